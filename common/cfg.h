@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Table-driven YAML configuration (libyaml). Each section is one table of struct cfg_field,
+ * read by generic setters into a caller-defined struct. The result is a new, immutable struct;
+ * on reload the caller loads into a fresh struct and swaps pointers.
+ *
+ * Errors are "file:line:col: message" (1-based line and column of the offending node).
+ * Unknown keys, duplicate keys, wrong types and out-of-range values are errors.
+ * Limits: the file is at most CFG_MAX_FILE bytes, nesting at most CFG_MAX_DEPTH deep,
+ * scalars at most CFG_MAX_SCALAR bytes.
+ */
+#define CFG_MAX_FILE   (1u << 20)
+#define CFG_MAX_DEPTH  16
+#define CFG_MAX_SCALAR 4096
+
+enum cfg_type {
+        CFG_BOOL,         /* bool; true/false/yes/no/on/off */
+        CFG_INT,          /* int64_t within [min,max] */
+        CFG_SIZE,         /* uint64_t bytes; suffixes K M G T (powers of 1024), optional B */
+        CFG_DURATION,     /* int64_t milliseconds; suffixes ms s m h; bare number = seconds */
+        CFG_STRING,       /* char * (malloc'd, NUL-terminated) */
+        CFG_STRLIST,      /* struct cfg_strlist; a YAML sequence of scalars, or one scalar */
+        CFG_SECTION,      /* nested mapping read with ->sub into the struct at offset */
+        CFG_SECTION_LIST, /* struct cfg_list of elem_size elements, each read with ->sub */
+        CFG_CUSTOM,       /* scalar handed to ->parse */
+};
+
+struct cfg_strlist {
+        char **items;
+        size_t n;
+};
+
+struct cfg_list {
+        void *items; /* n elements of the field's elem_size */
+        size_t n;
+};
+
+struct cfg_field {
+        const char *key;
+        enum cfg_type type;
+        size_t offset;   /* of the destination inside the struct being filled */
+        int64_t min;     /* INT/SIZE/DURATION: bounds; STRLIST/SECTION_LIST: min entries */
+        int64_t max;     /* max entries for lists; 0 means no bound for numbers */
+        const char *def; /* default, as YAML scalar text; NULL: no default (zero) */
+        bool required;
+        const struct cfg_field *sub; /* SECTION, SECTION_LIST: NULL-key-terminated table */
+        size_t elem_size;            /* SECTION_LIST */
+        /* CFG_CUSTOM: parse scalar into dst; on error write a message (no position) and
+         * return -EINVAL. */
+        int (*parse)(const char *scalar, void *dst, char *err, size_t errlen);
+};
+
+struct cfg_error {
+        char msg[512];
+};
+
+/*
+ * Load path into *ret (a zeroed struct described by root, a NULL-key-terminated table).
+ * Returns 0, or -EINVAL with err->msg set ("file:line:col: message"), or -errno for I/O
+ * (err->msg says which file). On error *ret is left freed (cfg_free already applied).
+ */
+int cfg_load_file(const char *path, const struct cfg_field *root, void *ret, struct cfg_error *err);
+
+/* Same, from memory; name is used in messages. */
+int cfg_load_buf(const char *name, const char *buf, size_t len, const struct cfg_field *root,
+                 void *ret, struct cfg_error *err);
+
+/* Free what the loader allocated inside obj (strings, lists), recursively. obj may be NULL. */
+void cfg_free(const struct cfg_field *root, void *obj);
+
+/* Helpers shared with CLI flags: parse "800G", "5s" etc. Return 0 or -EINVAL. */
+int cfg_parse_size(const char *s, uint64_t *ret);
+int cfg_parse_duration_ms(const char *s, int64_t *ret);

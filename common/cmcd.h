@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * CMCD (CTA-5004) parsing from the "CMCD" query argument (percent-encoded) or from the
+ * CMCD-Object / CMCD-Request / CMCD-Session / CMCD-Status headers. Unknown keys are ignored.
+ * Limits: input at most 1024 bytes; strings truncated to their field size.
+ */
+struct cmcd {
+        int64_t br, bl, d, dl, mtp, rtp, tb; /* -1 when absent */
+        char sid[65];
+        char cid[65];
+        char ot[8];
+        char sf[4];
+        char st[4];
+        char nor[257]; /* next object request (relative URL), decoded */
+        bool su, bs;
+};
+
+void cmcd_init(struct cmcd *c);
+
+/* Parse a CMCD key list "k=v,k2,..." (already percent-decoded when decoded != 0). Returns 0 or
+ * -EINVAL for a malformed list (fields parsed so far are kept). */
+int cmcd_parse(struct cmcd *c, const char *s, size_t len, int decoded);
+
+/* Append a compact "k=v" rendering for the access log into out. Returns bytes written. */
+size_t cmcd_format_log(const struct cmcd *c, char *out, size_t cap);

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Response head writer. It formats into a caller-provided buffer (no allocation); on
+ * overflow it latches an error that http_resp_finish() reports.
+ */
+struct http_resp {
+        char *buf;
+        size_t cap;
+        size_t len;
+        int overflow;
+};
+
+/* Reason phrase for a status ("OK", "Partial Content", ...); "Unknown" otherwise. */
+const char *http_status_reason(int status);
+
+/* Start "HTTP/1.1 <status> <reason>\r\n" followed by Date and Server headers. */
+void http_resp_start(struct http_resp *r, char *buf, size_t cap, int status);
+
+/* Append "name: value\r\n". */
+void http_resp_header(struct http_resp *r, const char *name, const char *value, size_t value_len);
+void http_resp_headerf(struct http_resp *r, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+void http_resp_header_u64(struct http_resp *r, const char *name, uint64_t v);
+
+/* Append the final CRLF. Returns the head length, or -ENOBUFS on overflow. */
+int http_resp_finish(struct http_resp *r);
+
+/*
+ * The current Date header value, cached per second per thread (IMF-fixdate, HTTP_DATE_LEN
+ * bytes, NUL-terminated).
+ */
+const char *http_date_now(void);
+
+/* Content-Type for a path by its extension (.mpd .m4s .mp4 .m3u8 .vtt .json ...). */
+const char *http_content_type_for(const char *path, size_t len);

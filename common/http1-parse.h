@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Strict, incremental HTTP/1.1 request-head parser (RFC 9112). It does not copy: after a
+ * successful parse the struct http1_req points into the caller's buffer, which must stay
+ * unchanged until the request is handled.
+ *
+ * It refuses what request smuggling needs and maps each refusal to a status:
+ *   400: bare LF, obs-fold, whitespace before a colon, bad token/field characters, NUL or other
+ *        control bytes, missing/duplicate/malformed Host (HTTP/1.1), duplicate or conflicting
+ *        Content-Length, Content-Length together with Transfer-Encoding, bad request line,
+ *        HTTP/1.0 with Transfer-Encoding;
+ *   414: request-target longer than limits.max_target;
+ *   431: header section larger than limits.max_header_bytes or more than limits.max_headers;
+ *   501: unknown Transfer-Encoding coding, or an HTTP version other than 1.0/1.1.
+ * Whether a body is acceptable for the method (e.g. Transfer-Encoding on GET) is the caller's
+ * decision: req->chunked and req->content_length report what was declared.
+ */
+
+enum http_method {
+        HTTP_M_OTHER = 0,
+        HTTP_M_GET,
+        HTTP_M_HEAD,
+        HTTP_M_POST,
+        HTTP_M_PUT,
+        HTTP_M_DELETE,
+        HTTP_M_OPTIONS,
+        HTTP_M_PATCH,
+        HTTP_M_TRACE,
+        HTTP_M_CONNECT,
+};
+
+#define HTTP1_MAX_HEADERS_CAP 100 /* hard upper bound for limits.max_headers */
+
+struct http_hdr {
+        const char *name;
+        const char *value; /* OWS trimmed */
+        uint16_t name_len;
+        uint16_t value_len;
+};
+
+/* Indices into hdrs[] of headers the edge looks at, or -1. */
+enum http_known_hdr {
+        HK_HOST,
+        HK_RANGE,
+        HK_IF_RANGE,
+        HK_IF_NONE_MATCH,
+        HK_IF_MODIFIED_SINCE,
+        HK_IF_MATCH,
+        HK_IF_UNMODIFIED_SINCE,
+        HK_ORIGIN,
+        HK_AUTHORIZATION,
+        HK_CONNECTION,
+        HK_CONTENT_LENGTH,
+        HK_TRANSFER_ENCODING,
+        HK_EXPECT,
+        HK_ACCESS_CONTROL_REQUEST_METHOD,
+        HK_ACCESS_CONTROL_REQUEST_HEADERS,
+        HK_X_SLUICE_SHA256,
+        HK_USER_AGENT,
+        HK_COUNT,
+};
+
+struct http1_limits {
+        uint32_t max_header_bytes; /* whole head incl. request line; e.g. 8192 */
+        uint32_t max_target;       /* e.g. 4096 */
+        uint16_t max_headers;      /* <= HTTP1_MAX_HEADERS_CAP; e.g. 64 */
+};
+
+struct http1_req {
+        enum http_method method;
+        const char *method_str;
+        const char *target;
+        uint32_t method_len;
+        uint32_t target_len;
+        uint8_t minor; /* HTTP/1.<minor>: 0 or 1 */
+        bool keep_alive; /* from version and Connection */
+        bool chunked;    /* Transfer-Encoding: chunked declared */
+        bool expect_continue;
+        int64_t content_length; /* -1 when absent */
+        int16_t known[HK_COUNT];
+        uint16_t n_hdrs;
+        struct http_hdr hdrs[HTTP1_MAX_HEADERS_CAP];
+};
+
+struct http1_parser {
+        uint32_t scanned; /* bytes already checked for the end of the head */
+        int status;       /* on failure: 400/414/431/501 */
+        const char *reason; /* static string for logs */
+};
+
+void http1_parser_init(struct http1_parser *p);
+
+/*
+ * Feed the whole buffer seen so far (buf[0..len), same start each call until a request
+ * completes). Returns the head length (> 0) when complete and fills *req; -EAGAIN when more
+ * input is needed; -EPROTO on a refusal with p->status and p->reason set. After a complete
+ * head, call http1_parser_init() again before the next request.
+ */
+int http1_req_parse(struct http1_parser *p, const char *buf, size_t len,
+                    const struct http1_limits *limits, struct http1_req *req);
+
+/* Header lookup helpers. Return the value or NULL; *ret_len gets its length. */
+const char *http1_req_known(const struct http1_req *req, enum http_known_hdr k, size_t *ret_len);
+const char *http1_req_header(const struct http1_req *req, const char *name, size_t *ret_len);
+
+/* "GET" etc. for a method; "OTHER" for HTTP_M_OTHER. */
+const char *http_method_name(enum http_method m);

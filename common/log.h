@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdarg.h>
+#include <stdint.h>
+
+enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* Current threshold; messages above it are not formatted. Written only at start-up/reload. */
+extern enum log_level log_threshold;
+
+/*
+ * log_init: set the threshold and where lines go. target is "stderr" (default when NULL),
+ * "journal" (stderr with <N> priority prefixes, for systemd), or a file path (appended).
+ * Returns 0 or -errno.
+ */
+int log_init(enum log_level level, const char *target);
+
+/* Parse "error"/"warn"/"info"/"debug". Returns the level or -EINVAL. */
+int log_level_parse(const char *s);
+
+/* Emit one line: "<timestamp> <level> <component>: message". Thread-safe (one write(2)). */
+void log_emit(enum log_level level, const char *file, int line, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+#define log_at(lvl, ...)                                                                           \
+        do {                                                                                       \
+                if ((lvl) <= log_threshold)                                                        \
+                        log_emit((lvl), __FILE__, __LINE__, __VA_ARGS__);                          \
+        } while (0)
+
+#define log_error(...) log_at(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_at(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  log_at(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_at(LOG_LVL_DEBUG, __VA_ARGS__)
+
+/* Connection-scoped variants: prefix "conn=<id> ". */
+#define log_conn(lvl, id, fmt, ...) log_at((lvl), "conn=%" PRIu64 " " fmt, (uint64_t)(id), ##__VA_ARGS__)

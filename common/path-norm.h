@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Request-target → cache key. The key is the normalised absolute path:
+ *   - percent-decoded once (unreserved bytes and others alike); "%2F", "%5C", "%00" and a bad
+ *     escape are refused, so an encoded separator can never make a new segment;
+ *   - backslash refused; duplicate slashes collapsed; "." removed; ".." pops a segment, and a
+ *     ".." above the root is refused (400), in any encoding;
+ *   - bytes < 0x21 or 0x7f refused;
+ *   - a leading "/s/<token>/" segment pair is removed and the token returned;
+ *   - the query is split off; "URISigningPackage=" (token) and "CMCD=" arguments are
+ *     returned and never part of the key; other query arguments are dropped from the key too
+ *     (segments are static objects).
+ * The key starts with "/" and never contains "//", "/./" or "/../".
+ * Limit: the key is at most PATH_NORM_MAX bytes (longer → -ENAMETOOLONG, 414).
+ */
+#define PATH_NORM_MAX 1024
+
+struct path_norm {
+        char key[PATH_NORM_MAX + 1];
+        size_t key_len;
+        const char *token; /* into the input target, or NULL */
+        size_t token_len;
+        const char *cmcd; /* raw (still percent-encoded) CMCD query value, or NULL */
+        size_t cmcd_len;
+};
+
+/*
+ * Normalise target[0..len) (origin-form, starting with "/"). Returns 0; -EINVAL for a refused
+ * target (400); -ENAMETOOLONG (414).
+ */
+int path_norm(const char *target, size_t len, struct path_norm *ret);

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/*
+ * The edge's object store: one file per object under <dir>/objects/, indexed in LMDB
+ * (<dir>/index/). An index entry holds key → file, size, content type, validators, SHA-256,
+ * popularity counters and last access. Entries are versioned records.
+ *
+ * Commit order for a new object: stream to <dir>/tmp/<unique>, fsync, rename into
+ * objects/, fsync the directory, then the LMDB commit. At open, temp files are deleted and
+ * object files with no index entry are removed, so a crash at any instant never leaves a
+ * half-written object that can be served.
+ *
+ * Threads: the store is shared by all workers. Lookups use a per-worker reader
+ * (MDB_NOTLS, txn reset/renew per lookup, never held across a loop wait). Writes (put commit,
+ * delete, counter flush) serialise on LMDB's writer lock.
+ */
+
+struct store;
+struct store_reader;
+struct store_put;
+
+#define STORE_CTYPE_MAX 63
+#define STORE_ETAG_MAX  47
+
+/* What a hit needs; copied out of the index, owned by the caller. */
+struct store_obj {
+        int fd;           /* O_RDONLY; owned by the per-worker fd cache, valid until
+                           * store_obj_release() */
+        uint64_t size;
+        time_t last_modified;
+        char content_type[STORE_CTYPE_MAX + 1];
+        char etag[STORE_ETAG_MAX + 1]; /* strong, quoted */
+        uint8_t sha256[32];
+        bool has_sha256;
+        void *priv; /* fd-cache slot */
+};
+
+struct store_stats {
+        uint64_t objects;
+        uint64_t bytes;
+        uint64_t max_bytes;
+};
+
+/*
+ * Open (creating if needed) the store at dir with a byte budget; recovers after a crash as
+ * described above and runs mdb_reader_check(). Start-up only: on failure the caller exits.
+ * Returns 0 or -errno.
+ */
+int store_open(const char *dir, uint64_t max_bytes, struct store **ret);
+void store_close(struct store *s);
+
+/* One reader per worker thread; fd cache of up to fd_cache entries lives in it. */
+int store_reader_new(struct store *s, unsigned fd_cache, struct store_reader **ret);
+void store_reader_free(struct store_reader *r);
+
+/*
+ * Look key up and open its file (through the reader's fd cache). Records a hit for the
+ * popularity counters (in memory; flushed by store_flush_counters()). Returns 0 and fills
+ * *ret, -ENOENT when absent, or -errno. Release with store_obj_release().
+ */
+int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct store_obj *ret);
+void store_obj_release(struct store_reader *r, struct store_obj *obj);
+
+/*
+ * Begin a put of key with a declared length and optional expected SHA-256 (64 hex chars, or
+ * NULL) and content type (NULL: derived from the extension). Returns 0, -EINVAL for a bad
+ * key/hash, -ENOSPC when size exceeds the budget, or -errno.
+ */
+int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t size,
+                    const char *sha256_hex, const char *content_type, struct store_put **ret);
+/* Append body bytes. More than the declared size → -EMSGSIZE. */
+int store_put_write(struct store_put *p, const void *buf, size_t len);
+/*
+ * Verify (length, SHA-256), fsync, rename, commit the index entry (replacing an older one,
+ * whose file is unlinked once no reader holds it). Frees p. Returns 0, -EBADMSG on a length or
+ * hash mismatch (nothing committed), or -errno.
+ */
+int store_put_commit(struct store_put *p);
+/* Drop a put and its temp file. Frees p; p may be NULL. */
+void store_put_abort(struct store_put *p);
+
+/* Remove key. Returns 0 or -ENOENT. */
+int store_delete(struct store *s, const char *key, size_t key_len);
+
+/* Entry summary for listings and holdings. */
+struct store_entry_info {
+        const char *key;
+        size_t key_len;
+        uint64_t size;
+        uint8_t sha256[32];
+        bool has_sha256;
+        uint64_t hits;
+        time_t last_access;
+};
+
+/*
+ * Call cb for each entry whose key starts with prefix, in key order, until cb returns
+ * non-zero (which is returned). The info is valid only during the callback.
+ */
+int store_list(struct store *s, const char *prefix, size_t prefix_len,
+               int (*cb)(const struct store_entry_info *info, void *userdata), void *userdata);
+
+void store_get_stats(struct store *s, struct store_stats *ret);
+
+/* Write accumulated hit counters and last-access times to the index. Returns 0 or -errno. */
+int store_flush_counters(struct store *s);
