@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * A minimal unit-test harness. Each test file is one executable:
+ *
+ *     TEST(range_single) { ASSERT_EQ(f(1), 2); }
+ *
+ * and ends with TEST_MAIN(). Tests run in file order; the first failed assertion in a test
+ * prints file:line and marks it failed; the executable exits 1 if any test failed. Exit 77
+ * (TEST_SKIP) skips the whole file with a reason.
+ */
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct test_case {
+        const char *name;
+        void (*fn)(void);
+};
+
+#define TESTS_MAX 512
+extern struct test_case tests_registry[TESTS_MAX];
+extern unsigned tests_count;
+extern bool test_failed;
+
+#define TEST(name)                                                                                 \
+        static void test_##name(void);                                                             \
+        __attribute__((constructor)) static void register_##name(void)                            \
+        {                                                                                          \
+                if (tests_count < TESTS_MAX)                                                       \
+                        tests_registry[tests_count++] = (struct test_case){#name, test_##name};    \
+        }                                                                                          \
+        static void test_##name(void)
+
+#define TEST_FAIL_AT(...)                                                                          \
+        do {                                                                                       \
+                fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);                                  \
+                fprintf(stderr, __VA_ARGS__);                                                      \
+                fputc('\n', stderr);                                                               \
+                test_failed = true;                                                                \
+                return;                                                                            \
+        } while (0)
+
+#define ASSERT_TRUE(c)                                                                             \
+        do {                                                                                       \
+                if (!(c))                                                                          \
+                        TEST_FAIL_AT("assertion failed: %s", #c);                                  \
+        } while (0)
+
+#define ASSERT_EQ(a, b)                                                                            \
+        do {                                                                                       \
+                long long _a = (long long)(a), _b = (long long)(b);                                \
+                if (_a != _b)                                                                      \
+                        TEST_FAIL_AT("%s == %s: %lld != %lld", #a, #b, _a, _b);                    \
+        } while (0)
+
+#define ASSERT_STREQ(a, b)                                                                         \
+        do {                                                                                       \
+                const char *_a = (a), *_b = (b);                                                   \
+                if (!_a || !_b || strcmp(_a, _b) != 0)                                             \
+                        TEST_FAIL_AT("%s == %s: \"%s\" != \"%s\"", #a, #b, _a ? _a : "(null)",     \
+                                     _b ? _b : "(null)");                                          \
+        } while (0)
+
+#define ASSERT_MEMEQ(a, alen, b, blen)                                                             \
+        do {                                                                                       \
+                size_t _al = (alen), _bl = (blen);                                                 \
+                if (_al != _bl || memcmp((a), (b), _al) != 0)                                      \
+                        TEST_FAIL_AT("%s == %s: \"%.*s\" != \"%.*s\"", #a, #b, (int)_al,           \
+                                     (const char *)(a), (int)_bl, (const char *)(b));              \
+        } while (0)
+
+#define TEST_SKIP(...)                                                                             \
+        do {                                                                                       \
+                printf("SKIP: ");                                                                  \
+                printf(__VA_ARGS__);                                                               \
+                putchar('\n');                                                                     \
+                exit(77);                                                                          \
+        } while (0)
+
+#define TEST_MAIN()                                                                                \
+        struct test_case tests_registry[TESTS_MAX];                                                \
+        unsigned tests_count;                                                                      \
+        bool test_failed;                                                                          \
+        int main(int argc, char **argv)                                                            \
+        {                                                                                          \
+                unsigned failed = 0;                                                               \
+                for (unsigned i = 0; i < tests_count; i++) {                                       \
+                        if (argc > 1 && strcmp(argv[1], tests_registry[i].name) != 0)              \
+                                continue;                                                          \
+                        test_failed = false;                                                       \
+                        tests_registry[i].fn();                                                    \
+                        printf("%s %s\n", test_failed ? "FAIL" : "ok  ", tests_registry[i].name);  \
+                        failed += test_failed;                                                     \
+                }                                                                                  \
+                printf("%u/%u passed\n", tests_count - failed, tests_count);                       \
+                return failed ? 1 : 0;                                                             \
+        }
