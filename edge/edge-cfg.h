@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cfg.h"
+
+/*
+ * sluice-edge configuration (docs/edge-config.md documents every key). Loaded by the
+ * table-driven loader in common/cfg.c; immutable once loaded: SIGHUP loads a new one and the
+ * server swaps pointers.
+ */
+
+struct edge_cfg_admin {
+        char *listen;     /* "127.0.0.1:8081" */
+        char *token_file; /* bearer token, one line */
+};
+
+struct edge_cfg_cache {
+        char *dir;          /* /var/cache/sluice */
+        uint64_t max_size;  /* bytes */
+        int64_t fd_cache;   /* open files kept per worker */
+};
+
+struct edge_cfg_upstream {
+        char *url;
+};
+
+struct edge_cfg_tokens {
+        bool required;
+        char *keys_file;
+};
+
+struct edge_cfg_control {
+        char *url;
+        char *edge_id;
+        char *region;
+};
+
+struct edge_cfg_limits {
+        int64_t max_connections;   /* per process */
+        int64_t max_header_bytes;  /* request head, bytes */
+        int64_t max_headers;       /* header fields per request */
+        int64_t header_timeout_ms; /* to read a whole request head */
+        int64_t idle_timeout_ms;   /* keep-alive idle */
+        int64_t send_timeout_ms;   /* max time without send progress */
+        int64_t max_pipeline;      /* requests queued per connection */
+};
+
+struct edge_cfg_log {
+        char *level;      /* error|warn|info|debug */
+        char *target;     /* stderr|journal|<path> */
+        char *access_log; /* path, "-" for stdout, or empty/absent for off */
+};
+
+struct edge_cfg {
+        struct cfg_strlist listen; /* "host:port" client listeners */
+        int64_t workers;           /* 0 = one per CPU */
+        struct edge_cfg_admin admin;
+        struct edge_cfg_cache cache;
+        struct cfg_list upstreams; /* of struct edge_cfg_upstream: parents first, origin last */
+        struct edge_cfg_tokens tokens;
+        struct edge_cfg_control control;
+        struct edge_cfg_limits limits;
+        struct edge_cfg_log log;
+        struct cfg_strlist cors_origins; /* allowed Origins; ["*"] (default) allows any */
+};
+
+/*
+ * Load and validate path. Returns 0 and a new config in *ret (free with edge_cfg_free), or
+ * -EINVAL/-errno with err->msg ("file:line:col: message").
+ */
+int edge_cfg_load(const char *path, struct edge_cfg **ret, struct cfg_error *err);
+void edge_cfg_free(struct edge_cfg *cfg);
+
+/* Parse "host:port" / "[v6]:port" / ":port" into a sockaddr. Returns 0 or -EINVAL. */
+struct sockaddr_storage;
+int edge_cfg_parse_addr(const char *s, struct sockaddr_storage *ret, unsigned *ret_len);
