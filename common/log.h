@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <inttypes.h> /* PRIu64 in log_conn */
 #include <stdarg.h>
 #include <stdint.h>
 
