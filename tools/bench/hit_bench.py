@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""Hit-path benchmark: sluice-edge beside nginx (and h2o) serving the same files, warm cache.
+
+Every server serves identical objects of each size; wrk loads each over loopback in turn, in two
+modes (shared cores; pinned: server on CPU 0, wrk on CPU 1). For every run we read the server's
+own CPU time from /proc, so efficiency (requests or Gbit/s per server core) can be compared even
+when wrk saturates its core first. Each cell is repeated and the median reported.
+
+Usage: tools/bench/hit_bench.py --edge build/edge/sluice-edge [--duration 10] [--reps 3]
+       [--sizes 2K,64K,1M,4M] [--conns 64,256] [--modes shared,pinned] [--servers sluice,nginx,h2o]
+       [--idle 10000] [--json OUT]
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SIZES = {"2K": 2048, "64K": 65536, "1M": 1 << 20, "4M": 4 << 20}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, deadline=15.0):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)  # polling a port that is not listening yet; no event to wait on
+    raise RuntimeError(f"port {port} did not open")
+
+
+def proc_tree(pid):
+    """pid and all its descendants."""
+    out = [pid]
+    try:
+        kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    except OSError:
+        kids = []
+    for k in kids:
+        out += proc_tree(int(k))
+    return out
+
+
+def cpu_seconds(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            # Exited children were reaped into cutime/cstime of the parent; workers live on.
+        except OSError:
+            pass
+    return total / CLK_TCK
+
+
+def rss_kib(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+class Server:
+    name = "?"
+
+    def __init__(self, root, files, workers, cpus):
+        self.root, self.files, self.workers, self.cpus = root, files, workers, cpus
+        self.port = free_port()
+        self.proc = None
+
+    def pids(self):
+        return proc_tree(self.proc.pid)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def taskset(self):
+        return ["taskset", "-c", self.cpus] if self.cpus else []
+
+
+class Nginx(Server):
+    name = "nginx"
+
+    def start(self, work):
+        conf = os.path.join(work, f"nginx-{self.port}.conf")
+        with open(conf, "w") as f:
+            f.write(f"""daemon off;
+worker_processes {self.workers};
+pid {work}/nginx-{self.port}.pid;
+error_log {work}/nginx-error.log warn;
+worker_rlimit_nofile 65536;
+events {{ worker_connections 20000; multi_accept on; }}
+http {{
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  open_file_cache max=10000 inactive=60s; open_file_cache_valid 60s;
+  keepalive_requests 1000000; keepalive_timeout 120s;
+  types {{ video/iso.segment m4s; video/mp4 mp4; }}
+  server {{ listen 127.0.0.1:{self.port} reuseport; root {self.root}; }}
+}}
+""")
+        self.proc = subprocess.Popen(self.taskset() + ["nginx", "-c", conf, "-p", work],
+                                     start_new_session=True)
+        wait_port(self.port)
+
+
+class H2o(Server):
+    name = "h2o"
+
+    def start(self, work):
+        conf = os.path.join(work, f"h2o-{self.port}.conf")
+        with open(conf, "w") as f:
+            f.write(f"""listen:
+  host: 127.0.0.1
+  port: {self.port}
+num-threads: {self.workers}
+max-connections: 20000
+http1-request-timeout: 120
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: {self.root}
+""")
+        self.proc = subprocess.Popen(self.taskset() + ["h2o", "-c", conf], start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+
+class Sluice(Server):
+    name = "sluice"
+    binary = None
+
+    def start(self, work):
+        self.admin_port = free_port()
+        cache = os.path.join(work, f"sluice-cache-{self.port}")
+        os.makedirs(cache, exist_ok=True)
+        token = os.path.join(work, "admin.token")
+        with open(token, "w") as f:
+            f.write("bench-admin-token\n")
+        conf = os.path.join(work, f"sluice-{self.port}.yaml")
+        with open(conf, "w") as f:
+            f.write(f"""listen: ["127.0.0.1:{self.port}"]
+workers: {self.workers}
+admin: {{listen: "127.0.0.1:{self.admin_port}", token_file: {token}}}
+cache: {{dir: {cache}, max_size: 4G}}
+limits: {{max_connections: 20000, idle_timeout: 120s}}
+log: {{level: warn}}
+""")
+        self.proc = subprocess.Popen(self.taskset() + [self.binary, "--config", conf],
+                                     start_new_session=True)
+        wait_port(self.admin_port)
+        wait_port(self.port)
+        for name, path in self.files.items():
+            with open(path, "rb") as f:
+                body = f.read()
+            req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}/admin/objects/{name}",
+                                         data=body, method="PUT",
+                                         headers={"Authorization": "Bearer bench-admin-token"})
+            with urllib.request.urlopen(req) as r:
+                assert r.status in (200, 201, 204), r.status
+
+
+WRK_RE = {
+    "rps": re.compile(r"Requests/sec:\s+([\d.]+)"),
+    "bytes": re.compile(r"Transfer/sec:\s+([\d.]+)(\w+)"),
+    "p50": re.compile(r"^\s+50%\s+([\d.]+)(\w+)", re.M),
+    "p99": re.compile(r"^\s+99%\s+([\d.]+)(\w+)", re.M),
+    "errors": re.compile(r"Non-2xx or 3xx responses:\s+(\d+)|Socket errors:.*"),
+}
+UNIT = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+TUNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def run_wrk(port, path, conns, duration, cpus):
+    cmd = (["taskset", "-c", cpus] if cpus else []) + [
+        "wrk", "-t", "1" if cpus else "2", "-c", str(conns), "-d", f"{duration}s", "--latency",
+        f"http://127.0.0.1:{port}/{path}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(WRK_RE["rps"].search(out).group(1))
+    m = WRK_RE["bytes"].search(out)
+    bps = float(m.group(1)) * UNIT[m.group(2)] * 8
+    p50 = WRK_RE["p50"].search(out)
+    p99 = WRK_RE["p99"].search(out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"wrk saw {non2xx.group(1)} non-2xx responses on port {port}:\n{out}")
+    return {"rps": rps, "gbps": bps / 1e9,
+            "p50_ms": float(p50.group(1)) * TUNIT[p50.group(2)],
+            "p99_ms": float(p99.group(1)) * TUNIT[p99.group(2)]}
+
+
+def idle_rss(server, n):
+    """RSS growth per idle keep-alive connection: n connections, each served one request."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 1000), max(hard, n + 1000)))
+    path = "2K"
+    base = rss_kib(server.pids())
+    socks = []
+    req = f"GET /{path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(req)
+            socks.append(s)
+        for s in socks:  # drain each response so the server is back to idle keep-alive
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += s.recv(65536)
+            head, _, body = got.partition(b"\r\n\r\n")
+            clen = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+            while len(body) < clen:
+                body += s.recv(65536)
+        time.sleep(1.0)  # let the server settle into idle; RSS is sampled, not an event
+        after = rss_kib(server.pids())
+        alive = sum(1 for s in socks if s.fileno() >= 0)
+    finally:
+        for s in socks:
+            s.close()
+    return {"connections": alive, "rss_before_kib": base, "rss_after_kib": after,
+            "bytes_per_conn": (after - base) * 1024 / max(alive, 1)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--edge", required=True)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--sizes", default="2K,64K,1M,4M")
+    ap.add_argument("--conns", default="64,256")
+    ap.add_argument("--modes", default="shared,pinned")
+    ap.add_argument("--servers", default="sluice,nginx,h2o")
+    ap.add_argument("--idle", type=int, default=10000, help="idle connections for the RSS test (0: skip)")
+    ap.add_argument("--json", help="write all results here")
+    a = ap.parse_args()
+    Sluice.binary = os.path.abspath(a.edge)
+    sizes = a.sizes.split(",")
+    kinds = {"sluice": Sluice, "nginx": Nginx, "h2o": H2o}
+    servers = [s for s in a.servers.split(",") if s == "sluice" or shutil.which(s)]
+    work = tempfile.mkdtemp(prefix="sluice-bench-")
+    os.chmod(work, 0o755)  # nginx workers run unprivileged and must read the files
+    root = os.path.join(work, "www")
+    os.makedirs(root)
+    files = {}
+    for s in sizes:
+        p = os.path.join(root, s)
+        with open(p, "wb") as f:
+            f.write(os.urandom(SIZES[s]))
+        files[s] = p
+    results = []
+    try:
+        for mode in a.modes.split(","):
+            server_cpus = "0" if mode == "pinned" else None
+            wrk_cpus = "1" if mode == "pinned" else None
+            workers = 1 if mode == "pinned" else os.cpu_count()
+            for name in servers:
+                srv = kinds[name](root, files, workers, server_cpus)
+                srv.start(work)
+                try:
+                    for size in sizes:
+                        run_wrk(srv.port, size, 16, 1, wrk_cpus)  # warm the page cache and fd caches
+                        for conns in map(int, a.conns.split(",")):
+                            reps = []
+                            for _ in range(a.reps):
+                                c0 = cpu_seconds(srv.pids())
+                                t0 = time.monotonic()
+                                r = run_wrk(srv.port, size, conns, a.duration, wrk_cpus)
+                                r["server_cores"] = (cpu_seconds(srv.pids()) - c0) / (time.monotonic() - t0)
+                                reps.append(r)
+                            med = {k: statistics.median(x[k] for x in reps) for k in reps[0]}
+                            med["rps_per_core"] = med["rps"] / max(med["server_cores"], 1e-9)
+                            med["gbps_per_core"] = med["gbps"] / max(med["server_cores"], 1e-9)
+                            row = {"mode": mode, "server": name, "size": size, "conns": conns, **med}
+                            results.append(row)
+                            print(f"{mode:6} {name:6} {size:>4} c={conns:<3} {med['rps']:>10.0f} req/s "
+                                  f"{med['gbps']:6.2f} Gbit/s p50 {med['p50_ms']:.2f} ms p99 {med['p99_ms']:.2f} ms "
+                                  f"cores {med['server_cores']:.2f} -> {med['rps_per_core']:.0f} req/s/core "
+                                  f"{med['gbps_per_core']:.2f} Gbit/s/core", flush=True)
+                    if a.idle and mode == "shared":
+                        r = idle_rss(srv, a.idle)
+                        results.append({"mode": "idle", "server": name, **r})
+                        print(f"idle   {name:6} {r['connections']} conns: {r['bytes_per_conn']:.0f} bytes RSS per idle connection", flush=True)
+                finally:
+                    srv.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+    print_table(results)
+
+
+def print_table(results):
+    print("\n| mode | size | conns | server | req/s | Gbit/s | p50 ms | p99 ms | server cores | req/s per core | Gbit/s per core |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        if r["mode"] == "idle":
+            continue
+        print(f"| {r['mode']} | {r['size']} | {r['conns']} | {r['server']} | {r['rps']:.0f} | {r['gbps']:.2f} | "
+              f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['server_cores']:.2f} | {r['rps_per_core']:.0f} | "
+              f"{r['gbps_per_core']:.2f} |")
+    base = {(r["mode"], r["size"], r["conns"]): r for r in results if r.get("server") == "nginx" and r["mode"] != "idle"}
+    print("\nsluice / nginx ratios (per server core):")
+    for r in results:
+        if r.get("server") != "sluice" or r["mode"] == "idle":
+            continue
+        b = base.get((r["mode"], r["size"], r["conns"]))
+        if b:
+            print(f"  {r['mode']:6} {r['size']:>4} c={r['conns']:<3} req/s/core x{r['rps_per_core'] / b['rps_per_core']:.2f}  "
+                  f"Gbit/s x{r['gbps'] / b['gbps']:.2f}  p99 {r['p99_ms']:.2f} vs {b['p99_ms']:.2f} ms")
+    for r in results:
+        if r["mode"] == "idle":
+            print(f"  idle RSS {r['server']}: {r['bytes_per_conn']:.0f} B/conn over {r['connections']} connections")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
