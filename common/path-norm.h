@@ -34,3 +34,11 @@ struct path_norm {
  * target (400); -ENAMETOOLONG (414).
  */
 int path_norm(const char *target, size_t len, struct path_norm *ret);
+
+/*
+ * Percent-encode a key (as produced by path_norm()) back into a path usable in a URL, e.g. for
+ * the upstream fetch: every byte outside RFC 3986 pchar and '/' becomes %XX, so a key holding
+ * a literal "%2e" (from "%252e") goes upstream as "%252e" again. Writes a NUL-terminated
+ * string into buf[0..cap). Returns its length, or -ENOBUFS if it does not fit.
+ */
+int path_norm_encode(const char *key, size_t key_len, char *buf, size_t cap);

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Request-target → cache key (contract in path-norm.h).
+ *
+ * Decisions beyond the header:
+ *   - The path is walked segment by segment on the raw input; each segment is percent-decoded
+ *     exactly once straight into the key, and only then compared with "." and "..". So
+ *     "%2e%2e", "%2E.", ".%2e" are dot segments, while "%252e" decodes to the three literal
+ *     bytes "%2e" and is an ordinary name. Nothing is ever decoded twice, so "%c0%ae" is
+ *     the two bytes 0xc0 0xae — a plain name, never a dot.
+ *   - Because the key is decoded, it may contain '%', '?', '#' or bytes >= 0x80. Whoever turns
+ *     a key back into a URL (the upstream fetch) must re-encode it: path_norm_encode().
+ *   - A '#' anywhere in the target is refused: user agents never send fragments, so one here
+ *     is a malformed or hostile request.
+ *   - The token in "/s/<token>/" and in URISigningPackage= must look like a JWT (base64url and
+ *     '.'); anything else is refused rather than silently becoming part of the key. Two tokens
+ *     (path and query) are refused as ambiguous.
+ *   - "/s/<token>" with nothing after it names no object and is refused.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "path-norm.h"
+
+static int hexval(unsigned char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+static bool is_ctl(unsigned char c)
+{
+        return c < 0x21 || c == 0x7f;
+}
+
+static bool is_token_char(unsigned char c)
+{
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_' || c == '.';
+}
+
+static bool token_ok(const char *t, size_t len)
+{
+        if (len == 0)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!is_token_char((unsigned char)t[i]))
+                        return false;
+        return true;
+}
+
+/*
+ * Decode one raw segment p[0..len) (no '/' inside) and append it as "/<segment>" to the key,
+ * then resolve it if it turned out to be "." or "..". An empty segment is dropped (duplicate
+ * slash). *ret_dir is set when the segment leaves the key naming a directory.
+ */
+static int add_segment(struct path_norm *n, const char *p, size_t len, bool *ret_dir)
+{
+        size_t start = n->key_len;
+        size_t k = start;
+
+        *ret_dir = false;
+        if (len == 0) {
+                *ret_dir = true;
+                return 0;
+        }
+        if (k + 1 > PATH_NORM_MAX)
+                return -ENAMETOOLONG;
+        n->key[k++] = '/';
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)p[i];
+                if (c == '\\')
+                        return -EINVAL;
+                if (c == '%') {
+                        int hi, lo;
+                        if (i + 2 >= len)
+                                return -EINVAL;
+                        hi = hexval((unsigned char)p[i + 1]);
+                        lo = hexval((unsigned char)p[i + 2]);
+                        if (hi < 0 || lo < 0)
+                                return -EINVAL;
+                        c = (unsigned char)(hi << 4 | lo);
+                        i += 2;
+                        /* An encoded separator or NUL could make a segment the raw walk never
+                         * saw; refuse rather than guess what the client meant. */
+                        if (c == '/' || c == '\\' || c == 0)
+                                return -EINVAL;
+                }
+                if (is_ctl(c))
+                        return -EINVAL;
+                if (k + 1 > PATH_NORM_MAX)
+                        return -ENAMETOOLONG;
+                n->key[k++] = (char)c;
+        }
+
+        size_t seg = k - start - 1;
+        const char *s = n->key + start + 1;
+        if (seg == 1 && s[0] == '.') {
+                n->key_len = start;
+                *ret_dir = true;
+                return 0;
+        }
+        if (seg == 2 && s[0] == '.' && s[1] == '.') {
+                if (start == 0)
+                        return -EINVAL; /* above the root */
+                size_t j = start;
+                while (j > 0 && n->key[j - 1] != '/')
+                        j--;
+                /* j is just past the previous '/', which is removed with its segment. */
+                n->key_len = j - 1;
+                *ret_dir = true;
+                return 0;
+        }
+        n->key_len = k;
+        return 0;
+}
+
+static int parse_query(struct path_norm *n, const char *q, size_t len)
+{
+        static const char sig[] = "URISigningPackage=";
+        static const char cmcd[] = "CMCD=";
+        size_t i = 0;
+
+        while (i <= len) {
+                size_t j = i;
+                while (j < len && q[j] != '&')
+                        j++;
+                const char *a = q + i;
+                size_t alen = j - i;
+                if (alen >= sizeof(sig) - 1 && memcmp(a, sig, sizeof(sig) - 1) == 0) {
+                        const char *v = a + sizeof(sig) - 1;
+                        size_t vlen = alen - (sizeof(sig) - 1);
+                        if (n->token || !token_ok(v, vlen))
+                                return -EINVAL;
+                        n->token = v;
+                        n->token_len = vlen;
+                } else if (alen >= sizeof(cmcd) - 1 && memcmp(a, cmcd, sizeof(cmcd) - 1) == 0) {
+                        if (!n->cmcd) {
+                                n->cmcd = a + sizeof(cmcd) - 1;
+                                n->cmcd_len = alen - (sizeof(cmcd) - 1);
+                        }
+                }
+                i = j + 1;
+        }
+        return 0;
+}
+
+int path_norm(const char *target, size_t len, struct path_norm *ret)
+{
+        struct path_norm *n = ret;
+        size_t plen, i;
+        bool dir = false;
+        int r;
+
+        n->key[0] = '\0';
+        n->key_len = 0;
+        n->token = NULL;
+        n->token_len = 0;
+        n->cmcd = NULL;
+        n->cmcd_len = 0;
+
+        if (!target || len == 0 || target[0] != '/')
+                return -EINVAL;
+        for (i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)target[i];
+                if (is_ctl(c) || c == '#')
+                        return -EINVAL;
+        }
+
+        const char *qm = memchr(target, '?', len);
+        plen = qm ? (size_t)(qm - target) : len;
+
+        i = 0;
+        if (plen > 3 && memcmp(target, "/s/", 3) == 0) {
+                const char *t = target + 3;
+                const char *end = memchr(t, '/', plen - 3);
+                if (!end)
+                        return -EINVAL; /* a token but no object */
+                if (!token_ok(t, (size_t)(end - t)))
+                        return -EINVAL;
+                n->token = t;
+                n->token_len = (size_t)(end - t);
+                i = (size_t)(end - target);
+        }
+
+        /* target[i] == '/' here; walk the segments after each slash. */
+        while (i < plen) {
+                size_t s = i + 1, e = s;
+                while (e < plen && target[e] != '/')
+                        e++;
+                r = add_segment(n, target + s, e - s, &dir);
+                if (r < 0)
+                        goto fail;
+                i = e;
+        }
+        if (n->key_len == 0 || dir) {
+                /* The root, or a path ending in "/", "/." or "/..": it names a directory. */
+                if (n->key_len + 1 > PATH_NORM_MAX) {
+                        r = -ENAMETOOLONG;
+                        goto fail;
+                }
+                n->key[n->key_len++] = '/';
+        }
+        n->key[n->key_len] = '\0';
+
+        if (qm) {
+                r = parse_query(n, qm + 1, len - plen - 1);
+                if (r < 0)
+                        goto fail;
+        }
+        return 0;
+
+fail:
+        n->key[0] = '\0';
+        n->key_len = 0;
+        n->token = NULL;
+        n->token_len = 0;
+        n->cmcd = NULL;
+        n->cmcd_len = 0;
+        return r;
+}
+
+static bool is_pchar_plain(unsigned char c)
+{
+        /* RFC 3986 unreserved, sub-delims, ':' and '@' — and '/', since we encode a path. */
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+                return true;
+        return strchr("-._~!$&'()*+,;=:@/", c) != NULL && c != '\0';
+}
+
+int path_norm_encode(const char *key, size_t key_len, char *buf, size_t cap)
+{
+        static const char hx[] = "0123456789ABCDEF";
+        size_t o = 0;
+
+        for (size_t i = 0; i < key_len; i++) {
+                unsigned char c = (unsigned char)key[i];
+                if (is_pchar_plain(c)) {
+                        if (o + 1 >= cap)
+                                return -ENOBUFS;
+                        buf[o++] = (char)c;
+                } else {
+                        if (o + 3 >= cap)
+                                return -ENOBUFS;
+                        buf[o++] = '%';
+                        buf[o++] = hx[c >> 4];
+                        buf[o++] = hx[c & 15];
+                }
+        }
+        if (o >= cap)
+                return -ENOBUFS;
+        buf[o] = '\0';
+        return (int)o;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * path_norm() on arbitrary targets: whatever it accepts must be a safe cache key, and the
+ * re-encoded key must normalise back to itself.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "path-norm.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(int cond, const char *what)
+{
+        if (!cond) {
+                fprintf(stderr, "path-norm invariant violated: %s\n", what);
+                abort();
+        }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        static struct path_norm n, m;
+        static char enc[PATH_NORM_MAX * 3 + 1];
+        const char *t = (const char *)data;
+
+        if (path_norm(t, size, &n) < 0) {
+                check(n.key_len == 0 && !n.token && !n.cmcd, "failure leaves output set");
+                return 0;
+        }
+        check(n.key_len >= 1 && n.key_len <= PATH_NORM_MAX, "length bound");
+        check(n.key[0] == '/', "starts with /");
+        check(n.key[n.key_len] == '\0', "NUL-terminated");
+        for (size_t i = 0; i < n.key_len; i++) {
+                unsigned char c = (unsigned char)n.key[i];
+                check(c >= 0x21 && c != 0x7f, "no control byte");
+                check(c != '\\', "no backslash");
+        }
+        check(!memmem(n.key, n.key_len, "//", 2), "no //");
+        check(!memmem(n.key, n.key_len, "/./", 3), "no /./");
+        check(!memmem(n.key, n.key_len, "/../", 4), "no /../");
+        check(!(n.key_len >= 2 && memcmp(n.key + n.key_len - 2, "/.", 2) == 0),
+              "no trailing /.");
+        check(!(n.key_len >= 3 && memcmp(n.key + n.key_len - 3, "/..", 3) == 0),
+              "no trailing /..");
+        if (n.token)
+                check(n.token >= t && n.token + n.token_len <= t + size && n.token_len > 0,
+                      "token inside input");
+        if (n.cmcd)
+                check(n.cmcd >= t && n.cmcd + n.cmcd_len <= t + size, "cmcd inside input");
+
+        int e = path_norm_encode(n.key, n.key_len, enc, sizeof(enc));
+        check(e > 0, "encode fits");
+        check(path_norm(enc, (size_t)e, &m) == 0, "encoded key accepted");
+        check(m.key_len == n.key_len && memcmp(m.key, n.key, n.key_len) == 0,
+              "encoded key normalises to itself");
+        return 0;
+}
