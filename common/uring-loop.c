@@ -1,0 +1,711 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "bug.h"
+#include "uring-loop.h"
+
+#define OP_WAKE       0
+#define BUF_GROUP     0
+#define MAX_WAIT_MS   1000
+#define SLOTS_INITIAL 256
+
+struct slot {
+        void *owner;
+        uring_loop_free_fn free_fn;
+        uint32_t gen;
+        uint32_t inflight;
+        uint32_t next_free; /* free-list link, valid while unused */
+        bool used;
+        bool closing;
+};
+
+struct uring_loop {
+        struct io_uring ring;
+        unsigned setup_flags;
+        unsigned cqe_batch;
+        unsigned timer_batch;
+        bool stop;
+
+        uring_loop_handler_fn handlers[URING_LOOP_OP_MAX + 1];
+        void *userdata;
+
+        /* Slot 0 is reserved so that no valid user_data is 0. */
+        struct slot *slots;
+        uint32_t n_slots;
+        uint32_t free_head; /* 0: none */
+
+        struct uring_timer **heap;
+        uint32_t heap_len;
+        uint32_t heap_cap;
+        uint64_t now_ms;
+
+        struct io_uring_buf_ring *br;
+        size_t br_map_len;
+        char *bufs;
+        size_t bufs_map_len;
+        unsigned buf_count;
+        unsigned buf_size;
+
+        int wake_fd;
+        uint64_t wake_val; /* belongs to the in-flight eventfd read */
+        uring_loop_hook_fn wake_fn;
+        void *wake_ud;
+        uring_loop_hook_fn iter_fn;
+        void *iter_ud;
+};
+
+static uint64_t clock_ms(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t uring_loop_clock_us(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int ring_init(struct uring_loop *loop, unsigned sq, unsigned cq)
+{
+        /* Newest flags first: a kernel that lacks one refuses the whole set with -EINVAL. */
+        static const unsigned tries[] = {
+                IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+                IORING_SETUP_COOP_TASKRUN,
+                0,
+        };
+        int r = -EINVAL;
+
+        for (size_t i = 0; i < ARRAY_SIZE(tries); i++) {
+                struct io_uring_params p;
+
+                memset(&p, 0, sizeof(p));
+                p.flags = tries[i] | IORING_SETUP_CQSIZE;
+                p.cq_entries = cq;
+                r = io_uring_queue_init_params(sq, &loop->ring, &p);
+                if (r == 0) {
+                        loop->setup_flags = p.flags;
+                        return 0;
+                }
+                if (r != -EINVAL)
+                        return r;
+        }
+        return r;
+}
+
+static int bufring_setup(struct uring_loop *loop, unsigned count, unsigned size)
+{
+        struct io_uring_buf_reg reg;
+        int mask, r;
+
+        if (count == 0 || (count & (count - 1)) != 0 || count > 32768 || size == 0)
+                return -EINVAL;
+
+        loop->br_map_len = (size_t)count * sizeof(struct io_uring_buf);
+        loop->br = mmap(NULL, loop->br_map_len, PROT_READ | PROT_WRITE,
+                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+        if (loop->br == MAP_FAILED) {
+                loop->br = NULL;
+                return -errno;
+        }
+        /* Pages of the buffers are touched only when the kernel first fills them. */
+        loop->bufs_map_len = (size_t)count * size;
+        loop->bufs = mmap(NULL, loop->bufs_map_len, PROT_READ | PROT_WRITE,
+                          MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+        if (loop->bufs == MAP_FAILED) {
+                loop->bufs = NULL;
+                return -errno;
+        }
+
+        memset(&reg, 0, sizeof(reg));
+        reg.ring_addr = (unsigned long)(uintptr_t)loop->br;
+        reg.ring_entries = count;
+        reg.bgid = BUF_GROUP;
+        r = io_uring_register_buf_ring(&loop->ring, &reg, 0);
+        if (r < 0)
+                return r;
+
+        io_uring_buf_ring_init(loop->br);
+        mask = io_uring_buf_ring_mask(count);
+        for (unsigned i = 0; i < count; i++)
+                io_uring_buf_ring_add(loop->br, loop->bufs + (size_t)i * size, size,
+                                      (unsigned short)i, mask, (int)i);
+        io_uring_buf_ring_advance(loop->br, (int)count);
+        loop->buf_count = count;
+        loop->buf_size = size;
+        return 0;
+}
+
+static int wake_arm(struct uring_loop *loop)
+{
+        struct io_uring_sqe *sqe = uring_loop_sqe(loop, 0, OP_WAKE);
+
+        if (!sqe)
+                return -EBUSY;
+        io_uring_prep_read(sqe, loop->wake_fd, &loop->wake_val, sizeof(loop->wake_val), 0);
+        return 0;
+}
+
+int uring_loop_new(const struct uring_loop_params *params, struct uring_loop **ret)
+{
+        struct uring_loop *loop;
+        unsigned sq, cq;
+        int r;
+
+        loop = calloc(1, sizeof(*loop));
+        if (!loop)
+                return -ENOMEM;
+        loop->wake_fd = -1;
+        loop->ring.ring_fd = -1;
+
+        sq = params && params->sq_entries ? params->sq_entries : 1024;
+        cq = params && params->cq_entries ? params->cq_entries : 4 * sq;
+        loop->cqe_batch = params && params->cqe_batch ? params->cqe_batch : 512;
+        loop->timer_batch = params && params->timer_batch ? params->timer_batch : 256;
+
+        r = ring_init(loop, sq, cq);
+        if (r < 0) {
+                loop->ring.ring_fd = -1;
+                goto fail;
+        }
+
+        loop->slots = calloc(SLOTS_INITIAL, sizeof(*loop->slots));
+        if (!loop->slots) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        loop->n_slots = SLOTS_INITIAL;
+        /* Free list over 1..n-1, ascending. */
+        for (uint32_t i = 1; i < SLOTS_INITIAL; i++) {
+                loop->slots[i].gen = 1;
+                loop->slots[i].next_free = i + 1 < SLOTS_INITIAL ? i + 1 : 0;
+        }
+        loop->slots[0].used = true;
+        loop->slots[0].gen = 0;
+        loop->free_head = 1;
+
+        if (params && params->buf_count) {
+                r = bufring_setup(loop, params->buf_count, params->buf_size);
+                if (r < 0)
+                        goto fail;
+        }
+
+        loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (loop->wake_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = wake_arm(loop);
+        if (r < 0)
+                goto fail;
+
+        loop->now_ms = clock_ms();
+        *ret = loop;
+        return 0;
+fail:
+        uring_loop_free(loop);
+        return r;
+}
+
+void uring_loop_free(struct uring_loop *loop)
+{
+        if (!loop)
+                return;
+        if (loop->ring.ring_fd >= 0)
+                io_uring_queue_exit(&loop->ring);
+        if (loop->wake_fd >= 0)
+                (void)close(loop->wake_fd);
+        if (loop->bufs)
+                (void)munmap(loop->bufs, loop->bufs_map_len);
+        if (loop->br)
+                (void)munmap(loop->br, loop->br_map_len);
+        free(loop->slots);
+        free(loop->heap);
+        free(loop);
+}
+
+struct io_uring *uring_loop_ring(struct uring_loop *loop)
+{
+        return &loop->ring;
+}
+
+unsigned uring_loop_setup_flags(const struct uring_loop *loop)
+{
+        return loop->setup_flags;
+}
+
+void uring_loop_set_handler(struct uring_loop *loop, uint8_t op, uring_loop_handler_fn fn)
+{
+        if (op != OP_WAKE)
+                loop->handlers[op] = fn;
+}
+
+void uring_loop_set_userdata(struct uring_loop *loop, void *userdata)
+{
+        loop->userdata = userdata;
+}
+
+void *uring_loop_get_userdata(const struct uring_loop *loop)
+{
+        return loop->userdata;
+}
+
+/* ---- Slots ---- */
+
+static int slots_grow(struct uring_loop *loop)
+{
+        uint32_t old = loop->n_slots, n;
+        struct slot *s;
+
+        if (old > URING_LOOP_SLOT_MAX)
+                return -ENOMEM;
+        n = old * 2;
+        if (n > URING_LOOP_SLOT_MAX + 1)
+                n = URING_LOOP_SLOT_MAX + 1;
+        s = realloc(loop->slots, (size_t)n * sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        memset(s + old, 0, (size_t)(n - old) * sizeof(*s));
+        for (uint32_t i = old; i < n; i++) {
+                s[i].gen = 1;
+                s[i].next_free = i + 1 < n ? i + 1 : loop->free_head;
+        }
+        loop->slots = s;
+        loop->free_head = old;
+        loop->n_slots = n;
+        return 0;
+}
+
+int uring_loop_slot_alloc(struct uring_loop *loop, void *owner, uring_loop_free_fn free_fn,
+                          uint32_t *ret_slot)
+{
+        struct slot *s;
+        uint32_t i;
+
+        if (loop->free_head == 0) {
+                int r = slots_grow(loop);
+                if (r < 0)
+                        return r;
+        }
+        i = loop->free_head;
+        s = &loop->slots[i];
+        loop->free_head = s->next_free;
+        s->owner = owner;
+        s->free_fn = free_fn;
+        s->inflight = 0;
+        s->used = true;
+        s->closing = false;
+        *ret_slot = i;
+        return 0;
+}
+
+static void slot_release(struct uring_loop *loop, uint32_t i)
+{
+        struct slot *s = &loop->slots[i];
+        uring_loop_free_fn fn = s->free_fn;
+        void *owner = s->owner;
+
+        /* Bump the generation first: completions still racing in are then stale. */
+        s->gen++;
+        if (s->gen == 0)
+                s->gen = 1;
+        s->owner = NULL;
+        s->free_fn = NULL;
+        s->used = false;
+        s->closing = false;
+        s->next_free = loop->free_head;
+        loop->free_head = i;
+        if (fn)
+                fn(loop, owner);
+}
+
+void uring_loop_slot_close(struct uring_loop *loop, uint32_t slot)
+{
+        struct slot *s;
+
+        if (slot == 0 || slot >= loop->n_slots)
+                return;
+        s = &loop->slots[slot];
+        BUG_ON_HOT(!s->used);
+        if (!s->used || s->closing)
+                return;
+        s->closing = true;
+        if (s->inflight == 0)
+                slot_release(loop, slot);
+}
+
+unsigned uring_loop_slot_inflight(const struct uring_loop *loop, uint32_t slot)
+{
+        if (slot >= loop->n_slots)
+                return 0;
+        return loop->slots[slot].inflight;
+}
+
+uint64_t uring_loop_user_data(const struct uring_loop *loop, uint32_t slot, uint8_t op)
+{
+        return (uint64_t)op << 56 | (uint64_t)(slot & URING_LOOP_SLOT_MAX) << 32 |
+               loop->slots[slot].gen;
+}
+
+struct io_uring_sqe *uring_loop_sqe(struct uring_loop *loop, uint32_t slot, uint8_t op)
+{
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+
+        if (unlikely(!sqe)) {
+                (void)io_uring_submit(&loop->ring);
+                sqe = io_uring_get_sqe(&loop->ring);
+                if (!sqe)
+                        return NULL;
+        }
+        io_uring_sqe_set_data64(sqe, uring_loop_user_data(loop, slot, op));
+        loop->slots[slot].inflight++;
+        return sqe;
+}
+
+/* ---- Operation helpers ---- */
+
+int uring_loop_accept_multishot(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd)
+{
+        struct io_uring_sqe *sqe = uring_loop_sqe(loop, slot, op);
+
+        if (!sqe)
+                return -EBUSY;
+        io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        return 0;
+}
+
+int uring_loop_recv_multishot(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd)
+{
+        struct io_uring_sqe *sqe;
+
+        if (!loop->br)
+                return -EINVAL;
+        sqe = uring_loop_sqe(loop, slot, op);
+        if (!sqe)
+                return -EBUSY;
+        io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = BUF_GROUP;
+        return 0;
+}
+
+int uring_loop_poll(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, unsigned events)
+{
+        struct io_uring_sqe *sqe = uring_loop_sqe(loop, slot, op);
+
+        if (!sqe)
+                return -EBUSY;
+        io_uring_prep_poll_add(sqe, fd, events);
+        return 0;
+}
+
+int uring_loop_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, void *buf,
+                    unsigned len)
+{
+        struct io_uring_sqe *sqe = uring_loop_sqe(loop, slot, op);
+
+        if (!sqe)
+                return -EBUSY;
+        io_uring_prep_read(sqe, fd, buf, len, 0);
+        return 0;
+}
+
+int uring_loop_cancel_fd(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd)
+{
+        struct io_uring_sqe *sqe = uring_loop_sqe(loop, slot, op);
+
+        if (!sqe)
+                return -EBUSY;
+        io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+        return 0;
+}
+
+int uring_loop_close(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd)
+{
+        struct io_uring_sqe *sqe = uring_loop_sqe(loop, slot, op);
+
+        if (!sqe)
+                return -EBUSY;
+        io_uring_prep_close(sqe, fd);
+        return 0;
+}
+
+/* ---- Provided buffers ---- */
+
+const char *uring_loop_cqe_buf(struct uring_loop *loop, const struct io_uring_cqe *cqe)
+{
+        unsigned bid;
+
+        if (!(cqe->flags & IORING_CQE_F_BUFFER) || !loop->br)
+                return NULL;
+        bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (bid >= loop->buf_count)
+                return NULL;
+        return loop->bufs + (size_t)bid * loop->buf_size;
+}
+
+void uring_loop_buf_recycle(struct uring_loop *loop, const struct io_uring_cqe *cqe)
+{
+        unsigned bid;
+
+        if (!(cqe->flags & IORING_CQE_F_BUFFER) || !loop->br)
+                return;
+        bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (bid >= loop->buf_count)
+                return;
+        io_uring_buf_ring_add(loop->br, loop->bufs + (size_t)bid * loop->buf_size,
+                              loop->buf_size, (unsigned short)bid,
+                              io_uring_buf_ring_mask(loop->buf_count), 0);
+        io_uring_buf_ring_advance(loop->br, 1);
+}
+
+unsigned uring_loop_buf_size(const struct uring_loop *loop)
+{
+        return loop->buf_size;
+}
+
+/* ---- Timers ---- */
+
+void uring_timer_init(struct uring_timer *t, uring_timer_fn fn)
+{
+        t->deadline_ms = 0;
+        t->heap_idx = UINT32_MAX;
+        t->fn = fn;
+}
+
+static void heap_set(struct uring_loop *loop, uint32_t i, struct uring_timer *t)
+{
+        loop->heap[i] = t;
+        t->heap_idx = i;
+}
+
+static void heap_up(struct uring_loop *loop, uint32_t i)
+{
+        struct uring_timer *t = loop->heap[i];
+
+        while (i > 0) {
+                uint32_t parent = (i - 1) / 2;
+                if (loop->heap[parent]->deadline_ms <= t->deadline_ms)
+                        break;
+                heap_set(loop, i, loop->heap[parent]);
+                i = parent;
+        }
+        heap_set(loop, i, t);
+}
+
+static void heap_down(struct uring_loop *loop, uint32_t i)
+{
+        struct uring_timer *t = loop->heap[i];
+
+        for (;;) {
+                uint32_t c = 2 * i + 1;
+                if (c >= loop->heap_len)
+                        break;
+                if (c + 1 < loop->heap_len &&
+                    loop->heap[c + 1]->deadline_ms < loop->heap[c]->deadline_ms)
+                        c++;
+                if (t->deadline_ms <= loop->heap[c]->deadline_ms)
+                        break;
+                heap_set(loop, i, loop->heap[c]);
+                i = c;
+        }
+        heap_set(loop, i, t);
+}
+
+void uring_timer_cancel(struct uring_loop *loop, struct uring_timer *t)
+{
+        uint32_t i = t->heap_idx;
+        struct uring_timer *last;
+
+        if (i == UINT32_MAX)
+                return;
+        BUG_ON_HOT(i >= loop->heap_len || loop->heap[i] != t);
+        t->heap_idx = UINT32_MAX;
+        last = loop->heap[--loop->heap_len];
+        if (last == t)
+                return;
+        heap_set(loop, i, last);
+        heap_up(loop, i);
+        heap_down(loop, last->heap_idx);
+}
+
+int uring_timer_arm(struct uring_loop *loop, struct uring_timer *t, uint64_t deadline_ms)
+{
+        if (t->heap_idx != UINT32_MAX) {
+                uint64_t old = t->deadline_ms;
+                t->deadline_ms = deadline_ms;
+                if (deadline_ms < old)
+                        heap_up(loop, t->heap_idx);
+                else
+                        heap_down(loop, t->heap_idx);
+                return 0;
+        }
+        if (loop->heap_len == loop->heap_cap) {
+                uint32_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
+                struct uring_timer **h = realloc(loop->heap, (size_t)cap * sizeof(*h));
+                if (!h)
+                        return -ENOMEM;
+                loop->heap = h;
+                loop->heap_cap = cap;
+        }
+        t->deadline_ms = deadline_ms;
+        loop->heap[loop->heap_len] = t;
+        t->heap_idx = loop->heap_len++;
+        heap_up(loop, t->heap_idx);
+        return 0;
+}
+
+uint64_t uring_loop_now_ms(const struct uring_loop *loop)
+{
+        return loop->now_ms;
+}
+
+static void timers_run(struct uring_loop *loop)
+{
+        for (unsigned n = 0; n < loop->timer_batch && loop->heap_len > 0; n++) {
+                struct uring_timer *t = loop->heap[0];
+                if (t->deadline_ms > loop->now_ms)
+                        break;
+                uring_timer_cancel(loop, t);
+                /* The callback may re-arm t or free its owner. */
+                t->fn(loop, t);
+        }
+}
+
+/* ---- Running ---- */
+
+void uring_loop_set_iter_hook(struct uring_loop *loop, uring_loop_hook_fn fn, void *userdata)
+{
+        loop->iter_fn = fn;
+        loop->iter_ud = userdata;
+}
+
+void uring_loop_set_wake_hook(struct uring_loop *loop, uring_loop_hook_fn fn, void *userdata)
+{
+        loop->wake_fn = fn;
+        loop->wake_ud = userdata;
+}
+
+void uring_loop_stop(struct uring_loop *loop)
+{
+        loop->stop = true;
+}
+
+int uring_loop_wake(struct uring_loop *loop)
+{
+        uint64_t one = 1;
+
+        if (write(loop->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                return -errno;
+        return 0;
+}
+
+static void dispatch(struct uring_loop *loop, const struct io_uring_cqe *cqe)
+{
+        uint64_t ud = io_uring_cqe_get_data64(cqe);
+        uint32_t i = uring_loop_ud_slot(ud);
+        uint8_t op = uring_loop_ud_op(ud);
+        bool last = !(cqe->flags & IORING_CQE_F_MORE);
+        struct slot *s;
+
+        if (i == 0) {
+                if (op == OP_WAKE && last) {
+                        loop->slots[0].inflight--;
+                        (void)wake_arm(loop);
+                        if (loop->wake_fn)
+                                loop->wake_fn(loop, loop->wake_ud);
+                }
+                return;
+        }
+        if (unlikely(i >= loop->n_slots))
+                goto drop;
+        s = &loop->slots[i];
+        if (unlikely(!s->used || s->gen != uring_loop_ud_gen(ud)))
+                goto drop;
+        if (last) {
+                BUG_ON_HOT(s->inflight == 0);
+                s->inflight--;
+        }
+        if (s->closing) {
+                uring_loop_buf_recycle(loop, cqe);
+                if (s->inflight == 0)
+                        slot_release(loop, i);
+                return;
+        }
+        if (likely(loop->handlers[op] != NULL))
+                loop->handlers[op](loop, s->owner, cqe);
+        else
+                uring_loop_buf_recycle(loop, cqe);
+        return;
+drop:
+        /* A stale completion: nobody owns its buffer any more. */
+        uring_loop_buf_recycle(loop, cqe);
+}
+
+static int iterate(struct uring_loop *loop, int timeout_ms)
+{
+        struct __kernel_timespec ts;
+        struct io_uring_cqe *cqe;
+        unsigned head, n = 0;
+        int wait_ms = timeout_ms, r;
+
+        if (loop->heap_len > 0) {
+                uint64_t d = loop->heap[0]->deadline_ms;
+                uint64_t now = clock_ms();
+                int until = d > now ? (int)(d - now) : 0;
+                if (until < wait_ms)
+                        wait_ms = until;
+        }
+        ts.tv_sec = wait_ms / 1000;
+        ts.tv_nsec = (long long)(wait_ms % 1000) * 1000000;
+
+        r = io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &ts, NULL);
+        if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+                return r;
+        loop->now_ms = clock_ms();
+
+        io_uring_for_each_cqe(&loop->ring, head, cqe)
+        {
+                dispatch(loop, cqe);
+                if (++n == loop->cqe_batch)
+                        break;
+        }
+        io_uring_cq_advance(&loop->ring, n);
+
+        timers_run(loop);
+        if (loop->iter_fn)
+                loop->iter_fn(loop, loop->iter_ud);
+        return (int)n;
+}
+
+int uring_loop_run_once(struct uring_loop *loop, int timeout_ms)
+{
+        return iterate(loop, timeout_ms < 0 ? MAX_WAIT_MS : timeout_ms);
+}
+
+int uring_loop_run(struct uring_loop *loop)
+{
+        loop->stop = false;
+        while (!loop->stop) {
+                int r = iterate(loop, MAX_WAIT_MS);
+                if (r < 0)
+                        return r;
+        }
+        /* Hand queued SQEs (cancels, closes) to the kernel before the caller tears down. */
+        (void)io_uring_submit(&loop->ring);
+        return 0;
+}

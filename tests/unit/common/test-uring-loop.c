@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests.h"
+#include "uring-loop.h"
+
+static struct uring_loop *loop_new_or_skip(unsigned bufs)
+{
+        struct uring_loop_params p = {.sq_entries = 64, .buf_count = bufs, .buf_size = 4096};
+        struct uring_loop *loop = NULL;
+        int r = uring_loop_new(&p, &loop);
+
+        if (r == -ENOSYS || r == -EPERM)
+                TEST_SKIP("io_uring unavailable (%d)", r);
+        return loop;
+}
+
+/* ---- timers ---- */
+
+static int fired[8];
+static unsigned n_fired;
+
+struct tagged_timer {
+        struct uring_timer t;
+        int tag;
+};
+
+static void on_timer(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct tagged_timer *tt = (struct tagged_timer *)t;
+
+        if (n_fired < 8)
+                fired[n_fired++] = tt->tag;
+}
+
+TEST(timers_fire_in_deadline_order)
+{
+        struct uring_loop *loop = loop_new_or_skip(0);
+        struct tagged_timer t[5];
+        uint64_t now;
+        /* Armed out of order; one cancelled; one moved earlier. */
+        static const int delay[5] = {40, 10, 30, 20, 50};
+
+        ASSERT_TRUE(loop);
+        now = uring_loop_now_ms(loop);
+        n_fired = 0;
+        for (int i = 0; i < 5; i++) {
+                uring_timer_init(&t[i].t, on_timer);
+                t[i].tag = i;
+                ASSERT_EQ(uring_timer_arm(loop, &t[i].t, now + (uint64_t)delay[i]), 0);
+        }
+        uring_timer_cancel(loop, &t[2].t);
+        ASSERT_TRUE(!uring_timer_armed(&t[2].t));
+        ASSERT_EQ(uring_timer_arm(loop, &t[4].t, now + 5), 0);
+
+        for (int i = 0; i < 50 && n_fired < 4; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_EQ(n_fired, 4);
+        ASSERT_EQ(fired[0], 4);
+        ASSERT_EQ(fired[1], 1);
+        ASSERT_EQ(fired[2], 3);
+        ASSERT_EQ(fired[3], 0);
+        ASSERT_TRUE(uring_loop_now_ms(loop) >= now + 40);
+        uring_loop_free(loop);
+}
+
+/* ---- slots: stale generations, deferred free ---- */
+
+struct owner {
+        int handled;
+        int freed;
+};
+
+static void on_nop(struct uring_loop *loop, void *o, const struct io_uring_cqe *cqe)
+{
+        ((struct owner *)o)->handled++;
+}
+
+static void on_free(struct uring_loop *loop, void *o)
+{
+        ((struct owner *)o)->freed++;
+}
+
+TEST(stale_generation_is_dropped)
+{
+        struct uring_loop *loop = loop_new_or_skip(0);
+        struct owner a = {0}, b = {0};
+        struct io_uring_sqe *sqe;
+        uint32_t sa, sb;
+        uint64_t old_ud;
+
+        ASSERT_TRUE(loop);
+        uring_loop_set_handler(loop, 1, on_nop);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &a, on_free, &sa), 0);
+        /* A completion tagged with a's generation, not counted as in flight. */
+        old_ud = uring_loop_user_data(loop, sa, 1);
+        sqe = io_uring_get_sqe(uring_loop_ring(loop));
+        ASSERT_TRUE(sqe);
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, old_ud);
+
+        uring_loop_slot_close(loop, sa);
+        ASSERT_EQ(a.freed, 1);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &b, on_free, &sb), 0);
+        ASSERT_EQ(sb, sa); /* the slot is reused ... */
+        ASSERT_TRUE(uring_loop_user_data(loop, sb, 1) != old_ud); /* ... with a new generation */
+
+        ASSERT_EQ(uring_loop_run_once(loop, 100), 1);
+        ASSERT_EQ(a.handled, 0);
+        ASSERT_EQ(b.handled, 0);
+
+        sqe = uring_loop_sqe(loop, sb, 1);
+        ASSERT_TRUE(sqe);
+        io_uring_prep_nop(sqe);
+        ASSERT_EQ(uring_loop_slot_inflight(loop, sb), 1);
+        ASSERT_EQ(uring_loop_run_once(loop, 100), 1);
+        ASSERT_EQ(b.handled, 1);
+        ASSERT_EQ(uring_loop_slot_inflight(loop, sb), 0);
+        uring_loop_free(loop);
+}
+
+TEST(free_only_after_last_completion)
+{
+        struct uring_loop *loop = loop_new_or_skip(0);
+        struct owner a = {0};
+        int p[2];
+        char byte = 'x';
+        uint32_t s;
+
+        ASSERT_TRUE(loop);
+        ASSERT_EQ(pipe(p), 0);
+        uring_loop_set_handler(loop, 1, on_nop);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &a, on_free, &s), 0);
+        /* Two polls in flight: one will complete, one must be cancelled. */
+        ASSERT_EQ(uring_loop_poll(loop, s, 1, p[0], POLLIN), 0);
+        ASSERT_EQ(uring_loop_poll(loop, s, 1, p[0], POLLIN), 0);
+        ASSERT_EQ(uring_loop_run_once(loop, 0), 0);
+        ASSERT_EQ(uring_loop_slot_inflight(loop, s), 2);
+
+        uring_loop_slot_close(loop, s);
+        ASSERT_EQ(a.freed, 0);
+        ASSERT_EQ(write(p[1], &byte, 1), 1);
+        for (int i = 0; i < 20 && uring_loop_slot_inflight(loop, s) > 0; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_EQ(a.freed, 1);
+        ASSERT_EQ(a.handled, 0); /* a closing owner gets no handler calls */
+        (void)close(p[0]);
+        (void)close(p[1]);
+        uring_loop_free(loop);
+}
+
+TEST(cancel_fd_releases_owner)
+{
+        struct uring_loop *loop = loop_new_or_skip(0);
+        struct owner a = {0};
+        int p[2];
+        uint32_t s;
+
+        ASSERT_TRUE(loop);
+        ASSERT_EQ(pipe(p), 0);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &a, on_free, &s), 0);
+        ASSERT_EQ(uring_loop_poll(loop, s, 1, p[0], POLLIN), 0);
+        ASSERT_EQ(uring_loop_run_once(loop, 0), 0);
+        ASSERT_EQ(uring_loop_cancel_fd(loop, s, 2, p[0]), 0);
+        uring_loop_slot_close(loop, s);
+        for (int i = 0; i < 20 && !a.freed; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_EQ(a.freed, 1);
+        (void)close(p[0]);
+        (void)close(p[1]);
+        uring_loop_free(loop);
+}
+
+/* ---- accept + multishot recv over loopback ---- */
+
+struct srv {
+        int lfd;
+        int cfd;
+        uint32_t lslot, cslot;
+        char got[64];
+        size_t got_len;
+        bool eof;
+};
+
+static void on_recv(struct uring_loop *loop, void *o, const struct io_uring_cqe *cqe)
+{
+        struct srv *sv = o;
+        const char *buf = uring_loop_cqe_buf(loop, cqe);
+
+        if (cqe->res > 0 && buf) {
+                size_t n = (size_t)cqe->res;
+                if (n > sizeof(sv->got) - sv->got_len)
+                        n = sizeof(sv->got) - sv->got_len;
+                memcpy(sv->got + sv->got_len, buf, n);
+                sv->got_len += n;
+        }
+        uring_loop_buf_recycle(loop, cqe);
+        if (cqe->res == 0)
+                sv->eof = true;
+}
+
+static void on_accept(struct uring_loop *loop, void *o, const struct io_uring_cqe *cqe)
+{
+        struct srv *sv = o;
+
+        if (cqe->res < 0)
+                return;
+        sv->cfd = cqe->res;
+        (void)uring_loop_slot_alloc(loop, sv, NULL, &sv->cslot);
+        (void)uring_loop_recv_multishot(loop, sv->cslot, 4, sv->cfd);
+}
+
+TEST(accept_and_multishot_recv)
+{
+        struct uring_loop *loop = loop_new_or_skip(8);
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        socklen_t sl = sizeof(sa);
+        struct srv sv = {.cfd = -1};
+        int c;
+
+        ASSERT_TRUE(loop);
+        uring_loop_set_handler(loop, 3, on_accept);
+        uring_loop_set_handler(loop, 4, on_recv);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sv.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_TRUE(sv.lfd >= 0);
+        ASSERT_EQ(bind(sv.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ASSERT_EQ(listen(sv.lfd, 16), 0);
+        ASSERT_EQ(getsockname(sv.lfd, (struct sockaddr *)&sa, &sl), 0);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &sv, NULL, &sv.lslot), 0);
+        ASSERT_EQ(uring_loop_accept_multishot(loop, sv.lslot, 3, sv.lfd), 0);
+
+        c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_TRUE(c >= 0);
+        ASSERT_EQ(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        for (int i = 0; i < 20 && sv.cfd < 0; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_TRUE(sv.cfd >= 0);
+        /* The multishot accept is still armed; recv is armed too. */
+        ASSERT_EQ(uring_loop_slot_inflight(loop, sv.lslot), 1);
+
+        ASSERT_EQ(send(c, "hello ", 6, 0), 6);
+        for (int i = 0; i < 20 && sv.got_len < 6; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_EQ(send(c, "world", 5, 0), 5);
+        for (int i = 0; i < 20 && sv.got_len < 11; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_MEMEQ(sv.got, sv.got_len, "hello world", 11);
+        ASSERT_EQ(uring_loop_slot_inflight(loop, sv.cslot), 1);
+
+        /* More sends than provided buffers: buffers must come back to the ring. */
+        for (int k = 0; k < 32; k++) {
+                ASSERT_EQ(send(c, "!", 1, 0), 1);
+                for (int i = 0; i < 20 && sv.got_len < 12 + (size_t)k; i++)
+                        ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        }
+        ASSERT_EQ(sv.got_len, 43);
+
+        (void)close(c);
+        for (int i = 0; i < 20 && !sv.eof; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_TRUE(sv.eof);
+        ASSERT_EQ(uring_loop_slot_inflight(loop, sv.cslot), 0);
+        (void)close(sv.cfd);
+        (void)close(sv.lfd);
+        uring_loop_free(loop);
+}
+
+/* ---- cross-thread wake ---- */
+
+static int woken;
+
+static void on_wake(struct uring_loop *loop, void *ud)
+{
+        woken++;
+        uring_loop_stop(loop);
+}
+
+static void *waker(void *arg)
+{
+        (void)uring_loop_wake(arg);
+        return NULL;
+}
+
+TEST(wake_from_another_thread_stops_run)
+{
+        struct uring_loop *loop = loop_new_or_skip(0);
+        pthread_t th;
+
+        ASSERT_TRUE(loop);
+        uring_loop_set_wake_hook(loop, on_wake, NULL);
+        ASSERT_EQ(pthread_create(&th, NULL, waker, loop), 0);
+        ASSERT_EQ(uring_loop_run(loop), 0);
+        ASSERT_EQ(pthread_join(th, NULL), 0);
+        ASSERT_EQ(woken, 1);
+        /* The wake read is re-armed: a second wake is seen too. */
+        ASSERT_EQ(uring_loop_wake(loop), 0);
+        ASSERT_EQ(uring_loop_run(loop), 0);
+        ASSERT_EQ(woken, 2);
+        uring_loop_free(loop);
+}
+
+TEST_MAIN()
