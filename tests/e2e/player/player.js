@@ -1,0 +1,235 @@
+// Sluice player page: dash.js 5 playing a title from an edge, with a live view of what the
+// player and the edge are doing. The e2e test drives this same page and reads window.sluice.
+//
+// Query parameters:
+//   title=ID        play <edge>/<ID>/manifest.mpd (edge from /config.json)
+//   src=URL         play any manifest URL instead
+//   cmcd=query|header|off   how CMCD is sent to the edge (default query: no CORS preflight)
+//   autoplay=0      load but do not start
+import { MediaPlayer, supportsMediaSource } from '/vendor/dashjs/dash.all.min.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+
+// Everything a test or a curious developer may want, in one place.
+const state = {
+  ready: false,
+  config: null,
+  title: null,
+  src: null,
+  support: null,
+  playing: false,
+  ended: false,
+  errors: [],
+  qualities: [],  // {type, id, height, bandwidth, t}
+  served: null,   // last edge response headers of interest
+  lastSegment: null,
+};
+window.sluice = { state, player: null };
+
+// Response headers that say which edge answered and how. Cross-origin, the edge must list
+// them in Access-Control-Expose-Headers for the page to see them.
+const EDGE_HEADERS = ['x-sluice-edge', 'x-served-by', 'via', 'server', 'x-cache-status',
+  'x-cache', 'age', 'content-type'];
+
+function describeError(e) {
+  const err = e && e.error !== undefined ? e.error : e;
+  if (err == null) return String(e && e.type);
+  if (typeof err === 'string') return err;
+  const parts = [];
+  if (err.code !== undefined) parts.push(`code ${err.code}`);
+  if (err.message) parts.push(err.message);
+  if (parts.length === 0) {
+    try { parts.push(JSON.stringify(err).slice(0, 300)); } catch { parts.push(String(err)); }
+  }
+  return parts.join(': ');
+}
+
+function addError(source, message) {
+  state.errors.push({ source, message, at: Date.now() });
+  console.error(`[sluice-player] ${source}: ${message}`);
+  render();
+}
+
+function headerMap(h) {
+  const out = {};
+  if (!h) return out;
+  if (typeof h.forEach === 'function' && typeof h.get === 'function') {
+    h.forEach((v, k) => { out[k.toLowerCase()] = v; });
+  } else if (typeof h === 'string') {
+    for (const line of h.split(/\r?\n/)) {
+      const i = line.indexOf(':');
+      if (i > 0) out[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    }
+  } else {
+    for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = String(v);
+  }
+  return out;
+}
+
+function fmtRep(rep) {
+  if (!rep) return '–';
+  const kbit = rep.bitrateInKbit || Math.round((rep.bandwidth || 0) / 1000);
+  const size = rep.height ? `${rep.width}×${rep.height} ` : '';
+  return `${rep.id} · ${size}${kbit} kbit/s`;
+}
+
+function fmtSecs(s) {
+  return Number.isFinite(s) ? s.toFixed(1) + ' s' : '–';
+}
+
+let player = null;
+
+function render() {
+  const v = $('video');
+  $('s-title').textContent = state.title || state.src || '–';
+  let st = 'idle';
+  if (state.src) st = state.ended ? 'ended' : v.paused ? (state.playing ? 'paused' : 'loading')
+    : v.readyState < 3 ? 'buffering' : 'playing';
+  $('s-state').textContent = st;
+  $('s-pos').textContent = state.src ? `${fmtSecs(v.currentTime)} / ${fmtSecs(v.duration)}` : '–';
+  if (player && state.src) {
+    let vrep = null;
+    let arep = null;
+    try { vrep = player.getCurrentRepresentationForType('video'); } catch { /* not yet */ }
+    try { arep = player.getCurrentRepresentationForType('audio'); } catch { /* not yet */ }
+    $('s-video').textContent = fmtRep(vrep);
+    $('s-audio').textContent = fmtRep(arep);
+    let bv = NaN;
+    let ba = NaN;
+    try { bv = player.getBufferLength('video'); } catch { /* not yet */ }
+    try { ba = player.getBufferLength('audio'); } catch { /* not yet */ }
+    $('s-buffer').textContent = `video ${fmtSecs(bv)} · audio ${fmtSecs(ba)}`;
+    let tput = NaN;
+    try { tput = player.getAverageThroughput('video'); } catch { /* not yet */ }
+    $('s-tput').textContent = Number.isFinite(tput) && tput > 0
+      ? `${Math.round(tput)} kbit/s (estimate)` : '–';
+  }
+  if (state.served) {
+    const h = state.served.headers;
+    const who = h['x-sluice-edge'] || h['x-served-by'] || h.via || h.server || '';
+    const cfgId = state.config && state.config.edgeId ? ` (configured: ${state.config.edgeId})` : '';
+    $('s-edge').textContent = `${who || 'unknown (no identifying header exposed)'} at ` +
+      `${state.served.host}${cfgId}`;
+    const cache = h['x-cache-status'] || h['x-cache'] || '';
+    $('s-cache').textContent = cache ? cache + (h.age ? ` · age ${h.age}` : '') : '–';
+  }
+  if (state.lastSegment) $('s-seg').textContent = state.lastSegment;
+  const errs = $('s-errors');
+  errs.textContent = state.errors.length
+    ? state.errors.map((e) => `${e.source}: ${e.message}`).join('\n') : 'none';
+  errs.className = state.errors.length ? 'bad' : '';
+}
+
+function renderTitles() {
+  const ul = $('titles');
+  ul.textContent = '';
+  const titles = (state.config && state.config.titles) || [];
+  if (titles.length === 0) {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    li.textContent = 'no titles';
+    ul.append(li);
+  }
+  for (const t of titles) {
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    a.href = `?title=${encodeURIComponent(t.id)}`;
+    a.textContent = t.id;
+    if (t.id === state.title) a.className = 'current';
+    li.append(a);
+    ul.append(li);
+  }
+  const edge = state.config ? state.config.edge : '';
+  $('edge-line').textContent = edge ? `edge ${edge}` : '';
+}
+
+function start(src, autoplay) {
+  const v = $('video');
+  state.src = src;
+  v.addEventListener('playing', () => { state.playing = true; render(); });
+  v.addEventListener('ended', () => { state.ended = true; render(); });
+  v.addEventListener('error', () => {
+    const e = v.error;
+    addError('video', e ? `MediaError ${e.code}${e.message ? ': ' + e.message : ''}` : 'error');
+  });
+
+  player = MediaPlayer().create();
+  window.sluice.player = player;
+  const cmcd = params.get('cmcd') || 'query';
+  const sid = (self.crypto && crypto.randomUUID) ? crypto.randomUUID()
+    : String(Math.random()).slice(2);
+  player.updateSettings({
+    debug: { logLevel: 2 }, // warnings and errors to the console
+    streaming: {
+      cmcd: {
+        enabled: cmcd !== 'off',
+        mode: cmcd === 'header' ? 'header' : 'query',
+        sid,
+        cid: state.title || 'sluice',
+      },
+    },
+  });
+  const ev = MediaPlayer.events;
+  player.on(ev.ERROR, (e) => addError('dash.js', describeError(e)));
+  player.on(ev.PLAYBACK_ERROR, (e) => addError('playback', describeError(e)));
+  player.on(ev.QUALITY_CHANGE_RENDERED, (e) => {
+    const r = e.newRepresentation || {};
+    state.qualities.push({ type: e.mediaType, id: r.id, height: r.height,
+      bandwidth: r.bandwidth, t: v.currentTime });
+    render();
+  });
+  player.on(ev.FRAGMENT_LOADING_COMPLETED, (e) => {
+    const r = e.request || {};
+    if (r.url) state.lastSegment = `${r.mediaType || ''} ${new URL(r.url).pathname}`;
+  });
+  player.addResponseInterceptor((resp) => {
+    try {
+      const h = headerMap(resp.headers);
+      const picked = {};
+      for (const k of EDGE_HEADERS) if (h[k] !== undefined) picked[k] = h[k];
+      const url = new URL(resp.url || (resp.request && resp.request.url), location.href);
+      state.served = { host: url.host, headers: picked, status: resp.status };
+    } catch { /* a display aid only */ }
+    return Promise.resolve(resp);
+  });
+  player.initialize(v, src, autoplay);
+  render();
+}
+
+async function boot() {
+  try {
+    const r = await fetch('/config.json', { cache: 'no-store' });
+    state.config = await r.json();
+  } catch (e) {
+    addError('page', `cannot load /config.json: ${e.message}`);
+    state.config = { edge: '', titles: [] };
+  }
+  state.support = {
+    mse: supportsMediaSource(),
+    h264: self.MediaSource ? MediaSource.isTypeSupported('video/mp4; codecs="avc1.42c01e"') : false,
+    aac: self.MediaSource ? MediaSource.isTypeSupported('audio/mp4; codecs="mp4a.40.2"') : false,
+  };
+  state.title = params.get('title');
+  let src = params.get('src');
+  if (!src && state.title) {
+    const t = state.config.titles.find((x) => x.id === state.title);
+    src = t ? t.manifest : `${state.config.edge}/${encodeURIComponent(state.title)}/manifest.mpd`;
+  }
+  renderTitles();
+  $('custom').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const u = $('src').value.trim();
+    if (u) location.search = `?src=${encodeURIComponent(u)}`;
+  });
+  if (src) {
+    $('src').value = src;
+    if (!state.support.mse) addError('page', 'this browser has no Media Source Extensions');
+    else start(src, params.get('autoplay') !== '0');
+  }
+  state.ready = true;
+  setInterval(render, 500);
+  render();
+}
+
+boot();

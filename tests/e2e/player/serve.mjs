@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+// Sluice player page server: a small static server (node stdlib only) for the dash.js player
+// page, used by the e2e playback test and by tools/demo. It runs on its own origin (its own
+// port), so every request the player makes to an edge is a real cross-origin request.
+//
+//   node serve.mjs --listen HOST:PORT --edge URL [--edge-id ID] [--title ID ...]
+//                  [--control URL] [--dashjs DIR]
+//
+// PORT 0 picks a free port. Once listening, prints exactly one line to stdout,
+// "PLAYER_URL=http://HOST:PORT/", and nothing else there (logs go to stderr), so a caller can
+// read that line from a pipe. Exits 0 on SIGTERM/SIGINT.
+//
+// Routes: / (the page), /player.js, /player.css, /config.json (what the page plays),
+// /vendor/dashjs/* (dash.js ESM build from node_modules), /healthz.
+
+import { createServer } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function parseArgs(argv) {
+  const opt = { listen: '127.0.0.1:0', edge: '', edgeId: '', control: '', titles: [],
+    dashjs: join(here, '..', 'node_modules', 'dashjs', 'dist', 'modern', 'esm') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    switch (a) {
+      case '--listen': opt.listen = val(); break;
+      case '--edge': opt.edge = val().replace(/\/+$/, ''); break;
+      case '--edge-id': opt.edgeId = val(); break;
+      case '--control': opt.control = val().replace(/\/+$/, ''); break;
+      case '--title': opt.titles.push(...val().split(/\s+/).filter(Boolean)); break;
+      case '--dashjs': opt.dashjs = val(); break;
+      case '-h': case '--help':
+        process.stdout.write('usage: serve.mjs --listen HOST:PORT --edge URL [--edge-id ID] ' +
+          '[--title ID ...] [--control URL] [--dashjs DIR]\n');
+        process.exit(0);
+        break;
+      default: throw new Error(`unknown argument: ${a}`);
+    }
+  }
+  if (!opt.edge) throw new Error('--edge URL is required');
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d+)$/.exec(opt.listen);
+  if (!m) throw new Error(`--listen wants HOST:PORT, got ${opt.listen}`);
+  opt.host = m[1].replace(/^\[|\]$/g, '');
+  opt.port = Number(m[2]);
+  return opt;
+}
+
+const types = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+function send(res, status, type, body) {
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(body);
+}
+
+// Resolve name inside root, refusing anything that escapes it.
+function inside(root, name) {
+  const p = normalize(join(root, name));
+  return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep) ? p : null;
+}
+
+async function sendFile(res, path, head) {
+  let st;
+  try {
+    st = await stat(path);
+  } catch {
+    return send(res, 404, types['.txt'], 'not found\n');
+  }
+  if (!st.isFile()) return send(res, 404, types['.txt'], 'not found\n');
+  const ext = path.slice(path.lastIndexOf('.'));
+  const body = head ? '' : await readFile(path);
+  res.writeHead(200, {
+    'Content-Type': types[ext] || 'application/octet-stream',
+    'Content-Length': st.size,
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(body);
+}
+
+function main() {
+  let opt;
+  try {
+    opt = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`serve.mjs: ${e.message}\n`);
+    process.exit(2);
+  }
+  const config = JSON.stringify({
+    edge: opt.edge,
+    edgeId: opt.edgeId,
+    control: opt.control,
+    titles: opt.titles.map((id) => ({ id, manifest: `${opt.edge}/${id}/manifest.mpd` })),
+  });
+  const pages = { '/': 'index.html', '/index.html': 'index.html', '/player.js': 'player.js',
+    '/player.css': 'player.css' };
+
+  const server = createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url, 'http://localhost');
+      const head = req.method === 'HEAD';
+      if (req.method !== 'GET' && !head) {
+        res.setHeader('Allow', 'GET, HEAD');
+        return send(res, 405, types['.txt'], 'method not allowed\n');
+      }
+      if (url.pathname === '/healthz') return send(res, 200, types['.txt'], 'ok\n');
+      if (url.pathname === '/favicon.ico') {
+        res.writeHead(204, { 'Cache-Control': 'max-age=86400' });
+        return res.end();
+      }
+      if (url.pathname === '/config.json') return send(res, 200, types['.json'], config);
+      if (pages[url.pathname]) return await sendFile(res, join(here, pages[url.pathname]), head);
+      if (url.pathname.startsWith('/vendor/dashjs/')) {
+        const p = inside(opt.dashjs, decodeURIComponent(url.pathname.slice(15)));
+        if (p) return await sendFile(res, p, head);
+      }
+      return send(res, 404, types['.txt'], 'not found\n');
+    } catch (e) {
+      process.stderr.write(`serve.mjs: ${req.method} ${req.url}: ${e.message}\n`);
+      if (!res.headersSent) send(res, 500, types['.txt'], 'internal error\n');
+      else res.destroy();
+    }
+  });
+  server.on('error', (e) => {
+    process.stderr.write(`serve.mjs: ${e.message}\n`);
+    process.exit(1);
+  });
+  server.listen(opt.port, opt.host, () => {
+    const a = server.address();
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    process.stdout.write(`PLAYER_URL=http://${host}:${a.port}/\n`);
+  });
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main();
