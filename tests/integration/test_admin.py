@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: MIT
+"""Admin API: authentication, streamed PUT with length and SHA-256 checks, replace, DELETE,
+listing, holdings, health and Prometheus metrics."""
+
+import hashlib
+import json
+import os
+import re
+import socket
+import sys
+import time
+
+from edgeharness import (build_request, check, eq, expect_body, run, sha, standard_setup, test)
+
+SETUP = standard_setup(objects={})
+
+
+def put_raw(e, key, data, token, extra=()):
+    hdrs = [("Content-Length", str(len(data)))] + list(extra)
+    if token is not None:
+        hdrs.append(("Authorization", f"Bearer {token}"))
+    return e.request("PUT", "/admin/objects" + key, hdrs, data, admin=True)
+
+
+@test
+def put_requires_token(e):
+    data = os.urandom(1000)
+    r = put_raw(e, "/auth/a.m4s", data, None)
+    eq(r.status, 401, "PUT without a token")
+    check(r.get("WWW-Authenticate") is not None and
+          r.get("WWW-Authenticate").lower().startswith("bearer"),
+          f"401 lacks WWW-Authenticate: Bearer (RFC 9110 §15.5.2, RFC 6750); "
+          f"got {r.get('WWW-Authenticate')!r}")
+    r = put_raw(e, "/auth/a.m4s", data, "wrong-" + e.token)
+    eq(r.status, 401, "PUT with a wrong token")
+    r = put_raw(e, "/auth/a.m4s", data, e.token[:-1])
+    eq(r.status, 401, "PUT with a token prefix")
+    r = e.request("PUT", "/admin/objects/auth/a.m4s",
+                  [("Content-Length", str(len(data))), ("Authorization", f"Basic {e.token}")],
+                  data, admin=True)
+    eq(r.status, 401, "PUT with the token under the Basic scheme")
+    eq(e.get("/auth/a.m4s").status, 404, "object after refused PUTs")
+    for method, target in (("DELETE", "/admin/objects/t1/x"), ("GET", "/admin/objects?prefix=/"),
+                           ("GET", "/admin/holdings")):
+        r = e.admin(method, target, token=False)
+        eq(r.status, 401, f"{method} {target} without a token")
+
+
+@test
+def put_with_matching_sha_201(e):
+    data = os.urandom(123_457)
+    r = e.put("/t2/seg-1.m4s", data, sha256=True, expect=None)
+    eq(r.status, 201, "PUT of a new object")
+    expect_body(e.get("/t2/seg-1.m4s"), data, "GET after PUT")
+    # Uppercase hex is the same digest.
+    data2 = os.urandom(5000)
+    r = e.put("/t2/seg-2.m4s", data2, sha256=sha(data2).upper(), expect=None)
+    eq(r.status, 201, "PUT with an uppercase-hex X-Sluice-SHA256")
+    expect_body(e.get("/t2/seg-2.m4s"), data2, "GET after PUT (uppercase sha)")
+
+
+@test
+def put_without_sha_201(e):
+    data = os.urandom(777)
+    r = e.put("/t2/nosha.m4s", data, sha256=None, expect=None)
+    eq(r.status, 201, "PUT without X-Sluice-SHA256")
+    expect_body(e.get("/t2/nosha.m4s"), data, "GET after PUT without sha")
+
+
+@test
+def put_with_wrong_sha_400(e):
+    data = os.urandom(64_000)
+    wrong = hashlib.sha256(data + b"!").hexdigest()
+    r = e.put("/t2/badsha.m4s", data, sha256=wrong, expect=None)
+    eq(r.status, 400, "PUT with a mismatching X-Sluice-SHA256")
+    eq(e.get("/t2/badsha.m4s").status, 404, "object after a bad-SHA PUT")
+    r = e.put("/t2/badsha2.m4s", data, sha256="zz" * 32, expect=None)
+    eq(r.status, 400, "PUT with a malformed X-Sluice-SHA256")
+    eq(e.get("/t2/badsha2.m4s").status, 404, "object after a malformed-SHA PUT")
+
+
+@test
+def put_short_body_not_committed(e):
+    key = "/t2/short.m4s"
+    data = os.urandom(200_000)
+    with e.conn(admin=True) as c:
+        c.send(build_request("PUT", "/admin/objects" + key,
+                             e.auth() + [("Content-Length", str(len(data))),
+                                         ("X-Sluice-SHA256", sha(data))])
+               + data[:120_000])
+        # Half-close: the server sees EOF mid-body; its closing our connection (with or
+        # without an error response) is the event that says it has dealt with the PUT.
+        c.sock.shutdown(socket.SHUT_WR)
+        closed, _, extra = c.wait_eof(5.0)
+        check(closed, "server did not close a PUT connection whose body ended early")
+        check(not extra.startswith(b"HTTP/1.1 20"), f"short PUT answered {extra[:40]!r}")
+    # The object must never appear: check now, after another admin round trip, and in the
+    # listing.
+    eq(e.get(key).status, 404, "short PUT: GET right after the close")
+    e.put("/t2/after-short.bin", b"sync")
+    eq(e.get(key).status, 404, "short PUT: GET after another PUT")
+    keys = list_keys(e, "/t2/")
+    check(key not in keys, f"short PUT listed: {keys}")
+
+
+@test
+def put_empty_object(e):
+    r = e.put("/t2/empty.bin", b"", expect=None)
+    eq(r.status, 201, "PUT of a 0-byte object")
+    expect_body(e.get("/t2/empty.bin"), b"", "GET 0-byte object")
+
+
+@test
+def replace_and_delete(e):
+    key = "/t3/seg-9.m4s"
+    v1, v2 = os.urandom(40_000), os.urandom(41_000)
+    eq(e.put(key, v1, expect=None).status, 201, "first PUT")
+    r1 = e.get(key)
+    expect_body(r1, v1, "v1")
+    eq(e.put(key, v2, expect=None).status, 204, "PUT replacing an existing object")
+    r2 = e.get(key)
+    expect_body(r2, v2, "v2 after replace")
+    check(r2.get("ETag") != r1.get("ETag"), f"ETag unchanged after replace ({r1.get('ETag')})")
+    r = e.admin("DELETE", "/admin/objects" + key)
+    eq(r.status, 204, "DELETE")
+    eq(e.get(key).status, 404, "GET after DELETE")
+    r = e.admin("DELETE", "/admin/objects" + key)
+    eq(r.status, 404, "DELETE of an absent object")
+
+
+@test
+def failed_replace_keeps_old(e):
+    key = "/t3/keep.m4s"
+    v1 = os.urandom(30_000)
+    e.put(key, v1)
+    r = e.put(key, os.urandom(30_000), sha256="00" * 32, expect=None)
+    eq(r.status, 400, "replacing PUT with a wrong SHA")
+    expect_body(e.get(key), v1, "old content after a failed replace")
+
+
+def parse_listing(body):
+    """Keys from a listing: a JSON array of strings or of objects with key/path/name, or an
+    object holding such an array; else one key per line."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return [ln.split()[0] for ln in body.decode().splitlines() if ln.strip()]
+    if isinstance(doc, dict):
+        arrays = [v for v in doc.values() if isinstance(v, list)]
+        check(len(arrays) == 1, f"cannot find the listing array in {str(doc)[:200]}")
+        doc = arrays[0]
+    keys = []
+    for it in doc:
+        if isinstance(it, str):
+            keys.append(it)
+        else:
+            k = it.get("key") or it.get("path") or it.get("name")
+            check(k is not None, f"listing entry without key: {it}")
+            keys.append(k)
+    return keys
+
+
+def list_keys(e, prefix):
+    r = e.admin("GET", "/admin/objects?prefix=" + prefix)
+    eq(r.status, 200, f"GET /admin/objects?prefix={prefix}")
+    return parse_listing(r.body)
+
+
+@test
+def listing_by_prefix(e):
+    want = {f"/L1/seg-{i}.m4s" for i in range(5)} | {"/L1/init.mp4", "/L1/sub/deeper.m4s"}
+    for k in want:
+        e.put(k, os.urandom(100))
+    for k in ("/L10/seg-1.m4s", "/L2/init.mp4", "/L1x.m4s"):
+        e.put(k, os.urandom(100))
+    keys = list_keys(e, "/L1/")
+    eq(sorted(keys), sorted(want), "listing of /L1/")
+    eq(len(keys), len(set(keys)), "duplicates in listing")
+    eq(list_keys(e, "/L2/"), ["/L2/init.mp4"], "listing of /L2/")
+    eq(list_keys(e, "/nothing-here/"), [], "empty listing")
+    every = list_keys(e, "/")
+    check(want <= set(every), "listing of / lacks /L1/ keys")
+
+
+@test
+def holdings_json(e):
+    e.put("/H/a.m4s", os.urandom(1000))
+    r = e.admin("GET", "/admin/holdings")
+    eq(r.status, 200, "/admin/holdings")
+    ct = (r.get("Content-Type") or "").split(";")[0].strip().lower()
+    eq(ct, "application/json", "/admin/holdings Content-Type")
+    doc = json.loads(r.body)
+    check(isinstance(doc, (dict, list)) and doc, f"holdings is empty: {r.body[:200]!r}")
+
+
+@test
+def healthz(e):
+    r = e.admin("GET", "/healthz", token=False)
+    eq(r.status, 200, "/healthz without a token")
+
+
+def counters(text):
+    """{family: total} for every counter family in a Prometheus text exposition."""
+    types, totals = {}, {}
+    line_re = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)(\s+-?\d+)?$")
+    for ln in text.splitlines():
+        if ln.startswith("# TYPE "):
+            _, _, name, kind = ln.split(None, 3)
+            types[name] = kind.strip()
+            continue
+        if not ln or ln.startswith("#"):
+            continue
+        m = line_re.match(ln)
+        check(m is not None, f"bad exposition line {ln!r}")
+        name = m.group(1)
+        fam = name[:-6] if name.endswith("_total") and name[:-6] in types else name
+        if types.get(fam) == "counter" or types.get(name) == "counter":
+            totals[name] = totals.get(name, 0.0) + float(m.group(3))
+    return totals
+
+
+@test
+def metrics_counters_increase(e):
+    r = e.metrics()
+    ct = (r.get("Content-Type") or "").lower()
+    check(ct.startswith("text/plain"), f"/metrics Content-Type {ct!r}")
+    before = counters(r.body.decode())
+    req_names = [n for n in before if "request" in n]
+    check(req_names, f"no request counter in /metrics: {sorted(before)}")
+    e.put("/M/m.m4s", b"m" * 100)
+    for _ in range(7):
+        eq(e.get("/M/m.m4s").status, 200, "GET for metrics")
+    deadline = time.monotonic() + 5
+    while True:
+        after = counters(e.metrics().body.decode())
+        grown = [n for n in req_names if after.get(n, 0) - before.get(n, 0) >= 7]
+        if grown or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)  # poll interval for counters aggregated from the workers
+    check(grown, "no request counter grew by >= 7 after 7 GETs: "
+          + ", ".join(f"{n} {before.get(n)} -> {after.get(n)}" for n in req_names))
+
+
+if __name__ == "__main__":
+    sys.exit(run(SETUP))

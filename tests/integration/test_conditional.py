@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: MIT
+"""Conditional requests (RFC 9110 §13) on the hit path."""
+
+import sys
+
+from edgeharness import (build_request, check, eq, expect_body, parse_http_date, run,
+                         standard_setup, test, http_date)
+
+KEY = "/t1/seg-2.m4s"
+
+
+def validators(e):
+    r = e.get(KEY)
+    eq(r.status, 200, "GET for validators")
+    return r
+
+
+def expect_304(e, headers, what, method="GET"):
+    """304 with no body: checked by pipelining a second request behind it on the same
+    connection, which must parse cleanly."""
+    base = validators(e)
+    with e.conn() as c:
+        c.send(build_request(method, KEY, headers) + build_request("GET", "/t1/one.bin"))
+        r = c.read_response(method)
+        eq(r.status, 304, f"{what}: status")
+        eq(r.get("ETag"), base.get("ETag"), f"{what}: 304 ETag")
+        check(r.get("Date") is not None, f"{what}: 304 lacks Date")
+        if base.get("Cache-Control") is not None:
+            eq(r.get("Cache-Control"), base.get("Cache-Control"), f"{what}: 304 Cache-Control")
+        check(r.get("Content-Range") is None, f"{what}: 304 carries Content-Range")
+        te = r.get("Transfer-Encoding")
+        check(te is None, f"{what}: 304 carries Transfer-Encoding {te}")
+        nxt = c.read_response()
+        expect_body(nxt, b"x", f"{what}: the request after the 304 (a 304 body would break it)")
+    return r
+
+
+def expect_200(e, headers, what):
+    r = e.get(KEY, headers)
+    expect_body(r, e.objects[KEY], what)
+    return r
+
+
+@test
+def if_none_match_matching_304(e):
+    etag = validators(e).need("ETag")
+    expect_304(e, [("If-None-Match", etag)], "If-None-Match: <etag>")
+    expect_304(e, [("If-None-Match", f'"a", {etag}, "b"')], "If-None-Match list")
+    # If-None-Match uses the weak comparison.
+    expect_304(e, [("If-None-Match", "W/" + etag)], "If-None-Match: W/<etag>")
+    expect_304(e, [("If-None-Match", etag)], "HEAD If-None-Match", method="HEAD")
+
+
+@test
+def if_none_match_star_304(e):
+    expect_304(e, [("If-None-Match", "*")], "If-None-Match: *")
+
+
+@test
+def if_none_match_other_200(e):
+    expect_200(e, [("If-None-Match", '"something-else"')], "If-None-Match non-matching")
+    other = e.get("/t1/seg-1.m4s").need("ETag")
+    expect_200(e, [("If-None-Match", other)], "If-None-Match with another object's ETag")
+
+
+@test
+def if_modified_since(e):
+    v = validators(e)
+    lm_text = v.need("Last-Modified")
+    lm = parse_http_date(lm_text)
+    date_text = v.need("Date")  # the server's now: at or after Last-Modified, never future
+    expect_304(e, [("If-Modified-Since", lm_text)], "If-Modified-Since == Last-Modified")
+    expect_304(e, [("If-Modified-Since", date_text)], "If-Modified-Since == server Date")
+    expect_200(e, [("If-Modified-Since", http_date(lm - 1))], "If-Modified-Since 1 s earlier")
+    expect_200(e, [("If-Modified-Since", http_date(lm - 86400 * 400))],
+               "If-Modified-Since a year earlier")
+    # An invalid date is ignored (§13.1.3).
+    expect_200(e, [("If-Modified-Since", "not a date")], "If-Modified-Since invalid")
+
+
+@test
+def if_none_match_wins_over_if_modified_since(e):
+    v = validators(e)
+    lm_text = v.need("Last-Modified")
+    lm = parse_http_date(lm_text)
+    # A non-matching If-None-Match makes If-Modified-Since irrelevant: 200.
+    expect_200(e, [("If-None-Match", '"nope"'), ("If-Modified-Since", lm_text)],
+               "If-None-Match non-matching + If-Modified-Since at Last-Modified")
+    # A matching one gives 304 even though If-Modified-Since alone would give 200.
+    expect_304(e, [("If-None-Match", v.need("ETag")), ("If-Modified-Since", http_date(lm - 3600))],
+               "If-None-Match matching + If-Modified-Since earlier")
+
+
+@test
+def if_match(e):
+    v = validators(e)
+    r = e.get(KEY, [("If-Match", '"nope"')])
+    eq(r.status, 412, "If-Match non-matching")
+    expect_200(e, [("If-Match", v.need("ETag"))], "If-Match matching")
+    expect_200(e, [("If-Match", "*")], "If-Match: *")
+    # If-Match uses the strong comparison: a weak tag never matches.
+    r = e.get(KEY, [("If-Match", "W/" + v.need("ETag"))])
+    eq(r.status, 412, "If-Match: W/<etag>")
+
+
+@test
+def if_unmodified_since(e):
+    v = validators(e)
+    lm = parse_http_date(v.need("Last-Modified"))
+    r = e.get(KEY, [("If-Unmodified-Since", http_date(lm - 86400))])
+    eq(r.status, 412, "If-Unmodified-Since before Last-Modified")
+    expect_200(e, [("If-Unmodified-Since", v.need("Last-Modified"))],
+               "If-Unmodified-Since == Last-Modified")
+
+
+@test
+def conditional_on_absent_object(e):
+    r = e.get("/t1/absent.m4s", [("If-None-Match", "*")])
+    eq(r.status, 404, "If-None-Match: * on an absent object")
+
+
+if __name__ == "__main__":
+    sys.exit(run(standard_setup()))

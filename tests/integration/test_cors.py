@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: MIT
+"""CORS for browser players (Fetch standard): simple responses and preflight."""
+
+import sys
+
+from edgeharness import check, eq, run, standard_setup, test
+
+ORIGIN = "https://player.example"
+KEY = "/t1/seg-1.m4s"
+
+
+def check_allow_origin(r, what):
+    acao = r.get("Access-Control-Allow-Origin")
+    check(acao in ("*", ORIGIN), f"{what}: Access-Control-Allow-Origin {acao!r}")
+    if acao == ORIGIN:
+        # An echoed origin makes the response vary by Origin for caches.
+        check("origin" in r.tokens("Vary"), f"{what}: echoed origin without Vary: Origin")
+    return acao
+
+
+@test
+def get_carries_allow_origin(e):
+    r = e.get(KEY, [("Origin", ORIGIN)])
+    eq(r.status, 200, "GET with Origin")
+    check_allow_origin(r, "200")
+    etag = r.need("ETag")
+    r = e.get(KEY, [("Origin", ORIGIN), ("Range", "bytes=0-9")])
+    eq(r.status, 206, "ranged GET with Origin")
+    check_allow_origin(r, "206")
+    r = e.get(KEY, [("Origin", ORIGIN), ("If-None-Match", etag)])
+    eq(r.status, 304, "conditional GET with Origin")
+    check_allow_origin(r, "304")
+    r = e.get("/t1/absent.m4s", [("Origin", ORIGIN)])
+    eq(r.status, 404, "absent with Origin")
+    check_allow_origin(r, "404 (players must be able to read errors)")
+    r = e.request("HEAD", KEY, [("Origin", ORIGIN)])
+    check_allow_origin(r, "HEAD")
+
+
+@test
+def expose_headers(e):
+    r = e.get(KEY, [("Origin", ORIGIN), ("Range", "bytes=0-9")])
+    exposed = r.tokens("Access-Control-Expose-Headers")
+    for h in ("content-range", "content-length"):
+        check(h in exposed or "*" in exposed,
+              f"Access-Control-Expose-Headers {r.all('Access-Control-Expose-Headers')!r} "
+              f"lacks {h}")
+
+
+def preflight(e, req_headers):
+    return e.request("OPTIONS", KEY, [("Origin", ORIGIN),
+                                      ("Access-Control-Request-Method", "GET"),
+                                      ("Access-Control-Request-Headers", req_headers)])
+
+
+@test
+def preflight_range_and_cmcd(e):
+    r = preflight(e, "range, cmcd-request")
+    check(r.status in (200, 204), f"preflight status {r.status}")
+    acao = check_allow_origin(r, "preflight")
+    methods = r.tokens("Access-Control-Allow-Methods")
+    check("get" in methods, f"Access-Control-Allow-Methods {r.all('Access-Control-Allow-Methods')}")
+    allowed = r.tokens("Access-Control-Allow-Headers")
+    for h in ("range", "cmcd-request"):
+        # "*" is a wildcard only for requests without credentials, i.e. with ACAO "*".
+        check(h in allowed or ("*" in allowed and acao == "*"),
+              f"Access-Control-Allow-Headers {r.all('Access-Control-Allow-Headers')!r} lacks {h}")
+    if r.status == 200:
+        eq(r.body, b"", "preflight body")
+
+
+@test
+def preflight_all_cmcd_headers(e):
+    hdrs = ["cmcd-object", "cmcd-request", "cmcd-session", "cmcd-status", "range",
+            "if-none-match"]
+    r = preflight(e, ",".join(hdrs))
+    check(r.status in (200, 204), f"preflight status {r.status}")
+    acao = check_allow_origin(r, "preflight")
+    allowed = r.tokens("Access-Control-Allow-Headers")
+    for h in hdrs:
+        check(h in allowed or ("*" in allowed and acao == "*"),
+              f"Access-Control-Allow-Headers {r.all('Access-Control-Allow-Headers')!r} lacks {h}")
+
+
+@test
+def preflight_keeps_connection_usable(e):
+    from edgeharness import build_request, expect_body
+    with e.conn() as c:
+        c.send(build_request("OPTIONS", KEY, [("Origin", ORIGIN),
+                                               ("Access-Control-Request-Method", "GET")])
+               + build_request("GET", "/t1/one.bin"))
+        r = c.read_response("OPTIONS")
+        check(r.status in (200, 204), f"preflight status {r.status}")
+        expect_body(c.read_response(), b"x", "GET after a preflight on the same connection")
+
+
+if __name__ == "__main__":
+    sys.exit(run(standard_setup()))

@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: MIT
+"""Hostile and malformed requests (RFC 9112 and request smuggling): each gets its status and
+then the server closes the connection.
+
+The timeouts here are long (30 s) so that a close seen within 3 s is the server's deliberate
+close after the error, never a timer."""
+
+import sys
+
+from edgeharness import Closed, build_request, check, eq, expect_body, run, standard_setup, test
+
+SETUP = standard_setup({"limits": {"header_timeout": "30s", "idle_timeout": "30s"}},
+                       {"/t1/one.bin": b"x", "/t1/seg-1.m4s": bytes(range(256)) * 40})
+
+OK_HEAD = b"GET /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n"
+
+
+def refuse(e, raw, statuses, what):
+    """Send raw bytes; expect one response with a status in statuses, then EOF."""
+    if isinstance(statuses, int):
+        statuses = (statuses,)
+    with e.conn(timeout=5) as c:
+        c.send(raw)
+        try:
+            r = c.read_response()
+        except Closed:
+            raise AssertionError(f"{what}: connection closed without a response "
+                                 f"(want {statuses})")
+        check(r.status in statuses, f"{what}: status {r.status}, want {statuses}")
+        check(b"x" != r.body or r.status != 200, f"{what}: served the object")
+        c.expect_eof(3.0, what)
+    # The server is still healthy for others.
+    expect_body(e.get("/t1/one.bin"), b"x", f"GET after {what}")
+
+
+@test
+def conflicting_content_length(e):
+    refuse(e, OK_HEAD + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400,
+           "conflicting Content-Length")
+
+
+@test
+def duplicate_content_length(e):
+    refuse(e, OK_HEAD + b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400,
+           "duplicate Content-Length")
+
+
+@test
+def bad_content_length_values(e):
+    for v in (b"-1", b"+5", b"1e3", b"0x10", b"5 5", b"99999999999999999999999"):
+        refuse(e, OK_HEAD + b"Content-Length: " + v + b"\r\n\r\n", 400,
+               f"Content-Length: {v.decode()}")
+
+
+@test
+def content_length_with_transfer_encoding(e):
+    refuse(e, OK_HEAD + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+           "Content-Length + Transfer-Encoding")
+    refuse(e, OK_HEAD + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", 400,
+           "Transfer-Encoding + Content-Length")
+
+
+@test
+def chunked_get(e):
+    refuse(e, OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+           "Transfer-Encoding: chunked on GET")
+
+
+@test
+def unknown_transfer_encoding(e):
+    refuse(e, OK_HEAD + b"Transfer-Encoding: foo\r\n\r\n", (400, 501), "Transfer-Encoding: foo")
+    refuse(e, OK_HEAD + b"Transfer-Encoding: chunked, foo\r\n\r\n", (400, 501),
+           "Transfer-Encoding: chunked, foo")
+
+
+@test
+def obs_fold(e):
+    refuse(e, OK_HEAD + b"X-Long: a\r\n  b\r\n\r\n", 400, "obs-fold (space)")
+    refuse(e, OK_HEAD + b"X-Long: a\r\n\tb\r\n\r\n", 400, "obs-fold (tab)")
+
+
+@test
+def bare_lf(e):
+    refuse(e, b"GET /t1/one.bin HTTP/1.1\nHost: edge.test\n\n", 400, "bare LF everywhere")
+    refuse(e, OK_HEAD + b"X-A: b\nX-C: d\r\n\r\n", 400, "bare LF in one header")
+    refuse(e, OK_HEAD + b"X-A: b\r\r\n\r\n", 400, "bare CR in a header")
+
+
+@test
+def space_before_colon(e):
+    refuse(e, OK_HEAD + b"X-Foo : bar\r\n\r\n", 400, "space before colon")
+    refuse(e, b"GET /t1/one.bin HTTP/1.1\r\nHost : edge.test\r\n\r\n", 400, "Host with space before colon")
+
+
+@test
+def missing_host(e):
+    refuse(e, b"GET /t1/one.bin HTTP/1.1\r\nX-A: b\r\n\r\n", 400, "HTTP/1.1 without Host")
+
+
+@test
+def duplicate_host(e):
+    refuse(e, OK_HEAD + b"Host: other.test\r\n\r\n", 400, "duplicate Host")
+    refuse(e, OK_HEAD + b"Host: edge.test\r\n\r\n", 400, "duplicate identical Host")
+
+
+@test
+def malformed_host(e):
+    for h in (b"a b", b"exa mple", b"@x", b"x/y", b"a\\b", b"x:port"):
+        refuse(e, b"GET /t1/one.bin HTTP/1.1\r\nHost: " + h + b"\r\n\r\n", 400,
+               f"Host: {h.decode()}")
+
+
+@test
+def nul_byte(e):
+    refuse(e, OK_HEAD + b"X-A: a\x00b\r\n\r\n", 400, "NUL in a header value")
+    refuse(e, OK_HEAD + b"X-\x00A: b\r\n\r\n", 400, "NUL in a header name")
+    refuse(e, b"GET /t1/one.bin\x00 HTTP/1.1\r\nHost: edge.test\r\n\r\n", 400,
+           "NUL in the request target")
+
+
+@test
+def control_byte(e):
+    refuse(e, OK_HEAD + b"X-A: a\x01b\r\n\r\n", 400, "0x01 in a header value")
+    refuse(e, OK_HEAD + b"X-A: a\x7fb\r\n\r\n", 400, "DEL in a header value")
+
+
+@test
+def bad_request_lines(e):
+    refuse(e, b"GET  /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n\r\n", 400, "double space")
+    refuse(e, b"GET /t1/one.bin\r\nHost: edge.test\r\n\r\n", 400, "no version (HTTP/0.9 style)")
+    refuse(e, b"GET /t1/one.bin HTTP/1.1 extra\r\nHost: edge.test\r\n\r\n", 400,
+           "extra token in the request line")
+    refuse(e, b"G(T /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n\r\n", 400, "bad method token")
+
+
+@test
+def long_target_414(e):
+    target = b"/t1/" + b"a" * 10240
+    refuse(e, b"GET " + target + b" HTTP/1.1\r\nHost: edge.test\r\n\r\n", 414,
+           "10 KB request-target")
+
+
+@test
+def too_many_headers_431(e):
+    hdrs = b"".join(b"X-H%d: v\r\n" % i for i in range(200))
+    refuse(e, OK_HEAD + hdrs + b"\r\n", 431, "200 header fields")
+
+
+@test
+def huge_header_431(e):
+    refuse(e, OK_HEAD + b"X-Big: " + b"b" * 20480 + b"\r\n\r\n", 431, "20 KB header field")
+
+
+@test
+def http2_version_line(e):
+    refuse(e, b"GET /t1/one.bin HTTP/2.0\r\nHost: edge.test\r\n\r\n", (505, 501),
+           "HTTP/2.0 request line on HTTP/1")
+    refuse(e, b"GET /t1/one.bin HTTP/3.0\r\nHost: edge.test\r\n\r\n", (505, 501),
+           "HTTP/3.0 request line")
+
+
+@test
+def pipelined_bad_second_request(e):
+    good = build_request("GET", "/t1/seg-1.m4s")
+    bad = b"GET /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"
+    third = build_request("GET", "/t1/one.bin")
+    with e.conn(timeout=5) as c:
+        c.send(good + bad + third)
+        r1 = c.read_response()
+        expect_body(r1, e.objects["/t1/seg-1.m4s"], "1st pipelined (good) request")
+        try:
+            r2 = c.read_response()
+        except Closed:
+            raise AssertionError("2nd pipelined (bad) request: closed without a 400")
+        eq(r2.status, 400, "2nd pipelined (bad) request")
+        c.expect_eof(3.0, "after the bad pipelined request (the 3rd must never be answered)")
+
+
+@test
+def smuggling_attempt_not_answered_twice(e):
+    # CL.TE: if the server honoured Content-Length it would see a 2nd request in the body.
+    smuggled = b"GET /t1/seg-1.m4s HTTP/1.1\r\nHost: edge.test\r\n\r\n"
+    body = b"0\r\n\r\n" + smuggled
+    raw = (b"GET /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\nContent-Length: "
+           + str(len(body)).encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    with e.conn(timeout=5) as c:
+        c.send(raw)
+        r = c.read_response()
+        eq(r.status, 400, "CL.TE smuggling attempt")
+        c.expect_eof(3.0, "after the CL.TE attempt (the smuggled request must not be answered)")
+
+
+if __name__ == "__main__":
+    sys.exit(run(SETUP))
