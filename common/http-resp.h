@@ -21,13 +21,15 @@ const char *http_status_reason(int status);
 /* Start "HTTP/1.1 <status> <reason>\r\n" followed by Date and Server headers. */
 void http_resp_start(struct http_resp *r, char *buf, size_t cap, int status);
 
-/* Append "name: value\r\n". */
+/* Append "name: value\r\n". A field that does not fit is dropped whole and latches -ENOBUFS;
+ * a value holding CR, LF or NUL (response splitting) latches -EINVAL. */
 void http_resp_header(struct http_resp *r, const char *name, const char *value, size_t value_len);
 void http_resp_headerf(struct http_resp *r, const char *name, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 void http_resp_header_u64(struct http_resp *r, const char *name, uint64_t v);
 
-/* Append the final CRLF. Returns the head length, or -ENOBUFS on overflow. */
+/* Append the final CRLF. Returns the head length, or the latched error: -ENOBUFS on overflow,
+ * -EINVAL for an unsafe value or a status outside 100..999. */
 int http_resp_finish(struct http_resp *r);
 
 /*

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <time.h>
+
+#include "http-cond.h"
+#include "http-resp.h"
+#include "tests.h"
+
+TEST(reasons)
+{
+        ASSERT_STREQ(http_status_reason(200), "OK");
+        ASSERT_STREQ(http_status_reason(206), "Partial Content");
+        ASSERT_STREQ(http_status_reason(304), "Not Modified");
+        ASSERT_STREQ(http_status_reason(412), "Precondition Failed");
+        ASSERT_STREQ(http_status_reason(414), "URI Too Long");
+        ASSERT_STREQ(http_status_reason(416), "Range Not Satisfiable");
+        ASSERT_STREQ(http_status_reason(431), "Request Header Fields Too Large");
+        ASSERT_STREQ(http_status_reason(451), "Unavailable For Legal Reasons");
+        ASSERT_STREQ(http_status_reason(501), "Not Implemented");
+        ASSERT_STREQ(http_status_reason(299), "Unknown");
+}
+
+TEST(full_head)
+{
+        char buf[512];
+        struct http_resp r;
+        http_resp_start(&r, buf, sizeof(buf), 206);
+        http_resp_header(&r, "Content-Type", "video/iso.segment", 17);
+        http_resp_header_u64(&r, "Content-Length", 100);
+        http_resp_headerf(&r, "Content-Range", "bytes %d-%d/%llu", 0, 99, 18446744073709551615ULL);
+        http_resp_header_u64(&r, "X-Zero", 0);
+        int n = http_resp_finish(&r);
+        ASSERT_TRUE(n > 0);
+        ASSERT_EQ(n, (int)r.len);
+
+        char date[HTTP_DATE_LEN + 1];
+        memcpy(date, http_date_now(), sizeof(date));
+        char want[512];
+        int wl = snprintf(want, sizeof(want),
+                          "HTTP/1.1 206 Partial Content\r\nDate: %s\r\nServer: sluice\r\n"
+                          "Content-Type: video/iso.segment\r\nContent-Length: 100\r\n"
+                          "Content-Range: bytes 0-99/18446744073709551615\r\nX-Zero: 0\r\n\r\n",
+                          date);
+        ASSERT_MEMEQ(buf, (size_t)n, want, (size_t)wl);
+}
+
+TEST(overflow_latches)
+{
+        char buf[80];
+        struct http_resp r;
+        http_resp_start(&r, buf, sizeof(buf), 200); /* the status line, Date and Server: 70 */
+        size_t before = r.len;
+        ASSERT_EQ(before, 70);
+        ASSERT_EQ(r.overflow, 0);
+        http_resp_header(&r, "X-Long", "0123456789012345678901234567890123456789", 40);
+        ASSERT_EQ(r.overflow, -ENOBUFS);
+        ASSERT_EQ(r.len, before); /* a header that does not fit leaves nothing half-written */
+        http_resp_header_u64(&r, "A", 1);
+        ASSERT_EQ(http_resp_finish(&r), -ENOBUFS);
+
+        /* every size from 0 up: never writes past cap, fails until it fits */
+        char big[256];
+        int full = -1;
+        for (size_t cap = 0; cap < sizeof(big); cap++) {
+                memset(big, 'Z', sizeof(big));
+                http_resp_start(&r, big, cap, 404);
+                http_resp_headerf(&r, "Content-Length", "%d", 0);
+                int n = http_resp_finish(&r);
+                for (size_t i = cap; i < sizeof(big); i++)
+                        if (big[i] != 'Z')
+                                TEST_FAIL_AT("wrote past cap %zu at %zu", cap, i);
+                if (n > 0 && full < 0)
+                        full = (int)cap;
+                if (full < 0)
+                        ASSERT_EQ(n, -ENOBUFS);
+                else
+                        ASSERT_EQ(n, full);
+        }
+        ASSERT_TRUE(full > 0);
+}
+
+TEST(no_response_splitting)
+{
+        char buf[256];
+        struct http_resp r;
+        http_resp_start(&r, buf, sizeof(buf), 302);
+        http_resp_header(&r, "Location", "/a\r\nSet-Cookie: x=1", 19);
+        ASSERT_TRUE(http_resp_finish(&r) < 0);
+        http_resp_start(&r, buf, sizeof(buf), 302);
+        http_resp_headerf(&r, "Location", "/%s", "a\nb");
+        ASSERT_TRUE(http_resp_finish(&r) < 0);
+        http_resp_start(&r, buf, sizeof(buf), 1000);
+        ASSERT_TRUE(http_resp_finish(&r) < 0);
+}
+
+TEST(date_now)
+{
+        const char *d = http_date_now();
+        ASSERT_EQ(strlen(d), HTTP_DATE_LEN);
+        time_t t;
+        ASSERT_EQ(http_date_parse(d, strlen(d), &t), 0);
+        time_t now = time(NULL);
+        ASSERT_TRUE(t <= now + 1 && t >= now - 2);
+        /* cached: the same pointer each call */
+        ASSERT_TRUE(http_date_now() == d);
+}
+
+TEST(content_types)
+{
+        static const struct {
+                const char *path, *type;
+        } t[] = {
+                {"/t1/manifest.mpd", "application/dash+xml"},
+                {"/t1/v720/seg-12.m4s", "video/iso.segment"},
+                {"/t1/v720/init.mp4", "video/mp4"},
+                {"/t1/a128/init.MP4", "video/mp4"},
+                {"/t1/master.m3u8", "application/vnd.apple.mpegurl"},
+                {"/t1/sub/en.vtt", "text/vtt"},
+                {"/v1/steering.json", "application/json"},
+                {"/player/index.html", "text/html; charset=utf-8"},
+                {"/player/dash.all.min.js", "text/javascript"},
+                {"/t1/v720/seg-1.m4s?CMCD=x.mpd", "video/iso.segment"},
+                {"/t1/noext", "application/octet-stream"},
+                {"/t1.mpd/noext", "application/octet-stream"},
+                {"/t1/file.", "application/octet-stream"},
+                {"/t1/file.bin", "application/octet-stream"},
+                {"", "application/octet-stream"},
+        };
+        for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+                ASSERT_STREQ(http_content_type_for(t[i].path, strlen(t[i].path)), t[i].type);
+}
+
+TEST_MAIN()
