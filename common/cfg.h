@@ -13,11 +13,13 @@
  * Errors are "file:line:col: message" (1-based line and column of the offending node).
  * Unknown keys, duplicate keys, wrong types and out-of-range values are errors.
  * Limits: the file is at most CFG_MAX_FILE bytes, nesting at most CFG_MAX_DEPTH deep,
- * scalars at most CFG_MAX_SCALAR bytes.
+ * scalars at most CFG_MAX_SCALAR bytes, lists at most CFG_MAX_LIST entries (or the field's
+ * max when smaller). Aliases (*name) are refused, so a document cannot expand beyond its size.
  */
 #define CFG_MAX_FILE   (1u << 20)
 #define CFG_MAX_DEPTH  16
 #define CFG_MAX_SCALAR 4096
+#define CFG_MAX_LIST   1024
 
 enum cfg_type {
         CFG_BOOL,         /* bool; true/false/yes/no/on/off */
@@ -70,6 +72,23 @@ int cfg_load_file(const char *path, const struct cfg_field *root, void *ret, str
 /* Same, from memory; name is used in messages. */
 int cfg_load_buf(const char *name, const char *buf, size_t len, const struct cfg_field *root,
                  void *ret, struct cfg_error *err);
+
+/*
+ * Read path into a malloc'd buffer (at most CFG_MAX_FILE bytes) for cfg_load_buf and later
+ * cfg_error_at. Returns 0 with *ret_buf owned by the caller (free()), or -errno / -EFBIG with
+ * err->msg ("path: reason").
+ */
+int cfg_read_file(const char *path, char **ret_buf, size_t *ret_len, struct cfg_error *err);
+
+/*
+ * For checks made after loading (cross-field rules, address syntax): write
+ * "name:line:col: message" into err, positioned at the node that node_path names in the
+ * document buf (e.g. "listen[1]", "admin.token_file"). When that node is absent the position
+ * is that of its nearest present ancestor (1:1 for the top level). Always returns -EINVAL so
+ * a caller can "return cfg_error_at(...)".
+ */
+int cfg_error_at(struct cfg_error *err, const char *name, const char *buf, size_t len,
+                 const char *node_path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Free what the loader allocated inside obj (strings, lists), recursively. obj may be NULL. */
 void cfg_free(const struct cfg_field *root, void *obj);

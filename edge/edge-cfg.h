@@ -72,6 +72,11 @@ struct edge_cfg {
  * -EINVAL/-errno with err->msg ("file:line:col: message").
  */
 int edge_cfg_load(const char *path, struct edge_cfg **ret, struct cfg_error *err);
+/* Same, from memory (tests, fuzzing, a config received over the admin API); name is used in
+ * messages. */
+int edge_cfg_load_buf(const char *name, const char *buf, size_t len, struct edge_cfg **ret,
+                      struct cfg_error *err);
+/* Frees everything the loader allocated and cfg itself. cfg may be NULL. */
 void edge_cfg_free(struct edge_cfg *cfg);
 
 /* Parse "host:port" / "[v6]:port" / ":port" into a sockaddr. Returns 0 or -EINVAL. */

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sluice-edge configuration: one cfg_field table per section (docs/edge-config.md is the
+ * operator's view of the same tables), then checks that span fields or need more than a
+ * type, reported at the offending node's position.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "edge-cfg.h"
+#include "log.h"
+#include "metrics.h"
+
+#define SEC(s) ((int64_t)(s) * 1000) /* duration bounds are in ms */
+
+static const struct cfg_field admin_fields[] = {
+        {.key = "listen", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_admin, listen),
+         .def = "127.0.0.1:8081"},
+        {.key = "token_file", .type = CFG_STRING,
+         .offset = offsetof(struct edge_cfg_admin, token_file)},
+        {0},
+};
+
+static const struct cfg_field cache_fields[] = {
+        {.key = "dir", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_cache, dir),
+         .required = true},
+        /* 64M is the least that holds a few segments of every rung of a ladder. */
+        {.key = "max_size", .type = CFG_SIZE, .offset = offsetof(struct edge_cfg_cache, max_size),
+         .min = 64 << 20, .def = "10G"},
+        {.key = "fd_cache", .type = CFG_INT, .offset = offsetof(struct edge_cfg_cache, fd_cache),
+         .min = 0, .max = 1000000, .def = "1024"},
+        {0},
+};
+
+static const struct cfg_field upstream_fields[] = {
+        {.key = "url", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_upstream, url),
+         .required = true},
+        {0},
+};
+
+static const struct cfg_field tokens_fields[] = {
+        /* Fail closed: serving without token checks must be asked for. */
+        {.key = "required", .type = CFG_BOOL, .offset = offsetof(struct edge_cfg_tokens, required),
+         .def = "true"},
+        {.key = "keys_file", .type = CFG_STRING,
+         .offset = offsetof(struct edge_cfg_tokens, keys_file)},
+        {0},
+};
+
+static const struct cfg_field control_fields[] = {
+        {.key = "url", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_control, url)},
+        {.key = "edge_id", .type = CFG_STRING,
+         .offset = offsetof(struct edge_cfg_control, edge_id)},
+        {.key = "region", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_control, region)},
+        {0},
+};
+
+static const struct cfg_field limits_fields[] = {
+        {.key = "max_connections", .type = CFG_INT,
+         .offset = offsetof(struct edge_cfg_limits, max_connections), .min = 1, .max = 10000000,
+         .def = "20000"},
+        /* A request head must fit a long signed URL, yet stay small. CFG_SIZE stores a
+         * uint64_t; the int64_t field has the same size and the bound keeps it positive. */
+        {.key = "max_header_bytes", .type = CFG_SIZE,
+         .offset = offsetof(struct edge_cfg_limits, max_header_bytes), .min = 1024,
+         .max = 1 << 20, .def = "8192"},
+        {.key = "max_headers", .type = CFG_INT,
+         .offset = offsetof(struct edge_cfg_limits, max_headers), .min = 8, .max = 1024,
+         .def = "64"},
+        {.key = "header_timeout", .type = CFG_DURATION,
+         .offset = offsetof(struct edge_cfg_limits, header_timeout_ms), .min = 100,
+         .max = SEC(3600), .def = "10s"},
+        {.key = "idle_timeout", .type = CFG_DURATION,
+         .offset = offsetof(struct edge_cfg_limits, idle_timeout_ms), .min = 100,
+         .max = SEC(86400), .def = "60s"},
+        {.key = "send_timeout", .type = CFG_DURATION,
+         .offset = offsetof(struct edge_cfg_limits, send_timeout_ms), .min = 100,
+         .max = SEC(3600), .def = "30s"},
+        {.key = "max_pipeline", .type = CFG_INT,
+         .offset = offsetof(struct edge_cfg_limits, max_pipeline), .min = 1, .max = 1024,
+         .def = "16"},
+        {0},
+};
+
+static const struct cfg_field log_fields[] = {
+        {.key = "level", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_log, level),
+         .def = "info"},
+        {.key = "target", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_log, target),
+         .def = "stderr"},
+        {.key = "access_log", .type = CFG_STRING,
+         .offset = offsetof(struct edge_cfg_log, access_log)},
+        {0},
+};
+
+static const struct cfg_field edge_fields[] = {
+        {.key = "listen", .type = CFG_STRLIST, .offset = offsetof(struct edge_cfg, listen),
+         .min = 1, .max = 64, .def = "0.0.0.0:8080"},
+        /* One metrics slot per worker, so never more workers than slots. */
+        {.key = "workers", .type = CFG_INT, .offset = offsetof(struct edge_cfg, workers), .min = 0,
+         .max = METRICS_MAX_WORKERS, .def = "0"},
+        {.key = "admin", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, admin),
+         .sub = admin_fields},
+        {.key = "cache", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, cache),
+         .sub = cache_fields},
+        {.key = "upstreams", .type = CFG_SECTION_LIST,
+         .offset = offsetof(struct edge_cfg, upstreams), .min = 0, .max = 16,
+         .sub = upstream_fields, .elem_size = sizeof(struct edge_cfg_upstream)},
+        {.key = "tokens", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, tokens),
+         .sub = tokens_fields},
+        {.key = "control", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, control),
+         .sub = control_fields},
+        {.key = "limits", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, limits),
+         .sub = limits_fields},
+        {.key = "log", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, log),
+         .sub = log_fields},
+        {.key = "cors_origins", .type = CFG_STRLIST,
+         .offset = offsetof(struct edge_cfg, cors_origins), .min = 0, .max = 256, .def = "*"},
+        {0},
+};
+
+int edge_cfg_parse_addr(const char *s, struct sockaddr_storage *ret, unsigned *ret_len)
+{
+        char host[64];
+        const char *colon, *port_s;
+
+        if (!s)
+                return -EINVAL;
+        if (s[0] == '[') {
+                const char *close = strchr(s, ']');
+                if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
+                        return -EINVAL;
+                memcpy(host, s + 1, (size_t)(close - s - 1));
+                host[close - s - 1] = '\0';
+                port_s = close + 2;
+                if (!inet_pton(AF_INET6, host, &(struct in6_addr){0}))
+                        return -EINVAL;
+        } else {
+                colon = strrchr(s, ':');
+                /* A bare IPv6 address without brackets is ambiguous about its port. */
+                if (!colon || memchr(s, ':', (size_t)(colon - s)) ||
+                    (size_t)(colon - s) >= sizeof(host))
+                        return -EINVAL;
+                memcpy(host, s, (size_t)(colon - s));
+                host[colon - s] = '\0';
+                port_s = colon + 1;
+        }
+
+        unsigned long port = 0;
+        if (!*port_s || strlen(port_s) > 5)
+                return -EINVAL;
+        for (const char *p = port_s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                port = port * 10 + (unsigned long)(*p - '0');
+        }
+        if (port == 0 || port > 65535)
+                return -EINVAL;
+
+        memset(ret, 0, sizeof(*ret));
+        if (s[0] == '[') {
+                struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ret;
+                a6->sin6_family = AF_INET6;
+                a6->sin6_port = htons((uint16_t)port);
+                (void)inet_pton(AF_INET6, host, &a6->sin6_addr);
+                *ret_len = sizeof(*a6);
+                return 0;
+        }
+        struct sockaddr_in *a4 = (struct sockaddr_in *)ret;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        /* ":8080" listens on every IPv4 address; "[::]:8080" is the IPv6 spelling. */
+        if (host[0] == '\0')
+                a4->sin_addr.s_addr = htonl(INADDR_ANY);
+        else if (!strcasecmp(host, "localhost"))
+                a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+                return -EINVAL;
+        *ret_len = sizeof(*a4);
+        return 0;
+}
+
+static bool url_ok(const char *u)
+{
+        const char *rest;
+        if (!strncasecmp(u, "http://", 7))
+                rest = u + 7;
+        else if (!strncasecmp(u, "https://", 8))
+                rest = u + 8;
+        else
+                return false;
+        return *rest && *rest != '/';
+}
+
+/* Checks no single field can make; errors carry the position of the node at fault. */
+static int validate(const struct edge_cfg *c, const char *name, const char *buf, size_t len,
+                    struct cfg_error *err)
+{
+        struct sockaddr_storage ss;
+        unsigned sl;
+        char path[64];
+
+        for (size_t i = 0; i < c->listen.n; i++) {
+                if (edge_cfg_parse_addr(c->listen.items[i], &ss, &sl) < 0) {
+                        snprintf(path, sizeof(path), "listen[%zu]", i);
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': \"%s\" is not host:port, [v6]:port or :port",
+                                            path, c->listen.items[i]);
+                }
+        }
+        if (c->admin.listen) {
+                if (edge_cfg_parse_addr(c->admin.listen, &ss, &sl) < 0)
+                        return cfg_error_at(err, name, buf, len, "admin.listen",
+                                            "'admin.listen': \"%s\" is not host:port, [v6]:port "
+                                            "or :port",
+                                            c->admin.listen);
+                for (size_t i = 0; i < c->listen.n; i++)
+                        if (!strcmp(c->listen.items[i], c->admin.listen))
+                                return cfg_error_at(err, name, buf, len, "admin.listen",
+                                                    "'admin.listen' is also a client listener");
+                if (!c->admin.token_file || !c->admin.token_file[0])
+                        return cfg_error_at(err, name, buf, len, "admin",
+                                            "'admin.token_file' is required while the admin API "
+                                            "listens (admin.listen: ~ turns it off)");
+        }
+        if (!c->cache.dir || !c->cache.dir[0])
+                return cfg_error_at(err, name, buf, len, "cache.dir", "'cache.dir' is empty");
+        for (size_t i = 0; i < c->upstreams.n; i++) {
+                const struct edge_cfg_upstream *u =
+                        (const struct edge_cfg_upstream *)c->upstreams.items + i;
+                if (!url_ok(u->url)) {
+                        snprintf(path, sizeof(path), "upstreams[%zu].url", i);
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': \"%s\" is not an http:// or https:// URL",
+                                            path, u->url);
+                }
+        }
+        if (c->tokens.required && (!c->tokens.keys_file || !c->tokens.keys_file[0]))
+                return cfg_error_at(err, name, buf, len, "tokens",
+                                    "'tokens.keys_file' is required while tokens.required is "
+                                    "true");
+        if (c->control.url) {
+                if (!url_ok(c->control.url))
+                        return cfg_error_at(err, name, buf, len, "control.url",
+                                            "'control.url': \"%s\" is not an http:// or "
+                                            "https:// URL",
+                                            c->control.url);
+                if (!c->control.edge_id || !c->control.edge_id[0])
+                        return cfg_error_at(err, name, buf, len, "control",
+                                            "'control.edge_id' is required with control.url");
+        }
+        if (!c->log.level || log_level_parse(c->log.level) < 0)
+                return cfg_error_at(err, name, buf, len, "log.level",
+                                    "'log.level' must be error, warn, info or debug");
+        if (!c->log.target || !c->log.target[0])
+                return cfg_error_at(err, name, buf, len, "log.target",
+                                    "'log.target' must be stderr, journal or a file path");
+        return 0;
+}
+
+int edge_cfg_load_buf(const char *name, const char *buf, size_t len, struct edge_cfg **ret,
+                      struct cfg_error *err)
+{
+        struct edge_cfg *c = calloc(1, sizeof(*c));
+        int r;
+        if (!c) {
+                snprintf(err->msg, sizeof(err->msg), "%s: out of memory", name);
+                return -ENOMEM;
+        }
+        r = cfg_load_buf(name, buf, len, edge_fields, c, err);
+        if (r < 0)
+                goto out;
+        r = validate(c, name, buf, len, err);
+        if (r < 0)
+                goto out;
+        *ret = c;
+        c = NULL;
+out:
+        edge_cfg_free(c);
+        return r;
+}
+
+int edge_cfg_load(const char *path, struct edge_cfg **ret, struct cfg_error *err)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        int r = cfg_read_file(path, &buf, &len, err);
+        if (r < 0)
+                return r;
+        r = edge_cfg_load_buf(path, buf, len, ret, err);
+        free(buf);
+        return r;
+}
+
+void edge_cfg_free(struct edge_cfg *cfg)
+{
+        if (!cfg)
+                return;
+        cfg_free(edge_fields, cfg);
+        free(cfg);
+}

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Built into the test: the edge executable is not a library. */
+#include "edge-cfg.c"
+#include "tests.h"
+
+/* The sample from DESIGN.md, verbatim. */
+static const char sample[] =
+        "listen: [\"0.0.0.0:8080\"]          # client listeners (TLS and h2 settings per "
+        "listener later)\n"
+        "admin: {listen: \"127.0.0.1:8081\", token_file: /etc/sluice/admin.token}\n"
+        "cache: {dir: /var/cache/sluice, max_size: 800G}\n"
+        "upstreams: [{url: \"http://origin.example:9000\"}]   # parents first, origin last\n"
+        "tokens: {required: true, keys_file: /etc/sluice/keys.yaml}\n"
+        "control: {url: \"http://control.example:7000\", edge_id: edge-a, region: eu-west}\n";
+
+/* The least an operator must write: where the cache is and the two secrets. */
+static const char minimal[] = "cache: {dir: /srv/cache}\n"
+                              "admin: {token_file: /etc/sluice/admin.token}\n"
+                              "tokens: {keys_file: /etc/sluice/keys.yaml}\n";
+
+static int load(const char *doc, struct edge_cfg **c, struct cfg_error *err)
+{
+        *c = NULL;
+        return edge_cfg_load_buf("edge.yaml", doc, strlen(doc), c, err);
+}
+
+/* Loads doc, expects failure with exactly the message want. */
+#define ASSERT_LOAD_FAILS(doc, want)                                                                \
+        do {                                                                                       \
+                struct edge_cfg *_c;                                                               \
+                struct cfg_error _e;                                                               \
+                ASSERT_EQ(load((doc), &_c, &_e), -EINVAL);                                         \
+                ASSERT_TRUE(_c == NULL);                                                           \
+                ASSERT_STREQ(_e.msg, (want));                                                       \
+        } while (0)
+
+TEST(design_sample_loads)
+{
+        struct edge_cfg *c;
+        struct cfg_error err;
+        ASSERT_EQ(load(sample, &c, &err), 0);
+        ASSERT_EQ(c->listen.n, 1);
+        ASSERT_STREQ(c->listen.items[0], "0.0.0.0:8080");
+        ASSERT_STREQ(c->admin.listen, "127.0.0.1:8081");
+        ASSERT_STREQ(c->admin.token_file, "/etc/sluice/admin.token");
+        ASSERT_STREQ(c->cache.dir, "/var/cache/sluice");
+        ASSERT_EQ(c->cache.max_size, 800ull << 30);
+        ASSERT_EQ(c->upstreams.n, 1);
+        ASSERT_STREQ(((struct edge_cfg_upstream *)c->upstreams.items)[0].url,
+                     "http://origin.example:9000");
+        ASSERT_TRUE(c->tokens.required);
+        ASSERT_STREQ(c->tokens.keys_file, "/etc/sluice/keys.yaml");
+        ASSERT_STREQ(c->control.url, "http://control.example:7000");
+        ASSERT_STREQ(c->control.edge_id, "edge-a");
+        ASSERT_STREQ(c->control.region, "eu-west");
+        edge_cfg_free(c);
+}
+
+TEST(defaults)
+{
+        struct edge_cfg *c;
+        struct cfg_error err;
+        ASSERT_EQ(load(minimal, &c, &err), 0);
+        ASSERT_EQ(c->listen.n, 1);
+        ASSERT_STREQ(c->listen.items[0], "0.0.0.0:8080");
+        ASSERT_EQ(c->workers, 0);
+        ASSERT_STREQ(c->admin.listen, "127.0.0.1:8081");
+        ASSERT_EQ(c->cache.max_size, 10ull << 30);
+        ASSERT_EQ(c->cache.fd_cache, 1024);
+        ASSERT_EQ(c->upstreams.n, 0);
+        ASSERT_TRUE(c->tokens.required);
+        ASSERT_TRUE(c->control.url == NULL);
+        ASSERT_EQ(c->limits.max_connections, 20000);
+        ASSERT_EQ(c->limits.max_header_bytes, 8192);
+        ASSERT_EQ(c->limits.max_headers, 64);
+        ASSERT_EQ(c->limits.header_timeout_ms, 10000);
+        ASSERT_EQ(c->limits.idle_timeout_ms, 60000);
+        ASSERT_EQ(c->limits.send_timeout_ms, 30000);
+        ASSERT_EQ(c->limits.max_pipeline, 16);
+        ASSERT_STREQ(c->log.level, "info");
+        ASSERT_STREQ(c->log.target, "stderr");
+        ASSERT_TRUE(c->log.access_log == NULL);
+        ASSERT_EQ(c->cors_origins.n, 1);
+        ASSERT_STREQ(c->cors_origins.items[0], "*");
+        edge_cfg_free(c);
+}
+
+TEST(everything_set)
+{
+        static const char doc[] = "listen:\n"
+                                  "  - \":8080\"\n"
+                                  "  - \"[::1]:8443\"\n"
+                                  "workers: 4\n"
+                                  "admin:\n"
+                                  "  listen: localhost:9091\n"
+                                  "  token_file: /t\n"
+                                  "cache:\n"
+                                  "  dir: /c\n"
+                                  "  max_size: 2T\n"
+                                  "  fd_cache: 0\n"
+                                  "upstreams:\n"
+                                  "  - url: https://parent.example\n"
+                                  "  - url: http://origin.example:9000/base\n"
+                                  "tokens: {required: no}\n"
+                                  "limits:\n"
+                                  "  max_connections: 100\n"
+                                  "  max_header_bytes: 16K\n"
+                                  "  max_headers: 100\n"
+                                  "  header_timeout: 2500ms\n"
+                                  "  idle_timeout: 2m\n"
+                                  "  send_timeout: 45\n"
+                                  "  max_pipeline: 1\n"
+                                  "log: {level: debug, target: journal, access_log: \"-\"}\n"
+                                  "cors_origins: [https://a.example, https://b.example]\n";
+        struct edge_cfg *c;
+        struct cfg_error err;
+        ASSERT_EQ(load(doc, &c, &err), 0);
+        ASSERT_EQ(c->listen.n, 2);
+        ASSERT_STREQ(c->listen.items[1], "[::1]:8443");
+        ASSERT_EQ(c->workers, 4);
+        ASSERT_EQ(c->cache.max_size, 2ull << 40);
+        ASSERT_EQ(c->cache.fd_cache, 0);
+        ASSERT_EQ(c->upstreams.n, 2);
+        ASSERT_STREQ(((struct edge_cfg_upstream *)c->upstreams.items)[1].url,
+                     "http://origin.example:9000/base");
+        ASSERT_TRUE(!c->tokens.required);
+        ASSERT_TRUE(c->tokens.keys_file == NULL);
+        ASSERT_EQ(c->limits.max_header_bytes, 16384);
+        ASSERT_EQ(c->limits.header_timeout_ms, 2500);
+        ASSERT_EQ(c->limits.idle_timeout_ms, 120000);
+        ASSERT_EQ(c->limits.send_timeout_ms, 45000);
+        ASSERT_STREQ(c->log.access_log, "-");
+        ASSERT_EQ(c->cors_origins.n, 2);
+        ASSERT_STREQ(c->cors_origins.items[1], "https://b.example");
+        edge_cfg_free(c);
+}
+
+TEST(admin_off_and_empty_cors)
+{
+        struct edge_cfg *c;
+        struct cfg_error err;
+        ASSERT_EQ(load("cache: {dir: /c}\nadmin: {listen: ~}\ntokens: {required: false}\n"
+                       "cors_origins: []\n",
+                       &c, &err),
+                  0);
+        ASSERT_TRUE(c->admin.listen == NULL);
+        ASSERT_EQ(c->cors_origins.n, 0);
+        edge_cfg_free(c);
+}
+
+TEST(bad_address_has_position)
+{
+        ASSERT_LOAD_FAILS("listen: [\"0.0.0.0:8080\", \"1.2.3.4:99999\"]\n"
+                          "cache: {dir: /c}\n",
+                          "edge.yaml:1:26: 'listen[1]': \"1.2.3.4:99999\" is not host:port, "
+                          "[v6]:port or :port");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\n"
+                          "listen:\n"
+                          "  - \":80\"\n"
+                          "  - example.com:80\n",
+                          "edge.yaml:4:5: 'listen[1]': \"example.com:80\" is not host:port, "
+                          "[v6]:port or :port");
+        ASSERT_LOAD_FAILS("listen: 8080\ncache: {dir: /c}\n",
+                          "edge.yaml:1:9: 'listen[0]': \"8080\" is not host:port, [v6]:port or "
+                          ":port");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin:\n  token_file: /t\n  listen: \"::1:80\"\n",
+                          "edge.yaml:4:11: 'admin.listen': \"::1:80\" is not host:port, "
+                          "[v6]:port or :port");
+}
+
+TEST(unknown_key_has_position)
+{
+        ASSERT_LOAD_FAILS("cache:\n  dir: /c\n  max_sise: 1G\n",
+                          "edge.yaml:3:3: unknown key 'cache.max_sise'");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nlimits: {max_conns: 5}\n",
+                          "edge.yaml:2:10: unknown key 'limits.max_conns'");
+        ASSERT_LOAD_FAILS("upstreams:\n  - url: http://a\n  - uri: http://b\n",
+                          "edge.yaml:3:5: unknown key 'upstreams[1].uri'");
+}
+
+TEST(cross_field_rules)
+{
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\ntokens: {keys_file: /k}\nadmin:\n  listen: :9000\n",
+                          "edge.yaml:4:3: 'admin.token_file' is required while the admin API "
+                          "listens (admin.listen: ~ turns it off)");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {required: yes}\n",
+                          "edge.yaml:3:9: 'tokens.keys_file' is required while tokens.required "
+                          "is true");
+        ASSERT_LOAD_FAILS("admin: {token_file: /t}\ntokens: {keys_file: /k}\n",
+                          "edge.yaml:1:1: missing required key 'cache.dir'");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                          "control: {url: \"http://ctl:7000\"}\n",
+                          "edge.yaml:4:10: 'control.edge_id' is required with control.url");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                          "upstreams: [{url: \"ftp://x\"}]\n",
+                          "edge.yaml:4:19: 'upstreams[0].url': \"ftp://x\" is not an http:// or "
+                          "https:// URL");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                          "log: {level: verbose}\n",
+                          "edge.yaml:4:14: 'log.level' must be error, warn, info or debug");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t, listen: \"0.0.0.0:8080\"}\n"
+                          "tokens: {keys_file: /k}\n",
+                          "edge.yaml:2:33: 'admin.listen' is also a client listener");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                          "workers: 65\n",
+                          "edge.yaml:4:10: 'workers' must be between 0 and 64, got \"65\"");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                          "limits: {header_timeout: 10ms}\n",
+                          "edge.yaml:4:26: 'limits.header_timeout' must be between 100ms and "
+                          "3600000ms, got \"10ms\"");
+}
+
+TEST(parse_addr)
+{
+        struct sockaddr_storage ss;
+        unsigned len;
+        char buf[64];
+
+        ASSERT_EQ(edge_cfg_parse_addr("127.0.0.1:8081", &ss, &len), 0);
+        ASSERT_EQ(ss.ss_family, AF_INET);
+        ASSERT_EQ(len, sizeof(struct sockaddr_in));
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        ASSERT_EQ(ntohs(a4->sin_port), 8081);
+        ASSERT_STREQ(inet_ntop(AF_INET, &a4->sin_addr, buf, sizeof(buf)), "127.0.0.1");
+
+        ASSERT_EQ(edge_cfg_parse_addr(":80", &ss, &len), 0);
+        ASSERT_EQ(a4->sin_addr.s_addr, htonl(INADDR_ANY));
+        ASSERT_EQ(edge_cfg_parse_addr("localhost:1", &ss, &len), 0);
+        ASSERT_EQ(a4->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+
+        ASSERT_EQ(edge_cfg_parse_addr("[2001:db8::1]:443", &ss, &len), 0);
+        ASSERT_EQ(ss.ss_family, AF_INET6);
+        ASSERT_EQ(len, sizeof(struct sockaddr_in6));
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        ASSERT_EQ(ntohs(a6->sin6_port), 443);
+        ASSERT_STREQ(inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof(buf)), "2001:db8::1");
+        ASSERT_EQ(edge_cfg_parse_addr("[::]:65535", &ss, &len), 0);
+
+        static const char *const bad[] = {
+                "", ":", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:+80",
+                "1.2.3.4:80a", "1.2.3.4: 80", "::1:80", "[::1]80", "[::1]:", "[1.2.3.4]:80",
+                "[::1:80", "host.example:80", "1.2.3:80", "1.2.3.4:000080",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                if (edge_cfg_parse_addr(bad[i], &ss, &len) != -EINVAL)
+                        TEST_FAIL_AT("accepted \"%s\"", bad[i]);
+        }
+        ASSERT_EQ(edge_cfg_parse_addr(NULL, &ss, &len), -EINVAL);
+}
+
+TEST(load_file)
+{
+        char path[] = "/tmp/sluice-test-edge-cfg-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, sample, strlen(sample)), (long long)strlen(sample));
+        close(fd);
+        struct edge_cfg *c = NULL;
+        struct cfg_error err;
+        ASSERT_EQ(edge_cfg_load(path, &c, &err), 0);
+        ASSERT_STREQ(c->control.region, "eu-west");
+        edge_cfg_free(c);
+        unlink(path);
+
+        ASSERT_EQ(edge_cfg_load("/nonexistent/edge.yaml", &c, &err), -ENOENT);
+        ASSERT_STREQ(err.msg, "/nonexistent/edge.yaml: No such file or directory");
+        edge_cfg_free(NULL);
+}
+
+TEST_MAIN()
