@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * LMDB wrapper for the store's index. See cache-idx.h for the layout and threading rules.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "cache-idx.h"
+
+#define META_VERSION 1
+#define MAX_READERS  512
+#define LIST_BATCH   256
+
+struct meta_rec {
+        uint32_t version;
+        uint32_t rec_size;
+        uint64_t objects;
+        uint64_t bytes;
+};
+static const char meta_key[] = "format";
+
+struct cache_idx {
+        MDB_env *env;
+        MDB_dbi obj;
+        MDB_dbi meta;
+        pthread_mutex_t wlock; /* serialises writers and guards totals */
+        struct cache_idx_totals totals;
+};
+
+struct cache_idx_reader {
+        struct cache_idx *idx;
+        MDB_txn *txn; /* reset between lookups */
+};
+
+/* The one place MDB codes become -errno. */
+static int mdb_err(int rc)
+{
+        switch (rc) {
+        case MDB_SUCCESS:
+                return 0;
+        case MDB_NOTFOUND:
+                return -ENOENT;
+        case MDB_KEYEXIST:
+                return -EEXIST;
+        case MDB_MAP_FULL:
+        case MDB_TXN_FULL:
+        case MDB_DBS_FULL:
+                return -ENOSPC;
+        case MDB_READERS_FULL:
+        case MDB_MAP_RESIZED:
+                return -EAGAIN;
+        case MDB_BAD_VALSIZE:
+                return -EINVAL;
+        case MDB_VERSION_MISMATCH:
+        case MDB_INVALID:
+                return -EPROTO;
+        case MDB_CORRUPTED:
+        case MDB_PAGE_NOTFOUND:
+        case MDB_PANIC:
+                return -EIO;
+        default:
+                /* LMDB passes system errors through as positive errno values. */
+                if (rc > 0)
+                        return -rc;
+                return -EIO;
+        }
+}
+
+static bool rec_valid(const MDB_val *v)
+{
+        uint32_t version;
+
+        if (v->mv_size != sizeof(struct cache_idx_rec))
+                return false;
+        memcpy(&version, v->mv_data, sizeof(version));
+        return version == CACHE_IDX_REC_VERSION;
+}
+
+static int meta_write(struct cache_idx *idx, MDB_txn *txn, const struct cache_idx_totals *t)
+{
+        struct meta_rec m = {
+                .version = META_VERSION,
+                .rec_size = sizeof(struct cache_idx_rec),
+                .objects = t->objects,
+                .bytes = t->bytes,
+        };
+        MDB_val k = {sizeof(meta_key) - 1, (void *)meta_key};
+        MDB_val v = {sizeof(m), &m};
+
+        return mdb_err(mdb_put(txn, idx->meta, &k, &v, 0));
+}
+
+int cache_idx_open(const char *dir, uint64_t map_size, struct cache_idx **ret)
+{
+        struct cache_idx *idx;
+        MDB_txn *txn = NULL;
+        int r, dead;
+
+        idx = calloc(1, sizeof(*idx));
+        if (!idx)
+                return -ENOMEM;
+        pthread_mutex_init(&idx->wlock, NULL);
+
+        r = mdb_err(mdb_env_create(&idx->env));
+        if (r < 0) {
+                idx->env = NULL;
+                goto fail;
+        }
+        r = mdb_err(mdb_env_set_maxdbs(idx->env, 2));
+        if (r < 0)
+                goto fail;
+        r = mdb_err(mdb_env_set_maxreaders(idx->env, MAX_READERS));
+        if (r < 0)
+                goto fail;
+        r = mdb_err(mdb_env_set_mapsize(idx->env, (size_t)map_size));
+        if (r < 0)
+                goto fail;
+        /* MDB_NOTLS: read txns are tied to reader objects, not threads, so workers can keep one
+         * reset txn each. Commits stay fully synchronous: a put is acknowledged only once
+         * durable. */
+        r = mdb_err(mdb_env_open(idx->env, dir, MDB_NOTLS, 0600));
+        if (r < 0)
+                goto fail;
+        /* A previous process killed mid-read leaves its reader slot behind, pinning old pages
+         * forever; clear those now. */
+        r = mdb_err(mdb_reader_check(idx->env, &dead));
+        if (r < 0)
+                goto fail;
+
+        r = mdb_err(mdb_txn_begin(idx->env, NULL, 0, &txn));
+        if (r < 0)
+                goto fail;
+        r = mdb_err(mdb_dbi_open(txn, "obj", MDB_CREATE, &idx->obj));
+        if (r < 0)
+                goto fail;
+        r = mdb_err(mdb_dbi_open(txn, "meta", MDB_CREATE, &idx->meta));
+        if (r < 0)
+                goto fail;
+
+        MDB_val k = {sizeof(meta_key) - 1, (void *)meta_key}, v;
+        r = mdb_err(mdb_get(txn, idx->meta, &k, &v));
+        if (r == 0) {
+                struct meta_rec m;
+                if (v.mv_size < sizeof(m)) {
+                        r = -EPROTO;
+                        goto fail;
+                }
+                memcpy(&m, v.mv_data, sizeof(m));
+                if (m.version != META_VERSION || m.rec_size != sizeof(struct cache_idx_rec)) {
+                        r = -EPROTO;
+                        goto fail;
+                }
+                idx->totals.objects = m.objects;
+                idx->totals.bytes = m.bytes;
+        } else if (r == -ENOENT) {
+                r = meta_write(idx, txn, &idx->totals);
+                if (r < 0)
+                        goto fail;
+        } else {
+                goto fail;
+        }
+        r = mdb_err(mdb_txn_commit(txn));
+        txn = NULL;
+        if (r < 0)
+                goto fail;
+
+        *ret = idx;
+        return 0;
+
+fail:
+        if (txn)
+                mdb_txn_abort(txn);
+        if (idx->env)
+                mdb_env_close(idx->env);
+        pthread_mutex_destroy(&idx->wlock);
+        free(idx);
+        return r;
+}
+
+void cache_idx_close(struct cache_idx *idx)
+{
+        if (!idx)
+                return;
+        mdb_env_close(idx->env);
+        pthread_mutex_destroy(&idx->wlock);
+        free(idx);
+}
+
+void cache_idx_get_totals(struct cache_idx *idx, struct cache_idx_totals *ret)
+{
+        pthread_mutex_lock(&idx->wlock);
+        *ret = idx->totals;
+        pthread_mutex_unlock(&idx->wlock);
+}
+
+int cache_idx_reader_new(struct cache_idx *idx, struct cache_idx_reader **ret)
+{
+        struct cache_idx_reader *r;
+        int e;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->idx = idx;
+        e = mdb_err(mdb_txn_begin(idx->env, NULL, MDB_RDONLY, &r->txn));
+        if (e < 0) {
+                free(r);
+                return e;
+        }
+        mdb_txn_reset(r->txn);
+        *ret = r;
+        return 0;
+}
+
+void cache_idx_reader_free(struct cache_idx_reader *r)
+{
+        if (!r)
+                return;
+        mdb_txn_abort(r->txn);
+        free(r);
+}
+
+int cache_idx_reader_get(struct cache_idx_reader *r, const char *key, size_t key_len,
+                         struct cache_idx_rec *ret)
+{
+        MDB_val k = {key_len, (void *)key}, v;
+        int e;
+
+        if (key_len == 0 || key_len > CACHE_IDX_KEY_MAX)
+                return -ENOENT;
+        e = mdb_err(mdb_txn_renew(r->txn));
+        if (e < 0)
+                return e;
+        e = mdb_err(mdb_get(r->txn, r->idx->obj, &k, &v));
+        if (e == 0) {
+                if (rec_valid(&v))
+                        memcpy(ret, v.mv_data, sizeof(*ret)); /* v may be unaligned */
+                else
+                        e = -ENOENT;
+        }
+        /* The snapshot ends with the lookup: nothing read from the map is used after this. */
+        mdb_txn_reset(r->txn);
+        return e;
+}
+
+int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
+                  const struct cache_idx_rec *rec, uint64_t max_bytes,
+                  struct cache_idx_rec *ret_old, bool *ret_had_old)
+{
+        MDB_txn *txn = NULL;
+        MDB_val k = {key_len, (void *)key}, v;
+        struct cache_idx_totals t;
+        bool had_old = false;
+        int r;
+
+        if (key_len == 0 || key_len > CACHE_IDX_KEY_MAX)
+                return -ENAMETOOLONG;
+
+        pthread_mutex_lock(&idx->wlock);
+        t = idx->totals;
+        r = mdb_err(mdb_txn_begin(idx->env, NULL, 0, &txn));
+        if (r < 0) {
+                txn = NULL;
+                goto out;
+        }
+        r = mdb_err(mdb_get(txn, idx->obj, &k, &v));
+        if (r == 0 && rec_valid(&v)) {
+                memcpy(ret_old, v.mv_data, sizeof(*ret_old));
+                had_old = true;
+                t.objects--;
+                t.bytes -= ret_old->size;
+        } else if (r < 0 && r != -ENOENT) {
+                goto out;
+        }
+        /* An unreadable old record was never counted in the totals; it is simply replaced. */
+        if (max_bytes && (rec->size > max_bytes || t.bytes > max_bytes - rec->size)) {
+                r = -ENOSPC;
+                goto out;
+        }
+        t.objects++;
+        t.bytes += rec->size;
+
+        v.mv_size = sizeof(*rec);
+        v.mv_data = (void *)rec;
+        r = mdb_err(mdb_put(txn, idx->obj, &k, &v, 0));
+        if (r < 0)
+                goto out;
+        r = meta_write(idx, txn, &t);
+        if (r < 0)
+                goto out;
+        r = mdb_err(mdb_txn_commit(txn));
+        txn = NULL;
+        if (r < 0)
+                goto out;
+        idx->totals = t;
+        *ret_had_old = had_old;
+out:
+        if (txn)
+                mdb_txn_abort(txn);
+        pthread_mutex_unlock(&idx->wlock);
+        return r;
+}
+
+int cache_idx_del(struct cache_idx *idx, const char *key, size_t key_len,
+                  uint64_t expect_file_id, struct cache_idx_rec *ret_old)
+{
+        MDB_txn *txn = NULL;
+        MDB_val k = {key_len, (void *)key}, v;
+        struct cache_idx_rec old;
+        struct cache_idx_totals t;
+        bool valid;
+        int r;
+
+        if (key_len == 0 || key_len > CACHE_IDX_KEY_MAX)
+                return -ENOENT;
+
+        pthread_mutex_lock(&idx->wlock);
+        t = idx->totals;
+        r = mdb_err(mdb_txn_begin(idx->env, NULL, 0, &txn));
+        if (r < 0) {
+                txn = NULL;
+                goto out;
+        }
+        r = mdb_err(mdb_get(txn, idx->obj, &k, &v));
+        if (r < 0)
+                goto out;
+        valid = rec_valid(&v);
+        if (valid) {
+                memcpy(&old, v.mv_data, sizeof(old));
+                if (expect_file_id && old.file_id != expect_file_id) {
+                        r = -ENOENT;
+                        goto out;
+                }
+                t.objects--;
+                t.bytes -= old.size;
+        } else {
+                memset(&old, 0, sizeof(old));
+        }
+        r = mdb_err(mdb_del(txn, idx->obj, &k, NULL));
+        if (r < 0)
+                goto out;
+        r = meta_write(idx, txn, &t);
+        if (r < 0)
+                goto out;
+        r = mdb_err(mdb_txn_commit(txn));
+        txn = NULL;
+        if (r < 0)
+                goto out;
+        idx->totals = t;
+        if (ret_old)
+                *ret_old = old;
+        if (!valid)
+                r = -ENOENT; /* removed garbage, but there was no object */
+out:
+        if (txn)
+                mdb_txn_abort(txn);
+        pthread_mutex_unlock(&idx->wlock);
+        return r;
+}
+
+int cache_idx_add_hits(struct cache_idx *idx, const struct cache_idx_hit *hits, size_t n)
+{
+        MDB_txn *txn = NULL;
+        int r;
+
+        if (n == 0)
+                return 0;
+        pthread_mutex_lock(&idx->wlock);
+        r = mdb_err(mdb_txn_begin(idx->env, NULL, 0, &txn));
+        if (r < 0) {
+                txn = NULL;
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+                MDB_val k = {hits[i].key_len, (void *)hits[i].key}, v;
+                struct cache_idx_rec rec;
+
+                if (hits[i].key_len == 0 || hits[i].key_len > CACHE_IDX_KEY_MAX)
+                        continue;
+                r = mdb_err(mdb_get(txn, idx->obj, &k, &v));
+                if (r == -ENOENT || (r == 0 && !rec_valid(&v)))
+                        continue;
+                if (r < 0)
+                        goto out;
+                memcpy(&rec, v.mv_data, sizeof(rec));
+                rec.hits += hits[i].hits;
+                if (hits[i].last_access > rec.last_access)
+                        rec.last_access = hits[i].last_access;
+                v.mv_size = sizeof(rec);
+                v.mv_data = &rec;
+                r = mdb_err(mdb_put(txn, idx->obj, &k, &v, 0));
+                if (r < 0)
+                        goto out;
+        }
+        r = mdb_err(mdb_txn_commit(txn));
+        txn = NULL;
+out:
+        if (txn)
+                mdb_txn_abort(txn);
+        pthread_mutex_unlock(&idx->wlock);
+        return r;
+}
+
+struct batch_ent {
+        size_t key_len;
+        char key[CACHE_IDX_KEY_MAX + 1];
+        struct cache_idx_rec rec;
+};
+
+/*
+ * Copy up to LIST_BATCH records with the prefix, starting at 'from' (exclusive when
+ * skip_from) into b. Returns the count, or -errno. *ret_more says the prefix continues.
+ */
+static int fill_batch(struct cache_idx *idx, const char *prefix, size_t prefix_len,
+                      const char *from, size_t from_len, bool skip_from, struct batch_ent *b,
+                      bool *ret_more)
+{
+        MDB_txn *txn = NULL;
+        MDB_cursor *cur = NULL;
+        MDB_val k, v;
+        int r, n = 0;
+
+        *ret_more = false;
+        r = mdb_err(mdb_txn_begin(idx->env, NULL, MDB_RDONLY, &txn));
+        if (r < 0)
+                return r;
+        r = mdb_err(mdb_cursor_open(txn, idx->obj, &cur));
+        if (r < 0)
+                goto out;
+        if (from_len > 0) {
+                k.mv_size = from_len;
+                k.mv_data = (void *)from;
+                r = mdb_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+        } else {
+                r = mdb_err(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+        }
+        if (r == 0 && skip_from && k.mv_size == from_len && memcmp(k.mv_data, from, from_len) == 0)
+                r = mdb_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+        while (r == 0) {
+                if (k.mv_size < prefix_len || memcmp(k.mv_data, prefix, prefix_len) != 0)
+                        break; /* keys are sorted: past the prefix means done */
+                if (n == LIST_BATCH) {
+                        *ret_more = true;
+                        break;
+                }
+                if (rec_valid(&v) && k.mv_size <= CACHE_IDX_KEY_MAX) {
+                        b[n].key_len = k.mv_size;
+                        memcpy(b[n].key, k.mv_data, k.mv_size);
+                        b[n].key[k.mv_size] = '\0';
+                        memcpy(&b[n].rec, v.mv_data, sizeof(b[n].rec));
+                        n++;
+                }
+                r = mdb_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+        }
+        if (r == -ENOENT)
+                r = 0;
+out:
+        if (cur)
+                mdb_cursor_close(cur);
+        mdb_txn_abort(txn);
+        return r < 0 ? r : n;
+}
+
+int cache_idx_foreach(struct cache_idx *idx, const char *prefix, size_t prefix_len,
+                      int (*cb)(const char *key, size_t key_len, const struct cache_idx_rec *rec,
+                                void *userdata),
+                      void *userdata)
+{
+        struct batch_ent *b;
+        char last[CACHE_IDX_KEY_MAX + 1];
+        size_t last_len = 0;
+        bool more = true, skip = false;
+        int r = 0;
+
+        if (prefix_len > CACHE_IDX_KEY_MAX)
+                return 0;
+        b = malloc(sizeof(*b) * LIST_BATCH);
+        if (!b)
+                return -ENOMEM;
+        memcpy(last, prefix, prefix_len);
+        last_len = prefix_len;
+        while (more) {
+                int n = fill_batch(idx, prefix, prefix_len, last, last_len, skip, b, &more);
+                if (n < 0) {
+                        r = n;
+                        break;
+                }
+                for (int i = 0; i < n; i++) {
+                        r = cb(b[i].key, b[i].key_len, &b[i].rec, userdata);
+                        if (r != 0)
+                                goto out;
+                }
+                if (n == 0)
+                        break;
+                /* Resume after the last key seen; entries added or removed in between are
+                 * seen or not, like any listing of a live store. */
+                last_len = b[n - 1].key_len;
+                memcpy(last, b[n - 1].key, last_len);
+                skip = true;
+        }
+out:
+        free(b);
+        return r;
+}
+
+struct key_list {
+        char **keys;
+        size_t *lens;
+        size_t n, cap;
+};
+
+static int key_list_add(struct key_list *l, const void *key, size_t len)
+{
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 64;
+                char **k = realloc(l->keys, cap * sizeof(*k));
+                if (!k)
+                        return -ENOMEM;
+                l->keys = k;
+                size_t *ln = realloc(l->lens, cap * sizeof(*ln));
+                if (!ln)
+                        return -ENOMEM;
+                l->lens = ln;
+                l->cap = cap;
+        }
+        char *c = malloc(len ? len : 1);
+        if (!c)
+                return -ENOMEM;
+        memcpy(c, key, len);
+        l->keys[l->n] = c;
+        l->lens[l->n++] = len;
+        return 0;
+}
+
+static void key_list_done(struct key_list *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                free(l->keys[i]);
+        free(l->keys);
+        free(l->lens);
+}
+
+int cache_idx_sweep(struct cache_idx *idx,
+                    int (*check)(const char *key, size_t key_len, const struct cache_idx_rec *rec,
+                                 void *userdata),
+                    void *userdata)
+{
+        MDB_txn *txn = NULL;
+        MDB_cursor *cur = NULL;
+        MDB_val k, v;
+        struct cache_idx_totals t = {0, 0};
+        struct key_list doomed = {0};
+        int r;
+
+        pthread_mutex_lock(&idx->wlock);
+        r = mdb_err(mdb_txn_begin(idx->env, NULL, 0, &txn));
+        if (r < 0) {
+                txn = NULL;
+                goto out;
+        }
+        r = mdb_err(mdb_cursor_open(txn, idx->obj, &cur));
+        if (r < 0)
+                goto out;
+        /* Collect first, delete after: deleting under a walking cursor is easy to get subtly
+         * wrong at page boundaries, and this runs once at start-up. */
+        r = mdb_err(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+        while (r == 0) {
+                struct cache_idx_rec rec;
+                bool valid = rec_valid(&v);
+                int c;
+
+                if (valid)
+                        memcpy(&rec, v.mv_data, sizeof(rec));
+                c = check(k.mv_data, k.mv_size, valid ? &rec : NULL, userdata);
+                if (c < 0) {
+                        r = c;
+                        goto out;
+                }
+                if (c > 0 || !valid) {
+                        r = key_list_add(&doomed, k.mv_data, k.mv_size);
+                        if (r < 0)
+                                goto out;
+                } else {
+                        t.objects++;
+                        t.bytes += rec.size;
+                }
+                r = mdb_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+        }
+        if (r != -ENOENT)
+                goto out;
+        mdb_cursor_close(cur);
+        cur = NULL;
+        for (size_t i = 0; i < doomed.n; i++) {
+                MDB_val dk = {doomed.lens[i], doomed.keys[i]};
+                r = mdb_err(mdb_del(txn, idx->obj, &dk, NULL));
+                if (r < 0)
+                        goto out;
+        }
+        r = meta_write(idx, txn, &t);
+        if (r < 0)
+                goto out;
+        r = mdb_err(mdb_txn_commit(txn));
+        txn = NULL;
+        if (r < 0)
+                goto out;
+        idx->totals = t;
+out:
+        if (cur)
+                mdb_cursor_close(cur);
+        if (txn)
+                mdb_txn_abort(txn);
+        pthread_mutex_unlock(&idx->wlock);
+        key_list_done(&doomed);
+        return r;
+}

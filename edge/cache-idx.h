@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The LMDB index behind the store (private to edge/store*.c and tools). This is the only
+ * module that sees LMDB: every MDB_* code is translated to -errno here.
+ *
+ * Layout: an environment directory with two databases, "obj" (cache key → struct
+ * cache_idx_rec) and "meta" (format version and totals). Records are fixed-layout and
+ * versioned; a record of another version or size reads as absent.
+ *
+ * Threads: the handle is shared. Readers (struct cache_idx_reader) belong to one thread at a
+ * time; with MDB_NOTLS a reader's read txn is renewed for one lookup and reset before return,
+ * so no transaction or MDB_val outlives a call. Writes serialise on LMDB's writer lock plus a
+ * mutex that keeps the in-memory totals in step with the commits.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cache_idx;
+struct cache_idx_reader;
+
+/* LMDB's compiled-in key limit; longer keys are never stored. */
+#define CACHE_IDX_KEY_MAX 511
+
+#define CACHE_IDX_REC_VERSION 1
+#define CACHE_IDX_CTYPE_MAX   63
+#define CACHE_IDX_ETAG_MAX    47
+
+#define CACHE_IDX_F_HAS_SHA 0x1u
+
+/* On-disk value, native byte order (an LMDB file is not portable across architectures). */
+struct cache_idx_rec {
+        uint32_t version; /* CACHE_IDX_REC_VERSION */
+        uint32_t flags;   /* CACHE_IDX_F_* */
+        uint64_t size;
+        uint64_t file_id;
+        int64_t mtime; /* commit time, seconds since the epoch */
+        uint64_t hits;
+        int64_t last_access;
+        uint8_t sha256[32];
+        char content_type[CACHE_IDX_CTYPE_MAX + 1]; /* NUL-terminated */
+        char etag[CACHE_IDX_ETAG_MAX + 1];          /* NUL-terminated, quoted */
+};
+_Static_assert(sizeof(struct cache_idx_rec) == 192, "cache_idx_rec layout is on disk");
+
+struct cache_idx_totals {
+        uint64_t objects;
+        uint64_t bytes;
+};
+
+/*
+ * Open (creating) the index in the existing directory dir with the given map size; clears
+ * stale reader slots (mdb_reader_check). Start-up only. Returns 0 or -errno (-EPROTO for an
+ * index written by a newer format). The totals are recomputed from the records.
+ */
+int cache_idx_open(const char *dir, uint64_t map_size, struct cache_idx **ret);
+void cache_idx_close(struct cache_idx *idx);
+
+/* Current totals (objects, bytes) as of the last commit. */
+void cache_idx_get_totals(struct cache_idx *idx, struct cache_idx_totals *ret);
+
+/* A per-thread reader holding one reset read txn. Returns 0 or -errno. */
+int cache_idx_reader_new(struct cache_idx *idx, struct cache_idx_reader **ret);
+void cache_idx_reader_free(struct cache_idx_reader *r);
+
+/* Copy key's record into *ret. Returns 0, -ENOENT, or -errno. */
+int cache_idx_reader_get(struct cache_idx_reader *r, const char *key, size_t key_len,
+                         struct cache_idx_rec *ret);
+
+/*
+ * Insert or replace key → rec in one durable commit, unless the totals would then exceed
+ * max_bytes (-ENOSPC, nothing written; max_bytes 0 means no limit). On success *ret_old
+ * receives the replaced record and *ret_had_old says whether there was one. Returns 0 or
+ * -errno.
+ */
+int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
+                  const struct cache_idx_rec *rec, uint64_t max_bytes,
+                  struct cache_idx_rec *ret_old, bool *ret_had_old);
+
+/*
+ * Remove key, only if its file id is expect_file_id (0: any). The removed record goes to
+ * *ret_old (may be NULL). Returns 0, -ENOENT (absent or another file id), or -errno.
+ */
+int cache_idx_del(struct cache_idx *idx, const char *key, size_t key_len,
+                  uint64_t expect_file_id, struct cache_idx_rec *ret_old);
+
+/* A counter increment to apply: hits added, last_access raised to at least this. */
+struct cache_idx_hit {
+        const char *key;
+        size_t key_len;
+        uint64_t hits;
+        int64_t last_access;
+};
+
+/* Apply n increments in one commit; keys no longer present are skipped. Returns 0 or -errno. */
+int cache_idx_add_hits(struct cache_idx *idx, const struct cache_idx_hit *hits, size_t n);
+
+/*
+ * Call cb for each record whose key starts with prefix, in key order, until cb returns
+ * non-zero (returned). Records are copied out in batches, so cb runs with no transaction open
+ * and may take its time; key and rec are valid during the call only. Returns 0, cb's value,
+ * or -errno.
+ */
+int cache_idx_foreach(struct cache_idx *idx, const char *prefix, size_t prefix_len,
+                      int (*cb)(const char *key, size_t key_len, const struct cache_idx_rec *rec,
+                                void *userdata),
+                      void *userdata);
+
+/*
+ * Recovery pass, start-up only, one write txn: call check for every record (and every
+ * unreadable record, with rec == NULL); entries for which it returns > 0 are deleted.
+ * Totals are recomputed from what remains. Returns 0 or -errno.
+ */
+int cache_idx_sweep(struct cache_idx *idx,
+                    int (*check)(const char *key, size_t key_len, const struct cache_idx_rec *rec,
+                                 void *userdata),
+                    void *userdata);

@@ -1,0 +1,1001 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The object store: object files under <dir>/objects/<2 hex>/<16 hex file id>, indexed by
+ * cache-idx (LMDB) in <dir>/index/. Contract in store.h.
+ *
+ * Why it is crash safe: an object's bytes reach their final name only after they were fully
+ * written, checked and fsynced, and the index names a file only after that rename is durable.
+ * File ids are random and never reused for another content, so "index says id X" always means
+ * exactly the bytes that were committed as X. Whatever a crash leaves behind is either a temp
+ * file or an object file no entry names; open() deletes both.
+ *
+ * Why readers never see stale bytes: a replace or delete commits first and unlinks the old
+ * file after; a reader that still has it open keeps reading the old, complete, consistent
+ * content (its response started before the change), and its next lookup gets the new id,
+ * which its fd cache has never seen. Dead ids are broadcast through a small ring so idle fds
+ * to unlinked files are closed at each reader's next lookup rather than pinning disk space.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cache-idx.h"
+#include "fd-cache.h"
+#include "hex.h"
+#include "store.h"
+
+_Static_assert(STORE_CTYPE_MAX == CACHE_IDX_CTYPE_MAX, "content type bound shared with index");
+_Static_assert(STORE_ETAG_MAX == CACHE_IDX_ETAG_MAX, "etag bound shared with index");
+
+#define DEAD_RING    1024 /* recently unlinked file ids, for readers' fd caches */
+#define HIT_SLOTS    4096 /* per-reader counter table (power of two) */
+#define HIT_MAX_USED (HIT_SLOTS * 3 / 4)
+#define MAP_MIN      (1ull << 30)
+#define MAP_MAX      (256ull << 30)
+
+struct hit_ent {
+        char *key; /* NULL: empty slot */
+        size_t key_len;
+        uint32_t hash;
+        uint64_t hits;
+        int64_t last_access;
+};
+
+struct hit_table {
+        unsigned used;
+        struct hit_ent e[HIT_SLOTS];
+};
+
+struct store_reader {
+        struct store *s;
+        struct cache_idx_reader *ir;
+        struct fd_cache *fc;
+        uint64_t dead_seen;
+        pthread_mutex_t cnt_lock; /* taken by the owner per hit and by a flush: uncontended */
+        struct hit_table *hits;   /* NULL until the first hit after a flush */
+        uint64_t hits_dropped;
+        struct store_reader *prev, *next;
+};
+
+struct store {
+        int dirfd, objfd, tmpfd, lockfd;
+        uint64_t max_bytes;
+        struct cache_idx *idx;
+
+        pthread_mutex_t lock; /* readers list, dead ring, reservations, put reader */
+        struct store_reader *readers;
+        struct cache_idx_reader *put_reader;
+        uint64_t reserved; /* bytes of puts begun and not yet committed or aborted */
+        uint64_t dead[DEAD_RING];
+        _Atomic uint64_t dead_gen;
+};
+
+struct store_put {
+        struct store *s;
+        char key[CACHE_IDX_KEY_MAX + 1];
+        size_t key_len;
+        uint64_t size, written;
+        uint8_t expect[32];
+        bool has_expect;
+        char ctype[STORE_CTYPE_MAX + 1];
+        uint64_t file_id;
+        char tmpname[32];
+        int fd;
+        int failed; /* what commit returns after a failed write: the temp file is not the body */
+        EVP_MD_CTX *md;
+};
+
+/* ---- small helpers ---- */
+
+/* "xx/hhhhhhhhhhhhhhhh" relative to objects/. */
+static void obj_path(uint64_t id, char out[20])
+{
+        char h[17];
+
+        hex_u64_encode(id, h);
+        out[0] = h[0];
+        out[1] = h[1];
+        out[2] = '/';
+        memcpy(out + 3, h, 17);
+}
+
+static int new_file_id(uint64_t *ret)
+{
+        uint64_t id = 0;
+
+        do {
+                if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+                        return -errno ? -errno : -EIO;
+        } while (id == 0); /* 0 means "any" in cache_idx_del */
+        *ret = id;
+        return 0;
+}
+
+static bool key_ok(const char *key, size_t len)
+{
+        if (len == 0 || len > CACHE_IDX_KEY_MAX || key[0] != '/')
+                return false;
+        return memchr(key, '\0', len) == NULL;
+}
+
+static const char *ctype_for_key(const char *key, size_t len)
+{
+        static const struct {
+                const char *ext;
+                const char *type;
+        } table[] = {
+                {".mpd", "application/dash+xml"},
+                {".m4s", "video/iso.segment"},
+                {".mp4", "video/mp4"},
+                {".m3u8", "application/vnd.apple.mpegurl"},
+                {".vtt", "text/vtt"},
+                {".json", "application/json"},
+        };
+
+        for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+                size_t el = strlen(table[i].ext);
+                if (len > el && memcmp(key + len - el, table[i].ext, el) == 0)
+                        return table[i].type;
+        }
+        return "application/octet-stream";
+}
+
+static int fsync_dirat(int dirfd, const char *name)
+{
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = 0;
+
+        if (fd < 0)
+                return -errno;
+        if (fsync(fd) < 0)
+                r = -errno;
+        (void)close(fd);
+        return r;
+}
+
+static void dead_push(struct store *s, uint64_t id)
+{
+        pthread_mutex_lock(&s->lock);
+        uint64_t g = atomic_load(&s->dead_gen);
+        s->dead[g % DEAD_RING] = id;
+        atomic_store(&s->dead_gen, g + 1);
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* Remove an object file whose index entry is gone; its id is dead to every reader. */
+static void unlink_object(struct store *s, uint64_t id)
+{
+        char p[20];
+
+        obj_path(id, p);
+        (void)unlinkat(s->objfd, p, 0);
+        dead_push(s, id);
+}
+
+/* ---- open and recovery ---- */
+
+static int mkdirat_ok(int dirfd, const char *name)
+{
+        if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+/* Delete every entry of a directory (temp files). Returns the number removed or -errno. */
+static int empty_dir(int dirfd)
+{
+        int fd = dup(dirfd), n = 0;
+        DIR *d;
+        struct dirent *de;
+
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                (void)close(fd);
+                return -errno;
+        }
+        rewinddir(d);
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (unlinkat(dirfd, de->d_name, 0) == 0)
+                        n++;
+        }
+        closedir(d);
+        return n;
+}
+
+struct id_set {
+        uint64_t *ids;
+        size_t n, cap;
+};
+
+static int id_set_add(struct id_set *set, uint64_t id)
+{
+        if (set->n == set->cap) {
+                size_t cap = set->cap ? set->cap * 2 : 1024;
+                uint64_t *p = realloc(set->ids, cap * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                set->ids = p;
+                set->cap = cap;
+        }
+        set->ids[set->n++] = id;
+        return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+struct sweep_ctx {
+        struct store *s;
+        struct id_set live;
+};
+
+/* Keep an entry only if its file is there with the recorded size. */
+static int sweep_check(const char *key, size_t key_len, const struct cache_idx_rec *rec,
+                       void *userdata)
+{
+        struct sweep_ctx *c = userdata;
+        struct stat st;
+        char p[20];
+
+        if (!rec || !key_ok(key, key_len) || rec->file_id == 0)
+                return 1;
+        obj_path(rec->file_id, p);
+        if (fstatat(c->s->objfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                        return 1;
+                return -errno;
+        }
+        if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != rec->size)
+                return 1; /* the file goes in the orphan pass: no live id names it */
+        return id_set_add(&c->live, rec->file_id) < 0 ? -ENOMEM : 0;
+}
+
+/* Remove object files no index entry names. */
+static int remove_orphans(struct store *s, struct id_set *live)
+{
+        qsort(live->ids, live->n, sizeof(uint64_t), cmp_u64);
+        for (unsigned b = 0; b < 256; b++) {
+                char sub[3];
+                int fd, removed = 0;
+                DIR *d;
+                struct dirent *de;
+
+                snprintf(sub, sizeof(sub), "%02x", b);
+                fd = openat(s->objfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                d = fdopendir(fd);
+                if (!d) {
+                        (void)close(fd);
+                        return -errno;
+                }
+                while ((de = readdir(d))) {
+                        uint64_t id;
+                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                                continue;
+                        if (hex_u64_decode(de->d_name, strlen(de->d_name), &id) == 0 &&
+                            (id >> 56) == b &&
+                            bsearch(&id, live->ids, live->n, sizeof(uint64_t), cmp_u64))
+                                continue;
+                        if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                                removed++;
+                }
+                if (removed)
+                        (void)fsync(dirfd(d));
+                closedir(d);
+        }
+        return 0;
+}
+
+static uint64_t map_size_for(uint64_t max_bytes)
+{
+        /* About 1 KiB of index per 64 KiB of budget covers a cache of small objects with room
+         * to spare; the map is only address space, the file grows with use. */
+        uint64_t m = max_bytes / 64;
+
+        if (m < MAP_MIN)
+                m = MAP_MIN;
+        if (m > MAP_MAX)
+                m = MAP_MAX;
+        if (sizeof(size_t) < 8 && m > (uint64_t)SIZE_MAX / 2)
+                m = (uint64_t)SIZE_MAX / 2;
+        return m;
+}
+
+int store_open(const char *dir, uint64_t max_bytes, struct store **ret)
+{
+        struct store *s;
+        struct sweep_ctx sc = {0};
+        char *idxdir = NULL;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->dirfd = s->objfd = s->tmpfd = s->lockfd = -1;
+        s->max_bytes = max_bytes;
+        pthread_mutex_init(&s->lock, NULL);
+
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                r = -errno;
+                goto fail;
+        }
+        s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (s->dirfd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        /* Recovery deletes whatever the index does not name; a second process doing that to
+         * a live store would destroy objects being committed. */
+        s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (s->lockfd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
+                r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                goto fail;
+        }
+        if ((r = mkdirat_ok(s->dirfd, "objects")) < 0 || (r = mkdirat_ok(s->dirfd, "tmp")) < 0 ||
+            (r = mkdirat_ok(s->dirfd, "index")) < 0)
+                goto fail;
+        s->objfd = openat(s->dirfd, "objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        s->tmpfd = openat(s->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (s->objfd < 0 || s->tmpfd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        for (unsigned b = 0; b < 256; b++) {
+                char sub[3];
+                snprintf(sub, sizeof(sub), "%02x", b);
+                if ((r = mkdirat_ok(s->objfd, sub)) < 0)
+                        goto fail;
+        }
+        if (fsync(s->objfd) < 0 || fsync(s->dirfd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+
+        r = empty_dir(s->tmpfd);
+        if (r < 0)
+                goto fail;
+        if (r > 0)
+                (void)fsync(s->tmpfd);
+
+        size_t dl = strlen(dir);
+        idxdir = malloc(dl + sizeof("/index"));
+        if (!idxdir) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        memcpy(idxdir, dir, dl);
+        memcpy(idxdir + dl, "/index", sizeof("/index"));
+        r = cache_idx_open(idxdir, map_size_for(max_bytes), &s->idx);
+        if (r < 0)
+                goto fail;
+
+        sc.s = s;
+        r = cache_idx_sweep(s->idx, sweep_check, &sc);
+        if (r < 0)
+                goto fail;
+        r = remove_orphans(s, &sc.live);
+        if (r < 0)
+                goto fail;
+        r = cache_idx_reader_new(s->idx, &s->put_reader);
+        if (r < 0)
+                goto fail;
+
+        free(sc.live.ids);
+        free(idxdir);
+        *ret = s;
+        return 0;
+
+fail:
+        free(sc.live.ids);
+        free(idxdir);
+        cache_idx_reader_free(s->put_reader);
+        cache_idx_close(s->idx);
+        if (s->tmpfd >= 0)
+                (void)close(s->tmpfd);
+        if (s->objfd >= 0)
+                (void)close(s->objfd);
+        if (s->lockfd >= 0)
+                (void)close(s->lockfd);
+        if (s->dirfd >= 0)
+                (void)close(s->dirfd);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        return r;
+}
+
+void store_close(struct store *s)
+{
+        if (!s)
+                return;
+        assert(!s->readers); /* readers belong to workers, which stop first */
+        (void)store_flush_counters(s);
+        cache_idx_reader_free(s->put_reader);
+        cache_idx_close(s->idx);
+        (void)close(s->tmpfd);
+        (void)close(s->objfd);
+        (void)close(s->lockfd); /* releases the flock */
+        (void)close(s->dirfd);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+}
+
+void store_get_stats(struct store *s, struct store_stats *ret)
+{
+        struct cache_idx_totals t;
+
+        cache_idx_get_totals(s->idx, &t);
+        ret->objects = t.objects;
+        ret->bytes = t.bytes;
+        ret->max_bytes = s->max_bytes;
+}
+
+/* ---- readers, lookups and hit counters ---- */
+
+int store_reader_new(struct store *s, unsigned fd_cache, struct store_reader **ret)
+{
+        struct store_reader *r;
+        int e;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->s = s;
+        pthread_mutex_init(&r->cnt_lock, NULL);
+        e = cache_idx_reader_new(s->idx, &r->ir);
+        if (e < 0)
+                goto fail;
+        e = fd_cache_new(fd_cache, &r->fc);
+        if (e < 0)
+                goto fail;
+
+        pthread_mutex_lock(&s->lock);
+        r->dead_seen = atomic_load(&s->dead_gen);
+        r->next = s->readers;
+        if (s->readers)
+                s->readers->prev = r;
+        s->readers = r;
+        pthread_mutex_unlock(&s->lock);
+        *ret = r;
+        return 0;
+
+fail:
+        cache_idx_reader_free(r->ir);
+        pthread_mutex_destroy(&r->cnt_lock);
+        free(r);
+        return e;
+}
+
+static void hit_table_free(struct hit_table *t)
+{
+        if (!t)
+                return;
+        for (unsigned i = 0; i < HIT_SLOTS; i++)
+                free(t->e[i].key);
+        free(t);
+}
+
+/* Write the counters of the given tables in one commit and free them. */
+static int apply_hit_tables(struct store *s, struct hit_table **tabs, size_t ntabs)
+{
+        struct cache_idx_hit *h;
+        size_t n = 0;
+        int r;
+
+        h = malloc(sizeof(*h) * HIT_MAX_USED * (ntabs ? ntabs : 1));
+        if (!h) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t t = 0; t < ntabs; t++) {
+                if (!tabs[t])
+                        continue;
+                for (unsigned i = 0; i < HIT_SLOTS; i++) {
+                        struct hit_ent *e = &tabs[t]->e[i];
+                        if (!e->key)
+                                continue;
+                        h[n++] = (struct cache_idx_hit){e->key, e->key_len, e->hits,
+                                                        e->last_access};
+                }
+        }
+        r = cache_idx_add_hits(s->idx, h, n);
+out:
+        free(h);
+        for (size_t t = 0; t < ntabs; t++)
+                hit_table_free(tabs[t]);
+        return r;
+}
+
+void store_reader_free(struct store_reader *r)
+{
+        struct hit_table *t;
+
+        if (!r)
+                return;
+        struct store *s = r->s;
+        pthread_mutex_lock(&s->lock);
+        if (r->prev)
+                r->prev->next = r->next;
+        else
+                s->readers = r->next;
+        if (r->next)
+                r->next->prev = r->prev;
+        pthread_mutex_unlock(&s->lock);
+
+        /* Its counters would be lost with it; a flush racing this already took them or will
+         * not see this reader any more. */
+        pthread_mutex_lock(&r->cnt_lock);
+        t = r->hits;
+        r->hits = NULL;
+        pthread_mutex_unlock(&r->cnt_lock);
+        (void)apply_hit_tables(s, &t, 1);
+
+        fd_cache_free(r->fc);
+        cache_idx_reader_free(r->ir);
+        pthread_mutex_destroy(&r->cnt_lock);
+        free(r);
+}
+
+static uint32_t key_hash(const char *k, size_t len)
+{
+        uint32_t h = 2166136261u; /* FNV-1a */
+
+        for (size_t i = 0; i < len; i++) {
+                h ^= (uint8_t)k[i];
+                h *= 16777619u;
+        }
+        return h;
+}
+
+static void count_hit(struct store_reader *r, const char *key, size_t key_len, int64_t now)
+{
+        uint32_t h = key_hash(key, key_len);
+
+        pthread_mutex_lock(&r->cnt_lock);
+        if (!r->hits) {
+                r->hits = calloc(1, sizeof(*r->hits));
+                if (!r->hits)
+                        goto drop;
+        }
+        for (uint32_t i = h & (HIT_SLOTS - 1);; i = (i + 1) & (HIT_SLOTS - 1)) {
+                struct hit_ent *e = &r->hits->e[i];
+                if (e->key && e->hash == h && e->key_len == key_len &&
+                    memcmp(e->key, key, key_len) == 0) {
+                        e->hits++;
+                        e->last_access = now;
+                        goto out;
+                }
+                if (!e->key) {
+                        /* Bounded between flushes: past the limit, new keys go uncounted
+                         * until the next flush rather than growing the table. */
+                        if (r->hits->used >= HIT_MAX_USED)
+                                goto drop;
+                        e->key = malloc(key_len);
+                        if (!e->key)
+                                goto drop;
+                        memcpy(e->key, key, key_len);
+                        e->key_len = key_len;
+                        e->hash = h;
+                        e->hits = 1;
+                        e->last_access = now;
+                        r->hits->used++;
+                        goto out;
+                }
+        }
+drop:
+        r->hits_dropped++;
+out:
+        pthread_mutex_unlock(&r->cnt_lock);
+}
+
+int store_flush_counters(struct store *s)
+{
+        struct hit_table **tabs = NULL;
+        size_t n = 0, cap = 0;
+        int r = 0;
+
+        pthread_mutex_lock(&s->lock);
+        for (struct store_reader *rd = s->readers; rd; rd = rd->next)
+                cap++;
+        if (cap) {
+                tabs = calloc(cap, sizeof(*tabs));
+                if (!tabs) {
+                        pthread_mutex_unlock(&s->lock);
+                        return -ENOMEM;
+                }
+        }
+        for (struct store_reader *rd = s->readers; rd; rd = rd->next) {
+                pthread_mutex_lock(&rd->cnt_lock);
+                tabs[n++] = rd->hits;
+                rd->hits = NULL;
+                pthread_mutex_unlock(&rd->cnt_lock);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (n)
+                r = apply_hit_tables(s, tabs, n);
+        free(tabs);
+        return r;
+}
+
+/* Close idle fds to files unlinked since this reader last looked. */
+static void sync_dead(struct store_reader *r)
+{
+        struct store *s = r->s;
+        uint64_t g = atomic_load_explicit(&s->dead_gen, memory_order_acquire);
+
+        if (g == r->dead_seen)
+                return;
+        pthread_mutex_lock(&s->lock);
+        g = atomic_load(&s->dead_gen);
+        if (g - r->dead_seen > DEAD_RING) {
+                fd_cache_drop_all(r->fc); /* fell behind the ring */
+        } else {
+                for (uint64_t i = r->dead_seen; i < g; i++)
+                        fd_cache_drop(r->fc, s->dead[i % DEAD_RING]);
+        }
+        r->dead_seen = g;
+        pthread_mutex_unlock(&s->lock);
+}
+
+int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct store_obj *ret)
+{
+        struct store *s = r->s;
+        struct cache_idx_rec rec;
+        struct fd_cache_ent *ent = NULL;
+        int fd = -1, e;
+
+        ret->fd = -1;
+        ret->priv = NULL;
+        if (!key_ok(key, key_len))
+                return -ENOENT;
+        sync_dead(r);
+
+        /* A replace or delete may unlink the file between our index read and our open; the
+         * second read then sees the new state. Three rounds bound a key being replaced
+         * continuously. */
+        for (int attempt = 0;; attempt++) {
+                e = cache_idx_reader_get(r->ir, key, key_len, &rec);
+                if (e < 0)
+                        return e;
+                ent = fd_cache_get(r->fc, rec.file_id, &fd);
+                if (ent)
+                        break;
+
+                char p[20];
+                struct stat st;
+                obj_path(rec.file_id, p);
+                fd = openat(s->objfd, p, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        if (errno != ENOENT)
+                                return -errno;
+                        if (attempt < 2)
+                                continue;
+                        /* Still named and still missing: damage from outside. Drop the entry,
+                         * but only if it still names that very file. */
+                        (void)cache_idx_del(s->idx, key, key_len, rec.file_id, NULL);
+                        return -ENOENT;
+                }
+                if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != rec.size) {
+                        (void)close(fd);
+                        return -EIO;
+                }
+                ent = fd_cache_add(r->fc, rec.file_id, fd); /* NULL: all slots busy */
+                break;
+        }
+
+        ret->fd = fd;
+        ret->priv = ent;
+        ret->size = rec.size;
+        ret->last_modified = (time_t)rec.mtime;
+        memcpy(ret->content_type, rec.content_type, sizeof(ret->content_type));
+        ret->content_type[STORE_CTYPE_MAX] = '\0';
+        memcpy(ret->etag, rec.etag, sizeof(ret->etag));
+        ret->etag[STORE_ETAG_MAX] = '\0';
+        memcpy(ret->sha256, rec.sha256, sizeof(ret->sha256));
+        ret->has_sha256 = rec.flags & CACHE_IDX_F_HAS_SHA;
+        count_hit(r, key, key_len, (int64_t)time(NULL));
+        return 0;
+}
+
+void store_obj_release(struct store_reader *r, struct store_obj *obj)
+{
+        if (!obj || obj->fd < 0)
+                return;
+        if (obj->priv)
+                fd_cache_put(r->fc, obj->priv);
+        else
+                (void)close(obj->fd);
+        obj->fd = -1;
+        obj->priv = NULL;
+}
+
+/* ---- puts ---- */
+
+static void put_free(struct store_put *p, bool unlink_tmp)
+{
+        struct store *s = p->s;
+
+        if (p->fd >= 0)
+                (void)close(p->fd);
+        if (unlink_tmp && p->tmpname[0])
+                (void)unlinkat(s->tmpfd, p->tmpname, 0);
+        EVP_MD_CTX_free(p->md);
+        pthread_mutex_lock(&s->lock);
+        s->reserved -= p->size;
+        pthread_mutex_unlock(&s->lock);
+        free(p);
+}
+
+int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t size,
+                    const char *sha256_hex, const char *content_type, struct store_put **ret)
+{
+        struct store_put *p;
+        struct cache_idx_totals t;
+        struct cache_idx_rec old;
+        uint64_t old_size = 0;
+        int r;
+
+        if (!key_ok(key, key_len))
+                return key_len > CACHE_IDX_KEY_MAX ? -ENAMETOOLONG : -EINVAL;
+        if (content_type && (strlen(content_type) > STORE_CTYPE_MAX || !content_type[0]))
+                return -EINVAL;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->s = s;
+        p->fd = -1;
+        if (sha256_hex) {
+                if (hex_decode(sha256_hex, strlen(sha256_hex), p->expect, 32) < 0) {
+                        free(p);
+                        return -EINVAL;
+                }
+                p->has_expect = true;
+        }
+
+        /* Early budget check so a fill does not stream gigabytes to be refused at the end;
+         * the commit re-checks atomically against what is committed by then. */
+        pthread_mutex_lock(&s->lock);
+        if (cache_idx_reader_get(s->put_reader, key, key_len, &old) == 0)
+                old_size = old.size;
+        cache_idx_get_totals(s->idx, &t);
+        uint64_t need = t.bytes - old_size + s->reserved;
+        if (s->max_bytes && (size > s->max_bytes || need > s->max_bytes - size)) {
+                pthread_mutex_unlock(&s->lock);
+                free(p);
+                return -ENOSPC;
+        }
+        s->reserved += size;
+        pthread_mutex_unlock(&s->lock);
+        p->size = size; /* from here on put_free() returns the reservation */
+
+        memcpy(p->key, key, key_len);
+        p->key[key_len] = '\0';
+        p->key_len = key_len;
+        const char *ct = content_type ? content_type : ctype_for_key(key, key_len);
+        memcpy(p->ctype, ct, strlen(ct) + 1);
+
+        p->md = EVP_MD_CTX_new();
+        if (!p->md || EVP_DigestInit_ex(p->md, EVP_sha256(), NULL) != 1) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        for (int tries = 0;; tries++) {
+                char h[17];
+                r = new_file_id(&p->file_id);
+                if (r < 0)
+                        goto fail;
+                snprintf(p->tmpname, sizeof(p->tmpname), "%s.tmp", hex_u64_encode(p->file_id, h));
+                p->fd = openat(s->tmpfd, p->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                               0644);
+                if (p->fd >= 0)
+                        break;
+                r = -errno;
+                p->tmpname[0] = '\0';
+                if (r != -EEXIST || tries > 8)
+                        goto fail;
+        }
+        *ret = p;
+        return 0;
+
+fail:
+        put_free(p, true);
+        return r;
+}
+
+int store_put_write(struct store_put *p, const void *buf, size_t len)
+{
+        const uint8_t *b = buf;
+        size_t off = 0;
+        int r;
+
+        if (p->failed)
+                return p->failed == -EBADMSG ? -EMSGSIZE : p->failed;
+        if (len > p->size - p->written) {
+                r = -EMSGSIZE;
+                goto fail;
+        }
+        while (off < len) {
+                ssize_t n = write(p->fd, b + off, len - off);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto fail;
+                }
+                off += (size_t)n;
+        }
+        if (EVP_DigestUpdate(p->md, buf, len) != 1) {
+                r = -EIO;
+                goto fail;
+        }
+        p->written += len;
+        return 0;
+
+fail:
+        /* A partial write leaves bytes on disk the digest never saw, and a body longer than
+         * declared is not the object: nothing after this may commit. */
+        p->failed = r == -EMSGSIZE ? -EBADMSG : -EIO;
+        return r;
+}
+
+int store_put_commit(struct store_put *p)
+{
+        struct store *s = p->s;
+        struct cache_idx_rec rec, old;
+        uint8_t md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+        bool had_old = false, renamed = false;
+        char path[20];
+        int r;
+
+        if (p->failed) {
+                r = p->failed;
+                goto out;
+        }
+        if (p->written != p->size) {
+                r = -EBADMSG;
+                goto out;
+        }
+        if (EVP_DigestFinal_ex(p->md, md, &mdlen) != 1 || mdlen != 32) {
+                r = -EIO;
+                goto out;
+        }
+        if (p->has_expect && memcmp(md, p->expect, 32) != 0) {
+                r = -EBADMSG;
+                goto out;
+        }
+        if (fsync(p->fd) < 0) {
+                r = -errno;
+                goto out;
+        }
+        r = close(p->fd) < 0 ? -errno : 0;
+        p->fd = -1;
+        if (r < 0)
+                goto out;
+
+        /* RENAME_NOREPLACE: an id collision must never overwrite a committed object. */
+        for (int tries = 0;; tries++) {
+                obj_path(p->file_id, path);
+                if (renameat2(s->tmpfd, p->tmpname, s->objfd, path, RENAME_NOREPLACE) == 0)
+                        break;
+                r = -errno;
+                if (r != -EEXIST || tries > 8)
+                        goto out;
+                r = new_file_id(&p->file_id);
+                if (r < 0)
+                        goto out;
+        }
+        renamed = true;
+        p->tmpname[0] = '\0';
+        path[2] = '\0';
+        r = fsync_dirat(s->objfd, path);
+        path[2] = '/';
+        if (r < 0)
+                goto out;
+
+        memset(&rec, 0, sizeof(rec));
+        rec.version = CACHE_IDX_REC_VERSION;
+        rec.flags = CACHE_IDX_F_HAS_SHA;
+        rec.size = p->size;
+        rec.file_id = p->file_id;
+        rec.mtime = (int64_t)time(NULL);
+        rec.hits = 0;
+        rec.last_access = 0;
+        memcpy(rec.sha256, md, 32);
+        memcpy(rec.content_type, p->ctype, sizeof(rec.content_type));
+        /* Strong validator from the content: same bytes, same tag, on every edge. */
+        rec.etag[0] = '"';
+        hex_encode(md, 8, rec.etag + 1);
+        rec.etag[17] = '"';
+        rec.etag[18] = '\0';
+
+        r = cache_idx_put(s->idx, p->key, p->key_len, &rec, s->max_bytes, &old, &had_old);
+        if (r < 0)
+                goto out;
+        renamed = false; /* the index owns the file now */
+        if (had_old && old.file_id != rec.file_id)
+                unlink_object(s, old.file_id);
+out:
+        if (renamed)
+                (void)unlinkat(s->objfd, path, 0);
+        put_free(p, true);
+        return r;
+}
+
+void store_put_abort(struct store_put *p)
+{
+        if (p)
+                put_free(p, true);
+}
+
+int store_delete(struct store *s, const char *key, size_t key_len)
+{
+        struct cache_idx_rec old;
+        int r;
+
+        if (!key_ok(key, key_len))
+                return -ENOENT;
+        r = cache_idx_del(s->idx, key, key_len, 0, &old);
+        if (r < 0)
+                return r;
+        unlink_object(s, old.file_id);
+        return 0;
+}
+
+/* ---- listing ---- */
+
+struct list_ctx {
+        int (*cb)(const struct store_entry_info *info, void *userdata);
+        void *userdata;
+};
+
+static int list_one(const char *key, size_t key_len, const struct cache_idx_rec *rec,
+                    void *userdata)
+{
+        struct list_ctx *c = userdata;
+        struct store_entry_info info = {
+                .key = key,
+                .key_len = key_len,
+                .size = rec->size,
+                .has_sha256 = rec->flags & CACHE_IDX_F_HAS_SHA,
+                .hits = rec->hits,
+                .last_access = (time_t)rec->last_access,
+        };
+
+        memcpy(info.sha256, rec->sha256, sizeof(info.sha256));
+        return c->cb(&info, c->userdata);
+}
+
+int store_list(struct store *s, const char *prefix, size_t prefix_len,
+               int (*cb)(const struct store_entry_info *info, void *userdata), void *userdata)
+{
+        struct list_ctx c = {cb, userdata};
+
+        return cache_idx_foreach(s->idx, prefix ? prefix : "", prefix ? prefix_len : 0,
+                                 list_one, &c);
+}

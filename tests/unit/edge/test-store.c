@@ -1,0 +1,944 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "tests.h"
+#include "hex.h"
+#include "store.h"
+#include "fd-cache.h"
+
+/* ---- helpers ---- */
+
+static char *mkscratch(void)
+{
+        static char tmpl[64];
+        const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        snprintf(tmpl, sizeof(tmpl), "%s/sluice-store-XXXXXX", base);
+        if (!mkdtemp(tmpl)) {
+                perror("mkdtemp");
+                exit(1);
+        }
+        return tmpl;
+}
+
+static void rm_rf(const char *path)
+{
+        DIR *d = opendir(path);
+        if (!d) {
+                (void)unlink(path);
+                return;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                char p[1024];
+                snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+                struct stat st;
+                if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+                        rm_rf(p);
+                else
+                        (void)unlink(p);
+        }
+        closedir(d);
+        (void)rmdir(path);
+}
+
+static void sha256(const void *buf, size_t len, uint8_t out[32])
+{
+        unsigned n = 32;
+        EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
+}
+
+static void sha256_hex(const void *buf, size_t len, char out[65])
+{
+        uint8_t d[32];
+        sha256(buf, len, d);
+        hex_encode(d, 32, out);
+}
+
+/* Put key with body in chunks of 7 bytes (to exercise streaming). */
+static int put(struct store *s, const char *key, const void *body, size_t len, const char *hex,
+               const char *ctype)
+{
+        struct store_put *p;
+        int r = store_put_begin(s, key, strlen(key), len, hex, ctype, &p);
+        if (r < 0)
+                return r;
+        for (size_t off = 0; off < len; off += 7) {
+                size_t n = len - off < 7 ? len - off : 7;
+                r = store_put_write(p, (const char *)body + off, n);
+                if (r < 0) {
+                        store_put_abort(p);
+                        return r;
+                }
+        }
+        return store_put_commit(p);
+}
+
+static int read_all(int fd, char *buf, size_t cap, size_t *ret_len)
+{
+        size_t off = 0;
+        for (;;) {
+                ssize_t n = pread(fd, buf + off, cap - off, (off_t)off);
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                off += (size_t)n;
+                if (off == cap)
+                        break;
+        }
+        *ret_len = off;
+        return 0;
+}
+
+static unsigned count_files(const char *dir, const char *sub)
+{
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/%s", dir, sub);
+        DIR *d = opendir(p);
+        unsigned n = 0;
+        if (!d)
+                return 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static unsigned count_objects(const char *dir)
+{
+        unsigned n = 0;
+        for (unsigned b = 0; b < 256; b++) {
+                char sub[16];
+                snprintf(sub, sizeof(sub), "objects/%02x", b);
+                n += count_files(dir, sub);
+        }
+        return n;
+}
+
+/* ---- hex ---- */
+
+TEST(hex_helpers)
+{
+        char out[65];
+        uint8_t b[4] = {0x00, 0xab, 0x7f, 0xff}, back[4];
+        ASSERT_STREQ(hex_encode(b, 4, out), "00ab7fff");
+        ASSERT_EQ(hex_decode("00AB7fFf", 8, back, 4), 0);
+        ASSERT_MEMEQ(back, 4, b, 4);
+        ASSERT_EQ(hex_decode("00ab7f", 6, back, 4), -EINVAL);
+        ASSERT_EQ(hex_decode("00ab7fgf", 8, back, 4), -EINVAL);
+        char id[17];
+        ASSERT_STREQ(hex_u64_encode(0x0123456789abcdefull, id), "0123456789abcdef");
+        uint64_t v;
+        ASSERT_EQ(hex_u64_decode("0123456789ABCDEF", 16, &v), 0);
+        ASSERT_EQ(v, 0x0123456789abcdefull);
+        ASSERT_EQ(hex_u64_decode("0123456789abcde", 15, &v), -EINVAL);
+        ASSERT_EQ(hex_u64_decode("0123456789abcdeZ", 16, &v), -EINVAL);
+        ASSERT_EQ(hex_digit('x'), -1);
+}
+
+/* ---- fd cache ---- */
+
+TEST(fd_cache_lru_and_drop)
+{
+        struct fd_cache *c;
+        int fd;
+        ASSERT_EQ(fd_cache_new(2, &c), 0);
+        struct fd_cache_ent *a = fd_cache_add(c, 1, open("/dev/null", O_RDONLY));
+        struct fd_cache_ent *b = fd_cache_add(c, 2, open("/dev/null", O_RDONLY));
+        ASSERT_TRUE(a && b);
+        /* Both in use: no room, the caller keeps its fd. */
+        int extra = open("/dev/null", O_RDONLY);
+        ASSERT_TRUE(fd_cache_add(c, 3, extra) == NULL);
+        (void)close(extra);
+        fd_cache_put(c, a);
+        fd_cache_put(c, b);
+        /* 1 is least recently released → evicted for 3. */
+        struct fd_cache_ent *e3 = fd_cache_add(c, 3, open("/dev/null", O_RDONLY));
+        ASSERT_TRUE(e3 != NULL);
+        ASSERT_TRUE(fd_cache_get(c, 1, &fd) == NULL);
+        struct fd_cache_ent *g2 = fd_cache_get(c, 2, &fd);
+        ASSERT_TRUE(g2 == b);
+        /* Dropping an entry in use hides it now and closes it on release. */
+        fd_cache_drop(c, 2);
+        ASSERT_TRUE(fd_cache_get(c, 2, &fd) == NULL);
+        ASSERT_EQ(fd_cache_count(c), 2);
+        fd_cache_put(c, g2);
+        ASSERT_EQ(fd_cache_count(c), 1);
+        fd_cache_put(c, e3);
+        fd_cache_drop_all(c);
+        ASSERT_EQ(fd_cache_count(c), 0);
+        fd_cache_free(c);
+
+        /* A zero-sized cache caches nothing. */
+        ASSERT_EQ(fd_cache_new(0, &c), 0);
+        extra = open("/dev/null", O_RDONLY);
+        ASSERT_TRUE(fd_cache_add(c, 1, extra) == NULL);
+        (void)close(extra);
+        fd_cache_free(c);
+}
+
+/* ---- store ---- */
+
+TEST(put_lookup_round_trip)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_reader *r;
+        struct store_obj o;
+        const char body[] = "fMP4 segment bytes, more than seven of them";
+        size_t len = sizeof(body) - 1;
+        char hex[65], buf[256];
+        size_t n;
+
+        sha256_hex(body, len, hex);
+        ASSERT_EQ(store_open(dir, 1 << 20, &s), 0);
+        ASSERT_EQ(store_reader_new(s, 8, &r), 0);
+        ASSERT_EQ(store_lookup(r, "/t1/v1/seg-1.m4s", 16, &o), -ENOENT);
+        ASSERT_EQ(o.fd, -1);
+
+        time_t before = time(NULL);
+        ASSERT_EQ(put(s, "/t1/v1/seg-1.m4s", body, len, hex, NULL), 0);
+        ASSERT_EQ(store_lookup(r, "/t1/v1/seg-1.m4s", 16, &o), 0);
+        ASSERT_TRUE(o.fd >= 0);
+        ASSERT_EQ(o.size, len);
+        ASSERT_EQ(read_all(o.fd, buf, sizeof(buf), &n), 0);
+        ASSERT_MEMEQ(buf, n, body, len);
+        ASSERT_STREQ(o.content_type, "video/iso.segment");
+        ASSERT_TRUE(o.has_sha256);
+        uint8_t d[32];
+        sha256(body, len, d);
+        ASSERT_MEMEQ(o.sha256, 32, d, 32);
+        char want_etag[24];
+        snprintf(want_etag, sizeof(want_etag), "\"%.16s\"", hex);
+        ASSERT_STREQ(o.etag, want_etag);
+        ASSERT_TRUE(o.last_modified >= before && o.last_modified <= time(NULL));
+        int fd1 = o.fd;
+        store_obj_release(r, &o);
+        ASSERT_EQ(o.fd, -1);
+
+        /* Served from the fd cache the second time: same descriptor. */
+        ASSERT_EQ(store_lookup(r, "/t1/v1/seg-1.m4s", 16, &o), 0);
+        ASSERT_EQ(o.fd, fd1);
+        store_obj_release(r, &o);
+
+        /* Without an expected hash, and with an explicit content type. */
+        ASSERT_EQ(put(s, "/t1/manifest", "x", 1, NULL, "text/plain"), 0);
+        ASSERT_EQ(store_lookup(r, "/t1/manifest", 12, &o), 0);
+        ASSERT_STREQ(o.content_type, "text/plain");
+        store_obj_release(r, &o);
+
+        /* Empty object. */
+        ASSERT_EQ(put(s, "/t1/empty.json", "", 0, NULL, NULL), 0);
+        ASSERT_EQ(store_lookup(r, "/t1/empty.json", 14, &o), 0);
+        ASSERT_EQ(o.size, 0);
+        ASSERT_STREQ(o.content_type, "application/json");
+        store_obj_release(r, &o);
+
+        struct store_stats st;
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.objects, 3);
+        ASSERT_EQ(st.bytes, len + 1);
+        ASSERT_EQ(st.max_bytes, 1 << 20);
+
+        store_reader_free(r);
+        store_close(s);
+        rm_rf(dir);
+}
+
+TEST(content_types_by_extension)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_reader *r;
+        struct store_obj o;
+        static const char *cases[][2] = {
+                {"/a.mpd", "application/dash+xml"},
+                {"/a.m4s", "video/iso.segment"},
+                {"/a.mp4", "video/mp4"},
+                {"/a.m3u8", "application/vnd.apple.mpegurl"},
+                {"/a.vtt", "text/vtt"},
+                {"/a.json", "application/json"},
+                {"/a.bin", "application/octet-stream"},
+                {"/mpd", "application/octet-stream"},
+        };
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(store_reader_new(s, 4, &r), 0);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                ASSERT_EQ(put(s, cases[i][0], "x", 1, NULL, NULL), 0);
+                ASSERT_EQ(store_lookup(r, cases[i][0], strlen(cases[i][0]), &o), 0);
+                ASSERT_STREQ(o.content_type, cases[i][1]);
+                store_obj_release(r, &o);
+        }
+        store_reader_free(r);
+        store_close(s);
+        rm_rf(dir);
+}
+
+TEST(bad_puts_commit_nothing)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_reader *r;
+        struct store_put *p;
+        struct store_obj o;
+        char hex[65], other[65];
+
+        sha256_hex("hello", 5, hex);
+        sha256_hex("hellp", 5, other);
+        ASSERT_EQ(store_open(dir, 1000, &s), 0);
+        ASSERT_EQ(store_reader_new(s, 4, &r), 0);
+
+        /* Short body. */
+        ASSERT_EQ(store_put_begin(s, "/k", 2, 6, NULL, NULL, &p), 0);
+        ASSERT_EQ(store_put_write(p, "hello", 5), 0);
+        ASSERT_EQ(store_put_commit(p), -EBADMSG);
+        /* Long body. */
+        ASSERT_EQ(store_put_begin(s, "/k", 2, 4, NULL, NULL, &p), 0);
+        ASSERT_EQ(store_put_write(p, "hello", 5), -EMSGSIZE);
+        ASSERT_EQ(store_put_write(p, "hell", 4), -EMSGSIZE);
+        ASSERT_EQ(store_put_commit(p), -EBADMSG);
+        /* Hash mismatch. */
+        ASSERT_EQ(put(s, "/k", "hello", 5, other, NULL), -EBADMSG);
+        /* Abort. */
+        ASSERT_EQ(store_put_begin(s, "/k", 2, 5, hex, NULL, &p), 0);
+        ASSERT_EQ(store_put_write(p, "hello", 5), 0);
+        store_put_abort(p);
+        store_put_abort(NULL);
+
+        ASSERT_EQ(store_lookup(r, "/k", 2, &o), -ENOENT);
+        struct store_stats st;
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.objects, 0);
+        ASSERT_EQ(st.bytes, 0);
+        ASSERT_EQ(count_files(dir, "tmp"), 0);
+        ASSERT_EQ(count_objects(dir), 0);
+
+        /* Bad arguments. */
+        ASSERT_EQ(store_put_begin(s, "k", 1, 1, NULL, NULL, &p), -EINVAL);
+        ASSERT_EQ(store_put_begin(s, "", 0, 1, NULL, NULL, &p), -EINVAL);
+        ASSERT_EQ(store_put_begin(s, "/k", 2, 1, "abc", NULL, &p), -EINVAL);
+        hex[10] = 'z';
+        ASSERT_EQ(store_put_begin(s, "/k", 2, 1, hex, NULL, &p), -EINVAL);
+        char longkey[600];
+        memset(longkey, 'a', sizeof(longkey));
+        longkey[0] = '/';
+        ASSERT_EQ(store_put_begin(s, longkey, sizeof(longkey), 1, NULL, NULL, &p),
+                  -ENAMETOOLONG);
+        ASSERT_EQ(store_lookup(r, longkey, sizeof(longkey), &o), -ENOENT);
+
+        /* The right put still works afterwards. */
+        sha256_hex("hello", 5, hex);
+        ASSERT_EQ(put(s, "/k", "hello", 5, hex, NULL), 0);
+        ASSERT_EQ(store_lookup(r, "/k", 2, &o), 0);
+        store_obj_release(r, &o);
+
+        store_reader_free(r);
+        store_close(s);
+        rm_rf(dir);
+}
+
+TEST(budget)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_put *p, *q;
+        char big[100];
+        memset(big, 'b', sizeof(big));
+
+        ASSERT_EQ(store_open(dir, 250, &s), 0);
+        ASSERT_EQ(store_put_begin(s, "/huge", 5, 251, NULL, NULL, &p), -ENOSPC);
+        ASSERT_EQ(put(s, "/a", big, 100, NULL, NULL), 0);
+        ASSERT_EQ(put(s, "/b", big, 100, NULL, NULL), 0);
+        ASSERT_EQ(put(s, "/c", big, 100, NULL, NULL), -ENOSPC);
+        /* Replacing counts the old size as freed. */
+        ASSERT_EQ(put(s, "/b", big, 100, NULL, NULL), 0);
+        ASSERT_EQ(put(s, "/c", big, 50, NULL, NULL), 0);
+        struct store_stats st;
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.bytes, 250);
+        ASSERT_EQ(st.objects, 3);
+        ASSERT_EQ(put(s, "/d", "x", 1, NULL, NULL), -ENOSPC);
+
+        /* Puts in flight reserve their size. */
+        ASSERT_EQ(store_delete(s, "/a", 2), 0);
+        ASSERT_EQ(store_put_begin(s, "/e", 2, 60, NULL, NULL, &p), 0);
+        ASSERT_EQ(store_put_begin(s, "/f", 2, 60, NULL, NULL, &q), -ENOSPC);
+        store_put_abort(p);
+        ASSERT_EQ(store_put_begin(s, "/f", 2, 60, NULL, NULL, &q), 0);
+        ASSERT_EQ(store_put_write(q, big, 60), 0);
+        ASSERT_EQ(store_put_commit(q), 0);
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.bytes, 210);
+
+        /* 0 means no budget. */
+        store_close(s);
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(put(s, "/g", big, 100, NULL, NULL), 0);
+        store_close(s);
+        rm_rf(dir);
+}
+
+TEST(replace_and_delete)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_reader *r;
+        struct store_obj o, held;
+        char buf[64];
+        size_t n;
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(store_reader_new(s, 4, &r), 0);
+        ASSERT_EQ(put(s, "/x", "version-one", 11, NULL, NULL), 0);
+        ASSERT_EQ(store_lookup(r, "/x", 2, &held), 0);
+        char etag1[STORE_ETAG_MAX + 1];
+        memcpy(etag1, held.etag, sizeof(etag1));
+
+        /* Replace while a response holds the old file: it keeps reading old, whole bytes. */
+        ASSERT_EQ(put(s, "/x", "version-two!", 12, NULL, NULL), 0);
+        ASSERT_EQ(count_objects(dir), 1);
+        ASSERT_EQ(read_all(held.fd, buf, sizeof(buf), &n), 0);
+        ASSERT_MEMEQ(buf, n, "version-one", 11);
+
+        ASSERT_EQ(store_lookup(r, "/x", 2, &o), 0);
+        ASSERT_TRUE(o.fd != held.fd);
+        ASSERT_EQ(o.size, 12);
+        ASSERT_EQ(read_all(o.fd, buf, sizeof(buf), &n), 0);
+        ASSERT_MEMEQ(buf, n, "version-two!", 12);
+        ASSERT_TRUE(strcmp(o.etag, etag1) != 0);
+        store_obj_release(r, &o);
+        store_obj_release(r, &held);
+
+        /* Replace with the cached fd idle: the next lookup must not serve it. */
+        ASSERT_EQ(put(s, "/x", "version-three", 13, NULL, NULL), 0);
+        ASSERT_EQ(store_lookup(r, "/x", 2, &o), 0);
+        ASSERT_EQ(read_all(o.fd, buf, sizeof(buf), &n), 0);
+        ASSERT_MEMEQ(buf, n, "version-three", 13);
+        store_obj_release(r, &o);
+
+        /* Delete. */
+        ASSERT_EQ(store_delete(s, "/x", 2), 0);
+        ASSERT_EQ(store_delete(s, "/x", 2), -ENOENT);
+        ASSERT_EQ(store_delete(s, "/never", 6), -ENOENT);
+        ASSERT_EQ(store_lookup(r, "/x", 2, &o), -ENOENT);
+        ASSERT_EQ(count_objects(dir), 0);
+        struct store_stats st;
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.objects, 0);
+        ASSERT_EQ(st.bytes, 0);
+
+        /* Same bytes again: a new file, same strong ETag. */
+        ASSERT_EQ(put(s, "/y", "version-one", 11, NULL, NULL), 0);
+        ASSERT_EQ(store_lookup(r, "/y", 2, &o), 0);
+        ASSERT_STREQ(o.etag, etag1);
+        store_obj_release(r, &o);
+
+        store_reader_free(r);
+        store_close(s);
+        rm_rf(dir);
+}
+
+struct collected {
+        char keys[16][32];
+        uint64_t hits[16];
+        time_t last[16];
+        unsigned n;
+        unsigned stop_at;
+};
+
+static int collect(const struct store_entry_info *info, void *userdata)
+{
+        struct collected *c = userdata;
+        if (c->n < 16) {
+                snprintf(c->keys[c->n], sizeof(c->keys[0]), "%.*s", (int)info->key_len,
+                         info->key);
+                c->hits[c->n] = info->hits;
+                c->last[c->n] = info->last_access;
+        }
+        c->n++;
+        return c->stop_at && c->n == c->stop_at ? 42 : 0;
+}
+
+TEST(list_by_prefix)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct collected c;
+        const char *keys[] = {"/t2/v1/seg-2.m4s", "/t1/v1/seg-1.m4s", "/t10/v1/init.mp4",
+                              "/t1/v2/seg-1.m4s", "/t1/v1/init.mp4", "/u/x"};
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        for (size_t i = 0; i < 6; i++)
+                ASSERT_EQ(put(s, keys[i], keys[i], strlen(keys[i]), NULL, NULL), 0);
+
+        memset(&c, 0, sizeof(c));
+        ASSERT_EQ(store_list(s, "/t1/", 4, collect, &c), 0);
+        ASSERT_EQ(c.n, 3);
+        ASSERT_STREQ(c.keys[0], "/t1/v1/init.mp4");
+        ASSERT_STREQ(c.keys[1], "/t1/v1/seg-1.m4s");
+        ASSERT_STREQ(c.keys[2], "/t1/v2/seg-1.m4s");
+
+        memset(&c, 0, sizeof(c));
+        ASSERT_EQ(store_list(s, "/t1", 3, collect, &c), 0);
+        ASSERT_EQ(c.n, 4);
+        ASSERT_STREQ(c.keys[3], "/t10/v1/init.mp4");
+
+        memset(&c, 0, sizeof(c));
+        ASSERT_EQ(store_list(s, "", 0, collect, &c), 0);
+        ASSERT_EQ(c.n, 6);
+        ASSERT_STREQ(c.keys[5], "/u/x");
+
+        memset(&c, 0, sizeof(c));
+        ASSERT_EQ(store_list(s, "/zz", 3, collect, &c), 0);
+        ASSERT_EQ(c.n, 0);
+
+        /* The callback stops the walk and its value comes back. */
+        memset(&c, 0, sizeof(c));
+        c.stop_at = 2;
+        ASSERT_EQ(store_list(s, "/", 1, collect, &c), 42);
+        ASSERT_EQ(c.n, 2);
+        store_close(s);
+        rm_rf(dir);
+}
+
+TEST(list_many_crosses_batches)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct collected c;
+        char key[32];
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        for (int i = 0; i < 700; i++) {
+                snprintf(key, sizeof(key), "/m/%04d", i);
+                ASSERT_EQ(put(s, key, "z", 1, NULL, NULL), 0);
+        }
+        ASSERT_EQ(put(s, "/n", "z", 1, NULL, NULL), 0);
+        memset(&c, 0, sizeof(c));
+        ASSERT_EQ(store_list(s, "/m/", 3, collect, &c), 0);
+        ASSERT_EQ(c.n, 700);
+        store_close(s);
+        rm_rf(dir);
+}
+
+TEST(counters_flushed_and_persisted)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_reader *r1, *r2;
+        struct store_obj o;
+        struct collected c;
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(put(s, "/a", "1", 1, NULL, NULL), 0);
+        ASSERT_EQ(put(s, "/b", "2", 1, NULL, NULL), 0);
+        ASSERT_EQ(store_reader_new(s, 4, &r1), 0);
+        ASSERT_EQ(store_reader_new(s, 0, &r2), 0); /* no fd cache: fds closed on release */
+        time_t t0 = time(NULL);
+        for (int i = 0; i < 3; i++) {
+                ASSERT_EQ(store_lookup(r1, "/a", 2, &o), 0);
+                store_obj_release(r1, &o);
+        }
+        ASSERT_EQ(store_lookup(r2, "/a", 2, &o), 0);
+        store_obj_release(r2, &o);
+        ASSERT_EQ(store_lookup(r2, "/b", 2, &o), 0);
+        store_obj_release(r2, &o);
+
+        /* Not in the index until flushed: the hit path never writes. */
+        memset(&c, 0, sizeof(c));
+        ASSERT_EQ(store_list(s, "/", 1, collect, &c), 0);
+        ASSERT_EQ(c.hits[0], 0);
+        ASSERT_EQ(store_flush_counters(s), 0);
+        memset(&c, 0, sizeof(c));
+        ASSERT_EQ(store_list(s, "/", 1, collect, &c), 0);
+        ASSERT_EQ(c.n, 2);
+        ASSERT_EQ(c.hits[0], 4);
+        ASSERT_EQ(c.hits[1], 1);
+        ASSERT_TRUE(c.last[0] >= t0 && c.last[0] <= time(NULL));
+        /* A second flush adds only what is new. */
+        ASSERT_EQ(store_flush_counters(s), 0);
+        ASSERT_EQ(store_lookup(r1, "/b", 2, &o), 0);
+        store_obj_release(r1, &o);
+
+        /* Freeing a reader keeps its unflushed hits. */
+        store_reader_free(r1);
+        store_reader_free(r2);
+        store_close(s);
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        memset(&c, 0, sizeof(c));
+        ASSERT_EQ(store_list(s, "/", 1, collect, &c), 0);
+        ASSERT_EQ(c.hits[0], 4);
+        ASSERT_EQ(c.hits[1], 2);
+        struct store_stats st;
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.objects, 2);
+        ASSERT_EQ(st.bytes, 2);
+        store_close(s);
+        rm_rf(dir);
+}
+
+TEST(second_open_refused)
+{
+        char *dir = mkscratch();
+        struct store *s, *s2;
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(store_open(dir, 0, &s2), -EBUSY);
+        store_close(s);
+        ASSERT_EQ(store_open(dir, 0, &s2), 0);
+        store_close(s2);
+        rm_rf(dir);
+}
+
+/* Find the object file of the only object in the store. */
+static int only_object_path(const char *dir, char *out, size_t cap)
+{
+        for (unsigned b = 0; b < 256; b++) {
+                char p[1024];
+                snprintf(p, sizeof(p), "%s/objects/%02x", dir, b);
+                DIR *d = opendir(p);
+                if (!d)
+                        continue;
+                struct dirent *de;
+                while ((de = readdir(d))) {
+                        if (de->d_name[0] == '.')
+                                continue;
+                        snprintf(out, cap, "%s/%s", p, de->d_name);
+                        closedir(d);
+                        return 0;
+                }
+                closedir(d);
+        }
+        return -ENOENT;
+}
+
+static void write_file(const char *path, const char *data)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+                (void)!write(fd, data, strlen(data));
+                (void)close(fd);
+        }
+}
+
+TEST(recovery_removes_leftovers)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_reader *r;
+        struct store_obj o;
+        char p[1100];
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(put(s, "/keep", "kept", 4, NULL, NULL), 0);
+        store_close(s);
+
+        /* A temp file from a put cut short, an object file no entry names (rename done, commit
+         * not), and junk in the objects tree. */
+        snprintf(p, sizeof(p), "%s/tmp/00000000000000aa.tmp", dir);
+        write_file(p, "half a segm");
+        snprintf(p, sizeof(p), "%s/objects/ab/ab00000000000001", dir);
+        write_file(p, "orphan");
+        snprintf(p, sizeof(p), "%s/objects/01/not-an-id", dir);
+        write_file(p, "junk");
+        snprintf(p, sizeof(p), "%s/objects/02/ab00000000000002", dir); /* wrong subdir */
+        write_file(p, "misplaced");
+        ASSERT_EQ(count_files(dir, "tmp"), 1);
+        ASSERT_EQ(count_objects(dir), 4);
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(count_files(dir, "tmp"), 0);
+        ASSERT_EQ(count_objects(dir), 1);
+        ASSERT_EQ(store_reader_new(s, 4, &r), 0);
+        ASSERT_EQ(store_lookup(r, "/keep", 5, &o), 0);
+        store_obj_release(r, &o);
+        store_reader_free(r);
+        store_close(s);
+        rm_rf(dir);
+}
+
+TEST(recovery_drops_entries_without_file)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_reader *r;
+        struct store_obj o;
+        char p[1100];
+        struct store_stats st;
+
+        /* File vanished. */
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(put(s, "/gone", "bytes", 5, NULL, NULL), 0);
+        store_close(s);
+        ASSERT_EQ(only_object_path(dir, p, sizeof(p)), 0);
+        ASSERT_EQ(unlink(p), 0);
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.objects, 0);
+        ASSERT_EQ(st.bytes, 0);
+        ASSERT_EQ(store_reader_new(s, 4, &r), 0);
+        ASSERT_EQ(store_lookup(r, "/gone", 5, &o), -ENOENT);
+        store_reader_free(r);
+
+        /* File of the wrong size (truncated by something outside): entry and file go. */
+        ASSERT_EQ(put(s, "/short", "bytes", 5, NULL, NULL), 0);
+        store_close(s);
+        ASSERT_EQ(only_object_path(dir, p, sizeof(p)), 0);
+        ASSERT_EQ(truncate(p, 2), 0);
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.objects, 0);
+        ASSERT_EQ(count_objects(dir), 0);
+        store_close(s);
+
+        /* File vanishes while the store is running: the lookup misses and drops the entry. */
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(put(s, "/late", "bytes", 5, NULL, NULL), 0);
+        ASSERT_EQ(only_object_path(dir, p, sizeof(p)), 0);
+        ASSERT_EQ(unlink(p), 0);
+        ASSERT_EQ(store_reader_new(s, 4, &r), 0);
+        ASSERT_EQ(store_lookup(r, "/late", 5, &o), -ENOENT);
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.objects, 0);
+        store_reader_free(r);
+        store_close(s);
+        rm_rf(dir);
+}
+
+/* Deterministic body for object i: its bytes depend on i only. */
+static size_t body_for(unsigned i, char *buf, size_t cap)
+{
+        size_t len = 1000 + (i * 7919u) % 30000;
+        if (len > cap)
+                len = cap;
+        uint32_t x = i * 2654435761u + 1;
+        for (size_t k = 0; k < len; k++) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                buf[k] = (char)x;
+        }
+        return len;
+}
+
+struct verify_ctx {
+        struct store_reader *r;
+        unsigned n, bad;
+};
+
+static int verify_one(const struct store_entry_info *info, void *userdata)
+{
+        struct verify_ctx *v = userdata;
+        static char buf[65536];
+        struct store_obj o;
+        size_t n;
+        uint8_t d[32];
+
+        v->n++;
+        if (store_lookup(v->r, info->key, info->key_len, &o) < 0) {
+                v->bad++;
+                return 0;
+        }
+        if (read_all(o.fd, buf, sizeof(buf), &n) < 0 || n != o.size || n != info->size) {
+                v->bad++;
+        } else {
+                sha256(buf, n, d);
+                if (memcmp(d, o.sha256, 32) != 0 || memcmp(d, info->sha256, 32) != 0)
+                        v->bad++;
+        }
+        store_obj_release(v->r, &o);
+        return 0;
+}
+
+TEST(kill_during_puts_leaves_only_whole_objects)
+{
+        char *dir = mkscratch();
+        static char buf[65536];
+        int pipefd[2];
+
+        ASSERT_EQ(pipe(pipefd), 0);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                struct store *s;
+                (void)close(pipefd[0]);
+                if (store_open(dir, 0, &s) < 0)
+                        _exit(1);
+                for (unsigned i = 0;; i++) {
+                        char key[64];
+                        /* Some keys are replaced and some deleted while the kill can land. */
+                        snprintf(key, sizeof(key), "/t/%u/seg-%u.m4s", i % 3, i % 97);
+                        size_t len = body_for(i, buf, sizeof(buf));
+                        struct store_put *p;
+                        if (store_put_begin(s, key, strlen(key), len, NULL, NULL, &p) < 0)
+                                _exit(1);
+                        /* Tell the parent after a few commits, then keep going in pieces so
+                         * the kill can land in a write, a fsync, a rename or a commit. */
+                        for (size_t off = 0; off < len; off += 4096) {
+                                size_t n = len - off < 4096 ? len - off : 4096;
+                                if (store_put_write(p, buf + off, n) < 0)
+                                        _exit(1);
+                        }
+                        if (store_put_commit(p) < 0)
+                                _exit(1);
+                        if (i % 11 == 0)
+                                (void)store_delete(s, key, strlen(key));
+                        if (i == 20)
+                                (void)!write(pipefd[1], "g", 1);
+                }
+        }
+        (void)close(pipefd[1]);
+        char ch;
+        ASSERT_EQ(read(pipefd[0], &ch, 1), 1); /* blocks until 20 commits are durable */
+        (void)close(pipefd[0]);
+        /* A bit more work, with the child mid-put at an arbitrary point, then the kill. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int spins = (int)(ts.tv_nsec % 2000) * 1000;
+        for (volatile int k = 0; k < spins; k++)
+                ;
+        ASSERT_EQ(kill(pid, SIGKILL), 0);
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+        struct store *s;
+        struct store_reader *r;
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(count_files(dir, "tmp"), 0);
+        ASSERT_EQ(store_reader_new(s, 16, &r), 0);
+        struct verify_ctx v = {r, 0, 0};
+        ASSERT_EQ(store_list(s, "/", 1, verify_one, &v), 0);
+        ASSERT_TRUE(v.n > 0);
+        ASSERT_EQ(v.bad, 0);
+        struct store_stats st;
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.objects, v.n);
+        /* Exactly one file per entry: nothing orphaned survived the reopen. */
+        ASSERT_EQ(count_objects(dir), v.n);
+        store_reader_free(r);
+        store_close(s);
+        rm_rf(dir);
+}
+
+/* ---- threads ---- */
+
+struct thr {
+        struct store *s;
+        unsigned id;
+        unsigned bad;
+        unsigned hits;
+};
+
+static void *reader_main(void *arg)
+{
+        struct thr *t = arg;
+        struct store_reader *r;
+        static __thread char buf[65536];
+
+        if (store_reader_new(t->s, 8, &r) < 0) {
+                t->bad++;
+                return NULL;
+        }
+        for (unsigned i = 0; i < 3000; i++) {
+                char key[32];
+                struct store_obj o;
+                snprintf(key, sizeof(key), "/c/%u", i % 16);
+                int e = store_lookup(r, key, strlen(key), &o);
+                if (e == -ENOENT)
+                        continue;
+                if (e < 0) {
+                        t->bad++;
+                        continue;
+                }
+                size_t n;
+                uint8_t d[32];
+                if (read_all(o.fd, buf, sizeof(buf), &n) < 0 || n != o.size) {
+                        t->bad++;
+                } else {
+                        sha256(buf, n, d);
+                        if (memcmp(d, o.sha256, 32) != 0)
+                                t->bad++;
+                }
+                t->hits++;
+                store_obj_release(r, &o);
+        }
+        store_reader_free(r);
+        return NULL;
+}
+
+static void *writer_main(void *arg)
+{
+        struct thr *t = arg;
+        static __thread char buf[65536];
+
+        for (unsigned i = 0; i < 150; i++) {
+                char key[32];
+                unsigned k = (i * 5 + t->id) % 16;
+                snprintf(key, sizeof(key), "/c/%u", k);
+                if (i % 7 == 3) {
+                        int e = store_delete(t->s, key, strlen(key));
+                        if (e < 0 && e != -ENOENT)
+                                t->bad++;
+                        continue;
+                }
+                size_t len = body_for(i * 31 + t->id, buf, 8192);
+                if (put(t->s, key, buf, len, NULL, NULL) < 0)
+                        t->bad++;
+        }
+        return NULL;
+}
+
+TEST(threads_readers_writers)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        pthread_t th[6];
+        struct thr t[6];
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        for (unsigned i = 0; i < 16; i++) {
+                char key[32], buf[256];
+                snprintf(key, sizeof(key), "/c/%u", i);
+                size_t len = body_for(1000 + i, buf, sizeof(buf));
+                ASSERT_EQ(put(s, key, buf, len, NULL, NULL), 0);
+        }
+        for (unsigned i = 0; i < 6; i++) {
+                t[i] = (struct thr){s, i, 0, 0};
+                ASSERT_EQ(pthread_create(&th[i], NULL, i < 4 ? reader_main : writer_main, &t[i]),
+                          0);
+        }
+        for (unsigned i = 0; i < 6; i++)
+                pthread_join(th[i], NULL);
+        unsigned hits = 0;
+        for (unsigned i = 0; i < 6; i++) {
+                ASSERT_EQ(t[i].bad, 0);
+                hits += t[i].hits;
+        }
+        ASSERT_TRUE(hits > 0);
+        ASSERT_EQ(store_flush_counters(s), 0);
+        struct collected c;
+        memset(&c, 0, sizeof(c));
+        ASSERT_EQ(store_list(s, "/c/", 3, collect, &c), 0);
+        struct store_stats st;
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.objects, c.n);
+        ASSERT_EQ(count_objects(dir), c.n);
+        store_close(s);
+        rm_rf(dir);
+}
+
+TEST_MAIN()
