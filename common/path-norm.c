@@ -16,6 +16,8 @@
  *     '.'); anything else is refused rather than silently becoming part of the key. Two tokens
  *     (path and query) are refused as ambiguous.
  *   - "/s/<token>" with nothing after it names no object and is refused.
+ *   - No key starts with "/s/": that prefix is the token's, so a key that would (after slashes
+ *     collapse, dots resolve or "%73" decodes) is refused, as is a token after a token.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -208,6 +210,12 @@ int path_norm(const char *target, size_t len, struct path_norm *ret)
                 n->key[n->key_len++] = '/';
         }
         n->key[n->key_len] = '\0';
+        /* "/s/" is the token namespace: a key there (from "//s/", "/%73/", "/./s/" or a second
+         * token) would mean different things to us and to whoever re-parses the URL. */
+        if (n->key_len >= 3 && memcmp(n->key, "/s/", 3) == 0) {
+                r = -EINVAL;
+                goto fail;
+        }
 
         if (qm) {
                 r = parse_query(n, qm + 1, len - plen - 1);

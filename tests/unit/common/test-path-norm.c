@@ -155,8 +155,15 @@ TEST(token_prefix)
         /* "/s" alone and "/s/" are not token forms */
         ASSERT_KEY("/s", "/s");
         ASSERT_TRUE(pn.token == NULL);
-        ASSERT_KEY("/s/", "/s/");
-        ASSERT_TRUE(pn.token == NULL);
+        ASSERT_EQ(norm("/s/"), -EINVAL);
+
+        /* No key may land in the token namespace by another spelling. */
+        ASSERT_EQ(norm("//s/tok/x"), -EINVAL);
+        ASSERT_EQ(norm("/./s/tok/x"), -EINVAL);
+        ASSERT_EQ(norm("/a/../s/tok/x"), -EINVAL);
+        ASSERT_EQ(norm("/%73/tok/x"), -EINVAL);
+        ASSERT_EQ(norm("/s/tok/s/tok2/x"), -EINVAL);
+        ASSERT_KEY("/sx/tok/x", "/sx/tok/x");
 
         /* Dot segments after the token resolve against the key root only. */
         ASSERT_KEY("/s/tok/t1/../t2/seg", "/t2/seg");
