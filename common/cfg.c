@@ -420,14 +420,16 @@ static size_t table_len(const struct cfg_field *t)
 }
 
 /* Apply every default in table t (recursing into sections) to obj. */
-static int apply_defaults(struct loader *l, const struct cfg_field *t, char *obj)
+static int apply_defaults_at(struct loader *l, const struct cfg_field *t, char *obj,
+                             unsigned depth)
 {
         char err[256];
         for (; t->key; t++) {
                 void *dst = obj + t->offset;
                 int r = 0;
-                if (t->type == CFG_SECTION && t->sub)
-                        r = apply_defaults(l, t->sub, dst);
+                /* The depth bound also ends tables that contain themselves. */
+                if (t->type == CFG_SECTION && t->sub && depth < CFG_MAX_DEPTH)
+                        r = apply_defaults_at(l, t->sub, dst, depth + 1);
                 else if (t->def && t->type != CFG_SECTION_LIST)
                         r = set_scalar(t, dst, t->def, err, sizeof(err));
                 if (r == -ENOMEM) {
@@ -442,6 +444,11 @@ static int apply_defaults(struct loader *l, const struct cfg_field *t, char *obj
                 }
         }
         return 0;
+}
+
+static int apply_defaults(struct loader *l, const struct cfg_field *t, char *obj)
+{
+        return apply_defaults_at(l, t, obj, 1);
 }
 
 /* ---- the walk ---- */
@@ -624,7 +631,7 @@ static int parse_value(struct loader *l, const struct cfg_field *f, void *dst)
 /* Reports the first required key of t missing from obj's mapping (seen marks the present
  * ones; NULL: the whole section was absent). Recurses into absent sections. */
 static int check_required(struct loader *l, const struct cfg_field *t, const bool *seen,
-                          struct pos at)
+                          struct pos at, unsigned depth)
 {
         for (size_t i = 0; t[i].key; i++) {
                 if (seen && seen[i])
@@ -633,8 +640,8 @@ static int check_required(struct loader *l, const struct cfg_field *t, const boo
                 int r = 0;
                 if (t[i].required)
                         r = fail(l, at, "missing required key '%s'", path_str(l));
-                else if (t[i].type == CFG_SECTION && t[i].sub)
-                        r = check_required(l, t[i].sub, NULL, at);
+                else if (t[i].type == CFG_SECTION && t[i].sub && depth < CFG_MAX_DEPTH)
+                        r = check_required(l, t[i].sub, NULL, at, depth + 1);
                 if (r < 0)
                         return r;
                 path_pop(l, old);
@@ -682,7 +689,7 @@ static int parse_mapping(struct loader *l, const struct cfg_field *t, char *obj)
                         return r;
                 path_pop(l, old);
         }
-        return check_required(l, t, seen, start);
+        return check_required(l, t, seen, start, l->depth);
 }
 
 static int parse_stream(struct loader *l, const struct cfg_field *root, void *obj)
@@ -697,12 +704,12 @@ static int parse_stream(struct loader *l, const struct cfg_field *root, void *ob
         if ((r = next(l)) < 0)
                 return r;
         if (l->ev.type == YAML_STREAM_END_EVENT) /* empty file: every key takes its default */
-                return check_required(l, root, none, (struct pos){1, 1});
+                return check_required(l, root, none, (struct pos){1, 1}, 1);
         /* DOCUMENT_START, then the root node. */
         if ((r = next(l)) < 0)
                 return r;
         if (is_null_scalar(&l->ev)) {
-                if ((r = check_required(l, root, none, mark_pos(l->ev.start_mark))) < 0)
+                if ((r = check_required(l, root, none, mark_pos(l->ev.start_mark), 1)) < 0)
                         return r;
         } else if (l->ev.type == YAML_MAPPING_START_EVENT) {
                 if ((r = enter(l)) < 0)
@@ -937,9 +944,9 @@ int cfg_error_at(struct cfg_error *err, const char *name, const char *buf, size_
         return -EINVAL;
 }
 
-void cfg_free(const struct cfg_field *root, void *obj)
+static void free_at(const struct cfg_field *root, void *obj, unsigned depth)
 {
-        if (!obj || !root)
+        if (!obj || !root || depth > CFG_MAX_DEPTH + 1)
                 return;
         for (const struct cfg_field *f = root; f->key; f++) {
                 void *dst = (char *)obj + f->offset;
@@ -952,12 +959,13 @@ void cfg_free(const struct cfg_field *root, void *obj)
                         strlist_clear(dst);
                         break;
                 case CFG_SECTION:
-                        cfg_free(f->sub, dst);
+                        free_at(f->sub, dst, depth + 1);
                         break;
                 case CFG_SECTION_LIST: {
                         struct cfg_list *cl = dst;
                         for (size_t i = 0; i < cl->n; i++)
-                                cfg_free(f->sub, (char *)cl->items + i * f->elem_size);
+                                free_at(f->sub, (char *)cl->items + i * f->elem_size,
+                                        depth + 1);
                         free(cl->items);
                         cl->items = NULL;
                         cl->n = 0;
@@ -971,4 +979,9 @@ void cfg_free(const struct cfg_field *root, void *obj)
                         break;
                 }
         }
+}
+
+void cfg_free(const struct cfg_field *root, void *obj)
+{
+        free_at(root, obj, 1);
 }
