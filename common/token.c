@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "cfg.h"
+#include "hex.h"
+#include "token.h"
+
+static const char b64url_alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int b64url_encode(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+        size_t need = (len / 3) * 4 + (len % 3 ? len % 3 + 1 : 0);
+        if (need + 1 > cap)
+                return -ENOBUFS;
+        size_t o = 0, i = 0;
+        for (; i + 2 < len; i += 3) {
+                uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+                out[o++] = b64url_alphabet[v >> 18 & 63];
+                out[o++] = b64url_alphabet[v >> 12 & 63];
+                out[o++] = b64url_alphabet[v >> 6 & 63];
+                out[o++] = b64url_alphabet[v & 63];
+        }
+        if (len - i == 1) {
+                uint32_t v = (uint32_t)in[i] << 16;
+                out[o++] = b64url_alphabet[v >> 18 & 63];
+                out[o++] = b64url_alphabet[v >> 12 & 63];
+        } else if (len - i == 2) {
+                uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+                out[o++] = b64url_alphabet[v >> 18 & 63];
+                out[o++] = b64url_alphabet[v >> 12 & 63];
+                out[o++] = b64url_alphabet[v >> 6 & 63];
+        }
+        out[o] = '\0';
+        return (int)o;
+}
+
+static int b64_value(unsigned char c)
+{
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A';
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+                return c - '0' + 52;
+        if (c == '-' || c == '+')
+                return 62;
+        if (c == '_' || c == '/')
+                return 63;
+        return -1;
+}
+
+/* Accepts the URL-safe and the standard alphabet; trailing '=' padding is ignored. */
+int b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+{
+        while (len > 0 && in[len - 1] == '=')
+                len--;
+        if (len % 4 == 1)
+                return -EINVAL;
+        size_t o = 0;
+        uint32_t acc = 0;
+        unsigned bits = 0;
+        for (size_t i = 0; i < len; i++) {
+                int v = b64_value((unsigned char)in[i]);
+                if (v < 0)
+                        return -EINVAL;
+                acc = acc << 6 | (uint32_t)v;
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        if (o >= cap)
+                                return -ENOBUFS;
+                        out[o++] = (uint8_t)(acc >> bits);
+                }
+        }
+        /* Leftover bits must be zero, so each token has exactly one encoding. */
+        if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+                return -EINVAL;
+        return (int)o;
+}
+
+static int hmac_sha256(const struct token_key *key, const char *data, size_t len, uint8_t mac[32])
+{
+        unsigned int mac_len = 32;
+        if (!HMAC(EVP_sha256(), key->secret, (int)key->secret_len, (const unsigned char *)data,
+                  len, mac, &mac_len))
+                return -EIO;
+        return 0;
+}
+
+int token_sign(const struct token_key *key, const struct token_claims *c, char *out, size_t cap)
+{
+        char header[160], claims[TOKEN_UC_MAX + TOKEN_IP_MAX + 256];
+        int r;
+
+        if (!key || !c || key->secret_len == 0)
+                return -EINVAL;
+        json_t *h = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "typ", "JWT", "kid", key->kid);
+        json_t *cl = json_pack("{s:i}", "cdniv", 1);
+        if (!h || !cl) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (c->exp)
+                json_object_set_new(cl, "exp", json_integer(c->exp));
+        if (c->nbf)
+                json_object_set_new(cl, "nbf", json_integer(c->nbf));
+        if (c->uc[0])
+                json_object_set_new(cl, "cdniuc", json_string(c->uc));
+        if (c->ip[0])
+                json_object_set_new(cl, "cdniip", json_string(c->ip));
+        size_t hl = json_dumpb(h, header, sizeof(header), JSON_COMPACT | JSON_SORT_KEYS);
+        size_t cll = json_dumpb(cl, claims, sizeof(claims), JSON_COMPACT | JSON_SORT_KEYS);
+        if (hl == 0 || hl > sizeof(header) || cll == 0 || cll > sizeof(claims)) {
+                r = -EINVAL;
+                goto out;
+        }
+        int a = b64url_encode((const uint8_t *)header, hl, out, cap);
+        if (a < 0 || (size_t)a + 1 >= cap) {
+                r = -ENOBUFS;
+                goto out;
+        }
+        out[a] = '.';
+        int b = b64url_encode((const uint8_t *)claims, cll, out + a + 1, cap - (size_t)a - 1);
+        if (b < 0) {
+                r = b;
+                goto out;
+        }
+        size_t signed_len = (size_t)a + 1 + (size_t)b;
+        if (signed_len + 1 >= cap) {
+                r = -ENOBUFS;
+                goto out;
+        }
+        uint8_t mac[32];
+        r = hmac_sha256(key, out, signed_len, mac);
+        if (r < 0)
+                goto out;
+        out[signed_len] = '.';
+        int s = b64url_encode(mac, sizeof(mac), out + signed_len + 1, cap - signed_len - 1);
+        if (s < 0) {
+                r = s;
+                goto out;
+        }
+        r = (int)(signed_len + 1 + (size_t)s);
+out:
+        json_decref(h);
+        json_decref(cl);
+        return r;
+}
+
+static const struct token_key *keyset_find(const struct token_keyset *ks, const char *kid)
+{
+        for (size_t i = 0; i < ks->n; i++)
+                if (strcmp(ks->keys[i].kid, kid) == 0)
+                        return &ks->keys[i];
+        return NULL;
+}
+
+static json_t *decode_part(const char *p, size_t len)
+{
+        uint8_t buf[TOKEN_MAX];
+        int n = b64url_decode(p, len, buf, sizeof(buf));
+        if (n <= 0)
+                return NULL;
+        json_t *j = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+        if (j && !json_is_object(j)) {
+                json_decref(j);
+                return NULL;
+        }
+        return j;
+}
+
+static int copy_claim_string(json_t *cl, const char *name, char *out, size_t cap)
+{
+        json_t *v = json_object_get(cl, name);
+        if (!v) {
+                out[0] = '\0';
+                return 0;
+        }
+        if (!json_is_string(v) || json_string_length(v) >= cap)
+                return -EINVAL;
+        memcpy(out, json_string_value(v), json_string_length(v) + 1);
+        return 0;
+}
+
+static int claim_time(json_t *cl, const char *name, int64_t *ret)
+{
+        json_t *v = json_object_get(cl, name);
+        *ret = 0;
+        if (!v)
+                return 0;
+        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+                return -EINVAL;
+        *ret = json_integer_value(v);
+        return 0;
+}
+
+int token_verify(const struct token_keyset *ks, const char *jwt, size_t len, int64_t now,
+                 int64_t skew_s, struct token_claims *ret)
+{
+        json_t *h = NULL, *cl = NULL;
+        int r = -EINVAL;
+
+        if (!ks || !jwt || len == 0 || len > TOKEN_MAX)
+                return -EINVAL;
+        const char *d1 = memchr(jwt, '.', len);
+        if (!d1)
+                return -EINVAL;
+        const char *d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - jwt));
+        if (!d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - jwt)))
+                return -EINVAL;
+
+        h = decode_part(jwt, (size_t)(d1 - jwt));
+        if (!h)
+                goto out;
+        const char *alg = json_string_value(json_object_get(h, "alg"));
+        const char *kid = json_string_value(json_object_get(h, "kid"));
+        if (!alg || strcmp(alg, "HS256") != 0 || !kid || json_object_get(h, "crit"))
+                goto out;
+        const struct token_key *key = keyset_find(ks, kid);
+        if (!key) {
+                r = -ENOKEY;
+                goto out;
+        }
+        uint8_t mac[32], got[33];
+        r = hmac_sha256(key, jwt, (size_t)(d2 - jwt), mac);
+        if (r < 0)
+                goto out;
+        int n = b64url_decode(d2 + 1, len - (size_t)(d2 + 1 - jwt), got, sizeof(got));
+        if (n != 32 || CRYPTO_memcmp(mac, got, 32) != 0) {
+                r = -EPERM;
+                goto out;
+        }
+
+        r = -EINVAL;
+        cl = decode_part(d1 + 1, (size_t)(d2 - d1 - 1));
+        if (!cl)
+                goto out;
+        json_t *v = json_object_get(cl, "cdniv");
+        if (v && (!json_is_integer(v) || json_integer_value(v) != 1))
+                goto out;
+        if (json_object_get(cl, "cdnicrit"))
+                goto out;
+        struct token_claims c = {0};
+        if (claim_time(cl, "exp", &c.exp) < 0 || claim_time(cl, "nbf", &c.nbf) < 0 ||
+            copy_claim_string(cl, "cdniuc", c.uc, sizeof(c.uc)) < 0 ||
+            copy_claim_string(cl, "cdniip", c.ip, sizeof(c.ip)) < 0)
+                goto out;
+        if (c.exp && now > c.exp + skew_s) {
+                r = -ESTALE;
+                goto out;
+        }
+        if (c.nbf && now + skew_s < c.nbf) {
+                r = -EAGAIN;
+                goto out;
+        }
+        if (ret)
+                *ret = c;
+        r = 0;
+out:
+        json_decref(h);
+        json_decref(cl);
+        return r;
+}
+
+/*
+ * Compiling a regex costs far more than matching it, and a session's token is presented on
+ * every segment request: keep a few compiled patterns per thread.
+ */
+#define RX_CACHE 8
+struct rx_slot {
+        char pattern[TOKEN_UC_MAX + 1];
+        regex_t rx;
+        bool used;
+        unsigned age;
+};
+static __thread struct rx_slot rx_cache[RX_CACHE];
+static __thread unsigned rx_clock;
+
+static const regex_t *rx_get(const char *pattern)
+{
+        struct rx_slot *victim = &rx_cache[0];
+        for (unsigned i = 0; i < RX_CACHE; i++) {
+                struct rx_slot *s = &rx_cache[i];
+                if (s->used && strcmp(s->pattern, pattern) == 0) {
+                        s->age = ++rx_clock;
+                        return &s->rx;
+                }
+                if (!s->used || s->age < victim->age)
+                        victim = s;
+        }
+        if (victim->used) {
+                regfree(&victim->rx);
+                victim->used = false;
+        }
+        if (regcomp(&victim->rx, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+                return NULL;
+        snprintf(victim->pattern, sizeof(victim->pattern), "%s", pattern);
+        victim->used = true;
+        victim->age = ++rx_clock;
+        return &victim->rx;
+}
+
+int token_scope_check(const struct token_claims *c, const char *uri, size_t uri_len,
+                      const char *client_ip)
+{
+        char buf[2048];
+
+        if (c->ip[0] && (!client_ip || strcmp(client_ip, c->ip) != 0))
+                return -EPERM;
+        if (!c->uc[0])
+                return 0;
+        if (strncmp(c->uc, "regex:", 6) != 0)
+                return -EINVAL;
+        if (uri_len >= sizeof(buf))
+                return -EPERM;
+        memcpy(buf, uri, uri_len);
+        buf[uri_len] = '\0';
+        const regex_t *rx = rx_get(c->uc + 6);
+        if (!rx)
+                return -EINVAL;
+        return regexec(rx, buf, 0, NULL, 0) == 0 ? 0 : -EPERM;
+}
+
+struct key_entry {
+        char *kid;
+        char *secret;
+};
+
+static const struct cfg_field key_fields[] = {
+        {.key = "kid", .type = CFG_STRING, .offset = offsetof(struct key_entry, kid), .required = true},
+        {.key = "secret", .type = CFG_STRING, .offset = offsetof(struct key_entry, secret),
+         .required = true},
+        {0},
+};
+
+struct keys_file {
+        struct cfg_list keys;
+};
+
+static const struct cfg_field keys_file_fields[] = {
+        {.key = "keys", .type = CFG_SECTION_LIST, .offset = offsetof(struct keys_file, keys),
+         .min = 1, .max = TOKEN_MAX_KEYS, .required = true, .sub = key_fields,
+         .elem_size = sizeof(struct key_entry)},
+        {0},
+};
+
+static int secret_decode(const char *s, uint8_t *out, size_t cap)
+{
+        size_t len = strlen(s);
+        if (len % 2 == 0 && len / 2 <= cap && hex_decode(s, len, out, len / 2) == 0)
+                return (int)(len / 2);
+        return b64url_decode(s, len, out, cap);
+}
+
+int token_keyset_load(const char *path, struct token_keyset *ret, char *err, size_t errlen)
+{
+        struct keys_file kf = {0};
+        struct cfg_error cerr;
+        int r = cfg_load_file(path, keys_file_fields, &kf, &cerr);
+        if (r < 0) {
+                snprintf(err, errlen, "%s", cerr.msg);
+                return r;
+        }
+        struct token_keyset ks = {0};
+        struct key_entry *e = kf.keys.items;
+        for (size_t i = 0; i < kf.keys.n; i++) {
+                struct token_key *k = &ks.keys[ks.n];
+                if (strlen(e[i].kid) > TOKEN_KID_MAX) {
+                        snprintf(err, errlen, "%s: key %zu: kid longer than %d bytes", path, i + 1,
+                                 TOKEN_KID_MAX);
+                        r = -EINVAL;
+                        goto out;
+                }
+                int n = secret_decode(e[i].secret, k->secret, sizeof(k->secret));
+                if (n < 16) {
+                        snprintf(err, errlen,
+                                 "%s: key %s: secret must be 16 to 64 bytes, hex or base64",
+                                 path, e[i].kid);
+                        r = -EINVAL;
+                        goto out;
+                }
+                k->secret_len = (size_t)n;
+                snprintf(k->kid, sizeof(k->kid), "%s", e[i].kid);
+                ks.n++;
+        }
+        *ret = ks;
+        r = 0;
+out:
+        cfg_free(keys_file_fields, &kf);
+        OPENSSL_cleanse(&ks, sizeof(ks));
+        return r;
+}

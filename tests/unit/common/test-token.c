@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests.h"
+#include "token.h"
+
+static struct token_keyset keyset(void)
+{
+        struct token_keyset ks = {0};
+        snprintf(ks.keys[0].kid, sizeof(ks.keys[0].kid), "k1");
+        memset(ks.keys[0].secret, 0x42, 32);
+        ks.keys[0].secret_len = 32;
+        snprintf(ks.keys[1].kid, sizeof(ks.keys[1].kid), "k2");
+        memset(ks.keys[1].secret, 0x17, 32);
+        ks.keys[1].secret_len = 32;
+        ks.n = 2;
+        return ks;
+}
+
+static int sign(const struct token_key *k, int64_t exp, int64_t nbf, const char *uc, char *out)
+{
+        struct token_claims c = {.exp = exp, .nbf = nbf};
+        snprintf(c.uc, sizeof(c.uc), "%s", uc);
+        return token_sign(k, &c, out, TOKEN_MAX);
+}
+
+TEST(b64url_round_trip)
+{
+        uint8_t in[64], back[64];
+        char enc[128];
+        for (size_t len = 0; len < sizeof(in); len++) {
+                for (size_t i = 0; i < len; i++)
+                        in[i] = (uint8_t)(i * 37 + len);
+                int n = b64url_encode(in, len, enc, sizeof(enc));
+                ASSERT_TRUE(n >= 0);
+                ASSERT_TRUE(strchr(enc, '=') == NULL);
+                int m = b64url_decode(enc, (size_t)n, back, sizeof(back));
+                ASSERT_EQ(m, len);
+                ASSERT_TRUE(memcmp(in, back, len) == 0);
+        }
+        uint8_t out[4];
+        ASSERT_EQ(b64url_decode("A", 1, out, sizeof(out)), -EINVAL);
+        ASSERT_EQ(b64url_decode("a*b=", 4, out, sizeof(out)), -EINVAL);
+        ASSERT_EQ(b64url_decode("AB", 2, out, sizeof(out)), -EINVAL); /* non-zero spare bits */
+        ASSERT_EQ(b64url_decode("AAAAAAAA", 8, out, 4), -ENOBUFS);
+}
+
+TEST(sign_then_verify)
+{
+        struct token_keyset ks = keyset();
+        char jwt[TOKEN_MAX];
+        int n = sign(&ks.keys[1], 2000, 1000, "regex:^https?://[^/]+/t1/", jwt);
+        ASSERT_TRUE(n > 0);
+        ASSERT_EQ(strlen(jwt), n);
+        struct token_claims c;
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 1500, 0, &c), 0);
+        ASSERT_EQ(c.exp, 2000);
+        ASSERT_EQ(c.nbf, 1000);
+        ASSERT_STREQ(c.uc, "regex:^https?://[^/]+/t1/");
+        ASSERT_EQ(token_scope_check(&c, "http://edge:8080/t1/v1/seg-3.m4s", 32, NULL), 0);
+        ASSERT_EQ(token_scope_check(&c, "http://edge:8080/t2/v1/seg-3.m4s", 32, NULL), -EPERM);
+}
+
+TEST(expiry_and_not_before)
+{
+        struct token_keyset ks = keyset();
+        char jwt[TOKEN_MAX];
+        int n = sign(&ks.keys[0], 2000, 1000, "", jwt);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 2001, 0, NULL), -ESTALE);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 2001, 5, NULL), 0);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 999, 0, NULL), -EAGAIN);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 2000, 0, NULL), 0);
+}
+
+TEST(tampering_refused)
+{
+        struct token_keyset ks = keyset();
+        char jwt[TOKEN_MAX];
+        int n = sign(&ks.keys[0], 2000, 0, "regex:^.*/t1/", jwt);
+        ASSERT_TRUE(n > 0);
+        /* Flip one character in each part in turn. */
+        const char *d1 = strchr(jwt, '.');
+        const char *d2 = strchr(d1 + 1, '.');
+        size_t pos[] = {1, (size_t)(d1 - jwt) + 3, (size_t)(d2 - jwt) + 3};
+        for (size_t i = 0; i < 3; i++) {
+                char t[TOKEN_MAX];
+                memcpy(t, jwt, (size_t)n + 1);
+                t[pos[i]] = t[pos[i]] == 'A' ? 'B' : 'A';
+                int r = token_verify(&ks, t, (size_t)n, 1500, 0, NULL);
+                ASSERT_TRUE(r == -EPERM || r == -EINVAL || r == -ENOKEY);
+        }
+        /* Truncated, extra dots, empty. */
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n - 1, 1500, 0, NULL), -EPERM);
+        ASSERT_EQ(token_verify(&ks, "a.b.c.d", 7, 1500, 0, NULL), -EINVAL);
+        ASSERT_EQ(token_verify(&ks, "", 0, 1500, 0, NULL), -EINVAL);
+        /* Unknown kid. */
+        struct token_key other = ks.keys[0];
+        snprintf(other.kid, sizeof(other.kid), "nope");
+        n = sign(&other, 2000, 0, "", jwt);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 1500, 0, NULL), -ENOKEY);
+        /* Right kid, wrong secret. */
+        other = ks.keys[0];
+        other.secret[0] ^= 1;
+        n = sign(&other, 2000, 0, "", jwt);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 1500, 0, NULL), -EPERM);
+}
+
+TEST(alg_none_refused)
+{
+        struct token_keyset ks = keyset();
+        /* {"alg":"none","kid":"k1"}.{"exp":9999999999}. */
+        char hdr[64], cl[64], jwt[256];
+        const char *h = "{\"alg\":\"none\",\"kid\":\"k1\"}";
+        const char *c = "{\"exp\":9999999999}";
+        int a = b64url_encode((const uint8_t *)h, strlen(h), hdr, sizeof(hdr));
+        int b = b64url_encode((const uint8_t *)c, strlen(c), cl, sizeof(cl));
+        int n = snprintf(jwt, sizeof(jwt), "%.*s.%.*s.", a, hdr, b, cl);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 1500, 0, NULL), -EINVAL);
+}
+
+TEST(client_ip_claim)
+{
+        struct token_claims c = {0};
+        snprintf(c.ip, sizeof(c.ip), "192.0.2.7");
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "192.0.2.7"), 0);
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "192.0.2.8"), -EPERM);
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, NULL), -EPERM);
+        struct token_claims d = {0};
+        snprintf(d.uc, sizeof(d.uc), "hash:abc");
+        ASSERT_EQ(token_scope_check(&d, "/x", 2, NULL), -EINVAL);
+}
+
+TEST(keyset_file)
+{
+        char path[] = "/tmp/sluice-test-keys-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        const char *doc = "keys:\n"
+                          "  - {kid: a, secret: 000102030405060708090a0b0c0d0e0f1011121314151617}\n"
+                          "  - {kid: b, secret: c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0}\n";
+        ASSERT_EQ(write(fd, doc, strlen(doc)), strlen(doc));
+        close(fd);
+        struct token_keyset ks;
+        char err[512];
+        ASSERT_EQ(token_keyset_load(path, &ks, err, sizeof(err)), 0);
+        ASSERT_EQ(ks.n, 2);
+        ASSERT_STREQ(ks.keys[0].kid, "a");
+        ASSERT_EQ(ks.keys[0].secret_len, 24);
+        ASSERT_EQ(ks.keys[0].secret[23], 0x17);
+        ASSERT_EQ(ks.keys[1].secret_len, 27);
+        unlink(path);
+
+        char path2[] = "/tmp/sluice-test-keys-XXXXXX";
+        fd = mkstemp(path2);
+        ASSERT_TRUE(fd >= 0);
+        const char *bad = "keys:\n  - {kid: a, secret: short}\n";
+        ASSERT_EQ(write(fd, bad, strlen(bad)), strlen(bad));
+        close(fd);
+        ASSERT_EQ(token_keyset_load(path2, &ks, err, sizeof(err)), -EINVAL);
+        ASSERT_TRUE(strstr(err, "secret") != NULL);
+        unlink(path2);
+}
+
+TEST_MAIN()
