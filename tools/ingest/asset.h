@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * asset.json: what the control plane (manifests, catalog) and the fill agent (verification)
+ * know about a title. Built by reading back the finished files, so it describes what is on
+ * disk rather than what ingest meant to write.
+ */
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cenc.h"
+#include "ladder.h"
+
+#define ASSET_VERSION 1
+/* Largest file read whole while building the asset (a 4 s 2160p segment is ~13 MB). */
+#define ASSET_FILE_MAX (256u << 20)
+
+/*
+ * asset_sha256_file: SHA-256 and size of a file. Returns 0 or -errno (-EIO for OpenSSL).
+ */
+int asset_sha256_file(const char *path, uint8_t ret_digest[32], uint64_t *ret_size);
+
+/*
+ * asset_build: describe the title laid out under dir (one subdirectory per job).
+ * Checks what players rely on: every segment of a video rendition starts with a keyframe,
+ * and segment n starts at the same time in every video rendition.
+ * kid is the key ID when the title is encrypted, else NULL. On failure a message goes to
+ * err (size errlen). Returns 0, -EBADMSG (a check failed) or -errno; *ret is the caller's.
+ */
+int asset_build(const char *dir, const char *title, const struct ladder_job *jobs, size_t n_jobs,
+                const struct ladder_src *src, const uint8_t *kid, json_t **ret, char *err,
+                size_t errlen);

@@ -1,0 +1,976 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sluice-ingest: source video -> ABR ladder (H.264/AAC fMP4, 4 s aligned segments) in the
+ * origin layout, optionally CENC-encrypted, described by asset.json and registered with
+ * control. See docs/ingest.md.
+ *
+ * The title is built in <origin>/.ingest.<pid>.<title>.XXXXXX and renamed to
+ * <origin>/<title> only once every file and asset.json are written and synced, so a title
+ * directory that exists is complete.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "asset.h"
+#include "cenc.h"
+#include "ladder.h"
+#include "mp4-info.h"
+#include "proc.h"
+#include "util.h"
+
+#define INGEST_VERSION "0.1.0"
+#define JOBS_MAX (8 + LADDER_AUDIO_MAX + LADDER_TEXT_MAX)
+#define EXIT_USAGE 2
+#define EXIT_REGISTER 3
+#define EXIT_INTERRUPTED 130
+
+struct opts {
+        const char *title, *origin, *source, *register_url, *key_out, *token_file;
+        const char *ladder, *audio_lang, *ffmpeg, *ffprobe, *preset;
+        const char *subs[LADDER_TEXT_MAX];
+        unsigned n_subs;
+        double test_seconds;
+        int encrypt, four_k, replace, jobs, threads, progress; /* progress: -1 auto */
+};
+
+static volatile sig_atomic_t interrupted;
+static char tmp_dir[PATH_MAX];
+
+static void on_signal(int sig)
+{
+        interrupted = sig;
+}
+
+static void usage(FILE *f)
+{
+        fputs("Usage: sluice-ingest --title ID --origin DIR [OPTIONS] (SOURCE | --test-source SECONDS)\n"
+              "\n"
+              "Encode SOURCE into the bitrate ladder (H.264 + AAC, fMP4, 4 s segments with\n"
+              "keyframes aligned across renditions) and publish it as DIR/ID/ with asset.json.\n"
+              "\n"
+              "  --title ID             title id: letters, digits, '_' and '-', at most 64\n"
+              "  --origin DIR           origin directory (must exist)\n"
+              "  --test-source SECONDS  make a synthetic title (pattern, burnt-in rung name and\n"
+              "                         time, beeping tone) instead of reading SOURCE\n"
+              "  --4k                   test source at 3840x2160, so the 2160p rung is made\n"
+              "  --ladder LIST          only these rungs, e.g. 240p,360p (default: every rung\n"
+              "                         up to the source height: 240p 360p 480p 720p 1080p 2160p)\n"
+              "  --audio-lang LIST      languages of the source's audio streams, in order\n"
+              "                         (default: their language tags, else 'und'; 'en' for\n"
+              "                         the test source; more entries add test tones)\n"
+              "  --subtitles LANG=FILE  add a WebVTT subtitle track (repeatable)\n"
+              "  --encrypt              CENC (cenc, AES-128-CTR) with a new random key and KID\n"
+              "  --key-out FILE         write the key as JSON to FILE (outside DIR, mode 0600);\n"
+              "                         without it the key is printed on stdout\n"
+              "  --register URL         register title, asset and key with control at URL\n"
+              "  --token-file FILE      bearer token for --register (or $SLUICE_CONTROL_TOKEN)\n"
+              "  --replace              replace an existing title atomically\n"
+              "  --jobs N               renditions encoded at once (default: cores)\n"
+              "  --threads N            threads per ffmpeg (default: ffmpeg's choice)\n"
+              "  --preset NAME          x264 preset (default: veryfast)\n"
+              "  --ffmpeg PATH, --ffprobe PATH   programs to run (default: from PATH)\n"
+              "  --progress, --no-progress       force the progress line on or off\n"
+              "  -h, --help, --version\n"
+              "\n"
+              "Exit: 0 done, 1 failed (nothing published), 2 usage, 3 published but\n"
+              "registration failed, 130 interrupted.\n",
+              f);
+}
+
+static int title_valid(const char *t)
+{
+        size_t n = strlen(t);
+        if (n == 0 || n > 64)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                char c = t[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-'))
+                        return 0;
+        }
+        return 1;
+}
+
+static int lang_valid(const char *l)
+{
+        size_t n = strlen(l);
+        if (n < 2 || n > 15)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (!((l[i] >= 'a' && l[i] <= 'z') || (l[i] >= 'A' && l[i] <= 'Z') || l[i] == '-'))
+                        return 0;
+        return 1;
+}
+
+static int parse_uint(const char *s, long lo, long hi, int *ret)
+{
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < lo || v > hi)
+                return -EINVAL;
+        *ret = (int)v;
+        return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+        enum { O_TITLE = 256, O_ORIGIN, O_TEST, O_4K, O_LADDER, O_ALANG, O_SUBS, O_ENC, O_KEYOUT,
+               O_REG, O_TOKEN, O_REPLACE, O_JOBS, O_THREADS, O_PRESET, O_FFMPEG, O_FFPROBE,
+               O_PROG, O_NOPROG, O_VERSION };
+        static const struct option lo[] = {
+                {"title", required_argument, 0, O_TITLE},
+                {"origin", required_argument, 0, O_ORIGIN},
+                {"test-source", required_argument, 0, O_TEST},
+                {"4k", no_argument, 0, O_4K},
+                {"ladder", required_argument, 0, O_LADDER},
+                {"audio-lang", required_argument, 0, O_ALANG},
+                {"subtitles", required_argument, 0, O_SUBS},
+                {"encrypt", no_argument, 0, O_ENC},
+                {"key-out", required_argument, 0, O_KEYOUT},
+                {"register", required_argument, 0, O_REG},
+                {"token-file", required_argument, 0, O_TOKEN},
+                {"replace", no_argument, 0, O_REPLACE},
+                {"jobs", required_argument, 0, O_JOBS},
+                {"threads", required_argument, 0, O_THREADS},
+                {"preset", required_argument, 0, O_PRESET},
+                {"ffmpeg", required_argument, 0, O_FFMPEG},
+                {"ffprobe", required_argument, 0, O_FFPROBE},
+                {"progress", no_argument, 0, O_PROG},
+                {"no-progress", no_argument, 0, O_NOPROG},
+                {"help", no_argument, 0, 'h'},
+                {"version", no_argument, 0, O_VERSION},
+                {0, 0, 0, 0},
+        };
+        int c, v;
+        char *end;
+        while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+                switch (c) {
+                case O_TITLE: o->title = optarg; break;
+                case O_ORIGIN: o->origin = optarg; break;
+                case O_TEST:
+                        errno = 0;
+                        o->test_seconds = strtod(optarg, &end);
+                        if (errno || end == optarg || *end || !(o->test_seconds >= 1) ||
+                            o->test_seconds > 86400) {
+                                fprintf(stderr, "sluice-ingest: --test-source: seconds in 1..86400\n");
+                                return -EINVAL;
+                        }
+                        break;
+                case O_4K: o->four_k = 1; break;
+                case O_LADDER: o->ladder = optarg; break;
+                case O_ALANG: o->audio_lang = optarg; break;
+                case O_SUBS:
+                        if (o->n_subs == LADDER_TEXT_MAX || !strchr(optarg, '=')) {
+                                fprintf(stderr, "sluice-ingest: --subtitles LANG=FILE, at most %d\n",
+                                        LADDER_TEXT_MAX);
+                                return -EINVAL;
+                        }
+                        o->subs[o->n_subs++] = optarg;
+                        break;
+                case O_ENC: o->encrypt = 1; break;
+                case O_KEYOUT: o->key_out = optarg; break;
+                case O_REG: o->register_url = optarg; break;
+                case O_TOKEN: o->token_file = optarg; break;
+                case O_REPLACE: o->replace = 1; break;
+                case O_JOBS:
+                case O_THREADS:
+                        if (parse_uint(optarg, c == O_JOBS ? 1 : 0, 64, &v) < 0) {
+                                fprintf(stderr, "sluice-ingest: --%s: a number in %d..64\n",
+                                        c == O_JOBS ? "jobs" : "threads", c == O_JOBS ? 1 : 0);
+                                return -EINVAL;
+                        }
+                        *(c == O_JOBS ? &o->jobs : &o->threads) = v;
+                        break;
+                case O_PRESET: o->preset = optarg; break;
+                case O_FFMPEG: o->ffmpeg = optarg; break;
+                case O_FFPROBE: o->ffprobe = optarg; break;
+                case O_PROG: o->progress = 1; break;
+                case O_NOPROG: o->progress = 0; break;
+                case 'h': usage(stdout); exit(0);
+                case O_VERSION: printf("sluice-ingest %s\n", INGEST_VERSION); exit(0);
+                default: return -EINVAL;
+                }
+        }
+        if (optind < argc)
+                o->source = argv[optind++];
+        if (optind < argc) {
+                fprintf(stderr, "sluice-ingest: one SOURCE only\n");
+                return -EINVAL;
+        }
+        if (!o->title || !o->origin || (!o->source == !(o->test_seconds > 0))) {
+                fprintf(stderr, "sluice-ingest: need --title, --origin and one of SOURCE or "
+                                "--test-source (try --help)\n");
+                return -EINVAL;
+        }
+        if (!title_valid(o->title)) {
+                fprintf(stderr, "sluice-ingest: --title: 1-64 of [A-Za-z0-9_-]\n");
+                return -EINVAL;
+        }
+        if (o->four_k && o->source) {
+                fprintf(stderr, "sluice-ingest: --4k applies to --test-source only\n");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Parse "N/D" into a positive fraction. */
+static int frac_parse(const char *s, unsigned *num, unsigned *den)
+{
+        char *end;
+        unsigned long n = strtoul(s, &end, 10), d = 1;
+        if (end == s)
+                return -EINVAL;
+        if (*end == '/' || *end == ':')
+                d = strtoul(end + 1, &end, 10);
+        if (*end || n == 0 || d == 0 || n > 1000000 || d > 1000000)
+                return -EINVAL;
+        *num = (unsigned)n;
+        *den = (unsigned)d;
+        return 0;
+}
+
+static int probe_source(const struct opts *o, struct ladder_src *s)
+{
+        char *out = NULL;
+        const char *err = "";
+        json_t *j = NULL;
+        json_error_t je;
+        int r;
+        char *argv[] = {(char *)o->ffprobe, "-v", "error", "-print_format", "json", "-show_format",
+                        "-show_streams", "--", (char *)o->source, NULL};
+        struct stat st;
+
+        if (stat(o->source, &st) < 0) {
+                fprintf(stderr, "sluice-ingest: %s: %s\n", o->source, strerror(errno));
+                return -errno;
+        }
+        r = proc_capture(argv, 4 << 20, &out, &err);
+        if (r < 0) {
+                fprintf(stderr, "sluice-ingest: cannot run %s: %s\n", o->ffprobe, strerror(-r));
+                return r;
+        }
+        if (r != 0) {
+                fprintf(stderr, "sluice-ingest: %s: not a media file ffprobe can read: %s\n",
+                        o->source, *err ? err : "(no message)");
+                r = -EINVAL;
+                goto out;
+        }
+        j = json_loads(out, 0, &je);
+        json_t *streams = json_object_get(j, "streams");
+        r = -EINVAL;
+        if (!json_is_array(streams)) {
+                fprintf(stderr, "sluice-ingest: %s: ffprobe found no streams\n", o->source);
+                goto out;
+        }
+        size_t i;
+        json_t *st_j;
+        int have_video = 0;
+        json_array_foreach(streams, i, st_j) {
+                const char *type = json_string_value(json_object_get(st_j, "codec_type"));
+                json_t *disp = json_object_get(st_j, "disposition");
+                if (!type)
+                        continue;
+                if (!strcmp(type, "video") && !have_video &&
+                    json_integer_value(json_object_get(disp, "attached_pic")) == 0) {
+                        s->width = (unsigned)json_integer_value(json_object_get(st_j, "width"));
+                        s->height = (unsigned)json_integer_value(json_object_get(st_j, "height"));
+                        const char *sar =
+                                json_string_value(json_object_get(st_j, "sample_aspect_ratio"));
+                        if (!sar || frac_parse(sar, &s->sar_num, &s->sar_den) < 0)
+                                s->sar_num = s->sar_den = 1;
+                        const char *fr = json_string_value(json_object_get(st_j, "avg_frame_rate"));
+                        if (!fr || frac_parse(fr, &s->fps_num, &s->fps_den) < 0 ||
+                            (double)s->fps_num / s->fps_den > 120) {
+                                fr = json_string_value(json_object_get(st_j, "r_frame_rate"));
+                                if (!fr || frac_parse(fr, &s->fps_num, &s->fps_den) < 0)
+                                        s->fps_num = 25, s->fps_den = 1;
+                        }
+                        have_video = s->width > 0 && s->height > 0;
+                } else if (!strcmp(type, "audio") && s->n_audio < LADDER_AUDIO_MAX) {
+                        const char *lang = json_string_value(
+                                json_object_get(json_object_get(st_j, "tags"), "language"));
+                        snprintf(s->audio_lang[s->n_audio++], sizeof(s->audio_lang[0]), "%s",
+                                 lang && lang_valid(lang) ? lang : "und");
+                }
+        }
+        if (!have_video) {
+                fprintf(stderr, "sluice-ingest: %s: no video stream (is this a video file?)\n",
+                        o->source);
+                goto out;
+        }
+        const char *dur = json_string_value(
+                json_object_get(json_object_get(j, "format"), "duration"));
+        s->duration = dur ? strtod(dur, NULL) : 0;
+        if (!(s->duration > 0)) {
+                fprintf(stderr, "sluice-ingest: %s: unknown or zero duration\n", o->source);
+                goto out;
+        }
+        s->path = o->source;
+        r = 0;
+out:
+        json_decref(j);
+        free(out);
+        return r;
+}
+
+/* Build the job list: video rungs, one audio per language, one text per --subtitles. */
+static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_job *jobs,
+                     size_t *ret_n)
+{
+        unsigned mask;
+        size_t n = 0;
+        if (ladder_select(o->ladder, s->height, &mask) < 0) {
+                fprintf(stderr, "sluice-ingest: --ladder: rung names are 240p 360p 480p 720p "
+                                "1080p 2160p\n");
+                return -EINVAL;
+        }
+        if (!s->path) {
+                /* Make the synthetic source no larger than the top rung asked for. */
+                unsigned top = 0;
+                for (size_t i = 0; i < ladder_rungs_n; i++)
+                        if (mask & (1u << i))
+                                top = ladder_rungs[i].height;
+                if (top < s->height) {
+                        s->width = ladder_width(s, top);
+                        s->height = top;
+                }
+        }
+        for (size_t i = 0; i < ladder_rungs_n; i++) {
+                if (!(mask & (1u << i)))
+                        continue;
+                struct ladder_job *j = &jobs[n++];
+                j->kind = LADDER_VIDEO;
+                snprintf(j->id, sizeof(j->id), "video-%s", ladder_rungs[i].name);
+                j->height = ladder_rungs[i].height;
+                j->width = ladder_width(s, j->height);
+                j->kbps = ladder_rungs[i].kbps;
+        }
+        /* --audio-lang renames the source's streams in order (or, for the test source,
+         * asks for that many tones). */
+        if (o->audio_lang) {
+                const char *p = o->audio_lang;
+                unsigned k = 0;
+                while (*p && k < LADDER_AUDIO_MAX) {
+                        size_t len = strcspn(p, ",");
+                        if (len >= sizeof(s->audio_lang[0]))
+                                return -EINVAL;
+                        memcpy(s->audio_lang[k], p, len);
+                        s->audio_lang[k][len] = '\0';
+                        if (!lang_valid(s->audio_lang[k])) {
+                                fprintf(stderr, "sluice-ingest: --audio-lang: '%s' is not a "
+                                                "language tag\n", s->audio_lang[k]);
+                                return -EINVAL;
+                        }
+                        k++;
+                        p += len + (p[len] == ',');
+                }
+                if (s->path && k > s->n_audio) {
+                        fprintf(stderr, "sluice-ingest: --audio-lang names %u languages, the "
+                                        "source has %u audio streams\n", k, s->n_audio);
+                        return -EINVAL;
+                }
+                if (!s->path)
+                        s->n_audio = k;
+        }
+        for (unsigned a = 0; a < s->n_audio; a++) {
+                struct ladder_job *j = &jobs[n++];
+                j->kind = LADDER_AUDIO;
+                j->audio_index = a;
+                j->kbps = LADDER_AUDIO_KBPS;
+                snprintf(j->lang, sizeof(j->lang), "%s", s->audio_lang[a]);
+                snprintf(j->id, sizeof(j->id), "audio-%s", j->lang);
+                for (size_t b = 0; b + 1 < n; b++)
+                        if (!strcmp(jobs[b].id, j->id))
+                                snprintf(j->id, sizeof(j->id), "audio-%s-%u", j->lang, a + 1);
+        }
+        for (unsigned t = 0; t < o->n_subs; t++) {
+                struct ladder_job *j = &jobs[n++];
+                const char *eq = strchr(o->subs[t], '=');
+                size_t len = (size_t)(eq - o->subs[t]);
+                j->kind = LADDER_TEXT;
+                if (len >= sizeof(j->lang))
+                        return -EINVAL;
+                memcpy(j->lang, o->subs[t], len);
+                j->lang[len] = '\0';
+                if (!lang_valid(j->lang)) {
+                        fprintf(stderr, "sluice-ingest: --subtitles: '%s' is not a language\n",
+                                j->lang);
+                        return -EINVAL;
+                }
+                j->text_path = eq + 1;
+                if (access(j->text_path, R_OK) < 0) {
+                        fprintf(stderr, "sluice-ingest: %s: %s\n", j->text_path, strerror(errno));
+                        return -errno;
+                }
+                snprintf(j->id, sizeof(j->id), "text-%s", j->lang);
+                for (size_t b = 0; b + 1 < n; b++)
+                        if (!strcmp(jobs[b].id, j->id)) {
+                                fprintf(stderr, "sluice-ingest: two subtitle tracks for '%s'\n",
+                                        j->lang);
+                                return -EINVAL;
+                        }
+        }
+        *ret_n = n;
+        return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void)st, (void)flag, (void)ftw;
+        (void)remove(path);
+        return 0;
+}
+
+static void rm_tree(const char *path)
+{
+        (void)nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Remove temporary directories of ingest runs whose process is gone (killed, crashed). */
+static void stale_cleanup(const char *origin)
+{
+        DIR *d = opendir(origin);
+        struct dirent *de;
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char *end;
+                if (strncmp(de->d_name, ".ingest.", 8) != 0)
+                        continue;
+                long pid = strtol(de->d_name + 8, &end, 10);
+                if (*end != '.' || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+                        continue;
+                char p[PATH_MAX];
+                if ((size_t)snprintf(p, sizeof(p), "%s/%s", origin, de->d_name) < sizeof(p)) {
+                        fprintf(stderr, "sluice-ingest: removing %s left by a run that died\n", p);
+                        rm_tree(p);
+                }
+        }
+        closedir(d);
+}
+
+static int space_check(const char *origin, const struct ladder_job *jobs, size_t n, double dur,
+                       int encrypt)
+{
+        struct statvfs sv;
+        double need = 0;
+        for (size_t i = 0; i < n; i++)
+                need += (double)jobs[i].kbps * 1000 / 8 * dur;
+        /* Rate control overshoots a little, and encryption rewrites one file at a time. */
+        need = need * 1.25 + (encrypt ? 64e6 : 0) + 16e6;
+        if (statvfs(origin, &sv) < 0)
+                return -errno;
+        double avail = (double)sv.f_bavail * sv.f_frsize;
+        if (avail < need) {
+                fprintf(stderr, "sluice-ingest: %s: %.0f MB free, this title needs about %.0f MB\n",
+                        origin, avail / 1e6, need / 1e6);
+                return -ENOSPC;
+        }
+        return 0;
+}
+
+static double now_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void progress_show(struct ladder_job *jobs, size_t n, double dur, double t0, int final)
+{
+        double done = 0;
+        size_t finished = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (jobs[i].state == 2) {
+                        done += dur;
+                        finished++;
+                } else if (jobs[i].state == 1) {
+                        done += fmin(jobs[i].proc.out_time, dur);
+                }
+        }
+        double title_s = done / (double)n, el = now_s() - t0;
+        double speed = el > 0 ? title_s / el : 0;
+        double eta = speed > 0 ? (dur - title_s) / speed : 0;
+        fprintf(stderr, "\r\033[K  encoded %.1f/%.1f s  speed %.2fx  ETA %d:%02d  [%zu/%zu renditions]%s",
+                title_s, dur, speed, (int)eta / 60, (int)eta % 60, finished, n, final ? "\n" : "");
+}
+
+/*
+ * Run every job, at most max_par at once. On failure prints the failing ffmpeg's last lines
+ * and stops the others. Returns 0, -EINTR when interrupted, or -EIO.
+ */
+static int run_jobs(struct ladder_job *jobs, size_t n, const struct ladder_src *s,
+                    const struct ladder_opts *lo, int max_par, int show)
+{
+        double t0 = now_s(), last = 0;
+        size_t next = 0, running = 0, finished = 0;
+        int r = 0;
+        struct ladder_job *failed = NULL;
+        int failed_code = 0;
+
+        while (finished < n) {
+                while (!interrupted && !failed && next < n && running < (size_t)max_par) {
+                        struct ladder_job *j = &jobs[next++];
+                        struct strv av = {0};
+                        char dir[PATH_MAX];
+                        (void)util_path(dir, sizeof(dir), "%s/%s", tmp_dir, j->id);
+                        if (mkdir(dir, 0755) < 0 || ladder_job_argv(j, s, lo, dir, &av) < 0 ||
+                            (r = proc_spawn(&j->proc, av.v)) < 0) {
+                                fprintf(stderr, "sluice-ingest: cannot start %s for %s: %s\n",
+                                        lo->ffmpeg, j->id, strerror(r < 0 ? -r : errno));
+                                strv_done(&av);
+                                j->state = 2;
+                                finished++;
+                                failed = j;
+                                break;
+                        }
+                        strv_done(&av);
+                        j->state = 1;
+                        running++;
+                }
+                if (running == 0)
+                        break;
+                struct pollfd pf[2 * JOBS_MAX];
+                struct ladder_job *owner[2 * JOBS_MAX];
+                nfds_t np = 0;
+                for (size_t i = 0; i < n; i++) {
+                        if (jobs[i].state != 1)
+                                continue;
+                        if (jobs[i].proc.out_fd >= 0) {
+                                owner[np] = &jobs[i];
+                                pf[np++] = (struct pollfd){.fd = jobs[i].proc.out_fd, .events = POLLIN};
+                        }
+                        if (jobs[i].proc.err_fd >= 0) {
+                                owner[np] = &jobs[i];
+                                pf[np++] = (struct pollfd){.fd = jobs[i].proc.err_fd, .events = POLLIN};
+                        }
+                }
+                if (interrupted || failed) {
+                        /* Stop the rest; their pipes close when they exit. */
+                        for (size_t i = 0; i < n; i++)
+                                if (jobs[i].state == 1)
+                                        proc_kill(&jobs[i].proc, SIGTERM);
+                }
+                if (poll(pf, np, 250) < 0 && errno != EINTR)
+                        return -errno;
+                for (nfds_t i = 0; i < np; i++)
+                        if (pf[i].revents)
+                                (void)proc_pump(&owner[i]->proc, pf[i].fd);
+                for (size_t i = 0; i < n; i++) {
+                        struct ladder_job *j = &jobs[i];
+                        if (j->state != 1 || j->proc.out_fd >= 0 || j->proc.err_fd >= 0)
+                                continue;
+                        int code = proc_reap(&j->proc);
+                        proc_done(&j->proc);
+                        j->state = 2;
+                        running--;
+                        finished++;
+                        if (code != 0 && !failed && !interrupted) {
+                                failed = j;
+                                failed_code = code;
+                        } else if (!show && code == 0) {
+                                fprintf(stderr, "  %s done\n", j->id);
+                        }
+                }
+                if (show && now_s() - last > 0.5) {
+                        last = now_s();
+                        progress_show(jobs, n, s->duration, t0, 0);
+                }
+        }
+        if (show)
+                progress_show(jobs, n, s->duration, t0, 1);
+        if (interrupted)
+                return -EINTR;
+        if (failed) {
+                if (failed_code)
+                        fprintf(stderr, "sluice-ingest: ffmpeg failed for %s (exit %d); its last "
+                                        "lines:\n%s\n",
+                                failed->id, failed_code, proc_tail(&failed->proc, 8));
+                return -EIO;
+        }
+        return 0;
+}
+
+/* Encrypt every init and media segment in place. Returns 0 or -errno, with a message. */
+static int encrypt_title(const struct ladder_job *jobs, size_t n, const struct cenc_key *k,
+                         double *ret_bytes, double *ret_secs)
+{
+        double t0 = now_s(), bytes = 0;
+        for (size_t i = 0; i < n; i++) {
+                const struct ladder_job *j = &jobs[i];
+                char path[PATH_MAX];
+                uint8_t *buf = NULL;
+                size_t len;
+                struct mp4_track t;
+                struct mp4_buf out = {0};
+                if (j->kind == LADDER_TEXT)
+                        continue;
+                (void)util_path(path, sizeof(path), "%s/%s/init.mp4", tmp_dir, j->id);
+                int r = util_file_read(path, ASSET_FILE_MAX, &buf, &len);
+                if (r >= 0)
+                        r = mp4_info_track_parse(buf, len, &t);
+                if (r >= 0)
+                        r = cenc_init_rewrite(buf, len, k, &out);
+                if (r >= 0)
+                        r = util_file_replace(path, out.p, out.len, 0644);
+                free(buf);
+                mp4_buf_done(&out);
+                for (unsigned seg = 1; r >= 0; seg++) {
+                        (void)util_path(path, sizeof(path), "%s/%s/seg-%u.m4s", tmp_dir, j->id, seg);
+                        r = util_file_read(path, ASSET_FILE_MAX, &buf, &len);
+                        if (r == -ENOENT) {
+                                r = 0;
+                                break;
+                        }
+                        if (r >= 0)
+                                r = cenc_segment_rewrite(buf, len, &t, k, &out);
+                        if (r >= 0)
+                                r = util_file_replace(path, out.p, out.len, 0644);
+                        bytes += (double)len;
+                        free(buf);
+                        mp4_buf_done(&out);
+                }
+                if (r < 0) {
+                        fprintf(stderr, "sluice-ingest: encrypting %s: %s\n", path, strerror(-r));
+                        return r;
+                }
+        }
+        *ret_bytes = bytes;
+        *ret_secs = now_s() - t0;
+        return 0;
+}
+
+/* Control's answer is only judged by its status. */
+static size_t curl_sink(char *p, size_t sz, size_t n, void *ud)
+{
+        (void)p, (void)ud;
+        return sz * n;
+}
+
+static int register_title(const struct opts *o, json_t *asset, const struct cenc_key *k)
+{
+        char url[2048], hex_key[33], hex_kid[33], token[512] = "", auth[600], errbuf[CURL_ERROR_SIZE] = "";
+        const char *env = getenv("SLUICE_CONTROL_TOKEN");
+        struct curl_slist *hdr = NULL;
+        long status = 0;
+        int r = -EIO;
+        if (o->token_file) {
+                uint8_t *t = NULL;
+                size_t tl;
+                if (util_file_read(o->token_file, sizeof(token) - 1, &t, &tl) < 0) {
+                        fprintf(stderr, "sluice-ingest: --token-file %s: cannot read\n", o->token_file);
+                        return -EINVAL;
+                }
+                while (tl && (t[tl - 1] == '\n' || t[tl - 1] == '\r'))
+                        tl--;
+                memcpy(token, t, tl);
+                token[tl] = '\0';
+                free(t);
+        } else if (env) {
+                snprintf(token, sizeof(token), "%s", env);
+        }
+        json_t *body = json_pack("{s:s, s:O}", "title", o->title, "asset", asset);
+        if (k)
+                json_object_set_new(body, "key",
+                                    json_pack("{s:s, s:s}", "kid", util_hex(k->kid, 16, hex_kid),
+                                              "key", util_hex(k->key, 16, hex_key)));
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        snprintf(url, sizeof(url), "%s/v1/admin/titles", o->register_url);
+        CURL *c = curl_easy_init();
+        if (!c || !text)
+                goto out;
+        hdr = curl_slist_append(hdr, "Content-Type: application/json");
+        if (*token) {
+                snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+                hdr = curl_slist_append(hdr, auth);
+        }
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+        CURLcode cr = curl_easy_perform(c);
+        if (cr != CURLE_OK) {
+                fprintf(stderr, "sluice-ingest: cannot register with control at %s: %s\n", url,
+                        *errbuf ? errbuf : curl_easy_strerror(cr));
+                goto out;
+        }
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (status < 200 || status > 299) {
+                fprintf(stderr, "sluice-ingest: control at %s answered %ld\n", url, status);
+                goto out;
+        }
+        r = 0;
+out:
+        curl_slist_free_all(hdr);
+        if (c)
+                curl_easy_cleanup(c);
+        free(text);
+        return r;
+}
+
+/* The key must never land in the origin, where edges and the fill agent could copy it. */
+static int key_out_check(const char *key_out, const char *origin)
+{
+        char dir[PATH_MAX], real_dir[PATH_MAX], real_origin[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", key_out);
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+                snprintf(dir, sizeof(dir), ".");
+        else if (slash == dir)
+                dir[1] = '\0';
+        else
+                *slash = '\0';
+        if (!realpath(dir, real_dir) || !realpath(origin, real_origin)) {
+                fprintf(stderr, "sluice-ingest: --key-out %s: %s\n", key_out, strerror(errno));
+                return -errno;
+        }
+        size_t n = strlen(real_origin);
+        if (!strncmp(real_dir, real_origin, n) && (real_dir[n] == '/' || real_dir[n] == '\0')) {
+                fprintf(stderr, "sluice-ingest: --key-out must be outside the origin %s\n", origin);
+                return -EPERM;
+        }
+        return 0;
+}
+
+static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdout)
+{
+        char hk[33], hkid[33];
+        json_t *j = json_pack("{s:s, s:s, s:s}", "title", o->title, "kid",
+                              util_hex(k->kid, 16, hkid), "key", util_hex(k->key, 16, hk));
+        char *text = json_dumps(j, JSON_COMPACT);
+        int r = -ENOMEM;
+        json_decref(j);
+        if (!text)
+                return r;
+        if (o->key_out) {
+                size_t len = strlen(text);
+                text[len] = '\n';
+                r = util_file_replace(o->key_out, text, len + 1, 0600);
+                if (r < 0)
+                        fprintf(stderr, "sluice-ingest: --key-out %s: %s\n", o->key_out, strerror(-r));
+        } else if (to_stdout) {
+                printf("%s\n", text);
+                fflush(stdout);
+                r = 0;
+        } else {
+                r = 0;
+        }
+        free(text);
+        return r;
+}
+
+static int publish(const struct opts *o, char *final, size_t len)
+{
+        snprintf(final, len, "%s/%s", o->origin, o->title);
+        int dfd = open(o->origin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        /* Everything ffmpeg and we wrote reaches the disk before the name appears. */
+        (void)syncfs(dfd);
+        int r = 0;
+        if (o->replace && access(final, F_OK) == 0) {
+                if (renameat2(AT_FDCWD, tmp_dir, AT_FDCWD, final, RENAME_EXCHANGE) < 0)
+                        r = -errno;
+                else
+                        rm_tree(tmp_dir); /* now the old title */
+        } else if (renameat2(AT_FDCWD, tmp_dir, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
+                r = -errno;
+        }
+        if (r == 0)
+                (void)fsync(dfd);
+        close(dfd);
+        return r;
+}
+
+int main(int argc, char **argv)
+{
+        struct opts o = {.ffmpeg = "ffmpeg", .ffprobe = "ffprobe", .preset = "veryfast",
+                         .progress = -1};
+        struct ladder_src src = {0};
+        struct ladder_job jobs[JOBS_MAX];
+        struct cenc_key key;
+        size_t n_jobs = 0;
+        json_t *asset = NULL;
+        char final[PATH_MAX], err[512] = "";
+        int r, rc = 1;
+
+        if (argc >= 2 && !strcmp(argv[1], "--exec-guard"))
+                return proc_exec_guard(argc - 2, argv + 2);
+        memset(jobs, 0, sizeof(jobs));
+        if (parse_args(argc, argv, &o) < 0)
+                return EXIT_USAGE;
+        static char self[PATH_MAX];
+        ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (sl > 0) {
+                self[sl] = '\0';
+                proc_guard_exe = self;
+        }
+        /* Bounded here so every path built under it below fits in PATH_MAX. */
+        if (strlen(o.origin) > PATH_MAX / 2) {
+                fprintf(stderr, "sluice-ingest: --origin: path too long\n");
+                return EXIT_USAGE;
+        }
+        struct stat st;
+        if (stat(o.origin, &st) < 0 || !S_ISDIR(st.st_mode) || access(o.origin, W_OK) < 0) {
+                fprintf(stderr, "sluice-ingest: --origin %s: not a writable directory\n", o.origin);
+                return 1;
+        }
+        if (o.key_out && key_out_check(o.key_out, o.origin) < 0)
+                return EXIT_USAGE;
+        snprintf(final, sizeof(final), "%s/%s", o.origin, o.title);
+        if (!o.replace && access(final, F_OK) == 0) {
+                fprintf(stderr, "sluice-ingest: %s exists (use --replace)\n", final);
+                return 1;
+        }
+
+        if (o.source) {
+                if (probe_source(&o, &src) < 0)
+                        return 1;
+        } else {
+                src.duration = o.test_seconds;
+                src.width = o.four_k ? 3840 : 1920;
+                src.height = o.four_k ? 2160 : 1080;
+                src.sar_num = src.sar_den = 1;
+                src.fps_num = 25;
+                src.fps_den = 1;
+                src.n_audio = 1;
+                snprintf(src.audio_lang[0], sizeof(src.audio_lang[0]), "en");
+        }
+        if (plan_jobs(&o, &src, jobs, &n_jobs) < 0)
+                return EXIT_USAGE;
+
+        stale_cleanup(o.origin);
+        if (space_check(o.origin, jobs, n_jobs, src.duration, o.encrypt) < 0)
+                return 1;
+        if (o.encrypt && cenc_key_generate(&key) < 0) {
+                fprintf(stderr, "sluice-ingest: cannot generate a key (OpenSSL RAND)\n");
+                return 1;
+        }
+
+        snprintf(tmp_dir, sizeof(tmp_dir), "%s/.ingest.%ld.%s.XXXXXX", o.origin, (long)getpid(),
+                 o.title);
+        if (!mkdtemp(tmp_dir)) {
+                fprintf(stderr, "sluice-ingest: %s: %s\n", tmp_dir, strerror(errno));
+                return 1;
+        }
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int par = o.jobs ? o.jobs : (int)(cores > 0 ? cores : 1);
+        int show = o.progress >= 0 ? o.progress : isatty(STDERR_FILENO);
+        struct ladder_opts lo = {.ffmpeg = o.ffmpeg, .preset = o.preset, .threads = o.threads};
+        fprintf(stderr, "sluice-ingest: %s: %zu renditions, %.1f s, %d at a time\n", o.title,
+                n_jobs, src.duration, par);
+        double t0 = now_s();
+        r = run_jobs(jobs, n_jobs, &src, &lo, par, show);
+        if (r < 0) {
+                rc = r == -EINTR ? EXIT_INTERRUPTED : 1;
+                goto out;
+        }
+        fprintf(stderr, "sluice-ingest: encoded in %.1f s (%.2f s per source minute)\n",
+                now_s() - t0, (now_s() - t0) * 60 / src.duration);
+        for (size_t i = 0; i < n_jobs; i++) {
+                char p[PATH_MAX];
+                (void)util_path(p, sizeof(p), "%s/%s/ffmpeg.mpd", tmp_dir, jobs[i].id);
+                (void)unlink(p);
+        }
+        if (o.encrypt) {
+                double bytes = 0, secs = 0;
+                if (encrypt_title(jobs, n_jobs, &key, &bytes, &secs) < 0)
+                        goto out;
+                fprintf(stderr, "sluice-ingest: encrypted %.1f MB in %.3f s (%.1f MB/s)\n",
+                        bytes / 1e6, secs, secs > 0 ? bytes / 1e6 / secs : 0);
+        }
+        if (interrupted) {
+                rc = EXIT_INTERRUPTED;
+                goto out;
+        }
+        r = asset_build(tmp_dir, o.title, jobs, n_jobs, &src, o.encrypt ? key.kid : NULL, &asset,
+                        err, sizeof(err));
+        if (r < 0) {
+                fprintf(stderr, "sluice-ingest: checking the output: %s\n", *err ? err : strerror(-r));
+                goto out;
+        }
+        char *text = json_dumps(asset, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char ap[PATH_MAX];
+        (void)util_path(ap, sizeof(ap), "%s/asset.json", tmp_dir);
+        r = text ? util_file_replace(ap, text, strlen(text), 0644) : -ENOMEM;
+        free(text);
+        if (r < 0) {
+                fprintf(stderr, "sluice-ingest: %s: %s\n", ap, strerror(-r));
+                goto out;
+        }
+        if (interrupted) {
+                rc = EXIT_INTERRUPTED;
+                goto out;
+        }
+        /* The key goes out before the title appears: a title nobody can decrypt is worse
+         * than a key for a title that failed to publish. */
+        if (o.encrypt && key_emit(&o, &key, !o.register_url) < 0)
+                goto out;
+        r = publish(&o, final, sizeof(final));
+        if (r < 0) {
+                fprintf(stderr, "sluice-ingest: publishing %s: %s\n", final, strerror(-r));
+                goto out;
+        }
+        tmp_dir[0] = '\0';
+        fprintf(stderr, "sluice-ingest: published %s\n", final);
+        rc = 0;
+        if (o.register_url) {
+                curl_global_init(CURL_GLOBAL_DEFAULT);
+                if (register_title(&o, asset, o.encrypt ? &key : NULL) < 0) {
+                        fprintf(stderr, "sluice-ingest: %s is published and %s/asset.json "
+                                        "describes it; register it again once control is up\n",
+                                final, final);
+                        if (o.encrypt && !o.key_out) {
+                                fprintf(stderr, "sluice-ingest: the key is on stdout; keep it\n");
+                                (void)key_emit(&o, &key, 1);
+                        }
+                        rc = EXIT_REGISTER;
+                }
+                curl_global_cleanup();
+        }
+out:
+        if (interrupted)
+                fprintf(stderr, "\nsluice-ingest: interrupted; nothing published\n");
+        for (size_t i = 0; i < n_jobs; i++) {
+                if (jobs[i].state == 1) {
+                        proc_kill(&jobs[i].proc, SIGKILL);
+                        (void)proc_reap(&jobs[i].proc);
+                }
+                proc_done(&jobs[i].proc);
+        }
+        if (tmp_dir[0])
+                rm_tree(tmp_dir);
+        json_decref(asset);
+        OPENSSL_cleanse(&key, sizeof(key));
+        return rc;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void strv_add(struct strv *sv, const char *s)
+{
+        if (sv->oom)
+                return;
+        if (sv->n + 2 > sv->cap) {
+                size_t cap = sv->cap ? sv->cap * 2 : 32;
+                char **v = realloc(sv->v, cap * sizeof(*v));
+                if (!v) {
+                        sv->oom = 1;
+                        return;
+                }
+                sv->v = v;
+                sv->cap = cap;
+        }
+        char *c = strdup(s);
+        if (!c) {
+                sv->oom = 1;
+                return;
+        }
+        sv->v[sv->n++] = c;
+        sv->v[sv->n] = NULL;
+}
+
+void strv_addf(struct strv *sv, const char *fmt, ...)
+{
+        char *s = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                sv->oom = 1;
+                return;
+        }
+        strv_add(sv, s);
+        free(s);
+}
+
+void strv_done(struct strv *sv)
+{
+        for (size_t i = 0; i < sv->n; i++)
+                free(sv->v[i]);
+        free(sv->v);
+        *sv = (struct strv){0};
+}
+
+int util_file_read(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_len)
+{
+        struct stat st;
+        uint8_t *buf = NULL;
+        int r, fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto out;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                r = -EINVAL;
+                goto out;
+        }
+        if ((uint64_t)st.st_size > max) {
+                r = -EFBIG;
+                goto out;
+        }
+        size_t len = (size_t)st.st_size, got = 0;
+        buf = malloc(len ? len : 1);
+        if (!buf) {
+                r = -ENOMEM;
+                goto out;
+        }
+        while (got < len) {
+                ssize_t n = read(fd, buf + got, len - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : -EIO;
+                        goto out;
+                }
+                got += (size_t)n;
+        }
+        *ret_buf = buf;
+        *ret_len = len;
+        buf = NULL;
+        r = 0;
+out:
+        free(buf);
+        close(fd);
+        return r;
+}
+
+int util_file_replace(const char *path, const void *data, size_t len, unsigned mode)
+{
+        char tmp[4096];
+        int r, fd;
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        const uint8_t *p = data;
+        size_t left = len;
+        while (left) {
+                ssize_t n = write(fd, p, left);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                p += n;
+                left -= (size_t)n;
+        }
+        if (fsync(fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (close(fd) < 0) {
+                fd = -1;
+                r = -errno;
+                goto fail;
+        }
+        fd = -1;
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        return 0;
+fail:
+        if (fd >= 0)
+                close(fd);
+        (void)unlink(tmp);
+        return r;
+}
+
+char *util_hex(const uint8_t *p, size_t n, char *out)
+{
+        static const char digits[] = "0123456789abcdef";
+        for (size_t i = 0; i < n; i++) {
+                out[2 * i] = digits[p[i] >> 4];
+                out[2 * i + 1] = digits[p[i] & 15];
+        }
+        out[2 * n] = '\0';
+        return out;
+}
+
+int util_path(char *buf, size_t len, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(buf, len, fmt, ap);
+        va_end(ap);
+        return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Small helpers local to ingest: a growable argv for posix_spawn, whole-file read/write.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct strv {
+        char **v; /* NULL-terminated once anything was added */
+        size_t n, cap;
+        int oom;  /* sticky: set when an add failed, checked once before use */
+};
+
+/* strv_add: append a copy of s. On OOM sets sv->oom; check it before using sv->v. */
+void strv_add(struct strv *sv, const char *s);
+
+/* strv_addf: append a formatted string, as strv_add. */
+void strv_addf(struct strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* strv_done: free all strings and the array. */
+void strv_done(struct strv *sv);
+
+/*
+ * util_file_read: read a whole regular file of at most max bytes into a malloc'd buffer.
+ * Returns 0, -EFBIG past max, or -errno. *ret_buf is the caller's.
+ */
+int util_file_read(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_len);
+
+/*
+ * util_file_replace: write data to "<path>.tmp", fsync it, and rename it over path, so a
+ * reader sees the old file or the new one, never a mix. Returns 0 or -errno.
+ */
+int util_file_replace(const char *path, const void *data, size_t len, unsigned mode);
+
+/* util_hex: lowercase hex of n bytes into out (2n+1 bytes). Returns out. */
+char *util_hex(const uint8_t *p, size_t n, char *out);
+
+/*
+ * util_path: format a path into buf. Returns 0, or -ENAMETOOLONG when it does not fit (buf
+ * then holds a truncated string that must not be used).
+ */
+int util_path(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
