@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmcd.h"
+
+#include "access-log.h"
+
+void access_log_buf_init(struct access_log_buf *b, int fd)
+{
+        b->len = 0;
+        b->staged = false;
+        b->front_len = b->tail_len = 0;
+        b->fd = fd;
+}
+
+/* Append s[0..n) to the stage at *pos, escaping bytes that would break the line. */
+static void put_safe(char *out, size_t cap, size_t *pos, const char *s, size_t n)
+{
+        static const char hexd[] = "0123456789abcdef";
+
+        for (size_t i = 0; i < n && *pos + 4 < cap; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c < 0x21 || c >= 0x7f || c == '"' || c == '\\') {
+                        out[(*pos)++] = '\\';
+                        out[(*pos)++] = 'x';
+                        out[(*pos)++] = hexd[c >> 4];
+                        out[(*pos)++] = hexd[c & 15];
+                } else {
+                        out[(*pos)++] = (char)c;
+                }
+        }
+}
+
+static void put_raw(char *out, size_t cap, size_t *pos, const char *s, size_t n)
+{
+        if (n > cap - *pos)
+                n = cap - *pos;
+        memcpy(out + *pos, s, n);
+        *pos += n;
+}
+
+/* Wall-clock timestamp, formatted once per second and per thread. */
+static size_t format_time(char *out, size_t cap)
+{
+        static __thread time_t last_sec = -1;
+        static __thread char prefix[32];
+        struct timespec ts;
+        struct tm tm;
+        int n;
+
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        if (ts.tv_sec != last_sec) {
+                (void)gmtime_r(&ts.tv_sec, &tm);
+                if (strftime(prefix, sizeof(prefix), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+                        prefix[0] = '\0';
+                last_sec = ts.tv_sec;
+        }
+        n = snprintf(out, cap, "%s.%03ldZ", prefix, ts.tv_nsec / 1000000);
+        return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec)
+{
+        char *s = b->stage;
+        const size_t cap = sizeof(b->stage) / 2; /* front and tail get half each */
+        size_t pos = 0;
+        char num[48];
+        int n;
+
+        if (b->fd < 0)
+                return;
+        pos = format_time(s, cap);
+        n = snprintf(num, sizeof(num), " conn=%llu ", (unsigned long long)rec->conn_id);
+        put_raw(s, cap, &pos, num, n > 0 ? (size_t)n : 0);
+        put_raw(s, cap, &pos, rec->client ? rec->client : "-",
+                rec->client ? strlen(rec->client) : 1);
+        put_raw(s, cap, &pos, " \"", 2);
+        put_safe(s, cap, &pos, rec->method, rec->method_len);
+        put_raw(s, cap, &pos, " ", 1);
+        if (rec->token && rec->token >= rec->target &&
+            rec->token + rec->token_len <= rec->target + rec->target_len) {
+                size_t before = (size_t)(rec->token - rec->target);
+                put_safe(s, cap, &pos, rec->target, before);
+                put_raw(s, cap, &pos, "*", 1);
+                put_safe(s, cap, &pos, rec->token + rec->token_len,
+                         rec->target_len - before - rec->token_len);
+        } else {
+                put_safe(s, cap, &pos, rec->target, rec->target_len);
+        }
+        put_raw(s, cap, &pos, "\"", 1);
+        b->front_len = pos;
+
+        /* The tail lives in the second half of the stage. */
+        s = b->stage + cap;
+        pos = 0;
+        put_raw(s, cap, &pos, " key=", 5);
+        if (rec->key_len)
+                put_safe(s, cap, &pos, rec->key, rec->key_len);
+        else
+                put_raw(s, cap, &pos, "-", 1);
+        put_raw(s, cap, &pos, " cmcd=", 6);
+        if (rec->cmcd) {
+                char tmp[512];
+                size_t m = cmcd_format_log(rec->cmcd, tmp, sizeof(tmp));
+                if (m >= sizeof(tmp))
+                        m = sizeof(tmp) - 1;
+                if (m)
+                        put_safe(s, cap, &pos, tmp, m);
+                else
+                        put_raw(s, cap, &pos, "-", 1);
+        } else {
+                put_raw(s, cap, &pos, "-", 1);
+        }
+        b->tail_len = pos;
+        b->staged = true;
+}
+
+static void emit(struct access_log_buf *b, const char *front, size_t front_len, const char *tail,
+                 size_t tail_len, int status, uint64_t bytes, uint64_t dur_us)
+{
+        char mid[80];
+        int n = snprintf(mid, sizeof(mid), " %d %llu %llu", status, (unsigned long long)bytes,
+                         (unsigned long long)dur_us);
+        size_t need = front_len + (size_t)(n > 0 ? n : 0) + tail_len + 1;
+
+        if (need > sizeof(b->buf) - b->len)
+                access_log_flush(b);
+        if (need > sizeof(b->buf))
+                return;
+        memcpy(b->buf + b->len, front, front_len);
+        b->len += front_len;
+        memcpy(b->buf + b->len, mid, (size_t)n);
+        b->len += (size_t)n;
+        memcpy(b->buf + b->len, tail, tail_len);
+        b->len += tail_len;
+        b->buf[b->len++] = '\n';
+}
+
+void access_log_end(struct access_log_buf *b, int status, uint64_t bytes, uint64_t dur_us)
+{
+        if (b->fd < 0 || !b->staged)
+                return;
+        emit(b, b->stage, b->front_len, b->stage + sizeof(b->stage) / 2, b->tail_len, status,
+             bytes, dur_us);
+        b->staged = false;
+}
+
+struct access_log_pending *access_log_detach(struct access_log_buf *b)
+{
+        struct access_log_pending *p;
+
+        if (b->fd < 0 || !b->staged)
+                return NULL;
+        b->staged = false;
+        p = malloc(sizeof(*p) + b->front_len + b->tail_len);
+        if (!p)
+                return NULL;
+        p->front_len = b->front_len;
+        p->tail_len = b->tail_len;
+        memcpy(p->text, b->stage, b->front_len);
+        memcpy(p->text + b->front_len, b->stage + sizeof(b->stage) / 2, b->tail_len);
+        return p;
+}
+
+void access_log_end_detached(struct access_log_buf *b, struct access_log_pending *p, int status,
+                             uint64_t bytes, uint64_t dur_us)
+{
+        if (!p)
+                return;
+        if (b->fd >= 0)
+                emit(b, p->text, p->front_len, p->text + p->front_len, p->tail_len, status, bytes,
+                     dur_us);
+        free(p);
+}
+
+void access_log_flush(struct access_log_buf *b)
+{
+        size_t off = 0;
+
+        if (b->fd < 0 || b->len == 0)
+                return;
+        while (off < b->len) {
+                ssize_t n = write(b->fd, b->buf + off, b->len - off);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break; /* best effort: a full disk must not stop serving */
+                }
+                off += (size_t)n;
+        }
+        b->len = 0;
+}

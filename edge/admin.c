@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "hex.h"
+#include "http-resp.h"
+#include "http1-parse.h"
+#include "log.h"
+#include "metrics.h"
+#include "path-norm.h"
+
+#include "admin.h"
+#include "conn.h"
+#include "request.h"
+#include "store.h"
+#include "worker.h"
+
+#define OBJECTS_PREFIX "/admin/objects"
+#define JSON_TYPE      "application/json"
+#define PROM_TYPE      "text/plain; version=0.0.4; charset=utf-8"
+
+struct admin_put_state {
+        struct store_put *put;
+        uint64_t left;
+        bool existed;
+        bool head_method; /* never: PUT */
+};
+
+/* ---- small JSON writer (growable; an allocation failure latches) ---- */
+
+struct jbuf {
+        char *p;
+        size_t len, cap;
+        bool oom;
+};
+
+static void jb_raw(struct jbuf *b, const char *s, size_t n)
+{
+        if (b->oom)
+                return;
+        if (b->len + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 1024;
+                char *p;
+                while (cap < b->len + n + 1)
+                        cap *= 2;
+                p = realloc(b->p, cap);
+                if (!p) {
+                        b->oom = true;
+                        return;
+                }
+                b->p = p;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+}
+
+static void jb_printf(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jb_printf(struct jbuf *b, const char *fmt, ...)
+{
+        char tmp[128];
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+        va_end(ap);
+        if (n > 0)
+                jb_raw(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+static void jb_str(struct jbuf *b, const char *s, size_t n)
+{
+        static const char hexd[] = "0123456789abcdef";
+
+        jb_raw(b, "\"", 1);
+        for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char)s[i];
+                if (ch == '"' || ch == '\\') {
+                        char e[2] = {'\\', (char)ch};
+                        jb_raw(b, e, 2);
+                } else if (ch < 0x20) {
+                        char e[6] = {'\\', 'u', '0', '0', hexd[ch >> 4], hexd[ch & 15]};
+                        jb_raw(b, e, 6);
+                } else {
+                        jb_raw(b, (const char *)&ch, 1);
+                }
+        }
+        jb_raw(b, "\"", 1);
+}
+
+/* ---- responses ---- */
+
+static void respond_body(struct conn *c, const struct http1_req *req, int status,
+                         const char *ctype, const char *body, size_t len, const char *extra_name,
+                         const char *extra_value)
+{
+        struct conn_resp r = {0};
+        struct http_resp hr;
+        int n;
+
+        request_head_start(c, req, &hr, status);
+        if (extra_name)
+                http_resp_header(&hr, extra_name, extra_value, strlen(extra_value));
+        if (status != 204) {
+                if (len)
+                        http_resp_header(&hr, "Content-Type", ctype, strlen(ctype));
+                http_resp_header_u64(&hr, "Content-Length", len);
+        }
+        n = http_resp_finish(&hr);
+        if (n < 0) {
+                conn_close(c, "head overflow");
+                return;
+        }
+        r.status = status;
+        r.head = hr.buf;
+        r.head_len = (size_t)n;
+        if (status != 204 && !(req && req->method == HTTP_M_HEAD)) {
+                r.body = body;
+                r.body_len = len;
+        }
+        conn_respond(c, &r);
+}
+
+static void respond_error(struct conn *c, const struct http1_req *req, int status,
+                          const char *detail)
+{
+        struct jbuf b = {0};
+
+        jb_raw(&b, "{\"error\":", 9);
+        jb_str(&b, http_status_reason(status), strlen(http_status_reason(status)));
+        jb_raw(&b, ",\"detail\":", 10);
+        jb_str(&b, detail, strlen(detail));
+        jb_raw(&b, "}\n", 2);
+        if (b.oom) {
+                free(b.p);
+                conn_close(c, "out of memory");
+                return;
+        }
+        respond_body(c, req, status, JSON_TYPE, b.p, b.len,
+                     status == 401 ? "WWW-Authenticate" : NULL, "Bearer realm=\"sluice-admin\"");
+        free(b.p);
+}
+
+static void respond_json(struct conn *c, const struct http1_req *req, struct jbuf *b)
+{
+        if (b->oom) {
+                free(b->p);
+                b->p = NULL;
+                respond_error(c, req, 500, "out of memory");
+                return;
+        }
+        respond_body(c, req, 200, JSON_TYPE, b->p, b->len, NULL, NULL);
+        free(b->p);
+        b->p = NULL;
+}
+
+int admin_token_ok(const char *auth, size_t auth_len, const char *token, size_t token_len)
+{
+        unsigned char diff = 0;
+
+        if (!auth || token_len == 0 || auth_len < 7 || strncasecmp(auth, "Bearer ", 7) != 0)
+                return 0;
+        auth += 7;
+        auth_len -= 7;
+        while (auth_len && *auth == ' ') {
+                auth++;
+                auth_len--;
+        }
+        if (auth_len != token_len)
+                return 0;
+        for (size_t i = 0; i < token_len; i++)
+                diff |= (unsigned char)(auth[i] ^ token[i]);
+        return diff == 0;
+}
+
+/* ---- query ---- */
+
+static int unhex(char ch)
+{
+        return hex_digit(ch);
+}
+
+/* The percent-decoded value of name= in target's query into out. Returns its length, or -1. */
+static int query_arg(const struct http1_req *req, const char *name, char *out, size_t cap)
+{
+        const char *q = memchr(req->target, '?', req->target_len);
+        const char *end = req->target + req->target_len;
+        size_t nlen = strlen(name);
+
+        if (!q)
+                return -1;
+        for (const char *p = q + 1; p < end;) {
+                const char *amp = memchr(p, '&', (size_t)(end - p));
+                const char *e = amp ? amp : end;
+                if ((size_t)(e - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
+                        size_t o = 0;
+                        for (const char *s = p + nlen + 1; s < e; s++) {
+                                char ch = *s;
+                                if (ch == '%' && e - s >= 3 && unhex(s[1]) >= 0 &&
+                                    unhex(s[2]) >= 0) {
+                                        ch = (char)(unhex(s[1]) * 16 + unhex(s[2]));
+                                        s += 2;
+                                } else if (ch == '+') {
+                                        ch = ' ';
+                                }
+                                if (o + 1 >= cap)
+                                        return -1;
+                                out[o++] = ch;
+                        }
+                        out[o] = '\0';
+                        return (int)o;
+                }
+                p = e + 1;
+        }
+        return -1;
+}
+
+static bool path_is(const struct http1_req *req, const char *path)
+{
+        size_t n = strlen(path);
+        size_t plen = req->target_len;
+        const char *q = memchr(req->target, '?', req->target_len);
+
+        if (q)
+                plen = (size_t)(q - req->target);
+        return plen == n && memcmp(req->target, path, n) == 0;
+}
+
+/* ---- handlers ---- */
+
+static void healthz(struct conn *c, const struct http1_req *req)
+{
+        struct store_stats st;
+        struct jbuf b = {0};
+
+        store_get_stats(c->w->srv->store, &st);
+        jb_printf(&b, "{\"status\":\"%s\",\"objects\":%llu,\"bytes\":%llu,\"max_bytes\":%llu,",
+                  c->w->draining ? "draining" : "ok", (unsigned long long)st.objects,
+                  (unsigned long long)st.bytes, (unsigned long long)st.max_bytes);
+        jb_printf(&b, "\"connections\":%lld,\"workers\":%u}\n",
+                  (long long)atomic_load(&c->w->srv->conns_open), c->w->srv->n_workers);
+        respond_json(c, req, &b);
+}
+
+static void metrics_page(struct conn *c, const struct http1_req *req)
+{
+        char *buf = NULL;
+        size_t len = 0;
+
+        if (metrics_render(c->w->srv->reg, &buf, &len) < 0) {
+                respond_error(c, req, 500, "cannot render metrics");
+                return;
+        }
+        respond_body(c, req, 200, PROM_TYPE, buf, len, NULL, NULL);
+        free(buf);
+}
+
+struct list_ctx {
+        struct jbuf *b;
+        size_t n;
+        bool keys_only;
+};
+
+static int list_cb(const struct store_entry_info *info, void *userdata)
+{
+        struct list_ctx *x = userdata;
+        char hex[65];
+
+        if (x->n++)
+                jb_raw(x->b, ",", 1);
+        if (x->keys_only) {
+                jb_str(x->b, info->key, info->key_len);
+        } else {
+                jb_raw(x->b, "{\"key\":", 7);
+                jb_str(x->b, info->key, info->key_len);
+                jb_printf(x->b, ",\"size\":%llu,\"sha256\":", (unsigned long long)info->size);
+                if (info->has_sha256) {
+                        (void)hex_encode(info->sha256, 32, hex);
+                        jb_str(x->b, hex, 64);
+                } else {
+                        jb_raw(x->b, "null", 4);
+                }
+                jb_printf(x->b, ",\"hits\":%llu,\"last_access\":%lld}",
+                          (unsigned long long)info->hits, (long long)info->last_access);
+        }
+        return x->b->oom ? -ENOMEM : 0;
+}
+
+static void list_objects(struct conn *c, const struct http1_req *req)
+{
+        char prefix[PATH_NORM_MAX + 1];
+        int plen = query_arg(req, "prefix", prefix, sizeof(prefix));
+        struct jbuf b = {0};
+        struct list_ctx x = {.b = &b};
+        int r;
+
+        if (plen < 0)
+                plen = 0;
+        jb_raw(&b, "[", 1);
+        r = store_list(c->w->srv->store, prefix, (size_t)plen, list_cb, &x);
+        jb_raw(&b, "]\n", 2);
+        if (r < 0 && r != -ENOMEM) {
+                free(b.p);
+                respond_error(c, req, 500, strerror(-r));
+                return;
+        }
+        respond_json(c, req, &b);
+}
+
+static void holdings(struct conn *c, const struct http1_req *req)
+{
+        struct store_stats st;
+        struct jbuf b = {0};
+        struct list_ctx x = {.b = &b, .keys_only = true};
+        int r;
+
+        store_get_stats(c->w->srv->store, &st);
+        jb_printf(&b, "{\"objects\":%llu,\"bytes\":%llu,\"max_bytes\":%llu,\"keys\":[",
+                  (unsigned long long)st.objects, (unsigned long long)st.bytes,
+                  (unsigned long long)st.max_bytes);
+        r = store_list(c->w->srv->store, "", 0, list_cb, &x);
+        jb_raw(&b, "]}\n", 3);
+        if (r < 0 && r != -ENOMEM) {
+                free(b.p);
+                respond_error(c, req, 500, strerror(-r));
+                return;
+        }
+        respond_json(c, req, &b);
+}
+
+struct exists_ctx {
+        const char *key;
+        size_t len;
+        bool found;
+};
+
+static int exists_cb(const struct store_entry_info *info, void *userdata)
+{
+        struct exists_ctx *x = userdata;
+
+        if (info->key_len == x->len && memcmp(info->key, x->key, x->len) == 0)
+                x->found = true;
+        return 1; /* the first entry at or after the key decides */
+}
+
+/* The cache key an admin target names, from "/admin/objects/<key>". */
+static int object_key(const struct http1_req *req, struct path_norm *pn)
+{
+        size_t n = sizeof(OBJECTS_PREFIX) - 1;
+
+        if (req->target_len <= n + 1 || memcmp(req->target, OBJECTS_PREFIX, n) != 0 ||
+            req->target[n] != '/')
+                return -EINVAL;
+        return path_norm(req->target + n, req->target_len - n, pn);
+}
+
+static void put_finish(struct conn *c)
+{
+        struct admin_put_state *ps = c->put;
+        int r;
+
+        c->put = NULL;
+        r = store_put_commit(ps->put);
+        if (r == 0) {
+                metrics_add(c->w->srv->m.admin_puts, 1);
+                respond_body(c, NULL, ps->existed ? 204 : 201, JSON_TYPE, "", 0, NULL, NULL);
+        } else if (r == -EBADMSG) {
+                respond_error(c, NULL, 400, "length or SHA-256 mismatch; nothing committed");
+        } else if (r == -ENOSPC) {
+                respond_error(c, NULL, 413, "over the cache budget");
+        } else {
+                log_conn(LOG_LVL_WARN, c->id, "admin put commit failed: %s", strerror(-r));
+                respond_error(c, NULL, 500, strerror(-r));
+        }
+        free(ps);
+}
+
+size_t admin_body(struct conn *c, const char *data, size_t n)
+{
+        struct admin_put_state *ps = c->put;
+        size_t take;
+        int r;
+
+        if (!ps)
+                return 0;
+        take = n < ps->left ? n : (size_t)ps->left;
+        if (take) {
+                r = store_put_write(ps->put, data, take);
+                if (r < 0) {
+                        log_conn(LOG_LVL_WARN, c->id, "admin put write failed: %s",
+                                 strerror(-r));
+                        admin_put_abort(c);
+                        c->close_after = true;
+                        respond_error(c, NULL, r == -ENOSPC ? 413 : 500, strerror(-r));
+                        return n;
+                }
+                ps->left -= take;
+        }
+        if (ps->left == 0)
+                put_finish(c);
+        else
+                conn_set_state(c, CONN_READ_BODY); /* refreshes the progress deadline */
+        return take;
+}
+
+void admin_put_abort(struct conn *c)
+{
+        if (!c->put)
+                return;
+        store_put_abort(c->put->put);
+        free(c->put);
+        c->put = NULL;
+}
+
+static void put_object(struct conn *c, const struct http1_req *req, const char *body,
+                       size_t body_len, size_t *ret_used)
+{
+        struct admin_put_state *ps;
+        struct exists_ctx ex;
+        struct path_norm pn;
+        char sha[65], ctype[STORE_CTYPE_MAX + 1];
+        const char *v;
+        size_t vlen;
+        int r;
+
+        if (req->chunked || req->content_length < 0) {
+                c->close_after = true;
+                respond_error(c, req, 411, "Content-Length required");
+                return;
+        }
+        r = object_key(req, &pn);
+        if (r < 0) {
+                c->close_after = true;
+                respond_error(c, req, 400, "bad object path");
+                return;
+        }
+        v = http1_req_known(req, HK_X_SLUICE_SHA256, &vlen);
+        if (v) {
+                if (vlen != 64) {
+                        c->close_after = true;
+                        respond_error(c, req, 400, "X-Sluice-SHA256 must be 64 hex digits");
+                        return;
+                }
+                memcpy(sha, v, 64);
+                sha[64] = '\0';
+        }
+        {
+                size_t clen;
+                const char *ct = http1_req_header(req, "Content-Type", &clen);
+                if (ct && clen < sizeof(ctype)) {
+                        memcpy(ctype, ct, clen);
+                        ctype[clen] = '\0';
+                } else {
+                        ct = NULL;
+                }
+                ex = (struct exists_ctx){.key = pn.key, .len = pn.key_len};
+                (void)store_list(c->w->srv->store, pn.key, pn.key_len, exists_cb, &ex);
+
+                ps = calloc(1, sizeof(*ps));
+                if (!ps) {
+                        conn_close(c, "out of memory");
+                        return;
+                }
+                r = store_put_begin(c->w->srv->store, pn.key, pn.key_len,
+                                    (uint64_t)req->content_length, v ? sha : NULL,
+                                    ct ? ctype : NULL, &ps->put);
+        }
+        if (r < 0) {
+                free(ps);
+                c->close_after = true; /* the body is not read */
+                if (r == -ENOSPC)
+                        respond_error(c, req, 413, "object larger than the cache budget");
+                else if (r == -EINVAL)
+                        respond_error(c, req, 400, "bad key or SHA-256");
+                else
+                        respond_error(c, req, 500, strerror(-r));
+                return;
+        }
+        ps->left = (uint64_t)req->content_length;
+        ps->existed = ex.found;
+        c->put = ps;
+        if (req->expect_continue && body_len < ps->left) {
+                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                /* Tiny and first on an empty socket buffer: a short write here is a broken
+                 * client; it then simply sends the body anyway. */
+                (void)send(c->fd, cont, sizeof(cont) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+        *ret_used = admin_body(c, body, body_len);
+}
+
+static void delete_object(struct conn *c, const struct http1_req *req)
+{
+        struct path_norm pn;
+        int r = object_key(req, &pn);
+
+        if (r < 0) {
+                respond_error(c, req, 400, "bad object path");
+                return;
+        }
+        r = store_delete(c->w->srv->store, pn.key, pn.key_len);
+        if (r == -ENOENT) {
+                respond_error(c, req, 404, "no such object");
+                return;
+        }
+        if (r < 0) {
+                respond_error(c, req, 500, strerror(-r));
+                return;
+        }
+        metrics_add(c->w->srv->m.admin_deletes, 1);
+        respond_body(c, req, 204, JSON_TYPE, "", 0, NULL, NULL);
+}
+
+void admin_handle(struct conn *c, const struct http1_req *req, const char *body, size_t body_len,
+                  size_t *ret_used)
+{
+        const struct edge_runtime *rt = c->w->rt;
+        bool get = req->method == HTTP_M_GET || req->method == HTTP_M_HEAD;
+        const char *auth;
+        size_t auth_len;
+
+        *ret_used = 0;
+        if (!req->keep_alive || c->w->draining)
+                c->close_after = true;
+        request_log_begin(c, req, NULL);
+
+        if (path_is(req, "/healthz") || path_is(req, "/metrics")) {
+                if (!get) {
+                        c->close_after |= req->content_length > 0 || req->chunked;
+                        respond_body(c, req, 405, JSON_TYPE, "", 0, "Allow", "GET, HEAD");
+                } else if (path_is(req, "/healthz")) {
+                        healthz(c, req);
+                } else {
+                        metrics_page(c, req);
+                }
+                return;
+        }
+        if (req->target_len < 7 || memcmp(req->target, "/admin/", 7) != 0) {
+                c->close_after |= req->content_length > 0 || req->chunked;
+                respond_error(c, req, 404, "no such endpoint");
+                return;
+        }
+        auth = http1_req_known(req, HK_AUTHORIZATION, &auth_len);
+        if (!admin_token_ok(auth, auth_len, rt->admin_token, rt->admin_token_len)) {
+                c->close_after |= req->content_length > 0 || req->chunked;
+                respond_error(c, req, 401, "missing or wrong bearer token");
+                return;
+        }
+        if (req->method == HTTP_M_PUT) {
+                put_object(c, req, body, body_len, ret_used);
+                return;
+        }
+        /* Only PUT reads a body; anything else with one ends the connection after. */
+        c->close_after |= req->content_length > 0 || req->chunked;
+        if (req->method == HTTP_M_DELETE) {
+                delete_object(c, req);
+        } else if (get && path_is(req, OBJECTS_PREFIX)) {
+                list_objects(c, req);
+        } else if (get && path_is(req, "/admin/holdings")) {
+                holdings(c, req);
+        } else if (path_is(req, OBJECTS_PREFIX) || path_is(req, "/admin/holdings") ||
+                   (req->target_len > sizeof(OBJECTS_PREFIX) &&
+                    memcmp(req->target, OBJECTS_PREFIX "/", sizeof(OBJECTS_PREFIX)) == 0)) {
+                respond_body(c, req, 405, JSON_TYPE, "", 0, "Allow",
+                             path_is(req, "/admin/holdings") ? "GET, HEAD"
+                                                             : "GET, HEAD, PUT, DELETE");
+        } else {
+                respond_error(c, req, 404, "no such endpoint");
+        }
+}

@@ -1,0 +1,652 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "bug.h"
+#include "log.h"
+#include "metrics.h"
+
+#include "admin.h"
+#include "conn.h"
+#include "request.h"
+#include "worker.h"
+
+#define LINGER_MS 2000u
+/* sendfile(2) moves at most this much per call; keeps one connection from hogging a turn. */
+#define SENDFILE_CHUNK (1u << 20)
+#define SENDFILE_TURN  (4u << 20)
+
+static const char *const state_names[] = {
+        [CONN_READ_HEAD] = "read-head", [CONN_IDLE] = "idle", [CONN_READ_BODY] = "read-body",
+        [CONN_SEND] = "send",           [CONN_LINGER] = "linger", [CONN_CLOSED] = "closed",
+};
+
+const char *conn_state_name(enum conn_state s)
+{
+        return (unsigned)s < ARRAY_SIZE(state_names) ? state_names[s] : "?";
+}
+
+static void on_timer(struct uring_loop *loop, struct uring_timer *t);
+static void free_conn(struct uring_loop *loop, void *owner);
+static bool process(struct conn *c, const char *buf, size_t len, bool from_in);
+
+static struct conn *conn_of_timer(struct uring_timer *t)
+{
+        return (struct conn *)((char *)t - offsetof(struct conn, timer));
+}
+
+/* Deadlines are lazy: the timer is only moved earlier; a timer that fires before the current
+ * deadline re-arms itself. Most requests therefore touch the heap not at all. */
+static void deadline_set(struct conn *c, uint64_t ms)
+{
+        struct uring_loop *loop = c->w->loop;
+
+        c->deadline_ms = uring_loop_now_ms(loop) + ms;
+        if (!uring_timer_armed(&c->timer) || c->deadline_ms < c->timer.deadline_ms)
+                (void)uring_timer_arm(loop, &c->timer, c->deadline_ms);
+}
+
+void conn_set_state(struct conn *c, enum conn_state state)
+{
+        const struct edge_limits *l = &c->w->limits;
+        enum conn_state old = c->state;
+
+        if (old == CONN_CLOSED)
+                return;
+        c->state = state;
+        if (old != state)
+                log_conn(LOG_LVL_DEBUG, c->id, "state %s -> %s", conn_state_name(old),
+                         conn_state_name(state));
+        switch (state) {
+        case CONN_READ_HEAD:
+                deadline_set(c, l->header_timeout_ms);
+                break;
+        case CONN_IDLE:
+                deadline_set(c, l->idle_timeout_ms);
+                break;
+        case CONN_READ_BODY:
+                deadline_set(c, l->send_timeout_ms);
+                break;
+        case CONN_SEND:
+                deadline_set(c, l->send_timeout_ms);
+                break;
+        case CONN_LINGER:
+                deadline_set(c, l->idle_timeout_ms < LINGER_MS ? l->idle_timeout_ms : LINGER_MS);
+                break;
+        case CONN_CLOSED:
+                uring_timer_cancel(c->w->loop, &c->timer);
+                break;
+        }
+}
+
+int conn_accept(struct edge_worker *w, int fd, bool admin)
+{
+        struct edge_server *srv = w->srv;
+        struct conn *c;
+        int one = 1, r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                (void)close(fd);
+                return -ENOMEM;
+        }
+        c->w = w;
+        c->fd = fd;
+        c->admin = admin;
+        c->id = atomic_fetch_add(&srv->conn_seq, 1) + 1;
+        c->state = CONN_READ_HEAD;
+        uring_timer_init(&c->timer, on_timer);
+        http1_parser_init(&c->parser);
+
+        r = uring_loop_slot_alloc(w->loop, c, free_conn, &c->slot);
+        if (r < 0) {
+                (void)close(fd);
+                free(c);
+                return r;
+        }
+        /* Responses end with a partial segment; do not let Nagle hold it back. */
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+        c->next = w->conns;
+        if (w->conns)
+                w->conns->prev = c;
+        w->conns = c;
+        w->n_conns++;
+        if (!admin)
+                metrics_gauge_add(srv->m.conns_open, 1);
+
+        r = uring_loop_recv_multishot(w->loop, c->slot, EDGE_OP_RECV, fd);
+        if (r < 0) {
+                conn_close(c, "cannot arm recv");
+                return r;
+        }
+        c->recv_armed = true;
+        /* The header deadline runs from accept: a silent connection is a slowloris too. */
+        deadline_set(c, w->limits.header_timeout_ms);
+        log_conn(LOG_LVL_DEBUG, c->id, "accepted on worker %u", w->idx);
+        return 0;
+}
+
+const char *conn_peer_str(struct conn *c, char *buf, size_t cap)
+{
+        if (!c->peer_known) {
+                socklen_t len = sizeof(c->peer);
+                if (getpeername(c->fd, (struct sockaddr *)&c->peer, &len) < 0)
+                        memset(&c->peer, 0, sizeof(c->peer));
+                c->peer_known = true;
+        }
+        if (c->peer.sin6_family == AF_INET) {
+                const struct sockaddr_in *s4 = (const struct sockaddr_in *)&c->peer;
+                if (inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)cap))
+                        return buf;
+        } else if (c->peer.sin6_family == AF_INET6) {
+                if (inet_ntop(AF_INET6, &c->peer.sin6_addr, buf, (socklen_t)cap))
+                        return buf;
+        }
+        return "-";
+}
+
+/* ---- closing ---- */
+
+static void response_reset(struct conn *c)
+{
+        if (c->has_obj) {
+                store_obj_release(c->w->reader, &c->obj);
+                c->has_obj = false;
+        }
+        free(c->out);
+        c->out = NULL;
+        c->out_len = c->out_off = 0;
+        c->body_off = c->body_end = 0;
+}
+
+static void free_conn(struct uring_loop *loop, void *owner)
+{
+        struct conn *c = owner;
+
+        (void)close(c->fd);
+        free(c);
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+        struct edge_worker *w = c->w;
+
+        if (c->state == CONN_CLOSED)
+                return;
+        log_conn(LOG_LVL_DEBUG, c->id, "close: %s", why);
+        if (c->pending_log) {
+                access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes,
+                                        uring_loop_clock_us() - c->req_start_us);
+                c->pending_log = NULL;
+        }
+        conn_set_state(c, CONN_CLOSED);
+        response_reset(c);
+        if (c->put)
+                admin_put_abort(c);
+        free(c->in);
+        c->in = NULL;
+        c->in_len = c->in_cap = 0;
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                w->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+        w->n_conns--;
+        if (!c->admin) {
+                metrics_gauge_add(w->srv->m.conns_open, -1);
+                atomic_fetch_sub(&w->srv->conns_open, 1);
+        }
+
+        /*
+         * Always go through the ring: the cancel's own completion defers the free to the loop,
+         * so callers up the stack may still look at c->state after this returns.
+         */
+        if (uring_loop_cancel_fd(w->loop, c->slot, EDGE_OP_CANCEL, c->fd) < 0)
+                (void)shutdown(c->fd, SHUT_RDWR);
+        uring_loop_slot_close(w->loop, c->slot);
+        worker_conn_gone(w);
+}
+
+void conn_drain(struct conn *c)
+{
+        c->close_after = true;
+        if (c->state == CONN_IDLE || (c->state == CONN_READ_HEAD && c->in_len == 0))
+                conn_close(c, "drain");
+}
+
+static void on_timer(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct conn *c = conn_of_timer(t);
+        struct edge_metrics *m = &c->w->srv->m;
+
+        if (c->state == CONN_CLOSED)
+                return;
+        if (uring_loop_now_ms(loop) < c->deadline_ms) {
+                (void)uring_timer_arm(loop, t, c->deadline_ms);
+                return;
+        }
+        switch (c->state) {
+        case CONN_READ_HEAD:
+                metrics_add(m->timeouts[0], 1);
+                break;
+        case CONN_IDLE:
+                metrics_add(m->timeouts[1], 1);
+                break;
+        case CONN_SEND:
+        case CONN_READ_BODY:
+                metrics_add(m->timeouts[2], 1);
+                break;
+        default:
+                break;
+        }
+        conn_close(c, "deadline");
+}
+
+/* ---- input ---- */
+
+static uint32_t in_limit(const struct conn *c)
+{
+        const struct edge_limits *l = &c->w->limits;
+
+        return l->max_header_bytes * (l->max_pipeline ? l->max_pipeline : 1) +
+               uring_loop_buf_size(c->w->loop);
+}
+
+/* Append to c->in. Returns false (and closes) when the connection queued too much. */
+static bool in_append(struct conn *c, const char *data, size_t n)
+{
+        if ((uint64_t)c->in_len + n > in_limit(c)) {
+                conn_close(c, "input queue over limit");
+                return false;
+        }
+        if (c->in_len + n > c->in_cap) {
+                uint32_t cap = c->in_cap ? c->in_cap : 1024;
+                char *p;
+                while (cap < c->in_len + n)
+                        cap *= 2;
+                p = realloc(c->in, cap);
+                if (!p) {
+                        conn_close(c, "out of memory");
+                        return false;
+                }
+                c->in = p;
+                c->in_cap = cap;
+        }
+        memcpy(c->in + c->in_len, data, n);
+        c->in_len += (uint32_t)n;
+        return true;
+}
+
+static void in_release(struct conn *c)
+{
+        /* An idle connection keeps no input buffer. */
+        free(c->in);
+        c->in = NULL;
+        c->in_len = c->in_cap = 0;
+}
+
+/* The response is out: account for it and move to what comes next. */
+static void response_done(struct conn *c)
+{
+        struct edge_worker *w = c->w;
+        uint64_t dur = uring_loop_clock_us() - c->req_start_us;
+
+        if (c->req_client)
+                edge_metrics_request(&w->srv->m, w->idx, c->req_status, c->req_bytes);
+        if (c->pending_log) {
+                access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes,
+                                        dur);
+                c->pending_log = NULL;
+        } else {
+                access_log_end(&w->alog, c->req_status, c->req_bytes, dur);
+        }
+        response_reset(c);
+
+        if (c->close_after || w->draining) {
+                if (c->peer_eof || !c->recv_armed) {
+                        conn_close(c, "response done, closing");
+                        return;
+                }
+                /* FIN after the last byte; keep reading so a late request cannot cause a
+                 * reset that would destroy the response in flight. */
+                (void)shutdown(c->fd, SHUT_WR);
+                in_release(c);
+                conn_set_state(c, CONN_LINGER);
+                return;
+        }
+        if (c->in_len > 0) {
+                conn_set_state(c, CONN_READ_HEAD);
+                if (!c->processing)
+                        (void)process(c, c->in, c->in_len, true);
+                return;
+        }
+        if (c->peer_eof) {
+                conn_close(c, "peer closed");
+                return;
+        }
+        conn_set_state(c, CONN_IDLE);
+}
+
+/*
+ * Parse and answer requests from buf. from_in says buf is c->in (leftovers are then moved to
+ * its start) rather than a ring buffer (leftovers are copied into c->in). Returns false when
+ * c was closed.
+ */
+static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
+{
+        struct edge_worker *w = c->w;
+        const char *p = buf;
+        size_t left = len;
+
+        c->processing = true;
+        while (left > 0) {
+                size_t used = 0;
+                int r;
+
+                if (c->state == CONN_IDLE)
+                        conn_set_state(c, CONN_READ_HEAD);
+                if (c->state != CONN_READ_HEAD)
+                        break;
+                r = http1_req_parse(&c->parser, p, left, &w->plimits, &w->req);
+                if (r == -EAGAIN)
+                        break;
+                c->req_start_us = uring_loop_clock_us();
+                c->req_bytes = 0;
+                if (r < 0) {
+                        int status = c->parser.status ? c->parser.status : 400;
+                        log_conn(LOG_LVL_DEBUG, c->id, "refused %d: %s", status,
+                                 c->parser.reason ? c->parser.reason : "?");
+                        http1_parser_init(&c->parser);
+                        left = 0;
+                        request_refuse(c, status);
+                        break;
+                }
+                http1_parser_init(&c->parser);
+                if (c->admin)
+                        admin_handle(c, &w->req, p + r, left - (size_t)r, &used);
+                else
+                        request_handle(c, &w->req);
+                p += (size_t)r + used;
+                left -= (size_t)r + used;
+                if (c->state == CONN_CLOSED)
+                        return false;
+        }
+        c->processing = false;
+        if (c->state == CONN_CLOSED)
+                return false;
+        if (c->peer_eof && left == 0 && (c->state == CONN_IDLE || c->state == CONN_READ_HEAD)) {
+                conn_close(c, "peer closed");
+                return false;
+        }
+
+        if (left == 0 || c->state == CONN_LINGER) {
+                if (from_in || c->in_len)
+                        in_release(c);
+                return true;
+        }
+        if (from_in) {
+                memmove(c->in, p, left);
+                c->in_len = (uint32_t)left;
+                return true;
+        }
+        return in_append(c, p, left);
+}
+
+/* Bytes from the socket. Returns false when c was closed. */
+static bool input(struct conn *c, const char *data, size_t n)
+{
+        switch (c->state) {
+        case CONN_LINGER:
+        case CONN_CLOSED:
+                return true;
+        case CONN_SEND:
+                return in_append(c, data, n);
+        case CONN_READ_BODY: {
+                size_t used = admin_body(c, data, n);
+                if (c->state == CONN_CLOSED)
+                        return false;
+                data += used;
+                n -= used;
+                if (n == 0)
+                        return true;
+                if (c->state == CONN_SEND || c->state == CONN_LINGER)
+                        return c->state == CONN_LINGER ? true : in_append(c, data, n);
+                break;
+        }
+        case CONN_IDLE:
+        case CONN_READ_HEAD:
+                break;
+        }
+        if (c->in_len == 0)
+                return process(c, data, n, false);
+        if (!in_append(c, data, n))
+                return false;
+        return process(c, c->in, c->in_len, true);
+}
+
+void conn_on_recv(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        struct conn *c = owner;
+        bool more = cqe->flags & IORING_CQE_F_MORE;
+        bool alive;
+
+        if (!more)
+                c->recv_armed = false;
+        if (cqe->res <= 0) {
+                uring_loop_buf_recycle(loop, cqe);
+                if (cqe->res == -ENOBUFS && !more) {
+                        /* The ring ran dry under load; the data is still in the socket. */
+                        if (uring_loop_recv_multishot(loop, c->slot, EDGE_OP_RECV, c->fd) == 0)
+                                c->recv_armed = true;
+                        else
+                                conn_close(c, "cannot re-arm recv");
+                        return;
+                }
+                if (cqe->res < 0 && cqe->res != -ECANCELED) {
+                        conn_close(c, "recv error");
+                        return;
+                }
+                /* EOF: finish what is under way, then close. */
+                c->peer_eof = true;
+                if (c->state == CONN_SEND || c->state == CONN_READ_BODY)
+                        return;
+                conn_close(c, "peer closed");
+                return;
+        }
+        {
+                const char *buf = uring_loop_cqe_buf(loop, cqe);
+                alive = buf ? input(c, buf, (size_t)cqe->res) : false;
+                uring_loop_buf_recycle(loop, cqe);
+                if (!buf) {
+                        conn_close(c, "recv without buffer");
+                        return;
+                }
+        }
+        if (!alive || c->state == CONN_CLOSED)
+                return;
+        if (!c->recv_armed && !c->peer_eof) {
+                if (uring_loop_recv_multishot(loop, c->slot, EDGE_OP_RECV, c->fd) == 0)
+                        c->recv_armed = true;
+                else
+                        conn_close(c, "cannot re-arm recv");
+        }
+}
+
+/* ---- output ---- */
+
+/*
+ * Write what is pending: c->out, then the file range. Returns 1 when all is written, 0 when
+ * the socket is full, -errno on a write error.
+ */
+static int flush_out(struct conn *c)
+{
+        size_t turn = 0;
+
+        while (c->out_off < c->out_len) {
+                ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                                 MSG_DONTWAIT | MSG_NOSIGNAL |
+                                         (c->body_off < c->body_end ? MSG_MORE : 0));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return errno == EAGAIN ? 0 : -errno;
+                }
+                c->out_off += (uint32_t)n;
+                c->req_bytes += (uint64_t)n;
+        }
+        while (c->body_off < c->body_end) {
+                off_t off = (off_t)c->body_off;
+                uint64_t want = c->body_end - c->body_off;
+                ssize_t n;
+
+                if (want > SENDFILE_CHUNK)
+                        want = SENDFILE_CHUNK;
+                n = sendfile(c->fd, c->obj.fd, &off, (size_t)want);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return errno == EAGAIN ? 0 : -errno;
+                }
+                if (n == 0)
+                        return -EIO; /* the file shrank under us: never pad a response */
+                c->body_off += (uint64_t)n;
+                c->req_bytes += (uint64_t)n;
+                turn += (size_t)n;
+                if (turn >= SENDFILE_TURN && c->body_off < c->body_end)
+                        return 0; /* let other connections have the core; POLLOUT resumes */
+        }
+        return 1;
+}
+
+static void wait_writable(struct conn *c)
+{
+        if (!c->poll_armed) {
+                if (uring_loop_poll(c->w->loop, c->slot, EDGE_OP_POLLOUT, c->fd, POLLOUT) < 0) {
+                        conn_close(c, "cannot arm poll");
+                        return;
+                }
+                c->poll_armed = true;
+        }
+        if (c->state != CONN_SEND) {
+                if (!c->pending_log)
+                        c->pending_log = access_log_detach(&c->w->alog);
+                conn_set_state(c, CONN_SEND);
+        } else {
+                deadline_set(c, c->w->limits.send_timeout_ms);
+        }
+}
+
+void conn_respond(struct conn *c, const struct conn_resp *r)
+{
+        size_t total = r->head_len + r->body_len;
+        struct iovec iov[2];
+        struct msghdr msg;
+        bool file = r->obj && r->len > 0;
+        ssize_t n;
+        int rr;
+
+        c->req_status = r->status;
+        c->req_client = r->client;
+        BUG_ON_HOT(c->has_obj || c->out);
+
+        memset(&msg, 0, sizeof(msg));
+        iov[0].iov_base = (void *)r->head;
+        iov[0].iov_len = r->head_len;
+        iov[1].iov_base = (void *)r->body;
+        iov[1].iov_len = r->body_len;
+        msg.msg_iov = iov;
+        msg.msg_iovlen = r->body_len ? 2 : 1;
+        do
+                n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL | (file ? MSG_MORE : 0));
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && errno != EAGAIN) {
+                if (r->obj)
+                        store_obj_release(c->w->reader, r->obj);
+                conn_close(c, "send error");
+                return;
+        }
+        if (n < 0)
+                n = 0;
+        c->req_bytes = (uint64_t)n;
+
+        if (r->obj) {
+                c->obj = *r->obj;
+                c->has_obj = true;
+                c->body_off = r->off;
+                c->body_end = file ? r->off + r->len : r->off;
+        }
+        if ((size_t)n < total) {
+                size_t rest = total - (size_t)n;
+                c->out = malloc(rest);
+                if (!c->out) {
+                        conn_close(c, "out of memory");
+                        return;
+                }
+                if ((size_t)n < r->head_len) {
+                        memcpy(c->out, r->head + n, r->head_len - (size_t)n);
+                        if (r->body_len)
+                                memcpy(c->out + r->head_len - (size_t)n, r->body, r->body_len);
+                } else {
+                        memcpy(c->out, r->body + ((size_t)n - r->head_len), rest);
+                }
+                c->out_len = (uint32_t)rest;
+                c->out_off = 0;
+                wait_writable(c);
+                return;
+        }
+        rr = flush_out(c);
+        if (rr < 0) {
+                conn_close(c, "sendfile error");
+                return;
+        }
+        if (rr == 0) {
+                wait_writable(c);
+                return;
+        }
+        response_done(c);
+}
+
+void conn_on_pollout(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        struct conn *c = owner;
+        int r;
+
+        c->poll_armed = false;
+        if (c->state != CONN_SEND)
+                return;
+        if (cqe->res < 0 && cqe->res != -ECANCELED) {
+                conn_close(c, "poll error");
+                return;
+        }
+        r = flush_out(c);
+        if (r < 0) {
+                conn_close(c, "send error");
+                return;
+        }
+        if (r == 0) {
+                wait_writable(c);
+                return;
+        }
+        response_done(c);
+        if (c->state == CONN_CLOSED)
+                return;
+        if (!c->recv_armed && !c->peer_eof && c->state != CONN_LINGER) {
+                if (uring_loop_recv_multishot(loop, c->slot, EDGE_OP_RECV, c->fd) == 0)
+                        c->recv_armed = true;
+                else
+                        conn_close(c, "cannot re-arm recv");
+        }
+}

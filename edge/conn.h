@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "http1-parse.h"
+#include "uring-loop.h"
+
+#include "access-log.h"
+#include "store.h"
+
+/*
+ * One client (or admin) connection. Reads arrive through a multishot recv with provided
+ * buffers, so an idle keep-alive connection owns no read buffer: a request that arrives whole
+ * is parsed and answered straight from the ring's buffer, and only the bytes of an incomplete
+ * head (or pipelined requests queued behind a response that is still being written) are kept
+ * in c->in. Responses are written synchronously (head with MSG_MORE, then sendfile(2) from
+ * the store's fd) until the socket is full; then the rest waits for POLLOUT through the ring.
+ * Requests on a connection are answered strictly in order.
+ */
+
+enum conn_state {
+        CONN_READ_HEAD, /* some bytes of a request head (header deadline running) */
+        CONN_IDLE,      /* keep-alive, nothing of the next request yet (idle deadline) */
+        CONN_READ_BODY, /* admin PUT body streaming into the store */
+        CONN_SEND,      /* a response waits for socket space (send-progress deadline) */
+        CONN_LINGER,    /* last response out, FIN sent: discarding input until EOF */
+        CONN_CLOSED,
+};
+
+struct edge_worker;
+struct admin_put_state;
+
+struct conn {
+        struct edge_worker *w;
+        struct conn *prev, *next; /* worker's list */
+        uint64_t id;
+        int fd;
+        uint32_t slot;
+        enum conn_state state;
+        bool admin;
+        bool recv_armed;
+        bool poll_armed;
+        bool close_after; /* close once the current response is out */
+        bool peer_eof;    /* client half-closed: answer what was read, then close */
+        bool processing;  /* inside the input loop (no re-entry) */
+        bool peer_known;
+
+        struct uring_timer timer;
+        uint64_t deadline_ms;
+
+        struct http1_parser parser;
+        char *in; /* unparsed input (lazily allocated) */
+        uint32_t in_len, in_cap;
+
+        /* The response being written. */
+        char *out; /* head (and memory body) bytes still to write */
+        uint32_t out_len, out_off;
+        uint64_t body_off, body_end; /* file range still to send from obj.fd */
+        struct store_obj obj;
+        bool has_obj;
+        bool head_only_file; /* obj held only for HEAD bookkeeping */
+
+        /* The request being answered (access log, metrics). */
+        int req_status;
+        bool req_client; /* counted in client request metrics */
+        uint64_t req_start_us;
+        uint64_t req_bytes;
+        struct access_log_pending *pending_log;
+
+        struct admin_put_state *put; /* admin PUT in progress */
+
+        struct sockaddr_in6 peer; /* large enough for AF_INET too */
+};
+
+/* What a handler answers with. The head (and a memory body) may live in scratch memory:
+ * conn_respond() copies whatever it cannot write at once. */
+struct conn_resp {
+        int status;
+        const char *head;
+        size_t head_len;
+        const char *body; /* memory body, or NULL */
+        size_t body_len;
+        struct store_obj *obj; /* file body: [off, off+len) of obj->fd; ownership passes to
+                                * the connection, which releases it */
+        uint64_t off, len;
+        bool client; /* count in client request metrics */
+};
+
+/*
+ * Adopt an accepted socket (non-blocking). On failure the fd is closed. Data path: allocation
+ * failure closes the socket and returns -ENOMEM.
+ */
+int conn_accept(struct edge_worker *w, int fd, bool admin);
+
+/* Move to state, tracing old→new at debug level and setting the state's deadline. */
+void conn_set_state(struct conn *c, enum conn_state state);
+
+/*
+ * Write a response (see struct conn_resp). On return the response is either complete (state
+ * moved on) or waiting for POLLOUT (CONN_SEND); the connection may also have been closed —
+ * check c->state == CONN_CLOSED before touching c (it stays allocated until the handler
+ * returns to the loop).
+ */
+void conn_respond(struct conn *c, const struct conn_resp *r);
+
+/* Close now (errors, timeouts, drain). Idempotent. */
+void conn_close(struct conn *c, const char *why);
+
+/* The client address as text into buf (for logs). */
+const char *conn_peer_str(struct conn *c, char *buf, size_t cap);
+
+/* A draining worker asks each connection to finish: idle ones close, busy ones close after the
+ * current response. */
+void conn_drain(struct conn *c);
+
+/* Loop handlers (registered by the worker). */
+void conn_on_recv(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe);
+void conn_on_pollout(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe);
+
+const char *conn_state_name(enum conn_state s);

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+
+#include "metrics.h"
+
+#include "edge-metrics.h"
+
+#define C(field, name, help, labels)                                                               \
+        do {                                                                                       \
+                m->field = metrics_counter_new(reg, name, help, labels);                           \
+                if (!m->field)                                                                     \
+                        return -ENOMEM;                                                            \
+        } while (0)
+
+int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned n_workers)
+{
+        static const char *const classes[6] = {
+                "class=\"other\"", "class=\"1xx\"", "class=\"2xx\"",
+                "class=\"3xx\"",   "class=\"4xx\"", "class=\"5xx\"",
+        };
+        static const char *const timeouts[3] = {"kind=\"header\"", "kind=\"idle\"",
+                                                "kind=\"send\""};
+        const char *rq = "Client requests answered, by status class";
+
+        for (unsigned i = 0; i < 6; i++)
+                C(requests[i], "sluice_edge_requests_total", rq, classes[i]);
+        C(bytes_sent, "sluice_edge_sent_bytes_total", "Bytes written to clients (head and body)",
+          NULL);
+        m->conns_open = metrics_gauge_new(reg, "sluice_edge_connections_open",
+                                          "Client connections open", NULL);
+        if (!m->conns_open)
+                return -ENOMEM;
+        C(conns_accepted, "sluice_edge_connections_accepted_total",
+          "Client connections accepted", NULL);
+        C(conns_refused, "sluice_edge_connections_refused_total",
+          "Connections closed at accept because max_connections was reached", NULL);
+        for (unsigned i = 0; i < 3; i++)
+                C(timeouts[i], "sluice_edge_timeouts_total",
+                  "Connections closed by a deadline, by kind", timeouts[i]);
+        C(hits, "sluice_edge_cache_hits_total", "Requests served from the store", NULL);
+        C(misses, "sluice_edge_cache_misses_total", "Requests for keys the store does not hold",
+          NULL);
+        C(not_modified, "sluice_edge_not_modified_total", "304 responses", NULL);
+        C(precond_failed, "sluice_edge_precondition_failed_total", "412 responses", NULL);
+        C(ranges, "sluice_edge_range_requests_total", "206 responses", NULL);
+        C(range_unsatisfiable, "sluice_edge_range_unsatisfiable_total", "416 responses", NULL);
+        C(refusals_400, "sluice_edge_parse_refusals_total", "Requests refused by the parser",
+          "status=\"400\"");
+        C(refusals_414, "sluice_edge_parse_refusals_total", "Requests refused by the parser",
+          "status=\"414\"");
+        C(refusals_431, "sluice_edge_parse_refusals_total", "Requests refused by the parser",
+          "status=\"431\"");
+        C(refusals_501, "sluice_edge_parse_refusals_total", "Requests refused by the parser",
+          "status=\"501\"");
+        C(admin_puts, "sluice_edge_admin_puts_total", "Objects committed through the admin API",
+          NULL);
+        C(admin_deletes, "sluice_edge_admin_deletes_total",
+          "Objects deleted through the admin API", NULL);
+
+        if (n_workers > EDGE_METRICS_WORKERS_MAX)
+                n_workers = EDGE_METRICS_WORKERS_MAX;
+        for (unsigned i = 0; i < n_workers; i++) {
+                char label[32];
+                (void)snprintf(label, sizeof(label), "worker=\"%u\"", i);
+                C(worker_requests[i], "sluice_edge_worker_requests_total",
+                  "Client requests answered, by worker thread", label);
+        }
+        m->n_workers = n_workers;
+        return 0;
+}
+
+void edge_metrics_request(struct edge_metrics *m, unsigned worker, int status, uint64_t bytes)
+{
+        unsigned cls = status >= 100 && status < 600 ? (unsigned)status / 100 : 0;
+
+        metrics_add(m->requests[cls], 1);
+        metrics_add(m->bytes_sent, bytes);
+        if (worker < m->n_workers)
+                metrics_add(m->worker_requests[worker], 1);
+}
+
+void edge_metrics_refusal(struct edge_metrics *m, int status)
+{
+        switch (status) {
+        case 414:
+                metrics_add(m->refusals_414, 1);
+                break;
+        case 431:
+                metrics_add(m->refusals_431, 1);
+                break;
+        case 501:
+                metrics_add(m->refusals_501, 1);
+                break;
+        default:
+                metrics_add(m->refusals_400, 1);
+                break;
+        }
+}

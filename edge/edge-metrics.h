@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+
+/*
+ * The edge's Prometheus metrics (names listed in docs/edge.md). Created once at start-up in
+ * the shared registry; updates go to the calling worker's slot (metrics_set_worker()).
+ */
+
+struct metrics_reg;
+struct metric;
+
+#define EDGE_METRICS_WORKERS_MAX 64
+
+struct edge_metrics {
+        struct metric *requests[6]; /* by status class: [1]=1xx ... [5]=5xx; [0] other */
+        struct metric *bytes_sent;
+        struct metric *conns_open;
+        struct metric *conns_accepted;
+        struct metric *conns_refused; /* over max_connections */
+        struct metric *timeouts[3];   /* header, idle, send */
+        struct metric *hits;
+        struct metric *misses;
+        struct metric *not_modified;
+        struct metric *precond_failed;
+        struct metric *ranges;
+        struct metric *range_unsatisfiable;
+        struct metric *refusals_400, *refusals_414, *refusals_431, *refusals_501;
+        struct metric *admin_puts, *admin_deletes;
+        struct metric *worker_requests[EDGE_METRICS_WORKERS_MAX];
+        unsigned n_workers;
+};
+
+/*
+ * Register every metric in reg, with a per-worker request counter for n_workers workers.
+ * Start-up only. Returns 0 or -ENOMEM.
+ */
+int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned n_workers);
+
+/* One finished client request: counts by class, bytes and the per-worker counter. */
+void edge_metrics_request(struct edge_metrics *m, unsigned worker, int status, uint64_t bytes);
+/* A request the parser refused with status (400/414/431/501). */
+void edge_metrics_refusal(struct edge_metrics *m, int status);

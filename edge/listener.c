@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#include "conn.h"
+#include "listener.h"
+#include "worker.h"
+
+#define BACKLOG        4096
+#define EMFILE_RETRYMS 100
+
+int listener_socket(const struct sockaddr_storage *addr, socklen_t len, bool reuseport)
+{
+        int fd, one = 1, r;
+
+        fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+            bind(fd, (const struct sockaddr *)addr, len) < 0 || listen(fd, BACKLOG) < 0) {
+                r = -errno;
+                (void)close(fd);
+                return r;
+        }
+        return fd;
+}
+
+static void free_listener(struct uring_loop *loop, void *owner)
+{
+        struct listener *l = owner;
+
+        (void)close(l->fd);
+        l->fd = -1;
+        l->w->listeners_open--;
+        worker_conn_gone(l->w);
+}
+
+static void arm(struct listener *l)
+{
+        if (uring_loop_accept_multishot(l->w->loop, l->slot, EDGE_OP_ACCEPT, l->fd) < 0)
+                (void)uring_timer_arm(l->w->loop, &l->retry,
+                                      uring_loop_now_ms(l->w->loop) + EMFILE_RETRYMS);
+}
+
+static void on_retry(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct listener *l = (struct listener *)((char *)t - offsetof(struct listener, retry));
+
+        if (l->open)
+                arm(l);
+}
+
+int listener_start(struct edge_worker *w, struct listener *l, int fd, bool admin)
+{
+        int r;
+
+        l->w = w;
+        l->fd = fd;
+        l->admin = admin;
+        uring_timer_init(&l->retry, on_retry);
+        r = uring_loop_slot_alloc(w->loop, l, free_listener, &l->slot);
+        if (r < 0)
+                return r;
+        l->open = true;
+        w->listeners_open++;
+        r = uring_loop_accept_multishot(w->loop, l->slot, EDGE_OP_ACCEPT, fd);
+        return r;
+}
+
+void listener_stop(struct listener *l)
+{
+        if (!l->open)
+                return;
+        l->open = false;
+        uring_timer_cancel(l->w->loop, &l->retry);
+        if (uring_loop_cancel_fd(l->w->loop, l->slot, EDGE_OP_ACCEPT_CANCEL, l->fd) < 0)
+                (void)shutdown(l->fd, SHUT_RDWR);
+        uring_loop_slot_close(l->w->loop, l->slot);
+}
+
+void listener_on_accept(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        struct listener *l = owner;
+        struct edge_worker *w = l->w;
+        struct edge_server *srv = w->srv;
+        bool more = cqe->flags & IORING_CQE_F_MORE;
+
+        if (cqe->res >= 0) {
+                int fd = cqe->res;
+                if (!l->open || w->draining) {
+                        (void)close(fd);
+                } else if (l->admin) {
+                        (void)conn_accept(w, fd, true);
+                } else {
+                        int_fast64_t n = atomic_fetch_add(&srv->conns_open, 1) + 1;
+                        metrics_add(srv->m.conns_accepted, 1);
+                        if ((uint64_t)n > w->limits.max_connections) {
+                                /* Over the limit: refuse at once rather than let the backlog
+                                 * grow behind a full server. */
+                                atomic_fetch_sub(&srv->conns_open, 1);
+                                metrics_add(srv->m.conns_refused, 1);
+                                (void)close(fd);
+                        } else if (conn_accept(w, fd, false) < 0) {
+                                atomic_fetch_sub(&srv->conns_open, 1);
+                        }
+                }
+        } else if (cqe->res != -ECANCELED) {
+                log_debug("worker %u: accept failed: %s", w->idx, strerror(-cqe->res));
+        }
+        if (!more && l->open) {
+                if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOMEM)
+                        (void)uring_timer_arm(loop, &l->retry,
+                                              uring_loop_now_ms(loop) + EMFILE_RETRYMS);
+                else
+                        arm(l);
+        }
+}
+
+const char *listener_addr_str(const struct sockaddr_storage *addr, char *buf, size_t cap)
+{
+        char host[INET6_ADDRSTRLEN];
+
+        if (addr->ss_family == AF_INET) {
+                const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+                (void)inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+                (void)snprintf(buf, cap, "%s:%u", host, ntohs(a->sin_port));
+        } else if (addr->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+                (void)inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+                (void)snprintf(buf, cap, "[%s]:%u", host, ntohs(a->sin6_port));
+        } else {
+                (void)snprintf(buf, cap, "?");
+        }
+        return buf;
+}

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "metrics.h"
+#include "token.h"
+
+#include "edge-cfg.h"
+#include "listener.h"
+#include "store.h"
+#include "worker.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+
+#define MAX_WORKERS   (METRICS_MAX_WORKERS - 2) /* slot 0 is main, one is the admin worker */
+#define MAX_LISTENERS 16
+
+static void usage(FILE *f)
+{
+        fprintf(f, "Usage: sluice-edge --config FILE [options]\n"
+                   "\n"
+                   "Serve cached video segments over HTTP/1.1 with an admin API.\n"
+                   "\n"
+                   "  -c, --config FILE    configuration file (YAML)\n"
+                   "      --check-config   validate the configuration and exit (2 if bad)\n"
+                   "  -w, --workers N      client worker threads (overrides 'workers')\n"
+                   "  -h, --help           show this help\n"
+                   "  -V, --version        show the version\n"
+                   "\n"
+                   "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration.\n");
+}
+
+/* Read the admin token (first line, surrounding whitespace trimmed). Returns 0 or -errno. */
+static int read_token(const char *path, char *out, size_t cap, size_t *ret_len)
+{
+        FILE *f;
+        size_t n;
+
+        *ret_len = 0;
+        out[0] = '\0';
+        if (!path || !*path)
+                return 0;
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        if (!fgets(out, (int)cap, f))
+                out[0] = '\0';
+        (void)fclose(f);
+        n = strlen(out);
+        while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' ||
+                     out[n - 1] == '\t'))
+                out[--n] = '\0';
+        *ret_len = n;
+        return 0;
+}
+
+/* Build a runtime snapshot from cfg (taking ownership of cfg). Returns 0 or -errno. */
+static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
+{
+        struct edge_runtime *rt = calloc(1, sizeof(*rt));
+        int r;
+
+        if (!rt) {
+                edge_cfg_free(cfg);
+                return -ENOMEM;
+        }
+        rt->cfg = cfg;
+        r = read_token(cfg->admin.token_file, rt->admin_token, sizeof(rt->admin_token),
+                       &rt->admin_token_len);
+        if (r < 0) {
+                log_error("cannot read admin token file %s: %s", cfg->admin.token_file,
+                          strerror(-r));
+                goto fail;
+        }
+        if (rt->admin_token_len == 0)
+                log_warn("no admin token configured: /admin/* will answer 401");
+        if (cfg->tokens.required) {
+                char err[256];
+                rt->keys = calloc(1, sizeof(*rt->keys));
+                if (!rt->keys) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                r = token_keyset_load(cfg->tokens.keys_file, rt->keys, err, sizeof(err));
+                if (r < 0) {
+                        log_error("cannot load token keys: %s", err);
+                        goto fail;
+                }
+        }
+        *ret = rt;
+        return 0;
+fail:
+        free(rt->keys);
+        edge_cfg_free(rt->cfg);
+        free(rt);
+        return r;
+}
+
+static void runtime_free_all(struct edge_runtime *rt)
+{
+        while (rt) {
+                struct edge_runtime *older = rt->older;
+                edge_cfg_free(rt->cfg);
+                free(rt->keys);
+                free(rt);
+                rt = older;
+        }
+}
+
+static int open_access_log(const char *path)
+{
+        if (!path || !*path)
+                return -1;
+        if (strcmp(path, "-") == 0)
+                return fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+static bool strlist_eq(const struct cfg_strlist *a, const struct cfg_strlist *b)
+{
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (strcmp(a->items[i], b->items[i]) != 0)
+                        return false;
+        return true;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+        return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static void reload(struct edge_server *srv, const char *path)
+{
+        struct edge_runtime *old = atomic_load(&srv->rt), *rt;
+        struct edge_cfg *cfg = NULL;
+        struct cfg_error err;
+        int r, lvl;
+
+        r = edge_cfg_load(path, &cfg, &err);
+        if (r < 0) {
+                log_error("reload: %s; keeping the running configuration", err.msg);
+                return;
+        }
+        if (!strlist_eq(&cfg->listen, &old->cfg->listen) ||
+            !str_eq(cfg->admin.listen, old->cfg->admin.listen))
+                log_warn("reload: listener addresses changed; they need a restart, ignoring");
+        if (!str_eq(cfg->cache.dir, old->cfg->cache.dir) ||
+            cfg->cache.max_size != old->cfg->cache.max_size)
+                log_warn("reload: cache settings changed; they need a restart, ignoring");
+        if (!str_eq(cfg->log.target, old->cfg->log.target))
+                log_warn("reload: log target changed; it needs a restart, ignoring");
+        r = runtime_new(cfg, &rt);
+        if (r < 0) {
+                log_error("reload failed; keeping the running configuration");
+                return;
+        }
+
+        lvl = log_level_parse(cfg->log.level ? cfg->log.level : "info");
+        if (lvl >= 0)
+                log_threshold = (enum log_level)lvl;
+        /* Reopen the access log (log rotation) onto the same descriptor number. */
+        if (srv->access_fd >= 0) {
+                int fd = open_access_log(cfg->log.access_log);
+                if (fd >= 0) {
+                        (void)dup3(fd, srv->access_fd, O_CLOEXEC);
+                        (void)close(fd);
+                } else {
+                        log_warn("reload: access log off or not reopenable; it needs a restart "
+                                 "to change, ignoring");
+                }
+        }
+
+        rt->older = old;
+        atomic_store(&srv->rt, rt);
+        atomic_fetch_add(&srv->rt_gen, 1);
+        for (unsigned i = 0; i <= srv->n_workers; i++)
+                worker_notify(&srv->workers[i]);
+        log_info("configuration reloaded from %s", path);
+}
+
+/* Open one socket per worker for each address; a port of 0 is resolved by the first. */
+static int open_listeners(const struct cfg_strlist *addrs, unsigned n_workers, int **ret_fds)
+{
+        int *fds = malloc(sizeof(int) * addrs->n * n_workers);
+        char text[96];
+        int r;
+
+        if (!fds)
+                return -ENOMEM;
+        for (size_t i = 0; i < addrs->n * n_workers; i++)
+                fds[i] = -1;
+        for (size_t a = 0; a < addrs->n; a++) {
+                struct sockaddr_storage ss;
+                unsigned len;
+                r = edge_cfg_parse_addr(addrs->items[a], &ss, &len);
+                if (r < 0) {
+                        log_error("bad listen address %s", addrs->items[a]);
+                        goto fail;
+                }
+                for (unsigned w = 0; w < n_workers; w++) {
+                        r = listener_socket(&ss, len, true);
+                        if (r < 0) {
+                                log_error("cannot listen on %s: %s", addrs->items[a],
+                                          strerror(-r));
+                                goto fail;
+                        }
+                        fds[w * addrs->n + a] = r;
+                        if (w == 0) {
+                                socklen_t sl = sizeof(ss);
+                                (void)getsockname(r, (struct sockaddr *)&ss, &sl);
+                                log_info("listening on %s",
+                                         listener_addr_str(&ss, text, sizeof(text)));
+                        }
+                }
+        }
+        *ret_fds = fds;
+        return 0;
+fail:
+        for (size_t i = 0; i < addrs->n * n_workers; i++)
+                if (fds[i] >= 0)
+                        (void)close(fds[i]);
+        free(fds);
+        return r;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"check-config", no_argument, NULL, 'C'},
+                {"workers", required_argument, NULL, 'w'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
+                {0},
+        };
+        struct edge_server srv;
+        struct edge_runtime *rt = NULL;
+        struct edge_cfg *cfg = NULL;
+        struct cfg_error err;
+        const char *config = NULL;
+        bool check_only = false;
+        long workers_flag = 0;
+        int *client_fds = NULL, *admin_fds = NULL;
+        unsigned n_workers, n_addrs;
+        sigset_t sigs;
+        int opt, r, lvl, exit_code = 1;
+
+        while ((opt = getopt_long(argc, argv, "c:w:hV", opts, NULL)) != -1) {
+                switch (opt) {
+                case 'c':
+                        config = optarg;
+                        break;
+                case 'C':
+                        check_only = true;
+                        break;
+                case 'w': {
+                        char *end;
+                        errno = 0;
+                        workers_flag = strtol(optarg, &end, 10);
+                        if (errno || *end || workers_flag < 1 || workers_flag > MAX_WORKERS) {
+                                fprintf(stderr, "sluice-edge: --workers must be 1..%d\n",
+                                        MAX_WORKERS);
+                                return 2;
+                        }
+                        break;
+                }
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case 'V':
+                        printf("sluice-edge %s\n", SLUICE_VERSION);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (!config || optind != argc) {
+                usage(stderr);
+                return 2;
+        }
+
+        r = edge_cfg_load(config, &cfg, &err);
+        if (r < 0) {
+                fprintf(stderr, "%s\n", err.msg);
+                return 2;
+        }
+        if (check_only) {
+                edge_cfg_free(cfg);
+                printf("%s: ok\n", config);
+                return 0;
+        }
+
+        lvl = log_level_parse(cfg->log.level ? cfg->log.level : "info");
+        r = log_init(lvl < 0 ? LOG_LVL_INFO : (enum log_level)lvl, cfg->log.target);
+        if (r < 0) {
+                fprintf(stderr, "sluice-edge: cannot open log %s: %s\n", cfg->log.target,
+                        strerror(-r));
+                edge_cfg_free(cfg);
+                return 1;
+        }
+
+        /* Signals are taken synchronously by this thread; workers never see them. */
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGHUP);
+        (void)pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+        (void)signal(SIGPIPE, SIG_IGN); /* sendfile(2) to a reset peer */
+
+        memset(&srv, 0, sizeof(srv));
+        srv.access_fd = -1;
+        r = runtime_new(cfg, &rt); /* takes cfg */
+        cfg = NULL;
+        if (r < 0)
+                return 1;
+        atomic_store(&srv.rt, rt);
+
+        n_workers = workers_flag ? (unsigned)workers_flag
+                    : rt->cfg->workers > 0 ? (unsigned)rt->cfg->workers
+                                          : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+        if (n_workers < 1)
+                n_workers = 1;
+        if (n_workers > MAX_WORKERS)
+                n_workers = MAX_WORKERS;
+        srv.n_workers = n_workers;
+
+        r = store_open(rt->cfg->cache.dir, rt->cfg->cache.max_size, &srv.store);
+        if (r < 0) {
+                log_error("cannot open the store at %s: %s", rt->cfg->cache.dir, strerror(-r));
+                goto out;
+        }
+        srv.reg = metrics_reg_new();
+        if (!srv.reg || edge_metrics_init(&srv.m, srv.reg, n_workers) < 0) {
+                log_error("out of memory creating metrics");
+                goto out;
+        }
+        srv.access_fd = open_access_log(rt->cfg->log.access_log);
+        if (rt->cfg->log.access_log && *rt->cfg->log.access_log && srv.access_fd < 0) {
+                log_error("cannot open access log %s: %s", rt->cfg->log.access_log,
+                          strerror(errno));
+                goto out;
+        }
+
+        n_addrs = (unsigned)rt->cfg->listen.n;
+        if (open_listeners(&rt->cfg->listen, n_workers, &client_fds) < 0)
+                goto out;
+        {
+                struct cfg_strlist admin_list;
+                char *one[1] = {rt->cfg->admin.listen ? rt->cfg->admin.listen
+                                                      : (char *)"127.0.0.1:8081"};
+                admin_list.items = one;
+                admin_list.n = 1;
+                if (open_listeners(&admin_list, 1, &admin_fds) < 0)
+                        goto out;
+        }
+
+        srv.workers = calloc(n_workers + 1, sizeof(*srv.workers));
+        if (!srv.workers)
+                goto out;
+        for (unsigned i = 0; i < n_workers; i++) {
+                r = worker_start(&srv, &srv.workers[i], i, false, client_fds + i * n_addrs,
+                                 n_addrs);
+                if (r < 0) {
+                        log_error("cannot start worker %u: %s", i, strerror(-r));
+                        goto stop;
+                }
+        }
+        r = worker_start(&srv, &srv.workers[n_workers], n_workers, true, admin_fds, 1);
+        if (r < 0) {
+                log_error("cannot start the admin worker: %s", strerror(-r));
+                goto stop;
+        }
+        log_info("sluice-edge %s ready: %u worker(s), cache %s", SLUICE_VERSION, n_workers,
+                 rt->cfg->cache.dir);
+
+        for (;;) {
+                int sig = sigwaitinfo(&sigs, NULL);
+                if (sig < 0)
+                        continue;
+                if (sig == SIGHUP) {
+                        reload(&srv, config);
+                        continue;
+                }
+                log_info("signal %d: draining", sig);
+                break;
+        }
+        exit_code = 0;
+stop:
+        atomic_store(&srv.draining, true);
+        for (unsigned i = 0; i <= n_workers; i++)
+                worker_notify(&srv.workers[i]);
+        for (unsigned i = 0; i <= n_workers; i++)
+                worker_join(&srv.workers[i]);
+        r = store_flush_counters(srv.store);
+        if (r < 0)
+                log_warn("final counter flush failed: %s, ignoring", strerror(-r));
+        log_info("stopped");
+out:
+        free(srv.workers);
+        free(client_fds);
+        free(admin_fds);
+        if (srv.access_fd >= 0)
+                (void)close(srv.access_fd);
+        metrics_reg_free(srv.reg);
+        if (srv.store)
+                store_close(srv.store);
+        runtime_free_all(atomic_load(&srv.rt));
+        return exit_code;
+}

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#include "conn.h"
+#include "edge-cfg.h"
+#include "listener.h"
+#include "store.h"
+#include "worker.h"
+
+#define DRAIN_MS         5000u /* in-flight responses get this long after SIGTERM */
+#define FLUSH_COUNTERS_MS 5000u
+
+#define DEFAULT_MAX_CONNECTIONS 100000
+#define DEFAULT_HEADER_BYTES    8192
+#define DEFAULT_HEADERS         64
+#define DEFAULT_HEADER_TIMEOUT  10000
+#define DEFAULT_IDLE_TIMEOUT    60000
+#define DEFAULT_SEND_TIMEOUT    30000
+#define DEFAULT_PIPELINE        16
+#define DEFAULT_FD_CACHE        1024
+#define MAX_TARGET              4096
+
+static uint64_t or_default(int64_t v, uint64_t def)
+{
+        return v > 0 ? (uint64_t)v : def;
+}
+
+void worker_limits_from_cfg(const struct edge_cfg *cfg, struct edge_limits *l)
+{
+        const struct edge_cfg_limits *c = &cfg->limits;
+
+        l->max_connections = or_default(c->max_connections, DEFAULT_MAX_CONNECTIONS);
+        l->max_header_bytes = (uint32_t)or_default(c->max_header_bytes, DEFAULT_HEADER_BYTES);
+        if (l->max_header_bytes > 65536)
+                l->max_header_bytes = 65536;
+        l->max_headers = (uint32_t)or_default(c->max_headers, DEFAULT_HEADERS);
+        if (l->max_headers > HTTP1_MAX_HEADERS_CAP)
+                l->max_headers = HTTP1_MAX_HEADERS_CAP;
+        l->header_timeout_ms = or_default(c->header_timeout_ms, DEFAULT_HEADER_TIMEOUT);
+        l->idle_timeout_ms = or_default(c->idle_timeout_ms, DEFAULT_IDLE_TIMEOUT);
+        l->send_timeout_ms = or_default(c->send_timeout_ms, DEFAULT_SEND_TIMEOUT);
+        l->max_pipeline = (uint32_t)or_default(c->max_pipeline, DEFAULT_PIPELINE);
+}
+
+static void refresh_runtime(struct edge_worker *w)
+{
+        struct edge_server *srv = w->srv;
+        unsigned gen = atomic_load(&srv->rt_gen);
+
+        if (w->rt && gen == w->rt_gen)
+                return;
+        w->rt = atomic_load(&srv->rt);
+        w->rt_gen = gen;
+        worker_limits_from_cfg(w->rt->cfg, &w->limits);
+        w->plimits.max_header_bytes = w->limits.max_header_bytes;
+        w->plimits.max_headers = (uint16_t)w->limits.max_headers;
+        w->plimits.max_target = w->limits.max_header_bytes < MAX_TARGET
+                                        ? w->limits.max_header_bytes
+                                        : MAX_TARGET;
+}
+
+static bool drained(const struct edge_worker *w)
+{
+        return w->draining && w->n_conns == 0 && w->listeners_open == 0;
+}
+
+void worker_conn_gone(struct edge_worker *w)
+{
+        if (drained(w))
+                uring_loop_stop(w->loop);
+}
+
+static void on_drain_deadline(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct edge_worker *w = worker_of(loop);
+
+        if (w->n_conns)
+                log_info("worker %u: drain deadline, closing %u connection(s)", w->idx,
+                         w->n_conns);
+        while (w->conns)
+                conn_close(w->conns, "drain deadline");
+        worker_conn_gone(w);
+}
+
+static void drain_begin(struct edge_worker *w)
+{
+        struct conn *c, *next;
+
+        w->draining = true;
+        for (unsigned i = 0; i < w->n_listeners; i++)
+                listener_stop(&w->listeners[i]);
+        for (c = w->conns; c; c = next) {
+                next = c->next;
+                conn_drain(c);
+        }
+        uring_timer_init(&w->drain_timer, on_drain_deadline);
+        (void)uring_timer_arm(w->loop, &w->drain_timer, uring_loop_now_ms(w->loop) + DRAIN_MS);
+        worker_conn_gone(w);
+}
+
+static void on_wake(struct uring_loop *loop, void *userdata)
+{
+        struct edge_worker *w = userdata;
+
+        refresh_runtime(w);
+        if (atomic_load(&w->srv->draining) && !w->draining)
+                drain_begin(w);
+}
+
+static void on_iteration(struct uring_loop *loop, void *userdata)
+{
+        struct edge_worker *w = userdata;
+
+        access_log_flush(&w->alog);
+}
+
+static void on_flush_counters(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct edge_worker *w = worker_of(loop);
+        int r = store_flush_counters(w->srv->store);
+
+        if (r < 0)
+                log_warn("flushing popularity counters failed: %s, ignoring", strerror(-r));
+        (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + FLUSH_COUNTERS_MS);
+}
+
+static int setup(struct edge_worker *w)
+{
+        struct edge_server *srv = w->srv;
+        struct uring_loop_params p = {0};
+        int r;
+
+        /* Client requests are small: 4 KiB buffers; admin PUT bodies want big reads. */
+        p.sq_entries = w->admin ? 256 : 1024;
+        p.buf_count = w->admin ? 64 : 1024;
+        p.buf_size = w->admin ? 65536 : 4096;
+        r = uring_loop_new(&p, &w->loop);
+        if (r < 0)
+                return r;
+        uring_loop_set_userdata(w->loop, w);
+        uring_loop_set_handler(w->loop, EDGE_OP_ACCEPT, listener_on_accept);
+        uring_loop_set_handler(w->loop, EDGE_OP_RECV, conn_on_recv);
+        uring_loop_set_handler(w->loop, EDGE_OP_POLLOUT, conn_on_pollout);
+        uring_loop_set_wake_hook(w->loop, on_wake, w);
+        uring_loop_set_iter_hook(w->loop, on_iteration, w);
+        refresh_runtime(w);
+        access_log_buf_init(&w->alog, srv->access_fd);
+
+        if (!w->admin) {
+                r = store_reader_new(srv->store,
+                                     (unsigned)or_default(w->rt->cfg->cache.fd_cache,
+                                                          DEFAULT_FD_CACHE),
+                                     &w->reader);
+                if (r < 0)
+                        return r;
+        } else {
+                uring_timer_init(&w->flush_timer, on_flush_counters);
+                r = uring_timer_arm(w->loop, &w->flush_timer,
+                                    uring_loop_now_ms(w->loop) + FLUSH_COUNTERS_MS);
+                if (r < 0)
+                        return r;
+        }
+
+        for (unsigned i = 0; i < w->n_listeners; i++) {
+                r = listener_start(w, &w->listeners[i], w->listen_fds[i], w->admin);
+                w->listen_fds[i] = -1;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void *worker_main(void *arg)
+{
+        struct edge_worker *w = arg;
+        int r;
+
+        metrics_set_worker(w->admin ? w->srv->n_workers + 1 : w->idx + 1);
+        r = setup(w);
+        w->setup_err = r;
+        (void)sem_post(&w->ready);
+        if (r < 0)
+                return NULL;
+        /* A drain may have been asked for before the first wake read was armed. */
+        on_wake(w->loop, w);
+
+        r = uring_loop_run(w->loop);
+        if (r < 0)
+                log_error("worker %u: ring failed: %s", w->idx, strerror(-r));
+        while (w->conns)
+                conn_close(w->conns, "exit");
+        access_log_flush(&w->alog);
+        return NULL;
+}
+
+int worker_start(struct edge_server *srv, struct edge_worker *w, unsigned idx, bool admin,
+                 int *fds, unsigned n)
+{
+        int r;
+
+        w->srv = srv;
+        w->idx = idx;
+        w->admin = admin;
+        w->listen_fds = fds;
+        w->n_listeners = n;
+        w->listeners = calloc(n ? n : 1, sizeof(*w->listeners));
+        if (!w->listeners)
+                return -ENOMEM;
+        if (sem_init(&w->ready, 0, 0) < 0)
+                return -errno;
+        r = pthread_create(&w->thread, NULL, worker_main, w);
+        if (r != 0)
+                return -r;
+        w->started = true;
+        while (sem_wait(&w->ready) < 0 && errno == EINTR)
+                ;
+        return w->setup_err;
+}
+
+void worker_notify(struct edge_worker *w)
+{
+        if (w->loop)
+                (void)uring_loop_wake(w->loop);
+}
+
+void worker_join(struct edge_worker *w)
+{
+        if (w->started) {
+                (void)pthread_join(w->thread, NULL);
+                w->started = false;
+        }
+        if (!w->listeners)
+                return;
+        for (unsigned i = 0; w->listen_fds && i < w->n_listeners; i++)
+                if (w->listen_fds[i] >= 0)
+                        (void)close(w->listen_fds[i]);
+        if (w->reader)
+                store_reader_free(w->reader);
+        w->reader = NULL;
+        uring_loop_free(w->loop);
+        w->loop = NULL;
+        free(w->listeners);
+        w->listeners = NULL;
+        (void)sem_destroy(&w->ready);
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http1-parse.h"
+#include "uring-loop.h"
+
+#include "access-log.h"
+#include "edge-metrics.h"
+
+/*
+ * The process and its worker threads. Each client worker owns one io_uring loop, one
+ * SO_REUSEPORT listener per configured address, a store reader (with its fd cache) and the
+ * connections it accepted; nothing on the data path is shared between workers except the
+ * metrics registry (per-worker slots) and the store's LMDB environment. One more worker of
+ * the same shape serves the admin listener, so that disk writes of admin PUTs never stall
+ * client traffic.
+ */
+
+struct edge_cfg;
+struct store;
+struct store_reader;
+struct token_keyset;
+struct conn;
+struct listener;
+
+/* Loop op codes. */
+enum edge_op {
+        EDGE_OP_ACCEPT = 1,
+        EDGE_OP_RECV,
+        EDGE_OP_POLLOUT,
+        EDGE_OP_CANCEL,
+        EDGE_OP_ACCEPT_CANCEL,
+};
+
+/*
+ * What a reload can change, published as one immutable snapshot. Old snapshots are kept until
+ * exit (reloads are rare and small), so a worker may read its snapshot without locks.
+ */
+struct edge_runtime {
+        struct edge_cfg *cfg;
+        char admin_token[256];
+        size_t admin_token_len;
+        struct token_keyset *keys; /* NULL unless tokens.required */
+        struct edge_runtime *older; /* retired snapshots, freed at exit */
+};
+
+/* Effective limits with defaults applied (cfg zeroes mean "default"). */
+struct edge_limits {
+        uint64_t max_connections;
+        uint32_t max_header_bytes;
+        uint32_t max_headers;
+        uint64_t header_timeout_ms;
+        uint64_t idle_timeout_ms;
+        uint64_t send_timeout_ms;
+        uint32_t max_pipeline;
+};
+
+struct edge_worker {
+        struct edge_server *srv;
+        unsigned idx;
+        bool admin;
+        pthread_t thread;
+        bool started;
+        struct uring_loop *loop;
+        struct store_reader *reader;
+
+        struct listener *listeners;
+        unsigned n_listeners;
+        unsigned listeners_open;
+        int *listen_fds; /* opened by main, adopted by the thread */
+
+        sem_t ready; /* posted when the thread's setup is done */
+        int setup_err;
+
+        struct conn *conns; /* all live connections, for drain */
+        unsigned n_conns;
+
+        /* Snapshot in use; refreshed when the server's generation moves. */
+        const struct edge_runtime *rt;
+        unsigned rt_gen;
+        struct edge_limits limits;
+        struct http1_limits plimits;
+
+        bool draining;
+        struct uring_timer drain_timer;
+        struct uring_timer flush_timer; /* admin worker: popularity counters */
+
+        /* Scratch reused by every request on this thread (never held across a wait). */
+        struct http1_req req;
+        char head[4096];
+        struct access_log_buf alog;
+};
+
+struct edge_server {
+        _Atomic(struct edge_runtime *) rt;
+        atomic_uint rt_gen;
+        atomic_bool draining;
+        atomic_uint_fast64_t conn_seq;
+        atomic_int_fast64_t conns_open;
+
+        struct store *store;
+        struct metrics_reg *reg;
+        struct edge_metrics m;
+        int access_fd; /* -1: off; dup2()'d over on reopen so workers keep the number */
+
+        struct edge_worker *workers; /* n_workers client workers, then the admin worker */
+        unsigned n_workers;
+};
+
+/*
+ * Start the thread running w with the listening sockets fds[0..n) (adopted: closed by the
+ * worker). The ring is created on the thread itself (single-issuer rings belong to their
+ * creator). Waits for the thread's setup; start-up only: on error the caller exits. Returns
+ * 0 or -errno.
+ */
+int worker_start(struct edge_server *srv, struct edge_worker *w, unsigned idx, bool admin,
+                 int *fds, unsigned n);
+/* Join and free w's resources. */
+void worker_join(struct edge_worker *w);
+/* Any thread: tell w to look at the server's state again (reload, drain). */
+void worker_notify(struct edge_worker *w);
+
+/* Apply cfg's limits with defaults into ret. */
+void worker_limits_from_cfg(const struct edge_cfg *cfg, struct edge_limits *ret);
+
+/* The worker running on the calling loop. */
+static inline struct edge_worker *worker_of(struct uring_loop *loop)
+{
+        return uring_loop_get_userdata(loop);
+}
+
+/* Called by conn.c when a connection is gone, so a draining worker can finish. */
+void worker_conn_gone(struct edge_worker *w);
