@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Popularity-weighted LRU, the edge's eviction policy.
+ *
+ * Every access stamps the object with H = clock + weight, and the object with the lowest H
+ * is evicted; the clock then moves up to that H. With a constant weight this is exactly LRU
+ * (later stamps are never lower). The weight is what an edge knows about future demand:
+ *   - the object's own recent request count, from a count-min sketch that halves itself
+ *     periodically, so popularity fades unless renewed;
+ *   - its title's recent request count (log-scaled), so the next segment of a title that
+ *     many people are watching outranks an old segment of a title nobody watches - the
+ *     signal per-object policies cannot see;
+ *   - hints: first segments of a title (every session starts there), the lowest rung of a
+ *     warm title (every player falls back to it), titles the fill plan ranks high.
+ *
+ * Admission. A missed object is admitted while the cache is below its high watermark, or if
+ * the sketch has seen it before (a doorkeeper: the first request of a one-hit wonder never
+ * displaces anything), or if a hint vouches for it, or if its stamp would beat the current
+ * victim's. So a scan of cold objects cannot flush popular titles.
+ *
+ * Watermarks. When an insert would take use above the high watermark, eviction runs until
+ * use is at the low one, so the edge deletes files in batches rather than on every commit.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "policy-heap.h"
+#include "policy-map.h"
+#include "policy-sketch.h"
+#include "policy-sluice.h"
+#include "policy.h"
+
+#define DEFAULT_HIGH_PERMILLE 950
+#define DEFAULT_LOW_PERMILLE  900
+#define OBJ_SKETCH_WIDTH      (1u << 18)
+#define GROUP_SKETCH_WIDTH    (1u << 14)
+/* Sketches halve after this many requests per resident object (TinyLFU's sample size). */
+#define AGING_PER_OBJECT      10
+#define AGING_MIN             4096
+/* Weight of log2(title requests) relative to one request of the object itself. */
+#define TITLE_WEIGHT          1.0
+#define HINT_FIRST_WEIGHT     2.0
+#define HINT_LOW_RUNG_WEIGHT  1.0
+#define HINT_PLAN_WEIGHT      2.0
+/* A title is "warm" for the low-rung hint from this many recent requests. */
+#define WARM_TITLE_REQUESTS   8
+#define PRIORITY_FIXED_POINT  1024.0
+
+struct sl_entry {
+        struct policy_heap_node node; /* key = H */
+        uint64_t id, size, group;
+        uint32_t hints, freq;
+};
+
+struct sluice {
+        struct policy base;
+        struct policy_map map;
+        struct policy_heap heap;
+        struct policy_sketch objs;
+        struct policy_sketch groups;
+        uint64_t seen; /* requests since the last aging */
+        double clock;
+        uint64_t seq;
+        uint64_t high, low; /* bytes */
+};
+
+static struct sluice *to_sluice(struct policy *p)
+{
+        return p->ops == &policy_sluice_ops ? (struct sluice *)p : NULL;
+}
+
+static int sl_new(const struct policy_cfg *cfg, struct policy **ret)
+{
+        struct sluice *s = calloc(1, sizeof(*s));
+        int r = -ENOMEM;
+        if (!s)
+                return -ENOMEM;
+        policy_map_init(&s->map);
+        policy_heap_init(&s->heap);
+        /* Aging is driven here (see age_maybe), so the sketches' own windows never fire. */
+        r = policy_sketch_init(&s->objs, cfg->sketch_width ? cfg->sketch_width : OBJ_SKETCH_WIDTH,
+                               UINT64_MAX);
+        if (r < 0)
+                goto out;
+        r = policy_sketch_init(&s->groups, GROUP_SKETCH_WIDTH, UINT64_MAX);
+        if (r < 0)
+                goto out;
+        unsigned high = cfg->high_permille ? cfg->high_permille : DEFAULT_HIGH_PERMILLE;
+        unsigned low = cfg->low_permille ? cfg->low_permille : DEFAULT_LOW_PERMILLE;
+        if (low > high)
+                low = high;
+        /* Split the multiplication so budgets near UINT64_MAX do not overflow. */
+        s->high = cfg->budget / 1000 * high + cfg->budget % 1000 * high / 1000;
+        s->low = cfg->budget / 1000 * low + cfg->budget % 1000 * low / 1000;
+        if (s->high == 0)
+                s->high = 1;
+        *ret = &s->base;
+        s = NULL;
+        r = 0;
+out:
+        if (s) {
+                policy_sketch_done(&s->objs);
+                policy_sketch_done(&s->groups);
+                free(s);
+        }
+        return r;
+}
+
+static void sl_free(struct policy *p)
+{
+        struct sluice *s = (struct sluice *)p;
+        for (size_t i = 0; i < s->heap.len; i++)
+                free(policy_container_of(s->heap.v[i], struct sl_entry, node));
+        policy_heap_done(&s->heap);
+        policy_map_done(&s->map);
+        policy_sketch_done(&s->objs);
+        policy_sketch_done(&s->groups);
+        free(s);
+}
+
+static bool has_group(uint64_t id, uint64_t group)
+{
+        return group != id;
+}
+
+static double weight(const struct sluice *s, uint64_t id, uint64_t group, uint32_t hints)
+{
+        double w = (double)policy_sketch_get(&s->objs, id);
+        if (has_group(id, group)) {
+                uint32_t heat = policy_sketch_get(&s->groups, group);
+                w += TITLE_WEIGHT * log2(1.0 + heat);
+                if ((hints & POLICY_HINT_LOW_RUNG) && heat >= WARM_TITLE_REQUESTS)
+                        w += HINT_LOW_RUNG_WEIGHT;
+        }
+        if (hints & POLICY_HINT_FIRST_SEGMENTS)
+                w += HINT_FIRST_WEIGHT;
+        if (hints & POLICY_HINT_PLAN_HIGH)
+                w += HINT_PLAN_WEIGHT;
+        return w;
+}
+
+static void age_maybe(struct sluice *s)
+{
+        uint64_t window = s->base.stats.objects * AGING_PER_OBJECT;
+        if (window < AGING_MIN)
+                window = AGING_MIN;
+        if (++s->seen < window)
+                return;
+        policy_sketch_age(&s->objs);
+        policy_sketch_age(&s->groups);
+        s->seen = 0;
+}
+
+static void stamp(struct sluice *s, struct sl_entry *e)
+{
+        e->node.key = s->clock + weight(s, e->id, e->group, e->hints);
+        e->node.seq = ++s->seq;
+}
+
+static bool sl_access(struct policy *p, const struct policy_req *req)
+{
+        struct sluice *s = (struct sluice *)p;
+        (void)policy_sketch_add(&s->objs, req->id);
+        if (has_group(req->id, req->group))
+                (void)policy_sketch_add(&s->groups, req->group);
+        age_maybe(s);
+        struct sl_entry *e = policy_map_get(&s->map, req->id);
+        if (!e)
+                return false;
+        if (e->freq < UINT32_MAX)
+                e->freq++;
+        e->hints = req->hints;
+        stamp(s, e);
+        policy_heap_update(&s->heap, &e->node);
+        return true;
+}
+
+static void drop(struct sluice *s, struct sl_entry *e)
+{
+        policy_heap_remove(&s->heap, &e->node);
+        (void)policy_map_del(&s->map, e->id);
+        s->base.stats.used -= e->size;
+        s->base.stats.objects--;
+        free(e);
+}
+
+static void sl_evict_until(struct policy *p, uint64_t target)
+{
+        struct sluice *s = (struct sluice *)p;
+        struct policy_heap_node *n;
+        while (p->stats.used > target && (n = policy_heap_peek(&s->heap))) {
+                struct sl_entry *e = policy_container_of(n, struct sl_entry, node);
+                if (e->node.key > s->clock)
+                        s->clock = e->node.key;
+                uint64_t id = e->id, size = e->size;
+                drop(s, e);
+                policy_note_evict(p, id, size);
+        }
+}
+
+static bool admit(struct sluice *s, const struct policy_req *req, uint64_t size)
+{
+        if (s->base.stats.used + size <= s->high)
+                return true;
+        if (policy_sketch_get(&s->objs, req->id) >= 2)
+                return true;
+        if (req->hints & (POLICY_HINT_FIRST_SEGMENTS | POLICY_HINT_PLAN_HIGH))
+                return true;
+        const struct policy_heap_node *victim = policy_heap_peek(&s->heap);
+        if (!victim)
+                return true;
+        return s->clock + weight(s, req->id, req->group, req->hints) > victim->key;
+}
+
+static int sl_insert(struct policy *p, const struct policy_req *req)
+{
+        struct sluice *s = (struct sluice *)p;
+        uint64_t size = policy_req_size(req);
+        if (policy_map_get(&s->map, req->id))
+                return -EEXIST;
+        if (size > p->cfg.budget || !admit(s, req, size))
+                return 0;
+        struct sl_entry *e = malloc(sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        *e = (struct sl_entry){.id = req->id, .size = size, .group = req->group,
+                               .hints = req->hints, .freq = 1};
+        if (policy_map_put(&s->map, e->id, e) < 0) {
+                free(e);
+                return -ENOMEM;
+        }
+        if (p->stats.used + size > s->high) {
+                uint64_t target = s->low >= size ? s->low - size : p->cfg.budget - size;
+                sl_evict_until(p, target);
+        }
+        stamp(s, e);
+        if (policy_heap_push(&s->heap, &e->node) < 0) {
+                (void)policy_map_del(&s->map, e->id);
+                free(e);
+                return -ENOMEM;
+        }
+        p->stats.used += size;
+        p->stats.objects++;
+        return 1;
+}
+
+static int sl_remove(struct policy *p, uint64_t id)
+{
+        struct sluice *s = (struct sluice *)p;
+        struct sl_entry *e = policy_map_get(&s->map, id);
+        if (!e)
+                return -ENOENT;
+        drop(s, e);
+        return 0;
+}
+
+static void to_record(const struct sluice *s, const struct sl_entry *e, struct policy_record *rec)
+{
+        double rel = e->node.key - s->clock;
+        *rec = (struct policy_record){
+                .id = e->id,
+                .size = e->size,
+                .group = e->group,
+                .hints = e->hints,
+                .freq = e->freq,
+                .priority = rel > 0 ? (uint64_t)(rel * PRIORITY_FIXED_POINT) : 0,
+                .seq = e->node.seq,
+        };
+}
+
+int policy_sluice_export(struct policy *p, int (*fn)(void *ctx, const struct policy_record *rec),
+                         void *ctx)
+{
+        struct sluice *s = to_sluice(p);
+        if (!s)
+                return -EOPNOTSUPP;
+        for (size_t i = 0; i < s->heap.len; i++) {
+                struct policy_record rec;
+                to_record(s, policy_container_of(s->heap.v[i], struct sl_entry, node), &rec);
+                int r = fn(ctx, &rec);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int policy_sluice_entry_export(struct policy *p, uint64_t id, struct policy_record *ret)
+{
+        struct sluice *s = to_sluice(p);
+        if (!s)
+                return -EOPNOTSUPP;
+        struct sl_entry *e = policy_map_get(&s->map, id);
+        if (!e)
+                return -ENOENT;
+        to_record(s, e, ret);
+        return 0;
+}
+
+int policy_sluice_restore_entry(struct policy *p, const struct policy_record *rec)
+{
+        struct sluice *s = to_sluice(p);
+        if (!s)
+                return -EOPNOTSUPP;
+        if (rec->size == 0)
+                return -EINVAL;
+        if (policy_map_get(&s->map, rec->id))
+                return -EEXIST;
+        struct sl_entry *e = malloc(sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        *e = (struct sl_entry){.id = rec->id, .size = rec->size, .group = rec->group,
+                               .hints = rec->hints, .freq = rec->freq};
+        e->node.key = s->clock + (double)rec->priority / PRIORITY_FIXED_POINT;
+        e->node.seq = rec->seq;
+        if (rec->seq > s->seq)
+                s->seq = rec->seq;
+        if (policy_map_put(&s->map, e->id, e) < 0) {
+                free(e);
+                return -ENOMEM;
+        }
+        if (policy_heap_push(&s->heap, &e->node) < 0) {
+                (void)policy_map_del(&s->map, e->id);
+                free(e);
+                return -ENOMEM;
+        }
+        /* The sketch is not persisted; reseed it from the counts that were, capped so one
+         * old favourite cannot dominate the fresh window. */
+        for (uint32_t i = 0; i < rec->freq && i < 16; i++)
+                (void)policy_sketch_add(&s->objs, rec->id);
+        p->stats.used += rec->size;
+        p->stats.objects++;
+        return 0;
+}
+
+const struct policy_ops policy_sluice_ops = {
+        .name = "sluice",
+        .summary = "popularity-weighted LRU with admission filter, title heat and hints",
+        .new = sl_new,
+        .free = sl_free,
+        .access = sl_access,
+        .insert = sl_insert,
+        .remove = sl_remove,
+        .evict_until = sl_evict_until,
+};

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* Fuzzes the CSV trace reader: any input must parse or fail cleanly within the limits. */
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trace.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        struct trace t = {0};
+        struct trace_error err = {0};
+        /* Small limits so the limit paths are reached by short inputs too. */
+        struct trace_limits lim = {.max_requests = 64, .max_object_size = 1u << 20};
+        int r = trace_csv_parse(data, size, &lim, &t, &err);
+        assert(t.len <= lim.max_requests);
+        if (r < 0)
+                assert(err.msg != NULL);
+        for (size_t i = 0; i < t.len; i++)
+                assert(t.reqs[i].size <= lim.max_object_size);
+        if (r == 0 && trace_analyse(&t) == 0)
+                assert(t.objects <= t.len);
+        trace_done(&t);
+        return 0;
+}

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sluice-cachesim: replays request traces through the edge's eviction policy and the
+ * reference policies, and generates synthetic DASH viewing traces.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen-dash.h"
+#include "policy.h"
+#include "sim.h"
+#include "trace.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "unknown"
+#endif
+
+#define DEFAULT_POLICIES "sluice,lru,gdsf,s3fifo,sieve,belady"
+#define DEFAULT_SIZES    "1%,5%,10%,20%"
+#define MAX_LIST         32
+
+struct size_spec {
+        bool percent;
+        double value; /* percent, or bytes */
+};
+
+struct args {
+        const char *trace, *out, *generate;
+        enum trace_format format;
+        const struct policy_ops *policies[MAX_LIST];
+        size_t n_policies;
+        struct size_spec sizes[MAX_LIST];
+        size_t n_sizes;
+        bool json;
+        struct sim_opts sim;
+        struct trace_limits lim;
+        struct gen_dash_opts gen;
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: sluice-cachesim --trace FILE [--policy NAME[,NAME...]] [--size SIZE[,SIZE...]]\n"
+                "                       [--format auto|csv|oracle] [--json] [--dash-ids] ...\n"
+                "       sluice-cachesim --generate dash --out FILE [--format csv|oracle] [generator options]\n"
+                "\n"
+                "Replays a trace through cache policies and prints byte and object miss ratios.\n"
+                "\n"
+                "Simulation:\n"
+                "  --trace FILE          CSV (timestamp,object_id,size) or libCacheSim oracleGeneral\n"
+                "  --format F            auto (default: text means CSV), csv, oracle\n"
+                "  --policy LIST         default " DEFAULT_POLICIES "\n"
+                "  --size LIST           bytes (suffixes K M G T, powers of 1024) or PERCENT%% of the\n"
+                "                        trace's footprint (distinct object bytes); default %s\n"
+                "  --json                print [{\"policy\",\"size_bytes\",\"byte_miss_ratio\",\"object_miss_ratio\"}...]\n"
+                "  --dash-ids            ids use the generator's layout: give the policies the title and\n"
+                "                        derive hints (first segments, lowest rung) as the edge does\n"
+                "  --first-segments N    segments per title counted as \"first\" (default 4)\n"
+                "  --plan-top N          fill-plan hint for the previous day's N busiest titles (default 0: off)\n"
+                "  --high PERMILLE       sluice high watermark (default 1000)\n"
+                "  --low PERMILLE        sluice low watermark (default 990)\n"
+                "  --max-requests N      refuse traces longer than N requests (default %llu)\n"
+                "\n"
+                "Generation (--generate dash --out FILE):\n"
+                "  --seed N  --days N  --titles N  --sessions N (per day)  --zipf X\n"
+                "  --releases N (new titles per day)  --churn X (daily popularity drift sigma)\n"
+                "\n"
+                "Policies:\n",
+                DEFAULT_SIZES, (unsigned long long)TRACE_DEFAULT_MAX_REQUESTS);
+        for (size_t i = 0; policy_ops_all[i]; i++)
+                fprintf(f, "  %-8s %s\n", policy_ops_all[i]->name, policy_ops_all[i]->summary);
+        fprintf(f, "\nOptions: --help, --version\n");
+}
+
+static int parse_u64(const char *s, uint64_t *ret)
+{
+        char *end;
+        if (!*s || *s == '-')
+                return -EINVAL;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || *end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_double(const char *s, double *ret)
+{
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno || end == s || *end || !(v >= 0))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_size(const char *s, struct size_spec *ret)
+{
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno || end == s || !(v > 0))
+                return -EINVAL;
+        double mul = 1;
+        bool percent = false;
+        switch (*end) {
+        case '%': percent = true; break;
+        case 'k': case 'K': mul = 1024.0; break;
+        case 'm': case 'M': mul = 1024.0 * 1024; break;
+        case 'g': case 'G': mul = 1024.0 * 1024 * 1024; break;
+        case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; break;
+        case '\0': break;
+        default: return -EINVAL;
+        }
+        if (*end && end[1] && !((end[1] == 'B' || end[1] == 'b') && !end[2]))
+                return -EINVAL;
+        if (percent && v > 100)
+                return -EINVAL;
+        *ret = (struct size_spec){.percent = percent, .value = v * mul};
+        return 0;
+}
+
+/* Calls fn on each item of a comma list (s is a writable copy). */
+static int each_item(char *s, int (*fn)(struct args *a, const char *item), struct args *a)
+{
+        while (s) {
+                char *comma = strchr(s, ',');
+                if (comma)
+                        *comma = '\0';
+                if (*s) {
+                        int r = fn(a, s);
+                        if (r < 0)
+                                return r;
+                }
+                s = comma ? comma + 1 : NULL;
+        }
+        return 0;
+}
+
+static int add_policy(struct args *a, const char *name)
+{
+        const struct policy_ops *ops = policy_ops_find(name);
+        if (!ops) {
+                fprintf(stderr, "sluice-cachesim: unknown policy '%s'\n", name);
+                return -EINVAL;
+        }
+        if (a->n_policies == MAX_LIST)
+                return -E2BIG;
+        a->policies[a->n_policies++] = ops;
+        return 0;
+}
+
+static int add_size(struct args *a, const char *item)
+{
+        if (a->n_sizes == MAX_LIST)
+                return -E2BIG;
+        if (parse_size(item, &a->sizes[a->n_sizes]) < 0) {
+                fprintf(stderr, "sluice-cachesim: bad size '%s'\n", item);
+                return -EINVAL;
+        }
+        a->n_sizes++;
+        return 0;
+}
+
+static int set_list(struct args *a, const char *list, int (*fn)(struct args *, const char *),
+                    size_t *count)
+{
+        char *copy = strdup(list);
+        if (!copy)
+                return -ENOMEM;
+        *count = 0;
+        int r = each_item(copy, fn, a);
+        free(copy);
+        if (r == 0 && *count == 0)
+                r = -EINVAL;
+        return r;
+}
+
+enum {
+        OPT_TRACE = 256, OPT_FORMAT, OPT_POLICY, OPT_SIZE, OPT_JSON, OPT_DASH_IDS,
+        OPT_FIRST, OPT_PLAN, OPT_HIGH, OPT_LOW, OPT_MAXREQ, OPT_GENERATE, OPT_OUT,
+        OPT_SEED, OPT_DAYS, OPT_TITLES, OPT_SESSIONS, OPT_ZIPF, OPT_RELEASES, OPT_CHURN,
+        OPT_HELP, OPT_VERSION,
+};
+
+static const struct option options[] = {
+        {"trace", required_argument, NULL, OPT_TRACE},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"policy", required_argument, NULL, OPT_POLICY},
+        {"size", required_argument, NULL, OPT_SIZE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"dash-ids", no_argument, NULL, OPT_DASH_IDS},
+        {"first-segments", required_argument, NULL, OPT_FIRST},
+        {"plan-top", required_argument, NULL, OPT_PLAN},
+        {"high", required_argument, NULL, OPT_HIGH},
+        {"low", required_argument, NULL, OPT_LOW},
+        {"max-requests", required_argument, NULL, OPT_MAXREQ},
+        {"generate", required_argument, NULL, OPT_GENERATE},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"days", required_argument, NULL, OPT_DAYS},
+        {"titles", required_argument, NULL, OPT_TITLES},
+        {"sessions", required_argument, NULL, OPT_SESSIONS},
+        {"zipf", required_argument, NULL, OPT_ZIPF},
+        {"releases", required_argument, NULL, OPT_RELEASES},
+        {"churn", required_argument, NULL, OPT_CHURN},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {0},
+};
+
+/* Reads an unsigned option value bounded by max. */
+static int opt_uint(const char *name, const char *s, uint64_t max, uint64_t *ret)
+{
+        if (parse_u64(s, ret) < 0 || *ret > max) {
+                fprintf(stderr, "sluice-cachesim: bad value for --%s: '%s'\n", name, s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Returns 0 to go on, 1 when --help/--version was handled, -EINVAL on bad usage. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+        uint64_t v;
+        double d;
+        int c, r = 0;
+        a->sim = (struct sim_opts){.first_segments = 4, .high_permille = 1000, .low_permille = 990};
+        a->lim = trace_limits_default();
+        a->gen = gen_dash_opts_default();
+        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                switch (c) {
+                case OPT_TRACE: a->trace = optarg; break;
+                case OPT_OUT: a->out = optarg; break;
+                case OPT_GENERATE: a->generate = optarg; break;
+                case OPT_JSON: a->json = true; break;
+                case OPT_DASH_IDS: a->sim.dash_ids = true; break;
+                case OPT_FORMAT:
+                        if (strcmp(optarg, "auto") == 0)
+                                a->format = TRACE_FORMAT_AUTO;
+                        else if (strcmp(optarg, "csv") == 0)
+                                a->format = TRACE_FORMAT_CSV;
+                        else if (strcmp(optarg, "oracle") == 0 || strcmp(optarg, "oracleGeneral") == 0)
+                                a->format = TRACE_FORMAT_ORACLE;
+                        else
+                                r = -EINVAL;
+                        break;
+                case OPT_POLICY: r = set_list(a, optarg, add_policy, &a->n_policies); break;
+                case OPT_SIZE: r = set_list(a, optarg, add_size, &a->n_sizes); break;
+                case OPT_FIRST:
+                        r = opt_uint("first-segments", optarg, 1u << 24, &v);
+                        a->sim.first_segments = (unsigned)v;
+                        break;
+                case OPT_PLAN:
+                        r = opt_uint("plan-top", optarg, 1u << 24, &v);
+                        a->sim.plan_top = (unsigned)v;
+                        break;
+                case OPT_HIGH:
+                        r = opt_uint("high", optarg, 1000, &v);
+                        a->sim.high_permille = (unsigned)(v ? v : 1);
+                        break;
+                case OPT_LOW:
+                        r = opt_uint("low", optarg, 1000, &v);
+                        a->sim.low_permille = (unsigned)(v ? v : 1);
+                        break;
+                case OPT_MAXREQ:
+                        r = opt_uint("max-requests", optarg, UINT64_MAX, &a->lim.max_requests);
+                        if (r == 0 && a->lim.max_requests == 0)
+                                r = -EINVAL;
+                        break;
+                case OPT_SEED: r = opt_uint("seed", optarg, UINT64_MAX, &a->gen.seed); break;
+                case OPT_DAYS:
+                        r = opt_uint("days", optarg, 365, &v);
+                        a->gen.days = (unsigned)v;
+                        break;
+                case OPT_TITLES:
+                        r = opt_uint("titles", optarg, 1u << 24, &v);
+                        a->gen.titles = (unsigned)v;
+                        break;
+                case OPT_SESSIONS:
+                        r = opt_uint("sessions", optarg, 100000000, &v);
+                        a->gen.sessions_per_day = (unsigned)v;
+                        break;
+                case OPT_RELEASES:
+                        r = opt_uint("releases", optarg, 10000, &v);
+                        a->gen.releases_per_day = (unsigned)v;
+                        break;
+                case OPT_ZIPF:
+                        r = parse_double(optarg, &d);
+                        a->gen.zipf = d;
+                        break;
+                case OPT_CHURN:
+                        r = parse_double(optarg, &d);
+                        a->gen.churn = d;
+                        break;
+                case OPT_HELP: usage(stdout); return 1;
+                case OPT_VERSION: printf("sluice-cachesim %s\n", SLUICE_VERSION); return 1;
+                default: return -EINVAL;
+                }
+                if (r < 0) {
+                        for (const struct option *o = options; o->name; o++)
+                                if (o->val == c)
+                                        fprintf(stderr, "sluice-cachesim: bad value for --%s\n",
+                                                o->name);
+                        return r;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "sluice-cachesim: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (a->sim.low_permille > a->sim.high_permille) {
+                fprintf(stderr, "sluice-cachesim: --low must not exceed --high\n");
+                return -EINVAL;
+        }
+        if (a->n_policies == 0 && set_list(a, DEFAULT_POLICIES, add_policy, &a->n_policies) < 0)
+                return -EINVAL;
+        if (a->n_sizes == 0 && set_list(a, DEFAULT_SIZES, add_size, &a->n_sizes) < 0)
+                return -EINVAL;
+        return 0;
+}
+
+static uint64_t budget_of(const struct size_spec *sz, uint64_t footprint)
+{
+        double b = sz->percent ? (double)footprint * sz->value / 100.0 : sz->value;
+        if (b < 1)
+                return 1;
+        if (b >= 18446744073709551615.0)
+                return UINT64_MAX;
+        return (uint64_t)b;
+}
+
+static double ratio(uint64_t part, uint64_t whole)
+{
+        return whole ? (double)part / (double)whole : 0.0;
+}
+
+static int generate(const struct args *a)
+{
+        struct trace t = {0};
+        int r;
+        if (strcmp(a->generate, "dash") != 0) {
+                fprintf(stderr, "sluice-cachesim: unknown generator '%s' (have: dash)\n",
+                        a->generate);
+                return 2;
+        }
+        if (!a->out) {
+                fprintf(stderr, "sluice-cachesim: --generate needs --out FILE\n");
+                return 2;
+        }
+        r = gen_dash_run(&a->gen, &a->lim, &t);
+        if (r == 0 && a->format == TRACE_FORMAT_ORACLE)
+                r = trace_analyse(&t);
+        if (r == 0)
+                r = trace_write(&t, a->out, a->format == TRACE_FORMAT_ORACLE ? TRACE_FORMAT_ORACLE
+                                                                            : TRACE_FORMAT_CSV);
+        if (r < 0) {
+                fprintf(stderr, "sluice-cachesim: generating %s: %s\n", a->out, strerror(-r));
+                trace_done(&t);
+                return 1;
+        }
+        fprintf(stderr, "sluice-cachesim: wrote %zu requests to %s\n", t.len, a->out);
+        trace_done(&t);
+        return 0;
+}
+
+static int simulate(const struct args *a)
+{
+        struct trace t = {0};
+        struct trace_error err = {0};
+        int rc = 1, r = trace_load(a->trace, a->format, &a->lim, &t, &err);
+        if (r < 0) {
+                if (err.msg)
+                        fprintf(stderr, "%s:%llu: %s\n", a->trace, (unsigned long long)err.line,
+                                err.msg);
+                else
+                        fprintf(stderr, "sluice-cachesim: %s: %s\n", a->trace, strerror(-r));
+                goto out;
+        }
+        if (t.len == 0) {
+                fprintf(stderr, "sluice-cachesim: %s: no requests\n", a->trace);
+                goto out;
+        }
+        r = trace_analyse(&t);
+        if (r < 0) {
+                fprintf(stderr, "sluice-cachesim: %s\n", strerror(-r));
+                goto out;
+        }
+        if (a->json)
+                fputs("[", stdout);
+        else
+                printf("# %s: %zu requests, %llu objects, footprint %llu bytes\n"
+                       "%-8s %16s %8s %16s %17s\n",
+                       a->trace, t.len, (unsigned long long)t.objects,
+                       (unsigned long long)t.footprint, "policy", "size_bytes", "size%",
+                       "byte_miss_ratio", "object_miss_ratio");
+        bool first = true;
+        for (size_t si = 0; si < a->n_sizes; si++) {
+                uint64_t budget = budget_of(&a->sizes[si], t.footprint);
+                for (size_t pi = 0; pi < a->n_policies; pi++) {
+                        struct sim_result res;
+                        r = sim_run(&t, a->policies[pi], budget, &a->sim, &res);
+                        if (r < 0) {
+                                fprintf(stderr, "sluice-cachesim: %s: %s\n",
+                                        a->policies[pi]->name, strerror(-r));
+                                goto out;
+                        }
+                        double bmr = ratio(res.miss_bytes, res.bytes);
+                        double omr = ratio(res.misses, res.requests);
+                        if (a->json) {
+                                printf("%s\n  {\"policy\": \"%s\", \"size_bytes\": %llu, "
+                                       "\"byte_miss_ratio\": %.6f, \"object_miss_ratio\": %.6f}",
+                                       first ? "" : ",", a->policies[pi]->name,
+                                       (unsigned long long)budget, bmr, omr);
+                        } else {
+                                printf("%-8s %16llu %7.2f%% %16.4f %17.4f\n",
+                                       a->policies[pi]->name, (unsigned long long)budget,
+                                       100.0 * ratio(budget, t.footprint), bmr, omr);
+                        }
+                        first = false;
+                        fflush(stdout);
+                }
+        }
+        if (a->json)
+                puts("\n]");
+        rc = 0;
+out:
+        trace_done(&t);
+        return rc;
+}
+
+int main(int argc, char **argv)
+{
+        struct args a = {0};
+        int r = parse_args(argc, argv, &a);
+        if (r > 0)
+                return 0;
+        if (r < 0) {
+                fprintf(stderr, "Try 'sluice-cachesim --help'.\n");
+                return 2;
+        }
+        if (a.generate)
+                return generate(&a);
+        if (!a.trace) {
+                fprintf(stderr, "sluice-cachesim: need --trace FILE or --generate dash\n");
+                return 2;
+        }
+        return simulate(&a);
+}
