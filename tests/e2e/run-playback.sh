@@ -4,8 +4,9 @@
 # Real-player playback test: encode a short DASH clip, start the real sluice-edge from
 # BUILD_DIR on free loopback ports, push every file of the clip through the admin API (with its
 # X-Sluice-SHA256), serve the player page from a second origin, and let dash.js in headless
-# Chromium play the clip from the edge (tests/e2e/play.mjs lists the checks). Finally SIGTERM
-# the edge, which must exit 0.
+# Chromium play the clip from the edge (tests/e2e/play.mjs lists the checks). Also checks that
+# the admin API refuses a push without the token, that the edge exits 0 on SIGTERM, and that
+# its access log shows the player's CMCD parsed and kept out of the cache key.
 #
 # Exit 0 pass, 1 fail, 77 skip (no Chromium, node, ffmpeg, curl or tests/e2e/node_modules).
 # Environment: SLUICE_CHROMIUM (default /usr/bin/chromium), SLUICE_E2E_KEEP=1 keeps the temp
@@ -96,7 +97,7 @@ cache: {dir: "$tmp/cache", max_size: 256M}
 upstreams: [{url: "http://127.0.0.1:$dead_port"}]
 tokens: {required: false}
 control: {edge_id: e2e-edge, region: local}
-log: {level: info, target: stderr}
+log: {level: info, target: stderr, access_log: "$tmp/access.log"}
 cors_origins: ["$player_origin"]
 EOF
 
@@ -154,4 +155,12 @@ edge_rc=$?
 set -e
 [ "$edge_rc" -eq 0 ] || fail "edge exited $edge_rc after SIGTERM"
 echo "edge exited 0 after SIGTERM"
+
+# The player sent CMCD in the query (player.js default): the edge must have parsed it and kept
+# it out of the cache key (access-log line format: edge/access-log.h).
+cmcd_hits=$(grep -cE "\"GET /$title/[^\" ?]+\?CMCD=[^\"]*\" 20[06] .* key=/$title/[^ ?]+ cmcd=[^-]" \
+  "$tmp/access.log" || true)
+[ "$cmcd_hits" -ge 2 ] ||
+  fail "access log shows $cmcd_hits requests with CMCD parsed and kept out of the key"
+echo "edge logged CMCD for $cmcd_hits requests, cache keys without it"
 echo "PASS: playback through sluice-edge"
