@@ -25,7 +25,10 @@ static void put_safe(char *out, size_t cap, size_t *pos, const char *s, size_t n
 
         for (size_t i = 0; i < n && *pos + 4 < cap; i++) {
                 unsigned char c = (unsigned char)s[i];
-                if (c < 0x21 || c >= 0x7f || c == '"' || c == '\\') {
+                if (c == '"' || c == '\\') {
+                        out[(*pos)++] = '\\';
+                        out[(*pos)++] = (char)c;
+                } else if (c < 0x21 || c >= 0x7f) {
                         out[(*pos)++] = '\\';
                         out[(*pos)++] = 'x';
                         out[(*pos)++] = hexd[c >> 4];

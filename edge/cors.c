@@ -52,7 +52,6 @@ void cors_headers(struct http_resp *hr, const struct cfg_strlist *origins,
 void cors_preflight_headers(struct http_resp *hr, const struct cfg_strlist *origins,
                             const struct http1_req *req)
 {
-        cors_headers(hr, origins, req);
         http_resp_header(hr, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS", 18);
         http_resp_header(hr, "Access-Control-Allow-Headers", ALLOW_HEADERS,
                          sizeof(ALLOW_HEADERS) - 1);

@@ -18,6 +18,6 @@ struct cfg_strlist;
 void cors_headers(struct http_resp *hr, const struct cfg_strlist *origins,
                   const struct http1_req *req);
 
-/* Preflight answer headers: Allow-Methods, Allow-Headers, Max-Age (plus cors_headers()). */
+/* Preflight answer headers: Allow-Methods, Allow-Headers, Max-Age (after cors_headers()). */
 void cors_preflight_headers(struct http_resp *hr, const struct cfg_strlist *origins,
                             const struct http1_req *req);
