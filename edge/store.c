@@ -118,7 +118,7 @@ static int new_file_id(uint64_t *ret)
 
         do {
                 if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-                        return -errno ? -errno : -EIO;
+                        return -EIO; /* only before the pool is seeded, or on EINTR */
         } while (id == 0); /* 0 means "any" in cache_idx_del */
         *ret = id;
         return 0;
@@ -783,6 +783,8 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
         if (cache_idx_reader_get(s->put_reader, key, key_len, &old) == 0)
                 old_size = old.size;
         cache_idx_get_totals(s->idx, &t);
+        if (old_size > t.bytes)
+                old_size = t.bytes; /* a delete landed between the two reads */
         uint64_t need = t.bytes - old_size + s->reserved;
         if (s->max_bytes && (size > s->max_bytes || need > s->max_bytes - size)) {
                 pthread_mutex_unlock(&s->lock);
