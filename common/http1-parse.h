@@ -44,7 +44,7 @@ struct http_hdr {
         uint16_t value_len;
 };
 
-/* Indices into hdrs[] of headers the edge looks at, or -1. */
+/* Indices into hdrs[] of headers the edge looks at (the first occurrence), or -1. */
 enum http_known_hdr {
         HK_HOST,
         HK_RANGE,
@@ -66,6 +66,7 @@ enum http_known_hdr {
         HK_COUNT,
 };
 
+/* A NULL limits pointer or a zero member means the default (8192 / 4096 / 64). */
 struct http1_limits {
         uint32_t max_header_bytes; /* whole head incl. request line; e.g. 8192 */
         uint32_t max_target;       /* e.g. 4096 */
