@@ -18,7 +18,8 @@
 #include "log.h"
 #include "metrics.h"
 
-#define SEC(s) ((int64_t)(s) * 1000) /* duration bounds are in ms */
+#define SEC(s)              ((int64_t)(s) * 1000) /* duration bounds are in ms */
+#define EDGE_CFG_MAX_LISTEN 64
 
 static const struct cfg_field admin_fields[] = {
         {.key = "listen", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_admin, listen),
@@ -101,7 +102,7 @@ static const struct cfg_field log_fields[] = {
 
 static const struct cfg_field edge_fields[] = {
         {.key = "listen", .type = CFG_STRLIST, .offset = offsetof(struct edge_cfg, listen),
-         .min = 1, .max = 64, .def = "0.0.0.0:8080"},
+         .min = 1, .max = EDGE_CFG_MAX_LISTEN, .def = "0.0.0.0:8080"},
         /* One metrics slot per worker, so never more workers than slots. */
         {.key = "workers", .type = CFG_INT, .offset = offsetof(struct edge_cfg, workers), .min = 0,
          .max = METRICS_MAX_WORKERS, .def = "0"},
@@ -160,7 +161,8 @@ int edge_cfg_parse_addr(const char *s, struct sockaddr_storage *ret, unsigned *r
                         return -EINVAL;
                 port = port * 10 + (unsigned long)(*p - '0');
         }
-        if (port == 0 || port > 65535)
+        /* Port 0 is allowed: the kernel picks one (tests), and the edge logs which. */
+        if (port > 65535)
                 return -EINVAL;
 
         memset(ret, 0, sizeof(*ret));
@@ -198,6 +200,28 @@ static bool url_ok(const char *u)
         return *rest && *rest != '/';
 }
 
+/*
+ * Whether two listeners would take the same port: same family and port, and the same address
+ * or a wildcard on either side. SO_REUSEPORT would let both bind silently and split traffic
+ * between them, so this is caught here. Port 0 never collides (each gets its own).
+ */
+static bool addr_overlap(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+        if (a->ss_family != b->ss_family)
+                return false;
+        if (a->ss_family == AF_INET) {
+                const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+                return x->sin_port && x->sin_port == y->sin_port &&
+                       (x->sin_addr.s_addr == y->sin_addr.s_addr ||
+                        x->sin_addr.s_addr == htonl(INADDR_ANY) ||
+                        y->sin_addr.s_addr == htonl(INADDR_ANY));
+        }
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port && x->sin6_port == y->sin6_port &&
+               (!memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) ||
+                IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+}
+
 /* Checks no single field can make; errors carry the position of the node at fault. */
 static int validate(const struct edge_cfg *c, const char *name, const char *buf, size_t len,
                     struct cfg_error *err)
@@ -206,13 +230,21 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
         unsigned sl;
         char path[64];
 
+        if (c->listen.n > EDGE_CFG_MAX_LISTEN)
+                return -EINVAL; /* the table bounds the list; kept for the array below */
+        struct sockaddr_storage addrs[EDGE_CFG_MAX_LISTEN];
         for (size_t i = 0; i < c->listen.n; i++) {
-                if (edge_cfg_parse_addr(c->listen.items[i], &ss, &sl) < 0) {
-                        snprintf(path, sizeof(path), "listen[%zu]", i);
+                snprintf(path, sizeof(path), "listen[%zu]", i);
+                if (edge_cfg_parse_addr(c->listen.items[i], &addrs[i], &sl) < 0)
                         return cfg_error_at(err, name, buf, len, path,
                                             "'%s': \"%s\" is not host:port, [v6]:port or :port",
                                             path, c->listen.items[i]);
-                }
+                for (size_t j = 0; j < i; j++)
+                        if (addr_overlap(&addrs[i], &addrs[j]))
+                                return cfg_error_at(err, name, buf, len, path,
+                                                    "'%s': \"%s\" overlaps listen[%zu] \"%s\"",
+                                                    path, c->listen.items[i], j,
+                                                    c->listen.items[j]);
         }
         if (c->admin.listen) {
                 if (edge_cfg_parse_addr(c->admin.listen, &ss, &sl) < 0)
@@ -221,9 +253,11 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
                                             "or :port",
                                             c->admin.listen);
                 for (size_t i = 0; i < c->listen.n; i++)
-                        if (!strcmp(c->listen.items[i], c->admin.listen))
+                        if (addr_overlap(&ss, &addrs[i]))
                                 return cfg_error_at(err, name, buf, len, "admin.listen",
-                                                    "'admin.listen' is also a client listener");
+                                                    "'admin.listen' overlaps client listener "
+                                                    "\"%s\"",
+                                                    c->listen.items[i]);
                 if (!c->admin.token_file || !c->admin.token_file[0])
                         return cfg_error_at(err, name, buf, len, "admin",
                                             "'admin.token_file' is required while the admin API "

@@ -141,6 +141,17 @@ TEST(everything_set)
         edge_cfg_free(c);
 }
 
+TEST(ephemeral_ports_do_not_overlap)
+{
+        struct edge_cfg *c;
+        struct cfg_error err;
+        ASSERT_EQ(load("cache: {dir: /c}\nadmin: {listen: \"127.0.0.1:0\", token_file: /t}\n"
+                       "tokens: {keys_file: /k}\nlisten: [\"127.0.0.1:0\", \"127.0.0.1:0\"]\n",
+                       &c, &err),
+                  0);
+        edge_cfg_free(c);
+}
+
 TEST(admin_off_and_empty_cors)
 {
         struct edge_cfg *c;
@@ -204,9 +215,17 @@ TEST(cross_field_rules)
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "log: {level: verbose}\n",
                           "edge.yaml:4:14: 'log.level' must be error, warn, info or debug");
-        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t, listen: \"0.0.0.0:8080\"}\n"
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t, listen: \"127.0.0.1:8080\"}\n"
                           "tokens: {keys_file: /k}\n",
-                          "edge.yaml:2:33: 'admin.listen' is also a client listener");
+                          "edge.yaml:2:33: 'admin.listen' overlaps client listener "
+                          "\"0.0.0.0:8080\"");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {listen: ~}\ntokens: {keys_file: /k}\n"
+                          "listen: [\"[::1]:80\", \"127.0.0.1:80\", \"[::]:80\"]\n",
+                          "edge.yaml:4:38: 'listen[2]': \"[::]:80\" overlaps listen[0] "
+                          "\"[::1]:80\"");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {listen: ~}\ntokens: {keys_file: /k}\n"
+                          "listen: [\":80\", \"0.0.0.0:80\"]\n",
+                          "edge.yaml:4:17: 'listen[1]': \"0.0.0.0:80\" overlaps listen[0] \":80\"");
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "workers: 65\n",
                           "edge.yaml:4:10: 'workers' must be between 0 and 64, got \"65\"");
@@ -241,11 +260,14 @@ TEST(parse_addr)
         ASSERT_EQ(ntohs(a6->sin6_port), 443);
         ASSERT_STREQ(inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof(buf)), "2001:db8::1");
         ASSERT_EQ(edge_cfg_parse_addr("[::]:65535", &ss, &len), 0);
+        /* Port 0: the kernel picks one (tests use it). */
+        ASSERT_EQ(edge_cfg_parse_addr("127.0.0.1:0", &ss, &len), 0);
+        ASSERT_EQ(ntohs(a4->sin_port), 0);
 
         static const char *const bad[] = {
-                "", ":", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:+80",
+                "", ":", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:+80",
                 "1.2.3.4:80a", "1.2.3.4: 80", "::1:80", "[::1]80", "[::1]:", "[1.2.3.4]:80",
-                "[::1:80", "host.example:80", "1.2.3:80", "1.2.3.4:000080",
+                "[::1:80", "host.example:80", "1.2.3:80", "1.2.3.4:000080", "1.2.3.4:-1",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 if (edge_cfg_parse_addr(bad[i], &ss, &len) != -EINVAL)
