@@ -27,7 +27,6 @@ struct admin_put_state {
         struct store_put *put;
         uint64_t left;
         bool existed;
-        bool head_method; /* never: PUT */
 };
 
 /* ---- small JSON writer (growable; an allocation failure latches) ---- */

@@ -387,7 +387,8 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
         c->processing = false;
         if (c->state == CONN_CLOSED)
                 return false;
-        if (c->peer_eof && left == 0 && (c->state == CONN_IDLE || c->state == CONN_READ_HEAD)) {
+        /* No more bytes will come: a partial head can never complete. */
+        if (c->peer_eof && (c->state == CONN_IDLE || c->state == CONN_READ_HEAD)) {
                 conn_close(c, "peer closed");
                 return false;
         }
