@@ -73,6 +73,7 @@ def kill_mid_put(e, key, size, replacing):
 @test
 def kill9_during_new_put(e):
     started = kill_mid_put(e, "/r/partial.m4s", 8 * 1024 * 1024, replacing=False)
+    print(f"# temp file seen before the kill: {started}")
     r = e.get("/r/partial.m4s")
     eq(r.status, 404, f"object whose PUT was killed mid-body (temp file seen: {started})")
     all_served(e, "after kill -9 and restart")
