@@ -312,7 +312,10 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
                                  lang && lang_valid(lang) ? lang : "und");
                 }
         }
-        if (!have_video) {
+        const char *fmt = json_string_value(
+                json_object_get(json_object_get(j, "format"), "format_name"));
+        /* ffmpeg renders any text file as ANSI art: a "video" no one wants to publish */
+        if (!have_video || (fmt && !strcmp(fmt, "tty"))) {
                 fprintf(stderr, "sluice-ingest: %s: no video stream (is this a video file?)\n",
                         o->source);
                 goto out;
@@ -320,8 +323,9 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
         const char *dur = json_string_value(
                 json_object_get(json_object_get(j, "format"), "duration"));
         s->duration = dur ? strtod(dur, NULL) : 0;
-        if (!(s->duration > 0)) {
-                fprintf(stderr, "sluice-ingest: %s: unknown or zero duration\n", o->source);
+        if (!(s->duration >= 1)) {
+                fprintf(stderr, "sluice-ingest: %s: shorter than a second, or of unknown "
+                                "duration\n", o->source);
                 goto out;
         }
         s->path = o->source;

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""
+Integration test for sluice-ingest: real ffmpeg runs through the tool, checking what the
+origin ends up holding.
+
+  test-ingest.py PATH/TO/sluice-ingest
+
+Covers: layout, asset.json against the files (sizes, SHA-256, codec strings vs ffprobe),
+keyframe alignment across renditions (ffprobe of each segment's first packet), decoding of the
+clear output, an encrypted title (key kept out of the origin, decryptable per segment with
+ffmpeg -decryption_key), a corrupt source, a failing ffmpeg, SIGTERM and SIGKILL mid-encode.
+Exits 77 when ffmpeg or ffprobe is missing.
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+INGEST = os.path.abspath(sys.argv[1])
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+def run(args, **kw):
+    return subprocess.run([INGEST] + args, capture_output=True, text=True, timeout=300, **kw)
+
+
+def ffprobe_json(path, *extra):
+    out = subprocess.run(["ffprobe", "-v", "error", "-of", "json", *extra, path],
+                         capture_output=True, text=True, timeout=60)
+    return json.loads(out.stdout or "{}"), out.returncode
+
+
+def joined(rep_dir, segs, dst):
+    """init + the given segments, as a player's source buffer would see them."""
+    with open(dst, "wb") as out:
+        for name in ["init.mp4"] + segs:
+            with open(os.path.join(rep_dir, name), "rb") as f:
+                out.write(f.read())
+    return dst
+
+
+def leftovers(origin):
+    return [e for e in os.listdir(origin) if e.startswith(".ingest.")]
+
+
+def test_clear(origin, scratch):
+    vtt = os.path.join(scratch, "en.vtt")
+    with open(vtt, "w") as f:
+        f.write("WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nHello from Sluice\n")
+    r = run(["--title", "clear1", "--origin", origin, "--test-source", "8",
+             "--ladder", "240p,360p", "--subtitles", "en=" + vtt, "--no-progress"])
+    if not check(r.returncode == 0, "clear ingest exits 0: " + r.stderr[-800:]):
+        return
+    title = os.path.join(origin, "clear1")
+    check(leftovers(origin) == [], "no temporary directory left")
+    with open(os.path.join(title, "asset.json")) as f:
+        asset = json.load(f)
+
+    # every listed file matches the disk, and every file on disk is listed
+    listed = {e["path"]: e for e in asset["files"]}
+    on_disk = set()
+    for d, _, names in os.walk(title):
+        for n in names:
+            rel = os.path.relpath(os.path.join(d, n), title)
+            if rel != "asset.json":
+                on_disk.add(rel)
+    check(on_disk == set(listed), "files on disk == files in asset.json: %s" %
+          sorted(on_disk ^ set(listed)))
+    for rel, e in listed.items():
+        p = os.path.join(title, rel)
+        if not os.path.exists(p):
+            continue
+        with open(p, "rb") as f:
+            data = f.read()
+        check(len(data) == e["size"], rel + " size")
+        check(hashlib.sha256(data).hexdigest() == e["sha256"], rel + " sha256")
+
+    reps = {r["id"]: r for r in asset["representations"]}
+    check(set(reps) == {"video-240p", "video-360p", "audio-en"}, "representations: %s" % list(reps))
+    check(asset["segment_duration"] == 4 and asset["segment_count"] == 2, "2 segments of 4 s")
+    check(asset["encryption"] is None, "clear title has no encryption block")
+    check([s["id"] for s in asset["subtitles"]] == ["text-en"], "subtitle track listed")
+    for rid, (w, h) in {"video-240p": (426, 240), "video-360p": (640, 360)}.items():
+        rep = reps.get(rid)
+        if not rep:
+            continue
+        check((rep["width"], rep["height"]) == (w, h), rid + " size")
+        check(rep["frame_rate"] == "25/1", rid + " frame rate")
+        check(rep["bandwidth"] >= rep["nominal_bitrate"], rid + " bandwidth >= nominal")
+        check(rep["segment_count"] == 2, rid + " segment count")
+        # codec string against what ffprobe reads from the stream
+        probe, _ = ffprobe_json(joined(os.path.join(title, rid), ["seg-1.m4s"],
+                                       os.path.join(scratch, "probe.mp4")), "-show_streams")
+        st = probe.get("streams", [{}])[0]
+        m = re.fullmatch(r"avc1\.([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})", rep["codec"])
+        if check(m is not None, rid + " codec string form: " + rep["codec"]):
+            check(int(m.group(1), 16) == 100 and st.get("profile") == "High", rid + " profile")
+            check(int(m.group(3), 16) == st.get("level"), rid + " level %s vs %s" %
+                  (m.group(3), st.get("level")))
+    if "audio-en" in reps:
+        a = reps["audio-en"]
+        check(a["codec"] == "mp4a.40.2", "audio codec string")
+        check(a["sample_rate"] == 48000 and a["channels"] == 2, "audio format")
+        check(a["lang"] == "en", "audio language")
+
+    # keyframe alignment: segment n of every rung starts at the same time, on a keyframe
+    starts = {}
+    for rid in ("video-240p", "video-360p"):
+        for n in (1, 2):
+            path = joined(os.path.join(title, rid), ["seg-%d.m4s" % n],
+                          os.path.join(scratch, "probe.mp4"))
+            probe, _ = ffprobe_json(path, "-select_streams", "v", "-show_packets",
+                                    "-show_entries", "packet=pts_time,flags")
+            pk = probe.get("packets", [])
+            if check(len(pk) > 0, "%s seg-%d has packets" % (rid, n)):
+                first = min(pk, key=lambda p: float(p["pts_time"]))
+                check("K" in pk[0]["flags"], "%s seg-%d starts with a keyframe" % (rid, n))
+                starts.setdefault(n, set()).add(round(float(first["pts_time"]), 3))
+    for n, s in starts.items():
+        check(len(s) == 1, "segment %d starts at one time in every rung: %s" % (n, s))
+    check(starts.get(2) == {4.0}, "segment 2 starts at 4 s: %s" % starts.get(2))
+
+    # the clear output decodes
+    for rid in reps:
+        path = joined(os.path.join(title, rid), ["seg-1.m4s", "seg-2.m4s"],
+                      os.path.join(scratch, "dec.mp4"))
+        d = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "null", "-"],
+                           capture_output=True, text=True, timeout=120)
+        check(d.returncode == 0 and d.stderr.strip() == "", rid + " decodes: " + d.stderr[-300:])
+    vtt_out = open(os.path.join(title, "text-en", "subtitles.vtt")).read()
+    check("Hello from Sluice" in vtt_out, "subtitles carried over")
+
+    r = run(["--title", "clear1", "--origin", origin, "--test-source", "8", "--ladder", "240p"])
+    check(r.returncode == 1 and "exists" in r.stderr, "an existing title is not overwritten")
+
+
+def test_encrypted(origin, scratch):
+    keyfile = os.path.join(scratch, "enc1.key")
+    r = run(["--title", "enc1", "--origin", origin, "--test-source", "8", "--ladder", "240p",
+             "--encrypt", "--key-out", keyfile, "--no-progress"])
+    if not check(r.returncode == 0, "encrypted ingest exits 0: " + r.stderr[-800:]):
+        return
+    check(oct(os.stat(keyfile).st_mode & 0o777) == "0o600", "key file is private")
+    key = json.load(open(keyfile))
+    title = os.path.join(origin, "enc1")
+    asset = json.load(open(os.path.join(title, "asset.json")))
+    check(asset["encryption"] and asset["encryption"]["kid"] == key["kid"], "asset names the KID")
+    check(asset["encryption"]["scheme"] == "cenc", "cenc scheme")
+    # the key itself is nowhere in the origin
+    raw = bytes.fromhex(key["key"])
+    for d, _, names in os.walk(origin):
+        for n in names:
+            data = open(os.path.join(d, n), "rb").read()
+            check(raw not in data and key["key"].encode() not in data, "key not in " + n)
+    for rid in ("video-240p", "audio-en"):
+        init = open(os.path.join(title, rid, "init.mp4"), "rb").read()
+        check((b"encv" if rid.startswith("video") else b"enca") in init, rid + " sample entry")
+        check(b"tenc" in init and bytes.fromhex(key["kid"]) in init, rid + " tenc with KID")
+        check(b"pssh" not in init, rid + " has no pssh")
+        for n in (1, 2):
+            seg = os.path.join(title, rid, "seg-%d.m4s" % n)
+            data = open(seg, "rb").read()
+            check(all(b in data for b in (b"senc", b"saiz", b"saio")), rid + " encryption boxes")
+            path = joined(os.path.join(title, rid), ["seg-%d.m4s" % n],
+                          os.path.join(scratch, "enc.mp4"))
+            d = subprocess.run(["ffmpeg", "-v", "error", "-decryption_key", key["key"], "-i", path,
+                                "-f", "null", "-"], capture_output=True, text=True, timeout=120)
+            check(d.returncode == 0 and d.stderr.strip() == "",
+                  "%s seg-%d decrypts and decodes: %s" % (rid, n, d.stderr[-300:]))
+            w = subprocess.run(["ffmpeg", "-v", "error", "-decryption_key", "00" * 16, "-i", path,
+                                "-f", "null", "-"], capture_output=True, text=True, timeout=120)
+            if rid.startswith("video"):
+                check(w.stderr.strip() != "", rid + " does not decode with the wrong key")
+
+    r = run(["--title", "enc2", "--origin", origin, "--test-source", "4", "--encrypt",
+             "--key-out", os.path.join(origin, "k.json")])
+    check(r.returncode == 2 and "outside" in r.stderr, "--key-out inside the origin is refused")
+    check(not os.path.exists(os.path.join(origin, "enc2")), "nothing published after refusal")
+
+
+def test_errors(origin, scratch):
+    bad = os.path.join(scratch, "corrupt.mp4")
+    with open(bad, "wb") as f:
+        f.write(b"\x00\x00\x00\x18ftypisom" + os.urandom(4000))
+    r = run(["--title", "bad1", "--origin", origin, bad])
+    check(r.returncode == 1 and "sluice-ingest: " + bad in r.stderr, "corrupt source: clear error: "
+          + r.stderr)
+    check(not os.path.exists(os.path.join(origin, "bad1")) and leftovers(origin) == [],
+          "corrupt source leaves nothing")
+    txt = os.path.join(scratch, "notes.txt")
+    open(txt, "w").write("not a video\n" * 100)
+    r = run(["--title", "bad2", "--origin", origin, txt])
+    check(r.returncode == 1 and not os.path.exists(os.path.join(origin, "bad2")),
+          "text file refused: " + r.stderr)
+
+    r = run(["--title", "bad3", "--origin", origin, "--test-source", "4", "--ladder", "240p",
+             "--preset", "no-such-preset", "--no-progress"])
+    check(r.returncode == 1 and "ffmpeg failed for video-240p" in r.stderr and
+          "last lines" in r.stderr, "failed ffmpeg is reported with its output: " + r.stderr[-500:])
+    check(not os.path.exists(os.path.join(origin, "bad3")) and leftovers(origin) == [],
+          "failed ffmpeg leaves nothing")
+
+    for args in (["--title", "a/b", "--origin", origin, "--test-source", "4"],
+                 ["--title", "x", "--origin", origin],
+                 ["--title", "x", "--origin", origin, "--test-source", "4", "--ladder", "999p"]):
+        check(run(args).returncode == 2, "usage error for %s" % args)
+    check(run(["--help"]).returncode == 0 and "--test-source" in run(["--help"]).stdout, "--help")
+    check(run(["--version"]).stdout.startswith("sluice-ingest "), "--version")
+
+
+def wait_for_segment(origin, deadline):
+    while time.time() < deadline:
+        for e in leftovers(origin):
+            for d, _, names in os.walk(os.path.join(origin, e)):
+                if any(n.startswith("seg-") for n in names):
+                    return True
+        time.sleep(0.05)
+    return False
+
+
+def encoders_of(tmpdirs):
+    """ffmpeg processes still writing into one of the given temporary directories."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open("/proc/%s/cmdline" % pid, "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        if any(t in cmd for t in tmpdirs):
+            found.append(int(pid))
+    return found
+
+
+def test_interrupt(origin, scratch):
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        p = subprocess.Popen([INGEST, "--title", "int1", "--origin", origin, "--test-source",
+                              "120", "--ladder", "240p", "--no-progress"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ok = wait_for_segment(origin, time.time() + 60)
+        check(ok, "encoding started before the signal")
+        tmp = leftovers(origin)
+        p.send_signal(sig)
+        p.wait(timeout=60)
+        if sig == signal.SIGTERM:
+            check(p.returncode == 130, "SIGTERM exits 130, got %s" % p.returncode)
+            check(leftovers(origin) == [], "SIGTERM removes the temporary directory")
+        check(not os.path.exists(os.path.join(origin, "int1")), "interrupted run publishes nothing")
+        # the encoders die with ingest (parent-death signal), not carry on writing
+        deadline = time.time() + 10
+        while encoders_of(tmp) and time.time() < deadline:
+            time.sleep(0.05)
+        check(encoders_of(tmp) == [], "no encoder outlives ingest (%s)" % sig.name)
+    # the next run sweeps the directory a killed run left
+    r = run(["--title", "after", "--origin", origin, "--test-source", "4", "--ladder", "240p",
+             "--no-progress"])
+    check(r.returncode == 0 and leftovers(origin) == [], "stale temporary directory removed")
+
+
+def main():
+    if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
+        print("SKIP: ffmpeg/ffprobe not installed")
+        return 77
+    with tempfile.TemporaryDirectory(prefix="sluice-ingest-test.") as scratch:
+        origin = os.path.join(scratch, "origin")
+        os.mkdir(origin)
+        for t in (test_clear, test_encrypted, test_errors, test_interrupt):
+            t0 = time.time()
+            t(origin, scratch)
+            print("%-16s %.1f s" % (t.__name__, time.time() - t0), flush=True)
+    print("%d failures" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
