@@ -83,10 +83,10 @@ static bool rec_valid(const MDB_val *v)
 static int meta_write(struct cache_idx *idx, MDB_txn *txn, const struct cache_idx_totals *t)
 {
         struct meta_rec m = {
-                .version = META_VERSION,
-                .rec_size = sizeof(struct cache_idx_rec),
-                .objects = t->objects,
-                .bytes = t->bytes,
+            .version = META_VERSION,
+            .rec_size = sizeof(struct cache_idx_rec),
+            .objects = t->objects,
+            .bytes = t->bytes,
         };
         MDB_val k = {sizeof(meta_key) - 1, (void *)meta_key};
         MDB_val v = {sizeof(m), &m};
@@ -305,8 +305,8 @@ out:
         return r;
 }
 
-int cache_idx_del(struct cache_idx *idx, const char *key, size_t key_len,
-                  uint64_t expect_file_id, struct cache_idx_rec *ret_old)
+int cache_idx_del(struct cache_idx *idx, const char *key, size_t key_len, uint64_t expect_file_id,
+                  struct cache_idx_rec *ret_old)
 {
         MDB_txn *txn = NULL;
         MDB_val k = {key_len, (void *)key}, v;

@@ -84,8 +84,8 @@ int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
  * Remove key, only if its file id is expect_file_id (0: any). The removed record goes to
  * *ret_old (may be NULL). Returns 0, -ENOENT (absent or another file id), or -errno.
  */
-int cache_idx_del(struct cache_idx *idx, const char *key, size_t key_len,
-                  uint64_t expect_file_id, struct cache_idx_rec *ret_old);
+int cache_idx_del(struct cache_idx *idx, const char *key, size_t key_len, uint64_t expect_file_id,
+                  struct cache_idx_rec *ret_old);
 
 /* A counter increment to apply: hits added, last_access raised to at least this. */
 struct cache_idx_hit {

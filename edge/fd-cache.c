@@ -16,9 +16,9 @@
 
 struct fd_cache_ent {
         uint64_t file_id;
-        int fd;       /* -1: slot free */
+        int fd; /* -1: slot free */
         unsigned refs;
-        bool hashed;  /* reachable by file id; false once dropped */
+        bool hashed; /* reachable by file id; false once dropped */
         uint32_t hnext;
         uint32_t prev, next; /* LRU (idle entries) or free list (next only) */
 };

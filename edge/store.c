@@ -119,7 +119,7 @@ static int new_file_id(uint64_t *ret)
         do {
                 if (getrandom(&id, sizeof(id), 0) != sizeof(id))
                         return -EIO; /* only before the pool is seeded, or on EINTR */
-        } while (id == 0); /* 0 means "any" in cache_idx_del */
+        } while (id == 0);           /* 0 means "any" in cache_idx_del */
         *ret = id;
         return 0;
 }
@@ -137,12 +137,12 @@ static const char *ctype_for_key(const char *key, size_t len)
                 const char *ext;
                 const char *type;
         } table[] = {
-                {".mpd", "application/dash+xml"},
-                {".m4s", "video/iso.segment"},
-                {".mp4", "video/mp4"},
-                {".m3u8", "application/vnd.apple.mpegurl"},
-                {".vtt", "text/vtt"},
-                {".json", "application/json"},
+            {".mpd", "application/dash+xml"},
+            {".m4s", "video/iso.segment"},
+            {".mp4", "video/mp4"},
+            {".m3u8", "application/vnd.apple.mpegurl"},
+            {".vtt", "text/vtt"},
+            {".json", "application/json"},
         };
 
         for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
@@ -518,8 +518,8 @@ static int apply_hit_tables(struct store *s, struct hit_table **tabs, size_t nta
                         struct hit_ent *e = &tabs[t]->e[i];
                         if (!e->key)
                                 continue;
-                        h[n++] = (struct cache_idx_hit){e->key, e->key_len, e->hits,
-                                                        e->last_access};
+                        h[n++] =
+                            (struct cache_idx_hit){e->key, e->key_len, e->hits, e->last_access};
                 }
         }
         r = cache_idx_add_hits(s->idx, h, n);
@@ -812,8 +812,7 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
                 if (r < 0)
                         goto fail;
                 snprintf(p->tmpname, sizeof(p->tmpname), "%s.tmp", hex_u64_encode(p->file_id, h));
-                p->fd = openat(s->tmpfd, p->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                               0644);
+                p->fd = openat(s->tmpfd, p->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
                 if (p->fd >= 0)
                         break;
                 r = -errno;
@@ -981,12 +980,12 @@ static int list_one(const char *key, size_t key_len, const struct cache_idx_rec 
 {
         struct list_ctx *c = userdata;
         struct store_entry_info info = {
-                .key = key,
-                .key_len = key_len,
-                .size = rec->size,
-                .has_sha256 = rec->flags & CACHE_IDX_F_HAS_SHA,
-                .hits = rec->hits,
-                .last_access = (time_t)rec->last_access,
+            .key = key,
+            .key_len = key_len,
+            .size = rec->size,
+            .has_sha256 = rec->flags & CACHE_IDX_F_HAS_SHA,
+            .hits = rec->hits,
+            .last_access = (time_t)rec->last_access,
         };
 
         memcpy(info.sha256, rec->sha256, sizeof(info.sha256));
@@ -998,6 +997,6 @@ int store_list(struct store *s, const char *prefix, size_t prefix_len,
 {
         struct list_ctx c = {cb, userdata};
 
-        return cache_idx_foreach(s->idx, prefix ? prefix : "", prefix ? prefix_len : 0,
-                                 list_one, &c);
+        return cache_idx_foreach(s->idx, prefix ? prefix : "", prefix ? prefix_len : 0, list_one,
+                                 &c);
 }

@@ -43,10 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(!memmem(n.key, n.key_len, "//", 2), "no //");
         check(!memmem(n.key, n.key_len, "/./", 3), "no /./");
         check(!memmem(n.key, n.key_len, "/../", 4), "no /../");
-        check(!(n.key_len >= 2 && memcmp(n.key + n.key_len - 2, "/.", 2) == 0),
-              "no trailing /.");
-        check(!(n.key_len >= 3 && memcmp(n.key + n.key_len - 3, "/..", 3) == 0),
-              "no trailing /..");
+        check(!(n.key_len >= 2 && memcmp(n.key + n.key_len - 2, "/.", 2) == 0), "no trailing /.");
+        check(!(n.key_len >= 3 && memcmp(n.key + n.key_len - 3, "/..", 3) == 0), "no trailing /..");
         if (n.token)
                 check(n.token >= t && n.token + n.token_len <= t + size && n.token_len > 0,
                       "token inside input");

@@ -254,8 +254,8 @@ TEST(failure_clears_output)
 TEST(encode_round_trip)
 {
         char out[PATH_NORM_MAX * 3 + 1];
-        const char *targets[] = {"/a/%252e%252e/b", "/a%23b", "/caf%C3%A9/x?y", "/t1/seg-1.m4s",
-                                 "/a%3Fb/c", "/~u/x:y@z"};
+        const char *targets[] = {"/a/%252e%252e/b", "/a%23b",   "/caf%C3%A9/x?y",
+                                 "/t1/seg-1.m4s",   "/a%3Fb/c", "/~u/x:y@z"};
         for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
                 struct path_norm a, b;
                 ASSERT_EQ(path_norm(targets[i], strlen(targets[i]), &a), 0);

@@ -265,14 +265,14 @@ TEST(content_types_by_extension)
         struct store_reader *r;
         struct store_obj o;
         static const char *cases[][2] = {
-                {"/a.mpd", "application/dash+xml"},
-                {"/a.m4s", "video/iso.segment"},
-                {"/a.mp4", "video/mp4"},
-                {"/a.m3u8", "application/vnd.apple.mpegurl"},
-                {"/a.vtt", "text/vtt"},
-                {"/a.json", "application/json"},
-                {"/a.bin", "application/octet-stream"},
-                {"/mpd", "application/octet-stream"},
+            {"/a.mpd", "application/dash+xml"},
+            {"/a.m4s", "video/iso.segment"},
+            {"/a.mp4", "video/mp4"},
+            {"/a.m3u8", "application/vnd.apple.mpegurl"},
+            {"/a.vtt", "text/vtt"},
+            {"/a.json", "application/json"},
+            {"/a.bin", "application/octet-stream"},
+            {"/mpd", "application/octet-stream"},
         };
         ASSERT_EQ(store_open(dir, 0, &s), 0);
         ASSERT_EQ(store_reader_new(s, 4, &r), 0);
@@ -335,8 +335,7 @@ TEST(bad_puts_commit_nothing)
         char longkey[600];
         memset(longkey, 'a', sizeof(longkey));
         longkey[0] = '/';
-        ASSERT_EQ(store_put_begin(s, longkey, sizeof(longkey), 1, NULL, NULL, &p),
-                  -ENAMETOOLONG);
+        ASSERT_EQ(store_put_begin(s, longkey, sizeof(longkey), 1, NULL, NULL, &p), -ENAMETOOLONG);
         ASSERT_EQ(store_lookup(r, longkey, sizeof(longkey), &o), -ENOENT);
 
         /* The right put still works afterwards. */
@@ -463,8 +462,7 @@ static int collect(const struct store_entry_info *info, void *userdata)
 {
         struct collected *c = userdata;
         if (c->n < 16) {
-                snprintf(c->keys[c->n], sizeof(c->keys[0]), "%.*s", (int)info->key_len,
-                         info->key);
+                snprintf(c->keys[c->n], sizeof(c->keys[0]), "%.*s", (int)info->key_len, info->key);
                 c->hits[c->n] = info->hits;
                 c->last[c->n] = info->last_access;
         }
@@ -478,7 +476,7 @@ TEST(list_by_prefix)
         struct store *s;
         struct collected c;
         const char *keys[] = {"/t2/v1/seg-2.m4s", "/t1/v1/seg-1.m4s", "/t10/v1/init.mp4",
-                              "/t1/v2/seg-1.m4s", "/t1/v1/init.mp4", "/u/x"};
+                              "/t1/v2/seg-1.m4s", "/t1/v1/init.mp4",  "/u/x"};
 
         ASSERT_EQ(store_open(dir, 0, &s), 0);
         for (size_t i = 0; i < 6; i++)
