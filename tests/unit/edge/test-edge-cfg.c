@@ -295,4 +295,23 @@ TEST(load_file)
         edge_cfg_free(NULL);
 }
 
+/* The shipped example must always load: derive its path from this file's. Meson compiles and
+ * runs tests from the build root, so a relative __FILE__ resolves from the working directory. */
+TEST(example_file_loads)
+{
+        char path[4096];
+        const char *slash = strstr(__FILE__, "tests/unit/edge/");
+        ASSERT_TRUE(slash != NULL);
+        snprintf(path, sizeof(path), "%.*sedge/sluice-edge.example.yaml", (int)(slash - __FILE__),
+                 __FILE__);
+        struct edge_cfg *c = NULL;
+        struct cfg_error err;
+        if (edge_cfg_load(path, &c, &err) < 0)
+                TEST_FAIL_AT("%s", err.msg);
+        ASSERT_STREQ(c->cache.dir, "/var/cache/sluice");
+        ASSERT_EQ(c->cache.max_size, 800ull << 30);
+        ASSERT_STREQ(c->log.target, "journal");
+        edge_cfg_free(c);
+}
+
 TEST_MAIN()
