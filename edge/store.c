@@ -35,6 +35,7 @@
 #include "cache-idx.h"
 #include "fd-cache.h"
 #include "hex.h"
+#include "http-resp.h"
 #include "store.h"
 
 _Static_assert(STORE_CTYPE_MAX == CACHE_IDX_CTYPE_MAX, "content type bound shared with index");
@@ -129,28 +130,6 @@ static bool key_ok(const char *key, size_t len)
         if (len == 0 || len > CACHE_IDX_KEY_MAX || key[0] != '/')
                 return false;
         return memchr(key, '\0', len) == NULL;
-}
-
-static const char *ctype_for_key(const char *key, size_t len)
-{
-        static const struct {
-                const char *ext;
-                const char *type;
-        } table[] = {
-            {".mpd", "application/dash+xml"},
-            {".m4s", "video/iso.segment"},
-            {".mp4", "video/mp4"},
-            {".m3u8", "application/vnd.apple.mpegurl"},
-            {".vtt", "text/vtt"},
-            {".json", "application/json"},
-        };
-
-        for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-                size_t el = strlen(table[i].ext);
-                if (len > el && memcmp(key + len - el, table[i].ext, el) == 0)
-                        return table[i].type;
-        }
-        return "application/octet-stream";
 }
 
 static int fsync_dirat(int dirfd, const char *name)
@@ -798,7 +777,7 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
         memcpy(p->key, key, key_len);
         p->key[key_len] = '\0';
         p->key_len = key_len;
-        const char *ct = content_type ? content_type : ctype_for_key(key, key_len);
+        const char *ct = content_type ? content_type : http_content_type_for(key, key_len);
         memcpy(p->ctype, ct, strlen(ct) + 1);
 
         p->md = EVP_MD_CTX_new();
@@ -965,6 +944,31 @@ int store_delete(struct store *s, const char *key, size_t key_len)
         if (r < 0)
                 return r;
         unlink_object(s, old.file_id);
+        return 0;
+}
+
+int store_get_info(struct store *s, const char *key, size_t key_len,
+                   struct store_entry_info *ret)
+{
+        struct cache_idx_rec rec;
+        int r;
+
+        if (!key_ok(key, key_len))
+                return -ENOENT;
+        pthread_mutex_lock(&s->lock);
+        r = cache_idx_reader_get(s->put_reader, key, key_len, &rec);
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0)
+                return r;
+        *ret = (struct store_entry_info){
+                .key = key,
+                .key_len = key_len,
+                .size = rec.size,
+                .has_sha256 = rec.flags & CACHE_IDX_F_HAS_SHA,
+                .hits = rec.hits,
+                .last_access = (time_t)rec.last_access,
+        };
+        memcpy(ret->sha256, rec.sha256, sizeof(ret->sha256));
         return 0;
 }
 

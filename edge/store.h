@@ -108,5 +108,13 @@ int store_list(struct store *s, const char *prefix, size_t prefix_len,
 
 void store_get_stats(struct store *s, struct store_stats *ret);
 
+/*
+ * One entry's summary without opening its file or counting a hit (admin: does it exist, what
+ * is its hash). ret->key points at the caller's key. Not for the data path: it shares one
+ * index reader behind a mutex. Returns 0, -ENOENT, or -errno.
+ */
+int store_get_info(struct store *s, const char *key, size_t key_len,
+                   struct store_entry_info *ret);
+
 /* Write accumulated hit counters and last-access times to the index. Returns 0 or -errno. */
 int store_flush_counters(struct store *s);

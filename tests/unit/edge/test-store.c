@@ -247,6 +247,14 @@ TEST(put_lookup_round_trip)
         ASSERT_STREQ(o.content_type, "application/json");
         store_obj_release(r, &o);
 
+        struct store_entry_info info;
+        ASSERT_EQ(store_get_info(s, "/t1/v1/seg-1.m4s", 16, &info), 0);
+        ASSERT_EQ(info.size, len);
+        ASSERT_TRUE(info.has_sha256);
+        ASSERT_MEMEQ(info.sha256, 32, d, 32);
+        ASSERT_EQ(store_get_info(s, "/t1/v1/seg-2.m4s", 16, &info), -ENOENT);
+        ASSERT_EQ(store_get_info(s, "/t1", 3, &info), -ENOENT);
+
         struct store_stats st;
         store_get_stats(s, &st);
         ASSERT_EQ(st.objects, 3);
