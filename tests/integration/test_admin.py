@@ -241,5 +241,96 @@ def metrics_counters_increase(e):
           + ", ".join(f"{n} {before.get(n)} -> {after.get(n)}" for n in req_names))
 
 
+@test
+def put_expect_100_continue(e):
+    # libcurl (sluice-fill) sends "Expect: 100-continue" on large uploads: the server answers
+    # 100 Continue (or a final status) before the body is sent (RFC 9110 §10.1.1).
+    data = os.urandom(300_000)
+    with e.conn(admin=True, timeout=5) as c:
+        c.send(build_request("PUT", "/admin/objects/E/seg-1.m4s",
+                             e.auth() + [("Content-Length", str(len(data))),
+                                         ("X-Sluice-SHA256", sha(data)),
+                                         ("Expect", "100-continue")]))
+        r = c.read_response(timeout=3)
+        eq(r.status, 100, "interim response to Expect: 100-continue")
+        c.send(data)
+        r = c.read_response()
+        eq(r.status, 201, "PUT after 100 Continue")
+    expect_body(e.get("/E/seg-1.m4s"), data, "object sent after 100 Continue")
+
+
+@test
+def put_expect_100_refused_without_token(e):
+    # A PUT that will be refused gets its final status at once; the body is never needed.
+    with e.conn(admin=True, timeout=5) as c:
+        c.send(build_request("PUT", "/admin/objects/E/no.m4s",
+                             [("Content-Length", "100000"), ("Expect", "100-continue")]))
+        r = c.read_response(timeout=3)
+        eq(r.status, 401, "unauthenticated PUT with Expect: 100-continue")
+
+
+@test
+def put_chunked(e):
+    # Without Content-Length the length cannot be checked up front: 411 is the honest answer;
+    # a server that accepts chunked uploads must store the decoded bytes.
+    data = os.urandom(50_000)
+    body = b""
+    for i in range(0, len(data), 16_384):
+        part = data[i:i + 16_384]
+        body += b"%x\r\n" % len(part) + part + b"\r\n"
+    body += b"0\r\n\r\n"
+    with e.conn(admin=True) as c:
+        c.send(build_request("PUT", "/admin/objects/C/chunked.m4s",
+                             e.auth() + [("Transfer-Encoding", "chunked"),
+                                         ("X-Sluice-SHA256", sha(data))]) + body)
+        r = c.read_response()
+    check(r.status in (201, 411), f"chunked PUT: status {r.status}")
+    if r.status == 201:
+        expect_body(e.get("/C/chunked.m4s"), data, "chunked PUT content")
+    else:
+        eq(e.get("/C/chunked.m4s").status, 404, "chunked PUT refused but stored")
+
+
+@test
+def put_traversal_key_refused(e):
+    bad = []
+    for key in ("/../escape.txt", "/%2e%2e/%2e%2e/escape.txt", "/a/../../escape.txt",
+                "/..%2fescape.txt", "/..\\escape.txt", "/t1/%00x"):
+        r = put_raw(e, key, b"escape", e.token)
+        if r.status != 400:
+            bad.append(f"{key} -> {r.status}")
+    check(not bad, "PUT with a traversal key not refused with 400: " + ", ".join(bad))
+    found = [os.path.join(d, f) for d, _, files in os.walk(e.dir) for f in files
+             if f == "escape.txt"]
+    found += [p for p in (os.path.join(os.path.dirname(e.dir), "escape.txt"),) if os.path.exists(p)]
+    check(not found, f"traversal PUT wrote files: {found}")
+
+
+@test
+def put_over_budget_refused_early(e):
+    # cache.max_size is 1G: a 2 GiB PUT is refused from its head, before any body is sent.
+    with e.conn(admin=True, timeout=5) as c:
+        c.send(build_request("PUT", "/admin/objects/B/huge.m4s",
+                             e.auth() + [("Content-Length", str(2 << 30))]))
+        r = c.read_response(timeout=3)
+        check(r.status in (413, 507), f"over-budget PUT: status {r.status}, want 413 or 507")
+    eq(e.get("/B/huge.m4s").status, 404, "over-budget object")
+
+
+@test
+def put_body_longer_than_content_length(e):
+    # The extra bytes are not part of the object; at best they are the next (bad) request.
+    data = os.urandom(1000)
+    with e.conn(admin=True) as c:
+        c.send(build_request("PUT", "/admin/objects/X/exact.bin",
+                             e.auth() + [("Content-Length", str(len(data)))]) + data + b"JUNK\r\n\r\n")
+        r = c.read_response()
+        eq(r.status, 201, "PUT followed by junk")
+        closed, _, extra = c.wait_eof(3.0)
+        check(extra.startswith(b"HTTP/1.1 400"), f"junk after the body answered {extra[:40]!r}")
+        check(closed, "connection not closed after the junk request")
+    expect_body(e.get("/X/exact.bin"), data, "object is exactly Content-Length bytes")
+
+
 if __name__ == "__main__":
     sys.exit(run(SETUP))

@@ -199,5 +199,91 @@ def empty_object(e):
     check(r.get("ETag") is not None, "empty object lacks ETag")
 
 
+@test
+def unknown_extension_is_octet_stream(e):
+    r = e.get("/t1/one.bin")
+    eq(media_type(r.get("Content-Type")), "application/octet-stream", "Content-Type of .bin")
+
+
+@test
+def deep_pipeline_beyond_queue_limit(e):
+    # More requests in one send than limits.max_pipeline (16 by default): the server must stop
+    # reading and catch up, answering every one in order, never dropping or reordering.
+    keys = ["/t1/one.bin", "/t1/meta.json", "/t1/sub.vtt", "/t1/absent"] * 15
+    with e.conn(timeout=15) as c:
+        c.send(b"".join(build_request("GET", k) for k in keys))
+        for i, k in enumerate(keys):
+            r = c.read_response()
+            if k in e.objects:
+                expect_body(r, e.objects[k], f"pipelined #{i + 1} {k}")
+            else:
+                eq(r.status, 404, f"pipelined #{i + 1} {k}")
+        c.expect_open(0.2, "after 60 pipelined requests")
+
+
+@test
+def request_split_across_sends(e):
+    import socket as _s
+    raw = build_request("GET", "/t1/meta.json", [("X-Split", "yes")])
+    cuts = [1, 5, raw.index(b"\r\n") + 1, raw.index(b"\r\n\r\n") + 3]
+    with e.conn() as c:
+        c.sock.setsockopt(_s.IPPROTO_TCP, _s.TCP_NODELAY, 1)
+        prev = 0
+        for cut in cuts + [len(raw)]:
+            c.send(raw[prev:cut])
+            prev = cut
+            if cut < len(raw):
+                c.expect_open(0.05, f"after {cut} bytes of a request")
+        expect_body(c.read_response(), e.objects["/t1/meta.json"], "request split in 5 sends")
+
+
+@test
+def client_abort_mid_download(e):
+    import socket as _s
+    import struct as _st
+    for _ in range(3):
+        with e.conn(timeout=10) as c:
+            c.send(build_request("GET", "/t1/big.m4s"))
+            got = b""
+            while len(got) < 200_000:
+                chunk = c.sock.recv(65536)
+                check(chunk, "closed early")
+                got += chunk
+            # Reset, not a FIN: the server's next send fails with ECONNRESET/EPIPE.
+            c.sock.setsockopt(_s.SOL_SOCKET, _s.SO_LINGER, _st.pack("ii", 1, 0))
+    expect_body(e.get("/t1/big.m4s", timeout=30), e.objects["/t1/big.m4s"],
+                "8 MiB after three aborted downloads")
+    check(e.running(), "edge died after clients aborted downloads")
+
+
+@test
+def many_connections_at_once(e):
+    conns = []
+    try:
+        for i in range(150):
+            conns.append(e.conn(timeout=15))
+        for i, c in enumerate(conns):
+            c.send(build_request("GET", "/t1/init.mp4" if i % 2 else "/t1/seg-2.m4s"))
+        for i, c in enumerate(conns):
+            k = "/t1/init.mp4" if i % 2 else "/t1/seg-2.m4s"
+            expect_body(c.read_response(), e.objects[k], f"connection {i} of 150")
+    finally:
+        for c in conns:
+            c.close()
+
+
+@test
+def http10_keep_alive_is_explicit(e):
+    # HTTP/1.0 persistence only with "Connection: keep-alive" echoed back; otherwise close.
+    with e.conn() as c:
+        c.send(b"GET /t1/one.bin HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        r = c.read_response()
+        expect_body(r, b"x", "HTTP/1.0 keep-alive GET")
+        if "keep-alive" in r.tokens("Connection"):
+            c.send(b"GET /t1/one.bin HTTP/1.0\r\n\r\n")
+            expect_body(c.read_response(), b"x", "second HTTP/1.0 request")
+        c.expect_eof(3.0, "HTTP/1.0 connection without keep-alive echoed")
+
+
 if __name__ == "__main__":
     sys.exit(run(standard_setup()))
