@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "tests.h"
+
+#include "access-log.c"
+
+/* Read everything written to the pipe so far into out (NUL-terminated). */
+static size_t drain(int fd, char *out, size_t cap)
+{
+        ssize_t n = read(fd, out, cap - 1);
+
+        if (n < 0)
+                n = 0;
+        out[n] = '\0';
+        return (size_t)n;
+}
+
+static struct access_log_buf b;
+
+TEST(line_fields_and_token_masking)
+{
+        int p[2];
+        char out[4096];
+        static const char target[] = "/s/eyJhbGciOi.x.y/t1/seg-1.m4s?a=1";
+        struct access_log_rec rec = {
+                .conn_id = 42,
+                .client = "192.0.2.7",
+                .method = "GET",
+                .method_len = 3,
+                .target = target,
+                .target_len = sizeof(target) - 1,
+                .token = target + 3,
+                .token_len = 14,
+                .key = "/t1/seg-1.m4s",
+                .key_len = 13,
+        };
+
+        ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
+        access_log_buf_init(&b, p[1]);
+        access_log_begin(&b, &rec);
+        access_log_end(&b, 206, 1234, 56);
+        access_log_flush(&b);
+        drain(p[0], out, sizeof(out));
+        ASSERT_TRUE(strstr(out, " conn=42 192.0.2.7 \"GET /s/*/t1/seg-1.m4s?a=1\" 206 1234 56 "
+                                "key=/t1/seg-1.m4s cmcd=-\n") != NULL);
+        ASSERT_TRUE(strstr(out, "eyJ") == NULL); /* the token never reaches the log */
+        ASSERT_EQ(out[4], '-');
+        ASSERT_TRUE(out[strlen(out) - 1] == '\n');
+        (void)close(p[0]);
+        (void)close(p[1]);
+}
+
+TEST(escaping_and_detached_lines)
+{
+        int p[2];
+        char out[4096];
+        static const char target[] = "/a\"b\\c\x01";
+        struct access_log_rec rec = {
+                .conn_id = 7,
+                .client = "::1",
+                .method = "HEAD",
+                .method_len = 4,
+                .target = target,
+                .target_len = sizeof(target) - 1,
+        };
+        struct access_log_pending *pend;
+
+        ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
+        access_log_buf_init(&b, p[1]);
+        access_log_begin(&b, &rec);
+        pend = access_log_detach(&b);
+        ASSERT_TRUE(pend != NULL);
+        /* Another request's line may be written in between. */
+        rec.conn_id = 8;
+        access_log_begin(&b, &rec);
+        access_log_end(&b, 200, 1, 2);
+        access_log_end_detached(&b, pend, 404, 3, 4);
+        access_log_flush(&b);
+        drain(p[0], out, sizeof(out));
+        ASSERT_TRUE(strstr(out, "conn=8 ::1 \"HEAD /a\\\"b\\\\c\\x01\" 200 1 2 key=- cmcd=-\n"));
+        ASSERT_TRUE(strstr(out, "conn=7 ::1 \"HEAD /a\\\"b\\\\c\\x01\" 404 3 4 key=- cmcd=-\n"));
+        ASSERT_TRUE(strstr(out, "conn=8") < strstr(out, "conn=7"));
+        (void)close(p[0]);
+        (void)close(p[1]);
+}
+
+TEST(logging_off_is_a_no_op)
+{
+        struct access_log_rec rec = {.method = "GET", .method_len = 3, .target = "/", .target_len = 1};
+
+        access_log_buf_init(&b, -1);
+        access_log_begin(&b, &rec);
+        ASSERT_TRUE(access_log_detach(&b) == NULL);
+        access_log_end(&b, 200, 0, 0);
+        ASSERT_EQ(b.len, 0);
+}
+
+TEST_MAIN()
