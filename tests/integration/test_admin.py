@@ -332,5 +332,42 @@ def put_body_longer_than_content_length(e):
     expect_body(e.get("/X/exact.bin"), data, "object is exactly Content-Length bytes")
 
 
+def start_download(e, key, first_bytes=100_000):
+    c = e.conn(timeout=15, rcvbuf=65536)
+    c.send(build_request("GET", key))
+    r = None
+    while len(c.buf) < first_bytes:
+        c._fill(time.monotonic() + 10)
+    return c
+
+
+@test
+def delete_during_download_completes(e):
+    key = "/D/big.m4s"
+    data = os.urandom(6 * 1024 * 1024)
+    e.put(key, data)
+    c = start_download(e, key)
+    try:
+        eq(e.admin("DELETE", "/admin/objects" + key).status, 204, "DELETE during a download")
+        eq(e.get(key).status, 404, "GET after DELETE (while the old download runs)")
+        expect_body(c.read_response(timeout=20), data, "download that began before DELETE")
+    finally:
+        c.close()
+
+
+@test
+def replace_during_download_completes(e):
+    key = "/D/rep.m4s"
+    old, new = os.urandom(6 * 1024 * 1024), os.urandom(3 * 1024 * 1024)
+    e.put(key, old)
+    c = start_download(e, key)
+    try:
+        eq(e.put(key, new, expect=None).status, 204, "replace during a download")
+        expect_body(e.get(key), new, "GET after replace")
+        expect_body(c.read_response(timeout=20), old, "download that began before the replace")
+    finally:
+        c.close()
+
+
 if __name__ == "__main__":
     sys.exit(run(SETUP))

@@ -119,5 +119,29 @@ def conditional_on_absent_object(e):
     eq(r.status, 404, "If-None-Match: * on an absent object")
 
 
+@test
+def preconditions_before_range(e):
+    # RFC 9110 §13.2.2: preconditions are evaluated before Range.
+    v = validators(e)
+    etag = v.need("ETag")
+    expect_304(e, [("If-None-Match", etag), ("Range", "bytes=0-9")], "If-None-Match + Range")
+    expect_304(e, [("If-Modified-Since", v.need("Last-Modified")), ("Range", "bytes=0-9")],
+               "If-Modified-Since + Range")
+    r = e.get(KEY, [("If-Match", '"nope"'), ("Range", "bytes=0-9")])
+    eq(r.status, 412, "If-Match failing + Range")
+    r = e.get(KEY, [("If-Match", etag), ("Range", "bytes=0-9")])
+    eq(r.status, 206, "If-Match passing + Range")
+    eq(r.body, e.objects[KEY][:10], "If-Match passing + Range body")
+
+
+@test
+def if_match_wins_over_if_unmodified_since(e):
+    # §13.2.2 step 1/2: If-Unmodified-Since is ignored when If-Match is present.
+    v = validators(e)
+    lm = parse_http_date(v.need("Last-Modified"))
+    expect_200(e, [("If-Match", v.need("ETag")), ("If-Unmodified-Since", http_date(lm - 86400))],
+               "If-Match matching + If-Unmodified-Since earlier")
+
+
 if __name__ == "__main__":
     sys.exit(run(standard_setup()))

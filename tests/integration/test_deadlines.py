@@ -177,5 +177,27 @@ def header_bytes_limit(e):
         c.expect_eof(3.0, "after 431 (head too large)")
 
 
+@test
+def admin_partial_head_closed(e):
+    with e.conn(admin=True, timeout=10) as c:
+        c.send(b"PUT /admin/objects/slow.bin HTTP/1.1\r\nHost: x\r\n")
+        closed, took, extra = c.wait_eof(HEADER_TIMEOUT + SLACK + 2)
+        check(closed, "admin connection with half a head never closed")
+        check(took <= HEADER_TIMEOUT + SLACK, f"admin half head closed after {took:.2f}s")
+
+
+@test
+def admin_stalled_body_closed_and_not_committed(e):
+    # A PUT whose body stops arriving must not pin the connection (and its temp file) forever.
+    limit = max(IDLE_TIMEOUT, SEND_TIMEOUT) + SLACK
+    with e.conn(admin=True, timeout=10) as c:
+        c.send(build_request("PUT", "/admin/objects/stall.bin",
+                             e.auth() + [("Content-Length", "100000")]) + b"z" * 1000)
+        closed, took, extra = c.wait_eof(limit + 3)
+        check(closed, f"a PUT with a stalled body was not closed within {limit + 3:.1f}s")
+        check(took <= limit, f"stalled PUT closed after {took:.2f}s, want <= {limit:.1f}s")
+    eq(e.get("/stall.bin").status, 404, "stalled PUT committed")
+
+
 if __name__ == "__main__":
     sys.exit(run(SETUP))

@@ -164,5 +164,16 @@ def cmcd_headers_in_access_log(e):
     check(re.search(r"bl=21300\b", line), f"access log line lacks bl=21300: {line!r}")
 
 
+@test
+def query_variants_same_object(e):
+    for t in (KEY + "?", KEY + "?a=1&b=2", KEY + "?CMCD=", KEY + "?&&"):
+        expect_body(e.get(t), e.objects[KEY], t)
+
+
+@test
+def key_is_case_sensitive(e):
+    eq(e.get("/T1/seg-1.m4s").status, 404, "/T1/seg-1.m4s (paths are case-sensitive)")
+
+
 if __name__ == "__main__":
     sys.exit(run(setup))

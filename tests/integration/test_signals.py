@@ -143,5 +143,55 @@ def help_and_version(e):
     check(re.search(r"\d+\.\d+\.\d+", text), f"--version prints no version: {text!r}")
 
 
+@test
+def sighup_reopens_access_log(e):
+    # Log rotation: mv the file away, SIGHUP, and new lines go to a new file at the old path.
+    rotated = e.access_log + ".1"
+    eq(e.get("/t1/one.bin?rot=before").status, 200, "GET before rotation")
+    wait_for(lambda: os.path.exists(e.access_log)
+             and b"/t1/one.bin" in open(e.access_log, "rb").read(), "an access-log line")
+    os.rename(e.access_log, rotated)
+    e.signal(signal.SIGHUP)
+    # The reload is asynchronous: request until a line lands in a new file at the old path.
+    def reopened():
+        eq(e.get("/t1/init.mp4").status, 200, "GET after rotation")
+        return os.path.exists(e.access_log) and b"/t1/init.mp4" in open(e.access_log, "rb").read()
+    wait_for(reopened, "a new access.log after mv + SIGHUP")
+
+
+@test
+def sigterm_drains_inflight_download(e):
+    # Last test: it stops the edge and starts it again on the same cache.
+    big = os.urandom(8 * 1024 * 1024)
+    e.put("/t1/drain.m4s", big)
+    idle = e.conn(timeout=10)
+    idle.send(build_request("GET", "/t1/one.bin"))
+    expect_body(idle.read_response(), b"x", "idle keep-alive connection's request")
+    c = e.conn(timeout=20, rcvbuf=65536)
+    try:
+        c.send(build_request("GET", "/t1/drain.m4s"))
+        while len(c.buf) < 100_000:
+            c._fill(time.monotonic() + 10)
+        t0 = time.monotonic()
+        e.signal(signal.SIGTERM)
+        # The download in progress finishes byte-exact ...
+        expect_body(c.read_response(timeout=20), big, "download in flight at SIGTERM")
+        # ... the idle keep-alive connection is closed rather than waited on (idle_timeout 30 s)
+        closed, took, extra = idle.wait_eof(5)
+        check(closed and extra == b"", f"idle connection not closed during drain ({took:.1f}s)")
+        # ... and the process exits 0 without waiting for idle_timeout.
+        try:
+            rc = e.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("edge still running 10 s after SIGTERM with only idle connections")
+        eq(rc, 0, "exit status after draining")
+        check(time.monotonic() - t0 < 10, "drain took too long")
+    finally:
+        c.close()
+        idle.close()
+    e.start()
+    expect_body(e.get("/t1/drain.m4s"), big, "object after drain and restart")
+
+
 if __name__ == "__main__":
     sys.exit(run(SETUP))
