@@ -94,8 +94,9 @@ static int meta_write(struct cache_idx *idx, MDB_txn *txn, const struct cache_id
         return mdb_err(mdb_put(txn, idx->meta, &k, &v, 0));
 }
 
-int cache_idx_open(const char *dir, uint64_t map_size, struct cache_idx **ret)
+int cache_idx_open(const char *dir, uint64_t map_size, unsigned flags, struct cache_idx **ret)
 {
+        bool ro = flags & CACHE_IDX_RDONLY;
         struct cache_idx *idx;
         MDB_txn *txn = NULL;
         int r, dead;
@@ -122,7 +123,7 @@ int cache_idx_open(const char *dir, uint64_t map_size, struct cache_idx **ret)
         /* MDB_NOTLS: read txns are tied to reader objects, not threads, so workers can keep one
          * reset txn each. Commits stay fully synchronous: a put is acknowledged only once
          * durable. */
-        r = mdb_err(mdb_env_open(idx->env, dir, MDB_NOTLS, 0600));
+        r = mdb_err(mdb_env_open(idx->env, dir, MDB_NOTLS | (ro ? MDB_RDONLY : 0), 0600));
         if (r < 0)
                 goto fail;
         /* A previous process killed mid-read leaves its reader slot behind, pinning old pages
@@ -131,13 +132,14 @@ int cache_idx_open(const char *dir, uint64_t map_size, struct cache_idx **ret)
         if (r < 0)
                 goto fail;
 
-        r = mdb_err(mdb_txn_begin(idx->env, NULL, 0, &txn));
+        /* A read-only open commits its read txn too: that keeps the database handles. */
+        r = mdb_err(mdb_txn_begin(idx->env, NULL, ro ? MDB_RDONLY : 0, &txn));
         if (r < 0)
                 goto fail;
-        r = mdb_err(mdb_dbi_open(txn, "obj", MDB_CREATE, &idx->obj));
+        r = mdb_err(mdb_dbi_open(txn, "obj", ro ? 0 : MDB_CREATE, &idx->obj));
         if (r < 0)
                 goto fail;
-        r = mdb_err(mdb_dbi_open(txn, "meta", MDB_CREATE, &idx->meta));
+        r = mdb_err(mdb_dbi_open(txn, "meta", ro ? 0 : MDB_CREATE, &idx->meta));
         if (r < 0)
                 goto fail;
 
@@ -156,7 +158,7 @@ int cache_idx_open(const char *dir, uint64_t map_size, struct cache_idx **ret)
                 }
                 idx->totals.objects = m.objects;
                 idx->totals.bytes = m.bytes;
-        } else if (r == -ENOENT) {
+        } else if (r == -ENOENT && !ro) {
                 r = meta_write(idx, txn, &idx->totals);
                 if (r < 0)
                         goto fail;

@@ -51,12 +51,17 @@ struct cache_idx_totals {
         uint64_t bytes;
 };
 
+/* Open for reading only (tools): nothing is created or written; writes fail. */
+#define CACHE_IDX_RDONLY 0x1u
+
 /*
- * Open (creating) the index in the existing directory dir with the given map size; clears
- * stale reader slots (mdb_reader_check). Start-up only. Returns 0 or -errno (-EPROTO for an
- * index written by a newer format). The totals are recomputed from the records.
+ * Open (creating unless CACHE_IDX_RDONLY) the index in the existing directory dir with the
+ * given map size (LMDB raises it to the space in use); clears stale reader slots
+ * (mdb_reader_check). Start-up only. Returns 0 or -errno (-EPROTO for an index of another
+ * format, -ENOENT for a read-only open of an index that was never initialised). Totals come
+ * from the meta record; cache_idx_sweep() recomputes them.
  */
-int cache_idx_open(const char *dir, uint64_t map_size, struct cache_idx **ret);
+int cache_idx_open(const char *dir, uint64_t map_size, unsigned flags, struct cache_idx **ret);
 void cache_idx_close(struct cache_idx *idx);
 
 /* Current totals (objects, bytes) as of the last commit. */

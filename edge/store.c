@@ -369,7 +369,7 @@ int store_open(const char *dir, uint64_t max_bytes, struct store **ret)
         }
         memcpy(idxdir, dir, dl);
         memcpy(idxdir + dl, "/index", sizeof("/index"));
-        r = cache_idx_open(idxdir, map_size_for(max_bytes), &s->idx);
+        r = cache_idx_open(idxdir, map_size_for(max_bytes), 0, &s->idx);
         if (r < 0)
                 goto fail;
 
