@@ -17,7 +17,8 @@ set -euo pipefail
 
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in
-  ''|-h|--help) usage; [ -n "${1:-}" ]; exit $? ;;
+  -h|--help) usage; exit 0 ;;
+  '') usage >&2; exit 2 ;;
 esac
 
 out=$1
