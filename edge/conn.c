@@ -126,8 +126,9 @@ int conn_accept(struct edge_worker *w, int fd, bool admin)
 
         r = uring_loop_recv_multishot(w->loop, c->slot, EDGE_OP_RECV, fd);
         if (r < 0) {
+                /* Registered by now: conn_close() does all the accounting. */
                 conn_close(c, "cannot arm recv");
-                return r;
+                return 0;
         }
         c->recv_armed = true;
         /* The header deadline runs from accept: a silent connection is a slowloris too. */

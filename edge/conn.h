@@ -92,8 +92,9 @@ struct conn_resp {
 };
 
 /*
- * Adopt an accepted socket (non-blocking). On failure the fd is closed. Data path: allocation
- * failure closes the socket and returns -ENOMEM.
+ * Adopt an accepted socket (non-blocking). Returns 0 once the connection is registered (it may
+ * already be closed again), or -ENOMEM before that, with the fd closed; the caller then undoes
+ * its own accounting.
  */
 int conn_accept(struct edge_worker *w, int fd, bool admin);
 

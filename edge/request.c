@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cmcd.h"
@@ -179,8 +180,39 @@ static int token_check(struct conn *c, const struct path_norm *pn)
         return r < 0 ? 403 : 0;
 }
 
+/*
+ * RFC 9112 §3.2.2: a server must accept the absolute-form ("http://host/path"); the authority
+ * then overrides Host, which does not matter here since every name serves the same objects.
+ * Yields the origin-form part ("/" when the URI has no path).
+ */
+static void origin_form(const struct http1_req *req, const char **ret, size_t *ret_len)
+{
+        const char *t = req->target, *end = t + req->target_len, *p;
+        size_t skip;
+
+        *ret = t;
+        *ret_len = req->target_len;
+        if (req->target_len >= 7 && strncasecmp(t, "http://", 7) == 0)
+                skip = 7;
+        else if (req->target_len >= 8 && strncasecmp(t, "https://", 8) == 0)
+                skip = 8;
+        else
+                return;
+        for (p = t + skip; p < end && *p != '/' && *p != '?'; p++)
+                ;
+        if (p == end || *p == '?') {
+                *ret = "/";
+                *ret_len = 1;
+                return;
+        }
+        *ret = p;
+        *ret_len = (size_t)(end - p);
+}
+
 void request_handle(struct conn *c, const struct http1_req *req)
 {
+        const char *target;
+        size_t target_len;
         struct path_norm pn;
         bool has_body = req->chunked || req->content_length > 0;
         int r;
@@ -213,7 +245,8 @@ void request_handle(struct conn *c, const struct http1_req *req)
                 return;
         }
 
-        r = path_norm(req->target, req->target_len, &pn);
+        origin_form(req, &target, &target_len);
+        r = path_norm(target, target_len, &pn);
         if (r < 0) {
                 request_log_begin(c, req, NULL);
                 respond_status(c, req, r == -ENAMETOOLONG ? 414 : 400, NULL);
