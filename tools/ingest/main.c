@@ -635,7 +635,7 @@ static int encrypt_title(const struct ladder_job *jobs, size_t n, const struct c
                 if (r >= 0)
                         r = cenc_init_rewrite(buf, len, k, &out);
                 if (r >= 0)
-                        r = util_file_replace(path, out.p, out.len, 0644);
+                        r = util_file_replace(path, out.p, out.len, 0644, 0);
                 free(buf);
                 mp4_buf_done(&out);
                 for (unsigned seg = 1; r >= 0; seg++) {
@@ -648,7 +648,7 @@ static int encrypt_title(const struct ladder_job *jobs, size_t n, const struct c
                         if (r >= 0)
                                 r = cenc_segment_rewrite(buf, len, &t, k, &out);
                         if (r >= 0)
-                                r = util_file_replace(path, out.p, out.len, 0644);
+                                r = util_file_replace(path, out.p, out.len, 0644, 0);
                         bytes += (double)len;
                         free(buf);
                         mp4_buf_done(&out);
@@ -772,7 +772,7 @@ static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdou
         if (o->key_out) {
                 size_t len = strlen(text);
                 text[len] = '\n';
-                r = util_file_replace(o->key_out, text, len + 1, 0600);
+                r = util_file_replace(o->key_out, text, len + 1, 0600, 1);
                 if (r < 0)
                         fprintf(stderr, "sluice-ingest: --key-out %s: %s\n", o->key_out, strerror(-r));
         } else if (to_stdout) {
@@ -926,7 +926,7 @@ int main(int argc, char **argv)
         char *text = json_dumps(asset, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         char ap[PATH_MAX];
         (void)util_path(ap, sizeof(ap), "%s/asset.json", tmp_dir);
-        r = text ? util_file_replace(ap, text, strlen(text), 0644) : -ENOMEM;
+        r = text ? util_file_replace(ap, text, strlen(text), 0644, 0) : -ENOMEM;
         free(text);
         if (r < 0) {
                 fprintf(stderr, "sluice-ingest: %s: %s\n", ap, strerror(-r));

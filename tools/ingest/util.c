@@ -101,7 +101,7 @@ out:
         return r;
 }
 
-int util_file_replace(const char *path, const void *data, size_t len, unsigned mode)
+int util_file_replace(const char *path, const void *data, size_t len, unsigned mode, int sync)
 {
         char tmp[4096];
         int r, fd;
@@ -123,7 +123,7 @@ int util_file_replace(const char *path, const void *data, size_t len, unsigned m
                 p += n;
                 left -= (size_t)n;
         }
-        if (fsync(fd) < 0) {
+        if (sync && fsync(fd) < 0) {
                 r = -errno;
                 goto fail;
         }

@@ -30,10 +30,12 @@ void strv_done(struct strv *sv);
 int util_file_read(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_len);
 
 /*
- * util_file_replace: write data to "<path>.tmp", fsync it, and rename it over path, so a
- * reader sees the old file or the new one, never a mix. Returns 0 or -errno.
+ * util_file_replace: write data to "<path>.tmp" and rename it over path, so a reader sees
+ * the old file or the new one, never a mix. With sync, the data is fsync'd before the
+ * rename; without, the caller syncs later (ingest syncs the whole title before publishing).
+ * Returns 0 or -errno.
  */
-int util_file_replace(const char *path, const void *data, size_t len, unsigned mode);
+int util_file_replace(const char *path, const void *data, size_t len, unsigned mode, int sync);
 
 /* util_hex: lowercase hex of n bytes into out (2n+1 bytes). Returns out. */
 char *util_hex(const uint8_t *p, size_t n, char *out);
