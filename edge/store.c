@@ -843,6 +843,23 @@ fail:
         return r;
 }
 
+/*
+ * Give tmp/<name> its final name unless that name exists (-EEXIST). Filesystems without
+ * RENAME_NOREPLACE get link + unlink, which refuses an existing name just the same; a crash
+ * between the two leaves a temp file, which open() deletes.
+ */
+static int move_noreplace(struct store *s, const char *tmpname, const char *path)
+{
+        if (renameat2(s->tmpfd, tmpname, s->objfd, path, RENAME_NOREPLACE) == 0)
+                return 0;
+        if (errno != EINVAL && errno != ENOSYS)
+                return -errno;
+        if (linkat(s->tmpfd, tmpname, s->objfd, path, 0) < 0)
+                return -errno;
+        (void)unlinkat(s->tmpfd, tmpname, 0);
+        return 0;
+}
+
 int store_put_commit(struct store_put *p)
 {
         struct store *s = p->s;
@@ -881,9 +898,9 @@ int store_put_commit(struct store_put *p)
         /* RENAME_NOREPLACE: an id collision must never overwrite a committed object. */
         for (int tries = 0;; tries++) {
                 obj_path(p->file_id, path);
-                if (renameat2(s->tmpfd, p->tmpname, s->objfd, path, RENAME_NOREPLACE) == 0)
+                r = move_noreplace(s, p->tmpname, path);
+                if (r == 0)
                         break;
-                r = -errno;
                 if (r != -EEXIST || tries > 8)
                         goto out;
                 r = new_file_id(&p->file_id);
