@@ -84,9 +84,9 @@ static int ring_init(struct uring_loop *loop, unsigned sq, unsigned cq)
 {
         /* Newest flags first: a kernel that lacks one refuses the whole set with -EINVAL. */
         static const unsigned tries[] = {
-                IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-                IORING_SETUP_COOP_TASKRUN,
-                0,
+            IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+            IORING_SETUP_COOP_TASKRUN,
+            0,
         };
         int r = -EINVAL;
 
@@ -116,8 +116,8 @@ static int bufring_setup(struct uring_loop *loop, unsigned count, unsigned size)
                 return -EINVAL;
 
         loop->br_map_len = (size_t)count * sizeof(struct io_uring_buf);
-        loop->br = mmap(NULL, loop->br_map_len, PROT_READ | PROT_WRITE,
-                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+        loop->br = mmap(NULL, loop->br_map_len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE,
+                        -1, 0);
         if (loop->br == MAP_FAILED) {
                 loop->br = NULL;
                 return -errno;
@@ -467,9 +467,8 @@ void uring_loop_buf_recycle(struct uring_loop *loop, const struct io_uring_cqe *
         bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         if (bid >= loop->buf_count)
                 return;
-        io_uring_buf_ring_add(loop->br, loop->bufs + (size_t)bid * loop->buf_size,
-                              loop->buf_size, (unsigned short)bid,
-                              io_uring_buf_ring_mask(loop->buf_count), 0);
+        io_uring_buf_ring_add(loop->br, loop->bufs + (size_t)bid * loop->buf_size, loop->buf_size,
+                              (unsigned short)bid, io_uring_buf_ring_mask(loop->buf_count), 0);
         io_uring_buf_ring_advance(loop->br, 1);
 }
 

@@ -40,12 +40,12 @@ typedef void (*uring_loop_free_fn)(struct uring_loop *loop, void *owner);
 typedef void (*uring_loop_hook_fn)(struct uring_loop *loop, void *userdata);
 
 struct uring_loop_params {
-        unsigned sq_entries; /* 0: 1024 */
-        unsigned cq_entries; /* 0: 4 * sq_entries */
-        unsigned cqe_batch;  /* max CQEs dispatched per iteration; 0: 512 */
+        unsigned sq_entries;  /* 0: 1024 */
+        unsigned cq_entries;  /* 0: 4 * sq_entries */
+        unsigned cqe_batch;   /* max CQEs dispatched per iteration; 0: 512 */
         unsigned timer_batch; /* max timers fired per iteration; 0: 256 */
-        unsigned buf_count;  /* provided buffers for recv (power of two); 0: no buffer ring */
-        unsigned buf_size;   /* bytes per provided buffer */
+        unsigned buf_count;   /* provided buffers for recv (power of two); 0: no buffer ring */
+        unsigned buf_size;    /* bytes per provided buffer */
 };
 
 /*

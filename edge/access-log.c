@@ -148,8 +148,8 @@ void access_log_end(struct access_log_buf *b, int status, uint64_t bytes, uint64
 {
         if (b->fd < 0 || !b->staged)
                 return;
-        emit(b, b->stage, b->front_len, b->stage + sizeof(b->stage) / 2, b->tail_len, status,
-             bytes, dur_us);
+        emit(b, b->stage, b->front_len, b->stage + sizeof(b->stage) / 2, b->tail_len, status, bytes,
+             dur_us);
         b->staged = false;
 }
 

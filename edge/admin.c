@@ -95,8 +95,8 @@ static void jb_str(struct jbuf *b, const char *s, size_t n)
 
 /* ---- responses ---- */
 
-static void respond_body(struct conn *c, const struct http1_req *req, int status,
-                         const char *ctype, const char *body, size_t len, const char *extra_name,
+static void respond_body(struct conn *c, const struct http1_req *req, int status, const char *ctype,
+                         const char *body, size_t len, const char *extra_name,
                          const char *extra_value)
 {
         struct conn_resp r = {0};
@@ -392,8 +392,7 @@ size_t admin_body(struct conn *c, const char *data, size_t n)
         if (take) {
                 r = store_put_write(ps->put, data, take);
                 if (r < 0) {
-                        log_conn(LOG_LVL_WARN, c->id, "admin put write failed: %s",
-                                 strerror(-r));
+                        log_conn(LOG_LVL_WARN, c->id, "admin put write failed: %s", strerror(-r));
                         admin_put_abort(c);
                         c->close_after = true;
                         respond_error(c, NULL, r == -ENOSPC ? 413 : 500, strerror(-r));

@@ -11,9 +11,9 @@
  *   DELETE /admin/objects/<key>          204 / 404
  *   GET    /admin/objects?prefix=<p>     JSON list of {key,size,sha256,hits}
  *   GET    /admin/holdings               JSON {objects,bytes,max_bytes,keys}
- * Paths under /admin/ need "Authorization: Bearer <token>" (401 otherwise). A PUT needs Content-Length
- * (411 without, and for chunked bodies), may carry X-Sluice-SHA256 and Content-Type, and is
- * committed only when complete and matching (400 and nothing committed otherwise; 413 over
+ * Paths under /admin/ need "Authorization: Bearer <token>" (401 otherwise). A PUT needs
+ * Content-Length (411 without, and for chunked bodies), may carry X-Sluice-SHA256 and Content-Type,
+ * and is committed only when complete and matching (400 and nothing committed otherwise; 413 over
  * the cache budget).
  */
 

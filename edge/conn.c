@@ -26,8 +26,8 @@
 #define SENDFILE_TURN  (4u << 20)
 
 static const char *const state_names[] = {
-        [CONN_READ_HEAD] = "read-head", [CONN_IDLE] = "idle", [CONN_READ_BODY] = "read-body",
-        [CONN_SEND] = "send",           [CONN_LINGER] = "linger", [CONN_CLOSED] = "closed",
+    [CONN_READ_HEAD] = "read-head", [CONN_IDLE] = "idle",     [CONN_READ_BODY] = "read-body",
+    [CONN_SEND] = "send",           [CONN_LINGER] = "linger", [CONN_CLOSED] = "closed",
 };
 
 const char *conn_state_name(enum conn_state s)
@@ -308,8 +308,7 @@ static void response_done(struct conn *c)
         if (c->req_client)
                 edge_metrics_request(&w->srv->m, w->idx, c->req_status, c->req_bytes);
         if (c->pending_log) {
-                access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes,
-                                        dur);
+                access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes, dur);
                 c->pending_log = NULL;
         } else {
                 access_log_end(&w->alog, c->req_status, c->req_bytes, dur);
@@ -498,9 +497,9 @@ static int flush_out(struct conn *c)
         size_t turn = 0;
 
         while (c->out_off < c->out_len) {
-                ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                                 MSG_DONTWAIT | MSG_NOSIGNAL |
-                                         (c->body_off < c->body_end ? MSG_MORE : 0));
+                ssize_t n =
+                    send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                         MSG_DONTWAIT | MSG_NOSIGNAL | (c->body_off < c->body_end ? MSG_MORE : 0));
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

@@ -7,10 +7,12 @@
 
 #include "cors.h"
 
-#define EXPOSE "Content-Length, Content-Range, Content-Type, ETag, Last-Modified, " \
-               "Accept-Ranges, Cache-Control, Date, Server"
-#define ALLOW_HEADERS "Range, If-Range, If-None-Match, If-Modified-Since, If-Match, " \
-                      "If-Unmodified-Since, CMCD-Object, CMCD-Request, CMCD-Session, CMCD-Status"
+#define EXPOSE                                                                                     \
+        "Content-Length, Content-Range, Content-Type, ETag, Last-Modified, "                       \
+        "Accept-Ranges, Cache-Control, Date, Server"
+#define ALLOW_HEADERS                                                                              \
+        "Range, If-Range, If-None-Match, If-Modified-Since, If-Match, "                            \
+        "If-Unmodified-Since, CMCD-Object, CMCD-Request, CMCD-Session, CMCD-Status"
 #define MAX_AGE "86400"
 
 static bool any_origin(const struct cfg_strlist *origins)

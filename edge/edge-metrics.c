@@ -16,8 +16,8 @@
 int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned n_workers)
 {
         static const char *const classes[6] = {
-                "class=\"other\"", "class=\"1xx\"", "class=\"2xx\"",
-                "class=\"3xx\"",   "class=\"4xx\"", "class=\"5xx\"",
+            "class=\"other\"", "class=\"1xx\"", "class=\"2xx\"",
+            "class=\"3xx\"",   "class=\"4xx\"", "class=\"5xx\"",
         };
         static const char *const timeouts[3] = {"kind=\"header\"", "kind=\"idle\"",
                                                 "kind=\"send\""};
@@ -27,12 +27,12 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
                 C(requests[i], "sluice_edge_requests_total", rq, classes[i]);
         C(bytes_sent, "sluice_edge_sent_bytes_total", "Bytes written to clients (head and body)",
           NULL);
-        m->conns_open = metrics_gauge_new(reg, "sluice_edge_connections_open",
-                                          "Client connections open", NULL);
+        m->conns_open =
+            metrics_gauge_new(reg, "sluice_edge_connections_open", "Client connections open", NULL);
         if (!m->conns_open)
                 return -ENOMEM;
-        C(conns_accepted, "sluice_edge_connections_accepted_total",
-          "Client connections accepted", NULL);
+        C(conns_accepted, "sluice_edge_connections_accepted_total", "Client connections accepted",
+          NULL);
         C(conns_refused, "sluice_edge_connections_refused_total",
           "Connections closed at accept because max_connections was reached", NULL);
         for (unsigned i = 0; i < 3; i++)
@@ -55,8 +55,8 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           "status=\"501\"");
         C(admin_puts, "sluice_edge_admin_puts_total", "Objects committed through the admin API",
           NULL);
-        C(admin_deletes, "sluice_edge_admin_deletes_total",
-          "Objects deleted through the admin API", NULL);
+        C(admin_deletes, "sluice_edge_admin_deletes_total", "Objects deleted through the admin API",
+          NULL);
 
         if (n_workers > EDGE_METRICS_WORKERS_MAX)
                 n_workers = EDGE_METRICS_WORKERS_MAX;

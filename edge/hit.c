@@ -54,14 +54,13 @@ static void cond_hdrs(const struct http1_req *req, struct http_cond_hdrs *ch)
         ch->if_match = http1_req_known(req, HK_IF_MATCH, &ch->if_match_len);
         ch->if_none_match = http1_req_known(req, HK_IF_NONE_MATCH, &ch->if_none_match_len);
         ch->if_modified_since =
-                http1_req_known(req, HK_IF_MODIFIED_SINCE, &ch->if_modified_since_len);
+            http1_req_known(req, HK_IF_MODIFIED_SINCE, &ch->if_modified_since_len);
         ch->if_unmodified_since =
-                http1_req_known(req, HK_IF_UNMODIFIED_SINCE, &ch->if_unmodified_since_len);
+            http1_req_known(req, HK_IF_UNMODIFIED_SINCE, &ch->if_unmodified_since_len);
         ch->if_range = http1_req_known(req, HK_IF_RANGE, &ch->if_range_len);
 }
 
-static void validators_headers(struct http_resp *hr, const struct store_obj *obj,
-                               const char *cc)
+static void validators_headers(struct http_resp *hr, const struct store_obj *obj, const char *cc)
 {
         http_resp_header(hr, "ETag", obj->etag, strlen(obj->etag));
         http_resp_header(hr, "Last-Modified", last_modified_text(obj->last_modified),
@@ -102,8 +101,8 @@ void hit_serve(struct conn *c, const struct http1_req *req, const struct path_no
                 return;
         }
         if (r < 0) {
-                log_conn(LOG_LVL_WARN, c->id, "store lookup of %.*s failed: %s",
-                         (int)pn->key_len, pn->key, strerror(-r));
+                log_conn(LOG_LVL_WARN, c->id, "store lookup of %.*s failed: %s", (int)pn->key_len,
+                         pn->key, strerror(-r));
                 respond_plain(c, req, 503);
                 return;
         }
@@ -152,8 +151,8 @@ void hit_serve(struct conn *c, const struct http1_req *req, const struct path_no
                 return;
         }
 
-        ctype = obj.content_type[0] ? obj.content_type
-                                    : http_content_type_for(pn->key, pn->key_len);
+        ctype =
+            obj.content_type[0] ? obj.content_type : http_content_type_for(pn->key, pn->key_len);
         request_head_start(c, req, &hr, status);
         http_resp_header(&hr, "Content-Type", ctype, strlen(ctype));
         http_resp_header_u64(&hr, "Content-Length", len);

@@ -213,8 +213,7 @@ static int open_listeners(const struct cfg_strlist *addrs, unsigned n_workers, i
                 for (unsigned w = 0; w < n_workers; w++) {
                         r = listener_socket(&ss, len, true);
                         if (r < 0) {
-                                log_error("cannot listen on %s: %s", addrs->items[a],
-                                          strerror(-r));
+                                log_error("cannot listen on %s: %s", addrs->items[a], strerror(-r));
                                 goto fail;
                         }
                         fds[w * addrs->n + a] = r;
@@ -239,12 +238,9 @@ fail:
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"check-config", no_argument, NULL, 'C'},
-                {"workers", required_argument, NULL, 'w'},
-                {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, 'V'},
-                {0},
+            {"config", required_argument, NULL, 'c'},  {"check-config", no_argument, NULL, 'C'},
+            {"workers", required_argument, NULL, 'w'}, {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, 'V'},       {0},
         };
         struct edge_server srv;
         struct edge_runtime *rt = NULL;
@@ -329,9 +325,9 @@ int main(int argc, char **argv)
                 return 1;
         atomic_store(&srv.rt, rt);
 
-        n_workers = workers_flag ? (unsigned)workers_flag
+        n_workers = workers_flag           ? (unsigned)workers_flag
                     : rt->cfg->workers > 0 ? (unsigned)rt->cfg->workers
-                                          : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+                                           : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
         if (n_workers < 1)
                 n_workers = 1;
         if (n_workers > MAX_WORKERS)

@@ -13,7 +13,7 @@
 #include "store.h"
 #include "worker.h"
 
-#define DRAIN_MS         5000u /* in-flight responses get this long after SIGTERM */
+#define DRAIN_MS          5000u /* in-flight responses get this long after SIGTERM */
 #define FLUSH_COUNTERS_MS 5000u
 
 #define DEFAULT_MAX_CONNECTIONS 100000
@@ -60,9 +60,8 @@ static void refresh_runtime(struct edge_worker *w)
         worker_limits_from_cfg(w->rt->cfg, &w->limits);
         w->plimits.max_header_bytes = w->limits.max_header_bytes;
         w->plimits.max_headers = (uint16_t)w->limits.max_headers;
-        w->plimits.max_target = w->limits.max_header_bytes < MAX_TARGET
-                                        ? w->limits.max_header_bytes
-                                        : MAX_TARGET;
+        w->plimits.max_target =
+            w->limits.max_header_bytes < MAX_TARGET ? w->limits.max_header_bytes : MAX_TARGET;
 }
 
 static bool drained(const struct edge_worker *w)
@@ -81,8 +80,7 @@ static void on_drain_deadline(struct uring_loop *loop, struct uring_timer *t)
         struct edge_worker *w = worker_of(loop);
 
         if (w->n_conns)
-                log_info("worker %u: drain deadline, closing %u connection(s)", w->idx,
-                         w->n_conns);
+                log_info("worker %u: drain deadline, closing %u connection(s)", w->idx, w->n_conns);
         while (w->conns)
                 conn_close(w->conns, "drain deadline");
         worker_conn_gone(w);
@@ -153,10 +151,9 @@ static int setup(struct edge_worker *w)
         access_log_buf_init(&w->alog, srv->access_fd);
 
         if (!w->admin) {
-                r = store_reader_new(srv->store,
-                                     (unsigned)or_default(w->rt->cfg->cache.fd_cache,
-                                                          DEFAULT_FD_CACHE),
-                                     &w->reader);
+                r = store_reader_new(
+                    srv->store, (unsigned)or_default(w->rt->cfg->cache.fd_cache, DEFAULT_FD_CACHE),
+                    &w->reader);
                 if (r < 0)
                         return r;
         } else {
@@ -199,8 +196,8 @@ static void *worker_main(void *arg)
         return NULL;
 }
 
-int worker_start(struct edge_server *srv, struct edge_worker *w, unsigned idx, bool admin,
-                 int *fds, unsigned n)
+int worker_start(struct edge_server *srv, struct edge_worker *w, unsigned idx, bool admin, int *fds,
+                 unsigned n)
 {
         int r;
 

@@ -46,7 +46,7 @@ struct edge_runtime {
         struct edge_cfg *cfg;
         char admin_token[256];
         size_t admin_token_len;
-        struct token_keyset *keys; /* NULL unless tokens.required */
+        struct token_keyset *keys;  /* NULL unless tokens.required */
         struct edge_runtime *older; /* retired snapshots, freed at exit */
 };
 
@@ -119,8 +119,8 @@ struct edge_server {
  * creator). Waits for the thread's setup; start-up only: on error the caller exits. Returns
  * 0 or -errno.
  */
-int worker_start(struct edge_server *srv, struct edge_worker *w, unsigned idx, bool admin,
-                 int *fds, unsigned n);
+int worker_start(struct edge_server *srv, struct edge_worker *w, unsigned idx, bool admin, int *fds,
+                 unsigned n);
 /* Join and free w's resources. */
 void worker_join(struct edge_worker *w);
 /* Any thread: tell w to look at the server's state again (reload, drain). */

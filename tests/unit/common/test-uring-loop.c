@@ -108,7 +108,7 @@ TEST(stale_generation_is_dropped)
         uring_loop_slot_close(loop, sa);
         ASSERT_EQ(a.freed, 1);
         ASSERT_EQ(uring_loop_slot_alloc(loop, &b, on_free, &sb), 0);
-        ASSERT_EQ(sb, sa); /* the slot is reused ... */
+        ASSERT_EQ(sb, sa);                                        /* the slot is reused ... */
         ASSERT_TRUE(uring_loop_user_data(loop, sb, 1) != old_ud); /* ... with a new generation */
 
         ASSERT_EQ(uring_loop_run_once(loop, 100), 1);

@@ -25,16 +25,16 @@ TEST(line_fields_and_token_masking)
         char out[4096];
         static const char target[] = "/s/eyJhbGciOi.x.y/t1/seg-1.m4s?a=1";
         struct access_log_rec rec = {
-                .conn_id = 42,
-                .client = "192.0.2.7",
-                .method = "GET",
-                .method_len = 3,
-                .target = target,
-                .target_len = sizeof(target) - 1,
-                .token = target + 3,
-                .token_len = 14,
-                .key = "/t1/seg-1.m4s",
-                .key_len = 13,
+            .conn_id = 42,
+            .client = "192.0.2.7",
+            .method = "GET",
+            .method_len = 3,
+            .target = target,
+            .target_len = sizeof(target) - 1,
+            .token = target + 3,
+            .token_len = 14,
+            .key = "/t1/seg-1.m4s",
+            .key_len = 13,
         };
 
         ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
@@ -58,12 +58,12 @@ TEST(escaping_and_detached_lines)
         char out[4096];
         static const char target[] = "/a\"b\\c\x01";
         struct access_log_rec rec = {
-                .conn_id = 7,
-                .client = "::1",
-                .method = "HEAD",
-                .method_len = 4,
-                .target = target,
-                .target_len = sizeof(target) - 1,
+            .conn_id = 7,
+            .client = "::1",
+            .method = "HEAD",
+            .method_len = 4,
+            .target = target,
+            .target_len = sizeof(target) - 1,
         };
         struct access_log_pending *pend;
 
@@ -88,7 +88,8 @@ TEST(escaping_and_detached_lines)
 
 TEST(logging_off_is_a_no_op)
 {
-        struct access_log_rec rec = {.method = "GET", .method_len = 3, .target = "/", .target_len = 1};
+        struct access_log_rec rec = {
+            .method = "GET", .method_len = 3, .target = "/", .target_len = 1};
 
         access_log_buf_init(&b, -1);
         access_log_begin(&b, &rec);
