@@ -57,8 +57,7 @@ static struct pos mark_pos(yaml_mark_t m)
 __attribute__((format(printf, 3, 4))) static int fail(struct loader *l, struct pos p,
                                                       const char *fmt, ...)
 {
-        int n = snprintf(l->err->msg, sizeof(l->err->msg), "%s:%zu:%zu: ", l->name, p.line,
-                         p.col);
+        int n = snprintf(l->err->msg, sizeof(l->err->msg), "%s:%zu:%zu: ", l->name, p.line, p.col);
         if (n < 0 || (size_t)n >= sizeof(l->err->msg))
                 return -EINVAL;
         va_list ap;
@@ -420,8 +419,7 @@ static size_t table_len(const struct cfg_field *t)
 }
 
 /* Apply every default in table t (recursing into sections) to obj. */
-static int apply_defaults_at(struct loader *l, const struct cfg_field *t, char *obj,
-                             unsigned depth)
+static int apply_defaults_at(struct loader *l, const struct cfg_field *t, char *obj, unsigned depth)
 {
         char err[256];
         for (; t->key; t++) {
@@ -499,8 +497,9 @@ static int parse_strlist(struct loader *l, const struct cfg_field *f, struct cfg
                         return fail(l, mark_pos(l->ev.start_mark), "'%s' must be a string",
                                     path_str(l));
                 if (sl->n >= list_limit(f))
-                        return fail(l, mark_pos(l->ev.start_mark), "'%.*s' has more than %zu entries",
-                                    (int)old, l->path, list_limit(f));
+                        return fail(l, mark_pos(l->ev.start_mark),
+                                    "'%.*s' has more than %zu entries", (int)old, l->path,
+                                    list_limit(f));
                 const char *text;
                 if ((r = scalar_text(l, &text)) < 0)
                         return r;
@@ -510,8 +509,8 @@ static int parse_strlist(struct loader *l, const struct cfg_field *f, struct cfg
         }
         l->depth--;
         if (sl->n < (size_t)(f->min > 0 ? f->min : 0))
-                return fail(l, start, "'%s' needs at least %" PRId64 " entr%s", path_str(l),
-                            f->min, f->min == 1 ? "y" : "ies");
+                return fail(l, start, "'%s' needs at least %" PRId64 " entr%s", path_str(l), f->min,
+                            f->min == 1 ? "y" : "ies");
         return 0;
 }
 
@@ -531,8 +530,9 @@ static int parse_section_list(struct loader *l, const struct cfg_field *f, struc
                         return fail(l, mark_pos(l->ev.start_mark), "'%s' must be a mapping",
                                     path_str(l));
                 if (cl->n >= list_limit(f))
-                        return fail(l, mark_pos(l->ev.start_mark), "'%.*s' has more than %zu entries",
-                                    (int)old, l->path, list_limit(f));
+                        return fail(l, mark_pos(l->ev.start_mark),
+                                    "'%.*s' has more than %zu entries", (int)old, l->path,
+                                    list_limit(f));
                 char *items = realloc(cl->items, (cl->n + 1) * f->elem_size);
                 if (!items)
                         return -ENOMEM;
@@ -551,8 +551,8 @@ static int parse_section_list(struct loader *l, const struct cfg_field *f, struc
         }
         l->depth--;
         if (cl->n < (size_t)(f->min > 0 ? f->min : 0))
-                return fail(l, start, "'%s' needs at least %" PRId64 " entr%s", path_str(l),
-                            f->min, f->min == 1 ? "y" : "ies");
+                return fail(l, start, "'%s' needs at least %" PRId64 " entr%s", path_str(l), f->min,
+                            f->min == 1 ? "y" : "ies");
         return 0;
 }
 
@@ -593,8 +593,8 @@ static int parse_value(struct loader *l, const struct cfg_field *f, void *dst)
                 if (ev->type != YAML_SCALAR_EVENT)
                         break;
                 if (f->min > 1)
-                        return fail(l, at, "'%s' needs at least %" PRId64 " entries",
-                                    path_str(l), f->min);
+                        return fail(l, at, "'%s' needs at least %" PRId64 " entries", path_str(l),
+                                    f->min);
                 if ((r = scalar_text(l, &text)) < 0)
                         return r;
                 return set_scalar(f, dst, text, err, sizeof(err));
@@ -891,8 +891,8 @@ static bool walk_step(struct walk *w, const char **pathp)
         for (;;) {
                 if (!walk_next(w) || w->ev.type != YAML_SCALAR_EVENT)
                         return false;
-                bool match = w->ev.data.scalar.length == klen &&
-                             !memcmp(w->ev.data.scalar.value, p, klen);
+                bool match =
+                    w->ev.data.scalar.length == klen && !memcmp(w->ev.data.scalar.value, p, klen);
                 if (!walk_next(w))
                         return false;
                 if (match)
@@ -964,8 +964,7 @@ static void free_at(const struct cfg_field *root, void *obj, unsigned depth)
                 case CFG_SECTION_LIST: {
                         struct cfg_list *cl = dst;
                         for (size_t i = 0; i < cl->n; i++)
-                                free_at(f->sub, (char *)cl->items + i * f->elem_size,
-                                        depth + 1);
+                                free_at(f->sub, (char *)cl->items + i * f->elem_size, depth + 1);
                         free(cl->items);
                         cl->items = NULL;
                         cl->n = 0;

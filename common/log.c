@@ -171,10 +171,10 @@ void log_emit(enum log_level level, const char *file, int line, const char *fmt,
                 struct tm tm;
                 (void)clock_gettime(CLOCK_REALTIME, &ts);
                 (void)gmtime_r(&ts.tv_sec, &tm);
-                h = snprintf(out, LOG_LINE_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %.*s: ",
-                             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                             tm.tm_sec, ts.tv_nsec / 1000000L, level_names[level], comp_len,
-                             comp);
+                h = snprintf(out, LOG_LINE_MAX,
+                             "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %.*s: ", tm.tm_year + 1900,
+                             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                             ts.tv_nsec / 1000000L, level_names[level], comp_len, comp);
         }
         if (h < 0)
                 h = 0;

@@ -108,8 +108,8 @@ static bool name_valid(const char *s)
                 return false;
         for (size_t i = 0; s[i]; i++) {
                 char c = s[i];
-                bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                             c == ':';
+                bool alpha =
+                    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
                 if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
                         return false;
         }
@@ -313,8 +313,8 @@ void metrics_observe(struct metric *m, double v)
                 memcpy(&d, &old, sizeof(d));
                 d += v;
                 memcpy(&nv, &d, sizeof(nv));
-        } while (!__atomic_compare_exchange_n(sum, &old, nv, true, __ATOMIC_RELAXED,
-                                              __ATOMIC_RELAXED));
+        } while (
+            !__atomic_compare_exchange_n(sum, &old, nv, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 }
 
 int64_t metrics_value(const struct metric *m)

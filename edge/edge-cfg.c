@@ -18,9 +18,11 @@
 #include "log.h"
 #include "metrics.h"
 
-#define SEC(s)              ((int64_t)(s) * 1000) /* duration bounds are in ms */
+#define SEC(s)              ((int64_t)(s)*1000) /* duration bounds are in ms */
 #define EDGE_CFG_MAX_LISTEN 64
 
+/* Tables keep one row per key; clang-format would put every member on its own line. */
+/* clang-format off */
 static const struct cfg_field admin_fields[] = {
         {.key = "listen", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_admin, listen),
          .def = "127.0.0.1:8081"},
@@ -28,7 +30,9 @@ static const struct cfg_field admin_fields[] = {
          .offset = offsetof(struct edge_cfg_admin, token_file)},
         {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_field cache_fields[] = {
         {.key = "dir", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_cache, dir),
          .required = true},
@@ -39,13 +43,17 @@ static const struct cfg_field cache_fields[] = {
          .min = 0, .max = 1000000, .def = "1024"},
         {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_field upstream_fields[] = {
         {.key = "url", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_upstream, url),
          .required = true},
         {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_field tokens_fields[] = {
         /* Fail closed: serving without token checks must be asked for. */
         {.key = "required", .type = CFG_BOOL, .offset = offsetof(struct edge_cfg_tokens, required),
@@ -54,7 +62,9 @@ static const struct cfg_field tokens_fields[] = {
          .offset = offsetof(struct edge_cfg_tokens, keys_file)},
         {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_field control_fields[] = {
         {.key = "url", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_control, url)},
         {.key = "edge_id", .type = CFG_STRING,
@@ -62,7 +72,9 @@ static const struct cfg_field control_fields[] = {
         {.key = "region", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_control, region)},
         {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_field limits_fields[] = {
         {.key = "max_connections", .type = CFG_INT,
          .offset = offsetof(struct edge_cfg_limits, max_connections), .min = 1, .max = 10000000,
@@ -89,7 +101,9 @@ static const struct cfg_field limits_fields[] = {
          .def = "16"},
         {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_field log_fields[] = {
         {.key = "level", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_log, level),
          .def = "info"},
@@ -99,7 +113,9 @@ static const struct cfg_field log_fields[] = {
          .offset = offsetof(struct edge_cfg_log, access_log)},
         {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_field edge_fields[] = {
         {.key = "listen", .type = CFG_STRLIST, .offset = offsetof(struct edge_cfg, listen),
          .min = 1, .max = EDGE_CFG_MAX_LISTEN, .def = "0.0.0.0:8080"},
@@ -125,6 +141,7 @@ static const struct cfg_field edge_fields[] = {
          .offset = offsetof(struct edge_cfg, cors_origins), .min = 0, .max = 256, .def = "*"},
         {0},
 };
+/* clang-format on */
 
 int edge_cfg_parse_addr(const char *s, struct sockaddr_storage *ret, unsigned *ret_len)
 {
@@ -267,12 +284,12 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
                 return cfg_error_at(err, name, buf, len, "cache.dir", "'cache.dir' is empty");
         for (size_t i = 0; i < c->upstreams.n; i++) {
                 const struct edge_cfg_upstream *u =
-                        (const struct edge_cfg_upstream *)c->upstreams.items + i;
+                    (const struct edge_cfg_upstream *)c->upstreams.items + i;
                 if (!url_ok(u->url)) {
                         snprintf(path, sizeof(path), "upstreams[%zu].url", i);
                         return cfg_error_at(err, name, buf, len, path,
-                                            "'%s': \"%s\" is not an http:// or https:// URL",
-                                            path, u->url);
+                                            "'%s': \"%s\" is not an http:// or https:// URL", path,
+                                            u->url);
                 }
         }
         if (c->tokens.required && (!c->tokens.keys_file || !c->tokens.keys_file[0]))

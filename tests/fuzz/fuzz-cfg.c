@@ -42,12 +42,16 @@ static int parse_mode(const char *s, void *dst, char *err, size_t errlen)
         return -EINVAL;
 }
 
+/* Tables keep one row per key; clang-format would put every member on its own line. */
+/* clang-format off */
 static const struct cfg_field f_item_fields[] = {
         {.key = "k", .type = CFG_STRING, .offset = offsetof(struct f_item, k), .required = true},
         {.key = "n", .type = CFG_INT, .offset = offsetof(struct f_item, n), .min = -3, .max = 3},
         {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_field f_fields[] = {
         {.key = "mode", .type = CFG_CUSTOM, .offset = offsetof(struct f_cfg, mode),
          .parse = parse_mode},
@@ -60,6 +64,7 @@ static const struct cfg_field f_fields[] = {
         {.key = "s", .type = CFG_STRING, .offset = offsetof(struct f_cfg, s), .def = "x"},
         {0},
 };
+/* clang-format on */
 
 static void check_msg(const struct cfg_error *err)
 {

@@ -43,6 +43,8 @@ static int parse_mode(const char *s, void *dst, char *err, size_t errlen)
         return -EINVAL;
 }
 
+/* Tables keep one row per key; clang-format would put every member on its own line. */
+/* clang-format off */
 static const struct cfg_field net_fields[] = {
         {.key = "bind", .type = CFG_STRING, .offset = offsetof(struct t_net, bind),
          .def = "127.0.0.1:1"},
@@ -52,7 +54,9 @@ static const struct cfg_field net_fields[] = {
          .min = 1, .def = "5s"},
         {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_field peer_fields[] = {
         {.key = "name", .type = CFG_STRING, .offset = offsetof(struct t_peer, name),
          .required = true},
@@ -60,7 +64,9 @@ static const struct cfg_field peer_fields[] = {
          .max = 100, .def = "10"},
         {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_field t_fields[] = {
         {.key = "debug", .type = CFG_BOOL, .offset = offsetof(struct t_cfg, debug)},
         {.key = "count", .type = CFG_INT, .offset = offsetof(struct t_cfg, count), .min = -5,
@@ -83,6 +89,7 @@ static const struct cfg_field t_fields[] = {
          .parse = parse_mode},
         {0},
 };
+/* clang-format on */
 
 static int load(const char *doc, struct t_cfg *c, struct cfg_error *err)
 {
@@ -179,9 +186,9 @@ TEST(flow_style_and_scalar_list)
 {
         struct t_cfg c;
         struct cfg_error err;
-        ASSERT_EQ(load("{name: n, tags: solo, net: {bind: b}, peers: [{name: q}], debug: OFF}",
-                       &c, &err),
-                  0);
+        ASSERT_EQ(
+            load("{name: n, tags: solo, net: {bind: b}, peers: [{name: q}], debug: OFF}", &c, &err),
+            0);
         ASSERT_EQ(c.tags.n, 1);
         ASSERT_STREQ(c.tags.items[0], "solo");
         ASSERT_STREQ(c.net.bind, "b");
@@ -246,7 +253,8 @@ TEST(unknown_and_duplicate_keys)
 TEST(required_keys)
 {
         ASSERT_FAILS("count: 1\n", "t.yaml:1:1: missing required key 'name'");
-        ASSERT_FAILS("name: n\npeers:\n  - {}\n", "t.yaml:3:5: missing required key 'peers[0].name'");
+        ASSERT_FAILS("name: n\npeers:\n  - {}\n",
+                     "t.yaml:3:5: missing required key 'peers[0].name'");
         ASSERT_FAILS("name: n\npeers:\n  - weight: 1\n",
                      "t.yaml:3:5: missing required key 'peers[0].name'");
         /* A required string cannot be null. */
@@ -260,15 +268,19 @@ TEST(required_in_absent_section)
         struct inner {
                 char *must;
         };
+        /* clang-format off */
         static const struct cfg_field in_fields[] = {
                 {.key = "must", .type = CFG_STRING, .offset = 0, .required = true},
                 {0},
         };
+        /* clang-format on */
+        /* clang-format off */
         static const struct cfg_field out_fields[] = {
                 {.key = "other", .type = CFG_INT, .offset = sizeof(struct inner)},
                 {.key = "sec", .type = CFG_SECTION, .offset = 0, .sub = in_fields},
                 {0},
         };
+        /* clang-format on */
         struct {
                 struct inner in;
                 int64_t other;
@@ -294,7 +306,8 @@ TEST(wrong_types)
         ASSERT_FAILS("name: n\ntags: {a: b}\n",
                      "t.yaml:2:7: 'tags' must be a string or a list of strings");
         ASSERT_FAILS("name: n\ntags: [a, [b]]\n", "t.yaml:2:11: 'tags[1]' must be a string");
-        ASSERT_FAILS("name: n\ncount: 1.5\n", "t.yaml:2:8: 'count' must be an integer, got \"1.5\"");
+        ASSERT_FAILS("name: n\ncount: 1.5\n",
+                     "t.yaml:2:8: 'count' must be an integer, got \"1.5\"");
         ASSERT_FAILS("name: n\ncount: 0x10\n",
                      "t.yaml:2:8: 'count' must be an integer, got \"0x10\"");
         ASSERT_FAILS("name: n\ncount:\n", "t.yaml:2:7: 'count' needs a value (an integer)");
@@ -303,7 +316,8 @@ TEST(wrong_types)
         ASSERT_FAILS("name: n\ndelay: 5d\n",
                      "t.yaml:2:8: 'delay' must be a duration (e.g. 500ms, 10s, 5m, 1h), got "
                      "\"5d\"");
-        ASSERT_FAILS("name: n\nmode: slow\n", "t.yaml:2:7: 'mode' must be fast or safe, got \"slow\"");
+        ASSERT_FAILS("name: n\nmode: slow\n",
+                     "t.yaml:2:7: 'mode' must be fast or safe, got \"slow\"");
         ASSERT_FAILS("[a, b]\n", "t.yaml:1:1: the top level must be a mapping");
         ASSERT_FAILS("just text\n", "t.yaml:1:1: the top level must be a mapping");
         ASSERT_FAILS("? [a]\n: b\n", "t.yaml:1:3: keys in '(top level)' must be plain strings");
@@ -338,16 +352,19 @@ TEST(bounds)
 
 TEST(list_limits)
 {
-        ASSERT_FAILS("name: n\ntags: [a, b, c, d]\n", "t.yaml:2:17: 'tags' has more than 3 entries");
+        ASSERT_FAILS("name: n\ntags: [a, b, c, d]\n",
+                     "t.yaml:2:17: 'tags' has more than 3 entries");
         ASSERT_FAILS("name: n\npeers:\n  - name: a\n  - name: b\n  - name: c\n  - name: d\n"
                      "  - name: e\n",
                      "t.yaml:7:5: 'peers' has more than 4 entries");
 
         /* Without a field maximum, CFG_MAX_LIST applies. */
+        /* clang-format off */
         static const struct cfg_field big[] = {
                 {.key = "l", .type = CFG_STRLIST, .offset = 0},
                 {0},
         };
+        /* clang-format on */
         size_t cap = 8 + 3 * (CFG_MAX_LIST + 1);
         char *doc = malloc(cap);
         ASSERT_TRUE(doc != NULL);
@@ -365,10 +382,12 @@ TEST(list_limits)
         ASSERT_TRUE(sl.items == NULL && sl.n == 0);
         free(doc);
 
+        /* clang-format off */
         static const struct cfg_field atleast[] = {
                 {.key = "l", .type = CFG_STRLIST, .offset = 0, .min = 2},
                 {0},
         };
+        /* clang-format on */
         ASSERT_EQ(cfg_load_buf("t.yaml", "l: [a]", 6, atleast, &sl, &err), -EINVAL);
         ASSERT_STREQ(err.msg, "t.yaml:1:4: 'l' needs at least 2 entries");
         ASSERT_EQ(cfg_load_buf("t.yaml", "l: a", 4, atleast, &sl, &err), -EINVAL);
@@ -441,11 +460,13 @@ TEST(scalar_and_file_limits)
 }
 
 /* A table that nests into itself, so only the depth limit stops it. */
+/* clang-format off */
 static const struct cfg_field nest_fields[] = {
         {.key = "n", .type = CFG_SECTION, .offset = 0, .sub = nest_fields},
         {.key = "v", .type = CFG_INT, .offset = 0},
         {0},
 };
+/* clang-format on */
 
 TEST(depth_limit)
 {
@@ -499,8 +520,8 @@ TEST(parse_size)
         ASSERT_EQ(cfg_parse_size("16777215T", &v), 0);
         ASSERT_EQ(v, 16777215ull << 40);
         ASSERT_EQ(cfg_parse_size("16777216T", &v), -EINVAL); /* 2^64 */
-        static const char *const bad[] = {"", "G", "-1", "+1", "1.5G", "1 G", "1GG", "1P",
-                                          "1Bi", "1iB", " 1", "1 ", "0x10"};
+        static const char *const bad[] = {"",   "G",   "-1",  "+1", "1.5G", "1 G", "1GG",
+                                          "1P", "1Bi", "1iB", " 1", "1 ",   "0x10"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 if (cfg_parse_size(bad[i], &v) != -EINVAL)
                         TEST_FAIL_AT("accepted \"%s\"", bad[i]);
@@ -526,8 +547,8 @@ TEST(parse_duration)
         ASSERT_EQ(v, INT64_MAX);
         ASSERT_EQ(cfg_parse_duration_ms("9223372036854775808ms", &v), -EINVAL);
         ASSERT_EQ(cfg_parse_duration_ms("9223372036854776s", &v), -EINVAL);
-        static const char *const bad[] = {"", "s", "-1s", "1.5s", "1 s", "1S", "1sec", "1d",
-                                          "ms", "1mss", "1hm"};
+        static const char *const bad[] = {"",     "s",  "-1s", "1.5s", "1 s", "1S",
+                                          "1sec", "1d", "ms",  "1mss", "1hm"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 if (cfg_parse_duration_ms(bad[i], &v) != -EINVAL)
                         TEST_FAIL_AT("accepted \"%s\"", bad[i]);
@@ -604,10 +625,12 @@ TEST(error_at_positions)
 
 TEST(bad_default_is_reported)
 {
+        /* clang-format off */
         static const struct cfg_field broken[] = {
                 {.key = "n", .type = CFG_INT, .offset = 0, .min = 1, .max = 5, .def = "9"},
                 {0},
         };
+        /* clang-format on */
         int64_t v = 0;
         struct cfg_error err;
         ASSERT_EQ(cfg_load_buf("t.yaml", "", 0, broken, &v, &err), -EINVAL);

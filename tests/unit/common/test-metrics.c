@@ -23,13 +23,13 @@ TEST(render_counter_gauge_exact)
 {
         struct metrics_reg *reg = metrics_reg_new();
         ASSERT_TRUE(reg != NULL);
-        struct metric *ok = metrics_counter_new(reg, "sluice_requests_total", "Requests served.",
-                                                "status=\"200\"");
-        struct metric *conns = metrics_gauge_new(reg, "sluice_connections", "Open connections.",
-                                                 NULL);
+        struct metric *ok =
+            metrics_counter_new(reg, "sluice_requests_total", "Requests served.", "status=\"200\"");
+        struct metric *conns =
+            metrics_gauge_new(reg, "sluice_connections", "Open connections.", NULL);
         /* Registered after another family: still rendered under the first HELP/TYPE. */
-        struct metric *nf = metrics_counter_new(reg, "sluice_requests_total", "ignored",
-                                                "status=\"404\"");
+        struct metric *nf =
+            metrics_counter_new(reg, "sluice_requests_total", "ignored", "status=\"404\"");
         ASSERT_TRUE(ok && conns && nf);
 
         metrics_add(ok, 5);
@@ -222,8 +222,8 @@ TEST(multithread_sums)
         snprintf(want, sizeof(want),
                  "h_bucket{le=\"0.5\"} %d\nh_bucket{le=\"1.5\"} %d\nh_bucket{le=\"+Inf\"} %d\n"
                  "h_sum %d\nh_count %d\n",
-                 THREADS * ITERS / 4, THREADS * ITERS / 2, THREADS * ITERS,
-                 THREADS * ITERS * 3 / 2, THREADS * ITERS);
+                 THREADS * ITERS / 4, THREADS * ITERS / 2, THREADS * ITERS, THREADS * ITERS * 3 / 2,
+                 THREADS * ITERS);
         ASSERT_TRUE(strstr(out, want) != NULL);
         snprintf(want, sizeof(want), "c_total %d\n", THREADS * ITERS);
         ASSERT_TRUE(strstr(out, want) != NULL);

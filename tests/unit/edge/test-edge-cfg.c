@@ -11,13 +11,13 @@
 
 /* The sample from DESIGN.md, verbatim. */
 static const char sample[] =
-        "listen: [\"0.0.0.0:8080\"]          # client listeners (TLS and h2 settings per "
-        "listener later)\n"
-        "admin: {listen: \"127.0.0.1:8081\", token_file: /etc/sluice/admin.token}\n"
-        "cache: {dir: /var/cache/sluice, max_size: 800G}\n"
-        "upstreams: [{url: \"http://origin.example:9000\"}]   # parents first, origin last\n"
-        "tokens: {required: true, keys_file: /etc/sluice/keys.yaml}\n"
-        "control: {url: \"http://control.example:7000\", edge_id: edge-a, region: eu-west}\n";
+    "listen: [\"0.0.0.0:8080\"]          # client listeners (TLS and h2 settings per "
+    "listener later)\n"
+    "admin: {listen: \"127.0.0.1:8081\", token_file: /etc/sluice/admin.token}\n"
+    "cache: {dir: /var/cache/sluice, max_size: 800G}\n"
+    "upstreams: [{url: \"http://origin.example:9000\"}]   # parents first, origin last\n"
+    "tokens: {required: true, keys_file: /etc/sluice/keys.yaml}\n"
+    "control: {url: \"http://control.example:7000\", edge_id: edge-a, region: eu-west}\n";
 
 /* The least an operator must write: where the cache is and the two secrets. */
 static const char minimal[] = "cache: {dir: /srv/cache}\n"
@@ -31,13 +31,13 @@ static int load(const char *doc, struct edge_cfg **c, struct cfg_error *err)
 }
 
 /* Loads doc, expects failure with exactly the message want. */
-#define ASSERT_LOAD_FAILS(doc, want)                                                                \
+#define ASSERT_LOAD_FAILS(doc, want)                                                               \
         do {                                                                                       \
                 struct edge_cfg *_c;                                                               \
                 struct cfg_error _e;                                                               \
                 ASSERT_EQ(load((doc), &_c, &_e), -EINVAL);                                         \
                 ASSERT_TRUE(_c == NULL);                                                           \
-                ASSERT_STREQ(_e.msg, (want));                                                       \
+                ASSERT_STREQ(_e.msg, (want));                                                      \
         } while (0)
 
 TEST(design_sample_loads)
@@ -265,9 +265,23 @@ TEST(parse_addr)
         ASSERT_EQ(ntohs(a4->sin_port), 0);
 
         static const char *const bad[] = {
-                "", ":", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:+80",
-                "1.2.3.4:80a", "1.2.3.4: 80", "::1:80", "[::1]80", "[::1]:", "[1.2.3.4]:80",
-                "[::1:80", "host.example:80", "1.2.3:80", "1.2.3.4:000080", "1.2.3.4:-1",
+            "",
+            ":",
+            "1.2.3.4",
+            "1.2.3.4:",
+            "1.2.3.4:65536",
+            "1.2.3.4:+80",
+            "1.2.3.4:80a",
+            "1.2.3.4: 80",
+            "::1:80",
+            "[::1]80",
+            "[::1]:",
+            "[1.2.3.4]:80",
+            "[::1:80",
+            "host.example:80",
+            "1.2.3:80",
+            "1.2.3.4:000080",
+            "1.2.3.4:-1",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 if (edge_cfg_parse_addr(bad[i], &ss, &len) != -EINVAL)
