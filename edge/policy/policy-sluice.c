@@ -4,14 +4,14 @@
  *
  * Every access stamps the object with H = clock + weight, and the object with the lowest H
  * is evicted; the clock then moves up to that H. With a constant weight this is exactly LRU
- * (later stamps are never lower). The weight is what an edge knows about future demand:
+ * (later stamps are never lower); with weight = frequency it is LFU with dynamic aging.
+ * The weight is what an edge knows about future demand, multiplied together:
  *   - the object's own recent request count, from a count-min sketch that halves itself
- *     periodically, so popularity fades unless renewed;
- *   - its title's recent request count (log-scaled), so the next segment of a title that
- *     many people are watching outranks an old segment of a title nobody watches - the
- *     signal per-object policies cannot see;
- *   - hints: first segments of a title (every session starts there), the lowest rung of a
- *     warm title (every player falls back to it), titles the fill plan ranks high.
+ *     periodically, so popularity fades unless renewed, plus credit for hints: first
+ *     segments of a title (every session starts there), the lowest rung of a warm title
+ *     (every player falls back to it), titles the fill plan ranks high;
+ *   - its title's recent request count, so a segment of a title many people are watching
+ *     outranks one of a title nobody watches - the signal per-object policies cannot see.
  *
  * Admission. A missed object is admitted while the cache is below its high watermark, or if
  * the sketch has seen it before (a doorkeeper: the first request of a one-hit wonder never
@@ -38,8 +38,9 @@
 /* Sketches halve after this many requests per resident object (TinyLFU's sample size). */
 #define AGING_PER_OBJECT      10
 #define AGING_MIN             4096
-/* Weight of log2(title requests) relative to one request of the object itself. */
-#define TITLE_WEIGHT          1.0
+/* Title requests that double an object's weight. Results barely move between 16 and 256:
+ * the ratio between titles matters, not the scale. */
+#define TITLE_HEAT_SCALE      64.0
 #define HINT_FIRST_WEIGHT     2.0
 #define HINT_LOW_RUNG_WEIGHT  1.0
 #define HINT_PLAN_WEIGHT      2.0
@@ -124,20 +125,25 @@ static bool has_group(uint64_t id, uint64_t group)
         return group != id;
 }
 
+/*
+ * The popularity weight. Within a title, the object's own recent count (plus hint credit)
+ * ranks it; across titles the count is scaled by the title's recent heat. The product is
+ * what makes DASH caching work: a segment's next request comes from the title's next
+ * session, so its reuse interval is the title's inter-session gap, whatever the segment.
+ */
 static double weight(const struct sluice *s, uint64_t id, uint64_t group, uint32_t hints)
 {
         double w = (double)policy_sketch_get(&s->objs, id);
-        if (has_group(id, group)) {
-                uint32_t heat = policy_sketch_get(&s->groups, group);
-                w += TITLE_WEIGHT * log2(1.0 + heat);
-                if ((hints & POLICY_HINT_LOW_RUNG) && heat >= WARM_TITLE_REQUESTS)
-                        w += HINT_LOW_RUNG_WEIGHT;
-        }
+        double heat = 0;
+        if (has_group(id, group))
+                heat = (double)policy_sketch_get(&s->groups, group);
         if (hints & POLICY_HINT_FIRST_SEGMENTS)
                 w += HINT_FIRST_WEIGHT;
+        if ((hints & POLICY_HINT_LOW_RUNG) && heat >= WARM_TITLE_REQUESTS)
+                w += HINT_LOW_RUNG_WEIGHT;
         if (hints & POLICY_HINT_PLAN_HIGH)
                 w += HINT_PLAN_WEIGHT;
-        return w;
+        return w * (1.0 + heat / TITLE_HEAT_SCALE);
 }
 
 static void age_maybe(struct sluice *s)
