@@ -369,5 +369,29 @@ def replace_during_download_completes(e):
         c.close()
 
 
+@test
+def keys_with_special_bytes(e):
+    # Percent-encoded UTF-8 and a double quote: stored under the decoded key, served by the same
+    # encoded URL, and listed as valid JSON with the decoded key.
+    data1, data2 = os.urandom(300), os.urandom(301)
+    eq(e.put("/q/%C3%A9t%C3%A9.m4s", data1, expect=None).status, 201, "PUT UTF-8 key")
+    eq(e.put("/q/a%22b.m4s", data2, expect=None).status, 201, "PUT key with a quote")
+    expect_body(e.get("/q/%C3%A9t%C3%A9.m4s"), data1, "GET UTF-8 key")
+    expect_body(e.get("/q/%c3%a9t%c3%a9.m4s"), data1, "GET UTF-8 key, lowercase escapes")
+    expect_body(e.get("/q/a%22b.m4s"), data2, "GET key with a quote")
+    r = e.admin("GET", "/admin/objects?prefix=/q/")
+    eq(r.status, 200, "listing")
+    try:
+        json.loads(r.body)
+    except ValueError as ex:
+        raise AssertionError(f"listing with a quote in a key is not valid JSON ({ex}): "
+                             f"{r.body[:200]!r}")
+    keys = parse_listing(r.body)
+    eq(sorted(keys), sorted(["/q/\u00e9t\u00e9.m4s", '/q/a"b.m4s']), "listing of /q/")
+    r = e.admin("GET", "/admin/objects?prefix=%2Fq%2F")
+    eq(r.status, 200, "listing with an encoded prefix")
+    eq(len(parse_listing(r.body)), 2, "listing with prefix=%2Fq%2F")
+
+
 if __name__ == "__main__":
     sys.exit(run(SETUP))

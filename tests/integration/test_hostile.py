@@ -224,5 +224,11 @@ def absolute_form_target(e):
            "absolute-form with an authority different from Host")
 
 
+@test
+def bad_header_names(e):
+    for line in (b"X(A): b", b"X A: b", b": b", b"X-A", b"X-A;: b", b"X-\xe9: b"):
+        refuse(e, OK_HEAD + line + b"\r\n\r\n", 400, f"header line {line!r}")
+
+
 if __name__ == "__main__":
     sys.exit(run(SETUP))
