@@ -210,6 +210,16 @@ static int open_listeners(const struct cfg_strlist *addrs, unsigned n_workers, i
                         log_error("bad listen address %s", addrs->items[a]);
                         goto fail;
                 }
+                /*
+                 * SO_REUSEPORT would let a second edge (or anything else) silently share the
+                 * port: bind once without it first so that an address in use is an error.
+                 */
+                r = listener_socket(&ss, len, false);
+                if (r < 0) {
+                        log_error("cannot listen on %s: %s", addrs->items[a], strerror(-r));
+                        goto fail;
+                }
+                (void)close(r);
                 for (unsigned w = 0; w < n_workers; w++) {
                         r = listener_socket(&ss, len, true);
                         if (r < 0) {
