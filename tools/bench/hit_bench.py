@@ -176,6 +176,7 @@ admin: {{listen: "127.0.0.1:{self.admin_port}", token_file: {token}}}
 cache: {{dir: {cache}, max_size: 4G}}
 limits: {{max_connections: 20000, idle_timeout: 120s}}
 log: {{level: warn}}
+tokens: {{required: false}}
 """)
         self.proc = subprocess.Popen(self.taskset() + [self.binary, "--config", conf],
                                      start_new_session=True)
