@@ -36,7 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         /* Media segments: try both a video and an audio track description. */
         for (int video = 0; video <= 1; video++) {
-                struct mp4_track f = {.track_id = 1, .timescale = 12800, .trex_duration = 512,
+                struct mp4_track f = {.track_id = 1,
+                                      .timescale = 12800,
+                                      .trex_duration = 512,
                                       .nal_length_size = video ? 4 : 0};
                 uint64_t start, dur;
                 int sync;

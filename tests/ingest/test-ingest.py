@@ -24,6 +24,8 @@ import tempfile
 import time
 
 INGEST = os.path.abspath(sys.argv[1])
+# --full: the 12-second title through the whole ladder (slow on small machines)
+FULL = "--full" in sys.argv[2:]
 failures = []
 
 
@@ -61,8 +63,9 @@ def test_clear(origin, scratch):
     vtt = os.path.join(scratch, "en.vtt")
     with open(vtt, "w") as f:
         f.write("WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nHello from Sluice\n")
-    r = run(["--title", "clear1", "--origin", origin, "--test-source", "8",
-             "--ladder", "240p,360p", "--subtitles", "en=" + vtt, "--no-progress"])
+    ladder = ["--test-source", "12"] if FULL else ["--test-source", "8", "--ladder", "240p,360p"]
+    r = run(["--title", "clear1", "--origin", origin, "--subtitles", "en=" + vtt,
+             "--audio-lang", "en,fr", "--no-progress"] + ladder)
     if not check(r.returncode == 0, "clear ingest exits 0: " + r.stderr[-800:]):
         return
     title = os.path.join(origin, "clear1")
@@ -90,18 +93,24 @@ def test_clear(origin, scratch):
         check(hashlib.sha256(data).hexdigest() == e["sha256"], rel + " sha256")
 
     reps = {r["id"]: r for r in asset["representations"]}
-    check(set(reps) == {"video-240p", "video-360p", "audio-en"}, "representations: %s" % list(reps))
-    check(asset["segment_duration"] == 4 and asset["segment_count"] == 2, "2 segments of 4 s")
+    rungs = {"video-240p": (426, 240), "video-360p": (640, 360)}
+    if FULL:
+        rungs.update({"video-480p": (854, 480), "video-720p": (1280, 720),
+                      "video-1080p": (1920, 1080)})
+    nseg = 3 if FULL else 2
+    check(set(reps) == set(rungs) | {"audio-en", "audio-fr"}, "representations: %s" % list(reps))
+    check(asset["segment_duration"] == 4 and asset["segment_count"] == nseg,
+          "%d segments of 4 s" % nseg)
     check(asset["encryption"] is None, "clear title has no encryption block")
     check([s["id"] for s in asset["subtitles"]] == ["text-en"], "subtitle track listed")
-    for rid, (w, h) in {"video-240p": (426, 240), "video-360p": (640, 360)}.items():
+    for rid, (w, h) in rungs.items():
         rep = reps.get(rid)
         if not rep:
             continue
         check((rep["width"], rep["height"]) == (w, h), rid + " size")
         check(rep["frame_rate"] == "25/1", rid + " frame rate")
         check(rep["bandwidth"] >= rep["nominal_bitrate"], rid + " bandwidth >= nominal")
-        check(rep["segment_count"] == 2, rid + " segment count")
+        check(rep["segment_count"] == nseg, rid + " segment count")
         # codec string against what ffprobe reads from the stream
         probe, _ = ffprobe_json(joined(os.path.join(title, rid), ["seg-1.m4s"],
                                        os.path.join(scratch, "probe.mp4")), "-show_streams")
@@ -116,11 +125,12 @@ def test_clear(origin, scratch):
         check(a["codec"] == "mp4a.40.2", "audio codec string")
         check(a["sample_rate"] == 48000 and a["channels"] == 2, "audio format")
         check(a["lang"] == "en", "audio language")
+        check(reps.get("audio-fr", {}).get("lang") == "fr", "second audio language")
 
     # keyframe alignment: segment n of every rung starts at the same time, on a keyframe
     starts = {}
-    for rid in ("video-240p", "video-360p"):
-        for n in (1, 2):
+    for rid in rungs:
+        for n in range(1, nseg + 1):
             path = joined(os.path.join(title, rid), ["seg-%d.m4s" % n],
                           os.path.join(scratch, "probe.mp4"))
             probe, _ = ffprobe_json(path, "-select_streams", "v", "-show_packets",
@@ -136,7 +146,7 @@ def test_clear(origin, scratch):
 
     # the clear output decodes
     for rid in reps:
-        path = joined(os.path.join(title, rid), ["seg-1.m4s", "seg-2.m4s"],
+        path = joined(os.path.join(title, rid), ["seg-%d.m4s" % n for n in range(1, nseg + 1)],
                       os.path.join(scratch, "dec.mp4"))
         d = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "null", "-"],
                            capture_output=True, text=True, timeout=120)
@@ -151,9 +161,12 @@ def test_clear(origin, scratch):
 def test_encrypted(origin, scratch):
     keyfile = os.path.join(scratch, "enc1.key")
     r = run(["--title", "enc1", "--origin", origin, "--test-source", "8", "--ladder", "240p",
-             "--encrypt", "--key-out", keyfile, "--no-progress"])
+             "--encrypt", "--key-out", keyfile, "--progress"])
     if not check(r.returncode == 0, "encrypted ingest exits 0: " + r.stderr[-800:]):
         return
+    check(re.search(r"encoded [0-9.]+/8\.0 s +speed [0-9.]+x +ETA", r.stderr) is not None,
+          "progress line shows encoded seconds, speed and ETA")
+    check(r.stdout == "", "with --key-out nothing goes to stdout")
     check(oct(os.stat(keyfile).st_mode & 0o777) == "0o600", "key file is private")
     key = json.load(open(keyfile))
     title = os.path.join(origin, "enc1")
@@ -190,6 +203,20 @@ def test_encrypted(origin, scratch):
              "--key-out", os.path.join(origin, "k.json")])
     check(r.returncode == 2 and "outside" in r.stderr, "--key-out inside the origin is refused")
     check(not os.path.exists(os.path.join(origin, "enc2")), "nothing published after refusal")
+
+
+def test_register_down(origin, scratch):
+    # nothing listens on port 9 here: control "not there yet"
+    r = run(["--title", "reg1", "--origin", origin, "--test-source", "4", "--ladder", "240p",
+             "--encrypt", "--register", "http://127.0.0.1:9", "--no-progress"])
+    check(r.returncode == 3 and "cannot register" in r.stderr, "register failure: exit 3, said: "
+          + r.stderr[-300:])
+    check(os.path.exists(os.path.join(origin, "reg1", "asset.json")), "title published anyway")
+    try:
+        k = json.loads(r.stdout.strip().splitlines()[-1])
+        check(len(k["key"]) == 32 and len(k["kid"]) == 32, "key printed so it is not lost")
+    except (ValueError, IndexError, KeyError):
+        check(False, "key printed on stdout: %r" % r.stdout)
 
 
 def test_errors(origin, scratch):
@@ -279,7 +306,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="sluice-ingest-test.") as scratch:
         origin = os.path.join(scratch, "origin")
         os.mkdir(origin)
-        for t in (test_clear, test_encrypted, test_errors, test_interrupt):
+        for t in (test_clear, test_encrypted, test_register_down, test_errors, test_interrupt):
             t0 = time.time()
             t(origin, scratch)
             print("%-16s %.1f s" % (t.__name__, time.time() - t0), flush=True)

@@ -13,7 +13,7 @@
 #include "asset.h"
 #include "mp4-info.h"
 
-int asset_sha256_file(const char *path, uint8_t ret_digest[32], uint64_t *ret_size)
+int asset_file_sha256(const char *path, uint8_t ret_digest[32], uint64_t *ret_size)
 {
         uint8_t buf[1 << 16];
         uint64_t size = 0;
@@ -56,7 +56,7 @@ static int file_entry(json_t *files, const char *dir, const char *rel, uint64_t 
         uint64_t size;
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, rel) >= sizeof(path))
                 return -ENAMETOOLONG;
-        int r = asset_sha256_file(path, d, &size);
+        int r = asset_file_sha256(path, d, &size);
         if (r < 0)
                 return r;
         json_t *o = json_pack("{s:s, s:I, s:s}", "path", rel, "size", (json_int_t)size, "sha256",
@@ -135,8 +135,8 @@ static int scan_rep(const char *dir, const struct ladder_job *j, json_t *files, 
                 sc->starts = s;
                 s[n - 1] = (double)start / t.timescale;
                 sc->n_seg = n;
-                json_array_append_new(timeline, json_pack("{s:I, s:I}", "t", (json_int_t)start,
-                                                          "d", (json_int_t)dur));
+                json_array_append_new(timeline, json_pack("{s:I, s:I}", "t", (json_int_t)start, "d",
+                                                          (json_int_t)dur));
                 total_bytes += size;
                 total_dur += dur;
                 if (dur) {
@@ -153,8 +153,8 @@ static int scan_rep(const char *dir, const struct ladder_job *j, json_t *files, 
         /* Declare at least the peak segment rate: a player sizing its buffer from
          * @bandwidth must not stall on the heaviest segment. */
         json_int_t nominal = (json_int_t)j->kbps * 1000;
-        json_int_t bandwidth = peak > (double)nominal ? (json_int_t)(peak + 999) / 1000 * 1000
-                                                       : nominal;
+        json_int_t bandwidth =
+            peak > (double)nominal ? (json_int_t)(peak + 999) / 1000 * 1000 : nominal;
         json_object_set_new(rep, "id", json_string(j->id));
         json_object_set_new(rep, "type", json_string(j->kind == LADDER_VIDEO ? "video" : "audio"));
         json_object_set_new(rep, "mime_type",
@@ -189,9 +189,9 @@ fail:
         return r;
 }
 
-int asset_build(const char *dir, const char *title, const struct ladder_job *jobs, size_t n_jobs,
-                const struct ladder_src *src, const uint8_t *kid, json_t **ret, char *err,
-                size_t errlen)
+int asset_json_build(const char *dir, const char *title, const struct ladder_job *jobs,
+                     size_t n_jobs, const struct ladder_src *src, const uint8_t *kid, json_t **ret,
+                     char *err, size_t errlen)
 {
         json_t *root = json_object(), *reps = json_array(), *texts = json_array();
         json_t *files = json_array();

@@ -19,17 +19,17 @@
 #define ASSET_FILE_MAX (256u << 20)
 
 /*
- * asset_sha256_file: SHA-256 and size of a file. Returns 0 or -errno (-EIO for OpenSSL).
+ * asset_file_sha256: SHA-256 and size of a file. Returns 0 or -errno (-EIO for OpenSSL).
  */
-int asset_sha256_file(const char *path, uint8_t ret_digest[32], uint64_t *ret_size);
+int asset_file_sha256(const char *path, uint8_t ret_digest[32], uint64_t *ret_size);
 
 /*
- * asset_build: describe the title laid out under dir (one subdirectory per job).
+ * asset_json_build: describe the title laid out under dir (one subdirectory per job).
  * Checks what players rely on: every segment of a video rendition starts with a keyframe,
  * and segment n starts at the same time in every video rendition.
  * kid is the key ID when the title is encrypted, else NULL. On failure a message goes to
  * err (size errlen). Returns 0, -EBADMSG (a check failed) or -errno; *ret is the caller's.
  */
-int asset_build(const char *dir, const char *title, const struct ladder_job *jobs, size_t n_jobs,
-                const struct ladder_src *src, const uint8_t *kid, json_t **ret, char *err,
-                size_t errlen);
+int asset_json_build(const char *dir, const char *title, const struct ladder_job *jobs,
+                     size_t n_jobs, const struct ladder_src *src, const uint8_t *kid, json_t **ret,
+                     char *err, size_t errlen);

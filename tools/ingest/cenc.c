@@ -74,8 +74,7 @@ fail:
         return mp4_box_free(sinf);
 }
 
-int cenc_init_rewrite(const uint8_t *in, size_t len, const struct cenc_key *k,
-                      struct mp4_buf *out)
+int cenc_init_rewrite(const uint8_t *in, size_t len, const struct cenc_key *k, struct mp4_buf *out)
 {
         struct mp4_box *root = NULL;
         int r = mp4_box_parse(in, len, &root);
@@ -152,8 +151,8 @@ static int push_pair(uint16_t *clear, uint32_t *prot, size_t *n, size_t max, siz
         return 0;
 }
 
-int cenc_subsamples(const uint8_t *s, size_t n, unsigned nal_len, uint16_t *clear, uint32_t *prot,
-                    size_t max)
+int cenc_subsamples_split(const uint8_t *s, size_t n, unsigned nal_len, uint16_t *clear,
+                          uint32_t *prot, size_t max)
 {
         size_t pos = 0, run = 0, count = 0;
         int r;
@@ -249,8 +248,8 @@ static int crypt_frag(EVP_CIPHER_CTX *ctx, uint8_t *work, const struct mp4_frag 
                 uint8_t *p = work + s->offset;
                 size_t npairs = 0;
                 if (video) {
-                        r = cenc_subsamples(p, s->size, t->nal_length_size, clear, prot,
-                                            SUBSAMPLES_MAX);
+                        r = cenc_subsamples_split(p, s->size, t->nal_length_size, clear, prot,
+                                                  SUBSAMPLES_MAX);
                         if (r < 0)
                                 return r;
                         npairs = (size_t)r;
@@ -430,8 +429,8 @@ int cenc_segment_rewrite(const uint8_t *in, size_t len, const struct mp4_track *
                 if (moof->type != T("moof"))
                         continue;
                 struct mp4_box *traf = mp4_box_child_find(moof, T("traf"));
-                if (traf && (mp4_box_child_find(traf, T("senc")) ||
-                             mp4_box_child_find(traf, T("saiz")))) {
+                if (traf &&
+                    (mp4_box_child_find(traf, T("senc")) || mp4_box_child_find(traf, T("saiz")))) {
                         r = -EEXIST;
                         goto out;
                 }
@@ -448,7 +447,8 @@ int cenc_segment_rewrite(const uint8_t *in, size_t len, const struct mp4_track *
                         goto out;
                 struct frag_out o = {0};
                 for (size_t j = 0; j < f.n_samples; j++)
-                        if (f.samples[j].offset < lo || f.samples[j].offset + f.samples[j].size > hi)
+                        if (f.samples[j].offset < lo ||
+                            f.samples[j].offset + f.samples[j].size > hi)
                                 r = -EBADMSG;
                 if (r >= 0)
                         r = crypt_frag(ctx, work, &f, t, &o);

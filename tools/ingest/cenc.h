@@ -41,8 +41,7 @@ int cenc_key_generate(struct cenc_key *ret);
  * Returns 0, -EBADMSG (malformed), -ENOTSUP (codec we cannot protect), -EEXIST (already
  * protected), -ENOMEM.
  */
-int cenc_init_rewrite(const uint8_t *in, size_t len, const struct cenc_key *k,
-                      struct mp4_buf *out);
+int cenc_init_rewrite(const uint8_t *in, size_t len, const struct cenc_key *k, struct mp4_buf *out);
 
 /*
  * cenc_segment_rewrite: the encrypted form of a clear media segment in[0..len) of track t
@@ -55,9 +54,9 @@ int cenc_segment_rewrite(const uint8_t *in, size_t len, const struct mp4_track *
                          const struct cenc_key *k, struct mp4_buf *out);
 
 /*
- * cenc_subsamples: split one AVC sample (length-prefixed NAL units of nal_len bytes) into
+ * cenc_subsamples_split: split one AVC sample (length-prefixed NAL units of nal_len bytes) into
  * clear/protected pairs, as written to senc. At most max pairs go to clear[]/prot[].
  * Returns the number of pairs, -EBADMSG if the NAL units overrun the sample, -E2BIG past max.
  */
-int cenc_subsamples(const uint8_t *s, size_t n, unsigned nal_len, uint16_t *clear, uint32_t *prot,
-                    size_t max);
+int cenc_subsamples_split(const uint8_t *s, size_t n, unsigned nal_len, uint16_t *clear,
+                          uint32_t *prot, size_t max);

@@ -7,12 +7,12 @@
 
 /* The quality tiers every title is offered in (kbit/s at each height). */
 const struct ladder_rung ladder_rungs[] = {
-        {"240p", 240, 300},    {"360p", 360, 700},   {"480p", 480, 1500},
-        {"720p", 720, 3000},   {"1080p", 1080, 5000}, {"2160p", 2160, 25000},
+    {"240p", 240, 300},  {"360p", 360, 700},    {"480p", 480, 1500},
+    {"720p", 720, 3000}, {"1080p", 1080, 5000}, {"2160p", 2160, 25000},
 };
 const size_t ladder_rungs_n = sizeof(ladder_rungs) / sizeof(ladder_rungs[0]);
 
-int ladder_select(const char *spec, unsigned src_height, unsigned *ret_mask)
+int ladder_rungs_select(const char *spec, unsigned src_height, unsigned *ret_mask)
 {
         unsigned mask = 0;
         if (!spec) {
@@ -43,7 +43,7 @@ int ladder_select(const char *spec, unsigned src_height, unsigned *ret_mask)
         return 0;
 }
 
-unsigned ladder_width(const struct ladder_src *s, unsigned h)
+unsigned ladder_width_for(const struct ladder_src *s, unsigned h)
 {
         double dar = (double)s->width / s->height;
         if (s->sar_num && s->sar_den)
@@ -119,8 +119,8 @@ int ladder_job_argv(const struct ladder_job *j, const struct ladder_src *s,
 
         switch (j->kind) {
         case LADDER_VIDEO: {
-                unsigned gop = (unsigned)ceil(LADDER_SEGMENT_SECONDS * (double)s->fps_num /
-                                              s->fps_den);
+                unsigned gop =
+                    (unsigned)ceil(LADDER_SEGMENT_SECONDS * (double)s->fps_num / s->fps_den);
                 strv_add(&a, "-map");
                 strv_add(&a, "0:v:0");
                 strv_add(&a, "-vf");

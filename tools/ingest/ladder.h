@@ -16,9 +16,9 @@
 #include "util.h"
 
 #define LADDER_SEGMENT_SECONDS 4
-#define LADDER_AUDIO_KBPS 128
-#define LADDER_AUDIO_MAX 8
-#define LADDER_TEXT_MAX 8
+#define LADDER_AUDIO_KBPS      128
+#define LADDER_AUDIO_MAX       8
+#define LADDER_TEXT_MAX        8
 
 struct ladder_rung {
         const char *name; /* "720p" */
@@ -43,7 +43,7 @@ enum ladder_kind { LADDER_VIDEO, LADDER_AUDIO, LADDER_TEXT };
 
 struct ladder_job {
         enum ladder_kind kind;
-        char id[48];         /* representation directory: video-720p, audio-en, text-fr */
+        char id[48]; /* representation directory: video-720p, audio-en, text-fr */
         unsigned width, height, kbps;
         unsigned audio_index; /* which source audio stream */
         char lang[16];
@@ -60,16 +60,16 @@ struct ladder_opts {
 };
 
 /*
- * ladder_select: which rungs to encode, as a bit mask over ladder_rungs. spec is NULL (every
+ * ladder_rungs_select: which rungs to encode, as a bit mask over ladder_rungs. spec is NULL (every
  * rung up to the source height, at least the lowest) or a comma list of rung names
  * ("240p,720p"). Returns 0, or -EINVAL naming nothing known (bad names are an error).
  */
-int ladder_select(const char *spec, unsigned src_height, unsigned *ret_mask);
+int ladder_rungs_select(const char *spec, unsigned src_height, unsigned *ret_mask);
 
 /*
- * ladder_width: the even width that keeps the source's display aspect at height h.
+ * ladder_width_for: the even width that keeps the source's display aspect at height h.
  */
-unsigned ladder_width(const struct ladder_src *s, unsigned h);
+unsigned ladder_width_for(const struct ladder_src *s, unsigned h);
 
 /*
  * ladder_job_argv: the ffmpeg argv for job j writing into outdir (which must exist).

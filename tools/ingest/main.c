@@ -36,10 +36,10 @@
 #include "proc.h"
 #include "util.h"
 
-#define INGEST_VERSION "0.1.0"
-#define JOBS_MAX (8 + LADDER_AUDIO_MAX + LADDER_TEXT_MAX)
-#define EXIT_USAGE 2
-#define EXIT_REGISTER 3
+#define INGEST_VERSION   "0.1.0"
+#define JOBS_MAX         (8 + LADDER_AUDIO_MAX + LADDER_TEXT_MAX)
+#define EXIT_USAGE       2
+#define EXIT_REGISTER    3
 #define EXIT_INTERRUPTED 130
 
 struct opts {
@@ -61,7 +61,8 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-        fputs("Usage: sluice-ingest --title ID --origin DIR [OPTIONS] (SOURCE | --test-source SECONDS)\n"
+        fputs("Usage: sluice-ingest --title ID --origin DIR [OPTIONS] (SOURCE | --test-source "
+              "SECONDS)\n"
               "\n"
               "Encode SOURCE into the bitrate ladder (H.264 + AAC, fMP4, 4 s segments with\n"
               "keyframes aligned across renditions) and publish it as DIR/ID/ with asset.json.\n"
@@ -133,64 +134,105 @@ static int parse_uint(const char *s, long lo, long hi, int *ret)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-        enum { O_TITLE = 256, O_ORIGIN, O_TEST, O_4K, O_LADDER, O_ALANG, O_SUBS, O_ENC, O_KEYOUT,
-               O_REG, O_TOKEN, O_REPLACE, O_JOBS, O_THREADS, O_PRESET, O_FFMPEG, O_FFPROBE,
-               O_PROG, O_NOPROG, O_VERSION };
+        enum {
+                O_TITLE = 256,
+                O_ORIGIN,
+                O_TEST,
+                O_4K,
+                O_LADDER,
+                O_ALANG,
+                O_SUBS,
+                O_ENC,
+                O_KEYOUT,
+                O_REG,
+                O_TOKEN,
+                O_REPLACE,
+                O_JOBS,
+                O_THREADS,
+                O_PRESET,
+                O_FFMPEG,
+                O_FFPROBE,
+                O_PROG,
+                O_NOPROG,
+                O_VERSION
+        };
         static const struct option lo[] = {
-                {"title", required_argument, 0, O_TITLE},
-                {"origin", required_argument, 0, O_ORIGIN},
-                {"test-source", required_argument, 0, O_TEST},
-                {"4k", no_argument, 0, O_4K},
-                {"ladder", required_argument, 0, O_LADDER},
-                {"audio-lang", required_argument, 0, O_ALANG},
-                {"subtitles", required_argument, 0, O_SUBS},
-                {"encrypt", no_argument, 0, O_ENC},
-                {"key-out", required_argument, 0, O_KEYOUT},
-                {"register", required_argument, 0, O_REG},
-                {"token-file", required_argument, 0, O_TOKEN},
-                {"replace", no_argument, 0, O_REPLACE},
-                {"jobs", required_argument, 0, O_JOBS},
-                {"threads", required_argument, 0, O_THREADS},
-                {"preset", required_argument, 0, O_PRESET},
-                {"ffmpeg", required_argument, 0, O_FFMPEG},
-                {"ffprobe", required_argument, 0, O_FFPROBE},
-                {"progress", no_argument, 0, O_PROG},
-                {"no-progress", no_argument, 0, O_NOPROG},
-                {"help", no_argument, 0, 'h'},
-                {"version", no_argument, 0, O_VERSION},
-                {0, 0, 0, 0},
+            {"title", required_argument, 0, O_TITLE},
+            {"origin", required_argument, 0, O_ORIGIN},
+            {"test-source", required_argument, 0, O_TEST},
+            {"4k", no_argument, 0, O_4K},
+            {"ladder", required_argument, 0, O_LADDER},
+            {"audio-lang", required_argument, 0, O_ALANG},
+            {"subtitles", required_argument, 0, O_SUBS},
+            {"encrypt", no_argument, 0, O_ENC},
+            {"key-out", required_argument, 0, O_KEYOUT},
+            {"register", required_argument, 0, O_REG},
+            {"token-file", required_argument, 0, O_TOKEN},
+            {"replace", no_argument, 0, O_REPLACE},
+            {"jobs", required_argument, 0, O_JOBS},
+            {"threads", required_argument, 0, O_THREADS},
+            {"preset", required_argument, 0, O_PRESET},
+            {"ffmpeg", required_argument, 0, O_FFMPEG},
+            {"ffprobe", required_argument, 0, O_FFPROBE},
+            {"progress", no_argument, 0, O_PROG},
+            {"no-progress", no_argument, 0, O_NOPROG},
+            {"help", no_argument, 0, 'h'},
+            {"version", no_argument, 0, O_VERSION},
+            {0, 0, 0, 0},
         };
         int c, v;
         char *end;
         while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
                 switch (c) {
-                case O_TITLE: o->title = optarg; break;
-                case O_ORIGIN: o->origin = optarg; break;
+                case O_TITLE:
+                        o->title = optarg;
+                        break;
+                case O_ORIGIN:
+                        o->origin = optarg;
+                        break;
                 case O_TEST:
                         errno = 0;
                         o->test_seconds = strtod(optarg, &end);
                         if (errno || end == optarg || *end || !(o->test_seconds >= 1) ||
                             o->test_seconds > 86400) {
-                                fprintf(stderr, "sluice-ingest: --test-source: seconds in 1..86400\n");
+                                fprintf(stderr,
+                                        "sluice-ingest: --test-source: seconds in 1..86400\n");
                                 return -EINVAL;
                         }
                         break;
-                case O_4K: o->four_k = 1; break;
-                case O_LADDER: o->ladder = optarg; break;
-                case O_ALANG: o->audio_lang = optarg; break;
+                case O_4K:
+                        o->four_k = 1;
+                        break;
+                case O_LADDER:
+                        o->ladder = optarg;
+                        break;
+                case O_ALANG:
+                        o->audio_lang = optarg;
+                        break;
                 case O_SUBS:
                         if (o->n_subs == LADDER_TEXT_MAX || !strchr(optarg, '=')) {
-                                fprintf(stderr, "sluice-ingest: --subtitles LANG=FILE, at most %d\n",
+                                fprintf(stderr,
+                                        "sluice-ingest: --subtitles LANG=FILE, at most %d\n",
                                         LADDER_TEXT_MAX);
                                 return -EINVAL;
                         }
                         o->subs[o->n_subs++] = optarg;
                         break;
-                case O_ENC: o->encrypt = 1; break;
-                case O_KEYOUT: o->key_out = optarg; break;
-                case O_REG: o->register_url = optarg; break;
-                case O_TOKEN: o->token_file = optarg; break;
-                case O_REPLACE: o->replace = 1; break;
+                case O_ENC:
+                        o->encrypt = 1;
+                        break;
+                case O_KEYOUT:
+                        o->key_out = optarg;
+                        break;
+                case O_REG:
+                        o->register_url = optarg;
+                        break;
+                case O_TOKEN:
+                        o->token_file = optarg;
+                        break;
+                case O_REPLACE:
+                        o->replace = 1;
+                        break;
                 case O_JOBS:
                 case O_THREADS:
                         if (parse_uint(optarg, c == O_JOBS ? 1 : 0, 64, &v) < 0) {
@@ -200,14 +242,29 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         }
                         *(c == O_JOBS ? &o->jobs : &o->threads) = v;
                         break;
-                case O_PRESET: o->preset = optarg; break;
-                case O_FFMPEG: o->ffmpeg = optarg; break;
-                case O_FFPROBE: o->ffprobe = optarg; break;
-                case O_PROG: o->progress = 1; break;
-                case O_NOPROG: o->progress = 0; break;
-                case 'h': usage(stdout); exit(0);
-                case O_VERSION: printf("sluice-ingest %s\n", INGEST_VERSION); exit(0);
-                default: return -EINVAL;
+                case O_PRESET:
+                        o->preset = optarg;
+                        break;
+                case O_FFMPEG:
+                        o->ffmpeg = optarg;
+                        break;
+                case O_FFPROBE:
+                        o->ffprobe = optarg;
+                        break;
+                case O_PROG:
+                        o->progress = 1;
+                        break;
+                case O_NOPROG:
+                        o->progress = 0;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        exit(0);
+                case O_VERSION:
+                        printf("sluice-ingest %s\n", INGEST_VERSION);
+                        exit(0);
+                default:
+                        return -EINVAL;
                 }
         }
         if (optind < argc)
@@ -255,8 +312,16 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
         json_t *j = NULL;
         json_error_t je;
         int r;
-        char *argv[] = {(char *)o->ffprobe, "-v", "error", "-print_format", "json", "-show_format",
-                        "-show_streams", "--", (char *)o->source, NULL};
+        char *argv[] = {(char *)o->ffprobe,
+                        "-v",
+                        "error",
+                        "-print_format",
+                        "json",
+                        "-show_format",
+                        "-show_streams",
+                        "-i",
+                        (char *)o->source,
+                        NULL};
         struct stat st;
 
         if (stat(o->source, &st) < 0) {
@@ -284,7 +349,8 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
         size_t i;
         json_t *st_j;
         int have_video = 0;
-        json_array_foreach(streams, i, st_j) {
+        json_array_foreach(streams, i, st_j)
+        {
                 const char *type = json_string_value(json_object_get(st_j, "codec_type"));
                 json_t *disp = json_object_get(st_j, "disposition");
                 if (!type)
@@ -294,7 +360,7 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
                         s->width = (unsigned)json_integer_value(json_object_get(st_j, "width"));
                         s->height = (unsigned)json_integer_value(json_object_get(st_j, "height"));
                         const char *sar =
-                                json_string_value(json_object_get(st_j, "sample_aspect_ratio"));
+                            json_string_value(json_object_get(st_j, "sample_aspect_ratio"));
                         if (!sar || frac_parse(sar, &s->sar_num, &s->sar_den) < 0)
                                 s->sar_num = s->sar_den = 1;
                         const char *fr = json_string_value(json_object_get(st_j, "avg_frame_rate"));
@@ -307,25 +373,27 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
                         have_video = s->width > 0 && s->height > 0;
                 } else if (!strcmp(type, "audio") && s->n_audio < LADDER_AUDIO_MAX) {
                         const char *lang = json_string_value(
-                                json_object_get(json_object_get(st_j, "tags"), "language"));
+                            json_object_get(json_object_get(st_j, "tags"), "language"));
                         snprintf(s->audio_lang[s->n_audio++], sizeof(s->audio_lang[0]), "%s",
                                  lang && lang_valid(lang) ? lang : "und");
                 }
         }
-        const char *fmt = json_string_value(
-                json_object_get(json_object_get(j, "format"), "format_name"));
+        const char *fmt =
+            json_string_value(json_object_get(json_object_get(j, "format"), "format_name"));
         /* ffmpeg renders any text file as ANSI art: a "video" no one wants to publish */
         if (!have_video || (fmt && !strcmp(fmt, "tty"))) {
                 fprintf(stderr, "sluice-ingest: %s: no video stream (is this a video file?)\n",
                         o->source);
                 goto out;
         }
-        const char *dur = json_string_value(
-                json_object_get(json_object_get(j, "format"), "duration"));
+        const char *dur =
+            json_string_value(json_object_get(json_object_get(j, "format"), "duration"));
         s->duration = dur ? strtod(dur, NULL) : 0;
         if (!(s->duration >= 1)) {
-                fprintf(stderr, "sluice-ingest: %s: shorter than a second, or of unknown "
-                                "duration\n", o->source);
+                fprintf(stderr,
+                        "sluice-ingest: %s: shorter than a second, or of unknown "
+                        "duration\n",
+                        o->source);
                 goto out;
         }
         s->path = o->source;
@@ -342,7 +410,7 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
 {
         unsigned mask;
         size_t n = 0;
-        if (ladder_select(o->ladder, s->height, &mask) < 0) {
+        if (ladder_rungs_select(o->ladder, s->height, &mask) < 0) {
                 fprintf(stderr, "sluice-ingest: --ladder: rung names are 240p 360p 480p 720p "
                                 "1080p 2160p\n");
                 return -EINVAL;
@@ -354,7 +422,7 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
                         if (mask & (1u << i))
                                 top = ladder_rungs[i].height;
                 if (top < s->height) {
-                        s->width = ladder_width(s, top);
+                        s->width = ladder_width_for(s, top);
                         s->height = top;
                 }
         }
@@ -365,7 +433,7 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
                 j->kind = LADDER_VIDEO;
                 snprintf(j->id, sizeof(j->id), "video-%s", ladder_rungs[i].name);
                 j->height = ladder_rungs[i].height;
-                j->width = ladder_width(s, j->height);
+                j->width = ladder_width_for(s, j->height);
                 j->kbps = ladder_rungs[i].kbps;
         }
         /* --audio-lang renames the source's streams in order (or, for the test source,
@@ -380,16 +448,20 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
                         memcpy(s->audio_lang[k], p, len);
                         s->audio_lang[k][len] = '\0';
                         if (!lang_valid(s->audio_lang[k])) {
-                                fprintf(stderr, "sluice-ingest: --audio-lang: '%s' is not a "
-                                                "language tag\n", s->audio_lang[k]);
+                                fprintf(stderr,
+                                        "sluice-ingest: --audio-lang: '%s' is not a "
+                                        "language tag\n",
+                                        s->audio_lang[k]);
                                 return -EINVAL;
                         }
                         k++;
                         p += len + (p[len] == ',');
                 }
                 if (s->path && k > s->n_audio) {
-                        fprintf(stderr, "sluice-ingest: --audio-lang names %u languages, the "
-                                        "source has %u audio streams\n", k, s->n_audio);
+                        fprintf(stderr,
+                                "sluice-ingest: --audio-lang names %u languages, the "
+                                "source has %u audio streams\n",
+                                k, s->n_audio);
                         return -EINVAL;
                 }
                 if (!s->path)
@@ -514,7 +586,8 @@ static void progress_show(struct ladder_job *jobs, size_t n, double dur, double 
         double title_s = done / (double)n, el = now_s() - t0;
         double speed = el > 0 ? title_s / el : 0;
         double eta = speed > 0 ? (dur - title_s) / speed : 0;
-        fprintf(stderr, "\r\033[K  encoded %.1f/%.1f s  speed %.2fx  ETA %d:%02d  [%zu/%zu renditions]%s",
+        fprintf(stderr,
+                "\r\033[K  encoded %.1f/%.1f s  speed %.2fx  ETA %d:%02d  [%zu/%zu renditions]%s",
                 title_s, dur, speed, (int)eta / 60, (int)eta % 60, finished, n, final ? "\n" : "");
 }
 
@@ -561,11 +634,13 @@ static int run_jobs(struct ladder_job *jobs, size_t n, const struct ladder_src *
                                 continue;
                         if (jobs[i].proc.out_fd >= 0) {
                                 owner[np] = &jobs[i];
-                                pf[np++] = (struct pollfd){.fd = jobs[i].proc.out_fd, .events = POLLIN};
+                                pf[np++] =
+                                    (struct pollfd){.fd = jobs[i].proc.out_fd, .events = POLLIN};
                         }
                         if (jobs[i].proc.err_fd >= 0) {
                                 owner[np] = &jobs[i];
-                                pf[np++] = (struct pollfd){.fd = jobs[i].proc.err_fd, .events = POLLIN};
+                                pf[np++] =
+                                    (struct pollfd){.fd = jobs[i].proc.err_fd, .events = POLLIN};
                         }
                 }
                 if (interrupted || failed) {
@@ -606,8 +681,9 @@ static int run_jobs(struct ladder_job *jobs, size_t n, const struct ladder_src *
                 return -EINTR;
         if (failed) {
                 if (failed_code)
-                        fprintf(stderr, "sluice-ingest: ffmpeg failed for %s (exit %d); its last "
-                                        "lines:\n%s\n",
+                        fprintf(stderr,
+                                "sluice-ingest: ffmpeg failed for %s (exit %d); its last "
+                                "lines:\n%s\n",
                                 failed->id, failed_code, proc_tail(&failed->proc, 8));
                 return -EIO;
         }
@@ -639,7 +715,8 @@ static int encrypt_title(const struct ladder_job *jobs, size_t n, const struct c
                 free(buf);
                 mp4_buf_done(&out);
                 for (unsigned seg = 1; r >= 0; seg++) {
-                        (void)util_path(path, sizeof(path), "%s/%s/seg-%u.m4s", tmp_dir, j->id, seg);
+                        (void)util_path(path, sizeof(path), "%s/%s/seg-%u.m4s", tmp_dir, j->id,
+                                        seg);
                         r = util_file_read(path, ASSET_FILE_MAX, &buf, &len);
                         if (r == -ENOENT) {
                                 r = 0;
@@ -672,7 +749,8 @@ static size_t curl_sink(char *p, size_t sz, size_t n, void *ud)
 
 static int register_title(const struct opts *o, json_t *asset, const struct cenc_key *k)
 {
-        char url[2048], hex_key[33], hex_kid[33], token[512] = "", auth[600], errbuf[CURL_ERROR_SIZE] = "";
+        char url[2048], hex_key[33], hex_kid[33], token[512] = "", auth[600],
+                                                  errbuf[CURL_ERROR_SIZE] = "";
         const char *env = getenv("SLUICE_CONTROL_TOKEN");
         struct curl_slist *hdr = NULL;
         long status = 0;
@@ -681,7 +759,8 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
                 uint8_t *t = NULL;
                 size_t tl;
                 if (util_file_read(o->token_file, sizeof(token) - 1, &t, &tl) < 0) {
-                        fprintf(stderr, "sluice-ingest: --token-file %s: cannot read\n", o->token_file);
+                        fprintf(stderr, "sluice-ingest: --token-file %s: cannot read\n",
+                                o->token_file);
                         return -EINVAL;
                 }
                 while (tl && (t[tl - 1] == '\n' || t[tl - 1] == '\r'))
@@ -774,7 +853,8 @@ static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdou
                 text[len] = '\n';
                 r = util_file_replace(o->key_out, text, len + 1, 0600, 1);
                 if (r < 0)
-                        fprintf(stderr, "sluice-ingest: --key-out %s: %s\n", o->key_out, strerror(-r));
+                        fprintf(stderr, "sluice-ingest: --key-out %s: %s\n", o->key_out,
+                                strerror(-r));
         } else if (to_stdout) {
                 printf("%s\n", text);
                 fflush(stdout);
@@ -811,8 +891,8 @@ static int publish(const struct opts *o, char *final, size_t len)
 
 int main(int argc, char **argv)
 {
-        struct opts o = {.ffmpeg = "ffmpeg", .ffprobe = "ffprobe", .preset = "veryfast",
-                         .progress = -1};
+        struct opts o = {
+            .ffmpeg = "ffmpeg", .ffprobe = "ffprobe", .preset = "veryfast", .progress = -1};
         struct ladder_src src = {0};
         struct ladder_job jobs[JOBS_MAX];
         struct cenc_key key;
@@ -917,10 +997,11 @@ int main(int argc, char **argv)
                 rc = EXIT_INTERRUPTED;
                 goto out;
         }
-        r = asset_build(tmp_dir, o.title, jobs, n_jobs, &src, o.encrypt ? key.kid : NULL, &asset,
-                        err, sizeof(err));
+        r = asset_json_build(tmp_dir, o.title, jobs, n_jobs, &src, o.encrypt ? key.kid : NULL,
+                             &asset, err, sizeof(err));
         if (r < 0) {
-                fprintf(stderr, "sluice-ingest: checking the output: %s\n", *err ? err : strerror(-r));
+                fprintf(stderr, "sluice-ingest: checking the output: %s\n",
+                        *err ? err : strerror(-r));
                 goto out;
         }
         char *text = json_dumps(asset, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -951,8 +1032,9 @@ int main(int argc, char **argv)
         if (o.register_url) {
                 curl_global_init(CURL_GLOBAL_DEFAULT);
                 if (register_title(&o, asset, o.encrypt ? &key : NULL) < 0) {
-                        fprintf(stderr, "sluice-ingest: %s is published and %s/asset.json "
-                                        "describes it; register it again once control is up\n",
+                        fprintf(stderr,
+                                "sluice-ingest: %s is published and %s/asset.json "
+                                "describes it; register it again once control is up\n",
                                 final, final);
                         if (o.encrypt && !o.key_out) {
                                 fprintf(stderr, "sluice-ingest: the key is on stdout; keep it\n");

@@ -13,19 +13,27 @@ static const struct {
         uint32_t type;
         uint32_t prefix;
 } containers[] = {
-        {MP4_FOURCC('m', 'o', 'o', 'v'), 0},  {MP4_FOURCC('t', 'r', 'a', 'k'), 0},
-        {MP4_FOURCC('m', 'd', 'i', 'a'), 0},  {MP4_FOURCC('m', 'i', 'n', 'f'), 0},
-        {MP4_FOURCC('s', 't', 'b', 'l'), 0},  {MP4_FOURCC('m', 'v', 'e', 'x'), 0},
-        {MP4_FOURCC('m', 'o', 'o', 'f'), 0},  {MP4_FOURCC('t', 'r', 'a', 'f'), 0},
-        {MP4_FOURCC('d', 'i', 'n', 'f'), 0},  {MP4_FOURCC('e', 'd', 't', 's'), 0},
-        {MP4_FOURCC('s', 'i', 'n', 'f'), 0},  {MP4_FOURCC('s', 'c', 'h', 'i'), 0},
-        /* FullBox header + entry_count */
-        {MP4_FOURCC('s', 't', 's', 'd'), 8},
-        /* SampleEntry (8) + VisualSampleEntry fields (70) */
-        {MP4_FOURCC('a', 'v', 'c', '1'), 78}, {MP4_FOURCC('a', 'v', 'c', '3'), 78},
-        {MP4_FOURCC('e', 'n', 'c', 'v'), 78},
-        /* SampleEntry (8) + AudioSampleEntry fields (20) */
-        {MP4_FOURCC('m', 'p', '4', 'a'), 28}, {MP4_FOURCC('e', 'n', 'c', 'a'), 28},
+    {MP4_FOURCC('m', 'o', 'o', 'v'), 0},
+    {MP4_FOURCC('t', 'r', 'a', 'k'), 0},
+    {MP4_FOURCC('m', 'd', 'i', 'a'), 0},
+    {MP4_FOURCC('m', 'i', 'n', 'f'), 0},
+    {MP4_FOURCC('s', 't', 'b', 'l'), 0},
+    {MP4_FOURCC('m', 'v', 'e', 'x'), 0},
+    {MP4_FOURCC('m', 'o', 'o', 'f'), 0},
+    {MP4_FOURCC('t', 'r', 'a', 'f'), 0},
+    {MP4_FOURCC('d', 'i', 'n', 'f'), 0},
+    {MP4_FOURCC('e', 'd', 't', 's'), 0},
+    {MP4_FOURCC('s', 'i', 'n', 'f'), 0},
+    {MP4_FOURCC('s', 'c', 'h', 'i'), 0},
+    /* FullBox header + entry_count */
+    {MP4_FOURCC('s', 't', 's', 'd'), 8},
+    /* SampleEntry (8) + VisualSampleEntry fields (70) */
+    {MP4_FOURCC('a', 'v', 'c', '1'), 78},
+    {MP4_FOURCC('a', 'v', 'c', '3'), 78},
+    {MP4_FOURCC('e', 'n', 'c', 'v'), 78},
+    /* SampleEntry (8) + AudioSampleEntry fields (20) */
+    {MP4_FOURCC('m', 'p', '4', 'a'), 28},
+    {MP4_FOURCC('e', 'n', 'c', 'a'), 28},
 };
 
 static int container_prefix(uint32_t type)

@@ -23,8 +23,8 @@
 
 struct mp4_box {
         uint32_t type;
-        uint64_t offset;       /* where the box started in the parsed buffer (0 for new) */
-        uint64_t parsed_size;  /* its size there, header included (0 for new) */
+        uint64_t offset;      /* where the box started in the parsed buffer (0 for new) */
+        uint64_t parsed_size; /* its size there, header included (0 for new) */
         /* Payload bytes before any children; for a leaf, the whole payload. */
         const uint8_t *data;
         size_t data_len;

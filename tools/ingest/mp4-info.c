@@ -241,8 +241,8 @@ int mp4_info_frag_parse(const struct mp4_box *moof, size_t len, const struct mp4
                         goto bad;
                 uint32_t tf = mp4_rd32(trun->data) & 0xffffffu;
                 uint32_t count = mp4_rd32(trun->data + 4);
-                size_t hdr = 8 + (tf & MP4_TRUN_DATA_OFFSET ? 4 : 0) +
-                             (tf & MP4_TRUN_FIRST_FLAGS ? 4 : 0);
+                size_t hdr =
+                    8 + (tf & MP4_TRUN_DATA_OFFSET ? 4 : 0) + (tf & MP4_TRUN_FIRST_FLAGS ? 4 : 0);
                 size_t per = (tf & MP4_TRUN_DURATION ? 4u : 0u) + (tf & MP4_TRUN_SIZE ? 4u : 0u) +
                              (tf & MP4_TRUN_FLAGS ? 4u : 0u) + (tf & MP4_TRUN_CTO ? 4u : 0u);
                 if (trun->data_len < hdr || (per && count > (trun->data_len - hdr) / per))
@@ -256,7 +256,7 @@ int mp4_info_frag_parse(const struct mp4_box *moof, size_t len, const struct mp4
                 if (tf & MP4_TRUN_DATA_OFFSET) {
                         int32_t d = (int32_t)mp4_rd32(p);
                         p += 4;
-                        if (d < 0 && (uint64_t)-(int64_t)d > moof->offset)
+                        if (d < 0 && (uint64_t) - (int64_t)d > moof->offset)
                                 goto bad;
                         data = (uint64_t)((int64_t)moof->offset + d);
                 }

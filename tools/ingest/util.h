@@ -11,7 +11,7 @@
 struct strv {
         char **v; /* NULL-terminated once anything was added */
         size_t n, cap;
-        int oom;  /* sticky: set when an add failed, checked once before use */
+        int oom; /* sticky: set when an add failed, checked once before use */
 };
 
 /* strv_add: append a copy of s. On OOM sets sv->oom; check it before using sv->v. */

@@ -37,7 +37,7 @@ static inline void wrap(struct mp4_buf *b, size_t from, const char *type)
 static inline void make_init(struct mp4_buf *b, int video)
 {
         uint8_t mdhd[24] = {0}, hdlr[24] = {0}, tkhd[84] = {0}, trex[24] = {0};
-        mp4_wr32(tkhd + 12, 1);       /* track_ID */
+        mp4_wr32(tkhd + 12, 1); /* track_ID */
         mp4_wr32(mdhd + 12, video ? 12800 : 48000);
         memcpy(hdlr + 8, video ? "vide" : "soun", 4);
         mp4_wr32(trex + 4, 1);
@@ -63,8 +63,8 @@ static inline void make_init(struct mp4_buf *b, int video)
                 mp4_wr16(ve + 26, 360);
                 (void)mp4_buf_append(b, ve, sizeof(ve));
                 /* avcC: version, profile/compat/level, 4-byte lengths, one SPS, one PPS */
-                uint8_t avcc[] = {1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0x00, 0x1f,
-                                  1, 0, 2, 0x68, 0xce};
+                uint8_t avcc[] = {1,    0x64, 0,    0x1f, 0xff, 0xe1, 0,    4,   0x67,
+                                  0x64, 0x00, 0x1f, 1,    0,    2,    0x68, 0xce};
                 put_box(b, "avcC", avcc, sizeof(avcc));
                 wrap(b, entry, "avc1");
         } else {
@@ -75,8 +75,9 @@ static inline void make_init(struct mp4_buf *b, int video)
                 mp4_wr32(ae + 24, 48000u << 16);
                 (void)mp4_buf_append(b, ae, sizeof(ae));
                 /* ES_Descriptor{DecoderConfig{oti 0x40, DecSpecificInfo: AAC-LC 48k stereo}} */
-                uint8_t esds[] = {0, 0, 0, 0, 0x03, 25, 0, 1, 0, 0x04, 17, 0x40, 0x15, 0, 0, 0,
-                                  0, 1, 0xf4, 0, 0, 1, 0xf4, 0, 0x05, 2, 0x11, 0x90, 0x06, 1, 2};
+                uint8_t esds[] = {0,    0,    0,    0, 0x03, 25,   0,    1,    0, 0x04, 17,
+                                  0x40, 0x15, 0,    0, 0,    0,    1,    0xf4, 0, 0,    1,
+                                  0xf4, 0,    0x05, 2, 0x11, 0x90, 0x06, 1,    2};
                 put_box(b, "esds", esds, sizeof(esds));
                 wrap(b, entry, "mp4a");
         }
@@ -95,8 +96,8 @@ static inline void make_init(struct mp4_buf *b, int video)
  * A media segment: styp, sidx (one reference), one moof with n samples of the given sizes
  * and mdat holding the sample bytes from data. Sample 0 is a sync sample.
  */
-static inline void make_segment(struct mp4_buf *b, const uint32_t *sizes, size_t n, const uint8_t *data,
-                         uint64_t base_time)
+static inline void make_segment(struct mp4_buf *b, const uint32_t *sizes, size_t n,
+                                const uint8_t *data, uint64_t base_time)
 {
         size_t total = 0;
         for (size_t i = 0; i < n; i++)
@@ -140,4 +141,3 @@ static inline void make_segment(struct mp4_buf *b, const uint32_t *sizes, size_t
         mp4_wr32(b->p + sidx_at + 8 + 32, (uint32_t)(b->len - moof));
         mp4_wr32(b->p + sidx_at + 8 + 36, (uint32_t)(n * 512));
 }
-

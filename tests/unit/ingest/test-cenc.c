@@ -17,10 +17,10 @@
 #define T(s) MP4_FOURCC(s[0], s[1], s[2], s[3])
 
 static const struct cenc_key test_key = {
-        .key = {0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d,
-                0x1e, 0x1f},
-        .kid = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0x46, 0xa7, 0x88, 0xa9, 0xaa, 0xab, 0xac, 0xad,
-                0xae, 0xaf},
+    .key = {0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d,
+            0x1e, 0x1f},
+    .kid = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0x46, 0xa7, 0x88, 0xa9, 0xaa, 0xab, 0xac, 0xad,
+            0xae, 0xaf},
 };
 
 /*
@@ -74,8 +74,8 @@ static long verify_segment(const uint8_t *clear, size_t clen, const uint8_t *enc
                 struct mp4_box *saiz = mp4_box_child_find(traf, T("saiz"));
                 struct mp4_box *saio = mp4_box_child_find(traf, T("saio"));
                 struct mp4_box *mdat = eroot->kids[i + 1];
-                int ok = senc && saiz && saio && ef.n_samples == cf.n_samples &&
-                         mdat->type == T("mdat");
+                int ok =
+                    senc && saiz && saio && ef.n_samples == cf.n_samples && mdat->type == T("mdat");
                 /* first sample sits at the start of the mdat payload */
                 ok = ok && ef.samples[0].offset == mdat->offset + 8;
                 uint32_t use_sub = ok ? mp4_rd32(senc->data) & 2 : 0;
@@ -126,7 +126,8 @@ static long verify_segment(const uint8_t *clear, size_t clen, const uint8_t *enc
                         ok = ok && ef.samples[s].size == cf.samples[s].size &&
                              memcmp(plain, clear + cf.samples[s].offset, ef.samples[s].size) == 0;
                         if (!ok) {
-                                fprintf(stderr, "  sample %zu does not decrypt to the clear one\n", s);
+                                fprintf(stderr, "  sample %zu does not decrypt to the clear one\n",
+                                        s);
                                 checked = -1;
                         } else {
                                 checked++;
@@ -161,32 +162,32 @@ TEST(subsamples_split)
         uint16_t c[8];
         uint32_t p[8];
         size_t n = 0;
-        n += put_nal(s + n, 0x09, 2, 0xf0);    /* AUD: clear */
-        n += put_nal(s + n, 0x06, 20, 0x01);   /* SEI: clear */
-        n += put_nal(s + n, 0x65, 200, 0x55);  /* IDR slice: 32 clear, rest protected */
-        ASSERT_EQ(cenc_subsamples(s, n, 4, c, p, 8), 1);
+        n += put_nal(s + n, 0x09, 2, 0xf0);   /* AUD: clear */
+        n += put_nal(s + n, 0x06, 20, 0x01);  /* SEI: clear */
+        n += put_nal(s + n, 0x65, 200, 0x55); /* IDR slice: 32 clear, rest protected */
+        ASSERT_EQ(cenc_subsamples_split(s, n, 4, c, p, 8), 1);
         /* protected is whole blocks: (200 - 32) = 168 -> 160 protected, 8 more clear */
         ASSERT_EQ(p[0], 160);
         ASSERT_EQ(c[0], 6 + 24 + 4 + 32 + 8);
         ASSERT_EQ(c[0] + p[0], n);
 
-        n += put_nal(s + n, 0x41, 100, 0x66);  /* a second slice */
-        n += put_nal(s + n, 0x0c, 3, 0x00);    /* filler after it: clear tail */
-        ASSERT_EQ(cenc_subsamples(s, n, 4, c, p, 8), 3);
+        n += put_nal(s + n, 0x41, 100, 0x66); /* a second slice */
+        n += put_nal(s + n, 0x0c, 3, 0x00);   /* filler after it: clear tail */
+        ASSERT_EQ(cenc_subsamples_split(s, n, 4, c, p, 8), 3);
         ASSERT_EQ(p[1], 64);
         ASSERT_EQ(c[1], 4 + 32 + 4);
         ASSERT_EQ(c[2], 7);
         ASSERT_EQ(p[2], 0);
 
-        ASSERT_EQ(cenc_subsamples(s, n, 4, c, p, 2), -E2BIG);
+        ASSERT_EQ(cenc_subsamples_split(s, n, 4, c, p, 2), -E2BIG);
 
         /* a tiny slice stays clear; a NAL running past the sample is an error */
         size_t m = put_nal(s, 0x65, 10, 0x11);
-        ASSERT_EQ(cenc_subsamples(s, m, 4, c, p, 8), 1);
+        ASSERT_EQ(cenc_subsamples_split(s, m, 4, c, p, 8), 1);
         ASSERT_EQ(c[0], 14);
         ASSERT_EQ(p[0], 0);
-        ASSERT_EQ(cenc_subsamples(s, m - 1, 4, c, p, 8), -EBADMSG);
-        ASSERT_EQ(cenc_subsamples(s, 3, 4, c, p, 8), -EBADMSG);
+        ASSERT_EQ(cenc_subsamples_split(s, m - 1, 4, c, p, 8), -EBADMSG);
+        ASSERT_EQ(cenc_subsamples_split(s, 3, 4, c, p, 8), -EBADMSG);
 }
 
 TEST(subsamples_long_clear_run)
@@ -197,7 +198,7 @@ TEST(subsamples_long_clear_run)
         uint16_t c[4];
         uint32_t p[4];
         put_nal(s, 0x06, 70000, 0);
-        ASSERT_EQ(cenc_subsamples(s, n, 4, c, p, 4), 2);
+        ASSERT_EQ(cenc_subsamples_split(s, n, 4, c, p, 4), 2);
         ASSERT_EQ(c[0], 65535);
         ASSERT_EQ(c[0] + c[1], n);
         ASSERT_EQ(p[0] + p[1], 0);
@@ -300,13 +301,33 @@ TEST(ffmpeg_output_roundtrip)
                 TEST_FAIL_AT("mkdtemp");
         snprintf(mpd, sizeof(mpd), "%s/out.mpd", dir);
         for (int video = 0; video <= 1; video++) {
-                char *argv[] = {"ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                char *argv[] = {"ffmpeg",
+                                "-nostdin",
+                                "-v",
+                                "error",
+                                "-f",
+                                "lavfi",
+                                "-i",
                                 video ? "testsrc2=size=160x90:rate=25:duration=6"
                                       : "sine=frequency=440:duration=6",
-                                "-c:v", "libx264", "-g", "100", "-keyint_min", "100",
-                                "-c:a", "aac", "-f", "dash", "-seg_duration", "4",
-                                "-init_seg_name", "init.mp4", "-media_seg_name",
-                                "seg-$Number$.m4s", mpd, NULL};
+                                "-c:v",
+                                "libx264",
+                                "-g",
+                                "100",
+                                "-keyint_min",
+                                "100",
+                                "-c:a",
+                                "aac",
+                                "-f",
+                                "dash",
+                                "-seg_duration",
+                                "4",
+                                "-init_seg_name",
+                                "init.mp4",
+                                "-media_seg_name",
+                                "seg-$Number$.m4s",
+                                mpd,
+                                NULL};
                 char *out = NULL;
                 const char *err = NULL;
                 int r = proc_capture(argv, 1 << 16, &out, &err);
