@@ -252,7 +252,8 @@ static int sweep_check(const char *key, size_t key_len, const struct cache_idx_r
 /* Remove object files no index entry names. */
 static int remove_orphans(struct store *s, struct id_set *live)
 {
-        qsort(live->ids, live->n, sizeof(uint64_t), cmp_u64);
+        if (live->n)
+                qsort(live->ids, live->n, sizeof(uint64_t), cmp_u64);
         for (unsigned b = 0; b < 256; b++) {
                 char sub[3];
                 int fd, removed = 0;
@@ -273,7 +274,7 @@ static int remove_orphans(struct store *s, struct id_set *live)
                         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                                 continue;
                         if (hex_u64_decode(de->d_name, strlen(de->d_name), &id) == 0 &&
-                            (id >> 56) == b &&
+                            (id >> 56) == b && live->n &&
                             bsearch(&id, live->ids, live->n, sizeof(uint64_t), cmp_u64))
                                 continue;
                         if (unlinkat(dirfd(d), de->d_name, 0) == 0)
@@ -964,8 +965,7 @@ int store_delete(struct store *s, const char *key, size_t key_len)
         return 0;
 }
 
-int store_get_info(struct store *s, const char *key, size_t key_len,
-                   struct store_entry_info *ret)
+int store_get_info(struct store *s, const char *key, size_t key_len, struct store_entry_info *ret)
 {
         struct cache_idx_rec rec;
         int r;
@@ -978,12 +978,12 @@ int store_get_info(struct store *s, const char *key, size_t key_len,
         if (r < 0)
                 return r;
         *ret = (struct store_entry_info){
-                .key = key,
-                .key_len = key_len,
-                .size = rec.size,
-                .has_sha256 = rec.flags & CACHE_IDX_F_HAS_SHA,
-                .hits = rec.hits,
-                .last_access = (time_t)rec.last_access,
+            .key = key,
+            .key_len = key_len,
+            .size = rec.size,
+            .has_sha256 = rec.flags & CACHE_IDX_F_HAS_SHA,
+            .hits = rec.hits,
+            .last_access = (time_t)rec.last_access,
         };
         memcpy(ret->sha256, rec.sha256, sizeof(ret->sha256));
         return 0;

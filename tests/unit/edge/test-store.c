@@ -919,12 +919,23 @@ static void *writer_main(void *arg)
         return NULL;
 }
 
+static void *flusher_main(void *arg)
+{
+        struct thr *t = arg;
+
+        /* Flushes racing the readers' hit counting and the writers' commits. */
+        for (unsigned i = 0; i < 40; i++)
+                if (store_flush_counters(t->s) < 0)
+                        t->bad++;
+        return NULL;
+}
+
 TEST(threads_readers_writers)
 {
         char *dir = mkscratch();
         struct store *s;
-        pthread_t th[6];
-        struct thr t[6];
+        pthread_t th[7];
+        struct thr t[7];
 
         ASSERT_EQ(store_open(dir, 0, &s), 0);
         for (unsigned i = 0; i < 16; i++) {
@@ -933,15 +944,15 @@ TEST(threads_readers_writers)
                 size_t len = body_for(1000 + i, buf, sizeof(buf));
                 ASSERT_EQ(put(s, key, buf, len, NULL, NULL), 0);
         }
-        for (unsigned i = 0; i < 6; i++) {
+        for (unsigned i = 0; i < 7; i++) {
                 t[i] = (struct thr){s, i, 0, 0};
-                ASSERT_EQ(pthread_create(&th[i], NULL, i < 4 ? reader_main : writer_main, &t[i]),
-                          0);
+                void *(*fn)(void *) = i < 4 ? reader_main : i < 6 ? writer_main : flusher_main;
+                ASSERT_EQ(pthread_create(&th[i], NULL, fn, &t[i]), 0);
         }
-        for (unsigned i = 0; i < 6; i++)
+        for (unsigned i = 0; i < 7; i++)
                 pthread_join(th[i], NULL);
         unsigned hits = 0;
-        for (unsigned i = 0; i < 6; i++) {
+        for (unsigned i = 0; i < 7; i++) {
                 ASSERT_EQ(t[i].bad, 0);
                 hits += t[i].hits;
         }
