@@ -497,6 +497,17 @@ class Edge:
             return "(no edge log)"
         return "--- edge log (last lines) ---\n" + "\n".join(lines[-n:])
 
+    def sanitizer_reports(self):
+        """Lines of ASan/UBSan/LSan reports in the edge log (sanitizer builds)."""
+        pat = re.compile(r"runtime error:|ERROR: (Address|Leak|Thread|Memory)Sanitizer|"
+                         r"SUMMARY: \w+Sanitizer")
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        return sorted({ln.strip() for ln in text.splitlines() if pat.search(ln)})
+
     # -- requests ---------------------------------------------------------------------------
 
     def conn(self, admin=False, timeout=DEFAULT_TIMEOUT, rcvbuf=None):
@@ -637,6 +648,12 @@ def run(setup=None, teardown_stop=True):
             except Exception as e:
                 failed.append("clean_shutdown")
                 print(f"not ok - clean_shutdown: {e}")
+        if isinstance(ctx, Edge):
+            reports = ctx.sanitizer_reports()
+            if reports:
+                failed.append("sanitizer_clean")
+                print("not ok - sanitizer_clean: the edge log has sanitizer reports:\n  "
+                      + "\n  ".join(reports[:10]))
     finally:
         if isinstance(ctx, Edge):
             ctx.cleanup()
