@@ -40,6 +40,7 @@
 
 _Static_assert(STORE_CTYPE_MAX == CACHE_IDX_CTYPE_MAX, "content type bound shared with index");
 _Static_assert(STORE_ETAG_MAX == CACHE_IDX_ETAG_MAX, "etag bound shared with index");
+_Static_assert(STORE_KEY_MAX == CACHE_IDX_KEY_MAX, "key bound shared with index");
 
 #define DEAD_RING    1024 /* recently unlinked file ids, for readers' fd caches */
 #define HIT_SLOTS    4096 /* per-reader counter table (power of two) */

@@ -25,6 +25,8 @@ struct store;
 struct store_reader;
 struct store_put;
 
+/* Longest key the index holds (LMDB's key limit): longer keys miss and cannot be put. */
+#define STORE_KEY_MAX   511
 #define STORE_CTYPE_MAX 63
 #define STORE_ETAG_MAX  47
 
@@ -70,7 +72,8 @@ void store_obj_release(struct store_reader *r, struct store_obj *obj);
 /*
  * Begin a put of key with a declared length and optional expected SHA-256 (64 hex chars, or
  * NULL) and content type (NULL: derived from the extension). Returns 0, -EINVAL for a bad
- * key/hash, -ENOSPC when size exceeds the budget, or -errno.
+ * key/hash, -ENAMETOOLONG for a key over STORE_KEY_MAX, -ENOSPC when size exceeds the budget,
+ * or -errno.
  */
 int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t size,
                     const char *sha256_hex, const char *content_type, struct store_put **ret);
