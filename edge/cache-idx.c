@@ -111,6 +111,12 @@ int cache_idx_open(const char *dir, uint64_t map_size, unsigned flags, struct ca
                 idx->env = NULL;
                 goto fail;
         }
+        /* Callers rely on CACHE_IDX_KEY_MAX; a liblmdb built with a smaller limit would
+         * refuse keys we promised to store. */
+        if (mdb_env_get_maxkeysize(idx->env) < CACHE_IDX_KEY_MAX) {
+                r = -EPROTO;
+                goto fail;
+        }
         r = mdb_err(mdb_env_set_maxdbs(idx->env, 2));
         if (r < 0)
                 goto fail;
