@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hls.h"
+#include "mpd.h"
+
+/* A string placed in a playlist line or a quoted attribute: no quotes, no line breaks. */
+static int line_safe(const char *s)
+{
+        for (const char *p = s; *p; p++)
+                if (*p == '"' || (unsigned char)*p < 0x20 || *p == 0x7f)
+                        return 0;
+        return 1;
+}
+
+static int params_check(const struct hls_params *p)
+{
+        if (!p->asset || !p->media_base_url || !*p->media_base_url)
+                return -EINVAL;
+        if (p->asset->encrypted)
+                return -ENOTSUP;
+        if (!line_safe(p->media_base_url) || (p->playlist_prefix && !line_safe(p->playlist_prefix)))
+                return -EINVAL;
+        for (size_t i = 0; i < p->asset->n_reps; i++)
+                if (p->asset->reps[i].kind == ASSET_VIDEO)
+                        return 0;
+        return -EINVAL;
+}
+
+/* media_base_url with exactly one '/' between it and what follows. */
+static void base(struct mpd_buf *b, const struct hls_params *p)
+{
+        size_t n = strlen(p->media_base_url);
+        mpd_buf_append(b, p->media_base_url, n);
+        if (p->media_base_url[n - 1] != '/')
+                mpd_buf_puts(b, "/");
+}
+
+static void playlist_uri(struct mpd_buf *b, const struct hls_params *p, const char *id)
+{
+        mpd_buf_printf(b, "%s%s.m3u8", p->playlist_prefix ? p->playlist_prefix : "", id);
+}
+
+/* NAME must be unique in its group: the language, or "lang id" when the language repeats. */
+static int lang_repeats(const struct asset *a, const struct asset_rep *r)
+{
+        for (size_t i = 0; i < a->n_reps; i++)
+                if (&a->reps[i] != r && a->reps[i].kind == ASSET_AUDIO &&
+                    strcmp(a->reps[i].lang, r->lang) == 0)
+                        return 1;
+        return 0;
+}
+
+int hls_master_build(const struct hls_params *p, char **ret, size_t *ret_len)
+{
+        const struct asset *a = p->asset;
+        struct mpd_buf b;
+        uint64_t max_audio = 0;
+        int r = params_check(p);
+        if (r < 0)
+                return r;
+
+        mpd_buf_init(&b, HLS_OUT_MAX);
+        mpd_buf_puts(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+
+        int first = 1;
+        for (size_t i = 0; i < a->n_reps; i++) {
+                const struct asset_rep *ar = &a->reps[i];
+                if (ar->kind != ASSET_AUDIO)
+                        continue;
+                if (ar->bandwidth > max_audio)
+                        max_audio = ar->bandwidth;
+                mpd_buf_printf(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"%s%s%s\"",
+                               ar->lang, lang_repeats(a, ar) ? " " : "",
+                               lang_repeats(a, ar) ? ar->id : "");
+                if (strcmp(ar->lang, "und") != 0)
+                        mpd_buf_printf(&b, ",LANGUAGE=\"%s\"", ar->lang);
+                mpd_buf_printf(&b, ",DEFAULT=%s,AUTOSELECT=YES", first ? "YES" : "NO");
+                if (ar->channels)
+                        mpd_buf_printf(&b, ",CHANNELS=\"%" PRIu32 "\"", ar->channels);
+                mpd_buf_puts(&b, ",URI=\"");
+                playlist_uri(&b, p, ar->id);
+                mpd_buf_puts(&b, "\"\n");
+                first = 0;
+        }
+        for (size_t i = 0; i < a->n_texts; i++) {
+                const struct asset_text *t = &a->texts[i];
+                mpd_buf_printf(&b, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"sub\",NAME=\"%s %s\"",
+                               t->lang, t->id);
+                if (strcmp(t->lang, "und") != 0)
+                        mpd_buf_printf(&b, ",LANGUAGE=\"%s\"", t->lang);
+                mpd_buf_puts(&b, ",DEFAULT=NO,AUTOSELECT=YES,URI=\"");
+                playlist_uri(&b, p, t->id);
+                mpd_buf_puts(&b, "\"\n");
+        }
+
+        for (size_t i = 0; i < a->n_reps; i++) {
+                const struct asset_rep *vr = &a->reps[i];
+                if (vr->kind != ASSET_VIDEO)
+                        continue;
+                mpd_buf_printf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64 ",CODECS=\"%s",
+                               vr->bandwidth + max_audio, vr->codec);
+                /* Every distinct audio codec, since the variant may play any rendition. */
+                for (size_t j = 0; j < a->n_reps; j++) {
+                        const struct asset_rep *ar = &a->reps[j];
+                        int dup = ar->kind != ASSET_AUDIO;
+                        for (size_t k = 0; k < j && !dup; k++)
+                                dup = a->reps[k].kind == ASSET_AUDIO &&
+                                      strcmp(a->reps[k].codec, ar->codec) == 0;
+                        if (!dup)
+                                mpd_buf_printf(&b, ",%s", ar->codec);
+                }
+                mpd_buf_printf(&b, "\",RESOLUTION=%" PRIu32 "x%" PRIu32, vr->width, vr->height);
+                if (vr->fps_num)
+                        mpd_buf_printf(&b, ",FRAME-RATE=%.3f", (double)vr->fps_num / vr->fps_den);
+                if (max_audio)
+                        mpd_buf_puts(&b, ",AUDIO=\"aud\"");
+                if (a->n_texts)
+                        mpd_buf_puts(&b, ",SUBTITLES=\"sub\"");
+                mpd_buf_puts(&b, "\n");
+                playlist_uri(&b, p, vr->id);
+                mpd_buf_puts(&b, "\n");
+        }
+        return mpd_buf_steal(&b, ret, ret_len);
+}
+
+/* Duration of segment i (0-based) of r in seconds, from the timeline or the nominal length. */
+static double seg_seconds(const struct asset *a, const struct asset_rep *r, size_t i)
+{
+        if (r->n_segments)
+                return (double)r->segments[i].d / r->timescale;
+        if (i + 1 < r->segment_count)
+                return r->segment_duration;
+        double last = a->duration - (double)r->segment_duration * (r->segment_count - 1);
+        return last > 0 && last <= r->segment_duration ? last : r->segment_duration;
+}
+
+static int media_rep(const struct hls_params *p, const struct asset_rep *r, char **ret,
+                     size_t *ret_len)
+{
+        struct mpd_buf b;
+        double max = 0;
+        for (size_t i = 0; i < r->segment_count; i++) {
+                double d = seg_seconds(p->asset, r, i);
+                max = d > max ? d : max;
+        }
+        /* RFC 8216 4.3.3.1: each EXTINF rounded to the nearest integer <= target duration. */
+        long target = lround(max);
+        if (target < 1)
+                target = 1;
+
+        mpd_buf_init(&b, HLS_OUT_MAX);
+        mpd_buf_printf(&b,
+                       "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%ld\n"
+                       "#EXT-X-MEDIA-SEQUENCE:%" PRIu32 "\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+                       "#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"",
+                       target, r->start_number);
+        base(&b, p);
+        mpd_buf_printf(&b, "%s/init.mp4\"\n", r->id);
+        for (size_t i = 0; i < r->segment_count && !b.err; i++) {
+                mpd_buf_printf(&b, "#EXTINF:%.3f,\n", seg_seconds(p->asset, r, i));
+                base(&b, p);
+                mpd_buf_printf(&b, "%s/seg-%" PRIu64 ".m4s\n", r->id,
+                               (uint64_t)r->start_number + i);
+        }
+        mpd_buf_puts(&b, "#EXT-X-ENDLIST\n");
+        return mpd_buf_steal(&b, ret, ret_len);
+}
+
+static int media_text(const struct hls_params *p, const struct asset_text *t, char **ret,
+                      size_t *ret_len)
+{
+        struct mpd_buf b;
+        mpd_buf_init(&b, HLS_OUT_MAX);
+        mpd_buf_printf(&b,
+                       "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%.0f\n"
+                       "#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:%.3f,\n",
+                       ceil(p->asset->duration), p->asset->duration);
+        base(&b, p);
+        mpd_buf_printf(&b, "%s\n#EXT-X-ENDLIST\n", t->path);
+        return mpd_buf_steal(&b, ret, ret_len);
+}
+
+int hls_media_build(const struct hls_params *p, const char *id, char **ret, size_t *ret_len)
+{
+        int r = params_check(p);
+        if (r < 0)
+                return r;
+        if (!id)
+                return -EINVAL;
+        const struct asset_rep *rep = asset_rep_find(p->asset, id);
+        if (rep)
+                return media_rep(p, rep, ret, ret_len);
+        const struct asset_text *t = asset_text_find(p->asset, id);
+        if (t)
+                return media_text(p, t, ret, ret_len);
+        return -ENOENT;
+}
