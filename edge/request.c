@@ -158,7 +158,7 @@ static void preflight(struct conn *c, const struct http1_req *req)
 }
 
 /* Signed-URL check (RFC 9246) when tokens are required. Returns 0 or an HTTP status. */
-static int token_check(struct conn *c, const struct path_norm *pn)
+static int token_check(struct conn *c, const struct http1_req *req, const struct path_norm *pn)
 {
         const struct edge_runtime *rt = c->w->rt;
         struct token_claims claims;
@@ -175,7 +175,18 @@ static int token_check(struct conn *c, const struct path_norm *pn)
                 log_conn(LOG_LVL_DEBUG, c->id, "token refused: %d", r);
                 return 403;
         }
-        r = token_scope_check(&claims, pn->key, pn->key_len,
+        /*
+         * RFC 9246 matches cdniuc against the request URI with the signing package removed;
+         * the normalised key is that URI's path, so the container cannot be dodged by encoding.
+         */
+        char uri[TOKEN_UC_MAX + PATH_NORM_MAX + 16];
+        size_t host_len = 0;
+        const char *host = http1_req_known(req, HK_HOST, &host_len);
+        int n = snprintf(uri, sizeof(uri), "http://%.*s%.*s", host ? (int)host_len : 0,
+                         host ? host : "", (int)pn->key_len, pn->key);
+        if (n < 0 || (size_t)n >= sizeof(uri))
+                return 403;
+        r = token_scope_check(&claims, uri, (size_t)n,
                               claims.ip[0] ? conn_peer_str(c, client, sizeof(client)) : NULL);
         return r < 0 ? 403 : 0;
 }
@@ -253,7 +264,7 @@ void request_handle(struct conn *c, const struct http1_req *req)
                 return;
         }
         request_log_begin(c, req, &pn);
-        r = token_check(c, &pn);
+        r = token_check(c, req, &pn);
         if (r) {
                 respond_status(c, req, r, NULL);
                 return;

@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: MIT
+"""Signed URLs (RFC 9246 JWT, HS256 with kid) checked on every client request.
+
+Tokens are minted here with the standard library, independently of the edge's own code, so a
+shared bug in sign and verify cannot hide.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+
+from edgeharness import Edge, check, eq, expect_body, run, standard_objects, test
+
+SECRET = bytes(range(32))
+KEY = "/t1/seg-1.m4s"
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint(claims, kid="k1", secret=SECRET, alg="HS256", sign=True):
+    head = b64(json.dumps({"alg": alg, "kid": kid, "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    signing_input = f"{head}.{body}".encode()
+    mac = hmac.new(secret, signing_input, hashlib.sha256).digest() if sign else b""
+    return f"{head}.{body}.{b64(mac)}"
+
+
+def good_claims(title="t1", **over):
+    now = int(time.time())
+    c = {"cdniv": 1, "exp": now + 600, "nbf": now - 10,
+         "cdniuc": f"regex:^https?://[^/]+/{title}/"}
+    c.update(over)
+    return c
+
+
+def setup(binary):
+    e = Edge(binary, {"tokens": {"required": True, "keys_file": None}})
+    keys = os.path.join(e.dir, "keys.yaml")
+    with open(keys, "w") as f:
+        f.write(f"keys:\n  - {{kid: k1, secret: {SECRET.hex()}}}\n")
+    e.cfg["tokens"]["keys_file"] = keys
+    e.start()
+    e.push(standard_objects())
+    return e
+
+
+@test
+def token_in_path_accepted(e):
+    tok = mint(good_claims())
+    r = e.get(f"/s/{tok}{KEY}")
+    eq(r.status, 200, "valid path-carried token")
+    expect_body(r, e.objects[KEY], "body through a token path")
+
+
+@test
+def token_in_query_accepted(e):
+    tok = mint(good_claims())
+    r = e.get(f"{KEY}?URISigningPackage={tok}")
+    eq(r.status, 200, "valid URISigningPackage token")
+    expect_body(r, e.objects[KEY], "body through a query token")
+
+
+@test
+def token_not_in_cache_key(e):
+    a = e.get(f"/s/{mint(good_claims())}{KEY}")
+    b = e.get(f"/s/{mint(good_claims(exp=int(time.time()) + 900))}{KEY}")
+    eq(a.status, 200, "first token")
+    eq(b.status, 200, "second token")
+    eq(a.get("ETag"), b.get("ETag"), "same object whatever the token")
+
+
+@test
+def refusals(e):
+    now = int(time.time())
+    good = mint(good_claims())
+    head, body, mac = good.split(".")
+    flipped_mac = head + "." + body + "." + ("A" if mac[0] != "A" else "B") + mac[1:]
+    cases = {
+        "no token": KEY,
+        "expired": f"/s/{mint(good_claims(exp=now - 120))}{KEY}",
+        "not yet valid": f"/s/{mint(good_claims(nbf=now + 600))}{KEY}",
+        "other title": f"/s/{mint(good_claims(title='t2'))}{KEY}",
+        "alg none": f"/s/{mint(good_claims(), alg='none', sign=False)}{KEY}",
+        "unknown kid": f"/s/{mint(good_claims(), kid='k9')}{KEY}",
+        "wrong secret": f"/s/{mint(good_claims(), secret=b'x' * 32)}{KEY}",
+        "flipped signature": f"/s/{flipped_mac}{KEY}",
+        "bad cdniv": f"/s/{mint(good_claims(cdniv=2))}{KEY}",
+        "garbage": f"/s/not.a.jwt{KEY}",
+        "traversal out of scope": f"/s/{mint(good_claims())}/t1/../t2/seg-1.m4s",
+    }
+    for what, target in cases.items():
+        r = e.get(target)
+        eq(r.status, 403, what)
+        check(e.objects[KEY] not in r.body, f"{what}: no content in the refusal")
+
+
+@test
+def preflight_needs_no_token(e):
+    r = e.request("OPTIONS", KEY, [("Origin", "https://player.example"),
+                                   ("Access-Control-Request-Method", "GET")])
+    check(r.status in (200, 204), f"preflight without a token: {r.status}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(setup))
