@@ -43,6 +43,7 @@ struct uring_loop {
         struct slot *slots;
         uint32_t n_slots;
         uint32_t free_head; /* 0: none */
+        uint32_t n_closing; /* closed owners waiting for their last completion */
 
         struct uring_timer **heap;
         uint32_t heap_len;
@@ -323,6 +324,8 @@ static void slot_release(struct uring_loop *loop, uint32_t i)
         s->gen++;
         if (s->gen == 0)
                 s->gen = 1;
+        if (s->closing)
+                loop->n_closing--;
         s->owner = NULL;
         s->free_fn = NULL;
         s->used = false;
@@ -344,8 +347,24 @@ void uring_loop_slot_close(struct uring_loop *loop, uint32_t slot)
         if (!s->used || s->closing)
                 return;
         s->closing = true;
+        loop->n_closing++;
         if (s->inflight == 0)
                 slot_release(loop, slot);
+}
+
+int uring_loop_settle(struct uring_loop *loop, unsigned timeout_ms)
+{
+        uint64_t end = uring_loop_clock_us() / 1000 + timeout_ms;
+
+        while (loop->n_closing > 0) {
+                uint64_t now = uring_loop_clock_us() / 1000;
+                if (now >= end)
+                        return -ETIMEDOUT;
+                int r = uring_loop_run_once(loop, (int)(end - now));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 unsigned uring_loop_slot_inflight(const struct uring_loop *loop, uint32_t slot)

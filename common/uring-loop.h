@@ -173,6 +173,11 @@ void uring_loop_set_wake_hook(struct uring_loop *loop, uring_loop_hook_fn fn, vo
 int uring_loop_run(struct uring_loop *loop);
 /* Run one iteration, waiting at most timeout_ms (tests). Returns CQEs handled or -errno. */
 int uring_loop_run_once(struct uring_loop *loop, int timeout_ms);
+/*
+ * After uring_loop_run() returned: keep reaping completions until every closed owner has been
+ * freed, or timeout_ms passed. Returns 0, -ETIMEDOUT, or -errno when the ring fails.
+ */
+int uring_loop_settle(struct uring_loop *loop, unsigned timeout_ms);
 /* Make uring_loop_run() return after the current iteration. Loop thread only. */
 void uring_loop_stop(struct uring_loop *loop);
 /* Any thread: wake the loop and have it run the wake hook. Async-signal-safe. Returns 0/-errno. */

@@ -192,6 +192,9 @@ static void *worker_main(void *arg)
                 log_error("worker %u: ring failed: %s", w->idx, strerror(-r));
         while (w->conns)
                 conn_close(w->conns, "exit");
+        /* Closed connections are freed by their cancel completions: reap those too. */
+        if (uring_loop_settle(w->loop, 1000) < 0)
+                log_warn("worker %u: connections still in flight at exit, ignoring", w->idx);
         access_log_flush(&w->alog);
         return NULL;
 }
