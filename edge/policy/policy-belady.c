@@ -134,13 +134,13 @@ static int belady_remove(struct policy *p, uint64_t id)
 }
 
 const struct policy_ops policy_belady_ops = {
-        .name = "belady",
-        .summary = "Belady MIN with bypass (offline: needs next-access times)",
-        .needs_future = true,
-        .new = belady_new,
-        .free = belady_free,
-        .access = belady_access,
-        .insert = belady_insert,
-        .remove = belady_remove,
-        .evict_until = belady_evict_until,
+    .name = "belady",
+    .summary = "Belady MIN with bypass (offline: needs next-access times)",
+    .needs_future = true,
+    .new = belady_new,
+    .free = belady_free,
+    .access = belady_access,
+    .insert = belady_insert,
+    .remove = belady_remove,
+    .evict_until = belady_evict_until,
 };

@@ -144,23 +144,23 @@ static int gd_remove(struct policy *p, uint64_t id)
 }
 
 const struct policy_ops policy_gdsf_ops = {
-        .name = "gdsf",
-        .summary = "GreedyDual-Size-Frequency, cost 1",
-        .new = gdsf_new,
-        .free = gd_free,
-        .access = gd_access,
-        .insert = gd_insert,
-        .remove = gd_remove,
-        .evict_until = gd_evict_until,
+    .name = "gdsf",
+    .summary = "GreedyDual-Size-Frequency, cost 1",
+    .new = gdsf_new,
+    .free = gd_free,
+    .access = gd_access,
+    .insert = gd_insert,
+    .remove = gd_remove,
+    .evict_until = gd_evict_until,
 };
 
 const struct policy_ops policy_lfuda_ops = {
-        .name = "lfuda",
-        .summary = "LFU with dynamic aging (GreedyDual with cost = size)",
-        .new = lfuda_new,
-        .free = gd_free,
-        .access = gd_access,
-        .insert = gd_insert,
-        .remove = gd_remove,
-        .evict_until = gd_evict_until,
+    .name = "lfuda",
+    .summary = "LFU with dynamic aging (GreedyDual with cost = size)",
+    .new = lfuda_new,
+    .free = gd_free,
+    .access = gd_access,
+    .insert = gd_insert,
+    .remove = gd_remove,
+    .evict_until = gd_evict_until,
 };

@@ -111,12 +111,12 @@ static int lru_remove(struct policy *p, uint64_t id)
 }
 
 const struct policy_ops policy_lru_ops = {
-        .name = "lru",
-        .summary = "least recently used",
-        .new = lru_new,
-        .free = lru_free,
-        .access = lru_access,
-        .insert = lru_insert,
-        .remove = lru_remove,
-        .evict_until = lru_evict_until,
+    .name = "lru",
+    .summary = "least recently used",
+    .new = lru_new,
+    .free = lru_free,
+    .access = lru_access,
+    .insert = lru_insert,
+    .remove = lru_remove,
+    .evict_until = lru_evict_until,
 };

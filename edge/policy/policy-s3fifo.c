@@ -116,9 +116,9 @@ static void forget(struct s3fifo *s, struct s3_entry *e)
 static void evict_one(struct s3fifo *s)
 {
         for (;;) {
-                bool from_small = !policy_list_empty(&s->q[Q_SMALL]) &&
-                                  (s->bytes[Q_SMALL] >= s->small_cap ||
-                                   policy_list_empty(&s->q[Q_MAIN]));
+                bool from_small =
+                    !policy_list_empty(&s->q[Q_SMALL]) &&
+                    (s->bytes[Q_SMALL] >= s->small_cap || policy_list_empty(&s->q[Q_MAIN]));
                 struct policy_link *n = policy_list_tail(&s->q[from_small ? Q_SMALL : Q_MAIN]);
                 if (!n)
                         return;
@@ -209,12 +209,12 @@ static int s3_remove(struct policy *p, uint64_t id)
 }
 
 const struct policy_ops policy_s3fifo_ops = {
-        .name = "s3fifo",
-        .summary = "S3-FIFO: small, main and ghost FIFO queues (SOSP 2023)",
-        .new = s3_new,
-        .free = s3_free,
-        .access = s3_access,
-        .insert = s3_insert,
-        .remove = s3_remove,
-        .evict_until = s3_evict_until,
+    .name = "s3fifo",
+    .summary = "S3-FIFO: small, main and ghost FIFO queues (SOSP 2023)",
+    .new = s3_new,
+    .free = s3_free,
+    .access = s3_access,
+    .insert = s3_insert,
+    .remove = s3_remove,
+    .evict_until = s3_evict_until,
 };

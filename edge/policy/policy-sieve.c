@@ -22,7 +22,7 @@ struct sieve_entry {
 struct sieve {
         struct policy base;
         struct policy_map map;
-        struct policy_link list; /* head->next newest, head->prev oldest */
+        struct policy_link list;  /* head->next newest, head->prev oldest */
         struct policy_link *hand; /* NULL: start at the tail */
 };
 
@@ -125,12 +125,12 @@ static int sieve_remove(struct policy *p, uint64_t id)
 }
 
 const struct policy_ops policy_sieve_ops = {
-        .name = "sieve",
-        .summary = "SIEVE: FIFO with a visited bit and a moving hand (NSDI 2024)",
-        .new = sieve_new,
-        .free = sieve_free,
-        .access = sieve_access,
-        .insert = sieve_insert,
-        .remove = sieve_remove,
-        .evict_until = sieve_evict_until,
+    .name = "sieve",
+    .summary = "SIEVE: FIFO with a visited bit and a moving hand (NSDI 2024)",
+    .new = sieve_new,
+    .free = sieve_free,
+    .access = sieve_access,
+    .insert = sieve_insert,
+    .remove = sieve_remove,
+    .evict_until = sieve_evict_until,
 };

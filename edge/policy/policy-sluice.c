@@ -36,17 +36,17 @@
 #define OBJ_SKETCH_WIDTH      (1u << 18)
 #define GROUP_SKETCH_WIDTH    (1u << 14)
 /* Sketches halve after this many requests per resident object (TinyLFU's sample size). */
-#define AGING_PER_OBJECT      10
-#define AGING_MIN             4096
+#define AGING_PER_OBJECT 10
+#define AGING_MIN        4096
 /* Title requests that double an object's weight. Results barely move between 16 and 256:
  * the ratio between titles matters, not the scale. */
-#define TITLE_HEAT_SCALE      64.0
-#define HINT_FIRST_WEIGHT     2.0
-#define HINT_LOW_RUNG_WEIGHT  1.0
-#define HINT_PLAN_WEIGHT      2.0
+#define TITLE_HEAT_SCALE     64.0
+#define HINT_FIRST_WEIGHT    2.0
+#define HINT_LOW_RUNG_WEIGHT 1.0
+#define HINT_PLAN_WEIGHT     2.0
 /* A title is "warm" for the low-rung hint from this many recent requests. */
-#define WARM_TITLE_REQUESTS   8
-#define PRIORITY_FIXED_POINT  1024.0
+#define WARM_TITLE_REQUESTS  8
+#define PRIORITY_FIXED_POINT 1024.0
 
 struct sl_entry {
         struct policy_heap_node node; /* key = H */
@@ -230,8 +230,8 @@ static int sl_insert(struct policy *p, const struct policy_req *req)
         struct sl_entry *e = malloc(sizeof(*e));
         if (!e)
                 return -ENOMEM;
-        *e = (struct sl_entry){.id = req->id, .size = size, .group = req->group,
-                               .hints = req->hints, .freq = 1};
+        *e = (struct sl_entry){
+            .id = req->id, .size = size, .group = req->group, .hints = req->hints, .freq = 1};
         if (policy_map_put(&s->map, e->id, e) < 0) {
                 free(e);
                 return -ENOMEM;
@@ -265,13 +265,13 @@ static void to_record(const struct sluice *s, const struct sl_entry *e, struct p
 {
         double rel = e->node.key - s->clock;
         *rec = (struct policy_record){
-                .id = e->id,
-                .size = e->size,
-                .group = e->group,
-                .hints = e->hints,
-                .freq = e->freq,
-                .priority = rel > 0 ? (uint64_t)(rel * PRIORITY_FIXED_POINT) : 0,
-                .seq = e->node.seq,
+            .id = e->id,
+            .size = e->size,
+            .group = e->group,
+            .hints = e->hints,
+            .freq = e->freq,
+            .priority = rel > 0 ? (uint64_t)(rel * PRIORITY_FIXED_POINT) : 0,
+            .seq = e->node.seq,
         };
 }
 
@@ -315,8 +315,11 @@ int policy_sluice_restore_entry(struct policy *p, const struct policy_record *re
         struct sl_entry *e = malloc(sizeof(*e));
         if (!e)
                 return -ENOMEM;
-        *e = (struct sl_entry){.id = rec->id, .size = rec->size, .group = rec->group,
-                               .hints = rec->hints, .freq = rec->freq};
+        *e = (struct sl_entry){.id = rec->id,
+                               .size = rec->size,
+                               .group = rec->group,
+                               .hints = rec->hints,
+                               .freq = rec->freq};
         e->node.key = s->clock + (double)rec->priority / PRIORITY_FIXED_POINT;
         e->node.seq = rec->seq;
         if (rec->seq > s->seq)
@@ -340,12 +343,12 @@ int policy_sluice_restore_entry(struct policy *p, const struct policy_record *re
 }
 
 const struct policy_ops policy_sluice_ops = {
-        .name = "sluice",
-        .summary = "popularity-weighted LRU with admission filter, title heat and hints",
-        .new = sl_new,
-        .free = sl_free,
-        .access = sl_access,
-        .insert = sl_insert,
-        .remove = sl_remove,
-        .evict_until = sl_evict_until,
+    .name = "sluice",
+    .summary = "popularity-weighted LRU with admission filter, title heat and hints",
+    .new = sl_new,
+    .free = sl_free,
+    .access = sl_access,
+    .insert = sl_insert,
+    .remove = sl_remove,
+    .evict_until = sl_evict_until,
 };

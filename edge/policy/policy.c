@@ -5,8 +5,8 @@
 #include "policy.h"
 
 const struct policy_ops *const policy_ops_all[] = {
-        &policy_sluice_ops, &policy_lru_ops,   &policy_gdsf_ops,   &policy_lfuda_ops,
-        &policy_s3fifo_ops, &policy_sieve_ops, &policy_belady_ops, NULL,
+    &policy_sluice_ops, &policy_lru_ops,   &policy_gdsf_ops,   &policy_lfuda_ops,
+    &policy_s3fifo_ops, &policy_sieve_ops, &policy_belady_ops, NULL,
 };
 
 const struct policy_ops *policy_ops_find(const char *name)
@@ -26,7 +26,7 @@ int policy_new(const struct policy_ops *ops, const struct policy_cfg *cfg, struc
         if (cfg->high_permille && cfg->low_permille && cfg->low_permille > cfg->high_permille)
                 return -EINVAL;
         struct policy *p = NULL;
-        int r = ops->new(cfg, &p);
+        int r = ops->new (cfg, &p);
         if (r < 0)
                 return r;
         p->ops = ops;
@@ -144,13 +144,13 @@ int policy_record_decode(const uint8_t *buf, size_t len, struct policy_record *r
         if (buf[1] || buf[2] || buf[3])
                 return -EINVAL;
         struct policy_record rec = {
-                .hints = get32(buf + OFF_HINTS),
-                .id = get64(buf + OFF_ID),
-                .size = get64(buf + OFF_SIZE),
-                .group = get64(buf + OFF_GROUP),
-                .freq = get32(buf + OFF_FREQ),
-                .priority = get64(buf + OFF_PRIORITY),
-                .seq = get32(buf + OFF_SEQ),
+            .hints = get32(buf + OFF_HINTS),
+            .id = get64(buf + OFF_ID),
+            .size = get64(buf + OFF_SIZE),
+            .group = get64(buf + OFF_GROUP),
+            .freq = get32(buf + OFF_FREQ),
+            .priority = get64(buf + OFF_PRIORITY),
+            .seq = get32(buf + OFF_SEQ),
         };
         if (rec.size == 0)
                 return -EINVAL;

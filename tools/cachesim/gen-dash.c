@@ -82,21 +82,21 @@ static uint32_t diurnal(struct rng *r)
 struct gen_dash_opts gen_dash_opts_default(void)
 {
         return (struct gen_dash_opts){
-                .seed = 1,
-                .days = 3,
-                .titles = 2000,
-                .sessions_per_day = 4000,
-                .zipf = 0.9,
-                .releases_per_day = 3,
-                .churn = 0.3,
+            .seed = 1,
+            .days = 3,
+            .titles = 2000,
+            .sessions_per_day = 4000,
+            .zipf = 0.9,
+            .releases_per_day = 3,
+            .churn = 0.3,
         };
 }
 
 struct title {
-        double base;     /* popularity before release fading */
-        uint32_t segs;   /* media segments */
-        int born;        /* release day */
-        bool released;   /* a spike title (fades after release) */
+        double base;   /* popularity before release fading */
+        uint32_t segs; /* media segments */
+        int born;      /* release day */
+        bool released; /* a spike title (fades after release) */
 };
 
 struct pending {

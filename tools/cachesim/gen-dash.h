@@ -41,7 +41,7 @@ static inline uint32_t gen_dash_id_segment(uint64_t id)
 struct gen_dash_opts {
         uint64_t seed;
         unsigned days;
-        unsigned titles;           /* catalogue at day 0 */
+        unsigned titles; /* catalogue at day 0 */
         unsigned sessions_per_day;
         double zipf;               /* exponent of the initial title popularity */
         unsigned releases_per_day; /* new titles per day, entering near the top */

@@ -43,34 +43,40 @@ struct args {
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "Usage: sluice-cachesim --trace FILE [--policy NAME[,NAME...]] [--size SIZE[,SIZE...]]\n"
-                "                       [--format auto|csv|oracle] [--json] [--dash-ids] ...\n"
-                "       sluice-cachesim --generate dash --out FILE [--format csv|oracle] [generator options]\n"
-                "\n"
-                "Replays a trace through cache policies and prints byte and object miss ratios.\n"
-                "\n"
-                "Simulation:\n"
-                "  --trace FILE          CSV (timestamp,object_id,size) or libCacheSim oracleGeneral\n"
-                "  --format F            auto (default: text means CSV), csv, oracle\n"
-                "  --policy LIST         default " DEFAULT_POLICIES "\n"
-                "  --size LIST           bytes (suffixes K M G T, powers of 1024) or PERCENT%% of the\n"
-                "                        trace's footprint (distinct object bytes); default %s\n"
-                "  --json                print [{\"policy\",\"size_bytes\",\"byte_miss_ratio\",\"object_miss_ratio\"}...]\n"
-                "  --dash-ids            ids use the generator's layout: give the policies the title and\n"
-                "                        derive hints (first segments, lowest rung) as the edge does\n"
-                "  --first-segments N    segments per title counted as \"first\" (default 4)\n"
-                "  --plan-top N          fill-plan hint for the previous day's N busiest titles (default 0: off)\n"
-                "  --high PERMILLE       sluice high watermark (default 1000)\n"
-                "  --low PERMILLE        sluice low watermark (default 990)\n"
-                "  --max-requests N      refuse traces longer than N requests (default %llu)\n"
-                "\n"
-                "Generation (--generate dash --out FILE):\n"
-                "  --seed N  --days N  --titles N  --sessions N (per day)  --zipf X\n"
-                "  --releases N (new titles per day)  --churn X (daily popularity drift sigma)\n"
-                "\n"
-                "Policies:\n",
-                DEFAULT_SIZES, (unsigned long long)TRACE_DEFAULT_MAX_REQUESTS);
+        fprintf(
+            f,
+            "Usage: sluice-cachesim --trace FILE [--policy NAME[,NAME...]] [--size "
+            "SIZE[,SIZE...]]\n"
+            "                       [--format auto|csv|oracle] [--json] [--dash-ids] ...\n"
+            "       sluice-cachesim --generate dash --out FILE [--format csv|oracle] [generator "
+            "options]\n"
+            "\n"
+            "Replays a trace through cache policies and prints byte and object miss ratios.\n"
+            "\n"
+            "Simulation:\n"
+            "  --trace FILE          CSV (timestamp,object_id,size) or libCacheSim oracleGeneral\n"
+            "  --format F            auto (default: text means CSV), csv, oracle\n"
+            "  --policy LIST         default " DEFAULT_POLICIES "\n"
+            "  --size LIST           bytes (suffixes K M G T, powers of 1024) or PERCENT%% of the\n"
+            "                        trace's footprint (distinct object bytes); default %s\n"
+            "  --json                print "
+            "[{\"policy\",\"size_bytes\",\"byte_miss_ratio\",\"object_miss_ratio\"}...]\n"
+            "  --dash-ids            ids use the generator's layout: give the policies the title "
+            "and\n"
+            "                        derive hints (first segments, lowest rung) as the edge does\n"
+            "  --first-segments N    segments per title counted as \"first\" (default 4)\n"
+            "  --plan-top N          fill-plan hint for the previous day's N busiest titles "
+            "(default 0: off)\n"
+            "  --high PERMILLE       sluice high watermark (default 1000)\n"
+            "  --low PERMILLE        sluice low watermark (default 990)\n"
+            "  --max-requests N      refuse traces longer than N requests (default %llu)\n"
+            "\n"
+            "Generation (--generate dash --out FILE):\n"
+            "  --seed N  --days N  --titles N  --sessions N (per day)  --zipf X\n"
+            "  --releases N (new titles per day)  --churn X (daily popularity drift sigma)\n"
+            "\n"
+            "Policies:\n",
+            DEFAULT_SIZES, (unsigned long long)TRACE_DEFAULT_MAX_REQUESTS);
         for (size_t i = 0; policy_ops_all[i]; i++)
                 fprintf(f, "  %-8s %s\n", policy_ops_all[i]->name, policy_ops_all[i]->summary);
         fprintf(f, "\nOptions: --help, --version\n");
@@ -110,13 +116,29 @@ static int parse_size(const char *s, struct size_spec *ret)
         double mul = 1;
         bool percent = false;
         switch (*end) {
-        case '%': percent = true; break;
-        case 'k': case 'K': mul = 1024.0; break;
-        case 'm': case 'M': mul = 1024.0 * 1024; break;
-        case 'g': case 'G': mul = 1024.0 * 1024 * 1024; break;
-        case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; break;
-        case '\0': break;
-        default: return -EINVAL;
+        case '%':
+                percent = true;
+                break;
+        case 'k':
+        case 'K':
+                mul = 1024.0;
+                break;
+        case 'm':
+        case 'M':
+                mul = 1024.0 * 1024;
+                break;
+        case 'g':
+        case 'G':
+                mul = 1024.0 * 1024 * 1024;
+                break;
+        case 't':
+        case 'T':
+                mul = 1024.0 * 1024 * 1024 * 1024;
+                break;
+        case '\0':
+                break;
+        default:
+                return -EINVAL;
         }
         if (*end && end[1] && !((end[1] == 'B' || end[1] == 'b') && !end[2]))
                 return -EINVAL;
@@ -183,36 +205,54 @@ static int set_list(struct args *a, const char *list, int (*fn)(struct args *, c
 }
 
 enum {
-        OPT_TRACE = 256, OPT_FORMAT, OPT_POLICY, OPT_SIZE, OPT_JSON, OPT_DASH_IDS,
-        OPT_FIRST, OPT_PLAN, OPT_HIGH, OPT_LOW, OPT_MAXREQ, OPT_GENERATE, OPT_OUT,
-        OPT_SEED, OPT_DAYS, OPT_TITLES, OPT_SESSIONS, OPT_ZIPF, OPT_RELEASES, OPT_CHURN,
-        OPT_HELP, OPT_VERSION,
+        OPT_TRACE = 256,
+        OPT_FORMAT,
+        OPT_POLICY,
+        OPT_SIZE,
+        OPT_JSON,
+        OPT_DASH_IDS,
+        OPT_FIRST,
+        OPT_PLAN,
+        OPT_HIGH,
+        OPT_LOW,
+        OPT_MAXREQ,
+        OPT_GENERATE,
+        OPT_OUT,
+        OPT_SEED,
+        OPT_DAYS,
+        OPT_TITLES,
+        OPT_SESSIONS,
+        OPT_ZIPF,
+        OPT_RELEASES,
+        OPT_CHURN,
+        OPT_HELP,
+        OPT_VERSION,
 };
 
 static const struct option options[] = {
-        {"trace", required_argument, NULL, OPT_TRACE},
-        {"format", required_argument, NULL, OPT_FORMAT},
-        {"policy", required_argument, NULL, OPT_POLICY},
-        {"size", required_argument, NULL, OPT_SIZE},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"dash-ids", no_argument, NULL, OPT_DASH_IDS},
-        {"first-segments", required_argument, NULL, OPT_FIRST},
-        {"plan-top", required_argument, NULL, OPT_PLAN},
-        {"high", required_argument, NULL, OPT_HIGH},
-        {"low", required_argument, NULL, OPT_LOW},
-        {"max-requests", required_argument, NULL, OPT_MAXREQ},
-        {"generate", required_argument, NULL, OPT_GENERATE},
-        {"out", required_argument, NULL, OPT_OUT},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"days", required_argument, NULL, OPT_DAYS},
-        {"titles", required_argument, NULL, OPT_TITLES},
-        {"sessions", required_argument, NULL, OPT_SESSIONS},
-        {"zipf", required_argument, NULL, OPT_ZIPF},
-        {"releases", required_argument, NULL, OPT_RELEASES},
-        {"churn", required_argument, NULL, OPT_CHURN},
-        {"help", no_argument, NULL, OPT_HELP},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {0},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"dash-ids", no_argument, NULL, OPT_DASH_IDS},
+    {"first-segments", required_argument, NULL, OPT_FIRST},
+    {"plan-top", required_argument, NULL, OPT_PLAN},
+    {"high", required_argument, NULL, OPT_HIGH},
+    {"low", required_argument, NULL, OPT_LOW},
+    {"max-requests", required_argument, NULL, OPT_MAXREQ},
+    {"generate", required_argument, NULL, OPT_GENERATE},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"days", required_argument, NULL, OPT_DAYS},
+    {"titles", required_argument, NULL, OPT_TITLES},
+    {"sessions", required_argument, NULL, OPT_SESSIONS},
+    {"zipf", required_argument, NULL, OPT_ZIPF},
+    {"releases", required_argument, NULL, OPT_RELEASES},
+    {"churn", required_argument, NULL, OPT_CHURN},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {0},
 };
 
 /* Reads an unsigned option value bounded by max. */
@@ -236,23 +276,38 @@ static int parse_args(int argc, char **argv, struct args *a)
         a->gen = gen_dash_opts_default();
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 switch (c) {
-                case OPT_TRACE: a->trace = optarg; break;
-                case OPT_OUT: a->out = optarg; break;
-                case OPT_GENERATE: a->generate = optarg; break;
-                case OPT_JSON: a->json = true; break;
-                case OPT_DASH_IDS: a->sim.dash_ids = true; break;
+                case OPT_TRACE:
+                        a->trace = optarg;
+                        break;
+                case OPT_OUT:
+                        a->out = optarg;
+                        break;
+                case OPT_GENERATE:
+                        a->generate = optarg;
+                        break;
+                case OPT_JSON:
+                        a->json = true;
+                        break;
+                case OPT_DASH_IDS:
+                        a->sim.dash_ids = true;
+                        break;
                 case OPT_FORMAT:
                         if (strcmp(optarg, "auto") == 0)
                                 a->format = TRACE_FORMAT_AUTO;
                         else if (strcmp(optarg, "csv") == 0)
                                 a->format = TRACE_FORMAT_CSV;
-                        else if (strcmp(optarg, "oracle") == 0 || strcmp(optarg, "oracleGeneral") == 0)
+                        else if (strcmp(optarg, "oracle") == 0 ||
+                                 strcmp(optarg, "oracleGeneral") == 0)
                                 a->format = TRACE_FORMAT_ORACLE;
                         else
                                 r = -EINVAL;
                         break;
-                case OPT_POLICY: r = set_list(a, optarg, add_policy, &a->n_policies); break;
-                case OPT_SIZE: r = set_list(a, optarg, add_size, &a->n_sizes); break;
+                case OPT_POLICY:
+                        r = set_list(a, optarg, add_policy, &a->n_policies);
+                        break;
+                case OPT_SIZE:
+                        r = set_list(a, optarg, add_size, &a->n_sizes);
+                        break;
                 case OPT_FIRST:
                         r = opt_uint("first-segments", optarg, 1u << 24, &v);
                         a->sim.first_segments = (unsigned)v;
@@ -274,7 +329,9 @@ static int parse_args(int argc, char **argv, struct args *a)
                         if (r == 0 && a->lim.max_requests == 0)
                                 r = -EINVAL;
                         break;
-                case OPT_SEED: r = opt_uint("seed", optarg, UINT64_MAX, &a->gen.seed); break;
+                case OPT_SEED:
+                        r = opt_uint("seed", optarg, UINT64_MAX, &a->gen.seed);
+                        break;
                 case OPT_DAYS:
                         r = opt_uint("days", optarg, 365, &v);
                         a->gen.days = (unsigned)v;
@@ -299,9 +356,14 @@ static int parse_args(int argc, char **argv, struct args *a)
                         r = parse_double(optarg, &d);
                         a->gen.churn = d;
                         break;
-                case OPT_HELP: usage(stdout); return 1;
-                case OPT_VERSION: printf("sluice-cachesim %s\n", SLUICE_VERSION); return 1;
-                default: return -EINVAL;
+                case OPT_HELP:
+                        usage(stdout);
+                        return 1;
+                case OPT_VERSION:
+                        printf("sluice-cachesim %s\n", SLUICE_VERSION);
+                        return 1;
+                default:
+                        return -EINVAL;
                 }
                 if (r < 0) {
                         for (const struct option *o = options; o->name; o++)
@@ -358,8 +420,9 @@ static int generate(const struct args *a)
         if (r == 0 && a->format == TRACE_FORMAT_ORACLE)
                 r = trace_analyse(&t);
         if (r == 0)
-                r = trace_write(&t, a->out, a->format == TRACE_FORMAT_ORACLE ? TRACE_FORMAT_ORACLE
-                                                                            : TRACE_FORMAT_CSV);
+                r = trace_write(&t, a->out,
+                                a->format == TRACE_FORMAT_ORACLE ? TRACE_FORMAT_ORACLE
+                                                                 : TRACE_FORMAT_CSV);
         if (r < 0) {
                 fprintf(stderr, "sluice-cachesim: generating %s: %s\n", a->out, strerror(-r));
                 trace_done(&t);
@@ -407,8 +470,8 @@ static int simulate(const struct args *a)
                         struct sim_result res;
                         r = sim_run(&t, a->policies[pi], budget, &a->sim, &res);
                         if (r < 0) {
-                                fprintf(stderr, "sluice-cachesim: %s: %s\n",
-                                        a->policies[pi]->name, strerror(-r));
+                                fprintf(stderr, "sluice-cachesim: %s: %s\n", a->policies[pi]->name,
+                                        strerror(-r));
                                 goto out;
                         }
                         double bmr = ratio(res.miss_bytes, res.bytes);
@@ -419,8 +482,8 @@ static int simulate(const struct args *a)
                                        first ? "" : ",", a->policies[pi]->name,
                                        (unsigned long long)budget, bmr, omr);
                         } else {
-                                printf("%-8s %16llu %7.2f%% %16.4f %17.4f\n",
-                                       a->policies[pi]->name, (unsigned long long)budget,
+                                printf("%-8s %16llu %7.2f%% %16.4f %17.4f\n", a->policies[pi]->name,
+                                       (unsigned long long)budget,
                                        100.0 * ratio(budget, t.footprint), bmr, omr);
                         }
                         first = false;

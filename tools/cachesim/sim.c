@@ -32,8 +32,7 @@ static int cmp_count_desc(const void *a, const void *b)
 }
 
 /* Rebuilds plan->top from requests of day `day - 1`, i.e. indices [from, to). */
-static int plan_build(struct plan *pl, const struct trace *t, size_t from, size_t to,
-                      unsigned top)
+static int plan_build(struct plan *pl, const struct trace *t, size_t from, size_t to, unsigned top)
 {
         struct policy_map counts;
         struct title_count *v = NULL;
@@ -71,10 +70,10 @@ static void fill_req(const struct trace *t, size_t i, const struct sim_opts *o,
 {
         const struct trace_req *tr = &t->reqs[i];
         *req = (struct policy_req){
-                .id = tr->id,
-                .size = tr->size,
-                .group = tr->id,
-                .next_access = t->next[i],
+            .id = tr->id,
+            .size = tr->size,
+            .group = tr->id,
+            .next_access = t->next[i],
         };
         if (!o->dash_ids)
                 return;
@@ -92,9 +91,9 @@ int sim_run(const struct trace *t, const struct policy_ops *ops, uint64_t budget
             const struct sim_opts *o, struct sim_result *ret)
 {
         struct policy_cfg cfg = {
-                .budget = budget,
-                .high_permille = o->high_permille,
-                .low_permille = o->low_permille,
+            .budget = budget,
+            .high_permille = o->high_permille,
+            .low_permille = o->low_permille,
         };
         struct policy *p = NULL;
         struct plan pl = {.day = 0};

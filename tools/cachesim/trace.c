@@ -15,8 +15,8 @@
 struct trace_limits trace_limits_default(void)
 {
         return (struct trace_limits){
-                .max_requests = TRACE_DEFAULT_MAX_REQUESTS,
-                .max_object_size = UINT32_MAX,
+            .max_requests = TRACE_DEFAULT_MAX_REQUESTS,
+            .max_object_size = UINT32_MAX,
         };
 }
 
@@ -134,8 +134,8 @@ static unsigned split(const uint8_t *p, const uint8_t *end, const uint8_t *f[][2
         return k;
 }
 
-int trace_csv_parse(const uint8_t *buf, size_t len, const struct trace_limits *lim,
-                    struct trace *t, struct trace_error *err)
+int trace_csv_parse(const uint8_t *buf, size_t len, const struct trace_limits *lim, struct trace *t,
+                    struct trace_error *err)
 {
         const uint8_t *p = buf, *end = buf + len;
         uint64_t lineno = 0;

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRACE_ORACLE_RECORD  24
-#define TRACE_CSV_LINE_MAX   4096
+#define TRACE_ORACLE_RECORD        24
+#define TRACE_CSV_LINE_MAX         4096
 #define TRACE_DEFAULT_MAX_REQUESTS (256ull << 20)
 
 enum trace_format {
@@ -71,8 +71,8 @@ enum trace_format trace_format_detect(const uint8_t *buf, size_t len);
  * blank lines, CRLF, fractional timestamps (truncated), and non-numeric object ids (hashed).
  * Appends to t. Returns 0, -EINVAL (syntax or limit; *err says where), -E2BIG, -ENOMEM.
  */
-int trace_csv_parse(const uint8_t *buf, size_t len, const struct trace_limits *lim,
-                    struct trace *t, struct trace_error *err);
+int trace_csv_parse(const uint8_t *buf, size_t len, const struct trace_limits *lim, struct trace *t,
+                    struct trace_error *err);
 
 /* Parses oracleGeneral records; same contract. A length not a multiple of 24 is -EINVAL. */
 int trace_oracle_parse(const uint8_t *buf, size_t len, const struct trace_limits *lim,

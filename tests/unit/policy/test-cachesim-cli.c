@@ -19,7 +19,8 @@ static void need_env(void)
         bin = getenv("SLUICE_CACHESIM");
         sample = getenv("SLUICE_SAMPLE_TRACE");
         if (!bin || !sample)
-                TEST_SKIP("SLUICE_CACHESIM and SLUICE_SAMPLE_TRACE are not set (run via meson test)");
+                TEST_SKIP(
+                    "SLUICE_CACHESIM and SLUICE_SAMPLE_TRACE are not set (run via meson test)");
 }
 
 /* Runs argv, returns its exit status and (malloc'd, NUL-terminated) stdout in *out. */
@@ -85,9 +86,8 @@ static json_t *parse_results(const char *text, size_t want_len)
                 json_t *omr = json_object_get(row, "object_miss_ratio");
                 ok = ok && json_object_size(row) == 4 && json_is_string(pol) &&
                      json_is_integer(size) && json_integer_value(size) > 0 && json_is_real(bmr) &&
-                     json_is_real(omr) && json_real_value(bmr) >= 0 &&
-                     json_real_value(bmr) <= 1 && json_real_value(omr) >= 0 &&
-                     json_real_value(omr) <= 1;
+                     json_is_real(omr) && json_real_value(bmr) >= 0 && json_real_value(bmr) <= 1 &&
+                     json_real_value(omr) >= 0 && json_real_value(omr) <= 1;
         }
         if (!ok) {
                 fprintf(stderr, "  unexpected JSON shape:\n%s\n", text);
@@ -106,9 +106,9 @@ TEST(json_on_sample_trace)
 {
         need_env();
         char *out = NULL;
-        char *argv[] = {(char *)bin, "--trace", (char *)sample, "--json", "--policy",
-                        "sluice,lru,gdsf,lfuda,s3fifo,sieve,belady", "--size", "10%,50%,100%",
-                        NULL};
+        char *argv[] = {(char *)bin, "--trace",      (char *)sample,
+                        "--json",    "--policy",     "sluice,lru,gdsf,lfuda,s3fifo,sieve,belady",
+                        "--size",    "10%,50%,100%", NULL};
         ASSERT_EQ(run(argv, &out), 0);
         ASSERT_TRUE(out);
         json_t *arr = parse_results(out, 21);
@@ -117,9 +117,9 @@ TEST(json_on_sample_trace)
         /* Rows are size-major in the order given; Belady is last in each group of seven. */
         for (size_t s = 0; s < 3; s++) {
                 double best = field(arr, s * 7 + 6, "object_miss_ratio");
-                ASSERT_STREQ(json_string_value(json_object_get(json_array_get(arr, s * 7 + 6),
-                                                               "policy")),
-                             "belady");
+                ASSERT_STREQ(
+                    json_string_value(json_object_get(json_array_get(arr, s * 7 + 6), "policy")),
+                    "belady");
                 for (size_t p = 0; p < 6; p++)
                         ASSERT_TRUE(field(arr, s * 7 + p, "object_miss_ratio") >= best - 1e-9);
         }
@@ -140,14 +140,14 @@ TEST(generate_then_simulate)
         ASSERT_TRUE(fd >= 0);
         close(fd);
         char *out = NULL;
-        char *gen[] = {(char *)bin, "--generate", "dash", "--out", path, "--titles", "30",
-                       "--sessions", "40", "--days", "1", "--seed", "7", "--format", "oracle",
-                       NULL};
+        char *gen[] = {(char *)bin, "--generate", "dash",   "--out",  path, "--titles",
+                       "30",        "--sessions", "40",     "--days", "1",  "--seed",
+                       "7",         "--format",   "oracle", NULL};
         int rc = run(gen, &out);
         free(out);
         ASSERT_EQ(rc, 0);
-        char *sim[] = {(char *)bin, "--trace", path, "--json", "--dash-ids", "--policy",
-                       "sluice,lru", "--size", "5%,20%", NULL};
+        char *sim[] = {(char *)bin, "--trace",    path,     "--json", "--dash-ids",
+                       "--policy",  "sluice,lru", "--size", "5%,20%", NULL};
         rc = run(sim, &out);
         unlink(path);
         ASSERT_EQ(rc, 0);

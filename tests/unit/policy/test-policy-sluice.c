@@ -25,16 +25,19 @@ static void on_evict(void *ctx, uint64_t id, uint64_t size)
 
 static struct policy *mk(uint64_t budget, unsigned high, unsigned low, struct evicted *log)
 {
-        struct policy_cfg cfg = {.budget = budget, .high_permille = high, .low_permille = low,
-                                 .on_evict = log ? on_evict : NULL, .evict_ctx = log};
+        struct policy_cfg cfg = {.budget = budget,
+                                 .high_permille = high,
+                                 .low_permille = low,
+                                 .on_evict = log ? on_evict : NULL,
+                                 .evict_ctx = log};
         struct policy *p = NULL;
         return policy_new(&policy_sluice_ops, &cfg, &p) == 0 ? p : NULL;
 }
 
 static struct policy_req obj(uint64_t id, uint64_t size)
 {
-        return (struct policy_req){.id = id, .size = size, .group = id,
-                                   .next_access = POLICY_NEVER};
+        return (struct policy_req){
+            .id = id, .size = size, .group = id, .next_access = POLICY_NEVER};
 }
 
 /* One request the way the edge makes it: look up, and on a miss offer the object. */
@@ -120,8 +123,7 @@ TEST(admission_rejects_one_hit_wonders)
 {
         const struct policy_ops *both[] = {&policy_sluice_ops, &policy_lru_ops};
         for (size_t k = 0; k < 2; k++) {
-                struct policy_cfg cfg = {.budget = 10, .high_permille = 1000,
-                                         .low_permille = 1000};
+                struct policy_cfg cfg = {.budget = 10, .high_permille = 1000, .low_permille = 1000};
                 struct policy *p = NULL;
                 ASSERT_EQ(policy_new(both[k], &cfg, &p), 0);
                 /* Ten popular objects, three requests each. */
@@ -264,7 +266,9 @@ TEST(state_survives_restart)
         ASSERT_TRUE(p);
         for (uint64_t i = 0; i < 60; i++) {
                 uint64_t id = 1 + (i * 7) % 13;
-                struct policy_req r = {.id = id, .size = 1 + id % 3, .group = 100 + id % 4,
+                struct policy_req r = {.id = id,
+                                       .size = 1 + id % 3,
+                                       .group = 100 + id % 4,
                                        .hints = id == 3 ? POLICY_HINT_FIRST_SEGMENTS : 0};
                 (void)request(p, &r);
         }
@@ -299,8 +303,14 @@ TEST(state_survives_restart)
 
 TEST(record_decode_rejects_garbage)
 {
-        struct policy_record rec = {.id = 1, .size = 10, .group = 2, .hints = 1, .freq = 3,
-                                    .priority = 12345, .seq = 9}, out;
+        struct policy_record rec = {.id = 1,
+                                    .size = 10,
+                                    .group = 2,
+                                    .hints = 1,
+                                    .freq = 3,
+                                    .priority = 12345,
+                                    .seq = 9},
+                             out;
         uint8_t buf[POLICY_RECORD_SIZE];
         policy_record_encode(&rec, buf);
         ASSERT_EQ(policy_record_decode(buf, sizeof(buf), &out), 0);

@@ -40,10 +40,10 @@ static void replay(struct policy *p, const char *trace, const uint64_t *sizes, c
         }
         for (size_t i = 0; i < n; i++) {
                 struct policy_req req = {
-                        .id = (uint64_t)trace[i],
-                        .size = sizes ? sizes[i] : 1,
-                        .group = (uint64_t)trace[i],
-                        .next_access = next[i],
+                    .id = (uint64_t)trace[i],
+                    .size = sizes ? sizes[i] : 1,
+                    .group = (uint64_t)trace[i],
+                    .next_access = next[i],
                 };
                 bool hit = policy_access(p, &req);
                 out[i] = hit ? 'H' : 'M';
@@ -111,11 +111,9 @@ TEST(s3fifo_scan_resistance)
          * Filling with B..J keeps everything in S (no eviction while not full). K forces an
          * eviction: S's tail A was accessed, so it moves to M; B is evicted to the ghost.
          * Every later newcomer only evicts S's tail, so A survives the scan of K..Z. */
-        check("s3fifo", 10, "AABCDEFGHIJKLMNOPQRSTUVWXYZA",
-              "MHMMMMMMMMMMMMMMMMMMMMMMMMMH");
+        check("s3fifo", 10, "AABCDEFGHIJKLMNOPQRSTUVWXYZA", "MHMMMMMMMMMMMMMMMMMMMMMMMMMH");
         /* LRU on the same trace loses A to the scan. */
-        check("lru", 10, "AABCDEFGHIJKLMNOPQRSTUVWXYZA",
-              "MHMMMMMMMMMMMMMMMMMMMMMMMMMM");
+        check("lru", 10, "AABCDEFGHIJKLMNOPQRSTUVWXYZA", "MHMMMMMMMMMMMMMMMMMMMMMMMMMM");
 }
 
 TEST(s3fifo_ghost_goes_to_main)
@@ -123,8 +121,7 @@ TEST(s3fifo_ghost_goes_to_main)
         /* Budget 10. A..J fill S without hits. K evicts A (S tail, never accessed) into the
          * ghost. A's miss finds it in the ghost, so A enters M (evicting B from S). The scan
          * L..Z only cycles S, so the final A hits. */
-        check("s3fifo", 10, "ABCDEFGHIJKALMNOPQRSTUVWXYZA",
-              "MMMMMMMMMMMMMMMMMMMMMMMMMMMH");
+        check("s3fifo", 10, "ABCDEFGHIJKALMNOPQRSTUVWXYZA", "MMMMMMMMMMMMMMMMMMMMMMMMMMMH");
 }
 
 TEST(s3fifo_promotes_objects_hit_in_small)
@@ -206,8 +203,8 @@ TEST(belady_beats_every_online_policy_unit_sizes)
                 ASSERT_TRUE(p);
                 uint64_t misses = 0;
                 for (size_t i = 0; i < N; i++) {
-                        struct policy_req req = {.id = ids[i], .size = 1, .group = ids[i],
-                                                 .next_access = next[i]};
+                        struct policy_req req = {
+                            .id = ids[i], .size = 1, .group = ids[i], .next_access = next[i]};
                         if (!policy_access(p, &req)) {
                                 misses++;
                                 ASSERT_TRUE(policy_insert(p, &req) >= 0);
@@ -251,7 +248,9 @@ TEST(every_policy_keeps_its_books)
                 ASSERT_EQ(policy_new(policy_ops_all[k], &cfg, &p), 0);
                 for (unsigned i = 0; i < 20000; i++) {
                         uint64_t id = 1 + rnd(&s) % 300;
-                        struct policy_req req = {.id = id, .size = 1 + id * 7 % 900, .group = id,
+                        struct policy_req req = {.id = id,
+                                                 .size = 1 + id * 7 % 900,
+                                                 .group = id,
                                                  .next_access = i + 1 + rnd(&s) % 500};
                         if (policy_access(p, &req))
                                 continue;
@@ -271,8 +270,8 @@ TEST(every_policy_keeps_its_books)
                 ASSERT_EQ(inserted, st.used + log.bytes + removed);
                 ASSERT_EQ(st.evictions, log.count);
                 ASSERT_EQ(policy_remove(p, 999999), -ENOENT);
-                struct policy_req big = {.id = 777777, .size = 5001, .group = 777777,
-                                         .next_access = 1};
+                struct policy_req big = {
+                    .id = 777777, .size = 5001, .group = 777777, .next_access = 1};
                 ASSERT_TRUE(!policy_access(p, &big));
                 ASSERT_EQ(policy_insert(p, &big), 0);
                 policy_evict_until(p, 0);

@@ -52,13 +52,10 @@ TEST(csv_errors_have_line_numbers)
                 const char *text;
                 uint64_t line;
         } cases[] = {
-                {"1,2,3\n1,2\n", 2},
-                {"1,2,3\nx,2,3\n", 2},        /* header only before data */
-                {"1,2,-3\n", 1},
-                {"1,2,99999999999\n", 1},     /* over the object size limit */
-                {"1,,3\n", 1},
-                {"99999999999,2,3\n", 1},     /* timestamp over 32 bits */
-                {"1.2.3,4,5\n", 1},
+            {"1,2,3\n1,2\n", 2}, {"1,2,3\nx,2,3\n", 2},    /* header only before data */
+            {"1,2,-3\n", 1},     {"1,2,99999999999\n", 1}, /* over the object size limit */
+            {"1,,3\n", 1},       {"99999999999,2,3\n", 1}, /* timestamp over 32 bits */
+            {"1.2.3,4,5\n", 1},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct trace t = {0};
@@ -82,9 +79,9 @@ TEST(csv_limits)
         char *longline = malloc(TRACE_CSV_LINE_MAX + 10);
         ASSERT_TRUE(longline);
         memset(longline, '1', TRACE_CSV_LINE_MAX + 10);
-        ASSERT_EQ(trace_csv_parse((const uint8_t *)longline, TRACE_CSV_LINE_MAX + 10, &lim, &t,
-                                  &err),
-                  -EINVAL);
+        ASSERT_EQ(
+            trace_csv_parse((const uint8_t *)longline, TRACE_CSV_LINE_MAX + 10, &lim, &t, &err),
+            -EINVAL);
         free(longline);
         trace_done(&t);
 }
