@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -215,6 +216,17 @@ static int open_listeners(const struct cfg_strlist *addrs, unsigned n_workers, i
                  * port: bind once without it first so that an address in use is an error.
                  */
                 r = listener_socket(&ss, len, false);
+                /*
+                 * A ring torn down after a crash releases its listeners asynchronously, so a
+                 * prompt restart can briefly see its own old socket: give that a moment.
+                 */
+                for (int tries = 0; r == -EADDRINUSE && tries < 60; tries++) {
+                        if (tries == 0)
+                                log_info("%s in use, waiting up to 3 s for it to be released",
+                                         addrs->items[a]);
+                        (void)nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+                        r = listener_socket(&ss, len, false);
+                }
                 if (r < 0) {
                         log_error("cannot listen on %s: %s", addrs->items[a], strerror(-r));
                         goto fail;
