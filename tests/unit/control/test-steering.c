@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
+
+#include <jansson.h>
+
+#include "steering.h"
+#include "tests.h"
+
+#define NOW    1000000
+#define PERIOD 5
+
+static struct steering_edge fleet[] = {
+        {.id = "eu-1", .region = "eu-west", .base_url = "http://eu1.example:8080", .last_heartbeat = NOW - 1, .load = 0.2, .capacity = 10, .holds_title = true},
+        {.id = "eu-2", .region = "eu-west", .base_url = "http://eu2.example:8080", .last_heartbeat = NOW - 3, .load = 0.2, .capacity = 20, .holds_title = true},
+        {.id = "us-1", .region = "us-east", .base_url = "https://us1.example", .last_heartbeat = NOW, .load = 0.0, .capacity = 40, .holds_title = true},
+        {.id = "eu-3", .region = "eu-west", .base_url = "http://eu3.example/", .last_heartbeat = NOW - 2, .load = 0.1, .capacity = 10, .holds_title = false},
+};
+#define N_FLEET (sizeof(fleet) / sizeof(fleet[0]))
+
+/* Rank and write the ids in order, comma-separated, into out. */
+static int order(const struct steering_edge *e, size_t n, const struct steering_client *c,
+                 char *out, size_t cap)
+{
+        struct steering_rank r[STEERING_EDGES_MAX];
+        int m = steering_edges_rank(e, n, c, r, STEERING_EDGES_MAX);
+        out[0] = '\0';
+        for (int i = 0; i < m; i++) {
+                size_t l = strlen(out);
+                snprintf(out + l, cap - l, "%s%s", i ? "," : "", e[r[i].idx].id);
+        }
+        return m;
+}
+
+static struct steering_client client(const char *region)
+{
+        return (struct steering_client){.region = region, .now = NOW, .heartbeat_period_s = PERIOD};
+}
+
+TEST(region_then_capacity)
+{
+        struct steering_edge e[N_FLEET];
+        memcpy(e, fleet, sizeof(e));
+        struct steering_client c = client("eu-west");
+        char o[256];
+        /* eu-1 and eu-2 tie on score (1000+400-120); capacity breaks it. eu-3 lacks the title. */
+        ASSERT_EQ(order(e, N_FLEET, &c, o, sizeof(o)), 4);
+        ASSERT_STREQ(o, "eu-2,eu-1,eu-3,us-1");
+        c = client("us-east");
+        order(e, N_FLEET, &c, o, sizeof(o));
+        ASSERT_STREQ(o, "us-1,eu-2,eu-1,eu-3");
+        /* Unknown region: content and load decide. */
+        c = client(NULL);
+        order(e, N_FLEET, &c, o, sizeof(o));
+        ASSERT_STREQ(o, "us-1,eu-2,eu-1,eu-3");
+}
+
+TEST(scores_are_documented_values)
+{
+        struct steering_client c = client("eu-west");
+        struct steering_rank r[8];
+        ASSERT_EQ(steering_edges_rank(fleet, N_FLEET, &c, r, 8), 4);
+        ASSERT_EQ(r[0].idx, 1);
+        ASSERT_EQ(r[0].score, 1000 + 400 - 120);
+        ASSERT_EQ(r[2].score, 1000 - 60);
+        ASSERT_EQ(r[3].score, 400);
+}
+
+TEST(edges_going_unhealthy)
+{
+        struct steering_edge e[N_FLEET];
+        memcpy(e, fleet, sizeof(e));
+        struct steering_client c = client("eu-west");
+        char o[256];
+        /* Exactly two periods old: still alive; one second more: gone. */
+        e[1].last_heartbeat = NOW - 2 * PERIOD;
+        order(e, N_FLEET, &c, o, sizeof(o));
+        ASSERT_STREQ(o, "eu-2,eu-1,eu-3,us-1");
+        e[1].last_heartbeat = NOW - 2 * PERIOD - 1;
+        ASSERT_EQ(order(e, N_FLEET, &c, o, sizeof(o)), 3);
+        ASSERT_STREQ(o, "eu-1,eu-3,us-1");
+        e[0].last_heartbeat = 0; /* never heard from */
+        e[3].disabled = true;
+        ASSERT_EQ(order(e, N_FLEET, &c, o, sizeof(o)), 1);
+        ASSERT_STREQ(o, "us-1");
+        e[2].last_heartbeat = NOW - 60;
+        ASSERT_EQ(order(e, N_FLEET, &c, o, sizeof(o)), 0);
+        ASSERT_STREQ(o, "");
+        /* A heartbeat from a clock slightly ahead still counts. */
+        e[2].last_heartbeat = NOW + 3;
+        ASSERT_EQ(order(e, N_FLEET, &c, o, sizeof(o)), 1);
+        ASSERT_TRUE(steering_edge_alive(&e[2], NOW, PERIOD));
+        ASSERT_TRUE(!steering_edge_alive(&e[0], NOW, PERIOD));
+}
+
+TEST(load)
+{
+        struct steering_edge e[N_FLEET];
+        memcpy(e, fleet, sizeof(e));
+        struct steering_client c = client("eu-west");
+        char o[256];
+        /* A busier local edge drops below its idle sibling... */
+        e[1].load = 0.7;
+        order(e, N_FLEET, &c, o, sizeof(o));
+        ASSERT_STREQ(o, "eu-1,eu-2,eu-3,us-1");
+        /* ...and a full one loses its region bonus, so the far edge comes first. */
+        e[0].load = 0.97;
+        e[1].load = 0.99;
+        e[3].load = 0.96;
+        order(e, N_FLEET, &c, o, sizeof(o));
+        ASSERT_STREQ(o, "us-1,eu-1,eu-2,eu-3");
+        /* Garbage loads: NaN is full, negative is idle, above 1 is 1. */
+        e[0].load = NAN;
+        e[1].load = -4;
+        e[3].load = 7;
+        struct steering_rank r[8];
+        ASSERT_EQ(steering_edges_rank(e, N_FLEET, &c, r, 8), 4);
+        ASSERT_EQ(r[0].idx, 1);
+        ASSERT_EQ(r[0].score, 1400);
+}
+
+TEST(pathway_and_throughput)
+{
+        struct steering_edge e[N_FLEET];
+        memcpy(e, fleet, sizeof(e));
+        struct steering_query q;
+        struct steering_client c = client("eu-west");
+        char o[256];
+        const char *qs = "_DASH_pathway=%22eu-1%22&_DASH_throughput=5000000";
+        ASSERT_EQ(steering_query_parse(qs, strlen(qs), &q), 0);
+        ASSERT_EQ(q.n, 1);
+        ASSERT_STREQ(q.pathway[0], "eu-1");
+        ASSERT_EQ(q.throughput[0], 5000000);
+        ASSERT_EQ(q.current, 0);
+        c.query = &q;
+        c.poor_throughput_bps = 1000000;
+        /* The client stays on eu-1 although eu-2 has more capacity. */
+        order(e, N_FLEET, &c, o, sizeof(o));
+        ASSERT_STREQ(o, "eu-1,eu-2,eu-3,us-1");
+        /* Struggling on eu-1 (1280 - 300): it goes below its equal eu-2, and below eu-3
+         * (940) once a little busier. */
+        qs = "_DASH_pathway=\"eu-1\"&_DASH_throughput=400000";
+        steering_query_parse(qs, strlen(qs), &q);
+        order(e, N_FLEET, &c, o, sizeof(o));
+        ASSERT_STREQ(o, "eu-2,eu-1,eu-3,us-1");
+        e[0].load = 0.3;
+        order(e, N_FLEET, &c, o, sizeof(o));
+        ASSERT_STREQ(o, "eu-2,eu-3,eu-1,us-1");
+        e[0].load = 0.2;
+        /* Unknown throughput: no penalty, stickiness kept. */
+        qs = "_DASH_pathway=%22eu-1%22&_DASH_throughput=";
+        steering_query_parse(qs, strlen(qs), &q);
+        ASSERT_EQ(q.throughput[0], -1);
+        order(e, N_FLEET, &c, o, sizeof(o));
+        ASSERT_STREQ(o, "eu-1,eu-2,eu-3,us-1");
+}
+
+TEST(query_parse)
+{
+        struct steering_query q;
+        const char *qs = "x=1&_DASH_pathway=%22eu-1%2Cus-1%22&_DASH_throughput=,7000000&y";
+        ASSERT_EQ(steering_query_parse(qs, strlen(qs), &q), 0);
+        ASSERT_EQ(q.n, 2);
+        ASSERT_STREQ(q.pathway[0], "eu-1");
+        ASSERT_STREQ(q.pathway[1], "us-1");
+        ASSERT_EQ(q.throughput[0], -1);
+        ASSERT_EQ(q.throughput[1], 7000000);
+        ASSERT_EQ(q.current, 1);
+        /* Unusable ids keep their slot but match nothing; junk throughput is unknown. */
+        qs = "_DASH_pathway=a<b,ok&_DASH_throughput=1e6,99999999999999999999999";
+        steering_query_parse(qs, strlen(qs), &q);
+        ASSERT_EQ(q.n, 2);
+        ASSERT_STREQ(q.pathway[0], "");
+        ASSERT_STREQ(q.pathway[1], "ok");
+        ASSERT_EQ(q.throughput[0], -1);
+        ASSERT_EQ(q.throughput[1], -1);
+        /* Absent, empty, bad escapes, too many entries. */
+        ASSERT_EQ(steering_query_parse("", 0, &q), 0);
+        ASSERT_EQ(q.n, 0);
+        ASSERT_EQ(q.current, -1);
+        qs = "_DASH_pathway=%zz%2";
+        steering_query_parse(qs, strlen(qs), &q);
+        ASSERT_EQ(q.n, 1);
+        ASSERT_EQ(q.current, -1);
+        char many[512] = "_DASH_pathway=";
+        for (int i = 0; i < 40; i++)
+                strncat(many, "p,", sizeof(many) - strlen(many) - 1);
+        steering_query_parse(many, strlen(many), &q);
+        ASSERT_EQ(q.n, STEERING_PATHWAYS_MAX);
+        char huge[5000];
+        memset(huge, 'a', sizeof(huge));
+        ASSERT_EQ(steering_query_parse(huge, sizeof(huge), &q), -EINVAL);
+        ASSERT_EQ(q.n, 0);
+}
+
+TEST(json)
+{
+        struct steering_client c = client("eu-west");
+        struct steering_rank r[8];
+        int n = steering_edges_rank(fleet, N_FLEET, &c, r, 8);
+        const char *const in_mpd[] = {"eu-1", "eu-2", "us-1"};
+        char *s;
+        size_t len;
+        ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, in_mpd, 3, 300,
+                                      "https://control.example/v1/steering/S1", &s, &len),
+                  0);
+        ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":300,\"RELOAD-URI\":\"https://control.example/v1/steering/S1\","
+                        "\"PATHWAY-PRIORITY\":[\"eu-2\",\"eu-1\",\"eu-3\",\"us-1\"],"
+                        "\"PATHWAY-CLONES\":[{\"BASE-ID\":\"eu-2\",\"ID\":\"eu-3\","
+                        "\"URI-REPLACEMENT\":{\"HOST\":\"eu3.example\"}}]}");
+        ASSERT_EQ(strlen(s), len);
+        free(s);
+        /* Everything in the manifest: no clones; no reload URI. */
+        const char *const all[] = {"eu-1", "eu-2", "us-1", "eu-3"};
+        ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, all, 4, 60, NULL, &s, &len), 0);
+        ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[\"eu-2\",\"eu-1\",\"eu-3\",\"us-1\"]}");
+        free(s);
+        /* No edge alive: an empty priority list (the player keeps what it has). */
+        ASSERT_EQ(steering_json_build(fleet, r, 0, all, 4, 60, NULL, &s, &len), 0);
+        ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[]}");
+        free(s);
+        /* No manifest pathway to clone from: the unknown edge is left out. */
+        ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, NULL, 0, 60, NULL, &s, &len), 0);
+        ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[]}");
+        free(s);
+        /* Only dead manifest pathways: clones are based on the manifest's first one. */
+        struct steering_rank only_us = {.idx = 2, .score = 0};
+        const char *const dead[] = {"eu-9"};
+        ASSERT_EQ(steering_json_build(fleet, &only_us, 1, dead, 1, 60, NULL, &s, &len), 0);
+        ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[\"us-1\"],\"PATHWAY-CLONES\":"
+                        "[{\"BASE-ID\":\"eu-9\",\"ID\":\"us-1\",\"URI-REPLACEMENT\":{\"HOST\":\"us1.example\"}}]}");
+        free(s);
+        ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, all, 4, 0, NULL, &s, &len), -EINVAL);
+        /* The output parses as JSON with VERSION 1. */
+        ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, in_mpd, 3, 10, "x", &s, &len), 0);
+        json_t *j = json_loads(s, 0, NULL);
+        ASSERT_TRUE(j != NULL);
+        ASSERT_EQ(json_integer_value(json_object_get(j, "VERSION")), 1);
+        ASSERT_EQ(json_array_size(json_object_get(j, "PATHWAY-PRIORITY")), 4);
+        json_decref(j);
+        free(s);
+}
+
+TEST(bad_input)
+{
+        struct steering_client c = client("eu-west");
+        struct steering_rank r[2];
+        struct steering_edge e = fleet[0];
+        ASSERT_EQ(steering_edges_rank(fleet, N_FLEET, &c, r, 2), 2); /* capped */
+        c.heartbeat_period_s = 0;
+        ASSERT_EQ(steering_edges_rank(fleet, N_FLEET, &c, r, 2), -EINVAL);
+        c.heartbeat_period_s = PERIOD;
+        e.id = NULL;
+        ASSERT_EQ(steering_edges_rank(&e, 1, &c, r, 2), -EINVAL);
+        ASSERT_EQ(steering_edges_rank(fleet, STEERING_EDGES_MAX + 1, &c, r, 2), -EINVAL);
+        ASSERT_EQ(steering_edges_rank(NULL, 0, &c, r, 2), 0);
+}
+
+TEST_MAIN()
