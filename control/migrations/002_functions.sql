@@ -325,6 +325,7 @@ BEGIN
                 'session', s.id, 'title', s.title_id, 'episode', s.episode_id, 'asset', s.asset_id,
                 'country', s.country, 'region', s.region,
                 'expires', extract(epoch FROM s.expires_at)::bigint,
+                'created', extract(epoch FROM s.created_at)::bigint,
                 'now', extract(epoch FROM now()),
                 'licensed', sluice_licensed(s.title_id, s.country),
                 'manifest', (SELECT asset FROM assets WHERE id = s.asset_id),
@@ -334,8 +335,9 @@ BEGIN
                 'edges', coalesce((SELECT jsonb_agg(jsonb_build_object(
                                 'id', e.id, 'region', e.region, 'base_url', e.base_url,
                                 'capacity_mbps', e.capacity_mbps,
+                                'registered', extract(epoch FROM e.registered_at)::bigint,
                                 'load', coalesce(h.load, 0),
-                                'age_s', coalesce(extract(epoch FROM now() - h.at), 1e9),
+                                'heartbeat', coalesce(extract(epoch FROM h.at)::bigint, 0),
                                 'healthy', h.at IS NOT NULL
                                            AND extract(epoch FROM now() - h.at) <= p_stale_s,
                                 'holds', coalesce(s.asset_id = ANY (h.titles), false))

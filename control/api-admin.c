@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Admin routes (bearer token checked by the router): title registration from asset.json,
+ * licences, and the shared URI-signing key set with its rotation; plus the periodic refresh
+ * of that key set, which is how every instance learns about a rotation done through another.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "hex.h"
+#include "log.h"
+#include "token.h"
+#include "uring-loop.h"
+
+#include "api.h"
+#include "asset.h"
+#include "ctl-cfg.h"
+#include "ctl.h"
+#include "pgdb.h"
+#include "server.h"
+
+/* POST /v1/admin/titles {"title","asset":{asset.json},"key"?,"metadata"?,"series"?,"markers"?} */
+void api_admin_title(struct ctl_req *rq)
+{
+        json_t *body = NULL;
+        struct asset *a = NULL;
+        char err[200], *s;
+        int r;
+
+        if (ctl_body_json(rq, 8, &body) < 0)
+                return;
+        /* What the manifest builders will read back must load now, not at first playback. */
+        r = asset_json_load(json_object_get(body, "asset"), &a, err, sizeof(err));
+        if (r < 0) {
+                json_decref(body);
+                ctl_reply_error(rq, 400, "bad_request", err[0] ? err : "invalid asset");
+                return;
+        }
+        asset_free(a);
+        s = json_dumps(body, JSON_COMPACT);
+        /* The body may hold a content key: wipe the parsed copy before freeing it. */
+        json_t *key = json_object_get(json_object_get(body, "key"), "key");
+        if (json_is_string(key))
+                OPENSSL_cleanse((char *)json_string_value(key), json_string_length(key));
+        json_decref(body);
+        if (!s) {
+                ctl_reply_error(rq, 500, "internal", "out of memory");
+                return;
+        }
+        const char *params[] = {s};
+        api_exec_json(rq, rq->ctl->st.register_title, params, 1);
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+}
+
+/* PUT /v1/admin/titles/<id>/licences {"licences":[{"country","from","until"?}]} */
+void api_admin_licences(struct ctl_req *rq)
+{
+        json_t *body = NULL, *lic;
+        char *s;
+
+        if (ctl_body_json(rq, 3, &body) < 0)
+                return;
+        lic = json_object_get(body, "licences");
+        if (!json_is_array(lic) || json_array_size(lic) > 1000) {
+                json_decref(body);
+                ctl_reply_error(rq, 400, "bad_request", "need \"licences\": an array (<= 1000)");
+                return;
+        }
+        s = json_dumps(lic, JSON_COMPACT);
+        json_decref(body);
+        if (!s) {
+                ctl_reply_error(rq, 500, "internal", "out of memory");
+                return;
+        }
+        const char *params[] = {rq->arg[0], s};
+        api_exec_json(rq, rq->ctl->st.set_licences, params, 2);
+        free(s);
+}
+
+/* GET /v1/admin/keys: the key set edges verify with (secrets; admin only). */
+void api_admin_keys_get(struct ctl_req *rq)
+{
+        api_exec_json(rq, rq->ctl->st.token_keys, NULL, 0);
+}
+
+/* ---- the shared key set ---- */
+
+static void keys_refresh(struct ctl *ctl);
+
+static struct uring_timer keys_timer;
+static struct ctl *keys_ctl;
+static bool keys_inflight;
+
+/* Install the key set from sluice_token_keys() JSON. Keys arrive newest first. */
+static int keys_install(struct ctl *ctl, const char *v)
+{
+        struct token_keyset ks = {0};
+        json_t *o = json_loads(v, 0, NULL), *arr, *k;
+        int64_t now = (int64_t)time(NULL), best = INT64_MIN;
+        size_t i;
+
+        arr = json_object_get(o, "keys");
+        if (!json_is_array(arr)) {
+                json_decref(o);
+                return -EINVAL;
+        }
+        json_array_foreach(arr, i, k)
+        {
+                const char *kid = json_string_value(json_object_get(k, "kid"));
+                const char *sec = json_string_value(json_object_get(k, "secret"));
+                int64_t from = json_integer_value(json_object_get(k, "sign_from"));
+                struct token_key *tk;
+                if (ks.n >= TOKEN_MAX_KEYS)
+                        break;
+                if (!kid || !sec || strlen(kid) > TOKEN_KID_MAX || strlen(sec) % 2 ||
+                    strlen(sec) / 2 > TOKEN_SECRET_MAX)
+                        continue;
+                tk = &ks.keys[ks.n];
+                snprintf(tk->kid, sizeof(tk->kid), "%s", kid);
+                tk->secret_len = strlen(sec) / 2;
+                if (hex_decode(sec, strlen(sec), tk->secret, tk->secret_len) < 0)
+                        continue;
+                /* Sign with the newest key already allowed to sign. */
+                if (from <= now && from > best) {
+                        best = from;
+                        ks.sign_idx = ks.n;
+                }
+                ks.n++;
+        }
+        json_decref(o);
+        if (ks.n == 0 || best == INT64_MIN) {
+                OPENSSL_cleanse(&ks, sizeof(ks));
+                return -ENOKEY;
+        }
+        OPENSSL_cleanse(&ctl->keys, sizeof(ctl->keys));
+        ctl->keys = ks;
+        OPENSSL_cleanse(&ks, sizeof(ks));
+        return 0;
+}
+
+static void keys_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct ctl *ctl = userdata;
+        const char *v;
+
+        keys_inflight = false;
+        if (err < 0) {
+                log_debug("token keys: refresh failed (%s), keeping the current set",
+                          strerror(-err));
+                return;
+        }
+        v = pgdb_res_value(res, 0, 0, NULL);
+        if (!v || keys_install(ctl, v) < 0)
+                log_warn("token keys: no usable key in the database, keeping the current set");
+}
+
+static void keys_refresh(struct ctl *ctl)
+{
+        if (keys_inflight)
+                return;
+        if (pgdb_exec(ctl->db, ctl->st.token_keys, NULL, 0, keys_done, ctl) == 0)
+                keys_inflight = true;
+}
+
+static void on_keys_timer(struct uring_loop *loop, struct uring_timer *t)
+{
+        keys_refresh(keys_ctl);
+        (void)uring_timer_arm(loop, t,
+                              uring_loop_now_ms(loop) + (uint64_t)keys_ctl->cfg->tokens.refresh_ms);
+}
+
+void api_keys_refresh_start(struct ctl *ctl)
+{
+        keys_ctl = ctl;
+        uring_timer_init(&keys_timer, on_keys_timer);
+        (void)uring_timer_arm(ctl->loop, &keys_timer, uring_loop_now_ms(ctl->loop));
+}
+
+/* POST /v1/admin/keys/rotate {"publish_after": s (0), "overlap": s (session_ttl)} */
+static void rotate_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct ctl_req *rq = userdata;
+        const char *v;
+
+        if (err < 0) {
+                ctl_reply_db_error(rq, err, res);
+                return;
+        }
+        v = pgdb_res_value(res, 0, 0, NULL);
+        /* Pick the new set up here at once; other instances follow within tokens.refresh. */
+        keys_inflight = false;
+        keys_refresh(rq->ctl);
+        ctl_reply(rq, 200, "application/json", v ? v : "{}", v ? strlen(v) : 2, NULL);
+}
+
+void api_admin_keys_rotate(struct ctl_req *rq)
+{
+        struct ctl *ctl = rq->ctl;
+        json_t *body = NULL, *pa, *ov;
+        char kid[40], rnd[9], secret[65], publish[24], overlap[24];
+        int64_t publish_s = 0, overlap_s = ctl->cfg->session_ttl_ms / 1000;
+        int r;
+
+        if (rq->body_len > 0) {
+                if (ctl_body_json(rq, 2, &body) < 0)
+                        return;
+                pa = json_object_get(body, "publish_after");
+                ov = json_object_get(body, "overlap");
+                if ((pa && (!json_is_integer(pa) || json_integer_value(pa) < 0 ||
+                            json_integer_value(pa) > 86400 * 30)) ||
+                    (ov && (!json_is_integer(ov) || json_integer_value(ov) < 0 ||
+                            json_integer_value(ov) > 86400 * 30))) {
+                        json_decref(body);
+                        ctl_reply_error(rq, 400, "bad_request",
+                                        "\"publish_after\" and \"overlap\" are seconds (0..30 d)");
+                        return;
+                }
+                if (pa)
+                        publish_s = json_integer_value(pa);
+                if (ov)
+                        overlap_s = json_integer_value(ov);
+                json_decref(body);
+        }
+        if (api_random_hex(rnd, 4) < 0 || api_random_hex(secret, 32) < 0) {
+                ctl_reply_error(rq, 500, "internal", "no randomness");
+                return;
+        }
+        snprintf(kid, sizeof(kid), "k%" PRId64 "-%s", (int64_t)time(NULL), rnd);
+        snprintf(publish, sizeof(publish), "%" PRId64, publish_s);
+        snprintf(overlap, sizeof(overlap), "%" PRId64, overlap_s);
+        const char *params[] = {kid, secret, publish, overlap};
+        r = pgdb_exec(ctl->db, ctl->st.token_rotate, params, 4, rotate_done, rq);
+        OPENSSL_cleanse(secret, sizeof(secret));
+        if (r < 0)
+                ctl_reply_db_error(rq, r, NULL);
+}

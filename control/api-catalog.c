@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Catalog reads (browse, trending, genres, search, title details), profiles and
+ * continue-watching. The SQL functions shape the JSON; these handlers check and bound the
+ * parameters and pass the result through.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "ctl-cfg.h"
+#include "ctl.h"
+#include "server.h"
+
+#define PAGE_MAX  100
+#define QUERY_MAX 200
+
+/* Optional bounded integer parameter; replies 400 and returns -EINVAL when malformed. */
+static int int_param(struct ctl_req *rq, const char *name, long def, long min, long max,
+                     char *out, size_t cap)
+{
+        char buf[24];
+        long v = def;
+        int r = ctl_query_get(rq, name, buf, sizeof(buf));
+
+        if (r > 0) {
+                char *end;
+                errno = 0;
+                v = strtol(buf, &end, 10);
+                if (errno || *end || v < min || v > max) {
+                        char d[96];
+                        snprintf(d, sizeof(d), "'%s' must be an integer in %ld..%ld", name, min,
+                                 max);
+                        ctl_reply_error(rq, 400, "bad_request", d);
+                        return -EINVAL;
+                }
+        } else if (r != -ENOENT && r != 0) {
+                ctl_reply_error(rq, 400, "bad_request", "malformed query parameter");
+                return -EINVAL;
+        }
+        snprintf(out, cap, "%ld", v);
+        return 0;
+}
+
+void api_browse(struct ctl_req *rq)
+{
+        char genre[65], profile[24], cc[3], limit[24], offset[24];
+        int g = ctl_query_get(rq, "genre", genre, sizeof(genre));
+        int p;
+
+        if (g < 0 && g != -ENOENT) {
+                ctl_reply_error(rq, 400, "bad_request", "'genre' too long or malformed");
+                return;
+        }
+        p = api_profile_param(rq, profile, sizeof(profile));
+        if (p < 0 || int_param(rq, "limit", 50, 1, PAGE_MAX, limit, sizeof(limit)) < 0 ||
+            int_param(rq, "offset", 0, 0, 100000, offset, sizeof(offset)) < 0)
+                return;
+        api_client_country(rq, cc);
+        const char *params[] = {g > 0 ? genre : NULL, p ? profile : NULL, cc, limit, offset};
+        api_exec_json(rq, rq->ctl->st.browse, params, 5);
+}
+
+void api_trending(struct ctl_req *rq)
+{
+        char profile[24], cc[3], limit[24], halflife[32];
+        int p = api_profile_param(rq, profile, sizeof(profile));
+
+        if (p < 0 || int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0)
+                return;
+        api_client_country(rq, cc);
+        snprintf(halflife, sizeof(halflife), "%.3f",
+                 (double)rq->ctl->cfg->demand.halflife_ms / 1000.0);
+        const char *params[] = {p ? profile : NULL, cc, limit, halflife};
+        api_exec_json(rq, rq->ctl->st.trending, params, 4);
+}
+
+void api_genres(struct ctl_req *rq)
+{
+        char profile[24];
+        int p = api_profile_param(rq, profile, sizeof(profile));
+
+        if (p < 0)
+                return;
+        const char *params[] = {p ? profile : NULL};
+        api_exec_json(rq, rq->ctl->st.genres, params, 1);
+}
+
+void api_search(struct ctl_req *rq)
+{
+        char q[QUERY_MAX + 1], profile[24], cc[3], limit[24];
+        int n = ctl_query_get(rq, "q", q, sizeof(q));
+        int p;
+
+        if (n == -ENOENT || n == 0) {
+                ctl_reply_error(rq, 400, "bad_request", "'q' is required");
+                return;
+        }
+        if (n < 0) {
+                ctl_reply_error(rq, 400, "bad_request",
+                                n == -E2BIG ? "'q' is too long" : "'q' is malformed");
+                return;
+        }
+        p = api_profile_param(rq, profile, sizeof(profile));
+        if (p < 0 || int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0)
+                return;
+        api_client_country(rq, cc);
+        const char *params[] = {q, p ? profile : NULL, cc, limit};
+        api_exec_json(rq, rq->ctl->st.search, params, 4);
+}
+
+void api_title(struct ctl_req *rq)
+{
+        char profile[24], cc[3];
+        int p = api_profile_param(rq, profile, sizeof(profile));
+
+        if (p < 0)
+                return;
+        api_client_country(rq, cc);
+        const char *params[] = {rq->arg[0], p ? profile : NULL, cc};
+        api_exec_json(rq, rq->ctl->st.title_details, params, 3);
+}
+
+void api_profile_create(struct ctl_req *rq)
+{
+        json_t *body = NULL, *name, *kids, *limit;
+        char lim[24];
+
+        if (ctl_body_json(rq, 4, &body) < 0)
+                return;
+        name = json_object_get(body, "name");
+        kids = json_object_get(body, "kids");
+        limit = json_object_get(body, "maturity_limit");
+        if (!json_is_string(name) || json_string_length(name) == 0 ||
+            json_string_length(name) > 100 || (kids && !json_is_boolean(kids)) ||
+            (limit && (!json_is_integer(limit) || json_integer_value(limit) < 0 ||
+                       json_integer_value(limit) > 4))) {
+                json_decref(body);
+                ctl_reply_error(rq, 400, "bad_request",
+                                "need \"name\" (1..100 chars), optional \"kids\" (bool) and "
+                                "\"maturity_limit\" (0..4)");
+                return;
+        }
+        if (limit)
+                snprintf(lim, sizeof(lim), "%d", (int)json_integer_value(limit));
+        const char *params[] = {json_string_value(name), json_is_true(kids) ? "true" : "false",
+                                limit ? lim : NULL};
+        api_exec_json(rq, rq->ctl->st.profile_create, params, 3);
+        json_decref(body);
+}
+
+void api_continue_watching(struct ctl_req *rq)
+{
+        char profile[24], limit[24];
+        int p = api_profile_param(rq, profile, sizeof(profile));
+
+        if (p < 0)
+                return;
+        if (p == 0) {
+                ctl_reply_error(rq, 400, "bad_request", "'profile' is required");
+                return;
+        }
+        if (int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0)
+                return;
+        const char *params[] = {profile, limit};
+        api_exec_json(rq, rq->ctl->st.continue_watching, params, 2);
+}

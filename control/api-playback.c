@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Playback: sessions, manifests (DASH and HLS), steering, ClearKey licences and playback
+ * reports. A session lives in PostgreSQL only, so any instance can serve any step of it.
+ * Manifests and steering are built from one round trip (sluice_session_view) holding the
+ * session, its asset.json, its markers and every edge with its latest health.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "hex.h"
+#include "log.h"
+#include "metrics.h"
+#include "token.h"
+
+#include "api.h"
+#include "asset.h"
+#include "clearkey.h"
+#include "ctl-cfg.h"
+#include "ctl.h"
+#include "hls.h"
+#include "mpd.h"
+#include "pgdb.h"
+#include "server.h"
+#include "steering.h"
+
+#define ID_MAX        128
+#define SID_HEX       32
+#define TOKEN_NBF_SKEW 60 /* seconds a token is valid before its issue time (clock skew) */
+
+static const char *const nocache[] = {"Cache-Control", "no-store", NULL};
+
+/* ---- POST /v1/playback ---- */
+
+struct playback_ctx {
+        struct ctl_req *rq;
+        char sid[SID_HEX + 1];
+};
+
+static void playback_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct playback_ctx *px = userdata;
+        struct ctl_req *rq = px->rq;
+        const struct ctl *ctl = rq->ctl;
+        const char *pub = ctl->cfg->public_url;
+        const char *v;
+        json_t *o, *markers, *intro;
+        char url[512];
+        bool encrypted;
+
+        rq->handler_data = NULL;
+        if (err < 0) {
+                free(px);
+                ctl_reply_db_error(rq, err, res);
+                return;
+        }
+        v = pgdb_res_value(res, 0, 0, NULL);
+        o = v ? json_loads(v, 0, NULL) : NULL;
+        if (!o) {
+                free(px);
+                ctl_reply_error(rq, 500, "internal", "bad session record");
+                return;
+        }
+        metrics_add(rq->ctl->m.sessions, 1);
+        encrypted = json_is_true(json_object_get(o, "encrypted"));
+        snprintf(url, sizeof(url), "%s/v1/manifest/%s.mpd", pub, px->sid);
+        json_object_set_new(o, "manifest_url", json_string(url));
+        /* hls.js cannot decrypt cenc with ClearKey: encrypted titles are DASH-only. */
+        if (encrypted) {
+                json_object_set_new(o, "hls_url", json_null());
+                snprintf(url, sizeof(url), "%s/v1/license/clearkey?session=%s", pub, px->sid);
+                json_object_set_new(o, "license_url", json_string(url));
+        } else {
+                snprintf(url, sizeof(url), "%s/v1/manifest/%s.m3u8", pub, px->sid);
+                json_object_set_new(o, "hls_url", json_string(url));
+                json_object_set_new(o, "license_url", json_null());
+        }
+        snprintf(url, sizeof(url), "%s/v1/steering/%s", pub, px->sid);
+        json_object_set_new(o, "steering_url", json_string(url));
+        snprintf(url, sizeof(url), "%s/v1/playback/report", pub);
+        json_object_set_new(o, "report_url", json_string(url));
+        markers = json_object_get(o, "markers");
+        intro = json_object_get(markers, "intro");
+        json_object_set(o, "skip_intro", intro ? intro : json_null());
+        free(px);
+        ctl_reply_json(rq, 200, o);
+}
+
+/* A string member of at most max bytes; NULL when absent or JSON null, -1 on wrong type. */
+static int str_member(json_t *o, const char *key, size_t max, const char **ret)
+{
+        json_t *v = json_object_get(o, key);
+
+        *ret = NULL;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
+            strlen(json_string_value(v)) != json_string_length(v))
+                return -1;
+        *ret = json_string_value(v);
+        return 0;
+}
+
+void api_playback(struct ctl_req *rq)
+{
+        struct ctl *ctl = rq->ctl;
+        struct playback_ctx *px;
+        json_t *body = NULL, *prof;
+        const char *title, *episode, *region;
+        char cc[3], profile[24], ttl[24];
+        int r;
+
+        if (ctl_body_json(rq, 4, &body) < 0)
+                return;
+        prof = json_object_get(body, "profile");
+        if (str_member(body, "title", ID_MAX, &title) < 0 || !title ||
+            str_member(body, "episode", ID_MAX, &episode) < 0 ||
+            (prof && !json_is_null(prof) &&
+             (!json_is_integer(prof) || json_integer_value(prof) < 1))) {
+                json_decref(body);
+                ctl_reply_error(rq, 400, "bad_request",
+                                "need \"title\" (string), optional \"episode\" (string) and "
+                                "\"profile\" (positive integer)");
+                return;
+        }
+        if (prof && json_is_integer(prof))
+                snprintf(profile, sizeof(profile), "%" JSON_INTEGER_FORMAT,
+                         json_integer_value(prof));
+        api_client_country(rq, cc);
+        if (!cc[0]) {
+                json_decref(body);
+                ctl_reply_error(rq, 451, "unavailable_for_legal_reasons",
+                                "the client's country is unknown");
+                return;
+        }
+        px = calloc(1, sizeof(*px));
+        if (!px || api_random_hex(px->sid, SID_HEX / 2) < 0) {
+                free(px);
+                json_decref(body);
+                ctl_reply_error(rq, 500, "internal", "cannot make a session id");
+                return;
+        }
+        px->rq = rq;
+        rq->handler_data = px;
+        region = ctl_region_of(ctl, cc);
+        snprintf(ttl, sizeof(ttl), "%" PRId64, ctl->cfg->session_ttl_ms / 1000);
+        const char *params[] = {px->sid, title, episode, prof && json_is_integer(prof) ? profile : NULL,
+                                cc, region, rq->client, ttl};
+        r = pgdb_exec(ctl->db, ctl->st.playback, params, 8, playback_done, px);
+        json_decref(body);
+        if (r < 0) {
+                free(px);
+                ctl_reply_db_error(rq, r, NULL);
+        }
+}
+
+/* ---- session view (manifests, steering) ---- */
+
+enum view_kind { VIEW_MPD, VIEW_M3U8, VIEW_MEDIA, VIEW_STEERING };
+
+struct view_ctx {
+        struct ctl_req *rq;
+        enum view_kind kind;
+        char sid[SID_HEX + 1];
+        char media_id[ID_MAX + 1];
+};
+
+/* Session id from "<32 hex>" plus an optional extension ext (".mpd"). */
+static bool sid_from(const char *arg, const char *ext, char out[SID_HEX + 1])
+{
+        size_t n = strlen(arg), el = ext ? strlen(ext) : 0;
+
+        if (n != SID_HEX + el || (el && strcmp(arg + SID_HEX, ext)))
+                return false;
+        for (size_t i = 0; i < SID_HEX; i++)
+                if (!((arg[i] >= '0' && arg[i] <= '9') || (arg[i] >= 'a' && arg[i] <= 'f')))
+                        return false;
+        memcpy(out, arg, SID_HEX);
+        out[SID_HEX] = '\0';
+        return true;
+}
+
+/* Edges of a session view as steering inputs (strings borrowed from view). */
+static size_t edges_from(json_t *view, struct steering_edge *out, size_t cap, int64_t created,
+                         bool *ret_in_manifest)
+{
+        json_t *edges = json_object_get(view, "edges"), *e;
+        size_t i, n = 0;
+
+        json_array_foreach(edges, i, e)
+        {
+                if (n >= cap)
+                        break;
+                out[n] = (struct steering_edge){
+                        .id = json_string_value(json_object_get(e, "id")),
+                        .region = json_string_value(json_object_get(e, "region")),
+                        .base_url = json_string_value(json_object_get(e, "base_url")),
+                        .last_heartbeat = json_integer_value(json_object_get(e, "heartbeat")),
+                        .load = json_number_value(json_object_get(e, "load")),
+                        .capacity = (uint64_t)json_integer_value(
+                                            json_object_get(e, "capacity_mbps")) * 1000000u,
+                        .holds_title = json_is_true(json_object_get(e, "holds")),
+                };
+                if (!out[n].id || !out[n].base_url)
+                        continue;
+                if (ret_in_manifest)
+                        ret_in_manifest[n] =
+                                json_integer_value(json_object_get(e, "registered")) <= created;
+                n++;
+        }
+        return n;
+}
+
+/* Sign the session's token: scoped to the asset's path on every edge, valid as long as the
+ * session. Returns the length or -errno. */
+static int session_token(const struct ctl *ctl, const char *asset_id, int64_t now, int64_t expires,
+                         char *out, size_t cap)
+{
+        struct token_claims c = {.exp = expires, .nbf = now - TOKEN_NBF_SKEW};
+        size_t o = 0;
+        int n;
+
+        if (ctl->keys.n == 0)
+                return -ENOKEY;
+        n = snprintf(c.uc, sizeof(c.uc), "regex:^/");
+        o = (size_t)n;
+        /* Asset ids are [A-Za-z0-9._-] (schema domain); only '.' is special in an ERE. */
+        for (const char *p = asset_id; *p && o + 3 < sizeof(c.uc); p++) {
+                if (*p == '.')
+                        c.uc[o++] = '\\';
+                c.uc[o++] = *p;
+        }
+        if (o + 4 >= sizeof(c.uc))
+                return -E2BIG;
+        memcpy(c.uc + o, "/.*", 4);
+        return token_sign(&ctl->keys.keys[ctl->keys.sign_idx], &c, out, cap);
+}
+
+static void reply_mpd(struct view_ctx *vx, json_t *view, struct asset *asset, int64_t now,
+                      const char *token)
+{
+        struct ctl_req *rq = vx->rq;
+        const struct ctl *ctl = rq->ctl;
+        struct steering_edge edges[STEERING_EDGES_MAX];
+        struct steering_rank rank[MPD_EDGES_MAX];
+        struct mpd_edge medges[MPD_EDGES_MAX];
+        struct mpd_marker markers[MPD_MARKERS_MAX];
+        size_t n_edges, n_markers = 0;
+        const char *key;
+        json_t *m, *ms = json_object_get(view, "markers");
+        char steer[256], lic[256];
+        char *out = NULL;
+        size_t len = 0;
+        int n, r;
+
+        n_edges = edges_from(view, edges, STEERING_EDGES_MAX, INT64_MAX, NULL);
+        struct steering_client cl = {
+                .region = json_string_value(json_object_get(view, "region")),
+                .now = now,
+                .heartbeat_period_s = (unsigned)(ctl->cfg->heartbeat_period_ms / 1000),
+        };
+        n = steering_edges_rank(edges, n_edges, &cl, rank, MPD_EDGES_MAX);
+        if (n <= 0) {
+                ctl_reply_error(rq, 503, "unavailable", "no edge is serving");
+                return;
+        }
+        for (int i = 0; i < n; i++)
+                medges[i] = (struct mpd_edge){.service_location = edges[rank[i].idx].id,
+                                              .base_url = edges[rank[i].idx].base_url,
+                                              .token = token};
+        json_object_foreach(ms, key, m)
+        {
+                if (n_markers >= MPD_MARKERS_MAX)
+                        break;
+                double s = json_number_value(json_object_get(m, "start"));
+                double e = json_number_value(json_object_get(m, "end"));
+                markers[n_markers++] = (struct mpd_marker){.kind = key, .start = s,
+                                                           .duration = e - s};
+        }
+        snprintf(steer, sizeof(steer), "%s/v1/steering/%s", ctl->cfg->public_url, vx->sid);
+        snprintf(lic, sizeof(lic), "%s/v1/license/clearkey?session=%s", ctl->cfg->public_url,
+                 vx->sid);
+        struct mpd_params p = {
+                .asset = asset,
+                .edges = medges,
+                .n_edges = (size_t)n,
+                .steering_url = steer,
+                .steering_query_before_start = true,
+                .license_url = asset->encrypted ? lic : NULL,
+                .markers = markers,
+                .n_markers = n_markers,
+        };
+        r = mpd_build(&p, &out, &len);
+        if (r < 0) {
+                log_error("session %s: cannot build MPD: %s", vx->sid, strerror(-r));
+                ctl_reply_error(rq, 500, "internal", "cannot build the manifest");
+                return;
+        }
+        metrics_add(ctl->m.manifests, 1);
+        ctl_reply(rq, 200, "application/dash+xml", out, len, nocache);
+        free(out);
+}
+
+static void reply_hls(struct view_ctx *vx, json_t *view, struct asset *asset, int64_t now,
+                      const char *token)
+{
+        struct ctl_req *rq = vx->rq;
+        const struct ctl *ctl = rq->ctl;
+        struct steering_edge edges[STEERING_EDGES_MAX];
+        struct steering_rank rank[1];
+        char base[TOKEN_MAX + 512], prefix[64];
+        char *out = NULL;
+        size_t len = 0, n_edges;
+        int n, r;
+
+        n_edges = edges_from(view, edges, STEERING_EDGES_MAX, INT64_MAX, NULL);
+        struct steering_client cl = {
+                .region = json_string_value(json_object_get(view, "region")),
+                .now = now,
+                .heartbeat_period_s = (unsigned)(ctl->cfg->heartbeat_period_ms / 1000),
+        };
+        n = steering_edges_rank(edges, n_edges, &cl, rank, 1);
+        if (n <= 0) {
+                ctl_reply_error(rq, 503, "unavailable", "no edge is serving");
+                return;
+        }
+        /* HLS has no steering here: the media playlists point at the best edge now. */
+        const char *eb = edges[rank[0].idx].base_url;
+        size_t ebl = strlen(eb);
+        while (ebl > 0 && eb[ebl - 1] == '/')
+                ebl--;
+        snprintf(base, sizeof(base), "%.*s/s/%s/%s/", (int)ebl, eb, token, asset->title);
+        snprintf(prefix, sizeof(prefix), "%s/", vx->sid);
+        struct hls_params p = {
+                .asset = asset,
+                .media_base_url = base,
+                .playlist_prefix = vx->kind == VIEW_M3U8 ? prefix : NULL,
+        };
+        if (vx->kind == VIEW_M3U8)
+                r = hls_master_build(&p, &out, &len);
+        else
+                r = hls_media_build(&p, vx->media_id, &out, &len);
+        if (r == -ENOTSUP) {
+                ctl_reply_error(rq, 404, "not_found", "encrypted titles are DASH-only");
+                return;
+        }
+        if (r == -ENOENT) {
+                ctl_reply_error(rq, 404, "not_found", "no such rendition");
+                return;
+        }
+        if (r < 0) {
+                log_error("session %s: cannot build HLS playlist: %s", vx->sid, strerror(-r));
+                ctl_reply_error(rq, 500, "internal", "cannot build the playlist");
+                return;
+        }
+        metrics_add(ctl->m.manifests, 1);
+        ctl_reply(rq, 200, "application/vnd.apple.mpegurl", out, len, nocache);
+        free(out);
+}
+
+static void reply_steering(struct view_ctx *vx, json_t *view, int64_t now)
+{
+        struct ctl_req *rq = vx->rq;
+        const struct ctl *ctl = rq->ctl;
+        struct steering_edge edges[STEERING_EDGES_MAX];
+        bool in_manifest[STEERING_EDGES_MAX];
+        struct steering_rank rank[STEERING_EDGES_MAX];
+        const char *ids[STEERING_EDGES_MAX];
+        struct steering_query q;
+        size_t n_edges, n_ids = 0;
+        int64_t created = json_integer_value(json_object_get(view, "created"));
+        char reload[256];
+        char *out = NULL;
+        size_t len = 0;
+        int n, r;
+
+        if (steering_query_parse(rq->query, rq->query_len, &q) < 0) {
+                ctl_reply_error(rq, 400, "bad_request", "steering query too long");
+                return;
+        }
+        n_edges = edges_from(view, edges, STEERING_EDGES_MAX, created, in_manifest);
+        struct steering_client cl = {
+                .region = json_string_value(json_object_get(view, "region")),
+                .query = &q,
+                .now = now,
+                .heartbeat_period_s = (unsigned)(ctl->cfg->heartbeat_period_ms / 1000),
+                .poor_throughput_bps = 1000000,
+        };
+        n = steering_edges_rank(edges, n_edges, &cl, rank, STEERING_EDGES_MAX);
+        if (n < 0) {
+                ctl_reply_error(rq, 500, "internal", "cannot rank edges");
+                return;
+        }
+        /* Edges registered before the session existed were candidates for its MPD; later
+         * ones reach the player as clones. */
+        for (size_t i = 0; i < n_edges; i++)
+                if (in_manifest[i])
+                        ids[n_ids++] = edges[i].id;
+        snprintf(reload, sizeof(reload), "%s/v1/steering/%s", ctl->cfg->public_url, vx->sid);
+        r = steering_json_build(edges, rank, (size_t)n, ids, n_ids,
+                                (unsigned)(ctl->cfg->steering_ttl_ms / 1000), reload, &out, &len);
+        if (r < 0) {
+                ctl_reply_error(rq, 500, "internal", "cannot build steering response");
+                return;
+        }
+        ctl_reply(rq, 200, "application/json", out, len, nocache);
+        free(out);
+}
+
+static void view_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct view_ctx *vx = userdata;
+        struct ctl_req *rq = vx->rq;
+        const struct ctl *ctl = rq->ctl;
+        struct asset *asset = NULL;
+        json_t *view = NULL;
+        const char *v;
+        char token[TOKEN_MAX + 1], aerr[160];
+        int64_t now = (int64_t)time(NULL), expires;
+        int r;
+
+        rq->handler_data = NULL;
+        if (err < 0) {
+                ctl_reply_db_error(rq, err, res);
+                goto out;
+        }
+        v = pgdb_res_value(res, 0, 0, NULL);
+        view = v ? json_loads(v, 0, NULL) : NULL;
+        if (!view) {
+                ctl_reply_error(rq, 500, "internal", "bad session record");
+                goto out;
+        }
+        if (vx->kind == VIEW_STEERING) {
+                reply_steering(vx, view, now);
+                goto out;
+        }
+        if (!json_is_true(json_object_get(view, "licensed"))) {
+                ctl_reply_error(rq, 451, "unavailable_for_legal_reasons",
+                                "title no longer licensed in the session's country");
+                goto out;
+        }
+        r = asset_json_load(json_object_get(view, "manifest"), &asset, aerr, sizeof(aerr));
+        if (r < 0) {
+                log_error("session %s: stored asset does not load: %s", vx->sid, aerr);
+                ctl_reply_error(rq, 500, "internal", "stored asset is unusable");
+                goto out;
+        }
+        expires = json_integer_value(json_object_get(view, "expires"));
+        r = session_token(ctl, asset->title, now, expires, token, sizeof(token));
+        if (r < 0) {
+                ctl_reply_error(rq, 503, "unavailable", "no signing key");
+                goto out;
+        }
+        if (vx->kind == VIEW_MPD)
+                reply_mpd(vx, view, asset, now, token);
+        else
+                reply_hls(vx, view, asset, now, token);
+out:
+        asset_free(asset);
+        json_decref(view);
+        free(vx);
+}
+
+static void view_start(struct ctl_req *rq, enum view_kind kind, const char *sid,
+                       const char *media_id)
+{
+        struct ctl *ctl = rq->ctl;
+        struct view_ctx *vx = calloc(1, sizeof(*vx));
+        char stale[32];
+        int r;
+
+        if (!vx) {
+                ctl_reply_error(rq, 500, "internal", "out of memory");
+                return;
+        }
+        vx->rq = rq;
+        vx->kind = kind;
+        memcpy(vx->sid, sid, sizeof(vx->sid));
+        if (media_id)
+                snprintf(vx->media_id, sizeof(vx->media_id), "%s", media_id);
+        snprintf(stale, sizeof(stale), "%" PRId64, 2 * ctl->cfg->heartbeat_period_ms / 1000);
+        rq->handler_data = vx;
+        const char *params[] = {vx->sid, stale};
+        r = pgdb_exec(ctl->db, ctl->st.session_view, params, 2, view_done, vx);
+        if (r < 0) {
+                free(vx);
+                ctl_reply_db_error(rq, r, NULL);
+        }
+}
+
+void api_manifest_mpd(struct ctl_req *rq)
+{
+        char sid[SID_HEX + 1];
+
+        if (sid_from(rq->arg[0], ".mpd", sid))
+                view_start(rq, VIEW_MPD, sid, NULL);
+        else if (sid_from(rq->arg[0], ".m3u8", sid))
+                view_start(rq, VIEW_M3U8, sid, NULL);
+        else
+                ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
+}
+
+void api_manifest_m3u8(struct ctl_req *rq)
+{
+        api_manifest_mpd(rq);
+}
+
+void api_manifest_media(struct ctl_req *rq)
+{
+        char sid[SID_HEX + 1], id[ID_MAX + 1];
+        size_t n = strlen(rq->arg[1]);
+
+        if (!sid_from(rq->arg[0], NULL, sid) || n <= 5 || strcmp(rq->arg[1] + n - 5, ".m3u8")) {
+                ctl_reply_error(rq, 404, "not_found", "unknown playlist");
+                return;
+        }
+        memcpy(id, rq->arg[1], n - 5);
+        id[n - 5] = '\0';
+        view_start(rq, VIEW_MEDIA, sid, id);
+}
+
+void api_steering(struct ctl_req *rq)
+{
+        char sid[SID_HEX + 1];
+
+        if (!sid_from(rq->arg[0], NULL, sid)) {
+                ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
+                return;
+        }
+        view_start(rq, VIEW_STEERING, sid, NULL);
+}
+
+/* ---- POST /v1/license/clearkey?session= ---- */
+
+struct licence_ctx {
+        struct ctl_req *rq;
+        struct clearkey_request req;
+};
+
+static void licence_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct licence_ctx *lx = userdata;
+        struct ctl_req *rq = lx->rq;
+        struct ctl *ctl = rq->ctl;
+        struct clearkey_key avail = {0}, sel[CLEARKEY_KIDS_MAX];
+        json_t *o = NULL;
+        const char *kid, *key, *v;
+        char *out = NULL;
+        size_t len = 0, n;
+
+        rq->handler_data = NULL;
+        if (err < 0) {
+                metrics_add(ctl->m.licence_refusals, 1);
+                ctl_reply_db_error(rq, err, res);
+                goto out;
+        }
+        v = pgdb_res_value(res, 0, 0, NULL);
+        o = v ? json_loads(v, 0, NULL) : NULL;
+        kid = json_string_value(json_object_get(o, "kid"));
+        key = json_string_value(json_object_get(o, "key"));
+        if (!kid || !key || hex_decode(kid, strlen(kid), avail.kid, 16) < 0 ||
+            hex_decode(key, strlen(key), avail.key, 16) < 0) {
+                ctl_reply_error(rq, 500, "internal", "bad key record");
+                goto out;
+        }
+        n = clearkey_keys_select(&lx->req, &avail, 1, sel, CLEARKEY_KIDS_MAX);
+        if (n == 0) {
+                metrics_add(ctl->m.licence_refusals, 1);
+                ctl_reply_error(rq, 403, "forbidden", "no requested key belongs to this session");
+                goto out;
+        }
+        if (clearkey_response_build(sel, n, lx->req.type, &out, &len) < 0) {
+                ctl_reply_error(rq, 500, "internal", "cannot build the licence");
+                goto out;
+        }
+        metrics_add(ctl->m.licences, 1);
+        ctl_reply(rq, 200, "application/json", out, len, nocache);
+        clearkey_response_free(out);
+out:
+        /* The key passed through these buffers: wipe them (and the JSON holding it). */
+        if (o) {
+                json_t *k = json_object_get(o, "key");
+                if (json_is_string(k))
+                        OPENSSL_cleanse((char *)json_string_value(k), json_string_length(k));
+        }
+        json_decref(o);
+        OPENSSL_cleanse(&avail, sizeof(avail));
+        OPENSSL_cleanse(sel, sizeof(sel));
+        free(lx);
+}
+
+void api_license_clearkey(struct ctl_req *rq)
+{
+        struct ctl *ctl = rq->ctl;
+        struct licence_ctx *lx;
+        char sid_arg[SID_HEX + 2], sid[SID_HEX + 1];
+        int r = ctl_query_get(rq, "session", sid_arg, sizeof(sid_arg));
+
+        if (r < 0 || !sid_from(sid_arg, NULL, sid)) {
+                metrics_add(ctl->m.licence_refusals, 1);
+                ctl_reply_error(rq, 403, "forbidden", "no live session");
+                return;
+        }
+        lx = calloc(1, sizeof(*lx));
+        if (!lx) {
+                ctl_reply_error(rq, 500, "internal", "out of memory");
+                return;
+        }
+        lx->rq = rq;
+        r = clearkey_request_parse(rq->body, rq->body_len, &lx->req);
+        if (r < 0) {
+                free(lx);
+                ctl_reply_error(rq, r == -E2BIG ? 413 : 400, "bad_request",
+                                "not a ClearKey licence request ({\"kids\":[...]})");
+                return;
+        }
+        rq->handler_data = lx;
+        const char *params[] = {sid};
+        r = pgdb_exec(ctl->db, ctl->st.license_key, params, 1, licence_done, lx);
+        if (r < 0) {
+                free(lx);
+                ctl_reply_db_error(rq, r, NULL);
+        }
+}
+
+/* ---- POST /v1/playback/report ---- */
+
+void api_report(struct ctl_req *rq)
+{
+        struct ctl *ctl = rq->ctl;
+        json_t *body = NULL, *pos;
+        const char *sid_s, *quality, *device;
+        char sid[SID_HEX + 1], position[40];
+
+        if (ctl_body_json(rq, 4, &body) < 0)
+                return;
+        pos = json_object_get(body, "position");
+        if (str_member(body, "session", 64, &sid_s) < 0 || !sid_s ||
+            str_member(body, "quality", 32, &quality) < 0 ||
+            str_member(body, "device", 64, &device) < 0 || !json_is_number(pos) ||
+            json_number_value(pos) < 0 || json_number_value(pos) > 1e7) {
+                json_decref(body);
+                ctl_reply_error(rq, 400, "bad_request",
+                                "need \"session\", \"position\" (seconds >= 0), optional "
+                                "\"quality\" and \"device\"");
+                return;
+        }
+        if (!sid_from(sid_s, NULL, sid)) {
+                json_decref(body);
+                ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
+                return;
+        }
+        metrics_add(ctl->m.reports, 1);
+        snprintf(position, sizeof(position), "%.3f", json_number_value(pos));
+        const char *params[] = {sid, position, quality ? quality : "", device ? device : ""};
+        api_exec_json(rq, ctl->st.report, params, 4);
+        json_decref(body);
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the API handlers share: the statement table (every query the service runs, each a call
+ * of one SQL function from migrations/002_functions.sql with text parameters), JSON
+ * pass-through of a function's result, and request parameter helpers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "geo.h"
+#include "hex.h"
+
+#include "api.h"
+#include "ctl-cfg.h"
+#include "ctl.h"
+#include "pgdb.h"
+#include "server.h"
+
+struct stmt_def {
+        size_t offset; /* in struct ctl_stmts */
+        const char *name;
+        const char *sql;
+        int n_params;
+};
+
+#define ST(field, sql, n) {offsetof(struct ctl_stmts, field), #field, sql, n}
+
+/* clang-format off */
+static const struct stmt_def stmt_defs[] = {
+        ST(register_title, "SELECT sluice_register_title($1::jsonb)", 1),
+        ST(set_licences, "SELECT sluice_set_licences($1, $2::jsonb)", 2),
+        ST(playback, "SELECT sluice_playback($1, $2, $3, $4::bigint, $5, $6, $7, $8::integer)", 8),
+        ST(session_view, "SELECT sluice_session_view($1, $2::double precision)", 2),
+        ST(license_key, "SELECT sluice_license_key($1)", 1),
+        ST(report, "SELECT sluice_report($1, $2::double precision, $3, $4)", 4),
+        ST(continue_watching, "SELECT sluice_continue_watching($1::bigint, $2::integer)", 2),
+        ST(browse, "SELECT sluice_browse($1, $2::bigint, $3, $4::integer, $5::integer)", 5),
+        ST(trending, "SELECT sluice_trending($1::bigint, $2, $3::integer, $4::double precision)", 4),
+        ST(genres, "SELECT sluice_genres($1::bigint)", 1),
+        ST(search, "SELECT sluice_search($1, $2::bigint, $3, $4::integer)", 4),
+        ST(title_details, "SELECT sluice_title_details($1, $2::bigint, $3)", 3),
+        ST(profile_create, "SELECT sluice_profile_create($1, $2::boolean, $3::integer)", 3),
+        ST(edge_register, "SELECT sluice_edge_register($1::jsonb)", 1),
+        ST(heartbeat, "SELECT sluice_heartbeat($1, $2::jsonb)", 2),
+        ST(fill_plan, "SELECT sluice_fill_plan($1, $2, $3::double precision, "
+                      "$4::double precision, $5::integer)", 5),
+        ST(token_keys, "SELECT sluice_token_keys()", 0),
+        ST(token_rotate, "SELECT sluice_token_rotate($1, $2, $3::integer, $4::integer)", 4),
+        ST(partitions, "SELECT sluice_report_partitions($1::integer)", 1),
+        ST(country_region, "INSERT INTO country_regions (country, region) VALUES ($1, $2) "
+                           "ON CONFLICT (country) DO UPDATE SET region = EXCLUDED.region", 2),
+};
+/* clang-format on */
+
+int api_stmts_register(struct ctl *ctl)
+{
+        for (size_t i = 0; i < sizeof(stmt_defs) / sizeof(stmt_defs[0]); i++) {
+                const struct stmt_def *d = &stmt_defs[i];
+                int id = pgdb_stmt_add(ctl->db, d->name, d->sql, d->n_params);
+                if (id < 0)
+                        return id;
+                *(int *)((char *)&ctl->st + d->offset) = id;
+        }
+        return 0;
+}
+
+static void json_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        static const char *const nocache[] = {"Cache-Control", "no-store", NULL};
+        struct ctl_req *rq = userdata;
+        size_t len = 0;
+        const char *v;
+
+        if (err < 0) {
+                ctl_reply_db_error(rq, err, res);
+                return;
+        }
+        v = pgdb_res_value(res, 0, 0, &len);
+        if (!v) {
+                ctl_reply_error(rq, 404, "not_found", "");
+                return;
+        }
+        ctl_reply(rq, 200, "application/json", v, len, nocache);
+}
+
+void api_exec_json(struct ctl_req *rq, int stmt, const char *const *params, int n)
+{
+        int r = pgdb_exec(rq->ctl->db, stmt, params, n, json_done, rq);
+
+        if (r < 0)
+                ctl_reply_db_error(rq, r == -EINVAL ? -EIO : r, NULL);
+}
+
+int api_profile_param(struct ctl_req *rq, char *ret, size_t cap)
+{
+        int r = ctl_query_get(rq, "profile", ret, cap);
+
+        if (r == -ENOENT || r == 0)
+                return 0;
+        if (r < 0 || r > 18)
+                goto bad;
+        for (int i = 0; i < r; i++)
+                if (ret[i] < '0' || ret[i] > '9')
+                        goto bad;
+        return 1;
+bad:
+        ctl_reply_error(rq, 400, "bad_request", "'profile' must be a numeric profile id");
+        return -EINVAL;
+}
+
+void api_client_country(const struct ctl_req *rq, char cc[3])
+{
+        const struct ctl *ctl = rq->ctl;
+
+        cc[0] = '\0';
+        if (ctl->geo && geo_table_lookup_str(ctl->geo, rq->client, cc) == 0)
+                return;
+        if (ctl->cfg->default_country) {
+                memcpy(cc, ctl->cfg->default_country, 2);
+                cc[2] = '\0';
+                return;
+        }
+        cc[0] = '\0';
+}
+
+int api_random_hex(char *buf, size_t n)
+{
+        unsigned char raw[64];
+
+        if (n > sizeof(raw) || RAND_bytes(raw, (int)n) != 1)
+                return -EIO;
+        hex_encode(raw, n, buf);
+        return 0;
+}
+
+const char *ctl_region_of(const struct ctl *ctl, const char *country)
+{
+        const struct cfg_list *l = &ctl->cfg->country_prefixes;
+
+        for (size_t i = 0; i < l->n; i++) {
+                const struct ctl_cfg_prefix *p = (const struct ctl_cfg_prefix *)l->items + i;
+                if (p->region && !strcmp(p->country, country))
+                        return p->region;
+        }
+        return NULL;
+}

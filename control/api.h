@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+/*
+ * API handlers (docs/control.md). Each takes the request, replies exactly once, possibly from a
+ * database callback. Grouped by file: api-catalog.c, api-playback.c, api-edges.c, api-admin.c.
+ */
+
+struct ctl;
+struct ctl_req;
+
+/* api-catalog.c */
+void api_browse(struct ctl_req *rq);
+void api_trending(struct ctl_req *rq);
+void api_genres(struct ctl_req *rq);
+void api_search(struct ctl_req *rq);
+void api_title(struct ctl_req *rq);
+void api_profile_create(struct ctl_req *rq);
+void api_continue_watching(struct ctl_req *rq);
+
+/* api-playback.c */
+void api_playback(struct ctl_req *rq);
+void api_manifest_mpd(struct ctl_req *rq);
+void api_manifest_m3u8(struct ctl_req *rq);
+void api_manifest_media(struct ctl_req *rq);
+void api_steering(struct ctl_req *rq);
+void api_license_clearkey(struct ctl_req *rq);
+void api_report(struct ctl_req *rq);
+
+/* api-edges.c */
+void api_heartbeat(struct ctl_req *rq);
+void api_fill_plan(struct ctl_req *rq);
+void api_admin_edge(struct ctl_req *rq);
+
+/* api-admin.c */
+void api_admin_title(struct ctl_req *rq);
+void api_admin_licences(struct ctl_req *rq);
+void api_admin_keys_get(struct ctl_req *rq);
+void api_admin_keys_rotate(struct ctl_req *rq);
+
+/*
+ * Statements: register every API statement with the pool (start-up). Returns 0 or -errno.
+ */
+int api_stmts_register(struct ctl *ctl);
+
+/*
+ * Re-read the shared URI-signing key set from PostgreSQL (api-admin.c); arms itself again
+ * every tokens.refresh. Call once after the pool exists.
+ */
+void api_keys_refresh_start(struct ctl *ctl);
+
+/* ---- shared by the handlers (api-util.c) ---- */
+
+/*
+ * Run stmt and reply with its single JSON value as the body (200), or with the mapped error.
+ * Params are copied. On a pool refusal replies 503 at once.
+ */
+void api_exec_json(struct ctl_req *rq, int stmt, const char *const *params, int n);
+
+/*
+ * Optional "profile" query parameter: 1 with ret (a decimal id, <= 19 digits) filled, 0 when
+ * absent, or replies 400 and returns -EINVAL.
+ */
+int api_profile_param(struct ctl_req *rq, char *ret, size_t cap);
+
+/* Client's country ("" when unknown and no default) into cc[3]. */
+void api_client_country(const struct ctl_req *rq, char cc[3]);
+
+/* Fill buf with 2*n lowercase hex chars of random bytes. Returns 0 or -EIO. */
+int api_random_hex(char *buf, size_t n);

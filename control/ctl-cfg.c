@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sluice-control configuration: cfg_field tables, then the checks that need more than a
+ * type (addresses, CIDRs, URLs), reported at the offending node.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+#include "ctl-cfg.h"
+#include "geo.h"
+
+#define SEC(s)             ((int64_t)(s)*1000)
+#define CTL_CFG_MAX_LISTEN 16
+
+/* clang-format off */
+static const struct cfg_field admin_fields[] = {
+        {.key = "token_file", .type = CFG_STRING,
+         .offset = offsetof(struct ctl_cfg_admin, token_file), .required = true},
+        {0},
+};
+
+static const struct cfg_field tokens_fields[] = {
+        {.key = "keys_file", .type = CFG_STRING,
+         .offset = offsetof(struct ctl_cfg_tokens, keys_file), .required = true},
+        {.key = "refresh", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg_tokens, refresh_ms), .min = 1000, .max = SEC(3600),
+         .def = "10s"},
+        {0},
+};
+
+static const struct cfg_field db_fields[] = {
+        {.key = "pool", .type = CFG_INT, .offset = offsetof(struct ctl_cfg_database, pool),
+         .min = 1, .max = 64, .def = "4"},
+        {.key = "timeout", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg_database, timeout_ms), .min = 50, .max = SEC(600),
+         .def = "3s"},
+        {.key = "max_queue", .type = CFG_INT,
+         .offset = offsetof(struct ctl_cfg_database, max_queue), .min = 1, .max = 1000000,
+         .def = "4096"},
+        {0},
+};
+
+static const struct cfg_field prefix_fields[] = {
+        {.key = "cidr", .type = CFG_STRING, .offset = offsetof(struct ctl_cfg_prefix, cidr),
+         .required = true},
+        {.key = "country", .type = CFG_STRING, .offset = offsetof(struct ctl_cfg_prefix, country),
+         .required = true},
+        {.key = "region", .type = CFG_STRING, .offset = offsetof(struct ctl_cfg_prefix, region)},
+        {0},
+};
+
+static const struct cfg_field demand_fields[] = {
+        {.key = "halflife", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg_demand, halflife_ms), .min = SEC(60),
+         .max = SEC(30 * 86400), .def = "6h"},
+        {.key = "release_horizon", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg_demand, release_horizon_ms), .min = SEC(60),
+         .max = SEC(60 * 86400), .def = "48h"},
+        {0},
+};
+
+static const struct cfg_field log_fields[] = {
+        {.key = "level", .type = CFG_STRING, .offset = offsetof(struct ctl_cfg_log, level),
+         .def = "info"},
+        {.key = "target", .type = CFG_STRING, .offset = offsetof(struct ctl_cfg_log, target),
+         .def = "stderr"},
+        {0},
+};
+
+static const struct cfg_field root_fields[] = {
+        {.key = "listen", .type = CFG_STRLIST, .offset = offsetof(struct ctl_cfg, listen),
+         .min = 1, .max = CTL_CFG_MAX_LISTEN, .def = "127.0.0.1:7000"},
+        {.key = "database", .type = CFG_STRING, .offset = offsetof(struct ctl_cfg, database),
+         .required = true},
+        {.key = "database_pool", .type = CFG_SECTION, .offset = offsetof(struct ctl_cfg, db),
+         .sub = db_fields},
+        {.key = "admin", .type = CFG_SECTION, .offset = offsetof(struct ctl_cfg, admin),
+         .sub = admin_fields, .required = true},
+        {.key = "tokens", .type = CFG_SECTION, .offset = offsetof(struct ctl_cfg, tokens),
+         .sub = tokens_fields, .required = true},
+        {.key = "country_prefixes", .type = CFG_SECTION_LIST,
+         .offset = offsetof(struct ctl_cfg, country_prefixes), .min = 0, .max = GEO_ENTRIES_MAX,
+         .sub = prefix_fields, .elem_size = sizeof(struct ctl_cfg_prefix)},
+        {.key = "default_country", .type = CFG_STRING,
+         .offset = offsetof(struct ctl_cfg, default_country)},
+        {.key = "trusted_proxies", .type = CFG_STRLIST,
+         .offset = offsetof(struct ctl_cfg, trusted_proxies), .min = 0, .max = 256},
+        {.key = "public_url", .type = CFG_STRING, .offset = offsetof(struct ctl_cfg, public_url),
+         .def = "http://127.0.0.1:7000"},
+        {.key = "origin_url", .type = CFG_STRING, .offset = offsetof(struct ctl_cfg, origin_url),
+         .def = "http://127.0.0.1:9000"},
+        {.key = "session_ttl", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg, session_ttl_ms), .min = SEC(60), .max = SEC(7 * 86400),
+         .def = "6h"},
+        {.key = "heartbeat_period", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg, heartbeat_period_ms), .min = SEC(1), .max = SEC(3600),
+         .def = "5s"},
+        {.key = "steering_ttl", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg, steering_ttl_ms), .min = SEC(1), .max = SEC(3600),
+         .def = "10s"},
+        /* Registration bodies carry a whole asset.json: a 2 h title lists ~3,600 files. */
+        {.key = "max_body", .type = CFG_SIZE, .offset = offsetof(struct ctl_cfg, max_body),
+         .min = 1024, .max = 64 << 20, .def = "1M"},
+        {.key = "max_connections", .type = CFG_INT,
+         .offset = offsetof(struct ctl_cfg, max_connections), .min = 1, .max = 1000000,
+         .def = "10000"},
+        {.key = "idle_timeout", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg, idle_timeout_ms), .min = 100, .max = SEC(3600),
+         .def = "60s"},
+        {.key = "cors_origins", .type = CFG_STRLIST,
+         .offset = offsetof(struct ctl_cfg, cors_origins), .min = 0, .max = 256, .def = "*"},
+        {.key = "demand", .type = CFG_SECTION, .offset = offsetof(struct ctl_cfg, demand),
+         .sub = demand_fields},
+        {.key = "log", .type = CFG_SECTION, .offset = offsetof(struct ctl_cfg, log),
+         .sub = log_fields},
+        {0},
+};
+/* clang-format on */
+
+int ctl_cfg_parse_addr(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len)
+{
+        char host[64];
+        const char *sep, *port_s, *hs;
+        size_t hl;
+        unsigned long port = 0;
+
+        if (!s)
+                return -EINVAL;
+        if (s[0] == '[') {
+                sep = strchr(s, ']');
+                if (!sep || sep[1] != ':')
+                        return -EINVAL;
+                hs = s + 1;
+                hl = (size_t)(sep - hs);
+                port_s = sep + 2;
+        } else {
+                sep = strrchr(s, ':');
+                if (!sep || memchr(s, ':', (size_t)(sep - s)))
+                        return -EINVAL;
+                hs = s;
+                hl = (size_t)(sep - s);
+                port_s = sep + 1;
+        }
+        if (hl >= sizeof(host) || !*port_s || strlen(port_s) > 5)
+                return -EINVAL;
+        memcpy(host, hs, hl);
+        host[hl] = '\0';
+        for (const char *p = port_s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                port = port * 10 + (unsigned long)(*p - '0');
+        }
+        if (port > 65535)
+                return -EINVAL;
+        memset(ret, 0, sizeof(*ret));
+        if (s[0] == '[') {
+                struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ret;
+                a6->sin6_family = AF_INET6;
+                a6->sin6_port = htons((uint16_t)port);
+                if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+                        return -EINVAL;
+                *ret_len = sizeof(*a6);
+                return 0;
+        }
+        struct sockaddr_in *a4 = (struct sockaddr_in *)ret;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        if (host[0] == '\0')
+                a4->sin_addr.s_addr = htonl(INADDR_ANY);
+        else if (!strcasecmp(host, "localhost"))
+                a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+                return -EINVAL;
+        *ret_len = sizeof(*a4);
+        return 0;
+}
+
+static bool url_ok(const char *u)
+{
+        const char *rest;
+
+        if (!u)
+                return false;
+        if (!strncasecmp(u, "http://", 7))
+                rest = u + 7;
+        else if (!strncasecmp(u, "https://", 8))
+                rest = u + 8;
+        else
+                return false;
+        if (!*rest || *rest == '/')
+                return false;
+        for (const char *p = u; *p; p++)
+                if ((unsigned char)*p <= ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
+                        return false;
+        return true;
+}
+
+static bool country_ok(const char *c)
+{
+        return c && strlen(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z';
+}
+
+static bool region_ok(const char *r)
+{
+        size_t n = r ? strlen(r) : 0;
+
+        if (n == 0 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') || r[i] == '-'))
+                        return false;
+        return true;
+}
+
+static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t len,
+                    struct cfg_error *err)
+{
+        struct sockaddr_storage ss;
+        struct geo_prefix gp;
+        socklen_t sl;
+        char path[96];
+
+        for (size_t i = 0; i < c->listen.n; i++) {
+                snprintf(path, sizeof(path), "listen[%zu]", i);
+                if (ctl_cfg_parse_addr(c->listen.items[i], &ss, &sl) < 0)
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': \"%s\" is not host:port, [v6]:port or :port",
+                                            path, c->listen.items[i]);
+        }
+        if (!c->database[0])
+                return cfg_error_at(err, name, buf, len, "database", "'database' is empty");
+        if (!c->admin.token_file || !c->admin.token_file[0])
+                return cfg_error_at(err, name, buf, len, "admin.token_file",
+                                    "'admin.token_file' is empty");
+        if (!c->tokens.keys_file || !c->tokens.keys_file[0])
+                return cfg_error_at(err, name, buf, len, "tokens.keys_file",
+                                    "'tokens.keys_file' is empty");
+        for (size_t i = 0; i < c->country_prefixes.n; i++) {
+                struct ctl_cfg_prefix *p = (struct ctl_cfg_prefix *)c->country_prefixes.items + i;
+                /* Accept lower case in the file; the table and the database use upper case. */
+                for (char *q = p->country; *q; q++)
+                        if (*q >= 'a' && *q <= 'z')
+                                *q = (char)(*q - 'a' + 'A');
+                snprintf(path, sizeof(path), "country_prefixes[%zu].cidr", i);
+                if (geo_cidr_parse(p->cidr, &gp) < 0)
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': \"%s\" is not a CIDR prefix (host bits must "
+                                            "be zero)",
+                                            path, p->cidr);
+                snprintf(path, sizeof(path), "country_prefixes[%zu].country", i);
+                if (!country_ok(p->country))
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': \"%s\" is not an ISO 3166-1 alpha-2 code",
+                                            path, p->country);
+                snprintf(path, sizeof(path), "country_prefixes[%zu].region", i);
+                if (p->region && !region_ok(p->region))
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': \"%s\" is not a region name (a-z, 0-9, -)",
+                                            path, p->region);
+        }
+        if (c->default_country) {
+                for (char *q = c->default_country; *q; q++)
+                        if (*q >= 'a' && *q <= 'z')
+                                *q = (char)(*q - 'a' + 'A');
+                if (!country_ok(c->default_country))
+                        return cfg_error_at(err, name, buf, len, "default_country",
+                                            "'default_country': \"%s\" is not an ISO 3166-1 "
+                                            "alpha-2 code",
+                                            c->default_country);
+        }
+        for (size_t i = 0; i < c->trusted_proxies.n; i++) {
+                snprintf(path, sizeof(path), "trusted_proxies[%zu]", i);
+                if (geo_cidr_parse(c->trusted_proxies.items[i], &gp) < 0)
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': \"%s\" is not a CIDR prefix", path,
+                                            c->trusted_proxies.items[i]);
+        }
+        if (!url_ok(c->public_url))
+                return cfg_error_at(err, name, buf, len, "public_url",
+                                    "'public_url': \"%s\" is not an http:// or https:// URL",
+                                    c->public_url);
+        if (!url_ok(c->origin_url))
+                return cfg_error_at(err, name, buf, len, "origin_url",
+                                    "'origin_url': \"%s\" is not an http:// or https:// URL",
+                                    c->origin_url);
+        /* URLs are joined with "/..." later; one canonical form avoids "//". */
+        for (size_t n = strlen(c->public_url); n > 0 && c->public_url[n - 1] == '/'; n--)
+                c->public_url[n - 1] = '\0';
+        for (size_t n = strlen(c->origin_url); n > 0 && c->origin_url[n - 1] == '/'; n--)
+                c->origin_url[n - 1] = '\0';
+        if (!c->log.level || log_level_parse(c->log.level) < 0)
+                return cfg_error_at(err, name, buf, len, "log.level",
+                                    "'log.level' must be error, warn, info or debug");
+        return 0;
+}
+
+int ctl_cfg_load_buf(const char *name, const char *buf, size_t len, struct ctl_cfg **ret,
+                     struct cfg_error *err)
+{
+        struct ctl_cfg *c = calloc(1, sizeof(*c));
+        int r;
+
+        if (!c) {
+                snprintf(err->msg, sizeof(err->msg), "%s: out of memory", name);
+                return -ENOMEM;
+        }
+        r = cfg_load_buf(name, buf, len, root_fields, c, err);
+        if (r < 0) {
+                free(c); /* cfg_load_buf already freed what it allocated inside */
+                return r;
+        }
+        r = validate(c, name, buf, len, err);
+        if (r < 0)
+                goto out;
+        *ret = c;
+        c = NULL;
+out:
+        ctl_cfg_free(c);
+        return r;
+}
+
+int ctl_cfg_load(const char *path, struct ctl_cfg **ret, struct cfg_error *err)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        int r;
+
+        r = cfg_read_file(path, &buf, &len, err);
+        if (r < 0)
+                return r;
+        r = ctl_cfg_load_buf(path, buf, len, ret, err);
+        free(buf);
+        return r;
+}
+
+void ctl_cfg_free(struct ctl_cfg *cfg)
+{
+        if (!cfg)
+                return;
+        cfg_free(root_fields, cfg);
+        free(cfg);
+}

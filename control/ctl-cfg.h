@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "cfg.h"
+
+/*
+ * sluice-control configuration (docs/control.md lists every key). Loaded by common/cfg.c's
+ * table-driven loader into a new immutable struct; SIGHUP loads another and swaps pointers.
+ */
+
+struct ctl_cfg_admin {
+        char *token_file; /* bearer token for /v1/admin/, one line */
+};
+
+struct ctl_cfg_tokens {
+        char *keys_file;    /* initial URI-signing keys (common/token.h format) */
+        int64_t refresh_ms; /* how often the shared key set is re-read from PostgreSQL */
+};
+
+struct ctl_cfg_database {
+        int64_t pool;       /* connections per instance */
+        int64_t timeout_ms; /* per query, queued or running */
+        int64_t max_queue;
+};
+
+/* One country_prefixes entry. */
+struct ctl_cfg_prefix {
+        char *cidr;    /* "10.1.0.0/16" */
+        char *country; /* "SE" */
+        char *region;  /* edge region serving that country, optional */
+};
+
+struct ctl_cfg_demand {
+        int64_t halflife_ms;        /* decay of recent views */
+        int64_t release_horizon_ms; /* push scheduled releases this far ahead */
+};
+
+struct ctl_cfg_log {
+        char *level;
+        char *target;
+};
+
+struct ctl_cfg {
+        struct cfg_strlist listen;
+        char *database;                  /* libpq conninfo */
+        struct ctl_cfg_database db;      /* `database_pool` etc. live in this section */
+        struct ctl_cfg_admin admin;
+        struct ctl_cfg_tokens tokens;
+        struct cfg_list country_prefixes; /* of struct ctl_cfg_prefix */
+        char *default_country;           /* for addresses no prefix covers; NULL: 451 */
+        struct cfg_strlist trusted_proxies; /* CIDRs whose X-Forwarded-For is believed */
+        char *public_url;                /* how players reach this service */
+        char *origin_url;                /* origin base for fill plans */
+        int64_t session_ttl_ms;
+        int64_t heartbeat_period_ms;
+        int64_t steering_ttl_ms;
+        int64_t max_body;                /* request body bytes */
+        int64_t max_connections;
+        int64_t idle_timeout_ms;
+        struct cfg_strlist cors_origins; /* ["*"] allows any */
+        struct ctl_cfg_demand demand;
+        struct ctl_cfg_log log;
+};
+
+/*
+ * Load and validate path. Returns 0 and a new config in *ret (free with ctl_cfg_free), or
+ * -EINVAL/-errno with err->msg ("file:line:col: message").
+ */
+int ctl_cfg_load(const char *path, struct ctl_cfg **ret, struct cfg_error *err);
+/* Same from memory; name is used in messages. */
+int ctl_cfg_load_buf(const char *name, const char *buf, size_t len, struct ctl_cfg **ret,
+                     struct cfg_error *err);
+void ctl_cfg_free(struct ctl_cfg *cfg);
+
+/* "host:port", "[v6]:port" or ":port" → socket address. Returns 0 or -EINVAL. */
+int ctl_cfg_parse_addr(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);

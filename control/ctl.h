@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "token.h"
+
+/*
+ * The control process's shared context: what every handler needs (loop, config, database
+ * pool, lookup tables, signing keys, metrics, statement ids). One per process; the handlers
+ * reach it through their request. Configuration-derived members are replaced as a whole on
+ * SIGHUP (ctl_reload in main.c).
+ */
+
+struct uring_loop;
+struct pgdb;
+struct geo_table;
+struct ctl_cfg;
+struct ctl_server;
+struct metrics_reg;
+struct metric;
+
+/* Loop op codes: the server's, then pgdb's three. */
+enum ctl_op {
+        CTL_OP_ACCEPT = 1,
+        CTL_OP_RECV,
+        CTL_OP_SEND_POLL,
+        CTL_OP_CANCEL,
+        CTL_OP_SIGNAL,
+        CTL_OP_PGDB, /* ..CTL_OP_PGDB + 2 */
+};
+
+struct ctl_metrics {
+        struct metrics_reg *reg;
+        struct metric *requests[6]; /* by status class: 1xx..5xx, [0] unused */
+        struct metric *latency;     /* seconds */
+        struct metric *db_errors;   /* 503s caused by the database */
+        struct metric *conns_open;
+        struct metric *sessions;    /* playback sessions started */
+        struct metric *manifests;
+        struct metric *licences;    /* ClearKey licences with keys */
+        struct metric *licence_refusals;
+        struct metric *heartbeats;
+        struct metric *reports;
+};
+
+/* Prepared statement ids (pgdb_stmt_add), one per API operation. */
+struct ctl_stmts {
+        int register_title, set_licences, playback, session_view, license_key, report;
+        int continue_watching, browse, trending, genres, search, title_details, profile_create;
+        int profile_get, edge_register, edge_list, heartbeat, fill_plan, token_keys, token_rotate;
+        int partitions, country_region;
+};
+
+struct ctl {
+        struct uring_loop *loop;
+        struct ctl_cfg *cfg;
+        struct pgdb *db;
+        struct geo_table *geo;     /* country_prefixes */
+        struct geo_table *trusted; /* trusted_proxies (country "ZZ" marks a hit) */
+        struct token_keyset keys;  /* shared key set as last read; sign_idx signs */
+        int64_t keys_sign_from[TOKEN_MAX_KEYS];
+        char admin_token[256];
+        size_t admin_token_len;
+        struct ctl_metrics m;
+        struct ctl_stmts st;
+        struct ctl_server *srv;
+        bool draining;
+};
+
+/* Region configured for a country (country_prefixes[].region), or NULL. */
+const char *ctl_region_of(const struct ctl *ctl, const char *country);

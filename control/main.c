@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sluice-control: start-up (config, migrations, pool, listeners), signals (SIGTERM/SIGINT
+ * drain and exit 0, SIGHUP reloads), and periodic upkeep (report partitions).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "geo.h"
+#include "log.h"
+#include "metrics.h"
+#include "token.h"
+#include "uring-loop.h"
+
+#include "api.h"
+#include "ctl-cfg.h"
+#include "ctl.h"
+#include "migrate.h"
+#include "pgdb.h"
+#include "server.h"
+
+#define DRAIN_MAX_MS     10000u
+#define PARTITIONS_EVERY (3600u * 1000u)
+
+static const char *cfg_path = "/etc/sluice/control.yaml";
+static struct ctl ctl_main;
+static int sig_fd = -1;
+static uint32_t sig_slot;
+static struct signalfd_siginfo sig_info;
+static struct uring_timer drain_timer, partitions_timer;
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: sluice-control [--config FILE] [--check-config]\n"
+                "\n"
+                "The Sluice control plane: catalog, licensing, sessions, manifests, steering,\n"
+                "ClearKey licences, edge health and fill plans, over PostgreSQL.\n"
+                "\n"
+                "  -c, --config FILE   configuration (default /etc/sluice/control.yaml)\n"
+                "      --check-config  validate the configuration and exit (2 if bad)\n"
+                "  -h, --help          this help\n"
+                "  -V, --version       print the version\n"
+                "\n"
+                "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration.\n"
+                "Docs: docs/control.md\n");
+}
+
+/* Read the admin token: one line, at least 16 characters. */
+static int admin_token_load(const char *path, char *out, size_t cap, size_t *ret_len)
+{
+        FILE *f = fopen(path, "re");
+        size_t n;
+
+        if (!f)
+                return -errno;
+        n = fread(out, 1, cap - 1, f);
+        (void)fclose(f);
+        out[n] = '\0';
+        while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+                out[--n] = '\0';
+        if (n < 16 || strchr(out, '\n'))
+                return -EINVAL;
+        *ret_len = n;
+        return 0;
+}
+
+/* Tables derived from the config: built whole, then swapped in by the caller. */
+static int tables_build(const struct ctl_cfg *cfg, struct geo_table **ret_geo,
+                        struct geo_table **ret_trusted)
+{
+        const struct cfg_list *l = &cfg->country_prefixes;
+        struct geo_entry *e = calloc(l->n + cfg->trusted_proxies.n + 1, sizeof(*e));
+        int r;
+
+        if (!e)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n; i++) {
+                const struct ctl_cfg_prefix *p = (const struct ctl_cfg_prefix *)l->items + i;
+                e[i] = (struct geo_entry){.cidr = p->cidr, .country = p->country};
+        }
+        r = geo_table_build(e, l->n, ret_geo, NULL);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < cfg->trusted_proxies.n; i++)
+                e[i] = (struct geo_entry){.cidr = cfg->trusted_proxies.items[i], .country = "ZZ"};
+        r = geo_table_build(e, cfg->trusted_proxies.n, ret_trusted, NULL);
+        if (r < 0) {
+                geo_table_free(*ret_geo);
+                *ret_geo = NULL;
+        }
+out:
+        free(e);
+        return r;
+}
+
+static int metrics_setup(struct ctl_metrics *m)
+{
+        static const double bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                                        0.05,   0.1,   0.25,  0.5,   1,    2.5};
+        static const char *const cls[] = {NULL, "class=\"1xx\"", "class=\"2xx\"", "class=\"3xx\"",
+                                          "class=\"4xx\"", "class=\"5xx\""};
+
+        m->reg = metrics_reg_new();
+        if (!m->reg)
+                return -ENOMEM;
+        for (int i = 1; i <= 5; i++)
+                m->requests[i] = metrics_counter_new(m->reg, "sluice_control_requests_total",
+                                                     "HTTP requests answered", cls[i]);
+        m->latency = metrics_histogram_new(m->reg, "sluice_control_request_seconds",
+                                           "Time from a complete request to its reply", NULL,
+                                           bounds, sizeof(bounds) / sizeof(bounds[0]));
+        m->db_errors = metrics_counter_new(m->reg, "sluice_control_db_unavailable_total",
+                                           "Requests answered 503 for want of the database",
+                                           NULL);
+        m->conns_open = metrics_gauge_new(m->reg, "sluice_control_connections",
+                                          "Open client connections", NULL);
+        m->sessions = metrics_counter_new(m->reg, "sluice_control_sessions_total",
+                                          "Playback sessions started", NULL);
+        m->manifests = metrics_counter_new(m->reg, "sluice_control_manifests_total",
+                                           "Manifests (MPD and HLS playlists) served", NULL);
+        m->licences = metrics_counter_new(m->reg, "sluice_control_licences_total",
+                                          "ClearKey licences issued with keys", NULL);
+        m->licence_refusals = metrics_counter_new(m->reg,
+                                                  "sluice_control_licence_refusals_total",
+                                                  "ClearKey requests refused", NULL);
+        m->heartbeats = metrics_counter_new(m->reg, "sluice_control_heartbeats_total",
+                                            "Edge heartbeats received", NULL);
+        m->reports = metrics_counter_new(m->reg, "sluice_control_reports_total",
+                                         "Playback reports received", NULL);
+        return m->latency && m->reports ? 0 : -ENOMEM;
+}
+
+static void reload(struct ctl *ctl)
+{
+        struct ctl_cfg *cfg = NULL;
+        struct cfg_error err = {0};
+        struct geo_table *geo = NULL, *trusted = NULL;
+        char tok[sizeof(ctl->admin_token)];
+        size_t tok_len = 0;
+
+        if (ctl_cfg_load(cfg_path, &cfg, &err) < 0) {
+                log_error("reload: %s; keeping the running configuration", err.msg);
+                return;
+        }
+        if (tables_build(cfg, &geo, &trusted) < 0 ||
+            admin_token_load(cfg->admin.token_file, tok, sizeof(tok), &tok_len) < 0) {
+                log_error("reload: prefixes or admin token unusable; keeping the running "
+                          "configuration");
+                geo_table_free(geo);
+                geo_table_free(trusted);
+                ctl_cfg_free(cfg);
+                return;
+        }
+        if (strcmp(cfg->database, ctl->cfg->database) || cfg->listen.n != ctl->cfg->listen.n)
+                log_warn("reload: 'listen' and 'database' changes take effect at restart");
+        geo_table_free(ctl->geo);
+        geo_table_free(ctl->trusted);
+        ctl->geo = geo;
+        ctl->trusted = trusted;
+        OPENSSL_cleanse(ctl->admin_token, sizeof(ctl->admin_token));
+        memcpy(ctl->admin_token, tok, tok_len + 1);
+        ctl->admin_token_len = tok_len;
+        OPENSSL_cleanse(tok, sizeof(tok));
+        ctl_cfg_free(ctl->cfg);
+        ctl->cfg = cfg;
+        log_threshold = (enum log_level)log_level_parse(cfg->log.level);
+        log_info("configuration reloaded");
+}
+
+static void drain_check(struct uring_loop *loop, void *userdata)
+{
+        struct ctl *ctl = userdata;
+
+        if (ctl->draining && ctl_server_conns(ctl->srv) == 0 && pgdb_pending(ctl->db) == 0)
+                uring_loop_stop(loop);
+}
+
+static void on_drain_timer(struct uring_loop *loop, struct uring_timer *t)
+{
+        log_warn("drain: gave up waiting for %u connections", ctl_server_conns(ctl_main.srv));
+        uring_loop_stop(loop);
+}
+
+static void partitions_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        if (err < 0)
+                log_warn("report partitions: %s, ignoring",
+                         err == -EPROTO ? pgdb_res_message(res) : strerror(-err));
+}
+
+static void on_partitions_timer(struct uring_loop *loop, struct uring_timer *t)
+{
+        const char *p[] = {"7"};
+
+        (void)pgdb_exec(ctl_main.db, ctl_main.st.partitions, p, 1, partitions_done, NULL);
+        (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + PARTITIONS_EVERY);
+}
+
+static void on_signal(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        struct ctl *ctl = &ctl_main;
+
+        if (cqe->res == (int)sizeof(sig_info)) {
+                if (sig_info.ssi_signo == SIGHUP) {
+                        reload(ctl);
+                } else if (!ctl->draining) {
+                        log_info("signal %u: draining", sig_info.ssi_signo);
+                        ctl->draining = true;
+                        ctl_server_drain(ctl->srv);
+                        (void)uring_timer_arm(loop, &drain_timer,
+                                              uring_loop_now_ms(loop) + DRAIN_MAX_MS);
+                }
+        }
+        if (uring_loop_read(loop, sig_slot, CTL_OP_SIGNAL, sig_fd, &sig_info, sizeof(sig_info)) <
+            0)
+                log_error("cannot re-arm the signal reader");
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"check-config", no_argument, NULL, 'C'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
+                {0},
+        };
+        struct ctl *ctl = &ctl_main;
+        struct cfg_error cerr = {0};
+        char kerr[256], merr[512];
+        bool check = false;
+        sigset_t sigs;
+        int c, r, rc = 1;
+
+        while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        cfg_path = optarg;
+                        break;
+                case 'C':
+                        check = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case 'V':
+                        printf("sluice-control %s\n", SLUICE_VERSION);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind != argc) {
+                usage(stderr);
+                return 2;
+        }
+        if (ctl_cfg_load(cfg_path, &ctl->cfg, &cerr) < 0) {
+                fprintf(stderr, "%s\n", cerr.msg);
+                return 2;
+        }
+        r = tables_build(ctl->cfg, &ctl->geo, &ctl->trusted);
+        if (r < 0) {
+                fprintf(stderr, "%s: country_prefixes or trusted_proxies: %s\n", cfg_path,
+                        strerror(-r));
+                return 2;
+        }
+        r = token_keyset_load(ctl->cfg->tokens.keys_file, &ctl->keys, kerr, sizeof(kerr));
+        if (r < 0) {
+                fprintf(stderr, "%s: tokens.keys_file: %s\n", cfg_path, kerr);
+                return 2;
+        }
+        r = admin_token_load(ctl->cfg->admin.token_file, ctl->admin_token,
+                             sizeof(ctl->admin_token), &ctl->admin_token_len);
+        if (r < 0) {
+                fprintf(stderr, "%s: admin.token_file %s: %s\n", cfg_path,
+                        ctl->cfg->admin.token_file,
+                        r == -EINVAL ? "must hold one token of at least 16 characters"
+                                     : strerror(-r));
+                return 2;
+        }
+        if (check) {
+                printf("%s: configuration ok\n", cfg_path);
+                return 0;
+        }
+        if (log_init((enum log_level)log_level_parse(ctl->cfg->log.level), ctl->cfg->log.target) <
+            0) {
+                fprintf(stderr, "cannot open log target %s\n", ctl->cfg->log.target);
+                return 2;
+        }
+
+        /* Signals first, so a SIGTERM during migrations is not lost. */
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGHUP);
+        sigaddset(&sigs, SIGPIPE);
+        (void)sigprocmask(SIG_BLOCK, &sigs, NULL);
+        sigdelset(&sigs, SIGPIPE);
+        sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+
+        {
+                const char *kids[TOKEN_MAX_KEYS];
+                const unsigned char *secrets[TOKEN_MAX_KEYS];
+                size_t lens[TOKEN_MAX_KEYS];
+                const struct cfg_list *pl = &ctl->cfg->country_prefixes;
+                const char **countries = calloc(pl->n + 1, sizeof(char *));
+                const char **regions = calloc(pl->n + 1, sizeof(char *));
+                size_t nr = 0;
+                for (size_t i = 0; i < ctl->keys.n; i++) {
+                        kids[i] = ctl->keys.keys[i].kid;
+                        secrets[i] = ctl->keys.keys[i].secret;
+                        lens[i] = ctl->keys.keys[i].secret_len;
+                }
+                for (size_t i = 0; countries && regions && i < pl->n; i++) {
+                        const struct ctl_cfg_prefix *p = (const struct ctl_cfg_prefix *)pl->items + i;
+                        if (p->region) {
+                                countries[nr] = p->country;
+                                regions[nr++] = p->region;
+                        }
+                }
+                struct migrate_bootstrap boot = {
+                        .kids = kids, .secrets = secrets, .secret_lens = lens,
+                        .n_keys = ctl->keys.n, .countries = countries, .regions = regions,
+                        .n_regions = nr,
+                };
+                r = migrate_run(ctl->cfg->database, &boot, merr, sizeof(merr));
+                free(countries);
+                free(regions);
+        }
+        if (r < 0) {
+                log_error("database: %s", merr);
+                goto out;
+        }
+        if (r > 0)
+                log_info("database: applied %d migration(s)", r);
+
+        if (metrics_setup(&ctl->m) < 0) {
+                log_error("out of memory");
+                goto out;
+        }
+        struct uring_loop_params lp = {.buf_count = 512, .buf_size = 16384};
+        r = uring_loop_new(&lp, &ctl->loop);
+        if (r < 0) {
+                log_error("cannot create the io_uring loop: %s", strerror(-r));
+                goto out;
+        }
+        struct pgdb_params pp = {
+                .conninfo = ctl->cfg->database,
+                .pool_size = (unsigned)ctl->cfg->db.pool,
+                .max_queue = (unsigned)ctl->cfg->db.max_queue,
+                .query_timeout_ms = (uint64_t)ctl->cfg->db.timeout_ms,
+                .connect_timeout_ms = (uint64_t)ctl->cfg->db.timeout_ms,
+                .op_base = CTL_OP_PGDB,
+        };
+        r = pgdb_new(ctl->loop, &pp, &ctl->db);
+        if (r < 0 || (r = api_stmts_register(ctl)) < 0) {
+                log_error("database pool: %s", strerror(-r));
+                goto out;
+        }
+        r = ctl_server_start(ctl, &ctl->srv);
+        if (r < 0)
+                goto out;
+        uring_loop_set_handler(ctl->loop, CTL_OP_SIGNAL, on_signal);
+        if (sig_fd < 0 || uring_loop_slot_alloc(ctl->loop, ctl, NULL, &sig_slot) < 0 ||
+            uring_loop_read(ctl->loop, sig_slot, CTL_OP_SIGNAL, sig_fd, &sig_info,
+                            sizeof(sig_info)) < 0) {
+                log_error("cannot watch signals");
+                goto out;
+        }
+        uring_timer_init(&drain_timer, on_drain_timer);
+        uring_timer_init(&partitions_timer, on_partitions_timer);
+        (void)uring_timer_arm(ctl->loop, &partitions_timer,
+                              uring_loop_now_ms(ctl->loop) + PARTITIONS_EVERY);
+        uring_loop_set_iter_hook(ctl->loop, drain_check, ctl);
+        api_keys_refresh_start(ctl);
+        log_info("sluice-control %s ready (public URL %s)", SLUICE_VERSION, ctl->cfg->public_url);
+
+        r = uring_loop_run(ctl->loop);
+        if (r < 0) {
+                log_error("loop failed: %s", strerror(-r));
+                goto out;
+        }
+        log_info("drained, exiting");
+        rc = 0;
+out:
+        if (ctl->srv)
+                ctl_server_free(ctl->srv);
+        if (ctl->db)
+                pgdb_free(ctl->db);
+        if (ctl->loop)
+                uring_loop_free(ctl->loop);
+        geo_table_free(ctl->geo);
+        geo_table_free(ctl->trusted);
+        OPENSSL_cleanse(&ctl->keys, sizeof(ctl->keys));
+        OPENSSL_cleanse(ctl->admin_token, sizeof(ctl->admin_token));
+        metrics_reg_free(ctl->m.reg);
+        ctl_cfg_free(ctl->cfg);
+        if (sig_fd >= 0)
+                (void)close(sig_fd);
+        return rc;
+}

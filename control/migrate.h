@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+/*
+ * Schema migrations: control/migrations/NNN_name.sql, embedded at build time (embed-sql.py),
+ * applied in order at start-up, each in its own transaction and recorded in
+ * schema_migrations. Several instances starting at once serialise on an advisory lock, so
+ * each migration runs exactly once. A database already ahead of this binary (a version it
+ * does not know) is refused, since an older binary cannot know what changed.
+ */
+
+struct migration {
+        unsigned version;
+        const char *name;
+        const char *sql;
+};
+
+extern const struct migration migrate_list[];
+extern const size_t migrate_count;
+
+struct migrate_bootstrap {
+        /* URI-signing keys from tokens.keys_file, inserted if their kid is new. */
+        const char *const *kids;
+        const unsigned char *const *secrets;
+        const size_t *secret_lens;
+        size_t n_keys;
+        /* country → region pairs from country_prefixes, upserted. */
+        const char *const *countries;
+        const char *const *regions;
+        size_t n_regions;
+};
+
+/*
+ * Connect (blocking: start-up only, before the loop serves), apply pending migrations, create
+ * the next days' report partitions and load the bootstrap data. On failure err holds a
+ * one-line reason. Returns the number of migrations applied (>= 0) or -errno: -ECONNREFUSED
+ * database unreachable, -EPROTO an SQL error, -ESTALE database newer than this binary.
+ */
+int migrate_run(const char *conninfo, const struct migrate_bootstrap *boot, char *err,
+                size_t errlen);

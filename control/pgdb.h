@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A small pool of non-blocking PostgreSQL connections driven by a uring loop: connection
+ * set-up (PQconnectStart/PQconnectPoll), queries (PQsendQueryPrepared) and results
+ * (PQconsumeInput/PQisBusy/PQgetResult) all progress from poll completions on PQsocket(), so
+ * no call blocks the loop thread. Statements are registered once and prepared lazily on each
+ * connection the first time it runs them. Results go to a callback.
+ *
+ * Failure model, so an API can answer 503 with Retry-After rather than hang:
+ *   - a query waits at most params.query_timeout_ms, queued or running; past that the
+ *     connection running it is dropped (PostgreSQL aborts the statement when the socket
+ *     closes) and the callback gets -ETIMEDOUT;
+ *   - when no connection can be made, queued queries fail with -ECONNREFUSED, and for a
+ *     back-off period new queries are refused at once by pgdb_exec();
+ *   - the queue is bounded (params.max_queue): -EBUSY.
+ * libpq's own codes never leave this module; SQL errors come back as -EPROTO with the
+ * SQLSTATE and message readable from the result.
+ */
+
+struct uring_loop;
+struct pgdb;
+struct pgdb_res;
+
+#define PGDB_MAX_PARAMS 10
+#define PGDB_MAX_STMTS  64
+
+struct pgdb_params {
+        const char *conninfo;        /* libpq conninfo; copied */
+        unsigned pool_size;          /* connections; 0: 4 */
+        unsigned max_queue;          /* queued queries; 0: 4096 */
+        uint64_t query_timeout_ms;   /* 0: 3000 */
+        uint64_t connect_timeout_ms; /* 0: 3000 */
+        uint8_t op_base;             /* this module uses loop op codes op_base..op_base+2 */
+};
+
+/*
+ * Called once per query. Normally from the loop; only when a send fails on an idle connection
+ * can it run before pgdb_exec() returns, so a caller must not touch userdata after a
+ * successful pgdb_exec() that it has handed over. err is 0 with a
+ * result; -EPROTO with a result carrying the SQL error; -ETIMEDOUT, -ECONNREFUSED (database
+ * unreachable or the connection broke) or -ECANCELED (pgdb_free) with res NULL. res is
+ * borrowed for the duration of the call.
+ */
+typedef void (*pgdb_done_fn)(void *userdata, int err, const struct pgdb_res *res);
+
+/* Create the pool (no connection is opened yet). Returns 0 and *ret, or -errno. Start-up. */
+int pgdb_new(struct uring_loop *loop, const struct pgdb_params *params, struct pgdb **ret);
+
+/*
+ * Fail every queued and running query with -ECANCELED and close the connections. The loop
+ * must still be alive (pending poll completions are dropped through slot generations).
+ */
+void pgdb_free(struct pgdb *db);
+
+/*
+ * Register a statement. name and sql must stay valid for the pool's life (string literals).
+ * Returns the statement id (>= 0) for pgdb_exec, -E2BIG (more than PGDB_MAX_STMTS) or -EINVAL.
+ */
+int pgdb_stmt_add(struct pgdb *db, const char *name, const char *sql, int n_params);
+
+/*
+ * Run statement stmt with text parameters (NULL entries are SQL NULLs; values are copied).
+ * Returns 0 when queued, fn then runs exactly once (see pgdb_done_fn); or -ECONNREFUSED (database known to be
+ * down, retry later), -EBUSY (queue full), -EINVAL, -ENOMEM, and fn never runs.
+ */
+int pgdb_exec(struct pgdb *db, int stmt, const char *const *params, int n_params, pgdb_done_fn fn,
+              void *userdata);
+
+/* Queries queued or running (for draining on shutdown and for metrics). */
+unsigned pgdb_pending(const struct pgdb *db);
+/* Connections currently usable (idle or busy). */
+unsigned pgdb_connected(const struct pgdb *db);
+
+/* ---- results ---- */
+
+int pgdb_res_rows(const struct pgdb_res *res);
+int pgdb_res_cols(const struct pgdb_res *res);
+/* Text value of row/col, NUL-terminated, or NULL for SQL NULL or out of range; *ret_len set
+ * when not NULL. Borrowed from res. */
+const char *pgdb_res_value(const struct pgdb_res *res, int row, int col, size_t *ret_len);
+/* For -EPROTO: the five-character SQLSTATE ("" if unknown) and the primary message. */
+const char *pgdb_res_sqlstate(const struct pgdb_res *res);
+const char *pgdb_res_message(const struct pgdb_res *res);

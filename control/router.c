@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The route table of sluice-control. One row per method and path pattern; "*" matches one
+ * path segment of id characters and is captured into rq->arg[]. A path that matches a row
+ * with another method answers 405 with Allow; none at all, 404.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#include "api.h"
+#include "ctl.h"
+#include "pgdb.h"
+#include "router.h"
+#include "server.h"
+
+enum route_flags {
+        R_ADMIN = 1, /* bearer token required */
+};
+
+struct route {
+        enum http_method method;
+        const char *pattern;
+        ctl_handler_fn fn;
+        unsigned flags;
+};
+
+static void healthz(struct ctl_req *rq);
+static void metrics_page(struct ctl_req *rq);
+
+/* Manifest paths carry the session id with an extension; the handlers strip it. */
+static const struct route routes[] = {
+        {HTTP_M_GET, "/healthz", healthz, 0},
+        {HTTP_M_GET, "/metrics", metrics_page, 0},
+        {HTTP_M_GET, "/v1/catalog", api_browse, 0},
+        {HTTP_M_GET, "/v1/catalog/trending", api_trending, 0},
+        {HTTP_M_GET, "/v1/catalog/genres", api_genres, 0},
+        {HTTP_M_GET, "/v1/search", api_search, 0},
+        {HTTP_M_GET, "/v1/titles/*", api_title, 0},
+        {HTTP_M_POST, "/v1/profiles", api_profile_create, 0},
+        {HTTP_M_GET, "/v1/continue-watching", api_continue_watching, 0},
+        {HTTP_M_POST, "/v1/playback", api_playback, 0},
+        {HTTP_M_POST, "/v1/playback/report", api_report, 0},
+        {HTTP_M_GET, "/v1/manifest/*", api_manifest_mpd, 0}, /* .mpd or .m3u8 */
+        {HTTP_M_GET, "/v1/manifest/*/*", api_manifest_media, 0},
+        {HTTP_M_GET, "/v1/steering/*", api_steering, 0},
+        {HTTP_M_POST, "/v1/license/clearkey", api_license_clearkey, 0},
+        {HTTP_M_POST, "/v1/edges/*/heartbeat", api_heartbeat, 0},
+        {HTTP_M_GET, "/v1/fill/plan", api_fill_plan, 0},
+        {HTTP_M_POST, "/v1/admin/titles", api_admin_title, R_ADMIN},
+        {HTTP_M_PUT, "/v1/admin/titles/*/licences", api_admin_licences, R_ADMIN},
+        {HTTP_M_POST, "/v1/admin/edges", api_admin_edge, R_ADMIN},
+        {HTTP_M_GET, "/v1/admin/keys", api_admin_keys_get, R_ADMIN},
+        {HTTP_M_POST, "/v1/admin/keys/rotate", api_admin_keys_rotate, R_ADMIN},
+};
+
+static bool id_char(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+}
+
+/* Match path against pattern, capturing "*" segments into rq->arg. */
+static bool match(const char *pattern, const char *path, struct ctl_req *rq)
+{
+        const char *p = pattern, *s = path;
+        unsigned n_arg = 0;
+
+        while (*p && *s) {
+                if (*p == '*') {
+                        size_t n = 0;
+                        while (s[n] && s[n] != '/') {
+                                if (!id_char(s[n]))
+                                        return false;
+                                n++;
+                        }
+                        if (n == 0 || n >= sizeof(rq->arg[0]) || n_arg >= 2 || s[0] == '.')
+                                return false;
+                        memcpy(rq->arg[n_arg], s, n);
+                        rq->arg[n_arg][n] = '\0';
+                        n_arg++;
+                        s += n;
+                        p++;
+                        continue;
+                }
+                if (*p != *s)
+                        return false;
+                p++;
+                s++;
+        }
+        return *p == '\0' && *s == '\0';
+}
+
+static void preflight(struct ctl_req *rq)
+{
+        static const char *const extra[] = {
+                "Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS",
+                "Access-Control-Allow-Headers", "Content-Type, Authorization",
+                "Access-Control-Max-Age", "600",
+                NULL,
+        };
+
+        ctl_reply(rq, 204, NULL, NULL, 0, extra);
+}
+
+void router_dispatch(struct ctl_req *rq)
+{
+        char allow[64] = "";
+        size_t al = 0;
+        bool path_known = false;
+
+        for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+                const struct route *r = &routes[i];
+                if (!match(r->pattern, rq->path, rq))
+                        continue;
+                path_known = true;
+                if (rq->method == r->method ||
+                    (rq->method == HTTP_M_HEAD && r->method == HTTP_M_GET)) {
+                        if ((r->flags & R_ADMIN) && !ctl_req_admin_ok(rq)) {
+                                ctl_reply_error(rq, 401, "unauthorized",
+                                                "admin routes need the bearer token");
+                                return;
+                        }
+                        r->fn(rq);
+                        return;
+                }
+                const char *m = http_method_name(r->method);
+                if (!strstr(allow, m)) {
+                        int n = snprintf(allow + al, sizeof(allow) - al, "%s%s", al ? ", " : "", m);
+                        if (n > 0 && (size_t)n < sizeof(allow) - al)
+                                al += (size_t)n;
+                }
+        }
+        if (path_known && rq->method == HTTP_M_OPTIONS) {
+                preflight(rq);
+                return;
+        }
+        if (path_known) {
+                const char *extra[] = {"Allow", allow, NULL};
+                ctl_reply(rq, 405, "application/json",
+                          "{\"error\":\"method_not_allowed\",\"detail\":\"\"}", 43, extra);
+                return;
+        }
+        ctl_reply_error(rq, 404, "not_found", "no such route");
+}
+
+static void healthz(struct ctl_req *rq)
+{
+        struct ctl *ctl = rq->ctl;
+        json_t *o;
+
+        /* Healthy means able to answer: a load balancer takes an instance whose database
+         * pool cannot connect out of rotation. pgdb_connected() is 0 only before the first
+         * query or after failures; the pool refuses quickly in the latter case. */
+        o = json_pack("{s:s, s:i, s:i, s:b}", "status", ctl->draining ? "draining" : "ok",
+                      "db_connections", (int)pgdb_connected(ctl->db), "db_pending",
+                      (int)pgdb_pending(ctl->db), "signing_key", ctl->keys.n > 0);
+        ctl_reply_json(rq, ctl->draining ? 503 : 200, o);
+}
+
+static void metrics_page(struct ctl_req *rq)
+{
+        char *buf = NULL;
+        size_t len = 0;
+
+        if (metrics_render(rq->ctl->m.reg, &buf, &len) < 0) {
+                ctl_reply_error(rq, 500, "internal", "cannot render metrics");
+                return;
+        }
+        ctl_reply(rq, 200, "text/plain; version=0.0.4", buf, len, NULL);
+        free(buf);
+}

@@ -1,0 +1,1035 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Listeners and connections of sluice-control. Input arrives through multishot recv into the
+ * loop's provided buffers and is copied into the connection; output is written with send(2)
+ * on the non-blocking socket, falling back to a POLLOUT poll through the ring when the socket
+ * is full. A connection holds at most one request in its handler; see server.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "geo.h"
+#include "http-resp.h"
+#include "log.h"
+#include "metrics.h"
+#include "uring-loop.h"
+
+#include "ctl-cfg.h"
+#include "ctl.h"
+#include "pgdb.h"
+#include "router.h"
+#include "server.h"
+
+#define LISTEN_MAX       16
+#define HEAD_MAX         16384
+#define HEADER_TIMEOUT   10000u
+#define SEND_TIMEOUT     30000u
+#define RESP_HEAD_MAX    2048
+/* Bytes a client may send ahead of the response it waits for (pipelining). */
+#define PIPELINE_MAX     (64u << 10)
+
+enum conn_state {
+        CS_READ_HEAD,
+        CS_READ_BODY,
+        CS_HANDLING,
+        CS_SEND,
+        CS_CLOSED,
+};
+
+struct listener {
+        struct ctl_server *srv;
+        int fd;
+        uint32_t slot;
+        bool open;
+        unsigned port;
+};
+
+struct ctl_conn {
+        struct ctl_server *srv;
+        struct ctl_conn *prev, *next;
+        uint64_t id;
+        int fd;
+        uint32_t slot;
+        enum conn_state state;
+        unsigned refs;      /* the loop slot, and a request in its handler */
+        bool recv_armed;
+        bool peer_eof;
+        bool close_after;
+        bool send_armed;
+        char *in;           /* current request (and what followed it before it was dispatched) */
+        size_t in_len, in_cap;
+        char *more;         /* bytes that arrived while a request was in its handler */
+        size_t more_len, more_cap;
+        size_t head_len;    /* of the current request, once parsed */
+        size_t body_len;
+        struct http1_parser parser;
+        struct http1_req head;
+        struct ctl_req rq;
+        char *path_buf;
+        char *out;
+        size_t out_len, out_off;
+        int status;
+        uint64_t deadline_ms;
+        struct uring_timer timer;
+        char peer[64];
+};
+
+struct ctl_server {
+        struct ctl *ctl;
+        struct listener *listeners[LISTEN_MAX]; /* each freed by its slot's free callback */
+        size_t n_listeners;
+        struct ctl_conn *conns;
+        unsigned n_conns;
+        uint64_t conn_seq;
+        bool draining;
+        struct http1_limits limits;
+};
+
+static void conn_close(struct ctl_conn *c, const char *why);
+static void conn_process(struct ctl_conn *c);
+
+/* ---- helpers ---- */
+
+static void conn_unref(struct ctl_conn *c)
+{
+        if (--c->refs > 0)
+                return;
+        free(c->in);
+        free(c->more);
+        free(c->out);
+        free(c->path_buf);
+        free(c);
+}
+
+static void free_conn_slot(struct uring_loop *loop, void *owner)
+{
+        struct ctl_conn *c = owner;
+
+        (void)close(c->fd);
+        c->fd = -1;
+        conn_unref(c);
+}
+
+static void deadline_set(struct ctl_conn *c, uint64_t ms)
+{
+        struct uring_loop *loop = c->srv->ctl->loop;
+
+        c->deadline_ms = uring_loop_now_ms(loop) + ms;
+        if (!uring_timer_armed(&c->timer) || c->deadline_ms < c->timer.deadline_ms)
+                (void)uring_timer_arm(loop, &c->timer, c->deadline_ms);
+}
+
+static void on_conn_timer(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct ctl_conn *c = (struct ctl_conn *)((char *)t - offsetof(struct ctl_conn, timer));
+
+        if (c->state == CS_CLOSED)
+                return;
+        /* A handler's wait is bounded by the database timeout, not by this timer. */
+        if (c->state == CS_HANDLING)
+                return;
+        if (uring_loop_now_ms(loop) < c->deadline_ms) {
+                (void)uring_timer_arm(loop, t, c->deadline_ms);
+                return;
+        }
+        conn_close(c, "deadline");
+}
+
+static bool buf_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n,
+                       size_t max)
+{
+        if (*len + n > max)
+                return false;
+        if (*len + n > *cap) {
+                size_t nc = *cap ? *cap : 2048;
+                char *p;
+                while (nc < *len + n)
+                        nc *= 2;
+                p = realloc(*buf, nc + 1);
+                if (!p)
+                        return false;
+                *buf = p;
+                *cap = nc;
+        }
+        memcpy(*buf + *len, data, n);
+        *len += n;
+        return true;
+}
+
+static size_t in_max(const struct ctl_conn *c)
+{
+        return HEAD_MAX + (size_t)c->srv->ctl->cfg->max_body + PIPELINE_MAX;
+}
+
+/* ---- closing ---- */
+
+static void conn_close(struct ctl_conn *c, const char *why)
+{
+        struct ctl_server *srv = c->srv;
+        struct uring_loop *loop = srv->ctl->loop;
+
+        if (c->state == CS_CLOSED)
+                return;
+        log_conn(LOG_LVL_DEBUG, c->id, "close: %s", why);
+        c->state = CS_CLOSED;
+        uring_timer_cancel(loop, &c->timer);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                srv->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+        srv->n_conns--;
+        metrics_gauge_add(srv->ctl->m.conns_open, -1);
+        if (uring_loop_cancel_fd(loop, c->slot, CTL_OP_CANCEL, c->fd) < 0)
+                (void)shutdown(c->fd, SHUT_RDWR);
+        uring_loop_slot_close(loop, c->slot);
+}
+
+/* ---- output ---- */
+
+static void response_done(struct ctl_conn *c)
+{
+        struct ctl_server *srv = c->srv;
+        size_t used = c->head_len + c->body_len;
+
+        free(c->out);
+        c->out = NULL;
+        c->out_len = c->out_off = 0;
+        free(c->path_buf);
+        c->path_buf = NULL;
+        if (c->close_after || srv->draining) {
+                conn_close(c, "response done, closing");
+                return;
+        }
+        /* What followed the request, then what arrived while it was handled. */
+        if (used < c->in_len)
+                memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+        c->head_len = c->body_len = 0;
+        if (c->more_len) {
+                if (!buf_append(&c->in, &c->in_len, &c->in_cap, c->more, c->more_len,
+                                in_max(c))) {
+                        conn_close(c, "input over limit");
+                        return;
+                }
+                c->more_len = 0;
+        }
+        c->state = CS_READ_HEAD;
+        if (c->in_len == 0) {
+                if (c->peer_eof) {
+                        conn_close(c, "peer closed");
+                        return;
+                }
+                /* Idle keep-alive: drop the buffers and wait for the next request. */
+                free(c->in);
+                c->in = NULL;
+                c->in_cap = 0;
+                deadline_set(c, (uint64_t)srv->ctl->cfg->idle_timeout_ms);
+                return;
+        }
+        deadline_set(c, HEADER_TIMEOUT);
+        conn_process(c);
+}
+
+static void send_more(struct ctl_conn *c)
+{
+        struct uring_loop *loop = c->srv->ctl->loop;
+
+        while (c->out_off < c->out_len) {
+                ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n > 0) {
+                        c->out_off += (size_t)n;
+                        continue;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                        if (!c->send_armed) {
+                                if (uring_loop_poll(loop, c->slot, CTL_OP_SEND_POLL, c->fd,
+                                                    POLLOUT) < 0) {
+                                        conn_close(c, "no SQE for send poll");
+                                        return;
+                                }
+                                c->send_armed = true;
+                        }
+                        deadline_set(c, SEND_TIMEOUT);
+                        return;
+                }
+                conn_close(c, "send failed");
+                return;
+        }
+        response_done(c);
+}
+
+static void on_send_poll(struct ctl_conn *c, const struct io_uring_cqe *cqe)
+{
+        c->send_armed = false;
+        if (c->state != CS_SEND)
+                return;
+        if (cqe->res < 0) {
+                conn_close(c, "send poll failed");
+                return;
+        }
+        send_more(c);
+}
+
+static const char *cors_origin(const struct ctl_req *rq)
+{
+        const struct cfg_strlist *o = &rq->ctl->cfg->cors_origins;
+
+        if (!rq->origin[0])
+                return NULL;
+        for (size_t i = 0; i < o->n; i++) {
+                if (!strcmp(o->items[i], "*"))
+                        return "*";
+                if (!strcmp(o->items[i], rq->origin))
+                        return rq->origin;
+        }
+        return NULL;
+}
+
+static void observe(struct ctl *ctl, int status, uint64_t start_us)
+{
+        unsigned cls = (unsigned)status / 100;
+
+        if (cls >= 1 && cls <= 5)
+                metrics_add(ctl->m.requests[cls], 1);
+        metrics_observe(ctl->m.latency, (double)(uring_loop_clock_us() - start_us) / 1e6);
+}
+
+void ctl_reply(struct ctl_req *rq, int status, const char *ctype, const char *body, size_t len,
+               const char *const *extra)
+{
+        struct ctl_conn *c = rq->conn;
+        struct ctl *ctl = rq->ctl;
+        struct http_resp r;
+        char head[RESP_HEAD_MAX];
+        const char *allow;
+        int hl;
+
+        if (rq->replied)
+                return;
+        rq->replied = true;
+        observe(ctl, status, rq->start_us);
+        log_conn(LOG_LVL_DEBUG, c->id, "%s %s -> %d", http_method_name(rq->method), rq->path,
+                 status);
+        if (c->state == CS_CLOSED) {
+                conn_unref(c);
+                return;
+        }
+        c->refs--; /* the request's reference; the slot still holds one */
+        c->status = status;
+
+        http_resp_start(&r, head, sizeof(head), status);
+        http_resp_header(&r, "Server", "sluice-control", 14);
+        allow = cors_origin(rq);
+        if (allow) {
+                http_resp_header(&r, "Access-Control-Allow-Origin", allow, strlen(allow));
+                http_resp_header(&r, "Access-Control-Expose-Headers", "Retry-After", 11);
+                if (strcmp(allow, "*"))
+                        http_resp_header(&r, "Vary", "Origin", 6);
+        }
+        for (size_t i = 0; extra && extra[i]; i += 2)
+                http_resp_header(&r, extra[i], extra[i + 1], strlen(extra[i + 1]));
+        if (ctype) {
+                http_resp_header(&r, "Content-Type", ctype, strlen(ctype));
+                http_resp_header_u64(&r, "Content-Length", len);
+        } else if (status != 204 && status != 304) {
+                http_resp_header(&r, "Content-Length", "0", 1);
+        }
+        if (!c->head.keep_alive || c->peer_eof || c->srv->draining || ctl->draining)
+                c->close_after = true;
+        if (c->close_after)
+                http_resp_header(&r, "Connection", "close", 5);
+        hl = http_resp_finish(&r);
+        if (hl < 0) {
+                conn_close(c, "response head does not fit");
+                return;
+        }
+        if (rq->method == HTTP_M_HEAD)
+                len = 0;
+        c->out = malloc((size_t)hl + len + 1);
+        if (!c->out) {
+                conn_close(c, "out of memory");
+                return;
+        }
+        memcpy(c->out, head, (size_t)hl);
+        if (len)
+                memcpy(c->out + hl, body, len);
+        c->out_len = (size_t)hl + len;
+        c->out_off = 0;
+        c->state = CS_SEND;
+        deadline_set(c, SEND_TIMEOUT);
+        send_more(c);
+}
+
+void ctl_reply_json(struct ctl_req *rq, int status, json_t *v)
+{
+        char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+
+        json_decref(v);
+        if (!s) {
+                ctl_reply_error(rq, 500, "internal", "cannot render JSON");
+                return;
+        }
+        ctl_reply(rq, status, "application/json", s, strlen(s), NULL);
+        free(s);
+}
+
+void ctl_reply_error(struct ctl_req *rq, int status, const char *error, const char *detail)
+{
+        static const char *const retry[] = {"Retry-After", "1", "Cache-Control", "no-store", NULL};
+        static const char *const auth[] = {"WWW-Authenticate", "Bearer realm=\"sluice-control\"",
+                                           "Cache-Control", "no-store", NULL};
+        static const char *const plain[] = {"Cache-Control", "no-store", NULL};
+        json_t *o = json_pack("{s:s, s:s}", "error", error ? error : "error", "detail",
+                              detail ? detail : "");
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        const char *const *extra = status == 503 ? retry : status == 401 ? auth : plain;
+
+        json_decref(o);
+        if (!s) {
+                ctl_reply(rq, status, "application/json", "{\"error\":\"internal\",\"detail\":\"\"}",
+                          33, extra);
+                return;
+        }
+        ctl_reply(rq, status, "application/json", s, strlen(s), extra);
+        free(s);
+}
+
+void ctl_reply_db_error(struct ctl_req *rq, int err, const struct pgdb_res *res)
+{
+        const char *state, *msg;
+
+        if (err != -EPROTO) {
+                metrics_add(rq->ctl->m.db_errors, 1);
+                ctl_reply_error(rq, 503, "unavailable",
+                                err == -ETIMEDOUT ? "database timed out"
+                                : err == -EBUSY   ? "database queue full"
+                                                  : "database unavailable");
+                return;
+        }
+        state = pgdb_res_sqlstate(res);
+        msg = pgdb_res_message(res);
+        if (!strncmp(state, "SL", 2)) {
+                int status = (int)strtol(state + 2, NULL, 10);
+                const char *e = status == 400   ? "bad_request"
+                                : status == 403 ? "forbidden"
+                                : status == 404 ? "not_found"
+                                : status == 409 ? "conflict"
+                                : status == 451 ? "unavailable_for_legal_reasons"
+                                                : "error";
+                if (status < 400 || status > 599)
+                        status = 500;
+                ctl_reply_error(rq, status, e, msg);
+                return;
+        }
+        /* Data exceptions and integrity violations come from what the client sent. */
+        if (!strncmp(state, "22", 2) || !strcmp(state, "23514") || !strcmp(state, "23502") ||
+            !strcmp(state, "23503")) {
+                ctl_reply_error(rq, 400, "bad_request", msg);
+                return;
+        }
+        if (!strcmp(state, "23505")) {
+                ctl_reply_error(rq, 409, "conflict", msg);
+                return;
+        }
+        log_error("request %" PRIu64 ": database error %s: %s", rq->id, state, msg);
+        ctl_reply_error(rq, 500, "internal", "database error");
+}
+
+/* ---- request helpers ---- */
+
+static int unhex(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+int ctl_query_get(const struct ctl_req *rq, const char *name, char *buf, size_t cap)
+{
+        const char *q = rq->query, *end = rq->query + rq->query_len;
+        size_t nl = strlen(name);
+
+        while (q < end) {
+                const char *amp = memchr(q, '&', (size_t)(end - q));
+                const char *pe = amp ? amp : end;
+                const char *eq = memchr(q, '=', (size_t)(pe - q));
+                const char *ke = eq ? eq : pe;
+                if ((size_t)(ke - q) == nl && !memcmp(q, name, nl)) {
+                        size_t n = 0;
+                        for (const char *p = eq ? eq + 1 : pe; p < pe; p++) {
+                                int ch = (unsigned char)*p;
+                                if (ch == '+') {
+                                        ch = ' ';
+                                } else if (ch == '%') {
+                                        int h, l;
+                                        if (pe - p < 3 || (h = unhex(p[1])) < 0 ||
+                                            (l = unhex(p[2])) < 0)
+                                                return -EINVAL;
+                                        ch = h * 16 + l;
+                                        p += 2;
+                                }
+                                if (ch < 0x20 || ch == 0x7f)
+                                        return -EINVAL;
+                                if (n + 1 >= cap)
+                                        return -E2BIG;
+                                buf[n++] = (char)ch;
+                        }
+                        buf[n] = '\0';
+                        return (int)n;
+                }
+                q = pe + 1;
+        }
+        return -ENOENT;
+}
+
+size_t ctl_json_depth(const char *buf, size_t len, size_t limit)
+{
+        size_t depth = 0, max = 0;
+        bool str = false, esc = false;
+
+        for (size_t i = 0; i < len; i++) {
+                char ch = buf[i];
+                if (str) {
+                        if (esc)
+                                esc = false;
+                        else if (ch == '\\')
+                                esc = true;
+                        else if (ch == '"')
+                                str = false;
+                        continue;
+                }
+                if (ch == '"') {
+                        str = true;
+                } else if (ch == '{' || ch == '[') {
+                        if (++depth > max) {
+                                max = depth;
+                                if (max > limit)
+                                        return max;
+                        }
+                } else if ((ch == '}' || ch == ']') && depth > 0) {
+                        depth--;
+                }
+        }
+        return max;
+}
+
+int ctl_body_json(struct ctl_req *rq, size_t max_depth, json_t **ret)
+{
+        json_error_t jerr;
+        json_t *v;
+        size_t ctl_len = 0;
+        const char *ct = http1_req_header(rq->head, "content-type", &ctl_len);
+
+        if (ct && !(ctl_len >= 16 && !strncasecmp(ct, "application/json", 16))) {
+                ctl_reply_error(rq, 415, "unsupported_media_type", "body must be application/json");
+                return -EINVAL;
+        }
+        if (rq->body_len == 0) {
+                ctl_reply_error(rq, 400, "bad_request", "a JSON body is required");
+                return -EINVAL;
+        }
+        /* jansson recurses per level; refuse deep documents before it sees them. */
+        if (ctl_json_depth(rq->body, rq->body_len, max_depth) > max_depth) {
+                ctl_reply_error(rq, 400, "bad_request", "JSON nested too deeply");
+                return -EINVAL;
+        }
+        v = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!v) {
+                char d[200];
+                snprintf(d, sizeof(d), "invalid JSON at %d:%d: %s", jerr.line, jerr.column,
+                         jerr.text);
+                ctl_reply_error(rq, 400, "bad_request", d);
+                return -EINVAL;
+        }
+        if (!json_is_object(v)) {
+                json_decref(v);
+                ctl_reply_error(rq, 400, "bad_request", "body must be a JSON object");
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
+bool ctl_req_admin_ok(const struct ctl_req *rq)
+{
+        const struct ctl *ctl = rq->ctl;
+        size_t len = 0;
+        const char *v = http1_req_known(rq->head, HK_AUTHORIZATION, &len);
+
+        if (!v || len < 7 || strncasecmp(v, "Bearer ", 7) || ctl->admin_token_len == 0)
+                return false;
+        v += 7;
+        len -= 7;
+        if (len != ctl->admin_token_len)
+                return false;
+        return CRYPTO_memcmp(v, ctl->admin_token, len) == 0;
+}
+
+/* ---- input ---- */
+
+/* The client address: the peer, or behind a trusted proxy the right-most X-Forwarded-For
+ * entry that is not itself a trusted proxy (entries left of it are client-controlled). */
+static void client_addr(struct ctl_conn *c, struct ctl_req *rq)
+{
+        struct ctl *ctl = c->srv->ctl;
+        char cc[3], tmp[64];
+        size_t len = 0;
+        const char *xff;
+
+        snprintf(rq->client, sizeof(rq->client), "%s", c->peer);
+        if (!ctl->trusted || geo_table_lookup_str(ctl->trusted, c->peer, cc) != 0)
+                return;
+        xff = http1_req_header(&c->head, "x-forwarded-for", &len);
+        while (xff && len > 0) {
+                size_t end = len, start;
+                while (end > 0 && (xff[end - 1] == ' ' || xff[end - 1] == ','))
+                        end--;
+                start = end;
+                while (start > 0 && xff[start - 1] != ',')
+                        start--;
+                while (start < end && xff[start] == ' ')
+                        start++;
+                if (end - start == 0 || end - start >= sizeof(tmp))
+                        return;
+                memcpy(tmp, xff + start, end - start);
+                tmp[end - start] = '\0';
+                if (geo_table_lookup_str(ctl->trusted, tmp, cc) == -EINVAL)
+                        return; /* not an address: believe nothing further */
+                snprintf(rq->client, sizeof(rq->client), "%s", tmp);
+                if (geo_table_lookup_str(ctl->trusted, tmp, cc) != 0)
+                        return;
+                len = start;
+        }
+}
+
+static void dispatch(struct ctl_conn *c)
+{
+        struct ctl_server *srv = c->srv;
+        struct ctl_req *rq = &c->rq;
+        const char *t = c->head.target, *qm;
+        size_t tl = c->head.target_len, pl;
+        size_t olen = 0;
+        const char *origin;
+
+        memset(rq, 0, sizeof(*rq));
+        rq->ctl = srv->ctl;
+        rq->conn = c;
+        rq->id = c->id;
+        rq->method = c->head.method;
+        rq->head = &c->head;
+        rq->start_us = uring_loop_clock_us();
+        rq->body = c->in + c->head_len;
+        rq->body_len = c->body_len;
+        snprintf(rq->peer, sizeof(rq->peer), "%s", c->peer);
+        client_addr(c, rq);
+        origin = http1_req_known(&c->head, HK_ORIGIN, &olen);
+        if (origin && olen < sizeof(rq->origin)) {
+                memcpy(rq->origin, origin, olen);
+                rq->origin[olen] = '\0';
+        }
+        qm = memchr(t, '?', tl);
+        pl = qm ? (size_t)(qm - t) : tl;
+        c->path_buf = malloc(tl + 2);
+        if (!c->path_buf) {
+                conn_close(c, "out of memory");
+                return;
+        }
+        memcpy(c->path_buf, t, pl);
+        c->path_buf[pl] = '\0';
+        rq->path = c->path_buf;
+        rq->path_len = pl;
+        rq->query = c->path_buf + pl + 1;
+        rq->query_len = qm ? tl - pl - 1 : 0;
+        memcpy(c->path_buf + pl + 1, qm ? qm + 1 : "", rq->query_len);
+        c->path_buf[pl + 1 + rq->query_len] = '\0';
+
+        c->state = CS_HANDLING;
+        c->refs++;
+        if (rq->path[0] != '/') {
+                /* absolute-form and asterisk-form are for proxies, not for this service */
+                ctl_reply_error(rq, 400, "bad_request", "origin-form request target required");
+                return;
+        }
+        router_dispatch(rq);
+}
+
+static void refuse(struct ctl_conn *c, int status, const char *detail)
+{
+        /* A request that cannot be framed cannot be followed by another on this connection. */
+        c->close_after = true;
+        c->head.keep_alive = false;
+        c->head.method = HTTP_M_OTHER;
+        c->head_len = c->in_len;
+        c->body_len = 0;
+        memset(&c->rq, 0, sizeof(c->rq));
+        c->rq.ctl = c->srv->ctl;
+        c->rq.conn = c;
+        c->rq.id = c->id;
+        c->rq.path = "-";
+        c->rq.query = "";
+        c->rq.start_us = uring_loop_clock_us();
+        c->rq.head = &c->head;
+        c->state = CS_HANDLING;
+        c->refs++;
+        ctl_reply_error(&c->rq, status, status == 413 ? "payload_too_large" : "bad_request", detail);
+}
+
+static void conn_process(struct ctl_conn *c)
+{
+        struct ctl_server *srv = c->srv;
+        const struct ctl_cfg *cfg = srv->ctl->cfg;
+
+        if (c->state == CS_READ_HEAD) {
+                int r = http1_req_parse(&c->parser, c->in, c->in_len, &srv->limits, &c->head);
+                if (r == -EAGAIN) {
+                        if (c->peer_eof)
+                                conn_close(c, "peer closed mid-head");
+                        return;
+                }
+                if (r < 0) {
+                        int st = c->parser.status ? c->parser.status : 400;
+                        http1_parser_init(&c->parser);
+                        refuse(c, st, c->parser.reason ? c->parser.reason : "malformed request");
+                        return;
+                }
+                http1_parser_init(&c->parser);
+                c->head_len = (size_t)r;
+                if (c->head.chunked) {
+                        refuse(c, 411, "chunked request bodies are not accepted; send "
+                                       "Content-Length");
+                        return;
+                }
+                c->body_len = c->head.content_length > 0 ? (size_t)c->head.content_length : 0;
+                if (c->head.content_length > cfg->max_body) {
+                        refuse(c, 413, "request body over the limit");
+                        return;
+                }
+                c->state = CS_READ_BODY;
+                if (c->head.expect_continue && c->body_len > 0 &&
+                    c->in_len < c->head_len + c->body_len) {
+                        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                        /* Best effort: a client that gets no 100 sends the body anyway. */
+                        (void)send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                }
+                deadline_set(c, SEND_TIMEOUT);
+        }
+        if (c->state == CS_READ_BODY) {
+                if (c->in_len < c->head_len + c->body_len) {
+                        if (c->peer_eof)
+                                conn_close(c, "peer closed mid-body");
+                        return;
+                }
+                dispatch(c);
+        }
+}
+
+static void input(struct ctl_conn *c, const char *data, size_t n)
+{
+        switch (c->state) {
+        case CS_HANDLING:
+        case CS_SEND:
+                if (!buf_append(&c->more, &c->more_len, &c->more_cap, data, n, PIPELINE_MAX))
+                        conn_close(c, "pipelined input over limit");
+                return;
+        case CS_READ_HEAD:
+        case CS_READ_BODY:
+                if (c->in_len == 0 && c->state == CS_READ_HEAD)
+                        deadline_set(c, HEADER_TIMEOUT);
+                if (!buf_append(&c->in, &c->in_len, &c->in_cap, data, n, in_max(c))) {
+                        conn_close(c, "input over limit");
+                        return;
+                }
+                conn_process(c);
+                return;
+        case CS_CLOSED:
+                return;
+        }
+}
+
+static void on_recv(struct ctl_conn *c, struct uring_loop *loop, const struct io_uring_cqe *cqe)
+{
+        bool more = cqe->flags & IORING_CQE_F_MORE;
+
+        if (cqe->res > 0) {
+                const char *data = uring_loop_cqe_buf(loop, cqe);
+                if (data)
+                        input(c, data, (size_t)cqe->res);
+                uring_loop_buf_recycle(loop, cqe);
+        } else {
+                uring_loop_buf_recycle(loop, cqe);
+        }
+        if (c->state == CS_CLOSED)
+                return;
+        if (more)
+                return;
+        c->recv_armed = false;
+        if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS)) {
+                c->peer_eof = true;
+                if (c->state == CS_READ_HEAD && c->in_len == 0)
+                        conn_close(c, "peer closed");
+                else if (c->state == CS_READ_HEAD || c->state == CS_READ_BODY)
+                        conn_process(c);
+                else
+                        c->close_after = true;
+                return;
+        }
+        if (uring_loop_recv_multishot(loop, c->slot, CTL_OP_RECV, c->fd) < 0)
+                conn_close(c, "cannot re-arm recv");
+        else
+                c->recv_armed = true;
+}
+
+static void on_conn_cqe(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        struct ctl_conn *c = owner;
+
+        switch (uring_loop_ud_op(cqe->user_data)) {
+        case CTL_OP_RECV:
+                on_recv(c, loop, cqe);
+                break;
+        case CTL_OP_SEND_POLL:
+                on_send_poll(c, cqe);
+                break;
+        default:
+                break;
+        }
+}
+
+static void peer_str(int fd, char *buf, size_t cap)
+{
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+
+        snprintf(buf, cap, "-");
+        if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+                return;
+        if (ss.ss_family == AF_INET) {
+                (void)inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf, (socklen_t)cap);
+        } else if (ss.ss_family == AF_INET6) {
+                const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+                /* A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d. */
+                if (IN6_IS_ADDR_V4MAPPED(a))
+                        (void)inet_ntop(AF_INET, &a->s6_addr[12], buf, (socklen_t)cap);
+                else
+                        (void)inet_ntop(AF_INET6, a, buf, (socklen_t)cap);
+        }
+}
+
+static void conn_accept(struct ctl_server *srv, int fd)
+{
+        struct uring_loop *loop = srv->ctl->loop;
+        struct ctl_conn *c;
+        int one = 1;
+
+        if (srv->n_conns >= (unsigned)srv->ctl->cfg->max_connections) {
+                (void)close(fd);
+                return;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                (void)close(fd);
+                return;
+        }
+        c->srv = srv;
+        c->fd = fd;
+        c->id = ++srv->conn_seq;
+        c->refs = 1;
+        c->state = CS_READ_HEAD;
+        http1_parser_init(&c->parser);
+        uring_timer_init(&c->timer, on_conn_timer);
+        if (uring_loop_slot_alloc(loop, c, free_conn_slot, &c->slot) < 0) {
+                (void)close(fd);
+                free(c);
+                return;
+        }
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        peer_str(fd, c->peer, sizeof(c->peer));
+        c->next = srv->conns;
+        if (srv->conns)
+                srv->conns->prev = c;
+        srv->conns = c;
+        srv->n_conns++;
+        metrics_gauge_add(srv->ctl->m.conns_open, 1);
+        if (uring_loop_recv_multishot(loop, c->slot, CTL_OP_RECV, fd) < 0) {
+                conn_close(c, "cannot arm recv");
+                return;
+        }
+        c->recv_armed = true;
+        deadline_set(c, HEADER_TIMEOUT);
+}
+
+/* ---- listeners ---- */
+
+static void on_accept(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        struct listener *l = owner;
+
+        if (cqe->res >= 0) {
+                if (!l->open || l->srv->draining)
+                        (void)close(cqe->res);
+                else
+                        conn_accept(l->srv, cqe->res);
+        } else if (cqe->res != -ECANCELED) {
+                log_debug("accept failed: %s", strerror(-cqe->res));
+        }
+        if (!(cqe->flags & IORING_CQE_F_MORE) && l->open &&
+            uring_loop_accept_multishot(loop, l->slot, CTL_OP_ACCEPT, l->fd) < 0)
+                log_error("cannot re-arm accept on port %u", l->port);
+}
+
+static void free_listener(struct uring_loop *loop, void *owner)
+{
+        struct listener *l = owner;
+
+        (void)close(l->fd);
+        free(l);
+}
+
+static void on_cqe(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        /* Listeners and connections share op codes by kind; the owner type follows the op. */
+        if (uring_loop_ud_op(cqe->user_data) == CTL_OP_ACCEPT)
+                on_accept(loop, owner, cqe);
+        else
+                on_conn_cqe(loop, owner, cqe);
+}
+
+static int listen_on(struct ctl_server *srv, const char *addr_s)
+{
+        struct listener *l;
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        int fd, one = 1, r;
+
+        r = ctl_cfg_parse_addr(addr_s, &ss, &sl);
+        if (r < 0)
+                return r;
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                free(l);
+                return -errno;
+        }
+        /* SO_REUSEPORT lets several instances (or a restarting one) share the port. */
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+            bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+                r = -errno;
+                (void)close(fd);
+                free(l);
+                return r;
+        }
+        sl = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+                l->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                        : ((struct sockaddr_in6 *)&ss)->sin6_port);
+        l->srv = srv;
+        l->fd = fd;
+        r = uring_loop_slot_alloc(srv->ctl->loop, l, free_listener, &l->slot);
+        if (r < 0) {
+                (void)close(fd);
+                free(l);
+                return r;
+        }
+        l->open = true;
+        srv->listeners[srv->n_listeners++] = l;
+        r = uring_loop_accept_multishot(srv->ctl->loop, l->slot, CTL_OP_ACCEPT, fd);
+        if (r < 0)
+                return r;
+        log_info("listening on %s (port %u)", addr_s, l->port);
+        return 0;
+}
+
+int ctl_server_start(struct ctl *ctl, struct ctl_server **ret)
+{
+        struct ctl_server *srv = calloc(1, sizeof(*srv));
+        int r;
+
+        if (!srv)
+                return -ENOMEM;
+        srv->ctl = ctl;
+        srv->limits = (struct http1_limits){.max_header_bytes = HEAD_MAX, .max_target = 4096,
+                                            .max_headers = 64};
+        uring_loop_set_handler(ctl->loop, CTL_OP_ACCEPT, on_cqe);
+        uring_loop_set_handler(ctl->loop, CTL_OP_RECV, on_cqe);
+        uring_loop_set_handler(ctl->loop, CTL_OP_SEND_POLL, on_cqe);
+        uring_loop_set_handler(ctl->loop, CTL_OP_CANCEL, on_cqe);
+        for (size_t i = 0; i < ctl->cfg->listen.n && i < LISTEN_MAX; i++) {
+                r = listen_on(srv, ctl->cfg->listen.items[i]);
+                if (r < 0) {
+                        log_error("cannot listen on %s: %s", ctl->cfg->listen.items[i],
+                                  strerror(-r));
+                        ctl_server_free(srv);
+                        return r;
+                }
+        }
+        *ret = srv;
+        return 0;
+}
+
+void ctl_server_drain(struct ctl_server *srv)
+{
+        struct ctl_conn *c, *next;
+
+        srv->draining = true;
+        for (size_t i = 0; i < srv->n_listeners; i++) {
+                struct listener *l = srv->listeners[i];
+                if (!l->open)
+                        continue;
+                l->open = false;
+                if (uring_loop_cancel_fd(srv->ctl->loop, l->slot, CTL_OP_CANCEL, l->fd) < 0)
+                        (void)shutdown(l->fd, SHUT_RDWR);
+                uring_loop_slot_close(srv->ctl->loop, l->slot);
+        }
+        for (c = srv->conns; c; c = next) {
+                next = c->next;
+                if (c->state == CS_READ_HEAD && c->in_len == 0)
+                        conn_close(c, "drain");
+                else
+                        c->close_after = true;
+        }
+}
+
+unsigned ctl_server_conns(const struct ctl_server *srv)
+{
+        return srv->n_conns;
+}
+
+unsigned ctl_server_port(const struct ctl_server *srv)
+{
+        return srv->n_listeners ? srv->listeners[0]->port : 0;
+}
+
+void ctl_server_free(struct ctl_server *srv)
+{
+        if (!srv)
+                return;
+        if (!srv->draining)
+                ctl_server_drain(srv);
+        while (srv->conns)
+                conn_close(srv->conns, "shutdown");
+        free(srv);
+}
