@@ -740,6 +740,14 @@ static void conn_process(struct ctl_conn *c)
                                 conn_close(c, "peer closed mid-body");
                         return;
                 }
+                /* Reading the body may have moved c->in: parse the head again so c->head
+                 * points into the buffer as it stays while the handler runs. */
+                if (http1_req_parse(&c->parser, c->in, c->in_len, &srv->limits, &c->head) !=
+                    (int)c->head_len) {
+                        conn_close(c, "head changed");
+                        return;
+                }
+                http1_parser_init(&c->parser);
                 dispatch(c);
         }
 }
