@@ -71,7 +71,8 @@ enum cls {
 
 static int char_ok(enum cls cls, char ch)
 {
-        int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        int alnum =
+            (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
         switch (cls) {
         case CLS_ID:
                 return alnum || ch == '.' || ch == '_' || ch == '-';
@@ -157,8 +158,8 @@ static int get_uint(struct ctx *c, const json_t *obj, const char *where, const c
                 return fail(c, -EBADMSG, "%s.%s: not an integer", where, key);
         json_int_t i = json_integer_value(v);
         if (i < 0 || (uint64_t)i < min || (uint64_t)i > max)
-                return fail(c, -EBADMSG, "%s.%s: %" JSON_INTEGER_FORMAT " out of range", where,
-                            key, i);
+                return fail(c, -EBADMSG, "%s.%s: %" JSON_INTEGER_FORMAT " out of range", where, key,
+                            i);
         *ret = (uint64_t)i;
         return 0;
 }
@@ -241,8 +242,7 @@ static int parse_rep(struct ctx *c, const json_t *o, size_t idx, struct asset_re
         else if (strcmp(type, "audio") == 0)
                 r->kind = ASSET_AUDIO;
         else
-                return fail(c, -EBADMSG, "%s.type: \"%s\" is neither video nor audio", where,
-                            type);
+                return fail(c, -EBADMSG, "%s.type: \"%s\" is neither video nor audio", where, type);
         if ((e = get_str(c, o, where, "mime_type", CLS_MIME, r->mime_type, sizeof(r->mime_type),
                          r->kind == ASSET_VIDEO ? "video/mp4" : "audio/mp4")) < 0 ||
             (e = get_str(c, o, where, "codec", CLS_CODEC, r->codec, sizeof(r->codec), NULL)) < 0)
@@ -298,8 +298,8 @@ static int parse_rep(struct ctx *c, const json_t *o, size_t idx, struct asset_re
                 if ((e = parse_segments(c, segs, where, r)) < 0)
                         return e;
                 if (r->n_segments != r->segment_count)
-                        return fail(c, -EBADMSG, "%s: %zu segments listed, segment_count %u",
-                                    where, r->n_segments, r->segment_count);
+                        return fail(c, -EBADMSG, "%s: %zu segments listed, segment_count %u", where,
+                                    r->n_segments, r->segment_count);
         }
         return 0;
 }
@@ -429,8 +429,7 @@ int asset_json_load(const json_t *root, struct asset **ret, char *err, size_t er
         if ((r = get_str(&c, root, "asset", "title", CLS_ID, a->title, sizeof(a->title), NULL)) < 0)
                 goto out;
         const json_t *d = json_object_get(root, "duration");
-        if (!json_is_number(d) || !(json_number_value(d) > 0) ||
-            !(json_number_value(d) < 1e7)) {
+        if (!json_is_number(d) || !(json_number_value(d) > 0) || !(json_number_value(d) < 1e7)) {
                 r = fail(&c, -EBADMSG, "duration: missing or not a positive number of seconds");
                 goto out;
         }

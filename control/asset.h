@@ -43,20 +43,20 @@ struct asset_segment {
 };
 
 struct asset_rep {
-        char id[ASSET_ID_MAX];            /* also the directory name on the origin */
+        char id[ASSET_ID_MAX]; /* also the directory name on the origin */
         enum asset_kind kind;
-        char mime_type[ASSET_MIME_MAX];   /* "video/mp4" / "audio/mp4" */
-        char codec[ASSET_CODEC_MAX];      /* "avc1.64001f", "mp4a.40.2" */
-        uint64_t bandwidth;               /* bit/s, > 0 */
-        uint32_t width, height;           /* video only, else 0 */
-        uint32_t fps_num, fps_den;        /* video only ("25/1"); 0/0 when absent */
-        char lang[ASSET_LANG_MAX];        /* audio only; "und" when absent */
-        uint32_t sample_rate, channels;   /* audio only, else 0 */
-        uint32_t timescale;               /* > 0 */
-        uint32_t start_number;            /* first segment number (1) */
-        uint32_t segment_count;           /* == n_segments when segments were listed */
-        uint32_t segment_duration;        /* nominal, seconds, > 0 */
-        struct asset_segment *segments;   /* may be NULL (n_segments 0) */
+        char mime_type[ASSET_MIME_MAX]; /* "video/mp4" / "audio/mp4" */
+        char codec[ASSET_CODEC_MAX];    /* "avc1.64001f", "mp4a.40.2" */
+        uint64_t bandwidth;             /* bit/s, > 0 */
+        uint32_t width, height;         /* video only, else 0 */
+        uint32_t fps_num, fps_den;      /* video only ("25/1"); 0/0 when absent */
+        char lang[ASSET_LANG_MAX];      /* audio only; "und" when absent */
+        uint32_t sample_rate, channels; /* audio only, else 0 */
+        uint32_t timescale;             /* > 0 */
+        uint32_t start_number;          /* first segment number (1) */
+        uint32_t segment_count;         /* == n_segments when segments were listed */
+        uint32_t segment_duration;      /* nominal, seconds, > 0 */
+        struct asset_segment *segments; /* may be NULL (n_segments 0) */
         size_t n_segments;
 };
 
@@ -64,8 +64,8 @@ struct asset_rep {
 struct asset_text {
         char id[ASSET_ID_MAX];
         char lang[ASSET_LANG_MAX];
-        char path[ASSET_PATH_MAX];        /* "text-en/subtitles.vtt", relative to the title */
-        char mime_type[ASSET_MIME_MAX];   /* "text/vtt" */
+        char path[ASSET_PATH_MAX];      /* "text-en/subtitles.vtt", relative to the title */
+        char mime_type[ASSET_MIME_MAX]; /* "text/vtt" */
 };
 
 struct asset_file {
@@ -75,15 +75,15 @@ struct asset_file {
 };
 
 struct asset {
-        unsigned version;                 /* 1 */
+        unsigned version; /* 1 */
         char title[ASSET_ID_MAX];
-        double duration;                  /* seconds, > 0 */
-        uint32_t segment_duration;        /* nominal, seconds */
-        uint32_t segment_count;           /* of the video representations */
+        double duration;           /* seconds, > 0 */
+        uint32_t segment_duration; /* nominal, seconds */
+        uint32_t segment_count;    /* of the video representations */
         bool encrypted;
-        uint8_t kid[16];                  /* default_KID when encrypted */
-        unsigned iv_size;                 /* 8 or 16 when encrypted */
-        struct asset_rep *reps;           /* file order; video and audio mixed */
+        uint8_t kid[16];        /* default_KID when encrypted */
+        unsigned iv_size;       /* 8 or 16 when encrypted */
+        struct asset_rep *reps; /* file order; video and audio mixed */
         size_t n_reps;
         struct asset_text *texts;
         size_t n_texts;

@@ -135,7 +135,8 @@ int clearkey_response_build(const struct clearkey_key *keys, size_t n, enum clea
                 clearkey_kid_b64url(keys[i].kid, kid);
                 (void)b64url_encode(keys[i].key, 16, k, sizeof(k));
                 k[22] = '\0';
-                o += (size_t)snprintf(out + o, cap - o, "%s{\"kty\":\"oct\",\"kid\":\"%s\",\"k\":\"%s\"}",
+                o += (size_t)snprintf(out + o, cap - o,
+                                      "%s{\"kty\":\"oct\",\"kid\":\"%s\",\"k\":\"%s\"}",
                                       i ? "," : "", kid, k);
         }
         o += (size_t)snprintf(out + o, cap - o, "],\"type\":\"%s\"}", clearkey_type_name(type));

@@ -29,7 +29,7 @@ enum clearkey_type {
 struct clearkey_request {
         uint8_t kids[CLEARKEY_KIDS_MAX][16]; /* duplicates removed, request order kept */
         size_t n_kids;
-        enum clearkey_type type;             /* "temporary" when absent */
+        enum clearkey_type type; /* "temporary" when absent */
 };
 
 /* A key the caller allows for this request. */

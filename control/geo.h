@@ -23,15 +23,15 @@ struct geo_table;
 
 /* One config entry; strings borrowed. */
 struct geo_entry {
-        const char *cidr;     /* "10.1.0.0/16", "2001:db8::/32"; a bare address means /32 or /128 */
-        const char *country;  /* "SE" */
+        const char *cidr;    /* "10.1.0.0/16", "2001:db8::/32"; a bare address means /32 or /128 */
+        const char *country; /* "SE" */
 };
 
 /* A parsed prefix (network byte order, host bits zero). */
 struct geo_prefix {
-        int family;           /* AF_INET or AF_INET6 */
-        uint8_t addr[16];     /* first 4 bytes for AF_INET */
-        unsigned len;         /* prefix length */
+        int family;       /* AF_INET or AF_INET6 */
+        uint8_t addr[16]; /* first 4 bytes for AF_INET */
+        unsigned len;     /* prefix length */
 };
 
 /*

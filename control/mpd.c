@@ -161,8 +161,8 @@ int mpd_duration_format(double seconds, char *out, size_t cap)
         uint64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, f = ms % 1000;
         int n;
         if (h)
-                n = snprintf(out, cap, "PT%" PRIu64 "H%" PRIu64 "M%" PRIu64 ".%03" PRIu64 "S", h,
-                             m, s, f);
+                n = snprintf(out, cap, "PT%" PRIu64 "H%" PRIu64 "M%" PRIu64 ".%03" PRIu64 "S", h, m,
+                             s, f);
         else if (m)
                 n = snprintf(out, cap, "PT%" PRIu64 "M%" PRIu64 ".%03" PRIu64 "S", m, s, f);
         else
@@ -224,9 +224,9 @@ static int template_shared(const struct asset_rep *const *set, size_t n, int tim
                 if (r->timescale != a->timescale || r->segment_duration != a->segment_duration ||
                     r->start_number != a->start_number)
                         return 0;
-                if (timeline && (r->n_segments != a->n_segments ||
-                                 memcmp(r->segments, a->segments,
-                                        a->n_segments * sizeof(*a->segments)) != 0))
+                if (timeline &&
+                    (r->n_segments != a->n_segments ||
+                     memcmp(r->segments, a->segments, a->n_segments * sizeof(*a->segments)) != 0))
                         return 0;
         }
         return 1;
@@ -300,8 +300,8 @@ static void media_set(struct mpd_buf *b, const struct mpd_params *p, unsigned id
                 mpd_buf_xml_escape(b, r->codec);
                 mpd_buf_printf(b, "\" bandwidth=\"%" PRIu64 "\"", r->bandwidth);
                 if (video) {
-                        mpd_buf_printf(b, " width=\"%" PRIu32 "\" height=\"%" PRIu32 "\"",
-                                       r->width, r->height);
+                        mpd_buf_printf(b, " width=\"%" PRIu32 "\" height=\"%" PRIu32 "\"", r->width,
+                                       r->height);
                         frame_rate_attr(b, r);
                         mpd_buf_puts(b, " sar=\"1:1\"");
                 } else if (r->sample_rate) {
@@ -314,10 +314,11 @@ static void media_set(struct mpd_buf *b, const struct mpd_params *p, unsigned id
                 }
                 mpd_buf_puts(b, ">\n");
                 if (!video && r->channels)
-                        mpd_buf_printf(b,
-                                       "        <AudioChannelConfiguration schemeIdUri=\"" SCHEME_ACC
-                                       "\" value=\"%" PRIu32 "\"/>\n",
-                                       r->channels);
+                        mpd_buf_printf(
+                            b,
+                            "        <AudioChannelConfiguration schemeIdUri=\"" SCHEME_ACC
+                            "\" value=\"%" PRIu32 "\"/>\n",
+                            r->channels);
                 if (!shared)
                         seg_template(b, r, p->segment_timeline, "        ");
                 mpd_buf_puts(b, "      </Representation>\n");
@@ -427,7 +428,8 @@ int mpd_build(const struct mpd_params *p, char **ret, size_t *ret_len)
         if (a->encrypted)
                 mpd_buf_puts(&b, " xmlns:cenc=\"" NS_CENC "\" xmlns:dashif=\"" NS_DASHIF "\"");
         mpd_buf_printf(&b,
-                       " type=\"static\" profiles=\"" PROFILE_LIVE "\" mediaPresentationDuration=\"%s\""
+                       " type=\"static\" profiles=\"" PROFILE_LIVE
+                       "\" mediaPresentationDuration=\"%s\""
                        " maxSegmentDuration=\"%s\" minBufferTime=\"%s\">\n",
                        dur, maxseg, minbuf);
         base_urls(&b, p);
@@ -457,12 +459,14 @@ int mpd_build(const struct mpd_params *p, char **ret, size_t *ret_len)
                         continue;
                 int seen = 0;
                 for (size_t j = 0; j < i && !seen; j++)
-                        seen = a->reps[j].kind == ASSET_AUDIO && strcmp(a->reps[j].lang, ri->lang) == 0;
+                        seen = a->reps[j].kind == ASSET_AUDIO &&
+                               strcmp(a->reps[j].lang, ri->lang) == 0;
                 if (seen)
                         continue;
                 n = 0;
                 for (size_t j = i; j < a->n_reps; j++)
-                        if (a->reps[j].kind == ASSET_AUDIO && strcmp(a->reps[j].lang, ri->lang) == 0)
+                        if (a->reps[j].kind == ASSET_AUDIO &&
+                            strcmp(a->reps[j].lang, ri->lang) == 0)
                                 set[n++] = &a->reps[j];
                 media_set(&b, p, as_id++, set, n, first_lang);
                 first_lang = 0;

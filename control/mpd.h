@@ -20,8 +20,8 @@
 
 #include "asset.h"
 
-#define MPD_OUT_MAX   (16u << 20)
-#define MPD_EDGES_MAX 16
+#define MPD_OUT_MAX     (16u << 20)
+#define MPD_EDGES_MAX   16
 #define MPD_MARKERS_MAX 16
 
 /* One edge, in rank order (best first). All strings borrowed. */
@@ -33,23 +33,23 @@ struct mpd_edge {
 
 /* A marker on the title's timeline (skip intro, credits), in seconds. */
 struct mpd_marker {
-        const char *kind;             /* "intro", "credits", ... (becomes the event's value) */
+        const char *kind; /* "intro", "credits", ... (becomes the event's value) */
         double start;
         double duration;
 };
 
 struct mpd_params {
         const struct asset *asset;
-        const char *title_path;       /* path segment(s) of the title on the edges; NULL: asset->title */
+        const char *title_path; /* path segment(s) of the title on the edges; NULL: asset->title */
         const struct mpd_edge *edges; /* ranked; at least one, at most MPD_EDGES_MAX */
         size_t n_edges;
-        const char *steering_url;     /* absolute URL for <ContentSteering>, or NULL for none */
+        const char *steering_url;         /* absolute URL for <ContentSteering>, or NULL for none */
         bool steering_query_before_start; /* queryBeforeStart="true" */
-        const char *license_url;      /* ClearKey licence URL; required when asset->encrypted */
+        const char *license_url;          /* ClearKey licence URL; required when asset->encrypted */
         const struct mpd_marker *markers; /* may be NULL */
         size_t n_markers;
-        bool segment_timeline;        /* SegmentTimeline from asset segments instead of @duration */
-        unsigned min_buffer_time_s;   /* 0: 2 s */
+        bool segment_timeline;      /* SegmentTimeline from asset segments instead of @duration */
+        unsigned min_buffer_time_s; /* 0: 2 s */
 };
 
 /*

@@ -9,13 +9,13 @@
 
 #include "steering.h"
 
-#define SCORE_REGION    1000
-#define SCORE_HOLDS     400
-#define SCORE_LOAD      600  /* times load */
-#define SCORE_STICKY    150
-#define SCORE_STRUGGLE  (-300)
-#define LOAD_FULL       0.95 /* at or above: the region bonus is lost */
-#define QUERY_MAX       4096
+#define SCORE_REGION   1000
+#define SCORE_HOLDS    400
+#define SCORE_LOAD     600 /* times load */
+#define SCORE_STICKY   150
+#define SCORE_STRUGGLE (-300)
+#define LOAD_FULL      0.95 /* at or above: the region bonus is lost */
+#define QUERY_MAX      4096
 
 bool steering_edge_alive(const struct steering_edge *e, int64_t now, unsigned heartbeat_period_s)
 {

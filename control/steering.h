@@ -22,37 +22,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STEERING_EDGES_MAX   256
-#define STEERING_PATHWAYS_MAX 16  /* entries read from _DASH_pathway / _DASH_throughput */
-#define STEERING_ID_MAX      64   /* pathway id, incl. NUL */
-#define STEERING_OUT_MAX     (64u << 10)
+#define STEERING_EDGES_MAX    256
+#define STEERING_PATHWAYS_MAX 16 /* entries read from _DASH_pathway / _DASH_throughput */
+#define STEERING_ID_MAX       64 /* pathway id, incl. NUL */
+#define STEERING_OUT_MAX      (64u << 10)
 
 /* One edge as control knows it. Strings borrowed. */
 struct steering_edge {
-        const char *id;            /* serviceLocation / pathway id */
-        const char *region;        /* e.g. "eu-west" */
-        const char *base_url;      /* "http://host:port" */
-        int64_t last_heartbeat;    /* unix seconds; 0: never */
-        double load;               /* 0..1 as reported */
-        uint64_t capacity;         /* bit/s it can serve; tie-breaker */
-        bool holds_title;          /* its holdings digest says it has the title */
-        bool disabled;             /* taken out by an operator */
+        const char *id;         /* serviceLocation / pathway id */
+        const char *region;     /* e.g. "eu-west" */
+        const char *base_url;   /* "http://host:port" */
+        int64_t last_heartbeat; /* unix seconds; 0: never */
+        double load;            /* 0..1 as reported */
+        uint64_t capacity;      /* bit/s it can serve; tie-breaker */
+        bool holds_title;       /* its holdings digest says it has the title */
+        bool disabled;          /* taken out by an operator */
 };
 
 /* The steering request's query: what the player says about its pathways. */
 struct steering_query {
-        size_t n;                                  /* entries in _DASH_pathway */
+        size_t n; /* entries in _DASH_pathway */
         char pathway[STEERING_PATHWAYS_MAX][STEERING_ID_MAX];
         int64_t throughput[STEERING_PATHWAYS_MAX]; /* bit/s per entry; -1 unknown */
         int current;                               /* index of the pathway in use (last); -1 none */
 };
 
 struct steering_client {
-        const char *region;            /* from the geo table / session; NULL unknown */
+        const char *region;                 /* from the geo table / session; NULL unknown */
         const struct steering_query *query; /* NULL: first request or none */
-        int64_t now;                   /* unix seconds */
-        unsigned heartbeat_period_s;   /* edges heartbeat this often; > 0 */
-        uint64_t poor_throughput_bps;  /* below this the current pathway is penalised; 0: never */
+        int64_t now;                        /* unix seconds */
+        unsigned heartbeat_period_s;        /* edges heartbeat this often; > 0 */
+        uint64_t poor_throughput_bps; /* below this the current pathway is penalised; 0: never */
 };
 
 /* One ranked entry: index into the caller's edge array and its score. */

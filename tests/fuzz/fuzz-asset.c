@@ -53,8 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_asset(a);
 
         struct mpd_edge e = {.service_location = "edge-a", .base_url = "https://e", .token = "t"};
-        struct mpd_params p = {.asset = a, .edges = &e, .n_edges = 1, .steering_url = "https://c/s",
-                               .license_url = "https://c/l", .segment_timeline = size & 1};
+        struct mpd_params p = {.asset = a,
+                               .edges = &e,
+                               .n_edges = 1,
+                               .steering_url = "https://c/s",
+                               .license_url = "https://c/l",
+                               .segment_timeline = size & 1};
         char *out = NULL;
         size_t len = 0;
         if (mpd_build(&p, &out, &len) == 0) {

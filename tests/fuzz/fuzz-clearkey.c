@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(json_array_size(keys) == n);
         for (size_t i = 0; i < n; i++) {
                 char kid[23];
-                const char *got_kid = json_string_value(json_object_get(json_array_get(keys, i), "kid"));
+                const char *got_kid =
+                    json_string_value(json_object_get(json_array_get(keys, i), "kid"));
                 CHECK(got_kid && strcmp(got_kid, clearkey_kid_b64url(req.kids[i], kid)) == 0);
         }
         json_decref(j);

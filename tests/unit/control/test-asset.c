@@ -98,11 +98,26 @@ static json_t *rep0(json_t *root)
         return json_array_get(json_object_get(root, "representations"), 0);
 }
 
-static void e_version(json_t *r) { json_object_set_new(r, "version", json_integer(2)); }
-static void e_no_title(json_t *r) { json_object_del(r, "title"); }
-static void e_title_dots(json_t *r) { json_object_set_new(r, "title", json_string("../etc")); }
-static void e_id_markup(json_t *r) { json_object_set_new(rep0(r), "id", json_string("a<b>")); }
-static void e_codec_quote(json_t *r) { json_object_set_new(rep0(r), "codec", json_string("avc1\"x")); }
+static void e_version(json_t *r)
+{
+        json_object_set_new(r, "version", json_integer(2));
+}
+static void e_no_title(json_t *r)
+{
+        json_object_del(r, "title");
+}
+static void e_title_dots(json_t *r)
+{
+        json_object_set_new(r, "title", json_string("../etc"));
+}
+static void e_id_markup(json_t *r)
+{
+        json_object_set_new(rep0(r), "id", json_string("a<b>"));
+}
+static void e_codec_quote(json_t *r)
+{
+        json_object_set_new(rep0(r), "codec", json_string("avc1\"x"));
+}
 static void e_path_dotdot(json_t *r)
 {
         json_object_set_new(json_array_get(json_object_get(r, "files"), 0), "path",
@@ -113,7 +128,10 @@ static void e_path_abs(json_t *r)
         json_object_set_new(json_array_get(json_object_get(r, "subtitles"), 0), "path",
                             json_string("/etc/passwd"));
 }
-static void e_seg_count(json_t *r) { json_object_set_new(rep0(r), "segment_count", json_integer(4)); }
+static void e_seg_count(json_t *r)
+{
+        json_object_set_new(rep0(r), "segment_count", json_integer(4));
+}
 static void e_seg_overlap(json_t *r)
 {
         json_object_set_new(json_array_get(json_object_get(rep0(r), "segments"), 1), "t",
@@ -142,20 +160,42 @@ static void e_dup_file(json_t *r)
 }
 static void e_cbcs(json_t *r)
 {
-        json_object_set_new(r, "encryption", json_pack("{s:s,s:s}", "scheme", "cbcs", "kid",
-                                                       "0123456789abcdef0123456789abcdef"));
+        json_object_set_new(
+            r, "encryption",
+            json_pack("{s:s,s:s}", "scheme", "cbcs", "kid", "0123456789abcdef0123456789abcdef"));
 }
 static void e_kid(json_t *r)
 {
         json_object_set_new(r, "encryption", json_pack("{s:s,s:s}", "scheme", "cenc", "kid", "01"));
 }
-static void e_fps(json_t *r) { json_object_set_new(rep0(r), "frame_rate", json_string("25/0")); }
-static void e_bw_zero(json_t *r) { json_object_set_new(rep0(r), "bandwidth", json_integer(0)); }
-static void e_bw_neg(json_t *r) { json_object_set_new(rep0(r), "bandwidth", json_integer(-5)); }
-static void e_bw_str(json_t *r) { json_object_set_new(rep0(r), "bandwidth", json_string("5")); }
-static void e_type(json_t *r) { json_object_set_new(rep0(r), "type", json_string("text")); }
-static void e_dur(json_t *r) { json_object_set_new(r, "duration", json_real(-1)); }
-static void e_nothing(json_t *r) { (void)r; }
+static void e_fps(json_t *r)
+{
+        json_object_set_new(rep0(r), "frame_rate", json_string("25/0"));
+}
+static void e_bw_zero(json_t *r)
+{
+        json_object_set_new(rep0(r), "bandwidth", json_integer(0));
+}
+static void e_bw_neg(json_t *r)
+{
+        json_object_set_new(rep0(r), "bandwidth", json_integer(-5));
+}
+static void e_bw_str(json_t *r)
+{
+        json_object_set_new(rep0(r), "bandwidth", json_string("5"));
+}
+static void e_type(json_t *r)
+{
+        json_object_set_new(rep0(r), "type", json_string("text"));
+}
+static void e_dur(json_t *r)
+{
+        json_object_set_new(r, "duration", json_real(-1));
+}
+static void e_nothing(json_t *r)
+{
+        (void)r;
+}
 static void e_optional(json_t *r)
 {
         /* Optional members may be absent: segments, subtitles, frame_rate, audio details. */

@@ -41,10 +41,11 @@ TEST(request_refusals)
         ASSERT_EQ(parse("{\"kids\":[]}", &r), -EBADMSG);
         ASSERT_EQ(parse("{\"kids\":\"" KID_A "\"}", &r), -EBADMSG);
         ASSERT_EQ(parse("{\"kids\":[1]}", &r), -EBADMSG);
-        ASSERT_EQ(parse("{\"kids\":[\"AAECAwQFBgcICQoLDA0O\"]}", &r), -EBADMSG);     /* 15 bytes */
-        ASSERT_EQ(parse("{\"kids\":[\"AAECAwQFBgcICQoLDA0ODxA\"]}", &r), -EBADMSG);  /* 17 bytes */
-        ASSERT_EQ(parse("{\"kids\":[\"AAECAwQFBgcICQoLDA0OD+\"]}", &r), -EBADMSG);   /* not url alphabet */
-        ASSERT_EQ(parse("{\"kids\":[\"AAECAwQFBgcICQoLDA0ODx\"]}", &r), -EBADMSG);   /* stray bits */
+        ASSERT_EQ(parse("{\"kids\":[\"AAECAwQFBgcICQoLDA0O\"]}", &r), -EBADMSG);    /* 15 bytes */
+        ASSERT_EQ(parse("{\"kids\":[\"AAECAwQFBgcICQoLDA0ODxA\"]}", &r), -EBADMSG); /* 17 bytes */
+        ASSERT_EQ(parse("{\"kids\":[\"AAECAwQFBgcICQoLDA0OD+\"]}", &r),
+                  -EBADMSG); /* not url alphabet */
+        ASSERT_EQ(parse("{\"kids\":[\"AAECAwQFBgcICQoLDA0ODx\"]}", &r), -EBADMSG); /* stray bits */
         ASSERT_EQ(parse("{\"kids\":[\"" KID_A "\"],\"type\":\"forever\"}", &r), -EBADMSG);
         ASSERT_EQ(parse("{\"kids\":[\"" KID_A "\"],\"type\":1}", &r), -EBADMSG);
         ASSERT_EQ(parse("{\"kids\":[\"" KID_A "\"],\"kids\":[]}", &r), -EBADMSG);
@@ -80,7 +81,8 @@ TEST(select_and_respond)
         char *s;
         size_t len;
         ASSERT_EQ(clearkey_response_build(got, n, r.type, &s, &len), 0);
-        ASSERT_STREQ(s, "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"" KID_A "\",\"k\":\"oKGio6SlpqeoqaqrrK2urw\"}],"
+        ASSERT_STREQ(s, "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"" KID_A
+                        "\",\"k\":\"oKGio6SlpqeoqaqrrK2urw\"}],"
                         "\"type\":\"temporary\"}");
         ASSERT_EQ(strlen(s), len);
         json_t *j = json_loads(s, 0, NULL);
@@ -99,12 +101,15 @@ TEST(select_and_respond)
         /* Full house: 16 keys fit. */
         struct clearkey_key many[CLEARKEY_KIDS_MAX];
         memset(many, 0x5a, sizeof(many));
-        ASSERT_EQ(clearkey_response_build(many, CLEARKEY_KIDS_MAX, CLEARKEY_TEMPORARY, &s, &len), 0);
+        ASSERT_EQ(clearkey_response_build(many, CLEARKEY_KIDS_MAX, CLEARKEY_TEMPORARY, &s, &len),
+                  0);
         j = json_loads(s, 0, NULL);
         ASSERT_EQ(json_array_size(json_object_get(j, "keys")), CLEARKEY_KIDS_MAX);
         json_decref(j);
         clearkey_response_free(s);
-        ASSERT_EQ(clearkey_response_build(many, CLEARKEY_KIDS_MAX + 1, CLEARKEY_TEMPORARY, &s, &len), -EINVAL);
+        ASSERT_EQ(
+            clearkey_response_build(many, CLEARKEY_KIDS_MAX + 1, CLEARKEY_TEMPORARY, &s, &len),
+            -EINVAL);
 }
 
 TEST(kid_encoding)

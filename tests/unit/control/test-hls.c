@@ -25,10 +25,12 @@ TEST(master)
             "AUTOSELECT=YES,CHANNELS=\"2\",URI=\"audio-fr.m3u8\"\n"
             "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"sub\",NAME=\"en text-en\",LANGUAGE=\"en\","
             "DEFAULT=NO,AUTOSELECT=YES,URI=\"text-en.m3u8\"\n"
-            "#EXT-X-STREAM-INF:BANDWIDTH=442000,CODECS=\"avc1.64000d,mp4a.40.2\",RESOLUTION=426x240,"
+            "#EXT-X-STREAM-INF:BANDWIDTH=442000,CODECS=\"avc1.64000d,mp4a.40.2\",RESOLUTION="
+            "426x240,"
             "FRAME-RATE=25.000,AUDIO=\"aud\",SUBTITLES=\"sub\"\n"
             "video-240p.m3u8\n"
-            "#EXT-X-STREAM-INF:BANDWIDTH=845000,CODECS=\"avc1.64001e,mp4a.40.2\",RESOLUTION=640x360,"
+            "#EXT-X-STREAM-INF:BANDWIDTH=845000,CODECS=\"avc1.64001e,mp4a.40.2\",RESOLUTION="
+            "640x360,"
             "FRAME-RATE=25.000,AUDIO=\"aud\",SUBTITLES=\"sub\"\n"
             "video-360p.m3u8\n";
         ASSERT_STREQ(m, want);
@@ -79,7 +81,9 @@ TEST(media_video)
         a->reps[0].n_segments = 0;
         p.media_base_url = "https://a.example/s/TOK/demo1/";
         ASSERT_EQ(hls_media_build(&p, "video-240p", &m, &len), 0);
-        ASSERT_TRUE(strstr(m, "#EXTINF:2.000,\nhttps://a.example/s/TOK/demo1/video-240p/seg-3.m4s\n") != NULL);
+        ASSERT_TRUE(
+            strstr(m, "#EXTINF:2.000,\nhttps://a.example/s/TOK/demo1/video-240p/seg-3.m4s\n") !=
+            NULL);
         ASSERT_TRUE(strstr(m, "demo1//") == NULL);
         free(m);
         asset_free(a);
@@ -92,9 +96,10 @@ TEST(media_subtitles)
         char *m;
         size_t len;
         ASSERT_EQ(hls_media_build(&p, "text-en", &m, &len), 0);
-        ASSERT_STREQ(m, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:1\n"
-                        "#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:10.000,\n"
-                        "https://a.example/s/TOK/demo1/text-en/subtitles.vtt\n#EXT-X-ENDLIST\n");
+        ASSERT_STREQ(
+            m, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:1\n"
+               "#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:10.000,\n"
+               "https://a.example/s/TOK/demo1/text-en/subtitles.vtt\n#EXT-X-ENDLIST\n");
         free(m);
         ASSERT_EQ(hls_media_build(&p, "nope", &m, &len), -ENOENT);
         ASSERT_EQ(hls_media_build(&p, NULL, &m, &len), -EINVAL);

@@ -7,8 +7,8 @@
 #include "xml-check.h"
 
 static const struct mpd_edge two_edges[] = {
-        {.service_location = "edge-a", .base_url = "https://a.example", .token = "TOK1"},
-        {.service_location = "edge-b", .base_url = "http://b.example:8080/", .token = "TOK2"},
+    {.service_location = "edge-a", .base_url = "https://a.example", .token = "TOK1"},
+    {.service_location = "edge-b", .base_url = "http://b.example:8080/", .token = "TOK2"},
 };
 
 static char *build(const struct mpd_params *p)
@@ -56,17 +56,24 @@ TEST(clear_title_shape)
         if (why)
                 TEST_FAIL_AT("not well-formed: %s\n%s", why, m);
 
-        static const char head[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" "
-                               "profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" "
-                               "mediaPresentationDuration=\"PT10.000S\" maxSegmentDuration=\"PT4.000S\" "
-                               "minBufferTime=\"PT2.000S\">\n";
+        static const char head[] =
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<MPD "
+            "xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" "
+            "profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" "
+            "mediaPresentationDuration=\"PT10.000S\" maxSegmentDuration=\"PT4.000S\" "
+            "minBufferTime=\"PT2.000S\">\n";
         ASSERT_TRUE(strncmp(m, head, strlen(head)) == 0);
         /* Ranked BaseURLs, token as a path segment, trailing slash normalised. */
-        const char *ba = strstr(m, "  <BaseURL serviceLocation=\"edge-a\">https://a.example/s/TOK1/demo1/</BaseURL>\n");
-        const char *bb = strstr(m, "  <BaseURL serviceLocation=\"edge-b\">http://b.example:8080/s/TOK2/demo1/</BaseURL>\n");
+        const char *ba = strstr(
+            m, "  <BaseURL serviceLocation=\"edge-a\">https://a.example/s/TOK1/demo1/</BaseURL>\n");
+        const char *bb =
+            strstr(m, "  <BaseURL "
+                      "serviceLocation=\"edge-b\">http://b.example:8080/s/TOK2/demo1/</BaseURL>\n");
         ASSERT_TRUE(ba && bb && ba < bb);
-        ASSERT_TRUE(strstr(m, "  <ContentSteering defaultServiceLocation=\"edge-a\" queryBeforeStart=\"true\">"
-                              "https://control.example/v1/steering/S1</ContentSteering>\n") != NULL);
+        ASSERT_TRUE(
+            strstr(m,
+                   "  <ContentSteering defaultServiceLocation=\"edge-a\" queryBeforeStart=\"true\">"
+                   "https://control.example/v1/steering/S1</ContentSteering>\n") != NULL);
         ASSERT_TRUE(strstr(m, "</ContentSteering>\n  <Period id=\"0\" start=\"PT0S\">\n") != NULL);
         ASSERT_EQ(fixture_count(m, "<AdaptationSet "), 4);
         ASSERT_EQ(fixture_count(m, "<ContentProtection"), 0);
@@ -74,14 +81,18 @@ TEST(clear_title_shape)
 
         char *video = slice(m, "<AdaptationSet id=\"0\"", "</AdaptationSet>");
         ASSERT_TRUE(video != NULL);
-        ASSERT_TRUE(strstr(video, "contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" "
-                                  "startWithSAP=\"1\" maxWidth=\"640\" maxHeight=\"360\">") != NULL);
+        ASSERT_TRUE(strstr(video,
+                           "contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" "
+                           "startWithSAP=\"1\" maxWidth=\"640\" maxHeight=\"360\">") != NULL);
         ASSERT_TRUE(strstr(video, "<SegmentTemplate initialization=\"$RepresentationID$/init.mp4\" "
                                   "media=\"$RepresentationID$/seg-$Number$.m4s\" startNumber=\"1\" "
                                   "timescale=\"12800\" duration=\"51200\"/>") != NULL);
-        ASSERT_TRUE(strstr(video, "<Representation id=\"video-240p\" codecs=\"avc1.64000d\" bandwidth=\"312000\" "
-                                  "width=\"426\" height=\"240\" frameRate=\"25\" sar=\"1:1\"/>") != NULL);
-        ASSERT_TRUE(strstr(video, "id=\"video-360p\" codecs=\"avc1.64001e\" bandwidth=\"715000\"") != NULL);
+        ASSERT_TRUE(
+            strstr(video,
+                   "<Representation id=\"video-240p\" codecs=\"avc1.64000d\" bandwidth=\"312000\" "
+                   "width=\"426\" height=\"240\" frameRate=\"25\" sar=\"1:1\"/>") != NULL);
+        ASSERT_TRUE(
+            strstr(video, "id=\"video-360p\" codecs=\"avc1.64001e\" bandwidth=\"715000\"") != NULL);
         ASSERT_EQ(fixture_count(video, "<Representation "), 2);
         free(video);
 
@@ -90,12 +101,14 @@ TEST(clear_title_shape)
         ASSERT_TRUE(en && fr);
         ASSERT_TRUE(strstr(en, "contentType=\"audio\" mimeType=\"audio/mp4\"") != NULL);
         ASSERT_TRUE(strstr(en, " lang=\"en\">") != NULL);
-        ASSERT_TRUE(strstr(en, "<Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"main\"/>") != NULL);
+        ASSERT_TRUE(strstr(en, "<Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"main\"/>") !=
+                    NULL);
         ASSERT_TRUE(strstr(en, "timescale=\"48000\" duration=\"192000\"/>") != NULL);
-        ASSERT_TRUE(strstr(en, "<Representation id=\"audio-en\" codecs=\"mp4a.40.2\" bandwidth=\"130000\" "
-                               "audioSamplingRate=\"48000\">\n        <AudioChannelConfiguration "
-                               "schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" "
-                               "value=\"2\"/>\n      </Representation>") != NULL);
+        ASSERT_TRUE(
+            strstr(en, "<Representation id=\"audio-en\" codecs=\"mp4a.40.2\" bandwidth=\"130000\" "
+                       "audioSamplingRate=\"48000\">\n        <AudioChannelConfiguration "
+                       "schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" "
+                       "value=\"2\"/>\n      </Representation>") != NULL);
         ASSERT_TRUE(strstr(fr, " lang=\"fr\">") != NULL);
         ASSERT_TRUE(strstr(fr, "value=\"alternate\"") != NULL);
         free(en);
@@ -103,15 +116,20 @@ TEST(clear_title_shape)
 
         char *text = slice(m, "<AdaptationSet id=\"3\"", "</AdaptationSet>");
         ASSERT_TRUE(text != NULL);
-        ASSERT_TRUE(strstr(text, "contentType=\"text\" mimeType=\"text/vtt\" lang=\"en\">") != NULL);
+        ASSERT_TRUE(strstr(text, "contentType=\"text\" mimeType=\"text/vtt\" lang=\"en\">") !=
+                    NULL);
         ASSERT_TRUE(strstr(text, "value=\"subtitle\"/>") != NULL);
         ASSERT_TRUE(strstr(text, "<Representation id=\"text-en\" bandwidth=\"256\">\n        "
                                  "<BaseURL>text-en/subtitles.vtt</BaseURL>") != NULL);
         free(text);
 
-        ASSERT_TRUE(strstr(m, "    <EventStream schemeIdUri=\"urn:sluice:marker:2025\" value=\"1\" timescale=\"1000\">\n"
-                              "      <Event id=\"0\" presentationTime=\"5000\" duration=\"30000\">intro</Event>\n"
-                              "    </EventStream>\n    <AdaptationSet id=\"0\"") != NULL);
+        ASSERT_TRUE(
+            strstr(
+                m,
+                "    <EventStream schemeIdUri=\"urn:sluice:marker:2025\" value=\"1\" "
+                "timescale=\"1000\">\n"
+                "      <Event id=\"0\" presentationTime=\"5000\" duration=\"30000\">intro</Event>\n"
+                "    </EventStream>\n    <AdaptationSet id=\"0\"") != NULL);
         ASSERT_TRUE(strstr(m, "  </Period>\n</MPD>\n") != NULL);
         free(m);
         asset_free(a);
@@ -130,17 +148,27 @@ TEST(encrypted_title)
         const char *why = xml_check(m);
         if (why)
                 TEST_FAIL_AT("not well-formed: %s", why);
-        ASSERT_TRUE(strstr(m, " xmlns:cenc=\"urn:mpeg:cenc:2013\" xmlns:dashif=\"https://dashif.org/CPS\"") != NULL);
+        ASSERT_TRUE(
+            strstr(m,
+                   " xmlns:cenc=\"urn:mpeg:cenc:2013\" xmlns:dashif=\"https://dashif.org/CPS\"") !=
+            NULL);
         /* Video and two audio sets, each with both ContentProtection elements. */
         ASSERT_EQ(fixture_count(m, "<AdaptationSet "), 3);
-        ASSERT_EQ(fixture_count(m, "<ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" "
-                                   "value=\"cenc\" cenc:default_KID=\"01234567-89ab-cdef-0123-456789abcdef\"/>"),
+        ASSERT_EQ(fixture_count(
+                      m,
+                      "<ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" "
+                      "value=\"cenc\" cenc:default_KID=\"01234567-89ab-cdef-0123-456789abcdef\"/>"),
                   3);
-        ASSERT_EQ(fixture_count(m, "<ContentProtection schemeIdUri=\"urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e\" "
-                                   "value=\"ClearKey1.0\" cenc:default_KID=\"01234567-89ab-cdef-0123-456789abcdef\">\n"
-                                   "        <dashif:laurl>https://control.example/v1/license/clearkey?session=S1&amp;x=1</dashif:laurl>\n"
-                                   "      </ContentProtection>"),
-                  3);
+        ASSERT_EQ(
+            fixture_count(
+                m,
+                "<ContentProtection schemeIdUri=\"urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e\" "
+                "value=\"ClearKey1.0\" cenc:default_KID=\"01234567-89ab-cdef-0123-456789abcdef\">\n"
+                "        "
+                "<dashif:laurl>https://control.example/v1/license/clearkey?session=S1&amp;x=1</"
+                "dashif:laurl>\n"
+                "      </ContentProtection>"),
+            3);
         /* No steering URL, no ContentSteering. */
         ASSERT_TRUE(strstr(m, "ContentSteering") == NULL);
         free(m);
@@ -150,17 +178,24 @@ TEST(encrypted_title)
 TEST(escaping)
 {
         struct asset *a = fixture_asset("asset-clear.json");
-        struct mpd_edge e = {.service_location = "a\"<&>'b", .base_url = "https://x/?q=1&r=<2>",
-                             .token = "t&t"};
+        struct mpd_edge e = {
+            .service_location = "a\"<&>'b", .base_url = "https://x/?q=1&r=<2>", .token = "t&t"};
         struct mpd_marker mk = {.kind = "<intro & \"x\">\x01", .start = 1, .duration = 2};
-        struct mpd_params p = {.asset = a, .edges = &e, .n_edges = 1, .title_path = "t<1>",
-                               .steering_url = "https://c/s?a=1&b=2", .markers = &mk, .n_markers = 1};
+        struct mpd_params p = {.asset = a,
+                               .edges = &e,
+                               .n_edges = 1,
+                               .title_path = "t<1>",
+                               .steering_url = "https://c/s?a=1&b=2",
+                               .markers = &mk,
+                               .n_markers = 1};
         char *m = build(&p);
         ASSERT_TRUE(m != NULL);
         const char *why = xml_check(m);
         if (why)
                 TEST_FAIL_AT("not well-formed: %s", why);
-        ASSERT_TRUE(strstr(m, "<BaseURL serviceLocation=\"a&quot;&lt;&amp;&gt;&apos;b\">https://x/?q=1&amp;r=&lt;2&gt;/s/t&amp;t/t&lt;1&gt;/</BaseURL>") != NULL);
+        ASSERT_TRUE(strstr(m, "<BaseURL "
+                              "serviceLocation=\"a&quot;&lt;&amp;&gt;&apos;b\">https://x/"
+                              "?q=1&amp;r=&lt;2&gt;/s/t&amp;t/t&lt;1&gt;/</BaseURL>") != NULL);
         ASSERT_TRUE(strstr(m, "defaultServiceLocation=\"a&quot;&lt;&amp;&gt;&apos;b\"") != NULL);
         ASSERT_TRUE(strstr(m, ">https://c/s?a=1&amp;b=2</ContentSteering>") != NULL);
         ASSERT_TRUE(strstr(m, ">&lt;intro &amp; &quot;x&quot;&gt;</Event>") != NULL);
@@ -171,7 +206,8 @@ TEST(escaping)
 TEST(segment_timeline)
 {
         struct asset *a = fixture_asset("asset-clear.json");
-        struct mpd_params p = {.asset = a, .edges = two_edges, .n_edges = 1, .segment_timeline = true};
+        struct mpd_params p = {
+            .asset = a, .edges = two_edges, .n_edges = 1, .segment_timeline = true};
         char *m = build(&p);
         ASSERT_TRUE(m != NULL);
         ASSERT_TRUE(xml_check(m) == NULL);
@@ -181,7 +217,8 @@ TEST(segment_timeline)
                               "          <S d=\"25600\"/>\n"
                               "        </SegmentTimeline>\n"
                               "      </SegmentTemplate>\n") != NULL);
-        ASSERT_TRUE(strstr(m, "<S t=\"0\" d=\"192512\"/>\n          <S d=\"191488\"/>\n          <S d=\"96000\"/>\n") != NULL);
+        ASSERT_TRUE(strstr(m, "<S t=\"0\" d=\"192512\"/>\n          <S d=\"191488\"/>\n          "
+                              "<S d=\"96000\"/>\n") != NULL);
         ASSERT_TRUE(strstr(m, "duration=\"51200\"") == NULL);
         free(m);
         asset_free(a);
@@ -197,9 +234,12 @@ TEST(per_representation_template)
         ASSERT_TRUE(m != NULL);
         ASSERT_TRUE(xml_check(m) == NULL);
         ASSERT_TRUE(strstr(m, "<BaseURL serviceLocation=\"e\">http://e/demo1/</BaseURL>") != NULL);
-        ASSERT_TRUE(strstr(m, "sar=\"1:1\">\n        <SegmentTemplate initialization=\"$RepresentationID$/init.mp4\" "
-                              "media=\"$RepresentationID$/seg-$Number$.m4s\" startNumber=\"1\" "
-                              "timescale=\"90000\" duration=\"360000\"/>\n      </Representation>") != NULL);
+        ASSERT_TRUE(strstr(m,
+                           "sar=\"1:1\">\n        <SegmentTemplate "
+                           "initialization=\"$RepresentationID$/init.mp4\" "
+                           "media=\"$RepresentationID$/seg-$Number$.m4s\" startNumber=\"1\" "
+                           "timescale=\"90000\" duration=\"360000\"/>\n      </Representation>") !=
+                    NULL);
         ASSERT_EQ(fixture_count(m, "<SegmentTemplate"), 2 + 2);
         free(m);
         asset_free(a);
@@ -280,8 +320,11 @@ TEST(ingest_output)
         const char *files[] = {"asset-ingest-clear.json", "asset-ingest-enc.json"};
         for (size_t i = 0; i < 2; i++) {
                 struct asset *a = fixture_asset(files[i]);
-                struct mpd_params p = {.asset = a, .edges = two_edges, .n_edges = 2,
-                                       .steering_url = "http://c/s", .license_url = "http://c/l",
+                struct mpd_params p = {.asset = a,
+                                       .edges = two_edges,
+                                       .n_edges = 2,
+                                       .steering_url = "http://c/s",
+                                       .license_url = "http://c/l",
                                        .segment_timeline = i == 1};
                 char *m = build(&p);
                 ASSERT_TRUE(m != NULL);

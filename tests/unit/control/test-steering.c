@@ -11,10 +11,34 @@
 #define PERIOD 5
 
 static struct steering_edge fleet[] = {
-        {.id = "eu-1", .region = "eu-west", .base_url = "http://eu1.example:8080", .last_heartbeat = NOW - 1, .load = 0.2, .capacity = 10, .holds_title = true},
-        {.id = "eu-2", .region = "eu-west", .base_url = "http://eu2.example:8080", .last_heartbeat = NOW - 3, .load = 0.2, .capacity = 20, .holds_title = true},
-        {.id = "us-1", .region = "us-east", .base_url = "https://us1.example", .last_heartbeat = NOW, .load = 0.0, .capacity = 40, .holds_title = true},
-        {.id = "eu-3", .region = "eu-west", .base_url = "http://eu3.example/", .last_heartbeat = NOW - 2, .load = 0.1, .capacity = 10, .holds_title = false},
+    {.id = "eu-1",
+     .region = "eu-west",
+     .base_url = "http://eu1.example:8080",
+     .last_heartbeat = NOW - 1,
+     .load = 0.2,
+     .capacity = 10,
+     .holds_title = true},
+    {.id = "eu-2",
+     .region = "eu-west",
+     .base_url = "http://eu2.example:8080",
+     .last_heartbeat = NOW - 3,
+     .load = 0.2,
+     .capacity = 20,
+     .holds_title = true},
+    {.id = "us-1",
+     .region = "us-east",
+     .base_url = "https://us1.example",
+     .last_heartbeat = NOW,
+     .load = 0.0,
+     .capacity = 40,
+     .holds_title = true},
+    {.id = "eu-3",
+     .region = "eu-west",
+     .base_url = "http://eu3.example/",
+     .last_heartbeat = NOW - 2,
+     .load = 0.1,
+     .capacity = 10,
+     .holds_title = false},
 };
 #define N_FLEET (sizeof(fleet) / sizeof(fleet[0]))
 
@@ -204,16 +228,19 @@ TEST(json)
         ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, in_mpd, 3, 300,
                                       "https://control.example/v1/steering/S1", &s, &len),
                   0);
-        ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":300,\"RELOAD-URI\":\"https://control.example/v1/steering/S1\","
-                        "\"PATHWAY-PRIORITY\":[\"eu-2\",\"eu-1\",\"eu-3\",\"us-1\"],"
-                        "\"PATHWAY-CLONES\":[{\"BASE-ID\":\"eu-2\",\"ID\":\"eu-3\","
-                        "\"URI-REPLACEMENT\":{\"HOST\":\"eu3.example\"}}]}");
+        ASSERT_STREQ(
+            s,
+            "{\"VERSION\":1,\"TTL\":300,\"RELOAD-URI\":\"https://control.example/v1/steering/S1\","
+            "\"PATHWAY-PRIORITY\":[\"eu-2\",\"eu-1\",\"eu-3\",\"us-1\"],"
+            "\"PATHWAY-CLONES\":[{\"BASE-ID\":\"eu-2\",\"ID\":\"eu-3\","
+            "\"URI-REPLACEMENT\":{\"HOST\":\"eu3.example\"}}]}");
         ASSERT_EQ(strlen(s), len);
         free(s);
         /* Everything in the manifest: no clones; no reload URI. */
         const char *const all[] = {"eu-1", "eu-2", "us-1", "eu-3"};
         ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, all, 4, 60, NULL, &s, &len), 0);
-        ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[\"eu-2\",\"eu-1\",\"eu-3\",\"us-1\"]}");
+        ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[\"eu-2\",\"eu-1\",\"eu-"
+                        "3\",\"us-1\"]}");
         free(s);
         /* No edge alive: an empty priority list (the player keeps what it has). */
         ASSERT_EQ(steering_json_build(fleet, r, 0, all, 4, 60, NULL, &s, &len), 0);
@@ -227,8 +254,10 @@ TEST(json)
         struct steering_rank only_us = {.idx = 2, .score = 0};
         const char *const dead[] = {"eu-9"};
         ASSERT_EQ(steering_json_build(fleet, &only_us, 1, dead, 1, 60, NULL, &s, &len), 0);
-        ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[\"us-1\"],\"PATHWAY-CLONES\":"
-                        "[{\"BASE-ID\":\"eu-9\",\"ID\":\"us-1\",\"URI-REPLACEMENT\":{\"HOST\":\"us1.example\"}}]}");
+        ASSERT_STREQ(s,
+                     "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[\"us-1\"],\"PATHWAY-CLONES\":"
+                     "[{\"BASE-ID\":\"eu-9\",\"ID\":\"us-1\",\"URI-REPLACEMENT\":{\"HOST\":\"us1."
+                     "example\"}}]}");
         free(s);
         ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, all, 4, 0, NULL, &s, &len), -EINVAL);
         /* The output parses as JSON with VERSION 1. */
