@@ -21,7 +21,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 INGEST = os.path.abspath(sys.argv[1])
 # --full: the issue's 12-second title through the whole ladder (slow on small machines)
@@ -219,6 +221,56 @@ def test_register_down(origin, scratch):
         check(False, "key printed on stdout: %r" % r.stdout)
 
 
+class FakeControl(BaseHTTPRequestHandler):
+    """Records registrations; answers 201 like a control plane would."""
+    seen = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        FakeControl.seen.append((self.path, self.headers.get("Authorization"), json.loads(body)))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_register(origin, scratch):
+    srv = HTTPServer(("127.0.0.1", 0), FakeControl)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = "http://127.0.0.1:%d/" % srv.server_port
+    token = os.path.join(scratch, "token")
+    open(token, "w").write("s3cret\n")
+    try:
+        r = run(["--title", "reg2", "--origin", origin, "--test-source", "4", "--ladder", "240p",
+                 "--encrypt", "--register", url, "--token-file", token, "--no-progress"])
+        check(r.returncode == 0, "registration with control: " + r.stderr[-300:])
+        check(r.stdout == "", "key not printed when control has it")
+        check(len(FakeControl.seen) == 1, "one registration request")
+        if FakeControl.seen:
+            path, auth, body = FakeControl.seen[-1]
+            asset = json.load(open(os.path.join(origin, "reg2", "asset.json")))
+            check(path == "/v1/admin/titles" and auth == "Bearer s3cret", "endpoint and token")
+            check(body["title"] == "reg2" and body["asset"] == asset, "asset sent as written")
+            check(body["key"]["kid"] == asset["encryption"]["kid"] and
+                  len(body["key"]["key"]) == 32, "key sent to control")
+        # a title published while control was down, registered later with its key file
+        keyfile = os.path.join(scratch, "reg3.key")
+        r = run(["--title", "reg3", "--origin", origin, "--test-source", "4", "--ladder", "240p",
+                 "--encrypt", "--key-out", keyfile, "--no-progress"])
+        check(r.returncode == 0, "reg3 ingest")
+        args = ["--register-only", "--register", url, "--title", "reg3", "--origin", origin]
+        check(run(args).returncode == 1, "--register-only without the key of an encrypted title")
+        r = run(args + ["--key-in", keyfile])
+        check(r.returncode == 0, "--register-only: " + r.stderr[-300:])
+        if len(FakeControl.seen) == 2:
+            check(FakeControl.seen[-1][2]["key"] == {k: v for k, v in json.load(open(keyfile)).items()
+                                                     if k != "title"}, "key from --key-in")
+    finally:
+        srv.shutdown()
+
+
 def test_errors(origin, scratch):
     bad = os.path.join(scratch, "corrupt.mp4")
     with open(bad, "wb") as f:
@@ -306,7 +358,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="sluice-ingest-test.") as scratch:
         origin = os.path.join(scratch, "origin")
         os.mkdir(origin)
-        for t in (test_clear, test_encrypted, test_register_down, test_errors, test_interrupt):
+        for t in (test_clear, test_encrypted, test_register_down, test_register, test_errors,
+                  test_interrupt):
             t0 = time.time()
             t(origin, scratch)
             print("%-16s %.1f s" % (t.__name__, time.time() - t0), flush=True)

@@ -43,12 +43,13 @@
 #define EXIT_INTERRUPTED 130
 
 struct opts {
-        const char *title, *origin, *source, *register_url, *key_out, *token_file;
+        const char *title, *origin, *source, *register_url, *key_out, *key_in, *token_file;
         const char *ladder, *audio_lang, *ffmpeg, *ffprobe, *preset;
         const char *subs[LADDER_TEXT_MAX];
         unsigned n_subs;
         double test_seconds;
         int encrypt, four_k, replace, jobs, threads, progress; /* progress: -1 auto */
+        int register_only;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -83,6 +84,8 @@ static void usage(FILE *f)
               "                         without it the key is printed on stdout\n"
               "  --register URL         register title, asset and key with control at URL\n"
               "  --token-file FILE      bearer token for --register (or $SLUICE_CONTROL_TOKEN)\n"
+              "  --register-only        register an already published title again (with\n"
+              "                         --key-in FILE, the --key-out file, if encrypted)\n"
               "  --replace              replace an existing title atomically\n"
               "  --jobs N               renditions encoded at once (default: cores)\n"
               "  --threads N            threads per ffmpeg (default: ffmpeg's choice)\n"
@@ -154,7 +157,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 O_FFPROBE,
                 O_PROG,
                 O_NOPROG,
-                O_VERSION
+                O_VERSION,
+                O_REGONLY,
+                O_KEYIN
         };
         static const struct option lo[] = {
             {"title", required_argument, 0, O_TITLE},
@@ -176,6 +181,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             {"ffprobe", required_argument, 0, O_FFPROBE},
             {"progress", no_argument, 0, O_PROG},
             {"no-progress", no_argument, 0, O_NOPROG},
+            {"register-only", no_argument, 0, O_REGONLY},
+            {"key-in", required_argument, 0, O_KEYIN},
             {"help", no_argument, 0, 'h'},
             {"version", no_argument, 0, O_VERSION},
             {0, 0, 0, 0},
@@ -254,6 +261,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 case O_PROG:
                         o->progress = 1;
                         break;
+                case O_REGONLY:
+                        o->register_only = 1;
+                        break;
+                case O_KEYIN:
+                        o->key_in = optarg;
+                        break;
                 case O_NOPROG:
                         o->progress = 0;
                         break;
@@ -272,6 +285,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
         if (optind < argc) {
                 fprintf(stderr, "sluice-ingest: one SOURCE only\n");
                 return -EINVAL;
+        }
+        if (o->register_only) {
+                if (!o->title || !o->origin || !o->register_url || o->source ||
+                    o->test_seconds > 0) {
+                        fprintf(stderr, "sluice-ingest: --register-only needs --title, --origin "
+                                        "and --register, and no source\n");
+                        return -EINVAL;
+                }
+                if (!title_valid(o->title)) {
+                        fprintf(stderr, "sluice-ingest: --title: 1-64 of [A-Za-z0-9_-]\n");
+                        return -EINVAL;
+                }
+                return 0;
         }
         if (!o->title || !o->origin || (!o->source == !(o->test_seconds > 0))) {
                 fprintf(stderr, "sluice-ingest: need --title, --origin and one of SOURCE or "
@@ -778,7 +804,10 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
                                               "key", util_hex(k->key, 16, hex_key)));
         char *text = json_dumps(body, JSON_COMPACT);
         json_decref(body);
-        snprintf(url, sizeof(url), "%s/v1/admin/titles", o->register_url);
+        size_t base = strlen(o->register_url);
+        while (base > 0 && o->register_url[base - 1] == '/')
+                base--;
+        snprintf(url, sizeof(url), "%.*s/v1/admin/titles", (int)base, o->register_url);
         CURL *c = curl_easy_init();
         if (!c || !text)
                 goto out;
@@ -866,6 +895,69 @@ static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdou
         return r;
 }
 
+/* Read back a key JSON written by --key-out. Returns 0 or -EINVAL with a message. */
+static int key_read(const char *path, struct cenc_key *k)
+{
+        json_error_t je;
+        json_t *j = json_load_file(path, 0, &je);
+        const char *hk = json_string_value(json_object_get(j, "key"));
+        const char *hkid = json_string_value(json_object_get(j, "kid"));
+        int r = -EINVAL;
+        if (hk && hkid && strlen(hk) == 32 && strlen(hkid) == 32) {
+                r = 0;
+                for (size_t i = 0; i < 16 && r == 0; i++) {
+                        unsigned a = 0, b = 0;
+                        if (sscanf(hk + 2 * i, "%2x", &a) != 1 ||
+                            sscanf(hkid + 2 * i, "%2x", &b) != 1)
+                                r = -EINVAL;
+                        k->key[i] = (uint8_t)a;
+                        k->kid[i] = (uint8_t)b;
+                }
+        }
+        if (r < 0)
+                fprintf(stderr, "sluice-ingest: --key-in %s: not a key file written by --key-out\n",
+                        path);
+        json_decref(j);
+        return r;
+}
+
+/* --register-only: send an already published title (and its key) to control again. */
+static int register_again(const struct opts *o)
+{
+        char path[PATH_MAX], hex[33];
+        json_error_t je;
+        struct cenc_key k = {0};
+        int rc = 1;
+        (void)util_path(path, sizeof(path), "%s/%s/asset.json", o->origin, o->title);
+        json_t *asset = json_load_file(path, 0, &je);
+        if (!asset) {
+                fprintf(stderr, "sluice-ingest: %s: %s\n", path, je.text);
+                return 1;
+        }
+        const char *kid =
+            json_string_value(json_object_get(json_object_get(asset, "encryption"), "kid"));
+        if (kid && !o->key_in) {
+                fprintf(stderr, "sluice-ingest: %s is encrypted: give its key with --key-in\n",
+                        o->title);
+                goto out;
+        }
+        if (kid && (key_read(o->key_in, &k) < 0 || strcmp(util_hex(k.kid, 16, hex), kid) != 0)) {
+                fprintf(stderr, "sluice-ingest: --key-in %s is not the key of %s\n", o->key_in,
+                        o->title);
+                goto out;
+        }
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = register_title(o, asset, kid ? &k : NULL) < 0 ? EXIT_REGISTER : 0;
+        curl_global_cleanup();
+        if (rc == 0)
+                fprintf(stderr, "sluice-ingest: registered %s with %s\n", o->title,
+                        o->register_url);
+out:
+        OPENSSL_cleanse(&k, sizeof(k));
+        json_decref(asset);
+        return rc;
+}
+
 static int publish(const struct opts *o, char *final, size_t len)
 {
         snprintf(final, len, "%s/%s", o->origin, o->title);
@@ -922,6 +1014,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "sluice-ingest: --origin %s: not a writable directory\n", o.origin);
                 return 1;
         }
+        if (o.register_only)
+                return register_again(&o);
         if (o.key_out && key_out_check(o.key_out, o.origin) < 0)
                 return EXIT_USAGE;
         snprintf(final, sizeof(final), "%s/%s", o.origin, o.title);
@@ -1034,8 +1128,10 @@ int main(int argc, char **argv)
                 if (register_title(&o, asset, o.encrypt ? &key : NULL) < 0) {
                         fprintf(stderr,
                                 "sluice-ingest: %s is published and %s/asset.json "
-                                "describes it; register it again once control is up\n",
-                                final, final);
+                                "describes it; once control is up: sluice-ingest "
+                                "--register-only --register URL --title %s --origin %s%s\n",
+                                final, final, o.title, o.origin,
+                                o.encrypt ? " --key-in KEYFILE" : "");
                         if (o.encrypt && !o.key_out) {
                                 fprintf(stderr, "sluice-ingest: the key is on stdout; keep it\n");
                                 (void)key_emit(&o, &key, 1);
