@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "path-norm.h"
+
+#include "fetch.h"
+
+struct body {
+        char *p;
+        size_t len, cap, max;
+        bool too_big;
+};
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        struct body *b = userdata;
+        size_t n = size * nmemb;
+
+        if (b->len + n > b->max) {
+                b->too_big = true;
+                return 0;
+        }
+        if (b->len + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 16384;
+                while (cap < b->len + n + 1)
+                        cap *= 2;
+                char *p = realloc(b->p, cap);
+                if (!p)
+                        return 0;
+                b->p = p;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->len, data, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+        return n;
+}
+
+int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, size_t *ret_len,
+             char *err, size_t errlen)
+{
+        struct body b = {.max = req->max_body};
+        struct curl_slist *hdrs = NULL;
+        char auth[1024];
+        CURL *h = curl_easy_init();
+        CURLcode cc;
+        int r = 0;
+
+        if (!h)
+                return -ENOMEM;
+        curl_easy_setopt(h, CURLOPT_URL, req->url);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 30000L);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        if (req->method)
+                curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+        if (req->bearer) {
+                snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req->bearer);
+                hdrs = curl_slist_append(hdrs, auth);
+                curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+        }
+        cc = curl_easy_perform(h);
+        if (cc != CURLE_OK) {
+                if (b.too_big) {
+                        snprintf(err, errlen, "%s: answer larger than %zu bytes", req->url,
+                                 req->max_body);
+                        r = -EFBIG;
+                } else {
+                        snprintf(err, errlen, "%s: %s", req->url, curl_easy_strerror(cc));
+                        r = -EIO;
+                }
+                goto out;
+        }
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, ret_status);
+        if (ret_body) {
+                if (!b.p) {
+                        b.p = calloc(1, 1);
+                        if (!b.p) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                }
+                *ret_body = b.p;
+                *ret_len = b.len;
+                b.p = NULL;
+        }
+out:
+        free(b.p);
+        curl_slist_free_all(hdrs);
+        curl_easy_cleanup(h);
+        return r;
+}
+
+int fetch_token_read(const char *path, char **ret)
+{
+        char line[1024];
+        FILE *f = fopen(path, "re");
+        int r = 0;
+
+        if (!f)
+                return -errno;
+        if (!fgets(line, sizeof(line), f)) {
+                r = -ENODATA;
+                goto out;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0]) {
+                r = -ENODATA;
+                goto out;
+        }
+        *ret = strdup(line);
+        if (!*ret)
+                r = -ENOMEM;
+out:
+        fclose(f);
+        return r;
+}
+
+char *fetch_url_join(const char *base, const char *prefix, const char *key, size_t key_len)
+{
+        size_t blen = strlen(base), plen = strlen(prefix), cap = key_len * 3 + 1;
+        char *enc = malloc(cap), *url = NULL;
+        int n;
+
+        if (!enc)
+                return NULL;
+        while (blen && base[blen - 1] == '/')
+                blen--;
+        n = path_norm_encode(key, key_len, enc, cap);
+        if (n < 0)
+                goto out;
+        url = malloc(blen + plen + (size_t)n + 1);
+        if (!url)
+                goto out;
+        memcpy(url, base, blen);
+        memcpy(url + blen, prefix, plen);
+        memcpy(url + blen + plen, enc, (size_t)n);
+        url[blen + plen + (size_t)n] = '\0';
+out:
+        free(enc);
+        return url;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Small blocking HTTP requests (libcurl easy) for the control plane and the edge's admin API:
+ * plans, listings, health, deletes. Transfers of objects go through transfer.c instead.
+ */
+
+struct fetch_req {
+        const char *url;
+        const char *method;  /* NULL: GET */
+        const char *bearer;  /* NULL: no Authorization */
+        size_t max_body;     /* a longer answer fails with -EFBIG */
+        long timeout_ms;
+};
+
+/*
+ * Perform req. Returns 0 with *ret_status (the HTTP status) and, when ret_body is not NULL,
+ * the body in a malloc'd NUL-terminated buffer the caller frees (*ret_len bytes). Returns
+ * -EIO (transport failure), -EFBIG or -ENOMEM with err set ("url: reason").
+ */
+int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, size_t *ret_len,
+             char *err, size_t errlen);
+
+/* Read the first line of path (a token file) into a malloc'd string. Returns 0 or -errno. */
+int fetch_token_read(const char *path, char **ret);
+
+/*
+ * Join base and a key that starts with '/', percent-encoding the key as a URL path.
+ * Returns a malloc'd string or NULL.
+ */
+char *fetch_url_join(const char *base, const char *prefix, const char *key, size_t key_len);

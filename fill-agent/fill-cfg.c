@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sluice-fill YAML file: one cfg_field table per section (docs/fill.md lists the same
+ * keys for operators). Rates get a custom setter because "2Gbit" is not a size.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fill-cfg.h"
+
+static int rate_setter(const char *scalar, void *dst, char *err, size_t errlen)
+{
+        if (fill_cfg_rate_parse(scalar, dst) < 0) {
+                snprintf(err, errlen, "must be a rate such as 2Gbit, 800Mbit or 100MB/s, got \"%s\"",
+                         scalar);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* clang-format off */
+static const struct cfg_field edge_fields[] = {
+        {.key = "id", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, id), .required = true},
+        {.key = "admin_url", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, admin_url)},
+        {.key = "admin_token_file", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, admin_token_file)},
+        {.key = "url", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, url)},
+        {.key = "rate", .type = CFG_CUSTOM, .offset = offsetof(struct fill_edge_cfg, rate_bps), .parse = rate_setter},
+        {.key = "window", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, window)},
+        {.key = "tz", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, tz)},
+        {.key = "parallel", .type = CFG_INT, .offset = offsetof(struct fill_edge_cfg, parallel), .min = 0, .max = 256, .def = "0"},
+        {0},
+};
+
+const struct cfg_field fill_cfg_fields[] = {
+        {.key = "control", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, control)},
+        {.key = "control_token_file", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, control_token_file)},
+        {.key = "state_dir", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, state_dir), .def = "/var/lib/sluice-fill"},
+        {.key = "parallel", .type = CFG_INT, .offset = offsetof(struct fill_cfg, parallel), .min = 1, .max = 256, .def = "4"},
+        {.key = "rate", .type = CFG_CUSTOM, .offset = offsetof(struct fill_cfg, rate_bps), .parse = rate_setter},
+        {.key = "window", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, window)},
+        {.key = "tz", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, tz)},
+        {.key = "outside_window", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, outside), .def = "exit"},
+        {.key = "evict", .type = CFG_BOOL, .offset = offsetof(struct fill_cfg, evict), .def = "true"},
+        {.key = "retries", .type = CFG_INT, .offset = offsetof(struct fill_cfg, retries), .min = 0, .max = 100, .def = "8"},
+        {.key = "timeout", .type = CFG_DURATION, .offset = offsetof(struct fill_cfg, timeout_ms), .min = 100, .max = 3600 * 1000, .def = "30s"},
+        {.key = "edges", .type = CFG_SECTION_LIST, .offset = offsetof(struct fill_cfg, edges), .min = 0, .max = 256, .sub = edge_fields, .elem_size = sizeof(struct fill_edge_cfg)},
+        {0},
+};
+/* clang-format on */
+
+static int check(struct fill_cfg *c, const char *name, const char *buf, size_t len,
+                 struct cfg_error *err)
+{
+        if (strcmp(c->outside, "exit") != 0 && strcmp(c->outside, "wait") != 0)
+                return cfg_error_at(err, name, buf, len, "outside_window",
+                                    "'outside_window' must be exit or wait, got \"%s\"",
+                                    c->outside);
+        for (size_t i = 0; i < c->edges.n; i++) {
+                struct fill_edge_cfg *e = (struct fill_edge_cfg *)c->edges.items + i;
+                for (size_t j = 0; j < i; j++) {
+                        struct fill_edge_cfg *o = (struct fill_edge_cfg *)c->edges.items + j;
+                        if (strcmp(o->id, e->id) == 0) {
+                                char node[64];
+                                snprintf(node, sizeof(node), "edges[%zu].id", i);
+                                return cfg_error_at(err, name, buf, len, node,
+                                                    "edge id \"%s\" listed twice", e->id);
+                        }
+                }
+        }
+        return 0;
+}
+
+int fill_cfg_load(const char *path, struct fill_cfg *ret, struct cfg_error *err)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        int r;
+
+        r = cfg_read_file(path, &buf, &len, err);
+        if (r < 0)
+                return r;
+        r = cfg_load_buf(path, buf, len, fill_cfg_fields, ret, err);
+        if (r < 0)
+                goto out;
+        r = check(ret, path, buf, len, err);
+        if (r < 0)
+                fill_cfg_free(ret);
+out:
+        free(buf);
+        return r;
+}
+
+int fill_cfg_defaults(struct fill_cfg *ret)
+{
+        struct cfg_error err;
+        int r = cfg_load_buf("(defaults)", "{}\n", 3, fill_cfg_fields, ret, &err);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+void fill_cfg_free(struct fill_cfg *cfg)
+{
+        cfg_free(fill_cfg_fields, cfg);
+}
+
+int fill_cfg_rate_parse(const char *s, uint64_t *ret)
+{
+        char *end;
+        double v, mult = 1;
+
+        if (!s || !*s)
+                return -EINVAL;
+        if (strcasecmp(s, "unlimited") == 0 || strcasecmp(s, "off") == 0) {
+                *ret = 0;
+                return 0;
+        }
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno || end == s || !isfinite(v) || v < 0)
+                return -EINVAL;
+        while (*end == ' ')
+                end++;
+        switch (*end) {
+        case 'k':
+        case 'K':
+                mult = 1e3;
+                end++;
+                break;
+        case 'M':
+                mult = 1e6;
+                end++;
+                break;
+        case 'G':
+                mult = 1e9;
+                end++;
+                break;
+        case 'T':
+                mult = 1e12;
+                end++;
+                break;
+        default:
+                break;
+        }
+        if (*end == '\0' || strcmp(end, "bit") == 0 || strcmp(end, "bit/s") == 0 ||
+            strcmp(end, "bps") == 0 || strcmp(end, "b") == 0) {
+                /* bits per second */
+        } else if (strcmp(end, "B") == 0 || strcmp(end, "B/s") == 0 || strcmp(end, "Bps") == 0) {
+                mult *= 8;
+        } else {
+                return -EINVAL;
+        }
+        v *= mult;
+        if (v > 1e15 || (v > 0 && v < 8))
+                return -EINVAL; /* beyond any link, or below one byte per second */
+        *ret = (uint64_t)llround(v);
+        return 0;
+}
+
+const char *fill_cfg_rate_format(uint64_t bps, char *buf, size_t cap)
+{
+        static const char *const unit[] = {"bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"};
+        double v = (double)bps;
+        unsigned i = 0;
+
+        while (v >= 1000 && i < 4) {
+                v /= 1000;
+                i++;
+        }
+        snprintf(buf, cap, "%.*f %s", v < 10 && i ? 2 : v < 100 && i ? 1 : 0, v, unit[i]);
+        return buf;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * What an edge holds, from its admin API: GET /admin/objects (every entry with size and
+ * SHA-256) and GET /healthz (bytes held and the budget).
+ *
+ *   [{"key": "/t1/v1/init.mp4", "size": 812, "sha256": "<64 hex>" | null, "hits": 3,
+ *     "last_access": 1767225600}, …]
+ *
+ * Limits: HOLDINGS_MAX_BYTES of JSON, HOLDINGS_MAX_OBJECTS entries, keys of at most
+ * HOLDINGS_MAX_KEY bytes starting with '/'.
+ */
+#define HOLDINGS_MAX_BYTES   (512u << 20)
+#define HOLDINGS_MAX_OBJECTS 4000000u
+#define HOLDINGS_MAX_KEY     4096u
+
+struct held_obj {
+        char *key;
+        size_t key_len;
+        uint64_t size;
+        bool has_sha256;
+        char sha256[65];
+        uint64_t hits;
+        int64_t last_access;
+};
+
+struct holdings {
+        struct held_obj *objs; /* sorted by key */
+        size_t n;
+        uint64_t bytes, max_bytes;
+};
+
+/* Parse a listing into *ret (zeroed by the call), sorted by key. Returns 0 or -EINVAL /
+ * -E2BIG / -ENOMEM with err set. Free with holdings_done(). */
+int holdings_parse(const char *buf, size_t len, struct holdings *ret, char *err, size_t errlen);
+
+/* Parse /healthz for bytes and max_bytes. Returns 0 or -EINVAL. */
+int holdings_parse_health(const char *buf, size_t len, uint64_t *ret_bytes, uint64_t *ret_max);
+
+void holdings_done(struct holdings *h);
+
+/*
+ * List the edge at admin_url (listing and health). prefix may be NULL (all). Returns 0, -EACCES
+ * (401: wrong token), -EIO (unreachable or other status), or a parse error; err says which.
+ */
+int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix, long timeout_ms,
+                   struct holdings *ret, char *err, size_t errlen);
+
+/* The entry with key, or NULL. */
+const struct held_obj *holdings_find(const struct holdings *h, const char *key, size_t key_len);

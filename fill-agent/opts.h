@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fill-cfg.h"
+#include "progress.h"
+
+/*
+ * One invocation's settings after the YAML file and the flags are merged (cli.c), handed to
+ * the commands (survey.c: plan; run.c; status.c; verify.c).
+ */
+
+/* Exit statuses (documented in --help, sluice-fill.1 and docs/fill.md). */
+#define FILL_EXIT_OK          0 /* everything planned is on the edge (or nothing to do) */
+#define FILL_EXIT_ERROR       1 /* an edge or control unreachable, I/O error, token refused */
+#define FILL_EXIT_USAGE       2 /* bad flags or config */
+#define FILL_EXIT_PARTIAL     3 /* some objects refused or failed (verify: mismatches) */
+#define FILL_EXIT_WINDOW      4 /* outside the window: nothing done, or stopped when it closed */
+#define FILL_EXIT_INTERRUPTED 5 /* SIGINT/SIGTERM: in-flight transfers dropped; rerun resumes */
+
+struct fill_opts {
+        struct fill_cfg cfg;
+        struct fill_edge_cfg *edges; /* the edges this invocation acts on (owned) */
+        size_t n_edges;
+        bool json;
+        bool dry_run;
+        bool verbose;
+        enum progress_mode progress;
+        int64_t progress_interval_ms;
+        uint64_t sample; /* verify: objects per edge; 0 with all */
+        bool all;
+        uint64_t limit;  /* run: at most this many objects per edge (0: no limit) */
+};
+
+/* Effective per-edge values (the edge's own setting, else the run's). */
+uint64_t opts_edge_rate(const struct fill_opts *o, const struct fill_edge_cfg *e);
+const char *opts_edge_window(const struct fill_opts *o, const struct fill_edge_cfg *e);
+const char *opts_edge_tz(const struct fill_opts *o, const struct fill_edge_cfg *e);
+unsigned opts_edge_parallel(const struct fill_opts *o, const struct fill_edge_cfg *e);
+
+/* <state_dir>/<id>.journal with unsafe id bytes replaced by '_'. Returns buf. */
+const char *opts_journal_path(const struct fill_opts *o, const char *id, char *buf, size_t cap);

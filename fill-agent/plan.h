@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The fill plan control issues for one edge (GET /v1/fill/plan?edge=<id>):
+ *
+ *   {"edge": "edge-a", "region": "eu-west", "generated": 1767225600,
+ *    "objects": [{"path": "t1/v1/init.mp4", "size": 812, "sha256": "<64 hex>",
+ *                 "url": "http://origin:9000/t1/v1/init.mp4", "asset": "t1", "score": 4.2}, …]}
+ *
+ * objects are ranked, most valuable first. "asset", "score" and "tz" (the edge's zone) are
+ * optional. Limits: PLAN_MAX_BYTES of JSON, PLAN_MAX_OBJECTS objects, paths of at most
+ * PLAN_MAX_PATH bytes that need no normalising (no "//", "." or ".." segments, no '?', '#',
+ * '%' or control bytes), URLs of at most PLAN_MAX_URL bytes starting http:// or https://.
+ * A path listed twice keeps its first (higher-ranked) entry.
+ */
+#define PLAN_MAX_BYTES   (256u << 20)
+#define PLAN_MAX_OBJECTS 2000000u
+#define PLAN_MAX_PATH    2048u
+#define PLAN_MAX_URL     8192u
+
+struct plan_obj {
+        char *key;       /* "/" + path: the edge's cache key */
+        size_t key_len;
+        char *url;       /* where the origin serves it */
+        uint64_t size;
+        char sha256[65]; /* lowercase hex */
+        double score;    /* predicted demand (>= 0) */
+        size_t rank;     /* position in the plan, 0 first */
+};
+
+struct plan {
+        char *edge;
+        char *region; /* may be NULL */
+        char *tz;     /* may be NULL */
+        int64_t generated;
+        struct plan_obj *objs;
+        size_t n;
+        size_t dropped_dups;
+        size_t *by_key; /* indexes into objs, sorted by key */
+};
+
+/*
+ * Parse buf[0..len) into *ret (zeroed by the call). Returns 0, or -EINVAL / -E2BIG / -ENOMEM
+ * with err holding a message naming the offending object. Free with plan_done().
+ */
+int plan_parse(const char *buf, size_t len, struct plan *ret, char *err, size_t errlen);
+
+void plan_done(struct plan *p);
+
+/*
+ * Fetch and parse the plan for edge_id from control (bearer may be NULL). Returns 0, -EIO
+ * (unreachable or an HTTP error; err says which), or what plan_parse returns.
+ */
+int plan_fetch(const char *control, const char *bearer, const char *edge_id, long timeout_ms,
+               struct plan *ret, char *err, size_t errlen);
+
+/* The object with key, or NULL (binary search over an index built by plan_parse). */
+const struct plan_obj *plan_find(const struct plan *p, const char *key, size_t key_len);

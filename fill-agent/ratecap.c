@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+#include "ratecap.h"
+
+/* The bucket's depth as a share of one second of the rate: small so that a 10 s window (and
+ * even a 1 s one) never sees more than 5% over the cap, large enough that a paused transfer
+ * wakes for 50 ms worth of data rather than for every network chunk. */
+#define RATECAP_BURST_S 0.05
+#define RATECAP_BURST_MIN (64.0 * 1024)
+
+static void refill(struct ratecap *rc, int64_t now_ns)
+{
+        if (now_ns > rc->last_ns) {
+                rc->tokens += rc->rate * (double)(now_ns - rc->last_ns) / 1e9;
+                if (rc->tokens > rc->burst)
+                        rc->tokens = rc->burst;
+        }
+        rc->last_ns = now_ns > rc->last_ns ? now_ns : rc->last_ns;
+}
+
+void ratecap_init(struct ratecap *rc, uint64_t bits_per_s, int64_t now_ns)
+{
+        rc->rate = (double)bits_per_s / 8.0;
+        rc->burst = rc->rate * RATECAP_BURST_S;
+        if (rc->burst < RATECAP_BURST_MIN)
+                rc->burst = RATECAP_BURST_MIN;
+        rc->tokens = 0;
+        rc->last_ns = now_ns;
+}
+
+bool ratecap_may_pass(struct ratecap *rc, int64_t now_ns)
+{
+        if (rc->rate <= 0)
+                return true;
+        refill(rc, now_ns);
+        return rc->tokens > 0;
+}
+
+void ratecap_take(struct ratecap *rc, uint64_t n, int64_t now_ns)
+{
+        if (rc->rate <= 0)
+                return;
+        refill(rc, now_ns);
+        rc->tokens -= (double)n;
+}
+
+int64_t ratecap_wait_ms(struct ratecap *rc, int64_t now_ns)
+{
+        double s;
+
+        if (rc->rate <= 0)
+                return 0;
+        refill(rc, now_ns);
+        if (rc->tokens > 0)
+                return 0;
+        s = (1.0 - rc->tokens) / rc->rate;
+        return (int64_t)(s * 1000.0) + 1;
+}

@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "log.h"
+
+#include "fetch.h"
+#include "journal.h"
+#include "run.h"
+#include "survey.h"
+#include "transfer.h"
+#include "window.h"
+
+enum edge_state { E_ACTIVE, E_OUTSIDE, E_ERROR };
+
+struct run_edge {
+        struct survey s;
+        enum edge_state state;
+        int rc;
+        bool has_window, opened, closed;
+        struct window w;
+        const char *tz;
+        struct journal *journal;
+        const struct plan_obj **queue;
+        size_t n_queue;
+        struct transfer_edge *te;
+        bool wait_mode;
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        stop_flag = 1;
+}
+
+static void install_signals(void)
+{
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        (void)sigaction(SIGINT, &sa, NULL);
+        (void)sigaction(SIGTERM, &sa, NULL);
+}
+
+static void emit_json(json_t *o)
+{
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (s) {
+                printf("%s\n", s);
+                fflush(stdout);
+        }
+        free(s);
+        json_decref(o);
+}
+
+/* Inside its window (or none)? Sets *ret_wait to the seconds until it opens. */
+static bool in_window(struct run_edge *re, int64_t *ret_wait)
+{
+        int64_t wait = 0, left = 0;
+        bool in = !re->has_window || window_check(&re->w, re->tz, window_clock(), &wait, &left);
+        *ret_wait = wait;
+        return in;
+}
+
+static enum transfer_gate gate(void *ud)
+{
+        struct run_edge *re = ud;
+        int64_t wait;
+
+        if (in_window(re, &wait)) {
+                if (re->closed)
+                        return TRANSFER_STOP;
+                re->opened = true;
+                return TRANSFER_GO;
+        }
+        if (re->opened)
+                re->closed = true; /* it closed during the run: finish what is in flight */
+        return !re->closed && re->wait_mode ? TRANSFER_WAIT : TRANSFER_STOP;
+}
+
+/* Wait up to secs seconds of wall time, returning early on a signal. */
+static void pause_for(int64_t secs)
+{
+        struct timespec end, now;
+
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += secs;
+        while (!stop_flag) {
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (now.tv_sec > end.tv_sec ||
+                    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+                        break;
+                struct timespec step = {.tv_sec = 0, .tv_nsec = 200000000};
+                (void)nanosleep(&step, NULL);
+        }
+}
+
+static int worse(int a, int b)
+{
+        static const int order[] = {FILL_EXIT_OK, FILL_EXIT_WINDOW, FILL_EXIT_PARTIAL,
+                                    FILL_EXIT_INTERRUPTED, FILL_EXIT_ERROR, FILL_EXIT_USAGE};
+        int ia = 0, ib = 0;
+        for (int i = 0; i < 6; i++) {
+                if (order[i] == a)
+                        ia = i;
+                if (order[i] == b)
+                        ib = i;
+        }
+        return ia >= ib ? a : b;
+}
+
+static void evict(const struct fill_opts *o, struct run_edge *re, struct progress *p)
+{
+        const struct diff *d = &re->s.diff;
+        char err[256];
+
+        for (size_t i = 0; i < d->n_evict && !stop_flag; i++) {
+                const struct held_obj *h = d->evict[i];
+                char *url = fetch_url_join(re->s.cfg->admin_url, "/admin/objects", h->key,
+                                           h->key_len);
+                struct fetch_req req = {.url = url, .method = "DELETE", .bearer = re->s.bearer,
+                                        .max_body = 4096, .timeout_ms = (long)o->cfg.timeout_ms};
+                long status = 0;
+
+                if (!url)
+                        continue;
+                if (fetch_do(&req, &status, NULL, NULL, err, sizeof(err)) < 0 ||
+                    (status != 204 && status != 404))
+                        progress_event(p, "evict-failed", re->s.cfg->id, h->key, h->size, NULL,
+                                       err);
+                else
+                        progress_event(p, "evicted", re->s.cfg->id, h->key, h->size, NULL, NULL);
+                free(url);
+        }
+}
+
+static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct progress *p)
+{
+        char path[4200];
+        int r;
+
+        r = journal_open(opts_journal_path(o, re->s.cfg->id, path, sizeof(path)), true,
+                         &re->journal);
+        if (r < 0) {
+                snprintf(re->s.err, sizeof(re->s.err), "%.400s: %s", path, strerror(-r));
+                return r;
+        }
+        r = journal_run_begin(re->journal, (int64_t)window_clock(), re->s.plan.generated);
+        if (r < 0) {
+                snprintf(re->s.err, sizeof(re->s.err), "%.400s: %s", path, strerror(-r));
+                return r;
+        }
+        evict(o, re, p);
+        re->queue = calloc(re->s.diff.n + 1, sizeof(*re->queue));
+        if (!re->queue)
+                return -ENOMEM;
+        for (size_t i = 0; i < re->s.diff.n; i++) {
+                const struct diff_item *it = &re->s.diff.items[i];
+                if (it->state == DIFF_HELD || it->state == DIFF_NO_ROOM)
+                        continue;
+                if (journal_committed(re->journal, it->obj->key, it->obj->key_len,
+                                      it->obj->sha256))
+                        progress_event(p, "lost", re->s.cfg->id, it->obj->key, it->obj->size,
+                                       "committed-earlier",
+                                       "committed by an earlier run but no longer on the edge; "
+                                       "sending again");
+                if (o->limit && re->n_queue >= o->limit)
+                        break;
+                re->queue[re->n_queue++] = it->obj;
+        }
+        return 0;
+}
+
+static void report_edge(const struct fill_opts *o, struct run_edge *re, struct progress *p)
+{
+        const char *id = re->s.cfg->id;
+        struct transfer_edge *te = re->te;
+
+        if (p->mode == PROGRESS_JSON || o->json) {
+                json_t *j = json_object();
+                json_object_set_new(j, "event", json_string("done"));
+                json_object_set_new(j, "edge", json_string(id));
+                json_object_set_new(j, "exit", json_integer(re->rc));
+                json_object_set_new(j, "queued", json_integer((json_int_t)re->n_queue));
+                if (te) {
+                        json_object_set_new(j, "committed", json_integer((json_int_t)te->committed));
+                        json_object_set_new(j, "refused", json_integer((json_int_t)te->refused));
+                        json_object_set_new(j, "failed", json_integer((json_int_t)te->failed));
+                        json_object_set_new(j, "bytes", json_integer((json_int_t)te->prog->bytes_done));
+                }
+                if (re->state == E_OUTSIDE)
+                        json_object_set_new(j, "outside_window", json_true());
+                if (re->s.err[0])
+                        json_object_set_new(j, "error", json_string(re->s.err));
+                emit_json(j);
+                return;
+        }
+        if (re->state == E_ERROR)
+                fprintf(stderr, "%s: error: %s\n", id, re->s.err);
+        else if (re->state == E_OUTSIDE)
+                fprintf(stderr, "%s: outside the window, nothing done\n", id);
+        else
+                fprintf(stderr, "%s: %llu committed, %llu refused, %llu failed of %zu (exit %d)\n",
+                        id, (unsigned long long)te->committed, (unsigned long long)te->refused,
+                        (unsigned long long)te->failed, re->n_queue, re->rc);
+}
+
+int run_cmd(const struct fill_opts *o)
+{
+        size_t n = o->n_edges;
+        struct run_edge *res = calloc(n + 1, sizeof(*res));
+        struct transfer_edge *tes = calloc(n + 1, sizeof(*tes));
+        struct progress_edge *pes = calloc(n + 1, sizeof(*pes));
+        struct transfer_edge *active = calloc(n + 1, sizeof(*active));
+        struct progress prog;
+        bool wait_mode = strcmp(o->cfg.outside, "wait") == 0;
+        size_t n_active = 0;
+        int rc = FILL_EXIT_OK, r;
+
+        if (!res || !tes || !pes || !active) {
+                fprintf(stderr, "sluice-fill: out of memory\n");
+                rc = FILL_EXIT_ERROR;
+                goto out;
+        }
+        install_signals();
+        progress_init(&prog, o->dry_run ? PROGRESS_NONE : o->progress, o->progress_interval_ms,
+                      pes, 0, 0);
+
+        for (size_t i = 0; i < n; i++) {
+                struct run_edge *re = &res[i];
+                const char *win = opts_edge_window(o, &o->edges[i]);
+
+                re->wait_mode = wait_mode;
+                if (survey_load(&re->s, o, &o->edges[i], true) < 0) {
+                        re->state = E_ERROR;
+                        re->rc = re->s.rc;
+                        continue;
+                }
+                re->tz = opts_edge_tz(o, &o->edges[i]);
+                if (!re->tz)
+                        re->tz = re->s.plan.tz;
+                if (win) {
+                        if (window_parse(win, &re->w) < 0) {
+                                snprintf(re->s.err, sizeof(re->s.err), "bad window \"%s\"", win);
+                                re->state = E_ERROR;
+                                re->rc = FILL_EXIT_USAGE;
+                                continue;
+                        }
+                        re->has_window = true;
+                }
+        }
+
+        /* Before anything moves: wait for the first window to open, or skip closed edges. */
+        for (;;) {
+                int64_t soonest = -1, wait;
+                bool any_in = false;
+
+                for (size_t i = 0; i < n; i++) {
+                        if (res[i].state != E_ACTIVE)
+                                continue;
+                        if (in_window(&res[i], &wait))
+                                any_in = true;
+                        else if (soonest < 0 || wait < soonest)
+                                soonest = wait;
+                }
+                if (any_in || soonest < 0 || !wait_mode || o->dry_run)
+                        break;
+                if (prog.mode == PROGRESS_JSON) {
+                        json_t *j = json_pack("{s:s,s:I}", "event", "waiting", "seconds",
+                                              (json_int_t)soonest);
+                        emit_json(j);
+                } else {
+                        fprintf(stderr, "sluice-fill: outside the window; waiting %lld s\n",
+                                (long long)soonest);
+                }
+                pause_for(soonest > 60 ? 60 : soonest < 1 ? 1 : soonest);
+                if (stop_flag) {
+                        rc = FILL_EXIT_INTERRUPTED;
+                        goto out;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        if (res[i].state == E_ACTIVE && survey_refresh(&res[i].s, o) < 0) {
+                                res[i].state = E_ERROR;
+                                res[i].rc = res[i].s.rc;
+                        }
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                int64_t wait;
+                if (res[i].state == E_ACTIVE && !wait_mode && !in_window(&res[i], &wait)) {
+                        res[i].state = E_OUTSIDE;
+                        res[i].rc = FILL_EXIT_WINDOW;
+                }
+        }
+
+        if (o->dry_run) {
+                for (size_t i = 0; i < n; i++) {
+                        struct run_edge *re = &res[i];
+                        int64_t wait = 0;
+                        bool in = re->state == E_ACTIVE && in_window(re, &wait);
+                        if (re->state == E_ERROR) {
+                                fprintf(stderr, "sluice-fill: %s\n", re->s.err);
+                        } else if (o->json) {
+                                diff_print_json(stdout, re->s.cfg->id, &re->s.diff, true);
+                        } else {
+                                printf("dry run: nothing is sent or deleted\n");
+                                diff_print_table(stdout, re->s.cfg->id, &re->s.diff, true);
+                                if (re->state == E_OUTSIDE || !in)
+                                        printf("  outside the window: the run would %s\n",
+                                               wait_mode ? "wait" : "exit (status 4)");
+                        }
+                        rc = worse(rc, re->state == E_ACTIVE && !in && !wait_mode
+                                               ? FILL_EXIT_WINDOW
+                                               : re->rc);
+                }
+                goto out;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                struct run_edge *re = &res[i];
+                if (re->state != E_ACTIVE)
+                        continue;
+                r = prepare_edge(o, re, &prog);
+                if (r < 0) {
+                        re->state = E_ERROR;
+                        re->rc = FILL_EXIT_ERROR;
+                        continue;
+                }
+                re->te = &active[n_active];
+                pes[n_active] = (struct progress_edge){.id = re->s.cfg->id};
+                for (size_t k = 0; k < re->n_queue; k++) {
+                        pes[n_active].objects_total++;
+                        pes[n_active].bytes_total += re->queue[k]->size;
+                }
+                *re->te = (struct transfer_edge){
+                        .id = re->s.cfg->id,
+                        .admin_url = re->s.cfg->admin_url,
+                        .bearer = re->s.bearer,
+                        .parallel = opts_edge_parallel(o, re->s.cfg),
+                        .rate_bps = opts_edge_rate(o, re->s.cfg),
+                        .queue = re->queue,
+                        .n_queue = re->n_queue,
+                        .journal = re->journal,
+                        .prog = &pes[n_active],
+                        .gate = gate,
+                        .gate_ud = re,
+                };
+                n_active++;
+        }
+
+        {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                int64_t now = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+                progress_init(&prog, o->progress, o->progress_interval_ms, pes, n_active, now);
+                struct transfer_opts topts = {.retries = (unsigned)o->cfg.retries,
+                                              .connect_timeout_ms = 10000,
+                                              .progress = &prog,
+                                              .stop = &stop_flag};
+                r = n_active ? transfer_run(active, n_active, &topts) : 0;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                progress_finish(&prog, (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec);
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                struct run_edge *re = &res[i];
+                if (re->state == E_ACTIVE) {
+                        struct transfer_edge *te = re->te;
+                        if (r == -EINTR)
+                                re->rc = FILL_EXIT_INTERRUPTED;
+                        else if (te->fatal) {
+                                re->rc = FILL_EXIT_ERROR;
+                                snprintf(re->s.err, sizeof(re->s.err), "%s", te->fatal_msg);
+                        } else if (r < 0)
+                                re->rc = FILL_EXIT_ERROR;
+                        else if (te->refused || te->failed)
+                                re->rc = FILL_EXIT_PARTIAL;
+                        else if (te->next < te->n_queue)
+                                re->rc = FILL_EXIT_WINDOW;
+                        else
+                                re->rc = FILL_EXIT_OK;
+                        int jr = journal_run_end(re->journal, (int64_t)window_clock(), re->rc);
+                        if (jr < 0)
+                                log_warn("%s: journal: %s, ignoring", re->s.cfg->id,
+                                         strerror(-jr));
+                }
+                report_edge(o, re, &prog);
+                rc = worse(rc, re->rc);
+        }
+out:
+        for (size_t i = 0; res && i < n; i++) {
+                survey_done(&res[i].s);
+                journal_free(res[i].journal);
+                free(res[i].queue);
+        }
+        free(res);
+        free(tes);
+        free(pes);
+        free(active);
+        return rc;
+}

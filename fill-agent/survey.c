@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "fetch.h"
+#include "survey.h"
+
+int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_edge_cfg *cfg,
+                bool want_held)
+{
+        char *ctl_token = NULL;
+        int r;
+
+        memset(s, 0, sizeof(*s));
+        s->cfg = cfg;
+        if (!o->cfg.control) {
+                snprintf(s->err, sizeof(s->err), "no control URL (--control or control:)");
+                s->rc = FILL_EXIT_USAGE;
+                return -EINVAL;
+        }
+        if (o->cfg.control_token_file) {
+                r = fetch_token_read(o->cfg.control_token_file, &ctl_token);
+                if (r < 0) {
+                        snprintf(s->err, sizeof(s->err), "%s: %s", o->cfg.control_token_file,
+                                 strerror(-r));
+                        s->rc = FILL_EXIT_USAGE;
+                        return r;
+                }
+        }
+        r = plan_fetch(o->cfg.control, ctl_token, cfg->id, (long)o->cfg.timeout_ms, &s->plan,
+                       s->err, sizeof(s->err));
+        free(ctl_token);
+        if (r < 0) {
+                s->rc = FILL_EXIT_ERROR;
+                return r;
+        }
+        s->have_plan = true;
+        if (!want_held)
+                return 0;
+        if (!cfg->admin_url || !cfg->admin_token_file) {
+                snprintf(s->err, sizeof(s->err),
+                         "edge %s: needs admin_url and admin_token_file (--admin-url, "
+                         "--admin-token-file)",
+                         cfg->id);
+                s->rc = FILL_EXIT_USAGE;
+                return -EINVAL;
+        }
+        r = fetch_token_read(cfg->admin_token_file, &s->bearer);
+        if (r < 0) {
+                snprintf(s->err, sizeof(s->err), "%s: %s", cfg->admin_token_file, strerror(-r));
+                s->rc = FILL_EXIT_USAGE;
+                return r;
+        }
+        return survey_refresh(s, o);
+}
+
+int survey_refresh(struct survey *s, const struct fill_opts *o)
+{
+        int r;
+
+        if (s->have_diff)
+                diff_done(&s->diff);
+        if (s->have_held)
+                holdings_done(&s->held);
+        s->have_diff = s->have_held = false;
+        r = holdings_fetch(s->cfg->admin_url, s->bearer, NULL, (long)o->cfg.timeout_ms, &s->held,
+                           s->err, sizeof(s->err));
+        if (r < 0) {
+                s->rc = FILL_EXIT_ERROR;
+                return r;
+        }
+        s->have_held = true;
+        r = diff_compute(&s->plan, &s->held, o->cfg.evict, &s->diff);
+        if (r < 0) {
+                snprintf(s->err, sizeof(s->err), "out of memory");
+                s->rc = FILL_EXIT_ERROR;
+                return r;
+        }
+        s->have_diff = true;
+        return 0;
+}
+
+void survey_done(struct survey *s)
+{
+        if (s->have_diff)
+                diff_done(&s->diff);
+        if (s->have_held)
+                holdings_done(&s->held);
+        if (s->have_plan)
+                plan_done(&s->plan);
+        free(s->bearer);
+        memset(s, 0, sizeof(*s));
+}
+
+int survey_cmd_plan(const struct fill_opts *o)
+{
+        int rc = FILL_EXIT_OK;
+
+        for (size_t i = 0; i < o->n_edges; i++) {
+                struct survey s;
+                if (survey_load(&s, o, &o->edges[i], true) < 0) {
+                        if (o->json) {
+                                json_t *j = json_pack("{s:s,s:s}", "edge", o->edges[i].id,
+                                                      "error", s.err);
+                                char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+                                if (t)
+                                        printf("%s\n", t);
+                                free(t);
+                                json_decref(j);
+                        }
+                        fprintf(stderr, "sluice-fill: %s\n", s.err);
+                        if (s.rc == FILL_EXIT_USAGE || rc == FILL_EXIT_OK)
+                                rc = s.rc;
+                        survey_done(&s);
+                        continue;
+                }
+                if (o->json)
+                        diff_print_json(stdout, o->edges[i].id, &s.diff, o->verbose);
+                else
+                        diff_print_table(stdout, o->edges[i].id, &s.diff, o->verbose);
+                survey_done(&s);
+        }
+        return rc;
+}

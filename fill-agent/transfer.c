@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "hex.h"
+#include "log.h"
+
+#include "fetch.h"
+#include "holdings.h"
+#include "transfer.h"
+
+enum xfer_state { X_RUNNING, X_WAITING };
+
+enum outcome { O_COMMITTED, O_REFUSED, O_RETRY, O_FATAL };
+
+struct xfer {
+        struct transfer_edge *e;
+        const struct plan_obj *o;
+        enum xfer_state state;
+        CURL *get, *put;
+        struct curl_slist *hdrs;
+        char *ring;
+        size_t rpos, rlen;
+        uint64_t got, sent;
+        EVP_MD_CTX *md;
+        bool get_done, get_ok, hash_ok, too_long;
+        bool put_started, put_done;
+        bool get_paused, put_paused;
+        CURLcode get_rc, put_rc;
+        long get_status, put_status;
+        char put_body[256];
+        size_t put_body_len;
+        unsigned attempt;
+        int64_t retry_at_ns;
+        char detail[256];
+        struct xfer *next;
+};
+
+struct engine {
+        CURLM *multi;
+        struct xfer *list;
+        const struct transfer_opts *opts;
+        struct transfer_edge *edges;
+        size_t n;
+};
+
+static int64_t mono_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* ---- callbacks ---- */
+
+static size_t on_get_data(char *data, size_t size, size_t nmemb, void *ud)
+{
+        struct xfer *x = ud;
+        size_t n = size * nmemb, tail, first;
+        int64_t now;
+
+        if (x->got + n > x->o->size) {
+                x->too_long = true;
+                return 0; /* ends the GET with CURLE_WRITE_ERROR */
+        }
+        if (TRANSFER_RING_BYTES - x->rlen < n) {
+                x->get_paused = true;
+                return CURL_WRITEFUNC_PAUSE;
+        }
+        now = mono_ns();
+        if (!ratecap_may_pass(&x->e->rc, now)) {
+                x->get_paused = true;
+                return CURL_WRITEFUNC_PAUSE;
+        }
+        ratecap_take(&x->e->rc, n, now);
+        tail = (x->rpos + x->rlen) % TRANSFER_RING_BYTES;
+        first = TRANSFER_RING_BYTES - tail < n ? TRANSFER_RING_BYTES - tail : n;
+        memcpy(x->ring + tail, data, first);
+        memcpy(x->ring, data + first, n - first);
+        x->rlen += n;
+        x->got += n;
+        (void)EVP_DigestUpdate(x->md, data, n);
+        x->e->prog->bytes_moved += n;
+        return n;
+}
+
+/* Bytes the PUT may take now: all buffered ones, except that the object's last byte waits
+ * until the whole object is hashed and matched. */
+static size_t sendable(const struct xfer *x)
+{
+        uint64_t left = x->o->size - x->sent;
+        size_t avail = x->rlen;
+
+        if (avail > left)
+                avail = (size_t)left;
+        if (!x->hash_ok && left > 0 && avail >= left)
+                avail = (size_t)left - 1;
+        return avail;
+}
+
+static size_t on_put_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+        struct xfer *x = ud;
+        size_t cap = size * nitems, n, first;
+
+        if (x->get_done && !x->hash_ok)
+                return CURL_READFUNC_ABORT;
+        if (x->sent == x->o->size)
+                return 0;
+        n = sendable(x);
+        if (n == 0) {
+                x->put_paused = true;
+                return CURL_READFUNC_PAUSE;
+        }
+        if (n > cap)
+                n = cap;
+        first = TRANSFER_RING_BYTES - x->rpos < n ? TRANSFER_RING_BYTES - x->rpos : n;
+        memcpy(buf, x->ring + x->rpos, first);
+        memcpy(buf + first, x->ring, n - first);
+        x->rpos = (x->rpos + n) % TRANSFER_RING_BYTES;
+        x->rlen -= n;
+        x->sent += n;
+        return n;
+}
+
+static size_t on_put_answer(char *data, size_t size, size_t nmemb, void *ud)
+{
+        struct xfer *x = ud;
+        size_t n = size * nmemb, room = sizeof(x->put_body) - 1 - x->put_body_len;
+
+        if (n < room)
+                room = n;
+        memcpy(x->put_body + x->put_body_len, data, room);
+        x->put_body_len += room;
+        x->put_body[x->put_body_len] = '\0';
+        return n;
+}
+
+/* ---- lifecycle ---- */
+
+static void drop_handles(struct engine *g, struct xfer *x)
+{
+        if (x->get) {
+                curl_multi_remove_handle(g->multi, x->get);
+                curl_easy_cleanup(x->get);
+                x->get = NULL;
+        }
+        if (x->put) {
+                curl_multi_remove_handle(g->multi, x->put);
+                curl_easy_cleanup(x->put);
+                x->put = NULL;
+        }
+        curl_slist_free_all(x->hdrs);
+        x->hdrs = NULL;
+}
+
+static void xfer_free(struct engine *g, struct xfer *x)
+{
+        drop_handles(g, x);
+        EVP_MD_CTX_free(x->md);
+        free(x->ring);
+        free(x);
+}
+
+static int start_get(struct engine *g, struct xfer *x)
+{
+        x->rpos = x->rlen = 0;
+        x->got = x->sent = 0;
+        x->get_done = x->get_ok = x->hash_ok = x->too_long = false;
+        x->put_started = x->put_done = false;
+        x->get_paused = x->put_paused = false;
+        x->get_status = x->put_status = 0;
+        x->put_body_len = 0;
+        x->put_body[0] = '\0';
+        x->detail[0] = '\0';
+        if (!EVP_DigestInit_ex(x->md, EVP_sha256(), NULL))
+                return -ENOMEM;
+        x->get = curl_easy_init();
+        if (!x->get)
+                return -ENOMEM;
+        curl_easy_setopt(x->get, CURLOPT_URL, x->o->url);
+        curl_easy_setopt(x->get, CURLOPT_PRIVATE, x);
+        curl_easy_setopt(x->get, CURLOPT_WRITEFUNCTION, on_get_data);
+        curl_easy_setopt(x->get, CURLOPT_WRITEDATA, x);
+        curl_easy_setopt(x->get, CURLOPT_FAILONERROR, 1L);
+        curl_easy_setopt(x->get, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(x->get, CURLOPT_MAXREDIRS, 5L);
+        curl_easy_setopt(x->get, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(x->get, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(x->get, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
+        curl_easy_setopt(x->get, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(x->get, CURLOPT_BUFFERSIZE, 65536L);
+        if (curl_multi_add_handle(g->multi, x->get) != CURLM_OK)
+                return -ENOMEM;
+        x->state = X_RUNNING;
+        return 0;
+}
+
+static int start_put(struct engine *g, struct xfer *x)
+{
+        char line[1200];
+        char *url = fetch_url_join(x->e->admin_url, "/admin/objects", x->o->key, x->o->key_len);
+
+        if (!url)
+                return -ENOMEM;
+        x->put = curl_easy_init();
+        if (!x->put) {
+                free(url);
+                return -ENOMEM;
+        }
+        snprintf(line, sizeof(line), "Authorization: Bearer %s", x->e->bearer);
+        x->hdrs = curl_slist_append(x->hdrs, line);
+        snprintf(line, sizeof(line), "X-Sluice-SHA256: %s", x->o->sha256);
+        x->hdrs = curl_slist_append(x->hdrs, line);
+        x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+        curl_easy_setopt(x->put, CURLOPT_URL, url);
+        free(url);
+        curl_easy_setopt(x->put, CURLOPT_PRIVATE, x);
+        curl_easy_setopt(x->put, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(x->put, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->o->size);
+        curl_easy_setopt(x->put, CURLOPT_READFUNCTION, on_put_read);
+        curl_easy_setopt(x->put, CURLOPT_READDATA, x);
+        curl_easy_setopt(x->put, CURLOPT_WRITEFUNCTION, on_put_answer);
+        curl_easy_setopt(x->put, CURLOPT_WRITEDATA, x);
+        curl_easy_setopt(x->put, CURLOPT_HTTPHEADER, x->hdrs);
+        curl_easy_setopt(x->put, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
+        curl_easy_setopt(x->put, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(x->put, CURLOPT_UPLOAD_BUFFERSIZE, 65536L);
+        if (curl_multi_add_handle(g->multi, x->put) != CURLM_OK)
+                return -ENOMEM;
+        x->put_started = true;
+        return 0;
+}
+
+static struct xfer *xfer_new(struct engine *g, struct transfer_edge *e, const struct plan_obj *o)
+{
+        struct xfer *x = calloc(1, sizeof(*x));
+
+        if (!x)
+                return NULL;
+        x->e = e;
+        x->o = o;
+        x->ring = malloc(TRANSFER_RING_BYTES);
+        x->md = EVP_MD_CTX_new();
+        if (!x->ring || !x->md || start_get(g, x) < 0) {
+                xfer_free(g, x);
+                return NULL;
+        }
+        x->next = g->list;
+        g->list = x;
+        e->in_flight++;
+        return x;
+}
+
+static void unlink_xfer(struct engine *g, struct xfer *x)
+{
+        for (struct xfer **p = &g->list; *p; p = &(*p)->next) {
+                if (*p == x) {
+                        *p = x->next;
+                        return;
+                }
+        }
+}
+
+/* ---- outcomes ---- */
+
+/* Did the edge commit this object (same hash)? Asked before re-sending a complete body. */
+static bool edge_has(struct engine *g, struct xfer *x)
+{
+        struct holdings h;
+        char err[256];
+        const struct held_obj *found;
+        bool yes = false;
+
+        if (holdings_fetch(x->e->admin_url, x->e->bearer, x->o->key, 10000, &h, err,
+                           sizeof(err)) < 0)
+                return false;
+        found = holdings_find(&h, x->o->key, x->o->key_len);
+        yes = found && found->size == x->o->size && found->has_sha256 &&
+              memcmp(found->sha256, x->o->sha256, 64) == 0;
+        holdings_done(&h);
+        return yes;
+}
+
+static enum outcome classify(struct engine *g, struct xfer *x, const char **ret_reason)
+{
+        *ret_reason = NULL;
+        if (x->put_started && x->put_done && x->put_rc == CURLE_OK &&
+            (x->put_status == 201 || x->put_status == 204))
+                return x->hash_ok ? O_COMMITTED : O_REFUSED;
+        if (x->too_long) {
+                *ret_reason = "size-mismatch";
+                snprintf(x->detail, sizeof(x->detail), "origin sent more than %" PRIu64 " bytes",
+                         x->o->size);
+                return O_REFUSED;
+        }
+        if (x->get_done && x->get_ok && !x->hash_ok) {
+                *ret_reason = x->got != x->o->size ? "size-mismatch" : "sha256-mismatch";
+                if (x->got != x->o->size)
+                        snprintf(x->detail, sizeof(x->detail),
+                                 "origin sent %" PRIu64 " bytes, the plan says %" PRIu64, x->got,
+                                 x->o->size);
+                return O_REFUSED;
+        }
+        if (x->get_done && !x->get_ok) {
+                if (x->get_status >= 400 && x->get_status < 500 && x->get_status != 408 &&
+                    x->get_status != 429) {
+                        *ret_reason = "origin-error";
+                        snprintf(x->detail, sizeof(x->detail), "origin answered %ld",
+                                 x->get_status);
+                        return O_REFUSED;
+                }
+                *ret_reason = "origin-unavailable";
+                if (!x->detail[0])
+                        snprintf(x->detail, sizeof(x->detail), "origin: %s (status %ld)",
+                                 curl_easy_strerror(x->get_rc), x->get_status);
+                return O_RETRY;
+        }
+        if (x->put_done) {
+                if (x->put_status == 401 || x->put_status == 403) {
+                        *ret_reason = "edge-auth";
+                        snprintf(x->detail, sizeof(x->detail), "edge answered %ld: %.150s",
+                                 x->put_status, x->put_body);
+                        return O_FATAL;
+                }
+                if (x->put_status == 400 || x->put_status == 413 || x->put_status == 411) {
+                        *ret_reason = x->put_status == 413 ? "no-room" : "edge-refused";
+                        snprintf(x->detail, sizeof(x->detail), "edge answered %ld: %.150s",
+                                 x->put_status, x->put_body);
+                        return O_REFUSED;
+                }
+                *ret_reason = "edge-unavailable";
+                snprintf(x->detail, sizeof(x->detail), "edge: %s (status %ld)",
+                         curl_easy_strerror(x->put_rc), x->put_status);
+                return O_RETRY;
+        }
+        *ret_reason = "aborted";
+        return O_RETRY;
+}
+
+static void finish(struct engine *g, struct xfer *x)
+{
+        struct transfer_edge *e = x->e;
+        const char *reason;
+        bool full_body = x->put_started && x->sent == x->o->size;
+        enum outcome oc = classify(g, x, &reason);
+        int r;
+
+        drop_handles(g, x);
+        if (oc == O_RETRY && full_body && edge_has(g, x))
+                oc = O_COMMITTED;
+        if (oc == O_RETRY && x->attempt >= g->opts->retries) {
+                progress_event(g->opts->progress, "failed", e->id, x->o->key, x->o->size, reason,
+                               x->detail);
+                e->failed++;
+                e->prog->refused++;
+                (void)journal_refuse(e->journal, x->o->key, x->o->key_len, "failed");
+                goto done;
+        }
+        switch (oc) {
+        case O_COMMITTED:
+                r = journal_commit(e->journal, x->o->key, x->o->key_len, x->o->sha256, x->o->size);
+                if (r < 0)
+                        log_warn("%s: journal write failed: %s, ignoring", e->id, strerror(-r));
+                e->committed++;
+                e->prog->objects_done++;
+                e->prog->bytes_done += x->o->size;
+                progress_event(g->opts->progress, "committed", e->id, x->o->key, x->o->size,
+                               NULL, NULL);
+                goto done;
+        case O_REFUSED:
+                e->refused++;
+                e->prog->refused++;
+                if (!reason)
+                        reason = "refused";
+                (void)journal_refuse(e->journal, x->o->key, x->o->key_len, reason);
+                progress_event(g->opts->progress, "refused", e->id, x->o->key, x->o->size, reason,
+                               x->detail[0] ? x->detail : NULL);
+                goto done;
+        case O_FATAL:
+                e->fatal = true;
+                snprintf(e->fatal_msg, sizeof(e->fatal_msg), "%s", x->detail);
+                e->failed++;
+                goto done;
+        case O_RETRY: {
+                int64_t backoff_ms = 250ll << (x->attempt < 5 ? x->attempt : 5);
+                x->attempt++;
+                x->state = X_WAITING;
+                x->retry_at_ns = mono_ns() + backoff_ms * 1000000ll;
+                e->prog->bytes_moved -= x->got < e->prog->bytes_moved ? x->got : e->prog->bytes_moved;
+                progress_event(g->opts->progress, "retry", e->id, x->o->key, x->o->size, reason,
+                               x->detail);
+                return;
+        }
+        }
+done:
+        e->in_flight--;
+        unlink_xfer(g, x);
+        xfer_free(g, x);
+}
+
+static void on_done(struct engine *g, CURL *h, CURLcode rc)
+{
+        struct xfer *x = NULL;
+
+        curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&x);
+        if (!x)
+                return;
+        if (h == x->get) {
+                unsigned char md[32];
+                char hex[65];
+                unsigned len = 0;
+
+                x->get_done = true;
+                x->get_rc = rc;
+                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x->get_status);
+                x->get_ok = rc == CURLE_OK;
+                curl_multi_remove_handle(g->multi, x->get);
+                curl_easy_cleanup(x->get);
+                x->get = NULL;
+                if (x->get_ok) {
+                        (void)EVP_DigestFinal_ex(x->md, md, &len);
+                        (void)hex_encode(md, 32, hex);
+                        x->hash_ok = x->got == x->o->size && memcmp(hex, x->o->sha256, 64) == 0;
+                        if (!x->hash_ok && x->got == x->o->size)
+                                snprintf(x->detail, sizeof(x->detail),
+                                         "origin bytes hash to %s, the plan says %s", hex,
+                                         x->o->sha256);
+                }
+                if (!x->hash_ok && x->put) {
+                        /* Cut the PUT short: the edge then discards what it received. */
+                        curl_multi_remove_handle(g->multi, x->put);
+                        curl_easy_cleanup(x->put);
+                        x->put = NULL;
+                        x->put_done = false;
+                }
+                if (!x->hash_ok || (x->put_started && !x->put))
+                        finish(g, x);
+                else if (!x->put_started && start_put(g, x) < 0)
+                        finish(g, x);
+                return;
+        }
+        if (h == x->put) {
+                x->put_done = true;
+                x->put_rc = rc;
+                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x->put_status);
+                curl_multi_remove_handle(g->multi, x->put);
+                curl_easy_cleanup(x->put);
+                x->put = NULL;
+                if (x->get) {
+                        /* The edge answered before the body ended (a refusal or an error). */
+                        curl_multi_remove_handle(g->multi, x->get);
+                        curl_easy_cleanup(x->get);
+                        x->get = NULL;
+                        x->get_done = false;
+                }
+                finish(g, x);
+        }
+}
+
+/* Unpause what can move again; start PUTs once data arrived. */
+static void nudge(struct engine *g, int64_t now)
+{
+        struct xfer *x, *next;
+
+        for (x = g->list; x; x = next) {
+                next = x->next;
+                if (x->state != X_RUNNING)
+                        continue;
+                if (x->get && x->get_paused &&
+                    TRANSFER_RING_BYTES - x->rlen >= TRANSFER_RING_BYTES / 2 &&
+                    ratecap_may_pass(&x->e->rc, now)) {
+                        x->get_paused = false;
+                        curl_easy_pause(x->get, CURLPAUSE_CONT);
+                }
+                if (!x->put_started && x->rlen > 0) {
+                        if (start_put(g, x) < 0)
+                                finish(g, x);
+                } else if (x->put && x->put_paused && (sendable(x) > 0 || x->get_done)) {
+                        x->put_paused = false;
+                        curl_easy_pause(x->put, CURLPAUSE_CONT);
+                }
+        }
+}
+
+static enum transfer_gate edge_gate(struct transfer_edge *e)
+{
+        if (e->fatal)
+                return TRANSFER_STOP;
+        return e->gate ? e->gate(e->gate_ud) : TRANSFER_GO;
+}
+
+/* Start queued objects and due retries. Returns the earliest pending retry time or 0. */
+static int64_t launch(struct engine *g, int64_t now)
+{
+        int64_t soonest = 0;
+
+        for (struct xfer *x = g->list; x; x = x->next) {
+                if (x->state != X_WAITING)
+                        continue;
+                if (x->retry_at_ns <= now && !x->e->fatal) {
+                        if (start_get(g, x) < 0) {
+                                x->retry_at_ns = now + 1000000000ll;
+                                x->state = X_WAITING;
+                        }
+                } else if (!soonest || x->retry_at_ns < soonest) {
+                        soonest = x->retry_at_ns;
+                }
+        }
+        for (size_t i = 0; i < g->n; i++) {
+                struct transfer_edge *e = &g->edges[i];
+                while (e->in_flight < e->parallel && e->next < e->n_queue &&
+                       edge_gate(e) == TRANSFER_GO) {
+                        if (!xfer_new(g, e, e->queue[e->next]))
+                                return soonest; /* out of memory: try again next round */
+                        e->next++;
+                }
+        }
+        return soonest;
+}
+
+static bool all_done(struct engine *g)
+{
+        if (g->list)
+                return false;
+        for (size_t i = 0; i < g->n; i++) {
+                struct transfer_edge *e = &g->edges[i];
+                if (e->next < e->n_queue && edge_gate(e) != TRANSFER_STOP)
+                        return false;
+        }
+        return true;
+}
+
+int transfer_run(struct transfer_edge *edges, size_t n, const struct transfer_opts *opts)
+{
+        struct engine g = {.opts = opts, .edges = edges, .n = n};
+        int64_t now = mono_ns();
+        int running = 0, r = 0;
+
+        g.multi = curl_multi_init();
+        if (!g.multi)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                ratecap_init(&edges[i].rc, edges[i].rate_bps, now);
+                if (!edges[i].parallel)
+                        edges[i].parallel = 1;
+        }
+        for (;;) {
+                CURLMsg *m;
+                int left, timeout_ms = 200;
+                int64_t soonest;
+
+                if (opts->stop && *opts->stop) {
+                        r = -EINTR;
+                        break;
+                }
+                now = mono_ns();
+                soonest = launch(&g, now);
+                if (all_done(&g))
+                        break;
+                if (curl_multi_perform(g.multi, &running) != CURLM_OK) {
+                        r = -EIO;
+                        break;
+                }
+                while ((m = curl_multi_info_read(g.multi, &left)))
+                        if (m->msg == CURLMSG_DONE)
+                                on_done(&g, m->easy_handle, m->data.result);
+                now = mono_ns();
+                nudge(&g, now);
+                progress_tick(opts->progress, now, false);
+                for (size_t i = 0; i < n; i++) {
+                        int64_t w = ratecap_wait_ms(&edges[i].rc, now);
+                        if (w > 0 && w < timeout_ms)
+                                timeout_ms = (int)w;
+                }
+                if (soonest) {
+                        int64_t w = (soonest - now) / 1000000 + 1;
+                        if (w < timeout_ms)
+                                timeout_ms = w < 1 ? 1 : (int)w;
+                }
+                curl_multi_poll(g.multi, NULL, 0, timeout_ms, NULL);
+        }
+        while (g.list) {
+                struct xfer *x = g.list;
+                g.list = x->next;
+                x->e->in_flight--;
+                xfer_free(&g, x);
+        }
+        curl_multi_cleanup(g.multi);
+        return r;
+}

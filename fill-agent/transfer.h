@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.h"
+#include "plan.h"
+#include "progress.h"
+#include "ratecap.h"
+
+/*
+ * Origin → edge transfers over one libcurl multi handle. Each object is a GET from its origin
+ * URL piped into a PUT to the edge's admin API (Content-Length and X-Sluice-SHA256 from the
+ * plan) through a bounded ring buffer: the GET pauses when the ring is full or its edge's rate
+ * cap is spent, the PUT pauses when the ring is empty. Bytes are hashed as they arrive and the
+ * PUT's last byte is held back until the hash matches, so a wrong object is never completed
+ * at the edge (which checks the hash again on its side).
+ *
+ * Outcomes per object: committed (201/204, journalled with fsync), refused (the origin sent
+ * other bytes or an error status, or the edge refused it: 400 or 413; not retried), or, for
+ * transport errors and 5xx, retried with backoff up to `retries` times and then counted failed.
+ * Before a retry whose whole body reached the edge, the edge is asked whether it committed
+ * it, so nothing committed is sent twice.
+ */
+#define TRANSFER_RING_BYTES (1u << 20)
+
+enum transfer_gate {
+        TRANSFER_GO,   /* start transfers */
+        TRANSFER_WAIT, /* not yet (a window about to open): keep polling */
+        TRANSFER_STOP, /* no more (the window closed): finish what is in flight */
+};
+
+struct transfer_edge {
+        /* set by the caller */
+        const char *id;
+        const char *admin_url;
+        const char *bearer;
+        unsigned parallel;
+        uint64_t rate_bps;
+        const struct plan_obj **queue; /* in order; borrowed */
+        size_t n_queue;
+        struct journal *journal;       /* borrowed */
+        struct progress_edge *prog;    /* borrowed */
+        /* May this edge start another transfer now? NULL: always. */
+        enum transfer_gate (*gate)(void *ud);
+        void *gate_ud;
+        /* results */
+        uint64_t committed, refused, failed;
+        bool fatal;                    /* the edge refused our token: stop it */
+        char fatal_msg[256];
+        /* engine state */
+        size_t next;
+        unsigned in_flight;
+        struct ratecap rc;
+};
+
+struct transfer_opts {
+        unsigned retries;
+        long connect_timeout_ms;
+        struct progress *progress;
+        volatile sig_atomic_t *stop; /* set by a signal: abort in-flight transfers */
+};
+
+/*
+ * Run every edge's queue to the end (or until its gate says stop and nothing is in flight,
+ * or *stop). Returns 0, -EINTR when stopped, or -ENOMEM / -EIO when libcurl could not be set
+ * up. Per-edge counts are in the edges.
+ */
+int transfer_run(struct transfer_edge *edges, size_t n, const struct transfer_opts *opts);

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "hex.h"
+
+#include "fetch.h"
+#include "survey.h"
+#include "verify.h"
+
+struct hashing {
+        EVP_MD_CTX *md;
+        uint64_t n;
+};
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
+{
+        struct hashing *h = ud;
+        (void)EVP_DigestUpdate(h->md, data, size * nmemb);
+        h->n += size * nmemb;
+        return size * nmemb;
+}
+
+/* GET url and hash the body. Returns 0 with hex and length, or -EIO (err set). */
+static int hash_url(const char *url, long timeout_ms, char hex[65], uint64_t *ret_len,
+                    long *ret_status, char *err, size_t errlen)
+{
+        struct hashing h = {.md = EVP_MD_CTX_new()};
+        unsigned char md[32];
+        unsigned len = 0;
+        CURL *c = curl_easy_init();
+        CURLcode cc;
+        int r = 0;
+
+        if (!c || !h.md || !EVP_DigestInit_ex(h.md, EVP_sha256(), NULL)) {
+                r = -ENOMEM;
+                goto out;
+        }
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &h);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms * 10);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        cc = curl_easy_perform(c);
+        if (cc != CURLE_OK) {
+                snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(cc));
+                r = -EIO;
+                goto out;
+        }
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
+        (void)EVP_DigestFinal_ex(h.md, md, &len);
+        (void)hex_encode(md, 32, hex);
+        *ret_len = h.n;
+out:
+        EVP_MD_CTX_free(h.md);
+        curl_easy_cleanup(c);
+        return r;
+}
+
+static void line(const struct fill_opts *o, const char *edge, const char *key, const char *result,
+                 const char *detail)
+{
+        if (o->json) {
+                json_t *x = json_pack("{s:s,s:s,s:s}", "edge", edge, "key", key, "result", result);
+                if (x && detail)
+                        json_object_set_new(x, "detail", json_string(detail));
+                char *t = x ? json_dumps(x, JSON_COMPACT) : NULL;
+                if (t)
+                        printf("%s\n", t);
+                free(t);
+                json_decref(x);
+        } else {
+                printf("  %-9s %s%s%s\n", result, key, detail ? "  " : "", detail ? detail : "");
+        }
+}
+
+int verify_cmd(const struct fill_opts *o)
+{
+        int rc = FILL_EXIT_OK;
+        unsigned seed = (unsigned)time(NULL);
+
+        for (size_t i = 0; i < o->n_edges; i++) {
+                const struct fill_edge_cfg *e = &o->edges[i];
+                const struct plan_obj **cand = NULL;
+                size_t nc = 0, want;
+                uint64_t ok = 0, bad = 0, errs = 0;
+                struct survey s;
+
+                if (!e->url) {
+                        fprintf(stderr, "sluice-fill: edge %s: verify needs the edge's client URL "
+                                        "(--edge-url or edges[].url)\n", e->id);
+                        rc = FILL_EXIT_USAGE;
+                        continue;
+                }
+                if (survey_load(&s, o, e, true) < 0) {
+                        fprintf(stderr, "sluice-fill: %s\n", s.err);
+                        rc = s.rc == FILL_EXIT_USAGE ? s.rc : FILL_EXIT_ERROR;
+                        survey_done(&s);
+                        continue;
+                }
+                cand = calloc(s.plan.n + 1, sizeof(*cand));
+                if (!cand) {
+                        survey_done(&s);
+                        return FILL_EXIT_ERROR;
+                }
+                for (size_t k = 0; k < s.plan.n; k++)
+                        if (holdings_find(&s.held, s.plan.objs[k].key, s.plan.objs[k].key_len))
+                                cand[nc++] = &s.plan.objs[k];
+                want = o->all ? nc : (o->sample < nc ? (size_t)o->sample : nc);
+                /* A uniform sample: the first `want` of a partial Fisher-Yates shuffle. */
+                for (size_t k = 0; k < want && !o->all; k++) {
+                        size_t j = k + (size_t)(rand_r(&seed) % (unsigned)(nc - k));
+                        const struct plan_obj *t = cand[k];
+                        cand[k] = cand[j];
+                        cand[j] = t;
+                }
+                if (!o->json)
+                        printf("edge %s: verifying %zu of %zu held planned objects%s\n", e->id, want,
+                               nc, o->dry_run ? " (dry run: listing only)" : "");
+                for (size_t k = 0; k < want; k++) {
+                        const struct plan_obj *p = cand[k];
+                        char hex[65], err[300], detail[200];
+                        uint64_t len = 0;
+                        long status = 0;
+                        char *url;
+
+                        if (o->dry_run) {
+                                line(o, e->id, p->key, "would-fetch", NULL);
+                                continue;
+                        }
+                        url = fetch_url_join(e->url, "", p->key, p->key_len);
+                        if (!url || hash_url(url, (long)o->cfg.timeout_ms, hex, &len, &status, err,
+                                             sizeof(err)) < 0) {
+                                line(o, e->id, p->key, "error", url ? err : "out of memory");
+                                errs++;
+                        } else if (status != 200) {
+                                snprintf(detail, sizeof(detail), "edge answered %ld", status);
+                                line(o, e->id, p->key, "error", detail);
+                                errs++;
+                        } else if (len != p->size || memcmp(hex, p->sha256, 64) != 0) {
+                                snprintf(detail, sizeof(detail), "%llu bytes hashing to %.16s…, plan: %llu, %.16s…",
+                                         (unsigned long long)len, hex, (unsigned long long)p->size,
+                                         p->sha256);
+                                line(o, e->id, p->key, "mismatch", detail);
+                                bad++;
+                        } else {
+                                if (o->verbose)
+                                        line(o, e->id, p->key, "ok", NULL);
+                                ok++;
+                        }
+                        free(url);
+                }
+                if (o->json) {
+                        json_t *x = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "edge", e->id, "event",
+                                              "summary", "checked", (json_int_t)(ok + bad + errs),
+                                              "ok", (json_int_t)ok, "mismatch", (json_int_t)bad,
+                                              "error", (json_int_t)errs);
+                        char *t = x ? json_dumps(x, JSON_COMPACT) : NULL;
+                        if (t)
+                                printf("%s\n", t);
+                        free(t);
+                        json_decref(x);
+                } else if (!o->dry_run) {
+                        printf("  %llu ok, %llu mismatched, %llu not fetched\n",
+                               (unsigned long long)ok, (unsigned long long)bad,
+                               (unsigned long long)errs);
+                }
+                if (bad && rc != FILL_EXIT_USAGE)
+                        rc = FILL_EXIT_PARTIAL;
+                else if (errs && rc == FILL_EXIT_OK)
+                        rc = FILL_EXIT_ERROR;
+                free(cand);
+                survey_done(&s);
+        }
+        return rc;
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "window.h"
+
+static time_t clock_offset;
+
+static int hhmm(const char *s, int *ret)
+{
+        if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] != ':' || s[3] < '0' ||
+            s[3] > '9' || s[4] < '0' || s[4] > '9')
+                return -EINVAL;
+        int h = (s[0] - '0') * 10 + (s[1] - '0');
+        int m = (s[3] - '0') * 10 + (s[4] - '0');
+        if (h > 24 || m > 59 || (h == 24 && m != 0))
+                return -EINVAL;
+        *ret = h * 60 + m;
+        return 0;
+}
+
+int window_parse(const char *s, struct window *ret)
+{
+        struct window w;
+
+        if (!s || strlen(s) != 11 || s[5] != '-')
+                return -EINVAL;
+        if (hhmm(s, &w.start_min) < 0 || hhmm(s + 6, &w.end_min) < 0)
+                return -EINVAL;
+        if (w.start_min == 24 * 60)
+                w.start_min = 0;
+        if (w.start_min == w.end_min % (24 * 60))
+                return -EINVAL;
+        *ret = w;
+        return 0;
+}
+
+/* Local seconds after midnight of t in zone tz. */
+static int64_t local_secs(const char *tz, time_t t)
+{
+        char *saved = NULL;
+        const char *cur = getenv("TZ");
+        struct tm tm;
+
+        if (cur)
+                saved = strdup(cur);
+        if (tz && *tz) {
+                char zone[256];
+                /* A leading ':' makes glibc read the zone file rather than a POSIX TZ rule. */
+                snprintf(zone, sizeof(zone), "%s%s", tz[0] == ':' ? "" : ":", tz);
+                setenv("TZ", zone, 1);
+        }
+        tzset();
+        localtime_r(&t, &tm);
+        if (tz && *tz) {
+                if (saved)
+                        setenv("TZ", saved, 1);
+                else
+                        unsetenv("TZ");
+                tzset();
+        }
+        free(saved);
+        return (int64_t)tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
+bool window_check(const struct window *w, const char *tz, time_t now, int64_t *ret_wait_s,
+                  int64_t *ret_left_s)
+{
+        const int64_t day = 86400;
+        int64_t s = local_secs(tz, now);
+        int64_t a = (int64_t)w->start_min * 60, b = (int64_t)w->end_min * 60;
+        bool in = a < b ? (s >= a && s < b) : (s >= a || s < b);
+
+        if (in) {
+                *ret_wait_s = 0;
+                *ret_left_s = ((b - s) % day + day) % day;
+        } else {
+                *ret_wait_s = ((a - s) % day + day) % day;
+                *ret_left_s = 0;
+        }
+        return in;
+}
+
+static int digits(const char *s, int n, int *ret)
+{
+        int v = 0;
+        for (int i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -EINVAL;
+                v = v * 10 + (s[i] - '0');
+        }
+        *ret = v;
+        return 0;
+}
+
+int window_now_parse(const char *s, time_t *ret)
+{
+        struct tm tm = {0};
+        int y, mo, d, h, mi, sec = 0;
+        size_t n = s ? strlen(s) : 0;
+
+        if (n > 1 && s[0] == '@') {
+                char *end;
+                errno = 0;
+                long long v = strtoll(s + 1, &end, 10);
+                if (errno || *end || v < 0)
+                        return -EINVAL;
+                *ret = (time_t)v;
+                return 0;
+        }
+        if ((n != 17 && n != 20) || s[n - 1] != 'Z' || s[4] != '-' || s[7] != '-' ||
+            s[10] != 'T' || s[13] != ':' || (n == 20 && s[16] != ':'))
+                return -EINVAL;
+        if (digits(s, 4, &y) < 0 || digits(s + 5, 2, &mo) < 0 || digits(s + 8, 2, &d) < 0 ||
+            digits(s + 11, 2, &h) < 0 || digits(s + 14, 2, &mi) < 0 ||
+            (n == 20 && digits(s + 17, 2, &sec) < 0))
+                return -EINVAL;
+        if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+                return -EINVAL;
+        tm.tm_year = y - 1900;
+        tm.tm_mon = mo - 1;
+        tm.tm_mday = d;
+        tm.tm_hour = h;
+        tm.tm_min = mi;
+        tm.tm_sec = sec;
+        *ret = timegm(&tm);
+        return 0;
+}
+
+void window_clock_fake(time_t fake_now)
+{
+        clock_offset = fake_now - time(NULL);
+}
+
+time_t window_clock(void)
+{
+        return time(NULL) + clock_offset;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/*
+ * The off-peak window "HH:MM-HH:MM" in an edge's time zone (an IANA name such as
+ * "Europe/Paris", or NULL for the local zone). The end is exclusive; a window may wrap past
+ * midnight ("22:00-06:00"). Start equal to end is refused (say nothing for "any time").
+ *
+ * The clock is real time shifted by a fixed offset, so `--now` fakes the date while time
+ * still passes (a run that waits for its window really waits).
+ */
+struct window {
+        int start_min, end_min; /* minutes after local midnight */
+};
+
+/* Parse "HH:MM-HH:MM". Returns 0 or -EINVAL. */
+int window_parse(const char *s, struct window *ret);
+
+/*
+ * Where `now` falls for w in zone tz. Returns true when inside; *ret_wait_s gets the seconds
+ * until the window opens (0 when inside) and *ret_left_s the seconds until it closes (0 when
+ * outside). tz must be a zone name or NULL. Not thread-safe (it switches TZ for the call).
+ */
+bool window_check(const struct window *w, const char *tz, time_t now, int64_t *ret_wait_s,
+                  int64_t *ret_left_s);
+
+/*
+ * Parse a fake "now": "@<unix seconds>" or "YYYY-MM-DDTHH:MM[:SS]Z" (UTC). Returns 0 and the
+ * time, or -EINVAL.
+ */
+int window_now_parse(const char *s, time_t *ret);
+
+/* Set the clock's offset so that window_clock() reads fake_now at this instant. */
+void window_clock_fake(time_t fake_now);
+
+/* The (possibly faked) wall clock, seconds. */
+time_t window_clock(void);

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: MIT
+"""sluice-fill plan and run against a real edge and origin: the plan diff, a run that fills
+the edge, a second run that transfers nothing, --dry-run changing nothing, status, verify.
+The plan comes from fillharness's stand-in for control (see its doc)."""
+
+from fillharness import Env, check, eq, events, make_catalog, plan_doc, run, test  # noqa: F401
+
+
+@test
+def plan_then_run_then_nothing(env):
+    objs = make_catalog(env.origin)
+    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    # Something unplanned on the edge, and one planned object already there.
+    env.edge.put("/old/unplanned.m4s", b"x" * 5000)
+    first = objs[0]
+    with open(f"{env.origin.dir}/{first['path']}", "rb") as f:
+        env.edge.put("/" + first["path"], f.read())
+
+    rc, out, err = env.fill("plan", "--json")
+    eq(rc, 0, f"plan exit ({err})")
+    d = events(out)[0]
+    eq(d["planned_objects"], len(objs), "planned")
+    eq(d["held_objects"], 1, "held")
+    eq(d["add_objects"], len(objs) - 1, "to add")
+    eq(d["add_bytes"], sum(o["size"] for o in objs[1:]), "bytes to add")
+    eq(d["unplanned_objects"], 1, "unplanned")
+    eq(d["evict_objects"], 0, "nothing to evict (room enough)")
+    check(0 < d["predicted_hit_gain"] <= 1, f"gain {d['predicted_hit_gain']}")
+
+    rc, out, err = env.fill("plan")
+    eq(rc, 0, "plan table exit")
+    check("to add" in out and "predicted hit gain" in out, f"table: {out}")
+
+    rc, out, err = env.fill("run", "--dry-run")
+    eq(rc, 0, f"dry run exit ({err})")
+    eq(len(env.puts()), 2, "a dry run sends nothing")
+
+    rc, out, err = env.fill("run", "--progress", "json", "--parallel", "3")
+    eq(rc, 0, f"run exit; stderr: {err}\n{out[-2000:]}")
+    ev = events(out)
+    done = [e for e in ev if e["event"] == "done"][0]
+    eq(done["committed"], len(objs) - 1, "committed")
+    env.check_edge_holds(objs)
+    check(any(e["event"] == "progress" for e in ev), "progress lines")
+
+    before = len(env.puts())
+    rc, out, err = env.fill("run", "--progress", "json")
+    eq(rc, 0, f"second run exit ({err})")
+    eq(len(env.puts()), before, "the second run sends nothing")
+    done = [e for e in events(out) if e["event"] == "done"][0]
+    eq(done["queued"], 0, "second run queue")
+
+    rc, out, err = env.fill("status", "--json")
+    eq(rc, 0, f"status exit ({err})")
+    st = events(out)[0]
+    eq(st["held_objects"], len(objs), "status: held")
+    eq(st["missing_objects"], 0, "status: missing")
+    eq(st["last_run_exit"], 0, "status: last exit")
+
+    rc, out, err = env.fill("verify", "--all", "--json")
+    eq(rc, 0, f"verify exit ({err}) {out}")
+    summ = [e for e in events(out) if e.get("event") == "summary"][0]
+    eq(summ["ok"], len(objs), "verified objects")
+
+
+@test
+def verify_finds_a_bad_object(env):
+    objs = make_catalog(env.origin, titles=1, segs=3)
+    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    rc, out, err = env.fill("run", "--progress", "none")
+    eq(rc, 0, f"run exit ({err})")
+    # The edge stores what it is given without a hash: content the plan does not know.
+    bad = objs[1]
+    env.edge.put("/" + bad["path"], b"y" * bad["size"], sha256=None)
+    rc, out, err = env.fill("verify", "--all")
+    eq(rc, 3, f"verify exit with a mismatch ({out} {err})")
+    check("mismatch" in out and bad["path"] in out, f"verify output: {out}")
+
+
+@test
+def usage_errors(env):
+    rc, out, err = env.fill("run", "--rate", "fast")
+    eq(rc, 2, "bad rate")
+    rc, out, err = env.fill("run", "--window", "25:00-02:00")
+    eq(rc, 2, "bad window")
+    rc, out, err = env.fill("frobnicate")
+    eq(rc, 2, "bad command")
+
+
+if __name__ == "__main__":
+    run()
