@@ -160,6 +160,29 @@ def test_clear(origin, scratch):
     check(r.returncode == 1 and "exists" in r.stderr, "an existing title is not overwritten")
 
 
+def test_file_source(origin, scratch):
+    """A real source file: rungs up to its height, its frame rate, one audio per language."""
+    src = os.path.join(scratch, "src.mp4")
+    mk = subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                         "testsrc2=size=640x360:rate=30:duration=6", "-f", "lavfi", "-i",
+                         "sine=f=300:duration=6", "-f", "lavfi", "-i", "sine=f=500:duration=6",
+                         "-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-preset",
+                         "ultrafast", "-c:a", "aac", "-metadata:s:a:0", "language=eng",
+                         "-metadata:s:a:1", "language=fra", src], capture_output=True, timeout=120)
+    if not check(mk.returncode == 0, "make a source file"):
+        return
+    r = run(["--title", "file1", "--origin", origin, src, "--no-progress"])
+    if not check(r.returncode == 0, "file source ingest: " + r.stderr[-500:]):
+        return
+    asset = json.load(open(os.path.join(origin, "file1", "asset.json")))
+    reps = {x["id"]: x for x in asset["representations"]}
+    check(set(reps) == {"video-240p", "video-360p", "audio-eng", "audio-fra"},
+          "rungs up to the source height, audio per language: %s" % sorted(reps))
+    check(all(x["frame_rate"] == "30/1" for x in reps.values() if x["type"] == "video"),
+          "source frame rate kept")
+    check(asset["segment_count"] == 2, "6 s source: 2 segments")
+
+
 def test_encrypted(origin, scratch):
     keyfile = os.path.join(scratch, "enc1.key")
     r = run(["--title", "enc1", "--origin", origin, "--test-source", "8", "--ladder", "240p",
@@ -358,8 +381,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="sluice-ingest-test.") as scratch:
         origin = os.path.join(scratch, "origin")
         os.mkdir(origin)
-        for t in (test_clear, test_encrypted, test_register_down, test_register, test_errors,
-                  test_interrupt):
+        for t in (test_clear, test_file_source, test_encrypted, test_register_down,
+                  test_register, test_errors, test_interrupt):
             t0 = time.time()
             t(origin, scratch)
             print("%-16s %.1f s" % (t.__name__, time.time() - t0), flush=True)
