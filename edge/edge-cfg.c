@@ -116,6 +116,62 @@ static const struct cfg_field log_fields[] = {
 /* clang-format on */
 
 /* clang-format off */
+static const struct cfg_field tls_cert_fields[] = {
+        {.key = "cert", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_tls_cert, cert),
+         .required = true},
+        {.key = "key", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_tls_cert, key),
+         .required = true},
+        {.key = "ocsp", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_tls_cert, ocsp)},
+        {0},
+};
+/* clang-format on */
+
+/* clang-format off */
+static const struct cfg_field tls_fields[] = {
+        {.key = "listen", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_tls, listen),
+         .required = true},
+        {.key = "certs", .type = CFG_SECTION_LIST, .offset = offsetof(struct edge_cfg_tls, certs),
+         .min = 1, .max = 64, .sub = tls_cert_fields,
+         .elem_size = sizeof(struct edge_cfg_tls_cert), .required = true},
+        /* Absent or empty: h2 then http/1.1 (tls.c applies it; a list cannot default here). */
+        {.key = "alpn", .type = CFG_STRLIST, .offset = offsetof(struct edge_cfg_tls, alpn),
+         .min = 0, .max = 2},
+        /* Tickets sealed with a key are accepted for two periods: a day at most keeps forward
+         * secrecy of resumed sessions within a day. */
+        {.key = "ticket_rotation", .type = CFG_DURATION,
+         .offset = offsetof(struct edge_cfg_tls, ticket_rotation_ms), .min = SEC(60),
+         .max = SEC(43200), .def = "1h"},
+        {.key = "tickets", .type = CFG_BOOL, .offset = offsetof(struct edge_cfg_tls, tickets),
+         .def = "true"},
+        {.key = "ktls", .type = CFG_BOOL, .offset = offsetof(struct edge_cfg_tls, ktls),
+         .def = "true"},
+        {0},
+};
+/* clang-format on */
+
+/* clang-format off */
+static const struct cfg_field http2_fields[] = {
+        {.key = "cleartext", .type = CFG_BOOL, .offset = offsetof(struct edge_cfg_http2, cleartext),
+         .def = "true"},
+        {.key = "max_concurrent_streams", .type = CFG_INT,
+         .offset = offsetof(struct edge_cfg_http2, max_concurrent_streams), .min = 1, .max = 1000,
+         .def = "100"},
+        {.key = "window", .type = CFG_SIZE, .offset = offsetof(struct edge_cfg_http2, window),
+         .min = 65535, .max = (1u << 31) - 1, .def = "1M"},
+        {.key = "max_header_list", .type = CFG_SIZE,
+         .offset = offsetof(struct edge_cfg_http2, max_header_list), .min = 1024, .max = 1 << 20,
+         .def = "16K"},
+        {.key = "max_resets_per_s", .type = CFG_INT,
+         .offset = offsetof(struct edge_cfg_http2, max_resets_per_s), .min = 1, .max = 100000,
+         .def = "100"},
+        {.key = "max_control_per_s", .type = CFG_INT,
+         .offset = offsetof(struct edge_cfg_http2, max_control_per_s), .min = 10, .max = 100000,
+         .def = "1000"},
+        {0},
+};
+/* clang-format on */
+
+/* clang-format off */
 static const struct cfg_field edge_fields[] = {
         {.key = "listen", .type = CFG_STRLIST, .offset = offsetof(struct edge_cfg, listen),
          .min = 1, .max = EDGE_CFG_MAX_LISTEN, .def = "0.0.0.0:8080"},
@@ -139,6 +195,10 @@ static const struct cfg_field edge_fields[] = {
          .sub = log_fields},
         {.key = "cors_origins", .type = CFG_STRLIST,
          .offset = offsetof(struct edge_cfg, cors_origins), .min = 0, .max = 256, .def = "*"},
+        {.key = "tls", .type = CFG_SECTION_LIST, .offset = offsetof(struct edge_cfg, tls),
+         .min = 0, .max = 16, .sub = tls_fields, .elem_size = sizeof(struct edge_cfg_tls)},
+        {.key = "http2", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, http2),
+         .sub = http2_fields},
         {0},
 };
 /* clang-format on */
@@ -239,6 +299,43 @@ static bool addr_overlap(const struct sockaddr_storage *a, const struct sockaddr
                 IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
 }
 
+/* A TLS listener: its address parses and takes no plain listener's port (nor an earlier TLS
+ * listener's); ALPN names only protocols the edge speaks. */
+static int validate_tls(const struct edge_cfg *c, const struct edge_cfg_tls *t, size_t i,
+                        const struct sockaddr_storage *plain, const char *name, const char *buf,
+                        size_t len, struct cfg_error *err)
+{
+        struct sockaddr_storage ss, other;
+        unsigned sl;
+        char path[64];
+
+        snprintf(path, sizeof(path), "tls[%zu].listen", i);
+        if (edge_cfg_parse_addr(t->listen, &ss, &sl) < 0)
+                return cfg_error_at(err, name, buf, len, path,
+                                    "'%s': \"%s\" is not host:port, [v6]:port or :port", path,
+                                    t->listen);
+        for (size_t j = 0; j < c->listen.n; j++)
+                if (addr_overlap(&ss, &plain[j]))
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s' overlaps listen[%zu] \"%s\"", path, j,
+                                            c->listen.items[j]);
+        for (size_t j = 0; j < i; j++) {
+                const struct edge_cfg_tls *o = (const struct edge_cfg_tls *)c->tls.items + j;
+                if (edge_cfg_parse_addr(o->listen, &other, &sl) == 0 && addr_overlap(&ss, &other))
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s' overlaps tls[%zu].listen \"%s\"", path, j,
+                                            o->listen);
+        }
+        for (size_t j = 0; j < t->alpn.n; j++)
+                if (strcmp(t->alpn.items[j], "h2") && strcmp(t->alpn.items[j], "http/1.1")) {
+                        snprintf(path, sizeof(path), "tls[%zu].alpn[%zu]", i, j);
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': \"%s\" is not h2 or http/1.1", path,
+                                            t->alpn.items[j]);
+                }
+        return 0;
+}
+
 /* Checks no single field can make; errors carry the position of the node at fault. */
 static int validate(const struct edge_cfg *c, const char *name, const char *buf, size_t len,
                     struct cfg_error *err)
@@ -246,6 +343,7 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
         struct sockaddr_storage ss;
         unsigned sl;
         char path[64];
+        int r;
 
         if (c->listen.n > EDGE_CFG_MAX_LISTEN)
                 return -EINVAL; /* the table bounds the list; kept for the array below */
@@ -262,6 +360,12 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
                                                     "'%s': \"%s\" overlaps listen[%zu] \"%s\"",
                                                     path, c->listen.items[i], j,
                                                     c->listen.items[j]);
+        }
+        for (size_t i = 0; i < c->tls.n; i++) {
+                const struct edge_cfg_tls *t = (const struct edge_cfg_tls *)c->tls.items + i;
+                r = validate_tls(c, t, i, addrs, name, buf, len, err);
+                if (r < 0)
+                        return r;
         }
         if (c->admin.listen) {
                 if (edge_cfg_parse_addr(c->admin.listen, &ss, &sl) < 0)

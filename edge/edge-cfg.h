@@ -54,6 +54,46 @@ struct edge_cfg_log {
         char *access_log; /* path, "-" for stdout, or empty/absent for off */
 };
 
+/* One certificate of a TLS listener: PEM chain (leaf first) and key; ocsp is an optional DER
+ * OCSP response stapled as is (refreshed by the operator, re-read on SIGHUP). */
+struct edge_cfg_tls_cert {
+        char *cert;
+        char *key;
+        char *ocsp;
+};
+
+/* A TLS client listener. The first certificate is the default for unknown or absent SNI. */
+struct edge_cfg_tls {
+        char *listen;                /* "host:port" */
+        struct cfg_list certs;       /* of struct edge_cfg_tls_cert */
+        struct cfg_strlist alpn;     /* server preference; empty: h2, http/1.1 */
+        int64_t ticket_rotation_ms;  /* a new ticket key each period; two periods decrypt */
+        bool tickets;                /* session tickets (resumption) */
+        bool ktls;                   /* try kernel TLS for sends */
+};
+
+/* HTTP/2 settings shared by every listener that speaks it. */
+struct edge_cfg_http2 {
+        bool cleartext;                /* prior-knowledge h2c on plain listeners */
+        int64_t max_concurrent_streams;
+        uint64_t window;               /* per-stream receive window we advertise */
+        uint64_t max_header_list;      /* decoded header bytes per request (HPACK bomb bound) */
+        int64_t max_resets_per_s;      /* client RST_STREAM rate (rapid reset) */
+        int64_t max_control_per_s;     /* SETTINGS/PING/empty DATA/PRIORITY frames per second */
+};
+
+/* What the seccomp filter does with a system call outside the edge's allow-list. */
+enum edge_seccomp_mode {
+        EDGE_SECCOMP_KILL = 0, /* kill the process (default) */
+        EDGE_SECCOMP_LOG,      /* allow it and have the kernel log it (finding the list) */
+        EDGE_SECCOMP_OFF,      /* no filter */
+};
+
+struct edge_cfg_sandbox {
+        bool enabled;    /* io_uring restrictions, capability drop, no_new_privs, seccomp */
+        int64_t seccomp; /* enum edge_seccomp_mode */
+};
+
 struct edge_cfg {
         struct cfg_strlist listen; /* "host:port" client listeners */
         int64_t workers;           /* 0 = one per CPU */
@@ -65,6 +105,8 @@ struct edge_cfg {
         struct edge_cfg_limits limits;
         struct edge_cfg_log log;
         struct cfg_strlist cors_origins; /* allowed Origins; ["*"] (default) allows any */
+        struct cfg_list tls;             /* of struct edge_cfg_tls: TLS client listeners */
+        struct edge_cfg_http2 http2;
 };
 
 /*

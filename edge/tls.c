@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TLS contexts and connections (see tls.h for the model). OpenSSL error codes and queues are
+ * translated here and nowhere else: callers see -errno.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "log.h"
+
+#include "edge-cfg.h"
+#include "tls.h"
+
+#define TICKET_KEYS 3 /* current, previous, and one spare slot while rotating */
+
+struct ticket_key {
+        uint64_t epoch; /* floor(now / period); 0 = slot unused */
+        unsigned char name[16];
+        unsigned char aes[32];
+        unsigned char hmac[32];
+};
+
+/* Shared by a listener's successive contexts (reloads), so tickets survive SIGHUP. */
+struct tls_tickets {
+        atomic_int refs;
+        pthread_mutex_t mu;
+        uint64_t period_ms;
+        struct ticket_key keys[TICKET_KEYS]; /* keys[0] newest */
+        struct tls_stats stats;              /* lives here so counters carry over reloads */
+};
+
+struct tls_cert {
+        SSL_CTX *ctx;
+        X509 *leaf; /* borrowed from ctx */
+        unsigned char *ocsp;
+        size_t ocsp_len;
+};
+
+struct tls_ctx {
+        atomic_int refs;
+        struct tls_cert *certs; /* certs[0] is the default */
+        size_t n_certs;
+        struct tls_tickets *tickets;
+        bool ktls;
+        unsigned char alpn[32]; /* server preference, wire format */
+        size_t alpn_len;
+};
+
+struct tls_conn {
+        struct tls_ctx *t;
+        SSL *ssl;
+        BIO *rbio;
+        size_t retry_len; /* the len OpenSSL sealed before answering WANT_WRITE; 0 when none */
+        bool done;
+        bool ktls;
+        enum tls_alpn alpn;
+};
+
+/* Tests replace the clock to cross rotation boundaries without waiting. */
+static uint64_t (*ticket_clock)(void);
+
+static uint64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        if (ticket_clock)
+                return ticket_clock();
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The OpenSSL error queue belongs to this thread; a stale entry would be blamed on the next
+ * call, so every failure path drains it (logging the first at debug level). */
+static void drain_errors(const char *what)
+{
+        unsigned long e = ERR_get_error();
+        char buf[256];
+
+        if (e) {
+                ERR_error_string_n(e, buf, sizeof(buf));
+                log_debug("tls: %s: %s", what, buf);
+        }
+        ERR_clear_error();
+}
+
+/* ---- ticket keys ---- */
+
+static struct tls_tickets *tickets_new(uint64_t period_ms)
+{
+        struct tls_tickets *k = calloc(1, sizeof(*k));
+
+        if (!k)
+                return NULL;
+        atomic_init(&k->refs, 1);
+        (void)pthread_mutex_init(&k->mu, NULL);
+        k->period_ms = period_ms;
+        return k;
+}
+
+static void tickets_unref(struct tls_tickets *k)
+{
+        if (!k || atomic_fetch_sub(&k->refs, 1) != 1)
+                return;
+        OPENSSL_cleanse(k->keys, sizeof(k->keys));
+        (void)pthread_mutex_destroy(&k->mu);
+        free(k);
+}
+
+/* Under k->mu: make keys[0] the key of epoch now, generating it on the first use in a new
+ * period. Returns 0 or -EIO when the RNG fails. */
+static int tickets_rotate(struct tls_tickets *k, uint64_t epoch)
+{
+        struct ticket_key fresh;
+
+        if (k->keys[0].epoch >= epoch)
+                return 0;
+        fresh.epoch = epoch;
+        if (RAND_bytes(fresh.name, sizeof(fresh.name)) != 1 ||
+            RAND_bytes(fresh.aes, sizeof(fresh.aes)) != 1 ||
+            RAND_bytes(fresh.hmac, sizeof(fresh.hmac)) != 1) {
+                drain_errors("ticket key");
+                return -EIO;
+        }
+        memmove(&k->keys[1], &k->keys[0], sizeof(k->keys[0]) * (TICKET_KEYS - 1));
+        k->keys[0] = fresh;
+        OPENSSL_cleanse(&fresh, sizeof(fresh));
+        return 0;
+}
+
+static int hmac_init(EVP_MAC_CTX *hctx, const unsigned char *key)
+{
+        OSSL_PARAM params[3];
+
+        params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)key, 32);
+        params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+        params[2] = OSSL_PARAM_construct_end();
+        return EVP_MAC_CTX_set_params(hctx, params) == 1 ? 0 : -EIO;
+}
+
+/*
+ * OpenSSL's ticket callback. enc: pick the current key, fill name and iv. Decrypt: find the
+ * key by name; 1 = fine, 2 = fine but seal a fresh ticket (it was the previous period's),
+ * 0 = unknown or expired (full handshake), -1 = error.
+ */
+static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
+                     EVP_MAC_CTX *hctx, int enc)
+{
+        struct tls_ctx *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(s));
+        struct tls_tickets *k = t->tickets;
+        uint64_t epoch = wall_ms() / k->period_ms + 1; /* +1: epoch 0 marks an empty slot */
+        struct ticket_key key;
+        int ret = 0;
+
+        (void)pthread_mutex_lock(&k->mu);
+        if (tickets_rotate(k, epoch) < 0) {
+                (void)pthread_mutex_unlock(&k->mu);
+                return -1;
+        }
+        if (enc) {
+                key = k->keys[0];
+                ret = 1;
+        } else {
+                for (size_t i = 0; i < TICKET_KEYS; i++) {
+                        if (k->keys[i].epoch && k->keys[i].epoch + 1 >= epoch &&
+                            !memcmp(k->keys[i].name, name, 16)) {
+                                key = k->keys[i];
+                                ret = k->keys[i].epoch == epoch ? 1 : 2;
+                                break;
+                        }
+                }
+        }
+        (void)pthread_mutex_unlock(&k->mu);
+        if (ret == 0)
+                return 0;
+
+        if (enc) {
+                memcpy(name, key.name, 16);
+                if (RAND_bytes(iv, 16) != 1 ||
+                    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key.aes, iv) != 1)
+                        ret = -1;
+        } else if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key.aes, iv) != 1) {
+                ret = -1;
+        }
+        if (ret > 0 && hmac_init(hctx, key.hmac) < 0)
+                ret = -1;
+        OPENSSL_cleanse(&key, sizeof(key));
+        if (ret < 0)
+                drain_errors("ticket cipher");
+        return ret;
+}
+
+/* ---- SNI, ALPN, OCSP ---- */
+
+static int servername_cb(SSL *s, int *al, void *arg)
+{
+        struct tls_ctx *t = arg;
+        const char *name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
+
+        (void)al;
+        if (!name || !*name)
+                return SSL_TLSEXT_ERR_OK; /* no SNI: the default certificate */
+        for (size_t i = 0; i < t->n_certs; i++) {
+                if (X509_check_host(t->certs[i].leaf, name, 0, 0, NULL) == 1) {
+                        if (i > 0 && !SSL_set_SSL_CTX(s, t->certs[i].ctx))
+                                return SSL_TLSEXT_ERR_ALERT_FATAL;
+                        return SSL_TLSEXT_ERR_OK;
+                }
+        }
+        atomic_fetch_add(&t->tickets->stats.sni_unknown, 1);
+        return SSL_TLSEXT_ERR_OK;
+}
+
+/* Server preference: the first of ours the client offers. A malformed client list is
+ * treated as offering nothing (no ALPN; the connection speaks HTTP/1.1). */
+static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
+                   const unsigned char *in, unsigned int inlen, void *arg)
+{
+        struct tls_ctx *t = arg;
+
+        (void)s;
+        for (size_t i = 0; i < t->alpn_len; i += 1u + t->alpn[i]) {
+                const unsigned char *ours = &t->alpn[i];
+                for (unsigned j = 0; j < inlen;) {
+                        unsigned n = in[j];
+                        if (n == 0 || j + 1 + n > inlen)
+                                return SSL_TLSEXT_ERR_NOACK;
+                        if (n == ours[0] && !memcmp(in + j + 1, ours + 1, n)) {
+                                *out = in + j + 1;
+                                *outlen = (unsigned char)n;
+                                return SSL_TLSEXT_ERR_OK;
+                        }
+                        j += 1 + n;
+                }
+        }
+        return SSL_TLSEXT_ERR_NOACK;
+}
+
+static int ocsp_cb(SSL *s, void *arg)
+{
+        struct tls_cert *c = arg;
+        unsigned char *copy;
+
+        if (!c->ocsp)
+                return SSL_TLSEXT_ERR_NOACK;
+        copy = OPENSSL_memdup(c->ocsp, c->ocsp_len);
+        if (!copy)
+                return SSL_TLSEXT_ERR_NOACK; /* stapling is optional, never fatal */
+        if (SSL_set_tlsext_status_ocsp_resp(s, copy, (long)c->ocsp_len) != 1) {
+                OPENSSL_free(copy);
+                return SSL_TLSEXT_ERR_NOACK;
+        }
+        return SSL_TLSEXT_ERR_OK;
+}
+
+/* ---- contexts ---- */
+
+static int read_file(const char *path, unsigned char **ret, size_t *ret_len)
+{
+        FILE *f = fopen(path, "rb");
+        unsigned char *buf = NULL;
+        long n;
+        int r = 0;
+
+        if (!f)
+                return -errno;
+        if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
+                r = -EIO;
+                goto out;
+        }
+        if (n == 0 || n > (1 << 20)) {
+                r = -EINVAL;
+                goto out;
+        }
+        buf = malloc((size_t)n);
+        if (!buf) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+                r = -EIO;
+                goto out;
+        }
+        *ret = buf;
+        *ret_len = (size_t)n;
+        buf = NULL;
+out:
+        free(buf);
+        (void)fclose(f);
+        return r;
+}
+
+/* The intermediate profile and our callbacks on one SSL_CTX. */
+static int ctx_setup(struct tls_ctx *t, SSL_CTX *ctx, const struct edge_cfg_tls *cfg)
+{
+        static const unsigned char sid_ctx[] = "sluice-edge";
+        uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;
+
+        if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+            !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) ||
+            !SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) ||
+            !SSL_CTX_set_ciphersuites(ctx, TLS_SUITES_13) ||
+            !SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) || !SSL_CTX_set_dh_auto(ctx, 1) ||
+            !SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1))
+                return -EINVAL;
+        if (cfg->ktls)
+                opts |= SSL_OP_ENABLE_KTLS;
+        if (!cfg->tickets)
+                opts |= SSL_OP_NO_TICKET;
+        (void)SSL_CTX_set_options(ctx, opts);
+        /* Partial writes let a full socket return early; moving buffers let the caller retry
+         * from wherever its bytes now live; idle connections give their buffers back. */
+        (void)SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                        SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                        SSL_MODE_RELEASE_BUFFERS);
+        (void)SSL_CTX_set_app_data(ctx, t);
+        SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
+        SSL_CTX_set_tlsext_servername_arg(ctx, t);
+        SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, t);
+        if (cfg->tickets && !SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb))
+                return -EINVAL;
+        return 0;
+}
+
+static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cfg_tls *cfg,
+                     const struct edge_cfg_tls_cert *cc, char *err, size_t errlen)
+{
+        int r;
+
+        c->ctx = SSL_CTX_new(TLS_server_method());
+        if (!c->ctx) {
+                snprintf(err, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        r = ctx_setup(t, c->ctx, cfg);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot apply the TLS profile");
+                return r;
+        }
+        if (SSL_CTX_use_certificate_chain_file(c->ctx, cc->cert) != 1) {
+                snprintf(err, errlen, "%s: cannot load the certificate chain", cc->cert);
+                return -EINVAL;
+        }
+        if (SSL_CTX_use_PrivateKey_file(c->ctx, cc->key, SSL_FILETYPE_PEM) != 1) {
+                snprintf(err, errlen, "%s: cannot load the private key", cc->key);
+                return -EINVAL;
+        }
+        if (SSL_CTX_check_private_key(c->ctx) != 1) {
+                snprintf(err, errlen, "%s does not match %s", cc->key, cc->cert);
+                return -EINVAL;
+        }
+        c->leaf = SSL_CTX_get0_certificate(c->ctx);
+        if (cc->ocsp && cc->ocsp[0]) {
+                r = read_file(cc->ocsp, &c->ocsp, &c->ocsp_len);
+                if (r < 0)
+                        log_debug("tls: %s: %s, no stapling", cc->ocsp, strerror(-r));
+                SSL_CTX_set_tlsext_status_cb(c->ctx, ocsp_cb);
+                SSL_CTX_set_tlsext_status_arg(c->ctx, c);
+        }
+        return 0;
+}
+
+static void ctx_free(struct tls_ctx *t)
+{
+        for (size_t i = 0; t->certs && i < t->n_certs; i++) {
+                SSL_CTX_free(t->certs[i].ctx);
+                free(t->certs[i].ocsp);
+        }
+        free(t->certs);
+        tickets_unref(t->tickets);
+        free(t);
+}
+
+int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls_ctx **ret,
+                char *err, size_t errlen)
+{
+        static const char *const def_alpn[] = {"h2", "http/1.1"};
+        const char *const *alpn = cfg->alpn.n ? (const char *const *)cfg->alpn.items : def_alpn;
+        size_t n_alpn = cfg->alpn.n ? cfg->alpn.n : 2;
+        struct tls_ctx *t;
+        char why[256];
+        int r;
+
+        t = calloc(1, sizeof(*t));
+        if (!t) {
+                snprintf(err, errlen, "%s: out of memory", cfg->listen);
+                return -ENOMEM;
+        }
+        atomic_init(&t->refs, 1);
+        t->ktls = cfg->ktls;
+        for (size_t i = 0; i < n_alpn; i++) {
+                size_t n = strlen(alpn[i]);
+                if (n == 0 || n > 255 || t->alpn_len + 1 + n > sizeof(t->alpn)) {
+                        snprintf(err, errlen, "%s: bad ALPN list", cfg->listen);
+                        r = -EINVAL;
+                        goto out;
+                }
+                t->alpn[t->alpn_len++] = (unsigned char)n;
+                memcpy(t->alpn + t->alpn_len, alpn[i], n);
+                t->alpn_len += n;
+        }
+        if (prev && prev->tickets->period_ms == (uint64_t)cfg->ticket_rotation_ms) {
+                t->tickets = prev->tickets;
+                atomic_fetch_add(&t->tickets->refs, 1);
+        } else {
+                t->tickets = tickets_new((uint64_t)cfg->ticket_rotation_ms);
+                if (!t->tickets) {
+                        snprintf(err, errlen, "%s: out of memory", cfg->listen);
+                        r = -ENOMEM;
+                        goto out;
+                }
+        }
+        t->certs = calloc(cfg->certs.n, sizeof(*t->certs));
+        if (!t->certs) {
+                snprintf(err, errlen, "%s: out of memory", cfg->listen);
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < cfg->certs.n; i++) {
+                const struct edge_cfg_tls_cert *cc =
+                    (const struct edge_cfg_tls_cert *)cfg->certs.items + i;
+                t->n_certs = i + 1;
+                r = cert_load(t, &t->certs[i], cfg, cc, why, sizeof(why));
+                if (r < 0) {
+                        snprintf(err, errlen, "%s: certs[%zu]: %s", cfg->listen, i, why);
+                        goto out;
+                }
+        }
+        *ret = t;
+        t = NULL;
+        r = 0;
+out:
+        if (t)
+                ctx_free(t);
+        drain_errors("context");
+        return r;
+}
+
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *t)
+{
+        if (t)
+                atomic_fetch_add(&t->refs, 1);
+        return t;
+}
+
+struct tls_ctx *tls_ctx_unref(struct tls_ctx *t)
+{
+        if (t && atomic_fetch_sub(&t->refs, 1) == 1)
+                ctx_free(t);
+        return NULL;
+}
+
+struct tls_stats *tls_ctx_stats(struct tls_ctx *t)
+{
+        return &t->tickets->stats;
+}
+
+bool tls_ctx_ktls_wanted(const struct tls_ctx *t)
+{
+        return t->ktls;
+}
+
+/* ---- connections ---- */
+
+int tls_conn_new(struct tls_ctx *t, int fd, struct tls_conn **ret)
+{
+        struct tls_conn *tc = calloc(1, sizeof(*tc));
+        BIO *wbio = NULL;
+
+        if (!tc)
+                return -ENOMEM;
+        tc->ssl = SSL_new(t->certs[0].ctx);
+        tc->rbio = BIO_new(BIO_s_mem());
+        wbio = BIO_new_socket(fd, BIO_NOCLOSE);
+        if (!tc->ssl || !tc->rbio || !wbio) {
+                BIO_free(tc->rbio);
+                BIO_free(wbio);
+                SSL_free(tc->ssl);
+                free(tc);
+                drain_errors("new connection");
+                return -ENOMEM;
+        }
+        /* An empty read BIO means "more to come", not EOF. */
+        BIO_set_mem_eof_return(tc->rbio, -1);
+        SSL_set_bio(tc->ssl, tc->rbio, wbio);
+        SSL_set_accept_state(tc->ssl);
+        tc->t = tls_ctx_ref(t);
+        *ret = tc;
+        return 0;
+}
+
+void tls_conn_free(struct tls_conn *tc)
+{
+        if (!tc)
+                return;
+        SSL_free(tc->ssl); /* frees both BIOs; the fd stays open (BIO_NOCLOSE) */
+        (void)tls_ctx_unref(tc->t);
+        free(tc);
+}
+
+int tls_conn_feed(struct tls_conn *tc, const void *buf, size_t len)
+{
+        if (BIO_ctrl_pending(tc->rbio) + len > TLS_IN_MAX)
+                return -ENOBUFS;
+        if (len > 0 && BIO_write(tc->rbio, buf, (int)len) != (int)len) {
+                drain_errors("feed");
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* SSL_get_error → -errno. ret is what the SSL call returned. */
+static int ssl_errno(struct tls_conn *tc, int ret, const char *what)
+{
+        int e = SSL_get_error(tc->ssl, ret);
+
+        switch (e) {
+        case SSL_ERROR_WANT_READ:
+                return -EAGAIN;
+        case SSL_ERROR_WANT_WRITE:
+                return -EAGAIN;
+        case SSL_ERROR_ZERO_RETURN:
+                return 0;
+        case SSL_ERROR_SYSCALL:
+                drain_errors(what);
+                return errno ? -errno : -ECONNRESET;
+        default:
+                drain_errors(what);
+                return -EPROTO;
+        }
+}
+
+static void handshake_done(struct tls_conn *tc)
+{
+        struct tls_stats *st = &tc->t->tickets->stats;
+        const unsigned char *p;
+        unsigned n;
+
+        tc->done = true;
+        SSL_get0_alpn_selected(tc->ssl, &p, &n);
+        if (n == 2 && !memcmp(p, "h2", 2)) {
+                tc->alpn = TLS_ALPN_H2;
+                atomic_fetch_add(&st->alpn_h2, 1);
+        } else {
+                tc->alpn = n ? TLS_ALPN_HTTP11 : TLS_ALPN_NONE;
+        }
+        tc->ktls = BIO_get_ktls_send(SSL_get_wbio(tc->ssl)) == 1;
+        atomic_fetch_add(&st->handshakes, 1);
+        if (SSL_session_reused(tc->ssl))
+                atomic_fetch_add(&st->resumed, 1);
+        atomic_fetch_add(tc->ktls ? &st->ktls : &st->userspace, 1);
+}
+
+int tls_conn_handshake(struct tls_conn *tc)
+{
+        int r;
+
+        if (tc->done)
+                return 1;
+        ERR_clear_error();
+        errno = 0;
+        r = SSL_do_handshake(tc->ssl);
+        if (r == 1) {
+                handshake_done(tc);
+                return 1;
+        }
+        if (SSL_get_error(tc->ssl, r) == SSL_ERROR_WANT_READ) {
+                ERR_clear_error();
+                return 0;
+        }
+        r = ssl_errno(tc, r, "handshake");
+        if (r == -EAGAIN)
+                return -EAGAIN;
+        atomic_fetch_add(&tc->t->tickets->stats.failed, 1);
+        return r == 0 ? -EPROTO : r;
+}
+
+ssize_t tls_conn_read(struct tls_conn *tc, void *buf, size_t cap)
+{
+        size_t got = 0;
+        int r;
+
+        ERR_clear_error();
+        errno = 0;
+        r = SSL_read_ex(tc->ssl, buf, cap, &got);
+        if (r == 1)
+                return (ssize_t)got;
+        return ssl_errno(tc, r, "read");
+}
+
+ssize_t tls_conn_write(struct tls_conn *tc, const void *buf, size_t len)
+{
+        size_t total = 0;
+        int r;
+
+        if (len == 0)
+                return 0;
+        if (tc->retry_len && len < tc->retry_len)
+                return -EINVAL; /* a caller bug: OpenSSL would refuse it as a bad retry */
+        /* Partial-write mode returns after each record: keep sealing until the socket is full
+         * or all is taken. */
+        while (total < len) {
+                size_t put = 0;
+                ERR_clear_error();
+                errno = 0;
+                r = SSL_write_ex(tc->ssl, (const char *)buf + total, len - total, &put);
+                if (r == 1) {
+                        tc->retry_len = 0;
+                        total += put;
+                        continue;
+                }
+                r = ssl_errno(tc, r, "write");
+                if (r == -EAGAIN) {
+                        /* OpenSSL holds a sealed record of the bytes from buf + total: the
+                         * next call starts there with at least this many. */
+                        tc->retry_len = len - total;
+                        return total ? (ssize_t)total : -EAGAIN;
+                }
+                return r == 0 ? -EPIPE : r;
+        }
+        return (ssize_t)total;
+}
+
+ssize_t tls_conn_sendfile(struct tls_conn *tc, int fd, off_t off, size_t len, char *scratch,
+                          size_t cap)
+{
+        ssize_t n;
+
+        if (len == 0)
+                return 0;
+        if (tc->ktls) {
+                ERR_clear_error();
+                errno = 0;
+                n = SSL_sendfile(tc->ssl, fd, off, len, 0);
+                if (n > 0)
+                        return n;
+                n = n == 0 ? 0 : ssl_errno(tc, (int)n, "sendfile");
+                return n == 0 ? -EIO : n;
+        }
+        /* A retry must hand OpenSSL the same bytes again: re-read exactly those. */
+        if (len > cap)
+                len = cap;
+        do
+                n = pread(fd, scratch, len, off);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if (n == 0 || (tc->retry_len && (size_t)n < tc->retry_len))
+                return -EIO;
+        return tls_conn_write(tc, scratch, (size_t)n);
+}
+
+void tls_conn_shutdown(struct tls_conn *tc)
+{
+        if (!tc->done)
+                return;
+        ERR_clear_error();
+        (void)SSL_shutdown(tc->ssl);
+        ERR_clear_error();
+}
+
+enum tls_alpn tls_conn_alpn(const struct tls_conn *tc)
+{
+        return tc->alpn;
+}
+
+bool tls_conn_ktls(const struct tls_conn *tc)
+{
+        return tc->ktls;
+}
+
+bool tls_conn_resumed(const struct tls_conn *tc)
+{
+        return SSL_session_reused(tc->ssl) == 1;
+}
+
+const char *tls_conn_version(const struct tls_conn *tc)
+{
+        return SSL_get_version(tc->ssl);
+}
+
+const char *tls_conn_cipher(const struct tls_conn *tc)
+{
+        return SSL_get_cipher_name(tc->ssl);
+}
+
+const char *tls_conn_path(const struct tls_conn *tc)
+{
+        return tc->ktls ? "ktls" : "user";
+}

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TLS module against a real OpenSSL client over a socketpair: the handshake matrix
+ * (versions, suites of the intermediate profile and suites outside it), SNI over two
+ * certificates and an unknown name, ALPN, resumption across ticket-key rotation and a reload,
+ * and the userspace send path with socket-full retries.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bug.h"
+#include "tls.c"
+#include "tests.h"
+#include "tls-fixture.h"
+
+static struct tls_fixture fx;
+static uint64_t fake_now = 1000000000000ull;
+static uint64_t fake_clock(void)
+{
+        return fake_now;
+}
+
+#define HOUR_MS 3600000ull
+
+static int make_ctx(bool tickets, struct tls_ctx *prev, struct tls_ctx **ret)
+{
+        struct edge_cfg_tls_cert certs[2] = {
+            {.cert = fx.a_cert, .key = fx.a_key},
+            {.cert = fx.b_cert, .key = fx.b_key},
+        };
+        struct edge_cfg_tls cfg = {
+            .listen = (char *)"127.0.0.1:0",
+            .certs = {.items = certs, .n = 2},
+            .ticket_rotation_ms = (int64_t)HOUR_MS,
+            .tickets = tickets,
+            .ktls = false,
+        };
+        char err[256];
+        int r = tls_ctx_new(&cfg, prev, ret, err, sizeof(err));
+        if (r < 0)
+                fprintf(stderr, "tls_ctx_new: %s\n", err);
+        return r;
+}
+
+static SSL_CTX *client_ctx(int minv, int maxv, const char *ciphers12, const char *suites13)
+{
+        SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+        char list[512];
+
+        if (!c)
+                return NULL;
+        SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+        if (SSL_CTX_load_verify_locations(c, fx.ca, NULL) != 1)
+                goto fail;
+        (void)SSL_CTX_set_min_proto_version(c, minv);
+        (void)SSL_CTX_set_max_proto_version(c, maxv);
+        /* Old versions need security level 0 on the client, so that the attempt is made at
+         * all and the refusal is the server's. */
+        if (ciphers12 || minv < TLS1_2_VERSION) {
+                snprintf(list, sizeof(list), "%s%s", ciphers12 ? ciphers12 : "DEFAULT",
+                         minv < TLS1_2_VERSION ? ":@SECLEVEL=0" : "");
+                if (SSL_CTX_set_cipher_list(c, list) != 1)
+                        goto fail;
+        }
+        if (suites13 && SSL_CTX_set_ciphersuites(c, suites13) != 1)
+                goto fail;
+        return c;
+fail:
+        SSL_CTX_free(c);
+        return NULL;
+}
+
+struct pair {
+        int sfd, cfd;
+        struct tls_conn *s;
+        SSL *c;
+        unsigned long client_err;
+        int server_err;
+};
+
+static void pair_free(struct pair *p)
+{
+        /* A clean close: OpenSSL invalidates TLS 1.2 sessions of connections that just drop. */
+        if (p->c && SSL_is_init_finished(p->c))
+                (void)SSL_shutdown(p->c);
+        ERR_clear_error();
+        tls_conn_free(p->s);
+        SSL_free(p->c);
+        if (p->sfd >= 0)
+                (void)close(p->sfd);
+        if (p->cfd >= 0)
+                (void)close(p->cfd);
+        memset(p, 0, sizeof(*p));
+        p->sfd = p->cfd = -1;
+}
+
+/* Move whatever the client wrote into the server's read BIO. */
+static int pump_server(struct pair *p)
+{
+        char buf[16384];
+        ssize_t n;
+
+        while ((n = recv(p->sfd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+                if (tls_conn_feed(p->s, buf, (size_t)n) < 0)
+                        return -1;
+        return 0;
+}
+
+struct hs_opts {
+        const char *sni;
+        const char *verify_host; /* name the client checks; NULL: sni */
+        const unsigned char *alpn;
+        unsigned alpn_len;
+        SSL_SESSION *sess;
+};
+
+/* Returns 0 when both sides completed, -1 when either failed. */
+static int handshake(struct tls_ctx *t, SSL_CTX *cctx, const struct hs_opts *o, struct pair *p)
+{
+        int fds[2];
+        bool cdone = false, sdone = false, cfail = false, sfail = false;
+        const char *host = o->verify_host ? o->verify_host : o->sni;
+
+        memset(p, 0, sizeof(*p));
+        p->sfd = p->cfd = -1;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) < 0)
+                return -1;
+        p->sfd = fds[0];
+        p->cfd = fds[1];
+        if (tls_conn_new(t, p->sfd, &p->s) < 0)
+                return -1;
+        p->c = SSL_new(cctx);
+        if (!p->c || SSL_set_fd(p->c, p->cfd) != 1)
+                return -1;
+        if (o->sni)
+                (void)SSL_set_tlsext_host_name(p->c, o->sni);
+        if (host)
+                (void)SSL_set1_host(p->c, host);
+        if (o->alpn)
+                (void)SSL_set_alpn_protos(p->c, o->alpn, o->alpn_len);
+        if (o->sess)
+                (void)SSL_set_session(p->c, o->sess);
+        SSL_set_connect_state(p->c);
+
+        for (int i = 0; i < 64 && !(cdone && sdone) && !(cfail && (sfail || sdone)); i++) {
+                if (!cdone && !cfail) {
+                        int r = SSL_do_handshake(p->c);
+                        if (r == 1) {
+                                cdone = true;
+                        } else {
+                                int e = SSL_get_error(p->c, r);
+                                if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                                        cfail = true;
+                                        p->client_err = ERR_peek_error();
+                                        ERR_clear_error();
+                                }
+                        }
+                }
+                if (pump_server(p) < 0)
+                        return -1;
+                if (!sdone && !sfail) {
+                        int r = tls_conn_handshake(p->s);
+                        if (r == 1)
+                                sdone = true;
+                        else if (r < 0 && r != -EAGAIN) {
+                                sfail = true;
+                                p->server_err = r;
+                        }
+                }
+                if (sfail && !cdone && !cfail) {
+                        /* Let the client read the server's alert. */
+                        continue;
+                }
+        }
+        return cdone && sdone ? 0 : -1;
+}
+
+/* After the handshake: the server sends msg, the client reads it (processing any TLS 1.3
+ * tickets on the way). Returns 0 when the client got exactly msg. */
+static int exchange(struct pair *p, const char *msg)
+{
+        char buf[256];
+        size_t got = 0, want = strlen(msg);
+
+        if (tls_conn_write(p->s, msg, want) != (ssize_t)want)
+                return -1;
+        for (int i = 0; i < 64 && got < want; i++) {
+                size_t n = 0;
+                if (SSL_read_ex(p->c, buf + got, sizeof(buf) - got, &n) == 1)
+                        got += n;
+        }
+        return got == want && !memcmp(buf, msg, want) ? 0 : -1;
+}
+
+static const char *leaf_cn(SSL *c)
+{
+        static char cn[64];
+        X509 *x = SSL_get1_peer_certificate(c);
+
+        cn[0] = '\0';
+        if (x) {
+                (void)X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
+                                                sizeof(cn));
+                X509_free(x);
+        }
+        return cn;
+}
+
+TEST(setup)
+{
+        ticket_clock = fake_clock;
+        if (tls_fixture_make(&fx) < 0)
+                TEST_SKIP("cannot make test certificates with the openssl CLI");
+}
+
+TEST(old_versions_refused)
+{
+        static const int versions[] = {TLS1_VERSION, TLS1_1_VERSION};
+        struct tls_ctx *t;
+
+        ASSERT_EQ(make_ctx(true, NULL, &t), 0);
+        for (size_t i = 0; i < 2; i++) {
+                SSL_CTX *cc = client_ctx(versions[i], versions[i], NULL, NULL);
+                struct pair p;
+                uint64_t failed = atomic_load(&tls_ctx_stats(t)->failed);
+                ASSERT_TRUE(cc != NULL);
+                ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "a.test"}, &p), -1);
+                /* The server refused (its failure counter moved) and said why. */
+                ASSERT_EQ(p.server_err, -EPROTO);
+                ASSERT_EQ(atomic_load(&tls_ctx_stats(t)->failed), failed + 1);
+                ASSERT_EQ(ERR_GET_REASON(p.client_err), SSL_R_TLSV1_ALERT_PROTOCOL_VERSION);
+                pair_free(&p);
+                SSL_CTX_free(cc);
+        }
+        tls_ctx_unref(t);
+}
+
+struct suite_case {
+        int version;
+        const char *suite;
+        const char *sni; /* picks an ECDSA (a) or RSA (b) certificate */
+        bool ok;
+};
+
+TEST(suites_matrix)
+{
+        static const struct suite_case cases[] = {
+            /* TLS 1.2: every suite of the profile, for its certificate type. */
+            {TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256", "a.test", true},
+            {TLS1_2_VERSION, "ECDHE-ECDSA-AES256-GCM-SHA384", "a.test", true},
+            {TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305", "a.test", true},
+            {TLS1_2_VERSION, "ECDHE-RSA-AES128-GCM-SHA256", "b.test", true},
+            {TLS1_2_VERSION, "ECDHE-RSA-AES256-GCM-SHA384", "b.test", true},
+            {TLS1_2_VERSION, "ECDHE-RSA-CHACHA20-POLY1305", "b.test", true},
+            {TLS1_2_VERSION, "DHE-RSA-AES128-GCM-SHA256", "b.test", true},
+            {TLS1_2_VERSION, "DHE-RSA-AES256-GCM-SHA384", "b.test", true},
+            /* Outside it: CBC, static RSA key exchange, SHA-1 MACs. */
+            {TLS1_2_VERSION, "ECDHE-RSA-AES128-SHA256", "b.test", false},
+            {TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA", "a.test", false},
+            {TLS1_2_VERSION, "AES128-GCM-SHA256", "b.test", false},
+            {TLS1_2_VERSION, "AES256-SHA", "b.test", false},
+            {TLS1_2_VERSION, "DHE-RSA-AES128-SHA", "b.test", false},
+            /* TLS 1.3: the three suites; CCM is not in the profile. */
+            {TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", "a.test", true},
+            {TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384", "b.test", true},
+            {TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256", "a.test", true},
+            {TLS1_3_VERSION, "TLS_AES_128_CCM_SHA256", "a.test", false},
+        };
+        struct tls_ctx *t;
+
+        ASSERT_EQ(make_ctx(true, NULL, &t), 0);
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                const struct suite_case *k = &cases[i];
+                bool v13 = k->version == TLS1_3_VERSION;
+                SSL_CTX *cc = client_ctx(k->version, k->version, v13 ? NULL : k->suite,
+                                         v13 ? k->suite : NULL);
+                struct pair p;
+                int r;
+                ASSERT_TRUE(cc != NULL);
+                r = handshake(t, cc, &(struct hs_opts){.sni = k->sni}, &p);
+                if (k->ok != (r == 0))
+                        TEST_FAIL_AT("%s: expected %s", k->suite, k->ok ? "success" : "refusal");
+                if (k->ok) {
+                        ASSERT_STREQ(SSL_get_cipher_name(p.c), k->suite);
+                        ASSERT_STREQ(tls_conn_cipher(p.s), k->suite);
+                        ASSERT_STREQ(tls_conn_version(p.s), v13 ? "TLSv1.3" : "TLSv1.2");
+                        /* This kernel has no tls module: the userspace path. */
+                        ASSERT_STREQ(tls_conn_path(p.s), "user");
+                }
+                pair_free(&p);
+                SSL_CTX_free(cc);
+        }
+        tls_ctx_unref(t);
+}
+
+TEST(sni_picks_certificate)
+{
+        struct tls_ctx *t;
+        SSL_CTX *cc;
+        struct pair p;
+
+        ASSERT_EQ(make_ctx(true, NULL, &t), 0);
+        cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION, NULL, NULL);
+        ASSERT_TRUE(cc != NULL);
+
+        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "a.test"}, &p), 0);
+        ASSERT_STREQ(leaf_cn(p.c), "a.test");
+        pair_free(&p);
+        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "b.test"}, &p), 0);
+        ASSERT_STREQ(leaf_cn(p.c), "b.test");
+        pair_free(&p);
+        /* The wildcard name of b. */
+        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "img.b.test"}, &p), 0);
+        ASSERT_STREQ(leaf_cn(p.c), "b.test");
+        pair_free(&p);
+
+        /* Unknown name: the default certificate (a), still a valid chain for its own name. */
+        ASSERT_EQ(atomic_load(&tls_ctx_stats(t)->sni_unknown), 0);
+        ASSERT_EQ(handshake(t, cc,
+                            &(struct hs_opts){.sni = "unknown.test", .verify_host = "a.test"}, &p),
+                  0);
+        ASSERT_STREQ(leaf_cn(p.c), "a.test");
+        ASSERT_EQ(atomic_load(&tls_ctx_stats(t)->sni_unknown), 1);
+        pair_free(&p);
+        /* A client that checks the name it asked for refuses it, as it must. */
+        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "unknown.test"}, &p), -1);
+        pair_free(&p);
+        /* No SNI at all (an address): the default certificate. */
+        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.verify_host = "a.test"}, &p), 0);
+        ASSERT_STREQ(leaf_cn(p.c), "a.test");
+        pair_free(&p);
+
+        SSL_CTX_free(cc);
+        tls_ctx_unref(t);
+}
+
+TEST(alpn)
+{
+        static const unsigned char both[] = "\x02h2\x08http/1.1";
+        static const unsigned char h11[] = "\x08http/1.1";
+        static const unsigned char other[] = "\x06spdy/3";
+        struct tls_ctx *t;
+        SSL_CTX *cc;
+        struct pair p;
+
+        ASSERT_EQ(make_ctx(true, NULL, &t), 0);
+        cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION, NULL, NULL);
+        ASSERT_TRUE(cc != NULL);
+        ASSERT_EQ(handshake(t, cc,
+                            &(struct hs_opts){.sni = "a.test", .alpn = both,
+                                              .alpn_len = sizeof(both) - 1},
+                            &p),
+                  0);
+        ASSERT_EQ(tls_conn_alpn(p.s), TLS_ALPN_H2);
+        pair_free(&p);
+        ASSERT_EQ(handshake(t, cc,
+                            &(struct hs_opts){.sni = "a.test", .alpn = h11,
+                                              .alpn_len = sizeof(h11) - 1},
+                            &p),
+                  0);
+        ASSERT_EQ(tls_conn_alpn(p.s), TLS_ALPN_HTTP11);
+        pair_free(&p);
+        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "a.test"}, &p), 0);
+        ASSERT_EQ(tls_conn_alpn(p.s), TLS_ALPN_NONE);
+        pair_free(&p);
+        /* Nothing in common: no ALPN (the connection then speaks HTTP/1.1). */
+        ASSERT_EQ(handshake(t, cc,
+                            &(struct hs_opts){.sni = "a.test", .alpn = other,
+                                              .alpn_len = sizeof(other) - 1},
+                            &p),
+                  0);
+        ASSERT_EQ(tls_conn_alpn(p.s), TLS_ALPN_NONE);
+        pair_free(&p);
+        ASSERT_EQ(atomic_load(&tls_ctx_stats(t)->alpn_h2), 1);
+        SSL_CTX_free(cc);
+        tls_ctx_unref(t);
+}
+
+/* One full handshake, then a session to resume. */
+static SSL_SESSION *first_session(struct tls_ctx *t, SSL_CTX *cc)
+{
+        struct pair p;
+        SSL_SESSION *s = NULL;
+
+        if (handshake(t, cc, &(struct hs_opts){.sni = "a.test"}, &p) == 0 &&
+            exchange(&p, "hello") == 0 && !SSL_session_reused(p.c))
+                s = SSL_get1_session(p.c);
+        pair_free(&p);
+        return s;
+}
+
+/* Resume sess; returns 1 resumed, 0 full handshake, -1 failure. */
+static int resume(struct tls_ctx *t, SSL_CTX *cc, SSL_SESSION *sess)
+{
+        struct pair p;
+        int r = -1;
+
+        if (handshake(t, cc, &(struct hs_opts){.sni = "a.test", .sess = sess}, &p) == 0 &&
+            exchange(&p, "again") == 0)
+                r = SSL_session_reused(p.c) ? 1 : 0;
+        if (r >= 0 && (r == 1) != tls_conn_resumed(p.s))
+                r = -1;
+        pair_free(&p);
+        return r;
+}
+
+TEST(resumption_and_rotation)
+{
+        static const int versions[] = {TLS1_2_VERSION, TLS1_3_VERSION};
+
+        for (size_t i = 0; i < 2; i++) {
+                struct tls_ctx *t, *t2;
+                SSL_CTX *cc = client_ctx(versions[i], versions[i], NULL, NULL);
+                SSL_SESSION *s;
+                ASSERT_TRUE(cc != NULL);
+                fake_now = 1000000000000ull; /* a period boundary: 10^12 ms is whole hours */
+                ASSERT_EQ(make_ctx(true, NULL, &t), 0);
+
+                s = first_session(t, cc);
+                ASSERT_TRUE(s != NULL);
+                ASSERT_EQ(resume(t, cc, s), 1);
+                ASSERT_EQ(atomic_load(&tls_ctx_stats(t)->resumed), 1);
+
+                /* A reload keeps the ticket keys: the new context resumes it. */
+                ASSERT_EQ(make_ctx(true, t, &t2), 0);
+                ASSERT_EQ(resume(t2, cc, s), 1);
+                ASSERT_EQ(atomic_load(&tls_ctx_stats(t2)->resumed), 2);
+
+                /* Next period: the previous key still opens it. */
+                fake_now += HOUR_MS;
+                ASSERT_EQ(resume(t2, cc, s), 1);
+                /* Two periods on: that key is gone, a full handshake follows. */
+                fake_now += HOUR_MS;
+                ASSERT_EQ(resume(t2, cc, s), 0);
+
+                SSL_SESSION_free(s);
+                tls_ctx_unref(t);
+                tls_ctx_unref(t2);
+                SSL_CTX_free(cc);
+        }
+}
+
+TEST(no_tickets_no_ticket_resumption)
+{
+        struct tls_ctx *t;
+        SSL_CTX *cc = client_ctx(TLS1_3_VERSION, TLS1_3_VERSION, NULL, NULL);
+        SSL_SESSION *s;
+
+        ASSERT_TRUE(cc != NULL);
+        ASSERT_EQ(make_ctx(false, NULL, &t), 0);
+        s = first_session(t, cc);
+        /* TLS 1.3 without tickets: OpenSSL's stateful cache may still resume; either way the
+         * session must not carry a ticket sealed by our keys. */
+        if (s) {
+                const unsigned char *tick = NULL;
+                size_t len = 0;
+                SSL_SESSION_get0_ticket(s, &tick, &len);
+                ASSERT_TRUE(len == 0 || len < 64); /* a stateful id, not a sealed ticket */
+                SSL_SESSION_free(s);
+        }
+        tls_ctx_unref(t);
+        SSL_CTX_free(cc);
+}
+
+/* The userspace path: file bytes read into the caller's buffer and encrypted, with the socket
+ * filling up on the way so that retries happen; the buffer is scribbled over between calls
+ * (another connection's turn) and the bytes must still arrive intact. */
+TEST(userspace_sendfile_retries)
+{
+        enum { SIZE = 1 << 20 };
+        static char file[SIZE], got[SIZE];
+        char scratch[65536], path[160];
+        struct tls_ctx *t;
+        SSL_CTX *cc;
+        struct pair p;
+        size_t off = 0, have = 0;
+        int fd, sndbuf = 16384, retries = 0;
+
+        for (size_t i = 0; i < SIZE; i++)
+                file[i] = (char)(i * 7 + i / 4096);
+        snprintf(path, sizeof(path), "%s/body", fx.dir);
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, file, SIZE), SIZE);
+
+        ASSERT_EQ(make_ctx(true, NULL, &t), 0);
+        cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION, NULL, NULL);
+        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "b.test"}, &p), 0);
+        ASSERT_EQ(setsockopt(p.sfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+
+        for (int i = 0; i < 100000 && have < SIZE; i++) {
+                if (off < SIZE) {
+                        ssize_t n = tls_conn_sendfile(p.s, fd, (off_t)off, SIZE - off, scratch,
+                                                      sizeof(scratch));
+                        memset(scratch, 0xAA, sizeof(scratch));
+                        if (n > 0)
+                                off += (size_t)n;
+                        else if (n != -EAGAIN)
+                                TEST_FAIL_AT("sendfile: %zd", n);
+                        /* A sealed record waits in OpenSSL for socket space. */
+                        if (p.s->retry_len)
+                                retries++;
+                }
+                for (;;) {
+                        size_t n = 0;
+                        if (SSL_read_ex(p.c, got + have, SIZE - have, &n) != 1)
+                                break;
+                        have += n;
+                }
+                ERR_clear_error();
+        }
+        ASSERT_EQ(have, SIZE);
+        ASSERT_TRUE(retries > 0);
+        ASSERT_TRUE(memcmp(file, got, SIZE) == 0);
+        /* A short file is an error, never padding. */
+        ASSERT_EQ(tls_conn_sendfile(p.s, fd, SIZE, 100, scratch, sizeof(scratch)), -EIO);
+        (void)close(fd);
+        pair_free(&p);
+        SSL_CTX_free(cc);
+        tls_ctx_unref(t);
+}
+
+TEST(bad_certificates)
+{
+        struct edge_cfg_tls_cert certs[1] = {{.cert = fx.a_cert, .key = fx.b_key}};
+        struct edge_cfg_tls cfg = {.listen = (char *)"127.0.0.1:0",
+                                   .certs = {.items = certs, .n = 1},
+                                   .ticket_rotation_ms = (int64_t)HOUR_MS};
+        struct tls_ctx *t = NULL;
+        char err[256];
+
+        ASSERT_EQ(tls_ctx_new(&cfg, NULL, &t, err, sizeof(err)), -EINVAL);
+        ASSERT_TRUE(strstr(err, "does not match") != NULL);
+        certs[0].cert = (char *)"/nonexistent.pem";
+        ASSERT_EQ(tls_ctx_new(&cfg, NULL, &t, err, sizeof(err)), -EINVAL);
+        ASSERT_TRUE(strstr(err, "certs[0]: /nonexistent.pem") != NULL);
+        /* A missing OCSP response only disables stapling. */
+        certs[0].cert = fx.a_cert;
+        certs[0].key = fx.a_key;
+        certs[0].ocsp = (char *)"/nonexistent.der";
+        ASSERT_EQ(tls_ctx_new(&cfg, NULL, &t, err, sizeof(err)), 0);
+        tls_ctx_unref(t);
+}
+
+TEST(teardown)
+{
+        tls_fixture_remove(&fx);
+}
+
+TEST_MAIN()
