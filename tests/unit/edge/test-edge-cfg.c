@@ -328,4 +328,52 @@ TEST(example_file_loads)
         edge_cfg_free(c);
 }
 
+TEST(tls_listeners)
+{
+        static const char doc[] = "cache: {dir: /srv/cache}\n"
+                                  "admin: {token_file: /t}\n"
+                                  "tokens: {required: false}\n"
+                                  "listen: [\"0.0.0.0:8080\"]\n"
+                                  "tls:\n"
+                                  "  - listen: \"0.0.0.0:8443\"\n"
+                                  "    certs: [{cert: /a.pem, key: /a.key}, {cert: /b.pem, key: "
+                                  "/b.key, ocsp: /b.der}]\n"
+                                  "    alpn: [http/1.1]\n"
+                                  "    ticket_rotation: 30m\n"
+                                  "http2: {cleartext: false, max_concurrent_streams: 50}\n";
+        struct edge_cfg *c;
+        struct cfg_error err;
+        const struct edge_cfg_tls *t;
+
+        ASSERT_EQ(load(doc, &c, &err), 0);
+        ASSERT_EQ(c->listen.n, 1);
+        ASSERT_EQ(c->tls.n, 1);
+        t = c->tls.items;
+        ASSERT_STREQ(t->listen, "0.0.0.0:8443");
+        ASSERT_EQ(t->certs.n, 2);
+        ASSERT_STREQ(((struct edge_cfg_tls_cert *)t->certs.items)[1].ocsp, "/b.der");
+        ASSERT_EQ(t->alpn.n, 1);
+        ASSERT_EQ(t->ticket_rotation_ms, 30 * 60 * 1000);
+        ASSERT_TRUE(t->tickets);
+        ASSERT_TRUE(t->ktls);
+        ASSERT_TRUE(!c->http2.cleartext);
+        ASSERT_EQ(c->http2.max_concurrent_streams, 50);
+        ASSERT_EQ(c->http2.max_header_list, 16 << 10);
+        edge_cfg_free(c);
+
+        /* Without a tls: key nothing changes, and h2c is on by default. */
+        ASSERT_EQ(load(minimal, &c, &err), 0);
+        ASSERT_EQ(c->tls.n, 0);
+        ASSERT_TRUE(c->http2.cleartext);
+        edge_cfg_free(c);
+
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {required: false}\n"
+                          "listen: [\":8443\"]\ntls: [{listen: \"127.0.0.1:8443\", certs: "
+                          "[{cert: /a, key: /b}]}]\n",
+                          "edge.yaml:5:16: 'tls[0].listen' overlaps listen[0] \":8443\"");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {required: false}\n"
+                          "tls: [{listen: \":8443\", certs: [{cert: /a, key: /b}], alpn: [spdy]}]\n",
+                          "edge.yaml:4:62: 'tls[0].alpn[0]': \"spdy\" is not h2 or http/1.1");
+}
+
 TEST_MAIN()
