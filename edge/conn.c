@@ -17,10 +17,13 @@
 
 #include "admin.h"
 #include "conn.h"
+#include "miss.h"
 #include "request.h"
 #include "worker.h"
 
 #define LINGER_MS 2000u
+/* Longest wait for a fill's head; the fill's own upstream timeouts end it well before. */
+#define MISS_WAIT_MS 120000u
 /* sendfile(2) moves at most this much per call; keeps one connection from hogging a turn. */
 #define SENDFILE_CHUNK (1u << 20)
 #define SENDFILE_TURN  (4u << 20)
@@ -28,6 +31,7 @@
 static const char *const state_names[] = {
     [CONN_READ_HEAD] = "read-head", [CONN_IDLE] = "idle",     [CONN_READ_BODY] = "read-body",
     [CONN_SEND] = "send",           [CONN_LINGER] = "linger", [CONN_CLOSED] = "closed",
+    [CONN_MISS_WAIT] = "miss-wait",
 };
 
 const char *conn_state_name(enum conn_state s)
@@ -78,6 +82,9 @@ void conn_set_state(struct conn *c, enum conn_state state)
                 break;
         case CONN_SEND:
                 deadline_set(c, l->send_timeout_ms);
+                break;
+        case CONN_MISS_WAIT:
+                deadline_set(c, MISS_WAIT_MS);
                 break;
         case CONN_LINGER:
                 deadline_set(c, l->idle_timeout_ms < LINGER_MS ? l->idle_timeout_ms : LINGER_MS);
@@ -164,6 +171,8 @@ static void response_reset(struct conn *c)
                 store_obj_release(c->w->reader, &c->obj);
                 c->has_obj = false;
         }
+        if (c->mw)
+                miss_release(c);
         free(c->out);
         c->out = NULL;
         c->out_len = c->out_off = 0;
@@ -247,6 +256,7 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
                 metrics_add(m->timeouts[1], 1);
                 break;
         case CONN_SEND:
+        case CONN_MISS_WAIT:
         case CONN_READ_BODY:
                 metrics_add(m->timeouts[2], 1);
                 break;
@@ -414,6 +424,7 @@ static bool input(struct conn *c, const char *data, size_t n)
         case CONN_CLOSED:
                 return true;
         case CONN_SEND:
+        case CONN_MISS_WAIT:
                 return in_append(c, data, n);
         case CONN_READ_BODY: {
                 size_t used = admin_body(c, data, n);
@@ -462,7 +473,8 @@ void conn_on_recv(struct uring_loop *loop, void *owner, const struct io_uring_cq
                 }
                 /* EOF: finish what is under way, then close. */
                 c->peer_eof = true;
-                if (c->state == CONN_SEND || c->state == CONN_READ_BODY)
+                if (c->state == CONN_SEND || c->state == CONN_READ_BODY ||
+                    c->state == CONN_MISS_WAIT)
                         return;
                 conn_close(c, "peer closed");
                 return;
@@ -490,7 +502,8 @@ void conn_on_recv(struct uring_loop *loop, void *owner, const struct io_uring_cq
 
 /*
  * Write what is pending: c->out, then the file range. Returns 1 when all is written, 0 when
- * the socket is full, -errno on a write error.
+ * the socket is full, 2 when a fill has not yet written the next bytes, -errno on a write
+ * error or a fill that broke off.
  */
 static int flush_out(struct conn *c)
 {
@@ -513,6 +526,15 @@ static int flush_out(struct conn *c)
                 uint64_t want = c->body_end - c->body_off;
                 ssize_t n;
 
+                if (c->mw) {
+                        bool failed;
+                        uint64_t avail = miss_body_avail(c, &failed);
+                        if (avail <= c->body_off)
+                                return failed ? -EIO : 2;
+                        if (want > avail - c->body_off)
+                                want = avail - c->body_off;
+                }
+
                 if (want > SENDFILE_CHUNK)
                         want = SENDFILE_CHUNK;
                 n = sendfile(c->fd, c->obj.fd, &off, (size_t)want);
@@ -530,6 +552,25 @@ static int flush_out(struct conn *c)
                         return 0; /* let other connections have the core; POLLOUT resumes */
         }
         return 1;
+}
+
+/* The next body bytes are not written by the fill yet: its progress kicks conn_output_resume. */
+static void wait_fill(struct conn *c)
+{
+        if (c->state != CONN_SEND) {
+                if (!c->pending_log)
+                        c->pending_log = access_log_detach(&c->w->alog);
+                conn_set_state(c, CONN_SEND);
+        } else {
+                deadline_set(c, c->w->limits.send_timeout_ms);
+        }
+}
+
+void conn_wait_miss(struct conn *c)
+{
+        if (!c->pending_log)
+                c->pending_log = access_log_detach(&c->w->alog);
+        conn_set_state(c, CONN_MISS_WAIT);
 }
 
 static void wait_writable(struct conn *c)
@@ -555,7 +596,7 @@ void conn_respond(struct conn *c, const struct conn_resp *r)
         size_t total = r->head_len + r->body_len;
         struct iovec iov[2];
         struct msghdr msg;
-        bool file = r->obj && r->len > 0;
+        bool file = (r->obj || r->from_fill) && r->len > 0;
         ssize_t n;
         int rr;
 
@@ -588,6 +629,11 @@ void conn_respond(struct conn *c, const struct conn_resp *r)
                 c->has_obj = true;
                 c->body_off = r->off;
                 c->body_end = file ? r->off + r->len : r->off;
+        } else if (r->from_fill) {
+                c->obj.fd = r->fill_fd;
+                c->obj.priv = NULL;
+                c->body_off = r->off;
+                c->body_end = file ? r->off + r->len : r->off;
         }
         if ((size_t)n < total) {
                 size_t rest = total - (size_t)n;
@@ -610,7 +656,11 @@ void conn_respond(struct conn *c, const struct conn_resp *r)
         }
         rr = flush_out(c);
         if (rr < 0) {
-                conn_close(c, "sendfile error");
+                conn_close(c, rr == -EIO && c->mw ? "fill broke off" : "sendfile error");
+                return;
+        }
+        if (rr == 2) {
+                wait_fill(c);
                 return;
         }
         if (rr == 0) {
@@ -634,7 +684,11 @@ void conn_on_pollout(struct uring_loop *loop, void *owner, const struct io_uring
         }
         r = flush_out(c);
         if (r < 0) {
-                conn_close(c, "send error");
+                conn_close(c, r == -EIO && c->mw ? "fill broke off" : "send error");
+                return;
+        }
+        if (r == 2) {
+                wait_fill(c);
                 return;
         }
         if (r == 0) {
@@ -642,12 +696,40 @@ void conn_on_pollout(struct uring_loop *loop, void *owner, const struct io_uring
                 return;
         }
         response_done(c);
+        conn_resume_input(c);
+}
+
+void conn_resume_input(struct conn *c)
+{
         if (c->state == CONN_CLOSED)
                 return;
         if (!c->recv_armed && !c->peer_eof && c->state != CONN_LINGER) {
-                if (uring_loop_recv_multishot(loop, c->slot, EDGE_OP_RECV, c->fd) == 0)
+                if (uring_loop_recv_multishot(c->w->loop, c->slot, EDGE_OP_RECV, c->fd) == 0)
                         c->recv_armed = true;
                 else
                         conn_close(c, "cannot re-arm recv");
         }
+}
+
+void conn_output_resume(struct conn *c)
+{
+        int r;
+
+        if (c->state != CONN_SEND || c->poll_armed || !c->mw)
+                return;
+        r = flush_out(c);
+        if (r < 0) {
+                conn_close(c, r == -EIO ? "fill broke off" : "send error");
+                return;
+        }
+        if (r == 2) {
+                wait_fill(c);
+                return;
+        }
+        if (r == 0) {
+                wait_writable(c);
+                return;
+        }
+        response_done(c);
+        conn_resume_input(c);
 }

@@ -27,13 +27,16 @@ enum conn_state {
         CONN_READ_HEAD, /* some bytes of a request head (header deadline running) */
         CONN_IDLE,      /* keep-alive, nothing of the next request yet (idle deadline) */
         CONN_READ_BODY, /* admin PUT body streaming into the store */
-        CONN_SEND,      /* a response waits for socket space (send-progress deadline) */
+        CONN_SEND,      /* a response waits for socket space or fill bytes (send-progress
+                         * deadline) */
+        CONN_MISS_WAIT, /* a miss waits for its fill's upstream head */
         CONN_LINGER,    /* last response out, FIN sent: discarding input until EOF */
         CONN_CLOSED,
 };
 
 struct edge_worker;
 struct admin_put_state;
+struct miss_wait;
 
 struct conn {
         struct edge_worker *w;
@@ -73,6 +76,7 @@ struct conn {
         struct access_log_pending *pending_log;
 
         struct admin_put_state *put; /* admin PUT in progress */
+        struct miss_wait *mw;        /* a miss answered from a fill (miss.c) */
 
         struct sockaddr_in6 peer; /* large enough for AF_INET too */
 };
@@ -88,7 +92,9 @@ struct conn_resp {
         struct store_obj *obj; /* file body: [off, off+len) of obj->fd; ownership passes to
                                 * the connection, which releases it */
         uint64_t off, len;
-        bool client; /* count in client request metrics */
+        bool client;    /* count in client request metrics */
+        bool from_fill; /* file body from fill_fd, bounded by the fill's progress (c->mw) */
+        int fill_fd;    /* borrowed from the fill, which outlives the response */
 };
 
 /*
@@ -108,6 +114,13 @@ void conn_set_state(struct conn *c, enum conn_state state);
  * returns to the loop).
  */
 void conn_respond(struct conn *c, const struct conn_resp *r);
+
+/* A miss waits for its fill's head: park the connection in CONN_MISS_WAIT. */
+void conn_wait_miss(struct conn *c);
+/* Fill progress: send what the fill now allows (no-op unless waiting on it). */
+void conn_output_resume(struct conn *c);
+/* After an answer given outside the input path: re-arm the recv if it ended. */
+void conn_resume_input(struct conn *c);
 
 /* Close now (errors, timeouts, drain). Idempotent. */
 void conn_close(struct conn *c, const char *why);

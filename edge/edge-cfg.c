@@ -41,6 +41,10 @@ static const struct cfg_field cache_fields[] = {
          .min = 64 << 20, .def = "10G"},
         {.key = "fd_cache", .type = CFG_INT, .offset = offsetof(struct edge_cfg_cache, fd_cache),
          .min = 0, .max = 1000000, .def = "1024"},
+        /* An origin 404 may be a title not yet published: remember it only briefly. */
+        {.key = "negative_ttl", .type = CFG_DURATION,
+         .offset = offsetof(struct edge_cfg_cache, negative_ttl_ms), .min = 0, .max = SEC(10),
+         .def = "3s"},
         {0},
 };
 /* clang-format on */
@@ -49,6 +53,20 @@ static const struct cfg_field cache_fields[] = {
 static const struct cfg_field upstream_fields[] = {
         {.key = "url", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_upstream, url),
          .required = true},
+        {.key = "token_file", .type = CFG_STRING,
+         .offset = offsetof(struct edge_cfg_upstream, token_file)},
+        {.key = "connect_timeout", .type = CFG_DURATION,
+         .offset = offsetof(struct edge_cfg_upstream, connect_timeout_ms), .min = 10,
+         .max = SEC(60), .def = "2s"},
+        {.key = "first_byte_timeout", .type = CFG_DURATION,
+         .offset = offsetof(struct edge_cfg_upstream, first_byte_timeout_ms), .min = 10,
+         .max = SEC(300), .def = "10s"},
+        {.key = "low_speed_time", .type = CFG_DURATION,
+         .offset = offsetof(struct edge_cfg_upstream, low_speed_time_ms), .min = SEC(1),
+         .max = SEC(300), .def = "10s"},
+        {.key = "low_speed_bytes", .type = CFG_SIZE,
+         .offset = offsetof(struct edge_cfg_upstream, low_speed_bytes), .min = 1,
+         .max = 1 << 30, .def = "4K"},
         {0},
 };
 /* clang-format on */
@@ -60,6 +78,8 @@ static const struct cfg_field tokens_fields[] = {
          .def = "true"},
         {.key = "keys_file", .type = CFG_STRING,
          .offset = offsetof(struct edge_cfg_tokens, keys_file)},
+        {.key = "peer_token_file", .type = CFG_STRING,
+         .offset = offsetof(struct edge_cfg_tokens, peer_token_file)},
         {0},
 };
 /* clang-format on */
@@ -171,6 +191,31 @@ static const struct cfg_field http2_fields[] = {
 };
 /* clang-format on */
 
+static int parse_seccomp_mode(const char *scalar, void *dst, char *err, size_t errlen)
+{
+        static const char *const names[] = {"kill", "log", "off"};
+
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                if (strcmp(scalar, names[i]) == 0) {
+                        *(int64_t *)dst = (int64_t)i;
+                        return 0;
+                }
+        }
+        snprintf(err, errlen, "must be kill, log or off");
+        return -EINVAL;
+}
+
+/* clang-format off */
+static const struct cfg_field sandbox_fields[] = {
+        {.key = "enabled", .type = CFG_BOOL, .offset = offsetof(struct edge_cfg_sandbox, enabled),
+         .def = "true"},
+        {.key = "seccomp", .type = CFG_CUSTOM,
+         .offset = offsetof(struct edge_cfg_sandbox, seccomp), .def = "kill",
+         .parse = parse_seccomp_mode},
+        {0},
+};
+/* clang-format on */
+
 /* clang-format off */
 static const struct cfg_field edge_fields[] = {
         {.key = "listen", .type = CFG_STRLIST, .offset = offsetof(struct edge_cfg, listen),
@@ -195,6 +240,9 @@ static const struct cfg_field edge_fields[] = {
          .sub = log_fields},
         {.key = "cors_origins", .type = CFG_STRLIST,
          .offset = offsetof(struct edge_cfg, cors_origins), .min = 0, .max = 256, .def = "*"},
+        {.key = "user", .type = CFG_STRING, .offset = offsetof(struct edge_cfg, user)},
+        {.key = "sandbox", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, sandbox),
+         .sub = sandbox_fields},
         {.key = "tls", .type = CFG_SECTION_LIST, .offset = offsetof(struct edge_cfg, tls),
          .min = 0, .max = 16, .sub = tls_fields, .elem_size = sizeof(struct edge_cfg_tls)},
         {.key = "http2", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, http2),

@@ -18,18 +18,25 @@ struct edge_cfg_admin {
 };
 
 struct edge_cfg_cache {
-        char *dir;          /* /var/cache/sluice */
-        uint64_t max_size;  /* bytes */
-        int64_t fd_cache;   /* open files kept per worker */
+        char *dir;           /* /var/cache/sluice */
+        uint64_t max_size;   /* bytes */
+        int64_t fd_cache;    /* open files kept per worker */
+        int64_t negative_ttl_ms; /* how long an upstream 404 is remembered */
 };
 
 struct edge_cfg_upstream {
         char *url;
+        char *token_file;             /* bearer sent to this upstream (a parent's peer token) */
+        int64_t connect_timeout_ms;   /* TCP connect */
+        int64_t first_byte_timeout_ms; /* request sent → response head */
+        int64_t low_speed_time_ms;    /* body slower than low_speed_bytes/s this long → fail */
+        int64_t low_speed_bytes;
 };
 
 struct edge_cfg_tokens {
         bool required;
         char *keys_file;
+        char *peer_token_file; /* bearer that child edges present for fills (no URI token) */
 };
 
 struct edge_cfg_control {
@@ -105,6 +112,8 @@ struct edge_cfg {
         struct edge_cfg_limits limits;
         struct edge_cfg_log log;
         struct cfg_strlist cors_origins; /* allowed Origins; ["*"] (default) allows any */
+        char *user;                      /* started as root: switch to this user after start-up */
+        struct edge_cfg_sandbox sandbox;
         struct cfg_list tls;             /* of struct edge_cfg_tls: TLS client listeners */
         struct edge_cfg_http2 http2;
 };

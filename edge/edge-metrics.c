@@ -58,6 +58,26 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
         C(admin_deletes, "sluice_edge_admin_deletes_total", "Objects deleted through the admin API",
           NULL);
 
+        C(collapsed, "sluice_edge_collapsed_requests_total",
+          "Misses answered from a fill another request started (RFC 9211 collapsed)", NULL);
+        C(negative_hits, "sluice_edge_negative_hits_total",
+          "404s answered from the negative cache", NULL);
+        C(fills_ok, "sluice_edge_fills_total", "Upstream fills, by outcome", "result=\"committed\"");
+        C(fills_failed, "sluice_edge_fills_total", "Upstream fills, by outcome", "result=\"failed\"");
+        C(fills_missing, "sluice_edge_fills_total", "Upstream fills, by outcome",
+          "result=\"not_found\"");
+        C(upstream_bytes_parent, "sluice_edge_upstream_bytes_total",
+          "Body bytes received from upstreams, by kind", "from=\"parent\"");
+        C(upstream_bytes_origin, "sluice_edge_upstream_bytes_total",
+          "Body bytes received from upstreams, by kind", "from=\"origin\"");
+        C(upstream_failures, "sluice_edge_upstream_failures_total",
+          "Upstream fetches that failed before a usable head (connect, timeout, 5xx)", NULL);
+        C(evictions, "sluice_edge_evictions_total", "Objects evicted by the cache policy", NULL);
+        C(evicted_bytes, "sluice_edge_evicted_bytes_total", "Bytes evicted by the cache policy",
+          NULL);
+        C(admission_refused, "sluice_edge_admission_refused_total",
+          "Fills served but not kept: the admission filter preferred what the cache holds", NULL);
+
         if (n_workers > EDGE_METRICS_WORKERS_MAX)
                 n_workers = EDGE_METRICS_WORKERS_MAX;
         for (unsigned i = 0; i < n_workers; i++) {

@@ -28,6 +28,12 @@ struct edge_metrics {
         struct metric *range_unsatisfiable;
         struct metric *refusals_400, *refusals_414, *refusals_431, *refusals_501;
         struct metric *admin_puts, *admin_deletes;
+        struct metric *collapsed;      /* misses that joined a fill already under way */
+        struct metric *negative_hits;  /* 404s answered from the negative cache */
+        struct metric *fills_ok, *fills_failed, *fills_missing;
+        struct metric *upstream_bytes_parent, *upstream_bytes_origin;
+        struct metric *upstream_failures;
+        struct metric *evictions, *evicted_bytes, *admission_refused;
         struct metric *worker_requests[EDGE_METRICS_WORKERS_MAX];
         unsigned n_workers;
 };

@@ -6,6 +6,7 @@
 
 #include "http-cond.h"
 #include "http-range.h"
+#include "hex.h"
 #include "http-resp.h"
 #include "http1-parse.h"
 #include "log.h"
@@ -14,6 +15,7 @@
 
 #include "conn.h"
 #include "hit.h"
+#include "miss.h"
 #include "request.h"
 #include "store.h"
 #include "worker.h"
@@ -78,7 +80,13 @@ static void respond_plain(struct conn *c, const struct http1_req *req, int statu
         request_respond_text(c, req, &hr, body);
 }
 
-void hit_serve(struct conn *c, const struct http1_req *req, const struct path_norm *pn)
+/* RFC 9211: one entry for this cache, "hit". */
+static void cache_status_hit(struct conn *c, struct http_resp *hr)
+{
+        http_resp_headerf(hr, "Cache-Status", "%s; hit", miss_cache_name(c->w));
+}
+
+void hit_serve(struct conn *c, const struct http1_req *req, const struct path_norm *pn, bool peer)
 {
         struct edge_worker *w = c->w;
         struct edge_metrics *m = &w->srv->m;
@@ -96,8 +104,7 @@ void hit_serve(struct conn *c, const struct http1_req *req, const struct path_no
 
         r = store_lookup(w->reader, pn->key, pn->key_len, &obj);
         if (r == -ENOENT) {
-                metrics_add(m->misses, 1);
-                respond_plain(c, req, 404);
+                miss_serve(c, req, pn, peer);
                 return;
         }
         if (r < 0) {
@@ -162,6 +169,11 @@ void hit_serve(struct conn *c, const struct http1_req *req, const struct path_no
                                   (unsigned long long)obj.size);
         validators_headers(&hr, &obj, cc);
         http_resp_header(&hr, "Accept-Ranges", "bytes", 5);
+        cache_status_hit(c, &hr);
+        if (peer && obj.has_sha256) {
+                char hex[65];
+                http_resp_header(&hr, "X-Sluice-SHA256", hex_encode(obj.sha256, 32, hex), 64);
+        }
         r = http_resp_finish(&hr);
         if (r < 0) {
                 store_obj_release(w->reader, &obj);

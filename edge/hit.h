@@ -13,7 +13,12 @@ struct conn;
 struct http1_req;
 struct path_norm;
 
-void hit_serve(struct conn *c, const struct http1_req *req, const struct path_norm *pn);
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Serve pn's key from the store, or hand the request to the miss path (miss.c). peer: a
+ * child edge's fill, answered with X-Sluice-SHA256 so it can verify end to end. */
+void hit_serve(struct conn *c, const struct http1_req *req, const struct path_norm *pn, bool peer);
 
 /* Cache-Control value for a key: short for manifests/playlists, a day for media. */
 const char *hit_cache_control(const char *key, size_t len);

@@ -17,6 +17,8 @@
 
 #include "edge-cfg.h"
 #include "listener.h"
+#include "notify.h"
+#include "sandbox.h"
 #include "store.h"
 #include "worker.h"
 
@@ -86,6 +88,25 @@ static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
         }
         if (rt->admin_token_len == 0)
                 log_warn("no admin token configured: /admin/* will answer 401");
+        r = read_token(cfg->tokens.peer_token_file, rt->peer_token, sizeof(rt->peer_token),
+                       &rt->peer_token_len);
+        if (r < 0) {
+                log_error("cannot read peer token file %s: %s", cfg->tokens.peer_token_file,
+                          strerror(-r));
+                goto fail;
+        }
+        for (size_t i = 0; i < cfg->upstreams.n && i < 16; i++) {
+                const struct edge_cfg_upstream *u =
+                    (const struct edge_cfg_upstream *)cfg->upstreams.items + i;
+                size_t len;
+                r = read_token(u->token_file, rt->upstream_bearer[i],
+                               sizeof(rt->upstream_bearer[i]), &len);
+                if (r < 0) {
+                        log_error("cannot read upstream token file %s: %s", u->token_file,
+                                  strerror(-r));
+                        goto fail;
+                }
+        }
         if (cfg->tokens.required) {
                 char err[256];
                 rt->keys = calloc(1, sizeof(*rt->keys));
@@ -265,6 +286,7 @@ int main(int argc, char **argv)
             {"version", no_argument, NULL, 'V'},       {0},
         };
         struct edge_server srv;
+        struct notify *notify = NULL;
         struct edge_runtime *rt = NULL;
         struct edge_cfg *cfg = NULL;
         struct cfg_error err;
@@ -386,6 +408,15 @@ int main(int argc, char **argv)
                         goto out;
         }
 
+        r = notify_open(&notify);
+        if (r < 0) {
+                log_error("cannot open $NOTIFY_SOCKET: %s", strerror(-r));
+                goto out;
+        }
+        /* Everything privileged is done: listeners bound, store and logs open. */
+        if (sandbox_privileges_drop(rt->cfg) < 0)
+                goto out;
+
         srv.workers = calloc(n_workers + 1, sizeof(*srv.workers));
         if (!srv.workers)
                 goto out;
@@ -402,17 +433,23 @@ int main(int argc, char **argv)
                 log_error("cannot start the admin worker: %s", strerror(-r));
                 goto stop;
         }
+        if (sandbox_filter_apply(rt->cfg, &srv) < 0)
+                goto stop;
         log_info("sluice-edge %s ready: %u worker(s), cache %s", SLUICE_VERSION, n_workers,
                  rt->cfg->cache.dir);
+        (void)notify_send(notify, "READY=1\nSTATUS=serving");
 
         for (;;) {
-                int sig = sigwaitinfo(&sigs, NULL);
+                int sig = notify_sigwait(notify, &sigs);
                 if (sig < 0)
                         continue;
                 if (sig == SIGHUP) {
+                        (void)notify_send(notify, "RELOADING=1");
                         reload(&srv, config);
+                        (void)notify_send(notify, "READY=1\nSTATUS=serving");
                         continue;
                 }
+                (void)notify_send(notify, "STOPPING=1\nSTATUS=draining");
                 log_info("signal %d: draining", sig);
                 break;
         }
@@ -421,6 +458,10 @@ stop:
         atomic_store(&srv.draining, true);
         for (unsigned i = 0; i <= n_workers; i++)
                 worker_notify(&srv.workers[i]);
+        /* Every thread ends before any loop is freed: a fill on one worker may still wake
+         * another's loop while it stops. */
+        for (unsigned i = 0; i <= n_workers; i++)
+                worker_wait(&srv.workers[i]);
         for (unsigned i = 0; i <= n_workers; i++)
                 worker_join(&srv.workers[i]);
         r = store_flush_counters(srv.store);
@@ -428,6 +469,7 @@ stop:
                 log_warn("final counter flush failed: %s, ignoring", strerror(-r));
         log_info("stopped");
 out:
+        notify_free(notify);
         free(srv.workers);
         free(client_fds);
         free(admin_fds);

@@ -157,6 +157,28 @@ static void preflight(struct conn *c, const struct http1_req *req)
         request_respond_text(c, req, &hr, NULL);
 }
 
+/*
+ * A child edge filling from us presents tokens.peer_token as a bearer instead of a URI token
+ * (its upstream request carries the cache key, never a player's token). Compared in constant
+ * time over the configured length.
+ */
+static bool peer_auth(const struct conn *c, const struct http1_req *req)
+{
+        const struct edge_runtime *rt = c->w->rt;
+        const char *v;
+        size_t len;
+        unsigned char diff = 0;
+
+        if (!rt->peer_token_len)
+                return false;
+        v = http1_req_known(req, HK_AUTHORIZATION, &len);
+        if (!v || len != 7 + rt->peer_token_len || strncasecmp(v, "Bearer ", 7) != 0)
+                return false;
+        for (size_t i = 0; i < rt->peer_token_len; i++)
+                diff |= (unsigned char)(v[7 + i] ^ rt->peer_token[i]);
+        return diff == 0;
+}
+
 /* Signed-URL check (RFC 9246) when tokens are required. Returns 0 or an HTTP status. */
 static int token_check(struct conn *c, const struct http1_req *req, const struct path_norm *pn)
 {
@@ -226,6 +248,7 @@ void request_handle(struct conn *c, const struct http1_req *req)
         size_t target_len;
         struct path_norm pn;
         bool has_body = req->chunked || req->content_length > 0;
+        bool peer;
         int r;
 
         if (!req->keep_alive || c->w->draining)
@@ -264,10 +287,11 @@ void request_handle(struct conn *c, const struct http1_req *req)
                 return;
         }
         request_log_begin(c, req, &pn);
-        r = token_check(c, req, &pn);
+        peer = peer_auth(c, req);
+        r = peer ? 0 : token_check(c, req, &pn);
         if (r) {
                 respond_status(c, req, r, NULL);
                 return;
         }
-        hit_serve(c, req, &pn);
+        hit_serve(c, req, &pn, peer);
 }

@@ -952,6 +952,16 @@ void store_put_abort(struct store_put *p)
                 put_free(p, true);
 }
 
+int store_put_open_read(struct store_put *p)
+{
+        int fd;
+
+        if (!p->tmpname[0])
+                return -ENOENT;
+        fd = openat(p->s->tmpfd, p->tmpname, O_RDONLY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
 int store_delete(struct store *s, const char *key, size_t key_len)
 {
         struct cache_idx_rec old;

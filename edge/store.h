@@ -88,6 +88,14 @@ int store_put_commit(struct store_put *p);
 /* Drop a put and its temp file. Frees p; p may be NULL. */
 void store_put_abort(struct store_put *p);
 
+/*
+ * A new O_RDONLY descriptor on p's temp file, so that readers can stream a put while it is
+ * being written (an in-flight fill): bytes that store_put_write() returned for are readable
+ * through it. The descriptor stays valid after commit (same inode) and after abort (unlinked
+ * file). The caller owns it and closes it. Returns the fd or -errno.
+ */
+int store_put_open_read(struct store_put *p);
+
 /* Remove key. Returns 0 or -ENOENT. */
 int store_delete(struct store *s, const char *key, size_t key_len);
 

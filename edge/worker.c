@@ -10,7 +10,10 @@
 #include "conn.h"
 #include "edge-cfg.h"
 #include "listener.h"
+#include "miss.h"
+#include "sandbox.h"
 #include "store.h"
+#include "upstream.h"
 #include "worker.h"
 
 #define DRAIN_MS          5000u /* in-flight responses get this long after SIGTERM */
@@ -109,6 +112,7 @@ static void on_wake(struct uring_loop *loop, void *userdata)
         refresh_runtime(w);
         if (atomic_load(&w->srv->draining) && !w->draining)
                 drain_begin(w);
+        miss_worker_kick(w);
 }
 
 static void on_iteration(struct uring_loop *loop, void *userdata)
@@ -138,6 +142,7 @@ static int setup(struct edge_worker *w)
         p.sq_entries = w->admin ? 256 : 1024;
         p.buf_count = w->admin ? 64 : 1024;
         p.buf_size = w->admin ? 65536 : 4096;
+        sandbox_uring_restrict(atomic_load(&srv->rt)->cfg, &p);
         r = uring_loop_new(&p, &w->loop);
         if (r < 0)
                 return r;
@@ -151,6 +156,13 @@ static int setup(struct edge_worker *w)
         access_log_buf_init(&w->alog, srv->access_fd);
 
         if (!w->admin) {
+                static const struct upstream_ops uops = {.poll = EDGE_OP_UPSTREAM_POLL,
+                                                         .cancel = EDGE_OP_UPSTREAM_CANCEL};
+                uring_loop_set_handler(w->loop, EDGE_OP_UPSTREAM_POLL, upstream_on_poll);
+                uring_loop_set_handler(w->loop, EDGE_OP_UPSTREAM_CANCEL, upstream_on_cancel);
+                r = upstream_ctx_new(w->loop, &uops, &w->up);
+                if (r < 0)
+                        return r;
                 r = store_reader_new(
                     srv->store, (unsigned)or_default(w->rt->cfg->cache.fd_cache, DEFAULT_FD_CACHE),
                     &w->reader);
@@ -192,6 +204,9 @@ static void *worker_main(void *arg)
                 log_error("worker %u: ring failed: %s", w->idx, strerror(-r));
         while (w->conns)
                 conn_close(w->conns, "exit");
+        /* Fills this worker runs end now (their waiters elsewhere see them fail). */
+        upstream_ctx_free(w->up);
+        w->up = NULL;
         /* Closed connections are freed by their cancel completions: reap those too. */
         if (uring_loop_settle(w->loop, 1000) < 0)
                 log_warn("worker %u: connections still in flight at exit, ignoring", w->idx);
@@ -227,6 +242,14 @@ void worker_notify(struct edge_worker *w)
 {
         if (w->loop)
                 (void)uring_loop_wake(w->loop);
+}
+
+void worker_wait(struct edge_worker *w)
+{
+        if (w->started) {
+                (void)pthread_join(w->thread, NULL);
+                w->started = false;
+        }
 }
 
 void worker_join(struct edge_worker *w)

@@ -28,6 +28,8 @@ struct store_reader;
 struct token_keyset;
 struct conn;
 struct listener;
+struct upstream_ctx;
+struct miss_wait;
 
 /* Loop op codes. */
 enum edge_op {
@@ -36,6 +38,8 @@ enum edge_op {
         EDGE_OP_POLLOUT,
         EDGE_OP_CANCEL,
         EDGE_OP_ACCEPT_CANCEL,
+        EDGE_OP_UPSTREAM_POLL,
+        EDGE_OP_UPSTREAM_CANCEL,
 };
 
 /*
@@ -47,6 +51,9 @@ struct edge_runtime {
         char admin_token[256];
         size_t admin_token_len;
         struct token_keyset *keys;  /* NULL unless tokens.required */
+        char peer_token[256];       /* tokens.peer_token_file: children's fill bearer */
+        size_t peer_token_len;
+        char upstream_bearer[16][256]; /* upstreams[i].token_file, "" when none */
         struct edge_runtime *older; /* retired snapshots, freed at exit */
 };
 
@@ -91,6 +98,12 @@ struct edge_worker {
         struct uring_timer drain_timer;
         struct uring_timer flush_timer; /* admin worker: popularity counters */
 
+        /* The miss path (client workers): this worker's upstream fetches, and its requests
+         * waiting on a fill (any worker's). A fill sets miss_kick and wakes the loop. */
+        struct upstream_ctx *up;
+        struct miss_wait *miss_waiters;
+        atomic_bool miss_kick;
+
         /* Scratch reused by every request on this thread (never held across a wait). */
         struct http1_req req;
         char head[4096];
@@ -121,6 +134,8 @@ struct edge_server {
  */
 int worker_start(struct edge_server *srv, struct edge_worker *w, unsigned idx, bool admin, int *fds,
                  unsigned n);
+/* Wait for w's thread to end (its resources stay until worker_join). */
+void worker_wait(struct edge_worker *w);
 /* Join and free w's resources. */
 void worker_join(struct edge_worker *w);
 /* Any thread: tell w to look at the server's state again (reload, drain). */

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#include "edge-cfg.h"
+#include "evict.h"
+#include "fill.h"
+#include "miss.h"
+#include "store.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define TABLE_BUCKETS 1024 /* in-flight fills; chains are short: fills are few at a time */
+#define NEG_SLOTS     4096 /* negative cache, direct-mapped by key hash */
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fill *table[TABLE_BUCKETS];
+
+/* A 64-bit hash stands for the key: a collision would only turn a miss into a brief 404. */
+static struct {
+        uint64_t hash;
+        uint64_t expires_ms;
+} neg[NEG_SLOTS];
+
+static uint64_t key_hash(const char *k, size_t len)
+{
+        uint64_t h = 1469598103934665603ull;
+
+        for (size_t i = 0; i < len; i++) {
+                h ^= (uint8_t)k[i];
+                h *= 1099511628211ull;
+        }
+        return h ? h : 1;
+}
+
+static uint64_t now_ms(void)
+{
+        return uring_loop_clock_us() / 1000;
+}
+
+bool fill_negative(const char *key, size_t key_len)
+{
+        uint64_t h = key_hash(key, key_len);
+        bool hit;
+
+        pthread_mutex_lock(&table_lock);
+        hit = neg[h % NEG_SLOTS].hash == h && neg[h % NEG_SLOTS].expires_ms > now_ms();
+        pthread_mutex_unlock(&table_lock);
+        return hit;
+}
+
+static void negative_add(uint64_t h, uint64_t ttl_ms)
+{
+        if (!ttl_ms)
+                return;
+        pthread_mutex_lock(&table_lock);
+        neg[h % NEG_SLOTS].hash = h;
+        neg[h % NEG_SLOTS].expires_ms = now_ms() + ttl_ms;
+        pthread_mutex_unlock(&table_lock);
+}
+
+void fill_watch(struct fill *f, unsigned idx)
+{
+        if (idx < 64)
+                atomic_fetch_or(&f->workers_mask, 1ull << idx);
+}
+
+void fill_unref(struct fill *f)
+{
+        if (!f || atomic_fetch_sub(&f->refs, 1) != 1)
+                return;
+        if (f->rfd >= 0)
+                (void)close(f->rfd);
+        store_put_abort(f->put);
+        free(f->key);
+        free(f);
+}
+
+uint64_t fill_avail(struct fill *f)
+{
+        uint64_t w = atomic_load_explicit(&f->written, memory_order_acquire);
+
+        if (fill_state_get(f) == FILL_DONE)
+                return f->size;
+        return f->size && w >= f->size ? f->size - 1 : w;
+}
+
+/* Wake every worker with waiters on f. */
+static void kick(struct fill *f)
+{
+        struct edge_server *srv = f->owner->srv;
+        uint64_t mask = atomic_load(&f->workers_mask);
+
+        for (unsigned i = 0; mask && i < srv->n_workers && i < 64; i++)
+                if (mask & (1ull << i))
+                        miss_notify(&srv->workers[i]);
+}
+
+static void table_remove(struct fill *f)
+{
+        struct fill **pp;
+
+        pthread_mutex_lock(&table_lock);
+        for (pp = &table[f->hash % TABLE_BUCKETS]; *pp; pp = &(*pp)->hnext)
+                if (*pp == f) {
+                        *pp = f->hnext;
+                        break;
+                }
+        f->in_table = false;
+        pthread_mutex_unlock(&table_lock);
+}
+
+/* The end of a fill: out of the table first (new requests go to the store), then tell. */
+static void finish(struct fill *f, enum fill_state st)
+{
+        struct edge_metrics *m = &f->owner->srv->m;
+
+        if (f->in_table) {
+                table_remove(f);
+                fill_unref(f); /* the table's reference */
+        }
+        atomic_store_explicit(&f->state, (int)st, memory_order_release);
+        metrics_add(st == FILL_DONE      ? m->fills_ok
+                    : st == FILL_MISSING ? m->fills_missing
+                                         : m->fills_failed,
+                    1);
+        kick(f);
+        fill_unref(f); /* the fetch's reference */
+}
+
+static bool hex64(const char *s)
+{
+        if (!s || strlen(s) != 64)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+                      (*p >= 'A' && *p <= 'F')))
+                        return false;
+        return true;
+}
+
+static unsigned n_upstreams(const struct fill *f)
+{
+        return (unsigned)f->rt->cfg->upstreams.n;
+}
+
+static bool is_parent(const struct fill *f, unsigned idx)
+{
+        return idx + 1 < n_upstreams(f);
+}
+
+static int on_head(void *ud, const struct upstream_resp *resp)
+{
+        struct fill *f = ud;
+        struct store *store = f->owner->srv->store;
+        const char *ctype = resp->content_type;
+        int r, fd;
+
+        upstream_health_report(f->upstream_idx, resp->status < 500);
+        if (resp->status == 404 || resp->status == 410) {
+                f->verdict = 404;
+                return -1;
+        }
+        if (resp->status != 200) {
+                /* 5xx from a parent: the origin may still answer. Nothing else is retried. */
+                f->retry = resp->status >= 500 && is_parent(f, f->upstream_idx);
+                f->verdict = 502;
+                log_info("fill %.*s: upstream %u answered %ld", (int)f->key_len, f->key,
+                         f->upstream_idx, resp->status);
+                return -1;
+        }
+        if (resp->content_length < 0) {
+                /* Without a length the commit could not tell a whole body from a cut one. */
+                f->verdict = 502;
+                log_info("fill %.*s: upstream %u sent no Content-Length, refusing",
+                         (int)f->key_len, f->key, f->upstream_idx);
+                return -1;
+        }
+        if (ctype && (strlen(ctype) >= sizeof(f->ctype) || !*ctype))
+                ctype = NULL;
+        f->has_sha = hex64(resp->sha256_hex);
+        if (f->has_sha)
+                memcpy(f->sha_hex, resp->sha256_hex, 65);
+        r = store_put_begin(store, f->key, f->key_len, (uint64_t)resp->content_length,
+                            f->has_sha ? f->sha_hex : NULL, ctype, &f->put);
+        if (r == -ENOSPC) {
+                /* Make room by the eviction policy, then try once more. */
+                evict_make_room(f->owner->srv, (uint64_t)resp->content_length);
+                r = store_put_begin(store, f->key, f->key_len, (uint64_t)resp->content_length,
+                                    f->has_sha ? f->sha_hex : NULL, ctype, &f->put);
+        }
+        if (r < 0) {
+                f->put = NULL;
+                f->verdict = 502;
+                log_warn("fill %.*s: cannot begin a store put: %s", (int)f->key_len, f->key,
+                         strerror(-r));
+                return -1;
+        }
+        fd = store_put_open_read(f->put);
+        if (fd < 0) {
+                f->verdict = 502;
+                return -1;
+        }
+        f->rfd = fd;
+        f->size = (uint64_t)resp->content_length;
+        f->from_parent = is_parent(f, f->upstream_idx);
+        (void)snprintf(f->ctype, sizeof(f->ctype), "%s",
+                       ctype ? ctype : "");
+        if (resp->cache_status && strlen(resp->cache_status) < sizeof(f->upstream_status))
+                memcpy(f->upstream_status, resp->cache_status, strlen(resp->cache_status) + 1);
+        atomic_store_explicit(&f->state, FILL_BODY, memory_order_release);
+        kick(f);
+        return 0;
+}
+
+static int on_body(void *ud, const char *buf, size_t len)
+{
+        struct fill *f = ud;
+        struct edge_metrics *m = &f->owner->srv->m;
+        int r;
+
+        if (!f->put)
+                return -1;
+        r = store_put_write(f->put, buf, len);
+        if (r < 0) {
+                log_warn("fill %.*s: store write failed: %s", (int)f->key_len, f->key,
+                         strerror(-r));
+                return -1;
+        }
+        atomic_fetch_add_explicit(&f->written, len, memory_order_release);
+        metrics_add(f->from_parent ? m->upstream_bytes_parent : m->upstream_bytes_origin, len);
+        kick(f);
+        return 0;
+}
+
+static void on_done(void *ud, int err);
+
+static const struct upstream_cbs fill_cbs = {
+    .on_head = on_head,
+    .on_body = on_body,
+    .on_done = on_done,
+};
+
+/* Start the fetch at the first usable upstream from idx. Returns 0 or -errno. */
+static int start_from(struct fill *f, unsigned idx, bool fresh)
+{
+        unsigned n = n_upstreams(f);
+        int r = -ENOENT;
+
+        for (; idx < n; idx++) {
+                const struct edge_cfg_upstream *u =
+                    (const struct edge_cfg_upstream *)f->rt->cfg->upstreams.items + idx;
+                /* The origin is always tried: there is nothing behind it to prefer. */
+                if (idx + 1 < n && !upstream_health_usable(idx))
+                        continue;
+                if (idx != f->upstream_idx)
+                        f->fresh_tried = false;
+                f->upstream_idx = idx;
+                f->verdict = 0;
+                f->retry = false;
+                r = upstream_fetch_start(f->owner->up, u, f->rt->upstream_bearer[idx], f->key,
+                                         f->key_len, fresh, &fill_cbs, f);
+                if (r == 0)
+                        return 0;
+        }
+        return r;
+}
+
+static void on_done(void *ud, int err)
+{
+        struct fill *f = ud;
+        enum fill_state st = fill_state_get(f);
+        struct edge_metrics *m = &f->owner->srv->m;
+        int r;
+
+        if (st == FILL_PENDING) {
+                if (f->verdict == 404) {
+                        negative_add(f->hash, (uint64_t)f->rt->cfg->cache.negative_ttl_ms);
+                        finish(f, FILL_MISSING);
+                        return;
+                }
+                if (f->verdict == 0 && !f->fresh_tried && err != -ETIMEDOUT &&
+                    err != -ECONNREFUSED) {
+                        /* A pooled connection the upstream had closed, or one left out of
+                         * step by an earlier over-long body: once more on a new one. */
+                        f->fresh_tried = true;
+                        if (start_from(f, f->upstream_idx, true) == 0)
+                                return;
+                }
+                if (f->verdict == 0) {
+                        /* No head at all: connect error, timeout, reset. */
+                        upstream_health_report(f->upstream_idx, false);
+                        metrics_add(m->upstream_failures, 1);
+                        log_info("fill %.*s: upstream %u failed: %s", (int)f->key_len, f->key,
+                                 f->upstream_idx, strerror(-err));
+                        f->retry = is_parent(f, f->upstream_idx);
+                } else if (f->retry) {
+                        metrics_add(m->upstream_failures, 1);
+                }
+                if (f->retry && start_from(f, f->upstream_idx + 1, false) == 0)
+                        return;
+                finish(f, FILL_FAILED);
+                return;
+        }
+        if (err == 0 && atomic_load(&f->written) == f->size) {
+                r = store_put_commit(f->put);
+                f->put = NULL;
+                if (r == 0) {
+                        evict_note_fill(f->owner->srv, f->key, f->key_len, f->size);
+                        finish(f, FILL_DONE);
+                        return;
+                }
+                log_warn("fill %.*s: commit refused: %s", (int)f->key_len, f->key,
+                         r == -EBADMSG ? "length or SHA-256 mismatch" : strerror(-r));
+        } else {
+                log_info("fill %.*s: body broke off at %llu of %llu bytes: %s", (int)f->key_len,
+                         f->key, (unsigned long long)atomic_load(&f->written),
+                         (unsigned long long)f->size, strerror(-err));
+        }
+        store_put_abort(f->put);
+        f->put = NULL;
+        finish(f, FILL_FAILED);
+}
+
+int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill **ret,
+             bool *ret_created)
+{
+        uint64_t h = key_hash(key, key_len);
+        struct fill *f;
+
+        *ret_created = false;
+        pthread_mutex_lock(&table_lock);
+        if (neg[h % NEG_SLOTS].hash == h && neg[h % NEG_SLOTS].expires_ms > now_ms()) {
+                pthread_mutex_unlock(&table_lock);
+                return -ENOENT;
+        }
+        for (f = table[h % TABLE_BUCKETS]; f; f = f->hnext)
+                if (f->hash == h && f->key_len == key_len && !memcmp(f->key, key, key_len)) {
+                        atomic_fetch_add(&f->refs, 1);
+                        pthread_mutex_unlock(&table_lock);
+                        *ret = f;
+                        return 0;
+                }
+        f = calloc(1, sizeof(*f));
+        if (f)
+                f->key = malloc(key_len + 1);
+        if (!f || !f->key) {
+                pthread_mutex_unlock(&table_lock);
+                if (f)
+                        free(f);
+                return -ENOMEM;
+        }
+        memcpy(f->key, key, key_len);
+        f->key[key_len] = '\0';
+        f->key_len = key_len;
+        f->hash = h;
+        f->rfd = -1;
+        f->owner = w;
+        f->rt = w->rt;
+        atomic_init(&f->refs, 3); /* the table, the fetch, the caller */
+        atomic_init(&f->state, FILL_PENDING);
+        f->in_table = true;
+        f->hnext = table[h % TABLE_BUCKETS];
+        table[h % TABLE_BUCKETS] = f;
+        pthread_mutex_unlock(&table_lock);
+
+        *ret = f;
+        *ret_created = true;
+        if (start_from(f, 0, false) < 0)
+                finish(f, FILL_FAILED);
+        return 0;
+}

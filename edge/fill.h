@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Fills: one upstream fetch per cache key however many requests want it, in this process
+ * (a per-process in-flight table behind a mutex, so requests on every worker collapse onto
+ * one fill).
+ *
+ * A fill runs on the worker that created it: it tries the upstreams in order (parents, then
+ * the origin; a parent marked down by passive health is skipped; a parent that fails before
+ * its response head is left for the next upstream), streams a 200 body into a store put
+ * (a temp file) and commits it only when the body is whole and matches its Content-Length
+ * and, when the upstream sent one, its X-Sluice-SHA256. Readers stream from the temp file
+ * while it is written: fill_avail() says how many bytes they may send. The last byte is held
+ * back until the commit succeeded, so a fill that fails at the very end (short body, SHA
+ * mismatch) still never looks complete to a client.
+ *
+ * An upstream 404 is remembered (negative cache) for cache.negative_ttl; any other answer
+ * than 200/404 is never cached and reads as 502.
+ *
+ * Waiters are notified through their worker: each fill keeps a mask of the workers that have
+ * waiters on it, and every state change or body chunk sets those workers' miss_kick and wakes
+ * their loops (miss_worker_kick() then looks at its waiters).
+ */
+
+struct edge_worker;
+struct store_put;
+
+enum fill_state {
+        FILL_PENDING, /* no response head yet */
+        FILL_BODY,    /* 200 head known (size, type); body streaming into the temp file */
+        FILL_DONE,    /* committed: every byte is readable */
+        FILL_FAILED,  /* no usable answer (502), or the body broke off */
+        FILL_MISSING, /* the upstream said 404 */
+};
+
+struct fill {
+        atomic_int refs;
+        _Atomic int state; /* enum fill_state; written by the owner, release/acquire */
+        _Atomic uint64_t written;
+        _Atomic uint64_t workers_mask; /* workers with waiters */
+        struct fill *hnext;            /* in-flight table chain */
+        uint64_t hash;
+        char *key;
+        size_t key_len;
+
+        /* Set by the owner before the state leaves FILL_PENDING, read-only afterwards. */
+        uint64_t size;
+        int rfd; /* O_RDONLY on the temp file; -1 before FILL_BODY */
+        bool from_parent;
+        bool has_sha;
+        char sha_hex[65];
+        char ctype[64];
+        char upstream_status[160]; /* the upstream's Cache-Status, for the chain */
+
+        /* Owner's (the fetching worker's) fields. */
+        struct edge_worker *owner;
+        const struct edge_runtime *rt;
+        struct store_put *put;
+        unsigned upstream_idx;
+        int verdict; /* what the head decided: 0, 404 or 502 */
+        bool retry;  /* the head asked for the next upstream */
+        bool fresh_tried; /* this upstream was retried on a new connection */
+        bool in_table;
+};
+
+/*
+ * The fill for key: an in-flight one (joined), or a new one started on w (*ret_created).
+ * The caller holds a reference (fill_unref). Returns 0, -ENOENT when key is in the negative
+ * cache (no fill), or -errno (-ENOMEM). A fill that failed to start comes back FILL_FAILED.
+ */
+int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill **ret,
+             bool *ret_created);
+
+/* Mark worker idx as having waiters on f, so it is kicked on progress. */
+void fill_watch(struct fill *f, unsigned idx);
+
+/* Drop a reference; the last one closes the reader fd and frees f. f may be NULL. */
+void fill_unref(struct fill *f);
+
+static inline enum fill_state fill_state_get(struct fill *f)
+{
+        return (enum fill_state)atomic_load_explicit(&f->state, memory_order_acquire);
+}
+
+/* Bytes a reader may send from f->rfd now (see above). Valid from FILL_BODY on. */
+uint64_t fill_avail(struct fill *f);
+
+/* Whether key is in the negative cache (an upstream 404 seen lately). */
+bool fill_negative(const char *key, size_t key_len);

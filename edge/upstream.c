@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+#include "path-norm.h"
+#include "uring-loop.h"
+
+#include "edge-cfg.h"
+#include "upstream.h"
+
+#define MAX_CONNECTS     64 /* idle keep-alive connections kept per worker */
+#define HDR_VAL_MAX      256
+#define BACKOFF_FIRST_MS 1000u
+#define BACKOFF_MAX_MS   30000u
+#define URL_MAX          (4096 + 3 * 512)
+
+/* One socket curl asked us to watch. Freed through the loop once its poll is gone. */
+struct usock {
+        struct upstream_ctx *ctx;
+        struct usock *next; /* ctx->socks (live) or ctx->dead */
+        curl_socket_t fd;
+        uint32_t slot;
+        int want; /* CURL_POLL_IN/OUT/INOUT */
+        unsigned armed_events;
+        uint64_t armed_ud;
+        bool armed;
+        bool cancelling; /* a cancel is in flight for the armed poll */
+        bool removed;
+};
+
+struct upstream_fetch {
+        struct upstream_ctx *ctx;
+        struct upstream_fetch *prev, *next;
+        CURL *easy;
+        struct curl_slist *hdrs;
+        const struct upstream_cbs *cbs;
+        void *ud;
+        struct uring_timer first_byte; /* armed until the response head arrives */
+        bool head_seen;
+        bool stopped; /* a callback asked to stop */
+        bool te;      /* Transfer-Encoding seen: the body is not Content-Length framed */
+        char ctype[HDR_VAL_MAX];
+        char sha[HDR_VAL_MAX];
+        char cstatus[HDR_VAL_MAX];
+};
+
+struct upstream_ctx {
+        struct uring_loop *loop;
+        struct upstream_ops ops;
+        CURLM *multi;
+        struct uring_timer timer;
+        struct upstream_fetch *fetches;
+        struct usock *socks;
+        struct usock *dead;
+        bool in_action; /* inside curl: completions are collected afterwards */
+};
+
+/* ---- health ---- */
+
+static struct {
+        atomic_uint fails;
+        _Atomic uint64_t down_until_ms;
+} health[UPSTREAM_MAX];
+
+static uint64_t now_ms(void)
+{
+        return uring_loop_clock_us() / 1000;
+}
+
+bool upstream_health_usable(unsigned idx)
+{
+        if (idx >= UPSTREAM_MAX)
+                return true;
+        return atomic_load(&health[idx].down_until_ms) <= now_ms();
+}
+
+void upstream_health_report(unsigned idx, bool ok)
+{
+        unsigned fails;
+        uint64_t backoff;
+
+        if (idx >= UPSTREAM_MAX)
+                return;
+        if (ok) {
+                atomic_store(&health[idx].fails, 0);
+                atomic_store(&health[idx].down_until_ms, 0);
+                return;
+        }
+        fails = atomic_fetch_add(&health[idx].fails, 1) + 1;
+        backoff = BACKOFF_FIRST_MS << (fails > 6 ? 5 : fails - 1);
+        if (backoff > BACKOFF_MAX_MS)
+                backoff = BACKOFF_MAX_MS;
+        atomic_store(&health[idx].down_until_ms, now_ms() + backoff);
+}
+
+/* ---- sockets ---- */
+
+static void sock_free(struct uring_loop *loop, void *owner)
+{
+        free(owner);
+}
+
+static unsigned events_of(int want)
+{
+        unsigned ev = 0;
+
+        if (want == CURL_POLL_IN || want == CURL_POLL_INOUT)
+                ev |= POLLIN;
+        if (want == CURL_POLL_OUT || want == CURL_POLL_INOUT)
+                ev |= POLLOUT;
+        return ev;
+}
+
+/* Cancel s's armed poll precisely (by user_data: curl may already have reused the fd number). */
+static int cancel_armed(struct usock *s)
+{
+        struct io_uring_sqe *sqe;
+
+        if (!s->armed || s->cancelling)
+                return 0;
+        sqe = uring_loop_sqe(s->ctx->loop, s->slot, s->ctx->ops.cancel);
+        if (!sqe)
+                return -EBUSY;
+        io_uring_prep_cancel64(sqe, s->armed_ud, 0);
+        s->cancelling = true;
+        return 0;
+}
+
+static void sock_arm(struct usock *s)
+{
+        struct upstream_ctx *ctx = s->ctx;
+        unsigned ev = events_of(s->want);
+
+        if (s->removed || !ev)
+                return;
+        if (s->armed) {
+                /* The armed mask no longer matches: cancel; the completion re-arms. */
+                if (s->armed_events != ev)
+                        (void)cancel_armed(s);
+                return;
+        }
+        s->armed_ud = uring_loop_user_data(ctx->loop, s->slot, ctx->ops.poll);
+        if (uring_loop_poll(ctx->loop, s->slot, ctx->ops.poll, s->fd, ev) < 0) {
+                /* No SQE: the timer path still drives curl; try again on the next event. */
+                log_debug("upstream: cannot arm poll on fd %d, ignoring", s->fd);
+                return;
+        }
+        s->armed = true;
+        s->cancelling = false;
+        s->armed_events = ev;
+}
+
+/* Release sockets curl is done with (deferred so no caller up the stack holds one). */
+static void sweep_dead(struct upstream_ctx *ctx)
+{
+        while (ctx->dead) {
+                struct usock *s = ctx->dead;
+                ctx->dead = s->next;
+                (void)cancel_armed(s);
+                uring_loop_slot_close(ctx->loop, s->slot);
+        }
+}
+
+static void unlink_sock(struct upstream_ctx *ctx, struct usock *s)
+{
+        for (struct usock **pp = &ctx->socks; *pp; pp = &(*pp)->next)
+                if (*pp == s) {
+                        *pp = s->next;
+                        return;
+                }
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+        struct upstream_ctx *ctx = userp;
+        struct usock *s = socketp;
+
+        if (what == CURL_POLL_REMOVE) {
+                if (s) {
+                        (void)curl_multi_assign(ctx->multi, fd, NULL);
+                        s->removed = true;
+                        unlink_sock(ctx, s);
+                        s->next = ctx->dead;
+                        ctx->dead = s;
+                }
+                return 0;
+        }
+        if (!s) {
+                s = calloc(1, sizeof(*s));
+                if (!s)
+                        return -1;
+                s->ctx = ctx;
+                s->fd = fd;
+                if (uring_loop_slot_alloc(ctx->loop, s, sock_free, &s->slot) < 0) {
+                        free(s);
+                        return -1;
+                }
+                s->next = ctx->socks;
+                ctx->socks = s;
+                (void)curl_multi_assign(ctx->multi, fd, s);
+        }
+        s->want = what;
+        sock_arm(s);
+        return 0;
+}
+
+static int on_timer_set(CURLM *multi, long timeout_ms, void *userp)
+{
+        struct upstream_ctx *ctx = userp;
+
+        if (timeout_ms < 0) {
+                uring_timer_cancel(ctx->loop, &ctx->timer);
+                return 0;
+        }
+        return uring_timer_arm(ctx->loop, &ctx->timer,
+                               uring_loop_now_ms(ctx->loop) + (uint64_t)timeout_ms) < 0
+                   ? -1
+                   : 0;
+}
+
+/* ---- fetch completion ---- */
+
+static void fetch_finish(struct upstream_fetch *f, int err)
+{
+        struct upstream_ctx *ctx = f->ctx;
+
+        uring_timer_cancel(ctx->loop, &f->first_byte);
+        (void)curl_multi_remove_handle(ctx->multi, f->easy);
+        if (f->prev)
+                f->prev->next = f->next;
+        else
+                ctx->fetches = f->next;
+        if (f->next)
+                f->next->prev = f->prev;
+        f->cbs->on_done(f->ud, err);
+        curl_easy_cleanup(f->easy);
+        curl_slist_free_all(f->hdrs);
+        free(f);
+}
+
+static int err_of(CURLcode rc)
+{
+        switch (rc) {
+        case CURLE_OK:
+                return 0;
+        case CURLE_OPERATION_TIMEDOUT:
+                return -ETIMEDOUT;
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+                return -ECONNREFUSED;
+        case CURLE_PARTIAL_FILE:
+        case CURLE_RECV_ERROR:
+        case CURLE_GOT_NOTHING:
+                return -ECONNRESET;
+        case CURLE_WRITE_ERROR:
+        case CURLE_ABORTED_BY_CALLBACK:
+                return -ECANCELED;
+        default:
+                return -EPROTO;
+        }
+}
+
+static void collect_done(struct upstream_ctx *ctx)
+{
+        CURLMsg *msg;
+        int left;
+
+        while ((msg = curl_multi_info_read(ctx->multi, &left))) {
+                struct upstream_fetch *f = NULL;
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+                if (!f)
+                        continue;
+                fetch_finish(f, f->stopped ? -ECANCELED : err_of(msg->data.result));
+        }
+}
+
+static void action(struct upstream_ctx *ctx, curl_socket_t fd, int flags)
+{
+        int running;
+
+        ctx->in_action = true;
+        (void)curl_multi_socket_action(ctx->multi, fd, flags, &running);
+        ctx->in_action = false;
+        sweep_dead(ctx);
+        collect_done(ctx);
+}
+
+static void on_timer_fire(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct upstream_ctx *ctx = (struct upstream_ctx *)((char *)t -
+                                                           offsetof(struct upstream_ctx, timer));
+
+        action(ctx, CURL_SOCKET_TIMEOUT, 0);
+}
+
+void upstream_on_poll(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        struct usock *s = owner;
+        struct upstream_ctx *ctx = s->ctx;
+        int flags = 0;
+
+        s->armed = false;
+        s->cancelling = false;
+        if (s->removed)
+                return;
+        if (cqe->res > 0) {
+                if (cqe->res & (POLLIN | POLLHUP | POLLRDHUP))
+                        flags |= CURL_CSELECT_IN;
+                if (cqe->res & POLLOUT)
+                        flags |= CURL_CSELECT_OUT;
+                if (cqe->res & POLLERR)
+                        flags |= CURL_CSELECT_ERR;
+        } else if (cqe->res != -ECANCELED) {
+                flags = CURL_CSELECT_ERR;
+        }
+        if (flags) {
+                curl_socket_t fd = s->fd;
+                action(ctx, fd, flags);
+                /* s may have been removed (it is freed later, through the loop). */
+        }
+        if (!s->removed)
+                sock_arm(s);
+}
+
+void upstream_on_cancel(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        /* Nothing to do: the cancelled poll's own completion re-arms or is dropped. */
+}
+
+/* ---- callbacks from curl ---- */
+
+static void on_first_byte_timeout(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct upstream_fetch *f =
+            (struct upstream_fetch *)((char *)t - offsetof(struct upstream_fetch, first_byte));
+
+        fetch_finish(f, -ETIMEDOUT);
+}
+
+/* Copy a header value (trimmed) into out when name matches. */
+static bool header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
+{
+        size_t n = strlen(name), vlen;
+        const char *v, *end = line + len;
+
+        if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
+                return false;
+        v = line + n + 1;
+        while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+        vlen = (size_t)(end - v);
+        if (vlen >= cap)
+                vlen = 0; /* too long to be one of ours: treat as absent */
+        memcpy(out, v, vlen);
+        out[vlen] = '\0';
+        return true;
+}
+
+static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
+{
+        struct upstream_fetch *f = userp;
+        size_t len = size * nmemb;
+        struct upstream_resp resp;
+        curl_off_t cl = -1;
+        char scratch[8];
+
+        if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+                /* A new response (after a 1xx): forget the previous head's fields. */
+                f->ctype[0] = f->sha[0] = f->cstatus[0] = '\0';
+                f->te = false;
+                return len;
+        }
+        if (!(len <= 2 && (buf[0] == '\r' || buf[0] == '\n'))) {
+                if (!header_value(buf, len, "Content-Type", f->ctype, sizeof(f->ctype)) &&
+                    !header_value(buf, len, "X-Sluice-SHA256", f->sha, sizeof(f->sha)) &&
+                    !header_value(buf, len, "Cache-Status", f->cstatus, sizeof(f->cstatus)) &&
+                    header_value(buf, len, "Transfer-Encoding", scratch, sizeof(scratch)))
+                        f->te = true;
+                return len;
+        }
+        memset(&resp, 0, sizeof(resp));
+        (void)curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+        if (resp.status < 200)
+                return len;
+        f->head_seen = true;
+        uring_timer_cancel(f->ctx->loop, &f->first_byte);
+        (void)curl_easy_getinfo(f->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        resp.content_length = f->te ? -1 : (int64_t)cl;
+        resp.content_type = f->ctype[0] ? f->ctype : NULL;
+        resp.sha256_hex = f->sha[0] ? f->sha : NULL;
+        resp.cache_status = f->cstatus[0] ? f->cstatus : NULL;
+        if (f->cbs->on_head(f->ud, &resp) < 0) {
+                f->stopped = true;
+                return 0; /* anything but len stops the transfer */
+        }
+        return len;
+}
+
+static size_t on_write(char *buf, size_t size, size_t nmemb, void *userp)
+{
+        struct upstream_fetch *f = userp;
+        size_t len = size * nmemb;
+
+        if (f->stopped || f->cbs->on_body(f->ud, buf, len) < 0) {
+                f->stopped = true;
+                return 0;
+        }
+        return len;
+}
+
+/* ---- public ---- */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+static void global_init(void)
+{
+        global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int upstream_ctx_new(struct uring_loop *loop, const struct upstream_ops *ops,
+                     struct upstream_ctx **ret)
+{
+        struct upstream_ctx *ctx;
+
+        /* Once per process, before any handle, from whichever worker starts first. */
+        (void)pthread_once(&global_once, global_init);
+        if (global_rc != CURLE_OK)
+                return -EIO;
+        ctx = calloc(1, sizeof(*ctx));
+        if (!ctx)
+                return -ENOMEM;
+        ctx->loop = loop;
+        ctx->ops = *ops;
+        uring_timer_init(&ctx->timer, on_timer_fire);
+        ctx->multi = curl_multi_init();
+        if (!ctx->multi) {
+                free(ctx);
+                return -ENOMEM;
+        }
+        (void)curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        (void)curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETDATA, ctx);
+        (void)curl_multi_setopt(ctx->multi, CURLMOPT_TIMERFUNCTION, on_timer_set);
+        (void)curl_multi_setopt(ctx->multi, CURLMOPT_TIMERDATA, ctx);
+        (void)curl_multi_setopt(ctx->multi, CURLMOPT_MAXCONNECTS, (long)MAX_CONNECTS);
+        *ret = ctx;
+        return 0;
+}
+
+void upstream_ctx_free(struct upstream_ctx *ctx)
+{
+        if (!ctx)
+                return;
+        while (ctx->fetches)
+                fetch_finish(ctx->fetches, -ECANCELED);
+        uring_timer_cancel(ctx->loop, &ctx->timer);
+        /* Cleanup closes the pooled connections and reports their sockets removed. */
+        (void)curl_multi_cleanup(ctx->multi);
+        /* The loop is going away with the worker: free what it would have freed. */
+        while (ctx->dead) {
+                struct usock *s = ctx->dead;
+                ctx->dead = s->next;
+                free(s);
+        }
+        while (ctx->socks) {
+                struct usock *s = ctx->socks;
+                ctx->socks = s->next;
+                free(s);
+        }
+        free(ctx);
+}
+
+static int build_url(const struct edge_cfg_upstream *u, const char *key, size_t key_len,
+                     char *out, size_t cap)
+{
+        size_t blen = strlen(u->url);
+        int n;
+
+        while (blen && u->url[blen - 1] == '/')
+                blen--;
+        if (blen + 1 >= cap)
+                return -ENAMETOOLONG;
+        memcpy(out, u->url, blen);
+        n = path_norm_encode(key, key_len, out + blen, cap - blen);
+        return n < 0 ? n : 0;
+}
+
+int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstream *u,
+                         const char *bearer, const char *key, size_t key_len, bool fresh,
+                         const struct upstream_cbs *cbs, void *ud)
+{
+        struct upstream_fetch *f;
+        char url[URL_MAX];
+        long first_byte;
+        int r;
+
+        r = build_url(u, key, key_len, url, sizeof(url));
+        if (r < 0)
+                return r;
+        f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        f->ctx = ctx;
+        f->cbs = cbs;
+        f->ud = ud;
+        uring_timer_init(&f->first_byte, on_first_byte_timeout);
+        f->easy = curl_easy_init();
+        if (!f->easy) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (bearer && *bearer) {
+                char h[300];
+                (void)snprintf(h, sizeof(h), "Authorization: Bearer %s", bearer);
+                f->hdrs = curl_slist_append(f->hdrs, h);
+                if (!f->hdrs) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        {
+                /* Segments are stored as sent: no content coding, no conditional, no range. */
+                struct curl_slist *t = curl_slist_append(f->hdrs, "Accept-Encoding: identity");
+                if (!t) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                f->hdrs = t;
+        }
+        (void)curl_easy_setopt(f->easy, CURLOPT_URL, url);
+        (void)curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->hdrs);
+        (void)curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);
+        (void)curl_easy_setopt(f->easy, CURLOPT_HEADERFUNCTION, on_header);
+        (void)curl_easy_setopt(f->easy, CURLOPT_HEADERDATA, f);
+        (void)curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, on_write);
+        (void)curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
+        (void)curl_easy_setopt(f->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+        (void)curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, 0L);
+        (void)curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
+        (void)curl_easy_setopt(f->easy, CURLOPT_PROXY, ""); /* never an environment proxy */
+        (void)curl_easy_setopt(f->easy, CURLOPT_USERAGENT, "sluice-edge");
+        if (fresh)
+                (void)curl_easy_setopt(f->easy, CURLOPT_FRESH_CONNECT, 1L);
+        (void)curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                               u->connect_timeout_ms > 0 ? (long)u->connect_timeout_ms
+                                                         : (long)UPSTREAM_CONNECT_TIMEOUT_MS);
+        (void)curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_TIME,
+                               u->low_speed_time_ms > 0 ? (long)((u->low_speed_time_ms + 999) / 1000)
+                                                        : (long)UPSTREAM_LOW_SPEED_TIME_S);
+        (void)curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_LIMIT,
+                               u->low_speed_bytes > 0 ? (long)u->low_speed_bytes
+                                                      : (long)UPSTREAM_LOW_SPEED_BYTES);
+        first_byte = u->first_byte_timeout_ms > 0 ? (long)u->first_byte_timeout_ms
+                                                  : (long)UPSTREAM_FIRST_BYTE_TIMEOUT_MS;
+        first_byte += u->connect_timeout_ms > 0 ? (long)u->connect_timeout_ms
+                                                : (long)UPSTREAM_CONNECT_TIMEOUT_MS;
+        if (uring_timer_arm(ctx->loop, &f->first_byte,
+                            uring_loop_now_ms(ctx->loop) + (uint64_t)first_byte) < 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (curl_multi_add_handle(ctx->multi, f->easy) != CURLM_OK) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        f->next = ctx->fetches;
+        if (ctx->fetches)
+                ctx->fetches->prev = f;
+        ctx->fetches = f;
+        return 0;
+fail:
+        uring_timer_cancel(ctx->loop, &f->first_byte);
+        if (f->easy)
+                curl_easy_cleanup(f->easy);
+        curl_slist_free_all(f->hdrs);
+        free(f);
+        return r;
+}

@@ -1,0 +1,558 @@
+# SPDX-License-Identifier: MIT
+"""The miss path: fills from a (fault-injecting) test origin and from a parent edge,
+collapsing, streaming from an in-flight fill, what is and is not committed, Cache-Status,
+metrics, and kill -9 during a fill.
+
+The origin is a threaded http.server in this process. Paths choose its behaviour:
+  /ok/...      200 with Content-Length and X-Sluice-SHA256
+  /gate/...    like /ok, but holds the body after its first `head_bytes` until the test
+               releases the path's gate (threading.Event): deterministic "fill in flight"
+  /die/...     head, half the body, then (once the gate is released) the connection is closed
+  /badsha/...  200 whose X-Sluice-SHA256 does not match the bytes
+  /e500/...    500     /e503/...  503     /e404/...  404
+  /redirect/.. 302 to /ok/... (must not be followed)
+  /te/...      Transfer-Encoding: chunked plus Content-Length
+  /stall/...   head, then nothing (until the gate is released)
+  /long/...    more bytes than Content-Length says
+Every request is counted per path.
+"""
+
+import hashlib
+import http.server
+import os
+import random
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+
+from edgeharness import (Closed, Edge, RawConn, build_request, check, eq, expect_body, free_port,
+                         run, sha, test, HOST)
+
+RNG = random.Random(5)
+
+
+class Origin:
+    def __init__(self):
+        self.objects = {}
+        self.counts = {}
+        self.gates = {}
+        self.head_bytes = 256 * 1024
+        self.lock = threading.Lock()
+        origin = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                origin.handle(self)
+
+        class S(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # the edge resets connections it gives up on: expected here
+
+        self.srv = S((HOST, 0), H)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        self.url = f"http://{HOST}:{self.port}"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def add(self, path, data):
+        self.objects[path] = data
+        return data
+
+    def gate(self, path):
+        with self.lock:
+            return self.gates.setdefault(path, threading.Event())
+
+    def count(self, path):
+        with self.lock:
+            return self.counts.get(path, 0)
+
+    def handle(self, h):
+        path = h.path
+        with self.lock:
+            self.counts[path] = self.counts.get(path, 0) + 1
+        kind = path.split("/")[1]
+        data = self.objects.get(path)
+        if kind in ("e500", "e503", "e404"):
+            body = b"origin says no\n"
+            h.send_response(int(kind[1:]))
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+            return
+        if kind == "redirect":
+            h.send_response(302)
+            h.send_header("Location", "/ok" + path[len("/redirect"):])
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        if data is None:
+            h.send_response(404)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        digest = sha(data) if kind != "badsha" else sha(data + b"x")
+        h.send_response(200)
+        h.send_header("Content-Type", "video/iso.segment")
+        h.send_header("X-Sluice-SHA256", digest)
+        if kind == "te":
+            h.send_header("Transfer-Encoding", "chunked")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n0\r\n\r\n")
+            return
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        try:
+            if kind == "die":
+                h.wfile.write(data[:len(data) // 2])
+                h.wfile.flush()
+                self.gate(path).wait(30)
+                h.connection.shutdown(socket.SHUT_RDWR)
+                h.close_connection = True
+                return
+            if kind == "stall":
+                h.wfile.flush()
+                self.gate(path).wait(30)
+                h.close_connection = True
+                return
+            if kind == "gate":
+                h.wfile.write(data[:self.head_bytes])
+                h.wfile.flush()
+                self.gate(path).wait(30)
+                h.wfile.write(data[self.head_bytes:])
+                return
+            if kind == "long":
+                h.wfile.write(data + b"EXTRA-BYTES")
+                h.close_connection = True
+                return
+            h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+
+
+def metric(e, name, labels=None):
+    text = e.metrics().body.decode()
+    total = 0
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        if labels and labels not in (m.group(2) or ""):
+            continue
+        total += float(m.group(3))
+    return total
+
+
+def listed(e, key):
+    r = e.admin("GET", "/admin/objects?prefix=" + key)
+    eq(r.status, 200, "listing status")
+    return key.encode() in r.body
+
+
+def start_edge(binary, origin, extra=None, upstreams=None):
+    e = Edge(binary, {
+        "upstreams": upstreams or [{"url": origin.url, "first_byte_timeout": "2s",
+                                    "low_speed_time": "1s", "connect_timeout": "1s"}],
+        "limits": {"send_timeout": "5s"},
+        **(extra or {}),
+    })
+    e.start()
+    return e
+
+
+class Ctx:
+    def __init__(self, binary):
+        self.binary = binary
+        self.origin = Origin()
+        self.edge = start_edge(binary, self.origin)
+        self.others = []
+
+    def stop(self):
+        for o in self.others:
+            try:
+                o.stop()
+            finally:
+                o.cleanup()
+
+
+def setup(binary):
+    ctx = Ctx(binary)
+    return ctx
+
+
+def get(e, key, headers=(), timeout=10):
+    return e.get(key, headers, timeout=timeout)
+
+
+def read_head(c, deadline):
+    """Read just a response head on RawConn c; returns (status, headers dict lower-case)."""
+    head = c._read_until(b"\r\n\r\n", deadline)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = {}
+    for ln in lines[1:]:
+        if ":" in ln:
+            k, v = ln.split(":", 1)
+            hdrs[k.strip().lower()] = v.strip()
+    return status, hdrs
+
+
+@test
+def cold_miss_then_hit(ctx):
+    e, o = ctx.edge, ctx.origin
+    data = o.add("/ok/t/seg-1.m4s", RNG.randbytes(300_001))
+    r = get(e, "/ok/t/seg-1.m4s")
+    expect_body(r, data, "cold miss")
+    cs = r.need("Cache-Status")
+    check("fwd=miss" in cs and "fwd-status=200" in cs, f"miss Cache-Status: {cs!r}")
+    check("collapsed" not in cs, f"a lone miss is not collapsed: {cs!r}")
+    r = get(e, "/ok/t/seg-1.m4s")
+    expect_body(r, data, "hit after fill")
+    check(r.need("Cache-Status").endswith("; hit"), f"hit Cache-Status: {r.get('Cache-Status')!r}")
+    eq(o.count("/ok/t/seg-1.m4s"), 1, "origin requests")
+    check(listed(e, "/ok/t/seg-1.m4s"), "committed object listed")
+    check(metric(e, "sluice_edge_upstream_bytes_total", 'from="origin"') >= len(data),
+          "origin bytes counted")
+
+
+@test
+def head_and_empty_object(ctx):
+    e, o = ctx.edge, ctx.origin
+    o.add("/ok/t/empty.bin", b"")
+    r = get(e, "/ok/t/empty.bin")
+    expect_body(r, b"", "empty object")
+    data = o.add("/ok/t/h.m4s", RNG.randbytes(5000))
+    r = e.request("HEAD", "/ok/t/h.m4s")
+    eq(r.status, 200, "HEAD miss status")
+    eq(r.get("Content-Length"), str(len(data)), "HEAD miss Content-Length")
+    expect_body(get(e, "/ok/t/h.m4s"), data, "after HEAD miss")
+
+
+@test
+def collapse_50_clients(ctx):
+    e, o = ctx.edge, ctx.origin
+    key = "/gate/t/big.m4s"
+    data = o.add(key, RNG.randbytes(8 * 1024 * 1024))
+    gate = o.gate(key)
+    conns = []
+    try:
+        for _ in range(50):
+            c = RawConn(e.port, timeout=20)
+            c.send(build_request("GET", key, [("Connection", "close")]))
+            conns.append(c)
+        deadline = time.monotonic() + 20
+        heads = [read_head(c, deadline) for c in conns]
+        check(all(s == 200 for s, _ in heads), f"statuses {[s for s, _ in heads]}")
+        collapsed = sum("collapsed" in h.get("cache-status", "") for _, h in heads)
+        eq(collapsed, 49, "responses marked collapsed")
+        check(not gate.is_set(), "heads arrived while the origin still holds the body")
+        gate.set()
+        for i, c in enumerate(conns):
+            body = c._read_n(len(data), deadline)
+            check(sha(body) == sha(data), f"client {i}: body differs")
+    finally:
+        gate.set()
+        for c in conns:
+            c.close()
+    eq(o.count(key), 1, "origin requests for 50 concurrent cold clients")
+    check(metric(e, "sluice_edge_collapsed_requests_total") >= 49, "collapsed metric")
+
+
+@test
+def waiters_stream_before_fill_ends(ctx):
+    e, o = ctx.edge, ctx.origin
+    key = "/gate/t/slow.m4s"
+    data = o.add(key, RNG.randbytes(2 * 1024 * 1024))
+    gate = o.gate(key)
+    try:
+        with RawConn(e.port, timeout=10) as c:
+            c.send(build_request("GET", key, [("Connection", "close")]))
+            deadline = time.monotonic() + 10
+            status, _ = read_head(c, deadline)
+            eq(status, 200, "status")
+            first = c._read_n(100_000, deadline)
+            check(not gate.is_set(), "first bytes arrived while the origin holds the rest")
+            eq(first, data[:100_000], "first bytes")
+            gate.set()
+            rest = c._read_n(len(data) - 100_000, deadline)
+            check(sha(first + rest) == sha(data), "whole body")
+    finally:
+        gate.set()
+
+
+@test
+def range_on_inflight_object(ctx):
+    e, o = ctx.edge, ctx.origin
+    key = "/gate/t/range.m4s"
+    data = o.add(key, RNG.randbytes(1024 * 1024))
+    gate = o.gate(key)
+    try:
+        a = RawConn(e.port, timeout=10)
+        a.send(build_request("GET", key, [("Connection", "close")]))
+        deadline = time.monotonic() + 10
+        eq(read_head(a, deadline)[0], 200, "first client")
+        early = e.get(key, [("Range", "bytes=1000-1999")])
+        eq(early.status, 206, "range inside the written part")
+        eq(early.body, data[1000:2000], "early range bytes")
+        eq(early.get("Content-Range"), f"bytes 1000-1999/{len(data)}", "Content-Range")
+        b = RawConn(e.port, timeout=10)
+        b.send(build_request("GET", key, [("Range", "bytes=-100"), ("Connection", "close")]))
+        gate.set()
+        r = b.read_response()
+        eq(r.status, 206, "suffix range past the written part")
+        eq(r.body, data[-100:], "suffix range bytes")
+        check(sha(a._read_n(len(data), deadline)) == sha(data), "first client's body")
+        a.close()
+        b.close()
+    finally:
+        gate.set()
+    eq(o.count(key), 1, "origin requests")
+
+
+def expect_cut(c, size, what, deadline):
+    """The response must not complete: head then a closed connection before size bytes."""
+    try:
+        status, _ = read_head(c, deadline)
+    except Closed:
+        return
+    if status == 502:
+        return
+    eq(status, 200, f"{what}: status")
+    try:
+        c._read_n(size, deadline)
+    except Closed:
+        return
+    raise AssertionError(f"{what}: a whole body arrived")
+
+
+@test
+def origin_dies_mid_body(ctx):
+    e, o = ctx.edge, ctx.origin
+    key = "/die/t/seg.m4s"
+    data = o.add(key, RNG.randbytes(600_000))
+    conns = []
+    deadline = time.monotonic() + 10
+    for _ in range(3):
+        c = RawConn(e.port, timeout=10)
+        c.send(build_request("GET", key, [("Connection", "close")]))
+        eq(read_head(c, deadline)[0], 200, "head while the fill runs")
+        conns.append(c)
+    o.gate(key).set()
+    for i, c in enumerate(conns):
+        try:
+            c._read_n(len(data), deadline)
+            raise AssertionError(f"client {i}: a whole body arrived")
+        except Closed:
+            pass
+        c.close()
+    eq(o.count(key), 1, "one fill for the three clients")
+    check(not listed(e, key), "nothing committed after a cut body")
+    check(metric(e, "sluice_edge_fills_total", 'result="failed"') >= 1, "failed fill counted")
+
+
+@test
+def sha_mismatch_refused(ctx):
+    e, o = ctx.edge, ctx.origin
+    key = "/badsha/t/seg.m4s"
+    data = o.add(key, RNG.randbytes(200_000))
+    with RawConn(e.port, timeout=10) as c:
+        c.send(build_request("GET", key, [("Connection", "close")]))
+        expect_cut(c, len(data), "bad SHA-256", time.monotonic() + 10)
+    check(not listed(e, key), "a mismatching body is never committed")
+
+
+@test
+def long_body_refused(ctx):
+    e, o = ctx.edge, ctx.origin
+    key = "/long/t/seg.m4s"
+    data = o.add(key, RNG.randbytes(50_000))
+    r = get(e, key)
+    # curl stops at Content-Length; the SHA-256 of those bytes matches, so the object is the
+    # declared one and may be served whole. What must never happen is the extra bytes.
+    if r.status == 200:
+        expect_body(r, data, "long body")
+    else:
+        eq(r.status, 502, "long body status")
+
+
+@test
+def origin_500_not_cached(ctx):
+    e, o = ctx.edge, ctx.origin
+    for kind in ("e500", "e503"):
+        key = f"/{kind}/t/seg.m4s"
+        for i in range(2):
+            r = get(e, key)
+            eq(r.status, 502, f"{kind} #{i}")
+            check("fwd=miss" in r.need("Cache-Status"), "Cache-Status on 502")
+        eq(o.count(key), 2, f"{kind}: each request went upstream (nothing cached)")
+        check(not listed(e, key), f"{kind} not committed")
+
+
+@test
+def origin_404_cached_briefly(ctx):
+    e, o = ctx.edge, ctx.origin
+    key = "/e404/t/missing.m4s"
+    r = get(e, key)
+    eq(r.status, 404, "first 404")
+    r = get(e, key)
+    eq(r.status, 404, "second 404")
+    check("hit" in r.need("Cache-Status"), f"negative hit: {r.get('Cache-Status')!r}")
+    eq(o.count(key), 1, "origin asked once within the negative TTL")
+    check(metric(e, "sluice_edge_negative_hits_total") >= 1, "negative hit metric")
+    # The TTL is short (cache.negative_ttl, 3 s by default): wait it out, bounded.
+    deadline = time.monotonic() + 15
+    while o.count(key) < 2 and time.monotonic() < deadline:
+        eq(get(e, key).status, 404, "404 again")
+        time.sleep(0.25)  # poll interval for a TTL expiry, bounded by the deadline
+    eq(o.count(key), 2, "asked again once the negative entry expired")
+
+
+@test
+def redirect_not_followed(ctx):
+    e, o = ctx.edge, ctx.origin
+    o.add("/ok/t/target.m4s", b"target")
+    r = get(e, "/redirect/t/target.m4s")
+    eq(r.status, 502, "redirect from upstream")
+    eq(o.count("/ok/t/target.m4s"), 0, "redirect target never fetched")
+
+
+@test
+def te_plus_cl_refused(ctx):
+    e, o = ctx.edge, ctx.origin
+    key = "/te/t/seg.m4s"
+    o.add(key, RNG.randbytes(10_000))
+    r = get(e, key)
+    eq(r.status, 502, "Transfer-Encoding plus Content-Length")
+    check(not listed(e, key), "not committed")
+
+
+@test
+def stall_after_head(ctx):
+    e, o = ctx.edge, ctx.origin
+    key = "/stall/t/seg.m4s"
+    o.add(key, RNG.randbytes(100_000))
+    try:
+        with RawConn(e.port, timeout=15) as c:
+            c.send(build_request("GET", key, [("Connection", "close")]))
+            expect_cut(c, 100_000, "stalled origin", time.monotonic() + 15)
+    finally:
+        o.gate(key).set()
+    check(not listed(e, key), "stalled fill not committed")
+
+
+@test
+def parent_then_origin(ctx):
+    o = ctx.origin
+    e = ctx.edge  # the parent
+    peer = "peer-" + os.urandom(8).hex()
+    ptok = os.path.join(e.dir, "peer.token")
+    with open(ptok, "w") as f:
+        f.write(peer + "\n")
+    # Restart the parent with a peer token and signed URLs required for players.
+    keys = os.path.join(e.dir, "keys.yaml")
+    with open(keys, "w") as f:
+        f.write("keys:\n  - {kid: k1, secret: " + os.urandom(32).hex() + "}\n")
+    e.stop()
+    e.cfg["tokens"] = {"required": True, "keys_file": keys, "peer_token_file": ptok}
+    e.cfg["control"] = {"edge_id": "parent-a"}
+    e.start()
+    child = Edge(ctx.binary, {
+        "upstreams": [{"url": f"http://{HOST}:{e.port}", "token_file": ptok},
+                      {"url": o.url}],
+        "control": {"edge_id": "child-b"},
+    })
+    ctx.others.append(child)
+    child.start()
+    key = "/ok/chain/seg-1.m4s"
+    data = o.add(key, RNG.randbytes(400_000))
+    eq(e.get(key).status, 403, "a player without a token at the parent")
+    r = child.get(key, timeout=10)
+    expect_body(r, data, "child fill through the parent")
+    cs = r.need("Cache-Status")
+    check(cs.startswith("parent-a; fwd=miss") and "child-b; fwd=miss" in cs,
+          f"chained Cache-Status: {cs!r}")
+    eq(o.count(key), 1, "origin requests")
+    r = child.get(key)
+    check(r.need("Cache-Status") == "child-b; hit", f"child hit: {r.get('Cache-Status')!r}")
+    check(metric(child, "sluice_edge_upstream_bytes_total", 'from="parent"') >= len(data),
+          "bytes from parent counted")
+    # The parent holds it too: a second child request elsewhere would hit there.
+    check(listed(e, key), "parent committed the object")
+
+
+@test
+def failing_parent_skipped(ctx):
+    o = ctx.origin
+    dead = free_port()  # nothing listens here
+    child = Edge(ctx.binary, {
+        "upstreams": [{"url": f"http://{HOST}:{dead}", "connect_timeout": "1s"},
+                      {"url": o.url}],
+    })
+    ctx.others.append(child)
+    child.start()
+    a = o.add("/ok/failover/a.m4s", RNG.randbytes(10_000))
+    b = o.add("/ok/failover/b.m4s", RNG.randbytes(10_000))
+    expect_body(child.get("/ok/failover/a.m4s", timeout=10), a, "via the origin")
+    check(metric(child, "sluice_edge_upstream_failures_total") >= 1, "parent failure counted")
+    t0 = time.monotonic()
+    expect_body(child.get("/ok/failover/b.m4s", timeout=10), b, "parent skipped")
+    eq(metric(child, "sluice_edge_upstream_failures_total"), 1.0,
+       "the downed parent is skipped, not retried")
+    check(time.monotonic() - t0 < 1.0, "no wait on the downed parent")
+
+
+@test
+def kill9_mid_fill(ctx):
+    o = ctx.origin
+    e = Edge(ctx.binary, {"upstreams": [{"url": o.url}]})
+    ctx.others.append(e)
+    e.start()
+    for rnd in range(5):
+        key = f"/gate/kill/seg-{rnd}.m4s"
+        data = o.add(key, RNG.randbytes(1024 * 1024))
+        gate = o.gate(key)
+        with RawConn(e.port, timeout=10) as c:
+            c.send(build_request("GET", key, [("Connection", "close")]))
+            deadline = time.monotonic() + 10
+            eq(read_head(c, deadline)[0], 200, "head before the kill")
+            c._read_n(RNG.randrange(1, o.head_bytes), deadline)
+            e.kill9()
+        gate.set()
+        e.start()
+        check(not listed(e, key), f"round {rnd}: nothing of the killed fill is indexed")
+        tmp = os.path.join(e.cache_dir, "tmp")
+        check(not os.path.isdir(tmp) or not os.listdir(tmp), "temp files removed at start")
+        expect_body(e.get(key, timeout=10), data, f"round {rnd}: refilled whole")
+
+
+if __name__ == "__main__":
+    holder = []
+
+    def _setup(binary):
+        ctx = setup(binary)
+        holder.append(ctx)
+        return ctx
+
+    rc = run(_setup)
+    for ctx in holder:
+        # Every edge must drain and exit 0 on SIGTERM, like the harness's own check.
+        for e in ctx.others + [ctx.edge]:
+            try:
+                if e.running():
+                    e.stop()
+            except Exception as ex:
+                print(f"not ok - clean_shutdown {e.dir}: {ex}")
+                rc = 1
+            finally:
+                e.cleanup()
+    sys.exit(rc)
