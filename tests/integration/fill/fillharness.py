@@ -44,6 +44,13 @@ class _Quiet(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients hanging up mid-body (a killed agent, a refused object) are expected
+
+
 class Origin:
     """Files under a temp dir, served over HTTP/1.1 with Content-Length."""
 
@@ -85,8 +92,7 @@ class Origin:
                         except (BrokenPipeError, ConnectionResetError):
                             return
 
-        self.httpd = http.server.ThreadingHTTPServer((eh.HOST, 0), H)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((eh.HOST, 0), H)
         self.port = self.httpd.server_address[1]
         self.url = f"http://{eh.HOST}:{self.port}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -127,8 +133,7 @@ class Control:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer((eh.HOST, 0), H)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((eh.HOST, 0), H)
         self.url = f"http://{eh.HOST}:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
@@ -191,8 +196,12 @@ class Env:
         eq(r.status, 200, "listing status")
         return {o["key"]: o for o in json.loads(r.body)}
 
-    def puts(self):
-        """Admin PUTs from the edge's access log: list of (key, status) in order."""
+    def puts(self, settle=False):
+        """Admin PUTs from the edge's access log: list of (key, status) in order. The edge
+        writes its access log once per loop iteration, so an idle worker may still hold the
+        last lines: settle=True stops the edge first (SIGTERM flushes them)."""
+        if settle and self.edge.running():
+            self.edge.stop()
         out = []
         try:
             with open(self.edge.access_log, encoding="utf-8", errors="replace") as f:
@@ -206,6 +215,15 @@ class Env:
         except FileNotFoundError:
             pass
         return out
+
+    def commits(self):
+        """Objects the edge committed through its admin API since it started (its
+        sluice_edge_admin_puts_total counter). A PUT re-sending an object the edge holds is
+        committed again (204), so this counts every complete send."""
+        for line in self.edge.metrics().body.decode().splitlines():
+            if line.startswith("sluice_edge_admin_puts_total"):
+                return int(float(line.split()[-1]))
+        raise Fail("no sluice_edge_admin_puts_total in /metrics")
 
     def check_edge_holds(self, objs):
         held = self.listing()

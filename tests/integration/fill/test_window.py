@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: MIT
+"""The off-peak window with a fake clock (--now): outside it the run exits 4 and sends
+nothing, or waits for it to open; inside it the run goes; the edge's time zone counts; a
+window closing mid-run stops new transfers with status 4."""
+
+import time
+
+from fillharness import check, eq, events, make_catalog, plan_doc, run, test
+
+WIN = ["--window", "02:00-14:00"]
+
+
+@test
+def outside_exits_inside_runs(env):
+    objs = make_catalog(env.origin, titles=1, segs=3)
+    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    rc, out, err = env.fill("run", *WIN, "--tz", "UTC", "--now", "2030-01-01T01:00:00Z")
+    eq(rc, 4, f"outside the window ({err})")
+    eq(env.puts(), [], "nothing sent outside the window")
+    rc, out, err = env.fill("run", *WIN, "--tz", "UTC", "--now", "2030-01-01T14:00:00Z")
+    eq(rc, 4, "the end is exclusive")
+    # 18:00 UTC is 03:00 in Tokyo: inside the edge's window.
+    rc, out, err = env.fill("run", *WIN, "--tz", "Asia/Tokyo", "--now", "2030-01-01T18:00:00Z",
+                            "--progress", "none")
+    eq(rc, 0, f"inside the window in the edge's zone ({err})")
+    env.check_edge_holds(objs)
+
+
+@test
+def waits_for_the_window(env):
+    objs = make_catalog(env.origin, titles=1, segs=2)
+    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    t0 = time.monotonic()
+    rc, out, err = env.fill("run", *WIN, "--tz", "UTC", "--now", "2030-01-01T01:59:58Z",
+                            "--outside-window", "wait", "--progress", "json")
+    took = time.monotonic() - t0
+    eq(rc, 0, f"waited then ran ({err})")
+    ev = events(out)
+    check(ev[0]["event"] == "waiting" and ev[0]["seconds"] == 2, f"first event {ev[0]}")
+    check(took >= 1.5, f"the run waited ({took:.2f}s)")
+    env.check_edge_holds(objs)
+
+
+@test
+def window_closes_mid_run(env):
+    objs = make_catalog(env.origin, titles=2, segs=8, seg_size=1_000_000)
+    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    # 2 s before the end; 16 MB at 16 Mbit/s takes 8 s.
+    rc, out, err = env.fill("run", *WIN, "--tz", "UTC", "--now", "2030-01-01T13:59:58Z",
+                            "--rate", "16Mbit", "--parallel", "1", "--progress", "json")
+    eq(rc, 4, f"stopped by the window ({err})")
+    done = [e for e in events(out) if e["event"] == "done"][0]
+    check(0 < done["committed"] < len(objs), f"some but not all sent: {done}")
+    eq(len(env.listing()), done["committed"], "edge holds what was committed")
+
+
+if __name__ == "__main__":
+    run()
