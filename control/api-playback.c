@@ -206,6 +206,9 @@ static size_t edges_from(json_t *view, struct steering_edge *out, size_t cap, in
                         .capacity = (uint64_t)json_integer_value(
                                             json_object_get(e, "capacity_mbps")) * 1000000u,
                         .holds_title = json_is_true(json_object_get(e, "holds")),
+                        /* The database judged liveness to the sub-second (two heartbeat
+                         * periods); the whole-second check in steering.c then agrees. */
+                        .disabled = !json_is_true(json_object_get(e, "healthy")),
                 };
                 if (!out[n].id || !out[n].base_url)
                         continue;

@@ -100,13 +100,17 @@ static int bootstrap(PGconn *pg, const struct migrate_bootstrap *b, char *err, s
                 char hexs[2 * 64 + 1];
                 if (b->secret_lens[i] > 64)
                         continue;
+                char order[24];
                 hex_encode(b->secrets[i], b->secret_lens[i], hexs);
-                const char *p[2] = {b->kids[i], hexs};
+                /* File keys predate any rotation; the file's first key (its signer) is the
+                 * newest of them, so it signs until a rotation says otherwise. */
+                snprintf(order, sizeof(order), "%zu", b->n_keys - i);
+                const char *p[3] = {b->kids[i], hexs, order};
                 r = exec_params(pg,
                                 "INSERT INTO token_keys (kid, secret, sign_from) "
-                                "VALUES ($1, decode($2, 'hex'), '-infinity') "
-                                "ON CONFLICT (kid) DO NOTHING",
-                                2, p, NULL, NULL, "importing token keys", err, errlen);
+                                "VALUES ($1, decode($2, 'hex'), "
+                                "to_timestamp($3::bigint)) ON CONFLICT (kid) DO NOTHING",
+                                3, p, NULL, NULL, "importing token keys", err, errlen);
                 memset(hexs, 0, sizeof(hexs));
         }
         for (size_t i = 0; r == 0 && b && i < b->n_regions; i++) {

@@ -335,7 +335,6 @@ void ctl_reply(struct ctl_req *rq, int status, const char *ctype, const char *bo
         c->status = status;
 
         http_resp_start(&r, head, sizeof(head), status);
-        http_resp_header(&r, "Server", "sluice-control", 14);
         allow = cors_origin(rq);
         if (allow) {
                 http_resp_header(&r, "Access-Control-Allow-Origin", allow, strlen(allow));

@@ -293,7 +293,7 @@ BEGIN
         SELECT c.position INTO resume FROM continue_watching c
         WHERE c.profile_id = p_profile AND c.title_id = p_title AND c.asset_id = aid;
         -- Nearly finished counts as finished: start again rather than at the credits.
-        IF resume IS NULL OR resume > a.duration - 30 THEN
+        IF resume IS NULL OR resume > greatest(a.duration - 30, a.duration * 0.95) THEN
                 resume := 0;
         END IF;
 
@@ -325,7 +325,7 @@ BEGIN
                 'session', s.id, 'title', s.title_id, 'episode', s.episode_id, 'asset', s.asset_id,
                 'country', s.country, 'region', s.region,
                 'expires', extract(epoch FROM s.expires_at)::bigint,
-                'created', extract(epoch FROM s.created_at)::bigint,
+                'created', floor(extract(epoch FROM s.created_at))::bigint,
                 'now', extract(epoch FROM now()),
                 'licensed', sluice_licensed(s.title_id, s.country),
                 'manifest', (SELECT asset FROM assets WHERE id = s.asset_id),
@@ -335,9 +335,9 @@ BEGIN
                 'edges', coalesce((SELECT jsonb_agg(jsonb_build_object(
                                 'id', e.id, 'region', e.region, 'base_url', e.base_url,
                                 'capacity_mbps', e.capacity_mbps,
-                                'registered', extract(epoch FROM e.registered_at)::bigint,
+                                'registered', floor(extract(epoch FROM e.registered_at))::bigint,
                                 'load', coalesce(h.load, 0),
-                                'heartbeat', coalesce(extract(epoch FROM h.at)::bigint, 0),
+                                'heartbeat', coalesce(floor(extract(epoch FROM h.at))::bigint, 0),
                                 'healthy', h.at IS NOT NULL
                                            AND extract(epoch FROM now() - h.at) <= p_stale_s,
                                 'holds', coalesce(s.asset_id = ANY (h.titles), false))

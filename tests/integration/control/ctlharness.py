@@ -1,0 +1,257 @@
+# SPDX-License-Identifier: MIT
+"""Harness for sluice-control integration tests: a private PostgreSQL (tools/pg-temp), a
+config, the real binary, and small HTTP helpers. Python stdlib only."""
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+PG_TEMP = os.path.join(ROOT, "tools", "pg-temp")
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+KEY_SECRET = "5a" * 32
+SKIP = 77
+
+
+def skip(reason):
+    print(f"SKIP: {reason}")
+    sys.exit(SKIP)
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+class Postgres:
+    def __init__(self, tmp):
+        self.dir = os.path.join(tmp, "pg")
+        if shutil.which("runuser") is None and os.geteuid() == 0:
+            skip("running as root without runuser")
+        r = subprocess.run([PG_TEMP, "start", self.dir], capture_output=True, text=True)
+        if r.returncode == 3:
+            skip("no PostgreSQL server: " + r.stderr.strip())
+        if r.returncode != 0:
+            raise Failure("pg-temp start failed: " + r.stderr)
+        self.conninfo = r.stdout.strip().splitlines()[-1]
+
+    def psql(self, sql):
+        """Run sql through psql; returns stdout (unaligned, tuples only)."""
+        r = subprocess.run(["psql", self.conninfo, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Failure("psql: " + r.stderr)
+        return r.stdout.strip()
+
+    def stop(self):
+        subprocess.run([PG_TEMP, "stop", self.dir], capture_output=True)
+
+    def start(self):
+        subprocess.run([PG_TEMP, "start", self.dir], capture_output=True, check=True)
+
+
+class Control:
+    """One sluice-control process."""
+    instances = []
+
+    def __init__(self, binary, tmp, pg, extra_cfg="", name="ctl"):
+        self.tmp = tmp
+        self.binary = binary
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.token_file = os.path.join(self.dir, "admin.token")
+        with open(self.token_file, "w") as f:
+            f.write(ADMIN_TOKEN + "\n")
+        self.keys_file = os.path.join(self.dir, "keys.yaml")
+        with open(self.keys_file, "w") as f:
+            f.write(f"keys:\n  - {{kid: k1, secret: \"{KEY_SECRET}\"}}\n")
+        self.cfg_path = os.path.join(self.dir, "control.yaml")
+        cfg = f"""listen: ["127.0.0.1:0"]
+database: "{pg.conninfo}"
+database_pool: {{pool: 3, timeout: 2s}}
+admin: {{token_file: {self.token_file}}}
+tokens: {{keys_file: {self.keys_file}, refresh: 1s}}
+country_prefixes:
+  - {{cidr: 127.0.0.0/8, country: GB, region: eu-west}}
+  - {{cidr: 10.1.0.0/16, country: SE, region: eu-north}}
+  - {{cidr: 10.2.0.0/16, country: US, region: us-east}}
+trusted_proxies: ["127.0.0.2/32"]
+public_url: "http://control.test:7000"
+origin_url: "http://origin.test:9000/"
+heartbeat_period: 60s
+session_ttl: 1h
+log: {{level: info}}
+""" + extra_cfg
+        with open(self.cfg_path, "w") as f:
+            f.write(cfg)
+        self.proc = None
+        self.port = None
+        self.log = []
+        Control.instances.append(self)
+
+    def start(self, expect_ready=True):
+        self.proc = subprocess.Popen([self.binary, "--config", self.cfg_path],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        port = None
+        for line in self.proc.stdout:
+            self.log.append(line)
+            m = re.search(r"\(port (\d+)\)", line)
+            if m:
+                port = int(m.group(1))
+            if "ready" in line:
+                break
+        if expect_ready and port is None:
+            raise Failure("control did not start:\n" + "".join(self.log))
+        self.port = port
+        # Keep draining its output so it never blocks on a full pipe.
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.log.append(line)
+
+    def stop(self, sig=15, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise Failure("control did not exit after signal %d" % sig)
+        return self.proc.returncode if self.proc else None
+
+    def conn(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+
+    def request(self, method, path, body=None, headers=None, admin=False, conn=None):
+        """Returns (status, headers dict lower-cased, body bytes)."""
+        h = dict(headers or {})
+        if admin:
+            h["Authorization"] = "Bearer " + ADMIN_TOKEN
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            if isinstance(data, str):
+                data = data.encode()
+            h.setdefault("Content-Type", "application/json")
+        c = conn or self.conn()
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        payload = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        if conn is None:
+            c.close()
+        return r.status, hdrs, payload
+
+    def json(self, method, path, body=None, expect=200, **kw):
+        st, h, b = self.request(method, path, body, **kw)
+        if st != expect:
+            raise Failure(f"{method} {path}: expected {expect}, got {st}: {b[:300]!r}")
+        if h.get("content-type", "").startswith("application/json"):
+            return json.loads(b)
+        return b
+
+    def error(self, method, path, body=None, expect=400, **kw):
+        """An error reply: right status and the {"error","detail"} shape."""
+        st, h, b = self.request(method, path, body, **kw)
+        if st != expect:
+            raise Failure(f"{method} {path}: expected {expect}, got {st}: {b[:300]!r}")
+        check(h.get("content-type") == "application/json", f"{path}: error not JSON")
+        o = json.loads(b)
+        check(set(o) == {"error", "detail"}, f"{path}: error shape {o}")
+        if st == 503:
+            check("retry-after" in h, f"{path}: 503 without Retry-After")
+        return o
+
+
+def make_asset(title, encrypted=False, segments=3, files=True, video_reps=("240p", "360p")):
+    """An asset.json as sluice-ingest writes it (docs/ingest.md)."""
+    reps = []
+    heights = {"240p": (426, 240, 300000), "360p": (640, 360, 700000), "720p": (1280, 720, 3000000)}
+    for name in video_reps:
+        w, h, bw = heights[name]
+        reps.append({
+            "id": f"video-{name}", "type": "video", "mime_type": "video/mp4",
+            "codec": "avc1.64001f", "bandwidth": bw, "nominal_bitrate": bw,
+            "average_bitrate": bw, "width": w, "height": h, "frame_rate": "25/1",
+            "timescale": 12800, "init": f"video-{name}/init.mp4",
+            "media": f"video-{name}/seg-$Number$.m4s", "start_number": 1,
+            "segment_count": segments, "segment_duration": 4,
+            "segments": [{"t": i * 51200, "d": 51200} for i in range(segments)],
+        })
+    reps.append({
+        "id": "audio-en", "type": "audio", "mime_type": "audio/mp4", "codec": "mp4a.40.2",
+        "lang": "en", "bandwidth": 128000, "sample_rate": 48000, "channels": 2,
+        "timescale": 48000, "init": "audio-en/init.mp4", "media": "audio-en/seg-$Number$.m4s",
+        "start_number": 1, "segment_count": segments, "segment_duration": 4,
+        "segments": [{"t": i * 192000, "d": 192000} for i in range(segments)],
+    })
+    fl = []
+    if files:
+        for r in reps:
+            fl.append({"path": r["init"], "size": 800, "sha256": "ab" * 32})
+            for n in range(1, segments + 1):
+                fl.append({"path": r["media"].replace("$Number$", str(n)), "size": 10000 + n,
+                           "sha256": "%064x" % n})
+        fl.append({"path": "text-en/subtitles.vtt", "size": 100, "sha256": "cd" * 32})
+    return {
+        "version": 1, "title": title, "created": "2026-01-01T12:00:00Z",
+        "duration": float(segments * 4), "segment_duration": 4, "segment_count": segments,
+        "encryption": ({"scheme": "cenc", "kid": "00112233445566778899aabbccddeeff",
+                        "iv_size": 8} if encrypted else None),
+        "representations": reps,
+        "subtitles": [{"id": "text-en", "lang": "en", "path": "text-en/subtitles.vtt",
+                       "mime_type": "text/vtt"}],
+        "files": fl,
+    }
+
+
+CONTENT_KEY = "ffeeddccbbaa99887766554433221100"
+
+
+def register(ctl, title, encrypted=False, metadata=None, series=None, markers=None, segments=3):
+    body = {"title": title, "asset": make_asset(title, encrypted, segments)}
+    if encrypted:
+        body["key"] = {"kid": "00112233445566778899aabbccddeeff", "key": CONTENT_KEY}
+    if metadata:
+        body["metadata"] = metadata
+    if series:
+        body["series"] = series
+    if markers:
+        body["markers"] = markers
+    return ctl.json("POST", "/v1/admin/titles", body, admin=True)
+
+
+def run(main):
+    """Run main(binary, tmp) with a temp dir; exit 0/1/77."""
+    if len(sys.argv) < 2:
+        print("usage: test.py path/to/sluice-control")
+        sys.exit(2)
+    binary = os.path.abspath(sys.argv[1])
+    if shutil.which("psql") is None:
+        skip("psql not installed")
+    tmp = tempfile.mkdtemp(prefix="ctl-test-")
+    os.chmod(tmp, 0o755)
+    try:
+        main(binary, tmp)
+    except Failure as e:
+        print("FAIL:", e)
+        for c in Control.instances:
+            print("---- log of", c.cfg_path)
+            print("".join(c.log[-30:]))
+        sys.exit(1)
+    finally:
+        subprocess.run([PG_TEMP, "stop", os.path.join(tmp, "pg")], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("PASS")
