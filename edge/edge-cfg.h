@@ -112,8 +112,6 @@ struct edge_cfg {
         struct edge_cfg_limits limits;
         struct edge_cfg_log log;
         struct cfg_strlist cors_origins; /* allowed Origins; ["*"] (default) allows any */
-        char *user;                      /* started as root: switch to this user after start-up */
-        struct edge_cfg_sandbox sandbox;
         struct cfg_list tls;             /* of struct edge_cfg_tls: TLS client listeners */
         struct edge_cfg_http2 http2;
 };
