@@ -1,0 +1,699 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/2 sessions over libnghttp2 (see h2.h). nghttp2 return codes are translated here only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "log.h"
+
+#include "h2.h"
+
+struct h2_stream {
+        struct h2_conn *h;
+        struct h2_stream *prev, *next; /* the connection's open streams */
+        int32_t id;
+        bool dispatched; /* on_request called */
+        bool answered;   /* response submitted */
+        bool done;       /* last DATA (or headers-only response) handed to the transport */
+        bool window_wait; /* deferred until the client's window allows H2_MIN_DATA */
+        bool fill_wait;   /* deferred until the fill writes more */
+        bool gone_pending; /* closed while its frame's tail still waits in h->pend */
+        bool overflow;
+        bool peer_reset; /* closed by the client's RST_STREAM */
+        void *data;
+
+        struct h2_body body;
+        uint64_t sent; /* body bytes handed to the transport */
+
+        /* Request headers, flat: name\0value\0... within max_header_list. */
+        char *hbuf;
+        uint32_t hlen, hcost;
+        const char *method, *path, *authority;
+        size_t method_len, path_len, authority_len;
+};
+
+struct h2_conn {
+        nghttp2_session *s;
+        struct h2_io io;
+        struct h2_limits lim;
+        struct h2_stream *streams;
+        struct h2_stats stats;
+
+        /* The unsent tail of one frame when the socket filled mid-frame. */
+        char *pend;
+        size_t pend_len, pend_off, pend_cap;
+        unsigned char pend_hdr[9];
+        size_t pend_hdr_len;
+        int pend_fd;
+        uint64_t pend_file_off, pend_file_len;
+        struct h2_stream *pend_st;
+        bool blocked;
+
+        uint64_t window_start_ms;
+        uint32_t control_in_window;
+        uint32_t header_abuse;
+        uint32_t pending_resets; /* answers under way that the client cancelled */
+        bool fatal;
+};
+
+static uint64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void goaway(struct h2_conn *h, uint32_t code)
+{
+        if (h->fatal)
+                return;
+        h->fatal = true;
+        h->stats.goaway_reason = code;
+        (void)nghttp2_session_terminate_session(h->s, code);
+}
+
+/* ---- output ---- */
+
+/* Write the held-back tail. Returns 1 when none is left, 0 when the socket is full, -errno. */
+static int pend_flush(struct h2_conn *h)
+{
+        while (h->pend_off < h->pend_len) {
+                ssize_t n = h->io.write(h->io.ctx, h->pend + h->pend_off, h->pend_len - h->pend_off);
+                if (n == -EAGAIN)
+                        return 0;
+                if (n < 0)
+                        return (int)n;
+                h->pend_off += (size_t)n;
+        }
+        h->pend_off = h->pend_len = 0;
+        while (h->pend_hdr_len > 0 || h->pend_file_len > 0) {
+                ssize_t n = h->io.write_file(h->io.ctx, h->pend_hdr, h->pend_hdr_len, h->pend_fd,
+                                             (off_t)h->pend_file_off, h->pend_file_len);
+                if (n == -EAGAIN)
+                        return 0;
+                if (n < 0)
+                        return (int)n;
+                if ((size_t)n < h->pend_hdr_len) {
+                        memmove(h->pend_hdr, h->pend_hdr + n, h->pend_hdr_len - (size_t)n);
+                        h->pend_hdr_len -= (size_t)n;
+                        continue;
+                }
+                n -= (ssize_t)h->pend_hdr_len;
+                h->pend_hdr_len = 0;
+                h->pend_file_off += (uint64_t)n;
+                h->pend_file_len -= (uint64_t)n;
+        }
+        if (h->pend_st && h->pend_st->gone_pending) {
+                struct h2_stream *st = h->pend_st;
+                h->pend_st = NULL;
+                if (st->dispatched)
+                        h->io.on_stream_gone(h->io.ctx, st, st->answered);
+                free(st->hbuf);
+                free(st);
+        }
+        h->pend_st = NULL;
+        h->blocked = false;
+        return 1;
+}
+
+static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
+{
+        struct h2_conn *h = ud;
+        size_t off = 0;
+
+        (void)s;
+        (void)flags;
+        if (h->blocked)
+                return NGHTTP2_ERR_WOULDBLOCK;
+        while (off < len) {
+                ssize_t n = h->io.write(h->io.ctx, data + off, len - off);
+                if (n == -EAGAIN)
+                        break;
+                if (n < 0)
+                        return NGHTTP2_ERR_CALLBACK_FAILURE;
+                off += (size_t)n;
+        }
+        if (off == 0)
+                return NGHTTP2_ERR_WOULDBLOCK;
+        if (off < len) {
+                /* nghttp2 hands at most one serialised frame batch: hold its tail. */
+                if (len - off > h->pend_cap) {
+                        char *p = realloc(h->pend, len - off);
+                        if (!p)
+                                return NGHTTP2_ERR_CALLBACK_FAILURE;
+                        h->pend = p;
+                        h->pend_cap = len - off;
+                }
+                memcpy(h->pend, data + off, len - off);
+                h->pend_len = len - off;
+                h->pend_off = 0;
+                h->blocked = true;
+        }
+        return (ssize_t)len;
+}
+
+static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *framehd,
+                        size_t length, nghttp2_data_source *source, void *ud)
+{
+        struct h2_conn *h = ud;
+        struct h2_stream *st = source->ptr;
+        uint64_t off = st->body.off + st->sent;
+        ssize_t n;
+
+        (void)s;
+        (void)frame; /* no padding: we never set a padding callback */
+        if (h->blocked)
+                return NGHTTP2_ERR_WOULDBLOCK;
+        if (st->body.mem) {
+                /* Small memory bodies: copy once into the pending tail path if short. */
+                n = h->io.write(h->io.ctx, framehd, 9);
+                if (n == -EAGAIN)
+                        return NGHTTP2_ERR_WOULDBLOCK;
+                if (n < 0)
+                        return NGHTTP2_ERR_CALLBACK_FAILURE;
+                {
+                        size_t need = (9 - (size_t)n) + length;
+                        if (need > h->pend_cap) {
+                                char *p = realloc(h->pend, need);
+                                if (!p)
+                                        return NGHTTP2_ERR_CALLBACK_FAILURE;
+                                h->pend = p;
+                                h->pend_cap = need;
+                        }
+                        memcpy(h->pend, framehd + n, 9 - (size_t)n);
+                        memcpy(h->pend + 9 - n, st->body.mem + off, length);
+                        h->pend_len = need;
+                        h->pend_off = 0;
+                }
+        } else {
+                n = h->io.write_file(h->io.ctx, framehd, 9, st->body.fd, (off_t)off, length);
+                if (n == -EAGAIN)
+                        return NGHTTP2_ERR_WOULDBLOCK;
+                if (n < 0)
+                        return NGHTTP2_ERR_CALLBACK_FAILURE;
+                if ((size_t)n < 9) {
+                        memcpy(h->pend_hdr, framehd + n, 9 - (size_t)n);
+                        h->pend_hdr_len = 9 - (size_t)n;
+                        h->pend_file_off = off;
+                        h->pend_file_len = length;
+                } else {
+                        h->pend_hdr_len = 0;
+                        h->pend_file_off = off + ((size_t)n - 9);
+                        h->pend_file_len = length - ((size_t)n - 9);
+                }
+                h->pend_fd = st->body.fd;
+        }
+        st->sent += length;
+        h->stats.data_frames++;
+        h->pend_st = st;
+        h->blocked = true;
+        if (pend_flush(h) < 0)
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+        if (h->blocked)
+                return NGHTTP2_ERR_PAUSE; /* the rest goes out on POLLOUT */
+        return 0;
+}
+
+/* Pull callback: only says how much, never copies (NO_COPY; send_data_cb writes). */
+static ssize_t read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length,
+                       uint32_t *flags, nghttp2_data_source *source, void *ud)
+{
+        struct h2_conn *h = ud;
+        struct h2_stream *st = source->ptr;
+        uint64_t left = st->body.len - st->sent;
+
+        (void)s;
+        (void)id;
+        (void)buf;
+        if (h->io.max_data && length > h->io.max_data)
+                length = h->io.max_data;
+        if (st->body.avail && !st->body.mem) {
+                bool failed = false;
+                uint64_t have = st->body.avail(st->body.avail_ctx, &failed);
+                uint64_t ready = have > st->body.off + st->sent ? have - st->body.off - st->sent : 0;
+                if (ready == 0) {
+                        if (failed)
+                                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+                        st->fill_wait = true;
+                        return NGHTTP2_ERR_DEFERRED;
+                }
+                if (ready < left)
+                        left = ready;
+        }
+        /* A dribbled window would make frames of a few bytes each: wait for a useful one. */
+        if (length < left && length < H2_MIN_DATA) {
+                st->window_wait = true;
+                return NGHTTP2_ERR_DEFERRED;
+        }
+        if (length > left)
+                length = (size_t)left;
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        if (st->sent + length == st->body.len) {
+                *flags |= NGHTTP2_DATA_FLAG_EOF;
+                st->done = true;
+        }
+        return (ssize_t)length;
+}
+
+int h2_conn_flush(struct h2_conn *h)
+{
+        int r;
+
+        if (h->blocked) {
+                r = pend_flush(h);
+                if (r <= 0)
+                        return r;
+        }
+        r = nghttp2_session_send(h->s);
+        if (r != 0)
+                return r == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EIO;
+        if (h->blocked)
+                return 0;
+        if (!nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s))
+                return 2;
+        return 1;
+}
+
+/* ---- input ---- */
+
+static struct h2_stream *stream_of(struct h2_conn *h, int32_t id)
+{
+        return nghttp2_session_get_stream_user_data(h->s, id);
+}
+
+static int begin_headers_cb(nghttp2_session *s, const nghttp2_frame *frame, void *ud)
+{
+        struct h2_conn *h = ud;
+        struct h2_stream *st;
+
+        if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+                return 0;
+        st = calloc(1, sizeof(*st));
+        if (!st)
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+        st->h = h;
+        st->id = frame->hd.stream_id;
+        st->body.fd = -1;
+        st->next = h->streams;
+        if (h->streams)
+                h->streams->prev = st;
+        h->streams = st;
+        (void)nghttp2_session_set_stream_user_data(s, st->id, st);
+        return 0;
+}
+
+static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *ud)
+{
+        struct h2_conn *h = ud;
+        struct h2_stream *st = stream_of(h, frame->hd.stream_id);
+        size_t need = namelen + valuelen + 2;
+
+        (void)s;
+        (void)flags;
+        if (!st || st->overflow)
+                return 0;
+        /* RFC 9113 §6.5.2's accounting: each field costs its octets plus 32. */
+        st->hcost += (uint32_t)(namelen + valuelen + 32);
+        if (st->hcost > h->lim.max_header_list || st->hlen + need > h->lim.max_header_list) {
+                st->overflow = true;
+                h->stats.header_overflow++;
+                if (++h->header_abuse >= H2_MAX_HEADER_ABUSE)
+                        goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+        if (!st->hbuf) {
+                st->hbuf = malloc(h->lim.max_header_list);
+                if (!st->hbuf)
+                        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+        memcpy(st->hbuf + st->hlen, name, namelen);
+        st->hbuf[st->hlen + namelen] = '\0';
+        memcpy(st->hbuf + st->hlen + namelen + 1, value, valuelen);
+        st->hbuf[st->hlen + namelen + 1 + valuelen] = '\0';
+        st->hlen += (uint32_t)need;
+        return 0;
+}
+
+/* Find a field in the flat header buffer. */
+static const char *hfind(const struct h2_stream *st, const char *name, size_t *len)
+{
+        size_t nlen = strlen(name);
+
+        for (uint32_t i = 0; i < st->hlen;) {
+                const char *n = st->hbuf + i;
+                size_t nl = strlen(n);
+                const char *v = n + nl + 1;
+                size_t vl = strlen(v);
+                if (nl == nlen && !memcmp(n, name, nlen)) {
+                        *len = vl;
+                        return v;
+                }
+                i += (uint32_t)(nl + vl + 2);
+        }
+        return NULL;
+}
+
+static void dispatch(struct h2_conn *h, struct h2_stream *st)
+{
+        if (st->dispatched || st->overflow)
+                return;
+        st->method = hfind(st, ":method", &st->method_len);
+        st->path = hfind(st, ":path", &st->path_len);
+        st->authority = hfind(st, ":authority", &st->authority_len);
+        if (!st->authority)
+                st->authority = hfind(st, "host", &st->authority_len);
+        st->dispatched = true;
+        h->stats.streams++;
+        h->io.on_request(h->io.ctx, st);
+}
+
+/* Frames that cost us work but carry no request: a budget per second. */
+static void count_control(struct h2_conn *h)
+{
+        uint64_t now = mono_ms();
+
+        h->stats.control_frames++;
+        if (now - h->window_start_ms >= 1000) {
+                h->window_start_ms = now;
+                h->control_in_window = 0;
+        }
+        if (++h->control_in_window > h->lim.max_control_per_s)
+                goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+static void resume_window_waiters(struct h2_conn *h)
+{
+        int32_t conn_win = nghttp2_session_get_remote_window_size(h->s);
+
+        for (struct h2_stream *st = h->streams; st; st = st->next) {
+                int32_t w;
+                uint64_t left;
+                if (!st->window_wait)
+                        continue;
+                w = nghttp2_session_get_stream_remote_window_size(h->s, st->id);
+                if (w > conn_win)
+                        w = conn_win;
+                left = st->body.len - st->sent;
+                if (w >= H2_MIN_DATA || (w > 0 && (uint64_t)w >= left)) {
+                        st->window_wait = false;
+                        (void)nghttp2_session_resume_data(h->s, st->id);
+                }
+        }
+}
+
+static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *ud)
+{
+        struct h2_conn *h = ud;
+        struct h2_stream *st;
+
+        (void)s;
+        switch (frame->hd.type) {
+        case NGHTTP2_HEADERS:
+                st = stream_of(h, frame->hd.stream_id);
+                if (st && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+                        dispatch(h, st);
+                break;
+        case NGHTTP2_DATA:
+                /* GET/HEAD carry no body; empty frames without END_STREAM are pure cost. */
+                if (frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+                        count_control(h);
+                st = stream_of(h, frame->hd.stream_id);
+                if (st && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+                        dispatch(h, st);
+                break;
+        case NGHTTP2_SETTINGS:
+        case NGHTTP2_PING:
+                if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
+                        count_control(h);
+                if (frame->hd.type == NGHTTP2_SETTINGS)
+                        resume_window_waiters(h); /* INITIAL_WINDOW_SIZE may have grown */
+                break;
+        case NGHTTP2_PRIORITY:
+                count_control(h);
+                break;
+        case NGHTTP2_WINDOW_UPDATE:
+                resume_window_waiters(h);
+                break;
+        case NGHTTP2_RST_STREAM:
+                st = stream_of(h, frame->hd.stream_id);
+                if (st)
+                        st->peer_reset = true;
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+static int stream_close_cb(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
+{
+        struct h2_conn *h = ud;
+        struct h2_stream *st = stream_of(h, id);
+
+        (void)s;
+        (void)code;
+        if (!st)
+                return 0;
+        (void)nghttp2_session_set_stream_user_data(h->s, id, NULL);
+        if (st->dispatched && !st->done && st->peer_reset) {
+                h->stats.client_resets++;
+                /* Each such stream may have started a fill. Players cancel a few (seeks,
+                 * rendition switches); a connection cancelling most of what it asks for,
+                 * past the allowance, is only making work. */
+                if (++h->pending_resets > h->lim.max_resets_per_s &&
+                    h->pending_resets * 2 > h->stats.streams)
+                        goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+        }
+        if (st->prev)
+                st->prev->next = st->next;
+        else
+                h->streams = st->next;
+        if (st->next)
+                st->next->prev = st->prev;
+        st->prev = st->next = NULL;
+        if (h->pend_st == st) {
+                /* Its last frame's tail still reads from its file: finish that first. */
+                st->gone_pending = true;
+                return 0;
+        }
+        if (st->dispatched)
+                h->io.on_stream_gone(h->io.ctx, st, st->answered);
+        free(st->hbuf);
+        free(st);
+        return 0;
+}
+
+int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
+{
+        ssize_t n;
+
+        if (h->fatal)
+                return -EPROTO;
+        n = nghttp2_session_mem_recv(h->s, buf, len);
+        if (n < 0) {
+                if (n == NGHTTP2_ERR_NOMEM)
+                        return -ENOMEM;
+                if (!h->fatal) {
+                        h->fatal = true;
+                        if (!h->stats.goaway_reason)
+                                h->stats.goaway_reason = n == NGHTTP2_ERR_FLOODED
+                                                             ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                             : NGHTTP2_PROTOCOL_ERROR;
+                }
+                return -EPROTO;
+        }
+        if (!h->fatal && !nghttp2_session_want_read(h->s)) {
+                /* nghttp2 ended the session itself (one of its own flood bounds). */
+                h->fatal = true;
+                h->stats.goaway_reason = NGHTTP2_ENHANCE_YOUR_CALM;
+        }
+        return h->fatal ? -EPROTO : 0;
+}
+
+/* ---- lifecycle ---- */
+
+int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_conn **ret)
+{
+        nghttp2_session_callbacks *cb = NULL;
+        nghttp2_option *opt = NULL;
+        nghttp2_settings_entry iv[4];
+        struct h2_conn *h;
+        int r = -ENOMEM;
+
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        h->io = *io;
+        h->lim = *lim;
+        h->pend_fd = -1;
+        h->window_start_ms = mono_ms();
+        if (nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0)
+                goto out;
+        nghttp2_session_callbacks_set_send_callback(cb, send_cb);
+        nghttp2_session_callbacks_set_send_data_callback(cb, send_data_cb);
+        nghttp2_session_callbacks_set_on_begin_headers_callback(cb, begin_headers_cb);
+        nghttp2_session_callbacks_set_on_header_callback(cb, header_cb);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, frame_recv_cb);
+        nghttp2_session_callbacks_set_on_stream_close_callback(cb, stream_close_cb);
+
+        /* Bounds nghttp2 enforces itself (see h2.h). */
+        nghttp2_option_set_max_continuations(opt, H2_MAX_CONTINUATIONS);
+        nghttp2_option_set_stream_reset_rate_limit(opt, lim->max_resets_per_s,
+                                                   lim->max_resets_per_s / 3 + 1);
+        nghttp2_option_set_max_outbound_ack(opt, 100);
+        nghttp2_option_set_max_settings(opt, 32);
+        nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+        /* Streams past the advertised limit are refused even before our SETTINGS is ACKed. */
+        nghttp2_option_set_max_reserved_remote_streams(opt, 0);
+        if (nghttp2_session_server_new2(&h->s, cb, h, opt) != 0)
+                goto out;
+
+        iv[0] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+                                         lim->max_concurrent_streams};
+        iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, lim->window};
+        iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+                                         lim->max_header_list};
+        iv[3] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
+        if (nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, iv, 4) != 0)
+                goto out;
+        *ret = h;
+        h = NULL;
+        r = 0;
+out:
+        nghttp2_option_del(opt);
+        nghttp2_session_callbacks_del(cb);
+        h2_conn_free(h);
+        return r;
+}
+
+void h2_conn_free(struct h2_conn *h)
+{
+        struct h2_stream *st, *next;
+
+        if (!h)
+                return;
+        nghttp2_session_del(h->s);
+        for (st = h->streams; st; st = next) {
+                next = st->next;
+                free(st->hbuf);
+                free(st);
+        }
+        if (h->pend_st && h->pend_st->gone_pending) {
+                free(h->pend_st->hbuf);
+                free(h->pend_st);
+        }
+        free(h->pend);
+        free(h);
+}
+
+bool h2_conn_busy(const struct h2_conn *h)
+{
+        return h->streams != NULL || h->blocked;
+}
+
+void h2_conn_shutdown(struct h2_conn *h)
+{
+        (void)nghttp2_session_terminate_session2(
+            h->s, nghttp2_session_get_last_proc_stream_id(h->s), NGHTTP2_NO_ERROR);
+}
+
+const struct h2_stats *h2_conn_stats(const struct h2_conn *h)
+{
+        return &h->stats;
+}
+
+/* ---- streams ---- */
+
+const char *h2_stream_method(const struct h2_stream *st, size_t *len)
+{
+        *len = st->method_len;
+        return st->method;
+}
+
+const char *h2_stream_path(const struct h2_stream *st, size_t *len)
+{
+        *len = st->path_len;
+        return st->path;
+}
+
+const char *h2_stream_authority(const struct h2_stream *st, size_t *len)
+{
+        *len = st->authority_len;
+        return st->authority;
+}
+
+const char *h2_stream_header(const struct h2_stream *st, const char *name, size_t *len)
+{
+        return hfind(st, name, len);
+}
+
+int32_t h2_stream_id(const struct h2_stream *st)
+{
+        return st->id;
+}
+
+void h2_stream_set_data(struct h2_stream *st, void *data)
+{
+        st->data = data;
+}
+
+void *h2_stream_get_data(const struct h2_stream *st)
+{
+        return st->data;
+}
+
+#define H2_MAX_RESP_HEADERS 32
+
+int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *hdrs, size_t n,
+                      const struct h2_body *body)
+{
+        struct h2_conn *h = st->h;
+        nghttp2_nv nv[H2_MAX_RESP_HEADERS + 1];
+        nghttp2_data_provider prd;
+        char code[4];
+        int r;
+
+        if (st->answered || n > H2_MAX_RESP_HEADERS || status < 100 || status > 999)
+                return -EINVAL;
+        code[0] = (char)('0' + status / 100);
+        code[1] = (char)('0' + status / 10 % 10);
+        code[2] = (char)('0' + status % 10);
+        code[3] = '\0';
+        nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
+        for (size_t i = 0; i < n; i++)
+                nv[i + 1] = (nghttp2_nv){(uint8_t *)hdrs[i].name, (uint8_t *)hdrs[i].value,
+                                         hdrs[i].name_len, hdrs[i].value_len,
+                                         NGHTTP2_NV_FLAG_NONE};
+        st->answered = true;
+        if (body && body->len > 0) {
+                st->body = *body;
+                prd.source.ptr = st;
+                prd.read_callback = read_cb;
+                r = nghttp2_submit_response(h->s, st->id, nv, n + 1, &prd);
+        } else {
+                st->done = true;
+                r = nghttp2_submit_response(h->s, st->id, nv, n + 1, NULL);
+        }
+        if (r != 0) {
+                (void)nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id,
+                                                NGHTTP2_INTERNAL_ERROR);
+                return r == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EIO;
+        }
+        return 0;
+}
+
+void h2_stream_resume(struct h2_stream *st)
+{
+        if (!st->fill_wait)
+                return;
+        st->fill_wait = false;
+        (void)nghttp2_session_resume_data(st->h->s, st->id);
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * HTTP/2 server side of one connection (libnghttp2), independent of the transport: the
+ * caller feeds plaintext in (from the socket for h2c, from TLS after ALPN h2) and gives an
+ * h2_io through which frames go out.
+ *
+ * Bodies are never buffered: a DATA frame's payload is read from the response's file (or
+ * memory) only when flow control and the socket both allow it, with NGHTTP2_DATA_FLAG_NO_COPY
+ * so that on a plain socket it leaves with sendfile(2) behind its 9-byte header. At most one
+ * frame is ever held back when the socket fills (its unsent tail), so memory per connection
+ * stays bounded whatever the client does.
+ *
+ * Abuse bounds (each answered with GOAWAY ENHANCE_YOUR_CALM or a stream reset):
+ *  - rapid reset: nghttp2's RST_STREAM token bucket (burst/rate from max_resets_per_s), and
+ *    streams the client resets while their answer is pending are counted too;
+ *  - CONTINUATION floods: at most H2_MAX_CONTINUATIONS per header block;
+ *  - HPACK bombs: decoded header bytes per request are capped (max_header_list, advertised
+ *    in SETTINGS); a request over it is reset, a connection doing it repeatedly is closed;
+ *  - SETTINGS, PING, PRIORITY and empty DATA floods: a per-second budget of such frames, and
+ *    nghttp2's bound on queued ACKs for a peer that does not read;
+ *  - zero-window dribble: DATA frames are not cut smaller than H2_MIN_DATA (unless that is
+ *    all that is left) however the client opens its window; the connection's send deadline
+ *    ends one that never opens it.
+ */
+
+#define H2_MAX_CONTINUATIONS 8
+#define H2_MIN_DATA          4096
+#define H2_MAX_HEADER_ABUSE  3 /* oversize header blocks tolerated per connection */
+
+struct h2_conn;
+struct h2_stream;
+
+struct h2_limits {
+        uint32_t max_concurrent_streams;
+        uint32_t window;          /* per-stream receive window we advertise */
+        uint32_t max_header_list; /* decoded bytes per request (name + value + 32 each) */
+        uint32_t max_resets_per_s;
+        uint32_t max_control_per_s;
+};
+
+/*
+ * The transport. write: send up to len bytes, return how many (> 0), -EAGAIN when the socket
+ * is full, -errno on errors; after -EAGAIN or a short count the same remaining bytes are
+ * offered again. write_file: the same for hdr[0..hlen) followed by [off, off+len) of fd
+ * (sendfile on a plain socket; one TLS record for both under TLS); the count covers both.
+ */
+struct h2_io {
+        ssize_t (*write)(void *ctx, const void *buf, size_t len);
+        ssize_t (*write_file)(void *ctx, const void *hdr, size_t hlen, int fd, off_t off,
+                              size_t len);
+        /* A complete request on st (headers, END_STREAM). Answer now or later with
+         * h2_stream_respond; st stays valid until on_stream_gone. */
+        void (*on_request)(void *ctx, struct h2_stream *st);
+        /* st is closed (answered, or reset by the client): drop every reference to it. */
+        void (*on_stream_gone)(void *ctx, struct h2_stream *st, bool answered);
+        void *ctx;
+        /* Largest DATA payload per frame: 16384 - 9 under TLS keeps header and payload in one
+         * record; 0 means the peer's maximum frame size. */
+        size_t max_data;
+};
+
+/* A response body: memory (mem != NULL) or a file range. avail, when set, bounds how much of
+ * the file exists yet (a fill in progress): bytes past it wait for h2_stream_resume. */
+struct h2_body {
+        const char *mem;
+        int fd;
+        uint64_t off, len;
+        uint64_t (*avail)(void *avail_ctx, bool *failed);
+        void *avail_ctx;
+};
+
+struct h2_header {
+        const char *name, *value;
+        size_t name_len, value_len;
+};
+
+/*
+ * A new session: sends our SETTINGS. prior_knowledge: the client preface is expected at the
+ * start of the input (h2c, and h2 after ALPN alike). Returns 0 with *ret, -ENOMEM.
+ */
+int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_conn **ret);
+/* Free the session and every stream (on_stream_gone is not called). Accepts NULL. */
+void h2_conn_free(struct h2_conn *h);
+
+/*
+ * Plaintext from the client. Returns 0, or -EPROTO when the session must end (protocol error
+ * or abuse: a GOAWAY is queued, flush then close), -ENOMEM.
+ */
+int h2_conn_input(struct h2_conn *h, const void *buf, size_t len);
+
+/*
+ * Send what can be sent. Returns 1 when nothing is left to write, 0 when the socket is full
+ * (wait for POLLOUT), 2 when the session is over (GOAWAY out, nothing more to do: close),
+ * -errno on transport errors.
+ */
+int h2_conn_flush(struct h2_conn *h);
+
+/* Whether the session has open streams (the caller's idle deadline runs only without). */
+bool h2_conn_busy(const struct h2_conn *h);
+/* Queue a graceful GOAWAY (drain): streams under way finish. */
+void h2_conn_shutdown(struct h2_conn *h);
+
+/* Request accessors (valid from on_request until on_stream_gone). Pseudo-headers are
+ * checked by nghttp2 (RFC 9113 §8.3). */
+const char *h2_stream_method(const struct h2_stream *st, size_t *len);
+const char *h2_stream_path(const struct h2_stream *st, size_t *len);
+const char *h2_stream_authority(const struct h2_stream *st, size_t *len);
+/* A regular header by lowercase name, or NULL. */
+const char *h2_stream_header(const struct h2_stream *st, const char *name, size_t *len);
+int32_t h2_stream_id(const struct h2_stream *st);
+/* Opaque pointer for the request layer. */
+void h2_stream_set_data(struct h2_stream *st, void *data);
+void *h2_stream_get_data(const struct h2_stream *st);
+
+/*
+ * Answer st: status, headers (copied), and body (NULL: none, e.g. HEAD or 304). The body's fd
+ * is borrowed until on_stream_gone. Returns 0 or -errno (the stream is then reset).
+ */
+int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *hdrs, size_t n,
+                      const struct h2_body *body);
+/* A fill made progress: try the deferred body again. */
+void h2_stream_resume(struct h2_stream *st);
+
+/* Counters, for metrics and tests. */
+struct h2_stats {
+        uint64_t streams;         /* requests dispatched */
+        uint64_t client_resets;   /* streams the client reset before their answer was out */
+        uint64_t header_overflow; /* requests over max_header_list */
+        uint64_t control_frames;  /* SETTINGS/PING/PRIORITY/empty DATA received */
+        uint64_t data_frames;     /* DATA frames sent */
+        uint32_t goaway_reason;   /* error code of our GOAWAY, 0 if none */
+};
+const struct h2_stats *h2_conn_stats(const struct h2_conn *h);

@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/2 sessions at the frame level: the client side is built by hand (frames and HPACK
+ * bytes written out here), the server is h2.c over a socketpair with sendfile bodies.
+ * Covers the preface and SETTINGS (RFC 9113 §3.4, §6.5), request dispatch, flow control
+ * (§5.2, §6.9), a socket that fills mid-frame, and the abuse bounds of h2.h: rapid reset,
+ * CONTINUATION flood, HPACK bomb (RFC 7541 dynamic table references), SETTINGS/PING/empty
+ * DATA floods and a zero-window dribble.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bug.h"
+#include "h2.c"
+#include "tests.h"
+
+#define PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+enum { BODY = 100000 };
+static char body[BODY];
+static int body_fd = -1;
+
+struct fixture {
+        int sfd, cfd;
+        struct h2_conn *h;
+        unsigned requests, gone;
+        bool respond; /* answer requests at once with the file body */
+        unsigned short_writes; /* > 0: accept at most this many bytes per call, and refuse
+                                * every other call, as a full socket would */
+        unsigned calls;
+        char in[1 << 21];
+        size_t in_len, in_off;
+};
+
+static ssize_t io_write(void *ctx, const void *buf, size_t len)
+{
+        struct fixture *f = ctx;
+        ssize_t n;
+
+        if (f->short_writes) {
+                if (++f->calls % 2 == 0)
+                        return -EAGAIN;
+                if (len > f->short_writes)
+                        len = f->short_writes;
+        }
+        n = send(f->sfd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        return n < 0 ? -errno : n;
+}
+
+static ssize_t io_write_file(void *ctx, const void *hdr, size_t hlen, int fd, off_t off,
+                             size_t len)
+{
+        struct fixture *f = ctx;
+        ssize_t n = 0, m;
+
+        if (f->short_writes) {
+                if (++f->calls % 2 == 0)
+                        return -EAGAIN;
+                /* Cut inside the header sometimes, inside the payload otherwise. */
+                if (hlen > 4 && f->calls % 3 == 0)
+                        hlen = 4, len = 0;
+                else if (len > f->short_writes)
+                        len = f->short_writes;
+        }
+        if (hlen) {
+                n = send(f->sfd, hdr, hlen, MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
+                if (n < 0)
+                        return -errno;
+                if ((size_t)n < hlen)
+                        return n;
+        }
+        if (len == 0)
+                return n;
+        m = sendfile(f->sfd, fd, &off, len);
+        if (m < 0)
+                return n ? n : -errno;
+        return n + m;
+}
+
+static void on_request(void *ctx, struct h2_stream *st)
+{
+        struct fixture *f = ctx;
+        static const struct h2_header hdr[] = {{"content-type", "video/mp4", 12, 9}};
+        struct h2_body b = {.fd = body_fd, .off = 0, .len = BODY};
+
+        f->requests++;
+        if (f->respond)
+                (void)h2_stream_respond(st, 200, hdr, 1, &b);
+}
+
+static void on_gone(void *ctx, struct h2_stream *st, bool answered)
+{
+        struct fixture *f = ctx;
+        (void)st;
+        (void)answered;
+        f->gone++;
+}
+
+static struct h2_limits limits = {
+    .max_concurrent_streams = 100,
+    .window = 1 << 20,
+    .max_header_list = 16384,
+    .max_resets_per_s = 100,
+    .max_control_per_s = 1000,
+};
+
+static int fx_open(struct fixture *f)
+{
+        int fds[2];
+        struct h2_io io = {.write = io_write,
+                           .write_file = io_write_file,
+                           .on_request = on_request,
+                           .on_stream_gone = on_gone,
+                           .ctx = f};
+
+        memset(f, 0, sizeof(*f));
+        f->respond = true;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) < 0)
+                return -1;
+        f->sfd = fds[0];
+        f->cfd = fds[1];
+        return h2_conn_new(&limits, &io, &f->h);
+}
+
+static void fx_close(struct fixture *f)
+{
+        h2_conn_free(f->h);
+        (void)close(f->sfd);
+        (void)close(f->cfd);
+}
+
+/* Client → server: bytes go straight into the session (as conn.c would hand them). */
+static int cl_send(struct fixture *f, const void *buf, size_t len)
+{
+        int r = h2_conn_input(f->h, buf, len);
+        int fr = h2_conn_flush(f->h);
+        return r < 0 ? r : (fr < 0 ? fr : 0);
+}
+
+static int frame(struct fixture *f, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
+                 size_t len)
+{
+        uint8_t b[9 + 65536];
+
+        b[0] = (uint8_t)(len >> 16);
+        b[1] = (uint8_t)(len >> 8);
+        b[2] = (uint8_t)len;
+        b[3] = type;
+        b[4] = flags;
+        b[5] = (uint8_t)(sid >> 24 & 0x7f);
+        b[6] = (uint8_t)(sid >> 16);
+        b[7] = (uint8_t)(sid >> 8);
+        b[8] = (uint8_t)sid;
+        memcpy(b + 9, p, len);
+        return cl_send(f, b, 9 + len);
+}
+
+/* HPACK (RFC 7541 appendix A static table): GET, https, :path literal, :authority literal. */
+static size_t get_block(uint8_t *b, const char *path)
+{
+        size_t n = 0, pl = strlen(path);
+
+        b[n++] = 0x82;           /* :method GET */
+        b[n++] = 0x87;           /* :scheme https */
+        b[n++] = 0x04;           /* :path, literal without indexing, indexed name 4 */
+        b[n++] = (uint8_t)pl;    /* short values only */
+        memcpy(b + n, path, pl);
+        n += pl;
+        b[n++] = 0x01; /* :authority, indexed name 1 */
+        b[n++] = 6;
+        memcpy(b + n, "a.test", 6);
+        return n + 6;
+}
+
+static int preface(struct fixture *f, const uint8_t *settings, size_t slen)
+{
+        int r = cl_send(f, PREFACE, sizeof(PREFACE) - 1);
+        return r < 0 ? r : frame(f, 4, 0, 0, settings, slen);
+}
+
+static int get(struct fixture *f, uint32_t sid, const char *path, bool end_stream)
+{
+        uint8_t b[256];
+        size_t n = get_block(b, path);
+        return frame(f, 1, (uint8_t)(0x4 | (end_stream ? 0x1 : 0)), sid, b, n);
+}
+
+/* Server → client: read what is there, then walk frames. */
+static void drain(struct fixture *f)
+{
+        ssize_t n;
+
+        while (f->in_len < sizeof(f->in) &&
+               (n = recv(f->cfd, f->in + f->in_len, sizeof(f->in) - f->in_len, 0)) > 0)
+                f->in_len += (size_t)n;
+}
+
+struct fr {
+        uint32_t len, sid;
+        uint8_t type, flags;
+        const uint8_t *p;
+};
+
+static bool next_frame(struct fixture *f, struct fr *fr)
+{
+        const uint8_t *b = (const uint8_t *)f->in + f->in_off;
+
+        if (f->in_len - f->in_off < 9)
+                return false;
+        fr->len = (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2];
+        if (f->in_len - f->in_off < 9 + fr->len)
+                return false;
+        fr->type = b[3];
+        fr->flags = b[4];
+        fr->sid = ((uint32_t)b[5] & 0x7f) << 24 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 8 | b[8];
+        fr->p = b + 9;
+        f->in_off += 9 + fr->len;
+        return true;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+struct seen {
+        unsigned headers, rst, goaway, settings, data_frames;
+        uint64_t data_bytes;
+        uint32_t goaway_code, rst_code, min_data;
+        bool end_stream;
+        uint64_t data_off_ok; /* bytes that matched the body */
+};
+
+static void scan(struct fixture *f, struct seen *s)
+{
+        struct fr fr;
+
+        drain(f);
+        while (next_frame(f, &fr)) {
+                switch (fr.type) {
+                case 0:
+                        if (fr.len && memcmp(fr.p, body + s->data_bytes, fr.len) == 0)
+                                s->data_off_ok += fr.len;
+                        s->data_bytes += fr.len;
+                        s->data_frames++;
+                        if (!s->min_data || fr.len < s->min_data)
+                                s->min_data = fr.len;
+                        if (fr.flags & 1)
+                                s->end_stream = true;
+                        break;
+                case 1:
+                        s->headers++;
+                        break;
+                case 3:
+                        s->rst++;
+                        s->rst_code = be32(fr.p);
+                        break;
+                case 4:
+                        s->settings++;
+                        break;
+                case 7:
+                        s->goaway++;
+                        s->goaway_code = be32(fr.p + 4);
+                        break;
+                default:
+                        break;
+                }
+        }
+}
+
+static int window_update(struct fixture *f, uint32_t sid, uint32_t inc)
+{
+        uint8_t p[4] = {(uint8_t)(inc >> 24), (uint8_t)(inc >> 16), (uint8_t)(inc >> 8),
+                        (uint8_t)inc};
+        return frame(f, 8, 0, sid, p, 4);
+}
+
+TEST(setup)
+{
+        char path[] = "/tmp/sluice-h2-XXXXXX";
+
+        for (size_t i = 0; i < BODY; i++)
+                body[i] = (char)(i * 31 + (i >> 8));
+        body_fd = mkstemp(path);
+        ASSERT_TRUE(body_fd >= 0);
+        (void)unlink(path);
+        ASSERT_EQ(write(body_fd, body, BODY), BODY);
+}
+
+TEST(request_and_flow_control)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        ASSERT_EQ(get(f, 1, "/t/v/seg-1.m4s", true), 0);
+        ASSERT_EQ(f->requests, 1);
+        scan(f, &s);
+        ASSERT_TRUE(s.settings >= 1);
+        ASSERT_EQ(s.headers, 1);
+        /* The client's windows are the default 65535: not a byte more before it opens them. */
+        ASSERT_EQ(s.data_bytes, 65535);
+        ASSERT_EQ(s.data_off_ok, 65535);
+        ASSERT_TRUE(!s.end_stream);
+        ASSERT_EQ(window_update(f, 0, 1 << 20), 0);
+        ASSERT_EQ(window_update(f, 1, 1 << 20), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_bytes, BODY);
+        ASSERT_EQ(s.data_off_ok, BODY);
+        ASSERT_TRUE(s.end_stream);
+        ASSERT_EQ(f->gone, 1);
+        ASSERT_TRUE(!h2_conn_busy(f->h));
+        fx_close(f);
+        free(f);
+}
+
+TEST(socket_full_mid_frame)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        int flushes = 0;
+        /* INITIAL_WINDOW_SIZE 1 MiB so only the socket limits sending. */
+        static const uint8_t st[] = {0, 4, 0, 0x10, 0, 0};
+
+        ASSERT_EQ(fx_open(f), 0);
+        f->short_writes = 3000;
+        ASSERT_EQ(preface(f, st, sizeof(st)), 0);
+        ASSERT_EQ(window_update(f, 0, 1 << 20), 0);
+        ASSERT_EQ(get(f, 1, "/x", true), 0);
+        for (int i = 0; i < 10000 && !s.end_stream; i++) {
+                scan(f, &s);
+                if (h2_conn_flush(f->h) == 0)
+                        flushes++;
+        }
+        ASSERT_TRUE(flushes > 0);
+        ASSERT_EQ(s.data_bytes, BODY);
+        ASSERT_EQ(s.data_off_ok, BODY);
+        fx_close(f);
+        free(f);
+}
+
+TEST(bad_preface)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(cl_send(f, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27), -EPROTO);
+        scan(f, &s);
+        ASSERT_EQ(f->requests, 0);
+        fx_close(f);
+        free(f);
+}
+
+TEST(rapid_reset)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        static const uint8_t cancel[4] = {0, 0, 0, 8};
+        int r = 0;
+        uint32_t sid;
+
+        ASSERT_EQ(fx_open(f), 0);
+        f->respond = false; /* a miss: the answer would come later */
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        for (sid = 1; sid < 20000 && r == 0; sid += 2) {
+                r = get(f, sid, "/m", true);
+                if (r == 0)
+                        r = frame(f, 3, 0, sid, cancel, 4);
+                if ((sid & 255) == 1)
+                        scan(f, &s);
+        }
+        scan(f, &s);
+        ASSERT_EQ(r, -EPROTO);
+        ASSERT_EQ(s.goaway, 1);
+        ASSERT_EQ(s.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+        /* Work started for reset streams stays near the burst allowance. */
+        ASSERT_TRUE(f->requests <= limits.max_resets_per_s + 2);
+        ASSERT_EQ(h2_conn_stats(f->h)->client_resets, f->gone);
+        fx_close(f);
+        free(f);
+}
+
+TEST(continuation_flood)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        uint8_t b[256];
+        size_t n;
+        int r = 0;
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        n = get_block(b, "/c");
+        /* HEADERS without END_HEADERS, then CONTINUATIONs that never end the block. */
+        ASSERT_EQ(frame(f, 1, 0x1, 1, b, 1), 0);
+        for (int i = 0; i < 100 && r == 0; i++)
+                r = frame(f, 9, 0, 1, "\x82", 1);
+        (void)n;
+        scan(f, &s);
+        /* nghttp2 stops at its bound with a fatal error: the connection is closed. */
+        ASSERT_EQ(r, -EPROTO);
+        ASSERT_EQ(f->requests, 0);
+        fx_close(f);
+        free(f);
+}
+
+TEST(hpack_bomb)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        static uint8_t b[8192];
+        size_t n = 0, vlen = 4000;
+        int r = 0;
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        for (uint32_t sid = 1; sid <= 2 * H2_MAX_HEADER_ABUSE + 1 && r == 0; sid += 2) {
+                n = get_block(b, "/b");
+                if (sid == 1) {
+                        /* Literal with incremental indexing, new name "x" and a 4000-byte
+                         * value: it enters the dynamic table as index 62. */
+                        b[n++] = 0x40;
+                        b[n++] = 1;
+                        b[n++] = 'x';
+                        b[n++] = 0x7f; /* value length 4000 = 127 + 3873 (7-bit prefix) */
+                        b[n++] = (uint8_t)(((vlen - 127) & 0x7f) | 0x80);
+                        b[n++] = (uint8_t)((vlen - 127) >> 7);
+                        memset(b + n, 'y', vlen);
+                        n += vlen;
+                }
+                /* A few bytes that each decode to 4 KB: 100 references = 400 KB. */
+                for (int i = 0; i < 100; i++)
+                        b[n++] = 0xbe; /* indexed, 62 */
+                r = frame(f, 1, 0x5, sid, b, n);
+                scan(f, &s);
+        }
+        ASSERT_EQ(f->requests, 0);
+        ASSERT_TRUE(h2_conn_stats(f->h)->header_overflow >= 2);
+        ASSERT_TRUE(s.rst >= 1 || s.goaway == 1);
+        ASSERT_EQ(s.goaway, 1);
+        ASSERT_EQ(s.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+        fx_close(f);
+        free(f);
+}
+
+static void flood(uint8_t type, uint8_t flags, uint32_t sid, const void *p, size_t len,
+                  bool open_stream)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        int r = 0, i;
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        if (open_stream)
+                ASSERT_EQ(get(f, 1, "/p", false), 0); /* a request whose body never ends */
+        for (i = 0; i < 5000 && r == 0; i++) {
+                r = frame(f, type, flags, sid, p, len);
+                if ((i & 63) == 0)
+                        scan(f, &s);
+        }
+        scan(f, &s);
+        ASSERT_EQ(r, -EPROTO);
+        ASSERT_TRUE(i <= (int)limits.max_control_per_s + 2);
+        ASSERT_EQ(s.goaway, 1);
+        ASSERT_EQ(s.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+        fx_close(f);
+        free(f);
+}
+
+TEST(settings_flood)
+{
+        flood(4, 0, 0, NULL, 0, false);
+}
+
+TEST(ping_flood)
+{
+        flood(6, 0, 0, "12345678", 8, false);
+}
+
+TEST(empty_data_flood)
+{
+        flood(0, 0, 1, NULL, 0, true);
+}
+
+TEST(priority_flood)
+{
+        flood(2, 0, 3, "\0\0\0\1\x10", 5, false);
+}
+
+TEST(zero_window_dribble)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        static const uint8_t st[] = {0, 4, 0, 0, 0, 0}; /* INITIAL_WINDOW_SIZE 0 */
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, st, sizeof(st)), 0);
+        ASSERT_EQ(window_update(f, 0, 1 << 20), 0);
+        ASSERT_EQ(get(f, 1, "/z", true), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.headers, 1);
+        ASSERT_EQ(s.data_frames, 0);
+        /* One byte at a time: nothing goes out until a useful frame fits. */
+        for (int i = 0; i < H2_MIN_DATA - 1; i++)
+                ASSERT_EQ(window_update(f, 1, 1), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_frames, 0);
+        ASSERT_EQ(window_update(f, 1, 1), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_frames, 1);
+        ASSERT_EQ(s.data_bytes, H2_MIN_DATA);
+        ASSERT_EQ(window_update(f, 1, BODY), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_bytes, BODY);
+        ASSERT_EQ(s.data_off_ok, BODY);
+        ASSERT_TRUE(s.min_data >= H2_MIN_DATA || s.data_frames == 1);
+        fx_close(f);
+        free(f);
+}
+
+TEST(concurrent_streams_bounded)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        static const uint8_t ack[] = {0};
+
+        ASSERT_EQ(fx_open(f), 0);
+        f->respond = false;
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        ASSERT_EQ(frame(f, 4, 1, 0, ack, 0), 0); /* ACK our SETTINGS */
+        for (uint32_t sid = 1; sid <= 2 * (limits.max_concurrent_streams + 5); sid += 2)
+                (void)get(f, sid, "/s", true);
+        scan(f, &s);
+        ASSERT_EQ(f->requests, limits.max_concurrent_streams);
+        /* Past the acknowledged limit nghttp2 treats it as a connection error. */
+        ASSERT_TRUE(s.rst >= 1 || (s.goaway == 1 && s.goaway_code == NGHTTP2_PROTOCOL_ERROR));
+        fx_close(f);
+        free(f);
+}
+
+TEST_MAIN()
