@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -506,6 +507,27 @@ static void on_poll(struct uring_loop *loop, void *owner, const struct io_uring_
 
 /* ---- API ---- */
 
+/*
+ * Have the server give up on a statement shortly before we do: a query abandoned on our
+ * timeout (the connection is dropped) must not go on running and committing behind the 503
+ * the client already got. Applied to keyword=value conninfo strings without their own
+ * "options"; URIs and explicit options are left as the operator wrote them.
+ */
+static char *conninfo_with_timeout(const char *conninfo, uint64_t timeout_ms)
+{
+        uint64_t st = timeout_ms > 200 ? timeout_ms - 100 : timeout_ms;
+        size_t n = strlen(conninfo) + 64;
+        char *s;
+
+        if (!strncmp(conninfo, "postgres", 8) || strstr(conninfo, "options"))
+                return strdup(conninfo);
+        s = malloc(n);
+        if (s)
+                snprintf(s, n, "%s options='-c statement_timeout=%llu'", conninfo,
+                         (unsigned long long)st);
+        return s;
+}
+
 int pgdb_new(struct uring_loop *loop, const struct pgdb_params *p, struct pgdb **ret)
 {
         struct pgdb *db;
@@ -523,7 +545,7 @@ int pgdb_new(struct uring_loop *loop, const struct pgdb_params *p, struct pgdb *
         db->op_in = p->op_base;
         db->op_out = (uint8_t)(p->op_base + 1);
         db->op_cancel = (uint8_t)(p->op_base + 2);
-        db->conninfo = strdup(p->conninfo);
+        db->conninfo = conninfo_with_timeout(p->conninfo, db->query_timeout_ms);
         db->conns = calloc(db->pool_size, sizeof(*db->conns));
         if (!db->conninfo || !db->conns) {
                 free(db->conninfo);

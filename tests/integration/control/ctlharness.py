@@ -96,6 +96,8 @@ log: {{level: info}}
         self.proc = None
         self.port = None
         self.log = []
+        self.cond = threading.Condition()
+        self.eof = False
         Control.instances.append(self)
 
     def start(self, expect_ready=True):
@@ -118,7 +120,21 @@ log: {{level: info}}
 
     def _drain(self):
         for line in self.proc.stdout:
-            self.log.append(line)
+            with self.cond:
+                self.log.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    def wait_log(self, pattern, timeout=10, start=0):
+        """Wait for a log line matching pattern (woken by each new line, not by polling)."""
+        rx = re.compile(pattern)
+        with self.cond:
+            ok = self.cond.wait_for(
+                lambda: any(rx.search(l) for l in self.log[start:]) or self.eof, timeout)
+            if not any(rx.search(l) for l in self.log[start:]):
+                raise Failure(f"no log line matching {pattern!r}")
 
     def stop(self, sig=15, timeout=20):
         if self.proc and self.proc.poll() is None:

@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: MIT
+"""PostgreSQL slow or down: 503 with Retry-After (never a partial manifest or licence), the
+loop keeps answering what needs no database, and service resumes when the database returns."""
+import base64
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctlharness import Control, Failure, Postgres, check, register, run
+
+
+def until_ok(ctl, method, path, body=None, tries=15):
+    """Retry as a client does: honour Retry-After on 503."""
+    for _ in range(tries):
+        st, h, b = ctl.request(method, path, body)
+        if st != 503:
+            return st, h, b
+        check("retry-after" in h, "503 without Retry-After")
+        time.sleep(int(h["retry-after"]))
+    raise Failure(f"{path}: still 503 after {tries} tries")
+
+
+def main(binary, tmp):
+    pg = Postgres(tmp)
+    ctl = Control(binary, tmp, pg).start()
+    register(ctl, "m1", encrypted=True)
+    ctl.json("PUT", "/v1/admin/titles/m1/licences", {"licences": [{"country": "GB"}]}, admin=True)
+    ctl.json("POST", "/v1/admin/edges", {"id": "e1", "region": "eu-west",
+                                         "base_url": "http://e1.test"}, admin=True)
+    ctl.json("POST", "/v1/edges/e1/heartbeat", {"load": 0.1})
+    sid = ctl.json("POST", "/v1/playback", {"title": "m1"})["session"]
+    kid = base64.urlsafe_b64encode(bytes.fromhex("00112233445566778899aabbccddeeff")) \
+        .rstrip(b"=").decode()
+
+    # Slow: a lock held elsewhere stalls the session insert past the 2 s database timeout.
+    locker = subprocess.Popen(["psql", pg.conninfo, "-XAtq"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    locker.stdin.write("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
+    locker.stdin.flush()
+    check(locker.stdout.readline().strip() == "locked",
+          "lock taken")
+    import threading
+    result = {}
+
+    def slow():
+        t0 = time.monotonic()
+        result["r"] = ctl.request("POST", "/v1/playback", {"title": "m1"})
+        result["t"] = time.monotonic() - t0
+    th = threading.Thread(target=slow)
+    th.start()
+    # While that request waits on PostgreSQL, the loop still answers.
+    t0 = time.monotonic()
+    st, _, _ = ctl.request("GET", "/healthz")
+    check(st == 200 and time.monotonic() - t0 < 0.5, "loop blocked by a slow query")
+    th.join(10)
+    st, h, b = result["r"]
+    check(st == 503 and h.get("retry-after") == "1", f"slow database: {st} {b!r}")
+    check(1.5 <= result["t"] < 4, f"answered at the timeout ({result['t']:.2f}s)")
+    locker.stdin.write("COMMIT;\n\\q\n")
+    locker.stdin.flush()
+    locker.wait(10)
+    # The statement the server abandoned did not commit a session behind the 503.
+    n = int(pg.psql("SELECT count(*) FROM sessions"))
+    check(n == 1, f"abandoned statement left {n - 1} extra session(s)")
+    st, _, _ = until_ok(ctl, "POST", "/v1/playback", {"title": "m1"})
+    check(st == 200, "recovered after the lock")
+
+    # Down: every database-backed route answers 503 with Retry-After and nothing partial.
+    pg.stop()
+    routes = [("POST", "/v1/playback", {"title": "m1"}), ("GET", f"/v1/manifest/{sid}.mpd", None),
+              ("GET", f"/v1/steering/{sid}", None),
+              ("POST", f"/v1/license/clearkey?session={sid}", {"kids": [kid]}),
+              ("GET", "/v1/catalog", None), ("GET", "/v1/search?q=x", None),
+              ("GET", "/v1/titles/m1", None), ("GET", "/v1/fill/plan?edge=e1", None),
+              ("POST", "/v1/edges/e1/heartbeat", {"load": 0}),
+              ("POST", "/v1/playback/report", {"session": sid, "position": 1}),
+              ("GET", "/v1/continue-watching?profile=1", None)]
+    for m, p, body in routes * 2:  # twice: the first fails connecting, the next in back-off
+        t0 = time.monotonic()
+        st, h, b = ctl.request(m, p, body)
+        check(st == 503 and h.get("retry-after"), f"{m} {p} with the database down: {st} {b!r}")
+        check(b.startswith(b'{"error":"unavailable"'), f"{p}: error body {b!r}")
+        check(b"<MPD" not in b and b'"keys"' not in b, f"{p}: partial content")
+        check(time.monotonic() - t0 < 3.5, f"{p}: answered within the timeout")
+    st, _, b = ctl.request("GET", "/healthz")
+    check(st == 200 and b'"db_connections":0' in b, f"healthz while down {b!r}")
+    st, _, b = ctl.request("GET", "/metrics")
+    check(b"sluice_control_db_unavailable_total" in b, "metrics count 503s")
+
+    # Back: the pool reconnects on demand.
+    pg.start()
+    st, _, b = until_ok(ctl, "GET", f"/v1/manifest/{sid}.mpd")
+    check(st == 200 and b"<MPD" in b, f"manifest after restart {st}")
+    check(ctl.stop() == 0, "SIGTERM exit 0")
+
+    # Down at start-up: a clear message and a failing exit status.
+    pg.stop()
+    c2 = Control(binary, tmp, pg, name="ctl2")
+    c2.start(expect_ready=False)
+    rc = c2.proc.wait(30)
+    check(rc == 1, f"start without a database: exit {rc}")
+    c2.wait_log(r"cannot connect to the database")
+
+
+run(main)
