@@ -32,6 +32,7 @@ struct slot {
 struct uring_loop {
         struct io_uring ring;
         unsigned setup_flags;
+        unsigned n_restricted; /* SQE opcodes allowed; 0: unrestricted */
         unsigned cqe_batch;
         unsigned timer_batch;
         bool stop;
@@ -81,7 +82,7 @@ uint64_t uring_loop_clock_us(void)
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int ring_init(struct uring_loop *loop, unsigned sq, unsigned cq)
+static int ring_init(struct uring_loop *loop, unsigned sq, unsigned cq, unsigned extra_flags)
 {
         /* Newest flags first: a kernel that lacks one refuses the whole set with -EINVAL. */
         static const unsigned tries[] = {
@@ -95,7 +96,7 @@ static int ring_init(struct uring_loop *loop, unsigned sq, unsigned cq)
                 struct io_uring_params p;
 
                 memset(&p, 0, sizeof(p));
-                p.flags = tries[i] | IORING_SETUP_CQSIZE;
+                p.flags = tries[i] | IORING_SETUP_CQSIZE | extra_flags;
                 p.cq_entries = cq;
                 r = io_uring_queue_init_params(sq, &loop->ring, &p);
                 if (r == 0) {
@@ -106,6 +107,38 @@ static int ring_init(struct uring_loop *loop, unsigned sq, unsigned cq)
                         return r;
         }
         return r;
+}
+
+/*
+ * Register the allow-list on a ring created with IORING_SETUP_R_DISABLED. Register operations
+ * stay open until the ring is enabled (the buffer ring is registered in between), and none is
+ * allowed afterwards.
+ */
+static int restrict_ring(struct uring_loop *loop, const struct uring_loop_params *params)
+{
+        struct io_uring_restriction res[URING_LOOP_OP_MAX + 2];
+        unsigned n = 0;
+        int r;
+
+        if (params->n_allow_ops > URING_LOOP_OP_MAX)
+                return -EINVAL;
+        memset(res, 0, sizeof(res));
+        for (unsigned i = 0; i < params->n_allow_ops; i++) {
+                res[n].opcode = IORING_RESTRICTION_SQE_OP;
+                res[n].sqe_op = params->allow_ops[i];
+                n++;
+        }
+        if (params->allow_sqe_flags) {
+                res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+                res[n].sqe_flags = params->allow_sqe_flags;
+                n++;
+        }
+        /* liburing 2.3 declares io_uring_register_restrictions() but does not export it. */
+        r = io_uring_register((unsigned)loop->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res, n);
+        if (r < 0)
+                return r;
+        loop->n_restricted = params->n_allow_ops;
+        return 0;
 }
 
 static int bufring_setup(struct uring_loop *loop, unsigned count, unsigned size)
@@ -178,10 +211,16 @@ int uring_loop_new(const struct uring_loop_params *params, struct uring_loop **r
         loop->cqe_batch = params && params->cqe_batch ? params->cqe_batch : 512;
         loop->timer_batch = params && params->timer_batch ? params->timer_batch : 256;
 
-        r = ring_init(loop, sq, cq);
+        r = ring_init(loop, sq, cq,
+                      params && params->n_allow_ops ? IORING_SETUP_R_DISABLED : 0);
         if (r < 0) {
                 loop->ring.ring_fd = -1;
                 goto fail;
+        }
+        if (params && params->n_allow_ops) {
+                r = restrict_ring(loop, params);
+                if (r < 0)
+                        goto fail;
         }
 
         loop->slots = calloc(SLOTS_INITIAL, sizeof(*loop->slots));
@@ -201,6 +240,14 @@ int uring_loop_new(const struct uring_loop_params *params, struct uring_loop **r
 
         if (params && params->buf_count) {
                 r = bufring_setup(loop, params->buf_count, params->buf_size);
+                if (r < 0)
+                        goto fail;
+        }
+
+        if (loop->n_restricted) {
+                /* With SINGLE_ISSUER this also makes the calling thread the submitter. */
+                r = io_uring_register((unsigned)loop->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+                                      NULL, 0);
                 if (r < 0)
                         goto fail;
         }
@@ -247,6 +294,11 @@ struct io_uring *uring_loop_ring(struct uring_loop *loop)
 unsigned uring_loop_setup_flags(const struct uring_loop *loop)
 {
         return loop->setup_flags;
+}
+
+unsigned uring_loop_restrictions(const struct uring_loop *loop)
+{
+        return loop->n_restricted;
 }
 
 void uring_loop_set_handler(struct uring_loop *loop, uint8_t op, uring_loop_handler_fn fn)

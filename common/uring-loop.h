@@ -46,6 +46,15 @@ struct uring_loop_params {
         unsigned timer_batch; /* max timers fired per iteration; 0: 256 */
         unsigned buf_count;   /* provided buffers for recv (power of two); 0: no buffer ring */
         unsigned buf_size;    /* bytes per provided buffer */
+        /*
+         * io_uring restrictions (optional; n_allow_ops 0 leaves the ring unrestricted). The ring
+         * is created disabled (IORING_SETUP_R_DISABLED), allowed only these SQE opcodes and
+         * SQE flags, and enabled at the end of uring_loop_new(); once enabled it refuses every
+         * io_uring_register() operation. The array is read during uring_loop_new() only.
+         */
+        const uint8_t *allow_ops;
+        unsigned n_allow_ops;
+        uint8_t allow_sqe_flags; /* IOSQE_* bits the owner sets (e.g. IOSQE_BUFFER_SELECT) */
 };
 
 /*
@@ -59,6 +68,8 @@ void uring_loop_free(struct uring_loop *loop);
 struct io_uring *uring_loop_ring(struct uring_loop *loop);
 /* Setup flags the ring actually got (for logs and tests). */
 unsigned uring_loop_setup_flags(const struct uring_loop *loop);
+/* Number of SQE opcodes the ring is restricted to; 0 when it is unrestricted. */
+unsigned uring_loop_restrictions(const struct uring_loop *loop);
 
 void uring_loop_set_handler(struct uring_loop *loop, uint8_t op, uring_loop_handler_fn fn);
 void uring_loop_set_userdata(struct uring_loop *loop, void *userdata);

@@ -191,6 +191,31 @@ static const struct cfg_field http2_fields[] = {
 };
 /* clang-format on */
 
+static int parse_seccomp_mode(const char *scalar, void *dst, char *err, size_t errlen)
+{
+        static const char *const names[] = {"kill", "log", "off"};
+
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                if (strcmp(scalar, names[i]) == 0) {
+                        *(int64_t *)dst = (int64_t)i;
+                        return 0;
+                }
+        }
+        snprintf(err, errlen, "must be kill, log or off");
+        return -EINVAL;
+}
+
+/* clang-format off */
+static const struct cfg_field sandbox_fields[] = {
+        {.key = "enabled", .type = CFG_BOOL, .offset = offsetof(struct edge_cfg_sandbox, enabled),
+         .def = "true"},
+        {.key = "seccomp", .type = CFG_CUSTOM,
+         .offset = offsetof(struct edge_cfg_sandbox, seccomp), .def = "kill",
+         .parse = parse_seccomp_mode},
+        {0},
+};
+/* clang-format on */
+
 /* clang-format off */
 static const struct cfg_field edge_fields[] = {
         {.key = "listen", .type = CFG_STRLIST, .offset = offsetof(struct edge_cfg, listen),
@@ -215,6 +240,9 @@ static const struct cfg_field edge_fields[] = {
          .sub = log_fields},
         {.key = "cors_origins", .type = CFG_STRLIST,
          .offset = offsetof(struct edge_cfg, cors_origins), .min = 0, .max = 256, .def = "*"},
+        {.key = "user", .type = CFG_STRING, .offset = offsetof(struct edge_cfg, user)},
+        {.key = "sandbox", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, sandbox),
+         .sub = sandbox_fields},
         {.key = "tls", .type = CFG_SECTION_LIST, .offset = offsetof(struct edge_cfg, tls),
          .min = 0, .max = 16, .sub = tls_fields, .elem_size = sizeof(struct edge_cfg_tls)},
         {.key = "http2", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, http2),

@@ -17,6 +17,8 @@
 
 #include "edge-cfg.h"
 #include "listener.h"
+#include "notify.h"
+#include "sandbox.h"
 #include "store.h"
 #include "worker.h"
 
@@ -284,6 +286,7 @@ int main(int argc, char **argv)
             {"version", no_argument, NULL, 'V'},       {0},
         };
         struct edge_server srv;
+        struct notify *notify = NULL;
         struct edge_runtime *rt = NULL;
         struct edge_cfg *cfg = NULL;
         struct cfg_error err;
@@ -405,6 +408,15 @@ int main(int argc, char **argv)
                         goto out;
         }
 
+        r = notify_open(&notify);
+        if (r < 0) {
+                log_error("cannot open $NOTIFY_SOCKET: %s", strerror(-r));
+                goto out;
+        }
+        /* Everything privileged is done: listeners bound, store and logs open. */
+        if (sandbox_privileges_drop(rt->cfg) < 0)
+                goto out;
+
         srv.workers = calloc(n_workers + 1, sizeof(*srv.workers));
         if (!srv.workers)
                 goto out;
@@ -421,17 +433,23 @@ int main(int argc, char **argv)
                 log_error("cannot start the admin worker: %s", strerror(-r));
                 goto stop;
         }
+        if (sandbox_filter_apply(rt->cfg, &srv) < 0)
+                goto stop;
         log_info("sluice-edge %s ready: %u worker(s), cache %s", SLUICE_VERSION, n_workers,
                  rt->cfg->cache.dir);
+        (void)notify_send(notify, "READY=1\nSTATUS=serving");
 
         for (;;) {
-                int sig = sigwaitinfo(&sigs, NULL);
+                int sig = notify_sigwait(notify, &sigs);
                 if (sig < 0)
                         continue;
                 if (sig == SIGHUP) {
+                        (void)notify_send(notify, "RELOADING=1");
                         reload(&srv, config);
+                        (void)notify_send(notify, "READY=1\nSTATUS=serving");
                         continue;
                 }
+                (void)notify_send(notify, "STOPPING=1\nSTATUS=draining");
                 log_info("signal %d: draining", sig);
                 break;
         }
@@ -451,6 +469,7 @@ stop:
                 log_warn("final counter flush failed: %s, ignoring", strerror(-r));
         log_info("stopped");
 out:
+        notify_free(notify);
         free(srv.workers);
         free(client_fds);
         free(admin_fds);

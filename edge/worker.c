@@ -11,6 +11,7 @@
 #include "edge-cfg.h"
 #include "listener.h"
 #include "miss.h"
+#include "sandbox.h"
 #include "store.h"
 #include "upstream.h"
 #include "worker.h"
@@ -141,6 +142,7 @@ static int setup(struct edge_worker *w)
         p.sq_entries = w->admin ? 256 : 1024;
         p.buf_count = w->admin ? 64 : 1024;
         p.buf_size = w->admin ? 65536 : 4096;
+        sandbox_uring_restrict(atomic_load(&srv->rt)->cfg, &p);
         r = uring_loop_new(&p, &w->loop);
         if (r < 0)
                 return r;

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <signal.h>
+#include <stdint.h>
+
+/*
+ * Readiness and watchdog notifications to the service manager (systemd's sd_notify protocol,
+ * spoken directly: one datagram of "KEY=value" lines to the AF_UNIX socket named by
+ * $NOTIFY_SOCKET, a path or "@abstract-name"). Without $NOTIFY_SOCKET every call is a no-op,
+ * so the edge runs the same under systemd, in tests and by hand.
+ *
+ * The edge sends READY=1 once its listeners accept, RELOADING=1 then READY=1 around a SIGHUP
+ * reload, STOPPING=1 on SIGTERM, and WATCHDOG=1 every half $WATCHDOG_USEC while its main
+ * thread waits for signals (notify_sigwait).
+ */
+
+struct notify;
+
+/*
+ * Read the environment and open the socket. Returns 0 and *ret (free with notify_free; inert
+ * when there is no service manager), or -errno (-ENOMEM, a $NOTIFY_SOCKET too long for a
+ * sockaddr_un, socket(2) failing). Start-up only; call it before the seccomp filter.
+ */
+int notify_open(struct notify **ret);
+/* Close the socket. n may be NULL. */
+void notify_free(struct notify *n);
+
+/*
+ * Send state ("READY=1", "STATUS=...", several lines joined by '\n'). Returns 0 (also when
+ * inert) or -errno from sendto(2); callers log and carry on.
+ */
+int notify_send(struct notify *n, const char *state);
+
+/* The watchdog period systemd asked for in microseconds (0: no watchdog for this process). */
+uint64_t notify_watchdog_usec(const struct notify *n);
+
+/*
+ * Wait for one of the blocked signals in set, sending WATCHDOG=1 at half the watchdog period
+ * meanwhile. Returns the signal number, or -EINTR when interrupted (call again).
+ */
+int notify_sigwait(struct notify *n, const sigset_t *set);
