@@ -101,18 +101,6 @@ struct edge_cfg_sandbox {
         int64_t seccomp; /* enum edge_seccomp_mode */
 };
 
-/* What the seccomp filter does with a system call outside the edge's allow-list. */
-enum edge_seccomp_mode {
-        EDGE_SECCOMP_KILL = 0, /* kill the process (default) */
-        EDGE_SECCOMP_LOG,      /* allow it and have the kernel log it (finding the list) */
-        EDGE_SECCOMP_OFF,      /* no filter */
-};
-
-struct edge_cfg_sandbox {
-        bool enabled;    /* io_uring restrictions, capability drop, no_new_privs, seccomp */
-        int64_t seccomp; /* enum edge_seccomp_mode */
-};
-
 struct edge_cfg {
         struct cfg_strlist listen; /* "host:port" client listeners */
         int64_t workers;           /* 0 = one per CPU */
