@@ -7,7 +7,7 @@
 /*
  * A token bucket in bytes, clocked by the caller (monotonic nanoseconds), so tests drive it
  * with a fake clock. It starts empty and holds at most `burst` bytes, so the bytes let through
- * in any interval T are at most rate*T + burst; with burst = rate/20 the cap holds within 5%
+ * in any interval T are at most rate*T + burst; with burst = rate/100 the cap holds within 5%
  * over any window of a second or more. Taking may overdraw (a chunk is taken whole); the
  * debt is repaid before anything more passes.
  *

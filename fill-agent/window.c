@@ -31,7 +31,7 @@ int window_parse(const char *s, struct window *ret)
                 return -EINVAL;
         if (w.start_min == 24 * 60)
                 w.start_min = 0;
-        if (w.start_min == w.end_min % (24 * 60))
+        if (w.start_min == w.end_min)
                 return -EINVAL;
         *ret = w;
         return 0;

@@ -31,13 +31,14 @@ def waits_for_the_window(env):
     objs = make_catalog(env.origin, titles=1, segs=2)
     env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
     t0 = time.monotonic()
-    rc, out, err = env.fill("run", *WIN, "--tz", "UTC", "--now", "2030-01-01T01:59:58Z",
+    rc, out, err = env.fill("run", *WIN, "--tz", "UTC", "--now", "2030-01-01T01:59:57Z",
                             "--outside-window", "wait", "--progress", "json")
     took = time.monotonic() - t0
     eq(rc, 0, f"waited then ran ({err})")
     ev = events(out)
-    check(ev[0]["event"] == "waiting" and ev[0]["seconds"] == 2, f"first event {ev[0]}")
-    check(took >= 1.5, f"the run waited ({took:.2f}s)")
+    # The fake clock runs on from --now, so a slow start-up eats into the 3 s.
+    check(ev[0]["event"] == "waiting" and 1 <= ev[0]["seconds"] <= 3, f"first event {ev[0]}")
+    check(took >= 1.0, f"the run waited ({took:.2f}s)")
     env.check_edge_holds(objs)
 
 

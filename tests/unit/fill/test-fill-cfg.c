@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <unistd.h>
+
+#include "tests.h"
+
+#include "fill-cfg.h"
+
+TEST(rate_units)
+{
+        uint64_t v;
+        ASSERT_EQ(fill_cfg_rate_parse("2Gbit", &v), 0);
+        ASSERT_EQ(v, 2000000000ull);
+        ASSERT_EQ(fill_cfg_rate_parse("800Mbit", &v), 0);
+        ASSERT_EQ(v, 800000000ull);
+        ASSERT_EQ(fill_cfg_rate_parse("100MB/s", &v), 0);
+        ASSERT_EQ(v, 800000000ull);
+        ASSERT_EQ(fill_cfg_rate_parse("1.5G", &v), 0);
+        ASSERT_EQ(v, 1500000000ull);
+        ASSERT_EQ(fill_cfg_rate_parse("0", &v), 0);
+        ASSERT_EQ(v, 0);
+        ASSERT_EQ(fill_cfg_rate_parse("unlimited", &v), 0);
+        ASSERT_EQ(fill_cfg_rate_parse("fast", &v), -EINVAL);
+        ASSERT_EQ(fill_cfg_rate_parse("-1G", &v), -EINVAL);
+        ASSERT_EQ(fill_cfg_rate_parse("2Gbitz", &v), -EINVAL);
+        ASSERT_EQ(fill_cfg_rate_parse("1bit", &v), -EINVAL);
+}
+
+static int load_text(const char *text, struct fill_cfg *c, struct cfg_error *err)
+{
+        char path[] = "/tmp/sluice-fill-cfg-XXXXXX";
+        int fd = mkstemp(path), r;
+        if (fd < 0)
+                return -errno;
+        if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+                close(fd);
+                return -EIO;
+        }
+        close(fd);
+        memset(c, 0, sizeof(*c));
+        r = fill_cfg_load(path, c, err);
+        unlink(path);
+        return r;
+}
+
+TEST(config_with_edges)
+{
+        struct fill_cfg c;
+        struct cfg_error err;
+        const char *y = "control: http://control:7000\n"
+                        "rate: 2Gbit\n"
+                        "window: \"02:00-14:00\"\n"
+                        "outside_window: wait\n"
+                        "edges:\n"
+                        "  - {id: edge-a, admin_url: \"http://10.0.0.1:8081\", admin_token_file: /t, rate: 500Mbit}\n"
+                        "  - {id: edge-b, admin_url: \"http://10.0.0.2:8081\", admin_token_file: /t, tz: Asia/Tokyo}\n";
+        ASSERT_EQ(load_text(y, &c, &err), 0);
+        ASSERT_STREQ(c.control, "http://control:7000");
+        ASSERT_EQ(c.rate_bps, 2000000000ull);
+        ASSERT_EQ(c.parallel, 4);
+        ASSERT_TRUE(c.evict);
+        ASSERT_EQ(c.edges.n, 2);
+        struct fill_edge_cfg *e = c.edges.items;
+        ASSERT_EQ(e[0].rate_bps, 500000000ull);
+        ASSERT_STREQ(e[1].tz, "Asia/Tokyo");
+        fill_cfg_free(&c);
+}
+
+TEST(config_errors_have_positions)
+{
+        struct fill_cfg c;
+        struct cfg_error err;
+        ASSERT_EQ(load_text("rate: 2Gbitz\n", &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, ":1:7:") != NULL);
+        ASSERT_EQ(load_text("control: x\nparalel: 3\n", &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, ":2:1:") != NULL);
+        ASSERT_EQ(load_text("outside_window: later\n", &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, "outside_window") != NULL);
+        ASSERT_EQ(load_text("edges:\n  - {id: a}\n  - {id: a}\n", &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, ":3:") != NULL);
+}
+
+TEST_MAIN()

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests.h"
+
+#include "journal.h"
+
+static const char SHA_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char SHA_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+static char *tmpdir(void)
+{
+        static char d[64];
+        snprintf(d, sizeof(d), "/tmp/sluice-fill-journal-XXXXXX");
+        return mkdtemp(d);
+}
+
+TEST(journal_roundtrip_and_resume)
+{
+        char path[512];
+        struct journal *j;
+        struct journal_summary s;
+        char *dir = tmpdir();
+
+        ASSERT_TRUE(dir != NULL);
+        snprintf(path, sizeof(path), "%s/sub/edge-a.journal", dir);
+        ASSERT_EQ(journal_open(path, true, &j), 0);
+        ASSERT_EQ(journal_run_begin(j, 100, 42), 0);
+        ASSERT_EQ(journal_commit(j, "/t1/seg 1.m4s", 13, SHA_A, 1000), 0);
+        ASSERT_EQ(journal_commit(j, "/t1/%2e.m4s", 11, SHA_B, 5), 0);
+        ASSERT_EQ(journal_refuse(j, "/t1/bad.m4s", 11, "sha256-mismatch"), 0);
+        journal_free(j);
+
+        /* A crash here: the run never ended. Reopen: the commits are there, the run resumes. */
+        ASSERT_EQ(journal_open(path, true, &j), 0);
+        ASSERT_TRUE(journal_committed(j, "/t1/seg 1.m4s", 13, SHA_A));
+        ASSERT_TRUE(!journal_committed(j, "/t1/seg 1.m4s", 13, SHA_B));
+        ASSERT_TRUE(journal_committed(j, "/t1/%2e.m4s", 11, SHA_B));
+        ASSERT_TRUE(!journal_committed(j, "/t1/bad.m4s", 11, SHA_A));
+        journal_get_summary(j, &s);
+        ASSERT_EQ(s.committed, 2);
+        ASSERT_EQ(s.committed_bytes, 1005);
+        ASSERT_EQ(s.refused, 1);
+        ASSERT_EQ(s.exit_code, -1);
+        ASSERT_EQ(journal_run_begin(j, 200, 42), 0);
+        journal_get_summary(j, &s);
+        ASSERT_TRUE(s.resumed);
+        ASSERT_EQ(s.committed, 2);
+        ASSERT_EQ(journal_run_end(j, 300, 0), 0);
+        journal_free(j);
+
+        /* After an ended run, the next run starts a fresh file. */
+        ASSERT_EQ(journal_open(path, true, &j), 0);
+        journal_get_summary(j, &s);
+        ASSERT_EQ(s.exit_code, 0);
+        ASSERT_EQ(s.ended, 300);
+        ASSERT_EQ(journal_run_begin(j, 400, 43), 0);
+        ASSERT_TRUE(!journal_committed(j, "/t1/seg 1.m4s", 13, SHA_A));
+        journal_free(j);
+        ASSERT_EQ(journal_open(path, false, &j), 0);
+        journal_get_summary(j, &s);
+        ASSERT_EQ(s.committed, 0);
+        ASSERT_EQ(s.started, 400);
+        journal_free(j);
+}
+
+TEST(journal_torn_tail_is_dropped)
+{
+        char path[512];
+        struct journal *j;
+        struct journal_summary s;
+        char *dir = tmpdir();
+        int fd;
+        static const char img[] = "sluice-fill-journal 1\nS 1 2\nC "
+                                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                  " 7 /x\nC bbbb";
+
+        snprintf(path, sizeof(path), "%s/torn.journal", dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, img, sizeof(img) - 1), (long long)sizeof(img) - 1);
+        close(fd);
+        ASSERT_EQ(journal_open(path, true, &j), 0);
+        journal_get_summary(j, &s);
+        ASSERT_EQ(s.committed, 1);
+        ASSERT_EQ(journal_commit(j, "/y", 2, SHA_B, 3), 0);
+        journal_free(j);
+        ASSERT_EQ(journal_open(path, false, &j), 0);
+        ASSERT_TRUE(journal_committed(j, "/y", 2, SHA_B));
+        ASSERT_TRUE(journal_committed(j, "/x", 2, SHA_A));
+        journal_free(j);
+}
+
+TEST(journal_refuses_garbage)
+{
+        struct journal *j;
+        static const char *bad[] = {
+                "not a journal\n",
+                "sluice-fill-journal 2\n",
+                "sluice-fill-journal 1\nX 1\n",
+                "sluice-fill-journal 1\nC zz 1 /a\n",
+                "sluice-fill-journal 1\nC aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -1 /a\n",
+                "sluice-fill-journal 1\nC aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 1 a\n",
+                "sluice-fill-journal 1\nE 1 999\n",
+                "sluice-fill-journal 1\nR x /a%zz\n",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                ASSERT_EQ(journal_new_memory(&j), 0);
+                ASSERT_EQ(journal_load_buf(j, bad[i], strlen(bad[i])), -EINVAL);
+                journal_free(j);
+        }
+}
+
+TEST_MAIN()

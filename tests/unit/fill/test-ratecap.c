@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+#include "tests.h"
+
+#include "ratecap.h"
+
+#define NS 1000000000ll
+
+/* Feed 16 KiB chunks as fast as the bucket allows for `secs` of fake time; check every window
+ * of `win` seconds passes at most rate*win + burst (+ one chunk of overdraft). */
+static bool cap_holds(uint64_t bps, double secs, double win)
+{
+        struct ratecap rc;
+        static int64_t t_at[200000];
+        static uint64_t b_at[200000];
+        size_t n = 0;
+        uint64_t passed = 0;
+        int64_t now = 5 * NS;
+
+        ratecap_init(&rc, bps, now);
+        while (now < 5 * NS + (int64_t)(secs * NS) && n < 200000) {
+                if (ratecap_may_pass(&rc, now)) {
+                        ratecap_take(&rc, 16384, now);
+                        passed += 16384;
+                        t_at[n] = now;
+                        b_at[n] = passed;
+                        n++;
+                } else {
+                        now += ratecap_wait_ms(&rc, now) * 1000000ll;
+                }
+        }
+        double rate = (double)bps / 8;
+        for (size_t i = 0, j = 0; i < n; i++) {
+                while (j < n && t_at[j] - t_at[i] <= (int64_t)(win * NS))
+                        j++;
+                double bytes = (double)(b_at[j - 1] - (i ? b_at[i - 1] : 0));
+                if (bytes > rate * win + rc.burst + 16384)
+                        return false;
+        }
+        /* And it is not far under: the whole run moved about rate * secs. */
+        return (double)passed > rate * secs * 0.97;
+}
+
+TEST(ratecap_800mbit_any_second)
+{
+        ASSERT_TRUE(cap_holds(800000000ull, 12, 1.0));
+}
+
+TEST(ratecap_2gbit_any_10s)
+{
+        ASSERT_TRUE(cap_holds(2000000000ull, 12, 10.0));
+}
+
+TEST(ratecap_slow_rate)
+{
+        ASSERT_TRUE(cap_holds(8000000ull, 20, 10.0));
+}
+
+TEST(ratecap_uncapped_passes)
+{
+        struct ratecap rc;
+        ratecap_init(&rc, 0, 0);
+        for (int i = 0; i < 1000; i++) {
+                ASSERT_TRUE(ratecap_may_pass(&rc, 0));
+                ratecap_take(&rc, 1 << 20, 0);
+        }
+        ASSERT_EQ(ratecap_wait_ms(&rc, 0), 0);
+}
+
+TEST(ratecap_starts_empty_and_repays_debt)
+{
+        struct ratecap rc;
+        ratecap_init(&rc, 8000000ull, 0); /* 1 MB/s */
+        ASSERT_TRUE(!ratecap_may_pass(&rc, 0));
+        ASSERT_TRUE(ratecap_may_pass(&rc, NS / 1000)); /* 1 ms: 1000 bytes */
+        ratecap_take(&rc, 1000000, NS / 1000);         /* overdraw a whole second */
+        ASSERT_TRUE(!ratecap_may_pass(&rc, NS / 2));
+        ASSERT_TRUE(ratecap_wait_ms(&rc, NS / 2) >= 490);
+        ASSERT_TRUE(ratecap_may_pass(&rc, NS + NS / 100));
+}
+
+TEST_MAIN()

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+
+#include "tests.h"
+
+#include "window.h"
+
+static time_t utc(const char *s)
+{
+        time_t t = 0;
+        (void)window_now_parse(s, &t);
+        return t;
+}
+
+TEST(window_parse_good_and_bad)
+{
+        struct window w;
+        ASSERT_EQ(window_parse("02:00-14:00", &w), 0);
+        ASSERT_EQ(w.start_min, 120);
+        ASSERT_EQ(w.end_min, 840);
+        ASSERT_EQ(window_parse("22:30-06:00", &w), 0);
+        ASSERT_EQ(window_parse("00:00-24:00", &w), 0);
+        ASSERT_EQ(window_parse("25:00-02:00", &w), -EINVAL);
+        ASSERT_EQ(window_parse("02:00-02:00", &w), -EINVAL);
+        ASSERT_EQ(window_parse("2:00-14:00", &w), -EINVAL);
+        ASSERT_EQ(window_parse("02:00 14:00", &w), -EINVAL);
+        ASSERT_EQ(window_parse("02:60-14:00", &w), -EINVAL);
+        ASSERT_EQ(window_parse("", &w), -EINVAL);
+}
+
+TEST(window_inside_outside_utc)
+{
+        struct window w;
+        int64_t wait, left;
+        ASSERT_EQ(window_parse("02:00-14:00", &w), 0);
+        ASSERT_TRUE(!window_check(&w, "UTC", utc("2030-01-01T01:00:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 3600);
+        ASSERT_TRUE(window_check(&w, "UTC", utc("2030-01-01T02:00:00Z"), &wait, &left));
+        ASSERT_EQ(left, 12 * 3600);
+        ASSERT_TRUE(!window_check(&w, "UTC", utc("2030-01-01T14:00:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 12 * 3600);
+}
+
+TEST(window_wraps_midnight)
+{
+        struct window w;
+        int64_t wait, left;
+        ASSERT_EQ(window_parse("22:00-06:00", &w), 0);
+        ASSERT_TRUE(window_check(&w, "UTC", utc("2030-01-01T23:30:00Z"), &wait, &left));
+        ASSERT_EQ(left, 6 * 3600 + 1800);
+        ASSERT_TRUE(window_check(&w, "UTC", utc("2030-01-01T05:59:59Z"), &wait, &left));
+        ASSERT_TRUE(!window_check(&w, "UTC", utc("2030-01-01T06:00:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 16 * 3600);
+}
+
+TEST(window_in_the_edge_zone)
+{
+        struct window w;
+        int64_t wait, left;
+        ASSERT_EQ(window_parse("02:00-14:00", &w), 0);
+        /* 18:00 UTC = 03:00 in Tokyo (UTC+9, no DST). */
+        ASSERT_TRUE(window_check(&w, "Asia/Tokyo", utc("2030-01-01T18:00:00Z"), &wait, &left));
+        ASSERT_TRUE(!window_check(&w, "UTC", utc("2030-01-01T18:00:00Z"), &wait, &left));
+        /* Summer time: 01:30 UTC is 03:30 in Paris in July. */
+        ASSERT_TRUE(window_check(&w, "Europe/Paris", utc("2030-07-01T01:30:00Z"), &wait, &left));
+        ASSERT_TRUE(!window_check(&w, "Europe/Paris", utc("2030-01-01T00:30:00Z"), &wait, &left));
+}
+
+TEST(window_now_formats)
+{
+        time_t t;
+        ASSERT_EQ(window_now_parse("@1700000000", &t), 0);
+        ASSERT_EQ((long long)t, 1700000000);
+        ASSERT_EQ(window_now_parse("1970-01-01T00:01Z", &t), 0);
+        ASSERT_EQ((long long)t, 60);
+        ASSERT_EQ(window_now_parse("2030-13-01T00:00:00Z", &t), -EINVAL);
+        ASSERT_EQ(window_now_parse("2030-01-01T00:00:00", &t), -EINVAL);
+        ASSERT_EQ(window_now_parse("@", &t), -EINVAL);
+}
+
+TEST(window_fake_clock_runs_on)
+{
+        window_clock_fake(1000);
+        time_t a = window_clock();
+        ASSERT_TRUE(a >= 1000 && a <= 1001);
+}
+
+TEST_MAIN()
