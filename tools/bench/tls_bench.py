@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""TLS and HTTP/2 benchmark: sluice-edge beside nginx and h2o serving the same files.
+
+Scenarios (each at every size):
+  https1  HTTPS with HTTP/1.1, wrk
+  h2      HTTP/2 over TLS (ALPN h2), h2load
+  h2c     HTTP/2 over cleartext with prior knowledge, h2load
+
+Certificates come from a local CA made at start (openssl CLI). Before each scenario, curl
+fetches the object through the scenario's protocol trusting only that CA (full verification)
+and the body is compared with the file; the load generators themselves do not verify.
+
+As in hit_bench.py: same files, same machine, server CPU time from /proc for Gbit/s per
+server core, median of the repeats. Modes: pinned (server on CPU 0, client on CPU 1) or
+shared. p99 for h2load comes from its per-request log.
+
+Usage: tools/bench/tls_bench.py --edge build/edge/sluice-edge [--duration 10] [--reps 3]
+       [--sizes 64K,1M] [--conns 64] [--scenarios https1,h2,h2c] [--servers sluice,nginx,h2o]
+       [--modes pinned] [--json OUT]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hit_bench as hb  # noqa: E402  (shared helpers: ports, /proc CPU, wrk parsing)
+
+SIZES = {"64K": 65536, "1M": 1 << 20, "4M": 4 << 20}
+
+
+def make_ca(work):
+    """A CA and a leaf for "bench.test" and 127.0.0.1. Returns (ca, cert, key)."""
+    d = os.path.join(work, "pki")
+    os.makedirs(d, exist_ok=True)
+    sh = f"""set -e; cd {d}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
+  -keyout ca.key -out ca.pem -addext basicConstraints=critical,CA:TRUE \
+  -addext keyUsage=keyCertSign,cRLSign
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
+  -keyout leaf.key -out leaf.csr
+printf 'subjectAltName=DNS:bench.test,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > leaf.ext
+openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+  -extfile leaf.ext -out leaf.pem
+"""
+    subprocess.run(["sh", "-c", sh], check=True, capture_output=True)
+    return os.path.join(d, "ca.pem"), os.path.join(d, "leaf.pem"), os.path.join(d, "leaf.key")
+
+
+class TlsServer(hb.Server):
+    """A server with a TLS port (https1, h2) and a cleartext one (h2c)."""
+
+    def __init__(self, root, files, workers, cpus, pki):
+        super().__init__(root, files, workers, cpus)
+        self.tls_port = hb.free_port()
+        self.ca, self.cert, self.key = pki
+
+    def url(self, scenario, path):
+        if scenario == "h2c":
+            return f"http://127.0.0.1:{self.port}/{path}"
+        return f"https://127.0.0.1:{self.tls_port}/{path}"
+
+
+class Nginx(TlsServer):
+    name = "nginx"
+
+    def start(self, work):
+        conf = os.path.join(work, f"nginx-{self.port}.conf")
+        # Mozilla intermediate, as the edge uses; h2c needs its own server block in nginx.
+        with open(conf, "w") as f:
+            f.write(f"""daemon off;
+worker_processes {self.workers};
+pid {work}/nginx-{self.port}.pid;
+error_log {work}/nginx-error.log warn;
+worker_rlimit_nofile 65536;
+events {{ worker_connections 20000; multi_accept on; }}
+http {{
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  open_file_cache max=10000 inactive=60s; open_file_cache_valid 60s;
+  keepalive_requests 1000000; keepalive_timeout 120s;
+  types {{ video/iso.segment m4s; video/mp4 mp4; }}
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384;
+  ssl_prefer_server_ciphers off;
+  ssl_session_cache shared:SSL:10m;
+  server {{ listen 127.0.0.1:{self.tls_port} ssl http2 reuseport; root {self.root};
+           ssl_certificate {self.cert}; ssl_certificate_key {self.key}; }}
+  server {{ listen 127.0.0.1:{self.port} http2 reuseport; root {self.root}; }}
+}}
+""")
+        self.proc = subprocess.Popen(self.taskset() + ["nginx", "-c", conf, "-p", work],
+                                     start_new_session=True)
+        hb.wait_port(self.port)
+        hb.wait_port(self.tls_port)
+
+
+class H2o(TlsServer):
+    name = "h2o"
+
+    def start(self, work):
+        conf = os.path.join(work, f"h2o-{self.port}.conf")
+        with open(conf, "w") as f:
+            f.write(f"""listen:
+  host: 127.0.0.1
+  port: {self.port}
+listen:
+  host: 127.0.0.1
+  port: {self.tls_port}
+  ssl:
+    certificate-file: {self.cert}
+    key-file: {self.key}
+    minimum-version: TLSv1.2
+    cipher-suite: ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384
+num-threads: {self.workers}
+max-connections: 20000
+http1-request-timeout: 120
+http2-idle-timeout: 120
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: {self.root}
+""")
+        self.proc = subprocess.Popen(self.taskset() + ["h2o", "-c", conf], start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        hb.wait_port(self.port)
+        hb.wait_port(self.tls_port)
+
+
+class Sluice(TlsServer):
+    name = "sluice"
+    binary = None
+
+    def start(self, work):
+        self.admin_port = hb.free_port()
+        cache = os.path.join(work, f"sluice-cache-{self.port}")
+        os.makedirs(cache, exist_ok=True)
+        token = os.path.join(work, "admin.token")
+        with open(token, "w") as f:
+            f.write("bench-admin-token\n")
+        conf = os.path.join(work, f"sluice-{self.port}.yaml")
+        with open(conf, "w") as f:
+            f.write(f"""listen: ["127.0.0.1:{self.port}"]
+tls: [{{listen: "127.0.0.1:{self.tls_port}", certs: [{{cert: {self.cert}, key: {self.key}}}]}}]
+http2: {{cleartext: true}}
+workers: {self.workers}
+admin: {{listen: "127.0.0.1:{self.admin_port}", token_file: {token}}}
+cache: {{dir: {cache}, max_size: 4G}}
+limits: {{max_connections: 20000, idle_timeout: 120s}}
+log: {{level: warn}}
+tokens: {{required: false}}
+""")
+        self.proc = subprocess.Popen(self.taskset() + [self.binary, "--config", conf],
+                                     start_new_session=True)
+        hb.wait_port(self.admin_port)
+        hb.wait_port(self.port)
+        hb.wait_port(self.tls_port, deadline=5.0)
+        for name, path in self.files.items():
+            with open(path, "rb") as f:
+                body = f.read()
+            req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}/admin/objects/{name}",
+                                         data=body, method="PUT",
+                                         headers={"Authorization": "Bearer bench-admin-token"})
+            with urllib.request.urlopen(req) as r:
+                assert r.status in (200, 201, 204), r.status
+
+
+def verify(server, scenario, name, path):
+    """curl through the scenario's protocol, verifying against the local CA; compare bytes."""
+    flag = {"https1": "--http1.1", "h2": "--http2", "h2c": "--http2-prior-knowledge"}[scenario]
+    out = subprocess.run(["curl", "-sS", "--fail", flag, "--cacert", server.ca, "-o", "-",
+                          "-w", "", server.url(scenario, name)], capture_output=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{server.name} {scenario}: curl failed: {out.stderr.decode().strip()}")
+    with open(path, "rb") as f:
+        if f.read() != out.stdout:
+            raise RuntimeError(f"{server.name} {scenario}: body differs from {path}")
+
+
+H2LOAD_RE = re.compile(r"finished in ([\d.]+)s, ([\d.]+) req/s, ([\d.]+)([KMG]?B)/s")
+H2UNIT = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+
+
+def run_h2load(url, conns, duration, cpus, work):
+    log = os.path.join(work, "h2load.log")
+    cmd = (["taskset", "-c", cpus] if cpus else []) + [
+        "h2load", "-t", "1" if cpus else "2", "-c", str(conns), "-m", "1", "-D", str(duration),
+        "--warm-up-time", "1", "--log-file", log, url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    m = H2LOAD_RE.search(out)
+    if not m:
+        raise RuntimeError(f"cannot parse h2load output:\n{out}")
+    fails = re.search(r"requests: .* (\d+) failed, (\d+) errored", out)
+    if fails and (int(fails.group(1)) or int(fails.group(2))):
+        raise RuntimeError(f"h2load saw failures:\n{out}")
+    lat = []
+    with open(log) as f:
+        for line in f:
+            parts = line.split("\t")
+            if len(parts) >= 3 and parts[1] == "200":
+                lat.append(int(parts[2]) / 1000.0)
+    lat.sort()
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
+    return {"rps": float(m.group(2)),
+            "gbps": float(m.group(3)) * H2UNIT[m.group(4)] * 8 / 1e9,
+            "p99_ms": p99}
+
+
+def run_wrk_https(url, conns, duration, cpus):
+    cmd = (["taskset", "-c", cpus] if cpus else []) + [
+        "wrk", "-t", "1" if cpus else "2", "-c", str(conns), "-d", f"{duration}s", "--latency", url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(hb.WRK_RE["rps"].search(out).group(1))
+    m = hb.WRK_RE["bytes"].search(out)
+    p99 = hb.WRK_RE["p99"].search(out)
+    if re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        raise RuntimeError(f"wrk saw non-2xx responses:\n{out}")
+    return {"rps": rps, "gbps": float(m.group(1)) * hb.UNIT[m.group(2)] * 8 / 1e9,
+            "p99_ms": float(p99.group(1)) * hb.TUNIT[p99.group(2)]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--edge", default=None)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--sizes", default="64K,1M")
+    ap.add_argument("--conns", type=int, default=64)
+    ap.add_argument("--scenarios", default="https1,h2,h2c")
+    ap.add_argument("--servers", default="sluice,nginx,h2o")
+    ap.add_argument("--modes", default="pinned")
+    ap.add_argument("--json")
+    a = ap.parse_args()
+
+    kinds = {"sluice": Sluice, "nginx": Nginx, "h2o": H2o}
+    servers = a.servers.split(",")
+    if "sluice" in servers:
+        if not a.edge:
+            sys.exit("--edge is required to run sluice")
+        Sluice.binary = os.path.abspath(a.edge)
+    work = tempfile.mkdtemp(prefix="sluice-tls-bench-")
+    os.chmod(work, 0o755)
+    pki = make_ca(work)
+    for p in pki:
+        os.chmod(p, 0o644)
+    root = os.path.join(work, "www")
+    os.makedirs(root)
+    files = {}
+    for s in a.sizes.split(","):
+        path = os.path.join(root, s)
+        with open(path, "wb") as f:
+            f.write(os.urandom(SIZES[s]))
+        files[s] = path
+
+    results = []
+    try:
+        for mode in a.modes.split(","):
+            server_cpus, client_cpus = ("0", "1") if mode == "pinned" else (None, None)
+            for kind in servers:
+                srv = kinds[kind](root, files, 1 if mode == "pinned" else 2, server_cpus, pki)
+                try:
+                    srv.start(work)
+                except Exception as e:  # a server without TLS support yet, a port that never opens
+                    print(f"{kind}: cannot start ({e}); skipped", file=sys.stderr)
+                    srv.stop()
+                    continue
+                try:
+                    for scen in a.scenarios.split(","):
+                        for size in a.sizes.split(","):
+                            try:
+                                verify(srv, scen, size, files[size])
+                            except RuntimeError as e:
+                                print(f"{e}; skipped", file=sys.stderr)
+                                continue
+                            reps = []
+                            for _ in range(a.reps):
+                                pids = srv.pids()
+                                cpu0, t0 = hb.cpu_seconds(pids), time.monotonic()
+                                url = srv.url(scen, size)
+                                if scen == "https1":
+                                    r = run_wrk_https(url, a.conns, a.duration, client_cpus)
+                                else:
+                                    r = run_h2load(url, a.conns, a.duration, client_cpus, work)
+                                cores = (hb.cpu_seconds(pids) - cpu0) / (time.monotonic() - t0)
+                                r["server_cores"] = cores
+                                r["gbps_per_core"] = r["gbps"] / cores if cores > 0 else 0.0
+                                reps.append(r)
+                            med = {k: statistics.median(x[k] for x in reps) for k in reps[0]}
+                            med.update({"server": kind, "scenario": scen, "size": size,
+                                        "mode": mode, "conns": a.conns, "reps": a.reps,
+                                        "duration_s": a.duration})
+                            results.append(med)
+                            print(f"{kind:7} {mode:7} {scen:7} {size:>4}  {med['rps']:10.0f} req/s"
+                                  f"  {med['gbps']:6.2f} Gbit/s  p99 {med['p99_ms']:7.2f} ms"
+                                  f"  {med['server_cores']:4.2f} cores"
+                                  f"  {med['gbps_per_core']:6.2f} Gbit/s/core", flush=True)
+                finally:
+                    srv.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
