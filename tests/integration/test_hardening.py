@@ -1,0 +1,279 @@
+# SPDX-License-Identifier: MIT
+"""The edge's self-restriction and its service-manager notifications.
+
+Started as root with `user: nobody`, the running edge must show in /proc/<pid>/status (every
+thread of it): a non-zero uid, no capabilities, NoNewPrivs 1 and Seccomp 2 (filter mode); its
+rings must be io_uring-restricted; and it must still serve, take admin PUTs and reload. A Python
+datagram socket stands in for systemd's notify socket: READY=1, WATCHDOG=1 at half of
+WATCHDOG_USEC, RELOADING=1/READY=1 around SIGHUP, STOPPING=1 on SIGTERM.
+
+Needs root (to start the edge as root) and a `nobody` user; skips (77) otherwise.
+"""
+
+import os
+import pwd
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from edgeharness import SKIP, Edge, check, eq, expect_body, run, test
+
+USER = "nobody"
+WORKERS = 2
+
+
+def status_fields(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def thread_status(pid):
+    base = f"/proc/{pid}/task"
+    return {tid: status_fields(f"{base}/{tid}/status") for tid in os.listdir(base)}
+
+
+def open_to_user(e):
+    """The edge re-reads its config and token files as the unprivileged user on SIGHUP."""
+    os.chmod(e.dir, 0o755)
+    os.chmod(e.token_file, 0o644)
+
+
+def wait_for(cond, what, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        check(time.monotonic() < deadline, f"{what} did not happen within {timeout}s")
+        time.sleep(0.05)  # poll interval, bounded by the deadline
+
+
+class NotifySocket:
+    """Plays systemd's side of sd_notify: collects the datagrams the edge sends."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o777)  # the edge sends after switching to nobody
+        self.messages = []  # (monotonic time, text)
+
+    def expect(self, wanted, timeout=5.0):
+        """Wait for a datagram containing the line wanted; returns its arrival time."""
+        deadline = time.monotonic() + timeout
+        for t, text in self.messages:
+            if wanted in text.split("\n"):
+                self.messages.remove((t, text))
+                return t
+        while True:
+            remaining = deadline - time.monotonic()
+            check(remaining > 0, f"no {wanted!r} from the edge within {timeout}s "
+                                 f"(got {[m for _, m in self.messages]!r})")
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            now = time.monotonic()
+            text = data.decode()
+            if wanted in text.split("\n"):
+                return now
+            self.messages.append((now, text))
+
+    def close(self):
+        self.sock.close()
+
+
+CONTEXTS = []
+
+
+class Ctx:
+    def __init__(self, binary):
+        self.binary = binary
+        self.edge = None
+        self.notify = None
+
+
+def setup(binary):
+    if os.geteuid() != 0:
+        print("SKIP: the hardening test starts the edge as root (run it as root)")
+        sys.exit(SKIP)
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        print(f"SKIP: no user {USER!r} on this machine")
+        sys.exit(SKIP)
+    ctx = Ctx(binary)
+    CONTEXTS.append(ctx)
+    e = Edge(binary, {"user": USER, "workers": WORKERS})
+    open_to_user(e)
+    ctx.notify = NotifySocket(e.dir)
+    os.environ["NOTIFY_SOCKET"] = ctx.notify.path
+    os.environ["WATCHDOG_USEC"] = "400000"  # pings every 200 ms
+    try:
+        e.start()
+    finally:
+        del os.environ["NOTIFY_SOCKET"]
+        del os.environ["WATCHDOG_USEC"]
+    ctx.edge = e
+    e.push({"/t1/seg-1.m4s": os.urandom(200_000), "/t1/one.bin": b"x"})
+    return ctx
+
+
+@test
+def notify_ready(ctx):
+    ctx.notify.expect("READY=1")
+
+
+@test
+def proc_status_every_thread(ctx):
+    pid = ctx.edge.proc.pid
+    threads = thread_status(pid)
+    check(len(threads) >= WORKERS + 2, f"expected main + {WORKERS} workers + admin, "
+                                       f"got {len(threads)} threads")
+    nobody = pwd.getpwnam(USER).pw_uid
+    for tid, st in threads.items():
+        what = f"thread {tid} ({st.get('Name')})"
+        uids = [int(x) for x in st["Uid"].split()]
+        eq(uids, [nobody] * 4, f"{what} Uid (real, effective, saved, fs)")
+        check(all(int(x) != 0 for x in st["Gid"].split()), f"{what} Gid is root: {st['Gid']}")
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+            eq(int(st[cap], 16), 0, f"{what} {cap}")
+        eq(st["NoNewPrivs"], "1", f"{what} NoNewPrivs")
+        eq(st["Seccomp"], "2", f"{what} Seccomp (2 = filter)")
+        check(int(st.get("Seccomp_filters", "1")) >= 1, f"{what} Seccomp_filters")
+
+
+@test
+def rings_restricted(ctx):
+    with open(ctx.edge.log_path) as f:
+        log = f.read()
+    m = re.search(r"io_uring restricted to (\d+) opcodes on (\d+) of (\d+) rings, "
+                  r"seccomp (\w+) \((\d+) rules\)", log)
+    check(m is not None, "no sandbox summary line in the edge log")
+    ops, restricted, rings, mode, rules = m.groups()
+    check(int(ops) >= 5, f"only {ops} opcodes allowed")
+    eq(int(restricted), WORKERS + 1, "rings restricted (client workers + admin)")
+    eq(int(rings), WORKERS + 1, "rings")
+    check(mode in ("kill", "log"), f"seccomp mode {mode}")
+    check(int(rules) > 50, f"seccomp rules {rules}")
+
+
+@test
+def cache_handed_to_user(ctx):
+    nobody = pwd.getpwnam(USER).pw_uid
+    for root, dirs, files in os.walk(ctx.edge.cache_dir):
+        for name in dirs + files + ["."]:
+            p = os.path.join(root, name)
+            eq(os.lstat(p).st_uid, nobody, f"owner of {p}")
+
+
+@test
+def serves_and_stores_under_the_sandbox(ctx):
+    e = ctx.edge
+    data = os.urandom(1 << 20)
+    e.put("/t2/seg-9.m4s", data)
+    expect_body(e.get("/t2/seg-9.m4s"), data, "hit after a PUT under seccomp")
+    expect_body(e.get("/t1/one.bin"), b"x", "small hit")
+    eq(e.admin("DELETE", "/admin/objects/t2/seg-9.m4s").status in (200, 204), True,
+       "DELETE under seccomp")
+    eq(e.get("/t2/seg-9.m4s").status, 404, "deleted object")
+    check(e.running(), "edge died under its seccomp filter")
+
+
+@test
+def watchdog_pings(ctx):
+    t1 = ctx.notify.expect("WATCHDOG=1", timeout=2.0)
+    t2 = ctx.notify.expect("WATCHDOG=1", timeout=2.0)
+    # Half of WATCHDOG_USEC is 200 ms; queued pings may arrive together.
+    check(t2 - t1 < 0.4 + 0.2, f"pings {t2 - t1:.3f}s apart, want about 0.2s")
+
+
+@test
+def reload_notifies_and_works(ctx):
+    e = ctx.edge
+    e.cfg["cors_origins"] = ["https://allowed.example"]
+    e.write_config()
+    os.chmod(e.config_path, 0o644)
+    e.signal(signal.SIGHUP)
+    ctx.notify.expect("RELOADING=1")
+    ctx.notify.expect("READY=1")
+
+    def acao():
+        return e.get("/t1/one.bin", [("Origin", "https://other.example")]).get(
+            "Access-Control-Allow-Origin")
+    wait_for(lambda: acao() is None, "the reloaded CORS list taking effect")
+    check(e.running(), "edge died reloading under seccomp")
+
+
+@test
+def stopping_on_sigterm(ctx):
+    e = ctx.edge
+    e.stop()
+    ctx.notify.expect("STOPPING=1")
+
+
+def status_of_started(binary, overrides):
+    e = Edge(binary, overrides)
+    try:
+        e.start()
+        st = status_fields(f"/proc/{e.proc.pid}/status")
+        e.stop()
+        return st
+    finally:
+        e.cleanup()
+
+
+@test
+def sandbox_switch(ctx):
+    off = status_of_started(ctx.binary, {"sandbox": {"enabled": False}})
+    eq(off["Seccomp"], "0", "Seccomp with sandbox.enabled false")
+    eq(off["NoNewPrivs"], "0", "NoNewPrivs with sandbox.enabled false")
+    on = status_of_started(ctx.binary, {"sandbox": {"seccomp": "log"}})
+    eq(on["Seccomp"], "2", "Seccomp in log mode")
+    eq(int(on["CapEff"], 16), 0, "CapEff as root without user:")
+    eq(on["Uid"].split()[0], "0", "uid stays 0 without user:")
+
+
+@test
+def bad_seccomp_mode_is_a_config_error(ctx):
+    d = tempfile.mkdtemp(prefix="sluice-it-")
+    try:
+        path = os.path.join(d, "edge.yaml")
+        with open(path, "w") as f:
+            f.write("listen: [\"127.0.0.1:0\"]\ncache: {dir: %s}\nsandbox:\n  seccomp: maybe\n" % d)
+        p = subprocess.run([ctx.binary, "--check-config", "--config", path],
+                           capture_output=True, text=True, timeout=10)
+        eq(p.returncode, 2, "exit status for sandbox.seccomp: maybe")
+        check(re.search(re.escape(path) + r":4:\d+:", p.stderr) is not None,
+              f"no file:line:col in {p.stderr!r}")
+    finally:
+        subprocess.run(["rm", "-rf", d], check=False)
+
+
+def main():
+    # The edge is stopped by stopping_on_sigterm (which also checks exit status 0).
+    rc = run(setup, teardown_stop=False)
+    for ctx in CONTEXTS:
+        if ctx.edge is not None:
+            reports = ctx.edge.sanitizer_reports()
+            if reports:
+                print("not ok - sanitizer_clean:\n  " + "\n  ".join(reports[:10]))
+                rc = 1
+            ctx.edge.cleanup()
+        if ctx.notify is not None:
+            ctx.notify.close()
+    return rc
+
+
+if __name__ == "__main__":
+    rc = main()
+    sys.exit(rc)
