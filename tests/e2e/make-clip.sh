@@ -8,7 +8,8 @@
 #
 #   OUTDIR/manifest.mpd            SegmentTemplate MPD for this clip (control will generate
 #                                  MPDs later; until then the clip's own is pushed to the edge)
-#   OUTDIR/<rep>/init.mp4          rep = v216 v360 v576 a128
+#   OUTDIR/<rep>/init.mp4          rep = v216 v360 v576 v720 a128 (the seed ladder's lower
+#                                  rungs: 0.3, 0.7, 1.5 and 3 Mbit/s video, 128 kbit/s audio)
 #   OUTDIR/<rep>/seg-<n>.m4s       n = 1, 2, ...
 #
 # SECONDS defaults to 16 (at most 600). Reruns with the same inputs reuse OUTDIR (stamp file
@@ -41,7 +42,7 @@ seg=4
 gop=$((fps * seg))
 # name size video-bitrate(kbit/s); sizes exactly 16:9 (the dash muxer wants one aspect ratio
 # per adaptation set); audio is one 128 kbit/s AAC representation.
-ladder=("v216 384x216 300" "v360 640x360 700" "v576 1024x576 1500")
+ladder=("v216 384x216 300" "v360 640x360 700" "v576 1024x576 1500" "v720 1280x720 3000")
 
 # The stamp covers everything that shapes the output, including this script itself.
 stamp_want=$( { cat "$0"; echo "$secs $source"; ffmpeg -hide_banner -version | head -1; } |
@@ -63,10 +64,10 @@ if grep -qw drawtext <<<"$filters" && [ -n "$font" ]; then
 fi
 
 case "$source" in
-  life) src="life=s=1024x576:r=$fps:mold=10:ratio=0.1:death_color=#203040:life_color=#40c060" ;;
-  cellauto) src="cellauto=s=1024x576:r=$fps:rule=110" ;;
-  mandelbrot) src="mandelbrot=s=1024x576:r=$fps" ;;
-  *) src="$source=s=1024x576:r=$fps" ;;
+  life) src="life=s=1280x720:r=$fps:mold=10:ratio=0.1:death_color=#203040:life_color=#40c060" ;;
+  cellauto) src="cellauto=s=1280x720:r=$fps:rule=110" ;;
+  mandelbrot) src="mandelbrot=s=1280x720:r=$fps" ;;
+  *) src="$source=s=1280x720:r=$fps" ;;
 esac
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-clip.XXXXXX")

@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# tests/e2e/run-playback.sh BUILD_DIR
+# tests/e2e/run-playback.sh BUILD_DIR [MODE]
+#
+# MODE (default playback):
+#   playback  dash.js plays a 16 s clip (checks below, in play.mjs)
+#   abr       dash.js plays a 60 s, 4-rung clip under a CDP throttle 8 → 1 → 8 Mbit/s (abr.mjs)
+#   players   Shaka Player (the MPD) and hls.js (HLS playlists written for the clip by
+#             hls-playlists.mjs and pushed with it) play the 16 s clip (alt-players.mjs)
 #
 # Real-player playback test: encode a short DASH clip, start the real sluice-edge from
 # BUILD_DIR on free loopback ports, push every file of the clip through the admin API (with its
@@ -14,8 +20,14 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 BUILD_DIR [playback|abr|players]" >&2; exit 2; }
 build=$(cd "$1" && pwd)
+mode=${2:-playback}
+case "$mode" in
+  playback|players) title=e2e-clip secs=16 ;;
+  abr) title=e2e-abr secs=60 ;;
+  *) echo "unknown mode: $mode" >&2; exit 2 ;;
+esac
 
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -31,10 +43,10 @@ command -v curl >/dev/null || skip "curl is not installed"
 edge_bin=$build/edge/sluice-edge
 [ -x "$edge_bin" ] || fail "no edge binary at $edge_bin"
 
-title=e2e-clip
 media=$build/tests/e2e/media/$title
 mkdir -p "$build/tests/e2e"
-"$here/make-clip.sh" "$media" 16 || fail "could not encode the clip"
+"$here/make-clip.sh" "$media" "$secs" || fail "could not encode the clip"
+node "$here/hls-playlists.mjs" "$media" || fail "could not write HLS playlists for the clip"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e.XXXXXX")
 pids=()
@@ -135,16 +147,25 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT --data-binary x \
 [ "$code" = 401 ] || [ "$code" = 403 ] || fail "PUT without a token answered $code"
 
 set +e
-node "$here/play.mjs" --page "${player_url}?title=$title" --edge "$edge_url" \
-  --title "$title" --media "$media" --chromium "$chromium" \
-  --screenshot "$build/tests/e2e/playback.png" &
+case "$mode" in
+  playback)
+    node "$here/play.mjs" --page "${player_url}?title=$title" --edge "$edge_url" \
+      --title "$title" --media "$media" --chromium "$chromium" \
+      --screenshot "$build/tests/e2e/playback.png" & ;;
+  abr)
+    node "$here/abr.mjs" --page "${player_url}?title=$title&buffer=12" --chromium "$chromium" & ;;
+  players)
+    node "$here/alt-players.mjs" --page-origin "$player_origin" --edge "$edge_url" \
+      --dash "$edge_url/$title/manifest.mpd" --hls "$edge_url/$title/master.m3u8" \
+      --chromium "$chromium" & ;;
+esac
 play_pid=$!
 pids+=("$play_pid")
 wait "$play_pid"
 play_rc=$?
 set -e
 [ "$play_rc" -eq 77 ] && skip "Chromium cannot play this content"
-[ "$play_rc" -eq 0 ] || fail "playback checks failed (exit $play_rc)"
+[ "$play_rc" -eq 0 ] || fail "$mode checks failed (exit $play_rc)"
 
 # SIGTERM drains the edge and it exits 0 (DESIGN.md contract).
 kill -TERM "$edge_pid"
@@ -155,6 +176,11 @@ edge_rc=$?
 set -e
 [ "$edge_rc" -eq 0 ] || fail "edge exited $edge_rc after SIGTERM"
 echo "edge exited 0 after SIGTERM"
+
+if [ "$mode" != playback ]; then
+  echo "PASS: $mode through sluice-edge"
+  exit 0
+fi
 
 # The player sent CMCD in the query (player.js default): the edge must have parsed it and kept
 # it out of the cache key (access-log line format: edge/access-log.h).

@@ -6,6 +6,8 @@
 //   src=URL         play any manifest URL instead
 //   cmcd=query|header|off   how CMCD is sent to the edge (default query: no CORS preflight)
 //   autoplay=0      load but do not start
+//   buffer=S        target buffer ahead in seconds (dash.js stable and top-quality buffer);
+//                   the ABR test uses 12 so a throttle shows on screen within a minute
 import { MediaPlayer, supportsMediaSource } from '/vendor/dashjs/dash.all.min.js';
 
 const $ = (id) => document.getElementById(id);
@@ -21,7 +23,11 @@ const state = {
   playing: false,
   ended: false,
   errors: [],
-  qualities: [],  // {type, id, height, bandwidth, t}
+  qualities: [],  // rendered: {type, id, height, bandwidth, t}
+  requested: [],  // ABR decisions: {type, id, height, bandwidth, at (ms, page clock)}
+  stalls: [],     // {at, ms}: from a 'waiting' after playback started to the next 'playing'
+  stalledSince: null,
+  firstFrameMs: null, // page clock (performance.now()) when the first frame was presented
   served: null,   // last edge response headers of interest
   lastSegment: null,
 };
@@ -147,7 +153,24 @@ function renderTitles() {
 function start(src, autoplay) {
   const v = $('video');
   state.src = src;
-  v.addEventListener('playing', () => { state.playing = true; render(); });
+  v.addEventListener('playing', () => {
+    if (state.stalledSince !== null) {
+      state.stalls.push({ at: state.stalledSince, ms: performance.now() - state.stalledSince });
+      state.stalledSince = null;
+    }
+    state.playing = true;
+    render();
+  });
+  // A stall is a 'waiting' once playback has started, not the start-up wait or a seek.
+  v.addEventListener('waiting', () => {
+    if (state.playing && !v.seeking && state.stalledSince === null) {
+      state.stalledSince = performance.now();
+    }
+  });
+  v.addEventListener('seeking', () => { state.stalledSince = null; });
+  if (v.requestVideoFrameCallback) {
+    v.requestVideoFrameCallback((now) => { state.firstFrameMs = now; });
+  }
   v.addEventListener('ended', () => { state.ended = true; render(); });
   v.addEventListener('error', () => {
     const e = v.error;
@@ -170,6 +193,11 @@ function start(src, autoplay) {
       },
     },
   });
+  const buffer = Number(params.get('buffer'));
+  if (buffer > 0) {
+    player.updateSettings({ streaming: { buffer: { stableBufferTime: buffer,
+      bufferTimeAtTopQuality: buffer, bufferTimeAtTopQualityLongForm: buffer } } });
+  }
   const ev = MediaPlayer.events;
   player.on(ev.ERROR, (e) => addError('dash.js', describeError(e)));
   player.on(ev.PLAYBACK_ERROR, (e) => addError('playback', describeError(e)));
@@ -178,6 +206,11 @@ function start(src, autoplay) {
     state.qualities.push({ type: e.mediaType, id: r.id, height: r.height,
       bandwidth: r.bandwidth, t: v.currentTime });
     render();
+  });
+  player.on(ev.QUALITY_CHANGE_REQUESTED, (e) => {
+    const r = e.newRepresentation || {};
+    state.requested.push({ type: e.mediaType, id: r.id, height: r.height,
+      bandwidth: r.bandwidth, at: performance.now() });
   });
   player.on(ev.FRAGMENT_LOADING_COMPLETED, (e) => {
     const r = e.request || {};

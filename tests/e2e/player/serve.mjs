@@ -11,7 +11,8 @@
 // read that line from a pipe. Exits 0 on SIGTERM/SIGINT.
 //
 // Routes: / (the page), /player.js, /player.css, /config.json (what the page plays),
-// /vendor/dashjs/* (dash.js ESM build from node_modules), /healthz.
+// /vendor/dashjs/* (dash.js ESM build from node_modules), /alt.html + /alt.js (Shaka Player or
+// hls.js on the same content) with /vendor/shaka/* and /vendor/hlsjs/*, /healthz.
 
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
@@ -112,7 +113,11 @@ function main() {
     titles: opt.titles.map((id) => ({ id, manifest: `${opt.edge}/${id}/manifest.mpd` })),
   });
   const pages = { '/': 'index.html', '/index.html': 'index.html', '/player.js': 'player.js',
-    '/player.css': 'player.css' };
+    '/player.css': 'player.css', '/alt.html': 'alt.html', '/alt.js': 'alt.js' };
+  const modules = join(here, '..', 'node_modules');
+  const vendors = [['/vendor/dashjs/', opt.dashjs],
+    ['/vendor/shaka/', join(modules, 'shaka-player', 'dist')],
+    ['/vendor/hlsjs/', join(modules, 'hls.js', 'dist')]];
 
   const server = createServer(async (req, res) => {
     try {
@@ -129,8 +134,9 @@ function main() {
       }
       if (url.pathname === '/config.json') return send(res, 200, types['.json'], config);
       if (pages[url.pathname]) return await sendFile(res, join(here, pages[url.pathname]), head);
-      if (url.pathname.startsWith('/vendor/dashjs/')) {
-        const p = inside(opt.dashjs, decodeURIComponent(url.pathname.slice(15)));
+      for (const [prefix, root] of vendors) {
+        if (!url.pathname.startsWith(prefix)) continue;
+        const p = inside(root, decodeURIComponent(url.pathname.slice(prefix.length)));
         if (p) return await sendFile(res, p, head);
       }
       return send(res, 404, types['.txt'], 'not found\n');
