@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
@@ -284,6 +285,26 @@ struct rx_slot {
 };
 static __thread struct rx_slot rx_cache[RX_CACHE];
 static __thread unsigned rx_clock;
+static pthread_key_t rx_key;
+static pthread_once_t rx_once = PTHREAD_ONCE_INIT;
+
+/* Runs at thread exit: compiled patterns are heap memory that thread-local storage forgets. */
+static void rx_cache_free(void *cache)
+{
+        struct rx_slot *slots = cache;
+
+        for (unsigned i = 0; i < RX_CACHE; i++) {
+                if (slots[i].used) {
+                        regfree(&slots[i].rx);
+                        slots[i].used = false;
+                }
+        }
+}
+
+static void rx_key_init(void)
+{
+        (void)pthread_key_create(&rx_key, rx_cache_free);
+}
 
 static const regex_t *rx_get(const char *pattern)
 {
@@ -301,6 +322,9 @@ static const regex_t *rx_get(const char *pattern)
                 regfree(&victim->rx);
                 victim->used = false;
         }
+        (void)pthread_once(&rx_once, rx_key_init);
+        if (!pthread_getspecific(rx_key))
+                (void)pthread_setspecific(rx_key, rx_cache);
         if (regcomp(&victim->rx, pattern, REG_EXTENDED | REG_NOSUB) != 0)
                 return NULL;
         snprintf(victim->pattern, sizeof(victim->pattern), "%s", pattern);
