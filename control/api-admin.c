@@ -184,20 +184,49 @@ void api_keys_refresh_start(struct ctl *ctl)
 }
 
 /* POST /v1/admin/keys/rotate {"publish_after": s (0), "overlap": s (session_ttl)} */
+struct rotate_ctx {
+        struct ctl_req *rq;
+        char *result; /* sluice_token_rotate's JSON, replied once the set is re-read */
+};
+
+static void rotate_keys_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct rotate_ctx *rx = userdata;
+        struct ctl_req *rq = rx->rq;
+        const char *v = err == 0 ? pgdb_res_value(res, 0, 0, NULL) : NULL;
+
+        /* This instance signs with the new set before it says the rotation is done; the
+         * others follow within tokens.refresh. */
+        if (!v || keys_install(rq->ctl, v) < 0)
+                log_warn("token keys: re-reading after a rotation failed; the periodic refresh "
+                         "will pick it up");
+        ctl_reply(rq, 200, "application/json", rx->result, strlen(rx->result), NULL);
+        free(rx->result);
+        free(rx);
+}
+
 static void rotate_done(void *userdata, int err, const struct pgdb_res *res)
 {
-        struct ctl_req *rq = userdata;
+        struct rotate_ctx *rx = userdata;
+        struct ctl_req *rq = rx->rq;
         const char *v;
+        int r;
 
         if (err < 0) {
+                free(rx);
                 ctl_reply_db_error(rq, err, res);
                 return;
         }
         v = pgdb_res_value(res, 0, 0, NULL);
-        /* Pick the new set up here at once; other instances follow within tokens.refresh. */
-        keys_inflight = false;
-        keys_refresh(rq->ctl);
-        ctl_reply(rq, 200, "application/json", v ? v : "{}", v ? strlen(v) : 2, NULL);
+        rx->result = strdup(v ? v : "{}");
+        if (!rx->result) {
+                free(rx);
+                ctl_reply_error(rq, 500, "internal", "out of memory");
+                return;
+        }
+        r = pgdb_exec(rq->ctl->db, rq->ctl->st.token_keys, NULL, 0, rotate_keys_done, rx);
+        if (r < 0)
+                rotate_keys_done(rx, r, NULL);
 }
 
 void api_admin_keys_rotate(struct ctl_req *rq)
@@ -235,9 +264,17 @@ void api_admin_keys_rotate(struct ctl_req *rq)
         snprintf(kid, sizeof(kid), "k%" PRId64 "-%s", (int64_t)time(NULL), rnd);
         snprintf(publish, sizeof(publish), "%" PRId64, publish_s);
         snprintf(overlap, sizeof(overlap), "%" PRId64, overlap_s);
+        struct rotate_ctx *rx = calloc(1, sizeof(*rx));
+        if (!rx) {
+                ctl_reply_error(rq, 500, "internal", "out of memory");
+                return;
+        }
+        rx->rq = rq;
         const char *params[] = {kid, secret, publish, overlap};
-        r = pgdb_exec(ctl->db, ctl->st.token_rotate, params, 4, rotate_done, rq);
+        r = pgdb_exec(ctl->db, ctl->st.token_rotate, params, 4, rotate_done, rx);
         OPENSSL_cleanse(secret, sizeof(secret));
-        if (r < 0)
+        if (r < 0) {
+                free(rx);
                 ctl_reply_db_error(rq, r, NULL);
+        }
 }

@@ -665,8 +665,8 @@ CREATE FUNCTION sluice_token_keys() RETURNS jsonb
 LANGUAGE sql STABLE AS $$
         SELECT jsonb_build_object('keys', coalesce(jsonb_agg(jsonb_build_object(
                         'kid', kid, 'secret', encode(secret, 'hex'),
-                        'sign_from', extract(epoch FROM sign_from)::bigint,
-                        'retire_at', extract(epoch FROM retire_at)::bigint)
+                        'sign_from', floor(extract(epoch FROM sign_from))::bigint,
+                        'retire_at', ceil(extract(epoch FROM retire_at))::bigint)
                         ORDER BY sign_from DESC, kid), '[]'::jsonb))
         FROM token_keys WHERE retire_at IS NULL OR retire_at > now()
 $$;
@@ -685,9 +685,9 @@ BEGIN
         UPDATE token_keys SET retire_at = start + make_interval(secs => p_overlap_s)
         WHERE retire_at IS NULL OR retire_at > start + make_interval(secs => p_overlap_s);
         INSERT INTO token_keys (kid, secret, sign_from) VALUES (p_kid, decode(p_secret_hex, 'hex'), start);
-        RETURN jsonb_build_object('kid', p_kid, 'sign_from', extract(epoch FROM start)::bigint,
+        RETURN jsonb_build_object('kid', p_kid, 'sign_from', floor(extract(epoch FROM start))::bigint,
                                   'retire_others_at',
-                                  extract(epoch FROM start + make_interval(secs => p_overlap_s))::bigint);
+                                  ceil(extract(epoch FROM start + make_interval(secs => p_overlap_s)))::bigint);
 EXCEPTION
         WHEN unique_violation THEN
                 PERFORM sluice_fail('SL409', 'kid already used');

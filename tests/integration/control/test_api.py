@@ -466,8 +466,8 @@ def test_clearkey(ctl, pg, sid, clear_sid):
         check(st == status, f"clearkey refusal {path} {body}: {st} {b!r}")
         check(CONTENT_KEY.encode() not in b and b'"k"' not in b, "no key bytes in a refusal")
     # Licence gone (window ended) → 451, still no key.
-    pg.psql("UPDATE licences SET available_until = now() - interval '1 second' "
-            "WHERE title_id = 'movie1'")
+    pg.psql("UPDATE licences SET available_from = now() - interval '1 hour', "
+            "available_until = now() - interval '1 second' WHERE title_id = 'movie1'")
     st, _, b = ctl.request("POST", f"/v1/license/clearkey?session={sid}", req)
     check(st == 451 and b'"k"' not in b, "licence for an unlicensed title")
     pg.psql("UPDATE licences SET available_until = NULL WHERE title_id = 'movie1'")
