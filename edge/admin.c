@@ -14,6 +14,7 @@
 #include "path-norm.h"
 
 #include "admin.h"
+#include "evict.h"
 #include "conn.h"
 #include "request.h"
 #include "store.h"
@@ -26,7 +27,10 @@
 struct admin_put_state {
         struct store_put *put;
         uint64_t left;
+        uint64_t size;
         bool existed;
+        size_t key_len;
+        char key[PATH_NORM_MAX + 1]; /* for the eviction policy at commit */
 };
 
 /* ---- small JSON writer (growable; an allocation failure latches) ---- */
@@ -368,6 +372,8 @@ static void put_finish(struct conn *c)
         r = store_put_commit(ps->put);
         if (r == 0) {
                 metrics_add(c->w->srv->m.admin_puts, 1);
+                /* Pushed by the fill plan: the policy weighs it as a title ranked high. */
+                (void)evict_note_fill(c->w->srv, ps->key, ps->key_len, ps->size, true);
                 respond_body(c, NULL, ps->existed ? 204 : 201, JSON_TYPE, "", 0, NULL, NULL);
         } else if (r == -EBADMSG) {
                 respond_error(c, NULL, 400, "length or SHA-256 mismatch; nothing committed");
@@ -468,6 +474,12 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
                 r = store_put_begin(c->w->srv->store, pn.key, pn.key_len,
                                     (uint64_t)req->content_length, v ? sha : NULL,
                                     ct ? ctype : NULL, &ps->put);
+                if (r == -ENOSPC) {
+                        evict_make_room(c->w->srv, (uint64_t)req->content_length);
+                        r = store_put_begin(c->w->srv->store, pn.key, pn.key_len,
+                                            (uint64_t)req->content_length, v ? sha : NULL,
+                                            ct ? ctype : NULL, &ps->put);
+                }
         }
         if (r < 0) {
                 free(ps);
@@ -481,7 +493,10 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
                 return;
         }
         ps->left = (uint64_t)req->content_length;
+        ps->size = ps->left;
         ps->existed = ex.found;
+        memcpy(ps->key, pn.key, pn.key_len);
+        ps->key_len = pn.key_len;
         c->put = ps;
         if (req->expect_continue && body_len < ps->left) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -502,6 +517,7 @@ static void delete_object(struct conn *c, const struct http1_req *req)
                 return;
         }
         r = store_delete(c->w->srv->store, pn.key, pn.key_len);
+        evict_forget(c->w->srv, pn.key, pn.key_len);
         if (r == -ENOENT) {
                 respond_error(c, req, 404, "no such object");
                 return;

@@ -1,16 +1,416 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include "log.h"
+#include "metrics.h"
+
 #include "evict.h"
+#include "policy-sluice.h"
+#include "policy.h"
+#include "store.h"
+#include "worker.h"
+
+#define MAP_BUCKETS  (1u << 16) /* id → key; chains grow with the object count */
+#define STATE_MAP    (1ull << 30)
+#define FIRST_SEGS   3
+
+struct key_ent {
+        struct key_ent *next;
+        uint64_t id;
+        size_t len;
+        char key[];
+};
+
+struct evict {
+        pthread_mutex_t lock;
+        struct policy *p;
+        struct store *store;
+        struct edge_metrics *m;
+        struct key_ent **map;
+        /* Victims chosen under the lock, deleted from the store after it. */
+        struct key_ent **victims;
+        size_t n_victims, cap_victims;
+        MDB_env *env;
+        MDB_dbi dbi;
+        uint64_t budget;
+};
+
+static uint64_t hash64(const char *k, size_t len)
+{
+        uint64_t h = 1469598103934665603ull;
+
+        for (size_t i = 0; i < len; i++) {
+                h ^= (uint8_t)k[i];
+                h *= 1099511628211ull;
+        }
+        return h ? h : 1;
+}
+
+/* The title: the key's first path component ("/t1/v1/seg-3.m4s" → "/t1"). */
+static uint64_t group_of(const char *k, size_t len)
+{
+        const char *slash = len > 1 ? memchr(k + 1, '/', len - 1) : NULL;
+
+        return hash64(k, slash ? (size_t)(slash - k) : len);
+}
+
+static uint32_t hints_of(const char *k, size_t len, bool plan)
+{
+        const char *base = k;
+        uint32_t h = plan ? POLICY_HINT_PLAN_HIGH : 0;
+
+        for (size_t i = 0; i < len; i++)
+                if (k[i] == '/')
+                        base = k + i + 1;
+        len -= (size_t)(base - k);
+        if (len == 8 && memcmp(base, "init.mp4", 8) == 0)
+                return h | POLICY_HINT_FIRST_SEGMENTS;
+        if (len >= 9 && memcmp(base, "seg-", 4) == 0 && base[4] >= '0' &&
+            base[4] < '0' + FIRST_SEGS && base[5] == '.')
+                h |= POLICY_HINT_FIRST_SEGMENTS;
+        return h;
+}
+
+static void fill_req(struct policy_req *q, const char *key, size_t len, uint64_t size,
+                     bool plan)
+{
+        memset(q, 0, sizeof(*q));
+        q->id = hash64(key, len);
+        q->size = size;
+        q->group = group_of(key, len);
+        q->next_access = POLICY_NEVER;
+        q->hints = hints_of(key, len, plan);
+}
+
+/* ---- id → key ---- */
+
+static struct key_ent *map_take(struct evict *e, uint64_t id)
+{
+        for (struct key_ent **pp = &e->map[id % MAP_BUCKETS]; *pp; pp = &(*pp)->next)
+                if ((*pp)->id == id) {
+                        struct key_ent *k = *pp;
+                        *pp = k->next;
+                        k->next = NULL;
+                        return k;
+                }
+        return NULL;
+}
+
+static int map_add(struct evict *e, uint64_t id, const char *key, size_t len)
+{
+        struct key_ent *k;
+
+        free(map_take(e, id));
+        k = malloc(sizeof(*k) + len + 1);
+        if (!k)
+                return -ENOMEM;
+        k->id = id;
+        k->len = len;
+        memcpy(k->key, key, len);
+        k->key[len] = '\0';
+        k->next = e->map[id % MAP_BUCKETS];
+        e->map[id % MAP_BUCKETS] = k;
+        return 0;
+}
+
+/* Called by the policy, under e->lock: remember the victim, delete it later. */
+static void on_evict(void *ctx, uint64_t id, uint64_t size)
+{
+        struct evict *e = ctx;
+        struct key_ent *k = map_take(e, id);
+
+        if (!k)
+                return;
+        if (e->n_victims == e->cap_victims) {
+                size_t cap = e->cap_victims ? e->cap_victims * 2 : 64;
+                struct key_ent **v = realloc(e->victims, cap * sizeof(*v));
+                if (!v) {
+                        /* The store keeps a file the policy forgot: found again at restart. */
+                        free(k);
+                        return;
+                }
+                e->victims = v;
+                e->cap_victims = cap;
+        }
+        e->victims[e->n_victims++] = k;
+        metrics_add(e->m->evictions, 1);
+        metrics_add(e->m->evicted_bytes, size);
+}
+
+/* Drop e->lock and delete the victims gathered under it. */
+static void unlock_and_delete(struct evict *e)
+{
+        struct key_ent **v = e->victims;
+        size_t n = e->n_victims;
+
+        e->victims = NULL;
+        e->n_victims = e->cap_victims = 0;
+        pthread_mutex_unlock(&e->lock);
+        for (size_t i = 0; i < n; i++) {
+                int r = store_delete(e->store, v[i]->key, v[i]->len);
+                if (r < 0 && r != -ENOENT)
+                        log_warn("evict %s: %s, ignoring", v[i]->key, strerror(-r));
+                free(v[i]);
+        }
+        free(v);
+}
+
+/* ---- persistence ---- */
+
+static int state_open(struct evict *e, const char *cache_dir)
+{
+        char path[4096];
+        MDB_txn *txn;
+        int r;
+
+        if ((size_t)snprintf(path, sizeof(path), "%s/policy", cache_dir) >= sizeof(path))
+                return -ENAMETOOLONG;
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        if (mdb_env_create(&e->env) != 0)
+                return -ENOMEM;
+        (void)mdb_env_set_mapsize(e->env, STATE_MAP);
+        r = mdb_env_open(e->env, path, MDB_NOTLS, 0600);
+        if (r == 0) {
+                int dead;
+                (void)mdb_reader_check(e->env, &dead);
+                r = mdb_txn_begin(e->env, NULL, 0, &txn);
+        }
+        if (r == 0) {
+                r = mdb_dbi_open(txn, NULL, 0, &e->dbi);
+                r = r == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), r);
+        }
+        if (r != 0) {
+                mdb_env_close(e->env);
+                e->env = NULL;
+                return r > 0 ? -r : -EIO;
+        }
+        return 0;
+}
+
+struct restore_ctx {
+        struct evict *e;
+        MDB_txn *txn;
+        uint64_t restored, fresh;
+};
+
+static int restore_one(const struct store_entry_info *info, void *userdata)
+{
+        struct restore_ctx *x = userdata;
+        struct evict *e = x->e;
+        struct policy_record rec;
+        struct policy_req q;
+        MDB_val k, v;
+
+        fill_req(&q, info->key, info->key_len, info->size, false);
+        k.mv_data = &q.id;
+        k.mv_size = sizeof(q.id);
+        if (x->txn && mdb_get(x->txn, e->dbi, &k, &v) == 0 &&
+            policy_record_decode(v.mv_data, v.mv_size, &rec) == 0 && rec.id == q.id &&
+            rec.size == policy_req_size(&q)) {
+                x->restored++;
+        } else {
+                /* No record: start at the back, with the store's own hit count as frequency. */
+                memset(&rec, 0, sizeof(rec));
+                rec.id = q.id;
+                rec.size = policy_req_size(&q);
+                rec.group = q.group;
+                rec.hints = q.hints;
+                rec.freq = info->hits > 1000 ? 1000 : (uint32_t)info->hits;
+                rec.seq = (uint64_t)info->last_access;
+                x->fresh++;
+        }
+        if (policy_sluice_restore_entry(e->p, &rec) < 0)
+                return 0;
+        return map_add(e, q.id, info->key, info->key_len) < 0 ? -ENOMEM : 0;
+}
+
+struct save_ctx {
+        MDB_txn *txn;
+        MDB_dbi dbi;
+};
+
+static int save_rec(void *ctx, const struct policy_record *rec)
+{
+        struct save_ctx *x = ctx;
+        uint8_t buf[POLICY_RECORD_SIZE];
+        MDB_val k = {.mv_size = sizeof(rec->id), .mv_data = (void *)&rec->id};
+        MDB_val v = {.mv_size = sizeof(buf), .mv_data = buf};
+
+        policy_record_encode(rec, buf);
+        return mdb_put(x->txn, x->dbi, &k, &v, 0) == 0 ? 0 : -EIO;
+}
+
+int evict_flush(struct edge_server *srv)
+{
+        struct evict *e = srv->evict;
+        struct save_ctx x;
+        int r;
+
+        if (!e || !e->env)
+                return 0;
+        pthread_mutex_lock(&e->lock);
+        r = mdb_txn_begin(e->env, NULL, 0, &x.txn);
+        if (r == 0) {
+                x.dbi = e->dbi;
+                /* Replace the whole state: evicted objects' records go with it. */
+                r = mdb_drop(x.txn, e->dbi, 0);
+                if (r == 0)
+                        r = policy_sluice_export(e->p, save_rec, &x) < 0 ? EIO : 0;
+                r = r == 0 ? mdb_txn_commit(x.txn) : (mdb_txn_abort(x.txn), r);
+        }
+        pthread_mutex_unlock(&e->lock);
+        return r == 0 ? 0 : r > 0 ? -r : -EIO;
+}
+
+/* ---- public ---- */
+
+int evict_open(struct edge_server *srv, const char *cache_dir, uint64_t budget)
+{
+        struct policy_cfg cfg = {0};
+        struct restore_ctx x = {0};
+        struct evict *e;
+        int r;
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        pthread_mutex_init(&e->lock, NULL);
+        e->store = srv->store;
+        e->m = &srv->m;
+        e->budget = budget;
+        e->map = calloc(MAP_BUCKETS, sizeof(*e->map));
+        if (!e->map) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        cfg.budget = budget;
+        cfg.on_evict = on_evict;
+        cfg.evict_ctx = e;
+        r = policy_new(&policy_sluice_ops, &cfg, &e->p);
+        if (r < 0)
+                goto fail;
+        r = state_open(e, cache_dir);
+        if (r < 0)
+                log_warn("policy state in %s/policy unusable (%s): starting fresh, ignoring",
+                         cache_dir, strerror(-r));
+        x.e = e;
+        if (e->env && mdb_txn_begin(e->env, NULL, MDB_RDONLY, &x.txn) != 0)
+                x.txn = NULL;
+        r = store_list(srv->store, "", 0, restore_one, &x);
+        if (x.txn)
+                mdb_txn_abort(x.txn);
+        if (r < 0)
+                goto fail;
+        srv->evict = e;
+        log_info("cache policy: %llu object(s) restored, %llu without saved state",
+                 (unsigned long long)x.restored, (unsigned long long)x.fresh);
+        /* The budget may have shrunk since the last run. */
+        pthread_mutex_lock(&e->lock);
+        policy_evict_until(e->p, budget);
+        unlock_and_delete(e);
+        return 0;
+fail:
+        srv->evict = e;
+        evict_close(srv);
+        return r;
+}
+
+void evict_close(struct edge_server *srv)
+{
+        struct evict *e = srv->evict;
+        int r;
+
+        if (!e)
+                return;
+        r = evict_flush(srv);
+        if (r < 0)
+                log_warn("saving the policy state failed: %s, ignoring", strerror(-r));
+        srv->evict = NULL;
+        if (e->env)
+                mdb_env_close(e->env);
+        for (unsigned i = 0; e->map && i < MAP_BUCKETS; i++)
+                while (e->map[i]) {
+                        struct key_ent *k = e->map[i];
+                        e->map[i] = k->next;
+                        free(k);
+                }
+        free(e->map);
+        (void)policy_free(e->p);
+        pthread_mutex_destroy(&e->lock);
+        free(e);
+}
+
+void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint64_t size)
+{
+        struct evict *e = srv->evict;
+        struct policy_req q;
+
+        if (!e)
+                return;
+        fill_req(&q, key, key_len, size, false);
+        pthread_mutex_lock(&e->lock);
+        (void)policy_access(e->p, &q);
+        pthread_mutex_unlock(&e->lock);
+}
 
 void evict_make_room(struct edge_server *srv, uint64_t size)
 {
-        (void)srv;
-        (void)size;
+        struct evict *e = srv->evict;
+
+        if (!e)
+                return;
+        pthread_mutex_lock(&e->lock);
+        policy_evict_until(e->p, e->budget > size ? e->budget - size : 0);
+        unlock_and_delete(e);
 }
 
-void evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size)
+bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size,
+                     bool plan)
 {
-        (void)srv;
-        (void)key;
-        (void)key_len;
-        (void)size;
+        struct evict *e = srv->evict;
+        struct policy_req q;
+        int r;
+
+        if (!e)
+                return true;
+        fill_req(&q, key, key_len, size, plan);
+        pthread_mutex_lock(&e->lock);
+        if (plan)
+                (void)policy_remove(e->p, q.id); /* a replaced object comes back with its hint */
+        r = policy_insert(e->p, &q);
+        if (r == 1 || r == -EEXIST) {
+                if (map_add(e, q.id, key, key_len) < 0) {
+                        (void)policy_remove(e->p, q.id);
+                        r = 0;
+                }
+        }
+        unlock_and_delete(e);
+        if (r == 0 || r == -ENOMEM) {
+                metrics_add(e->m->admission_refused, 1);
+                (void)store_delete(e->store, key, key_len);
+                return false;
+        }
+        return true;
+}
+
+void evict_forget(struct edge_server *srv, const char *key, size_t key_len)
+{
+        struct evict *e = srv->evict;
+        uint64_t id = hash64(key, key_len);
+
+        if (!e)
+                return;
+        pthread_mutex_lock(&e->lock);
+        (void)policy_remove(e->p, id);
+        free(map_take(e, id));
+        pthread_mutex_unlock(&e->lock);
 }

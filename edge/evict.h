@@ -1,17 +1,52 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /*
- * Eviction: keeps the store under its byte budget by the popularity-weighted LRU policy
- * (edge/policy/). Filled in below the miss path; these hooks are what fill.c calls.
+ * Eviction: keeps the store under its byte budget with the popularity-weighted LRU policy
+ * (edge/policy/, policy_sluice_ops: the same code sluice-cachesim replays traces through).
+ *
+ * One policy instance per process behind a mutex (the policy is single-threaded by design);
+ * every client request is recorded (policy_access), every committed fill is offered
+ * (policy_insert: the admission filter may decline a one-hit wonder, which is then served
+ * but deleted again), and when use passes the high watermark the policy evicts down to the
+ * low one. Victims are deleted from the store after the mutex is released.
+ *
+ * Policy state (each resident object's frequency, priority, recency, hints) is kept in its
+ * own LMDB environment, <cache.dir>/policy/, next to the store's index: written by
+ * evict_flush() (the admin worker's periodic flush, and at exit), read back at start for the
+ * objects the store still holds. Objects without a record start fresh.
+ *
+ * Hints: a title's first segments (init.mp4, seg-0..seg-2) weigh more; objects pushed through
+ * the admin API (the fill plan) are marked "plan ranks this title high".
  */
 
 struct edge_server;
 
-/* A fill needs size bytes the budget does not have: evict down to the low watermark. */
+/*
+ * Build the policy for srv's store (budget = cache.max_size) and restore its state. Start-up
+ * only: on failure the caller exits. Returns 0 or -errno.
+ */
+int evict_open(struct edge_server *srv, const char *cache_dir, uint64_t budget);
+/* Write the state and free everything. srv->evict may be NULL. */
+void evict_close(struct edge_server *srv);
+
+/* A client request for key (resident or not). */
+void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint64_t size);
+/* A fill needs size bytes the budget does not have: evict down to make room. */
 void evict_make_room(struct edge_server *srv, uint64_t size);
-/* A fill committed key (size bytes): tell the policy, evict past the high watermark. */
-void evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size);
+/*
+ * key (size bytes) was committed: offer it to the policy (plan: pushed by the fill plan).
+ * Returns false when admission declined it (the caller has already served it; it is
+ * deleted here).
+ */
+bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size,
+                     bool plan);
+/* key was deleted by the admin API. */
+void evict_forget(struct edge_server *srv, const char *key, size_t key_len);
+
+/* Persist the policy state. Returns 0 or -errno. */
+int evict_flush(struct edge_server *srv);

@@ -313,7 +313,9 @@ static void on_done(void *ud, int err)
                 r = store_put_commit(f->put);
                 f->put = NULL;
                 if (r == 0) {
-                        evict_note_fill(f->owner->srv, f->key, f->key_len, f->size);
+                        /* Declined by admission: served from the temp file, not kept. */
+                        (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size,
+                                              false);
                         finish(f, FILL_DONE);
                         return;
                 }

@@ -14,6 +14,7 @@
 #include "path-norm.h"
 
 #include "conn.h"
+#include "evict.h"
 #include "hit.h"
 #include "miss.h"
 #include "request.h"
@@ -114,6 +115,7 @@ void hit_serve(struct conn *c, const struct http1_req *req, const struct path_no
                 return;
         }
         metrics_add(m->hits, 1);
+        evict_access(w->srv, pn->key, pn->key_len, obj.size);
 
         v.etag = obj.etag;
         v.etag_len = strlen(obj.etag);

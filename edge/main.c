@@ -16,6 +16,7 @@
 #include "token.h"
 
 #include "edge-cfg.h"
+#include "evict.h"
 #include "listener.h"
 #include "notify.h"
 #include "sandbox.h"
@@ -388,6 +389,11 @@ int main(int argc, char **argv)
                 log_error("out of memory creating metrics");
                 goto out;
         }
+        r = evict_open(&srv, rt->cfg->cache.dir, rt->cfg->cache.max_size);
+        if (r < 0) {
+                log_error("cannot set up the cache policy: %s", strerror(-r));
+                goto out;
+        }
         srv.access_fd = open_access_log(rt->cfg->log.access_log);
         if (rt->cfg->log.access_log && *rt->cfg->log.access_log && srv.access_fd < 0) {
                 log_error("cannot open access log %s: %s", rt->cfg->log.access_log,
@@ -475,6 +481,7 @@ out:
         free(admin_fds);
         if (srv.access_fd >= 0)
                 (void)close(srv.access_fd);
+        evict_close(&srv);
         metrics_reg_free(srv.reg);
         if (srv.store)
                 store_close(srv.store);

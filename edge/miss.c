@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "edge-cfg.h"
+#include "evict.h"
 #include "fill.h"
 #include "hit.h"
 #include "miss.h"
@@ -251,6 +252,7 @@ void miss_serve(struct conn *c, const struct http1_req *req, const struct path_n
         int r;
 
         metrics_add(m->misses, 1);
+        evict_access(w->srv, pn->key, pn->key_len, 0); /* the admission sketch counts it */
         if (w->rt->cfg->upstreams.n == 0 || !w->up) {
                 (void)snprintf(cstatus, sizeof(cstatus), "%s; fwd=miss; detail=no-upstream",
                                miss_cache_name(w));

@@ -9,6 +9,7 @@
 
 #include "conn.h"
 #include "edge-cfg.h"
+#include "evict.h"
 #include "listener.h"
 #include "miss.h"
 #include "sandbox.h"
@@ -129,6 +130,9 @@ static void on_flush_counters(struct uring_loop *loop, struct uring_timer *t)
 
         if (r < 0)
                 log_warn("flushing popularity counters failed: %s, ignoring", strerror(-r));
+        r = evict_flush(w->srv);
+        if (r < 0)
+                log_warn("saving the cache policy state failed: %s, ignoring", strerror(-r));
         (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + FLUSH_COUNTERS_MS);
 }
 

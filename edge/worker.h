@@ -30,6 +30,7 @@ struct conn;
 struct listener;
 struct upstream_ctx;
 struct miss_wait;
+struct evict;
 
 /* Loop op codes. */
 enum edge_op {
@@ -118,6 +119,7 @@ struct edge_server {
         atomic_int_fast64_t conns_open;
 
         struct store *store;
+        struct evict *evict; /* the cache policy (evict.c) */
         struct metrics_reg *reg;
         struct edge_metrics m;
         int access_fd; /* -1: off; dup2()'d over on reopen so workers keep the number */
