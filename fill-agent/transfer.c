@@ -569,23 +569,31 @@ int transfer_run(struct transfer_edge *edges, size_t n, const struct transfer_op
                         r = -EIO;
                         break;
                 }
-                while ((m = curl_multi_info_read(g.multi, &left)))
-                        if (m->msg == CURLMSG_DONE)
+                bool finished = false;
+                while ((m = curl_multi_info_read(g.multi, &left))) {
+                        if (m->msg == CURLMSG_DONE) {
                                 on_done(&g, m->easy_handle, m->data.result);
+                                finished = true;
+                        }
+                }
+                /* A finished transfer frees a slot: fill it now rather than after a poll. */
+                if (finished)
+                        timeout_ms = 0;
                 now = mono_ns();
                 nudge(&g, now);
                 progress_tick(opts->progress, now, false);
                 for (size_t i = 0; i < n; i++) {
                         int64_t w = ratecap_wait_ms(&edges[i].rc, now);
-                        if (w > 0 && w < timeout_ms)
+                        if (w > 0 && w < timeout_ms && timeout_ms > 0)
                                 timeout_ms = (int)w;
                 }
                 if (soonest) {
                         int64_t w = (soonest - now) / 1000000 + 1;
-                        if (w < timeout_ms)
+                        if (w < timeout_ms && timeout_ms > 0)
                                 timeout_ms = w < 1 ? 1 : (int)w;
                 }
-                curl_multi_poll(g.multi, NULL, 0, timeout_ms, NULL);
+                if (timeout_ms > 0)
+                        curl_multi_poll(g.multi, NULL, 0, timeout_ms, NULL);
         }
         while (g.list) {
                 struct xfer *x = g.list;
