@@ -141,7 +141,7 @@ class Control:
         self.httpd.shutdown()
 
 
-def make_catalog(origin, titles=2, segs=6, seg_size=200_000, seed=7):
+def make_catalog(origin, titles=2, segs=6, seg_size=200_000, seed=7, prefix="title"):
     """Files on the origin and the plan objects for them, ranked title by title."""
     rng = random.Random(seed)
     objs = []
@@ -151,10 +151,10 @@ def make_catalog(origin, titles=2, segs=6, seg_size=200_000, seed=7):
         for name in names:
             size = 900 if name.endswith("init.mp4") else seg_size + rng.randrange(1000)
             data = rng.randbytes(size)
-            path = f"title{t}/{name}"
+            path = f"{prefix}{t}/{name}"
             origin.add(path, data)
             objs.append({"path": path, "size": size, "sha256": hashlib.sha256(data).hexdigest(),
-                         "url": f"{origin.url}/{path}", "asset": f"title{t}", "score": score})
+                         "url": f"{origin.url}/{path}", "asset": f"{prefix}{t}", "score": score})
     return objs
 
 
