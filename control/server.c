@@ -28,6 +28,7 @@
 #include "ctl-cfg.h"
 #include "ctl.h"
 #include "pgdb.h"
+#include "req-parse.h"
 #include "router.h"
 #include "server.h"
 
@@ -453,84 +454,14 @@ void ctl_reply_db_error(struct ctl_req *rq, int err, const struct pgdb_res *res)
 
 /* ---- request helpers ---- */
 
-static int unhex(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 int ctl_query_get(const struct ctl_req *rq, const char *name, char *buf, size_t cap)
 {
-        const char *q = rq->query, *end = rq->query + rq->query_len;
-        size_t nl = strlen(name);
-
-        while (q < end) {
-                const char *amp = memchr(q, '&', (size_t)(end - q));
-                const char *pe = amp ? amp : end;
-                const char *eq = memchr(q, '=', (size_t)(pe - q));
-                const char *ke = eq ? eq : pe;
-                if ((size_t)(ke - q) == nl && !memcmp(q, name, nl)) {
-                        size_t n = 0;
-                        for (const char *p = eq ? eq + 1 : pe; p < pe; p++) {
-                                int ch = (unsigned char)*p;
-                                if (ch == '+') {
-                                        ch = ' ';
-                                } else if (ch == '%') {
-                                        int h, l;
-                                        if (pe - p < 3 || (h = unhex(p[1])) < 0 ||
-                                            (l = unhex(p[2])) < 0)
-                                                return -EINVAL;
-                                        ch = h * 16 + l;
-                                        p += 2;
-                                }
-                                if (ch < 0x20 || ch == 0x7f)
-                                        return -EINVAL;
-                                if (n + 1 >= cap)
-                                        return -E2BIG;
-                                buf[n++] = (char)ch;
-                        }
-                        buf[n] = '\0';
-                        return (int)n;
-                }
-                q = pe + 1;
-        }
-        return -ENOENT;
+        return req_query_get(rq->query, rq->query_len, name, buf, cap);
 }
 
 size_t ctl_json_depth(const char *buf, size_t len, size_t limit)
 {
-        size_t depth = 0, max = 0;
-        bool str = false, esc = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char ch = buf[i];
-                if (str) {
-                        if (esc)
-                                esc = false;
-                        else if (ch == '\\')
-                                esc = true;
-                        else if (ch == '"')
-                                str = false;
-                        continue;
-                }
-                if (ch == '"') {
-                        str = true;
-                } else if (ch == '{' || ch == '[') {
-                        if (++depth > max) {
-                                max = depth;
-                                if (max > limit)
-                                        return max;
-                        }
-                } else if ((ch == '}' || ch == ']') && depth > 0) {
-                        depth--;
-                }
-        }
-        return max;
+        return req_json_depth(buf, len, limit);
 }
 
 int ctl_body_json(struct ctl_req *rq, size_t max_depth, json_t **ret)
@@ -587,12 +518,20 @@ bool ctl_req_admin_ok(const struct ctl_req *rq)
 
 /* ---- input ---- */
 
+static bool proxy_trusted(const char *addr, void *ud)
+{
+        const struct ctl *ctl = ud;
+        char cc[3];
+
+        return geo_table_lookup_str(ctl->trusted, addr, cc) == 0;
+}
+
 /* The client address: the peer, or behind a trusted proxy the right-most X-Forwarded-For
  * entry that is not itself a trusted proxy (entries left of it are client-controlled). */
 static void client_addr(struct ctl_conn *c, struct ctl_req *rq)
 {
         struct ctl *ctl = c->srv->ctl;
-        char cc[3], tmp[64];
+        char cc[3], addr[64];
         size_t len = 0;
         const char *xff;
 
@@ -600,26 +539,8 @@ static void client_addr(struct ctl_conn *c, struct ctl_req *rq)
         if (!ctl->trusted || geo_table_lookup_str(ctl->trusted, c->peer, cc) != 0)
                 return;
         xff = http1_req_header(&c->head, "x-forwarded-for", &len);
-        while (xff && len > 0) {
-                size_t end = len, start;
-                while (end > 0 && (xff[end - 1] == ' ' || xff[end - 1] == ','))
-                        end--;
-                start = end;
-                while (start > 0 && xff[start - 1] != ',')
-                        start--;
-                while (start < end && xff[start] == ' ')
-                        start++;
-                if (end - start == 0 || end - start >= sizeof(tmp))
-                        return;
-                memcpy(tmp, xff + start, end - start);
-                tmp[end - start] = '\0';
-                if (geo_table_lookup_str(ctl->trusted, tmp, cc) == -EINVAL)
-                        return; /* not an address: believe nothing further */
-                snprintf(rq->client, sizeof(rq->client), "%s", tmp);
-                if (geo_table_lookup_str(ctl->trusted, tmp, cc) != 0)
-                        return;
-                len = start;
-        }
+        if (xff && req_xff_client(xff, len, proxy_trusted, ctl, addr, sizeof(addr)) == 1)
+                snprintf(rq->client, sizeof(rq->client), "%s", addr);
 }
 
 static void dispatch(struct ctl_conn *c)
