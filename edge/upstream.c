@@ -292,7 +292,6 @@ static void action(struct upstream_ctx *ctx, curl_socket_t fd, int flags)
         ctx->in_action = true;
         (void)curl_multi_socket_action(ctx->multi, fd, flags, &running);
         ctx->in_action = false;
-        sweep_dead(ctx);
         collect_done(ctx);
 }
 
@@ -302,6 +301,7 @@ static void on_timer_fire(struct uring_loop *loop, struct uring_timer *t)
                                                            offsetof(struct upstream_ctx, timer));
 
         action(ctx, CURL_SOCKET_TIMEOUT, 0);
+        sweep_dead(ctx);
 }
 
 void upstream_on_poll(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
@@ -324,13 +324,13 @@ void upstream_on_poll(struct uring_loop *loop, void *owner, const struct io_urin
         } else if (cqe->res != -ECANCELED) {
                 flags = CURL_CSELECT_ERR;
         }
-        if (flags) {
-                curl_socket_t fd = s->fd;
-                action(ctx, fd, flags);
-                /* s may have been removed (it is freed later, through the loop). */
-        }
+        if (flags)
+                action(ctx, s->fd, flags);
+        /* curl may have removed s meanwhile: it sits on the dead list, freed only by the
+         * sweep below (closing its slot frees it at once, nothing being in flight). */
         if (!s->removed)
                 sock_arm(s);
+        sweep_dead(ctx);
 }
 
 void upstream_on_cancel(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
@@ -345,7 +345,10 @@ static void on_first_byte_timeout(struct uring_loop *loop, struct uring_timer *t
         struct upstream_fetch *f =
             (struct upstream_fetch *)((char *)t - offsetof(struct upstream_fetch, first_byte));
 
+        struct upstream_ctx *ctx = f->ctx;
+
         fetch_finish(f, -ETIMEDOUT);
+        sweep_dead(ctx);
 }
 
 /* Copy a header value (trimmed) into out when name matches. */
