@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: MIT
+"""`meson install --destdir` puts the binaries, the hardened units (with this prefix's paths),
+the sysusers.d group and the man pages where an operator or a package expects them, and every
+installed service unit scores "OK" or better under `systemd-analyze security`.
+
+    python3 test_destdir.py BUILD_DIR PREFIX
+
+Exit status: 0 passed, 1 failed, 77 skipped (no meson on PATH).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+
+def fail(msg):
+    print(f"not ok - {msg}")
+    sys.exit(1)
+
+
+def main():
+    build, prefix = sys.argv[1], sys.argv[2]
+    meson = shutil.which("meson")
+    if not meson:
+        print("SKIP: meson not on PATH")
+        return SKIP
+    dest = tempfile.mkdtemp(prefix="sluice-destdir-")
+    try:
+        p = subprocess.run([meson, "install", "-C", build, "--destdir", dest, "--no-rebuild",
+                            "--quiet"], capture_output=True, text=True, timeout=300)
+        if p.returncode != 0:
+            fail(f"meson install exited {p.returncode}: {p.stderr[-2000:]}")
+        root = dest + prefix
+        bindir = os.path.join(root, "bin")
+        unitdir = os.path.join(root, "lib", "systemd", "system")
+        want = [
+            os.path.join(bindir, "sluice-edge"),
+            os.path.join(unitdir, "sluice-edge.service"),
+            os.path.join(unitdir, "sluice-control.service"),
+            os.path.join(unitdir, "sluice-fill.service"),
+            os.path.join(unitdir, "sluice-fill.timer"),
+            os.path.join(root, "lib", "sysusers.d", "sluice.conf"),
+            os.path.join(root, "share", "man", "man8", "sluice-edge.8"),
+            os.path.join(root, "share", "man", "man5", "sluice-edge.yaml.5"),
+        ]
+        for f in want:
+            if not os.path.isfile(f):
+                fail(f"not installed: {f[len(dest):]}")
+        print("ok - files installed")
+        if not os.access(os.path.join(bindir, "sluice-edge"), os.X_OK):
+            fail("sluice-edge is not executable")
+        with open(os.path.join(unitdir, "sluice-edge.service")) as f:
+            unit = f.read()
+        m = re.search(r"^ExecStart=(\S+)", unit, re.M)
+        if not m or m.group(1) != os.path.join(prefix, "bin", "sluice-edge"):
+            fail(f"ExecStart of sluice-edge.service is {m.group(1) if m else None!r}, "
+                 f"want {os.path.join(prefix, 'bin', 'sluice-edge')}")
+        for key in ("Type=notify", "WatchdogSec=", "DynamicUser=yes", "NoNewPrivileges=yes",
+                    "ProtectSystem=strict", "io_uring_setup"):
+            if key not in unit:
+                fail(f"sluice-edge.service lacks {key}")
+        print("ok - sluice-edge.service runs this prefix's binary, notify + watchdog + hardening")
+
+        sa = shutil.which("systemd-analyze")
+        if not sa:
+            print("ok - systemd-analyze security # SKIP no systemd-analyze")
+            return 0
+        for unit_name in ("sluice-edge.service", "sluice-control.service", "sluice-fill.service"):
+            p = subprocess.run([sa, "security", "--offline=true",
+                                os.path.join(unitdir, unit_name)],
+                               capture_output=True, text=True, timeout=60)
+            m = re.search(r"Overall exposure level for \S+: ([\d.]+) (\w+)", p.stdout)
+            if not m:
+                fail(f"no score for {unit_name}: {p.stdout[-500:]} {p.stderr[-500:]}")
+            score, word = float(m.group(1)), m.group(2)
+            if word not in ("PERFECT", "SAFE", "OK"):
+                fail(f"{unit_name} scores {score} {word}, want OK or better")
+            print(f"ok - systemd-analyze security {unit_name}: {score} {word}")
+        return 0
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
