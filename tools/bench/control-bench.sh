@@ -1,0 +1,149 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# tools/bench/control-bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]
+#
+# sluice-control side by side with nginx serving the same MPD as a static file, on this
+# machine, with warm data: a private PostgreSQL (tools/pg-temp), one control instance (one
+# loop thread), nginx with one worker (the same CPU budget), and wrk with one thread.
+# Measures: GET manifest (session lookup + steering rank + token signing + MPD build),
+# POST /v1/playback (licence check + session insert), POST heartbeat, and nginx's static MPD.
+# Prints requests/s and p99 for each and the manifest / static ratio.
+set -eu
+build=${1:?usage: control-bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]}
+secs=${2:-10}
+conns=${3:-32}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$build/control/sluice-control
+command -v wrk >/dev/null || { echo "control-bench: wrk not installed" >&2; exit 77; }
+command -v nginx >/dev/null || { echo "control-bench: nginx not installed" >&2; exit 77; }
+tmp=$(mktemp -d /tmp/ctl-bench.XXXXXX)
+chmod 755 "$tmp"
+cpid=""
+npid=""
+cleanup() {
+        [ -n "$cpid" ] && kill "$cpid" 2>/dev/null || true
+        [ -n "$npid" ] && kill "$npid" 2>/dev/null || true
+        "$root/tools/pg-temp" stop "$tmp/pg" >/dev/null 2>&1 || true
+        rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+ci=$("$root/tools/pg-temp" start "$tmp/pg")
+echo "admin-token-for-the-benchmark-0001" >"$tmp/admin.token"
+printf 'keys:\n  - {kid: k1, secret: "%s"}\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$tmp/keys.yaml"
+cat >"$tmp/control.yaml" <<CFG
+listen: ["127.0.0.1:0"]
+database: "$ci"
+database_pool: {pool: 4, timeout: 3s}
+admin: {token_file: $tmp/admin.token}
+tokens: {keys_file: $tmp/keys.yaml}
+country_prefixes: [{cidr: 127.0.0.0/8, country: GB, region: eu-west}]
+public_url: "http://127.0.0.1:7000"
+heartbeat_period: 60s
+log: {level: warn}
+CFG
+"$bin" --config "$tmp/control.yaml" >"$tmp/control.log" 2>&1 &
+cpid=$!
+# The port is in the first log lines; log level warn hides them, so ask the kernel.
+port=""
+for _ in $(seq 1 100); do
+        port=$(ss -Htlnp 2>/dev/null | awk -v p="pid=$cpid," '$0 ~ p {split($4,a,":"); print a[2]; exit}')
+        [ -n "$port" ] && break
+        # wait for the listener by asking the kernel again; no fixed delay needed beyond
+        # the scheduler's
+        kill -0 "$cpid" || { cat "$tmp/control.log"; exit 1; }
+done
+[ -n "$port" ] || { echo "control did not listen" >&2; exit 1; }
+url=http://127.0.0.1:$port
+auth="Authorization: Bearer admin-token-for-the-benchmark-0001"
+
+python3 - "$url" "$tmp" <<'PY'
+import json, sys, urllib.request
+url, tmp = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.path[0])
+def req(m, p, body=None, admin=False):
+    h = {"Content-Type": "application/json"}
+    if admin:
+        h["Authorization"] = "Bearer admin-token-for-the-benchmark-0001"
+    r = urllib.request.Request(url + p, data=json.dumps(body).encode() if body is not None else None,
+                               headers=h, method=m)
+    return json.loads(urllib.request.urlopen(r).read() or b"null") if m != "GET" or p.startswith("/v1/p") else urllib.request.urlopen(r).read()
+reps = []
+for name, (w, h, bw) in {"240p": (426, 240, 300000), "360p": (640, 360, 700000), "480p": (854, 480, 1500000),
+                         "720p": (1280, 720, 3000000), "1080p": (1920, 1080, 5000000)}.items():
+    reps.append({"id": f"video-{name}", "type": "video", "mime_type": "video/mp4", "codec": "avc1.64001f",
+                 "bandwidth": bw, "width": w, "height": h, "frame_rate": "25/1", "timescale": 12800,
+                 "init": f"video-{name}/init.mp4", "media": f"video-{name}/seg-$Number$.m4s",
+                 "start_number": 1, "segment_count": 900, "segment_duration": 4})
+reps.append({"id": "audio-en", "type": "audio", "mime_type": "audio/mp4", "codec": "mp4a.40.2", "lang": "en",
+             "bandwidth": 128000, "sample_rate": 48000, "channels": 2, "timescale": 48000,
+             "init": "audio-en/init.mp4", "media": "audio-en/seg-$Number$.m4s", "start_number": 1,
+             "segment_count": 900, "segment_duration": 4})
+asset = {"version": 1, "title": "bench1", "duration": 3600.0, "segment_duration": 4, "segment_count": 900,
+         "encryption": {"scheme": "cenc", "kid": "00112233445566778899aabbccddeeff", "iv_size": 8},
+         "representations": reps,
+         "subtitles": [{"id": "text-en", "lang": "en", "path": "text-en/subtitles.vtt", "mime_type": "text/vtt"}],
+         "files": []}
+req("POST", "/v1/admin/titles", {"title": "bench1", "asset": asset,
+    "key": {"kid": "00112233445566778899aabbccddeeff", "key": "ff" * 16}}, admin=True)
+req("PUT", "/v1/admin/titles/bench1/licences", {"licences": [{"country": "GB"}]}, admin=True)
+for e, reg in (("edge-a", "eu-west"), ("edge-b", "eu-west"), ("edge-c", "us-east")):
+    req("POST", "/v1/admin/edges", {"id": e, "region": reg, "base_url": f"http://{e}.example:8080"}, admin=True)
+    req("POST", f"/v1/edges/{e}/heartbeat", {"load": 0.2, "titles": ["bench1"]})
+s = req("POST", "/v1/playback", {"title": "bench1"})
+mpd = urllib.request.urlopen(url + f"/v1/manifest/{s['session']}.mpd").read()
+open(f"{tmp}/sid", "w").write(s["session"])
+open(f"{tmp}/static.mpd", "wb").write(mpd)
+PY
+sid=$(cat "$tmp/sid")
+
+mkdir -p "$tmp/nginx"
+cat >"$tmp/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    types { application/dash+xml mpd; }
+    server {
+        listen 127.0.0.1:0;
+        root $tmp;
+        location / { add_header Cache-Control no-store; }
+    }
+}
+NGX
+# nginx cannot listen on port 0 portably: pick a free port from the kernel first.
+nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -i "s/listen 127.0.0.1:0;/listen 127.0.0.1:$nport;/" "$tmp/nginx.conf"
+nginx -c "$tmp/nginx.conf" -p "$tmp/nginx" &
+npid=$!
+curl -sf --retry 50 --retry-connrefused --retry-delay 0 -o /dev/null "http://127.0.0.1:$nport/static.mpd"
+
+cat >"$tmp/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = os.getenv("BODY")
+LUA
+
+run() { # name, wrk args...
+        name=$1
+        shift
+        out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "$@")
+        rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+        p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+        non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+        printf '%-26s %10s req/s   p99 %8s   non-2xx %s\n' "$name" "$rps" "$p99" "${non2xx:-0}"
+        eval "rps_$(echo "$name" | tr 'A-Z ' 'a-z_')=$rps"
+}
+
+echo "sluice-control vs nginx, ${secs}s, $conns connections, wrk -t1, MPD $(wc -c <"$tmp/static.mpd") bytes"
+run "nginx static MPD" "http://127.0.0.1:$nport/static.mpd"
+run "control healthz" "$url/healthz"
+run "control manifest" "$url/v1/manifest/$sid.mpd"
+BODY='{"title":"bench1"}' run "control playback" -s "$tmp/post.lua" "$url/v1/playback"
+BODY='{"load":0.2,"titles":["bench1"]}' run "control heartbeat" -s "$tmp/post.lua" "$url/v1/edges/edge-a/heartbeat"
+python3 -c "print('manifest / static ratio: %.2f' % ($rps_control_manifest / $rps_nginx_static_mpd))"
+python3 -c "print('healthz / static ratio (server alone): %.2f' % ($rps_control_healthz / $rps_nginx_static_mpd))"
