@@ -17,6 +17,7 @@
 
 #include "bug.h"
 #include "cmcd.h"
+#include "hex.h"
 
 #define CMCD_INPUT_MAX 1024
 #define INT_DIGITS_MAX 15 /* RFC 8941 §3.3.1 */
@@ -37,16 +38,6 @@ void cmcd_init(struct cmcd *c)
         c->br = c->bl = c->d = c->dl = c->mtp = c->rtp = c->tb = -1;
 }
 
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        c = (char)(c | 0x20);
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
-}
-
 /* Percent-decode s[0..n) into out (at least n bytes). Returns the decoded length or -EINVAL. */
 static int pct_decode(const char *s, size_t n, char *out)
 {
@@ -57,7 +48,7 @@ static int pct_decode(const char *s, size_t n, char *out)
                         continue;
                 }
                 int h, l;
-                if (i + 2 >= n || (h = hexval(s[i + 1])) < 0 || (l = hexval(s[i + 2])) < 0)
+                if (i + 2 >= n || (h = hex_digit(s[i + 1])) < 0 || (l = hex_digit(s[i + 2])) < 0)
                         return -EINVAL;
                 out[o++] = (char)(h << 4 | l);
                 i += 2;

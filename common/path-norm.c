@@ -23,18 +23,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "hex.h"
 #include "path-norm.h"
-
-static int hexval(unsigned char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 static bool is_ctl(unsigned char c)
 {
@@ -83,8 +73,8 @@ static int add_segment(struct path_norm *n, const char *p, size_t len, bool *ret
                         int hi, lo;
                         if (i + 2 >= len)
                                 return -EINVAL;
-                        hi = hexval((unsigned char)p[i + 1]);
-                        lo = hexval((unsigned char)p[i + 2]);
+                        hi = hex_digit(p[i + 1]);
+                        lo = hex_digit(p[i + 2]);
                         if (hi < 0 || lo < 0)
                                 return -EINVAL;
                         c = (unsigned char)(hi << 4 | lo);

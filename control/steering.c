@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "hex.h"
 #include "steering.h"
 
 #define SCORE_REGION   1000
@@ -98,17 +99,6 @@ int steering_edges_rank(const struct steering_edge *edges, size_t n,
         return (int)m;
 }
 
-static int hexval(char ch)
-{
-        if (ch >= '0' && ch <= '9')
-                return ch - '0';
-        if (ch >= 'a' && ch <= 'f')
-                return ch - 'a' + 10;
-        if (ch >= 'A' && ch <= 'F')
-                return ch - 'A' + 10;
-        return -1;
-}
-
 /* Percent-decode s[0..n) into out (cap bytes, NUL-terminated). Returns the length or -1. */
 static int pct_decode(const char *s, size_t n, char *out, size_t cap)
 {
@@ -116,7 +106,7 @@ static int pct_decode(const char *s, size_t n, char *out, size_t cap)
         for (size_t i = 0; i < n; i++) {
                 char ch = s[i];
                 if (ch == '%' && i + 2 < n) {
-                        int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+                        int h = hex_digit(s[i + 1]), l = hex_digit(s[i + 2]);
                         if (h >= 0 && l >= 0) {
                                 ch = (char)(h * 16 + l);
                                 i += 2;
