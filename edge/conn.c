@@ -17,6 +17,8 @@
 
 #include "admin.h"
 #include "conn.h"
+#include "edge-cfg.h"
+#include "h2-serve.h"
 #include "miss.h"
 #include "request.h"
 #include "worker.h"
@@ -203,6 +205,8 @@ void conn_close(struct conn *c, const char *why)
         response_reset(c);
         if (c->put)
                 admin_put_abort(c);
+        if (c->h2)
+                h2_serve_free(c);
         free(c->in);
         c->in = NULL;
         c->in_len = c->in_cap = 0;
@@ -370,6 +374,21 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
                         conn_set_state(c, CONN_READ_HEAD);
                 if (c->state != CONN_READ_HEAD)
                         break;
+                /* Prior-knowledge h2c: only a connection's first bytes are looked at. */
+                if (!c->h1_seen && !c->admin) {
+                        int h2 = h2_serve_sniff(p, left);
+                        if (h2 == 0)
+                                break; /* a prefix of the preface: wait for the rest */
+                        if (h2 == 1 && w->rt->cfg->http2.cleartext) {
+                                bool alive;
+                                c->processing = false;
+                                alive = h2_serve_start(c, p, left);
+                                if (alive && (from_in || c->in_len))
+                                        in_release(c);
+                                return alive;
+                        }
+                        c->h1_seen = true;
+                }
                 r = http1_req_parse(&c->parser, p, left, &w->plimits, &w->req);
                 if (r == -EAGAIN)
                         break;
@@ -419,6 +438,8 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
 /* Bytes from the socket. Returns false when c was closed. */
 static bool input(struct conn *c, const char *data, size_t n)
 {
+        if (c->h2)
+                return h2_serve_input(c, data, n);
         switch (c->state) {
         case CONN_LINGER:
         case CONN_CLOSED:
@@ -676,6 +697,15 @@ void conn_on_pollout(struct uring_loop *loop, void *owner, const struct io_uring
         int r;
 
         c->poll_armed = false;
+        if (c->h2) {
+                if (c->state == CONN_CLOSED)
+                        return;
+                if (cqe->res < 0 && cqe->res != -ECANCELED)
+                        conn_close(c, "poll error");
+                else
+                        h2_serve_pollout(c);
+                return;
+        }
         if (c->state != CONN_SEND)
                 return;
         if (cqe->res < 0 && cqe->res != -ECANCELED) {

@@ -37,6 +37,7 @@ enum conn_state {
 struct edge_worker;
 struct admin_put_state;
 struct miss_wait;
+struct h2_conn;
 
 struct conn {
         struct edge_worker *w;
@@ -77,6 +78,8 @@ struct conn {
 
         struct admin_put_state *put; /* admin PUT in progress */
         struct miss_wait *mw;        /* a miss answered from a fill (miss.c) */
+        struct h2_conn *h2;          /* HTTP/2 session (h2-serve.c), or NULL */
+        bool h1_seen;                /* bytes other than the HTTP/2 preface arrived */
 
         struct sockaddr_in6 peer; /* large enough for AF_INET too */
 };

@@ -139,8 +139,10 @@ static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int 
                         return NGHTTP2_ERR_CALLBACK_FAILURE;
                 off += (size_t)n;
         }
-        if (off == 0)
+        if (off == 0) {
+                h->blocked = true; /* nothing held back, but wait for POLLOUT all the same */
                 return NGHTTP2_ERR_WOULDBLOCK;
+        }
         if (off < len) {
                 /* nghttp2 hands at most one serialised frame batch: hold its tail. */
                 if (len - off > h->pend_cap) {
@@ -173,8 +175,10 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
         if (st->body.mem) {
                 /* Small memory bodies: copy once into the pending tail path if short. */
                 n = h->io.write(h->io.ctx, framehd, 9);
-                if (n == -EAGAIN)
+                if (n == -EAGAIN) {
+                        h->blocked = true;
                         return NGHTTP2_ERR_WOULDBLOCK;
+                }
                 if (n < 0)
                         return NGHTTP2_ERR_CALLBACK_FAILURE;
                 {
@@ -193,8 +197,10 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
                 }
         } else {
                 n = h->io.write_file(h->io.ctx, framehd, 9, st->body.fd, (off_t)off, length);
-                if (n == -EAGAIN)
+                if (n == -EAGAIN) {
+                        h->blocked = true;
                         return NGHTTP2_ERR_WOULDBLOCK;
+                }
                 if (n < 0)
                         return NGHTTP2_ERR_CALLBACK_FAILURE;
                 if ((size_t)n < 9) {
@@ -583,10 +589,14 @@ void h2_conn_free(struct h2_conn *h)
         nghttp2_session_del(h->s);
         for (st = h->streams; st; st = next) {
                 next = st->next;
+                if (st->dispatched)
+                        h->io.on_stream_gone(h->io.ctx, st, st->answered);
                 free(st->hbuf);
                 free(st);
         }
         if (h->pend_st && h->pend_st->gone_pending) {
+                if (h->pend_st->dispatched)
+                        h->io.on_stream_gone(h->io.ctx, h->pend_st, h->pend_st->answered);
                 free(h->pend_st->hbuf);
                 free(h->pend_st);
         }

@@ -86,7 +86,8 @@ struct h2_header {
  * start of the input (h2c, and h2 after ALPN alike). Returns 0 with *ret, -ENOMEM.
  */
 int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_conn **ret);
-/* Free the session and every stream (on_stream_gone is not called). Accepts NULL. */
+/* Free the session and every stream (on_stream_gone is called for each dispatched one, so
+ * the caller releases what they hold). Accepts NULL. */
 void h2_conn_free(struct h2_conn *h);
 
 /*

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * HTTP/2 on a client connection: prior-knowledge h2c today (a plain connection whose first
+ * bytes are the client preface), the same glue for ALPN h2 once TLS listeners are wired.
+ * conn.c hands the connection over and then routes its input and POLLOUT here; streams are
+ * answered from the store (hit path: preconditions, one range, validators) with the body sent
+ * by sendfile behind each DATA frame header.
+ */
+
+struct conn;
+
+/* The first bytes of a connection: 1 = the whole HTTP/2 preface, 0 = a prefix of it (wait
+ * for more), -1 = not HTTP/2. */
+int h2_serve_sniff(const char *buf, size_t len);
+
+/* Switch c to HTTP/2 and process buf (starting with the preface). Returns false when c was
+ * closed. */
+bool h2_serve_start(struct conn *c, const char *buf, size_t len);
+/* More plaintext from the client. Returns false when c was closed. */
+bool h2_serve_input(struct conn *c, const char *buf, size_t len);
+/* The socket has room again. */
+void h2_serve_pollout(struct conn *c);
+/* Free c's session and release every stream's object (close path). */
+void h2_serve_free(struct conn *c);
