@@ -255,7 +255,9 @@ int token_verify(const struct token_keyset *ks, const char *jwt, size_t len, int
             copy_claim_string(cl, "cdniuc", c.uc, sizeof(c.uc)) < 0 ||
             copy_claim_string(cl, "cdniip", c.ip, sizeof(c.ip)) < 0)
                 goto out;
-        if (c.exp && now > c.exp + skew_s) {
+        /* The skew goes on our side of each comparison: a signed claim can still be as large
+         * as INT64_MAX, and adding to it would overflow. */
+        if (c.exp && now - skew_s > c.exp) {
                 r = -ESTALE;
                 goto out;
         }

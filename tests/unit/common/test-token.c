@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,6 +74,18 @@ TEST(expiry_and_not_before)
         ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 2001, 5, NULL), 0);
         ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 999, 0, NULL), -EAGAIN);
         ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 2000, 0, NULL), 0);
+}
+
+TEST(far_future_expiry)
+{
+        struct token_keyset ks = keyset();
+        char jwt[TOKEN_MAX];
+        int n = sign(&ks.keys[0], INT64_MAX, 0, "", jwt);
+        ASSERT_TRUE(n > 0);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 2000, 30, NULL), 0);
+        n = sign(&ks.keys[0], 0, INT64_MAX, "", jwt);
+        ASSERT_TRUE(n > 0);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 2000, 30, NULL), -EAGAIN);
 }
 
 TEST(tampering_refused)
