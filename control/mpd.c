@@ -224,9 +224,10 @@ static int template_shared(const struct asset_rep *const *set, size_t n, int tim
                 if (r->timescale != a->timescale || r->segment_duration != a->segment_duration ||
                     r->start_number != a->start_number)
                         return 0;
-                if (timeline &&
-                    (r->n_segments != a->n_segments ||
-                     memcmp(r->segments, a->segments, a->n_segments * sizeof(*a->segments)) != 0))
+                /* Without segments both pointers are NULL, which memcmp() must not see. */
+                if (timeline && (r->n_segments != a->n_segments ||
+                                 (a->n_segments && memcmp(r->segments, a->segments,
+                                                          a->n_segments * sizeof(*a->segments)))))
                         return 0;
         }
         return 1;

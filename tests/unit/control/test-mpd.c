@@ -224,6 +224,26 @@ TEST(segment_timeline)
         asset_free(a);
 }
 
+TEST(segment_timeline_without_segments)
+{
+        /* segments are optional in asset.json: the timeline falls back to @duration. */
+        struct asset *a = fixture_asset("asset-clear.json");
+        for (size_t i = 0; i < a->n_reps; i++) {
+                free(a->reps[i].segments);
+                a->reps[i].segments = NULL;
+                a->reps[i].n_segments = 0;
+        }
+        struct mpd_params p = {
+            .asset = a, .edges = two_edges, .n_edges = 1, .segment_timeline = true};
+        char *m = build(&p);
+        ASSERT_TRUE(m != NULL);
+        ASSERT_TRUE(xml_check(m) == NULL);
+        ASSERT_TRUE(strstr(m, "<SegmentTimeline>") == NULL);
+        ASSERT_TRUE(strstr(m, "timescale=\"12800\" duration=\"51200\"/>") != NULL);
+        free(m);
+        asset_free(a);
+}
+
 TEST(per_representation_template)
 {
         struct asset *a = fixture_asset("asset-clear.json");
