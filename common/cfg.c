@@ -425,10 +425,15 @@ static int apply_defaults_at(struct loader *l, const struct cfg_field *t, char *
         for (; t->key; t++) {
                 void *dst = obj + t->offset;
                 int r = 0;
-                /* The depth bound also ends tables that contain themselves. */
-                if (t->type == CFG_SECTION && t->sub && depth < CFG_MAX_DEPTH)
-                        r = apply_defaults_at(l, t->sub, dst, depth + 1);
-                else if (t->def && t->type != CFG_SECTION_LIST)
+                /* The depth bound also ends tables that contain themselves. A section has no
+                 * default of its own: a failure inside it has already said which key broke. */
+                if (t->type == CFG_SECTION) {
+                        if (t->sub && depth < CFG_MAX_DEPTH &&
+                            (r = apply_defaults_at(l, t->sub, dst, depth + 1)) < 0)
+                                return r;
+                        continue;
+                }
+                if (t->def && t->type != CFG_SECTION_LIST)
                         r = set_scalar(t, dst, t->def, err, sizeof(err));
                 if (r == -ENOMEM) {
                         snprintf(l->err->msg, sizeof(l->err->msg), "%s: out of memory", l->name);

@@ -637,4 +637,22 @@ TEST(bad_default_is_reported)
         ASSERT_STREQ(err.msg, "t.yaml: invalid default \"9\" for 'n'");
 }
 
+TEST(bad_default_in_section_is_reported)
+{
+        /* clang-format off */
+        static const struct cfg_field inner[] = {
+                {.key = "n", .type = CFG_INT, .offset = 0, .min = 1, .max = 5, .def = "9"},
+                {0},
+        };
+        static const struct cfg_field outer[] = {
+                {.key = "sec", .type = CFG_SECTION, .offset = 0, .sub = inner},
+                {0},
+        };
+        /* clang-format on */
+        int64_t v = 0;
+        struct cfg_error err;
+        ASSERT_EQ(cfg_load_buf("t.yaml", "", 0, outer, &v, &err), -EINVAL);
+        ASSERT_STREQ(err.msg, "t.yaml: invalid default \"9\" for 'n'");
+}
+
 TEST_MAIN()
