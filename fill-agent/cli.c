@@ -24,70 +24,70 @@
 #endif
 
 static const char usage_text[] =
-        "Usage: sluice-fill COMMAND [OPTIONS]\n"
-        "\n"
-        "Pre-push the objects control plans for an edge from the origin into the edge, through\n"
-        "the edge's admin API, inside an off-peak window and under a rate cap.\n"
-        "\n"
-        "Commands:\n"
-        "  plan     what the edge should hold, what it holds, and the difference: bytes to add\n"
-        "           and to evict, and the predicted hit gain (a table; --json for scripts)\n"
-        "  run      transfer the difference, most valuable first, within the edge's budget\n"
-        "  status   the last run per edge (from the journal) and the edge's coverage now\n"
-        "  verify   fetch a sample (or --all) of the edge's planned objects back and check\n"
-        "           their SHA-256 against the plan\n"
-        "\n"
-        "Where:\n"
-        "  --control URL            control plane base URL (GET URL/v1/fill/plan?edge=ID)\n"
-        "  --control-token-file F   bearer token for control (first line of F)\n"
-        "  --edge ID                an edge to act on; repeat for several. Without it: every\n"
-        "                           edge in the config file\n"
-        "  --admin-url URL          the edge's admin API (with one --edge not in the config)\n"
-        "  --admin-token-file F     the edge's admin bearer token (first line of F)\n"
-        "  --edge-url URL           the edge's client URL (verify fetches objects from it)\n"
-        "  --config FILE            YAML config (see sluice-fill(1) and docs/fill.md);\n"
-        "                           flags override it\n"
-        "\n"
-        "How (run):\n"
-        "  --rate RATE              cap per edge: 2Gbit, 800Mbit, 100MB/s; 0 = uncapped\n"
-        "  --parallel N             transfers at once per edge (default 4)\n"
-        "  --window HH:MM-HH:MM     off-peak window in the edge's time zone (end exclusive,\n"
-        "                           may wrap midnight); default: any time\n"
-        "  --tz ZONE                the edge's time zone (IANA name); default: the plan's\n"
-        "                           \"tz\", else this machine's\n"
-        "  --outside-window exit|wait  outside the window: exit with status 4 (default) or\n"
-        "                           wait for it to open. A window closing mid-run stops new\n"
-        "                           transfers, lets in-flight ones finish, exits 4\n"
-        "  --now TIME               pretend the time is TIME (YYYY-MM-DDTHH:MM[:SS]Z or\n"
-        "                           @unix-seconds); the clock runs on from there (for tests)\n"
-        "  --no-evict               never delete unplanned objects to make room\n"
-        "  --limit N                at most N objects per edge in this run\n"
-        "  --retries N              retries of an object after transport errors (default 8)\n"
-        "  --state-dir DIR          journals (default /var/lib/sluice-fill)\n"
-        "  --progress auto|bar|json|none  progress output (auto: a bar on a terminal,\n"
-        "                           JSON lines otherwise)\n"
-        "  --progress-interval MS   progress period (default 1000)\n"
-        "\n"
-        "Output:\n"
-        "  --json                   JSON for scripts (plan, status, verify; run: JSON lines)\n"
-        "  --verbose                list objects (plan), print every check (verify)\n"
-        "  --dry-run                change nothing: run shows what it would send and evict,\n"
-        "                           verify lists what it would fetch\n"
-        "  --sample N               verify: objects per edge (default 16)\n"
-        "  --all                    verify: every held planned object\n"
-        "  --log-level LEVEL        error, warn, info (default), debug\n"
-        "  -h, --help               this text\n"
-        "  --version                the version\n"
-        "\n"
-        "Exit status:\n"
-        "  0  done: everything planned that fits is on the edge (or nothing to do)\n"
-        "  1  error: control or an edge unreachable, I/O error, token refused\n"
-        "  2  usage: bad flags or config file (file:line:col: message)\n"
-        "  3  partial: some objects refused (wrong bytes from the origin, the edge said no)\n"
-        "     or failed after retries; verify: a mismatch\n"
-        "  4  outside the window: nothing done, or the window closed before the end\n"
-        "  5  interrupted (SIGINT/SIGTERM); a rerun resumes, nothing committed is re-sent\n"
-        "With several edges the status is the worst of theirs (1 > 5 > 3 > 4 > 0).\n";
+    "Usage: sluice-fill COMMAND [OPTIONS]\n"
+    "\n"
+    "Pre-push the objects control plans for an edge from the origin into the edge, through\n"
+    "the edge's admin API, inside an off-peak window and under a rate cap.\n"
+    "\n"
+    "Commands:\n"
+    "  plan     what the edge should hold, what it holds, and the difference: bytes to add\n"
+    "           and to evict, and the predicted hit gain (a table; --json for scripts)\n"
+    "  run      transfer the difference, most valuable first, within the edge's budget\n"
+    "  status   the last run per edge (from the journal) and the edge's coverage now\n"
+    "  verify   fetch a sample (or --all) of the edge's planned objects back and check\n"
+    "           their SHA-256 against the plan\n"
+    "\n"
+    "Where:\n"
+    "  --control URL            control plane base URL (GET URL/v1/fill/plan?edge=ID)\n"
+    "  --control-token-file F   bearer token for control (first line of F)\n"
+    "  --edge ID                an edge to act on; repeat for several. Without it: every\n"
+    "                           edge in the config file\n"
+    "  --admin-url URL          the edge's admin API (with one --edge not in the config)\n"
+    "  --admin-token-file F     the edge's admin bearer token (first line of F)\n"
+    "  --edge-url URL           the edge's client URL (verify fetches objects from it)\n"
+    "  --config FILE            YAML config (see sluice-fill(1) and docs/fill.md);\n"
+    "                           flags override it\n"
+    "\n"
+    "How (run):\n"
+    "  --rate RATE              cap per edge: 2Gbit, 800Mbit, 100MB/s; 0 = uncapped\n"
+    "  --parallel N             transfers at once per edge (default 4)\n"
+    "  --window HH:MM-HH:MM     off-peak window in the edge's time zone (end exclusive,\n"
+    "                           may wrap midnight); default: any time\n"
+    "  --tz ZONE                the edge's time zone (IANA name); default: the plan's\n"
+    "                           \"tz\", else this machine's\n"
+    "  --outside-window exit|wait  outside the window: exit with status 4 (default) or\n"
+    "                           wait for it to open. A window closing mid-run stops new\n"
+    "                           transfers, lets in-flight ones finish, exits 4\n"
+    "  --now TIME               pretend the time is TIME (YYYY-MM-DDTHH:MM[:SS]Z or\n"
+    "                           @unix-seconds); the clock runs on from there (for tests)\n"
+    "  --no-evict               never delete unplanned objects to make room\n"
+    "  --limit N                at most N objects per edge in this run\n"
+    "  --retries N              retries of an object after transport errors (default 8)\n"
+    "  --state-dir DIR          journals (default /var/lib/sluice-fill)\n"
+    "  --progress auto|bar|json|none  progress output (auto: a bar on a terminal,\n"
+    "                           JSON lines otherwise)\n"
+    "  --progress-interval MS   progress period (default 1000)\n"
+    "\n"
+    "Output:\n"
+    "  --json                   JSON for scripts (plan, status, verify; run: JSON lines)\n"
+    "  --verbose                list objects (plan), print every check (verify)\n"
+    "  --dry-run                change nothing: run shows what it would send and evict,\n"
+    "                           verify lists what it would fetch\n"
+    "  --sample N               verify: objects per edge (default 16)\n"
+    "  --all                    verify: every held planned object\n"
+    "  --log-level LEVEL        error, warn, info (default), debug\n"
+    "  -h, --help               this text\n"
+    "  --version                the version\n"
+    "\n"
+    "Exit status:\n"
+    "  0  done: everything planned that fits is on the edge (or nothing to do)\n"
+    "  1  error: control or an edge unreachable, I/O error, token refused\n"
+    "  2  usage: bad flags or config file (file:line:col: message)\n"
+    "  3  partial: some objects refused (wrong bytes from the origin, the edge said no)\n"
+    "     or failed after retries; verify: a mismatch\n"
+    "  4  outside the window: nothing done, or the window closed before the end\n"
+    "  5  interrupted (SIGINT/SIGTERM); a rerun resumes, nothing committed is re-sent\n"
+    "With several edges the status is the worst of theirs (1 > 5 > 3 > 4 > 0).\n";
 
 enum {
         OPT_CONTROL = 256,
@@ -119,34 +119,34 @@ enum {
 };
 
 static const struct option long_opts[] = {
-        {"control", required_argument, NULL, OPT_CONTROL},
-        {"control-token-file", required_argument, NULL, OPT_CONTROL_TOKEN},
-        {"edge", required_argument, NULL, OPT_EDGE},
-        {"admin-url", required_argument, NULL, OPT_ADMIN_URL},
-        {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN},
-        {"edge-url", required_argument, NULL, OPT_EDGE_URL},
-        {"config", required_argument, NULL, OPT_CONFIG},
-        {"rate", required_argument, NULL, OPT_RATE},
-        {"parallel", required_argument, NULL, OPT_PARALLEL},
-        {"window", required_argument, NULL, OPT_WINDOW},
-        {"tz", required_argument, NULL, OPT_TZ},
-        {"outside-window", required_argument, NULL, OPT_OUTSIDE},
-        {"now", required_argument, NULL, OPT_NOW},
-        {"no-evict", no_argument, NULL, OPT_NO_EVICT},
-        {"limit", required_argument, NULL, OPT_LIMIT},
-        {"retries", required_argument, NULL, OPT_RETRIES},
-        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-        {"progress", required_argument, NULL, OPT_PROGRESS},
-        {"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"verbose", no_argument, NULL, OPT_VERBOSE},
-        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-        {"sample", required_argument, NULL, OPT_SAMPLE},
-        {"all", no_argument, NULL, OPT_ALL},
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {0},
+    {"control", required_argument, NULL, OPT_CONTROL},
+    {"control-token-file", required_argument, NULL, OPT_CONTROL_TOKEN},
+    {"edge", required_argument, NULL, OPT_EDGE},
+    {"admin-url", required_argument, NULL, OPT_ADMIN_URL},
+    {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN},
+    {"edge-url", required_argument, NULL, OPT_EDGE_URL},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"parallel", required_argument, NULL, OPT_PARALLEL},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"tz", required_argument, NULL, OPT_TZ},
+    {"outside-window", required_argument, NULL, OPT_OUTSIDE},
+    {"now", required_argument, NULL, OPT_NOW},
+    {"no-evict", no_argument, NULL, OPT_NO_EVICT},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"sample", required_argument, NULL, OPT_SAMPLE},
+    {"all", no_argument, NULL, OPT_ALL},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {0},
 };
 
 uint64_t opts_edge_rate(const struct fill_opts *o, const struct fill_edge_cfg *e)
@@ -285,30 +285,68 @@ int cli_main(int argc, char **argv)
                         printf("sluice-fill %s (libcurl %s)\n", SLUICE_VERSION,
                                curl_version_info(CURLVERSION_NOW)->version);
                         return FILL_EXIT_OK;
-                case OPT_CONTROL: f.control = optarg; break;
-                case OPT_CONTROL_TOKEN: f.control_token = optarg; break;
+                case OPT_CONTROL:
+                        f.control = optarg;
+                        break;
+                case OPT_CONTROL_TOKEN:
+                        f.control_token = optarg;
+                        break;
                 case OPT_EDGE:
                         if (f.n_ids == sizeof(f.ids) / sizeof(f.ids[0]))
                                 return usage_error("%s", "too many --edge");
                         f.ids[f.n_ids++] = optarg;
                         break;
-                case OPT_ADMIN_URL: f.admin_url = optarg; break;
-                case OPT_ADMIN_TOKEN: f.admin_token = optarg; break;
-                case OPT_EDGE_URL: f.edge_url = optarg; break;
-                case OPT_CONFIG: f.config = optarg; break;
-                case OPT_RATE: f.rate = optarg; break;
-                case OPT_WINDOW: f.window = optarg; break;
-                case OPT_TZ: f.tz = optarg; break;
-                case OPT_OUTSIDE: f.outside = optarg; break;
-                case OPT_NOW: f.now = optarg; break;
-                case OPT_STATE_DIR: f.state_dir = optarg; break;
-                case OPT_PROGRESS: f.progress = optarg; break;
-                case OPT_LOG_LEVEL: f.log_level = optarg; break;
-                case OPT_NO_EVICT: f.no_evict = true; break;
-                case OPT_JSON: o.json = true; break;
-                case OPT_VERBOSE: o.verbose = true; break;
-                case OPT_DRY_RUN: o.dry_run = true; break;
-                case OPT_ALL: o.all = true; break;
+                case OPT_ADMIN_URL:
+                        f.admin_url = optarg;
+                        break;
+                case OPT_ADMIN_TOKEN:
+                        f.admin_token = optarg;
+                        break;
+                case OPT_EDGE_URL:
+                        f.edge_url = optarg;
+                        break;
+                case OPT_CONFIG:
+                        f.config = optarg;
+                        break;
+                case OPT_RATE:
+                        f.rate = optarg;
+                        break;
+                case OPT_WINDOW:
+                        f.window = optarg;
+                        break;
+                case OPT_TZ:
+                        f.tz = optarg;
+                        break;
+                case OPT_OUTSIDE:
+                        f.outside = optarg;
+                        break;
+                case OPT_NOW:
+                        f.now = optarg;
+                        break;
+                case OPT_STATE_DIR:
+                        f.state_dir = optarg;
+                        break;
+                case OPT_PROGRESS:
+                        f.progress = optarg;
+                        break;
+                case OPT_LOG_LEVEL:
+                        f.log_level = optarg;
+                        break;
+                case OPT_NO_EVICT:
+                        f.no_evict = true;
+                        break;
+                case OPT_JSON:
+                        o.json = true;
+                        break;
+                case OPT_VERBOSE:
+                        o.verbose = true;
+                        break;
+                case OPT_DRY_RUN:
+                        o.dry_run = true;
+                        break;
+                case OPT_ALL:
+                        o.all = true;
+                        break;
                 case OPT_PARALLEL:
                         if (parse_u64(optarg, 256, &v) < 0 || v == 0)
                                 return usage_error("--parallel: want 1-256, got \"%s\"", optarg);
@@ -329,7 +367,8 @@ int cli_main(int argc, char **argv)
                         break;
                 case OPT_PROGRESS_INTERVAL:
                         if (parse_u64(optarg, 3600000, &v) < 0 || v < 10)
-                                return usage_error("--progress-interval: want 10-3600000 ms, got \"%s\"", optarg);
+                                return usage_error(
+                                    "--progress-interval: want 10-3600000 ms, got \"%s\"", optarg);
                         o.progress_interval_ms = (int64_t)v;
                         break;
                 default:
@@ -349,8 +388,9 @@ int cli_main(int argc, char **argv)
         if (f.log_level) {
                 r = log_level_parse(f.log_level);
                 if (r < 0)
-                        return usage_error("--log-level: want error, warn, info or debug, got \"%s\"",
-                                           f.log_level);
+                        return usage_error(
+                            "--log-level: want error, warn, info or debug, got \"%s\"",
+                            f.log_level);
                 (void)log_init((enum log_level)r, "stderr");
         } else {
                 (void)log_init(LOG_LVL_INFO, "stderr");
@@ -393,7 +433,9 @@ int cli_main(int argc, char **argv)
         if (f.now) {
                 time_t t;
                 if (window_now_parse(f.now, &t) < 0) {
-                        rc = usage_error("--now: want YYYY-MM-DDTHH:MM[:SS]Z or @unix-seconds, got \"%s\"", f.now);
+                        rc = usage_error(
+                            "--now: want YYYY-MM-DDTHH:MM[:SS]Z or @unix-seconds, got \"%s\"",
+                            f.now);
                         goto out;
                 }
                 window_clock_fake(t);
@@ -407,7 +449,8 @@ int cli_main(int argc, char **argv)
         else if (strcmp(f.progress, "none") == 0)
                 o.progress = PROGRESS_NONE;
         else {
-                rc = usage_error("--progress: want auto, bar, json or none, got \"%s\"", f.progress);
+                rc =
+                    usage_error("--progress: want auto, bar, json or none, got \"%s\"", f.progress);
                 goto out;
         }
         if (o.json && o.progress == PROGRESS_BAR)

@@ -217,8 +217,10 @@ void diff_print_json(FILE *f, const char *edge_id, const struct diff *d, bool ve
                 for (size_t i = 0; i < d->n; i++) {
                         json_t *x = json_object();
                         json_object_set_new(x, "key", json_string(d->items[i].obj->key));
-                        json_object_set_new(x, "size", json_integer((json_int_t)d->items[i].obj->size));
-                        json_object_set_new(x, "state", json_string(diff_state_name(d->items[i].state)));
+                        json_object_set_new(x, "size",
+                                            json_integer((json_int_t)d->items[i].obj->size));
+                        json_object_set_new(x, "state",
+                                            json_string(diff_state_name(d->items[i].state)));
                         json_array_append_new(arr, x);
                 }
                 json_object_set_new(o, "objects", arr);

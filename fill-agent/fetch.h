@@ -11,9 +11,9 @@
 
 struct fetch_req {
         const char *url;
-        const char *method;  /* NULL: GET */
-        const char *bearer;  /* NULL: no Authorization */
-        size_t max_body;     /* a longer answer fails with -EFBIG */
+        const char *method; /* NULL: GET */
+        const char *bearer; /* NULL: no Authorization */
+        size_t max_body;    /* a longer answer fails with -EFBIG */
         long timeout_ms;
 };
 

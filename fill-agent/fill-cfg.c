@@ -16,8 +16,8 @@
 static int rate_setter(const char *scalar, void *dst, char *err, size_t errlen)
 {
         if (fill_cfg_rate_parse(scalar, dst) < 0) {
-                snprintf(err, errlen, "must be a rate such as 2Gbit, 800Mbit or 100MB/s, got \"%s\"",
-                         scalar);
+                snprintf(err, errlen,
+                         "must be a rate such as 2Gbit, 800Mbit or 100MB/s, got \"%s\"", scalar);
                 return -EINVAL;
         }
         return 0;

@@ -37,7 +37,7 @@ struct fill_cfg {
         char *outside;     /* "exit" | "wait" */
         bool evict;        /* delete unplanned objects to make room */
         int64_t retries;
-        int64_t timeout_ms; /* control/edge requests (not transfers) */
+        int64_t timeout_ms;    /* control/edge requests (not transfers) */
         struct cfg_list edges; /* struct fill_edge_cfg */
 };
 

@@ -108,8 +108,7 @@ int holdings_parse(const char *buf, size_t len, struct holdings *ret, char *err,
         qsort(ret->objs, ret->n, sizeof(*ret->objs), cmp_held);
         for (size_t i = 1; i < ret->n; i++) {
                 if (cmp_held(&ret->objs[i - 1], &ret->objs[i]) == 0) {
-                        snprintf(err, errlen, "listing: key %.200s listed twice",
-                                 ret->objs[i].key);
+                        snprintf(err, errlen, "listing: key %.200s listed twice", ret->objs[i].key);
                         r = -EINVAL;
                         goto out;
                 }
@@ -161,8 +160,8 @@ const struct held_obj *holdings_find(const struct holdings *h, const char *key, 
 static int get(const char *url, const char *bearer, long timeout_ms, size_t max, char **body,
                size_t *blen, char *err, size_t errlen)
 {
-        struct fetch_req req = {.url = url, .bearer = bearer, .max_body = max,
-                                .timeout_ms = timeout_ms};
+        struct fetch_req req = {
+            .url = url, .bearer = bearer, .max_body = max, .timeout_ms = timeout_ms};
         long status = 0;
         int r = fetch_do(&req, &status, body, blen, err, errlen);
 

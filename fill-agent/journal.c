@@ -442,7 +442,7 @@ static int rewrite(struct journal *j, const char *first, size_t n)
         if (fd < 0)
                 return -errno;
         if (write(fd, JOURNAL_HEADER, sizeof(JOURNAL_HEADER) - 1) !=
-                    (ssize_t)(sizeof(JOURNAL_HEADER) - 1) ||
+                (ssize_t)(sizeof(JOURNAL_HEADER) - 1) ||
             write(fd, first, n) != (ssize_t)n || fsync(fd) < 0) {
                 r = errno ? -errno : -EIO;
                 close(fd);
@@ -560,8 +560,7 @@ int journal_refuse(struct journal *j, const char *key, size_t key_len, const cha
         return r;
 }
 
-bool journal_committed(const struct journal *j, const char *key, size_t key_len,
-                       const char *sha256)
+bool journal_committed(const struct journal *j, const char *key, size_t key_len, const char *sha256)
 {
         const struct jent *e;
 

@@ -27,9 +27,9 @@ struct journal;
 struct journal_summary {
         int64_t started, ended; /* 0: none */
         int64_t plan_generated;
-        int exit_code;          /* of the ended run; -1 when unfinished */
+        int exit_code; /* of the ended run; -1 when unfinished */
         uint64_t committed, committed_bytes, refused;
-        bool resumed;           /* the current run continues an unfinished one */
+        bool resumed; /* the current run continues an unfinished one */
 };
 
 /*

@@ -32,7 +32,7 @@ struct fill_opts {
         int64_t progress_interval_ms;
         uint64_t sample; /* verify: objects per edge; 0 with all */
         bool all;
-        uint64_t limit;  /* run: at most this many objects per edge (0: no limit) */
+        uint64_t limit; /* run: at most this many objects per edge (0: no limit) */
 };
 
 /* Effective per-edge values (the edge's own setting, else the run's). */

@@ -126,7 +126,8 @@ static int parse_obj(json_t *o, size_t i, struct plan_obj *ret, char *err, size_
                 return -EINVAL;
         }
         if (!json_is_string(path) || !path_ok(json_string_value(path), json_string_length(path))) {
-                snprintf(err, errlen, "objects[%zu].path: missing, too long or not a normal path", i);
+                snprintf(err, errlen, "objects[%zu].path: missing, too long or not a normal path",
+                         i);
                 return -EINVAL;
         }
         if (!json_is_integer(size) || json_integer_value(size) < 0) {
@@ -303,8 +304,8 @@ int plan_fetch(const char *control, const char *bearer, const char *edge_id, lon
                         cl--;
                 snprintf(url, ulen, "%.*s/v1/fill/plan?edge=%s", (int)cl, control, id);
         }
-        struct fetch_req req = {.url = url, .bearer = bearer, .max_body = PLAN_MAX_BYTES,
-                                .timeout_ms = timeout_ms};
+        struct fetch_req req = {
+            .url = url, .bearer = bearer, .max_body = PLAN_MAX_BYTES, .timeout_ms = timeout_ms};
         r = fetch_do(&req, &status, &body, &blen, err, errlen);
         if (r < 0)
                 goto out;

@@ -23,9 +23,9 @@
 #define PLAN_MAX_URL     8192u
 
 struct plan_obj {
-        char *key;       /* "/" + path: the edge's cache key */
+        char *key; /* "/" + path: the edge's cache key */
         size_t key_len;
-        char *url;       /* where the origin serves it */
+        char *url; /* where the origin serves it */
         uint64_t size;
         char sha256[65]; /* lowercase hex */
         double score;    /* predicted demand (>= 0) */

@@ -74,7 +74,8 @@ double progress_rate_bps(const struct progress_edge *e, int64_t now_ns)
         bool have = false;
 
         for (unsigned i = 0; i < e->n_samples; i++) {
-                unsigned k = (e->next_sample + PROGRESS_SAMPLES - e->n_samples + i) % PROGRESS_SAMPLES;
+                unsigned k =
+                    (e->next_sample + PROGRESS_SAMPLES - e->n_samples + i) % PROGRESS_SAMPLES;
                 if (now_ns - e->sample_ns[k] <= RATE_SPAN_NS) {
                         t0 = e->sample_ns[k];
                         b0 = e->sample_bytes[k];
@@ -119,8 +120,8 @@ static void draw_bar(struct progress *p, int64_t now_ns)
         memset(bar, '#', (size_t)fill);
         memset(bar + fill, '.', (size_t)(width - fill));
         bar[width] = '\0';
-        snprintf(line, sizeof(line), "[%s] %llu/%llu objects  %s/%s  %.1f Mbit/s  ETA %d:%02d",
-                 bar, (unsigned long long)od, (unsigned long long)ot,
+        snprintf(line, sizeof(line), "[%s] %llu/%llu objects  %s/%s  %.1f Mbit/s  ETA %d:%02d", bar,
+                 (unsigned long long)od, (unsigned long long)ot,
                  diff_bytes_format(bd, a, sizeof(a)), diff_bytes_format(bt, b, sizeof(b)),
                  rate / 1e6, (int)(eta / 60), (int)eta % 60);
         fprintf(stderr, "\r\033[K%s", line);
@@ -145,8 +146,8 @@ void progress_tick(struct progress *p, int64_t now_ns, bool force)
                 struct progress_edge *e = &p->edges[i];
                 double rate = progress_rate_bps(e, now_ns);
                 double eta = rate > 0 && e->bytes_total > e->bytes_moved
-                                     ? (double)(e->bytes_total - e->bytes_moved) * 8 / rate
-                                     : 0;
+                                 ? (double)(e->bytes_total - e->bytes_moved) * 8 / rate
+                                 : 0;
                 json_t *o = json_object();
                 json_object_set_new(o, "event", json_string("progress"));
                 json_object_set_new(o, "t", json_real((double)(now_ns - p->start_ns) / 1e9));

@@ -4,7 +4,7 @@
 /* The bucket's depth as a share of one second of the rate: small so that a 10 s window (and
  * even a 1 s one) never sees more than 5% over the cap, large enough that a paused transfer
  * wakes for 10 ms worth of data rather than for every network chunk. */
-#define RATECAP_BURST_S 0.01
+#define RATECAP_BURST_S   0.01
 #define RATECAP_BURST_MIN (64.0 * 1024)
 
 static void refill(struct ratecap *rc, int64_t now_ns)

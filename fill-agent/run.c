@@ -104,8 +104,8 @@ static void pause_for(int64_t secs)
 
 static int worse(int a, int b)
 {
-        static const int order[] = {FILL_EXIT_OK, FILL_EXIT_WINDOW, FILL_EXIT_PARTIAL,
-                                    FILL_EXIT_INTERRUPTED, FILL_EXIT_ERROR, FILL_EXIT_USAGE};
+        static const int order[] = {FILL_EXIT_OK,          FILL_EXIT_WINDOW, FILL_EXIT_PARTIAL,
+                                    FILL_EXIT_INTERRUPTED, FILL_EXIT_ERROR,  FILL_EXIT_USAGE};
         int ia = 0, ib = 0;
         for (int i = 0; i < 6; i++) {
                 if (order[i] == a)
@@ -123,10 +123,13 @@ static void evict(const struct fill_opts *o, struct run_edge *re, struct progres
 
         for (size_t i = 0; i < d->n_evict && !stop_flag; i++) {
                 const struct held_obj *h = d->evict[i];
-                char *url = fetch_url_join(re->s.cfg->admin_url, "/admin/objects", h->key,
-                                           h->key_len);
-                struct fetch_req req = {.url = url, .method = "DELETE", .bearer = re->s.bearer,
-                                        .max_body = 4096, .timeout_ms = (long)o->cfg.timeout_ms};
+                char *url =
+                    fetch_url_join(re->s.cfg->admin_url, "/admin/objects", h->key, h->key_len);
+                struct fetch_req req = {.url = url,
+                                        .method = "DELETE",
+                                        .bearer = re->s.bearer,
+                                        .max_body = 4096,
+                                        .timeout_ms = (long)o->cfg.timeout_ms};
                 long status = 0;
 
                 if (!url)
@@ -165,8 +168,7 @@ static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct p
                 const struct diff_item *it = &re->s.diff.items[i];
                 if (it->state == DIFF_HELD || it->state == DIFF_NO_ROOM)
                         continue;
-                if (journal_committed(re->journal, it->obj->key, it->obj->key_len,
-                                      it->obj->sha256))
+                if (journal_committed(re->journal, it->obj->key, it->obj->key_len, it->obj->sha256))
                         progress_event(p, "lost", re->s.cfg->id, it->obj->key, it->obj->size,
                                        "committed-earlier",
                                        "committed by an earlier run but no longer on the edge; "
@@ -190,10 +192,12 @@ static void report_edge(const struct fill_opts *o, struct run_edge *re, struct p
                 json_object_set_new(j, "exit", json_integer(re->rc));
                 json_object_set_new(j, "queued", json_integer((json_int_t)re->n_queue));
                 if (te) {
-                        json_object_set_new(j, "committed", json_integer((json_int_t)te->committed));
+                        json_object_set_new(j, "committed",
+                                            json_integer((json_int_t)te->committed));
                         json_object_set_new(j, "refused", json_integer((json_int_t)te->refused));
                         json_object_set_new(j, "failed", json_integer((json_int_t)te->failed));
-                        json_object_set_new(j, "bytes", json_integer((json_int_t)te->prog->bytes_done));
+                        json_object_set_new(j, "bytes",
+                                            json_integer((json_int_t)te->prog->bytes_done));
                 }
                 if (re->state == E_OUTSIDE)
                         json_object_set_new(j, "outside_window", json_true());
@@ -230,8 +234,8 @@ int run_cmd(const struct fill_opts *o)
                 goto out;
         }
         install_signals();
-        progress_init(&prog, o->dry_run ? PROGRESS_NONE : o->progress, o->progress_interval_ms,
-                      pes, 0, 0);
+        progress_init(&prog, o->dry_run ? PROGRESS_NONE : o->progress, o->progress_interval_ms, pes,
+                      0, 0);
 
         for (size_t i = 0; i < n; i++) {
                 struct run_edge *re = &res[i];
@@ -316,9 +320,8 @@ int run_cmd(const struct fill_opts *o)
                                         printf("  outside the window: the run would %s\n",
                                                wait_mode ? "wait" : "exit (status 4)");
                         }
-                        rc = worse(rc, re->state == E_ACTIVE && !in && !wait_mode
-                                               ? FILL_EXIT_WINDOW
-                                               : re->rc);
+                        rc = worse(rc, re->state == E_ACTIVE && !in && !wait_mode ? FILL_EXIT_WINDOW
+                                                                                  : re->rc);
                 }
                 goto out;
         }
@@ -340,17 +343,17 @@ int run_cmd(const struct fill_opts *o)
                         pes[n_active].bytes_total += re->queue[k]->size;
                 }
                 *re->te = (struct transfer_edge){
-                        .id = re->s.cfg->id,
-                        .admin_url = re->s.cfg->admin_url,
-                        .bearer = re->s.bearer,
-                        .parallel = opts_edge_parallel(o, re->s.cfg),
-                        .rate_bps = opts_edge_rate(o, re->s.cfg),
-                        .queue = re->queue,
-                        .n_queue = re->n_queue,
-                        .journal = re->journal,
-                        .prog = &pes[n_active],
-                        .gate = gate,
-                        .gate_ud = re,
+                    .id = re->s.cfg->id,
+                    .admin_url = re->s.cfg->admin_url,
+                    .bearer = re->s.bearer,
+                    .parallel = opts_edge_parallel(o, re->s.cfg),
+                    .rate_bps = opts_edge_rate(o, re->s.cfg),
+                    .queue = re->queue,
+                    .n_queue = re->n_queue,
+                    .journal = re->journal,
+                    .prog = &pes[n_active],
+                    .gate = gate,
+                    .gate_ud = re,
                 };
                 n_active++;
         }
@@ -388,8 +391,7 @@ int run_cmd(const struct fill_opts *o)
                                 re->rc = FILL_EXIT_OK;
                         int jr = journal_run_end(re->journal, (int64_t)window_clock(), re->rc);
                         if (jr < 0)
-                                log_warn("%s: journal: %s, ignoring", re->s.cfg->id,
-                                         strerror(-jr));
+                                log_warn("%s: journal: %s, ignoring", re->s.cfg->id, strerror(-jr));
                 }
                 report_edge(o, re, &prog);
                 rc = worse(rc, re->rc);

@@ -54,14 +54,24 @@ int status_cmd(const struct fill_opts *o)
                         json_object_set_new(x, "last_run_exit", json_integer(js.exit_code));
                         json_object_set_new(x, "last_run_resumed", json_boolean(js.resumed));
                         json_object_set_new(x, "committed", json_integer((json_int_t)js.committed));
-                        json_object_set_new(x, "committed_bytes", json_integer((json_int_t)js.committed_bytes));
+                        json_object_set_new(x, "committed_bytes",
+                                            json_integer((json_int_t)js.committed_bytes));
                         json_object_set_new(x, "refused", json_integer((json_int_t)js.refused));
                         if (live) {
-                                json_object_set_new(x, "planned_objects", json_integer((json_int_t)s.diff.n));
-                                json_object_set_new(x, "held_objects", json_integer((json_int_t)s.diff.held_objects));
-                                json_object_set_new(x, "missing_objects", json_integer((json_int_t)(s.diff.add_objects + s.diff.no_room_objects)));
-                                json_object_set_new(x, "missing_bytes", json_integer((json_int_t)(s.diff.add_bytes + s.diff.no_room_bytes)));
-                                json_object_set_new(x, "coverage", json_real(s.diff.coverage_before));
+                                json_object_set_new(x, "planned_objects",
+                                                    json_integer((json_int_t)s.diff.n));
+                                json_object_set_new(x, "held_objects",
+                                                    json_integer((json_int_t)s.diff.held_objects));
+                                json_object_set_new(
+                                    x, "missing_objects",
+                                    json_integer(
+                                        (json_int_t)(s.diff.add_objects + s.diff.no_room_objects)));
+                                json_object_set_new(
+                                    x, "missing_bytes",
+                                    json_integer(
+                                        (json_int_t)(s.diff.add_bytes + s.diff.no_room_bytes)));
+                                json_object_set_new(x, "coverage",
+                                                    json_real(s.diff.coverage_before));
                         } else {
                                 json_object_set_new(x, "error", json_string(s.err));
                         }
@@ -77,7 +87,8 @@ int status_cmd(const struct fill_opts *o)
                         else if (!js.started)
                                 printf("  no run recorded (%s)\n", path);
                         else
-                                printf("  last run  started %s, %s%s\n", when(js.started, a, sizeof(a)),
+                                printf("  last run  started %s, %s%s\n",
+                                       when(js.started, a, sizeof(a)),
                                        js.ended ? "ended " : "unfinished (a rerun resumes it)",
                                        js.ended ? when(js.ended, b, sizeof(b)) : "");
                         if (js.ended)
@@ -88,11 +99,14 @@ int status_cmd(const struct fill_opts *o)
                                        diff_bytes_format(js.committed_bytes, a, sizeof(a)),
                                        (unsigned long long)js.refused);
                         if (live)
-                                printf("  now       %llu of %zu planned objects held, %llu missing (%s); "
+                                printf("  now       %llu of %zu planned objects held, %llu missing "
+                                       "(%s); "
                                        "plan demand covered %.1f%%\n",
                                        (unsigned long long)s.diff.held_objects, s.diff.n,
-                                       (unsigned long long)(s.diff.add_objects + s.diff.no_room_objects),
-                                       diff_bytes_format(s.diff.add_bytes + s.diff.no_room_bytes, a, sizeof(a)),
+                                       (unsigned long long)(s.diff.add_objects +
+                                                            s.diff.no_room_objects),
+                                       diff_bytes_format(s.diff.add_bytes + s.diff.no_room_bytes, a,
+                                                         sizeof(a)),
                                        s.diff.coverage_before * 100);
                         else
                                 printf("  now       unknown: %s\n", s.err);

@@ -104,8 +104,8 @@ int survey_cmd_plan(const struct fill_opts *o)
                 struct survey s;
                 if (survey_load(&s, o, &o->edges[i], true) < 0) {
                         if (o->json) {
-                                json_t *j = json_pack("{s:s,s:s}", "edge", o->edges[i].id,
-                                                      "error", s.err);
+                                json_t *j =
+                                    json_pack("{s:s,s:s}", "edge", o->edges[i].id, "error", s.err);
                                 char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
                                 if (t)
                                         printf("%s\n", t);

@@ -19,7 +19,7 @@ struct survey {
         struct holdings held;
         struct diff diff;
         bool have_plan, have_held, have_diff;
-        int rc;         /* FILL_EXIT_* for this edge when loading failed */
+        int rc; /* FILL_EXIT_* for this edge when loading failed */
         char err[512];
 };
 

@@ -279,8 +279,8 @@ static bool edge_has(struct engine *g, struct xfer *x)
         const struct held_obj *found;
         bool yes = false;
 
-        if (holdings_fetch(x->e->admin_url, x->e->bearer, x->o->key, 10000, &h, err,
-                           sizeof(err)) < 0)
+        if (holdings_fetch(x->e->admin_url, x->e->bearer, x->o->key, 10000, &h, err, sizeof(err)) <
+            0)
                 return false;
         found = holdings_find(&h, x->o->key, x->o->key_len);
         yes = found && found->size == x->o->size && found->has_sha256 &&
@@ -372,8 +372,8 @@ static void finish(struct engine *g, struct xfer *x)
                 e->committed++;
                 e->prog->objects_done++;
                 e->prog->bytes_done += x->o->size;
-                progress_event(g->opts->progress, "committed", e->id, x->o->key, x->o->size,
-                               NULL, NULL);
+                progress_event(g->opts->progress, "committed", e->id, x->o->key, x->o->size, NULL,
+                               NULL);
                 goto done;
         case O_REFUSED:
                 e->refused++;
@@ -394,7 +394,8 @@ static void finish(struct engine *g, struct xfer *x)
                 x->attempt++;
                 x->state = X_WAITING;
                 x->retry_at_ns = mono_ns() + backoff_ms * 1000000ll;
-                e->prog->bytes_moved -= x->got < e->prog->bytes_moved ? x->got : e->prog->bytes_moved;
+                e->prog->bytes_moved -=
+                    x->got < e->prog->bytes_moved ? x->got : e->prog->bytes_moved;
                 progress_event(g->opts->progress, "retry", e->id, x->o->key, x->o->size, reason,
                                x->detail);
                 return;

@@ -42,14 +42,14 @@ struct transfer_edge {
         uint64_t rate_bps;
         const struct plan_obj **queue; /* in order; borrowed */
         size_t n_queue;
-        struct journal *journal;       /* borrowed */
-        struct progress_edge *prog;    /* borrowed */
+        struct journal *journal;    /* borrowed */
+        struct progress_edge *prog; /* borrowed */
         /* May this edge start another transfer now? NULL: always. */
         enum transfer_gate (*gate)(void *ud);
         void *gate_ud;
         /* results */
         uint64_t committed, refused, failed;
-        bool fatal;                    /* the edge refused our token: stop it */
+        bool fatal; /* the edge refused our token: stop it */
         char fatal_msg[256];
         /* engine state */
         size_t next;

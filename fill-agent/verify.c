@@ -94,8 +94,10 @@ int verify_cmd(const struct fill_opts *o)
                 struct survey s;
 
                 if (!e->url) {
-                        fprintf(stderr, "sluice-fill: edge %s: verify needs the edge's client URL "
-                                        "(--edge-url or edges[].url)\n", e->id);
+                        fprintf(stderr,
+                                "sluice-fill: edge %s: verify needs the edge's client URL "
+                                "(--edge-url or edges[].url)\n",
+                                e->id);
                         rc = FILL_EXIT_USAGE;
                         continue;
                 }
@@ -122,8 +124,8 @@ int verify_cmd(const struct fill_opts *o)
                         cand[j] = t;
                 }
                 if (!o->json)
-                        printf("edge %s: verifying %zu of %zu held planned objects%s\n", e->id, want,
-                               nc, o->dry_run ? " (dry run: listing only)" : "");
+                        printf("edge %s: verifying %zu of %zu held planned objects%s\n", e->id,
+                               want, nc, o->dry_run ? " (dry run: listing only)" : "");
                 for (size_t k = 0; k < want; k++) {
                         const struct plan_obj *p = cand[k];
                         char hex[65], err[300], detail[200];
@@ -145,7 +147,8 @@ int verify_cmd(const struct fill_opts *o)
                                 line(o, e->id, p->key, "error", detail);
                                 errs++;
                         } else if (len != p->size || memcmp(hex, p->sha256, 64) != 0) {
-                                snprintf(detail, sizeof(detail), "%llu bytes hashing to %.16s…, plan: %llu, %.16s…",
+                                snprintf(detail, sizeof(detail),
+                                         "%llu bytes hashing to %.16s…, plan: %llu, %.16s…",
                                          (unsigned long long)len, hex, (unsigned long long)p->size,
                                          p->sha256);
                                 line(o, e->id, p->key, "mismatch", detail);

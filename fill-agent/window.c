@@ -110,8 +110,8 @@ int window_now_parse(const char *s, time_t *ret)
                 *ret = (time_t)v;
                 return 0;
         }
-        if ((n != 17 && n != 20) || s[n - 1] != 'Z' || s[4] != '-' || s[7] != '-' ||
-            s[10] != 'T' || s[13] != ':' || (n == 20 && s[16] != ':'))
+        if ((n != 17 && n != 20) || s[n - 1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+            s[13] != ':' || (n == 20 && s[16] != ':'))
                 return -EINVAL;
         if (digits(s, 4, &y) < 0 || digits(s + 5, 2, &mo) < 0 || digits(s + 8, 2, &d) < 0 ||
             digits(s + 11, 2, &h) < 0 || digits(s + 14, 2, &mi) < 0 ||

@@ -19,8 +19,8 @@ static void load(struct plan *p, struct holdings *h, const char *pj, const char 
 }
 
 #define OBJ(path, size, sha, score)                                                                \
-        "{\"path\":\"" path "\",\"size\":" #size ",\"sha256\":\"" sha "\",\"url\":\"http://o/" path \
-        "\",\"score\":" #score "}"
+        "{\"path\":\"" path "\",\"size\":" #size ",\"sha256\":\"" sha                              \
+        "\",\"url\":\"http://o/" path "\",\"score\":" #score "}"
 
 TEST(diff_held_add_replace)
 {
@@ -28,8 +28,8 @@ TEST(diff_held_add_replace)
         struct holdings h;
         struct diff d;
         load(&p, &h,
-             "{\"objects\":[" OBJ("a", 100, HA, 2) "," OBJ("b", 100, HA, 1) "," OBJ("c", 50, HB, 1)
-             "]}",
+             "{\"objects\":[" OBJ("a", 100, HA, 2) "," OBJ("b", 100, HA, 1) "," OBJ("c", 50, HB,
+                                                                                    1) "]}",
              "[{\"key\":\"/a\",\"size\":100,\"sha256\":\"" HA "\"},"
              "{\"key\":\"/c\",\"size\":50,\"sha256\":\"" HA "\"}]",
              150, 1000);
@@ -55,9 +55,10 @@ TEST(diff_budget_and_eviction)
         struct diff d;
         /* 1000 budget, 900 used by two unplanned objects; the plan wants 600 + 300 + 50. */
         load(&p, &h,
-             "{\"objects\":[" OBJ("big", 600, HA, 3) "," OBJ("mid", 300, HA, 2) "," OBJ("small", 50, HA, 1)
-             "]}",
-             "[{\"key\":\"/cold\",\"size\":500,\"hits\":1},{\"key\":\"/warm\",\"size\":400,\"hits\":9}]",
+             "{\"objects\":[" OBJ("big", 600, HA, 3) "," OBJ("mid", 300, HA, 2) "," OBJ("small", 50,
+                                                                                        HA, 1) "]}",
+             "[{\"key\":\"/cold\",\"size\":500,\"hits\":1},{\"key\":\"/"
+             "warm\",\"size\":400,\"hits\":9}]",
              900, 1000);
         ASSERT_EQ(diff_compute(&p, &h, false, &d), 0);
         ASSERT_EQ(d.items[0].state, DIFF_NO_ROOM);

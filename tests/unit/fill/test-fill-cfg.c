@@ -52,8 +52,10 @@ TEST(config_with_edges)
                         "window: \"02:00-14:00\"\n"
                         "outside_window: wait\n"
                         "edges:\n"
-                        "  - {id: edge-a, admin_url: \"http://10.0.0.1:8081\", admin_token_file: /t, rate: 500Mbit}\n"
-                        "  - {id: edge-b, admin_url: \"http://10.0.0.2:8081\", admin_token_file: /t, tz: Asia/Tokyo}\n";
+                        "  - {id: edge-a, admin_url: \"http://10.0.0.1:8081\", admin_token_file: "
+                        "/t, rate: 500Mbit}\n"
+                        "  - {id: edge-b, admin_url: \"http://10.0.0.2:8081\", admin_token_file: "
+                        "/t, tz: Asia/Tokyo}\n";
         ASSERT_EQ(load_text(y, &c, &err), 0);
         ASSERT_STREQ(c.control, "http://control:7000");
         ASSERT_EQ(c.rate_bps, 2000000000ull);

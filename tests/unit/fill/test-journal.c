@@ -99,14 +99,16 @@ TEST(journal_refuses_garbage)
 {
         struct journal *j;
         static const char *bad[] = {
-                "not a journal\n",
-                "sluice-fill-journal 2\n",
-                "sluice-fill-journal 1\nX 1\n",
-                "sluice-fill-journal 1\nC zz 1 /a\n",
-                "sluice-fill-journal 1\nC aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -1 /a\n",
-                "sluice-fill-journal 1\nC aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 1 a\n",
-                "sluice-fill-journal 1\nE 1 999\n",
-                "sluice-fill-journal 1\nR x /a%zz\n",
+            "not a journal\n",
+            "sluice-fill-journal 2\n",
+            "sluice-fill-journal 1\nX 1\n",
+            "sluice-fill-journal 1\nC zz 1 /a\n",
+            "sluice-fill-journal 1\nC "
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -1 /a\n",
+            "sluice-fill-journal 1\nC "
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 1 a\n",
+            "sluice-fill-journal 1\nE 1 999\n",
+            "sluice-fill-journal 1\nR x /a%zz\n",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 ASSERT_EQ(journal_new_memory(&j), 0);

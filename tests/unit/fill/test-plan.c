@@ -18,13 +18,13 @@ TEST(plan_parses_control_shape)
 {
         struct plan p;
         const char *doc =
-                "{\"edge\":\"edge-a\",\"region\":\"eu\",\"generated\":1767225600,\"objects\":["
-                "{\"path\":\"t1/v1/init.mp4\",\"size\":812,\"sha256\":\"" H64 "\","
-                "\"url\":\"http://o:9000/t1/v1/init.mp4\",\"asset\":\"t1\",\"score\":4.5},"
-                "{\"path\":\"t1/v1/seg-1.m4s\",\"size\":0,\"sha256\":\"" H64 "\","
-                "\"url\":\"https://o/t1/v1/seg-1.m4s\"},"
-                "{\"path\":\"t1/v1/init.mp4\",\"size\":9,\"sha256\":\"" H64 "\","
-                "\"url\":\"http://o/dup\"}]}";
+            "{\"edge\":\"edge-a\",\"region\":\"eu\",\"generated\":1767225600,\"objects\":["
+            "{\"path\":\"t1/v1/init.mp4\",\"size\":812,\"sha256\":\"" H64 "\","
+            "\"url\":\"http://o:9000/t1/v1/init.mp4\",\"asset\":\"t1\",\"score\":4.5},"
+            "{\"path\":\"t1/v1/seg-1.m4s\",\"size\":0,\"sha256\":\"" H64 "\","
+            "\"url\":\"https://o/t1/v1/seg-1.m4s\"},"
+            "{\"path\":\"t1/v1/init.mp4\",\"size\":9,\"sha256\":\"" H64 "\","
+            "\"url\":\"http://o/dup\"}]}";
         ASSERT_EQ(parse(doc, &p), 0);
         ASSERT_EQ(p.n, 2);
         ASSERT_EQ(p.dropped_dups, 1);
@@ -44,17 +44,24 @@ TEST(plan_refuses_bad_objects)
 {
         struct plan p;
         static const char *bad[] = {
-                "[]",
-                "{\"objects\":{}}",
-                "{\"objects\":[{\"path\":\"/abs\",\"size\":1,\"sha256\":\"" H64 "\",\"url\":\"http://o/a\"}]}",
-                "{\"objects\":[{\"path\":\"a/../b\",\"size\":1,\"sha256\":\"" H64 "\",\"url\":\"http://o/a\"}]}",
-                "{\"objects\":[{\"path\":\"a//b\",\"size\":1,\"sha256\":\"" H64 "\",\"url\":\"http://o/a\"}]}",
-                "{\"objects\":[{\"path\":\"a?b\",\"size\":1,\"sha256\":\"" H64 "\",\"url\":\"http://o/a\"}]}",
-                "{\"objects\":[{\"path\":\"a\",\"size\":-1,\"sha256\":\"" H64 "\",\"url\":\"http://o/a\"}]}",
-                "{\"objects\":[{\"path\":\"a\",\"size\":1,\"sha256\":\"abc\",\"url\":\"http://o/a\"}]}",
-                "{\"objects\":[{\"path\":\"a\",\"size\":1,\"sha256\":\"" H64 "\",\"url\":\"file:///etc/passwd\"}]}",
-                "{\"objects\":[{\"path\":\"a\",\"size\":1,\"sha256\":\"" H64 "\",\"url\":\"http://o/a\",\"score\":-1}]}",
-                "{\"objects\":[], \"objects\":[]}",
+            "[]",
+            "{\"objects\":{}}",
+            "{\"objects\":[{\"path\":\"/abs\",\"size\":1,\"sha256\":\"" H64
+            "\",\"url\":\"http://o/a\"}]}",
+            "{\"objects\":[{\"path\":\"a/../b\",\"size\":1,\"sha256\":\"" H64
+            "\",\"url\":\"http://o/a\"}]}",
+            "{\"objects\":[{\"path\":\"a//b\",\"size\":1,\"sha256\":\"" H64
+            "\",\"url\":\"http://o/a\"}]}",
+            "{\"objects\":[{\"path\":\"a?b\",\"size\":1,\"sha256\":\"" H64
+            "\",\"url\":\"http://o/a\"}]}",
+            "{\"objects\":[{\"path\":\"a\",\"size\":-1,\"sha256\":\"" H64
+            "\",\"url\":\"http://o/a\"}]}",
+            "{\"objects\":[{\"path\":\"a\",\"size\":1,\"sha256\":\"abc\",\"url\":\"http://o/a\"}]}",
+            "{\"objects\":[{\"path\":\"a\",\"size\":1,\"sha256\":\"" H64
+            "\",\"url\":\"file:///etc/passwd\"}]}",
+            "{\"objects\":[{\"path\":\"a\",\"size\":1,\"sha256\":\"" H64
+            "\",\"url\":\"http://o/a\",\"score\":-1}]}",
+            "{\"objects\":[], \"objects\":[]}",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 ASSERT_EQ(parse(bad[i], &p), -EINVAL);
@@ -64,8 +71,9 @@ TEST(holdings_parse_and_find)
 {
         struct holdings h;
         char err[256];
-        const char *doc = "[{\"key\":\"/b\",\"size\":2,\"sha256\":null,\"hits\":3,\"last_access\":9},"
-                          "{\"key\":\"/a\",\"size\":1,\"sha256\":\"" H64 "\"}]";
+        const char *doc =
+            "[{\"key\":\"/b\",\"size\":2,\"sha256\":null,\"hits\":3,\"last_access\":9},"
+            "{\"key\":\"/a\",\"size\":1,\"sha256\":\"" H64 "\"}]";
         ASSERT_EQ(holdings_parse(doc, strlen(doc), &h, err, sizeof(err)), 0);
         ASSERT_EQ(h.n, 2);
         ASSERT_STREQ(h.objs[0].key, "/a");
