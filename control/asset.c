@@ -11,6 +11,7 @@
 
 #include "asset.h"
 #include "hex.h"
+#include "json-depth.h"
 
 /* Parsing context: where we are, for the error message. */
 struct ctx {
@@ -29,35 +30,6 @@ static int fail(struct ctx *c, int r, const char *fmt, ...)
                 va_end(ap);
         }
         return r;
-}
-
-/*
- * Nesting depth of a JSON text, counted without parsing it (jansson's own limit is far
- * higher than anything asset.json needs). Brackets inside strings do not count.
- */
-static unsigned json_depth(const char *buf, size_t len)
-{
-        unsigned depth = 0, max = 0;
-        int in_str = 0;
-        for (size_t i = 0; i < len; i++) {
-                char ch = buf[i];
-                if (in_str) {
-                        if (ch == '\\')
-                                i++;
-                        else if (ch == '"')
-                                in_str = 0;
-                        continue;
-                }
-                if (ch == '"') {
-                        in_str = 1;
-                } else if (ch == '{' || ch == '[') {
-                        if (++depth > max)
-                                max = depth;
-                } else if ((ch == '}' || ch == ']') && depth > 0) {
-                        depth--;
-                }
-        }
-        return max;
 }
 
 /* Character classes for strings that end up in URLs and XML. */
@@ -517,7 +489,7 @@ int asset_json_parse(const char *buf, size_t len, struct asset **ret, char *err,
 
         if (len > ASSET_JSON_MAX)
                 return fail(&c, -E2BIG, "larger than %u bytes", ASSET_JSON_MAX);
-        if (json_depth(buf, len) > ASSET_DEPTH_MAX)
+        if (json_depth_exceeds(buf, len, ASSET_DEPTH_MAX))
                 return fail(&c, -EBADMSG, "nested deeper than %d", ASSET_DEPTH_MAX);
         json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
         if (!root)

@@ -7,31 +7,8 @@
 #include <jansson.h>
 
 #include "clearkey.h"
+#include "json-depth.h"
 #include "token.h"
-
-/* Nesting depth of a JSON text, brackets inside strings not counted. */
-static unsigned json_depth(const char *buf, size_t len)
-{
-        unsigned depth = 0, max = 0;
-        int in_str = 0;
-        for (size_t i = 0; i < len; i++) {
-                char ch = buf[i];
-                if (in_str) {
-                        if (ch == '\\')
-                                i++;
-                        else if (ch == '"')
-                                in_str = 0;
-                } else if (ch == '"') {
-                        in_str = 1;
-                } else if (ch == '{' || ch == '[') {
-                        if (++depth > max)
-                                max = depth;
-                } else if ((ch == '}' || ch == ']') && depth > 0) {
-                        depth--;
-                }
-        }
-        return max;
-}
 
 const char *clearkey_type_name(enum clearkey_type type)
 {
@@ -46,7 +23,7 @@ int clearkey_request_parse(const char *buf, size_t len, struct clearkey_request 
         memset(ret, 0, sizeof(*ret));
         if (len > CLEARKEY_REQUEST_MAX)
                 return -E2BIG;
-        if (json_depth(buf, len) > CLEARKEY_DEPTH_MAX)
+        if (json_depth_exceeds(buf, len, CLEARKEY_DEPTH_MAX))
                 return -EBADMSG;
         root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
         if (!root || !json_is_object(root))

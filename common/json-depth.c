@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#include "json-depth.h"
+
+bool json_depth_exceeds(const char *buf, size_t len, size_t max)
+{
+        size_t depth = 0;
+        bool in_str = false;
+
+        for (size_t i = 0; i < len; i++) {
+                char ch = buf[i];
+                if (in_str) {
+                        if (ch == '\\')
+                                i++; /* the escaped byte cannot end the string */
+                        else if (ch == '"')
+                                in_str = false;
+                } else if (ch == '"') {
+                        in_str = true;
+                } else if (ch == '{' || ch == '[') {
+                        if (++depth > max)
+                                return true;
+                } else if ((ch == '}' || ch == ']') && depth > 0) {
+                        depth--;
+                }
+        }
+        return false;
+}
