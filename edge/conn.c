@@ -16,9 +16,11 @@
 #include "metrics.h"
 
 #include "admin.h"
+#include "conn-tls.h"
 #include "conn.h"
 #include "edge-cfg.h"
 #include "h2-serve.h"
+#include "tls.h"
 #include "miss.h"
 #include "request.h"
 #include "worker.h"
@@ -146,6 +148,21 @@ int conn_accept(struct edge_worker *w, int fd, bool admin)
         return 0;
 }
 
+int conn_accept_tls(struct edge_worker *w, int fd, struct tls_ctx *t)
+{
+        struct conn *c;
+        int r = conn_accept(w, fd, false);
+
+        /* conn_accept put the connection at the head of the worker's list (unless it was
+         * closed again at once); its first recv completes on a later loop turn. */
+        c = w->conns;
+        if (r < 0 || !c || c->fd != fd || c->state == CONN_CLOSED)
+                return r;
+        if (conn_tls_start(c, t) < 0)
+                conn_close(c, "out of memory");
+        return 0;
+}
+
 const char *conn_peer_str(struct conn *c, char *buf, size_t cap)
 {
         if (!c->peer_known) {
@@ -207,6 +224,8 @@ void conn_close(struct conn *c, const char *why)
                 admin_put_abort(c);
         if (c->h2)
                 h2_serve_free(c);
+        if (c->tls)
+                conn_tls_free(c);
         free(c->in);
         c->in = NULL;
         c->in_len = c->in_cap = 0;
@@ -336,6 +355,8 @@ static void response_done(struct conn *c)
                 }
                 /* FIN after the last byte; keep reading so a late request cannot cause a
                  * reset that would destroy the response in flight. */
+                if (c->tls)
+                        tls_conn_shutdown(c->tls);
                 (void)shutdown(c->fd, SHUT_WR);
                 in_release(c);
                 conn_set_state(c, CONN_LINGER);
@@ -379,7 +400,8 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
                         int h2 = h2_serve_sniff(p, left);
                         if (h2 == 0)
                                 break; /* a prefix of the preface: wait for the rest */
-                        if (h2 == 1 && w->rt->cfg->http2.cleartext) {
+                        if (h2 == 1 && (c->tls ? tls_conn_alpn(c->tls) == TLS_ALPN_H2
+                                               : w->rt->cfg->http2.cleartext)) {
                                 bool alive;
                                 c->processing = false;
                                 alive = h2_serve_start(c, p, left);
@@ -437,6 +459,13 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
 
 /* Bytes from the socket. Returns false when c was closed. */
 static bool input(struct conn *c, const char *data, size_t n)
+{
+        if (c->tls)
+                return conn_tls_input(c, data, n);
+        return conn_input_plain(c, data, n);
+}
+
+bool conn_input_plain(struct conn *c, const char *data, size_t n)
 {
         if (c->h2)
                 return h2_serve_input(c, data, n);
@@ -530,6 +559,8 @@ static int flush_out(struct conn *c)
 {
         size_t turn = 0;
 
+        if (c->tls)
+                return conn_tls_flush(c);
         while (c->out_off < c->out_len) {
                 ssize_t n =
                     send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
@@ -632,9 +663,18 @@ void conn_respond(struct conn *c, const struct conn_resp *r)
         iov[1].iov_len = r->body_len;
         msg.msg_iov = iov;
         msg.msg_iovlen = r->body_len ? 2 : 1;
-        do
-                n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL | (file ? MSG_MORE : 0));
-        while (n < 0 && errno == EINTR);
+        if (c->tls) {
+                n = conn_tls_write2(c, r->head, r->head_len, r->body, r->body_len);
+                if (n < 0) {
+                        errno = (int)-n;
+                        n = -1;
+                }
+        } else {
+                do
+                        n = sendmsg(c->fd, &msg,
+                                    MSG_DONTWAIT | MSG_NOSIGNAL | (file ? MSG_MORE : 0));
+                while (n < 0 && errno == EINTR);
+        }
         if (n < 0 && errno != EAGAIN) {
                 if (r->obj)
                         store_obj_release(c->w->reader, r->obj);
@@ -696,6 +736,8 @@ void conn_on_pollout(struct uring_loop *loop, void *owner, const struct io_uring
         struct conn *c = owner;
         int r;
 
+        if (c->tls && conn_tls_pollout(c))
+                return;
         c->poll_armed = false;
         if (c->h2) {
                 if (c->state == CONN_CLOSED)

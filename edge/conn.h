@@ -38,6 +38,8 @@ struct edge_worker;
 struct admin_put_state;
 struct miss_wait;
 struct h2_conn;
+struct tls_conn;
+struct tls_ctx;
 
 struct conn {
         struct edge_worker *w;
@@ -80,6 +82,8 @@ struct conn {
         struct miss_wait *mw;        /* a miss answered from a fill (miss.c) */
         struct h2_conn *h2;          /* HTTP/2 session (h2-serve.c), or NULL */
         bool h1_seen;                /* bytes other than the HTTP/2 preface arrived */
+        struct tls_conn *tls;        /* TLS session (conn-tls.c), or NULL: plain socket */
+        bool tls_ready;              /* handshake complete */
 
         struct sockaddr_in6 peer; /* large enough for AF_INET too */
 };
@@ -106,6 +110,13 @@ struct conn_resp {
  * its own accounting.
  */
 int conn_accept(struct edge_worker *w, int fd, bool admin);
+
+/* The same for a connection accepted on a TLS listener with context t. */
+int conn_accept_tls(struct edge_worker *w, int fd, struct tls_ctx *t);
+
+/* Plaintext input (from the socket, or decrypted by conn-tls.c). Returns false when c was
+ * closed. */
+bool conn_input_plain(struct conn *c, const char *data, size_t n);
 
 /* Move to state, tracing old→new at debug level and setting the state's deadline. */
 void conn_set_state(struct conn *c, enum conn_state state);

@@ -66,6 +66,7 @@ int listener_start(struct edge_worker *w, struct listener *l, int fd, bool admin
         l->w = w;
         l->fd = fd;
         l->admin = admin;
+        l->tls_idx = -1;
         uring_timer_init(&l->retry, on_retry);
         r = uring_loop_slot_alloc(w->loop, l, free_listener, &l->slot);
         if (r < 0)
@@ -109,7 +110,9 @@ void listener_on_accept(struct uring_loop *loop, void *owner, const struct io_ur
                                 atomic_fetch_sub(&srv->conns_open, 1);
                                 metrics_add(srv->m.conns_refused, 1);
                                 (void)close(fd);
-                        } else if (conn_accept(w, fd, false) < 0) {
+                        } else if ((l->tls_idx >= 0
+                                        ? conn_accept_tls(w, fd, w->rt->tls[l->tls_idx])
+                                        : conn_accept(w, fd, false)) < 0) {
                                 atomic_fetch_sub(&srv->conns_open, 1);
                         }
                 }

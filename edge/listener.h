@@ -21,6 +21,7 @@ struct listener {
         uint32_t slot;
         bool admin;
         bool open;
+        int tls_idx; /* this listener's TLS context in the runtime (tls[]), -1: plain */
         struct uring_timer retry; /* re-arm after EMFILE/ENFILE */
 };
 

@@ -185,6 +185,9 @@ static int setup(struct edge_worker *w)
                 w->listen_fds[i] = -1;
                 if (r < 0)
                         return r;
+                /* main.c passes the plain addresses first, then one per tls[] listener. */
+                if (!w->admin && i >= w->rt->cfg->listen.n)
+                        w->listeners[i].tls_idx = (int)(i - w->rt->cfg->listen.n);
         }
         return 0;
 }

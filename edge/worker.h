@@ -30,6 +30,7 @@ struct conn;
 struct listener;
 struct upstream_ctx;
 struct miss_wait;
+struct tls_ctx;
 struct evict;
 
 /* Loop op codes. */
@@ -55,6 +56,8 @@ struct edge_runtime {
         char peer_token[256];       /* tokens.peer_token_file: children's fill bearer */
         size_t peer_token_len;
         char upstream_bearer[16][256]; /* upstreams[i].token_file, "" when none */
+        struct tls_ctx *tls[16];    /* per tls[] listener (main.c builds them; reload shares
+                                     * their ticket keys) */
         struct edge_runtime *older; /* retired snapshots, freed at exit */
 };
 

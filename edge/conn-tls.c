@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TLS transport of a client connection (see conn-tls.h). Ciphertext from the ring's recv
+ * buffers is fed to the connection's tls_conn; plaintext goes to conn.c's input path as if it
+ * had come from a plain socket. Output goes through tls_conn_write/tls_conn_sendfile; file
+ * bodies are read into this thread's buffer (reused by every connection of the worker) unless
+ * the kernel took the send side (kTLS).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+
+#include "conn-tls.h"
+#include "conn.h"
+#include "miss.h"
+#include "tls.h"
+#include "worker.h"
+
+/* 256 KiB: sixteen full records per call, few enough calls per 1 MiB body. */
+#define TLS_SCRATCH (256u << 10)
+#define TLS_TURN    (4u << 20)
+
+static __thread char *scratch;  /* per worker thread, never freed before exit */
+static __thread char *plain_in; /* decrypted input; apart so answers can use scratch */
+#define PLAIN_IN (64u << 10)
+
+char *conn_tls_scratch(size_t *cap)
+{
+        if (!scratch)
+                scratch = malloc(TLS_SCRATCH);
+        *cap = TLS_SCRATCH;
+        return scratch;
+}
+
+int conn_tls_start(struct conn *c, struct tls_ctx *t)
+{
+        return tls_conn_new(t, c->fd, &c->tls);
+}
+
+static bool arm_pollout(struct conn *c)
+{
+        if (c->poll_armed)
+                return true;
+        if (uring_loop_poll(c->w->loop, c->slot, EDGE_OP_POLLOUT, c->fd, POLLOUT) < 0) {
+                conn_close(c, "cannot arm poll");
+                return false;
+        }
+        c->poll_armed = true;
+        return true;
+}
+
+/* Drive the handshake; then decrypt what is buffered and hand it on. */
+static bool drain(struct conn *c)
+{
+        size_t cap;
+        char *buf;
+
+        if (!c->tls_ready) {
+                int r = tls_conn_handshake(c->tls);
+                if (r == 0)
+                        return true;
+                if (r == -EAGAIN)
+                        return arm_pollout(c);
+                if (r < 0) {
+                        conn_close(c, "TLS handshake failed");
+                        return false;
+                }
+                c->tls_ready = true;
+                log_conn(LOG_LVL_DEBUG, c->id, "tls %s %s alpn=%s send=%s%s",
+                         tls_conn_version(c->tls), tls_conn_cipher(c->tls),
+                         tls_conn_alpn(c->tls) == TLS_ALPN_H2 ? "h2" : "http/1.1",
+                         tls_conn_path(c->tls), tls_conn_resumed(c->tls) ? " resumed" : "");
+        }
+        if (!plain_in)
+                plain_in = malloc(PLAIN_IN);
+        buf = plain_in;
+        cap = PLAIN_IN;
+        if (!buf) {
+                conn_close(c, "out of memory");
+                return false;
+        }
+        for (;;) {
+                ssize_t n = tls_conn_read(c->tls, buf, cap);
+                if (n == -EAGAIN)
+                        return true;
+                if (n == 0) {
+                        conn_close(c, "TLS close_notify");
+                        return false;
+                }
+                if (n < 0) {
+                        conn_close(c, "TLS read error");
+                        return false;
+                }
+                /* The plaintext lives in the scratch buffer only until the call returns:
+                 * conn.c copies what it keeps, as it does for ring buffers. */
+                if (!conn_input_plain(c, buf, (size_t)n) || c->state == CONN_CLOSED)
+                        return false;
+        }
+}
+
+bool conn_tls_input(struct conn *c, const char *data, size_t n)
+{
+        int r = tls_conn_feed(c->tls, data, n);
+
+        if (r < 0) {
+                conn_close(c, r == -ENOBUFS ? "TLS input over limit" : "out of memory");
+                return false;
+        }
+        return drain(c);
+}
+
+bool conn_tls_pollout(struct conn *c)
+{
+        if (c->tls_ready)
+                return false;
+        c->poll_armed = false;
+        (void)drain(c);
+        return true;
+}
+
+ssize_t conn_tls_write2(struct conn *c, const char *a, size_t alen, const char *b, size_t blen)
+{
+        size_t cap;
+        char *buf;
+
+        if (blen == 0)
+                return tls_conn_write(c->tls, a, alen);
+        /* Head and a small memory body in one record: copy both into the scratch buffer. */
+        buf = conn_tls_scratch(&cap);
+        if (!buf || alen + blen > cap)
+                return -ENOMEM;
+        memcpy(buf, a, alen);
+        memcpy(buf + alen, b, blen);
+        return tls_conn_write(c->tls, buf, alen + blen);
+}
+
+int conn_tls_flush(struct conn *c)
+{
+        size_t cap, turn = 0;
+        char *buf = conn_tls_scratch(&cap);
+
+        if (!buf)
+                return -ENOMEM;
+        while (c->out_off < c->out_len) {
+                ssize_t n = tls_conn_write(c->tls, c->out + c->out_off, c->out_len - c->out_off);
+                if (n == -EAGAIN)
+                        return 0;
+                if (n < 0)
+                        return (int)n;
+                c->out_off += (uint32_t)n;
+                c->req_bytes += (uint64_t)n;
+        }
+        while (c->body_off < c->body_end) {
+                uint64_t want = c->body_end - c->body_off;
+                ssize_t n;
+
+                if (c->mw) {
+                        bool failed;
+                        uint64_t avail = miss_body_avail(c, &failed);
+                        if (avail <= c->body_off)
+                                return failed ? -EIO : 2;
+                        if (want > avail - c->body_off)
+                                want = avail - c->body_off;
+                }
+                n = tls_conn_sendfile(c->tls, c->obj.fd, (off_t)c->body_off, (size_t)want, buf,
+                                      cap);
+                if (n == -EAGAIN)
+                        return 0;
+                if (n < 0)
+                        return (int)n;
+                c->body_off += (uint64_t)n;
+                c->req_bytes += (uint64_t)n;
+                turn += (size_t)n;
+                if (turn >= TLS_TURN && c->body_off < c->body_end)
+                        return arm_pollout(c) ? 0 : -EIO; /* let other connections run */
+        }
+        return 1;
+}
+
+void conn_tls_free(struct conn *c)
+{
+        tls_conn_free(c->tls);
+        c->tls = NULL;
+}

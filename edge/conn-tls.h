@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * TLS transport for conn.c: a connection accepted on a `tls:` listener carries a tls_conn
+ * (c->tls); conn.c branches on that pointer once per recv completion and once per write
+ * burst, so the plain path is unchanged. See tls.h for the send paths.
+ */
+
+struct conn;
+struct tls_ctx;
+
+/* Attach a TLS session to c (just accepted). Returns 0 or -ENOMEM (caller closes). */
+int conn_tls_start(struct conn *c, struct tls_ctx *t);
+/* Ciphertext from the socket: handshake, then plaintext into conn_input_plain. Returns false
+ * when c was closed. */
+bool conn_tls_input(struct conn *c, const char *data, size_t n);
+/* POLLOUT during the handshake: returns true when it was for the handshake (consumed). */
+bool conn_tls_pollout(struct conn *c);
+/* Encrypt a then b as one write. Same contract as tls_conn_write. */
+ssize_t conn_tls_write2(struct conn *c, const char *a, size_t alen, const char *b, size_t blen);
+/* conn.c's flush_out for TLS: same return values (1 done, 0 socket full, 2 fill behind,
+ * -errno). */
+int conn_tls_flush(struct conn *c);
+void conn_tls_free(struct conn *c);
+/* This worker thread's reused buffer (file bytes to encrypt, decrypted input). NULL on OOM. */
+char *conn_tls_scratch(size_t *cap);
