@@ -199,7 +199,9 @@ int steering_query_parse(const char *query, size_t len, struct steering_query *r
                         else if (strcmp(key, "_DASH_throughput") == 0)
                                 parse_throughputs(ret, val);
                 }
-                p = stop + 1;
+                if (!amp)
+                        break; /* stop + 1 would point past the end of the query */
+                p = amp + 1;
         }
         return 0;
 }
