@@ -12,6 +12,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http-cond.h"
 #include "http-range.h"
@@ -21,12 +22,14 @@
 #include "path-norm.h"
 #include "token.h"
 
+#include "conn-tls.h"
 #include "conn.h"
 #include "edge-cfg.h"
 #include "h2-serve.h"
 #include "h2.h"
 #include "hit.h"
 #include "store.h"
+#include "tls.h"
 #include "worker.h"
 
 #define PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -83,6 +86,45 @@ static ssize_t io_write_file(void *ctx, const void *hdr, size_t hlen, int fd, of
                 return n ? n : -EIO; /* the file shrank: never pad a response */
         c->req_bytes += (uint64_t)m;
         return n + m;
+}
+
+/* ---- transport: TLS ---- */
+
+static ssize_t io_write_tls(void *ctx, const void *buf, size_t len)
+{
+        struct conn *c = ctx;
+
+        return tls_conn_write(c->tls, buf, len);
+}
+
+/* Frame header and payload sealed together (one record when the payload is at most
+ * 16384 - 9, which io.max_data ensures). A retry re-reads the same file bytes. */
+static ssize_t io_write_file_tls(void *ctx, const void *hdr, size_t hlen, int fd, off_t off,
+                                 size_t len)
+{
+        struct conn *c = ctx;
+        size_t cap;
+        char *buf = conn_tls_scratch(&cap);
+        ssize_t n;
+
+        if (!buf)
+                return -ENOMEM;
+        if (hlen + len > cap)
+                len = cap - hlen;
+        memcpy(buf, hdr, hlen);
+        if (len) {
+                do
+                        n = pread(fd, buf + hlen, len, off);
+                while (n < 0 && errno == EINTR);
+                if (n < 0)
+                        return -errno;
+                if ((size_t)n < len)
+                        return -EIO;
+        }
+        n = tls_conn_write(c->tls, buf, hlen + len);
+        if (n > (ssize_t)hlen)
+                c->req_bytes += (uint64_t)n - hlen;
+        return n;
 }
 
 /* ---- answering a stream ---- */
@@ -346,11 +388,17 @@ bool h2_serve_start(struct conn *c, const char *buf, size_t len)
                            .on_stream_gone = on_stream_gone,
                            .ctx = c};
 
+        if (c->tls) {
+                io.write = io_write_tls;
+                io.write_file = io_write_file_tls;
+                io.max_data = 16384 - 9;
+        }
+
         if (h2_conn_new(&lim, &io, &c->h2) < 0) {
                 conn_close(c, "out of memory");
                 return false;
         }
-        log_conn(LOG_LVL_DEBUG, c->id, "h2c (prior knowledge)");
+        log_conn(LOG_LVL_DEBUG, c->id, "%s", c->tls ? "h2 (ALPN)" : "h2c (prior knowledge)");
         return h2_serve_input(c, buf, len);
 }
 

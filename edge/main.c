@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bug.h"
 #include "cfg.h"
 #include "log.h"
 #include "metrics.h"
@@ -21,6 +22,7 @@
 #include "notify.h"
 #include "sandbox.h"
 #include "store.h"
+#include "tls.h"
 #include "worker.h"
 
 #ifndef SLUICE_VERSION
@@ -121,9 +123,20 @@ static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
                         goto fail;
                 }
         }
+        for (size_t i = 0; i < cfg->tls.n && i < ARRAY_SIZE(rt->tls); i++) {
+                char terr[512];
+                r = tls_ctx_new((const struct edge_cfg_tls *)cfg->tls.items + i, NULL, &rt->tls[i],
+                                terr, sizeof(terr));
+                if (r < 0) {
+                        log_error("tls[%zu]: %s", i, terr);
+                        goto fail;
+                }
+        }
         *ret = rt;
         return 0;
 fail:
+        for (size_t i = 0; i < ARRAY_SIZE(rt->tls); i++)
+                (void)tls_ctx_unref(rt->tls[i]);
         free(rt->keys);
         edge_cfg_free(rt->cfg);
         free(rt);
@@ -134,6 +147,8 @@ static void runtime_free_all(struct edge_runtime *rt)
 {
         while (rt) {
                 struct edge_runtime *older = rt->older;
+                for (size_t i = 0; i < ARRAY_SIZE(rt->tls); i++)
+                        (void)tls_ctx_unref(rt->tls[i]);
                 edge_cfg_free(rt->cfg);
                 free(rt->keys);
                 free(rt);
@@ -185,11 +200,21 @@ static void reload(struct edge_server *srv, const char *path)
                 log_warn("reload: cache settings changed; they need a restart, ignoring");
         if (!str_eq(cfg->log.target, old->cfg->log.target))
                 log_warn("reload: log target changed; it needs a restart, ignoring");
+        /* TLS listeners are bound at start: their number cannot change under the workers. */
+        if (cfg->tls.n != old->cfg->tls.n) {
+                log_error("reload: tls listeners added or removed; they need a restart, keeping "
+                          "the running configuration");
+                edge_cfg_free(cfg);
+                return;
+        }
         r = runtime_new(cfg, &rt);
         if (r < 0) {
                 log_error("reload failed; keeping the running configuration");
                 return;
         }
+        /* New certificates, same ticket keys: sessions resume across the reload. */
+        for (size_t i = 0; i < cfg->tls.n; i++)
+                tls_ctx_share_tickets(rt->tls[i], old->tls[i]);
 
         lvl = log_level_parse(cfg->log.level ? cfg->log.level : "info");
         if (lvl >= 0)
@@ -401,9 +426,18 @@ int main(int argc, char **argv)
                 goto out;
         }
 
-        n_addrs = (unsigned)rt->cfg->listen.n;
-        if (open_listeners(&rt->cfg->listen, n_workers, &client_fds) < 0)
-                goto out;
+        {
+                /* Plain addresses first, then one per tls[] listener (worker.c relies on it). */
+                char *all[64 + ARRAY_SIZE(rt->tls)];
+                struct cfg_strlist lst = {.items = all, .n = 0};
+                for (size_t i = 0; i < rt->cfg->listen.n && lst.n < 64; i++)
+                        all[lst.n++] = rt->cfg->listen.items[i];
+                for (size_t i = 0; i < rt->cfg->tls.n && i < ARRAY_SIZE(rt->tls); i++)
+                        all[lst.n++] = ((struct edge_cfg_tls *)rt->cfg->tls.items)[i].listen;
+                n_addrs = (unsigned)lst.n;
+                if (open_listeners(&lst, n_workers, &client_fds) < 0)
+                        goto out;
+        }
         {
                 struct cfg_strlist admin_list;
                 char *one[1] = {rt->cfg->admin.listen ? rt->cfg->admin.listen

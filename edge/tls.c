@@ -449,6 +449,16 @@ out:
         return r;
 }
 
+void tls_ctx_share_tickets(struct tls_ctx *t, struct tls_ctx *prev)
+{
+        if (!prev || t->tickets == prev->tickets ||
+            t->tickets->period_ms != prev->tickets->period_ms)
+                return;
+        atomic_fetch_add(&prev->tickets->refs, 1);
+        tickets_unref(t->tickets);
+        t->tickets = prev->tickets;
+}
+
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *t)
 {
         if (t)

@@ -68,6 +68,9 @@ enum tls_alpn { TLS_ALPN_NONE, TLS_ALPN_HTTP11, TLS_ALPN_H2 };
  */
 int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls_ctx **ret,
                 char *err, size_t errlen);
+/* Make t use prev's ticket keys and counters (a reload: tickets prev issued keep resuming).
+ * Keeps t's own when the rotation periods differ. */
+void tls_ctx_share_tickets(struct tls_ctx *t, struct tls_ctx *prev);
 /* References: connections hold one for their handshake's SNI lookups. Accept NULL. */
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *t);
 struct tls_ctx *tls_ctx_unref(struct tls_ctx *t);
