@@ -90,6 +90,9 @@ static const struct cfg_field control_fields[] = {
         {.key = "edge_id", .type = CFG_STRING,
          .offset = offsetof(struct edge_cfg_control, edge_id)},
         {.key = "region", .type = CFG_STRING, .offset = offsetof(struct edge_cfg_control, region)},
+        {.key = "heartbeat", .type = CFG_DURATION,
+         .offset = offsetof(struct edge_cfg_control, heartbeat_ms), .min = 500, .max = 300000,
+         .def = "5s"},
         {0},
 };
 /* clang-format on */

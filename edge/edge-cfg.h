@@ -43,6 +43,7 @@ struct edge_cfg_control {
         char *url;
         char *edge_id;
         char *region;
+        int64_t heartbeat_ms; /* period of POST /v1/edges/<id>/heartbeat */
 };
 
 struct edge_cfg_limits {

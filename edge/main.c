@@ -18,6 +18,7 @@
 
 #include "edge-cfg.h"
 #include "evict.h"
+#include "heartbeat.h"
 #include "listener.h"
 #include "notify.h"
 #include "sandbox.h"
@@ -313,6 +314,7 @@ int main(int argc, char **argv)
         };
         struct edge_server srv;
         struct notify *notify = NULL;
+        struct heartbeat *heartbeat = NULL;
         struct edge_runtime *rt = NULL;
         struct edge_cfg *cfg = NULL;
         struct cfg_error err;
@@ -473,6 +475,11 @@ int main(int argc, char **argv)
                 log_error("cannot start the admin worker: %s", strerror(-r));
                 goto stop;
         }
+        r = heartbeat_start(&srv, &heartbeat);
+        if (r < 0) {
+                log_error("cannot start heartbeats: %s", strerror(-r));
+                goto stop;
+        }
         if (sandbox_filter_apply(rt->cfg, &srv) < 0)
                 goto stop;
         log_info("sluice-edge %s ready: %u worker(s), cache %s", SLUICE_VERSION, n_workers,
@@ -495,6 +502,7 @@ int main(int argc, char **argv)
         }
         exit_code = 0;
 stop:
+        heartbeat_stop(heartbeat);
         atomic_store(&srv.draining, true);
         for (unsigned i = 0; i <= n_workers; i++)
                 worker_notify(&srv.workers[i]);

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "hex.h"
+#include "log.h"
+#include "metrics.h"
+
+#include "edge-cfg.h"
+#include "heartbeat.h"
+#include "store.h"
+#include "worker.h"
+
+#define TITLES_MAX      100000 /* control refuses longer lists */
+#define REQUEST_TIMEOUT 3000L  /* ms; well under the shortest period */
+
+struct heartbeat {
+        struct edge_server *srv;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool stop;
+        bool last_ok;
+};
+
+struct titles {
+        json_t *list;
+        char last[STORE_KEY_MAX + 1];
+        size_t last_len;
+};
+
+/* Keys are "/<title>/<representation>/<file>" and list in key order: one title per run. */
+static int add_title(const struct store_entry_info *info, void *userdata)
+{
+        struct titles *t = userdata;
+        const char *k = info->key + 1, *end = info->key + info->key_len;
+        const char *slash = memchr(k, '/', (size_t)(end - k));
+        size_t len = slash ? (size_t)(slash - k) : (size_t)(end - k);
+
+        if (len == 0 || len > STORE_KEY_MAX || (len == t->last_len && !memcmp(t->last, k, len)))
+                return 0;
+        if (json_array_size(t->list) >= TITLES_MAX)
+                return 1;
+        memcpy(t->last, k, len);
+        t->last_len = len;
+        return json_array_append_new(t->list, json_stringn(k, len)) < 0 ? -ENOMEM : 0;
+}
+
+static void digest_titles(json_t *list, char out[33])
+{
+        unsigned char md[32];
+        unsigned int md_len = 0;
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        size_t i;
+        json_t *v;
+
+        out[0] = '\0';
+        if (!ctx)
+                return;
+        if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+                json_array_foreach(list, i, v) {
+                        (void)EVP_DigestUpdate(ctx, json_string_value(v), json_string_length(v));
+                        (void)EVP_DigestUpdate(ctx, "\n", 1);
+                }
+                if (EVP_DigestFinal_ex(ctx, md, &md_len) == 1)
+                        (void)hex_encode(md, 16, out);
+        }
+        EVP_MD_CTX_free(ctx);
+}
+
+char *heartbeat_body(struct edge_server *srv)
+{
+        const struct edge_cfg *cfg = atomic_load(&srv->rt)->cfg;
+        struct titles t = {.list = json_array()};
+        struct store_stats st;
+        char digest[33];
+        char *out = NULL;
+        json_t *o = NULL;
+
+        if (!t.list)
+                return NULL;
+        if (store_list(srv->store, "/", 1, add_title, &t) < 0)
+                goto out;
+        digest_titles(t.list, digest);
+        store_get_stats(srv->store, &st);
+        double max_conns = cfg->limits.max_connections > 0 ? (double)cfg->limits.max_connections : 1;
+        double load = (double)atomic_load(&srv->conns_open) / max_conns;
+        o = json_pack("{s:f, s:I, s:I, s:I, s:I, s:s, s:O}", "load", load > 1 ? 1.0 : load,
+                      "bytes_served", (json_int_t)metrics_value(srv->m.bytes_sent), "disk_used",
+                      (json_int_t)st.bytes, "disk_total", (json_int_t)st.max_bytes, "objects",
+                      (json_int_t)st.objects, "digest", digest, "titles", t.list);
+        if (o)
+                out = json_dumps(o, JSON_COMPACT);
+out:
+        json_decref(o);
+        json_decref(t.list);
+        return out;
+}
+
+static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+        return size * nmemb;
+}
+
+static void beat(struct heartbeat *hb, CURL *curl)
+{
+        const struct edge_cfg *cfg = atomic_load(&hb->srv->rt)->cfg;
+        char url[1024];
+        long status = 0;
+        char *body;
+
+        if (!cfg->control.url || !cfg->control.edge_id)
+                return;
+        size_t base_len = strlen(cfg->control.url);
+        while (base_len > 0 && cfg->control.url[base_len - 1] == '/')
+                base_len--;
+        int n = snprintf(url, sizeof(url), "%.*s/v1/edges/%s/heartbeat", (int)base_len,
+                         cfg->control.url, cfg->control.edge_id);
+        if (n < 0 || (size_t)n >= sizeof(url))
+                return;
+        body = heartbeat_body(hb->srv);
+        if (!body)
+                return;
+        struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+        curl_easy_reset(curl);
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT);
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_PROXY, "");
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+        CURLcode rc = curl_easy_perform(curl);
+        if (rc == CURLE_OK)
+                (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        bool ok = rc == CURLE_OK && status >= 200 && status < 300;
+        /* Log changes of state, not every beat: a control outage must not flood the log. */
+        if (ok && !hb->last_ok)
+                log_info("heartbeat: control at %s accepts this edge (%s)", cfg->control.url,
+                         cfg->control.edge_id);
+        else if (!ok && hb->last_ok)
+                log_warn("heartbeat to %s failed: %s, still serving, retrying",
+                         url, rc != CURLE_OK ? curl_easy_strerror(rc) : "bad status");
+        if (!ok && status)
+                log_debug("heartbeat: control answered %ld", status);
+        hb->last_ok = ok;
+        curl_slist_free_all(hdrs);
+        free(body);
+}
+
+static void *heartbeat_main(void *arg)
+{
+        struct heartbeat *hb = arg;
+        CURL *curl = curl_easy_init();
+
+        metrics_set_worker(0);
+        if (!curl) {
+                log_error("heartbeat: cannot create a curl handle, heartbeats off");
+                return NULL;
+        }
+        hb->last_ok = true; /* so that a first failure is logged */
+        pthread_mutex_lock(&hb->lock);
+        while (!hb->stop) {
+                pthread_mutex_unlock(&hb->lock);
+                beat(hb, curl);
+                int64_t period = atomic_load(&hb->srv->rt)->cfg->control.heartbeat_ms;
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_sec += period / 1000;
+                until.tv_nsec += (period % 1000) * 1000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                pthread_mutex_lock(&hb->lock);
+                while (!hb->stop &&
+                       pthread_cond_timedwait(&hb->cond, &hb->lock, &until) != ETIMEDOUT)
+                        ;
+        }
+        pthread_mutex_unlock(&hb->lock);
+        curl_easy_cleanup(curl);
+        return NULL;
+}
+
+int heartbeat_start(struct edge_server *srv, struct heartbeat **ret)
+{
+        const struct edge_cfg *cfg = atomic_load(&srv->rt)->cfg;
+        pthread_condattr_t ca;
+        struct heartbeat *hb;
+        int r;
+
+        *ret = NULL;
+        if (!cfg->control.url)
+                return 0;
+        hb = calloc(1, sizeof(*hb));
+        if (!hb)
+                return -ENOMEM;
+        hb->srv = srv;
+        (void)pthread_mutex_init(&hb->lock, NULL);
+        (void)pthread_condattr_init(&ca);
+        (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        (void)pthread_cond_init(&hb->cond, &ca);
+        (void)pthread_condattr_destroy(&ca);
+        r = pthread_create(&hb->thread, NULL, heartbeat_main, hb);
+        if (r != 0) {
+                pthread_cond_destroy(&hb->cond);
+                pthread_mutex_destroy(&hb->lock);
+                free(hb);
+                return -r;
+        }
+        *ret = hb;
+        return 0;
+}
+
+void heartbeat_stop(struct heartbeat *hb)
+{
+        if (!hb)
+                return;
+        pthread_mutex_lock(&hb->lock);
+        hb->stop = true;
+        pthread_cond_signal(&hb->cond);
+        pthread_mutex_unlock(&hb->lock);
+        (void)pthread_join(hb->thread, NULL);
+        pthread_cond_destroy(&hb->cond);
+        pthread_mutex_destroy(&hb->lock);
+        free(hb);
+}

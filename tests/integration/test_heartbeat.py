@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: MIT
+"""Edge → control heartbeats, against the real sluice-control on a private PostgreSQL.
+
+The edge posts load, bytes served, disk use and the titles it holds every period; control keeps
+the latest per edge. An edge that cannot reach control keeps serving what it holds.
+
+    python3 test_heartbeat.py path/to/sluice-edge path/to/sluice-control
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "control"))
+
+import ctlharness  # noqa: E402
+from edgeharness import Edge, check, eq, expect_body, free_port  # noqa: E402
+
+
+def wait_for(what, fn, timeout=10.0):
+    """Poll fn until it returns a truthy value; heartbeats land on their own schedule."""
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def health(pg):
+    row = pg.psql("SELECT extract(epoch FROM at)::bigint, titles, disk_used, bytes_served "
+                  "FROM edge_health WHERE edge_id = 'edge-hb'")
+    return row.split("|") if row else None
+
+
+def main(edge_bin, ctl_bin, tmp):
+    pg = ctlharness.Postgres(tmp)
+    ctl = ctlharness.Control(ctl_bin, tmp, pg)
+    # A fixed port, so that the edge finds control again after a restart.
+    with open(ctl.cfg_path) as f:
+        text = f.read()
+    with open(ctl.cfg_path, "w") as f:
+        f.write(text.replace('"127.0.0.1:0"', f'"127.0.0.1:{free_port()}"', 1))
+    ctl.start()
+    st, _, body = ctl.request("POST", "/v1/admin/edges",
+                              {"id": "edge-hb", "region": "eu-west",
+                               "base_url": "http://127.0.0.1:1/"}, admin=True)
+    check(st in (200, 201), f"edge registration: {st} {body[:200]!r}")
+
+    e = Edge(edge_bin, {"control": {"url": f"http://127.0.0.1:{ctl.port}", "edge_id": "edge-hb",
+                                    "region": "eu-west", "heartbeat": "500ms"}})
+    try:
+        e.start()
+        data = os.urandom(5000)
+        e.put("/t1/v1/seg-1.m4s", data)
+        e.put("/t1/v1/seg-2.m4s", data)
+        e.put("/t2/a1/init.mp4", data[:100])
+        eq(e.get("/t1/v1/seg-1.m4s").status, 200, "served")
+
+        row = wait_for("a heartbeat naming both titles",
+                       lambda: (lambda r: r if r and "t1" in r[1] and "t2" in r[1] else None)(
+                           health(pg)))
+        eq(row[1], "{t1,t2}", "titles held, each once")
+        check(int(row[2]) >= 10100, f"disk_used {row[2]}")
+        wait_for("bytes served reported", lambda: (lambda r: r and int(r[3]) >= 5000)(health(pg)))
+        first = int(health(pg)[0])
+        wait_for("a later heartbeat", lambda: int(health(pg)[0]) > first, timeout=5)
+
+        # Control goes away: the edge keeps serving, then catches up when control is back.
+        ctl.stop()
+        r = e.get("/t1/v1/seg-2.m4s")
+        eq(r.status, 200, "served with control down")
+        expect_body(r, data, "body with control down")
+        e.put("/t3/v1/seg-1.m4s", data)
+        ctl.start()
+        wait_for("titles caught up after control returns",
+                 lambda: (lambda r: r and "t3" in r[1])(health(pg)))
+        e.stop()
+    finally:
+        e.cleanup()
+        ctl.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        print("usage: test_heartbeat.py sluice-edge sluice-control")
+        sys.exit(2)
+    edge_bin = os.path.abspath(sys.argv[1])
+    sys.argv = [sys.argv[0], sys.argv[2]]
+    ctlharness.run(lambda ctl_bin, tmp: main(edge_bin, ctl_bin, tmp))
