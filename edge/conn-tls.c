@@ -88,6 +88,8 @@ static bool drain(struct conn *c)
                 if (n == -EAGAIN)
                         return true;
                 if (n == 0) {
+                        /* Answer the client's close_notify so it can keep its session. */
+                        tls_conn_shutdown(c->tls);
                         conn_close(c, "TLS close_notify");
                         return false;
                 }

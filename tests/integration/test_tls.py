@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: MIT
+"""TLS listeners of the real edge: the handshake matrix (TLS 1.0/1.1 refused, 1.2 and 1.3 with
+intermediate suites only, resumption, unknown SNI answered with the default certificate),
+HTTP/1.1 and h2 (ALPN) bodies, and certificates reloaded on SIGHUP without dropping an open
+connection. Clients verify the chain against a CA made here and check the name."""
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+from edgeharness import HOST, Edge, check, eq, free_port, run, sha, standard_objects, test
+
+INTERMEDIATE_12 = {
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384",
+}
+SUITES_13 = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
+
+
+def make_pki(d):
+    sh = f"""set -e; cd {d}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=it-ca \
+  -keyout ca.key -out ca.pem -addext basicConstraints=critical,CA:TRUE \
+  -addext keyUsage=keyCertSign,cRLSign
+leaf() {{
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=$1 \
+    -keyout $2.key -out $2.csr
+  printf "subjectAltName=DNS:$1,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n" > $2.ext
+  openssl x509 -req -in $2.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile $2.ext -out $2.pem
+}}
+leaf a.test a; leaf b.test b; leaf a.test a2
+"""
+    subprocess.run(["sh", "-c", sh], check=True, capture_output=True)
+
+
+def client_ctx(e, minv=ssl.TLSVersion.TLSv1_2, maxv=ssl.TLSVersion.TLSv1_3, ciphers=None):
+    ctx = ssl.create_default_context(cafile=e.pki + "/ca.pem")
+    ctx.minimum_version = minv
+    ctx.maximum_version = maxv
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    return ctx
+
+
+def handshake(e, ctx, sni="a.test", session=None):
+    raw = socket.create_connection((HOST, e.tls_port), timeout=10)
+    s = ctx.wrap_socket(raw, server_hostname=sni, session=session)
+    return s
+
+
+def get_over(s, path):
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: a.test\r\n\r\n".encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(65536)
+    head, _, body = buf.partition(b"\r\n\r\n")
+    clen = int([ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")][0]
+               .split(b":")[1])
+    while len(body) < clen:
+        body += s.recv(65536)
+    return head, body
+
+
+@test
+def old_versions_refused(e):
+    for v in ("-tls1", "-tls1_1"):
+        out = subprocess.run(["openssl", "s_client", "-connect", f"{HOST}:{e.tls_port}", v,
+                              "-cipher", "DEFAULT:@SECLEVEL=0", "-CAfile", e.pki + "/ca.pem",
+                              "-servername", "a.test"],
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+        check(out.returncode != 0, f"{v}: handshake succeeded")
+        check("protocol version" in out.stderr + out.stdout,
+              f"{v}: no protocol_version alert: {out.stderr[-300:]}")
+
+
+@test
+def tls12_intermediate_only(e):
+    for suite in ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+                  "ECDHE-ECDSA-CHACHA20-POLY1305"):
+        ctx = client_ctx(e, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2, suite)
+        with handshake(e, ctx) as s:
+            eq(s.cipher()[0], suite, "negotiated suite")
+            eq(s.version(), "TLSv1.2", "version")
+    for suite in ("ECDHE-ECDSA-AES128-SHA256", "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA"):
+        ctx = client_ctx(e, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2, suite)
+        try:
+            with handshake(e, ctx):
+                pass
+        except ssl.SSLError:
+            continue
+        raise AssertionError(f"{suite} (outside the profile) was accepted")
+    # Whatever a default client offers, the server picks a suite of the profile.
+    with handshake(e, client_ctx(e, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2)) as s:
+        check(s.cipher()[0] in INTERMEDIATE_12, f"TLS 1.2 suite {s.cipher()[0]}")
+
+
+@test
+def tls13(e):
+    with handshake(e, client_ctx(e, ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_3)) as s:
+        eq(s.version(), "TLSv1.3", "version")
+        check(s.cipher()[0] in SUITES_13, f"TLS 1.3 suite {s.cipher()[0]}")
+
+
+@test
+def resumption(e):
+    for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = client_ctx(e, v, v)
+        with handshake(e, ctx) as s:
+            get_over(s, "/t1/one.bin")  # TLS 1.3 tickets arrive after the handshake
+            sess = s.session
+            check(not s.session_reused, f"{v}: first connection resumed")
+            s.unwrap()
+        with handshake(e, ctx, session=sess) as s:
+            check(s.session_reused, f"{v}: session not resumed")
+            _, body = get_over(s, "/t1/one.bin")
+            eq(body, b"x", "body over the resumed session")
+
+
+@test
+def sni_default_certificate(e):
+    # Two certificates: b.test by name, an unknown name gets the default (a.test), whose
+    # chain and name (a.test) still verify.
+    with handshake(e, client_ctx(e), sni="b.test") as s:
+        eq(dict(x[0] for x in s.getpeercert()["subject"])["commonName"], "b.test", "b.test cert")
+    out = subprocess.run(["openssl", "s_client", "-connect", f"{HOST}:{e.tls_port}",
+                          "-servername", "unknown.test", "-verify_hostname", "a.test",
+                          "-verify_return_error", "-CAfile", e.pki + "/ca.pem"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+    check("Verify return code: 0 (ok)" in out.stdout, f"unknown SNI: {out.stdout[-400:]}")
+    check("CN = a.test" in out.stdout, "unknown SNI did not get the default certificate")
+
+
+@test
+def bodies_over_tls(e):
+    ctx = client_ctx(e)
+    for key in ("/t1/seg-1.m4s", "/t1/big.m4s"):
+        c = http.client.HTTPSConnection(HOST, e.tls_port, context=ctx, timeout=20)
+        # The certificate names a.test and 127.0.0.1 (an IP SAN), so the address verifies.
+        c.request("GET", key)
+        r = c.getresponse()
+        eq(r.status, 200, f"{key} over HTTPS")
+        check(sha(r.read()) == sha(e.objects[key]), f"{key}: body differs over HTTPS")
+        c.close()
+    if shutil.which("curl"):
+        out = subprocess.run(["curl", "-sS", "--http2", "--cacert", e.pki + "/ca.pem", "-o", "-",
+                              "-w", "", f"https://{HOST}:{e.tls_port}/t1/big.m4s"],
+                             capture_output=True)
+        eq(out.returncode, 0, f"curl h2: {out.stderr}")
+        check(sha(out.stdout) == sha(e.objects["/t1/big.m4s"]), "body differs over h2")
+        v = subprocess.run(["curl", "-sS", "--http2", "--cacert", e.pki + "/ca.pem", "-o",
+                            "/dev/null", "-w", "%{http_version}",
+                            f"https://{HOST}:{e.tls_port}/t1/one.bin"], capture_output=True,
+                           text=True)
+        eq(v.stdout, "2", "ALPN h2")
+
+
+@test
+def sighup_reloads_certificates(e):
+    ctx = client_ctx(e)
+    with handshake(e, ctx) as old:
+        serial0 = old.getpeercert()["serialNumber"]
+        shutil.copy(e.pki + "/a2.pem", e.pki + "/a.pem")
+        shutil.copy(e.pki + "/a2.key", e.pki + "/a.key")
+        e.signal(signal.SIGHUP)
+        serial1 = serial0
+        for _ in range(100):  # the reload is asynchronous; poll new handshakes for the change
+            with handshake(e, ctx) as s:
+                serial1 = s.getpeercert()["serialNumber"]
+            if serial1 != serial0:
+                break
+            time.sleep(0.05)
+        check(serial1 != serial0, "SIGHUP did not load the new certificate")
+        # The connection opened before the reload still works.
+        _, body = get_over(old, "/t1/one.bin")
+        eq(body, b"x", "old connection after reload")
+
+
+def setup(binary):
+    e = Edge(binary)
+    e.pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
+    make_pki(e.pki)
+    e.tls_port = free_port()
+    e.cfg["tls"] = [{"listen": f"{HOST}:{e.tls_port}",
+                     "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"},
+                               {"cert": e.pki + "/b.pem", "key": e.pki + "/b.key"}]}]
+    try:
+        e.start()
+        e.push(standard_objects())
+    except Exception:
+        print(e.log_tail())
+        e.cleanup()
+        raise
+    return e
+
+
+if __name__ == "__main__":
+    if not shutil.which("openssl"):
+        print("SKIP: the openssl CLI is needed to make test certificates")
+        sys.exit(77)
+    run(setup)
