@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "asset.h"
+#include "hex.h"
 #include "mp4-info.h"
 
 int asset_file_sha256(const char *path, uint8_t ret_digest[32], uint64_t *ret_size)
@@ -60,7 +61,7 @@ static int file_entry(json_t *files, const char *dir, const char *rel, uint64_t 
         if (r < 0)
                 return r;
         json_t *o = json_pack("{s:s, s:I, s:s}", "path", rel, "size", (json_int_t)size, "sha256",
-                              util_hex(d, 32, hex));
+                              hex_encode(d, 32, hex));
         if (!o || json_array_append_new(files, o) < 0)
                 return -ENOMEM;
         if (ret_size)
@@ -262,7 +263,7 @@ int asset_json_build(const char *dir, const char *title, const struct ladder_job
         if (kid)
                 json_object_set_new(root, "encryption",
                                     json_pack("{s:s, s:s, s:i}", "scheme", "cenc", "kid",
-                                              util_hex(kid, 16, hex), "iv_size", CENC_IV_SIZE));
+                                              hex_encode(kid, 16, hex), "iv_size", CENC_IV_SIZE));
         else
                 json_object_set_new(root, "encryption", json_null());
         json_object_set_new(root, "representations", reps);

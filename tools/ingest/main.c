@@ -31,6 +31,7 @@
 
 #include "asset.h"
 #include "cenc.h"
+#include "hex.h"
 #include "ladder.h"
 #include "mp4-info.h"
 #include "proc.h"
@@ -800,8 +801,8 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
         json_t *body = json_pack("{s:s, s:O}", "title", o->title, "asset", asset);
         if (k)
                 json_object_set_new(body, "key",
-                                    json_pack("{s:s, s:s}", "kid", util_hex(k->kid, 16, hex_kid),
-                                              "key", util_hex(k->key, 16, hex_key)));
+                                    json_pack("{s:s, s:s}", "kid", hex_encode(k->kid, 16, hex_kid),
+                                              "key", hex_encode(k->key, 16, hex_key)));
         char *text = json_dumps(body, JSON_COMPACT);
         json_decref(body);
         size_t base = strlen(o->register_url);
@@ -871,7 +872,7 @@ static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdou
 {
         char hk[33], hkid[33];
         json_t *j = json_pack("{s:s, s:s, s:s}", "title", o->title, "kid",
-                              util_hex(k->kid, 16, hkid), "key", util_hex(k->key, 16, hk));
+                              hex_encode(k->kid, 16, hkid), "key", hex_encode(k->key, 16, hk));
         char *text = json_dumps(j, JSON_COMPACT);
         int r = -ENOMEM;
         json_decref(j);
@@ -941,7 +942,7 @@ static int register_again(const struct opts *o)
                         o->title);
                 goto out;
         }
-        if (kid && (key_read(o->key_in, &k) < 0 || strcmp(util_hex(k.kid, 16, hex), kid) != 0)) {
+        if (kid && (key_read(o->key_in, &k) < 0 || strcmp(hex_encode(k.kid, 16, hex), kid) != 0)) {
                 fprintf(stderr, "sluice-ingest: --key-in %s is not the key of %s\n", o->key_in,
                         o->title);
                 goto out;

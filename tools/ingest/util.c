@@ -145,17 +145,6 @@ fail:
         return r;
 }
 
-char *util_hex(const uint8_t *p, size_t n, char *out)
-{
-        static const char digits[] = "0123456789abcdef";
-        for (size_t i = 0; i < n; i++) {
-                out[2 * i] = digits[p[i] >> 4];
-                out[2 * i + 1] = digits[p[i] & 15];
-        }
-        out[2 * n] = '\0';
-        return out;
-}
-
 int util_path(char *buf, size_t len, const char *fmt, ...)
 {
         va_list ap;

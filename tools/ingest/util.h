@@ -37,9 +37,6 @@ int util_file_read(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_
  */
 int util_file_replace(const char *path, const void *data, size_t len, unsigned mode, int sync);
 
-/* util_hex: lowercase hex of n bytes into out (2n+1 bytes). Returns out. */
-char *util_hex(const uint8_t *p, size_t n, char *out);
-
 /*
  * util_path: format a path into buf. Returns 0, or -ENAMETOOLONG when it does not fit (buf
  * then holds a truncated string that must not be used).
