@@ -115,6 +115,7 @@ enum {
         OPT_SAMPLE,
         OPT_ALL,
         OPT_LOG_LEVEL,
+        OPT_TOKEN_KEYS,
         OPT_VERSION,
 };
 
@@ -144,6 +145,7 @@ static const struct option long_opts[] = {
     {"sample", required_argument, NULL, OPT_SAMPLE},
     {"all", no_argument, NULL, OPT_ALL},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"token-keys", required_argument, NULL, OPT_TOKEN_KEYS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {0},
@@ -223,6 +225,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 struct flags {
         const char *config, *control, *control_token, *admin_url, *admin_token, *edge_url;
         const char *rate, *window, *tz, *outside, *now, *state_dir, *progress, *log_level;
+        const char *token_keys;
         const char *ids[256];
         size_t n_ids;
         int64_t parallel, retries;
@@ -332,6 +335,9 @@ int cli_main(int argc, char **argv)
                 case OPT_LOG_LEVEL:
                         f.log_level = optarg;
                         break;
+                case OPT_TOKEN_KEYS:
+                        f.token_keys = optarg;
+                        break;
                 case OPT_NO_EVICT:
                         f.no_evict = true;
                         break;
@@ -405,7 +411,8 @@ int cli_main(int argc, char **argv)
             (f.window && set_str(&o.cfg.window, f.window) < 0) ||
             (f.tz && set_str(&o.cfg.tz, f.tz) < 0) ||
             (f.outside && set_str(&o.cfg.outside, f.outside) < 0) ||
-            (f.state_dir && set_str(&o.cfg.state_dir, f.state_dir) < 0)) {
+            (f.state_dir && set_str(&o.cfg.state_dir, f.state_dir) < 0) ||
+            (f.token_keys && set_str(&o.cfg.token_keys_file, f.token_keys) < 0)) {
                 rc = FILL_EXIT_ERROR;
                 goto out;
         }

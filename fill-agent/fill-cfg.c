@@ -39,6 +39,7 @@ static const struct cfg_field edge_fields[] = {
 const struct cfg_field fill_cfg_fields[] = {
         {.key = "control", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, control)},
         {.key = "control_token_file", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, control_token_file)},
+        {.key = "token_keys_file", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, token_keys_file)},
         {.key = "state_dir", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, state_dir), .def = "/var/lib/sluice-fill"},
         {.key = "parallel", .type = CFG_INT, .offset = offsetof(struct fill_cfg, parallel), .min = 1, .max = 256, .def = "4"},
         {.key = "rate", .type = CFG_CUSTOM, .offset = offsetof(struct fill_cfg, rate_bps), .parse = rate_setter},

@@ -29,6 +29,7 @@ struct fill_edge_cfg {
 struct fill_cfg {
         char *control;            /* control base URL */
         char *control_token_file; /* optional bearer token for control */
+        char *token_keys_file;    /* verify: sign URLs for edges that require tokens */
         char *state_dir;          /* journals, one per edge */
         int64_t parallel;
         uint64_t rate_bps; /* 0: uncapped */

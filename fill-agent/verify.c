@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "hex.h"
+#include "token.h"
 
 #include "fetch.h"
 #include "survey.h"
@@ -64,6 +65,37 @@ out:
         return r;
 }
 
+/*
+ * A URL for key on the edge carrying a token signed with keys' signing key, valid for five
+ * minutes and scoped to the key's first path segment (the title). Returns a malloc'd URL or
+ * NULL.
+ */
+static char *signed_url(const struct token_keyset *keys, const char *base, const char *key,
+                        size_t key_len)
+{
+        struct token_claims c = {.exp = (int64_t)time(NULL) + 300};
+        char jwt[TOKEN_MAX + 1], prefix[TOKEN_MAX + 8];
+        size_t seg = 1, w;
+
+        while (seg < key_len && key[seg] != '/')
+                seg++;
+        w = (size_t)snprintf(c.uc, sizeof(c.uc), "regex:^[a-z]+://[^/]*/");
+        for (size_t i = 1; i < seg && w + 3 < sizeof(c.uc); i++) {
+                if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= 'A' && key[i] <= 'Z') ||
+                      (key[i] >= '0' && key[i] <= '9') || key[i] == '-' || key[i] == '_'))
+                        c.uc[w++] = '\\';
+                c.uc[w++] = key[i];
+        }
+        if (w + 2 >= sizeof(c.uc))
+                return NULL;
+        c.uc[w++] = '/';
+        c.uc[w] = '\0';
+        if (token_sign(&keys->keys[keys->sign_idx], &c, jwt, sizeof(jwt)) < 0)
+                return NULL;
+        snprintf(prefix, sizeof(prefix), "/s/%s", jwt);
+        return fetch_url_join(base, prefix, key, key_len);
+}
+
 static void line(const struct fill_opts *o, const char *edge, const char *key, const char *result,
                  const char *detail)
 {
@@ -85,6 +117,21 @@ int verify_cmd(const struct fill_opts *o)
 {
         int rc = FILL_EXIT_OK;
         unsigned seed = (unsigned)time(NULL);
+        struct token_keyset *keys = NULL;
+
+        if (o->cfg.token_keys_file) {
+                char err[256];
+                keys = calloc(1, sizeof(*keys));
+                if (!keys)
+                        return FILL_EXIT_ERROR;
+                if (token_keyset_load(o->cfg.token_keys_file, keys, err, sizeof(err)) < 0 ||
+                    keys->n == 0) {
+                        fprintf(stderr, "sluice-fill: %s: %s\n", o->cfg.token_keys_file,
+                                keys->n ? err : "no key");
+                        free(keys);
+                        return FILL_EXIT_USAGE;
+                }
+        }
 
         for (size_t i = 0; i < o->n_edges; i++) {
                 const struct fill_edge_cfg *e = &o->edges[i];
@@ -110,6 +157,7 @@ int verify_cmd(const struct fill_opts *o)
                 cand = calloc(s.plan.n + 1, sizeof(*cand));
                 if (!cand) {
                         survey_done(&s);
+                        free(keys);
                         return FILL_EXIT_ERROR;
                 }
                 for (size_t k = 0; k < s.plan.n; k++)
@@ -137,7 +185,8 @@ int verify_cmd(const struct fill_opts *o)
                                 line(o, e->id, p->key, "would-fetch", NULL);
                                 continue;
                         }
-                        url = fetch_url_join(e->url, "", p->key, p->key_len);
+                        url = keys ? signed_url(keys, e->url, p->key, p->key_len)
+                                   : fetch_url_join(e->url, "", p->key, p->key_len);
                         if (!url || hash_url(url, (long)o->cfg.timeout_ms, hex, &len, &status, err,
                                              sizeof(err)) < 0) {
                                 line(o, e->id, p->key, "error", url ? err : "out of memory");
@@ -182,5 +231,6 @@ int verify_cmd(const struct fill_opts *o)
                 free(cand);
                 survey_done(&s);
         }
+        free(keys);
         return rc;
 }

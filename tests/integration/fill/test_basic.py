@@ -3,6 +3,8 @@
 the edge, a second run that transfers nothing, --dry-run changing nothing, status, verify.
 The plan comes from fillharness's stand-in for control (see its doc)."""
 
+import os
+
 from fillharness import Env, check, eq, events, make_catalog, plan_doc, run, test  # noqa: F401
 
 
@@ -76,6 +78,27 @@ def verify_finds_a_bad_object(env):
     rc, out, err = env.fill("verify", "--all")
     eq(rc, 3, f"verify exit with a mismatch ({out} {err})")
     check("mismatch" in out and bad["path"] in out, f"verify output: {out}")
+
+
+@test
+def verify_signs_for_an_edge_that_requires_tokens(env):
+    keys = os.path.join(env.dir, "keys.yaml")
+    with open(keys, "w") as f:
+        f.write("keys:\n  - {kid: k1, secret: " + "5a" * 32 + "}\n")
+    env.edge.stop()
+    env.edge.cfg["tokens"] = {"required": True, "keys_file": keys}
+    env.edge.start()
+    objs = make_catalog(env.origin, titles=2, segs=2)
+    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    rc, out, err = env.fill("run", "--progress", "none")
+    eq(rc, 0, f"run exit ({err})")
+    rc, out, err = env.fill("verify", "--all")
+    eq(rc, 1, f"verify without keys cannot fetch (403) ({out})")
+    check("403" in out, f"verify says why: {out}")
+    rc, out, err = env.fill("verify", "--all", "--json", "--token-keys", keys)
+    eq(rc, 0, f"verify with signed URLs ({out} {err})")
+    summ = [e for e in events(out) if e.get("event") == "summary"][0]
+    eq(summ["ok"], len(objs), "verified through signed URLs")
 
 
 @test
