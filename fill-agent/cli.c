@@ -75,6 +75,8 @@ static const char usage_text[] =
     "                           verify lists what it would fetch\n"
     "  --sample N               verify: objects per edge (default 16)\n"
     "  --all                    verify: every held planned object\n"
+    "  --token-keys FILE        verify: sign each fetch with the first key of FILE (the\n"
+    "                           edge's tokens.keys_file) for edges that require tokens\n"
     "  --log-level LEVEL        error, warn, info (default), debug\n"
     "  -h, --help               this text\n"
     "  --version                the version\n"
