@@ -110,14 +110,19 @@ int token_sign(const struct token_key *key, const struct token_claims *c, char *
                 r = -ENOMEM;
                 goto out;
         }
-        if (c->exp)
-                json_object_set_new(cl, "exp", json_integer(c->exp));
-        if (c->nbf)
-                json_object_set_new(cl, "nbf", json_integer(c->nbf));
-        if (c->uc[0])
-                json_object_set_new(cl, "cdniuc", json_string(c->uc));
-        if (c->ip[0])
-                json_object_set_new(cl, "cdniip", json_string(c->ip));
+        /* A claim dropped on allocation failure would still sign: a token without its exp
+         * never expires, one without cdniuc opens every path. */
+        if ((c->exp && json_object_set_new(cl, "exp", json_integer(c->exp)) < 0) ||
+            (c->nbf && json_object_set_new(cl, "nbf", json_integer(c->nbf)) < 0)) {
+                r = -ENOMEM;
+                goto out;
+        }
+        /* json_string() also refuses text that is not UTF-8. */
+        if ((c->uc[0] && json_object_set_new(cl, "cdniuc", json_string(c->uc)) < 0) ||
+            (c->ip[0] && json_object_set_new(cl, "cdniip", json_string(c->ip)) < 0)) {
+                r = -EINVAL;
+                goto out;
+        }
         size_t hl = json_dumpb(h, header, sizeof(header), JSON_COMPACT | JSON_SORT_KEYS);
         size_t cll = json_dumpb(cl, claims, sizeof(claims), JSON_COMPACT | JSON_SORT_KEYS);
         if (hl == 0 || hl > sizeof(header) || cll == 0 || cll > sizeof(claims)) {

@@ -88,6 +88,14 @@ TEST(far_future_expiry)
         ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 2000, 30, NULL), -EAGAIN);
 }
 
+TEST(unsignable_claim_refused)
+{
+        struct token_keyset ks = keyset();
+        char jwt[TOKEN_MAX];
+        /* Not UTF-8: the claim cannot be carried, and a token without it must not be made. */
+        ASSERT_EQ(sign(&ks.keys[0], 2000, 0, "regex:^/t\xff/", jwt), -EINVAL);
+}
+
 TEST(tampering_refused)
 {
         struct token_keyset ks = keyset();
