@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "token.h"
 
+#include "conn-tls.h"
 #include "edge-cfg.h"
 #include "evict.h"
 #include "heartbeat.h"
@@ -412,7 +413,8 @@ int main(int argc, char **argv)
                 goto out;
         }
         srv.reg = metrics_reg_new();
-        if (!srv.reg || edge_metrics_init(&srv.m, srv.reg, n_workers) < 0) {
+        if (!srv.reg || edge_metrics_init(&srv.m, srv.reg, n_workers) < 0 ||
+            conn_tls_metrics_init(srv.reg) < 0) {
                 log_error("out of memory creating metrics");
                 goto out;
         }
