@@ -45,6 +45,11 @@ static const struct cfg_field cache_fields[] = {
         {.key = "negative_ttl", .type = CFG_DURATION,
          .offset = offsetof(struct edge_cfg_cache, negative_ttl_ms), .min = 0, .max = SEC(10),
          .def = "3s"},
+        /* 0: derived from max_size. Set to bound the index's address space (and, tiny, to
+         * test what happens when LMDB reports MDB_MAP_FULL). */
+        {.key = "index_map_size", .type = CFG_SIZE,
+         .offset = offsetof(struct edge_cfg_cache, index_map_size), .min = 0,
+         .max = 256ll << 30, .def = "0"},
         {0},
 };
 /* clang-format on */

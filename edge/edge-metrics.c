@@ -66,6 +66,8 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
         C(fills_failed, "sluice_edge_fills_total", "Upstream fills, by outcome", "result=\"failed\"");
         C(fills_missing, "sluice_edge_fills_total", "Upstream fills, by outcome",
           "result=\"not_found\"");
+        C(fills_store_full, "sluice_edge_fills_total", "Upstream fills, by outcome",
+          "result=\"store_full\"");
         C(upstream_bytes_parent, "sluice_edge_upstream_bytes_total",
           "Body bytes received from upstreams, by kind", "from=\"parent\"");
         C(upstream_bytes_origin, "sluice_edge_upstream_bytes_total",

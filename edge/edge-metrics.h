@@ -31,6 +31,7 @@ struct edge_metrics {
         struct metric *collapsed;      /* misses that joined a fill already under way */
         struct metric *negative_hits;  /* 404s answered from the negative cache */
         struct metric *fills_ok, *fills_failed, *fills_missing;
+        struct metric *fills_store_full; /* the store could not keep it: disk or index full */
         struct metric *upstream_bytes_parent, *upstream_bytes_origin;
         struct metric *upstream_failures;
         struct metric *evictions, *evicted_bytes, *admission_refused;

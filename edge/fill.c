@@ -127,7 +127,8 @@ static void finish(struct fill *f, enum fill_state st)
                 fill_unref(f); /* the table's reference */
         }
         atomic_store_explicit(&f->state, (int)st, memory_order_release);
-        metrics_add(st == FILL_DONE      ? m->fills_ok
+        metrics_add(f->store_full        ? m->fills_store_full
+                    : st == FILL_DONE    ? m->fills_ok
                     : st == FILL_MISSING ? m->fills_missing
                                          : m->fills_failed,
                     1);
@@ -170,6 +171,8 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         }
         if (resp->status != 200) {
                 /* 5xx from a parent: the origin may still answer. Nothing else is retried. */
+                if (resp->status >= 500)
+                        metrics_add(f->owner->srv->m.upstream_failures, 1);
                 f->retry = resp->status >= 500 && is_parent(f, f->upstream_idx);
                 f->verdict = 502;
                 log_info("fill %.*s: upstream %u answered %ld", (int)f->key_len, f->key,
@@ -197,8 +200,10 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                                     f->has_sha ? f->sha_hex : NULL, ctype, &f->put);
         }
         if (r < 0) {
+                /* Our disk or budget, not the upstream: 503, and the upstream stays healthy. */
                 f->put = NULL;
-                f->verdict = 502;
+                f->verdict = r == -ENOSPC ? 503 : 502;
+                f->store_full = r == -ENOSPC;
                 log_warn("fill %.*s: cannot begin a store put: %s", (int)f->key_len, f->key,
                          strerror(-r));
                 return -1;
@@ -301,8 +306,6 @@ static void on_done(void *ud, int err)
                         log_info("fill %.*s: upstream %u failed: %s", (int)f->key_len, f->key,
                                  f->upstream_idx, strerror(-err));
                         f->retry = is_parent(f, f->upstream_idx);
-                } else if (f->retry) {
-                        metrics_add(m->upstream_failures, 1);
                 }
                 if (f->retry && start_from(f, f->upstream_idx + 1, false) == 0)
                         return;
@@ -316,6 +319,16 @@ static void on_done(void *ud, int err)
                         /* Declined by admission: served from the temp file, not kept. */
                         (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size,
                                               false);
+                        finish(f, FILL_DONE);
+                        return;
+                }
+                if (r == -ENOSPC) {
+                        /* The body is whole and its SHA-256 checked (the commit verifies before
+                         * it writes), but the disk or the index is full: the readers' fd still
+                         * holds the bytes, so they are served, and nothing is kept. */
+                        log_warn("fill %.*s: the store is full, served without keeping it",
+                                 (int)f->key_len, f->key);
+                        f->store_full = true;
                         finish(f, FILL_DONE);
                         return;
                 }

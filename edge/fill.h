@@ -63,10 +63,11 @@ struct fill {
         const struct edge_runtime *rt;
         struct store_put *put;
         unsigned upstream_idx;
-        int verdict; /* what the head decided: 0, 404 or 502 */
+        int verdict; /* what the head decided: 0, 404, 502, or 503 (the store is full) */
         bool retry;  /* the head asked for the next upstream */
         bool fresh_tried; /* this upstream was retried on a new connection */
         bool in_table;
+        bool store_full; /* disk or index full: counted apart from upstream failures */
 };
 
 /*

@@ -407,7 +407,8 @@ int main(int argc, char **argv)
                 n_workers = MAX_WORKERS;
         srv.n_workers = n_workers;
 
-        r = store_open(rt->cfg->cache.dir, rt->cfg->cache.max_size, &srv.store);
+        r = store_open_map(rt->cfg->cache.dir, rt->cfg->cache.max_size,
+                           rt->cfg->cache.index_map_size, &srv.store);
         if (r < 0) {
                 log_error("cannot open the store at %s: %s", rt->cfg->cache.dir, strerror(-r));
                 goto out;

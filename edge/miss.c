@@ -101,8 +101,9 @@ static void cache_status(struct miss_wait *mw, int fwd_status, char *out, size_t
                                up ? ", " : "", miss_cache_name(mw->c->w), fwd_status,
                                mw->collapsed ? "; collapsed" : "");
         else
-                (void)snprintf(out, cap, "%s; fwd=miss; detail=upstream-failed%s",
-                               miss_cache_name(mw->c->w), mw->collapsed ? "; collapsed" : "");
+                (void)snprintf(out, cap, "%s; fwd=miss; detail=%s%s", miss_cache_name(mw->c->w),
+                               f && f->verdict == 503 ? "store-full" : "upstream-failed",
+                               mw->collapsed ? "; collapsed" : "");
 }
 
 static void respond_text(struct conn *c, const struct http1_req *req, int status,
@@ -216,7 +217,8 @@ static void advance(struct miss_wait *mw, const struct http1_req *req)
         case FILL_FAILED:
                 mw->head_sent = true;
                 cache_status(mw, 0, cstatus, sizeof(cstatus));
-                respond_text(c, req ? req : saved_req(mw), 502, cstatus);
+                respond_text(c, req ? req : saved_req(mw), mw->fill->verdict == 503 ? 503 : 502,
+                             cstatus);
                 break;
         case FILL_BODY:
         case FILL_DONE:

@@ -305,6 +305,11 @@ static uint64_t map_size_for(uint64_t max_bytes)
 
 int store_open(const char *dir, uint64_t max_bytes, struct store **ret)
 {
+        return store_open_map(dir, max_bytes, 0, ret);
+}
+
+int store_open_map(const char *dir, uint64_t max_bytes, uint64_t map_size, struct store **ret)
+{
         struct store *s;
         struct sweep_ctx sc = {0};
         char *idxdir = NULL;
@@ -371,7 +376,7 @@ int store_open(const char *dir, uint64_t max_bytes, struct store **ret)
         }
         memcpy(idxdir, dir, dl);
         memcpy(idxdir + dl, "/index", sizeof("/index"));
-        r = cache_idx_open(idxdir, map_size_for(max_bytes), 0, &s->idx);
+        r = cache_idx_open(idxdir, map_size ? map_size : map_size_for(max_bytes), 0, &s->idx);
         if (r < 0)
                 goto fail;
 
@@ -800,6 +805,14 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
                 p->tmpname[0] = '\0';
                 if (r != -EEXIST || tries > 8)
                         goto fail;
+        }
+        /* Claim the disk space now, so a full disk refuses the put before a fill announces
+         * the object to its clients, not halfway through the body. KEEP_SIZE: the file's
+         * length still says how much was written. */
+        if (size && fallocate(p->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) < 0 &&
+            (errno == ENOSPC || errno == EDQUOT)) {
+                r = -ENOSPC;
+                goto fail;
         }
         *ret = p;
         return 0;

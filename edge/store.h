@@ -55,6 +55,8 @@ struct store_stats {
  * Returns 0 or -errno.
  */
 int store_open(const char *dir, uint64_t max_bytes, struct store **ret);
+/* store_open() with the index's LMDB map size given (0: derived from max_bytes). */
+int store_open_map(const char *dir, uint64_t max_bytes, uint64_t map_size, struct store **ret);
 void store_close(struct store *s);
 
 /* One reader per worker thread; fd cache of up to fd_cache entries lives in it. */

@@ -22,6 +22,10 @@ import http.server
 import os
 import random
 import re
+import resource
+import selectors
+import shutil
+import subprocess
 import signal
 import socket
 import sys
@@ -40,6 +44,8 @@ class Origin:
         self.counts = {}
         self.gates = {}
         self.head_bytes = 256 * 1024
+        self.first = {}  # path -> head_bytes for that /gate/ path
+        self.force = None  # a kind that every path gets (a parent that always fails)
         self.lock = threading.Lock()
         origin = self
 
@@ -78,8 +84,12 @@ class Origin:
         path = h.path
         with self.lock:
             self.counts[path] = self.counts.get(path, 0) + 1
-        kind = path.split("/")[1]
+        kind = self.force or path.split("/")[1]
         data = self.objects.get(path)
+        if kind == "mute":  # reads the request, never answers (until the gate opens)
+            self.gate("mute").wait(30)
+            h.close_connection = True
+            return
         if kind in ("e500", "e503", "e404"):
             body = b"origin says no\n"
             h.send_response(int(kind[1:]))
@@ -124,10 +134,11 @@ class Origin:
                 h.close_connection = True
                 return
             if kind == "gate":
-                h.wfile.write(data[:self.head_bytes])
+                first = self.first.get(path, self.head_bytes)
+                h.wfile.write(data[:first])
                 h.wfile.flush()
                 self.gate(path).wait(30)
-                h.wfile.write(data[self.head_bytes:])
+                h.wfile.write(data[first:])
                 return
             if kind == "long":
                 h.wfile.write(data + b"EXTRA-BYTES")
@@ -151,6 +162,41 @@ def metric(e, name, labels=None):
             continue
         total += float(m.group(3))
     return total
+
+
+def counters(e):
+    """Every sample of /metrics in one read: {(name, labels): value}."""
+    out = {}
+    for line in e.metrics().body.decode().splitlines():
+        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\S+)$", line)
+        if m:
+            out[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+FILLS = "sluice_edge_fills_total"
+
+
+def delta(before, after, name, labels=""):
+    key = (name, "{" + labels + "}" if labels else "")
+    return after.get(key, 0.0) - before.get(key, 0.0)
+
+
+def expect_deltas(before, e, what, **want):
+    """want: short names -> expected increase of the counter since before."""
+    names = {
+        "committed": (FILLS, 'result="committed"'), "failed": (FILLS, 'result="failed"'),
+        "not_found": (FILLS, 'result="not_found"'), "store_full": (FILLS, 'result="store_full"'),
+        "misses": ("sluice_edge_cache_misses_total", ""),
+        "collapsed": ("sluice_edge_collapsed_requests_total", ""),
+        "negative": ("sluice_edge_negative_hits_total", ""),
+        "up_failures": ("sluice_edge_upstream_failures_total", ""),
+        "origin_bytes": ("sluice_edge_upstream_bytes_total", 'from="origin"'),
+        "parent_bytes": ("sluice_edge_upstream_bytes_total", 'from="parent"'),
+    }
+    after = counters(e)
+    got = {k: delta(before, after, *names[k]) for k in want}
+    eq(got, {k: float(v) for k, v in want.items()}, f"{what}: counter increases")
 
 
 def listed(e, key):
@@ -354,6 +400,7 @@ def origin_dies_mid_body(ctx):
     key = "/die/t/seg.m4s"
     data = o.add(key, RNG.randbytes(600_000))
     conns = []
+    before = counters(e)
     deadline = time.monotonic() + 10
     for _ in range(3):
         c = RawConn(e.port, timeout=10)
@@ -370,7 +417,8 @@ def origin_dies_mid_body(ctx):
         c.close()
     eq(o.count(key), 1, "one fill for the three clients")
     check(not listed(e, key), "nothing committed after a cut body")
-    check(metric(e, "sluice_edge_fills_total", 'result="failed"') >= 1, "failed fill counted")
+    expect_deltas(before, e, "origin dies", failed=1, committed=0, misses=3, collapsed=2,
+                  up_failures=0)
 
 
 @test
@@ -378,10 +426,12 @@ def sha_mismatch_refused(ctx):
     e, o = ctx.edge, ctx.origin
     key = "/badsha/t/seg.m4s"
     data = o.add(key, RNG.randbytes(200_000))
+    before = counters(e)
     with RawConn(e.port, timeout=10) as c:
         c.send(build_request("GET", key, [("Connection", "close")]))
         expect_cut(c, len(data), "bad SHA-256", time.monotonic() + 10)
     check(not listed(e, key), "a mismatching body is never committed")
+    expect_deltas(before, e, "bad SHA-256", failed=1, committed=0, origin_bytes=len(data))
 
 
 @test
@@ -389,18 +439,24 @@ def long_body_refused(ctx):
     e, o = ctx.edge, ctx.origin
     key = "/long/t/seg.m4s"
     data = o.add(key, RNG.randbytes(50_000))
+    before = counters(e)
     r = get(e, key)
     # curl stops at Content-Length; the SHA-256 of those bytes matches, so the object is the
     # declared one and may be served whole. What must never happen is the extra bytes.
     if r.status == 200:
         expect_body(r, data, "long body")
+        expect_deltas(before, e, "long body", committed=1, failed=0)
+        check(listed(e, key), "the declared bytes, SHA-256 checked, are kept")
     else:
         eq(r.status, 502, "long body status")
+        expect_deltas(before, e, "long body", committed=0, failed=1)
+        check(not listed(e, key), "long body not committed")
 
 
 @test
 def origin_500_not_cached(ctx):
     e, o = ctx.edge, ctx.origin
+    before = counters(e)
     for kind in ("e500", "e503"):
         key = f"/{kind}/t/seg.m4s"
         for i in range(2):
@@ -409,19 +465,22 @@ def origin_500_not_cached(ctx):
             check("fwd=miss" in r.need("Cache-Status"), "Cache-Status on 502")
         eq(o.count(key), 2, f"{kind}: each request went upstream (nothing cached)")
         check(not listed(e, key), f"{kind} not committed")
+    expect_deltas(before, e, "5xx", failed=4, committed=0, up_failures=4, negative=0)
 
 
 @test
 def origin_404_cached_briefly(ctx):
     e, o = ctx.edge, ctx.origin
     key = "/e404/t/missing.m4s"
+    before = counters(e)
     r = get(e, key)
     eq(r.status, 404, "first 404")
     r = get(e, key)
     eq(r.status, 404, "second 404")
     check("hit" in r.need("Cache-Status"), f"negative hit: {r.get('Cache-Status')!r}")
     eq(o.count(key), 1, "origin asked once within the negative TTL")
-    check(metric(e, "sluice_edge_negative_hits_total") >= 1, "negative hit metric")
+    expect_deltas(before, e, "404", not_found=1, negative=1, failed=0, up_failures=0)
+    check(not listed(e, key), "a 404 is not content")
     # The TTL is short (cache.negative_ttl, 3 s by default): wait it out, bounded.
     deadline = time.monotonic() + 15
     while o.count(key) < 2 and time.monotonic() < deadline:
@@ -434,8 +493,11 @@ def origin_404_cached_briefly(ctx):
 def redirect_not_followed(ctx):
     e, o = ctx.edge, ctx.origin
     o.add("/ok/t/target.m4s", b"target")
+    before = counters(e)
     r = get(e, "/redirect/t/target.m4s")
     eq(r.status, 502, "redirect from upstream")
+    expect_deltas(before, e, "redirect", failed=1, committed=0)
+    check(not listed(e, "/redirect/t/target.m4s"), "redirect not committed")
     eq(o.count("/ok/t/target.m4s"), 0, "redirect target never fetched")
 
 
@@ -444,8 +506,10 @@ def te_plus_cl_refused(ctx):
     e, o = ctx.edge, ctx.origin
     key = "/te/t/seg.m4s"
     o.add(key, RNG.randbytes(10_000))
+    before = counters(e)
     r = get(e, key)
     eq(r.status, 502, "Transfer-Encoding plus Content-Length")
+    expect_deltas(before, e, "TE plus CL", failed=1, committed=0)
     check(not listed(e, key), "not committed")
 
 
@@ -454,6 +518,7 @@ def stall_after_head(ctx):
     e, o = ctx.edge, ctx.origin
     key = "/stall/t/seg.m4s"
     o.add(key, RNG.randbytes(100_000))
+    before = counters(e)
     try:
         with RawConn(e.port, timeout=15) as c:
             c.send(build_request("GET", key, [("Connection", "close")]))
@@ -461,6 +526,7 @@ def stall_after_head(ctx):
     finally:
         o.gate(key).set()
     check(not listed(e, key), "stalled fill not committed")
+    expect_deltas(before, e, "stall", failed=1, committed=0)
 
 
 @test
@@ -522,6 +588,131 @@ def failing_parent_skipped(ctx):
     eq(metric(child, "sluice_edge_upstream_failures_total"), 1.0,
        "the downed parent is skipped, not retried")
     check(time.monotonic() - t0 < 1.0, "no wait on the downed parent")
+
+
+@test
+def parent_5xx_and_mute_fail_over(ctx):
+    """A parent answering 503, then a parent that never answers (first-byte timeout): each
+    fill goes on to the origin, the client gets the object, the failure is counted once, and
+    the parent is then skipped while it is marked down."""
+    o = ctx.origin
+    for mode, timeout in (("e503", "2s"), ("mute", "300ms")):
+        parent = Origin()
+        parent.force = mode
+        child = Edge(ctx.binary, {
+            "upstreams": [{"url": parent.url, "first_byte_timeout": timeout},
+                          {"url": o.url}],
+            "control": {"edge_id": "child-c"},
+        })
+        ctx.others.append(child)
+        child.start()
+        try:
+            a = o.add(f"/ok/fo-{mode}/a.m4s", RNG.randbytes(20_000))
+            b = o.add(f"/ok/fo-{mode}/b.m4s", RNG.randbytes(20_000))
+            before = counters(child)
+            r = child.get(f"/ok/fo-{mode}/a.m4s", timeout=10)
+            expect_body(r, a, f"{mode} parent: via the origin")
+            eq(r.need("Cache-Status"), "child-c; fwd=miss; fwd-status=200",
+               f"{mode} parent: Cache-Status names no parent entry")
+            eq(parent.count(f"/ok/fo-{mode}/a.m4s"), 1, f"{mode} parent asked once")
+            eq(o.count(f"/ok/fo-{mode}/a.m4s"), 1, f"{mode}: origin asked once")
+            check(listed(child, f"/ok/fo-{mode}/a.m4s"), f"{mode}: committed from the origin")
+            expect_deltas(before, child, f"{mode} parent", up_failures=1, committed=1,
+                          failed=0, parent_bytes=0, origin_bytes=len(a))
+            expect_body(child.get(f"/ok/fo-{mode}/b.m4s", timeout=10), b,
+                        f"{mode} parent down: straight to the origin")
+            eq(parent.count(f"/ok/fo-{mode}/b.m4s"), 0, f"{mode}: parent skipped while down")
+            expect_deltas(before, child, f"{mode} parent skipped", up_failures=1, committed=2)
+        finally:
+            parent.gate("mute").set()
+            child.stop()
+            ctx.others.remove(child)
+            child.cleanup()
+            parent.srv.shutdown()
+
+
+def raise_nofile(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@test
+def collapse_1000_clients(ctx):
+    """1,000 concurrent requests for one cold object: one origin fetch, 1,000 identical
+    bodies. The origin holds the body after its first KiB until every client has its head,
+    so all 1,000 are provably waiting on the one fill. An edge of its own: the shared one
+    requires signed URLs after parent_then_origin."""
+    o = ctx.origin
+    e = start_edge(ctx.binary, o)
+    ctx.others.append(e)
+    n = 1000
+    check(raise_nofile(n + 200) >= n + 100, "RLIMIT_NOFILE too low for 1,000 sockets")
+    key = "/gate/c1000/seg-7.m4s"
+    data = o.add(key, RNG.randbytes(96 * 1024))
+    o.first[key] = 1024
+    gate = o.gate(key)
+    before = counters(e)
+    sel = selectors.DefaultSelector()
+    socks = []
+    bufs = {}
+    req = build_request("GET", key, [("Connection", "close")])
+    deadline = time.monotonic() + 20
+    try:
+        for _ in range(n):
+            so = socket.create_connection((HOST, e.port), timeout=5)
+            so.sendall(req)
+            so.setblocking(False)
+            socks.append(so)
+            bufs[so] = bytearray()
+            sel.register(so, selectors.EVENT_READ)
+        heads = {}
+        closed = set()
+
+        def pump(until):
+            while not until() and time.monotonic() < deadline:
+                for k, _ in sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                    so = k.fileobj
+                    try:
+                        chunk = so.recv(1 << 18)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except ConnectionResetError:
+                        chunk = b""
+                    if not chunk:
+                        sel.unregister(so)
+                        closed.add(so)
+                        continue
+                    b = bufs[so]
+                    b += chunk
+                    if so not in heads and b"\r\n\r\n" in b:
+                        i = b.index(b"\r\n\r\n") + 4
+                        heads[so] = bytes(b[:i])
+                        del b[:i]
+
+        pump(lambda: len(heads) + len(closed) >= n)
+        eq(len(heads), n, "response heads while the origin holds the body")
+        eq(len(closed), 0, "connections closed before the body")
+        check(not gate.is_set(), "heads arrived with the body still held at the origin")
+        statuses = [h.split(b" ", 2)[1] for h in heads.values()]
+        eq(statuses.count(b"200"), n, "200 responses")
+        eq(sum(b"collapsed" in h for h in heads.values()), n - 1, "marked collapsed")
+        gate.set()
+        pump(lambda: len(closed) >= n)
+        eq(len(closed), n, "responses finished within 20 s")
+        want = sha(data)
+        bad = [i for i, so in enumerate(socks) if sha(bytes(bufs[so])) != want]
+        check(not bad, f"{len(bad)} clients got a wrong or cut body (first: {bad[:5]})")
+    finally:
+        gate.set()
+        sel.close()
+        for so in socks:
+            so.close()
+    eq(o.count(key), 1, "origin fetches for 1,000 concurrent cold requests")
+    expect_deltas(before, e, "1,000 clients", committed=1, failed=0, misses=n,
+                  collapsed=n - 1, origin_bytes=len(data))
+    check(listed(e, key), "committed once")
 
 
 @test

@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: MIT
+"""The miss path when the store cannot keep what it fetches.
+
+  disk_full_enospc:  the cache directory is a 12 MiB tmpfs (mounted here; skipped when mount
+                     is refused) under a 64 MiB budget: a fill larger than the free space is
+                     refused before its head (503, Cache-Status detail=store-full), nothing is
+                     indexed or left in tmp/, hits and fills that fit go on.
+  index_map_full:    cache.index_map_size makes the LMDB map tiny; objects are pushed until the
+                     index refuses (MDB_MAP_FULL). A fill then arrives whole and SHA-256
+                     checked but cannot be indexed: the client still gets every byte, nothing
+                     is kept, hits go on, and with a larger map (a restart) the next fill is
+                     kept. A full map also refuses deletes (LMDB copies pages on write), so
+                     room is made by the restart, not by DELETE.
+
+Each asserts the client's answer, the store's state and the metrics.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import edgeharness
+from edgeharness import check, eq, expect_body, run, test
+from test_miss import RNG, Origin, counters, expect_deltas, listed, start_edge
+
+edgeharness._tests.clear()  # test_miss's own tests run in their own file
+
+
+def tmp_empty(e):
+    tmp = os.path.join(e.cache_dir, "tmp")
+    return not os.path.isdir(tmp) or not os.listdir(tmp)
+
+
+@test
+def disk_full_enospc(origin):
+    base = tempfile.mkdtemp(prefix="sluice-enospc-")
+    mnt = os.path.join(base, "cache")
+    os.makedirs(mnt)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m,mode=0755", "tmpfs", mnt],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        os.rmdir(mnt)
+        os.rmdir(base)
+        print(f"# SKIP disk_full_enospc: cannot mount a tmpfs: {r.stderr.strip()}")
+        return
+    e = None
+    try:
+        e = start_edge(sys.argv[1], origin, {"cache": {"dir": mnt, "max_size": "64M"}})
+        e.cache_dir = mnt
+        hot = RNG.randbytes(1024 * 1024)
+        e.put("/ok/full/hot.m4s", hot)
+        big = origin.add("/ok/full/big.m4s", RNG.randbytes(16 * 1024 * 1024))
+        before = counters(e)
+        r = e.get("/ok/full/big.m4s", timeout=10)
+        eq(r.status, 503, "a fill the disk cannot take")
+        eq(r.need("Cache-Status"), "sluice; fwd=miss; detail=store-full", "Cache-Status")
+        eq(r.need("Cache-Control"), "no-store", "503 not cacheable")
+        check(not listed(e, "/ok/full/big.m4s"), "nothing indexed")
+        check(tmp_empty(e), "no temp file left")
+        expect_deltas(before, e, "disk full", store_full=1, failed=0, committed=0,
+                      up_failures=0)
+        eq(origin.count("/ok/full/big.m4s"), 1, "origin asked once")
+        r = e.get("/ok/full/hot.m4s")
+        expect_body(r, hot, "hit while the disk is full")
+        check(r.need("Cache-Status").endswith("; hit"), "served from the cache")
+        small = origin.add("/ok/full/small.m4s", RNG.randbytes(2 * 1024 * 1024))
+        expect_body(e.get("/ok/full/small.m4s", timeout=10), small, "a fill that fits")
+        check(listed(e, "/ok/full/small.m4s"), "the fill that fits is kept")
+        expect_deltas(before, e, "disk full, then a fill that fits", store_full=1,
+                      committed=1)
+        # The origin is healthy: its next fill is tried, not skipped.
+        r = e.get("/ok/full/big.m4s", timeout=10)
+        eq(r.status, 503, "still no room")
+        eq(origin.count("/ok/full/big.m4s"), 2, "asked again: a 503 of ours is never cached")
+        e.stop()
+        check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+    finally:
+        if e:
+            if e.running():
+                e.proc.kill()
+                e.proc.wait()
+            e.cleanup()
+        subprocess.run(["umount", mnt], check=False)
+        os.rmdir(mnt)
+        os.rmdir(base)
+
+
+@test
+def index_map_full(origin):
+    e = start_edge(sys.argv[1], origin, {"cache": {"index_map_size": "96K"}})
+    try:
+        pushed = {}
+        refused = None
+        for i in range(2000):
+            key = f"/ok/map/{i:04d}/" + "k" * 400 + ".m4s"
+            data = RNG.randbytes(64)
+            r = e.put(key, data, expect=None)
+            if r.status not in (201, 204):
+                refused = (i, r.status)
+                break
+            pushed[key] = data
+        check(refused is not None, "the tiny index never filled up")
+        check(len(pushed) >= 3, f"only {len(pushed)} objects fit before the index was full")
+        check(refused[1] in (413, 507), f"index-full PUT status {refused[1]}")
+        check(tmp_empty(e), "a refused put left its temp file")
+        print(f"# index full after {len(pushed)} objects (PUT answered {refused[1]})")
+
+        key = "/ok/map/fill/" + "f" * 400 + ".m4s"
+        data = origin.add(key, RNG.randbytes(300_000))
+        before = counters(e)
+        r = e.get(key, timeout=10)
+        expect_body(r, data, "a fill that cannot be indexed, served whole")
+        check(not listed(e, key), "nothing indexed")
+        check(tmp_empty(e), "no temp file left")
+        expect_deltas(before, e, "index full", store_full=1, committed=0, failed=0,
+                      origin_bytes=len(data))
+        for k, v in list(pushed.items())[:5]:
+            r = e.get(k)
+            expect_body(r, v, "hit while the index is full")
+            check(r.need("Cache-Status").endswith("; hit"), "served from the cache")
+        eq(e.get("/healthz", admin=True).status, 200, "the edge keeps running")
+        # Room again (the operator's fix: a larger map, one restart): the next fill is kept
+        # and every object pushed before is still there, whole.
+        e.stop()
+        e.cfg["cache"]["index_map_size"] = "4M"
+        e.start()
+        for k, v in pushed.items():
+            expect_body(e.get(k), v, "kept across the restart")
+        r = e.get(key, timeout=10)
+        expect_body(r, data, "refill")
+        check(listed(e, key), "kept once the index has room")
+        eq(origin.count(key), 2, "origin fetches")
+        e.stop()
+        check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+    finally:
+        e.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(run(lambda binary: Origin()))
