@@ -165,6 +165,25 @@ def bodies_over_tls(e):
 
 
 @test
+def metrics_say_which_path(e):
+    import re
+    with handshake(e, client_ctx(e)) as s:
+        get_over(s, "/t1/one.bin")
+    text = e.metrics().body.decode()
+
+    def value(pattern):
+        m = re.search(pattern + r"\s+(\d+)", text)
+        check(m is not None, f"/metrics lacks {pattern}")
+        return int(m.group(1))
+    # This kernel has no tls module: every connection encrypts in userspace.
+    check(value(r'sluice_tls_connections_total\{send_path="user"\}') >= 1, "user path count")
+    eq(value(r'sluice_tls_connections_total\{send_path="ktls"\}'), 0, "ktls path count")
+    check(value(r'sluice_tls_handshakes_total\{result="ok"\}') >= 1, "handshakes")
+    check(value(r'sluice_tls_handshakes_total\{result="failed"\}') >= 2,
+          "refused TLS 1.0/1.1 handshakes counted")
+
+
+@test
 def sighup_reloads_certificates(e):
     ctx = client_ctx(e)
     with handshake(e, ctx) as old:
