@@ -4,7 +4,13 @@
 // port), so every request the player makes to an edge is a real cross-origin request.
 //
 //   node serve.mjs --listen HOST:PORT --edge URL [--edge-id ID] [--title ID ...]
-//                  [--control URL] [--dashjs DIR]
+//                  [--control URL [--control-alt URL]] [--edge-name ID=URL ...] [--dashjs DIR]
+//
+// With --control the page is a catalogue: titles, search and details come from control, and
+// play starts a session there (POST /v1/playback) and plays the manifest control issues.
+// --control-alt is a second address of the same control (the demo's [::1], a client in
+// another country), chosen by the page's ?control=ipv6. --edge-name maps an edge's URL to
+// its id, so the page can say which edge is serving.
 //
 // PORT 0 picks a free port. Once listening, prints exactly one line to stdout,
 // "PLAYER_URL=http://HOST:PORT/", and nothing else there (logs go to stderr), so a caller can
@@ -22,7 +28,8 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const opt = { listen: '127.0.0.1:0', edge: '', edgeId: '', control: '', titles: [],
+  const opt = { listen: '127.0.0.1:0', edge: '', edgeId: '', control: '', controlAlt: '',
+    edgeNames: [], titles: [],
     dashjs: join(here, '..', 'node_modules', 'dashjs', 'dist', 'modern', 'esm') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -35,6 +42,12 @@ function parseArgs(argv) {
       case '--edge': opt.edge = val().replace(/\/+$/, ''); break;
       case '--edge-id': opt.edgeId = val(); break;
       case '--control': opt.control = val().replace(/\/+$/, ''); break;
+      case '--control-alt': opt.controlAlt = val().replace(/\/+$/, ''); break;
+      case '--edge-name': {
+        const [id, ...rest] = val().split('=');
+        opt.edgeNames.push({ id, url: rest.join('=').replace(/\/+$/, '') });
+        break;
+      }
       case '--title': opt.titles.push(...val().split(/\s+/).filter(Boolean)); break;
       case '--dashjs': opt.dashjs = val(); break;
       case '-h': case '--help':
@@ -45,7 +58,7 @@ function parseArgs(argv) {
       default: throw new Error(`unknown argument: ${a}`);
     }
   }
-  if (!opt.edge) throw new Error('--edge URL is required');
+  if (!opt.edge && !opt.control) throw new Error('--edge URL or --control URL is required');
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d+)$/.exec(opt.listen);
   if (!m) throw new Error(`--listen wants HOST:PORT, got ${opt.listen}`);
   opt.host = m[1].replace(/^\[|\]$/g, '');
@@ -110,6 +123,8 @@ function main() {
     edge: opt.edge,
     edgeId: opt.edgeId,
     control: opt.control,
+    controlAlt: opt.controlAlt,
+    edges: opt.edgeNames,
     titles: opt.titles.map((id) => ({ id, manifest: `${opt.edge}/${id}/manifest.mpd` })),
   });
   const pages = { '/': 'index.html', '/index.html': 'index.html', '/player.js': 'player.js',
