@@ -11,6 +11,8 @@
 #include "metrics.h"
 
 #include "api.h"
+#include "cache.h"
+#include "pgdb.h"
 #include "ctl-cfg.h"
 #include "ctl.h"
 #include "server.h"
@@ -38,11 +40,29 @@ static bool num_ok(json_t *o, const char *key, double max)
  * POST /v1/edges/<id>/heartbeat {"load": 0..1, "bytes_served", "disk_used", "disk_total",
  * "titles": [asset ids held], "digest"}. Unknown edges get 404: registration is an admin act.
  */
+static void heartbeat_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct ctl_req *rq = userdata;
+        const char *v = err == 0 ? pgdb_res_value(res, 0, 0, NULL) : NULL;
+
+        if (!v) {
+                ctl_reply_db_error(rq, err < 0 ? err : -EIO, res);
+                return;
+        }
+        /* An edge coming (back) to life should take clients now, not a TTL later; done once
+         * its heartbeat is committed, so a refetch sees it. A steady heartbeat of a live
+         * edge leaves the snapshot alone. */
+        if (!ctl_cache_edge_healthy(rq->ctl->cache, rq->arg[0]))
+                ctl_cache_edges_forget(rq->ctl->cache);
+        ctl_reply(rq, 200, "application/json", v, strlen(v), NULL);
+}
+
 void api_heartbeat(struct ctl_req *rq)
 {
         struct ctl *ctl = rq->ctl;
         json_t *body = NULL, *titles;
         char *s;
+        int r;
 
         if (ctl_body_json(rq, 3, &body) < 0)
                 return;
@@ -62,8 +82,10 @@ void api_heartbeat(struct ctl_req *rq)
                 return;
         metrics_add(ctl->m.heartbeats, 1);
         const char *params[] = {rq->arg[0], s};
-        api_exec_json(rq, ctl->st.heartbeat, params, 2);
+        r = pgdb_exec(ctl->db, ctl->st.heartbeat, params, 2, heartbeat_done, rq);
         free(s);
+        if (r < 0)
+                ctl_reply_db_error(rq, r, NULL);
 }
 
 /* GET /v1/fill/plan?edge=<id>&limit=N */
@@ -121,6 +143,7 @@ void api_admin_edge(struct ctl_req *rq)
         json_decref(body);
         if (!s)
                 return;
+        ctl_cache_edges_forget(rq->ctl->cache);
         const char *params[] = {s};
         api_exec_json(rq, rq->ctl->st.edge_register, params, 1);
         free(s);

@@ -19,8 +19,11 @@
 #include "metrics.h"
 #include "token.h"
 
+#include "uring-loop.h"
+
 #include "api.h"
 #include "asset.h"
+#include "cache.h"
 #include "clearkey.h"
 #include "ctl-cfg.h"
 #include "ctl.h"
@@ -68,6 +71,18 @@ static void playback_done(void *userdata, int err, const struct pgdb_res *res)
                 return;
         }
         metrics_add(rq->ctl->m.sessions, 1);
+        {
+                struct ctl_session cs;
+                if (ctl_cache_session_put(rq->ctl->cache, o, uring_loop_now_ms(rq->ctl->loop),
+                                          &cs) == 0)
+                        ctl_session_done(&cs);
+                /* Internal members, not part of the API answer. */
+                json_object_del(o, "licensed");
+                json_object_del(o, "licence_change");
+                json_object_del(o, "asset_version");
+                json_object_del(o, "created");
+                json_object_del(o, "region");
+        }
         encrypted = json_is_true(json_object_get(o, "encrypted"));
         snprintf(url, sizeof(url), "%s/v1/manifest/%s.mpd", pub, px->sid);
         json_object_set_new(o, "manifest_url", json_string(url));
@@ -162,6 +177,11 @@ void api_playback(struct ctl_req *rq)
 
 /* ---- session view (manifests, steering) ---- */
 
+/*
+ * A manifest or steering answer needs the session, (for manifests) its parsed asset, and the
+ * edge set. Each comes from the warm cache (cache.h) or from one narrow query, in that order;
+ * view_step() runs again after each query until all are in hand, then builds the answer.
+ */
 enum view_kind { VIEW_MPD, VIEW_M3U8, VIEW_MEDIA, VIEW_STEERING };
 
 struct view_ctx {
@@ -169,7 +189,19 @@ struct view_ctx {
         enum view_kind kind;
         char sid[SID_HEX + 1];
         char media_id[ID_MAX + 1];
+        bool have_sess;
+        struct ctl_session sess;
+        struct ctl_asset_ref *asset; /* manifests: the session's parsed asset */
+        json_t *edges;               /* the edge set this answer is built from */
 };
+
+static double wall_now(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Session id from "<32 hex>" plus an optional extension ext (".mpd"). */
 static bool sid_from(const char *arg, const char *ext, char out[SID_HEX + 1])
@@ -186,11 +218,12 @@ static bool sid_from(const char *arg, const char *ext, char out[SID_HEX + 1])
         return true;
 }
 
-/* Edges of a session view as steering inputs (strings borrowed from view). */
-static size_t edges_from(json_t *view, struct steering_edge *out, size_t cap, int64_t created,
+/* Edges of the snapshot as steering inputs (strings borrowed from edges). */
+static size_t edges_from(const struct ctl *ctl, json_t *edges, const char *asset,
+                         struct steering_edge *out, size_t cap, int64_t created,
                          bool *ret_in_manifest)
 {
-        json_t *edges = json_object_get(view, "edges"), *e;
+        json_t *e;
         size_t i, n = 0;
 
         json_array_foreach(edges, i, e)
@@ -205,9 +238,10 @@ static size_t edges_from(json_t *view, struct steering_edge *out, size_t cap, in
                         .load = json_number_value(json_object_get(e, "load")),
                         .capacity = (uint64_t)json_integer_value(
                                             json_object_get(e, "capacity_mbps")) * 1000000u,
-                        .holds_title = json_is_true(json_object_get(e, "holds")),
+                        .holds_title = ctl_cache_edge_holds(ctl->cache, edges, i, asset),
                         /* The database judged liveness to the sub-second (two heartbeat
-                         * periods); the whole-second check in steering.c then agrees. */
+                         * periods less the cache TTL); the whole-second check in steering.c
+                         * then agrees. */
                         .disabled = !json_is_true(json_object_get(e, "healthy")),
                 };
                 if (!out[n].id || !out[n].base_url)
@@ -245,8 +279,8 @@ static int session_token(const struct ctl *ctl, const char *asset_id, int64_t no
         return token_sign(&ctl->keys.keys[ctl->keys.sign_idx], &c, out, cap);
 }
 
-static void reply_mpd(struct view_ctx *vx, json_t *view, struct asset *asset, int64_t now,
-                      const char *token)
+static void reply_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset *asset,
+                      int64_t now, const char *token)
 {
         struct ctl_req *rq = vx->rq;
         const struct ctl *ctl = rq->ctl;
@@ -256,15 +290,16 @@ static void reply_mpd(struct view_ctx *vx, json_t *view, struct asset *asset, in
         struct mpd_marker markers[MPD_MARKERS_MAX];
         size_t n_edges, n_markers = 0;
         const char *key;
-        json_t *m, *ms = json_object_get(view, "markers");
+        json_t *m;
         char steer[256], lic[256];
         char *out = NULL;
         size_t len = 0;
         int n, r;
 
-        n_edges = edges_from(view, edges, STEERING_EDGES_MAX, INT64_MAX, NULL);
+        n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX, INT64_MAX,
+                             NULL);
         struct steering_client cl = {
-                .region = json_string_value(json_object_get(view, "region")),
+                .region = vx->sess.region[0] ? vx->sess.region : NULL,
                 .now = now,
                 .heartbeat_period_s = (unsigned)(ctl->cfg->heartbeat_period_ms / 1000),
         };
@@ -277,14 +312,14 @@ static void reply_mpd(struct view_ctx *vx, json_t *view, struct asset *asset, in
                 medges[i] = (struct mpd_edge){.service_location = edges[rank[i].idx].id,
                                               .base_url = edges[rank[i].idx].base_url,
                                               .token = token};
-        json_object_foreach(ms, key, m)
+        json_object_foreach(vx->sess.markers, key, m)
         {
                 if (n_markers >= MPD_MARKERS_MAX)
                         break;
-                double s = json_number_value(json_object_get(m, "start"));
-                double e = json_number_value(json_object_get(m, "end"));
-                markers[n_markers++] = (struct mpd_marker){.kind = key, .start = s,
-                                                           .duration = e - s};
+                double st = json_number_value(json_object_get(m, "start"));
+                double en = json_number_value(json_object_get(m, "end"));
+                markers[n_markers++] = (struct mpd_marker){.kind = key, .start = st,
+                                                           .duration = en - st};
         }
         snprintf(steer, sizeof(steer), "%s/v1/steering/%s", ctl->cfg->public_url, vx->sid);
         snprintf(lic, sizeof(lic), "%s/v1/license/clearkey?session=%s", ctl->cfg->public_url,
@@ -310,8 +345,8 @@ static void reply_mpd(struct view_ctx *vx, json_t *view, struct asset *asset, in
         free(out);
 }
 
-static void reply_hls(struct view_ctx *vx, json_t *view, struct asset *asset, int64_t now,
-                      const char *token)
+static void reply_hls(struct view_ctx *vx, json_t *edge_set, const struct asset *asset,
+                      int64_t now, const char *token)
 {
         struct ctl_req *rq = vx->rq;
         const struct ctl *ctl = rq->ctl;
@@ -322,9 +357,10 @@ static void reply_hls(struct view_ctx *vx, json_t *view, struct asset *asset, in
         size_t len = 0, n_edges;
         int n, r;
 
-        n_edges = edges_from(view, edges, STEERING_EDGES_MAX, INT64_MAX, NULL);
+        n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX, INT64_MAX,
+                             NULL);
         struct steering_client cl = {
-                .region = json_string_value(json_object_get(view, "region")),
+                .region = vx->sess.region[0] ? vx->sess.region : NULL,
                 .now = now,
                 .heartbeat_period_s = (unsigned)(ctl->cfg->heartbeat_period_ms / 1000),
         };
@@ -367,7 +403,7 @@ static void reply_hls(struct view_ctx *vx, json_t *view, struct asset *asset, in
         free(out);
 }
 
-static void reply_steering(struct view_ctx *vx, json_t *view, int64_t now)
+static void reply_steering(struct view_ctx *vx, json_t *edge_set, int64_t now)
 {
         struct ctl_req *rq = vx->rq;
         const struct ctl *ctl = rq->ctl;
@@ -377,7 +413,6 @@ static void reply_steering(struct view_ctx *vx, json_t *view, int64_t now)
         const char *ids[STEERING_EDGES_MAX];
         struct steering_query q;
         size_t n_edges, n_ids = 0;
-        int64_t created = json_integer_value(json_object_get(view, "created"));
         char reload[256];
         char *out = NULL;
         size_t len = 0;
@@ -387,9 +422,10 @@ static void reply_steering(struct view_ctx *vx, json_t *view, int64_t now)
                 ctl_reply_error(rq, 400, "bad_request", "steering query too long");
                 return;
         }
-        n_edges = edges_from(view, edges, STEERING_EDGES_MAX, created, in_manifest);
+        n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX,
+                             vx->sess.created, in_manifest);
         struct steering_client cl = {
-                .region = json_string_value(json_object_get(view, "region")),
+                .region = vx->sess.region[0] ? vx->sess.region : NULL,
                 .query = &q,
                 .now = now,
                 .heartbeat_period_s = (unsigned)(ctl->cfg->heartbeat_period_ms / 1000),
@@ -416,67 +452,192 @@ static void reply_steering(struct view_ctx *vx, json_t *view, int64_t now)
         free(out);
 }
 
-static void view_done(void *userdata, int err, const struct pgdb_res *res)
+static void view_free(struct view_ctx *vx)
+{
+        if (vx->have_sess)
+                ctl_session_done(&vx->sess);
+        ctl_asset_ref_unref(vx->asset);
+        json_decref(vx->edges);
+        vx->rq->handler_data = NULL;
+        free(vx);
+}
+
+static void view_step(struct view_ctx *vx);
+
+/* A narrow query's JSON result, or NULL after replying with the error (vx freed). */
+static json_t *view_result(struct view_ctx *vx, int err, const struct pgdb_res *res)
+{
+        struct ctl_req *rq = vx->rq;
+        const char *v;
+        json_t *o;
+
+        if (err < 0) {
+                view_free(vx);
+                ctl_reply_db_error(rq, err, res);
+                return NULL;
+        }
+        v = pgdb_res_value(res, 0, 0, NULL);
+        o = v ? json_loads(v, 0, NULL) : NULL;
+        if (!o) {
+                view_free(vx);
+                ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
+        }
+        return o;
+}
+
+static void session_done(void *userdata, int err, const struct pgdb_res *res)
 {
         struct view_ctx *vx = userdata;
         struct ctl_req *rq = vx->rq;
-        const struct ctl *ctl = rq->ctl;
-        struct asset *asset = NULL;
-        json_t *view = NULL;
-        const char *v;
-        char token[TOKEN_MAX + 1], aerr[160];
-        int64_t now = (int64_t)time(NULL), expires;
-        int r;
+        json_t *o = view_result(vx, err, res);
 
-        rq->handler_data = NULL;
-        if (err < 0) {
-                ctl_reply_db_error(rq, err, res);
-                goto out;
-        }
-        v = pgdb_res_value(res, 0, 0, NULL);
-        view = v ? json_loads(v, 0, NULL) : NULL;
-        if (!view) {
+        if (!o)
+                return;
+        if (ctl_cache_session_put(rq->ctl->cache, o, uring_loop_now_ms(rq->ctl->loop),
+                                  &vx->sess) < 0) {
+                json_decref(o);
+                view_free(vx);
                 ctl_reply_error(rq, 500, "internal", "bad session record");
-                goto out;
+                return;
+        }
+        json_decref(o);
+        vx->have_sess = true;
+        view_step(vx);
+}
+
+static void asset_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct view_ctx *vx = userdata;
+        struct ctl_req *rq = vx->rq;
+        struct asset *a = NULL;
+        char aerr[160];
+        json_t *o = view_result(vx, err, res);
+
+        if (!o)
+                return;
+        if (asset_json_load(json_object_get(o, "manifest"), &a, aerr, sizeof(aerr)) < 0) {
+                log_error("session %s: stored asset does not load: %s", vx->sid, aerr);
+                json_decref(o);
+                view_free(vx);
+                ctl_reply_error(rq, 500, "internal", "stored asset is unusable");
+                return;
+        }
+        /* Stored under the version the session named: that is what later lookups ask for. */
+        vx->asset = ctl_cache_asset_put(rq->ctl->cache, vx->sess.asset, vx->sess.asset_version,
+                                        a, uring_loop_now_ms(rq->ctl->loop));
+        json_decref(o);
+        if (!vx->asset) {
+                view_free(vx);
+                ctl_reply_error(rq, 500, "internal", "out of memory");
+                return;
+        }
+        view_step(vx);
+}
+
+static void edges_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct view_ctx *vx = userdata;
+        struct ctl_req *rq = vx->rq;
+        json_t *o = view_result(vx, err, res);
+
+        if (!o)
+                return;
+        vx->edges = ctl_cache_edges_put(rq->ctl->cache, o, uring_loop_now_ms(rq->ctl->loop));
+        view_step(vx);
+}
+
+/* Stale threshold for edge liveness: two heartbeat periods, less the time a snapshot may be
+ * reused, so an edge is out of answers within two periods of its last heartbeat. */
+static void stale_param(const struct ctl *ctl, char *buf, size_t cap)
+{
+        double s = 2.0 * (double)ctl->cfg->heartbeat_period_ms / 1000.0 -
+                   (double)ctl_cache_ttl(ctl->cache) / 1000.0;
+
+        snprintf(buf, cap, "%.3f", s > 0 ? s : 0);
+}
+
+static void view_query(struct view_ctx *vx, int stmt, const char *const *params, int n,
+                       pgdb_done_fn fn)
+{
+        struct ctl_req *rq = vx->rq;
+        int r = pgdb_exec(rq->ctl->db, stmt, params, n, fn, vx);
+
+        if (r < 0) {
+                view_free(vx);
+                ctl_reply_db_error(rq, r, NULL);
+        }
+}
+
+static void view_step(struct view_ctx *vx)
+{
+        struct ctl_req *rq = vx->rq;
+        struct ctl *ctl = rq->ctl;
+        uint64_t now_ms = uring_loop_now_ms(ctl->loop);
+        double wall = wall_now();
+        char token[TOKEN_MAX + 1], stale[32];
+
+        if (!vx->have_sess) {
+                if (!ctl_cache_session_get(ctl->cache, vx->sid, now_ms, wall, &vx->sess)) {
+                        const char *p[] = {vx->sid};
+                        view_query(vx, ctl->st.session_lite, p, 1, session_done);
+                        return;
+                }
+                vx->have_sess = true;
+        }
+        if (wall >= (double)vx->sess.expires) {
+                view_free(vx);
+                ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
+                return;
+        }
+        if (vx->kind != VIEW_STEERING) {
+                if (!vx->sess.licensed) {
+                        view_free(vx);
+                        ctl_reply_error(rq, 451, "unavailable_for_legal_reasons",
+                                        "title no longer licensed in the session's country");
+                        return;
+                }
+                if (!vx->asset)
+                        vx->asset = ctl_cache_asset_get(ctl->cache, vx->sess.asset,
+                                                        vx->sess.asset_version, now_ms);
+                if (!vx->asset) {
+                        const char *p[] = {vx->sess.asset};
+                        view_query(vx, ctl->st.asset_get, p, 1, asset_done);
+                        return;
+                }
+        }
+        if (!vx->edges)
+                vx->edges = ctl_cache_edges_get(ctl->cache, now_ms);
+        if (!vx->edges) {
+                stale_param(ctl, stale, sizeof(stale));
+                const char *p[] = {stale};
+                view_query(vx, ctl->st.edges_view, p, 1, edges_done);
+                return;
         }
         if (vx->kind == VIEW_STEERING) {
-                reply_steering(vx, view, now);
-                goto out;
+                reply_steering(vx, vx->edges, (int64_t)wall);
+        } else {
+                const struct asset *asset = ctl_asset_ref_asset(vx->asset);
+                if (session_token(ctl, asset->title, (int64_t)wall, vx->sess.expires, token,
+                                  sizeof(token)) < 0)
+                        ctl_reply_error(rq, 503, "unavailable", "no signing key");
+                else if (vx->kind == VIEW_MPD)
+                        reply_mpd(vx, vx->edges, asset, (int64_t)wall, token);
+                else
+                        reply_hls(vx, vx->edges, asset, (int64_t)wall, token);
         }
-        if (!json_is_true(json_object_get(view, "licensed"))) {
-                ctl_reply_error(rq, 451, "unavailable_for_legal_reasons",
-                                "title no longer licensed in the session's country");
-                goto out;
-        }
-        r = asset_json_load(json_object_get(view, "manifest"), &asset, aerr, sizeof(aerr));
-        if (r < 0) {
-                log_error("session %s: stored asset does not load: %s", vx->sid, aerr);
-                ctl_reply_error(rq, 500, "internal", "stored asset is unusable");
-                goto out;
-        }
-        expires = json_integer_value(json_object_get(view, "expires"));
-        r = session_token(ctl, asset->title, now, expires, token, sizeof(token));
-        if (r < 0) {
-                ctl_reply_error(rq, 503, "unavailable", "no signing key");
-                goto out;
-        }
-        if (vx->kind == VIEW_MPD)
-                reply_mpd(vx, view, asset, now, token);
-        else
-                reply_hls(vx, view, asset, now, token);
-out:
-        asset_free(asset);
-        json_decref(view);
+        /* The reply may already have started the connection's next request, which reuses
+         * rq: release vx without touching rq. */
+        if (vx->have_sess)
+                ctl_session_done(&vx->sess);
+        ctl_asset_ref_unref(vx->asset);
+        json_decref(vx->edges);
         free(vx);
 }
 
 static void view_start(struct ctl_req *rq, enum view_kind kind, const char *sid,
                        const char *media_id)
 {
-        struct ctl *ctl = rq->ctl;
         struct view_ctx *vx = calloc(1, sizeof(*vx));
-        char stale[32];
-        int r;
 
         if (!vx) {
                 ctl_reply_error(rq, 500, "internal", "out of memory");
@@ -487,14 +648,8 @@ static void view_start(struct ctl_req *rq, enum view_kind kind, const char *sid,
         memcpy(vx->sid, sid, sizeof(vx->sid));
         if (media_id)
                 snprintf(vx->media_id, sizeof(vx->media_id), "%s", media_id);
-        snprintf(stale, sizeof(stale), "%" PRId64, 2 * ctl->cfg->heartbeat_period_ms / 1000);
         rq->handler_data = vx;
-        const char *params[] = {vx->sid, stale};
-        r = pgdb_exec(ctl->db, ctl->st.session_view, params, 2, view_done, vx);
-        if (r < 0) {
-                free(vx);
-                ctl_reply_db_error(rq, r, NULL);
-        }
+        view_step(vx);
 }
 
 void api_manifest_mpd(struct ctl_req *rq)
@@ -664,4 +819,45 @@ void api_report(struct ctl_req *rq)
         const char *params[] = {sid, position, quality ? quality : "", device ? device : ""};
         api_exec_json(rq, ctl->st.report, params, 4);
         json_decref(body);
+}
+
+/* ---- background edge snapshot refresh ---- */
+
+static struct uring_timer edges_timer;
+static struct ctl *edges_ctl;
+static bool edges_inflight;
+
+static void edges_bg_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct ctl *ctl = userdata;
+        const char *v = err == 0 ? pgdb_res_value(res, 0, 0, NULL) : NULL;
+        json_t *o = v ? json_loads(v, 0, NULL) : NULL;
+
+        edges_inflight = false;
+        if (o)
+                json_decref(ctl_cache_edges_put(ctl->cache, o, uring_loop_now_ms(ctl->loop)));
+}
+
+static void on_edges_timer(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct ctl *ctl = edges_ctl;
+        uint64_t ttl = ctl_cache_ttl(ctl->cache);
+        char stale[32];
+
+        if (!edges_inflight && !ctl->draining) {
+                stale_param(ctl, stale, sizeof(stale));
+                const char *p[] = {stale};
+                if (pgdb_exec(ctl->db, ctl->st.edges_view, p, 1, edges_bg_done, ctl) == 0)
+                        edges_inflight = true;
+        }
+        /* Refresh at half the TTL so requests find a fresh snapshot rather than fetch one. */
+        (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + (ttl / 2 ? ttl / 2 : 1));
+}
+
+void api_cache_start(struct ctl *ctl)
+{
+        edges_ctl = ctl;
+        uring_timer_init(&edges_timer, on_edges_timer);
+        if (ctl_cache_ttl(ctl->cache) > 0)
+                (void)uring_timer_arm(ctl->loop, &edges_timer, uring_loop_now_ms(ctl->loop));
 }

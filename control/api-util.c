@@ -32,7 +32,16 @@ struct stmt_def {
 static const struct stmt_def stmt_defs[] = {
         ST(register_title, "SELECT sluice_register_title($1::jsonb)", 1),
         ST(set_licences, "SELECT sluice_set_licences($1, $2::jsonb)", 2),
-        ST(playback, "SELECT sluice_playback($1, $2, $3, $4::bigint, $5, $6, $7, $8::integer)", 8),
+        /* The extra members let this instance cache the new session for its manifest. */
+        ST(playback, "SELECT p || jsonb_build_object('licensed', true, 'region', $6::text, "
+                     "'created', floor(extract(epoch FROM now()))::bigint, "
+                     "'licence_change', sluice_licence_change($2, $5), "
+                     "'asset_version', (SELECT (extract(epoch FROM registered_at) * 1000000)::bigint "
+                     "FROM assets WHERE id = p->>'asset')) "
+                     "FROM sluice_playback($1, $2, $3, $4::bigint, $5, $6, $7, $8::integer) p", 8),
+        ST(session_lite, "SELECT sluice_session_lite($1)", 1),
+        ST(asset_get, "SELECT sluice_asset_get($1)", 1),
+        ST(edges_view, "SELECT sluice_edges_view($1::double precision)", 1),
         ST(session_view, "SELECT sluice_session_view($1, $2::double precision)", 2),
         ST(license_key, "SELECT sluice_license_key($1)", 1),
         ST(report, "SELECT sluice_report($1, $2::double precision, $3, $4)", 4),

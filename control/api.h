@@ -51,6 +51,9 @@ int api_stmts_register(struct ctl *ctl);
  */
 void api_keys_refresh_start(struct ctl *ctl);
 
+/* Keep the edge snapshot of ctl->cache fresh in the background (api-playback.c). */
+void api_cache_start(struct ctl *ctl);
+
 /* ---- shared by the handlers (api-util.c) ---- */
 
 /*

@@ -106,6 +106,10 @@ static const struct cfg_field root_fields[] = {
         {.key = "steering_ttl", .type = CFG_DURATION,
          .offset = offsetof(struct ctl_cfg, steering_ttl_ms), .min = SEC(1), .max = SEC(3600),
          .def = "10s"},
+        /* How stale manifest inputs (session, asset, edge set) may be; licence windows and
+         * session expiry hold to the second regardless. */
+        {.key = "cache_ttl", .type = CFG_DURATION, .offset = offsetof(struct ctl_cfg, cache_ttl_ms),
+         .min = 0, .max = SEC(60), .def = "1s"},
         /* Registration bodies carry a whole asset.json: a 2 h title lists ~3,600 files. */
         {.key = "max_body", .type = CFG_SIZE, .offset = offsetof(struct ctl_cfg, max_body),
          .min = 1024, .max = 64 << 20, .def = "1M"},

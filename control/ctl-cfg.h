@@ -58,6 +58,7 @@ struct ctl_cfg {
         int64_t session_ttl_ms;
         int64_t heartbeat_period_ms;
         int64_t steering_ttl_ms;
+        int64_t cache_ttl_ms;            /* warm data reuse; 0 disables */
         int64_t max_body;                /* request body bytes */
         int64_t max_connections;
         int64_t idle_timeout_ms;

@@ -19,6 +19,7 @@ struct pgdb;
 struct geo_table;
 struct ctl_cfg;
 struct ctl_server;
+struct ctl_cache;
 struct metrics_reg;
 struct metric;
 
@@ -51,7 +52,7 @@ struct ctl_stmts {
         int register_title, set_licences, playback, session_view, license_key, report;
         int continue_watching, browse, trending, genres, search, title_details, profile_create;
         int profile_get, edge_register, edge_list, heartbeat, fill_plan, token_keys, token_rotate;
-        int partitions, country_region;
+        int partitions, country_region, session_lite, asset_get, edges_view;
 };
 
 struct ctl {
@@ -67,6 +68,7 @@ struct ctl {
         struct ctl_metrics m;
         struct ctl_stmts st;
         struct ctl_server *srv;
+        struct ctl_cache *cache;   /* warm data for manifests and steering */
         bool draining;
 };
 

@@ -21,6 +21,7 @@
 #include "uring-loop.h"
 
 #include "api.h"
+#include "cache.h"
 #include "ctl-cfg.h"
 #include "ctl.h"
 #include "migrate.h"
@@ -367,6 +368,11 @@ int main(int argc, char **argv)
                 log_error("database pool: %s", strerror(-r));
                 goto out;
         }
+        r = ctl_cache_new((uint64_t)ctl->cfg->cache_ttl_ms, &ctl->cache);
+        if (r < 0) {
+                log_error("out of memory");
+                goto out;
+        }
         r = ctl_server_start(ctl, &ctl->srv);
         if (r < 0)
                 goto out;
@@ -383,6 +389,7 @@ int main(int argc, char **argv)
                               uring_loop_now_ms(ctl->loop) + PARTITIONS_EVERY);
         uring_loop_set_iter_hook(ctl->loop, drain_check, ctl);
         api_keys_refresh_start(ctl);
+        api_cache_start(ctl);
         log_info("sluice-control %s ready (public URL %s)", SLUICE_VERSION, ctl->cfg->public_url);
 
         r = uring_loop_run(ctl->loop);
@@ -399,6 +406,7 @@ out:
                 pgdb_free(ctl->db);
         if (ctl->loop)
                 uring_loop_free(ctl->loop);
+        ctl_cache_free(ctl->cache);
         geo_table_free(ctl->geo);
         geo_table_free(ctl->trusted);
         OPENSSL_cleanse(&ctl->keys, sizeof(ctl->keys));

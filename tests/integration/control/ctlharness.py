@@ -63,7 +63,7 @@ class Control:
     """One sluice-control process."""
     instances = []
 
-    def __init__(self, binary, tmp, pg, extra_cfg="", name="ctl"):
+    def __init__(self, binary, tmp, pg, extra_cfg="", name="ctl", cache_ttl="0s"):
         self.tmp = tmp
         self.binary = binary
         self.dir = os.path.join(tmp, name)
@@ -89,6 +89,7 @@ public_url: "http://control.test:7000"
 origin_url: "http://origin.test:9000/"
 heartbeat_period: 60s
 session_ttl: 1h
+cache_ttl: {cache_ttl}
 log: {{level: info}}
 """ + extra_cfg
         with open(self.cfg_path, "w") as f:
