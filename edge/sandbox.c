@@ -285,8 +285,10 @@ static int seccomp_load_filter(enum edge_seccomp_mode mode)
                 n++;
         }
         for (size_t i = 0; i < ARRAY_SIZE(allowed_ioctls); i++) {
-                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                                     SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]));
+                /* Spelled out: the SCMP_A1() macro leaves datum_b implicit, which clang flags. */
+                struct scmp_arg_cmp cmp = {.arg = 1, .op = SCMP_CMP_EQ,
+                                           .datum_a = allowed_ioctls[i], .datum_b = 0};
+                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp);
                 if (r < 0)
                         goto out;
                 n++;
