@@ -26,6 +26,8 @@
 #include "worker.h"
 
 #define LINGER_MS 2000u
+/* Per worker: up to this many connections keep their TLS record buffers while idle. */
+#define TLS_IDLE_KEEP_CONNS 512u
 /* Longest wait for a fill's head; the fill's own upstream timeouts end it well before. */
 #define MISS_WAIT_MS 120000u
 /* sendfile(2) moves at most this much per call; keeps one connection from hogging a turn. */
@@ -80,6 +82,10 @@ void conn_set_state(struct conn *c, enum conn_state state)
                 break;
         case CONN_IDLE:
                 deadline_set(c, l->idle_timeout_ms);
+                /* Record buffers (about 34 KiB) are kept for the next request unless the
+                 * worker holds many connections: then idle ones give them back. */
+                if (c->tls && c->w->n_conns > TLS_IDLE_KEEP_CONNS)
+                        tls_conn_idle(c->tls);
                 break;
         case CONN_READ_BODY:
                 deadline_set(c, l->send_timeout_ms);

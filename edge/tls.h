@@ -124,6 +124,9 @@ ssize_t tls_conn_write(struct tls_conn *tc, const void *buf, size_t len);
 ssize_t tls_conn_sendfile(struct tls_conn *tc, int fd, off_t off, size_t len, char *scratch,
                           size_t cap);
 
+/* The connection has nothing under way (keep-alive idle): return OpenSSL's record buffers,
+ * so idle connections cost little memory. */
+void tls_conn_idle(struct tls_conn *tc);
 /* Send close_notify (best effort, never blocks). */
 void tls_conn_shutdown(struct tls_conn *tc);
 
