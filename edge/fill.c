@@ -278,12 +278,103 @@ static int start_from(struct fill *f, unsigned idx, bool fresh)
         return r;
 }
 
+/* The commit of a whole body, on the committer thread (or the owner's, failing that). */
+static void commit_run(struct fill *f)
+{
+        int r = store_put_commit(f->put);
+
+        f->put = NULL;
+        if (r == 0) {
+                /* Declined by admission: served from the temp file, not kept. */
+                (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size, false);
+                finish(f, FILL_DONE);
+                return;
+        }
+        if (r == -ENOSPC) {
+                /* The body is whole and its SHA-256 checked (the commit verifies before it
+                 * writes), but the disk or the index is full: the readers' fd still holds the
+                 * bytes, so they are served, and nothing is kept. */
+                log_warn("fill %.*s: the store is full, served without keeping it",
+                         (int)f->key_len, f->key);
+                f->store_full = true;
+                finish(f, FILL_DONE);
+                return;
+        }
+        log_warn("fill %.*s: commit refused: %s", (int)f->key_len, f->key,
+                 r == -EBADMSG ? "length or SHA-256 mismatch" : strerror(-r));
+        finish(f, FILL_FAILED);
+}
+
+/*
+ * Commits run on a thread of their own: fsync, rename and LMDB's fdatasync take milliseconds
+ * that the owning worker would otherwise spend not serving anyone — the heads of the fill's
+ * own waiters included, when the body arrived in one read. Started at the first commit.
+ */
+static pthread_mutex_t commit_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t commit_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t commit_idle = PTHREAD_COND_INITIALIZER;
+static struct fill *commit_head, **commit_tail = &commit_head;
+static unsigned commit_pending;
+static bool commit_started;
+
+static void *committer(void *arg)
+{
+        (void)arg;
+        pthread_mutex_lock(&commit_lock);
+        for (;;) {
+                struct fill *f;
+
+                while (!commit_head)
+                        pthread_cond_wait(&commit_cond, &commit_lock);
+                f = commit_head;
+                commit_head = f->cnext;
+                if (!commit_head)
+                        commit_tail = &commit_head;
+                pthread_mutex_unlock(&commit_lock);
+                commit_run(f);
+                pthread_mutex_lock(&commit_lock);
+                if (--commit_pending == 0)
+                        pthread_cond_broadcast(&commit_idle);
+        }
+        return NULL;
+}
+
+/* Hand f's commit to the committer thread. False when it cannot be started. */
+static bool commit_queue(struct fill *f)
+{
+        pthread_mutex_lock(&commit_lock);
+        if (!commit_started) {
+                pthread_t t;
+                /* It inherits the worker's signal mask: signals stay with the main thread. */
+                if (pthread_create(&t, NULL, committer, NULL) != 0) {
+                        pthread_mutex_unlock(&commit_lock);
+                        return false;
+                }
+                (void)pthread_detach(t);
+                commit_started = true;
+        }
+        f->cnext = NULL;
+        *commit_tail = f;
+        commit_tail = &f->cnext;
+        commit_pending++;
+        pthread_cond_signal(&commit_cond);
+        pthread_mutex_unlock(&commit_lock);
+        return true;
+}
+
+void fill_commits_drain(void)
+{
+        pthread_mutex_lock(&commit_lock);
+        while (commit_pending)
+                pthread_cond_wait(&commit_idle, &commit_lock);
+        pthread_mutex_unlock(&commit_lock);
+}
+
 static void on_done(void *ud, int err)
 {
         struct fill *f = ud;
         enum fill_state st = fill_state_get(f);
         struct edge_metrics *m = &f->owner->srv->m;
-        int r;
 
         if (st == FILL_PENDING) {
                 if (f->verdict == 404) {
@@ -313,27 +404,9 @@ static void on_done(void *ud, int err)
                 return;
         }
         if (err == 0 && atomic_load(&f->written) == f->size) {
-                r = store_put_commit(f->put);
-                f->put = NULL;
-                if (r == 0) {
-                        /* Declined by admission: served from the temp file, not kept. */
-                        (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size,
-                                              false);
-                        finish(f, FILL_DONE);
-                        return;
-                }
-                if (r == -ENOSPC) {
-                        /* The body is whole and its SHA-256 checked (the commit verifies before
-                         * it writes), but the disk or the index is full: the readers' fd still
-                         * holds the bytes, so they are served, and nothing is kept. */
-                        log_warn("fill %.*s: the store is full, served without keeping it",
-                                 (int)f->key_len, f->key);
-                        f->store_full = true;
-                        finish(f, FILL_DONE);
-                        return;
-                }
-                log_warn("fill %.*s: commit refused: %s", (int)f->key_len, f->key,
-                         r == -EBADMSG ? "length or SHA-256 mismatch" : strerror(-r));
+                if (!commit_queue(f))
+                        commit_run(f);
+                return;
         } else {
                 log_info("fill %.*s: body broke off at %llu of %llu bytes: %s", (int)f->key_len,
                          f->key, (unsigned long long)atomic_load(&f->written),

@@ -68,6 +68,7 @@ struct fill {
         bool fresh_tried; /* this upstream was retried on a new connection */
         bool in_table;
         bool store_full; /* disk or index full: counted apart from upstream failures */
+        struct fill *cnext; /* the committer's queue */
 };
 
 /*
@@ -91,6 +92,10 @@ static inline enum fill_state fill_state_get(struct fill *f)
 
 /* Bytes a reader may send from f->rfd now (see above). Valid from FILL_BODY on. */
 uint64_t fill_avail(struct fill *f);
+
+/* Wait until every queued commit has run (shutdown, after the workers stopped fetching and
+ * before their loops are freed). */
+void fill_commits_drain(void);
 
 /* Whether key is in the negative cache (an upstream 404 seen lately). */
 bool fill_negative(const char *key, size_t key_len);

@@ -19,6 +19,7 @@
 #include "conn-tls.h"
 #include "edge-cfg.h"
 #include "evict.h"
+#include "fill.h"
 #include "heartbeat.h"
 #include "listener.h"
 #include "notify.h"
@@ -513,6 +514,7 @@ stop:
          * another's loop while it stops. */
         for (unsigned i = 0; i <= n_workers; i++)
                 worker_wait(&srv.workers[i]);
+        fill_commits_drain(); /* a commit finishing wakes its waiters' loops */
         for (unsigned i = 0; i <= n_workers; i++)
                 worker_join(&srv.workers[i]);
         r = store_flush_counters(srv.store);

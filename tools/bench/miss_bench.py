@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Miss-path benchmark: sluice-edge beside nginx (proxy_cache + proxy_cache_lock on), both in
+front of the same origin, in one run.
+
+The origin is a Python HTTP/1.1 server in a process of its own: any /o/... path is an object of
+--size bytes, answered after a fixed --delay (the origin's own time to first byte), and every
+request is counted (GET /__count/<path> reads the count).
+
+1. Time to first byte of a cold miss. For each sample a fresh key is asked of the origin
+   directly, of sluice and of nginx (in rotating order), each on a new connection; TTFB is
+   request sent -> first response byte. "Added" is a server's TTFB minus the origin's own, at
+   p50 and p99. Repeated --reps times; the medians of the repetitions are printed.
+2. Collapsing: --clients concurrent requests for one cold key to each server (non-blocking
+   sockets, all sent before any answer can arrive); the origin's count for that key is the
+   number of upstream fetches. Repeated --reps times.
+
+Usage: tools/bench/miss_bench.py --edge build/edge/sluice-edge [--samples 200] [--reps 3]
+       [--delay 20] [--size 256K] [--clients 1000] [--json OUT]
+"""
+import argparse
+import http.server
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HOST = "127.0.0.1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, deadline=15.0):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection((HOST, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)  # polling a port that is not listening yet; no event to wait on
+    raise RuntimeError(f"port {port} did not open")
+
+
+def parse_size(s):
+    mult = {"K": 1024, "M": 1 << 20}.get(s[-1].upper(), 1)
+    return int(s[:-1] if mult > 1 else s) * mult
+
+
+# ---- the origin (runs as: miss_bench.py --serve-origin PORT DELAY_MS SIZE) -----------------
+
+def serve_origin(port, delay_ms, size):
+    body = (bytes(range(256)) * (size // 256 + 1))[:size]
+    counts = {}
+    lock = threading.Lock()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            if self.path.startswith("/__count/"):
+                with lock:
+                    n = counts.get(self.path[len("/__count"):], 0)
+                out = str(n).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                return
+            with lock:
+                counts[self.path] = counts.get(self.path, 0) + 1
+            time.sleep(delay_ms / 1000.0)  # the origin's own think time, what is measured
+            self.send_response(200)
+            self.send_header("Content-Type", "video/iso.segment")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "max-age=86400")
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except OSError:
+                self.close_connection = True
+
+    class S(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 4096
+
+    S((HOST, port), H).serve_forever()
+
+
+# ---- the servers under test --------------------------------------------------------------
+
+def start_sluice(binary, origin_url, work):
+    port, admin = free_port(), free_port()
+    cache = os.path.join(work, "sluice-cache")
+    os.makedirs(cache, exist_ok=True)
+    cfg = os.path.join(work, "edge.yaml")
+    tok = os.path.join(work, "admin.token")
+    with open(tok, "w") as f:
+        f.write("bench-" + os.urandom(8).hex() + "\n")
+    with open(cfg, "w") as f:
+        f.write(f"""listen: ["{HOST}:{port}"]
+workers: 2
+admin: {{listen: "{HOST}:{admin}", token_file: "{tok}"}}
+cache: {{dir: "{cache}", max_size: 4G}}
+upstreams: [{{url: "{origin_url}"}}]
+tokens: {{required: false}}
+log: {{level: warn, target: stderr, access_log: ""}}
+""")
+    log = open(os.path.join(work, "edge.log"), "ab")
+    p = subprocess.Popen([binary, "--config", cfg], stdout=log, stderr=log)
+    wait_port(port)
+    return p, port
+
+
+def start_nginx(origin_port, work):
+    port = free_port()
+    prefix = os.path.join(work, "nginx")
+    os.makedirs(os.path.join(prefix, "cache"), exist_ok=True)
+    conf = os.path.join(prefix, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""daemon off;
+user root;
+worker_processes 2;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    proxy_cache_path {prefix}/cache levels=1:2 keys_zone=c:32m max_size=4g use_temp_path=off;
+    upstream origin {{ server {HOST}:{origin_port}; keepalive 64; }}
+    server {{
+        listen {HOST}:{port} backlog=4096;
+        location / {{
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache c;
+            proxy_cache_valid 200 1h;
+            proxy_cache_lock on;
+            proxy_cache_lock_timeout 30s;
+            proxy_cache_lock_age 30s;
+        }}
+    }}
+}}
+""")
+    p = subprocess.Popen(["nginx", "-c", conf, "-p", prefix],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return p, port
+
+
+# ---- measurements ------------------------------------------------------------------------
+
+def ttfb(port, path):
+    """Seconds from the request sent to the first response byte; reads the whole response."""
+    with socket.create_connection((HOST, port), timeout=30) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        req = f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode()
+        t0 = time.perf_counter()
+        s.sendall(req)
+        first = s.recv(65536)
+        t1 = time.perf_counter()
+        if not first.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"{port} {path}: {first[:60]!r}")
+        while s.recv(1 << 20):
+            pass
+    return t1 - t0
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def origin_count(origin_port, path):
+    with socket.create_connection((HOST, origin_port), timeout=10) as s:
+        s.sendall(f"GET /__count{path} HTTP/1.1\r\nHost: o\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            c = s.recv(4096)
+            if not c:
+                break
+            data += c
+    return int(data.split(b"\r\n\r\n", 1)[1])
+
+
+def storm(port, path, n):
+    """n concurrent GETs of path; returns (seconds, complete 200 responses)."""
+    sel = selectors.DefaultSelector()
+    req = f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode()
+    socks, got = [], {}
+    t0 = time.perf_counter()
+    for _ in range(n):
+        s = socket.create_connection((HOST, port), timeout=10)
+        s.sendall(req)
+        s.setblocking(False)
+        socks.append(s)
+        got[s] = bytearray()
+        sel.register(s, selectors.EVENT_READ)
+    open_ = n
+    deadline = time.monotonic() + 60
+    while open_ and time.monotonic() < deadline:
+        for k, _ in sel.select(timeout=1):
+            try:
+                c = k.fileobj.recv(1 << 18)
+            except BlockingIOError:
+                continue
+            except ConnectionResetError:
+                c = b""
+            if not c:
+                sel.unregister(k.fileobj)
+                open_ -= 1
+            else:
+                got[k.fileobj] += c
+    secs = time.perf_counter() - t0
+    ok = sum(bytes(b[:12]) == b"HTTP/1.1 200" for b in got.values())
+    for s in socks:
+        s.close()
+    sel.close()
+    return secs, ok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--edge", help="sluice-edge binary")
+    ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--delay", type=float, default=20.0, help="origin delay, ms")
+    ap.add_argument("--size", default="256K")
+    ap.add_argument("--clients", type=int, default=1000)
+    ap.add_argument("--json")
+    ap.add_argument("--serve-origin", nargs=3, metavar=("PORT", "DELAY_MS", "SIZE"),
+                    help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.serve_origin:
+        serve_origin(int(a.serve_origin[0]), float(a.serve_origin[1]), int(a.serve_origin[2]))
+        return 0
+    if not a.edge or not shutil.which("nginx"):
+        print("need --edge and nginx in PATH", file=sys.stderr)
+        return 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 3 * a.clients + 256)), hard))
+    size = parse_size(a.size)
+    work = tempfile.mkdtemp(prefix="sluice-missbench-")
+    procs = []
+    try:
+        oport = free_port()
+        procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__),
+                                       "--serve-origin", str(oport), str(a.delay), str(size)]))
+        wait_port(oport)
+        sp, sport = start_sluice(os.path.abspath(a.edge), f"http://{HOST}:{oport}", work)
+        procs.append(sp)
+        np_, nport = start_nginx(oport, work)
+        procs.append(np_)
+        targets = {"origin": oport, "sluice": sport, "nginx": nport}
+
+        reps = []
+        for rep in range(a.reps):
+            t = {k: [] for k in targets}
+            names = list(targets)
+            for i in range(a.samples):
+                for j in range(len(names)):
+                    name = names[(i + j) % len(names)]
+                    t[name].append(ttfb(targets[name], f"/o/r{rep}/{name}/{i}.m4s"))
+            row = {}
+            for name in targets:
+                row[name] = {"p50_ms": 1000 * pct(t[name], 50), "p99_ms": 1000 * pct(t[name], 99)}
+            for name in ("sluice", "nginx"):
+                row[name]["added_p50_ms"] = row[name]["p50_ms"] - row["origin"]["p50_ms"]
+                row[name]["added_p99_ms"] = row[name]["p99_ms"] - row["origin"]["p99_ms"]
+            for name in ("sluice", "nginx"):
+                path = f"/o/storm{rep}/{name}.m4s"
+                secs, ok = storm(targets[name], path, a.clients)
+                row[name]["storm_fetches"] = origin_count(oport, path)
+                row[name]["storm_ok"] = ok
+                row[name]["storm_s"] = secs
+            reps.append(row)
+            print(f"# rep {rep}: " + json.dumps(row), flush=True)
+
+        def med(name, field):
+            return statistics.median(r[name][field] for r in reps)
+
+        print(f"\nmiss path, origin delay {a.delay:g} ms, {size} B objects, {a.samples} cold "
+              f"keys per server per rep, {a.reps} reps (medians of reps)\n")
+        print("| server | TTFB p50 ms | TTFB p99 ms | added p50 ms | added p99 ms |"
+              f" origin fetches for {a.clients} concurrent cold GETs | complete 200s | storm s |")
+        print("|---|---|---|---|---|---|---|---|")
+        print(f"| origin direct | {med('origin', 'p50_ms'):.2f} | {med('origin', 'p99_ms'):.2f} |"
+              " – | – | – | – | – |")
+        for name, label in (("sluice", "sluice-edge"),
+                            ("nginx", "nginx proxy_cache + lock")):
+            print(f"| {label} | {med(name, 'p50_ms'):.2f} | {med(name, 'p99_ms'):.2f} | "
+                  f"{med(name, 'added_p50_ms'):+.2f} | {med(name, 'added_p99_ms'):+.2f} | "
+                  f"{med(name, 'storm_fetches'):g} | {med(name, 'storm_ok'):g} | "
+                  f"{med(name, 'storm_s'):.2f} |")
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"reps": reps, "args": vars(a)}, f, indent=1)
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
