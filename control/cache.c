@@ -194,9 +194,11 @@ struct ctl_asset_ref *ctl_cache_asset_get(struct ctl_cache *c, const char *id, i
 {
         struct asset_slot *e = &c->assets[hash(id) & (ASSETS - 1)];
 
-        /* Keyed by version: a re-registered asset is a miss at once. The TTL bounds memory
-         * held for assets no longer played. */
-        if (!e->r || strcmp(e->id, id) || e->version != version || !fresh(c, e->fetched_ms, now_ms))
+        /* Keyed by version: a re-registered asset is a miss at once, and a version match is
+         * the same content however old the copy, so no TTL applies (the table's size bounds
+         * the memory). Without this, every session expiring from the cache at once would
+         * re-parse a large asset once each. */
+        if (c->ttl_ms == 0 || !e->r || strcmp(e->id, id) || e->version != version)
                 return NULL;
         e->r->refs++;
         return e->r;
