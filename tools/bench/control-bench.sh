@@ -128,6 +128,26 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = os.getenv("BODY")
 LUA
 
+# Session + manifest as a player does them: POST /v1/playback, then GET the manifest of the
+# session it returned (served from the session this instance just cached).
+cat >"$tmp/pair.lua" <<'LUA'
+local queue = {}
+request = function()
+        local sid = table.remove(queue)
+        if sid then
+                return wrk.format("GET", "/v1/manifest/" .. sid .. ".mpd")
+        end
+        return wrk.format("POST", "/v1/playback", {["Content-Type"] = "application/json"},
+                          '{"title":"bench1"}')
+end
+response = function(status, headers, body)
+        local sid = body:match('"session":%s*"(%x+)"')
+        if sid then
+                table.insert(queue, sid)
+        end
+end
+LUA
+
 run() { # name, wrk args...
         name=$1
         shift
@@ -136,7 +156,7 @@ run() { # name, wrk args...
         p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
         non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
         printf '%-26s %10s req/s   p99 %8s   non-2xx %s\n' "$name" "$rps" "$p99" "${non2xx:-0}"
-        eval "rps_$(echo "$name" | tr 'A-Z ' 'a-z_')=$rps"
+        eval "rps_$(echo "$name" | tr 'A-Z +' 'a-z__')=$rps"
 }
 
 echo "sluice-control vs nginx, ${secs}s, $conns connections, wrk -t1, MPD $(wc -c <"$tmp/static.mpd") bytes"
@@ -144,6 +164,8 @@ run "nginx static MPD" "http://127.0.0.1:$nport/static.mpd"
 run "control healthz" "$url/healthz"
 run "control manifest" "$url/v1/manifest/$sid.mpd"
 BODY='{"title":"bench1"}' run "control playback" -s "$tmp/post.lua" "$url/v1/playback"
+run "control session+manifest" -s "$tmp/pair.lua" "$url"
 BODY='{"load":0.2,"titles":["bench1"]}' run "control heartbeat" -s "$tmp/post.lua" "$url/v1/edges/edge-a/heartbeat"
 python3 -c "print('manifest / static ratio: %.2f' % ($rps_control_manifest / $rps_nginx_static_mpd))"
 python3 -c "print('healthz / static ratio (server alone): %.2f' % ($rps_control_healthz / $rps_nginx_static_mpd))"
+python3 -c "print('session+manifest pairs/s: %.0f' % ($rps_control_session_manifest / 2))"
