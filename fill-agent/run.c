@@ -31,6 +31,8 @@ struct run_edge {
         size_t n_queue;
         struct transfer_edge *te;
         bool wait_mode;
+        int64_t gate_at_ns; /* when gate() last looked at the clock */
+        enum transfer_gate gate_last;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -69,9 +71,15 @@ static bool in_window(struct run_edge *re, int64_t *ret_wait)
         return in;
 }
 
-static enum transfer_gate gate(void *ud)
+static int64_t mono_ns(void)
 {
-        struct run_edge *re = ud;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static enum transfer_gate gate_eval(struct run_edge *re)
+{
         int64_t wait;
 
         if (in_window(re, &wait)) {
@@ -83,6 +91,22 @@ static enum transfer_gate gate(void *ud)
         if (re->opened)
                 re->closed = true; /* it closed during the run: finish what is in flight */
         return !re->closed && re->wait_mode ? TRANSFER_WAIT : TRANSFER_STOP;
+}
+
+/* Asked on every turn of the transfer loop; the zone lookup behind it is not free, and a
+ * window is minutes wide, so look at the clock at most every 200 ms. */
+static enum transfer_gate gate(void *ud)
+{
+        struct run_edge *re = ud;
+        int64_t now = mono_ns();
+
+        if (!re->has_window)
+                return TRANSFER_GO;
+        if (re->gate_at_ns && now - re->gate_at_ns < 200000000ll)
+                return re->gate_last;
+        re->gate_at_ns = now;
+        re->gate_last = gate_eval(re);
+        return re->gate_last;
 }
 
 /* Wait up to secs seconds of wall time, returning early on a signal. */
