@@ -153,39 +153,6 @@ static const struct option long_opts[] = {
     {0},
 };
 
-uint64_t opts_edge_rate(const struct fill_opts *o, const struct fill_edge_cfg *e)
-{
-        return e->rate_bps ? e->rate_bps : o->cfg.rate_bps;
-}
-
-const char *opts_edge_window(const struct fill_opts *o, const struct fill_edge_cfg *e)
-{
-        return e->window ? e->window : o->cfg.window;
-}
-
-const char *opts_edge_tz(const struct fill_opts *o, const struct fill_edge_cfg *e)
-{
-        return e->tz ? e->tz : o->cfg.tz;
-}
-
-unsigned opts_edge_parallel(const struct fill_opts *o, const struct fill_edge_cfg *e)
-{
-        return (unsigned)(e->parallel > 0 ? e->parallel : o->cfg.parallel);
-}
-
-const char *opts_journal_path(const struct fill_opts *o, const char *id, char *buf, size_t cap)
-{
-        size_t n = (size_t)snprintf(buf, cap, "%s/", o->cfg.state_dir);
-        for (size_t i = 0; id[i] && n + 9 < cap; i++) {
-                char c = id[i];
-                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                          (c >= '0' && c <= '9') || c == '-' || c == '_' || (c == '.' && i > 0);
-                buf[n++] = ok ? c : '_';
-        }
-        snprintf(buf + n, cap - n, ".journal");
-        return buf;
-}
-
 /* Replace a malloc'd string field with a copy of v. */
 static int set_str(char **field, const char *v)
 {
