@@ -400,10 +400,18 @@ int main(int argc, char **argv)
         log_info("drained, exiting");
         rc = 0;
 out:
+        if (ctl->loop)
+                uring_loop_set_iter_hook(ctl->loop, NULL, NULL);
         if (ctl->srv)
                 ctl_server_free(ctl->srv);
+        ctl->srv = NULL;
         if (ctl->db)
                 pgdb_free(ctl->db);
+        ctl->db = NULL;
+        /* Let the closed listeners, connections and database sockets see their last
+         * completions, so each is freed by its owner rather than leaked at exit. */
+        if (ctl->loop && uring_loop_settle(ctl->loop, 1000) < 0)
+                log_debug("exit: some owners still had operations in flight, ignoring");
         if (ctl->loop)
                 uring_loop_free(ctl->loop);
         ctl_cache_free(ctl->cache);

@@ -192,6 +192,18 @@ log: {{level: info}}
         return o
 
 
+def until_ok(ctl, method, path, body=None, tries=15, **kw):
+    """Retry as a client does: honour Retry-After on 503."""
+    import time
+    for _ in range(tries):
+        st, h, b = ctl.request(method, path, body, **kw)
+        if st != 503:
+            return st, h, b
+        check("retry-after" in h, "503 without Retry-After")
+        time.sleep(int(h["retry-after"]))
+    raise Failure(f"{path}: still 503 after {tries} tries")
+
+
 def make_asset(title, encrypted=False, segments=3, files=True, video_reps=("240p", "360p")):
     """An asset.json as sluice-ingest writes it (docs/ingest.md)."""
     reps = []

@@ -8,18 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import Control, Failure, Postgres, check, register, run
-
-
-def until_ok(ctl, method, path, body=None, tries=15):
-    """Retry as a client does: honour Retry-After on 503."""
-    for _ in range(tries):
-        st, h, b = ctl.request(method, path, body)
-        if st != 503:
-            return st, h, b
-        check("retry-after" in h, "503 without Retry-After")
-        time.sleep(int(h["retry-after"]))
-    raise Failure(f"{path}: still 503 after {tries} tries")
+from ctlharness import Control, Failure, Postgres, check, register, run, until_ok
 
 
 def main(binary, tmp):
