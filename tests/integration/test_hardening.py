@@ -124,6 +124,8 @@ def setup(binary):
         del os.environ["NOTIFY_SOCKET"]
         del os.environ["WATCHDOG_USEC"]
     ctx.edge = e
+    # The listeners accept a moment before the filter is loaded (rings first, then seccomp).
+    wait_for(lambda: log_has(e, r"io_uring restricted to"), "the sandbox summary in the log")
     e.push({"/t1/seg-1.m4s": os.urandom(200_000), "/t1/one.bin": b"x"})
     return ctx
 
@@ -221,10 +223,18 @@ def stopping_on_sigterm(ctx):
     ctx.notify.expect("STOPPING=1")
 
 
-def status_of_started(binary, overrides):
+def log_has(e, pattern):
+    with open(e.log_path, errors="replace") as f:
+        return re.search(pattern, f.read()) is not None
+
+
+def status_of_started(binary, overrides, log_line):
+    """Start an edge, wait for log_line (the sandbox is set up after the listeners accept, and
+    before READY=1), and return its /proc status."""
     e = Edge(binary, overrides)
     try:
         e.start()
+        wait_for(lambda: log_has(e, log_line), f"log line {log_line!r}")
         st = status_fields(f"/proc/{e.proc.pid}/status")
         e.stop()
         return st
@@ -234,10 +244,11 @@ def status_of_started(binary, overrides):
 
 @test
 def sandbox_switch(ctx):
-    off = status_of_started(ctx.binary, {"sandbox": {"enabled": False}})
+    off = status_of_started(ctx.binary, {"sandbox": {"enabled": False}},
+                            r"sandbox.*disabled by configuration")
     eq(off["Seccomp"], "0", "Seccomp with sandbox.enabled false")
     eq(off["NoNewPrivs"], "0", "NoNewPrivs with sandbox.enabled false")
-    on = status_of_started(ctx.binary, {"sandbox": {"seccomp": "log"}})
+    on = status_of_started(ctx.binary, {"sandbox": {"seccomp": "log"}}, r"seccomp log \(\d+ rules\)")
     eq(on["Seccomp"], "2", "Seccomp in log mode")
     eq(int(on["CapEff"], 16), 0, "CapEff as root without user:")
     eq(on["Uid"].split()[0], "0", "uid stays 0 without user:")
