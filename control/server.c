@@ -68,6 +68,8 @@ struct ctl_conn {
         bool peer_eof;
         bool close_after;
         bool send_armed;
+        bool in_process;    /* conn_process() is on the stack */
+        bool again;         /* a reply inside it made the next request parsable */
         char *in;           /* current request (and what followed it before it was dispatched) */
         size_t in_len, in_cap;
         char *more;         /* bytes that arrived while a request was in its handler */
@@ -168,9 +170,14 @@ static bool buf_append(char **buf, size_t *len, size_t *cap, const char *data, s
         return true;
 }
 
+/* Input a connection may buffer: a head (or the head and body being read) plus what a client
+ * pipelines behind it. Kept small while reading heads, since each answered request moves
+ * what follows it to the front of the buffer. */
 static size_t in_max(const struct ctl_conn *c)
 {
-        return HEAD_MAX + (size_t)c->srv->ctl->cfg->max_body + PIPELINE_MAX;
+        if (c->state == CS_READ_BODY)
+                return c->head_len + c->body_len + PIPELINE_MAX;
+        return HEAD_MAX + PIPELINE_MAX;
 }
 
 /* ---- closing ---- */
@@ -222,7 +229,7 @@ static void response_done(struct ctl_conn *c)
         c->head_len = c->body_len = 0;
         if (c->more_len) {
                 if (!buf_append(&c->in, &c->in_len, &c->in_cap, c->more, c->more_len,
-                                in_max(c))) {
+                                in_max(c) + PIPELINE_MAX)) {
                         conn_close(c, "input over limit");
                         return;
                 }
@@ -615,7 +622,31 @@ static void refuse(struct ctl_conn *c, int status, const char *detail)
         ctl_reply_error(&c->rq, status, status == 413 ? "payload_too_large" : "bad_request", detail);
 }
 
+static void process_one(struct ctl_conn *c);
+
+/*
+ * Parse and dispatch what c->in holds. A handler that replies at once finishes its response
+ * inside this call and makes the next pipelined request parsable; that request is taken by
+ * this loop rather than by a nested call, so a burst of pipelined requests cannot grow the
+ * stack with it.
+ */
 static void conn_process(struct ctl_conn *c)
+{
+        if (c->in_process) {
+                c->again = true;
+                return;
+        }
+        c->in_process = true;
+        c->refs++; /* c stays allocated until this loop is done with it */
+        do {
+                c->again = false;
+                process_one(c);
+        } while (c->again && c->state != CS_CLOSED);
+        c->in_process = false;
+        conn_unref(c);
+}
+
+static void process_one(struct ctl_conn *c)
 {
         struct ctl_server *srv = c->srv;
         const struct ctl_cfg *cfg = srv->ctl->cfg;

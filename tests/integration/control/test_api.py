@@ -122,6 +122,14 @@ def test_basics(ctl):
     out = raw(ctl, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
                    b"GET /v1/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     check(out.count(b"HTTP/1.1 ") == 2 and out.index(b"200 OK") < out.index(b"404"), "pipeline")
+    # A long pipelined burst: all answered, in order, without the server's stack growing
+    # with it; past the pipelining allowance the connection is closed, the server lives on.
+    burst = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 1500
+    out = raw(ctl, burst + b"GET /v1/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    check(out.count(b"HTTP/1.1 200 OK") == 1500 and out.endswith(b'"no such route"}'),
+          f"pipelined burst: {out.count(b'HTTP/1.1 200 OK')} answers")
+    raw(ctl, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 20000)
+    check(ctl.json("GET", "/healthz")["status"] == "ok", "alive after an oversized burst")
 
 
 def test_limits(ctl):
