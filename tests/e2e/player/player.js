@@ -2,7 +2,13 @@
 // player and the edge are doing. The e2e test drives this same page and reads window.sluice.
 //
 // Query parameters:
-//   title=ID        play <edge>/<ID>/manifest.mpd (edge from /config.json)
+//   title=ID        with a control plane (config.control): show the title's details and play
+//                   it through a control session; without: play <edge>/<ID>/manifest.mpd
+//   episode=ID      the episode of a series to play (default: where the profile left it)
+//   profile=N       control profile (default: one made on first visit, kept in localStorage)
+//   device=NAME     the device name sent with playback reports (default: kept in localStorage)
+//   control=ipv6    talk to control over its second address (the demo's [::1]: another country)
+//   q=WORDS         search the catalogue
 //   src=URL         play any manifest URL instead
 //   cmcd=query|header|off   how CMCD is sent to the edge (default query: no CORS preflight)
 //   autoplay=0      load but do not start
@@ -28,6 +34,12 @@ const state = {
   stalls: [],     // {at, ms}: from a 'waiting' after playback started to the next 'playing'
   stalledSince: null,
   firstFrameMs: null, // page clock (performance.now()) when the first frame was presented
+  session: null,  // control's POST /v1/playback answer
+  notice: null,   // {status, message}: why a title does not play (451, 404, ...)
+  details: null,  // control's GET /v1/titles/<id>
+  reports: 0,     // playback reports accepted by control
+  profile: null,
+  device: null,
   served: null,   // last edge response headers of interest
   lastSegment: null,
 };
@@ -114,13 +126,20 @@ function render() {
   if (state.served) {
     const h = state.served.headers;
     const who = h['x-sluice-edge'] || h['x-served-by'] || h.via || h.server || '';
-    const cfgId = state.config && state.config.edgeId ? ` (configured: ${state.config.edgeId})` : '';
+    const named = ((state.config && state.config.edges) || []).find((e) =>
+      new URL(e.url).host === state.served.host);
+    const cfgId = named ? ` (${named.id})`
+      : state.config && state.config.edgeId ? ` (configured: ${state.config.edgeId})` : '';
+    state.servedBy = named ? named.id : null;
     $('s-edge').textContent = `${who || 'unknown (no identifying header exposed)'} at ` +
       `${state.served.host}${cfgId}`;
     const cache = h['x-cache-status'] || h['x-cache'] || '';
     $('s-cache').textContent = cache ? cache + (h.age ? ` · age ${h.age}` : '') : '–';
   }
   if (state.lastSegment) $('s-seg').textContent = state.lastSegment;
+  const n = $('notice');
+  n.textContent = state.notice ? state.notice.message : '';
+  n.hidden = !state.notice;
   const errs = $('s-errors');
   errs.textContent = state.errors.length
     ? state.errors.map((e) => `${e.source}: ${e.message}`).join('\n') : 'none';
@@ -150,7 +169,7 @@ function renderTitles() {
   $('edge-line').textContent = edge ? `edge ${edge}` : '';
 }
 
-function start(src, autoplay) {
+function start(src, autoplay, { startTime, licenseUrl } = {}) {
   const v = $('video');
   state.src = src;
   v.addEventListener('playing', () => {
@@ -226,9 +245,198 @@ function start(src, autoplay) {
     } catch { /* a display aid only */ }
     return Promise.resolve(resp);
   });
-  player.initialize(v, src, autoplay);
+  if (licenseUrl) {
+    player.setProtectionData({ 'org.w3.clearkey': { serverURL: licenseUrl } });
+  }
+  if (startTime > 0) player.initialize(v, src, autoplay, startTime);
+  else player.initialize(v, src, autoplay);
   render();
 }
+
+// ---- the catalogue and sessions (with a control plane) ----
+
+function controlBase() {
+  const c = state.config;
+  return params.get('control') === 'ipv6' && c.controlAlt ? c.controlAlt : c.control;
+}
+
+async function api(method, path, body) {
+  const r = await fetch(controlBase() + path, {
+    method,
+    headers: body ? { 'Content-Type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+    cache: 'no-store',
+  });
+  let j = null;
+  try { j = await r.json(); } catch { /* an empty or non-JSON answer */ }
+  return { status: r.status, ok: r.ok, body: j };
+}
+
+async function ensureProfile() {
+  let p = params.get('profile') || localStorage.getItem('sluice-profile');
+  if (!p) {
+    const r = await api('POST', '/v1/profiles', { name: 'demo viewer' });
+    if (r.ok) p = String(r.body.id);
+    if (p) localStorage.setItem('sluice-profile', p);
+  }
+  state.profile = p ? Number(p) : null;
+  let d = params.get('device') || localStorage.getItem('sluice-device');
+  if (!d) {
+    d = `browser-${Math.random().toString(36).slice(2, 8)}`;
+    localStorage.setItem('sluice-device', d);
+  }
+  state.device = d;
+}
+
+function link(text, query) {
+  const a = document.createElement('a');
+  const q = new URLSearchParams(query);
+  for (const k of ['profile', 'device', 'control']) if (params.get(k)) q.set(k, params.get(k));
+  a.href = `?${q}`;
+  a.textContent = text;
+  return a;
+}
+
+function renderCards(items) {
+  const ul = $('titles');
+  ul.textContent = '';
+  if (!items.length) {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    li.textContent = 'nothing found';
+    ul.append(li);
+  }
+  for (const t of items) {
+    const li = document.createElement('li');
+    const a = link(t.name || t.id, { title: t.id });
+    a.dataset.title = t.id;
+    if (t.id === state.title) a.className = 'current';
+    if (t.available === false) a.title = 'not available in your country';
+    li.append(a);
+    ul.append(li);
+  }
+}
+
+async function loadCatalog() {
+  const q = params.get('q');
+  const qs = state.profile ? `profile=${state.profile}` : '';
+  const r = q ? await api('GET', `/v1/search?q=${encodeURIComponent(q)}&${qs}`)
+    : await api('GET', `/v1/catalog?${qs}`);
+  if (!r.ok) {
+    addError('control', `catalogue: ${r.status} ${r.body && r.body.detail}`);
+    return;
+  }
+  state.catalog = r.body.items;
+  renderCards(r.body.items);
+  $('edge-line').textContent = `control ${controlBase()}`;
+  if (state.profile) {
+    const cw = await api('GET', `/v1/continue-watching?profile=${state.profile}`);
+    const ul = $('continue');
+    ul.textContent = '';
+    for (const it of (cw.ok && cw.body.items) || []) {
+      const li = document.createElement('li');
+      const q2 = { title: it.title };
+      if (it.episode) q2.episode = it.episode;
+      li.append(link(`${it.name} · ${Math.round(it.position)} s`, q2));
+      ul.append(li);
+    }
+    $('continue-box').hidden = !ul.children.length;
+  }
+}
+
+function renderDetails(d) {
+  const box = $('details');
+  box.textContent = '';
+  const h = document.createElement('h2');
+  h.textContent = `${d.name}${d.year ? ` (${d.year})` : ''}`;
+  const p = document.createElement('p');
+  p.textContent = d.synopsis || '';
+  const meta = document.createElement('p');
+  meta.className = 'muted';
+  meta.textContent = [d.kind, (d.genres || []).join(', '), d.encrypted ? 'ClearKey' : '',
+    (d.cast || []).map((c) => c.name).join(', '), d.available ? '' : 'not available in your country']
+    .filter(Boolean).join(' · ');
+  box.append(h, p, meta);
+  for (const season of d.seasons || []) {
+    const ul = document.createElement('ul');
+    for (const e of season.episodes) {
+      const li = document.createElement('li');
+      const a = link(`S${season.season}E${e.episode} ${e.name}`, { title: d.id, episode: e.id });
+      a.dataset.episode = e.id;
+      li.append(a);
+      ul.append(li);
+    }
+    box.append(ul);
+  }
+  box.hidden = false;
+}
+
+async function report(reason) {
+  const v = $('video');
+  if (!state.session || !Number.isFinite(v.currentTime)) return null;
+  let q = '';
+  try { q = player.getCurrentRepresentationForType('video').id; } catch { /* not yet */ }
+  const r = await fetch(state.session.report_url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ session: state.session.session, position: v.currentTime,
+      quality: q || undefined, device: state.device }),
+    keepalive: reason === 'unload',
+  }).catch(() => null);
+  if (r && r.ok) state.reports++;
+  return r ? r.status : 0;
+}
+
+async function playTitle(title, episode) {
+  const d = await api('GET', `/v1/titles/${encodeURIComponent(title)}${state.profile ? `?profile=${state.profile}` : ''}`);
+  if (d.ok) {
+    state.details = d.body;
+    renderDetails(d.body);
+  }
+  const body = { title };
+  if (episode) body.episode = episode;
+  if (state.profile) body.profile = state.profile;
+  const r = await api('POST', '/v1/playback', body);
+  if (!r.ok) {
+    const why = r.status === 451 ? 'This title is not available in your country.'
+      : r.status === 404 ? 'No such title.' : `Cannot play: ${r.status}`;
+    state.notice = { status: r.status, message: `${why} (${r.body && r.body.detail})` };
+    render();
+    return;
+  }
+  state.session = r.body;
+  if (r.body.resume_position > 0) {
+    state.notice = null;
+    $('s-resume').textContent = `resumed at ${r.body.resume_position.toFixed(1)} s`;
+  }
+  start(r.body.manifest_url, params.get('autoplay') !== '0',
+    { startTime: r.body.resume_position, licenseUrl: r.body.license_url });
+  const v = $('video');
+  setInterval(() => { if (!v.paused) report('tick'); }, 5000);
+  v.addEventListener('pause', () => report('pause'));
+  v.addEventListener('seeked', () => report('seek'));
+  addEventListener('pagehide', () => report('unload'));
+}
+
+async function bootControl() {
+  await ensureProfile();
+  $('search').hidden = false;
+  $('q').value = params.get('q') || '';
+  $('search').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams(location.search);
+    q.delete('title');
+    q.delete('episode');
+    q.set('q', $('q').value.trim());
+    location.search = `?${q}`;
+  });
+  await loadCatalog();
+  if (state.title) {
+    if (!state.support.mse) addError('page', 'this browser has no Media Source Extensions');
+    else await playTitle(state.title, params.get('episode'));
+  }
+}
+window.sluice.report = report;
 
 async function boot() {
   try {
@@ -244,6 +452,18 @@ async function boot() {
     aac: self.MediaSource ? MediaSource.isTypeSupported('audio/mp4; codecs="mp4a.40.2"') : false,
   };
   state.title = params.get('title');
+  if (state.config.control && !params.get('src')) {
+    $('custom').hidden = true;
+    try {
+      await bootControl();
+    } catch (e) {
+      addError('page', `control: ${e.message}`);
+    }
+    state.ready = true;
+    setInterval(render, 500);
+    render();
+    return;
+  }
   let src = params.get('src');
   if (!src && state.title) {
     const t = state.config.titles.find((x) => x.id === state.title);

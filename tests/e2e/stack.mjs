@@ -1,0 +1,354 @@
+#!/usr/bin/env node
+// The whole stack, played by real players: headless Chromium against what tools/demo started
+// (its var/demo/env file), with every manifest issued by sluice-control.
+//
+//   node stack.mjs --env FILE [--only NAME[,NAME...]] [--chromium PATH]
+//
+// Scenarios (all by default, in this order; failover last, since it kills an edge):
+//   play      dash.js plays a title from control's manifest through an edge; media time
+//             advances, no errors, every segment fetched matches the origin's SHA-256
+//   players   Shaka Player (control's MPD) and hls.js (control's HLS playlist) play it too
+//   clearkey  the ClearKey title plays (licence from control)
+//   geo       a client in an unlicensed country gets 451, and the page says so
+//   licence   a licence request without a live session gets no key
+//   seek      seek to the middle; seek-to-playing latency
+//   resume    report a position, reopen the title on another device, resume within a segment
+//   failover  kill the preferred edge mid-playback: playback goes on from the other edge
+//             through content steering with a bounded stall, and once heartbeats stop the
+//             steering answers stop naming the dead edge
+// Figures are printed as "figure:" lines. Exit 0 pass, 1 fail, 77 skip, 2 bad usage.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required'];
+const ALL = ['play', 'players', 'clearkey', 'geo', 'licence', 'seek', 'resume', 'failover'];
+const SEGMENT = 4; // seconds, the origin layout's segment duration
+
+const opt = { chromium: '/usr/bin/chromium', only: ALL };
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  const next = () => argv[++i];
+  switch (argv[i]) {
+    case '--env': opt.env = next(); break;
+    case '--only': opt.only = next().split(','); break;
+    case '--chromium': opt.chromium = next(); break;
+    default: process.stderr.write(`stack: unknown argument ${argv[i]}\n`); process.exit(2);
+  }
+}
+if (!opt.env || opt.only.some((o) => !ALL.includes(o))) {
+  process.stderr.write(`usage: stack.mjs --env FILE [--only ${ALL.join(',')}]\n`);
+  process.exit(2);
+}
+const env = {};
+for (const line of readFileSync(opt.env, 'utf8').split('\n')) {
+  const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+  if (m) env[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
+}
+const edges = [{ id: env.EDGE_ID, url: env.EDGE_URL }, { id: env.EDGE2_ID, url: env.EDGE2_URL }];
+const edgeOf = (url) => edges.find((e) => url.startsWith(e.url));
+
+const log = (m) => process.stderr.write(`stack: ${m}\n`);
+const figure = (m) => process.stdout.write(`figure: ${m}\n`);
+const checks = [];
+const check = (ok, name, detail = '') => {
+  checks.push(ok);
+  process.stdout.write(`${ok ? 'ok' : 'not ok'} ${checks.length} - ${name}${detail ? ` (${detail})` : ''}\n`);
+  return ok;
+};
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+
+async function control(method, path, body) {
+  const r = await fetch(env.CONTROL_URL + path, { method,
+    headers: body !== undefined ? { 'Content-Type': 'application/json' } : {},
+    body: body !== undefined ? (typeof body === 'string' ? body : JSON.stringify(body)) : undefined });
+  let j = null;
+  try { j = await r.json(); } catch { /* not JSON */ }
+  return { status: r.status, body: j };
+}
+
+// Every edge response of a page, and the SHA-256 check of its body against the origin file.
+function watchEdges(page) {
+  const w = { responses: [], bodies: [] };
+  page.on('response', (resp) => {
+    const e = edgeOf(resp.url());
+    if (!e) return;
+    const u = new URL(resp.url());
+    const status = resp.status();
+    w.responses.push({ edge: e.id, path: u.pathname, status, at: Date.now() });
+    if (status !== 200 && status !== 206) return;
+    // /s/<jwt>/<asset>/<rep>/<file> → ORIGIN_DIR/<asset>/<rep>/<file>
+    const rel = u.pathname.replace(/^\/s\/[^/]+\//, '').replace(/^\/+/, '');
+    w.bodies.push((async () => {
+      let body;
+      try {
+        body = await resp.body();
+      } catch (err) {
+        return { rel, ok: true, skipped: true };
+      }
+      let want = await readFile(join(env.ORIGIN_DIR, decodeURIComponent(rel))).catch(() => null);
+      if (!want) return { rel, ok: false, detail: 'not in the origin' };
+      if (status === 206) {
+        const m = /^bytes (\d+)-(\d+)\//.exec(resp.headers()['content-range'] || '');
+        if (!m) return { rel, ok: false, detail: '206 without Content-Range' };
+        want = want.subarray(Number(m[1]), Number(m[2]) + 1);
+      }
+      return { rel, ok: sha256(body) === sha256(want), detail: `${body.length} vs ${want.length} bytes` };
+    })());
+  });
+  return w;
+}
+
+async function openPlayer(browser, query, { context } = {}) {
+  const ctx = context || await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => log(`page exception: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') log(`console: ${m.text()}`); });
+  const w = watchEdges(page);
+  const t0 = Date.now();
+  await page.goto(`${env.PLAYER_URL}?${query}`);
+  await page.waitForFunction(() => window.sluice && window.sluice.state.ready, null, { timeout: 20000 });
+  return { ctx, page, w, t0, own: !context };
+}
+
+const failedNow = `(window.sluice.state.errors.length > 0 || !!document.getElementById('video').error)`;
+async function waitPlaying(page, timeout = 25000) {
+  await page.waitForFunction(`${failedNow} || window.sluice.state.playing`, null, { timeout, polling: 100 });
+}
+async function waitAdvance(page, from, secs, timeout = 30000) {
+  await page.waitForFunction(`${failedNow} || document.getElementById('video').currentTime >= ${from + secs}`,
+    null, { timeout, polling: 100 });
+}
+const videoTime = (page) => page.evaluate(() => document.getElementById('video').currentTime);
+const errorsOf = (page) => page.evaluate(() => window.sluice.state.errors.map((e) => `${e.source}: ${e.message}`)
+  .concat(document.getElementById('video').error ? [`video: ${document.getElementById('video').error.code}`] : []));
+
+const scenarios = {
+  async play(browser) {
+    const p = await openPlayer(browser, 'title=demo-movie');
+    await waitPlaying(p.page);
+    const ttff = await p.page.evaluate(() => window.sluice.state.firstFrameMs);
+    const t0 = await videoTime(p.page);
+    await waitAdvance(p.page, t0, 8).catch(() => {});
+    const t1 = await videoTime(p.page);
+    const errs = await errorsOf(p.page);
+    const bodies = await Promise.all(p.w.bodies);
+    const segs = new Set(bodies.filter((b) => !b.skipped && b.rel.endsWith('.m4s')).map((b) => b.rel));
+    const bad = bodies.filter((b) => !b.ok);
+    check(t1 - t0 >= 7.95, 'play: media time advances 8 s', `${t0.toFixed(1)} → ${t1.toFixed(1)}`);
+    check(errs.length === 0, 'play: no player errors', errs.join('; '));
+    check(segs.size >= 4 && bad.length === 0, 'play: every segment fetched matches the origin (SHA-256)',
+      `${bodies.length} bodies, ${segs.size} distinct segments${bad.length ? '; bad: ' + bad.map((b) => `${b.rel} ${b.detail}`).join(', ') : ''}`);
+    const bad4 = p.w.responses.filter((r) => r.status >= 400);
+    check(bad4.length === 0, 'play: no error status from the edges', bad4.map((r) => `${r.status} ${r.path}`).slice(0, 3).join(' '));
+    const served = await p.page.evaluate(() => [window.sluice.state.servedBy, document.getElementById('s-edge').textContent]);
+    check(!!served[0], 'play: the page says which edge is serving', served[1]);
+    figure(`play: first frame ${ttff ? Math.round(ttff) : '?'} ms after navigation start (page clock)`);
+    await p.ctx.close();
+  },
+
+  async players(browser) {
+    const s = await control('POST', '/v1/playback', { title: 'demo-movie' });
+    if (!check(s.status === 200 && s.body.hls_url, 'players: control issues a session with an HLS playlist', `${s.status}`)) return;
+    for (const [which, src] of [['shaka', s.body.manifest_url], ['hlsjs', s.body.hls_url]]) {
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      const w = watchEdges(page);
+      await page.goto(`${env.PLAYER_URL}alt.html?player=${which}&src=${encodeURIComponent(src)}`);
+      let ok = true;
+      try {
+        await page.waitForFunction('window.sluiceAlt.state.errors.length > 0 || window.sluiceAlt.state.playing',
+          null, { timeout: 25000, polling: 100 });
+        const t0 = await videoTime(page);
+        await page.waitForFunction(`window.sluiceAlt.state.errors.length > 0 || document.getElementById('video').currentTime >= ${t0 + 6}`,
+          null, { timeout: 25000, polling: 100 });
+      } catch (e) {
+        ok = false;
+        log(`${which}: ${e.message.split('\n')[0]}`);
+      }
+      const st = await page.evaluate(() => ({ errors: window.sluiceAlt.state.errors, t: document.getElementById('video').currentTime }));
+      const bodies = await Promise.all(w.bodies);
+      const bad = bodies.filter((b) => !b.ok);
+      const segs = new Set(bodies.filter((b) => b.rel.endsWith('.m4s')).map((b) => b.rel));
+      check(ok && st.errors.length === 0 && segs.size >= 2 && bad.length === 0,
+        `players: ${which} plays control's ${which === 'shaka' ? 'MPD' : 'HLS playlist'} through the edges`,
+        `t=${st.t.toFixed(1)} s, ${segs.size} segments, ${bad.length} mismatches ${st.errors.map((e) => e.message).join('; ')}`);
+      await ctx.close();
+    }
+  },
+
+  async clearkey(browser) {
+    const p = await openPlayer(browser, 'title=demo-secret');
+    const lic = [];
+    p.page.on('response', (r) => { if (r.url().includes('/v1/license/clearkey')) lic.push(r.status()); });
+    let ok = true;
+    try {
+      await waitPlaying(p.page);
+      const t0 = await videoTime(p.page);
+      await waitAdvance(p.page, t0, 6);
+    } catch (e) {
+      ok = false;
+      log(`clearkey: ${e.message.split('\n')[0]}`);
+    }
+    const errs = await errorsOf(p.page);
+    const enc = await p.page.evaluate(() => window.sluice.state.session && window.sluice.state.session.encrypted);
+    check(ok && errs.length === 0 && enc === true, 'clearkey: the encrypted title plays', errs.join('; '));
+    check(lic.includes(200), 'clearkey: the licence came from control', `statuses ${lic.join(',')}`);
+    await p.ctx.close();
+  },
+
+  async geo(browser) {
+    const p = await openPlayer(browser, 'title=demo-movie&control=ipv6');
+    await p.page.waitForFunction(() => window.sluice.state.notice || window.sluice.state.session, null, { timeout: 15000 });
+    const st = await p.page.evaluate(() => ({ notice: window.sluice.state.notice,
+      shown: document.getElementById('notice').textContent, hidden: document.getElementById('notice').hidden }));
+    check(st.notice && st.notice.status === 451, 'geo: a client in BR gets 451', JSON.stringify(st.notice));
+    check(!st.hidden && /not available in your country/i.test(st.shown), 'geo: the page says so', st.shown);
+    await p.ctx.close();
+  },
+
+  async licence() {
+    const s = await control('POST', '/v1/playback', { title: 'demo-secret' });
+    const asset = JSON.parse(readFileSync(join(env.ORIGIN_DIR, 'demo-secret', 'asset.json'), 'utf8'));
+    const kid = Buffer.from(asset.encryption.kid, 'hex').toString('base64url');
+    const req = JSON.stringify({ kids: [kid], type: 'temporary' });
+    const live = await control('POST', `/v1/license/clearkey?session=${s.body.session}`, req);
+    check(live.status === 200 && live.body.keys && live.body.keys.length === 1,
+      'licence: a live session gets its key (control of the check below)', `${live.status}`);
+    const none = await control('POST', '/v1/license/clearkey', req);
+    const made = await control('POST', `/v1/license/clearkey?session=${randomBytes(16).toString('hex')}`, req);
+    const noKey = (r) => r.status >= 400 && !(r.body && r.body.keys);
+    check(noKey(none) && noKey(made), 'licence: without a live session there is no key',
+      `no session: ${none.status}, made-up session: ${made.status}`);
+  },
+
+  async seek(browser) {
+    const p = await openPlayer(browser, 'title=demo-movie');
+    await waitPlaying(p.page);
+    const dur = await p.page.evaluate(() => document.getElementById('video').duration);
+    const mid = Math.floor(dur / 2);
+    const ms = await p.page.evaluate((to) => new Promise((resolve) => {
+      const v = document.getElementById('video');
+      const t = performance.now();
+      const done = () => { v.removeEventListener('playing', done); v.removeEventListener('timeupdate', tick); resolve(performance.now() - t); };
+      // 'playing' fires only after a stall; a seek inside the buffer resumes with timeupdates.
+      const tick = () => { if (!v.seeking && v.currentTime > to + 0.1 && v.readyState >= 3) done(); };
+      v.addEventListener('playing', done);
+      v.addEventListener('timeupdate', tick);
+      v.currentTime = to;
+    }), mid);
+    const t = await videoTime(p.page);
+    check(t >= mid && t < mid + SEGMENT, 'seek: playback goes on from the middle', `seeked to ${mid} s, at ${t.toFixed(1)} s`);
+    figure(`seek: seek-to-playing ${Math.round(ms)} ms (seed target 500 ms)`);
+    await p.ctx.close();
+  },
+
+  async resume(browser) {
+    const prof = await control('POST', '/v1/profiles', { name: 'resume test' });
+    const id = prof.body.id;
+    const a = await openPlayer(browser, `title=demo-movie&profile=${id}&device=phone`);
+    await waitPlaying(a.page);
+    const target = 17.3;
+    await a.page.evaluate((to) => { document.getElementById('video').currentTime = to; }, target);
+    await a.page.waitForFunction((to) => document.getElementById('video').currentTime >= to + 0.5, target, { timeout: 15000 });
+    const pos = await a.page.evaluate(async () => {
+      const v = document.getElementById('video');
+      v.pause();
+      await window.sluice.report('test');
+      return v.currentTime;
+    });
+    await a.ctx.close();
+    // Another device: a fresh browser context (no shared storage) with the same profile.
+    const b = await openPlayer(browser, `title=demo-movie&profile=${id}&device=tv`);
+    await waitPlaying(b.page);
+    const st = await b.page.evaluate(() => ({ resume: window.sluice.state.session.resume_position,
+      t: document.getElementById('video').currentTime }));
+    check(Math.abs(st.resume - pos) < 0.5, 'resume: control hands the reported position to the other device',
+      `reported ${pos.toFixed(2)} s, offered ${st.resume.toFixed(2)} s`);
+    check(st.t >= pos - SEGMENT && st.t <= pos + SEGMENT, 'resume: playback on the other device starts within one segment',
+      `at ${st.t.toFixed(2)} s`);
+    await b.ctx.close();
+  },
+
+  async failover(browser) {
+    const p = await openPlayer(browser, 'title=demo-series');
+    await waitPlaying(p.page);
+    const sid = await p.page.evaluate(() => window.sluice.state.session.session);
+    const t0 = await videoTime(p.page);
+    await waitAdvance(p.page, t0, 2);
+    const before = p.w.responses.filter((r) => r.path.endsWith('.m4s'));
+    const preferred = before.length ? before[before.length - 1].edge : null;
+    const steer0 = await control('GET', `/v1/steering/${sid}`);
+    const first = steer0.body && steer0.body['PATHWAY-PRIORITY'] && steer0.body['PATHWAY-PRIORITY'][0];
+    check(preferred === first, 'failover: segments come from the edge steering ranks first', `${preferred} / ${first}`);
+    const victim = edges.find((e) => e.id === preferred) || edges[0];
+    const other = edges.find((e) => e !== victim);
+    const pid = Number(victim === edges[0] ? env.EDGE_PID : env.EDGE2_PID);
+    const killedAt = Date.now();
+    const tKill = await videoTime(p.page);
+    process.kill(pid, 'SIGKILL');
+    log(`killed ${victim.id} (pid ${pid}) at media time ${tKill.toFixed(1)} s`);
+    let ok = true;
+    try {
+      await waitAdvance(p.page, tKill, 3 * SEGMENT, 60000);
+    } catch (e) {
+      ok = false;
+    }
+    const st = await p.page.evaluate(() => ({ stalls: window.sluice.state.stalls,
+      open: window.sluice.state.stalledSince === null ? 0 : performance.now() - window.sluice.state.stalledSince,
+      t: document.getElementById('video').currentTime }));
+    const after = p.w.responses.filter((r) => r.at > killedAt && r.path.endsWith('.m4s') && r.status < 400);
+    const fromOther = after.filter((r) => r.edge === other.id).length;
+    const errs = await errorsOf(p.page);
+    const stall = Math.max(st.open, ...st.stalls.map((s) => s.ms), 0);
+    check(ok && fromOther > 0, `failover: playback goes on from ${other.id}`,
+      `media ${tKill.toFixed(1)} → ${st.t.toFixed(1)} s, ${fromOther} segments from ${other.id}`);
+    check(stall <= 2 * SEGMENT * 1000, 'failover: the stall is bounded (two segments)', `${Math.round(stall)} ms`);
+    check(errs.length === 0, 'failover: no player errors', errs.join('; '));
+    figure(`failover: longest stall ${Math.round(stall)} ms; ${st.stalls.length} stalls`);
+    // Control: the dead edge drops out of steering once two heartbeat periods pass.
+    let named = true;
+    let waited = 0;
+    const limit = Date.now() + 20000;
+    while (Date.now() < limit) {
+      const s = await control('GET', `/v1/steering/${sid}`);
+      named = JSON.stringify(s.body['PATHWAY-PRIORITY'] || []).includes(victim.id);
+      if (!named) break;
+      await p.page.waitForTimeout(250); // poll pace; the heartbeat deadline passes in control
+    }
+    waited = Date.now() - killedAt;
+    check(!named, `failover: steering stops naming ${victim.id} once its heartbeats stop`, `after ${waited} ms`);
+    await p.ctx.close();
+  },
+};
+
+async function main() {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-stack-chromium-'));
+  let browser;
+  try {
+    browser = await chromium.launch({ executablePath: opt.chromium, args: CHROMIUM_ARGS, headless: true });
+    for (const name of ALL.filter((n) => opt.only.includes(n))) {
+      const t = Date.now();
+      try {
+        await scenarios[name](browser);
+      } catch (e) {
+        check(false, `${name}: ran`, e.message.split('\n')[0]);
+      }
+      log(`${name}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+  }
+  const failed = checks.filter((c) => !c).length;
+  process.stdout.write(`${checks.length - failed} passed, ${failed} failed\n`);
+  return failed === 0 && checks.length > 0 ? 0 : 1;
+}
+
+process.exitCode = await main();
