@@ -154,7 +154,8 @@ static int frame(struct fixture *f, uint8_t type, uint8_t flags, uint32_t sid, c
         b[6] = (uint8_t)(sid >> 16);
         b[7] = (uint8_t)(sid >> 8);
         b[8] = (uint8_t)sid;
-        memcpy(b + 9, p, len);
+        if (len) /* empty frames may come with p == NULL */
+                memcpy(b + 9, p, len);
         return cl_send(f, b, 9 + len);
 }
 
