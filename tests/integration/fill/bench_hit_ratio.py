@@ -29,6 +29,8 @@ import fillharness as fh
 from fillharness import eh
 
 SCALE = 200
+TITLES = os.environ.get("HIT_TITLES", "40")
+SESSIONS = os.environ.get("HIT_SESSIONS", "40")
 BUDGET = 64 << 20
 DAY = 86400
 
@@ -96,7 +98,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sluice-hit-")
     trace = os.path.join(tmp, "trace.csv")
     subprocess.run([sim_bin, "--generate", "dash", "--out", trace, "--days", "2", "--titles",
-                    "40", "--sessions", "150", "--seed", "3"], check=True, capture_output=True)
+                    TITLES, "--sessions", SESSIONS, "--seed", "3"], check=True, capture_output=True)
     days = [[], []]
     sizes = {}
     with open(trace) as f:
@@ -127,9 +129,11 @@ def main():
 
     results = {}
     for scenario in ("no pre-push", "pre-push"):
+        # The store on tmpfs: the replay measures hits, not this machine's fsync latency.
         edge = eh.Edge(edge_bin, {"upstreams": [{"url": origin.url}],
                                   "cache": {"max_size": f"{BUDGET >> 20}M"},
-                                  "log": {"access_log": None}})
+                                  "log": {"access_log": None}},
+                       workdir=tempfile.mkdtemp(prefix="sluice-hit-edge-", dir="/dev/shm"))
         edge.start()
         try:
             _, err1 = replay(edge, days[0])
