@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "path-norm.h"
 
+#include "access-log.h"
 #include "admin.h"
 #include "evict.h"
 #include "conn.h"
@@ -498,6 +499,12 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
         memcpy(ps->key, pn.key, pn.key_len);
         ps->key_len = pn.key_len;
         c->put = ps;
+        /*
+         * The body spans many events, and other requests on this worker begin meanwhile:
+         * keep this request's log line with the connection, not in the worker's one stage.
+         */
+        if (!c->pending_log)
+                c->pending_log = access_log_detach(&c->w->alog);
         if (req->expect_continue && body_len < ps->left) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                 /* Tiny and first on an empty socket buffer: a short write here is a broken
