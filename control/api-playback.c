@@ -265,7 +265,9 @@ static int session_token(const struct ctl *ctl, const char *asset_id, int64_t no
 
         if (ctl->keys.n == 0)
                 return -ENOKEY;
-        n = snprintf(c.uc, sizeof(c.uc), "regex:^/");
+        /* RFC 9246 matches against the whole request URI (scheme, host, path) with the
+         * signing package removed; any host, so the one token serves every edge. */
+        n = snprintf(c.uc, sizeof(c.uc), "regex:^https?://[^/]*/");
         o = (size_t)n;
         /* Asset ids are [A-Za-z0-9._-] (schema domain); only '.' is special in an ERE. */
         for (const char *p = asset_id; *p && o + 3 < sizeof(c.uc); p++) {

@@ -391,9 +391,15 @@ def test_manifest(ctl, sid, other_sid):
     uc = claims["cdniuc"]
     check(uc.startswith("regex:"), "cdniuc regex")
     rx = re.compile(uc[len("regex:"):])
-    check(rx.search("/movie1/video-240p/seg-1.m4s"), "token covers the title")
-    check(not rx.search("/kidsmovie/video-240p/seg-1.m4s"), "token scoped to one title")
-    check(not rx.search("/movie1x/video-240p/seg-1.m4s"), "no prefix confusion")
+    # Matched against the whole request URI with the signing package removed (RFC 9246).
+    check(rx.search("http://edge-a.test:8080/movie1/video-240p/seg-1.m4s"),
+          "token covers the title")
+    check(rx.search("https://edge-b.test/movie1/audio-en/init.mp4"), "on any edge")
+    check(not rx.search("http://edge-a.test:8080/kidsmovie/video-240p/seg-1.m4s"),
+          "token scoped to one title")
+    check(not rx.search("http://edge-a.test:8080/movie1x/video-240p/seg-1.m4s"),
+          "no prefix confusion")
+    check(not rx.search("http://edge-a.test/x/movie1/video-240p/seg-1.m4s"), "anchored")
     # Both BaseURLs carry the same token.
     check(all(m.group(1) in b.text for b in bases), "token on every BaseURL")
 

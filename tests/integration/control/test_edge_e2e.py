@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: MIT
+"""End to end without a browser: sluice-ingest registers real titles with control, a real
+sluice-edge heartbeats to control and serves the segments of a control-issued MPD, checking
+control's tokens on every request."""
+import base64
+import http.client
+import http.server
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctlharness import ADMIN_TOKEN, Control, Failure, Postgres, check, run, skip
+
+NS = {"d": "urn:mpeg:dash:schema:mpd:2011", "cenc": "urn:mpeg:cenc:2013"}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
+
+
+def main(binary, tmp):
+    build = os.path.dirname(os.path.dirname(binary))
+    edge_bin = os.path.join(build, "edge", "sluice-edge")
+    ingest_bin = os.path.join(build, "tools", "ingest", "sluice-ingest")
+    for b in (edge_bin, ingest_bin):
+        if not os.access(b, os.X_OK):
+            skip(f"{b} not built")
+    if subprocess.run(["which", "ffmpeg"], capture_output=True).returncode != 0:
+        skip("ffmpeg not installed")
+
+    pg = Postgres(tmp)
+    ctl = Control(binary, tmp, pg).start()
+    origin = os.path.join(tmp, "origin")
+    os.makedirs(origin)
+
+    # Origin: a plain static server over the origin directory.
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=origin, **kw)
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
+    osrv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=osrv.serve_forever, daemon=True).start()
+    origin_url = f"http://127.0.0.1:{osrv.server_address[1]}"
+
+    env = dict(os.environ, SLUICE_CONTROL_TOKEN=ADMIN_TOKEN)
+    control_url = f"http://127.0.0.1:{ctl.port}"
+    for title, extra in (("clear1", []), ("enc1", ["--encrypt"])):
+        r = subprocess.run([ingest_bin, "--title", title, "--origin", origin, *extra,
+                            "--register", control_url, "--test-source", "8", "--ladder", "240p"],
+                           capture_output=True, text=True, env=env, timeout=300)
+        check(r.returncode == 0, f"ingest {title}: {r.returncode} {r.stderr[-800:]}")
+    for t in ("clear1", "enc1"):
+        ctl.json("PUT", f"/v1/admin/titles/{t}/licences", {"licences": [{"country": "GB"}]},
+                 admin=True)
+
+    # The edge: tokens required, same key file as control, heartbeats to control.
+    ep, eap = free_port(), free_port()
+    edir = os.path.join(tmp, "edge")
+    os.makedirs(os.path.join(edir, "cache"))
+    with open(os.path.join(edir, "admin.token"), "w") as f:
+        f.write("edge-admin-token-0123456789abcdef\n")
+    ecfg = os.path.join(edir, "edge.yaml")
+    with open(ecfg, "w") as f:
+        f.write(f"""listen: ["127.0.0.1:{ep}"]
+workers: 1
+admin: {{listen: "127.0.0.1:{eap}", token_file: "{edir}/admin.token"}}
+cache: {{dir: "{edir}/cache", max_size: 256M}}
+upstreams: [{{url: "{origin_url}"}}]
+tokens: {{required: true, keys_file: "{ctl.keys_file}"}}
+control: {{url: "{control_url}", edge_id: edge-e2e, region: eu-west, heartbeat: 500ms}}
+log: {{level: warn, target: stderr}}
+""")
+    ctl.json("POST", "/v1/admin/edges", {"id": "edge-e2e", "region": "eu-west",
+                                         "base_url": f"http://127.0.0.1:{ep}"}, admin=True)
+    edge = subprocess.Popen([edge_bin, "--config", ecfg], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        # The edge's own heartbeat must reach control before an MPD can name it; each poll
+        # is a query to PostgreSQL, which is the event.
+        seen = "0"
+        for _ in range(3000):
+            seen = pg.psql("SELECT count(*) FROM edge_health WHERE edge_id = 'edge-e2e'")
+            if seen != "0" or edge.poll() is not None:
+                break
+        check(seen == "1", "no heartbeat from the edge")
+
+        s = ctl.json("POST", "/v1/playback", {"title": "clear1"})
+        mpd = ET.fromstring(ctl.json("GET", f"/v1/manifest/{s['session']}.mpd"))
+        base = mpd.find("d:BaseURL", NS).text
+        m = re.fullmatch(rf"http://127\.0\.0\.1:{ep}(/s/[^/]+/clear1/)", base)
+        check(m, f"BaseURL {base}")
+        prefix = m.group(1)
+        rep = mpd.find(".//d:Representation", NS).get("id")
+        for name in ("init.mp4", "seg-1.m4s", "seg-2.m4s"):
+            st, body = get(ep, f"{prefix}{rep}/{name}")
+            with open(os.path.join(origin, "clear1", rep, name), "rb") as f:
+                want = f.read()
+            check(st == 200 and body == want, f"{name} through the edge: {st}")
+        # Token checks live on the edge.
+        st, _ = get(ep, f"/clear1/{rep}/seg-1.m4s")
+        check(st == 403, f"no token: {st}")
+        jwt = prefix.split("/")[2]
+        bad = jwt[:-2] + ("AA" if not jwt.endswith("AA") else "BB")
+        st, _ = get(ep, f"/s/{bad}/clear1/{rep}/seg-1.m4s")
+        check(st == 403, f"tampered token: {st}")
+        st, _ = get(ep, f"/s/{jwt}/enc1/{rep}/seg-1.m4s")
+        check(st == 403, f"token of another title: {st}")
+
+        # Encrypted title: MPD protection and a licence whose kid is the asset's.
+        e = ctl.json("POST", "/v1/playback", {"title": "enc1"})
+        mpd = ET.fromstring(ctl.json("GET", f"/v1/manifest/{e['session']}.mpd"))
+        cp = [c for c in mpd.iter("{urn:mpeg:dash:schema:mpd:2011}ContentProtection")
+              if c.get("value") == "cenc"]
+        kid_uuid = cp[0].get("{urn:mpeg:cenc:2013}default_KID")
+        with open(os.path.join(origin, "enc1", "asset.json")) as f:
+            kid_hex = json.load(f)["encryption"]["kid"]
+        check(kid_uuid.replace("-", "") == kid_hex, "default_KID is the asset's")
+        kid = base64.urlsafe_b64encode(bytes.fromhex(kid_hex)).rstrip(b"=").decode()
+        lic = ctl.json("POST", f"/v1/license/clearkey?session={e['session']}",
+                       {"kids": [kid], "type": "temporary"})
+        k = lic["keys"][0]
+        check(k["kid"] == kid and len(base64.urlsafe_b64decode(k["k"] + "==")) == 16,
+              "licence carries the title's key")
+        base = mpd.find("d:BaseURL", NS).text
+        st, body = get(ep, base.split(f":{ep}")[1] + f"{rep}/init.mp4")
+        check(st == 200 and b"encv" in body, f"encrypted init through the edge: {st}")
+    finally:
+        edge.terminate()
+        try:
+            edge.wait(20)
+        except subprocess.TimeoutExpired:
+            edge.kill()
+        osrv.shutdown()
+    check(ctl.stop() == 0, "control exits 0")
+
+
+run(main)
