@@ -275,6 +275,8 @@ static int seccomp_load_filter(enum edge_seccomp_mode mode)
         r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
         if (r < 0)
                 goto out;
+        /* A binary tree over syscall numbers: a send costs a few comparisons, not ~130. */
+        (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
         for (size_t i = 0; i < ARRAY_SIZE(allowed_syscalls); i++) {
                 int nr = seccomp_syscall_resolve_name(allowed_syscalls[i]);
                 if (nr == __NR_SCMP_ERROR)

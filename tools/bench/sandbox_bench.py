@@ -5,7 +5,8 @@ Two edges serve the same warm objects: one with the default sandbox (io_uring re
 capabilities dropped, no_new_privs, seccomp filter in kill mode), one with
 `sandbox: {enabled: false}`. wrk (from hit_bench.py) loads each in turn, alternating, pinned
 (edge on CPU 0, wrk on CPU 1) so the two share nothing; each cell is the median of --reps runs.
-Prints requests/s for both and the ratio on/off (1.00 = no cost).
+Prints requests/s for both and the ratio on/off (1.00 = no cost), with the spread of the runs,
+and the edge's CPU time per request (from /proc), which a busy machine disturbs less.
 
 Usage: tools/bench/sandbox_bench.py --edge build/edge/sluice-edge [--duration 5] [--reps 3]
        [--sizes 2K,1M] [--conns 64] [--json OUT]
@@ -100,18 +101,30 @@ def main():
                              "doing what this benchmark compares")
         for size in files:
             runs = {e.name: [] for e in edges}
+            cpu = {e.name: [] for e in edges}  # server CPU microseconds per request
             for e in edges:
                 hb.run_wrk(e.port, size, 16, 1, "1")  # warm
             for _ in range(a.reps):
                 for e in edges:  # alternate, so drift hits both alike
-                    runs[e.name].append(hb.run_wrk(e.port, size, a.conns, a.duration, "1")["rps"])
+                    c0 = hb.cpu_seconds(e.pids())
+                    r = hb.run_wrk(e.port, size, a.conns, a.duration, "1")
+                    used = hb.cpu_seconds(e.pids()) - c0
+                    runs[e.name].append(r["rps"])
+                    cpu[e.name].append(used * 1e6 / max(r["rps"] * a.duration, 1))
             on = statistics.median(runs["sandbox-on"])
             off = statistics.median(runs["sandbox-off"])
+            con = statistics.median(cpu["sandbox-on"])
+            coff = statistics.median(cpu["sandbox-off"])
             row = {"size": size, "conns": a.conns, "rps_sandbox_on": on, "rps_sandbox_off": off,
-                   "ratio_on_off": on / off}
+                   "ratio_on_off": on / off, "cpu_us_per_req_on": con,
+                   "cpu_us_per_req_off": coff, "cpu_ratio_on_off": con / coff, "runs": runs,
+                   "cpu_runs": cpu}
             results.append(row)
+            spread = {k: f"{min(v):.0f}..{max(v):.0f}" for k, v in runs.items()}
             print(f"{size:>4} c={a.conns}: sandbox on {on:10.0f} req/s, off {off:10.0f} req/s, "
-                  f"ratio {on / off:.3f}", flush=True)
+                  f"ratio {on / off:.3f} (runs on {spread['sandbox-on']}, off "
+                  f"{spread['sandbox-off']}); server CPU per request on {con:.1f} us, off "
+                  f"{coff:.1f} us, ratio {con / coff:.3f}", flush=True)
     finally:
         for e in edges:
             e.stop()
