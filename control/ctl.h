@@ -45,6 +45,8 @@ struct ctl_metrics {
         struct metric *licence_refusals;
         struct metric *heartbeats;
         struct metric *reports;
+        struct metric *db_connected; /* pool connections up (set when rendering) */
+        struct metric *db_pending;   /* queries queued or running */
 };
 
 /* Prepared statement ids (pgdb_stmt_add), one per API operation. */

@@ -137,7 +137,11 @@ static int metrics_setup(struct ctl_metrics *m)
                                             "Edge heartbeats received", NULL);
         m->reports = metrics_counter_new(m->reg, "sluice_control_reports_total",
                                          "Playback reports received", NULL);
-        return m->latency && m->reports ? 0 : -ENOMEM;
+        m->db_connected = metrics_gauge_new(m->reg, "sluice_control_db_connections",
+                                            "PostgreSQL connections up in the pool", NULL);
+        m->db_pending = metrics_gauge_new(m->reg, "sluice_control_db_pending",
+                                          "Queries queued or running", NULL);
+        return m->latency && m->reports && m->db_pending ? 0 : -ENOMEM;
 }
 
 static void reload(struct ctl *ctl)

@@ -168,6 +168,9 @@ static void metrics_page(struct ctl_req *rq)
         char *buf = NULL;
         size_t len = 0;
 
+        /* Pool state is sampled when scraped rather than tracked on every query. */
+        metrics_gauge_set(rq->ctl->m.db_connected, (int64_t)pgdb_connected(rq->ctl->db));
+        metrics_gauge_set(rq->ctl->m.db_pending, (int64_t)pgdb_pending(rq->ctl->db));
         if (metrics_render(rq->ctl->m.reg, &buf, &len) < 0) {
                 ctl_reply_error(rq, 500, "internal", "cannot render metrics");
                 return;

@@ -82,6 +82,17 @@ def test_cli(binary, ctl):
                            text=True)
         check(r.returncode == 2, f"bad config ({what}) exit {r.returncode}")
         check(re.match(re.escape(bad) + r":\d+:\d+: ", r.stderr), f"{what}: {r.stderr!r}")
+    # The shipped example is valid once its file paths exist.
+    example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                           "control", "sluice-control.example.yaml")
+    with open(example) as f:
+        text = f.read().replace("/etc/sluice/control-admin.token", ctl.token_file) \
+            .replace("/etc/sluice/keys.yaml", ctl.keys_file)
+    with open(bad, "w") as f:
+        f.write(text)
+    r = subprocess.run([binary, "--check-config", "--config", bad], capture_output=True,
+                       text=True)
+    check(r.returncode == 0, "example config: " + r.stderr)
     r = subprocess.run([binary, "--config", os.path.join(ctl.dir, "missing.yaml")],
                        capture_output=True, text=True)
     check(r.returncode == 2, "missing config exits 2")
@@ -92,6 +103,8 @@ def test_basics(ctl):
     check(h["status"] == "ok", "healthz")
     st, hd, body = ctl.request("GET", "/metrics")
     check(st == 200 and b"sluice_control_requests_total" in body, "metrics")
+    check(b"sluice_control_db_connections" in body and b"sluice_control_db_pending" in body,
+          "pool gauges")
     ctl.error("GET", "/v1/nope", expect=404)
     ctl.error("GET", "/", expect=404)
     st, hd, _ = ctl.request("DELETE", "/v1/playback")
