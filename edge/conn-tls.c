@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -49,14 +50,42 @@ int conn_tls_metrics_init(struct metrics_reg *reg)
                                                                                      : -ENOMEM;
 }
 
-static __thread char *scratch;  /* per worker thread, never freed before exit */
+static __thread char *scratch;  /* per worker thread, freed when the thread exits */
 static __thread char *plain_in; /* decrypted input; apart so answers can use scratch */
 #define PLAIN_IN (64u << 10)
+
+static pthread_key_t bufs_key;
+static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
+
+/* Runs in the exiting thread (its thread-locals are still there). */
+static void bufs_free(void *unused)
+{
+        (void)unused;
+        free(scratch);
+        scratch = NULL;
+        free(plain_in);
+        plain_in = NULL;
+}
+
+static void bufs_key_make(void)
+{
+        (void)pthread_key_create(&bufs_key, bufs_free);
+}
+
+/* Have this thread's buffers freed when it exits (the value only needs to be non-NULL). */
+static void *bufs_track(void *p)
+{
+        if (p) {
+                (void)pthread_once(&bufs_once, bufs_key_make);
+                (void)pthread_setspecific(bufs_key, &bufs_key);
+        }
+        return p;
+}
 
 char *conn_tls_scratch(size_t *cap)
 {
         if (!scratch)
-                scratch = malloc(TLS_SCRATCH);
+                scratch = bufs_track(malloc(TLS_SCRATCH));
         *cap = TLS_SCRATCH;
         return scratch;
 }
@@ -108,7 +137,7 @@ static bool drain(struct conn *c)
                          tls_conn_path(c->tls), tls_conn_resumed(c->tls) ? " resumed" : "");
         }
         if (!plain_in)
-                plain_in = malloc(PLAIN_IN);
+                plain_in = bufs_track(malloc(PLAIN_IN));
         buf = plain_in;
         cap = PLAIN_IN;
         if (!buf) {
