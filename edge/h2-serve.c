@@ -4,16 +4,19 @@
  * logic follows hit.c rule for rule (RFC 9110 preconditions, then one Range) with the same
  * common helpers; the response is described as h2 header fields instead of an HTTP/1.1 head.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "http-cond.h"
 #include "http-range.h"
 #include "http-resp.h"
@@ -22,12 +25,16 @@
 #include "path-norm.h"
 #include "token.h"
 
+#include "access-log.h"
 #include "conn-tls.h"
 #include "conn.h"
 #include "edge-cfg.h"
+#include "evict.h"
+#include "fill.h"
 #include "h2-serve.h"
 #include "h2.h"
 #include "hit.h"
+#include "miss.h"
 #include "store.h"
 #include "tls.h"
 #include "worker.h"
@@ -35,11 +42,35 @@
 #define PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define PREFACE_LEN (sizeof(PREFACE) - 1)
 #define TOKEN_SKEW_S 30
+#define CACHE_STATUS_MAX 320
 
-/* What a stream holds until it is gone: the store object its body is read from. */
+/*
+ * What a stream holds until it is gone: its access-log line, and the store object (a hit) or
+ * the fill (a miss) its body is read from. A miss waits in this thread's queue until the
+ * input that carried its request has been processed (so a stream the client resets in the
+ * same burst never starts a fill), then on the worker's list of h2 fill waiters.
+ */
 struct h2_served {
+        struct conn *c;
+        struct h2_stream *st;
+        struct access_log_pending *log;
+        uint64_t start_us;
+        int status;
+        bool has_obj;
+        bool peer;
+        bool head_only;
+        bool head_sent;
+        bool collapsed;
         struct store_obj obj;
+        struct fill *fill;
+        struct h2_served **list, *prev, *next;
+        size_t key_len;
+        char key[];
 };
+
+/* This worker thread's streams: misses to start after the current input, and misses waiting
+ * on (or streaming from) a fill. Each connection belongs to one worker thread. */
+static __thread struct h2_served *start_q, *waiters;
 
 int h2_serve_sniff(const char *buf, size_t len)
 {
@@ -130,28 +161,105 @@ static ssize_t io_write_file_tls(void *ctx, const void *hdr, size_t hlen, int fd
 /* ---- answering a stream ---- */
 
 struct hdrs {
-        struct h2_header h[16];
+        struct h2_header h[20];
         size_t n;
 };
 
 static void hdr_add(struct hdrs *hs, const char *name, const char *value, size_t vlen)
 {
-        if (hs->n < 16)
+        if (hs->n < sizeof(hs->h) / sizeof(hs->h[0]))
                 hs->h[hs->n++] = (struct h2_header){name, value, strlen(name), vlen};
 }
 
-static void respond_status(struct conn *c, struct h2_stream *st, int status)
+/* Date, and CORS: browsers' players fetch segments cross-origin; "*" is the default policy. */
+static void hdrs_common(struct conn *c, struct hdrs *hs)
 {
-        struct edge_worker *w = c->w;
-        const char *date = http_date_now();
+        const struct edge_cfg *cfg = c->w->rt->cfg;
+
+        hdr_add(hs, "date", http_date_now(), HTTP_DATE_LEN);
+        if (cfg->cors_origins.n == 1 && !strcmp(cfg->cors_origins.items[0], "*"))
+                hdr_add(hs, "access-control-allow-origin", "*", 1);
+}
+
+static void list_add(struct h2_served **list, struct h2_served *sv)
+{
+        sv->list = list;
+        sv->prev = NULL;
+        sv->next = *list;
+        if (*list)
+                (*list)->prev = sv;
+        *list = sv;
+}
+
+static void list_del(struct h2_served *sv)
+{
+        if (!sv->list)
+                return;
+        if (sv->prev)
+                sv->prev->next = sv->next;
+        else
+                *sv->list = sv->next;
+        if (sv->next)
+                sv->next->prev = sv->prev;
+        sv->list = NULL;
+        sv->prev = sv->next = NULL;
+}
+
+static int respond(struct h2_served *sv, int status, struct hdrs *hs, const struct h2_body *body)
+{
+        int r = h2_stream_respond(sv->st, status, hs->h, hs->n, body);
+
+        if (r == 0) {
+                sv->status = status;
+                edge_metrics_request(&sv->c->w->srv->m, sv->c->w->idx, status,
+                                     body ? body->len : 0);
+        }
+        return r;
+}
+
+/* An answer without a body; cstatus (Cache-Status) may be NULL. */
+static void respond_empty(struct conn *c, struct h2_stream *st, struct h2_served *sv,
+                          int status, const char *cstatus)
+{
         struct hdrs hs = {.n = 0};
 
-        hdr_add(&hs, "date", date, HTTP_DATE_LEN);
+        hdrs_common(c, &hs);
         if (status == 405)
                 hdr_add(&hs, "allow", "GET, HEAD", 9);
+        if (cstatus) {
+                hdr_add(&hs, "cache-status", cstatus, strlen(cstatus));
+                /* A 404 from the origin is remembered for a few seconds; errors not at all. */
+                if (status == 404)
+                        hdr_add(&hs, "cache-control", "max-age=2", 9);
+                else
+                        hdr_add(&hs, "cache-control", "no-store", 8);
+        }
         hdr_add(&hs, "content-length", "0", 1);
+        if (sv) {
+                (void)respond(sv, status, &hs, NULL);
+                return;
+        }
         if (h2_stream_respond(st, status, hs.h, hs.n, NULL) == 0)
-                edge_metrics_request(&w->srv->m, w->idx, status, 0);
+                edge_metrics_request(&c->w->srv->m, c->w->idx, status, 0);
+}
+
+/* A child edge filling from us presents tokens.peer_token as a bearer instead of a URI token,
+ * as over HTTP/1.1 (request.c); compared in constant time. */
+static bool peer_auth(struct conn *c, struct h2_stream *st)
+{
+        const struct edge_runtime *rt = c->w->rt;
+        unsigned char diff = 0;
+        const char *v;
+        size_t len = 0;
+
+        if (!rt->peer_token_len)
+                return false;
+        v = h2_stream_header(st, "authorization", &len);
+        if (!v || len != 7 + rt->peer_token_len || strncasecmp(v, "Bearer ", 7) != 0)
+                return false;
+        for (size_t i = 0; i < rt->peer_token_len; i++)
+                diff |= (unsigned char)(v[7 + i] ^ rt->peer_token[i]);
+        return diff == 0;
 }
 
 /* Signed-URL check, as request.c does for HTTP/1.1 (:authority stands for Host). Returns 0 or
@@ -194,88 +302,94 @@ static void cond_hdrs(struct h2_stream *st, struct http_cond_hdrs *ch)
         ch->if_range = h2_stream_header(st, "if-range", &ch->if_range_len);
 }
 
-static void serve(struct conn *c, struct h2_stream *st)
+/* Stage the stream's access-log line (ended in on_stream_gone). pn may be NULL. */
+static void log_stage(struct h2_served *sv, const char *method, size_t method_len,
+                      const char *path, size_t path_len, const struct path_norm *pn)
 {
+        struct conn *c = sv->c;
+        struct access_log_rec rec = {0};
+        char client[64];
+
+        if (!access_log_on(&c->w->alog))
+                return;
+        rec.conn_id = c->id;
+        rec.client = conn_peer_str(c, client, sizeof(client));
+        rec.method = method ? method : "-";
+        rec.method_len = method ? method_len : 1;
+        rec.target = path ? path : "-";
+        rec.target_len = path ? path_len : 1;
+        if (pn) {
+                rec.token = pn->token;
+                rec.token_len = pn->token_len;
+                rec.key = pn->key;
+                rec.key_len = pn->key_len;
+        }
+        rec.proto = "h2";
+        rec.send_path = c->tls ? tls_conn_path(c->tls) : "plain";
+        access_log_begin(&c->w->alog, &rec);
+        sv->log = access_log_detach(&c->w->alog);
+}
+
+/* RFC 9211 for a miss, as miss.c writes it: the upstream's entry first when it sent one. */
+static void cache_status_miss(struct h2_served *sv, int fwd_status, char *out, size_t cap)
+{
+        const struct fill *f = sv->fill;
+        const char *up = f && f->upstream_status[0] ? f->upstream_status : NULL;
+        const char *name = miss_cache_name(sv->c->w);
+
+        if (fwd_status)
+                (void)snprintf(out, cap, "%s%s%s; fwd=miss; fwd-status=%d%s", up ? up : "",
+                               up ? ", " : "", name, fwd_status,
+                               sv->collapsed ? "; collapsed" : "");
+        else
+                (void)snprintf(out, cap, "%s; fwd=miss; detail=%s%s", name,
+                               f && f->verdict == 503 ? "store-full" : "upstream-failed",
+                               sv->collapsed ? "; collapsed" : "");
+}
+
+/* The hit: preconditions, then one Range, as hit.c. Takes over sv->obj. */
+static void serve_hit(struct h2_served *sv)
+{
+        struct conn *c = sv->c;
+        struct h2_stream *st = sv->st;
         struct edge_worker *w = c->w;
         struct edge_metrics *m = &w->srv->m;
-        const struct edge_cfg *cfg = w->rt->cfg;
-        struct h2_served *sv = NULL;
         struct http_validators v;
         struct http_cond_hdrs ch;
         struct http_range rg = {0};
         enum http_range_result rr = HTTP_RANGE_NONE;
-        struct path_norm pn;
         struct hdrs hs = {.n = 0};
         struct h2_body body = {.fd = -1};
-        char len_s[24], range_s[80], lm[HTTP_DATE_LEN + 1];
-        const char *method, *path, *range, *cc, *ctype;
-        size_t method_len, path_len, range_len;
+        char len_s[24], range_s[80], lm[HTTP_DATE_LEN + 1], cstatus[128], hex[65];
+        const char *range, *cc, *ctype, *name = miss_cache_name(w);
+        size_t range_len;
         uint64_t off = 0, len;
-        bool head;
-        int r, status;
+        int status;
 
-        method = h2_stream_method(st, &method_len);
-        path = h2_stream_path(st, &path_len);
-        head = method_len == 4 && !memcmp(method, "HEAD", 4);
-        if (!head && !(method_len == 3 && !memcmp(method, "GET", 3))) {
-                respond_status(c, st, 405);
-                return;
-        }
-        if (!path || path_len == 0 || path[0] != '/') {
-                respond_status(c, st, 400);
-                return;
-        }
-        r = path_norm(path, path_len, &pn);
-        if (r < 0) {
-                respond_status(c, st, r == -ENAMETOOLONG ? 414 : 400);
-                return;
-        }
-        r = token_check(c, st, &pn);
-        if (r) {
-                respond_status(c, st, r);
-                return;
-        }
-        sv = calloc(1, sizeof(*sv));
-        if (!sv) {
-                respond_status(c, st, 503);
-                return;
-        }
-        r = store_lookup(w->reader, pn.key, pn.key_len, &sv->obj);
-        if (r < 0) {
-                free(sv);
-                /* The fill path is not wired to HTTP/2 streams yet (docs/tls.md). */
-                if (r == -ENOENT)
-                        metrics_add(m->misses, 1);
-                respond_status(c, st, r == -ENOENT ? 404 : 503);
-                return;
-        }
         metrics_add(m->hits, 1);
-        h2_stream_set_data(st, sv);
-
+        evict_access(w->srv, sv->key, sv->key_len, sv->obj.size);
         v.etag = sv->obj.etag;
         v.etag_len = strlen(sv->obj.etag);
         v.last_modified = sv->obj.last_modified;
         cond_hdrs(st, &ch);
-        cc = hit_cache_control(pn.key, pn.key_len);
+        cc = hit_cache_control(sv->key, sv->key_len);
         (void)http_date_format(sv->obj.last_modified, lm);
+        (void)snprintf(cstatus, sizeof(cstatus), "%s; hit", name);
 
-        hdr_add(&hs, "date", http_date_now(), HTTP_DATE_LEN);
-        /* CORS: browsers' players fetch segments cross-origin; "*" is the default policy. */
-        if (cfg->cors_origins.n == 1 && !strcmp(cfg->cors_origins.items[0], "*"))
-                hdr_add(&hs, "access-control-allow-origin", "*", 1);
+        hdrs_common(c, &hs);
         status = http_cond_eval(&ch, &v);
         if (status == 412) {
                 metrics_add(m->precond_failed, 1);
-                respond_status(c, st, 412);
+                respond_empty(c, st, sv, 412, NULL);
                 return;
         }
+        hdr_add(&hs, "cache-status", cstatus, strlen(cstatus));
         if (status == 304) {
                 metrics_add(m->not_modified, 1);
                 hdr_add(&hs, "etag", sv->obj.etag, strlen(sv->obj.etag));
                 hdr_add(&hs, "last-modified", lm, HTTP_DATE_LEN);
                 hdr_add(&hs, "cache-control", cc, strlen(cc));
-                if (h2_stream_respond(st, 304, hs.h, hs.n, NULL) == 0)
-                        edge_metrics_request(m, w->idx, 304, 0);
+                (void)respond(sv, 304, &hs, NULL);
                 return;
         }
         range = h2_stream_header(st, "range", &range_len);
@@ -298,12 +412,11 @@ static void serve(struct conn *c, struct h2_stream *st)
                                (unsigned long long)sv->obj.size);
                 hdr_add(&hs, "content-range", range_s, strlen(range_s));
                 hdr_add(&hs, "content-length", "0", 1);
-                if (h2_stream_respond(st, 416, hs.h, hs.n, NULL) == 0)
-                        edge_metrics_request(m, w->idx, 416, 0);
+                (void)respond(sv, 416, &hs, NULL);
                 return;
         }
         ctype = sv->obj.content_type[0] ? sv->obj.content_type
-                                        : http_content_type_for(pn.key, pn.key_len);
+                                        : http_content_type_for(sv->key, sv->key_len);
         (void)snprintf(len_s, sizeof(len_s), "%llu", (unsigned long long)len);
         hdr_add(&hs, "content-type", ctype, strlen(ctype));
         hdr_add(&hs, "content-length", len_s, strlen(len_s));
@@ -311,11 +424,263 @@ static void serve(struct conn *c, struct h2_stream *st)
         hdr_add(&hs, "last-modified", lm, HTTP_DATE_LEN);
         hdr_add(&hs, "cache-control", cc, strlen(cc));
         hdr_add(&hs, "accept-ranges", "bytes", 5);
+        if (sv->peer && sv->obj.has_sha256)
+                hdr_add(&hs, "x-sluice-sha256", hex_encode(sv->obj.sha256, 32, hex), 64);
         body.fd = sv->obj.fd;
         body.off = off;
-        body.len = head ? 0 : len;
-        if (h2_stream_respond(st, status, hs.h, hs.n, &body) == 0)
-                edge_metrics_request(m, w->idx, status, head ? 0 : len);
+        body.len = sv->head_only ? 0 : len;
+        (void)respond(sv, status, &hs, &body);
+}
+
+/* How much of the fill's temp file exists, for h2.c's read callback. */
+static uint64_t fill_body_avail(void *ctx, bool *failed)
+{
+        struct fill *f = ctx;
+
+        *failed = fill_state_get(f) == FILL_FAILED;
+        return fill_avail(f);
+}
+
+/* The fill has its 200 head: answer with the body streamed from the temp file as it grows. */
+static void respond_fill_body(struct h2_served *sv)
+{
+        struct conn *c = sv->c;
+        struct fill *f = sv->fill;
+        struct http_range rg = {0};
+        enum http_range_result rr = HTTP_RANGE_NONE;
+        struct hdrs hs = {.n = 0};
+        struct h2_body body = {.fd = f->rfd, .avail = fill_body_avail, .avail_ctx = f};
+        char len_s[24], range_s[80], cstatus[CACHE_STATUS_MAX], etag[19];
+        const char *range, *ctype, *cc;
+        size_t range_len = 0, irl = 0;
+        uint64_t off = 0, len = f->size;
+        int status = 200;
+
+        /* If-Range needs validators a miss does not have yet: send the whole object. */
+        range = h2_stream_header(sv->st, "range", &range_len);
+        if (range && !h2_stream_header(sv->st, "if-range", &irl))
+                rr = http_range_parse(range, range_len, f->size, &rg);
+        hdrs_common(c, &hs);
+        cache_status_miss(sv, 200, cstatus, sizeof(cstatus));
+        hdr_add(&hs, "cache-status", cstatus, strlen(cstatus));
+        if (rr == HTTP_RANGE_UNSATISFIABLE) {
+                (void)snprintf(range_s, sizeof(range_s), "bytes */%llu",
+                               (unsigned long long)f->size);
+                hdr_add(&hs, "content-range", range_s, strlen(range_s));
+                hdr_add(&hs, "content-length", "0", 1);
+                (void)respond(sv, 416, &hs, NULL);
+                return;
+        }
+        if (rr == HTTP_RANGE_SINGLE) {
+                status = 206;
+                off = rg.first;
+                len = rg.last - rg.first + 1;
+                metrics_add(c->w->srv->m.ranges, 1);
+                (void)snprintf(range_s, sizeof(range_s), "bytes %llu-%llu/%llu",
+                               (unsigned long long)rg.first, (unsigned long long)rg.last,
+                               (unsigned long long)f->size);
+                hdr_add(&hs, "content-range", range_s, strlen(range_s));
+        }
+        ctype = f->ctype[0] ? f->ctype : http_content_type_for(sv->key, sv->key_len);
+        cc = hit_cache_control(sv->key, sv->key_len);
+        (void)snprintf(len_s, sizeof(len_s), "%llu", (unsigned long long)len);
+        hdr_add(&hs, "content-type", ctype, strlen(ctype));
+        hdr_add(&hs, "content-length", len_s, strlen(len_s));
+        if (f->has_sha) {
+                /* The same strong tag the store gives the committed object. */
+                etag[0] = '"';
+                for (int i = 0; i < 16; i++)
+                        etag[1 + i] = (char)tolower((unsigned char)f->sha_hex[i]);
+                etag[17] = '"';
+                etag[18] = '\0';
+                hdr_add(&hs, "etag", etag, 18);
+                if (sv->peer)
+                        hdr_add(&hs, "x-sluice-sha256", f->sha_hex, 64);
+        }
+        hdr_add(&hs, "cache-control", cc, strlen(cc));
+        hdr_add(&hs, "accept-ranges", "bytes", 5);
+        body.off = off;
+        body.len = sv->head_only ? 0 : len;
+        (void)respond(sv, status, &hs, &body);
+}
+
+/* Answer what the fill allows now; a stream already answered gets its body resumed. */
+static void advance(struct h2_served *sv)
+{
+        char cstatus[CACHE_STATUS_MAX];
+        int status;
+
+        if (sv->head_sent) {
+                h2_stream_resume(sv->st);
+                return;
+        }
+        switch (fill_state_get(sv->fill)) {
+        case FILL_PENDING:
+                return;
+        case FILL_MISSING:
+                cache_status_miss(sv, 404, cstatus, sizeof(cstatus));
+                respond_empty(sv->c, sv->st, sv, 404, cstatus);
+                break;
+        case FILL_FAILED:
+                status = sv->fill->verdict == 503 ? 503 : 502;
+                cache_status_miss(sv, 0, cstatus, sizeof(cstatus));
+                respond_empty(sv->c, sv->st, sv, status, cstatus);
+                break;
+        case FILL_BODY:
+        case FILL_DONE:
+                respond_fill_body(sv);
+                sv->head_sent = true;
+                if (sv->status == 200 || sv->status == 206)
+                        return; /* stays a waiter: the body follows the fill */
+                break;
+        }
+        sv->head_sent = true;
+        list_del(sv);
+}
+
+/* Ask for POLLOUT so pump() runs from the completion (never from inside a walk of the
+ * waiters, which closing the connection would change). */
+static void want_pump(struct conn *c)
+{
+        if (c->poll_armed || c->state == CONN_CLOSED)
+                return;
+        if (uring_loop_poll(c->w->loop, c->slot, EDGE_OP_POLLOUT, c->fd, POLLOUT) < 0) {
+                log_conn(LOG_LVL_WARN, c->id, "cannot arm poll for h2 fill progress, ignoring");
+                return;
+        }
+        c->poll_armed = true;
+}
+
+void h2_serve_kick(struct edge_worker *w)
+{
+        struct h2_served *sv, *next;
+
+        (void)w;
+        for (sv = waiters; sv; sv = next) {
+                next = sv->next;
+                advance(sv);
+                want_pump(sv->c);
+        }
+}
+
+/* A queued miss, once the input that carried it is processed: join or start the key's fill.
+ * A fill committed since the lookup is served as a hit (looked up once more only). */
+static void start_miss(struct h2_served *sv)
+{
+        struct conn *c = sv->c;
+        struct edge_worker *w = c->w;
+        struct edge_metrics *m = &w->srv->m;
+        char cstatus[CACHE_STATUS_MAX];
+        bool created = false;
+        int r;
+
+        r = fill_get(w, sv->key, sv->key_len, &sv->fill, &created);
+        if (r == -EEXIST) {
+                r = store_lookup(w->reader, sv->key, sv->key_len, &sv->obj);
+                if (r == 0) {
+                        sv->has_obj = true;
+                        serve_hit(sv);
+                        return;
+                }
+                r = fill_get(w, sv->key, sv->key_len, &sv->fill, &created);
+        }
+        metrics_add(m->misses, 1);
+        evict_access(w->srv, sv->key, sv->key_len, 0); /* the admission sketch counts it */
+        if (r < 0) {
+                sv->fill = NULL;
+                if (r == -ENOENT) {
+                        metrics_add(m->negative_hits, 1);
+                        (void)snprintf(cstatus, sizeof(cstatus), "%s; hit; detail=negative",
+                                       miss_cache_name(w));
+                        respond_empty(c, sv->st, sv, 404, cstatus);
+                } else {
+                        (void)snprintf(cstatus, sizeof(cstatus), "%s; fwd=miss; detail=busy",
+                                       miss_cache_name(w));
+                        respond_empty(c, sv->st, sv, 503, cstatus);
+                }
+                return;
+        }
+        sv->collapsed = !created;
+        if (!created)
+                metrics_add(m->collapsed, 1);
+        list_add(&waiters, sv);
+        /* Watch before looking, so progress made in between still kicks this worker. */
+        fill_watch(sv->fill, w->idx);
+        advance(sv);
+}
+
+static void start_queued(void)
+{
+        while (start_q) {
+                struct h2_served *sv = start_q;
+                list_del(sv);
+                start_miss(sv);
+        }
+}
+
+static void serve(struct conn *c, struct h2_stream *st)
+{
+        struct edge_worker *w = c->w;
+        struct h2_served *sv;
+        struct path_norm pn;
+        const char *method, *path;
+        char cstatus[CACHE_STATUS_MAX];
+        size_t method_len = 0, path_len = 0;
+        int r, bad = 0;
+
+        method = h2_stream_method(st, &method_len);
+        path = h2_stream_path(st, &path_len);
+        sv = calloc(1, sizeof(*sv) + path_len + 1);
+        if (!sv) {
+                respond_empty(c, st, NULL, 503, NULL);
+                return;
+        }
+        sv->c = c;
+        sv->st = st;
+        sv->start_us = uring_loop_clock_us();
+        h2_stream_set_data(st, sv);
+
+        sv->head_only = method_len == 4 && !memcmp(method, "HEAD", 4);
+        if (!sv->head_only && !(method_len == 3 && !memcmp(method, "GET", 3)))
+                bad = 405;
+        else if (!path || path_len == 0 || path[0] != '/')
+                bad = 400;
+        else if ((r = path_norm(path, path_len, &pn)) < 0)
+                bad = r == -ENAMETOOLONG ? 414 : 400;
+        log_stage(sv, method, method_len, path, path_len, bad ? NULL : &pn);
+        if (bad) {
+                respond_empty(c, st, sv, bad, NULL);
+                return;
+        }
+        memcpy(sv->key, pn.key, pn.key_len);
+        sv->key_len = pn.key_len;
+        sv->peer = peer_auth(c, st);
+        r = sv->peer ? 0 : token_check(c, st, &pn);
+        if (r) {
+                respond_empty(c, st, sv, r, NULL);
+                return;
+        }
+        r = store_lookup(w->reader, pn.key, pn.key_len, &sv->obj);
+        if (r == 0) {
+                sv->has_obj = true;
+                serve_hit(sv);
+                return;
+        }
+        if (r != -ENOENT) {
+                log_conn(LOG_LVL_WARN, c->id, "store lookup of %.*s failed: %s",
+                         (int)pn.key_len, pn.key, strerror(-r));
+                respond_empty(c, st, sv, 503, NULL);
+                return;
+        }
+        if (w->rt->cfg->upstreams.n == 0 || !w->up) {
+                metrics_add(w->srv->m.misses, 1);
+                evict_access(w->srv, pn.key, pn.key_len, 0);
+                (void)snprintf(cstatus, sizeof(cstatus), "%s; fwd=miss; detail=no-upstream",
+                               miss_cache_name(w));
+                respond_empty(c, st, sv, 404, cstatus);
+                return;
+        }
+        list_add(&start_q, sv);
 }
 
 static void on_request(void *ctx, struct h2_stream *st)
@@ -328,10 +693,18 @@ static void on_stream_gone(void *ctx, struct h2_stream *st, bool answered)
         struct conn *c = ctx;
         struct h2_served *sv = h2_stream_get_data(st);
 
-        (void)answered;
         if (!sv)
                 return;
-        store_obj_release(c->w->reader, &sv->obj);
+        list_del(sv);
+        if (sv->log)
+                /* 499: the client reset the stream before it was answered. */
+                access_log_end_detached(&c->w->alog, sv->log,
+                                        answered && sv->status ? sv->status : 499,
+                                        h2_stream_body_sent(st),
+                                        uring_loop_clock_us() - sv->start_us);
+        if (sv->has_obj)
+                store_obj_release(c->w->reader, &sv->obj);
+        fill_unref(sv->fill);
         free(sv);
         h2_stream_set_data(st, NULL);
 }
@@ -417,6 +790,7 @@ bool h2_serve_input(struct conn *c, const char *buf, size_t len)
                 conn_close(c, "h2 protocol error");
                 return false;
         }
+        start_queued();
         pump(c);
         return c->state != CONN_CLOSED;
 }

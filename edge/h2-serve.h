@@ -13,6 +13,7 @@
  */
 
 struct conn;
+struct edge_worker;
 
 /* The first bytes of a connection: 1 = the whole HTTP/2 preface, 0 = a prefix of it (wait
  * for more), -1 = not HTTP/2. */
@@ -27,3 +28,6 @@ bool h2_serve_input(struct conn *c, const char *buf, size_t len);
 void h2_serve_pollout(struct conn *c);
 /* Free c's session and release every stream's object (close path). */
 void h2_serve_free(struct conn *c);
+/* Fill progress on w (its wake hook): answer the h2 streams waiting on a fill and resume the
+ * bodies that follow one. */
+void h2_serve_kick(struct edge_worker *w);

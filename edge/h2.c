@@ -700,6 +700,11 @@ int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *
         return 0;
 }
 
+uint64_t h2_stream_body_sent(const struct h2_stream *st)
+{
+        return st->sent;
+}
+
 void h2_stream_resume(struct h2_stream *st)
 {
         if (!st->fill_wait)

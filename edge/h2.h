@@ -128,6 +128,8 @@ int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *
                       const struct h2_body *body);
 /* A fill made progress: try the deferred body again. */
 void h2_stream_resume(struct h2_stream *st);
+/* Body bytes of st handed to the transport so far (for the access log). */
+uint64_t h2_stream_body_sent(const struct h2_stream *st);
 
 /* Counters, for metrics and tests. */
 struct h2_stats {

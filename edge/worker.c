@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "edge-cfg.h"
 #include "evict.h"
+#include "h2-serve.h"
 #include "listener.h"
 #include "miss.h"
 #include "sandbox.h"
@@ -114,6 +115,7 @@ static void on_wake(struct uring_loop *loop, void *userdata)
         if (atomic_load(&w->srv->draining) && !w->draining)
                 drain_begin(w);
         miss_worker_kick(w);
+        h2_serve_kick(w);
 }
 
 static void on_iteration(struct uring_loop *loop, void *userdata)

@@ -2,13 +2,18 @@
 """Prior-knowledge HTTP/2 (h2c) on the plain listener: bodies, ranges and conditionals through
 curl, frame-level abuse with hand-built frames (struct), and HTTP/1.1 unaffected beside it."""
 
+import http.server
+import os
+import re
 import shutil
 import socket
 import struct
 import subprocess
 import sys
+import threading
+import time
 
-from edgeharness import HOST, check, eq, run, sha, standard_setup, test
+from edgeharness import HOST, Edge, check, eq, run, sha, standard_objects, test
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 ENHANCE_YOUR_CALM = 0xB
@@ -185,8 +190,314 @@ def continuation_flood_closes(e):
         check(not [f for f in frames if f[0] == 1], "a response to an unfinished header block")
 
 
+# ---- misses: streams answered through the fill path ----
+
+class Origin:
+    """A threaded origin in this process. /cold/... 200 with X-Sluice-SHA256; /gate/... the same
+    but holding the body after its first 64 KiB until the path's gate is set; /die/... head,
+    half the body, then (once the gate is set) the connection is closed; /e500/... 500. Requests counted per path."""
+
+    def __init__(self):
+        self.objects, self.counts, self.gates, self.arrived = {}, {}, {}, {}
+        self.lock = threading.Lock()
+        origin = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                origin.handle(self)
+
+        class S(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # the edge resets connections it gives up on
+
+        self.srv = S((HOST, 0), H)
+        self.srv.daemon_threads = True
+        self.url = f"http://{HOST}:{self.srv.server_address[1]}"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def event(self, table, path):
+        with self.lock:
+            return table.setdefault(path, threading.Event())
+
+    def count(self, prefix):
+        with self.lock:
+            return sum(n for p, n in self.counts.items() if p.startswith(prefix))
+
+    def handle(self, h):
+        path = h.path
+        with self.lock:
+            self.counts[path] = self.counts.get(path, 0) + 1
+        self.event(self.arrived, path).set()
+        kind = path.split("/")[1]
+        data = self.objects.get(path)
+        if kind == "e500" or data is None:
+            h.send_response(500 if kind == "e500" else 404)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        h.send_response(200)
+        h.send_header("Content-Type", "video/iso.segment")
+        h.send_header("X-Sluice-SHA256", sha(data))
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        try:
+            if kind == "gate":
+                h.wfile.write(data[:65536])
+                h.wfile.flush()
+                self.event(self.gates, path).wait(30)
+                h.wfile.write(data[65536:])
+            elif kind == "die":
+                h.wfile.write(data[:len(data) // 2])
+                h.wfile.flush()
+                self.event(self.gates, path).wait(30)
+                h.connection.shutdown(socket.SHUT_RDWR)
+                h.close_connection = True
+            else:
+                h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+
+
+def metric(e, name):
+    total = 0.0
+    for line in e.metrics().body.decode().splitlines():
+        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\S+)$", line)
+        if m and m.group(1) == name:
+            total += float(m.group(3))
+    return total
+
+
+def wide_open(s):
+    """Client SETTINGS with a 16 MiB stream window, and the connection window opened as far."""
+    s.sendall(PREFACE + frame(4, 0, 0, struct.pack(">HI", 4, 1 << 24))
+              + frame(8, 0, 0, struct.pack(">I", 1 << 30)))
+
+
+def read_streams(s, want_done, timeout=20):
+    """Read frames until want_done streams ended (END_STREAM or RST_STREAM) or GOAWAY. Returns
+    {sid: {"status", "headers", "body", "rst"}}."""
+    streams, buf, done = {}, b"", 0
+    s.settimeout(timeout)
+    while done < want_done:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        buf += d
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            t, f, sid, p = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + n]
+            buf = buf[9 + n:]
+            if sid == 0:
+                if t == 6 and not f & 1:
+                    s.sendall(frame(6, 1, 0, p))
+                if t == 7:
+                    return streams
+                continue
+            st = streams.setdefault(sid, {"headers": 0, "body": b"", "rst": None})
+            if t == 1:
+                st["headers"] += 1
+                if p[:1] == b"\x88":  # HPACK static index 8: ":status: 200"
+                    st["status"] = 200
+            elif t == 0:
+                st["body"] += p
+            elif t == 3:
+                st["rst"] = int.from_bytes(p[:4], "big")
+                done += 1
+            elif t == 7:
+                return streams
+            elif t == 6 and not f & 1:
+                s.sendall(frame(6, 1, 0, p))
+            if t in (0, 1) and f & 1:
+                done += 1
+    return streams
+
+
+@test
+def miss_filled_over_h2c(e):
+    o = e.origin
+    data = o.objects.setdefault("/cold/a.m4s", os.urandom(1536 * 1024 + 7))
+    line, status, hdrs, body = curl(e, "/cold/a.m4s")
+    check(line.startswith("HTTP/2"), f"not HTTP/2: {line}")
+    eq(status, 200, "cold object over h2c")
+    eq(int(hdrs["content-length"]), len(data), "content-length")
+    check(sha(body) == sha(data), "cold body differs from the origin's")
+    check("fwd=miss" in hdrs.get("cache-status", ""), f"cache-status {hdrs.get('cache-status')}")
+    check(hdrs.get("etag", "").startswith('"'), "no ETag from the fill's SHA-256")
+    _, status, hdrs, body = curl(e, "/cold/a.m4s")
+    eq(status, 200, "second fetch")
+    check(hdrs.get("cache-status", "").endswith("; hit"), f"not a hit: {hdrs.get('cache-status')}")
+    check(sha(body) == sha(data), "hit body differs")
+    eq(o.count("/cold/a.m4s"), 1, "origin fetches")
+    _, status, _, body = curl(e, "/cold/a.m4s", "-r", "1000-1999")
+    eq((status, body), (206, data[1000:2000]), "range of the filled object")
+
+
+@test
+def miss_range_and_failures(e):
+    o = e.origin
+    data = o.objects.setdefault("/cold/r.m4s", os.urandom(300000))
+    _, status, hdrs, body = curl(e, "/cold/r.m4s", "-r", "5-104")
+    eq(status, 206, "range on a cold object")
+    eq(hdrs.get("content-range"), f"bytes 5-104/{len(data)}", "content-range")
+    check(body == data[5:105], "cold range body")
+    _, status, hdrs, _ = curl(e, "/e500/x.m4s")
+    eq(status, 502, "origin 500 before the head")
+    check("detail=upstream-failed" in hdrs.get("cache-status", ""), "cache-status on 502")
+    _, status, _, _ = curl(e, "/cold/absent.m4s")
+    eq(status, 404, "origin 404")
+    # A fill that breaks off mid-body: the stream is reset (INTERNAL_ERROR), never padded.
+    o.objects["/die/d.m4s"] = os.urandom(2 * 1024 * 1024)
+    with socket.create_connection((HOST, e.port), timeout=10) as s:
+        wide_open(s)
+        s.sendall(frame(1, 0x5, 1, get_block("/die/d.m4s")))
+        buf = b""
+        while b"\x01" not in [buf[i + 3:i + 4] for i in frame_offsets(buf)]:
+            d = s.recv(1 << 20)
+            check(d, "closed before the response head")
+            buf += d
+        o.event(o.gates, "/die/d.m4s").set()
+        st = read_streams_from(s, buf, 1).get(1, {})
+    eq(st.get("status"), 200, "head before the break")
+    eq(st.get("rst"), 2, "RST_STREAM code after the fill broke off")
+    check(len(st["body"]) < len(o.objects["/die/d.m4s"]), "a whole body from a broken fill")
+
+
+@test
+def twenty_streams_one_fill(e):
+    o = e.origin
+    path = "/gate/g.m4s"
+    data = o.objects.setdefault(path, os.urandom(1024 * 1024))
+    collapsed0 = metric(e, "sluice_edge_collapsed_requests_total")
+    with socket.create_connection((HOST, e.port), timeout=10) as s:
+        wide_open(s)
+        s.sendall(b"".join(frame(1, 0x5, sid, get_block(path)) for sid in range(1, 41, 2)))
+        # Every stream gets its head from the fill's first bytes while the origin holds the
+        # rest; then the origin goes on.
+        check(o.event(o.arrived, path).wait(10), "the origin never saw the request")
+        heads, buf = set(), b""
+        s.settimeout(10)
+        while len(heads) < 20:
+            d = s.recv(1 << 20)
+            check(d, "connection closed before 20 heads")
+            buf += d
+            off = 0
+            while off + 9 <= len(buf):
+                n = int.from_bytes(buf[off:off + 3], "big")
+                if off + 9 + n > len(buf):
+                    break
+                if buf[off + 3] == 1:
+                    heads.add(int.from_bytes(buf[off + 5:off + 9], "big"))
+                off += 9 + n
+        o.event(o.gates, path).set()
+        rest = read_streams_from(s, buf, 20)
+    eq(sorted(rest), list(range(1, 41, 2)), "streams answered")
+    for sid, st in rest.items():
+        eq(st["status"], 200, f"stream {sid} status")
+        check(st["rst"] is None and sha(st["body"]) == sha(data), f"stream {sid} body differs")
+    eq(o.count(path), 1, "origin fetches for 20 streams")
+    eq(metric(e, "sluice_edge_collapsed_requests_total") - collapsed0, 19.0, "collapsed streams")
+
+
+def frame_offsets(buf):
+    """Offsets of the complete frames at the start of buf."""
+    off, out = 0, []
+    while off + 9 <= len(buf) and off + 9 + int.from_bytes(buf[off:off + 3], "big") <= len(buf):
+        out.append(off)
+        off += 9 + int.from_bytes(buf[off:off + 3], "big")
+    return out
+
+
+def read_streams_from(s, buf, want):
+    """read_streams for a connection whose first bytes were already read into buf."""
+    class Pre:
+        def __init__(self):
+            self.first = buf
+
+        def recv(self, n):
+            if self.first:
+                d, self.first = self.first, b""
+                return d
+            return s.recv(n)
+
+        def settimeout(self, t):
+            s.settimeout(t)
+
+        def sendall(self, d):
+            s.sendall(d)
+    return read_streams(Pre(), want)
+
+
+@test
+def reset_streams_start_few_fills(e):
+    o = e.origin
+    for i in range(200):
+        o.objects[f"/cold/reset-{i}.m4s"] = b"x" * 1000
+    misses0 = metric(e, "sluice_edge_cache_misses_total")
+    with socket.create_connection((HOST, e.port), timeout=10) as s:
+        s.sendall(PREFACE + frame(4, 0, 0))
+        out = b""
+        for i in range(200):
+            sid = 2 * i + 1
+            out += frame(1, 0x5, sid, get_block(f"/cold/reset-{i}.m4s")) + \
+                frame(3, 0, sid, b"\0\0\0\x08")
+        # A PING after the burst: its ACK means every frame before it was processed.
+        s.sendall(out + frame(6, 0, 0, b"syncsync"))
+        synced, buf = False, b""
+        s.settimeout(10)
+        while not synced:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+            while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                n, t, f = int.from_bytes(buf[:3], "big"), buf[3], buf[4]
+                synced = synced or (t == 6 and f & 1) or t == 7
+                buf = buf[9 + n:]
+        check(synced, "neither PING ACK nor GOAWAY after the burst")
+    started = metric(e, "sluice_edge_cache_misses_total") - misses0
+    check(started <= 8, f"{started:.0f} fills started for 200 streams reset at once")
+
+
+@test
+def h2_access_log_lines(e):
+    curl(e, "/t1/seg-1.m4s")
+    deadline = time.monotonic() + 5
+    line = None
+    while time.monotonic() < deadline and line is None:
+        with open(e.access_log, "rb") as f:
+            for ln in f.read().decode(errors="replace").splitlines():
+                if '"GET /t1/seg-1.m4s"' in ln and "proto=h2" in ln:
+                    line = ln
+        if line is None:
+            time.sleep(0.05)  # poll interval for the log writer (flushed once per loop turn)
+    check(line is not None, "no access-log line for an h2 stream")
+    check(" 200 " in line and "tls=plain" in line, f"h2 line: {line!r}")
+    check(f" {len(e.objects['/t1/seg-1.m4s'])} " in line, f"h2 line lacks the body bytes: {line!r}")
+
+
+def setup(binary):
+    o = Origin()
+    e = Edge(binary, {"tokens": {"required": False}, "upstreams": [{"url": o.url}]})
+    e.origin = o
+    try:
+        e.start()
+        e.push(standard_objects())
+    except Exception:
+        print(e.log_tail())
+        e.cleanup()
+        raise
+    return e
+
+
 if __name__ == "__main__":
     if not shutil.which("curl"):
         print("SKIP: curl missing")
         sys.exit(77)
-    run(standard_setup({"tokens": {"required": False}}))
+    run(setup)
