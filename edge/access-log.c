@@ -119,6 +119,11 @@ void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec
         } else {
                 put_raw(s, cap, &pos, "-", 1);
         }
+        put_raw(s, cap, &pos, " proto=", 7);
+        put_raw(s, cap, &pos, rec->proto ? rec->proto : "-", rec->proto ? strlen(rec->proto) : 1);
+        put_raw(s, cap, &pos, " tls=", 5);
+        put_raw(s, cap, &pos, rec->send_path ? rec->send_path : "-",
+                rec->send_path ? strlen(rec->send_path) : 1);
         b->tail_len = pos;
         b->staged = true;
 }

@@ -11,6 +11,7 @@
  * interleave inside a line. Format (docs/edge.md):
  *
  *   <time> conn=<id> <client> "<method> <target>" <status> <bytes> <dur_us> key=<key> cmcd=<...>
+ *   proto=<h1|h2> tls=<ktls|user|plain>
  *
  * <time> is the request's arrival (UTC, ISO 8601 with milliseconds); <target> has the signed
  * token replaced by "*"; <bytes> counts head and body bytes written; <dur_us> runs from the
@@ -48,6 +49,8 @@ struct access_log_rec {
         const char *key;
         size_t key_len;
         const struct cmcd *cmcd; /* NULL if none */
+        const char *proto;       /* "h1", "h2"; NULL: "-" */
+        const char *send_path;   /* "ktls", "user" (TLS) or "plain"; NULL: "-" */
 };
 
 /* A detached staged line (owned by the connection until access_log_end_detached()). */

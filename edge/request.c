@@ -18,6 +18,7 @@
 #include "edge-cfg.h"
 #include "hit.h"
 #include "request.h"
+#include "tls.h"
 #include "worker.h"
 
 #define TOKEN_SKEW_S 30
@@ -116,6 +117,8 @@ void request_log_begin(struct conn *c, const struct http1_req *req, const struct
                 rec.key = pn->key;
                 rec.key_len = pn->key_len;
         }
+        rec.proto = "h1";
+        rec.send_path = c->tls ? tls_conn_path(c->tls) : "plain";
         access_log_begin(&c->w->alog, &rec);
 }
 

@@ -35,6 +35,8 @@ TEST(line_fields_and_token_masking)
             .token_len = 14,
             .key = "/t1/seg-1.m4s",
             .key_len = 13,
+            .proto = "h2",
+            .send_path = "user",
         };
 
         ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
@@ -44,7 +46,7 @@ TEST(line_fields_and_token_masking)
         access_log_flush(&b);
         drain(p[0], out, sizeof(out));
         ASSERT_TRUE(strstr(out, " conn=42 192.0.2.7 \"GET /s/*/t1/seg-1.m4s?a=1\" 206 1234 56 "
-                                "key=/t1/seg-1.m4s cmcd=-\n") != NULL);
+                                "key=/t1/seg-1.m4s cmcd=- proto=h2 tls=user\n") != NULL);
         ASSERT_TRUE(strstr(out, "eyJ") == NULL); /* the token never reaches the log */
         ASSERT_EQ(out[4], '-');
         ASSERT_TRUE(out[strlen(out) - 1] == '\n');
@@ -79,8 +81,8 @@ TEST(escaping_and_detached_lines)
         access_log_end_detached(&b, pend, 404, 3, 4);
         access_log_flush(&b);
         drain(p[0], out, sizeof(out));
-        ASSERT_TRUE(strstr(out, "conn=8 ::1 \"HEAD /a\\\"b\\\\c\\x01\" 200 1 2 key=- cmcd=-\n"));
-        ASSERT_TRUE(strstr(out, "conn=7 ::1 \"HEAD /a\\\"b\\\\c\\x01\" 404 3 4 key=- cmcd=-\n"));
+        ASSERT_TRUE(strstr(out, "conn=8 ::1 \"HEAD /a\\\"b\\\\c\\x01\" 200 1 2 key=- cmcd=- proto=- tls=-\n"));
+        ASSERT_TRUE(strstr(out, "conn=7 ::1 \"HEAD /a\\\"b\\\\c\\x01\" 404 3 4 key=- cmcd=- proto=- tls=-\n"));
         ASSERT_TRUE(strstr(out, "conn=8") < strstr(out, "conn=7"));
         (void)close(p[0]);
         (void)close(p[1]);
