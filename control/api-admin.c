@@ -183,7 +183,7 @@ void api_keys_refresh_start(struct ctl *ctl)
         (void)uring_timer_arm(ctl->loop, &keys_timer, uring_loop_now_ms(ctl->loop));
 }
 
-/* POST /v1/admin/keys/rotate {"publish_after": s (0), "overlap": s (session_ttl)} */
+/* POST /v1/admin/keys/rotate {"publish_after": s (60), "overlap": s (session_ttl)} */
 struct rotate_ctx {
         struct ctl_req *rq;
         char *result; /* sluice_token_rotate's JSON, replied once the set is re-read */
@@ -234,7 +234,9 @@ void api_admin_keys_rotate(struct ctl_req *rq)
         struct ctl *ctl = rq->ctl;
         json_t *body = NULL, *pa, *ov;
         char kid[40], rnd[9], secret[65], publish[24], overlap[24];
-        int64_t publish_s = 0, overlap_s = ctl->cfg->session_ttl_ms / 1000;
+        /* By default a new key waits a minute before it signs: edges verify only keys they
+         * have loaded, so the operator's key-file push must come first. */
+        int64_t publish_s = 60, overlap_s = ctl->cfg->session_ttl_ms / 1000;
         int r;
 
         if (rq->body_len > 0) {

@@ -571,10 +571,14 @@ def test_edges_fill(ctl, pg):
 def test_keys(ctl, pg, sid):
     keys = ctl.json("GET", "/v1/admin/keys", admin=True)
     check([k["kid"] for k in keys["keys"]] == ["k1"], "initial key from keys_file")
-    rot = ctl.json("POST", "/v1/admin/keys/rotate", {"overlap": 600}, admin=True)
+    # The default waits a minute before the new key signs (edges must load it first).
+    pending = ctl.json("POST", "/v1/admin/keys/rotate", {}, admin=True)
+    check(pending["sign_from"] >= time.time() + 55, f"default publish delay {pending}")
+    rot = ctl.json("POST", "/v1/admin/keys/rotate", {"overlap": 600, "publish_after": 0},
+                   admin=True)
     keys = ctl.json("GET", "/v1/admin/keys", admin=True)
     kids = {k["kid"]: k for k in keys["keys"]}
-    check(set(kids) == {"k1", rot["kid"]}, "both keys published")
+    check(set(kids) == {"k1", pending["kid"], rot["kid"]}, "all keys published")
     check(kids["k1"]["retire_at"] and kids["k1"]["retire_at"] >= rot["sign_from"] + 600,
           "old key verifies through the overlap")
     secrets = {k: bytes.fromhex(v["secret"]) for k, v in kids.items()}
