@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -90,6 +92,28 @@ uint64_t fill_avail(struct fill *f)
         if (fill_state_get(f) == FILL_DONE)
                 return f->size;
         return f->size && w >= f->size ? f->size - 1 : w;
+}
+
+static void etag_from_hex(const char *hex, char *out)
+{
+        out[0] = '"';
+        for (int i = 0; i < 16; i++)
+                out[1 + i] = (char)tolower((unsigned char)hex[i]);
+        out[17] = '"';
+        out[18] = '\0';
+}
+
+bool fill_etag(struct fill *f, char *out)
+{
+        if (f->has_sha) {
+                etag_from_hex(f->sha_hex, out);
+                return true;
+        }
+        if (fill_state_get(f) == FILL_DONE && f->done_etag[0]) {
+                memcpy(out, f->done_etag, FILL_ETAG_LEN + 1);
+                return true;
+        }
+        return false;
 }
 
 /* Wake every worker with waiters on f. */
@@ -216,6 +240,9 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         f->rfd = fd;
         f->size = (uint64_t)resp->content_length;
         f->from_parent = is_parent(f, f->upstream_idx);
+        f->last_modified = resp->last_modified;
+        /* Kept as the object's Last-Modified, so hits and children answer with the same. */
+        store_put_set_mtime(f->put, resp->last_modified);
         (void)snprintf(f->ctype, sizeof(f->ctype), "%s",
                        ctype ? ctype : "");
         if (resp->cache_status && strlen(resp->cache_status) < sizeof(f->upstream_status))
@@ -281,9 +308,13 @@ static int start_from(struct fill *f, unsigned idx, bool fresh)
 /* The commit of a whole body, on the committer thread (or the owner's, failing that). */
 static void commit_run(struct fill *f)
 {
-        int r = store_put_commit(f->put);
+        uint8_t md[32];
+        char hex[65];
+        int r = store_put_commit_digest(f->put, md);
 
         f->put = NULL;
+        if (r == 0 || r == -ENOSPC)
+                etag_from_hex(hex_encode(md, 32, hex), f->done_etag);
         if (r == 0) {
                 /* Declined by admission: served from the temp file, not kept. */
                 (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size, false);
@@ -436,6 +467,14 @@ int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill
                         *ret = f;
                         return 0;
                 }
+        /* The caller's store lookup missed, but a fill may have committed and left the table
+         * since: commits land in the index before their fill leaves the table (finish()), so
+         * with the lock held, "not in the table" and "not in the index" together mean no
+         * fill has this key. Without this look a second upstream fetch would start. */
+        if (w->reader && store_has(w->reader, key, key_len)) {
+                pthread_mutex_unlock(&table_lock);
+                return -EEXIST;
+        }
         f = calloc(1, sizeof(*f));
         if (f)
                 f->key = malloc(key_len + 1);

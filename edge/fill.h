@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /*
  * Fills: one upstream fetch per cache key however many requests want it, in this process
@@ -30,6 +31,9 @@
 
 struct edge_worker;
 struct store_put;
+
+/* The edge's ETag: the first 8 bytes of the body's SHA-256 in hex, quoted (as the store's). */
+#define FILL_ETAG_LEN 18
 
 enum fill_state {
         FILL_PENDING, /* no response head yet */
@@ -57,6 +61,10 @@ struct fill {
         char sha_hex[65];
         char ctype[64];
         char upstream_status[160]; /* the upstream's Cache-Status, for the chain */
+        time_t last_modified;      /* the upstream's Last-Modified, 0 if none */
+        /* Set by the committer before the state becomes FILL_DONE: the ETag of the verified
+         * body ("" when it could not be derived). */
+        char done_etag[FILL_ETAG_LEN + 1];
 
         /* Owner's (the fetching worker's) fields. */
         struct edge_worker *owner;
@@ -74,7 +82,9 @@ struct fill {
 /*
  * The fill for key: an in-flight one (joined), or a new one started on w (*ret_created).
  * The caller holds a reference (fill_unref). Returns 0, -ENOENT when key is in the negative
- * cache (no fill), or -errno (-ENOMEM). A fill that failed to start comes back FILL_FAILED.
+ * cache (no fill), -EEXIST when the store holds key after all (a fill committed after the
+ * caller's lookup: serve it as a hit), or -errno (-ENOMEM). A fill that failed to start comes
+ * back FILL_FAILED.
  */
 int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill **ret,
              bool *ret_created);
@@ -92,6 +102,13 @@ static inline enum fill_state fill_state_get(struct fill *f)
 
 /* Bytes a reader may send from f->rfd now (see above). Valid from FILL_BODY on. */
 uint64_t fill_avail(struct fill *f);
+
+/*
+ * f's ETag into out (FILL_ETAG_LEN + 1 bytes): known from the head when the upstream sent
+ * X-Sluice-SHA256, else once the fill is FILL_DONE. Returns false while it is not known.
+ * Valid from FILL_BODY on.
+ */
+bool fill_etag(struct fill *f, char *out);
 
 /* Wait until every queued commit has run (shutdown, after the workers stopped fetching and
  * before their loops are freed). */

@@ -145,6 +145,7 @@ void hit_serve(struct conn *c, const struct http1_req *req, const struct path_no
                 metrics_add(m->not_modified, 1);
                 request_head_start(c, req, &hr, 304);
                 validators_headers(&hr, &obj, cc);
+                cache_status_hit(c, &hr);
                 store_obj_release(w->reader, &obj);
                 request_respond_text(c, req, &hr, NULL);
                 return;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http-cond.h"
 #include "http-range.h"
 #include "http-resp.h"
 #include "http1-parse.h"
@@ -122,6 +122,77 @@ static void respond_text(struct conn *c, const struct http1_req *req, int status
         request_respond_text(c, req, &hr, body);
 }
 
+/* ETag (the same strong tag the store gives the committed object) and Last-Modified, as
+ * far as the fill knows them. */
+static void validator_headers(struct http_resp *hr, struct fill *f)
+{
+        char etag[FILL_ETAG_LEN + 1], date[HTTP_DATE_LEN + 1];
+
+        if (fill_etag(f, etag))
+                http_resp_header(hr, "ETag", etag, FILL_ETAG_LEN);
+        if (f->last_modified > 0 && http_date_format(f->last_modified, date) == HTTP_DATE_LEN)
+                http_resp_header(hr, "Last-Modified", date, HTTP_DATE_LEN);
+}
+
+static bool has_cond(const struct miss_wait *mw)
+{
+        return mw->if_none_match[0] || mw->if_match[0] || mw->if_modified_since[0] ||
+               mw->if_unmodified_since[0];
+}
+
+/*
+ * The preconditions of a request waiting on a fill with a head (FILL_BODY or FILL_DONE):
+ * 304, 412, 0 to send the body, or -EAGAIN while an entity-tag condition waits for the
+ * ETag (the end of the fill).
+ */
+static int cond_eval(struct miss_wait *mw)
+{
+        struct fill *f = mw->fill;
+        struct http_cond_hdrs ch = {0};
+        struct http_validators v = {0};
+        char etag[FILL_ETAG_LEN + 1];
+
+        if (!has_cond(mw))
+                return 0;
+        if (fill_etag(f, etag)) {
+                v.etag = etag;
+                v.etag_len = FILL_ETAG_LEN;
+        } else if (mw->if_none_match[0] || mw->if_match[0]) {
+                return -EAGAIN;
+        } else {
+                v.etag = "";
+        }
+        v.last_modified = f->last_modified;
+#define COND(field)                                                                   \
+        if (mw->field[0]) {                                                           \
+                ch.field = mw->field;                                                 \
+                ch.field##_len = strlen(mw->field);                                   \
+        }
+        COND(if_none_match)
+        COND(if_match)
+        COND(if_modified_since)
+        COND(if_unmodified_since)
+#undef COND
+        return http_cond_eval(&ch, &v);
+}
+
+static void respond_not_modified(struct miss_wait *mw, const struct http1_req *req)
+{
+        struct conn *c = mw->c;
+        const char *cc = hit_cache_control(mw->key, mw->key_len);
+        char cstatus[CACHE_STATUS_MAX];
+        struct http_resp hr;
+
+        metrics_add(c->w->srv->m.not_modified, 1);
+        request_head_start(c, req, &hr, 304);
+        validator_headers(&hr, mw->fill);
+        http_resp_header(&hr, "Cache-Control", cc, strlen(cc));
+        cache_status(mw, 200, cstatus, sizeof(cstatus));
+        http_resp_header(&hr, "Cache-Status", cstatus, strlen(cstatus));
+        mw->head_sent = true;
+        request_respond_text(c, req, &hr, NULL);
+}
+
 static void respond_body(struct miss_wait *mw, const struct http1_req *req)
 {
         struct conn *c = mw->c;
@@ -162,18 +233,9 @@ static void respond_body(struct miss_wait *mw, const struct http1_req *req)
                 http_resp_headerf(&hr, "Content-Range", "bytes %llu-%llu/%llu",
                                   (unsigned long long)rg.first, (unsigned long long)rg.last,
                                   (unsigned long long)f->size);
-        if (f->has_sha) {
-                /* The same strong tag the store gives the committed object. */
-                char etag[19];
-                etag[0] = '"';
-                for (int i = 0; i < 16; i++)
-                        etag[1 + i] = (char)tolower((unsigned char)f->sha_hex[i]);
-                etag[17] = '"';
-                etag[18] = '\0';
-                http_resp_header(&hr, "ETag", etag, 18);
-                if (mw->peer)
-                        http_resp_header(&hr, "X-Sluice-SHA256", f->sha_hex, 64);
-        }
+        validator_headers(&hr, f);
+        if (f->has_sha && mw->peer)
+                http_resp_header(&hr, "X-Sluice-SHA256", f->sha_hex, 64);
         http_resp_header(&hr, "Cache-Control", cc, strlen(cc));
         http_resp_header(&hr, "Accept-Ranges", "bytes", 5);
         cache_status(mw, 200, cstatus, sizeof(cstatus));
@@ -222,7 +284,22 @@ static void advance(struct miss_wait *mw, const struct http1_req *req)
                 break;
         case FILL_BODY:
         case FILL_DONE:
-                respond_body(mw, req ? req : saved_req(mw));
+                switch (cond_eval(mw)) {
+                case -EAGAIN:
+                        return;
+                case 304:
+                        respond_not_modified(mw, req ? req : saved_req(mw));
+                        break;
+                case 412:
+                        metrics_add(c->w->srv->m.precond_failed, 1);
+                        mw->head_sent = true;
+                        cache_status(mw, 200, cstatus, sizeof(cstatus));
+                        respond_text(c, req ? req : saved_req(mw), 412, cstatus);
+                        break;
+                default:
+                        respond_body(mw, req ? req : saved_req(mw));
+                        break;
+                }
                 break;
         }
         if (!req)
@@ -241,9 +318,21 @@ void miss_worker_kick(struct edge_worker *w)
         }
 }
 
+static void save_hdr(const struct http1_req *req, int hk, char *out, size_t cap)
+{
+        size_t len;
+        const char *v = http1_req_known(req, hk, &len);
+
+        if (v && len < cap) {
+                memcpy(out, v, len);
+                out[len] = '\0';
+        }
+}
+
 void miss_serve(struct conn *c, const struct http1_req *req, const struct path_norm *pn,
                 bool peer)
 {
+        static __thread bool rechecked;
         struct edge_worker *w = c->w;
         struct edge_metrics *m = &w->srv->m;
         struct miss_wait *mw;
@@ -253,9 +342,9 @@ void miss_serve(struct conn *c, const struct http1_req *req, const struct path_n
         bool created;
         int r;
 
-        metrics_add(m->misses, 1);
-        evict_access(w->srv, pn->key, pn->key_len, 0); /* the admission sketch counts it */
         if (w->rt->cfg->upstreams.n == 0 || !w->up) {
+                metrics_add(m->misses, 1);
+                evict_access(w->srv, pn->key, pn->key_len, 0);
                 (void)snprintf(cstatus, sizeof(cstatus), "%s; fwd=miss; detail=no-upstream",
                                miss_cache_name(w));
                 respond_text(c, req, 404, cstatus);
@@ -267,6 +356,17 @@ void miss_serve(struct conn *c, const struct http1_req *req, const struct path_n
                 return;
         }
         r = fill_get(w, pn->key, pn->key_len, &mw->fill, &created);
+        if (r == -EEXIST && !rechecked) {
+                /* Committed since hit_serve's lookup: a hit after all (once: a key evicted
+                 * again at once would come back here as a plain miss). */
+                free(mw);
+                rechecked = true;
+                hit_serve(c, req, pn, peer);
+                rechecked = false;
+                return;
+        }
+        metrics_add(m->misses, 1);
+        evict_access(w->srv, pn->key, pn->key_len, 0); /* the admission sketch counts it */
         if (r < 0) {
                 free(mw);
                 if (r == -ENOENT) {
@@ -274,6 +374,11 @@ void miss_serve(struct conn *c, const struct http1_req *req, const struct path_n
                         (void)snprintf(cstatus, sizeof(cstatus), "%s; hit; detail=negative",
                                        miss_cache_name(w));
                         respond_text(c, req, 404, cstatus);
+                } else if (r == -EEXIST) {
+                        /* Indexed, yet the lookup cannot open it twice running. */
+                        (void)snprintf(cstatus, sizeof(cstatus), "%s; fwd=miss; detail=busy",
+                                       miss_cache_name(w));
+                        respond_text(c, req, 503, cstatus);
                 } else {
                         conn_close(c, "out of memory");
                 }
@@ -299,6 +404,13 @@ void miss_serve(struct conn *c, const struct http1_req *req, const struct path_n
                 memcpy(mw->origin, v, vlen);
                 mw->origin_len = vlen;
         }
+        /* Kept for when the head arrives. One too long to keep is dropped: the full answer
+         * is always a correct one to If-None-Match / If-Modified-Since. */
+        save_hdr(req, HK_IF_NONE_MATCH, mw->if_none_match, sizeof(mw->if_none_match));
+        save_hdr(req, HK_IF_MATCH, mw->if_match, sizeof(mw->if_match));
+        save_hdr(req, HK_IF_MODIFIED_SINCE, mw->if_modified_since, sizeof(mw->if_modified_since));
+        save_hdr(req, HK_IF_UNMODIFIED_SINCE, mw->if_unmodified_since,
+                 sizeof(mw->if_unmodified_since));
         mw->next = w->miss_waiters;
         if (w->miss_waiters)
                 w->miss_waiters->prev = mw;

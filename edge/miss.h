@@ -13,7 +13,12 @@
  *     fill's temp file as it grows (sendfile up to fill_avail());
  *   - upstream 404: 404 (and 404 again from the negative cache for a few seconds);
  *   - anything else, or a fill that failed before its head: 502;
- *   - a fill that fails after the head: the connection is closed mid-body.
+ *   - a fill that fails after the head: the connection is closed mid-body;
+ *   - a conditional request (If-None-Match, If-Modified-Since, If-Match,
+ *     If-Unmodified-Since): 304 or 412 as for a hit, against the upstream's Last-Modified and
+ *     the edge's content-hash ETag. That ETag is known at the head when the upstream sent
+ *     X-Sluice-SHA256 (a parent always does), else only once the body is whole and verified:
+ *     an entity-tag condition then waits for the fill's end before the answer.
  * Every answer carries Cache-Status (RFC 9211): "<name>; fwd=miss; fwd-status=200", plus
  * "collapsed" for a request that joined a fill another request started, after the upstream's
  * own Cache-Status entry when it sent one.
@@ -38,6 +43,11 @@ struct miss_wait {
         char range[128];   /* "" when none or ignored (If-Range) */
         char origin[256];  /* Origin, for CORS */
         size_t origin_len;
+        /* Conditional headers, evaluated once the validators are known (see miss_serve). */
+        char if_none_match[256];
+        char if_match[256];
+        char if_modified_since[40];
+        char if_unmodified_since[40];
         size_t key_len;
         char key[];
 };

@@ -97,6 +97,7 @@ struct store_put {
         char tmpname[32];
         int fd;
         int failed; /* what commit returns after a failed write: the temp file is not the body */
+        int64_t mtime; /* Last-Modified to record; 0: the commit time */
         EVP_MD_CTX *md;
 };
 
@@ -707,6 +708,13 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
         return 0;
 }
 
+bool store_has(struct store_reader *r, const char *key, size_t key_len)
+{
+        struct cache_idx_rec rec;
+
+        return key_ok(key, key_len) && cache_idx_reader_get(r->ir, key, key_len, &rec) == 0;
+}
+
 void store_obj_release(struct store_reader *r, struct store_obj *obj)
 {
         if (!obj || obj->fd < 0)
@@ -875,7 +883,18 @@ static int move_noreplace(struct store *s, const char *tmpname, const char *path
         return 0;
 }
 
+void store_put_set_mtime(struct store_put *p, time_t t)
+{
+        if (t > 0)
+                p->mtime = (int64_t)t;
+}
+
 int store_put_commit(struct store_put *p)
+{
+        return store_put_commit_digest(p, NULL);
+}
+
+int store_put_commit_digest(struct store_put *p, uint8_t ret_sha256[32])
 {
         struct store *s = p->s;
         struct cache_idx_rec rec, old;
@@ -901,6 +920,8 @@ int store_put_commit(struct store_put *p)
                 r = -EBADMSG;
                 goto out;
         }
+        if (ret_sha256)
+                memcpy(ret_sha256, md, 32);
         if (fsync(p->fd) < 0) {
                 r = -errno;
                 goto out;
@@ -935,7 +956,7 @@ int store_put_commit(struct store_put *p)
         rec.flags = CACHE_IDX_F_HAS_SHA;
         rec.size = p->size;
         rec.file_id = p->file_id;
-        rec.mtime = (int64_t)time(NULL);
+        rec.mtime = p->mtime ? p->mtime : (int64_t)time(NULL);
         rec.hits = 0;
         rec.last_access = 0;
         memcpy(rec.sha256, md, 32);

@@ -72,6 +72,12 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
 void store_obj_release(struct store_reader *r, struct store_obj *obj);
 
 /*
+ * Whether the index holds key, by r's read txn alone: no file is opened and no hit counted
+ * (the fill table's re-check that a fill did not commit since the caller's lookup).
+ */
+bool store_has(struct store_reader *r, const char *key, size_t key_len);
+
+/*
  * Begin a put of key with a declared length and optional expected SHA-256 (64 hex chars, or
  * NULL) and content type (NULL: derived from the extension). Returns 0, -EINVAL for a bad
  * key/hash, -ENAMETOOLONG for a key over STORE_KEY_MAX, -ENOSPC when size exceeds the budget,
@@ -87,6 +93,14 @@ int store_put_write(struct store_put *p, const void *buf, size_t len);
  * hash mismatch (nothing committed), or -errno.
  */
 int store_put_commit(struct store_put *p);
+/*
+ * store_put_commit() that also copies the body's SHA-256 to ret_sha256 (may be NULL) once the
+ * body verified: on success, and on a failure after verification (-ENOSPC, -errno of the
+ * disk); untouched on -EBADMSG. The object's ETag is derived from it (first 8 bytes, hex).
+ */
+int store_put_commit_digest(struct store_put *p, uint8_t ret_sha256[32]);
+/* The object's Last-Modified (an upstream's); without it (or t <= 0) the commit time. */
+void store_put_set_mtime(struct store_put *p, time_t t);
 /* Drop a put and its temp file. Frees p; p may be NULL. */
 void store_put_abort(struct store_put *p);
 

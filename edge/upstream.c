@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 
+#include "http-cond.h"
 #include "log.h"
 #include "path-norm.h"
 #include "uring-loop.h"
@@ -51,6 +52,7 @@ struct upstream_fetch {
         char ctype[HDR_VAL_MAX];
         char sha[HDR_VAL_MAX];
         char cstatus[HDR_VAL_MAX];
+        char lastmod[64];
 };
 
 struct upstream_ctx {
@@ -382,7 +384,7 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
 
         if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
                 /* A new response (after a 1xx): forget the previous head's fields. */
-                f->ctype[0] = f->sha[0] = f->cstatus[0] = '\0';
+                f->ctype[0] = f->sha[0] = f->cstatus[0] = f->lastmod[0] = '\0';
                 f->te = false;
                 return len;
         }
@@ -390,6 +392,7 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
                 if (!header_value(buf, len, "Content-Type", f->ctype, sizeof(f->ctype)) &&
                     !header_value(buf, len, "X-Sluice-SHA256", f->sha, sizeof(f->sha)) &&
                     !header_value(buf, len, "Cache-Status", f->cstatus, sizeof(f->cstatus)) &&
+                    !header_value(buf, len, "Last-Modified", f->lastmod, sizeof(f->lastmod)) &&
                     header_value(buf, len, "Transfer-Encoding", scratch, sizeof(scratch)))
                         f->te = true;
                 return len;
@@ -405,6 +408,9 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
         resp.content_type = f->ctype[0] ? f->ctype : NULL;
         resp.sha256_hex = f->sha[0] ? f->sha : NULL;
         resp.cache_status = f->cstatus[0] ? f->cstatus : NULL;
+        if (f->lastmod[0] &&
+            http_date_parse(f->lastmod, strlen(f->lastmod), &resp.last_modified) < 0)
+                resp.last_modified = 0; /* unparsable: as if absent */
         if (f->cbs->on_head(f->ud, &resp) < 0) {
                 f->stopped = true;
                 return 0; /* anything but len stops the transfer */

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /*
  * Fetches from upstreams (parent edges, then the origin) over HTTP/1.1 with libcurl's multi
@@ -40,6 +41,7 @@ struct upstream_resp {
         const char *content_type;
         const char *sha256_hex;   /* X-Sluice-SHA256 */
         const char *cache_status; /* the upstream's own Cache-Status, for the chain */
+        time_t last_modified;     /* Last-Modified; 0 when absent or unparsable */
 };
 
 struct upstream_cbs {

@@ -14,7 +14,9 @@ The origin is a threaded http.server in this process. Paths choose its behaviour
   /te/...      Transfer-Encoding: chunked plus Content-Length
   /stall/...   head, then nothing (until the gate is released)
   /long/...    more bytes than Content-Length says
-Every request is counted per path.
+  /nosha/...   like /ok, without X-Sluice-SHA256 (an origin that knows no hashes)
+A path given a time in `mtimes` is answered with that Last-Modified and an ETag of the
+origin's own making. Every request is counted per path.
 """
 
 import hashlib
@@ -33,7 +35,7 @@ import threading
 import time
 
 from edgeharness import (Closed, Edge, RawConn, build_request, check, eq, expect_body, free_port,
-                         run, sha, test, HOST)
+                         http_date, run, sha, test, HOST)
 
 RNG = random.Random(5)
 
@@ -45,6 +47,7 @@ class Origin:
         self.gates = {}
         self.head_bytes = 256 * 1024
         self.first = {}  # path -> head_bytes for that /gate/ path
+        self.mtimes = {}  # path -> Last-Modified (seconds since the epoch)
         self.force = None  # a kind that every path gets (a parent that always fails)
         self.lock = threading.Lock()
         origin = self
@@ -111,7 +114,11 @@ class Origin:
         digest = sha(data) if kind != "badsha" else sha(data + b"x")
         h.send_response(200)
         h.send_header("Content-Type", "video/iso.segment")
-        h.send_header("X-Sluice-SHA256", digest)
+        if kind != "nosha":
+            h.send_header("X-Sluice-SHA256", digest)
+        if path in self.mtimes:
+            h.send_header("Last-Modified", http_date(self.mtimes[path]))
+            h.send_header("ETag", '"origin-%x"' % len(data))
         if kind == "te":
             h.send_header("Transfer-Encoding", "chunked")
             h.send_header("Content-Length", str(len(data)))

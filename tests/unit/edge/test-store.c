@@ -969,4 +969,42 @@ TEST(threads_readers_writers)
         rm_rf(dir);
 }
 
+/* store_has() answers from the index alone; a put's digest and Last-Modified are kept. */
+TEST(has_digest_and_mtime)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_reader *r;
+        struct store_put *p;
+        struct store_obj o;
+        const char body[] = "segment bytes for the digest";
+        size_t len = sizeof(body) - 1;
+        uint8_t md[32], want[32];
+        char hex[65], etag[24];
+
+        ASSERT_EQ(store_open(dir, 1 << 20, &s), 0);
+        ASSERT_EQ(store_reader_new(s, 4, &r), 0);
+        ASSERT_TRUE(!store_has(r, "/t/seg-1.m4s", 12));
+        ASSERT_EQ(store_put_begin(s, "/t/seg-1.m4s", 12, len, NULL, NULL, &p), 0);
+        store_put_set_mtime(p, 1700000000);
+        ASSERT_EQ(store_put_write(p, body, len), 0);
+        memset(md, 0, sizeof(md));
+        ASSERT_EQ(store_put_commit_digest(p, md), 0);
+        sha256(body, len, want);
+        ASSERT_MEMEQ(md, 32, want, 32);
+        ASSERT_TRUE(store_has(r, "/t/seg-1.m4s", 12));
+        ASSERT_TRUE(!store_has(r, "/t/seg-2.m4s", 12));
+        ASSERT_EQ(store_lookup(r, "/t/seg-1.m4s", 12, &o), 0);
+        ASSERT_EQ((long long)o.last_modified, 1700000000LL);
+        hex_encode(want, 32, hex);
+        snprintf(etag, sizeof(etag), "\"%.16s\"", hex);
+        ASSERT_STREQ(o.etag, etag);
+        store_obj_release(r, &o);
+        ASSERT_EQ(store_delete(s, "/t/seg-1.m4s", 12), 0);
+        ASSERT_TRUE(!store_has(r, "/t/seg-1.m4s", 12));
+        store_reader_free(r);
+        store_close(s);
+        rm_rf(dir);
+}
+
 TEST_MAIN()

@@ -1,0 +1,213 @@
+# SPDX-License-Identifier: MIT
+"""Conditional requests on a miss, and validators along a parent -> child chain.
+
+The edge's ETag is the first 8 bytes of the object's SHA-256 ("same bytes, same tag, on every
+edge"); its Last-Modified is the upstream's. A conditional GET for a cold object is answered
+304 (or 412) once the upstream's head is in, and the object is still filled and kept:
+
+  inm_known_at_head:  the origin sends X-Sluice-SHA256: 304 while the origin still holds the
+                      body, for a request that joined a fill in flight
+  ims_at_head:        If-Modified-Since against the origin's Last-Modified: 304 / 200
+  inm_mismatch:       another tag: the whole object
+  inm_without_sha:    no hash from the origin: the 304 waits for the verified body
+  if_match_fails:     If-Match with another tag: 412
+  chain_validators:   origin without hashes -> parent -> child: the child's ETag and
+                      Last-Modified equal the parent's, on the child's miss and on its hit, and
+                      a conditional request at the child is answered 304
+"""
+
+import os
+import sys
+import time
+
+import edgeharness
+from edgeharness import (Edge, RawConn, build_request, check, eq, expect_body, http_date, run,
+                         sha, test, HOST)
+from test_miss import RNG, Origin, listed, read_head, start_edge
+
+edgeharness._tests.clear()  # test_miss's own tests run in their own file
+
+MTIME = 1_700_000_000  # the origin's Last-Modified for every object here
+
+
+def tag(data):
+    return '"' + sha(data)[:16] + '"'
+
+
+def add(origin, path, size=50_000):
+    data = origin.add(path, RNG.randbytes(size))
+    origin.mtimes[path] = MTIME
+    return data
+
+
+@test
+def inm_known_at_head(ctx):
+    o, e = ctx.origin, ctx.edge
+    key = "/gate/cond/a/seg-1.m4s"
+    data = add(o, key, 1024 * 1024)
+    gate = o.gate(key)
+    try:
+        with RawConn(e.port, timeout=10) as a:
+            a.send(build_request("GET", key, [("Connection", "close")]))
+            deadline = time.monotonic() + 10
+            eq(read_head(a, deadline)[0], 200, "the fill's first client")
+            r = e.get(key, [("If-None-Match", tag(data))])
+            eq(r.status, 304, "If-None-Match on the object being filled")
+            eq(r.body, b"", "304 has no body")
+            eq(r.get("ETag"), tag(data), "304 ETag")
+            eq(r.get("Last-Modified"), http_date(MTIME), "304 Last-Modified: the origin's")
+            check("collapsed" in r.need("Cache-Status"), f"joined: {r.get('Cache-Status')!r}")
+            check(not gate.is_set(), "answered before the origin sent the body")
+            gate.set()
+            check(sha(a._read_n(len(data), deadline)) == sha(data), "first client's body")
+    finally:
+        gate.set()
+    # Cold, nothing in flight: the same.
+    key2 = "/ok/cond/a/seg-2.m4s"
+    data2 = add(o, key2)
+    r = e.get(key2, [("If-None-Match", 'W/"nope", ' + tag(data2))])
+    eq(r.status, 304, "cold If-None-Match")
+    check("fwd=miss" in r.need("Cache-Status"), "a miss")
+    # The fill goes on after the 304 (its commit may still be running: then this joins it).
+    r = e.get(key2)
+    expect_body(r, data2, "after the 304")
+    cs = r.need("Cache-Status")
+    check(cs.endswith("; hit") or cs.endswith("; collapsed"), f"kept or being kept: {cs!r}")
+    eq(r.get("ETag"), tag(data2), "ETag after the 304")
+    eq(r.get("Last-Modified"), http_date(MTIME), "Last-Modified: the origin's")
+    eq(o.count(key2), 1, "origin fetches")
+
+
+@test
+def ims_at_head(ctx):
+    o, e = ctx.origin, ctx.edge
+    key = "/ok/cond/b/seg-1.m4s"
+    data = add(o, key)
+    r = e.get(key, [("If-Modified-Since", http_date(MTIME))])
+    eq(r.status, 304, "If-Modified-Since equal to the origin's Last-Modified")
+    key2 = "/ok/cond/b/seg-2.m4s"
+    data2 = add(o, key2)
+    r = e.get(key2, [("If-Modified-Since", http_date(MTIME - 3600))])
+    expect_body(r, data2, "modified since")
+    eq(r.get("Last-Modified"), http_date(MTIME), "miss Last-Modified")
+    expect_body(e.get(key), data, "hit")
+
+
+@test
+def inm_mismatch(ctx):
+    o, e = ctx.origin, ctx.edge
+    key = "/ok/cond/c/seg-1.m4s"
+    data = add(o, key)
+    r = e.get(key, [("If-None-Match", '"0000000000000000"'),
+                    ("If-Modified-Since", http_date(MTIME))])
+    expect_body(r, data, "If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2)")
+    eq(r.get("ETag"), tag(data), "ETag on the miss")
+
+
+@test
+def inm_without_sha(ctx):
+    o, e = ctx.origin, ctx.edge
+    key = "/nosha/cond/d/seg-1.m4s"
+    data = add(o, key, 300_000)
+    r = e.get(key)
+    expect_body(r, data, "miss without a hash from the origin")
+    eq(r.get("ETag"), None, "no ETag before the body is verified")
+    eq(r.get("Last-Modified"), http_date(MTIME), "Last-Modified from the origin")
+    key2 = "/nosha/cond/d/seg-2.m4s"
+    data2 = add(o, key2, 300_000)
+    r = e.get(key2, [("If-None-Match", tag(data2))])
+    eq(r.status, 304, "If-None-Match answered once the body is verified")
+    eq(r.get("ETag"), tag(data2), "ETag of the verified body")
+    check(listed(e, key2), "the 304's fill is kept")
+    r = e.get(key2, [("If-None-Match", tag(data2))])
+    eq(r.status, 304, "and again from the cache")
+    check(r.need("Cache-Status").endswith("; hit"), "a hit")
+    eq(o.count(key2), 1, "origin fetches")
+
+
+@test
+def if_match_fails(ctx):
+    o, e = ctx.origin, ctx.edge
+    key = "/ok/cond/e/seg-1.m4s"
+    data = add(o, key)
+    r = e.get(key, [("If-Match", '"0000000000000000"')])
+    eq(r.status, 412, "If-Match with another tag")
+    key2 = "/ok/cond/e/seg-2.m4s"
+    data2 = add(o, key2)
+    expect_body(e.get(key2, [("If-Match", tag(data2))]), data2, "If-Match with the tag")
+    expect_body(e.get(key), data, "the 412's fill is kept")
+    eq(o.count(key), 1, "origin fetches")
+
+
+@test
+def chain_validators(ctx):
+    o = ctx.origin
+    peer = "peer-" + os.urandom(8).hex()
+    parent = Edge(ctx.binary, {"upstreams": [{"url": o.url}],
+                               "control": {"edge_id": "parent-v"}})
+    ptok = os.path.join(parent.dir, "peer.token")
+    with open(ptok, "w") as f:
+        f.write(peer + "\n")
+    parent.cfg["tokens"] = {"required": False, "peer_token_file": ptok}
+    ctx.others.append(parent)
+    parent.start()
+    child = Edge(ctx.binary, {"upstreams": [{"url": f"http://{HOST}:{parent.port}",
+                                             "token_file": ptok}, {"url": o.url}],
+                              "control": {"edge_id": "child-v"}})
+    ctx.others.append(child)
+    child.start()
+    key = "/nosha/chain/seg-1.m4s"
+    data = add(o, key, 400_000)
+    r = child.get(key, timeout=10)
+    expect_body(r, data, "child miss through the parent")
+    check(r.need("Cache-Status").startswith("parent-v; fwd=miss"), "filled via the parent")
+    eq(r.get("Last-Modified"), http_date(MTIME), "child miss Last-Modified")
+    p = parent.get(key)
+    c = child.get(key)
+    check(p.need("Cache-Status").endswith("; hit") and c.need("Cache-Status").endswith("; hit"),
+          "both hold it")
+    eq(p.get("ETag"), tag(data), "parent ETag: the content hash")
+    eq(c.get("ETag"), p.get("ETag"), "child ETag equals the parent's")
+    eq(c.get("Last-Modified"), p.get("Last-Modified"), "child Last-Modified equals the parent's")
+    eq(c.get("Last-Modified"), http_date(MTIME), "both the origin's")
+    # The parent holds the next object; the child's cold conditional GET gets the parent's
+    # hash in the head and answers 304 at once.
+    key2 = "/nosha/chain/seg-2.m4s"
+    data2 = add(o, key2, 400_000)
+    expect_body(parent.get(key2), data2, "parent fill")
+    r = child.get(key2, [("If-None-Match", tag(data2))], timeout=10)
+    eq(r.status, 304, "child's cold conditional GET through the parent")
+    eq(r.get("ETag"), tag(data2), "child 304 ETag")
+    eq(r.get("Last-Modified"), http_date(MTIME), "child 304 Last-Modified")
+    eq(o.count(key), 1, "origin fetches for the chain")
+    eq(o.count(key2), 1, "origin fetches for the parent's object")
+
+
+class Ctx:
+    def __init__(self, binary):
+        self.binary = binary
+        self.origin = Origin()
+        self.edge = start_edge(binary, self.origin)
+        self.others = []
+
+
+if __name__ == "__main__":
+    holder = []
+
+    def _setup(binary):
+        holder.append(Ctx(binary))
+        return holder[-1]
+
+    rc = run(_setup)
+    for ctx in holder:
+        for e in ctx.others + [ctx.edge]:
+            try:
+                if e.running():
+                    e.stop()
+                reports = e.sanitizer_reports()
+                if reports:
+                    print(f"not ok - sanitizer_clean: {reports[:3]}")
+                    rc = 1
+            finally:
+                e.cleanup()
+    sys.exit(rc)
