@@ -367,6 +367,10 @@ int main(int argc, char **argv)
                 .connect_timeout_ms = (uint64_t)ctl->cfg->db.timeout_ms,
                 .op_base = CTL_OP_PGDB,
         };
+        if (pgdb_conninfo_needs_dns(ctl->cfg->database))
+                log_warn("database: the host is a name; libpq resolves it with a blocking "
+                         "lookup on every reconnect, stalling requests meanwhile (use an "
+                         "address, hostaddr= or a socket directory)");
         r = pgdb_new(ctl->loop, &pp, &ctl->db);
         if (r < 0 || (r = api_stmts_register(ctl)) < 0) {
                 log_error("database pool: %s", strerror(-r));

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -644,6 +645,41 @@ int pgdb_exec(struct pgdb *db, int stmt, const char *const *params, int n_params
         else
                 queue_timer_arm(db);
         return 0;
+}
+
+bool pgdb_conninfo_needs_dns(const char *conninfo)
+{
+        PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+        const char *host = NULL, *hostaddr = NULL;
+        bool dns = false;
+
+        if (!opts)
+                return false;
+        for (PQconninfoOption *o = opts; o->keyword; o++) {
+                if (!strcmp(o->keyword, "host"))
+                        host = o->val;
+                else if (!strcmp(o->keyword, "hostaddr"))
+                        hostaddr = o->val;
+        }
+        if (host && *host && !(hostaddr && *hostaddr)) {
+                /* Each comma-separated entry: a socket directory or an address needs no DNS. */
+                const char *p = host;
+                while (*p && !dns) {
+                        char one[256];
+                        size_t n = strcspn(p, ",");
+                        struct in6_addr a6;
+                        if (n < sizeof(one)) {
+                                memcpy(one, p, n);
+                                one[n] = '\0';
+                                dns = one[0] != '/' && one[0] != '@' &&
+                                      inet_pton(AF_INET, one, &a6) != 1 &&
+                                      inet_pton(AF_INET6, one, &a6) != 1;
+                        }
+                        p += n + (p[n] == ',');
+                }
+        }
+        PQconninfoFree(opts);
+        return dns;
 }
 
 unsigned pgdb_pending(const struct pgdb *db)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,12 @@ int pgdb_stmt_add(struct pgdb *db, const char *name, const char *sql, int n_para
  */
 int pgdb_exec(struct pgdb *db, int stmt, const char *const *params, int n_params, pgdb_done_fn fn,
               void *userdata);
+
+/*
+ * Whether conninfo names a host that libpq would resolve with a blocking getaddrinfo() on
+ * each (re)connect (a host name without hostaddr). For a start-up warning.
+ */
+bool pgdb_conninfo_needs_dns(const char *conninfo);
 
 /* Queries queued or running (for draining on shutdown and for metrics). */
 unsigned pgdb_pending(const struct pgdb *db);
