@@ -281,6 +281,11 @@ def run(main):
             print("".join(c.log[-30:]))
         sys.exit(1)
     finally:
+        # A failed test leaves no process behind.
+        for c in Control.instances:
+            if c.proc and c.proc.poll() is None:
+                c.proc.kill()
+                c.proc.wait()
         subprocess.run([PG_TEMP, "stop", os.path.join(tmp, "pg")], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
     print("PASS")
