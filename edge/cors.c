@@ -25,6 +25,22 @@ static bool any_origin(const struct cfg_strlist *origins)
         return false;
 }
 
+const char *cors_allow_origin(const struct cfg_strlist *origins, const char *origin, size_t len,
+                              bool *ret_vary, const char **ret_expose)
+{
+        *ret_expose = EXPOSE;
+        *ret_vary = false;
+        if (any_origin(origins))
+                return "*";
+        *ret_vary = true;
+        if (!origin)
+                return NULL;
+        for (size_t i = 0; i < origins->n; i++)
+                if (strlen(origins->items[i]) == len && memcmp(origins->items[i], origin, len) == 0)
+                        return origins->items[i];
+        return NULL;
+}
+
 void cors_headers(struct http_resp *hr, const struct cfg_strlist *origins,
                   const struct http1_req *req)
 {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * CORS for the client listener (players run in browsers on other origins). Policy from
@@ -17,6 +18,12 @@ struct cfg_strlist;
 /* Allow-Origin (+ Vary) and Expose-Headers for an ordinary response. req may be NULL. */
 void cors_headers(struct http_resp *hr, const struct cfg_strlist *origins,
                   const struct http1_req *req);
+
+/* The same policy for a transport that writes its own headers (HTTP/2): the Allow-Origin value
+ * for the request's Origin (origin may be NULL), or NULL when none is due; *ret_vary says
+ * whether "Vary: Origin" is. *ret_expose gets the Expose-Headers value. */
+const char *cors_allow_origin(const struct cfg_strlist *origins, const char *origin, size_t len,
+                              bool *ret_vary, const char **ret_expose);
 
 /* Preflight answer headers: Allow-Methods, Allow-Headers, Max-Age (after cors_headers()). */
 void cors_preflight_headers(struct http_resp *hr, const struct cfg_strlist *origins,

@@ -28,6 +28,7 @@
 #include "access-log.h"
 #include "conn-tls.h"
 #include "conn.h"
+#include "cors.h"
 #include "edge-cfg.h"
 #include "evict.h"
 #include "fill.h"
@@ -171,14 +172,23 @@ static void hdr_add(struct hdrs *hs, const char *name, const char *value, size_t
                 hs->h[hs->n++] = (struct h2_header){name, value, strlen(name), vlen};
 }
 
-/* Date, and CORS: browsers' players fetch segments cross-origin; "*" is the default policy. */
-static void hdrs_common(struct conn *c, struct hdrs *hs)
+/* Date, and CORS (browsers' players fetch segments cross-origin), with cors.c's policy. */
+static void hdrs_common(struct conn *c, struct h2_stream *st, struct hdrs *hs)
 {
         const struct edge_cfg *cfg = c->w->rt->cfg;
+        const char *origin, *allow, *expose;
+        size_t len = 0;
+        bool vary;
 
         hdr_add(hs, "date", http_date_now(), HTTP_DATE_LEN);
-        if (cfg->cors_origins.n == 1 && !strcmp(cfg->cors_origins.items[0], "*"))
-                hdr_add(hs, "access-control-allow-origin", "*", 1);
+        origin = h2_stream_header(st, "origin", &len);
+        allow = cors_allow_origin(&cfg->cors_origins, origin, len, &vary, &expose);
+        if (vary)
+                hdr_add(hs, "vary", "Origin", 6);
+        if (!allow)
+                return;
+        hdr_add(hs, "access-control-allow-origin", allow, strlen(allow));
+        hdr_add(hs, "access-control-expose-headers", expose, strlen(expose));
 }
 
 static void list_add(struct h2_served **list, struct h2_served *sv)
@@ -223,7 +233,7 @@ static void respond_empty(struct conn *c, struct h2_stream *st, struct h2_served
 {
         struct hdrs hs = {.n = 0};
 
-        hdrs_common(c, &hs);
+        hdrs_common(c, st, &hs);
         if (status == 405)
                 hdr_add(&hs, "allow", "GET, HEAD", 9);
         if (cstatus) {
@@ -376,7 +386,7 @@ static void serve_hit(struct h2_served *sv)
         (void)http_date_format(sv->obj.last_modified, lm);
         (void)snprintf(cstatus, sizeof(cstatus), "%s; hit", name);
 
-        hdrs_common(c, &hs);
+        hdrs_common(c, st, &hs);
         status = http_cond_eval(&ch, &v);
         if (status == 412) {
                 metrics_add(m->precond_failed, 1);
@@ -460,7 +470,7 @@ static void respond_fill_body(struct h2_served *sv)
         range = h2_stream_header(sv->st, "range", &range_len);
         if (range && !h2_stream_header(sv->st, "if-range", &irl))
                 rr = http_range_parse(range, range_len, f->size, &rg);
-        hdrs_common(c, &hs);
+        hdrs_common(c, sv->st, &hs);
         cache_status_miss(sv, 200, cstatus, sizeof(cstatus));
         hdr_add(&hs, "cache-status", cstatus, strlen(cstatus));
         if (rr == HTTP_RANGE_UNSATISFIABLE) {

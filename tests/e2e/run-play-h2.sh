@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# tests/e2e/run-play-h2.sh BUILD_DIR
+#
+# dash.js in headless Chromium plays a 16 s clip from sluice-edge over HTTP/2 with TLS: the edge
+# gets a TLS listener whose certificate is issued by a CA made here, and Chromium trusts that CA
+# through an NSS database in a private HOME (the store Chromium reads on Linux), never with its
+# certificate checks switched off: a second TLS listener with a certificate from another,
+# untrusted CA must fail in the same browser. play-h2.mjs lists the checks (h2 on every edge
+# response, SHA-256 of every body against the files on disk). Then the edge's access log must
+# show the segments as HTTP/2 streams sent by userspace TLS (or kTLS where the kernel has it).
+#
+# Exit 0 pass, 1 fail, 77 skip (no Chromium, node, ffmpeg, curl, openssl, certutil or
+# tests/e2e/node_modules). SLUICE_CHROMIUM (default /usr/bin/chromium); SLUICE_E2E_KEEP=1 keeps
+# the temp dir.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+build=$(cd "$1" && pwd)
+title=e2e-clip
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+chromium=${SLUICE_CHROMIUM:-/usr/bin/chromium}
+[ -x "$chromium" ] || skip "no Chromium at $chromium (apt-get install chromium)"
+command -v node >/dev/null || skip "node is not installed"
+[ -f "$here/node_modules/dashjs/package.json" ] &&
+  [ -f "$here/node_modules/playwright-core/package.json" ] ||
+  skip "tests/e2e/node_modules is missing (run: cd tests/e2e && npm ci)"
+for t in ffmpeg curl openssl; do command -v $t >/dev/null || skip "$t is not installed"; done
+command -v certutil >/dev/null || skip "certutil is not installed (apt-get install libnss3-tools)"
+edge_bin=$build/edge/sluice-edge
+[ -x "$edge_bin" ] || fail "no edge binary at $edge_bin"
+
+media=$build/tests/e2e/media/$title
+mkdir -p "$build/tests/e2e"
+"$here/make-clip.sh" "$media" 16 || fail "could not encode the clip"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e-h2.XXXXXX")
+pids=()
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    timeout 10 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+  done
+  exec 3<&- 2>/dev/null || true
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+    for f in edge.log player.err; do
+      [ -s "$tmp/$f" ] && { echo "--- $f (last 40 lines)"; tail -n 40 "$tmp/$f"; }
+    done
+  fi
+  if [ "${SLUICE_E2E_KEEP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A CA and a leaf for 127.0.0.1/localhost issued by it; a second, unrelated CA and its leaf for
+# the listener that must be refused.
+pki=$tmp/pki
+mkdir -p "$pki"
+issue() { # issue CA_NAME LEAF_NAME
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=sluice e2e $1" -keyout "$pki/$1.key" -out "$pki/$1.pem" 2>/dev/null
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$pki/$2.key" -out "$pki/$2.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    >"$pki/$2.ext"
+  openssl x509 -req -in "$pki/$2.csr" -CA "$pki/$1.pem" -CAkey "$pki/$1.key" -CAcreateserial \
+    -days 2 -extfile "$pki/$2.ext" -out "$pki/$2.pem" 2>/dev/null
+}
+issue ca edge || fail "could not make the test CA"
+issue rogue-ca rogue || fail "could not make the untrusted CA"
+
+# Chromium's trust store on Linux: $HOME/.pki/nssdb. The CA is trusted for servers ("C,,").
+home=$tmp/home
+mkdir -p "$home/.pki/nssdb"
+certutil -N -d "sql:$home/.pki/nssdb" --empty-password || fail "certutil -N"
+certutil -A -d "sql:$home/.pki/nssdb" -n "sluice e2e ca" -t "C,," -i "$pki/ca.pem" ||
+  fail "certutil -A"
+
+read -r port tls_port rogue_port admin_port dead_port < <(node -e '
+  const net = require("node:net");
+  const socks = [0, 1, 2, 3, 4].map(() => net.createServer().listen(0, "127.0.0.1"));
+  Promise.all(socks.map((s) => new Promise((r) => s.on("listening", r)))).then(() => {
+    console.log(socks.map((s) => s.address().port).join(" "));
+    socks.forEach((s) => s.close());
+  });')
+[ -n "$dead_port" ] || fail "could not find free ports"
+edge_url=https://127.0.0.1:$tls_port
+admin_url=http://127.0.0.1:$admin_port
+
+mkfifo "$tmp/player.out"
+node "$here/player/serve.mjs" --listen 127.0.0.1:0 --edge "$edge_url" --edge-id e2e-edge \
+  --title "$title" >"$tmp/player.out" 2>"$tmp/player.err" &
+pids+=($!)
+exec 3<"$tmp/player.out"
+line=""
+read -r -t 15 line <&3 || true
+case "$line" in
+  PLAYER_URL=http://*) player_url=${line#PLAYER_URL=} ;;
+  *) fail "the player server did not start: '$line'" ;;
+esac
+player_origin=${player_url%/}
+
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/admin.token"
+token=$(cat "$tmp/admin.token")
+cat >"$tmp/edge.yaml" <<EOF
+listen: ["127.0.0.1:$port"]
+tls:
+  - {listen: "127.0.0.1:$tls_port", certs: [{cert: "$pki/edge.pem", key: "$pki/edge.key"}]}
+  - {listen: "127.0.0.1:$rogue_port", certs: [{cert: "$pki/rogue.pem", key: "$pki/rogue.key"}]}
+workers: 1
+admin: {listen: "127.0.0.1:$admin_port", token_file: "$tmp/admin.token"}
+cache: {dir: "$tmp/cache", max_size: 256M}
+upstreams: [{url: "http://127.0.0.1:$dead_port"}]
+tokens: {required: false}
+control: {edge_id: e2e-edge, region: local}
+log: {level: info, target: stderr, access_log: "$tmp/access.log"}
+cors_origins: ["$player_origin"]
+EOF
+
+"$edge_bin" --check-config --config "$tmp/edge.yaml" >"$tmp/edge.log" 2>&1 ||
+  fail "edge rejected the test config: $(cat "$tmp/edge.log")"
+"$edge_bin" --config "$tmp/edge.yaml" >>"$tmp/edge.log" 2>&1 &
+edge_pid=$!
+pids+=("$edge_pid")
+curl -sf -o /dev/null --retry 20 --retry-connrefused --retry-delay 1 --retry-max-time 20 \
+  "$admin_url/healthz" || fail "edge did not become healthy on $admin_url"
+
+pushed=0
+while IFS= read -r -d '' f; do
+  rel=${f#"$media"/}
+  sum=$(sha256sum "$f" | cut -d' ' -f1)
+  code=$(curl -sS -o "$tmp/put.out" -w '%{http_code}' -X PUT -T "$f" -H 'Expect:' \
+    -H "Authorization: Bearer $token" -H "X-Sluice-SHA256: $sum" \
+    "$admin_url/admin/objects/$title/$rel") || fail "PUT $title/$rel: curl failed"
+  case "$code" in
+    200|201|204) pushed=$((pushed + 1)) ;;
+    *) fail "PUT $title/$rel answered $code: $(head -c 300 "$tmp/put.out")" ;;
+  esac
+done < <(find "$media" -type f ! -name '.*' -print0 | sort -z)
+[ "$pushed" -ge 10 ] || fail "only $pushed files pushed"
+
+# curl, verifying against the CA, agrees that the edge speaks h2 there.
+proto=$(curl -sS --cacert "$pki/ca.pem" --http2 -o /dev/null -w '%{http_version}' \
+  "$edge_url/$title/manifest.mpd") || fail "curl over TLS with the test CA failed"
+[ "$proto" = 2 ] || fail "curl negotiated HTTP/$proto, not h2"
+
+set +e
+HOME=$home node "$here/play-h2.mjs" --page "${player_url}?title=$title" --edge "$edge_url" \
+  --untrusted "https://127.0.0.1:$rogue_port/$title/manifest.mpd" \
+  --title "$title" --media "$media" --chromium "$chromium" &
+play_pid=$!
+pids+=("$play_pid")
+wait "$play_pid"
+play_rc=$?
+set -e
+[ "$play_rc" -eq 77 ] && skip "Chromium cannot play this content"
+[ "$play_rc" -eq 0 ] || fail "h2 playback checks failed (exit $play_rc)"
+
+kill -TERM "$edge_pid"
+timeout 20 tail --pid="$edge_pid" -f /dev/null || fail "edge did not exit within 20 s of SIGTERM"
+set +e
+wait "$edge_pid"
+edge_rc=$?
+set -e
+[ "$edge_rc" -eq 0 ] || fail "edge exited $edge_rc after SIGTERM"
+
+# The access log (edge/access-log.h) has the segments as h2 streams with the TLS send path.
+h2_lines=$(grep -cE "\"GET /$title/[^\"]+\.m4s[^\"]*\" 20[06] .* proto=h2 tls=(user|ktls)$" \
+  "$tmp/access.log" || true)
+[ "$h2_lines" -ge 2 ] || fail "access log shows $h2_lines segment requests over h2 with TLS"
+echo "edge logged $h2_lines segment requests as h2 streams over TLS"
+echo "PASS: dash.js playback over h2 with TLS"
