@@ -172,21 +172,25 @@ static int switch_user(const struct edge_cfg *cfg)
         return 0;
 }
 
+/* Empty the bounding set. Returns false without CAP_SETPCAP (systemd bounded it already). */
+static bool drop_bounding_set(void)
+{
+        for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 0)
+                        continue;
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+                        return false;
+        }
+        return true;
+}
+
 /* Empty every capability set of this thread; the bounding set too when we may. */
 static int drop_capabilities(bool *ret_bounding)
 {
         struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
         struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 
-        *ret_bounding = true;
-        for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
-                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 0)
-                        continue;
-                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-                        *ret_bounding = false; /* no CAP_SETPCAP: systemd bounded it already */
-                        break;
-                }
-        }
+        *ret_bounding = drop_bounding_set();
         (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
         memset(data, 0, sizeof(data));
         if (syscall(SYS_capset, &hdr, data) < 0)
@@ -216,6 +220,9 @@ int sandbox_privileges_drop(const struct edge_cfg *cfg)
 
         if (cfg->user && *cfg->user) {
                 if (geteuid() == 0) {
+                        /* Needs CAP_SETPCAP, which the switch takes away. */
+                        if (cfg->sandbox.enabled)
+                                (void)drop_bounding_set();
                         r = switch_user(cfg);
                         if (r < 0)
                                 return r;

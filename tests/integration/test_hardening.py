@@ -147,7 +147,7 @@ def proc_status_every_thread(ctx):
         uids = [int(x) for x in st["Uid"].split()]
         eq(uids, [nobody] * 4, f"{what} Uid (real, effective, saved, fs)")
         check(all(int(x) != 0 for x in st["Gid"].split()), f"{what} Gid is root: {st['Gid']}")
-        for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb", "CapBnd"):
             eq(int(st[cap], 16), 0, f"{what} {cap}")
         eq(st["NoNewPrivs"], "1", f"{what} NoNewPrivs")
         eq(st["Seccomp"], "2", f"{what} Seccomp (2 = filter)")
