@@ -84,7 +84,8 @@ static void set_clear(struct journal *j)
 {
         for (size_t i = 0; i < j->cap; i++)
                 free(j->tab[i].key);
-        memset(j->tab, 0, j->cap * sizeof(*j->tab));
+        if (j->tab) /* an empty journal has no table yet */
+                memset(j->tab, 0, j->cap * sizeof(*j->tab));
         j->used = 0;
 }
 
