@@ -50,6 +50,10 @@ static const struct cfg_field cache_fields[] = {
         {.key = "index_map_size", .type = CFG_SIZE,
          .offset = offsetof(struct edge_cfg_cache, index_map_size), .min = 0,
          .max = 256ll << 30, .def = "0"},
+        /* CMCD "nor": fills started for the object a player says it asks for next. */
+        {.key = "prefetch_max", .type = CFG_INT,
+         .offset = offsetof(struct edge_cfg_cache, prefetch_max), .min = 0, .max = 64,
+         .def = "4"},
         {0},
 };
 /* clang-format on */

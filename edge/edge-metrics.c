@@ -62,6 +62,11 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           "Misses answered from a fill another request started (RFC 9211 collapsed)", NULL);
         C(negative_hits, "sluice_edge_negative_hits_total",
           "404s answered from the negative cache", NULL);
+        C(prefetches, "sluice_edge_prefetches_total",
+          "Fills started for the next object a player named (CMCD nor)", NULL);
+        C(prefetch_dropped, "sluice_edge_prefetch_dropped_total",
+          "CMCD nor hints not acted on: the worker had cache.prefetch_max prefetches in flight",
+          NULL);
         C(fills_ok, "sluice_edge_fills_total", "Upstream fills, by outcome", "result=\"committed\"");
         C(fills_failed, "sluice_edge_fills_total", "Upstream fills, by outcome", "result=\"failed\"");
         C(fills_missing, "sluice_edge_fills_total", "Upstream fills, by outcome",

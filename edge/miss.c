@@ -18,6 +18,7 @@
 #include "fill.h"
 #include "hit.h"
 #include "miss.h"
+#include "prefetch.h"
 #include "request.h"
 #include "worker.h"
 
@@ -316,6 +317,7 @@ void miss_worker_kick(struct edge_worker *w)
                 next = mw->next;
                 advance(mw, NULL);
         }
+        prefetch_sweep(w);
 }
 
 static void save_hdr(const struct http1_req *req, int hk, char *out, size_t cap)

@@ -17,6 +17,7 @@
 #include "cors.h"
 #include "edge-cfg.h"
 #include "hit.h"
+#include "prefetch.h"
 #include "request.h"
 #include "tls.h"
 #include "worker.h"
@@ -296,5 +297,6 @@ void request_handle(struct conn *c, const struct http1_req *req)
                 respond_status(c, req, r, NULL);
                 return;
         }
+        prefetch_hint(c->w, req, &pn);
         hit_serve(c, req, &pn, peer);
 }

@@ -13,6 +13,7 @@
 #include "h2-serve.h"
 #include "listener.h"
 #include "miss.h"
+#include "prefetch.h"
 #include "sandbox.h"
 #include "store.h"
 #include "upstream.h"
@@ -216,6 +217,7 @@ static void *worker_main(void *arg)
         /* Fills this worker runs end now (their waiters elsewhere see them fail). */
         upstream_ctx_free(w->up);
         w->up = NULL;
+        prefetch_worker_done(w);
         /* Closed connections are freed by their cancel completions: reap those too. */
         if (uring_loop_settle(w->loop, 1000) < 0)
                 log_warn("worker %u: connections still in flight at exit, ignoring", w->idx);

@@ -12,6 +12,7 @@
 
 #include "access-log.h"
 #include "edge-metrics.h"
+#include "prefetch.h"
 
 /*
  * The process and its worker threads. Each client worker owns one io_uring loop, one
@@ -30,6 +31,7 @@ struct conn;
 struct listener;
 struct upstream_ctx;
 struct miss_wait;
+struct fill;
 struct tls_ctx;
 struct evict;
 
@@ -107,6 +109,8 @@ struct edge_worker {
         struct upstream_ctx *up;
         struct miss_wait *miss_waiters;
         atomic_bool miss_kick;
+        struct fill *prefetch[PREFETCH_SLOTS]; /* CMCD nor fills this worker started */
+        unsigned n_prefetch;
 
         /* Scratch reused by every request on this thread (never held across a wait). */
         struct http1_req req;

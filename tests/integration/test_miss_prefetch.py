@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: MIT
+"""CMCD nor prefetch: a request naming its next object (CMCD "nor", in the CMCD query
+argument or the CMCD-Request header) starts one fill of that object when it is not cached,
+so the player's next request is a hit (or joins the fill). The origin counts requests.
+
+  nor_query_then_hit:     nor in the query: the next segment is fetched once, before it is asked
+  nor_header_relative:    nor in CMCD-Request, "../v2/..." resolved against the request
+  not_prefetched:         another title, another host, the object itself, a cached object, a
+                          404 in the negative cache: no origin request, no prefetch counted
+  bound_per_worker:       cache.prefetch_max 2 on one worker: a third hint while two
+                          prefetches are held at the origin is dropped (counted); a request
+                          for a prefetched object joins its fill; slots free up when fills end
+"""
+
+import sys
+import time
+import urllib.parse
+
+import edgeharness
+from edgeharness import check, eq, expect_body, run, test
+from test_miss import RNG, Origin, counters, delta, start_edge
+
+edgeharness._tests.clear()  # test_miss's own tests run in their own file
+
+PREFETCHES = "sluice_edge_prefetches_total"
+DROPPED = "sluice_edge_prefetch_dropped_total"
+
+
+def cmcd_query(nor, extra="sid=\"s1\""):
+    value = f'{extra},nor="{urllib.parse.quote(nor, safe="")}"'
+    return "?CMCD=" + urllib.parse.quote(value, safe="")
+
+
+def wait_count(origin, path, want, what, timeout=10):
+    """The origin's request count for path reaching want: the prefetch arrived (bounded)."""
+    deadline = time.monotonic() + timeout
+    while origin.count(path) < want and time.monotonic() < deadline:
+        time.sleep(0.01)  # poll the origin's counter, bounded by the deadline
+    eq(origin.count(path), want, what)
+
+
+def wait_metric(e, name, want, before, what, timeout=10):
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        got = delta(before, counters(e), *name)
+        if got >= want:
+            break
+        time.sleep(0.01)  # poll /metrics, bounded by the deadline
+    eq(got, float(want), what)
+
+
+COMMITTED = ("sluice_edge_fills_total", 'result="committed"')
+
+
+@test
+def nor_query_then_hit(ctx):
+    o, e = ctx.origin, ctx.edge
+    cur = o.add("/ok/pfa/v1/seg-1.m4s", RNG.randbytes(40_000))
+    nxt = o.add("/ok/pfa/v1/seg-2.m4s", RNG.randbytes(40_000))
+    before = counters(e)
+    r = e.get("/ok/pfa/v1/seg-1.m4s" + cmcd_query("seg-2.m4s"))
+    expect_body(r, cur, "the current segment")
+    wait_count(o, "/ok/pfa/v1/seg-2.m4s", 1, "the next segment fetched before it is asked")
+    wait_metric(e, COMMITTED, 2, before, "both fills committed")
+    r = e.get("/ok/pfa/v1/seg-2.m4s")
+    expect_body(r, nxt, "the next segment")
+    check(r.need("Cache-Status").endswith("; hit"), f"a hit: {r.get('Cache-Status')!r}")
+    eq(o.count("/ok/pfa/v1/seg-2.m4s"), 1, "origin fetches of the next segment")
+    eq(delta(before, counters(e), PREFETCHES), 1.0, "prefetches counted")
+
+
+@test
+def nor_header_relative(ctx):
+    o, e = ctx.origin, ctx.edge
+    cur = o.add("/ok/pfb/v1/seg-4.m4s", RNG.randbytes(30_000))
+    nxt = o.add("/ok/pfb/v2/seg-5.m4s", RNG.randbytes(30_000))
+    before = counters(e)
+    r = e.get("/ok/pfb/v1/seg-4.m4s", [("CMCD-Request", 'nor="../v2/seg-5.m4s",bl=2000')])
+    expect_body(r, cur, "the current segment")
+    wait_count(o, "/ok/pfb/v2/seg-5.m4s", 1, "the next segment (another rung) fetched")
+    wait_metric(e, COMMITTED, 2, before, "both fills committed")
+    r = e.get("/ok/pfb/v2/seg-5.m4s")
+    expect_body(r, nxt, "the next segment")
+    check(r.need("Cache-Status").endswith("; hit"), "a hit")
+    # A hit carrying a hint prefetches too (the usual case: this segment cached, next not).
+    o.add("/ok/pfb/v2/seg-6.m4s", RNG.randbytes(30_000))
+    r = e.get("/ok/pfb/v2/seg-5.m4s", [("CMCD-Request", 'nor="seg-6.m4s"')])
+    check(r.need("Cache-Status").endswith("; hit"), "the hint rode on a hit")
+    wait_count(o, "/ok/pfb/v2/seg-6.m4s", 1, "prefetched from a hit's hint")
+    eq(delta(before, counters(e), PREFETCHES), 2.0, "prefetches counted")
+
+
+@test
+def not_prefetched(ctx):
+    o, e = ctx.origin, ctx.edge
+    cur = o.add("/ok/pfc/v1/seg-1.m4s", RNG.randbytes(10_000))
+    cached = o.add("/ok/pfc/v1/seg-2.m4s", RNG.randbytes(10_000))
+    expect_body(e.get("/ok/pfc/v1/seg-2.m4s"), cached, "cached beforehand")
+    eq(e.get("/ok/pfc/v1/gone.m4s").status, 404, "a 404, now in the negative cache")
+    o.add("/gate/pfc/v1/seg-3.m4s", RNG.randbytes(10_000))
+    o.add("/ok/pfc/v1/far.m4s", RNG.randbytes(10_000))
+    expect_body(e.get("/ok/pfc/v1/seg-1.m4s"), cur, "the current segment, cached")
+    before = counters(e)
+    hints = [
+        "/gate/pfc/v1/seg-3.m4s",          # another title (first path segment)
+        "http://elsewhere.example/ok/pfc/v1/far.m4s",  # another host
+        "//elsewhere.example/ok/pfc/v1/far.m4s",       # network-path reference
+        "seg-1.m4s",                       # the object itself
+        "seg-2.m4s",                       # already cached
+        "gone.m4s",                        # a recent 404
+        "../../../../etc/passwd",          # above the root
+    ]
+    for nor in hints:
+        r = e.get("/ok/pfc/v1/seg-1.m4s" + cmcd_query(nor))
+        expect_body(r, cur, f"hint {nor!r}: the request itself is served")
+    # The positive control last: once its prefetch reached the origin, every hint before it
+    # on this connection-less sequence has been looked at.
+    r = e.get("/ok/pfc/v1/seg-1.m4s" + cmcd_query("far.m4s"))
+    wait_count(o, "/ok/pfc/v1/far.m4s", 1, "the control hint is acted on")
+    eq(o.count("/gate/pfc/v1/seg-3.m4s"), 0, "no prefetch across titles")
+    eq(o.count("/ok/pfc/v1/seg-2.m4s"), 1, "no refetch of a cached object")
+    eq(o.count("/ok/pfc/v1/gone.m4s"), 1, "no prefetch of a negatively cached key")
+    eq(o.count("/ok/pfc/v1/seg-1.m4s"), 1, "no prefetch of the object itself")
+    eq(delta(before, counters(e), PREFETCHES), 1.0, "only the control counted")
+
+
+@test
+def bound_per_worker(ctx):
+    o = ctx.origin
+    e = start_edge(ctx.binary, o, {"workers": 1, "cache": {"prefetch_max": 2}})
+    ctx.others.append(e)
+    cur = o.add("/gate/pfd/v1/seg-1.m4s", RNG.randbytes(8_000))
+    o.gate("/gate/pfd/v1/seg-1.m4s").set()
+    nxt = {}
+    for i in (2, 3, 4, 5):
+        k = f"/gate/pfd/v1/seg-{i}.m4s"
+        nxt[i] = o.add(k, RNG.randbytes(200_000))
+        o.first[k] = 1024
+    gates = {i: o.gate(f"/gate/pfd/v1/seg-{i}.m4s") for i in nxt}
+    before = counters(e)
+    try:
+        for i in (2, 3, 4):
+            r = e.get("/gate/pfd/v1/seg-1.m4s" + cmcd_query(f"seg-{i}.m4s"))
+            expect_body(r, cur, f"request hinting seg-{i}")
+            if i < 4:
+                wait_count(o, f"/gate/pfd/v1/seg-{i}.m4s", 1, f"seg-{i} prefetch started")
+        after = counters(e)
+        eq(delta(before, after, PREFETCHES), 2.0, "two prefetches in flight")
+        eq(delta(before, after, DROPPED), 1.0, "the third hint dropped at the bound")
+        eq(o.count("/gate/pfd/v1/seg-4.m4s"), 0, "no fetch for the dropped hint")
+        # A player asking for a prefetched object joins its fill.
+        gates[2].set()
+        r = e.get("/gate/pfd/v1/seg-2.m4s", timeout=10)
+        expect_body(r, nxt[2], "seg-2 while or after its prefetch")
+        eq(o.count("/gate/pfd/v1/seg-2.m4s"), 1, "one origin fetch for seg-2")
+        gates[3].set()
+        wait_metric(e, COMMITTED, 3, before, "the prefetches committed (and seg-1)")
+        # Slots are free again.
+        gates[5].set()
+        expect_body(e.get("/gate/pfd/v1/seg-1.m4s" + cmcd_query("seg-5.m4s")), cur, "seg-1")
+        wait_count(o, "/gate/pfd/v1/seg-5.m4s", 1, "a hint after the slots freed is acted on")
+        eq(delta(before, counters(e), PREFETCHES), 3.0, "prefetches counted")
+    finally:
+        for g in gates.values():
+            g.set()
+
+
+class Ctx:
+    def __init__(self, binary):
+        self.binary = binary
+        self.origin = Origin()
+        self.edge = start_edge(binary, self.origin)
+        self.others = []
+
+
+if __name__ == "__main__":
+    holder = []
+
+    def _setup(binary):
+        holder.append(Ctx(binary))
+        return holder[-1]
+
+    rc = run(_setup)
+    for ctx in holder:
+        for e in ctx.others + [ctx.edge]:
+            try:
+                if e.running():
+                    e.stop()
+                reports = e.sanitizer_reports()
+                if reports:
+                    print(f"not ok - sanitizer_clean: {reports[:3]}")
+                    rc = 1
+            finally:
+                e.cleanup()
+    sys.exit(rc)
