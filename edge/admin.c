@@ -364,6 +364,15 @@ static int object_key(const struct http1_req *req, struct path_norm *pn)
         return path_norm(req->target + n, req->target_len - n, pn);
 }
 
+/* 413 is for an object no room could ever hold; a store that is merely full answers 507. */
+static bool larger_than_budget(struct conn *c, uint64_t size)
+{
+        struct store_stats st;
+
+        store_get_stats(c->w->srv->store, &st);
+        return st.max_bytes && size > st.max_bytes;
+}
+
 static void put_finish(struct conn *c)
 {
         struct admin_put_state *ps = c->put;
@@ -379,7 +388,8 @@ static void put_finish(struct conn *c)
         } else if (r == -EBADMSG) {
                 respond_error(c, NULL, 400, "length or SHA-256 mismatch; nothing committed");
         } else if (r == -ENOSPC) {
-                respond_error(c, NULL, 413, "over the cache budget");
+                /* The budget, the disk or the index is full: RFC 4918 Insufficient Storage. */
+                respond_error(c, NULL, 507, "the store is full (budget, disk or index)");
         } else {
                 log_conn(LOG_LVL_WARN, c->id, "admin put commit failed: %s", strerror(-r));
                 respond_error(c, NULL, 500, strerror(-r));
@@ -402,7 +412,7 @@ size_t admin_body(struct conn *c, const char *data, size_t n)
                         log_conn(LOG_LVL_WARN, c->id, "admin put write failed: %s", strerror(-r));
                         admin_put_abort(c);
                         c->close_after = true;
-                        respond_error(c, NULL, r == -ENOSPC ? 413 : 500, strerror(-r));
+                        respond_error(c, NULL, r == -ENOSPC ? 507 : 500, strerror(-r));
                         return n;
                 }
                 ps->left -= take;
@@ -485,8 +495,10 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
         if (r < 0) {
                 free(ps);
                 c->close_after = true; /* the body is not read */
-                if (r == -ENOSPC)
+                if (r == -ENOSPC && larger_than_budget(c, (uint64_t)req->content_length))
                         respond_error(c, req, 413, "object larger than the cache budget");
+                else if (r == -ENOSPC)
+                        respond_error(c, req, 507, "the store is full (budget or disk)");
                 else if (r == -EINVAL)
                         respond_error(c, req, 400, "bad key or SHA-256");
                 else

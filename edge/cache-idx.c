@@ -255,6 +255,35 @@ int cache_idx_reader_get(struct cache_idx_reader *r, const char *key, size_t key
         return e;
 }
 
+/*
+ * Whether txn may add a key. LMDB copies every page it touches on write, a delete included,
+ * so a map filled to the brim refuses the very deletes that would make room (MDB_MAP_FULL).
+ * New keys are refused once the pages in use reach CACHE_IDX_MAP_RESERVE_PCT of the map, or
+ * leave fewer than CACHE_IDX_MAP_RESERVE_PAGES free; replacing and deleting go on in the rest. Pages on LMDB's free list are not in use: they
+ * are reused by later writes.
+ */
+static bool map_has_room(struct cache_idx *idx, MDB_txn *txn)
+{
+        const MDB_dbi dbis[] = {0 /* free list */, 1 /* main */, idx->obj, idx->meta};
+        MDB_envinfo info;
+        MDB_stat st;
+        uint64_t used = 2, limit; /* the two meta pages */
+
+        if (mdb_env_info(idx->env, &info) != 0 || mdb_stat(txn, idx->obj, &st) != 0 ||
+            !st.ms_psize)
+                return true; /* cannot tell: LMDB itself still says MDB_MAP_FULL */
+        limit = (uint64_t)info.me_mapsize / st.ms_psize;
+        for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
+                if (mdb_stat(txn, dbis[i], &st) != 0)
+                        return true;
+                used += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+        }
+        if (limit <= CACHE_IDX_MAP_RESERVE_PAGES ||
+            used >= limit - CACHE_IDX_MAP_RESERVE_PAGES)
+                return false;
+        return used * 100 < limit * CACHE_IDX_MAP_RESERVE_PCT;
+}
+
 int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
                   const struct cache_idx_rec *rec, uint64_t max_bytes,
                   struct cache_idx_rec *ret_old, bool *ret_had_old)
@@ -282,6 +311,10 @@ int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
                 t.objects--;
                 t.bytes -= ret_old->size;
         } else if (r < 0 && r != -ENOENT) {
+                goto out;
+        }
+        if (!had_old && r == -ENOENT && !map_has_room(idx, txn)) {
+                r = -ENOSPC;
                 goto out;
         }
         /* An unreadable old record was never counted in the totals; it is simply replaced. */

@@ -75,9 +75,15 @@ void cache_idx_reader_free(struct cache_idx_reader *r);
 int cache_idx_reader_get(struct cache_idx_reader *r, const char *key, size_t key_len,
                          struct cache_idx_rec *ret);
 
+/* New keys stop at this share of the map, so deletes (copy-on-write) always find pages. */
+#define CACHE_IDX_MAP_RESERVE_PCT   90
+#define CACHE_IDX_MAP_RESERVE_PAGES 32 /* and at least this many pages (tiny maps) */
+
 /*
  * Insert or replace key → rec in one durable commit, unless the totals would then exceed
- * max_bytes (-ENOSPC, nothing written; max_bytes 0 means no limit). On success *ret_old
+ * max_bytes (-ENOSPC, nothing written; max_bytes 0 means no limit), or key is new and the
+ * map is CACHE_IDX_MAP_RESERVE_PCT full (-ENOSPC: the rest is kept for replacing and
+ * deleting). On success *ret_old
  * receives the replaced record and *ret_had_old says whether there was one. Returns 0 or
  * -errno.
  */

@@ -330,8 +330,12 @@ static enum outcome classify(struct engine *g, struct xfer *x, const char **ret_
                                  x->put_status, x->put_body);
                         return O_FATAL;
                 }
-                if (x->put_status == 400 || x->put_status == 413 || x->put_status == 411) {
-                        *ret_reason = x->put_status == 413 ? "no-room" : "edge-refused";
+                if (x->put_status == 400 || x->put_status == 413 || x->put_status == 411 ||
+                    x->put_status == 507) {
+                        /* 507: the edge's store is full (budget, disk or index). */
+                        *ret_reason = x->put_status == 413 || x->put_status == 507
+                                          ? "no-room"
+                                          : "edge-refused";
                         snprintf(x->detail, sizeof(x->detail), "edge answered %ld: %.150s",
                                  x->put_status, x->put_body);
                         return O_REFUSED;
