@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# tests/e2e/run-stack.sh BUILD_DIR (SCENARIOS | ctrl-c)
+#
+# The whole stack as tools/demo starts it (PostgreSQL, control, nginx origin, two edges,
+# heartbeat relay, player page), from BUILD_DIR's binaries, under BUILD_DIR/tests/e2e/stack
+# on free ports. The demo titles are ingested once into BUILD_DIR/tests/e2e/stack-origin and
+# reused by later runs.
+#
+#   SCENARIOS  comma-separated stack.mjs scenarios (play,players,clearkey,geo,licence,seek,
+#              resume,failover): start with --detach, play them in headless Chromium, stop
+#              with --stop, then check that nothing the demo started is still running.
+#   ctrl-c     start tools/demo in the foreground, wait for it to be up, send SIGINT, and
+#              check that it exits and leaves no process behind (no orphans).
+#
+# Exit 0 pass, 1 fail, 77 skip (no Chromium, node, nginx, PostgreSQL or node_modules).
+# SLUICE_E2E_KEEP=1 keeps the state directory (configs, logs) after a failure.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+[ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR (SCENARIOS|ctrl-c)" >&2; exit 2; }
+build=$(cd "$1" && pwd)
+what=$2
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+chromium=${SLUICE_CHROMIUM:-/usr/bin/chromium}
+[ -x "$chromium" ] || skip "no Chromium at $chromium"
+for c in node nginx ffmpeg curl python3; do command -v "$c" >/dev/null || skip "$c is not installed"; done
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null ||
+  skip "no PostgreSQL server binaries"
+for m in dashjs playwright-core shaka-player hls.js; do
+  [ -f "$here/node_modules/$m/package.json" ] || skip "tests/e2e/node_modules/$m is missing (npm ci)"
+done
+for b in edge/sluice-edge control/sluice-control tools/ingest/sluice-ingest fill-agent/sluice-fill; do
+  [ -x "$build/$b" ] || fail "no $build/$b"
+done
+
+var=$build/tests/e2e/stack
+export SLUICE_DEMO_VAR=$var
+export SLUICE_DEMO_ORIGIN=$build/tests/e2e/stack-origin
+export SLUICE_DEMO_PORTS=auto SLUICE_DEMO_SKIP_DEPS=1 SLUICE_DEMO_SKIP_BUILD=1
+export SLUICE_BUILD_DIR=$build SLUICE_DEMO_PRESET=ultrafast SLUICE_DEMO_SECONDS=40
+mkdir -p "$var"
+
+# Processes whose command line names the state directory: what the demo started.
+leftovers() {
+  local p out=()
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" = $$ ] && continue
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$var" || continue
+    out+=("${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline" | head -c 120)")
+  done
+  printf '%s\n' "${out[@]}"
+}
+
+demo_pid=
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [ -n "$demo_pid" ] && kill -INT "$demo_pid" 2>/dev/null || true
+  "$top/tools/demo" --stop >/dev/null 2>&1 || true
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+    for f in "$var"/logs/*.log; do
+      [ -s "$f" ] && { echo "--- $f (last 15 lines)"; tail -n 15 "$f"; }
+    done
+  fi
+  if [ "${SLUICE_E2E_KEEP:-0}" != 1 ]; then rm -rf "$var"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A stack left by an interrupted run would hold the state directory.
+"$top/tools/demo" --stop >/dev/null 2>&1 || true
+
+if [ "$what" = ctrl-c ]; then
+  rm -f "$var/env"
+  : >"$var/demo.out"
+  # A job started with & from a script ignores SIGINT, and a process cannot trap what it
+  # inherited ignored: restore the default as a terminal would have it, then run the demo.
+  setsid python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$top/tools/demo" >"$var/demo.out" 2>&1 &
+  demo_pid=$!
+  # Follow its output until it says it is up; tail stops following when the demo exits.
+  # (The pipeline's status is tail's SIGPIPE once grep has matched: the file decides.)
+  timeout 900 tail -n +1 --pid="$demo_pid" -f "$var/demo.out" | grep -q -m1 '^Ctrl-C stops it' || true
+  grep -q '^Ctrl-C stops it' "$var/demo.out" && kill -0 "$demo_pid" 2>/dev/null ||
+    { cat "$var/demo.out"; fail "tools/demo did not come up (or did not stay up)"; }
+  grep -E '^(==>|tools/demo:)' "$var/demo.out" | sed 's/^/demo: /'
+  [ -s "$var/env" ] || fail "the foreground demo wrote no $var/env"
+  kill -INT "$demo_pid"
+  timeout 60 tail --pid="$demo_pid" -f /dev/null || fail "tools/demo did not exit within 60 s of SIGINT"
+  demo_pid=
+  left=$(leftovers)
+  [ -z "$left" ] || fail "processes left after Ctrl-C: $left"
+  "$top/tools/pg-temp" status "$var/pg" && fail "PostgreSQL still running after Ctrl-C"
+  [ ! -e "$var/env" ] || fail "$var/env left behind after Ctrl-C"
+  echo "PASS: Ctrl-C stopped every process tools/demo started"
+  exit 0
+fi
+
+"$top/tools/demo" --detach >"$var/demo.log" 2>&1 || { cat "$var/demo.log"; fail "tools/demo --detach failed"; }
+grep -E '^(==>|tools/demo:)' "$var/demo.log" | sed 's/^/demo: /'
+. "$var/env"
+for k in EDGE_URL EDGE_ID EDGE_ADMIN_URL EDGE_ADMIN_TOKEN CONTROL_URL CONTROL_ADMIN_TOKEN \
+         ORIGIN_URL ORIGIN_DIR PLAYER_URL TITLE_IDS; do
+  [ -n "${!k:-}" ] || fail "var/demo/env has no $k"
+done
+[ "$EDGE_TOKEN_CHECK" = accepted ] ||
+  echo "NOTE: the edges refused control's signed URLs; this run plays with edge token checks off"
+
+set +e
+node "$here/stack.mjs" --env "$var/env" --only "$what" --chromium "$chromium"
+rc=$?
+set -e
+[ "$rc" -eq 0 ] || fail "stack scenarios failed (exit $rc)"
+
+"$top/tools/demo" --stop
+left=$(leftovers)
+[ -z "$left" ] || fail "processes left after tools/demo --stop: $left"
+echo "PASS: $what"
