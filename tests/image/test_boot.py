@@ -11,7 +11,10 @@ stand-in control plane on the host), and checks from the host through forwarded 
   - a segment the edge has never seen is filled from the host's origin and served, then hit;
   - an object pushed through the admin API is served;
   - the cache partition was grown at first boot (the first-boot log on the serial console);
-  - heartbeats reach the control plane on the host (when the edge sends them).
+  - heartbeats reach the control plane on the host;
+  - the edge sandboxed itself under its unit (journal forwarded to the console).
+Then it boots the same disk again with an edge.yaml written to the config partition: the edge
+serves on that file's port, under its edge id, from the cache kept across the reboot.
 Prints the image size and the boot-to-serving time (qemu start to the first segment served).
 
 Needs root, qemu-system-x86_64 and OVMF; skips (77) otherwise. Software emulation (TCG) unless
@@ -211,14 +214,17 @@ def main():
         # KVM only when asked: nested KVM on some hosts fails (unsupported MSRs, CPUID).
         kvm = os.environ.get("SLUICE_QEMU_ACCEL") == "kvm" and os.access("/dev/kvm", os.W_OK)
         console = os.path.join(work, "console.log")
-        cmd = [qemu, "-machine", "q35,accel=" + ("kvm" if kvm else "tcg"), "-m", "1024",
-               "-smp", "2", "-nographic", "-serial", f"file:{console}", "-monitor", "none",
-               "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
-               "-drive", f"if=pflash,format=raw,file={vars_fd}",
-               "-drive", f"file={disk},format=raw,if=virtio",
-               "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:80,"
-                          f"hostfwd=tcp:127.0.0.1:{aport}-:8081",
-               "-device", "virtio-net-pci,netdev=n0"]
+
+        def qemu_cmd(console, port, aport, guest_port):
+            return [qemu, "-machine", "q35,accel=" + ("kvm" if kvm else "tcg"), "-m", "1024",
+                    "-smp", "2", "-nographic", "-serial", f"file:{console}", "-monitor", "none",
+                    "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+                    "-drive", f"if=pflash,format=raw,file={vars_fd}",
+                    "-drive", f"file={disk},format=raw,if=virtio",
+                    "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:{guest_port},"
+                               f"hostfwd=tcp:127.0.0.1:{aport}-:8081",
+                    "-device", "virtio-net-pci,netdev=n0"]
+        cmd = qemu_cmd(console, port, aport, 80)
         print(f"# accel: {'kvm' if kvm else 'tcg (software emulation)'}")
         t_start = time.monotonic()
         qproc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -288,6 +294,53 @@ def main():
             print("ok - heartbeat reached the control plane on the host")
         else:
             print("ok - heartbeat # SKIP prebuilt image (SLUICE_IMAGE_HEARTBEATS=1 to require)")
+
+        # Second boot of the same disk: configured by an edge.yaml on the config partition
+        # this time; the cache partition (and what phase one put in it) must have survived.
+        qproc.kill()
+        qproc.wait()
+        edge_yaml = os.path.join(work, "edge.yaml")
+        with open(edge_yaml, "w") as f:
+            f.write(f'''listen: ["0.0.0.0:8080"]
+admin: {{listen: "0.0.0.0:8081", token_file: /etc/sluice/admin.token}}
+cache: {{dir: /var/cache/sluice, max_size: 512M}}
+upstreams: [{{url: "http://10.0.2.2:{origin.server_address[1]}"}}]
+tokens: {{required: false}}
+control: {{url: "http://10.0.2.2:{control.server_address[1]}", edge_id: qemu-edge-yaml}}
+log: {{level: info, target: journal}}
+''')
+        subprocess.run(["mcopy", "-o", "-i", f"{disk}@@{lay['CONF_OFFSET']}", edge_yaml,
+                        "::/edge.yaml"], env=dict(os.environ, MTOOLS_SKIP_CHECK="1"),
+                       check=True)
+        console2 = os.path.join(work, "console2.log")
+        port2, aport2 = free_port(), free_port()
+        n_origin = len(origin.requests)
+        qproc = subprocess.Popen(qemu_cmd(console2, port2, aport2, 8080),
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=open(os.path.join(work, "qemu2.err"), "wb"))
+
+        def pushed_served():
+            alive()
+            st, _, body = http_get(f"http://127.0.0.1:{port2}/t2/init.mp4", timeout=5)
+            return st == 200 and body == pushed
+        try:
+            wait_for(pushed_served, "the second boot serving on :8080 (edge.yaml)", limit)
+        except Fail:
+            with open(console2, errors="replace") as f:
+                print("--- console (last lines) ---\n" + "\n".join(f.read().splitlines()[-60:]))
+            raise
+        st, _, body = http_get(f"http://127.0.0.1:{port2}/t1/v1/seg-1.m4s")
+        check(st == 200 and body == seg, f"segment after reboot: {st}")
+        check(len(origin.requests) == n_origin, "the reboot lost the cache (origin asked again)")
+        with open(console2, errors="replace") as f:
+            check("edge.yaml from the config partition" in f.read(),
+                  "sluice-firstboot did not take edge.yaml from the config partition")
+        print("ok - second boot: edge.yaml from the config partition, cache kept across reboot")
+        if heartbeats:
+            wait_for(lambda: any("qemu-edge-yaml" in p for _, p, _ in control.seen),
+                     "a heartbeat from qemu-edge-yaml", 60)
+            print("ok - heartbeat with the edge id from edge.yaml")
+
         print(json.dumps({"image_mib": round(size.st_size / 1048576),
                           "image_allocated_mib": round(size.st_blocks * 512 / 1048576),
                           "boot_to_serving_s": round(boot_to_serving, 1),
