@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+// tools/bench/ttff.mjs — time to first frame, dash.js in headless Chromium, through Sluice
+// (control session + manifest, content steering, sluice-edge) and through nginx serving the
+// same files with a static MPD, in one run. A measurement, not a test: it prints a table.
+//
+//   node tools/bench/ttff.mjs --env var/demo/env [--runs 10] [--title demo-movie]
+//                             [--chromium /usr/bin/chromium] [--json]
+//
+// Needs a running demo (tools/demo --detach, or tools/bench/ttff.sh which starts one). It
+// starts its own nginx over ORIGIN_DIR on a free port, with a static MPD made from control's
+// (same representations; one BaseURL at nginx; no steering).
+//
+// TTFF = from navigation start to the first presented video frame (requestVideoFrameCallback
+// on the page, performance.now() is relative to navigation start). The browser's HTTP cache
+// is disabled through CDP in every run, so nothing is replayed from it.
+//   cold: a new browser context per start (no connections, no cache, dash.js module loaded)
+//   warm: the same context reloaded (connections and the module warm)
+// The variants are interleaved run by run so drift on a shared machine hits both alike.
+// Seek-to-playing (to the middle, then to three quarters) is measured on the warm runs.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// playwright-core is installed for the e2e tests (tests/e2e, npm ci); use that copy.
+const { chromium } = await import(new URL('../../tests/e2e/node_modules/playwright-core/index.mjs',
+  import.meta.url));
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required'];
+const opt = { runs: 10, title: 'demo-movie', chromium: '/usr/bin/chromium', json: false };
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  const next = () => argv[++i];
+  switch (argv[i]) {
+    case '--env': opt.env = next(); break;
+    case '--runs': opt.runs = Number(next()); break;
+    case '--title': opt.title = next(); break;
+    case '--chromium': opt.chromium = next(); break;
+    case '--json': opt.json = true; break;
+    default: process.stderr.write(`ttff: unknown argument ${argv[i]}\n`); process.exit(2);
+  }
+}
+if (!opt.env || !(opt.runs > 0)) {
+  process.stderr.write('usage: ttff.mjs --env FILE [--runs N] [--title ID] [--json]\n');
+  process.exit(2);
+}
+const env = {};
+for (const line of readFileSync(opt.env, 'utf8').split('\n')) {
+  const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+  if (m) env[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
+}
+const log = (m) => process.stderr.write(`ttff: ${m}\n`);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function startNginx(dir) {
+  const port = await freePort();
+  const sess = await (await fetch(`${env.CONTROL_URL}/v1/playback`, { method: 'POST',
+    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ title: opt.title }) })).json();
+  let mpd = await (await fetch(sess.manifest_url)).text();
+  const asset = sess.asset;
+  mpd = mpd.replace(/\s*<BaseURL[^>]*>[^<]*<\/BaseURL>/g, '')
+    .replace(/\s*<ContentSteering[^>]*>[^<]*<\/ContentSteering>/g, '')
+    .replace(/(<Period\b)/, `<BaseURL>http://127.0.0.1:${port}/${asset}/</BaseURL>\n  $1`);
+  writeFileSync(join(dir, 'static.mpd'), mpd);
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir};
+  proxy_temp_path ${dir};
+  fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir};
+  scgi_temp_path ${dir};
+  types { video/mp4 mp4; video/iso.segment m4s; application/dash+xml mpd; }
+  sendfile on;
+  tcp_nopush on;
+  server {
+    listen 127.0.0.1:${port};
+    add_header Access-Control-Allow-Origin * always;
+    root ${env.ORIGIN_DIR};
+    location = /static.mpd { root ${dir}; }
+  }
+}
+`);
+  const g = process.getuid && process.getuid() === 0 ? 'daemon off; user root;' : 'daemon off;';
+  const child = spawn('nginx', ['-p', dir, '-c', conf, '-g', g], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}/static.mpd`;
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('nginx did not start');
+    await new Promise((r) => { setTimeout(r, 50); }); // poll pace while nginx binds
+  }
+  return { child, url };
+}
+
+async function firstFrame(page, url) {
+  await page.goto(url);
+  await page.waitForFunction(() => window.sluice && (window.sluice.state.firstFrameMs !== null ||
+    window.sluice.state.errors.length > 0 || window.sluice.state.notice), null,
+  { timeout: 30000, polling: 20 });
+  const st = await page.evaluate(() => ({ ff: window.sluice.state.firstFrameMs,
+    errors: window.sluice.state.errors.map((e) => e.message) }));
+  if (st.ff === null) throw new Error(`no first frame: ${st.errors.join('; ')}`);
+  return st.ff;
+}
+
+async function seekMs(page, frac) {
+  return page.evaluate((f) => new Promise((resolve) => {
+    const v = document.getElementById('video');
+    const to = Math.floor(v.duration * f);
+    const t = performance.now();
+    const done = () => {
+      v.removeEventListener('timeupdate', tick);
+      resolve(performance.now() - t);
+    };
+    const tick = () => { if (!v.seeking && v.currentTime > to + 0.05 && v.readyState >= 3) done(); };
+    v.addEventListener('timeupdate', tick);
+    v.currentTime = to;
+  }), frac);
+}
+
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const pct = (a, p) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+};
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-ttff-'));
+  let nginx;
+  let browser;
+  try {
+    nginx = await startNginx(dir);
+    const variants = {
+      sluice: `${env.PLAYER_URL}?title=${encodeURIComponent(opt.title)}`,
+      nginx: `${env.PLAYER_URL}?src=${encodeURIComponent(nginx.url)}`,
+    };
+    browser = await chromium.launch({ executablePath: opt.chromium, args: CHROMIUM_ARGS, headless: true });
+    const res = {};
+    for (const v of Object.keys(variants)) res[v] = { cold: [], warm: [], seek: [] };
+    for (let i = 0; i < opt.runs; i++) {
+      for (const [v, url] of Object.entries(variants)) {
+        const ctx = await browser.newContext();
+        const page = await ctx.newPage();
+        const cdp = await ctx.newCDPSession(page);
+        await cdp.send('Network.enable');
+        await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+        res[v].cold.push(await firstFrame(page, url));
+        res[v].warm.push(await firstFrame(page, url)); // same context: a reload
+        await page.waitForFunction(() => document.getElementById('video').currentTime > 0.5, null, { timeout: 15000 });
+        res[v].seek.push(await seekMs(page, 0.5));
+        res[v].seek.push(await seekMs(page, 0.75));
+        await ctx.close();
+      }
+      log(`run ${i + 1}/${opt.runs}: ${Object.entries(res).map(([v, r]) =>
+        `${v} cold ${Math.round(r.cold.at(-1))} warm ${Math.round(r.warm.at(-1))} ms`).join(', ')}`);
+    }
+    const rows = Object.entries(res).map(([v, r]) => ({
+      path: v, cold_p50_ms: Math.round(median(r.cold)), warm_p50_ms: Math.round(median(r.warm)),
+      cold_max_ms: Math.round(Math.max(...r.cold)), warm_max_ms: Math.round(Math.max(...r.warm)),
+      seek_p50_ms: Math.round(median(r.seek)), seek_max_ms: Math.round(Math.max(...r.seek)),
+      runs: r.cold.length,
+    }));
+    if (opt.json) {
+      process.stdout.write(`${JSON.stringify(rows, null, 1)}\n`);
+    } else {
+      process.stdout.write('| path | cold TTFF p50 | warm TTFF p50 | cold max | warm max | cold/warm | seek p50 | seek max |\n');
+      process.stdout.write('|---|---|---|---|---|---|---|---|\n');
+      for (const r of rows) {
+        process.stdout.write(`| ${r.path} | ${r.cold_p50_ms} ms | ${r.warm_p50_ms} ms | ${r.cold_max_ms} ms | ` +
+          `${r.warm_max_ms} ms | ${(r.cold_p50_ms / r.warm_p50_ms).toFixed(2)} | ${r.seek_p50_ms} ms | ${r.seek_max_ms} ms |\n`);
+      }
+      const s = rows.find((r) => r.path === 'sluice');
+      const n = rows.find((r) => r.path === 'nginx');
+      process.stdout.write(`\nsluice/nginx cold p50: ${(s.cold_p50_ms / n.cold_p50_ms).toFixed(2)} (goal <= 0.8); ` +
+        `warm p50: ${(s.warm_p50_ms / n.warm_p50_ms).toFixed(2)}. Seed targets: start 1 s p50 / 3 s p99, seek 500 ms. ` +
+        `${opt.runs} runs each.\n`);
+    }
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    if (nginx) {
+      nginx.child.kill('SIGTERM');
+      await new Promise((r) => { if (nginx.child.exitCode !== null) r(); else nginx.child.on('exit', r); });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
