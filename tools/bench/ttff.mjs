@@ -142,10 +142,6 @@ const median = (a) => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-const pct = (a, p) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
-};
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-ttff-'));
