@@ -224,8 +224,10 @@ int conn_tls_flush(struct conn *c)
                 if (c->mw) {
                         bool failed;
                         uint64_t avail = miss_body_avail(c, &failed);
-                        if (avail <= c->body_off)
-                                return failed ? -EIO : 2;
+                        if (avail <= c->body_off) {
+                                int r = failed ? -EIO : tls_conn_flush(c->tls);
+                                return r == 1 ? 2 : r; /* what is sealed goes out first */
+                        }
                         if (want > avail - c->body_off)
                                 want = avail - c->body_off;
                 }
@@ -238,10 +240,16 @@ int conn_tls_flush(struct conn *c)
                 c->body_off += (uint64_t)n;
                 c->req_bytes += (uint64_t)n;
                 turn += (size_t)n;
-                if (turn >= TLS_TURN && c->body_off < c->body_end)
+                if (turn >= TLS_TURN && c->body_off < c->body_end) {
+                        int r = tls_conn_flush(c->tls);
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                return 0;
                         return arm_pollout(c) ? 0 : -EIO; /* let other connections run */
+                }
         }
-        return 1;
+        return tls_conn_flush(c->tls);
 }
 
 void conn_tls_free(struct conn *c)

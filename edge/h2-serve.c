@@ -129,6 +129,13 @@ static ssize_t io_write_tls(void *ctx, const void *buf, size_t len)
         return tls_conn_write(c->tls, buf, len);
 }
 
+static int io_flush_tls(void *ctx)
+{
+        struct conn *c = ctx;
+
+        return tls_conn_flush(c->tls);
+}
+
 /* Frame header and payload sealed together (one record when the payload is at most
  * 16384 - 9, which io.max_data ensures). A retry re-reads the same file bytes. */
 static ssize_t io_write_file_tls(void *ctx, const void *hdr, size_t hlen, int fd, off_t off,
@@ -774,6 +781,7 @@ bool h2_serve_start(struct conn *c, const char *buf, size_t len)
         if (c->tls) {
                 io.write = io_write_tls;
                 io.write_file = io_write_file_tls;
+                io.flush = io_flush_tls;
                 io.max_data = 16384 - 9;
         }
 

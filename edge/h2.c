@@ -281,6 +281,11 @@ int h2_conn_flush(struct h2_conn *h)
                 return r == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EIO;
         if (h->blocked)
                 return 0;
+        if (h->io.flush) {
+                r = h->io.flush(h->io.ctx);
+                if (r <= 0)
+                        return r;
+        }
         if (!nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s))
                 return 2;
         return 1;

@@ -60,6 +60,9 @@ struct h2_io {
         void (*on_request)(void *ctx, struct h2_stream *st);
         /* st is closed (answered, or reset by the client): drop every reference to it. */
         void (*on_stream_gone)(void *ctx, struct h2_stream *st, bool answered);
+        /* Optional: push out what write/write_file buffered (called when a burst is over).
+         * Returns 1 when all is out, 0 when the socket is full, -errno. */
+        int (*flush)(void *ctx);
         void *ctx;
         /* Largest DATA payload per frame: 16384 - 9 under TLS keeps header and payload in one
          * record; 0 means the peer's maximum frame size. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,7 +69,32 @@ struct tls_conn {
         bool done;
         bool ktls;
         enum tls_alpn alpn;
+        int fd;
+        int werr; /* a send error seen while flushing gathered records (-errno), or 0 */
+        /* Sealed bytes the socket did not take (at most TLS_GATHER): sent before anything
+         * else; malloc'd only while the socket is full. */
+        char *left;
+        size_t left_off, left_len;
 };
+
+/*
+ * Userspace send path: OpenSSL hands the write BIO one sealed record (at most 16 KiB + 22) per
+ * call. A socket BIO would make each a write(2); the gathering BIO below copies records into
+ * a per-thread buffer and sends TLS_GATHER bytes at a time, at the price of that one copy.
+ * The buffer holds one connection's records at a time (the owner); it is emptied (sent, or
+ * the unsent tail moved to the owner's left) by tls_conn_flush, before another connection's
+ * records go in, and when the owner goes.
+ */
+#define TLS_GATHER (64u << 10)
+
+static __thread struct {
+        char *buf;
+        size_t len;
+        struct tls_conn *owner;
+} gather;
+static BIO_METHOD *gather_method;
+static pthread_once_t gather_once = PTHREAD_ONCE_INIT;
+static pthread_key_t gather_key;
 
 /* Tests replace the clock to cross rotation boundaries without waiting. */
 static uint64_t (*ticket_clock)(void);
@@ -486,6 +512,180 @@ bool tls_ctx_ktls_wanted(const struct tls_ctx *t)
 
 /* ---- connections ---- */
 
+/* Send what can go of buf; the rest becomes tc->left. Returns 0 or -errno (not -EAGAIN). */
+static int send_or_keep(struct tls_conn *tc, const char *buf, size_t len)
+{
+        ssize_t n = 0;
+
+        while (len) {
+                n = send(tc->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        break;
+                buf += n;
+                len -= (size_t)n;
+        }
+        if (len == 0)
+                return 0;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return tc->werr = -errno;
+        tc->left = malloc(len);
+        if (!tc->left)
+                return tc->werr = -ENOMEM;
+        memcpy(tc->left, buf, len);
+        tc->left_off = 0;
+        tc->left_len = len;
+        return 0;
+}
+
+/* Empty the gather buffer into its owner's socket (or left). */
+static void gather_out(void)
+{
+        struct tls_conn *tc = gather.owner;
+
+        if (tc && gather.len && !tc->werr) {
+                if (!tc->left_len) {
+                        (void)send_or_keep(tc, gather.buf, gather.len);
+                } else {
+                        /* Not expected (records go in only once left is out); keep order. */
+                        char *p = realloc(tc->left, tc->left_off + tc->left_len + gather.len);
+                        if (p) {
+                                memcpy(p + tc->left_off + tc->left_len, gather.buf, gather.len);
+                                tc->left = p;
+                                tc->left_len += gather.len;
+                        } else {
+                                tc->werr = -ENOMEM;
+                        }
+                }
+        }
+        gather.len = 0;
+        gather.owner = NULL;
+}
+
+/* Send tc->left. Returns 1 when empty, 0 when the socket is full, -errno. */
+static int left_out(struct tls_conn *tc)
+{
+        while (tc->left_len) {
+                ssize_t n = send(tc->fd, tc->left + tc->left_off, tc->left_len,
+                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : (tc->werr = -errno);
+                tc->left_off += (size_t)n;
+                tc->left_len -= (size_t)n;
+        }
+        free(tc->left);
+        tc->left = NULL;
+        tc->left_off = 0;
+        return 1;
+}
+
+static int gather_write(BIO *b, const char *data, int dlen)
+{
+        struct tls_conn *tc = BIO_get_data(b);
+        size_t len = dlen > 0 ? (size_t)dlen : 0;
+        int r;
+
+        BIO_clear_retry_flags(b);
+        if (tc->werr) {
+                errno = -tc->werr;
+                return -1;
+        }
+        if (gather.owner != tc || gather.len + len > TLS_GATHER)
+                gather_out();
+        r = left_out(tc);
+        if (r <= 0) {
+                if (r == 0)
+                        BIO_set_retry_write(b);
+                else
+                        errno = -r;
+                return -1;
+        }
+        if (!gather.buf) {
+                gather.buf = malloc(TLS_GATHER);
+                if (!gather.buf) {
+                        tc->werr = -ENOMEM;
+                        errno = ENOMEM;
+                        return -1;
+                }
+                (void)pthread_setspecific(gather_key, gather.buf);
+        }
+        if (len > TLS_GATHER) { /* never from OpenSSL's record layer; kept correct anyway */
+                r = send_or_keep(tc, data, len);
+                return r < 0 ? -1 : dlen;
+        }
+        memcpy(gather.buf + gather.len, data, len);
+        gather.len += len;
+        gather.owner = tc;
+        return dlen;
+}
+
+static long gather_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+        struct tls_conn *tc = BIO_get_data(b);
+
+        (void)num;
+        (void)ptr;
+        switch (cmd) {
+        case BIO_CTRL_FLUSH:
+                if (gather.owner == tc)
+                        gather_out();
+                return 1;
+        case BIO_CTRL_WPENDING:
+                return (long)(tc->left_len + (gather.owner == tc ? gather.len : 0));
+        default:
+                return 0;
+        }
+}
+
+/* Runs in the exiting thread. */
+static void gather_free(void *buf)
+{
+        free(buf);
+        gather.buf = NULL;
+        gather.len = 0;
+        gather.owner = NULL;
+}
+
+static void gather_init(void)
+{
+        (void)pthread_key_create(&gather_key, gather_free);
+        gather_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sluice gather");
+        if (gather_method && (!BIO_meth_set_write(gather_method, gather_write) ||
+                              !BIO_meth_set_ctrl(gather_method, gather_ctrl))) {
+                BIO_meth_free(gather_method);
+                gather_method = NULL;
+        }
+}
+
+/* After the handshake, without kTLS: records go out through the gathering BIO. Best effort:
+ * without it (out of memory) the socket BIO stays. */
+static void gather_attach(struct tls_conn *tc)
+{
+        BIO *b;
+
+        (void)pthread_once(&gather_once, gather_init);
+        if (!gather_method || BIO_wpending(SSL_get_wbio(tc->ssl)) > 0)
+                return;
+        b = BIO_new(gather_method);
+        if (!b)
+                return;
+        BIO_set_data(b, tc);
+        BIO_set_init(b, 1);
+        SSL_set0_wbio(tc->ssl, b); /* frees the socket BIO (BIO_NOCLOSE: the fd stays) */
+}
+
+int tls_conn_flush(struct tls_conn *tc)
+{
+        if (gather.owner == tc)
+                gather_out();
+        if (tc->werr)
+                return tc->werr;
+        return tc->left_len ? left_out(tc) : 1;
+}
+
 int tls_conn_new(struct tls_ctx *t, int fd, struct tls_conn **ret)
 {
         struct tls_conn *tc = calloc(1, sizeof(*tc));
@@ -508,6 +708,7 @@ int tls_conn_new(struct tls_ctx *t, int fd, struct tls_conn **ret)
         BIO_set_mem_eof_return(tc->rbio, -1);
         SSL_set_bio(tc->ssl, tc->rbio, wbio);
         SSL_set_accept_state(tc->ssl);
+        tc->fd = fd;
         tc->t = tls_ctx_ref(t);
         *ret = tc;
         return 0;
@@ -517,8 +718,13 @@ void tls_conn_free(struct tls_conn *tc)
 {
         if (!tc)
                 return;
+        if (gather.owner == tc) {
+                gather.len = 0;
+                gather.owner = NULL;
+        }
         SSL_free(tc->ssl); /* frees both BIOs; the fd stays open (BIO_NOCLOSE) */
         (void)tls_ctx_unref(tc->t);
+        free(tc->left);
         free(tc);
 }
 
@@ -569,6 +775,8 @@ static void handshake_done(struct tls_conn *tc)
                 tc->alpn = n ? TLS_ALPN_HTTP11 : TLS_ALPN_NONE;
         }
         tc->ktls = BIO_get_ktls_send(SSL_get_wbio(tc->ssl)) == 1;
+        if (!tc->ktls)
+                gather_attach(tc);
         atomic_fetch_add(&st->handshakes, 1);
         if (SSL_session_reused(tc->ssl))
                 atomic_fetch_add(&st->resumed, 1);
@@ -687,6 +895,7 @@ void tls_conn_shutdown(struct tls_conn *tc)
         ERR_clear_error();
         (void)SSL_shutdown(tc->ssl);
         ERR_clear_error();
+        (void)tls_conn_flush(tc); /* the alert may sit in the gather buffer */
 }
 
 enum tls_alpn tls_conn_alpn(const struct tls_conn *tc)

@@ -124,6 +124,13 @@ ssize_t tls_conn_write(struct tls_conn *tc, const void *buf, size_t len);
 ssize_t tls_conn_sendfile(struct tls_conn *tc, int fd, off_t off, size_t len, char *scratch,
                           size_t cap);
 
+/*
+ * Without kTLS, sealed records are gathered and sent several at a time; call this when a burst
+ * of writes is over (before waiting for anything else) to push them out. Returns 1 when all is
+ * on the socket, 0 when the socket is full (wait for POLLOUT and call again), -errno.
+ */
+int tls_conn_flush(struct tls_conn *tc);
+
 /* The connection has nothing under way (keep-alive idle): return OpenSSL's record buffers,
  * so idle connections cost little memory. */
 void tls_conn_idle(struct tls_conn *tc);

@@ -184,7 +184,7 @@ static int exchange(struct pair *p, const char *msg)
         char buf[256];
         size_t got = 0, want = strlen(msg);
 
-        if (tls_conn_write(p->s, msg, want) != (ssize_t)want)
+        if (tls_conn_write(p->s, msg, want) != (ssize_t)want || tls_conn_flush(p->s) != 1)
                 return -1;
         for (int i = 0; i < 64 && got < want; i++) {
                 size_t n = 0;
@@ -503,6 +503,10 @@ TEST(userspace_sendfile_retries)
                         if (p.s->retry_len)
                                 retries++;
                 }
+                /* Records gathered for one send: push them (what the full socket refuses is
+                 * kept and sent first next time). */
+                if (tls_conn_flush(p.s) < 0)
+                        TEST_FAIL_AT("flush");
                 for (;;) {
                         size_t n = 0;
                         if (SSL_read_ex(p.c, got + have, SIZE - have, &n) != 1)
