@@ -241,7 +241,10 @@ function start(src, autoplay, { startTime, licenseUrl } = {}) {
       const picked = {};
       for (const k of EDGE_HEADERS) if (h[k] !== undefined) picked[k] = h[k];
       const url = new URL(resp.url || (resp.request && resp.request.url), location.href);
-      state.served = { host: url.host, headers: picked, status: resp.status };
+      // Manifests, steering and licences come from control: "served by" is about media.
+      const c = state.config || {};
+      const fromControl = [c.control, c.controlAlt].some((u) => u && url.href.startsWith(u));
+      if (!fromControl) state.served = { host: url.host, headers: picked, status: resp.status };
     } catch { /* a display aid only */ }
     return Promise.resolve(resp);
   });
