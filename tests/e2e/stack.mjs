@@ -152,6 +152,15 @@ const scenarios = {
     check(bad4.length === 0, 'play: no error status from the edges', bad4.map((r) => `${r.status} ${r.path}`).slice(0, 3).join(' '));
     const served = await p.page.evaluate(() => [window.sluice.state.servedBy, document.getElementById('s-edge').textContent]);
     check(!!served[0], 'play: the page says which edge is serving', served[1]);
+    // The same object without the token control put in the BaseURL: the edge must refuse it.
+    const signed = p.w.responses.find((r) => r.status === 200 && r.path.startsWith('/s/'));
+    if (signed) {
+      const e = edges.find((x) => x.id === signed.edge);
+      const bare = await fetch(e.url + signed.path.replace(/^\/s\/[^/]+/, ''));
+      check(bare.status === 403, 'play: an edge refuses the same object without the signed token', `${bare.status}`);
+    } else {
+      check(false, 'play: segments came through signed URLs (/s/<jwt>/...)');
+    }
     figure(`play: first frame ${ttff ? Math.round(ttff) : '?'} ms after navigation start (page clock)`);
     await p.ctx.close();
   },
