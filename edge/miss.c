@@ -320,7 +320,8 @@ void miss_worker_kick(struct edge_worker *w)
         prefetch_sweep(w);
 }
 
-static void save_hdr(const struct http1_req *req, int hk, char *out, size_t cap)
+/* Copy a header into out; false when it is there but too long to keep. */
+static bool save_hdr(const struct http1_req *req, int hk, char *out, size_t cap)
 {
         size_t len;
         const char *v = http1_req_known(req, hk, &len);
@@ -329,6 +330,7 @@ static void save_hdr(const struct http1_req *req, int hk, char *out, size_t cap)
                 memcpy(out, v, len);
                 out[len] = '\0';
         }
+        return !v || len < cap;
 }
 
 void miss_serve(struct conn *c, const struct http1_req *req, const struct path_norm *pn,
@@ -341,7 +343,7 @@ void miss_serve(struct conn *c, const struct http1_req *req, const struct path_n
         const char *v;
         size_t vlen;
         char cstatus[CACHE_STATUS_MAX];
-        bool created;
+        bool created, kept;
         int r;
 
         if (w->rt->cfg->upstreams.n == 0 || !w->up) {
@@ -406,13 +408,18 @@ void miss_serve(struct conn *c, const struct http1_req *req, const struct path_n
                 memcpy(mw->origin, v, vlen);
                 mw->origin_len = vlen;
         }
-        /* Kept for when the head arrives. One too long to keep is dropped: the full answer
-         * is always a correct one to If-None-Match / If-Modified-Since. */
-        save_hdr(req, HK_IF_NONE_MATCH, mw->if_none_match, sizeof(mw->if_none_match));
-        save_hdr(req, HK_IF_MATCH, mw->if_match, sizeof(mw->if_match));
-        save_hdr(req, HK_IF_MODIFIED_SINCE, mw->if_modified_since, sizeof(mw->if_modified_since));
-        save_hdr(req, HK_IF_UNMODIFIED_SINCE, mw->if_unmodified_since,
-                 sizeof(mw->if_unmodified_since));
+        /* Kept for when the head arrives. When one is too long to keep, all are dropped
+         * (evaluating the others alone could turn a 200 into a 304): the full answer is
+         * always a correct one to If-None-Match / If-Modified-Since. */
+        kept = save_hdr(req, HK_IF_NONE_MATCH, mw->if_none_match, sizeof(mw->if_none_match));
+        kept &= save_hdr(req, HK_IF_MATCH, mw->if_match, sizeof(mw->if_match));
+        kept &= save_hdr(req, HK_IF_MODIFIED_SINCE, mw->if_modified_since,
+                         sizeof(mw->if_modified_since));
+        kept &= save_hdr(req, HK_IF_UNMODIFIED_SINCE, mw->if_unmodified_since,
+                         sizeof(mw->if_unmodified_since));
+        if (!kept)
+                mw->if_none_match[0] = mw->if_match[0] = mw->if_modified_since[0] =
+                    mw->if_unmodified_since[0] = '\0';
         mw->next = w->miss_waiters;
         if (w->miss_waiters)
                 w->miss_waiters->prev = mw;

@@ -102,6 +102,13 @@ def inm_mismatch(ctx):
                     ("If-Modified-Since", http_date(MTIME))])
     expect_body(r, data, "If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2)")
     eq(r.get("ETag"), tag(data), "ETag on the miss")
+    # An If-None-Match too long to keep for the head must not leave If-Modified-Since to
+    # decide alone: the whole object.
+    key2 = "/ok/cond/c/seg-2.m4s"
+    data2 = add(o, key2)
+    long_inm = ", ".join('"%016x"' % i for i in range(20))
+    r = e.get(key2, [("If-None-Match", long_inm), ("If-Modified-Since", http_date(MTIME))])
+    expect_body(r, data2, "a long If-None-Match with a matching If-Modified-Since")
 
 
 @test
