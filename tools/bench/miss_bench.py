@@ -13,9 +13,13 @@ request is counted (GET /__count/<path> reads the count).
 2. Collapsing: --clients concurrent requests for one cold key to each server (non-blocking
    sockets, all sent before any answer can arrive); the origin's count for that key is the
    number of upstream fetches. Repeated --reps times.
+3. CMCD nor prefetch (sluice only): a player session asks --segments segments of a cold title
+   one after another, --think ms apart (its segment cadence, scaled down), once with each
+   request naming the next segment in CMCD nor and once (another title) without. TTFB of
+   segments 2..n and the origin's fetches per segment are compared.
 
 Usage: tools/bench/miss_bench.py --edge build/edge/sluice-edge [--samples 200] [--reps 3]
-       [--delay 20] [--size 256K] [--clients 1000] [--json OUT]
+       [--delay 20] [--size 256K] [--clients 1000] [--segments 40] [--think 50] [--json OUT]
 """
 import argparse
 import http.server
@@ -32,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 HOST = "127.0.0.1"
 
@@ -234,6 +239,18 @@ def storm(port, path, n):
     return secs, ok
 
 
+def session(port, prefix, n, think_s, hint):
+    """TTFB of each segment of a player session; with hint, each request names the next."""
+    out = []
+    for i in range(n):
+        path = f"{prefix}/seg-{i}.m4s"
+        if hint:
+            path += "?CMCD=" + urllib.parse.quote(f'nor="seg-{i + 1}.m4s",sid="bench"', safe="")
+        out.append(ttfb(port, path))
+        time.sleep(think_s)  # the player's cadence between segments, not a wait for an event
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--edge", help="sluice-edge binary")
@@ -242,6 +259,8 @@ def main():
     ap.add_argument("--delay", type=float, default=20.0, help="origin delay, ms")
     ap.add_argument("--size", default="256K")
     ap.add_argument("--clients", type=int, default=1000)
+    ap.add_argument("--segments", type=int, default=40, help="segments per player session")
+    ap.add_argument("--think", type=float, default=50.0, help="ms between a session's requests")
     ap.add_argument("--json")
     ap.add_argument("--serve-origin", nargs=3, metavar=("PORT", "DELAY_MS", "SIZE"),
                     help=argparse.SUPPRESS)
@@ -288,6 +307,14 @@ def main():
                 row[name]["storm_fetches"] = origin_count(oport, path)
                 row[name]["storm_ok"] = ok
                 row[name]["storm_s"] = secs
+            for mode, hint in (("plain", False), ("nor", True)):
+                prefix = f"/o/sess{rep}-{mode}"
+                ts = session(sport, prefix, a.segments, a.think / 1000.0, hint)[1:]
+                fetches = [origin_count(oport, f"{prefix}/seg-{i}.m4s")
+                           for i in range(a.segments)]
+                row["session_" + mode] = {"p50_ms": 1000 * pct(ts, 50),
+                                          "p99_ms": 1000 * pct(ts, 99),
+                                          "max_fetches": max(fetches)}
             reps.append(row)
             print(f"# rep {rep}: " + json.dumps(row), flush=True)
 
@@ -307,6 +334,14 @@ def main():
                   f"{med(name, 'added_p50_ms'):+.2f} | {med(name, 'added_p99_ms'):+.2f} | "
                   f"{med(name, 'storm_fetches'):g} | {med(name, 'storm_ok'):g} | "
                   f"{med(name, 'storm_s'):.2f} |")
+        print(f"\nplayer session on sluice-edge: {a.segments} segments {a.think:g} ms apart, "
+              f"TTFB of segments 2..{a.segments} (medians of reps)\n")
+        print("| requests | TTFB p50 ms | TTFB p99 ms | most origin fetches of one segment |")
+        print("|---|---|---|---|")
+        for mode, label in (("plain", "no CMCD"), ("nor", "CMCD nor = next segment")):
+            print(f"| {label} | {med('session_' + mode, 'p50_ms'):.2f} | "
+                  f"{med('session_' + mode, 'p99_ms'):.2f} | "
+                  f"{med('session_' + mode, 'max_fetches'):g} |")
         if a.json:
             with open(a.json, "w") as f:
                 json.dump({"reps": reps, "args": vars(a)}, f, indent=1)
