@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fill table against a real store, with the upstream, the policy and the waiters'
+ * wake-ups stubbed out: which calls start an upstream fetch. In particular the race between a
+ * request's store lookup and its fill-table lookup, played step by step: a lookup misses, the
+ * fill commits and leaves the table, then the table lookup must not start a second fetch.
+ */
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "tests.h"
+
+#include "edge-metrics.c"
+#include "fill.c"
+
+
+/* ---- stubs for what fill.c calls outside the store ---- */
+
+static unsigned fetches;              /* upstream_fetch_start calls */
+static const struct upstream_cbs *last_cbs;
+static void *last_ud;
+
+int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstream *u,
+                         const char *bearer, const char *key, size_t key_len, bool fresh,
+                         const struct upstream_cbs *cbs, void *ud)
+{
+        fetches++;
+        last_cbs = cbs;
+        last_ud = ud;
+        return 0;
+}
+
+bool upstream_health_usable(unsigned idx)
+{
+        return true;
+}
+
+void upstream_health_report(unsigned idx, bool ok)
+{
+}
+
+void evict_make_room(struct edge_server *srv, uint64_t size)
+{
+}
+
+bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size,
+                     bool plan)
+{
+        return true;
+}
+
+void miss_notify(struct edge_worker *w)
+{
+}
+
+/* ---- a one-worker server around a scratch store ---- */
+
+struct rig {
+        char dir[64];
+        struct edge_server srv;
+        struct edge_worker w;
+        struct edge_runtime rt;
+        struct edge_cfg cfg;
+        struct edge_cfg_upstream up;
+        struct metrics_reg *reg;
+};
+
+static void rig_init(struct rig *g)
+{
+        struct metrics_reg *reg = metrics_reg_new();
+
+        memset(g, 0, sizeof(*g));
+        g->reg = reg;
+        snprintf(g->dir, sizeof(g->dir), "%s/sluice-fill-XXXXXX",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        if (!mkdtemp(g->dir) || !reg || edge_metrics_init(&g->srv.m, reg, 1) < 0) {
+                perror("rig");
+                exit(1);
+        }
+        if (store_open(g->dir, 1 << 20, &g->srv.store) < 0 ||
+            store_reader_new(g->srv.store, 4, &g->w.reader) < 0) {
+                fprintf(stderr, "store_open failed\n");
+                exit(1);
+        }
+        g->up.url = "http://origin.test";
+        g->cfg.upstreams.items = &g->up;
+        g->cfg.upstreams.n = 1;
+        g->rt.cfg = &g->cfg;
+        g->w.srv = &g->srv;
+        g->w.rt = &g->rt;
+        g->srv.workers = &g->w;
+        g->srv.n_workers = 1;
+        fetches = 0;
+}
+
+static void rm_tree(const char *path)
+{
+        DIR *d = opendir(path);
+        struct dirent *de;
+        char p[512];
+        struct stat st;
+
+        if (!d) {
+                (void)unlink(path);
+                return;
+        }
+        while ((de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+                if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+                        rm_tree(p);
+                else
+                        (void)unlink(p);
+        }
+        closedir(d);
+        (void)rmdir(path);
+}
+
+static void rig_done(struct rig *g)
+{
+        fill_commits_drain();
+        store_reader_free(g->w.reader);
+        store_close(g->srv.store);
+        metrics_reg_free(g->reg);
+        rm_tree(g->dir);
+}
+
+static int put(struct store *s, const char *key, const char *body)
+{
+        struct store_put *p;
+        int r = store_put_begin(s, key, strlen(key), strlen(body), NULL, NULL, &p);
+
+        if (r < 0)
+                return r;
+        r = store_put_write(p, body, strlen(body));
+        if (r < 0) {
+                store_put_abort(p);
+                return r;
+        }
+        return store_put_commit(p);
+}
+
+/* Another fill (or an admin PUT) commits after the request's lookup missed and is already
+ * out of the table: the table lookup must see the store's entry, not start a fetch. */
+TEST(commit_between_lookup_and_table)
+{
+        struct rig g;
+        struct store_obj o;
+        struct fill *f = NULL;
+        bool created = true;
+
+        rig_init(&g);
+        ASSERT_EQ(store_lookup(g.w.reader, "/t/v/seg-1.m4s", 14, &o), -ENOENT);
+        ASSERT_EQ(put(g.srv.store, "/t/v/seg-1.m4s", "committed meanwhile"), 0);
+        ASSERT_EQ(fill_get(&g.w, "/t/v/seg-1.m4s", 14, &f, &created), -EEXIST);
+        ASSERT_TRUE(!created);
+        ASSERT_EQ(fetches, 0u);
+        rig_done(&g);
+}
+
+/* The real order: a fill runs, its body arrives whole, the committer commits it and takes it
+ * out of the table. A request whose lookup missed before the commit then gets -EEXIST, and
+ * one that looked while it ran joined it: one fetch in all. */
+TEST(fill_commits_then_lookup)
+{
+        static const char body[] = "0123456789abcdef";
+        struct rig g;
+        struct store_obj o;
+        struct fill *f = NULL, *joined = NULL, *late = NULL;
+        struct upstream_resp resp = {.status = 200, .content_length = 16};
+        char etag[FILL_ETAG_LEN + 1];
+        bool created = false;
+
+        rig_init(&g);
+        ASSERT_EQ(fill_get(&g.w, "/t/v/seg-2.m4s", 14, &f, &created), 0);
+        ASSERT_TRUE(created);
+        ASSERT_EQ(fetches, 1u);
+        ASSERT_EQ(fill_get(&g.w, "/t/v/seg-2.m4s", 14, &joined, &created), 0);
+        ASSERT_TRUE(!created && joined == f);
+
+        /* The late request's store lookup happens now, before the commit. */
+        ASSERT_EQ(store_lookup(g.w.reader, "/t/v/seg-2.m4s", 14, &o), -ENOENT);
+
+        resp.last_modified = 1700000000;
+        ASSERT_EQ(last_cbs->on_head(last_ud, &resp), 0);
+        ASSERT_TRUE(!fill_etag(f, etag)); /* no X-Sluice-SHA256: known at the commit */
+        ASSERT_EQ(last_cbs->on_body(last_ud, body, 16), 0);
+        last_cbs->on_done(last_ud, 0);
+        fill_commits_drain();
+        ASSERT_EQ(fill_state_get(f), FILL_DONE);
+        ASSERT_TRUE(fill_etag(f, etag));
+        ASSERT_EQ(f->last_modified, (time_t)1700000000);
+
+        /* ...and its table lookup now. */
+        ASSERT_EQ(fill_get(&g.w, "/t/v/seg-2.m4s", 14, &late, &created), -EEXIST);
+        ASSERT_EQ(fetches, 1u);
+        ASSERT_EQ(store_lookup(g.w.reader, "/t/v/seg-2.m4s", 14, &o), 0);
+        ASSERT_STREQ(o.etag, etag);
+        ASSERT_EQ(o.last_modified, (time_t)1700000000);
+        store_obj_release(g.w.reader, &o);
+        fill_unref(joined);
+        fill_unref(f);
+        rig_done(&g);
+}
+
+/* A key deleted after its commit is fetched again: the re-check is no negative cache. */
+TEST(absent_key_starts_a_fetch)
+{
+        struct rig g;
+        struct fill *f = NULL;
+        bool created = false;
+
+        rig_init(&g);
+        ASSERT_EQ(put(g.srv.store, "/t/v/seg-3.m4s", "short-lived"), 0);
+        ASSERT_EQ(store_delete(g.srv.store, "/t/v/seg-3.m4s", 14), 0);
+        ASSERT_EQ(fill_get(&g.w, "/t/v/seg-3.m4s", 14, &f, &created), 0);
+        ASSERT_TRUE(created);
+        ASSERT_EQ(fetches, 1u);
+        last_cbs->on_done(last_ud, -ECONNREFUSED); /* no head: the fill fails */
+        ASSERT_EQ(fill_state_get(f), FILL_FAILED);
+        fill_unref(f);
+        rig_done(&g);
+}
+
+TEST_MAIN()
