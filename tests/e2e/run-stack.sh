@@ -2,7 +2,7 @@
 # tests/e2e/run-stack.sh BUILD_DIR (SCENARIOS | ctrl-c)
 #
 # The whole stack as tools/demo starts it (PostgreSQL, control, nginx origin, two edges,
-# heartbeat relay, player page), from BUILD_DIR's binaries, under BUILD_DIR/tests/e2e/stack
+# player page; the edges heartbeat to control themselves), from BUILD_DIR's binaries, under BUILD_DIR/tests/e2e/stack
 # on free ports. The demo titles are ingested once into BUILD_DIR/tests/e2e/stack-origin and
 # reused by later runs.
 #
