@@ -131,6 +131,8 @@ static int emit(struct out *o, uint64_t id, uint32_t size, uint32_t time)
 /* Media segment size: the rung's bitrate over 4 s, varied +-30% per segment (VBR). */
 static uint32_t seg_size(uint64_t id, uint32_t rung)
 {
+        if (rung >= GEN_DASH_RUNGS)
+                return 0;
         if (gen_dash_id_segment(id) == GEN_DASH_INIT_SEGMENT)
                 return 900 + 100 * rung;
         double vbr = 0.7 + 0.6 * (double)(policy_hash64(id) >> 11) * 0x1.0p-53;
@@ -194,6 +196,11 @@ static int session(struct rng *r, struct out *o, uint32_t title, const struct ti
         return rc;
 }
 
+uint32_t gen_dash_object_size(uint64_t id)
+{
+        return seg_size(id, gen_dash_id_rung(id));
+}
+
 static int cmp_pending(const void *a, const void *b)
 {
         const struct pending *x = a, *y = b;
@@ -211,32 +218,34 @@ static double popularity(const struct title *ti, unsigned d)
         return ti->base * (1.0 + 4.0 * pow(0.5, age));
 }
 
-int gen_dash_run(const struct gen_dash_opts *o, const struct trace_limits *lim, struct trace *t)
+static bool opts_valid(const struct gen_dash_opts *o)
 {
-        if (o->days == 0 || o->titles == 0 || o->sessions_per_day == 0 || o->zipf < 0 ||
-            o->churn < 0 || o->days > 365 || o->titles > (1u << 24))
-                return -EINVAL;
-        size_t n = (size_t)o->titles + (size_t)o->days * o->releases_per_day;
-        struct title *ti = calloc(n, sizeof(*ti));
+        return o->days > 0 && o->titles > 0 && o->sessions_per_day > 0 && o->zipf >= 0 &&
+               o->churn >= 0 && o->days <= 365 && o->titles <= (1u << 24);
+}
+
+/*
+ * Draws the catalogue (n titles: o->titles, then the releases in birth order) from a freshly
+ * seeded r. gen_dash_catalog_new() replays exactly these draws, so the two must not diverge.
+ * Returns 0 or -ENOMEM.
+ */
+static int titles_setup(const struct gen_dash_opts *o, struct rng *r, struct title *ti, size_t n)
+{
         uint32_t *perm = malloc(o->titles * sizeof(*perm));
-        double *cum = malloc(n * sizeof(*cum));
-        struct out out = {.max = lim->max_requests};
-        struct rng r;
-        int rc = -ENOMEM;
-        if (!ti || !perm || !cum)
-                goto out;
-        rng_seed(&r, o->seed);
+        if (!perm)
+                return -ENOMEM;
+        rng_seed(r, o->seed);
         for (uint32_t i = 0; i < o->titles; i++)
                 perm[i] = i;
         for (uint32_t i = o->titles; i > 1; i--) {
-                uint32_t j = (uint32_t)(rng_next(&r) % i);
+                uint32_t j = (uint32_t)(rng_next(r) % i);
                 uint32_t tmp = perm[i - 1];
                 perm[i - 1] = perm[j];
                 perm[j] = tmp;
         }
         for (size_t i = 0; i < n; i++) {
-                bool film = uni(&r) < 0.4;
-                double minutes = film ? 90 + 60 * uni(&r) : 20 + 40 * uni(&r);
+                bool film = uni(r) < 0.4;
+                double minutes = film ? 90 + 60 * uni(r) : 20 + 40 * uni(r);
                 ti[i].segs = (uint32_t)(minutes * 60 / GEN_DASH_SEGMENT_SECS);
                 if (i < o->titles) {
                         ti[i].base = 1.0 / pow(perm[i] + 1.0, o->zipf);
@@ -245,9 +254,63 @@ int gen_dash_run(const struct gen_dash_opts *o, const struct trace_limits *lim, 
                         ti[i].born = (int)(k / (o->releases_per_day ? o->releases_per_day : 1));
                         ti[i].released = true;
                         /* New releases land among the top ten of the catalogue. */
-                        ti[i].base = 1.0 / pow(1.0 + 9.0 * uni(&r), o->zipf);
+                        ti[i].base = 1.0 / pow(1.0 + 9.0 * uni(r), o->zipf);
                 }
         }
+        free(perm);
+        return 0;
+}
+
+int gen_dash_catalog_new(const struct gen_dash_opts *o, struct gen_dash_catalog *ret)
+{
+        if (!opts_valid(o))
+                return -EINVAL;
+        size_t n = (size_t)o->titles + (size_t)o->days * o->releases_per_day;
+        struct title *ti = calloc(n, sizeof(*ti));
+        struct gen_dash_catalog c = {.n = n};
+        struct rng r;
+        int rc = -ENOMEM;
+        c.segs = malloc(n * sizeof(*c.segs));
+        c.release_day = malloc(n * sizeof(*c.release_day));
+        if (!ti || !c.segs || !c.release_day)
+                goto out;
+        rc = titles_setup(o, &r, ti, n);
+        if (rc < 0)
+                goto out;
+        for (size_t i = 0; i < n; i++) {
+                c.segs[i] = ti[i].segs;
+                c.release_day[i] = ti[i].released ? ti[i].born : -1;
+        }
+        *ret = c;
+        c = (struct gen_dash_catalog){0};
+out:
+        gen_dash_catalog_done(&c);
+        free(ti);
+        return rc;
+}
+
+void gen_dash_catalog_done(struct gen_dash_catalog *c)
+{
+        free(c->segs);
+        free(c->release_day);
+        *c = (struct gen_dash_catalog){0};
+}
+
+int gen_dash_run(const struct gen_dash_opts *o, const struct trace_limits *lim, struct trace *t)
+{
+        if (!opts_valid(o))
+                return -EINVAL;
+        size_t n = (size_t)o->titles + (size_t)o->days * o->releases_per_day;
+        struct title *ti = calloc(n, sizeof(*ti));
+        double *cum = malloc(n * sizeof(*cum));
+        struct out out = {.max = lim->max_requests};
+        struct rng r;
+        int rc = -ENOMEM;
+        if (!ti || !cum)
+                goto out;
+        rc = titles_setup(o, &r, ti, n);
+        if (rc < 0)
+                goto out;
         for (unsigned d = 0; d < o->days; d++) {
                 size_t alive = 0;
                 double total = 0;
@@ -286,7 +349,6 @@ int gen_dash_run(const struct gen_dash_opts *o, const struct trace_limits *lim, 
 out:
         free(out.v);
         free(cum);
-        free(perm);
         free(ti);
         return rc;
 }

@@ -48,6 +48,30 @@ struct gen_dash_opts {
         double churn;              /* sigma of the daily log-normal popularity drift */
 };
 
+/*
+ * What the generator can publish: every title's length and release schedule, as a control
+ * plane knows its catalogue and licences. Title id i + 1 is entry i; ids above
+ * `titles` are the releases, `releases_per_day` a day in birth order.
+ */
+struct gen_dash_catalog {
+        size_t n;
+        uint32_t *segs;   /* media segments of each title (each rung has the same) */
+        int *release_day; /* day the title is released on, -1 for the day-0 catalogue */
+};
+
+/*
+ * Rebuilds the catalogue gen_dash_run() would draw for the same seed, titles, releases and
+ * days (the other options do not change it). Returns 0 and fills *ret (release with
+ * gen_dash_catalog_done()), -EINVAL for nonsensical options, -ENOMEM.
+ */
+int gen_dash_catalog_new(const struct gen_dash_opts *o, struct gen_dash_catalog *ret);
+
+/* Frees the arrays and empties c; accepts an empty catalogue. */
+void gen_dash_catalog_done(struct gen_dash_catalog *c);
+
+/* Size in bytes of the object the generator names by id; 0 for a rung outside the ladder. */
+uint32_t gen_dash_object_size(uint64_t id);
+
 /* The defaults documented in --help. */
 struct gen_dash_opts gen_dash_opts_default(void);
 

@@ -21,6 +21,8 @@
 
 #define DEFAULT_POLICIES "sluice,lru,gdsf,s3fifo,sieve,belady"
 #define DEFAULT_SIZES    "1%,5%,10%,20%"
+/* Belady cannot take a push: it would need each pushed object's next access. */
+#define DEFAULT_PREPUSH_POLICIES "sluice,lru,gdsf,s3fifo,sieve"
 #define MAX_LIST         32
 
 struct size_spec {
@@ -36,6 +38,7 @@ struct args {
         struct size_spec sizes[MAX_LIST];
         size_t n_sizes;
         bool json;
+        bool prepush;
         struct sim_opts sim;
         struct trace_limits lim;
         struct gen_dash_opts gen;
@@ -61,6 +64,9 @@ static void usage(FILE *f)
             "                        trace's footprint (distinct object bytes); default %s\n"
             "  --json                print "
             "[{\"policy\",\"size_bytes\",\"byte_miss_ratio\",\"object_miss_ratio\"}...]\n"
+            "                        (with --prepush, also next_day_{byte,object}_hit_ratio"
+            "[_prepush],\n"
+            "                        prepush_bytes, prepush_objects, nights)\n"
             "  --dash-ids            ids use the generator's layout: give the policies the title "
             "and\n"
             "                        derive hints (first segments, lowest rung) as the edge does\n"
@@ -70,6 +76,26 @@ static void usage(FILE *f)
             "  --high PERMILLE       sluice high watermark (default 1000)\n"
             "  --low PERMILLE        sluice low watermark (default 990)\n"
             "  --max-requests N      refuse traces longer than N requests (default %llu)\n"
+            "\n"
+            "Nightly pre-push (sluice-fill), needs --dash-ids and a generated trace:\n"
+            "  --prepush day         each day from day 1, at --prepush-at, push the control "
+            "plane's\n"
+            "                        plan (titles by decayed views, plus releases due within the\n"
+            "                        horizon; every file of a title, init and early segments "
+            "first)\n"
+            "                        into the cache, within its size, through the policy's insert\n"
+            "                        with the plan hint; report the hit ratio from the first push\n"
+            "                        on with and without it (default off; not for belady)\n"
+            "  --prepush-at HH:MM    time of the nightly push (default 02:00, sluice-fill's "
+            "window)\n"
+            "  --prepush-halflife H  hours; decay of views in the plan (default 6, as control)\n"
+            "  --prepush-horizon H   hours; releases due this far ahead are pushed (default 48)\n"
+            "  --prepush-plan P      titles (default: control's plan, whole titles) or files (an\n"
+            "                        experiment: each file by its own decayed requests, and a due\n"
+            "                        release's init and first segments) or oracle (the ceiling:\n"
+            "                        the files the next 24 hours request, most requested first)\n"
+            "  --seed, --titles, --releases, --days as given to --generate: the catalogue (title\n"
+            "                        lengths, release schedule) is rebuilt from them\n"
             "\n"
             "Generation (--generate dash --out FILE):\n"
             "  --seed N  --days N  --titles N  --sessions N (per day)  --zipf X\n"
@@ -225,6 +251,11 @@ enum {
         OPT_ZIPF,
         OPT_RELEASES,
         OPT_CHURN,
+        OPT_PREPUSH,
+        OPT_PREPUSH_AT,
+        OPT_HALFLIFE,
+        OPT_HORIZON,
+        OPT_PLAN_BY,
         OPT_HELP,
         OPT_VERSION,
 };
@@ -250,6 +281,11 @@ static const struct option options[] = {
     {"zipf", required_argument, NULL, OPT_ZIPF},
     {"releases", required_argument, NULL, OPT_RELEASES},
     {"churn", required_argument, NULL, OPT_CHURN},
+    {"prepush", required_argument, NULL, OPT_PREPUSH},
+    {"prepush-at", required_argument, NULL, OPT_PREPUSH_AT},
+    {"prepush-halflife", required_argument, NULL, OPT_HALFLIFE},
+    {"prepush-horizon", required_argument, NULL, OPT_HORIZON},
+    {"prepush-plan", required_argument, NULL, OPT_PLAN_BY},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {0},
@@ -265,13 +301,44 @@ static int opt_uint(const char *name, const char *s, uint64_t max, uint64_t *ret
         return 0;
 }
 
+/* Parses HH:MM (00:00 to 23:59) into seconds after midnight. */
+static int parse_hhmm(const char *s, uint32_t *ret)
+{
+        if (strlen(s) != 5 || s[2] != ':')
+                return -EINVAL;
+        for (int i = 0; i < 5; i++)
+                if (i != 2 && (s[i] < '0' || s[i] > '9'))
+                        return -EINVAL;
+        unsigned h = (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
+        unsigned m = (unsigned)(s[3] - '0') * 10 + (unsigned)(s[4] - '0');
+        if (h > 23 || m > 59)
+                return -EINVAL;
+        *ret = h * 3600 + m * 60;
+        return 0;
+}
+
+/* Hours, > 0 and at most a year, into seconds. */
+static int parse_hours(const char *s, double *ret)
+{
+        double h;
+        if (parse_double(s, &h) < 0 || !(h > 0) || h > 24 * 366)
+                return -EINVAL;
+        *ret = h * 3600;
+        return 0;
+}
+
 /* Returns 0 to go on, 1 when --help/--version was handled, -EINVAL on bad usage. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
         uint64_t v;
         double d;
         int c, r = 0;
-        a->sim = (struct sim_opts){.first_segments = 4, .high_permille = 1000, .low_permille = 990};
+        a->sim = (struct sim_opts){.first_segments = 4,
+                                   .high_permille = 1000,
+                                   .low_permille = 990,
+                                   .prepush_at = 2 * 3600,
+                                   .halflife_s = 6 * 3600,
+                                   .horizon_s = 48 * 3600};
         a->lim = trace_limits_default();
         a->gen = gen_dash_opts_default();
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -356,6 +423,30 @@ static int parse_args(int argc, char **argv, struct args *a)
                         r = parse_double(optarg, &d);
                         a->gen.churn = d;
                         break;
+                case OPT_PREPUSH:
+                        if (strcmp(optarg, "day") == 0)
+                                a->prepush = true;
+                        else if (strcmp(optarg, "off") == 0)
+                                a->prepush = false;
+                        else
+                                r = -EINVAL;
+                        break;
+                case OPT_PREPUSH_AT:
+                        r = parse_hhmm(optarg, &a->sim.prepush_at);
+                        break;
+                case OPT_HALFLIFE:
+                        r = parse_hours(optarg, &a->sim.halflife_s);
+                        break;
+                case OPT_HORIZON:
+                        r = parse_hours(optarg, &a->sim.horizon_s);
+                        break;
+                case OPT_PLAN_BY:
+                        a->sim.plan_files = strcmp(optarg, "files") == 0;
+                        a->sim.plan_oracle = strcmp(optarg, "oracle") == 0;
+                        if (!a->sim.plan_files && !a->sim.plan_oracle &&
+                            strcmp(optarg, "titles") != 0)
+                                r = -EINVAL;
+                        break;
                 case OPT_HELP:
                         usage(stdout);
                         return 1;
@@ -381,8 +472,23 @@ static int parse_args(int argc, char **argv, struct args *a)
                 fprintf(stderr, "sluice-cachesim: --low must not exceed --high\n");
                 return -EINVAL;
         }
-        if (a->n_policies == 0 && set_list(a, DEFAULT_POLICIES, add_policy, &a->n_policies) < 0)
+        if (a->n_policies == 0 &&
+            set_list(a, a->prepush ? DEFAULT_PREPUSH_POLICIES : DEFAULT_POLICIES, add_policy,
+                     &a->n_policies) < 0)
                 return -EINVAL;
+        if (a->prepush && !a->sim.dash_ids) {
+                fprintf(stderr, "sluice-cachesim: --prepush needs --dash-ids\n");
+                return -EINVAL;
+        }
+        for (size_t i = 0; a->prepush && i < a->n_policies; i++) {
+                if (a->policies[i]->needs_future) {
+                        fprintf(stderr,
+                                "sluice-cachesim: --prepush: %s is offline (it would need the "
+                                "next access of every pushed object)\n",
+                                a->policies[i]->name);
+                        return -EINVAL;
+                }
+        }
         if (a->n_sizes == 0 && set_list(a, DEFAULT_SIZES, add_size, &a->n_sizes) < 0)
                 return -EINVAL;
         return 0;
@@ -433,10 +539,85 @@ static int generate(const struct args *a)
         return 0;
 }
 
+/*
+ * Rebuilds the generator's catalogue from the generator options (not from the trace's last
+ * timestamp: sessions run past the last midnight, and a day more would invent releases) and
+ * checks the trace against it. Returns 0, or -EINVAL after printing why.
+ */
+static int load_catalog(const struct args *a, const struct trace *t, struct gen_dash_catalog *ret)
+{
+        const struct gen_dash_opts *g = &a->gen;
+        uint64_t mismatched = 0;
+        int r = gen_dash_catalog_new(g, ret);
+        if (r < 0) {
+                fprintf(stderr, "sluice-cachesim: catalogue: %s\n", strerror(-r));
+                return r;
+        }
+        for (size_t i = 0; i < t->len; i++) {
+                uint64_t id = t->reqs[i].id;
+                uint32_t title = gen_dash_id_title(id), seg = gen_dash_id_segment(id);
+                if (title == 0 || title > ret->n || gen_dash_id_rung(id) >= GEN_DASH_RUNGS ||
+                    (seg != GEN_DASH_INIT_SEGMENT && seg >= ret->segs[title - 1])) {
+                        fprintf(stderr,
+                                "sluice-cachesim: %s: request %zu (id %llu) is not in the "
+                                "catalogue of --seed %llu --titles %u --releases %u --days %u\n",
+                                a->trace, i + 1, (unsigned long long)id,
+                                (unsigned long long)g->seed, g->titles, g->releases_per_day,
+                                g->days);
+                        gen_dash_catalog_done(ret);
+                        return -EINVAL;
+                }
+                mismatched += t->reqs[i].size != gen_dash_object_size(id);
+        }
+        if (mismatched)
+                fprintf(stderr,
+                        "sluice-cachesim: %llu requests differ in size from the catalogue (another "
+                        "--seed?); pushed objects take the catalogue's sizes, ignoring\n",
+                        (unsigned long long)mismatched);
+        return 0;
+}
+
+static void print_row(const struct args *a, const struct trace *t, const char *policy,
+                      uint64_t budget, const struct sim_result *res, const struct sim_result *pre,
+                      bool first)
+{
+        double bmr = ratio(res->miss_bytes, res->bytes);
+        double omr = ratio(res->misses, res->requests);
+        if (a->json) {
+                printf("%s\n  {\"policy\": \"%s\", \"size_bytes\": %llu, "
+                       "\"byte_miss_ratio\": %.6f, \"object_miss_ratio\": %.6f",
+                       first ? "" : ",", policy, (unsigned long long)budget, bmr, omr);
+                if (pre)
+                        printf(", \"next_day_byte_hit_ratio\": %.6f, "
+                               "\"next_day_byte_hit_ratio_prepush\": %.6f, "
+                               "\"next_day_object_hit_ratio\": %.6f, "
+                               "\"next_day_object_hit_ratio_prepush\": %.6f, "
+                               "\"prepush_bytes\": %llu, \"prepush_objects\": %llu, "
+                               "\"nights\": %llu",
+                               1 - ratio(res->next_miss_bytes, res->next_bytes),
+                               1 - ratio(pre->next_miss_bytes, pre->next_bytes),
+                               1 - ratio(res->next_misses, res->next_requests),
+                               1 - ratio(pre->next_misses, pre->next_requests),
+                               (unsigned long long)pre->pushed_bytes,
+                               (unsigned long long)pre->pushed_objects,
+                               (unsigned long long)pre->pushes);
+                fputs("}", stdout);
+                return;
+        }
+        printf("%-8s %16llu %7.2f%% %16.4f %17.4f", policy, (unsigned long long)budget,
+               100.0 * ratio(budget, t->footprint), bmr, omr);
+        if (pre)
+                printf(" %12.4f %15.4f %16llu", 1 - ratio(res->next_miss_bytes, res->next_bytes),
+                       1 - ratio(pre->next_miss_bytes, pre->next_bytes),
+                       (unsigned long long)pre->pushed_bytes);
+        putchar('\n');
+}
+
 static int simulate(const struct args *a)
 {
         struct trace t = {0};
         struct trace_error err = {0};
+        struct gen_dash_catalog cat = {0};
         int rc = 1, r = trace_load(a->trace, a->format, &a->lim, &t, &err);
         if (r < 0) {
                 if (err.msg)
@@ -455,37 +636,43 @@ static int simulate(const struct args *a)
                 fprintf(stderr, "sluice-cachesim: %s\n", strerror(-r));
                 goto out;
         }
-        if (a->json)
+        struct sim_opts plain = a->sim, pushed = a->sim;
+        if (a->prepush) {
+                if (load_catalog(a, &t, &cat) < 0)
+                        goto out;
+                plain.catalog = pushed.catalog = &cat;
+                pushed.prepush = true;
+        }
+        if (a->json) {
                 fputs("[", stdout);
-        else
-                printf("# %s: %zu requests, %llu objects, footprint %llu bytes\n"
-                       "%-8s %16s %8s %16s %17s\n",
-                       a->trace, t.len, (unsigned long long)t.objects,
-                       (unsigned long long)t.footprint, "policy", "size_bytes", "size%",
+        } else {
+                printf("# %s: %zu requests, %llu objects, footprint %llu bytes\n", a->trace, t.len,
+                       (unsigned long long)t.objects, (unsigned long long)t.footprint);
+                if (a->prepush)
+                        printf("# next day: requests from day 1 %02u:%02u on; hit ratios are of "
+                               "bytes, without and with the nightly pre-push\n",
+                               a->sim.prepush_at / 3600, a->sim.prepush_at / 60 % 60);
+                printf("%-8s %16s %8s %16s %17s", "policy", "size_bytes", "size%",
                        "byte_miss_ratio", "object_miss_ratio");
+                if (a->prepush)
+                        printf(" %12s %15s %16s", "next_day_bhr", "with_prepush", "prepush_bytes");
+                putchar('\n');
+        }
         bool first = true;
         for (size_t si = 0; si < a->n_sizes; si++) {
                 uint64_t budget = budget_of(&a->sizes[si], t.footprint);
                 for (size_t pi = 0; pi < a->n_policies; pi++) {
-                        struct sim_result res;
-                        r = sim_run(&t, a->policies[pi], budget, &a->sim, &res);
+                        struct sim_result res, pre;
+                        r = sim_run(&t, a->policies[pi], budget, &plain, &res);
+                        if (r == 0 && a->prepush)
+                                r = sim_run(&t, a->policies[pi], budget, &pushed, &pre);
                         if (r < 0) {
                                 fprintf(stderr, "sluice-cachesim: %s: %s\n", a->policies[pi]->name,
                                         strerror(-r));
                                 goto out;
                         }
-                        double bmr = ratio(res.miss_bytes, res.bytes);
-                        double omr = ratio(res.misses, res.requests);
-                        if (a->json) {
-                                printf("%s\n  {\"policy\": \"%s\", \"size_bytes\": %llu, "
-                                       "\"byte_miss_ratio\": %.6f, \"object_miss_ratio\": %.6f}",
-                                       first ? "" : ",", a->policies[pi]->name,
-                                       (unsigned long long)budget, bmr, omr);
-                        } else {
-                                printf("%-8s %16llu %7.2f%% %16.4f %17.4f\n", a->policies[pi]->name,
-                                       (unsigned long long)budget,
-                                       100.0 * ratio(budget, t.footprint), bmr, omr);
-                        }
+                        print_row(a, &t, a->policies[pi]->name, budget, &res,
+                                  a->prepush ? &pre : NULL, first);
                         first = false;
                         fflush(stdout);
                 }
@@ -494,6 +681,7 @@ static int simulate(const struct args *a)
                 puts("\n]");
         rc = 0;
 out:
+        gen_dash_catalog_done(&cat);
         trace_done(&t);
         return rc;
 }

@@ -158,13 +158,160 @@ TEST(generate_then_simulate)
         json_decref(arr);
 }
 
+/*
+ * A hand-built trace on the catalogue of `--seed 1 --titles 1 --releases 1` (title 1, then
+ * releases 2, 3 and 4 on days 0, 1 and 2). Every request is 1000 bytes, so byte and object
+ * ratios agree. Day 0: one session of title 1 (init, segments 0 and 1). Day 1, 10:00: the
+ * same three (hits either way) and segment 2. Day 2, 10:00: title 1 segment 3 and release
+ * 4's segment 0. Nothing is evicted at 64 GiB. The "next day" starts at day 1 02:00 (the
+ * first push), so it holds the last six requests. Without pre-push, 3 of them hit. The push
+ * at day 1 02:00 plans title 1 (one view) and title 4 (released 22 h later, inside the 48 h
+ * horizon) in full, so segments 2 and 3 of title 1 and title 4's segment 0 hit too: 6 of 6.
+ */
+static const char tiny_trace[] =
+    "timestamp,object_id,size\n"
+    "3600,4311744511,1000\n"   /* title 1, rung 0, init */
+    "3601,4294967296,1000\n"   /* title 1, rung 0, segment 0 */
+    "3602,4294967297,1000\n"   /* segment 1 */
+    "122400,4311744511,1000\n" /* day 1, 10:00 */
+    "122401,4294967296,1000\n"
+    "122402,4294967297,1000\n"
+    "122403,4294967298,1000\n"   /* segment 2: never requested before */
+    "208800,4294967299,1000\n"   /* day 2, 10:00: segment 3 */
+    "208801,17179869184,1000\n"; /* title 4 (day-2 release), rung 0, segment 0 */
+
+static int write_file(char *path, const char *text)
+{
+        int fd = mkstemp(path);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(text);
+        ssize_t n = write(fd, text, len);
+        close(fd);
+        return n == (ssize_t)len ? 0 : -EIO;
+}
+
+static double num(json_t *arr, size_t i, const char *key)
+{
+        return json_number_value(json_object_get(json_array_get(arr, i), key));
+}
+
+/* Runs --prepush day on the tiny trace with extra args; returns the parsed rows or NULL. */
+static json_t *run_tiny(const char *path, const char *extra, const char *extra_val)
+{
+        char *out = NULL;
+        char *argv[] = {(char *)bin,
+                        "--trace",
+                        (char *)path,
+                        "--json",
+                        "--dash-ids",
+                        "--policy",
+                        "sluice,lru",
+                        "--size",
+                        "64G",
+                        "--prepush",
+                        "day",
+                        "--seed",
+                        "1",
+                        "--titles",
+                        "1",
+                        "--releases",
+                        "1",
+                        (char *)extra,
+                        (char *)extra_val,
+                        NULL};
+        int rc = run(argv, &out);
+        json_t *arr = rc == 0 && out ? json_loads(out, 0, NULL) : NULL;
+        if (!arr || !json_is_array(arr) || json_array_size(arr) != 2)
+                fprintf(stderr, "  exit %d, output:\n%s\n", rc, out ? out : "(none)");
+        free(out);
+        return arr;
+}
+
+TEST(prepush_turns_next_day_misses_into_hits)
+{
+        need_env();
+        char path[] = "/tmp/sluice-cachesim-prepush-XXXXXX";
+        ASSERT_EQ(write_file(path, tiny_trace), 0);
+        json_t *arr = run_tiny(path, NULL, NULL);
+        json_t *near = run_tiny(path, "--prepush-horizon", "1");
+        json_t *files = run_tiny(path, "--prepush-plan", "files");
+        json_t *oracle = run_tiny(path, "--prepush-plan", "oracle");
+        unlink(path);
+        ASSERT_TRUE(oracle && json_array_size(oracle) == 2);
+        ASSERT_TRUE(arr && json_array_size(arr) == 2);
+        ASSERT_TRUE(near && json_array_size(near) == 2);
+        ASSERT_TRUE(files && json_array_size(files) == 2);
+        for (size_t i = 0; i < 2; i++) {
+                json_t *row = json_array_get(arr, i);
+                ASSERT_EQ(json_object_size(row), 11);
+                ASSERT_TRUE(fabs(num(arr, i, "next_day_byte_hit_ratio") - 3.0 / 6) < 1e-6);
+                ASSERT_TRUE(fabs(num(arr, i, "next_day_object_hit_ratio") - 3.0 / 6) < 1e-6);
+                ASSERT_TRUE(fabs(num(arr, i, "next_day_byte_hit_ratio_prepush") - 1.0) < 1e-6);
+                ASSERT_TRUE(fabs(num(arr, i, "next_day_object_hit_ratio_prepush") - 1.0) < 1e-6);
+                ASSERT_EQ(num(arr, i, "nights"), 2);
+                /* Two titles in full: every rung's init and at least 300 segments each. */
+                ASSERT_TRUE(num(arr, i, "prepush_objects") > 2 * 5 * 300);
+                ASSERT_TRUE(num(arr, i, "prepush_bytes") > 1e9);
+                /* The whole-trace miss ratios are those of the run without the push: the six
+                 * first requests of each object miss, of 9. */
+                ASSERT_TRUE(fabs(num(arr, i, "object_miss_ratio") - 6.0 / 9) < 1e-6);
+                /* A one-hour horizon does not reach the release: only its segment misses. */
+                ASSERT_TRUE(fabs(num(near, i, "next_day_object_hit_ratio_prepush") - 5.0 / 6) <
+                            1e-6);
+                ASSERT_TRUE(num(near, i, "prepush_bytes") < num(arr, i, "prepush_bytes"));
+                /* A per-file plan pushes only files requested before (all resident already)
+                 * and the release's first files: only the release's segment turns into a hit. */
+                ASSERT_TRUE(fabs(num(files, i, "next_day_object_hit_ratio_prepush") - 4.0 / 6) <
+                            1e-6);
+                ASSERT_EQ(num(files, i, "prepush_objects"), 5 * 5);
+                /* The ceiling pushes exactly the three files the next 24 hours bring first. */
+                ASSERT_TRUE(fabs(num(oracle, i, "next_day_object_hit_ratio_prepush") - 1.0) < 1e-6);
+                ASSERT_EQ(num(oracle, i, "prepush_objects"), 3);
+        }
+        json_decref(oracle);
+        json_decref(arr);
+        json_decref(near);
+        json_decref(files);
+}
+
+TEST(prepush_usage_errors)
+{
+        need_env();
+        char path[] = "/tmp/sluice-cachesim-prepush-XXXXXX";
+        ASSERT_EQ(write_file(path, tiny_trace), 0);
+        char *out = NULL;
+        char *no_ids[] = {(char *)bin, "--trace", path, "--prepush", "day", NULL};
+        char *offline[] = {(char *)bin, "--trace",  path,     "--dash-ids", "--prepush",
+                           "day",       "--policy", "belady", NULL};
+        char *mode[] = {(char *)bin, "--trace", path, "--dash-ids", "--prepush", "hourly", NULL};
+        char *at[] = {(char *)bin, "--trace",      path,    "--dash-ids", "--prepush",
+                      "day",       "--prepush-at", "24:00", NULL};
+        char *half[] = {(char *)bin,          "--trace", path, "--dash-ids", "--prepush", "day",
+                        "--prepush-halflife", "0",       NULL};
+        /* Title 4 does not exist in a catalogue without releases. */
+        char *other[] = {(char *)bin, "--trace",  path, "--dash-ids", "--prepush",
+                         "day",       "--titles", "1",  "--releases", "0",
+                         "--policy",  "lru",      NULL};
+        char *const *usage[] = {no_ids, offline, mode, at, half};
+        for (size_t i = 0; i < sizeof(usage) / sizeof(usage[0]); i++) {
+                ASSERT_EQ(run(usage[i], &out), 2);
+                free(out);
+        }
+        int rc = run(other, &out);
+        free(out);
+        unlink(path);
+        ASSERT_EQ(rc, 1);
+}
+
 TEST(help_version_and_usage_errors)
 {
         need_env();
         char *out = NULL;
         char *help[] = {(char *)bin, "--help", NULL};
         ASSERT_EQ(run(help, &out), 0);
-        ASSERT_TRUE(out && strstr(out, "--trace") && strstr(out, "s3fifo"));
+        ASSERT_TRUE(out && strstr(out, "--trace") && strstr(out, "s3fifo") &&
+                    strstr(out, "--prepush day") && strstr(out, "--prepush-at"));
         free(out);
         char *ver[] = {(char *)bin, "--version", NULL};
         ASSERT_EQ(run(ver, &out), 0);
