@@ -243,7 +243,10 @@ function start(src, autoplay, { startTime, licenseUrl } = {}) {
       const url = new URL(resp.url || (resp.request && resp.request.url), location.href);
       // Manifests, steering and licences come from control: "served by" is about media.
       const c = state.config || {};
-      const fromControl = [c.control, c.controlAlt].some((u) => u && url.href.startsWith(u));
+      // Control's routes all live under /v1/ and an edge serves none there, so the path alone
+      // tells them apart even before the page's config has loaded.
+      const fromControl = url.pathname.startsWith('/v1/') ||
+        [c.control, c.controlAlt].some((u) => u && url.href.startsWith(u));
       if (!fromControl) state.served = { host: url.host, headers: picked, status: resp.status };
     } catch { /* a display aid only */ }
     return Promise.resolve(resp);
