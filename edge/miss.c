@@ -177,6 +177,28 @@ static int cond_eval(struct miss_wait *mw)
         return http_cond_eval(&ch, &v);
 }
 
+/* Whether a Range may be honoured: no If-Range, or one that matches the validators known
+ * now (an entity-tag not yet known does not match: the whole object is sent). */
+static bool if_range_ok(struct miss_wait *mw)
+{
+        struct http_cond_hdrs ch = {0};
+        struct http_validators v = {0};
+        char etag[FILL_ETAG_LEN + 1];
+
+        if (!mw->if_range[0])
+                return true;
+        ch.if_range = mw->if_range;
+        ch.if_range_len = strlen(mw->if_range);
+        if (fill_etag(mw->fill, etag)) {
+                v.etag = etag;
+                v.etag_len = FILL_ETAG_LEN;
+        } else {
+                v.etag = "";
+        }
+        v.last_modified = mw->fill->last_modified;
+        return http_if_range_ok(&ch, &v);
+}
+
 static void respond_not_modified(struct miss_wait *mw, const struct http1_req *req)
 {
         struct conn *c = mw->c;
@@ -207,7 +229,7 @@ static void respond_body(struct miss_wait *mw, const struct http1_req *req)
         uint64_t off = 0, len = f->size;
         int status = 200, n;
 
-        if (mw->range[0])
+        if (mw->range[0] && if_range_ok(mw))
                 rr = http_range_parse(mw->range, strlen(mw->range), f->size, &rg);
         if (rr == HTTP_RANGE_UNSATISFIABLE) {
                 request_head_start(c, req, &hr, 416);
@@ -397,9 +419,11 @@ void miss_serve(struct conn *c, const struct http1_req *req, const struct path_n
         mw->peer = peer;
         memcpy(mw->key, pn->key, pn->key_len);
         mw->key_len = pn->key_len;
-        /* If-Range needs validators a miss does not have yet: send the whole object. */
+        /* If-Range is weighed when the head is in (if_range_ok); one too long to keep, or
+         * a Range too long, means the whole object. */
         v = http1_req_known(req, HK_RANGE, &vlen);
-        if (v && vlen < sizeof(mw->range) && !http1_req_known(req, HK_IF_RANGE, &(size_t){0})) {
+        if (v && vlen < sizeof(mw->range) &&
+            save_hdr(req, HK_IF_RANGE, mw->if_range, sizeof(mw->if_range))) {
                 memcpy(mw->range, v, vlen);
                 mw->range[vlen] = '\0';
         }

@@ -48,6 +48,7 @@ struct miss_wait {
         char if_match[256];
         char if_modified_since[40];
         char if_unmodified_since[40];
+        char if_range[64];
         size_t key_len;
         char key[];
 };

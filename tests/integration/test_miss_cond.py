@@ -11,6 +11,8 @@ edge"); its Last-Modified is the upstream's. A conditional GET for a cold object
   inm_mismatch:       another tag: the whole object
   inm_without_sha:    no hash from the origin: the 304 waits for the verified body
   if_match_fails:     If-Match with another tag: 412
+  if_range_on_miss:   Range with If-Range (the tag, the origin's date, another tag) on a miss:
+                      206, 206, the whole object
   chain_validators:   origin without hashes -> parent -> child: the child's ETag and
                       Last-Modified equal the parent's, on the child's miss and on its hit, and
                       a conditional request at the child is answered 304
@@ -144,6 +146,23 @@ def if_match_fails(ctx):
     expect_body(e.get(key2, [("If-Match", tag(data2))]), data2, "If-Match with the tag")
     expect_body(e.get(key), data, "the 412's fill is kept")
     eq(o.count(key), 1, "origin fetches")
+
+
+@test
+def if_range_on_miss(ctx):
+    o, e = ctx.origin, ctx.edge
+    for i, (cond, want) in enumerate(((None, 206), (http_date(MTIME), 206),
+                                      ('"0000000000000000"', 200))):
+        key = f"/ok/cond/f/seg-{i}.m4s"
+        data = add(o, key)
+        hdrs = [("Range", "bytes=100-199"), ("If-Range", cond or tag(data))]
+        r = e.get(key, hdrs)
+        eq(r.status, want, f"If-Range {cond or 'the tag'} on a miss")
+        if want == 206:
+            eq(r.body, data[100:200], "the range's bytes")
+            eq(r.get("Content-Range"), f"bytes 100-199/{len(data)}", "Content-Range")
+        else:
+            expect_body(r, data, "the whole object")
 
 
 @test
