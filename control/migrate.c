@@ -17,6 +17,21 @@ static void notice_ignore(void *arg, const char *message)
 {
 }
 
+/* err = "what: msg", cut to errlen (a long server message is only a log line). */
+static void set_err(char *err, size_t errlen, const char *what, const char *msg)
+{
+        size_t pos = 0;
+
+        if (errlen == 0)
+                return;
+        for (const char *parts[] = {what, ": ", msg}, **p = parts; p < parts + 3; p++) {
+                size_t n = strnlen(*p, errlen - 1 - pos);
+                memcpy(err + pos, *p, n);
+                pos += n;
+        }
+        err[pos] = '\0';
+}
+
 /* Run sql (no parameters). Returns 0 or -EPROTO with err set. */
 static int exec_simple(PGconn *pg, const char *sql, const char *what, char *err, size_t errlen)
 {
@@ -25,7 +40,7 @@ static int exec_simple(PGconn *pg, const char *sql, const char *what, char *err,
         int r = 0;
 
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-                snprintf(err, errlen, "%s: %s", what, PQerrorMessage(pg));
+                set_err(err, errlen, what, PQerrorMessage(pg));
                 /* libpq messages end with a newline; a one-line reason does not. */
                 err[strcspn(err, "\n")] = '\0';
                 r = -EPROTO;
@@ -43,7 +58,7 @@ static int exec_params(PGconn *pg, const char *sql, int n, const char *const *va
         int r = 0;
 
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-                snprintf(err, errlen, "%s: %s", what, PQerrorMessage(pg));
+                set_err(err, errlen, what, PQerrorMessage(pg));
                 err[strcspn(err, "\n")] = '\0';
                 r = -EPROTO;
         }
