@@ -103,12 +103,15 @@ maps+=(-map 1:a)
 vsets=$(seq -s, 0 $((n - 1)))
 for i in $(seq 0 "$n"); do mkdir "$work/r$i"; done # the dash muxer makes no directories
 # $RepresentationID$ is ffmpeg's stream index; representations get their names below.
+# repeat-headers puts SPS/PPS in every keyframe too: when a player abandons a download on a
+# sudden throughput drop and switches rung, a late segment can land behind the other rung's
+# init segment, and in-band parameter sets let the decoder take it instead of failing.
 ffmpeg -hide_banner -loglevel error -nostdin -y \
   -f lavfi -i "$src" \
   -f lavfi -i "sine=frequency=440:beep_factor=4:sample_rate=48000" \
   -filter_complex "$graph" "${maps[@]}" -t "$secs" \
   -c:v libx264 -preset ultrafast -pix_fmt yuv420p \
-  -g "$gop" -keyint_min "$gop" -sc_threshold 0 -x264-params "scenecut=0:open_gop=0" \
+  -g "$gop" -keyint_min "$gop" -sc_threshold 0 -x264-params "scenecut=0:open_gop=0:repeat-headers=1" \
   "${codec[@]}" \
   -c:a aac -b:a 128k -ac 2 -ar 48000 \
   -f dash -seg_duration "$seg" -use_template 1 -use_timeline 0 -single_file 0 \
