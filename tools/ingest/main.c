@@ -53,6 +53,8 @@ struct opts {
         int register_only;
 };
 
+#define STOP_GRACE_S 5.0 /* seconds an encoder gets to exit on SIGTERM before SIGKILL */
+
 static volatile sig_atomic_t interrupted;
 static char tmp_dir[PATH_MAX];
 
@@ -625,7 +627,7 @@ static void progress_show(struct ladder_job *jobs, size_t n, double dur, double 
 static int run_jobs(struct ladder_job *jobs, size_t n, const struct ladder_src *s,
                     const struct ladder_opts *lo, int max_par, int show)
 {
-        double t0 = now_s(), last = 0;
+        double t0 = now_s(), last = 0, stop_at = 0;
         size_t next = 0, running = 0, finished = 0;
         int r = 0;
         struct ladder_job *failed = NULL;
@@ -671,10 +673,17 @@ static int run_jobs(struct ladder_job *jobs, size_t n, const struct ladder_src *
                         }
                 }
                 if (interrupted || failed) {
-                        /* Stop the rest; their pipes close when they exit. */
+                        /*
+                         * Stop the rest; their pipes close when they exit. An encoder that
+                         * has not gone after a grace period is killed: ffmpeg can hang in its
+                         * own shutdown with the termination signal blocked.
+                         */
+                        if (stop_at == 0)
+                                stop_at = now_s();
+                        int sig = now_s() - stop_at > STOP_GRACE_S ? SIGKILL : SIGTERM;
                         for (size_t i = 0; i < n; i++)
                                 if (jobs[i].state == 1)
-                                        proc_kill(&jobs[i].proc, SIGTERM);
+                                        proc_kill(&jobs[i].proc, sig);
                 }
                 if (poll(pf, np, 250) < 0 && errno != EINTR)
                         return -errno;
