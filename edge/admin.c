@@ -18,6 +18,8 @@
 #include "evict.h"
 #include "conn.h"
 #include "request.h"
+#include "serve-admit.h"
+#include "tls-metrics.h"
 #include "store.h"
 #include "worker.h"
 
@@ -257,7 +259,9 @@ static void metrics_page(struct conn *c, const struct http1_req *req)
         char *buf = NULL;
         size_t len = 0;
 
-        if (metrics_render(c->w->srv->reg, &buf, &len) < 0) {
+        if (metrics_render(c->w->srv->reg, &buf, &len) < 0 ||
+            tls_metrics_append(c->w->rt, &buf, &len) < 0) {
+                free(buf);
                 respond_error(c, req, 500, "cannot render metrics");
                 return;
         }
@@ -560,7 +564,7 @@ void admin_handle(struct conn *c, const struct http1_req *req, const char *body,
         *ret_used = 0;
         if (!req->keep_alive || c->w->draining)
                 c->close_after = true;
-        request_log_begin(c, req, NULL);
+        serve_log_begin(c, req, NULL);
 
         if (path_is(req, "/healthz") || path_is(req, "/metrics")) {
                 if (!get) {

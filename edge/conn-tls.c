@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 
 #include "log.h"
-#include "metrics.h"
 
 #include "conn-tls.h"
 #include "conn.h"
@@ -25,30 +24,6 @@
 /* 256 KiB: sixteen full records per call, few enough calls per 1 MiB body. */
 #define TLS_SCRATCH (256u << 10)
 #define TLS_TURN    (4u << 20)
-
-/* Which path each TLS connection took, for /metrics (NULL until registered: no-ops). */
-static struct metric *m_handshakes, *m_failed, *m_resumed, *m_ktls, *m_user, *m_alpn_h2;
-
-int conn_tls_metrics_init(struct metrics_reg *reg)
-{
-        static const char hs[] = "sluice_tls_handshakes_total";
-        static const char conns[] = "sluice_tls_connections_total";
-
-        m_handshakes = metrics_counter_new(reg, hs, "TLS handshakes by result", "result=\"ok\"");
-        m_failed = metrics_counter_new(reg, hs, "TLS handshakes by result", "result=\"failed\"");
-        m_resumed = metrics_counter_new(reg, "sluice_tls_resumed_total",
-                                        "TLS handshakes that resumed a session", NULL);
-        m_ktls = metrics_counter_new(reg, conns, "TLS connections by send path (kernel or "
-                                                 "userspace encryption)",
-                                     "send_path=\"ktls\"");
-        m_user = metrics_counter_new(reg, conns, "TLS connections by send path (kernel or "
-                                                 "userspace encryption)",
-                                     "send_path=\"user\"");
-        m_alpn_h2 = metrics_counter_new(reg, "sluice_tls_alpn_h2_total",
-                                        "TLS connections that negotiated h2", NULL);
-        return m_handshakes && m_failed && m_resumed && m_ktls && m_user && m_alpn_h2 ? 0
-                                                                                     : -ENOMEM;
-}
 
 static __thread char *scratch;  /* per worker thread, freed when the thread exits */
 static __thread char *plain_in; /* decrypted input; apart so answers can use scratch */
@@ -120,17 +95,10 @@ static bool drain(struct conn *c)
                 if (r == -EAGAIN)
                         return arm_pollout(c);
                 if (r < 0) {
-                        metrics_add(m_failed, 1);
                         conn_close(c, "TLS handshake failed");
                         return false;
                 }
-                c->tls_ready = true;
-                metrics_add(m_handshakes, 1);
-                metrics_add(tls_conn_ktls(c->tls) ? m_ktls : m_user, 1);
-                if (tls_conn_resumed(c->tls))
-                        metrics_add(m_resumed, 1);
-                if (tls_conn_alpn(c->tls) == TLS_ALPN_H2)
-                        metrics_add(m_alpn_h2, 1);
+                c->tls_ready = true; /* counted in the context's tls_stats (tls-metrics.c) */
                 log_conn(LOG_LVL_DEBUG, c->id, "tls %s %s alpn=%s send=%s%s",
                          tls_conn_version(c->tls), tls_conn_cipher(c->tls),
                          tls_conn_alpn(c->tls) == TLS_ALPN_H2 ? "h2" : "http/1.1",

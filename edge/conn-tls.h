@@ -12,12 +12,8 @@
  */
 
 struct conn;
-struct metrics_reg;
 struct tls_ctx;
 
-/* Register the TLS counters (start-up; -ENOMEM): handshakes by result, resumptions,
- * connections by send path (ktls or user), ALPN h2. */
-int conn_tls_metrics_init(struct metrics_reg *reg);
 /* Attach a TLS session to c (just accepted). Returns 0 or -ENOMEM (caller closes). */
 int conn_tls_start(struct conn *c, struct tls_ctx *t);
 /* Ciphertext from the socket: handshake, then plaintext into conn_input_plain. Returns false

@@ -1,49 +1,42 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * HTTP/2 streams of a client connection answered from the store (see h2-serve.h). The hit
- * logic follows hit.c rule for rule (RFC 9110 preconditions, then one Range) with the same
- * common helpers; the response is described as h2 header fields instead of an HTTP/1.1 head.
+ * HTTP/2 streams of a client connection (see h2-serve.h). Each stream's request is read
+ * through the same http1_req view the HTTP/1.1 path uses, admitted and answered by the shared
+ * rules (serve-admit.c, serve-plan.c), and the resulting plan is rendered as h2 header fields
+ * with the body sent behind DATA frame headers.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "hex.h"
 #include "http-cond.h"
-#include "http-range.h"
 #include "http-resp.h"
+#include "http1-parse.h"
 #include "log.h"
-#include "metrics.h"
 #include "path-norm.h"
-#include "token.h"
 
 #include "access-log.h"
 #include "conn-tls.h"
 #include "conn.h"
-#include "cors.h"
 #include "edge-cfg.h"
-#include "evict.h"
+#include "edge-metrics.h"
 #include "fill.h"
 #include "h2-serve.h"
 #include "h2.h"
-#include "hit.h"
-#include "miss.h"
+#include "serve-admit.h"
+#include "serve-plan.h"
 #include "store.h"
 #include "tls.h"
 #include "worker.h"
 
-#define PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-#define PREFACE_LEN (sizeof(PREFACE) - 1)
-#define TOKEN_SKEW_S 30
-#define CACHE_STATUS_MAX 320
+#define PREFACE      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define PREFACE_LEN  (sizeof(PREFACE) - 1)
+#define H2_NAME_MAX  40 /* longer than any field name a plan carries */
 
 /*
  * What a stream holds until it is gone: its access-log line, and the store object (a hit) or
@@ -59,12 +52,12 @@ struct h2_served {
         int status;
         bool has_obj;
         bool peer;
-        bool head_only;
         bool head_sent;
         bool collapsed;
         struct store_obj obj;
         struct fill *fill;
         struct h2_served **list, *prev, *next;
+        char text[SERVE_TEXT_MAX]; /* a text body, read by h2.c after the answer is queued */
         size_t key_len;
         char key[];
 };
@@ -166,36 +159,80 @@ static ssize_t io_write_file_tls(void *ctx, const void *hdr, size_t hlen, int fd
         return n;
 }
 
-/* ---- answering a stream ---- */
+/* ---- the request and the answer ---- */
 
-struct hdrs {
-        struct h2_header h[20];
-        size_t n;
+/* Request fields the shared rules read, by their HTTP/2 (lowercase) names. */
+static const struct {
+        int hk; /* enum http_known_hdr, or -1 for one looked up by name */
+        const char *name;
+} stream_fields[] = {
+    {HK_RANGE, "range"},
+    {HK_IF_RANGE, "if-range"},
+    {HK_IF_NONE_MATCH, "if-none-match"},
+    {HK_IF_MODIFIED_SINCE, "if-modified-since"},
+    {HK_IF_MATCH, "if-match"},
+    {HK_IF_UNMODIFIED_SINCE, "if-unmodified-since"},
+    {HK_ORIGIN, "origin"},
+    {HK_AUTHORIZATION, "authorization"},
+    {HK_ACCESS_CONTROL_REQUEST_METHOD, "access-control-request-method"},
+    {HK_ACCESS_CONTROL_REQUEST_HEADERS, "access-control-request-headers"},
+    {HK_USER_AGENT, "user-agent"},
+    {-1, "cmcd-object"},
+    {-1, "cmcd-request"},
+    {-1, "cmcd-session"},
+    {-1, "cmcd-status"},
 };
 
-static void hdr_add(struct hdrs *hs, const char *name, const char *value, size_t vlen)
+static void req_add(struct http1_req *req, int hk, const char *name, const char *v, size_t len)
 {
-        if (hs->n < sizeof(hs->h) / sizeof(hs->h[0]))
-                hs->h[hs->n++] = (struct h2_header){name, value, strlen(name), vlen};
+        struct http_hdr *h = &req->hdrs[req->n_hdrs];
+
+        if (!v || len > UINT16_MAX || req->n_hdrs == HTTP1_MAX_HEADERS_CAP)
+                return;
+        *h = (struct http_hdr){name, v, (uint16_t)strlen(name), (uint16_t)len};
+        if (hk >= 0)
+                req->known[hk] = (int16_t)req->n_hdrs;
+        req->n_hdrs++;
 }
 
-/* Date, and CORS (browsers' players fetch segments cross-origin), with cors.c's policy. */
-static void hdrs_common(struct conn *c, struct h2_stream *st, struct hdrs *hs)
+/*
+ * The stream's request as the shared rules (serve-admit.c, serve-plan.c, prefetch.c) read
+ * requests: method, :path as the target, :authority as Host, and the fields they look at,
+ * pointing into the stream's own storage (valid until on_stream_gone).
+ */
+static void stream_req(struct h2_stream *st, struct http1_req *req)
 {
-        const struct edge_cfg *cfg = c->w->rt->cfg;
-        const char *origin, *allow, *expose;
+        const char *m, *v;
         size_t len = 0;
-        bool vary;
 
-        hdr_add(hs, "date", http_date_now(), HTTP_DATE_LEN);
-        origin = h2_stream_header(st, "origin", &len);
-        allow = cors_allow_origin(&cfg->cors_origins, origin, len, &vary, &expose);
-        if (vary)
-                hdr_add(hs, "vary", "Origin", 6);
-        if (!allow)
-                return;
-        hdr_add(hs, "access-control-allow-origin", allow, strlen(allow));
-        hdr_add(hs, "access-control-expose-headers", expose, strlen(expose));
+        m = h2_stream_method(st, &len);
+        req->method_str = m ? m : "";
+        req->method_len = m ? (uint32_t)len : 0;
+        if (len == 3 && !memcmp(req->method_str, "GET", 3))
+                req->method = HTTP_M_GET;
+        else if (len == 4 && !memcmp(req->method_str, "HEAD", 4))
+                req->method = HTTP_M_HEAD;
+        else if (len == 7 && !memcmp(req->method_str, "OPTIONS", 7))
+                req->method = HTTP_M_OPTIONS;
+        else
+                req->method = HTTP_M_OTHER;
+        len = 0;
+        v = h2_stream_path(st, &len);
+        req->target = v ? v : "";
+        req->target_len = v ? (uint32_t)len : 0;
+        req->minor = 1;
+        req->keep_alive = true;
+        req->chunked = req->expect_continue = false;
+        req->content_length = -1;
+        req->n_hdrs = 0;
+        for (unsigned i = 0; i < HK_COUNT; i++)
+                req->known[i] = -1;
+        v = h2_stream_authority(st, &len);
+        req_add(req, HK_HOST, "host", v, len);
+        for (size_t i = 0; i < sizeof(stream_fields) / sizeof(stream_fields[0]); i++) {
+                v = h2_stream_header(st, stream_fields[i].name, &len);
+                req_add(req, stream_fields[i].hk, stream_fields[i].name, v, len);
+        }
 }
 
 static void list_add(struct h2_served **list, struct h2_served *sv)
@@ -222,233 +259,6 @@ static void list_del(struct h2_served *sv)
         sv->prev = sv->next = NULL;
 }
 
-static int respond(struct h2_served *sv, int status, struct hdrs *hs, const struct h2_body *body)
-{
-        int r = h2_stream_respond(sv->st, status, hs->h, hs->n, body);
-
-        if (r == 0) {
-                sv->status = status;
-                edge_metrics_request(&sv->c->w->srv->m, sv->c->w->idx, status,
-                                     body ? body->len : 0);
-        }
-        return r;
-}
-
-/* An answer without a body; cstatus (Cache-Status) may be NULL. */
-static void respond_empty(struct conn *c, struct h2_stream *st, struct h2_served *sv,
-                          int status, const char *cstatus)
-{
-        struct hdrs hs = {.n = 0};
-
-        hdrs_common(c, st, &hs);
-        if (status == 405)
-                hdr_add(&hs, "allow", "GET, HEAD", 9);
-        if (cstatus) {
-                hdr_add(&hs, "cache-status", cstatus, strlen(cstatus));
-                /* A 404 from the origin is remembered for a few seconds; errors not at all. */
-                if (status == 404)
-                        hdr_add(&hs, "cache-control", "max-age=2", 9);
-                else
-                        hdr_add(&hs, "cache-control", "no-store", 8);
-        }
-        hdr_add(&hs, "content-length", "0", 1);
-        if (sv) {
-                (void)respond(sv, status, &hs, NULL);
-                return;
-        }
-        if (h2_stream_respond(st, status, hs.h, hs.n, NULL) == 0)
-                edge_metrics_request(&c->w->srv->m, c->w->idx, status, 0);
-}
-
-/* A child edge filling from us presents tokens.peer_token as a bearer instead of a URI token,
- * as over HTTP/1.1 (request.c); compared in constant time. */
-static bool peer_auth(struct conn *c, struct h2_stream *st)
-{
-        const struct edge_runtime *rt = c->w->rt;
-        unsigned char diff = 0;
-        const char *v;
-        size_t len = 0;
-
-        if (!rt->peer_token_len)
-                return false;
-        v = h2_stream_header(st, "authorization", &len);
-        if (!v || len != 7 + rt->peer_token_len || strncasecmp(v, "Bearer ", 7) != 0)
-                return false;
-        for (size_t i = 0; i < rt->peer_token_len; i++)
-                diff |= (unsigned char)(v[7 + i] ^ rt->peer_token[i]);
-        return diff == 0;
-}
-
-/* Signed-URL check, as request.c does for HTTP/1.1 (:authority stands for Host). Returns 0 or
- * an HTTP status. */
-static int token_check(struct conn *c, struct h2_stream *st, const struct path_norm *pn)
-{
-        const struct edge_runtime *rt = c->w->rt;
-        struct token_claims claims;
-        char uri[TOKEN_UC_MAX + PATH_NORM_MAX + 16], client[64];
-        size_t host_len = 0;
-        const char *host;
-        int n, r;
-
-        if (!rt->cfg->tokens.required)
-                return 0;
-        if (!pn->token || !rt->keys)
-                return 403;
-        r = token_verify(rt->keys, pn->token, pn->token_len, (int64_t)time(NULL), TOKEN_SKEW_S,
-                         &claims);
-        if (r < 0)
-                return 403;
-        host = h2_stream_authority(st, &host_len);
-        n = snprintf(uri, sizeof(uri), "http://%.*s%.*s", host ? (int)host_len : 0,
-                     host ? host : "", (int)pn->key_len, pn->key);
-        if (n < 0 || (size_t)n >= sizeof(uri))
-                return 403;
-        r = token_scope_check(&claims, uri, (size_t)n,
-                              claims.ip[0] ? conn_peer_str(c, client, sizeof(client)) : NULL);
-        return r < 0 ? 403 : 0;
-}
-
-static void cond_hdrs(struct h2_stream *st, struct http_cond_hdrs *ch)
-{
-        ch->if_match = h2_stream_header(st, "if-match", &ch->if_match_len);
-        ch->if_none_match = h2_stream_header(st, "if-none-match", &ch->if_none_match_len);
-        ch->if_modified_since =
-            h2_stream_header(st, "if-modified-since", &ch->if_modified_since_len);
-        ch->if_unmodified_since =
-            h2_stream_header(st, "if-unmodified-since", &ch->if_unmodified_since_len);
-        ch->if_range = h2_stream_header(st, "if-range", &ch->if_range_len);
-}
-
-/* Stage the stream's access-log line (ended in on_stream_gone). pn may be NULL. */
-static void log_stage(struct h2_served *sv, const char *method, size_t method_len,
-                      const char *path, size_t path_len, const struct path_norm *pn)
-{
-        struct conn *c = sv->c;
-        struct access_log_rec rec = {0};
-        char client[64];
-
-        if (!access_log_on(&c->w->alog))
-                return;
-        rec.conn_id = c->id;
-        rec.client = conn_peer_str(c, client, sizeof(client));
-        rec.method = method ? method : "-";
-        rec.method_len = method ? method_len : 1;
-        rec.target = path ? path : "-";
-        rec.target_len = path ? path_len : 1;
-        if (pn) {
-                rec.token = pn->token;
-                rec.token_len = pn->token_len;
-                rec.key = pn->key;
-                rec.key_len = pn->key_len;
-        }
-        rec.proto = "h2";
-        rec.send_path = c->tls ? tls_conn_path(c->tls) : "plain";
-        access_log_begin(&c->w->alog, &rec);
-        sv->log = access_log_detach(&c->w->alog);
-}
-
-/* RFC 9211 for a miss, as miss.c writes it: the upstream's entry first when it sent one. */
-static void cache_status_miss(struct h2_served *sv, int fwd_status, char *out, size_t cap)
-{
-        const struct fill *f = sv->fill;
-        const char *up = f && f->upstream_status[0] ? f->upstream_status : NULL;
-        const char *name = miss_cache_name(sv->c->w);
-
-        if (fwd_status)
-                (void)snprintf(out, cap, "%s%s%s; fwd=miss; fwd-status=%d%s", up ? up : "",
-                               up ? ", " : "", name, fwd_status,
-                               sv->collapsed ? "; collapsed" : "");
-        else
-                (void)snprintf(out, cap, "%s; fwd=miss; detail=%s%s", name,
-                               f && f->verdict == 503 ? "store-full" : "upstream-failed",
-                               sv->collapsed ? "; collapsed" : "");
-}
-
-/* The hit: preconditions, then one Range, as hit.c. Takes over sv->obj. */
-static void serve_hit(struct h2_served *sv)
-{
-        struct conn *c = sv->c;
-        struct h2_stream *st = sv->st;
-        struct edge_worker *w = c->w;
-        struct edge_metrics *m = &w->srv->m;
-        struct http_validators v;
-        struct http_cond_hdrs ch;
-        struct http_range rg = {0};
-        enum http_range_result rr = HTTP_RANGE_NONE;
-        struct hdrs hs = {.n = 0};
-        struct h2_body body = {.fd = -1};
-        char len_s[24], range_s[80], lm[HTTP_DATE_LEN + 1], cstatus[128], hex[65];
-        const char *range, *cc, *ctype, *name = miss_cache_name(w);
-        size_t range_len;
-        uint64_t off = 0, len;
-        int status;
-
-        metrics_add(m->hits, 1);
-        evict_access(w->srv, sv->key, sv->key_len, sv->obj.size);
-        v.etag = sv->obj.etag;
-        v.etag_len = strlen(sv->obj.etag);
-        v.last_modified = sv->obj.last_modified;
-        cond_hdrs(st, &ch);
-        cc = hit_cache_control(sv->key, sv->key_len);
-        (void)http_date_format(sv->obj.last_modified, lm);
-        (void)snprintf(cstatus, sizeof(cstatus), "%s; hit", name);
-
-        hdrs_common(c, st, &hs);
-        status = http_cond_eval(&ch, &v);
-        if (status == 412) {
-                metrics_add(m->precond_failed, 1);
-                respond_empty(c, st, sv, 412, NULL);
-                return;
-        }
-        hdr_add(&hs, "cache-status", cstatus, strlen(cstatus));
-        if (status == 304) {
-                metrics_add(m->not_modified, 1);
-                hdr_add(&hs, "etag", sv->obj.etag, strlen(sv->obj.etag));
-                hdr_add(&hs, "last-modified", lm, HTTP_DATE_LEN);
-                hdr_add(&hs, "cache-control", cc, strlen(cc));
-                (void)respond(sv, 304, &hs, NULL);
-                return;
-        }
-        range = h2_stream_header(st, "range", &range_len);
-        if (range && http_if_range_ok(&ch, &v))
-                rr = http_range_parse(range, range_len, sv->obj.size, &rg);
-        len = sv->obj.size;
-        status = 200;
-        if (rr == HTTP_RANGE_SINGLE) {
-                status = 206;
-                off = rg.first;
-                len = rg.last - rg.first + 1;
-                metrics_add(m->ranges, 1);
-                (void)snprintf(range_s, sizeof(range_s), "bytes %llu-%llu/%llu",
-                               (unsigned long long)rg.first, (unsigned long long)rg.last,
-                               (unsigned long long)sv->obj.size);
-                hdr_add(&hs, "content-range", range_s, strlen(range_s));
-        } else if (rr == HTTP_RANGE_UNSATISFIABLE) {
-                metrics_add(m->range_unsatisfiable, 1);
-                (void)snprintf(range_s, sizeof(range_s), "bytes */%llu",
-                               (unsigned long long)sv->obj.size);
-                hdr_add(&hs, "content-range", range_s, strlen(range_s));
-                hdr_add(&hs, "content-length", "0", 1);
-                (void)respond(sv, 416, &hs, NULL);
-                return;
-        }
-        ctype = sv->obj.content_type[0] ? sv->obj.content_type
-                                        : http_content_type_for(sv->key, sv->key_len);
-        (void)snprintf(len_s, sizeof(len_s), "%llu", (unsigned long long)len);
-        hdr_add(&hs, "content-type", ctype, strlen(ctype));
-        hdr_add(&hs, "content-length", len_s, strlen(len_s));
-        hdr_add(&hs, "etag", sv->obj.etag, strlen(sv->obj.etag));
-        hdr_add(&hs, "last-modified", lm, HTTP_DATE_LEN);
-        hdr_add(&hs, "cache-control", cc, strlen(cc));
-        hdr_add(&hs, "accept-ranges", "bytes", 5);
-        if (sv->peer && sv->obj.has_sha256)
-                hdr_add(&hs, "x-sluice-sha256", hex_encode(sv->obj.sha256, 32, hex), 64);
-        body.fd = sv->obj.fd;
-        body.off = off;
-        body.len = sv->head_only ? 0 : len;
-        (void)respond(sv, status, &hs, &body);
-}
-
 /* How much of the fill's temp file exists, for h2.c's read callback. */
 static uint64_t fill_body_avail(void *ctx, bool *failed)
 {
@@ -458,100 +268,94 @@ static uint64_t fill_body_avail(void *ctx, bool *failed)
         return fill_avail(f);
 }
 
-/* The fill has its 200 head: answer with the body streamed from the temp file as it grows. */
-static void respond_fill_body(struct h2_served *sv)
+/* A bare answer when there is nothing to describe it with (no memory for the stream). */
+static bool respond_bare(struct conn *c, struct h2_stream *st, int status)
 {
-        struct conn *c = sv->c;
-        struct fill *f = sv->fill;
-        struct http_range rg = {0};
-        enum http_range_result rr = HTTP_RANGE_NONE;
-        struct hdrs hs = {.n = 0};
-        struct h2_body body = {.fd = f->rfd, .avail = fill_body_avail, .avail_ctx = f};
-        char len_s[24], range_s[80], cstatus[CACHE_STATUS_MAX], etag[19];
-        const char *range, *ctype, *cc;
-        size_t range_len = 0, irl = 0;
-        uint64_t off = 0, len = f->size;
-        int status = 200;
+        struct h2_header h[2] = {{"date", http_date_now(), 4, HTTP_DATE_LEN},
+                                 {"content-length", "0", 14, 1}};
 
-        /* If-Range needs validators a miss does not have yet: send the whole object. */
-        range = h2_stream_header(sv->st, "range", &range_len);
-        if (range && !h2_stream_header(sv->st, "if-range", &irl))
-                rr = http_range_parse(range, range_len, f->size, &rg);
-        hdrs_common(c, sv->st, &hs);
-        cache_status_miss(sv, 200, cstatus, sizeof(cstatus));
-        hdr_add(&hs, "cache-status", cstatus, strlen(cstatus));
-        if (rr == HTTP_RANGE_UNSATISFIABLE) {
-                (void)snprintf(range_s, sizeof(range_s), "bytes */%llu",
-                               (unsigned long long)f->size);
-                hdr_add(&hs, "content-range", range_s, strlen(range_s));
-                hdr_add(&hs, "content-length", "0", 1);
-                (void)respond(sv, 416, &hs, NULL);
+        if (h2_stream_respond(st, status, h, 2, NULL) < 0)
+                return false;
+        edge_metrics_request(&c->w->srv->m, c->w->idx, status, 0);
+        return true;
+}
+
+/* Answer sv's stream as p says: date, then p's fields with HTTP/2's lowercase names. */
+static void render(struct h2_served *sv, const struct serve_plan *p)
+{
+        struct h2_header h[SERVE_PLAN_HDRS + 1];
+        char names[SERVE_PLAN_HDRS][H2_NAME_MAX];
+        struct h2_body body = {.fd = -1, .off = p->off, .len = p->head_only ? 0 : p->len};
+        size_t n = 0;
+
+        if (p->overflow) {
+                log_conn(LOG_LVL_ERROR, sv->c->id, "response fields overflow, answering 500");
+                if (respond_bare(sv->c, sv->st, 500))
+                        sv->status = 500;
                 return;
         }
-        if (rr == HTTP_RANGE_SINGLE) {
-                status = 206;
-                off = rg.first;
-                len = rg.last - rg.first + 1;
-                metrics_add(c->w->srv->m.ranges, 1);
-                (void)snprintf(range_s, sizeof(range_s), "bytes %llu-%llu/%llu",
-                               (unsigned long long)rg.first, (unsigned long long)rg.last,
-                               (unsigned long long)f->size);
-                hdr_add(&hs, "content-range", range_s, strlen(range_s));
+        h[n++] = (struct h2_header){"date", http_date_now(), 4, HTTP_DATE_LEN};
+        for (size_t i = 0; i < p->n_hdrs; i++) {
+                const struct serve_hdr *f = &p->hdrs[i];
+                if (f->name_len >= H2_NAME_MAX)
+                        continue; /* none of ours is that long */
+                for (size_t j = 0; j < f->name_len; j++)
+                        names[i][j] = (char)tolower((unsigned char)f->name[j]);
+                h[n++] = (struct h2_header){names[i], f->value, f->name_len, f->value_len};
         }
-        ctype = f->ctype[0] ? f->ctype : http_content_type_for(sv->key, sv->key_len);
-        cc = hit_cache_control(sv->key, sv->key_len);
-        (void)snprintf(len_s, sizeof(len_s), "%llu", (unsigned long long)len);
-        hdr_add(&hs, "content-type", ctype, strlen(ctype));
-        hdr_add(&hs, "content-length", len_s, strlen(len_s));
-        if (f->has_sha) {
-                /* The same strong tag the store gives the committed object. */
-                etag[0] = '"';
-                for (int i = 0; i < 16; i++)
-                        etag[1 + i] = (char)tolower((unsigned char)f->sha_hex[i]);
-                etag[17] = '"';
-                etag[18] = '\0';
-                hdr_add(&hs, "etag", etag, 18);
-                if (sv->peer)
-                        hdr_add(&hs, "x-sluice-sha256", f->sha_hex, 64);
+        switch (p->body) {
+        case SERVE_BODY_NONE:
+                body.len = 0;
+                break;
+        case SERVE_BODY_TEXT:
+                /* h2.c reads a memory body as flow control allows: keep it with the stream. */
+                memcpy(sv->text, p->text, p->len);
+                body.mem = sv->text;
+                break;
+        case SERVE_BODY_FILE:
+                body.fd = p->obj->fd;
+                break;
+        case SERVE_BODY_FILL:
+                body.fd = p->fill->rfd;
+                body.avail = fill_body_avail;
+                body.avail_ctx = p->fill;
+                break;
         }
-        hdr_add(&hs, "cache-control", cc, strlen(cc));
-        hdr_add(&hs, "accept-ranges", "bytes", 5);
-        body.off = off;
-        body.len = sv->head_only ? 0 : len;
-        (void)respond(sv, status, &hs, &body);
+        if (h2_stream_respond(sv->st, p->status, h, n, body.len ? &body : NULL) == 0) {
+                sv->status = p->status;
+                edge_metrics_request(&sv->c->w->srv->m, sv->c->w->idx, p->status, body.len);
+        }
+}
+
+/* The hit: the shared rules on sv->obj, which the stream keeps until it is gone. */
+static void serve_hit(struct h2_served *sv, const struct http1_req *req)
+{
+        struct serve_plan p;
+
+        serve_plan_hit(&p, sv->c, req, sv->key, sv->key_len, &sv->obj, sv->peer);
+        render(sv, &p);
 }
 
 /* Answer what the fill allows now; a stream already answered gets its body resumed. */
 static void advance(struct h2_served *sv)
 {
-        char cstatus[CACHE_STATUS_MAX];
-        int status;
+        struct http1_req req;
+        struct serve_kept k;
+        struct serve_plan p;
 
         if (sv->head_sent) {
                 h2_stream_resume(sv->st);
                 return;
         }
-        switch (fill_state_get(sv->fill)) {
-        case FILL_PENDING:
+        stream_req(sv->st, &req);
+        serve_kept_save(&k, &req, sv->peer);
+        k.collapsed = sv->collapsed;
+        if (serve_plan_fill(&p, sv->c, &req, &k, sv->fill, sv->key, sv->key_len) < 0)
                 return;
-        case FILL_MISSING:
-                cache_status_miss(sv, 404, cstatus, sizeof(cstatus));
-                respond_empty(sv->c, sv->st, sv, 404, cstatus);
-                break;
-        case FILL_FAILED:
-                status = sv->fill->verdict == 503 ? 503 : 502;
-                cache_status_miss(sv, 0, cstatus, sizeof(cstatus));
-                respond_empty(sv->c, sv->st, sv, status, cstatus);
-                break;
-        case FILL_BODY:
-        case FILL_DONE:
-                respond_fill_body(sv);
-                sv->head_sent = true;
-                if (sv->status == 200 || sv->status == 206)
-                        return; /* stays a waiter: the body follows the fill */
-                break;
-        }
         sv->head_sent = true;
+        render(sv, &p);
+        if (p.body == SERVE_BODY_FILL && sv->status)
+                return; /* stays a waiter: the body follows the fill */
         list_del(sv);
 }
 
@@ -586,40 +390,27 @@ static void start_miss(struct h2_served *sv)
 {
         struct conn *c = sv->c;
         struct edge_worker *w = c->w;
-        struct edge_metrics *m = &w->srv->m;
-        char cstatus[CACHE_STATUS_MAX];
-        bool created = false;
+        struct http1_req req;
+        struct serve_plan p;
         int r;
 
-        r = fill_get(w, sv->key, sv->key_len, &sv->fill, &created);
+        stream_req(sv->st, &req);
+        r = serve_fill_join(&p, c, &req, sv->key, sv->key_len, false, &sv->fill, &sv->collapsed);
         if (r == -EEXIST) {
-                r = store_lookup(w->reader, sv->key, sv->key_len, &sv->obj);
-                if (r == 0) {
+                if (store_lookup(w->reader, sv->key, sv->key_len, &sv->obj) == 0) {
                         sv->has_obj = true;
-                        serve_hit(sv);
+                        serve_hit(sv, &req);
                         return;
                 }
-                r = fill_get(w, sv->key, sv->key_len, &sv->fill, &created);
+                r = serve_fill_join(&p, c, &req, sv->key, sv->key_len, true, &sv->fill,
+                                    &sv->collapsed);
         }
-        metrics_add(m->misses, 1);
-        evict_access(w->srv, sv->key, sv->key_len, 0); /* the admission sketch counts it */
-        if (r < 0) {
-                sv->fill = NULL;
-                if (r == -ENOENT) {
-                        metrics_add(m->negative_hits, 1);
-                        (void)snprintf(cstatus, sizeof(cstatus), "%s; hit; detail=negative",
-                                       miss_cache_name(w));
-                        respond_empty(c, sv->st, sv, 404, cstatus);
-                } else {
-                        (void)snprintf(cstatus, sizeof(cstatus), "%s; fwd=miss; detail=busy",
-                                       miss_cache_name(w));
-                        respond_empty(c, sv->st, sv, 503, cstatus);
-                }
+        if (r != 0) {
+                if (r < 0)
+                        serve_plan_status(&p, c, &req, 503);
+                render(sv, &p);
                 return;
         }
-        sv->collapsed = !created;
-        if (!created)
-                metrics_add(m->collapsed, 1);
         list_add(&waiters, sv);
         /* Watch before looking, so progress made in between still kicks this worker. */
         fill_watch(sv->fill, w->idx);
@@ -638,18 +429,16 @@ static void start_queued(void)
 static void serve(struct conn *c, struct h2_stream *st)
 {
         struct edge_worker *w = c->w;
+        struct http1_req req;
+        struct serve_plan p;
         struct h2_served *sv;
         struct path_norm pn;
-        const char *method, *path;
-        char cstatus[CACHE_STATUS_MAX];
-        size_t method_len = 0, path_len = 0;
-        int r, bad = 0;
+        int r;
 
-        method = h2_stream_method(st, &method_len);
-        path = h2_stream_path(st, &path_len);
-        sv = calloc(1, sizeof(*sv) + path_len + 1);
+        stream_req(st, &req);
+        sv = calloc(1, sizeof(*sv) + req.target_len + 1);
         if (!sv) {
-                respond_empty(c, st, NULL, 503, NULL);
+                (void)respond_bare(c, st, 503);
                 return;
         }
         sv->c = c;
@@ -657,44 +446,25 @@ static void serve(struct conn *c, struct h2_stream *st)
         sv->start_us = uring_loop_clock_us();
         h2_stream_set_data(st, sv);
 
-        sv->head_only = method_len == 4 && !memcmp(method, "HEAD", 4);
-        if (!sv->head_only && !(method_len == 3 && !memcmp(method, "GET", 3)))
-                bad = 405;
-        else if (!path || path_len == 0 || path[0] != '/')
-                bad = 400;
-        else if ((r = path_norm(path, path_len, &pn)) < 0)
-                bad = r == -ENAMETOOLONG ? 414 : 400;
-        log_stage(sv, method, method_len, path, path_len, bad ? NULL : &pn);
-        if (bad) {
-                respond_empty(c, st, sv, bad, NULL);
+        r = serve_admit(&p, c, &req, req.target, req.target_len, false, &pn, &sv->peer);
+        sv->log = access_log_detach(&c->w->alog);
+        if (r) {
+                render(sv, &p);
                 return;
         }
         memcpy(sv->key, pn.key, pn.key_len);
         sv->key_len = pn.key_len;
-        sv->peer = peer_auth(c, st);
-        r = sv->peer ? 0 : token_check(c, st, &pn);
-        if (r) {
-                respond_empty(c, st, sv, r, NULL);
-                return;
-        }
         r = store_lookup(w->reader, pn.key, pn.key_len, &sv->obj);
         if (r == 0) {
                 sv->has_obj = true;
-                serve_hit(sv);
+                serve_hit(sv, &req);
                 return;
         }
         if (r != -ENOENT) {
                 log_conn(LOG_LVL_WARN, c->id, "store lookup of %.*s failed: %s",
                          (int)pn.key_len, pn.key, strerror(-r));
-                respond_empty(c, st, sv, 503, NULL);
-                return;
-        }
-        if (w->rt->cfg->upstreams.n == 0 || !w->up) {
-                metrics_add(w->srv->m.misses, 1);
-                evict_access(w->srv, pn.key, pn.key_len, 0);
-                (void)snprintf(cstatus, sizeof(cstatus), "%s; fwd=miss; detail=no-upstream",
-                               miss_cache_name(w));
-                respond_empty(c, st, sv, 404, cstatus);
+                serve_plan_status(&p, c, &req, 503);
+                render(sv, &p);
                 return;
         }
         list_add(&start_q, sv);

@@ -415,8 +415,7 @@ int main(int argc, char **argv)
                 goto out;
         }
         srv.reg = metrics_reg_new();
-        if (!srv.reg || edge_metrics_init(&srv.m, srv.reg, n_workers) < 0 ||
-            conn_tls_metrics_init(srv.reg) < 0) {
+        if (!srv.reg || edge_metrics_init(&srv.m, srv.reg, n_workers) < 0) {
                 log_error("out of memory creating metrics");
                 goto out;
         }

@@ -5,8 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "serve-plan.h"
+
 /*
- * The miss: a client request for a key the store does not hold. It joins (or starts) the
+ * The miss over HTTP/1.1 (the rules are serve_plan_fill's, shared with HTTP/2): a client
+ * request for a key the store does not hold. It joins (or starts) the
  * key's fill (fill.c) and is answered from it:
  *   - before the upstream's head: the connection waits (CONN_MISS_WAIT);
  *   - upstream 200: 200 (or 206 for one Range) with Content-Length, the body streamed from the
@@ -36,19 +39,8 @@ struct miss_wait {
         struct fill *fill; /* a reference */
         struct miss_wait *prev, *next; /* the worker's miss_waiters */
         bool head_sent;
-        bool head_only;
-        bool collapsed;
-        bool peer; /* a child edge's fill (answer with X-Sluice-SHA256) */
         uint8_t minor;
-        char range[128];   /* "" when none or ignored (If-Range) */
-        char origin[256];  /* Origin, for CORS */
-        size_t origin_len;
-        /* Conditional headers, evaluated once the validators are known (see miss_serve). */
-        char if_none_match[256];
-        char if_match[256];
-        char if_modified_since[40];
-        char if_unmodified_since[40];
-        char if_range[64];
+        struct serve_kept kept; /* what the answer needs of the request */
         size_t key_len;
         char key[];
 };
@@ -68,6 +60,3 @@ void miss_notify(struct edge_worker *w);
 
 /* Loop thread: look at every waiter of w (called from the worker's wake hook). */
 void miss_worker_kick(struct edge_worker *w);
-
-/* The Cache-Status name of this edge (control.edge_id, or "sluice"). */
-const char *miss_cache_name(const struct edge_worker *w);

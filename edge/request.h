@@ -4,15 +4,16 @@
 #include <stddef.h>
 
 /*
- * Client requests: method routing (GET/HEAD → the hit path; OPTIONS → CORS preflight; others
- * → 405 with Allow), body refusal (a client GET/HEAD never carries a body: Transfer-Encoding
- * or Content-Length > 0 → 400 and close), target → cache key (path_norm), then hit.c.
+ * Client requests over HTTP/1.1: the request target's absolute form, body refusal (a client
+ * GET/HEAD never carries a body: Transfer-Encoding or Content-Length > 0 → 400 and close),
+ * admission (serve-admit.c), then hit.c; and the rendering of a response plan
+ * (serve-plan.h) as an HTTP/1.1 head handed to conn_respond().
  */
 
 struct conn;
 struct http1_req;
 struct http_resp;
-struct path_norm;
+struct serve_plan;
 
 /* Answer one parsed request on c (the request points into c's input). */
 void request_handle(struct conn *c, const struct http1_req *req);
@@ -21,18 +22,15 @@ void request_handle(struct conn *c, const struct http1_req *req);
 void request_refuse(struct conn *c, int status);
 
 /*
- * Start a client response head in the worker's scratch: status line, Date, Server, Connection
- * (close / keep-alive as decided on c) and CORS. req may be NULL (refusals).
+ * Start a response head in the worker's scratch: status line, Date, Server, Connection (close /
+ * keep-alive as decided on c). req may be NULL (refusals).
  */
 void request_head_start(struct conn *c, const struct http1_req *req, struct http_resp *hr,
                         int status);
 
 /*
- * Finish hr and send it with a short text body (omitted for HEAD, Content-Length kept).
- * Closes c if the head overflowed (a programming error, logged).
+ * Send p as c's answer to req (NULL for a refusal): the head, then its body. A plan's file
+ * body (SERVE_BODY_FILE) passes to the connection, which releases the object. Closes c if the
+ * head overflowed (a programming error, logged).
  */
-void request_respond_text(struct conn *c, const struct http1_req *req, struct http_resp *hr,
-                          const char *body);
-
-/* Stage the access-log line for this request (key may be NULL). */
-void request_log_begin(struct conn *c, const struct http1_req *req, const struct path_norm *pn);
+void request_render(struct conn *c, const struct http1_req *req, const struct serve_plan *p);

@@ -465,21 +465,107 @@ def reset_streams_start_few_fills(e):
     check(started <= 8, f"{started:.0f} fills started for 200 streams reset at once")
 
 
+def log_line(e, *needles):
+    """The first access-log line holding every needle, waited for (the writer flushes once per
+    loop turn), or None."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(e.access_log, "rb") as f:
+            for ln in f.read().decode(errors="replace").splitlines():
+                if all(n in ln for n in needles):
+                    return ln
+        time.sleep(0.05)  # poll interval for the log writer
+    return None
+
+
 @test
 def h2_access_log_lines(e):
     curl(e, "/t1/seg-1.m4s")
-    deadline = time.monotonic() + 5
-    line = None
-    while time.monotonic() < deadline and line is None:
-        with open(e.access_log, "rb") as f:
-            for ln in f.read().decode(errors="replace").splitlines():
-                if '"GET /t1/seg-1.m4s"' in ln and "proto=h2" in ln:
-                    line = ln
-        if line is None:
-            time.sleep(0.05)  # poll interval for the log writer (flushed once per loop turn)
+    line = log_line(e, '"GET /t1/seg-1.m4s"', "proto=h2")
     check(line is not None, "no access-log line for an h2 stream")
     check(" 200 " in line and "tls=plain" in line, f"h2 line: {line!r}")
     check(f" {len(e.objects['/t1/seg-1.m4s'])} " in line, f"h2 line lacks the body bytes: {line!r}")
+
+
+@test
+def h2_access_log_has_cmcd(e):
+    # The CMCD headers and the query argument, parsed as for HTTP/1.1.
+    curl(e, "/t1/seg-2.m4s?CMCD=bl%3D2100", "-H", 'CMCD-Session: sid="h2-log-sid"',
+         "-H", "CMCD-Object: br=3200")
+    line = log_line(e, '"GET /t1/seg-2.m4s?CMCD=', "proto=h2")
+    check(line is not None, "no access-log line for the h2 stream with CMCD")
+    cmcd = line.split(" cmcd=", 1)[1].split(" proto=", 1)[0] if " cmcd=" in line else "-"
+    # Strings are logged with their quotes escaped, so a value cannot end the field.
+    for field in ("bl=2100", "br=3200", 'sid=\\"h2-log-sid\\"'):
+        check(field in cmcd, f"h2 access-log CMCD lacks {field}: {line!r}")
+
+
+@test
+def h2_miss_prefetches_nor(e):
+    o = e.origin
+    o.objects["/cold/pf-1.m4s"] = os.urandom(20000)
+    o.objects["/cold/pf-2.m4s"] = os.urandom(20000)
+    before = metric(e, "sluice_edge_prefetches_total")
+    _, status, hdrs, _ = curl(e, "/cold/pf-1.m4s", "-H", 'CMCD-Request: nor="pf-2.m4s"')
+    eq(status, 200, "the miss naming its next object")
+    check("fwd=miss" in hdrs.get("cache-status", ""), f"not a miss: {hdrs.get('cache-status')}")
+    deadline = time.monotonic() + 10
+    while o.count("/cold/pf-2.m4s") < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)  # poll the origin's counter, bounded by the deadline
+    eq(o.count("/cold/pf-2.m4s"), 1, "origin fetches of the nor object before it is asked")
+    eq(metric(e, "sluice_edge_prefetches_total") - before, 1.0, "prefetches counted")
+    _, status, _, body = curl(e, "/cold/pf-2.m4s")
+    eq((status, sha(body)), (200, sha(o.objects["/cold/pf-2.m4s"])), "the prefetched object")
+    eq(o.count("/cold/pf-2.m4s"), 1, "origin fetches once the player asks")
+
+
+def content_etag(data):
+    """The edge's strong ETag for content: the first 16 hex digits of its SHA-256."""
+    return '"' + sha(data)[:16] + '"'
+
+
+@test
+def h2_miss_conditionals(e):
+    o = e.origin
+    a = o.objects.setdefault("/cold/cond-inm.m4s", os.urandom(70000))
+    _, status, hdrs, body = curl(e, "/cold/cond-inm.m4s", "-H",
+                                 f"If-None-Match: {content_etag(a)}")
+    eq(status, 304, "If-None-Match matching on a miss")
+    eq(body, b"", "304 body")
+    eq(hdrs.get("etag"), content_etag(a), "304 ETag")
+    check("fwd=miss" in hdrs.get("cache-status", ""), f"304 cache-status {hdrs}")
+    b = o.objects.setdefault("/cold/cond-im.m4s", os.urandom(70000))
+    _, status, hdrs, _ = curl(e, "/cold/cond-im.m4s", "-H", 'If-Match: "0000000000000000"')
+    eq(status, 412, "If-Match not matching on a miss")
+    check("fwd=miss" in hdrs.get("cache-status", ""), f"412 cache-status {hdrs}")
+    c = o.objects.setdefault("/cold/cond-ir.m4s", os.urandom(70000))
+    _, status, hdrs, body = curl(e, "/cold/cond-ir.m4s", "-r", "10-19", "-H",
+                                 f"If-Range: {content_etag(c)}")
+    eq((status, body), (206, c[10:20]), "Range with a matching If-Range on a miss")
+    d = o.objects.setdefault("/cold/cond-ir2.m4s", os.urandom(70000))
+    _, status, hdrs, body = curl(e, "/cold/cond-ir2.m4s", "-r", "10-19", "-H",
+                                 'If-Range: "ffffffffffffffff"')
+    eq(status, 200, "Range with another If-Range on a miss: the whole object")
+    check(sha(body) == sha(d), "whole body after a stale If-Range")
+    eq(sum(o.count(p) for p in ("/cold/cond-inm.m4s", "/cold/cond-im.m4s", "/cold/cond-ir.m4s",
+                                "/cold/cond-ir2.m4s")), 4, "one origin fetch per object")
+
+
+@test
+def h2_options_preflight(e):
+    _, status, hdrs, body = curl(e, "/t1/seg-1.m4s", "-X", "OPTIONS",
+                                 "-H", "Origin: https://player.example",
+                                 "-H", "Access-Control-Request-Method: GET",
+                                 "-H", "Access-Control-Request-Headers: range")
+    eq(status, 204, "OPTIONS over h2")
+    eq(body, b"", "preflight body")
+    eq(hdrs.get("access-control-allow-origin"), "*", "allow-origin")
+    eq(hdrs.get("access-control-allow-methods"), "GET, HEAD, OPTIONS", "allow-methods")
+    check("Range" in hdrs.get("access-control-allow-headers", ""), f"allow-headers {hdrs}")
+    check(hdrs.get("access-control-max-age", "").isdigit(), f"max-age {hdrs}")
+    _, status, hdrs, _ = curl(e, "/t1/seg-1.m4s", "-X", "DELETE")
+    eq(status, 405, "DELETE over h2")
+    eq(hdrs.get("allow"), "GET, HEAD, OPTIONS", "Allow on a 405")
 
 
 def setup(binary):
@@ -500,4 +586,4 @@ if __name__ == "__main__":
     if not shutil.which("curl"):
         print("SKIP: curl missing")
         sys.exit(77)
-    run(setup)
+    sys.exit(run(setup))

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cmcd.h"
+#include "http1-parse.h"
+#include "log.h"
+#include "path-norm.h"
+#include "token.h"
+
+#include "access-log.h"
+#include "conn.h"
+#include "cors.h"
+#include "edge-cfg.h"
+#include "prefetch.h"
+#include "serve-admit.h"
+#include "serve-plan.h"
+#include "tls.h"
+#include "worker.h"
+
+#define TOKEN_SKEW_S 30
+#define ALLOW        "GET, HEAD, OPTIONS"
+
+/* CMCD from the query argument or the four CMCD-* headers; false when there is none. */
+static bool cmcd_gather(const struct http1_req *req, const struct path_norm *pn, struct cmcd *cm)
+{
+        static const char *const hdrs[] = {"CMCD-Object", "CMCD-Request", "CMCD-Session",
+                                           "CMCD-Status"};
+        bool any = false;
+
+        cmcd_init(cm);
+        if (pn && pn->cmcd) {
+                (void)cmcd_parse(cm, pn->cmcd, pn->cmcd_len, 0);
+                any = true;
+        }
+        for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+                size_t len;
+                const char *v = http1_req_header(req, hdrs[i], &len);
+                if (v) {
+                        (void)cmcd_parse(cm, v, len, 1);
+                        any = true;
+                }
+        }
+        return any;
+}
+
+void serve_log_begin(struct conn *c, const struct http1_req *req, const struct path_norm *pn)
+{
+        struct access_log_rec rec = {0};
+        char client[64];
+        struct cmcd cm;
+
+        if (!access_log_on(&c->w->alog))
+                return;
+        rec.conn_id = c->id;
+        rec.client = conn_peer_str(c, client, sizeof(client));
+        if (req) {
+                rec.method = req->method_str;
+                rec.method_len = req->method_len;
+                rec.target = req->target;
+                rec.target_len = req->target_len;
+                if (!c->admin && cmcd_gather(req, pn, &cm))
+                        rec.cmcd = &cm;
+        } else {
+                rec.method = rec.target = "-";
+                rec.method_len = rec.target_len = 1;
+        }
+        if (pn) {
+                rec.token = pn->token;
+                rec.token_len = pn->token_len;
+                rec.key = pn->key;
+                rec.key_len = pn->key_len;
+        }
+        rec.proto = c->h2 ? "h2" : "h1";
+        rec.send_path = c->tls ? tls_conn_path(c->tls) : "plain";
+        access_log_begin(&c->w->alog, &rec);
+}
+
+/*
+ * A child edge filling from us presents tokens.peer_token as a bearer instead of a URI token
+ * (its upstream request carries the cache key, never a player's token). Compared in constant
+ * time over the configured length.
+ */
+static bool peer_auth(const struct conn *c, const struct http1_req *req)
+{
+        const struct edge_runtime *rt = c->w->rt;
+        const char *v;
+        size_t len;
+        unsigned char diff = 0;
+
+        if (!rt->peer_token_len)
+                return false;
+        v = http1_req_known(req, HK_AUTHORIZATION, &len);
+        if (!v || len != 7 + rt->peer_token_len || strncasecmp(v, "Bearer ", 7) != 0)
+                return false;
+        for (size_t i = 0; i < rt->peer_token_len; i++)
+                diff |= (unsigned char)(v[7 + i] ^ rt->peer_token[i]);
+        return diff == 0;
+}
+
+/* Signed-URL check (RFC 9246) when tokens are required. Returns 0 or an HTTP status. */
+static int token_check(struct conn *c, const struct http1_req *req, const struct path_norm *pn)
+{
+        const struct edge_runtime *rt = c->w->rt;
+        struct token_claims claims;
+        char client[64];
+        int r;
+
+        if (!rt->cfg->tokens.required)
+                return 0;
+        if (!pn->token || !rt->keys)
+                return 403;
+        r = token_verify(rt->keys, pn->token, pn->token_len, (int64_t)time(NULL), TOKEN_SKEW_S,
+                         &claims);
+        if (r < 0) {
+                log_conn(LOG_LVL_DEBUG, c->id, "token refused: %d", r);
+                return 403;
+        }
+        /*
+         * RFC 9246 matches cdniuc against the request URI with the signing package removed;
+         * the normalised key is that URI's path, so the container cannot be dodged by encoding.
+         * Host is :authority over HTTP/2.
+         */
+        char uri[TOKEN_UC_MAX + PATH_NORM_MAX + 16];
+        size_t host_len = 0;
+        const char *host = http1_req_known(req, HK_HOST, &host_len);
+        int n = snprintf(uri, sizeof(uri), "http://%.*s%.*s", host ? (int)host_len : 0,
+                         host ? host : "", (int)pn->key_len, pn->key);
+        if (n < 0 || (size_t)n >= sizeof(uri))
+                return 403;
+        r = token_scope_check(&claims, uri, (size_t)n,
+                              claims.ip[0] ? conn_peer_str(c, client, sizeof(client)) : NULL);
+        return r < 0 ? 403 : 0;
+}
+
+static void preflight(struct serve_plan *p, struct conn *c, const struct http1_req *req)
+{
+        serve_plan_start(p, c, req, 204);
+        serve_plan_header(p, "Allow", ALLOW, sizeof(ALLOW) - 1);
+        cors_preflight_plan(p);
+        serve_plan_text(p, NULL);
+}
+
+/* The plain answer with status, and Allow for a 405. */
+static int refuse(struct serve_plan *p, struct conn *c, const struct http1_req *req, int status)
+{
+        const char *text;
+
+        serve_plan_start(p, c, req, status);
+        text = serve_plan_status_text(p);
+        if (status == 405)
+                serve_plan_header(p, "Allow", ALLOW, sizeof(ALLOW) - 1);
+        serve_plan_text(p, text);
+        return 1;
+}
+
+int serve_admit(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                const char *target, size_t target_len, bool has_body, struct path_norm *pn,
+                bool *ret_peer)
+{
+        int r;
+
+        switch (req->method) {
+        case HTTP_M_GET:
+        case HTTP_M_HEAD:
+                break;
+        case HTTP_M_OPTIONS:
+                serve_log_begin(c, req, NULL);
+                if (has_body)
+                        return refuse(p, c, req, 400);
+                preflight(p, c, req);
+                return 1;
+        default:
+                serve_log_begin(c, req, NULL);
+                return refuse(p, c, req, 405);
+        }
+        if (has_body) {
+                serve_log_begin(c, req, NULL);
+                return refuse(p, c, req, 400);
+        }
+        r = path_norm(target, target_len, pn);
+        if (r < 0) {
+                serve_log_begin(c, req, NULL);
+                return refuse(p, c, req, r == -ENAMETOOLONG ? 414 : 400);
+        }
+        serve_log_begin(c, req, pn);
+        *ret_peer = peer_auth(c, req);
+        r = *ret_peer ? 0 : token_check(c, req, pn);
+        if (r)
+                return refuse(p, c, req, r);
+        prefetch_hint(c->w, req, pn);
+        return 0;
+}

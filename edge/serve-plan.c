@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The response rules shared by HTTP/1.1 and HTTP/2 (see serve-plan.h): a plan's field list,
+ * the hit (store object) and the fill (miss) answers.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hex.h"
+#include "http-cond.h"
+#include "http-range.h"
+#include "http-resp.h"
+#include "http1-parse.h"
+#include "metrics.h"
+
+#include "conn.h"
+#include "cors.h"
+#include "edge-cfg.h"
+#include "evict.h"
+#include "fill.h"
+#include "serve-plan.h"
+#include "store.h"
+#include "worker.h"
+
+#define CC_MEDIA    "public, max-age=86400"
+#define CC_MANIFEST "public, max-age=2"
+#define CACHE_STATUS_MAX 320
+
+/* ---- the field list ---- */
+
+void serve_plan_start(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                      int status)
+{
+        p->status = status;
+        p->head_only = req && req->method == HTTP_M_HEAD;
+        p->overflow = false;
+        p->body = SERVE_BODY_NONE;
+        p->text = NULL;
+        p->obj = NULL;
+        p->fill = NULL;
+        p->off = p->len = 0;
+        p->n_hdrs = 0;
+        p->arena_len = 0;
+        if (!c->admin)
+                cors_plan(p, &c->w->rt->cfg->cors_origins, req);
+}
+
+void serve_plan_header(struct serve_plan *p, const char *name, const char *value, size_t len)
+{
+        if (p->n_hdrs == SERVE_PLAN_HDRS) {
+                p->overflow = true;
+                return;
+        }
+        p->hdrs[p->n_hdrs++] = (struct serve_hdr){name, value, strlen(name), len};
+}
+
+void serve_plan_headerf(struct serve_plan *p, const char *name, const char *fmt, ...)
+{
+        size_t room = sizeof(p->arena) - p->arena_len;
+        char *dst = p->arena + p->arena_len;
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(dst, room, fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t)n >= room) {
+                p->overflow = true;
+                return;
+        }
+        p->arena_len += (size_t)n;
+        serve_plan_header(p, name, dst, (size_t)n);
+}
+
+/* Copy a and b, one after the other, into the arena as one value. */
+static void header_cat(struct serve_plan *p, const char *name, const char *a, size_t alen,
+                       const char *b, size_t blen)
+{
+        char *dst = p->arena + p->arena_len;
+
+        if (alen + blen > sizeof(p->arena) - p->arena_len) {
+                p->overflow = true;
+                return;
+        }
+        memcpy(dst, a, alen);
+        memcpy(dst + alen, b, blen);
+        p->arena_len += alen + blen;
+        serve_plan_header(p, name, dst, alen + blen);
+}
+
+void serve_plan_header_copy(struct serve_plan *p, const char *name, const char *value,
+                            size_t len)
+{
+        header_cat(p, name, value, len, "", 0);
+}
+
+void serve_plan_header_u64(struct serve_plan *p, const char *name, uint64_t v)
+{
+        /* Every body answer carries one: digits without printf's formatting machinery. */
+        char digits[20];
+        size_t n = sizeof(digits);
+
+        do
+                digits[--n] = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        header_cat(p, name, digits + n, sizeof(digits) - n, "", 0);
+}
+
+void serve_plan_text(struct serve_plan *p, const char *text)
+{
+        size_t len = text ? strlen(text) : 0;
+
+        if (len)
+                serve_plan_header(p, "Content-Type", "text/plain; charset=utf-8", 25);
+        if (p->status != 204 && p->status != 304)
+                serve_plan_header_u64(p, "Content-Length", len);
+        if (len >= SERVE_TEXT_MAX) {
+                p->overflow = true;
+                return;
+        }
+        p->body = len ? SERVE_BODY_TEXT : SERVE_BODY_NONE;
+        p->text = text;
+        p->len = len;
+}
+
+const char *serve_plan_status_text(struct serve_plan *p)
+{
+        char *body = p->arena + p->arena_len;
+        int n;
+
+        if (sizeof(p->arena) - p->arena_len < SERVE_TEXT_MAX) {
+                p->overflow = true;
+                return NULL;
+        }
+        /* snprintf: the reason table is the parser engineer's and has bounded strings */
+        n = snprintf(body, SERVE_TEXT_MAX, "%d %s\n", p->status, http_status_reason(p->status));
+        if (n < 0 || n >= SERVE_TEXT_MAX) {
+                p->overflow = true;
+                return NULL;
+        }
+        p->arena_len += (size_t)n + 1;
+        return body;
+}
+
+void serve_plan_status(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                       int status)
+{
+        serve_plan_start(p, c, req, status);
+        serve_plan_text(p, serve_plan_status_text(p));
+}
+
+/* ---- shared rules ---- */
+
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+        size_t n = strlen(suffix);
+
+        return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+const char *serve_cache_control(const char *key, size_t len)
+{
+        /* Manifests and playlists may be regenerated; segments never change under a key. */
+        if (ends_with(key, len, ".mpd") || ends_with(key, len, ".m3u8"))
+                return CC_MANIFEST;
+        return CC_MEDIA;
+}
+
+const char *serve_cache_name(const struct conn *c)
+{
+        const char *id = c->w->rt->cfg->control.edge_id;
+
+        return id && *id ? id : "sluice";
+}
+
+/* Last-Modified text, formatted once per distinct time per thread. */
+static const char *last_modified_text(time_t t)
+{
+        static __thread time_t cached_t = (time_t)-1;
+        static __thread char cached[HTTP_DATE_LEN + 1];
+
+        if (t != cached_t) {
+                (void)http_date_format(t, cached);
+                cached_t = t;
+        }
+        return cached;
+}
+
+static void range_header(struct serve_plan *p, const struct http_range *rg, uint64_t size)
+{
+        serve_plan_headerf(p, "Content-Range", "bytes %llu-%llu/%llu",
+                           (unsigned long long)rg->first, (unsigned long long)rg->last,
+                           (unsigned long long)size);
+}
+
+/* 416 for a Range none of whose parts lies in the object; cstatus may be NULL. */
+static void plan_unsatisfiable(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                               uint64_t size, const char *cstatus)
+{
+        serve_plan_start(p, c, req, 416);
+        serve_plan_headerf(p, "Content-Range", "bytes */%llu", (unsigned long long)size);
+        if (cstatus)
+                serve_plan_header_copy(p, "Cache-Status", cstatus, strlen(cstatus));
+        serve_plan_text(p, NULL);
+}
+
+/* ---- the hit ---- */
+
+static void cond_hdrs(const struct http1_req *req, struct http_cond_hdrs *ch)
+{
+        ch->if_match = http1_req_known(req, HK_IF_MATCH, &ch->if_match_len);
+        ch->if_none_match = http1_req_known(req, HK_IF_NONE_MATCH, &ch->if_none_match_len);
+        ch->if_modified_since =
+            http1_req_known(req, HK_IF_MODIFIED_SINCE, &ch->if_modified_since_len);
+        ch->if_unmodified_since =
+            http1_req_known(req, HK_IF_UNMODIFIED_SINCE, &ch->if_unmodified_since_len);
+        ch->if_range = http1_req_known(req, HK_IF_RANGE, &ch->if_range_len);
+}
+
+static void hit_validators(struct serve_plan *p, const struct store_obj *obj, const char *cc)
+{
+        serve_plan_header(p, "ETag", obj->etag, strlen(obj->etag));
+        serve_plan_header(p, "Last-Modified", last_modified_text(obj->last_modified),
+                          HTTP_DATE_LEN);
+        serve_plan_header(p, "Cache-Control", cc, strlen(cc));
+}
+
+/* RFC 9211: one entry for this cache, "hit" (on every hit: no printf). */
+static void cache_status_hit(struct serve_plan *p, const struct conn *c)
+{
+        const char *name = serve_cache_name(c);
+
+        header_cat(p, "Cache-Status", name, strlen(name), "; hit", 5);
+}
+
+void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                    const char *key, size_t key_len, struct store_obj *obj, bool peer)
+{
+        struct edge_worker *w = c->w;
+        struct edge_metrics *m = &w->srv->m;
+        struct http_validators v;
+        struct http_cond_hdrs ch;
+        struct http_range rg = {0};
+        enum http_range_result rr = HTTP_RANGE_NONE;
+        const char *cc, *ctype, *range;
+        size_t range_len;
+        int status;
+
+        metrics_add(m->hits, 1);
+        evict_access(w->srv, key, key_len, obj->size);
+        v.etag = obj->etag;
+        v.etag_len = strlen(obj->etag);
+        v.last_modified = obj->last_modified;
+        cond_hdrs(req, &ch);
+        cc = serve_cache_control(key, key_len);
+
+        status = http_cond_eval(&ch, &v);
+        if (status == 412) {
+                metrics_add(m->precond_failed, 1);
+                serve_plan_status(p, c, req, 412);
+                return;
+        }
+        if (status == 304) {
+                metrics_add(m->not_modified, 1);
+                serve_plan_start(p, c, req, 304);
+                hit_validators(p, obj, cc);
+                cache_status_hit(p, c);
+                serve_plan_text(p, NULL);
+                return;
+        }
+
+        range = http1_req_known(req, HK_RANGE, &range_len);
+        if (range && http_if_range_ok(&ch, &v))
+                rr = http_range_parse(range, range_len, obj->size, &rg);
+        if (rr == HTTP_RANGE_UNSATISFIABLE) {
+                metrics_add(m->range_unsatisfiable, 1);
+                plan_unsatisfiable(p, c, req, obj->size, NULL);
+                return;
+        }
+        serve_plan_start(p, c, req, rr == HTTP_RANGE_SINGLE ? 206 : 200);
+        p->body = SERVE_BODY_FILE;
+        p->obj = obj;
+        p->len = obj->size;
+        if (rr == HTTP_RANGE_SINGLE) {
+                metrics_add(m->ranges, 1);
+                p->off = rg.first;
+                p->len = rg.last - rg.first + 1;
+        }
+        ctype = obj->content_type[0] ? obj->content_type : http_content_type_for(key, key_len);
+        serve_plan_header(p, "Content-Type", ctype, strlen(ctype));
+        serve_plan_header_u64(p, "Content-Length", p->len);
+        if (rr == HTTP_RANGE_SINGLE)
+                range_header(p, &rg, obj->size);
+        hit_validators(p, obj, cc);
+        serve_plan_header(p, "Accept-Ranges", "bytes", 5);
+        cache_status_hit(p, c);
+        if (peer && obj->has_sha256) {
+                char hex[65];
+                serve_plan_header_copy(p, "X-Sluice-SHA256", hex_encode(obj->sha256, 32, hex),
+                                       64);
+        }
+}
+
+/* ---- the miss ---- */
+
+/* Copy a header into out; false when it is there but too long to keep. */
+static bool save_hdr(const struct http1_req *req, int hk, char *out, size_t cap)
+{
+        size_t len;
+        const char *v = http1_req_known(req, hk, &len);
+
+        if (v && len < cap) {
+                memcpy(out, v, len);
+                out[len] = '\0';
+        }
+        return !v || len < cap;
+}
+
+void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool peer)
+{
+        const char *v;
+        size_t vlen;
+        bool kept;
+
+        memset(k, 0, sizeof(*k));
+        k->head_only = req->method == HTTP_M_HEAD;
+        k->peer = peer;
+        /* If-Range is weighed when the head is in (fill_if_range_ok); one too long to keep,
+         * or a Range too long, means the whole object. */
+        v = http1_req_known(req, HK_RANGE, &vlen);
+        if (v && vlen < sizeof(k->range) &&
+            save_hdr(req, HK_IF_RANGE, k->if_range, sizeof(k->if_range))) {
+                memcpy(k->range, v, vlen);
+                k->range[vlen] = '\0';
+        }
+        v = http1_req_known(req, HK_ORIGIN, &vlen);
+        if (v && vlen < sizeof(k->origin)) {
+                memcpy(k->origin, v, vlen);
+                k->origin_len = vlen;
+        }
+        /* Kept for when the head arrives. When one is too long to keep, all are dropped
+         * (evaluating the others alone could turn a 200 into a 304): the full answer is
+         * always a correct one to If-None-Match / If-Modified-Since. */
+        kept = save_hdr(req, HK_IF_NONE_MATCH, k->if_none_match, sizeof(k->if_none_match));
+        kept &= save_hdr(req, HK_IF_MATCH, k->if_match, sizeof(k->if_match));
+        kept &= save_hdr(req, HK_IF_MODIFIED_SINCE, k->if_modified_since,
+                         sizeof(k->if_modified_since));
+        kept &= save_hdr(req, HK_IF_UNMODIFIED_SINCE, k->if_unmodified_since,
+                         sizeof(k->if_unmodified_since));
+        if (!kept)
+                k->if_none_match[0] = k->if_match[0] = k->if_modified_since[0] =
+                    k->if_unmodified_since[0] = '\0';
+}
+
+/* A miss answered with a text, its Cache-Status and how long to keep the answer. */
+static void plan_miss_text(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                           int status, const char *cstatus)
+{
+        const char *text;
+
+        serve_plan_start(p, c, req, status);
+        text = serve_plan_status_text(p);
+        serve_plan_header_copy(p, "Cache-Status", cstatus, strlen(cstatus));
+        if (status == 404) /* the negative entry's lifetime, at most a few seconds */
+                serve_plan_header(p, "Cache-Control", "max-age=2", 9);
+        else
+                serve_plan_header(p, "Cache-Control", "no-store", 8);
+        serve_plan_text(p, text);
+}
+
+int serve_fill_join(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                    const char *key, size_t key_len, bool retry, struct fill **ret_fill,
+                    bool *ret_collapsed)
+{
+        struct edge_worker *w = c->w;
+        struct edge_metrics *m = &w->srv->m;
+        char cstatus[CACHE_STATUS_MAX];
+        const char *detail = NULL;
+        bool created;
+        int r = 0;
+
+        if (w->rt->cfg->upstreams.n == 0 || !w->up) {
+                metrics_add(m->misses, 1);
+                evict_access(w->srv, key, key_len, 0);
+                detail = "fwd=miss; detail=no-upstream";
+                goto answer;
+        }
+        r = fill_get(w, key, key_len, ret_fill, &created);
+        if (r == -EEXIST && !retry)
+                return -EEXIST;
+        metrics_add(m->misses, 1);
+        evict_access(w->srv, key, key_len, 0); /* the admission sketch counts it */
+        if (r == -ENOENT) {
+                metrics_add(m->negative_hits, 1);
+                detail = "hit; detail=negative";
+        } else if (r == -EEXIST) {
+                /* Indexed, yet the lookup cannot open it twice running. */
+                detail = "fwd=miss; detail=busy";
+        } else if (r < 0) {
+                return -ENOMEM;
+        } else {
+                *ret_collapsed = !created;
+                if (!created)
+                        metrics_add(m->collapsed, 1);
+                return 0;
+        }
+answer:
+        *ret_fill = NULL;
+        (void)snprintf(cstatus, sizeof(cstatus), "%s; %s", serve_cache_name(c), detail);
+        plan_miss_text(p, c, req, r == -EEXIST ? 503 : 404, cstatus);
+        return 1;
+}
+
+/* RFC 9211 for a miss: the upstream's entry first when it sent one. */
+static void cache_status_fill(const struct conn *c, const struct serve_kept *k,
+                              const struct fill *f, int fwd_status, char *out, size_t cap)
+{
+        const char *up = f->upstream_status[0] ? f->upstream_status : NULL;
+
+        if (fwd_status)
+                (void)snprintf(out, cap, "%s%s%s; fwd=miss; fwd-status=%d%s", up ? up : "",
+                               up ? ", " : "", serve_cache_name(c), fwd_status,
+                               k->collapsed ? "; collapsed" : "");
+        else
+                (void)snprintf(out, cap, "%s; fwd=miss; detail=%s%s", serve_cache_name(c),
+                               f->verdict == 503 ? "store-full" : "upstream-failed",
+                               k->collapsed ? "; collapsed" : "");
+}
+
+/* The validators as far as the fill knows them: its content-hash ETag ("" while unknown,
+ * which matches nothing) and the upstream's Last-Modified. */
+static void fill_validators(struct fill *f, char etag[FILL_ETAG_LEN + 1],
+                            struct http_validators *v)
+{
+        if (fill_etag(f, etag)) {
+                v->etag = etag;
+                v->etag_len = FILL_ETAG_LEN;
+        } else {
+                etag[0] = '\0';
+                v->etag = etag;
+                v->etag_len = 0;
+        }
+        v->last_modified = f->last_modified;
+}
+
+static bool has_cond(const struct serve_kept *k)
+{
+        return k->if_none_match[0] || k->if_match[0] || k->if_modified_since[0] ||
+               k->if_unmodified_since[0];
+}
+
+/* 304, 412, 0 to send the body, or -EAGAIN while an entity-tag condition waits for the ETag. */
+static int fill_cond_eval(const struct serve_kept *k, struct fill *f)
+{
+        struct http_cond_hdrs ch = {0};
+        struct http_validators v;
+        char etag[FILL_ETAG_LEN + 1];
+
+        if (!has_cond(k))
+                return 0;
+        fill_validators(f, etag, &v);
+        if (!v.etag_len && (k->if_none_match[0] || k->if_match[0]))
+                return -EAGAIN;
+#define COND(field)                                                                   \
+        if (k->field[0]) {                                                            \
+                ch.field = k->field;                                                  \
+                ch.field##_len = strlen(k->field);                                    \
+        }
+        COND(if_none_match)
+        COND(if_match)
+        COND(if_modified_since)
+        COND(if_unmodified_since)
+#undef COND
+        return http_cond_eval(&ch, &v);
+}
+
+/* Whether a Range may be honoured: no If-Range, or one that matches the validators known now
+ * (an entity-tag not yet known does not match: the whole object is sent). */
+static bool fill_if_range_ok(const struct serve_kept *k, struct fill *f)
+{
+        struct http_cond_hdrs ch = {0};
+        struct http_validators v;
+        char etag[FILL_ETAG_LEN + 1];
+
+        if (!k->if_range[0])
+                return true;
+        ch.if_range = k->if_range;
+        ch.if_range_len = strlen(k->if_range);
+        fill_validators(f, etag, &v);
+        return http_if_range_ok(&ch, &v);
+}
+
+/* ETag (the same strong tag the store gives the committed object) and Last-Modified. */
+static void fill_validator_headers(struct serve_plan *p, struct fill *f)
+{
+        char etag[FILL_ETAG_LEN + 1], date[HTTP_DATE_LEN + 1];
+
+        if (fill_etag(f, etag))
+                serve_plan_header_copy(p, "ETag", etag, FILL_ETAG_LEN);
+        if (f->last_modified > 0 && http_date_format(f->last_modified, date) == HTTP_DATE_LEN)
+                serve_plan_header_copy(p, "Last-Modified", date, HTTP_DATE_LEN);
+}
+
+static void plan_fill_body(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                           const struct serve_kept *k, struct fill *f, const char *key,
+                           size_t key_len, const char *cstatus)
+{
+        struct http_range rg = {0};
+        enum http_range_result rr = HTTP_RANGE_NONE;
+        const char *ctype, *cc;
+
+        if (k->range[0] && fill_if_range_ok(k, f))
+                rr = http_range_parse(k->range, strlen(k->range), f->size, &rg);
+        if (rr == HTTP_RANGE_UNSATISFIABLE) {
+                plan_unsatisfiable(p, c, req, f->size, cstatus);
+                return;
+        }
+        serve_plan_start(p, c, req, rr == HTTP_RANGE_SINGLE ? 206 : 200);
+        p->head_only = k->head_only;
+        p->body = SERVE_BODY_FILL;
+        p->fill = f;
+        p->len = f->size;
+        if (rr == HTTP_RANGE_SINGLE) {
+                metrics_add(c->w->srv->m.ranges, 1);
+                p->off = rg.first;
+                p->len = rg.last - rg.first + 1;
+        }
+        ctype = f->ctype[0] ? f->ctype : http_content_type_for(key, key_len);
+        cc = serve_cache_control(key, key_len);
+        serve_plan_header(p, "Content-Type", ctype, strlen(ctype));
+        serve_plan_header_u64(p, "Content-Length", p->len);
+        if (rr == HTTP_RANGE_SINGLE)
+                range_header(p, &rg, f->size);
+        fill_validator_headers(p, f);
+        if (f->has_sha && k->peer)
+                serve_plan_header(p, "X-Sluice-SHA256", f->sha_hex, 64);
+        serve_plan_header(p, "Cache-Control", cc, strlen(cc));
+        serve_plan_header(p, "Accept-Ranges", "bytes", 5);
+        serve_plan_header_copy(p, "Cache-Status", cstatus, strlen(cstatus));
+}
+
+int serve_plan_fill(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                    const struct serve_kept *k, struct fill *f, const char *key, size_t key_len)
+{
+        struct edge_metrics *m = &c->w->srv->m;
+        char cstatus[CACHE_STATUS_MAX];
+        const char *cc;
+
+        switch (fill_state_get(f)) {
+        case FILL_PENDING:
+                return -EAGAIN;
+        case FILL_MISSING:
+                cache_status_fill(c, k, f, 404, cstatus, sizeof(cstatus));
+                plan_miss_text(p, c, req, 404, cstatus);
+                return 0;
+        case FILL_FAILED:
+                cache_status_fill(c, k, f, 0, cstatus, sizeof(cstatus));
+                plan_miss_text(p, c, req, f->verdict == 503 ? 503 : 502, cstatus);
+                return 0;
+        case FILL_BODY:
+        case FILL_DONE:
+                break;
+        }
+        cache_status_fill(c, k, f, 200, cstatus, sizeof(cstatus));
+        switch (fill_cond_eval(k, f)) {
+        case -EAGAIN:
+                return -EAGAIN;
+        case 304:
+                metrics_add(m->not_modified, 1);
+                cc = serve_cache_control(key, key_len);
+                serve_plan_start(p, c, req, 304);
+                fill_validator_headers(p, f);
+                serve_plan_header(p, "Cache-Control", cc, strlen(cc));
+                serve_plan_header_copy(p, "Cache-Status", cstatus, strlen(cstatus));
+                serve_plan_text(p, NULL);
+                return 0;
+        case 412:
+                metrics_add(m->precond_failed, 1);
+                plan_miss_text(p, c, req, 412, cstatus);
+                return 0;
+        default:
+                plan_fill_body(p, c, req, k, f, key, key_len, cstatus);
+                return 0;
+        }
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * One client response described independently of the protocol that carries it: status, the
+ * header fields in the order they go out, and where the body comes from (a short text, a range
+ * of a store object, a range of an in-flight fill, or nothing). The rules that decide it —
+ * preconditions, Range and If-Range, validators, Content-Type, Cache-Control, Cache-Status,
+ * CORS — live here once; request.c renders a plan as an HTTP/1.1 head (adding the status line,
+ * Date, Server and Connection) and h2-serve.c as HTTP/2 header fields (adding date).
+ *
+ * A plan lives on the caller's stack for one answer. Header values are either borrowed (they
+ * must outlive the rendering, which follows at once) or copied into the plan's own arena; a
+ * plan whose headers did not fit is marked overflowed and must not be sent.
+ */
+
+#define SERVE_PLAN_HDRS  24
+#define SERVE_PLAN_ARENA 1024
+#define SERVE_TEXT_MAX   64 /* the longest text body a plan carries ("412 Precondition...") */
+
+struct conn;
+struct fill;
+struct http1_req;
+struct store_obj;
+
+enum serve_body {
+        SERVE_BODY_NONE,
+        SERVE_BODY_TEXT, /* text[0..len), always below SERVE_TEXT_MAX */
+        SERVE_BODY_FILE, /* [off, off+len) of obj->fd */
+        SERVE_BODY_FILL, /* [off, off+len) of the fill's temp file, as it grows */
+};
+
+struct serve_hdr {
+        const char *name; /* canonical case ("Content-Type"); h2 lowercases it */
+        const char *value;
+        size_t name_len, value_len;
+};
+
+struct serve_plan {
+        int status;
+        bool head_only; /* HEAD: the headers describe a body that is not sent */
+        bool overflow;  /* a header did not fit: never send this plan */
+        enum serve_body body;
+        const char *text;
+        struct store_obj *obj; /* borrowed from the caller, who keeps or hands it over */
+        struct fill *fill;     /* borrowed */
+        uint64_t off, len;     /* len: the Content-Length of the body described */
+        size_t n_hdrs;
+        struct serve_hdr hdrs[SERVE_PLAN_HDRS];
+        size_t arena_len;
+        char arena[SERVE_PLAN_ARENA];
+};
+
+/*
+ * What a miss keeps of its request until the fill can answer it: the request buffer is gone
+ * (HTTP/1.1) by then. A Range too long to keep means the whole object; a conditional too long
+ * to keep drops all of them (the full answer is always a correct one).
+ */
+struct serve_kept {
+        bool head_only;
+        bool peer; /* a child edge's fill (answer with X-Sluice-SHA256) */
+        bool collapsed;
+        char range[128]; /* "" when none or ignored */
+        char origin[256]; /* Origin, for CORS */
+        size_t origin_len;
+        char if_none_match[256];
+        char if_match[256];
+        char if_modified_since[40];
+        char if_unmodified_since[40];
+        char if_range[64];
+};
+
+/* Start a plan for c's request req (NULL for a refused request): status, and the CORS fields
+ * for a client (none on the admin listener). */
+void serve_plan_start(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                      int status);
+
+/* Append a field whose value is borrowed (must outlive the rendering). */
+void serve_plan_header(struct serve_plan *p, const char *name, const char *value, size_t len);
+/* Append a field whose value is copied into the plan. */
+void serve_plan_header_copy(struct serve_plan *p, const char *name, const char *value,
+                            size_t len);
+void serve_plan_headerf(struct serve_plan *p, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+void serve_plan_header_u64(struct serve_plan *p, const char *name, uint64_t v);
+
+/* End a plan with a text body (NULL: none): Content-Type when there is one, Content-Length
+ * except for 204 and 304. */
+void serve_plan_text(struct serve_plan *p, const char *text);
+/* "<status> <reason>\n" in the plan's arena, for serve_plan_text(); NULL when it is full
+ * (the plan is then overflowed). */
+const char *serve_plan_status_text(struct serve_plan *p);
+/* The plain answer "<status> <reason>\n" for c's request. */
+void serve_plan_status(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                       int status);
+
+/* Cache-Control value for a key: short for manifests/playlists, a day for media. */
+const char *serve_cache_control(const char *key, size_t len);
+/* The Cache-Status name of this edge (control.edge_id, or "sluice"). */
+const char *serve_cache_name(const struct conn *c);
+
+/*
+ * A hit on obj for key: preconditions (RFC 9110 §13.2.2, 412 / 304), then Range when If-Range
+ * allows (one range → 206, unsatisfiable → 416, several → 200), validators, Cache-Status "hit",
+ * X-Sluice-SHA256 for a peer. Counts the hit and its outcome. The plan borrows obj: the caller
+ * releases it unless the plan's body is SERVE_BODY_FILE and the transport takes it.
+ */
+void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                    const char *key, size_t key_len, struct store_obj *obj, bool peer);
+
+/* Keep what a miss needs of req (see struct serve_kept), before serve_fill_join(). */
+void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool peer);
+
+/*
+ * Join or start key's fill for a miss (counted, and told to the admission sketch).
+ * Returns 0 with *ret_fill (a reference) and *ret_collapsed (it joined a fill under way); 1
+ * when p holds the answer (no upstream, negative cache, busy); -EEXIST when the key was
+ * committed since the lookup and retry is false (nothing counted: look it up again); -ENOMEM.
+ */
+int serve_fill_join(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                    const char *key, size_t key_len, bool retry, struct fill **ret_fill,
+                    bool *ret_collapsed);
+
+/*
+ * The answer a fill allows now for a miss on key: 404 / 502 / 503 from a fill without a body,
+ * else the preconditions (304 / 412) against the fill's validators, then Range as for a hit,
+ * with the body streamed from the fill. Returns 0 with p, or -EAGAIN while the fill has no head
+ * yet or an entity-tag condition waits for the ETag (the end of the fill).
+ */
+int serve_plan_fill(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                    const struct serve_kept *k, struct fill *f, const char *key, size_t key_len);
