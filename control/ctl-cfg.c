@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The sluice-control configuration: cfg_field tables, then the checks that need more than a
- * type (addresses, CIDRs, URLs), reported at the offending node.
+ * type (addresses and URLs through common/net-addr.h, CIDRs), reported at the offending node.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "log.h"
+#include "net-addr.h"
 
 #include "ctl-cfg.h"
 #include "geo.h"
@@ -129,84 +129,6 @@ static const struct cfg_field root_fields[] = {
 };
 /* clang-format on */
 
-int ctl_cfg_parse_addr(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len)
-{
-        char host[64];
-        const char *sep, *port_s, *hs;
-        size_t hl;
-        unsigned long port = 0;
-
-        if (!s)
-                return -EINVAL;
-        if (s[0] == '[') {
-                sep = strchr(s, ']');
-                if (!sep || sep[1] != ':')
-                        return -EINVAL;
-                hs = s + 1;
-                hl = (size_t)(sep - hs);
-                port_s = sep + 2;
-        } else {
-                sep = strrchr(s, ':');
-                if (!sep || memchr(s, ':', (size_t)(sep - s)))
-                        return -EINVAL;
-                hs = s;
-                hl = (size_t)(sep - s);
-                port_s = sep + 1;
-        }
-        if (hl >= sizeof(host) || !*port_s || strlen(port_s) > 5)
-                return -EINVAL;
-        memcpy(host, hs, hl);
-        host[hl] = '\0';
-        for (const char *p = port_s; *p; p++) {
-                if (*p < '0' || *p > '9')
-                        return -EINVAL;
-                port = port * 10 + (unsigned long)(*p - '0');
-        }
-        if (port > 65535)
-                return -EINVAL;
-        memset(ret, 0, sizeof(*ret));
-        if (s[0] == '[') {
-                struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ret;
-                a6->sin6_family = AF_INET6;
-                a6->sin6_port = htons((uint16_t)port);
-                if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
-                        return -EINVAL;
-                *ret_len = sizeof(*a6);
-                return 0;
-        }
-        struct sockaddr_in *a4 = (struct sockaddr_in *)ret;
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)port);
-        if (host[0] == '\0')
-                a4->sin_addr.s_addr = htonl(INADDR_ANY);
-        else if (!strcasecmp(host, "localhost"))
-                a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-                return -EINVAL;
-        *ret_len = sizeof(*a4);
-        return 0;
-}
-
-static bool url_ok(const char *u)
-{
-        const char *rest;
-
-        if (!u)
-                return false;
-        if (!strncasecmp(u, "http://", 7))
-                rest = u + 7;
-        else if (!strncasecmp(u, "https://", 8))
-                rest = u + 8;
-        else
-                return false;
-        if (!*rest || *rest == '/')
-                return false;
-        for (const char *p = u; *p; p++)
-                if ((unsigned char)*p <= ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
-                        return false;
-        return true;
-}
-
 static bool country_ok(const char *c)
 {
         return c && strlen(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z';
@@ -234,7 +156,7 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
 
         for (size_t i = 0; i < c->listen.n; i++) {
                 snprintf(path, sizeof(path), "listen[%zu]", i);
-                if (ctl_cfg_parse_addr(c->listen.items[i], &ss, &sl) < 0)
+                if (net_addr_parse(c->listen.items[i], &ss, &sl) < 0)
                         return cfg_error_at(err, name, buf, len, path,
                                             "'%s': \"%s\" is not host:port, [v6]:port or :port",
                                             path, c->listen.items[i]);
@@ -287,11 +209,11 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
                                             "'%s': \"%s\" is not a CIDR prefix", path,
                                             c->trusted_proxies.items[i]);
         }
-        if (!url_ok(c->public_url))
+        if (!net_url_ok(c->public_url))
                 return cfg_error_at(err, name, buf, len, "public_url",
                                     "'public_url': \"%s\" is not an http:// or https:// URL",
                                     c->public_url);
-        if (!url_ok(c->origin_url))
+        if (!net_url_ok(c->origin_url))
                 return cfg_error_at(err, name, buf, len, "origin_url",
                                     "'origin_url': \"%s\" is not an http:// or https:// URL",
                                     c->origin_url);

@@ -3,7 +3,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include "cfg.h"
 
@@ -76,6 +75,3 @@ int ctl_cfg_load(const char *path, struct ctl_cfg **ret, struct cfg_error *err);
 int ctl_cfg_load_buf(const char *name, const char *buf, size_t len, struct ctl_cfg **ret,
                      struct cfg_error *err);
 void ctl_cfg_free(struct ctl_cfg *cfg);
-
-/* "host:port", "[v6]:port" or ":port" → socket address. Returns 0 or -EINVAL. */
-int ctl_cfg_parse_addr(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);

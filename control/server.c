@@ -23,6 +23,7 @@
 #include "http-resp.h"
 #include "log.h"
 #include "metrics.h"
+#include "net-addr.h"
 #include "uring-loop.h"
 
 #include "ctl-cfg.h"
@@ -881,7 +882,7 @@ static int listen_on(struct ctl_server *srv, const char *addr_s)
         socklen_t sl;
         int fd, one = 1, r;
 
-        r = ctl_cfg_parse_addr(addr_s, &ss, &sl);
+        r = net_addr_parse(addr_s, &ss, &sl);
         if (r < 0)
                 return r;
         l = calloc(1, sizeof(*l));

@@ -14,9 +14,11 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "edge-cfg.h"
 #include "log.h"
 #include "metrics.h"
+#include "net-addr.h"
+
+#include "edge-cfg.h"
 
 #define SEC(s)              ((int64_t)(s)*1000) /* duration bounds are in ms */
 #define EDGE_CFG_MAX_LISTEN 64
@@ -263,80 +265,6 @@ static const struct cfg_field edge_fields[] = {
 };
 /* clang-format on */
 
-int edge_cfg_parse_addr(const char *s, struct sockaddr_storage *ret, unsigned *ret_len)
-{
-        char host[64];
-        const char *colon, *port_s;
-
-        if (!s)
-                return -EINVAL;
-        if (s[0] == '[') {
-                const char *close = strchr(s, ']');
-                if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
-                        return -EINVAL;
-                memcpy(host, s + 1, (size_t)(close - s - 1));
-                host[close - s - 1] = '\0';
-                port_s = close + 2;
-                if (!inet_pton(AF_INET6, host, &(struct in6_addr){0}))
-                        return -EINVAL;
-        } else {
-                colon = strrchr(s, ':');
-                /* A bare IPv6 address without brackets is ambiguous about its port. */
-                if (!colon || memchr(s, ':', (size_t)(colon - s)) ||
-                    (size_t)(colon - s) >= sizeof(host))
-                        return -EINVAL;
-                memcpy(host, s, (size_t)(colon - s));
-                host[colon - s] = '\0';
-                port_s = colon + 1;
-        }
-
-        unsigned long port = 0;
-        if (!*port_s || strlen(port_s) > 5)
-                return -EINVAL;
-        for (const char *p = port_s; *p; p++) {
-                if (*p < '0' || *p > '9')
-                        return -EINVAL;
-                port = port * 10 + (unsigned long)(*p - '0');
-        }
-        /* Port 0 is allowed: the kernel picks one (tests), and the edge logs which. */
-        if (port > 65535)
-                return -EINVAL;
-
-        memset(ret, 0, sizeof(*ret));
-        if (s[0] == '[') {
-                struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ret;
-                a6->sin6_family = AF_INET6;
-                a6->sin6_port = htons((uint16_t)port);
-                (void)inet_pton(AF_INET6, host, &a6->sin6_addr);
-                *ret_len = sizeof(*a6);
-                return 0;
-        }
-        struct sockaddr_in *a4 = (struct sockaddr_in *)ret;
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)port);
-        /* ":8080" listens on every IPv4 address; "[::]:8080" is the IPv6 spelling. */
-        if (host[0] == '\0')
-                a4->sin_addr.s_addr = htonl(INADDR_ANY);
-        else if (!strcasecmp(host, "localhost"))
-                a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-                return -EINVAL;
-        *ret_len = sizeof(*a4);
-        return 0;
-}
-
-static bool url_ok(const char *u)
-{
-        const char *rest;
-        if (!strncasecmp(u, "http://", 7))
-                rest = u + 7;
-        else if (!strncasecmp(u, "https://", 8))
-                rest = u + 8;
-        else
-                return false;
-        return *rest && *rest != '/';
-}
-
 /*
  * Whether two listeners would take the same port: same family and port, and the same address
  * or a wildcard on either side. SO_REUSEPORT would let both bind silently and split traffic
@@ -366,11 +294,11 @@ static int validate_tls(const struct edge_cfg *c, const struct edge_cfg_tls *t, 
                         size_t len, struct cfg_error *err)
 {
         struct sockaddr_storage ss, other;
-        unsigned sl;
+        socklen_t sl;
         char path[64];
 
         snprintf(path, sizeof(path), "tls[%zu].listen", i);
-        if (edge_cfg_parse_addr(t->listen, &ss, &sl) < 0)
+        if (net_addr_parse(t->listen, &ss, &sl) < 0)
                 return cfg_error_at(err, name, buf, len, path,
                                     "'%s': \"%s\" is not host:port, [v6]:port or :port", path,
                                     t->listen);
@@ -381,7 +309,7 @@ static int validate_tls(const struct edge_cfg *c, const struct edge_cfg_tls *t, 
                                             c->listen.items[j]);
         for (size_t j = 0; j < i; j++) {
                 const struct edge_cfg_tls *o = (const struct edge_cfg_tls *)c->tls.items + j;
-                if (edge_cfg_parse_addr(o->listen, &other, &sl) == 0 && addr_overlap(&ss, &other))
+                if (net_addr_parse(o->listen, &other, &sl) == 0 && addr_overlap(&ss, &other))
                         return cfg_error_at(err, name, buf, len, path,
                                             "'%s' overlaps tls[%zu].listen \"%s\"", path, j,
                                             o->listen);
@@ -401,7 +329,7 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
                     struct cfg_error *err)
 {
         struct sockaddr_storage ss;
-        unsigned sl;
+        socklen_t sl;
         char path[64];
         int r;
 
@@ -410,7 +338,7 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
         struct sockaddr_storage addrs[EDGE_CFG_MAX_LISTEN];
         for (size_t i = 0; i < c->listen.n; i++) {
                 snprintf(path, sizeof(path), "listen[%zu]", i);
-                if (edge_cfg_parse_addr(c->listen.items[i], &addrs[i], &sl) < 0)
+                if (net_addr_parse(c->listen.items[i], &addrs[i], &sl) < 0)
                         return cfg_error_at(err, name, buf, len, path,
                                             "'%s': \"%s\" is not host:port, [v6]:port or :port",
                                             path, c->listen.items[i]);
@@ -428,7 +356,7 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
                         return r;
         }
         if (c->admin.listen) {
-                if (edge_cfg_parse_addr(c->admin.listen, &ss, &sl) < 0)
+                if (net_addr_parse(c->admin.listen, &ss, &sl) < 0)
                         return cfg_error_at(err, name, buf, len, "admin.listen",
                                             "'admin.listen': \"%s\" is not host:port, [v6]:port "
                                             "or :port",
@@ -449,7 +377,7 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
         for (size_t i = 0; i < c->upstreams.n; i++) {
                 const struct edge_cfg_upstream *u =
                     (const struct edge_cfg_upstream *)c->upstreams.items + i;
-                if (!url_ok(u->url)) {
+                if (!net_url_ok(u->url)) {
                         snprintf(path, sizeof(path), "upstreams[%zu].url", i);
                         return cfg_error_at(err, name, buf, len, path,
                                             "'%s': \"%s\" is not an http:// or https:// URL", path,
@@ -461,7 +389,7 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
                                     "'tokens.keys_file' is required while tokens.required is "
                                     "true");
         if (c->control.url) {
-                if (!url_ok(c->control.url))
+                if (!net_url_ok(c->control.url))
                         return cfg_error_at(err, name, buf, len, "control.url",
                                             "'control.url': \"%s\" is not an http:// or "
                                             "https:// URL",

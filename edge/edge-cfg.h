@@ -132,7 +132,3 @@ int edge_cfg_load_buf(const char *name, const char *buf, size_t len, struct edge
                       struct cfg_error *err);
 /* Frees everything the loader allocated and cfg itself. cfg may be NULL. */
 void edge_cfg_free(struct edge_cfg *cfg);
-
-/* Parse "host:port" / "[v6]:port" / ":port" into a sockaddr. Returns 0 or -EINVAL. */
-struct sockaddr_storage;
-int edge_cfg_parse_addr(const char *s, struct sockaddr_storage *ret, unsigned *ret_len);

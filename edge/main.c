@@ -14,6 +14,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "metrics.h"
+#include "net-addr.h"
 #include "token.h"
 
 #include "conn-tls.h"
@@ -255,8 +256,8 @@ static int open_listeners(const struct cfg_strlist *addrs, unsigned n_workers, i
                 fds[i] = -1;
         for (size_t a = 0; a < addrs->n; a++) {
                 struct sockaddr_storage ss;
-                unsigned len;
-                r = edge_cfg_parse_addr(addrs->items[a], &ss, &len);
+                socklen_t len;
+                r = net_addr_parse(addrs->items[a], &ss, &len);
                 if (r < 0) {
                         log_error("bad listen address %s", addrs->items[a]);
                         goto fail;

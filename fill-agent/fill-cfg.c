@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The sluice-fill YAML file: one cfg_field table per section (docs/fill.md lists the same
- * keys for operators). Rates get a custom setter because "2Gbit" is not a size.
+ * keys for operators). Rates get a custom setter because "2Gbit" is not a size; URLs are
+ * checked as the edge and control check theirs (common/net-addr.h).
  */
 #include <errno.h>
 #include <math.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "net-addr.h"
 
 #include "fill-cfg.h"
 
@@ -61,8 +64,23 @@ static int check(struct fill_cfg *c, const char *name, const char *buf, size_t l
                 return cfg_error_at(err, name, buf, len, "outside_window",
                                     "'outside_window' must be exit or wait, got \"%s\"",
                                     c->outside);
+        if (c->control && !net_url_ok(c->control))
+                return cfg_error_at(err, name, buf, len, "control",
+                                    "'control': \"%s\" is not an http:// or https:// URL",
+                                    c->control);
         for (size_t i = 0; i < c->edges.n; i++) {
                 struct fill_edge_cfg *e = (struct fill_edge_cfg *)c->edges.items + i;
+                const char *urls[] = {e->admin_url, e->url};
+                const char *keys[] = {"admin_url", "url"};
+                for (size_t k = 0; k < 2; k++) {
+                        if (!urls[k] || net_url_ok(urls[k]))
+                                continue;
+                        char node[64];
+                        snprintf(node, sizeof(node), "edges[%zu].%s", i, keys[k]);
+                        return cfg_error_at(err, name, buf, len, node,
+                                            "'%s': \"%s\" is not an http:// or https:// URL",
+                                            node, urls[k]);
+                }
                 for (size_t j = 0; j < i; j++) {
                         struct fill_edge_cfg *o = (struct fill_edge_cfg *)c->edges.items + j;
                         if (strcmp(o->id, e->id) == 0) {

@@ -235,61 +235,6 @@ TEST(cross_field_rules)
                           "3600000ms, got \"10ms\"");
 }
 
-TEST(parse_addr)
-{
-        struct sockaddr_storage ss;
-        unsigned len;
-        char buf[64];
-
-        ASSERT_EQ(edge_cfg_parse_addr("127.0.0.1:8081", &ss, &len), 0);
-        ASSERT_EQ(ss.ss_family, AF_INET);
-        ASSERT_EQ(len, sizeof(struct sockaddr_in));
-        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-        ASSERT_EQ(ntohs(a4->sin_port), 8081);
-        ASSERT_STREQ(inet_ntop(AF_INET, &a4->sin_addr, buf, sizeof(buf)), "127.0.0.1");
-
-        ASSERT_EQ(edge_cfg_parse_addr(":80", &ss, &len), 0);
-        ASSERT_EQ(a4->sin_addr.s_addr, htonl(INADDR_ANY));
-        ASSERT_EQ(edge_cfg_parse_addr("localhost:1", &ss, &len), 0);
-        ASSERT_EQ(a4->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
-
-        ASSERT_EQ(edge_cfg_parse_addr("[2001:db8::1]:443", &ss, &len), 0);
-        ASSERT_EQ(ss.ss_family, AF_INET6);
-        ASSERT_EQ(len, sizeof(struct sockaddr_in6));
-        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-        ASSERT_EQ(ntohs(a6->sin6_port), 443);
-        ASSERT_STREQ(inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof(buf)), "2001:db8::1");
-        ASSERT_EQ(edge_cfg_parse_addr("[::]:65535", &ss, &len), 0);
-        /* Port 0: the kernel picks one (tests use it). */
-        ASSERT_EQ(edge_cfg_parse_addr("127.0.0.1:0", &ss, &len), 0);
-        ASSERT_EQ(ntohs(a4->sin_port), 0);
-
-        static const char *const bad[] = {
-            "",
-            ":",
-            "1.2.3.4",
-            "1.2.3.4:",
-            "1.2.3.4:65536",
-            "1.2.3.4:+80",
-            "1.2.3.4:80a",
-            "1.2.3.4: 80",
-            "::1:80",
-            "[::1]80",
-            "[::1]:",
-            "[1.2.3.4]:80",
-            "[::1:80",
-            "host.example:80",
-            "1.2.3:80",
-            "1.2.3.4:000080",
-            "1.2.3.4:-1",
-        };
-        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                if (edge_cfg_parse_addr(bad[i], &ss, &len) != -EINVAL)
-                        TEST_FAIL_AT("accepted \"%s\"", bad[i]);
-        }
-        ASSERT_EQ(edge_cfg_parse_addr(NULL, &ss, &len), -EINVAL);
-}
-
 TEST(load_file)
 {
         char path[] = "/tmp/sluice-test-edge-cfg-XXXXXX";

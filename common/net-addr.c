@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Listen addresses and upstream/control URLs from configuration files (net-addr.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <strings.h>
+
+#include "net-addr.h"
+
+/* "digits" of 1..5 bytes → port, or -1. */
+static long port_parse(const char *s)
+{
+        long port = 0;
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 5)
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -1;
+                port = port * 10 + (s[i] - '0');
+        }
+        return port > 65535 ? -1 : port;
+}
+
+int net_addr_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len)
+{
+        char host[NET_ADDR_TEXT_MAX + 1];
+        const char *sep, *hs, *port_s;
+        bool v6;
+        long port;
+        size_t hl;
+
+        if (!s)
+                return -EINVAL;
+        if (strnlen(s, NET_ADDR_TEXT_MAX + 1) > NET_ADDR_TEXT_MAX)
+                return -E2BIG;
+        v6 = s[0] == '[';
+        if (v6) {
+                sep = strchr(s, ']');
+                if (!sep || sep[1] != ':')
+                        return -EINVAL;
+                hs = s + 1;
+                port_s = sep + 2;
+        } else {
+                sep = strrchr(s, ':');
+                if (!sep || memchr(s, ':', (size_t)(sep - s)))
+                        return -EINVAL;
+                hs = s;
+                port_s = sep + 1;
+        }
+        hl = (size_t)(sep - hs);
+        memcpy(host, hs, hl); /* hl < strlen(s) <= NET_ADDR_TEXT_MAX */
+        host[hl] = '\0';
+        port = port_parse(port_s);
+        if (port < 0)
+                return -EINVAL;
+
+        memset(ret, 0, sizeof(*ret));
+        if (v6) {
+                struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ret;
+                a6->sin6_family = AF_INET6;
+                a6->sin6_port = htons((uint16_t)port);
+                if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+                        return -EINVAL;
+                *ret_len = sizeof(*a6);
+                return 0;
+        }
+        struct sockaddr_in *a4 = (struct sockaddr_in *)ret;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        /* ":8080" listens on every IPv4 address; "[::]:8080" is the IPv6 spelling. */
+        if (host[0] == '\0')
+                a4->sin_addr.s_addr = htonl(INADDR_ANY);
+        else if (!strcasecmp(host, "localhost"))
+                a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+                return -EINVAL;
+        *ret_len = sizeof(*a4);
+        return 0;
+}
+
+bool net_url_ok(const char *u)
+{
+        const char *rest;
+
+        if (!u || strnlen(u, NET_URL_MAX + 1) > NET_URL_MAX)
+                return false;
+        if (!strncasecmp(u, "http://", 7))
+                rest = u + 7;
+        else if (!strncasecmp(u, "https://", 8))
+                rest = u + 8;
+        else
+                return false;
+        if (!*rest || *rest == '/')
+                return false;
+        for (const char *p = u; *p; p++)
+                if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' ||
+                    *p == '>' || *p == '\\')
+                        return false;
+        return true;
+}

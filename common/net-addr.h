@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+/*
+ * The address and URL forms the daemons' configurations accept, parsed one way everywhere.
+ *
+ * Listen addresses: "host:port" with a dotted IPv4 host or "localhost", "[v6]:port", or
+ * ":port" (every IPv4 address). The port is 0..65535 in at most five digits (0: the kernel
+ * picks one). A bare IPv6 address without brackets is refused: its port would be ambiguous.
+ * Host names other than "localhost" are refused: a listener binds to an address, and a name
+ * resolved at start-up would silently move.
+ *
+ * URLs: "http://" or "https://" (any case), a non-empty authority, and no byte a URL never
+ * carries unescaped (controls, space, '"', '<', '>', '\'). Nothing is resolved.
+ */
+
+#define NET_ADDR_TEXT_MAX 64   /* longest listen address accepted ("[v6]:port" fits) */
+#define NET_URL_MAX       2048 /* longest URL accepted */
+
+/*
+ * Parse a listen address s into *ret (zeroed first) and its length into *ret_len.
+ * Returns 0; -EINVAL when s is NULL or not one of the forms above; -E2BIG when longer than
+ * NET_ADDR_TEXT_MAX. Nothing is allocated.
+ */
+int net_addr_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
+
+/* Whether u is an http:// or https:// URL as above, at most NET_URL_MAX bytes. NULL: false. */
+bool net_url_ok(const char *u);

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "tests.h"
+#include "net-addr.h"
+
+TEST(ipv4_forms)
+{
+        struct sockaddr_storage ss;
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        socklen_t len = 0;
+        char buf[64];
+
+        ASSERT_EQ(net_addr_parse("127.0.0.1:8081", &ss, &len), 0);
+        ASSERT_EQ(ss.ss_family, AF_INET);
+        ASSERT_EQ(len, sizeof(struct sockaddr_in));
+        ASSERT_EQ(ntohs(a4->sin_port), 8081);
+        ASSERT_STREQ(inet_ntop(AF_INET, &a4->sin_addr, buf, sizeof(buf)), "127.0.0.1");
+
+        ASSERT_EQ(net_addr_parse(":80", &ss, &len), 0);
+        ASSERT_EQ(a4->sin_addr.s_addr, htonl(INADDR_ANY));
+        ASSERT_EQ(ntohs(a4->sin_port), 80);
+        ASSERT_EQ(net_addr_parse("localhost:1", &ss, &len), 0);
+        ASSERT_EQ(a4->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+        ASSERT_EQ(net_addr_parse("LocalHost:1", &ss, &len), 0);
+        ASSERT_EQ(a4->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+        /* Port 0: the kernel picks one (tests use it). */
+        ASSERT_EQ(net_addr_parse("127.0.0.1:0", &ss, &len), 0);
+        ASSERT_EQ(ntohs(a4->sin_port), 0);
+        ASSERT_EQ(net_addr_parse("0.0.0.0:65535", &ss, &len), 0);
+        ASSERT_EQ(ntohs(a4->sin_port), 65535);
+}
+
+TEST(ipv6_forms)
+{
+        struct sockaddr_storage ss;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        socklen_t len = 0;
+        char buf[64];
+
+        ASSERT_EQ(net_addr_parse("[2001:db8::1]:443", &ss, &len), 0);
+        ASSERT_EQ(ss.ss_family, AF_INET6);
+        ASSERT_EQ(len, sizeof(struct sockaddr_in6));
+        ASSERT_EQ(ntohs(a6->sin6_port), 443);
+        ASSERT_STREQ(inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof(buf)), "2001:db8::1");
+        ASSERT_EQ(net_addr_parse("[::]:65535", &ss, &len), 0);
+        ASSERT_TRUE(IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr));
+        ASSERT_EQ(net_addr_parse("[::ffff:10.0.0.1]:8", &ss, &len), 0);
+        ASSERT_TRUE(IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr));
+}
+
+TEST(refusals)
+{
+        static const char *const bad[] = {
+                "",
+                ":",
+                "1.2.3.4",
+                "1.2.3.4:",
+                "1.2.3.4:65536",
+                "1.2.3.4:99999",
+                "1.2.3.4:+80",
+                "1.2.3.4:80a",
+                "1.2.3.4: 80",
+                "1.2.3.4:000080",
+                "1.2.3.4:-1",
+                "::1:80",
+                "[::1]80",
+                "[::1]:",
+                "[1.2.3.4]:80",
+                "[::1:80",
+                "[]:80",
+                "host.example:80",
+                "1.2.3:80",
+                "1.2.3.4.5:80",
+                " 1.2.3.4:80",
+        };
+        struct sockaddr_storage ss;
+        socklen_t len;
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                if (net_addr_parse(bad[i], &ss, &len) != -EINVAL)
+                        TEST_FAIL_AT("accepted \"%s\"", bad[i]);
+        }
+        ASSERT_EQ(net_addr_parse(NULL, &ss, &len), -EINVAL);
+}
+
+TEST(length_limit)
+{
+        struct sockaddr_storage ss;
+        socklen_t len;
+        char s[NET_ADDR_TEXT_MAX + 32];
+
+        /* At the limit the form decides; one byte over is refused before any parsing. */
+        memset(s, '0', sizeof(s));
+        memcpy(s, "[::1]:", 6);
+        s[NET_ADDR_TEXT_MAX] = '\0';
+        ASSERT_EQ(net_addr_parse(s, &ss, &len), -EINVAL);
+        s[NET_ADDR_TEXT_MAX] = '0';
+        s[NET_ADDR_TEXT_MAX + 1] = '\0';
+        ASSERT_EQ(net_addr_parse(s, &ss, &len), -E2BIG);
+        /* A host part longer than any address, well within the limit otherwise. */
+        memset(s, '1', 60);
+        memcpy(s + 60, ":80", 4);
+        ASSERT_EQ(net_addr_parse(s, &ss, &len), -EINVAL);
+}
+
+TEST(urls)
+{
+        ASSERT_TRUE(net_url_ok("http://origin.example:9000"));
+        ASSERT_TRUE(net_url_ok("https://control.example/"));
+        ASSERT_TRUE(net_url_ok("HTTP://127.0.0.1:7000/base/path"));
+        ASSERT_TRUE(net_url_ok("http://[::1]:8080"));
+
+        ASSERT_TRUE(!net_url_ok(NULL));
+        ASSERT_TRUE(!net_url_ok(""));
+        ASSERT_TRUE(!net_url_ok("http://"));
+        ASSERT_TRUE(!net_url_ok("https:///path"));
+        ASSERT_TRUE(!net_url_ok("ftp://origin.example"));
+        ASSERT_TRUE(!net_url_ok("origin.example:9000"));
+        ASSERT_TRUE(!net_url_ok("http://a b"));
+        ASSERT_TRUE(!net_url_ok("http://a\tb"));
+        ASSERT_TRUE(!net_url_ok("http://a\"b"));
+        ASSERT_TRUE(!net_url_ok("http://a<b>"));
+        ASSERT_TRUE(!net_url_ok("http://a\\b"));
+        ASSERT_TRUE(!net_url_ok("http://a\x7f"));
+
+        static char long_url[NET_URL_MAX + 2];
+        memset(long_url, 'a', sizeof(long_url) - 1);
+        memcpy(long_url, "http://h/", 9);
+        long_url[NET_URL_MAX] = '\0';
+        ASSERT_TRUE(net_url_ok(long_url));
+        long_url[NET_URL_MAX] = 'a';
+        ASSERT_TRUE(!net_url_ok(long_url));
+}
+
+TEST_MAIN()
