@@ -111,6 +111,16 @@ class Server:
 class Nginx(Server):
     name = "nginx"
 
+    def http_extra(self):
+        """Directives added to the http block (TLS settings in tls_bench)."""
+        return ""
+
+    def server_blocks(self):
+        return f"  server {{ listen 127.0.0.1:{self.port} reuseport; root {self.root}; }}\n"
+
+    def wait_ready(self):
+        wait_port(self.port)
+
     def start(self, work):
         conf = os.path.join(work, f"nginx-{self.port}.conf")
         with open(conf, "w") as f:
@@ -126,26 +136,31 @@ http {{
   open_file_cache max=10000 inactive=60s; open_file_cache_valid 60s;
   keepalive_requests 1000000; keepalive_timeout 120s;
   types {{ video/iso.segment m4s; video/mp4 mp4; }}
-  server {{ listen 127.0.0.1:{self.port} reuseport; root {self.root}; }}
-}}
-""")
+""" + self.http_extra() + self.server_blocks() + "}\n")
         self.proc = subprocess.Popen(self.taskset() + ["nginx", "-c", conf, "-p", work],
                                      start_new_session=True)
-        wait_port(self.port)
+        self.wait_ready()
 
 
 class H2o(Server):
     name = "h2o"
 
+    def listeners(self):
+        return f"""listen:
+  host: 127.0.0.1
+  port: {self.port}
+"""
+
+    def wait_ready(self):
+        wait_port(self.port)
+
     def start(self, work):
         conf = os.path.join(work, f"h2o-{self.port}.conf")
         with open(conf, "w") as f:
-            f.write(f"""listen:
-  host: 127.0.0.1
-  port: {self.port}
-num-threads: {self.workers}
+            f.write(self.listeners() + f"""num-threads: {self.workers}
 max-connections: 20000
 http1-request-timeout: 120
+http2-idle-timeout: 120
 hosts:
   default:
     paths:
@@ -154,12 +169,18 @@ hosts:
 """)
         self.proc = subprocess.Popen(self.taskset() + ["h2o", "-c", conf], start_new_session=True,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.port)
+        self.wait_ready()
 
 
 class Sluice(Server):
     name = "sluice"
     binary = None
+
+    def listeners(self):
+        return f'listen: ["127.0.0.1:{self.port}"]\n'
+
+    def wait_ready(self):
+        wait_port(self.port)
 
     def start(self, work):
         self.admin_port = free_port()
@@ -170,8 +191,7 @@ class Sluice(Server):
             f.write("bench-admin-token\n")
         conf = os.path.join(work, f"sluice-{self.port}.yaml")
         with open(conf, "w") as f:
-            f.write(f"""listen: ["127.0.0.1:{self.port}"]
-workers: {self.workers}
+            f.write(self.listeners() + f"""workers: {self.workers}
 admin: {{listen: "127.0.0.1:{self.admin_port}", token_file: {token}}}
 cache: {{dir: {cache}, max_size: 4G}}
 limits: {{max_connections: 20000, idle_timeout: 120s}}
@@ -181,7 +201,7 @@ tokens: {{required: false}}
         self.proc = subprocess.Popen(self.taskset() + [self.binary, "--config", conf],
                                      start_new_session=True)
         wait_port(self.admin_port)
-        wait_port(self.port)
+        self.wait_ready()
         for name, path in self.files.items():
             with open(path, "rb") as f:
                 body = f.read()

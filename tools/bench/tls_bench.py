@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hit_bench as hb  # noqa: E402  (shared helpers: ports, /proc CPU, wrk parsing)
@@ -68,109 +67,60 @@ class TlsServer(hb.Server):
         return f"https://127.0.0.1:{self.tls_port}/{path}"
 
 
-class Nginx(TlsServer):
-    name = "nginx"
+MOZILLA_INTERMEDIATE = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                        "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                        "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                        "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384")
 
-    def start(self, work):
-        conf = os.path.join(work, f"nginx-{self.port}.conf")
-        # Mozilla intermediate, as the edge uses; h2c needs its own server block in nginx.
-        with open(conf, "w") as f:
-            f.write(f"""daemon off;
-worker_processes {self.workers};
-pid {work}/nginx-{self.port}.pid;
-error_log {work}/nginx-error.log warn;
-worker_rlimit_nofile 65536;
-events {{ worker_connections 20000; multi_accept on; }}
-http {{
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  open_file_cache max=10000 inactive=60s; open_file_cache_valid 60s;
-  keepalive_requests 1000000; keepalive_timeout 120s;
-  types {{ video/iso.segment m4s; video/mp4 mp4; }}
-  ssl_protocols TLSv1.2 TLSv1.3;
-  ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384;
+
+class Nginx(TlsServer, hb.Nginx):
+    """hit_bench's nginx with Mozilla intermediate TLS; h2c needs its own server block."""
+
+    def http_extra(self):
+        return f"""  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_ciphers {MOZILLA_INTERMEDIATE};
   ssl_prefer_server_ciphers off;
   ssl_session_cache shared:SSL:10m;
-  server {{ listen 127.0.0.1:{self.tls_port} ssl http2 reuseport; root {self.root};
+"""
+
+    def server_blocks(self):
+        return f"""  server {{ listen 127.0.0.1:{self.tls_port} ssl http2 reuseport; root {self.root};
            ssl_certificate {self.cert}; ssl_certificate_key {self.key}; }}
   server {{ listen 127.0.0.1:{self.port} http2 reuseport; root {self.root}; }}
-}}
-""")
-        self.proc = subprocess.Popen(self.taskset() + ["nginx", "-c", conf, "-p", work],
-                                     start_new_session=True)
+"""
+
+    def wait_ready(self):
         hb.wait_port(self.port)
         hb.wait_port(self.tls_port)
 
 
-class H2o(TlsServer):
-    name = "h2o"
-
-    def start(self, work):
-        conf = os.path.join(work, f"h2o-{self.port}.conf")
-        with open(conf, "w") as f:
-            f.write(f"""listen:
-  host: 127.0.0.1
-  port: {self.port}
-listen:
+class H2o(TlsServer, hb.H2o):
+    def listeners(self):
+        return super().listeners() + f"""listen:
   host: 127.0.0.1
   port: {self.tls_port}
   ssl:
     certificate-file: {self.cert}
     key-file: {self.key}
     minimum-version: TLSv1.2
-    cipher-suite: ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384
-num-threads: {self.workers}
-max-connections: 20000
-http1-request-timeout: 120
-http2-idle-timeout: 120
-hosts:
-  default:
-    paths:
-      /:
-        file.dir: {self.root}
-""")
-        self.proc = subprocess.Popen(self.taskset() + ["h2o", "-c", conf], start_new_session=True,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cipher-suite: {MOZILLA_INTERMEDIATE}
+"""
+
+    def wait_ready(self):
         hb.wait_port(self.port)
         hb.wait_port(self.tls_port)
 
 
-class Sluice(TlsServer):
-    name = "sluice"
-    binary = None
+class Sluice(TlsServer, hb.Sluice):
+    def listeners(self):
+        return super().listeners() + (
+            f'tls: [{{listen: "127.0.0.1:{self.tls_port}", '
+            f'certs: [{{cert: {self.cert}, key: {self.key}}}]}}]\n'
+            "http2: {cleartext: true}\n")
 
-    def start(self, work):
-        self.admin_port = hb.free_port()
-        cache = os.path.join(work, f"sluice-cache-{self.port}")
-        os.makedirs(cache, exist_ok=True)
-        token = os.path.join(work, "admin.token")
-        with open(token, "w") as f:
-            f.write("bench-admin-token\n")
-        conf = os.path.join(work, f"sluice-{self.port}.yaml")
-        with open(conf, "w") as f:
-            f.write(f"""listen: ["127.0.0.1:{self.port}"]
-tls: [{{listen: "127.0.0.1:{self.tls_port}", certs: [{{cert: {self.cert}, key: {self.key}}}]}}]
-http2: {{cleartext: true}}
-workers: {self.workers}
-admin: {{listen: "127.0.0.1:{self.admin_port}", token_file: {token}}}
-cache: {{dir: {cache}, max_size: 4G}}
-limits: {{max_connections: 20000, idle_timeout: 120s}}
-log: {{level: warn}}
-tokens: {{required: false}}
-""")
-        self.proc = subprocess.Popen(self.taskset() + [self.binary, "--config", conf],
-                                     start_new_session=True)
-        hb.wait_port(self.admin_port)
+    def wait_ready(self):
         hb.wait_port(self.port)
         hb.wait_port(self.tls_port, deadline=5.0)
-        for name, path in self.files.items():
-            with open(path, "rb") as f:
-                body = f.read()
-            req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}/admin/objects/{name}",
-                                         data=body, method="PUT",
-                                         headers={"Authorization": "Bearer bench-admin-token"})
-            with urllib.request.urlopen(req) as r:
-                assert r.status in (200, 201, 204), r.status
 
 
 def verify(server, scenario, name, path):
