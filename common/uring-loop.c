@@ -484,6 +484,17 @@ int uring_loop_poll(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, 
         return 0;
 }
 
+int uring_loop_send(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, const void *buf,
+                    size_t len, int flags)
+{
+        struct io_uring_sqe *sqe = uring_loop_sqe(loop, slot, op);
+
+        if (!sqe)
+                return -EBUSY;
+        io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL);
+        return 0;
+}
+
 int uring_loop_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, void *buf,
                     unsigned len)
 {

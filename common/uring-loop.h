@@ -127,6 +127,14 @@ int uring_loop_accept_multishot(struct uring_loop *loop, uint32_t slot, uint8_t 
 int uring_loop_recv_multishot(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd);
 /* One-shot poll (POLLOUT etc.); cqe->res is the revents mask or -errno. */
 int uring_loop_poll(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, unsigned events);
+/*
+ * send(2) of buf[0..len) on a socket with flags (MSG_MORE, ...; MSG_NOSIGNAL is added). buf
+ * belongs to the operation until its CQE; cqe->res is the number of bytes sent, which may be
+ * fewer than len on a stream socket (send the rest with a new operation), or -errno. A full
+ * socket does not fail the operation: the kernel waits for room.
+ */
+int uring_loop_send(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, const void *buf,
+                    size_t len, int flags);
 /* read(2) of buf[0..len) (eventfd, signalfd); buf belongs to the operation until its CQE. */
 int uring_loop_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, void *buf,
                     unsigned len);

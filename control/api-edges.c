@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Edges: heartbeats (health, load, holdings), fill plans, and admin registration.
+ * Edges: signed heartbeats (health, load, holdings), fill plans, and admin registration.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "metrics.h"
+#include "req-sign.h"
+#include "uring-loop.h"
 
 #include "api.h"
 #include "cache.h"
+#include "edge-auth.h"
 #include "pgdb.h"
 #include "ctl-cfg.h"
 #include "ctl.h"
@@ -38,15 +44,17 @@ static bool num_ok(json_t *o, const char *key, double max)
 
 /*
  * POST /v1/edges/<id>/heartbeat {"load": 0..1, "bytes_served", "disk_used", "disk_total",
- * "titles": [asset ids held], "digest"}. Unknown edges get 404: registration is an admin act.
+ * "titles": [asset ids held], "digest"}, signed by the edge with its own secret
+ * (common/req-sign.h): 401 without a signature, with a bad one, a signed time outside
+ * heartbeat_skew, or one not newer than the last accepted (checked in the same statement that
+ * stores it). Unknown edges get 404: registration is an admin act. 204 when stored.
  */
 static void heartbeat_done(void *userdata, int err, const struct pgdb_res *res)
 {
         struct ctl_req *rq = userdata;
-        const char *v = err == 0 ? pgdb_res_value(res, 0, 0, NULL) : NULL;
 
-        if (!v) {
-                ctl_reply_db_error(rq, err < 0 ? err : -EIO, res);
+        if (err < 0) {
+                ctl_reply_db_error(rq, err, res);
                 return;
         }
         /* An edge coming (back) to life should take clients now, not a TTL later; done once
@@ -54,13 +62,15 @@ static void heartbeat_done(void *userdata, int err, const struct pgdb_res *res)
          * edge leaves the snapshot alone. */
         if (!ctl_cache_edge_healthy(rq->ctl->cache, rq->arg[0]))
                 ctl_cache_edges_forget(rq->ctl->cache);
-        ctl_reply(rq, 200, "application/json", v, strlen(v), NULL);
+        ctl_reply(rq, 204, NULL, NULL, 0, NULL);
 }
 
-void api_heartbeat(struct ctl_req *rq)
+/* The signature holds: check the body and store it. */
+static void heartbeat_ingest(struct ctl_req *rq, int64_t signed_ms)
 {
         struct ctl *ctl = rq->ctl;
         json_t *body = NULL, *titles;
+        char ts[24];
         char *s;
         int r;
 
@@ -81,9 +91,94 @@ void api_heartbeat(struct ctl_req *rq)
         if (!s)
                 return;
         metrics_add(ctl->m.heartbeats, 1);
-        const char *params[] = {rq->arg[0], s};
-        r = pgdb_exec(ctl->db, ctl->st.heartbeat, params, 2, heartbeat_done, rq);
+        snprintf(ts, sizeof(ts), "%" PRId64, signed_ms);
+        const char *params[] = {rq->arg[0], s, ts};
+        r = pgdb_exec(ctl->db, ctl->st.heartbeat, params, 3, heartbeat_done, rq);
         free(s);
+        if (r < 0)
+                ctl_reply_db_error(rq, r, NULL);
+}
+
+static void heartbeat_refuse(struct ctl_req *rq, const char *detail)
+{
+        metrics_add(rq->ctl->m.heartbeat_refusals, 1);
+        ctl_reply_error(rq, 401, "unauthorized", detail);
+}
+
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void secret_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct ctl_req *rq = userdata;
+        struct ctl *ctl = rq->ctl;
+        const char *v = err == 0 ? pgdb_res_value(res, 0, 0, NULL) : NULL;
+        json_t *o, *sec;
+        int64_t t = -1;
+        int ok;
+
+        if (!v) {
+                ctl_reply_db_error(rq, err < 0 ? err : -EIO, res);
+                return;
+        }
+        (void)edge_auth_time(rq, &t); /* checked by the handler; the request is unchanged */
+        o = json_loads(v, 0, NULL);
+        sec = json_object_get(o, "secret");
+        const char *secret = json_is_string(sec) ? json_string_value(sec) : "";
+        size_t len = json_is_string(sec) ? json_string_length(sec) : 0;
+        edge_auth_put(ctl->edge_auth, rq->arg[0], secret, len, uring_loop_now_ms(ctl->loop));
+        ok = len && edge_auth_verify(secret, len, rq, t) == 0;
+        /* jansson does not wipe freed strings: clear the copy before it goes. */
+        if (len)
+                OPENSSL_cleanse((char *)json_string_value(sec), len);
+        json_decref(o);
+        if (!len)
+                heartbeat_refuse(rq, "no heartbeat secret is registered for this edge "
+                                     "(register it again)");
+        else if (!ok)
+                heartbeat_refuse(rq, "bad heartbeat signature");
+        else
+                heartbeat_ingest(rq, t);
+}
+
+void api_heartbeat(struct ctl_req *rq)
+{
+        struct ctl *ctl = rq->ctl;
+        int64_t t = -1, now;
+        int r;
+
+        r = edge_auth_time(rq, &t);
+        if (r == -ENOKEY) {
+                heartbeat_refuse(rq, "heartbeats must be signed (" REQ_SIGN_TIME_HEADER ", "
+                                 REQ_SIGN_SIG_HEADER ")");
+                return;
+        }
+        if (r < 0) {
+                heartbeat_refuse(rq, "malformed " REQ_SIGN_TIME_HEADER);
+                return;
+        }
+        now = wall_ms();
+        if (t > now + ctl->cfg->heartbeat_skew_ms || t < now - ctl->cfg->heartbeat_skew_ms) {
+                heartbeat_refuse(rq, "signed time outside heartbeat_skew (stale, replayed, or "
+                                     "a clock off)");
+                return;
+        }
+        r = edge_auth_cached(ctl->edge_auth, rq->arg[0], rq, t, uring_loop_now_ms(ctl->loop));
+        if (r == 0) {
+                heartbeat_ingest(rq, t);
+                return;
+        }
+        if (r == -EPERM) {
+                heartbeat_refuse(rq, "bad heartbeat signature");
+                return;
+        }
+        const char *params[] = {rq->arg[0]};
+        r = pgdb_exec(ctl->db, ctl->st.edge_secret, params, 1, secret_done, rq);
         if (r < 0)
                 ctl_reply_db_error(rq, r, NULL);
 }
@@ -121,30 +216,60 @@ void api_fill_plan(struct ctl_req *rq)
         api_exec_json(rq, ctl->st.fill_plan, params, 5);
 }
 
-/* POST /v1/admin/edges {"id","region","base_url","capacity_mbps"?,"enabled"?} */
+/*
+ * POST /v1/admin/edges {"id","region","base_url","capacity_mbps"?,"enabled"?,"secret"?,
+ * "rotate_secret"?}. The edge's heartbeat secret: "secret" sets it; else control makes one
+ * for an edge that has none (or, with "rotate_secret": true, replaces it) and answers it once
+ * in "secret" — the operator copies it into the edge's control.secret_file.
+ */
 void api_admin_edge(struct ctl_req *rq)
 {
-        json_t *body = NULL;
+        json_t *body = NULL, *given, *rotate;
+        char made[2 * 32 + 1];
+        const char *secret;
+        bool replace;
         char *s;
 
         if (ctl_body_json(rq, 2, &body) < 0)
                 return;
+        given = json_object_get(body, "secret");
+        rotate = json_object_get(body, "rotate_secret");
         if (!json_is_string(json_object_get(body, "id")) ||
             !json_is_string(json_object_get(body, "region")) ||
             !json_is_string(json_object_get(body, "base_url")) ||
-            !num_ok(body, "capacity_mbps", 1e9)) {
+            !num_ok(body, "capacity_mbps", 1e9) || (rotate && !json_is_boolean(rotate)) ||
+            (given && (!json_is_string(given) ||
+                       !req_sign_secret_ok(json_string_value(given), json_string_length(given)) ||
+                       json_is_true(rotate)))) {
                 json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request",
                                 "need \"id\", \"region\", \"base_url\", optional "
-                                "\"capacity_mbps\"");
+                                "\"capacity_mbps\", \"secret\" (32 to 128 visible ASCII "
+                                "characters) or \"rotate_secret\": true");
                 return;
         }
-        s = dump(rq, body);
-        json_decref(body);
-        if (!s)
+        if (api_random_hex(made, 32) < 0) {
+                json_decref(body);
+                ctl_reply_error(rq, 500, "internal", "cannot make a secret");
                 return;
+        }
+        replace = given || json_is_true(rotate);
+        secret = given ? json_string_value(given) : made;
+        /* The secret is a parameter of its own, never part of the stored document. */
+        json_object_del(body, "rotate_secret");
+        s = json_dumps(body, JSON_COMPACT);
+        if (!s) {
+                json_decref(body);
+                OPENSSL_cleanse(made, sizeof(made));
+                ctl_reply_error(rq, 500, "internal", "out of memory");
+                return;
+        }
         ctl_cache_edges_forget(rq->ctl->cache);
-        const char *params[] = {s};
-        api_exec_json(rq, rq->ctl->st.edge_register, params, 1);
+        edge_auth_forget(rq->ctl->edge_auth, json_string_value(json_object_get(body, "id")));
+        const char *params[] = {s, secret, replace ? "true" : "false", given ? "false" : "true"};
+        api_exec_json(rq, rq->ctl->st.edge_register, params, 4);
+        OPENSSL_cleanse(made, sizeof(made));
+        OPENSSL_cleanse(s, strlen(s));
         free(s);
+        json_decref(body);
 }

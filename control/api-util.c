@@ -52,8 +52,10 @@ static const struct stmt_def stmt_defs[] = {
         ST(search, "SELECT sluice_search($1, $2::bigint, $3, $4::integer)", 4),
         ST(title_details, "SELECT sluice_title_details($1, $2::bigint, $3)", 3),
         ST(profile_create, "SELECT sluice_profile_create($1, $2::boolean, $3::integer)", 3),
-        ST(edge_register, "SELECT sluice_edge_register($1::jsonb)", 1),
-        ST(heartbeat, "SELECT sluice_heartbeat($1, $2::jsonb)", 2),
+        ST(edge_register, "SELECT sluice_edge_register($1::jsonb, $2, $3::boolean, $4::boolean)",
+           4),
+        ST(edge_secret, "SELECT sluice_edge_secret($1)", 1),
+        ST(heartbeat, "SELECT sluice_heartbeat_signed($1, $2::jsonb, $3::bigint)", 3),
         ST(fill_plan, "SELECT sluice_fill_plan($1, $2, $3::double precision, "
                       "$4::double precision, $5::integer)", 5),
         ST(token_keys, "SELECT sluice_token_keys()", 0),

@@ -103,6 +103,16 @@ static const struct cfg_field root_fields[] = {
         {.key = "heartbeat_period", .type = CFG_DURATION,
          .offset = offsetof(struct ctl_cfg, heartbeat_period_ms), .min = SEC(1), .max = SEC(3600),
          .def = "5s"},
+        /* A signed heartbeat is refused when its time is further than this from ours: it
+         * bounds how long a captured one could be replayed (the database refuses a time not
+         * newer than the last accepted anyway) and how far an edge's clock may drift. */
+        {.key = "heartbeat_skew", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg, heartbeat_skew_ms), .min = SEC(1), .max = SEC(600),
+         .def = "30s"},
+        /* A secret replaced through another instance still verifies here for this long. */
+        {.key = "edge_secret_ttl", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg, edge_secret_ttl_ms), .min = 0, .max = SEC(3600),
+         .def = "60s"},
         {.key = "steering_ttl", .type = CFG_DURATION,
          .offset = offsetof(struct ctl_cfg, steering_ttl_ms), .min = SEC(1), .max = SEC(3600),
          .def = "10s"},

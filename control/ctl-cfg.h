@@ -56,6 +56,8 @@ struct ctl_cfg {
         char *origin_url;                /* origin base for fill plans */
         int64_t session_ttl_ms;
         int64_t heartbeat_period_ms;
+        int64_t heartbeat_skew_ms;       /* signed time of a heartbeat vs this clock */
+        int64_t edge_secret_ttl_ms;      /* how long a fetched edge secret is reused */
         int64_t steering_ttl_ms;
         int64_t cache_ttl_ms;            /* warm data reuse; 0 disables */
         int64_t max_body;                /* request body bytes */

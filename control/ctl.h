@@ -20,6 +20,7 @@ struct geo_table;
 struct ctl_cfg;
 struct ctl_server;
 struct ctl_cache;
+struct edge_auth;
 struct metrics_reg;
 struct metric;
 
@@ -44,6 +45,7 @@ struct ctl_metrics {
         struct metric *licences;    /* ClearKey licences with keys */
         struct metric *licence_refusals;
         struct metric *heartbeats;
+        struct metric *heartbeat_refusals; /* 401s: unsigned, bad signature, stale */
         struct metric *reports;
         struct metric *db_connected; /* pool connections up (set when rendering) */
         struct metric *db_pending;   /* queries queued or running */
@@ -54,7 +56,7 @@ struct ctl_stmts {
         int register_title, set_licences, playback, session_view, license_key, report;
         int continue_watching, browse, trending, genres, search, title_details, profile_create;
         int profile_get, edge_register, edge_list, heartbeat, fill_plan, token_keys, token_rotate;
-        int partitions, country_region, session_lite, asset_get, edges_view;
+        int partitions, country_region, session_lite, asset_get, edges_view, edge_secret;
 };
 
 struct ctl {
@@ -71,6 +73,7 @@ struct ctl {
         struct ctl_stmts st;
         struct ctl_server *srv;
         struct ctl_cache *cache;   /* warm data for manifests and steering */
+        struct edge_auth *edge_auth; /* edges' heartbeat secrets, recently fetched */
         bool draining;
 };
 

@@ -24,6 +24,7 @@
 #include "cache.h"
 #include "ctl-cfg.h"
 #include "ctl.h"
+#include "edge-auth.h"
 #include "migrate.h"
 #include "pgdb.h"
 #include "server.h"
@@ -135,13 +136,18 @@ static int metrics_setup(struct ctl_metrics *m)
                                                   "ClearKey requests refused", NULL);
         m->heartbeats = metrics_counter_new(m->reg, "sluice_control_heartbeats_total",
                                             "Edge heartbeats received", NULL);
+        m->heartbeat_refusals = metrics_counter_new(m->reg,
+                                                    "sluice_control_heartbeat_refusals_total",
+                                                    "Heartbeats refused as unsigned, badly "
+                                                    "signed or stale",
+                                                    NULL);
         m->reports = metrics_counter_new(m->reg, "sluice_control_reports_total",
                                          "Playback reports received", NULL);
         m->db_connected = metrics_gauge_new(m->reg, "sluice_control_db_connections",
                                             "PostgreSQL connections up in the pool", NULL);
         m->db_pending = metrics_gauge_new(m->reg, "sluice_control_db_pending",
                                           "Queries queued or running", NULL);
-        return m->latency && m->reports && m->db_pending ? 0 : -ENOMEM;
+        return m->latency && m->reports && m->db_pending && m->heartbeat_refusals ? 0 : -ENOMEM;
 }
 
 static void reload(struct ctl *ctl)
@@ -377,6 +383,8 @@ int main(int argc, char **argv)
                 goto out;
         }
         r = ctl_cache_new((uint64_t)ctl->cfg->cache_ttl_ms, &ctl->cache);
+        if (r == 0)
+                r = edge_auth_new((uint64_t)ctl->cfg->edge_secret_ttl_ms, &ctl->edge_auth);
         if (r < 0) {
                 log_error("out of memory");
                 goto out;
@@ -423,6 +431,7 @@ out:
         if (ctl->loop)
                 uring_loop_free(ctl->loop);
         ctl_cache_free(ctl->cache);
+        edge_auth_free(ctl->edge_auth);
         geo_table_free(ctl->geo);
         geo_table_free(ctl->trusted);
         OPENSSL_cleanse(&ctl->keys, sizeof(ctl->keys));

@@ -436,6 +436,7 @@ void ctl_reply_db_error(struct ctl_req *rq, int err, const struct pgdb_res *res)
         if (!strncmp(state, "SL", 2)) {
                 int status = (int)strtol(state + 2, NULL, 10);
                 const char *e = status == 400   ? "bad_request"
+                                : status == 401 ? "unauthorized"
                                 : status == 403 ? "forbidden"
                                 : status == 404 ? "not_found"
                                 : status == 409 ? "conflict"

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "bug.h"
@@ -198,8 +197,11 @@ static void response_reset(struct conn *c)
         }
         if (c->mw)
                 miss_release(c);
-        free(c->out);
-        c->out = NULL;
+        /* A ring send in flight still owns c->out: free_conn() frees it. */
+        if (!c->send_armed) {
+                free(c->out);
+                c->out = NULL;
+        }
         c->out_len = c->out_off = 0;
         c->body_off = c->body_end = 0;
 }
@@ -209,6 +211,7 @@ static void free_conn(struct uring_loop *loop, void *owner)
         struct conn *c = owner;
 
         (void)close(c->fd);
+        free(c->out);
         free(c);
 }
 
@@ -612,8 +615,11 @@ static int flush_out(struct conn *c)
         return 1;
 }
 
-/* The next body bytes are not written by the fill yet: its progress kicks conn_output_resume. */
-static void wait_fill(struct conn *c)
+/*
+ * The response goes on outside the input path (a ring send, a fill, room in the socket): park
+ * the connection in CONN_SEND, or push the send-progress deadline on.
+ */
+static void send_wait(struct conn *c)
 {
         if (c->state != CONN_SEND) {
                 if (!c->pending_log)
@@ -640,107 +646,172 @@ static void wait_writable(struct conn *c)
                 }
                 c->poll_armed = true;
         }
-        if (c->state != CONN_SEND) {
-                if (!c->pending_log)
-                        c->pending_log = access_log_detach(&c->w->alog);
-                conn_set_state(c, CONN_SEND);
-        } else {
-                deadline_set(c, c->w->limits.send_timeout_ms);
-        }
+        send_wait(c);
 }
 
-void conn_respond(struct conn *c, const struct conn_resp *r)
+/*
+ * Send the rest of c->out through the ring; MSG_MORE while a file body follows, so the head
+ * and the body's first bytes share a segment. c->out belongs to the operation until
+ * conn_on_send().
+ */
+static int out_submit(struct conn *c)
 {
-        size_t total = r->head_len + r->body_len;
-        struct iovec iov[2];
-        struct msghdr msg;
-        bool file = (r->obj || r->from_fill) && r->len > 0;
-        ssize_t n;
-        int rr;
+        int r = uring_loop_send(c->w->loop, c->slot, EDGE_OP_SEND, c->fd, c->out + c->out_off,
+                                c->out_len - c->out_off, c->body_off < c->body_end ? MSG_MORE : 0);
 
-        c->req_status = r->status;
-        c->req_client = r->client;
-        BUG_ON_HOT(c->has_obj || c->out);
+        if (r == 0)
+                c->send_armed = true;
+        return r;
+}
 
-        memset(&msg, 0, sizeof(msg));
-        iov[0].iov_base = (void *)r->head;
-        iov[0].iov_len = r->head_len;
-        iov[1].iov_base = (void *)r->body;
-        iov[1].iov_len = r->body_len;
-        msg.msg_iov = iov;
-        msg.msg_iovlen = r->body_len ? 2 : 1;
-        if (c->tls) {
-                n = conn_tls_write2(c, r->head, r->head_len, r->body, r->body_len);
-                if (n < 0) {
-                        errno = (int)-n;
-                        n = -1;
-                }
+/*
+ * Keep what is still to write of head a and memory body b, past the first skip bytes of the
+ * two, in c->out (left NULL when nothing is). Returns false when out of memory.
+ */
+static bool out_take(struct conn *c, const char *a, size_t alen, const char *b, size_t blen,
+                     size_t skip)
+{
+        size_t rest = alen + blen - skip;
+        char *p;
+
+        if (rest == 0)
+                return true;
+        if (rest > UINT32_MAX)
+                return false;
+        p = malloc(rest);
+        if (!p)
+                return false;
+        if (skip < alen) {
+                memcpy(p, a + skip, alen - skip);
+                if (blen)
+                        memcpy(p + alen - skip, b, blen);
         } else {
-                do
-                        n = sendmsg(c->fd, &msg,
-                                    MSG_DONTWAIT | MSG_NOSIGNAL | (file ? MSG_MORE : 0));
-                while (n < 0 && errno == EINTR);
+                memcpy(p, b + (skip - alen), rest);
         }
-        if (n < 0 && errno != EAGAIN) {
-                if (r->obj)
-                        store_obj_release(c->w->reader, r->obj);
-                conn_close(c, "send error");
-                return;
-        }
-        if (n < 0)
-                n = 0;
-        c->req_bytes = (uint64_t)n;
+        c->out = p;
+        c->out_len = (uint32_t)rest;
+        c->out_off = 0;
+        return true;
+}
+
+/* The file part of r becomes c's body range (an obj's ownership passes to c). */
+static void body_take(struct conn *c, const struct conn_resp *r)
+{
+        bool file = (r->obj || r->from_fill) && r->len > 0;
 
         if (r->obj) {
                 c->obj = *r->obj;
                 c->has_obj = true;
-                c->body_off = r->off;
-                c->body_end = file ? r->off + r->len : r->off;
         } else if (r->from_fill) {
                 c->obj.fd = r->fill_fd;
                 c->obj.priv = NULL;
-                c->body_off = r->off;
-                c->body_end = file ? r->off + r->len : r->off;
-        }
-        if ((size_t)n < total) {
-                size_t rest = total - (size_t)n;
-                c->out = malloc(rest);
-                if (!c->out) {
-                        conn_close(c, "out of memory");
-                        return;
-                }
-                if ((size_t)n < r->head_len) {
-                        memcpy(c->out, r->head + n, r->head_len - (size_t)n);
-                        if (r->body_len)
-                                memcpy(c->out + r->head_len - (size_t)n, r->body, r->body_len);
-                } else {
-                        memcpy(c->out, r->body + ((size_t)n - r->head_len), rest);
-                }
-                c->out_len = (uint32_t)rest;
-                c->out_off = 0;
-                wait_writable(c);
+        } else {
                 return;
         }
-        rr = flush_out(c);
-        if (rr < 0) {
-                conn_close(c, rr == -EIO && c->mw ? "fill broke off" : "sendfile error");
+        c->body_off = r->off;
+        c->body_end = file ? r->off + r->len : r->off;
+}
+
+/*
+ * Write on from c->out and the body range. When all is out the response is done; resume says
+ * the caller is not the input path, which would otherwise re-arm the receive itself.
+ */
+static void output_step(struct conn *c, bool resume)
+{
+        int r = flush_out(c);
+
+        if (r < 0) {
+                conn_close(c, r == -EIO && c->mw ? "fill broke off" : "send error");
                 return;
         }
-        if (rr == 2) {
-                wait_fill(c);
+        if (r == 2) {
+                send_wait(c);
                 return;
         }
-        if (rr == 0) {
+        if (r == 0) {
                 wait_writable(c);
                 return;
         }
         response_done(c);
+        if (resume)
+                conn_resume_input(c);
+}
+
+/*
+ * Plain sockets: the head (with any memory body) goes through the ring, in the submit that
+ * also waits for the next receives, and the file body follows by sendfile(2) from the send's
+ * completion (conn_on_send) — one system call per small response instead of two. TLS writes
+ * records now and keeps what did not fit for POLLOUT.
+ */
+void conn_respond(struct conn *c, const struct conn_resp *r)
+{
+        size_t sent = 0;
+
+        c->req_status = r->status;
+        c->req_client = r->client;
+        c->req_bytes = 0;
+        BUG_ON_HOT(c->has_obj || c->out || c->send_armed);
+
+        body_take(c, r);
+        if (c->tls) {
+                ssize_t n = conn_tls_write2(c, r->head, r->head_len, r->body, r->body_len);
+                if (n < 0 && n != -EAGAIN) {
+                        conn_close(c, "send error");
+                        return;
+                }
+                sent = n > 0 ? (size_t)n : 0;
+                c->req_bytes = sent;
+        }
+        if (!out_take(c, r->head, r->head_len, r->body, r->body_len, sent)) {
+                conn_close(c, "out of memory");
+                return;
+        }
+        if (!c->out) {
+                output_step(c, false);
+                return;
+        }
+        if (c->tls) {
+                wait_writable(c);
+                return;
+        }
+        if (out_submit(c) < 0) {
+                conn_close(c, "cannot queue send");
+                return;
+        }
+        send_wait(c);
+}
+
+void conn_on_send(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        struct conn *c = owner;
+
+        (void)loop;
+        c->send_armed = false;
+        if (c->state == CONN_CLOSED)
+                return;
+        if (cqe->res <= 0) {
+                conn_close(c, cqe->res == 0 ? "send made no progress" : "send error");
+                return;
+        }
+        c->out_off += (uint32_t)cqe->res;
+        c->req_bytes += (uint64_t)cqe->res;
+        if (c->out_off < c->out_len) {
+                /* The socket took part of it (a slow reader): send the rest. */
+                if (out_submit(c) < 0)
+                        conn_close(c, "cannot queue send");
+                else
+                        send_wait(c);
+                return;
+        }
+        free(c->out);
+        c->out = NULL;
+        c->out_len = c->out_off = 0;
+        output_step(c, true);
 }
 
 void conn_on_pollout(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
 {
         struct conn *c = owner;
-        int r;
 
         if (c->tls && conn_tls_pollout(c))
                 return;
@@ -754,27 +825,13 @@ void conn_on_pollout(struct uring_loop *loop, void *owner, const struct io_uring
                         h2_serve_pollout(c);
                 return;
         }
-        if (c->state != CONN_SEND)
+        if (c->state != CONN_SEND || c->send_armed)
                 return;
         if (cqe->res < 0 && cqe->res != -ECANCELED) {
                 conn_close(c, "poll error");
                 return;
         }
-        r = flush_out(c);
-        if (r < 0) {
-                conn_close(c, r == -EIO && c->mw ? "fill broke off" : "send error");
-                return;
-        }
-        if (r == 2) {
-                wait_fill(c);
-                return;
-        }
-        if (r == 0) {
-                wait_writable(c);
-                return;
-        }
-        response_done(c);
-        conn_resume_input(c);
+        output_step(c, true);
 }
 
 void conn_resume_input(struct conn *c)
@@ -791,23 +848,8 @@ void conn_resume_input(struct conn *c)
 
 void conn_output_resume(struct conn *c)
 {
-        int r;
-
-        if (c->state != CONN_SEND || c->poll_armed || !c->mw)
+        /* A send or poll in flight carries on by itself when it completes. */
+        if (c->state != CONN_SEND || c->poll_armed || c->send_armed || !c->mw)
                 return;
-        r = flush_out(c);
-        if (r < 0) {
-                conn_close(c, r == -EIO ? "fill broke off" : "send error");
-                return;
-        }
-        if (r == 2) {
-                wait_fill(c);
-                return;
-        }
-        if (r == 0) {
-                wait_writable(c);
-                return;
-        }
-        response_done(c);
-        conn_resume_input(c);
+        output_step(c, true);
 }

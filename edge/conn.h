@@ -18,9 +18,11 @@
  * buffers, so an idle keep-alive connection owns no read buffer: a request that arrives whole
  * is parsed and answered straight from the ring's buffer, and only the bytes of an incomplete
  * head (or pipelined requests queued behind a response that is still being written) are kept
- * in c->in. Responses are written synchronously (head with MSG_MORE, then sendfile(2) from
- * the store's fd) until the socket is full; then the rest waits for POLLOUT through the ring.
- * Requests on a connection are answered strictly in order.
+ * in c->in. On a plain socket the response head (and any memory body) is sent through the
+ * ring, batched into the loop's next submit; its completion sends the file body by sendfile(2)
+ * from the store's fd until the socket is full, and the rest waits for POLLOUT through the
+ * ring. TLS writes records directly. Requests on a connection are answered strictly in order:
+ * the next is parsed only once the current response is out.
  */
 
 enum conn_state {
@@ -51,6 +53,7 @@ struct conn {
         bool admin;
         bool recv_armed;
         bool poll_armed;
+        bool send_armed;  /* a ring send owns c->out until its completion */
         bool close_after; /* close once the current response is out */
         bool peer_eof;    /* client half-closed: answer what was read, then close */
         bool processing;  /* inside the input loop (no re-entry) */
@@ -123,7 +126,8 @@ void conn_set_state(struct conn *c, enum conn_state state);
 
 /*
  * Write a response (see struct conn_resp). On return the response is either complete (state
- * moved on) or waiting for POLLOUT (CONN_SEND); the connection may also have been closed —
+ * moved on) or under way (CONN_SEND: a ring send, POLLOUT or fill progress finishes it; on a
+ * plain socket that is the usual case); the connection may also have been closed —
  * check c->state == CONN_CLOSED before touching c (it stays allocated until the handler
  * returns to the loop).
  */
@@ -149,5 +153,6 @@ void conn_drain(struct conn *c);
 /* Loop handlers (registered by the worker). */
 void conn_on_recv(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe);
 void conn_on_pollout(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe);
+void conn_on_send(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe);
 
 const char *conn_state_name(enum conn_state s);

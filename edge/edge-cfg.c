@@ -104,6 +104,8 @@ static const struct cfg_field control_fields[] = {
         {.key = "heartbeat", .type = CFG_DURATION,
          .offset = offsetof(struct edge_cfg_control, heartbeat_ms), .min = 500, .max = 300000,
          .def = "5s"},
+        {.key = "secret_file", .type = CFG_STRING,
+         .offset = offsetof(struct edge_cfg_control, secret_file)},
         {0},
 };
 /* clang-format on */

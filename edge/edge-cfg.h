@@ -46,6 +46,7 @@ struct edge_cfg_control {
         char *edge_id;
         char *region;
         int64_t heartbeat_ms; /* period of POST /v1/edges/<id>/heartbeat */
+        char *secret_file;    /* this edge's heartbeat secret (signs each heartbeat) */
 };
 
 struct edge_cfg_limits {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "hex.h"
 #include "log.h"
 #include "metrics.h"
+#include "req-sign.h"
 
 #include "edge-cfg.h"
 #include "heartbeat.h"
@@ -29,6 +32,7 @@ struct heartbeat {
         pthread_cond_t cond;
         bool stop;
         bool last_ok;
+        long last_status;
 };
 
 struct titles {
@@ -110,26 +114,70 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
         return size * nmemb;
 }
 
+/*
+ * The signature headers of one heartbeat (common/req-sign.h) onto *hdrs: the signed time is
+ * this clock's, in ms, and the signed path the API path control routes on. Returns 0 or
+ * -errno (a list entry could not be added; *hdrs keeps what it has).
+ */
+static int sign(const struct edge_runtime *rt, const char *path, const char *body,
+                struct curl_slist **hdrs)
+{
+        char sig[REQ_SIGN_HEX + 1], line[128];
+        struct timespec now;
+        struct curl_slist *l;
+        int r;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t t = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        r = req_sign(rt->heartbeat_secret, rt->heartbeat_secret_len, "POST", path, t, body,
+                     strlen(body), sig);
+        if (r < 0)
+                return r;
+        snprintf(line, sizeof(line), REQ_SIGN_TIME_HEADER ": %" PRId64, t);
+        l = curl_slist_append(*hdrs, line);
+        if (!l)
+                return -ENOMEM;
+        *hdrs = l;
+        snprintf(line, sizeof(line), REQ_SIGN_SIG_HEADER ": %s", sig);
+        l = curl_slist_append(*hdrs, line);
+        if (!l)
+                return -ENOMEM;
+        *hdrs = l;
+        return 0;
+}
+
 static void beat(struct heartbeat *hb, CURL *curl)
 {
-        const struct edge_cfg *cfg = atomic_load(&hb->srv->rt)->cfg;
-        char url[1024];
+        const struct edge_runtime *rt = atomic_load(&hb->srv->rt);
+        const struct edge_cfg *cfg = rt->cfg;
+        char url[1024], path[256];
         long status = 0;
         char *body;
 
-        if (!cfg->control.url || !cfg->control.edge_id)
+        if (!cfg->control.url || !cfg->control.edge_id || rt->heartbeat_secret_len == 0)
                 return;
         size_t base_len = strlen(cfg->control.url);
         while (base_len > 0 && cfg->control.url[base_len - 1] == '/')
                 base_len--;
-        int n = snprintf(url, sizeof(url), "%.*s/v1/edges/%s/heartbeat", (int)base_len,
-                         cfg->control.url, cfg->control.edge_id);
+        int n = snprintf(path, sizeof(path), "/v1/edges/%s/heartbeat", cfg->control.edge_id);
+        if (n < 0 || (size_t)n >= sizeof(path))
+                return;
+        n = snprintf(url, sizeof(url), "%.*s%s", (int)base_len, cfg->control.url, path);
         if (n < 0 || (size_t)n >= sizeof(url))
                 return;
         body = heartbeat_body(hb->srv);
         if (!body)
                 return;
         struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+        if (!hdrs || sign(rt, path, body, &hdrs) < 0) {
+                /* Out of memory or a secret the start-up check let through: nothing to send. */
+                if (hb->last_ok)
+                        log_warn("heartbeat: cannot sign (%s), retrying", cfg->control.edge_id);
+                hb->last_ok = false;
+                curl_slist_free_all(hdrs);
+                free(body);
+                return;
+        }
         curl_easy_reset(curl);
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
@@ -149,8 +197,15 @@ static void beat(struct heartbeat *hb, CURL *curl)
         else if (!ok && hb->last_ok)
                 log_warn("heartbeat to %s failed: %s, still serving, retrying",
                          url, rc != CURLE_OK ? curl_easy_strerror(rc) : "bad status");
-        if (!ok && status)
+        /* 401: the secret (or this clock) is not what control expects; worth saying once. */
+        if (!ok && status == 401 && hb->last_status != 401)
+                log_warn("heartbeat: control refused the signature of %s (401): check "
+                         "control.secret_file against the edge's registration and this "
+                         "clock, retrying",
+                         cfg->control.edge_id);
+        else if (!ok && status)
                 log_debug("heartbeat: control answered %ld", status);
+        hb->last_status = status;
         hb->last_ok = ok;
         curl_slist_free_all(hdrs);
         free(body);

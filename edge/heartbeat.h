@@ -7,7 +7,8 @@ struct heartbeat;
 /*
  * Heartbeats to the control plane: every control.heartbeat period, POST
  * <control.url>/v1/edges/<edge_id>/heartbeat with load, bytes served, disk use and the titles
- * held (plus a digest of that list). A thread of its own, off the data path: a slow or
+ * held (plus a digest of that list), signed with the edge's secret (control.secret_file;
+ * common/req-sign.h) so control can tell it from a forgery or a replay. A thread of its own, off the data path: a slow or
  * unreachable control plane never delays a client, and the edge keeps serving what it holds.
  * The config is re-read every period, so SIGHUP applies. Does nothing when control.url is
  * unset.

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "net-addr.h"
+#include "req-sign.h"
 #include "token.h"
 
 #include "conn-tls.h"
@@ -113,6 +114,27 @@ static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
                                   strerror(-r));
                         goto fail;
                 }
+        }
+        r = read_token(cfg->control.secret_file, rt->heartbeat_secret,
+                       sizeof(rt->heartbeat_secret), &rt->heartbeat_secret_len);
+        if (r < 0) {
+                log_error("cannot read control.secret_file %s: %s", cfg->control.secret_file,
+                          strerror(-r));
+                goto fail;
+        }
+        /* Without a secret the edge still serves (the design's minimal config has none);
+         * control refuses unsigned heartbeats, so none are sent. */
+        if (cfg->control.url && !cfg->control.secret_file)
+                log_warn("control.url without control.secret_file: no heartbeats are sent "
+                         "(control accepts only signed ones; the secret comes from the edge's "
+                         "registration)");
+        if (cfg->control.url && cfg->control.secret_file &&
+            !req_sign_secret_ok(rt->heartbeat_secret, rt->heartbeat_secret_len)) {
+                log_error("control.secret_file %s: the heartbeat secret must be %d to %d "
+                          "visible ASCII characters on its first line",
+                          cfg->control.secret_file, REQ_SIGN_SECRET_MIN, REQ_SIGN_SECRET_MAX);
+                r = -EINVAL;
+                goto fail;
         }
         if (cfg->tokens.required) {
                 char err[256];

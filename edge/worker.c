@@ -157,6 +157,7 @@ static int setup(struct edge_worker *w)
         uring_loop_set_handler(w->loop, EDGE_OP_ACCEPT, listener_on_accept);
         uring_loop_set_handler(w->loop, EDGE_OP_RECV, conn_on_recv);
         uring_loop_set_handler(w->loop, EDGE_OP_POLLOUT, conn_on_pollout);
+        uring_loop_set_handler(w->loop, EDGE_OP_SEND, conn_on_send);
         uring_loop_set_wake_hook(w->loop, on_wake, w);
         uring_loop_set_iter_hook(w->loop, on_iteration, w);
         refresh_runtime(w);

@@ -44,6 +44,7 @@ enum edge_op {
         EDGE_OP_ACCEPT_CANCEL,
         EDGE_OP_UPSTREAM_POLL,
         EDGE_OP_UPSTREAM_CANCEL,
+        EDGE_OP_SEND,
 };
 
 /*
@@ -58,6 +59,8 @@ struct edge_runtime {
         char peer_token[256];       /* tokens.peer_token_file: children's fill bearer */
         size_t peer_token_len;
         char upstream_bearer[16][256]; /* upstreams[i].token_file, "" when none */
+        char heartbeat_secret[256];    /* control.secret_file; signs heartbeats */
+        size_t heartbeat_secret_len;
         struct tls_ctx *tls[16];    /* per tls[] listener (main.c builds them; reload shares
                                      * their ticket keys) */
         struct edge_runtime *older; /* retired snapshots, freed at exit */

@@ -99,10 +99,12 @@ class OriginHandler(http.server.BaseHTTPRequestHandler):
 
 
 class Control(http.server.ThreadingHTTPServer):
-    """Stands in for sluice-control: accepts and records anything the edge sends."""
+    """Stands in for sluice-control: accepts and records anything the edge sends (signature
+    checks are control's, tested in tests/integration/control/test_heartbeat_auth.py)."""
 
     def __init__(self):
         self.seen = []
+        self.signed = []
         super().__init__(("0.0.0.0", 0), ControlHandler)
 
 
@@ -111,6 +113,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
         self.server.seen.append((self.command, self.path, body))
+        self.server.signed.append(bool(self.headers.get("X-Sluice-Signature")))
         out = b"{}"
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -201,11 +204,13 @@ def main():
         origin = serve(Origin({"/t1/v1/seg-1.m4s": seg}))
         control = serve(Control())
         token = "img-" + os.urandom(12).hex()
+        hb_key = "hb-" + os.urandom(20).hex()
         set_cmdline(disk, lay["ESP_OFFSET"],
                     f"sluice.edge_id=qemu-edge-1 sluice.region=test "
                     f"sluice.origin=http://10.0.2.2:{origin.server_address[1]} "
                     f"sluice.control=http://10.0.2.2:{control.server_address[1]} "
                     f"sluice.admin_listen=0.0.0.0:8081 sluice.admin_token={token} "
+                    f"sluice.heartbeat_key={hb_key} "
                     f"systemd.journald.forward_to_console=1")
 
         vars_fd = os.path.join(work, "vars.fd")
@@ -291,7 +296,8 @@ def main():
             wait_for(lambda: any("qemu-edge-1" in (p + b.decode(errors="replace"))
                                  for _, p, b in control.seen),
                      "a heartbeat from qemu-edge-1 at the host's control plane", 60)
-            print("ok - heartbeat reached the control plane on the host")
+            check(all(control.signed), "an unsigned heartbeat from the appliance")
+            print("ok - signed heartbeat reached the control plane on the host")
         else:
             print("ok - heartbeat # SKIP prebuilt image (SLUICE_IMAGE_HEARTBEATS=1 to require)")
 
@@ -306,7 +312,8 @@ admin: {{listen: "0.0.0.0:8081", token_file: /etc/sluice/admin.token}}
 cache: {{dir: /var/cache/sluice, max_size: 512M}}
 upstreams: [{{url: "http://10.0.2.2:{origin.server_address[1]}"}}]
 tokens: {{required: false}}
-control: {{url: "http://10.0.2.2:{control.server_address[1]}", edge_id: qemu-edge-yaml}}
+control: {{url: "http://10.0.2.2:{control.server_address[1]}", edge_id: qemu-edge-yaml,
+          secret_file: /etc/sluice/heartbeat.key}}
 log: {{level: info, target: journal}}
 ''')
         subprocess.run(["mcopy", "-o", "-i", f"{disk}@@{lay['CONF_OFFSET']}", edge_yaml,

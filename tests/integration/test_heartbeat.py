@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: MIT
 """Edge → control heartbeats, against the real sluice-control on a private PostgreSQL.
 
-The edge posts load, bytes served, disk use and the titles it holds every period; control keeps
-the latest per edge. An edge that cannot reach control keeps serving what it holds.
+The edge posts load, bytes served, disk use and the titles it holds every period, signed with
+the secret control gave it at registration; control keeps the latest per edge. An edge with the
+wrong secret is refused (and says so once in its log) until its secret file is fixed and it is
+reloaded. An edge that cannot reach control keeps serving what it holds.
 
     python3 test_heartbeat.py path/to/sluice-edge path/to/sluice-control
 """
 import os
+import signal
 import sys
 import time
 
@@ -34,6 +37,13 @@ def health(pg):
     return row.split("|") if row else None
 
 
+def refusals(ctl):
+    for line in ctl.json("GET", "/metrics").decode().splitlines():
+        if line.startswith("sluice_control_heartbeat_refusals_total"):
+            return int(float(line.split()[-1]))
+    raise AssertionError("no refusal counter")
+
+
 def main(edge_bin, ctl_bin, tmp):
     pg = ctlharness.Postgres(tmp)
     ctl = ctlharness.Control(ctl_bin, tmp, pg)
@@ -43,15 +53,25 @@ def main(edge_bin, ctl_bin, tmp):
     with open(ctl.cfg_path, "w") as f:
         f.write(text.replace('"127.0.0.1:0"', f'"127.0.0.1:{free_port()}"', 1))
     ctl.start()
-    st, _, body = ctl.request("POST", "/v1/admin/edges",
-                              {"id": "edge-hb", "region": "eu-west",
-                               "base_url": "http://127.0.0.1:1/"}, admin=True)
-    check(st in (200, 201), f"edge registration: {st} {body[:200]!r}")
+    reg = ctl.register_edge("edge-hb", "eu-west", "http://127.0.0.1:1/")
+    secret_file = os.path.join(tmp, "heartbeat.key")
+    # A secret other than the registered one first: every heartbeat is refused.
+    with open(secret_file, "w") as f:
+        f.write("not-the-registered-secret-" + "0" * 20 + "\n")
 
     e = Edge(edge_bin, {"control": {"url": f"http://127.0.0.1:{ctl.port}", "edge_id": "edge-hb",
-                                    "region": "eu-west", "heartbeat": "500ms"}})
+                                    "region": "eu-west", "heartbeat": "500ms",
+                                    "secret_file": secret_file}})
     try:
         e.start()
+        wait_for("a refused heartbeat", lambda: refusals(ctl) >= 2)
+        check(health(pg) is None, "a heartbeat with the wrong secret was stored")
+        wait_for("the edge saying its signature is refused",
+                 lambda: "refused the signature" in e.log_tail(200))
+        # The right secret and a reload: accepted from the next period on.
+        with open(secret_file, "w") as f:
+            f.write(reg["secret"] + "\n")
+        e.signal(signal.SIGHUP)
         data = os.urandom(5000)
         e.put("/t1/v1/seg-1.m4s", data)
         e.put("/t1/v1/seg-2.m4s", data)

@@ -7,7 +7,9 @@
 # machine, with warm data: a private PostgreSQL (tools/pg-temp), one control instance (one
 # loop thread), nginx with one worker (the same CPU budget), and wrk with one thread.
 # Measures: GET manifest (session lookup + steering rank + token signing + MPD build),
-# POST /v1/playback (licence check + session insert), POST heartbeat, and nginx's static MPD.
+# POST /v1/playback (licence check + session insert), POST heartbeat (signed, as edges send
+# them: HMAC-SHA256 made here beforehand, round robin over more edges than connections so each
+# edge's heartbeats arrive in order), and nginx's static MPD.
 # Prints requests/s and p99 for each and the manifest / static ratio.
 set -eu
 build=${1:?usage: control-bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]}
@@ -30,6 +32,18 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 ci=$("$root/tools/pg-temp" start "$tmp/pg")
+# Heartbeat signing (common/req-sign.h), for the setup and for the signed requests wrk sends.
+cat >"$tmp/hbsign.py" <<'PY'
+import hashlib, hmac, time
+SECRET = "bench-heartbeat-secret-0123456789abcdef"
+def sign(edge, body, t):
+    msg = b"POST\n/v1/edges/%s/heartbeat\n%d\n" % (edge.encode(), t) + body
+    return hmac.new(SECRET.encode(), msg, hashlib.sha256).hexdigest()
+def headers(edge, body, t=None):
+    t = t or int(time.time() * 1000)
+    return {"Content-Type": "application/json", "X-Sluice-Time": str(t),
+            "X-Sluice-Signature": sign(edge, body, t)}
+PY
 echo "admin-token-for-the-benchmark-0001" >"$tmp/admin.token"
 printf 'keys:\n  - {kid: k1, secret: "%s"}\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$tmp/keys.yaml"
 cat >"$tmp/control.yaml" <<CFG
@@ -88,9 +102,18 @@ asset = {"version": 1, "title": "bench1", "duration": 3600.0, "segment_duration"
 req("POST", "/v1/admin/titles", {"title": "bench1", "asset": asset,
     "key": {"kid": "00112233445566778899aabbccddeeff", "key": "ff" * 16}}, admin=True)
 req("PUT", "/v1/admin/titles/bench1/licences", {"licences": [{"country": "GB"}]}, admin=True)
-for e, reg in (("edge-a", "eu-west"), ("edge-b", "eu-west"), ("edge-c", "us-east")):
-    req("POST", "/v1/admin/edges", {"id": e, "region": reg, "base_url": f"http://{e}.example:8080"}, admin=True)
-    req("POST", f"/v1/edges/{e}/heartbeat", {"load": 0.2, "titles": ["bench1"]})
+sys.path.insert(0, tmp)
+from hbsign import SECRET, headers
+# The heartbeat run's edges are disabled: they never join the edge set manifests rank.
+edges = [("edge-a", "eu-west", True), ("edge-b", "eu-west", True), ("edge-c", "us-east", True)]
+edges += [(f"hb-{i:03d}", "ap-south", False) for i in range(64)]
+for e, reg, on in edges:
+    req("POST", "/v1/admin/edges", {"id": e, "region": reg, "base_url": f"http://{e}.example:8080",
+                                    "enabled": on, "secret": SECRET}, admin=True)
+for e, _, _ in edges[:3]:
+    body = json.dumps({"load": 0.2, "titles": ["bench1"]}).encode()
+    urllib.request.urlopen(urllib.request.Request(url + f"/v1/edges/{e}/heartbeat", data=body,
+                                                  headers=headers(e, body), method="POST")).read()
 s = req("POST", "/v1/playback", {"title": "bench1"})
 mpd = urllib.request.urlopen(url + f"/v1/manifest/{s['session']}.mpd").read()
 open(f"{tmp}/sid", "w").write(s["session"])
@@ -165,7 +188,37 @@ run "control healthz" "$url/healthz"
 run "control manifest" "$url/v1/manifest/$sid.mpd"
 BODY='{"title":"bench1"}' run "control playback" -s "$tmp/post.lua" "$url/v1/playback"
 run "control session+manifest" -s "$tmp/pair.lua" "$url"
-BODY='{"load":0.2,"titles":["bench1"]}' run "control heartbeat" -s "$tmp/post.lua" "$url/v1/edges/edge-a/heartbeat"
+# Signed heartbeats, made just before the run (their times must be within heartbeat_skew):
+# more than wrk can send in the run, edges round robin, each edge's times increasing.
+python3 - "$tmp" "$secs" <<'PY'
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from hbsign import sign
+body = b'{"load":0.2,"titles":["bench1"]}'
+edges = [f"hb-{i:03d}" for i in range(64)]
+t0 = int(time.time() * 1000)
+with open(sys.argv[1] + "/hb.txt", "w") as f:
+    for r in range(int(sys.argv[2]) * 25000 // len(edges) + 1):
+        for e in edges:
+            f.write(f"{e} {t0 + r} {sign(e, body, t0 + r)}\n")
+PY
+cat >"$tmp/hb.lua" <<'LUA'
+local reqs, i = {}, 0
+init = function(args)
+        local body = '{"load":0.2,"titles":["bench1"]}'
+        for line in io.lines(os.getenv("HB_FILE")) do
+                local e, t, sig = line:match("(%S+) (%S+) (%S+)")
+                reqs[#reqs + 1] = wrk.format("POST", "/v1/edges/" .. e .. "/heartbeat",
+                        {["Content-Type"] = "application/json", ["X-Sluice-Time"] = t,
+                         ["X-Sluice-Signature"] = sig}, body)
+        end
+end
+request = function()
+        i = i % #reqs + 1
+        return reqs[i]
+end
+LUA
+HB_FILE="$tmp/hb.txt" run "control heartbeat" -s "$tmp/hb.lua" "$url"
 python3 -c "print('manifest / static ratio: %.2f' % ($rps_control_manifest / $rps_nginx_static_mpd))"
 python3 -c "print('healthz / static ratio (server alone): %.2f' % ($rps_control_healthz / $rps_nginx_static_mpd))"
 python3 -c "print('session+manifest pairs/s: %.0f' % ($rps_control_session_manifest / 2))"

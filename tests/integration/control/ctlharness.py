@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Harness for sluice-control integration tests: a private PostgreSQL (tools/pg-temp), a
 config, the real binary, and small HTTP helpers. Python stdlib only."""
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 PG_TEMP = os.path.join(ROOT, "tools", "pg-temp")
@@ -62,6 +65,10 @@ class Postgres:
 class Control:
     """One sluice-control process."""
     instances = []
+    # Heartbeat secrets control handed out at registration, by edge id (shared by every
+    # instance of a test: they share the database), and each edge's last signed time.
+    edge_secrets = {}
+    signed_ms = {}
 
     def __init__(self, binary, tmp, pg, extra_cfg="", name="ctl", cache_ttl="0s"):
         self.tmp = tmp
@@ -171,6 +178,37 @@ log: {{level: info}}
             c.close()
         return r.status, hdrs, payload
 
+    def register_edge(self, edge, region, base_url, **extra):
+        """POST /v1/admin/edges; remembers the secret control makes for a new edge."""
+        o = self.json("POST", "/v1/admin/edges",
+                      dict({"id": edge, "region": region, "base_url": base_url}, **extra),
+                      admin=True)
+        if "secret" in o:
+            Control.edge_secrets[edge] = o["secret"]
+        elif "secret" in extra:
+            Control.edge_secrets[edge] = extra["secret"]
+        return o
+
+    def heartbeat(self, edge, body, expect=204, secret=None, t_ms=None):
+        """A heartbeat signed as the edge signs it, with its registered secret (or secret),
+        at t_ms (default: now, and always after this edge's previous one)."""
+        data = json.dumps(body).encode()
+        if t_ms is None:
+            t_ms = max(int(time.time() * 1000), Control.signed_ms.get(edge, 0) + 1)
+            Control.signed_ms[edge] = t_ms
+        key = secret or Control.edge_secrets.get(edge, "x" * 64)
+        st, h, b = self.request("POST", f"/v1/edges/{edge}/heartbeat", data,
+                                headers=heartbeat_headers(key, edge, data, t_ms))
+        if st not in (expect if isinstance(expect, tuple) else (expect,)):
+            raise Failure(f"heartbeat {edge}: expected {expect}, got {st}: {b[:300]!r}")
+        if st != 204:
+            check(h.get("content-type") == "application/json", "heartbeat error not JSON")
+            o = json.loads(b)
+            check(set(o) == {"error", "detail"}, f"heartbeat error shape {o}")
+            return o
+        check(b == b"", f"204 with a body {b[:100]!r}")
+        return None
+
     def json(self, method, path, body=None, expect=200, **kw):
         st, h, b = self.request(method, path, body, **kw)
         if st != expect:
@@ -190,6 +228,15 @@ log: {{level: info}}
         if st == 503:
             check("retry-after" in h, f"{path}: 503 without Retry-After")
         return o
+
+
+def heartbeat_headers(secret, edge, data, t_ms):
+    """The signature headers of a heartbeat (common/req-sign.h), computed here independently:
+    HMAC-SHA256 over method, path, signed time and body."""
+    msg = b"POST\n/v1/edges/%s/heartbeat\n%d\n" % (edge.encode(), t_ms) + data
+    sig = hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
+    return {"X-Sluice-Time": str(t_ms), "X-Sluice-Signature": sig,
+            "Content-Type": "application/json"}
 
 
 def until_ok(ctl, method, path, body=None, tries=15, **kw):

@@ -199,13 +199,10 @@ def setup_catalog(ctl, pg):
     for t in ("movie1", "kidsmovie", "show1"):
         ctl.json("PUT", f"/v1/admin/titles/{t}/licences",
                  {"licences": [{"country": "GB"}, {"country": "se"}]}, admin=True)
-    ctl.json("POST", "/v1/admin/edges", {"id": "edge-a", "region": "eu-west",
-                                         "base_url": "http://edge-a.test:8080",
-                                         "capacity_mbps": 10000}, admin=True)
-    ctl.json("POST", "/v1/admin/edges", {"id": "edge-b", "region": "eu-north",
-                                         "base_url": "http://edge-b.test:8080/"}, admin=True)
+    ctl.register_edge("edge-a", "eu-west", "http://edge-a.test:8080", capacity_mbps=10000)
+    ctl.register_edge("edge-b", "eu-north", "http://edge-b.test:8080/")
     for e in ("edge-a", "edge-b"):
-        ctl.json("POST", f"/v1/edges/{e}/heartbeat", {"load": 0.1, "titles": ["movie1"]})
+        ctl.heartbeat(e, {"load": 0.1, "titles": ["movie1"]})
     adult = ctl.json("POST", "/v1/profiles", {"name": "Alex"})
     kid = ctl.json("POST", "/v1/profiles", {"name": "Sam", "kids": True})
     check(kid["kids"] and kid["maturity_limit"] <= 1, "kids profile limit")
@@ -446,15 +443,14 @@ def test_steering(ctl, pg, sid):
     st = ctl.json("GET", f"/v1/steering/{sid}")
     check(st["PATHWAY-PRIORITY"][0] == "edge-a", f"still alive under two periods {st}")
     # A loaded edge loses its region bonus.
-    ctl.json("POST", "/v1/edges/edge-a/heartbeat", {"load": 0.99, "titles": ["movie1"]})
+    ctl.heartbeat("edge-a", {"load": 0.99, "titles": ["movie1"]})
     st = ctl.json("GET", f"/v1/steering/{sid}")
     check(st["PATHWAY-PRIORITY"][0] == "edge-b", f"loaded edge demoted {st}")
-    ctl.json("POST", "/v1/edges/edge-a/heartbeat", {"load": 0.1, "titles": ["movie1"]})
+    ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["movie1"]})
     # An edge registered after the session reaches the player as a clone.
-    ctl.json("POST", "/v1/admin/edges", {"id": "edge-c", "region": "eu-west",
-                                         "base_url": "http://edge-c.test:8080"}, admin=True)
+    ctl.register_edge("edge-c", "eu-west", "http://edge-c.test:8080")
     pg.psql("UPDATE edges SET registered_at = now() + interval '1 hour' WHERE id = 'edge-c'")
-    ctl.json("POST", "/v1/edges/edge-c/heartbeat", {"load": 0, "titles": ["movie1"]})
+    ctl.heartbeat("edge-c", {"load": 0, "titles": ["movie1"]})
     st = ctl.json("GET", f"/v1/steering/{sid}")
     check("edge-c" in st["PATHWAY-PRIORITY"], f"new edge ranked {st}")
     clones = st.get("PATHWAY-CLONES", [])
@@ -466,7 +462,7 @@ def test_steering(ctl, pg, sid):
     st = ctl.json("GET", f"/v1/steering/{sid}")
     check(st["PATHWAY-PRIORITY"] == [], f"no live edges {st}")
     for e in ("edge-a", "edge-b", "edge-c"):
-        ctl.json("POST", f"/v1/edges/{e}/heartbeat", {"load": 0.1, "titles": ["movie1"]})
+        ctl.heartbeat(e, {"load": 0.1, "titles": ["movie1"]})
     ctl.error("GET", "/v1/steering/" + "f" * 32, expect=404)
     ctl.error("GET", "/v1/steering/nothex", expect=404)
 
@@ -539,10 +535,10 @@ def test_reports(ctl, adult):
 
 
 def test_edges_fill(ctl, pg):
-    ctl.error("POST", "/v1/edges/nosuch/heartbeat", {"load": 0.1}, expect=404)
-    ctl.error("POST", "/v1/edges/edge-a/heartbeat", {"load": -1})
-    ctl.error("POST", "/v1/edges/edge-a/heartbeat", {"load": "high"})
-    ctl.error("POST", "/v1/edges/edge-a/heartbeat", {"titles": "movie1"})
+    ctl.heartbeat("nosuch", {"load": 0.1}, expect=404)
+    ctl.heartbeat("edge-a", {"load": -1}, expect=400)
+    ctl.heartbeat("edge-a", {"load": "high"}, expect=400)
+    ctl.heartbeat("edge-a", {"titles": "movie1"}, expect=400)
     plan = ctl.json("GET", "/v1/fill/plan?edge=edge-a")
     objs = plan["objects"]
     check(plan["region"] == "eu-west" and objs, "fill plan")
@@ -626,9 +622,9 @@ def test_sql_metacharacters(ctl, adult):
         st, _, _ = ctl.request("POST", "/v1/playback/report",
                                {"session": n, "position": 1, "quality": n, "device": n})
         check(st in (404, 400), "report")
-        st, _, _ = ctl.request("POST", "/v1/edges/edge-a/heartbeat",
-                               {"load": 0.1, "titles": ["movie1", n], "digest": n})
-        check(st in (200, 400), "heartbeat")
+        o = ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["movie1", n], "digest": n},
+                          expect=(204, 400))
+        check(o is None or o["error"] == "bad_request", f"heartbeat {o}")
         st, _, _ = ctl.request("POST", "/v1/profiles", {"name": n})
         check(st in (200, 400), "profile")
         st, _, _ = ctl.request("PUT", f"/v1/admin/titles/{quote(n, safe='')}/licences",

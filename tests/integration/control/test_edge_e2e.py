@@ -76,6 +76,10 @@ def main(binary, tmp):
     os.makedirs(os.path.join(edir, "cache"))
     with open(os.path.join(edir, "admin.token"), "w") as f:
         f.write("edge-admin-token-0123456789abcdef\n")
+    # Registered first: control makes the edge's heartbeat secret, which goes into its file.
+    reg = ctl.register_edge("edge-e2e", "eu-west", f"http://127.0.0.1:{ep}")
+    with open(os.path.join(edir, "heartbeat.key"), "w") as f:
+        f.write(reg["secret"] + "\n")
     ecfg = os.path.join(edir, "edge.yaml")
     with open(ecfg, "w") as f:
         f.write(f"""listen: ["127.0.0.1:{ep}"]
@@ -84,19 +88,19 @@ admin: {{listen: "127.0.0.1:{eap}", token_file: "{edir}/admin.token"}}
 cache: {{dir: "{edir}/cache", max_size: 256M}}
 upstreams: [{{url: "{origin_url}"}}]
 tokens: {{required: true, keys_file: "{ctl.keys_file}"}}
-control: {{url: "{control_url}", edge_id: edge-e2e, region: eu-west, heartbeat: 500ms}}
+control: {{url: "{control_url}", edge_id: edge-e2e, region: eu-west, heartbeat: 500ms,
+          secret_file: "{edir}/heartbeat.key"}}
 log: {{level: warn, target: stderr}}
 """)
-    ctl.json("POST", "/v1/admin/edges", {"id": "edge-e2e", "region": "eu-west",
-                                         "base_url": f"http://127.0.0.1:{ep}"}, admin=True)
     edge = subprocess.Popen([edge_bin, "--config", ecfg], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
-        # The edge's own heartbeat must reach control before an MPD can name it; each poll
-        # is a query to PostgreSQL, which is the event.
+        # The edge's own (signed) heartbeat must reach control before an MPD can name it;
+        # each poll is a query to PostgreSQL, which is the event.
         seen = "0"
         for _ in range(3000):
-            seen = pg.psql("SELECT count(*) FROM edge_health WHERE edge_id = 'edge-e2e'")
+            seen = pg.psql("SELECT count(*) FROM edge_health WHERE edge_id = 'edge-e2e' "
+                           "AND signed_ms > 0")
             if seen != "0" or edge.poll() is not None:
                 break
         check(seen == "1", "no heartbeat from the edge")

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Signed requests between a component and the control plane (edge heartbeats): an HMAC-SHA256
+ * under a secret shared by the two ends, over
+ *
+ *     METHOD "\n" PATH "\n" TIME "\n" BODY
+ *
+ * where TIME is the sender's clock in milliseconds since the epoch, sent as decimal in the
+ * REQ_SIGN_TIME_HEADER and the MAC as 64 lowercase hex digits in REQ_SIGN_SIG_HEADER. The
+ * receiver recomputes it (constant-time compare), refuses a TIME outside its allowed skew and
+ * one not newer than the last it accepted, so a captured request cannot be replayed.
+ * docs/control.md has the threat model.
+ *
+ * Secrets are 32..128 visible ASCII bytes (0x21..0x7e) used as the HMAC key as they are.
+ * No allocation beyond OpenSSL's MAC context; no logging.
+ */
+
+#define REQ_SIGN_TIME_HEADER "X-Sluice-Time"
+#define REQ_SIGN_SIG_HEADER  "X-Sluice-Signature"
+#define REQ_SIGN_HEX         64 /* hex digits of a signature */
+#define REQ_SIGN_SECRET_MIN  32
+#define REQ_SIGN_SECRET_MAX  128
+#define REQ_SIGN_TIME_DIGITS 16 /* most digits a TIME may have */
+
+/* Whether s[0..len) is a usable secret (length and bytes as above). */
+bool req_sign_secret_ok(const char *s, size_t len);
+
+/*
+ * Sign: out gets REQ_SIGN_HEX hex digits and a NUL. method and path are NUL-terminated;
+ * body may be NULL when body_len is 0. Returns 0, -EINVAL for a secret that is not
+ * req_sign_secret_ok or a negative time, -EIO when OpenSSL fails.
+ */
+int req_sign(const char *secret, size_t secret_len, const char *method, const char *path,
+             int64_t time_ms, const void *body, size_t body_len, char out[REQ_SIGN_HEX + 1]);
+
+/*
+ * Verify sig[0..sig_len) (hex, either case) against the signature of the same inputs, in
+ * constant time over the digits. Returns 0 when it matches; -EPERM when it does not or sig is
+ * malformed; -EINVAL/-EIO as req_sign.
+ */
+int req_sign_verify(const char *secret, size_t secret_len, const char *method, const char *path,
+                    int64_t time_ms, const void *body, size_t body_len, const char *sig,
+                    size_t sig_len);
+
+/* Parse a TIME header value s[0..len): 1..REQ_SIGN_TIME_DIGITS decimal digits. Returns 0 or
+ * -EINVAL. */
+int req_sign_time_parse(const char *s, size_t len, int64_t *ret);
