@@ -5,11 +5,12 @@
 #include <stddef.h>
 
 /*
- * HTTP/2 on a client connection: prior-knowledge h2c today (a plain connection whose first
- * bytes are the client preface), the same glue for ALPN h2 once TLS listeners are wired.
- * conn.c hands the connection over and then routes its input and POLLOUT here; streams are
- * answered from the store (hit path: preconditions, one range, validators) with the body sent
- * by sendfile behind each DATA frame header.
+ * HTTP/2 on a client connection: prior-knowledge h2c (a plain connection whose first bytes
+ * are the client preface) and h2 after ALPN on a TLS listener.
+ * conn.c hands the connection over and then routes its input and POLLOUT here; each stream
+ * is admitted and answered by the rules HTTP/1.1 uses (serve-admit.c, serve-plan.c: tokens,
+ * preflight, preconditions, ranges, hits and fills), rendered as h2 header fields with the
+ * body sent by sendfile behind each DATA frame header.
  */
 
 struct conn;

@@ -164,6 +164,35 @@ def bodies_over_tls(e):
         eq(v.stdout, "2", "ALPN h2")
 
 
+@test
+def h2_over_tls_same_rules(e):
+    """h2 after ALPN answers by the HTTP/1.1 rules: preflight, conditionals, Cache-Status."""
+    if not shutil.which("curl"):
+        print("  (curl missing, skipped)")
+        return
+
+    def curl(*args):
+        out = subprocess.run(["curl", "-sS", "--http2", "--cacert", e.pki + "/ca.pem", "-D", "-",
+                              "-o", "/dev/null", *args], capture_output=True)
+        eq(out.returncode, 0, f"curl {args}: {out.stderr}")
+        lines = out.stdout.decode().split("\r\n")
+        check(lines[0].startswith("HTTP/2 "), f"not h2: {lines[0]}")
+        return int(lines[0].split()[1]), {k.lower(): v.strip() for k, _, v in
+                                          (ln.partition(":") for ln in lines[1:] if ln)}
+    url = f"https://{HOST}:{e.tls_port}/t1/seg-1.m4s"
+    status, hdrs = curl("-X", "OPTIONS", "-H", "Origin: https://player.example",
+                        "-H", "Access-Control-Request-Method: GET", url)
+    eq(status, 204, "preflight over h2/TLS")
+    eq(hdrs.get("access-control-allow-methods"), "GET, HEAD, OPTIONS", "allow-methods")
+    status, hdrs = curl(url)
+    eq(status, 200, "GET over h2/TLS")
+    check(hdrs.get("cache-status", "").endswith("; hit"), f"cache-status {hdrs}")
+    status, _ = curl("-H", f"If-None-Match: {hdrs['etag']}", url)
+    eq(status, 304, "If-None-Match over h2/TLS")
+    status, _ = curl("-H", 'If-Match: "nope"', url)
+    eq(status, 412, "If-Match over h2/TLS")
+
+
 def tls_counters(e):
     """{(name, label): value} of the TLS listener's counters in /metrics; label is the one
     besides listener= ("" when none). Every series must carry this listener's address."""
