@@ -19,40 +19,25 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$1" && pwd)
 title=e2e-clip
 
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-chromium=${SLUICE_CHROMIUM:-/usr/bin/chromium}
-[ -x "$chromium" ] || skip "no Chromium at $chromium (apt-get install chromium)"
-command -v node >/dev/null || skip "node is not installed"
-[ -f "$here/node_modules/dashjs/package.json" ] &&
-  [ -f "$here/node_modules/playwright-core/package.json" ] ||
-  skip "tests/e2e/node_modules is missing (run: cd tests/e2e && npm ci)"
-for t in ffmpeg curl openssl; do command -v $t >/dev/null || skip "$t is not installed"; done
-command -v certutil >/dev/null || skip "certutil is not installed (apt-get install libnss3-tools)"
+. "$here/lib.sh"
+e2e_need_browser dashjs playwright-core
+e2e_need_tools ffmpeg curl openssl
+command -v certutil >/dev/null || e2e_skip "certutil is not installed (apt-get install libnss3-tools)"
+chromium=$E2E_CHROMIUM
 edge_bin=$build/edge/sluice-edge
-[ -x "$edge_bin" ] || fail "no edge binary at $edge_bin"
+[ -x "$edge_bin" ] || e2e_fail "no edge binary at $edge_bin"
 
 media=$build/tests/e2e/media/$title
 mkdir -p "$build/tests/e2e"
-"$here/make-clip.sh" "$media" 16 || fail "could not encode the clip"
+"$here/make-clip.sh" "$media" 16 || e2e_fail "could not encode the clip"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e-h2.XXXXXX")
-pids=()
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    timeout 10 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
-  done
+  e2e_stop_pids
   exec 3<&- 2>/dev/null || true
-  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-    for f in edge.log player.err; do
-      [ -s "$tmp/$f" ] && { echo "--- $f (last 40 lines)"; tail -n 40 "$tmp/$f"; }
-    done
-  fi
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then e2e_show_logs "$tmp" edge.log player.err; fi
   if [ "${SLUICE_E2E_KEEP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
   exit "$rc"
 }
@@ -74,41 +59,26 @@ issue() { # issue CA_NAME LEAF_NAME
   openssl x509 -req -in "$pki/$2.csr" -CA "$pki/$1.pem" -CAkey "$pki/$1.key" -CAcreateserial \
     -days 2 -extfile "$pki/$2.ext" -out "$pki/$2.pem" 2>/dev/null
 }
-issue ca edge || fail "could not make the test CA"
-issue rogue-ca rogue || fail "could not make the untrusted CA"
+issue ca edge || e2e_fail "could not make the test CA"
+issue rogue-ca rogue || e2e_fail "could not make the untrusted CA"
 
 # Chromium's trust store on Linux: $HOME/.pki/nssdb. The CA is trusted for servers ("C,,").
 home=$tmp/home
 mkdir -p "$home/.pki/nssdb"
-certutil -N -d "sql:$home/.pki/nssdb" --empty-password || fail "certutil -N"
+certutil -N -d "sql:$home/.pki/nssdb" --empty-password || e2e_fail "certutil -N"
 certutil -A -d "sql:$home/.pki/nssdb" -n "sluice e2e ca" -t "C,," -i "$pki/ca.pem" ||
-  fail "certutil -A"
+  e2e_fail "certutil -A"
 
-read -r port tls_port rogue_port admin_port dead_port < <(node -e '
-  const net = require("node:net");
-  const socks = [0, 1, 2, 3, 4].map(() => net.createServer().listen(0, "127.0.0.1"));
-  Promise.all(socks.map((s) => new Promise((r) => s.on("listening", r)))).then(() => {
-    console.log(socks.map((s) => s.address().port).join(" "));
-    socks.forEach((s) => s.close());
-  });')
-[ -n "$dead_port" ] || fail "could not find free ports"
+read -r port tls_port rogue_port admin_port dead_port < <(e2e_free_ports 5)
+[ -n "$dead_port" ] || e2e_fail "could not find free ports"
 edge_url=https://127.0.0.1:$tls_port
 admin_url=http://127.0.0.1:$admin_port
 
-mkfifo "$tmp/player.out"
-node "$here/player/serve.mjs" --listen 127.0.0.1:0 --edge "$edge_url" --edge-id e2e-edge \
-  --title "$title" >"$tmp/player.out" 2>"$tmp/player.err" &
-pids+=($!)
-exec 3<"$tmp/player.out"
-line=""
-read -r -t 15 line <&3 || true
-case "$line" in
-  PLAYER_URL=http://*) player_url=${line#PLAYER_URL=} ;;
-  *) fail "the player server did not start: '$line'" ;;
-esac
+e2e_player_start "$tmp" --listen 127.0.0.1:0 --edge "$edge_url" --edge-id e2e-edge --title "$title"
+player_url=$E2E_PLAYER_URL
 player_origin=${player_url%/}
 
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/admin.token"
+e2e_secret "$tmp/admin.token" 32
 token=$(cat "$tmp/admin.token")
 cat >"$tmp/edge.yaml" <<EOF
 listen: ["127.0.0.1:$port"]
@@ -125,56 +95,33 @@ log: {level: info, target: stderr, access_log: "$tmp/access.log"}
 cors_origins: ["$player_origin"]
 EOF
 
-"$edge_bin" --check-config --config "$tmp/edge.yaml" >"$tmp/edge.log" 2>&1 ||
-  fail "edge rejected the test config: $(cat "$tmp/edge.log")"
-"$edge_bin" --config "$tmp/edge.yaml" >>"$tmp/edge.log" 2>&1 &
-edge_pid=$!
-pids+=("$edge_pid")
-curl -sf -o /dev/null --retry 20 --retry-connrefused --retry-delay 1 --retry-max-time 20 \
-  "$admin_url/healthz" || fail "edge did not become healthy on $admin_url"
-
-pushed=0
-while IFS= read -r -d '' f; do
-  rel=${f#"$media"/}
-  sum=$(sha256sum "$f" | cut -d' ' -f1)
-  code=$(curl -sS -o "$tmp/put.out" -w '%{http_code}' -X PUT -T "$f" -H 'Expect:' \
-    -H "Authorization: Bearer $token" -H "X-Sluice-SHA256: $sum" \
-    "$admin_url/admin/objects/$title/$rel") || fail "PUT $title/$rel: curl failed"
-  case "$code" in
-    200|201|204) pushed=$((pushed + 1)) ;;
-    *) fail "PUT $title/$rel answered $code: $(head -c 300 "$tmp/put.out")" ;;
-  esac
-done < <(find "$media" -type f ! -name '.*' -print0 | sort -z)
-[ "$pushed" -ge 10 ] || fail "only $pushed files pushed"
+e2e_edge_start "$edge_bin" "$tmp/edge.yaml" "$tmp/edge.log" "$admin_url"
+edge_pid=$E2E_EDGE_PID
+e2e_push_dir "$admin_url" "$token" "$media" "$title"
+[ "$E2E_PUSHED" -ge 10 ] || e2e_fail "only $E2E_PUSHED files pushed"
 
 # curl, verifying against the CA, agrees that the edge speaks h2 there.
 proto=$(curl -sS --cacert "$pki/ca.pem" --http2 -o /dev/null -w '%{http_version}' \
-  "$edge_url/$title/manifest.mpd") || fail "curl over TLS with the test CA failed"
-[ "$proto" = 2 ] || fail "curl negotiated HTTP/$proto, not h2"
+  "$edge_url/$title/manifest.mpd") || e2e_fail "curl over TLS with the test CA failed"
+[ "$proto" = 2 ] || e2e_fail "curl negotiated HTTP/$proto, not h2"
 
 set +e
 HOME=$home node "$here/play-h2.mjs" --page "${player_url}?title=$title" --edge "$edge_url" \
   --untrusted "https://127.0.0.1:$rogue_port/$title/manifest.mpd" \
   --title "$title" --media "$media" --chromium "$chromium" &
 play_pid=$!
-pids+=("$play_pid")
+e2e_pids+=("$play_pid")
 wait "$play_pid"
 play_rc=$?
 set -e
-[ "$play_rc" -eq 77 ] && skip "Chromium cannot play this content"
-[ "$play_rc" -eq 0 ] || fail "h2 playback checks failed (exit $play_rc)"
+[ "$play_rc" -eq 77 ] && e2e_skip "Chromium cannot play this content"
+[ "$play_rc" -eq 0 ] || e2e_fail "h2 playback checks failed (exit $play_rc)"
 
-kill -TERM "$edge_pid"
-timeout 20 tail --pid="$edge_pid" -f /dev/null || fail "edge did not exit within 20 s of SIGTERM"
-set +e
-wait "$edge_pid"
-edge_rc=$?
-set -e
-[ "$edge_rc" -eq 0 ] || fail "edge exited $edge_rc after SIGTERM"
+e2e_edge_stop "$edge_pid"
 
 # The access log (edge/access-log.h) has the segments as h2 streams with the TLS send path.
 h2_lines=$(grep -cE "\"GET /$title/[^\"]+\.m4s[^\"]*\" 20[06] .* proto=h2 tls=(user|ktls)$" \
   "$tmp/access.log" || true)
-[ "$h2_lines" -ge 2 ] || fail "access log shows $h2_lines segment requests over h2 with TLS"
+[ "$h2_lines" -ge 2 ] || e2e_fail "access log shows $h2_lines segment requests over h2 with TLS"
 echo "edge logged $h2_lines segment requests as h2 streams over TLS"
 echo "PASS: dash.js playback over h2 with TLS"

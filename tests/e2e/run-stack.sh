@@ -22,19 +22,14 @@ top=$(cd "$here/../.." && pwd)
 build=$(cd "$1" && pwd)
 what=$2
 
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-chromium=${SLUICE_CHROMIUM:-/usr/bin/chromium}
-[ -x "$chromium" ] || skip "no Chromium at $chromium"
-for c in node nginx ffmpeg curl python3; do command -v "$c" >/dev/null || skip "$c is not installed"; done
+. "$here/lib.sh"
+e2e_need_browser dashjs playwright-core shaka-player hls.js
+e2e_need_tools node nginx ffmpeg curl python3
+chromium=$E2E_CHROMIUM
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null ||
-  skip "no PostgreSQL server binaries"
-for m in dashjs playwright-core shaka-player hls.js; do
-  [ -f "$here/node_modules/$m/package.json" ] || skip "tests/e2e/node_modules/$m is missing (npm ci)"
-done
+  e2e_skip "no PostgreSQL server binaries"
 for b in edge/sluice-edge control/sluice-control tools/ingest/sluice-ingest fill-agent/sluice-fill; do
-  [ -x "$build/$b" ] || fail "no $build/$b"
+  [ -x "$build/$b" ] || e2e_fail "no $build/$b"
 done
 
 var=$build/tests/e2e/stack
@@ -49,7 +44,7 @@ leftovers() {
   local p out=()
   for p in /proc/[0-9]*; do
     [ "${p#/proc/}" = $$ ] && continue
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$var" || continue
+    tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$var" || continue
     out+=("${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline" | head -c 120)")
   done
   printf '%s\n' "${out[@]}"
@@ -89,35 +84,35 @@ os.execv(sys.argv[1], sys.argv[1:])' "$top/tools/demo" >"$var/demo.out" 2>&1 &
   # (The pipeline's status is tail's SIGPIPE once grep has matched: the file decides.)
   timeout 900 tail -n +1 --pid="$demo_pid" -f "$var/demo.out" | grep -q -m1 '^Ctrl-C stops it' || true
   grep -q '^Ctrl-C stops it' "$var/demo.out" && kill -0 "$demo_pid" 2>/dev/null ||
-    { cat "$var/demo.out"; fail "tools/demo did not come up (or did not stay up)"; }
+    { cat "$var/demo.out"; e2e_fail "tools/demo did not come up (or did not stay up)"; }
   grep -E '^(==>|tools/demo:)' "$var/demo.out" | sed 's/^/demo: /'
-  [ -s "$var/env" ] || fail "the foreground demo wrote no $var/env"
+  [ -s "$var/env" ] || e2e_fail "the foreground demo wrote no $var/env"
   kill -INT "$demo_pid"
-  timeout 60 tail --pid="$demo_pid" -f /dev/null || fail "tools/demo did not exit within 60 s of SIGINT"
+  timeout 60 tail --pid="$demo_pid" -f /dev/null || e2e_fail "tools/demo did not exit within 60 s of SIGINT"
   demo_pid=
   left=$(leftovers)
-  [ -z "$left" ] || fail "processes left after Ctrl-C: $left"
-  "$top/tools/pg-temp" status "$var/pg" && fail "PostgreSQL still running after Ctrl-C"
-  [ ! -e "$var/env" ] || fail "$var/env left behind after Ctrl-C"
+  [ -z "$left" ] || e2e_fail "processes left after Ctrl-C: $left"
+  "$top/tools/pg-temp" status "$var/pg" && e2e_fail "PostgreSQL still running after Ctrl-C"
+  [ ! -e "$var/env" ] || e2e_fail "$var/env left behind after Ctrl-C"
   echo "PASS: Ctrl-C stopped every process tools/demo started"
   exit 0
 fi
 
-"$top/tools/demo" --detach >"$var/demo.log" 2>&1 || { cat "$var/demo.log"; fail "tools/demo --detach failed"; }
+"$top/tools/demo" --detach >"$var/demo.log" 2>&1 || { cat "$var/demo.log"; e2e_fail "tools/demo --detach failed"; }
 grep -E '^(==>|tools/demo:)' "$var/demo.log" | sed 's/^/demo: /'
 . "$var/env"
 for k in EDGE_URL EDGE_ID EDGE_ADMIN_URL EDGE_ADMIN_TOKEN CONTROL_URL CONTROL_ADMIN_TOKEN \
          ORIGIN_URL ORIGIN_DIR PLAYER_URL TITLE_IDS; do
-  [ -n "${!k:-}" ] || fail "var/demo/env has no $k"
+  [ -n "${!k:-}" ] || e2e_fail "var/demo/env has no $k"
 done
 
 set +e
 node "$here/stack.mjs" --env "$var/env" --only "$what" --chromium "$chromium"
 rc=$?
 set -e
-[ "$rc" -eq 0 ] || fail "stack scenarios failed (exit $rc)"
+[ "$rc" -eq 0 ] || e2e_fail "stack scenarios failed (exit $rc)"
 
 "$top/tools/demo" --stop
 left=$(leftovers)
-[ -z "$left" ] || fail "processes left after tools/demo --stop: $left"
+[ -z "$left" ] || e2e_fail "processes left after tools/demo --stop: $left"
 echo "PASS: $what"
