@@ -56,6 +56,10 @@ static const struct cfg_field cache_fields[] = {
         {.key = "prefetch_max", .type = CFG_INT,
          .offset = offsetof(struct edge_cfg_cache, prefetch_max), .min = 0, .max = 64,
          .def = "4"},
+        /* Segments filled ahead when a player starts a representation (CMCD su). */
+        {.key = "prefetch_start", .type = CFG_INT,
+         .offset = offsetof(struct edge_cfg_cache, prefetch_start), .min = 0, .max = 8,
+         .def = "2"},
         {0},
 };
 /* clang-format on */

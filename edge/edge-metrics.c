@@ -64,8 +64,11 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           "404s answered from the negative cache", NULL);
         C(prefetches, "sluice_edge_prefetches_total",
           "Fills started for the next object a player named (CMCD nor)", NULL);
+        C(prefetch_starts, "sluice_edge_start_prefetches_total",
+          "Fills started for the first segments of a representation a player starts (CMCD su)",
+          NULL);
         C(prefetch_dropped, "sluice_edge_prefetch_dropped_total",
-          "CMCD nor hints not acted on: the worker had cache.prefetch_max prefetches in flight",
+          "CMCD prefetches not started: the worker had cache.prefetch_max prefetches in flight",
           NULL);
         C(fills_ok, "sluice_edge_fills_total", "Upstream fills, by outcome", "result=\"committed\"");
         C(fills_failed, "sluice_edge_fills_total", "Upstream fills, by outcome", "result=\"failed\"");

@@ -31,7 +31,8 @@ struct edge_metrics {
         struct metric *collapsed;      /* misses that joined a fill already under way */
         struct metric *negative_hits;  /* 404s answered from the negative cache */
         struct metric *prefetches;     /* fills started by a CMCD nor hint */
-        struct metric *prefetch_dropped; /* nor hints over cache.prefetch_max */
+        struct metric *prefetch_starts;  /* fills started for a player's start (CMCD su) */
+        struct metric *prefetch_dropped; /* prefetches over cache.prefetch_max */
         struct metric *fills_ok, *fills_failed, *fills_missing;
         struct metric *fills_store_full; /* the store could not keep it: disk or index full */
         struct metric *upstream_bytes_parent, *upstream_bytes_origin;

@@ -31,7 +31,7 @@ static struct {
         uint64_t expires_ms;
 } neg[NEG_SLOTS];
 
-static uint64_t key_hash(const char *k, size_t len)
+uint64_t fill_key_hash(const char *k, size_t len)
 {
         uint64_t h = 1469598103934665603ull;
 
@@ -49,7 +49,7 @@ static uint64_t now_ms(void)
 
 bool fill_negative(const char *key, size_t key_len)
 {
-        uint64_t h = key_hash(key, key_len);
+        uint64_t h = fill_key_hash(key, key_len);
         bool hit;
 
         pthread_mutex_lock(&table_lock);
@@ -451,7 +451,7 @@ static void on_done(void *ud, int err)
 int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill **ret,
              bool *ret_created)
 {
-        uint64_t h = key_hash(key, key_len);
+        uint64_t h = fill_key_hash(key, key_len);
         struct fill *f;
 
         *ret_created = false;

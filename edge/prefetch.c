@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmcd.h"
@@ -14,6 +16,18 @@
 #include "prefetch.h"
 #include "store.h"
 #include "worker.h"
+
+#define START_WINDOW_MS 3000 /* a session's inits this soon after its first are its start */
+#define SIDS            4096 /* sessions remembered for the start window, by sid hash */
+
+/*
+ * Sessions seen lately, shared by the workers (a player's connections may land on several):
+ * direct-mapped by the sid's hash, each slot the hash (0: empty) and when it was first seen.
+ * Relaxed atomics: a race between two workers, or a slot taken over by another session, only
+ * costs one start prefetch too many.
+ */
+static _Atomic uint64_t sid_hash[SIDS];
+static _Atomic uint64_t sid_first_ms[SIDS];
 
 void prefetch_sweep(struct edge_worker *w)
 {
@@ -74,48 +88,136 @@ static int resolve(const char *key, size_t key_len, const char *nor, struct path
         return path_norm(target, (size_t)n, ret) < 0 ? -EINVAL : 0;
 }
 
+/*
+ * Start one prefetch of key (already normalised, under the request's title). Returns true
+ * when a fill was started; false when the object is held, being filled, a recent 404, or the
+ * worker is at cache.prefetch_max (counted as dropped).
+ */
+static bool prefetch_key(struct edge_worker *w, const char *key, size_t key_len)
+{
+        struct edge_metrics *m = &w->srv->m;
+        unsigned max = (unsigned)w->rt->cfg->cache.prefetch_max;
+        struct fill *f;
+        bool created;
+
+        prefetch_sweep(w);
+        if (w->n_prefetch >= max || w->n_prefetch >= PREFETCH_SLOTS) {
+                metrics_add(m->prefetch_dropped, 1);
+                return false;
+        }
+        if (store_has(w->reader, key, key_len))
+                return false;
+        /* -ENOENT (a recent 404), -EEXIST (committed meanwhile), -ENOMEM: nothing to do. */
+        if (fill_get(w, key, key_len, &f, &created) < 0)
+                return false;
+        if (!created) {
+                fill_unref(f); /* already being filled */
+                return false;
+        }
+        evict_access(w->srv, key, key_len, 0);
+        fill_watch(f, w->idx); /* so its end kicks this loop, which sweeps the slot */
+        w->prefetch[w->n_prefetch++] = f;
+        return true;
+}
+
+/* Whether the session sid (CMCD) was first seen within START_WINDOW_MS, recording it when
+ * new. */
+static bool session_starting(const char *sid)
+{
+        uint64_t h = fill_key_hash(sid, strlen(sid));
+        uint64_t now = uring_loop_clock_us() / 1000;
+        size_t i = h % SIDS;
+
+        if (atomic_load_explicit(&sid_hash[i], memory_order_relaxed) != h) {
+                atomic_store_explicit(&sid_first_ms[i], now, memory_order_relaxed);
+                atomic_store_explicit(&sid_hash[i], h, memory_order_relaxed);
+                return true;
+        }
+        return now - atomic_load_explicit(&sid_first_ms[i], memory_order_relaxed) <=
+               START_WINDOW_MS;
+}
+
+/*
+ * Start prefetch: the first segments of a representation, when a player starts it. key is
+ * "<dir>/init.mp4" (the first segment is seg-1) or "<dir>/seg-<n>.m4s" (a start at n: after a
+ * seek, a resume or a rebuffer; the next ones). Returns how many fills were started.
+ */
+static unsigned prefetch_start(struct edge_worker *w, const struct path_norm *pn, bool init)
+{
+        struct edge_metrics *m = &w->srv->m;
+        unsigned n = (unsigned)w->rt->cfg->cache.prefetch_start, started = 0;
+        char key[STORE_KEY_MAX + 1];
+        size_t dir;
+        unsigned long first = 1;
+        int len;
+
+        for (dir = pn->key_len; dir > 0 && pn->key[dir - 1] != '/'; dir--)
+                ;
+        if (!init) {
+                const char *name = pn->key + dir;
+                char *end;
+                size_t nlen = pn->key_len - dir;
+
+                if (nlen < 9 || memcmp(name, "seg-", 4) != 0 || name[4] < '0' || name[4] > '9')
+                        return 0;
+                first = strtoul(name + 4, &end, 10);
+                if (end != pn->key + pn->key_len - 4 || memcmp(end, ".m4s", 4) != 0 ||
+                    first >= 1000000000ul)
+                        return 0;
+                first++; /* the request itself is being served */
+        }
+        for (unsigned i = 0; i < n; i++) {
+                len = snprintf(key, sizeof(key), "%.*sseg-%lu.m4s", (int)dir, pn->key, first + i);
+                if (len < 0 || (size_t)len >= sizeof(key))
+                        break;
+                if (prefetch_key(w, key, (size_t)len)) {
+                        metrics_add(m->prefetch_starts, 1);
+                        started++;
+                }
+        }
+        return started;
+}
+
+/* Whether the key's last segment is name. */
+static bool last_segment_is(const struct path_norm *pn, const char *name)
+{
+        size_t n = strlen(name);
+
+        return pn->key_len > n && pn->key[pn->key_len - n - 1] == '/' &&
+               memcmp(pn->key + pn->key_len - n, name, n) == 0;
+}
+
 void prefetch_hint(struct edge_worker *w, const struct http1_req *req, const struct path_norm *pn)
 {
         struct edge_metrics *m = &w->srv->m;
         struct path_norm next;
         struct cmcd cm;
-        struct fill *f;
         const char *hv;
         size_t hlen = 0, tl;
-        unsigned max = (unsigned)w->rt->cfg->cache.prefetch_max;
-        bool created;
+        bool init;
 
         hv = http1_req_header(req, "CMCD-Request", &hlen);
-        if ((!pn->cmcd && !hv) || !max || !w->up || !w->rt->cfg->upstreams.n || !w->reader)
+        if ((!pn->cmcd && !hv) || !w->rt->cfg->cache.prefetch_max || !w->up ||
+            !w->rt->cfg->upstreams.n || !w->reader)
                 return;
         cmcd_init(&cm);
         if (pn->cmcd)
                 (void)cmcd_parse(&cm, pn->cmcd, pn->cmcd_len, 0);
         if (hv)
                 (void)cmcd_parse(&cm, hv, hlen, 1);
-        if (!cm.nor[0] || resolve(pn->key, pn->key_len, cm.nor, &next) < 0)
-                return;
         tl = title_len(pn->key, pn->key_len);
-        if (!tl || next.key_len > STORE_KEY_MAX || next.key_len <= tl ||
-            memcmp(next.key, pn->key, tl + 1) != 0 ||
-            (next.key_len == pn->key_len && !memcmp(next.key, pn->key, pn->key_len)))
+        if (!tl)
                 return;
-        prefetch_sweep(w);
-        if (w->n_prefetch >= max || w->n_prefetch >= PREFETCH_SLOTS) {
-                metrics_add(m->prefetch_dropped, 1);
-                return;
-        }
-        if (store_has(w->reader, next.key, next.key_len))
-                return;
-        /* -ENOENT (a recent 404), -EEXIST (committed meanwhile), -ENOMEM: nothing to do. */
-        if (fill_get(w, next.key, next.key_len, &f, &created) < 0)
-                return;
-        if (!created) {
-                fill_unref(f); /* already being filled */
-                return;
-        }
-        metrics_add(m->prefetches, 1);
-        evict_access(w->srv, next.key, next.key_len, 0);
-        fill_watch(f, w->idx); /* so its end kicks this loop, which sweeps the slot */
-        w->prefetch[w->n_prefetch++] = f;
+        if (cm.nor[0] && resolve(pn->key, pn->key_len, cm.nor, &next) == 0 &&
+            next.key_len <= STORE_KEY_MAX && next.key_len > tl &&
+            memcmp(next.key, pn->key, tl + 1) == 0 &&
+            !(next.key_len == pn->key_len && !memcmp(next.key, pn->key, pn->key_len)) &&
+            prefetch_key(w, next.key, next.key_len))
+                metrics_add(m->prefetches, 1);
+        /* CMCD su marks a startup request; the session id tells a title starting from a
+         * representation switch (dash.js marks every init request su). */
+        init = last_segment_is(pn, "init.mp4");
+        if (cm.su && w->rt->cfg->cache.prefetch_start &&
+            (!init || (cm.sid[0] && session_starting(cm.sid))))
+                (void)prefetch_start(w, pn, init);
 }

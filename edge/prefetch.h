@@ -11,6 +11,17 @@
  *   - the store does not hold it and it is not in the negative cache (a recent 404).
  * A prefetch counts as one request for the admission filter (the player announced it).
  * Prefetches are fills like any other: committed only whole and verified.
+ *
+ * Start prefetch: a player starting a title asks for a representation's init segment and then
+ * its first media segments one after another; the edge fills the first cache.prefetch_start
+ * segments of that representation as soon as it sees the start, so those requests are hits
+ * (or join a fill already under way) instead of one origin round trip each:
+ *   - an init request ("<dir>/init.mp4") marked CMCD su, from a session (CMCD sid) the edge
+ *     first saw at most 3 s ago: seg-1 .. seg-N of <dir> (dash.js marks every init su, a
+ *     representation switch mid-title included; the session's age tells them apart);
+ *   - a media request "<dir>/seg-<n>.m4s" marked su (a start at n: resume, seek, rebuffer):
+ *     seg-<n+1> .. seg-<n+N>.
+ * Both share the nor prefetch's bound (cache.prefetch_max) and its other rules.
  */
 
 #define PREFETCH_SLOTS 64 /* the most cache.prefetch_max allows */
@@ -19,8 +30,9 @@ struct edge_worker;
 struct http1_req;
 struct path_norm;
 
-/* Look at req's CMCD (query argument or CMCD-Request header) and prefetch its nor. Loop
- * thread of w; cheap when the request carries no CMCD. */
+/* Look at req's CMCD (query argument or CMCD-Request header): prefetch its nor, and the
+ * first segments when it starts a representation. Loop thread of w; cheap when the request
+ * carries no CMCD. */
 void prefetch_hint(struct edge_worker *w, const struct http1_req *req, const struct path_norm *pn);
 
 /* Loop thread: drop w's finished prefetches (their slots free up). */
