@@ -791,12 +791,30 @@ void api_license_clearkey(struct ctl_req *rq)
 
 /* ---- POST /v1/playback/report ---- */
 
+#define CMCD_MTP_MAX 100000000 /* kbit/s: 100 Gbit/s, far above any player's estimate */
+#define CMCD_BL_MAX  86400000  /* ms: a day of buffer */
+
+/* An optional non-negative integer member at most max into buf ("" when absent or null).
+ * Returns 0, or -1 when present with another type or out of range. */
+static int uint_member(json_t *o, const char *key, json_int_t max, char *buf, size_t cap)
+{
+        json_t *v = json_object_get(o, key);
+
+        buf[0] = '\0';
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+                return -1;
+        snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return 0;
+}
+
 void api_report(struct ctl_req *rq)
 {
         struct ctl *ctl = rq->ctl;
         json_t *body = NULL, *pos;
         const char *sid_s, *quality, *device;
-        char sid[SID_HEX + 1], position[40];
+        char sid[SID_HEX + 1], position[40], mtp[24], bl[24];
 
         if (ctl_body_json(rq, 4, &body) < 0)
                 return;
@@ -804,11 +822,14 @@ void api_report(struct ctl_req *rq)
         if (str_member(body, "session", 64, &sid_s) < 0 || !sid_s ||
             str_member(body, "quality", 32, &quality) < 0 ||
             str_member(body, "device", 64, &device) < 0 || !json_is_number(pos) ||
-            json_number_value(pos) < 0 || json_number_value(pos) > 1e7) {
+            json_number_value(pos) < 0 || json_number_value(pos) > 1e7 ||
+            uint_member(body, "mtp", CMCD_MTP_MAX, mtp, sizeof(mtp)) < 0 ||
+            uint_member(body, "bl", CMCD_BL_MAX, bl, sizeof(bl)) < 0) {
                 json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request",
                                 "need \"session\", \"position\" (seconds >= 0), optional "
-                                "\"quality\" and \"device\"");
+                                "\"quality\", \"device\", \"mtp\" (CMCD measured throughput, "
+                                "kbit/s) and \"bl\" (CMCD buffer length, ms)");
                 return;
         }
         if (!sid_from(sid_s, NULL, sid)) {
@@ -818,8 +839,9 @@ void api_report(struct ctl_req *rq)
         }
         metrics_add(ctl->m.reports, 1);
         snprintf(position, sizeof(position), "%.3f", json_number_value(pos));
-        const char *params[] = {sid, position, quality ? quality : "", device ? device : ""};
-        api_exec_json(rq, ctl->st.report, params, 4);
+        const char *params[] = {sid, position, quality ? quality : "", device ? device : "",
+                                mtp[0] ? mtp : NULL, bl[0] ? bl : NULL};
+        api_exec_json(rq, ctl->st.report, params, 6);
         json_decref(body);
 }
 

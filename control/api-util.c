@@ -34,6 +34,7 @@ static const struct stmt_def stmt_defs[] = {
         ST(set_licences, "SELECT sluice_set_licences($1, $2::jsonb)", 2),
         /* The extra members let this instance cache the new session for its manifest. */
         ST(playback, "SELECT p || jsonb_build_object('licensed', true, 'region', $6::text, "
+                     "'start_bandwidth', sluice_start_bandwidth($4::bigint, $7), "
                      "'created', floor(extract(epoch FROM now()))::bigint, "
                      "'licence_change', sluice_licence_change($2, $5), "
                      "'asset_version', (SELECT (extract(epoch FROM registered_at) * 1000000)::bigint "
@@ -44,7 +45,8 @@ static const struct stmt_def stmt_defs[] = {
         ST(edges_view, "SELECT sluice_edges_view($1::double precision)", 1),
         ST(session_view, "SELECT sluice_session_view($1, $2::double precision)", 2),
         ST(license_key, "SELECT sluice_license_key($1)", 1),
-        ST(report, "SELECT sluice_report($1, $2::double precision, $3, $4)", 4),
+        ST(report, "SELECT sluice_report($1, $2::double precision, $3, $4, $5::integer, "
+                   "$6::integer)", 6),
         ST(continue_watching, "SELECT sluice_continue_watching($1::bigint, $2::integer)", 2),
         ST(browse, "SELECT sluice_browse($1, $2::bigint, $3, $4::integer, $5::integer)", 5),
         ST(trending, "SELECT sluice_trending($1::bigint, $2, $3::integer, $4::double precision)", 4),

@@ -534,6 +534,52 @@ def test_reports(ctl, adult):
     ctl.error("GET", "/v1/continue-watching?profile=12345", expect=404)
 
 
+def test_start_bandwidth(ctl, pg):
+    """The session carries the start bandwidth from CMCD mtp/bl in recent reports: the
+    profile's own estimate first, else the client network's; none when nothing is recent."""
+    def profile():
+        return ctl.json("POST", "/v1/profiles", {"name": "tput"})["id"]
+
+    def play(prof=None):
+        body = {"title": "movie1"}
+        if prof is not None:
+            body["profile"] = prof
+        return ctl.json("POST", "/v1/playback", body)
+
+    def report(s, **cmcd):
+        ctl.json("POST", "/v1/playback/report",
+                 {"session": s["session"], "position": 1.0, **cmcd})
+
+    pg.psql("DELETE FROM throughput_estimates")
+    p2, p3, p4 = profile(), profile(), profile()
+    s = play(p2)
+    check(s["start_bandwidth"] is None, f"nothing known yet: {s['start_bandwidth']}")
+    report(s)  # a report without measurements changes nothing
+    check(play(p2)["start_bandwidth"] is None, "a report without mtp is not an estimate")
+    report(s, mtp=10000, bl=12000)
+    got = play(p2)["start_bandwidth"]
+    check(got == 7_000_000, f"70% of the profile's 10 Mbit/s: {got}")
+    got = play(p3)["start_bandwidth"]
+    check(got == 7_000_000, f"another profile on the same network: {got}")
+    report(s, mtp=2000, bl=1000)  # folded in: (10000 + 2000) / 2, and the buffer ran low
+    got = play(p2)["start_bandwidth"]
+    check(got == 3_000_000, f"50% of 6 Mbit/s after a low buffer: {got}")
+    report(play(p4), mtp=50000, bl=20000)  # network: (6000 + 50000) / 2
+    got = play(p2)["start_bandwidth"]
+    check(got == 3_000_000, f"the profile's own estimate before its network's: {got}")
+    got = play()["start_bandwidth"]
+    check(got == 19_600_000, f"no profile: the network's 28 Mbit/s x 0.7: {got}")
+    got = play(p4)["start_bandwidth"]
+    check(got == 35_000_000, f"the fast profile: {got}")
+    pg.psql("UPDATE throughput_estimates SET updated_at = now() - interval '11 minutes'")
+    check(play(p2)["start_bandwidth"] is None, "estimates older than 10 minutes are ignored")
+    for bad in ({"mtp": "fast"}, {"mtp": -1}, {"mtp": 10**9}, {"bl": 1.5}, {"bl": -3},
+                {"mtp": True}):
+        ctl.error("POST", "/v1/playback/report", {"session": s["session"], "position": 1, **bad})
+    n = pg.psql("SELECT count(*) FROM throughput_estimates")
+    check(n == "3", f"one row per profile that reported and one for the network: {n}")
+
+
 def test_edges_fill(ctl, pg):
     ctl.heartbeat("nosuch", {"load": 0.1}, expect=404)
     ctl.heartbeat("edge-a", {"load": -1}, expect=400)
@@ -662,6 +708,7 @@ def main(binary, tmp):
     test_steering(ctl, pg, sid)
     test_clearkey(ctl, pg, sid, clear_sid)
     test_reports(ctl, adult)
+    test_start_bandwidth(ctl, pg)
     test_edges_fill(ctl, pg)
     test_keys(ctl, pg, sid)
     test_sql_metacharacters(ctl, adult)
