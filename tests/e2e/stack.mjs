@@ -2,7 +2,11 @@
 // The whole stack, played by real players: headless Chromium against what tools/demo started
 // (its var/demo/env file), with every manifest issued by sluice-control.
 //
-//   node stack.mjs --env FILE [--only NAME[,NAME...]] [--chromium PATH]
+//   node stack.mjs --env FILE [--only NAME[,NAME...]] [--chromium PATH] [--prefer EDGE_ID]
+//
+// --prefer names the edge this client must be steered to first (its region's edge, in the
+// multi-host test): play then checks that edge served the media, and failover that it is the
+// one steering ranked first and the one killed.
 //
 // Scenarios (all by default, in this order; failover last, since it kills an edge):
 //   play      dash.js plays a title from control's manifest through an edge; media time
@@ -38,6 +42,7 @@ for (let i = 0; i < argv.length; i++) {
     case '--env': opt.env = next(); break;
     case '--only': opt.only = next().split(','); break;
     case '--chromium': opt.chromium = next(); break;
+    case '--prefer': opt.prefer = next(); break;
     default: process.stderr.write(`stack: unknown argument ${argv[i]}\n`); process.exit(2);
   }
 }
@@ -152,6 +157,12 @@ const scenarios = {
     check(bad4.length === 0, 'play: no error status from the edges', bad4.map((r) => `${r.status} ${r.path}`).slice(0, 3).join(' '));
     const served = await p.page.evaluate(() => [window.sluice.state.servedBy, document.getElementById('s-edge').textContent]);
     check(!!served[0], 'play: the page says which edge is serving', served[1]);
+    if (opt.prefer) {
+      const media = new Set(p.w.responses.filter((r) => r.path.endsWith('.m4s') && r.status < 400).map((r) => r.edge));
+      check(served[0] === opt.prefer && media.size === 1 && media.has(opt.prefer),
+        `play: this client's own region's edge (${opt.prefer}) served the media`,
+        `page says ${served[0]}; segments from ${[...media].join(', ') || 'none'}`);
+    }
     // The same object without the token control put in the BaseURL: the edge must refuse it.
     const signed = p.w.responses.find((r) => r.status === 200 && r.path.startsWith('/s/'));
     if (signed) {
@@ -300,6 +311,7 @@ const scenarios = {
     const steer0 = await control('GET', `/v1/steering/${sid}`);
     const first = steer0.body && steer0.body['PATHWAY-PRIORITY'] && steer0.body['PATHWAY-PRIORITY'][0];
     check(preferred === first, 'failover: segments come from the edge steering ranks first', `${preferred} / ${first}`);
+    if (opt.prefer) check(first === opt.prefer, `failover: steering ranks this client's region's edge (${opt.prefer}) first`, `${first}`);
     const victim = edges.find((e) => e.id === preferred) || edges[0];
     const other = edges.find((e) => e !== victim);
     const pid = Number(victim === edges[0] ? env.EDGE_PID : env.EDGE2_PID);
