@@ -508,6 +508,9 @@ int main(int argc, char **argv)
         }
         if (sandbox_filter_apply(rt->cfg, &srv) < 0)
                 goto stop;
+        /* Only now, every thread filtered, do the workers read their first request. */
+        for (unsigned i = 0; i <= n_workers; i++)
+                worker_release(&srv.workers[i]);
         log_info("sluice-edge %s ready: %u worker(s), cache %s", SLUICE_VERSION, n_workers,
                  rt->cfg->cache.dir);
         (void)notify_send(notify, "READY=1\nSTATUS=serving");

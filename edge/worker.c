@@ -207,6 +207,10 @@ static void *worker_main(void *arg)
         (void)sem_post(&w->ready);
         if (r < 0)
                 return NULL;
+        /* Rings and listeners exist, but no request is read before main has loaded the
+         * seccomp filter (which needs every ring set up first): see worker_release(). */
+        while (sem_wait(&w->go) < 0 && errno == EINTR)
+                ;
         /* A drain may have been asked for before the first wake read was armed. */
         on_wake(w->loop, w);
 
@@ -239,7 +243,7 @@ int worker_start(struct edge_server *srv, struct edge_worker *w, unsigned idx, b
         w->listeners = calloc(n ? n : 1, sizeof(*w->listeners));
         if (!w->listeners)
                 return -ENOMEM;
-        if (sem_init(&w->ready, 0, 0) < 0)
+        if (sem_init(&w->ready, 0, 0) < 0 || sem_init(&w->go, 0, 0) < 0)
                 return -errno;
         r = pthread_create(&w->thread, NULL, worker_main, w);
         if (r != 0)
@@ -256,8 +260,17 @@ void worker_notify(struct edge_worker *w)
                 (void)uring_loop_wake(w->loop);
 }
 
+void worker_release(struct edge_worker *w)
+{
+        if (w->started && !w->released) {
+                w->released = true;
+                (void)sem_post(&w->go);
+        }
+}
+
 void worker_wait(struct edge_worker *w)
 {
+        worker_release(w); /* a start that failed half-way: let the thread see the drain */
         if (w->started) {
                 (void)pthread_join(w->thread, NULL);
                 w->started = false;
@@ -266,6 +279,7 @@ void worker_wait(struct edge_worker *w)
 
 void worker_join(struct edge_worker *w)
 {
+        worker_release(w);
         if (w->started) {
                 (void)pthread_join(w->thread, NULL);
                 w->started = false;
@@ -283,4 +297,5 @@ void worker_join(struct edge_worker *w)
         free(w->listeners);
         w->listeners = NULL;
         (void)sem_destroy(&w->ready);
+        (void)sem_destroy(&w->go);
 }

@@ -93,6 +93,8 @@ struct edge_worker {
 
         sem_t ready; /* posted when the thread's setup is done */
         int setup_err;
+        sem_t go;      /* posted once the process is sandboxed: only then does it serve */
+        bool released;
 
         struct conn *conns; /* all live connections, for drain */
         unsigned n_conns;
@@ -147,6 +149,8 @@ struct edge_server {
 int worker_start(struct edge_server *srv, struct edge_worker *w, unsigned idx, bool admin, int *fds,
                  unsigned n);
 /* Wait for w's thread to end (its resources stay until worker_join). */
+/* Let a started worker serve: main calls it once the sandbox is complete. */
+void worker_release(struct edge_worker *w);
 void worker_wait(struct edge_worker *w);
 /* Join and free w's resources. */
 void worker_join(struct edge_worker *w);

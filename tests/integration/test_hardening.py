@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from edgeharness import SKIP, Edge, check, eq, expect_body, run, test
@@ -229,8 +230,8 @@ def log_has(e, pattern):
 
 
 def status_of_started(binary, overrides, log_line):
-    """Start an edge, wait for log_line (the sandbox is set up after the listeners accept, and
-    before READY=1), and return its /proc status."""
+    """Start an edge, wait for log_line (the sandbox is set up after the listeners are bound and
+    before any request is read or READY=1 is sent), and return its /proc status."""
     e = Edge(binary, overrides)
     try:
         e.start()
@@ -252,6 +253,41 @@ def sandbox_switch(ctx):
     eq(on["Seccomp"], "2", "Seccomp in log mode")
     eq(int(on["CapEff"], 16), 0, "CapEff as root without user:")
     eq(on["Uid"].split()[0], "0", "uid stays 0 without user:")
+
+
+@test
+def no_request_before_the_filter(ctx):
+    """A client knocking from before the edge starts gets its first answer only once every
+    thread is filtered: the workers wait for main's seccomp load before reading a request.
+    (The status is read right after that first answer; were the answer to come first, this
+    would catch it whenever the filter was not loaded yet.)"""
+    e = Edge(ctx.binary, {"sandbox": {"seccomp": "log"}})
+    seen = {}
+    stop = threading.Event()
+
+    def knock():
+        while not stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", e.port), timeout=2.0) as s:
+                    s.sendall(b"GET /early.m4s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                    if s.recv(64).startswith(b"HTTP/1.1 "):
+                        seen["threads"] = thread_status(e.proc.pid)
+                        return
+            except OSError:
+                time.sleep(0.001)  # not listening yet: knock again at once
+    t = threading.Thread(target=knock)
+    try:
+        t.start()
+        e.start()
+        t.join(10)
+        check("threads" in seen, "no answer within 10 s of the start")
+        for tid, st in seen["threads"].items():
+            eq(st["Seccomp"], "2", f"thread {tid} ({st.get('Name')}) Seccomp at the first answer")
+        e.stop()
+    finally:
+        stop.set()
+        t.join(5)
+        e.cleanup()
 
 
 @test
