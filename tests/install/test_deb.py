@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: MIT
+"""The Debian package that `tools/deb` makes installs, works and removes cleanly.
+
+The build (or, when it was not configured with --prefix=/usr, a release build of the same
+tree made for the package) is installed into a DESTDIR, packaged by `tools/deb --destdir`, and the package is
+installed with dpkg into a throwaway copy of this machine's root: an overlay mounted over `/` in
+a private mount namespace, so the host's dpkg database and /etc are never touched. Inside it:
+the package's dependencies are satisfied, its postinst creates the `sluice` group and
+/etc/sluice, the installed binaries run, and `dpkg --purge` removes every file it installed.
+
+    python3 test_deb.py SOURCE_DIR BUILD_DIR PREFIX
+
+Exit status: 0 passed, 1 failed, 77 skipped (not root, or no dpkg-deb / unshare / overlayfs).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+
+def fail(msg, detail=""):
+    print(f"not ok - {msg}")
+    if detail:
+        print(detail[-3000:])
+    sys.exit(1)
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(SKIP)
+
+
+def run(cmd, what, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
+    if p.returncode != 0:
+        fail(f"{what} exited {p.returncode}", p.stdout + p.stderr)
+    return p.stdout
+
+
+# Runs inside `unshare --mount`: a tmpfs holds the overlay's upper layer, so every write the
+# package makes lands there and vanishes with the namespace. $1: the .deb, $2: the prefix.
+IN_NAMESPACE = r"""
+set -eu
+deb=$1; prefix=$2; t=$3
+mount -t tmpfs tmpfs "$t"
+mkdir -p "$t/upper" "$t/work" "$t/root"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$t/upper,workdir=$t/work" "$t/root"
+for d in proc dev sys; do mount --bind "/$d" "$t/root/$d"; done
+mkdir -p "$t/root/tmp/pkg"
+cp "$deb" "$t/root/tmp/pkg/sluice.deb"
+in_root() { chroot "$t/root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+echo "== install"
+in_root dpkg -i /tmp/pkg/sluice.deb
+echo "== status"
+in_root dpkg-query -W -f='${Status} ${Version}\n' sluice
+echo "== group"
+in_root getent group sluice
+echo "== etc"
+in_root test -d /etc/sluice && echo /etc/sluice
+echo "== run"
+in_root "$prefix/bin/sluice-edge" --help >/dev/null && echo sluice-edge
+in_root "$prefix/bin/sluice-control" --help >/dev/null && echo sluice-control
+in_root "$prefix/bin/sluice-fill" --help >/dev/null && echo sluice-fill
+echo "== config check"
+in_root "$prefix/bin/sluice-edge" --check-config --config \
+  "$prefix/share/doc/sluice/examples/sluice-edge.example.yaml" && echo example-config-ok
+echo "== files"
+in_root dpkg -L sluice > "$t/files.txt"
+cat "$t/files.txt"
+echo "== purge"
+in_root dpkg --purge sluice
+echo "== left"
+while read -r f; do
+  # directories (and merged-/usr symlinks such as /lib) are shared with other packages
+  [ -d "$t/root$f" ] && continue
+  if [ -e "$t/root$f" ] || [ -L "$t/root$f" ]; then echo "$f"; fi
+done < "$t/files.txt"
+echo "== end"
+"""
+
+
+def section(out, name):
+    lines = out.split("\n== ")
+    for part in lines:
+        head, _, body = part.partition("\n")
+        if head.strip("= \n") == name:
+            return body.strip()
+    return None
+
+
+def host_status():
+    p = subprocess.run(["dpkg-query", "-W", "-f=${Status} ${Version}", "sluice"],
+                       capture_output=True, text=True)
+    return p.stdout.strip()
+
+
+def main():
+    src, build, prefix = sys.argv[1], sys.argv[2], sys.argv[3]
+    if os.geteuid() != 0:
+        skip("needs root (mount namespace, overlay over /, chroot)")
+    for tool in ("dpkg-deb", "dpkg", "unshare", "chroot", "meson"):
+        if not shutil.which(tool):
+            skip(f"{tool} not on PATH")
+    with open("/proc/filesystems") as f:
+        if "overlay" not in f.read():
+            skip("the kernel has no overlay filesystem")
+    host_before = host_status()
+    work = tempfile.mkdtemp(prefix="sluice-deb-test-")
+    try:
+        if prefix != "/usr":
+            # A Debian package installs under /usr: build this tree once more for it.
+            build = os.path.join(work, "build")
+            run(["meson", "setup", build, src, "--prefix=/usr", "--buildtype=release",
+                 "-Db_ndebug=true", "-Dhot-checks=false", "-Dtests=false"], "meson setup")
+            run(["meson", "compile", "-C", build], "meson compile")
+            prefix = "/usr"
+        dest = os.path.join(work, "dest")
+        run(["meson", "install", "-C", build, "--destdir", dest, "--no-rebuild", "--quiet"],
+            "meson install")
+        out = run([os.path.join(src, "tools", "deb"), "--destdir", dest, "--out",
+                   os.path.join(work, "out")], "tools/deb")
+        deb = out.strip().splitlines()[-1]
+        if not deb.endswith(".deb") or not os.path.isfile(deb):
+            fail(f"tools/deb printed no package path: {out!r}")
+        print(f"ok - built {os.path.basename(deb)} ({os.path.getsize(deb)} bytes)")
+
+        info = run(["dpkg-deb", "--field", deb, "Package", "Depends"], "dpkg-deb --field")
+        if "Package: sluice" not in info or "libpq5" not in info:
+            fail("control fields missing", info)
+        listing = run(["dpkg-deb", "--contents", deb], "dpkg-deb --contents")
+        for want in (f".{prefix}/bin/sluice-edge", "./lib/systemd/system/sluice-edge.service",
+                     "./lib/systemd/system/sluice-fill.timer", "/sysusers.d/sluice.conf",
+                     "/man8/sluice-edge.8.gz"):
+            if want not in listing:
+                fail(f"the package lacks {want}", listing)
+        if "/include/" in listing or ".a\n" in listing:
+            fail("the package carries headers or static libraries", listing)
+        print("ok - contents and control fields")
+
+        mnt = os.path.join(work, "ns")
+        os.makedirs(mnt)
+        p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                            IN_NAMESPACE, "sh", deb, prefix, mnt],
+                           capture_output=True, text=True, timeout=600)
+        if p.returncode != 0:
+            fail(f"install in a throwaway root exited {p.returncode}", p.stdout + p.stderr)
+        out = p.stdout
+        status = section(out, "status") or ""
+        if not status.startswith("install ok installed"):
+            fail("dpkg does not report the package installed", out)
+        print(f"ok - dpkg -i: {status}")
+        if not (section(out, "group") or "").startswith("sluice:"):
+            fail("postinst did not create the sluice group", out)
+        if section(out, "etc") != "/etc/sluice":
+            fail("postinst did not create /etc/sluice", out)
+        print("ok - postinst: group sluice, /etc/sluice")
+        if (section(out, "run") or "").split() != ["sluice-edge", "sluice-control", "sluice-fill"]:
+            fail("an installed binary does not run", out + p.stderr)
+        if not (section(out, "config check") or "").endswith("example-config-ok"):
+            fail("the installed example config does not pass --check-config", out + p.stderr)
+        print("ok - installed binaries run; the example config checks")
+        left = section(out, "left")
+        if left is None or left:
+            fail(f"dpkg --purge left files behind: {left}", out)
+        print("ok - dpkg --purge removes every file")
+        if host_status() != host_before:
+            fail("the host's dpkg database changed: the install was not confined")
+        print("ok - the host's dpkg database is untouched")
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
