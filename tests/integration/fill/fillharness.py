@@ -1,24 +1,29 @@
 # SPDX-License-Identifier: MIT
 """Harness for sluice-fill integration tests (Python standard library only).
 
-Real processes: the sluice-fill binary under test and a real sluice-edge (started through
-tests/integration/edgeharness.py). The origin is a real HTTP server over a directory of
-files (http.server in a thread of this process); a test may make it serve one wrong byte for
-one path, deliberately. The control plane's fill plan is served by a stand-in: a small
-http.server answering GET /v1/fill/plan?edge=<id> with the JSON control's SQL function
-sluice_fill_plan() produces (docs/fill.md), because sluice-control has no HTTP endpoint for it
-yet.
+Real processes throughout: the sluice-fill binary under test, a real sluice-edge (started
+through tests/integration/edgeharness.py), and the real sluice-control on a private
+PostgreSQL (tools/pg-temp, through tests/integration/control/ctlharness.py), one of each per
+test file. Before each test the catalog, edges and sessions of the previous one are
+truncated; the test registers its titles and edge through control's admin API and shapes
+demand with real playback sessions, so control's plan says what the test needs. The origin
+is a real HTTP server over a directory of files (http.server in a thread of this process);
+a test may make it serve one wrong byte for one path, deliberately.
 
-    python3 test_x.py /path/to/sluice-fill /path/to/sluice-edge
+    python3 test_x.py /path/to/sluice-fill /path/to/sluice-edge /path/to/sluice-control
 
-Exit status: 0 passed, 1 failed, 77 skipped (a binary missing).
+Exit status: 0 passed, 1 failed, 77 skipped (a binary, psql or a PostgreSQL server missing).
 """
 
+import contextlib
 import hashlib
 import http.server
 import json
 import os
 import random
+import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +34,8 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "control"))
+import ctlharness  # noqa: E402
 import edgeharness as eh  # noqa: E402
 
 SKIP = 77
@@ -97,6 +104,14 @@ class Origin:
         self.url = f"http://{eh.HOST}:{self.port}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
+    def reset(self):
+        """Nothing served, nothing corrupt, no GETs counted: as new for the next test."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        with self.lock:
+            self.corrupt.clear()
+            self.gets.clear()
+
     def add(self, path, data):
         full = os.path.join(self.dir, path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
@@ -108,70 +123,124 @@ class Origin:
         subprocess.run(["rm", "-rf", self.dir], check=False)
 
 
+# Client addresses control places in each country (ctlharness's country_prefixes; a client
+# other than 127.0.0.0/8 is given by X-Forwarded-For from its trusted proxy, 127.0.0.2).
+CLIENTS = {"GB": None, "SE": "10.1.0.9", "US": "10.2.3.4"}
+REGIONS = {"GB": "eu-west", "SE": "eu-north", "US": "us-east"}
+
+
 class Control:
-    """Stand-in for sluice-control's GET /v1/fill/plan?edge=<id> (see the module doc)."""
+    """The real sluice-control on a private PostgreSQL, for one test file; fill plans are its
+    GET /v1/fill/plan, shaped through its admin API and playback sessions."""
 
-    def __init__(self):
-        self.plans = {}  # edge id -> plan dict
-        self.requests = 0
-        control = self
+    def __init__(self, binary, origin_url):
+        self.tmp = tempfile.mkdtemp(prefix="sluice-fill-ctl-")
+        os.chmod(self.tmp, 0o755)  # PostgreSQL may run as another user beneath it
+        self.pg = None
+        self.ctl = None
+        try:
+            self.pg = ctlharness.Postgres(self.tmp)
+            self.ctl = ctlharness.Control(binary, self.tmp, self.pg)
+            with open(self.ctl.cfg_path) as f:
+                text = f.read()
+            text = re.sub(r'origin_url: "[^"]*"', f'origin_url: "{origin_url}/"', text)
+            with open(self.ctl.cfg_path, "w") as f:
+                f.write(text)
+            self.ctl.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.url = f"http://{eh.HOST}:{self.ctl.port}"
 
-        class H(_Quiet):
-            def do_GET(self):
-                u = urllib.parse.urlsplit(self.path)
-                q = urllib.parse.parse_qs(u.query)
-                edge = q.get("edge", [""])[0]
-                control.requests += 1
-                if u.path != "/v1/fill/plan" or edge not in control.plans:
-                    body = json.dumps({"error": "not found", "detail": edge}).encode()
-                    self.send_response(404)
-                else:
-                    body = json.dumps(control.plans[edge]).encode()
-                    self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def reset(self):
+        """Forget the previous test's catalog, edges and demand (a plan is its region's)."""
+        self.pg.psql("TRUNCATE assets, titles, edges, sessions, licences, playback_reports, "
+                     "continue_watching CASCADE")
 
-        self.httpd = _Server((eh.HOST, 0), H)
-        self.url = f"http://{eh.HOST}:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def add_edge(self, edge_id, region, base_url):
+        self.ctl.json("POST", "/v1/admin/edges",
+                      {"id": edge_id, "region": region, "base_url": base_url}, admin=True)
+
+    def add_title(self, title, files, licences=({"country": "GB"},), asset=None):
+        """A movie whose asset lists files [(path, size, sha256)], licensed as given."""
+        asset = asset or ctlharness.make_asset(title, segments=1, video_reps=("240p",))
+        asset["files"] = [{"path": p, "size": n, "sha256": h} for p, n, h in files]
+        self.ctl.json("POST", "/v1/admin/titles", {"title": title, "asset": asset}, admin=True)
+        self.ctl.json("PUT", f"/v1/admin/titles/{title}/licences",
+                      {"licences": list(licences)}, admin=True)
+
+    def play(self, title, n=1, country="GB", expect=200):
+        """n playback sessions of title by clients in country: demand in its region."""
+        for _ in range(n):
+            conn, headers = None, {}
+            if CLIENTS[country]:
+                conn = self.ctl.conn()
+                conn.source_address = ("127.0.0.2", 0)
+                headers["X-Forwarded-For"] = CLIENTS[country]
+            st, _, body = self.ctl.request("POST", "/v1/playback", {"title": title},
+                                           headers=headers, conn=conn)
+            if conn:
+                conn.close()
+            if st != expect:
+                raise Fail(f"playback of {title} from {country}: {st} {body[:200]!r}")
+
+    def plan(self, edge_id):
+        return json.loads(self.ctl.request("GET", f"/v1/fill/plan?edge={edge_id}")[2])
 
     def stop(self):
-        self.httpd.shutdown()
+        if self.ctl and self.ctl.proc and self.ctl.proc.poll() is None:
+            self.ctl.stop()
+        if self.pg:
+            self.pg.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def make_catalog(origin, titles=2, segs=6, seg_size=200_000, seed=7, prefix="title"):
-    """Files on the origin and the plan objects for them, ranked title by title."""
+def make_catalog(env, titles=2, segs=6, seg_size=200_000, seed=7, prefix="title",
+                 init_size=900, country="GB", absent=()):
+    """Titles on the origin and in control's catalog, licensed in country, title t played
+    titles - t times there so control ranks them in order. Returns the plan objects (path,
+    size, sha256, url, asset) in that order; the paths in absent (under each title) are in the
+    catalog but not on the origin, last."""
     rng = random.Random(seed)
     objs = []
     for t in range(titles):
-        score = round(10.0 / (t + 1), 6)
+        title = f"{prefix}{t}"
         names = ["v1/init.mp4"] + [f"v1/seg-{n}.m4s" for n in range(1, segs + 1)]
+        files = []
         for name in names:
-            size = 900 if name.endswith("init.mp4") else seg_size + rng.randrange(1000)
+            size = init_size if name.endswith("init.mp4") else seg_size + rng.randrange(1000)
             data = rng.randbytes(size)
-            path = f"{prefix}{t}/{name}"
-            origin.add(path, data)
-            objs.append({"path": path, "size": size, "sha256": hashlib.sha256(data).hexdigest(),
-                         "url": f"{origin.url}/{path}", "asset": f"{prefix}{t}", "score": score})
+            env.origin.add(f"{title}/{name}", data)
+            files.append((name, size, hashlib.sha256(data).hexdigest()))
+        for name in absent:
+            files.append((name, 1000, "00" * 32))
+        env.control.add_title(title, files, [{"country": country}])
+        env.control.play(title, titles - t, country)
+        objs += [{"path": f"{title}/{name}", "size": size, "sha256": sha,
+                  "url": f"{env.origin.url}/{title}/{name}", "asset": title}
+                 for name, size, sha in files]
     return objs
 
 
-def plan_doc(edge_id, objs):
-    return {"edge": edge_id, "region": "test", "generated": int(time.time()), "objects": objs}
-
-
 class Env:
-    def __init__(self, fill_bin, edge_bin, edge_overrides=None):
+    """One test's world: a fresh edge registered with control (region eu-west, the GB
+    clients'), over the file's shared origin and control, both emptied first."""
+
+    def __init__(self, fill_bin, edge_bin, shared, edge_overrides=None):
         self.fill_bin = os.path.abspath(fill_bin)
         self.dir = tempfile.mkdtemp(prefix="sluice-fill-it-")
         self.state_dir = os.path.join(self.dir, "state")
-        self.origin = Origin()
-        self.control = Control()
+        self.origin, self.control = shared
+        self.origin.reset()
+        self.control.reset()
         self.edge = eh.Edge(edge_bin, edge_overrides)
         self.edge.start()
         self.edge_id = "edge-it"
+        self.add_edge(self.edge_id, self.edge)
+
+    def add_edge(self, edge_id, edge, country="GB"):
+        """Registers edge with control in the region of country's clients."""
+        self.control.add_edge(edge_id, REGIONS[country], f"http://{eh.HOST}:{edge.port}")
 
     def base_args(self):
         return ["--control", self.control.url, "--edge", self.edge_id,
@@ -235,8 +304,6 @@ class Env:
 
     def cleanup(self):
         self.edge.cleanup()
-        self.origin.stop()
-        self.control.stop()
         if os.environ.get("SLUICE_IT_KEEP"):
             print(f"# kept {self.dir}")
         else:
@@ -260,30 +327,58 @@ def test(fn):
     return fn
 
 
+@contextlib.contextmanager
+def world(control_bin, origin_url=None):
+    """The origin and control one test file (or benchmark) shares; stopped on the way out.
+    With origin_url, control's plans point there and no Origin is made (None is yielded)."""
+    origin = None if origin_url else Origin()
+    control = None
+    try:
+        control = Control(control_bin, origin_url or origin.url)
+        yield origin, control
+    finally:
+        if control:
+            control.stop()
+        if origin:
+            origin.stop()
+
+
 def run(edge_overrides=None):
-    if len(sys.argv) < 3 or not all(os.access(p, os.X_OK) for p in sys.argv[1:3]):
-        print("SKIP: need the sluice-fill and sluice-edge binaries as arguments")
+    if len(sys.argv) < 4 or not all(os.access(p, os.X_OK) for p in sys.argv[1:4]):
+        print("SKIP: need the sluice-fill, sluice-edge and sluice-control binaries as arguments")
         sys.exit(SKIP)
-    only = set(sys.argv[3:])
+    if shutil.which("psql") is None:
+        print("SKIP: psql not installed")
+        sys.exit(SKIP)
+    only = set(sys.argv[4:])
+    # meson's timeout sends SIGTERM: unwind, so PostgreSQL and the daemons are stopped.
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
     failed = 0
-    for fn in _tests:
-        if only and fn.__name__ not in only:
-            continue
-        env = None
-        t0 = time.monotonic()
-        try:
-            env = Env(sys.argv[1], sys.argv[2], edge_overrides)
-            fn(env)
-            if env.edge.running():
-                env.edge.stop()
-            print(f"ok - {fn.__name__} ({time.monotonic() - t0:.1f}s)")
-        except Exception:
-            failed += 1
-            print(f"not ok - {fn.__name__}")
-            traceback.print_exc()
-            if env:
-                print(env.edge.log_tail())
-        finally:
-            if env:
-                env.cleanup()
+    with world(sys.argv[3]) as shared:
+        for fn in _tests:
+            if not only or fn.__name__ in only:
+                failed += run_one(fn, shared, edge_overrides)
     sys.exit(1 if failed else 0)
+
+
+def run_one(fn, shared, edge_overrides):
+    """Runs one test in an Env of its own; returns 1 when it failed."""
+    env = None
+    t0 = time.monotonic()
+    try:
+        env = Env(sys.argv[1], sys.argv[2], shared, edge_overrides)
+        fn(env)
+        if env.edge.running():
+            env.edge.stop()
+        print(f"ok - {fn.__name__} ({time.monotonic() - t0:.1f}s)")
+        return 0
+    except Exception:
+        print(f"not ok - {fn.__name__}")
+        traceback.print_exc()
+        if env:
+            print(env.edge.log_tail())
+        print("".join(shared[1].ctl.log[-20:]))
+        return 1
+    finally:
+        if env:
+            env.cleanup()

@@ -1,17 +1,16 @@
 # SPDX-License-Identifier: MIT
 """sluice-fill plan and run against a real edge and origin: the plan diff, a run that fills
 the edge, a second run that transfers nothing, --dry-run changing nothing, status, verify.
-The plan comes from fillharness's stand-in for control (see its doc)."""
+The plan is the real sluice-control's (see fillharness)."""
 
 import os
 
-from fillharness import Env, check, eq, events, make_catalog, plan_doc, run, test  # noqa: F401
+from fillharness import check, eq, events, make_catalog, run, test
 
 
 @test
 def plan_then_run_then_nothing(env):
-    objs = make_catalog(env.origin)
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    objs = make_catalog(env)
     # Something unplanned on the edge, and one planned object already there.
     env.edge.put("/old/unplanned.m4s", b"x" * 5000)
     first = objs[0]
@@ -68,8 +67,7 @@ def plan_then_run_then_nothing(env):
 
 @test
 def verify_finds_a_bad_object(env):
-    objs = make_catalog(env.origin, titles=1, segs=3)
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    objs = make_catalog(env, titles=1, segs=3)
     rc, out, err = env.fill("run", "--progress", "none")
     eq(rc, 0, f"run exit ({err})")
     # The edge stores what it is given without a hash: content the plan does not know.
@@ -88,8 +86,7 @@ def verify_signs_for_an_edge_that_requires_tokens(env):
     env.edge.stop()
     env.edge.cfg["tokens"] = {"required": True, "keys_file": keys}
     env.edge.start()
-    objs = make_catalog(env.origin, titles=2, segs=2)
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    objs = make_catalog(env, titles=2, segs=2)
     rc, out, err = env.fill("run", "--progress", "none")
     eq(rc, 0, f"run exit ({err})")
     rc, out, err = env.fill("verify", "--all")

@@ -7,7 +7,7 @@ the edge, and a second run sends nothing."""
 import hashlib
 import threading
 
-from fillharness import check, eq, events, make_catalog, plan_doc, run, test
+from fillharness import check, eq, events, make_catalog, run, test
 
 
 @test
@@ -16,8 +16,7 @@ def run_beside_client_fill(env):
     env.edge.stop()
     env.edge.cfg["upstreams"] = [{"url": env.origin.url}]
     env.edge.start()
-    objs = make_catalog(env.origin, titles=2, segs=6, seg_size=400_000)
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    objs = make_catalog(env, titles=2, segs=6, seg_size=400_000)
     bad = []
 
     def client():

@@ -4,13 +4,12 @@ of a run: the run retries, finishes with every object on the edge, and sends not
 had committed a second time. The edge's commit counter restarts with it, so: objects held
 right after the restart + commits after it = objects planned (a re-send would commit again)."""
 
-from fillharness import check, eq, events, make_catalog, plan_doc, run, test
+from fillharness import check, eq, events, make_catalog, run, test
 
 
 @test
 def edge_restarts_mid_run(env):
-    objs = make_catalog(env.origin, titles=2, segs=8, seg_size=1_000_000)
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    objs = make_catalog(env, titles=2, segs=8, seg_size=1_000_000)
     p = env.spawn("run", "--progress", "json", "--rate", "32Mbit", "--parallel", "2")
     lines = []
     commits = 0

@@ -3,10 +3,9 @@
 that does not fit is left out (plan says so, the run sends the rest); with it, the run
 deletes the least-hit unplanned object first and then everything planned fits."""
 
-import hashlib
 import os
 
-from fillharness import check, eq, events, make_catalog, plan_doc, run, test
+from fillharness import check, eq, events, make_catalog, run, test
 
 MB = 1000 * 1000
 
@@ -22,11 +21,8 @@ def evicts_the_coldest_unplanned(env):
         env.edge.get("/old/hot.m4s")
     env.edge.get("/old/warm.m4s")
     # 5 x 8 MB planned; free is 37.1 MB.
-    objs = make_catalog(env.origin, titles=1, segs=4, seg_size=8 * MB)
-    data = os.urandom(8 * MB)  # the init segment too, so all five are 8 MB
-    env.origin.add(objs[0]["path"], data)
-    objs[0].update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    # The init segment too, so all five are 8 MB.
+    objs = make_catalog(env, titles=1, segs=4, seg_size=8 * MB, init_size=8 * MB)
 
     rc, out, err = env.fill("plan", "--json", "--no-evict", "--verbose")
     eq(rc, 0, f"plan ({err})")

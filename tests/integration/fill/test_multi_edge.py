@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Several edges in one run, from the YAML config, each with its own plan, cap and window:
+"""Several edges in one run, from the YAML config, each with its own plan, cap and window
+(edge-a in eu-west, where GB clients watch title0; edge-b in eu-north, where SE clients watch
+other0):
 both are filled by one process; an edge whose window is closed is skipped (exit 4) while the
 other is filled; the per-edge cap holds for the capped edge."""
 
@@ -8,7 +10,7 @@ import os
 import subprocess
 import time
 
-from fillharness import check, eh, eq, events, make_catalog, plan_doc, run, test
+from fillharness import check, eh, eq, events, make_catalog, run, test
 
 
 def write_config(env, second, extra_a="", extra_b=""):
@@ -35,11 +37,11 @@ def fill_cfg(env, cfg, *extra):
 def two_edges_one_run(env):
     second = eh.Edge(env.edge.binary).start()
     try:
-        objs_a = make_catalog(env.origin, titles=1, segs=4, seg_size=500_000, seed=1)
-        objs_b = make_catalog(env.origin, titles=1, segs=4, seg_size=500_000, seed=2,
-                              prefix="other")
-        env.control.plans["edge-a"] = plan_doc("edge-a", objs_a)
-        env.control.plans["edge-b"] = plan_doc("edge-b", objs_b)
+        env.add_edge("edge-a", env.edge)
+        env.add_edge("edge-b", second, country="SE")
+        objs_a = make_catalog(env, titles=1, segs=4, seg_size=500_000, seed=1)
+        objs_b = make_catalog(env, titles=1, segs=4, seg_size=500_000, seed=2,
+                              prefix="other", country="SE")
         # edge-b capped at 8 Mbit/s: its 2 MB take about 2 s; edge-a uncapped.
         cfg = write_config(env, second, extra_b=", rate: 8Mbit")
         t0 = time.monotonic()
@@ -69,9 +71,9 @@ def two_edges_one_run(env):
 def one_edge_outside_its_window(env):
     second = eh.Edge(env.edge.binary).start()
     try:
-        objs = make_catalog(env.origin, titles=1, segs=2)
-        env.control.plans["edge-a"] = plan_doc("edge-a", objs)
-        env.control.plans["edge-b"] = plan_doc("edge-b", objs)
+        env.add_edge("edge-a", env.edge)
+        env.add_edge("edge-b", second)  # the same region: the same plan
+        objs = make_catalog(env, titles=1, segs=2)
         cfg = write_config(env, second, extra_a=", tz: UTC",
                            extra_b=", tz: UTC, window: \"02:00-03:00\"")
         rc, out, err = fill_cfg(env, cfg, "--progress", "json", "--now", "2030-01-01T12:00:00Z")

@@ -9,7 +9,7 @@ import hashlib
 import os
 import time
 
-from fillharness import check, eq, events, plan_doc, run, test
+from fillharness import check, eq, events, run, test
 
 CAP = 800_000_000  # bits/s
 TOTAL = 200 * 1000 * 1000
@@ -17,15 +17,16 @@ TOTAL = 200 * 1000 * 1000
 
 @test
 def cap_holds_on_200mb(env):
-    objs = []
+    objs, files = [], []
     n = 8
     for i in range(n):
         data = os.urandom(TOTAL // n)
-        path = f"big/v1/seg-{i}.m4s"
-        env.origin.add(path, data)
-        objs.append({"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                     "url": f"{env.origin.url}/{path}", "score": 1.0})
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+        name = f"v1/seg-{i}.m4s"
+        env.origin.add(f"big/{name}", data)
+        files.append((name, len(data), hashlib.sha256(data).hexdigest()))
+        objs.append({"path": f"big/{name}", "size": len(data), "sha256": files[-1][2]})
+    env.control.add_title("big", files)
+    env.control.play("big")
     t0 = time.monotonic()
     rc, out, err = env.fill("run", "--rate", "800Mbit", "--parallel", "4", "--progress", "json",
                             "--progress-interval", "100")

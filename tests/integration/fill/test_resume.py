@@ -6,13 +6,12 @@ again (204)."""
 
 import signal
 
-from fillharness import check, eq, events, make_catalog, plan_doc, run, test
+from fillharness import check, eq, events, make_catalog, run, test
 
 
 @test
 def kill9_then_resume(env):
-    objs = make_catalog(env.origin, titles=3, segs=8, seg_size=1_000_000)
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    objs = make_catalog(env, titles=3, segs=8, seg_size=1_000_000)
     # 40 Mbit/s: about 5 s for 24 MB, so the kill lands mid-run.
     p = env.spawn("run", "--progress", "json", "--rate", "40Mbit", "--parallel", "2")
     first = []

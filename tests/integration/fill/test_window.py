@@ -5,15 +5,14 @@ window closing mid-run stops new transfers with status 4."""
 
 import time
 
-from fillharness import check, eq, events, make_catalog, plan_doc, run, test
+from fillharness import check, eq, events, make_catalog, run, test
 
 WIN = ["--window", "02:00-14:00"]
 
 
 @test
 def outside_exits_inside_runs(env):
-    objs = make_catalog(env.origin, titles=1, segs=3)
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    objs = make_catalog(env, titles=1, segs=3)
     rc, out, err = env.fill("run", *WIN, "--tz", "UTC", "--now", "2030-01-01T01:00:00Z")
     eq(rc, 4, f"outside the window ({err})")
     eq(env.puts(), [], "nothing sent outside the window")
@@ -28,8 +27,7 @@ def outside_exits_inside_runs(env):
 
 @test
 def waits_for_the_window(env):
-    objs = make_catalog(env.origin, titles=1, segs=2)
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    objs = make_catalog(env, titles=1, segs=2)
     t0 = time.monotonic()
     rc, out, err = env.fill("run", *WIN, "--tz", "UTC", "--now", "2030-01-01T01:59:57Z",
                             "--outside-window", "wait", "--progress", "json")
@@ -44,8 +42,7 @@ def waits_for_the_window(env):
 
 @test
 def window_closes_mid_run(env):
-    objs = make_catalog(env.origin, titles=2, segs=8, seg_size=1_000_000)
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    objs = make_catalog(env, titles=2, segs=8, seg_size=1_000_000)
     # 2 s before the end; 16 MB at 16 Mbit/s takes 8 s.
     rc, out, err = env.fill("run", *WIN, "--tz", "UTC", "--now", "2030-01-01T13:59:58Z",
                             "--rate", "16Mbit", "--parallel", "1", "--progress", "json")

@@ -2,15 +2,14 @@
 """An origin serving one wrong byte (a deliberate fake for one object): that object is
 refused and never committed, the run carries on with the rest, and the exit status is 3."""
 
-from fillharness import check, eq, events, make_catalog, plan_doc, run, test
+from fillharness import check, eq, events, make_catalog, run, test
 
 
 @test
 def one_wrong_byte(env):
-    objs = make_catalog(env.origin, titles=2, segs=4, seg_size=300_000)
+    objs = make_catalog(env, titles=2, segs=4, seg_size=300_000)
     bad = objs[2]
     env.origin.corrupt.add("/" + bad["path"])
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
     rc, out, err = env.fill("run", "--progress", "json")
     eq(rc, 3, f"exit status says partial ({err})")
     ev = events(out)
@@ -33,14 +32,13 @@ def one_wrong_byte(env):
 
 @test
 def origin_missing_object(env):
-    objs = make_catalog(env.origin, titles=1, segs=3)
-    objs.append(dict(objs[-1], path="title0/v1/seg-99.m4s",
-                     url=objs[-1]["url"].replace("seg-3", "seg-99")))
-    env.control.plans[env.edge_id] = plan_doc(env.edge_id, objs)
+    # In the catalog, not on the origin.
+    objs = make_catalog(env, titles=1, segs=3, absent=["v1/seg-99.m4s"])
     rc, out, err = env.fill("run", "--progress", "json")
     eq(rc, 3, f"exit status ({err})")
     refused = [e for e in events(out) if e["event"] == "refused"]
     eq(len(refused), 1, "one refused")
+    eq(refused[0]["key"], "/title0/v1/seg-99.m4s", "the object the origin lacks")
     eq(refused[0]["reason"], "origin-error", "reason")
     env.check_edge_holds(objs[:-1])
 
