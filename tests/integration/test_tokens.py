@@ -10,9 +10,11 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
+import subprocess
 import time
 
-from edgeharness import Edge, check, eq, expect_body, run, standard_objects, test
+from edgeharness import HOST, Edge, check, eq, expect_body, run, standard_objects, test
 
 SECRET = bytes(range(32))
 KEY = "/t1/seg-1.m4s"
@@ -104,6 +106,29 @@ def preflight_needs_no_token(e):
     r = e.request("OPTIONS", KEY, [("Origin", "https://player.example"),
                                    ("Access-Control-Request-Method", "GET")])
     check(r.status in (200, 204), f"preflight without a token: {r.status}")
+
+
+@test
+def h2_same_rules(e):
+    """Over h2c the token is checked by the same code, :authority standing for Host."""
+    if not shutil.which("curl"):
+        print("  (curl missing, skipped)")
+        return
+
+    def status(path, host="edge.test"):
+        out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null",
+                              "-w", "%{http_version} %{http_code}", "-H", f"Host: {host}",
+                              f"http://{HOST}:{e.port}{path}"], capture_output=True, text=True)
+        check(out.returncode == 0, f"curl {path}: {out.stderr}")
+        version, code = out.stdout.split()
+        eq(version, "2", f"{path} not over h2")
+        return int(code)
+    eq(status(f"/s/{mint(good_claims())}{KEY}"), 200, "valid token over h2")
+    eq(status(KEY), 403, "no token over h2")
+    eq(status(f"/s/{mint(good_claims(title='t2'))}{KEY}"), 403, "token for another title")
+    scoped = mint(good_claims(cdniuc="regex:^https?://edge\\.test/t1/"))
+    eq(status(f"/s/{scoped}{KEY}"), 200, "token scoped to the authority asked")
+    eq(status(f"/s/{scoped}{KEY}", host="other.test"), 403, "token scoped to another authority")
 
 
 if __name__ == "__main__":
