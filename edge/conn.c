@@ -29,9 +29,10 @@
 #define TLS_IDLE_KEEP_CONNS 512u
 /* Longest wait for a fill's head; the fill's own upstream timeouts end it well before. */
 #define MISS_WAIT_MS 120000u
-/* sendfile(2) moves at most this much per call; keeps one connection from hogging a turn. */
-#define SENDFILE_CHUNK (1u << 20)
-#define SENDFILE_TURN  (4u << 20)
+/* A connection sends at most this much of a body per turn (other connections get the core
+ * in between), in one sendfile(2) when the socket takes it: a 4 MiB segment is one call on a
+ * socket with room, where 1 MiB calls made it four and a fifth that only said EAGAIN. */
+#define SENDFILE_TURN (4u << 20)
 
 static const char *const state_names[] = {
     [CONN_READ_HEAD] = "read-head", [CONN_IDLE] = "idle",     [CONN_READ_BODY] = "read-body",
@@ -560,9 +561,10 @@ void conn_on_recv(struct uring_loop *loop, void *owner, const struct io_uring_cq
 /* ---- output ---- */
 
 /*
- * Write what is pending: c->out, then the file range. Returns 1 when all is written, 0 when
- * the socket is full, 2 when a fill has not yet written the next bytes, -errno on a write
- * error or a fill that broke off.
+ * Write what is pending: c->out (TLS; a plain socket's went through the ring), then the file
+ * range. Returns 1 when all is written, 0 when the socket is full or the turn is over, 2 when
+ * a fill has not yet written the next bytes, -errno on a write error or a fill that broke
+ * off.
  */
 static int flush_out(struct conn *c)
 {
@@ -570,18 +572,7 @@ static int flush_out(struct conn *c)
 
         if (c->tls)
                 return conn_tls_flush(c);
-        while (c->out_off < c->out_len) {
-                ssize_t n =
-                    send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                         MSG_DONTWAIT | MSG_NOSIGNAL | (c->body_off < c->body_end ? MSG_MORE : 0));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return errno == EAGAIN ? 0 : -errno;
-                }
-                c->out_off += (uint32_t)n;
-                c->req_bytes += (uint64_t)n;
-        }
+        BUG_ON_HOT(c->out_off < c->out_len); /* plain sockets send c->out through the ring */
         while (c->body_off < c->body_end) {
                 off_t off = (off_t)c->body_off;
                 uint64_t want = c->body_end - c->body_off;
@@ -596,8 +587,8 @@ static int flush_out(struct conn *c)
                                 want = avail - c->body_off;
                 }
 
-                if (want > SENDFILE_CHUNK)
-                        want = SENDFILE_CHUNK;
+                if (want > SENDFILE_TURN - turn)
+                        want = SENDFILE_TURN - turn;
                 n = sendfile(c->fd, c->obj.fd, &off, (size_t)want);
                 if (n < 0) {
                         if (errno == EINTR)
@@ -609,7 +600,12 @@ static int flush_out(struct conn *c)
                 c->body_off += (uint64_t)n;
                 c->req_bytes += (uint64_t)n;
                 turn += (size_t)n;
-                if (turn >= SENDFILE_TURN && c->body_off < c->body_end)
+                if (c->body_off == c->body_end)
+                        break;
+                /* Short: the socket is full, and another call would only say so. */
+                if ((uint64_t)n < want)
+                        return 0;
+                if (turn >= SENDFILE_TURN)
                         return 0; /* let other connections have the core; POLLOUT resumes */
         }
         return 1;

@@ -146,5 +146,9 @@ def client_closes_with_requests_queued(e):
     expect_body(e.get("/t1/init.mp4"), e.objects["/t1/init.mp4"], "GET after the reset")
 
 
+# Slow readers here are slow on purpose, and all the edge wrote may still sit in the socket
+# when it turns idle: deadlines long enough not to be what is tested (test_deadlines does).
+LIMITS = {"limits": {"idle_timeout": "30s", "send_timeout": "30s"}}
+
 if __name__ == "__main__":
-    sys.exit(run(standard_setup()))
+    sys.exit(run(standard_setup(LIMITS)))

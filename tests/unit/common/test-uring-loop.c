@@ -272,6 +272,88 @@ TEST(accept_and_multishot_recv)
         uring_loop_free(loop);
 }
 
+/* ---- send: short completions, waiting for room ---- */
+
+struct sender {
+        int res;
+        unsigned done;
+};
+
+static void on_send(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        struct sender *sd = owner;
+
+        sd->res = cqe->res;
+        sd->done++;
+}
+
+static size_t drain(int fd, char *got, size_t have, size_t cap)
+{
+        ssize_t n;
+
+        while (have < cap && (n = recv(fd, got + have, cap - have, MSG_DONTWAIT)) > 0)
+                have += (size_t)n;
+        return have;
+}
+
+TEST(send_short_then_rest_in_order)
+{
+        enum { LEN = 1 << 20 };
+        struct uring_loop *loop = loop_new_or_skip(0);
+        static char msg[LEN], got[LEN];
+        struct sender sd = {0};
+        size_t off = 0, have = 0;
+        unsigned shorts = 0;
+        int sv[2], small = 16384;
+        uint32_t slot;
+
+        ASSERT_TRUE(loop);
+        for (size_t i = 0; i < LEN; i++)
+                msg[i] = (char)(i * 131 + i / 4093);
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+        ASSERT_EQ(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+        uring_loop_set_handler(loop, 5, on_send);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &sd, NULL, &slot), 0);
+
+        /* The peer does not read: the first send takes what fits and completes short. */
+        ASSERT_EQ(uring_loop_send(loop, slot, 5, sv[0], msg, LEN, 0), 0);
+        for (int i = 0; i < 20 && !sd.done; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_EQ(sd.done, 1);
+        ASSERT_TRUE(sd.res > 0 && sd.res < LEN);
+        off = (size_t)sd.res;
+
+        /* A send on the full socket neither fails nor completes until there is room. */
+        ASSERT_EQ(uring_loop_send(loop, slot, 5, sv[0], msg + off, LEN - off, 0), 0);
+        ASSERT_TRUE(uring_loop_run_once(loop, 50) >= 0);
+        ASSERT_EQ(sd.done, 1);
+        ASSERT_EQ(uring_loop_slot_inflight(loop, slot), 1);
+
+        /* Read as it comes; every short completion is followed by a send of the rest. */
+        for (int i = 0; i < 100000 && have < LEN; i++) {
+                unsigned before = sd.done;
+                have = drain(sv[1], got, have, LEN);
+                ASSERT_TRUE(uring_loop_run_once(loop, 10) >= 0);
+                if (sd.done == before)
+                        continue;
+                ASSERT_TRUE(sd.res > 0);
+                off += (size_t)sd.res;
+                if (off < LEN) {
+                        shorts++;
+                        ASSERT_EQ(uring_loop_send(loop, slot, 5, sv[0], msg + off, LEN - off, 0),
+                                  0);
+                }
+        }
+        ASSERT_EQ(off, LEN);
+        ASSERT_EQ(have, LEN);
+        ASSERT_MEMEQ(got, LEN, msg, LEN);
+        ASSERT_TRUE(shorts > 0);
+        ASSERT_EQ(uring_loop_slot_inflight(loop, slot), 0);
+        (void)close(sv[0]);
+        (void)close(sv[1]);
+        uring_loop_free(loop);
+}
+
 /* ---- cross-thread wake ---- */
 
 static int woken;
