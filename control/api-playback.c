@@ -331,7 +331,10 @@ static void reply_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset 
                 .edges = medges,
                 .n_edges = (size_t)n,
                 .steering_url = steer,
-                .steering_query_before_start = true,
+                /* The BaseURL order is the steering decision at issue time: asking again before
+                 * the first segment would only repeat it (one more round trip in every start).
+                 * dash.js asks once playback has started, then every TTL. */
+                .steering_query_before_start = false,
                 .license_url = asset->encrypted ? lic : NULL,
                 .markers = markers,
                 .n_markers = n_markers,

@@ -21,7 +21,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+
+import { duplicates, recordTimeline, timelineTable } from './ttff-timeline.mjs';
 
 // playwright-core is installed for the e2e tests (tests/e2e, npm ci); use that copy.
 const { chromium } = await import(new URL('../../tests/e2e/node_modules/playwright-core/index.mjs',
@@ -30,7 +32,21 @@ const { chromium } = await import(new URL('../../tests/e2e/node_modules/playwrig
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--autoplay-policy=no-user-gesture-required'];
-const opt = { runs: 10, title: 'demo-movie', chromium: '/usr/bin/chromium', json: false };
+// What is compared. Each lever is also measured on its own: a variant with it turned off.
+const VARIANTS = {
+  sluice: { side: 'sluice' },
+  nginx: { side: 'nginx' },
+  // the session's start bandwidth ignored by the page (dash.js picks its default start rung)
+  'sluice-no-start-rung': { side: 'sluice', query: '&startbw=off' },
+  // the title evicted from both edges before each start: the start is filled from the origin
+  'sluice-cold-edge': { side: 'sluice', coldEdge: true, prefetchStart: 2 },
+  // the same with the edges' start prefetch off (cache.prefetch_start 0; nor prefetch on)
+  'sluice-cold-edge-no-start-prefetch': { side: 'sluice', coldEdge: true, prefetchStart: 0 },
+  // the same without CMCD, so the edges get no hint to prefetch at all (start or nor)
+  'sluice-cold-edge-no-cmcd': { side: 'sluice', query: '&cmcd=off', coldEdge: true, prefetchStart: 2 },
+};
+const opt = { runs: 10, title: 'demo-movie', chromium: '/usr/bin/chromium', json: false,
+  variants: ['sluice', 'nginx'], timeline: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const next = () => argv[++i];
@@ -40,11 +56,14 @@ for (let i = 0; i < argv.length; i++) {
     case '--title': opt.title = next(); break;
     case '--chromium': opt.chromium = next(); break;
     case '--json': opt.json = true; break;
+    case '--timeline': opt.timeline = true; break;
+    case '--variants': opt.variants = next().split(','); break;
     default: process.stderr.write(`ttff: unknown argument ${argv[i]}\n`); process.exit(2);
   }
 }
-if (!opt.env || !(opt.runs > 0)) {
-  process.stderr.write('usage: ttff.mjs --env FILE [--runs N] [--title ID] [--json]\n');
+if (!opt.env || !(opt.runs > 0) || opt.variants.some((v) => !VARIANTS[v])) {
+  process.stderr.write('usage: ttff.mjs --env FILE [--runs N] [--title ID] [--json] [--timeline]\n' +
+    `                [--variants ${Object.keys(VARIANTS).join(',')}]\n`);
   process.exit(2);
 }
 const env = {};
@@ -111,6 +130,43 @@ http {
   return { child, url };
 }
 
+// Every object of the title out of both edges (admin API), so the next start misses.
+async function evictTitle(title) {
+  const asset = title; // the demo's titles are their own assets
+  for (const adm of [env.EDGE_ADMIN_URL, env.EDGE2_ADMIN_URL].filter(Boolean)) {
+    const auth = { Authorization: `Bearer ${env.EDGE_ADMIN_TOKEN}` };
+    const r = await fetch(`${adm}/admin/objects?prefix=${encodeURIComponent(`/${asset}/`)}`, { headers: auth });
+    if (!r.ok) throw new Error(`listing ${adm}: ${r.status}`);
+    for (const o of await r.json()) {
+      const d = await fetch(`${adm}/admin/objects${o.key}`, { method: 'DELETE', headers: auth });
+      if (!d.ok && d.status !== 404) throw new Error(`DELETE ${o.key} at ${adm}: ${d.status}`);
+    }
+  }
+}
+
+const reloads = (log) => (readFileSync(log, 'utf8').match(/configuration reloaded/g) || []).length;
+
+// cache.prefetch_start of both demo edges (their configs beside the env file), applied with
+// SIGHUP (a reload takes it); returns once each edge has logged the reload.
+async function setStartPrefetch(n) {
+  const dir = dirname(opt.env);
+  for (const [id, pid] of [['edge-a', env.EDGE_PID], ['edge-b', env.EDGE2_PID]]) {
+    const conf = join(dir, `${id}.yaml`);
+    const text = readFileSync(conf, 'utf8');
+    const next = text.replace(/(max_size: [^,}]+)(, prefetch_start: \d+)?/, `$1, prefetch_start: ${n}`);
+    if (next === text) continue;
+    const log = join(dir, 'logs', `${id}.log`);
+    const before = reloads(log);
+    writeFileSync(conf, next);
+    process.kill(Number(pid), 'SIGHUP');
+    const deadline = Date.now() + 10000;
+    while (reloads(log) === before) {
+      if (Date.now() > deadline) throw new Error(`${id} did not reload ${conf}`);
+      await new Promise((r) => { setTimeout(r, 20); }); // the edge logs the reload; poll its log
+    }
+  }
+}
+
 async function firstFrame(page, url) {
   await page.goto(url);
   await page.waitForFunction(() => window.sluice && (window.sluice.state.firstFrameMs !== null ||
@@ -149,13 +205,26 @@ async function main() {
   let browser;
   try {
     nginx = await startNginx(dir);
-    const variants = {
+    const base = {
       sluice: `${env.PLAYER_URL}?title=${encodeURIComponent(opt.title)}`,
       nginx: `${env.PLAYER_URL}?src=${encodeURIComponent(nginx.url)}`,
     };
+    const variants = {};
+    const hooks = {};
+    for (const v of opt.variants) {
+      const def = VARIANTS[v];
+      variants[v] = base[def.side] + (def.query || '');
+      if (def.coldEdge) {
+        hooks[v] = async () => {
+          await setStartPrefetch(def.prefetchStart);
+          await evictTitle(opt.title);
+        };
+      }
+    }
     browser = await chromium.launch({ executablePath: opt.chromium, args: CHROMIUM_ARGS, headless: true });
     const res = {};
-    for (const v of Object.keys(variants)) res[v] = { cold: [], warm: [], seek: [] };
+    for (const v of Object.keys(variants)) res[v] = { cold: [], warm: [], seek: [], dup: [] };
+    const timelines = {};
     for (let i = 0; i < opt.runs; i++) {
       for (const [v, url] of Object.entries(variants)) {
         const ctx = await browser.newContext();
@@ -163,7 +232,19 @@ async function main() {
         const cdp = await ctx.newCDPSession(page);
         await cdp.send('Network.enable');
         await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
-        res[v].cold.push(await firstFrame(page, url));
+        if (hooks[v]) await hooks[v]();
+        const rec = recordTimeline(cdp);
+        const ff = await firstFrame(page, url);
+        res[v].cold.push(ff);
+        // Until a segment's worth has played: a rung switch right after the start, and any
+        // segment it fetches again, shows in this window.
+        await page.waitForFunction(() => document.getElementById('video').currentTime >= 4, null,
+          { timeout: 15000, polling: 50 }).catch(() => {});
+        const tl = rec.stop();
+        const marks = await page.evaluate(() => window.sluice.state.marks);
+        const d = duplicates(tl);
+        res[v].dup.push(d.repeated.length + d.renumbered.length);
+        if (i === opt.runs - 1) timelines[v] = { tl, ff, marks }; // start bandwidth known by then
         res[v].warm.push(await firstFrame(page, url)); // same context: a reload
         await page.waitForFunction(() => document.getElementById('video').currentTime > 0.5, null, { timeout: 15000 });
         res[v].seek.push(await seekMs(page, 0.5));
@@ -171,28 +252,37 @@ async function main() {
         await ctx.close();
       }
       log(`run ${i + 1}/${opt.runs}: ${Object.entries(res).map(([v, r]) =>
-        `${v} cold ${Math.round(r.cold.at(-1))} warm ${Math.round(r.warm.at(-1))} ms`).join(', ')}`);
+        `${v} cold ${Math.round(r.cold.at(-1))} warm ${Math.round(r.warm.at(-1))} ms dup ${r.dup.at(-1)}`).join(', ')}`);
     }
     const rows = Object.entries(res).map(([v, r]) => ({
       path: v, cold_p50_ms: Math.round(median(r.cold)), warm_p50_ms: Math.round(median(r.warm)),
       cold_max_ms: Math.round(Math.max(...r.cold)), warm_max_ms: Math.round(Math.max(...r.warm)),
       seek_p50_ms: Math.round(median(r.seek)), seek_max_ms: Math.round(Math.max(...r.seek)),
-      runs: r.cold.length,
+      dup_starts: r.dup.filter((n) => n > 0).length, runs: r.cold.length,
     }));
     if (opt.json) {
       process.stdout.write(`${JSON.stringify(rows, null, 1)}\n`);
     } else {
-      process.stdout.write('| path | cold TTFF p50 | warm TTFF p50 | cold max | warm max | cold/warm | seek p50 | seek max |\n');
-      process.stdout.write('|---|---|---|---|---|---|---|---|\n');
+      process.stdout.write('| path | cold TTFF p50 | warm TTFF p50 | cold max | warm max | cold/warm | seek p50 | seek max | ' +
+        'cold starts with a refetch |\n');
+      process.stdout.write('|---|---|---|---|---|---|---|---|---|\n');
       for (const r of rows) {
         process.stdout.write(`| ${r.path} | ${r.cold_p50_ms} ms | ${r.warm_p50_ms} ms | ${r.cold_max_ms} ms | ` +
-          `${r.warm_max_ms} ms | ${(r.cold_p50_ms / r.warm_p50_ms).toFixed(2)} | ${r.seek_p50_ms} ms | ${r.seek_max_ms} ms |\n`);
+          `${r.warm_max_ms} ms | ${(r.cold_p50_ms / r.warm_p50_ms).toFixed(2)} | ${r.seek_p50_ms} ms | ${r.seek_max_ms} ms | ` +
+          `${r.dup_starts}/${r.runs} |\n`);
       }
-      const s = rows.find((r) => r.path === 'sluice');
       const n = rows.find((r) => r.path === 'nginx');
-      process.stdout.write(`\nsluice/nginx cold p50: ${(s.cold_p50_ms / n.cold_p50_ms).toFixed(2)} (goal <= 0.8); ` +
-        `warm p50: ${(s.warm_p50_ms / n.warm_p50_ms).toFixed(2)}. Seed targets: start 1 s p50 / 3 s p99, seek 500 ms. ` +
-        `${opt.runs} runs each.\n`);
+      for (const s of rows.filter((r) => r.path !== 'nginx' && n)) {
+        process.stdout.write(`\n${s.path}/nginx cold p50: ${(s.cold_p50_ms / n.cold_p50_ms).toFixed(2)} (goal <= 0.8); ` +
+          `warm p50: ${(s.warm_p50_ms / n.warm_p50_ms).toFixed(2)}.`);
+      }
+      process.stdout.write(`\nSeed targets: start 1 s p50 / 3 s p99, seek 500 ms. ${opt.runs} runs each.\n`);
+      if (opt.timeline) {
+        process.stdout.write('\nRequest timelines of the last cold start (ms from navigation):\n\n');
+        for (const [v, { tl, ff, marks }] of Object.entries(timelines)) {
+          process.stdout.write(`${timelineTable(v, tl, ff, ff + 4000, marks)}\n`);
+        }
+      }
     }
   } finally {
     if (browser) await browser.close().catch(() => {});

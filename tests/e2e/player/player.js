@@ -34,7 +34,9 @@ const state = {
   stalls: [],     // {at, ms}: from a 'waiting' after playback started to the next 'playing'
   stalledSince: null,
   firstFrameMs: null, // page clock (performance.now()) when the first frame was presented
+  marks: {},      // page clock of the steps of a start: config, session, player, manifest, ...
   session: null,  // control's POST /v1/playback answer
+  startBandwidth: null, // bit/s dash.js was told to start at (the session's start_bandwidth)
   notice: null,   // {status, message}: why a title does not play (451, 404, ...)
   details: null,  // control's GET /v1/titles/<id>
   reports: 0,     // playback reports accepted by control
@@ -61,6 +63,12 @@ function describeError(e) {
     try { parts.push(JSON.stringify(err).slice(0, 300)); } catch { parts.push(String(err)); }
   }
   return parts.join(': ');
+}
+
+// The first time each step of a start happens, on the page clock (tools/bench/ttff.mjs
+// prints them beside the request timeline).
+function mark(name) {
+  if (state.marks[name] === undefined) state.marks[name] = performance.now();
 }
 
 function addError(source, message) {
@@ -169,7 +177,7 @@ function renderTitles() {
   $('edge-line').textContent = edge ? `edge ${edge}` : '';
 }
 
-function start(src, autoplay, { startTime, licenseUrl } = {}) {
+function start(src, autoplay, { startTime, licenseUrl, startBandwidth } = {}) {
   const v = $('video');
   state.src = src;
   v.addEventListener('playing', () => {
@@ -188,7 +196,10 @@ function start(src, autoplay, { startTime, licenseUrl } = {}) {
   });
   v.addEventListener('seeking', () => { state.stalledSince = null; });
   if (v.requestVideoFrameCallback) {
-    v.requestVideoFrameCallback((now) => { state.firstFrameMs = now; });
+    v.requestVideoFrameCallback((now) => {
+      state.firstFrameMs = now;
+      mark('first-frame');
+    });
   }
   v.addEventListener('ended', () => { state.ended = true; render(); });
   v.addEventListener('error', () => {
@@ -196,6 +207,7 @@ function start(src, autoplay, { startTime, licenseUrl } = {}) {
     addError('video', e ? `MediaError ${e.code}${e.message ? ': ' + e.message : ''}` : 'error');
   });
 
+  mark('player-create');
   player = MediaPlayer().create();
   window.sluice.player = player;
   const cmcd = params.get('cmcd') || 'query';
@@ -212,12 +224,26 @@ function start(src, autoplay, { startTime, licenseUrl } = {}) {
       },
     },
   });
+  // The start rung control recommends (bit/s, from this viewer's or network's recent
+  // throughput): dash.js starts at the best rung within it instead of its 1 Mbit/s default,
+  // so it need not switch, and fetch the first segments again, right after the start.
+  // startbw=off ignores it (to measure the difference).
+  if (startBandwidth > 0 && params.get('startbw') !== 'off') {
+    state.startBandwidth = startBandwidth;
+    player.updateSettings({ streaming: { abr: { initialBitrate: {
+      video: Math.max(1, Math.round(startBandwidth / 1000)) } } } });
+  }
   const buffer = Number(params.get('buffer'));
   if (buffer > 0) {
     player.updateSettings({ streaming: { buffer: { stableBufferTime: buffer,
       bufferTimeAtTopQuality: buffer, bufferTimeAtTopQualityLongForm: buffer } } });
   }
   const ev = MediaPlayer.events;
+  player.on(ev.MANIFEST_LOADED, () => mark('manifest-loaded'));
+  player.on(ev.STREAM_INITIALIZED, () => mark('stream-initialized'));
+  player.on(ev.FRAGMENT_LOADING_STARTED, (e) => mark(`${e.request && e.request.mediaType}-` +
+    `${e.request && e.request.type === 'InitializationSegment' ? 'init' : 'segment'}-requested`));
+  player.on(ev.CAN_PLAY, () => mark('can-play'));
   player.on(ev.ERROR, (e) => addError('dash.js', describeError(e)));
   player.on(ev.PLAYBACK_ERROR, (e) => addError('playback', describeError(e)));
   player.on(ev.QUALITY_CHANGE_RENDERED, (e) => {
@@ -382,27 +408,39 @@ async function report(reason) {
   if (!state.session || !Number.isFinite(v.currentTime)) return null;
   let q = '';
   try { q = player.getCurrentRepresentationForType('video').id; } catch { /* not yet */ }
+  // What the player measured, as CMCD names and units (mtp kbit/s, bl ms): control keeps it
+  // to pick the start rung of this viewer's and this network's next session.
+  let mtp;
+  let bl;
+  try { mtp = Math.round(player.getAverageThroughput('video')); } catch { /* not yet */ }
+  try { bl = Math.round(player.getBufferLength('video') * 1000); } catch { /* not yet */ }
   const r = await fetch(state.session.report_url, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ session: state.session.session, position: v.currentTime,
-      quality: q || undefined, device: state.device }),
+      quality: q || undefined, device: state.device,
+      mtp: mtp > 0 ? mtp : undefined, bl: bl >= 0 ? bl : undefined }),
     keepalive: reason === 'unload',
   }).catch(() => null);
   if (r && r.ok) state.reports++;
   return r ? r.status : 0;
 }
 
-async function playTitle(title, episode) {
+async function loadDetails(title) {
   const d = await api('GET', `/v1/titles/${encodeURIComponent(title)}${state.profile ? `?profile=${state.profile}` : ''}`);
   if (d.ok) {
     state.details = d.body;
     renderDetails(d.body);
   }
+}
+
+async function playTitle(title, episode) {
   const body = { title };
   if (episode) body.episode = episode;
   if (state.profile) body.profile = state.profile;
+  mark('session-requested');
   const r = await api('POST', '/v1/playback', body);
+  mark('session');
   if (!r.ok) {
     const why = r.status === 451 ? 'This title is not available in your country.'
       : r.status === 404 ? 'No such title.' : `Cannot play: ${r.status}`;
@@ -416,7 +454,8 @@ async function playTitle(title, episode) {
     $('s-resume').textContent = `resumed at ${r.body.resume_position.toFixed(1)} s`;
   }
   start(r.body.manifest_url, params.get('autoplay') !== '0',
-    { startTime: r.body.resume_position, licenseUrl: r.body.license_url });
+    { startTime: r.body.resume_position, licenseUrl: r.body.license_url,
+      startBandwidth: r.body.start_bandwidth });
   const v = $('video');
   setInterval(() => { if (!v.paused) report('tick'); }, 5000);
   v.addEventListener('pause', () => report('pause'));
@@ -436,18 +475,22 @@ async function bootControl() {
     q.set('q', $('q').value.trim());
     location.search = `?${q}`;
   });
-  await loadCatalog();
+  // The title's session and player first: the catalogue and the title's details are not on
+  // the way to its first frame, so they load while the player starts.
   if (state.title) {
     if (!state.support.mse) addError('page', 'this browser has no Media Source Extensions');
     else await playTitle(state.title, params.get('episode'));
   }
+  await Promise.all([loadCatalog(), state.title ? loadDetails(state.title) : null]);
 }
 window.sluice.report = report;
 
 async function boot() {
   try {
+    mark('boot');
     const r = await fetch('/config.json', { cache: 'no-store' });
     state.config = await r.json();
+    mark('config');
   } catch (e) {
     addError('page', `cannot load /config.json: ${e.message}`);
     state.config = { edge: '', titles: [] };
