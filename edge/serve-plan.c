@@ -196,15 +196,13 @@ static void range_header(struct serve_plan *p, const struct http_range *rg, uint
                            (unsigned long long)size);
 }
 
-/* 416 for a Range none of whose parts lies in the object; cstatus may be NULL. */
+/* The start of a 416 for a Range none of whose parts lies in the object: the caller adds
+ * Cache-Status and ends it with serve_plan_text(p, NULL). */
 static void plan_unsatisfiable(struct serve_plan *p, struct conn *c, const struct http1_req *req,
-                               uint64_t size, const char *cstatus)
+                               uint64_t size)
 {
         serve_plan_start(p, c, req, 416);
         serve_plan_headerf(p, "Content-Range", "bytes */%llu", (unsigned long long)size);
-        if (cstatus)
-                serve_plan_header_copy(p, "Cache-Status", cstatus, strlen(cstatus));
-        serve_plan_text(p, NULL);
 }
 
 /* ---- the hit ---- */
@@ -245,7 +243,7 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
         struct http_cond_hdrs ch;
         struct http_range rg = {0};
         enum http_range_result rr = HTTP_RANGE_NONE;
-        const char *cc, *ctype, *range;
+        const char *cc, *ctype, *range, *text;
         size_t range_len;
         int status;
 
@@ -259,8 +257,12 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
 
         status = http_cond_eval(&ch, &v);
         if (status == 412) {
+                /* Answered by the cache like any hit: Cache-Status says so (docs/edge.md). */
                 metrics_add(m->precond_failed, 1);
-                serve_plan_status(p, c, req, 412);
+                serve_plan_start(p, c, req, 412);
+                text = serve_plan_status_text(p);
+                cache_status_hit(p, c);
+                serve_plan_text(p, text);
                 return;
         }
         if (status == 304) {
@@ -277,7 +279,9 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
                 rr = http_range_parse(range, range_len, obj->size, &rg);
         if (rr == HTTP_RANGE_UNSATISFIABLE) {
                 metrics_add(m->range_unsatisfiable, 1);
-                plan_unsatisfiable(p, c, req, obj->size, NULL);
+                plan_unsatisfiable(p, c, req, obj->size);
+                cache_status_hit(p, c);
+                serve_plan_text(p, NULL);
                 return;
         }
         serve_plan_start(p, c, req, rr == HTTP_RANGE_SINGLE ? 206 : 200);
@@ -515,7 +519,9 @@ static void plan_fill_body(struct serve_plan *p, struct conn *c, const struct ht
         if (k->range[0] && fill_if_range_ok(k, f))
                 rr = http_range_parse(k->range, strlen(k->range), f->size, &rg);
         if (rr == HTTP_RANGE_UNSATISFIABLE) {
-                plan_unsatisfiable(p, c, req, f->size, cstatus);
+                plan_unsatisfiable(p, c, req, f->size);
+                serve_plan_header_copy(p, "Cache-Status", cstatus, strlen(cstatus));
+                serve_plan_text(p, NULL);
                 return;
         }
         serve_plan_start(p, c, req, rr == HTTP_RANGE_SINGLE ? 206 : 200);
