@@ -158,14 +158,40 @@ static void demand_done(struct demand *d)
         free(d->last);
 }
 
-/* 10 x (1 - time to release / horizon) for a release due within the horizon, else 0. */
-static double release_score(const struct sim_opts *o, size_t i, uint32_t now)
+/* Views of the 10th most viewed title at now, at least 1: a release's expected demand when
+ * it has no views of its own (control's sluice_fill_plan(): a release lands among the top
+ * ten on its first day). */
+static double release_prior(const struct demand *d, uint32_t now, double halflife_s)
+{
+        double top[10] = {0};
+        for (size_t i = 0; i < d->n; i++) {
+                double v = decayed(d, i, now, halflife_s);
+                for (size_t k = 0; k < 10; k++)
+                        if (v > top[k]) {
+                                double t = top[k];
+                                top[k] = v;
+                                v = t;
+                        }
+        }
+        double tenth = top[9];
+        for (size_t k = 10; tenth == 0 && k-- > 0;)
+                tenth = top[k]; /* fewer than ten viewed: the least of them */
+        return tenth > 1 ? tenth : 1;
+}
+
+/* For a release due within the horizon: its expected demand (own views, else the prior)
+ * x (1 - 0.5 x time to release / horizon); else 0. */
+static double release_score(const struct sim_opts *o, const struct demand *d, size_t i,
+                            uint32_t now, double prior)
 {
         int day = o->catalog->release_day[i];
         if (day < 0)
                 return 0;
         double due = (double)day * DAY_SECS - now;
-        return due > 0 && due <= o->horizon_s ? 10.0 * (1.0 - due / o->horizon_s) : 0;
+        if (!(due > 0 && due <= o->horizon_s))
+                return 0;
+        double own = decayed(d, i, now, o->halflife_s);
+        return (own > 0 ? own : prior) * (1.0 - 0.5 * due / o->horizon_s);
 }
 
 static void demand_note(struct demand *d, uint64_t id, uint32_t now, double halflife_s)
@@ -203,7 +229,8 @@ static int push_object(struct policy *p, const struct sim_opts *o, uint32_t titl
 
 /*
  * One night's run. The plan, as control's sluice_fill_plan() builds it: per title, decayed
- * views plus 10 x (1 - time to release / horizon) for a release due within the horizon;
+ * views plus, for a release due within the horizon, its expected demand ramped by the time
+ * to release (release_score());
  * titles best first; within a title every file, init segments first, then segments in order
  * (the rungs of one segment together). Objects are taken in plan order while they fit in
  * the cache budget, held ones counting against it as in sluice-fill's diff; the policy
@@ -219,8 +246,10 @@ static int prepush(struct policy *p, const struct sim_opts *o, const struct dema
         int r = 0;
         if (!v)
                 return -ENOMEM;
+        double prior = release_prior(d, now, o->halflife_s);
         for (size_t i = 0; i < c->n; i++) {
-                double score = decayed(d, i, now, o->halflife_s) + release_score(o, i, now);
+                double score =
+                    decayed(d, i, now, o->halflife_s) + release_score(o, d, i, now, prior);
                 if (score > 0)
                         v[nv++] = (struct ranked){i + 1, score};
         }
@@ -263,8 +292,9 @@ static int prepush_files(struct policy *p, const struct sim_opts *o, const struc
                 if (score >= 1e-3)
                         v[nv++] = (struct ranked){d->files.keys[i], score};
         }
+        double prior = release_prior(d, now, o->halflife_s);
         for (size_t i = 0; i < c->n; i++) {
-                double score = release_score(o, i, now);
+                double score = release_score(o, d, i, now, prior);
                 /* seg == first_segments stands for the rung's init segment. */
                 for (uint32_t seg = 0; score > 0 && seg <= o->first_segments; seg++) {
                         uint32_t s = seg == o->first_segments ? GEN_DASH_INIT_SEGMENT : seg;

@@ -16,6 +16,7 @@ Exit status: 0 passed, 1 failed, 77 skipped (a binary, psql or a PostgreSQL serv
 """
 
 import contextlib
+import datetime
 import hashlib
 import http.server
 import json
@@ -193,6 +194,12 @@ class Control:
         if self.pg:
             self.pg.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def from_now(seconds):
+    """An RFC 3339 UTC time seconds from now (licence windows)."""
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def make_catalog(env, titles=2, segs=6, seg_size=200_000, seed=7, prefix="title",

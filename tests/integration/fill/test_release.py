@@ -8,11 +8,10 @@
   title; one licensed from beyond the release horizon (48 h) is not pushed.
 """
 
-import datetime
 import hashlib
 import random
 
-from fillharness import check, ctlharness, eq, events, make_catalog, run, test
+from fillharness import check, ctlharness, eq, events, from_now, make_catalog, run, test
 
 
 def add_title(env, title, asset, licences, seed):
@@ -25,11 +24,6 @@ def add_title(env, title, asset, licences, seed):
         files.append((fe["path"], len(data), hashlib.sha256(data).hexdigest()))
     env.control.add_title(title, files, licences, asset=asset)
     return [{"path": f"{title}/{p}", "size": n, "sha256": h} for p, n, h in files]
-
-
-def from_now(seconds):
-    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @test
