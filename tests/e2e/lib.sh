@@ -147,6 +147,18 @@ e2e_stop_pids() {
   e2e_pids=()
 }
 
+# e2e_leftovers TEXT: "pid: command line" of every process (this shell aside) whose command
+# line contains TEXT — a state directory names what a test started there.
+e2e_leftovers() {
+  local p out=()
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" = $$ ] && continue
+    tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$1" || continue
+    out+=("${p#/proc/}: $(tr '\0' ' ' 2>/dev/null <"$p/cmdline" | head -c 120)")
+  done
+  [ ${#out[@]} -eq 0 ] || printf '%s\n' "${out[@]}"
+}
+
 # e2e_show_logs DIR FILE...: the last 40 lines of each non-empty DIR/FILE (after a failure).
 e2e_show_logs() {
   local dir=$1 f

@@ -62,6 +62,13 @@ cleanup() {
   "$top/tools/pg-temp" stop "$var/pg" >/dev/null 2>&1 || true
   netns_teardown
   exec 3<&- 2>/dev/null || true
+  # Nothing may outlive the test: no namespace of this run, no process naming its state.
+  local left
+  left=$(ip netns list | grep -F "$NETNS_PREFIX-" || true)$(e2e_leftovers "$var")
+  if [ -n "$left" ]; then
+    echo "FAIL: left behind after the test: $left" >&2
+    [ "$rc" -eq 0 ] && rc=1
+  fi
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
     e2e_show_logs "$var/logs" control.log edge-a.log edge-b.log origin.error.log player.err
   fi

@@ -39,17 +39,6 @@ export SLUICE_DEMO_PORTS=auto SLUICE_DEMO_SKIP_DEPS=1 SLUICE_DEMO_SKIP_BUILD=1
 export SLUICE_BUILD_DIR=$build SLUICE_DEMO_PRESET=ultrafast SLUICE_DEMO_SECONDS=40
 mkdir -p "$var"
 
-# Processes whose command line names the state directory: what the demo started.
-leftovers() {
-  local p out=()
-  for p in /proc/[0-9]*; do
-    [ "${p#/proc/}" = $$ ] && continue
-    tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$var" || continue
-    out+=("${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline" | head -c 120)")
-  done
-  printf '%s\n' "${out[@]}"
-}
-
 demo_pid=
 cleanup() {
   local rc=$?
@@ -90,7 +79,7 @@ os.execv(sys.argv[1], sys.argv[1:])' "$top/tools/demo" >"$var/demo.out" 2>&1 &
   kill -INT "$demo_pid"
   timeout 60 tail --pid="$demo_pid" -f /dev/null || e2e_fail "tools/demo did not exit within 60 s of SIGINT"
   demo_pid=
-  left=$(leftovers)
+  left=$(e2e_leftovers "$var")
   [ -z "$left" ] || e2e_fail "processes left after Ctrl-C: $left"
   "$top/tools/pg-temp" status "$var/pg" && e2e_fail "PostgreSQL still running after Ctrl-C"
   [ ! -e "$var/env" ] || e2e_fail "$var/env left behind after Ctrl-C"
@@ -113,6 +102,6 @@ set -e
 [ "$rc" -eq 0 ] || e2e_fail "stack scenarios failed (exit $rc)"
 
 "$top/tools/demo" --stop
-left=$(leftovers)
+left=$(e2e_leftovers "$var")
 [ -z "$left" ] || e2e_fail "processes left after tools/demo --stop: $left"
 echo "PASS: $what"
