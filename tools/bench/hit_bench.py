@@ -272,6 +272,20 @@ def idle_rss(server, n):
             "bytes_per_conn": (after - base) * 1024 / max(alive, 1)}
 
 
+def bench_files(prefix, sizes):
+    """A temp dir with www/<size> of random bytes for each size: (work dir, www, {size: path})."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(work, 0o755)  # nginx workers run unprivileged and must read the files
+    root = os.path.join(work, "www")
+    os.makedirs(root)
+    files = {}
+    for s in sizes:
+        files[s] = os.path.join(root, s)
+        with open(files[s], "wb") as f:
+            f.write(os.urandom(SIZES[s]))
+    return work, root, files
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--edge", required=True)
@@ -288,16 +302,7 @@ def main():
     sizes = a.sizes.split(",")
     kinds = {"sluice": Sluice, "nginx": Nginx, "h2o": H2o}
     servers = [s for s in a.servers.split(",") if s == "sluice" or shutil.which(s)]
-    work = tempfile.mkdtemp(prefix="sluice-bench-")
-    os.chmod(work, 0o755)  # nginx workers run unprivileged and must read the files
-    root = os.path.join(work, "www")
-    os.makedirs(root)
-    files = {}
-    for s in sizes:
-        p = os.path.join(root, s)
-        with open(p, "wb") as f:
-            f.write(os.urandom(SIZES[s]))
-        files[s] = p
+    work, root, files = bench_files("sluice-bench-", sizes)
     results = []
     try:
         for mode in a.modes.split(","):

@@ -25,7 +25,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hit_bench  # noqa: E402  (servers, files and wrk parsing are shared)
@@ -126,15 +125,7 @@ def main():
         kinds["sluice-base"] = SluiceBase
         names.insert(names.index("sluice") + 1 if "sluice" in names else 0, "sluice-base")
     sizes = a.sizes.split(",")
-    work = tempfile.mkdtemp(prefix="sluice-cost-")
-    os.chmod(work, 0o755)  # nginx workers run unprivileged and must read the files
-    root = os.path.join(work, "www")
-    os.makedirs(root)
-    files = {}
-    for s in sizes:
-        files[s] = os.path.join(root, s)
-        with open(files[s], "wb") as f:
-            f.write(os.urandom(hit_bench.SIZES[s]))
+    work, root, files = hit_bench.bench_files("sluice-cost-", sizes)
     results = []
     servers = {}
     try:
