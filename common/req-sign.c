@@ -7,12 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include "hex.h"
+#include "hmac.h"
 #include "req-sign.h"
 
 bool req_sign_secret_ok(const char *s, size_t len)
@@ -29,10 +27,7 @@ static int mac(const char *secret, size_t secret_len, const char *method, const 
                int64_t time_ms, const void *body, size_t body_len, unsigned char md[32])
 {
         char head[REQ_SIGN_TIME_DIGITS + 8];
-        EVP_MAC *m = NULL;
-        EVP_MAC_CTX *ctx = NULL;
-        size_t md_len = 0;
-        int n, r = -EIO;
+        int n;
 
         if (!req_sign_secret_ok(secret, secret_len) || time_ms < 0 || !method || !path ||
             (!body && body_len))
@@ -40,27 +35,14 @@ static int mac(const char *secret, size_t secret_len, const char *method, const 
         n = snprintf(head, sizeof(head), "\n%" PRId64 "\n", time_ms);
         if (n < 0 || (size_t)n >= sizeof(head))
                 return -EINVAL;
-        OSSL_PARAM params[] = {
-                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-                OSSL_PARAM_construct_end(),
+        const struct iovec parts[] = {
+                {(void *)method, strlen(method)},
+                {(void *)"\n", 1},
+                {(void *)path, strlen(path)},
+                {head, (size_t)n},
+                {(void *)body, body_len},
         };
-        m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-        ctx = m ? EVP_MAC_CTX_new(m) : NULL;
-        if (!ctx || EVP_MAC_init(ctx, (const unsigned char *)secret, secret_len, params) != 1)
-                goto out;
-        if (EVP_MAC_update(ctx, (const unsigned char *)method, strlen(method)) != 1 ||
-            EVP_MAC_update(ctx, (const unsigned char *)"\n", 1) != 1 ||
-            EVP_MAC_update(ctx, (const unsigned char *)path, strlen(path)) != 1 ||
-            EVP_MAC_update(ctx, (const unsigned char *)head, (size_t)n) != 1 ||
-            (body_len && EVP_MAC_update(ctx, body, body_len) != 1))
-                goto out;
-        if (EVP_MAC_final(ctx, md, &md_len, 32) != 1 || md_len != 32)
-                goto out;
-        r = 0;
-out:
-        EVP_MAC_CTX_free(ctx);
-        EVP_MAC_free(m);
-        return r;
+        return hmac_sha256(secret, secret_len, parts, 5, md);
 }
 
 int req_sign(const char *secret, size_t secret_len, const char *method, const char *path,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
@@ -8,10 +9,10 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "cfg.h"
 #include "hex.h"
+#include "hmac.h"
 #include "token.h"
 
 static const char b64url_alphabet[] =
@@ -88,78 +89,125 @@ int b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
         return (int)o;
 }
 
-static int hmac_sha256(const struct token_key *key, const char *data, size_t len, uint8_t mac[32])
+static int token_mac(const struct token_key *key, const char *data, size_t len, uint8_t mac[32])
 {
-        unsigned int mac_len = 32;
-        if (!HMAC(EVP_sha256(), key->secret, (int)key->secret_len, (const unsigned char *)data,
-                  len, mac, &mac_len))
-                return -EIO;
+        const struct iovec part = {(void *)data, len};
+
+        return hmac_sha256(key->secret, key->secret_len, &part, 1, mac);
+}
+
+/* Append s as a JSON string (quotes included) to buf at *o; ASCII only: control bytes and
+ * bytes >= 0x80 refuse (-EINVAL), '"' and '\\' are escaped. -ENOBUFS when it does not fit. */
+static int json_str(char *buf, size_t cap, size_t *o, const char *s)
+{
+        size_t n = *o;
+
+        if (n + 1 >= cap)
+                return -ENOBUFS;
+        buf[n++] = '"';
+        for (; *s; s++) {
+                unsigned char ch = (unsigned char)*s;
+                if (ch < 0x20 || ch >= 0x7f)
+                        return -EINVAL;
+                if (n + 3 >= cap)
+                        return -ENOBUFS;
+                if (ch == '"' || ch == '\\')
+                        buf[n++] = '\\';
+                buf[n++] = (char)ch;
+        }
+        buf[n++] = '"';
+        *o = n;
+        return 0;
+}
+
+/* Append text[0..len) to buf at *o, or -ENOBUFS. */
+static int put(char *buf, size_t cap, size_t *o, const char *text, size_t len)
+{
+        if (*o + len >= cap)
+                return -ENOBUFS;
+        memcpy(buf + *o, text, len);
+        *o += len;
+        return 0;
+}
+
+#define PUT_LIT(buf, cap, o, lit) put(buf, cap, o, lit, sizeof(lit) - 1)
+
+/*
+ * The JOSE header and the claims as compact JSON with sorted keys — the bytes jansson's
+ * JSON_COMPACT | JSON_SORT_KEYS gives — written directly: a token is signed for every
+ * manifest, and building two JSON trees to print them cost more than the MAC.
+ */
+static int token_json(const struct token_key *key, const struct token_claims *c, char *hdr,
+                      size_t hcap, size_t *ret_hl, char *cl, size_t ccap, size_t *ret_cll)
+{
+        char num[48];
+        size_t h = 0, o = 0;
+        int n, r;
+
+        if ((r = PUT_LIT(hdr, hcap, &h, "{\"alg\":\"HS256\",\"kid\":")) < 0 ||
+            (r = json_str(hdr, hcap, &h, key->kid)) < 0 ||
+            (r = PUT_LIT(hdr, hcap, &h, ",\"typ\":\"JWT\"}")) < 0)
+                return r == -ENOBUFS ? -EINVAL : r;
+        /* Sorted: cdniip, cdniuc, cdniv, exp, nbf. */
+        if ((r = PUT_LIT(cl, ccap, &o, "{")) < 0)
+                return -EINVAL;
+        if (c->ip[0] && ((r = PUT_LIT(cl, ccap, &o, "\"cdniip\":")) < 0 ||
+                         (r = json_str(cl, ccap, &o, c->ip)) < 0 ||
+                         (r = PUT_LIT(cl, ccap, &o, ",")) < 0))
+                return -EINVAL;
+        if (c->uc[0] && ((r = PUT_LIT(cl, ccap, &o, "\"cdniuc\":")) < 0 ||
+                         (r = json_str(cl, ccap, &o, c->uc)) < 0 ||
+                         (r = PUT_LIT(cl, ccap, &o, ",")) < 0))
+                return -EINVAL;
+        if ((r = PUT_LIT(cl, ccap, &o, "\"cdniv\":1")) < 0)
+                return -EINVAL;
+        if (c->exp) {
+                n = snprintf(num, sizeof(num), ",\"exp\":%" PRId64, c->exp);
+                if (n < 0 || (size_t)n >= sizeof(num) || put(cl, ccap, &o, num, (size_t)n) < 0)
+                        return -EINVAL;
+        }
+        if (c->nbf) {
+                n = snprintf(num, sizeof(num), ",\"nbf\":%" PRId64, c->nbf);
+                if (n < 0 || (size_t)n >= sizeof(num) || put(cl, ccap, &o, num, (size_t)n) < 0)
+                        return -EINVAL;
+        }
+        if (PUT_LIT(cl, ccap, &o, "}") < 0)
+                return -EINVAL;
+        *ret_hl = h;
+        *ret_cll = o;
         return 0;
 }
 
 int token_sign(const struct token_key *key, const struct token_claims *c, char *out, size_t cap)
 {
         char header[160], claims[TOKEN_UC_MAX + TOKEN_IP_MAX + 256];
+        size_t hl = 0, cll = 0;
         int r;
 
         if (!key || !c || key->secret_len == 0)
                 return -EINVAL;
-        json_t *h = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "typ", "JWT", "kid", key->kid);
-        json_t *cl = json_pack("{s:i}", "cdniv", 1);
-        if (!h || !cl) {
-                r = -ENOMEM;
-                goto out;
-        }
-        /* A claim dropped on allocation failure would still sign: a token without its exp
-         * never expires, one without cdniuc opens every path. */
-        if ((c->exp && json_object_set_new(cl, "exp", json_integer(c->exp)) < 0) ||
-            (c->nbf && json_object_set_new(cl, "nbf", json_integer(c->nbf)) < 0)) {
-                r = -ENOMEM;
-                goto out;
-        }
-        /* json_string() also refuses text that is not UTF-8. */
-        if ((c->uc[0] && json_object_set_new(cl, "cdniuc", json_string(c->uc)) < 0) ||
-            (c->ip[0] && json_object_set_new(cl, "cdniip", json_string(c->ip)) < 0)) {
-                r = -EINVAL;
-                goto out;
-        }
-        size_t hl = json_dumpb(h, header, sizeof(header), JSON_COMPACT | JSON_SORT_KEYS);
-        size_t cll = json_dumpb(cl, claims, sizeof(claims), JSON_COMPACT | JSON_SORT_KEYS);
-        if (hl == 0 || hl > sizeof(header) || cll == 0 || cll > sizeof(claims)) {
-                r = -EINVAL;
-                goto out;
-        }
+        r = token_json(key, c, header, sizeof(header), &hl, claims, sizeof(claims), &cll);
+        if (r < 0)
+                return r;
         int a = b64url_encode((const uint8_t *)header, hl, out, cap);
-        if (a < 0 || (size_t)a + 1 >= cap) {
-                r = -ENOBUFS;
-                goto out;
-        }
+        if (a < 0 || (size_t)a + 1 >= cap)
+                return -ENOBUFS;
         out[a] = '.';
         int b = b64url_encode((const uint8_t *)claims, cll, out + a + 1, cap - (size_t)a - 1);
-        if (b < 0) {
-                r = b;
-                goto out;
-        }
+        if (b < 0)
+                return b;
         size_t signed_len = (size_t)a + 1 + (size_t)b;
-        if (signed_len + 1 >= cap) {
-                r = -ENOBUFS;
-                goto out;
-        }
+        if (signed_len + 1 >= cap)
+                return -ENOBUFS;
         uint8_t mac[32];
-        r = hmac_sha256(key, out, signed_len, mac);
+        r = token_mac(key, out, signed_len, mac);
         if (r < 0)
-                goto out;
+                return r;
         out[signed_len] = '.';
         int s = b64url_encode(mac, sizeof(mac), out + signed_len + 1, cap - signed_len - 1);
-        if (s < 0) {
-                r = s;
-                goto out;
-        }
-        r = (int)(signed_len + 1 + (size_t)s);
-out:
-        json_decref(h);
-        json_decref(cl);
-        return r;
+        if (s < 0)
+                return s;
+        return (int)(signed_len + 1 + (size_t)s);
 }
 
 static const struct token_key *keyset_find(const struct token_keyset *ks, const char *kid)
@@ -237,7 +285,7 @@ int token_verify(const struct token_keyset *ks, const char *jwt, size_t len, int
                 goto out;
         }
         uint8_t mac[32], got[33];
-        r = hmac_sha256(key, jwt, (size_t)(d2 - jwt), mac);
+        r = token_mac(key, jwt, (size_t)(d2 - jwt), mac);
         if (r < 0)
                 goto out;
         int n = b64url_decode(d2 + 1, len - (size_t)(d2 + 1 - jwt), got, sizeof(got));

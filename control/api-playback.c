@@ -28,6 +28,7 @@
 #include "ctl-cfg.h"
 #include "ctl.h"
 #include "hls.h"
+#include "mpd-cache.h"
 #include "mpd.h"
 #include "pgdb.h"
 #include "server.h"
@@ -339,7 +340,8 @@ static void reply_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset 
                 .markers = markers,
                 .n_markers = n_markers,
         };
-        r = mpd_build(&p, &out, &len);
+        r = mpd_cache_build(ctl->mpd_cache, &p, vx->sess.asset, vx->sess.asset_version, vx->sid,
+                            &out, &len);
         if (r < 0) {
                 log_error("session %s: cannot build MPD: %s", vx->sid, strerror(-r));
                 ctl_reply_error(rq, 500, "internal", "cannot build the manifest");

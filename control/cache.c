@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "asset.h"
+#include "fnv.h"
 
 #include "cache.h"
 
@@ -46,11 +47,7 @@ struct ctl_cache {
 
 static uint32_t hash(const char *s)
 {
-        uint32_t h = 2166136261u;
-
-        for (; *s; s++)
-                h = (h ^ (unsigned char)*s) * 16777619u;
-        return h;
+        return fnv1a_str(FNV1A_INIT, s);
 }
 
 int ctl_cache_new(uint64_t ttl_ms, struct ctl_cache **ret)

@@ -21,6 +21,7 @@ struct ctl_cfg;
 struct ctl_server;
 struct ctl_cache;
 struct edge_auth;
+struct mpd_cache;
 struct metrics_reg;
 struct metric;
 
@@ -74,6 +75,7 @@ struct ctl {
         struct ctl_server *srv;
         struct ctl_cache *cache;   /* warm data for manifests and steering */
         struct edge_auth *edge_auth; /* edges' heartbeat secrets, recently fetched */
+        struct mpd_cache *mpd_cache; /* MPD templates per asset version */
         bool draining;
 };
 

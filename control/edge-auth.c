@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "fnv.h"
 #include "req-sign.h"
 
 #include "edge-auth.h"
@@ -30,15 +31,6 @@ struct edge_auth {
         uint64_t ttl_ms;
         struct slot *slots;
 };
-
-static uint32_t hash(const char *s)
-{
-        uint32_t h = 2166136261u;
-
-        for (; *s; s++)
-                h = (h ^ (unsigned char)*s) * 16777619u;
-        return h;
-}
 
 int edge_auth_new(uint64_t ttl_ms, struct edge_auth **ret)
 {
@@ -92,7 +84,7 @@ int edge_auth_verify(const char *secret, size_t len, const struct ctl_req *rq, i
 int edge_auth_cached(struct edge_auth *a, const char *edge, const struct ctl_req *rq,
                      int64_t signed_ms, uint64_t loop_ms)
 {
-        struct slot *s = &a->slots[hash(edge) & (SLOTS - 1)];
+        struct slot *s = &a->slots[fnv1a_str(FNV1A_INIT, edge) & (SLOTS - 1)];
         uint64_t age;
 
         if (!s->used || strcmp(s->edge, edge))
@@ -107,7 +99,7 @@ int edge_auth_cached(struct edge_auth *a, const char *edge, const struct ctl_req
 
 void edge_auth_forget(struct edge_auth *a, const char *edge)
 {
-        struct slot *s = &a->slots[hash(edge) & (SLOTS - 1)];
+        struct slot *s = &a->slots[fnv1a_str(FNV1A_INIT, edge) & (SLOTS - 1)];
 
         if (s->used && !strcmp(s->edge, edge))
                 OPENSSL_cleanse(s, sizeof(*s));
@@ -116,7 +108,7 @@ void edge_auth_forget(struct edge_auth *a, const char *edge)
 void edge_auth_put(struct edge_auth *a, const char *edge, const char *secret, size_t len,
                    uint64_t loop_ms)
 {
-        struct slot *s = &a->slots[hash(edge) & (SLOTS - 1)];
+        struct slot *s = &a->slots[fnv1a_str(FNV1A_INIT, edge) & (SLOTS - 1)];
         size_t el = strlen(edge);
 
         if (a->ttl_ms == 0 || el >= sizeof(s->edge) || len > sizeof(s->secret))

@@ -26,6 +26,7 @@
 #include "ctl.h"
 #include "edge-auth.h"
 #include "migrate.h"
+#include "mpd-cache.h"
 #include "pgdb.h"
 #include "server.h"
 
@@ -385,6 +386,8 @@ int main(int argc, char **argv)
         r = ctl_cache_new((uint64_t)ctl->cfg->cache_ttl_ms, &ctl->cache);
         if (r == 0)
                 r = edge_auth_new((uint64_t)ctl->cfg->edge_secret_ttl_ms, &ctl->edge_auth);
+        if (r == 0)
+                r = mpd_cache_new(&ctl->mpd_cache);
         if (r < 0) {
                 log_error("out of memory");
                 goto out;
@@ -432,6 +435,7 @@ out:
                 uring_loop_free(ctl->loop);
         ctl_cache_free(ctl->cache);
         edge_auth_free(ctl->edge_auth);
+        mpd_cache_free(ctl->mpd_cache);
         geo_table_free(ctl->geo);
         geo_table_free(ctl->trusted);
         OPENSSL_cleanse(&ctl->keys, sizeof(ctl->keys));

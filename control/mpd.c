@@ -30,7 +30,7 @@ void mpd_buf_done(struct mpd_buf *b)
         *b = (struct mpd_buf){0};
 }
 
-static int buf_reserve(struct mpd_buf *b, size_t n)
+int mpd_buf_reserve(struct mpd_buf *b, size_t n)
 {
         if (b->err)
                 return b->err;
@@ -59,7 +59,7 @@ static int buf_reserve(struct mpd_buf *b, size_t n)
 
 int mpd_buf_append(struct mpd_buf *b, const char *s, size_t n)
 {
-        int r = buf_reserve(b, n);
+        int r = mpd_buf_reserve(b, n);
         if (r < 0)
                 return r;
         memcpy(b->data + b->len, s, n);
@@ -88,7 +88,7 @@ int mpd_buf_printf(struct mpd_buf *b, const char *fmt, ...)
         }
         if ((size_t)n < sizeof(small))
                 return mpd_buf_append(b, small, (size_t)n);
-        int r = buf_reserve(b, (size_t)n);
+        int r = mpd_buf_reserve(b, (size_t)n);
         if (r < 0)
                 return r;
         va_start(ap, fmt);
@@ -141,7 +141,7 @@ int mpd_buf_steal(struct mpd_buf *b, char **ret, size_t *ret_len)
 {
         int r = b->err;
         if (r == 0 && !b->data)
-                r = buf_reserve(b, 0);
+                r = mpd_buf_reserve(b, 0);
         if (r < 0) {
                 mpd_buf_done(b);
                 return r;

@@ -75,6 +75,8 @@ struct mpd_buf {
 void mpd_buf_init(struct mpd_buf *b, size_t max);
 /* mpd_buf_done: free the data. */
 void mpd_buf_done(struct mpd_buf *b);
+/* mpd_buf_reserve: make room for n more bytes (and the NUL) now. Returns 0 or the error. */
+int mpd_buf_reserve(struct mpd_buf *b, size_t n);
 int mpd_buf_append(struct mpd_buf *b, const char *s, size_t n);
 int mpd_buf_puts(struct mpd_buf *b, const char *s);
 int mpd_buf_printf(struct mpd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -106,7 +106,7 @@ sys.path.insert(0, tmp)
 from hbsign import SECRET, headers
 # The heartbeat run's edges are disabled: they never join the edge set manifests rank.
 edges = [("edge-a", "eu-west", True), ("edge-b", "eu-west", True), ("edge-c", "us-east", True)]
-edges += [(f"hb-{i:03d}", "ap-south", False) for i in range(64)]
+edges += [(f"hb-{i:03d}", "ap-south", False) for i in range(256)]
 for e, reg, on in edges:
     req("POST", "/v1/admin/edges", {"id": e, "region": reg, "base_url": f"http://{e}.example:8080",
                                     "enabled": on, "secret": SECRET}, admin=True)
@@ -171,31 +171,50 @@ response = function(status, headers, body)
 end
 LUA
 
-run() { # name, wrk args...
+# CPU time (user + system, clock ticks) of the processes named, from /proc.
+ticks() {
+        for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0; done |
+                awk '{s += $1} END {print s + 0}'
+}
+hz=$(getconf CLK_TCK)
+
+# On a shared machine requests/s swing with what else runs; the server's CPU time per request
+# does not (much): both are printed, and the ratios are given both ways.
+run() { # name, server pids (quoted), wrk args...
         name=$1
-        shift
+        pids=$2
+        shift 2
+        t0=$(ticks $pids)
         out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "$@")
+        t1=$(ticks $pids)
         rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+        n=$(echo "$out" | awk '/requests in/ {print $1}')
         p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
         non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-        printf '%-26s %10s req/s   p99 %8s   non-2xx %s\n' "$name" "$rps" "$p99" "${non2xx:-0}"
-        eval "rps_$(echo "$name" | tr 'A-Z +' 'a-z__')=$rps"
+        us=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+        printf '%-26s %10s req/s   p99 %8s   non-2xx %-5s  server CPU %6s us/req\n' "$name" \
+                "$rps" "$p99" "${non2xx:-0}" "$us"
+        key=$(echo "$name" | tr 'A-Z +' 'a-z__')
+        eval "rps_$key=$rps; us_$key=$us"
 }
 
 echo "sluice-control vs nginx, ${secs}s, $conns connections, wrk -t1, MPD $(wc -c <"$tmp/static.mpd") bytes"
-run "nginx static MPD" "http://127.0.0.1:$nport/static.mpd"
-run "control healthz" "$url/healthz"
-run "control manifest" "$url/v1/manifest/$sid.mpd"
-BODY='{"title":"bench1"}' run "control playback" -s "$tmp/post.lua" "$url/v1/playback"
-run "control session+manifest" -s "$tmp/pair.lua" "$url"
+npids="$npid $(ps -o pid= --ppid "$npid" | tr -d ' ' | tr '\n' ' ')"
+run "nginx static MPD" "$npids" "http://127.0.0.1:$nport/static.mpd"
+run "control healthz" "$cpid" "$url/healthz"
+run "control manifest" "$cpid" "$url/v1/manifest/$sid.mpd"
+BODY='{"title":"bench1"}' run "control playback" "$cpid" -s "$tmp/post.lua" "$url/v1/playback"
+run "control session+manifest" "$cpid" -s "$tmp/pair.lua" "$url"
 # Signed heartbeats, made just before the run (their times must be within heartbeat_skew):
-# more than wrk can send in the run, edges round robin, each edge's times increasing.
+# more than wrk can send in the run, edges round robin, each edge's times increasing. Control
+# refuses a time not newer than the edge's last accepted one, and wrk now and then sends a
+# later round's heartbeat of an edge before an earlier one: a few 401s per run are expected.
 python3 - "$tmp" "$secs" <<'PY'
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from hbsign import sign
 body = b'{"load":0.2,"titles":["bench1"]}'
-edges = [f"hb-{i:03d}" for i in range(64)]
+edges = [f"hb-{i:03d}" for i in range(256)]
 t0 = int(time.time() * 1000)
 with open(sys.argv[1] + "/hb.txt", "w") as f:
     for r in range(int(sys.argv[2]) * 25000 // len(edges) + 1):
@@ -218,7 +237,9 @@ request = function()
         return reqs[i]
 end
 LUA
-HB_FILE="$tmp/hb.txt" run "control heartbeat" -s "$tmp/hb.lua" "$url"
+HB_FILE="$tmp/hb.txt" run "control heartbeat" "$cpid" -s "$tmp/hb.lua" "$url"
 python3 -c "print('manifest / static ratio: %.2f' % ($rps_control_manifest / $rps_nginx_static_mpd))"
 python3 -c "print('healthz / static ratio (server alone): %.2f' % ($rps_control_healthz / $rps_nginx_static_mpd))"
 python3 -c "print('session+manifest pairs/s: %.0f' % ($rps_control_session_manifest / 2))"
+python3 -c "print('manifest / static by CPU per request (nginx us / control us): %.2f' % ($us_nginx_static_mpd / $us_control_manifest))"
+python3 -c "print('healthz / static by CPU per request: %.2f' % ($us_nginx_static_mpd / $us_control_healthz))"

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "tests.h"
 #include "token.h"
 
@@ -152,6 +154,38 @@ TEST(client_ip_claim)
         struct token_claims d = {0};
         snprintf(d.uc, sizeof(d.uc), "hash:abc");
         ASSERT_EQ(token_scope_check(&d, "/x", 2, NULL), -EINVAL);
+}
+
+/* The signed parts are the compact, key-sorted JSON a JSON library prints for the same
+ * objects (the signer writes them by hand), quotes and backslashes escaped. */
+TEST(signed_json_is_canonical)
+{
+        struct token_keyset ks = keyset();
+        struct token_claims c = {.exp = 2000000000, .nbf = -5};
+        char jwt[TOKEN_MAX], part[TOKEN_MAX];
+        uint8_t raw[TOKEN_MAX];
+
+        snprintf(c.uc, sizeof(c.uc), "regex:^https?://[^/]*/a\\.b/\".*");
+        snprintf(c.ip, sizeof(c.ip), "192.0.2.1");
+        snprintf(ks.keys[0].kid, sizeof(ks.keys[0].kid), "k\"1");
+        int n = token_sign(&ks.keys[0], &c, jwt, sizeof(jwt));
+        ASSERT_TRUE(n > 0);
+        const char *dot1 = strchr(jwt, '.'), *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+        ASSERT_TRUE(dot1 && dot2);
+        const char *parts[2][2] = {{jwt, dot1}, {dot1 + 1, dot2}};
+        for (int i = 0; i < 2; i++) {
+                int len = b64url_decode(parts[i][0], (size_t)(parts[i][1] - parts[i][0]), raw,
+                                        sizeof(raw));
+                ASSERT_TRUE(len > 0);
+                json_t *j = json_loadb((const char *)raw, (size_t)len, 0, NULL);
+                ASSERT_TRUE(j != NULL);
+                size_t m = json_dumpb(j, part, sizeof(part), JSON_COMPACT | JSON_SORT_KEYS);
+                json_decref(j);
+                ASSERT_MEMEQ(raw, (size_t)len, part, m);
+        }
+        /* A control byte cannot be written as the claim says. */
+        snprintf(c.uc, sizeof(c.uc), "regex:^/a\n");
+        ASSERT_EQ(token_sign(&ks.keys[0], &c, jwt, sizeof(jwt)), -EINVAL);
 }
 
 TEST(keyset_file)
