@@ -17,6 +17,10 @@ request is counted (GET /__count/<path> reads the count).
    one after another, --think ms apart (its segment cadence, scaled down), once with each
    request naming the next segment in CMCD nor and once (another title) without. TTFB of
    segments 2..n and the origin's fetches per segment are compared.
+4. Start prefetch (sluice only): a player starts a cold title as dash.js does — the init
+   segment, then (--think ms later, the player appending it) segments 1..3, each naming the
+   next in nor — once with CMCD su on the init and the first segment (what dash.js sends) and
+   once without su (start prefetch not triggered; nor still is). TTFB of segment 1 and 2.
 
 Usage: tools/bench/miss_bench.py --edge build/edge/sluice-edge [--samples 200] [--reps 3]
        [--delay 20] [--size 256K] [--clients 1000] [--segments 40] [--think 50] [--json OUT]
@@ -251,6 +255,19 @@ def session(port, prefix, n, think_s, hint):
     return out
 
 
+def start(port, prefix, think_s, su):
+    """TTFB of segments 1 and 2 of a start: init, then segments 1..3 think_s apart."""
+    flag = ",su" if su else ""
+    sid = f'sid="{prefix.replace("/", "")}"'
+    ttfb(port, f"{prefix}/init.mp4?CMCD=" + urllib.parse.quote(f"ot=i,{sid}{flag}", safe=""))
+    out = []
+    for i in (1, 2, 3):
+        time.sleep(think_s)  # the player appending what it got, not a wait for an event
+        cm = f'nor="seg-{i + 1}.m4s",{sid}' + (flag if i == 1 else "")
+        out.append(ttfb(port, f"{prefix}/seg-{i}.m4s?CMCD=" + urllib.parse.quote(cm, safe="")))
+    return out[:2]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--edge", help="sluice-edge binary")
@@ -261,6 +278,7 @@ def main():
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--segments", type=int, default=40, help="segments per player session")
     ap.add_argument("--think", type=float, default=50.0, help="ms between a session's requests")
+    ap.add_argument("--starts", type=int, default=20, help="player starts per mode per rep")
     ap.add_argument("--json")
     ap.add_argument("--serve-origin", nargs=3, metavar=("PORT", "DELAY_MS", "SIZE"),
                     help=argparse.SUPPRESS)
@@ -315,6 +333,14 @@ def main():
                 row["session_" + mode] = {"p50_ms": 1000 * pct(ts, 50),
                                           "p99_ms": 1000 * pct(ts, 99),
                                           "max_fetches": max(fetches)}
+            for mode, su in (("nostart", False), ("start", True)):
+                firsts, seconds = [], []
+                for k in range(a.starts):
+                    t1, t2 = start(sport, f"/o/start{rep}-{mode}-{k}", a.think / 1000.0, su)
+                    firsts.append(t1)
+                    seconds.append(t2)
+                row["start_" + mode] = {"seg1_p50_ms": 1000 * pct(firsts, 50),
+                                        "seg2_p50_ms": 1000 * pct(seconds, 50)}
             reps.append(row)
             print(f"# rep {rep}: " + json.dumps(row), flush=True)
 
@@ -342,6 +368,14 @@ def main():
             print(f"| {label} | {med('session_' + mode, 'p50_ms'):.2f} | "
                   f"{med('session_' + mode, 'p99_ms'):.2f} | "
                   f"{med('session_' + mode, 'max_fetches'):g} |")
+        print(f"\nplayer starts on sluice-edge (cold title, init then segments {a.think:g} ms "
+              f"apart, {a.starts} starts per rep; medians of reps)\n")
+        print("| requests | segment 1 TTFB p50 ms | segment 2 TTFB p50 ms |")
+        print("|---|---|---|")
+        for mode, label in (("nostart", "CMCD nor, no su (start prefetch not triggered)"),
+                            ("start", "CMCD as dash.js sends it (su on init and segment 1)")):
+            print(f"| {label} | {med('start_' + mode, 'seg1_p50_ms'):.2f} | "
+                  f"{med('start_' + mode, 'seg2_p50_ms'):.2f} |")
         if a.json:
             with open(a.json, "w") as f:
                 json.dump({"reps": reps, "args": vars(a)}, f, indent=1)
