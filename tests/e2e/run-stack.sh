@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/e2e/run-stack.sh BUILD_DIR (SCENARIOS | ctrl-c)
+# tests/e2e/run-stack.sh BUILD_DIR (SCENARIOS | ctrl-c) [--https]
 #
 # The whole stack as tools/demo starts it (PostgreSQL, control, nginx origin, two edges,
 # player page; the edges heartbeat to control themselves), from BUILD_DIR's binaries, under BUILD_DIR/tests/e2e/stack
@@ -9,22 +9,33 @@
 #   SCENARIOS  comma-separated stack.mjs scenarios (play,players,clearkey,geo,licence,seek,
 #              resume,failover): start with --detach, play them in headless Chromium, stop
 #              with --stop, then check that nothing the demo started is still running.
+#   --https    (with SCENARIOS) the demo runs with --https: players fetch media from the edges
+#              over TLS with h2, the certificates from the demo's CA, which Chromium trusts
+#              through an NSS database in a private HOME (certificate checks stay on) and node
+#              through NODE_EXTRA_CA_CERTS; stack.mjs --https checks the protocol.
 #   ctrl-c     start tools/demo in the foreground, wait for it to be up, send SIGINT, and
 #              check that it exits and leaves no process behind (no orphans).
 #
-# Exit 0 pass, 1 fail, 77 skip (no Chromium, node, nginx, PostgreSQL or node_modules).
+# Exit 0 pass, 1 fail, 77 skip (no Chromium, node, nginx, PostgreSQL or node_modules; with
+# --https also no certutil or openssl).
 # SLUICE_E2E_KEEP=1 keeps the state directory (configs, logs) after a failure.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-[ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR (SCENARIOS|ctrl-c)" >&2; exit 2; }
+[ $# -eq 2 ] || { [ $# -eq 3 ] && [ "$3" = --https ]; } ||
+  { echo "usage: $0 BUILD_DIR (SCENARIOS|ctrl-c) [--https]" >&2; exit 2; }
 build=$(cd "$1" && pwd)
 what=$2
+https=${3:+1}
 
 . "$here/lib.sh"
 e2e_need_browser dashjs playwright-core shaka-player hls.js
 e2e_need_tools node nginx ffmpeg curl python3
+if [ -n "$https" ]; then
+  e2e_need_tools openssl
+  command -v certutil >/dev/null || e2e_skip "certutil is not installed (apt-get install libnss3-tools)"
+fi
 chromium=$E2E_CHROMIUM
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null ||
   e2e_skip "no PostgreSQL server binaries"
@@ -87,7 +98,8 @@ os.execv(sys.argv[1], sys.argv[1:])' "$top/tools/demo" >"$var/demo.out" 2>&1 &
   exit 0
 fi
 
-"$top/tools/demo" --detach >"$var/demo.log" 2>&1 || { cat "$var/demo.log"; e2e_fail "tools/demo --detach failed"; }
+"$top/tools/demo" --detach ${https:+--https} >"$var/demo.log" 2>&1 ||
+  { cat "$var/demo.log"; e2e_fail "tools/demo --detach failed"; }
 grep -E '^(==>|tools/demo:)' "$var/demo.log" | sed 's/^/demo: /'
 . "$var/env"
 for k in EDGE_URL EDGE_ID EDGE_ADMIN_URL EDGE_ADMIN_TOKEN CONTROL_URL CONTROL_ADMIN_TOKEN \
@@ -95,8 +107,30 @@ for k in EDGE_URL EDGE_ID EDGE_ADMIN_URL EDGE_ADMIN_TOKEN CONTROL_URL CONTROL_AD
   [ -n "${!k:-}" ] || e2e_fail "var/demo/env has no $k"
 done
 
+run_env=()
+if [ -n "$https" ]; then
+  for u in "$EDGE_URL" "$EDGE2_URL"; do
+    case "$u" in https://*) ;; *) e2e_fail "tools/demo --https registered $u, not an https URL" ;; esac
+  done
+  [ -s "${CA_FILE:-}" ] || e2e_fail "var/demo/env has no CA_FILE"
+  # The checks are on: without the demo CA, curl must refuse the edge's certificate (60).
+  set +e
+  curl -sS -o /dev/null "$EDGE2_URL/healthz" 2>/dev/null
+  rc=$?
+  set -e
+  [ "$rc" -eq 60 ] || e2e_fail "curl without the demo CA exited $rc against $EDGE2_URL, not 60"
+  # Chromium's trust store on Linux: $HOME/.pki/nssdb; the demo CA is trusted for servers.
+  home=$var/home
+  mkdir -p "$home/.pki/nssdb"
+  certutil -N -d "sql:$home/.pki/nssdb" --empty-password || e2e_fail "certutil -N"
+  certutil -A -d "sql:$home/.pki/nssdb" -n "sluice demo ca" -t "C,," -i "$CA_FILE" ||
+    e2e_fail "certutil -A"
+  run_env=(HOME="$home" NODE_EXTRA_CA_CERTS="$CA_FILE")
+fi
+
 set +e
-node "$here/stack.mjs" --env "$var/env" --only "$what" --chromium "$chromium"
+env "${run_env[@]}" node "$here/stack.mjs" --env "$var/env" --only "$what" --chromium "$chromium" \
+  ${https:+--https}
 rc=$?
 set -e
 [ "$rc" -eq 0 ] || e2e_fail "stack scenarios failed (exit $rc)"

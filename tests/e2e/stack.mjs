@@ -2,8 +2,11 @@
 // The whole stack, played by real players: headless Chromium against what tools/demo started
 // (its var/demo/env file), with every manifest issued by sluice-control.
 //
-//   node stack.mjs --env FILE [--only NAME[,NAME...]] [--chromium PATH] [--prefer EDGE_ID]
+//   node stack.mjs --env FILE [--only NAME[,NAME...]] [--chromium PATH] [--prefer EDGE_ID] [--https]
 //
+// --https: the demo runs with --https (its edges registered under https:// base URLs) and
+// Chromium trusts its CA (an NSS database in $HOME); play then also checks that every media
+// object came over https with h2 (the protocol DevTools reports for each response).
 // --prefer names the edge this client must be steered to first (its region's edge, in the
 // multi-host test): play then checks that edge served the media, and failover that it is the
 // one steering ranked first and the one killed.
@@ -43,6 +46,7 @@ for (let i = 0; i < argv.length; i++) {
     case '--only': opt.only = next().split(','); break;
     case '--chromium': opt.chromium = next(); break;
     case '--prefer': opt.prefer = next(); break;
+    case '--https': opt.https = true; break;
     default: process.stderr.write(`stack: unknown argument ${argv[i]}\n`); process.exit(2);
   }
 }
@@ -79,8 +83,21 @@ async function control(method, path, body) {
 }
 
 // Every edge response of a page, and the SHA-256 check of its body against the origin file.
+// With --https, also the protocol of every media response (init or segment) from DevTools,
+// whichever host served it; w.cdp settles once DevTools reports them.
 function watchEdges(page) {
-  const w = { responses: [], bodies: [], control: [] };
+  const w = { responses: [], bodies: [], control: [], media: [] };
+  if (opt.https) {
+    w.cdp = page.context().newCDPSession(page).then(async (cdp) => {
+      cdp.on('Network.responseReceived', (ev) => {
+        const u = new URL(ev.response.url);
+        if (/\.(m4s|mp4)$/.test(u.pathname)) {
+          w.media.push({ url: ev.response.url, protocol: ev.response.protocol, status: ev.response.status });
+        }
+      });
+      await cdp.send('Network.enable');
+    });
+  }
   page.on('response', (resp) => {
     if (resp.url().startsWith(env.CONTROL_URL)) {
       w.control.push({ path: new URL(resp.url()).pathname, status: resp.status() });
@@ -119,6 +136,7 @@ async function openPlayer(browser, query, { context } = {}) {
   page.on('pageerror', (e) => log(`page exception: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') log(`console: ${m.text()}`); });
   const w = watchEdges(page);
+  await w.cdp;
   const t0 = Date.now();
   await page.goto(`${env.PLAYER_URL}?${query}`);
   await page.waitForFunction(() => window.sluice && window.sluice.state.ready, null, { timeout: 20000 });
@@ -171,6 +189,11 @@ const scenarios = {
       check(bare.status === 403, 'play: an edge refuses the same object without the signed token', `${bare.status}`);
     } else {
       check(false, 'play: segments came through signed URLs (/s/<jwt>/...)');
+    }
+    if (opt.https) {
+      const plain = p.w.media.filter((m) => !m.url.startsWith('https:') || m.protocol !== 'h2');
+      check(p.w.media.length >= 4 && plain.length === 0, 'play: every media object came over https with h2',
+        `${p.w.media.length} responses${plain.length ? '; not: ' + plain.slice(0, 3).map((m) => `${m.protocol} ${m.url.slice(0, 60)}`).join(', ') : ''}`);
     }
     figure(`play: first frame ${ttff ? Math.round(ttff) : '?'} ms after navigation start (page clock)`);
     await p.ctx.close();
