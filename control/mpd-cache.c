@@ -93,20 +93,19 @@ static bool templated(const char *s, const char *sid, char *out, size_t cap)
                 return true;
         if (strchr(s, MARK) || sl == 0)
                 return false;
-        while (*s) {
-                if (!strncmp(s, sid, sl)) {
-                        if (o + 2 >= cap)
-                                return false;
-                        out[o++] = MARK;
-                        out[o++] = 'S';
-                        s += sl;
-                        continue;
-                }
-                if (o + 1 >= cap)
+        for (const char *hit; (hit = strstr(s, sid)); s = hit + sl) {
+                size_t n = (size_t)(hit - s);
+                if (o + n + 2 >= cap)
                         return false;
-                out[o++] = *s++;
+                memcpy(out + o, s, n);
+                o += n;
+                out[o++] = MARK;
+                out[o++] = 'S';
         }
-        out[o] = '\0';
+        size_t rest = strlen(s);
+        if (o + rest >= cap)
+                return false;
+        memcpy(out + o, s, rest + 1);
         return true;
 }
 
@@ -238,6 +237,22 @@ fail:
         return r;
 }
 
+/* The bytes mpd_buf_xml_escape() changes: a string without them goes out as it is (a token,
+ * a session id, most URLs), found by one library scan instead of a byte-by-byte switch. */
+static const char xml_special[] = "&<>\"'"
+                                  "\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
+                                  "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f";
+
+static void put_escaped(struct mpd_buf *b, const char *s)
+{
+        size_t n = strcspn(s, xml_special);
+
+        if (!s[n])
+                mpd_buf_append(b, s, n);
+        else
+                mpd_buf_xml_escape(b, s);
+}
+
 /* An edge's base URL without trailing slashes, escaped (as mpd_build's BaseURL does). */
 static void put_base(struct mpd_buf *b, const char *base)
 {
@@ -253,7 +268,7 @@ static void put_base(struct mpd_buf *b, const char *base)
         }
         memcpy(s, base, n);
         s[n] = '\0';
-        mpd_buf_xml_escape(b, s);
+        put_escaped(b, s);
         if (s != stack)
                 free(s);
 }
@@ -266,16 +281,16 @@ static void put_piece(struct mpd_buf *b, const struct tmpl *t, const struct piec
                 mpd_buf_append(b, t->text + pc->off, pc->len);
                 break;
         case 'E':
-                mpd_buf_xml_escape(b, e->service_location);
+                put_escaped(b, e->service_location);
                 break;
         case 'B':
                 put_base(b, e->base_url);
                 break;
         case 'K':
-                mpd_buf_xml_escape(b, e->token);
+                put_escaped(b, e->token);
                 break;
         default:
-                mpd_buf_xml_escape(b, sid);
+                put_escaped(b, sid);
                 break;
         }
 }
