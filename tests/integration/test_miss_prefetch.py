@@ -174,7 +174,10 @@ class Ctx:
         self.others = []
 
 
-if __name__ == "__main__":
+def main():
+    """Run the registered tests against a fresh origin and edge; exit with their verdict,
+    after stopping every edge and failing on sanitizer reports. test_start_prefetch.py runs
+    its own tests with it too."""
     holder = []
 
     def _setup(binary):
@@ -194,3 +197,7 @@ if __name__ == "__main__":
             finally:
                 e.cleanup()
     sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()

@@ -14,14 +14,13 @@ requests are hits. Observed at a counting origin and in Cache-Status.
   turned_off:          cache.prefetch_start 0: nothing, while nor still works
 """
 
-import sys
 import time
 import urllib.parse
 
 import edgeharness
-from edgeharness import check, eq, expect_body, run, test
-from test_miss import RNG, Origin, counters, delta, start_edge
-from test_miss_prefetch import wait_count, wait_metric
+from edgeharness import check, eq, expect_body, test
+from test_miss import RNG, counters, delta, start_edge
+from test_miss_prefetch import main, wait_count, wait_metric
 
 edgeharness._tests.clear()  # the imported files' tests run in their own files
 
@@ -72,11 +71,13 @@ def second_init_in_window(ctx):
     o, e = ctx.origin, ctx.edge
     rendition(o, "/ok/spb/video")
     audio = rendition(o, "/ok/spb/audio")
+    before = counters(e)
     e.get("/ok/spb/video/init.mp4" + start_query("sb"))
     r = e.get("/ok/spb/audio/init.mp4" + start_query("sb"))
     expect_body(r, audio["init.mp4"], "the audio init")
     wait_count(o, "/ok/spb/audio/seg-1.m4s", 1, "the audio start prefetched")
     wait_count(o, "/ok/spb/video/seg-1.m4s", 1, "the video start prefetched")
+    wait_metric(e, COMMITTED, 6, before, "both inits and their prefetches committed")
 
 
 @test
@@ -108,9 +109,10 @@ def media_start(ctx):
     expect_body(e.get("/ok/spd/v1/seg-5.m4s" + q), b["seg-5.m4s"], "the start segment")
     wait_count(o, "/ok/spd/v1/seg-6.m4s", 1, "seg-6 (nor) fetched")
     wait_count(o, "/ok/spd/v1/seg-7.m4s", 1, "seg-7 fetched")
-    wait_metric(e, COMMITTED, 3, before, "the start segment and both prefetches committed")
-    r = e.get("/ok/spd/v1/seg-7.m4s")
-    check(r.need("Cache-Status").endswith("; hit"), "seg-7 a hit")
+    # Fills of earlier tests may still be committing, so the fill counter cannot say when
+    # these are in: asked now, seg-7 is a hit or joins its prefetch, never a second fetch.
+    expect_body(e.get("/ok/spd/v1/seg-7.m4s"), b["seg-7.m4s"], "seg-7")
+    eq(o.count("/ok/spd/v1/seg-7.m4s"), 1, "origin fetches of seg-7")
     eq(o.count("/ok/spd/v1/seg-8.m4s"), 0, "two segments after the start, no more")
     eq(o.count("/ok/spd/v1/seg-6.m4s"), 1, "nor and start collapse into one fetch")
 
@@ -145,31 +147,5 @@ def turned_off(ctx):
     eq(delta(before, counters(e), STARTS), 0.0, "no start prefetch counted")
 
 
-class Ctx:
-    def __init__(self, binary):
-        self.binary = binary
-        self.origin = Origin()
-        self.edge = start_edge(binary, self.origin)
-        self.others = []
-
-
 if __name__ == "__main__":
-    holder = []
-
-    def _setup(binary):
-        holder.append(Ctx(binary))
-        return holder[-1]
-
-    rc = run(_setup)
-    for ctx in holder:
-        for e in ctx.others + [ctx.edge]:
-            try:
-                if e.running():
-                    e.stop()
-                reports = e.sanitizer_reports()
-                if reports:
-                    print(f"not ok - sanitizer_clean: {reports[:3]}")
-                    rc = 1
-            finally:
-                e.cleanup()
-    sys.exit(rc)
+    main()
