@@ -8,7 +8,7 @@
 int policy_sketch_init(struct policy_sketch *s, uint32_t width, uint64_t window)
 {
         uint32_t w = 64;
-        while (w < width && w < (1u << 30))
+        while (w < width && w < POLICY_SKETCH_MAX_WIDTH)
                 w <<= 1;
         s->cells = calloc((size_t)POLICY_SKETCH_ROWS * w, sizeof(*s->cells));
         if (!s->cells)
@@ -67,4 +67,29 @@ void policy_sketch_age(struct policy_sketch *s)
         for (size_t i = 0; i < n; i++)
                 s->cells[i] >>= 1;
         s->added = 0;
+}
+
+int policy_sketch_grow(struct policy_sketch *s, uint32_t width)
+{
+        uint32_t w = s->width;
+        while (w < width && w < POLICY_SKETCH_MAX_WIDTH)
+                w <<= 1;
+        if (w <= s->width)
+                return 0;
+        uint16_t *cells = malloc((size_t)POLICY_SKETCH_ROWS * w * sizeof(*cells));
+        if (!cells)
+                return -ENOMEM;
+        /* A key's cell in row r is its hash masked to the width, so under the wider mask
+         * it lands on a cell whose low bits name its old one: copying every old cell to the
+         * cells that share its low bits keeps every estimate exactly as it was. */
+        for (unsigned r = 0; r < POLICY_SKETCH_ROWS; r++) {
+                const uint16_t *old = s->cells + (size_t)r * s->width;
+                uint16_t *row = cells + (size_t)r * w;
+                for (uint32_t j = 0; j < w; j++)
+                        row[j] = old[j & (s->width - 1)];
+        }
+        free(s->cells);
+        s->cells = cells;
+        s->width = w;
+        return 0;
 }

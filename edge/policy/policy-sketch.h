@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #define POLICY_SKETCH_ROWS 4
+/* Widest sketch: 4 rows x 2^26 x 16 bits = 512 MiB; init and grow stop here. */
+#define POLICY_SKETCH_MAX_WIDTH (1u << 26)
 
 struct policy_sketch {
         uint16_t *cells; /* POLICY_SKETCH_ROWS * width */
@@ -35,3 +37,11 @@ uint32_t policy_sketch_get(const struct policy_sketch *s, uint64_t key);
 
 /* Halves every counter now. */
 void policy_sketch_age(struct policy_sketch *s);
+
+/*
+ * Widens the sketch to at least `width` counters per row (a power of two, at most
+ * POLICY_SKETCH_MAX_WIDTH), keeping every key's estimate: new keys then collide less, old
+ * overestimates fade with the next halvings. O(new width); no-op if already that wide.
+ * Returns 0 or -ENOMEM (the sketch is unchanged then).
+ */
+int policy_sketch_grow(struct policy_sketch *s, uint32_t width);

@@ -10,8 +10,13 @@
  *     periodically, so popularity fades unless renewed, plus credit for hints: first
  *     segments of a title (every session starts there), the lowest rung of a warm title
  *     (every player falls back to it), titles the fill plan ranks high;
- *   - its title's recent request count, so a segment of a title many people are watching
- *     outranks one of a title nobody watches - the signal per-object policies cannot see.
+ *   - the square of its title's recent session starts (requests carrying the first-segment
+ *     hint: init segments and the first media segments), so a segment of a title many
+ *     people start watching outranks one of a title nobody watches - the signal
+ *     per-object policies cannot see. Starts, not requests: one viewer of a long film
+ *     makes thousands of requests but says no more about the next viewer than one who
+ *     stops after a minute. Squared, so the ranking between titles dominates the ageing
+ *     clock: at large sizes what matters is which titles to hold, not how recently.
  *
  * Admission. A missed object is admitted while the cache is below its high watermark, or if
  * the sketch has seen it before (a doorkeeper: the first request of a one-hit wonder never
@@ -20,6 +25,11 @@
  *
  * Watermarks. When an insert would take use above the high watermark, eviction runs until
  * use is at the low one, so the edge deletes files in batches rather than on every commit.
+ *
+ * Memory. The object sketch keeps SKETCH_PER_OBJECT counters per row for each resident
+ * object, widened by doubling as the cache fills: its ageing window grows with the cache
+ * (AGING_PER_OBJECT requests per object), and a fixed width would count millions of ids in
+ * a few hundred thousand cells, so every id would look popular.
  */
 #include <errno.h>
 #include <math.h>
@@ -38,14 +48,15 @@
 /* Sketches halve after this many requests per resident object (TinyLFU's sample size). */
 #define AGING_PER_OBJECT 10
 #define AGING_MIN        4096
-/* Title requests that double an object's weight. Results barely move between 16 and 256:
- * the ratio between titles matters, not the scale. */
-#define TITLE_HEAT_SCALE     64.0
+/* Counters per row of the object sketch for each resident object (grown by doubling). */
+#define SKETCH_PER_OBJECT 8
+/* Title session starts that double an object's weight, before squaring. */
+#define TITLE_HEAT_SCALE     1.0
 #define HINT_FIRST_WEIGHT    2.0
 #define HINT_LOW_RUNG_WEIGHT 1.0
 #define HINT_PLAN_WEIGHT     2.0
-/* A title is "warm" for the low-rung hint from this many recent requests. */
-#define WARM_TITLE_REQUESTS  8
+/* A title is "warm" for the low-rung hint from this many recent session starts. */
+#define WARM_TITLE_STARTS    8
 #define PRIORITY_FIXED_POINT 1024.0
 
 struct sl_entry {
@@ -127,9 +138,10 @@ static bool has_group(uint64_t id, uint64_t group)
 
 /*
  * The popularity weight. Within a title, the object's own recent count (plus hint credit)
- * ranks it; across titles the count is scaled by the title's recent heat. The product is
- * what makes DASH caching work: a segment's next request comes from the title's next
- * session, so its reuse interval is the title's inter-session gap, whatever the segment.
+ * ranks it; across titles the count is scaled by the square of the title's recent session
+ * starts. The product is what makes DASH caching work: a segment's next request comes from
+ * the title's next session, so its reuse interval is the title's inter-session gap,
+ * whatever the segment.
  */
 static double weight(const struct sluice *s, uint64_t id, uint64_t group, uint32_t hints)
 {
@@ -139,11 +151,24 @@ static double weight(const struct sluice *s, uint64_t id, uint64_t group, uint32
                 heat = (double)policy_sketch_get(&s->groups, group);
         if (hints & POLICY_HINT_FIRST_SEGMENTS)
                 w += HINT_FIRST_WEIGHT;
-        if ((hints & POLICY_HINT_LOW_RUNG) && heat >= WARM_TITLE_REQUESTS)
+        if ((hints & POLICY_HINT_LOW_RUNG) && heat >= WARM_TITLE_STARTS)
                 w += HINT_LOW_RUNG_WEIGHT;
         if (hints & POLICY_HINT_PLAN_HIGH)
                 w += HINT_PLAN_WEIGHT;
-        return w * (1.0 + heat / TITLE_HEAT_SCALE);
+        double title = 1.0 + heat / TITLE_HEAT_SCALE;
+        return w * title * title;
+}
+
+/*
+ * Keeps SKETCH_PER_OBJECT counters per row per resident object. Doubling makes the copy
+ * O(1) amortised per insert; a failed allocation keeps the narrower sketch (estimates
+ * only get coarser), so it is not an error.
+ */
+static void sketch_fit(struct sluice *s)
+{
+        uint64_t want = s->base.stats.objects * SKETCH_PER_OBJECT;
+        if (want > s->objs.width && s->objs.width < POLICY_SKETCH_MAX_WIDTH)
+                (void)policy_sketch_grow(&s->objs, s->objs.width * 2);
 }
 
 static void age_maybe(struct sluice *s)
@@ -168,7 +193,7 @@ static bool sl_access(struct policy *p, const struct policy_req *req)
 {
         struct sluice *s = (struct sluice *)p;
         (void)policy_sketch_add(&s->objs, req->id);
-        if (has_group(req->id, req->group))
+        if (has_group(req->id, req->group) && (req->hints & POLICY_HINT_FIRST_SEGMENTS))
                 (void)policy_sketch_add(&s->groups, req->group);
         age_maybe(s);
         struct sl_entry *e = policy_map_get(&s->map, req->id);
@@ -248,6 +273,7 @@ static int sl_insert(struct policy *p, const struct policy_req *req)
         }
         p->stats.used += size;
         p->stats.objects++;
+        sketch_fit(s);
         return 1;
 }
 
@@ -333,12 +359,13 @@ int policy_sluice_restore_entry(struct policy *p, const struct policy_record *re
                 free(e);
                 return -ENOMEM;
         }
+        p->stats.used += rec->size;
+        p->stats.objects++;
+        sketch_fit(s);
         /* The sketch is not persisted; reseed it from the counts that were, capped so one
          * old favourite cannot dominate the fresh window. */
         for (uint32_t i = 0; i < rec->freq && i < 16; i++)
                 (void)policy_sketch_add(&s->objs, rec->id);
-        p->stats.used += rec->size;
-        p->stats.objects++;
         return 0;
 }
 

@@ -46,7 +46,8 @@ struct policy_cfg {
          */
         unsigned high_permille;
         unsigned low_permille;
-        /* Counters per row of the admission sketch, rounded up to a power of two; 0 = auto. */
+        /* Initial counters per row of the admission sketch, rounded up to a power of two;
+         * 0 = auto. The sluice policy widens it as the cache fills. */
         uint32_t sketch_width;
         policy_evict_fn on_evict; /* may be NULL */
         void *evict_ctx;

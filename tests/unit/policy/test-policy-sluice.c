@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 
+#include "policy-sketch.h"
 #include "policy-sluice.h"
 #include "policy.h"
 #include "tests.h"
@@ -206,8 +207,8 @@ TEST(first_segment_hint_protects)
 TEST(hot_title_admits_unseen_segments)
 {
         /* Budget 10 full of objects requested twice. A never-seen segment of a title with
-         * 200 recent requests is admitted on its first request; a never-seen object of an
-         * unknown title is not. */
+         * 200 recent session starts is admitted on its first request; a never-seen object
+         * of an unknown title is not. */
         struct policy *p = mk(10, 1000, 1000, NULL);
         ASSERT_TRUE(p);
         for (int round = 0; round < 2; round++)
@@ -215,9 +216,13 @@ TEST(hot_title_admits_unseen_segments)
                         struct policy_req r = obj(id, 1);
                         (void)request(p, &r);
                 }
-        /* Other segments of title 9 requested elsewhere (e.g. on another rung, not cached). */
+        /* Sessions of title 9 started elsewhere (first segments on another rung, too large
+         * for this cache, so only the sketches see them). */
         for (uint64_t i = 0; i < 200; i++) {
-                struct policy_req r = {.id = 900000 + i, .size = 100, .group = 9};
+                struct policy_req r = {.id = 900000 + i % 4,
+                                       .size = 100,
+                                       .group = 9,
+                                       .hints = POLICY_HINT_FIRST_SEGMENTS};
                 (void)policy_access(p, &r);
         }
         struct policy_req hot = {.id = 9000001, .size = 1, .group = 9};
@@ -225,6 +230,137 @@ TEST(hot_title_admits_unseen_segments)
         ASSERT_EQ(request(p, &cold), 0);
         ASSERT_EQ(request(p, &hot), 1);
         policy_free(p);
+}
+
+/* Ten one-segment sessions of title 1 and one long session of title 2, as the edge sees
+ * them: a session starts with a first segment, then requests media segments in order. */
+static void watch(struct policy *p, uint64_t title, uint64_t first_id, unsigned segments)
+{
+        for (unsigned k = 0; k < segments; k++) {
+                struct policy_req r = {.id = first_id + k,
+                                       .size = 1,
+                                       .group = title,
+                                       .hints = k == 0 ? POLICY_HINT_FIRST_SEGMENTS : 0};
+                (void)request(p, &r);
+        }
+}
+
+TEST(title_heat_counts_session_starts)
+{
+        /* Title A: 10 sessions that each stop after its first segment (10 requests, 10
+         * starts). Title B: one viewer who watches 40 segments (40 requests, 1 start). A
+         * later segment of each, requested once: the one of A, whose title more people
+         * start, must outlive the one of B. Counting requests would rank B's first. */
+        struct evicted log = {0};
+        struct policy *p = mk(1000, 1000, 1000, &log);
+        ASSERT_TRUE(p);
+        for (int i = 0; i < 10; i++)
+                watch(p, 'A', 1000, 1);
+        watch(p, 'B', 2000, 40);
+        struct policy_req a = {.id = 1500, .size = 1, .group = 'A'};
+        struct policy_req b = {.id = 2500, .size = 1, .group = 'B'};
+        ASSERT_EQ(request(p, &a), 1);
+        ASSERT_EQ(request(p, &b), 1);
+        policy_evict_until(p, 0);
+        size_t pos_a = log.n, pos_b = log.n;
+        for (size_t i = 0; i < log.n; i++) {
+                if (log.ids[i] == 1500)
+                        pos_a = i;
+                if (log.ids[i] == 2500)
+                        pos_b = i;
+        }
+        ASSERT_TRUE(pos_a < log.n && pos_b < log.n);
+        ASSERT_TRUE(pos_b < pos_a);
+        policy_free(p);
+}
+
+TEST(title_ranking_outweighs_recency)
+{
+        /* Budget 2. W1, a segment of a title with 4 recent session starts, is requested
+         * once: weight 1 x (1 + 4)^2 = 25. Then C1..C4, segments of a title with one start,
+         * each requested twice (weight 2 x (1 + 1)^2 = 8, admitted by the doorkeeper).
+         * Each newcomer evicts the previous one, the clock climbing by 8 each time, and W1
+         * outlives all three evictions. Linear heat (5 against 4) would give W1 up at C3:
+         * recency would win over the title the cache should hold. */
+        struct evicted log = {0};
+        struct policy *p = mk(2, 1000, 1000, &log);
+        ASSERT_TRUE(p);
+        for (int i = 0; i < 4; i++) {
+                struct policy_req start = {
+                    .id = 100 + i, .size = 1000, .group = 'W', .hints = POLICY_HINT_FIRST_SEGMENTS};
+                (void)policy_access(p, &start); /* too large for this cache: sketch only */
+        }
+        struct policy_req cold_start = {
+            .id = 200, .size = 1000, .group = 'C', .hints = POLICY_HINT_FIRST_SEGMENTS};
+        (void)policy_access(p, &cold_start);
+        struct policy_req w1 = {.id = 1, .size = 1, .group = 'W'};
+        ASSERT_EQ(request(p, &w1), 1);
+        for (uint64_t id = 11; id <= 14; id++) {
+                struct policy_req r = {.id = id, .size = 1, .group = 'C'};
+                (void)policy_access(p, &r);
+                ASSERT_EQ(request(p, &r), 1);
+        }
+        ASSERT_EQ(log.n, 3);
+        for (size_t i = 0; i < 3; i++)
+                ASSERT_EQ(log.ids[i], 11 + i);
+        ASSERT_EQ(request(p, &w1), 2);
+        policy_free(p);
+}
+
+TEST(sketch_grows_with_the_cache)
+{
+        /* Started with the narrowest sketch (64 counters a row), a cache that holds 20,000
+         * objects must still reject one-off newcomers: the sketch widens as objects
+         * arrive, so a new id does not share its cells with hundreds of others and the
+         * doorkeeper still sees a first request. At a fixed 64 counters every cell would
+         * count thousands of requests and every newcomer would look popular. */
+        struct policy_cfg cfg = {
+            .budget = 20000, .high_permille = 1000, .low_permille = 1000, .sketch_width = 64};
+        struct policy *p = NULL;
+        ASSERT_EQ(policy_new(&policy_sluice_ops, &cfg, &p), 0);
+        for (uint64_t id = 1; id <= 20000; id++) {
+                struct policy_req r = obj(id, 1);
+                ASSERT_EQ(request(p, &r), 1);
+        }
+        /* Ten more rounds of hits: one ageing window (10 requests per resident object), so
+         * counts copied into the new cells as the sketch widened have been halved once. */
+        for (int round = 0; round < 10; round++)
+                for (uint64_t id = 1; id <= 20000; id++) {
+                        struct policy_req r = obj(id, 1);
+                        ASSERT_TRUE(policy_access(p, &r));
+                }
+        unsigned admitted = 0;
+        for (uint64_t id = 1000000; id < 1000100; id++) {
+                struct policy_req r = obj(id, 1);
+                admitted += request(p, &r) == 1;
+        }
+        ASSERT_EQ(admitted, 0);
+        ASSERT_EQ(policy_stats_get(p).objects, 20000);
+        policy_free(p);
+}
+
+TEST(sketch_grow_keeps_estimates)
+{
+        struct policy_sketch sk;
+        ASSERT_EQ(policy_sketch_init(&sk, 64, UINT64_MAX), 0);
+        uint32_t before[500];
+        for (uint64_t k = 0; k < 500; k++)
+                for (uint64_t n = 0; n <= k % 7; n++)
+                        (void)policy_sketch_add(&sk, k * 7919);
+        for (uint64_t k = 0; k < 500; k++)
+                before[k] = policy_sketch_get(&sk, k * 7919);
+        ASSERT_EQ(policy_sketch_grow(&sk, 1000), 0);
+        ASSERT_EQ(sk.width, 1024);
+        for (uint64_t k = 0; k < 500; k++)
+                ASSERT_EQ(policy_sketch_get(&sk, k * 7919), before[k]);
+        /* Narrowing is not growing. */
+        ASSERT_EQ(policy_sketch_grow(&sk, 64), 0);
+        ASSERT_EQ(sk.width, 1024);
+        /* In the wider sketch a fresh key collides with fewer: its estimate can only be
+         * lower or equal, and counts from here on land in separate cells. */
+        (void)policy_sketch_add(&sk, 123456789);
+        ASSERT_TRUE(policy_sketch_get(&sk, 123456789) >= 1);
+        policy_sketch_done(&sk);
 }
 
 TEST(plan_hint_admits)
