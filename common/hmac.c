@@ -25,8 +25,8 @@ int hmac_sha256(const void *key, size_t key_len, const struct iovec *parts, size
                 uint8_t out[32])
 {
         OSSL_PARAM params[] = {
-                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-                OSSL_PARAM_construct_end(),
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+            OSSL_PARAM_construct_end(),
         };
         EVP_MAC_CTX *ctx;
         size_t len = 0;
@@ -37,7 +37,8 @@ int hmac_sha256(const void *key, size_t key_len, const struct iovec *parts, size
         if (!ctx || EVP_MAC_init(ctx, key, key_len, params) != 1)
                 goto out;
         for (size_t i = 0; i < n; i++)
-                if (parts[i].iov_len && EVP_MAC_update(ctx, parts[i].iov_base, parts[i].iov_len) != 1)
+                if (parts[i].iov_len &&
+                    EVP_MAC_update(ctx, parts[i].iov_base, parts[i].iov_len) != 1)
                         goto out;
         if (EVP_MAC_final(ctx, out, &len, 32) == 1 && len == 32)
                 r = 0;

@@ -98,8 +98,8 @@ bool net_url_ok(const char *u)
         if (!*rest || *rest == '/')
                 return false;
         for (const char *p = u; *p; p++)
-                if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' ||
-                    *p == '>' || *p == '\\')
+                if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' || *p == '>' ||
+                    *p == '\\')
                         return false;
         return true;
 }

@@ -36,11 +36,9 @@ static int mac(const char *secret, size_t secret_len, const char *method, const 
         if (n < 0 || (size_t)n >= sizeof(head))
                 return -EINVAL;
         const struct iovec parts[] = {
-                {(void *)method, strlen(method)},
-                {(void *)"\n", 1},
-                {(void *)path, strlen(path)},
-                {head, (size_t)n},
-                {(void *)body, body_len},
+            {(void *)method, strlen(method)}, {(void *)"\n", 1},
+            {(void *)path, strlen(path)},     {head, (size_t)n},
+            {(void *)body, body_len},
         };
         return hmac_sha256(secret, secret_len, parts, 5, md);
 }

@@ -151,13 +151,13 @@ static int token_json(const struct token_key *key, const struct token_claims *c,
         /* Sorted: cdniip, cdniuc, cdniv, exp, nbf. */
         if ((r = PUT_LIT(cl, ccap, &o, "{")) < 0)
                 return -EINVAL;
-        if (c->ip[0] && ((r = PUT_LIT(cl, ccap, &o, "\"cdniip\":")) < 0 ||
-                         (r = json_str(cl, ccap, &o, c->ip)) < 0 ||
-                         (r = PUT_LIT(cl, ccap, &o, ",")) < 0))
+        if (c->ip[0] &&
+            ((r = PUT_LIT(cl, ccap, &o, "\"cdniip\":")) < 0 ||
+             (r = json_str(cl, ccap, &o, c->ip)) < 0 || (r = PUT_LIT(cl, ccap, &o, ",")) < 0))
                 return -EINVAL;
-        if (c->uc[0] && ((r = PUT_LIT(cl, ccap, &o, "\"cdniuc\":")) < 0 ||
-                         (r = json_str(cl, ccap, &o, c->uc)) < 0 ||
-                         (r = PUT_LIT(cl, ccap, &o, ",")) < 0))
+        if (c->uc[0] &&
+            ((r = PUT_LIT(cl, ccap, &o, "\"cdniuc\":")) < 0 ||
+             (r = json_str(cl, ccap, &o, c->uc)) < 0 || (r = PUT_LIT(cl, ccap, &o, ",")) < 0))
                 return -EINVAL;
         if ((r = PUT_LIT(cl, ccap, &o, "\"cdniv\":1")) < 0)
                 return -EINVAL;

@@ -154,8 +154,8 @@ void api_heartbeat(struct ctl_req *rq)
 
         r = edge_auth_time(rq, &t);
         if (r == -ENOKEY) {
-                heartbeat_refuse(rq, "heartbeats must be signed (" REQ_SIGN_TIME_HEADER ", "
-                                 REQ_SIGN_SIG_HEADER ")");
+                heartbeat_refuse(rq, "heartbeats must be signed (" REQ_SIGN_TIME_HEADER
+                                     ", " REQ_SIGN_SIG_HEADER ")");
                 return;
         }
         if (r < 0) {

@@ -77,8 +77,8 @@ int edge_auth_verify(const char *secret, size_t len, const struct ctl_req *rq, i
                 return -EPERM;
         return req_sign_verify(secret, len, http_method_name(rq->method), rq->path, signed_ms,
                                rq->body, rq->body_len, sig, sl) == 0
-                       ? 0
-                       : -EPERM;
+                   ? 0
+                   : -EPERM;
 }
 
 int edge_auth_cached(struct edge_auth *a, const char *edge, const struct ctl_req *rq,

@@ -137,11 +137,11 @@ static int metrics_setup(struct ctl_metrics *m)
                                                   "ClearKey requests refused", NULL);
         m->heartbeats = metrics_counter_new(m->reg, "sluice_control_heartbeats_total",
                                             "Edge heartbeats received", NULL);
-        m->heartbeat_refusals = metrics_counter_new(m->reg,
-                                                    "sluice_control_heartbeat_refusals_total",
-                                                    "Heartbeats refused as unsigned, badly "
-                                                    "signed or stale",
-                                                    NULL);
+        m->heartbeat_refusals =
+            metrics_counter_new(m->reg, "sluice_control_heartbeat_refusals_total",
+                                "Heartbeats refused as unsigned, badly "
+                                "signed or stale",
+                                NULL);
         m->reports = metrics_counter_new(m->reg, "sluice_control_reports_total",
                                          "Playback reports received", NULL);
         m->db_connected = metrics_gauge_new(m->reg, "sluice_control_db_connections",

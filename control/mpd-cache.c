@@ -136,7 +136,8 @@ static bool key_matches(const struct tmpl *t, const struct mpd_params *p, const 
  * (an unknown code, or no single BaseURL line) / -ENOMEM. */
 static int tmpl_parse(struct tmpl *t)
 {
-        static const char bu[] = "  <BaseURL serviceLocation=\"\xff" "E\">";
+        static const char bu[] = "  <BaseURL serviceLocation=\"\xff"
+                                 "E\">";
         const char *text = t->text, *end = text + t->text_len;
         const char *from = strstr(text, bu), *to;
         size_t cap = 16;
@@ -162,8 +163,8 @@ static int tmpl_parse(struct tmpl *t)
                         cap *= 2;
                 }
                 if (p > run)
-                        t->pieces[t->n_pieces++] = (struct piece){
-                                .off = (uint32_t)(run - text), .len = (uint32_t)(p - run)};
+                        t->pieces[t->n_pieces++] = (struct piece){.off = (uint32_t)(run - text),
+                                                                  .len = (uint32_t)(p - run)};
                 if (p == from)
                         t->block_from = t->n_pieces;
                 if (p == to)
@@ -188,8 +189,12 @@ static int tmpl_parse(struct tmpl *t)
 static int tmpl_make(struct tmpl *t, const struct mpd_params *p, const char *asset_id,
                      int64_t version, const char *steer, const char *lic)
 {
-        const struct mpd_edge edge = {.service_location = "\xff" "E", .base_url = "\xff" "B",
-                                      .token = "\xff" "K"};
+        const struct mpd_edge edge = {.service_location = "\xff"
+                                                          "E",
+                                      .base_url = "\xff"
+                                                  "B",
+                                      .token = "\xff"
+                                               "K"};
         struct mpd_params tp = *p;
         int r;
 
@@ -239,9 +244,10 @@ fail:
 
 /* The bytes mpd_buf_xml_escape() changes: a string without them goes out as it is (a token,
  * a session id, most URLs), found by one library scan instead of a byte-by-byte switch. */
-static const char xml_special[] = "&<>\"'"
-                                  "\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
-                                  "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f";
+static const char xml_special[] =
+    "&<>\"'"
+    "\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
+    "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f";
 
 static void put_escaped(struct mpd_buf *b, const char *s)
 {

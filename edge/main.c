@@ -115,8 +115,8 @@ static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
                         goto fail;
                 }
         }
-        r = read_token(cfg->control.secret_file, rt->heartbeat_secret,
-                       sizeof(rt->heartbeat_secret), &rt->heartbeat_secret_len);
+        r = read_token(cfg->control.secret_file, rt->heartbeat_secret, sizeof(rt->heartbeat_secret),
+                       &rt->heartbeat_secret_len);
         if (r < 0) {
                 log_error("cannot read control.secret_file %s: %s", cfg->control.secret_file,
                           strerror(-r));

@@ -78,8 +78,8 @@ static int check(struct fill_cfg *c, const char *name, const char *buf, size_t l
                         char node[64];
                         snprintf(node, sizeof(node), "edges[%zu].%s", i, keys[k]);
                         return cfg_error_at(err, name, buf, len, node,
-                                            "'%s': \"%s\" is not an http:// or https:// URL",
-                                            node, urls[k]);
+                                            "'%s': \"%s\" is not an http:// or https:// URL", node,
+                                            urls[k]);
                 }
                 for (size_t j = 0; j < i; j++) {
                         struct fill_edge_cfg *o = (struct fill_edge_cfg *)c->edges.items + j;

@@ -23,17 +23,16 @@ TEST(known_vector)
 
 TEST(verify)
 {
-        ASSERT_EQ(req_sign_verify(KEY, 32, "POST", PATH, 1764307800123, BODY, strlen(BODY), SIG,
-                                  64),
-                  0);
+        ASSERT_EQ(
+            req_sign_verify(KEY, 32, "POST", PATH, 1764307800123, BODY, strlen(BODY), SIG, 64), 0);
         /* Upper-case hex is the same signature. */
         char upper[] = SIG;
         for (char *p = upper; *p; p++)
                 if (*p >= 'a' && *p <= 'f')
                         *p = (char)(*p - 'a' + 'A');
-        ASSERT_EQ(req_sign_verify(KEY, 32, "POST", PATH, 1764307800123, BODY, strlen(BODY), upper,
-                                  64),
-                  0);
+        ASSERT_EQ(
+            req_sign_verify(KEY, 32, "POST", PATH, 1764307800123, BODY, strlen(BODY), upper, 64),
+            0);
 }
 
 TEST(every_input_counts)
@@ -43,15 +42,14 @@ TEST(every_input_counts)
         ASSERT_EQ(req_sign_verify(other_key, 32, "POST", PATH, 1764307800123, BODY, strlen(BODY),
                                   SIG, 64),
                   -EPERM);
-        ASSERT_EQ(req_sign_verify(KEY, 32, "PUT", PATH, 1764307800123, BODY, strlen(BODY), SIG,
-                                  64),
+        ASSERT_EQ(req_sign_verify(KEY, 32, "PUT", PATH, 1764307800123, BODY, strlen(BODY), SIG, 64),
                   -EPERM);
         ASSERT_EQ(req_sign_verify(KEY, 32, "POST", "/v1/edges/edge-b/heartbeat", 1764307800123,
                                   BODY, strlen(BODY), SIG, 64),
                   -EPERM);
-        ASSERT_EQ(req_sign_verify(KEY, 32, "POST", PATH, 1764307800124, BODY, strlen(BODY), SIG,
-                                  64),
-                  -EPERM);
+        ASSERT_EQ(
+            req_sign_verify(KEY, 32, "POST", PATH, 1764307800124, BODY, strlen(BODY), SIG, 64),
+            -EPERM);
         ASSERT_EQ(req_sign_verify(KEY, 32, "POST", PATH, 1764307800123, "{\"load\":0.6}",
                                   strlen(BODY), SIG, 64),
                   -EPERM);
@@ -59,17 +57,17 @@ TEST(every_input_counts)
 
 TEST(malformed_signatures)
 {
-        ASSERT_EQ(req_sign_verify(KEY, 32, "POST", PATH, 1764307800123, BODY, strlen(BODY), SIG,
-                                  63),
-                  -EPERM);
-        ASSERT_EQ(req_sign_verify(KEY, 32, "POST", PATH, 1764307800123, BODY, strlen(BODY), NULL,
-                                  0),
-                  -EPERM);
+        ASSERT_EQ(
+            req_sign_verify(KEY, 32, "POST", PATH, 1764307800123, BODY, strlen(BODY), SIG, 63),
+            -EPERM);
+        ASSERT_EQ(
+            req_sign_verify(KEY, 32, "POST", PATH, 1764307800123, BODY, strlen(BODY), NULL, 0),
+            -EPERM);
         char bad[] = SIG;
         bad[10] = 'g';
-        ASSERT_EQ(req_sign_verify(KEY, 32, "POST", PATH, 1764307800123, BODY, strlen(BODY), bad,
-                                  64),
-                  -EPERM);
+        ASSERT_EQ(
+            req_sign_verify(KEY, 32, "POST", PATH, 1764307800123, BODY, strlen(BODY), bad, 64),
+            -EPERM);
 }
 
 TEST(secrets)

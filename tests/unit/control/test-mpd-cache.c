@@ -26,22 +26,22 @@ static void req_init(struct req *q, const struct asset *a, const char *sid, cons
 
         memset(q, 0, sizeof(*q));
         for (size_t i = 0; i < n_edges; i++)
-                q->edges[i] = (struct mpd_edge){.service_location = ids[i], .base_url = bases[i],
-                                                .token = token};
+                q->edges[i] = (struct mpd_edge){
+                    .service_location = ids[i], .base_url = bases[i], .token = token};
         q->markers[0] = (struct mpd_marker){.kind = "intro", .start = 60, .duration = 90};
         q->markers[1] = (struct mpd_marker){.kind = "credits", .start = 3500, .duration = 100};
         snprintf(q->steer, sizeof(q->steer), "http://ctl.test/v1/steering/%s", sid);
         snprintf(q->lic, sizeof(q->lic), "http://ctl.test/v1/license/clearkey?session=%s&x=<%s>",
                  sid, sid);
         q->p = (struct mpd_params){
-                .asset = a,
-                .edges = q->edges,
-                .n_edges = n_edges,
-                .steering_url = q->steer,
-                .steering_query_before_start = true,
-                .license_url = a->encrypted ? q->lic : NULL,
-                .markers = n_markers ? q->markers : NULL,
-                .n_markers = n_markers,
+            .asset = a,
+            .edges = q->edges,
+            .n_edges = n_edges,
+            .steering_url = q->steer,
+            .steering_query_before_start = true,
+            .license_url = a->encrypted ? q->lic : NULL,
+            .markers = n_markers ? q->markers : NULL,
+            .n_markers = n_markers,
         };
 }
 

@@ -90,8 +90,7 @@ TEST(urls_checked_where_written)
         ASSERT_EQ(load_text("control: control.example:7000\n", &c, &err), -EINVAL);
         ASSERT_TRUE(strstr(err.msg, ":1:10:") != NULL);
         ASSERT_TRUE(strstr(err.msg, "not an http:// or https:// URL") != NULL);
-        ASSERT_EQ(load_text("edges:\n  - {id: a, admin_url: \"http://a b\"}\n", &c, &err),
-                  -EINVAL);
+        ASSERT_EQ(load_text("edges:\n  - {id: a, admin_url: \"http://a b\"}\n", &c, &err), -EINVAL);
         ASSERT_TRUE(strstr(err.msg, "edges[0].admin_url") != NULL);
         ASSERT_EQ(load_text("edges:\n  - {id: a, url: \"ftp://a\"}\n", &c, &err), -EINVAL);
         ASSERT_TRUE(strstr(err.msg, "edges[0].url") != NULL);
