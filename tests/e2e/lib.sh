@@ -1,10 +1,11 @@
 # tests/e2e/lib.sh — what the e2e shell drivers share (sourced, not run).
 #
 # Prerequisites (skip with a reason), free ports, the player page server, starting an edge and
-# waiting for it, pushing a directory of objects through the admin API, and stopping an edge
-# with the SIGTERM contract checked. Every function that talks to a process runs its command
-# inside the network namespace named by E2E_NETNS when that is set (ip netns exec), so the
-# multi-host driver uses the same code as the single-host ones.
+# waiting for it, pushing a directory of objects through the admin API, a CA trusted by Chromium
+# (an NSS database in a private HOME), and stopping an edge with the SIGTERM contract checked.
+# Every function that talks to a process runs its command inside the network namespace named by
+# E2E_NETNS when that is set (ip netns exec), so the multi-host driver uses the same code as the
+# single-host ones.
 #
 # Globals the caller reads: E2E_CHROMIUM, E2E_EDGE_PID, E2E_PLAYER_URL, E2E_PUSHED.
 # Globals the caller owns: e2e_pids (stopped by e2e_stop_pids, newest last).
@@ -157,6 +158,15 @@ e2e_leftovers() {
     out+=("${p#/proc/}: $(tr '\0' ' ' 2>/dev/null <"$p/cmdline" | head -c 120)")
   done
   [ ${#out[@]} -eq 0 ] || printf '%s\n' "${out[@]}"
+}
+
+# e2e_trust_ca HOME CA_FILE NAME: a new NSS database in HOME/.pki/nssdb (the store Chromium
+# reads on Linux) trusting CA_FILE for servers ("C,,"), so Chromium run with HOME=HOME verifies
+# certificates against it with every check left on. Needs certutil.
+e2e_trust_ca() {
+  mkdir -p "$1/.pki/nssdb"
+  certutil -N -d "sql:$1/.pki/nssdb" --empty-password || e2e_fail "certutil -N in $1"
+  certutil -A -d "sql:$1/.pki/nssdb" -n "$3" -t "C,," -i "$2" || e2e_fail "certutil -A $2"
 }
 
 # e2e_show_logs DIR FILE...: the last 40 lines of each non-empty DIR/FILE (after a failure).

@@ -62,12 +62,9 @@ issue() { # issue CA_NAME LEAF_NAME
 issue ca edge || e2e_fail "could not make the test CA"
 issue rogue-ca rogue || e2e_fail "could not make the untrusted CA"
 
-# Chromium's trust store on Linux: $HOME/.pki/nssdb. The CA is trusted for servers ("C,,").
+# Chromium's trust store on Linux, in a private HOME, trusting the test CA.
 home=$tmp/home
-mkdir -p "$home/.pki/nssdb"
-certutil -N -d "sql:$home/.pki/nssdb" --empty-password || e2e_fail "certutil -N"
-certutil -A -d "sql:$home/.pki/nssdb" -n "sluice e2e ca" -t "C,," -i "$pki/ca.pem" ||
-  e2e_fail "certutil -A"
+e2e_trust_ca "$home" "$pki/ca.pem" "sluice e2e ca"
 
 read -r port tls_port rogue_port admin_port dead_port < <(e2e_free_ports 5)
 [ -n "$dead_port" ] || e2e_fail "could not find free ports"

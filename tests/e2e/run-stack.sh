@@ -119,12 +119,9 @@ if [ -n "$https" ]; then
   rc=$?
   set -e
   [ "$rc" -eq 60 ] || e2e_fail "curl without the demo CA exited $rc against $EDGE2_URL, not 60"
-  # Chromium's trust store on Linux: $HOME/.pki/nssdb; the demo CA is trusted for servers.
+  # Chromium's trust store on Linux, in a private HOME, trusting the demo CA.
   home=$var/home
-  mkdir -p "$home/.pki/nssdb"
-  certutil -N -d "sql:$home/.pki/nssdb" --empty-password || e2e_fail "certutil -N"
-  certutil -A -d "sql:$home/.pki/nssdb" -n "sluice demo ca" -t "C,," -i "$CA_FILE" ||
-    e2e_fail "certutil -A"
+  e2e_trust_ca "$home" "$CA_FILE" "sluice demo ca"
   run_env=(HOME="$home" NODE_EXTRA_CA_CERTS="$CA_FILE")
 fi
 
