@@ -94,6 +94,45 @@ static int meta_write(struct cache_idx *idx, MDB_txn *txn, const struct cache_id
         return mdb_err(mdb_put(txn, idx->meta, &k, &v, 0));
 }
 
+/* Every write takes the writer lock, then a write transaction; write_end undoes both. */
+static int write_begin(struct cache_idx *idx, MDB_txn **txn)
+{
+        int r;
+
+        pthread_mutex_lock(&idx->wlock);
+        r = mdb_err(mdb_txn_begin(idx->env, NULL, 0, txn));
+        if (r < 0)
+                *txn = NULL;
+        return r;
+}
+
+/* Aborts the transaction when it was not committed, and releases the writer lock. */
+static void write_end(struct cache_idx *idx, MDB_txn *txn)
+{
+        if (txn)
+                mdb_txn_abort(txn);
+        pthread_mutex_unlock(&idx->wlock);
+}
+
+/*
+ * Store the new totals beside the records, commit, and adopt the totals only once the commit
+ * holds. The transaction is consumed by the commit (*txn becomes NULL), but it is left for
+ * write_end to abort when the totals could not be written.
+ */
+static int commit_totals(struct cache_idx *idx, MDB_txn **txn, const struct cache_idx_totals *t)
+{
+        int r = meta_write(idx, *txn, t);
+
+        if (r < 0)
+                return r;
+        r = mdb_err(mdb_txn_commit(*txn));
+        *txn = NULL;
+        if (r < 0)
+                return r;
+        idx->totals = *t;
+        return 0;
+}
+
 int cache_idx_open(const char *dir, uint64_t map_size, unsigned flags, struct cache_idx **ret)
 {
         bool ro = flags & CACHE_IDX_RDONLY;
@@ -297,13 +336,10 @@ int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
         if (key_len == 0 || key_len > CACHE_IDX_KEY_MAX)
                 return -ENAMETOOLONG;
 
-        pthread_mutex_lock(&idx->wlock);
-        t = idx->totals;
-        r = mdb_err(mdb_txn_begin(idx->env, NULL, 0, &txn));
-        if (r < 0) {
-                txn = NULL;
+        r = write_begin(idx, &txn);
+        if (r < 0)
                 goto out;
-        }
+        t = idx->totals;
         r = mdb_err(mdb_get(txn, idx->obj, &k, &v));
         if (r == 0 && rec_valid(&v)) {
                 memcpy(ret_old, v.mv_data, sizeof(*ret_old));
@@ -330,19 +366,12 @@ int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
         r = mdb_err(mdb_put(txn, idx->obj, &k, &v, 0));
         if (r < 0)
                 goto out;
-        r = meta_write(idx, txn, &t);
+        r = commit_totals(idx, &txn, &t);
         if (r < 0)
                 goto out;
-        r = mdb_err(mdb_txn_commit(txn));
-        txn = NULL;
-        if (r < 0)
-                goto out;
-        idx->totals = t;
         *ret_had_old = had_old;
 out:
-        if (txn)
-                mdb_txn_abort(txn);
-        pthread_mutex_unlock(&idx->wlock);
+        write_end(idx, txn);
         return r;
 }
 
@@ -359,13 +388,10 @@ int cache_idx_del(struct cache_idx *idx, const char *key, size_t key_len, uint64
         if (key_len == 0 || key_len > CACHE_IDX_KEY_MAX)
                 return -ENOENT;
 
-        pthread_mutex_lock(&idx->wlock);
-        t = idx->totals;
-        r = mdb_err(mdb_txn_begin(idx->env, NULL, 0, &txn));
-        if (r < 0) {
-                txn = NULL;
+        r = write_begin(idx, &txn);
+        if (r < 0)
                 goto out;
-        }
+        t = idx->totals;
         r = mdb_err(mdb_get(txn, idx->obj, &k, &v));
         if (r < 0)
                 goto out;
@@ -384,22 +410,15 @@ int cache_idx_del(struct cache_idx *idx, const char *key, size_t key_len, uint64
         r = mdb_err(mdb_del(txn, idx->obj, &k, NULL));
         if (r < 0)
                 goto out;
-        r = meta_write(idx, txn, &t);
+        r = commit_totals(idx, &txn, &t);
         if (r < 0)
                 goto out;
-        r = mdb_err(mdb_txn_commit(txn));
-        txn = NULL;
-        if (r < 0)
-                goto out;
-        idx->totals = t;
         if (ret_old)
                 *ret_old = old;
         if (!valid)
                 r = -ENOENT; /* removed garbage, but there was no object */
 out:
-        if (txn)
-                mdb_txn_abort(txn);
-        pthread_mutex_unlock(&idx->wlock);
+        write_end(idx, txn);
         return r;
 }
 
@@ -410,12 +429,9 @@ int cache_idx_add_hits(struct cache_idx *idx, const struct cache_idx_hit *hits, 
 
         if (n == 0)
                 return 0;
-        pthread_mutex_lock(&idx->wlock);
-        r = mdb_err(mdb_txn_begin(idx->env, NULL, 0, &txn));
-        if (r < 0) {
-                txn = NULL;
+        r = write_begin(idx, &txn);
+        if (r < 0)
                 goto out;
-        }
         for (size_t i = 0; i < n; i++) {
                 MDB_val k = {hits[i].key_len, (void *)hits[i].key}, v;
                 struct cache_idx_rec rec;
@@ -440,9 +456,7 @@ int cache_idx_add_hits(struct cache_idx *idx, const struct cache_idx_hit *hits, 
         r = mdb_err(mdb_txn_commit(txn));
         txn = NULL;
 out:
-        if (txn)
-                mdb_txn_abort(txn);
-        pthread_mutex_unlock(&idx->wlock);
+        write_end(idx, txn);
         return r;
 }
 
@@ -597,12 +611,9 @@ int cache_idx_sweep(struct cache_idx *idx,
         struct key_list doomed = {0};
         int r;
 
-        pthread_mutex_lock(&idx->wlock);
-        r = mdb_err(mdb_txn_begin(idx->env, NULL, 0, &txn));
-        if (r < 0) {
-                txn = NULL;
+        r = write_begin(idx, &txn);
+        if (r < 0)
                 goto out;
-        }
         r = mdb_err(mdb_cursor_open(txn, idx->obj, &cur));
         if (r < 0)
                 goto out;
@@ -641,20 +652,13 @@ int cache_idx_sweep(struct cache_idx *idx,
                 if (r < 0)
                         goto out;
         }
-        r = meta_write(idx, txn, &t);
+        r = commit_totals(idx, &txn, &t);
         if (r < 0)
                 goto out;
-        r = mdb_err(mdb_txn_commit(txn));
-        txn = NULL;
-        if (r < 0)
-                goto out;
-        idx->totals = t;
 out:
         if (cur)
                 mdb_cursor_close(cur);
-        if (txn)
-                mdb_txn_abort(txn);
-        pthread_mutex_unlock(&idx->wlock);
+        write_end(idx, txn);
         key_list_done(&doomed);
         return r;
 }
