@@ -3,11 +3,11 @@
 nightly pre-push by sluice-fill from the real sluice-control. A measurement, not a test.
 
 The trace comes from `sluice-cachesim --generate dash` (2 days); object sizes are divided by
-SCALE so a day fits a test machine (a uniform scale keeps byte ratios). Control's catalog
-gets one title per trace title, its files every object of that title the trace names (paths
-t<title>/r<rung>/init.mp4 and seg-<n>.m4s), licensed in GB: the generator's releases of the
-second day from two hours after the push (so the push is ahead of their date), those of the
-first day from the day before, every other title now. Day 1's demand goes to control as
+SCALE (HIT_SCALE) so a day fits a test machine (a uniform scale keeps byte ratios). Control's
+catalog gets one title per trace title, its files every object of that title the trace names
+(paths t<title>/r<rung>/init.mp4 and seg-<n>.m4s), licensed in GB: the generator's releases
+of the second day from two hours after the push (HIT_RELEASE_IN_H; ahead of their date),
+those of the first day from the day before, every other title now. Day 1's demand goes to control as
 real playback sessions, one per session start the trace shows (a rung-0 init.mp4), all at
 the push's time (no decay within the day). For each scenario a fresh edge (cache BUDGET,
 upstream = the origin, registered with control) replays day 1 through its client port;
@@ -15,7 +15,7 @@ then, in the "pre-push" scenario only, sluice-fill runs control's plan for it; t
 is replayed. The day-2 byte hit ratio is 1 - (bytes the origin served during day 2) / (bytes
 requested on day 2): every miss is one origin fetch, since the replay is sequential.
 
-    HIT_TITLES=10 HIT_SESSIONS=5 HIT_BUDGET_MB=64 \
+    HIT_TITLES=10 HIT_SESSIONS=5 HIT_SCALE=200 HIT_BUDGET_MB=64 \
         python3 bench_hit_ratio.py sluice-fill sluice-edge sluice-cachesim sluice-control
 """
 
@@ -33,9 +33,12 @@ import urllib.parse
 import fillharness as fh
 from fillharness import eh
 
-SCALE = 200
+SCALE = int(os.environ.get("HIT_SCALE", "200"))
 TITLES = os.environ.get("HIT_TITLES", "40")
 RELEASES = 3  # a day: the generator's default
+# Hours from the push to the next day's releases; beyond control's horizon (48 h) they are
+# left out of the plan, for comparison.
+RELEASE_IN_H = float(os.environ.get("HIT_RELEASE_IN_H", "2"))
 SESSIONS = os.environ.get("HIT_SESSIONS", "40")
 BUDGET = int(os.environ.get("HIT_BUDGET_MB", "64")) << 20
 DAY = 86400
@@ -122,7 +125,7 @@ def catalog(control, days, meta):
         lic = {"country": "GB"}
         if index >= int(TITLES):
             born = (index - int(TITLES)) // RELEASES
-            lic["from"] = fh.from_now(2 * 3600 if born == 1 else -86400)
+            lic["from"] = fh.from_now(RELEASE_IN_H * 3600 if born == 1 else -86400)
         control.add_title(title, [(n, sz, hashlib.sha256(content(f"{title}/{n}", sz)).hexdigest())
                                   for n, sz in sorted(fl.items())], [lic])
     for title, n in starts.items():
