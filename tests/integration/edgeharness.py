@@ -19,6 +19,7 @@ Set SLUICE_IT_KEEP=1 to keep the temp dir (config, logs, cache) after the run.
 
 import email.utils
 import hashlib
+import http.server
 import json
 import os
 import random
@@ -30,6 +31,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -662,17 +664,74 @@ def run(setup=None, teardown_stop=True):
     return 1 if failed else 0
 
 
+def serve_origin(handle):
+    """Start a threaded HTTP/1.1 origin on HOST (a port the system picks) that hands every GET
+    to handle(request_handler) and keeps quiet about the connections the edge resets when it
+    gives up on them. Returns the server; its url is srv.url."""
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            handle(self)
+
+    class S(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):
+            pass
+
+    srv = S((HOST, 0), H)
+    srv.url = f"http://{HOST}:{srv.server_address[1]}"
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def run_and_stop(setup, edges_of):
+    """run(setup), then stop every edge edges_of(ctx) names for each context setup made: each
+    must exit 0 on SIGTERM and leave no sanitizer report in its log. Returns the exit status."""
+    made = []
+
+    def _setup(binary):
+        made.append(setup(binary))
+        return made[-1]
+
+    rc = run(_setup)
+    for ctx in made:
+        for e in edges_of(ctx):
+            try:
+                if e.running():
+                    e.stop()
+                reports = e.sanitizer_reports()
+                if reports:
+                    print(f"not ok - sanitizer_clean {e.dir}: {reports[:3]}")
+                    rc = 1
+            except Exception as ex:
+                print(f"not ok - clean_shutdown {e.dir}: {ex}")
+                rc = 1
+            finally:
+                e.cleanup()
+    return rc
+
+
 def standard_setup(overrides=None, objects=None):
     """A setup function: start an edge with overrides and push objects (default: the
     standard set)."""
     def setup(binary):
-        e = Edge(binary, overrides)
-        try:
-            e.start()
-            e.push(objects if objects is not None else standard_objects())
-        except Exception:
-            print(e.log_tail())
-            e.cleanup()
-            raise
-        return e
+        return start_pushed(Edge(binary, overrides), objects)
     return setup
+
+
+def start_pushed(e, objects=None):
+    """Start the configured edge e and push objects (default: the standard set); on failure
+    print its log's tail, remove it and raise. Returns e."""
+    try:
+        e.start()
+        e.push(objects if objects is not None else standard_objects())
+    except Exception:
+        print(e.log_tail())
+        e.cleanup()
+        raise
+    return e

@@ -2,7 +2,6 @@
 """Prior-knowledge HTTP/2 (h2c) on the plain listener: bodies, ranges and conditionals through
 curl, frame-level abuse with hand-built frames (struct), and HTTP/1.1 unaffected beside it."""
 
-import http.server
 import os
 import re
 import shutil
@@ -13,7 +12,7 @@ import sys
 import threading
 import time
 
-from edgeharness import HOST, Edge, check, eq, run, sha, standard_objects, test
+from edgeharness import HOST, Edge, check, eq, run, serve_origin, sha, start_pushed, test
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 ENHANCE_YOUR_CALM = 0xB
@@ -200,25 +199,8 @@ class Origin:
     def __init__(self):
         self.objects, self.counts, self.gates, self.arrived = {}, {}, {}, {}
         self.lock = threading.Lock()
-        origin = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                origin.handle(self)
-
-        class S(http.server.ThreadingHTTPServer):
-            def handle_error(self, request, client_address):
-                pass  # the edge resets connections it gives up on
-
-        self.srv = S((HOST, 0), H)
-        self.srv.daemon_threads = True
-        self.url = f"http://{HOST}:{self.srv.server_address[1]}"
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.srv = serve_origin(self.handle)
+        self.url = self.srv.url
 
     def event(self, table, path):
         with self.lock:
@@ -572,14 +554,7 @@ def setup(binary):
     o = Origin()
     e = Edge(binary, {"tokens": {"required": False}, "upstreams": [{"url": o.url}]})
     e.origin = o
-    try:
-        e.start()
-        e.push(standard_objects())
-    except Exception:
-        print(e.log_tail())
-        e.cleanup()
-        raise
-    return e
+    return start_pushed(e)
 
 
 if __name__ == "__main__":

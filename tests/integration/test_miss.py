@@ -20,7 +20,6 @@ origin's own making. Every request is counted per path.
 """
 
 import hashlib
-import http.server
 import os
 import random
 import re
@@ -35,7 +34,7 @@ import threading
 import time
 
 from edgeharness import (Closed, Edge, RawConn, build_request, check, eq, expect_body, free_port,
-                         http_date, run, sha, test, HOST)
+                         http_date, run_and_stop, serve_origin, sha, test, HOST)
 
 RNG = random.Random(5)
 
@@ -50,26 +49,9 @@ class Origin:
         self.mtimes = {}  # path -> Last-Modified (seconds since the epoch)
         self.force = None  # a kind that every path gets (a parent that always fails)
         self.lock = threading.Lock()
-        origin = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                origin.handle(self)
-
-        class S(http.server.ThreadingHTTPServer):
-            def handle_error(self, request, client_address):
-                pass  # the edge resets connections it gives up on: expected here
-
-        self.srv = S((HOST, 0), H)
-        self.srv.daemon_threads = True
+        self.srv = serve_origin(self.handle)
         self.port = self.srv.server_address[1]
-        self.url = f"http://{HOST}:{self.port}"
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.url = self.srv.url
 
     def add(self, path, data):
         self.objects[path] = data
@@ -236,11 +218,6 @@ class Ctx:
                 o.stop()
             finally:
                 o.cleanup()
-
-
-def setup(binary):
-    ctx = Ctx(binary)
-    return ctx
 
 
 def get(e, key, headers=(), timeout=10):
@@ -799,24 +776,12 @@ def eviction_keeps_popular(ctx):
 
 
 
+def main():
+    """Run the registered tests against a fresh origin and edge (a Ctx); exit with their
+    verdict, after stopping every edge the tests started (test_miss_cond.py,
+    test_miss_prefetch.py and test_start_prefetch.py run their own tests with it too)."""
+    sys.exit(run_and_stop(Ctx, lambda ctx: ctx.others + [ctx.edge]))
+
+
 if __name__ == "__main__":
-    holder = []
-
-    def _setup(binary):
-        ctx = setup(binary)
-        holder.append(ctx)
-        return ctx
-
-    rc = run(_setup)
-    for ctx in holder:
-        # Every edge must drain and exit 0 on SIGTERM, like the harness's own check.
-        for e in ctx.others + [ctx.edge]:
-            try:
-                if e.running():
-                    e.stop()
-            except Exception as ex:
-                print(f"not ok - clean_shutdown {e.dir}: {ex}")
-                rc = 1
-            finally:
-                e.cleanup()
-    sys.exit(rc)
+    main()

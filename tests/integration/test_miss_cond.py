@@ -19,13 +19,12 @@ edge"); its Last-Modified is the upstream's. A conditional GET for a cold object
 """
 
 import os
-import sys
 import time
 
 import edgeharness
-from edgeharness import (Edge, RawConn, build_request, check, eq, expect_body, http_date, run,
+from edgeharness import (Edge, RawConn, build_request, check, eq, expect_body, http_date,
                          sha, test, HOST)
-from test_miss import RNG, Origin, listed, read_head, start_edge
+from test_miss import RNG, listed, main, read_head, start_edge
 
 edgeharness._tests.clear()  # test_miss's own tests run in their own file
 
@@ -209,31 +208,5 @@ def chain_validators(ctx):
     eq(o.count(key2), 1, "origin fetches for the parent's object")
 
 
-class Ctx:
-    def __init__(self, binary):
-        self.binary = binary
-        self.origin = Origin()
-        self.edge = start_edge(binary, self.origin)
-        self.others = []
-
-
 if __name__ == "__main__":
-    holder = []
-
-    def _setup(binary):
-        holder.append(Ctx(binary))
-        return holder[-1]
-
-    rc = run(_setup)
-    for ctx in holder:
-        for e in ctx.others + [ctx.edge]:
-            try:
-                if e.running():
-                    e.stop()
-                reports = e.sanitizer_reports()
-                if reports:
-                    print(f"not ok - sanitizer_clean: {reports[:3]}")
-                    rc = 1
-            finally:
-                e.cleanup()
-    sys.exit(rc)
+    main()

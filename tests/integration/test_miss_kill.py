@@ -12,14 +12,14 @@ holds the last byte until the commit succeeded), or all of them.
 Rounds: 200 by default, SLUICE_KILL_ROUNDS=N to change it (the slow suite runs 1000).
 """
 
-import http.server
 import os
 import random
 import sys
 import threading
 import time
 
-from edgeharness import (Closed, Edge, RawConn, build_request, check, eq, run, sha, test, HOST)
+from edgeharness import (Closed, Edge, RawConn, build_request, check, eq, run, serve_origin, sha,
+                         test)
 
 ROUNDS = int(os.environ.get("SLUICE_KILL_ROUNDS", "200"))
 SIZE = 48 * 1024
@@ -33,44 +33,29 @@ class Dribbler:
         self.objects = {}
         self.counts = {}
         self.lock = threading.Lock()
-        origin = self
+        self.srv = serve_origin(self.handle)  # the edge dies mid-transfer on purpose
+        self.url = self.srv.url
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                with origin.lock:
-                    origin.counts[self.path] = origin.counts.get(self.path, 0) + 1
-                data = origin.objects.get(self.path)
-                if data is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("X-Sluice-SHA256", sha(data))
-                self.end_headers()
-                try:
-                    for i in range(0, len(data), PIECE):
-                        self.wfile.write(data[i:i + PIECE])
-                        self.wfile.flush()
-                        time.sleep(PAUSE)
-                except OSError:
-                    self.close_connection = True
-
-        class S(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # the edge dies mid-transfer on purpose
-
-        self.srv = S((HOST, 0), H)
-        self.url = f"http://{HOST}:{self.srv.server_address[1]}"
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+    def handle(self, req):
+        with self.lock:
+            self.counts[req.path] = self.counts.get(req.path, 0) + 1
+        data = self.objects.get(req.path)
+        if data is None:
+            req.send_response(404)
+            req.send_header("Content-Length", "0")
+            req.end_headers()
+            return
+        req.send_response(200)
+        req.send_header("Content-Length", str(len(data)))
+        req.send_header("X-Sluice-SHA256", sha(data))
+        req.end_headers()
+        try:
+            for i in range(0, len(data), PIECE):
+                req.wfile.write(data[i:i + PIECE])
+                req.wfile.flush()
+                time.sleep(PAUSE)
+        except OSError:
+            req.close_connection = True
 
 
 def listed_keys(e):

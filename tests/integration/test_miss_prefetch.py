@@ -12,13 +12,12 @@ so the player's next request is a hit (or joins the fill). The origin counts req
                           for a prefetched object joins its fill; slots free up when fills end
 """
 
-import sys
 import time
 import urllib.parse
 
 import edgeharness
-from edgeharness import check, eq, expect_body, run, test
-from test_miss import RNG, Origin, counters, delta, start_edge
+from edgeharness import check, eq, expect_body, test
+from test_miss import RNG, counters, delta, main, start_edge
 
 edgeharness._tests.clear()  # test_miss's own tests run in their own file
 
@@ -164,39 +163,6 @@ def bound_per_worker(ctx):
     finally:
         for g in gates.values():
             g.set()
-
-
-class Ctx:
-    def __init__(self, binary):
-        self.binary = binary
-        self.origin = Origin()
-        self.edge = start_edge(binary, self.origin)
-        self.others = []
-
-
-def main():
-    """Run the registered tests against a fresh origin and edge; exit with their verdict,
-    after stopping every edge and failing on sanitizer reports. test_start_prefetch.py runs
-    its own tests with it too."""
-    holder = []
-
-    def _setup(binary):
-        holder.append(Ctx(binary))
-        return holder[-1]
-
-    rc = run(_setup)
-    for ctx in holder:
-        for e in ctx.others + [ctx.edge]:
-            try:
-                if e.running():
-                    e.stop()
-                reports = e.sanitizer_reports()
-                if reports:
-                    print(f"not ok - sanitizer_clean: {reports[:3]}")
-                    rc = 1
-            finally:
-                e.cleanup()
-    sys.exit(rc)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ import urllib.parse
 
 import edgeharness
 from edgeharness import check, eq, expect_body, test
-from test_miss import RNG, counters, delta, start_edge
-from test_miss_prefetch import main, wait_count, wait_metric
+from test_miss import RNG, counters, delta, main, start_edge
+from test_miss_prefetch import wait_count, wait_metric
 
 edgeharness._tests.clear()  # the imported files' tests run in their own files
 

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from edgeharness import HOST, Edge, check, eq, free_port, run, sha, standard_objects, test
+from edgeharness import HOST, Edge, check, eq, free_port, run, sha, start_pushed, test
 
 INTERMEDIATE_12 = {
     "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
@@ -277,14 +277,7 @@ def setup(binary):
     e.cfg["tls"] = [{"listen": f"{HOST}:{e.tls_port}",
                      "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"},
                                {"cert": e.pki + "/b.pem", "key": e.pki + "/b.key"}]}]
-    try:
-        e.start()
-        e.push(standard_objects())
-    except Exception:
-        print(e.log_tail())
-        e.cleanup()
-        raise
-    return e
+    return start_pushed(e)
 
 
 if __name__ == "__main__":
