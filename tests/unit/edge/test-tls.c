@@ -336,6 +336,21 @@ TEST(sni_picks_certificate)
         tls_ctx_unref(t);
 }
 
+/* What the server picked for a client offering alpn (NULL: no ALPN extension); -1 when the
+ * handshake failed. */
+static int alpn_picked(struct tls_ctx *t, SSL_CTX *cc, const unsigned char *alpn, unsigned alpn_len)
+{
+        struct pair p;
+        int got;
+
+        if (handshake(t, cc, &(struct hs_opts){.sni = "a.test", .alpn = alpn, .alpn_len = alpn_len},
+                      &p) != 0)
+                return -1;
+        got = (int)tls_conn_alpn(p.s);
+        pair_free(&p);
+        return got;
+}
+
 TEST(alpn)
 {
         static const unsigned char both[] = "\x02h2\x08http/1.1";
@@ -343,36 +358,15 @@ TEST(alpn)
         static const unsigned char other[] = "\x06spdy/3";
         struct tls_ctx *t;
         SSL_CTX *cc;
-        struct pair p;
 
         ASSERT_EQ(make_ctx(true, NULL, &t), 0);
         cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION, NULL, NULL);
         ASSERT_TRUE(cc != NULL);
-        ASSERT_EQ(handshake(t, cc,
-                            &(struct hs_opts){.sni = "a.test", .alpn = both,
-                                              .alpn_len = sizeof(both) - 1},
-                            &p),
-                  0);
-        ASSERT_EQ(tls_conn_alpn(p.s), TLS_ALPN_H2);
-        pair_free(&p);
-        ASSERT_EQ(handshake(t, cc,
-                            &(struct hs_opts){.sni = "a.test", .alpn = h11,
-                                              .alpn_len = sizeof(h11) - 1},
-                            &p),
-                  0);
-        ASSERT_EQ(tls_conn_alpn(p.s), TLS_ALPN_HTTP11);
-        pair_free(&p);
-        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "a.test"}, &p), 0);
-        ASSERT_EQ(tls_conn_alpn(p.s), TLS_ALPN_NONE);
-        pair_free(&p);
+        ASSERT_EQ(alpn_picked(t, cc, both, sizeof(both) - 1), TLS_ALPN_H2);
+        ASSERT_EQ(alpn_picked(t, cc, h11, sizeof(h11) - 1), TLS_ALPN_HTTP11);
+        ASSERT_EQ(alpn_picked(t, cc, NULL, 0), TLS_ALPN_NONE);
         /* Nothing in common: no ALPN (the connection then speaks HTTP/1.1). */
-        ASSERT_EQ(handshake(t, cc,
-                            &(struct hs_opts){.sni = "a.test", .alpn = other,
-                                              .alpn_len = sizeof(other) - 1},
-                            &p),
-                  0);
-        ASSERT_EQ(tls_conn_alpn(p.s), TLS_ALPN_NONE);
-        pair_free(&p);
+        ASSERT_EQ(alpn_picked(t, cc, other, sizeof(other) - 1), TLS_ALPN_NONE);
         ASSERT_EQ(atomic_load(&tls_ctx_stats(t)->alpn_h2), 1);
         SSL_CTX_free(cc);
         tls_ctx_unref(t);
