@@ -7,7 +7,7 @@
 # E2E_NETNS when that is set (ip netns exec), so the multi-host driver uses the same code as the
 # single-host ones.
 #
-# Globals the caller reads: E2E_CHROMIUM, E2E_EDGE_PID, E2E_PLAYER_URL, E2E_PUSHED.
+# Globals the caller reads: E2E_CHROMIUM, E2E_EDGE_PID, E2E_PLAYER_URL, E2E_PUSHED, E2E_TMP.
 # Globals the caller owns: e2e_pids (stopped by e2e_stop_pids, newest last).
 
 e2e_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -62,6 +62,28 @@ e2e_wait_http() {
     --retry-max-time "$t" "$1" || e2e_fail "$2 did not answer at $1 within $t s"
 }
 
+# e2e_scratch PREFIX LOG...: a new temp dir, E2E_TMP, and EXIT/INT/TERM traps that stop
+# e2e_pids, show the LOGs in E2E_TMP after a failure (not a skip) and remove E2E_TMP (kept with
+# SLUICE_E2E_KEEP=1), exiting with the script's status.
+e2e_scratch() {
+  E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  shift
+  e2e_scratch_logs=("$@")
+  trap e2e_scratch_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+e2e_scratch_cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  e2e_stop_pids
+  exec 3<&- 2>/dev/null || true
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then e2e_show_logs "$E2E_TMP" "${e2e_scratch_logs[@]}"; fi
+  if [ "${SLUICE_E2E_KEEP:-0}" = 1 ]; then echo "kept $E2E_TMP"; else rm -rf "$E2E_TMP"; fi
+  exit "$rc"
+}
+
 # e2e_player_start DIR SERVE-ARGS...: start tests/e2e/player/serve.mjs (its stdout through a
 # fifo in DIR, its stderr in DIR/player.err) and set E2E_PLAYER_URL from its first line.
 # Holds fd 3 open on the fifo for as long as the server runs.
@@ -82,6 +104,24 @@ e2e_player_start() {
     PLAYER_URL=http://*) E2E_PLAYER_URL=${line#PLAYER_URL=} ;;
     *) e2e_fail "the player server did not start: '$line'" ;;
   esac
+}
+
+# e2e_edge_yaml DIR PORT ADMIN_PORT DEAD_PORT CORS_ORIGIN: on stdout, the config of one
+# worker listening on PORT (admin on ADMIN_PORT, token DIR/admin.token, cache in DIR/cache,
+# access log DIR/access.log) whose only upstream, DEAD_PORT, never answers: everything played
+# is pushed, so no fill may happen. Tokens off; CORS for CORS_ORIGIN.
+e2e_edge_yaml() {
+  cat <<EOF
+listen: ["127.0.0.1:$2"]
+workers: 1
+admin: {listen: "127.0.0.1:$3", token_file: "$1/admin.token"}
+cache: {dir: "$1/cache", max_size: 256M}
+upstreams: [{url: "http://127.0.0.1:$4"}]
+tokens: {required: false}
+control: {edge_id: e2e-edge, region: local}
+log: {level: info, target: stderr, access_log: "$1/access.log"}
+cors_origins: ["$5"]
+EOF
 }
 
 # e2e_edge_start BIN CONFIG LOG ADMIN_URL: check the config, start the edge (output appended
@@ -136,6 +176,22 @@ e2e_edge_stop() {
   rc=$?
   set -e
   [ "$rc" -eq 0 ] || e2e_fail "edge exited $rc after SIGTERM"
+}
+
+# e2e_run_checks WHAT CMD...: run a checker (a player script) in the background, so that the
+# traps can stop it, and wait for it; skips when it exits 77, fails on any other non-zero exit.
+e2e_run_checks() {
+  local what=$1 pid rc
+  shift
+  "$@" &
+  pid=$!
+  e2e_pids+=("$pid")
+  set +e
+  wait "$pid"
+  rc=$?
+  set -e
+  [ "$rc" -ne 77 ] || e2e_skip "Chromium cannot play this content"
+  [ "$rc" -eq 0 ] || e2e_fail "$what checks failed (exit $rc)"
 }
 
 # e2e_stop_pids: SIGTERM every pid in e2e_pids, wait up to 10 s for each, SIGKILL what is left.

@@ -17,15 +17,7 @@
 // Exit 0 when every check passes, 1 when one fails, 77 when this browser cannot play the
 // content (no MSE or no H.264/AAC), 2 on bad usage.
 
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required'];
+import { bodyVerifier, tapChecks, waitForPlayback, withChromium } from './play-session.mjs';
 
 function parseArgs(argv) {
   const opt = { minAdvance: 6, timeout: 90, chromium: '/usr/bin/chromium' };
@@ -47,7 +39,6 @@ function parseArgs(argv) {
 }
 
 const log = (msg) => process.stderr.write(`play-h2: ${msg}\n`);
-const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
 
 async function main() {
   let opt;
@@ -57,140 +48,100 @@ async function main() {
     log(e.message);
     return 2;
   }
-  const checks = [];
-  const check = (ok, name, detail = '') => {
-    checks.push(ok);
-    process.stdout.write(`${ok ? 'ok' : 'not ok'} ${checks.length} - ${name}` +
-      `${detail ? ` (${detail})` : ''}\n`);
-  };
+  const { check, finish } = tapChecks();
+  try {
+    const rc = await withChromium(opt.chromium, 'sluice-e2e-h2-chromium-',
+      (context, page) => session(opt, context, page, check));
+    if (rc !== undefined) return rc;
+  } catch (e) {
+    check(false, 'playback session ran', e.message.split('\n')[0]);
+  }
+  return finish();
+}
 
+// The untrusted certificate, then playback over h2 with TLS. Returns 77 when this browser
+// cannot play the content, nothing otherwise.
+async function session(opt, context, page, check) {
   const protocols = new Map(); // request id -> protocol, from DevTools
   const responses = [];        // {path, status, requestId?, tls}
   const bodies = [];           // promises of {path, ok, detail}
   const pageErrors = [];
   const certErrors = [];
-  const marker = `/${opt.title}/`;
+  const verify = bodyVerifier(opt.title, opt.media);
 
-  async function verify(resp, path, status) {
-    const i = path.indexOf(marker);
-    if (i < 0) return { path, ok: false, detail: 'not under the title' };
-    let want = await readFile(join(opt.media, decodeURIComponent(path.slice(i + marker.length))));
-    let body;
-    try {
-      body = await resp.body();
-    } catch (e) {
-      // A download the player abandoned has no body to compare.
-      if (resp.request().failure()) return { path, ok: true, skipped: true };
-      return { path, ok: false, detail: e.message };
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const byUrl = new Map(); // url -> [protocol, ...] in arrival order
+  cdp.on('Network.responseReceived', (ev) => {
+    if (!ev.response.url.startsWith(opt.edgeOrigin)) return;
+    protocols.set(ev.requestId, ev.response.protocol);
+    if (!byUrl.has(ev.response.url)) byUrl.set(ev.response.url, []);
+    byUrl.get(ev.response.url).push(ev.response.protocol);
+  });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('requestfailed', (r) => {
+    const t = (r.failure() && r.failure().errorText) || '';
+    if (r.url().startsWith(new URL(opt.untrusted).origin)) certErrors.push(t);
+  });
+  page.on('response', (resp) => {
+    const url = resp.url();
+    if (!url.startsWith(opt.edgeOrigin)) return;
+    const path = new URL(url).pathname;
+    const status = resp.status();
+    const rec = { url, path, status, tls: null };
+    responses.push(rec);
+    bodies.push(resp.securityDetails().then((d) => { rec.tls = d && d.protocol; }, () => {}));
+    if (resp.request().method() === 'GET' && (status === 200 || status === 206)) {
+      bodies.push(verify(resp, path));
     }
-    if (status === 206) {
-      const m = /^bytes (\d+)-(\d+)\//.exec(resp.headers()['content-range'] || '');
-      if (!m) return { path, ok: false, detail: '206 without Content-Range' };
-      want = want.subarray(Number(m[1]), Number(m[2]) + 1);
-    }
-    const ok = sha256(body) === sha256(want);
-    return { path, ok, detail: ok ? '' : `got ${body.length} bytes, want ${want.length}` };
+  });
+
+  const deadline = Date.now() + opt.timeout * 1000;
+  const left = () => Math.max(1000, deadline - Date.now());
+  await page.goto(opt.page, { timeout: left() });
+  await page.waitForFunction(() => window.sluice && window.sluice.state.ready, null,
+    { timeout: left() });
+
+  // Checks are on: the untrusted listener's certificate is refused.
+  const untrusted = await page.evaluate((u) => fetch(u).then((r) => `status ${r.status}`,
+    (e) => `rejected: ${e.message}`), opt.untrusted);
+  check(untrusted.startsWith('rejected') && certErrors.some((t) => /CERT/.test(t)),
+    'a certificate from an untrusted CA is refused', `${untrusted}; ${certErrors.join(' ')}`);
+
+  const support = await page.evaluate(() => window.sluice.state.support);
+  if (!support.mse || !support.h264 || !support.aac) {
+    process.stdout.write(`SKIP: no H.264/AAC through MSE (${JSON.stringify(support)})\n`);
+    return 77;
   }
+  const { t0 } = await waitForPlayback(page, opt.minAdvance, left, log);
+  const st = await page.evaluate(() => {
+    const v = document.getElementById('video');
+    return { t: v.currentTime, err: v.error ? v.error.message || String(v.error.code) : null,
+      errors: window.sluice.state.errors.map((e) => `${e.source}: ${e.message}`) };
+  });
+  const results = (await Promise.all(bodies)).filter((b) => b && b.path);
 
-  const userDataDir = await mkdtemp(join(tmpdir(), 'sluice-e2e-h2-chromium-'));
-  let context;
-  try {
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: opt.chromium, args: ARGS, headless: true,
-      viewport: { width: 1280, height: 860 },
-    });
-    const page = context.pages()[0] || await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    const byUrl = new Map(); // url -> [protocol, ...] in arrival order
-    cdp.on('Network.responseReceived', (ev) => {
-      if (!ev.response.url.startsWith(opt.edgeOrigin)) return;
-      protocols.set(ev.requestId, ev.response.protocol);
-      if (!byUrl.has(ev.response.url)) byUrl.set(ev.response.url, []);
-      byUrl.get(ev.response.url).push(ev.response.protocol);
-    });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('requestfailed', (r) => {
-      const t = (r.failure() && r.failure().errorText) || '';
-      if (r.url().startsWith(new URL(opt.untrusted).origin)) certErrors.push(t);
-    });
-    page.on('response', (resp) => {
-      const url = resp.url();
-      if (!url.startsWith(opt.edgeOrigin)) return;
-      const path = new URL(url).pathname;
-      const status = resp.status();
-      const rec = { url, path, status, tls: null };
-      responses.push(rec);
-      bodies.push(resp.securityDetails().then((d) => { rec.tls = d && d.protocol; }, () => {}));
-      if (resp.request().method() === 'GET' && (status === 200 || status === 206)) {
-        bodies.push(verify(resp, path, status));
-      }
-    });
-
-    const deadline = Date.now() + opt.timeout * 1000;
-    const left = () => Math.max(1000, deadline - Date.now());
-    await page.goto(opt.page, { timeout: left() });
-    await page.waitForFunction(() => window.sluice && window.sluice.state.ready, null,
-      { timeout: left() });
-
-    // Checks are on: the untrusted listener's certificate is refused.
-    const untrusted = await page.evaluate((u) => fetch(u).then((r) => `status ${r.status}`,
-      (e) => `rejected: ${e.message}`), opt.untrusted);
-    check(untrusted.startsWith('rejected') && certErrors.some((t) => /CERT/.test(t)),
-      'a certificate from an untrusted CA is refused', `${untrusted}; ${certErrors.join(' ')}`);
-
-    const support = await page.evaluate(() => window.sluice.state.support);
-    if (!support.mse || !support.h264 || !support.aac) {
-      process.stdout.write(`SKIP: no H.264/AAC through MSE (${JSON.stringify(support)})\n`);
-      return 77;
-    }
-    const failed = `(() => { const s = window.sluice.state;
-      return s.errors.length > 0 || document.getElementById('video').error !== null; })()`;
-    await page.waitForFunction(`${failed} || window.sluice.state.playing ||
-      document.getElementById('video').currentTime > 0`, null, { timeout: left(), polling: 100 })
-      .catch((e) => log(`waiting for playback: ${e.message.split('\n')[0]}`));
-    const t0 = await page.evaluate(() => document.getElementById('video').currentTime);
-    await page.waitForFunction(`${failed} || window.sluice.state.ended ||
-      document.getElementById('video').currentTime >= ${t0 + opt.minAdvance}`, null,
-    { timeout: left(), polling: 100 })
-      .catch((e) => log(`waiting for media time: ${e.message.split('\n')[0]}`));
-    const st = await page.evaluate(() => {
-      const v = document.getElementById('video');
-      return { t: v.currentTime, err: v.error ? v.error.message || String(v.error.code) : null,
-        errors: window.sluice.state.errors.map((e) => `${e.source}: ${e.message}`) };
-    });
-    const results = (await Promise.all(bodies)).filter((b) => b && b.path);
-
-    check(st.t - t0 >= opt.minAdvance - 0.05, `media time advanced by ${opt.minAdvance} s`,
-      `from ${t0.toFixed(2)} to ${st.t.toFixed(2)}`);
-    check(st.errors.length === 0 && st.err === null && pageErrors.length === 0,
-      'no player error, video.error or page exception',
-      [...st.errors, st.err || '', ...pageErrors].filter(Boolean).join('; '));
-    const seen = [...byUrl.values()].flat();
-    const notH2 = seen.filter((p) => p !== 'h2');
-    check(seen.length > 0 && notH2.length === 0, 'every edge response came over h2',
-      `${seen.length} responses; others: ${[...new Set(notH2)].join(',')}`);
-    const noTls = responses.filter((r) => !/^TLS 1\.[23]$/.test(r.tls || ''));
-    check(responses.length > 0 && noTls.length === 0, 'every edge response came over TLS 1.2/1.3',
-      noTls.slice(0, 3).map((r) => `${r.path}: ${r.tls}`).join(' '));
-    const segs = new Set(results.filter((b) => !b.skipped && b.path.endsWith('.m4s'))
-      .map((b) => b.path));
-    const bad = results.filter((b) => !b.ok);
-    check(segs.size >= 2 && bad.length === 0, 'every body matches the file on disk (SHA-256)',
-      `${results.length} compared, ${segs.size} distinct segments` +
-      `${bad.length ? '; ' + bad.map((b) => `${b.path}: ${b.detail}`).join('; ') : ''}`);
-    const errs = responses.filter((r) => r.status >= 400);
-    check(errs.length === 0, 'no error status from the edge',
-      errs.slice(0, 5).map((r) => `${r.status} ${r.path}`).join(' '));
-  } catch (e) {
-    check(false, 'playback session ran', e.message.split('\n')[0]);
-  } finally {
-    if (context) await context.close().catch(() => {});
-    await rm(userDataDir, { recursive: true, force: true }).catch(() => {});
-  }
-  const nFailed = checks.filter((ok) => !ok).length;
-  process.stdout.write(`${checks.length - nFailed} passed, ${nFailed} failed\n`);
-  return nFailed === 0 && checks.length > 0 ? 0 : 1;
+  check(st.t - t0 >= opt.minAdvance - 0.05, `media time advanced by ${opt.minAdvance} s`,
+    `from ${t0.toFixed(2)} to ${st.t.toFixed(2)}`);
+  check(st.errors.length === 0 && st.err === null && pageErrors.length === 0,
+    'no player error, video.error or page exception',
+    [...st.errors, st.err || '', ...pageErrors].filter(Boolean).join('; '));
+  const seen = [...byUrl.values()].flat();
+  const notH2 = seen.filter((p) => p !== 'h2');
+  check(seen.length > 0 && notH2.length === 0, 'every edge response came over h2',
+    `${seen.length} responses; others: ${[...new Set(notH2)].join(',')}`);
+  const noTls = responses.filter((r) => !/^TLS 1\.[23]$/.test(r.tls || ''));
+  check(responses.length > 0 && noTls.length === 0, 'every edge response came over TLS 1.2/1.3',
+    noTls.slice(0, 3).map((r) => `${r.path}: ${r.tls}`).join(' '));
+  const segs = new Set(results.filter((b) => !b.skipped && b.path.endsWith('.m4s'))
+    .map((b) => b.path));
+  const bad = results.filter((b) => !b.ok);
+  check(segs.size >= 2 && bad.length === 0, 'every body matches the file on disk (SHA-256)',
+    `${results.length} compared, ${segs.size} distinct segments` +
+    `${bad.length ? '; ' + bad.map((b) => `${b.path}: ${b.detail}`).join('; ') : ''}`);
+  const errs = responses.filter((r) => r.status >= 400);
+  check(errs.length === 0, 'no error status from the edge',
+    errs.slice(0, 5).map((r) => `${r.status} ${r.path}`).join(' '));
 }
 
 process.exitCode = await main();

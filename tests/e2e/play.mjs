@@ -15,15 +15,7 @@
 // Exit 0 when every check passes, 1 when one fails, 77 when this browser cannot play the
 // content at all (no MSE or no H.264/AAC), 2 on bad usage.
 
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required'];
+import { bodyVerifier, tapChecks, waitForPlayback, withChromium } from './play-session.mjs';
 
 function parseArgs(argv) {
   const opt = { minAdvance: 6, timeout: 90, screenshot: '', chromium: '/usr/bin/chromium' };
@@ -55,18 +47,6 @@ function parseArgs(argv) {
 }
 
 const log = (msg) => process.stderr.write(`play: ${msg}\n`);
-const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
-
-// Map an edge URL path to the file on disk: everything after "/<title>/" (so a token prefix
-// such as /s/<jwt>/ does not matter), relative to the title's media directory.
-function diskPath(opt, pathname) {
-  const marker = `/${opt.title}/`;
-  const i = pathname.indexOf(marker);
-  if (i < 0) return null;
-  const rel = decodeURIComponent(pathname.slice(i + marker.length));
-  if (rel.split('/').some((p) => p === '..' || p === '')) return null;
-  return join(opt.media, rel);
-}
 
 async function main() {
   let opt;
@@ -77,188 +57,120 @@ async function main() {
     return 2;
   }
 
-  const checks = [];
-  const check = (ok, name, detail = '') => {
-    checks.push({ ok, name });
-    process.stdout.write(`${ok ? 'ok' : 'not ok'} ${checks.length} - ${name}` +
-      `${detail ? ` (${detail})` : ''}\n`);
-    return ok;
-  };
+  const { check, finish } = tapChecks();
+  try {
+    const rc = await withChromium(opt.chromium, 'sluice-e2e-chromium-',
+      (context, page) => session(opt, page, check));
+    if (rc !== undefined) return rc;
+  } catch (e) {
+    check(false, 'playback session ran', e.message.split('\n')[0]);
+  }
+  return finish();
+}
 
+// Play the title on page and check what a viewer would notice and what the edge sent.
+// Returns 77 when this browser cannot play the content, nothing otherwise.
+async function session(opt, page, check) {
   const edgeResponses = [];   // {url, path, status, headers}
   const bodyChecks = [];      // promises of {path, ok, detail}
   const failedRequests = [];
   const pageErrors = [];
-  const fileCache = new Map();
-  const readDisk = (p) => {
-    if (!fileCache.has(p)) fileCache.set(p, readFile(p));
-    return fileCache.get(p);
-  };
+  const verifyBody = bodyVerifier(opt.title, opt.media);
 
-  async function verifyBody(resp, path, status, headers) {
-    const file = diskPath(opt, path);
-    if (!file) return { path, ok: false, detail: 'not under the title' };
-    let want;
-    try {
-      want = await readDisk(file);
-    } catch {
-      return { path, ok: false, detail: `no such file on disk: ${file}` };
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') log(`console.${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => {
+    pageErrors.push(e.message);
+    log(`page exception: ${e.message}`);
+  });
+  page.on('requestfailed', (r) => {
+    if (r.url().startsWith(opt.edgeOrigin)) {
+      failedRequests.push(`${r.url()}: ${r.failure() && r.failure().errorText}`);
     }
-    const body = await resp.body();
-    if (status === 206) {
-      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headers['content-range'] || '');
-      if (!m) return { path, ok: false, detail: `206 without a usable Content-Range` };
-      want = want.subarray(Number(m[1]), Number(m[2]) + 1);
+  });
+  page.on('response', (resp) => {
+    const url = resp.url();
+    if (!url.startsWith(opt.edgeOrigin)) return;
+    const u = new URL(url);
+    const status = resp.status();
+    const headers = resp.headers();
+    edgeResponses.push({ url, path: u.pathname, status, headers, method: resp.request().method() });
+    if (resp.request().method() === 'GET' && (status === 200 || status === 206)) {
+      bodyChecks.push(verifyBody(resp, u.pathname));
     }
-    const ok = sha256(body) === sha256(want);
-    return { path, ok, detail: ok ? '' : `got ${body.length} bytes, want ${want.length}` };
+  });
+
+  const deadline = Date.now() + opt.timeout * 1000;
+  const left = () => Math.max(1000, deadline - Date.now());
+
+  await page.goto(opt.page, { timeout: left() });
+  await page.waitForFunction(() => window.sluice && window.sluice.state.ready, null,
+    { timeout: left() });
+  const support = await page.evaluate(() => window.sluice.state.support);
+  if (!support.mse || !support.h264 || !support.aac) {
+    process.stdout.write(`SKIP: this Chromium cannot play H.264/AAC through MSE ` +
+      `(${JSON.stringify(support)})\n`);
+    return 77;
   }
 
-  const userDataDir = await mkdtemp(join(tmpdir(), 'sluice-e2e-chromium-'));
-  let context;
-  try {
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: opt.chromium,
-      args: CHROMIUM_ARGS,
-      headless: true,
-      viewport: { width: 1280, height: 860 },
-    });
-    const page = context.pages()[0] || await context.newPage();
+  const { advanced, t0 } = await waitForPlayback(page, opt.minAdvance, left, log);
 
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') log(`console.${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => {
-      pageErrors.push(e.message);
-      log(`page exception: ${e.message}`);
-    });
-    page.on('requestfailed', (r) => {
-      if (r.url().startsWith(opt.edgeOrigin)) {
-        failedRequests.push(`${r.url()}: ${r.failure() && r.failure().errorText}`);
-      }
-    });
-    page.on('response', (resp) => {
-      const url = resp.url();
-      if (!url.startsWith(opt.edgeOrigin)) return;
-      const u = new URL(url);
-      const status = resp.status();
-      const headers = resp.headers();
-      edgeResponses.push({ url, path: u.pathname, status, headers, method: resp.request().method() });
-      if (resp.request().method() === 'GET' && (status === 200 || status === 206)) {
-        bodyChecks.push(verifyBody(resp, u.pathname, status, headers).catch((e) => {
-          // A download the player abandoned (an ABR switch) has no body to compare.
-          const f = resp.request().failure();
-          if (f) return { path: u.pathname, ok: true, skipped: `aborted: ${f.errorText}` };
-          return { path: u.pathname, ok: false, detail: `body unavailable: ${e.message}` };
-        }));
-      }
-    });
-
-    const deadline = Date.now() + opt.timeout * 1000;
-    const left = () => Math.max(1000, deadline - Date.now());
-
-    await page.goto(opt.page, { timeout: left() });
-    await page.waitForFunction(() => window.sluice && window.sluice.state.ready, null,
-      { timeout: left() });
-    const support = await page.evaluate(() => window.sluice.state.support);
-    if (!support.mse || !support.h264 || !support.aac) {
-      process.stdout.write(`SKIP: this Chromium cannot play H.264/AAC through MSE ` +
-        `(${JSON.stringify(support)})\n`);
-      return 77;
-    }
-
-    // Wait for playback to start, or for the first sign that it will not.
-    const failedNow = () => {
-      const s = window.sluice.state;
-      const v = document.getElementById('video');
-      return s.errors.length > 0 || v.error !== null;
+  const st = await page.evaluate(() => {
+    const v = document.getElementById('video');
+    const s = window.sluice.state;
+    return {
+      playing: s.playing,
+      currentTime: v.currentTime,
+      videoError: v.error ? `MediaError ${v.error.code}: ${v.error.message}` : null,
+      errors: s.errors,
+      qualities: s.qualities,
+      served: s.served,
     };
-    let started = true;
-    try {
-      await page.waitForFunction(`(${failedNow})() || window.sluice.state.playing ||
-        document.getElementById('video').currentTime > 0`, null, { timeout: left(), polling: 100 });
-    } catch (e) {
-      started = false;
-      log(`waiting for playback to start: ${e.message.split('\n')[0]}`);
-    }
-    const t0 = await page.evaluate(() => document.getElementById('video').currentTime);
-    let advanced = started;
-    if (started) {
-      try {
-        await page.waitForFunction(`(${failedNow})() || window.sluice.state.ended ||
-          document.getElementById('video').currentTime >= ${t0 + opt.minAdvance}`, null,
-        { timeout: left(), polling: 100 });
-      } catch (e) {
-        advanced = false;
-        log(`waiting for media time to advance: ${e.message.split('\n')[0]}`);
-      }
-    }
-
-    const st = await page.evaluate(() => {
-      const v = document.getElementById('video');
-      const s = window.sluice.state;
-      return {
-        playing: s.playing,
-        currentTime: v.currentTime,
-        videoError: v.error ? `MediaError ${v.error.code}: ${v.error.message}` : null,
-        errors: s.errors,
-        qualities: s.qualities,
-        served: s.served,
-      };
-    });
-    if (opt.screenshot) {
-      await page.screenshot({ path: opt.screenshot }).catch((e) => log(`screenshot: ${e.message}`));
-    }
-    const bodies = await Promise.all(bodyChecks);
-
-    check(st.playing || st.currentTime > 0, 'playback started',
-      `playing=${st.playing} currentTime=${st.currentTime.toFixed(2)}`);
-    check(advanced && st.currentTime - t0 >= opt.minAdvance - 0.05,
-      `media time advanced by at least ${opt.minAdvance} s`,
-      `from ${t0.toFixed(2)} to ${st.currentTime.toFixed(2)}`);
-    check(st.errors.length === 0, 'no dash.js or player errors',
-      st.errors.map((e) => `${e.source}: ${e.message}`).join('; '));
-    check(st.videoError === null, 'no video.error', st.videoError || '');
-    check(pageErrors.length === 0, 'no uncaught page exceptions', pageErrors.join('; '));
-
-    const okStatus = edgeResponses.filter((r) => r.status === 200 || r.status === 206);
-    const segs = new Set(okStatus.filter((r) => r.path.endsWith('.m4s')).map((r) => r.path));
-    check(segs.size >= 2, 'at least 2 distinct segments fetched from the edge',
-      `${segs.size}: ${[...segs].join(' ')}`);
-    const manifest = okStatus.some((r) => r.path.endsWith(`/${opt.title}/manifest.mpd`));
-    check(manifest, 'manifest fetched from the edge');
-    const bad = bodies.filter((b) => !b.ok);
-    const compared = bodies.filter((b) => !b.skipped);
-    const segsCompared = new Set(compared.filter((b) => b.path.endsWith('.m4s')).map((b) => b.path));
-    check(segsCompared.size >= 2 && bad.length === 0,
-      'every fetched body matches the file on disk (SHA-256)',
-      `${compared.length} compared, ${segsCompared.size} of them distinct segments` +
-      `${bad.length ? '; ' + bad.map((b) => `${b.path}: ${b.detail}`).join('; ') : ''}`);
-    const noCors = edgeResponses.filter((r) => {
-      const a = r.headers['access-control-allow-origin'];
-      return a !== '*' && a !== opt.pageOrigin;
-    });
-    check(edgeResponses.length > 0 && noCors.length === 0,
-      'every edge response allows the player origin (CORS)',
-      noCors.map((r) => `${r.status} ${r.path}`).slice(0, 5).join(' '));
-    const unexpected = edgeResponses.filter((r) => r.status >= 400);
-    check(unexpected.length === 0, 'no error status from the edge',
-      unexpected.map((r) => `${r.status} ${r.path}`).slice(0, 5).join(' '));
-
-    log(`edge responses: ${edgeResponses.length}, distinct segments: ${segs.size}, ` +
-      `renditions: ${[...new Set(st.qualities.map((q) => q.id))].join(',') || '?'}`);
-    if (st.served) log(`last edge headers: ${JSON.stringify(st.served.headers)}`);
-    if (failedRequests.length) log(`failed requests (not counted): ${failedRequests.join('; ')}`);
-  } catch (e) {
-    check(false, 'playback session ran', e.message.split('\n')[0]);
-  } finally {
-    if (context) await context.close().catch(() => {});
-    await rm(userDataDir, { recursive: true, force: true }).catch(() => {});
+  });
+  if (opt.screenshot) {
+    await page.screenshot({ path: opt.screenshot }).catch((e) => log(`screenshot: ${e.message}`));
   }
+  const bodies = await Promise.all(bodyChecks);
 
-  const failed = checks.filter((c) => !c.ok).length;
-  process.stdout.write(`${checks.length - failed} passed, ${failed} failed\n`);
-  return failed === 0 && checks.length > 0 ? 0 : 1;
+  check(st.playing || st.currentTime > 0, 'playback started',
+    `playing=${st.playing} currentTime=${st.currentTime.toFixed(2)}`);
+  check(advanced && st.currentTime - t0 >= opt.minAdvance - 0.05,
+    `media time advanced by at least ${opt.minAdvance} s`,
+    `from ${t0.toFixed(2)} to ${st.currentTime.toFixed(2)}`);
+  check(st.errors.length === 0, 'no dash.js or player errors',
+    st.errors.map((e) => `${e.source}: ${e.message}`).join('; '));
+  check(st.videoError === null, 'no video.error', st.videoError || '');
+  check(pageErrors.length === 0, 'no uncaught page exceptions', pageErrors.join('; '));
+
+  const okStatus = edgeResponses.filter((r) => r.status === 200 || r.status === 206);
+  const segs = new Set(okStatus.filter((r) => r.path.endsWith('.m4s')).map((r) => r.path));
+  check(segs.size >= 2, 'at least 2 distinct segments fetched from the edge',
+    `${segs.size}: ${[...segs].join(' ')}`);
+  const manifest = okStatus.some((r) => r.path.endsWith(`/${opt.title}/manifest.mpd`));
+  check(manifest, 'manifest fetched from the edge');
+  const bad = bodies.filter((b) => !b.ok);
+  const compared = bodies.filter((b) => !b.skipped);
+  const segsCompared = new Set(compared.filter((b) => b.path.endsWith('.m4s')).map((b) => b.path));
+  check(segsCompared.size >= 2 && bad.length === 0,
+    'every fetched body matches the file on disk (SHA-256)',
+    `${compared.length} compared, ${segsCompared.size} of them distinct segments` +
+    `${bad.length ? '; ' + bad.map((b) => `${b.path}: ${b.detail}`).join('; ') : ''}`);
+  const noCors = edgeResponses.filter((r) => {
+    const a = r.headers['access-control-allow-origin'];
+    return a !== '*' && a !== opt.pageOrigin;
+  });
+  check(edgeResponses.length > 0 && noCors.length === 0,
+    'every edge response allows the player origin (CORS)',
+    noCors.map((r) => `${r.status} ${r.path}`).slice(0, 5).join(' '));
+  const unexpected = edgeResponses.filter((r) => r.status >= 400);
+  check(unexpected.length === 0, 'no error status from the edge',
+    unexpected.map((r) => `${r.status} ${r.path}`).slice(0, 5).join(' '));
+
+  log(`edge responses: ${edgeResponses.length}, distinct segments: ${segs.size}, ` +
+    `renditions: ${[...new Set(st.qualities.map((q) => q.id))].join(',') || '?'}`);
+  if (st.served) log(`last edge headers: ${JSON.stringify(st.served.headers)}`);
+  if (failedRequests.length) log(`failed requests (not counted): ${failedRequests.join('; ')}`);
 }
 
 process.exitCode = await main();

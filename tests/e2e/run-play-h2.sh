@@ -31,19 +31,8 @@ media=$build/tests/e2e/media/$title
 mkdir -p "$build/tests/e2e"
 "$here/make-clip.sh" "$media" 16 || e2e_fail "could not encode the clip"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e-h2.XXXXXX")
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  e2e_stop_pids
-  exec 3<&- 2>/dev/null || true
-  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then e2e_show_logs "$tmp" edge.log player.err; fi
-  if [ "${SLUICE_E2E_KEEP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+e2e_scratch sluice-e2e-h2 edge.log player.err
+tmp=$E2E_TMP
 
 # A CA and a leaf for 127.0.0.1/localhost issued by it; a second, unrelated CA and its leaf for
 # the listener that must be refused.
@@ -77,20 +66,14 @@ player_origin=${player_url%/}
 
 e2e_secret "$tmp/admin.token" 32
 token=$(cat "$tmp/admin.token")
-cat >"$tmp/edge.yaml" <<EOF
-listen: ["127.0.0.1:$port"]
+{
+  e2e_edge_yaml "$tmp" "$port" "$admin_port" "$dead_port" "$player_origin"
+  cat <<EOF
 tls:
   - {listen: "127.0.0.1:$tls_port", certs: [{cert: "$pki/edge.pem", key: "$pki/edge.key"}]}
   - {listen: "127.0.0.1:$rogue_port", certs: [{cert: "$pki/rogue.pem", key: "$pki/rogue.key"}]}
-workers: 1
-admin: {listen: "127.0.0.1:$admin_port", token_file: "$tmp/admin.token"}
-cache: {dir: "$tmp/cache", max_size: 256M}
-upstreams: [{url: "http://127.0.0.1:$dead_port"}]
-tokens: {required: false}
-control: {edge_id: e2e-edge, region: local}
-log: {level: info, target: stderr, access_log: "$tmp/access.log"}
-cors_origins: ["$player_origin"]
 EOF
+} >"$tmp/edge.yaml"
 
 e2e_edge_start "$edge_bin" "$tmp/edge.yaml" "$tmp/edge.log" "$admin_url"
 edge_pid=$E2E_EDGE_PID
@@ -102,17 +85,10 @@ proto=$(curl -sS --cacert "$pki/ca.pem" --http2 -o /dev/null -w '%{http_version}
   "$edge_url/$title/manifest.mpd") || e2e_fail "curl over TLS with the test CA failed"
 [ "$proto" = 2 ] || e2e_fail "curl negotiated HTTP/$proto, not h2"
 
-set +e
-HOME=$home node "$here/play-h2.mjs" --page "${player_url}?title=$title" --edge "$edge_url" \
+e2e_run_checks "h2 playback" env HOME="$home" node "$here/play-h2.mjs" \
+  --page "${player_url}?title=$title" --edge "$edge_url" \
   --untrusted "https://127.0.0.1:$rogue_port/$title/manifest.mpd" \
-  --title "$title" --media "$media" --chromium "$chromium" &
-play_pid=$!
-e2e_pids+=("$play_pid")
-wait "$play_pid"
-play_rc=$?
-set -e
-[ "$play_rc" -eq 77 ] && e2e_skip "Chromium cannot play this content"
-[ "$play_rc" -eq 0 ] || e2e_fail "h2 playback checks failed (exit $play_rc)"
+  --title "$title" --media "$media" --chromium "$chromium"
 
 e2e_edge_stop "$edge_pid"
 

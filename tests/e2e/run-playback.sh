@@ -41,19 +41,8 @@ mkdir -p "$build/tests/e2e"
 "$here/make-clip.sh" "$media" "$secs" || e2e_fail "could not encode the clip"
 node "$here/hls-playlists.mjs" "$media" || e2e_fail "could not write HLS playlists for the clip"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e.XXXXXX")
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  e2e_stop_pids
-  exec 3<&- 2>/dev/null || true
-  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then e2e_show_logs "$tmp" edge.log player.err; fi
-  if [ "${SLUICE_E2E_KEEP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+e2e_scratch sluice-e2e edge.log player.err
+tmp=$E2E_TMP
 
 # Three free loopback ports: client listener, admin listener, and one left closed that stands
 # for an unreachable upstream (everything the test plays is pushed, so no fill may happen).
@@ -69,17 +58,7 @@ player_origin=${player_url%/}
 
 e2e_secret "$tmp/admin.token" 32
 token=$(cat "$tmp/admin.token")
-cat >"$tmp/edge.yaml" <<EOF
-listen: ["127.0.0.1:$port"]
-workers: 1
-admin: {listen: "127.0.0.1:$admin_port", token_file: "$tmp/admin.token"}
-cache: {dir: "$tmp/cache", max_size: 256M}
-upstreams: [{url: "http://127.0.0.1:$dead_port"}]
-tokens: {required: false}
-control: {edge_id: e2e-edge, region: local}
-log: {level: info, target: stderr, access_log: "$tmp/access.log"}
-cors_origins: ["$player_origin"]
-EOF
+e2e_edge_yaml "$tmp" "$port" "$admin_port" "$dead_port" "$player_origin" >"$tmp/edge.yaml"
 
 e2e_edge_start "$edge_bin" "$tmp/edge.yaml" "$tmp/edge.log" "$admin_url"
 edge_pid=$E2E_EDGE_PID
@@ -95,26 +74,19 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT --data-binary x \
   "$admin_url/admin/objects/$title/unauthorised.bin")
 [ "$code" = 401 ] || [ "$code" = 403 ] || e2e_fail "PUT without a token answered $code"
 
-set +e
 case "$mode" in
   playback)
-    node "$here/play.mjs" --page "${player_url}?title=$title" --edge "$edge_url" \
-      --title "$title" --media "$media" --chromium "$chromium" \
-      --screenshot "$build/tests/e2e/playback.png" & ;;
+    checker=("$here/play.mjs" --page "${player_url}?title=$title" --edge "$edge_url"
+      --title "$title" --media "$media" --chromium "$chromium"
+      --screenshot "$build/tests/e2e/playback.png") ;;
   abr)
-    node "$here/abr.mjs" --page "${player_url}?title=$title&buffer=12" --chromium "$chromium" & ;;
+    checker=("$here/abr.mjs" --page "${player_url}?title=$title&buffer=12" --chromium "$chromium") ;;
   players)
-    node "$here/alt-players.mjs" --page-origin "$player_origin" --edge "$edge_url" \
-      --dash "$edge_url/$title/manifest.mpd" --hls "$edge_url/$title/master.m3u8" \
-      --chromium "$chromium" & ;;
+    checker=("$here/alt-players.mjs" --page-origin "$player_origin" --edge "$edge_url"
+      --dash "$edge_url/$title/manifest.mpd" --hls "$edge_url/$title/master.m3u8"
+      --chromium "$chromium") ;;
 esac
-play_pid=$!
-e2e_pids+=("$play_pid")
-wait "$play_pid"
-play_rc=$?
-set -e
-[ "$play_rc" -eq 77 ] && e2e_skip "Chromium cannot play this content"
-[ "$play_rc" -eq 0 ] || e2e_fail "$mode checks failed (exit $play_rc)"
+e2e_run_checks "$mode" node "${checker[@]}"
 
 # SIGTERM drains the edge and it exits 0 (DESIGN.md contract).
 e2e_edge_stop "$edge_pid"
