@@ -143,6 +143,17 @@ static int parse_query(struct path_norm *n, const char *q, size_t len)
         return 0;
 }
 
+/* The empty result: what a failed normalisation leaves behind. */
+static void norm_clear(struct path_norm *n)
+{
+        n->key[0] = '\0';
+        n->key_len = 0;
+        n->token = NULL;
+        n->token_len = 0;
+        n->cmcd = NULL;
+        n->cmcd_len = 0;
+}
+
 int path_norm(const char *target, size_t len, struct path_norm *ret)
 {
         struct path_norm *n = ret;
@@ -150,12 +161,7 @@ int path_norm(const char *target, size_t len, struct path_norm *ret)
         bool dir = false;
         int r;
 
-        n->key[0] = '\0';
-        n->key_len = 0;
-        n->token = NULL;
-        n->token_len = 0;
-        n->cmcd = NULL;
-        n->cmcd_len = 0;
+        norm_clear(n);
 
         if (!target || len == 0 || target[0] != '/')
                 return -EINVAL;
@@ -215,12 +221,7 @@ int path_norm(const char *target, size_t len, struct path_norm *ret)
         return 0;
 
 fail:
-        n->key[0] = '\0';
-        n->key_len = 0;
-        n->token = NULL;
-        n->token_len = 0;
-        n->cmcd = NULL;
-        n->cmcd_len = 0;
+        norm_clear(n);
         return r;
 }
 

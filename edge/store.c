@@ -175,20 +175,32 @@ static int mkdirat_ok(int dirfd, const char *name)
         return 0;
 }
 
-/* Delete every entry of a directory (temp files). Returns the number removed or -errno. */
-static int empty_dir(int dirfd)
+/* A directory stream on fd, the result of a dup or open that may have failed (fd < 0, errno
+ * set); the stream owns fd, which is closed when it cannot be made. 0 or -errno. */
+static int dir_open(int fd, DIR **ret)
 {
-        int fd = dup(dirfd), n = 0;
-        DIR *d;
-        struct dirent *de;
+        int e;
 
         if (fd < 0)
                 return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                (void)close(fd);
-                return -errno;
-        }
+        *ret = fdopendir(fd);
+        if (*ret)
+                return 0;
+        e = errno;
+        (void)close(fd);
+        return -e;
+}
+
+/* Delete every entry of a directory (temp files). Returns the number removed or -errno. */
+static int empty_dir(int dirfd)
+{
+        int r, n = 0;
+        DIR *d;
+        struct dirent *de;
+
+        r = dir_open(dup(dirfd), &d);
+        if (r < 0)
+                return r;
         rewinddir(d);
         while ((de = readdir(d))) {
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -258,19 +270,14 @@ static int remove_orphans(struct store *s, struct id_set *live)
                 qsort(live->ids, live->n, sizeof(uint64_t), cmp_u64);
         for (unsigned b = 0; b < 256; b++) {
                 char sub[3];
-                int fd, removed = 0;
+                int r, removed = 0;
                 DIR *d;
                 struct dirent *de;
 
                 snprintf(sub, sizeof(sub), "%02x", b);
-                fd = openat(s->objfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd < 0)
-                        return -errno;
-                d = fdopendir(fd);
-                if (!d) {
-                        (void)close(fd);
-                        return -errno;
-                }
+                r = dir_open(openat(s->objfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC), &d);
+                if (r < 0)
+                        return r;
                 while ((de = readdir(d))) {
                         uint64_t id;
                         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
