@@ -41,7 +41,7 @@ def get_carries_allow_origin(e):
 def expose_headers(e):
     r = e.get(KEY, [("Origin", ORIGIN), ("Range", "bytes=0-9")])
     exposed = r.tokens("Access-Control-Expose-Headers")
-    for h in ("content-range", "content-length"):
+    for h in ("content-range", "content-length", "cache-status"):
         check(h in exposed or "*" in exposed,
               f"Access-Control-Expose-Headers {r.all('Access-Control-Expose-Headers')!r} "
               f"lacks {h}")

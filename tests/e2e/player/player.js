@@ -49,8 +49,16 @@ window.sluice = { state, player: null };
 
 // Response headers that say which edge answered and how. Cross-origin, the edge must list
 // them in Access-Control-Expose-Headers for the page to see them.
-const EDGE_HEADERS = ['x-sluice-edge', 'x-served-by', 'via', 'server', 'x-cache-status',
-  'x-cache', 'age', 'content-type'];
+const EDGE_HEADERS = ['cache-status', 'x-sluice-edge', 'x-served-by', 'via', 'server',
+  'x-cache-status', 'x-cache', 'age', 'content-type'];
+
+// RFC 9211: "edge-a; hit, origin; fwd=miss" — the first entry is the cache that answered.
+function cacheStatusFirst(v) {
+  const first = (v || '').split(',')[0].trim();
+  const semi = first.indexOf(';');
+  return semi < 0 ? { name: first, rest: '' }
+    : { name: first.slice(0, semi).trim(), rest: first.slice(semi + 1).trim() };
+}
 
 function describeError(e) {
   const err = e && e.error !== undefined ? e.error : e;
@@ -133,7 +141,8 @@ function render() {
   }
   if (state.served) {
     const h = state.served.headers;
-    const who = h['x-sluice-edge'] || h['x-served-by'] || h.via || h.server || '';
+    const cs = cacheStatusFirst(h['cache-status']);
+    const who = cs.name || h['x-sluice-edge'] || h['x-served-by'] || h.via || h.server || '';
     const named = ((state.config && state.config.edges) || []).find((e) =>
       new URL(e.url).host === state.served.host);
     const cfgId = named ? ` (${named.id})`
@@ -141,7 +150,7 @@ function render() {
     state.servedBy = named ? named.id : null;
     $('s-edge').textContent = `${who || 'unknown (no identifying header exposed)'} at ` +
       `${state.served.host}${cfgId}`;
-    const cache = h['x-cache-status'] || h['x-cache'] || '';
+    const cache = cs.rest || h['x-cache-status'] || h['x-cache'] || '';
     $('s-cache').textContent = cache ? cache + (h.age ? ` · age ${h.age}` : '') : '–';
   }
   if (state.lastSegment) $('s-seg').textContent = state.lastSegment;
