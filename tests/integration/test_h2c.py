@@ -39,6 +39,18 @@ def get_block(path):
     return bytes([0x82, 0x86, 0x04, len(p)]) + p + bytes([0x01, 9]) + b"edge.test"
 
 
+def split_frames(buf):
+    """The whole frames at the head of buf as [(type, flags, sid, payload)], and what is left."""
+    frames = []
+    while len(buf) >= 9:
+        n = int.from_bytes(buf[:3], "big")
+        if len(buf) < 9 + n:
+            break
+        frames.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + n]))
+        buf = buf[9 + n:]
+    return frames, buf
+
+
 def read_frames(s, until_goaway=True, limit=1 << 22):
     """Frames until GOAWAY (or EOF). Returns [(type, flags, sid, payload)]."""
     buf, frames = b"", []
@@ -50,15 +62,10 @@ def read_frames(s, until_goaway=True, limit=1 << 22):
             break
         if not d:
             break
-        buf += d
-        while len(buf) >= 9:
-            n = int.from_bytes(buf[:3], "big")
-            if len(buf) < 9 + n:
-                break
-            t, f, sid = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
-            frames.append((t, f, sid, buf[9:9 + n]))
-            buf = buf[9 + n:]
-            if t == 7 and until_goaway:
+        got, buf = split_frames(buf + d)
+        for fr in got:
+            frames.append(fr)
+            if fr[0] == 7 and until_goaway:
                 return frames
     return frames
 
@@ -269,13 +276,8 @@ def read_streams(s, want_done, timeout=20):
         d = s.recv(1 << 20)
         if not d:
             break
-        buf += d
-        while len(buf) >= 9:
-            n = int.from_bytes(buf[:3], "big")
-            if len(buf) < 9 + n:
-                break
-            t, f, sid, p = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + n]
-            buf = buf[9 + n:]
+        got, buf = split_frames(buf + d)
+        for t, f, sid, p in got:
             if sid == 0:
                 if t == 6 and not f & 1:
                     s.sendall(frame(6, 1, 0, p))

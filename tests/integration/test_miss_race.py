@@ -15,7 +15,7 @@ import threading
 import time
 
 import edgeharness
-from edgeharness import RawConn, build_request, check, eq, run, sha, test
+from edgeharness import RawConn, build_request, eq, run_and_stop, sha, test
 from test_miss import RNG, Origin, counters, delta, start_edge, FILLS
 
 edgeharness._tests.clear()  # test_miss's own tests run in their own file
@@ -80,23 +80,5 @@ def setup(binary):
     return origin, e
 
 
-def teardown(ctx):
-    origin, e = ctx
-    try:
-        e.stop()
-        check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
-    finally:
-        e.cleanup()
-
-
 if __name__ == "__main__":
-    holder = []
-
-    def _setup(binary):
-        holder.append(setup(binary))
-        return holder[-1]
-
-    rc = run(_setup)
-    for ctx in holder:
-        teardown(ctx)
-    sys.exit(rc)
+    sys.exit(run_and_stop(setup, lambda ctx: [ctx[1]]))
