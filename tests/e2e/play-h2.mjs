@@ -17,7 +17,7 @@
 // Exit 0 when every check passes, 1 when one fails, 77 when this browser cannot play the
 // content (no MSE or no H.264/AAC), 2 on bad usage.
 
-import { bodyVerifier, tapChecks, waitForPlayback, withChromium } from './play-session.mjs';
+import { bodyVerifier, runSession, waitForPlayback } from './play-session.mjs';
 
 function parseArgs(argv) {
   const opt = { minAdvance: 6, timeout: 90, chromium: '/usr/bin/chromium' };
@@ -39,25 +39,6 @@ function parseArgs(argv) {
 }
 
 const log = (msg) => process.stderr.write(`play-h2: ${msg}\n`);
-
-async function main() {
-  let opt;
-  try {
-    opt = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    log(e.message);
-    return 2;
-  }
-  const { check, finish } = tapChecks();
-  try {
-    const rc = await withChromium(opt.chromium, 'sluice-e2e-h2-chromium-',
-      (context, page) => session(opt, context, page, check));
-    if (rc !== undefined) return rc;
-  } catch (e) {
-    check(false, 'playback session ran', e.message.split('\n')[0]);
-  }
-  return finish();
-}
 
 // The untrusted certificate, then playback over h2 with TLS. Returns 77 when this browser
 // cannot play the content, nothing otherwise.
@@ -144,4 +125,4 @@ async function session(opt, context, page, check) {
     errs.slice(0, 5).map((r) => `${r.status} ${r.path}`).join(' '));
 }
 
-process.exitCode = await main();
+process.exitCode = await runSession(parseArgs, log, 'sluice-e2e-h2-chromium-', session);

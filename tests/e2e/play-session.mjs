@@ -1,6 +1,6 @@
-// What play.mjs and play-h2.mjs share: the headless Chromium they launch, TAP-style checks,
-// comparing a body the edge sent with the file on disk, and waiting for dash.js on the Sluice
-// player page to start playing and to advance media time.
+// What play.mjs and play-h2.mjs share: their main (arguments, the headless Chromium, numbered
+// checks and their tally), comparing a body the edge sent with the file on disk, and waiting for
+// dash.js on the Sluice player page to start playing and to advance media time.
 
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -16,7 +16,7 @@ export const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
 
 // Numbered "ok N - name" / "not ok N - name (detail)" lines; finish() prints the tally and
 // returns the exit status (0 only when at least one check ran and none failed).
-export function tapChecks() {
+function tapChecks() {
   const results = [];
   const check = (ok, name, detail = '') => {
     results.push(ok);
@@ -80,7 +80,7 @@ export function bodyVerifier(title, media) {
 
 // Run session(context, page) in a fresh headless Chromium with its own profile; the browser
 // and the profile are gone afterwards, whatever happened. Returns what session returned.
-export async function withChromium(executablePath, profilePrefix, session) {
+async function withChromium(executablePath, profilePrefix, session) {
   const userDataDir = await mkdtemp(join(tmpdir(), profilePrefix));
   let context;
   try {
@@ -125,4 +125,26 @@ export async function waitForPlayback(page, minAdvance, left, log) {
     }
   }
   return { started, advanced, t0 };
+}
+
+// A player script's main: parse the arguments (exit 2 on bad usage), run session(opt, context,
+// page, check) in a fresh Chromium and report the checks. The session returns 77 when this
+// browser cannot play the content (a skip), nothing otherwise. Returns the exit status.
+export async function runSession(parseArgs, log, profilePrefix, session) {
+  let opt;
+  try {
+    opt = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    log(e.message);
+    return 2;
+  }
+  const { check, finish } = tapChecks();
+  try {
+    const rc = await withChromium(opt.chromium, profilePrefix,
+      (context, page) => session(opt, context, page, check));
+    if (rc !== undefined) return rc;
+  } catch (e) {
+    check(false, 'playback session ran', e.message.split('\n')[0]);
+  }
+  return finish();
 }

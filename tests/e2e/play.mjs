@@ -15,7 +15,7 @@
 // Exit 0 when every check passes, 1 when one fails, 77 when this browser cannot play the
 // content at all (no MSE or no H.264/AAC), 2 on bad usage.
 
-import { bodyVerifier, tapChecks, waitForPlayback, withChromium } from './play-session.mjs';
+import { bodyVerifier, runSession, waitForPlayback } from './play-session.mjs';
 
 function parseArgs(argv) {
   const opt = { minAdvance: 6, timeout: 90, screenshot: '', chromium: '/usr/bin/chromium' };
@@ -48,29 +48,9 @@ function parseArgs(argv) {
 
 const log = (msg) => process.stderr.write(`play: ${msg}\n`);
 
-async function main() {
-  let opt;
-  try {
-    opt = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    log(e.message);
-    return 2;
-  }
-
-  const { check, finish } = tapChecks();
-  try {
-    const rc = await withChromium(opt.chromium, 'sluice-e2e-chromium-',
-      (context, page) => session(opt, page, check));
-    if (rc !== undefined) return rc;
-  } catch (e) {
-    check(false, 'playback session ran', e.message.split('\n')[0]);
-  }
-  return finish();
-}
-
 // Play the title on page and check what a viewer would notice and what the edge sent.
 // Returns 77 when this browser cannot play the content, nothing otherwise.
-async function session(opt, page, check) {
+async function session(opt, context, page, check) {
   const edgeResponses = [];   // {url, path, status, headers}
   const bodyChecks = [];      // promises of {path, ok, detail}
   const failedRequests = [];
@@ -173,4 +153,4 @@ async function session(opt, page, check) {
   if (failedRequests.length) log(`failed requests (not counted): ${failedRequests.join('; ')}`);
 }
 
-process.exitCode = await main();
+process.exitCode = await runSession(parseArgs, log, 'sluice-e2e-chromium-', session);
