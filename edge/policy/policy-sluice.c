@@ -15,8 +15,10 @@
  *     people start watching outranks one of a title nobody watches - the signal
  *     per-object policies cannot see. Starts, not requests: one viewer of a long film
  *     makes thousands of requests but says no more about the next viewer than one who
- *     stops after a minute. Squared, so the ranking between titles dominates the ageing
- *     clock: at large sizes what matters is which titles to hold, not how recently.
+ *     stops after a minute. Requests still count, 1/256 of a start each, so sessions
+ *     under way when the counts are empty (after a restart) are seen. Squared, so the
+ *     ranking between titles dominates the ageing clock: at large sizes what matters is
+ *     which titles to hold, not how recently.
  *
  * Admission. A missed object is admitted while the cache is below its high watermark, or if
  * the sketch has seen it before (a doorkeeper: the first request of a one-hit wonder never
@@ -52,6 +54,10 @@
 #define SKETCH_PER_OBJECT 8
 /* Title session starts that double an object's weight, before squaring. */
 #define TITLE_HEAT_SCALE     1.0
+/* A title's requests count this much less than its session starts: enough to see the
+ * sessions already under way when the start counts are empty (after a restart, or for
+ * content without first-segment paths), too little to rank long titles above busy ones. */
+#define TITLE_REQUESTS_PER_START 256.0
 #define HINT_FIRST_WEIGHT    2.0
 #define HINT_LOW_RUNG_WEIGHT 1.0
 #define HINT_PLAN_WEIGHT     2.0
@@ -70,7 +76,8 @@ struct sluice {
         struct policy_map map;
         struct policy_heap heap;
         struct policy_sketch objs;
-        struct policy_sketch groups;
+        struct policy_sketch groups;     /* title -> session starts */
+        struct policy_sketch group_reqs; /* title -> requests */
         uint64_t seen; /* requests since the last aging */
         double clock;
         uint64_t seq;
@@ -98,6 +105,9 @@ static int sl_new(const struct policy_cfg *cfg, struct policy **ret)
         r = policy_sketch_init(&s->groups, GROUP_SKETCH_WIDTH, UINT64_MAX);
         if (r < 0)
                 goto out;
+        r = policy_sketch_init(&s->group_reqs, GROUP_SKETCH_WIDTH, UINT64_MAX);
+        if (r < 0)
+                goto out;
         unsigned high = cfg->high_permille ? cfg->high_permille : DEFAULT_HIGH_PERMILLE;
         unsigned low = cfg->low_permille ? cfg->low_permille : DEFAULT_LOW_PERMILLE;
         if (low > high)
@@ -114,6 +124,7 @@ out:
         if (s) {
                 policy_sketch_done(&s->objs);
                 policy_sketch_done(&s->groups);
+                policy_sketch_done(&s->group_reqs);
                 free(s);
         }
         return r;
@@ -128,6 +139,7 @@ static void sl_free(struct policy *p)
         policy_map_done(&s->map);
         policy_sketch_done(&s->objs);
         policy_sketch_done(&s->groups);
+        policy_sketch_done(&s->group_reqs);
         free(s);
 }
 
@@ -148,7 +160,8 @@ static double weight(const struct sluice *s, uint64_t id, uint64_t group, uint32
         double w = (double)policy_sketch_get(&s->objs, id);
         double heat = 0;
         if (has_group(id, group))
-                heat = (double)policy_sketch_get(&s->groups, group);
+                heat = (double)policy_sketch_get(&s->groups, group) +
+                       (double)policy_sketch_get(&s->group_reqs, group) / TITLE_REQUESTS_PER_START;
         if (hints & POLICY_HINT_FIRST_SEGMENTS)
                 w += HINT_FIRST_WEIGHT;
         if ((hints & POLICY_HINT_LOW_RUNG) && heat >= WARM_TITLE_STARTS)
@@ -180,6 +193,7 @@ static void age_maybe(struct sluice *s)
                 return;
         policy_sketch_age(&s->objs);
         policy_sketch_age(&s->groups);
+        policy_sketch_age(&s->group_reqs);
         s->seen = 0;
 }
 
@@ -193,8 +207,11 @@ static bool sl_access(struct policy *p, const struct policy_req *req)
 {
         struct sluice *s = (struct sluice *)p;
         (void)policy_sketch_add(&s->objs, req->id);
-        if (has_group(req->id, req->group) && (req->hints & POLICY_HINT_FIRST_SEGMENTS))
-                (void)policy_sketch_add(&s->groups, req->group);
+        if (has_group(req->id, req->group)) {
+                (void)policy_sketch_add(&s->group_reqs, req->group);
+                if (req->hints & POLICY_HINT_FIRST_SEGMENTS)
+                        (void)policy_sketch_add(&s->groups, req->group);
+        }
         age_maybe(s);
         struct sl_entry *e = policy_map_get(&s->map, req->id);
         if (!e)

@@ -307,6 +307,34 @@ TEST(title_ranking_outweighs_recency)
         policy_free(p);
 }
 
+TEST(requests_warm_a_title_without_starts)
+{
+        /* After a restart the start counts are empty while sessions go on mid-title. W has
+         * 512 such requests (on objects too large for this cache) and no start: heat
+         * 512 / 256 = 2, so W1, requested once, weighs 1 x (1 + 2)^2 = 9. C1..C4 of an
+         * unknown title, each requested twice (weight about 2), evict each other and W1
+         * stays; without counting requests W1 would weigh 1 and go first. */
+        struct evicted log = {0};
+        struct policy *p = mk(2, 1000, 1000, &log);
+        ASSERT_TRUE(p);
+        for (uint64_t i = 0; i < 512; i++) {
+                struct policy_req r = {.id = 5000 + i % 64, .size = 1000, .group = 'W'};
+                (void)policy_access(p, &r);
+        }
+        struct policy_req w1 = {.id = 1, .size = 1, .group = 'W'};
+        ASSERT_EQ(request(p, &w1), 1);
+        for (uint64_t id = 11; id <= 14; id++) {
+                struct policy_req r = {.id = id, .size = 1, .group = 'C'};
+                (void)policy_access(p, &r);
+                ASSERT_EQ(request(p, &r), 1);
+        }
+        ASSERT_EQ(log.n, 3);
+        for (size_t i = 0; i < 3; i++)
+                ASSERT_EQ(log.ids[i], 11 + i);
+        ASSERT_EQ(request(p, &w1), 2);
+        policy_free(p);
+}
+
 TEST(sketch_grows_with_the_cache)
 {
         /* Started with the narrowest sketch (64 counters a row), a cache that holds 20,000
