@@ -274,6 +274,30 @@ TEST(title_heat_counts_session_starts)
         policy_free(p);
 }
 
+/*
+ * In a budget-2 cache p: W1, a segment of title 'W', requested once, then C11..C14 of title
+ * 'C', each requested twice. True if the newcomers were all admitted and evicted each other
+ * in order (C11, C12, C13) while W1 stayed, and W1 is still a hit.
+ */
+static bool warm_segment_outlives_newcomers(struct policy *p, const struct evicted *log)
+{
+        struct policy_req w1 = {.id = 1, .size = 1, .group = 'W'};
+        if (request(p, &w1) != 1)
+                return false;
+        for (uint64_t id = 11; id <= 14; id++) {
+                struct policy_req r = {.id = id, .size = 1, .group = 'C'};
+                (void)policy_access(p, &r);
+                if (request(p, &r) != 1)
+                        return false;
+        }
+        if (log->n != 3)
+                return false;
+        for (size_t i = 0; i < 3; i++)
+                if (log->ids[i] != 11 + i)
+                        return false;
+        return request(p, &w1) == 2;
+}
+
 TEST(title_ranking_outweighs_recency)
 {
         /* Budget 2. W1, a segment of a title with 4 recent session starts, is requested
@@ -293,17 +317,7 @@ TEST(title_ranking_outweighs_recency)
         struct policy_req cold_start = {
             .id = 200, .size = 1000, .group = 'C', .hints = POLICY_HINT_FIRST_SEGMENTS};
         (void)policy_access(p, &cold_start);
-        struct policy_req w1 = {.id = 1, .size = 1, .group = 'W'};
-        ASSERT_EQ(request(p, &w1), 1);
-        for (uint64_t id = 11; id <= 14; id++) {
-                struct policy_req r = {.id = id, .size = 1, .group = 'C'};
-                (void)policy_access(p, &r);
-                ASSERT_EQ(request(p, &r), 1);
-        }
-        ASSERT_EQ(log.n, 3);
-        for (size_t i = 0; i < 3; i++)
-                ASSERT_EQ(log.ids[i], 11 + i);
-        ASSERT_EQ(request(p, &w1), 2);
+        ASSERT_TRUE(warm_segment_outlives_newcomers(p, &log));
         policy_free(p);
 }
 
@@ -321,17 +335,7 @@ TEST(requests_warm_a_title_without_starts)
                 struct policy_req r = {.id = 5000 + i % 64, .size = 1000, .group = 'W'};
                 (void)policy_access(p, &r);
         }
-        struct policy_req w1 = {.id = 1, .size = 1, .group = 'W'};
-        ASSERT_EQ(request(p, &w1), 1);
-        for (uint64_t id = 11; id <= 14; id++) {
-                struct policy_req r = {.id = id, .size = 1, .group = 'C'};
-                (void)policy_access(p, &r);
-                ASSERT_EQ(request(p, &r), 1);
-        }
-        ASSERT_EQ(log.n, 3);
-        for (size_t i = 0; i < 3; i++)
-                ASSERT_EQ(log.ids[i], 11 + i);
-        ASSERT_EQ(request(p, &w1), 2);
+        ASSERT_TRUE(warm_segment_outlives_newcomers(p, &log));
         policy_free(p);
 }
 
