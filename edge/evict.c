@@ -20,7 +20,6 @@
 
 #define MAP_BUCKETS  (1u << 16) /* id → key; chains grow with the object count */
 #define STATE_MAP    (1ull << 30)
-#define FIRST_SEGS   3
 
 struct key_ent {
         struct key_ent *next;
@@ -62,7 +61,7 @@ static uint64_t group_of(const char *k, size_t len)
         return hash64(k, slash ? (size_t)(slash - k) : len);
 }
 
-static uint32_t hints_of(const char *k, size_t len, bool plan)
+uint32_t evict_hints(const char *k, size_t len, bool plan)
 {
         const char *base = k;
         uint32_t h = plan ? POLICY_HINT_PLAN_HIGH : 0;
@@ -73,9 +72,16 @@ static uint32_t hints_of(const char *k, size_t len, bool plan)
         len -= (size_t)(base - k);
         if (len == 8 && memcmp(base, "init.mp4", 8) == 0)
                 return h | POLICY_HINT_FIRST_SEGMENTS;
-        if (len >= 9 && memcmp(base, "seg-", 4) == 0 && base[4] >= '0' &&
-            base[4] < '0' + FIRST_SEGS && base[5] == '.')
-                h |= POLICY_HINT_FIRST_SEGMENTS;
+        if (len >= 9 && memcmp(base, "seg-", 4) == 0) {
+                /* Numbered from 1 (ingest's startNumber) or from 0: either way the first
+                 * POLICY_FIRST_SEGMENTS segments have n <= POLICY_FIRST_SEGMENTS. */
+                unsigned n = 0;
+                size_t i = 4;
+                while (i < len && i < 8 && base[i] >= '0' && base[i] <= '9')
+                        n = n * 10 + (unsigned)(base[i++] - '0');
+                if (i > 4 && i < len && base[i] == '.' && n <= POLICY_FIRST_SEGMENTS)
+                        h |= POLICY_HINT_FIRST_SEGMENTS;
+        }
         return h;
 }
 
@@ -87,7 +93,7 @@ static void fill_req(struct policy_req *q, const char *key, size_t len, uint64_t
         q->size = size;
         q->group = group_of(key, len);
         q->next_access = POLICY_NEVER;
-        q->hints = hints_of(key, len, plan);
+        q->hints = evict_hints(key, len, plan);
 }
 
 /* ---- id → key ---- */

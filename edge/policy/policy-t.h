@@ -25,6 +25,11 @@ enum policy_hint {
         POLICY_HINT_PLAN_HIGH = 1u << 2,      /* the fill plan ranks this title high */
 };
 
+/* How many segments from a title's start carry POLICY_HINT_FIRST_SEGMENTS: the edge (from
+ * `seg-<n>.m4s`) and sluice-cachesim's default derive the hint with the same count, so the
+ * simulator's figures are the edge's. */
+#define POLICY_FIRST_SEGMENTS 4
+
 /* One request, or one object to insert. */
 struct policy_req {
         uint64_t id;          /* cache key hash, unique per object */

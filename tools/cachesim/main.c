@@ -70,7 +70,7 @@ static void usage(FILE *f)
             "  --dash-ids            ids use the generator's layout: give the policies the title "
             "and\n"
             "                        derive hints (first segments, lowest rung) as the edge does\n"
-            "  --first-segments N    segments per title counted as \"first\" (default 4)\n"
+            "  --first-segments N    segments per title counted as \"first\" (default 4, as the edge)\n"
             "  --plan-top N          fill-plan hint for the previous day's N busiest titles "
             "(default 0: off)\n"
             "  --high PERMILLE       sluice high watermark (default 1000)\n"
@@ -333,7 +333,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         uint64_t v;
         double d;
         int c, r = 0;
-        a->sim = (struct sim_opts){.first_segments = 4,
+        a->sim = (struct sim_opts){.first_segments = POLICY_FIRST_SEGMENTS,
                                    .high_permille = 1000,
                                    .low_permille = 990,
                                    .prepush_at = 2 * 3600,

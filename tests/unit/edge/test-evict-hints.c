@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hints the edge derives from a cache key (edge/evict.c) use the same count of first
+ * segments as sluice-cachesim's default, so the simulator replays what the edge decides.
+ */
+#include <string.h>
+
+#include "evict.h"
+#include "policy.h"
+#include "tests.h"
+
+static uint32_t hints(const char *key, bool plan)
+{
+        return evict_hints(key, strlen(key), plan);
+}
+
+TEST(init_is_a_first_segment)
+{
+        ASSERT_EQ(hints("/t1/v1/init.mp4", false), POLICY_HINT_FIRST_SEGMENTS);
+}
+
+TEST(first_segments_numbered_from_one)
+{
+        char key[64];
+
+        /* Ingest numbers from 1: seg-1 .. seg-POLICY_FIRST_SEGMENTS are the first ones. */
+        for (unsigned n = 1; n <= POLICY_FIRST_SEGMENTS; n++) {
+                snprintf(key, sizeof(key), "/t1/v1/seg-%u.m4s", n);
+                ASSERT_EQ(hints(key, false), POLICY_HINT_FIRST_SEGMENTS);
+        }
+        snprintf(key, sizeof(key), "/t1/v1/seg-%u.m4s", POLICY_FIRST_SEGMENTS + 1);
+        ASSERT_EQ(hints(key, false), 0);
+        ASSERT_EQ(hints("/t1/v1/seg-0.m4s", false), POLICY_HINT_FIRST_SEGMENTS);
+}
+
+TEST(later_and_odd_names_carry_none)
+{
+        ASSERT_EQ(hints("/t1/v1/seg-10.m4s", false), 0);
+        ASSERT_EQ(hints("/t1/v1/seg-40.m4s", false), 0);
+        ASSERT_EQ(hints("/t1/v1/seg-00001.m4s", false), 0); /* more digits than a count */
+        ASSERT_EQ(hints("/t1/v1/seg-.m4s", false), 0);
+        ASSERT_EQ(hints("/t1/v1/seg-2", false), 0);
+        ASSERT_EQ(hints("/t1/v1/segment-1.m4s", false), 0);
+        ASSERT_EQ(hints("/t1/manifest.mpd", false), 0);
+        ASSERT_EQ(hints("", false), 0);
+}
+
+TEST(plan_hint_added)
+{
+        ASSERT_EQ(hints("/t1/v1/seg-30.m4s", true), POLICY_HINT_PLAN_HIGH);
+        ASSERT_EQ(hints("/t1/v1/seg-2.m4s", true),
+                  POLICY_HINT_PLAN_HIGH | POLICY_HINT_FIRST_SEGMENTS);
+}
+
+TEST_MAIN()
