@@ -219,7 +219,7 @@ int plan_parse(const char *buf, size_t len, struct plan *ret, char *err, size_t 
         gen = json_object_get(root, "generated");
         if (json_is_integer(gen))
                 ret->generated = json_integer_value(gen);
-        else if (json_is_real(gen) && isfinite(json_real_value(gen)))
+        else if (json_is_real(gen) && json_real_value(gen) >= 0 && json_real_value(gen) < 1e15)
                 ret->generated = (int64_t)json_real_value(gen);
         ret->objs = calloc(json_array_size(objs) + 1, sizeof(*ret->objs));
         if (!ret->objs) {
