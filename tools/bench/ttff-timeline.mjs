@@ -31,7 +31,7 @@ export function recordTimeline(cdp) {
   const reqs = new Map();
   let t0 = null;
   const onSent = (e) => {
-    if (reqs.size >= MAX_REQUESTS || e.request.url.startsWith('data:')) return;
+    if (reqs.size >= MAX_REQUESTS || /^(data|blob):/.test(e.request.url)) return;
     if (t0 === null && e.type === 'Document') t0 = e.timestamp;
     reqs.set(e.requestId, { url: e.request.url, method: e.request.method, start: e.timestamp,
       end: null, status: null, bytes: 0 });

@@ -14,7 +14,9 @@
 //   autoplay=0      load but do not start
 //   buffer=S        target buffer ahead in seconds (dash.js stable and top-quality buffer);
 //                   the ABR test uses 12 so a throttle shows on screen within a minute
-import { MediaPlayer, supportsMediaSource } from '/vendor/dashjs/dash.all.min.js';
+// dash.js (830 kB) loads and compiles while the page fetches what a start needs first (its
+// config, the control session, the manifest): those round trips hide behind the module.
+const dashjs = import('/vendor/dashjs/dash.all.min.js');
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -186,9 +188,57 @@ function renderTitles() {
   $('edge-line').textContent = edge ? `edge ${edge}` : '';
 }
 
-function start(src, autoplay, { startTime, licenseUrl, startBandwidth } = {}) {
+function mediaSourceSupported() {
+  const MS = self.ManagedMediaSource || self.MediaSource || self.WebKitMediaSource;
+  return !!MS && typeof MS.isTypeSupported === 'function';
+}
+
+const isAbsolute = (u) => /^[a-z][a-z0-9+.-]*:/i.test(u);
+
+// A static manifest, fetched by the page (while dash.js still loads) and handed to dash.js as
+// a blob: URL, so the player need not fetch it once loaded. Resolved against a blob: URL,
+// relative references would point nowhere, so the MPD-level BaseURLs, Location and steering
+// server are made absolute against the manifest's own URL first, as DASH resolves them (an
+// MPD without a BaseURL gets its directory's). Anything unexpected: dash.js gets the URL.
+async function prefetchManifest(url) {
+  try {
+    const r = await fetch(url);
+    if (!r.ok) return url;
+    const text = await r.text();
+    const doc = new DOMParser().parseFromString(text, 'application/xml');
+    const mpd = doc.documentElement;
+    if (mpd.localName !== 'MPD' || doc.getElementsByTagName('parsererror').length > 0 ||
+      mpd.getAttribute('type') === 'dynamic') return url; // live: dash.js refreshes from the URL
+    const top = [...mpd.children];
+    for (const e of top.filter((x) => ['BaseURL', 'Location', 'ContentSteering'].includes(x.localName))) {
+      const ref = e.textContent.trim();
+      if (!isAbsolute(ref)) e.textContent = new URL(ref, url).href;
+    }
+    if (!top.some((x) => x.localName === 'BaseURL')) {
+      const b = doc.createElementNS(mpd.namespaceURI, 'BaseURL');
+      b.textContent = new URL('.', url).href;
+      mpd.insertBefore(b, mpd.firstElementChild);
+    }
+    mark('manifest-prefetched');
+    return URL.createObjectURL(new Blob([new XMLSerializer().serializeToString(doc)],
+      { type: 'application/dash+xml' }));
+  } catch {
+    return url;
+  }
+}
+
+// src: the manifest's URL; source: what dash.js loads (a prefetched copy's blob: URL, or src).
+async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, source } = {}) {
   const v = $('video');
   state.src = src;
+  let MediaPlayer;
+  try {
+    ({ MediaPlayer } = await dashjs);
+  } catch (e) {
+    addError('page', `cannot load dash.js: ${e.message}`);
+    return;
+  }
+  mark('player-loaded');
   v.addEventListener('playing', () => {
     if (state.stalledSince !== null) {
       state.stalls.push({ at: state.stalledSince, ms: performance.now() - state.stalledSince });
@@ -222,12 +272,15 @@ function start(src, autoplay, { startTime, licenseUrl, startBandwidth } = {}) {
   const cmcd = params.get('cmcd') || 'query';
   const sid = (self.crypto && crypto.randomUUID) ? crypto.randomUUID()
     : String(Math.random()).slice(2);
+  const dashSource = source || src;
   player.updateSettings({
     debug: { logLevel: 2 }, // warnings and errors to the console
     streaming: {
       cmcd: {
         enabled: cmcd !== 'off',
         mode: cmcd === 'header' ? 'header' : 'query',
+        // A blob: URL takes no query: CMCD goes with segment requests only, then.
+        includeInRequests: dashSource.startsWith('blob:') ? ['segment'] : ['segment', 'mpd'],
         sid,
         cid: state.title || 'sluice',
       },
@@ -289,8 +342,8 @@ function start(src, autoplay, { startTime, licenseUrl, startBandwidth } = {}) {
   if (licenseUrl) {
     player.setProtectionData({ 'org.w3.clearkey': { serverURL: licenseUrl } });
   }
-  if (startTime > 0) player.initialize(v, src, autoplay, startTime);
-  else player.initialize(v, src, autoplay);
+  if (startTime > 0) player.initialize(v, dashSource, autoplay, startTime);
+  else player.initialize(v, dashSource, autoplay);
   render();
 }
 
@@ -462,9 +515,9 @@ async function playTitle(title, episode) {
     state.notice = null;
     $('s-resume').textContent = `resumed at ${r.body.resume_position.toFixed(1)} s`;
   }
-  start(r.body.manifest_url, params.get('autoplay') !== '0',
+  await start(r.body.manifest_url, params.get('autoplay') !== '0',
     { startTime: r.body.resume_position, licenseUrl: r.body.license_url,
-      startBandwidth: r.body.start_bandwidth });
+      startBandwidth: r.body.start_bandwidth, source: await prefetchManifest(r.body.manifest_url) });
   const v = $('video');
   setInterval(() => { if (!v.paused) report('tick'); }, 5000);
   v.addEventListener('pause', () => report('pause'));
@@ -505,7 +558,7 @@ async function boot() {
     state.config = { edge: '', titles: [] };
   }
   state.support = {
-    mse: supportsMediaSource(),
+    mse: mediaSourceSupported(),
     h264: self.MediaSource ? MediaSource.isTypeSupported('video/mp4; codecs="avc1.42c01e"') : false,
     aac: self.MediaSource ? MediaSource.isTypeSupported('audio/mp4; codecs="mp4a.40.2"') : false,
   };
@@ -536,7 +589,7 @@ async function boot() {
   if (src) {
     $('src').value = src;
     if (!state.support.mse) addError('page', 'this browser has no Media Source Extensions');
-    else start(src, params.get('autoplay') !== '0');
+    else await start(src, params.get('autoplay') !== '0', { source: await prefetchManifest(src) });
   }
   state.ready = true;
   setInterval(render, 500);
