@@ -282,6 +282,28 @@ static int session_token(const struct ctl *ctl, const char *asset_id, int64_t no
         return token_sign(&ctl->keys.keys[ctl->keys.sign_idx], &c, out, cap);
 }
 
+/* The session's edges ranked for a manifest (at most max); replies 503 and returns 0 when none
+ * is serving. */
+static int rank_for_session(struct view_ctx *vx, json_t *edge_set, int64_t now,
+                            struct steering_edge *edges, struct steering_rank *rank, int max)
+{
+        const struct ctl *ctl = vx->rq->ctl;
+        size_t n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX,
+                                    INT64_MAX, NULL);
+        struct steering_client cl = {
+                .region = vx->sess.region[0] ? vx->sess.region : NULL,
+                .now = now,
+                .heartbeat_period_s = (unsigned)(ctl->cfg->heartbeat_period_ms / 1000),
+        };
+        int n = steering_edges_rank(edges, n_edges, &cl, rank, (size_t)max);
+
+        if (n <= 0) {
+                ctl_reply_error(vx->rq, 503, "unavailable", "no edge is serving");
+                return 0;
+        }
+        return n;
+}
+
 static void reply_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset *asset,
                       int64_t now, const char *token)
 {
@@ -291,7 +313,7 @@ static void reply_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset 
         struct steering_rank rank[MPD_EDGES_MAX];
         struct mpd_edge medges[MPD_EDGES_MAX];
         struct mpd_marker markers[MPD_MARKERS_MAX];
-        size_t n_edges, n_markers = 0;
+        size_t n_markers = 0;
         const char *key;
         json_t *m;
         char steer[256], lic[256];
@@ -299,18 +321,9 @@ static void reply_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset 
         size_t len = 0;
         int n, r;
 
-        n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX, INT64_MAX,
-                             NULL);
-        struct steering_client cl = {
-                .region = vx->sess.region[0] ? vx->sess.region : NULL,
-                .now = now,
-                .heartbeat_period_s = (unsigned)(ctl->cfg->heartbeat_period_ms / 1000),
-        };
-        n = steering_edges_rank(edges, n_edges, &cl, rank, MPD_EDGES_MAX);
-        if (n <= 0) {
-                ctl_reply_error(rq, 503, "unavailable", "no edge is serving");
+        n = rank_for_session(vx, edge_set, now, edges, rank, MPD_EDGES_MAX);
+        if (n <= 0)
                 return;
-        }
         for (int i = 0; i < n; i++)
                 medges[i] = (struct mpd_edge){.service_location = edges[rank[i].idx].id,
                                               .base_url = edges[rank[i].idx].base_url,
@@ -361,21 +374,11 @@ static void reply_hls(struct view_ctx *vx, json_t *edge_set, const struct asset 
         struct steering_rank rank[1];
         char base[TOKEN_MAX + 512], prefix[64];
         char *out = NULL;
-        size_t len = 0, n_edges;
-        int n, r;
+        size_t len = 0;
+        int r;
 
-        n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX, INT64_MAX,
-                             NULL);
-        struct steering_client cl = {
-                .region = vx->sess.region[0] ? vx->sess.region : NULL,
-                .now = now,
-                .heartbeat_period_s = (unsigned)(ctl->cfg->heartbeat_period_ms / 1000),
-        };
-        n = steering_edges_rank(edges, n_edges, &cl, rank, 1);
-        if (n <= 0) {
-                ctl_reply_error(rq, 503, "unavailable", "no edge is serving");
+        if (rank_for_session(vx, edge_set, now, edges, rank, 1) <= 0)
                 return;
-        }
         /* HLS has no steering here: the media playlists point at the best edge now. */
         const char *eb = edges[rank[0].idx].base_url;
         size_t ebl = strlen(eb);
