@@ -45,7 +45,10 @@ static const char *const nocache[] = {"Cache-Control", "no-store", NULL};
 struct playback_ctx {
         struct ctl_req *rq;
         char sid[SID_HEX + 1];
+        bool inline_manifest; /* the MPD goes into the answer: one round trip less per start */
 };
+
+static void session_with_manifest(struct ctl_req *rq, const char *sid, json_t *answer);
 
 static void playback_done(void *userdata, int err, const struct pgdb_res *res)
 {
@@ -104,6 +107,11 @@ static void playback_done(void *userdata, int err, const struct pgdb_res *res)
         markers = json_object_get(o, "markers");
         intro = json_object_get(markers, "intro");
         json_object_set(o, "skip_intro", intro ? intro : json_null());
+        if (px->inline_manifest) {
+                session_with_manifest(rq, px->sid, o);
+                free(px);
+                return;
+        }
         free(px);
         ctl_reply_json(rq, 200, o);
 }
@@ -127,7 +135,7 @@ void api_playback(struct ctl_req *rq)
 {
         struct ctl *ctl = rq->ctl;
         struct playback_ctx *px;
-        json_t *body = NULL, *prof;
+        json_t *body = NULL, *prof, *inl;
         const char *title, *episode, *region;
         char cc[3], profile[24], ttl[24];
         int r;
@@ -135,14 +143,17 @@ void api_playback(struct ctl_req *rq)
         if (ctl_body_json(rq, 4, &body) < 0)
                 return;
         prof = json_object_get(body, "profile");
+        inl = json_object_get(body, "inline_manifest");
         if (str_member(body, "title", ID_MAX, &title) < 0 || !title ||
             str_member(body, "episode", ID_MAX, &episode) < 0 ||
             (prof && !json_is_null(prof) &&
-             (!json_is_integer(prof) || json_integer_value(prof) < 1))) {
+             (!json_is_integer(prof) || json_integer_value(prof) < 1)) ||
+            (inl && !json_is_boolean(inl))) {
                 json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request",
-                                "need \"title\" (string), optional \"episode\" (string) and "
-                                "\"profile\" (positive integer)");
+                                "need \"title\" (string), optional \"episode\" (string), "
+                                "\"profile\" (positive integer) and \"inline_manifest\" "
+                                "(boolean)");
                 return;
         }
         if (prof && json_is_integer(prof))
@@ -163,6 +174,7 @@ void api_playback(struct ctl_req *rq)
                 return;
         }
         px->rq = rq;
+        px->inline_manifest = json_is_true(inl);
         rq->handler_data = px;
         region = ctl_region_of(ctl, cc);
         snprintf(ttl, sizeof(ttl), "%" PRId64, ctl->cfg->session_ttl_ms / 1000);
@@ -183,7 +195,7 @@ void api_playback(struct ctl_req *rq)
  * edge set. Each comes from the warm cache (cache.h) or from one narrow query, in that order;
  * view_step() runs again after each query until all are in hand, then builds the answer.
  */
-enum view_kind { VIEW_MPD, VIEW_M3U8, VIEW_MEDIA, VIEW_STEERING };
+enum view_kind { VIEW_MPD, VIEW_M3U8, VIEW_MEDIA, VIEW_STEERING, VIEW_SESSION };
 
 struct view_ctx {
         struct ctl_req *rq;
@@ -194,6 +206,7 @@ struct view_ctx {
         struct ctl_session sess;
         struct ctl_asset_ref *asset; /* manifests: the session's parsed asset */
         json_t *edges;               /* the edge set this answer is built from */
+        json_t *answer;              /* VIEW_SESSION: the new session's answer, for its MPD */
 };
 
 static double wall_now(void)
@@ -282,8 +295,7 @@ static int session_token(const struct ctl *ctl, const char *asset_id, int64_t no
         return token_sign(&ctl->keys.keys[ctl->keys.sign_idx], &c, out, cap);
 }
 
-/* The session's edges ranked for a manifest (at most max); replies 503 and returns 0 when none
- * is serving. */
+/* The session's edges ranked for a manifest (at most max); 0 when none is serving. */
 static int rank_for_session(struct view_ctx *vx, json_t *edge_set, int64_t now,
                             struct steering_edge *edges, struct steering_rank *rank, int max)
 {
@@ -297,18 +309,14 @@ static int rank_for_session(struct view_ctx *vx, json_t *edge_set, int64_t now,
         };
         int n = steering_edges_rank(edges, n_edges, &cl, rank, (size_t)max);
 
-        if (n <= 0) {
-                ctl_reply_error(vx->rq, 503, "unavailable", "no edge is serving");
-                return 0;
-        }
-        return n;
+        return n > 0 ? n : 0;
 }
 
-static void reply_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset *asset,
-                      int64_t now, const char *token)
+/* The session's MPD into *out (malloc'd); -EHOSTUNREACH when no edge is serving. */
+static int build_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset *asset,
+                     int64_t now, const char *token, char **out, size_t *len)
 {
-        struct ctl_req *rq = vx->rq;
-        const struct ctl *ctl = rq->ctl;
+        const struct ctl *ctl = vx->rq->ctl;
         struct steering_edge edges[STEERING_EDGES_MAX];
         struct steering_rank rank[MPD_EDGES_MAX];
         struct mpd_edge medges[MPD_EDGES_MAX];
@@ -317,13 +325,11 @@ static void reply_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset 
         const char *key;
         json_t *m;
         char steer[256], lic[256];
-        char *out = NULL;
-        size_t len = 0;
         int n, r;
 
         n = rank_for_session(vx, edge_set, now, edges, rank, MPD_EDGES_MAX);
         if (n <= 0)
-                return;
+                return -EHOSTUNREACH;
         for (int i = 0; i < n; i++)
                 medges[i] = (struct mpd_edge){.service_location = edges[rank[i].idx].id,
                                               .base_url = edges[rank[i].idx].base_url,
@@ -354,14 +360,28 @@ static void reply_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset 
                 .n_markers = n_markers,
         };
         r = mpd_cache_build(ctl->mpd_cache, &p, vx->sess.asset, vx->sess.asset_version, vx->sid,
-                            &out, &len);
+                            out, len);
         if (r < 0) {
                 log_error("session %s: cannot build MPD: %s", vx->sid, strerror(-r));
-                ctl_reply_error(rq, 500, "internal", "cannot build the manifest");
-                return;
+                return r;
         }
         metrics_add(ctl->m.manifests, 1);
-        ctl_reply(rq, 200, "application/dash+xml", out, len, nocache);
+        return 0;
+}
+
+static void reply_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset *asset,
+                      int64_t now, const char *token)
+{
+        char *out = NULL;
+        size_t len = 0;
+        int r = build_mpd(vx, edge_set, asset, now, token, &out, &len);
+
+        if (r == -EHOSTUNREACH)
+                ctl_reply_error(vx->rq, 503, "unavailable", "no edge is serving");
+        else if (r < 0)
+                ctl_reply_error(vx->rq, 500, "internal", "cannot build the manifest");
+        else
+                ctl_reply(vx->rq, 200, "application/dash+xml", out, len, nocache);
         free(out);
 }
 
@@ -377,8 +397,10 @@ static void reply_hls(struct view_ctx *vx, json_t *edge_set, const struct asset 
         size_t len = 0;
         int r;
 
-        if (rank_for_session(vx, edge_set, now, edges, rank, 1) <= 0)
+        if (rank_for_session(vx, edge_set, now, edges, rank, 1) <= 0) {
+                ctl_reply_error(rq, 503, "unavailable", "no edge is serving");
                 return;
+        }
         /* HLS has no steering here: the media playlists point at the best edge now. */
         const char *eb = edges[rank[0].idx].base_url;
         size_t ebl = strlen(eb);
@@ -468,8 +490,48 @@ static void view_free(struct view_ctx *vx)
                 ctl_session_done(&vx->sess);
         ctl_asset_ref_unref(vx->asset);
         json_decref(vx->edges);
+        json_decref(vx->answer);
         vx->rq->handler_data = NULL;
         free(vx);
+}
+
+/* A new session's answer with its MPD (mpd NULL: "manifest" null, the player asks
+ * manifest_url, which says why); vx freed. */
+static void session_answer(struct view_ctx *vx, const char *mpd, size_t len)
+{
+        struct ctl_req *rq = vx->rq;
+        json_t *o = vx->answer;
+
+        vx->answer = NULL;
+        json_object_set_new(o, "manifest", mpd ? json_stringn(mpd, len) : json_null());
+        view_free(vx);
+        ctl_reply_json(rq, 200, o);
+}
+
+/* A view that cannot be built: the error, or for a new session the answer without its MPD
+ * (the session itself was made). vx freed. */
+static void view_fail(struct view_ctx *vx, int status, const char *code, const char *detail)
+{
+        struct ctl_req *rq = vx->rq;
+
+        if (vx->kind == VIEW_SESSION) {
+                session_answer(vx, NULL, 0);
+                return;
+        }
+        view_free(vx);
+        ctl_reply_error(rq, status, code, detail);
+}
+
+static void view_fail_db(struct view_ctx *vx, int err, const struct pgdb_res *res)
+{
+        struct ctl_req *rq = vx->rq;
+
+        if (vx->kind == VIEW_SESSION) {
+                session_answer(vx, NULL, 0);
+                return;
+        }
+        view_free(vx);
+        ctl_reply_db_error(rq, err, res);
 }
 
 static void view_step(struct view_ctx *vx);
@@ -477,21 +539,17 @@ static void view_step(struct view_ctx *vx);
 /* A narrow query's JSON result, or NULL after replying with the error (vx freed). */
 static json_t *view_result(struct view_ctx *vx, int err, const struct pgdb_res *res)
 {
-        struct ctl_req *rq = vx->rq;
         const char *v;
         json_t *o;
 
         if (err < 0) {
-                view_free(vx);
-                ctl_reply_db_error(rq, err, res);
+                view_fail_db(vx, err, res);
                 return NULL;
         }
         v = pgdb_res_value(res, 0, 0, NULL);
         o = v ? json_loads(v, 0, NULL) : NULL;
-        if (!o) {
-                view_free(vx);
-                ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
-        }
+        if (!o)
+                view_fail(vx, 404, "not_found", "unknown or expired session");
         return o;
 }
 
@@ -506,8 +564,7 @@ static void session_done(void *userdata, int err, const struct pgdb_res *res)
         if (ctl_cache_session_put(rq->ctl->cache, o, uring_loop_now_ms(rq->ctl->loop),
                                   &vx->sess) < 0) {
                 json_decref(o);
-                view_free(vx);
-                ctl_reply_error(rq, 500, "internal", "bad session record");
+                view_fail(vx, 500, "internal", "bad session record");
                 return;
         }
         json_decref(o);
@@ -528,8 +585,7 @@ static void asset_done(void *userdata, int err, const struct pgdb_res *res)
         if (asset_json_load(json_object_get(o, "manifest"), &a, aerr, sizeof(aerr)) < 0) {
                 log_error("session %s: stored asset does not load: %s", vx->sid, aerr);
                 json_decref(o);
-                view_free(vx);
-                ctl_reply_error(rq, 500, "internal", "stored asset is unusable");
+                view_fail(vx, 500, "internal", "stored asset is unusable");
                 return;
         }
         /* Stored under the version the session named: that is what later lookups ask for. */
@@ -537,8 +593,7 @@ static void asset_done(void *userdata, int err, const struct pgdb_res *res)
                                         a, uring_loop_now_ms(rq->ctl->loop));
         json_decref(o);
         if (!vx->asset) {
-                view_free(vx);
-                ctl_reply_error(rq, 500, "internal", "out of memory");
+                view_fail(vx, 500, "internal", "out of memory");
                 return;
         }
         view_step(vx);
@@ -572,10 +627,8 @@ static void view_query(struct view_ctx *vx, int stmt, const char *const *params,
         struct ctl_req *rq = vx->rq;
         int r = pgdb_exec(rq->ctl->db, stmt, params, n, fn, vx);
 
-        if (r < 0) {
-                view_free(vx);
-                ctl_reply_db_error(rq, r, NULL);
-        }
+        if (r < 0)
+                view_fail_db(vx, r, NULL);
 }
 
 static void view_step(struct view_ctx *vx)
@@ -595,15 +648,13 @@ static void view_step(struct view_ctx *vx)
                 vx->have_sess = true;
         }
         if (wall >= (double)vx->sess.expires) {
-                view_free(vx);
-                ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
+                view_fail(vx, 404, "not_found", "unknown or expired session");
                 return;
         }
         if (vx->kind != VIEW_STEERING) {
                 if (!vx->sess.licensed) {
-                        view_free(vx);
-                        ctl_reply_error(rq, 451, "unavailable_for_legal_reasons",
-                                        "title no longer licensed in the session's country");
+                        view_fail(vx, 451, "unavailable_for_legal_reasons",
+                                  "title no longer licensed in the session's country");
                         return;
                 }
                 if (!vx->asset)
@@ -621,6 +672,21 @@ static void view_step(struct view_ctx *vx)
                 stale_param(ctl, stale, sizeof(stale));
                 const char *p[] = {stale};
                 view_query(vx, ctl->st.edges_view, p, 1, edges_done);
+                return;
+        }
+        if (vx->kind == VIEW_SESSION) {
+                const struct asset *asset = ctl_asset_ref_asset(vx->asset);
+                char *out = NULL;
+                size_t len = 0;
+
+                if (session_token(ctl, asset->title, (int64_t)wall, vx->sess.expires, token,
+                                  sizeof(token)) < 0 ||
+                    build_mpd(vx, vx->edges, asset, (int64_t)wall, token, &out, &len) < 0) {
+                        free(out);
+                        out = NULL;
+                }
+                session_answer(vx, out, len);
+                free(out);
                 return;
         }
         if (vx->kind == VIEW_STEERING) {
@@ -658,6 +724,23 @@ static void view_start(struct ctl_req *rq, enum view_kind kind, const char *sid,
         memcpy(vx->sid, sid, sizeof(vx->sid));
         if (media_id)
                 snprintf(vx->media_id, sizeof(vx->media_id), "%s", media_id);
+        rq->handler_data = vx;
+        view_step(vx);
+}
+
+/* POST /v1/playback with "inline_manifest": the new session's answer waits for its MPD. */
+static void session_with_manifest(struct ctl_req *rq, const char *sid, json_t *answer)
+{
+        struct view_ctx *vx = calloc(1, sizeof(*vx));
+
+        if (!vx) {
+                ctl_reply_json(rq, 200, answer); /* the player asks manifest_url instead */
+                return;
+        }
+        vx->rq = rq;
+        vx->kind = VIEW_SESSION;
+        vx->answer = answer;
+        memcpy(vx->sid, sid, sizeof(vx->sid));
         rq->handler_data = vx;
         view_step(vx);
 }

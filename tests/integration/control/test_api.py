@@ -426,6 +426,28 @@ def test_manifest(ctl, sid, other_sid):
     ctl.error("GET", f"/v1/manifest/{sid}.txt", expect=404)
 
 
+def test_inline_manifest(ctl, sid):
+    # The MPD in the session's answer: the same document manifest_url gives (tokens aside:
+    # each is signed when its answer is made).
+    s = ctl.json("POST", "/v1/playback", {"title": "movie1", "inline_manifest": True})
+    check(isinstance(s.get("manifest"), str), f"inline manifest {s.get('manifest')!r:.80}")
+    st, _, body = ctl.request("GET", f"/v1/manifest/{s['session']}.mpd")
+    untoken = lambda t: re.sub(r"/s/[^/]+/", "/s/T/", t)
+    check(st == 200 and untoken(s["manifest"]) == untoken(body.decode()),
+          "inline MPD is the session's MPD")
+    root = ET.fromstring(s["manifest"])
+    bases = root.findall("d:BaseURL", MPD_NS)
+    check([b.get("serviceLocation") for b in bases] == ["edge-a", "edge-b"], "ranked BaseURLs")
+    check(s["session"] in root.find("d:ContentSteering", MPD_NS).text, "steering of this session")
+    check("manifest" not in ctl.json("POST", "/v1/playback", {"title": "movie1"}),
+          "no MPD unless asked")
+    check("manifest" not in ctl.json("POST", "/v1/playback",
+                                     {"title": "movie1", "inline_manifest": False}),
+          "no MPD when declined")
+    ctl.error("POST", "/v1/playback", {"title": "movie1", "inline_manifest": "yes"})
+    ctl.error("POST", "/v1/playback", {"title": "nosuch", "inline_manifest": True}, expect=404)
+
+
 def test_steering(ctl, pg, sid):
     st = ctl.json("GET", f"/v1/steering/{sid}")
     check(st["VERSION"] == 1 and st["TTL"] == 10, "steering basics")
@@ -461,6 +483,10 @@ def test_steering(ctl, pg, sid):
     ctl.error("GET", f"/v1/manifest/{sid}.mpd", expect=503)
     st = ctl.json("GET", f"/v1/steering/{sid}")
     check(st["PATHWAY-PRIORITY"] == [], f"no live edges {st}")
+    # The session is still made; its answer says the MPD is not there (manifest_url says why).
+    s = ctl.json("POST", "/v1/playback", {"title": "movie1", "inline_manifest": True})
+    check(s["manifest"] is None and s["session"], f"no inline MPD without edges {s}")
+    ctl.error("GET", f"/v1/manifest/{s['session']}.mpd", expect=503)
     for e in ("edge-a", "edge-b", "edge-c"):
         ctl.heartbeat(e, {"load": 0.1, "titles": ["movie1"]})
     ctl.error("GET", "/v1/steering/" + "f" * 32, expect=404)
@@ -705,6 +731,7 @@ def main(binary, tmp):
     clear_sid = ctl.json("POST", "/v1/playback", {"title": "kidsmovie"})["session"]
     test_licence_window(ctl, pg)
     test_manifest(ctl, sid, clear_sid)
+    test_inline_manifest(ctl, sid)
     test_steering(ctl, pg, sid)
     test_clearkey(ctl, pg, sid, clear_sid)
     test_reports(ctl, adult)
