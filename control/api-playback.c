@@ -35,6 +35,7 @@
 #include "steering.h"
 
 #define ID_MAX        128
+#define PROFILE_NAME_MAX 100 /* as POST /v1/profiles */
 #define SID_HEX       32
 #define TOKEN_NBF_SKEW 60 /* seconds a token is valid before its issue time (clock skew) */
 
@@ -136,7 +137,7 @@ void api_playback(struct ctl_req *rq)
         struct ctl *ctl = rq->ctl;
         struct playback_ctx *px;
         json_t *body = NULL, *prof, *inl;
-        const char *title, *episode, *region;
+        const char *title, *episode, *new_profile, *region;
         char cc[3], profile[24], ttl[24];
         int r;
 
@@ -146,14 +147,15 @@ void api_playback(struct ctl_req *rq)
         inl = json_object_get(body, "inline_manifest");
         if (str_member(body, "title", ID_MAX, &title) < 0 || !title ||
             str_member(body, "episode", ID_MAX, &episode) < 0 ||
+            str_member(body, "new_profile", PROFILE_NAME_MAX, &new_profile) < 0 ||
             (prof && !json_is_null(prof) &&
-             (!json_is_integer(prof) || json_integer_value(prof) < 1)) ||
+             (!json_is_integer(prof) || json_integer_value(prof) < 1 || new_profile)) ||
             (inl && !json_is_boolean(inl))) {
                 json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request",
                                 "need \"title\" (string), optional \"episode\" (string), "
-                                "\"profile\" (positive integer) and \"inline_manifest\" "
-                                "(boolean)");
+                                "\"profile\" (positive integer) or \"new_profile\" (a name, "
+                                "1..100 bytes), and \"inline_manifest\" (boolean)");
                 return;
         }
         if (prof && json_is_integer(prof))
@@ -178,11 +180,15 @@ void api_playback(struct ctl_req *rq)
         rq->handler_data = px;
         region = ctl_region_of(ctl, cc);
         snprintf(ttl, sizeof(ttl), "%" PRId64, ctl->cfg->session_ttl_ms / 1000);
-        const char *params[] = {px->sid, title, episode, prof && json_is_integer(prof) ? profile : NULL,
-                                cc, region, rq->client, ttl};
-        r = pgdb_exec(ctl->db, ctl->st.playback, params, 8, playback_done, px);
+        /* A first visit's profile is made by the same statement (playback_new_profile: $4 is its
+         * name), which adds its id to the answer as "profile". */
+        const char *p4 = new_profile ? new_profile : json_is_integer(prof) ? profile : NULL;
+        const char *params[] = {px->sid, title, episode, p4, cc, region, rq->client, ttl};
+        r = pgdb_exec(ctl->db, new_profile ? ctl->st.playback_new_profile : ctl->st.playback,
+                      params, 8, playback_done, px);
         json_decref(body);
         if (r < 0) {
+                rq->handler_data = NULL;
                 free(px);
                 ctl_reply_db_error(rq, r, NULL);
         }

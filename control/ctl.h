@@ -54,7 +54,8 @@ struct ctl_metrics {
 
 /* Prepared statement ids (pgdb_stmt_add), one per API operation. */
 struct ctl_stmts {
-        int register_title, set_licences, playback, session_view, license_key, report;
+        int register_title, set_licences, playback, playback_new_profile, session_view, license_key,
+            report;
         int continue_watching, browse, trending, genres, search, title_details, profile_create;
         int profile_get, edge_register, edge_list, heartbeat, fill_plan, token_keys, token_rotate;
         int partitions, country_region, session_lite, asset_get, edges_view, edge_secret;

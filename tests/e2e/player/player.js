@@ -373,13 +373,17 @@ async function api(method, path, body) {
   return { status: r.status, ok: r.ok, body: j };
 }
 
-async function ensureProfile() {
-  let p = params.get('profile') || localStorage.getItem('sluice-profile');
-  if (!p) {
-    const r = await api('POST', '/v1/profiles', { name: 'demo viewer' });
-    if (r.ok) p = String(r.body.id);
-    if (p) localStorage.setItem('sluice-profile', p);
-  }
+const PROFILE_NAME = 'demo viewer';
+
+function keepProfile(id) {
+  state.profile = Number(id);
+  localStorage.setItem('sluice-profile', String(id));
+}
+
+// The profile and device in the URL or kept from an earlier visit. On a first visit there is
+// no profile yet: the first session makes it, or ensureProfile() when nothing is played.
+function loadIdentity() {
+  const p = params.get('profile') || localStorage.getItem('sluice-profile');
   state.profile = p ? Number(p) : null;
   let d = params.get('device') || localStorage.getItem('sluice-device');
   if (!d) {
@@ -387,6 +391,12 @@ async function ensureProfile() {
     localStorage.setItem('sluice-device', d);
   }
   state.device = d;
+}
+
+async function ensureProfile() {
+  if (state.profile !== null) return;
+  const r = await api('POST', '/v1/profiles', { name: PROFILE_NAME });
+  if (r.ok) keepProfile(r.body.id);
 }
 
 function link(text, query) {
@@ -507,7 +517,9 @@ async function playTitle(title, episode) {
   // inline_manifest: the MPD comes with the session, one round trip less before dash.js starts.
   const body = { title, inline_manifest: true };
   if (episode) body.episode = episode;
+  // A first visit makes its profile with the session: one round trip less before the start.
   if (state.profile) body.profile = state.profile;
+  else body.new_profile = PROFILE_NAME;
   mark('session-requested');
   const r = await api('POST', '/v1/playback', body);
   mark('session');
@@ -519,6 +531,7 @@ async function playTitle(title, episode) {
     return;
   }
   state.session = r.body;
+  if (r.body.profile) keepProfile(r.body.profile);
   if (r.body.resume_position > 0) {
     state.notice = null;
     $('s-resume').textContent = `resumed at ${r.body.resume_position.toFixed(1)} s`;
@@ -536,7 +549,7 @@ async function playTitle(title, episode) {
 }
 
 async function bootControl() {
-  await ensureProfile();
+  loadIdentity();
   $('search').hidden = false;
   $('q').value = params.get('q') || '';
   $('search').addEventListener('submit', (e) => {
@@ -553,6 +566,7 @@ async function bootControl() {
     if (!state.support.mse) addError('page', 'this browser has no Media Source Extensions');
     else await playTitle(state.title, params.get('episode'));
   }
+  await ensureProfile();
   await Promise.all([loadCatalog(), state.title ? loadDetails(state.title) : null]);
 }
 window.sluice.report = report;

@@ -330,6 +330,21 @@ def test_playback(ctl, pg, adult, kid):
     ctl.error("POST", "/v1/playback", {"title": "movie1", "profile": "1"})
     ctl.error("POST", "/v1/playback", {"title": "movie1", "profile": -1})
     ctl.error("POST", "/v1/playback", {"title": "x" * 200})
+    # A first visit: the profile is made with the session, in one request.
+    first = ctl.json("POST", "/v1/playback", {"title": "movie1", "new_profile": "first visit"})
+    check(isinstance(first.get("profile"), int) and first["profile"] not in (adult, kid),
+          f"new profile made: {first.get('profile')}")
+    again = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": first["profile"]})
+    check(again["session"] != first["session"], "the new profile plays again")
+    check("profile" not in again, "no profile member unless one was made")
+    ctl.error("POST", "/v1/playback", {"title": "movie1", "profile": adult, "new_profile": "x"})
+    ctl.error("POST", "/v1/playback", {"title": "movie1", "new_profile": ""})
+    ctl.error("POST", "/v1/playback", {"title": "movie1", "new_profile": "x" * 101})
+    ctl.error("POST", "/v1/playback", {"title": "movie1", "new_profile": 7})
+    n_profiles = pg.psql("SELECT count(*) FROM profiles").strip()
+    ctl.error("POST", "/v1/playback", {"title": "nosuch", "new_profile": "y"}, expect=404)
+    check(pg.psql("SELECT count(*) FROM profiles").strip() == n_profiles,
+          "a refused session leaves no profile behind")
 
     # Country from X-Forwarded-For only behind a trusted proxy (127.0.0.2 in the config).
     def play_from(src, xff):
