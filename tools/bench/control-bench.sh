@@ -178,22 +178,33 @@ ticks() {
 }
 hz=$(getconf CLK_TCK)
 
+# PostgreSQL's processes (the postmaster's children: control's pooled backends among them).
+pg_pids() {
+        pm=$(head -1 "$tmp/pg/data/postmaster.pid")
+        echo "$pm $(ps -o pid= --ppid "$pm" | tr -d ' ' | tr '\n' ' ')"
+}
+
 # On a shared machine requests/s swing with what else runs; the server's CPU time per request
-# does not (much): both are printed, and the ratios are given both ways.
+# does not (much): both are printed, and the ratios are given both ways. PostgreSQL's CPU per
+# request is printed beside control's.
 run() { # name, server pids (quoted), wrk args...
         name=$1
         pids=$2
         shift 2
+        pgp=$(pg_pids)
         t0=$(ticks $pids)
+        g0=$(ticks $pgp)
         out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "$@")
         t1=$(ticks $pids)
+        g1=$(ticks $pgp)
         rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
         n=$(echo "$out" | awk '/requests in/ {print $1}')
         p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
         non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
         us=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
-        printf '%-26s %10s req/s   p99 %8s   non-2xx %-5s  server CPU %6s us/req\n' "$name" \
-                "$rps" "$p99" "${non2xx:-0}" "$us"
+        pgus=$(awk -v t="$((g1 - g0))" -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+        printf '%-28s %10s req/s   p99 %8s   non-2xx %-5s  server CPU %6s us/req   PostgreSQL %6s us/req\n' \
+                "$name" "$rps" "$p99" "${non2xx:-0}" "$us" "$pgus"
         key=$(echo "$name" | tr 'A-Z +' 'a-z__')
         eval "rps_$key=$rps; us_$key=$us"
 }
@@ -205,6 +216,8 @@ run "control healthz" "$cpid" "$url/healthz"
 run "control manifest" "$cpid" "$url/v1/manifest/$sid.mpd"
 BODY='{"title":"bench1"}' run "control playback" "$cpid" -s "$tmp/post.lua" "$url/v1/playback"
 run "control session+manifest" "$cpid" -s "$tmp/pair.lua" "$url"
+BODY='{"title":"bench1","inline_manifest":true}' run "control session MPD inline" "$cpid" \
+        -s "$tmp/post.lua" "$url/v1/playback"
 # Signed heartbeats, made just before the run (their times must be within heartbeat_skew):
 # more than wrk can send in the run, edges round robin, each edge's times increasing. Control
 # refuses a time not newer than the edge's last accepted one, and wrk now and then sends a
@@ -241,5 +254,6 @@ HB_FILE="$tmp/hb.txt" run "control heartbeat" "$cpid" -s "$tmp/hb.lua" "$url"
 python3 -c "print('manifest / static ratio: %.2f' % ($rps_control_manifest / $rps_nginx_static_mpd))"
 python3 -c "print('healthz / static ratio (server alone): %.2f' % ($rps_control_healthz / $rps_nginx_static_mpd))"
 python3 -c "print('session+manifest pairs/s: %.0f' % ($rps_control_session_manifest / 2))"
+python3 -c "print('session with its MPD inline / static ratio: %.2f' % ($rps_control_session_mpd_inline / $rps_nginx_static_mpd))"
 python3 -c "print('manifest / static by CPU per request (nginx us / control us): %.2f' % ($us_nginx_static_mpd / $us_control_manifest))"
 python3 -c "print('healthz / static by CPU per request: %.2f' % ($us_nginx_static_mpd / $us_control_healthz))"
