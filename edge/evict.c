@@ -389,6 +389,8 @@ bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, u
         if (!e)
                 return true;
         fill_req(&q, key, key_len, size, plan);
+        if (plan)
+                q.hints |= POLICY_HINT_PUSHED; /* committed without a client request */
         pthread_mutex_lock(&e->lock);
         if (plan)
                 (void)policy_remove(e->p, q.id); /* a replaced object comes back with its hint */

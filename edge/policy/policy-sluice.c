@@ -19,6 +19,13 @@
  *     under way when the counts are empty (after a restart) are seen. Squared, so the
  *     ranking between titles dominates the ageing clock: at large sizes what matters is
  *     which titles to hold, not how recently.
+ *   An object inserted without a request (POLICY_HINT_PUSHED: the fill plan pushed it) has
+ *   its title's factor unsquared until a request comes. A stamp is only renewed by a
+ *   request, and the title's heat is what the edge saw before the push: squared, a pushed
+ *   file of a title that was busy yesterday holds its place for as long as that heat
+ *   outweighs the clock's progress (a whole day on a small cache), ahead of the files the
+ *   day does ask for, whether or not anyone wants it. Unsquared, the plan still ranks it
+ *   above a cold title's files, but the day's own demand outranks it.
  *
  * Admission. A missed object is admitted while the cache is below its high watermark, or if
  * the sketch has seen it before (a doorkeeper: the first request of a one-hit wonder never
@@ -197,9 +204,26 @@ static void age_maybe(struct sluice *s)
         s->seen = 0;
 }
 
+/* The weight of an object pushed without a request (freq 0): its own count and hint credit,
+ * times its title's factor unsquared. */
+static double pushed_weight(const struct sluice *s, uint64_t id, uint64_t group, uint32_t hints)
+{
+        double w = (double)policy_sketch_get(&s->objs, id);
+        double heat = 0;
+        if (has_group(id, group))
+                heat = (double)policy_sketch_get(&s->groups, group) +
+                       (double)policy_sketch_get(&s->group_reqs, group) / TITLE_REQUESTS_PER_START;
+        if (hints & POLICY_HINT_FIRST_SEGMENTS)
+                w += HINT_FIRST_WEIGHT;
+        if (hints & POLICY_HINT_PLAN_HIGH)
+                w += HINT_PLAN_WEIGHT;
+        return w * (1.0 + heat / TITLE_HEAT_SCALE);
+}
+
 static void stamp(struct sluice *s, struct sl_entry *e)
 {
-        e->node.key = s->clock + weight(s, e->id, e->group, e->hints);
+        e->node.key = s->clock + (e->freq ? weight(s, e->id, e->group, e->hints)
+                                          : pushed_weight(s, e->id, e->group, e->hints));
         e->node.seq = ++s->seq;
 }
 
@@ -272,8 +296,12 @@ static int sl_insert(struct policy *p, const struct policy_req *req)
         struct sl_entry *e = malloc(sizeof(*e));
         if (!e)
                 return -ENOMEM;
-        *e = (struct sl_entry){
-            .id = req->id, .size = size, .group = req->group, .hints = req->hints, .freq = 1};
+        /* freq counts requests: a pushed object has had none. */
+        *e = (struct sl_entry){.id = req->id,
+                               .size = size,
+                               .group = req->group,
+                               .hints = req->hints,
+                               .freq = (req->hints & POLICY_HINT_PUSHED) ? 0 : 1};
         if (policy_map_put(&s->map, e->id, e) < 0) {
                 free(e);
                 return -ENOMEM;

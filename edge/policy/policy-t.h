@@ -23,6 +23,9 @@ enum policy_hint {
         POLICY_HINT_FIRST_SEGMENTS = 1u << 0, /* one of a title's first segments (startup) */
         POLICY_HINT_LOW_RUNG = 1u << 1,       /* lowest bitrate rung (fallback for every player) */
         POLICY_HINT_PLAN_HIGH = 1u << 2,      /* the fill plan ranks this title high */
+        /* On insert only: the object comes without a request (the fill plan pushed it), so
+         * the title's heat is not its own yet (see policy-sluice.c). */
+        POLICY_HINT_PUSHED = 1u << 3,
 };
 
 /* How many segments from a title's start carry POLICY_HINT_FIRST_SEGMENTS: the edge (from

@@ -217,7 +217,7 @@ static int push_object(struct policy *p, const struct sim_opts *o, uint32_t titl
             .size = size,
             .group = title,
             .next_access = POLICY_NEVER,
-            .hints = dash_hints(id, o) | POLICY_HINT_PLAN_HIGH,
+            .hints = dash_hints(id, o) | POLICY_HINT_PLAN_HIGH | POLICY_HINT_PUSHED,
         };
         int r = policy_insert(p, &req);
         if (r == 1) {

@@ -411,6 +411,83 @@ TEST(plan_hint_admits)
         policy_free(p);
 }
 
+/* Four session starts of title 'W' (heat 4) and three of title 'C' (heat 3), seen through
+ * requests too large for the cache, so they only count. */
+static void warm_w_and_c(struct policy *p)
+{
+        for (int i = 0; i < 4; i++) {
+                struct policy_req start = {
+                    .id = 100 + i, .size = 1000, .group = 'W', .hints = POLICY_HINT_FIRST_SEGMENTS};
+                (void)policy_access(p, &start);
+        }
+        for (int i = 0; i < 3; i++) {
+                struct policy_req start = {
+                    .id = 200 + i, .size = 1000, .group = 'C', .hints = POLICY_HINT_FIRST_SEGMENTS};
+                (void)policy_access(p, &start);
+        }
+}
+
+TEST(pushed_object_yields_to_requested_ones)
+{
+        /* Budget 2. P, a segment of the busier title W, is pushed by the fill plan (plan
+         * hint, no request). Then C1 and C2 of title C are requested, C2 twice (the
+         * doorkeeper admits it at the second request if not at the first). The victim must
+         * be P: C1 weighs its request by C's factor squared, 1 x (1 + 3)^2 = 16, P its hint
+         * credit by W's factor unsquared, 2 x (1 + 4) = 10. Squared for P too (2 x 25 = 50),
+         * the push would outrank every file C's sessions ask for until the clock had climbed
+         * 50, and C1 would go instead. */
+        struct evicted log = {0};
+        struct policy *p = mk(2, 1000, 1000, &log);
+        ASSERT_TRUE(p);
+        warm_w_and_c(p);
+        struct policy_req pushed = {.id = 1,
+                                    .size = 1,
+                                    .group = 'W',
+                                    .hints = POLICY_HINT_PLAN_HIGH | POLICY_HINT_PUSHED};
+        ASSERT_EQ(policy_insert(p, &pushed), 1);
+        struct policy_record rec;
+        ASSERT_EQ(policy_sluice_entry_export(p, 1, &rec), 0);
+        ASSERT_EQ(rec.freq, 0); /* no request yet */
+        struct policy_req c1 = {.id = 11, .size = 1, .group = 'C'};
+        struct policy_req c2 = {.id = 12, .size = 1, .group = 'C'};
+        ASSERT_EQ(request(p, &c1), 1);
+        (void)request(p, &c2);
+        (void)request(p, &c2);
+        ASSERT_EQ(log.n, 1);
+        ASSERT_EQ(log.ids[0], 1);
+        ASSERT_EQ(request(p, &c2), 2);
+        ASSERT_EQ(request(p, &c1), 2);
+        policy_free(p);
+}
+
+TEST(requested_pushed_object_weighs_its_title)
+{
+        /* The same, except that a client asks for P before C's files come: from that
+         * request on P weighs like any requested file of W, 1 x (1 + 4)^2 = 25, and C1 (16)
+         * is the victim. */
+        struct evicted log = {0};
+        struct policy *p = mk(2, 1000, 1000, &log);
+        ASSERT_TRUE(p);
+        warm_w_and_c(p);
+        struct policy_req pushed = {.id = 1,
+                                    .size = 1,
+                                    .group = 'W',
+                                    .hints = POLICY_HINT_PLAN_HIGH | POLICY_HINT_PUSHED};
+        ASSERT_EQ(policy_insert(p, &pushed), 1);
+        struct policy_req asked = {.id = 1, .size = 1, .group = 'W'};
+        ASSERT_EQ(request(p, &asked), 2);
+        struct policy_req c1 = {.id = 11, .size = 1, .group = 'C'};
+        struct policy_req c2 = {.id = 12, .size = 1, .group = 'C'};
+        ASSERT_EQ(request(p, &c1), 1);
+        (void)request(p, &c2);
+        (void)request(p, &c2);
+        ASSERT_EQ(log.n, 1);
+        ASSERT_EQ(log.ids[0], 11);
+        ASSERT_EQ(request(p, &c2), 2);
+        ASSERT_EQ(request(p, &asked), 2);
+        policy_free(p);
+}
+
 struct saved {
         uint8_t buf[64][POLICY_RECORD_SIZE];
         size_t n;
