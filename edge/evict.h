@@ -22,8 +22,8 @@
  *
  * Hints: a title's first segments (init.mp4, seg-0..seg-2) weigh more; objects pushed through
  * the admin API (the fill plan) are marked "plan ranks this title high" and "pushed": until a
- * client asks for one, it is weighed without its title's heat, so a wrong plan costs at most
- * what it pushed, and only until the day's misses need the room.
+ * client asks for one, the policy weighs it by its title's heat unsquared, so files the day
+ * does ask for outrank it.
  */
 
 struct edge_server;
