@@ -160,9 +160,11 @@ static bool has_group(uint64_t id, uint64_t group)
  * ranks it; across titles the count is scaled by the square of the title's recent session
  * starts. The product is what makes DASH caching work: a segment's next request comes from
  * the title's next session, so its reuse interval is the title's inter-session gap,
- * whatever the segment.
+ * whatever the segment. An object pushed without a request (requested false) gets its
+ * title's factor once, not squared, and no low-rung credit (see the head of this file).
  */
-static double weight(const struct sluice *s, uint64_t id, uint64_t group, uint32_t hints)
+static double weight(const struct sluice *s, uint64_t id, uint64_t group, uint32_t hints,
+                     bool requested)
 {
         double w = (double)policy_sketch_get(&s->objs, id);
         double heat = 0;
@@ -171,12 +173,12 @@ static double weight(const struct sluice *s, uint64_t id, uint64_t group, uint32
                        (double)policy_sketch_get(&s->group_reqs, group) / TITLE_REQUESTS_PER_START;
         if (hints & POLICY_HINT_FIRST_SEGMENTS)
                 w += HINT_FIRST_WEIGHT;
-        if ((hints & POLICY_HINT_LOW_RUNG) && heat >= WARM_TITLE_STARTS)
+        if (requested && (hints & POLICY_HINT_LOW_RUNG) && heat >= WARM_TITLE_STARTS)
                 w += HINT_LOW_RUNG_WEIGHT;
         if (hints & POLICY_HINT_PLAN_HIGH)
                 w += HINT_PLAN_WEIGHT;
         double title = 1.0 + heat / TITLE_HEAT_SCALE;
-        return w * title * title;
+        return requested ? w * title * title : w * title;
 }
 
 /*
@@ -204,26 +206,9 @@ static void age_maybe(struct sluice *s)
         s->seen = 0;
 }
 
-/* The weight of an object pushed without a request (freq 0): its own count and hint credit,
- * times its title's factor unsquared. */
-static double pushed_weight(const struct sluice *s, uint64_t id, uint64_t group, uint32_t hints)
-{
-        double w = (double)policy_sketch_get(&s->objs, id);
-        double heat = 0;
-        if (has_group(id, group))
-                heat = (double)policy_sketch_get(&s->groups, group) +
-                       (double)policy_sketch_get(&s->group_reqs, group) / TITLE_REQUESTS_PER_START;
-        if (hints & POLICY_HINT_FIRST_SEGMENTS)
-                w += HINT_FIRST_WEIGHT;
-        if (hints & POLICY_HINT_PLAN_HIGH)
-                w += HINT_PLAN_WEIGHT;
-        return w * (1.0 + heat / TITLE_HEAT_SCALE);
-}
-
 static void stamp(struct sluice *s, struct sl_entry *e)
 {
-        e->node.key = s->clock + (e->freq ? weight(s, e->id, e->group, e->hints)
-                                          : pushed_weight(s, e->id, e->group, e->hints));
+        e->node.key = s->clock + weight(s, e->id, e->group, e->hints, e->freq > 0);
         e->node.seq = ++s->seq;
 }
 
@@ -282,7 +267,7 @@ static bool admit(struct sluice *s, const struct policy_req *req, uint64_t size)
         const struct policy_heap_node *victim = policy_heap_peek(&s->heap);
         if (!victim)
                 return true;
-        return s->clock + weight(s, req->id, req->group, req->hints) > victim->key;
+        return s->clock + weight(s, req->id, req->group, req->hints, true) > victim->key;
 }
 
 static int sl_insert(struct policy *p, const struct policy_req *req)

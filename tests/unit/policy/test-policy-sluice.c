@@ -427,6 +427,25 @@ static void warm_w_and_c(struct policy *p)
         }
 }
 
+/* A budget-2 cache after warm_w_and_c, with object 1 of title W pushed by the fill plan (plan
+ * hint, no request); NULL when it cannot be made. */
+static struct policy *with_pushed_w(struct evicted *log)
+{
+        struct policy *p = mk(2, 1000, 1000, log);
+        if (!p)
+                return NULL;
+        warm_w_and_c(p);
+        struct policy_req pushed = {.id = 1,
+                                    .size = 1,
+                                    .group = 'W',
+                                    .hints = POLICY_HINT_PLAN_HIGH | POLICY_HINT_PUSHED};
+        if (policy_insert(p, &pushed) != 1) {
+                policy_free(p);
+                return NULL;
+        }
+        return p;
+}
+
 TEST(pushed_object_yields_to_requested_ones)
 {
         /* Budget 2. P, a segment of the busier title W, is pushed by the fill plan (plan
@@ -437,14 +456,8 @@ TEST(pushed_object_yields_to_requested_ones)
          * the push would outrank every file C's sessions ask for until the clock had climbed
          * 50, and C1 would go instead. */
         struct evicted log = {0};
-        struct policy *p = mk(2, 1000, 1000, &log);
+        struct policy *p = with_pushed_w(&log);
         ASSERT_TRUE(p);
-        warm_w_and_c(p);
-        struct policy_req pushed = {.id = 1,
-                                    .size = 1,
-                                    .group = 'W',
-                                    .hints = POLICY_HINT_PLAN_HIGH | POLICY_HINT_PUSHED};
-        ASSERT_EQ(policy_insert(p, &pushed), 1);
         struct policy_record rec;
         ASSERT_EQ(policy_sluice_entry_export(p, 1, &rec), 0);
         ASSERT_EQ(rec.freq, 0); /* no request yet */
@@ -466,14 +479,8 @@ TEST(requested_pushed_object_weighs_its_title)
          * request on P weighs like any requested file of W, 1 x (1 + 4)^2 = 25, and C1 (16)
          * is the victim. */
         struct evicted log = {0};
-        struct policy *p = mk(2, 1000, 1000, &log);
+        struct policy *p = with_pushed_w(&log);
         ASSERT_TRUE(p);
-        warm_w_and_c(p);
-        struct policy_req pushed = {.id = 1,
-                                    .size = 1,
-                                    .group = 'W',
-                                    .hints = POLICY_HINT_PLAN_HIGH | POLICY_HINT_PUSHED};
-        ASSERT_EQ(policy_insert(p, &pushed), 1);
         struct policy_req asked = {.id = 1, .size = 1, .group = 'W'};
         ASSERT_EQ(request(p, &asked), 2);
         struct policy_req c1 = {.id = 11, .size = 1, .group = 'C'};
