@@ -514,9 +514,10 @@ static void session_answer(struct view_ctx *vx, const char *mpd, size_t len)
         ctl_reply_json(rq, 200, o);
 }
 
-/* A view that cannot be built: the error, or for a new session the answer without its MPD
- * (the session itself was made). vx freed. */
-static void view_fail(struct view_ctx *vx, int status, const char *code, const char *detail)
+/* A view that cannot be built: the error (a database error when res or err < 0 says so), or
+ * for a new session the answer without its MPD (the session itself was made). vx freed. */
+static void view_fail_any(struct view_ctx *vx, int err, const struct pgdb_res *res, int status,
+                          const char *code, const char *detail)
 {
         struct ctl_req *rq = vx->rq;
 
@@ -525,19 +526,20 @@ static void view_fail(struct view_ctx *vx, int status, const char *code, const c
                 return;
         }
         view_free(vx);
-        ctl_reply_error(rq, status, code, detail);
+        if (err < 0)
+                ctl_reply_db_error(rq, err, res);
+        else
+                ctl_reply_error(rq, status, code, detail);
+}
+
+static void view_fail(struct view_ctx *vx, int status, const char *code, const char *detail)
+{
+        view_fail_any(vx, 0, NULL, status, code, detail);
 }
 
 static void view_fail_db(struct view_ctx *vx, int err, const struct pgdb_res *res)
 {
-        struct ctl_req *rq = vx->rq;
-
-        if (vx->kind == VIEW_SESSION) {
-                session_answer(vx, NULL, 0);
-                return;
-        }
-        view_free(vx);
-        ctl_reply_db_error(rq, err, res);
+        view_fail_any(vx, err, res, 0, NULL, NULL);
 }
 
 static void view_step(struct view_ctx *vx);
@@ -739,8 +741,9 @@ static void session_with_manifest(struct ctl_req *rq, const char *sid, json_t *a
 {
         struct view_ctx *vx = calloc(1, sizeof(*vx));
 
-        if (!vx) {
-                ctl_reply_json(rq, 200, answer); /* the player asks manifest_url instead */
+        if (!vx) { /* the player asks manifest_url instead */
+                json_object_set_new(answer, "manifest", json_null());
+                ctl_reply_json(rq, 200, answer);
                 return;
         }
         vx->rq = rq;
