@@ -66,6 +66,18 @@ def main():
                 fail(f"sluice-edge.service lacks {key}")
         print("ok - sluice-edge.service runs this prefix's binary, notify + watchdog + hardening")
 
+        # The timer is enabled on every appliance, the configuration present only where the
+        # operator gave one: the run must be skipped without it, not fail every night.
+        with open(os.path.join(unitdir, "sluice-fill.service")) as f:
+            unit = f.read()
+        m = re.search(r"^ExecStart=.*--config (\S+)", unit, re.M)
+        if not m:
+            fail("sluice-fill.service has no ExecStart with --config")
+        cond = re.findall(r"^ConditionPathExists=(\S+)", unit, re.M)
+        if m.group(1) not in cond:
+            fail(f"sluice-fill.service lacks ConditionPathExists={m.group(1)} (has {cond})")
+        print(f"ok - sluice-fill.service runs only when {m.group(1)} exists")
+
         sa = shutil.which("systemd-analyze")
         if not sa:
             print("ok - systemd-analyze security # SKIP no systemd-analyze")
