@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "http1-parse.h"
 #include "log.h"
 #include "metrics.h"
 #include "net-addr.h"
@@ -124,9 +125,11 @@ static const struct cfg_field limits_fields[] = {
         {.key = "max_header_bytes", .type = CFG_SIZE,
          .offset = offsetof(struct edge_cfg_limits, max_header_bytes), .min = 1024,
          .max = 1 << 20, .def = "8192"},
+        /* The parser holds at most HTTP1_MAX_HEADERS_CAP fields: refuse more than it can
+         * honour rather than clamp in silence. */
         {.key = "max_headers", .type = CFG_INT,
-         .offset = offsetof(struct edge_cfg_limits, max_headers), .min = 8, .max = 1024,
-         .def = "64"},
+         .offset = offsetof(struct edge_cfg_limits, max_headers), .min = 8,
+         .max = HTTP1_MAX_HEADERS_CAP, .def = "64"},
         {.key = "header_timeout", .type = CFG_DURATION,
          .offset = offsetof(struct edge_cfg_limits, header_timeout_ms), .min = 100,
          .max = SEC(3600), .def = "10s"},

@@ -113,6 +113,22 @@ def check_config_bad(e):
     eq((int(m.group(1)), int(m.group(2))), (idx + 1, len("workers: ") + 1),
        f"position of the bad value in {out.strip()!r}")
 
+    # A limit above what the request parser holds (100 header fields) is refused, not clamped.
+    cfg = copy.deepcopy(e.cfg)
+    cfg.setdefault("limits", {})["max_headers"] = 500
+    lines = (yaml_dump(cfg) + "\n").splitlines()
+    idx = next(i for i, ln in enumerate(lines) if ln.strip().startswith("max_headers:"))
+    with open(bad_path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    p = run_bin(e, "--check-config", "--config", bad_path)
+    out = (p.stderr + p.stdout).decode("utf-8", "replace")
+    eq(p.returncode, 2, f"--check-config with max_headers: 500 (output {out[-300:]!r})")
+    m = re.search(re.escape(bad_path) + r":(\d+):(\d+): (.*)", out)
+    check(m is not None, f"no '{bad_path}:line:col:' in {out!r}")
+    eq((int(m.group(1)), int(m.group(2))), (idx + 1, lines[idx].index("500") + 1),
+       f"position of max_headers: 500 in {out.strip()!r}")
+    check("100" in m.group(3), f"the message does not give the bound 100: {m.group(3)!r}")
+
 
 @test
 def check_config_missing_file(e):
