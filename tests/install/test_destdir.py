@@ -45,9 +45,11 @@ def main():
             os.path.join(unitdir, "sluice-fill.service"),
             os.path.join(unitdir, "sluice-fill.timer"),
             os.path.join(root, "lib", "sysusers.d", "sluice.conf"),
-            os.path.join(root, "share", "man", "man8", "sluice-edge.8"),
-            os.path.join(root, "share", "man", "man5", "sluice-edge.yaml.5"),
         ]
+        # Every page docs/appliance.md promises, in its section's directory.
+        for page in ("sluice-edge.8", "sluice-control.8", "sluice-fill.1", "sluice-edge.yaml.5",
+                     "sluice-control.yaml.5", "sluice-fill.yaml.5"):
+            want.append(os.path.join(root, "share", "man", "man" + page[-1], page))
         for f in want:
             if not os.path.isfile(f):
                 fail(f"not installed: {f[len(dest):]}")
