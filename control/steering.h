@@ -35,7 +35,7 @@ struct steering_edge {
         int64_t last_heartbeat; /* unix seconds; 0: never */
         double load;            /* 0..1 as reported */
         uint64_t capacity;      /* bit/s it can serve; tie-breaker */
-        bool holds_title;       /* its holdings digest says it has the title */
+        bool holds_title;       /* the title is in its last heartbeat's "titles" list */
         bool disabled;          /* taken out by an operator */
 };
 
