@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "net-addr.h"
+#include "notify.h"
 #include "req-sign.h"
 #include "token.h"
 
@@ -24,7 +25,6 @@
 #include "fill.h"
 #include "heartbeat.h"
 #include "listener.h"
-#include "notify.h"
 #include "sandbox.h"
 #include "store.h"
 #include "tls.h"

@@ -8,11 +8,12 @@
  * Readiness and watchdog notifications to the service manager (systemd's sd_notify protocol,
  * spoken directly: one datagram of "KEY=value" lines to the AF_UNIX socket named by
  * $NOTIFY_SOCKET, a path or "@abstract-name"). Without $NOTIFY_SOCKET every call is a no-op,
- * so the edge runs the same under systemd, in tests and by hand.
+ * so a daemon runs the same under systemd, in tests and by hand.
  *
- * The edge sends READY=1 once its listeners accept, RELOADING=1 then READY=1 around a SIGHUP
- * reload, STOPPING=1 on SIGTERM, and WATCHDOG=1 every half $WATCHDOG_USEC while its main
- * thread waits for signals (notify_sigwait).
+ * The daemons send READY=1 once they serve, RELOADING=1 then READY=1 around a SIGHUP reload,
+ * STOPPING=1 when SIGTERM starts the drain, and WATCHDOG=1 every half $WATCHDOG_USEC: the
+ * edge's main thread while it waits for signals (notify_sigwait), sluice-control from a timer
+ * of its io_uring loop (notify_send), so a stuck loop stops the pings.
  */
 
 struct notify;
