@@ -515,6 +515,16 @@ def test_clearkey(ctl, pg, sid, clear_sid):
     lic = ctl.json("POST", f"/v1/license/clearkey?session={sid}", req)
     check(len(lic["keys"]) == 1 and lic["keys"][0]["kty"] == "oct", "licence")
     check(b64url_dec(lic["keys"][0]["k"]).hex() == CONTENT_KEY, "the title's key")
+    # The licence follows the session's country, not the caller's (docs/control.md, ClearKey):
+    # the GB session's key is granted to a US address behind the trusted proxy, where a new
+    # session would be refused (test_playback).
+    c = __import__("http.client").client.HTTPConnection("127.0.0.1", ctl.port, timeout=10,
+                                                        source_address=("127.0.0.2", 0))
+    st, _, b = ctl.request("POST", f"/v1/license/clearkey?session={sid}", req, conn=c,
+                           headers={"X-Forwarded-For": "10.2.3.4"})
+    c.close()
+    check(st == 200 and b64url_dec(json.loads(b)["keys"][0]["k"]).hex() == CONTENT_KEY,
+          f"licence from another country on a live session: {st} {b[:200]!r}")
     # Refusals carry no key bytes.
     for path, body, status in [
         ("/v1/license/clearkey", req, 403),
