@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sluice-control: start-up (config, migrations, pool, listeners), signals (SIGTERM/SIGINT
- * drain and exit 0, SIGHUP reloads), and periodic upkeep (report partitions).
+ * drain and exit 0, SIGHUP reloads), periodic upkeep (report partitions), and the service
+ * manager's notifications (READY=1 once it serves, WATCHDOG=1 from the loop).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 #include "geo.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "token.h"
 #include "uring-loop.h"
 
@@ -38,7 +40,9 @@ static struct ctl ctl_main;
 static int sig_fd = -1;
 static uint32_t sig_slot;
 static struct signalfd_siginfo sig_info;
-static struct uring_timer drain_timer, partitions_timer;
+static struct uring_timer drain_timer, partitions_timer, watchdog_timer;
+static struct notify *notify;
+static uint64_t watchdog_every_ms; /* half of $WATCHDOG_USEC; 0: no watchdog */
 
 static void usage(FILE *f)
 {
@@ -217,14 +221,24 @@ static void on_partitions_timer(struct uring_loop *loop, struct uring_timer *t)
         (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + PARTITIONS_EVERY);
 }
 
+/* Pinged from the loop itself, so a loop stuck in one handler stops the pings. */
+static void on_watchdog_timer(struct uring_loop *loop, struct uring_timer *t)
+{
+        (void)notify_send(notify, "WATCHDOG=1");
+        (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + watchdog_every_ms);
+}
+
 static void on_signal(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
 {
         struct ctl *ctl = &ctl_main;
 
         if (cqe->res == (int)sizeof(sig_info)) {
                 if (sig_info.ssi_signo == SIGHUP) {
+                        (void)notify_send(notify, "RELOADING=1");
                         reload(ctl);
+                        (void)notify_send(notify, "READY=1\nSTATUS=serving");
                 } else if (!ctl->draining) {
+                        (void)notify_send(notify, "STOPPING=1\nSTATUS=draining");
                         log_info("signal %u: draining", sig_info.ssi_signo);
                         ctl->draining = true;
                         ctl_server_drain(ctl->srv);
@@ -320,6 +334,12 @@ int main(int argc, char **argv)
         sigdelset(&sigs, SIGPIPE);
         sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 
+        r = notify_open(&notify);
+        if (r < 0) {
+                log_error("cannot open $NOTIFY_SOCKET: %s", strerror(-r));
+                goto out;
+        }
+
         {
                 const char *kids[TOKEN_MAX_KEYS];
                 const unsigned char *secrets[TOKEN_MAX_KEYS];
@@ -409,7 +429,17 @@ int main(int argc, char **argv)
         uring_loop_set_iter_hook(ctl->loop, drain_check, ctl);
         api_keys_refresh_start(ctl);
         api_cache_start(ctl);
+        uring_timer_init(&watchdog_timer, on_watchdog_timer);
+        watchdog_every_ms = notify_watchdog_usec(notify) / 2000u;
+        if (notify_watchdog_usec(notify) && !watchdog_every_ms)
+                watchdog_every_ms = 1;
+        if (watchdog_every_ms)
+                (void)uring_timer_arm(ctl->loop, &watchdog_timer,
+                                      uring_loop_now_ms(ctl->loop) + watchdog_every_ms);
         log_info("sluice-control %s ready (public URL %s)", SLUICE_VERSION, ctl->cfg->public_url);
+        /* Migrations ran and the listeners accept: the service manager may start what
+         * depends on us. */
+        (void)notify_send(notify, "READY=1\nSTATUS=serving");
 
         r = uring_loop_run(ctl->loop);
         if (r < 0) {
@@ -442,6 +472,8 @@ out:
         OPENSSL_cleanse(ctl->admin_token, sizeof(ctl->admin_token));
         metrics_reg_free(ctl->m.reg);
         ctl_cfg_free(ctl->cfg);
+        notify_free(notify);
+        notify = NULL;
         if (sig_fd >= 0)
                 (void)close(sig_fd);
         return rc;

@@ -68,6 +68,13 @@ def main():
                 fail(f"sluice-edge.service lacks {key}")
         print("ok - sluice-edge.service runs this prefix's binary, notify + watchdog + hardening")
 
+        with open(os.path.join(unitdir, "sluice-control.service")) as f:
+            unit = f.read()
+        for key in ("Type=notify", "WatchdogSec=", "DynamicUser=yes"):
+            if key not in unit:
+                fail(f"sluice-control.service lacks {key}")
+        print("ok - sluice-control.service: notify + watchdog")
+
         # The timer is enabled on every appliance, the configuration present only where the
         # operator gave one: the run must be skipped without it, not fail every night.
         with open(os.path.join(unitdir, "sluice-fill.service")) as f:
