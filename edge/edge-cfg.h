@@ -25,6 +25,8 @@ struct edge_cfg_cache {
         uint64_t index_map_size; /* LMDB map of the store's index; 0: from max_size */
         int64_t prefetch_max;    /* CMCD nor prefetches in flight per worker; 0: none */
         int64_t prefetch_start;  /* segments prefetched when a player starts; 0: none */
+        uint64_t scrub_rate;     /* background re-hash, bytes/s; 0: off */
+        int64_t scrub_pause_ms;  /* between scrub passes */
 };
 
 struct edge_cfg_upstream {

@@ -87,6 +87,17 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           NULL);
         C(admission_refused, "sluice_edge_admission_refused_total",
           "Fills served but not kept: the admission filter preferred what the cache holds", NULL);
+        C(damaged_open, "sluice_edge_damaged_objects_total",
+          "Cached objects found changed behind the edge's back, dropped and left to refill, by "
+          "what found them",
+          "found_by=\"open\"");
+        C(damaged_scrub, "sluice_edge_damaged_objects_total", NULL, "found_by=\"scrub\"");
+        C(scrub_objects, "sluice_edge_scrub_objects_total",
+          "Cached objects re-read and checked against their SHA-256 by the background scrub", NULL);
+        C(scrub_bytes, "sluice_edge_scrub_bytes_total", "Bytes re-read by the background scrub",
+          NULL);
+        C(scrub_passes, "sluice_edge_scrub_passes_total",
+          "Background scrub passes completed over the whole cache", NULL);
 
         if (n_workers > EDGE_METRICS_WORKERS_MAX)
                 n_workers = EDGE_METRICS_WORKERS_MAX;

@@ -38,6 +38,8 @@ struct edge_metrics {
         struct metric *upstream_bytes_parent, *upstream_bytes_origin;
         struct metric *upstream_failures;
         struct metric *evictions, *evicted_bytes, *admission_refused;
+        struct metric *damaged_open, *damaged_scrub; /* objects dropped as damaged, found by */
+        struct metric *scrub_objects, *scrub_bytes, *scrub_passes;
         struct metric *worker_requests[EDGE_METRICS_WORKERS_MAX];
         unsigned n_workers;
 };

@@ -63,12 +63,17 @@ static uint64_t group_of(const char *k, size_t len)
 
 uint32_t evict_hints(const char *k, size_t len, bool plan)
 {
-        const char *base = k;
+        const char *base = k, *dir = NULL;
         uint32_t h = plan ? POLICY_HINT_PLAN_HIGH : 0;
 
         for (size_t i = 0; i < len; i++)
-                if (k[i] == '/')
+                if (k[i] == '/') {
+                        dir = base;
                         base = k + i + 1;
+                }
+        if (dir && (size_t)(base - 1 - dir) == sizeof(POLICY_LOW_RUNG_DIR) - 1 &&
+            memcmp(dir, POLICY_LOW_RUNG_DIR, sizeof(POLICY_LOW_RUNG_DIR) - 1) == 0)
+                h |= POLICY_HINT_LOW_RUNG;
         len -= (size_t)(base - k);
         if (len == 8 && memcmp(base, "init.mp4", 8) == 0)
                 return h | POLICY_HINT_FIRST_SEGMENTS;

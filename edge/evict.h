@@ -20,7 +20,8 @@
  * evict_flush() (the admin worker's periodic flush, and at exit), read back at start for the
  * objects the store still holds. Objects without a record start fresh.
  *
- * Hints: a title's first segments (init.mp4, seg-0..seg-2) weigh more; objects pushed through
+ * Hints: a title's first segments (init.mp4, seg-n with n <= POLICY_FIRST_SEGMENTS) and the
+ * lowest rung's files (<title>/video-240p/) of warm titles weigh more; objects pushed through
  * the admin API (the fill plan) are marked "plan ranks this title high" and "pushed": until a
  * client asks for one, the policy weighs it by its title's heat unsquared, so files the day
  * does ask for outrank it.

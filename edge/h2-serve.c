@@ -28,6 +28,7 @@
 #include "fill.h"
 #include "h2-serve.h"
 #include "h2.h"
+#include "hit.h"
 #include "serve-admit.h"
 #include "serve-plan.h"
 #include "store.h"
@@ -397,7 +398,7 @@ static void start_miss(struct h2_served *sv)
         stream_req(sv->st, &req);
         r = serve_fill_join(&p, c, &req, sv->key, sv->key_len, false, &sv->fill, &sv->collapsed);
         if (r == -EEXIST) {
-                if (store_lookup(w->reader, sv->key, sv->key_len, &sv->obj) == 0) {
+                if (hit_lookup(w, c->id, sv->key, sv->key_len, &sv->obj) == 0) {
                         sv->has_obj = true;
                         serve_hit(sv, &req);
                         return;
@@ -454,7 +455,7 @@ static void serve(struct conn *c, struct h2_stream *st)
         }
         memcpy(sv->key, pn.key, pn.key_len);
         sv->key_len = pn.key_len;
-        r = store_lookup(w->reader, pn.key, pn.key_len, &sv->obj);
+        r = hit_lookup(w, c->id, pn.key, pn.key_len, &sv->obj);
         if (r == 0) {
                 sv->has_obj = true;
                 serve_hit(sv, &req);

@@ -3,15 +3,34 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "path-norm.h"
 
 #include "conn.h"
+#include "edge-metrics.h"
+#include "evict.h"
 #include "hit.h"
 #include "miss.h"
 #include "request.h"
 #include "serve-plan.h"
 #include "store.h"
 #include "worker.h"
+
+int hit_lookup(struct edge_worker *w, uint64_t conn_id, const char *key, size_t key_len,
+               struct store_obj *ret)
+{
+        int r = store_lookup(w->reader, key, key_len, ret);
+
+        if (r != -ESTALE)
+                return r;
+        log_conn(LOG_LVL_WARN, conn_id,
+                 "cached file of %.*s was missing or changed size behind the edge's back; "
+                 "dropped, refilling",
+                 (int)key_len, key);
+        metrics_add(w->srv->m.damaged_open, 1);
+        evict_forget(w->srv, key, key_len);
+        return -ENOENT;
+}
 
 void hit_serve(struct conn *c, const struct http1_req *req, const struct path_norm *pn, bool peer)
 {
@@ -20,7 +39,7 @@ void hit_serve(struct conn *c, const struct http1_req *req, const struct path_no
         struct store_obj obj;
         int r;
 
-        r = store_lookup(w->reader, pn->key, pn->key_len, &obj);
+        r = hit_lookup(w, c->id, pn->key, pn->key_len, &obj);
         if (r == -ENOENT) {
                 miss_serve(c, req, pn, peer);
                 return;

@@ -8,11 +8,20 @@
  */
 
 struct conn;
+struct edge_worker;
 struct http1_req;
 struct path_norm;
+struct store_obj;
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* store_lookup() on w's reader for a request of connection conn_id, where a file found missing
+ * or changed (dropped by the store) is logged, counted, forgotten by the cache policy and
+ * answered -ENOENT, so that the caller refills it. */
+int hit_lookup(struct edge_worker *w, uint64_t conn_id, const char *key, size_t key_len,
+               struct store_obj *ret);
 
 /* Serve pn's key from the store, or hand the request to the miss path (miss.c). peer: a
  * child edge's fill, answered with X-Sluice-SHA256 so it can verify end to end. */

@@ -26,6 +26,7 @@
 #include "heartbeat.h"
 #include "listener.h"
 #include "sandbox.h"
+#include "scrub.h"
 #include "store.h"
 #include "tls.h"
 #include "worker.h"
@@ -340,6 +341,7 @@ int main(int argc, char **argv)
         struct edge_server srv;
         struct notify *notify = NULL;
         struct heartbeat *heartbeat = NULL;
+        struct scrub *scrub = NULL;
         struct edge_runtime *rt = NULL;
         struct edge_cfg *cfg = NULL;
         struct cfg_error err;
@@ -506,6 +508,11 @@ int main(int argc, char **argv)
                 log_error("cannot start heartbeats: %s", strerror(-r));
                 goto stop;
         }
+        r = scrub_start(&srv, rt->cfg->cache.scrub_rate, rt->cfg->cache.scrub_pause_ms, &scrub);
+        if (r < 0) {
+                log_error("cannot start the background scrub: %s", strerror(-r));
+                goto stop;
+        }
         if (sandbox_filter_apply(rt->cfg, &srv) < 0)
                 goto stop;
         /* Only now, every thread filtered, do the workers read their first request. */
@@ -531,6 +538,7 @@ int main(int argc, char **argv)
         }
         exit_code = 0;
 stop:
+        scrub_stop(scrub);
         heartbeat_stop(heartbeat);
         atomic_store(&srv.draining, true);
         for (unsigned i = 0; i <= n_workers; i++)

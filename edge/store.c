@@ -166,6 +166,16 @@ static void unlink_object(struct store *s, uint64_t id)
         dead_push(s, id);
 }
 
+/* Drop key's entry, only if it still names file_id, and remove that file: an object damaged
+ * behind the store's back. True when this call dropped it. */
+static bool drop_damaged(struct store *s, const char *key, size_t key_len, uint64_t file_id)
+{
+        if (cache_idx_del(s->idx, key, key_len, file_id, NULL) < 0)
+                return false;
+        unlink_object(s, file_id);
+        return true;
+}
+
 /* ---- open and recovery ---- */
 
 static int mkdirat_ok(int dirfd, const char *name)
@@ -692,13 +702,21 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
                                 return -errno;
                         if (attempt < 2)
                                 continue;
-                        /* Still named and still missing: damage from outside. Drop the entry,
-                         * but only if it still names that very file. */
-                        (void)cache_idx_del(s->idx, key, key_len, rec.file_id, NULL);
-                        return -ENOENT;
+                        /* Still named and still missing: damage from outside. */
+                        return drop_damaged(s, key, key_len, rec.file_id) ? -ESTALE : -ENOENT;
                 }
-                if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != rec.size) {
+                if (fstat(fd, &st) < 0) {
+                        e = -errno;
                         (void)close(fd);
+                        return e;
+                }
+                if ((uint64_t)st.st_size != rec.size) {
+                        /* Changed behind our back (an object file is never rewritten). */
+                        (void)close(fd);
+                        if (drop_damaged(s, key, key_len, rec.file_id))
+                                return -ESTALE;
+                        if (attempt < 2)
+                                continue; /* replaced meanwhile: read the index again */
                         return -EIO;
                 }
                 ent = fd_cache_add(r->fc, rec.file_id, fd); /* NULL: all slots busy */
@@ -1076,4 +1094,125 @@ int store_list(struct store *s, const char *prefix, size_t prefix_len,
 
         return cache_idx_foreach(s->idx, prefix ? prefix : "", prefix ? prefix_len : 0, list_one,
                                  &c);
+}
+
+/* ---- scrub ---- */
+
+#define SCRUB_CHUNK (256u << 10)
+
+enum { SCRUB_INTACT, SCRUB_DAMAGED, SCRUB_STOPPED };
+
+struct scrub_ctx {
+        struct store *s;
+        const struct store_scrub_ops *ops;
+        struct store_scrub_stats *st;
+        EVP_MD_CTX *md;
+        uint8_t *buf;
+};
+
+/* Re-read one object against its record: SCRUB_* or -errno (not the object's fault). */
+static int scrub_check(struct scrub_ctx *x, const struct cache_idx_rec *rec, const char **why)
+{
+        uint8_t md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+        uint64_t off = 0;
+        struct stat st;
+        char p[20];
+        int fd, r = SCRUB_INTACT;
+
+        obj_path(rec->file_id, p);
+        fd = openat(x->s->objfd, p, O_RDONLY | O_CLOEXEC | O_NOATIME);
+        if (fd < 0 && errno == EPERM)
+                fd = openat(x->s->objfd, p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                *why = "file missing";
+                return errno == ENOENT ? SCRUB_DAMAGED : -errno;
+        }
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto out;
+        }
+        if ((uint64_t)st.st_size != rec->size) {
+                *why = "size differs from the index";
+                r = SCRUB_DAMAGED;
+                goto out;
+        }
+        if (!(rec->flags & CACHE_IDX_F_HAS_SHA))
+                goto out;
+        if (EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1) {
+                r = -ENOMEM;
+                goto out;
+        }
+        while (off < rec->size) {
+                ssize_t n = pread(fd, x->buf, SCRUB_CHUNK, (off_t)off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        *why = n < 0 ? "read error" : "file shorter than the index";
+                        r = n < 0 && errno != EIO ? -errno : SCRUB_DAMAGED;
+                        goto out;
+                }
+                if (EVP_DigestUpdate(x->md, x->buf, (size_t)n) != 1) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                off += (uint64_t)n;
+                x->st->bytes += (uint64_t)n;
+                if (x->ops->pace && !x->ops->pace((uint64_t)n, x->ops->userdata)) {
+                        r = SCRUB_STOPPED;
+                        goto out;
+                }
+        }
+        if (EVP_DigestFinal_ex(x->md, md, &mdlen) != 1 || mdlen != 32) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (memcmp(md, rec->sha256, 32) != 0) {
+                *why = "SHA-256 differs from the index";
+                r = SCRUB_DAMAGED;
+        }
+out:
+        (void)close(fd);
+        return r;
+}
+
+static int scrub_one(const char *key, size_t key_len, const struct cache_idx_rec *rec,
+                     void *userdata)
+{
+        struct scrub_ctx *x = userdata;
+        const char *why = NULL;
+        int r = scrub_check(x, rec, &why);
+
+        if (r == SCRUB_STOPPED)
+                return 1;
+        if (r < 0) {
+                x->st->errors++;
+                return 0;
+        }
+        x->st->objects++;
+        /* Not dropped: replaced or deleted since the listing, so not this record's damage. */
+        if (r == SCRUB_DAMAGED && drop_damaged(x->s, key, key_len, rec->file_id)) {
+                x->st->damaged++;
+                if (x->ops->damaged)
+                        x->ops->damaged(key, key_len, why, x->ops->userdata);
+        }
+        return 0;
+}
+
+int store_scrub(struct store *s, const struct store_scrub_ops *ops, struct store_scrub_stats *ret)
+{
+        struct scrub_ctx x = {.s = s, .ops = ops, .st = ret};
+        int r = -ENOMEM;
+
+        memset(ret, 0, sizeof(*ret));
+        x.md = EVP_MD_CTX_new();
+        x.buf = malloc(SCRUB_CHUNK);
+        if (x.md && x.buf) {
+                r = cache_idx_foreach(s->idx, "", 0, scrub_one, &x);
+                if (r > 0)
+                        r = 1;
+        }
+        EVP_MD_CTX_free(x.md);
+        free(x.buf);
+        return r;
 }

@@ -66,7 +66,9 @@ void store_reader_free(struct store_reader *r);
 /*
  * Look key up and open its file (through the reader's fd cache). Records a hit for the
  * popularity counters (in memory; flushed by store_flush_counters()). Returns 0 and fills
- * *ret, -ENOENT when absent, or -errno. Release with store_obj_release().
+ * *ret, -ENOENT when absent, -ESTALE when its file was found missing or of the wrong size (the
+ * entry and file are then dropped: treat as absent and refill), or -errno. Release with
+ * store_obj_release().
  */
 int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct store_obj *ret);
 void store_obj_release(struct store_reader *r, struct store_obj *obj);
@@ -142,6 +144,30 @@ void store_get_stats(struct store *s, struct store_stats *ret);
  */
 int store_get_info(struct store *s, const char *key, size_t key_len,
                    struct store_entry_info *ret);
+
+/* What a scrub pass did. */
+struct store_scrub_stats {
+        uint64_t objects; /* checked */
+        uint64_t bytes;   /* read and hashed */
+        uint64_t damaged; /* dropped: missing, wrong size, unreadable or wrong SHA-256 */
+        uint64_t errors;  /* not checked: out of memory or a file error not the object's */
+};
+
+struct store_scrub_ops {
+        /* After each chunk read (bytes): false stops the pass. May sleep. NULL: no pacing. */
+        bool (*pace)(uint64_t bytes, void *userdata);
+        /* An object was found damaged and dropped (why: a short phrase). May be NULL. */
+        void (*damaged)(const char *key, size_t key_len, const char *why, void *userdata);
+        void *userdata;
+};
+
+/*
+ * One pass over every object: re-read its file and compare size and SHA-256 with the index; a
+ * damaged object's entry and file are dropped (the next request refills it). Runs on the
+ * caller's thread with no transaction held while reading. Returns 0 after a full pass, 1 when
+ * ops->pace stopped it, or -errno; *ret says what was done either way.
+ */
+int store_scrub(struct store *s, const struct store_scrub_ops *ops, struct store_scrub_stats *ret);
 
 /* Write accumulated hit counters and last-access times to the index. Returns 0 or -errno. */
 int store_flush_counters(struct store *s);

@@ -33,6 +33,11 @@ enum policy_hint {
  * simulator's figures are the edge's. */
 #define POLICY_FIRST_SEGMENTS 4
 
+/* The representation directory of the ladder's lowest rung, as sluice-ingest names it
+ * (<title>/video-240p/...): the edge marks its files POLICY_HINT_LOW_RUNG, as sluice-cachesim
+ * marks rung 0 of its generated titles. */
+#define POLICY_LOW_RUNG_DIR "video-240p"
+
 /* One request, or one object to insert. */
 struct policy_req {
         uint64_t id;          /* cache key hash, unique per object */

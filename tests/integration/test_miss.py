@@ -774,9 +774,16 @@ def eviction_keeps_popular(ctx):
     e.stop()
     e.start()
     check(os.path.isdir(os.path.join(e.cache_dir, "policy")), "policy state kept in LMDB")
-    check("restored" in open(e.log_path).read(), "policy state restored at start")
+    found = re.findall(r"cache policy: (\d+) object\(s\) restored", open(e.log_path).read())
+    check(found, "no 'object(s) restored' line at start")
+    check(int(found[-1]) >= len(popular),
+          f"policy state of {found[-1]} object(s) restored, fewer than the {len(popular)} popular")
+    before = {k: o.count(k) for k in popular}
     for k, v in popular.items():
-        expect_body(e.get(k, timeout=20), v, f"popular {k} after restart")
+        r = e.get(k, timeout=20)
+        expect_body(r, v, f"popular {k} after restart")
+        check(r.need("Cache-Status").endswith("hit"), f"{k} a hit after the restart")
+    eq({k: o.count(k) for k in popular}, before, "no origin fetch after the restart")
 
 
 

@@ -45,6 +45,19 @@ TEST(later_and_odd_names_carry_none)
         ASSERT_EQ(hints("", false), 0);
 }
 
+TEST(lowest_rung_from_its_directory)
+{
+        ASSERT_EQ(hints("/t1/" POLICY_LOW_RUNG_DIR "/seg-30.m4s", false), POLICY_HINT_LOW_RUNG);
+        ASSERT_EQ(hints("/t1/" POLICY_LOW_RUNG_DIR "/init.mp4", false),
+                  POLICY_HINT_LOW_RUNG | POLICY_HINT_FIRST_SEGMENTS);
+        ASSERT_EQ(hints("/series/ep1/" POLICY_LOW_RUNG_DIR "/seg-9.m4s", false),
+                  POLICY_HINT_LOW_RUNG);
+        ASSERT_EQ(hints("/t1/video-360p/seg-30.m4s", false), 0);
+        ASSERT_EQ(hints("/t1/xvideo-240p/seg-30.m4s", false), 0);
+        ASSERT_EQ(hints("/t1/video-240px/seg-30.m4s", false), 0);
+        ASSERT_EQ(hints("/" POLICY_LOW_RUNG_DIR, false), 0); /* a file, not a directory */
+}
+
 TEST(plan_hint_added)
 {
         ASSERT_EQ(hints("/t1/v1/seg-30.m4s", true), POLICY_HINT_PLAN_HIGH);

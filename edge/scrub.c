@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#include "edge-metrics.h"
+#include "evict.h"
+#include "scrub.h"
+#include "store.h"
+#include "worker.h"
+
+struct scrub {
+        struct edge_server *srv;
+        uint64_t rate;    /* bytes/s */
+        int64_t pause_ms; /* between passes */
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond; /* CLOCK_MONOTONIC */
+        bool stop;
+        struct timespec pass_start;
+        uint64_t pass_bytes;
+};
+
+static struct timespec ts_after(const struct timespec *t, uint64_t ns)
+{
+        struct timespec r = *t;
+
+        r.tv_sec += (time_t)(ns / 1000000000u);
+        r.tv_nsec += (long)(ns % 1000000000u);
+        if (r.tv_nsec >= 1000000000L) {
+                r.tv_sec++;
+                r.tv_nsec -= 1000000000L;
+        }
+        return r;
+}
+
+/* Sleep until the monotonic time at, or until asked to stop. False: stop. */
+static bool wait_until(struct scrub *sc, const struct timespec *at)
+{
+        bool go;
+
+        pthread_mutex_lock(&sc->lock);
+        while (!sc->stop && pthread_cond_timedwait(&sc->cond, &sc->lock, at) != ETIMEDOUT)
+                ;
+        go = !sc->stop;
+        pthread_mutex_unlock(&sc->lock);
+        return go;
+}
+
+/* Hold the pass to rate: the bytes read so far may not come sooner than bytes / rate. */
+static bool pace(uint64_t bytes, void *userdata)
+{
+        struct scrub *sc = userdata;
+        struct timespec at;
+
+        sc->pass_bytes += bytes;
+        metrics_add(sc->srv->m.scrub_bytes, bytes);
+        at = ts_after(&sc->pass_start,
+                      (uint64_t)((double)sc->pass_bytes * 1e9 / (double)sc->rate));
+        return wait_until(sc, &at);
+}
+
+static void damaged(const char *key, size_t key_len, const char *why, void *userdata)
+{
+        struct scrub *sc = userdata;
+
+        log_warn("scrub: %.*s: %s; dropped, the next request refills it", (int)key_len, key, why);
+        metrics_add(sc->srv->m.damaged_scrub, 1);
+        evict_forget(sc->srv, key, key_len);
+}
+
+static void *scrub_main(void *arg)
+{
+        struct scrub *sc = arg;
+        const struct store_scrub_ops ops = {.pace = pace, .damaged = damaged, .userdata = sc};
+
+        metrics_set_worker(0); /* the main thread's slot: it only waits for signals */
+        for (;;) {
+                struct store_scrub_stats st;
+                struct timespec next;
+                int r;
+
+                (void)clock_gettime(CLOCK_MONOTONIC, &sc->pass_start);
+                sc->pass_bytes = 0;
+                r = store_scrub(sc->srv->store, &ops, &st);
+                metrics_add(sc->srv->m.scrub_objects, st.objects);
+                if (r == 1)
+                        break; /* stopping */
+                if (r < 0) {
+                        log_warn("scrub: pass failed after %llu object(s): %s, ignoring",
+                                 (unsigned long long)st.objects, strerror(-r));
+                } else {
+                        metrics_add(sc->srv->m.scrub_passes, 1);
+                        log_info("scrub: pass done: %llu object(s), %llu bytes, %llu damaged "
+                                 "and dropped, %llu not checked (errors)",
+                                 (unsigned long long)st.objects, (unsigned long long)st.bytes,
+                                 (unsigned long long)st.damaged, (unsigned long long)st.errors);
+                }
+                (void)clock_gettime(CLOCK_MONOTONIC, &next);
+                next = ts_after(&next, (uint64_t)sc->pause_ms * 1000000u);
+                if (!wait_until(sc, &next))
+                        break;
+        }
+        return NULL;
+}
+
+int scrub_start(struct edge_server *srv, uint64_t rate, int64_t pause_ms, struct scrub **ret)
+{
+        pthread_condattr_t ca;
+        struct scrub *sc;
+        int r;
+
+        *ret = NULL;
+        if (rate == 0)
+                return 0;
+        sc = calloc(1, sizeof(*sc));
+        if (!sc)
+                return -ENOMEM;
+        sc->srv = srv;
+        sc->rate = rate;
+        sc->pause_ms = pause_ms;
+        pthread_mutex_init(&sc->lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&sc->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        r = pthread_create(&sc->thread, NULL, scrub_main, sc);
+        if (r != 0) {
+                pthread_cond_destroy(&sc->cond);
+                pthread_mutex_destroy(&sc->lock);
+                free(sc);
+                return -r;
+        }
+        *ret = sc;
+        return 0;
+}
+
+void scrub_stop(struct scrub *sc)
+{
+        if (!sc)
+                return;
+        pthread_mutex_lock(&sc->lock);
+        sc->stop = true;
+        pthread_cond_signal(&sc->cond);
+        pthread_mutex_unlock(&sc->lock);
+        (void)pthread_join(sc->thread, NULL);
+        pthread_cond_destroy(&sc->cond);
+        pthread_mutex_destroy(&sc->lock);
+        free(sc);
+}

@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: MIT
+"""Cached files changed behind the edge's back are caught and refilled, never served wrong.
+
+  size_at_open:  a cached file is truncated and another grown; the next request for each
+                 (fd cache off, so the file is opened again) drops the entry, refills it from
+                 the origin and serves the origin's bytes; damaged{found_by="open"} counts both.
+  scrub:         a byte of a cached file is flipped with its size kept; the background scrub
+                 (fast here) finds the SHA-256 mismatch, drops the entry and logs it; the next
+                 request refills it; intact objects stay hits; damaged{found_by="scrub"} counts
+                 it and the scrub's pass, object and byte counters move.
+"""
+
+import hashlib
+import os
+import sys
+import time
+
+import edgeharness
+from edgeharness import check, eq, expect_body, run, test
+from test_miss import RNG, Origin, metric, start_edge
+
+edgeharness._tests.clear()  # test_miss's own tests run in their own file
+
+DAMAGED = "sluice_edge_damaged_objects_total"
+
+
+def object_file(e, data):
+    """The file under objects/ whose bytes are data (the store names files by random ids)."""
+    want = hashlib.sha256(data).digest()
+    root = os.path.join(e.cache_dir, "objects")
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            if os.path.getsize(p) == len(data):
+                with open(p, "rb") as fh:
+                    if hashlib.sha256(fh.read()).digest() == want:
+                        return p
+    raise AssertionError("no object file holds the fetched bytes")
+
+
+def fill(e, origin, key, size):
+    data = origin.add(key, RNG.randbytes(size))
+    expect_body(e.get(key, timeout=10), data, f"fill of {key}")
+    r = e.get(key)
+    expect_body(r, data, f"hit of {key}")
+    check(r.need("Cache-Status").endswith("hit"), f"{key} cached")
+    return data
+
+
+def refilled(e, origin, key, data, what):
+    n = origin.count(key)
+    r = e.get(key, timeout=10)
+    expect_body(r, data, what)
+    check("fwd=miss" in r.need("Cache-Status"), f"{what}: refilled, not served from the cache")
+    eq(origin.count(key), n + 1, f"{what}: one origin fetch")
+    r = e.get(key)
+    expect_body(r, data, f"{what}, then a hit")
+    check(r.need("Cache-Status").endswith("hit"), f"{what}: cached again")
+
+
+@test
+def size_at_open(origin):
+    e = start_edge(sys.argv[1], origin, {"cache": {"fd_cache": 0, "scrub_rate": 0}})
+    try:
+        short = fill(e, origin, "/ok/dmg/short/seg-1.m4s", 200_000)
+        long_ = fill(e, origin, "/ok/dmg/long/seg-1.m4s", 150_000)
+        with open(object_file(e, short), "r+b") as fh:
+            fh.truncate(100_000)
+        with open(object_file(e, long_), "ab") as fh:
+            fh.write(b"trailing junk")
+        refilled(e, origin, "/ok/dmg/short/seg-1.m4s", short, "truncated file")
+        refilled(e, origin, "/ok/dmg/long/seg-1.m4s", long_, "grown file")
+        eq(metric(e, DAMAGED, 'found_by="open"'), 2, "damaged found at open")
+        log = open(e.log_path).read()
+        check("/ok/dmg/short/seg-1.m4s was missing or changed size" in log, "logged")
+        e.stop()
+        check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+    finally:
+        e.cleanup()
+
+
+@test
+def scrub(origin):
+    e = start_edge(sys.argv[1], origin,
+                   {"cache": {"scrub_rate": "64M", "scrub_pause": "200ms"}})
+    try:
+        keys = [f"/ok/scrub/t/seg-{i}.m4s" for i in range(6)]
+        objs = {k: fill(e, origin, k, 100_000 + 7_000 * i) for i, k in enumerate(keys)}
+        bad = keys[2]
+        p = object_file(e, objs[bad])
+        size = os.path.getsize(p)
+        with open(p, "r+b") as fh:
+            fh.seek(50_000)
+            b = fh.read(1)
+            fh.seek(50_000)
+            fh.write(bytes([b[0] ^ 0x40]))
+        eq(os.path.getsize(p), size, "size kept")
+        deadline = time.monotonic() + 20
+        while metric(e, DAMAGED, 'found_by="scrub"') < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        eq(metric(e, DAMAGED, 'found_by="scrub"'), 1, "the scrub found the flipped byte")
+        check(not os.path.exists(p), "the damaged file was removed")
+        log = open(e.log_path).read()
+        check(f"scrub: {bad}: SHA-256 differs from the index" in log, "the scrub logged it")
+        check(metric(e, "sluice_edge_scrub_passes_total") >= 1, "a pass completed")
+        check(metric(e, "sluice_edge_scrub_objects_total") >= len(keys), "objects checked")
+        check(metric(e, "sluice_edge_scrub_bytes_total") >= sum(map(len, objs.values())) - size,
+              "bytes hashed")
+        refilled(e, origin, bad, objs[bad], "scrubbed object")
+        counts = {k: origin.count(k) for k in keys if k != bad}
+        for k in counts:
+            r = e.get(k)
+            expect_body(r, objs[k], f"intact {k}")
+            check(r.need("Cache-Status").endswith("hit"), f"intact {k} still a hit")
+        eq({k: origin.count(k) for k in counts}, counts, "no refill of intact objects")
+        eq(metric(e, DAMAGED, 'found_by="scrub"'), 1, "only the damaged object dropped")
+        e.stop()
+        check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+    finally:
+        e.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(run(lambda binary: Origin()))
