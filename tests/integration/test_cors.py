@@ -1,9 +1,13 @@
 # SPDX-License-Identifier: MIT
 """CORS for browser players (Fetch standard): simple responses and preflight."""
 
+import os
+import re
 import sys
 
 from edgeharness import check, eq, run, standard_setup, test
+
+DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs")
 
 ORIGIN = "https://player.example"
 KEY = "/t1/seg-1.m4s"
@@ -45,6 +49,24 @@ def expose_headers(e):
         check(h in exposed or "*" in exposed,
               f"Access-Control-Expose-Headers {r.all('Access-Control-Expose-Headers')!r} "
               f"lacks {h}")
+
+
+def documented_expose(doc):
+    """The Access-Control-Expose-Headers list a doc gives, in its order."""
+    with open(os.path.join(DOCS, doc)) as f:
+        text = " ".join(f.read().split())
+    m = re.search(r"`Access-Control-Expose-Headers: ([^`]+)`", text)
+    check(m is not None, f"docs/{doc} names no Access-Control-Expose-Headers list")
+    return [h.strip() for h in m.group(1).split(",")]
+
+
+@test
+def expose_headers_as_documented(e):
+    # Player developers read the list in the docs: it must be exactly what is sent.
+    sent = [h.strip() for h in e.get(KEY, [("Origin", ORIGIN)])
+            .need("Access-Control-Expose-Headers").split(",")]
+    for doc in ("player.md", "edge.md"):
+        eq(documented_expose(doc), sent, f"Access-Control-Expose-Headers in docs/{doc}")
 
 
 def preflight(e, req_headers):
