@@ -193,6 +193,16 @@ def h2_over_tls_same_rules(e):
     eq(status, 412, "If-Match over h2/TLS")
 
 
+def kernel_offers_ktls():
+    """Whether the kernel has its tls module (as test-tls-ktls.c decides). Read after the
+    connections: an edge allowed to may have had the kernel load it on first use."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_available_ulp") as f:
+            return "tls" in f.read().split()
+    except OSError:
+        return False
+
+
 def tls_counters(e):
     """{(name, label): value} of the TLS listener's counters in /metrics; label is the one
     besides listener= ("" when none). Every series must carry this listener's address."""
@@ -240,9 +250,18 @@ def metrics_say_which_path(e):
     check(grew("sluice_tls_sni_unknown_total") >= 1, "unknown SNI counted")
     if h2:
         check(grew("sluice_tls_alpn_h2_total") >= 1, "ALPN h2 counted")
-    # This kernel has no tls module: every connection encrypts in userspace.
-    check(grew("sluice_tls_connections_total", 'send_path="user"') >= 4, "user path count")
-    eq(after.get(("sluice_tls_connections_total", 'send_path="ktls"')), 0, "ktls path count")
+    # Every completed handshake took exactly one send path.
+    ktls = grew("sluice_tls_connections_total", 'send_path="ktls"')
+    user = grew("sluice_tls_connections_total", 'send_path="user"')
+    eq(ktls + user, grew("sluice_tls_handshakes_total", 'result="ok"'),
+       f"connections by send path (ktls {ktls}, user {user}) against handshakes")
+    if kernel_offers_ktls():
+        # kTLS is on by default (tls[].ktls): the kernel takes the send side over.
+        check(ktls >= 1, f"the kernel offers tls, yet no connection moved to kTLS (user {user})")
+    else:
+        # No tls module: every connection encrypts in userspace.
+        check(user >= 4, f"user path count {user}")
+        eq(after.get(("sluice_tls_connections_total", 'send_path="ktls"')), 0, "ktls path count")
     # old_versions_refused ran first: its TLS 1.0/1.1 attempts are failed handshakes.
     check(after.get(("sluice_tls_handshakes_total", 'result="failed"'), 0) >= 2,
           "refused TLS 1.0/1.1 handshakes counted")
