@@ -71,6 +71,7 @@ class Control:
     signed_ms = {}
 
     def __init__(self, binary, tmp, pg, extra_cfg="", name="ctl", cache_ttl="0s"):
+        """cache_ttl None leaves the key out, so the instance runs with the default."""
         self.tmp = tmp
         self.binary = binary
         self.dir = os.path.join(tmp, name)
@@ -96,9 +97,8 @@ public_url: "http://control.test:7000"
 origin_url: "http://origin.test:9000/"
 heartbeat_period: 60s
 session_ttl: 1h
-cache_ttl: {cache_ttl}
 log: {{level: info}}
-""" + extra_cfg
+""" + (f"cache_ttl: {cache_ttl}\n" if cache_ttl is not None else "") + extra_cfg
         with open(self.cfg_path, "w") as f:
             f.write(cfg)
         self.proc = None

@@ -468,8 +468,8 @@ def test_steering(ctl, pg, sid):
     check(st["VERSION"] == 1 and st["TTL"] == 10, "steering basics")
     check(st["PATHWAY-PRIORITY"] == ["edge-a", "edge-b"], f"priority {st}")
     check(st["RELOAD-URI"].endswith(f"/v1/steering/{sid}"), "reload uri")
-    # The player's pathway and throughput are read (their weighting is steering.c's, unit
-    # tested there); the answer still lists every live edge.
+    # The player's pathway and throughput are read (their weighting against equal edges:
+    # test_steering_ranking); the answer still lists every live edge.
     st = ctl.json("GET", f'/v1/steering/{sid}?_DASH_pathway=%22edge-b%22&_DASH_throughput=9000000')
     check(sorted(st["PATHWAY-PRIORITY"]) == ["edge-a", "edge-b"], f"with query {st}")
     # edge-a stops heartbeating: gone after two periods (heartbeat_period 60s).
@@ -506,6 +506,78 @@ def test_steering(ctl, pg, sid):
         ctl.heartbeat(e, {"load": 0.1, "titles": ["movie1"]})
     ctl.error("GET", "/v1/steering/" + "f" * 32, expect=404)
     ctl.error("GET", "/v1/steering/nothex", expect=404)
+
+
+def test_steering_ranking(binary, tmp, ctl, pg):
+    """Two edges in the client's region at equal load, so only the player's pathway and
+    throughput and the edges' holdings tell them apart (steering.c: +400 holds the title,
+    +150 the current pathway, -300 instead when its throughput is below 1 Mbit/s; ties by
+    capacity, then id). Then the same with the warm cache on (the default cache_ttl)."""
+    ctl.register_edge("rank-x", "eu-west", "http://rank-x.test:8080", capacity_mbps=1000)
+    ctl.register_edge("rank-y", "eu-west", "http://rank-y.test:8080", capacity_mbps=1000)
+    pg.psql("UPDATE edge_health SET at = now() - interval '1 hour' "
+            "WHERE edge_id NOT IN ('rank-x', 'rank-y')")
+
+    def hold(x_titles, y_titles):
+        ctl.heartbeat("rank-x", {"load": 0.2, "titles": x_titles})
+        ctl.heartbeat("rank-y", {"load": 0.2, "titles": y_titles})
+
+    def order(c, sid, query=""):
+        st = c.json("GET", f"/v1/steering/{sid}" + (f"?{query}" if query else ""))
+        return st["PATHWAY-PRIORITY"]
+
+    def pathway(ids, tputs=None):
+        q = "_DASH_pathway=%22" + ",".join(ids) + "%22"
+        return q if tputs is None else q + "&_DASH_throughput=" + ",".join(map(str, tputs))
+
+    X, Y = ["rank-x", "rank-y"], ["rank-y", "rank-x"]
+    hold(["movie1"], ["movie1"])
+    sid = ctl.json("POST", "/v1/playback", {"title": "movie1"})["session"]
+    check(order(ctl, sid) == X, "equal edges: by id")
+    # Stickiness: the pathway in use (the last one listed) wins the tie, either way round.
+    check(order(ctl, sid, pathway(["rank-y"])) == Y, "the current pathway is kept")
+    check(order(ctl, sid, pathway(["rank-y", "rank-x"])) == X, "the last pathway is current")
+    check(order(ctl, sid, pathway(["rank-x", "rank-y"], [9000000, 5000000])) == Y,
+          "a good throughput keeps the current pathway")
+    check(order(ctl, sid, pathway(["rank-y"], [""])) == Y, "an unknown throughput keeps it")
+    # Struggling: below 1 Mbit/s on the current pathway demotes it, however it would tie.
+    check(order(ctl, sid, pathway(["rank-x", "rank-y"], [9000000, 999999])) == X,
+          "a poor throughput demotes the current pathway")
+    check(order(ctl, sid, pathway(["rank-y", "rank-x"], [9000000, 500000])) == Y,
+          "a poor throughput demotes it below an edge with no bonus")
+    check(order(ctl, sid, pathway(["rank-y"], [1000000])) == Y, "1 Mbit/s is not poor")
+    # Holdings: the edge that holds the title beats one that would fill from the origin,
+    # even against the player's current pathway.
+    hold(["other"], ["movie1"])
+    check(order(ctl, sid) == Y, "the edge holding the title first")
+    check(order(ctl, sid, pathway(["rank-x"])) == Y, "holding outweighs stickiness")
+    body = ctl.json("GET", f"/v1/manifest/{sid}.mpd")
+    bases = ET.fromstring(body).findall("d:BaseURL", MPD_NS)
+    check([b.get("serviceLocation") for b in bases] == Y, "the MPD ranks by holdings too")
+    hold([], [])
+    check(order(ctl, sid) == X, "neither holds it: by id again")
+
+    # The warm cache (control/cache.c): holdings looked up in the cached edge snapshot, with
+    # many titles each so the sorted lookup is exercised. A change is seen once the snapshot
+    # it replaces is older than cache_ttl (default 1 s; allow for the refresh query's time).
+    many = [f"t{i:03d}" for i in range(50, 0, -1)]
+    hold(many, many + ["movie1"])
+    warm = Control(binary, tmp, pg, name="ctl-warm", cache_ttl=None).start()
+    check(order(warm, sid) == Y and order(warm, sid) == Y, "warm: the holding edge first")
+    check(order(warm, sid, pathway(["rank-x"])) == Y, "warm: holding outweighs stickiness")
+    hold(["zzz", "movie1", "aaa"] + many, many)
+    deadline = time.monotonic() + 1.0 + 3.0
+    while order(warm, sid, pathway(["rank-y"])) != X:
+        check(time.monotonic() < deadline, "warm: holdings change not seen after cache_ttl")
+        time.sleep(0.1)
+    check(order(warm, sid) == X and order(warm, sid, pathway(["rank-y"])) == X,
+          "warm: the new holdings stay ranked")
+    check(warm.stop() == 0, "warm instance exits 0")
+    # Leave the edges as test_steering left them.
+    pg.psql("UPDATE edge_health SET at = now() - interval '1 hour' "
+            "WHERE edge_id IN ('rank-x', 'rank-y')")
+    for e in ("edge-a", "edge-b", "edge-c"):
+        ctl.heartbeat(e, {"load": 0.1, "titles": ["movie1"]})
 
 
 def test_clearkey(ctl, pg, sid, clear_sid):
@@ -758,6 +830,7 @@ def main(binary, tmp):
     test_manifest(ctl, sid, clear_sid)
     test_inline_manifest(ctl, sid)
     test_steering(ctl, pg, sid)
+    test_steering_ranking(binary, tmp, ctl, pg)
     test_clearkey(ctl, pg, sid, clear_sid)
     test_reports(ctl, adult)
     test_start_bandwidth(ctl, pg)
