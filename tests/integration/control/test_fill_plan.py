@@ -9,7 +9,13 @@ proportion to their expected demand (docs/control.md "Edges"):
 - a release due later ranks below the nearer one; one due beyond the horizon, one licensed
   only in another region, and one whose licence started yesterday (no views) are absent;
 - a title with views of its own that returns in a new window carries its own demand;
-- once the release's licence has started, it has only its views (none yet): gone.
+- once the release's licence has started, it has only its views (none yet): gone;
+- views decay: sessions one half-life old weigh half, two half-lives a quarter, and sessions
+  older than a week not at all.
+
+GET /v1/catalog/trending on the same data: distinct sessions reporting in the last week,
+each weighted by the age of its latest report (the same half-life); a profile never sees a
+title above its maturity limit; a bad limit or profile is 400, an unknown profile 404.
 
     python3 test_fill_plan.py build/control/sluice-control
 """
@@ -20,6 +26,7 @@ import ctlharness as h
 from ctlharness import check
 
 HORIZON = 48 * 3600
+HALFLIFE = 6 * 3600  # demand.halflife's default (control/ctl-cfg.c)
 
 
 def rfc3339(seconds_from_now):
@@ -49,6 +56,86 @@ def plan(ctl, edge="edge-gb"):
             scores[o["asset"]] = o["score"]
             order.append(o["asset"])
     return order, scores
+
+
+def backdate(pg, table, column, title, seconds):
+    n = pg.psql(f"WITH u AS (UPDATE {table} SET {column} = {column} - "
+                f"make_interval(secs => {seconds}) WHERE title_id = '{title}' RETURNING 1) "
+                "SELECT count(*) FROM u")
+    check(int(n) > 0, f"nothing to backdate in {table} for {title}")
+
+
+def test_decay(ctl, pg):
+    """A session's weight in the plan is exp(-ln 2 * age / halflife): the scores so far are
+    near plain counts (every session is seconds old); backdated, they halve per half-life."""
+    _, before = plan(ctl)
+    for t, n in (("w0", 11), ("w1", 10), ("w2", 9)):
+        check(abs(before[t] - n) < 0.01, f"{t}: {n} new sessions weigh {n}: {before[t]}")
+    backdate(pg, "sessions", "created_at", "w0", HALFLIFE)
+    backdate(pg, "sessions", "created_at", "w1", 2 * HALFLIFE)
+    backdate(pg, "sessions", "created_at", "w2", 8 * 86400)
+    _, after = plan(ctl)
+    ratio = after["w0"] / before["w0"]
+    check(abs(ratio - 0.5) < 0.002, f"one half-life halves the weight: {ratio:.4f}")
+    ratio = after["w1"] / before["w1"]
+    check(abs(ratio - 0.25) < 0.002, f"two half-lives quarter it: {ratio:.4f}")
+    check("w2" not in after, f"sessions older than a week do not count: {after}")
+    check(abs(after["w3"] - before["w3"]) < 0.01, f"others unchanged: {after['w3']}")
+
+
+def test_trending(ctl, pg):
+    for t, rating in (("tr-adult", None), ("tr-r", "R"), ("tr-kids", "G")):
+        h.register(ctl, t, metadata={"name": t, "maturity_rating": rating} if rating else None)
+        licence(ctl, t, ("GB", None, None))
+    sessions = {}
+    for t, n in (("tr-adult", 5), ("tr-r", 3), ("tr-kids", 2)):
+        sessions[t] = [ctl.json("POST", "/v1/playback", {"title": t})["session"]
+                       for _ in range(n)]
+        for sid in sessions[t]:
+            for pos in (1.0, 2.0):  # two reports, one session: counted once
+                ctl.json("POST", "/v1/playback/report", {"session": sid, "position": pos})
+
+    def trending(query=""):
+        items = ctl.json("GET", "/v1/catalog/trending" + query)["items"]
+        return [i["id"] for i in items], {i["id"]: i["score"] for i in items}
+
+    order, score = trending()
+    check(order == ["tr-adult", "tr-r", "tr-kids"], f"by distinct reporting sessions: {order}")
+    for t, n in (("tr-adult", 5), ("tr-r", 3), ("tr-kids", 2)):
+        check(abs(score[t] - n) < 0.01, f"{t}: {n} sessions reporting now weigh {n}: {score}")
+    # Decay by the age of each session's latest report.
+    before = score["tr-adult"]
+    backdate(pg, "playback_reports", "reported_at", "tr-adult", HALFLIFE)
+    order, score = trending()
+    ratio = score["tr-adult"] / before
+    check(abs(ratio - 0.5) < 0.002, f"reports one half-life old weigh half: {ratio:.4f}")
+    check(order == ["tr-r", "tr-adult", "tr-kids"], f"decayed below tr-r: {order}")
+    order, _ = trending("?limit=1")
+    check(order == ["tr-r"], f"limit: {order}")
+    ctl.json("POST", "/v1/playback/report",
+             {"session": sessions["tr-adult"][0], "position": 3.0})
+    _, score = trending()
+    check(abs(score["tr-adult"] - 3.0) < 0.01,
+          f"a session reporting again weighs by its latest report (1 + 4 x 0.5): {score}")
+
+    # Maturity: a kids profile sees only titles at or under its limit (1), a teen limit (3)
+    # keeps out the unrated (4); none above, at any rank.
+    kid = ctl.json("POST", "/v1/profiles", {"name": "kid", "kids": True})["id"]
+    teen = ctl.json("POST", "/v1/profiles", {"name": "teen", "maturity_limit": 3})["id"]
+    order, _ = trending(f"?profile={kid}")
+    check(order == ["tr-kids"], f"kids profile: {order}")
+    order, _ = trending(f"?profile={kid}&limit=100")
+    check(order == ["tr-kids"], f"kids profile, any limit: {order}")
+    order, _ = trending(f"?profile={teen}")
+    check(order == ["tr-r", "tr-kids"], f"limit 3: {order}")
+
+    for q in ("?limit=0", "?limit=101", "?limit=-1", "?limit=abc", "?limit=1.5",
+              "?limit=99999999999999999999", "?profile=abc", "?profile=-1",
+              "?profile=" + "9" * 19):
+        o = ctl.error("GET", "/v1/catalog/trending" + q, expect=400)
+        check(o["error"] == "bad_request", f"{q}: {o}")
+    o = ctl.error("GET", "/v1/catalog/trending?profile=999999", expect=404)
+    check(o["error"] == "not_found", f"unknown profile: {o}")
 
 
 def main(binary, tmp):
@@ -104,6 +191,9 @@ def main(binary, tmp):
     order, scores = plan(ctl)
     check("soon" not in scores, f"released, not watched: out of the plan: {order}")
     check("later" in scores, "the other release is still pushed")
+
+    test_decay(ctl, pg)
+    test_trending(ctl, pg)
 
     # The plan's limit and an unknown edge.
     d = ctl.json("GET", "/v1/fill/plan?edge=edge-gb&limit=3")
