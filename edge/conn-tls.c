@@ -203,6 +203,8 @@ int conn_tls_flush(struct conn *c)
                                       cap);
                 if (n == -EAGAIN)
                         return 0;
+                if (n == -EIO && !c->mw) /* most likely the file shrank under us */
+                        store_obj_distrust(c->w->reader, &c->obj);
                 if (n < 0)
                         return (int)n;
                 c->body_off += (uint64_t)n;

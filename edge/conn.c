@@ -595,8 +595,11 @@ static int flush_out(struct conn *c)
                                 continue;
                         return errno == EAGAIN ? 0 : -errno;
                 }
-                if (n == 0)
-                        return -EIO; /* the file shrank under us: never pad a response */
+                if (n == 0) { /* the file shrank under us: never pad a response */
+                        if (!c->mw)
+                                store_obj_distrust(c->w->reader, &c->obj);
+                        return -EIO;
+                }
                 c->body_off += (uint64_t)n;
                 c->req_bytes += (uint64_t)n;
                 turn += (size_t)n;

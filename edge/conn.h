@@ -89,6 +89,11 @@ struct conn {
         bool tls_ready;              /* handshake complete */
 
         struct sockaddr_in6 peer; /* large enough for AF_INET too */
+
+        /* CMSD-Dynamic (cmsd.c): the last TCP_INFO sample and when it was taken. */
+        uint64_t cmsd_at_ms;
+        uint32_t cmsd_etp_kbps;
+        uint32_t cmsd_rtt_ms;
 };
 
 /* What a handler answers with. The head (and a memory body) may live in scratch memory:

@@ -9,7 +9,7 @@
 
 #define EXPOSE                                                                                     \
         "Content-Length, Content-Range, Content-Type, ETag, Last-Modified, "                       \
-        "Accept-Ranges, Cache-Control, Cache-Status, Date, Server"
+        "Accept-Ranges, Cache-Control, Cache-Status, CMSD-Dynamic, Date, Server"
 #define ALLOW_HEADERS                                                                              \
         "Range, If-Range, If-None-Match, If-Modified-Since, If-Match, "                            \
         "If-Unmodified-Since, CMCD-Object, CMCD-Request, CMCD-Session, CMCD-Status"

@@ -70,7 +70,7 @@ static void damaged(const char *key, size_t key_len, const char *why, void *user
 {
         struct scrub *sc = userdata;
 
-        log_warn("scrub: %.*s: %s; dropped, the next request refills it", (int)key_len, key, why);
+        log_warn("%.*s: %s; dropped, the next request refills it", (int)key_len, key, why);
         metrics_add(sc->srv->m.damaged_scrub, 1);
         evict_forget(sc->srv, key, key_len);
 }
@@ -93,11 +93,11 @@ static void *scrub_main(void *arg)
                 if (r == 1)
                         break; /* stopping */
                 if (r < 0) {
-                        log_warn("scrub: pass failed after %llu object(s): %s, ignoring",
+                        log_warn("pass failed after %llu object(s): %s, ignoring",
                                  (unsigned long long)st.objects, strerror(-r));
                 } else {
                         metrics_add(sc->srv->m.scrub_passes, 1);
-                        log_info("scrub: pass done: %llu object(s), %llu bytes, %llu damaged "
+                        log_info("pass done: %llu object(s), %llu bytes, %llu damaged "
                                  "and dropped, %llu not checked (errors)",
                                  (unsigned long long)st.objects, (unsigned long long)st.bytes,
                                  (unsigned long long)st.damaged, (unsigned long long)st.errors);

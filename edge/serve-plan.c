@@ -16,6 +16,7 @@
 #include "http1-parse.h"
 #include "metrics.h"
 
+#include "cmsd.h"
 #include "conn.h"
 #include "cors.h"
 #include "edge-cfg.h"
@@ -301,6 +302,7 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
         hit_validators(p, obj, cc);
         serve_plan_header(p, "Accept-Ranges", "bytes", 5);
         cache_status_hit(p, c);
+        cmsd_plan(p, c);
         if (peer && obj->has_sha256) {
                 char hex[65];
                 serve_plan_header_copy(p, "X-Sluice-SHA256", hex_encode(obj->sha256, 32, hex),
@@ -546,6 +548,7 @@ static void plan_fill_body(struct serve_plan *p, struct conn *c, const struct ht
         serve_plan_header(p, "Cache-Control", cc, strlen(cc));
         serve_plan_header(p, "Accept-Ranges", "bytes", 5);
         serve_plan_header_copy(p, "Cache-Status", cstatus, strlen(cstatus));
+        cmsd_plan(p, c);
 }
 
 int serve_plan_fill(struct serve_plan *p, struct conn *c, const struct http1_req *req,

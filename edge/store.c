@@ -725,6 +725,7 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
 
         ret->fd = fd;
         ret->priv = ent;
+        ret->file_id = rec.file_id;
         ret->size = rec.size;
         ret->last_modified = (time_t)rec.mtime;
         memcpy(ret->content_type, rec.content_type, sizeof(ret->content_type));
@@ -754,6 +755,12 @@ void store_obj_release(struct store_reader *r, struct store_obj *obj)
                 (void)close(obj->fd);
         obj->fd = -1;
         obj->priv = NULL;
+}
+
+void store_obj_distrust(struct store_reader *r, const struct store_obj *obj)
+{
+        if (obj->file_id)
+                fd_cache_drop(r->fc, obj->file_id);
 }
 
 /* ---- puts ---- */

@@ -41,6 +41,7 @@ struct store_obj {
         uint8_t sha256[32];
         bool has_sha256;
         void *priv; /* fd-cache slot */
+        uint64_t file_id;
 };
 
 struct store_stats {
@@ -72,6 +73,9 @@ void store_reader_free(struct store_reader *r);
  */
 int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct store_obj *ret);
 void store_obj_release(struct store_reader *r, struct store_obj *obj);
+/* The file proved shorter than its record while sending: forget its cached descriptor, so that
+ * the next lookup opens it again, finds the size wrong and drops the entry (-ESTALE). */
+void store_obj_distrust(struct store_reader *r, const struct store_obj *obj);
 
 /*
  * Whether the index holds key, by r's read txn alone: no file is opened and no hit counted

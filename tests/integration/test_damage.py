@@ -2,8 +2,10 @@
 """Cached files changed behind the edge's back are caught and refilled, never served wrong.
 
   size_at_open:  a cached file is truncated and another grown; the next request for each
-                 (fd cache off, so the file is opened again) drops the entry, refills it from
-                 the origin and serves the origin's bytes; damaged{found_by="open"} counts both.
+                 opens the file, drops the entry, refills it from the origin and serves the
+                 origin's bytes; damaged{found_by="open"} counts both. A file truncated while
+                 its descriptor is cached cuts the answer under way short (never padded) and
+                 the next request refills it.
   scrub:         a byte of a cached file is flipped with its size kept; the background scrub
                  (fast here) finds the SHA-256 mismatch, drops the entry and logs it; the next
                  request refills it; intact objects stay hits; damaged{found_by="scrub"} counts
@@ -11,12 +13,13 @@
 """
 
 import hashlib
+import json
 import os
 import sys
 import time
 
 import edgeharness
-from edgeharness import check, eq, expect_body, run, test
+from edgeharness import Closed, check, eq, expect_body, run, test
 from test_miss import RNG, Origin, metric, start_edge
 
 edgeharness._tests.clear()  # test_miss's own tests run in their own file
@@ -38,12 +41,22 @@ def object_file(e, data):
     raise AssertionError("no object file holds the fetched bytes")
 
 
+def quiet(e):
+    """Wait until the edge has closed every client connection, so that no answer still holds
+    an open object (whose descriptor the fd cache then could not let go)."""
+    deadline = time.monotonic() + 5
+    while json.loads(e.get("/healthz", admin=True).body)["connections"]:
+        check(time.monotonic() < deadline, "client connections still open")
+        time.sleep(0.01)
+
+
 def fill(e, origin, key, size):
     data = origin.add(key, RNG.randbytes(size))
     expect_body(e.get(key, timeout=10), data, f"fill of {key}")
     r = e.get(key)
     expect_body(r, data, f"hit of {key}")
     check(r.need("Cache-Status").endswith("hit"), f"{key} cached")
+    quiet(e)
     return data
 
 
@@ -60,7 +73,8 @@ def refilled(e, origin, key, data, what):
 
 @test
 def size_at_open(origin):
-    e = start_edge(sys.argv[1], origin, {"cache": {"fd_cache": 0, "scrub_rate": 0}})
+    # One worker with one cached descriptor: which file is open is known at every step.
+    e = start_edge(sys.argv[1], origin, {"workers": 1, "cache": {"fd_cache": 1, "scrub_rate": 0}})
     try:
         short = fill(e, origin, "/ok/dmg/short/seg-1.m4s", 200_000)
         long_ = fill(e, origin, "/ok/dmg/long/seg-1.m4s", 150_000)
@@ -73,6 +87,21 @@ def size_at_open(origin):
         eq(metric(e, DAMAGED, 'found_by="open"'), 2, "damaged found at open")
         log = open(e.log_path).read()
         check("/ok/dmg/short/seg-1.m4s was missing or changed size" in log, "logged")
+
+        # Truncated while its descriptor is cached: the answer under way is cut short (its
+        # length was promised), never padded; the descriptor is forgotten, so the next
+        # request opens the file, finds it short and refills.
+        key = "/ok/dmg/cached/seg-1.m4s"
+        data = fill(e, origin, key, 300_000)
+        with open(object_file(e, data), "r+b") as fh:
+            fh.truncate(1000)
+        try:
+            r = e.get(key, timeout=10)
+            raise AssertionError(f"a full answer from a truncated file: {r.status}")
+        except Closed:
+            pass
+        refilled(e, origin, key, data, "truncated while cached")
+        eq(metric(e, DAMAGED, 'found_by="open"'), 3, "damaged found at the next open")
         e.stop()
         check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
     finally:

@@ -138,7 +138,8 @@ TEST(fill_body_streams_from_the_fill)
         ASSERT_EQ(plan.len, 1000);
         /* no ETag while the hash is unknown */
         ASSERT_STREQ(hdr_names(&plan), CORS_ANY ", Content-Type, Content-Length, Last-Modified, "
-                                                "Cache-Control, Accept-Ranges, Cache-Status");
+                                                "Cache-Control, Accept-Ranges, Cache-Status, "
+                                                "CMSD-Dynamic");
         ASSERT_STREQ(hdr(&plan, "Content-Type"), "video/iso.segment");
         ASSERT_STREQ(hdr(&plan, "Last-Modified"), FIX_LM_TEXT);
         ASSERT_STREQ(hdr(&plan, "Cache-Status"), "edge-a; fwd=miss; fwd-status=200");
@@ -152,7 +153,7 @@ TEST(fill_body_streams_from_the_fill)
         ASSERT_TRUE(plan.head_only);
         ASSERT_STREQ(hdr_names(&plan), CORS_ANY ", Content-Type, Content-Length, ETag, "
                                                 "Last-Modified, X-Sluice-SHA256, Cache-Control, "
-                                                "Accept-Ranges, Cache-Status");
+                                                "Accept-Ranges, Cache-Status, CMSD-Dynamic");
         ASSERT_STREQ(hdr(&plan, "Content-Type"), "audio/mp4");
         ASSERT_STREQ(hdr(&plan, "ETag"), SHA_ETAG);
         ASSERT_STREQ(hdr(&plan, "X-Sluice-SHA256"), SHA_HEX);

@@ -5,15 +5,16 @@
  * If-Range, validators, Content-Type, Cache-Control, Cache-Status and CORS. No socket: the
  * request is parsed from text, the object is a description (the plan never reads its file).
  */
+#include "cmsd.h"
 #include "plan-fixture.h"
 
 #define CORS_ANY "Access-Control-Allow-Origin, Access-Control-Expose-Headers"
 #define HIT_200                                                                                    \
         CORS_ANY ", Content-Type, Content-Length, ETag, Last-Modified, Cache-Control, "            \
-                 "Accept-Ranges, Cache-Status"
+                 "Accept-Ranges, Cache-Status, CMSD-Dynamic"
 #define HIT_206                                                                                    \
         CORS_ANY ", Content-Type, Content-Length, Content-Range, ETag, Last-Modified, "            \
-                 "Cache-Control, Accept-Ranges, Cache-Status"
+                 "Cache-Control, Accept-Ranges, Cache-Status, CMSD-Dynamic"
 #define HIT_304 CORS_ANY ", ETag, Last-Modified, Cache-Control, Cache-Status"
 
 static struct serve_plan plan;
@@ -48,7 +49,7 @@ TEST(get_hit)
         ASSERT_STREQ(hdr(p, "Access-Control-Allow-Origin"), "*");
         ASSERT_STREQ(hdr(p, "Access-Control-Expose-Headers"),
                      "Content-Length, Content-Range, Content-Type, ETag, Last-Modified, "
-                     "Accept-Ranges, Cache-Control, Cache-Status, Date, Server");
+                     "Accept-Ranges, Cache-Control, Cache-Status, CMSD-Dynamic, Date, Server");
         ASSERT_STREQ(hdr(p, "Content-Type"), "video/iso.segment");
         ASSERT_STREQ(hdr(p, "Content-Length"), "1000");
         ASSERT_STREQ(hdr(p, "ETag"), FIX_ETAG);
@@ -337,9 +338,40 @@ TEST(peer_gets_the_content_hash)
         serve_plan_hit(&plan, &fix.c, req, "/t1/v1/seg-3.m4s", 16, &fix.obj, true);
         ASSERT_STREQ(hdr(&plan, "X-Sluice-SHA256"),
                      "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
-        ASSERT_EQ(plan.n_hdrs, 10);
+        ASSERT_EQ(plan.n_hdrs, 11);
         /* a player never sees it */
         ASSERT_TRUE(hdr(hit("GET", "/t1/v1/seg-3.m4s", NULL), "X-Sluice-SHA256") == NULL);
+}
+
+TEST(cmsd_dynamic_on_media_answers)
+{
+        /* The fixture's connection has no socket: no TCP estimate, 0; its limits are unset:
+         * no duress. Its name is the edge id's fallback. */
+        ASSERT_STREQ(hdr(hit("GET", "/t1/v1/seg-3.m4s", NULL), "CMSD-Dynamic"),
+                     "\"sluice\";etp=0;rtt=0");
+        fix.w.limits.max_connections = 10;
+        atomic_store(&fix.srv.conns_open, 9);
+        ASSERT_STREQ(hdr(hit("GET", "/t1/v1/seg-3.m4s", NULL), "CMSD-Dynamic"),
+                     "\"sluice\";etp=0;rtt=0;du");
+        atomic_store(&fix.srv.conns_open, 8);
+        ASSERT_STREQ(hdr(hit("GET", "/t1/v1/seg-3.m4s", NULL), "CMSD-Dynamic"),
+                     "\"sluice\";etp=0;rtt=0");
+        /* not on a 304 (no body to estimate for) */
+        ASSERT_TRUE(hdr(hit("GET", "/t1/v1/seg-3.m4s", "If-None-Match: " FIX_ETAG "\r\n"),
+                        "CMSD-Dynamic") == NULL);
+}
+
+TEST(cmsd_format_names_and_bounds)
+{
+        char v[64];
+
+        ASSERT_EQ(cmsd_format(v, sizeof(v), "edge-a", 12000, 3, false), 24);
+        ASSERT_STREQ(v, "\"edge-a\";etp=12000;rtt=3");
+        cmsd_format(v, sizeof(v), "bad\"name", 1, 2, true);
+        ASSERT_STREQ(v, "\"sluice\";etp=1;rtt=2;du");
+        cmsd_format(v, sizeof(v), "tab\there", 1, 2, false);
+        ASSERT_STREQ(v, "\"sluice\";etp=1;rtt=2");
+        ASSERT_EQ(cmsd_format(v, 10, "edge-a", 12000, 3, false), 0); /* does not fit */
 }
 
 TEST(status_answers_and_overflow)

@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: MIT
+"""CMSD-Dynamic (CTA-5006) on media answers: the edge's name, a throughput estimate (etp,
+kbit/s) and round trip (rtt, ms) from the connection, and du only while the edge is at 90 % of
+limits.max_connections; exposed to players on other origins; absent from admin answers."""
+
+import json
+import re
+import sys
+import time
+
+from edgeharness import check, eq, run, standard_setup, test
+
+LIMIT = 10
+SETUP = standard_setup({"limits": {"max_connections": LIMIT},
+                        "control": {"edge_id": "edge-cmsd-1"}})
+ENTRY = re.compile(r'^"edge-cmsd-1";etp=(\d+);rtt=(\d+)(;du)?$')
+
+
+def entry(r):
+    v = r.need("CMSD-Dynamic")
+    m = ENTRY.match(v)
+    check(m, f"CMSD-Dynamic {v!r} is not one entry for this edge")
+    return int(m.group(1)), int(m.group(2)), bool(m.group(3))
+
+
+@test
+def estimates_on_hits_and_ranges(e):
+    for hdrs in ((), (("Range", "bytes=0-99"),)):
+        r = e.get("/t1/seg-1.m4s", headers=hdrs)
+        check(r.status in (200, 206), f"status {r.status}")
+        etp, rtt, du = entry(r)
+        check(etp > 0, f"no throughput estimate: etp={etp}")
+        check(rtt < 1000, f"loopback round trip of {rtt} ms")
+        check(not du, "duress with one connection open")
+    r = e.get("/t1/seg-1.m4s", headers=(("Origin", "https://player.example"),))
+    check("CMSD-Dynamic" in r.need("Access-Control-Expose-Headers"), "exposed to players")
+    eq(e.get("/healthz", admin=True).get("CMSD-Dynamic"), None, "not on admin answers")
+
+
+def settle(e, want):
+    """Wait until the edge counts want client connections open (closes arrive a little late)."""
+    deadline = time.monotonic() + 5
+    while True:
+        n = json.loads(e.get("/healthz", admin=True).body)["connections"]
+        if n == want or time.monotonic() > deadline:
+            eq(n, want, "client connections the edge counts")
+            return
+        time.sleep(0.02)
+
+
+@test
+def duress_near_the_connection_limit(e):
+    held = []
+    try:
+        # The held connections plus the request's own: 8, then 9 of 10 (the 90 % mark).
+        for _ in range(LIMIT - 3):
+            held.append(e.conn())
+            held[-1].send(b"")
+        settle(e, len(held))
+        r = e.get("/t1/seg-1.m4s")
+        check(entry(r)[2] is False, f"du at 8 of {LIMIT}: {r.need('CMSD-Dynamic')}")
+        held.append(e.conn())
+        held[-1].send(b"")
+        settle(e, len(held))
+        r = e.get("/t1/seg-1.m4s")
+        check(entry(r)[2], f"no du at 9 of {LIMIT}: {r.need('CMSD-Dynamic')}")
+    finally:
+        for c in held:
+            c.close()
+
+
+if __name__ == "__main__":
+    sys.exit(run(SETUP))
