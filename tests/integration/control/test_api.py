@@ -764,7 +764,7 @@ def test_keys(ctl, pg, sid):
     ctl.error("POST", "/v1/admin/keys/rotate", {"overlap": -1}, admin=True)
 
 
-def test_sql_metacharacters(ctl, adult):
+def test_sql_metacharacters(ctl, pg, adult):
     """Every parameter carries SQL metacharacters: answers are ordinary 4xx or empty results,
     and the catalog is intact afterwards."""
     nasty = ["'", "\"", "'; DROP TABLE titles; --", "\\", "%", "_", "1 OR 1=1", "$1",
@@ -778,7 +778,16 @@ def test_sql_metacharacters(ctl, adult):
                          (f"/v1/fill/plan?edge={q}", (404,)),
                          (f"/v1/license/clearkey?session={q}", (403,)),
                          (f"/v1/titles/{q}", (404,)), (f"/v1/steering/{q}", (404,)),
-                         (f"/v1/manifest/{q}.mpd", (404,))]:
+                         (f"/v1/manifest/{q}.mpd", (404,)),
+                         (f"/v1/catalog/trending?profile={q}", (400,)),
+                         (f"/v1/catalog/genres?profile={q}", (400,)),
+                         (f"/v1/search?q=night&profile={q}", (400,)),
+                         (f"/v1/titles/movie1?profile={q}", (400,)),
+                         (f"/v1/catalog?limit={q}", (400,)), (f"/v1/catalog?offset={q}", (400,)),
+                         (f"/v1/catalog/trending?limit={q}", (400,)),
+                         (f"/v1/search?q=night&limit={q}", (400,)),
+                         (f"/v1/continue-watching?profile={adult}&limit={q}", (400,)),
+                         (f"/v1/fill/plan?edge=edge-a&limit={q}", (400,))]:
             method = "POST" if "clearkey" in path else "GET"
             st, _, b = ctl.request(method, path, {"kids": ["AAAAAAAAAAAAAAAAAAAAAA"]}
                                    if method == "POST" else None)
@@ -796,6 +805,67 @@ def test_sql_metacharacters(ctl, adult):
         check(o is None or o["error"] == "bad_request", f"heartbeat {o}")
         st, _, _ = ctl.request("POST", "/v1/profiles", {"name": n})
         check(st in (200, 400), "profile")
+        # A first visit's profile: made with the name verbatim, or none when refused.
+        st, _, b = ctl.request("POST", "/v1/playback", {"title": "movie1", "new_profile": n})
+        check(st == 200 or ("\0" in n and st == 400), f"new_profile {n!r}: {st} {b[:200]!r}")
+        if st == 200:
+            pid = json.loads(b)["profile"]
+            stored = pg.psql(f"SELECT md5(name) FROM profiles WHERE id = {int(pid)}")
+            check(stored == hashlib.md5(n.encode()).hexdigest(), f"new_profile {n!r} verbatim")
+        n_profiles = pg.psql("SELECT count(*) FROM profiles")
+        st, _, _ = ctl.request("POST", "/v1/playback", {"title": n, "new_profile": n})
+        check(st in (400, 404), f"new_profile with an unknown title: {st}")
+        check(pg.psql("SELECT count(*) FROM profiles") == n_profiles, "profile rolled back")
+        # Licence windows: a time that is not RFC 3339 is 400 and the old windows stay.
+        for w in ({"country": "GB", "from": n}, {"country": "GB", "until": n},
+                  {"country": "GB", "from": db_time(pg, -60), "until": n}):
+            st, _, b = ctl.request("PUT", "/v1/admin/titles/movie1/licences",
+                                   {"licences": [{"country": "SE"}, w]}, admin=True)
+            check(st == 400, f"licence window {w}: {st} {b[:200]!r}")
+        # Metadata beyond the name and genres: stored verbatim, or a clean 400.
+        i = nasty.index(n)
+        st, _, b = ctl.request("POST", "/v1/admin/titles", {
+            "title": f"meta{i}", "asset": make_asset(f"meta{i}"),
+            "metadata": {"name": n, "synopsis": n, "maturity_rating": n, "genres": [n],
+                         "cast": [{"name": n, "role": "actor", "character": n}]}}, admin=True)
+        check(st == 200 or ("\0" in n and st == 400), f"metadata {n!r}: {st} {b[:200]!r}")
+        if st == 200:
+            t = ctl.json("GET", f"/v1/titles/meta{i}")
+            check(t["name"] == n and t["synopsis"] == n and t["maturity_rating"] == n and
+                  t["genres"] == [n.lower()] and
+                  t["cast"] == [{"name": n, "role": "actor", "character": n}],
+                  f"metadata {n!r} verbatim: {t}")
+        st, _, b = ctl.request("POST", "/v1/admin/titles", {
+            "title": f"mep{i}", "asset": make_asset(f"mep{i}"),
+            "series": {"id": f"mser{i}", "name": n, "season": 1, "episode": 1,
+                       "episode_name": n, "episode_synopsis": n}}, admin=True)
+        check(st == 200 or ("\0" in n and st == 400), f"series {n!r}: {st} {b[:200]!r}")
+        if st == 200:
+            t = ctl.json("GET", f"/v1/titles/mser{i}")
+            ep = t["seasons"][0]["episodes"][0]
+            check(t["name"] == n and ep["name"] == n and ep["synopsis"] == n,
+                  f"series {n!r} verbatim: {t}")
+        for md in ({"year": n}, {"cast": [{"name": "Someone", "role": n}]}):
+            st, _, b = ctl.request("POST", "/v1/admin/titles", {
+                "title": "movie1x", "asset": make_asset("movie1x"), "metadata": md}, admin=True)
+            check(st == 400, f"metadata {md}: {st} {b[:200]!r}")
+        for mk in ({n: {"start": 1, "end": 2}}, {"intro": {"start": n, "end": 2}}):
+            st, _, b = ctl.request("POST", "/v1/admin/titles", {
+                "title": "movie1x", "asset": make_asset("movie1x"), "markers": mk}, admin=True)
+            check(st == 400, f"markers {mk}: {st} {b[:200]!r}")
+        # An edge's capacity and secret: a clean 400, or the secret stored verbatim (the
+        # edge's heartbeat signed with it is accepted).
+        edge = {"id": "meta-edge", "region": "eu-west", "base_url": "http://meta-edge.test"}
+        st, _, _ = ctl.request("POST", "/v1/admin/edges", dict(edge, capacity_mbps=n),
+                               admin=True)
+        check(st == 400, f"capacity {n!r}: {st}")
+        secret = (n * 128)[:64]
+        st, _, b = ctl.request("POST", "/v1/admin/edges", dict(edge, secret=secret), admin=True)
+        if re.fullmatch(r"[!-~]{32,128}", secret):
+            check(st == 200, f"secret {secret!r}: {st} {b[:200]!r}")
+            ctl.heartbeat("meta-edge", {"load": 0.1}, secret=secret)
+        else:
+            check(st == 400, f"secret {secret!r}: {st} {b[:200]!r}")
         st, _, _ = ctl.request("PUT", f"/v1/admin/titles/{quote(n, safe='')}/licences",
                                {"licences": [{"country": n}]}, admin=True)
         check(st in (400, 404), f"licences {st}")
@@ -813,6 +883,27 @@ def test_sql_metacharacters(ctl, adult):
     check([x["id"] for x in ctl.json("GET", "/v1/catalog?genre=it%27s")["items"]] == ["quotes"],
           "genre with a quote")
     check(len(ctl.json("GET", "/v1/catalog")["items"]) >= 4, "catalog intact")
+    for cap, status in ((-1, 400), (0, 400), (1.5, 400), (1e9, 400), (10**12, 400),
+                        ("10", 400), (True, 400), (None, 400), (2**70, 400), (5, 200)):
+        st, _, b = ctl.request("POST", "/v1/admin/edges",
+                               {"id": "meta-edge", "region": "eu-west",
+                                "base_url": "http://meta-edge.test", "capacity_mbps": cap},
+                               admin=True)
+        check(st == status, f"capacity {cap!r}: {st} {b[:200]!r}")
+    for bad in ("short", "x" * 129, "with space " * 4, "\u00e9" * 40):
+        st, _, _ = ctl.request("POST", "/v1/admin/edges",
+                               {"id": "meta-edge", "region": "eu-west",
+                                "base_url": "http://meta-edge.test", "secret": bad}, admin=True)
+        check(st == 400, f"secret {bad!r}: {st}")
+    # The database is intact: every table the parameters reached still answers as before.
+    check(pg.psql("SELECT count(*) FROM licences WHERE title_id = 'movie1'") == "2",
+          "movie1's licences intact")
+    check(ctl.json("POST", "/v1/playback", {"title": "movie1"})["session"], "movie1 plays")
+    check(pg.psql("SELECT count(*) FROM titles WHERE id LIKE 'movie1%'") == "1",
+          "no half-registered title")
+    check(pg.psql("SELECT string_agg(id, ',' ORDER BY id) FROM edges WHERE id LIKE 'edge-%'")
+          == "edge-a,edge-b,edge-c", "edges intact")
+    ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["movie1"]})
 
 
 def main(binary, tmp):
@@ -836,7 +927,7 @@ def main(binary, tmp):
     test_start_bandwidth(ctl, pg)
     test_edges_fill(ctl, pg)
     test_keys(ctl, pg, sid)
-    test_sql_metacharacters(ctl, adult)
+    test_sql_metacharacters(ctl, pg, adult)
     check(ctl.stop() == 0, "SIGTERM exits 0")
     for line in ctl.log:
         check(" error " not in line or "database error" not in line, "unexpected: " + line)
