@@ -2,7 +2,6 @@
 #include <netinet/in.h>
 #include <linux/tcp.h> /* struct tcp_info with tcpi_delivery_rate (glibc's lacks it) */
 #include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -25,16 +24,44 @@ static bool plain_sf_string(const char *s)
         return true;
 }
 
+static char *put_u32(char *d, uint32_t v)
+{
+        char t[10];
+        size_t n = 0;
+
+        do
+                t[n++] = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        while (n)
+                *d++ = t[--n];
+        return d;
+}
+
+/* On every media answer: built by hand, without printf's formatting machinery. */
 size_t cmsd_format(char *out, size_t cap, const char *name, uint32_t etp_kbps, uint32_t rtt_ms,
                    bool duress)
 {
-        int n;
+        size_t nl;
+        char *d = out;
 
         if (!name || !*name || !plain_sf_string(name))
                 name = "sluice";
-        n = snprintf(out, cap, "\"%s\";etp=%u;rtt=%u%s", name, etp_kbps, rtt_ms,
-                     duress ? ";du" : "");
-        return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+        nl = strlen(name);
+        if (cap < nl + sizeof("\"\";etp=;rtt=;du") + 2 * 10)
+                return 0;
+        *d++ = '"';
+        memcpy(d, name, nl);
+        d += nl;
+        memcpy(d, "\";etp=", 6);
+        d = put_u32(d + 6, etp_kbps);
+        memcpy(d, ";rtt=", 5);
+        d = put_u32(d + 5, rtt_ms);
+        if (duress) {
+                memcpy(d, ";du", 3);
+                d += 3;
+        }
+        *d = '\0';
+        return (size_t)(d - out);
 }
 
 static void sample(struct conn *c, uint64_t now)

@@ -25,7 +25,8 @@ struct serve_plan;
 /* Add c's CMSD-Dynamic entry to p. */
 void cmsd_plan(struct serve_plan *p, struct conn *c);
 
-/* The header value for name, estimates and duress into out (cap bytes); its length, 0 when
- * it does not fit. name must be a valid sf-string body, else "sluice" is used. For tests. */
+/* The header value for name, estimates and duress into out (cap bytes, NUL-terminated); its
+ * length, 0 when the longest value for name might not fit. name must be a valid sf-string
+ * body, else "sluice" is used. */
 size_t cmsd_format(char *out, size_t cap, const char *name, uint32_t etp_kbps, uint32_t rtt_ms,
                    bool duress);
