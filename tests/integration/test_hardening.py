@@ -7,7 +7,9 @@ rings must be io_uring-restricted; and it must still serve, take admin PUTs and 
 datagram socket stands in for systemd's notify socket: READY=1, WATCHDOG=1 at half of
 WATCHDOG_USEC, RELOADING=1/READY=1 around SIGHUP, STOPPING=1 on SIGTERM.
 
-Needs root (to start the edge as root) and a `nobody` user; skips (77) otherwise.
+Run by an ordinary user, the same edge starts without `user:` (it cannot switch) and every case
+but the user switch's own runs against it; unprivileged_start, which starts an edge that never
+had root (as root: spawned as `nobody`), runs either way. Needs a `nobody` user when run as root.
 """
 
 import os
@@ -25,6 +27,21 @@ from edgeharness import SKIP, Edge, check, eq, expect_body, run, test
 
 USER = "nobody"
 WORKERS = 2
+ROOT = os.geteuid() == 0
+LEFT_OUT = []  # cases that need root, named in the output when not run
+
+
+def root_test(fn):
+    """A case about the switch from root to USER: registered only when run as root."""
+    if ROOT:
+        return test(fn)
+    LEFT_OUT.append(fn.__name__)
+    return fn
+
+
+def edge_uid():
+    """The uid an edge of this test runs as once started: USER's when the test runs as root."""
+    return pwd.getpwnam(USER).pw_uid if ROOT else os.geteuid()
 
 
 def status_fields(path):
@@ -104,17 +121,18 @@ class Ctx:
 
 
 def setup(binary):
-    if os.geteuid() != 0:
-        print("SKIP: the hardening test starts the edge as root (run it as root)")
-        sys.exit(SKIP)
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        print(f"SKIP: no user {USER!r} on this machine")
-        sys.exit(SKIP)
+    if ROOT:
+        try:
+            pwd.getpwnam(USER)
+        except KeyError:
+            print(f"SKIP: no user {USER!r} on this machine")
+            sys.exit(SKIP)
+    else:
+        print(f"# not root: the edge starts as uid {os.geteuid()}; left out (need root): "
+              + ", ".join(LEFT_OUT))
     ctx = Ctx(binary)
     CONTEXTS.append(ctx)
-    e = Edge(binary, {"user": USER, "workers": WORKERS})
+    e = Edge(binary, {"user": USER, "workers": WORKERS} if ROOT else {"workers": WORKERS})
     open_to_user(e)
     ctx.notify = NotifySocket(e.dir)
     os.environ["NOTIFY_SOCKET"] = ctx.notify.path
@@ -142,13 +160,21 @@ def proc_status_every_thread(ctx):
     threads = thread_status(pid)
     check(len(threads) >= WORKERS + 2, f"expected main + {WORKERS} workers + admin, "
                                        f"got {len(threads)} threads")
-    nobody = pwd.getpwnam(USER).pw_uid
+    uid = edge_uid()
+    check(uid != 0, "the edge's uid is 0")
+    # Without CAP_SETPCAP (not root) the edge cannot empty its bounding set, nor need to: with
+    # the other sets empty and no_new_privs set, nothing can raise a capability again.
+    caps = ("CapInh", "CapPrm", "CapEff", "CapAmb") + (("CapBnd",) if ROOT else ())
     for tid, st in threads.items():
         what = f"thread {tid} ({st.get('Name')})"
         uids = [int(x) for x in st["Uid"].split()]
-        eq(uids, [nobody] * 4, f"{what} Uid (real, effective, saved, fs)")
-        check(all(int(x) != 0 for x in st["Gid"].split()), f"{what} Gid is root: {st['Gid']}")
-        for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb", "CapBnd"):
+        eq(uids, [uid] * 4, f"{what} Uid (real, effective, saved, fs)")
+        gids = [int(x) for x in st["Gid"].split()]
+        if ROOT:
+            check(all(g != 0 for g in gids), f"{what} Gid is root: {st['Gid']}")
+        else:
+            eq(gids[:3], list(os.getresgid()), f"{what} Gid (real, effective, saved)")
+        for cap in caps:
             eq(int(st[cap], 16), 0, f"{what} {cap}")
         eq(st["NoNewPrivs"], "1", f"{what} NoNewPrivs")
         eq(st["Seccomp"], "2", f"{what} Seccomp (2 = filter)")
@@ -170,7 +196,7 @@ def rings_restricted(ctx):
     check(int(rules) > 50, f"seccomp rules {rules}")
 
 
-@test
+@root_test
 def cache_handed_to_user(ctx):
     nobody = pwd.getpwnam(USER).pw_uid
     for root, dirs, files in os.walk(ctx.edge.cache_dir):
@@ -251,8 +277,69 @@ def sandbox_switch(ctx):
     eq(off["NoNewPrivs"], "0", "NoNewPrivs with sandbox.enabled false")
     on = status_of_started(ctx.binary, {"sandbox": {"seccomp": "log"}}, r"seccomp log \(\d+ rules\)")
     eq(on["Seccomp"], "2", "Seccomp in log mode")
-    eq(int(on["CapEff"], 16), 0, "CapEff as root without user:")
-    eq(on["Uid"].split()[0], "0", "uid stays 0 without user:")
+    eq(int(on["CapEff"], 16), 0, "CapEff without user:")
+    eq(on["Uid"].split()[0], str(os.geteuid()), "uid unchanged without user:")
+
+
+class UnprivilegedEdge(Edge):
+    """An edge that never has root: spawned as USER when the test runs as root (its files
+    handed to USER first), as the test's own user otherwise. No `user:` in its config."""
+
+    def start(self, timeout=15.0):
+        self.write_config()
+        kw = {}
+        if ROOT:
+            pw = pwd.getpwnam(USER)
+            for root, dirs, files in os.walk(self.dir):
+                for name in dirs + files + ["."]:
+                    os.lchown(os.path.join(root, name), pw.pw_uid, pw.pw_gid)
+            kw = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+        with open(self.log_path, "ab") as logf:
+            self.proc = subprocess.Popen([self.binary, "--config", self.config_path],
+                                         stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, **kw)
+        self.wait_ready(timeout)
+        return self
+
+
+@test
+def unprivileged_start(ctx):
+    """Without root from the start (an ordinary user, or a unit's User= with no capabilities)
+    the edge cannot switch users but still locks itself down: every thread shows a non-zero uid,
+    no capabilities, NoNewPrivs 1 and Seccomp 2, and it still serves."""
+    e = UnprivilegedEdge(ctx.binary, {"workers": WORKERS})
+    try:
+        e.start()
+        wait_for(lambda: log_has(e, r"io_uring restricted to"), "the sandbox summary in the log")
+        uid = edge_uid()
+        check(uid != 0, "the unprivileged edge would run as uid 0")
+        threads = thread_status(e.proc.pid)
+        check(len(threads) >= WORKERS + 2, f"expected main + {WORKERS} workers + admin, "
+                                           f"got {len(threads)} threads")
+        for tid, st in threads.items():
+            what = f"thread {tid} ({st.get('Name')})"
+            eq([int(x) for x in st["Uid"].split()], [uid] * 4,
+               f"{what} Uid (real, effective, saved, fs)")
+            # The bounding set stays: emptying it needs CAP_SETPCAP, which the edge never had.
+            for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+                eq(int(st[cap], 16), 0, f"{what} {cap}")
+            eq(st["NoNewPrivs"], "1", f"{what} NoNewPrivs")
+            eq(st["Seccomp"], "2", f"{what} Seccomp (2 = filter)")
+        with open(e.log_path, errors="replace") as f:
+            m = re.search(r"uid (\d+), capabilities none, no_new_privs, io_uring restricted to "
+                          r"\d+ opcodes on (\d+) of (\d+) rings, seccomp (\w+)", f.read())
+        check(m is not None, "no sandbox summary line in the edge log")
+        eq(int(m.group(1)), uid, "uid in the sandbox summary")
+        eq((int(m.group(2)), int(m.group(3))), (WORKERS + 1, WORKERS + 1),
+           "rings restricted, of rings")
+        check(m.group(4) in ("kill", "log"), f"seccomp mode {m.group(4)}")
+        data = os.urandom(100_000)
+        e.put("/u1/seg-1.m4s", data)
+        expect_body(e.get("/u1/seg-1.m4s"), data, "hit from the unprivileged edge")
+        e.stop()
+        reports = e.sanitizer_reports()
+        check(not reports, "sanitizer reports:\n  " + "\n  ".join(reports[:10]))
+    finally:
+        e.cleanup()
 
 
 @test
