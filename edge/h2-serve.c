@@ -499,6 +499,14 @@ static void on_stream_gone(void *ctx, struct h2_stream *st, bool answered)
 
 /* ---- the connection ---- */
 
+/* Enter CONN_SEND, or stay in it: the send deadline moves on only when answers did. A
+ * client's input alone (PINGs, SETTINGS, one-byte WINDOW_UPDATEs) does not push it. */
+static void send_progress(struct conn *c)
+{
+        if (h2_conn_progressed(c->h2) || c->state != CONN_SEND)
+                conn_set_state(c, CONN_SEND);
+}
+
 /* Write what can be written and set the connection's state and deadline accordingly. */
 static void pump(struct conn *c)
 {
@@ -521,7 +529,7 @@ static void pump(struct conn *c)
                         }
                         c->poll_armed = true;
                 }
-                conn_set_state(c, CONN_SEND);
+                send_progress(c);
                 return;
         }
         if ((c->peer_eof || c->close_after || c->w->draining) && !h2_conn_busy(c->h2)) {
@@ -529,8 +537,11 @@ static void pump(struct conn *c)
                 return;
         }
         /* Streams waiting on the client's window count as sending: the send deadline ends a
-         * client that never opens it. */
-        conn_set_state(c, h2_conn_busy(c->h2) ? CONN_SEND : CONN_IDLE);
+         * client that never opens it, or opens it too thinly for a DATA frame. */
+        if (h2_conn_busy(c->h2))
+                send_progress(c);
+        else
+                conn_set_state(c, CONN_IDLE);
 }
 
 bool h2_serve_start(struct conn *c, const char *buf, size_t len)

@@ -13,6 +13,9 @@
 
 #include "h2.h"
 
+/* Ranges of skipped client stream ids remembered (clients rarely skip any). */
+#define H2_SKIPPED_RANGES 8
+
 struct h2_stream {
         struct h2_conn *h;
         struct h2_stream *prev, *next; /* the connection's open streams */
@@ -29,6 +32,7 @@ struct h2_stream {
 
         struct h2_body body;
         uint64_t sent; /* body bytes handed to the transport */
+        int32_t window_before; /* its send window before the SETTINGS being read */
 
         /* Request headers, flat: name\0value\0... within max_header_list. */
         char *hbuf;
@@ -54,6 +58,17 @@ struct h2_conn {
         struct h2_stream *pend_st;
         bool blocked;
 
+        /* Client stream ids skipped over (never opened, so closed for good), the latest
+         * H2_SKIPPED_RANGES ranges, and the highest id a HEADERS frame has carried. */
+        struct {
+                int32_t lo, hi;
+        } skipped[H2_SKIPPED_RANGES];
+        unsigned skipped_next;
+        int32_t last_headers_id;
+        int32_t initial_window_before; /* the client's, before the SETTINGS being read */
+
+        uint64_t out_progress; /* answer bytes out: heads, DATA payloads, blocked tails */
+        uint64_t out_progress_mark;
         uint64_t window_start_ms;
         uint32_t control_in_window;
         uint32_t header_abuse;
@@ -90,6 +105,7 @@ static int pend_flush(struct h2_conn *h)
                 if (n < 0)
                         return (int)n;
                 h->pend_off += (size_t)n;
+                h->out_progress += (uint64_t)n;
         }
         h->pend_off = h->pend_len = 0;
         while (h->pend_hdr_len > 0 || h->pend_file_len > 0) {
@@ -99,6 +115,7 @@ static int pend_flush(struct h2_conn *h)
                         return 0;
                 if (n < 0)
                         return (int)n;
+                h->out_progress += (uint64_t)n;
                 if ((size_t)n < h->pend_hdr_len) {
                         memmove(h->pend_hdr, h->pend_hdr + n, h->pend_hdr_len - (size_t)n);
                         h->pend_hdr_len -= (size_t)n;
@@ -216,6 +233,7 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
                 h->pend_fd = st->body.fd;
         }
         st->sent += length;
+        h->out_progress += length;
         h->stats.data_frames++;
         h->pend_st = st;
         h->blocked = true;
@@ -420,6 +438,72 @@ static void resume_window_waiters(struct h2_conn *h)
         }
 }
 
+/*
+ * Checks nghttp2 leaves out, made as a frame's header arrives:
+ *  - a HEADERS frame on a client stream id lower than one already used, never opened itself,
+ *    is a connection error of type PROTOCOL_ERROR (RFC 9113 §5.1.1); nghttp2 ignores it,
+ *    since it cannot tell such an id from a stream it has forgotten (where a late trailer
+ *    after our RST_STREAM must be ignored), so the ids skipped over are remembered here;
+ *  - SETTINGS: the windows before it, for the §6.9.2 check once it is applied.
+ */
+static int begin_frame_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
+{
+        struct h2_conn *h = ud;
+        int32_t id = hd->stream_id;
+
+        if (hd->type == NGHTTP2_HEADERS && id > 0 && (id & 1)) {
+                if (id > h->last_headers_id) {
+                        int32_t next = h->last_headers_id ? h->last_headers_id + 2 : 1;
+                        if (id > next) {
+                                unsigned i = h->skipped_next++ % H2_SKIPPED_RANGES;
+                                h->skipped[i].lo = next;
+                                h->skipped[i].hi = id - 2;
+                        }
+                        h->last_headers_id = id;
+                        return 0;
+                }
+                for (unsigned i = 0; i < H2_SKIPPED_RANGES; i++)
+                        if (id >= h->skipped[i].lo && id <= h->skipped[i].hi) {
+                                goaway(h, NGHTTP2_PROTOCOL_ERROR);
+                                break;
+                        }
+        } else if (hd->type == NGHTTP2_SETTINGS && !(hd->flags & NGHTTP2_FLAG_ACK)) {
+                h->initial_window_before = (int32_t)nghttp2_session_get_remote_settings(
+                    s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+                for (struct h2_stream *st = h->streams; st; st = st->next)
+                        st->window_before =
+                            nghttp2_session_get_stream_remote_window_size(s, st->id);
+        }
+        return 0;
+}
+
+/* A SETTINGS_INITIAL_WINDOW_SIZE that took a stream's window past 2^31-1 is a connection
+ * error of type FLOW_CONTROL_ERROR (RFC 9113 §6.9.2); nghttp2 only resets the stream. */
+static void check_window_overflow(struct h2_conn *h)
+{
+        int64_t delta = (int64_t)nghttp2_session_get_remote_settings(
+                            h->s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) -
+                        h->initial_window_before;
+
+        if (delta <= 0)
+                return;
+        for (struct h2_stream *st = h->streams; st; st = st->next)
+                if (st->window_before >= 0 && st->window_before + delta > INT32_MAX) {
+                        goaway(h, NGHTTP2_FLOW_CONTROL_ERROR);
+                        return;
+                }
+}
+
+static int frame_send_cb(nghttp2_session *s, const nghttp2_frame *frame, void *ud)
+{
+        struct h2_conn *h = ud;
+
+        (void)s;
+        if (frame->hd.type == NGHTTP2_HEADERS)
+                h->out_progress++;
+        return 0;
+}
+
 static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *ud)
 {
         struct h2_conn *h = ud;
@@ -444,8 +528,10 @@ static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
         case NGHTTP2_PING:
                 if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
                         count_control(h);
-                if (frame->hd.type == NGHTTP2_SETTINGS)
+                if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+                        check_window_overflow(h);
                         resume_window_waiters(h); /* INITIAL_WINDOW_SIZE may have grown */
+                }
                 break;
         case NGHTTP2_PRIORITY:
                 count_control(h);
@@ -512,12 +598,16 @@ int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
         if (n < 0) {
                 if (n == NGHTTP2_ERR_NOMEM)
                         return -ENOMEM;
-                if (!h->fatal) {
+                /* nghttp2 stopped reading without a GOAWAY of its own: one of its bounds, or
+                 * a callback failure. Say so before the close (RFC 9113 §5.4.1). */
+                if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
                         h->fatal = true;
-                        if (!h->stats.goaway_reason)
-                                h->stats.goaway_reason = n == NGHTTP2_ERR_FLOODED
-                                                             ? NGHTTP2_ENHANCE_YOUR_CALM
-                                                             : NGHTTP2_PROTOCOL_ERROR;
+                        h->stats.goaway_reason = NGHTTP2_PROTOCOL_ERROR;
+                } else {
+                        goaway(h,
+                               n == NGHTTP2_ERR_FLOODED || n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+                                   ? NGHTTP2_ENHANCE_YOUR_CALM
+                                   : NGHTTP2_INTERNAL_ERROR);
                 }
                 return -EPROTO;
         }
@@ -553,6 +643,8 @@ int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_c
         nghttp2_session_callbacks_set_on_begin_headers_callback(cb, begin_headers_cb);
         nghttp2_session_callbacks_set_on_header_callback(cb, header_cb);
         nghttp2_session_callbacks_set_on_frame_recv_callback(cb, frame_recv_cb);
+        nghttp2_session_callbacks_set_on_begin_frame_callback(cb, begin_frame_cb);
+        nghttp2_session_callbacks_set_on_frame_send_callback(cb, frame_send_cb);
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, stream_close_cb);
 
         /* Bounds nghttp2 enforces itself (see h2.h). */
@@ -612,6 +704,14 @@ void h2_conn_free(struct h2_conn *h)
 bool h2_conn_busy(const struct h2_conn *h)
 {
         return h->streams != NULL || h->blocked;
+}
+
+bool h2_conn_progressed(struct h2_conn *h)
+{
+        bool moved = h->out_progress != h->out_progress_mark;
+
+        h->out_progress_mark = h->out_progress;
+        return moved;
 }
 
 void h2_conn_shutdown(struct h2_conn *h)

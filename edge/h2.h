@@ -26,8 +26,9 @@
  *  - SETTINGS, PING, PRIORITY and empty DATA floods: a per-second budget of such frames, and
  *    nghttp2's bound on queued ACKs for a peer that does not read;
  *  - zero-window dribble: DATA frames are not cut smaller than H2_MIN_DATA (unless that is
- *    all that is left) however the client opens its window; the connection's send deadline
- *    ends one that never opens it.
+ *    all that is left) however the client opens its window; the connection's send deadline,
+ *    which only answers going out push on (h2_conn_progressed), ends one that never opens it
+ *    wide enough.
  */
 
 #define H2_MAX_CONTINUATIONS 8
@@ -108,6 +109,12 @@ int h2_conn_flush(struct h2_conn *h);
 
 /* Whether the session has open streams (the caller's idle deadline runs only without). */
 bool h2_conn_busy(const struct h2_conn *h);
+/*
+ * Whether answers moved since the last call: a response head, DATA payload, or part of a
+ * frame held back by a full socket went out. What pushes the send deadline on: control
+ * frames (PING and SETTINGS ACKs) and a window dribbled too thin for a DATA frame do not.
+ */
+bool h2_conn_progressed(struct h2_conn *h);
 /* Queue a graceful GOAWAY (drain): streams under way finish. */
 void h2_conn_shutdown(struct h2_conn *h);
 

@@ -5,7 +5,8 @@
  * Covers the preface and SETTINGS (RFC 9113 §3.4, §6.5), request dispatch, flow control
  * (§5.2, §6.9), a socket that fills mid-frame, and the abuse bounds of h2.h: rapid reset,
  * CONTINUATION flood, HPACK bomb (RFC 7541 dynamic table references), SETTINGS/PING/empty
- * DATA floods and a zero-window dribble.
+ * DATA floods and a zero-window dribble; and the checks h2.c adds to nghttp2's (a skipped
+ * stream id used late, a SETTINGS window overflow) and what counts as send progress.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -553,6 +554,67 @@ TEST(concurrent_streams_bounded)
         ASSERT_EQ(f->requests, limits.max_concurrent_streams);
         /* Past the acknowledged limit nghttp2 treats it as a connection error. */
         ASSERT_TRUE(s.rst >= 1 || (s.goaway == 1 && s.goaway_code == NGHTTP2_PROTOCOL_ERROR));
+        fx_close(f);
+        free(f);
+}
+
+TEST(skipped_stream_id)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        ASSERT_EQ(get(f, 1, "/a", true), 0);
+        ASSERT_EQ(get(f, 7, "/b", true), 0);
+        /* 3 and 5 were skipped, so closed without ever opening (RFC 9113 §5.1.1). */
+        ASSERT_EQ(get(f, 3, "/c", true), -EPROTO);
+        scan(f, &s);
+        ASSERT_EQ(f->requests, 2);
+        ASSERT_EQ(s.goaway, 1);
+        ASSERT_EQ(s.goaway_code, NGHTTP2_PROTOCOL_ERROR);
+        fx_close(f);
+        free(f);
+}
+
+TEST(initial_window_overflow)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        static const uint8_t st[] = {0, 4, 0, 1, 0, 0}; /* INITIAL_WINDOW_SIZE 65536 */
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        ASSERT_EQ(get(f, 1, "/a", false), 0);
+        ASSERT_EQ(window_update(f, 1, 0x7fffffff - 65535), 0); /* the largest window */
+        /* One more byte through SETTINGS: a connection error (§6.9.2), not a stream reset. */
+        ASSERT_EQ(frame(f, 4, 0, 0, st, sizeof(st)), -EPROTO);
+        scan(f, &s);
+        ASSERT_EQ(s.goaway, 1);
+        ASSERT_EQ(s.goaway_code, NGHTTP2_FLOW_CONTROL_ERROR);
+        fx_close(f);
+        free(f);
+}
+
+TEST(progress_only_from_answers)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        static const uint8_t st[] = {0, 4, 0, 0, 0, 0}; /* INITIAL_WINDOW_SIZE 0 */
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, st, sizeof(st)), 0);
+        (void)h2_conn_progressed(f->h);
+        ASSERT_EQ(get(f, 1, "/z", true), 0);
+        ASSERT_TRUE(h2_conn_progressed(f->h)); /* the response head */
+        /* A PING's ACK and a window too thin for a DATA frame move nothing. */
+        ASSERT_EQ(frame(f, 6, 0, 0, "12345678", 8), 0);
+        ASSERT_EQ(window_update(f, 1, 1), 0);
+        ASSERT_TRUE(!h2_conn_progressed(f->h));
+        ASSERT_EQ(window_update(f, 1, H2_MIN_DATA), 0);
+        ASSERT_TRUE(h2_conn_progressed(f->h));
+        scan(f, &s);
+        ASSERT_EQ(s.data_frames, 1);
         fx_close(f);
         free(f);
 }
