@@ -117,6 +117,10 @@ static const struct cfg_field control_fields[] = {
         {.key = "heartbeat", .type = CFG_DURATION,
          .offset = offsetof(struct edge_cfg_control, heartbeat_ms), .min = 500, .max = 300000,
          .def = "5s"},
+        /* The fill plan's SHA-256s check client-driven fills too (plan-sums.h). */
+        {.key = "plan_period", .type = CFG_DURATION,
+         .offset = offsetof(struct edge_cfg_control, plan_period_ms), .min = 0,
+         .max = SEC(24 * 3600), .def = "5m"},
         {.key = "secret_file", .type = CFG_STRING,
          .offset = offsetof(struct edge_cfg_control, secret_file)},
         {0},

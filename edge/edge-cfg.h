@@ -49,6 +49,7 @@ struct edge_cfg_control {
         char *edge_id;
         char *region;
         int64_t heartbeat_ms; /* period of POST /v1/edges/<id>/heartbeat */
+        int64_t plan_period_ms; /* period of GET /v1/fill/plan (catalog SHA-256s); 0: never */
         char *secret_file;    /* this edge's heartbeat secret (signs each heartbeat) */
 };
 

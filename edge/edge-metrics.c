@@ -98,6 +98,14 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           NULL);
         C(scrub_passes, "sluice_edge_scrub_passes_total",
           "Background scrub passes completed over the whole cache", NULL);
+        m->plan_sums = metrics_gauge_new(reg, "sluice_edge_plan_sums",
+                                         "Objects of the fill plan whose SHA-256 fills are "
+                                         "checked against",
+                                         NULL);
+        if (!m->plan_sums)
+                return -ENOMEM;
+        C(plan_checked, "sluice_edge_plan_checked_fills_total",
+          "Fills whose body was checked against the fill plan's SHA-256", NULL);
 
         if (n_workers > EDGE_METRICS_WORKERS_MAX)
                 n_workers = EDGE_METRICS_WORKERS_MAX;

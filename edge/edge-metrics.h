@@ -40,6 +40,8 @@ struct edge_metrics {
         struct metric *evictions, *evicted_bytes, *admission_refused;
         struct metric *damaged_open, *damaged_scrub; /* objects dropped as damaged, found by */
         struct metric *scrub_objects, *scrub_bytes, *scrub_passes;
+        struct metric *plan_sums;   /* gauge: catalog SHA-256s fills are checked against */
+        struct metric *plan_checked; /* fills checked against one of them */
         struct metric *worker_requests[EDGE_METRICS_WORKERS_MAX];
         unsigned n_workers;
 };

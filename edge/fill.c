@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "hex.h"
@@ -15,6 +16,7 @@
 #include "evict.h"
 #include "fill.h"
 #include "miss.h"
+#include "plan-sums.h"
 #include "store.h"
 #include "upstream.h"
 #include "worker.h"
@@ -186,6 +188,7 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         struct fill *f = ud;
         struct store *store = f->owner->srv->store;
         const char *ctype = resp->content_type;
+        char plan_hex[65];
         int r, fd;
 
         upstream_health_report(f->upstream_idx, resp->status < 500);
@@ -215,6 +218,16 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         f->has_sha = hex64(resp->sha256_hex);
         if (f->has_sha)
                 memcpy(f->sha_hex, resp->sha256_hex, 65);
+        if (plan_sums_lookup(f->owner->srv, f->key, f->key_len, plan_hex)) {
+                /* The catalog's value is the one that counts. */
+                if (f->has_sha && strcasecmp(f->sha_hex, plan_hex) != 0)
+                        log_warn("fill %.*s: upstream %u names another SHA-256 than the fill "
+                                 "plan; checking the plan's",
+                                 (int)f->key_len, f->key, f->upstream_idx);
+                memcpy(f->sha_hex, plan_hex, 65);
+                f->has_sha = true;
+                metrics_add(f->owner->srv->m.plan_checked, 1);
+        }
         r = store_put_begin(store, f->key, f->key_len, (uint64_t)resp->content_length,
                             f->has_sha ? f->sha_hex : NULL, ctype, &f->put);
         if (r == -ENOSPC) {

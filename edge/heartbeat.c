@@ -19,6 +19,7 @@
 
 #include "edge-cfg.h"
 #include "heartbeat.h"
+#include "plan-sums.h"
 #include "store.h"
 #include "worker.h"
 
@@ -33,6 +34,9 @@ struct heartbeat {
         bool stop;
         bool last_ok;
         long last_status;
+        int64_t plan_ms; /* monotonic ms of the last good plan fetch; 0: none yet */
+        bool plan_ok;
+        int plan_sums;
 };
 
 struct titles {
@@ -211,6 +215,35 @@ static void beat(struct heartbeat *hb, CURL *curl)
         free(body);
 }
 
+/* The fill plan's sums, when control.plan_period has passed since the last good fetch (a
+ * failed fetch is retried at the next beat). */
+static void refresh_plan(struct heartbeat *hb, CURL *curl)
+{
+        int64_t period = atomic_load(&hb->srv->rt)->cfg->control.plan_period_ms;
+        struct timespec now;
+        int64_t now_ms;
+        int n;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        if (period <= 0 || (hb->plan_ms && now_ms - hb->plan_ms < period))
+                return;
+        n = plan_sums_refresh(hb->srv, curl);
+        if (n < 0) {
+                if (hb->plan_ok)
+                        log_warn("fill plan from control: %s, keeping the last one, retrying",
+                                 strerror(-n));
+                hb->plan_ok = false;
+                return;
+        }
+        if (!hb->plan_ok || n != hb->plan_sums)
+                log_info("fill plan: SHA-256 of %d object(s) to check fills against", n);
+        metrics_gauge_set(hb->srv->m.plan_sums, n);
+        hb->plan_ok = true;
+        hb->plan_sums = n;
+        hb->plan_ms = now_ms;
+}
+
 static void *heartbeat_main(void *arg)
 {
         struct heartbeat *hb = arg;
@@ -226,6 +259,7 @@ static void *heartbeat_main(void *arg)
         while (!hb->stop) {
                 pthread_mutex_unlock(&hb->lock);
                 beat(hb, curl);
+                refresh_plan(hb, curl);
                 int64_t period = atomic_load(&hb->srv->rt)->cfg->control.heartbeat_ms;
                 struct timespec until;
                 clock_gettime(CLOCK_MONOTONIC, &until);

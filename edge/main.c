@@ -25,6 +25,7 @@
 #include "fill.h"
 #include "heartbeat.h"
 #include "listener.h"
+#include "plan-sums.h"
 #include "sandbox.h"
 #include "scrub.h"
 #include "store.h"
@@ -418,6 +419,7 @@ int main(int argc, char **argv)
 
         memset(&srv, 0, sizeof(srv));
         srv.access_fd = -1;
+        pthread_mutex_init(&srv.sums_lock, NULL);
         r = runtime_new(cfg, &rt); /* takes cfg */
         cfg = NULL;
         if (r < 0)
@@ -562,6 +564,8 @@ out:
         if (srv.access_fd >= 0)
                 (void)close(srv.access_fd);
         evict_close(&srv);
+        plan_sums_install(&srv, NULL);
+        pthread_mutex_destroy(&srv.sums_lock);
         metrics_reg_free(srv.reg);
         if (srv.store)
                 store_close(srv.store);

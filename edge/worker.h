@@ -138,6 +138,9 @@ struct edge_server {
 
         struct edge_worker *workers; /* n_workers client workers, then the admin worker */
         unsigned n_workers;
+
+        pthread_mutex_t sums_lock; /* the fill plan's SHA-256 sums (plan-sums.c) */
+        struct plan_sums *sums;
 };
 
 /*

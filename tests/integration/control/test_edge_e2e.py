@@ -12,12 +12,14 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import ADMIN_TOKEN, Control, Failure, Postgres, check, run, skip
 
 NS = {"d": "urn:mpeg:dash:schema:mpd:2011", "cenc": "urn:mpeg:cenc:2013"}
+EDGE_TOKEN = "edge-admin-token-0123456789abcdef"
 
 
 def free_port():
@@ -28,13 +30,23 @@ def free_port():
     return p
 
 
-def get(port, path):
+def get(port, path, headers=None):
+    """(status, body); a body cut short comes back as None."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    c.request("GET", path)
+    c.request("GET", path, headers=headers or {})
     r = c.getresponse()
-    body = r.read()
+    try:
+        body = r.read()
+    except http.client.IncompleteRead:
+        body = None
     c.close()
     return r.status, body
+
+
+def metric(port, name, labels=""):
+    _, text = get(port, "/metrics", {"Authorization": "Bearer " + EDGE_TOKEN})
+    m = re.search(rf"^{name}(?:{{[^}}]*{re.escape(labels)}[^}}]*}})? (\S+)$", text.decode(), re.M)
+    return float(m.group(1)) if m else 0.0
 
 
 def main(binary, tmp):
@@ -75,7 +87,7 @@ def main(binary, tmp):
     edir = os.path.join(tmp, "edge")
     os.makedirs(os.path.join(edir, "cache"))
     with open(os.path.join(edir, "admin.token"), "w") as f:
-        f.write("edge-admin-token-0123456789abcdef\n")
+        f.write(EDGE_TOKEN + "\n")
     # Registered first: control makes the edge's heartbeat secret, which goes into its file.
     reg = ctl.register_edge("edge-e2e", "eu-west", f"http://127.0.0.1:{ep}")
     with open(os.path.join(edir, "heartbeat.key"), "w") as f:
@@ -89,7 +101,7 @@ cache: {{dir: "{edir}/cache", max_size: 256M}}
 upstreams: [{{url: "{origin_url}"}}]
 tokens: {{required: true, keys_file: "{ctl.keys_file}"}}
 control: {{url: "{control_url}", edge_id: edge-e2e, region: eu-west, heartbeat: 500ms,
-          secret_file: "{edir}/heartbeat.key"}}
+          plan_period: 500ms, secret_file: "{edir}/heartbeat.key"}}
 log: {{level: warn, target: stderr}}
 """)
     edge = subprocess.Popen([edge_bin, "--config", ecfg], stdout=subprocess.DEVNULL,
@@ -112,11 +124,38 @@ log: {{level: warn, target: stderr}}
         check(m, f"BaseURL {base}")
         prefix = m.group(1)
         rep = mpd.find(".//d:Representation", NS).get("id")
-        for name in ("init.mp4", "seg-1.m4s", "seg-2.m4s"):
+        for name in ("init.mp4", "seg-1.m4s"):
             st, body = get(ep, f"{prefix}{rep}/{name}")
             with open(os.path.join(origin, "clear1", rep, name), "rb") as f:
                 want = f.read()
             check(st == 200 and body == want, f"{name} through the edge: {st}")
+
+        # The fill plan (the session above made clear1 watched in the edge's region) gives the
+        # catalog's SHA-256 of every file: an origin serving one wrong byte of the right length
+        # is refused, whatever it says, and nothing wrong is cached.
+        for _ in range(200):
+            if metric(eap, "sluice_edge_plan_sums") > 0:
+                break
+            time.sleep(0.05)
+        check(metric(eap, "sluice_edge_plan_sums") > 0, "the edge loaded no fill plan sums")
+        seg2 = os.path.join(origin, "clear1", rep, "seg-2.m4s")
+        with open(seg2, "rb") as f:
+            want = f.read()
+        with open(seg2, "wb") as f:
+            f.write(want[:100] + bytes([want[100] ^ 1]) + want[101:])
+        failed = metric(eap, "sluice_edge_fills_total", 'result="failed"')
+        st, body = get(ep, f"{prefix}{rep}/seg-2.m4s")
+        check(body is None or st >= 500, f"a wrong byte from the origin was served: {st}")
+        check(metric(eap, "sluice_edge_plan_checked_fills_total") >= 1, "no fill checked")
+        _, listing = get(eap, f"/admin/objects?prefix=/clear1/{rep}/seg-2",
+                         {"Authorization": "Bearer " + EDGE_TOKEN})
+        check(b"seg-2" not in listing, f"the wrong bytes were kept: {listing[:200]}")
+        check(metric(eap, "sluice_edge_fills_total", 'result="failed"') > failed,
+              "the refused fill not counted as failed")
+        with open(seg2, "wb") as f:
+            f.write(want)
+        st, body = get(ep, f"{prefix}{rep}/seg-2.m4s")
+        check(st == 200 and body == want, f"seg-2.m4s once the origin is right: {st}")
         # Token checks live on the edge.
         st, _ = get(ep, f"/clear1/{rep}/seg-1.m4s")
         check(st == 403, f"no token: {st}")

@@ -53,6 +53,17 @@ void miss_notify(struct edge_worker *w)
 {
 }
 
+/* The fill plan's sums: one key with one value, or none. */
+static const char *plan_key, *plan_hex;
+
+bool plan_sums_lookup(struct edge_server *srv, const char *key, size_t key_len, char hex[65])
+{
+        if (!plan_key || strlen(plan_key) != key_len || memcmp(plan_key, key, key_len) != 0)
+                return false;
+        memcpy(hex, plan_hex, 65);
+        return true;
+}
+
 /* ---- a one-worker server around a scratch store ---- */
 
 struct rig {
@@ -220,6 +231,53 @@ TEST(absent_key_starts_a_fetch)
         last_cbs->on_done(last_ud, -ECONNREFUSED); /* no head: the fill fails */
         ASSERT_EQ(fill_state_get(f), FILL_FAILED);
         fill_unref(f);
+        rig_done(&g);
+}
+
+/* A key the fill plan gives a SHA-256 for commits only with bytes that hash to it, whatever the
+ * upstream says; with the right bytes it commits as usual. */
+TEST(plan_sum_decides_the_commit)
+{
+        static const char body[] = "0123456789abcdef";
+        /* SHA-256 of body, and a value no 16 bytes here hash to. */
+        static const char good[] =
+            "9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f";
+        static const char other[] =
+            "4f7b5d6d8b8a7e9a8a8b1c4b0a9e0fd4f8c0f0c6e0c1ee0b1a2f8f3d1c5b7e21";
+        struct upstream_resp resp = {.status = 200, .content_length = 16};
+        struct store_obj o;
+        struct fill *f = NULL;
+        bool created = false;
+        struct rig g;
+
+        rig_init(&g);
+        plan_key = "/t/v/seg-4.m4s";
+        plan_hex = other;
+        resp.sha256_hex = good; /* the upstream names the body's true hash */
+        ASSERT_EQ(fill_get(&g.w, plan_key, 14, &f, &created), 0);
+        ASSERT_EQ(last_cbs->on_head(last_ud, &resp), 0);
+        ASSERT_EQ(last_cbs->on_body(last_ud, body, 16), 0);
+        last_cbs->on_done(last_ud, 0);
+        fill_commits_drain();
+        ASSERT_EQ(fill_state_get(f), FILL_FAILED);
+        ASSERT_EQ(store_lookup(g.w.reader, plan_key, 14, &o), -ENOENT);
+        ASSERT_EQ(metrics_value(g.srv.m.plan_checked), 1);
+        fill_unref(f);
+
+        plan_hex = good;
+        resp.sha256_hex = NULL;
+        ASSERT_EQ(fill_get(&g.w, plan_key, 14, &f, &created), 0);
+        ASSERT_TRUE(created);
+        ASSERT_EQ(last_cbs->on_head(last_ud, &resp), 0);
+        ASSERT_EQ(last_cbs->on_body(last_ud, body, 16), 0);
+        last_cbs->on_done(last_ud, 0);
+        fill_commits_drain();
+        ASSERT_EQ(fill_state_get(f), FILL_DONE);
+        ASSERT_EQ(store_lookup(g.w.reader, plan_key, 14, &o), 0);
+        ASSERT_TRUE(o.has_sha256);
+        store_obj_release(g.w.reader, &o);
+        fill_unref(f);
+        plan_key = NULL;
         rig_done(&g);
 }
 

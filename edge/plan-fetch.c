@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+
+#include "edge-cfg.h"
+#include "edge-metrics.h"
+#include "plan-sums.h"
+#include "worker.h"
+
+#define PLAN_BODY_MAX      (256u << 20) /* a million objects' JSON is about 200 MB */
+#define REQUEST_TIMEOUT_MS 30000L
+
+void plan_sums_install(struct edge_server *srv, struct plan_sums *t)
+{
+        struct plan_sums *old;
+
+        pthread_mutex_lock(&srv->sums_lock);
+        old = srv->sums;
+        srv->sums = t;
+        pthread_mutex_unlock(&srv->sums_lock);
+        plan_sums_free(old);
+}
+
+bool plan_sums_lookup(struct edge_server *srv, const char *key, size_t key_len, char hex[65])
+{
+        bool found;
+
+        pthread_mutex_lock(&srv->sums_lock);
+        found = plan_sums_find(srv->sums, key, key_len, hex);
+        pthread_mutex_unlock(&srv->sums_lock);
+        return found;
+}
+
+struct body {
+        char *p;
+        size_t len, cap;
+};
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+        struct body *b = userdata;
+        size_t n = size * nmemb;
+
+        if (b->len + n > PLAN_BODY_MAX)
+                return 0; /* refuse: curl fails the transfer */
+        if (b->len + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 1 << 16;
+                while (cap < b->len + n + 1)
+                        cap *= 2;
+                char *p = realloc(b->p, cap);
+                if (!p)
+                        return 0;
+                b->p = p;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->len, ptr, n);
+        b->len += n;
+        return n;
+}
+
+int plan_sums_refresh(struct edge_server *srv, void *curl)
+{
+        const struct edge_cfg *cfg = atomic_load(&srv->rt)->cfg;
+        struct plan_sums *t = NULL;
+        struct body b = {0};
+        char url[1024], *id = NULL;
+        size_t base_len, skipped = 0;
+        long status = 0;
+        CURLcode rc;
+        int n, r;
+
+        if (!cfg->control.url || !cfg->control.edge_id)
+                return -ENOENT;
+        base_len = strlen(cfg->control.url);
+        while (base_len > 0 && cfg->control.url[base_len - 1] == '/')
+                base_len--;
+        id = curl_easy_escape(curl, cfg->control.edge_id, 0);
+        if (!id)
+                return -ENOMEM;
+        n = snprintf(url, sizeof(url), "%.*s/v1/fill/plan?edge=%s&limit=%u", (int)base_len,
+                     cfg->control.url, id, PLAN_SUMS_MAX);
+        curl_free(id);
+        if (n < 0 || (size_t)n >= sizeof(url))
+                return -ENAMETOOLONG;
+        curl_easy_reset(curl);
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_PROXY, "");
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+        rc = curl_easy_perform(curl);
+        if (rc == CURLE_OK)
+                (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (rc != CURLE_OK || status != 200) {
+                log_debug("fill plan from %s: %s", url,
+                          rc != CURLE_OK ? curl_easy_strerror(rc) : "status not 200");
+                free(b.p);
+                return rc != CURLE_OK ? -EIO : -EPROTO;
+        }
+        r = plan_sums_parse(b.p ? b.p : "", b.len, &t, &skipped);
+        free(b.p);
+        if (r < 0)
+                return r;
+        if (skipped)
+                log_warn("fill plan: %zu object(s) without a usable path or sha256, ignoring",
+                         skipped);
+        n = (int)plan_sums_count(t);
+        plan_sums_install(srv, t);
+        return n;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The SHA-256 the control plane's fill plan gives for each file it asks this edge to hold
+ * (GET <control.url>/v1/fill/plan?edge=<id>: objects[].path and .sha256, from the catalog's
+ * asset.json). A fill from a parent or the origin for one of these keys commits only if its
+ * bytes hash to the catalog's value, whatever the upstream says; other keys are checked by
+ * length, and by the upstream's X-Sluice-SHA256 when it sends one.
+ *
+ * The table is immutable once parsed; the heartbeat thread fetches a new one every
+ * control.plan_period and swaps it in under the server's lock, where workers look keys up
+ * (once per fill, not per request). Parsing and lookup are plan-sums.c (in the store library,
+ * for tests and fuzzing); the server's table and its fetch are plan-fetch.c.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct edge_server;
+struct plan_sums;
+
+/* Most objects kept from one plan (control's own limit is 1,000,000). */
+#define PLAN_SUMS_MAX 1000000u
+
+/*
+ * Parse a fill plan (JSON, at most len bytes). Objects whose path is not a relative key of at
+ * most STORE_KEY_MAX - 1 bytes or whose sha256 is not 64 hex digits are skipped and counted in
+ * *ret_skipped (may be NULL), as are repeats of a path and every entry of a path given two
+ * different sums. Returns 0 and a new table, -EINVAL when the text is not a plan
+ * ({"objects": [...]}) or holds more than PLAN_SUMS_MAX objects, or -ENOMEM.
+ */
+int plan_sums_parse(const char *json, size_t len, struct plan_sums **ret, size_t *ret_skipped);
+void plan_sums_free(struct plan_sums *t);
+size_t plan_sums_count(const struct plan_sums *t);
+
+/* The SHA-256 (64 lowercase hex digits and a NUL) of cache key (with its leading '/'). */
+bool plan_sums_find(const struct plan_sums *t, const char *key, size_t key_len, char hex[65]);
+
+/* Install t as srv's table (owned; the previous one is freed). NULL clears it. */
+void plan_sums_install(struct edge_server *srv, struct plan_sums *t);
+/* plan_sums_find() on srv's current table, under its lock. */
+bool plan_sums_lookup(struct edge_server *srv, const char *key, size_t key_len, char hex[65]);
+
+/*
+ * Fetch this edge's plan from control with the caller's curl easy handle and install it.
+ * Returns the number of sums installed or -errno (the previous table stays).
+ */
+int plan_sums_refresh(struct edge_server *srv, void *curl);
