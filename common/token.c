@@ -180,7 +180,8 @@ static int token_json(const struct token_key *key, const struct token_claims *c,
 
 int token_sign(const struct token_key *key, const struct token_claims *c, char *out, size_t cap)
 {
-        char header[160], claims[TOKEN_UC_MAX + TOKEN_IP_MAX + 256];
+        /* Escaped, a claim byte takes up to 6 (\u00XX): room for the longest claims. */
+        char header[160], claims[6 * (TOKEN_UC_MAX + TOKEN_IP_MAX) + 256];
         size_t hl = 0, cll = 0;
         int r;
 

@@ -98,6 +98,22 @@ TEST(unsignable_claim_refused)
         ASSERT_EQ(sign(&ks.keys[0], 2000, 0, "regex:^/t\xff/", jwt), -EINVAL);
 }
 
+TEST(longest_escaped_claim_round_trips)
+{
+        /* Every byte of the longest scope escaped in the signed JSON ("\"" takes two). */
+        struct token_keyset ks = keyset();
+        struct token_claims c = {.exp = 2000}, back;
+        char jwt[TOKEN_MAX];
+        int n;
+
+        memset(c.uc, '"', TOKEN_UC_MAX);
+        c.uc[TOKEN_UC_MAX] = '\0';
+        n = token_sign(&ks.keys[0], &c, jwt, sizeof(jwt));
+        ASSERT_TRUE(n > 0);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 1500, 0, &back), 0);
+        ASSERT_STREQ(back.uc, c.uc);
+}
+
 TEST(tampering_refused)
 {
         struct token_keyset ks = keyset();
