@@ -1,0 +1,297 @@
+# SPDX-License-Identifier: MIT
+"""The appliance's first-boot configuration script, run without an appliance.
+
+    python3 test_firstboot.py tools/image.d/sluice-firstboot [sluice-edge]
+
+Each case builds a fake root (config partition, /etc/hostname, a cache directory) and a fake
+kernel command line, runs the script against them through its test-only overrides
+(SLUICE_FIRSTBOOT_ROOT, SLUICE_FIRSTBOOT_CMDLINE: nothing is mounted) and reads what it wrote
+under <root>/run/sluice. Mostly token signing keys given as sluice.keys= / KEYS: the keys file
+written from them, its mode, precedence, and every way a value is refused (each with its log
+line, no secret in the output, tokens left required). With the edge binary, the edge starts on
+a generated keys file and accepts a token signed with its second key.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SKIP = 77
+
+K1 = "ab" * 32                   # 32 bytes
+K2 = "0123456789ABCDEF" * 2      # 16 bytes, upper-case hex
+
+
+class Fail(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise Fail(f"{what}: got {got!r}, want {want!r}")
+
+
+class Boot:
+    """One run of the script over a fresh fake root."""
+
+    def __init__(self, script, cmdline="", env_file=None, conf_files=None):
+        self.root = tempfile.mkdtemp(prefix="sluice-firstboot-")
+        conf = os.path.join(self.root, "run", "sluice-conf")
+        os.makedirs(conf)
+        os.makedirs(os.path.join(self.root, "etc"))
+        os.makedirs(os.path.join(self.root, "var", "cache"))
+        with open(os.path.join(self.root, "etc", "hostname"), "w") as f:
+            f.write("fake-host\n")
+        if env_file is not None:
+            with open(os.path.join(conf, "sluice.env"), "w") as f:
+                f.write(env_file)
+        for name, text in (conf_files or {}).items():
+            with open(os.path.join(conf, name), "w") as f:
+                f.write(text)
+        cmdfile = os.path.join(self.root, "cmdline")
+        with open(cmdfile, "w") as f:
+            f.write("root=PARTUUID=x ro quiet " + cmdline + "\n")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "SLUICE_FIRSTBOOT_ROOT": self.root, "SLUICE_FIRSTBOOT_CMDLINE": cmdfile}
+        p = subprocess.run(["sh", script], env=env, capture_output=True, text=True, timeout=30)
+        self.rc = p.returncode
+        self.log = p.stdout + p.stderr
+        self.out = os.path.join(self.root, "run", "sluice")
+
+    def read(self, name):
+        with open(os.path.join(self.out, name)) as f:
+            return f.read()
+
+    def has(self, name):
+        return os.path.exists(os.path.join(self.out, name))
+
+    def keys(self):
+        """The (kid, secret) pairs of the written keys file, in order."""
+        return re.findall(r'^  - \{kid: "([^"]*)", secret: "([^"]*)"\}$', self.read("keys.yaml"),
+                          re.M)
+
+    def tokens_line(self):
+        m = re.search(r"^tokens: .*$", self.read("edge.yaml"), re.M)
+        check(m is not None, "no tokens: line in the generated edge.yaml")
+        return m.group(0)
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def booted(script, *a, **kw):
+    b = Boot(script, *a, **kw)
+    eq(b.rc, 0, f"firstboot exit status\n{b.log}")
+    check("test root" in b.log, "the script did not notice its test root")
+    return b
+
+
+REQUIRED = "tokens: {required: true, keys_file: /etc/sluice/keys.yaml}"
+
+
+@test
+def keys_from_the_command_line(script, edge):
+    b = booted(script, f"sluice.edge_id=cmd-edge sluice.keys=k1:{K1},k2:{K2}")
+    try:
+        eq(b.keys(), [("k1", K1), ("k2", K2)], "keys written, in the order given")
+        mode = stat.S_IMODE(os.stat(os.path.join(b.out, "keys.yaml")).st_mode)
+        eq(oct(mode), oct(0o640), "keys.yaml mode")
+        eq(b.tokens_line(), REQUIRED, "tokens in the generated edge.yaml")
+        check('edge_id: "cmd-edge"' in b.read("edge.yaml"), "edge id from the command line")
+        check("token keys from sluice.keys/KEYS: kids k1, k2" in b.log, f"log:\n{b.log}")
+        check(K1 not in b.log and K2 not in b.log, "a secret in the script's output")
+        check(not b.has("keys.yaml.new"), "a temporary keys file left behind")
+        if edge:
+            edge_accepts(edge, os.path.join(b.out, "keys.yaml"))
+            print("# the edge loaded the keys file and accepted a token signed with k2")
+        else:
+            print("# no edge binary given: the keys file was not loaded by an edge")
+    finally:
+        b.cleanup()
+
+
+@test
+def keys_from_sluice_env_and_the_command_line_wins(script, edge):
+    b = booted(script, env_file=f"EDGE_ID=env-edge\nKEYS=e1:{K2}\n")
+    try:
+        eq(b.keys(), [("e1", K2)], "keys from sluice.env")
+        eq(b.tokens_line(), REQUIRED, "tokens")
+    finally:
+        b.cleanup()
+    b = booted(script, f"sluice.keys=c1:{K1}", env_file=f"KEYS=e1:{K2}\n")
+    try:
+        eq(b.keys(), [("c1", K1)], "the command line over sluice.env")
+    finally:
+        b.cleanup()
+
+
+@test
+def keys_given_win_over_the_partitions_keys_file(script, edge):
+    b = booted(script, f"sluice.keys=c1:{K1}",
+               conf_files={"keys.yaml": f"keys:\n  - {{kid: p1, secret: {K2}}}\n"})
+    try:
+        eq(b.keys(), [("c1", K1)], "keys")
+        check("keys.yaml on the config partition ignored" in b.log, f"log:\n{b.log}")
+    finally:
+        b.cleanup()
+    b = booted(script, conf_files={"keys.yaml": f"keys:\n  - {{kid: p1, secret: {K2}}}\n"})
+    try:
+        check(f"secret: {K2}" in b.read("keys.yaml"), "the partition's keys.yaml without KEYS")
+        eq(b.tokens_line(), REQUIRED, "tokens")
+    finally:
+        b.cleanup()
+
+
+@test
+def limits_accepted(script, edge):
+    many = ",".join(f"k{i}:{K2}" for i in range(16))
+    longest = "x" * 63 + ":" + "f" * 128
+    for value, n in ((many, 16), (longest, 1), ("a.b_c-D:" + "0" * 32, 1)):
+        b = booted(script, "sluice.keys=" + value)
+        try:
+            eq(len(b.keys()), n, f"keys written for {value[:40]}...")
+        finally:
+            b.cleanup()
+
+
+BAD = [
+    # (value, what the log says)
+    ("k1", "key 1: not kid:hexsecret"),
+    (f"k1:{K1},k2", "key 2: not kid:hexsecret"),
+    ("k1:" + "ab" * 15, "key 1 (kid k1): the secret has 30 hex digits"),
+    ("k1:" + "ab" * 64 + "a", "the secret has 129 hex digits"),
+    ("k1:" + "a" * 33, "the secret has 33 hex digits"),
+    ("k1:" + "zz" * 16, "key 1 (kid k1): the secret is not hex digits"),
+    (f"k1:{K1}:{K1}", "the secret is not hex digits"),
+    (f":{K1}", "key 1: a kid is 1 to 63"),
+    ("x" * 64 + f":{K1}", "key 1: a kid is 1 to 63"),
+    (f'k"1:{K1}', "key 1: a kid is 1 to 63"),
+    (f"k/1:{K1}", "key 1: a kid is 1 to 63"),
+    (f"k1:{K1},k1:{K2}", "key 2: kid k1 given twice"),
+    (f"k1:{K1},", "an empty entry"),
+    (f"k1:{K1},,k2:{K2}", "an empty entry"),
+    (f",k1:{K1}", "an empty entry"),
+    (",".join(f"k{i}:{K2}" for i in range(17)), "more than 16 keys"),
+]
+
+
+@test
+def bad_keys_are_refused_and_tokens_stay_required(script, edge):
+    for value, said in BAD:
+        b = booted(script, "sluice.keys=" + value,
+                   conf_files={"keys.yaml": f"keys:\n  - {{kid: p1, secret: {K2}}}\n"})
+        try:
+            what = f"sluice.keys={value[:50]}"
+            check(said in b.log, f"{what}: no {said!r} in the log:\n{b.log}")
+            check("ERROR: no token keys written" in b.log, f"{what}: no error line:\n{b.log}")
+            check(not b.has("keys.yaml"), f"{what}: a keys file was written anyway")
+            check(not b.has("keys.yaml.new"), f"{what}: a temporary keys file left behind")
+            eq(b.tokens_line(), REQUIRED, f"{what}: tokens")
+            check(K1 not in b.log and K2 not in b.log, f"{what}: a secret in the log")
+        finally:
+            b.cleanup()
+
+
+@test
+def bad_keys_with_tokens_not_required(script, edge):
+    b = booted(script, "sluice.keys=k1:short sluice.tokens_required=false")
+    try:
+        check("tokens_required is false" in b.log, f"log:\n{b.log}")
+        check(not b.has("keys.yaml"), "a keys file was written")
+        eq(b.tokens_line(), "tokens: {required: false}", "tokens")
+    finally:
+        b.cleanup()
+
+
+@test
+def no_keys_serves_unsigned_with_a_warning(script, edge):
+    b = booted(script, "sluice.edge_id=plain")
+    try:
+        check(not b.has("keys.yaml"), "a keys file without keys")
+        eq(b.tokens_line(), "tokens: {required: false}", "tokens")
+        check("WARNING: serving without signed-URL checks" in b.log, f"log:\n{b.log}")
+    finally:
+        b.cleanup()
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint(kid, secret, path_prefix):
+    now = int(time.time())
+    head = b64(json.dumps({"alg": "HS256", "kid": kid, "typ": "JWT"}).encode())
+    body = b64(json.dumps({"cdniv": 1, "exp": now + 600, "nbf": now - 10,
+                           "cdniuc": f"regex:^https?://[^/]+{path_prefix}"}).encode())
+    mac = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(mac)}"
+
+
+def edge_accepts(binary, keys_file):
+    """The real edge loads the written file: a token signed with k2 opens, a forged one not."""
+    sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+    from edgeharness import Edge, expect_body  # noqa: E402 (only with an edge binary)
+    e = Edge(binary, {"tokens": {"required": True, "keys_file": keys_file}})
+    try:
+        e.start()
+        data = os.urandom(10_000)
+        e.put("/t1/seg-1.m4s", data)
+        good = mint("k2", bytes.fromhex(K2), "/t1/")
+        expect_body(e.get(f"/s/{good}/t1/seg-1.m4s"), data, "token signed with k2")
+        forged = mint("k2", bytes.fromhex(K1), "/t1/")
+        eq(e.get(f"/s/{forged}/t1/seg-1.m4s").status, 403, "token of kid k2 signed with k1's")
+        eq(e.get("/t1/seg-1.m4s").status, 403, "no token")
+        e.stop()
+    finally:
+        e.cleanup()
+
+
+def main():
+    if len(sys.argv) < 2 or not os.path.exists(sys.argv[1]):
+        print("usage: test_firstboot.py SLUICE_FIRSTBOOT [SLUICE_EDGE]")
+        return 2
+    if not shutil.which("sh") or not shutil.which("df"):
+        print("SKIP: needs sh and df")
+        return SKIP
+    script = sys.argv[1]
+    edge = sys.argv[2] if len(sys.argv) > 2 else None
+    failed = []
+    for fn in TESTS:
+        try:
+            fn(script, edge)
+            print(f"ok - {fn.__name__}")
+        except Exception as exc:
+            failed.append(fn.__name__)
+            print(f"not ok - {fn.__name__}: {exc}")
+            if not isinstance(exc, Fail):
+                traceback.print_exc()
+    print(f"# test_firstboot.py: {len(failed)} failed" + (": " + ", ".join(failed) if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
