@@ -132,11 +132,12 @@ static const struct cfg_field limits_fields[] = {
         {.key = "max_connections", .type = CFG_INT,
          .offset = offsetof(struct edge_cfg_limits, max_connections), .min = 1, .max = 10000000,
          .def = "20000"},
-        /* A request head must fit a long signed URL, yet stay small. CFG_SIZE stores a
+        /* A request head must fit a long signed URL, yet stay small: the connection's input
+         * buffer holds at most 64K (refused above, not clamped in silence). CFG_SIZE stores a
          * uint64_t; the int64_t field has the same size and the bound keeps it positive. */
         {.key = "max_header_bytes", .type = CFG_SIZE,
          .offset = offsetof(struct edge_cfg_limits, max_header_bytes), .min = 1024,
-         .max = 1 << 20, .def = "8192"},
+         .max = 64 << 10, .def = "8192"},
         /* The parser holds at most HTTP1_MAX_HEADERS_CAP fields: refuse more than it can
          * honour rather than clamp in silence. */
         {.key = "max_headers", .type = CFG_INT,

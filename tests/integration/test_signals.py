@@ -129,6 +129,16 @@ def check_config_bad(e):
        f"position of max_headers: 500 in {out.strip()!r}")
     check("100" in m.group(3), f"the message does not give the bound 100: {m.group(3)!r}")
 
+    # The same for a head larger than the connection's input buffer (64K).
+    cfg = copy.deepcopy(e.cfg)
+    cfg.setdefault("limits", {})["max_header_bytes"] = "1M"
+    with open(bad_path, "w") as f:
+        f.write(yaml_dump(cfg) + "\n")
+    p = run_bin(e, "--check-config", "--config", bad_path)
+    out = (p.stderr + p.stdout).decode("utf-8", "replace")
+    eq(p.returncode, 2, f"--check-config with max_header_bytes: 1M (output {out[-300:]!r})")
+    check("max_header_bytes" in out or "65536" in out, f"which key: {out.strip()!r}")
+
 
 @test
 def check_config_missing_file(e):
