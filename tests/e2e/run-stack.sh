@@ -6,8 +6,8 @@
 # on free ports. The demo titles are ingested once into BUILD_DIR/tests/e2e/stack-origin and
 # reused by later runs.
 #
-#   SCENARIOS  comma-separated stack.mjs scenarios (play,players,clearkey,geo,licence,seek,
-#              resume,failover): start with --detach, play them in headless Chromium, stop
+#   SCENARIOS  comma-separated stack.mjs scenarios (play,players,clearkey,geo,licence,
+#              catalogue,seek,resume,failover): start with --detach, play them in headless Chromium, stop
 #              with --stop, then check that nothing the demo started is still running.
 #   --https    (with SCENARIOS) the demo runs with --https: players fetch media from the edges
 #              over TLS with h2, the certificates from the demo's CA, which Chromium trusts

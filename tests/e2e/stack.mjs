@@ -18,6 +18,10 @@
 //   clearkey  the ClearKey title plays (licence from control)
 //   geo       a client in an unlicensed country gets 451, and the page says so
 //   licence   a licence request without a live session gets no key
+//   catalogue the page's title list, search (a title word, a person, a genre) and the series'
+//             seasons and episodes equal control's answers to the same queries; the movie
+//             plays with a quality panel naming one of the MPD's video representations, a
+//             buffer panel that grows above 0 and a served-by panel naming one of the edges
 //   seek      seek to the middle; seek-to-playing latency
 //   resume    report a position, reopen the title on another device, resume within a segment
 //   failover  kill the preferred edge mid-playback: playback goes on from the other edge
@@ -34,7 +38,8 @@ import { chromium } from 'playwright-core';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--autoplay-policy=no-user-gesture-required'];
-const ALL = ['play', 'players', 'clearkey', 'geo', 'licence', 'seek', 'resume', 'failover'];
+const ALL = ['play', 'players', 'clearkey', 'geo', 'licence', 'catalogue', 'seek', 'resume',
+  'failover'];
 const SEGMENT = 4; // seconds, the origin layout's segment duration
 
 const opt = { chromium: '/usr/bin/chromium', only: ALL };
@@ -271,6 +276,176 @@ const scenarios = {
     const noKey = (r) => r.status >= 400 && !(r.body && r.body.keys);
     check(noKey(none) && noKey(made), 'licence: without a live session there is no key',
       `no session: ${none.status}, made-up session: ${made.status}`);
+  },
+
+  // What the page shows of the catalogue, checked against what control answers the test for
+  // the same queries (same profile, same client address, so the same country).
+  async catalogue(browser) {
+    const prof = await control('POST', '/v1/profiles', { name: 'catalogue test' });
+    if (prof.status !== 200) throw new Error(`control POST /v1/profiles: ${prof.status}`);
+    const pid = prof.body.id;
+    const get = async (path) => {
+      const r = await control('GET', `${path}${path.includes('?') ? '&' : '?'}profile=${pid}`);
+      if (r.status !== 200) throw new Error(`control GET ${path}: ${r.status}`);
+      return r.body;
+    };
+    const cat = (await get('/v1/catalog')).items;
+    const details = {};
+    for (const t of cat) details[t.id] = await get(`/v1/titles/${encodeURIComponent(t.id)}`);
+    const demo = (env.TITLE_IDS || '').split(/\s+/).filter(Boolean);
+    check(demo.length > 0 && demo.every((id) => cat.some((t) => t.id === id)),
+      'catalogue: control lists every demo title', `${demo.join(' ')} in ${cat.map((t) => t.id).join(' ')}`);
+    const cards = (items) => items.map((t) => `${t.id}=${t.name || t.id}`);
+    const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+    const p = await openPlayer(browser, `profile=${pid}&device=catalogue`);
+    const shown = () => p.page.$$eval('#titles a[data-title]',
+      (as) => as.map((a) => `${a.dataset.title}=${a.textContent}`));
+    const list = await shown();
+    check(same(list, cards(cat)), "catalogue: the title list is control's catalogue, in its order",
+      `page: ${list.join(', ')}; control: ${cards(cat).join(', ')}`);
+
+    // Three searches typed into the page's own search box, each query taken from the catalogue.
+    const movie = cat.find((t) => t.kind === 'movie' && !details[t.id].encrypted &&
+      (details[t.id].cast || []).length > 0) || cat.find((t) => t.kind === 'movie');
+    const series = cat.find((t) => t.kind === 'series');
+    if (!check(movie && series, 'catalogue: control has a movie and a series to search for and open',
+      cat.map((t) => `${t.id}:${t.kind}`).join(' '))) {
+      await p.ctx.close();
+      return;
+    }
+    const person = cat.map((t) => (details[t.id].cast || [])[0]).find(Boolean);
+    const word = movie.name.split(/\s+/).reduce((a, b) => (b.length >= a.length ? b : a), '');
+    const queries = [
+      ['a title word', word, movie.id],
+      ['a person', person && person.name, cat.find((t) => (details[t.id].cast || []).includes(person))?.id],
+      ['a genre', (series.genres || [])[0], series.id],
+    ];
+    for (const [what, q, from] of queries) {
+      if (!q) {
+        check(false, `catalogue: the catalogue gives ${what} to search for`);
+        continue;
+      }
+      const want = (await get(`/v1/search?q=${encodeURIComponent(q)}`)).items;
+      check(want.some((t) => t.id === from) && want.length < cat.length,
+        `catalogue: control's search for ${what} ("${q}") finds ${from} and not every title`,
+        want.map((t) => t.id).join(' '));
+      await p.page.fill('#q', q);
+      await Promise.all([
+        p.page.waitForURL((u) => u.searchParams.get('q') === q, { timeout: 15000 }),
+        p.page.press('#q', 'Enter'),
+      ]);
+      await p.page.waitForFunction(() => window.sluice && window.sluice.state.ready, null, { timeout: 20000 });
+      const got = await shown();
+      const others = cat.filter((t) => !want.some((w) => w.id === t.id) && got.some((g) => g.startsWith(`${t.id}=`)));
+      check(same(got, cards(want)) && others.length === 0,
+        `catalogue: searching the page for ${what} ("${q}") shows control's matches and no other title`,
+        `page: ${got.join(', ') || 'nothing'}; control: ${cards(want).join(', ') || 'nothing'}`);
+    }
+
+    // The series, opened from the list: every season with its episodes, in order.
+    const open = async (id) => {
+      await Promise.all([
+        p.page.waitForURL((u) => u.searchParams.get('title') === id, { timeout: 15000 }),
+        p.page.click(`#titles a[data-title="${id}"]`),
+      ]);
+      await p.page.waitForFunction(() => window.sluice && window.sluice.state.ready, null, { timeout: 20000 });
+    };
+    const sd = details[series.id];
+    await open(series.id); // from the genre search's results
+    const page = await p.page.evaluate(() => ({
+      visible: !document.getElementById('details').hidden,
+      heading: (document.querySelector('#details h2') || {}).textContent || '',
+      seasons: [...document.querySelectorAll('#details [data-season]')].map((s) => ({
+        season: Number(s.dataset.season),
+        heading: (s.querySelector('h3') || {}).textContent || '',
+        episodes: [...s.querySelectorAll('a[data-episode]')].map((a) => ({ id: a.dataset.episode,
+          text: a.textContent, current: a.classList.contains('current') })),
+      })),
+      playing: window.sluice.state.session && window.sluice.state.session.episode,
+    }));
+    const seasons = sd.seasons || [];
+    const episodes = seasons.flatMap((s) => s.episodes);
+    check(page.visible && page.heading.includes(sd.name), `catalogue: opening ${series.id} shows its details`,
+      page.heading);
+    check(seasons.length > 0 && same(page.seasons.map((s) => s.season), seasons.map((s) => s.season)) &&
+      page.seasons.every((s) => s.heading.includes(String(s.season))),
+    `catalogue: ${series.id} shows each of its seasons`,
+    `page: ${page.seasons.map((s) => s.heading).join(', ') || 'none'}; control: ${seasons.map((s) => s.season).join(', ')}`);
+    const pageEps = page.seasons.flatMap((s) => s.episodes);
+    check(episodes.length >= 2 && pageEps.length === episodes.length &&
+      episodes.every((e, i) => pageEps[i].id === e.id && pageEps[i].text.includes(e.name)),
+    `catalogue: ${series.id} shows its ${episodes.length} episodes in order`,
+    `page: ${pageEps.map((e) => `${e.id} "${e.text}"`).join(', ')}`);
+    const marked = pageEps.filter((e) => e.current).map((e) => e.id);
+    check(!!page.playing && marked.length === 1 && marked[0] === page.playing,
+      `catalogue: ${series.id} marks the episode its session plays`, `${marked.join(', ') || 'none'} / ${page.playing}`);
+
+    // The movie, opened from the title list and played. Every render of the buffer cell is
+    // recorded from the page's start, with the state shown beside it.
+    await p.page.addInitScript(() => {
+      window.bufferSeen = [];
+      document.addEventListener('DOMContentLoaded', () => {
+        const cell = document.getElementById('s-buffer');
+        new MutationObserver(() => window.bufferSeen.push({ text: cell.textContent,
+          state: document.getElementById('s-state').textContent }))
+          .observe(cell, { childList: true, characterData: true, subtree: true });
+      });
+    });
+    const mediaFrom = p.w.responses.length;
+    await open(movie.id);
+    await waitPlaying(p.page);
+    await waitAdvance(p.page, await videoTime(p.page), 4).catch(() => {});
+    const errs = await errorsOf(p.page);
+    check(errs.length === 0, `catalogue: ${movie.id} plays without errors`, errs.join('; '));
+
+    const s = await p.page.evaluate(() => ({ mpd: window.sluice.state.session.manifest_url }));
+    const mpd = await (await fetch(s.mpd)).text();
+    const attrs = (tag) => Object.fromEntries([...tag.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const reps = [...mpd.matchAll(/<AdaptationSet\b([^>]*)>([\s\S]*?)<\/AdaptationSet>/g)]
+      .filter((a) => /(contentType|mimeType)="video/.test(a[1]))
+      .flatMap((a) => [...a[2].matchAll(/<Representation\b([^>]*)>/g)].map((r) => attrs(r[1])));
+    // The panel is redrawn every half second: wait until it shows dash.js's current choice.
+    await p.page.waitForFunction(() => {
+      const r = window.sluice.player.getCurrentRepresentationForType('video');
+      return r && document.getElementById('s-video').textContent.startsWith(`${r.id} `);
+    }, null, { timeout: 10000, polling: 100 }).catch(() => {});
+    const q = await p.page.evaluate(() => {
+      const r = window.sluice.player.getCurrentRepresentationForType('video');
+      return { text: document.getElementById('s-video').textContent,
+        cur: r && { id: r.id, width: r.width, height: r.height, bandwidth: r.bandwidth } };
+    });
+    const m = /^(\S+) · (\d+)×(\d+) (\d+) kbit\/s$/.exec(q.text);
+    const rep = m && reps.find((r) => r.id === m[1]);
+    check(reps.length > 0 && !!rep && Number(rep.width) === Number(m[2]) && Number(rep.height) === Number(m[3]) &&
+      Math.round(Number(rep.bandwidth) / 1000) === Number(m[4]),
+    "catalogue: the quality panel names one of the MPD's video representations",
+    `"${q.text}"; MPD: ${reps.map((r) => `${r.id} ${r.width}×${r.height} ${r.bandwidth}`).join(', ')}`);
+    check(!!rep && !!q.cur && q.cur.id === rep.id && q.cur.height === Number(rep.height) &&
+      q.cur.bandwidth === Number(rep.bandwidth),
+    "catalogue: the quality panel is dash.js's current representation, as the MPD describes it",
+    JSON.stringify(q.cur));
+
+    const seen = (await p.page.evaluate(() => window.bufferSeen)).map((b) => {
+      const v = /^video (\d+(?:\.\d+)?) s · audio (?:\d+(?:\.\d+)? s|–)$/.exec(b.text);
+      return { ...b, v: v ? Number(v[1]) : null };
+    });
+    // The first render comes right after dash.js is handed the manifest, before any segment:
+    // nothing is buffered, shown as "–" (dash.js answers NaN for an empty buffer) or 0.
+    const start = seen.length && seen[0].v !== null ? seen[0].v : 0;
+    const last = seen[seen.length - 1];
+    check(!!last && last.state === 'playing' && last.v > 0 &&
+      seen.some((b) => b.state === 'playing' && b.v > start),
+    'catalogue: the buffer panel shows a number that grows above 0 while playing',
+    `${seen.length} renders; ${seen.slice(0, 3).concat(seen.slice(-2)).map((b) => `${b.state}: ${b.text}`).join(' | ')}`);
+
+    const served = await p.page.evaluate(() => [window.sluice.state.servedBy, document.getElementById('s-edge').textContent]);
+    const edge = edges.find((e) => e.id === served[0]);
+    const media = new Set(p.w.responses.slice(mediaFrom).filter((r) => r.path.endsWith('.m4s') && r.status < 400).map((r) => r.edge));
+    check(!!edge && served[1].includes(edge.id) && served[1].includes(new URL(edge.url).host) && media.has(edge.id),
+      'catalogue: the served-by panel names one of the two edges, one that served the movie',
+      `"${served[1]}"; segments from ${[...media].join(', ') || 'none'}`);
+    await p.ctx.close();
   },
 
   async seek(browser) {

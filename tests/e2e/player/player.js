@@ -105,7 +105,8 @@ function headerMap(h) {
 
 function fmtRep(rep) {
   if (!rep) return '–';
-  const kbit = rep.bitrateInKbit || Math.round((rep.bandwidth || 0) / 1000);
+  // dash.js's bitrateInKbit is bandwidth / 1000 unrounded (339.123 for 339123 bit/s).
+  const kbit = Math.round((rep.bandwidth || 0) / 1000);
   const size = rep.height ? `${rep.width}×${rep.height} ` : '';
   return `${rep.id} · ${size}${kbit} kbit/s`;
 }
@@ -468,16 +469,23 @@ function renderDetails(d) {
     (d.cast || []).map((c) => c.name).join(', '), d.available ? '' : 'not available in your country']
     .filter(Boolean).join(' · ');
   box.append(h, p, meta);
+  // Each season under its own heading, its episodes in order (a series may hold several).
   for (const season of d.seasons || []) {
+    const part = document.createElement('div');
+    part.dataset.season = season.season;
+    const sh = document.createElement('h3');
+    sh.textContent = `Season ${season.season}${season.name ? `: ${season.name}` : ''}`;
     const ul = document.createElement('ul');
     for (const e of season.episodes) {
       const li = document.createElement('li');
       const a = link(`S${season.season}E${e.episode} ${e.name}`, { title: d.id, episode: e.id });
       a.dataset.episode = e.id;
+      if (state.session && state.session.episode === e.id) a.className = 'current';
       li.append(a);
       ul.append(li);
     }
-    box.append(ul);
+    part.append(sh, ul);
+    box.append(part);
   }
   box.hidden = false;
 }
