@@ -16,6 +16,7 @@
 #include "uring-loop.h"
 
 #include "api.h"
+#include "body-check.h"
 #include "cache.h"
 #include "edge-auth.h"
 #include "pgdb.h"
@@ -23,7 +24,6 @@
 #include "ctl.h"
 #include "server.h"
 
-#define HOLDINGS_MAX 100000
 
 /* Re-render a checked body for a jsonb parameter; replies 500 itself on failure. */
 static char *dump(struct ctl_req *rq, json_t *v)
@@ -69,17 +69,14 @@ static void heartbeat_done(void *userdata, int err, const struct pgdb_res *res)
 static void heartbeat_ingest(struct ctl_req *rq, int64_t signed_ms)
 {
         struct ctl *ctl = rq->ctl;
-        json_t *body = NULL, *titles;
+        json_t *body = NULL;
         char ts[24];
         char *s;
         int r;
 
         if (ctl_body_json(rq, 3, &body) < 0)
                 return;
-        titles = json_object_get(body, "titles");
-        if (!num_ok(body, "load", 1000) || !num_ok(body, "bytes_served", 9.2e18) ||
-            !num_ok(body, "disk_used", 9.2e18) || !num_ok(body, "disk_total", 9.2e18) ||
-            (titles && (!json_is_array(titles) || json_array_size(titles) > HOLDINGS_MAX))) {
+        if (body_heartbeat_check(body) < 0) {
                 json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request",
                                 "heartbeat fields: load, bytes_served, disk_used, disk_total "

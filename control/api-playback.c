@@ -23,6 +23,7 @@
 
 #include "api.h"
 #include "asset.h"
+#include "body-check.h"
 #include "cache.h"
 #include "clearkey.h"
 #include "ctl-cfg.h"
@@ -34,8 +35,7 @@
 #include "server.h"
 #include "steering.h"
 
-#define ID_MAX        128
-#define PROFILE_NAME_MAX 100 /* as POST /v1/profiles */
+#define ID_MAX BODY_ID_MAX
 #define SID_HEX       32
 #define TOKEN_NBF_SKEW 60 /* seconds a token is valid before its issue time (clock skew) */
 
@@ -117,40 +117,19 @@ static void playback_done(void *userdata, int err, const struct pgdb_res *res)
         ctl_reply_json(rq, 200, o);
 }
 
-/* A string member of at most max bytes; NULL when absent or JSON null, -1 on wrong type. */
-static int str_member(json_t *o, const char *key, size_t max, const char **ret)
-{
-        json_t *v = json_object_get(o, key);
-
-        *ret = NULL;
-        if (!v || json_is_null(v))
-                return 0;
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
-            strlen(json_string_value(v)) != json_string_length(v))
-                return -1;
-        *ret = json_string_value(v);
-        return 0;
-}
-
 void api_playback(struct ctl_req *rq)
 {
         struct ctl *ctl = rq->ctl;
         struct playback_ctx *px;
-        json_t *body = NULL, *prof, *inl;
-        const char *title, *episode, *new_profile, *region;
+        struct body_playback b;
+        json_t *body = NULL;
+        const char *region;
         char cc[3], profile[24], ttl[24];
         int r;
 
         if (ctl_body_json(rq, 4, &body) < 0)
                 return;
-        prof = json_object_get(body, "profile");
-        inl = json_object_get(body, "inline_manifest");
-        if (str_member(body, "title", ID_MAX, &title) < 0 || !title ||
-            str_member(body, "episode", ID_MAX, &episode) < 0 ||
-            str_member(body, "new_profile", PROFILE_NAME_MAX, &new_profile) < 0 ||
-            (prof && !json_is_null(prof) &&
-             (!json_is_integer(prof) || json_integer_value(prof) < 1 || new_profile)) ||
-            (inl && !json_is_boolean(inl))) {
+        if (body_playback_check(body, &b) < 0) {
                 json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request",
                                 "need \"title\" (string), optional \"episode\" (string), "
@@ -158,9 +137,8 @@ void api_playback(struct ctl_req *rq)
                                 "1..100 bytes), and \"inline_manifest\" (boolean)");
                 return;
         }
-        if (prof && json_is_integer(prof))
-                snprintf(profile, sizeof(profile), "%" JSON_INTEGER_FORMAT,
-                         json_integer_value(prof));
+        if (b.profile)
+                snprintf(profile, sizeof(profile), "%" PRId64, b.profile);
         api_client_country(rq, cc);
         if (!cc[0]) {
                 json_decref(body);
@@ -176,15 +154,15 @@ void api_playback(struct ctl_req *rq)
                 return;
         }
         px->rq = rq;
-        px->inline_manifest = json_is_true(inl);
+        px->inline_manifest = b.inline_manifest;
         rq->handler_data = px;
         region = ctl_region_of(ctl, cc);
         snprintf(ttl, sizeof(ttl), "%" PRId64, ctl->cfg->session_ttl_ms / 1000);
         /* A first visit's profile is made by the same statement (playback_new_profile: $4 is its
          * name), which adds its id to the answer as "profile". */
-        const char *p4 = new_profile ? new_profile : json_is_integer(prof) ? profile : NULL;
-        const char *params[] = {px->sid, title, episode, p4, cc, region, rq->client, ttl};
-        r = pgdb_exec(ctl->db, new_profile ? ctl->st.playback_new_profile : ctl->st.playback,
+        const char *p4 = b.new_profile ? b.new_profile : b.profile ? profile : NULL;
+        const char *params[] = {px->sid, b.title, b.episode, p4, cc, region, rq->client, ttl};
+        r = pgdb_exec(ctl->db, b.new_profile ? ctl->st.playback_new_profile : ctl->st.playback,
                       params, 8, playback_done, px);
         json_decref(body);
         if (r < 0) {
@@ -891,40 +869,16 @@ void api_license_clearkey(struct ctl_req *rq)
 
 /* ---- POST /v1/playback/report ---- */
 
-#define CMCD_MTP_MAX 100000000 /* kbit/s: 100 Gbit/s, far above any player's estimate */
-#define CMCD_BL_MAX  86400000  /* ms: a day of buffer */
-
-/* An optional non-negative integer member at most max into buf ("" when absent or null).
- * Returns 0, or -1 when present with another type or out of range. */
-static int uint_member(json_t *o, const char *key, json_int_t max, char *buf, size_t cap)
-{
-        json_t *v = json_object_get(o, key);
-
-        buf[0] = '\0';
-        if (!v || json_is_null(v))
-                return 0;
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
-                return -1;
-        snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return 0;
-}
-
 void api_report(struct ctl_req *rq)
 {
         struct ctl *ctl = rq->ctl;
-        json_t *body = NULL, *pos;
-        const char *sid_s, *quality, *device;
+        struct body_report b;
+        json_t *body = NULL;
         char sid[SID_HEX + 1], position[40], mtp[24], bl[24];
 
         if (ctl_body_json(rq, 4, &body) < 0)
                 return;
-        pos = json_object_get(body, "position");
-        if (str_member(body, "session", 64, &sid_s) < 0 || !sid_s ||
-            str_member(body, "quality", 32, &quality) < 0 ||
-            str_member(body, "device", 64, &device) < 0 || !json_is_number(pos) ||
-            json_number_value(pos) < 0 || json_number_value(pos) > 1e7 ||
-            uint_member(body, "mtp", CMCD_MTP_MAX, mtp, sizeof(mtp)) < 0 ||
-            uint_member(body, "bl", CMCD_BL_MAX, bl, sizeof(bl)) < 0) {
+        if (body_report_check(body, &b) < 0) {
                 json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request",
                                 "need \"session\", \"position\" (seconds >= 0), optional "
@@ -932,15 +886,18 @@ void api_report(struct ctl_req *rq)
                                 "kbit/s) and \"bl\" (CMCD buffer length, ms)");
                 return;
         }
-        if (!sid_from(sid_s, NULL, sid)) {
+        if (!sid_from(b.session, NULL, sid)) {
                 json_decref(body);
                 ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
                 return;
         }
         metrics_add(ctl->m.reports, 1);
-        snprintf(position, sizeof(position), "%.3f", json_number_value(pos));
-        const char *params[] = {sid, position, quality ? quality : "", device ? device : "",
-                                mtp[0] ? mtp : NULL, bl[0] ? bl : NULL};
+        snprintf(position, sizeof(position), "%.3f", b.position);
+        snprintf(mtp, sizeof(mtp), "%" PRId64, b.mtp);
+        snprintf(bl, sizeof(bl), "%" PRId64, b.bl);
+        const char *params[] = {sid, position, b.quality ? b.quality : "",
+                                b.device ? b.device : "", b.mtp >= 0 ? mtp : NULL,
+                                b.bl >= 0 ? bl : NULL};
         api_exec_json(rq, ctl->st.report, params, 6);
         json_decref(body);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sluice-control request parsers (control/req-parse.c): query parameters, JSON body nesting
- * (then jansson on what passes, as the handlers do) and X-Forwarded-For. The first byte picks
- * the parser; the rest is its input.
+ * (then jansson on what passes, as the handlers do) and X-Forwarded-For; and the checks of the
+ * playback, report and heartbeat bodies (control/body-check.c) on whatever jansson makes of
+ * the input. The first byte picks the parser; the rest is its input.
  */
 #include <assert.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "body-check.h"
 #include "req-parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -20,6 +22,47 @@ static bool trusted_127(const char *addr, void *ud)
 {
         (void)ud;
         return !strncmp(addr, "127.", 4);
+}
+
+static void str_ok(const char *s, size_t max, bool required)
+{
+        assert(s || !required);
+        if (s)
+                assert(strlen(s) >= 1 && strlen(s) <= max);
+}
+
+/* What a handler acts on after a check passes is within the check's promises. */
+static void check_bodies(const char *in, size_t len)
+{
+        struct body_playback p;
+        struct body_report r;
+        json_t *v;
+
+        if (req_json_depth(in, len, 8) > 8)
+                return;
+        v = json_loadb(in, len, JSON_REJECT_DUPLICATES, NULL);
+        if (!v)
+                return;
+        if (body_playback_check(v, &p) == 0) {
+                str_ok(p.title, BODY_ID_MAX, true);
+                str_ok(p.episode, BODY_ID_MAX, false);
+                str_ok(p.new_profile, BODY_PROFILE_NAME_MAX, false);
+                assert(p.profile >= 0 && !(p.profile && p.new_profile));
+        }
+        if (body_report_check(v, &r) == 0) {
+                str_ok(r.session, BODY_SESSION_MAX, true);
+                str_ok(r.quality, BODY_QUALITY_MAX, false);
+                str_ok(r.device, BODY_DEVICE_MAX, false);
+                assert(r.position >= 0 && r.position <= BODY_POSITION_MAX);
+                assert(r.mtp >= -1 && r.mtp <= BODY_CMCD_MTP_MAX);
+                assert(r.bl >= -1 && r.bl <= BODY_CMCD_BL_MAX);
+        }
+        if (body_heartbeat_check(v) == 0) {
+                json_t *t = json_object_get(v, "titles");
+                assert(json_is_object(v));
+                assert(!t || (json_is_array(t) && json_array_size(t) <= BODY_HOLDINGS_MAX));
+        }
+        json_decref(v);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -33,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *in = (const char *)data + 1;
         size_t len = size - 1;
 
-        switch (data[0] % 3) {
+        switch (data[0] % 4) {
         case 0:
                 for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
                         for (size_t cap = 1; cap <= sizeof(buf); cap += 64) {
@@ -65,6 +108,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
                 break;
         }
+        case 3:
+                check_bodies(in, len);
+                break;
         }
         return 0;
 }

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+
+#include "body-check.h"
+
+/* A string member of 1..max bytes without NUL; *ret NULL when absent or JSON null. */
+static int str_member(json_t *o, const char *key, size_t max, const char **ret)
+{
+        json_t *v = json_object_get(o, key);
+
+        *ret = NULL;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
+            strlen(json_string_value(v)) != json_string_length(v))
+                return -EINVAL;
+        *ret = json_string_value(v);
+        return 0;
+}
+
+/* An integer member in 0..max; *ret -1 when absent or JSON null. */
+static int uint_member(json_t *o, const char *key, json_int_t max, int64_t *ret)
+{
+        json_t *v = json_object_get(o, key);
+
+        *ret = -1;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+                return -EINVAL;
+        *ret = json_integer_value(v);
+        return 0;
+}
+
+static bool num_ok(json_t *o, const char *key, double max)
+{
+        json_t *v = json_object_get(o, key);
+
+        return !v || (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= max);
+}
+
+int body_playback_check(json_t *body, struct body_playback *ret)
+{
+        json_t *prof = json_object_get(body, "profile");
+        json_t *inl = json_object_get(body, "inline_manifest");
+
+        memset(ret, 0, sizeof(*ret));
+        if (!json_is_object(body) ||
+            str_member(body, "title", BODY_ID_MAX, &ret->title) < 0 || !ret->title ||
+            str_member(body, "episode", BODY_ID_MAX, &ret->episode) < 0 ||
+            str_member(body, "new_profile", BODY_PROFILE_NAME_MAX, &ret->new_profile) < 0 ||
+            (inl && !json_is_boolean(inl)))
+                return -EINVAL;
+        if (prof && !json_is_null(prof)) {
+                if (!json_is_integer(prof) || json_integer_value(prof) < 1 || ret->new_profile)
+                        return -EINVAL;
+                ret->profile = json_integer_value(prof);
+        }
+        ret->inline_manifest = json_is_true(inl);
+        return 0;
+}
+
+int body_report_check(json_t *body, struct body_report *ret)
+{
+        json_t *pos = json_object_get(body, "position");
+
+        memset(ret, 0, sizeof(*ret));
+        if (!json_is_object(body) ||
+            str_member(body, "session", BODY_SESSION_MAX, &ret->session) < 0 || !ret->session ||
+            str_member(body, "quality", BODY_QUALITY_MAX, &ret->quality) < 0 ||
+            str_member(body, "device", BODY_DEVICE_MAX, &ret->device) < 0 ||
+            !json_is_number(pos) || !(json_number_value(pos) >= 0) ||
+            json_number_value(pos) > BODY_POSITION_MAX ||
+            uint_member(body, "mtp", BODY_CMCD_MTP_MAX, &ret->mtp) < 0 ||
+            uint_member(body, "bl", BODY_CMCD_BL_MAX, &ret->bl) < 0)
+                return -EINVAL;
+        ret->position = json_number_value(pos);
+        return 0;
+}
+
+int body_heartbeat_check(json_t *body)
+{
+        json_t *titles = json_object_get(body, "titles");
+
+        if (!json_is_object(body) || !num_ok(body, "load", 1000) ||
+            !num_ok(body, "bytes_served", 9.2e18) || !num_ok(body, "disk_used", 9.2e18) ||
+            !num_ok(body, "disk_total", 9.2e18) ||
+            (titles && (!json_is_array(titles) || json_array_size(titles) > BODY_HOLDINGS_MAX)))
+                return -EINVAL;
+        return 0;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * I/O-free checks of the JSON bodies control takes from players and edges, after jansson has
+ * parsed them (nesting bounded first by req_json_depth): which members, of which types and
+ * bounds. The handlers act only on what passes; fuzzed by tests/fuzz/fuzz-ctl-req.c.
+ * Strings returned point into the body and live as long as it.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define BODY_ID_MAX           128       /* title, episode ids */
+#define BODY_PROFILE_NAME_MAX 100       /* as POST /v1/profiles */
+#define BODY_SESSION_MAX      64
+#define BODY_QUALITY_MAX      32
+#define BODY_DEVICE_MAX       64
+#define BODY_POSITION_MAX     1e7       /* seconds */
+#define BODY_CMCD_MTP_MAX     100000000 /* kbit/s: 100 Gbit/s, far above any player's estimate */
+#define BODY_CMCD_BL_MAX      86400000  /* ms: a day of buffer */
+#define BODY_HOLDINGS_MAX     100000    /* titles in one heartbeat */
+
+/* POST /v1/playback */
+struct body_playback {
+        const char *title;       /* required */
+        const char *episode;     /* NULL: none */
+        const char *new_profile; /* NULL: none; excludes profile */
+        int64_t profile;         /* 0: none */
+        bool inline_manifest;
+};
+
+/* POST /v1/playback/report; mtp and bl are -1 when absent. */
+struct body_report {
+        const char *session;
+        const char *quality, *device; /* NULL: absent */
+        double position;
+        int64_t mtp, bl;
+};
+
+/* 0 and *ret filled, or -EINVAL (the handler answers 400 with its usage text). */
+int body_playback_check(json_t *body, struct body_playback *ret);
+int body_report_check(json_t *body, struct body_report *ret);
+/* A heartbeat's numbers (>= 0, load <= 1000) and titles (an array of at most
+ * BODY_HOLDINGS_MAX): 0 or -EINVAL. */
+int body_heartbeat_check(json_t *body);
