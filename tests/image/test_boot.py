@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Slow test: boot the appliance image in qemu and use it from the host.
 
-    python3 test_boot.py SOURCE_DIR [IMAGE]
+    python3 test_boot.py [--required] SOURCE_DIR [IMAGE]
 
 Builds the image with tools/image (or takes IMAGE, or $SLUICE_IMAGE), boots a copy enlarged
 by 1 GiB under UEFI (OVMF) with user networking, configured from the kernel command line
@@ -17,8 +17,11 @@ Then it boots the same disk again with an edge.yaml written to the config partit
 serves on that file's port, under its edge id, from the cache kept across the reboot.
 Prints the image size and the boot-to-serving time (qemu start to the first segment served).
 
-Needs root, qemu-system-x86_64 and OVMF; skips (77) otherwise. Software emulation (TCG) unless
-SLUICE_QEMU_ACCEL=kvm.
+Needs root, qemu-system-x86_64, OVMF and mtools (`SLUICE_CHECK_SLOW=1 tools/deps install`
+installs them). Without one it skips (77), unless slow tests were asked for: --required (meson
+passes it, since it registers this test only with -Dslow-tests=true) or SLUICE_CHECK_SLOW=1,
+and then a missing prerequisite fails the test, so a slow run cannot pass without booting.
+Software emulation (TCG) unless SLUICE_QEMU_ACCEL=kvm.
 """
 
 import hashlib
@@ -165,17 +168,41 @@ def set_cmdline(image, esp_offset, extra):
     os.unlink(f.name)
 
 
-def main():
-    src = os.path.abspath(sys.argv[1])
-    image = sys.argv[2] if len(sys.argv) > 2 else os.environ.get("SLUICE_IMAGE", "")
+def missing_prerequisites():
+    """What this machine lacks to build and boot the image, each with the package giving it."""
+    missing = []
     if os.geteuid() != 0:
-        print("SKIP: building and booting the image needs root")
+        missing.append("root (tools/image runs debootstrap)")
+    if not shutil.which("qemu-system-x86_64"):
+        missing.append("qemu-system-x86_64 (package qemu-system-x86)")
+    for fd in (OVMF_CODE, OVMF_VARS):
+        if not os.path.exists(fd):
+            missing.append(f"{fd} (package ovmf)")
+    for tool in ("mcopy", "mtype"):
+        if not shutil.which(tool):
+            missing.append(f"{tool} (package mtools)")
+    return missing
+
+
+def main():
+    args = sys.argv[1:]
+    required = os.environ.get("SLUICE_CHECK_SLOW") == "1"
+    if args and args[0] == "--required":
+        required = True
+        args = args[1:]
+    src = os.path.abspath(args[0])
+    image = args[1] if len(args) > 1 else os.environ.get("SLUICE_IMAGE", "")
+    missing = missing_prerequisites()
+    if missing:
+        why = "needs " + ", ".join(missing)
+        if any("package" in m for m in missing):
+            why += "; SLUICE_CHECK_SLOW=1 tools/deps install installs the packages"
+        if required:
+            print(f"not ok - prerequisites: slow tests were asked for, but this machine {why}")
+            return 1
+        print(f"SKIP: {why}")
         return SKIP
     qemu = shutil.which("qemu-system-x86_64")
-    if not qemu or not os.path.exists(OVMF_CODE) or not shutil.which("mcopy"):
-        print("SKIP: needs qemu-system-x86 and ovmf and mtools (apt-get install qemu-system-x86 "
-              "ovmf mtools)")
-        return SKIP
     prebuilt = bool(image)
     work = tempfile.mkdtemp(prefix="sluice-image-test-")
     qproc = None
