@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "cfg.h"
 #include "log.h"
 
 #include "cli.h"
@@ -62,7 +63,11 @@ static const char usage_text[] =
     "                           @unix-seconds); the clock runs on from there (for tests)\n"
     "  --no-evict               never delete unplanned objects to make room\n"
     "  --limit N                at most N objects per edge in this run\n"
-    "  --retries N              retries of an object after transport errors (default 8)\n"
+    "  --retries N              retries of an object after transport errors or a stall\n"
+    "                           (default 8)\n"
+    "  --stall-timeout DURATION a transfer that moves no byte for this long (from the\n"
+    "                           origin or into the edge) is cut and retried, then counted\n"
+    "                           failed: 30s (default), 2m; whole seconds, 1s to 1h\n"
     "  --state-dir DIR          journals (default /var/lib/sluice-fill)\n"
     "  --progress auto|bar|json|none  progress output (auto: a bar on a terminal,\n"
     "                           JSON lines otherwise)\n"
@@ -86,7 +91,7 @@ static const char usage_text[] =
     "  1  error: control or an edge unreachable, I/O error, token refused\n"
     "  2  usage: bad flags or config file (file:line:col: message)\n"
     "  3  partial: some objects refused (wrong bytes from the origin, the edge said no)\n"
-    "     or failed after retries; verify: a mismatch\n"
+    "     or failed after retries (errors, stalls); verify: a mismatch\n"
     "  4  outside the window: nothing done, or the window closed before the end\n"
     "  5  interrupted (SIGINT/SIGTERM); a rerun resumes, nothing committed is re-sent\n"
     "With several edges the status is the worst of theirs (1 > 5 > 3 > 4 > 0).\n";
@@ -108,6 +113,7 @@ enum {
         OPT_NO_EVICT,
         OPT_LIMIT,
         OPT_RETRIES,
+        OPT_STALL_TIMEOUT,
         OPT_STATE_DIR,
         OPT_PROGRESS,
         OPT_PROGRESS_INTERVAL,
@@ -138,6 +144,7 @@ static const struct option long_opts[] = {
     {"no-evict", no_argument, NULL, OPT_NO_EVICT},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"retries", required_argument, NULL, OPT_RETRIES},
+    {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"progress", required_argument, NULL, OPT_PROGRESS},
     {"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
@@ -197,7 +204,7 @@ struct flags {
         const char *token_keys;
         const char *ids[256];
         size_t n_ids;
-        int64_t parallel, retries;
+        int64_t parallel, retries, stall_timeout_ms;
         bool no_evict;
 };
 
@@ -242,7 +249,7 @@ static int resolve_edges(struct fill_opts *o, const struct flags *f)
 int cli_main(int argc, char **argv)
 {
         struct fill_opts o = {.progress_interval_ms = 1000, .sample = 16};
-        struct flags f = {.parallel = -1, .retries = -1};
+        struct flags f = {.parallel = -1, .retries = -1, .stall_timeout_ms = -1};
         const char *cmd = NULL;
         struct cfg_error cerr;
         uint64_t v;
@@ -332,6 +339,12 @@ int cli_main(int argc, char **argv)
                                 return usage_error("--retries: want 0-100, got \"%s\"", optarg);
                         f.retries = (int64_t)v;
                         break;
+                case OPT_STALL_TIMEOUT:
+                        if (cfg_parse_duration_ms(optarg, &f.stall_timeout_ms) < 0 ||
+                            f.stall_timeout_ms < 1000 || f.stall_timeout_ms > 3600 * 1000)
+                                return usage_error("--stall-timeout: want 1s-1h, got \"%s\"",
+                                                   optarg);
+                        break;
                 case OPT_LIMIT:
                         if (parse_u64(optarg, UINT32_MAX, &o.limit) < 0)
                                 return usage_error("--limit: not a count: \"%s\"", optarg);
@@ -393,6 +406,8 @@ int cli_main(int argc, char **argv)
                 o.cfg.parallel = f.parallel;
         if (f.retries >= 0)
                 o.cfg.retries = f.retries;
+        if (f.stall_timeout_ms > 0)
+                o.cfg.stall_timeout_ms = f.stall_timeout_ms;
         if (f.no_evict)
                 o.cfg.evict = false;
         if (strcmp(o.cfg.outside, "exit") != 0 && strcmp(o.cfg.outside, "wait") != 0) {

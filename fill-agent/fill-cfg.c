@@ -52,6 +52,7 @@ const struct cfg_field fill_cfg_fields[] = {
         {.key = "evict", .type = CFG_BOOL, .offset = offsetof(struct fill_cfg, evict), .def = "true"},
         {.key = "retries", .type = CFG_INT, .offset = offsetof(struct fill_cfg, retries), .min = 0, .max = 100, .def = "8"},
         {.key = "timeout", .type = CFG_DURATION, .offset = offsetof(struct fill_cfg, timeout_ms), .min = 100, .max = 3600 * 1000, .def = "30s"},
+        {.key = "stall_timeout", .type = CFG_DURATION, .offset = offsetof(struct fill_cfg, stall_timeout_ms), .min = 1000, .max = 3600 * 1000, .def = "30s"},
         {.key = "edges", .type = CFG_SECTION_LIST, .offset = offsetof(struct fill_cfg, edges), .min = 0, .max = 256, .sub = edge_fields, .elem_size = sizeof(struct fill_edge_cfg)},
         {0},
 };

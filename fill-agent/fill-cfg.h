@@ -38,8 +38,9 @@ struct fill_cfg {
         char *outside;     /* "exit" | "wait" */
         bool evict;        /* delete unplanned objects to make room */
         int64_t retries;
-        int64_t timeout_ms;    /* control/edge requests (not transfers) */
-        struct cfg_list edges; /* struct fill_edge_cfg */
+        int64_t timeout_ms;       /* control/edge requests (not transfers) */
+        int64_t stall_timeout_ms; /* a transfer with no byte moving this long fails */
+        struct cfg_list edges;    /* struct fill_edge_cfg */
 };
 
 /* The root table, for cfg_load_file / cfg_free. */

@@ -389,6 +389,7 @@ int run_cmd(const struct fill_opts *o)
                 progress_init(&prog, o->progress, o->progress_interval_ms, pes, n_active, now);
                 struct transfer_opts topts = {.retries = (unsigned)o->cfg.retries,
                                               .connect_timeout_ms = 10000,
+                                              .stall_timeout_ms = (long)o->cfg.stall_timeout_ms,
                                               .progress = &prog,
                                               .stop = &stop_flag};
                 r = n_active ? transfer_run(active, n_active, &topts) : 0;

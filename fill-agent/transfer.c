@@ -20,6 +20,9 @@ enum xfer_state { X_RUNNING, X_WAITING };
 
 enum outcome { O_COMMITTED, O_REFUSED, O_RETRY, O_FATAL };
 
+/* Which side stopped moving bytes, when libcurl's low-speed check ended a transfer. */
+enum stall { STALL_NONE, STALL_ORIGIN, STALL_EDGE };
+
 struct xfer {
         struct transfer_edge *e;
         const struct plan_obj *o;
@@ -33,8 +36,10 @@ struct xfer {
         bool get_done, get_ok, hash_ok, too_long;
         bool put_started, put_done;
         bool get_paused, put_paused;
+        bool put_held; /* put_paused, and its receive side paused too (nudge()) */
         CURLcode get_rc, put_rc;
         long get_status, put_status;
+        enum stall stall;
         char put_body[256];
         size_t put_body_len;
         unsigned attempt;
@@ -169,14 +174,35 @@ static void xfer_free(struct engine *g, struct xfer *x)
         free(x);
 }
 
+static long stall_secs(const struct transfer_opts *opts)
+{
+        long secs = (opts->stall_timeout_ms + 999) / 1000;
+        return secs > 0 ? secs : 1;
+}
+
+/*
+ * No byte either way for the stall bound ends the transfer with CURLE_OPERATION_TIMEDOUT. A
+ * limit of 1 byte/s means "nothing at all": libcurl averages over its last five seconds, so a
+ * slow origin is not a stall. Transfers we hold back are exempt: libcurl skips the check for
+ * a transfer whose receive side is paused (7.88 looks at that side only), which a GET is when
+ * the ring is full or the rate cap spent, and nudge() pauses a PUT's receive side while it
+ * waits for origin bytes. So a GET's check measures the origin and a PUT's the edge.
+ */
+static void set_stall_limit(CURL *h, const struct transfer_opts *opts)
+{
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_secs(opts));
+}
+
 static int start_get(struct engine *g, struct xfer *x)
 {
         x->rpos = x->rlen = 0;
         x->got = x->sent = 0;
         x->get_done = x->get_ok = x->hash_ok = x->too_long = false;
         x->put_started = x->put_done = false;
-        x->get_paused = x->put_paused = false;
+        x->get_paused = x->put_paused = x->put_held = false;
         x->get_status = x->put_status = 0;
+        x->stall = STALL_NONE;
         x->put_body_len = 0;
         x->put_body[0] = '\0';
         x->detail[0] = '\0';
@@ -195,6 +221,7 @@ static int start_get(struct engine *g, struct xfer *x)
         curl_easy_setopt(x->get, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(x->get, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(x->get, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
+        set_stall_limit(x->get, g->opts);
         curl_easy_setopt(x->get, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(x->get, CURLOPT_BUFFERSIZE, 65536L);
         if (curl_multi_add_handle(g->multi, x->get) != CURLM_OK)
@@ -231,6 +258,7 @@ static int start_put(struct engine *g, struct xfer *x)
         curl_easy_setopt(x->put, CURLOPT_WRITEDATA, x);
         curl_easy_setopt(x->put, CURLOPT_HTTPHEADER, x->hdrs);
         curl_easy_setopt(x->put, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
+        set_stall_limit(x->put, g->opts);
         curl_easy_setopt(x->put, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(x->put, CURLOPT_UPLOAD_BUFFERSIZE, 65536L);
         if (curl_multi_add_handle(g->multi, x->put) != CURLM_OK)
@@ -308,6 +336,21 @@ static enum outcome classify(struct engine *g, struct xfer *x, const char **ret_
                                  "origin sent %" PRIu64 " bytes, the plan says %" PRIu64, x->got,
                                  x->o->size);
                 return O_REFUSED;
+        }
+        if (x->stall != STALL_NONE) {
+                long secs = stall_secs(g->opts);
+                *ret_reason = "stalled";
+                if (x->stall == STALL_ORIGIN)
+                        snprintf(x->detail, sizeof(x->detail),
+                                 "origin stalled: no byte for %ld s (%" PRIu64 " of %" PRIu64
+                                 " bytes received)",
+                                 secs, x->got, x->o->size);
+                else
+                        snprintf(x->detail, sizeof(x->detail),
+                                 "edge stalled: nothing taken or answered for %ld s (%" PRIu64
+                                 " of %" PRIu64 " bytes sent)",
+                                 secs, x->sent, x->o->size);
+                return O_RETRY;
         }
         if (x->get_done && !x->get_ok) {
                 if (x->get_status >= 400 && x->get_status < 500 && x->get_status != 408 &&
@@ -411,6 +454,17 @@ done:
         xfer_free(g, x);
 }
 
+/* Ended by the low-speed check? No overall timeout is set, so a timeout after the request
+ * went out is that check; one before it is the connect timeout. */
+static bool ended_stalled(CURL *h, CURLcode rc)
+{
+        curl_off_t pre = 0;
+
+        if (rc != CURLE_OPERATION_TIMEDOUT)
+                return false;
+        return curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pre) == CURLE_OK && pre > 0;
+}
+
 static void on_done(struct engine *g, CURL *h, CURLcode rc)
 {
         struct xfer *x = NULL;
@@ -427,6 +481,8 @@ static void on_done(struct engine *g, CURL *h, CURLcode rc)
                 x->get_rc = rc;
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x->get_status);
                 x->get_ok = rc == CURLE_OK;
+                if (ended_stalled(h, rc))
+                        x->stall = STALL_ORIGIN;
                 curl_multi_remove_handle(g->multi, x->get);
                 curl_easy_cleanup(x->get);
                 x->get = NULL;
@@ -456,6 +512,10 @@ static void on_done(struct engine *g, CURL *h, CURLcode rc)
                 x->put_done = true;
                 x->put_rc = rc;
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x->put_status);
+                /* Paused PUTs are exempt (nudge()); should a libcurl check one, a PUT paused
+                 * with the GET still running was waiting for origin bytes. */
+                if (ended_stalled(h, rc))
+                        x->stall = x->put_paused && x->get ? STALL_ORIGIN : STALL_EDGE;
                 curl_multi_remove_handle(g->multi, x->put);
                 curl_easy_cleanup(x->put);
                 x->put = NULL;
@@ -489,8 +549,15 @@ static void nudge(struct engine *g, int64_t now)
                         if (start_put(g, x) < 0)
                                 finish(g, x);
                 } else if (x->put && x->put_paused && (sendable(x) > 0 || x->get_done)) {
-                        x->put_paused = false;
+                        x->put_paused = x->put_held = false;
                         curl_easy_pause(x->put, CURLPAUSE_CONT);
+                } else if (x->put && x->put_paused && !x->put_held) {
+                        /* CURL_READFUNC_PAUSE paused the sending side only, which libcurl's
+                         * low-speed check ignores: waiting for the origin (or for our rate
+                         * cap) would count as a stalled edge. An answer the edge sends
+                         * before the body ends (a refusal) is read once bytes flow again. */
+                        x->put_held = true;
+                        curl_easy_pause(x->put, CURLPAUSE_ALL);
                 }
         }
 }

@@ -21,9 +21,11 @@
  *
  * Outcomes per object: committed (201/204, journalled with fsync), refused (the origin sent
  * other bytes or an error status, or the edge refused it: 400 or 413; not retried), or, for
- * transport errors and 5xx, retried with backoff up to `retries` times and then counted failed.
- * Before a retry whose whole body reached the edge, the edge is asked whether it committed
- * it, so nothing committed is sent twice.
+ * transport errors, stalls and 5xx, retried with backoff up to `retries` times and then
+ * counted failed. A stall is a GET or PUT that moved no byte for stall_timeout_ms (libcurl's
+ * low-speed check; transfers paused by us are exempt), the GET's the origin's and the PUT's
+ * the edge's. Before a retry whose whole body reached the edge, the edge is asked whether it
+ * committed it, so nothing committed is sent twice.
  */
 #define TRANSFER_RING_BYTES (1u << 20)
 
@@ -60,6 +62,7 @@ struct transfer_edge {
 struct transfer_opts {
         unsigned retries;
         long connect_timeout_ms;
+        long stall_timeout_ms; /* >= 1000; libcurl counts whole seconds, rounded up */
         struct progress *progress;
         volatile sig_atomic_t *stop; /* set by a signal: abort in-flight transfers */
 };

@@ -8,7 +8,8 @@ test file. Before each test the catalog, edges and sessions of the previous one 
 truncated; the test registers its titles and edge through control's admin API and shapes
 demand with real playback sessions, so control's plan says what the test needs. The origin
 is a real HTTP server over a directory of files (http.server in a thread of this process);
-a test may make it serve one wrong byte for one path, deliberately.
+a test may make it serve one wrong byte for one path, or stall in the middle of one,
+deliberately.
 
     python3 test_x.py /path/to/sluice-fill /path/to/sluice-edge /path/to/sluice-control
 
@@ -65,6 +66,9 @@ class Origin:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="sluice-fill-origin-")
         self.corrupt = set()  # paths served with one byte flipped
+        # path -> n: send the head and n body bytes, then nothing until released (reset, stop)
+        self.stall = {}
+        self.release = threading.Event()
         self.gets = {}
         self.lock = threading.Lock()
         origin = self
@@ -80,12 +84,25 @@ class Origin:
                     return
                 with origin.lock:
                     origin.gets[path] = origin.gets.get(path, 0) + 1
+                    stall_at = origin.stall.get(path)
+                    release = origin.release
                 size = os.path.getsize(full)
                 self.send_response(200)
                 self.send_header("Content-Length", str(size))
                 self.send_header("Content-Type", "application/octet-stream")
                 self.end_headers()
                 with open(full, "rb") as f:
+                    if stall_at is not None:
+                        # Headers and stall_at bytes reach the client; then the connection
+                        # stays open and silent, as a hung origin's does.
+                        try:
+                            self.wfile.write(f.read(stall_at))
+                            self.wfile.flush()
+                        except (BrokenPipeError, ConnectionResetError):
+                            return
+                        release.wait()
+                        self.close_connection = True
+                        return
                     if path in origin.corrupt:
                         data = bytearray(f.read())
                         data[len(data) // 2] ^= 0x01
@@ -106,12 +123,21 @@ class Origin:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def reset(self):
-        """Nothing served, nothing corrupt, no GETs counted: as new for the next test."""
+        """Nothing served, nothing corrupt or stalled, no GETs counted: as new for the next
+        test."""
+        self.unstall()
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         with self.lock:
             self.corrupt.clear()
             self.gets.clear()
+
+    def unstall(self):
+        """Serve stalled paths normally again and let the stalled requests end."""
+        with self.lock:
+            self.stall.clear()
+            self.release.set()
+            self.release = threading.Event()
 
     def add(self, path, data):
         full = os.path.join(self.dir, path)
@@ -120,6 +146,7 @@ class Origin:
             f.write(data)
 
     def stop(self):
+        self.unstall()
         self.httpd.shutdown()
         subprocess.run(["rm", "-rf", self.dir], check=False)
 

@@ -96,4 +96,24 @@ TEST(urls_checked_where_written)
         ASSERT_TRUE(strstr(err.msg, "edges[0].url") != NULL);
 }
 
+TEST(stall_timeout_bounds)
+{
+        struct fill_cfg c;
+        struct cfg_error err;
+
+        ASSERT_EQ(fill_cfg_defaults(&c), 0);
+        ASSERT_EQ(c.stall_timeout_ms, 30000);
+        fill_cfg_free(&c);
+        ASSERT_EQ(load_text("stall_timeout: 2s\n", &c, &err), 0);
+        ASSERT_EQ(c.stall_timeout_ms, 2000);
+        fill_cfg_free(&c);
+        ASSERT_EQ(load_text("stall_timeout: 5m\n", &c, &err), 0);
+        ASSERT_EQ(c.stall_timeout_ms, 300000);
+        fill_cfg_free(&c);
+        /* libcurl's low-speed check counts whole seconds: less than one is refused. */
+        ASSERT_EQ(load_text("stall_timeout: 500ms\n", &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, ":1:16:") != NULL);
+        ASSERT_EQ(load_text("stall_timeout: 2h\n", &c, &err), -EINVAL);
+}
+
 TEST_MAIN()
