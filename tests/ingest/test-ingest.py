@@ -6,11 +6,16 @@ origin ends up holding.
 
   test-ingest.py PATH/TO/sluice-ingest
 
-Covers: layout, asset.json against the files (sizes, SHA-256, codec strings vs ffprobe),
-keyframe alignment across renditions (ffprobe of each segment's first packet), decoding of the
-clear output, an encrypted title (key kept out of the origin, decryptable per segment with
-ffmpeg -decryption_key), a corrupt source, a failing ffmpeg, SIGTERM and SIGKILL mid-encode.
-Exits 77 when ffmpeg or ffprobe is missing.
+Covers: the whole 240p-1080p ladder (layout, asset.json against the files: sizes, SHA-256,
+codec strings vs ffprobe; keyframe alignment across renditions from ffprobe of each segment's
+first packet; decoding), 2160p with --4k, an encrypted title (key kept out of the origin,
+decryptable per segment with ffmpeg -decryption_key), --replace, the free-space check,
+--metadata as sent by --register, a corrupt source, a failing ffmpeg, SIGTERM and SIGKILL
+mid-encode. Exits 77 when ffmpeg or ffprobe is missing.
+
+By default titles are short and use x264's fastest preset (ultrafast, which signals
+Constrained Baseline); --full runs the issue's 12-second title with the default preset
+(veryfast, High profile).
 """
 import hashlib
 import json
@@ -26,8 +31,13 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 INGEST = os.path.abspath(sys.argv[1])
-# --full: the issue's 12-second title through the whole ladder (slow on small machines)
+# --full: the issue's 12-second title with the default preset (slow on small machines)
 FULL = "--full" in sys.argv[2:]
+# Fastest x264 preset for the titles that only need to exist; --full keeps the default.
+FAST = [] if FULL else ["--preset", "ultrafast"]
+# ffprobe's names for the H.264 profiles ingest can signal: (profile_idc, constraint byte)
+PROFILES = {(66, 0xc0): "Constrained Baseline", (66, 0x40): "Constrained Baseline",
+            (66, 0): "Baseline", (77, 0): "Main", (77, 0x40): "Main", (100, 0): "High"}
 failures = []
 
 
@@ -65,7 +75,8 @@ def test_clear(origin, scratch):
     vtt = os.path.join(scratch, "en.vtt")
     with open(vtt, "w") as f:
         f.write("WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nHello from Sluice\n")
-    ladder = ["--test-source", "12"] if FULL else ["--test-source", "8", "--ladder", "240p,360p"]
+    # Every rung up to 1080p (the default ladder of a 1080p source), 2 or 3 segments each.
+    ladder = ["--test-source", "12"] if FULL else ["--test-source", "8"] + FAST
     r = run(["--title", "clear1", "--origin", origin, "--subtitles", "en=" + vtt,
              "--audio-lang", "en,fr", "--no-progress"] + ladder)
     if not check(r.returncode == 0, "clear ingest exits 0: " + r.stderr[-800:]):
@@ -95,10 +106,8 @@ def test_clear(origin, scratch):
         check(hashlib.sha256(data).hexdigest() == e["sha256"], rel + " sha256")
 
     reps = {r["id"]: r for r in asset["representations"]}
-    rungs = {"video-240p": (426, 240), "video-360p": (640, 360)}
-    if FULL:
-        rungs.update({"video-480p": (854, 480), "video-720p": (1280, 720),
-                      "video-1080p": (1920, 1080)})
+    rungs = {"video-240p": (426, 240), "video-360p": (640, 360), "video-480p": (854, 480),
+             "video-720p": (1280, 720), "video-1080p": (1920, 1080)}
     nseg = 3 if FULL else 2
     check(set(reps) == set(rungs) | {"audio-en", "audio-fr"}, "representations: %s" % list(reps))
     check(asset["segment_duration"] == 4 and asset["segment_count"] == nseg,
@@ -113,15 +122,7 @@ def test_clear(origin, scratch):
         check(rep["frame_rate"] == "25/1", rid + " frame rate")
         check(rep["bandwidth"] >= rep["nominal_bitrate"], rid + " bandwidth >= nominal")
         check(rep["segment_count"] == nseg, rid + " segment count")
-        # codec string against what ffprobe reads from the stream
-        probe, _ = ffprobe_json(joined(os.path.join(title, rid), ["seg-1.m4s"],
-                                       os.path.join(scratch, "probe.mp4")), "-show_streams")
-        st = probe.get("streams", [{}])[0]
-        m = re.fullmatch(r"avc1\.([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})", rep["codec"])
-        if check(m is not None, rid + " codec string form: " + rep["codec"]):
-            check(int(m.group(1), 16) == 100 and st.get("profile") == "High", rid + " profile")
-            check(int(m.group(3), 16) == st.get("level"), rid + " level %s vs %s" %
-                  (m.group(3), st.get("level")))
+        check_codec(title, rid, rep, scratch, high=FULL)
     if "audio-en" in reps:
         a = reps["audio-en"]
         check(a["codec"] == "mp4a.40.2", "audio codec string")
@@ -158,6 +159,115 @@ def test_clear(origin, scratch):
 
     r = run(["--title", "clear1", "--origin", origin, "--test-source", "8", "--ladder", "240p"])
     check(r.returncode == 1 and "exists" in r.stderr, "an existing title is not overwritten")
+
+
+def check_codec(title, rid, rep, scratch, high):
+    """The codec string says what ffprobe reads from the stream: profile and level."""
+    probe, _ = ffprobe_json(joined(os.path.join(title, rid), ["seg-1.m4s"],
+                                   os.path.join(scratch, "probe.mp4")), "-show_streams")
+    st = probe.get("streams", [{}])[0]
+    m = re.fullmatch(r"avc1\.([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})", rep["codec"])
+    if not check(m is not None, rid + " codec string form: " + rep["codec"]):
+        return
+    idc, flags, level = (int(g, 16) for g in m.groups())
+    check(PROFILES.get((idc, flags)) == st.get("profile"), "%s profile %s vs ffprobe's %s" %
+          (rid, rep["codec"], st.get("profile")))
+    if high:
+        check(idc == 100, rid + " is High profile with the default preset")
+    check(level == st.get("level"), rid + " level %d vs %s" % (level, st.get("level")))
+
+
+def test_4k(origin, scratch):
+    """--4k: the test source is 2160 lines high, so the default ladder gains 2160p."""
+    r = run(["--title", "uhd1", "--origin", origin, "--test-source", "4", "--4k", "--no-progress"]
+            + FAST)
+    if not check(r.returncode == 0, "--4k ingest: " + r.stderr[-500:]):
+        return
+    title = os.path.join(origin, "uhd1")
+    asset = json.load(open(os.path.join(title, "asset.json")))
+    reps = {x["id"]: x for x in asset["representations"]}
+    check(set(reps) == {"video-%s" % n for n in ("240p", "360p", "480p", "720p", "1080p",
+                                                  "2160p")} | {"audio-en"},
+          "--4k: every rung up to 2160p: %s" % sorted(reps))
+    uhd = reps.get("video-2160p")
+    if not check(uhd is not None, "video-2160p in asset.json"):
+        return
+    check((uhd["width"], uhd["height"]) == (3840, 2160), "2160p size")
+    check(uhd["nominal_bitrate"] == 25000000 and uhd["bandwidth"] >= 25000000,
+          "2160p at 25 Mbit/s: %s" % uhd["bandwidth"])
+    check(uhd["segment_count"] == 1 and asset["segment_count"] == 1, "4 s: one segment")
+    check_codec(title, "video-2160p", uhd, scratch, high=FULL)
+    listed = {e["path"]: e["size"] for e in asset["files"]}
+    for name in ("init.mp4", "seg-1.m4s"):
+        p = os.path.join(title, "video-2160p", name)
+        check(os.path.exists(p) and listed.get("video-2160p/" + name) == os.path.getsize(p),
+              "video-2160p/%s on disk and listed" % name)
+    shutil.rmtree(title)  # 20 MB nobody needs
+
+
+def test_replace(origin, scratch):
+    """--replace swaps a new title in whole; a failed replacement keeps the old one."""
+    # The free-space figure just above this title's estimate (16.27 MB) lets it through.
+    env = dict(os.environ, SLUICE_INGEST_TEST_FREE_BYTES="16300000")
+    base = ["--origin", origin, "--test-source", "4", "--no-progress"] + FAST
+    r = run(["--title", "rep1", "--ladder", "240p"] + base, env=env)
+    if not check(r.returncode == 0, "rep1 ingest: " + r.stderr[-500:]):
+        return
+    title = os.path.join(origin, "rep1")
+    r = run(["--title", "rep1", "--ladder", "360p", "--replace"] + base)
+    check(r.returncode == 0, "--replace exits 0: " + r.stderr[-500:])
+    asset = json.load(open(os.path.join(title, "asset.json")))
+    ids = sorted(x["id"] for x in asset["representations"])
+    check(ids == ["audio-en", "video-360p"], "replaced asset.json describes the new title: %s" % ids)
+    on_disk = sorted(os.listdir(title))
+    check(on_disk == ["asset.json", "audio-en", "video-360p"],
+          "only the new title's files remain: %s" % on_disk)
+    for e in asset["files"]:
+        p = os.path.join(title, e["path"])
+        check(os.path.exists(p) and os.path.getsize(p) == e["size"], "replaced " + e["path"])
+    check(leftovers(origin) == [], "the old title is removed, not left as a temporary")
+    before = open(os.path.join(title, "asset.json")).read()
+    r = run(["--title", "rep1", "--origin", origin, "--test-source", "4", "--ladder", "240p",
+             "--replace", "--preset", "no-such-preset", "--no-progress"])
+    check(r.returncode == 1, "a failing replacement exits 1")
+    check(open(os.path.join(title, "asset.json")).read() == before and
+          sorted(os.listdir(title)) == on_disk, "a failed replacement leaves the old title")
+    check(leftovers(origin) == [], "a failed replacement leaves no temporary directory")
+
+
+def test_space(origin, scratch):
+    """Too little free space in the origin: refused before encoding, nothing created."""
+    env = dict(os.environ, SLUICE_INGEST_TEST_FREE_BYTES="16200000")
+    r = run(["--title", "sp1", "--origin", origin, "--test-source", "4", "--ladder", "240p",
+             "--no-progress"], env=env)
+    m = re.search(r": ([0-9]+) MB free, this title needs about ([0-9]+) MB", r.stderr)
+    check(r.returncode == 1 and m is not None and m.groups() == ("16", "16"),
+          "refused for want of space: %s %s" % (r.returncode, r.stderr[-300:]))
+    check(not os.path.exists(os.path.join(origin, "sp1")) and leftovers(origin) == [],
+          "refusal leaves nothing")
+    # A whole ladder estimate grows with the rungs and the duration.
+    env["SLUICE_INGEST_TEST_FREE_BYTES"] = "1000000"
+    r = run(["--title", "sp1", "--origin", origin, "--test-source", "60", "--no-progress"], env=env)
+    m = re.search(r"needs about ([0-9]+) MB", r.stderr)
+    check(r.returncode == 1 and m is not None and int(m.group(1)) > 90,
+          "60 s of the whole ladder needs more: " + r.stderr[-300:])
+
+    # A real small filesystem, where this machine lets us mount one.
+    tiny = os.path.join(scratch, "tiny")
+    os.mkdir(tiny)
+    mnt = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", tiny],
+                         capture_output=True, text=True) if os.geteuid() == 0 else None
+    if mnt is None or mnt.returncode != 0:
+        print("tmpfs check skipped: %s" % ("not root" if mnt is None else mnt.stderr.strip()))
+        return
+    try:
+        r = run(["--title", "sp2", "--origin", tiny, "--test-source", "8", "--ladder", "240p",
+                 "--no-progress"])
+        check(r.returncode == 1 and re.search(r": [0-2] MB free, this title needs about", r.stderr),
+              "a 2 MB tmpfs origin is refused: " + r.stderr[-300:])
+        check(os.listdir(tiny) == [], "nothing written to the full origin")
+    finally:
+        subprocess.run(["umount", tiny], capture_output=True)
 
 
 def test_file_source(origin, scratch):
@@ -246,7 +356,7 @@ def test_encrypted(origin, scratch):
 def test_register_down(origin, scratch):
     # nothing listens on port 9 here: control "not there yet"
     r = run(["--title", "reg1", "--origin", origin, "--test-source", "4", "--ladder", "240p",
-             "--encrypt", "--register", "http://127.0.0.1:9", "--no-progress"])
+             "--encrypt", "--register", "http://127.0.0.1:9", "--no-progress"] + FAST)
     check(r.returncode == 3 and "cannot register" in r.stderr, "register failure: exit 3, said: "
           + r.stderr[-300:])
     check(os.path.exists(os.path.join(origin, "reg1", "asset.json")), "title published anyway")
@@ -278,9 +388,17 @@ def test_register(origin, scratch):
     url = "http://127.0.0.1:%d/" % srv.server_port
     token = os.path.join(scratch, "token")
     open(token, "w").write("s3cret\n")
+    meta = os.path.join(scratch, "reg2.yaml")
+    with open(meta, "w") as f:
+        f.write("# sent as control's admin API takes it\n"
+                "metadata:\n  name: \"Régime: the second\"\n  year: 2024\n"
+                "  genres: [Drama]\n  cast:\n    - {name: A. Person, character: Lead}\n"
+                "    - {name: B. Person, role: director}\n"
+                "markers: {intro: {start: 0.5, end: 2}}\n")
     try:
         r = run(["--title", "reg2", "--origin", origin, "--test-source", "4", "--ladder", "240p",
-                 "--encrypt", "--register", url, "--token-file", token, "--no-progress"])
+                 "--encrypt", "--register", url, "--token-file", token, "--metadata", meta,
+                 "--no-progress"] + FAST)
         check(r.returncode == 0, "registration with control: " + r.stderr[-300:])
         check(r.stdout == "", "key not printed when control has it")
         check(len(FakeControl.seen) == 1, "one registration request")
@@ -291,10 +409,17 @@ def test_register(origin, scratch):
             check(body["title"] == "reg2" and body["asset"] == asset, "asset sent as written")
             check(body["key"]["kid"] == asset["encryption"]["kid"] and
                   len(body["key"]["key"]) == 32, "key sent to control")
+            check(body.get("metadata") == {
+                "name": "Régime: the second", "year": 2024, "genres": ["Drama"],
+                "cast": [{"name": "A. Person", "role": "actor", "character": "Lead"},
+                         {"name": "B. Person", "role": "director"}]}, "metadata sent: %s" %
+                  body.get("metadata"))
+            check(body.get("markers") == {"intro": {"start": 0.5, "end": 2.0}} and
+                  "series" not in body, "markers sent, no series: %s" % body)
         # a title published while control was down, registered later with its key file
         keyfile = os.path.join(scratch, "reg3.key")
         r = run(["--title", "reg3", "--origin", origin, "--test-source", "4", "--ladder", "240p",
-                 "--encrypt", "--key-out", keyfile, "--no-progress"])
+                 "--encrypt", "--key-out", keyfile, "--no-progress"] + FAST)
         check(r.returncode == 0, "reg3 ingest")
         args = ["--register-only", "--register", url, "--title", "reg3", "--origin", origin]
         check(run(args).returncode == 1, "--register-only without the key of an encrypted title")
@@ -303,6 +428,18 @@ def test_register(origin, scratch):
         if len(FakeControl.seen) == 2:
             check(FakeControl.seen[-1][2]["key"] == {k: v for k, v in json.load(open(keyfile)).items()
                                                      if k != "title"}, "key from --key-in")
+            check(set(FakeControl.seen[-1][2]) == {"title", "asset", "key"},
+                  "nothing but title, asset and key without --metadata")
+        # JSON is read by the same loader; --register-only sends it too.
+        ep = os.path.join(scratch, "ep.json")
+        with open(ep, "w") as f:
+            json.dump({"series": {"id": "show-x", "season": 1, "episode": 3,
+                                  "episode_name": "Third"}}, f)
+        r = run(args + ["--key-in", keyfile, "--metadata", ep])
+        check(r.returncode == 0 and len(FakeControl.seen) == 3 and
+              FakeControl.seen[-1][2].get("series") == {"id": "show-x", "season": 1,
+                                                         "episode": 3, "episode_name": "Third"},
+              "--register-only --metadata FILE.json: " + r.stderr[-300:])
     finally:
         srv.shutdown()
 
@@ -329,9 +466,35 @@ def test_errors(origin, scratch):
     check(not os.path.exists(os.path.join(origin, "bad3")) and leftovers(origin) == [],
           "failed ffmpeg leaves nothing")
 
+    # --metadata: bounded, checked before any encoding, errors with file:line:col
+    meta = os.path.join(scratch, "bad-meta.yaml")
+    open(meta, "w").write("metadata:\n  name: ok\n  cast:\n    - {name: X, role: gaffer}\n")
+    t0 = time.time()
+    r = run(["--title", "bad4", "--origin", origin, "--test-source", "60", "--register",
+             "http://127.0.0.1:9", "--metadata", meta, "--no-progress"])
+    check(r.returncode == 2 and "%s:4:23: 'metadata.cast[0].role' must be" % meta in r.stderr,
+          "bad --metadata: usage error at its position: " + r.stderr[-300:])
+    check(time.time() - t0 < 10 and not os.path.exists(os.path.join(origin, "bad4")) and
+          leftovers(origin) == [], "bad --metadata refused before encoding")
+    for text, what in (("metadata: {name: x}\nmetadata: {name: y}\n", "duplicate key"),
+                       ("series: {id: s1, season: 1}\n", "needs season and episode"),
+                       ("metadata: {year: 1492}\n", "must be between 1870 and 3000"),
+                       ("metadata: {name: '%s'}\n" % ("x" * 501), "longer than 500 bytes"),
+                       ("metadata: {genres: [%s]}\n" % ",".join(["g"] * 33), "more than 32"),
+                       ("markers: {credits: {start: 9, end: 3}}\n", "end must be after start"),
+                       ("x: 1\n" * (1 << 18), "larger than 1048576 bytes")):
+        open(meta, "w").write(text)
+        r = run(["--register-only", "--register", "http://127.0.0.1:9", "--title", "clear1",
+                 "--origin", origin, "--metadata", meta])
+        check(r.returncode == 2 and what in r.stderr, "--metadata %r...: %s" % (text[:30],
+                                                                                  r.stderr[-200:]))
+    check(run(["--title", "x", "--origin", origin, "--test-source", "4", "--metadata",
+               meta]).returncode == 2, "--metadata without --register is a usage error")
+
     for args in (["--title", "a/b", "--origin", origin, "--test-source", "4"],
                  ["--title", "x", "--origin", origin],
-                 ["--title", "x", "--origin", origin, "--test-source", "4", "--ladder", "999p"]):
+                 ["--title", "x", "--origin", origin, "--test-source", "4", "--ladder", "999p"],
+                 ["--title", "x", "--origin", origin, "--4k", bad]):
         check(run(args).returncode == 2, "usage error for %s" % args)
     check(run(["--help"]).returncode == 0 and "--test-source" in run(["--help"]).stdout, "--help")
     check(run(["--version"]).stdout.startswith("sluice-ingest "), "--version")
@@ -383,7 +546,7 @@ def test_interrupt(origin, scratch):
         check(encoders_of(tmp) == [], "no encoder outlives ingest (%s)" % sig.name)
     # the next run sweeps the directory a killed run left
     r = run(["--title", "after", "--origin", origin, "--test-source", "4", "--ladder", "240p",
-             "--no-progress"])
+             "--no-progress"] + FAST)
     check(r.returncode == 0 and leftovers(origin) == [], "stale temporary directory removed")
 
 
@@ -394,8 +557,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="sluice-ingest-test.") as scratch:
         origin = os.path.join(scratch, "origin")
         os.mkdir(origin)
-        for t in (test_clear, test_file_source, test_encrypted, test_register_down,
-                  test_register, test_errors, test_interrupt):
+        for t in (test_clear, test_4k, test_file_source, test_encrypted, test_register_down,
+                  test_register, test_replace, test_space, test_errors, test_interrupt):
             t0 = time.time()
             t(origin, scratch)
             print("%-16s %.1f s" % (t.__name__, time.time() - t0), flush=True)

@@ -64,13 +64,15 @@ static void input_args(struct strv *a, const struct ladder_job *j, const struct 
                 strv_add(a, s->path);
                 return;
         }
-        /* The test source: a moving pattern at the source size, and a tone that beeps once
-         * a second so audio/video sync is easy to judge by eye and ear. */
+        /* The test source: a moving pattern, and a tone that beeps once a second so
+         * audio/video sync is easy to judge by eye and ear. The pattern is drawn at each
+         * rung's own size: scaling a synthetic picture down tests nothing, and drawing it at
+         * 2160p for the 240p rung made the small rungs cost as much as the top one. */
         strv_add(a, "-f");
         strv_add(a, "lavfi");
         strv_add(a, "-i");
         if (j->kind == LADDER_VIDEO)
-                strv_addf(a, "testsrc2=size=%ux%u:rate=%u/%u:duration=%.3f", s->width, s->height,
+                strv_addf(a, "testsrc2=size=%ux%u:rate=%u/%u:duration=%.3f", j->width, j->height,
                           s->fps_num, s->fps_den, s->duration);
         else
                 strv_addf(a, "sine=frequency=%u:beep_factor=4:sample_rate=48000:duration=%.3f",

@@ -33,6 +33,7 @@
 #include "cenc.h"
 #include "hex.h"
 #include "ladder.h"
+#include "metadata.h"
 #include "mp4-info.h"
 #include "proc.h"
 #include "util.h"
@@ -45,7 +46,7 @@
 
 struct opts {
         const char *title, *origin, *source, *register_url, *key_out, *key_in, *token_file;
-        const char *ladder, *audio_lang, *ffmpeg, *ffprobe, *preset;
+        const char *ladder, *audio_lang, *ffmpeg, *ffprobe, *preset, *metadata;
         const char *subs[LADDER_TEXT_MAX];
         unsigned n_subs;
         double test_seconds;
@@ -86,6 +87,9 @@ static void usage(FILE *f)
               "  --key-out FILE         write the key as JSON to FILE (outside DIR, mode 0600);\n"
               "                         without it the key is printed on stdout\n"
               "  --register URL         register title, asset and key with control at URL\n"
+              "  --metadata FILE        with --register: the title's catalog fields, a YAML or\n"
+              "                         JSON file of \"metadata\", \"series\" and \"markers\"\n"
+              "                         as control's admin API takes them (docs/ingest.md)\n"
               "  --token-file FILE      bearer token for --register (or $SLUICE_CONTROL_TOKEN)\n"
               "  --register-only        register an already published title again (with\n"
               "                         --key-in FILE, the --key-out file, if encrypted)\n"
@@ -162,7 +166,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 O_NOPROG,
                 O_VERSION,
                 O_REGONLY,
-                O_KEYIN
+                O_KEYIN,
+                O_META
         };
         static const struct option lo[] = {
             {"title", required_argument, 0, O_TITLE},
@@ -186,6 +191,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             {"no-progress", no_argument, 0, O_NOPROG},
             {"register-only", no_argument, 0, O_REGONLY},
             {"key-in", required_argument, 0, O_KEYIN},
+            {"metadata", required_argument, 0, O_META},
             {"help", no_argument, 0, 'h'},
             {"version", no_argument, 0, O_VERSION},
             {0, 0, 0, 0},
@@ -270,6 +276,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 case O_KEYIN:
                         o->key_in = optarg;
                         break;
+                case O_META:
+                        o->metadata = optarg;
+                        break;
                 case O_NOPROG:
                         o->progress = 0;
                         break;
@@ -287,6 +296,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 o->source = argv[optind++];
         if (optind < argc) {
                 fprintf(stderr, "sluice-ingest: one SOURCE only\n");
+                return -EINVAL;
+        }
+        if (o->metadata && !o->register_url) {
+                fprintf(stderr, "sluice-ingest: --metadata is sent by --register; give both\n");
                 return -EINVAL;
         }
         if (o->register_only) {
@@ -585,6 +598,14 @@ static int space_check(const char *origin, const struct ladder_job *jobs, size_t
         if (statvfs(origin, &sv) < 0)
                 return -errno;
         double avail = (double)sv.f_bavail * sv.f_frsize;
+        /* Tests set this to exercise the refusal without filling a disk (docs/ingest.md). */
+        const char *fake = getenv("SLUICE_INGEST_TEST_FREE_BYTES");
+        if (fake && *fake) {
+                char *end;
+                double v = strtod(fake, &end);
+                if (*end == '\0' && v >= 0)
+                        avail = v;
+        }
         if (avail < need) {
                 fprintf(stderr, "sluice-ingest: %s: %.0f MB free, this title needs about %.0f MB\n",
                         origin, avail / 1e6, need / 1e6);
@@ -783,7 +804,12 @@ static size_t curl_sink(char *p, size_t sz, size_t n, void *ud)
         return sz * n;
 }
 
-static int register_title(const struct opts *o, json_t *asset, const struct cenc_key *k)
+/*
+ * POST the title to control: {"title", "asset", "key"?} plus the members of meta (from
+ * --metadata), when given. Returns 0, or -errno with a message.
+ */
+static int register_title(const struct opts *o, json_t *asset, const struct cenc_key *k,
+                          json_t *meta)
 {
         char url[2048], hex_key[33], hex_kid[33], token[512] = "", auth[600],
                                                   errbuf[CURL_ERROR_SIZE] = "";
@@ -808,11 +834,15 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
                 snprintf(token, sizeof(token), "%s", env);
         }
         json_t *body = json_pack("{s:s, s:O}", "title", o->title, "asset", asset);
-        if (k)
+        if (body && meta && json_object_update(body, meta) < 0) {
+                json_decref(body);
+                body = NULL;
+        }
+        if (body && k)
                 json_object_set_new(body, "key",
                                     json_pack("{s:s, s:s}", "kid", hex_encode(k->kid, 16, hex_kid),
                                               "key", hex_encode(k->key, 16, hex_key)));
-        char *text = json_dumps(body, JSON_COMPACT);
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
         json_decref(body);
         size_t base = strlen(o->register_url);
         while (base > 0 && o->register_url[base - 1] == '/')
@@ -932,7 +962,7 @@ static int key_read(const char *path, struct cenc_key *k)
 }
 
 /* --register-only: send an already published title (and its key) to control again. */
-static int register_again(const struct opts *o)
+static int register_again(const struct opts *o, json_t *meta)
 {
         char path[PATH_MAX], hex[33];
         json_error_t je;
@@ -957,7 +987,7 @@ static int register_again(const struct opts *o)
                 goto out;
         }
         curl_global_init(CURL_GLOBAL_DEFAULT);
-        rc = register_title(o, asset, kid ? &k : NULL) < 0 ? EXIT_REGISTER : 0;
+        rc = register_title(o, asset, kid ? &k : NULL, meta) < 0 ? EXIT_REGISTER : 0;
         curl_global_cleanup();
         if (rc == 0)
                 fprintf(stderr, "sluice-ingest: registered %s with %s\n", o->title,
@@ -999,8 +1029,8 @@ int main(int argc, char **argv)
         struct ladder_job jobs[JOBS_MAX];
         struct cenc_key key;
         size_t n_jobs = 0;
-        json_t *asset = NULL;
-        char final[PATH_MAX], err[512] = "";
+        json_t *asset = NULL, *meta = NULL;
+        char final[PATH_MAX], err[1024] = "";
         int r, rc = 1;
 
         if (argc >= 2 && !strcmp(argv[1], "--exec-guard"))
@@ -1020,12 +1050,22 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
         struct stat st;
-        if (stat(o.origin, &st) < 0 || !S_ISDIR(st.st_mode) || access(o.origin, W_OK) < 0) {
-                fprintf(stderr, "sluice-ingest: --origin %s: not a writable directory\n", o.origin);
+        /* --register-only only reads the title: a read-only origin will do. */
+        if (stat(o.origin, &st) < 0 || !S_ISDIR(st.st_mode) ||
+            (!o.register_only && access(o.origin, W_OK) < 0)) {
+                fprintf(stderr, "sluice-ingest: --origin %s: not a%s directory\n", o.origin,
+                        o.register_only ? "" : " writable");
                 return 1;
         }
-        if (o.register_only)
-                return register_again(&o);
+        if (o.register_only) {
+                if (o.metadata && metadata_file_load(o.metadata, &meta, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "sluice-ingest: --metadata: %s\n", err);
+                        return EXIT_USAGE;
+                }
+                rc = register_again(&o, meta);
+                json_decref(meta);
+                return rc;
+        }
         if (o.key_out && key_out_check(o.key_out, o.origin) < 0)
                 return EXIT_USAGE;
         snprintf(final, sizeof(final), "%s/%s", o.origin, o.title);
@@ -1053,8 +1093,14 @@ int main(int argc, char **argv)
         stale_cleanup(o.origin);
         if (space_check(o.origin, jobs, n_jobs, src.duration, o.encrypt) < 0)
                 return 1;
+        /* Read before anything is encoded: a typo in it must not cost an encode. */
+        if (o.metadata && metadata_file_load(o.metadata, &meta, err, sizeof(err)) < 0) {
+                fprintf(stderr, "sluice-ingest: --metadata: %s\n", err);
+                return EXIT_USAGE;
+        }
         if (o.encrypt && cenc_key_generate(&key) < 0) {
                 fprintf(stderr, "sluice-ingest: cannot generate a key (OpenSSL RAND)\n");
+                json_decref(meta);
                 return 1;
         }
 
@@ -1062,6 +1108,7 @@ int main(int argc, char **argv)
                  o.title);
         if (!mkdtemp(tmp_dir)) {
                 fprintf(stderr, "sluice-ingest: %s: %s\n", tmp_dir, strerror(errno));
+                json_decref(meta);
                 return 1;
         }
         struct sigaction sa = {.sa_handler = on_signal};
@@ -1135,13 +1182,14 @@ int main(int argc, char **argv)
         rc = 0;
         if (o.register_url) {
                 curl_global_init(CURL_GLOBAL_DEFAULT);
-                if (register_title(&o, asset, o.encrypt ? &key : NULL) < 0) {
+                if (register_title(&o, asset, o.encrypt ? &key : NULL, meta) < 0) {
                         fprintf(stderr,
                                 "sluice-ingest: %s is published and %s/asset.json "
                                 "describes it; once control is up: sluice-ingest "
-                                "--register-only --register URL --title %s --origin %s%s\n",
+                                "--register-only --register URL --title %s --origin %s%s%s%s\n",
                                 final, final, o.title, o.origin,
-                                o.encrypt ? " --key-in KEYFILE" : "");
+                                o.encrypt ? " --key-in KEYFILE" : "",
+                                o.metadata ? " --metadata " : "", o.metadata ? o.metadata : "");
                         if (o.encrypt && !o.key_out) {
                                 fprintf(stderr, "sluice-ingest: the key is on stdout; keep it\n");
                                 (void)key_emit(&o, &key, 1);
@@ -1163,6 +1211,7 @@ out:
         if (tmp_dir[0])
                 rm_tree(tmp_dir);
         json_decref(asset);
+        json_decref(meta);
         OPENSSL_cleanse(&key, sizeof(key));
         return rc;
 }
