@@ -90,9 +90,28 @@ static void put_u64(struct http_resp *r, uint64_t v)
 
 /* A CR or LF in a value would end the header early and let the rest be read as new fields
  * or a body (response splitting), so such a value poisons the whole head. */
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Non-zero when a byte of x is zero. */
+static inline uint64_t zero_byte(uint64_t x)
+{
+        return (x - ONES) & ~x & HIGHS;
+}
+
 static bool value_safe(const char *v, size_t n)
 {
-        for (size_t i = 0; i < n; i++)
+        /* Every response's values pass through here (the CORS lists are 100 bytes and more):
+         * eight bytes at a time, then the tail. */
+        size_t i = 0;
+
+        for (; i + 8 <= n; i += 8) {
+                uint64_t x;
+                memcpy(&x, v + i, 8);
+                if (zero_byte(x) | zero_byte(x ^ (ONES * '\r')) | zero_byte(x ^ (ONES * '\n')))
+                        return false;
+        }
+        for (; i < n; i++)
                 if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0')
                         return false;
         return true;

@@ -282,6 +282,20 @@ int evict_flush(struct edge_server *srv)
         return r == 0 ? 0 : r > 0 ? -r : -EIO;
 }
 
+/* The admission sketch's starting width: 8 counters per row for each object the store holds
+ * (the policy widens it as the cache fills), at least 4096 and at most the policy's default.
+ * A nearly empty edge would otherwise halve a 2 MiB sketch every 4096 requests: 1.5% of the
+ * hit path's CPU at 2 KiB with one hot object. */
+static uint32_t sketch_width_for(struct store *store)
+{
+        struct store_stats st;
+        uint64_t w;
+
+        store_get_stats(store, &st);
+        w = st.objects * 8;
+        return w < 4096 ? 4096 : w > (1u << 18) ? (1u << 18) : (uint32_t)w;
+}
+
 /* ---- public ---- */
 
 int evict_open(struct edge_server *srv, const char *cache_dir, uint64_t budget)
@@ -306,6 +320,7 @@ int evict_open(struct edge_server *srv, const char *cache_dir, uint64_t budget)
         cfg.budget = budget;
         cfg.on_evict = on_evict;
         cfg.evict_ctx = e;
+        cfg.sketch_width = sketch_width_for(srv->store);
         r = policy_new(&policy_sluice_ops, &cfg, &e->p);
         if (r < 0)
                 goto fail;
