@@ -118,7 +118,10 @@ out:
 int fill_cfg_defaults(struct fill_cfg *ret)
 {
         struct cfg_error err;
-        int r = cfg_load_buf("(defaults)", "{}\n", 3, fill_cfg_fields, ret, &err);
+        int r;
+
+        memset(ret, 0, sizeof(*ret)); /* the loader frees what a field held */
+        r = cfg_load_buf("(defaults)", "{}\n", 3, fill_cfg_fields, ret, &err);
         return r < 0 ? -ENOMEM : 0;
 }
 
