@@ -5,9 +5,9 @@
  * playback, report and heartbeat bodies (control/body-check.c) on whatever jansson makes of
  * the input. The first byte picks the parser; the rest is its input.
  */
-#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +18,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* An invariant, checked in every build (assert() vanishes under NDEBUG). */
+#define need(c) need_at((c), #c)
+
+static void need_at(bool ok, const char *what)
+{
+        if (!ok) {
+                fprintf(stderr, "ctl-req invariant violated: %s\n", what);
+                abort();
+        }
+}
+
 static bool trusted_127(const char *addr, void *ud)
 {
         (void)ud;
@@ -26,9 +37,9 @@ static bool trusted_127(const char *addr, void *ud)
 
 static void str_ok(const char *s, size_t max, bool required)
 {
-        assert(s || !required);
+        need(s || !required);
         if (s)
-                assert(strlen(s) >= 1 && strlen(s) <= max);
+                need(strlen(s) >= 1 && strlen(s) <= max);
 }
 
 /* What a handler acts on after a check passes is within the check's promises. */
@@ -47,20 +58,20 @@ static void check_bodies(const char *in, size_t len)
                 str_ok(p.title, BODY_ID_MAX, true);
                 str_ok(p.episode, BODY_ID_MAX, false);
                 str_ok(p.new_profile, BODY_PROFILE_NAME_MAX, false);
-                assert(p.profile >= 0 && !(p.profile && p.new_profile));
+                need(p.profile >= 0 && !(p.profile && p.new_profile));
         }
         if (body_report_check(v, &r) == 0) {
                 str_ok(r.session, BODY_SESSION_MAX, true);
                 str_ok(r.quality, BODY_QUALITY_MAX, false);
                 str_ok(r.device, BODY_DEVICE_MAX, false);
-                assert(r.position >= 0 && r.position <= BODY_POSITION_MAX);
-                assert(r.mtp >= -1 && r.mtp <= BODY_CMCD_MTP_MAX);
-                assert(r.bl >= -1 && r.bl <= BODY_CMCD_BL_MAX);
+                need(r.position >= 0 && r.position <= BODY_POSITION_MAX);
+                need(r.mtp >= -1 && r.mtp <= BODY_CMCD_MTP_MAX);
+                need(r.bl >= -1 && r.bl <= BODY_CMCD_BL_MAX);
         }
         if (body_heartbeat_check(v) == 0) {
                 json_t *t = json_object_get(v, "titles");
-                assert(json_is_object(v));
-                assert(!t || (json_is_array(t) && json_array_size(t) <= BODY_HOLDINGS_MAX));
+                need(json_is_object(v));
+                need(!t || (json_is_array(t) && json_array_size(t) <= BODY_HOLDINGS_MAX));
         }
         json_decref(v);
 }
@@ -82,10 +93,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         for (size_t cap = 1; cap <= sizeof(buf); cap += 64) {
                                 int r = req_query_get(in, len, names[i], buf, cap);
                                 if (r >= 0) {
-                                        assert((size_t)r < cap && buf[r] == '\0');
-                                        assert(strlen(buf) == (size_t)r);
+                                        need((size_t)r < cap && buf[r] == '\0');
+                                        need(strlen(buf) == (size_t)r);
                                         for (int k = 0; k < r; k++)
-                                                assert((unsigned char)buf[k] >= 0x20 &&
+                                                need((unsigned char)buf[k] >= 0x20 &&
                                                        buf[k] != 0x7f);
                                 }
                         }
@@ -103,8 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 2: {
                 int r = req_xff_client(in, len, trusted_127, NULL, buf, sizeof(buf));
                 if (r == 1) {
-                        assert(strlen(buf) < sizeof(buf));
-                        assert(!trusted_127(buf, NULL));
+                        need(strlen(buf) < sizeof(buf));
+                        need(!trusted_127(buf, NULL));
                 }
                 break;
         }
