@@ -392,6 +392,21 @@ static enum outcome classify(struct engine *g, struct xfer *x, const char **ret_
         return O_RETRY;
 }
 
+/* Count x failed for reason and let it go (it still held its edge's in-flight place). */
+static void give_up(struct engine *g, struct xfer *x, const char *reason)
+{
+        struct transfer_edge *e = x->e;
+
+        progress_event(g->opts->progress, "failed", e->id, x->o->key, x->o->size, reason,
+                       x->detail);
+        e->failed++;
+        e->prog->refused++;
+        (void)journal_refuse(e->journal, x->o->key, x->o->key_len, "failed");
+        e->in_flight--;
+        unlink_xfer(g, x);
+        xfer_free(g, x);
+}
+
 static void finish(struct engine *g, struct xfer *x)
 {
         struct transfer_edge *e = x->e;
@@ -404,12 +419,8 @@ static void finish(struct engine *g, struct xfer *x)
         if (oc == O_RETRY && full_body && edge_has(g, x))
                 oc = O_COMMITTED;
         if (oc == O_RETRY && x->attempt >= g->opts->retries) {
-                progress_event(g->opts->progress, "failed", e->id, x->o->key, x->o->size, reason,
-                               x->detail);
-                e->failed++;
-                e->prog->refused++;
-                (void)journal_refuse(e->journal, x->o->key, x->o->key_len, "failed");
-                goto done;
+                give_up(g, x, reason);
+                return;
         }
         switch (oc) {
         case O_COMMITTED:
@@ -574,9 +585,15 @@ static int64_t launch(struct engine *g, int64_t now)
 {
         int64_t soonest = 0;
 
-        for (struct xfer *x = g->list; x; x = x->next) {
+        for (struct xfer *x = g->list, *next; x; x = next) {
+                next = x->next;
                 if (x->state != X_WAITING)
                         continue;
+                /* The window closed: no more attempts, as for new transfers. */
+                if (!x->e->fatal && edge_gate(x->e) == TRANSFER_STOP) {
+                        give_up(g, x, "window closed");
+                        continue;
+                }
                 if (x->retry_at_ns <= now && !x->e->fatal) {
                         if (start_get(g, x) < 0) {
                                 x->retry_at_ns = now + 1000000000ll;

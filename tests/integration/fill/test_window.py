@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The off-peak window with a fake clock (--now): outside it the run exits 4 and sends
 nothing, or waits for it to open; inside it the run goes; the edge's time zone counts; a
-window closing mid-run stops new transfers with status 4."""
+window closing mid-run stops new transfers with status 4, and retries with them."""
 
 import time
 
@@ -50,6 +50,29 @@ def window_closes_mid_run(env):
     done = [e for e in events(out) if e["event"] == "done"][0]
     check(0 < done["committed"] < len(objs), f"some but not all sent: {done}")
     eq(len(env.listing()), done["committed"], "edge holds what was committed")
+
+
+@test
+def no_retries_after_the_window(env):
+    objs = make_catalog(env, titles=1, segs=3)
+    bad = objs[1]
+    key = "/" + bad["path"]
+    env.origin.stall[key] = 0  # the head, then silence: each attempt ends by the stall bound
+    # The window closes 3 s in. Eight retries would take the rest of a minute (a stall bound
+    # and a growing backoff each); none may start once the window has closed.
+    t0 = time.monotonic()
+    rc, out, err = env.fill("run", *WIN, "--tz", "UTC", "--now", "2030-01-01T13:59:57Z",
+                            "--stall-timeout", "1s", "--retries", "8", "--progress", "json",
+                            timeout=120)
+    took = time.monotonic() - t0
+    check(rc in (3, 4), f"exit status {rc} ({err})")
+    check(took < 20, f"the run went on {took:.1f}s after a window that closed at 3 s")
+    ev = events(out)
+    failed = [(e["key"], e["reason"]) for e in ev if e["event"] == "failed"]
+    eq(failed, [(key, "window closed")], "the object still to retry is given up")
+    check(env.origin.gets[key] <= 3, f"{env.origin.gets[key]} GETs of the stalled object")
+    check(key not in env.listing(), "nothing of it on the edge")
+    env.origin.unstall()
 
 
 if __name__ == "__main__":
