@@ -15,7 +15,7 @@
 #include "plan-sums.h"
 #include "worker.h"
 
-#define PLAN_BODY_MAX      (256u << 20) /* a million objects' JSON is about 200 MB */
+#define PLAN_BODY_MAX      (64u << 20) /* PLAN_SUMS_MAX objects' JSON is about 25 MB */
 #define REQUEST_TIMEOUT_MS 30000L
 
 void plan_sums_install(struct edge_server *srv, struct plan_sums *t)

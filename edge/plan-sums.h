@@ -20,8 +20,9 @@
 struct edge_server;
 struct plan_sums;
 
-/* Most objects kept from one plan (control's own limit is 1,000,000). */
-#define PLAN_SUMS_MAX 1000000u
+/* Most objects asked for and kept from one plan: the best-ranked files, which are the ones
+ * clients fill. The plan's JSON is then about 25 MB at most, parsed off the data path. */
+#define PLAN_SUMS_MAX 100000u
 
 /*
  * Parse a fill plan (JSON, at most len bytes). Objects whose path is not a relative key of at
