@@ -265,6 +265,7 @@ def test_catalog(ctl, adult, kid):
     check({"genre": "drama", "titles": 2} in g["genres"], "genres")
     kg = ctl.json("GET", f"/v1/catalog/genres?profile={kid}")
     check({x["genre"] for x in kg["genres"]} == {"kids", "comedy"}, "kids genres")
+    ctl.error("GET", "/v1/catalog/genres?profile=999999", expect=404)
 
     # search: title, person, genre, episode name; ranked
     s = ctl.json("GET", "/v1/search?q=harbour")
