@@ -422,8 +422,8 @@ int main(int argc, char **argv)
         pthread_mutex_init(&srv.sums_lock, NULL);
         r = runtime_new(cfg, &rt); /* takes cfg */
         cfg = NULL;
-        if (r < 0)
-                return 1;
+        if (r < 0) /* unusable contents of a file it names: fix the configuration, as for 2 */
+                return r == -EINVAL ? 2 : 1;
         atomic_store(&srv.rt, rt);
 
         n_workers = workers_flag           ? (unsigned)workers_flag

@@ -158,6 +158,27 @@ def bad_config_at_start_exits_2(e):
 
 
 @test
+def bad_keys_file_at_start_exits_2(e):
+    # A keys file the edge can read but not use is a configuration error: 2, which the unit's
+    # RestartPreventExitStatus=2 leaves stopped instead of restarting it in a loop.
+    keys = os.path.join(e.dir, "short-keys.yaml")
+    with open(keys, "w") as f:
+        f.write("keys:\n  - {kid: k1, secret: \"abcd\"}\n")
+    cfg = copy.deepcopy(e.cfg)
+    cfg["tokens"] = {"required": True, "keys_file": keys}
+    path = os.path.join(e.dir, "bad-keys.yaml")
+    with open(path, "w") as f:
+        f.write(yaml_dump(cfg) + "\n")
+    p = run_bin(e, "--config", path)
+    out = (p.stderr + p.stdout).decode("utf-8", "replace")
+    eq(p.returncode, 2, f"start with unusable token keys (output {out[-300:]!r})")
+    check("secret must be" in out, f"the log says why: {out[-300:]!r}")
+    os.remove(keys)
+    p = run_bin(e, "--config", path)
+    eq(p.returncode, 1, "a keys file that cannot be read is a start-up failure (1)")
+
+
+@test
 def help_and_version(e):
     p = run_bin(e, "--help")
     eq(p.returncode, 0, "--help exit status")
