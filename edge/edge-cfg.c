@@ -463,6 +463,20 @@ int edge_cfg_load(const char *path, struct edge_cfg **ret, struct cfg_error *err
         return r;
 }
 
+int edge_cfg_control_url(const struct edge_cfg *cfg, const char *path, char *out, size_t cap)
+{
+        size_t base;
+        int n;
+
+        if (!cfg->control.url)
+                return -ENOENT;
+        base = strlen(cfg->control.url);
+        while (base > 0 && cfg->control.url[base - 1] == '/')
+                base--;
+        n = snprintf(out, cap, "%.*s%s", (int)base, cfg->control.url, path);
+        return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
 void edge_cfg_free(struct edge_cfg *cfg)
 {
         if (!cfg)

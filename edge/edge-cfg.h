@@ -137,3 +137,7 @@ int edge_cfg_load_buf(const char *name, const char *buf, size_t len, struct edge
                       struct cfg_error *err);
 /* Frees everything the loader allocated and cfg itself. cfg may be NULL. */
 void edge_cfg_free(struct edge_cfg *cfg);
+
+/* "<control.url without trailing slashes><path>" into out (cap bytes); path starts with '/'.
+ * Returns 0, -ENOENT without control.url, or -ENAMETOOLONG. */
+int edge_cfg_control_url(const struct edge_cfg *cfg, const char *path, char *out, size_t cap);

@@ -160,14 +160,9 @@ static void beat(struct heartbeat *hb, CURL *curl)
 
         if (!cfg->control.url || !cfg->control.edge_id || rt->heartbeat_secret_len == 0)
                 return;
-        size_t base_len = strlen(cfg->control.url);
-        while (base_len > 0 && cfg->control.url[base_len - 1] == '/')
-                base_len--;
         int n = snprintf(path, sizeof(path), "/v1/edges/%s/heartbeat", cfg->control.edge_id);
-        if (n < 0 || (size_t)n >= sizeof(path))
-                return;
-        n = snprintf(url, sizeof(url), "%.*s%s", (int)base_len, cfg->control.url, path);
-        if (n < 0 || (size_t)n >= sizeof(url))
+        if (n < 0 || (size_t)n >= sizeof(path) ||
+            edge_cfg_control_url(cfg, path, url, sizeof(url)) < 0)
                 return;
         body = heartbeat_body(hb->srv);
         if (!body)

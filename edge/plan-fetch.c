@@ -71,25 +71,24 @@ int plan_sums_refresh(struct edge_server *srv, void *curl)
         const struct edge_cfg *cfg = atomic_load(&srv->rt)->cfg;
         struct plan_sums *t = NULL;
         struct body b = {0};
-        char url[1024], *id = NULL;
-        size_t base_len, skipped = 0;
+        char url[1024], path[256], *id = NULL;
+        size_t skipped = 0;
         long status = 0;
         CURLcode rc;
         int n, r;
 
         if (!cfg->control.url || !cfg->control.edge_id)
                 return -ENOENT;
-        base_len = strlen(cfg->control.url);
-        while (base_len > 0 && cfg->control.url[base_len - 1] == '/')
-                base_len--;
         id = curl_easy_escape(curl, cfg->control.edge_id, 0);
         if (!id)
                 return -ENOMEM;
-        n = snprintf(url, sizeof(url), "%.*s/v1/fill/plan?edge=%s&limit=%u", (int)base_len,
-                     cfg->control.url, id, PLAN_SUMS_MAX);
+        n = snprintf(path, sizeof(path), "/v1/fill/plan?edge=%s&limit=%u", id, PLAN_SUMS_MAX);
         curl_free(id);
-        if (n < 0 || (size_t)n >= sizeof(url))
+        if (n < 0 || (size_t)n >= sizeof(path))
                 return -ENAMETOOLONG;
+        r = edge_cfg_control_url(cfg, path, url, sizeof(url));
+        if (r < 0)
+                return r;
         curl_easy_reset(curl);
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
