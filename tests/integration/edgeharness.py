@@ -557,6 +557,17 @@ class Edge:
         for k, v in objects.items():
             self.put(k, v)
 
+    def wait_connections(self, want, timeout=5.0):
+        """Wait until the edge counts want client connections open (/healthz): closes reach it
+        a little after the client's, and an answer holds its object until then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            n = json.loads(self.get("/healthz", admin=True).body)["connections"]
+            if n == want or time.monotonic() > deadline:
+                eq(n, want, "client connections the edge counts")
+                return
+            time.sleep(0.01)
+
     def metrics(self):
         r = self.admin("GET", "/metrics")
         eq(r.status, 200, "/metrics status")

@@ -3,10 +3,8 @@
 kbit/s) and round trip (rtt, ms) from the connection, and du only while the edge is at 90 % of
 limits.max_connections; exposed to players on other origins; absent from admin answers."""
 
-import json
 import re
 import sys
-import time
 
 from edgeharness import check, eq, run, standard_setup, test
 
@@ -37,17 +35,6 @@ def estimates_on_hits_and_ranges(e):
     eq(e.get("/healthz", admin=True).get("CMSD-Dynamic"), None, "not on admin answers")
 
 
-def settle(e, want):
-    """Wait until the edge counts want client connections open (closes arrive a little late)."""
-    deadline = time.monotonic() + 5
-    while True:
-        n = json.loads(e.get("/healthz", admin=True).body)["connections"]
-        if n == want or time.monotonic() > deadline:
-            eq(n, want, "client connections the edge counts")
-            return
-        time.sleep(0.02)
-
-
 @test
 def duress_near_the_connection_limit(e):
     held = []
@@ -56,12 +43,12 @@ def duress_near_the_connection_limit(e):
         for _ in range(LIMIT - 3):
             held.append(e.conn())
             held[-1].send(b"")
-        settle(e, len(held))
+        e.wait_connections(len(held))
         r = e.get("/t1/seg-1.m4s")
         check(entry(r)[2] is False, f"du at 8 of {LIMIT}: {r.need('CMSD-Dynamic')}")
         held.append(e.conn())
         held[-1].send(b"")
-        settle(e, len(held))
+        e.wait_connections(len(held))
         r = e.get("/t1/seg-1.m4s")
         check(entry(r)[2], f"no du at 9 of {LIMIT}: {r.need('CMSD-Dynamic')}")
     finally:

@@ -13,7 +13,6 @@
 """
 
 import hashlib
-import json
 import os
 import sys
 import time
@@ -41,22 +40,13 @@ def object_file(e, data):
     raise AssertionError("no object file holds the fetched bytes")
 
 
-def quiet(e):
-    """Wait until the edge has closed every client connection, so that no answer still holds
-    an open object (whose descriptor the fd cache then could not let go)."""
-    deadline = time.monotonic() + 5
-    while json.loads(e.get("/healthz", admin=True).body)["connections"]:
-        check(time.monotonic() < deadline, "client connections still open")
-        time.sleep(0.01)
-
-
 def fill(e, origin, key, size):
     data = origin.add(key, RNG.randbytes(size))
     expect_body(e.get(key, timeout=10), data, f"fill of {key}")
     r = e.get(key)
     expect_body(r, data, f"hit of {key}")
     check(r.need("Cache-Status").endswith("hit"), f"{key} cached")
-    quiet(e)
+    e.wait_connections(0)  # the hit released its file
     return data
 
 
