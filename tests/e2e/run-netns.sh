@@ -250,19 +250,24 @@ for e in "edge-a eu-west $ea_url" "edge-b us-east $eb_url"; do
   api POST /v1/admin/edges \
     "{\"id\":\"$id\",\"region\":\"$region\",\"base_url\":\"$url\",\"capacity_mbps\":1000$sec}"
 done
-register() { # asset-id json-extra
-  python3 - "$origin/$1/asset.json" "$1" "$2" >"$var/register.json" <<'PY'
-import json, sys
-path, aid, extra = sys.argv[1:4]
-body = {"title": aid, "asset": json.load(open(path))}
-body.update(json.loads(extra))
-print(json.dumps(body))
-PY
-  api POST /v1/admin/titles "$(cat "$var/register.json")"
+# Titles are registered as operators do it: sluice-ingest --register-only, with the catalog
+# fields in a --metadata file (YAML), from control's host.
+mkdir -p "$var/metadata"
+register() { # asset-id; its metadata on stdin
+  local meta=$var/metadata/$1.yaml
+  cat >"$meta"
+  ip netns exec "$ns_ctl" "$build/tools/ingest/sluice-ingest" --register-only \
+    --register "$control_url" --token-file "$var/control-admin.token" --title "$1" \
+    --origin "$origin" --metadata "$meta" >>"$var/logs/ingest.log" 2>&1 ||
+    e2e_fail "registration of $1 failed: $(tail -n 3 "$var/logs/ingest.log")"
 }
-register demo-series-e1 '{"series": {"id": "demo-series", "name": "Pattern Recognition",
-  "season": 1, "episode": 1, "episode_name": "Colour Bars"}}'
-register demo-movie '{"metadata": {"name": "The Long Beep", "year": 2025}}'
+register demo-series-e1 <<'EOF'
+series: {id: demo-series, name: Pattern Recognition, season: 1, episode: 1,
+         episode_name: Colour Bars}
+EOF
+register demo-movie <<'EOF'
+metadata: {name: The Long Beep, year: 2025}
+EOF
 lic='{"licences": [{"country": "NL", "from": "2020-01-01T00:00:00Z"},
   {"country": "US", "from": "2020-01-01T00:00:00Z"}]}'
 api PUT /v1/admin/titles/demo-series/licences "$lic"
