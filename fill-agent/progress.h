@@ -12,8 +12,8 @@
  *
  *   {"event":"progress","t":1.20,"edge":"edge-a","objects_done":3,"objects_total":9,
  *    "bytes_done":…,"bytes_total":…,"bytes_moved":…,"rate_bps":…,"eta_s":…}
- *   {"event":"committed","edge":"edge-a","key":"/t1/v1/seg-1.m4s","size":…}
- *   {"event":"refused","edge":"edge-a","key":…,"reason":"sha256-mismatch","detail":…}
+ *   {"event":"committed","t":1.31,"edge":"edge-a","key":"/t1/v1/seg-1.m4s","size":…}
+ *   {"event":"refused","t":1.40,"edge":"edge-a","key":…,"reason":"sha256-mismatch",…}
  *
  * t is seconds since the run started (monotonic); bytes_moved counts bytes read from the
  * origin (rate-capped), bytes_done those of committed objects.

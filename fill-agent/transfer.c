@@ -54,6 +54,7 @@ struct engine {
         const struct transfer_opts *opts;
         struct transfer_edge *edges;
         size_t n;
+        size_t turn; /* nudge()'s rotating start */
 };
 
 static int64_t mono_ns(void)
@@ -542,34 +543,53 @@ static void on_done(struct engine *g, CURL *h, CURLcode rc)
 }
 
 /* Unpause what can move again; start PUTs once data arrived. */
+static void nudge_one(struct engine *g, struct xfer *x, int64_t now)
+{
+        if (x->state != X_RUNNING)
+                return;
+        if (x->get && x->get_paused && TRANSFER_RING_BYTES - x->rlen >= TRANSFER_RING_BYTES / 2 &&
+            ratecap_may_pass(&x->e->rc, now)) {
+                x->get_paused = false;
+                curl_easy_pause(x->get, CURLPAUSE_CONT);
+        }
+        if (!x->put_started && x->rlen > 0) {
+                if (start_put(g, x) < 0)
+                        finish(g, x);
+        } else if (x->put && x->put_paused && (sendable(x) > 0 || x->get_done)) {
+                x->put_paused = x->put_held = false;
+                curl_easy_pause(x->put, CURLPAUSE_CONT);
+        } else if (x->put && x->put_paused && !x->put_held) {
+                /* CURL_READFUNC_PAUSE paused the sending side only, which libcurl's
+                 * low-speed check ignores: waiting for the origin (or for our rate
+                 * cap) would count as a stalled edge. An answer the edge sends
+                 * before the body ends (a refusal) is read once bytes flow again. */
+                x->put_held = true;
+                curl_easy_pause(x->put, CURLPAUSE_ALL);
+        }
+}
+
+/* Each turn starts one transfer further down the list: an unpaused GET takes what the edge's
+ * rate cap has refilled, so whichever came first would otherwise take it every time and the
+ * others would trickle. The list keeps its order (most valuable first) for launch(). */
 static void nudge(struct engine *g, int64_t now)
 {
+        size_t len = 0, start, i = 0;
         struct xfer *x, *next;
 
-        for (x = g->list; x; x = next) {
+        for (x = g->list; x; x = x->next)
+                len++;
+        if (len == 0)
+                return;
+        start = g->turn++ % len;
+        /* finish() unlinks only the transfer it ends, so the first `start` stay in place. */
+        for (x = g->list; x; x = next, i++) {
                 next = x->next;
-                if (x->state != X_RUNNING)
-                        continue;
-                if (x->get && x->get_paused &&
-                    TRANSFER_RING_BYTES - x->rlen >= TRANSFER_RING_BYTES / 2 &&
-                    ratecap_may_pass(&x->e->rc, now)) {
-                        x->get_paused = false;
-                        curl_easy_pause(x->get, CURLPAUSE_CONT);
-                }
-                if (!x->put_started && x->rlen > 0) {
-                        if (start_put(g, x) < 0)
-                                finish(g, x);
-                } else if (x->put && x->put_paused && (sendable(x) > 0 || x->get_done)) {
-                        x->put_paused = x->put_held = false;
-                        curl_easy_pause(x->put, CURLPAUSE_CONT);
-                } else if (x->put && x->put_paused && !x->put_held) {
-                        /* CURL_READFUNC_PAUSE paused the sending side only, which libcurl's
-                         * low-speed check ignores: waiting for the origin (or for our rate
-                         * cap) would count as a stalled edge. An answer the edge sends
-                         * before the body ends (a refusal) is read once bytes flow again. */
-                        x->put_held = true;
-                        curl_easy_pause(x->put, CURLPAUSE_ALL);
-                }
+                if (i >= start)
+                        nudge_one(g, x, now);
+        }
+        for (x = g->list, i = 0; x && i < start; x = next, i++) {
+                next = x->next;
+                nudge_one(g, x, now);
         }
 }
 
