@@ -489,18 +489,26 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
                 r = store_put_begin(c->w->srv->store, pn.key, pn.key_len,
                                     (uint64_t)req->content_length, v ? sha : NULL,
                                     ct ? ctype : NULL, &ps->put);
-                if (r == -ENOSPC) {
-                        evict_make_room(c->w->srv, (uint64_t)req->content_length);
+                /* Over the whole budget: refused before evicting anything, which could
+                 * only empty the cache and still not make it fit. */
+                if (r == -ENOSPC && larger_than_budget(c, (uint64_t)req->content_length))
+                        r = -EFBIG;
+                else if (r == -ENOSPC && evict_make_room(c->w->srv,
+                                                         (uint64_t)req->content_length) == 0)
                         r = store_put_begin(c->w->srv->store, pn.key, pn.key_len,
                                             (uint64_t)req->content_length, v ? sha : NULL,
                                             ct ? ctype : NULL, &ps->put);
-                }
         }
         if (r < 0) {
                 free(ps);
                 c->close_after = true; /* the body is not read */
-                if (r == -ENOSPC && larger_than_budget(c, (uint64_t)req->content_length))
+                if (r == -EFBIG || (r == -ENOSPC &&
+                                    larger_than_budget(c, (uint64_t)req->content_length))) {
+                        log_conn(LOG_LVL_WARN, c->id,
+                                 "admin put of %lld bytes: more than cache.max_size, refusing",
+                                 (long long)req->content_length);
                         respond_error(c, req, 413, "object larger than the cache budget");
+                }
                 else if (r == -ENOSPC)
                         respond_error(c, req, 507, "the store is full (budget or disk)");
                 else if (r == -EINVAL)

@@ -76,6 +76,8 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           "result=\"not_found\"");
         C(fills_store_full, "sluice_edge_fills_total", "Upstream fills, by outcome",
           "result=\"store_full\"");
+        C(fills_too_large, "sluice_edge_fills_total", "Upstream fills, by outcome",
+          "result=\"too_large\"");
         C(upstream_bytes_parent, "sluice_edge_upstream_bytes_total",
           "Body bytes received from upstreams, by kind", "from=\"parent\"");
         C(upstream_bytes_origin, "sluice_edge_upstream_bytes_total",

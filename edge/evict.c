@@ -388,15 +388,19 @@ void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint
         pthread_mutex_unlock(&e->lock);
 }
 
-void evict_make_room(struct edge_server *srv, uint64_t size)
+int evict_make_room(struct edge_server *srv, uint64_t size)
 {
         struct evict *e = srv->evict;
 
         if (!e)
-                return;
+                return 0;
+        /* Evicting down to nothing would not make it fit: keep what the cache holds. */
+        if (size > e->budget)
+                return -EFBIG;
         pthread_mutex_lock(&e->lock);
-        policy_evict_until(e->p, e->budget > size ? e->budget - size : 0);
+        policy_evict_until(e->p, e->budget - size);
         unlock_and_delete(e);
+        return 0;
 }
 
 bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size,

@@ -42,8 +42,11 @@ void evict_close(struct edge_server *srv);
 uint32_t evict_hints(const char *key, size_t len, bool plan);
 /* A client request for key (resident or not). */
 void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint64_t size);
-/* A fill needs size bytes the budget does not have: evict down to make room. */
-void evict_make_room(struct edge_server *srv, uint64_t size);
+/*
+ * A fill needs size bytes the budget does not have: evict down to make room. Returns 0, or
+ * -EFBIG when size is over the whole budget (nothing is evicted: no room could ever hold it).
+ */
+int evict_make_room(struct edge_server *srv, uint64_t size);
 /*
  * key (size bytes) was committed: offer it to the policy (plan: pushed by the fill plan).
  * Returns false when admission declined it (the caller has already served it; it is

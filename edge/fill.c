@@ -153,7 +153,8 @@ static void finish(struct fill *f, enum fill_state st)
                 fill_unref(f); /* the table's reference */
         }
         atomic_store_explicit(&f->state, (int)st, memory_order_release);
-        metrics_add(f->store_full        ? m->fills_store_full
+        metrics_add(f->too_large         ? m->fills_too_large
+                    : f->store_full      ? m->fills_store_full
                     : st == FILL_DONE    ? m->fills_ok
                     : st == FILL_MISSING ? m->fills_missing
                                          : m->fills_failed,
@@ -231,10 +232,22 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         r = store_put_begin(store, f->key, f->key_len, (uint64_t)resp->content_length,
                             f->has_sha ? f->sha_hex : NULL, ctype, &f->put);
         if (r == -ENOSPC) {
-                /* Make room by the eviction policy, then try once more. */
-                evict_make_room(f->owner->srv, (uint64_t)resp->content_length);
-                r = store_put_begin(store, f->key, f->key_len, (uint64_t)resp->content_length,
-                                    f->has_sha ? f->sha_hex : NULL, ctype, &f->put);
+                /* Make room by the eviction policy, then try once more; an object over the
+                 * whole budget is refused without touching what the cache holds. */
+                r = evict_make_room(f->owner->srv, (uint64_t)resp->content_length);
+                if (r == 0)
+                        r = store_put_begin(store, f->key, f->key_len,
+                                            (uint64_t)resp->content_length,
+                                            f->has_sha ? f->sha_hex : NULL, ctype, &f->put);
+        }
+        if (r == -EFBIG) {
+                f->put = NULL;
+                f->verdict = 503;
+                f->too_large = true;
+                f->retry = false; /* no upstream would make it fit */
+                log_warn("fill %.*s: %lld bytes is more than cache.max_size, refusing",
+                         (int)f->key_len, f->key, (long long)resp->content_length);
+                return -1;
         }
         if (r < 0) {
                 /* Our disk or budget, not the upstream: 503, and the upstream stays healthy. */

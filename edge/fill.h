@@ -76,6 +76,7 @@ struct fill {
         bool fresh_tried; /* this upstream was retried on a new connection */
         bool in_table;
         bool store_full; /* disk or index full: counted apart from upstream failures */
+        bool too_large;  /* over cache.max_size: refused (503) before anything was evicted */
         struct fill *cnext; /* the committer's queue */
 };
 

@@ -432,7 +432,9 @@ static void cache_status_fill(const struct conn *c, const struct serve_kept *k,
                                k->collapsed ? "; collapsed" : "");
         else
                 (void)snprintf(out, cap, "%s; fwd=miss; detail=%s%s", serve_cache_name(c),
-                               f->verdict == 503 ? "store-full" : "upstream-failed",
+                               f->too_large        ? "too-large"
+                               : f->verdict == 503 ? "store-full"
+                                                   : "upstream-failed",
                                k->collapsed ? "; collapsed" : "");
 }
 

@@ -176,6 +176,7 @@ def expect_deltas(before, e, what, **want):
     names = {
         "committed": (FILLS, 'result="committed"'), "failed": (FILLS, 'result="failed"'),
         "not_found": (FILLS, 'result="not_found"'), "store_full": (FILLS, 'result="store_full"'),
+        "too_large": (FILLS, 'result="too_large"'),
         "misses": ("sluice_edge_cache_misses_total", ""),
         "collapsed": ("sluice_edge_collapsed_requests_total", ""),
         "negative": ("sluice_edge_negative_hits_total", ""),

@@ -12,6 +12,9 @@
                      nothing is kept, hits go on. Deletes still work in the reserve, and once
                      they made room new objects are kept again; with a larger map (a restart)
                      too.
+  larger_than_budget: an object over cache.max_size, asked for (miss) and pushed (admin PUT),
+                     is refused at once (503 detail=too-large, 413) and evicts nothing: the
+                     objects filled before are still hits.
 
 Each asserts the client's answer, the store's state and the metrics.
 """
@@ -23,7 +26,7 @@ import tempfile
 
 import edgeharness
 from edgeharness import check, eq, expect_body, run, test
-from test_miss import RNG, Origin, counters, expect_deltas, listed, start_edge
+from test_miss import RNG, Origin, counters, delta, expect_deltas, listed, start_edge
 
 edgeharness._tests.clear()  # test_miss's own tests run in their own file
 
@@ -145,6 +148,50 @@ def index_map_full(origin):
         expect_body(r, data, "refill")
         check(listed(e, key), "kept once the index has room")
         eq(origin.count(key), 2, "origin fetches")
+        e.stop()
+        check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+    finally:
+        e.cleanup()
+
+
+@test
+def larger_than_budget(origin):
+    """An object over the whole cache.max_size is refused at once (a fill 503, an admin PUT
+    413) and evicts nothing: emptying the cache would not make it fit."""
+    e = start_edge(sys.argv[1], origin, {"cache": {"max_size": "64M"}})
+    try:
+        kept = {}
+        for i in range(4):
+            key = f"/ok/budget/seg-{i}.m4s"
+            kept[key] = origin.add(key, RNG.randbytes(512 * 1024))
+            expect_body(e.get(key, timeout=10), kept[key], "a fill that fits")
+        size = 65 * 1024 * 1024
+        big = "/ok/budget/huge.m4s"
+        origin.add(big, bytes(size))
+        before = counters(e)
+        r = e.get(big, timeout=10)
+        eq(r.status, 503, "a fill larger than the cache")
+        eq(r.need("Cache-Status"), "sluice; fwd=miss; detail=too-large", "Cache-Status")
+        eq(r.need("Cache-Control"), "no-store", "503 not cacheable")
+        eq(len(r.body) < size, True, "no body of the object")
+        check(not listed(e, big), "nothing indexed")
+        check(tmp_empty(e), "no temp file left")
+        expect_deltas(before, e, "too large", too_large=1, store_full=0, failed=0,
+                      committed=0, up_failures=0)
+        # The admin API: refused from the head alone, the body is not read.
+        with e.conn(admin=True, timeout=10) as c:
+            c.send(edgeharness.build_request(
+                "PUT", "/admin/objects/ok/budget/pushed.m4s",
+                e.auth() + [("Content-Length", str(size)), ("Connection", "close")]))
+            r = c.read_response("PUT")
+        eq(r.status, 413, "an admin PUT larger than the cache")
+        check(not listed(e, "/ok/budget/pushed.m4s"), "nothing indexed")
+        after = counters(e)
+        eq(delta(before, after, "sluice_edge_evictions_total"), 0.0, "nothing evicted")
+        for key, data in kept.items():
+            r = e.get(key)
+            expect_body(r, data, "still cached")
+            check(r.need("Cache-Status").endswith("; hit"), f"{key} served from the cache")
         e.stop()
         check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
     finally:

@@ -39,8 +39,9 @@ void upstream_health_report(unsigned idx, bool ok)
 {
 }
 
-void evict_make_room(struct edge_server *srv, uint64_t size)
+int evict_make_room(struct edge_server *srv, uint64_t size)
 {
+        return 0;
 }
 
 bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size,
