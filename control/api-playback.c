@@ -84,6 +84,7 @@ static void playback_done(void *userdata, int err, const struct pgdb_res *res)
                 /* Internal members, not part of the API answer. */
                 json_object_del(o, "licensed");
                 json_object_del(o, "licence_change");
+                json_object_del(o, "licence_end");
                 json_object_del(o, "asset_version");
                 json_object_del(o, "created");
                 json_object_del(o, "region");
@@ -253,16 +254,20 @@ static size_t edges_from(const struct ctl *ctl, json_t *edges, const char *asset
 }
 
 /* Sign the session's token: scoped to the asset's path on every edge, valid as long as the
- * session. Returns the length or -errno. */
-static int session_token(const struct ctl *ctl, const char *asset_id, int64_t now, int64_t expires,
-                         char *out, size_t cap)
+ * session and never past the end of the licence coverage it plays under. Returns the length
+ * or -errno. */
+static int session_token(const struct ctl *ctl, const char *asset_id, int64_t now,
+                         const struct ctl_session *sess, char *out, size_t cap)
 {
-        struct token_claims c = {.exp = expires, .nbf = now - TOKEN_NBF_SKEW};
+        struct token_claims c = {.exp = sess->expires, .nbf = now - TOKEN_NBF_SKEW};
         size_t o = 0;
         int n;
 
         if (ctl->keys.n == 0)
                 return -ENOKEY;
+        /* A licence ending inside the session: the edges refuse its segments from then on. */
+        if (sess->licence_end > 0 && (int64_t)sess->licence_end < c.exp)
+                c.exp = (int64_t)sess->licence_end;
         /* RFC 9246 matches against the whole request URI (scheme, host, path) with the
          * signing package removed; any host, so the one token serves every edge. */
         n = snprintf(c.uc, sizeof(c.uc), "regex:^https?://[^/]*/");
@@ -665,7 +670,7 @@ static void view_step(struct view_ctx *vx)
                 char *out = NULL;
                 size_t len = 0;
 
-                if (session_token(ctl, asset->title, (int64_t)wall, vx->sess.expires, token,
+                if (session_token(ctl, asset->title, (int64_t)wall, &vx->sess, token,
                                   sizeof(token)) < 0 ||
                     build_mpd(vx, vx->edges, asset, (int64_t)wall, token, &out, &len) < 0) {
                         free(out);
@@ -679,7 +684,7 @@ static void view_step(struct view_ctx *vx)
                 reply_steering(vx, vx->edges, (int64_t)wall);
         } else {
                 const struct asset *asset = ctl_asset_ref_asset(vx->asset);
-                if (session_token(ctl, asset->title, (int64_t)wall, vx->sess.expires, token,
+                if (session_token(ctl, asset->title, (int64_t)wall, &vx->sess, token,
                                   sizeof(token)) < 0)
                         ctl_reply_error(rq, 503, "unavailable", "no signing key");
                 else if (vx->kind == VIEW_MPD)

@@ -150,6 +150,7 @@ int ctl_cache_session_put(struct ctl_cache *c, json_t *o, uint64_t now_ms,
         s.asset_version = json_integer_value(json_object_get(o, "asset_version"));
         s.licensed = json_is_true(json_object_get(o, "licensed"));
         s.licence_change = json_number_value(json_object_get(o, "licence_change"));
+        s.licence_end = json_number_value(json_object_get(o, "licence_end"));
         m = json_object_get(o, "markers");
         s.markers = json_is_object(m) ? json_incref(m) : json_object();
         *ret = s;

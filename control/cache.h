@@ -35,6 +35,7 @@ struct ctl_session {
         int64_t asset_version;
         bool licensed;
         double licence_change;    /* epoch seconds of the next licence boundary; 0: none */
+        double licence_end;       /* epoch seconds the licence coverage ends; 0: open-ended */
         json_t *markers;
 };
 
