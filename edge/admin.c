@@ -380,14 +380,20 @@ static bool larger_than_budget(struct conn *c, uint64_t size)
 static void put_finish(struct conn *c)
 {
         struct admin_put_state *ps = c->put;
+        uint64_t file_id = 0;
         int r;
 
         c->put = NULL;
-        r = store_put_commit(ps->put);
-        if (r == 0) {
+        r = store_put_commit_id(ps->put, NULL, &file_id);
+        /* Pushed by the fill plan: the policy weighs it as a title ranked high. */
+        if (r == 0 && !evict_note_fill(c->w->srv, ps->key, ps->key_len, ps->size, file_id,
+                                       true)) {
+                /* Committed, then deleted again: answering 201 would claim it is held. */
+                log_conn(LOG_LVL_WARN, c->id, "admin put of %.*s: not kept by the cache policy",
+                         (int)ps->key_len, ps->key);
+                respond_error(c, NULL, 507, "not kept: the cache policy declined it");
+        } else if (r == 0) {
                 metrics_add(c->w->srv->m.admin_puts, 1);
-                /* Pushed by the fill plan: the policy weighs it as a title ranked high. */
-                (void)evict_note_fill(c->w->srv, ps->key, ps->key_len, ps->size, true);
                 respond_body(c, NULL, ps->existed ? 204 : 201, JSON_TYPE, "", 0, NULL, NULL);
         } else if (r == -EBADMSG) {
                 respond_error(c, NULL, 400, "length or SHA-256 mismatch; nothing committed");

@@ -24,6 +24,7 @@
 struct key_ent {
         struct key_ent *next;
         uint64_t id;
+        uint64_t file_id; /* the store's file: a victim is deleted only while it names it */
         size_t len;
         char key[];
 };
@@ -115,7 +116,7 @@ static struct key_ent *map_take(struct evict *e, uint64_t id)
         return NULL;
 }
 
-static int map_add(struct evict *e, uint64_t id, const char *key, size_t len)
+static int map_add(struct evict *e, uint64_t id, uint64_t file_id, const char *key, size_t len)
 {
         struct key_ent *k;
 
@@ -124,6 +125,7 @@ static int map_add(struct evict *e, uint64_t id, const char *key, size_t len)
         if (!k)
                 return -ENOMEM;
         k->id = id;
+        k->file_id = file_id;
         k->len = len;
         memcpy(k->key, key, len);
         k->key[len] = '\0';
@@ -166,7 +168,8 @@ static void unlock_and_delete(struct evict *e)
         e->n_victims = e->cap_victims = 0;
         pthread_mutex_unlock(&e->lock);
         for (size_t i = 0; i < n; i++) {
-                int r = store_delete(e->store, v[i]->key, v[i]->len);
+                /* -ENOENT also when the key was committed again since: that object stays. */
+                int r = store_delete_file(e->store, v[i]->key, v[i]->len, v[i]->file_id);
                 if (r < 0 && r != -ENOENT)
                         log_warn("evict %s: %s, ignoring", v[i]->key, strerror(-r));
                 free(v[i]);
@@ -241,7 +244,7 @@ static int restore_one(const struct store_entry_info *info, void *userdata)
         }
         if (policy_sluice_restore_entry(e->p, &rec) < 0)
                 return 0;
-        return map_add(e, q.id, info->key, info->key_len) < 0 ? -ENOMEM : 0;
+        return map_add(e, q.id, info->file_id, info->key, info->key_len) < 0 ? -ENOMEM : 0;
 }
 
 struct save_ctx {
@@ -404,7 +407,7 @@ int evict_make_room(struct edge_server *srv, uint64_t size)
 }
 
 bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size,
-                     bool plan)
+                     uint64_t file_id, bool plan)
 {
         struct evict *e = srv->evict;
         struct policy_req q;
@@ -420,7 +423,7 @@ bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, u
                 (void)policy_remove(e->p, q.id); /* a replaced object comes back with its hint */
         r = policy_insert(e->p, &q);
         if (r == 1 || r == -EEXIST) {
-                if (map_add(e, q.id, key, key_len) < 0) {
+                if (map_add(e, q.id, file_id, key, key_len) < 0) {
                         (void)policy_remove(e->p, q.id);
                         r = 0;
                 }
@@ -428,7 +431,7 @@ bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, u
         unlock_and_delete(e);
         if (r == 0 || r == -ENOMEM) {
                 metrics_add(e->m->admission_refused, 1);
-                (void)store_delete(e->store, key, key_len);
+                (void)store_delete_file(e->store, key, key_len, file_id);
                 return false;
         }
         return true;

@@ -13,7 +13,8 @@
  * every client request is recorded (policy_access), every committed fill is offered
  * (policy_insert: the admission filter may decline a one-hit wonder, which is then served
  * but deleted again), and when use passes the high watermark the policy evicts down to the
- * low one. Victims are deleted from the store after the mutex is released.
+ * low one. Victims are deleted from the store after the mutex is released, each only while its
+ * key still names the file the policy knew (an object committed again meanwhile stays).
  *
  * Policy state (each resident object's frequency, priority, recency, hints) is kept in its
  * own LMDB environment, <cache.dir>/policy/, next to the store's index: written by
@@ -48,12 +49,13 @@ void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint
  */
 int evict_make_room(struct edge_server *srv, uint64_t size);
 /*
- * key (size bytes) was committed: offer it to the policy (plan: pushed by the fill plan).
- * Returns false when admission declined it (the caller has already served it; it is
- * deleted here).
+ * key (size bytes, the store's file file_id) was committed: offer it to the policy (plan:
+ * pushed by the fill plan). Returns false when it is not kept: admission declined it, or the
+ * policy ran out of memory (it is deleted here, unless committed again since; a fill has
+ * already served it).
  */
 bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size,
-                     bool plan);
+                     uint64_t file_id, bool plan);
 /* key was deleted by the admin API. */
 void evict_forget(struct edge_server *srv, const char *key, size_t key_len);
 

@@ -336,14 +336,16 @@ static void commit_run(struct fill *f)
 {
         uint8_t md[32];
         char hex[65];
-        int r = store_put_commit_digest(f->put, md);
+        uint64_t file_id = 0;
+        int r = store_put_commit_id(f->put, md, &file_id);
 
         f->put = NULL;
         if (r == 0 || r == -ENOSPC)
                 etag_from_hex(hex_encode(md, 32, hex), f->done_etag);
         if (r == 0) {
                 /* Declined by admission: served from the temp file, not kept. */
-                (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size, false);
+                (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size, file_id,
+                                      false);
                 finish(f, FILL_DONE);
                 return;
         }

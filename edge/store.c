@@ -927,10 +927,15 @@ void store_put_set_mtime(struct store_put *p, time_t t)
 
 int store_put_commit(struct store_put *p)
 {
-        return store_put_commit_digest(p, NULL);
+        return store_put_commit_id(p, NULL, NULL);
 }
 
 int store_put_commit_digest(struct store_put *p, uint8_t ret_sha256[32])
+{
+        return store_put_commit_id(p, ret_sha256, NULL);
+}
+
+int store_put_commit_id(struct store_put *p, uint8_t ret_sha256[32], uint64_t *ret_file_id)
 {
         struct store *s = p->s;
         struct cache_idx_rec rec, old;
@@ -1009,6 +1014,8 @@ int store_put_commit_digest(struct store_put *p, uint8_t ret_sha256[32])
         renamed = false; /* the index owns the file now */
         if (had_old && old.file_id != rec.file_id)
                 unlink_object(s, old.file_id);
+        if (ret_file_id)
+                *ret_file_id = rec.file_id;
 out:
         if (renamed)
                 (void)unlinkat(s->objfd, path, 0);
@@ -1034,12 +1041,17 @@ int store_put_open_read(struct store_put *p)
 
 int store_delete(struct store *s, const char *key, size_t key_len)
 {
+        return store_delete_file(s, key, key_len, 0);
+}
+
+int store_delete_file(struct store *s, const char *key, size_t key_len, uint64_t file_id)
+{
         struct cache_idx_rec old;
         int r;
 
         if (!key_ok(key, key_len))
                 return -ENOENT;
-        r = cache_idx_del(s->idx, key, key_len, 0, &old);
+        r = cache_idx_del(s->idx, key, key_len, file_id, &old);
         if (r < 0)
                 return r;
         unlink_object(s, old.file_id);
@@ -1065,6 +1077,7 @@ int store_get_info(struct store *s, const char *key, size_t key_len, struct stor
             .has_sha256 = rec.flags & CACHE_IDX_F_HAS_SHA,
             .hits = rec.hits,
             .last_access = (time_t)rec.last_access,
+            .file_id = rec.file_id,
         };
         memcpy(ret->sha256, rec.sha256, sizeof(ret->sha256));
         return 0;
@@ -1088,6 +1101,7 @@ static int list_one(const char *key, size_t key_len, const struct cache_idx_rec 
             .has_sha256 = rec->flags & CACHE_IDX_F_HAS_SHA,
             .hits = rec->hits,
             .last_access = (time_t)rec->last_access,
+            .file_id = rec->file_id,
         };
 
         memcpy(info.sha256, rec->sha256, sizeof(info.sha256));

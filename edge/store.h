@@ -105,6 +105,11 @@ int store_put_commit(struct store_put *p);
  * disk); untouched on -EBADMSG. The object's ETag is derived from it (first 8 bytes, hex).
  */
 int store_put_commit_digest(struct store_put *p, uint8_t ret_sha256[32]);
+/*
+ * store_put_commit_digest() that also gives the committed object's file id (ret_file_id may be
+ * NULL; set on success only): the one store_delete_file() takes.
+ */
+int store_put_commit_id(struct store_put *p, uint8_t ret_sha256[32], uint64_t *ret_file_id);
 /* The object's Last-Modified (an upstream's); without it (or t <= 0) the commit time. */
 void store_put_set_mtime(struct store_put *p, time_t t);
 /* Drop a put and its temp file. Frees p; p may be NULL. */
@@ -120,6 +125,12 @@ int store_put_open_read(struct store_put *p);
 
 /* Remove key. Returns 0 or -ENOENT. */
 int store_delete(struct store *s, const char *key, size_t key_len);
+/*
+ * Remove key only while it still names file file_id (0: any), so that a delete decided
+ * earlier (eviction, admission) never removes an object committed again since. Returns 0 or
+ * -ENOENT (absent, or replaced by another file).
+ */
+int store_delete_file(struct store *s, const char *key, size_t key_len, uint64_t file_id);
 
 /* Entry summary for listings and holdings. */
 struct store_entry_info {
@@ -130,6 +141,7 @@ struct store_entry_info {
         bool has_sha256;
         uint64_t hits;
         time_t last_access;
+        uint64_t file_id; /* for store_delete_file() */
 };
 
 /*

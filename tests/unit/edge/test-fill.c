@@ -45,7 +45,7 @@ int evict_make_room(struct edge_server *srv, uint64_t size)
 }
 
 bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size,
-                     bool plan)
+                     uint64_t file_id, bool plan)
 {
         return true;
 }

@@ -478,6 +478,37 @@ static int collect(const struct store_entry_info *info, void *userdata)
         return c->stop_at && c->n == c->stop_at ? 42 : 0;
 }
 
+TEST(delete_only_the_named_file)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_put *p;
+        struct store_entry_info info;
+        uint64_t first = 0, second = 0;
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(store_put_begin(s, "/k", 2, 3, NULL, NULL, &p), 0);
+        ASSERT_EQ(store_put_write(p, "one", 3), 0);
+        ASSERT_EQ(store_put_commit_id(p, NULL, &first), 0);
+        ASSERT_EQ(store_get_info(s, "/k", 2, &info), 0);
+        ASSERT_EQ(info.file_id, first);
+        ASSERT_EQ(store_put_begin(s, "/k", 2, 3, NULL, NULL, &p), 0);
+        ASSERT_EQ(store_put_write(p, "two", 3), 0);
+        ASSERT_EQ(store_put_commit_id(p, NULL, &second), 0);
+        ASSERT_TRUE(first != 0 && second != 0 && first != second);
+
+        /* A delete decided for the replaced file leaves the new one. */
+        ASSERT_EQ(store_delete_file(s, "/k", 2, first), -ENOENT);
+        ASSERT_EQ(store_get_info(s, "/k", 2, &info), 0);
+        ASSERT_EQ(info.file_id, second);
+        ASSERT_EQ(count_objects(dir), 1);
+        ASSERT_EQ(store_delete_file(s, "/k", 2, second), 0);
+        ASSERT_EQ(store_get_info(s, "/k", 2, &info), -ENOENT);
+        ASSERT_EQ(count_objects(dir), 0);
+        store_close(s);
+        rm_rf(dir);
+}
+
 TEST(list_by_prefix)
 {
         char *dir = mkscratch();
