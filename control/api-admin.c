@@ -165,8 +165,11 @@ static void keys_refresh(struct ctl *ctl)
 {
         if (keys_inflight)
                 return;
-        if (pgdb_exec(ctl->db, ctl->st.token_keys, NULL, 0, keys_done, ctl) == 0)
-                keys_inflight = true;
+        /* Set before the call: keys_done may run inside pgdb_exec (a send failing on an idle
+         * connection) and clear it there; setting it after would keep it set for good. */
+        keys_inflight = true;
+        if (pgdb_exec(ctl->db, ctl->st.token_keys, NULL, 0, keys_done, ctl) < 0)
+                keys_inflight = false;
 }
 
 static void on_keys_timer(struct uring_loop *loop, struct uring_timer *t)

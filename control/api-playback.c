@@ -933,8 +933,11 @@ static void on_edges_timer(struct uring_loop *loop, struct uring_timer *t)
         if (!edges_inflight && !ctl->draining) {
                 stale_param(ctl, stale, sizeof(stale));
                 const char *p[] = {stale};
-                if (pgdb_exec(ctl->db, ctl->st.edges_view, p, 1, edges_bg_done, ctl) == 0)
-                        edges_inflight = true;
+                /* Set before the call, as for the key refresh (api-admin.c): edges_bg_done
+                 * may run inside pgdb_exec and clear it. */
+                edges_inflight = true;
+                if (pgdb_exec(ctl->db, ctl->st.edges_view, p, 1, edges_bg_done, ctl) < 0)
+                        edges_inflight = false;
         }
         /* Refresh at half the TTL so requests find a fresh snapshot rather than fetch one. */
         (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + (ttl / 2 ? ttl / 2 : 1));
