@@ -141,9 +141,9 @@ void router_dispatch(struct ctl_req *rq)
                 return;
         }
         if (path_known) {
+                static const char body[] = "{\"error\":\"method_not_allowed\",\"detail\":\"\"}";
                 const char *extra[] = {"Allow", allow, NULL};
-                ctl_reply(rq, 405, "application/json",
-                          "{\"error\":\"method_not_allowed\",\"detail\":\"\"}", 43, extra);
+                ctl_reply(rq, 405, "application/json", body, sizeof(body) - 1, extra);
                 return;
         }
         ctl_reply_error(rq, 404, "not_found", "no such route");

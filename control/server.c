@@ -411,8 +411,8 @@ void ctl_reply_error(struct ctl_req *rq, int status, const char *error, const ch
 
         json_decref(o);
         if (!s) {
-                ctl_reply(rq, status, "application/json", "{\"error\":\"internal\",\"detail\":\"\"}",
-                          33, extra);
+                static const char body[] = "{\"error\":\"internal\",\"detail\":\"\"}";
+                ctl_reply(rq, status, "application/json", body, sizeof(body) - 1, extra);
                 return;
         }
         ctl_reply(rq, status, "application/json", s, strlen(s), extra);

@@ -105,6 +105,15 @@ def test_token_licence_end(ctl, pg):
         check(abs(c["exp"] - s["expires"]) <= 1, f"abutting windows: exp {c['exp']} != {s['expires']}")
 
 
+def test_405(ctl):
+    for method, path in (("DELETE", "/v1/playback"), ("PUT", "/v1/catalog")):
+        st, h, b = raw_request(ctl, [f"{method} {path} HTTP/1.1", "Host: control.test"])
+        check(st == 405 and "allow" in h, f"{method} {path}: {st}")
+        check(int(h["content-length"]) == len(b) and b"\0" not in b, f"405 body {b!r}")
+        o = json.loads(b)
+        check(o == {"error": "method_not_allowed", "detail": ""}, f"405 body {o}")
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
@@ -116,7 +125,8 @@ def main(binary, tmp):
     # ONLY=name[,name] runs a subset (to see one fix's test fail on a build without it).
     only = os.environ.get("ONLY", "").split(",")
     for name, fn in [("xff", lambda: test_xff(ctl)),
-                     ("licence_end", lambda: test_token_licence_end(ctl, pg))]:
+                     ("licence_end", lambda: test_token_licence_end(ctl, pg)),
+                     ("405", lambda: test_405(ctl))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
