@@ -52,11 +52,9 @@ void hit_serve(struct conn *c, const struct http1_req *req, const struct path_no
                 return;
         }
         serve_plan_hit(&p, c, req, pn->key, pn->key_len, &obj, peer);
-        /* A file body passes to the connection with the response; anything else is done. */
-        if (p.body != SERVE_BODY_FILE || p.overflow) {
-                request_render(c, req, &p);
-                store_obj_release(w->reader, &obj);
-                return;
-        }
+        /* A file body passes to the connection with the response (even one whose head
+         * overflowed: request_render() releases it then); anything else is done with it. */
         request_render(c, req, &p);
+        if (p.body != SERVE_BODY_FILE)
+                store_obj_release(w->reader, &obj);
 }

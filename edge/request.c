@@ -39,6 +39,9 @@ void request_render(struct conn *c, const struct http1_req *req, const struct se
         n = http_resp_finish(&hr);
         if (n < 0 || p->overflow) {
                 log_conn(LOG_LVL_ERROR, c->id, "response head overflow, closing");
+                /* The connection never takes the file: its object is released here. */
+                if (p->body == SERVE_BODY_FILE && p->obj)
+                        store_obj_release(c->w->reader, p->obj);
                 conn_close(c, "head overflow");
                 return;
         }

@@ -30,7 +30,8 @@ void request_head_start(struct conn *c, const struct http1_req *req, struct http
 
 /*
  * Send p as c's answer to req (NULL for a refusal): the head, then its body. A plan's file
- * body (SERVE_BODY_FILE) passes to the connection, which releases the object. Closes c if the
- * head overflowed (a programming error, logged).
+ * body (SERVE_BODY_FILE) passes to the connection, which releases the object, in every case:
+ * when the head overflowed (a programming error, logged, and c is closed) it is released
+ * here.
  */
 void request_render(struct conn *c, const struct http1_req *req, const struct serve_plan *p);

@@ -116,5 +116,33 @@ def preflight_keeps_connection_usable(e):
         expect_body(c.read_response(), b"x", "GET after a preflight on the same connection")
 
 
+@test
+def allowed_origin_too_long_for_the_head(e):
+    """An allowed origin so long that the echoed response head cannot be built: the edge
+    closes that connection, releases the cached object it looked up and exits cleanly (a
+    held object is an assertion at shutdown in debug builds)."""
+    from edgeharness import Closed, Edge, build_request
+    long_origin = "https://" + "p" * 4000 + ".example"
+    other = Edge(sys.argv[1], {"cors_origins": [long_origin],
+                               "limits": {"max_header_bytes": "16K"}})
+    try:
+        other.start()
+        other.put(KEY, b"x" * 100)
+        for _ in range(3):
+            with other.conn() as c:
+                c.send(build_request("GET", KEY, [("Origin", long_origin)]))
+                try:
+                    r = c.read_response()
+                except Closed:
+                    r = None
+                check(r is None, f"a head that does not fit was sent: {r!r}")
+        r = other.get(KEY)
+        eq(r.status, 200, "a request without that Origin")
+        other.stop()
+        check(not other.sanitizer_reports(), f"sanitizer: {other.sanitizer_reports()[:3]}")
+    finally:
+        other.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(run(standard_setup()))
