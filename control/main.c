@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "cfg.h"
 #include "geo.h"
 #include "log.h"
 #include "metrics.h"
@@ -251,6 +252,39 @@ static void on_signal(struct uring_loop *loop, void *owner, const struct io_urin
                 log_error("cannot re-arm the signal reader");
 }
 
+/*
+ * Control signs with these keys (HS256), which wants a secret at least as long as the hash
+ * (RFC 7518 3.2); the database refuses shorter ones (001_schema.sql), so refuse them here,
+ * where --check-config sees it, rather than in the migration at start-up. The edge only
+ * verifies and accepts what common/token.c loads. Returns 0, or -EINVAL with err positioned
+ * at the short secret in keys_file, or -errno when the file cannot be read again.
+ */
+#define SIGN_SECRET_MIN 32
+
+static int keys_check_length(const char *keys_file, const struct token_keyset *ks,
+                             struct cfg_error *err)
+{
+        for (size_t i = 0; i < ks->n; i++) {
+                char node[32], *buf = NULL;
+                size_t len = 0;
+                int r;
+
+                if (ks->keys[i].secret_len >= SIGN_SECRET_MIN)
+                        continue;
+                r = cfg_read_file(keys_file, &buf, &len, err);
+                if (r < 0)
+                        return r;
+                snprintf(node, sizeof(node), "keys[%zu].secret", i);
+                r = cfg_error_at(err, keys_file, buf, len, node,
+                                 "key %s: secret is %zu bytes; signing needs %d to %d (HS256)",
+                                 ks->keys[i].kid, ks->keys[i].secret_len, SIGN_SECRET_MIN,
+                                 TOKEN_SECRET_MAX);
+                free(buf);
+                return r;
+        }
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -303,6 +337,11 @@ int main(int argc, char **argv)
         r = token_keyset_load(ctl->cfg->tokens.keys_file, &ctl->keys, kerr, sizeof(kerr));
         if (r < 0) {
                 fprintf(stderr, "%s: tokens.keys_file: %s\n", cfg_path, kerr);
+                return 2;
+        }
+        r = keys_check_length(ctl->cfg->tokens.keys_file, &ctl->keys, &cerr);
+        if (r < 0) {
+                fprintf(stderr, "%s\n", cerr.msg);
                 return 2;
         }
         r = admin_token_load(ctl->cfg->admin.token_file, ctl->admin_token,

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -114,6 +115,25 @@ def test_405(ctl):
         check(o == {"error": "method_not_allowed", "detail": ""}, f"405 body {o}")
 
 
+def test_key_length(binary, ctl):
+    good = open(ctl.keys_file).read()
+    try:
+        for secret, ok in (("ab" * 16, False), ("ab" * 31, False), ("ab" * 32, True)):
+            with open(ctl.keys_file, "w") as f:
+                f.write(good + f'  - {{kid: k2, secret: "{secret}"}}\n')
+            r = subprocess.run([binary, "--check-config", "--config", ctl.cfg_path],
+                               capture_output=True, text=True)
+            if ok:
+                check(r.returncode == 0, f"{len(secret) // 2}-byte key refused: {r.stderr}")
+            else:
+                check(r.returncode == 2, f"{len(secret) // 2}-byte key: exit {r.returncode}")
+                check(re.search(re.escape(ctl.keys_file) + r":3:\d+: key k2: secret is \d+ bytes",
+                                r.stderr), f"short key message: {r.stderr!r}")
+    finally:
+        with open(ctl.keys_file, "w") as f:
+            f.write(good)
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
@@ -126,7 +146,8 @@ def main(binary, tmp):
     only = os.environ.get("ONLY", "").split(",")
     for name, fn in [("xff", lambda: test_xff(ctl)),
                      ("licence_end", lambda: test_token_licence_end(ctl, pg)),
-                     ("405", lambda: test_405(ctl))]:
+                     ("405", lambda: test_405(ctl)),
+                     ("keylen", lambda: test_key_length(binary, ctl))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
