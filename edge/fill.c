@@ -441,6 +441,12 @@ static void on_done(void *ud, int err)
                         finish(f, FILL_MISSING);
                         return;
                 }
+                if (f->verdict == 0 && err == -ECANCELED) {
+                        /* The worker's teardown cancelled it: no retry, and the upstream did
+                         * nothing wrong. */
+                        finish(f, FILL_FAILED);
+                        return;
+                }
                 if (f->verdict == 0 && !f->fresh_tried && err != -ETIMEDOUT &&
                     err != -ECONNREFUSED) {
                         /* A pooled connection the upstream had closed, or one left out of

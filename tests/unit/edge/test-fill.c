@@ -35,8 +35,12 @@ bool upstream_health_usable(unsigned idx)
         return true;
 }
 
+static unsigned health_failures; /* upstream_health_report(.., false) calls */
+
 void upstream_health_report(unsigned idx, bool ok)
 {
+        if (!ok)
+                health_failures++;
 }
 
 int evict_make_room(struct edge_server *srv, uint64_t size)
@@ -230,6 +234,28 @@ TEST(absent_key_starts_a_fetch)
         ASSERT_TRUE(created);
         ASSERT_EQ(fetches, 1u);
         last_cbs->on_done(last_ud, -ECONNREFUSED); /* no head: the fill fails */
+        ASSERT_EQ(fill_state_get(f), FILL_FAILED);
+        fill_unref(f);
+        rig_done(&g);
+}
+
+/* A worker's teardown cancels its fetches: a fill without a head ends there, with no fresh
+ * attempt, no next upstream and no mark against the upstream's health. */
+TEST(cancelled_fetch_is_final)
+{
+        struct rig g;
+        struct fill *f = NULL;
+        bool created = false;
+        unsigned before, health;
+
+        rig_init(&g);
+        ASSERT_EQ(fill_get(&g.w, "/t/v/seg-9.m4s", 14, &f, &created), 0);
+        ASSERT_TRUE(created);
+        before = fetches;
+        health = health_failures;
+        last_cbs->on_done(last_ud, -ECANCELED);
+        ASSERT_EQ(fetches, before);
+        ASSERT_EQ(health_failures, health);
         ASSERT_EQ(fill_state_get(f), FILL_FAILED);
         fill_unref(f);
         rig_done(&g);
