@@ -11,7 +11,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import Control, Failure, Postgres, check, register, run
+from ctlharness import (CONTENT_KEY, Control, Failure, Postgres, check, make_asset,
+                        register, run)
 
 
 def raw_request(ctl, head_lines, body=b"", src="127.0.0.1"):
@@ -134,6 +135,29 @@ def test_key_length(binary, ctl):
             f.write(good)
 
 
+def test_reregister_new_kid(ctl, pg):
+    register(ctl, "enc2", encrypted=True, metadata={"name": "Enc"})
+    body = {"title": "enc2", "asset": make_asset("enc2", True)}
+    new_kid = "0f" * 16
+    body["asset"]["encryption"]["kid"] = new_kid
+    o = ctl.error("POST", "/v1/admin/titles", body, expect=409, admin=True)
+    check("kid" in o["detail"], f"409 detail {o}")
+    check(pg.psql("SELECT encode(a.kid, 'hex') || ' ' || encode(k.kid, 'hex') FROM assets a "
+                  "JOIN content_keys k ON k.asset_id = a.id WHERE a.id = 'enc2'")
+          == "00112233445566778899aabbccddeeff 00112233445566778899aabbccddeeff",
+          "a refused registration changes nothing")
+    # Same kid, no key: the stored key stays.
+    ctl.json("POST", "/v1/admin/titles", {"title": "enc2", "asset": make_asset("enc2", True)},
+             admin=True)
+    check(pg.psql("SELECT encode(key, 'hex') FROM content_keys WHERE asset_id = 'enc2'")
+          == CONTENT_KEY, "same kid keeps the key")
+    # New kid with its key: both change.
+    body["key"] = {"kid": new_kid, "key": "11" * 16}
+    ctl.json("POST", "/v1/admin/titles", body, admin=True)
+    check(pg.psql("SELECT encode(kid, 'hex') || ' ' || encode(key, 'hex') FROM content_keys "
+                  "WHERE asset_id = 'enc2'") == new_kid + " " + "11" * 16, "new key stored")
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
@@ -147,7 +171,8 @@ def main(binary, tmp):
     for name, fn in [("xff", lambda: test_xff(ctl)),
                      ("licence_end", lambda: test_token_licence_end(ctl, pg)),
                      ("405", lambda: test_405(ctl)),
-                     ("keylen", lambda: test_key_length(binary, ctl))]:
+                     ("keylen", lambda: test_key_length(binary, ctl)),
+                     ("rekey", lambda: test_reregister_new_kid(ctl, pg))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
