@@ -186,6 +186,8 @@ void api_keys_refresh_start(struct ctl *ctl)
         (void)uring_timer_arm(ctl->loop, &keys_timer, uring_loop_now_ms(ctl->loop));
 }
 
+#define ROTATE_SKEW_S 60 /* clock difference allowed between instances, seconds */
+
 /* POST /v1/admin/keys/rotate {"publish_after": s (60), "overlap": s (session_ttl)} */
 struct rotate_ctx {
         struct ctl_req *rq;
@@ -268,6 +270,10 @@ void api_admin_keys_rotate(struct ctl_req *rq)
         }
         snprintf(kid, sizeof(kid), "k%" PRId64 "-%s", (int64_t)time(NULL), rnd);
         snprintf(publish, sizeof(publish), "%" PRId64, publish_s);
+        /* Other instances keep signing with the old key until their next refresh after the
+         * new one starts, and judge "starts" by their own clocks: the old key verifies that
+         * much longer, so their tokens (exp up to overlap later) never outlive it. */
+        overlap_s += (ctl->cfg->tokens.refresh_ms + 999) / 1000 + ROTATE_SKEW_S;
         snprintf(overlap, sizeof(overlap), "%" PRId64, overlap_s);
         struct rotate_ctx *rx = calloc(1, sizeof(*rx));
         if (!rx) {

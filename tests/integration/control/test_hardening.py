@@ -158,6 +158,16 @@ def test_reregister_new_kid(ctl, pg):
                   "WHERE asset_id = 'enc2'") == new_kid + " " + "11" * 16, "new key stored")
 
 
+def test_rotate_margin(ctl, pg):
+    # tokens.refresh is 1s in the harness; the skew margin is 60 s.
+    rot = ctl.json("POST", "/v1/admin/keys/rotate", {"overlap": 100, "publish_after": 0},
+                   admin=True)
+    check(rot["retire_others_at"] >= rot["sign_from"] + 100 + 1 + 60,
+          f"retire margin covers the refresh and clock skew: {rot}")
+    keys = {k["kid"]: k for k in ctl.json("GET", "/v1/admin/keys", admin=True)["keys"]}
+    check(keys["k1"]["retire_at"] >= rot["sign_from"] + 161, f"old key retire_at {keys['k1']}")
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
@@ -172,7 +182,8 @@ def main(binary, tmp):
                      ("licence_end", lambda: test_token_licence_end(ctl, pg)),
                      ("405", lambda: test_405(ctl)),
                      ("keylen", lambda: test_key_length(binary, ctl)),
-                     ("rekey", lambda: test_reregister_new_kid(ctl, pg))]:
+                     ("rekey", lambda: test_reregister_new_kid(ctl, pg)),
+                     ("rotate", lambda: test_rotate_margin(ctl, pg))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
