@@ -77,6 +77,7 @@ static const struct stmt_def stmt_defs[] = {
         ST(token_keys, "SELECT sluice_token_keys()", 0),
         ST(token_rotate, "SELECT sluice_token_rotate($1, $2, $3::integer, $4::integer)", 4),
         ST(partitions, "SELECT sluice_report_partitions($1::integer)", 1),
+        ST(prune, "SELECT sluice_prune($1::bigint, $2::bigint, $3::integer)", 3),
         ST(country_region, "INSERT INTO country_regions (country, region) VALUES ($1, $2) "
                            "ON CONFLICT (country) DO UPDATE SET region = EXCLUDED.region", 2),
 };

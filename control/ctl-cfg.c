@@ -100,6 +100,13 @@ static const struct cfg_field root_fields[] = {
         {.key = "session_ttl", .type = CFG_DURATION,
          .offset = offsetof(struct ctl_cfg, session_ttl_ms), .min = SEC(60), .max = SEC(7 * 86400),
          .def = "6h"},
+        /* Fill plans and trending read 7 days back: retention never goes below that. */
+        {.key = "sessions_retention", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg, sessions_retention_ms), .min = SEC(7 * 86400),
+         .max = SEC(3650 * 86400), .def = "168h"},
+        {.key = "reports_retention", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg, reports_retention_ms), .min = SEC(7 * 86400),
+         .max = SEC(3650 * 86400), .def = "2160h"},
         {.key = "heartbeat_period", .type = CFG_DURATION,
          .offset = offsetof(struct ctl_cfg, heartbeat_period_ms), .min = SEC(1), .max = SEC(3600),
          .def = "5s"},

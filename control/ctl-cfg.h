@@ -55,6 +55,8 @@ struct ctl_cfg {
         char *public_url;                /* how players reach this service */
         char *origin_url;                /* origin base for fill plans */
         int64_t session_ttl_ms;
+        int64_t sessions_retention_ms;   /* expired sessions kept this long */
+        int64_t reports_retention_ms;    /* playback report partitions kept this long */
         int64_t heartbeat_period_ms;
         int64_t heartbeat_skew_ms;       /* signed time of a heartbeat vs this clock */
         int64_t edge_secret_ttl_ms;      /* how long a fetched edge secret is reused */

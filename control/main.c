@@ -41,7 +41,7 @@ static struct ctl ctl_main;
 static int sig_fd = -1;
 static uint32_t sig_slot;
 static struct signalfd_siginfo sig_info;
-static struct uring_timer drain_timer, partitions_timer, watchdog_timer;
+static struct uring_timer drain_timer, partitions_timer, watchdog_timer, prune_timer;
 static struct notify *notify;
 static uint64_t watchdog_every_ms; /* half of $WATCHDOG_USEC; 0: no watchdog */
 
@@ -220,6 +220,59 @@ static void on_partitions_timer(struct uring_loop *loop, struct uring_timer *t)
 
         (void)pgdb_exec(ctl_main.db, ctl_main.st.partitions, p, 1, partitions_done, NULL);
         (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + PARTITIONS_EVERY);
+}
+
+/*
+ * Pruning: one bounded sluice_prune() call at a time, every PRUNE_EVERY, sooner while it
+ * reports more to do. The first runs shortly after start.
+ */
+#define PRUNE_EVERY (600u * 1000u)
+#define PRUNE_AGAIN (1000u)
+#define PRUNE_FIRST (2000u)
+#define PRUNE_BATCH "10000"
+static bool prune_inflight;
+
+static void prune_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        const char *v = err == 0 ? pgdb_res_value(res, 0, 0, NULL) : NULL;
+        json_t *o = v ? json_loads(v, 0, NULL) : NULL;
+
+        prune_inflight = false;
+        if (err == -ECANCELED)
+                return;
+        if (err < 0) {
+                log_warn("prune: %s, ignoring",
+                         err == -EPROTO ? pgdb_res_message(res) : strerror(-err));
+                return;
+        }
+        json_int_t ns = json_integer_value(json_object_get(o, "sessions"));
+        json_int_t np = json_integer_value(json_object_get(o, "partitions"));
+        json_int_t nr = json_integer_value(json_object_get(o, "reports"));
+        if (ns || np || nr)
+                log_info("prune: %" JSON_INTEGER_FORMAT " expired sessions deleted, %"
+                         JSON_INTEGER_FORMAT " report partitions dropped, %" JSON_INTEGER_FORMAT
+                         " old reports deleted", ns, np, nr);
+        if (json_is_true(json_object_get(o, "more")) && !ctl_main.draining)
+                (void)uring_timer_arm(ctl_main.loop, &prune_timer,
+                                      uring_loop_now_ms(ctl_main.loop) + PRUNE_AGAIN);
+        json_decref(o);
+}
+
+static void on_prune_timer(struct uring_loop *loop, struct uring_timer *t)
+{
+        const struct ctl_cfg *cfg = ctl_main.cfg;
+        char sess[24], reports[24];
+
+        (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + PRUNE_EVERY);
+        if (prune_inflight || ctl_main.draining)
+                return;
+        snprintf(sess, sizeof(sess), "%" PRId64, cfg->sessions_retention_ms / 1000);
+        snprintf(reports, sizeof(reports), "%" PRId64, cfg->reports_retention_ms / 1000);
+        const char *p[] = {sess, reports, PRUNE_BATCH};
+        /* Set first: prune_done may run inside pgdb_exec (see pgdb.h). */
+        prune_inflight = true;
+        if (pgdb_exec(ctl_main.db, ctl_main.st.prune, p, 3, prune_done, NULL) < 0)
+                prune_inflight = false;
 }
 
 /* Pinged from the loop itself, so a loop stuck in one handler stops the pings. */
@@ -465,6 +518,8 @@ int main(int argc, char **argv)
         uring_timer_init(&partitions_timer, on_partitions_timer);
         (void)uring_timer_arm(ctl->loop, &partitions_timer,
                               uring_loop_now_ms(ctl->loop) + PARTITIONS_EVERY);
+        uring_timer_init(&prune_timer, on_prune_timer);
+        (void)uring_timer_arm(ctl->loop, &prune_timer, uring_loop_now_ms(ctl->loop) + PRUNE_FIRST);
         uring_loop_set_iter_hook(ctl->loop, drain_check, ctl);
         api_keys_refresh_start(ctl);
         api_cache_start(ctl);

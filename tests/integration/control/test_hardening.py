@@ -168,6 +168,37 @@ def test_rotate_margin(ctl, pg):
     check(keys["k1"]["retire_at"] >= rot["sign_from"] + 161, f"old key retire_at {keys['k1']}")
 
 
+def test_prune(binary, tmp, ctl, pg):
+    def add_session(sid, created_days, expires_days):
+        pg.psql("INSERT INTO sessions (id, title_id, asset_id, country, created_at, expires_at) "
+                f"VALUES ('{sid}', 'movie1', 'movie1', 'GB', now() - interval '{created_days} days', "
+                f"now() + interval '{expires_days} days')")
+
+    # Only the instance started below prunes while these rows are there.
+    check(ctl.stop() == 0, "SIGTERM exits 0")
+    old, recent, live = "a" * 32, "b" * 32, "c" * 32
+    add_session(old, 30, -29)      # expired 29 days ago: past the default 7 d retention
+    add_session(recent, 9, -2)     # expired 2 days ago: kept
+    add_session(live, 0, 1)        # live: kept
+    days = {}
+    for ago in (100, 30):
+        d = pg.psql(f"SELECT to_char(current_date - {ago}, 'YYYYMMDD')")
+        days[ago] = "playback_reports_" + d
+        pg.psql(f"CREATE TABLE {days[ago]} PARTITION OF playback_reports FOR VALUES FROM "
+                f"(current_date - {ago}) TO (current_date - {ago} + 1)")
+    # A second instance prunes shortly after it starts.
+    ctl2 = Control(binary, tmp, pg, name="ctl2").start()
+    ctl2.wait_log(r"prune: 1 expired sessions deleted, 1 report partitions dropped", timeout=30)
+    left = pg.psql("SELECT string_agg(id, ',' ORDER BY id) FROM sessions "
+                   f"WHERE id IN ('{old}', '{recent}', '{live}')")
+    check(left == f"{recent},{live}", f"sessions left: {left}")
+    check(pg.psql(f"SELECT to_regclass('{days[100]}') IS NULL") == "t", "old partition dropped")
+    check(pg.psql(f"SELECT to_regclass('{days[30]}') IS NOT NULL") == "t",
+          "partition within 90 days kept")
+    check(ctl2.stop() == 0, "second instance exits 0")
+    ctl.start()
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
@@ -183,7 +214,8 @@ def main(binary, tmp):
                      ("405", lambda: test_405(ctl)),
                      ("keylen", lambda: test_key_length(binary, ctl)),
                      ("rekey", lambda: test_reregister_new_kid(ctl, pg)),
-                     ("rotate", lambda: test_rotate_margin(ctl, pg))]:
+                     ("rotate", lambda: test_rotate_margin(ctl, pg)),
+                     ("prune", lambda: test_prune(binary, tmp, ctl, pg))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
