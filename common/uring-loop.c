@@ -495,6 +495,20 @@ int uring_loop_send(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, 
         return 0;
 }
 
+int uring_loop_sendmsg(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd,
+                       const struct msghdr *msg, int flags, bool zc)
+{
+        struct io_uring_sqe *sqe = uring_loop_sqe(loop, slot, op);
+
+        if (!sqe)
+                return -EBUSY;
+        if (zc)
+                io_uring_prep_sendmsg_zc(sqe, fd, msg, (unsigned)(flags | MSG_NOSIGNAL));
+        else
+                io_uring_prep_sendmsg(sqe, fd, msg, (unsigned)(flags | MSG_NOSIGNAL));
+        return 0;
+}
+
 int uring_loop_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, void *buf,
                     unsigned len)
 {

@@ -135,6 +135,15 @@ int uring_loop_poll(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, 
  */
 int uring_loop_send(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, const void *buf,
                     size_t len, int flags);
+/*
+ * sendmsg(2) of msg on a socket with flags (MSG_NOSIGNAL is added); msg, its iovecs and the
+ * bytes they point at belong to the operation until its CQE. zc: IORING_OP_SENDMSG_ZC, whose
+ * pages the kernel references rather than copies: its result CQE carries IORING_CQE_F_MORE
+ * when a second, IORING_CQE_F_NOTIF CQE will say the kernel let go of them, and only then may
+ * the bytes change or go away (the slot stays in flight until then).
+ */
+int uring_loop_sendmsg(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd,
+                       const struct msghdr *msg, int flags, bool zc);
 /* read(2) of buf[0..len) (eventfd, signalfd); buf belongs to the operation until its CQE. */
 int uring_loop_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, void *buf,
                     unsigned len);

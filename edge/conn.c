@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "edge-cfg.h"
 #include "h2-serve.h"
+#include "h2-zc.h"
 #include "tls.h"
 #include "miss.h"
 #include "request.h"
@@ -212,6 +213,7 @@ static void free_conn(struct uring_loop *loop, void *owner)
         struct conn *c = owner;
 
         (void)close(c->fd);
+        h2_zc_free(c); /* after the batches' last completions */
         free(c->out);
         free(c);
 }

@@ -40,6 +40,7 @@ struct edge_worker;
 struct admin_put_state;
 struct miss_wait;
 struct h2_conn;
+struct h2_zc;
 struct tls_conn;
 struct tls_ctx;
 
@@ -84,6 +85,9 @@ struct conn {
         struct admin_put_state *put; /* admin PUT in progress */
         struct miss_wait *mw;        /* a miss answered from a fill (miss.c) */
         struct h2_conn *h2;          /* HTTP/2 session (h2-serve.c), or NULL */
+        struct h2_zc *zc;            /* h2c send batches (h2-zc.c), or NULL */
+        bool h2_ending;              /* a protocol error's GOAWAY is in a batch under way:
+                                      * close once it is out */
         bool h1_seen;                /* bytes other than the HTTP/2 preface arrived */
         struct tls_conn *tls;        /* TLS session (conn-tls.c), or NULL: plain socket */
         bool tls_ready;              /* handshake complete */

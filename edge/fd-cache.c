@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fd-cache.h"
@@ -19,6 +20,8 @@ struct fd_cache_ent {
         int fd; /* -1: slot free */
         unsigned refs;
         bool hashed; /* reachable by file id; false once dropped */
+        void *map;   /* read-only mapping of the file's first map_len bytes, or NULL */
+        size_t map_len;
         uint32_t hnext;
         uint32_t prev, next; /* LRU (idle entries) or free list (next only) */
 };
@@ -115,12 +118,21 @@ static void hash_remove(struct fd_cache *c, uint32_t i)
         e->hnext = NIL;
 }
 
+static void unmap(struct fd_cache_ent *e)
+{
+        if (e->map)
+                (void)munmap(e->map, e->map_len);
+        e->map = NULL;
+        e->map_len = 0;
+}
+
 /* Close an idle slot that is not on the LRU list and return it to the free list. */
 static void slot_release(struct fd_cache *c, uint32_t i)
 {
         struct fd_cache_ent *e = &c->e[i];
 
         hash_remove(c, i);
+        unmap(e);
         (void)close(e->fd);
         e->fd = -1;
         e->refs = 0;
@@ -135,6 +147,7 @@ void fd_cache_free(struct fd_cache *c)
                 return;
         for (uint32_t i = 0; i < c->cap; i++) {
                 assert(c->e[i].refs == 0);
+                unmap(&c->e[i]);
                 if (c->e[i].fd >= 0)
                         (void)close(c->e[i].fd);
         }
@@ -211,6 +224,39 @@ void fd_cache_put(struct fd_cache *c, struct fd_cache_ent *e)
                 slot_release(c, i);
         else
                 lru_push(c, i);
+}
+
+uint64_t fd_cache_ent_id(const struct fd_cache_ent *e)
+{
+        return e->file_id;
+}
+
+void fd_cache_ref(struct fd_cache_ent *e)
+{
+        assert(e->refs > 0);
+        e->refs++;
+}
+
+int fd_cache_map(struct fd_cache_ent *e, size_t len, const void **ret)
+{
+        void *m;
+
+        if (e->map && e->map_len >= len) {
+                *ret = e->map;
+                return 0;
+        }
+        if (e->map && e->refs > 1)
+                return -EBUSY; /* another user may still hand the old mapping to the kernel */
+        if (len == 0)
+                return -EINVAL;
+        m = mmap(NULL, len, PROT_READ, MAP_SHARED, e->fd, 0);
+        if (m == MAP_FAILED)
+                return -errno;
+        unmap(e);
+        e->map = m;
+        e->map_len = len;
+        *ret = m;
+        return 0;
 }
 
 void fd_cache_drop(struct fd_cache *c, uint64_t file_id)

@@ -15,6 +15,7 @@
  * use (referenced by a store_obj) is never closed under its user.
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct fd_cache;
@@ -36,6 +37,21 @@ struct fd_cache_ent *fd_cache_add(struct fd_cache *c, uint64_t file_id, int fd);
 
 /* Drop a reference from fd_cache_get/add. */
 void fd_cache_put(struct fd_cache *c, struct fd_cache_ent *e);
+
+/* The file id e was added under. */
+uint64_t fd_cache_ent_id(const struct fd_cache_ent *e);
+
+/* Take one more reference on e (held: refs > 0). Drop it with fd_cache_put. */
+void fd_cache_ref(struct fd_cache_ent *e);
+
+/*
+ * A read-only shared mapping of the entry's file, [0, len), made on first use and kept until
+ * the fd is closed, so it lives exactly as long as a reference to e. Only the kernel may read
+ * through it (a send's iovecs): a file truncated under the mapping raises SIGBUS on a user
+ * access, where the kernel returns EFAULT. Returns 0 with *ret, -EBUSY (mapped shorter while
+ * shared), -errno from mmap.
+ */
+int fd_cache_map(struct fd_cache_ent *e, size_t len, const void **ret);
 
 /* Forget file_id: closed now if idle, else when its last reference goes. */
 void fd_cache_drop(struct fd_cache *c, uint64_t file_id);

@@ -27,6 +27,7 @@
 #include "edge-metrics.h"
 #include "fill.h"
 #include "h2-serve.h"
+#include "h2-zc.h"
 #include "h2.h"
 #include "hit.h"
 #include "serve-admit.h"
@@ -287,6 +288,7 @@ static void render(struct h2_served *sv, const struct serve_plan *p)
         struct h2_header h[SERVE_PLAN_HDRS + 1];
         char names[SERVE_PLAN_HDRS][H2_NAME_MAX];
         struct h2_body body = {.fd = -1, .off = p->off, .len = p->head_only ? 0 : p->len};
+        const void *map;
         size_t n = 0;
 
         if (p->overflow) {
@@ -315,6 +317,13 @@ static void render(struct h2_served *sv, const struct serve_plan *p)
                 break;
         case SERVE_BODY_FILE:
                 body.fd = p->obj->fd;
+                /* h2c: DATA payloads by reference from the object's mapping (h2-zc.c), for
+                 * bodies small enough that batching pays (see H2_ZC_BODY_MAX). */
+                if (!sv->c->tls && h2_zc_enabled() && body.len && body.len <= H2_ZC_BODY_MAX &&
+                    store_obj_map(p->obj, &map) == 0) {
+                        body.map = map;
+                        body.map_obj = p->obj;
+                }
                 break;
         case SERVE_BODY_FILL:
                 body.fd = p->fill->rfd;
@@ -521,7 +530,8 @@ static void pump(struct conn *c)
                 return;
         }
         if (r == 0) {
-                if (!c->poll_armed) {
+                /* A batch under way resumes output from its completion, not POLLOUT. */
+                if (!c->poll_armed && !h2_zc_waiting(c)) {
                         if (uring_loop_poll(c->w->loop, c->slot, EDGE_OP_POLLOUT, c->fd,
                                             POLLOUT) < 0) {
                                 conn_close(c, "cannot arm poll");
@@ -532,7 +542,8 @@ static void pump(struct conn *c)
                 send_progress(c);
                 return;
         }
-        if ((c->peer_eof || c->close_after || c->w->draining) && !h2_conn_busy(c->h2)) {
+        if ((c->peer_eof || c->close_after || c->w->draining) && !h2_conn_busy(c->h2) &&
+            !h2_zc_waiting(c)) {
                 conn_close(c, c->peer_eof ? "peer closed" : "drain");
                 return;
         }
@@ -560,6 +571,11 @@ bool h2_serve_start(struct conn *c, const char *buf, size_t len)
                            .on_stream_gone = on_stream_gone,
                            .ctx = c};
 
+        if (!c->tls && h2_zc_enabled()) {
+                io.queue = h2_zc_queue;
+                io.queue_map = h2_zc_queue_map;
+                io.flush = h2_zc_flush;
+        }
         if (c->tls) {
                 io.write = io_write_tls;
                 io.write_file = io_write_file_tls;
@@ -584,9 +600,13 @@ bool h2_serve_input(struct conn *c, const char *buf, size_t len)
                 return false;
         }
         /* A protocol error or abuse: the GOAWAY is queued; send it, then close. */
-        if (r < 0)
-                (void)h2_conn_flush(c->h2);
         if (r < 0) {
+                (void)h2_conn_flush(c->h2);
+                if (h2_zc_waiting(c)) {
+                        c->h2_ending = true; /* h2_serve_output closes once it is out */
+                        send_progress(c);
+                        return true;
+                }
                 conn_close(c, "h2 protocol error");
                 return false;
         }
@@ -595,10 +615,22 @@ bool h2_serve_input(struct conn *c, const char *buf, size_t len)
         return c->state != CONN_CLOSED;
 }
 
+void h2_serve_output(struct conn *c)
+{
+        if (c->state == CONN_CLOSED)
+                return;
+        if (c->h2_ending) {
+                if (h2_conn_flush(c->h2) != 0 || !h2_zc_waiting(c))
+                        conn_close(c, "h2 protocol error");
+                return;
+        }
+        pump(c);
+}
+
 void h2_serve_pollout(struct conn *c)
 {
         c->poll_armed = false;
-        pump(c);
+        h2_serve_output(c);
 }
 
 void h2_serve_free(struct conn *c)

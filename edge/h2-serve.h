@@ -10,7 +10,8 @@
  * conn.c hands the connection over and then routes its input and POLLOUT here; each stream
  * is admitted and answered by the rules HTTP/1.1 uses (serve-admit.c, serve-plan.c: tokens,
  * preflight, preconditions, ranges, hits and fills), rendered as h2 header fields with the
- * body sent by sendfile behind each DATA frame header.
+ * body sent behind each DATA frame header by sendfile, or on h2c in zero-copy batches of frames
+ * (h2-zc.c).
  */
 
 struct conn;
@@ -25,6 +26,8 @@ int h2_serve_sniff(const char *buf, size_t len);
 bool h2_serve_start(struct conn *c, const char *buf, size_t len);
 /* More plaintext from the client. Returns false when c was closed. */
 bool h2_serve_input(struct conn *c, const char *buf, size_t len);
+/* A send batch completed (h2-zc.c): write what comes next. */
+void h2_serve_output(struct conn *c);
 /* The socket has room again. */
 void h2_serve_pollout(struct conn *c);
 /* Free c's session and release every stream's object (close path). */

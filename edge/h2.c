@@ -148,6 +148,17 @@ static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int 
         (void)flags;
         if (h->blocked)
                 return NGHTTP2_ERR_WOULDBLOCK;
+        if (h->io.queue) {
+                int r = h->io.queue(h->io.ctx, data, len, NULL, 0);
+                if (r == 0)
+                        return (ssize_t)len;
+                if (r == -EAGAIN) {
+                        h->blocked = true;
+                        return NGHTTP2_ERR_WOULDBLOCK;
+                }
+                if (r != -E2BIG)
+                        return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
         while (off < len) {
                 ssize_t n = h->io.write(h->io.ctx, data + off, len - off);
                 if (n == -EAGAIN)
@@ -189,6 +200,28 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
         (void)frame; /* no padding: we never set a padding callback */
         if (h->blocked)
                 return NGHTTP2_ERR_WOULDBLOCK;
+        if (h->io.queue) {
+                int r;
+                if (st->body.map)
+                        r = h->io.queue_map(h->io.ctx, framehd, st->body.map + off, length,
+                                            st->body.map_obj);
+                else if (st->body.mem)
+                        r = h->io.queue(h->io.ctx, framehd, 9, st->body.mem + off, length);
+                else
+                        r = h->io.queue(h->io.ctx, NULL, 0, NULL, 0); /* order after a batch */
+                if (r == 0 && (st->body.map || st->body.mem)) {
+                        st->sent += length;
+                        h->out_progress += length;
+                        h->stats.data_frames++;
+                        return 0;
+                }
+                if (r == -EAGAIN) {
+                        h->blocked = true;
+                        return NGHTTP2_ERR_WOULDBLOCK;
+                }
+                if (r < 0 && r != -E2BIG)
+                        return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
         if (st->body.mem) {
                 /* Small memory bodies: copy once into the pending tail path if short. */
                 n = h->io.write(h->io.ctx, framehd, 9);
@@ -297,13 +330,15 @@ int h2_conn_flush(struct h2_conn *h)
         r = nghttp2_session_send(h->s);
         if (r != 0)
                 return r == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EIO;
-        if (h->blocked)
+        if (h->blocked && !h->io.queue)
                 return 0;
         if (h->io.flush) {
                 r = h->io.flush(h->io.ctx);
                 if (r <= 0)
                         return r;
         }
+        if (h->blocked)
+                return 0;
         if (!nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s))
                 return 2;
         return 1;

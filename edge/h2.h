@@ -13,9 +13,10 @@
  *
  * Bodies are never buffered: a DATA frame's payload is read from the response's file (or
  * memory) only when flow control and the socket both allow it, with NGHTTP2_DATA_FLAG_NO_COPY
- * so that on a plain socket it leaves with sendfile(2) behind its 9-byte header. At most one
- * frame is ever held back when the socket fills (its unsent tail), so memory per connection
- * stays bounded whatever the client does.
+ * so that on a plain socket it leaves by reference from the page cache: with sendfile(2)
+ * behind its 9-byte header, or in a batch of frames (io.queue_map) from the file's mapping. At
+ * most one frame is ever held back when the socket fills (its unsent tail), and a batch is
+ * bounded by the transport, so memory per connection stays bounded whatever the client does.
  *
  * Abuse bounds (each answered with GOAWAY ENHANCE_YOUR_CALM or a stream reset):
  *  - rapid reset: nghttp2's RST_STREAM token bucket (burst/rate from max_resets_per_s), and
@@ -64,6 +65,18 @@ struct h2_io {
         /* Optional: push out what write/write_file buffered (called when a burst is over).
          * Returns 1 when all is out, 0 when the socket is full, -errno. */
         int (*flush)(void *ctx);
+        /*
+         * Optional gathering (h2c): frames are queued in order and flush sends the batch.
+         * queue copies a[0..alen) then b[0..blen) as one unit; queue_map copies the 9-byte
+         * frame header hdr and queues payload[0..len), which lies in a mapping of the body's
+         * file (map_obj, see h2_body) and is not copied. Both return 0, -EAGAIN (full, or a
+         * batch still under way: flush, and offer it again later), -E2BIG (not for a batch,
+         * and nothing queued or under way: write it directly), -errno. While they are set,
+         * flush returning 0 means a batch is under way.
+         */
+        int (*queue)(void *ctx, const void *a, size_t alen, const void *b, size_t blen);
+        int (*queue_map)(void *ctx, const void *hdr, const char *payload, size_t len,
+                         const void *map_obj);
         void *ctx;
         /* Largest DATA payload per frame: 16384 - 9 under TLS keeps header and payload in one
          * record; 0 means the peer's maximum frame size. */
@@ -74,6 +87,9 @@ struct h2_io {
  * the file exists yet (a fill in progress): bytes past it wait for h2_stream_resume. */
 struct h2_body {
         const char *mem;
+        const char *map;     /* the file mapped read-only (offsets as fd's), or NULL: the
+                              * kernel reads it, userspace never does */
+        const void *map_obj; /* what keeps map alive, for io.queue_map */
         int fd;
         uint64_t off, len;
         uint64_t (*avail)(void *avail_ctx, bool *failed);

@@ -45,6 +45,8 @@ static const uint8_t uring_ops[] = {
     IORING_OP_ACCEPT,       /* uring_loop_accept_multishot */
     IORING_OP_RECV,         /* uring_loop_recv_multishot */
     IORING_OP_SEND,         /* uring_loop_send: response heads and memory bodies */
+    IORING_OP_SENDMSG_ZC,   /* uring_loop_sendmsg: h2c batches, zero copy (h2-zc.c) */
+    IORING_OP_SENDMSG,      /* uring_loop_sendmsg: the batch a kernel refused zero copy for */
     IORING_OP_POLL_ADD,     /* uring_loop_poll: POLLOUT waits, upstream sockets */
     IORING_OP_POLL_REMOVE,  /* a poll cancelled by its user_data */
     IORING_OP_READ,         /* uring_loop_read: the wake eventfd */

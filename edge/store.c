@@ -763,6 +763,33 @@ void store_obj_distrust(struct store_reader *r, const struct store_obj *obj)
                 fd_cache_drop(r->fc, obj->file_id);
 }
 
+int store_obj_map(const struct store_obj *obj, const void **ret)
+{
+        if (!obj->priv || obj->size == 0 || obj->size > SIZE_MAX)
+                return -EOPNOTSUPP;
+        return fd_cache_map(obj->priv, (size_t)obj->size, ret);
+}
+
+void *store_obj_pin(const struct store_obj *obj)
+{
+        if (!obj->priv)
+                return NULL;
+        fd_cache_ref(obj->priv);
+        return obj->priv;
+}
+
+void store_obj_pin_distrust(struct store_reader *r, void *pin)
+{
+        if (pin)
+                fd_cache_drop(r->fc, fd_cache_ent_id(pin));
+}
+
+void store_obj_unpin(struct store_reader *r, void *pin)
+{
+        if (pin)
+                fd_cache_put(r->fc, pin);
+}
+
 /* ---- puts ---- */
 
 static void put_free(struct store_put *p, bool unlink_tmp)

@@ -78,6 +78,19 @@ void store_obj_release(struct store_reader *r, struct store_obj *obj);
 void store_obj_distrust(struct store_reader *r, const struct store_obj *obj);
 
 /*
+ * obj's file mapped read-only for zero-copy sends (see fd_cache_map: only the kernel may read
+ * through it). The mapping lives while obj, or a pin taken from it, is held. Returns 0 with
+ * *ret, -EOPNOTSUPP when obj's descriptor is not in the fd cache, -errno.
+ */
+int store_obj_map(const struct store_obj *obj, const void **ret);
+/* Keep obj's file and mapping open past store_obj_release(): returns a pin (NULL when obj is
+ * not in the fd cache) to drop with store_obj_unpin(), on the same reader's thread. */
+void *store_obj_pin(const struct store_obj *obj);
+void store_obj_unpin(struct store_reader *r, void *pin);
+/* store_obj_distrust() for the object a pin holds. */
+void store_obj_pin_distrust(struct store_reader *r, void *pin);
+
+/*
  * Whether the index holds key, by r's read txn alone: no file is opened and no hit counted
  * (the fill table's re-check that a fill did not commit since the caller's lookup).
  */

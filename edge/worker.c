@@ -11,6 +11,7 @@
 #include "edge-cfg.h"
 #include "evict.h"
 #include "h2-serve.h"
+#include "h2-zc.h"
 #include "listener.h"
 #include "miss.h"
 #include "prefetch.h"
@@ -158,6 +159,8 @@ static int setup(struct edge_worker *w)
         uring_loop_set_handler(w->loop, EDGE_OP_RECV, conn_on_recv);
         uring_loop_set_handler(w->loop, EDGE_OP_POLLOUT, conn_on_pollout);
         uring_loop_set_handler(w->loop, EDGE_OP_SEND, conn_on_send);
+        uring_loop_set_handler(w->loop, EDGE_OP_H2ZC0, h2_zc_on_cqe);
+        uring_loop_set_handler(w->loop, EDGE_OP_H2ZC1, h2_zc_on_cqe);
         uring_loop_set_wake_hook(w->loop, on_wake, w);
         uring_loop_set_iter_hook(w->loop, on_iteration, w);
         refresh_runtime(w);

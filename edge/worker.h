@@ -45,6 +45,8 @@ enum edge_op {
         EDGE_OP_UPSTREAM_POLL,
         EDGE_OP_UPSTREAM_CANCEL,
         EDGE_OP_SEND,
+        EDGE_OP_H2ZC0, /* h2c batch 0 (h2-zc.c) */
+        EDGE_OP_H2ZC1, /* h2c batch 1 */
 };
 
 /*

@@ -10,15 +10,20 @@
                  (fast here) finds the SHA-256 mismatch, drops the entry and logs it; the next
                  request refills it; intact objects stay hits; damaged{found_by="scrub"} counts
                  it and the scrub's pass, object and byte counters move.
+  h2c_truncated: a file truncated while its descriptor and mapping are cached, requested over
+                 h2c (DATA frames sent zero-copy from the mapping): the answer is cut short,
+                 never padded or completed, the edge lives on (no SIGBUS), and the next request
+                 refills it.
 """
 
 import hashlib
 import os
+import subprocess
 import sys
 import time
 
 import edgeharness
-from edgeharness import Closed, check, eq, expect_body, run, test
+from edgeharness import HOST, Closed, check, eq, expect_body, run, test
 from test_miss import RNG, Origin, metric, start_edge
 
 edgeharness._tests.clear()  # test_miss's own tests run in their own file
@@ -133,6 +138,46 @@ def scrub(origin):
             check(r.need("Cache-Status").endswith("hit"), f"intact {k} still a hit")
         eq({k: origin.count(k) for k in counts}, counts, "no refill of intact objects")
         eq(metric(e, DAMAGED, 'found_by="scrub"'), 1, "only the damaged object dropped")
+        e.stop()
+        check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+    finally:
+        e.cleanup()
+
+
+def h2c_get(e, key):
+    """curl over h2c with prior knowledge: (exit code, content-length or None, body)."""
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-D", "-", "-o", "-",
+                          "--max-time", "10", f"http://{HOST}:{e.port}{key}"],
+                         capture_output=True)
+    head, _, body = out.stdout.partition(b"\r\n\r\n")
+    length = None
+    for line in head.decode(errors="replace").split("\r\n"):
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    return out.returncode, length, body
+
+
+@test
+def h2c_truncated(origin):
+    e = start_edge(sys.argv[1], origin, {"workers": 1, "cache": {"fd_cache": 1, "scrub_rate": 0}})
+    try:
+        key = "/ok/dmg/h2c/seg-1.m4s"
+        data = fill(e, origin, key, 200_000)
+        rc, length, body = h2c_get(e, key)
+        eq((rc, length), (0, len(data)), "h2c hit before the damage")
+        check(body == data, "h2c hit body")
+        e.wait_connections(0)
+        with open(object_file(e, data), "r+b") as fh:
+            fh.truncate(1000)
+        rc, length, body = h2c_get(e, key)
+        check(rc != 0, f"h2c answer from a truncated file ended cleanly ({len(body)} bytes)")
+        check(len(body) < len(data), "h2c answer from a truncated file is short")
+        check(body == data[:len(body)], "the bytes that did go out are the object's")
+        check(e.proc.poll() is None, "edge still running")
+        refilled(e, origin, key, data, "truncated under h2c")
+        rc, length, body = h2c_get(e, key)
+        check(rc == 0 and body == data, "h2c hit after the refill")
         e.stop()
         check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
     finally:

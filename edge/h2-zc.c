@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * h2c frames gathered into batches, each sent by one zero-copy sendmsg through the ring (see
+ * h2-zc.h). The mapped payload bytes are only ever named in iovecs: userspace never reads them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "bug.h"
+#include "log.h"
+
+#include "conn.h"
+#include "h2-serve.h"
+#include "h2-zc.h"
+#include "store.h"
+#include "worker.h"
+
+#define ZC_IOVS       (2 * H2_ZC_FRAMES + 8)
+#define ZC_BUDGET_MIN (256u << 10)
+#define ZC_BUDGET_MAX (256u << 20)
+
+struct zc_batch {
+        struct msghdr msg;
+        struct iovec iov[ZC_IOVS];
+        unsigned n_iov;
+        unsigned first;    /* iov[first] is the first not wholly sent (after a short send) */
+        unsigned n_frames; /* DATA frames with a mapped payload */
+        unsigned n_pins;
+        unsigned notifs; /* notification CQEs still to come */
+        bool in_flight;  /* a send's result CQE is still to come */
+        bool copy;       /* send it by plain sendmsg (zero copy refused or out of budget) */
+        bool failed;
+        size_t bytes_len;
+        size_t len;     /* bytes queued */
+        size_t charged; /* bytes counted in this thread's pinned total */
+        void *pins[H2_ZC_FRAMES];
+        char bytes[H2_ZC_BYTES];
+};
+
+struct h2_zc {
+        struct zc_batch b[2];
+        unsigned cur; /* the batch being filled */
+};
+
+/*
+ * Per worker thread: whether the kernel refused zero-copy sends, and the bytes of batches sent
+ * but not yet notified. The kernel pins those pages against RLIMIT_MEMLOCK (shared by every
+ * thread of the user), and a send over it fails with ENOMEM: a thread keeps to a quarter of
+ * the limit, and a frame that would go past it leaves by sendfile(2) instead.
+ */
+static __thread bool refused;
+static __thread size_t pinned, budget;
+
+bool h2_zc_enabled(void)
+{
+        return !refused;
+}
+
+static size_t budget_get(void)
+{
+        struct rlimit rl;
+
+        if (budget)
+                return budget;
+        if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+            rl.rlim_cur / 4 > ZC_BUDGET_MAX)
+                budget = ZC_BUDGET_MAX;
+        else
+                budget = rl.rlim_cur / 4 < ZC_BUDGET_MIN ? ZC_BUDGET_MIN : (size_t)rl.rlim_cur / 4;
+        return budget;
+}
+
+static bool batch_free(const struct zc_batch *b)
+{
+        return !b->in_flight && b->notifs == 0;
+}
+
+/* Drop b's pins and make it empty (no send of it may be in flight or unnotified). */
+static void batch_reset(struct conn *c, struct zc_batch *b)
+{
+        for (unsigned i = 0; i < b->n_pins; i++) {
+                if (b->failed)
+                        store_obj_pin_distrust(c->w->reader, b->pins[i]);
+                store_obj_unpin(c->w->reader, b->pins[i]);
+        }
+        pinned -= b->charged;
+        b->n_pins = b->n_iov = b->first = b->n_frames = 0;
+        b->bytes_len = b->len = b->charged = 0;
+        b->copy = b->failed = false;
+}
+
+static bool any_in_flight(const struct h2_zc *z)
+{
+        return z->b[0].in_flight || z->b[1].in_flight;
+}
+
+/* Whether a batch (sent, or waiting for its notification) stands before new bytes. */
+static bool held(const struct h2_zc *z)
+{
+        return z && (any_in_flight(z) || z->b[z->cur].notifs > 0);
+}
+
+/* Nothing queued and nothing under way: a frame may go out directly. */
+static bool idle(const struct conn *c)
+{
+        return !held(c->zc) && (!c->zc || c->zc->b[c->zc->cur].n_iov == 0);
+}
+
+/* The batch to add to (allocated on first use), or NULL. */
+static struct zc_batch *filling(struct conn *c)
+{
+        if (!c->zc) {
+                c->zc = calloc(1, sizeof(*c->zc));
+                if (!c->zc)
+                        return NULL;
+        }
+        return &c->zc->b[c->zc->cur];
+}
+
+/* Append len bytes to b's copied buffer, merging with the previous iovec when adjacent. */
+static void add_bytes(struct zc_batch *b, const void *p, size_t len)
+{
+        char *dst = b->bytes + b->bytes_len;
+        struct iovec *last = b->n_iov ? &b->iov[b->n_iov - 1] : NULL;
+
+        if (!len)
+                return;
+        memcpy(dst, p, len);
+        b->bytes_len += len;
+        b->len += len;
+        if (last && (char *)last->iov_base + last->iov_len == dst)
+                last->iov_len += len;
+        else
+                b->iov[b->n_iov++] = (struct iovec){dst, len};
+}
+
+int h2_zc_queue(void *ctx, const void *a, size_t alen, const void *b_, size_t blen)
+{
+        struct conn *c = ctx;
+        struct zc_batch *b;
+
+        if (refused || alen + blen == 0 || alen + blen > H2_ZC_BYTES)
+                return idle(c) ? -E2BIG : -EAGAIN;
+        if (held(c->zc))
+                return -EAGAIN;
+        b = filling(c);
+        if (!b)
+                return -ENOMEM;
+        if (b->bytes_len + alen + blen > H2_ZC_BYTES || b->n_iov + 2 > ZC_IOVS)
+                return -EAGAIN;
+        add_bytes(b, a, alen);
+        add_bytes(b, b_, blen);
+        return 0;
+}
+
+int h2_zc_queue_map(void *ctx, const void *hdr, const char *payload, size_t len,
+                    const void *map_obj)
+{
+        struct conn *c = ctx;
+        const struct store_obj *obj = map_obj;
+        struct zc_batch *b;
+
+        if (refused)
+                return idle(c) ? -E2BIG : -EAGAIN;
+        if (held(c->zc))
+                return -EAGAIN;
+        b = filling(c);
+        if (!b)
+                return -ENOMEM;
+        if (pinned + b->len + 9 + len > budget_get())
+                return b->n_iov == 0 ? -E2BIG : -EAGAIN; /* sendfile this one */
+        if (b->n_frames == H2_ZC_FRAMES || b->bytes_len + 9 > H2_ZC_BYTES || b->n_iov + 2 > ZC_IOVS)
+                return -EAGAIN;
+        if (b->n_pins == 0 || b->pins[b->n_pins - 1] != obj->priv) {
+                void *pin = store_obj_pin(obj);
+                if (!pin)
+                        return -EINVAL; /* not mapped, so never queued */
+                b->pins[b->n_pins++] = pin;
+        }
+        add_bytes(b, hdr, 9);
+        b->iov[b->n_iov++] = (struct iovec){(void *)payload, len};
+        b->len += len;
+        b->n_frames++;
+        return 0;
+}
+
+static int submit(struct conn *c, unsigned idx)
+{
+        struct zc_batch *b = &c->zc->b[idx];
+        int r;
+
+        b->msg = (struct msghdr){.msg_iov = b->iov + b->first, .msg_iovlen = b->n_iov - b->first};
+        /* WAITALL: the ring waits for room and sends the rest itself where it can. */
+        r = uring_loop_sendmsg(c->w->loop, c->slot, (uint8_t)(EDGE_OP_H2ZC0 + idx), c->fd, &b->msg,
+                               MSG_WAITALL, !b->copy);
+        if (r < 0)
+                return r;
+        if (!b->copy && !b->charged) {
+                b->charged = b->len;
+                pinned += b->charged;
+        }
+        b->in_flight = true;
+        return 0;
+}
+
+int h2_zc_flush(void *ctx)
+{
+        struct conn *c = ctx;
+        struct h2_zc *z = c->zc;
+        int r;
+
+        if (!z)
+                return 1;
+        if (held(z))
+                return 0; /* its completion or notification resumes output */
+        if (z->b[z->cur].n_iov == 0)
+                return 1;
+        r = submit(c, z->cur);
+        if (r < 0)
+                return r;
+        z->cur ^= 1;
+        return 0;
+}
+
+bool h2_zc_waiting(const struct conn *c)
+{
+        return held(c->zc);
+}
+
+/* Skip n sent bytes of b's iovecs. */
+static void advance(struct zc_batch *b, size_t n)
+{
+        while (n > 0 && b->first < b->n_iov) {
+                struct iovec *v = &b->iov[b->first];
+                if (n < v->iov_len) {
+                        v->iov_base = (char *)v->iov_base + n;
+                        v->iov_len -= n;
+                        return;
+                }
+                n -= v->iov_len;
+                b->first++;
+        }
+}
+
+/* A send the kernel would not take zero-copy: this batch goes again by plain sendmsg. */
+static void resend_copied(struct conn *c, struct zc_batch *b, unsigned idx, int res)
+{
+        if (res == -ENOMEM) {
+                /* Others of this user pin memory too: keep to half as much from now on. */
+                budget = budget_get() / 2 < ZC_BUDGET_MIN ? ZC_BUDGET_MIN : budget / 2;
+                log_conn(LOG_LVL_INFO, c->id,
+                         "zero-copy send over the locked-memory limit, budget now %zu KiB",
+                         budget >> 10);
+        } else {
+                log_conn(LOG_LVL_WARN, c->id,
+                         "zero-copy send refused (%s), sending h2c frames directly",
+                         strerror(-res));
+                refused = true;
+        }
+        b->copy = true;
+        if (submit(c, idx) < 0)
+                conn_close(c, "cannot submit send");
+}
+
+void h2_zc_on_cqe(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
+{
+        struct conn *c = owner;
+        unsigned idx = uring_loop_ud_op(cqe->user_data) - EDGE_OP_H2ZC0;
+        struct zc_batch *b;
+        int res = cqe->res;
+
+        (void)loop;
+        if (!c->zc || idx > 1 || c->state == CONN_CLOSED)
+                return;
+        b = &c->zc->b[idx];
+        if (cqe->flags & IORING_CQE_F_NOTIF) {
+                BUG_ON_HOT(b->notifs == 0);
+                b->notifs--;
+                if (batch_free(b))
+                        batch_reset(c, b);
+                h2_serve_output(c);
+                return;
+        }
+        b->in_flight = false;
+        if (cqe->flags & IORING_CQE_F_MORE)
+                b->notifs++;
+        if (!b->copy &&
+            (res == -EINVAL || res == -EOPNOTSUPP || res == -EACCES || res == -ENOMEM)) {
+                resend_copied(c, b, idx, res);
+                return;
+        }
+        if (res <= 0) {
+                /* EFAULT: an object shrank under its mapping; anything else: the peer. */
+                b->failed = res == -EFAULT || res == 0;
+                log_conn(LOG_LVL_DEBUG, c->id, "h2c batch send: %s",
+                         res ? strerror(-res) : "nothing sent");
+                const char *why = b->failed ? "h2c send fault (object shrank)" : "h2c send error";
+                if (batch_free(b))
+                        batch_reset(c, b);
+                conn_close(c, why);
+                return;
+        }
+        advance(b, (size_t)res);
+        if (b->first < b->n_iov) {
+                /* Short: send the rest; a fault in the mapping fails the next send. */
+                if (submit(c, idx) < 0)
+                        conn_close(c, "cannot submit send");
+                return;
+        }
+        if (batch_free(b))
+                batch_reset(c, b);
+        h2_serve_output(c);
+}
+
+void h2_zc_free(struct conn *c)
+{
+        if (!c->zc)
+                return;
+        for (unsigned i = 0; i < 2; i++)
+                batch_reset(c, &c->zc->b[i]);
+        free(c->zc);
+        c->zc = NULL;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "uring-loop.h"
+
+/*
+ * h2c output in batches: frames are gathered in order (frame headers and control frames
+ * copied into a small per-connection buffer, DATA payloads as iovecs into the object's
+ * read-only mapping) and each batch leaves in one IORING_OP_SENDMSG_ZC, so the payload goes
+ * from the page cache by reference, as sendfile(2) sends it, in one system call's worth of
+ * work for many frames.
+ *
+ * A zero-copy send completes twice: its result, then a notification once the kernel let go
+ * of the pages. The batch (its buffer, iovecs and the pins that keep each object's mapping
+ * alive) is reused only after both; the connection is freed only after the last of them (the
+ * loop counts the send in flight until the notification). Two batches per connection: one
+ * fills while the other waits for its notification. At most H2_ZC_FRAMES DATA frames and
+ * H2_ZC_BYTES copied bytes per batch.
+ *
+ * The kernel pins a zero-copy send's pages against RLIMIT_MEMLOCK until the notification:
+ * each worker thread keeps the bytes it has in flight under a quarter of that limit, and a
+ * DATA frame that would go over it leaves by sendfile(2) behind its header, as without
+ * batches. A send refused anyway (ENOMEM: others of the same user pin memory too) halves the
+ * thread's budget; one refused outright (EINVAL, EOPNOTSUPP; EACCES: not on the ring's
+ * allow-list) turns batching off for the thread, whose frames then go by the direct path.
+ * Either way that one batch goes again by plain IORING_OP_SENDMSG (a kernel copy from the
+ * mapping). A short send is continued; one that fails with EFAULT (an object truncated under
+ * its mapping) distrusts the batch's objects and closes the connection, as a short sendfile
+ * does, so no short body looks complete.
+ */
+
+#define H2_ZC_FRAMES 64
+#define H2_ZC_BYTES  4096
+/*
+ * Largest response body sent this way. On loopback a zero-copy send's pages are copied when
+ * they reach the receiving socket, so per byte it costs more than sendfile(2)'s page
+ * references; it wins where per-frame system calls dominate (docs/tls.md, measured: 64 KiB
+ * about a fifth cheaper, 1 MiB a few per cent dearer, even around 256-512 KiB).
+ */
+#define H2_ZC_BODY_MAX (256u << 10)
+
+struct conn;
+
+/* Whether this worker thread sends h2c batches zero-copy (false once the kernel refused). */
+bool h2_zc_enabled(void);
+
+/* struct h2_io's queue, queue_map and flush for a plain socket; ctx is the conn. queue_map's
+ * map_obj is the struct store_obj the payload's mapping belongs to. */
+int h2_zc_queue(void *ctx, const void *a, size_t alen, const void *b, size_t blen);
+int h2_zc_queue_map(void *ctx, const void *hdr, const char *payload, size_t len,
+                    const void *map_obj);
+int h2_zc_flush(void *ctx);
+
+/* Whether a completion that resumes c's output is to come (no POLLOUT wait needed). */
+bool h2_zc_waiting(const struct conn *c);
+
+/* Loop handler for EDGE_OP_H2ZC (both batches: the CQE's op says which). */
+void h2_zc_on_cqe(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe);
+
+/* Release c's batches and pins (from the connection's free, after its last completion).
+ * Accepts c without batches. */
+void h2_zc_free(struct conn *c);
