@@ -190,6 +190,42 @@ TEST(fd_cache_lru_and_drop)
         fd_cache_free(c);
 }
 
+/* A mapping is made once per entry, shared by its users, and outlives the last put only
+ * while a pin (an extra reference) holds the entry. */
+TEST(fd_cache_map_lives_with_its_entry)
+{
+        struct fd_cache *c;
+        const void *m1, *m2;
+        char path[128];
+        const char body[] = "mapped segment bytes";
+        char *dir = mkscratch();
+        int fd;
+
+        (void)snprintf(path, sizeof(path), "%s/obj", dir);
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, body, sizeof(body)), (ssize_t)sizeof(body));
+        ASSERT_EQ(fd_cache_new(1, &c), 0);
+        struct fd_cache_ent *e = fd_cache_add(c, 7, fd);
+        ASSERT_TRUE(e != NULL);
+        ASSERT_EQ(fd_cache_ent_id(e), 7u);
+        ASSERT_EQ(fd_cache_map(e, 0, &m1), -EINVAL);
+        ASSERT_EQ(fd_cache_map(e, sizeof(body), &m1), 0);
+        ASSERT_EQ(memcmp(m1, body, sizeof(body)), 0); /* the file is intact here */
+        ASSERT_EQ(fd_cache_map(e, sizeof(body), &m2), 0);
+        ASSERT_TRUE(m1 == m2);
+        /* A pin keeps a dropped entry, and its mapping, until it is put too. */
+        fd_cache_ref(e);
+        fd_cache_drop(c, 7);
+        fd_cache_put(c, e);
+        ASSERT_EQ(fd_cache_count(c), 1);
+        ASSERT_EQ(memcmp(m1, body, sizeof(body)), 0);
+        fd_cache_put(c, e);
+        ASSERT_EQ(fd_cache_count(c), 0);
+        fd_cache_free(c);
+        rm_rf(dir);
+}
+
 /* ---- store ---- */
 
 TEST(put_lookup_round_trip)
