@@ -88,6 +88,8 @@ struct conn {
         struct h2_zc *zc;            /* h2c send batches (h2-zc.c), or NULL */
         bool h2_ending;              /* a protocol error's GOAWAY is in a batch under way:
                                       * close once it is out */
+        bool h2_body_short;          /* sendfile found h2_short_fd's file short (h2-serve.c) */
+        int h2_short_fd;
         bool h1_seen;                /* bytes other than the HTTP/2 preface arrived */
         struct tls_conn *tls;        /* TLS session (conn-tls.c), or NULL: plain socket */
         bool tls_ready;              /* handshake complete */

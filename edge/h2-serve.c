@@ -109,8 +109,12 @@ static ssize_t io_write_file(void *ctx, const void *hdr, size_t hlen, int fd, of
         while (m < 0 && errno == EINTR);
         if (m < 0)
                 return n ? n : -errno;
-        if (m == 0)
-                return n ? n : -EIO; /* the file shrank: never pad a response */
+        if (m == 0) {
+                /* The file shrank: never pad a response; its stream distrusts the object. */
+                c->h2_body_short = true;
+                c->h2_short_fd = fd;
+                return n ? n : -EIO;
+        }
         c->req_bytes += (uint64_t)m;
         return n + m;
 }
@@ -499,6 +503,8 @@ static void on_stream_gone(void *ctx, struct h2_stream *st, bool answered)
                                         answered && sv->status ? sv->status : 499,
                                         h2_stream_body_sent(st),
                                         uring_loop_clock_us() - sv->start_us);
+        if (sv->has_obj && c->h2_body_short && sv->obj.fd == c->h2_short_fd)
+                store_obj_distrust(c->w->reader, &sv->obj); /* as a short sendfile on HTTP/1.1 */
         if (sv->has_obj)
                 store_obj_release(c->w->reader, &sv->obj);
         fill_unref(sv->fill);

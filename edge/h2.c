@@ -714,10 +714,14 @@ out:
 
 void h2_conn_free(struct h2_conn *h)
 {
-        struct h2_stream *st, *next;
+        struct h2_stream *st, *next, *pend;
 
         if (!h)
                 return;
+        /* A stream still open may hold the pending tail too (a send that failed mid-frame):
+         * the walk below frees it, so only a closed one is freed here. */
+        pend = h->pend_st && h->pend_st->gone_pending ? h->pend_st : NULL;
+        h->pend_st = NULL;
         nghttp2_session_del(h->s);
         for (st = h->streams; st; st = next) {
                 next = st->next;
@@ -726,11 +730,11 @@ void h2_conn_free(struct h2_conn *h)
                 free(st->hbuf);
                 free(st);
         }
-        if (h->pend_st && h->pend_st->gone_pending) {
-                if (h->pend_st->dispatched)
-                        h->io.on_stream_gone(h->io.ctx, h->pend_st, h->pend_st->answered);
-                free(h->pend_st->hbuf);
-                free(h->pend_st);
+        if (pend) {
+                if (pend->dispatched)
+                        h->io.on_stream_gone(h->io.ctx, pend, pend->answered);
+                free(pend->hbuf);
+                free(pend);
         }
         free(h->pend);
         free(h);
