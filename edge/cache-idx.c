@@ -27,7 +27,10 @@ struct cache_idx {
         MDB_env *env;
         MDB_dbi obj;
         MDB_dbi meta;
-        pthread_mutex_t wlock; /* serialises writers and guards totals */
+        pthread_mutex_t wlock; /* serialises writers; held across each commit's fsync */
+        /* Written only by a writer holding wlock, which reads it freely; other readers take
+         * tlock, which is never held across I/O, so they never wait for a commit. */
+        pthread_mutex_t tlock;
         struct cache_idx_totals totals;
 };
 
@@ -129,7 +132,9 @@ static int commit_totals(struct cache_idx *idx, MDB_txn **txn, const struct cach
         *txn = NULL;
         if (r < 0)
                 return r;
+        pthread_mutex_lock(&idx->tlock);
         idx->totals = *t;
+        pthread_mutex_unlock(&idx->tlock);
         return 0;
 }
 
@@ -144,6 +149,7 @@ int cache_idx_open(const char *dir, uint64_t map_size, unsigned flags, struct ca
         if (!idx)
                 return -ENOMEM;
         pthread_mutex_init(&idx->wlock, NULL);
+        pthread_mutex_init(&idx->tlock, NULL);
 
         r = mdb_err(mdb_env_create(&idx->env));
         if (r < 0) {
@@ -223,6 +229,7 @@ fail:
                 mdb_txn_abort(txn);
         if (idx->env)
                 mdb_env_close(idx->env);
+        pthread_mutex_destroy(&idx->tlock);
         pthread_mutex_destroy(&idx->wlock);
         free(idx);
         return r;
@@ -233,15 +240,16 @@ void cache_idx_close(struct cache_idx *idx)
         if (!idx)
                 return;
         mdb_env_close(idx->env);
+        pthread_mutex_destroy(&idx->tlock);
         pthread_mutex_destroy(&idx->wlock);
         free(idx);
 }
 
 void cache_idx_get_totals(struct cache_idx *idx, struct cache_idx_totals *ret)
 {
-        pthread_mutex_lock(&idx->wlock);
+        pthread_mutex_lock(&idx->tlock);
         *ret = idx->totals;
-        pthread_mutex_unlock(&idx->wlock);
+        pthread_mutex_unlock(&idx->tlock);
 }
 
 int cache_idx_reader_new(struct cache_idx *idx, struct cache_idx_reader **ret)

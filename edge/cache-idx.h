@@ -12,7 +12,8 @@
  * Threads: the handle is shared. Readers (struct cache_idx_reader) belong to one thread at a
  * time; with MDB_NOTLS a reader's read txn is renewed for one lookup and reset before return,
  * so no transaction or MDB_val outlives a call. Writes serialise on LMDB's writer lock plus a
- * mutex that keeps the in-memory totals in step with the commits.
+ * mutex held across each commit; the in-memory totals are adopted after a commit under a
+ * separate small mutex, so reading them never waits for a writer's fsync.
  */
 
 #include <stdbool.h>
@@ -64,7 +65,8 @@ struct cache_idx_totals {
 int cache_idx_open(const char *dir, uint64_t map_size, unsigned flags, struct cache_idx **ret);
 void cache_idx_close(struct cache_idx *idx);
 
-/* Current totals (objects, bytes) as of the last commit. */
+/* Current totals (objects, bytes) as of the last finished commit: a commit under way is not
+ * waited for. */
 void cache_idx_get_totals(struct cache_idx *idx, struct cache_idx_totals *ret);
 
 /* A per-thread reader holding one reset read txn. Returns 0 or -errno. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <lmdb.h>
 
@@ -41,6 +42,15 @@ struct evict {
         MDB_env *env;
         MDB_dbi dbi;
         uint64_t budget;
+        /*
+         * The saver's. evict_flush() holds flush_lock from its copy of the state to the
+         * commit, so saves never interleave and an older copy never lands after a newer one.
+         * Lock order: flush_lock, then lock. snap outlives a flush so the next copy neither
+         * allocates nor faults in pages while holding lock.
+         */
+        pthread_mutex_t flush_lock;
+        struct policy_record *snap;
+        size_t cap_snap;
 };
 
 static uint64_t hash64(const char *k, size_t len)
@@ -247,42 +257,109 @@ static int restore_one(const struct store_entry_info *info, void *userdata)
         return map_add(e, q.id, info->file_id, info->key, info->key_len) < 0 ? -ENOMEM : 0;
 }
 
-struct save_ctx {
-        MDB_txn *txn;
-        MDB_dbi dbi;
+struct snap_ctx {
+        struct policy_record *v;
+        size_t n, cap;
 };
 
-static int save_rec(void *ctx, const struct policy_record *rec)
+static int snap_rec(void *ctx, const struct policy_record *rec)
 {
-        struct save_ctx *x = ctx;
-        uint8_t buf[POLICY_RECORD_SIZE];
-        MDB_val k = {.mv_size = sizeof(rec->id), .mv_data = (void *)&rec->id};
-        MDB_val v = {.mv_size = sizeof(buf), .mv_data = buf};
+        struct snap_ctx *x = ctx;
 
-        policy_record_encode(rec, buf);
-        return mdb_put(x->txn, x->dbi, &k, &v, 0) == 0 ? 0 : -EIO;
+        if (x->n == x->cap)
+                return -ENOBUFS;
+        x->v[x->n++] = *rec;
+        return 0;
+}
+
+/*
+ * Copy every resident object's record into e->snap, holding e->lock for the copy only: the
+ * buffer is sized (and its pages touched) outside it, and when the cache grew past it in
+ * between, the lock is dropped and the copy retried in a larger one. Called with
+ * e->flush_lock held. Returns the record count or -errno.
+ */
+static ssize_t snapshot(struct evict *e)
+{
+        struct policy_stats st;
+        struct snap_ctx x;
+        size_t want;
+        int r;
+
+        for (;;) {
+                pthread_mutex_lock(&e->lock);
+                st = policy_stats_get(e->p);
+                if (st.objects <= e->cap_snap) {
+                        x = (struct snap_ctx){.v = e->snap, .cap = e->cap_snap};
+                        r = policy_sluice_export(e->p, snap_rec, &x);
+                        pthread_mutex_unlock(&e->lock);
+                        if (r == 0)
+                                return (ssize_t)x.n;
+                        if (r != -ENOBUFS)
+                                return r;
+                        st.objects = e->cap_snap * 2; /* counted otherwise than exported */
+                } else {
+                        pthread_mutex_unlock(&e->lock);
+                }
+                want = st.objects + st.objects / 8 + 1024; /* room to grow between flushes */
+                free(e->snap);
+                e->cap_snap = 0;
+                e->snap = malloc(want * sizeof(*e->snap));
+                if (!e->snap)
+                        return -ENOMEM;
+                memset(e->snap, 0, want * sizeof(*e->snap));
+                e->cap_snap = want;
+        }
+}
+
+/* LMDB's default order for the records' keys: the id's bytes as stored. */
+static int cmp_key(const void *a, const void *b)
+{
+        const struct policy_record *x = a, *y = b;
+
+        return memcmp(&x->id, &y->id, sizeof(x->id));
+}
+
+/*
+ * Replace the saved state with the n records in v (sorted here) in one commit. Runs with
+ * no lock but flush_lock: the commit's fsync stalls only the thread that flushes.
+ */
+static int state_write(struct evict *e, struct policy_record *v, size_t n)
+{
+        uint8_t buf[POLICY_RECORD_SIZE];
+        MDB_txn *txn;
+        int r;
+
+        /* In key order every put appends to the last page instead of searching the tree. */
+        qsort(v, n, sizeof(*v), cmp_key);
+        r = mdb_txn_begin(e->env, NULL, 0, &txn);
+        if (r != 0)
+                return r > 0 ? -r : -EIO;
+        /* Replace the whole state: evicted objects' records go with it. */
+        r = mdb_drop(txn, e->dbi, 0);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                MDB_val k = {.mv_size = sizeof(v[i].id), .mv_data = &v[i].id};
+                MDB_val d = {.mv_size = sizeof(buf), .mv_data = buf};
+
+                policy_record_encode(&v[i], buf);
+                r = mdb_put(txn, e->dbi, &k, &d, MDB_APPEND);
+        }
+        r = r == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), r);
+        return r == 0 ? 0 : r > 0 ? -r : -EIO;
 }
 
 int evict_flush(struct edge_server *srv)
 {
         struct evict *e = srv->evict;
-        struct save_ctx x;
+        ssize_t n;
         int r;
 
         if (!e || !e->env)
                 return 0;
-        pthread_mutex_lock(&e->lock);
-        r = mdb_txn_begin(e->env, NULL, 0, &x.txn);
-        if (r == 0) {
-                x.dbi = e->dbi;
-                /* Replace the whole state: evicted objects' records go with it. */
-                r = mdb_drop(x.txn, e->dbi, 0);
-                if (r == 0)
-                        r = policy_sluice_export(e->p, save_rec, &x) < 0 ? EIO : 0;
-                r = r == 0 ? mdb_txn_commit(x.txn) : (mdb_txn_abort(x.txn), r);
-        }
-        pthread_mutex_unlock(&e->lock);
-        return r == 0 ? 0 : r > 0 ? -r : -EIO;
+        pthread_mutex_lock(&e->flush_lock);
+        n = snapshot(e);
+        r = n < 0 ? (int)n : state_write(e, e->snap, (size_t)n);
+        pthread_mutex_unlock(&e->flush_lock);
+        return r;
 }
 
 /* The admission sketch's starting width: 8 counters per row for each object the store holds
@@ -312,6 +389,7 @@ int evict_open(struct edge_server *srv, const char *cache_dir, uint64_t budget)
         if (!e)
                 return -ENOMEM;
         pthread_mutex_init(&e->lock, NULL);
+        pthread_mutex_init(&e->flush_lock, NULL);
         e->store = srv->store;
         e->m = &srv->m;
         e->budget = budget;
@@ -374,6 +452,8 @@ void evict_close(struct edge_server *srv)
                 }
         free(e->map);
         (void)policy_free(e->p);
+        free(e->snap);
+        pthread_mutex_destroy(&e->flush_lock);
         pthread_mutex_destroy(&e->lock);
         free(e);
 }

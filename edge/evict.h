@@ -59,5 +59,11 @@ bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, u
 /* key was deleted by the admin API. */
 void evict_forget(struct edge_server *srv, const char *key, size_t key_len);
 
-/* Persist the policy state. Returns 0 or -errno. */
+/*
+ * Persist the policy state: every resident object's record replaces the saved set in one
+ * durable commit. The policy's mutex is held only while the records are copied out (no
+ * allocation, no I/O under it); the LMDB writes and the fsync run after it, so requests
+ * (evict_access) wait for the copy at most, never for the disk. Flushes are serialised: a
+ * second caller waits for the first to commit, then saves what it sees. Returns 0 or -errno.
+ */
 int evict_flush(struct edge_server *srv);
