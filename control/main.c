@@ -318,7 +318,7 @@ static int keys_check_length(const char *keys_file, const struct token_keyset *k
                              struct cfg_error *err)
 {
         for (size_t i = 0; i < ks->n; i++) {
-                char node[32], *buf = NULL;
+                char node[48], *buf = NULL;
                 size_t len = 0;
                 int r;
 
