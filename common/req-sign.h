@@ -6,16 +6,17 @@
 #include <stdint.h>
 
 /*
- * Signed requests between a component and the control plane (edge heartbeats): an HMAC-SHA256
- * under a secret shared by the two ends, over
+ * Signed requests between a component and the control plane (edge heartbeats, an edge's fill
+ * plan fetch): an HMAC-SHA256 under a secret shared by the two ends, over
  *
  *     METHOD "\n" PATH "\n" TIME "\n" BODY
  *
- * where TIME is the sender's clock in milliseconds since the epoch, sent as decimal in the
- * REQ_SIGN_TIME_HEADER and the MAC as 64 lowercase hex digits in REQ_SIGN_SIG_HEADER. The
- * receiver recomputes it (constant-time compare), refuses a TIME outside its allowed skew and
- * one not newer than the last it accepted, so a captured request cannot be replayed.
- * docs/control.md has the threat model.
+ * where PATH is the request target as sent (the API path and its query, if any), TIME is the
+ * sender's clock in milliseconds since the epoch, sent as decimal in the REQ_SIGN_TIME_HEADER,
+ * and the MAC goes as 64 lowercase hex digits in REQ_SIGN_SIG_HEADER. The receiver recomputes
+ * it (constant-time compare) and refuses a TIME outside its allowed skew; for a request that
+ * changes state (a heartbeat) also one not newer than the last it accepted, so a captured
+ * request cannot be replayed. docs/control.md has the threat model.
  *
  * Secrets are 32..128 visible ASCII bytes (0x21..0x7e) used as the HMAC key as they are.
  * No allocation beyond OpenSSL's MAC context; no logging.

@@ -98,8 +98,11 @@ static void heartbeat_ingest(struct ctl_req *rq, int64_t signed_ms)
 
 static void heartbeat_refuse(struct ctl_req *rq, const char *detail)
 {
+        char d[256];
+
         metrics_add(rq->ctl->m.heartbeat_refusals, 1);
-        ctl_reply_error(rq, 401, "unauthorized", detail);
+        snprintf(d, sizeof(d), "heartbeat refused: %s", detail);
+        ctl_reply_error(rq, 401, "unauthorized", d);
 }
 
 static int64_t wall_ms(void)
@@ -110,16 +113,35 @@ static int64_t wall_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * A request an edge signs with its own secret (heartbeat, fill plan), checked by
+ * edge_signed() for the edge in rq->arg[0]: what runs once the signature holds, how a refusal
+ * answers, and the detail for an edge registered without a secret.
+ */
+struct signed_route {
+        void (*accept)(struct ctl_req *rq, int64_t signed_ms);
+        void (*refuse)(struct ctl_req *rq, const char *detail);
+        const char *no_secret;
+        bool unknown_refused; /* an edge not registered: 401 (else the database's 404) */
+};
+
 static void secret_done(void *userdata, int err, const struct pgdb_res *res)
 {
         struct ctl_req *rq = userdata;
         struct ctl *ctl = rq->ctl;
+        const struct signed_route *route = rq->handler_data;
         const char *v = err == 0 ? pgdb_res_value(res, 0, 0, NULL) : NULL;
         json_t *o, *sec;
         int64_t t = -1;
         int ok;
 
+        rq->handler_data = NULL;
         if (!v) {
+                if (err == -EPROTO && route->unknown_refused &&
+                    !strcmp(pgdb_res_sqlstate(res), "SL404")) {
+                        route->refuse(rq, "not signed by a registered edge");
+                        return;
+                }
                 ctl_reply_db_error(rq, err < 0 ? err : -EIO, res);
                 return;
         }
@@ -135,15 +157,20 @@ static void secret_done(void *userdata, int err, const struct pgdb_res *res)
                 OPENSSL_cleanse((char *)json_string_value(sec), len);
         json_decref(o);
         if (!len)
-                heartbeat_refuse(rq, "no heartbeat secret is registered for this edge "
-                                     "(register it again)");
+                route->refuse(rq, route->no_secret);
         else if (!ok)
-                heartbeat_refuse(rq, "bad heartbeat signature");
+                route->refuse(rq, "bad signature");
         else
-                heartbeat_ingest(rq, t);
+                route->accept(rq, t);
 }
 
-void api_heartbeat(struct ctl_req *rq)
+/*
+ * Check the signature of rq for the edge in rq->arg[0]: the signed time within
+ * heartbeat_skew of this clock, the MAC with the edge's secret (cached, else fetched). Then
+ * route->accept, or route->refuse with the reason. Whether a time must also be newer than the
+ * last one accepted is the accepting handler's business.
+ */
+static void edge_signed(struct ctl_req *rq, const struct signed_route *route)
 {
         struct ctl *ctl = rq->ctl;
         int64_t t = -1, now;
@@ -151,37 +178,57 @@ void api_heartbeat(struct ctl_req *rq)
 
         r = edge_auth_time(rq, &t);
         if (r == -ENOKEY) {
-                heartbeat_refuse(rq, "heartbeats must be signed (" REQ_SIGN_TIME_HEADER
-                                     ", " REQ_SIGN_SIG_HEADER ")");
+                route->refuse(rq, "not signed (" REQ_SIGN_TIME_HEADER ", " REQ_SIGN_SIG_HEADER ")");
                 return;
         }
         if (r < 0) {
-                heartbeat_refuse(rq, "malformed " REQ_SIGN_TIME_HEADER);
+                route->refuse(rq, "malformed " REQ_SIGN_TIME_HEADER);
                 return;
         }
         now = wall_ms();
         if (t > now + ctl->cfg->heartbeat_skew_ms || t < now - ctl->cfg->heartbeat_skew_ms) {
-                heartbeat_refuse(rq, "signed time outside heartbeat_skew (stale, replayed, or "
-                                     "a clock off)");
+                route->refuse(rq, "signed time outside heartbeat_skew (stale, replayed, or a "
+                                  "clock off)");
                 return;
         }
         r = edge_auth_cached(ctl->edge_auth, rq->arg[0], rq, t, uring_loop_now_ms(ctl->loop));
         if (r == 0) {
-                heartbeat_ingest(rq, t);
+                route->accept(rq, t);
                 return;
         }
         if (r == -EPERM) {
-                heartbeat_refuse(rq, "bad heartbeat signature");
+                route->refuse(rq, "bad signature");
                 return;
         }
         const char *params[] = {rq->arg[0]};
+        /* The route is static and outlives the statement; the callback takes it back. */
+        rq->handler_data = (void *)route;
         r = pgdb_exec(ctl->db, ctl->st.edge_secret, params, 1, secret_done, rq);
-        if (r < 0)
+        if (r < 0) {
+                rq->handler_data = NULL;
                 ctl_reply_db_error(rq, r, NULL);
+        }
 }
 
-/* GET /v1/fill/plan?edge=<id>&limit=N */
-void api_fill_plan(struct ctl_req *rq)
+static const struct signed_route heartbeat_route = {
+    .accept = heartbeat_ingest,
+    .refuse = heartbeat_refuse,
+    .no_secret = "no secret is registered for this edge (register it again)",
+};
+
+void api_heartbeat(struct ctl_req *rq)
+{
+        edge_signed(rq, &heartbeat_route);
+}
+
+/*
+ * GET /v1/fill/plan?edge=<id>&limit=N. The plan names pre-release titles with their origin
+ * URLs, so it is not public: the admin bearer token (sluice-fill) or the signature of the
+ * edge named in ?edge= (its own plan fetch), else 401; docs/control.md, "Fill plan
+ * authentication". A signed plan request need not be newer than the last one: it changes
+ * nothing, and whoever could copy it within heartbeat_skew could read the answer too.
+ */
+static void plan_query(struct ctl_req *rq, int64_t signed_ms)
 {
         struct ctl *ctl = rq->ctl;
         char edge[130], limit_s[24], halflife[32], horizon[32];
@@ -211,6 +258,42 @@ void api_fill_plan(struct ctl_req *rq)
                  (double)ctl->cfg->demand.release_horizon_ms / 1e3);
         const char *params[] = {edge, ctl->cfg->origin_url, halflife, horizon, limit_s};
         api_exec_json(rq, ctl->st.fill_plan, params, 5);
+}
+
+static void plan_refuse(struct ctl_req *rq, const char *detail)
+{
+        char d[256];
+
+        snprintf(d, sizeof(d),
+                 "a fill plan needs the admin bearer token or the signature of the edge it is "
+                 "for: %s",
+                 detail);
+        ctl_reply_error(rq, 401, "unauthorized", d);
+}
+
+static const struct signed_route plan_route = {
+    .accept = plan_query,
+    .refuse = plan_refuse,
+    .no_secret = "the edge has no secret registered (use the admin token, or register the "
+                 "edge again to give it one)",
+    .unknown_refused = true,
+};
+
+void api_fill_plan(struct ctl_req *rq)
+{
+        int r;
+
+        if (ctl_req_admin_ok(rq)) {
+                plan_query(rq, -1);
+                return;
+        }
+        /* The edge whose secret must have signed is the one whose plan is asked for. */
+        r = ctl_query_get(rq, "edge", rq->arg[0], sizeof(rq->arg[0]));
+        if (r <= 0) {
+                plan_refuse(rq, r == -ENOENT || r == 0 ? "no 'edge'" : "'edge' is malformed");
+                return;
+        }
+        edge_signed(rq, &plan_route);
 }
 
 /*

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Heartbeat signatures and the per-instance cache of edge secrets (edge-auth.h).
+ * Edge request signatures (heartbeats, fill plans) and the per-instance cache of edge secrets
+ * (edge-auth.h).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #define SLOTS          1024 /* power of two */
 #define REFETCH_MIN_MS 1000 /* a copy this old is fetched again when a signature fails */
 #define EDGE_ID_MAX    129
+#define TARGET_MAX     4096 /* the server's request-target limit (server.c) */
 
 struct slot {
         char edge[EDGE_ID_MAX];
@@ -70,12 +72,17 @@ int edge_auth_time(const struct ctl_req *rq, int64_t *ret_ms)
 
 int edge_auth_verify(const char *secret, size_t len, const struct ctl_req *rq, int64_t signed_ms)
 {
-        size_t sl = 0;
+        char target[TARGET_MAX + 1];
+        size_t sl = 0, tl = rq->head->target_len;
         const char *sig = http1_req_header(rq->head, REQ_SIGN_SIG_HEADER, &sl);
 
-        if (!sig || len == 0)
+        /* The request target as sent, query included: a signature for one edge's plan
+         * (?edge=<id>) is no signature for another's, nor for another limit. */
+        if (!sig || len == 0 || tl > TARGET_MAX)
                 return -EPERM;
-        return req_sign_verify(secret, len, http_method_name(rq->method), rq->path, signed_ms,
+        memcpy(target, rq->head->target, tl);
+        target[tl] = '\0';
+        return req_sign_verify(secret, len, http_method_name(rq->method), target, signed_ms,
                                rq->body, rq->body_len, sig, sl) == 0
                    ? 0
                    : -EPERM;

@@ -5,9 +5,10 @@
 #include <stdint.h>
 
 /*
- * Heartbeat authentication: each edge signs its heartbeats with its own secret
- * (common/req-sign.h); this module checks the signed time and the signature of a request, and
- * keeps recently fetched secrets so that a steady heartbeat costs no extra database round trip.
+ * Edge request authentication: each edge signs its heartbeats and its fill plan requests with
+ * its own secret (common/req-sign.h); this module checks the signed time and the signature of
+ * a request, and keeps recently fetched secrets so that a steady heartbeat costs no extra
+ * database round trip.
  *
  * The secret cache is bounded in age by ttl_ms (edge_secret_ttl): a secret replaced through
  * another instance stops working here within it, and a new one works at once, because a
@@ -31,7 +32,8 @@ void edge_auth_free(struct edge_auth *a);
 int edge_auth_time(const struct ctl_req *rq, int64_t *ret_ms);
 
 /*
- * Check rq (POST, its path and body, signed at signed_ms) against the cached secret of edge.
+ * Check rq (its method, request target as sent — path and query — and body, signed at
+ * signed_ms) against the cached secret of edge.
  * Returns 0 when signed with it; -EPERM when refused by a fresh copy; -ENOENT when the caller
  * must fetch the secret (nothing cached, expired, or a mismatch against a copy old enough to
  * refetch) and then call edge_auth_put and edge_auth_verify.
@@ -46,5 +48,6 @@ void edge_auth_put(struct edge_auth *a, const char *edge, const char *secret, si
 /* Drop edge's copy (its registration changed through this instance). */
 void edge_auth_forget(struct edge_auth *a, const char *edge);
 
-/* Whether rq was signed at signed_ms with secret[0..len). Returns 0 or -EPERM. */
+/* Whether rq was signed at signed_ms with secret[0..len) (as edge_auth_cached: method,
+ * target, body). Returns 0 or -EPERM. */
 int edge_auth_verify(const char *secret, size_t len, const struct ctl_req *rq, int64_t signed_ms);

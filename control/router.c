@@ -51,6 +51,7 @@ static const struct route routes[] = {
         {HTTP_M_GET, "/v1/steering/*", api_steering, 0},
         {HTTP_M_POST, "/v1/license/clearkey", api_license_clearkey, 0},
         {HTTP_M_POST, "/v1/edges/*/heartbeat", api_heartbeat, 0},
+        /* The admin token or the edge's own signature: the handler checks which. */
         {HTTP_M_GET, "/v1/fill/plan", api_fill_plan, 0},
         {HTTP_M_POST, "/v1/admin/titles", api_admin_title, R_ADMIN},
         {HTTP_M_PUT, "/v1/admin/titles/*/licences", api_admin_licences, R_ADMIN},

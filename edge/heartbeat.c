@@ -36,6 +36,7 @@ struct heartbeat {
         long last_status;
         int64_t plan_ms; /* monotonic ms of the last good plan fetch; 0: none yet */
         bool plan_ok;
+        int plan_err; /* the last fetch's error (-errno), 0 after a good one */
         int plan_sums;
 };
 
@@ -118,23 +119,20 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
         return size * nmemb;
 }
 
-/*
- * The signature headers of one heartbeat (common/req-sign.h) onto *hdrs: the signed time is
- * this clock's, in ms, and the signed path the API path control routes on. Returns 0 or
- * -errno (a list entry could not be added; *hdrs keeps what it has).
- */
-static int sign(const struct edge_runtime *rt, const char *path, const char *body,
-                struct curl_slist **hdrs)
+int heartbeat_req_sign(const struct edge_runtime *rt, const char *method, const char *target,
+                       const char *body, size_t body_len, struct curl_slist **hdrs)
 {
         char sig[REQ_SIGN_HEX + 1], line[128];
         struct timespec now;
         struct curl_slist *l;
         int r;
 
+        if (rt->heartbeat_secret_len == 0)
+                return -ENOKEY;
         clock_gettime(CLOCK_REALTIME, &now);
         int64_t t = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-        r = req_sign(rt->heartbeat_secret, rt->heartbeat_secret_len, "POST", path, t, body,
-                     strlen(body), sig);
+        r = req_sign(rt->heartbeat_secret, rt->heartbeat_secret_len, method, target, t, body,
+                     body_len, sig);
         if (r < 0)
                 return r;
         snprintf(line, sizeof(line), REQ_SIGN_TIME_HEADER ": %" PRId64, t);
@@ -168,7 +166,7 @@ static void beat(struct heartbeat *hb, CURL *curl)
         if (!body)
                 return;
         struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-        if (!hdrs || sign(rt, path, body, &hdrs) < 0) {
+        if (!hdrs || heartbeat_req_sign(rt, "POST", path, body, strlen(body), &hdrs) < 0) {
                 /* Out of memory or a secret the start-up check let through: nothing to send. */
                 if (hb->last_ok)
                         log_warn("heartbeat: cannot sign (%s), retrying", cfg->control.edge_id);
@@ -224,13 +222,22 @@ static void refresh_plan(struct heartbeat *hb, CURL *curl)
         if (period <= 0 || (hb->plan_ms && now_ms - hb->plan_ms < period))
                 return;
         n = plan_sums_refresh(hb->srv, curl);
+        if (n == -ENOKEY)
+                return; /* no secret: said once at start-up */
         if (n < 0) {
-                if (hb->plan_ok)
+                if (n == -EACCES && hb->plan_err != n)
+                        log_warn("fill plan: control refused the signature of %s (401): check "
+                                 "control.secret_file against the edge's registration and this "
+                                 "clock, keeping the last plan, retrying",
+                                 atomic_load(&hb->srv->rt)->cfg->control.edge_id);
+                else if (hb->plan_ok)
                         log_warn("fill plan from control: %s, keeping the last one, retrying",
                                  strerror(-n));
                 hb->plan_ok = false;
+                hb->plan_err = n;
                 return;
         }
+        hb->plan_err = 0;
         if (!hb->plan_ok || n != hb->plan_sums)
                 log_info("fill plan: SHA-256 of %d object(s) to check fills against", n);
         metrics_gauge_set(hb->srv->m.plan_sums, n);

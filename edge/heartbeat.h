@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stddef.h>
+
+struct curl_slist;
+struct edge_runtime;
 struct edge_server;
 struct heartbeat;
 
@@ -21,3 +25,14 @@ void heartbeat_stop(struct heartbeat *hb);
 
 /* The JSON body of one heartbeat (malloc'd; caller frees), or NULL on OOM. For tests. */
 char *heartbeat_body(struct edge_server *srv);
+
+/*
+ * Sign a request to control as this edge (rt's control.secret_file secret; common/req-sign.h):
+ * appends REQ_SIGN_TIME_HEADER (this clock, ms) and REQ_SIGN_SIG_HEADER over method, target
+ * (the API path control routes on, with its query, exactly as sent after control.url) and
+ * body[0..body_len) (NULL when 0) onto *hdrs. Heartbeats and the fill plan fetch use it.
+ * Returns 0; -ENOKEY when the edge has no secret; -EINVAL or -EIO as req_sign; -ENOMEM (a
+ * header could not be added; *hdrs keeps what it has, the caller frees it).
+ */
+int heartbeat_req_sign(const struct edge_runtime *rt, const char *method, const char *target,
+                       const char *body, size_t body_len, struct curl_slist **hdrs);

@@ -125,11 +125,11 @@ static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
                 goto fail;
         }
         /* Without a secret the edge still serves (the design's minimal config has none);
-         * control refuses unsigned heartbeats, so none are sent. */
+         * control refuses unsigned heartbeats and plan requests, so none are sent. */
         if (cfg->control.url && !cfg->control.secret_file)
-                log_warn("control.url without control.secret_file: no heartbeats are sent "
-                         "(control accepts only signed ones; the secret comes from the edge's "
-                         "registration)");
+                log_warn("control.url without control.secret_file: no heartbeats are sent and "
+                         "no fill plan is fetched (control accepts only signed ones; the "
+                         "secret comes from the edge's registration)");
         if (cfg->control.url && cfg->control.secret_file &&
             !req_sign_secret_ok(rt->heartbeat_secret, rt->heartbeat_secret_len)) {
                 log_error("control.secret_file %s: the heartbeat secret must be %d to %d "

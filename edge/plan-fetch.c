@@ -12,6 +12,7 @@
 
 #include "edge-cfg.h"
 #include "edge-metrics.h"
+#include "heartbeat.h"
 #include "plan-sums.h"
 #include "worker.h"
 
@@ -68,7 +69,9 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 int plan_sums_refresh(struct edge_server *srv, void *curl)
 {
-        const struct edge_cfg *cfg = atomic_load(&srv->rt)->cfg;
+        const struct edge_runtime *rt = atomic_load(&srv->rt);
+        const struct edge_cfg *cfg = rt->cfg;
+        struct curl_slist *hdrs = NULL;
         struct plan_sums *t = NULL;
         struct body b = {0};
         char url[1024], path[256], *id = NULL;
@@ -79,6 +82,9 @@ int plan_sums_refresh(struct edge_server *srv, void *curl)
 
         if (!cfg->control.url || !cfg->control.edge_id)
                 return -ENOENT;
+        /* Control answers a plan only to the admin token or to the edge it is for, signed. */
+        if (rt->heartbeat_secret_len == 0)
+                return -ENOKEY;
         id = curl_easy_escape(curl, cfg->control.edge_id, 0);
         if (!id)
                 return -ENOMEM;
@@ -89,21 +95,29 @@ int plan_sums_refresh(struct edge_server *srv, void *curl)
         r = edge_cfg_control_url(cfg, path, url, sizeof(url));
         if (r < 0)
                 return r;
+        r = heartbeat_req_sign(rt, "GET", path, NULL, 0, &hdrs);
+        if (r < 0) {
+                curl_slist_free_all(hdrs);
+                return r;
+        }
         curl_easy_reset(curl);
         curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(curl, CURLOPT_PROXY, "");
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
         rc = curl_easy_perform(curl);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+        curl_slist_free_all(hdrs);
         if (rc == CURLE_OK)
                 (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         if (rc != CURLE_OK || status != 200) {
                 log_debug("fill plan from %s: %s", url,
                           rc != CURLE_OK ? curl_easy_strerror(rc) : "status not 200");
                 free(b.p);
-                return rc != CURLE_OK ? -EIO : -EPROTO;
+                return rc != CURLE_OK ? -EIO : status == 401 || status == 403 ? -EACCES : -EPROTO;
         }
         r = plan_sums_parse(b.p ? b.p : "", b.len, &t, &skipped);
         free(b.p);

@@ -11,7 +11,9 @@
  * The table is immutable once parsed; the heartbeat thread fetches a new one every
  * control.plan_period and swaps it in under the server's lock, where workers look keys up
  * (once per fill, not per request). Parsing and lookup are plan-sums.c (in the store library,
- * for tests and fuzzing); the server's table and its fetch are plan-fetch.c.
+ * for tests and fuzzing); the server's table and its fetch are plan-fetch.c. The fetch is
+ * signed with the edge's secret (control.secret_file), as heartbeats are: control answers a
+ * plan only to the admin token or to the edge it is for. Without a secret there is no fetch.
  */
 
 #include <stdbool.h>
@@ -44,7 +46,9 @@ void plan_sums_install(struct edge_server *srv, struct plan_sums *t);
 bool plan_sums_lookup(struct edge_server *srv, const char *key, size_t key_len, char hex[65]);
 
 /*
- * Fetch this edge's plan from control with the caller's curl easy handle and install it.
- * Returns the number of sums installed or -errno (the previous table stays).
+ * Fetch this edge's plan from control, signed (heartbeat_req_sign), with the caller's curl
+ * easy handle and install it. Returns the number of sums installed or -errno (the previous
+ * table stays): -ENOKEY when the edge has no secret (nothing is sent), -EACCES when control
+ * refused the signature (401/403), -EIO/-EPROTO for other failures.
  */
 int plan_sums_refresh(struct edge_server *srv, void *curl);

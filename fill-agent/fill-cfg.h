@@ -28,7 +28,7 @@ struct fill_edge_cfg {
 
 struct fill_cfg {
         char *control;            /* control base URL */
-        char *control_token_file; /* optional bearer token for control */
+        char *control_token_file; /* control's admin token: plans need it */
         char *token_keys_file;    /* verify: sign URLs for edges that require tokens */
         char *state_dir;          /* journals, one per edge */
         int64_t parallel;

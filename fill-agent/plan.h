@@ -52,8 +52,10 @@ int plan_parse(const char *buf, size_t len, struct plan *ret, char *err, size_t 
 void plan_done(struct plan *p);
 
 /*
- * Fetch and parse the plan for edge_id from control (bearer may be NULL). Returns 0, -EIO
- * (unreachable or an HTTP error; err says which), or what plan_parse returns.
+ * Fetch and parse the plan for edge_id from control with bearer, control's admin token
+ * (NULL: none, and control answers 401). Returns 0, -EACCES (401/403: no or a wrong token),
+ * -ENOENT (404: an edge control does not know), -EIO (unreachable or another HTTP error; err
+ * says which), or what plan_parse returns.
  */
 int plan_fetch(const char *control, const char *bearer, const char *edge_id, long timeout_ms,
                struct plan *ret, char *err, size_t errlen);

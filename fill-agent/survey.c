@@ -33,6 +33,15 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
         }
         r = plan_fetch(o->cfg.control, ctl_token, cfg->id, (long)o->cfg.timeout_ms, &s->plan,
                        s->err, sizeof(s->err));
+        if (r == -EACCES)
+                /* Plans name unreleased titles: control answers them to its admin token. */
+                snprintf(s->err, sizeof(s->err),
+                         "control refused the fill plan for %s (401): %s; sluice-fill needs "
+                         "control's admin token (--control-token-file or control_token_file:)",
+                         cfg->id,
+                         ctl_token ? "the token in the control token file is not control's "
+                                     "admin token"
+                                   : "no control token was given");
         free(ctl_token);
         if (r < 0) {
                 s->rc = FILL_EXIT_ERROR;

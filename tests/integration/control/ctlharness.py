@@ -230,6 +230,14 @@ log: {{level: info}}
         return o
 
 
+def signed_headers(secret, method, target, data, t_ms):
+    """The signature headers of an edge's request (common/req-sign.h), computed here
+    independently: HMAC-SHA256 over method, target (path and query as sent), time and body."""
+    msg = b"%s\n%s\n%d\n" % (method.encode(), target.encode(), t_ms) + data
+    sig = hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
+    return {"X-Sluice-Time": str(t_ms), "X-Sluice-Signature": sig}
+
+
 def heartbeat_headers(secret, edge, data, t_ms):
     """The signature headers of a heartbeat (common/req-sign.h), computed here independently:
     HMAC-SHA256 over method, path, signed time and body."""

@@ -709,7 +709,7 @@ def test_edges_fill(ctl, pg):
     ctl.heartbeat("edge-a", {"load": -1}, expect=400)
     ctl.heartbeat("edge-a", {"load": "high"}, expect=400)
     ctl.heartbeat("edge-a", {"titles": "movie1"}, expect=400)
-    plan = ctl.json("GET", "/v1/fill/plan?edge=edge-a")
+    plan = ctl.json("GET", "/v1/fill/plan?edge=edge-a", admin=True)
     objs = plan["objects"]
     check(plan["region"] == "eu-west" and objs, "fill plan")
     check(objs[0]["path"].startswith("movie1/") and objs[0]["path"].endswith("init.mp4"),
@@ -724,16 +724,18 @@ def test_edges_fill(ctl, pg):
     register(ctl, "newseason", metadata={"name": "New Season"})
     ctl.json("PUT", "/v1/admin/titles/newseason/licences",
              {"licences": [{"country": "GB", "from": db_time(pg, 3600)}]}, admin=True)
-    plan = ctl.json("GET", "/v1/fill/plan?edge=edge-a")
+    plan = ctl.json("GET", "/v1/fill/plan?edge=edge-a", admin=True)
     check(any(o["asset"] == "newseason" for o in plan["objects"]),
           "scheduled release pushed ahead of its date")
-    other = ctl.json("GET", "/v1/fill/plan?edge=edge-b")
+    other = ctl.json("GET", "/v1/fill/plan?edge=edge-b", admin=True)
     check(all(o["asset"] != "newseason" for o in other["objects"]), "only in its region")
-    lim = ctl.json("GET", "/v1/fill/plan?edge=edge-a&limit=2")
+    lim = ctl.json("GET", "/v1/fill/plan?edge=edge-a&limit=2", admin=True)
     check(len(lim["objects"]) == 2, "limit")
-    ctl.error("GET", "/v1/fill/plan")
-    ctl.error("GET", "/v1/fill/plan?edge=nosuch", expect=404)
-    ctl.error("GET", "/v1/fill/plan?edge=edge-a&limit=0")
+    ctl.error("GET", "/v1/fill/plan", admin=True)
+    ctl.error("GET", "/v1/fill/plan?edge=nosuch", expect=404, admin=True)
+    ctl.error("GET", "/v1/fill/plan?edge=edge-a&limit=0", admin=True)
+    # Without the admin token or the edge's signature: 401 (test_fill_plan.py has the rest).
+    ctl.error("GET", "/v1/fill/plan?edge=edge-a", expect=401)
 
 
 def test_keys(ctl, pg, sid):
@@ -791,7 +793,8 @@ def test_sql_metacharacters(ctl, pg, adult):
                          (f"/v1/fill/plan?edge=edge-a&limit={q}", (400,))]:
             method = "POST" if "clearkey" in path else "GET"
             st, _, b = ctl.request(method, path, {"kids": ["AAAAAAAAAAAAAAAAAAAAAA"]}
-                                   if method == "POST" else None)
+                                   if method == "POST" else None,
+                                   admin=path.startswith("/v1/fill/plan"))
             # A NUL (or other control byte) is refused before any lookup.
             check(st in ok or ("\0" in n and st == 400), f"{path}: {st} {b[:200]!r}")
         for body, ok in [({"title": n}, (404,)), ({"title": "movie1", "episode": n}, (404,)),

@@ -76,7 +76,7 @@ def main(binary, tmp):
             hdrs = heartbeat_headers(Control.edge_secrets["e1"], "e1", data,
                                      int(time.time() * 1000))
             body = data
-        st, h, b = ctl.request(m, p, body, headers=hdrs)
+        st, h, b = ctl.request(m, p, body, headers=hdrs, admin=p.startswith("/v1/fill/plan"))
         check(st == 503 and h.get("retry-after"), f"{m} {p} with the database down: {st} {b!r}")
         check(b.startswith(b'{"error":"unavailable"'), f"{p}: error body {b!r}")
         check(b"<MPD" not in b and b'"keys"' not in b, f"{p}: partial content")

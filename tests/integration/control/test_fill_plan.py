@@ -48,7 +48,7 @@ def licence(ctl, title, *windows):
 
 
 def plan(ctl, edge="edge-gb"):
-    d = ctl.json("GET", f"/v1/fill/plan?edge={edge}")
+    d = ctl.json("GET", f"/v1/fill/plan?edge={edge}", admin=True)
     scores = {}
     order = []
     for o in d["objects"]:
@@ -138,6 +138,90 @@ def test_trending(ctl, pg):
     check(o["error"] == "not_found", f"unknown profile: {o}")
 
 
+def test_auth(ctl, pg):
+    """The plan names unreleased titles with origin URLs: only the admin token, or the
+    signature of the edge it is for (as heartbeats are signed, over the target with its query),
+    gets it; everything else is 401 in the error shape (docs/control.md, "Fill plan
+    authentication")."""
+    import time
+    now = lambda: int(time.time() * 1000)  # noqa: E731
+    target = "/v1/fill/plan?edge=edge-gb&limit=5"
+
+    def get(tgt, headers=None, **kw):
+        return ctl.request("GET", tgt, headers=headers, **kw)
+
+    def refused(tgt, headers=None, what=""):
+        st, hd, b = get(tgt, headers)
+        check(st == 401, f"{what}: expected 401, got {st}: {b[:200]!r}")
+        check(hd.get("content-type") == "application/json" and hd.get("www-authenticate"),
+              f"{what}: 401 headers {hd}")
+        o = json.loads(b)
+        check(set(o) == {"error", "detail"} and o["error"] == "unauthorized", f"{what}: {o}")
+        check(b"objects" not in b and b"soon" not in b, f"{what}: plan content in a refusal")
+        return o
+
+    # Unauthenticated, a wrong bearer, a bearer-looking signature: 401.
+    refused(target, what="no credentials")
+    refused(target, {"Authorization": "Bearer not-the-admin-token-0123456789"}, "wrong token")
+    refused("/v1/fill/plan", what="no edge, no credentials")
+    # The admin token: any edge's plan.
+    d = ctl.json("GET", target, admin=True)
+    check(len(d["objects"]) == 5, f"admin plan {d}")
+
+    # Two edges with their own secrets.
+    sgb = "gb-secret-" + "0123456789" * 4
+    sse = "se-secret-" + "abcdefghij" * 4
+    ctl.register_edge("edge-gb", "eu-west", "http://127.0.0.1:1", secret=sgb)
+    ctl.register_edge("edge-se", "eu-north", "http://127.0.0.1:2", secret=sse)
+    # The edge's own signature over the target as sent: the same plan as the admin's.
+    st, _, b = get(target, h.signed_headers(sgb, "GET", target, b"", now()))
+    check(st == 200, f"signed by edge-gb: {st} {b[:200]!r}")
+    check([o["path"] for o in json.loads(b)["objects"]] == [o["path"] for o in d["objects"]],
+          "signed plan differs from the admin's")
+    # The same signature again within the skew: a read, so not refused as a replay.
+    hdrs = h.signed_headers(sgb, "GET", target, b"", now())
+    check(get(target, hdrs)[0] == 200 and get(target, hdrs)[0] == 200, "a repeated signed GET")
+    # edge-se's signature for edge-gb's plan, and edge-se's secret over edge-gb's target.
+    refused(target, h.signed_headers(sse, "GET", target, b"", now()), "another edge's key")
+    other = "/v1/fill/plan?edge=edge-se&limit=5"
+    check(get(other, h.signed_headers(sse, "GET", other, b"", now()))[0] == 200,
+          "edge-se's own plan")
+    # A signature for one target does not cover another edge or another limit.
+    refused(other, h.signed_headers(sgb, "GET", target, b"", now()), "edge-gb's sig, se's id")
+    refused("/v1/fill/plan?edge=edge-gb&limit=6", hdrs, "another limit")
+    # Bad signatures: wrong key, flipped digit, a heartbeat's, POST instead of GET, no time.
+    refused(target, h.signed_headers("x" * 40, "GET", target, b"", now()), "wrong key")
+    bad = dict(hdrs)
+    bad["X-Sluice-Signature"] = ("0" if bad["X-Sluice-Signature"][0] != "0" else "1") + \
+        bad["X-Sluice-Signature"][1:]
+    refused(target, bad, "a changed digit")
+    refused(target, h.signed_headers(sgb, "POST", target, b"", now()), "signed as POST")
+    refused(target, h.heartbeat_headers(sgb, "edge-gb", b"", now()), "a heartbeat's")
+    refused(target, {"X-Sluice-Signature": hdrs["X-Sluice-Signature"]}, "no time")
+    refused(target, dict(hdrs, **{"X-Sluice-Time": "12x"}), "malformed time")
+    # Outside heartbeat_skew (30 s by default), either way.
+    for off in (-120_000, 120_000):
+        t = now() + off
+        o = refused(target, h.signed_headers(sgb, "GET", target, b"", t), f"skew {off}")
+        check("skew" in o["detail"], f"skew detail {o}")
+    # An unknown edge, signed: 401 like any refusal (an admin gets its 404).
+    nope = "/v1/fill/plan?edge=nope"
+    refused(nope, h.signed_headers(sgb, "GET", nope, b"", now()), "unknown edge")
+    # An edge without a secret (registered before secrets existed): the admin token only.
+    ctl.register_edge("edge-old", "eu-west", "http://127.0.0.1:3")
+    pg.psql("DELETE FROM edge_secrets WHERE edge_id = 'edge-old'")
+    old = "/v1/fill/plan?edge=edge-old"
+    o = refused(old, h.signed_headers(h.Control.edge_secrets["edge-old"], "GET", old, b"",
+                                      now()), "edge without a secret")
+    check("admin token" in o["detail"], f"no-secret detail {o}")
+    ctl.json("GET", old, admin=True)
+    # A secret cached by this instance answers at once; a rotated one replaces it.
+    r = ctl.register_edge("edge-gb", "eu-west", "http://127.0.0.1:1", rotate_secret=True)
+    refused(target, h.signed_headers(sgb, "GET", target, b"", now()), "old secret, rotated")
+    check(get(target, h.signed_headers(r["secret"], "GET", target, b"", now()))[0] == 200,
+          "new secret after rotation")
+
+
 def main(binary, tmp):
     pg = h.Postgres(tmp)
     ctl = h.Control(binary, tmp, pg).start()
@@ -196,10 +280,11 @@ def main(binary, tmp):
     test_trending(ctl, pg)
 
     # The plan's limit and an unknown edge.
-    d = ctl.json("GET", "/v1/fill/plan?edge=edge-gb&limit=3")
+    d = ctl.json("GET", "/v1/fill/plan?edge=edge-gb&limit=3", admin=True)
     check(len(d["objects"]) == 3, f"limit: {len(d['objects'])}")
-    ctl.error("GET", "/v1/fill/plan?edge=nope", expect=404)
-    ctl.error("GET", "/v1/fill/plan?edge=edge-gb&limit=0")
+    ctl.error("GET", "/v1/fill/plan?edge=nope", expect=404, admin=True)
+    ctl.error("GET", "/v1/fill/plan?edge=edge-gb&limit=0", admin=True)
+    test_auth(ctl, pg)
     print(json.dumps({"plan": order}))
     ctl.stop()
     pg.stop()

@@ -187,7 +187,8 @@ def one_scenario(scenario, control, origin, days, fill_bin, edge_bin, tmp):
         pushed = 0
         if scenario == "pre-push":
             before = origin.bytes
-            p = subprocess.run([fill_bin, "run", "--control", control.url, "--edge",
+            p = subprocess.run([fill_bin, "run", "--control", control.url,
+                                "--control-token-file", control.token_file, "--edge",
                                 "edge-hit", "--admin-url", f"http://{eh.HOST}:{edge.admin_port}",
                                 "--admin-token-file", edge.token_file, "--state-dir",
                                 os.path.join(tmp, "state"), "--progress", "none"],

@@ -179,6 +179,7 @@ class Control:
             self.stop()
             raise
         self.url = f"http://{eh.HOST}:{self.ctl.port}"
+        self.token_file = self.ctl.token_file  # control's admin token: plans need it
 
     def reset(self):
         """Forget the previous test's catalog, edges and demand (a plan is its region's)."""
@@ -213,7 +214,8 @@ class Control:
                 raise Fail(f"playback of {title} from {country}: {st} {body[:200]!r}")
 
     def plan(self, edge_id):
-        return json.loads(self.ctl.request("GET", f"/v1/fill/plan?edge={edge_id}")[2])
+        return json.loads(self.ctl.request("GET", f"/v1/fill/plan?edge={edge_id}",
+                                           admin=True)[2])
 
     def stop(self):
         if self.ctl and self.ctl.proc and self.ctl.proc.poll() is None:
@@ -277,7 +279,8 @@ class Env:
         self.control.add_edge(edge_id, REGIONS[country], f"http://{eh.HOST}:{edge.port}")
 
     def base_args(self):
-        return ["--control", self.control.url, "--edge", self.edge_id,
+        return ["--control", self.control.url, "--control-token-file", self.control.token_file,
+                "--edge", self.edge_id,
                 "--admin-url", f"http://{eh.HOST}:{self.edge.admin_port}",
                 "--admin-token-file", self.edge.token_file,
                 "--edge-url", f"http://{eh.HOST}:{self.edge.port}",

@@ -4,6 +4,7 @@ the edge, a second run that transfers nothing, --dry-run changing nothing, statu
 The plan is the real sluice-control's (see fillharness)."""
 
 import os
+import subprocess
 
 from fillharness import check, eq, events, make_catalog, run, test
 
@@ -96,6 +97,31 @@ def verify_signs_for_an_edge_that_requires_tokens(env):
     eq(rc, 0, f"verify with signed URLs ({out} {err})")
     summ = [e for e in events(out) if e.get("event") == "summary"][0]
     eq(summ["ok"], len(objs), "verified through signed URLs")
+
+
+@test
+def plan_needs_control_token(env):
+    """Control answers fill plans only to its admin token: without one, or with a wrong one,
+    sluice-fill stops with exit 1 and says which, before touching the edge."""
+    make_catalog(env, titles=1, segs=1)
+    args = env.base_args()
+    i = args.index("--control-token-file")
+    bare = args[:i] + args[i + 2:]
+    for cmd in ("plan", "run"):
+        p = subprocess.run([env.fill_bin, cmd] + bare, capture_output=True, timeout=60)
+        text = (p.stdout + p.stderr).decode("utf-8", "replace")
+        eq(p.returncode, 1, f"{cmd} without a control token ({text})")
+        check("401" in text and "no control token was given" in text and
+              "--control-token-file" in text, f"{cmd}: no clear message: {text}")
+    wrong = os.path.join(env.dir, "wrong.token")
+    with open(wrong, "w") as f:
+        f.write("not-control-s-admin-token-0123456789\n")
+    p = subprocess.run([env.fill_bin, "plan"] + bare + ["--control-token-file", wrong],
+                       capture_output=True, timeout=60)
+    text = (p.stdout + p.stderr).decode("utf-8", "replace")
+    eq(p.returncode, 1, f"plan with a wrong control token ({text})")
+    check("not control's admin token" in text, f"wrong token: no clear message: {text}")
+    eq(env.puts(), [], "nothing pushed without a plan")
 
 
 @test

@@ -17,6 +17,7 @@ def write_config(env, second, extra_a="", extra_b=""):
     path = os.path.join(env.dir, "fill.yaml")
     with open(path, "w") as f:
         f.write(f"control: {env.control.url}\n"
+                f"control_token_file: {env.control.token_file}\n"
                 f"state_dir: {env.state_dir}\n"
                 "parallel: 2\n"
                 "edges:\n"
