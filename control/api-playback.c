@@ -219,8 +219,7 @@ static bool sid_from(const char *arg, const char *ext, char out[SID_HEX + 1])
 
 /* Edges of the snapshot as steering inputs (strings borrowed from edges). */
 static size_t edges_from(const struct ctl *ctl, json_t *edges, const char *asset,
-                         struct steering_edge *out, size_t cap, int64_t created,
-                         bool *ret_in_manifest)
+                         struct steering_edge *out, size_t cap)
 {
         json_t *e;
         size_t i, n = 0;
@@ -245,9 +244,6 @@ static size_t edges_from(const struct ctl *ctl, json_t *edges, const char *asset
                 };
                 if (!out[n].id || !out[n].base_url)
                         continue;
-                if (ret_in_manifest)
-                        ret_in_manifest[n] =
-                                json_integer_value(json_object_get(e, "registered")) <= created;
                 n++;
         }
         return n;
@@ -289,8 +285,7 @@ static int rank_for_session(struct view_ctx *vx, json_t *edge_set, int64_t now,
                             struct steering_edge *edges, struct steering_rank *rank, int max)
 {
         const struct ctl *ctl = vx->rq->ctl;
-        size_t n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX,
-                                    INT64_MAX, NULL);
+        size_t n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX);
         struct steering_client cl = {
                 .region = vx->sess.region[0] ? vx->sess.region : NULL,
                 .now = now,
@@ -429,22 +424,20 @@ static void reply_steering(struct view_ctx *vx, json_t *edge_set, int64_t now)
         struct ctl_req *rq = vx->rq;
         const struct ctl *ctl = rq->ctl;
         struct steering_edge edges[STEERING_EDGES_MAX];
-        bool in_manifest[STEERING_EDGES_MAX];
         struct steering_rank rank[STEERING_EDGES_MAX];
         const char *ids[STEERING_EDGES_MAX];
         struct steering_query q;
         size_t n_edges, n_ids = 0;
-        char reload[256];
+        char reload[256 + STEERING_MANIFEST_MAX * STEERING_MANIFEST_ID_MAX];
         char *out = NULL;
         size_t len = 0;
-        int n, r;
+        int n, r, o;
 
         if (steering_query_parse(rq->query, rq->query_len, &q) < 0) {
                 ctl_reply_error(rq, 400, "bad_request", "steering query too long");
                 return;
         }
-        n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX,
-                             vx->sess.created, in_manifest);
+        n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX);
         struct steering_client cl = {
                 .region = vx->sess.region[0] ? vx->sess.region : NULL,
                 .query = &q,
@@ -457,12 +450,26 @@ static void reply_steering(struct view_ctx *vx, json_t *edge_set, int64_t now)
                 ctl_reply_error(rq, 500, "internal", "cannot rank edges");
                 return;
         }
-        /* Edges registered before the session existed were candidates for its MPD; later
-         * ones reach the player as clones. */
-        for (size_t i = 0; i < n_edges; i++)
-                if (in_manifest[i])
-                        ids[n_ids++] = edges[i].id;
-        snprintf(reload, sizeof(reload), "%s/v1/steering/%s", ctl->cfg->public_url, vx->sid);
+        /* The player holds the MPD whose steering URL named its pathways: an edge ranked now
+         * and missing from them reaches it as a clone, whatever made that MPD and when (down
+         * then, below the MPD's top edges, or registered since). Without the list (a URL not
+         * taken from an MPD) every ranked edge counts as known: nothing can be cloned right. */
+        o = snprintf(reload, sizeof(reload), "%s/v1/steering/%s", ctl->cfg->public_url, vx->sid);
+        if (q.has_manifest) {
+                /* RELOAD-URI keeps the list: the player asks there next, with the same MPD. */
+                if (o >= 0 && (size_t)o < sizeof(reload))
+                        o += snprintf(reload + o, sizeof(reload) - (size_t)o,
+                                      "?" STEERING_MANIFEST_ARG "=");
+                for (size_t i = 0; i < q.n_manifest; i++) {
+                        ids[n_ids++] = q.manifest[i];
+                        if (o >= 0 && (size_t)o < sizeof(reload))
+                                o += snprintf(reload + o, sizeof(reload) - (size_t)o, "%s%s",
+                                              i ? "," : "", q.manifest[i]);
+                }
+        } else {
+                for (int i = 0; i < n; i++)
+                        ids[n_ids++] = edges[rank[i].idx].id;
+        }
         r = steering_json_build(edges, rank, (size_t)n, ids, n_ids,
                                 (unsigned)(ctl->cfg->steering_ttl_ms / 1000), reload, &out, &len);
         if (r < 0) {

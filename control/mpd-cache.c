@@ -20,7 +20,8 @@
 /* A piece of a template: literal text, or the per-request string a code names. */
 struct piece {
         uint32_t off, len; /* literal: text[off, off + len) */
-        char code;         /* 0 literal; 'E' pathway, 'B' base URL, 'K' token, 'S' session */
+        char code; /* 0 literal; 'E' pathway, 'B' base URL, 'K' token, 'S' session,
+                    * 'L' every pathway, comma-separated (the steering URL's list) */
 };
 
 struct marker_key {
@@ -132,15 +133,21 @@ static bool key_matches(const struct tmpl *t, const struct mpd_params *p, const 
         return true;
 }
 
-/* Cut text into pieces at each MARK code and find the BaseURL block. Returns 0 or -EINVAL
- * (an unknown code, or no single BaseURL line) / -ENOMEM. */
+/* Cut text into pieces at each MARK code and find the BaseURL block. The template's one edge
+ * is also the whole pathway list in the ContentSteering URL: a pathway mark inside that
+ * element's text becomes 'L'. Returns 0 or -EINVAL (an unknown code, or no single BaseURL
+ * line) / -ENOMEM. */
 static int tmpl_parse(struct tmpl *t)
 {
         static const char bu[] = "  <BaseURL serviceLocation=\"\xff"
                                  "E\">";
         const char *text = t->text, *end = text + t->text_len;
         const char *from = strstr(text, bu), *to;
+        const char *cs = strstr(text, "<ContentSteering "), *cs_end = NULL;
         size_t cap = 16;
+
+        if (cs && (cs = strchr(cs, '>')))
+                cs_end = strstr(cs, "</ContentSteering>");
 
         if (!from || !(to = strstr(from, "</BaseURL>\n")) || strstr(to, bu))
                 return -EINVAL;
@@ -175,6 +182,8 @@ static int tmpl_parse(struct tmpl *t)
                         char code = p + 1 < end ? p[1] : 0;
                         if (code != 'E' && code != 'B' && code != 'K' && code != 'S')
                                 return -EINVAL;
+                        if (code == 'E' && cs_end && p > cs && p < cs_end)
+                                code = 'L';
                         t->pieces[t->n_pieces++] = (struct piece){.code = code};
                         p += 2;
                         run = p;
@@ -280,9 +289,16 @@ static void put_base(struct mpd_buf *b, const char *base)
 }
 
 static void put_piece(struct mpd_buf *b, const struct tmpl *t, const struct piece *pc,
-                      const struct mpd_edge *e, const char *sid)
+                      const struct mpd_params *p, const struct mpd_edge *e, const char *sid)
 {
         switch (pc->code) {
+        case 'L':
+                for (size_t i = 0; i < p->n_edges; i++) {
+                        if (i)
+                                mpd_buf_append(b, ",", 1);
+                        put_escaped(b, p->edges[i].service_location);
+                }
+                break;
         case 0:
                 mpd_buf_append(b, t->text + pc->off, pc->len);
                 break;
@@ -310,12 +326,12 @@ static int render(const struct tmpl *t, const struct mpd_params *p, const char *
         /* Most of the answer is the template: one allocation, no growth. */
         (void)mpd_buf_reserve(&b, t->text_len + 1024 * p->n_edges);
         for (size_t i = 0; i < t->block_from; i++)
-                put_piece(&b, t, &t->pieces[i], &p->edges[0], sid);
+                put_piece(&b, t, &t->pieces[i], p, &p->edges[0], sid);
         for (size_t e = 0; e < p->n_edges; e++)
                 for (size_t i = t->block_from; i < t->block_to; i++)
-                        put_piece(&b, t, &t->pieces[i], &p->edges[e], sid);
+                        put_piece(&b, t, &t->pieces[i], p, &p->edges[e], sid);
         for (size_t i = t->block_to; i < t->n_pieces; i++)
-                put_piece(&b, t, &t->pieces[i], &p->edges[0], sid);
+                put_piece(&b, t, &t->pieces[i], p, &p->edges[0], sid);
         return mpd_buf_steal(&b, ret, ret_len);
 }
 

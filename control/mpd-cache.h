@@ -11,8 +11,8 @@
  * Representation, the header, the markers — depends on the asset alone, yet mpd_build()
  * renders it for each manifest request. This keeps, per (asset id, version), the output of
  * mpd_build() for the same parameters with the per-request strings replaced by markers: each
- * edge's pathway, base URL and token (the BaseURL line is repeated per edge) and the session
- * id inside the steering and licence URLs. A request then copies the template and writes its
+ * edge's pathway, base URL and token (the BaseURL line is repeated per edge), the session id
+ * inside the steering and licence URLs and the list of pathways the steering URL ends with. A request then copies the template and writes its
  * own strings, escaped as mpd_build() escapes them: the same bytes, a fraction of the work.
  *
  * A template is a pure function of its key (asset version, markers, flags, the steering and

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mpd.h"
+#include "steering.h"
 
 #define NS_MPD       "urn:mpeg:dash:schema:mpd:2011"
 #define NS_CENC      "urn:mpeg:cenc:2013"
@@ -440,6 +441,15 @@ int mpd_build(const struct mpd_params *p, char **ret, size_t *ret_len)
                 mpd_buf_printf(&b, "\" queryBeforeStart=\"%s\">",
                                p->steering_query_before_start ? "true" : "false");
                 mpd_buf_xml_escape(&b, p->steering_url);
+                /* The pathways this MPD lists, for steering to clone exactly the others
+                 * (steering.h, STEERING_MANIFEST_ARG). Edge ids are URL-safe (sluice_id). */
+                mpd_buf_puts(&b, strchr(p->steering_url, '?') ? "&amp;" : "?");
+                mpd_buf_puts(&b, STEERING_MANIFEST_ARG "=");
+                for (size_t i = 0; i < p->n_edges; i++) {
+                        if (i)
+                                mpd_buf_puts(&b, ",");
+                        mpd_buf_xml_escape(&b, p->edges[i].service_location);
+                }
                 mpd_buf_puts(&b, "</ContentSteering>\n");
         }
         mpd_buf_puts(&b, "  <Period id=\"0\" start=\"PT0S\">\n");

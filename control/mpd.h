@@ -6,8 +6,9 @@
  * AdaptationSet (all video representations), one audio AdaptationSet per language, one text
  * AdaptationSet per subtitle file; SegmentTemplate with $RepresentationID$ and $Number$.
  * One BaseURL per ranked edge, each `<edge>/s/<jwt>/<title>/` so relative segment URLs inherit
- * the token; a ContentSteering element; for encrypted titles mp4protection + ClearKey
- * ContentProtection with the licence URL; skip-intro/credits as an EventStream.
+ * the token; a ContentSteering element whose URL names those pathways; for encrypted titles
+ * mp4protection + ClearKey ContentProtection with the licence URL; skip-intro/credits as an
+ * EventStream.
  * See docs/manifests.md for the shape and the reasons.
  *
  * I/O-free and allocation-bounded: output larger than MPD_OUT_MAX fails with -E2BIG.
@@ -26,7 +27,8 @@
 
 /* One edge, in rank order (best first). All strings borrowed. */
 struct mpd_edge {
-        const char *service_location; /* pathway id, e.g. "edge-a" */
+        const char *service_location; /* pathway id, e.g. "edge-a"; [A-Za-z0-9._-], as it also
+                                       * goes into the steering URL's query */
         const char *base_url;         /* "https://edge-a.example:8443" (a trailing / is fine) */
         const char *token;            /* JWT for /s/<token>/, or NULL for no token */
 };
@@ -43,7 +45,9 @@ struct mpd_params {
         const char *title_path; /* path segment(s) of the title on the edges; NULL: asset->title */
         const struct mpd_edge *edges; /* ranked; at least one, at most MPD_EDGES_MAX */
         size_t n_edges;
-        const char *steering_url;         /* absolute URL for <ContentSteering>, or NULL for none */
+        /* Absolute URL for <ContentSteering>, or NULL for none; the MPD appends
+         * STEERING_MANIFEST_ARG=<each edge's service_location, comma-separated>. */
+        const char *steering_url;
         bool steering_query_before_start; /* queryBeforeStart="true" */
         const char *license_url;          /* ClearKey licence URL; required when asset->encrypted */
         const struct mpd_marker *markers; /* may be NULL */

@@ -16,7 +16,7 @@
 #define SCORE_STICKY   150
 #define SCORE_STRUGGLE (-300)
 #define LOAD_FULL      0.95 /* at or above: the region bonus is lost */
-#define QUERY_MAX      4096
+#define QUERY_MAX      8192 /* room for STEERING_MANIFEST_ARG's 16 ids of 128 bytes besides */
 
 bool steering_edge_alive(const struct steering_edge *e, int64_t now, unsigned heartbeat_period_s)
 {
@@ -157,6 +157,26 @@ static void parse_pathways(struct steering_query *q, char *v)
                 q->current = -1;
 }
 
+/* The MPD's pathways: comma-separated ids; malformed ones are dropped, a repeated one is
+ * kept once. */
+static void parse_manifest(struct steering_query *q, char *v)
+{
+        q->has_manifest = true;
+        q->n_manifest = 0;
+        for (char *p = v; p && q->n_manifest < STEERING_MANIFEST_MAX;) {
+                char *comma = strchr(p, ',');
+                if (comma)
+                        *comma = '\0';
+                size_t len = strlen(p);
+                bool dup = false;
+                for (size_t i = 0; i < q->n_manifest && !dup; i++)
+                        dup = strcmp(q->manifest[i], p) == 0;
+                if (len < STEERING_MANIFEST_ID_MAX && id_ok(p) && !dup)
+                        memcpy(q->manifest[q->n_manifest++], p, len + 1);
+                p = comma ? comma + 1 : NULL;
+        }
+}
+
 /* Comma-separated bit/s values; an empty or malformed field is "unknown" (-1). */
 static void parse_throughputs(struct steering_query *q, const char *v)
 {
@@ -198,6 +218,8 @@ int steering_query_parse(const char *query, size_t len, struct steering_query *r
                                 parse_pathways(ret, val);
                         else if (strcmp(key, "_DASH_throughput") == 0)
                                 parse_throughputs(ret, val);
+                        else if (strcmp(key, STEERING_MANIFEST_ARG) == 0)
+                                parse_manifest(ret, val);
                 }
                 if (!amp)
                         break; /* stop + 1 would point past the end of the query */

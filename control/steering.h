@@ -26,6 +26,14 @@
 #define STEERING_PATHWAYS_MAX 16 /* entries read from _DASH_pathway / _DASH_throughput */
 #define STEERING_ID_MAX       64 /* pathway id, incl. NUL */
 #define STEERING_OUT_MAX      (64u << 10)
+/* The query argument of the MPD's ContentSteering URL that names the pathways (BaseURL
+ * serviceLocations) written into that MPD, comma-separated, in its order (mpd.c writes it).
+ * Steering clones exactly the ranked edges missing from it: the MPD the player holds is the
+ * only record of what it can reach, and it travels with every steering request, whichever
+ * instance made the MPD and however long ago. */
+#define STEERING_MANIFEST_ARG    "pathways"
+#define STEERING_MANIFEST_MAX    16  /* pathways an MPD lists (MPD_EDGES_MAX) */
+#define STEERING_MANIFEST_ID_MAX 129 /* an edge id (sluice_id: 1..128 bytes), incl. NUL */
 
 /* One edge as control knows it. Strings borrowed. */
 struct steering_edge {
@@ -45,6 +53,12 @@ struct steering_query {
         char pathway[STEERING_PATHWAYS_MAX][STEERING_ID_MAX];
         int64_t throughput[STEERING_PATHWAYS_MAX]; /* bit/s per entry; -1 unknown */
         int current;                               /* index of the pathway in use (last); -1 none */
+        /* STEERING_MANIFEST_ARG: the pathways of the MPD the player holds. has_manifest false
+         * when the argument is absent (a URL not taken from an MPD): then nothing is known to
+         * be missing from the player's MPD and nothing is cloned. */
+        bool has_manifest;
+        size_t n_manifest;
+        char manifest[STEERING_MANIFEST_MAX][STEERING_MANIFEST_ID_MAX];
 };
 
 struct steering_client {
@@ -75,11 +89,14 @@ int steering_edges_rank(const struct steering_edge *edges, size_t n,
                         const struct steering_client *c, struct steering_rank *ret, size_t cap);
 
 /*
- * steering_query_parse: read _DASH_pathway and _DASH_throughput from a URL query string
- * (without '?'; percent-decoding applied). dash.js sends `_DASH_pathway="a,b"` (quoted,
- * comma-separated, the one in use last) and `_DASH_throughput=5000000,` (bit/s, empty for
- * unknown). Unknown arguments are ignored; over-long ids or too many entries are dropped
- * (ignoring). Always fills *ret (n 0 when absent). Returns 0, or -EINVAL when len exceeds 4096.
+ * steering_query_parse: read _DASH_pathway, _DASH_throughput and STEERING_MANIFEST_ARG from a
+ * URL query string (without '?'; percent-decoding applied). dash.js sends
+ * `_DASH_pathway="a,b"` (quoted, comma-separated, the one in use last) and
+ * `_DASH_throughput=5000000,` (bit/s, empty for unknown), added to the URL the MPD (or the
+ * last RELOAD-URI) gave, which carries `pathways=a,b`. Unknown arguments are ignored;
+ * over-long or malformed ids and entries past the maxima are dropped (ignoring). Always fills
+ * *ret (n 0 and has_manifest false when absent). Returns 0, or -EINVAL when len exceeds
+ * 8192.
  */
 int steering_query_parse(const char *query, size_t len, struct steering_query *ret);
 
@@ -87,9 +104,10 @@ int steering_query_parse(const char *query, size_t len, struct steering_query *r
  * steering_json_build: the steering response for ranked edges.
  * PATHWAY-PRIORITY lists ranked ids in order. Edges whose id is not in manifest_ids (the
  * serviceLocations of the MPD the client holds) are sent as PATHWAY-CLONES of the best-ranked
- * manifest pathway with URI-REPLACEMENT HOST set to the edge's host[:port], so an edge that
- * joined after the manifest was issued can still take clients (the path-carried token is
- * scoped to the title path, not the host). reload_uri may be NULL (omitted).
+ * manifest pathway with URI-REPLACEMENT HOST set to the edge's host[:port], so an edge the
+ * MPD left out (down then, outside its top MPD_EDGES_MAX, or registered since) can still
+ * take clients (the path-carried token is scoped to the title path, not the host); an id in
+ * manifest_ids is never a clone. reload_uri may be NULL (omitted).
  * On success *ret is a NUL-terminated malloc'd string (caller frees). Returns 0; -EINVAL
  * (ttl 0, a clone without any manifest pathway to base on: it is then left out instead, so
  * this only happens for bad pointers); -E2BIG; -ENOMEM.

@@ -465,6 +465,11 @@ def test_inline_manifest(ctl, sid):
 
 
 def test_steering(ctl, pg, sid):
+    # The player steers through its MPD's ContentSteering URL, which names the MPD's pathways.
+    mpd = ET.fromstring(ctl.json("GET", f"/v1/manifest/{sid}.mpd"))
+    mpd_steer = mpd.find("d:ContentSteering", MPD_NS).text
+    check(mpd_steer == f"http://control.test:7000/v1/steering/{sid}?pathways=edge-a,edge-b",
+          f"MPD steering URL {mpd_steer}")
     st = ctl.json("GET", f"/v1/steering/{sid}")
     check(st["VERSION"] == 1 and st["TTL"] == 10, "steering basics")
     check(st["PATHWAY-PRIORITY"] == ["edge-a", "edge-b"], f"priority {st}")
@@ -489,11 +494,17 @@ def test_steering(ctl, pg, sid):
     ctl.register_edge("edge-c", "eu-west", "http://edge-c.test:8080")
     pg.psql("UPDATE edges SET registered_at = now() + interval '1 hour' WHERE id = 'edge-c'")
     ctl.heartbeat("edge-c", {"load": 0, "titles": ["movie1"]})
-    st = ctl.json("GET", f"/v1/steering/{sid}")
+    st = ctl.json("GET", mpd_steer[len("http://control.test:7000"):])
     check("edge-c" in st["PATHWAY-PRIORITY"], f"new edge ranked {st}")
     clones = st.get("PATHWAY-CLONES", [])
-    check(any(c["ID"] == "edge-c" and c["URI-REPLACEMENT"]["HOST"] == "edge-c.test:8080"
-              for c in clones), f"clone for the new edge {st}")
+    check([(c["BASE-ID"], c["ID"], c["URI-REPLACEMENT"]) for c in clones] ==
+          [("edge-a", "edge-c", {"HOST": "edge-c.test:8080"})], f"clone for the new edge {st}")
+    check(st["RELOAD-URI"] == mpd_steer, f"RELOAD-URI keeps the MPD's pathways {st}")
+    # Without the MPD's list nothing is known to be missing from it: nothing is cloned.
+    st = ctl.json("GET", f"/v1/steering/{sid}")
+    check("edge-c" in st["PATHWAY-PRIORITY"] and "PATHWAY-CLONES" not in st,
+          f"no clones without the MPD's pathways {st}")
+    # test_steering_pathways.py: edges the MPD left out, two instances, the inline MPD.
     # No edge alive: an MPD cannot be made (503), steering returns an empty priority.
     pg.psql("UPDATE edge_health SET at = now() - interval '1 hour'")
     ctl.error("GET", f"/v1/manifest/{sid}.mpd", expect=503)

@@ -91,6 +91,30 @@ TEST(identical_to_mpd_build)
         mpd_cache_free(c);
 }
 
+TEST(steering_url_lists_every_pathway)
+{
+        struct mpd_cache *c = NULL;
+        struct asset *a = fixture_asset("asset-clear.json");
+        struct req q;
+        char *m = NULL;
+        size_t len = 0;
+
+        ASSERT_EQ(mpd_cache_new(&c), 0);
+        /* The template is made from one edge; a later request with three lists all three. */
+        req_init(&q, a, SID1, "T", 1, 0);
+        ASSERT_EQ(mpd_cache_build(c, &q.p, "t", 1, SID1, &m, &len), 0);
+        ASSERT_TRUE(strstr(m, "/v1/steering/" SID1 "?pathways=edge-a</ContentSteering>") != NULL);
+        free(m);
+        req_init(&q, a, SID2, "T", 3, 0);
+        ASSERT_EQ(mpd_cache_build(c, &q.p, "t", 1, SID2, &m, &len), 0);
+        ASSERT_TRUE(strstr(m, " defaultServiceLocation=\"edge-a\" ") != NULL);
+        ASSERT_TRUE(strstr(m, "/v1/steering/" SID2 "?pathways=edge-a,edge-b,edge-&lt;c&gt;&amp;"
+                              "</ContentSteering>") != NULL);
+        free(m);
+        mpd_cache_free(c);
+        asset_free(a);
+}
+
 TEST(key_changes_rebuild)
 {
         struct mpd_cache *c = NULL;

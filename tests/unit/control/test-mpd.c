@@ -73,7 +73,8 @@ TEST(clear_title_shape)
         ASSERT_TRUE(
             strstr(m,
                    "  <ContentSteering defaultServiceLocation=\"edge-a\" queryBeforeStart=\"true\">"
-                   "https://control.example/v1/steering/S1</ContentSteering>\n") != NULL);
+                   "https://control.example/v1/steering/S1?pathways=edge-a,edge-b"
+                   "</ContentSteering>\n") != NULL);
         ASSERT_TRUE(strstr(m, "</ContentSteering>\n  <Period id=\"0\" start=\"PT0S\">\n") != NULL);
         ASSERT_EQ(fixture_count(m, "<AdaptationSet "), 4);
         ASSERT_EQ(fixture_count(m, "<ContentProtection"), 0);
@@ -197,7 +198,9 @@ TEST(escaping)
                               "serviceLocation=\"a&quot;&lt;&amp;&gt;&apos;b\">https://x/"
                               "?q=1&amp;r=&lt;2&gt;/s/t&amp;t/t&lt;1&gt;/</BaseURL>") != NULL);
         ASSERT_TRUE(strstr(m, "defaultServiceLocation=\"a&quot;&lt;&amp;&gt;&apos;b\"") != NULL);
-        ASSERT_TRUE(strstr(m, ">https://c/s?a=1&amp;b=2</ContentSteering>") != NULL);
+        /* The pathway list joins the URL's own query, its one id escaped as XML. */
+        ASSERT_TRUE(strstr(m, ">https://c/s?a=1&amp;b=2&amp;pathways="
+                              "a&quot;&lt;&amp;&gt;&apos;b</ContentSteering>") != NULL);
         ASSERT_TRUE(strstr(m, ">&lt;intro &amp; &quot;x&quot;&gt;</Event>") != NULL);
         free(m);
         asset_free(a);

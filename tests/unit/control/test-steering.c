@@ -211,10 +211,53 @@ TEST(query_parse)
                 strncat(many, "p,", sizeof(many) - strlen(many) - 1);
         steering_query_parse(many, strlen(many), &q);
         ASSERT_EQ(q.n, STEERING_PATHWAYS_MAX);
-        char huge[5000];
+        char huge[8200];
         memset(huge, 'a', sizeof(huge));
         ASSERT_EQ(steering_query_parse(huge, sizeof(huge), &q), -EINVAL);
         ASSERT_EQ(q.n, 0);
+        ASSERT_TRUE(!q.has_manifest);
+}
+
+TEST(manifest_pathways)
+{
+        struct steering_query q;
+        /* Absent: unknown, which is not the same as an MPD without pathways. */
+        const char *qs = "_DASH_pathway=%22eu-1%22";
+        ASSERT_EQ(steering_query_parse(qs, strlen(qs), &q), 0);
+        ASSERT_TRUE(!q.has_manifest);
+        ASSERT_EQ(q.n_manifest, 0);
+        qs = "pathways=&_DASH_pathway=%22eu-1%22";
+        ASSERT_EQ(steering_query_parse(qs, strlen(qs), &q), 0);
+        ASSERT_TRUE(q.has_manifest);
+        ASSERT_EQ(q.n_manifest, 0);
+        /* In the MPD's order, before or after dash.js's arguments; escaped commas split too;
+         * malformed and repeated ids dropped. */
+        qs = "pathways=eu-1,us-1%2Ceu-2,a<b,,eu-1&_DASH_pathway=%22eu-1%22&_DASH_throughput=1";
+        ASSERT_EQ(steering_query_parse(qs, strlen(qs), &q), 0);
+        ASSERT_TRUE(q.has_manifest);
+        ASSERT_EQ(q.n_manifest, 3);
+        ASSERT_STREQ(q.manifest[0], "eu-1");
+        ASSERT_STREQ(q.manifest[1], "us-1");
+        ASSERT_STREQ(q.manifest[2], "eu-2");
+        ASSERT_STREQ(q.pathway[0], "eu-1");
+        /* Ids of 128 bytes (an edge id's most) are kept; longer ones and entries past
+         * STEERING_MANIFEST_MAX are dropped. */
+        char big[8000] = "pathways=";
+        char id[130];
+        memset(id, 'x', 129);
+        id[129] = '\0';
+        strncat(big, id, sizeof(big) - strlen(big) - 1);
+        id[128] = '\0';
+        for (int i = 0; i < 20; i++) {
+                id[0] = (char)('a' + i);
+                strncat(big, ",", sizeof(big) - strlen(big) - 1);
+                strncat(big, id, sizeof(big) - strlen(big) - 1);
+        }
+        ASSERT_EQ(steering_query_parse(big, strlen(big), &q), 0);
+        ASSERT_EQ(q.n_manifest, STEERING_MANIFEST_MAX);
+        ASSERT_EQ(strlen(q.manifest[0]), 128);
+        ASSERT_EQ(q.manifest[0][0], 'a');
+        ASSERT_EQ(q.manifest[STEERING_MANIFEST_MAX - 1][0], 'a' + STEERING_MANIFEST_MAX - 1);
 }
 
 TEST(json)
