@@ -40,8 +40,11 @@ static const char usage_text[] =
     "\n"
     "Where:\n"
     "  --control URL            control plane base URL (GET URL/v1/fill/plan?edge=ID)\n"
-    "  --control-token-file F   control's admin bearer token (first line of F): needed,\n"
-    "                           control answers fill plans only to it\n"
+    "  --control-token-file F   control's admin bearer token (first line of F); control\n"
+    "                           answers fill plans only to it or to the edge itself:\n"
+    "  --secret-file F          the edge's control secret (first line of F, the one its\n"
+    "                           heartbeats are signed with): signs the plan request, so\n"
+    "                           an appliance needs no control admin token\n"
     "  --edge ID                an edge to act on; repeat for several. Without it: every\n"
     "                           edge in the config file\n"
     "  --admin-url URL          the edge's admin API (with one --edge not in the config)\n"
@@ -103,6 +106,7 @@ enum {
         OPT_EDGE,
         OPT_ADMIN_URL,
         OPT_ADMIN_TOKEN,
+        OPT_SECRET,
         OPT_EDGE_URL,
         OPT_CONFIG,
         OPT_RATE,
@@ -134,6 +138,7 @@ static const struct option long_opts[] = {
     {"edge", required_argument, NULL, OPT_EDGE},
     {"admin-url", required_argument, NULL, OPT_ADMIN_URL},
     {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN},
+    {"secret-file", required_argument, NULL, OPT_SECRET},
     {"edge-url", required_argument, NULL, OPT_EDGE_URL},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"rate", required_argument, NULL, OPT_RATE},
@@ -201,6 +206,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 
 struct flags {
         const char *config, *control, *control_token, *admin_url, *admin_token, *edge_url;
+        const char *secret;
         const char *rate, *window, *tz, *outside, *now, *state_dir, *progress, *log_level;
         const char *token_keys;
         const char *ids[256];
@@ -217,9 +223,9 @@ static int resolve_edges(struct fill_opts *o, const struct flags *f)
 
         if (n == 0)
                 return usage_error("%s", "no edge: give --edge ID or list edges in the config");
-        if ((f->admin_url || f->admin_token || f->edge_url) && n > 1)
-                return usage_error("%s", "--admin-url, --admin-token-file and --edge-url need "
-                                         "exactly one edge");
+        if ((f->admin_url || f->admin_token || f->edge_url || f->secret) && n > 1)
+                return usage_error("%s", "--admin-url, --admin-token-file, --secret-file and "
+                                         "--edge-url need exactly one edge");
         o->edges = calloc(n, sizeof(*o->edges));
         if (!o->edges)
                 return FILL_EXIT_ERROR;
@@ -241,6 +247,8 @@ static int resolve_edges(struct fill_opts *o, const struct flags *f)
                         e->admin_url = (char *)f->admin_url;
                 if (f->admin_token)
                         e->admin_token_file = (char *)f->admin_token;
+                if (f->secret)
+                        e->secret_file = (char *)f->secret;
                 if (f->edge_url)
                         e->url = (char *)f->edge_url;
         }
@@ -278,6 +286,9 @@ int cli_main(int argc, char **argv)
                         break;
                 case OPT_ADMIN_URL:
                         f.admin_url = optarg;
+                        break;
+                case OPT_SECRET:
+                        f.secret = optarg;
                         break;
                 case OPT_ADMIN_TOKEN:
                         f.admin_token = optarg;

@@ -66,8 +66,18 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
         if (req->bearer) {
                 snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req->bearer);
                 hdrs = curl_slist_append(hdrs, auth);
-                curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
         }
+        for (const char *const *l = req->headers; l && *l; l++) {
+                struct curl_slist *n = curl_slist_append(hdrs, *l);
+                if (!n) {
+                        curl_slist_free_all(hdrs);
+                        curl_easy_cleanup(h);
+                        return -ENOMEM;
+                }
+                hdrs = n;
+        }
+        if (hdrs)
+                curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
         cc = curl_easy_perform(h);
         if (cc != CURLE_OK) {
                 if (b.too_big) {

@@ -13,6 +13,7 @@ struct fetch_req {
         const char *url;
         const char *method; /* NULL: GET */
         const char *bearer; /* NULL: no Authorization */
+        const char *const *headers; /* more "Name: value" lines, NULL-terminated; or NULL */
         size_t max_body;    /* a longer answer fails with -EFBIG */
         long timeout_ms;
 };

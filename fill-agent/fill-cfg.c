@@ -31,6 +31,7 @@ static const struct cfg_field edge_fields[] = {
         {.key = "id", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, id), .required = true},
         {.key = "admin_url", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, admin_url)},
         {.key = "admin_token_file", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, admin_token_file)},
+        {.key = "secret_file", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, secret_file)},
         {.key = "url", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, url)},
         {.key = "rate", .type = CFG_CUSTOM, .offset = offsetof(struct fill_edge_cfg, rate_bps), .parse = rate_setter},
         {.key = "window", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, window)},

@@ -19,6 +19,7 @@ struct fill_edge_cfg {
         char *id;               /* the edge's id in control's registry and plans */
         char *admin_url;        /* e.g. http://127.0.0.1:8081 */
         char *admin_token_file; /* first line: the admin bearer token */
+        char *secret_file;      /* first line: the edge's control secret; signs its plan */
         char *url;              /* client URL, for verify (GET objects back) */
         uint64_t rate_bps;      /* bits/s cap for this edge; 0: the run's --rate */
         char *window;           /* "HH:MM-HH:MM"; NULL: the run's window */

@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 
 #include "fetch.h"
 #include "plan.h"
+#include "req-sign.h"
 
 /* A plan path is used verbatim as the edge's key, so it must already be in normal form. */
 static bool path_ok(const char *p, size_t n)
@@ -282,10 +285,12 @@ const struct plan_obj *plan_find(const struct plan *p, const char *key, size_t k
         return NULL;
 }
 
-int plan_fetch(const char *control, const char *bearer, const char *edge_id, long timeout_ms,
-               struct plan *ret, char *err, size_t errlen)
+int plan_fetch(const char *control, const char *bearer, const char *secret, size_t secret_len,
+               const char *edge_id, long timeout_ms, struct plan *ret, char *err, size_t errlen)
 {
-        char *id = curl_easy_escape(NULL, edge_id, 0), *url = NULL, *body = NULL;
+        char *id = curl_easy_escape(NULL, edge_id, 0), *url = NULL, *body = NULL, *target;
+        char t_line[64], sig_line[32 + REQ_SIGN_HEX], sig[REQ_SIGN_HEX + 1];
+        const char *signed_hdrs[3] = {NULL};
         size_t blen = 0, ulen;
         long status = 0;
         int r;
@@ -303,9 +308,29 @@ int plan_fetch(const char *control, const char *bearer, const char *edge_id, lon
                 while (cl && control[cl - 1] == '/')
                         cl--;
                 snprintf(url, ulen, "%.*s/v1/fill/plan?edge=%s", (int)cl, control, id);
+                target = url + cl; /* what control checks: the request target as sent */
         }
-        struct fetch_req req = {
-            .url = url, .bearer = bearer, .max_body = PLAN_MAX_BYTES, .timeout_ms = timeout_ms};
+        if (secret) {
+                struct timespec now;
+                clock_gettime(CLOCK_REALTIME, &now);
+                int64_t t = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+                r = req_sign(secret, secret_len, "GET", target, t, NULL, 0, sig);
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot sign the plan request for %s: %s", edge_id,
+                                 r == -EINVAL ? "the secret is not 32 to 128 visible ASCII bytes"
+                                              : strerror(-r));
+                        goto out;
+                }
+                snprintf(t_line, sizeof(t_line), REQ_SIGN_TIME_HEADER ": %" PRId64, t);
+                snprintf(sig_line, sizeof(sig_line), REQ_SIGN_SIG_HEADER ": %s", sig);
+                signed_hdrs[0] = t_line;
+                signed_hdrs[1] = sig_line;
+        }
+        struct fetch_req req = {.url = url,
+                                .bearer = bearer,
+                                .headers = signed_hdrs,
+                                .max_body = PLAN_MAX_BYTES,
+                                .timeout_ms = timeout_ms};
         r = fetch_do(&req, &status, &body, &blen, err, errlen);
         if (r < 0)
                 goto out;

@@ -52,13 +52,15 @@ int plan_parse(const char *buf, size_t len, struct plan *ret, char *err, size_t 
 void plan_done(struct plan *p);
 
 /*
- * Fetch and parse the plan for edge_id from control with bearer, control's admin token
- * (NULL: none, and control answers 401). Returns 0, -EACCES (401/403: no or a wrong token),
- * -ENOENT (404: an edge control does not know), -EIO (unreachable or another HTTP error; err
- * says which), or what plan_parse returns.
+ * Fetch and parse the plan for edge_id from control, with bearer (control's admin token) and/or
+ * signed with secret[0..secret_len) (the edge's own control secret, common/req-sign.h, as the
+ * edge signs its heartbeats); NULL for either: not sent. Without both control answers 401.
+ * Returns 0, -EACCES (401/403: missing or wrong credentials), -ENOENT (404: an edge control
+ * does not know), -EIO (unreachable or another HTTP error; err says which), -EINVAL (a secret
+ * req_sign refuses), or what plan_parse returns.
  */
-int plan_fetch(const char *control, const char *bearer, const char *edge_id, long timeout_ms,
-               struct plan *ret, char *err, size_t errlen);
+int plan_fetch(const char *control, const char *bearer, const char *secret, size_t secret_len,
+               const char *edge_id, long timeout_ms, struct plan *ret, char *err, size_t errlen);
 
 /* The object with key, or NULL (binary search over an index built by plan_parse). */
 const struct plan_obj *plan_find(const struct plan *p, const char *key, size_t key_len);

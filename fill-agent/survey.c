@@ -12,7 +12,7 @@
 int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_edge_cfg *cfg,
                 bool want_held)
 {
-        char *ctl_token = NULL;
+        char *ctl_token = NULL, *secret = NULL;
         int r;
 
         memset(s, 0, sizeof(*s));
@@ -31,20 +31,43 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
                         return r;
                 }
         }
-        r = plan_fetch(o->cfg.control, ctl_token, cfg->id, (long)o->cfg.timeout_ms, &s->plan,
-                       s->err, sizeof(s->err));
+        if (cfg->secret_file) {
+                r = fetch_token_read(cfg->secret_file, &secret);
+                if (r < 0) {
+                        free(ctl_token);
+                        snprintf(s->err, sizeof(s->err), "%s: %s", cfg->secret_file,
+                                 strerror(-r));
+                        s->rc = FILL_EXIT_USAGE;
+                        return r;
+                }
+        }
+        r = plan_fetch(o->cfg.control, ctl_token, secret, secret ? strlen(secret) : 0, cfg->id,
+                       (long)o->cfg.timeout_ms, &s->plan, s->err, sizeof(s->err));
         if (r == -EACCES)
-                /* Plans name unreleased titles: control answers them to its admin token. */
+                /* Plans name unreleased titles: control answers them to its admin token, or to
+                 * the edge itself, signed with its secret. */
                 snprintf(s->err, sizeof(s->err),
                          "control refused the fill plan for %s (401): %s; sluice-fill needs "
-                         "control's admin token (--control-token-file or control_token_file:)",
+                         "control's admin token (--control-token-file or control_token_file:) or "
+                         "the edge's control secret (--secret-file or the edge's secret_file:)",
                          cfg->id,
-                         ctl_token ? "the token in the control token file is not control's "
-                                     "admin token"
-                                   : "no control token was given");
+                         ctl_token && secret ? "neither the control token nor the edge's "
+                                               "secret was accepted"
+                         : ctl_token         ? "the token in the control token file is not "
+                                               "control's admin token"
+                         : secret ? "the edge's secret was not accepted (not the one control "
+                                    "holds for this edge, or the clocks differ)"
+                                  : "no control token or edge secret was given");
+        else if (r == -EINVAL && secret)
+                s->rc = FILL_EXIT_USAGE;
         free(ctl_token);
+        if (secret) {
+                explicit_bzero(secret, strlen(secret));
+                free(secret);
+        }
         if (r < 0) {
-                s->rc = FILL_EXIT_ERROR;
+                if (s->rc == 0)
+                        s->rc = FILL_EXIT_ERROR;
                 return r;
         }
         s->have_plan = true;

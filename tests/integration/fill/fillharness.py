@@ -186,9 +186,11 @@ class Control:
         self.pg.psql("TRUNCATE assets, titles, edges, sessions, licences, playback_reports, "
                      "continue_watching CASCADE")
 
-    def add_edge(self, edge_id, region, base_url):
-        self.ctl.json("POST", "/v1/admin/edges",
-                      {"id": edge_id, "region": region, "base_url": base_url}, admin=True)
+    def add_edge(self, edge_id, region, base_url, secret=None):
+        body = {"id": edge_id, "region": region, "base_url": base_url}
+        if secret:
+            body["secret"] = secret  # the edge's control secret (heartbeats, plan requests)
+        self.ctl.json("POST", "/v1/admin/edges", body, admin=True)
 
     def add_title(self, title, files, licences=({"country": "GB"},), asset=None):
         """A movie whose asset lists files [(path, size, sha256)], licensed as given."""

@@ -3,6 +3,7 @@
 the edge, a second run that transfers nothing, --dry-run changing nothing, status, verify.
 The plan is the real sluice-control's (see fillharness)."""
 
+import json
 import os
 import subprocess
 
@@ -111,7 +112,7 @@ def plan_needs_control_token(env):
         p = subprocess.run([env.fill_bin, cmd] + bare, capture_output=True, timeout=60)
         text = (p.stdout + p.stderr).decode("utf-8", "replace")
         eq(p.returncode, 1, f"{cmd} without a control token ({text})")
-        check("401" in text and "no control token was given" in text and
+        check("401" in text and "no control token or edge secret was given" in text and
               "--control-token-file" in text, f"{cmd}: no clear message: {text}")
     wrong = os.path.join(env.dir, "wrong.token")
     with open(wrong, "w") as f:
@@ -122,6 +123,44 @@ def plan_needs_control_token(env):
     eq(p.returncode, 1, f"plan with a wrong control token ({text})")
     check("not control's admin token" in text, f"wrong token: no clear message: {text}")
     eq(env.puts(), [], "nothing pushed without a plan")
+
+
+@test
+def plan_signed_with_edge_secret(env):
+    """Instead of control's admin token, sluice-fill can sign the plan request with the edge's
+    own control secret (what an appliance holds): control answers it for that edge only."""
+    make_catalog(env, titles=1, segs=1)
+    secret = "fill-edge-secret-" + "0123456789abcdef" * 2
+    env.control.add_edge(env.edge_id, "eu-west", f"http://127.0.0.1:{env.edge.port}",
+                         secret=secret)
+    args = env.base_args()
+    i = args.index("--control-token-file")
+    bare = args[:i] + args[i + 2:]
+    good = os.path.join(env.dir, "edge.secret")
+    with open(good, "w") as f:
+        f.write(secret + "\n")
+    p = subprocess.run([env.fill_bin, "plan", "--json"] + bare + ["--secret-file", good],
+                       capture_output=True, timeout=60)
+    text = (p.stdout + p.stderr).decode("utf-8", "replace")
+    eq(p.returncode, 0, f"plan signed with the edge's secret ({text})")
+    check(json.loads(p.stdout)["edge"] == env.edge_id, f"plan answer: {text}")
+    wrong = os.path.join(env.dir, "wrong.secret")
+    with open(wrong, "w") as f:
+        f.write("another-secret-" + "fedcba9876543210" * 2 + "\n")
+    p = subprocess.run([env.fill_bin, "plan"] + bare + ["--secret-file", wrong],
+                       capture_output=True, timeout=60)
+    text = (p.stdout + p.stderr).decode("utf-8", "replace")
+    eq(p.returncode, 1, f"plan signed with a wrong secret ({text})")
+    check("401" in text and "secret was not accepted" in text and "--secret-file" in text,
+          f"wrong secret: no clear message: {text}")
+    short = os.path.join(env.dir, "short.secret")
+    with open(short, "w") as f:
+        f.write("too-short\n")
+    p = subprocess.run([env.fill_bin, "plan"] + bare + ["--secret-file", short],
+                       capture_output=True, timeout=60)
+    text = (p.stdout + p.stderr).decode("utf-8", "replace")
+    eq(p.returncode, 2, f"plan with an unusable secret ({text})")
+    check("32 to 128" in text, f"unusable secret: no clear message: {text}")
 
 
 @test
