@@ -264,6 +264,7 @@ static void plan_refuse(struct ctl_req *rq, const char *detail)
 {
         char d[256];
 
+        metrics_add(rq->ctl->m.plan_refusals, 1);
         snprintf(d, sizeof(d),
                  "a fill plan needs the admin bearer token or the signature of the edge it is "
                  "for: %s",

@@ -47,6 +47,7 @@ struct ctl_metrics {
         struct metric *licence_refusals;
         struct metric *heartbeats;
         struct metric *heartbeat_refusals; /* 401s: unsigned, bad signature, stale */
+        struct metric *plan_refusals;      /* fill plan 401s */
         struct metric *reports;
         struct metric *db_connected; /* pool connections up (set when rendering) */
         struct metric *db_pending;   /* queries queued or running */

@@ -147,13 +147,20 @@ static int metrics_setup(struct ctl_metrics *m)
                                 "Heartbeats refused as unsigned, badly "
                                 "signed or stale",
                                 NULL);
+        m->plan_refusals = metrics_counter_new(m->reg, "sluice_control_plan_refusals_total",
+                                               "Fill plan requests refused (no admin token, "
+                                               "no or a bad edge signature)",
+                                               NULL);
         m->reports = metrics_counter_new(m->reg, "sluice_control_reports_total",
                                          "Playback reports received", NULL);
         m->db_connected = metrics_gauge_new(m->reg, "sluice_control_db_connections",
                                             "PostgreSQL connections up in the pool", NULL);
         m->db_pending = metrics_gauge_new(m->reg, "sluice_control_db_pending",
                                           "Queries queued or running", NULL);
-        return m->latency && m->reports && m->db_pending && m->heartbeat_refusals ? 0 : -ENOMEM;
+        return m->latency && m->reports && m->db_pending && m->heartbeat_refusals &&
+                       m->plan_refusals
+                   ? 0
+                   : -ENOMEM;
 }
 
 static void reload(struct ctl *ctl)

@@ -150,8 +150,19 @@ def test_auth(ctl, pg):
     def get(tgt, headers=None, **kw):
         return ctl.request("GET", tgt, headers=headers, **kw)
 
+    def plan_refusals():
+        text = ctl.json("GET", "/metrics").decode()
+        for line in text.splitlines():
+            if line.startswith("sluice_control_plan_refusals_total"):
+                return int(float(line.split()[-1]))
+        raise AssertionError("no fill plan refusal counter in /metrics")
+
+    counted = [plan_refusals()]
+
     def refused(tgt, headers=None, what=""):
         st, hd, b = get(tgt, headers)
+        counted[0] += 1
+        check(plan_refusals() == counted[0], f"{what}: refusal not counted in /metrics")
         check(st == 401, f"{what}: expected 401, got {st}: {b[:200]!r}")
         check(hd.get("content-type") == "application/json" and hd.get("www-authenticate"),
               f"{what}: 401 headers {hd}")
