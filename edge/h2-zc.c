@@ -103,10 +103,39 @@ static bool held(const struct h2_zc *z)
         return z && (any_in_flight(z) || z->b[z->cur].notifs > 0);
 }
 
-/* Nothing queued and nothing under way: a frame may go out directly. */
-static bool idle(const struct conn *c)
+static void advance(struct zc_batch *b, size_t n);
+static void batch_reset(struct conn *c, struct zc_batch *b);
+
+/*
+ * Whether a frame may now go out directly (-E2BIG) or must wait for the batch (-EAGAIN). A
+ * batch of copied bytes only (control frames, a response's HEADERS) is written at once, as
+ * the direct path would have: a ring round trip for it would only delay the sendfile behind.
+ */
+static int direct(struct conn *c)
 {
-        return !held(c->zc) && (!c->zc || c->zc->b[c->zc->cur].n_iov == 0);
+        struct zc_batch *b;
+        ssize_t n;
+
+        if (!c->zc)
+                return -E2BIG;
+        if (held(c->zc))
+                return -EAGAIN;
+        b = &c->zc->b[c->zc->cur];
+        if (b->n_iov == 0)
+                return -E2BIG;
+        if (b->n_frames > 0)
+                return -EAGAIN;
+        b->msg = (struct msghdr){.msg_iov = b->iov + b->first, .msg_iovlen = b->n_iov - b->first};
+        do
+                n = sendmsg(c->fd, &b->msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return errno == EAGAIN ? -EAGAIN : -errno; /* the ring sends it, or fails */
+        advance(b, (size_t)n);
+        if (b->first < b->n_iov)
+                return -EAGAIN;
+        batch_reset(c, b);
+        return -E2BIG;
 }
 
 /* The batch to add to (allocated on first use), or NULL. */
@@ -143,7 +172,7 @@ int h2_zc_queue(void *ctx, const void *a, size_t alen, const void *b_, size_t bl
         struct zc_batch *b;
 
         if (refused || alen + blen == 0 || alen + blen > H2_ZC_BYTES)
-                return idle(c) ? -E2BIG : -EAGAIN;
+                return direct(c);
         if (held(c->zc))
                 return -EAGAIN;
         b = filling(c);
@@ -164,14 +193,14 @@ int h2_zc_queue_map(void *ctx, const void *hdr, const char *payload, size_t len,
         struct zc_batch *b;
 
         if (refused)
-                return idle(c) ? -E2BIG : -EAGAIN;
+                return direct(c);
         if (held(c->zc))
                 return -EAGAIN;
         b = filling(c);
         if (!b)
                 return -ENOMEM;
         if (pinned + b->len + 9 + len > budget_get())
-                return b->n_iov == 0 ? -E2BIG : -EAGAIN; /* sendfile this one */
+                return direct(c); /* sendfile this one */
         if (b->n_frames == H2_ZC_FRAMES || b->bytes_len + 9 > H2_ZC_BYTES || b->n_iov + 2 > ZC_IOVS)
                 return -EAGAIN;
         if (b->n_pins == 0 || b->pins[b->n_pins - 1] != obj->priv) {
