@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""h2c cost per response: server CPU time and system calls per request, two sluice-edge builds
+taking turns (e.g. before and after a change to the h2c send path).
+
+Each edge runs with one worker pinned to CPU 0, h2load on CPU 1 (`-c64 -m1 -n N`, h2c with
+prior knowledge over loopback), objects warm. Per size, the builds alternate `--reps` times:
+CPU µs per response = `perf stat -e task-clock` over the edge's threads / requests, with the
+busy time of CPU 0 from /proc/stat beside it (it also counts other work on that CPU, so it
+only checks that nothing of the edge's is missed). With `--strace`, one extra run per build
+under `strace -c -f` gives system calls per response (strace slows the edge: counts only).
+
+Usage: tools/bench/h2c_cost.py --edge AFTER/edge/sluice-edge --edge-base BEFORE/edge/sluice-edge
+       [--sizes 64K,1M] [--reps 5] [--requests 20000] [--strace]
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hit_bench  # noqa: E402  (servers and files are shared)
+import hit_cost  # noqa: E402
+
+hit_bench.SIZES.update({"256K": 256 << 10, "512K": 512 << 10})
+DONE_RE = re.compile(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed")
+
+
+def h2load(port, path, n):
+    out = subprocess.run(["taskset", "-c", "1", "h2load", "-t", "1", "-c", "64", "-m", "1",
+                          "-n", str(n), f"http://127.0.0.1:{port}/{path}"],
+                         capture_output=True, text=True, check=True).stdout
+    m = DONE_RE.search(out)
+    if not m or int(m.group(3)) or int(m.group(2)) != n:
+        raise RuntimeError(f"h2load saw failures:\n{out}")
+    return n
+
+
+def cpu0_ticks():
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu0 "):
+                v = [int(x) for x in line.split()[1:]]
+                return sum(v[:3]) + sum(v[5:8])  # user nice system, irq softirq steal
+    raise RuntimeError("no cpu0 in /proc/stat")
+
+
+def cpu_run(srv, path, n, work):
+    """(task-clock µs per response, CPU 0 busy µs per response)."""
+    out = os.path.join(work, "perf.txt")
+    pids = ",".join(map(str, srv.pids()))
+    t0 = cpu0_ticks()
+    perf = subprocess.Popen(["perf", "stat", "-x", ",", "-e", "task-clock", "-p", pids, "-o", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        reqs = h2load(srv.port, path, n)
+    finally:
+        hit_cost.stop_tool(perf)
+    busy = (cpu0_ticks() - t0) * 1e6 / os.sysconf("SC_CLK_TCK") / reqs
+    with open(out) as f:
+        for line in f:
+            fields = line.strip().split(",")
+            if len(fields) > 2 and fields[2].startswith("task-clock"):
+                return float(fields[0]) * 1000.0 / reqs, busy
+    raise RuntimeError(f"no task-clock in perf output {out}")
+
+
+def syscall_run(srv, path, n, work):
+    out = os.path.join(work, "strace.txt")
+    cmd = ["strace", "-c", "-f", "-o", out]
+    for p in srv.pids():
+        cmd += ["-p", str(p)]
+    st = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    h2load(srv.port, path, 64)  # strace is attached once this returns
+    try:
+        reqs = h2load(srv.port, path, n) + 64
+    finally:
+        hit_cost.stop_tool(st)
+    calls = {}
+    with open(out) as f:
+        for line in f:
+            m = re.match(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
+            if m and m.group(2) != "total":
+                calls[m.group(2)] = int(m.group(1))
+    return reqs, calls
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--edge", required=True)
+    ap.add_argument("--edge-base", required=True)
+    ap.add_argument("--sizes", default="64K,1M")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--strace", action="store_true")
+    a = ap.parse_args()
+    hit_bench.Sluice.binary = os.path.abspath(a.edge)
+    hit_cost.SluiceBase.base_binary = os.path.abspath(a.edge_base)
+    sizes = a.sizes.split(",")
+    work, root, files = hit_bench.bench_files("sluice-h2c-cost-", sizes)
+    srvs = {"before": hit_cost.SluiceBase(root, files, 1, "0"),
+            "after": hit_bench.Sluice(root, files, 1, "0")}
+    try:
+        for s in srvs.values():
+            s.start(work)
+        for size in sizes:
+            for s in srvs.values():
+                h2load(s.port, size, 2000)  # warm page cache, fd caches and mappings
+            runs = {k: [] for k in srvs}
+            for _ in range(a.reps):
+                for k, s in srvs.items():
+                    runs[k].append(cpu_run(s, size, a.requests, work))
+            for k in srvs:
+                us = [r[0] for r in runs[k]]
+                busy = [r[1] for r in runs[k]]
+                print(f"{k:6} {size:>4}: {statistics.median(us):7.1f} CPU us/response (runs "
+                      + " ".join(f"{x:.1f}" for x in us)
+                      + f"); CPU 0 busy {statistics.median(busy):.1f}", flush=True)
+            if a.strace:
+                for k, s in srvs.items():
+                    reqs, calls = syscall_run(s, size, a.requests // 4, work)
+                    top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+                    print(f"  {k:6} {size:>4}: {sum(calls.values()) / reqs:.2f} system calls per "
+                          "response: " + ", ".join(f"{c} {v / reqs:.2f}" for c, v in top),
+                          flush=True)
+    finally:
+        for s in srvs.values():
+            s.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
