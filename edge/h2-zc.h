@@ -18,7 +18,8 @@
  * alive) is reused only after both; the connection is freed only after the last of them (the
  * loop counts the send in flight until the notification). Two batches per connection: one
  * fills while the other waits for its notification. At most H2_ZC_FRAMES DATA frames and
- * H2_ZC_BYTES copied bytes per batch.
+ * H2_ZC_BYTES copied bytes per batch. A batch with no payload in it (a response's HEADERS, control
+ * frames) that a directly sent frame must follow is written at once with sendmsg(2).
  *
  * The kernel pins a zero-copy send's pages against RLIMIT_MEMLOCK until the notification:
  * each worker thread keeps the bytes it has in flight under a quarter of that limit, and a
