@@ -78,13 +78,7 @@ def syscall_run(srv, path, n, work):
         reqs = h2load(srv.port, path, n) + 64
     finally:
         hit_cost.stop_tool(st)
-    calls = {}
-    with open(out) as f:
-        for line in f:
-            m = re.match(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
-            if m and m.group(2) != "total":
-                calls[m.group(2)] = int(m.group(1))
-    return reqs, calls
+    return reqs, hit_cost.strace_counts(out)
 
 
 def main():

@@ -85,6 +85,17 @@ def cpu_run(srv, path, conns, duration, work):
     return reqs, msec * 1000.0 / max(reqs, 1)
 
 
+def strace_counts(path):
+    """System call counts from an `strace -c` summary file: {name: calls}."""
+    calls = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
+            if m and m.group(2) != "total":
+                calls[m.group(2)] = int(m.group(1))
+    return calls
+
+
 def syscall_run(srv, path, conns, duration, work):
     out = os.path.join(work, "strace.txt")
     cmd = ["strace", "-c", "-f", "-o", out]
@@ -95,13 +106,7 @@ def syscall_run(srv, path, conns, duration, work):
         reqs = wrk(srv.port, path, conns, duration)
     finally:
         stop_tool(st)
-    calls = {}
-    with open(out) as f:
-        for line in f:
-            m = re.match(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
-            if m and m.group(2) != "total":
-                calls[m.group(2)] = int(m.group(1))
-    return reqs, calls
+    return reqs, strace_counts(out)
 
 
 def main():

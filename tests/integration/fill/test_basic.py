@@ -100,27 +100,41 @@ def verify_signs_for_an_edge_that_requires_tokens(env):
     eq(summ["ok"], len(objs), "verified through signed URLs")
 
 
-@test
-def plan_needs_control_token(env):
-    """Control answers fill plans only to its admin token: without one, or with a wrong one,
-    sluice-fill stops with exit 1 and says which, before touching the edge."""
-    make_catalog(env, titles=1, segs=1)
+def without_control_token(env):
+    """base_args() less --control-token-file."""
     args = env.base_args()
     i = args.index("--control-token-file")
-    bare = args[:i] + args[i + 2:]
+    return args[:i] + args[i + 2:]
+
+
+def fill_with(env, args, cmd, *extra):
+    """Run sluice-fill cmd with args; returns (exit status, stdout, stdout + stderr)."""
+    p = subprocess.run([env.fill_bin, cmd] + args + list(extra), capture_output=True, timeout=60)
+    return p.returncode, p.stdout, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
+def write_file(env, name, line):
+    path = os.path.join(env.dir, name)
+    with open(path, "w") as f:
+        f.write(line + "\n")
+    return path
+
+
+@test
+def plan_needs_control_token(env):
+    """Control answers fill plans only to its admin token or the edge's signature: without
+    either, or with a wrong token, sluice-fill stops with exit 1 and says which, before
+    touching the edge."""
+    make_catalog(env, titles=1, segs=1)
+    bare = without_control_token(env)
     for cmd in ("plan", "run"):
-        p = subprocess.run([env.fill_bin, cmd] + bare, capture_output=True, timeout=60)
-        text = (p.stdout + p.stderr).decode("utf-8", "replace")
-        eq(p.returncode, 1, f"{cmd} without a control token ({text})")
+        rc, _, text = fill_with(env, bare, cmd)
+        eq(rc, 1, f"{cmd} without a control token ({text})")
         check("401" in text and "no control token or edge secret was given" in text and
               "--control-token-file" in text, f"{cmd}: no clear message: {text}")
-    wrong = os.path.join(env.dir, "wrong.token")
-    with open(wrong, "w") as f:
-        f.write("not-control-s-admin-token-0123456789\n")
-    p = subprocess.run([env.fill_bin, "plan"] + bare + ["--control-token-file", wrong],
-                       capture_output=True, timeout=60)
-    text = (p.stdout + p.stderr).decode("utf-8", "replace")
-    eq(p.returncode, 1, f"plan with a wrong control token ({text})")
+    wrong = write_file(env, "wrong.token", "not-control-s-admin-token-0123456789")
+    rc, _, text = fill_with(env, bare, "plan", "--control-token-file", wrong)
+    eq(rc, 1, f"plan with a wrong control token ({text})")
     check("not control's admin token" in text, f"wrong token: no clear message: {text}")
     eq(env.puts(), [], "nothing pushed without a plan")
 
@@ -133,33 +147,19 @@ def plan_signed_with_edge_secret(env):
     secret = "fill-edge-secret-" + "0123456789abcdef" * 2
     env.control.add_edge(env.edge_id, "eu-west", f"http://127.0.0.1:{env.edge.port}",
                          secret=secret)
-    args = env.base_args()
-    i = args.index("--control-token-file")
-    bare = args[:i] + args[i + 2:]
-    good = os.path.join(env.dir, "edge.secret")
-    with open(good, "w") as f:
-        f.write(secret + "\n")
-    p = subprocess.run([env.fill_bin, "plan", "--json"] + bare + ["--secret-file", good],
-                       capture_output=True, timeout=60)
-    text = (p.stdout + p.stderr).decode("utf-8", "replace")
-    eq(p.returncode, 0, f"plan signed with the edge's secret ({text})")
-    check(json.loads(p.stdout)["edge"] == env.edge_id, f"plan answer: {text}")
-    wrong = os.path.join(env.dir, "wrong.secret")
-    with open(wrong, "w") as f:
-        f.write("another-secret-" + "fedcba9876543210" * 2 + "\n")
-    p = subprocess.run([env.fill_bin, "plan"] + bare + ["--secret-file", wrong],
-                       capture_output=True, timeout=60)
-    text = (p.stdout + p.stderr).decode("utf-8", "replace")
-    eq(p.returncode, 1, f"plan signed with a wrong secret ({text})")
+    bare = without_control_token(env)
+    good = write_file(env, "edge.secret", secret)
+    rc, out, text = fill_with(env, bare, "plan", "--json", "--secret-file", good)
+    eq(rc, 0, f"plan signed with the edge's secret ({text})")
+    check(json.loads(out)["edge"] == env.edge_id, f"plan answer: {text}")
+    wrong = write_file(env, "wrong.secret", "another-secret-" + "fedcba9876543210" * 2)
+    rc, _, text = fill_with(env, bare, "plan", "--secret-file", wrong)
+    eq(rc, 1, f"plan signed with a wrong secret ({text})")
     check("401" in text and "secret was not accepted" in text and "--secret-file" in text,
           f"wrong secret: no clear message: {text}")
-    short = os.path.join(env.dir, "short.secret")
-    with open(short, "w") as f:
-        f.write("too-short\n")
-    p = subprocess.run([env.fill_bin, "plan"] + bare + ["--secret-file", short],
-                       capture_output=True, timeout=60)
-    text = (p.stdout + p.stderr).decode("utf-8", "replace")
-    eq(p.returncode, 2, f"plan with an unusable secret ({text})")
+    short = write_file(env, "short.secret", "too-short")
+    rc, _, text = fill_with(env, bare, "plan", "--secret-file", short)
+    eq(rc, 2, f"plan with an unusable secret ({text})")
     check("32 to 128" in text, f"unusable secret: no clear message: {text}")
 
 
