@@ -143,11 +143,13 @@ int main(int argc, char **argv)
         const char *base = argc > 4 ? argv[4] : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         uint64_t flush_ns[ROUNDS_MAX], wait_ns[ROUNDS_MAX], idle_ns[ROUNDS_MAX],
             hold_ns[ROUNDS_MAX];
-        struct edge_server srv = {0};
+        struct edge_server srv;
         struct accessor *acc;
         char dir[256], key[96];
         uint64_t t0;
         int r;
+
+        memset(&srv, 0, sizeof(srv)); /* its first member is atomic: no {0} */
 
         if (n == 0 || rounds == 0 || rounds > ROUNDS_MAX || threads == 0 || threads > 16) {
                 fprintf(stderr, "usage: %s [objects [rounds (<= %d) [threads (<= 16) [dir]]]]\n",

@@ -64,9 +64,11 @@ static int put(struct store *s, const char *key, char fill, size_t len)
 
 TEST(victim_committed_again_is_kept)
 {
-        struct edge_server srv = {0};
+        struct edge_server srv;
         struct store_entry_info info;
         char *dir = mkscratch();
+
+        memset(&srv, 0, sizeof(srv)); /* its first member is atomic: no {0} */
 
         srv.reg = metrics_reg_new();
         ASSERT_TRUE(srv.reg != NULL);
