@@ -330,7 +330,8 @@ static int state_write(struct evict *e, struct policy_record *v, size_t n)
         int r;
 
         /* In key order every put appends to the last page instead of searching the tree. */
-        qsort(v, n, sizeof(*v), cmp_key);
+        if (n > 1) /* v is NULL while nothing was ever held: qsort must not see it */
+                qsort(v, n, sizeof(*v), cmp_key);
         r = mdb_txn_begin(e->env, NULL, 0, &txn);
         if (r != 0)
                 return r > 0 ? -r : -EIO;
