@@ -47,6 +47,7 @@ struct playback_ctx {
         struct ctl_req *rq;
         char sid[SID_HEX + 1];
         bool inline_manifest; /* the MPD goes into the answer: one round trip less per start */
+        bool no_country;      /* the client's country is unknown: licensed nowhere */
 };
 
 static void session_with_manifest(struct ctl_req *rq, const char *sid, json_t *answer);
@@ -64,8 +65,15 @@ static void playback_done(void *userdata, int err, const struct pgdb_res *res)
 
         rq->handler_data = NULL;
         if (err < 0) {
+                bool no_country = px->no_country;
                 free(px);
-                ctl_reply_db_error(rq, err, res);
+                /* The title exists (else 404 came first), but nowhere is licensed for a client
+                 * whose country is not known. */
+                if (no_country && err == -EPROTO && !strcmp(pgdb_res_sqlstate(res), "SL451"))
+                        ctl_reply_error(rq, 451, "unavailable_for_legal_reasons",
+                                        "the client's country is unknown");
+                else
+                        ctl_reply_db_error(rq, err, res);
                 return;
         }
         v = pgdb_res_value(res, 0, 0, NULL);
@@ -140,13 +148,10 @@ void api_playback(struct ctl_req *rq)
         }
         if (b.profile)
                 snprintf(profile, sizeof(profile), "%" PRId64, b.profile);
+        /* An unknown country is licensed nowhere, but the statement still runs: an unknown
+         * title (or episode, or profile) is 404 whatever the country, and only a title that
+         * exists gets 451 (playback_done). "" matches no licence and is never stored. */
         api_client_country(rq, cc);
-        if (!cc[0]) {
-                json_decref(body);
-                ctl_reply_error(rq, 451, "unavailable_for_legal_reasons",
-                                "the client's country is unknown");
-                return;
-        }
         px = calloc(1, sizeof(*px));
         if (!px || api_random_hex(px->sid, SID_HEX / 2) < 0) {
                 free(px);
@@ -156,6 +161,7 @@ void api_playback(struct ctl_req *rq)
         }
         px->rq = rq;
         px->inline_manifest = b.inline_manifest;
+        px->no_country = !cc[0];
         rq->handler_data = px;
         region = ctl_region_of(ctl, cc);
         snprintf(ttl, sizeof(ttl), "%" PRId64, ctl->cfg->session_ttl_ms / 1000);

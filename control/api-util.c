@@ -37,7 +37,6 @@ static const struct stmt_def stmt_defs[] = {
                      "'start_bandwidth', sluice_start_bandwidth($4::bigint, $7), "
                      "'created', floor(extract(epoch FROM now()))::bigint, "
                      "'licence_change', sluice_licence_change($2, $5), "
-           "'licence_end', sluice_licence_end($2, $5), "
                      "'licence_end', sluice_licence_end($2, $5), "
                      "'asset_version', (SELECT (extract(epoch FROM registered_at) * 1000000)::bigint "
                      "FROM assets WHERE id = p->>'asset')) "
@@ -51,6 +50,7 @@ static const struct stmt_def stmt_defs[] = {
            "'start_bandwidth', sluice_start_bandwidth(np.id, $7), "
            "'created', floor(extract(epoch FROM now()))::bigint, "
            "'licence_change', sluice_licence_change($2, $5), "
+           "'licence_end', sluice_licence_end($2, $5), "
            "'asset_version', (SELECT (extract(epoch FROM registered_at) * 1000000)::bigint "
            "FROM assets WHERE id = p->>'asset'), 'profile', np.id) "
            "FROM np, LATERAL sluice_playback($1, $2, $3, np.id, $5, $6, $7, $8::integer) p", 8),

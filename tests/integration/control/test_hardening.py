@@ -37,10 +37,20 @@ def raw_request(ctl, head_lines, body=b"", src="127.0.0.1"):
     return int(lines[0].split()[1]), hdrs, payload
 
 
-def play_behind_proxy(ctl, xff_lines):
+def play_behind_proxy(ctl, xff_lines, title="movie1"):
     head = ["POST /v1/playback HTTP/1.1", "Host: control.test", "Content-Type: application/json"]
     head += [f"X-Forwarded-For: {v}" for v in xff_lines]
-    return raw_request(ctl, head, json.dumps({"title": "movie1"}).encode(), src="127.0.0.2")
+    return raw_request(ctl, head, json.dumps({"title": title}).encode(), src="127.0.0.2")
+
+
+def test_unknown_country(ctl):
+    # 2001:db8::/32 is in no country prefix: a title that exists is licensed nowhere for it
+    # (451), and one that does not exist is 404 as from anywhere.
+    st, _, b = play_behind_proxy(ctl, ["2001:db8::1"])
+    check(st == 451 and json.loads(b)["detail"] == "the client's country is unknown",
+          f"known title, unknown country ({st} {b[:200]!r})")
+    st, _, b = play_behind_proxy(ctl, ["2001:db8::1"], title="no-such-title")
+    check(st == 404, f"unknown title, unknown country ({st} {b[:200]!r})")
 
 
 def test_xff(ctl):
@@ -98,6 +108,12 @@ def test_token_licence_end(ctl, pg):
     m3u8 = ctl.json("GET", f"/v1/manifest/{s['session']}/video-240p.m3u8").decode()
     for c in manifest_tokens(m3u8):
         check(c["exp"] <= end_s + 1, "HLS token past licence end")
+    # A first visit (the profile made with the session) is bound the same way.
+    s2 = ctl.json("POST", "/v1/playback",
+                  {"title": "ending1", "new_profile": "First visit", "inline_manifest": True})
+    check(s2.get("profile"), f"a profile made with the session: {s2}")
+    for c in manifest_tokens(s2["manifest"]):
+        check(c["exp"] <= end_s + 1, f"first visit: token exp {c['exp']} past licence end")
     # A window that carries on from the first one: coverage goes on, so tokens do too.
     ctl.json("PUT", "/v1/admin/titles/ending1/licences",
              {"licences": [{"country": "GB", "from": db_time(pg, -3600), "until": end},
@@ -210,6 +226,7 @@ def main(binary, tmp):
     # ONLY=name[,name] runs a subset (to see one fix's test fail on a build without it).
     only = os.environ.get("ONLY", "").split(",")
     for name, fn in [("xff", lambda: test_xff(ctl)),
+                     ("unknown_country", lambda: test_unknown_country(ctl)),
                      ("licence_end", lambda: test_token_licence_end(ctl, pg)),
                      ("405", lambda: test_405(ctl)),
                      ("keylen", lambda: test_key_length(binary, ctl)),
