@@ -708,10 +708,11 @@ const char *http1_req_known(const struct http1_req *req, enum http_known_hdr k, 
         return h->value;
 }
 
-const char *http1_req_header(const struct http1_req *req, const char *name, size_t *ret_len)
+const char *http1_req_header_next(const struct http1_req *req, const char *name, unsigned *pos,
+                                  size_t *ret_len)
 {
         size_t n = strlen(name);
-        for (unsigned i = 0; i < req->n_hdrs; i++) {
+        for (unsigned i = *pos; i < req->n_hdrs; i++) {
                 const struct http_hdr *h = &req->hdrs[i];
                 if (h->name_len != n)
                         continue;
@@ -726,12 +727,21 @@ const char *http1_req_header(const struct http1_req *req, const char *name, size
                                 break;
                 }
                 if (j == n) {
+                        *pos = i + 1;
                         if (ret_len)
                                 *ret_len = h->value_len;
                         return h->value;
                 }
         }
+        *pos = req->n_hdrs;
         if (ret_len)
                 *ret_len = 0;
         return NULL;
+}
+
+const char *http1_req_header(const struct http1_req *req, const char *name, size_t *ret_len)
+{
+        unsigned pos = 0;
+
+        return http1_req_header_next(req, name, &pos, ret_len);
 }

@@ -109,6 +109,10 @@ int http1_req_parse(struct http1_parser *p, const char *buf, size_t len,
 /* Header lookup helpers. Return the value or NULL; *ret_len gets its length. */
 const char *http1_req_known(const struct http1_req *req, enum http_known_hdr k, size_t *ret_len);
 const char *http1_req_header(const struct http1_req *req, const char *name, size_t *ret_len);
+/* The next line of a field that may repeat: searches from *pos (0 to begin) and leaves *pos
+ * past the line returned. */
+const char *http1_req_header_next(const struct http1_req *req, const char *name, unsigned *pos,
+                                  size_t *ret_len);
 
 /* "GET" etc. for a method; "OTHER" for HTTP_M_OTHER. */
 const char *http_method_name(enum http_method m);

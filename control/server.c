@@ -542,18 +542,17 @@ static void client_addr(struct ctl_conn *c, struct ctl_req *rq)
         struct ctl *ctl = c->srv->ctl;
         struct req_span lines[HTTP1_MAX_HEADERS_CAP];
         char cc[3], addr[64];
-        size_t n = 0;
+        size_t n = 0, len;
+        unsigned pos = 0;
+        const char *v;
 
         snprintf(rq->client, sizeof(rq->client), "%s", c->peer);
         if (!ctl->trusted || geo_table_lookup_str(ctl->trusted, c->peer, cc) != 0)
                 return;
         /* Every X-Forwarded-For line, in order: a proxy that appends a line of its own rather
          * than extending the client's must not leave the client's first line in charge. */
-        for (unsigned i = 0; i < c->head.n_hdrs; i++) {
-                const struct http_hdr *h = &c->head.hdrs[i];
-                if (h->name_len == 15 && strncasecmp(h->name, "x-forwarded-for", 15) == 0)
-                        lines[n++] = (struct req_span){h->value, h->value_len};
-        }
+        while ((v = http1_req_header_next(&c->head, "x-forwarded-for", &pos, &len)))
+                lines[n++] = (struct req_span){v, len};
         if (n > 0 && req_xff_client(lines, n, proxy_trusted, ctl, addr, sizeof(addr)) == 1)
                 snprintf(rq->client, sizeof(rq->client), "%s", addr);
 }

@@ -63,6 +63,25 @@ TEST(simple_get)
         ASSERT_TRUE(http1_req_header(&req, "x-none", &n) == NULL);
 }
 
+TEST(repeated_field_lines)
+{
+        struct http1_parser p;
+        unsigned pos = 0;
+        size_t n;
+        const char *v;
+
+        ASSERT_TRUE(parse_str(H11("X-Forwarded-For: 10.0.0.1\r\nAccept: */*\r\n"
+                                  "x-forwarded-for: 10.0.0.2, 10.0.0.3\r\n"),
+                              &p) > 0);
+        v = http1_req_header_next(&req, "X-Forwarded-For", &pos, &n);
+        ASSERT_MEMEQ(v, n, "10.0.0.1", 8);
+        v = http1_req_header_next(&req, "X-Forwarded-For", &pos, &n);
+        ASSERT_MEMEQ(v, n, "10.0.0.2, 10.0.0.3", 18);
+        ASSERT_TRUE(http1_req_header_next(&req, "X-Forwarded-For", &pos, &n) == NULL);
+        ASSERT_EQ(n, 0);
+        ASSERT_EQ(pos, req.n_hdrs);
+}
+
 TEST(methods)
 {
         static const struct {
