@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -53,6 +54,25 @@ int req_sign(const char *secret, size_t secret_len, const char *method, const ch
         if (r < 0)
                 return r;
         hex_encode(md, sizeof(md), out);
+        return 0;
+}
+
+int req_sign_headers(const char *secret, size_t secret_len, const char *method,
+                     const char *path, const void *body, size_t body_len,
+                     char time_line[REQ_SIGN_LINE_MAX], char sig_line[REQ_SIGN_LINE_MAX])
+{
+        char sig[REQ_SIGN_HEX + 1];
+        struct timespec now;
+        int64_t t;
+        int r;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        t = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        r = req_sign(secret, secret_len, method, path, t, body, body_len, sig);
+        if (r < 0)
+                return r;
+        snprintf(time_line, REQ_SIGN_LINE_MAX, REQ_SIGN_TIME_HEADER ": %" PRId64, t);
+        snprintf(sig_line, REQ_SIGN_LINE_MAX, REQ_SIGN_SIG_HEADER ": %s", sig);
         return 0;
 }
 

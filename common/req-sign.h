@@ -40,6 +40,18 @@ bool req_sign_secret_ok(const char *s, size_t len);
 int req_sign(const char *secret, size_t secret_len, const char *method, const char *path,
              int64_t time_ms, const void *body, size_t body_len, char out[REQ_SIGN_HEX + 1]);
 
+/* Room for either header line req_sign_headers() writes, with its NUL. */
+#define REQ_SIGN_LINE_MAX (sizeof(REQ_SIGN_SIG_HEADER) + 2 + REQ_SIGN_HEX + 1)
+
+/*
+ * Sign a request as sent now (CLOCK_REALTIME, in ms) and write its two header lines,
+ * "X-Sluice-Time: <time>" and "X-Sluice-Signature: <hex>", into time_line and sig_line.
+ * Returns 0 or what req_sign returns.
+ */
+int req_sign_headers(const char *secret, size_t secret_len, const char *method,
+                     const char *path, const void *body, size_t body_len,
+                     char time_line[REQ_SIGN_LINE_MAX], char sig_line[REQ_SIGN_LINE_MAX]);
+
 /*
  * Verify sig[0..sig_len) (hex, either case) against the signature of the same inputs, in
  * constant time over the digits. Returns 0 when it matches; -EPERM when it does not or sig is

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -122,29 +121,22 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
 int heartbeat_req_sign(const struct edge_runtime *rt, const char *method, const char *target,
                        const char *body, size_t body_len, struct curl_slist **hdrs)
 {
-        char sig[REQ_SIGN_HEX + 1], line[128];
-        struct timespec now;
+        char lines[2][REQ_SIGN_LINE_MAX];
         struct curl_slist *l;
         int r;
 
         if (rt->heartbeat_secret_len == 0)
                 return -ENOKEY;
-        clock_gettime(CLOCK_REALTIME, &now);
-        int64_t t = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-        r = req_sign(rt->heartbeat_secret, rt->heartbeat_secret_len, method, target, t, body,
-                     body_len, sig);
+        r = req_sign_headers(rt->heartbeat_secret, rt->heartbeat_secret_len, method, target, body,
+                             body_len, lines[0], lines[1]);
         if (r < 0)
                 return r;
-        snprintf(line, sizeof(line), REQ_SIGN_TIME_HEADER ": %" PRId64, t);
-        l = curl_slist_append(*hdrs, line);
-        if (!l)
-                return -ENOMEM;
-        *hdrs = l;
-        snprintf(line, sizeof(line), REQ_SIGN_SIG_HEADER ": %s", sig);
-        l = curl_slist_append(*hdrs, line);
-        if (!l)
-                return -ENOMEM;
-        *hdrs = l;
+        for (int i = 0; i < 2; i++) {
+                l = curl_slist_append(*hdrs, lines[i]);
+                if (!l)
+                        return -ENOMEM;
+                *hdrs = l;
+        }
         return 0;
 }
 

@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -289,7 +287,7 @@ int plan_fetch(const char *control, const char *bearer, const char *secret, size
                const char *edge_id, long timeout_ms, struct plan *ret, char *err, size_t errlen)
 {
         char *id = curl_easy_escape(NULL, edge_id, 0), *url = NULL, *body = NULL, *target;
-        char t_line[64], sig_line[32 + REQ_SIGN_HEX], sig[REQ_SIGN_HEX + 1];
+        char lines[2][REQ_SIGN_LINE_MAX];
         const char *signed_hdrs[3] = {NULL};
         size_t blen = 0, ulen;
         long status = 0;
@@ -311,20 +309,16 @@ int plan_fetch(const char *control, const char *bearer, const char *secret, size
                 target = url + cl; /* what control checks: the request target as sent */
         }
         if (secret) {
-                struct timespec now;
-                clock_gettime(CLOCK_REALTIME, &now);
-                int64_t t = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-                r = req_sign(secret, secret_len, "GET", target, t, NULL, 0, sig);
+                r = req_sign_headers(secret, secret_len, "GET", target, NULL, 0, lines[0],
+                                     lines[1]);
                 if (r < 0) {
                         snprintf(err, errlen, "cannot sign the plan request for %s: %s", edge_id,
                                  r == -EINVAL ? "the secret is not 32 to 128 visible ASCII bytes"
                                               : strerror(-r));
                         goto out;
                 }
-                snprintf(t_line, sizeof(t_line), REQ_SIGN_TIME_HEADER ": %" PRId64, t);
-                snprintf(sig_line, sizeof(sig_line), REQ_SIGN_SIG_HEADER ": %s", sig);
-                signed_hdrs[0] = t_line;
-                signed_hdrs[1] = sig_line;
+                signed_hdrs[0] = lines[0];
+                signed_hdrs[1] = lines[1];
         }
         struct fetch_req req = {.url = url,
                                 .bearer = bearer,

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "tests.h"
 #include "req-sign.h"
@@ -19,6 +21,28 @@ TEST(known_vector)
         /* An empty body is signed as nothing after the last newline. */
         ASSERT_EQ(req_sign(KEY, 32, "POST", PATH, 0, NULL, 0, out), 0);
         ASSERT_STREQ(out, "dff5f90cdf352146a12a98b1f927c6a13156c1e1e9b3777df94018874a0f7f0d");
+}
+
+TEST(header_lines)
+{
+        char lines[2][REQ_SIGN_LINE_MAX];
+        const char *t, *sig;
+        int64_t ms;
+
+        ASSERT_EQ(req_sign_headers(KEY, 32, "POST", PATH, BODY, strlen(BODY), lines[0], lines[1]),
+                  0);
+        ASSERT_TRUE(strncmp(lines[0], REQ_SIGN_TIME_HEADER ": ", strlen(REQ_SIGN_TIME_HEADER) + 2) ==
+                    0);
+        ASSERT_TRUE(strncmp(lines[1], REQ_SIGN_SIG_HEADER ": ", strlen(REQ_SIGN_SIG_HEADER) + 2) ==
+                    0);
+        t = lines[0] + strlen(REQ_SIGN_TIME_HEADER) + 2;
+        sig = lines[1] + strlen(REQ_SIGN_SIG_HEADER) + 2;
+        ASSERT_EQ(req_sign_time_parse(t, strlen(t), &ms), 0);
+        ASSERT_TRUE(ms > 1764307800123); /* the wall clock, in milliseconds */
+        ASSERT_EQ(strlen(sig), REQ_SIGN_HEX);
+        ASSERT_EQ(req_sign_verify(KEY, 32, "POST", PATH, ms, BODY, strlen(BODY), sig, strlen(sig)),
+                  0);
+        ASSERT_EQ(req_sign_headers("short", 5, "GET", PATH, NULL, 0, lines[0], lines[1]), -EINVAL);
 }
 
 TEST(verify)
