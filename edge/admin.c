@@ -508,14 +508,12 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
         if (r < 0) {
                 free(ps);
                 c->close_after = true; /* the body is not read */
-                if (r == -EFBIG || (r == -ENOSPC &&
-                                    larger_than_budget(c, (uint64_t)req->content_length))) {
+                if (r == -EFBIG) {
                         log_conn(LOG_LVL_WARN, c->id,
                                  "admin put of %lld bytes: more than cache.max_size, refusing",
                                  (long long)req->content_length);
                         respond_error(c, req, 413, "object larger than the cache budget");
-                }
-                else if (r == -ENOSPC)
+                } else if (r == -ENOSPC)
                         respond_error(c, req, 507, "the store is full (budget or disk)");
                 else if (r == -EINVAL)
                         respond_error(c, req, 400, "bad key or SHA-256");
