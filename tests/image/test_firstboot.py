@@ -8,8 +8,11 @@ kernel command line, runs the script against them through its test-only override
 (SLUICE_FIRSTBOOT_ROOT, SLUICE_FIRSTBOOT_CMDLINE: nothing is mounted) and reads what it wrote
 under <root>/run/sluice. Mostly token signing keys given as sluice.keys= / KEYS: the keys file
 written from them, its mode, precedence, and every way a value is refused (each with its log
-line, no secret in the output, tokens left required). With the edge binary, the edge starts on
-a generated keys file and accepts a token signed with its second key.
+line, no secret in the output, tokens left required). Then the edge's control secret
+(sluice.heartbeat_key= / HEARTBEAT_KEY or heartbeat.key on the config partition): installed
+0640 and named by the generated control section, or, without one, no heartbeats at all. With
+the edge binary, the edge starts on a generated keys file and accepts a token signed with its
+second key.
 """
 
 import base64
@@ -234,6 +237,62 @@ def no_keys_serves_unsigned_with_a_warning(script, edge):
         check(not b.has("keys.yaml"), "a keys file without keys")
         eq(b.tokens_line(), "tokens: {required: false}", "tokens")
         check("WARNING: serving without signed-URL checks" in b.log, f"log:\n{b.log}")
+    finally:
+        b.cleanup()
+
+
+HB = "hb-" + "c3" * 32
+HB2 = "hb-partition-" + "7e" * 20
+
+
+def control_line(b):
+    m = re.search(r"^control: .*$", b.read("edge.yaml"), re.M)
+    check(m is not None, "no control: line in the generated edge.yaml")
+    return m.group(0)
+
+
+@test
+def heartbeat_secret_installed(script, edge):
+    """The secret control holds for the edge lands in /etc/sluice/heartbeat.key (0640) and the
+    generated control section signs with it: heartbeats and fill plan requests need it."""
+    url = "http://ctl.example:7000"
+    b = booted(script, f"sluice.edge_id=e1 sluice.control={url} sluice.heartbeat_key={HB}")
+    try:
+        eq(b.read("heartbeat.key"), HB + "\n", "heartbeat.key from the command line")
+        mode = stat.S_IMODE(os.stat(os.path.join(b.out, "heartbeat.key")).st_mode)
+        eq(oct(mode), oct(0o640), "heartbeat.key mode")
+        eq(control_line(b), f'control: {{edge_id: "e1", url: "{url}", '
+                            'secret_file: /etc/sluice/heartbeat.key}', "control section")
+        check("heartbeat secret from sluice.heartbeat_key/HEARTBEAT_KEY" in b.log,
+              f"log:\n{b.log}")
+        check(HB not in b.log, "the secret in the script's output")
+    finally:
+        b.cleanup()
+    b = booted(script, f"sluice.control={url}", conf_files={"heartbeat.key": HB2 + "\n"})
+    try:
+        eq(b.read("heartbeat.key"), HB2 + "\n", "heartbeat.key from the config partition")
+        check("secret_file: /etc/sluice/heartbeat.key" in control_line(b), "control section")
+        check("heartbeat secret from the config partition" in b.log, f"log:\n{b.log}")
+        check(HB2 not in b.log, "the secret in the script's output")
+    finally:
+        b.cleanup()
+    b = booted(script, f"sluice.control={url} sluice.heartbeat_key={HB}",
+               conf_files={"heartbeat.key": HB2 + "\n"})
+    try:
+        eq(b.read("heartbeat.key"), HB + "\n", "the command line over the partition's file")
+    finally:
+        b.cleanup()
+
+
+@test
+def control_without_a_secret_sends_nothing(script, edge):
+    b = booted(script, "sluice.edge_id=e1 sluice.control=http://ctl.example:7000")
+    try:
+        check(not b.has("heartbeat.key"), "a heartbeat.key without a secret")
+        eq(control_line(b), 'control: {edge_id: "e1"}', "control section without a secret")
+        check("WARNING: no heartbeat.key" in b.log, f"log:\n{b.log}")
+        check("sluice-firstboot" not in b.read("edge.yaml").split("\n", 1)[1],
+              "the script's own output in edge.yaml")
     finally:
         b.cleanup()
 
