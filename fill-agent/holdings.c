@@ -157,6 +157,42 @@ const struct held_obj *holdings_find(const struct holdings *h, const char *key, 
         return h->n ? bsearch(&probe, h->objs, h->n, sizeof(*h->objs), cmp_held) : NULL;
 }
 
+bool holdings_has(const struct holdings *h, const char *key, size_t key_len, uint64_t size,
+                  const char *sha256)
+{
+        const struct held_obj *o = holdings_find(h, key, key_len);
+
+        return o && o->size == size && o->has_sha256 && memcmp(o->sha256, sha256, 64) == 0;
+}
+
+static size_t base_len(const char *admin_url)
+{
+        size_t n = strlen(admin_url);
+
+        while (n && admin_url[n - 1] == '/')
+                n--;
+        return n;
+}
+
+char *holdings_listing_url(const char *admin_url, const char *prefix)
+{
+        size_t base = base_len(admin_url), len;
+        char *esc = NULL, *url;
+
+        if (prefix && *prefix) {
+                esc = curl_easy_escape(NULL, prefix, 0);
+                if (!esc)
+                        return NULL;
+        }
+        len = base + (esc ? strlen(esc) : 0) + sizeof("/admin/objects?prefix=");
+        url = malloc(len);
+        if (url)
+                snprintf(url, len, "%.*s/admin/objects%s%s", (int)base, admin_url,
+                         esc ? "?prefix=" : "", esc ? esc : "");
+        curl_free(esc);
+        return url;
+}
+
 static int get(const char *url, const char *bearer, long timeout_ms, size_t max, char **body,
                size_t *blen, char *err, size_t errlen)
 {
@@ -179,36 +215,30 @@ static int get(const char *url, const char *bearer, long timeout_ms, size_t max,
 int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix, long timeout_ms,
                    struct holdings *ret, char *err, size_t errlen)
 {
-        char *url = NULL, *body = NULL, *esc = NULL;
-        size_t blen = 0, base = strlen(admin_url), ulen;
+        size_t base = base_len(admin_url), hlen = base + sizeof("/healthz");
+        char *health = malloc(hlen), *listing = holdings_listing_url(admin_url, prefix);
+        char *body = NULL;
+        size_t blen = 0;
         uint64_t bytes, max;
         int r;
 
-        while (base && admin_url[base - 1] == '/')
-                base--;
-        esc = curl_easy_escape(NULL, prefix ? prefix : "", 0);
-        ulen = base + (esc ? strlen(esc) : 0) + 64;
-        url = malloc(ulen);
-        if (!url || !esc) {
+        if (!health || !listing) {
+                snprintf(err, errlen, "out of memory");
                 r = -ENOMEM;
                 goto out;
         }
-        snprintf(url, ulen, "%.*s/healthz", (int)base, admin_url);
-        r = get(url, NULL, timeout_ms, 1 << 16, &body, &blen, err, errlen);
+        snprintf(health, hlen, "%.*s/healthz", (int)base, admin_url);
+        r = get(health, NULL, timeout_ms, 1 << 16, &body, &blen, err, errlen);
         if (r < 0)
                 goto out;
         if (holdings_parse_health(body, blen, &bytes, &max) < 0) {
-                snprintf(err, errlen, "%s: not the edge's health JSON", url);
+                snprintf(err, errlen, "%s: not the edge's health JSON", health);
                 r = -EINVAL;
                 goto out;
         }
         free(body);
         body = NULL;
-        if (prefix && *prefix)
-                snprintf(url, ulen, "%.*s/admin/objects?prefix=%s", (int)base, admin_url, esc);
-        else
-                snprintf(url, ulen, "%.*s/admin/objects", (int)base, admin_url);
-        r = get(url, bearer, timeout_ms, HOLDINGS_MAX_BYTES, &body, &blen, err, errlen);
+        r = get(listing, bearer, timeout_ms, HOLDINGS_MAX_BYTES, &body, &blen, err, errlen);
         if (r < 0)
                 goto out;
         r = holdings_parse(body, blen, ret, err, errlen);
@@ -219,8 +249,8 @@ int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix
                 ret->bytes = bytes;
         ret->max_bytes = max;
 out:
-        curl_free(esc);
         free(body);
-        free(url);
+        free(listing);
+        free(health);
         return r;
 }

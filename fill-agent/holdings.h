@@ -53,3 +53,15 @@ int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix
 
 /* The entry with key, or NULL. */
 const struct held_obj *holdings_find(const struct holdings *h, const char *key, size_t key_len);
+
+/* Does h list key with this size and SHA-256 (64 lowercase hex digits)? An entry without a
+ * SHA-256 does not count: its bytes cannot be told from others of the same size. */
+bool holdings_has(const struct holdings *h, const char *key, size_t key_len, uint64_t size,
+                  const char *sha256);
+
+/*
+ * The admin API's listing URL for the edge at admin_url: every object, or those whose key
+ * starts with prefix (percent-encoded as a query argument) when prefix is neither NULL nor "".
+ * Returns a malloc'd string the caller frees, or NULL when out of memory.
+ */
+char *holdings_listing_url(const char *admin_url, const char *prefix);
