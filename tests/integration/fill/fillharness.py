@@ -9,7 +9,8 @@ truncated; the test registers its titles and edge through control's admin API an
 demand with real playback sessions, so control's plan says what the test needs. The origin
 is a real HTTP server over a directory of files (http.server in a thread of this process);
 a test may make it serve one wrong byte for one path, or stall in the middle of one,
-deliberately.
+deliberately. A test may also put an AdminProxy between the agent and the edge's admin API,
+to lose the edge's answer to a PUT or hold back a listing.
 
     python3 test_x.py /path/to/sluice-fill /path/to/sluice-edge /path/to/sluice-control
 
@@ -26,6 +27,8 @@ import random
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -151,6 +154,145 @@ class Origin:
         subprocess.run(["rm", "-rf", self.dir], check=False)
 
 
+class AdminProxy:
+    """Between sluice-fill and the edge's admin API, relaying HTTP/1.1 one request at a
+    time per connection (a fresh edge connection for each). Two faults, both keyed by object
+    key:
+
+    - lose[key] = n: the next n PUTs of key go to the edge in full and the edge's answer is
+      read, then the agent's connection is reset instead of answered: the edge committed the
+      object and the agent never heard. `lost` lists (key, the edge's status).
+    - hold[key] = seconds: a listing with prefix=key is answered that much later. `held`
+      lists (key, time.monotonic() when it came in, when it was answered).
+
+    `puts` counts PUTs per key, whatever became of them."""
+
+    def __init__(self, edge_admin_port):
+        self.edge_port = edge_admin_port
+        self.lose = {}
+        self.hold = {}
+        self.puts = {}
+        self.lost = []
+        self.held = []
+        self.lock = threading.Lock()
+        self.release = threading.Event()  # set: held listings are answered at once
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((eh.HOST, 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://{eh.HOST}:{self.port}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stop(self):
+        self.release.set()
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _head(sock, buf):
+        """(head bytes without the blank line, fields lowercased, rest of buf), or None
+        at a clean end of the connection."""
+        while b"\r\n\r\n" not in buf:
+            d = sock.recv(65536)
+            if not d:
+                if buf:
+                    raise ConnectionError("connection ended inside a head")
+                return None
+            buf += d
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        fields = {}
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.decode("latin-1").partition(":")
+            fields[k.strip().lower()] = v.strip()
+        if "chunked" in fields.get("transfer-encoding", ""):
+            raise ConnectionError("chunked bodies are not relayed")
+        return head, fields, buf
+
+    def _serve(self, c):
+        buf = b""
+        try:
+            while True:
+                got = self._head(c, buf)
+                if got is None:
+                    return
+                head, fields, buf = got
+                if not self._one(c, head, fields, buf):
+                    return
+                buf = b""
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def _one(self, c, head, fields, buf):
+        """Relay one request and its answer; False when the client connection must end."""
+        method, target = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")[:2]
+        url = urllib.parse.urlsplit(target)
+        lose = hold = None
+        with self.lock:
+            if method == "PUT" and url.path.startswith("/admin/objects/"):
+                key = urllib.parse.unquote(url.path[len("/admin/objects"):])
+                self.puts[key] = self.puts.get(key, 0) + 1
+                if self.lose.get(key, 0) > 0:
+                    self.lose[key] -= 1
+                    lose = key
+            elif method == "GET" and url.path == "/admin/objects":
+                prefix = urllib.parse.parse_qs(url.query).get("prefix", [""])[0]
+                if prefix in self.hold:
+                    hold = (prefix, self.hold[prefix])
+        t_in = time.monotonic()
+        n = int(fields.get("content-length", "0"))
+        with socket.create_connection((eh.HOST, self.edge_port)) as up:
+            up.sendall(head + b"\r\n\r\n" + buf[:n])
+            left = n - len(buf[:n])
+            while left > 0:
+                d = c.recv(min(65536, left))
+                if not d:
+                    return False
+                up.sendall(d)
+                left -= len(d)
+            got = self._head(up, b"")
+            if got is None:
+                return False
+            rhead, rfields, body = got
+            status = int(rhead.split(b" ", 2)[1])
+            if "content-length" in rfields:
+                want = int(rfields["content-length"])
+                while len(body) < want:
+                    d = up.recv(65536)
+                    if not d:
+                        return False
+                    body += d
+            elif status not in (204, 304) and method != "HEAD":
+                while True:
+                    d = up.recv(65536)
+                    if not d:
+                        break
+                    body += d
+                rfields["connection"] = "close"
+        if lose:
+            with self.lock:
+                self.lost.append((lose, status))
+            # A reset, not a clean close: the answer is lost on the way, as when a link drops.
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return False
+        if hold:
+            self.release.wait(hold[1])
+        c.sendall(rhead + b"\r\n\r\n" + body)
+        if hold:
+            with self.lock:
+                self.held.append((hold[0], t_in, time.monotonic()))
+        return "close" not in rfields.get("connection", "").lower()
+
+
 # Client addresses control places in each country (ctlharness's country_prefixes; a client
 # other than 127.0.0.0/8 is given by X-Forwarded-For from its trusted proxy, 127.0.0.2).
 CLIENTS = {"GB": None, "SE": "10.1.0.9", "US": "10.2.3.4"}
@@ -274,6 +416,7 @@ class Env:
         self.edge = eh.Edge(edge_bin, edge_overrides)
         self.edge.start()
         self.edge_id = "edge-it"
+        self.admin_url = None  # the agent's way to the edge's admin API; None: direct
         self.add_edge(self.edge_id, self.edge)
 
     def add_edge(self, edge_id, edge, country="GB"):
@@ -283,7 +426,7 @@ class Env:
     def base_args(self):
         return ["--control", self.control.url, "--control-token-file", self.control.token_file,
                 "--edge", self.edge_id,
-                "--admin-url", f"http://{eh.HOST}:{self.edge.admin_port}",
+                "--admin-url", self.admin_url or f"http://{eh.HOST}:{self.edge.admin_port}",
                 "--admin-token-file", self.edge.token_file,
                 "--edge-url", f"http://{eh.HOST}:{self.edge.port}",
                 "--state-dir", self.state_dir]
