@@ -250,7 +250,7 @@ def main():
             control_bin = args[1]
             args = args[2:]
         else:
-            print(f"usage: test_boot.py [--required] [--control SLUICE_CONTROL] SOURCE_DIR [IMAGE]")
+            print("usage: test_boot.py [--required] [--control SLUICE_CONTROL] SOURCE_DIR [IMAGE]")
             return 2
     src = os.path.abspath(args[0])
     control_bin = os.path.abspath(control_bin or os.path.join(src, "build", "control",
