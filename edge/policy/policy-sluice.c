@@ -76,6 +76,7 @@ struct sl_entry {
         struct policy_heap_node node; /* key = H */
         uint64_t id, size, group;
         uint32_t hints, freq;
+        size_t changed; /* its slot in sluice.changed + 1; 0 when not noted */
 };
 
 struct sluice {
@@ -89,6 +90,17 @@ struct sluice {
         double clock;
         uint64_t seq;
         uint64_t high, low; /* bytes */
+        /*
+         * Change tracking (policy_sluice_changes_*), off unless the owner turns it on.
+         * changed holds each entry stamped since the last take at most once; its capacity is
+         * reserved on insert, so a request never allocates. gone holds dropped ids.
+         */
+        bool track;
+        bool lost; /* a change went unnoted (out of memory): the owner must save everything */
+        struct sl_entry **changed;
+        size_t n_changed, cap_changed;
+        uint64_t *gone;
+        size_t n_gone, cap_gone;
 };
 
 static struct sluice *to_sluice(struct policy *p)
@@ -147,7 +159,65 @@ static void sl_free(struct policy *p)
         policy_sketch_done(&s->objs);
         policy_sketch_done(&s->groups);
         policy_sketch_done(&s->group_reqs);
+        free(s->changed);
+        free(s->gone);
         free(s);
+}
+
+/* Room in s->changed for every resident object and one more. Failing only loses track. */
+static void reserve_changed(struct sluice *s)
+{
+        size_t want = s->base.stats.objects + 1, cap;
+        struct sl_entry **v;
+
+        if (!s->track || s->cap_changed >= want)
+                return;
+        cap = s->cap_changed ? s->cap_changed * 2 : 64;
+        if (cap < want)
+                cap = want;
+        v = realloc(s->changed, cap * sizeof(*v));
+        if (!v) {
+                s->lost = true;
+                return;
+        }
+        s->changed = v;
+        s->cap_changed = cap;
+}
+
+static void note_changed(struct sluice *s, struct sl_entry *e)
+{
+        if (!s->track || e->changed)
+                return;
+        if (s->n_changed == s->cap_changed) {
+                s->lost = true; /* the reserve failed */
+                return;
+        }
+        s->changed[s->n_changed++] = e;
+        e->changed = s->n_changed;
+}
+
+/* e is being dropped: it leaves the changed set and its id is gone. */
+static void note_gone(struct sluice *s, struct sl_entry *e)
+{
+        if (!s->track)
+                return;
+        if (e->changed) {
+                struct sl_entry *last = s->changed[--s->n_changed];
+                s->changed[e->changed - 1] = last;
+                last->changed = e->changed;
+                e->changed = 0;
+        }
+        if (s->n_gone == s->cap_gone) {
+                size_t cap = s->cap_gone ? s->cap_gone * 2 : 64;
+                uint64_t *v = realloc(s->gone, cap * sizeof(*v));
+                if (!v) {
+                        s->lost = true;
+                        return;
+                }
+                s->gone = v;
+                s->cap_gone = cap;
+        }
+        s->gone[s->n_gone++] = e->id;
 }
 
 static bool has_group(uint64_t id, uint64_t group)
@@ -230,11 +300,13 @@ static bool sl_access(struct policy *p, const struct policy_req *req)
         e->hints = req->hints;
         stamp(s, e);
         policy_heap_update(&s->heap, &e->node);
+        note_changed(s, e);
         return true;
 }
 
 static void drop(struct sluice *s, struct sl_entry *e)
 {
+        note_gone(s, e);
         policy_heap_remove(&s->heap, &e->node);
         (void)policy_map_del(&s->map, e->id);
         s->base.stats.used -= e->size;
@@ -304,6 +376,8 @@ static int sl_insert(struct policy *p, const struct policy_req *req)
         p->stats.used += size;
         p->stats.objects++;
         sketch_fit(s);
+        reserve_changed(s);
+        note_changed(s, e);
         return 1;
 }
 
@@ -396,11 +470,75 @@ int policy_sluice_restore_entry(struct policy *p, const struct policy_record *re
         p->stats.used += rec->size;
         p->stats.objects++;
         sketch_fit(s);
+        reserve_changed(s);
+        note_changed(s, e);
         /* The sketch is not persisted; reseed it from the counts that were, capped so one
          * old favourite cannot dominate the fresh window. */
         for (uint32_t i = 0; i < rec->freq && i < 16; i++)
                 (void)policy_sketch_add(&s->objs, rec->id);
         return 0;
+}
+
+int policy_sluice_changes_track(struct policy *p)
+{
+        struct sluice *s = to_sluice(p);
+        if (!s)
+                return -EOPNOTSUPP;
+        if (s->track)
+                return 0;
+        s->track = true;
+        reserve_changed(s);
+        if (s->lost) {
+                s->track = s->lost = false;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+struct policy_changes policy_sluice_changes_get(struct policy *p)
+{
+        struct sluice *s = to_sluice(p);
+        if (!s)
+                return (struct policy_changes){0};
+        return (struct policy_changes){.changed = s->n_changed, .gone = s->n_gone, .lost = s->lost};
+}
+
+void policy_sluice_changes_take(struct policy *p, void (*gone_fn)(void *ctx, uint64_t id),
+                                void (*changed_fn)(void *ctx, const struct policy_record *rec),
+                                void *ctx)
+{
+        struct sluice *s = to_sluice(p);
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_gone; i++)
+                gone_fn(ctx, s->gone[i]);
+        for (size_t i = 0; i < s->n_changed; i++) {
+                struct policy_record rec;
+                if (i + 8 < s->n_changed)
+                        __builtin_prefetch(s->changed[i + 8]);
+                to_record(s, s->changed[i], &rec);
+                s->changed[i]->changed = 0;
+                changed_fn(ctx, &rec);
+        }
+        s->n_changed = s->n_gone = 0;
+        s->lost = false;
+}
+
+void policy_sluice_changes_clear(struct policy *p)
+{
+        struct sluice *s = to_sluice(p);
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_changed; i++)
+                s->changed[i]->changed = 0;
+        s->n_changed = s->n_gone = 0;
+        s->lost = false;
+}
+
+uint64_t policy_sluice_clock(struct policy *p)
+{
+        struct sluice *s = to_sluice(p);
+        return s ? (uint64_t)(s->clock * PRIORITY_FIXED_POINT) : 0;
 }
 
 const struct policy_ops policy_sluice_ops = {

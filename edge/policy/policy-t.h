@@ -91,3 +91,11 @@ struct policy_record {
         uint64_t priority; /* eviction priority relative to the policy clock, fixed point */
         uint64_t seq;      /* last-access order, for ties */
 };
+
+/* What the sluice policy has noted since its owner last took its changes
+ * (policy_sluice_changes_get). */
+struct policy_changes {
+        size_t changed; /* resident objects whose record changed */
+        size_t gone;    /* ids evicted or removed (may repeat; may be resident again) */
+        bool lost;      /* a change went unnoted (out of memory): save every record */
+};

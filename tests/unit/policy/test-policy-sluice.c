@@ -553,6 +553,129 @@ TEST(state_survives_restart)
         policy_free(q);
 }
 
+struct taken {
+        uint64_t gone[64], changed[64];
+        size_t n_gone, n_changed;
+        bool changed_before_gone; /* a record was handed over before an id */
+};
+
+static void take_gone(void *ctx, uint64_t id)
+{
+        struct taken *t = ctx;
+        if (t->n_changed)
+                t->changed_before_gone = true;
+        if (t->n_gone < 64)
+                t->gone[t->n_gone++] = id;
+}
+
+static void take_changed(void *ctx, const struct policy_record *rec)
+{
+        struct taken *t = ctx;
+        if (t->n_changed < 64)
+                t->changed[t->n_changed++] = rec->id;
+}
+
+static bool has_id(const uint64_t *v, size_t n, uint64_t id)
+{
+        for (size_t i = 0; i < n; i++)
+                if (v[i] == id)
+                        return true;
+        return false;
+}
+
+TEST(changes_noted_once_until_taken)
+{
+        /* Off by default (sluice-cachesim never takes them); once on, each stamped object is
+         * noted once however often it is requested, a dropped one leaves the changed set for
+         * the gone ids, and a request for a missing object changes no record. */
+        struct evicted log = {0};
+        struct policy *p = mk(10, 1000, 1000, &log);
+        ASSERT_TRUE(p);
+        struct policy_req a = obj(1, 1), b = obj(2, 1), c = obj(3, 1), d = obj(4, 1);
+        ASSERT_EQ(policy_insert(p, &a), 1);
+        ASSERT_EQ(policy_sluice_changes_get(p).changed, 0);
+        ASSERT_EQ(policy_sluice_changes_track(p), 0);
+        ASSERT_EQ(policy_insert(p, &b), 1);
+        ASSERT_EQ(policy_insert(p, &c), 1);
+        for (int i = 0; i < 5; i++) {
+                ASSERT_TRUE(policy_access(p, &a));
+                ASSERT_TRUE(policy_access(p, &b));
+        }
+        ASSERT_TRUE(!policy_access(p, &d));
+        struct policy_changes ch = policy_sluice_changes_get(p);
+        ASSERT_EQ(ch.changed, 3);
+        ASSERT_EQ(ch.gone, 0);
+        ASSERT_TRUE(!ch.lost);
+        ASSERT_EQ(policy_remove(p, 2), 0);
+        ch = policy_sluice_changes_get(p);
+        ASSERT_EQ(ch.changed, 2);
+        ASSERT_EQ(ch.gone, 1);
+
+        struct taken t = {0};
+        policy_sluice_changes_take(p, take_gone, take_changed, &t);
+        ASSERT_EQ(t.n_gone, 1);
+        ASSERT_EQ(t.gone[0], 2);
+        ASSERT_EQ(t.n_changed, 2);
+        ASSERT_TRUE(has_id(t.changed, t.n_changed, 1) && has_id(t.changed, t.n_changed, 3));
+        ASSERT_TRUE(!t.changed_before_gone);
+        ch = policy_sluice_changes_get(p);
+        ASSERT_EQ(ch.changed + ch.gone, 0);
+
+        /* Taken means forgotten: the next request notes the object again. Evicted, it is
+         * gone; back in, it is both gone and changed (gone handed over first). */
+        ASSERT_TRUE(policy_access(p, &c));
+        ASSERT_EQ(policy_sluice_changes_get(p).changed, 1);
+        policy_evict_until(p, 0);
+        ASSERT_EQ(log.n, 2);
+        ch = policy_sluice_changes_get(p);
+        ASSERT_EQ(ch.changed, 0);
+        ASSERT_EQ(ch.gone, 2);
+        ASSERT_EQ(policy_insert(p, &a), 1);
+        t = (struct taken){0};
+        policy_sluice_changes_take(p, take_gone, take_changed, &t);
+        ASSERT_EQ(t.n_gone, 2);
+        ASSERT_TRUE(has_id(t.gone, 2, 1) && has_id(t.gone, 2, 3));
+        ASSERT_EQ(t.n_changed, 1);
+        ASSERT_EQ(t.changed[0], 1);
+        ASSERT_TRUE(!t.changed_before_gone);
+
+        /* Clear forgets without handing over, as after saving every record. */
+        ASSERT_TRUE(policy_access(p, &a));
+        policy_sluice_changes_clear(p);
+        ASSERT_EQ(policy_sluice_changes_get(p).changed, 0);
+        ASSERT_TRUE(policy_access(p, &a));
+        ASSERT_EQ(policy_sluice_changes_get(p).changed, 1);
+        policy_free(p);
+}
+
+TEST(clock_brings_records_to_one_base)
+{
+        /* A record's priority plus the clock at its export is its stamp: an untouched
+         * object exported before and after evictions moved the clock gives the same sum. */
+        struct policy *p = mk(4, 1000, 1000, NULL);
+        ASSERT_TRUE(p);
+        struct policy_req keep = {.id = 1, .size = 1, .group = 7};
+        ASSERT_EQ(policy_insert(p, &keep), 1);
+        for (int i = 0; i < 20; i++)
+                ASSERT_TRUE(policy_access(p, &keep));
+        struct policy_record before, after;
+        ASSERT_EQ(policy_sluice_entry_export(p, 1, &before), 0);
+        uint64_t clock0 = policy_sluice_clock(p);
+        /* Asked twice each, so the doorkeeper admits them once the cache is full. */
+        for (uint64_t id = 10; id < 20; id++) {
+                struct policy_req r = obj(id, 1);
+                (void)request(p, &r);
+                (void)request(p, &r);
+        }
+        ASSERT_EQ(policy_sluice_entry_export(p, 1, &after), 0);
+        uint64_t clock1 = policy_sluice_clock(p);
+        ASSERT_TRUE(clock1 > clock0);
+        ASSERT_EQ(after.seq, before.seq);
+        ASSERT_TRUE(before.priority + clock0 + 1 >= after.priority + clock1);
+        ASSERT_TRUE(before.priority + clock0 <= after.priority + clock1 + 1);
+        policy_free(p);
+}
+
 TEST(record_decode_rejects_garbage)
 {
         struct policy_record rec = {.id = 1,
@@ -588,6 +711,8 @@ TEST(export_needs_sluice)
         ASSERT_EQ(policy_new(&policy_lru_ops, &cfg, &p), 0);
         ASSERT_EQ(policy_sluice_restore_entry(p, &rec), -EOPNOTSUPP);
         ASSERT_EQ(policy_sluice_entry_export(p, 1, &rec), -EOPNOTSUPP);
+        ASSERT_EQ(policy_sluice_changes_track(p), -EOPNOTSUPP);
+        ASSERT_EQ(policy_sluice_clock(p), 0);
         policy_free(p);
 }
 
