@@ -22,6 +22,21 @@
 #define MAP_BUCKETS  (1u << 16) /* id → key; chains grow with the object count */
 #define STATE_MAP    (1ull << 30)
 
+/*
+ * The table's one record that is not an object's: its key is not 8 bytes long, so no id
+ * names it. Value: a version byte, 7 zero bytes, then "since", 8 bytes little-endian.
+ *
+ * Records hold stamp - base: a stamp is the policy clock plus a priority, and base is the
+ * clock at the last whole rewrite. "since" is the clock at the last save minus base. A
+ * record untouched since an earlier save therefore still restores to its stamp relative to
+ * the last save's clock (priority - since), though the clock moved since it was written.
+ * A table without this record (older edges rewrote it whole on every save) has since 0,
+ * which is what its records mean.
+ */
+static const char meta_key[] = "clock";
+#define META_VERSION 1
+#define META_SIZE    16
+
 struct key_ent {
         struct key_ent *next;
         uint64_t id;
@@ -51,6 +66,18 @@ struct evict {
         pthread_mutex_t flush_lock;
         struct policy_record *snap;
         size_t cap_snap;
+        uint64_t *gone; /* ids taken with the changes, for the deletes */
+        size_t cap_gone;
+        /*
+         * What the table holds, in the policy clock's units (policy_sluice_clock): base, where
+         * its records' priorities count from (negative after a restart: the clock restarts at
+         * 0 for the last save's clock), and the clock its "since" says. full: the next save
+         * rewrites the whole table (at start when the table is not exactly the restored
+         * objects, and after a save failed or the policy lost track of a change).
+         */
+        int64_t base;
+        uint64_t saved_clock;
+        bool full;
 };
 
 static uint64_t hash64(const char *k, size_t len)
@@ -223,7 +250,9 @@ static int state_open(struct evict *e, const char *cache_dir)
 struct restore_ctx {
         struct evict *e;
         MDB_txn *txn;
+        uint64_t since; /* the table's */
         uint64_t restored, fresh;
+        uint64_t kept; /* restored from a record and now in the policy */
 };
 
 static int restore_one(const struct store_entry_info *info, void *userdata)
@@ -237,9 +266,12 @@ static int restore_one(const struct store_entry_info *info, void *userdata)
         fill_req(&q, info->key, info->key_len, info->size, false);
         k.mv_data = &q.id;
         k.mv_size = sizeof(q.id);
-        if (x->txn && mdb_get(x->txn, e->dbi, &k, &v) == 0 &&
-            policy_record_decode(v.mv_data, v.mv_size, &rec) == 0 && rec.id == q.id &&
-            rec.size == policy_req_size(&q)) {
+        bool saved = x->txn && mdb_get(x->txn, e->dbi, &k, &v) == 0 &&
+                     policy_record_decode(v.mv_data, v.mv_size, &rec) == 0 && rec.id == q.id &&
+                     rec.size == policy_req_size(&q);
+
+        if (saved) {
+                rec.priority = rec.priority > x->since ? rec.priority - x->since : 0;
                 x->restored++;
         } else {
                 /* No record: start at the back, with the store's own hit count as frequency. */
@@ -254,6 +286,8 @@ static int restore_one(const struct store_entry_info *info, void *userdata)
         }
         if (policy_sluice_restore_entry(e->p, &rec) < 0)
                 return 0;
+        if (saved)
+                x->kept++;
         return map_add(e, q.id, info->file_id, info->key, info->key_len) < 0 ? -ENOMEM : 0;
 }
 
@@ -272,17 +306,32 @@ static int snap_rec(void *ctx, const struct policy_record *rec)
         return 0;
 }
 
+/* Room for want records in e->snap; its pages are touched here, not under e->lock. */
+static int snap_reserve(struct evict *e, size_t want)
+{
+        want += want / 8 + 1024; /* room to grow between flushes */
+        free(e->snap);
+        e->cap_snap = 0;
+        e->snap = malloc(want * sizeof(*e->snap));
+        if (!e->snap)
+                return -ENOMEM;
+        memset(e->snap, 0, want * sizeof(*e->snap));
+        e->cap_snap = want;
+        return 0;
+}
+
 /*
  * Copy every resident object's record into e->snap, holding e->lock for the copy only: the
  * buffer is sized (and its pages touched) outside it, and when the cache grew past it in
- * between, the lock is dropped and the copy retried in a larger one. Called with
- * e->flush_lock held. Returns the record count or -errno.
+ * between, the lock is dropped and the copy retried in a larger one. The changes noted so
+ * far are dropped with the copy, which holds them; *ret_clock is the clock the copy's
+ * priorities are relative to. Called with e->flush_lock held. Returns the record count or
+ * -errno.
  */
-static ssize_t snapshot(struct evict *e)
+static ssize_t snapshot(struct evict *e, uint64_t *ret_clock)
 {
         struct policy_stats st;
         struct snap_ctx x;
-        size_t want;
         int r;
 
         for (;;) {
@@ -291,6 +340,10 @@ static ssize_t snapshot(struct evict *e)
                 if (st.objects <= e->cap_snap) {
                         x = (struct snap_ctx){.v = e->snap, .cap = e->cap_snap};
                         r = policy_sluice_export(e->p, snap_rec, &x);
+                        if (r == 0) {
+                                policy_sluice_changes_clear(e->p);
+                                *ret_clock = policy_sluice_clock(e->p);
+                        }
                         pthread_mutex_unlock(&e->lock);
                         if (r == 0)
                                 return (ssize_t)x.n;
@@ -300,15 +353,74 @@ static ssize_t snapshot(struct evict *e)
                 } else {
                         pthread_mutex_unlock(&e->lock);
                 }
-                want = st.objects + st.objects / 8 + 1024; /* room to grow between flushes */
-                free(e->snap);
-                e->cap_snap = 0;
-                e->snap = malloc(want * sizeof(*e->snap));
-                if (!e->snap)
-                        return -ENOMEM;
-                memset(e->snap, 0, want * sizeof(*e->snap));
-                e->cap_snap = want;
+                r = snap_reserve(e, st.objects);
+                if (r < 0)
+                        return r;
         }
+}
+
+struct take_ctx {
+        struct evict *e;
+        size_t n, n_gone;
+};
+
+static void take_gone(void *ctx, uint64_t id)
+{
+        struct take_ctx *x = ctx;
+
+        x->e->gone[x->n_gone++] = id;
+}
+
+static void take_changed(void *ctx, const struct policy_record *rec)
+{
+        struct take_ctx *x = ctx;
+
+        x->e->snap[x->n++] = *rec;
+}
+
+/*
+ * Take the changes the policy noted into e->snap and e->gone, under e->lock as snapshot()
+ * copies, sized outside it. Returns 1 when they are taken (*ret_n records, *ret_gone ids,
+ * *ret_clock the clock the records' priorities are relative to), 0 when a whole copy is
+ * wanted instead (the policy lost track of a change, or most records changed), or -errno.
+ * Called with e->flush_lock held.
+ */
+static int take_changes(struct evict *e, size_t *ret_n, size_t *ret_gone, uint64_t *ret_clock)
+{
+        struct policy_changes ch;
+        struct take_ctx x = {.e = e};
+
+        for (;;) {
+                pthread_mutex_lock(&e->lock);
+                ch = policy_sluice_changes_get(e->p);
+                /* Past half the records, a rewrite in key order (appends) costs less than
+                 * puts all over the tree, and it drops anything stray on the way. */
+                if (ch.lost || ch.changed + ch.gone > policy_stats_get(e->p).objects / 2) {
+                        pthread_mutex_unlock(&e->lock);
+                        return 0;
+                }
+                if (ch.changed <= e->cap_snap && ch.gone <= e->cap_gone)
+                        break;
+                pthread_mutex_unlock(&e->lock);
+                if (ch.changed > e->cap_snap && snap_reserve(e, ch.changed) < 0)
+                        return -ENOMEM;
+                if (ch.gone > e->cap_gone) {
+                        size_t want = ch.gone * 2 + 1024;
+                        free(e->gone);
+                        e->cap_gone = 0;
+                        e->gone = malloc(want * sizeof(*e->gone));
+                        if (!e->gone)
+                                return -ENOMEM;
+                        memset(e->gone, 0, want * sizeof(*e->gone));
+                        e->cap_gone = want;
+                }
+        }
+        policy_sluice_changes_take(e->p, take_gone, take_changed, &x);
+        *ret_clock = policy_sluice_clock(e->p);
+        pthread_mutex_unlock(&e->lock);
+        *ret_n = x.n;
+        *ret_gone = x.n_gone;
+        return 1;
 }
 
 /* LMDB's default order for the records' keys: the id's bytes as stored. */
@@ -319,11 +431,46 @@ static int cmp_key(const void *a, const void *b)
         return memcmp(&x->id, &y->id, sizeof(x->id));
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+        return memcmp(a, b, sizeof(uint64_t));
+}
+
+static int put_meta(struct evict *e, MDB_txn *txn, uint64_t since)
+{
+        uint8_t buf[META_SIZE] = {META_VERSION};
+        MDB_val k = {.mv_size = sizeof(meta_key) - 1, .mv_data = (void *)meta_key};
+        MDB_val d = {.mv_size = sizeof(buf), .mv_data = buf};
+
+        for (int i = 0; i < 8; i++)
+                buf[8 + i] = (uint8_t)(since >> (8 * i));
+        return mdb_put(txn, e->dbi, &k, &d, 0);
+}
+
+/* The table's "since" in *ret_since: 0 and 0 when it has none, -EPROTONOSUPPORT when it has
+ * one this edge cannot read, 1 when it was read. */
+static int get_meta(struct evict *e, MDB_txn *txn, uint64_t *ret_since)
+{
+        MDB_val k = {.mv_size = sizeof(meta_key) - 1, .mv_data = (void *)meta_key}, d;
+        const uint8_t *b;
+
+        *ret_since = 0;
+        if (mdb_get(txn, e->dbi, &k, &d) != 0)
+                return 0;
+        b = d.mv_data;
+        if (d.mv_size != META_SIZE || b[0] != META_VERSION)
+                return -EPROTONOSUPPORT;
+        for (int i = 7; i >= 0; i--)
+                *ret_since = *ret_since << 8 | b[8 + i];
+        return 1;
+}
+
 /*
- * Replace the saved state with the n records in v (sorted here) in one commit. Runs with
- * no lock but flush_lock: the commit's fsync stalls only the thread that flushes.
+ * Replace the saved state with the n records in v (sorted here; priorities relative to
+ * clock, which becomes the table's base) in one commit. Runs with no lock but flush_lock:
+ * the commit's fsync stalls only the thread that flushes.
  */
-static int state_write(struct evict *e, struct policy_record *v, size_t n)
+static int state_write(struct evict *e, struct policy_record *v, size_t n, uint64_t clock)
 {
         uint8_t buf[POLICY_RECORD_SIZE];
         MDB_txn *txn;
@@ -344,21 +491,89 @@ static int state_write(struct evict *e, struct policy_record *v, size_t n)
                 policy_record_encode(&v[i], buf);
                 r = mdb_put(txn, e->dbi, &k, &d, MDB_APPEND);
         }
+        if (r == 0)
+                r = put_meta(e, txn, 0); /* after the appends: its key may sort last */
         r = r == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), r);
-        return r == 0 ? 0 : r > 0 ? -r : -EIO;
+        if (r != 0)
+                return r > 0 ? -r : -EIO;
+        e->base = (int64_t)clock;
+        e->saved_clock = clock;
+        e->full = false;
+        return 0;
+}
+
+/*
+ * Apply what changed since the last save in one commit: delete the n_gone ids in gone,
+ * then put the n records in v (priorities relative to clock; both sorted here), and move
+ * the table's "since" to clock. Nothing changed, no transaction. Runs as state_write().
+ */
+static int state_update(struct evict *e, struct policy_record *v, size_t n, uint64_t *gone,
+                        size_t n_gone, uint64_t clock)
+{
+        uint8_t buf[POLICY_RECORD_SIZE];
+        MDB_txn *txn;
+        int r;
+
+        if (n == 0 && n_gone == 0 && clock == e->saved_clock)
+                return 0;
+        if (n > 1)
+                qsort(v, n, sizeof(*v), cmp_key);
+        if (n_gone > 1)
+                qsort(gone, n_gone, sizeof(*gone), cmp_id);
+        r = mdb_txn_begin(e->env, NULL, 0, &txn);
+        if (r != 0)
+                return r > 0 ? -r : -EIO;
+        /* Deletes first: an id gone and back since the last save has a record to put. */
+        for (size_t i = 0; r == 0 && i < n_gone; i++) {
+                MDB_val k = {.mv_size = sizeof(gone[i]), .mv_data = &gone[i]};
+
+                r = mdb_del(txn, e->dbi, &k, NULL);
+                if (r == MDB_NOTFOUND) /* never saved, or gone twice */
+                        r = 0;
+        }
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                MDB_val k = {.mv_size = sizeof(v[i].id), .mv_data = &v[i].id};
+                MDB_val d = {.mv_size = sizeof(buf), .mv_data = buf};
+                /* The stamp, counted from the table's base (rounding can dip below it). */
+                int64_t p = (int64_t)v[i].priority + (int64_t)clock - e->base;
+
+                v[i].priority = p > 0 ? (uint64_t)p : 0;
+                policy_record_encode(&v[i], buf);
+                r = mdb_put(txn, e->dbi, &k, &d, 0);
+        }
+        if (r == 0)
+                r = put_meta(e, txn, (uint64_t)((int64_t)clock - e->base));
+        r = r == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), r);
+        if (r != 0)
+                return r > 0 ? -r : -EIO;
+        e->saved_clock = clock;
+        return 0;
 }
 
 int evict_flush(struct edge_server *srv)
 {
         struct evict *e = srv->evict;
-        ssize_t n;
-        int r;
+        size_t n = 0, n_gone = 0;
+        uint64_t clock = 0;
+        ssize_t all;
+        int r = 0;
 
         if (!e || !e->env)
                 return 0;
         pthread_mutex_lock(&e->flush_lock);
-        n = snapshot(e);
-        r = n < 0 ? (int)n : state_write(e, e->snap, (size_t)n);
+        if (!e->full)
+                r = take_changes(e, &n, &n_gone, &clock);
+        if (r == 1) {
+                r = state_update(e, e->snap, n, e->gone, n_gone, clock);
+                /* The changes taken are not in the table: only a whole copy has them now. */
+                if (r < 0)
+                        e->full = true;
+        } else if (r == 0) {
+                all = snapshot(e, &clock);
+                r = all < 0 ? (int)all : state_write(e, e->snap, (size_t)all, clock);
+                if (r < 0)
+                        e->full = true;
+        }
         pthread_mutex_unlock(&e->flush_lock);
         return r;
 }
@@ -413,9 +628,28 @@ int evict_open(struct edge_server *srv, const char *cache_dir, uint64_t budget)
         x.e = e;
         if (e->env && mdb_txn_begin(e->env, NULL, MDB_RDONLY, &x.txn) != 0)
                 x.txn = NULL;
-        r = store_list(srv->store, "", 0, restore_one, &x);
-        if (x.txn)
+        /* The first save rewrites the table unless it holds exactly the objects restored
+         * from it, in a layout this edge writes: nothing to drop, nothing to add. */
+        e->full = true;
+        if (x.txn) {
+                MDB_stat st;
+                int meta = get_meta(e, x.txn, &x.since);
+
+                r = store_list(srv->store, "", 0, restore_one, &x);
+                if (r >= 0 && meta >= 0 && x.fresh == 0 && mdb_stat(x.txn, e->dbi, &st) == 0 &&
+                    st.ms_entries == x.kept + (size_t)meta)
+                        e->full = false;
                 mdb_txn_abort(x.txn);
+        } else {
+                r = store_list(srv->store, "", 0, restore_one, &x);
+        }
+        if (r < 0)
+                goto fail;
+        /* Restored stamps count from the last save's clock, which is 0 now. */
+        e->base = -(int64_t)x.since;
+        e->saved_clock = 0;
+        /* Without a table nothing would ever take the changes noted. */
+        r = e->env ? policy_sluice_changes_track(e->p) : 0;
         if (r < 0)
                 goto fail;
         srv->evict = e;
@@ -454,6 +688,7 @@ void evict_close(struct edge_server *srv)
         free(e->map);
         (void)policy_free(e->p);
         free(e->snap);
+        free(e->gone);
         pthread_mutex_destroy(&e->flush_lock);
         pthread_mutex_destroy(&e->lock);
         free(e);

@@ -19,7 +19,11 @@
  * Policy state (each resident object's frequency, priority, recency, hints) is kept in its
  * own LMDB environment, <cache.dir>/policy/, next to the store's index: written by
  * evict_flush() (the admin worker's periodic flush, and at exit), read back at start for the
- * objects the store still holds. Objects without a record start fresh.
+ * objects the store still holds. Objects without a record start fresh. A save writes the
+ * records changed since the last one and deletes those of objects evicted or deleted; the
+ * table is rewritten whole only when the first save after start finds it is not exactly the
+ * objects restored (records of objects gone meanwhile, objects without one, an older
+ * layout), when most records changed, or after a save failed.
  *
  * Hints: a title's first segments (init.mp4, seg-n with n <= POLICY_FIRST_SEGMENTS) and the
  * lowest rung's files (<title>/video-240p/) of warm titles weigh more; objects pushed through
@@ -60,10 +64,14 @@ bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, u
 void evict_forget(struct edge_server *srv, const char *key, size_t key_len);
 
 /*
- * Persist the policy state: every resident object's record replaces the saved set in one
- * durable commit. The policy's mutex is held only while the records are copied out (no
- * allocation, no I/O under it); the LMDB writes and the fsync run after it, so requests
- * (evict_access) wait for the copy at most, never for the disk. Flushes are serialised: a
- * second caller waits for the first to commit, then saves what it sees. Returns 0 or -errno.
+ * Persist the policy state in one durable commit: the records of objects inserted or
+ * requested since the last save are put, those of objects evicted or deleted since are
+ * deleted (or every resident object's record replaces the saved set, see above). Nothing
+ * changed, nothing is written: no transaction, no fsync. The policy's mutex is held only
+ * while the changes (or records) are copied out (no allocation, no I/O under it); the LMDB
+ * writes and the fsync run after it, so requests (evict_access) wait for the copy at most,
+ * never for the disk. Flushes are serialised: a second caller waits for the first to
+ * commit, then saves what it sees. A failed save leaves the next one to rewrite the whole
+ * table. Returns 0 or -errno.
  */
 int evict_flush(struct edge_server *srv);

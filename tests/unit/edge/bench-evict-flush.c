@@ -11,7 +11,12 @@
  * the lock is timed alone, with nothing contending: the lock's hold time per flush.
  * evict.c is included to reach that copy.
  *
- *     bench-evict-flush [objects [rounds [threads [dir]]]]
+ * With threads 0, nothing runs against the flushes: before each of them, touched per mille
+ * of the objects (each a different one) are requested once, and only the flush is timed,
+ * so the figures are the save's own cost for that share of changed records (0: nothing
+ * changed; 1000: every record). The first save, before the rounds, is reported apart.
+ *
+ *     bench-evict-flush [objects [rounds [threads [dir [touched]]]]]
  *
  * dir (default $TMPDIR or /tmp) should be on the cache's kind of disk: the save ends with
  * an fsync. A benchmark, not a test: it asserts nothing and is not in the default suite.
@@ -127,6 +132,26 @@ static uint64_t median(uint64_t *v, unsigned n)
         return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Request touched per mille of the n objects once each, then time one flush alone. */
+static int touch_and_flush(struct edge_server *srv, unsigned n, unsigned touched, unsigned round,
+                           uint64_t *ret_ns)
+{
+        uint64_t k = (uint64_t)n * touched / 1000, t0;
+        char key[96];
+        int r;
+
+        for (uint64_t j = 0; j < k; j++) {
+                /* Spread over the titles, and a different set each round. */
+                unsigned i = (unsigned)((j * n / k + round) % n);
+                size_t len = key_of(i, key, sizeof(key));
+                evict_access(srv, key, len, SEG_SIZE);
+        }
+        t0 = now_ns();
+        r = evict_flush(srv);
+        *ret_ns = now_ns() - t0;
+        return r;
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
         (void)st;
@@ -141,6 +166,7 @@ int main(int argc, char **argv)
         unsigned rounds = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 5;
         unsigned threads = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 1;
         const char *base = argc > 4 ? argv[4] : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        unsigned touched = argc > 5 ? (unsigned)strtoul(argv[5], NULL, 10) : 0;
         uint64_t flush_ns[ROUNDS_MAX], wait_ns[ROUNDS_MAX], idle_ns[ROUNDS_MAX],
             hold_ns[ROUNDS_MAX];
         struct edge_server srv;
@@ -151,8 +177,10 @@ int main(int argc, char **argv)
 
         memset(&srv, 0, sizeof(srv)); /* its first member is atomic: no {0} */
 
-        if (n == 0 || rounds == 0 || rounds > ROUNDS_MAX || threads == 0 || threads > 16) {
-                fprintf(stderr, "usage: %s [objects [rounds (<= %d) [threads (<= 16) [dir]]]]\n",
+        if (n == 0 || rounds == 0 || rounds > ROUNDS_MAX || threads > 16 || touched > 1000) {
+                fprintf(stderr,
+                        "usage: %s [objects [rounds (<= %d) [threads (<= 16) [dir "
+                        "[touched (per mille, threads 0)]]]]]\n",
                         argv[0], ROUNDS_MAX);
                 return 2;
         }
@@ -180,11 +208,25 @@ int main(int argc, char **argv)
         printf("# %u objects inserted in %.1f ms; %u accessing thread(s); state in %s\n", n,
                (double)(now_ns() - t0) / 1e6, threads, dir);
 
+        if (threads == 0) {
+                t0 = now_ns();
+                r = evict_flush(&srv);
+                printf("# first save %s in %.2f ms\n", r < 0 ? "FAILED" : "done",
+                       (double)(now_ns() - t0) / 1e6);
+                for (unsigned round = 0; round < rounds; round++) {
+                        r = touch_and_flush(&srv, n, touched, round, &flush_ns[round]);
+                        printf("round %u: %u per mille touched, flush %s in %.2f ms\n", round,
+                               touched, r < 0 ? "FAILED" : "done", (double)flush_ns[round] / 1e6);
+                }
+                printf("median of %u: flush %.2f ms with %u per mille of %u objects touched\n",
+                       rounds, (double)median(flush_ns, rounds) / 1e6, touched, n);
+                goto out;
+        }
         acc = calloc(threads, sizeof(*acc));
         if (!acc)
                 return 1;
         for (unsigned round = 0; round < rounds; round++) {
-                uint64_t calls, idle_calls, d;
+                uint64_t calls, idle_calls, d, clock;
 
                 r = 0;
                 wait_ns[round] = run_against(acc, threads, &srv, n, round, evict_flush, 0, &r,
@@ -193,7 +235,7 @@ int main(int argc, char **argv)
                                              &r, &d, &idle_calls);
                 pthread_mutex_lock(&srv.evict->flush_lock);
                 d = now_ns();
-                r = snapshot(srv.evict) < 0 ? -1 : r;
+                r = snapshot(srv.evict, &clock) < 0 ? -1 : r;
                 hold_ns[round] = now_ns() - d;
                 pthread_mutex_unlock(&srv.evict->flush_lock);
                 printf("round %u: flush %s in %.2f ms, longest evict_access %.3f ms "
@@ -211,6 +253,7 @@ int main(int argc, char **argv)
                (double)median(hold_ns, rounds) / 1e6);
 
         free(acc);
+out:
         evict_close(&srv);
         store_close(srv.store);
         metrics_reg_free(srv.reg);
