@@ -277,6 +277,25 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
         return 0;
 }
 
+/* The DATA payload nghttp2 may offer read_cb: the client's maximum frame size (RFC 9113
+ * §6.5.2; 16384 unless it said more), at most H2_MAX_DATA_FRAME and io.max_data. nghttp2 then
+ * cuts it to the flow-control windows. */
+static ssize_t read_length_cb(nghttp2_session *s, uint8_t type, int32_t id, int32_t conn_win,
+                              int32_t stream_win, uint32_t max_frame, void *ud)
+{
+        struct h2_conn *h = ud;
+        size_t len = max_frame < H2_MAX_DATA_FRAME ? max_frame : H2_MAX_DATA_FRAME;
+
+        (void)s;
+        (void)type;
+        (void)id;
+        (void)conn_win;
+        (void)stream_win;
+        if (h->io.max_data && len > h->io.max_data)
+                len = h->io.max_data;
+        return (ssize_t)len;
+}
+
 /* Pull callback: only says how much, never copies (NO_COPY; send_data_cb writes). */
 static ssize_t read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length,
                        uint32_t *flags, nghttp2_data_source *source, void *ud)
@@ -675,6 +694,7 @@ int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_c
                 goto out;
         nghttp2_session_callbacks_set_send_callback(cb, send_cb);
         nghttp2_session_callbacks_set_send_data_callback(cb, send_data_cb);
+        nghttp2_session_callbacks_set_data_source_read_length_callback(cb, read_length_cb);
         nghttp2_session_callbacks_set_on_begin_headers_callback(cb, begin_headers_cb);
         nghttp2_session_callbacks_set_on_header_callback(cb, header_cb);
         nghttp2_session_callbacks_set_on_frame_recv_callback(cb, frame_recv_cb);

@@ -34,6 +34,12 @@
 
 #define H2_MAX_CONTINUATIONS 8
 #define H2_MIN_DATA          4096
+/*
+ * Largest DATA payload per frame when the client's SETTINGS_MAX_FRAME_SIZE allows more than
+ * the default 16384: fewer frames (and on a plain socket fewer sends) per body. nghttp2 sizes
+ * its frame buffer to it, though with payloads never copied only the header is written there.
+ */
+#define H2_MAX_DATA_FRAME (64u << 10)
 #define H2_MAX_HEADER_ABUSE  3 /* oversize header blocks tolerated per connection */
 
 struct h2_conn;
@@ -79,7 +85,7 @@ struct h2_io {
                          const void *map_obj);
         void *ctx;
         /* Largest DATA payload per frame: 16384 - 9 under TLS keeps header and payload in one
-         * record; 0 means the peer's maximum frame size. */
+         * record; 0 means the peer's maximum frame size, up to H2_MAX_DATA_FRAME. */
         size_t max_data;
 };
 

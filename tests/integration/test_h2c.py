@@ -857,6 +857,43 @@ def read_streams(s, want_done, timeout=20):
     return streams
 
 
+def data_frame_sizes(e, path, max_frame=None):
+    """GET path over a connection whose SETTINGS say max_frame (None: nothing, 16384) and whose
+    windows are wide open: (body, [DATA payload sizes])."""
+    settings = struct.pack(">HI", 4, 1 << 24)
+    if max_frame is not None:
+        settings += struct.pack(">HI", 5, max_frame)
+    body, sizes, buf = b"", [], b""
+    with socket.create_connection((HOST, e.port), timeout=10) as s:
+        s.sendall(PREFACE + frame(4, 0, 0, settings) + frame(8, 0, 0, struct.pack(">I", 1 << 30))
+                  + frame(1, 0x5, 1, get_block(path)))
+        ended = False
+        while not ended:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            got, buf = split_frames(buf + d)
+            for t, f, sid, p in got:
+                check(t != 7, f"GOAWAY while reading {path}")
+                if t == 0 and sid == 1:
+                    body += p
+                    sizes.append(len(p))
+                    ended = bool(f & 1)
+    return body, sizes
+
+
+@test
+def data_frames_as_large_as_allowed(e):
+    # RFC 9113 §4.2: never larger than the client's SETTINGS_MAX_FRAME_SIZE; as large as it
+    # allows up to 64 KiB. seg-2 goes in a zero-copy batch, seg-1 frame by frame (sendfile).
+    for path in ("/t1/seg-2.m4s", "/t1/seg-1.m4s"):
+        want = e.objects[path]
+        for max_frame, largest in ((None, 16384), (20000, 20000), (1 << 20, 65536)):
+            body, sizes = data_frame_sizes(e, path, max_frame)
+            check(sha(body) == sha(want), f"{path} body with max frame {max_frame}")
+            eq(max(sizes), largest, f"{path}: largest DATA frame with max frame {max_frame}")
+
+
 @test
 def miss_filled_over_h2c(e):
     o = e.origin

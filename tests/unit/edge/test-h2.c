@@ -231,7 +231,7 @@ static uint32_t be32(const uint8_t *p)
 struct seen {
         unsigned headers, rst, goaway, settings, data_frames;
         uint64_t data_bytes;
-        uint32_t goaway_code, rst_code, min_data;
+        uint32_t goaway_code, rst_code, min_data, max_data;
         bool end_stream;
         uint64_t data_off_ok; /* bytes that matched the body */
 };
@@ -250,6 +250,8 @@ static void scan(struct fixture *f, struct seen *s)
                         s->data_frames++;
                         if (!s->min_data || fr.len < s->min_data)
                                 s->min_data = fr.len;
+                        if (fr.len > s->max_data)
+                                s->max_data = fr.len;
                         if (fr.flags & 1)
                                 s->end_stream = true;
                         break;
@@ -355,6 +357,62 @@ TEST(socket_full_mid_frame)
         ASSERT_EQ(s.data_off_ok, BODY);
         fx_close(f);
         free(f);
+}
+
+/* The body's DATA frames when the client says max_frame (0: says nothing) and the transport
+ * caps payloads at max_data (0: no cap): *ret_max is the largest payload seen. */
+static void largest_frame(uint32_t max_frame, size_t max_data, uint32_t *ret_max)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        uint8_t st[12] = {0, 4, 0, 0x10, 0, 0, /* INITIAL_WINDOW_SIZE 1 MiB */
+                          0, 5, (uint8_t)(max_frame >> 24), (uint8_t)(max_frame >> 16),
+                          (uint8_t)(max_frame >> 8), (uint8_t)max_frame};
+
+        *ret_max = 0;
+        ASSERT_EQ(fx_open(f), 0);
+        f->h->io.max_data = max_data;
+        ASSERT_EQ(preface(f, st, max_frame ? 12 : 6), 0);
+        ASSERT_EQ(window_update(f, 0, 1 << 20), 0);
+        ASSERT_EQ(get(f, 1, "/x", true), 0);
+        for (int i = 0; i < 1000 && !s.end_stream; i++) {
+                scan(f, &s);
+                if (!s.end_stream)
+                        ASSERT_TRUE(h2_conn_flush(f->h) >= 0);
+        }
+        ASSERT_TRUE(s.end_stream);
+        ASSERT_EQ(s.data_bytes, BODY);
+        ASSERT_EQ(s.data_off_ok, BODY);
+        ASSERT_EQ(s.goaway, 0);
+        fx_close(f);
+        free(f);
+        *ret_max = s.max_data;
+}
+
+/* DATA frames are as large as the client allows (RFC 9113 §4.2, §6.5.2), up to
+ * H2_MAX_DATA_FRAME and the transport's cap; never larger. */
+TEST(frame_size_follows_settings)
+{
+        static const struct {
+                uint32_t max_frame;
+                size_t max_data;
+                uint32_t want;
+        } cases[] = {
+            {0, 0, 16384},
+            {16384, 0, 16384},
+            {20000, 0, 20000},
+            {1 << 20, 0, H2_MAX_DATA_FRAME},
+            {(1 << 24) - 1, 0, H2_MAX_DATA_FRAME},
+            {1 << 20, 16384 - 9, 16384 - 9},
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                uint32_t got;
+                largest_frame(cases[i].max_frame, cases[i].max_data, &got);
+                if (test_failed)
+                        return;
+                ASSERT_EQ(got, cases[i].want);
+        }
 }
 
 TEST(bad_preface)
