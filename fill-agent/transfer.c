@@ -16,7 +16,18 @@
 #include "holdings.h"
 #include "transfer.h"
 
-enum xfer_state { X_RUNNING, X_WAITING };
+/*
+ * X_RUNNING: the GET and/or the PUT are on the multi handle. X_CHECKING: the PUT's answer was
+ * lost after the whole body went out, and the edge's listing says whether it committed the
+ * object; the transfer keeps its edge's in-flight place meanwhile. X_WAITING: a retry is due
+ * at retry_at_ns.
+ */
+enum xfer_state { X_RUNNING, X_CHECKING, X_WAITING };
+
+/* The check's answer is the listing of keys starting with the object's: one entry, or a few
+ * when other keys extend it. A longer one, like a timeout, counts as no answer (a retry). */
+#define CHECK_MAX_BYTES  (1u << 20)
+#define CHECK_TIMEOUT_MS 10000L
 
 enum outcome { O_COMMITTED, O_REFUSED, O_RETRY, O_FATAL };
 
@@ -27,8 +38,8 @@ struct xfer {
         struct transfer_edge *e;
         const struct plan_obj *o;
         enum xfer_state state;
-        CURL *get, *put;
-        struct curl_slist *hdrs;
+        CURL *get, *put, *chk;
+        struct curl_slist *hdrs; /* the PUT's, then the check's */
         char *ring;
         size_t rpos, rlen;
         uint64_t got, sent;
@@ -42,6 +53,9 @@ struct xfer {
         enum stall stall;
         char put_body[256];
         size_t put_body_len;
+        char *chk_body; /* the check's answer, at most CHECK_MAX_BYTES */
+        size_t chk_len;
+        const char *reason; /* why the attempt under check failed (a static string) */
         unsigned attempt;
         int64_t retry_at_ns;
         char detail[256];
@@ -149,6 +163,24 @@ static size_t on_put_answer(char *data, size_t size, size_t nmemb, void *ud)
         return n;
 }
 
+static size_t on_check_answer(char *data, size_t size, size_t nmemb, void *ud)
+{
+        struct xfer *x = ud;
+        size_t n = size * nmemb;
+        char *p;
+
+        if (n > CHECK_MAX_BYTES - x->chk_len)
+                return 0; /* ends the check with CURLE_WRITE_ERROR: no answer */
+        p = realloc(x->chk_body, x->chk_len + n + 1);
+        if (!p)
+                return 0;
+        memcpy(p + x->chk_len, data, n);
+        x->chk_len += n;
+        p[x->chk_len] = '\0';
+        x->chk_body = p;
+        return n;
+}
+
 /* ---- lifecycle ---- */
 
 static void drop_handles(struct engine *g, struct xfer *x)
@@ -163,8 +195,16 @@ static void drop_handles(struct engine *g, struct xfer *x)
                 curl_easy_cleanup(x->put);
                 x->put = NULL;
         }
+        if (x->chk) {
+                curl_multi_remove_handle(g->multi, x->chk);
+                curl_easy_cleanup(x->chk);
+                x->chk = NULL;
+        }
         curl_slist_free_all(x->hdrs);
         x->hdrs = NULL;
+        free(x->chk_body);
+        x->chk_body = NULL;
+        x->chk_len = 0;
 }
 
 static void xfer_free(struct engine *g, struct xfer *x)
@@ -268,6 +308,45 @@ static int start_put(struct engine *g, struct xfer *x)
         return 0;
 }
 
+/*
+ * Ask the edge whether it committed x: GET its listing of keys starting with x's, on the
+ * engine's multi handle like the transfers, bounded in size (CHECK_MAX_BYTES) and time
+ * (CHECK_TIMEOUT_MS). on_done() takes the answer. Returns 0, or -ENOMEM when the request
+ * could not be set up (the caller then retries as after no answer).
+ */
+static int start_check(struct engine *g, struct xfer *x)
+{
+        char line[1200];
+        char *url = holdings_listing_url(x->e->admin_url, x->o->key);
+        struct curl_slist *h;
+
+        if (!url)
+                return -ENOMEM;
+        snprintf(line, sizeof(line), "Authorization: Bearer %s", x->e->bearer);
+        h = curl_slist_append(NULL, line);
+        x->chk = curl_easy_init();
+        if (!h || !x->chk) {
+                curl_slist_free_all(h);
+                free(url);
+                return -ENOMEM;
+        }
+        x->hdrs = h;
+        curl_easy_setopt(x->chk, CURLOPT_URL, url);
+        free(url);
+        curl_easy_setopt(x->chk, CURLOPT_PRIVATE, x);
+        curl_easy_setopt(x->chk, CURLOPT_WRITEFUNCTION, on_check_answer);
+        curl_easy_setopt(x->chk, CURLOPT_WRITEDATA, x);
+        curl_easy_setopt(x->chk, CURLOPT_HTTPHEADER, x->hdrs);
+        curl_easy_setopt(x->chk, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(x->chk, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
+        curl_easy_setopt(x->chk, CURLOPT_TIMEOUT_MS, CHECK_TIMEOUT_MS);
+        curl_easy_setopt(x->chk, CURLOPT_NOSIGNAL, 1L);
+        if (curl_multi_add_handle(g->multi, x->chk) != CURLM_OK)
+                return -ENOMEM;
+        x->state = X_CHECKING;
+        return 0;
+}
+
 static struct xfer *xfer_new(struct engine *g, struct transfer_edge *e, const struct plan_obj *o)
 {
         struct xfer *x = calloc(1, sizeof(*x));
@@ -299,24 +378,6 @@ static void unlink_xfer(struct engine *g, struct xfer *x)
 }
 
 /* ---- outcomes ---- */
-
-/* Did the edge commit this object (same hash)? Asked before re-sending a complete body. */
-static bool edge_has(struct engine *g, struct xfer *x)
-{
-        struct holdings h;
-        char err[256];
-        const struct held_obj *found;
-        bool yes = false;
-
-        if (holdings_fetch(x->e->admin_url, x->e->bearer, x->o->key, 10000, &h, err, sizeof(err)) <
-            0)
-                return false;
-        found = holdings_find(&h, x->o->key, x->o->key_len);
-        yes = found && found->size == x->o->size && found->has_sha256 &&
-              memcmp(found->sha256, x->o->sha256, 64) == 0;
-        holdings_done(&h);
-        return yes;
-}
 
 static enum outcome classify(struct engine *g, struct xfer *x, const char **ret_reason)
 {
@@ -408,17 +469,13 @@ static void give_up(struct engine *g, struct xfer *x, const char *reason)
         xfer_free(g, x);
 }
 
-static void finish(struct engine *g, struct xfer *x)
+/* Count, journal and report x's outcome: committed, refused and fatal end it, a retry waits
+ * for its backoff (or ends it failed once retries are spent). */
+static void settle(struct engine *g, struct xfer *x, enum outcome oc, const char *reason)
 {
         struct transfer_edge *e = x->e;
-        const char *reason;
-        bool full_body = x->put_started && x->sent == x->o->size;
-        enum outcome oc = classify(g, x, &reason);
         int r;
 
-        drop_handles(g, x);
-        if (oc == O_RETRY && full_body && edge_has(g, x))
-                oc = O_COMMITTED;
         if (oc == O_RETRY && x->attempt >= g->opts->retries) {
                 give_up(g, x, reason);
                 return;
@@ -466,6 +523,53 @@ done:
         xfer_free(g, x);
 }
 
+static void finish(struct engine *g, struct xfer *x)
+{
+        const char *reason;
+        bool full_body = x->put_started && x->sent == x->o->size;
+        enum outcome oc = classify(g, x, &reason);
+
+        drop_handles(g, x);
+        /* The whole body went out but no answer came back: the edge may have committed it.
+         * Ask before sending it again; the other transfers go on meanwhile. The journal
+         * records the commit only once the edge confirmed it. */
+        if (oc == O_RETRY && full_body) {
+                x->reason = reason;
+                if (start_check(g, x) == 0) {
+                        progress_event(g->opts->progress, "check", x->e->id, x->o->key,
+                                       x->o->size, reason, x->detail);
+                        return;
+                }
+                drop_handles(g, x);
+        }
+        settle(g, x, oc, reason);
+}
+
+/* The check's answer: committed when the edge lists the object with its size and SHA-256;
+ * anything else (no answer, an error status, a listing without it) means send it again. */
+static void check_done(struct engine *g, struct xfer *x, CURLcode rc)
+{
+        struct holdings h;
+        char err[256];
+        long status = 0;
+        bool held = false;
+
+        curl_easy_getinfo(x->chk, CURLINFO_RESPONSE_CODE, &status);
+        if (rc != CURLE_OK)
+                log_debug("%s: %s: check: %s", x->e->id, x->o->key, curl_easy_strerror(rc));
+        else if (status != 200)
+                log_debug("%s: %s: check: status %ld", x->e->id, x->o->key, status);
+        else if (holdings_parse(x->chk_body ? x->chk_body : "", x->chk_len, &h, err,
+                                sizeof(err)) < 0)
+                log_debug("%s: %s: check: %s", x->e->id, x->o->key, err);
+        else {
+                held = holdings_has(&h, x->o->key, x->o->key_len, x->o->size, x->o->sha256);
+                holdings_done(&h);
+        }
+        drop_handles(g, x);
+        settle(g, x, held ? O_COMMITTED : O_RETRY, x->reason);
+}
+
 /* Ended by the low-speed check? No overall timeout is set, so a timeout after the request
  * went out is that check; one before it is the connect timeout. */
 static bool ended_stalled(CURL *h, CURLcode rc)
@@ -484,6 +588,10 @@ static void on_done(struct engine *g, CURL *h, CURLcode rc)
         curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&x);
         if (!x)
                 return;
+        if (h == x->chk) {
+                check_done(g, x, rc);
+                return;
+        }
         if (h == x->get) {
                 unsigned char md[32];
                 char hex[65];

@@ -25,7 +25,8 @@
  * counted failed. A stall is a GET or PUT that moved no byte for stall_timeout_ms (libcurl's
  * low-speed check; transfers paused by us are exempt), the GET's the origin's and the PUT's
  * the edge's. Before a retry whose whole body reached the edge, the edge is asked whether it
- * committed it, so nothing committed is sent twice.
+ * committed it, so nothing committed is sent twice: a listing request on the same multi handle,
+ * during which the transfer keeps its edge's in-flight place and the others go on.
  */
 #define TRANSFER_RING_BYTES (1u << 20)
 
