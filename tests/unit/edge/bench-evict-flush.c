@@ -14,7 +14,8 @@
  * With threads 0, nothing runs against the flushes: before each of them, touched per mille
  * of the objects (each a different one) are requested once, and only the flush is timed,
  * so the figures are the save's own cost for that share of changed records (0: nothing
- * changed; 1000: every record). The first save, before the rounds, is reported apart.
+ * changed; 1000: every record), with the count of LMDB write transactions the rounds made.
+ * The first save, before the rounds, is reported apart.
  *
  *     bench-evict-flush [objects [rounds [threads [dir [touched]]]]]
  *
@@ -132,6 +133,14 @@ static uint64_t median(uint64_t *v, unsigned n)
         return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* The id of the state's last write transaction: it moves with every save that writes. */
+static size_t last_txnid(struct edge_server *srv)
+{
+        MDB_envinfo info;
+
+        return mdb_env_info(srv->evict->env, &info) == 0 ? info.me_last_txnid : 0;
+}
+
 /* Request touched per mille of the n objects once each, then time one flush alone. */
 static int touch_and_flush(struct edge_server *srv, unsigned n, unsigned touched, unsigned round,
                            uint64_t *ret_ns)
@@ -213,13 +222,17 @@ int main(int argc, char **argv)
                 r = evict_flush(&srv);
                 printf("# first save %s in %.2f ms\n", r < 0 ? "FAILED" : "done",
                        (double)(now_ns() - t0) / 1e6);
+                size_t txn0 = last_txnid(&srv);
+
                 for (unsigned round = 0; round < rounds; round++) {
                         r = touch_and_flush(&srv, n, touched, round, &flush_ns[round]);
-                        printf("round %u: %u per mille touched, flush %s in %.2f ms\n", round,
+                        printf("round %u: %u per mille touched, flush %s in %.3f ms\n", round,
                                touched, r < 0 ? "FAILED" : "done", (double)flush_ns[round] / 1e6);
                 }
-                printf("median of %u: flush %.2f ms with %u per mille of %u objects touched\n",
-                       rounds, (double)median(flush_ns, rounds) / 1e6, touched, n);
+                printf("median of %u: flush %.3f ms with %u per mille of %u objects touched "
+                       "(%zu write transactions)\n",
+                       rounds, (double)median(flush_ns, rounds) / 1e6, touched, n,
+                       last_txnid(&srv) - txn0);
                 goto out;
         }
         acc = calloc(threads, sizeof(*acc));
