@@ -67,15 +67,22 @@ class Boot:
         for name, text in (conf_files or {}).items():
             with open(os.path.join(conf, name), "w") as f:
                 f.write(text)
-        cmdfile = os.path.join(self.root, "cmdline")
-        with open(cmdfile, "w") as f:
+        self.conf = conf
+        self.script = script
+        self.cmdfile = os.path.join(self.root, "cmdline")
+        with open(self.cmdfile, "w") as f:
             f.write("root=PARTUUID=x ro quiet " + cmdline + "\n")
+        self.out = os.path.join(self.root, "run", "sluice")
+        self.run()
+
+    def run(self):
+        """Run the script over this root (again, for a second boot)."""
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-               "SLUICE_FIRSTBOOT_ROOT": self.root, "SLUICE_FIRSTBOOT_CMDLINE": cmdfile}
-        p = subprocess.run(["sh", script], env=env, capture_output=True, text=True, timeout=30)
+               "SLUICE_FIRSTBOOT_ROOT": self.root, "SLUICE_FIRSTBOOT_CMDLINE": self.cmdfile}
+        p = subprocess.run(["sh", self.script], env=env, capture_output=True, text=True,
+                           timeout=30)
         self.rc = p.returncode
         self.log = p.stdout + p.stderr
-        self.out = os.path.join(self.root, "run", "sluice")
 
     def read(self, name):
         with open(os.path.join(self.out, name)) as f:
@@ -280,6 +287,30 @@ def heartbeat_secret_installed(script, edge):
                conf_files={"heartbeat.key": HB2 + "\n"})
     try:
         eq(b.read("heartbeat.key"), HB + "\n", "the command line over the partition's file")
+    finally:
+        b.cleanup()
+
+
+@test
+def fill_agent_files_follow_the_partition(script, edge):
+    """fill.yaml and control.token (sluice-fill's plan credentials) are installed 0640 from the
+    config partition, and a later boot whose partition no longer has them removes them."""
+    token = "ctl-admin-token-for-the-fill-agent"
+    b = booted(script, "sluice.edge_id=e1",
+               conf_files={"fill.yaml": "edges: []\n", "control.token": token + "\n"})
+    try:
+        eq(b.read("control.token"), token + "\n", "control.token from the config partition")
+        eq(b.read("fill.yaml"), "edges: []\n", "fill.yaml from the config partition")
+        for name in ("control.token", "fill.yaml"):
+            mode = stat.S_IMODE(os.stat(os.path.join(b.out, name)).st_mode)
+            eq(oct(mode), oct(0o640), f"{name} mode")
+        check(token not in b.log, "the token in the script's output")
+        os.unlink(os.path.join(b.conf, "control.token"))
+        os.unlink(os.path.join(b.conf, "fill.yaml"))
+        b.run()
+        eq(b.rc, 0, f"second run's exit status\n{b.log}")
+        check(not b.has("control.token"), "a stale control.token after the partition dropped it")
+        check(not b.has("fill.yaml"), "a stale fill.yaml after the partition dropped it")
     finally:
         b.cleanup()
 
