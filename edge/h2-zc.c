@@ -4,6 +4,7 @@
  * h2-zc.h). The mapped payload bytes are only ever named in iovecs: userspace never reads them.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -48,8 +49,9 @@ struct h2_zc {
 /*
  * Per worker thread: whether the kernel refused zero-copy sends, and the bytes of batches sent
  * but not yet notified. The kernel pins those pages against RLIMIT_MEMLOCK (shared by every
- * thread of the user), and a send over it fails with ENOMEM: a thread keeps to a quarter of
- * the limit, and a frame that would go past it leaves by sendfile(2) instead.
+ * process and thread of the user), and a send over it fails with ENOMEM: the edge's client
+ * workers share three quarters of the limit equally (a quarter is left to the user's other
+ * processes), and a frame that would go past a thread's share leaves by sendfile(2) instead.
  */
 static __thread bool refused;
 static __thread size_t pinned, budget;
@@ -59,17 +61,22 @@ bool h2_zc_enabled(void)
         return !refused;
 }
 
-static size_t budget_get(void)
+/* This thread's share of the locked-memory limit, for workers client workers. */
+static size_t budget_get(unsigned workers)
 {
         struct rlimit rl;
+        uint64_t share;
 
         if (budget)
                 return budget;
-        if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
-            rl.rlim_cur / 4 > ZC_BUDGET_MAX)
+        if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) {
                 budget = ZC_BUDGET_MAX;
-        else
-                budget = rl.rlim_cur / 4 < ZC_BUDGET_MIN ? ZC_BUDGET_MIN : (size_t)rl.rlim_cur / 4;
+                return budget;
+        }
+        share = (uint64_t)rl.rlim_cur / 4 * 3 / (workers ? workers : 1);
+        budget = share > ZC_BUDGET_MAX   ? ZC_BUDGET_MAX
+                 : share < ZC_BUDGET_MIN ? ZC_BUDGET_MIN
+                                         : (size_t)share;
         return budget;
 }
 
@@ -199,7 +206,7 @@ int h2_zc_queue_map(void *ctx, const void *hdr, const char *payload, size_t len,
         b = filling(c);
         if (!b)
                 return -ENOMEM;
-        if (pinned + b->len + 9 + len > budget_get())
+        if (pinned + b->len + 9 + len > budget_get(c->w->srv->n_workers))
                 return direct(c); /* sendfile this one */
         if (b->n_frames == H2_ZC_FRAMES || b->bytes_len + 9 > H2_ZC_BYTES || b->n_iov + 2 > ZC_IOVS)
                 return -EAGAIN;
@@ -279,7 +286,8 @@ static void resend_copied(struct conn *c, struct zc_batch *b, unsigned idx, int 
 {
         if (res == -ENOMEM) {
                 /* Others of this user pin memory too: keep to half as much from now on. */
-                budget = budget_get() / 2 < ZC_BUDGET_MIN ? ZC_BUDGET_MIN : budget / 2;
+                size_t half = budget_get(c->w->srv->n_workers) / 2;
+                budget = half < ZC_BUDGET_MIN ? ZC_BUDGET_MIN : half;
                 log_conn(LOG_LVL_INFO, c->id,
                          "zero-copy send over the locked-memory limit, budget now %zu KiB",
                          budget >> 10);

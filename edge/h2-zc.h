@@ -22,11 +22,12 @@
  * frames) that a directly sent frame must follow is written at once with sendmsg(2).
  *
  * The kernel pins a zero-copy send's pages against RLIMIT_MEMLOCK until the notification:
- * each worker thread keeps the bytes it has in flight under a quarter of that limit, and a
- * DATA frame that would go over it leaves by sendfile(2) behind its header, as without
- * batches. A send refused anyway (ENOMEM: others of the same user pin memory too) halves the
- * thread's budget; one refused outright (EINVAL, EOPNOTSUPP; EACCES: not on the ring's
- * allow-list) turns batching off for the thread, whose frames then go by the direct path.
+ * the client workers share three quarters of that limit equally, each keeping the bytes it
+ * has in flight under its share, and a DATA frame that would go over it leaves by sendfile(2)
+ * behind its header, as without batches. A send refused anyway (ENOMEM: others of the same
+ * user pin memory too) halves the thread's budget; one refused outright (EINVAL, EOPNOTSUPP;
+ * EACCES: not on the ring's allow-list) turns batching off for the thread, whose frames then
+ * go by the direct path.
  * Either way that one batch goes again by plain IORING_OP_SENDMSG (a kernel copy from the
  * mapping). A short send is continued; one that fails with EFAULT (an object truncated under
  * its mapping) distrusts the batch's objects and closes the connection, as a short sendfile
