@@ -34,7 +34,8 @@ struct h2_stream {
         uint64_t sent; /* body bytes handed to the transport */
         int32_t window_before; /* its send window before the SETTINGS being read */
 
-        /* Request headers, flat: name\0value\0... within max_header_list. */
+        /* Request headers, flat: {name length, value length} (two uint32_t, unaligned), then
+         * name\0value\0, for each field, within max_header_list. */
         char *hbuf;
         uint32_t hlen, hcost;
         const char *method, *path, *authority;
@@ -397,7 +398,9 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
 {
         struct h2_conn *h = ud;
         struct h2_stream *st = stream_of(h, frame->hd.stream_id);
-        size_t need = namelen + valuelen + 2;
+        size_t need = 2 * sizeof(uint32_t) + namelen + valuelen + 2;
+        uint32_t lens[2] = {(uint32_t)namelen, (uint32_t)valuelen};
+        char *p;
 
         (void)s;
         (void)flags;
@@ -417,29 +420,31 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
                 if (!st->hbuf)
                         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         }
-        memcpy(st->hbuf + st->hlen, name, namelen);
-        st->hbuf[st->hlen + namelen] = '\0';
-        memcpy(st->hbuf + st->hlen + namelen + 1, value, valuelen);
-        st->hbuf[st->hlen + namelen + 1 + valuelen] = '\0';
+        p = st->hbuf + st->hlen;
+        memcpy(p, lens, sizeof(lens));
+        p += sizeof(lens);
+        memcpy(p, name, namelen);
+        p[namelen] = '\0';
+        memcpy(p + namelen + 1, value, valuelen);
+        p[namelen + 1 + valuelen] = '\0';
         st->hlen += (uint32_t)need;
         return 0;
 }
 
-/* Find a field in the flat header buffer. */
+/* Find a field in the flat header buffer (lengths first: most fields are skipped by them). */
 static const char *hfind(const struct h2_stream *st, const char *name, size_t *len)
 {
         size_t nlen = strlen(name);
 
         for (uint32_t i = 0; i < st->hlen;) {
-                const char *n = st->hbuf + i;
-                size_t nl = strlen(n);
-                const char *v = n + nl + 1;
-                size_t vl = strlen(v);
-                if (nl == nlen && !memcmp(n, name, nlen)) {
-                        *len = vl;
-                        return v;
+                const char *n = st->hbuf + i + 2 * sizeof(uint32_t);
+                uint32_t lens[2];
+                memcpy(lens, st->hbuf + i, sizeof(lens));
+                if (lens[0] == nlen && !memcmp(n, name, nlen)) {
+                        *len = lens[1];
+                        return n + lens[0] + 1;
                 }
-                i += (uint32_t)(nl + vl + 2);
+                i += (uint32_t)(2 * sizeof(uint32_t)) + lens[0] + lens[1] + 2;
         }
         return NULL;
 }
