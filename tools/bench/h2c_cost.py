@@ -9,8 +9,11 @@ busy time of CPU 0 from /proc/stat beside it (it also counts other work on that 
 only checks that nothing of the edge's is missed). With `--strace`, one extra run per build
 under `strace -c -f` gives system calls per response (strace slows the edge: counts only).
 
+With `--max-frame N`, h2load advertises SETTINGS_MAX_FRAME_SIZE N (its `-f`), so a server may
+send DATA frames larger than the default 16384.
+
 Usage: tools/bench/h2c_cost.py --edge AFTER/edge/sluice-edge --edge-base BEFORE/edge/sluice-edge
-       [--sizes 64K,1M] [--reps 5] [--requests 20000] [--strace]
+       [--sizes 64K,1M] [--reps 5] [--requests 20000] [--max-frame N] [--strace]
 """
 import argparse
 import os
@@ -26,11 +29,12 @@ import hit_cost  # noqa: E402
 
 hit_bench.SIZES.update({"256K": 256 << 10, "512K": 512 << 10})
 DONE_RE = re.compile(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed")
+H2LOAD_EXTRA = []  # e.g. ["-f", "65536"] (--max-frame)
 
 
 def h2load(port, path, n):
     out = subprocess.run(["taskset", "-c", "1", "h2load", "-t", "1", "-c", "64", "-m", "1",
-                          "-n", str(n), f"http://127.0.0.1:{port}/{path}"],
+                          *H2LOAD_EXTRA, "-n", str(n), f"http://127.0.0.1:{port}/{path}"],
                          capture_output=True, text=True, check=True).stdout
     m = DONE_RE.search(out)
     if not m or int(m.group(3)) or int(m.group(2)) != n:
@@ -89,8 +93,11 @@ def main():
     ap.add_argument("--sizes", default="64K,1M")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--max-frame", type=int, help="h2load -f: the client's SETTINGS_MAX_FRAME_SIZE")
     ap.add_argument("--strace", action="store_true")
     a = ap.parse_args()
+    if a.max_frame:
+        H2LOAD_EXTRA.extend(["-f", str(a.max_frame)])
     hit_bench.Sluice.binary = os.path.abspath(a.edge)
     hit_cost.SluiceBase.base_binary = os.path.abspath(a.edge_base)
     sizes = a.sizes.split(",")
