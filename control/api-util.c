@@ -32,28 +32,17 @@ struct stmt_def {
 static const struct stmt_def stmt_defs[] = {
         ST(register_title, "SELECT sluice_register_title($1::jsonb)", 1),
         ST(set_licences, "SELECT sluice_set_licences($1, $2::jsonb)", 2),
-        /* The extra members let this instance cache the new session for its manifest. */
-        ST(playback, "SELECT p || jsonb_build_object('licensed', true, 'region', $6::text, "
-                     "'start_bandwidth', sluice_start_bandwidth($4::bigint, $7), "
-                     "'created', floor(extract(epoch FROM now()))::bigint, "
-                     "'licence_change', sluice_licence_change($2, $5), "
-                     "'licence_end', sluice_licence_end($2, $5), "
-                     "'asset_version', (SELECT (extract(epoch FROM registered_at) * 1000000)::bigint "
-                     "FROM assets WHERE id = p->>'asset')) "
-                     "FROM sluice_playback($1, $2, $3, $4::bigint, $5, $6, $7, $8::integer) p", 8),
+        /* The answer carries what this instance's session cache needs as well
+         * (migrations/012_session_start.sql). */
+        ST(playback, "SELECT sluice_session_start($1, $2, $3, $4::bigint, $5, $6, $7, "
+                     "$8::integer)", 8),
         /* The same for a first visit: $4 names the profile made with the session, in the one
          * statement, so a session that is refused (404, 451) leaves no profile behind. */
         ST(playback_new_profile,
            "WITH np AS MATERIALIZED (SELECT (sluice_profile_create($4, false, NULL)->>'id')::bigint "
            "AS id) "
-           "SELECT p || jsonb_build_object('licensed', true, 'region', $6::text, "
-           "'start_bandwidth', sluice_start_bandwidth(np.id, $7), "
-           "'created', floor(extract(epoch FROM now()))::bigint, "
-           "'licence_change', sluice_licence_change($2, $5), "
-           "'licence_end', sluice_licence_end($2, $5), "
-           "'asset_version', (SELECT (extract(epoch FROM registered_at) * 1000000)::bigint "
-           "FROM assets WHERE id = p->>'asset'), 'profile', np.id) "
-           "FROM np, LATERAL sluice_playback($1, $2, $3, np.id, $5, $6, $7, $8::integer) p", 8),
+           "SELECT p || jsonb_build_object('profile', np.id) "
+           "FROM np, LATERAL sluice_session_start($1, $2, $3, np.id, $5, $6, $7, $8::integer) p", 8),
         ST(session_lite, "SELECT sluice_session_lite($1)", 1),
         ST(asset_get, "SELECT sluice_asset_get($1)", 1),
         ST(edges_view, "SELECT sluice_edges_view($1::double precision)", 1),
