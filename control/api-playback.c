@@ -33,6 +33,7 @@
 #include "mpd.h"
 #include "pgdb.h"
 #include "server.h"
+#include "session-batch.h"
 #include "steering.h"
 
 #define ID_MAX BODY_ID_MAX
@@ -52,31 +53,16 @@ struct playback_ctx {
 
 static void session_with_manifest(struct ctl_req *rq, const char *sid, json_t *answer);
 
-static void playback_done(void *userdata, int err, const struct pgdb_res *res)
+/* The session's answer (v, the statement's JSON for it) to the client. */
+static void playback_answer(struct playback_ctx *px, const char *v)
 {
-        struct playback_ctx *px = userdata;
         struct ctl_req *rq = px->rq;
         const struct ctl *ctl = rq->ctl;
         const char *pub = ctl->cfg->public_url;
-        const char *v;
         json_t *o, *markers, *intro;
         char url[512];
         bool encrypted;
 
-        rq->handler_data = NULL;
-        if (err < 0) {
-                bool no_country = px->no_country;
-                free(px);
-                /* The title exists (else 404 came first), but nowhere is licensed for a client
-                 * whose country is not known. */
-                if (no_country && err == -EPROTO && !strcmp(pgdb_res_sqlstate(res), "SL451"))
-                        ctl_reply_error(rq, 451, "unavailable_for_legal_reasons",
-                                        "the client's country is unknown");
-                else
-                        ctl_reply_db_error(rq, err, res);
-                return;
-        }
-        v = pgdb_res_value(res, 0, 0, NULL);
         o = v ? json_loads(v, 0, NULL) : NULL;
         if (!o) {
                 free(px);
@@ -126,15 +112,39 @@ static void playback_done(void *userdata, int err, const struct pgdb_res *res)
         ctl_reply_json(rq, 200, o);
 }
 
+/* One item of the session statement (session-batch.h) is answered. */
+static void playback_done(void *userdata, int err, const char *answer, const char *state,
+                          const char *msg)
+{
+        struct playback_ctx *px = userdata;
+        struct ctl_req *rq = px->rq;
+
+        rq->handler_data = NULL;
+        if (err == 0) {
+                playback_answer(px, answer);
+                return;
+        }
+        /* The title exists (else 404 came first), but nowhere is licensed for a client whose
+         * country is not known. */
+        if (err == -EPROTO && px->no_country && !strcmp(state, "SL451"))
+                ctl_reply_error(rq, 451, "unavailable_for_legal_reasons",
+                                "the client's country is unknown");
+        else if (err == -EPROTO)
+                ctl_reply_sql_error(rq, state, msg);
+        else
+                ctl_reply_db_error(rq, err, NULL);
+        free(px);
+}
+
 void api_playback(struct ctl_req *rq)
 {
         struct ctl *ctl = rq->ctl;
         struct playback_ctx *px;
         struct body_playback b;
-        json_t *body = NULL;
+        json_t *body = NULL, *item;
         const char *region;
-        char cc[3], profile[24], ttl[24];
-        int r;
+        char cc[3];
+        int r = 0;
 
         if (ctl_body_json(rq, 4, &body) < 0)
                 return;
@@ -146,8 +156,6 @@ void api_playback(struct ctl_req *rq)
                                 "1..100 bytes), and \"inline_manifest\" (boolean)");
                 return;
         }
-        if (b.profile)
-                snprintf(profile, sizeof(profile), "%" PRId64, b.profile);
         /* An unknown country is licensed nowhere, but the statement still runs: an unknown
          * title (or episode, or profile) is 404 whatever the country, and only a title that
          * exists gets 451 (playback_done). "" matches no licence and is never stored. */
@@ -164,18 +172,33 @@ void api_playback(struct ctl_req *rq)
         px->no_country = !cc[0];
         rq->handler_data = px;
         region = ctl_region_of(ctl, cc);
-        snprintf(ttl, sizeof(ttl), "%" PRId64, ctl->cfg->session_ttl_ms / 1000);
-        /* A first visit's profile is made by the same statement (playback_new_profile: $4 is its
-         * name), which adds its id to the answer as "profile". */
-        const char *p4 = b.new_profile ? b.new_profile : b.profile ? profile : NULL;
-        const char *params[] = {px->sid, b.title, b.episode, p4, cc, region, rq->client, ttl};
-        r = pgdb_exec(ctl->db, b.new_profile ? ctl->st.playback_new_profile : ctl->st.playback,
-                      params, 8, playback_done, px);
+        /* What sluice_session_start_batch takes (migrations/013_session_batch.sql). A first
+         * visit's profile is made with the session, in its subtransaction, and its id comes
+         * back as "profile". */
+        item =
+            json_pack("{s:s, s:s, s:s, s:s, s:I}", "sid", px->sid, "title", b.title, "country", cc,
+                      "ip", rq->client, "ttl", (json_int_t)(ctl->cfg->session_ttl_ms / 1000));
+        if (item && b.episode)
+                r |= json_object_set_new(item, "episode", json_string(b.episode));
+        if (item && b.new_profile)
+                r |= json_object_set_new(item, "new_profile", json_string(b.new_profile));
+        else if (item && b.profile)
+                r |= json_object_set_new(item, "profile", json_integer((json_int_t)b.profile));
+        if (item && region)
+                r |= json_object_set_new(item, "region", json_string(region));
         json_decref(body);
+        if (!item || r < 0) {
+                json_decref(item);
+                rq->handler_data = NULL;
+                free(px);
+                ctl_reply_error(rq, 500, "internal", "out of memory");
+                return;
+        }
+        r = session_batch_add(ctl->sessions, item, playback_done, px);
         if (r < 0) {
                 rq->handler_data = NULL;
                 free(px);
-                ctl_reply_db_error(rq, r, NULL);
+                ctl_reply_error(rq, 500, "internal", "out of memory");
         }
 }
 

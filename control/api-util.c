@@ -32,17 +32,10 @@ struct stmt_def {
 static const struct stmt_def stmt_defs[] = {
         ST(register_title, "SELECT sluice_register_title($1::jsonb)", 1),
         ST(set_licences, "SELECT sluice_set_licences($1, $2::jsonb)", 2),
-        /* The answer carries what this instance's session cache needs as well
-         * (migrations/012_session_start.sql). */
-        ST(playback, "SELECT sluice_session_start($1, $2, $3, $4::bigint, $5, $6, $7, "
-                     "$8::integer)", 8),
-        /* The same for a first visit: $4 names the profile made with the session, in the one
-         * statement, so a session that is refused (404, 451) leaves no profile behind. */
-        ST(playback_new_profile,
-           "WITH np AS MATERIALIZED (SELECT (sluice_profile_create($4, false, NULL)->>'id')::bigint "
-           "AS id) "
-           "SELECT p || jsonb_build_object('profile', np.id) "
-           "FROM np, LATERAL sluice_session_start($1, $2, $3, np.id, $5, $6, $7, $8::integer) p", 8),
+        /* New sessions, several to a statement (session-batch.h): one row per item, its answer
+         * (with what this instance's session cache needs) or the error refusing it. */
+        ST(playback_batch, "SELECT n, answer, code, message "
+                           "FROM sluice_session_start_batch($1::jsonb)", 1),
         ST(session_lite, "SELECT sluice_session_lite($1)", 1),
         ST(asset_get, "SELECT sluice_asset_get($1)", 1),
         ST(edges_view, "SELECT sluice_edges_view($1::double precision)", 1),

@@ -22,6 +22,7 @@ struct ctl_server;
 struct ctl_cache;
 struct edge_auth;
 struct mpd_cache;
+struct session_batch;
 struct metrics_reg;
 struct metric;
 
@@ -42,6 +43,7 @@ struct ctl_metrics {
         struct metric *db_errors;   /* 503s caused by the database */
         struct metric *conns_open;
         struct metric *sessions;    /* playback sessions started */
+        struct metric *session_statements; /* statements that started them (group commit) */
         struct metric *manifests;
         struct metric *licences;    /* ClearKey licences with keys */
         struct metric *licence_refusals;
@@ -55,8 +57,7 @@ struct ctl_metrics {
 
 /* Prepared statement ids (pgdb_stmt_add), one per API operation. */
 struct ctl_stmts {
-        int register_title, set_licences, playback, playback_new_profile, session_view, license_key,
-            report;
+        int register_title, set_licences, playback_batch, session_view, license_key, report;
         int continue_watching, browse, trending, genres, search, title_details, profile_create;
         int profile_get, edge_register, edge_list, heartbeat, fill_plan, token_keys, token_rotate;
         int partitions, country_region, session_lite, asset_get, edges_view, edge_secret;
@@ -79,6 +80,7 @@ struct ctl {
         struct ctl_cache *cache;   /* warm data for manifests and steering */
         struct edge_auth *edge_auth; /* edges' heartbeat secrets, recently fetched */
         struct mpd_cache *mpd_cache; /* MPD templates per asset version */
+        struct session_batch *sessions; /* new sessions, one statement per loop iteration */
         bool draining;
 };
 

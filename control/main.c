@@ -32,6 +32,7 @@
 #include "mpd-cache.h"
 #include "pgdb.h"
 #include "server.h"
+#include "session-batch.h"
 
 #define DRAIN_MAX_MS     10000u
 #define PARTITIONS_EVERY (3600u * 1000u)
@@ -133,6 +134,9 @@ static int metrics_setup(struct ctl_metrics *m)
                                           "Open client connections", NULL);
         m->sessions = metrics_counter_new(m->reg, "sluice_control_sessions_total",
                                           "Playback sessions started", NULL);
+        m->session_statements = metrics_counter_new(
+            m->reg, "sluice_control_session_statements_total",
+            "Statements sent to start sessions (several each under load)", NULL);
         m->manifests = metrics_counter_new(m->reg, "sluice_control_manifests_total",
                                            "Manifests (MPD and HLS playlists) served", NULL);
         m->licences = metrics_counter_new(m->reg, "sluice_control_licences_total",
@@ -157,8 +161,8 @@ static int metrics_setup(struct ctl_metrics *m)
                                             "PostgreSQL connections up in the pool", NULL);
         m->db_pending = metrics_gauge_new(m->reg, "sluice_control_db_pending",
                                           "Queries queued or running", NULL);
-        return m->latency && m->reports && m->db_pending && m->heartbeat_refusals &&
-                       m->plan_refusals
+        return m->latency && m->reports && m->session_statements && m->db_pending &&
+                       m->heartbeat_refusals && m->plan_refusals
                    ? 0
                    : -ENOMEM;
 }
@@ -504,6 +508,9 @@ int main(int argc, char **argv)
         }
         r = ctl_cache_new((uint64_t)ctl->cfg->cache_ttl_ms, &ctl->cache);
         if (r == 0)
+                r = session_batch_new(ctl->loop, ctl->db, ctl->st.playback_batch,
+                                      ctl->m.session_statements, &ctl->sessions);
+        if (r == 0)
                 r = edge_auth_new((uint64_t)ctl->cfg->edge_secret_ttl_ms, &ctl->edge_auth);
         if (r == 0)
                 r = mpd_cache_new(&ctl->mpd_cache);
@@ -555,6 +562,10 @@ out:
         if (ctl->srv)
                 ctl_server_free(ctl->srv);
         ctl->srv = NULL;
+        /* Before the pool: what it has not sent yet is answered (503) while requests can
+         * still be replied to. */
+        session_batch_free(ctl->sessions);
+        ctl->sessions = NULL;
         if (ctl->db)
                 pgdb_free(ctl->db);
         ctl->db = NULL;

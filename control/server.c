@@ -421,8 +421,6 @@ void ctl_reply_error(struct ctl_req *rq, int status, const char *error, const ch
 
 void ctl_reply_db_error(struct ctl_req *rq, int err, const struct pgdb_res *res)
 {
-        const char *state, *msg;
-
         if (err != -EPROTO) {
                 metrics_add(rq->ctl->m.db_errors, 1);
                 ctl_reply_error(rq, 503, "unavailable",
@@ -431,8 +429,11 @@ void ctl_reply_db_error(struct ctl_req *rq, int err, const struct pgdb_res *res)
                                                   : "database unavailable");
                 return;
         }
-        state = pgdb_res_sqlstate(res);
-        msg = pgdb_res_message(res);
+        ctl_reply_sql_error(rq, pgdb_res_sqlstate(res), pgdb_res_message(res));
+}
+
+void ctl_reply_sql_error(struct ctl_req *rq, const char *state, const char *msg)
+{
         if (!strncmp(state, "SL", 2)) {
                 int status = (int)strtol(state + 2, NULL, 10);
                 const char *e = status == 400   ? "bad_request"
@@ -445,6 +446,12 @@ void ctl_reply_db_error(struct ctl_req *rq, int err, const struct pgdb_res *res)
                 if (status < 400 || status > 599)
                         status = 500;
                 ctl_reply_error(rq, status, e, msg);
+                return;
+        }
+        /* Connection, shutdown and resource classes: the database cannot serve now (as pgdb
+         * maps them for a whole statement). */
+        if (!strncmp(state, "08", 2) || !strncmp(state, "57", 2) || !strncmp(state, "53", 2)) {
+                ctl_reply_db_error(rq, -ECONNREFUSED, NULL);
                 return;
         }
         /* Data exceptions and integrity violations come from what the client sent. */

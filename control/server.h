@@ -80,6 +80,8 @@ void ctl_reply_error(struct ctl_req *rq, int status, const char *error, const ch
  * data errors → 400, unique violation → 409), and database unavailability/timeout → 503.
  */
 void ctl_reply_db_error(struct ctl_req *rq, int err, const struct pgdb_res *res);
+/* The same for an SQL error given as its SQLSTATE and message (both borrowed). */
+void ctl_reply_sql_error(struct ctl_req *rq, const char *state, const char *msg);
 
 /* ---- request helpers ---- */
 
