@@ -90,7 +90,9 @@ double progress_rate_bps(const struct progress_edge *e, int64_t now_ns)
                         break;
                 }
         }
-        if (!have || now_ns <= t0)
+        /* A retry takes back the bytes of the attempt it ends, so the count can be below
+         * an older sample's: no bytes moved over the span, not a wrapped difference. */
+        if (!have || now_ns <= t0 || e->bytes_moved <= b0)
                 return 0;
         return (double)(e->bytes_moved - b0) * 8e9 / (double)(now_ns - t0);
 }
