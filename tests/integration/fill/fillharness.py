@@ -159,9 +159,10 @@ class AdminProxy:
     time per connection (a fresh edge connection for each). Two faults, both keyed by object
     key:
 
-    - lose[key] = n: the next n PUTs of key go to the edge in full and the edge's answer is
-      read, then the agent's connection is reset instead of answered: the edge committed the
-      object and the agent never heard. `lost` lists (key, the edge's status).
+    - lose[key] = n: the next n answers the edge gives to a whole PUT of key are read, then
+      the agent's connection is reset instead of answered: the edge committed the object and
+      the agent never heard. An attempt that ended before its answer (the agent gave up, a
+      loaded machine) uses none of the n. `lost` lists (key, the edge's status).
     - hold[key] = seconds: a listing with prefix=key is answered that much later. `held`
       lists (key, time.monotonic() when it came in, when it was answered).
 
@@ -242,7 +243,6 @@ class AdminProxy:
                 key = urllib.parse.unquote(url.path[len("/admin/objects"):])
                 self.puts[key] = self.puts.get(key, 0) + 1
                 if self.lose.get(key, 0) > 0:
-                    self.lose[key] -= 1
                     lose = key
             elif method == "GET" and url.path == "/admin/objects":
                 prefix = urllib.parse.parse_qs(url.query).get("prefix", [""])[0]
@@ -280,6 +280,7 @@ class AdminProxy:
                 rfields["connection"] = "close"
         if lose:
             with self.lock:
+                self.lose[lose] -= 1
                 self.lost.append((lose, status))
             # A reset, not a clean close: the answer is lost on the way, as when a link drops.
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
