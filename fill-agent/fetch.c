@@ -11,15 +11,9 @@
 
 #include "fetch.h"
 
-struct body {
-        char *p;
-        size_t len, cap, max;
-        bool too_big;
-};
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
+size_t fetch_body_write(char *data, size_t size, size_t nmemb, void *userdata)
 {
-        struct body *b = userdata;
+        struct fetch_body *b = userdata;
         size_t n = size * nmemb;
 
         if (b->len + n > b->max) {
@@ -45,7 +39,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
 int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, size_t *ret_len,
              char *err, size_t errlen)
 {
-        struct body b = {.max = req->max_body};
+        struct fetch_body b = {.max = req->max_body};
         struct curl_slist *hdrs = NULL;
         char auth[1024];
         CURL *h = curl_easy_init();
@@ -55,7 +49,7 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
         if (!h)
                 return -ENOMEM;
         curl_easy_setopt(h, CURLOPT_URL, req->url);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_body_write);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 30000L);
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);

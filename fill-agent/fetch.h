@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,17 @@ struct fetch_req {
         size_t max_body;    /* a longer answer fails with -EFBIG */
         long timeout_ms;
 };
+
+/* An answer body gathered up to max bytes: p is NUL-terminated (len bytes) or NULL. */
+struct fetch_body {
+        char *p;
+        size_t len, cap, max;
+        bool too_big;
+};
+
+/* CURLOPT_WRITEFUNCTION for a struct fetch_body (CURLOPT_WRITEDATA): past max it sets
+ * too_big and ends the transfer with CURLE_WRITE_ERROR. */
+size_t fetch_body_write(char *data, size_t size, size_t nmemb, void *userdata);
 
 /*
  * Perform req. Returns 0 with *ret_status (the HTTP status) and, when ret_body is not NULL,

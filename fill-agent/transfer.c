@@ -53,8 +53,7 @@ struct xfer {
         enum stall stall;
         char put_body[256];
         size_t put_body_len;
-        char *chk_body; /* the check's answer, at most CHECK_MAX_BYTES */
-        size_t chk_len;
+        struct fetch_body chk_body; /* the check's answer, at most CHECK_MAX_BYTES */
         const char *reason; /* why the attempt under check failed (a static string) */
         unsigned attempt;
         int64_t retry_at_ns;
@@ -163,24 +162,6 @@ static size_t on_put_answer(char *data, size_t size, size_t nmemb, void *ud)
         return n;
 }
 
-static size_t on_check_answer(char *data, size_t size, size_t nmemb, void *ud)
-{
-        struct xfer *x = ud;
-        size_t n = size * nmemb;
-        char *p;
-
-        if (n > CHECK_MAX_BYTES - x->chk_len)
-                return 0; /* ends the check with CURLE_WRITE_ERROR: no answer */
-        p = realloc(x->chk_body, x->chk_len + n + 1);
-        if (!p)
-                return 0;
-        memcpy(p + x->chk_len, data, n);
-        x->chk_len += n;
-        p[x->chk_len] = '\0';
-        x->chk_body = p;
-        return n;
-}
-
 /* ---- lifecycle ---- */
 
 static void drop_handles(struct engine *g, struct xfer *x)
@@ -202,9 +183,8 @@ static void drop_handles(struct engine *g, struct xfer *x)
         }
         curl_slist_free_all(x->hdrs);
         x->hdrs = NULL;
-        free(x->chk_body);
-        x->chk_body = NULL;
-        x->chk_len = 0;
+        free(x->chk_body.p);
+        x->chk_body = (struct fetch_body){0};
 }
 
 static void xfer_free(struct engine *g, struct xfer *x)
@@ -331,11 +311,12 @@ static int start_check(struct engine *g, struct xfer *x)
                 return -ENOMEM;
         }
         x->hdrs = h;
+        x->chk_body = (struct fetch_body){.max = CHECK_MAX_BYTES};
         curl_easy_setopt(x->chk, CURLOPT_URL, url);
         free(url);
         curl_easy_setopt(x->chk, CURLOPT_PRIVATE, x);
-        curl_easy_setopt(x->chk, CURLOPT_WRITEFUNCTION, on_check_answer);
-        curl_easy_setopt(x->chk, CURLOPT_WRITEDATA, x);
+        curl_easy_setopt(x->chk, CURLOPT_WRITEFUNCTION, fetch_body_write);
+        curl_easy_setopt(x->chk, CURLOPT_WRITEDATA, &x->chk_body);
         curl_easy_setopt(x->chk, CURLOPT_HTTPHEADER, x->hdrs);
         curl_easy_setopt(x->chk, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(x->chk, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
@@ -559,7 +540,7 @@ static void check_done(struct engine *g, struct xfer *x, CURLcode rc)
                 log_debug("%s: %s: check: %s", x->e->id, x->o->key, curl_easy_strerror(rc));
         else if (status != 200)
                 log_debug("%s: %s: check: status %ld", x->e->id, x->o->key, status);
-        else if (holdings_parse(x->chk_body ? x->chk_body : "", x->chk_len, &h, err,
+        else if (holdings_parse(x->chk_body.p ? x->chk_body.p : "", x->chk_body.len, &h, err,
                                 sizeof(err)) < 0)
                 log_debug("%s: %s: check: %s", x->e->id, x->o->key, err);
         else {
