@@ -306,18 +306,26 @@ static int snap_rec(void *ctx, const struct policy_record *rec)
         return 0;
 }
 
-/* Room for want records in e->snap; its pages are touched here, not under e->lock. */
+/* A new buffer of n elements of size bytes in place of old, its pages touched here (not
+ * under e->lock, where they would be first written), or NULL. */
+static void *buf_renew(void *old, size_t n, size_t size)
+{
+        void *p;
+
+        free(old);
+        p = malloc(n * size);
+        if (p)
+                memset(p, 0, n * size);
+        return p;
+}
+
+/* Room for want records in e->snap. */
 static int snap_reserve(struct evict *e, size_t want)
 {
         want += want / 8 + 1024; /* room to grow between flushes */
-        free(e->snap);
-        e->cap_snap = 0;
-        e->snap = malloc(want * sizeof(*e->snap));
-        if (!e->snap)
-                return -ENOMEM;
-        memset(e->snap, 0, want * sizeof(*e->snap));
-        e->cap_snap = want;
-        return 0;
+        e->snap = buf_renew(e->snap, want, sizeof(*e->snap));
+        e->cap_snap = e->snap ? want : 0;
+        return e->snap ? 0 : -ENOMEM;
 }
 
 /*
@@ -406,13 +414,10 @@ static int take_changes(struct evict *e, size_t *ret_n, size_t *ret_gone, uint64
                         return -ENOMEM;
                 if (ch.gone > e->cap_gone) {
                         size_t want = ch.gone * 2 + 1024;
-                        free(e->gone);
-                        e->cap_gone = 0;
-                        e->gone = malloc(want * sizeof(*e->gone));
+                        e->gone = buf_renew(e->gone, want, sizeof(*e->gone));
+                        e->cap_gone = e->gone ? want : 0;
                         if (!e->gone)
                                 return -ENOMEM;
-                        memset(e->gone, 0, want * sizeof(*e->gone));
-                        e->cap_gone = want;
                 }
         }
         policy_sluice_changes_take(e->p, take_gone, take_changed, &x);
