@@ -306,8 +306,8 @@ int cache_idx_reader_get(struct cache_idx_reader *r, const char *key, size_t key
  * Whether txn may add a key. LMDB copies every page it touches on write, a delete included,
  * so a map filled to the brim refuses the very deletes that would make room (MDB_MAP_FULL).
  * New keys are refused once the pages in use reach CACHE_IDX_MAP_RESERVE_PCT of the map, or
- * leave fewer than CACHE_IDX_MAP_RESERVE_PAGES free; replacing and deleting go on in the rest. Pages on LMDB's free list are not in use: they
- * are reused by later writes.
+ * leave fewer than CACHE_IDX_MAP_RESERVE_PAGES free; replacing and deleting go on in the
+ * rest. Pages on LMDB's free list are not in use: they are reused by later writes.
  */
 static bool map_has_room(struct cache_idx *idx, MDB_txn *txn)
 {

@@ -61,7 +61,7 @@ bool h2_zc_enabled(void)
         return !refused;
 }
 
-/* This thread's share of the locked-memory limit, for workers client workers. */
+/* This thread's share of the locked-memory limit, split equally among the client workers. */
 static size_t budget_get(unsigned workers)
 {
         struct rlimit rl;

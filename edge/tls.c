@@ -350,7 +350,8 @@ static int ctx_setup(struct tls_ctx *t, SSL_CTX *ctx, const struct edge_cfg_tls 
         /* Partial writes let a full socket return early; moving buffers let the caller retry
          * from wherever its bytes now live. Record buffers stay while a connection is busy
          * (SSL_MODE_RELEASE_BUFFERS would free and reallocate them between bursts, about 10%
-         * of the HTTPS send cost here) and are returned when it goes idle on a worker holding many connections (tls_conn_idle). */
+         * of the HTTPS send cost here) and are returned when it goes idle on a worker holding
+         * many connections (tls_conn_idle). */
         (void)SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                         SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         (void)SSL_CTX_set_app_data(ctx, t);
