@@ -147,6 +147,9 @@ def test_clear(origin, scratch):
         check(len(s) == 1, "segment %d starts at one time in every rung: %s" % (n, s))
     check(starts.get(2) == {4.0}, "segment 2 starts at 4 s: %s" % starts.get(2))
 
+    for rid, rep in reps.items():
+        check_timeline(title, rid, rep, scratch)
+
     # the clear output decodes
     for rid in reps:
         path = joined(os.path.join(title, rid), ["seg-%d.m4s" % n for n in range(1, nseg + 1)],
@@ -159,6 +162,43 @@ def test_clear(origin, scratch):
 
     r = run(["--title", "clear1", "--origin", origin, "--test-source", "8", "--ladder", "240p"])
     check(r.returncode == 1 and "exists" in r.stderr, "an existing title is not overwritten")
+
+
+def check_timeline(title, rid, rep, scratch):
+    """The representation's timescale and SegmentTimeline (segments[].t/d, which the MPD is
+    built from) against the media: the track's time base, each segment's first presentation
+    time, and its duration (every video packet's; for audio, up to the next segment's start,
+    since the AAC priming shifts presentation times by a constant the timeline leaves out)."""
+    segs = rep.get("segments") or []
+    if not check(len(segs) == rep["segment_count"], rid + " one timeline entry per segment"):
+        return
+    firsts, ends = [], []
+    for n in range(1, len(segs) + 1):
+        probe, _ = ffprobe_json(joined(os.path.join(title, rid), ["seg-%d.m4s" % n],
+                                       os.path.join(scratch, "tl.mp4")),
+                                "-show_streams", "-show_packets",
+                                "-show_entries", "packet=pts,duration:stream=time_base")
+        pk = probe.get("packets", [])
+        tb = probe.get("streams", [{}])[0].get("time_base")
+        if not check(len(pk) > 0 and tb, "%s seg-%d probes" % (rid, n)):
+            return
+        if n == 1:
+            check(tb == "1/%d" % rep["timescale"], "%s timescale %d vs the track's %s" %
+                  (rid, rep["timescale"], tb))
+        firsts.append(min(int(p["pts"]) for p in pk))
+        ends.append(max(int(p["pts"]) + int(p.get("duration", 0)) for p in pk))
+    shift = segs[0]["t"] - firsts[0]
+    check(rep["type"] == "video" and shift == 0 or rep["type"] == "audio" and shift >= 0,
+          "%s first segment at t=%d, media at %d" % (rid, segs[0]["t"], firsts[0]))
+    for i, s in enumerate(segs):
+        check(s["t"] == firsts[i] + shift, "%s seg-%d t=%d vs media %d" %
+              (rid, i + 1, s["t"], firsts[i] + shift))
+        if i + 1 < len(segs):
+            check(s["t"] + s["d"] == segs[i + 1]["t"], "%s seg-%d ends where seg-%d starts" %
+                  (rid, i + 1, i + 2))
+        if rep["type"] == "video":
+            check(s["d"] == ends[i] - firsts[i], "%s seg-%d d=%d vs media %d" %
+                  (rid, i + 1, s["d"], ends[i] - firsts[i]))
 
 
 def check_codec(title, rid, rep, scratch, high):
