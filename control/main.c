@@ -111,6 +111,17 @@ out:
         return r;
 }
 
+/* The pool's reachability changes: one line each way, whatever the number of 503s between. */
+static void on_db_reach(void *userdata, bool up, const char *why, uint64_t down_ms)
+{
+        (void)userdata;
+        if (!up)
+                log_warn("database: unreachable (%s); answering 503 until it is back", why);
+        else
+                log_info("database: reachable again after %" PRIu64 ".%03u s",
+                         down_ms / 1000u, (unsigned)(down_ms % 1000u));
+}
+
 static int metrics_setup(struct ctl_metrics *m)
 {
         static const double bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
@@ -496,6 +507,7 @@ int main(int argc, char **argv)
                 .query_timeout_ms = (uint64_t)ctl->cfg->db.timeout_ms,
                 .connect_timeout_ms = (uint64_t)ctl->cfg->db.timeout_ms,
                 .op_base = CTL_OP_PGDB,
+                .on_reach = on_db_reach,
         };
         if (pgdb_conninfo_needs_dns(ctl->cfg->database))
                 log_warn("database: the host is a name; libpq resolves it with a blocking "

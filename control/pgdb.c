@@ -74,6 +74,10 @@ struct pgdb {
         unsigned queued, running;
         uint64_t backoff_ms;
         uint64_t down_until_ms; /* refuse new queries until then when nothing is connected */
+        bool unreachable;       /* on_reach told "down" and not yet "up" */
+        uint64_t down_since_ms;
+        void (*on_reach)(void *userdata, bool up, const char *why, uint64_t down_ms);
+        void *reach_userdata;
         struct uring_timer queue_timer;
         struct pconn *conns;
 };
@@ -214,18 +218,47 @@ static void pc_reset(struct pconn *pc, int err, const char *why)
         }
 }
 
+/* libpq's message on one line (it ends in a newline and may carry a hint on another). */
+static void one_line(char *out, size_t cap, const char *msg)
+{
+        size_t n = 0;
+        bool space = false;
+
+        for (const char *p = msg; *p && n + 1 < cap; p++) {
+                if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                        space = n > 0;
+                        continue;
+                }
+                if (space && n + 2 < cap)
+                        out[n++] = ' ';
+                space = false;
+                out[n++] = *p;
+        }
+        out[n] = '\0';
+}
+
 /* A connection attempt failed: back off, and fail what waits when nothing else can serve. */
 static void connect_failed(struct pconn *pc, const char *why)
 {
         struct pgdb *db = pc->db;
+        char reason[256];
 
         log_debug("pgdb: connect failed: %s", why);
+        /* why may be libpq's buffer, freed with the connection. */
+        one_line(reason, sizeof(reason), why);
         pc_reset(pc, -ECONNREFUSED, "connect failed");
         if (n_alive(db) == 0 && n_connecting(db) == 0) {
                 db->backoff_ms = db->backoff_ms ? db->backoff_ms * 2 : BACKOFF_MIN_MS;
                 if (db->backoff_ms > BACKOFF_MAX_MS)
                         db->backoff_ms = BACKOFF_MAX_MS;
                 db->down_until_ms = uring_loop_now_ms(db->loop) + db->backoff_ms;
+                if (!db->unreachable) {
+                        db->unreachable = true;
+                        db->down_since_ms = uring_loop_now_ms(db->loop);
+                        if (db->on_reach)
+                                db->on_reach(db->reach_userdata, false,
+                                             reason[0] ? reason : "unknown", 0);
+                }
                 queue_fail_all(db, -ECONNREFUSED);
         }
 }
@@ -235,7 +268,7 @@ static void on_pc_timer(struct uring_loop *loop, struct uring_timer *t)
         struct pconn *pc = (struct pconn *)((char *)t - offsetof(struct pconn, timer));
 
         if (pc->state == PC_CONNECTING)
-                connect_failed(pc, "timed out");
+                connect_failed(pc, "timed out connecting");
         else if (pc->q)
                 pc_reset(pc, -ETIMEDOUT, "query timed out");
 }
@@ -305,6 +338,12 @@ static void pc_connect_step(struct pconn *pc)
                 db->backoff_ms = 0;
                 db->down_until_ms = 0;
                 log_debug("pgdb: connection %u up", pc->idx);
+                if (db->unreachable) {
+                        db->unreachable = false;
+                        if (db->on_reach)
+                                db->on_reach(db->reach_userdata, true, NULL,
+                                             uring_loop_now_ms(db->loop) - db->down_since_ms);
+                }
                 pc_arm(pc, true, false);
                 dispatch(db);
                 return;
@@ -546,6 +585,8 @@ int pgdb_new(struct uring_loop *loop, const struct pgdb_params *p, struct pgdb *
         db->op_in = p->op_base;
         db->op_out = (uint8_t)(p->op_base + 1);
         db->op_cancel = (uint8_t)(p->op_base + 2);
+        db->on_reach = p->on_reach;
+        db->reach_userdata = p->reach_userdata;
         db->conninfo = conninfo_with_timeout(p->conninfo, db->query_timeout_ms);
         db->conns = calloc(db->pool_size, sizeof(*db->conns));
         if (!db->conninfo || !db->conns) {

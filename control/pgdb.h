@@ -37,6 +37,15 @@ struct pgdb_params {
         uint64_t query_timeout_ms;   /* 0: 3000 */
         uint64_t connect_timeout_ms; /* 0: 3000 */
         uint8_t op_base;             /* this module uses loop op codes op_base..op_base+2 */
+        /*
+         * Optional: told of reachability changes, so the caller can log each once rather than
+         * once per failed query. up false: a connection attempt failed with no other
+         * connection open or opening (why: libpq's reason, on one line; borrowed for the
+         * call). up true: a connection opened after that (down_ms: since the failure). A
+         * query timing out on a slow database is not a change.
+         */
+        void (*on_reach)(void *userdata, bool up, const char *why, uint64_t down_ms);
+        void *reach_userdata;
 };
 
 /*

@@ -4,6 +4,7 @@ loop keeps answering what needs no database, and service resumes when the databa
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -57,7 +58,12 @@ def main(binary, tmp):
     st, _, _ = until_ok(ctl, "POST", "/v1/playback", {"title": "m1"})
     check(st == 200, "recovered after the lock")
 
+    # A slow database is not a down one: nothing said it was unreachable.
+    check(not any("unreachable" in l for l in ctl.log), "slow database logged as unreachable")
+
     # Down: every database-backed route answers 503 with Retry-After and nothing partial.
+    log_mark = len(ctl.log)
+    t_down = time.monotonic()
     pg.stop()
     routes = [("POST", "/v1/playback", {"title": "m1"}), ("GET", f"/v1/manifest/{sid}.mpd", None),
               ("GET", f"/v1/steering/{sid}", None),
@@ -85,11 +91,25 @@ def main(binary, tmp):
     check(st == 200 and b'"db_connections":0' in b, f"healthz while down {b!r}")
     st, _, b = ctl.request("GET", "/metrics")
     check(b"sluice_control_db_unavailable_total" in b, "metrics count 503s")
+    # The operator hears of it once, with libpq's reason, not once per 503.
+    ctl.wait_log(r" warn .*database: unreachable \(", start=log_mark)
+    down = [l for l in ctl.log[log_mark:] if "database: unreachable" in l]
+    check(len(down) == 1, f"{len(down)} 'unreachable' lines for one outage: {down}")
+    m = re.search(r"unreachable \((.+)\); answering 503", down[0])
+    check(m and m.group(1) != "unknown" and "\n" not in m.group(1).strip(),
+          f"unreachable line without a reason: {down[0]!r}")
 
-    # Back: the pool reconnects on demand.
+    # Back: the pool reconnects on demand, and says so once, with how long it was down.
     pg.start()
     st, _, b = until_ok(ctl, "GET", f"/v1/manifest/{sid}.mpd")
     check(st == 200 and b"<MPD" in b, f"manifest after restart {st}")
+    ctl.wait_log(r" info .*database: reachable again after \d+\.\d{3} s", start=log_mark)
+    up = [l for l in ctl.log[log_mark:] if "reachable again" in l]
+    check(len(up) == 1, f"{len(up)} recovery lines: {up}")
+    secs = float(re.search(r"after (\d+\.\d+) s", up[0]).group(1))
+    check(0 < secs <= time.monotonic() - t_down, f"down for {secs} s?")
+    check(up[0] is not down[0] and ctl.log.index(up[0]) > ctl.log.index(down[0]),
+          "recovery logged before the outage")
     check(ctl.stop() == 0, "SIGTERM exit 0")
 
     # Down at start-up: a clear message and a failing exit status.
