@@ -84,6 +84,10 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           "Body bytes received from upstreams, by kind", "from=\"origin\"");
         C(upstream_failures, "sluice_edge_upstream_failures_total",
           "Upstream fetches that failed before a usable head (connect, timeout, 5xx)", NULL);
+        C(parent_refusals, "sluice_edge_parent_refusals_total",
+          "Parent fetches answered 401/403 (peer token missing or not accepted), failed over to "
+          "the next upstream",
+          NULL);
         C(evictions, "sluice_edge_evictions_total", "Objects evicted by the cache policy", NULL);
         C(evicted_bytes, "sluice_edge_evicted_bytes_total", "Bytes evicted by the cache policy",
           NULL);

@@ -38,6 +38,7 @@ struct edge_metrics {
         struct metric *fills_too_large;  /* refused: larger than the whole cache budget */
         struct metric *upstream_bytes_parent, *upstream_bytes_origin;
         struct metric *upstream_failures;
+        struct metric *parent_refusals; /* a parent answered 401/403 to our peer token */
         struct metric *evictions, *evicted_bytes, *admission_refused;
         struct metric *damaged_open, *damaged_scrub; /* objects dropped as damaged, found by */
         struct metric *scrub_objects, *scrub_bytes, *scrub_passes;

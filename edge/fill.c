@@ -184,17 +184,38 @@ static bool is_parent(const struct fill *f, unsigned idx)
         return idx + 1 < n_upstreams(f);
 }
 
+static const char *up_url(const struct fill *f, unsigned idx)
+{
+        return ((const struct edge_cfg_upstream *)f->rt->cfg->upstreams.items)[idx].url;
+}
+
 static int on_head(void *ud, const struct upstream_resp *resp)
 {
         struct fill *f = ud;
         struct store *store = f->owner->srv->store;
         const char *ctype = resp->content_type;
         char plan_hex[65];
+        bool refused =
+            (resp->status == 401 || resp->status == 403) && is_parent(f, f->upstream_idx);
         int r, fd;
 
-        upstream_health_report(f->upstream_idx, resp->status < 500);
+
+        /* A parent refusing our peer token is as unusable as a down one, and stays so until
+         * its config or ours changes: marked down, so misses skip it while it backs off. */
+        upstream_health_report(f->upstream_idx, resp->status < 500 && !refused);
         if (resp->status == 404 || resp->status == 410) {
                 f->verdict = 404;
+                return -1;
+        }
+        if (refused) {
+                metrics_add(f->owner->srv->m.parent_refusals, 1);
+                f->retry = true;
+                f->verdict = 502;
+                log_warn("fill %.*s: parent %s answered %ld: it does not accept our peer token "
+                         "(upstreams[%u].token_file against its tokens.peer_token_file); "
+                         "trying the next upstream",
+                         (int)f->key_len, f->key, up_url(f, f->upstream_idx), resp->status,
+                         f->upstream_idx);
                 return -1;
         }
         if (resp->status != 200) {
@@ -203,15 +224,15 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                         metrics_add(f->owner->srv->m.upstream_failures, 1);
                 f->retry = resp->status >= 500 && is_parent(f, f->upstream_idx);
                 f->verdict = 502;
-                log_info("fill %.*s: upstream %u answered %ld", (int)f->key_len, f->key,
-                         f->upstream_idx, resp->status);
+                log_info("fill %.*s: upstream %s answered %ld", (int)f->key_len, f->key,
+                         up_url(f, f->upstream_idx), resp->status);
                 return -1;
         }
         if (resp->content_length < 0) {
                 /* Without a length the commit could not tell a whole body from a cut one. */
                 f->verdict = 502;
-                log_info("fill %.*s: upstream %u sent no Content-Length, refusing",
-                         (int)f->key_len, f->key, f->upstream_idx);
+                log_info("fill %.*s: upstream %s sent no Content-Length, refusing",
+                         (int)f->key_len, f->key, up_url(f, f->upstream_idx));
                 return -1;
         }
         if (ctype && (strlen(ctype) >= sizeof(f->ctype) || !*ctype))
@@ -222,9 +243,9 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         if (plan_sums_lookup(f->owner->srv, f->key, f->key_len, plan_hex)) {
                 /* The catalog's value is the one that counts. */
                 if (f->has_sha && strcasecmp(f->sha_hex, plan_hex) != 0)
-                        log_warn("fill %.*s: upstream %u names another SHA-256 than the fill "
+                        log_warn("fill %.*s: upstream %s names another SHA-256 than the fill "
                                  "plan; checking the plan's",
-                                 (int)f->key_len, f->key, f->upstream_idx);
+                                 (int)f->key_len, f->key, up_url(f, f->upstream_idx));
                 memcpy(f->sha_hex, plan_hex, 65);
                 f->has_sha = true;
                 metrics_add(f->owner->srv->m.plan_checked, 1);
@@ -459,8 +480,8 @@ static void on_done(void *ud, int err)
                         /* No head at all: connect error, timeout, reset. */
                         upstream_health_report(f->upstream_idx, false);
                         metrics_add(m->upstream_failures, 1);
-                        log_info("fill %.*s: upstream %u failed: %s", (int)f->key_len, f->key,
-                                 f->upstream_idx, strerror(-err));
+                        log_info("fill %.*s: upstream %s failed: %s", (int)f->key_len, f->key,
+                                 up_url(f, f->upstream_idx), strerror(-err));
                         f->retry = is_parent(f, f->upstream_idx);
                 }
                 if (f->retry && start_from(f, f->upstream_idx + 1, false) == 0)

@@ -586,6 +586,64 @@ def parent_then_origin(ctx):
 
 
 @test
+def parent_refusing_token_fails_over(ctx):
+    """A parent that requires tokens and a child with no peer token (or a wrong one): the
+    parent's 403 is not cached nor passed on; the child warns naming the parent's URL, counts
+    it, and fills from the origin. With the parent's peer token the parent serves the same key
+    (Cache-Status chain). Runs after parent_then_origin, whose parent requires tokens."""
+    o = ctx.origin
+    e = ctx.edge  # the parent
+    check(e.cfg.get("tokens", {}).get("required"), "the parent requires tokens")
+    ptok = e.cfg["tokens"]["peer_token_file"]
+    wrong = os.path.join(e.dir, "wrong-peer.token")
+    with open(wrong, "w") as f:
+        f.write("not-the-peer-token\n")
+    parent_url = f"http://{HOST}:{e.port}"
+    key = "/ok/refused/seg-1.m4s"
+    data = o.add(key, RNG.randbytes(50_000))
+    for name, up in (("child-none", {"url": parent_url}),
+                     ("child-wrong", {"url": parent_url, "token_file": wrong})):
+        child = Edge(ctx.binary, {"upstreams": [up, {"url": o.url}],
+                                  "control": {"edge_id": name}})
+        ctx.others.append(child)
+        child.start()
+        before = counters(child)
+        n = o.count(key)
+        r = child.get(key, timeout=10)
+        expect_body(r, data, f"{name}: the object from the origin")
+        eq(r.need("Cache-Status"), f"{name}; fwd=miss; fwd-status=200",
+           f"{name}: no parent entry in Cache-Status")
+        eq(o.count(key), n + 1, f"{name}: the origin asked once")
+        check(listed(child, key), f"{name}: committed from the origin")
+        after = counters(child)
+        eq(delta(before, after, "sluice_edge_parent_refusals_total"), 1.0,
+           f"{name}: parent refusal counted")
+        eq(delta(before, after, "sluice_edge_upstream_bytes_total", 'from="parent"'), 0.0,
+           f"{name}: nothing from the parent")
+        log = open(child.log_path, errors="replace").read()
+        check(re.search(r"warn.*parent " + re.escape(parent_url) + r" answered 403", log),
+              f"{name}: no warning naming the parent's URL: {child.log_tail()}")
+        # Marked down: the next miss goes straight to the origin, with no second warning.
+        other = o.add(key + ".2", RNG.randbytes(1000))
+        expect_body(child.get(key + ".2", timeout=10), other, f"{name}: parent skipped")
+        eq(delta(after, counters(child), "sluice_edge_parent_refusals_total"), 0.0,
+           f"{name}: the refusing parent is skipped while down")
+    check(not listed(e, key), "the parent did not fill for a refused child")
+    child = Edge(ctx.binary, {
+        "upstreams": [{"url": parent_url, "token_file": ptok}, {"url": o.url}],
+        "control": {"edge_id": "child-good"},
+    })
+    ctx.others.append(child)
+    child.start()
+    r = child.get(key, timeout=10)
+    expect_body(r, data, "with the peer token: through the parent")
+    cs = r.need("Cache-Status")
+    check(cs.startswith("parent-a; fwd=miss") and "child-good; fwd=miss" in cs,
+          f"chained Cache-Status: {cs!r}")
+    eq(metric(child, "sluice_edge_parent_refusals_total"), 0.0, "no refusal with the token")
+
+
+@test
 def failing_parent_skipped(ctx):
     o = ctx.origin
     dead = free_port()  # nothing listens here
