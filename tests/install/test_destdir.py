@@ -48,7 +48,8 @@ def main():
         ]
         # Every page docs/appliance.md promises, in its section's directory.
         for page in ("sluice-edge.8", "sluice-control.8", "sluice-fill.1", "sluice-edge.yaml.5",
-                     "sluice-control.yaml.5", "sluice-fill.yaml.5"):
+                     "sluice-control.yaml.5", "sluice-fill.yaml.5", "sluice-ingest.1",
+                     "sluice-cachesim.1", "sluice-store-dump.8"):
             want.append(os.path.join(root, "share", "man", "man" + page[-1], page))
         for f in want:
             if not os.path.isfile(f):
