@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "hex.h"
@@ -225,6 +226,36 @@ static int query_arg(const struct http1_req *req, const char *name, char *out, s
                 p = e + 1;
         }
         return -1;
+}
+
+/*
+ * The Content-Type to keep for a PUT of key, from the request's (ct, clen; ct may be NULL)
+ * into out (cap bytes). Returns out, or NULL for "by the key's extension" (the store's
+ * default). The extensions the edge knows (.mpd, .m4s, .mp4, .m3u8, .vtt, .json, ...) always
+ * get their own type: a pusher's generic header (curl --data-binary sends a form type) must
+ * not make a manifest unplayable. Otherwise an empty or form type is ignored too.
+ */
+static const char *put_ctype(const char *key, size_t key_len, const char *ct, size_t clen,
+                             char *out, size_t cap)
+{
+        static const char *const forms[] = {"application/x-www-form-urlencoded",
+                                            "multipart/form-data"};
+
+        if (strcmp(http_content_type_for(key, key_len), "application/octet-stream") != 0)
+                return NULL;
+        while (ct && clen && (ct[clen - 1] == ' ' || ct[clen - 1] == '\t'))
+                clen--;
+        if (!ct || !clen || clen >= cap)
+                return NULL;
+        for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+                size_t n = strlen(forms[i]);
+                if (clen >= n && strncasecmp(ct, forms[i], n) == 0 &&
+                    (clen == n || ct[n] == ';' || ct[n] == ' '))
+                        return NULL;
+        }
+        memcpy(out, ct, clen);
+        out[clen] = '\0';
+        return out;
 }
 
 static bool path_is(const struct http1_req *req, const char *path)
@@ -476,14 +507,10 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
                 sha[64] = '\0';
         }
         {
-                size_t clen;
+                size_t clen = 0;
                 const char *ct = http1_req_header(req, "Content-Type", &clen);
-                if (ct && clen < sizeof(ctype)) {
-                        memcpy(ctype, ct, clen);
-                        ctype[clen] = '\0';
-                } else {
-                        ct = NULL;
-                }
+
+                ct = put_ctype(pn.key, pn.key_len, ct, clen, ctype, sizeof(ctype));
                 ex = (struct exists_ctx){.key = pn.key, .len = pn.key_len};
                 (void)store_list(c->w->srv->store, pn.key, pn.key_len, exists_cb, &ex);
 
@@ -494,7 +521,7 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
                 }
                 r = store_put_begin(c->w->srv->store, pn.key, pn.key_len,
                                     (uint64_t)req->content_length, v ? sha : NULL,
-                                    ct ? ctype : NULL, &ps->put);
+                                    ct, &ps->put);
                 /* Over the whole budget: refused before evicting anything, which could
                  * only empty the cache and still not make it fit. */
                 if (r == -ENOSPC && larger_than_budget(c, (uint64_t)req->content_length))
@@ -503,7 +530,7 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
                                                          (uint64_t)req->content_length) == 0)
                         r = store_put_begin(c->w->srv->store, pn.key, pn.key_len,
                                             (uint64_t)req->content_length, v ? sha : NULL,
-                                            ct ? ctype : NULL, &ps->put);
+                                            ct, &ps->put);
         }
         if (r < 0) {
                 free(ps);

@@ -183,6 +183,31 @@ def listing_by_prefix(e):
 
 
 @test
+def put_content_type_by_extension(e):
+    """The extension's type wins for the extensions the edge knows (a pusher's generic or form
+    Content-Type, as curl --data-binary sends, must not change what players get); other keys
+    keep the PUT's type unless it is empty or a form type."""
+    cases = [
+        ("/CT/manifest.mpd", "application/x-www-form-urlencoded", "application/dash+xml"),
+        ("/CT/v/seg-1.m4s", "application/octet-stream", "video/iso.segment"),
+        ("/CT/v/init.mp4", "text/plain", "video/mp4"),
+        ("/CT/index.m3u8", "", "application/vnd.apple.mpegurl"),
+        ("/CT/subs.vtt", "multipart/form-data; boundary=x", "text/vtt"),
+        ("/CT/asset.json", "application/x-www-form-urlencoded", "application/json"),
+        ("/CT/blob.bin", "application/x-www-form-urlencoded", "application/octet-stream"),
+        ("/CT/blob-empty.bin", "", "application/octet-stream"),
+        ("/CT/poster.png", "image/png", "image/png"),
+    ]
+    for key, sent, want in cases:
+        data = os.urandom(300)
+        extra = [("Content-Type", sent)]
+        eq(put_raw(e, key, data, e.token, extra).status, 201, f"PUT {key} as {sent!r}")
+        r = e.get(key)
+        expect_body(r, data, f"GET {key}")
+        eq(r.get("Content-Type"), want, f"Content-Type of {key} PUT as {sent!r}")
+
+
+@test
 def holdings_json(e):
     e.put("/H/a.m4s", os.urandom(1000))
     r = e.admin("GET", "/admin/holdings")
