@@ -193,7 +193,11 @@ static int unhex(char ch)
         return hex_digit(ch);
 }
 
-/* The percent-decoded value of name= in target's query into out. Returns its length, or -1. */
+/*
+ * The percent-decoded value of name= in target's query into out (cap bytes, NUL-terminated).
+ * Returns its length, -ENOENT when the query has no name=, -ENAMETOOLONG when the value does
+ * not fit.
+ */
 static int query_arg(const struct http1_req *req, const char *name, char *out, size_t cap)
 {
         const char *q = memchr(req->target, '?', req->target_len);
@@ -201,7 +205,7 @@ static int query_arg(const struct http1_req *req, const char *name, char *out, s
         size_t nlen = strlen(name);
 
         if (!q)
-                return -1;
+                return -ENOENT;
         for (const char *p = q + 1; p < end;) {
                 const char *amp = memchr(p, '&', (size_t)(end - p));
                 const char *e = amp ? amp : end;
@@ -217,7 +221,7 @@ static int query_arg(const struct http1_req *req, const char *name, char *out, s
                                         ch = ' ';
                                 }
                                 if (o + 1 >= cap)
-                                        return -1;
+                                        return -ENAMETOOLONG;
                                 out[o++] = ch;
                         }
                         out[o] = '\0';
@@ -225,7 +229,7 @@ static int query_arg(const struct http1_req *req, const char *name, char *out, s
                 }
                 p = e + 1;
         }
-        return -1;
+        return -ENOENT;
 }
 
 /*
@@ -339,6 +343,14 @@ static void list_objects(struct conn *c, const struct http1_req *req)
         struct list_ctx x = {.b = &b};
         int r;
 
+        if (plen == -ENAMETOOLONG) {
+                /* Listing everything instead would answer a question nobody asked. */
+                char msg[80];
+                (void)snprintf(msg, sizeof(msg), "prefix longer than a cache key can be (%d bytes)",
+                               PATH_NORM_MAX);
+                respond_error(c, req, 400, msg);
+                return;
+        }
         if (plen < 0)
                 plen = 0;
         jb_raw(&b, "[", 1);

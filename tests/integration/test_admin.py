@@ -208,6 +208,20 @@ def put_content_type_by_extension(e):
 
 
 @test
+def listing_prefix_too_long_400(e):
+    """A prefix longer than any key could be is refused, not read as "no prefix" (which would
+    list the whole store)."""
+    e.put("/LL/a.m4s", os.urandom(100))
+    eq(list_keys(e, "/" + "p" * 1023), [], "a prefix of the longest key's length")
+    for prefix in ("/" + "p" * 1024, "/" + "%41" * 1100):  # 1101 bytes once decoded
+        r = e.admin("GET", "/admin/objects?prefix=" + prefix)
+        eq(r.status, 400, f"listing with the {len(prefix)}-byte prefix {prefix[:12]}...")
+        doc = json.loads(r.body)
+        check("prefix" in doc.get("detail", ""), f"400 says what is wrong: {r.body[:200]!r}")
+        check(b"/LL/a.m4s" not in r.body, "no key listed")
+
+
+@test
 def holdings_json(e):
     e.put("/H/a.m4s", os.urandom(1000))
     r = e.admin("GET", "/admin/holdings")
