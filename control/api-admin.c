@@ -25,6 +25,22 @@
 #include "pgdb.h"
 #include "server.h"
 
+static void title_audit(const struct ctl_req *rq, const json_t *res)
+{
+        char title[136], asset[136];
+
+        log_info("admin: title %s registered (asset %s, %s, %" JSON_INTEGER_FORMAT
+                 " files; request %" PRIu64 " from %s)",
+                 api_log_safe(json_string_value(json_object_get(res, "title")), title,
+                              sizeof(title)),
+                 api_log_safe(json_string_value(json_object_get(res, "asset")), asset,
+                              sizeof(asset)),
+                 json_is_true(json_object_get(res, "encrypted")) ? "encrypted" : "clear",
+                 json_integer_value(json_object_get(res, "files")), rq->id, rq->client);
+}
+
+static const struct api_audit title_audited = {.log = title_audit};
+
 /* POST /v1/admin/titles {"title","asset":{asset.json},"key"?,"metadata"?,"series"?,"markers"?} */
 void api_admin_title(struct ctl_req *rq)
 {
@@ -54,10 +70,23 @@ void api_admin_title(struct ctl_req *rq)
                 return;
         }
         const char *params[] = {s};
-        api_exec_json(rq, rq->ctl->st.register_title, params, 1);
+        api_exec_json_audited(rq, rq->ctl->st.register_title, params, 1, &title_audited);
         OPENSSL_cleanse(s, strlen(s));
         free(s);
 }
+
+static void licences_audit(const struct ctl_req *rq, const json_t *res)
+{
+        char title[136];
+
+        log_info("admin: licences of title %s set (%" JSON_INTEGER_FORMAT
+                 " window(s); request %" PRIu64 " from %s)",
+                 api_log_safe(json_string_value(json_object_get(res, "title")), title,
+                              sizeof(title)),
+                 json_integer_value(json_object_get(res, "licences")), rq->id, rq->client);
+}
+
+static const struct api_audit licences_audited = {.log = licences_audit};
 
 /* PUT /v1/admin/titles/<id>/licences {"licences":[{"country","from","until"?}]} */
 void api_admin_licences(struct ctl_req *rq)
@@ -80,7 +109,7 @@ void api_admin_licences(struct ctl_req *rq)
                 return;
         }
         const char *params[] = {rq->arg[0], s};
-        api_exec_json(rq, rq->ctl->st.set_licences, params, 2);
+        api_exec_json_audited(rq, rq->ctl->st.set_licences, params, 2, &licences_audited);
         free(s);
 }
 
@@ -229,6 +258,17 @@ static void rotate_done(void *userdata, int err, const struct pgdb_res *res)
                 ctl_reply_error(rq, 500, "internal", "out of memory");
                 return;
         }
+        /* The answer names the new kid and its times, never the key. */
+        json_t *o = json_loads(rx->result, 0, NULL);
+        char kid[TOKEN_KID_MAX + 8];
+        log_info("admin: token keys rotated: new kid %s signs from %" JSON_INTEGER_FORMAT
+                 ", older keys retire at %" JSON_INTEGER_FORMAT " (request %" PRIu64
+                 " from %s)",
+                 api_log_safe(json_string_value(json_object_get(o, "kid")), kid, sizeof(kid)),
+                 json_integer_value(json_object_get(o, "sign_from")),
+                 json_integer_value(json_object_get(o, "retire_others_at")), rq->id,
+                 rq->client);
+        json_decref(o);
         r = pgdb_exec(rq->ctl->db, rq->ctl->st.token_keys, NULL, 0, rotate_keys_done, rx);
         if (r < 0)
                 rotate_keys_done(rx, r, NULL);

@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "req-sign.h"
 #include "uring-loop.h"
@@ -297,6 +298,25 @@ void api_fill_plan(struct ctl_req *rq)
         edge_signed(rq, &plan_route);
 }
 
+/* From the stored row, which may carry the new secret: named field by field. */
+static void edge_audit(const struct ctl_req *rq, const json_t *res)
+{
+        char id[136], region[136], url[264];
+
+        log_info("admin: edge %s registered (region %s, base_url %s, %s, secret %s; request %"
+                 PRIu64 " from %s)",
+                 api_log_safe(json_string_value(json_object_get(res, "id")), id, sizeof(id)),
+                 api_log_safe(json_string_value(json_object_get(res, "region")), region,
+                              sizeof(region)),
+                 api_log_safe(json_string_value(json_object_get(res, "base_url")), url,
+                              sizeof(url)),
+                 json_is_false(json_object_get(res, "enabled")) ? "disabled" : "enabled",
+                 json_is_true(json_object_get(res, "secret_set")) ? "stored" : "unchanged",
+                 rq->id, rq->client);
+}
+
+static const struct api_audit edge_audited = {.log = edge_audit};
+
 /*
  * POST /v1/admin/edges {"id","region","base_url","capacity_mbps"?,"enabled"?,"secret"?,
  * "rotate_secret"?}. The edge's heartbeat secret: "secret" sets it; else control makes one
@@ -348,7 +368,7 @@ void api_admin_edge(struct ctl_req *rq)
         ctl_cache_edges_forget(rq->ctl->cache);
         edge_auth_forget(rq->ctl->edge_auth, json_string_value(json_object_get(body, "id")));
         const char *params[] = {s, secret, replace ? "true" : "false", given ? "false" : "true"};
-        api_exec_json(rq, rq->ctl->st.edge_register, params, 4);
+        api_exec_json_audited(rq, rq->ctl->st.edge_register, params, 4, &edge_audited);
         OPENSSL_cleanse(made, sizeof(made));
         OPENSSL_cleanse(s, strlen(s));
         free(s);

@@ -104,6 +104,48 @@ void api_exec_json(struct ctl_req *rq, int stmt, const char *const *params, int 
                 ctl_reply_db_error(rq, r == -EINVAL ? -EIO : r, NULL);
 }
 
+static void audited_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct ctl_req *rq = userdata;
+        const struct api_audit *audit = rq->handler_data;
+        size_t len = 0;
+        const char *v = err == 0 ? pgdb_res_value(res, 0, 0, &len) : NULL;
+
+        rq->handler_data = NULL;
+        if (v) {
+                json_t *o = json_loadb(v, len, 0, NULL);
+                audit->log(rq, o);
+                json_decref(o);
+        }
+        json_done(rq, err, res);
+}
+
+void api_exec_json_audited(struct ctl_req *rq, int stmt, const char *const *params, int n,
+                           const struct api_audit *audit)
+{
+        int r;
+
+        /* Static and read-only; the callback takes it back. */
+        rq->handler_data = (void *)audit;
+        r = pgdb_exec(rq->ctl->db, stmt, params, n, audited_done, rq);
+        if (r < 0) {
+                rq->handler_data = NULL;
+                ctl_reply_db_error(rq, r == -EINVAL ? -EIO : r, NULL);
+        }
+}
+
+const char *api_log_safe(const char *s, char *buf, size_t cap)
+{
+        size_t n = 0;
+
+        if (!s)
+                s = "-";
+        for (; *s && n + 1 < cap; s++)
+                buf[n++] = (unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ? '?' : *s;
+        buf[n] = '\0';
+        return buf;
+}
+
 int api_profile_param(struct ctl_req *rq, char *ret, size_t cap)
 {
         int r = ctl_query_get(rq, "profile", ret, cap);

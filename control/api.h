@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 /*
  * API handlers (docs/control.md). Each takes the request, replies exactly once, possibly from a
  * database callback. Grouped by file: api-catalog.c, api-playback.c, api-edges.c, api-admin.c.
@@ -61,6 +63,25 @@ void api_cache_start(struct ctl *ctl);
  * Params are copied. On a pool refusal replies 503 at once.
  */
 void api_exec_json(struct ctl_req *rq, int stmt, const char *const *params, int n);
+
+/*
+ * The audit line of an admin change: log() gets the request and the statement's JSON result
+ * (NULL when it does not parse) once the change is committed, and writes one info line naming
+ * what changed (ids, never a secret). Kept in static storage: it outlives the statement.
+ */
+struct api_audit {
+        void (*log)(const struct ctl_req *rq, const json_t *result);
+};
+
+/* api_exec_json, and audit->log() when the statement succeeds. Uses rq->handler_data. */
+void api_exec_json_audited(struct ctl_req *rq, int stmt, const char *const *params, int n,
+                           const struct api_audit *audit);
+
+/*
+ * s (NULL: "-") made fit for a log line into buf: control and non-ASCII bytes become '?', and
+ * it is cut to cap - 1 bytes. Returns buf.
+ */
+const char *api_log_safe(const char *s, char *buf, size_t cap);
 
 /*
  * Optional "profile" query parameter: 1 with ret (a decimal id, <= 19 digits) filled, 0 when

@@ -206,10 +206,33 @@ def setup_catalog(ctl, pg):
     adult = ctl.json("POST", "/v1/profiles", {"name": "Alex"})
     kid = ctl.json("POST", "/v1/profiles", {"name": "Sam", "kids": True})
     check(kid["kids"] and kid["maturity_limit"] <= 1, "kids profile limit")
+    # Each admin change leaves an audit line at info naming what changed, and who asked.
+    by = r"; request \d+ from 127\.0\.0\.1\)"
+    ctl.wait_log(r" info .*admin: title movie1 registered \(asset movie1, encrypted, \d+ files"
+                 + by)
+    ctl.wait_log(r" info .*admin: title show1 registered \(asset show1-s1e2, clear, \d+ files")
+    ctl.wait_log(r" info .*admin: licences of title kidsmovie set \(2 window\(s\)" + by)
+    ctl.wait_log(r" info .*admin: edge edge-b registered \(region eu-north, base_url "
+                 r"http://edge-b\.test:8080, enabled, secret stored" + by)
     return adult["id"], kid["id"]
 
 
+def check_no_key_material(ctl):
+    """No content key, URI-signing key or edge secret in the log, in hex or base64."""
+    keys = ctl.json("GET", "/v1/admin/keys", admin=True)["keys"]
+    secrets = [bytes.fromhex(CONTENT_KEY), bytes.fromhex(KEY_SECRET)]
+    secrets += [bytes.fromhex(k["secret"]) for k in keys]
+    log = "".join(ctl.log)
+    for raw in secrets:
+        for form in (raw.hex(), raw.hex().upper(), base64.b64encode(raw).decode().rstrip("="),
+                     base64.urlsafe_b64encode(raw).decode().rstrip("=")):
+            check(form not in log, f"key material in the log ({form[:8]}...)")
+    for edge, secret in Control.edge_secrets.items():
+        check(secret not in log, f"edge {edge}'s heartbeat secret in the log")
+
+
 def test_admin_errors(ctl):
+    mark = len(ctl.log)  # setup_catalog waited for its own audit lines
     ctl.error("POST", "/v1/admin/titles", {"title": "x"}, admin=True)
     a = make_asset("bad1")
     a["representations"] = []
@@ -241,6 +264,12 @@ def test_admin_errors(ctl):
     ctl.error("POST", "/v1/admin/edges", {"id": "e1", "region": "eu",
                                           "base_url": "javascript:alert(1)"}, admin=True)
     ctl.error("POST", "/v1/admin/edges", {"id": "e1"}, admin=True)
+    # A refused change leaves no audit line: once an accepted one's line is in (the same
+    # edge again, changing nothing), it is the only one since the refusals began.
+    ctl.register_edge("edge-a", "eu-west", "http://edge-a.test:8080", capacity_mbps=10000)
+    ctl.wait_log(r"admin: edge edge-a registered \(.*, secret unchanged;", start=mark)
+    audit = [l for l in ctl.log[mark:] if "admin: " in l]
+    check(len(audit) == 1, f"audit lines for refused changes: {audit}")
 
 
 def test_catalog(ctl, adult, kid):
@@ -776,6 +805,12 @@ def test_keys(ctl, pg, sid):
     check(rot2["kid"] in [k["kid"] for k in ctl.json("GET", "/v1/admin/keys",
                                                          admin=True)["keys"]], "published")
     ctl.error("POST", "/v1/admin/keys/rotate", {"overlap": -1}, admin=True)
+    # Rotations are audited by kid, never with the key.
+    for r in (pending, rot, rot2):
+        ctl.wait_log(r" info .*admin: token keys rotated: new kid %s signs from %d, older keys "
+                     r"retire at %d \(request \d+ from 127\.0\.0\.1\)"
+                     % (re.escape(r["kid"]), r["sign_from"], r["retire_others_at"]))
+    check_no_key_material(ctl)
 
 
 def test_sql_metacharacters(ctl, pg, adult):
