@@ -17,6 +17,8 @@ struct notify {
         socklen_t addr_len;
         uint64_t watchdog_usec;
         uint64_t next_ping_us; /* CLOCK_MONOTONIC */
+        notify_alive_fn alive;
+        void *alive_arg;
 };
 
 static uint64_t now_us(void)
@@ -130,7 +132,8 @@ int notify_sigwait(struct notify *n, const sigset_t *set)
                 }
                 now = now_us();
                 if (now >= n->next_ping_us) {
-                        (void)notify_send(n, "WATCHDOG=1");
+                        if (!n->alive || n->alive(n->alive_arg))
+                                (void)notify_send(n, "WATCHDOG=1");
                         n->next_ping_us = now + n->watchdog_usec / 2;
                 }
                 wait_us = n->next_ping_us - now_us();
@@ -144,4 +147,12 @@ int notify_sigwait(struct notify *n, const sigset_t *set)
                 if (errno != EAGAIN)
                         return -errno;
         }
+}
+
+void notify_set_alive(struct notify *n, notify_alive_fn fn, void *arg)
+{
+        if (!n)
+                return;
+        n->alive = fn;
+        n->alive_arg = arg;
 }

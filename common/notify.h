@@ -12,11 +12,21 @@
  *
  * The daemons send READY=1 once they serve, RELOADING=1 then READY=1 around a SIGHUP reload,
  * STOPPING=1 when SIGTERM starts the drain, and WATCHDOG=1 every half $WATCHDOG_USEC: the
- * edge's main thread while it waits for signals (notify_sigwait), sluice-control from a timer
- * of its io_uring loop (notify_send), so a stuck loop stops the pings.
+ * edge's main thread while it waits for signals (notify_sigwait), once every worker loop has
+ * answered its last probe (notify_set_alive); sluice-control from a timer of its io_uring loop
+ * (notify_send). Either way a stuck loop stops the pings, and the service manager restarts.
  */
 
+#include <stdbool.h>
+
 struct notify;
+
+/*
+ * Called by notify_sigwait() before each WATCHDOG=1: true when everything the process runs
+ * has made progress since the previous call (and a new probe is out), false to leave this
+ * ping out.
+ */
+typedef bool (*notify_alive_fn)(void *arg);
 
 /*
  * Read the environment and open the socket. Returns 0 and *ret (free with notify_free; inert
@@ -41,3 +51,6 @@ uint64_t notify_watchdog_usec(const struct notify *n);
  * meanwhile. Returns the signal number, or -EINTR when interrupted (call again).
  */
 int notify_sigwait(struct notify *n, const sigset_t *set);
+
+/* Make notify_sigwait() ask fn(arg) before each ping. n may be NULL. */
+void notify_set_alive(struct notify *n, notify_alive_fn fn, void *arg);

@@ -3,6 +3,7 @@
 #include <time.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +268,35 @@ static void reload(struct edge_server *srv, const char *path)
         log_info("configuration reloaded from %s", path);
 }
 
+/*
+ * Before each watchdog ping: every loop (client workers and admin) must have answered the
+ * probe sent with the previous ping, through its wake hook. A loop stuck in a blocking call
+ * or a spin misses it and the ping is left out, so the service manager's watchdog restarts
+ * the edge instead of the main thread vouching for it.
+ */
+static bool loops_alive(void *arg)
+{
+        struct edge_server *srv = arg;
+        static unsigned stuck_reported = UINT_MAX; /* the worker last reported, UINT_MAX: none */
+        uint64_t probe = atomic_load(&srv->probe);
+        unsigned stuck = UINT_MAX;
+
+        for (unsigned i = 0; i <= srv->n_workers && stuck == UINT_MAX; i++)
+                if (atomic_load(&srv->workers[i].probe_seen) != probe)
+                        stuck = i;
+        if (stuck != UINT_MAX && stuck != stuck_reported)
+                log_warn("watchdog: %s loop %u has not turned for half a watchdog period; "
+                         "no ping until it does",
+                         stuck == srv->n_workers ? "admin" : "worker", stuck);
+        else if (stuck == UINT_MAX && stuck_reported != UINT_MAX)
+                log_info("watchdog: every loop answers again");
+        stuck_reported = stuck;
+        atomic_store(&srv->probe, probe + 1);
+        for (unsigned i = 0; i <= srv->n_workers; i++)
+                worker_notify(&srv->workers[i]);
+        return stuck == UINT_MAX;
+}
+
 /* Open one socket per worker for each address; a port of 0 is resolved by the first. */
 static int open_listeners(const struct cfg_strlist *addrs, unsigned n_workers, int **ret_fds)
 {
@@ -523,6 +553,7 @@ int main(int argc, char **argv)
         log_info("sluice-edge %s ready: %u worker(s), cache %s", SLUICE_VERSION, n_workers,
                  rt->cfg->cache.dir);
         (void)notify_send(notify, "READY=1\nSTATUS=serving");
+        notify_set_alive(notify, loops_alive, &srv);
 
         for (;;) {
                 int sig = notify_sigwait(notify, &sigs);

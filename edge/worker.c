@@ -113,6 +113,7 @@ static void on_wake(struct uring_loop *loop, void *userdata)
 {
         struct edge_worker *w = userdata;
 
+        atomic_store(&w->probe_seen, atomic_load(&w->srv->probe));
         refresh_runtime(w);
         if (atomic_load(&w->srv->draining) && !w->draining)
                 drain_begin(w);

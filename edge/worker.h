@@ -123,6 +123,7 @@ struct edge_worker {
         struct http1_req req;
         char head[4096];
         struct access_log_buf alog;
+        atomic_uint_fast64_t probe_seen; /* the last edge_server.probe this loop answered */
 };
 
 struct edge_server {
@@ -131,6 +132,9 @@ struct edge_server {
         atomic_bool draining;
         atomic_uint_fast64_t conn_seq;
         atomic_int_fast64_t conns_open;
+        /* Watchdog probe: main.c raises it and wakes every loop; each loop's wake hook copies
+         * it into its worker's probe_seen, so a loop that stopped turning is seen. */
+        atomic_uint_fast64_t probe;
 
         struct store *store;
         struct evict *evict; /* the cache policy (evict.c) */

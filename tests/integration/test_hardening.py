@@ -226,6 +226,83 @@ def watchdog_pings(ctx):
     check(t2 - t1 < 0.4 + 0.2, f"pings {t2 - t1:.3f}s apart, want about 0.2s")
 
 
+def pings_in(notify, seconds):
+    """Arrival times of the WATCHDOG=1 datagrams over the next seconds."""
+    times, deadline = [], time.monotonic() + seconds
+    while (remaining := deadline - time.monotonic()) > 0:
+        notify.sock.settimeout(remaining)
+        try:
+            data = notify.sock.recv(4096)
+        except socket.timeout:
+            break
+        if "WATCHDOG=1" in data.decode().split("\n"):
+            times.append(time.monotonic())
+    return times
+
+
+@test
+def watchdog_stops_for_a_stuck_loop(ctx):
+    """A worker loop blocked in a call (here: writing its access log into a pipe nobody reads)
+    must stop the pings, so the service manager restarts the edge; once it turns again, they
+    come back."""
+    d = tempfile.mkdtemp(prefix="sluice-it-")
+    fifo = os.path.join(d, "access.fifo")
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # held, and not read until the end
+    e = Edge(ctx.binary, {"workers": WORKERS, "log": {"access_log": fifo}})
+    notify = NotifySocket(e.dir)
+    os.environ["NOTIFY_SOCKET"] = notify.path
+    os.environ["WATCHDOG_USEC"] = "400000"  # pings every 200 ms
+
+    def drain():
+        while True:
+            try:
+                if os.read(reader, 65536):
+                    continue
+            except BlockingIOError:
+                pass
+            except OSError:  # closed by the test's cleanup
+                return
+            if e.proc.poll() is not None:
+                return
+            time.sleep(0.01)  # poll interval while the edge writes nothing
+
+    try:
+        e.start()
+        notify.expect("READY=1")
+        steady = pings_in(notify, 1.0)
+        check(len(steady) >= 3, f"{len(steady)} pings in 1 s before the stall, want about 5")
+        # Requests on several connections (spread over the workers): each leaves an access log
+        # line, and a loop blocks once the pipe's buffer is full.
+        req = b"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n" * 1500
+        socks = []
+        for _ in range(8):
+            so = socket.create_connection(("127.0.0.1", e.port), timeout=5)
+            so.sendall(req)
+            socks.append(so)
+        pings = pings_in(notify, 2.5)
+        gaps = [b - a for a, b in zip([time.monotonic() - 2.5] + pings, pings + [time.monotonic()])]
+        check(max(gaps) >= 1.0, f"pings went on while a loop was stuck: gaps {gaps}")
+        check(log_has(e, r"watchdog: (worker|admin) loop \d+ has not turned"),
+              "no watchdog warning in the log")
+        t = threading.Thread(target=drain, daemon=True)
+        t.start()
+        notify.expect("WATCHDOG=1", timeout=3.0)
+        again = pings_in(notify, 1.0)
+        check(len(again) >= 3, f"{len(again)} pings in 1 s after the loop turned again")
+        check(log_has(e, r"watchdog: every loop answers again"), "no recovery line in the log")
+        for so in socks:
+            so.close()
+        e.stop()
+    finally:
+        del os.environ["NOTIFY_SOCKET"]
+        del os.environ["WATCHDOG_USEC"]
+        e.cleanup()
+        notify.close()
+        os.close(reader)
+        subprocess.run(["rm", "-rf", d], check=False)
+
+
 @test
 def reload_notifies_and_works(ctx):
     e = ctx.edge
