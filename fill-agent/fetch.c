@@ -46,6 +46,8 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
         CURLcode cc;
         int r = 0;
 
+        if (req->ret_retry_after)
+                *req->ret_retry_after = 0;
         if (!h)
                 return -ENOMEM;
         curl_easy_setopt(h, CURLOPT_URL, req->url);
@@ -85,6 +87,13 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
                 goto out;
         }
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, ret_status);
+        if (req->ret_retry_after) {
+                /* libcurl reads delay-seconds and HTTP dates (as seconds from now). */
+                curl_off_t ra = 0;
+                if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK || ra < 0)
+                        ra = 0;
+                *req->ret_retry_after = (int64_t)ra;
+        }
         if (ret_body) {
                 if (!b.p) {
                         b.p = calloc(1, 1);

@@ -17,6 +17,7 @@ struct fetch_req {
         const char *const *headers; /* more "Name: value" lines, NULL-terminated; or NULL */
         size_t max_body;    /* a longer answer fails with -EFBIG */
         long timeout_ms;
+        int64_t *ret_retry_after; /* not NULL: the answer's Retry-After in seconds, 0 if none */
 };
 
 /* An answer body gathered up to max bytes: p is NUL-terminated (len bytes) or NULL. */
@@ -37,6 +38,12 @@ size_t fetch_body_write(char *data, size_t size, size_t nmemb, void *userdata);
  */
 int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, size_t *ret_len,
              char *err, size_t errlen);
+
+/* Is an HTTP status one a later attempt may not get (5xx, 408, 429)? */
+static inline bool fetch_status_transient(long status)
+{
+        return status >= 500 || status == 408 || status == 429;
+}
 
 /* Read the first line of path (a token file) into a malloc'd string. Returns 0 or -errno. */
 int fetch_token_read(const char *path, char **ret);

@@ -193,11 +193,14 @@ char *holdings_listing_url(const char *admin_url, const char *prefix)
         return url;
 }
 
-static int get(const char *url, const char *bearer, long timeout_ms, size_t max, char **body,
-               size_t *blen, char *err, size_t errlen)
+static int get(const char *url, const char *bearer, long timeout_ms, int64_t *retry_after,
+               size_t max, char **body, size_t *blen, char *err, size_t errlen)
 {
-        struct fetch_req req = {
-            .url = url, .bearer = bearer, .max_body = max, .timeout_ms = timeout_ms};
+        struct fetch_req req = {.url = url,
+                                .bearer = bearer,
+                                .max_body = max,
+                                .timeout_ms = timeout_ms,
+                                .ret_retry_after = retry_after};
         long status = 0;
         int r = fetch_do(&req, &status, body, blen, err, errlen);
 
@@ -207,13 +210,13 @@ static int get(const char *url, const char *bearer, long timeout_ms, size_t max,
                 snprintf(err, errlen, "%s: HTTP %ld: %.200s", url, status, *body);
                 free(*body);
                 *body = NULL;
-                return status == 401 ? -EACCES : -EIO;
+                return status == 401 ? -EACCES : fetch_status_transient(status) ? -EAGAIN : -EPROTO;
         }
         return 0;
 }
 
 int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix, long timeout_ms,
-                   struct holdings *ret, char *err, size_t errlen)
+                   int64_t *ret_retry_after, struct holdings *ret, char *err, size_t errlen)
 {
         size_t base = base_len(admin_url), hlen = base + sizeof("/healthz");
         char *health = malloc(hlen), *listing = holdings_listing_url(admin_url, prefix);
@@ -228,7 +231,7 @@ int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix
                 goto out;
         }
         snprintf(health, hlen, "%.*s/healthz", (int)base, admin_url);
-        r = get(health, NULL, timeout_ms, 1 << 16, &body, &blen, err, errlen);
+        r = get(health, NULL, timeout_ms, ret_retry_after, 1 << 16, &body, &blen, err, errlen);
         if (r < 0)
                 goto out;
         if (holdings_parse_health(body, blen, &bytes, &max) < 0) {
@@ -238,7 +241,8 @@ int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix
         }
         free(body);
         body = NULL;
-        r = get(listing, bearer, timeout_ms, HOLDINGS_MAX_BYTES, &body, &blen, err, errlen);
+        r = get(listing, bearer, timeout_ms, ret_retry_after, HOLDINGS_MAX_BYTES, &body, &blen, err,
+                errlen);
         if (r < 0)
                 goto out;
         r = holdings_parse(body, blen, ret, err, errlen);

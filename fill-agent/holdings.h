@@ -45,11 +45,13 @@ int holdings_parse_health(const char *buf, size_t len, uint64_t *ret_bytes, uint
 void holdings_done(struct holdings *h);
 
 /*
- * List the edge at admin_url (listing and health). prefix may be NULL (all). Returns 0, -EACCES
- * (401: wrong token), -EIO (unreachable or other status), or a parse error; err says which.
+ * List the edge at admin_url (listing and health). prefix may be NULL (all). ret_retry_after
+ * (may be NULL) gets the failed answer's Retry-After in seconds, 0 without one. Returns 0,
+ * -EACCES (401: wrong token), -EIO (unreachable, no answer), -EAGAIN (5xx, 408, 429), -EPROTO
+ * (another status), or a parse error; err says which.
  */
 int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix, long timeout_ms,
-                   struct holdings *ret, char *err, size_t errlen);
+                   int64_t *ret_retry_after, struct holdings *ret, char *err, size_t errlen);
 
 /* The entry with key, or NULL. */
 const struct held_obj *holdings_find(const struct holdings *h, const char *key, size_t key_len);

@@ -284,7 +284,8 @@ const struct plan_obj *plan_find(const struct plan *p, const char *key, size_t k
 }
 
 int plan_fetch(const char *control, const char *bearer, const char *secret, size_t secret_len,
-               const char *edge_id, long timeout_ms, struct plan *ret, char *err, size_t errlen)
+               const char *edge_id, long timeout_ms, int64_t *ret_retry_after, struct plan *ret,
+               char *err, size_t errlen)
 {
         char *id = curl_easy_escape(NULL, edge_id, 0), *url = NULL, *body = NULL, *target;
         char lines[2][REQ_SIGN_LINE_MAX];
@@ -324,13 +325,17 @@ int plan_fetch(const char *control, const char *bearer, const char *secret, size
                                 .bearer = bearer,
                                 .headers = signed_hdrs,
                                 .max_body = PLAN_MAX_BYTES,
-                                .timeout_ms = timeout_ms};
+                                .timeout_ms = timeout_ms,
+                                .ret_retry_after = ret_retry_after};
         r = fetch_do(&req, &status, &body, &blen, err, errlen);
         if (r < 0)
                 goto out;
         if (status != 200) {
                 snprintf(err, errlen, "%s: HTTP %ld: %.200s", url, status, body);
-                r = status == 401 || status == 403 ? -EACCES : status == 404 ? -ENOENT : -EIO;
+                r = status == 401 || status == 403   ? -EACCES
+                    : status == 404                  ? -ENOENT
+                    : fetch_status_transient(status) ? -EAGAIN
+                                                     : -EPROTO;
                 goto out;
         }
         r = plan_parse(body, blen, ret, err, errlen);

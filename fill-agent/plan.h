@@ -55,12 +55,15 @@ void plan_done(struct plan *p);
  * Fetch and parse the plan for edge_id from control, with bearer (control's admin token) and/or
  * signed with secret[0..secret_len) (the edge's own control secret, common/req-sign.h, as the
  * edge signs its heartbeats); NULL for either: not sent. Without both control answers 401.
+ * ret_retry_after (may be NULL) gets control's Retry-After in seconds, 0 without one.
  * Returns 0, -EACCES (401/403: missing or wrong credentials), -ENOENT (404: an edge control
- * does not know), -EIO (unreachable or another HTTP error; err says which), -EINVAL (a secret
- * req_sign refuses), or what plan_parse returns.
+ * does not know), -EIO (unreachable, no answer), -EAGAIN (a status worth retrying: 5xx, 408,
+ * 429), -EPROTO (another status), -EINVAL (a secret req_sign refuses), or what plan_parse
+ * returns; err says which.
  */
 int plan_fetch(const char *control, const char *bearer, const char *secret, size_t secret_len,
-               const char *edge_id, long timeout_ms, struct plan *ret, char *err, size_t errlen);
+               const char *edge_id, long timeout_ms, int64_t *ret_retry_after, struct plan *ret,
+               char *err, size_t errlen);
 
 /* The object with key, or NULL (binary search over an index built by plan_parse). */
 const struct plan_obj *plan_find(const struct plan *p, const char *key, size_t key_len);

@@ -33,7 +33,11 @@ struct run_edge {
         bool wait_mode;
         int64_t gate_at_ns; /* when gate() last looked at the clock */
         enum transfer_gate gate_last;
+        struct survey_retry retry; /* for control and the edge's listing (retry_set) */
 };
+
+/* Without a window, how long control and an edge's listing are retried (survey.h). */
+#define RETRY_NO_WINDOW_S 600
 
 static volatile sig_atomic_t stop_flag;
 
@@ -76,6 +80,28 @@ static int64_t mono_ns(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/*
+ * How long a failure to get re's plan or listing is retried: until its window next closes
+ * (in re->tz: before the plan arrives a zone given only by the plan is not known, and the
+ * local one stands in); outside the window with --outside-window exit, not at all (the run
+ * exits 4 there anyway); without a window, RETRY_NO_WINDOW_S.
+ */
+static void retry_set(struct run_edge *re)
+{
+        int64_t wait = 0, left = 0, secs = RETRY_NO_WINDOW_S;
+
+        if (re->has_window) {
+                int len = re->w.end_min > re->w.start_min ? re->w.end_min - re->w.start_min
+                                                          : re->w.end_min + 1440 - re->w.start_min;
+                if (window_check(&re->w, re->tz, window_clock(), &wait, &left))
+                        secs = left > 0 ? left : (int64_t)len * 60;
+                else
+                        secs = re->wait_mode ? wait + (int64_t)len * 60 : 0;
+        }
+        re->retry = (struct survey_retry){
+            .deadline_ns = secs > 0 ? mono_ns() + secs * 1000000000ll : 0, .stop = &stop_flag};
 }
 
 static enum transfer_gate gate_eval(struct run_edge *re)
@@ -261,19 +287,13 @@ int run_cmd(const struct fill_opts *o)
         progress_init(&prog, o->dry_run ? PROGRESS_NONE : o->progress, o->progress_interval_ms, pes,
                       0, 0);
 
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !stop_flag; i++) {
                 struct run_edge *re = &res[i];
                 const char *win = opts_edge_window(o, &o->edges[i]);
 
                 re->wait_mode = wait_mode;
-                if (survey_load(&re->s, o, &o->edges[i], true) < 0) {
-                        re->state = E_ERROR;
-                        re->rc = re->s.rc;
-                        continue;
-                }
+                re->s.cfg = &o->edges[i];
                 re->tz = opts_edge_tz(o, &o->edges[i]);
-                if (!re->tz)
-                        re->tz = re->s.plan.tz;
                 if (win) {
                         if (window_parse(win, &re->w) < 0) {
                                 snprintf(re->s.err, sizeof(re->s.err), "bad window \"%s\"", win);
@@ -283,10 +303,29 @@ int run_cmd(const struct fill_opts *o)
                         }
                         re->has_window = true;
                 }
+                retry_set(re);
+                if (survey_load(&re->s, o, &o->edges[i], false, &re->retry) < 0) {
+                        re->state = E_ERROR;
+                        re->rc = re->s.rc;
+                        continue;
+                }
+                if (!re->tz && re->s.plan.tz) {
+                        re->tz = re->s.plan.tz;
+                        retry_set(re);
+                }
+                if (survey_hold(&re->s, o, &re->retry) < 0) {
+                        re->state = E_ERROR;
+                        re->rc = re->s.rc;
+                }
+        }
+        if (stop_flag) {
+                rc = FILL_EXIT_INTERRUPTED;
+                goto out;
         }
 
-        /* Before anything moves: wait for the first window to open, or skip closed edges. */
-        for (;;) {
+        /* Before anything moves: wait for the first window to open, or skip closed edges. The
+         * edges are listed again once it opens, not while waiting. */
+        for (bool waited = false;; waited = true) {
                 int64_t soonest = -1, wait;
                 bool any_in = false;
 
@@ -298,8 +337,19 @@ int run_cmd(const struct fill_opts *o)
                         else if (soonest < 0 || wait < soonest)
                                 soonest = wait;
                 }
-                if (any_in || soonest < 0 || !wait_mode || o->dry_run)
+                if (any_in || soonest < 0 || !wait_mode || o->dry_run) {
+                        for (size_t i = 0; waited && i < n; i++) {
+                                struct run_edge *re = &res[i];
+                                if (re->state != E_ACTIVE)
+                                        continue;
+                                retry_set(re);
+                                if (survey_refresh(&re->s, o, &re->retry) < 0) {
+                                        re->state = E_ERROR;
+                                        re->rc = re->s.rc;
+                                }
+                        }
                         break;
+                }
                 if (prog.mode == PROGRESS_JSON) {
                         json_t *j = json_pack("{s:s,s:I}", "event", "waiting", "seconds",
                                               (json_int_t)soonest);
@@ -313,12 +363,10 @@ int run_cmd(const struct fill_opts *o)
                         rc = FILL_EXIT_INTERRUPTED;
                         goto out;
                 }
-                for (size_t i = 0; i < n; i++) {
-                        if (res[i].state == E_ACTIVE && survey_refresh(&res[i].s, o) < 0) {
-                                res[i].state = E_ERROR;
-                                res[i].rc = res[i].s.rc;
-                        }
-                }
+        }
+        if (stop_flag) {
+                rc = FILL_EXIT_INTERRUPTED;
+                goto out;
         }
         for (size_t i = 0; i < n; i++) {
                 int64_t wait;

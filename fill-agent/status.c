@@ -40,7 +40,7 @@ int status_cmd(const struct fill_opts *o)
                 if (r == 0)
                         journal_get_summary(j, &js);
                 journal_free(j);
-                live = survey_load(&s, o, e, true) == 0;
+                live = survey_load(&s, o, e, true, NULL) == 0;
                 if (!live)
                         rc = FILL_EXIT_ERROR;
                 if (o->json) {

@@ -3,14 +3,67 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
+
+#include "log.h"
 
 #include "fetch.h"
 #include "survey.h"
 
+static int64_t mono_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* Sleep until mono_ns() reaches end, in steps of 200 ms, returning early once *stop is set. */
+static void pause_until(int64_t end, volatile sig_atomic_t *stop)
+{
+        for (int64_t now = mono_ns(); now < end && !(stop && *stop); now = mono_ns()) {
+                int64_t step = end - now < 200000000ll ? end - now : 200000000ll;
+                struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step};
+                (void)nanosleep(&ts, NULL);
+        }
+}
+
+/*
+ * Attempt n (0: the first) at what failed with r, s->err saying why. Returns 0 after waiting
+ * for the next attempt; r when it is not worth retrying or no time is left (s->err then says
+ * how many attempts were made); -EINTR when stopped.
+ */
+static int retry_wait(struct survey *s, const struct survey_retry *rt, const char *what, int r,
+                      int64_t retry_after_s, unsigned n)
+{
+        int64_t delay_s = n < 6 ? (int64_t)1 << n : SURVEY_BACKOFF_MAX_S, end;
+
+        if (!rt || (r != -EIO && r != -EAGAIN))
+                return r;
+        if (rt->stop && *rt->stop)
+                return -EINTR;
+        if (delay_s > SURVEY_BACKOFF_MAX_S)
+                delay_s = SURVEY_BACKOFF_MAX_S;
+        if (retry_after_s > 0)
+                delay_s = retry_after_s < SURVEY_RETRY_AFTER_MAX_S ? retry_after_s
+                                                                   : SURVEY_RETRY_AFTER_MAX_S;
+        end = mono_ns() + delay_s * 1000000000ll;
+        if (end > rt->deadline_ns) {
+                if (n > 0) {
+                        size_t len = strlen(s->err);
+                        snprintf(s->err + len, sizeof(s->err) - len,
+                                 " (gave up after %u attempts: no time left to retry)", n + 1);
+                }
+                return r;
+        }
+        log_warn("%s: %s: %s; retrying in %lld s", s->cfg->id, what, s->err, (long long)delay_s);
+        pause_until(end, rt->stop);
+        return rt->stop && *rt->stop ? -EINTR : 0;
+}
+
 int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_edge_cfg *cfg,
-                bool want_held)
+                bool want_held, const struct survey_retry *rt)
 {
         char *ctl_token = NULL, *secret = NULL;
         int r;
@@ -41,9 +94,18 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
                         return r;
                 }
         }
-        r = plan_fetch(o->cfg.control, ctl_token, secret, secret ? strlen(secret) : 0, cfg->id,
-                       (long)o->cfg.timeout_ms, &s->plan, s->err, sizeof(s->err));
-        if (r == -EACCES)
+        for (unsigned n = 0;; n++) {
+                int64_t retry_after = 0;
+                r = plan_fetch(o->cfg.control, ctl_token, secret, secret ? strlen(secret) : 0,
+                               cfg->id, (long)o->cfg.timeout_ms, &retry_after, &s->plan, s->err,
+                               sizeof(s->err));
+                if (r >= 0 || (r = retry_wait(s, rt, "fill plan", r, retry_after, n)) < 0)
+                        break;
+        }
+        if (r == -EINTR) {
+                snprintf(s->err, sizeof(s->err), "interrupted while retrying the fill plan");
+                s->rc = FILL_EXIT_INTERRUPTED;
+        } else if (r == -EACCES)
                 /* Plans name unreleased titles: control answers them to its admin token, or to
                  * the edge itself, signed with its secret. */
                 snprintf(s->err, sizeof(s->err),
@@ -71,8 +133,14 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
                 return r;
         }
         s->have_plan = true;
-        if (!want_held)
-                return 0;
+        return want_held ? survey_hold(s, o, rt) : 0;
+}
+
+int survey_hold(struct survey *s, const struct fill_opts *o, const struct survey_retry *rt)
+{
+        const struct fill_edge_cfg *cfg = s->cfg;
+        int r;
+
         if (!cfg->admin_url || !cfg->admin_token_file) {
                 snprintf(s->err, sizeof(s->err),
                          "edge %s: needs admin_url and admin_token_file (--admin-url, "
@@ -87,10 +155,10 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
                 s->rc = FILL_EXIT_USAGE;
                 return r;
         }
-        return survey_refresh(s, o);
+        return survey_refresh(s, o, rt);
 }
 
-int survey_refresh(struct survey *s, const struct fill_opts *o)
+int survey_refresh(struct survey *s, const struct fill_opts *o, const struct survey_retry *rt)
 {
         int r;
 
@@ -99,8 +167,18 @@ int survey_refresh(struct survey *s, const struct fill_opts *o)
         if (s->have_held)
                 holdings_done(&s->held);
         s->have_diff = s->have_held = false;
-        r = holdings_fetch(s->cfg->admin_url, s->bearer, NULL, (long)o->cfg.timeout_ms, &s->held,
-                           s->err, sizeof(s->err));
+        for (unsigned n = 0;; n++) {
+                int64_t retry_after = 0;
+                r = holdings_fetch(s->cfg->admin_url, s->bearer, NULL, (long)o->cfg.timeout_ms,
+                                   &retry_after, &s->held, s->err, sizeof(s->err));
+                if (r >= 0 || (r = retry_wait(s, rt, "holdings", r, retry_after, n)) < 0)
+                        break;
+        }
+        if (r == -EINTR) {
+                snprintf(s->err, sizeof(s->err), "interrupted while retrying the holdings");
+                s->rc = FILL_EXIT_INTERRUPTED;
+                return r;
+        }
         if (r < 0) {
                 s->rc = FILL_EXIT_ERROR;
                 return r;
@@ -134,7 +212,7 @@ int survey_cmd_plan(const struct fill_opts *o)
 
         for (size_t i = 0; i < o->n_edges; i++) {
                 struct survey s;
-                if (survey_load(&s, o, &o->edges[i], true) < 0) {
+                if (survey_load(&s, o, &o->edges[i], true, NULL) < 0) {
                         if (o->json) {
                                 json_t *j =
                                     json_pack("{s:s,s:s}", "edge", o->edges[i].id, "error", s.err);

@@ -148,7 +148,7 @@ int verify_cmd(const struct fill_opts *o)
                         rc = FILL_EXIT_USAGE;
                         continue;
                 }
-                if (survey_load(&s, o, e, true) < 0) {
+                if (survey_load(&s, o, e, true, NULL) < 0) {
                         fprintf(stderr, "sluice-fill: %s\n", s.err);
                         rc = s.rc == FILL_EXIT_USAGE ? s.rc : FILL_EXIT_ERROR;
                         survey_done(&s);

@@ -10,7 +10,8 @@ demand with real playback sessions, so control's plan says what the test needs. 
 is a real HTTP server over a directory of files (http.server in a thread of this process);
 a test may make it serve one wrong byte for one path, or stall in the middle of one,
 deliberately. A test may also put an AdminProxy between the agent and the edge's admin API,
-to lose the edge's answer to a PUT or hold back a listing.
+to lose the edge's answer to a PUT or hold back a listing, or between the agent and control
+or the edge to answer some requests itself (503 with Retry-After, a reset).
 
     python3 test_x.py /path/to/sluice-fill /path/to/sluice-edge /path/to/sluice-control
 
@@ -155,9 +156,16 @@ class Origin:
 
 
 class AdminProxy:
-    """Between sluice-fill and the edge's admin API, relaying HTTP/1.1 one request at a
-    time per connection (a fresh edge connection for each). Two faults, both keyed by object
-    key:
+    """Between sluice-fill and the edge's admin API (or control's API: any server on this
+    host at the given port), relaying HTTP/1.1 one request at a time per connection (a fresh
+    upstream connection for each). `seen` lists (method, target, time.monotonic()) of every
+    request that came in. Three faults; the first keyed by request target, the others by
+    object key:
+
+    - answer[target] = [(status, {field: value}), …]: the next requests for exactly that
+      target (path and query) are answered by the proxy itself, one entry each, in order,
+      with that status, those header fields and a small JSON error body, never reaching the
+      server; a status of None resets the connection instead (no answer at all).
 
     - lose[key] = n: the next n answers the edge gives to a whole PUT of key are read, then
       the agent's connection is reset instead of answered: the edge committed the object and
@@ -170,6 +178,8 @@ class AdminProxy:
 
     def __init__(self, edge_admin_port):
         self.edge_port = edge_admin_port
+        self.answer = {}
+        self.seen = []
         self.lose = {}
         self.hold = {}
         self.puts = {}
@@ -233,11 +243,34 @@ class AdminProxy:
         finally:
             c.close()
 
+    def _canned(self, c, fields, buf, status, extra):
+        """Answer the request in hand with status and the fields in extra (None: reset)."""
+        n = int(fields.get("content-length", "0")) - len(buf)
+        while n > 0:
+            d = c.recv(min(65536, n))
+            if not d:
+                return False
+            n -= len(d)
+        if status is None:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return False
+        body = json.dumps({"error": "unavailable", "detail": "fault injected by the test"})
+        head = [f"HTTP/1.1 {status} Fault", "Content-Type: application/json",
+                f"Content-Length: {len(body)}"] + [f"{k}: {v}" for k, v in extra.items()]
+        c.sendall(("\r\n".join(head) + "\r\n\r\n" + body).encode())
+        return True
+
     def _one(self, c, head, fields, buf):
         """Relay one request and its answer; False when the client connection must end."""
         method, target = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")[:2]
         url = urllib.parse.urlsplit(target)
-        lose = hold = None
+        lose = hold = canned = None
+        with self.lock:
+            self.seen.append((method, target, time.monotonic()))
+            if self.answer.get(target):
+                canned = self.answer[target].pop(0)
+        if canned:
+            return self._canned(c, fields, buf, *canned)
         with self.lock:
             if method == "PUT" and url.path.startswith("/admin/objects/"):
                 key = urllib.parse.unquote(url.path[len("/admin/objects"):])
@@ -418,6 +451,7 @@ class Env:
         self.edge.start()
         self.edge_id = "edge-it"
         self.admin_url = None  # the agent's way to the edge's admin API; None: direct
+        self.control_url = None  # the agent's way to control; None: direct
         self.add_edge(self.edge_id, self.edge)
 
     def add_edge(self, edge_id, edge, country="GB"):
@@ -425,7 +459,7 @@ class Env:
         self.control.add_edge(edge_id, REGIONS[country], f"http://{eh.HOST}:{edge.port}")
 
     def base_args(self):
-        return ["--control", self.control.url, "--control-token-file", self.control.token_file,
+        return ["--control", self.control_url or self.control.url, "--control-token-file", self.control.token_file,
                 "--edge", self.edge_id,
                 "--admin-url", self.admin_url or f"http://{eh.HOST}:{self.edge.admin_port}",
                 "--admin-token-file", self.edge.token_file,

@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: MIT
+"""Control and the edge's listing briefly unavailable at the start of a run (a proxy in front
+of each answers the first requests itself: 503 with Retry-After, 502, a reset): the run
+retries the plan and the listing, waiting what Retry-After asks, logs each retry, and still
+fills the edge with every object, byte for byte. Retries end when the window closes, and a
+SIGTERM while waiting for one ends the run at once with status 5. A run waiting for its
+window lists the edge again once it opens."""
+
+import signal
+import time
+
+from fillharness import AdminProxy, check, eq, events, make_catalog, run, test
+
+
+def control_proxy(env):
+    proxy = AdminProxy(env.control.ctl.port)
+    env.control_url = proxy.url
+    return proxy
+
+
+def plan_target(env):
+    return f"/v1/fill/plan?edge={env.edge_id}"
+
+
+def times(proxy, target):
+    return [t for _, tg, t in proxy.seen if tg == target]
+
+
+@test
+def plan_unavailable_then_served(env):
+    objs = make_catalog(env, titles=2, segs=3)
+    proxy = control_proxy(env)
+    target = plan_target(env)
+    # Without Retry-After the waits would be 1 s, then 2 s: 3 s each says it was obeyed.
+    proxy.answer[target] = [(503, {"Retry-After": "3"}), (503, {"Retry-After": "3"})]
+    try:
+        rc, out, err = env.fill("run", "--progress", "json")
+    finally:
+        proxy.stop()
+    eq(rc, 0, f"run exit ({err})")
+    t = times(proxy, target)
+    eq(len(t), 3, "plan requests: two answered 503, the third served")
+    check(all(b - a >= 2.9 for a, b in zip(t, t[1:])),
+          f"Retry-After (3 s) waited between attempts: {[round(b - a, 2) for a, b in zip(t, t[1:])]}")
+    warned = [ln for ln in err.splitlines() if "fill plan" in ln and "retrying in 3 s" in ln]
+    eq(len(warned), 2, f"one warning per retry, with the reason ({err})")
+    check(all("503" in ln for ln in warned), f"the warnings say why: {warned}")
+    done = [e for e in events(out) if e["event"] == "done"][0]
+    eq((done["committed"], done["refused"], done["failed"]), (len(objs), 0, 0), "done counts")
+    env.check_edge_holds(objs)
+    eq(env.commits(), len(objs), "edge commits: one per object")
+
+
+@test
+def listing_unavailable_then_served(env):
+    objs = make_catalog(env, titles=1, segs=4)
+    proxy = AdminProxy(env.edge.admin_port)
+    env.admin_url = proxy.url
+    # A reset (no answer), then a 502 without Retry-After: backoff of 1 s, then 2 s.
+    proxy.answer["/admin/objects"] = [(None, {}), (502, {})]
+    try:
+        rc, out, err = env.fill("run", "--progress", "json")
+    finally:
+        proxy.stop()
+    eq(rc, 0, f"run exit ({err})")
+    t = times(proxy, "/admin/objects")
+    eq(len(t), 3, "listings: a reset, a 502, then served")
+    check(t[1] - t[0] >= 0.9 and t[2] - t[1] >= 1.9,
+          f"backoff between attempts: {[round(b - a, 2) for a, b in zip(t, t[1:])]}")
+    warned = [ln for ln in err.splitlines() if "holdings" in ln and "retrying in" in ln]
+    eq(len(warned), 2, f"one warning per retry ({err})")
+    check("502" in warned[1], f"the second warning names the status: {warned[1]}")
+    env.check_edge_holds(objs)
+    eq(env.commits(), len(objs), "edge commits: one per object")
+
+
+@test
+def retries_end_with_the_window(env):
+    make_catalog(env, titles=1, segs=2)
+    proxy = control_proxy(env)
+    target = plan_target(env)
+    proxy.answer[target] = [(503, {"Retry-After": "1"})] * 100
+    t0 = time.monotonic()
+    try:
+        # The window closes 4 s after --now: the run may retry until then, not after.
+        rc, out, err = env.fill("run", "--window", "02:00-14:00", "--tz", "UTC",
+                                "--now", "2030-01-01T13:59:56Z", "--progress", "json")
+    finally:
+        proxy.stop()
+    took = time.monotonic() - t0
+    eq(rc, 1, f"control never answered within the window ({err})")
+    n = len(times(proxy, target))
+    check(2 <= n <= 6, f"{n} plan requests in a 4 s window with Retry-After 1")
+    check(took < 12, f"the run gave up when the window closed, not {took:.1f}s later")
+    done = [e for e in events(out) if e["event"] == "done"]
+    check(len(done) == 1 and "gave up after" in done[0].get("error", ""),
+          f"the error says the retries ran out: {done}")
+    eq(env.puts(), [], "nothing sent")
+
+
+@test
+def sigterm_while_waiting_to_retry(env):
+    make_catalog(env, titles=1, segs=2)
+    proxy = control_proxy(env)
+    proxy.answer[plan_target(env)] = [(503, {"Retry-After": "60"})] * 5
+    try:
+        p = env.spawn("run", "--progress", "json")
+        try:
+            for raw in p.stderr:
+                if b"retrying in 60 s" in raw:
+                    break
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=10)
+            took = time.monotonic() - t0
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    finally:
+        proxy.stop()
+    eq(p.returncode, 5, "interrupted")
+    check(took < 3, f"the wait for the retry ended at the signal ({took:.1f}s)")
+    eq(len(times(proxy, plan_target(env))), 1, "no attempt after the signal")
+
+
+@test
+def listed_again_when_the_window_opens(env):
+    objs = make_catalog(env, titles=1, segs=3)
+    proxy = AdminProxy(env.edge.admin_port)
+    env.admin_url = proxy.url
+    try:
+        p = env.spawn("run", "--window", "02:00-14:00", "--tz", "UTC",
+                      "--now", "2030-01-01T01:59:55Z", "--outside-window", "wait",
+                      "--progress", "json")
+        try:
+            # While the run waits, the edge gets one planned object by another way: the
+            # listing made when the window opens must show it, so the run does not send it.
+            deadline = time.monotonic() + 10
+            while not times(proxy, "/admin/objects") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            check(times(proxy, "/admin/objects"), "the run listed the edge at start")
+            first = objs[1]
+            data = open(f"{env.origin.dir}/{first['path']}", "rb").read()
+            env.edge.put("/" + first["path"], data)
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    finally:
+        proxy.stop()
+    eq(p.returncode, 0, f"run exit ({err.decode()})")
+    ev = events(out.decode())
+    check(ev[0]["event"] == "waiting", f"the run waited: {ev[0]}")
+    eq(len(times(proxy, "/admin/objects")), 2, "listed at start and once when the window opened")
+    sent = [e["key"] for e in ev if e["event"] == "committed"]
+    eq(sorted(sent), sorted("/" + o["path"] for o in objs if o is not first),
+       "the object put while waiting was not sent")
+    env.check_edge_holds(objs)
+
+
+if __name__ == "__main__":
+    run()
