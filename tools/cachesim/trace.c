@@ -225,12 +225,68 @@ int trace_oracle_parse(const uint8_t *buf, size_t len, const struct trace_limits
         return 0;
 }
 
+/* Read all of a pipe or other stream into *buf (malloc'd), at most max bytes. */
+static int read_stream(int fd, uint64_t max, uint8_t **buf, size_t *len, struct trace_error *err)
+{
+        size_t cap = 1 << 20, n = 0;
+        uint8_t *b = malloc(cap);
+
+        if (!b)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t got;
+
+                if (n == cap) {
+                        uint8_t *nb;
+                        if (cap >= max) {
+                                free(b);
+                                err->msg = "trace on a pipe over 16 GiB (decompress it to a file)";
+                                return -E2BIG;
+                        }
+                        cap = cap * 2 > max ? (size_t)max : cap * 2;
+                        nb = realloc(b, cap);
+                        if (!nb) {
+                                free(b);
+                                return -ENOMEM;
+                        }
+                        b = nb;
+                }
+                got = read(fd, b + n, cap - n);
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got < 0) {
+                        int e = -errno;
+                        free(b);
+                        return e;
+                }
+                if (got == 0)
+                        break;
+                n += (size_t)got;
+        }
+        *buf = b;
+        *len = n;
+        return 0;
+}
+
+static int parse_buf(const uint8_t *buf, size_t len, enum trace_format fmt,
+                     const struct trace_limits *lim, struct trace *t, struct trace_error *err)
+{
+        if (len == 0)
+                return 0;
+        if (fmt == TRACE_FORMAT_AUTO)
+                fmt = trace_format_detect(buf, len);
+        if (fmt == TRACE_FORMAT_CSV)
+                return trace_csv_parse(buf, len, lim, t, err);
+        return trace_oracle_parse(buf, len, lim, t, err);
+}
+
 int trace_load(const char *path, enum trace_format fmt, const struct trace_limits *lim,
                struct trace *t, struct trace_error *err)
 {
+        bool std_in = strcmp(path, "-") == 0;
         struct stat st;
         void *map = NULL;
-        int r, fd = open(path, O_RDONLY | O_CLOEXEC);
+        int r, fd = std_in ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
         err->line = 0;
         err->msg = NULL;
         if (fd < 0)
@@ -239,9 +295,19 @@ int trace_load(const char *path, enum trace_format fmt, const struct trace_limit
                 r = -errno;
                 goto out;
         }
+        if (S_ISDIR(st.st_mode)) {
+                r = -EISDIR;
+                goto out;
+        }
         if (!S_ISREG(st.st_mode)) {
-                r = -EINVAL;
-                err->msg = "not a regular file";
+                /* A pipe (a decompressor's output, say): read it whole, within a bound. */
+                uint8_t *buf = NULL;
+                size_t len = 0;
+
+                r = read_stream(fd, TRACE_STREAM_MAX, &buf, &len, err);
+                if (r == 0)
+                        r = parse_buf(buf, len, fmt, lim, t, err);
+                free(buf);
                 goto out;
         }
         if (st.st_size == 0) {
@@ -255,16 +321,12 @@ int trace_load(const char *path, enum trace_format fmt, const struct trace_limit
                 goto out;
         }
         (void)madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-        if (fmt == TRACE_FORMAT_AUTO)
-                fmt = trace_format_detect(map, (size_t)st.st_size);
-        if (fmt == TRACE_FORMAT_CSV)
-                r = trace_csv_parse(map, (size_t)st.st_size, lim, t, err);
-        else
-                r = trace_oracle_parse(map, (size_t)st.st_size, lim, t, err);
+        r = parse_buf(map, (size_t)st.st_size, fmt, lim, t, err);
 out:
         if (map)
                 (void)munmap(map, (size_t)st.st_size);
-        (void)close(fd);
+        if (!std_in)
+                (void)close(fd);
         return r;
 }
 

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The trace readers (CSV and oracleGeneral), format detection and next-access analysis. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gen-dash.h"
@@ -161,6 +164,98 @@ TEST(write_and_load_roundtrip)
         trace_done(&t);
         trace_done(&csv);
         trace_done(&bin);
+}
+
+/* A child writes buf into a new pipe; returns its read end (the child's pid in *pid). */
+static int pipe_from_child(const uint8_t *buf, size_t len, pid_t *pid)
+{
+        int p[2];
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -1;
+        *pid = fork();
+        if (*pid == 0) {
+                size_t off = 0;
+                close(p[0]);
+                while (off < len) {
+                        ssize_t n = write(p[1], buf + off, len - off);
+                        if (n <= 0)
+                                _exit(1);
+                        off += (size_t)n;
+                }
+                _exit(0);
+        }
+        close(p[1]);
+        return p[0];
+}
+
+/* A trace from a pipe (a decompressor's output, standard input) loads like the same file,
+ * with more bytes than a pipe holds at once so the reader's buffer grows. */
+TEST(load_from_a_pipe_and_stdin)
+{
+        struct trace t = {0}, file = {0}, piped = {0}, in = {0};
+        struct trace_error err;
+        struct trace_limits lim = trace_limits_default();
+        struct gen_dash_opts o = gen_dash_opts_default();
+        char path[] = "/tmp/sluice-trace-XXXXXX", fdpath[32];
+        int fd, status, saved;
+        uint8_t *bytes;
+        long size;
+        pid_t pid;
+        FILE *f;
+
+        o.days = 1;
+        o.titles = 50;
+        o.sessions_per_day = 200;
+        ASSERT_EQ(gen_dash_run(&o, &lim, &t), 0);
+        fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        ASSERT_EQ(trace_write(&t, path, TRACE_FORMAT_ORACLE), 0);
+        ASSERT_EQ(trace_load(path, TRACE_FORMAT_AUTO, &lim, &file, &err), 0);
+        f = fopen(path, "rb");
+        ASSERT_TRUE(f != NULL);
+        ASSERT_EQ(fseek(f, 0, SEEK_END), 0);
+        size = ftell(f);
+        ASSERT_TRUE(size > 4 * 65536);
+        rewind(f);
+        bytes = malloc((size_t)size);
+        ASSERT_TRUE(bytes != NULL);
+        ASSERT_EQ(fread(bytes, 1, (size_t)size, f), (size_t)size);
+        fclose(f);
+        unlink(path);
+
+        fd = pipe_from_child(bytes, (size_t)size, &pid);
+        ASSERT_TRUE(fd >= 0);
+        snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", fd);
+        ASSERT_EQ(trace_load(fdpath, TRACE_FORMAT_AUTO, &lim, &piped, &err), 0);
+        close(fd);
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+        fd = pipe_from_child(bytes, (size_t)size, &pid);
+        ASSERT_TRUE(fd >= 0);
+        saved = dup(STDIN_FILENO);
+        ASSERT_TRUE(saved >= 0);
+        ASSERT_EQ(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+        close(fd);
+        ASSERT_EQ(trace_load("-", TRACE_FORMAT_ORACLE, &lim, &in, &err), 0);
+        ASSERT_EQ(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+        close(saved);
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+
+        ASSERT_EQ(file.len, t.len);
+        ASSERT_EQ(piped.len, t.len);
+        ASSERT_EQ(in.len, t.len);
+        ASSERT_MEMEQ(piped.reqs, t.len * sizeof(*t.reqs), file.reqs, t.len * sizeof(*t.reqs));
+        ASSERT_MEMEQ(in.reqs, t.len * sizeof(*t.reqs), file.reqs, t.len * sizeof(*t.reqs));
+        /* A directory is refused up front rather than read. */
+        ASSERT_EQ(trace_load("/tmp", TRACE_FORMAT_AUTO, &lim, &in, &err), -EISDIR);
+        free(bytes);
+        trace_done(&t);
+        trace_done(&file);
+        trace_done(&piped);
+        trace_done(&in);
 }
 
 TEST(generator_is_deterministic_and_dash_shaped)
