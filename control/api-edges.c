@@ -36,13 +36,6 @@ static char *dump(struct ctl_req *rq, json_t *v)
         return s;
 }
 
-static bool num_ok(json_t *o, const char *key, double max)
-{
-        json_t *v = json_object_get(o, key);
-
-        return !v || (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= max);
-}
-
 /*
  * POST /v1/edges/<id>/heartbeat {"load": 0..1, "bytes_served", "disk_used", "disk_total",
  * "titles": [asset ids held], "digest"}, signed by the edge with its own secret
@@ -301,15 +294,17 @@ void api_fill_plan(struct ctl_req *rq)
 /* From the stored row, which may carry the new secret: named field by field. */
 static void edge_audit(const struct ctl_req *rq, const json_t *res)
 {
-        char id[136], region[136], url[264];
+        char id[136], region[136], url[264], tz[BODY_TZ_MAX + 1];
+        const char *zone = json_string_value(json_object_get(res, "tz"));
 
-        log_info("admin: edge %s registered (region %s, base_url %s, %s, secret %s; request %"
-                 PRIu64 " from %s)",
+        log_info("admin: edge %s registered (region %s, base_url %s%s%s, %s, secret %s; "
+                 "request %" PRIu64 " from %s)",
                  api_log_safe(json_string_value(json_object_get(res, "id")), id, sizeof(id)),
                  api_log_safe(json_string_value(json_object_get(res, "region")), region,
                               sizeof(region)),
                  api_log_safe(json_string_value(json_object_get(res, "base_url")), url,
                               sizeof(url)),
+                 zone ? ", tz " : "", zone ? api_log_safe(zone, tz, sizeof(tz)) : "",
                  json_is_false(json_object_get(res, "enabled")) ? "disabled" : "enabled",
                  json_is_true(json_object_get(res, "secret_set")) ? "stored" : "unchanged",
                  rq->id, rq->client);
@@ -325,7 +320,8 @@ static const struct api_audit edge_audited = {.log = edge_audit};
  */
 void api_admin_edge(struct ctl_req *rq)
 {
-        json_t *body = NULL, *given, *rotate;
+        struct body_edge e;
+        json_t *body = NULL;
         char made[2 * 32 + 1];
         const char *secret;
         bool replace;
@@ -333,20 +329,13 @@ void api_admin_edge(struct ctl_req *rq)
 
         if (ctl_body_json(rq, 2, &body) < 0)
                 return;
-        given = json_object_get(body, "secret");
-        rotate = json_object_get(body, "rotate_secret");
-        if (!json_is_string(json_object_get(body, "id")) ||
-            !json_is_string(json_object_get(body, "region")) ||
-            !json_is_string(json_object_get(body, "base_url")) ||
-            !num_ok(body, "capacity_mbps", 1e9) || (rotate && !json_is_boolean(rotate)) ||
-            (given && (!json_is_string(given) ||
-                       !req_sign_secret_ok(json_string_value(given), json_string_length(given)) ||
-                       json_is_true(rotate)))) {
+        if (body_edge_check(body, &e) < 0) {
                 json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request",
                                 "need \"id\", \"region\", \"base_url\", optional "
-                                "\"capacity_mbps\", \"secret\" (32 to 128 visible ASCII "
-                                "characters) or \"rotate_secret\": true");
+                                "\"capacity_mbps\", \"tz\" (an IANA zone name: up to 64 of "
+                                "[A-Za-z0-9_+/-], starting with a letter), \"secret\" (32 to "
+                                "128 visible ASCII characters) or \"rotate_secret\": true");
                 return;
         }
         if (api_random_hex(made, 32) < 0) {
@@ -354,8 +343,8 @@ void api_admin_edge(struct ctl_req *rq)
                 ctl_reply_error(rq, 500, "internal", "cannot make a secret");
                 return;
         }
-        replace = given || json_is_true(rotate);
-        secret = given ? json_string_value(given) : made;
+        replace = e.secret || e.rotate_secret;
+        secret = e.secret ? e.secret : made;
         /* The secret is a parameter of its own, never part of the stored document. */
         json_object_del(body, "rotate_secret");
         s = json_dumps(body, JSON_COMPACT);
@@ -367,7 +356,7 @@ void api_admin_edge(struct ctl_req *rq)
         }
         ctl_cache_edges_forget(rq->ctl->cache);
         edge_auth_forget(rq->ctl->edge_auth, json_string_value(json_object_get(body, "id")));
-        const char *params[] = {s, secret, replace ? "true" : "false", given ? "false" : "true"};
+        const char *params[] = {s, secret, replace ? "true" : "false", e.secret ? "false" : "true"};
         api_exec_json_audited(rq, rq->ctl->st.edge_register, params, 4, &edge_audited);
         OPENSSL_cleanse(made, sizeof(made));
         OPENSSL_cleanse(s, strlen(s));

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "req-sign.h"
+
 #include "body-check.h"
 
 /* A string member of 1..max bytes without NUL; *ret NULL when absent or JSON null. */
@@ -88,5 +90,48 @@ int body_heartbeat_check(json_t *body)
             !num_ok(body, "disk_total", 9.2e18) ||
             (titles && (!json_is_array(titles) || json_array_size(titles) > BODY_HOLDINGS_MAX)))
                 return -EINVAL;
+        return 0;
+}
+
+bool body_tz_ok(const char *s, size_t len)
+{
+        if (!s || len == 0 || len > BODY_TZ_MAX ||
+            !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                char c = s[i];
+                if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '+' || c == '/' || c == '-'))
+                        return false;
+        }
+        return true;
+}
+
+int body_edge_check(json_t *body, struct body_edge *ret)
+{
+        json_t *secret = json_object_get(body, "secret");
+        json_t *rotate = json_object_get(body, "rotate_secret");
+        json_t *tz = json_object_get(body, "tz");
+
+        memset(ret, 0, sizeof(*ret));
+        if (!json_is_object(body) || !json_is_string(json_object_get(body, "id")) ||
+            !json_is_string(json_object_get(body, "region")) ||
+            !json_is_string(json_object_get(body, "base_url")) ||
+            !num_ok(body, "capacity_mbps", 1e9) || (rotate && !json_is_boolean(rotate)))
+                return -EINVAL;
+        /* A secret given is stored as it is, so rotating one as well makes no sense. */
+        if (secret && (!json_is_string(secret) ||
+                       !req_sign_secret_ok(json_string_value(secret), json_string_length(secret)) ||
+                       json_is_true(rotate)))
+                return -EINVAL;
+        if (tz && !json_is_null(tz) &&
+            (!json_is_string(tz) || !body_tz_ok(json_string_value(tz), json_string_length(tz))))
+                return -EINVAL;
+        ret->id = json_string_value(json_object_get(body, "id"));
+        ret->region = json_string_value(json_object_get(body, "region"));
+        ret->base_url = json_string_value(json_object_get(body, "base_url"));
+        ret->secret = secret ? json_string_value(secret) : NULL;
+        ret->tz = json_is_string(tz) ? json_string_value(tz) : NULL;
+        ret->rotate_secret = json_is_true(rotate);
         return 0;
 }

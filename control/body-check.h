@@ -22,6 +22,7 @@
 #define BODY_CMCD_MTP_MAX     100000000 /* kbit/s: 100 Gbit/s, far above any player's estimate */
 #define BODY_CMCD_BL_MAX      86400000  /* ms: a day of buffer */
 #define BODY_HOLDINGS_MAX     100000    /* titles in one heartbeat */
+#define BODY_TZ_MAX           64        /* an IANA zone name (the longest is under 40) */
 
 /* POST /v1/playback */
 struct body_playback {
@@ -40,9 +41,28 @@ struct body_report {
         int64_t mtp, bl;
 };
 
+/*
+ * POST /v1/admin/edges. id, region and base_url are strings whose form the database checks;
+ * capacity_mbps a number in 0..1e9 when present (the database wants a positive integer).
+ */
+struct body_edge {
+        const char *id, *region, *base_url;
+        const char *secret; /* NULL: none; else 32..128 visible ASCII (req_sign_secret_ok) */
+        const char *tz;     /* NULL: absent or null; else body_tz_ok */
+        bool rotate_secret; /* never with secret */
+};
+
 /* 0 and *ret filled, or -EINVAL (the handler answers 400 with its usage text). */
 int body_playback_check(json_t *body, struct body_playback *ret);
+int body_edge_check(json_t *body, struct body_edge *ret);
 int body_report_check(json_t *body, struct body_report *ret);
 /* A heartbeat's numbers (>= 0, load <= 1000) and titles (an array of at most
  * BODY_HOLDINGS_MAX): 0 or -EINVAL. */
 int body_heartbeat_check(json_t *body);
+
+/*
+ * Whether s[0..len) has the form of an IANA time zone name: 1..BODY_TZ_MAX bytes of
+ * [A-Za-z0-9_+/-], the first a letter (so never an absolute path, and never ".."). Whether
+ * the zone exists is the database's check (migration 014).
+ */
+bool body_tz_ok(const char *s, size_t len);

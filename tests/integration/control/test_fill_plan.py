@@ -233,6 +233,67 @@ def test_auth(ctl, pg):
           "new secret after rotation")
 
 
+def test_tz(ctl, pg):
+    """An edge's time zone (migration 014): optional at registration, checked for its form
+    and against the zones PostgreSQL knows, and named in the edge's plan as "tz", which
+    sluice-fill runs the off-peak window in (fill-agent/plan.h)."""
+    def stored(edge):
+        return pg.psql(f"SELECT coalesce(tz, '<null>') FROM edges WHERE id = '{edge}'")
+
+    # Registered without one: the plan says null.
+    d = ctl.json("GET", "/v1/fill/plan?edge=edge-gb&limit=1", admin=True)
+    check("tz" in d and d["tz"] is None, f"no tz: null in the plan {d}")
+    # With one: stored, in the registration's answer, the audit line and the plan.
+    mark = len(ctl.log)
+    r = ctl.register_edge("edge-tz", "eu-west", "http://127.0.0.1:4", tz="Europe/London")
+    check(r.get("tz") == "Europe/London" and stored("edge-tz") == "Europe/London",
+          f"registered with a tz: {r}")
+    ctl.wait_log(r"admin: edge edge-tz registered \(region eu-west, base_url "
+                 r"http://127\.0\.0\.1:4, tz Europe/London, enabled", start=mark)
+    d = ctl.json("GET", "/v1/fill/plan?edge=edge-tz&limit=1", admin=True)
+    check(d["tz"] == "Europe/London" and d["edge"] == "edge-tz", f"plan tz {d}")
+    # The edge's own signed plan request gets it too (sluice-edge and sluice-fill alike).
+    tgt = "/v1/fill/plan?edge=edge-tz"
+    import time
+    st, _, b = ctl.request("GET", tgt, headers=h.signed_headers(
+        h.Control.edge_secrets["edge-tz"], "GET", tgt, b"", int(time.time() * 1000)))
+    check(st == 200 and json.loads(b)["tz"] == "Europe/London", f"signed plan: {st} {b[:200]!r}")
+    # Every character the form allows, in real zone names.
+    for z in ("America/Argentina/Buenos_Aires", "Etc/GMT+5", "Etc/GMT-14", "UTC", "EST5EDT"):
+        r = ctl.register_edge("edge-tz", "eu-west", "http://127.0.0.1:4", tz=z)
+        check(r["tz"] == z and ctl.json("GET", tgt, admin=True)["tz"] == z, f"tz {z}: {r}")
+    # Refused, and nothing changes: a malformed name (400 from control) or one PostgreSQL
+    # does not know (400 from the registration, rolled back).
+    ctl.register_edge("edge-tz", "eu-west", "http://127.0.0.1:4", tz="Asia/Tokyo")
+    for bad in ("Europe/Londn", "Mars/Olympus_Mons", "", "../../etc/passwd", "/etc/localtime",
+                ":Europe/London", "Europe/London\n", "Europe London", "Europe/Lond%6Fn",
+                "Europe/Z\u00fcrich", "9Europe/London", "A" * 65, 5, True, ["UTC"],
+                {"name": "UTC"}):
+        st, _, b = ctl.request("POST", "/v1/admin/edges",
+                               {"id": "edge-tz", "region": "eu-north",
+                                "base_url": "http://127.0.0.1:5", "tz": bad}, admin=True)
+        check(st == 400, f"tz {bad!r}: {st} {b[:200]!r}")
+        check(stored("edge-tz") == "Asia/Tokyo" and pg.psql(
+            "SELECT region FROM edges WHERE id = 'edge-tz'") == "eu-west", f"tz {bad!r} changed it")
+    o = ctl.error("POST", "/v1/admin/edges", {"id": "edge-tz", "region": "eu-west",
+                                              "base_url": "http://127.0.0.1:4",
+                                              "tz": "Europe/Londn"}, admin=True)
+    check("unknown time zone" in o["detail"], f"unknown zone detail {o}")
+    # The column refuses a malformed name whoever writes it.
+    try:
+        pg.psql("UPDATE edges SET tz = '../x' WHERE id = 'edge-tz'")
+        check(False, "the column took '../x'")
+    except h.Failure as e:
+        check("check constraint" in str(e), f"not the column's check: {e}")
+    # A registration states the whole edge: null, or left out, unsets it.
+    r = ctl.register_edge("edge-tz", "eu-west", "http://127.0.0.1:4", tz=None)
+    check(r["tz"] is None and stored("edge-tz") == "<null>", f"tz null: {r}")
+    ctl.register_edge("edge-tz", "eu-west", "http://127.0.0.1:4", tz="Asia/Tokyo")
+    r = ctl.register_edge("edge-tz", "eu-west", "http://127.0.0.1:4")
+    check(r["tz"] is None and ctl.json("GET", tgt, admin=True)["tz"] is None,
+          f"tz left out: {r}")
+
+
 def main(binary, tmp):
     pg = h.Postgres(tmp)
     ctl = h.Control(binary, tmp, pg).start()
@@ -296,6 +357,7 @@ def main(binary, tmp):
     ctl.error("GET", "/v1/fill/plan?edge=nope", expect=404, admin=True)
     ctl.error("GET", "/v1/fill/plan?edge=edge-gb&limit=0", admin=True)
     test_auth(ctl, pg)
+    test_tz(ctl, pg)
     print(json.dumps({"plan": order}))
     ctl.stop()
     pg.stop()
