@@ -2,9 +2,13 @@
 """kill -9 of sluice-fill mid-run, then a rerun: every object ends complete on the edge and
 nothing the edge committed is sent twice. Sends are counted by the edge itself: its commit
 counter (/metrics) must equal the number of objects, since a re-sent object is committed
-again (204)."""
+again (204). The same after SIGTERM (what systemd sends to stop the service): the run exits
+5 promptly, journals its end, and the unit counts 5 as success."""
 
+import os
+import re
 import signal
+import time
 
 from fillharness import check, eq, events, make_catalog, run, test
 
@@ -43,6 +47,54 @@ def kill9_then_resume(env):
     eq(done["committed"] + len(held), len(objs), "the rerun sent only what was missing")
     env.check_edge_holds(objs)
     eq(env.commits(), len(objs), "edge commits: one per object over both runs")
+
+
+UNIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "dist",
+                    "systemd", "sluice-fill.service.in")
+
+
+@test
+def sigterm_then_resume(env):
+    objs = make_catalog(env, titles=3, segs=8, seg_size=1_000_000)
+    p = env.spawn("run", "--progress", "json", "--rate", "40Mbit", "--parallel", "2")
+    first = []
+    try:
+        for raw in p.stdout:
+            e = events(raw.decode())
+            if e and e[0]["event"] == "committed":
+                first.append(e[0]["key"])
+                if len(first) >= 6:
+                    t0 = time.monotonic()
+                    p.send_signal(signal.SIGTERM)
+                    break
+        rest, _ = p.communicate(timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+    eq(p.returncode, 5, "SIGTERM: interrupted")
+    check(took < 10, f"stopped {took:.1f}s after SIGTERM (the unit allows 30 s)")
+    done = [e for e in events(rest.decode()) if e["event"] == "done"]
+    check(len(done) == 1 and done[0]["exit"] == 5, f"the done line says interrupted: {done}")
+    held = env.listing()
+    check(len(held) < len(objs), "the signal came before the end")
+
+    rc, out, err = env.fill("status", "--json")
+    st = events(out)[0]
+    eq(st["last_run_exit"], 5, "status: the stopped run ended, interrupted")
+
+    rc, out, err = env.fill("run", "--progress", "json")
+    eq(rc, 0, f"resumed run exit ({err})")
+    done = [e for e in events(out) if e["event"] == "done"][0]
+    eq(done["committed"] + len(held), len(objs), "the rerun sent only what was missing")
+    env.check_edge_holds(objs)
+    eq(env.commits(), len(objs), "edge commits: one per object over both runs")
+
+    # systemd stops the service with SIGTERM: the 5 that follows must not fail the unit.
+    with open(UNIT) as f:
+        ok = re.findall(r"^SuccessExitStatus=(.*)$", f.read(), re.M)
+    check(ok and "5" in " ".join(ok).split(), f"sluice-fill.service: SuccessExitStatus {ok}")
 
 
 if __name__ == "__main__":
