@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -30,8 +31,41 @@ struct dump {
         int objfd;
         bool verify;
         bool quiet;
+        int progress; /* -1: when standard error is a terminal; 0 off; 1 on */
         unsigned long long n, bytes, bad;
+        /* --verify progress: the store's totals (for the whole store; 0 with a prefix) */
+        unsigned long long of_objects, of_bytes;
+        double started, last_report;
 };
+
+static double now_s(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One progress line on standard error (a terminal: rewritten in place; else one per call). */
+static void report(struct dump *d, bool last)
+{
+        double t = now_s(), secs = t - d->started;
+        double mib = (double)d->bytes / 1048576.0, rate = secs > 0 ? mib / secs : 0;
+        bool tty = isatty(STDERR_FILENO);
+
+        if (!last && t - d->last_report < (tty ? 0.5 : 10.0))
+                return;
+        d->last_report = t;
+        if (d->of_objects)
+                fprintf(stderr, "%sverified %llu of %llu objects, %.0f of %.0f MiB, %.0f MiB/s, "
+                                "%llu bad%s",
+                        tty ? "\r" : "", d->n, d->of_objects, mib,
+                        (double)d->of_bytes / 1048576.0, rate, d->bad, tty && !last ? "" : "\n");
+        else
+                fprintf(stderr, "%sverified %llu objects, %.0f MiB, %.0f MiB/s, %llu bad%s",
+                        tty ? "\r" : "", d->n, mib, rate, d->bad, tty && !last ? "" : "\n");
+        fflush(stderr);
+}
 
 static void usage(FILE *f)
 {
@@ -45,6 +79,9 @@ static void usage(FILE *f)
                    "  --verify      re-read every object file and check size and SHA-256;\n"
                    "                exit 1 if any differs\n"
                    "  --quiet       print only problems and the totals\n"
+                   "  --progress, --no-progress\n"
+                   "                with --verify, report progress on standard error (default:\n"
+                   "                when it is a terminal; every 10 s when forced elsewhere)\n"
                    "  --help, --version\n");
 }
 
@@ -107,6 +144,8 @@ static int print_one(const char *key, size_t key_len, const struct cache_idx_rec
                 why = verify_one(d, rec);
         if (why)
                 d->bad++;
+        if (d->verify && d->progress)
+                report(d, false);
         if (d->quiet && !why)
                 return 0;
         hex_u64_encode(rec->file_id, id);
@@ -126,9 +165,10 @@ int main(int argc, char **argv)
         static const struct option opts[] = {
             {"prefix", required_argument, NULL, 'p'}, {"verify", no_argument, NULL, 'v'},
             {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-            {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+            {"version", no_argument, NULL, 'V'},      {"progress", no_argument, NULL, 'P'},
+            {"no-progress", no_argument, NULL, 'N'},  {NULL, 0, NULL, 0},
         };
-        struct dump d = {.objfd = -1};
+        struct dump d = {.objfd = -1, .progress = -1};
         const char *prefix = "";
         struct cache_idx *idx = NULL;
         struct cache_idx_totals t;
@@ -146,6 +186,12 @@ int main(int argc, char **argv)
                         break;
                 case 'q':
                         d.quiet = true;
+                        break;
+                case 'P':
+                        d.progress = 1;
+                        break;
+                case 'N':
+                        d.progress = 0;
                         break;
                 case 'h':
                         usage(stdout);
@@ -184,7 +230,17 @@ int main(int argc, char **argv)
                 fprintf(stderr, "sluice-store-dump: %s: %s\n", path, strerror(-r));
                 return 1;
         }
+        if (d.progress < 0)
+                d.progress = isatty(STDERR_FILENO);
+        if (d.verify && d.progress && !prefix[0]) {
+                cache_idx_get_totals(idx, &t);
+                d.of_objects = t.objects;
+                d.of_bytes = t.bytes;
+        }
+        d.started = d.last_report = now_s();
         r = cache_idx_foreach(idx, prefix, strlen(prefix), print_one, &d);
+        if (d.verify && d.progress)
+                report(&d, true);
         if (r < 0) {
                 fprintf(stderr, "sluice-store-dump: listing: %s\n", strerror(-r));
                 cache_idx_close(idx);

@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: MIT
+"""sluice-store-dump against a running edge's cache directory: the listing (every pushed object
+with its size and SHA-256, in key order, and the totals), --prefix, and --verify catching an
+object file changed behind the edge's back (a flipped byte, a truncation), with --quiet and
+--progress. The binary comes from $SLUICE_STORE_DUMP."""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+from edgeharness import SKIP, Edge, check, eq, run, test
+
+DUMP = os.environ.get("SLUICE_STORE_DUMP", "")
+OBJECTS = {
+    "/t1/init.mp4": os.urandom(1500),
+    "/t1/seg-1.m4s": os.urandom(70_000),
+    "/t1/seg-2.m4s": os.urandom(70_001),
+    "/t2/seg-1.m4s": os.urandom(3),
+    "/t2/manifest.mpd": b"<MPD/>",
+}
+
+
+def dump(e, *args):
+    return subprocess.run([DUMP, *args, e.cache_dir], capture_output=True, text=True, timeout=30)
+
+
+def rows(out):
+    """key -> (size, file_id, sha256, rest...) for the entry lines (not the totals line)."""
+    got = {}
+    for line in out.splitlines():
+        if line.startswith("#"):
+            continue
+        f = line.split("\t")
+        got[f[0]] = f[1:]
+    return got
+
+
+def object_path(e, file_id):
+    return os.path.join(e.cache_dir, "objects", file_id[:2], file_id)
+
+
+def setup(binary):
+    if not DUMP or not os.access(DUMP, os.X_OK):
+        print(f"SKIP: sluice-store-dump not found ({DUMP or '$SLUICE_STORE_DUMP unset'})")
+        sys.exit(SKIP)
+    e = Edge(binary).start()
+    e.push(OBJECTS)
+    return e
+
+
+@test
+def lists_every_object_in_key_order(e):
+    p = dump(e)
+    eq(p.returncode, 0, "exit status: " + p.stderr)
+    got = rows(p.stdout)
+    keys = [line.split("\t")[0] for line in p.stdout.splitlines() if not line.startswith("#")]
+    eq(keys, sorted(keys), "key order")
+    eq(len(got), len(OBJECTS), f"entries: {sorted(got)}")
+    for k, data in OBJECTS.items():
+        r = got.get(k.lstrip("/")) or got.get(k)
+        if not check(r is not None, f"{k} listed"):
+            continue
+        eq(int(r[0]), len(data), f"{k} size")
+        eq(r[2], hashlib.sha256(data).hexdigest(), f"{k} sha256")
+    total = sum(len(v) for v in OBJECTS.values())
+    check(f"# listed {len(OBJECTS)} entries, {total} bytes" in p.stdout, "totals line: "
+          + p.stdout.splitlines()[-1])
+
+
+@test
+def prefix_lists_only_its_keys(e):
+    init = [k for k in rows(dump(e).stdout) if k.endswith("/init.mp4")][0]
+    p = dump(e, "--prefix", init[:-len("init.mp4")])  # the t1 directory, as keys spell it
+    eq(p.returncode, 0, "exit status")
+    got = rows(p.stdout)
+    eq(sorted(k.split("/")[-1] for k in got), ["init.mp4", "seg-1.m4s", "seg-2.m4s"],
+       "entries under the prefix")
+    check("under the prefix" in p.stdout, "totals line names the prefix")
+
+
+@test
+def verify_catches_changed_files(e):
+    p = dump(e, "--verify")
+    eq(p.returncode, 0, "clean store verifies: " + p.stdout[-300:])
+    check("; 0 bad" in p.stdout, "0 bad in the totals")
+    got = {k.lstrip("/"): v for k, v in rows(p.stdout).items()}
+    flipped = object_path(e, got["t1/seg-1.m4s"][1])
+    short = object_path(e, got["t1/seg-2.m4s"][1])
+    with open(flipped, "r+b") as f:
+        f.seek(1234)
+        b = f.read(1)
+        f.seek(1234)
+        f.write(bytes([b[0] ^ 1]))
+    with open(short, "r+b") as f:
+        f.truncate(100)
+    p = dump(e, "--verify", "--quiet", "--progress")
+    eq(p.returncode, 1, "exit status with changed files")
+    bad = rows(p.stdout)
+    eq(sorted(k.lstrip("/") for k in bad), ["t1/seg-1.m4s", "t1/seg-2.m4s"],
+       "--quiet lists only the bad entries")
+    check(any("BAD: SHA-256 differs" in "\t".join(v) for v in bad.values()), "flipped byte")
+    check(any("BAD: size differs" in "\t".join(v) for v in bad.values()), "truncation")
+    check("; 2 bad" in p.stdout, "2 bad in the totals")
+    check(f"verified {len(OBJECTS)} of {len(OBJECTS)} objects" in p.stderr
+          and "2 bad" in p.stderr, "progress line: " + p.stderr)
+    p = dump(e, "--verify", "--no-progress")
+    eq(p.stderr, "", "--no-progress writes nothing to standard error")
+
+
+@test
+def usage_and_missing_store(e):
+    p = subprocess.run([DUMP], capture_output=True, text=True, timeout=10)
+    eq(p.returncode, 2, "no directory: usage error")
+    p = subprocess.run([DUMP, os.path.join(e.dir, "nothing-here")], capture_output=True,
+                       text=True, timeout=10)
+    eq(p.returncode, 1, "no store there")
+    check("No such file" in p.stderr, "says why: " + p.stderr)
+    check(not os.path.exists(os.path.join(e.dir, "nothing-here")), "creates nothing")
+
+
+if __name__ == "__main__":
+    sys.exit(run(setup))
