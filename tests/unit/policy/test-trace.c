@@ -2,8 +2,10 @@
 /* The trace readers (CSV and oracleGeneral), format detection and next-access analysis. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -288,6 +290,191 @@ TEST(generator_is_deterministic_and_dash_shaped)
         ASSERT_TRUE(a.len != b.len || memcmp(a.reqs, b.reqs, a.len * sizeof(*a.reqs)) != 0);
         trace_done(&a);
         trace_done(&b);
+}
+
+/* Session starts: the first media segment of the lowest rung (every session begins there). */
+static bool is_start(uint64_t id)
+{
+        return gen_dash_id_rung(id) == 0 && gen_dash_id_segment(id) == 0;
+}
+
+/* Titles that one session alone asked for, replayed request by request: each starts at
+ * segment 0 on the lowest rung and climbs, seeks forward and back now and then, and abandons
+ * early, part-way or at the end, in the proportions the model gives. */
+TEST(generator_sessions_climb_seek_and_abandon)
+{
+        struct trace t = {0};
+        struct trace_limits lim = trace_limits_default();
+        struct gen_dash_opts o = gen_dash_opts_default();
+        struct gen_dash_catalog cat = {0};
+        o.days = 1;
+        o.titles = 6000;
+        o.sessions_per_day = 1500;
+        o.zipf = 0; /* uniform: most titles get one session or none */
+        o.releases_per_day = 0;
+        o.churn = 0;
+        ASSERT_EQ(gen_dash_run(&o, &lim, &t), 0);
+        ASSERT_EQ(gen_dash_catalog_new(&o, &cat), 0);
+        uint32_t *starts = calloc(cat.n + 1, sizeof(*starts));
+        ASSERT_TRUE(starts != NULL);
+        for (size_t i = 0; i < t.len; i++)
+                if (is_start(t.reqs[i].id))
+                        starts[gen_dash_id_title(t.reqs[i].id)]++;
+        /* Per title: last segment and rung seen, first request checked, counts. */
+        struct seen {
+                int64_t seg;
+                uint32_t rung, media, top;
+        } *v = calloc(cat.n + 1, sizeof(*v));
+        ASSERT_TRUE(v != NULL);
+        uint64_t steps = 0, ahead = 0, back = 0;
+        for (size_t i = 0; i < t.len; i++) {
+                uint64_t id = t.reqs[i].id;
+                uint32_t ti = gen_dash_id_title(id), seg = gen_dash_id_segment(id);
+                if (starts[ti] != 1 || seg == GEN_DASH_INIT_SEGMENT)
+                        continue;
+                struct seen *e = &v[ti];
+                if (e->media++ == 0) {
+                        ASSERT_TRUE(is_start(id)); /* segment 0, lowest rung, first */
+                } else {
+                        steps++;
+                        ahead += (int64_t)seg >= e->seg + 15;
+                        back += (int64_t)seg < e->seg;
+                }
+                e->seg = seg;
+                e->rung = gen_dash_id_rung(id);
+                if (e->rung > e->top)
+                        e->top = e->rung;
+        }
+        unsigned sessions = 0, long_ones = 0, climbed = 0, topmost = 0, short_ones = 0, to_end = 0;
+        for (size_t ti = 1; ti <= cat.n; ti++) {
+                if (starts[ti] != 1)
+                        continue;
+                sessions++;
+                short_ones += v[ti].media < 30;
+                to_end += v[ti].seg + 1 == (int64_t)cat.segs[ti - 1];
+                if (v[ti].media >= 20) {
+                        long_ones++;
+                        climbed += v[ti].top >= 1;
+                        topmost += v[ti].top == GEN_DASH_RUNGS - 1;
+                }
+        }
+        ASSERT_TRUE(sessions >= 1000);
+        /* 95% of sessions may go above the lowest rung and climb a rung in about three
+         * segments; 35% may reach the top. */
+        ASSERT_TRUE(climbed > long_ones * 85 / 100);
+        ASSERT_TRUE(topmost > long_ones / 5 && topmost < long_ones / 2);
+        /* A forward seek 0.4% and a seek back 0.1% of segment steps. */
+        ASSERT_TRUE(ahead > steps / 1000 && ahead < steps / 100);
+        ASSERT_TRUE(back > steps / 5000 && back < steps / 200);
+        /* 35% sample a few minutes; 30% watch to the end; the rest stop part-way. */
+        ASSERT_TRUE(short_ones > sessions / 8 && short_ones < sessions / 2);
+        ASSERT_TRUE(to_end > sessions / 6 && to_end < sessions / 2);
+        free(v);
+        free(starts);
+        gen_dash_catalog_done(&cat);
+        trace_done(&t);
+}
+
+/* Session starts per title and day. */
+static uint32_t *starts_by_day(const struct trace *t, size_t titles, unsigned days)
+{
+        uint32_t *c = calloc((titles + 1) * days, sizeof(*c));
+        for (size_t i = 0; c && i < t->len; i++) {
+                unsigned d = t->reqs[i].time / 86400u;
+                if (is_start(t->reqs[i].id) && d < days)
+                        c[d * (titles + 1) + gen_dash_id_title(t->reqs[i].id)]++;
+        }
+        return c;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+        return (x < y) - (x > y);
+}
+
+/* How many of day a's 20 most-started titles are among day b's 20 (c: starts_by_day). */
+static unsigned top20_kept(const uint32_t *c, size_t titles, unsigned a, unsigned b)
+{
+        uint32_t sa[2048], sb[2048];
+        unsigned kept = 0;
+        if (titles + 1 > 2048)
+                return 0;
+        memcpy(sa, c + a * (titles + 1), (titles + 1) * sizeof(*sa));
+        memcpy(sb, c + b * (titles + 1), (titles + 1) * sizeof(*sb));
+        qsort(sa, titles + 1, sizeof(*sa), cmp_desc);
+        qsort(sb, titles + 1, sizeof(*sb), cmp_desc);
+        for (size_t ti = 1; ti <= titles; ti++) {
+                const uint32_t *ra = c + a * (titles + 1), *rb = c + b * (titles + 1);
+                kept += ra[ti] >= sa[19] && ra[ti] > 0 && rb[ti] >= sb[19] && rb[ti] > 0;
+        }
+        return kept;
+}
+
+/* Title popularity is Zipf-skewed, drifts from day to day (churn), new releases spike on
+ * their day and fade, and sessions start mostly in the evening. */
+TEST(generator_popularity_releases_and_diurnal_curve)
+{
+        struct trace t = {0}, still = {0};
+        struct trace_limits lim = trace_limits_default();
+        struct gen_dash_opts o = gen_dash_opts_default();
+        o.days = 3;
+        o.titles = 400;
+        o.sessions_per_day = 2000;
+        o.churn = 1.0;
+        ASSERT_EQ(gen_dash_run(&o, &lim, &t), 0);
+        size_t n = o.titles + (size_t)o.releases_per_day * o.days;
+        uint32_t *c = starts_by_day(&t, n, o.days);
+        ASSERT_TRUE(c != NULL);
+
+        /* Zipf 0.9 over the day-0 catalogue: its top 10% takes far more than 10%. */
+        uint32_t day0[2048];
+        uint64_t all0 = 0, top = 0;
+        ASSERT_TRUE(n + 1 <= 2048);
+        memcpy(day0, c, (n + 1) * sizeof(*day0));
+        qsort(day0 + 1, o.titles, sizeof(*day0), cmp_desc);
+        for (size_t i = 1; i <= o.titles; i++) {
+                all0 += day0[i];
+                top += i <= o.titles / 10 ? day0[i] : 0;
+        }
+        ASSERT_TRUE(all0 > 1000);
+        ASSERT_TRUE(top * 10 > all0 * 4);
+
+        /* Day 1's three releases: well above their 3-in-406 share that day, less the next. */
+        uint64_t d1 = 0, d2 = 0, rel1 = 0, rel2 = 0;
+        for (size_t ti = 1; ti <= n; ti++) {
+                d1 += c[1 * (n + 1) + ti];
+                d2 += c[2 * (n + 1) + ti];
+        }
+        for (size_t ti = o.titles + 1 + o.releases_per_day; ti <= o.titles + 2 * o.releases_per_day;
+             ti++) {
+                rel1 += c[1 * (n + 1) + ti];
+                rel2 += c[2 * (n + 1) + ti];
+        }
+        ASSERT_TRUE(rel1 * 100 > d1 * 5);
+        ASSERT_TRUE(rel2 * d1 < rel1 * d2); /* a smaller share on day 2 */
+
+        /* The evening peak (19-23 h) against the morning (7-11 h). */
+        uint64_t evening = 0, morning = 0;
+        for (size_t i = 0; i < t.len; i++) {
+                unsigned h = (t.reqs[i].time % 86400u) / 3600u;
+                if (!is_start(t.reqs[i].id))
+                        continue;
+                evening += h >= 19 && h < 23;
+                morning += h >= 7 && h < 11;
+        }
+        ASSERT_TRUE(evening > 3 * morning && morning > 0);
+
+        /* Churn: with popularity drifting, fewer of day 0's top titles stay on top by day 2. */
+        o.churn = 0;
+        ASSERT_EQ(gen_dash_run(&o, &lim, &still), 0);
+        uint32_t *cs = starts_by_day(&still, n, o.days);
+        ASSERT_TRUE(cs != NULL);
+        ASSERT_TRUE(top20_kept(c, n, 0, 2) < top20_kept(cs, n, 0, 2));
+        free(cs);
+        free(c);
+        trace_done(&t);
+        trace_done(&still);
 }
 
 TEST_MAIN()
