@@ -41,11 +41,18 @@ static char *dump(struct ctl_req *rq, json_t *v)
  * "titles": [asset ids held], "digest"}, signed by the edge with its own secret
  * (common/req-sign.h): 401 without a signature, with a bad one, a signed time outside
  * heartbeat_skew, or one not newer than the last accepted (checked in the same statement that
- * stores it). Unknown edges get 404: registration is an admin act. 204 when stored.
+ * stores it). Unknown edges get 404: registration is an admin act. 200 when stored, with
+ * {"heartbeat_period_s": n}: this instance's heartbeat_period, after two of which without a
+ * heartbeat the edge drops out of steering, so an edge configured to beat more slowly than
+ * that can tell (and its operator be told) before its clients are sent elsewhere.
  */
 static void heartbeat_done(void *userdata, int err, const struct pgdb_res *res)
 {
+        static const char *const nocache[] = {"Cache-Control", "no-store", NULL};
         struct ctl_req *rq = userdata;
+        int64_t ms = rq->ctl->cfg->heartbeat_period_ms;
+        char body[64];
+        int n;
 
         if (err < 0) {
                 ctl_reply_db_error(rq, err, res);
@@ -56,7 +63,13 @@ static void heartbeat_done(void *userdata, int err, const struct pgdb_res *res)
          * edge leaves the snapshot alone. */
         if (!ctl_cache_edge_healthy(rq->ctl->cache, rq->arg[0]))
                 ctl_cache_edges_forget(rq->ctl->cache);
-        ctl_reply(rq, 204, NULL, NULL, 0, NULL);
+        if (ms % 1000 == 0)
+                n = snprintf(body, sizeof(body), "{\"heartbeat_period_s\":%" PRId64 "}",
+                             ms / 1000);
+        else
+                n = snprintf(body, sizeof(body), "{\"heartbeat_period_s\":%" PRId64 ".%03d}",
+                             ms / 1000, (int)(ms % 1000));
+        ctl_reply(rq, 200, "application/json", body, (size_t)n, nocache);
 }
 
 /* The signature holds: check the body and store it. */

@@ -70,8 +70,10 @@ class Control:
     edge_secrets = {}
     signed_ms = {}
 
-    def __init__(self, binary, tmp, pg, extra_cfg="", name="ctl", cache_ttl="0s"):
-        """cache_ttl None leaves the key out, so the instance runs with the default."""
+    def __init__(self, binary, tmp, pg, extra_cfg="", name="ctl", cache_ttl="0s",
+                 heartbeat_period="60s"):
+        """cache_ttl None leaves the key out, so the instance runs with the default.
+        heartbeat_period: seconds ("60s") or milliseconds ("1500ms")."""
         self.tmp = tmp
         self.binary = binary
         self.dir = os.path.join(tmp, name)
@@ -95,12 +97,16 @@ country_prefixes:
 trusted_proxies: ["127.0.0.2/32"]
 public_url: "http://control.test:7000"
 origin_url: "http://origin.test:9000/"
-heartbeat_period: 60s
+heartbeat_period: {heartbeat_period}
 session_ttl: 1h
 log: {{level: info}}
 """ + (f"cache_ttl: {cache_ttl}\n" if cache_ttl is not None else "") + extra_cfg
         with open(self.cfg_path, "w") as f:
             f.write(cfg)
+        # What an accepted heartbeat's answer gives: whole seconds as an integer.
+        m = re.fullmatch(r"(\d+)(s|ms)", heartbeat_period)
+        ms = int(m.group(1)) * (1000 if m.group(2) == "s" else 1)
+        self.heartbeat_period_s = ms // 1000 if ms % 1000 == 0 else ms / 1000
         self.proc = None
         self.port = None
         self.log = []
@@ -189,9 +195,10 @@ log: {{level: info}}
             Control.edge_secrets[edge] = extra["secret"]
         return o
 
-    def heartbeat(self, edge, body, expect=204, secret=None, t_ms=None):
+    def heartbeat(self, edge, body, expect=200, secret=None, t_ms=None):
         """A heartbeat signed as the edge signs it, with its registered secret (or secret),
-        at t_ms (default: now, and always after this edge's previous one)."""
+        at t_ms (default: now, and always after this edge's previous one). Returns the error
+        object of a refusal, else None."""
         data = json.dumps(body).encode()
         if t_ms is None:
             t_ms = max(int(time.time() * 1000), Control.signed_ms.get(edge, 0) + 1)
@@ -201,12 +208,14 @@ log: {{level: info}}
                                 headers=heartbeat_headers(key, edge, data, t_ms))
         if st not in (expect if isinstance(expect, tuple) else (expect,)):
             raise Failure(f"heartbeat {edge}: expected {expect}, got {st}: {b[:300]!r}")
-        if st != 204:
-            check(h.get("content-type") == "application/json", "heartbeat error not JSON")
-            o = json.loads(b)
+        check(h.get("content-type") == "application/json", f"heartbeat {st} not JSON")
+        o = json.loads(b)
+        if st != 200:
             check(set(o) == {"error", "detail"}, f"heartbeat error shape {o}")
             return o
-        check(b == b"", f"204 with a body {b[:100]!r}")
+        # Accepted: control's heartbeat period, the pace the edge must keep (this config's).
+        check(o == {"heartbeat_period_s": self.heartbeat_period_s},
+              f"heartbeat answer {b[:100]!r}")
         return None
 
     def json(self, method, path, body=None, expect=200, **kw):

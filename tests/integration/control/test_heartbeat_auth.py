@@ -4,7 +4,8 @@
 Each edge signs its heartbeats with its own secret (HMAC-SHA256 over method, path, signed time
 and body; common/req-sign.h). Refused with 401: no signature, a wrong key, another edge's key,
 a signature of another body or path, a signed time outside heartbeat_skew, a replay. A good one
-answers 204 and the edge is then healthy. Secrets come from registration and never appear in
+answers 200 with control's heartbeat period (the pace the edge must keep) and the edge is then
+healthy. Secrets come from registration and never appear in
 any other answer or in the log.
 
     python3 test_heartbeat_auth.py path/to/sluice-control
@@ -98,10 +99,10 @@ def main(binary, tmp):
     check(healthy(pg, "edge-a") == "false", "a refused heartbeat made the edge healthy")
     check(refusals(ctl) - n0 == 9, f"refusals counted: {refusals(ctl) - n0}")
 
-    # A good one: 204, and the edge is healthy with what it said.
+    # A good one: 200 with control's period, and the edge is healthy with what it said.
     t = now_ms()
     st, o = signed(ctl, "edge-a", body, sa, t)
-    check(st == 204 and o is None, f"good heartbeat: {st} {o}")
+    check(st == 200 and o == {"heartbeat_period_s": 60}, f"good heartbeat: {st} {o}")
     check(healthy(pg, "edge-a") == "true", "edge not healthy after a good heartbeat")
     check(pg.psql("SELECT load, titles FROM edge_health WHERE edge_id = 'edge-a'") ==
           "0.2|{movie1}", "heartbeat fields stored")
@@ -109,8 +110,8 @@ def main(binary, tmp):
     st, o = signed(ctl, "edge-a", body, sa, t)
     check(st == 401 and "replayed" in o["detail"], f"replay: {st} {o}")
     check(signed(ctl, "edge-a", body, sa, t - 500)[0] == 401, "older heartbeat accepted")
-    check(signed(ctl, "edge-a", {"load": 0.3}, sa, t + 1)[0] == 204, "next heartbeat refused")
-    check(signed(ctl, "edge-b", body, SECRET_B, now_ms())[0] == 204, "given secret refused")
+    check(signed(ctl, "edge-a", {"load": 0.3}, sa, t + 1)[0] == 200, "next heartbeat refused")
+    check(signed(ctl, "edge-b", body, SECRET_B, now_ms())[0] == 200, "given secret refused")
     # Unknown edge: 404 (registration is an admin act), whatever the signature.
     check(signed(ctl, "nosuch", body, sa, now_ms())[0] == 404, "unknown edge")
 
@@ -119,13 +120,19 @@ def main(binary, tmp):
     sa2 = r.get("secret", "")
     check(len(sa2) == 64 and sa2 != sa, f"rotated secret {r}")
     check(signed(ctl, "edge-a", body, sa, now_ms())[0] == 401, "old secret after rotation")
-    check(signed(ctl, "edge-a", body, sa2, now_ms() + 1)[0] == 204, "new secret after rotation")
+    check(signed(ctl, "edge-a", body, sa2, now_ms() + 1)[0] == 200, "new secret after rotation")
 
     # An edge without a secret (registered before secrets existed) is told what to do.
     ctl.register_edge("edge-c", "eu-west", "http://edge-c.test:8080")
     pg.psql("DELETE FROM edge_secrets WHERE edge_id = 'edge-c'")
     st, o = signed(ctl, "edge-c", body, Control.edge_secrets["edge-c"], now_ms())
     check(st == 401 and "register it again" in o["detail"], f"edge without a secret: {st} {o}")
+
+    # The period answered is the answering instance's own, to the millisecond.
+    fast = Control(binary, tmp, pg, name="ctl-fast", heartbeat_period="1500ms").start()
+    st, o = signed(fast, "edge-b", body, SECRET_B, now_ms())
+    check(st == 200 and o == {"heartbeat_period_s": 1.5}, f"1500 ms period: {st} {o}")
+    check(fast.stop() == 0, "second instance exits 0")
 
     # Secrets appear nowhere else: not in the stored edge rows, not in the log.
     rows = pg.psql("SELECT to_jsonb(e)::text FROM edges e")
