@@ -291,10 +291,13 @@ static void healthz(struct conn *c, const struct http1_req *req)
 
 static void metrics_page(struct conn *c, const struct http1_req *req)
 {
+        struct store_stats st;
         char *buf = NULL;
         size_t len = 0;
 
+        store_get_stats(c->w->srv->store, &st);
         if (metrics_render(c->w->srv->reg, &buf, &len) < 0 ||
+            edge_metrics_append_store(&st, &buf, &len) < 0 ||
             tls_metrics_append(c->w->rt, &buf, &len) < 0) {
                 free(buf);
                 respond_error(c, req, 500, "cannot render metrics");

@@ -1,10 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "metrics.h"
 
 #include "edge-metrics.h"
+#include "h2.h"
+#include "store.h"
+
+static const char *const token_reasons[EDGE_TOKEN_REFUSAL_REASONS] = {
+    [TOKEN_REFUSED_MISSING] = "missing",         [TOKEN_REFUSED_NO_KEYS] = "no_keys",
+    [TOKEN_REFUSED_MALFORMED] = "malformed",     [TOKEN_REFUSED_UNKNOWN_KID] = "unknown_kid",
+    [TOKEN_REFUSED_SIGNATURE] = "bad_signature", [TOKEN_REFUSED_EXPIRED] = "expired",
+    [TOKEN_REFUSED_NOT_YET] = "not_yet_valid",   [TOKEN_REFUSED_SCOPE] = "scope",
+};
 
 #define C(field, name, help, labels)                                                               \
         do {                                                                                       \
@@ -113,6 +124,24 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
         C(plan_checked, "sluice_edge_plan_checked_fills_total",
           "Fills whose body was checked against the fill plan's SHA-256", NULL);
 
+        for (unsigned i = 0; i < EDGE_TOKEN_REFUSAL_REASONS; i++) {
+                char label[40];
+                (void)snprintf(label, sizeof(label), "reason=\"%s\"", token_reasons[i]);
+                C(token_refusals[i], "sluice_edge_token_refusals_total",
+                  "Player requests refused 403 by the signed-URL check, by reason", label);
+        }
+        C(h2_streams, "sluice_edge_h2_streams_total", "HTTP/2 requests (streams) dispatched",
+          NULL);
+        C(h2_client_resets, "sluice_edge_h2_client_resets_total",
+          "HTTP/2 streams the client reset before their answer was out", NULL);
+        for (unsigned i = 1; i < EDGE_H2_GOAWAY_CODES; i++) { /* NO_ERROR is no error */
+                char label[48];
+                (void)snprintf(label, sizeof(label), "code=\"%s\"",
+                               i < H2_ERROR_CODES ? h2_error_name(i) : "other");
+                C(h2_goaways[i], "sluice_edge_h2_goaways_total",
+                  "HTTP/2 connections this edge ended with a GOAWAY error, by code", label);
+        }
+
         if (n_workers > EDGE_METRICS_WORKERS_MAX)
                 n_workers = EDGE_METRICS_WORKERS_MAX;
         for (unsigned i = 0; i < n_workers; i++) {
@@ -151,4 +180,43 @@ void edge_metrics_refusal(struct edge_metrics *m, int status)
                 metrics_add(m->refusals_400, 1);
                 break;
         }
+}
+
+const char *edge_metrics_token_reason(enum edge_token_refusal why)
+{
+        return why < EDGE_TOKEN_REFUSAL_REASONS ? token_reasons[why] : "other";
+}
+
+void edge_metrics_goaway(struct edge_metrics *m, uint32_t code)
+{
+        metrics_add(m->h2_goaways[code < H2_ERROR_CODES ? code : EDGE_H2_GOAWAY_CODES - 1], 1);
+}
+
+int edge_metrics_append_store(const struct store_stats *st, char **buf, size_t *len)
+{
+        char tail[768];
+        int n = snprintf(tail, sizeof(tail),
+                         "# HELP sluice_edge_cache_bytes Bytes of content the cache holds\n"
+                         "# TYPE sluice_edge_cache_bytes gauge\n"
+                         "sluice_edge_cache_bytes %llu\n"
+                         "# HELP sluice_edge_cache_max_bytes The cache's size limit "
+                         "(cache.max_size)\n"
+                         "# TYPE sluice_edge_cache_max_bytes gauge\n"
+                         "sluice_edge_cache_max_bytes %llu\n"
+                         "# HELP sluice_edge_cache_objects Objects the cache holds\n"
+                         "# TYPE sluice_edge_cache_objects gauge\n"
+                         "sluice_edge_cache_objects %llu\n",
+                         (unsigned long long)st->bytes, (unsigned long long)st->max_bytes,
+                         (unsigned long long)st->objects);
+        char *p;
+
+        if (n < 0 || (size_t)n >= sizeof(tail))
+                return -ENOMEM;
+        p = realloc(*buf, *len + (size_t)n + 1);
+        if (!p)
+                return -ENOMEM;
+        memcpy(p + *len, tail, (size_t)n + 1);
+        *buf = p;
+        *len += (size_t)n;
+        return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -12,6 +13,20 @@ struct metrics_reg;
 struct metric;
 
 #define EDGE_METRICS_WORKERS_MAX 64
+
+/* Why a player's request was refused 403 by the signed-URL check. */
+enum edge_token_refusal {
+        TOKEN_REFUSED_MISSING,     /* no token in the URL */
+        TOKEN_REFUSED_NO_KEYS,     /* tokens required but no key set loaded */
+        TOKEN_REFUSED_MALFORMED,   /* not a parsable, supported JWT */
+        TOKEN_REFUSED_UNKNOWN_KID, /* signed with a kid the key set lacks */
+        TOKEN_REFUSED_SIGNATURE,   /* bad signature */
+        TOKEN_REFUSED_EXPIRED,     /* exp in the past */
+        TOKEN_REFUSED_NOT_YET,     /* nbf/iat in the future */
+        TOKEN_REFUSED_SCOPE,       /* URI container or client address does not match */
+        EDGE_TOKEN_REFUSAL_REASONS
+};
+#define EDGE_H2_GOAWAY_CODES 15 /* RFC 9113 codes 0x0..0xd, then "other" */
 
 struct edge_metrics {
         struct metric *requests[6]; /* by status class: [1]=1xx ... [5]=5xx; [0] other */
@@ -44,6 +59,9 @@ struct edge_metrics {
         struct metric *scrub_objects, *scrub_bytes, *scrub_passes;
         struct metric *plan_sums;   /* gauge: catalog SHA-256s fills are checked against */
         struct metric *plan_checked; /* fills checked against one of them */
+        struct metric *token_refusals[EDGE_TOKEN_REFUSAL_REASONS];
+        struct metric *h2_streams, *h2_client_resets;
+        struct metric *h2_goaways[EDGE_H2_GOAWAY_CODES]; /* by our GOAWAY's code; [0] NULL */
         struct metric *worker_requests[EDGE_METRICS_WORKERS_MAX];
         unsigned n_workers;
 };
@@ -58,3 +76,17 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
 void edge_metrics_request(struct edge_metrics *m, unsigned worker, int status, uint64_t bytes);
 /* A request the parser refused with status (400/414/431/501). */
 void edge_metrics_refusal(struct edge_metrics *m, int status);
+
+/* The label value of a token refusal reason ("expired"), for metrics and logs. */
+const char *edge_metrics_token_reason(enum edge_token_refusal why);
+
+/* A GOAWAY this edge sent with error code. */
+void edge_metrics_goaway(struct edge_metrics *m, uint32_t code);
+
+struct store_stats;
+/*
+ * Append the store's gauges (bytes used, size limit, objects), read at render time, to the
+ * exposition in *buf (malloc'd, *len bytes; replaced on success). Returns 0 or -ENOMEM (*buf
+ * kept).
+ */
+int edge_metrics_append_store(const struct store_stats *st, char **buf, size_t *len);

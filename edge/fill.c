@@ -202,7 +202,8 @@ static int on_head(void *ud, const struct upstream_resp *resp)
 
         /* A parent refusing our peer token is as unusable as a down one, and stays so until
          * its config or ours changes: marked down, so misses skip it while it backs off. */
-        upstream_health_report(f->upstream_idx, resp->status < 500 && !refused);
+        upstream_health_report(f->upstream_idx, up_url(f, f->upstream_idx),
+                               resp->status < 500 && !refused);
         if (resp->status == 404 || resp->status == 410) {
                 f->verdict = 404;
                 return -1;
@@ -478,7 +479,8 @@ static void on_done(void *ud, int err)
                 }
                 if (f->verdict == 0) {
                         /* No head at all: connect error, timeout, reset. */
-                        upstream_health_report(f->upstream_idx, false);
+                        upstream_health_report(f->upstream_idx, up_url(f, f->upstream_idx),
+                                               false);
                         metrics_add(m->upstream_failures, 1);
                         log_info("fill %.*s: upstream %s failed: %s", (int)f->key_len, f->key,
                                  up_url(f, f->upstream_idx), strerror(-err));

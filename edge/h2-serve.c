@@ -18,6 +18,7 @@
 #include "http-resp.h"
 #include "http1-parse.h"
 #include "log.h"
+#include "metrics.h"
 #include "path-norm.h"
 
 #include "access-log.h"
@@ -486,7 +487,21 @@ static void serve(struct conn *c, struct h2_stream *st)
 
 static void on_request(void *ctx, struct h2_stream *st)
 {
+        struct conn *c = ctx;
+
+        metrics_add(c->w->srv->m.h2_streams, 1);
         serve(ctx, st);
+}
+
+/* Client resets since the last look go to the metrics (counted by h2.c per connection). */
+static void resets_fold(struct conn *c)
+{
+        const struct h2_stats *hs = h2_conn_stats(c->h2);
+
+        if (hs->client_resets > c->h2_resets_seen) {
+                metrics_add(c->w->srv->m.h2_client_resets, hs->client_resets - c->h2_resets_seen);
+                c->h2_resets_seen = hs->client_resets;
+        }
 }
 
 static void on_stream_gone(void *ctx, struct h2_stream *st, bool answered)
@@ -605,6 +620,7 @@ bool h2_serve_input(struct conn *c, const char *buf, size_t len)
                 conn_close(c, "out of memory");
                 return false;
         }
+        resets_fold(c);
         /* A protocol error or abuse: the GOAWAY is queued; send it, then close. */
         if (r < 0) {
                 (void)h2_conn_flush(c->h2);
@@ -613,7 +629,7 @@ bool h2_serve_input(struct conn *c, const char *buf, size_t len)
                         send_progress(c);
                         return true;
                 }
-                conn_close(c, "h2 protocol error");
+                conn_close(c, "h2: GOAWAY sent");
                 return false;
         }
         start_queued();
@@ -627,7 +643,7 @@ void h2_serve_output(struct conn *c)
                 return;
         if (c->h2_ending) {
                 if (h2_conn_flush(c->h2) != 0 || !h2_zc_waiting(c))
-                        conn_close(c, "h2 protocol error");
+                        conn_close(c, "h2: GOAWAY sent");
                 return;
         }
         pump(c);
@@ -641,6 +657,15 @@ void h2_serve_pollout(struct conn *c)
 
 void h2_serve_free(struct conn *c)
 {
+        uint32_t code = h2_conn_stats(c->h2)->goaway_reason;
+
+        resets_fold(c);
+        /* Every session we ended with an error passes here, whichever side noticed it. */
+        if (code) {
+                edge_metrics_goaway(&c->w->srv->m, code);
+                log_conn(LOG_LVL_INFO, c->id, "h2: closed after GOAWAY %s (0x%x)",
+                         h2_error_name(code), code);
+        }
         h2_conn_free(c->h2); /* releases every stream's object through on_stream_gone */
         c->h2 = NULL;
 }

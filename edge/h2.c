@@ -560,6 +560,9 @@ static int frame_send_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
         (void)s;
         if (frame->hd.type == NGHTTP2_HEADERS)
                 h->out_progress++;
+        /* The code that went out, also for a GOAWAY nghttp2 queued on its own. */
+        if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code)
+                h->stats.goaway_reason = frame->goaway.error_code;
         return 0;
 }
 

@@ -173,3 +173,19 @@ struct h2_stats {
         uint32_t goaway_reason;   /* error code of our GOAWAY, 0 if none */
 };
 const struct h2_stats *h2_conn_stats(const struct h2_conn *h);
+#define H2_ERROR_CODES 14 /* NO_ERROR (0x0) .. HTTP_1_1_REQUIRED (0xd) */
+
+/* The RFC 9113 §7 name of an error code ("PROTOCOL_ERROR"), "UNKNOWN" past the table. Inline:
+ * the metrics name codes without linking the session. */
+static inline const char *h2_error_name(uint32_t code)
+{
+        static const char *const names[H2_ERROR_CODES] = {
+            "NO_ERROR",           "PROTOCOL_ERROR",      "INTERNAL_ERROR",
+            "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT",    "STREAM_CLOSED",
+            "FRAME_SIZE_ERROR",   "REFUSED_STREAM",      "CANCEL",
+            "COMPRESSION_ERROR",  "CONNECT_ERROR",       "ENHANCE_YOUR_CALM",
+            "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",
+        };
+
+        return code < H2_ERROR_CODES ? names[code] : "UNKNOWN";
+}

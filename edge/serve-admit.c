@@ -8,6 +8,7 @@
 #include "cmcd.h"
 #include "http1-parse.h"
 #include "log.h"
+#include "metrics.h"
 #include "path-norm.h"
 #include "token.h"
 
@@ -101,6 +102,55 @@ static bool peer_auth(const struct conn *c, const struct http1_req *req)
         return diff == 0;
 }
 
+#define REFUSAL_LOGS_PER_S 10 /* per worker; the rest are counted and summed up */
+
+/*
+ * A refused token: counted by reason, and logged at info with the key and client (never the
+ * token) at most REFUSAL_LOGS_PER_S times a second per worker, so a flood of bad URLs cannot
+ * fill the log. Returns 403.
+ */
+static int token_refused(struct conn *c, const struct path_norm *pn, enum edge_token_refusal why)
+{
+        static _Thread_local time_t window;
+        static _Thread_local unsigned logged, dropped;
+        time_t now = time(NULL);
+        char client[64];
+
+        metrics_add(c->w->srv->m.token_refusals[why], 1);
+        if (now != window) {
+                if (dropped)
+                        log_info("token refusals: %u more in the last %lld s not logged", dropped,
+                                 (long long)(now - window));
+                window = now;
+                logged = dropped = 0;
+        }
+        if (logged >= REFUSAL_LOGS_PER_S) {
+                dropped++;
+                return 403;
+        }
+        logged++;
+        log_conn(LOG_LVL_INFO, c->id, "token refused (%s): %s %.*s",
+                 edge_metrics_token_reason(why), conn_peer_str(c, client, sizeof(client)),
+                 (int)pn->key_len, pn->key);
+        return 403;
+}
+
+static enum edge_token_refusal verify_reason(int r)
+{
+        switch (r) {
+        case -ENOKEY:
+                return TOKEN_REFUSED_UNKNOWN_KID;
+        case -EPERM:
+                return TOKEN_REFUSED_SIGNATURE;
+        case -ESTALE:
+                return TOKEN_REFUSED_EXPIRED;
+        case -EAGAIN:
+                return TOKEN_REFUSED_NOT_YET;
+        default:
+                return TOKEN_REFUSED_MALFORMED;
+        }
+}
+
 /* Signed-URL check (RFC 9246) when tokens are required. Returns 0 or an HTTP status. */
 static int token_check(struct conn *c, const struct http1_req *req, const struct path_norm *pn)
 {
@@ -111,14 +161,14 @@ static int token_check(struct conn *c, const struct http1_req *req, const struct
 
         if (!rt->cfg->tokens.required)
                 return 0;
-        if (!pn->token || !rt->keys)
-                return 403;
+        if (!pn->token)
+                return token_refused(c, pn, TOKEN_REFUSED_MISSING);
+        if (!rt->keys)
+                return token_refused(c, pn, TOKEN_REFUSED_NO_KEYS);
         r = token_verify(rt->keys, pn->token, pn->token_len, (int64_t)time(NULL), TOKEN_SKEW_S,
                          &claims);
-        if (r < 0) {
-                log_conn(LOG_LVL_DEBUG, c->id, "token refused: %d", r);
-                return 403;
-        }
+        if (r < 0)
+                return token_refused(c, pn, verify_reason(r));
         /*
          * RFC 9246 matches cdniuc against the request URI with the signing package removed;
          * the normalised key is that URI's path, so the container cannot be dodged by encoding.
@@ -130,10 +180,10 @@ static int token_check(struct conn *c, const struct http1_req *req, const struct
         int n = snprintf(uri, sizeof(uri), "http://%.*s%.*s", host ? (int)host_len : 0,
                          host ? host : "", (int)pn->key_len, pn->key);
         if (n < 0 || (size_t)n >= sizeof(uri))
-                return 403;
+                return token_refused(c, pn, TOKEN_REFUSED_SCOPE);
         r = token_scope_check(&claims, uri, (size_t)n,
                               claims.ip[0] ? conn_peer_str(c, client, sizeof(client)) : NULL);
-        return r < 0 ? 403 : 0;
+        return r < 0 ? token_refused(c, pn, TOKEN_REFUSED_SCOPE) : 0;
 }
 
 static void preflight(struct serve_plan *p, struct conn *c, const struct http1_req *req)

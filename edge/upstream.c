@@ -85,7 +85,7 @@ bool upstream_health_usable(unsigned idx)
         return atomic_load(&health[idx].down_until_ms) <= now_ms();
 }
 
-void upstream_health_report(unsigned idx, bool ok)
+void upstream_health_report(unsigned idx, const char *url, bool ok)
 {
         unsigned fails;
         uint64_t backoff;
@@ -93,8 +93,11 @@ void upstream_health_report(unsigned idx, bool ok)
         if (idx >= UPSTREAM_MAX)
                 return;
         if (ok) {
-                atomic_store(&health[idx].fails, 0);
+                /* Only the transitions are logged: one line when it goes down, one back. */
+                fails = atomic_exchange(&health[idx].fails, 0);
                 atomic_store(&health[idx].down_until_ms, 0);
+                if (fails)
+                        log_info("upstream %s recovered after %u failure(s)", url, fails);
                 return;
         }
         fails = atomic_fetch_add(&health[idx].fails, 1) + 1;
@@ -102,6 +105,10 @@ void upstream_health_report(unsigned idx, bool ok)
         if (backoff > BACKOFF_MAX_MS)
                 backoff = BACKOFF_MAX_MS;
         atomic_store(&health[idx].down_until_ms, now_ms() + backoff);
+        if (fails == 1)
+                log_warn("upstream %s is down: fills skip it for %llu ms, doubling while it "
+                         "keeps failing (the origin is still always tried)",
+                         url, (unsigned long long)backoff);
 }
 
 /* ---- sockets ---- */

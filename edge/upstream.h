@@ -19,8 +19,9 @@
  * connect, first byte (request sent → response head) and low speed.
  *
  * Passive health is process-wide, by upstream position: a failure (connect error, timeout,
- * 5xx) marks the upstream down for a backoff that doubles per consecutive failure (1 s .. 30 s);
- * a response below 500 clears it.
+ * 5xx, or a parent refusing our peer token) marks the upstream down for a backoff that doubles
+ * per consecutive failure (1 s .. 30 s); a usable response clears it. Going down and coming
+ * back are logged once each, naming the URL.
  */
 
 struct uring_loop;
@@ -83,7 +84,8 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
 
 /* Health, by upstream position in the config. Thread-safe. */
 bool upstream_health_usable(unsigned idx);
-void upstream_health_report(unsigned idx, bool ok);
+/* One fetch's outcome for upstream idx (url names it in the log lines of a transition). */
+void upstream_health_report(unsigned idx, const char *url, bool ok);
 
 /* Loop handlers. */
 struct io_uring_cqe;

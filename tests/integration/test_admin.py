@@ -2,15 +2,21 @@
 """Admin API: authentication, streamed PUT with length and SHA-256 checks, replace, DELETE,
 listing, holdings, health and Prometheus metrics."""
 
+import base64
 import hashlib
+import hmac
 import json
 import os
 import re
+import shutil
 import socket
+import struct
+import subprocess
 import sys
 import time
 
-from edgeharness import (build_request, check, eq, expect_body, run, sha, standard_setup, test)
+from edgeharness import (Edge, build_request, check, eq, expect_body, run, sha, standard_setup,
+                         test)
 
 SETUP = standard_setup(objects={})
 
@@ -278,6 +284,143 @@ def metrics_counters_increase(e):
         time.sleep(0.05)  # poll interval for counters aggregated from the workers
     check(grown, "no request counter grew by >= 7 after 7 GETs: "
           + ", ".join(f"{n} {before.get(n)} -> {after.get(n)}" for n in req_names))
+
+
+def samples(e):
+    """Every sample of /metrics: {(name, labels): value}."""
+    out = {}
+    for ln in e.metrics().body.decode().splitlines():
+        m = re.match(r"^([a-z0-9_]+)(\{[^}]*\})? (\S+)$", ln)
+        if m:
+            out[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+@test
+def metrics_store_gauges(e):
+    """Bytes used, size limit and object count, read from the store when /metrics renders."""
+    before = samples(e)
+    eq(before.get(("sluice_edge_cache_max_bytes", "")), float(1 << 30), "size limit (1G)")
+    data = os.urandom(54_321)
+    e.put("/G/g.m4s", data)
+    after = samples(e)
+    eq(after[("sluice_edge_cache_objects", "")] - before[("sluice_edge_cache_objects", "")], 1.0,
+       "object count after a PUT")
+    eq(after[("sluice_edge_cache_bytes", "")] - before[("sluice_edge_cache_bytes", "")],
+       float(len(data)), "bytes used after a PUT")
+    eq(e.admin("DELETE", "/admin/objects/G/g.m4s").status, 204, "DELETE")
+    gone = samples(e)
+    eq(gone[("sluice_edge_cache_objects", "")], before[("sluice_edge_cache_objects", "")],
+       "object count after the DELETE")
+    eq(gone[("sluice_edge_cache_bytes", "")], before[("sluice_edge_cache_bytes", "")],
+       "bytes used after the DELETE")
+
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint(secret, kid="k1", **claims):
+    now = int(time.time())
+    c = {"cdniv": 1, "exp": now + 600, "nbf": now - 10, "cdniuc": "regex:^https?://[^/]+/T/"}
+    c.update(claims)
+    signing = b64u(json.dumps({"alg": "HS256", "kid": kid, "typ": "JWT"}).encode()) + "." + \
+        b64u(json.dumps(c).encode())
+    return signing + "." + b64u(hmac.new(secret, signing.encode(), hashlib.sha256).digest())
+
+
+@test
+def metrics_token_refusals_by_reason(e):
+    """An edge requiring tokens counts each 403 by reason and logs it at info without the
+    token."""
+    secret = os.urandom(32)
+    t = Edge(e.binary, {"tokens": {"required": True, "keys_file": None}})
+    try:
+        keys = os.path.join(t.dir, "keys.yaml")
+        with open(keys, "w") as f:
+            f.write(f"keys:\n  - {{kid: k1, secret: {secret.hex()}}}\n")
+        t.cfg["tokens"]["keys_file"] = keys
+        t.start()
+        t.put("/T/a.m4s", os.urandom(100))
+        now = int(time.time())
+        cases = {
+            "missing": ["/T/a.m4s"],
+            "expired": [f"/s/{mint(secret, exp=now - 300)}/T/a.m4s"],
+            "not_yet_valid": [f"/s/{mint(secret, nbf=now + 600)}/T/a.m4s"],
+            "unknown_kid": [f"/s/{mint(secret, kid='k9')}/T/a.m4s"],
+            "bad_signature": [f"/s/{mint(os.urandom(32))}/T/a.m4s"],
+            "scope": [f"/s/{mint(secret, cdniuc='regex:^https?://[^/]+/U/')}/T/a.m4s"],
+            "malformed": ["/s/not.a.jwt/T/a.m4s"],
+        }
+        eq(t.get(f"/s/{mint(secret)}/T/a.m4s").status, 200, "a good token")
+        before = samples(t)
+        for why, targets in cases.items():
+            for target in targets:
+                eq(t.get(target).status, 403, f"{why}: refused")
+        after = samples(t)
+        for why in cases:
+            key = ("sluice_edge_token_refusals_total", f'{{reason="{why}"}}')
+            eq(after.get(key, 0) - before.get(key, 0), 1.0, f"refusals counted as {why}")
+        deadline = time.monotonic() + 5
+        while True:
+            log = open(t.log_path, errors="replace").read()
+            found = {w for w in cases if f"token refused ({w}): " in log}
+            if found == set(cases) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)  # the log is written by the worker; poll with a deadline
+        eq(found, set(cases), "an info line per refusal reason")
+        check(re.search(r"info .*token refused \(expired\): \S+ /T/a\.m4s", log),
+              "the refusal names the client and the key")
+        check("eyJ" not in log, "no token in the log")
+    finally:
+        t.stop()
+        t.cleanup()
+
+
+def h2_frame(ftype, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", sid) + payload
+
+
+@test
+def metrics_h2_streams_and_goaways(e):
+    """h2 streams are counted as they are dispatched; a GOAWAY the edge sends is counted by
+    its code, and logged at info with the code's name."""
+    before = samples(e)
+    if shutil.which("curl"):
+        e.put("/H2/a.m4s", os.urandom(1000))
+        for _ in range(3):
+            out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null",
+                                  "-w", "%{http_code} %{http_version}",
+                                  f"http://127.0.0.1:{e.port}/H2/a.m4s"],
+                                 capture_output=True, text=True, timeout=10)
+            eq(out.stdout, "200 2", f"h2c GET through curl: {out.stderr}")
+        eq(samples(e)[("sluice_edge_h2_streams_total", "")]
+           - before[("sluice_edge_h2_streams_total", "")], 3.0, "h2 streams counted")
+    # A DATA frame on stream 0 is a connection error (RFC 9113 §6.1): PROTOCOL_ERROR.
+    with socket.create_connection(("127.0.0.1", e.port), timeout=5) as s:
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0) +
+                  h2_frame(0, 0, 0, b"x"))
+        got = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                got += b
+        except (ConnectionResetError, socket.timeout):
+            pass
+    check(b"\x07\x00\x00\x00\x00\x00" in got, f"no GOAWAY from the edge: {got[:80]!r}")
+    key = ("sluice_edge_h2_goaways_total", '{code="PROTOCOL_ERROR"}')
+    deadline = time.monotonic() + 5
+    while samples(e).get(key, 0) - before.get(key, 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)  # counted when the connection is freed; poll with a deadline
+    eq(samples(e).get(key, 0) - before.get(key, 0), 1.0, "GOAWAY counted by its code")
+    check(("sluice_edge_h2_client_resets_total", "") in before, "client resets exported")
+    log = open(e.log_path, errors="replace").read()
+    check("h2: closed after GOAWAY PROTOCOL_ERROR (0x1)" in log,
+          "the GOAWAY's code in the log: " + "".join(
+              ln for ln in log.splitlines(True) if "h2" in ln or "GOAWAY" in ln)[-800:])
 
 
 @test

@@ -629,6 +629,8 @@ def parent_refusing_token_fails_over(ctx):
         eq(delta(after, counters(child), "sluice_edge_parent_refusals_total"), 0.0,
            f"{name}: the refusing parent is skipped while down")
     check(not listed(e, key), "the parent did not fill for a refused child")
+    check(metric(e, "sluice_edge_token_refusals_total", 'reason="missing"') >= 2,
+          "the parent counted the tokenless fills as refusals")
     child = Edge(ctx.binary, {
         "upstreams": [{"url": parent_url, "token_file": ptok}, {"url": o.url}],
         "control": {"edge_id": "child-good"},
@@ -697,6 +699,25 @@ def parent_5xx_and_mute_fail_over(ctx):
                         f"{mode} parent down: straight to the origin")
             eq(parent.count(f"/ok/fo-{mode}/b.m4s"), 0, f"{mode}: parent skipped while down")
             expect_deltas(before, child, f"{mode} parent skipped", up_failures=1, committed=2)
+            log = open(child.log_path, errors="replace").read()
+            check(f"warn upstream: upstream {parent.url} is down" in log,
+                  f"{mode}: the down transition names the parent's URL: {child.log_tail(8)}")
+            if mode == "e503":
+                # The parent answers again: once its backoff (1 s) is over a fill asks it, and
+                # the transition back is logged once.
+                parent.force = None
+                deadline = time.monotonic() + 10
+                i = 0
+                while parent.count(f"/ok/fo-{mode}/c{i}.m4s") == 0:
+                    check(time.monotonic() < deadline, "the parent is never asked again")
+                    i += 1
+                    key = f"/ok/fo-{mode}/c{i}.m4s"
+                    body = parent.add(key, o.add(key, RNG.randbytes(1000)))
+                    expect_body(child.get(key, timeout=10), body, f"{mode}: c{i}")
+                    time.sleep(0.1)  # paces the probes across the parent's backoff
+                log = open(child.log_path, errors="replace").read()
+                eq(log.count(f"upstream {parent.url} recovered after 1 failure(s)"), 1,
+                   "the recovery logged once")
         finally:
             parent.gate("mute").set()
             child.stop()

@@ -37,7 +37,7 @@ bool upstream_health_usable(unsigned idx)
 
 static unsigned health_failures; /* upstream_health_report(.., false) calls */
 
-void upstream_health_report(unsigned idx, bool ok)
+void upstream_health_report(unsigned idx, const char *url, bool ok)
 {
         if (!ok)
                 health_failures++;
