@@ -54,10 +54,12 @@ static const char usage_text[] =
     "                           flags override it\n"
     "\n"
     "How (run):\n"
-    "  --rate RATE              cap per edge: 2Gbit, 800Mbit, 100MB/s; 0 = uncapped\n"
+    "  --rate RATE              cap per edge: 2Gbit, 800Mbit, 100MB/s; 0 or unlimited =\n"
+    "                           uncapped. Default: uncapped, and run warns about it\n"
     "  --parallel N             transfers at once per edge (default 4)\n"
     "  --window HH:MM-HH:MM     off-peak window in the edge's time zone (end exclusive,\n"
-    "                           may wrap midnight); default: any time\n"
+    "                           may wrap midnight). Default: any hour, and run warns\n"
+    "                           about it (00:00-24:00 says any hour on purpose)\n"
     "  --tz ZONE                the edge's time zone (IANA name); default: the plan's\n"
     "                           \"tz\", else this machine's\n"
     "  --outside-window exit|wait  outside the window: exit with status 4 (default) or\n"
@@ -65,7 +67,9 @@ static const char usage_text[] =
     "                           transfers, lets in-flight ones finish, exits 4\n"
     "  --now TIME               pretend the time is TIME (YYYY-MM-DDTHH:MM[:SS]Z or\n"
     "                           @unix-seconds); the clock runs on from there (for tests)\n"
-    "  --no-evict               never delete unplanned objects to make room\n"
+    "  --no-evict               never delete unplanned objects to make room. Default:\n"
+    "                           delete them, least-hit first, only as far as needed to\n"
+    "                           fit planned objects (evict: in the config)\n"
     "  --limit N                at most N objects per edge in this run\n"
     "  --retries N              retries of an object after transport errors or a stall\n"
     "                           (default 8). The plan and the edge's listing are retried\n"
@@ -412,10 +416,12 @@ int cli_main(int argc, char **argv)
                 rc = FILL_EXIT_ERROR;
                 goto out;
         }
-        if (f.rate && fill_cfg_rate_parse(f.rate, &o.cfg.rate_bps) < 0) {
+        if (f.rate && fill_cfg_rate_parse(f.rate, &o.cfg.rate.bps) < 0) {
                 rc = usage_error("--rate: want e.g. 2Gbit, 800Mbit, 100MB/s, got \"%s\"", f.rate);
                 goto out;
         }
+        if (f.rate)
+                o.cfg.rate.set = true;
         if (f.parallel > 0)
                 o.cfg.parallel = f.parallel;
         if (f.retries >= 0)

@@ -18,7 +18,10 @@
 
 static int rate_setter(const char *scalar, void *dst, char *err, size_t errlen)
 {
-        if (fill_cfg_rate_parse(scalar, dst) < 0) {
+        struct fill_rate *rate = dst;
+
+        rate->set = true;
+        if (fill_cfg_rate_parse(scalar, &rate->bps) < 0) {
                 snprintf(err, errlen,
                          "must be a rate such as 2Gbit, 800Mbit or 100MB/s, got \"%s\"", scalar);
                 return -EINVAL;
@@ -33,7 +36,7 @@ static const struct cfg_field edge_fields[] = {
         {.key = "admin_token_file", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, admin_token_file)},
         {.key = "secret_file", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, secret_file)},
         {.key = "url", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, url)},
-        {.key = "rate", .type = CFG_CUSTOM, .offset = offsetof(struct fill_edge_cfg, rate_bps), .parse = rate_setter},
+        {.key = "rate", .type = CFG_CUSTOM, .offset = offsetof(struct fill_edge_cfg, rate), .parse = rate_setter},
         {.key = "window", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, window)},
         {.key = "tz", .type = CFG_STRING, .offset = offsetof(struct fill_edge_cfg, tz)},
         {.key = "parallel", .type = CFG_INT, .offset = offsetof(struct fill_edge_cfg, parallel), .min = 0, .max = 256, .def = "0"},
@@ -46,7 +49,7 @@ const struct cfg_field fill_cfg_fields[] = {
         {.key = "token_keys_file", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, token_keys_file)},
         {.key = "state_dir", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, state_dir), .def = "/var/lib/sluice-fill"},
         {.key = "parallel", .type = CFG_INT, .offset = offsetof(struct fill_cfg, parallel), .min = 1, .max = 256, .def = "4"},
-        {.key = "rate", .type = CFG_CUSTOM, .offset = offsetof(struct fill_cfg, rate_bps), .parse = rate_setter},
+        {.key = "rate", .type = CFG_CUSTOM, .offset = offsetof(struct fill_cfg, rate), .parse = rate_setter},
         {.key = "window", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, window)},
         {.key = "tz", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, tz)},
         {.key = "outside_window", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, outside), .def = "exit"},

@@ -15,13 +15,20 @@
 /* How a run behaves outside its off-peak window. */
 enum fill_outside { FILL_OUTSIDE_EXIT = 0, FILL_OUTSIDE_WAIT };
 
+/* A rate cap as written: bits/s, 0 for none; set when the key (or --rate) was given, so an
+ * explicit "unlimited" can be told from nothing said (run warns about the latter). */
+struct fill_rate {
+        uint64_t bps;
+        bool set;
+};
+
 struct fill_edge_cfg {
         char *id;               /* the edge's id in control's registry and plans */
         char *admin_url;        /* e.g. http://127.0.0.1:8081 */
         char *admin_token_file; /* first line: the admin bearer token */
         char *secret_file;      /* first line: the edge's control secret; signs its plan */
         char *url;              /* client URL, for verify (GET objects back) */
-        uint64_t rate_bps;      /* bits/s cap for this edge; 0: the run's --rate */
+        struct fill_rate rate;  /* cap for this edge; not set: the run's */
         char *window;           /* "HH:MM-HH:MM"; NULL: the run's window */
         char *tz;               /* the edge's time zone; NULL: the run's */
         int64_t parallel;       /* transfers at once; 0: the run's */
@@ -33,8 +40,8 @@ struct fill_cfg {
         char *token_keys_file;    /* verify: sign URLs for edges that require tokens */
         char *state_dir;          /* journals, one per edge */
         int64_t parallel;
-        uint64_t rate_bps; /* 0: uncapped */
-        char *window;      /* NULL: any time */
+        struct fill_rate rate; /* bps 0: uncapped */
+        char *window;          /* NULL: any time */
         char *tz;          /* NULL: the local zone */
         char *outside;     /* "exit" | "wait" */
         bool evict;        /* delete unplanned objects to make room */
@@ -62,7 +69,7 @@ void fill_cfg_free(struct fill_cfg *cfg);
  * Parse a rate: a number (fractions allowed) with an optional SI prefix k/M/G/T and a unit,
  * "bit" / "bps" (bits per second, the default) or "B" / "B/s" (bytes per second): "2Gbit",
  * "800Mbit", "100MB/s", "1.5G". "0" or "unlimited" means no cap. Writes bits/s to *ret.
- * Returns 0 or -EINVAL.
+ * Returns 0 or -EINVAL. (The config's rate keys are read into a struct fill_rate, marked set.)
  */
 int fill_cfg_rate_parse(const char *s, uint64_t *ret);
 

@@ -6,7 +6,12 @@
 
 uint64_t opts_edge_rate(const struct fill_opts *o, const struct fill_edge_cfg *e)
 {
-        return e->rate_bps ? e->rate_bps : o->cfg.rate_bps;
+        return e->rate.set ? e->rate.bps : o->cfg.rate.bps;
+}
+
+bool opts_edge_rate_set(const struct fill_opts *o, const struct fill_edge_cfg *e)
+{
+        return e->rate.set || o->cfg.rate.set;
 }
 
 const char *opts_edge_window(const struct fill_opts *o, const struct fill_edge_cfg *e)

@@ -37,6 +37,8 @@ struct fill_opts {
 
 /* Effective per-edge values (the edge's own setting, else the run's). */
 uint64_t opts_edge_rate(const struct fill_opts *o, const struct fill_edge_cfg *e);
+/* Was a cap (or "unlimited") given for e, by its own key, the run's key or --rate? */
+bool opts_edge_rate_set(const struct fill_opts *o, const struct fill_edge_cfg *e);
 const char *opts_edge_window(const struct fill_opts *o, const struct fill_edge_cfg *e);
 const char *opts_edge_tz(const struct fill_opts *o, const struct fill_edge_cfg *e);
 unsigned opts_edge_parallel(const struct fill_opts *o, const struct fill_edge_cfg *e);

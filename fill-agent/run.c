@@ -194,6 +194,42 @@ static void evict(const struct fill_opts *o, struct run_edge *re, struct progres
         }
 }
 
+/* Append id to a comma-separated list in buf (cap bytes), ending it with "..." when full. */
+static void list_add(char *buf, size_t cap, const char *id)
+{
+        size_t len = strlen(buf);
+        int n = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", id);
+
+        if (n < 0 || (size_t)n >= cap - len)
+                memcpy(buf + cap - 4, "...", 4);
+}
+
+/*
+ * The defaults are any hour and no cap: fine for a test bench, not for an edge serving its
+ * peak. Say so, loudly, for each edge that got neither from the config or the flags.
+ */
+static void warn_defaults(const struct fill_opts *o)
+{
+        char no_window[256] = "", no_rate[256] = "";
+
+        for (size_t i = 0; i < o->n_edges; i++) {
+                if (!opts_edge_window(o, &o->edges[i]))
+                        list_add(no_window, sizeof(no_window), o->edges[i].id);
+                if (!opts_edge_rate_set(o, &o->edges[i]))
+                        list_add(no_rate, sizeof(no_rate), o->edges[i].id);
+        }
+        if (no_window[0])
+                log_warn("WARNING: no off-peak window for %s: pushing at any hour, peak included "
+                         "(set window: in the config or --window HH:MM-HH:MM; 00:00-24:00 means "
+                         "any hour)",
+                         no_window);
+        if (no_rate[0])
+                log_warn("WARNING: no rate cap for %s: pushing as fast as the origin and the edge "
+                         "allow (set rate: in the config or --rate, e.g. 2Gbit; unlimited means no "
+                         "cap)",
+                         no_rate);
+}
+
 static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct progress *p)
 {
         char path[4200];
@@ -284,6 +320,7 @@ int run_cmd(const struct fill_opts *o)
                 goto out;
         }
         install_signals();
+        warn_defaults(o);
         progress_init(&prog, o->dry_run ? PROGRESS_NONE : o->progress, o->progress_interval_ms, pes,
                       0, 0);
 

@@ -173,5 +173,36 @@ def usage_errors(env):
     eq(rc, 2, "bad command")
 
 
+NO_WINDOW = "no off-peak window for edge-it"
+NO_RATE = "no rate cap for edge-it"
+
+
+@test
+def run_warns_about_unsafe_defaults(env):
+    objs = make_catalog(env, titles=1, segs=3)
+    # Nothing said: any hour, uncapped, and a loud warning for each.
+    rc, out, err = env.fill("run", "--progress", "none")
+    eq(rc, 0, f"run exit ({err})")
+    check(NO_WINDOW in err and NO_RATE in err, f"warned about the defaults: {err}")
+    check(all("WARNING" in ln for ln in err.splitlines() if NO_WINDOW in ln or NO_RATE in ln),
+          f"loudly: {err}")
+    env.check_edge_holds(objs)
+    # Said explicitly, by flags: no warning, even for the same effect.
+    rc, out, err = env.fill("run", "--progress", "none", "--window", "00:00-24:00",
+                            "--rate", "unlimited")
+    eq(rc, 0, f"explicit run exit ({err})")
+    check(NO_WINDOW not in err and NO_RATE not in err, f"no warning when said: {err}")
+    # Said by the config file (the edge's own rate counts), and a dry run warns too.
+    cfg = os.path.join(env.dir, "fill.yaml")
+    with open(cfg, "w") as f:
+        f.write('window: "00:00-24:00"\nedges:\n  - {id: edge-it, rate: 1Gbit}\n')
+    rc, out, err = env.fill("run", "--progress", "none", "--config", cfg)
+    eq(rc, 0, f"configured run exit ({err})")
+    check(NO_WINDOW not in err and NO_RATE not in err, f"no warning when configured: {err}")
+    rc, out, err = env.fill("run", "--dry-run", "--window", "00:00-24:00")
+    eq(rc, 0, f"dry run exit ({err})")
+    check(NO_WINDOW not in err and NO_RATE in err, f"a dry run warns as the run would: {err}")
+
+
 if __name__ == "__main__":
     run()

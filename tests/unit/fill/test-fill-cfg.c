@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tests.h"
@@ -58,13 +60,66 @@ TEST(config_with_edges)
                         "/t, tz: Asia/Tokyo}\n";
         ASSERT_EQ(load_text(y, &c, &err), 0);
         ASSERT_STREQ(c.control, "http://control:7000");
-        ASSERT_EQ(c.rate_bps, 2000000000ull);
+        ASSERT_EQ(c.rate.bps, 2000000000ull);
+        ASSERT_TRUE(c.rate.set);
         ASSERT_EQ(c.parallel, 4);
         ASSERT_TRUE(c.evict);
         ASSERT_EQ(c.edges.n, 2);
         struct fill_edge_cfg *e = c.edges.items;
-        ASSERT_EQ(e[0].rate_bps, 500000000ull);
+        ASSERT_EQ(e[0].rate.bps, 500000000ull);
+        ASSERT_TRUE(e[0].rate.set);
+        ASSERT_TRUE(!e[1].rate.set);
         ASSERT_STREQ(e[1].tz, "Asia/Tokyo");
+        fill_cfg_free(&c);
+}
+
+/* Nothing said: no window and no cap (run warns), eviction on. */
+TEST(defaults)
+{
+        struct fill_cfg c;
+        ASSERT_EQ(fill_cfg_defaults(&c), 0);
+        ASSERT_TRUE(c.window == NULL);
+        ASSERT_TRUE(!c.rate.set);
+        ASSERT_EQ(c.rate.bps, 0);
+        ASSERT_TRUE(c.evict);
+        ASSERT_STREQ(c.outside, "exit");
+        fill_cfg_free(&c);
+}
+
+TEST(unlimited_is_said)
+{
+        struct fill_cfg c;
+        struct cfg_error err;
+        ASSERT_EQ(load_text("rate: unlimited\n", &c, &err), 0);
+        ASSERT_TRUE(c.rate.set);
+        ASSERT_EQ(c.rate.bps, 0);
+        fill_cfg_free(&c);
+}
+
+/* The shipped example must always load: derive its path from this file's (meson runs tests
+ * from the build root, so a relative __FILE__ resolves from the working directory). */
+TEST(example_file_loads)
+{
+        char path[4096];
+        const char *slash = strstr(__FILE__, "tests/unit/fill/");
+        struct fill_cfg c;
+        struct cfg_error err;
+
+        ASSERT_TRUE(slash != NULL);
+        snprintf(path, sizeof(path), "%.*sfill-agent/sluice-fill.example.yaml",
+                 (int)(slash - __FILE__), __FILE__);
+        memset(&c, 0, sizeof(c));
+        if (fill_cfg_load(path, &c, &err) < 0)
+                TEST_FAIL_AT("%s", err.msg);
+        ASSERT_STREQ(c.window, "02:00-14:00");
+        ASSERT_TRUE(c.rate.set);
+        ASSERT_EQ(c.rate.bps, 2000000000ull);
+        ASSERT_STREQ(c.outside, "wait");
+        ASSERT_STREQ(c.state_dir, "/var/lib/sluice-fill");
+        ASSERT_EQ(c.edges.n, 1);
+        struct fill_edge_cfg *e = c.edges.items;
+        ASSERT_STREQ(e[0].id, "edge-a");
+        ASSERT_STREQ(e[0].secret_file, "/etc/sluice/heartbeat.key");
         fill_cfg_free(&c);
 }
 
