@@ -7,8 +7,11 @@
  *     TEST(range_single) { ASSERT_EQ(f(1), 2); }
  *
  * and ends with TEST_MAIN(). Tests run in file order; the first failed assertion in a test
- * prints file:line and marks it failed; the executable exits 1 if any test failed. Exit 77
- * (TEST_SKIP) skips the whole file with a reason.
+ * prints file:line and marks it failed; the executable exits 1 if any test failed.
+ *
+ * TEST_SKIP ends the file with a reason: exit 77 (skipped) when every test before it passed,
+ * but exit 1 when one failed, so a skip never hides a failure. The tests after it do not run:
+ * call it from the first test (a missing fixture) or from the last.
  */
 
 #include <inttypes.h>
@@ -27,6 +30,7 @@ struct test_case {
 extern struct test_case tests_registry[TESTS_MAX];
 extern unsigned tests_count;
 extern bool test_failed;
+extern unsigned tests_failed; /* tests failed so far */
 
 #define TEST(name)                                                                                 \
         static void test_##name(void);                                                             \
@@ -80,6 +84,10 @@ extern bool test_failed;
                 printf("SKIP: ");                                                                  \
                 printf(__VA_ARGS__);                                                               \
                 putchar('\n');                                                                     \
+                if (tests_failed) {                                                                \
+                        printf("%u test(s) failed before the skip\n", tests_failed);               \
+                        exit(1);                                                                   \
+                }                                                                                  \
                 exit(77);                                                                          \
         } while (0)
 
@@ -87,17 +95,17 @@ extern bool test_failed;
         struct test_case tests_registry[TESTS_MAX];                                                \
         unsigned tests_count;                                                                      \
         bool test_failed;                                                                          \
+        unsigned tests_failed;                                                                     \
         int main(int argc, char **argv)                                                            \
         {                                                                                          \
-                unsigned failed = 0;                                                               \
                 for (unsigned i = 0; i < tests_count; i++) {                                       \
                         if (argc > 1 && strcmp(argv[1], tests_registry[i].name) != 0)              \
                                 continue;                                                          \
                         test_failed = false;                                                       \
                         tests_registry[i].fn();                                                    \
                         printf("%s %s\n", test_failed ? "FAIL" : "ok  ", tests_registry[i].name);  \
-                        failed += test_failed;                                                     \
+                        tests_failed += test_failed;                                               \
                 }                                                                                  \
-                printf("%u/%u passed\n", tests_count - failed, tests_count);                       \
-                return failed ? 1 : 0;                                                             \
+                printf("%u/%u passed\n", tests_count - tests_failed, tests_count);                 \
+                return tests_failed ? 1 : 0;                                                       \
         }
