@@ -37,6 +37,17 @@ struct heartbeat {
         bool plan_ok;
         int plan_err; /* the last fetch's error (-errno), 0 after a good one */
         int plan_sums;
+        /* Control's heartbeat period from its last answer (ms; 0: not told): control drops an
+         * edge after two of its periods, so the edge never beats more slowly than that. */
+        int64_t control_ms;
+        int64_t warned_ms; /* the configured period last warned about */
+};
+
+/* A heartbeat's answer, kept up to a small bound (control answers a few bytes). */
+struct answer {
+        char buf[256];
+        size_t len;
+        bool over;
 };
 
 struct titles {
@@ -113,9 +124,41 @@ out:
         return out;
 }
 
-static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
+static size_t keep_answer(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-        return size * nmemb;
+        struct answer *a = userdata;
+        size_t n = size * nmemb;
+
+        if (n > sizeof(a->buf) - 1 - a->len) {
+                a->over = true; /* not an answer this edge reads: ignored whole */
+                return n;
+        }
+        memcpy(a->buf + a->len, ptr, n);
+        a->len += n;
+        return n;
+}
+
+/* Control's period from an accepted heartbeat's answer ({"heartbeat_period_s": n}). */
+static void note_control_period(struct heartbeat *hb, const struct answer *a, int64_t own_ms)
+{
+        json_t *o, *v;
+        double s;
+
+        if (a->over || a->len == 0)
+                return;
+        o = json_loadb(a->buf, a->len, 0, NULL);
+        v = json_object_get(o, "heartbeat_period_s");
+        s = json_is_number(v) ? json_number_value(v) : 0;
+        if (s >= 0.1 && s <= 86400) {
+                hb->control_ms = (int64_t)(s * 1000.0);
+                if (own_ms > hb->control_ms && hb->warned_ms != own_ms) {
+                        log_warn("heartbeat: control drops an edge after two of its %.1f s "
+                                 "periods, but control.heartbeat is %.1f s: beating every %.1f s",
+                                 s, (double)own_ms / 1000.0, s);
+                        hb->warned_ms = own_ms;
+                }
+        }
+        json_decref(o);
 }
 
 int heartbeat_req_sign(const struct edge_runtime *rt, const char *method, const char *target,
@@ -145,6 +188,7 @@ static void beat(struct heartbeat *hb, CURL *curl)
         const struct edge_runtime *rt = atomic_load(&hb->srv->rt);
         const struct edge_cfg *cfg = rt->cfg;
         char url[1024], path[256];
+        struct answer answer = {.len = 0};
         long status = 0;
         char *body;
 
@@ -174,11 +218,14 @@ static void beat(struct heartbeat *hb, CURL *curl)
         curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(curl, CURLOPT_PROXY, "");
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep_answer);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
         CURLcode rc = curl_easy_perform(curl);
         if (rc == CURLE_OK)
                 (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         bool ok = rc == CURLE_OK && status >= 200 && status < 300;
+        if (ok)
+                note_control_period(hb, &answer, cfg->control.heartbeat_ms);
         /* Log changes of state, not every beat: a control outage must not flood the log. */
         if (ok && !hb->last_ok)
                 log_info("heartbeat: control at %s accepts this edge (%s)", cfg->control.url,
@@ -255,6 +302,8 @@ static void *heartbeat_main(void *arg)
                 beat(hb, curl);
                 refresh_plan(hb, curl);
                 int64_t period = atomic_load(&hb->srv->rt)->cfg->control.heartbeat_ms;
+                if (hb->control_ms > 0 && hb->control_ms < period)
+                        period = hb->control_ms;
                 struct timespec until;
                 clock_gettime(CLOCK_MONOTONIC, &until);
                 until.tv_sec += period / 1000;

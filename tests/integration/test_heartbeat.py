@@ -46,7 +46,8 @@ def refusals(ctl):
 
 def main(edge_bin, ctl_bin, tmp):
     pg = ctlharness.Postgres(tmp)
-    ctl = ctlharness.Control(ctl_bin, tmp, pg)
+    # Control's period, told to edges in each heartbeat's answer; this edge beats faster.
+    ctl = ctlharness.Control(ctl_bin, tmp, pg, heartbeat_period="2s")
     # A fixed port, so that the edge finds control again after a restart.
     with open(ctl.cfg_path) as f:
         text = f.read()
@@ -96,6 +97,22 @@ def main(edge_bin, ctl_bin, tmp):
         ctl.start()
         wait_for("titles caught up after control returns",
                  lambda: (lambda r: r and "t3" in r[1])(health(pg)))
+        check("beating every" not in e.log_tail(400),
+              "a warning about the period while the edge beats faster than control's")
+
+        # Configured slower than control drops an edge (two of its 2 s periods): the edge
+        # beats at control's period instead, and says so.
+        e.cfg["control"]["heartbeat"] = "30s"
+        e.write_config()
+        e.signal(signal.SIGHUP)
+        wait_for("the warning about the period",
+                 lambda: "control.heartbeat is 30.0 s: beating every 2.0 s" in e.log_tail(400))
+        first = int(health(pg)[0])
+        wait_for("a heartbeat at control's period", lambda: int(health(pg)[0]) > first,
+                 timeout=5)
+        second = int(health(pg)[0])
+        wait_for("another heartbeat at control's period", lambda: int(health(pg)[0]) > second,
+                 timeout=5)
         e.stop()
     finally:
         e.cleanup()
