@@ -34,7 +34,7 @@ static void emit(json_t *o)
         json_decref(o);
 }
 
-static void clear_bar(struct progress *p)
+void progress_clear(struct progress *p)
 {
         if (p->bar_drawn) {
                 fputs("\r\033[K", stderr);
@@ -66,7 +66,7 @@ void progress_event(struct progress *p, const char *event, const char *edge, con
                         json_object_set_new(o, "detail", json_string(detail));
                 emit(o);
         } else if (p->mode == PROGRESS_BAR && strcmp(event, "committed") != 0) {
-                clear_bar(p);
+                progress_clear(p);
                 fprintf(stderr, "%s: %s %s%s%s%s%s%s\n", edge ? edge : "-", event, key ? key : "",
                         reason ? " (" : "", reason ? reason : "", reason ? ")" : "",
                         detail ? ": " : "", detail ? detail : "");

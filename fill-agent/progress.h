@@ -54,5 +54,8 @@ void progress_tick(struct progress *p, int64_t now_ns, bool force);
 /* Bits per second over the last few seconds for e. */
 double progress_rate_bps(const struct progress_edge *e, int64_t now_ns);
 
+/* End a drawn bar's line so that other output can follow it; the next tick draws it again. */
+void progress_clear(struct progress *p);
+
 /* Final line; ends the bar. */
 void progress_finish(struct progress *p, int64_t now_ns);

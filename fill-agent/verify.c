@@ -96,9 +96,17 @@ static char *signed_url(const struct token_keyset *keys, const char *base, const
         return fetch_url_join(base, prefix, key, key_len);
 }
 
-static void line(const struct fill_opts *o, const char *edge, const char *key, const char *result,
-                 const char *detail)
+static int64_t mono_ns(void)
 {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static void line(const struct fill_opts *o, struct progress *prog, const char *edge,
+                 const char *key, const char *result, const char *detail)
+{
+        progress_clear(prog); /* a bar on the same terminal */
         if (o->json) {
                 json_t *x = json_pack("{s:s,s:s,s:s}", "edge", edge, "key", key, "result", result);
                 if (x && detail)
@@ -138,6 +146,8 @@ int verify_cmd(const struct fill_opts *o)
                 const struct plan_obj **cand = NULL;
                 size_t nc = 0, want;
                 uint64_t ok = 0, bad = 0, errs = 0;
+                struct progress_edge pe;
+                struct progress prog = {0};
                 struct survey s;
 
                 if (!e->url) {
@@ -174,6 +184,18 @@ int verify_cmd(const struct fill_opts *o)
                 if (!o->json)
                         printf("edge %s: verifying %zu of %zu held planned objects%s\n", e->id,
                                want, nc, o->dry_run ? " (dry run: listing only)" : "");
+                fflush(stdout);
+                /* As run's: objects and bytes checked, the rate and an ETA; a bar on a terminal,
+                 * JSON lines only among --json output. "refused" counts mismatches. */
+                pe = (struct progress_edge){.id = e->id, .objects_total = want};
+                for (size_t k = 0; k < want; k++)
+                        pe.bytes_total += cand[k]->size;
+                progress_init(&prog,
+                              o->dry_run                    ? PROGRESS_NONE
+                              : o->progress == PROGRESS_BAR ? PROGRESS_BAR
+                              : o->json                     ? o->progress
+                                                            : PROGRESS_NONE,
+                              o->progress_interval_ms, &pe, 1, mono_ns());
                 for (size_t k = 0; k < want; k++) {
                         const struct plan_obj *p = cand[k];
                         char hex[65], err[300], detail[200];
@@ -182,33 +204,40 @@ int verify_cmd(const struct fill_opts *o)
                         char *url;
 
                         if (o->dry_run) {
-                                line(o, e->id, p->key, "would-fetch", NULL);
+                                line(o, &prog, e->id, p->key, "would-fetch", NULL);
                                 continue;
                         }
                         url = keys ? signed_url(keys, e->url, p->key, p->key_len)
                                    : fetch_url_join(e->url, "", p->key, p->key_len);
                         if (!url || hash_url(url, (long)o->cfg.timeout_ms, hex, &len, &status, err,
                                              sizeof(err)) < 0) {
-                                line(o, e->id, p->key, "error", url ? err : "out of memory");
+                                line(o, &prog, e->id, p->key, "error", url ? err : "out of memory");
                                 errs++;
                         } else if (status != 200) {
                                 snprintf(detail, sizeof(detail), "edge answered %ld", status);
-                                line(o, e->id, p->key, "error", detail);
+                                line(o, &prog, e->id, p->key, "error", detail);
                                 errs++;
                         } else if (len != p->size || memcmp(hex, p->sha256, 64) != 0) {
                                 snprintf(detail, sizeof(detail),
                                          "%llu bytes hashing to %.16s…, plan: %llu, %.16s…",
                                          (unsigned long long)len, hex, (unsigned long long)p->size,
                                          p->sha256);
-                                line(o, e->id, p->key, "mismatch", detail);
+                                line(o, &prog, e->id, p->key, "mismatch", detail);
                                 bad++;
                         } else {
                                 if (o->verbose)
-                                        line(o, e->id, p->key, "ok", NULL);
+                                        line(o, &prog, e->id, p->key, "ok", NULL);
                                 ok++;
+                                pe.bytes_done += p->size;
                         }
                         free(url);
+                        pe.objects_done++;
+                        pe.bytes_moved += len;
+                        pe.refused = bad;
+                        progress_tick(&prog, mono_ns(), false);
                 }
+                if (!o->dry_run)
+                        progress_finish(&prog, mono_ns());
                 if (o->json) {
                         json_t *x = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "edge", e->id, "event",
                                               "summary", "checked", (json_int_t)(ok + bad + errs),

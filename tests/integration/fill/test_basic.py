@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """sluice-fill plan and run against a real edge and origin: the plan diff, a run that fills
-the edge, a second run that transfers nothing, --dry-run changing nothing, status, verify.
+the edge, a second run that transfers nothing, --dry-run changing nothing, status, verify
+(with its progress), and the warning a run gives without a window or a rate.
 The plan is the real sluice-control's (see fillharness)."""
 
 import json
@@ -171,6 +172,38 @@ def usage_errors(env):
     eq(rc, 2, "bad window")
     rc, out, err = env.fill("frobnicate")
     eq(rc, 2, "bad command")
+
+
+@test
+def verify_reports_progress(env):
+    objs = make_catalog(env, titles=2, segs=4)
+    rc, out, err = env.fill("run", "--progress", "none")
+    eq(rc, 0, f"run exit ({err})")
+    total = sum(o["size"] for o in objs)
+    # JSON lines among --json output, like run's; the last says everything was checked.
+    rc, out, err = env.fill("verify", "--all", "--json", "--progress-interval", "10")
+    eq(rc, 0, f"verify exit ({err}) {out}")
+    ev = events(out)
+    prog = [e for e in ev if e.get("event") == "progress"]
+    check(prog, f"progress lines: {out}")
+    last = prog[-1]
+    eq((last["objects_done"], last["objects_total"]), (len(objs), len(objs)), "objects")
+    eq((last["bytes_done"], last["bytes_total"], last["bytes_moved"]), (total, total, total),
+       "bytes checked, planned and fetched")
+    eq(last["refused"], 0, "no mismatch")
+    done = [e["objects_done"] for e in prog]
+    eq(done, sorted(done), "objects_done only grows")
+    summ = [e for e in ev if e.get("event") == "summary"][0]
+    eq(summ["ok"], len(objs), "verified objects")
+    # A bar on stderr (a terminal's default); the table on stdout stays plain.
+    rc, out, err = env.fill("verify", "--all", "--progress", "bar")
+    eq(rc, 0, f"verify exit ({err}) {out}")
+    check(f"{len(objs)}/{len(objs)} objects" in err, f"the bar's last state: {err!r}")
+    check("{" not in out and f"{len(objs)} ok" in out, f"the table: {out}")
+    # Without --json and no terminal: no progress at all, as before.
+    rc, out, err = env.fill("verify", "--all")
+    eq(rc, 0, f"verify exit ({err}) {out}")
+    check("{" not in out and "objects" not in err, f"nothing but the table: {out} {err}")
 
 
 NO_WINDOW = "no off-peak window for edge-it"
