@@ -132,6 +132,50 @@ TEST(json_on_sample_trace)
         json_decref(arr);
 }
 
+/*
+ * LRU's byte miss ratio on lru-bytes.csv (beside the sample trace), at a 5000-byte cache,
+ * worked out by hand. Objects: 1 (1000 B), 2 (2000), 3 (3000), 4 (500), 5 (6000). The list
+ * runs most recent first; an insert evicts from the tail until the newcomer fits.
+ *   t0  1 miss  +1000  [1]        1000 B held
+ *   t1  2 miss  +2000  [2 1]      3000
+ *   t2  1 hit          [1 2]
+ *   t3  3 miss  +3000  evict 2 (3000 -> 1000): [3 1] 4000
+ *   t4  2 miss  +2000  evict 1 (4000 -> 3000): [2 3] 5000
+ *   t5  1 miss  +1000  evict 3 (5000 -> 2000): [1 2] 3000
+ *   t6  3 miss  +3000  evict 2 (3000 -> 1000): [3 1] 4000
+ *   t7  4 miss  +500   [4 3 1]    4500
+ *   t8  1 hit          [1 4 3]
+ *   t9  3 hit          [3 1 4]
+ *   t10 2 miss  +2000  evict 4, then 1 (4500 -> 3000): [2 3] 5000
+ *   t11 4 miss  +500   evict 3 (5000 -> 2000): [4 2] 2500
+ *   t12 5 miss  +6000  larger than the cache: not admitted
+ *   t13 2 hit
+ * Bytes asked: 1: 4 x 1000 + 2: 4 x 2000 + 3: 3 x 3000 + 4: 2 x 500 + 5: 6000 = 28000.
+ * Bytes missed: 1000 + 2000 + 3000 + 2000 + 1000 + 3000 + 500 + 2000 + 500 + 6000 = 21000.
+ * Byte miss ratio 21000 / 28000 = 0.75; object miss ratio 10 / 14.
+ */
+TEST(lru_byte_miss_ratio_exact)
+{
+        need_env();
+        char trace[4096];
+        const char *slash = strrchr(sample, '/');
+        ASSERT_TRUE(slash);
+        snprintf(trace, sizeof(trace), "%.*s/lru-bytes.csv", (int)(slash - sample), sample);
+        char *out = NULL;
+        char *argv[] = {(char *)bin, "--trace", trace,  "--json",
+                        "--policy",  "lru",     "--size", "5000", NULL};
+        ASSERT_EQ(run(argv, &out), 0);
+        ASSERT_TRUE(out);
+        json_t *arr = parse_results(out, 1);
+        free(out);
+        ASSERT_TRUE(arr);
+        ASSERT_EQ(json_integer_value(json_object_get(json_array_get(arr, 0), "size_bytes")), 5000);
+        /* --json prints six decimals. */
+        ASSERT_TRUE(fabs(field(arr, 0, "byte_miss_ratio") - 21000.0 / 28000) < 1e-6);
+        ASSERT_TRUE(fabs(field(arr, 0, "object_miss_ratio") - 10.0 / 14) < 1e-6);
+        json_decref(arr);
+}
+
 TEST(generate_then_simulate)
 {
         need_env();
