@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import (ADMIN_TOKEN, CONTENT_KEY, KEY_SECRET, Control, Failure, Postgres, check,
-                        make_asset, register, run)
+                        make_asset, register, run, signed_headers)
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011", "cenc": "urn:mpeg:cenc:2013"}
 
@@ -819,8 +819,57 @@ def test_sql_metacharacters(ctl, pg, adult):
     nasty = ["'", "\"", "'; DROP TABLE titles; --", "\\", "%", "_", "1 OR 1=1", "$1",
              "') OR ('a'='a", "\u00e9\u0000x"[:2], ";", "--", "/*", "E'\\x00'"]
     from urllib.parse import quote
+    sid = ctl.json("POST", "/v1/playback", {"title": "movie1"})["session"]
+    csid = ctl.json("POST", "/v1/playback", {"title": "kidsmovie"})["session"]
+    ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["movie1"]})
+    edges = set(pg.psql("SELECT string_agg(id, ',') FROM edges").split(","))
+    good_kid = base64.urlsafe_b64encode(bytes.fromhex("00112233445566778899aabbccddeeff")) \
+        .rstrip(b"=").decode()
     for n in nasty:
         q = quote(n, safe="")
+        # Steering's query (parsed in memory, never a statement): a value it cannot use is
+        # dropped, so the answer is a whole steering document naming real edges only, and
+        # neither its RELOAD-URI nor a clone's BASE-ID carries a metacharacter back. What a
+        # pathways list alone gives depends on whether its value has an id's form (an MPD's
+        # pathway, cloned from; steering.h) or not (an MPD naming none): not checked here.
+        known = set(pg.psql("SELECT string_agg(id, ',') FROM edges").split(","))
+        reload_rx = re.compile(r"http://control\.test:7000/v1/steering/%s"
+                               r"(\?pathways=[A-Za-z0-9._,-]*)?" % sid)
+        for qs, live in ((f"_DASH_pathway={q}", True), (f"_DASH_throughput={q}", True),
+                         (f"pathways={q}", None),
+                         (f"_DASH_pathway=edge-a,{q}&_DASH_throughput=5000000,{q}", True),
+                         (f"pathways=edge-a,{q}&_DASH_pathway={q}&_DASH_throughput={q}", True)):
+            st, _, b = ctl.request("GET", f"/v1/steering/{sid}?{qs}")
+            check(st == 200, f"steering ?{qs}: {st} {b[:200]!r}")
+            o = json.loads(b)
+            m = reload_rx.fullmatch(o["RELOAD-URI"])
+            listed = set(m.group(1)[len("?pathways="):].split(",")) if m and m.group(1) else set()
+            check(o["VERSION"] == 1 and set(o["PATHWAY-PRIORITY"]) <= known and
+                  (live is None or ("edge-a" in o["PATHWAY-PRIORITY"]) == live) and
+                  all(c["ID"] in known and c["BASE-ID"] in known | listed
+                      for c in o.get("PATHWAY-CLONES", [])) and m, f"steering ?{qs}: {o}")
+        # HLS media playlists: the rendition and the session as path segments.
+        for path in (f"/v1/manifest/{csid}/{q}.m3u8", f"/v1/manifest/{q}/video-240p.m3u8",
+                     f"/v1/manifest/{csid}/video-240p{q}.m3u8"):
+            st, _, b = ctl.request("GET", path)
+            check(st == 404 or ("\0" in n and st == 400), f"{path}: {st} {b[:200]!r}")
+        # A heartbeat for an edge id with metacharacters, signed as an edge would: no such
+        # edge (or a malformed path), whatever the signature.
+        target = f"/v1/edges/{q}/heartbeat"
+        data = b'{"load": 0.1}'
+        st, _, b = ctl.request("POST", target, data, headers=signed_headers(
+            "x" * 40, "POST", target, data, int(time.time() * 1000)))
+        check(st == 404 or ("\0" in n and st == 400), f"heartbeat {target}: {st} {b[:200]!r}")
+        # ClearKey kids: not base64url of 16 bytes is 400; 16 bytes of metacharacters that
+        # are nobody's kid are 403. Never a key byte.
+        raw_kid = (n.encode() * 16)[:16]
+        weird_kid = base64.urlsafe_b64encode(raw_kid).rstrip(b"=").decode()
+        for body, ok in (({"kids": [n]}, 400), ({"kids": [good_kid, n]}, 400),
+                         ({"kids": [good_kid], "type": n}, 400),
+                         ({"kids": [weird_kid]}, 403)):
+            st, _, b = ctl.request("POST", f"/v1/license/clearkey?session={sid}", body)
+            check(st == ok, f"clearkey {body}: {st} {b[:200]!r}")
+            check(CONTENT_KEY.encode() not in b and b'"k"' not in b, f"key bytes in {b!r}")
         for path, ok in [(f"/v1/catalog?genre={q}", (200,)), (f"/v1/search?q={q}", (200,)),
                          (f"/v1/catalog?profile={q}", (400,)),
                          (f"/v1/continue-watching?profile={q}", (400,)),
@@ -953,7 +1002,11 @@ def test_sql_metacharacters(ctl, pg, adult):
           "no half-registered title")
     check(pg.psql("SELECT string_agg(id, ',' ORDER BY id) FROM edges WHERE id LIKE 'edge-%'")
           == "edge-a,edge-b,edge-c", "edges intact")
+    check(set(pg.psql("SELECT string_agg(id, ',') FROM edges").split(",")) ==
+          edges | {"meta-edge"}, "no edge made or lost by the metacharacters")
     ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["movie1"]})
+    lic = ctl.json("POST", f"/v1/license/clearkey?session={sid}", {"kids": [good_kid]})
+    check(b64url_dec(lic["keys"][0]["k"]).hex() == CONTENT_KEY, "the content key intact")
 
 
 def main(binary, tmp):
