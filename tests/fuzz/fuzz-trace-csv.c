@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzzes the CSV trace reader: any input must parse or fail cleanly within the limits. */
-#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "trace.h"
+
+/* Checked in every build: assert() would vanish under NDEBUG, which the release build replays. */
+#define CHECK(c)                                                                                   \
+        do {                                                                                       \
+                if (!(c))                                                                          \
+                        abort();                                                                   \
+        } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -15,13 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Small limits so the limit paths are reached by short inputs too. */
         struct trace_limits lim = {.max_requests = 64, .max_object_size = 1u << 20};
         int r = trace_csv_parse(data, size, &lim, &t, &err);
-        assert(t.len <= lim.max_requests);
+        CHECK(t.len <= lim.max_requests);
         if (r < 0)
-                assert(err.msg != NULL);
+                CHECK(err.msg != NULL);
         for (size_t i = 0; i < t.len; i++)
-                assert(t.reqs[i].size <= lim.max_object_size);
+                CHECK(t.reqs[i].size <= lim.max_object_size);
         if (r == 0 && trace_analyse(&t) == 0)
-                assert(t.objects <= t.len);
+                CHECK(t.objects <= t.len);
         trace_done(&t);
         return 0;
 }
