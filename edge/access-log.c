@@ -128,13 +128,31 @@ void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec
         b->staged = true;
 }
 
-static void emit(struct access_log_buf *b, const char *front, size_t front_len, const char *tail,
-                 size_t tail_len, int status, uint64_t bytes, uint64_t dur_us)
+#define OUTCOME_MAX 512
+
+/* " cache=<c> upstream=<u>" into out (OUTCOME_MAX bytes); returns its length. */
+static size_t format_outcome(char *out, const struct access_log_outcome *o)
 {
-        char mid[80];
+        const char *cache = o && o->cache ? o->cache : "-";
+        const char *up = o && o->upstream && *o->upstream ? o->upstream : "-";
+        size_t pos = 0;
+
+        put_raw(out, OUTCOME_MAX, &pos, " cache=", 7);
+        put_safe(out, OUTCOME_MAX, &pos, cache, strlen(cache));
+        put_raw(out, OUTCOME_MAX, &pos, " upstream=", 10);
+        put_safe(out, OUTCOME_MAX, &pos, up, strlen(up));
+        return pos;
+}
+
+static void emit(struct access_log_buf *b, const char *front, size_t front_len, const char *tail,
+                 size_t tail_len, int status, uint64_t bytes, uint64_t dur_us,
+                 const struct access_log_outcome *o)
+{
+        char mid[80], end[OUTCOME_MAX];
         int n = snprintf(mid, sizeof(mid), " %d %llu %llu", status, (unsigned long long)bytes,
                          (unsigned long long)dur_us);
-        size_t need = front_len + (size_t)(n > 0 ? n : 0) + tail_len + 1;
+        size_t end_len = format_outcome(end, o);
+        size_t need = front_len + (size_t)(n > 0 ? n : 0) + tail_len + end_len + 1;
 
         if (need > sizeof(b->buf) - b->len)
                 access_log_flush(b);
@@ -146,15 +164,18 @@ static void emit(struct access_log_buf *b, const char *front, size_t front_len, 
         b->len += (size_t)n;
         memcpy(b->buf + b->len, tail, tail_len);
         b->len += tail_len;
+        memcpy(b->buf + b->len, end, end_len);
+        b->len += end_len;
         b->buf[b->len++] = '\n';
 }
 
-void access_log_end(struct access_log_buf *b, int status, uint64_t bytes, uint64_t dur_us)
+void access_log_end(struct access_log_buf *b, int status, uint64_t bytes, uint64_t dur_us,
+                    const struct access_log_outcome *o)
 {
         if (b->fd < 0 || !b->staged)
                 return;
         emit(b, b->stage, b->front_len, b->stage + sizeof(b->stage) / 2, b->tail_len, status, bytes,
-             dur_us);
+             dur_us, o);
         b->staged = false;
 }
 
@@ -176,13 +197,13 @@ struct access_log_pending *access_log_detach(struct access_log_buf *b)
 }
 
 void access_log_end_detached(struct access_log_buf *b, struct access_log_pending *p, int status,
-                             uint64_t bytes, uint64_t dur_us)
+                             uint64_t bytes, uint64_t dur_us, const struct access_log_outcome *o)
 {
         if (!p)
                 return;
         if (b->fd >= 0)
                 emit(b, p->text, p->front_len, p->text + p->front_len, p->tail_len, status, bytes,
-                     dur_us);
+                     dur_us, o);
         free(p);
 }
 

@@ -11,11 +11,13 @@
  * interleave inside a line. Format (docs/edge.md):
  *
  *   <time> conn=<id> <client> "<method> <target>" <status> <bytes> <dur_us> key=<key> cmcd=<...>
- *   proto=<h1|h2> tls=<ktls|user|plain>
+ *   proto=<h1|h2> tls=<ktls|user|plain> cache=<hit|miss|collapsed|...> upstream=<url>
  *
  * <time> is the request's arrival (UTC, ISO 8601 with milliseconds); <target> has the signed
  * token replaced by "*"; <bytes> counts head and body bytes written; <dur_us> runs from the
  * complete request head to the last byte handed to the kernel; cmcd is "-" when absent.
+ * cache and upstream are known only once the answer is chosen, so _end() takes them: what this
+ * cache's Cache-Status entry says, and the upstream a miss was filled from ("-" when none).
  *
  * A line is built in two steps because a response can outlive its request buffer: _begin()
  * formats what the request knows into the worker's staging area; _end() adds status, bytes
@@ -53,6 +55,12 @@ struct access_log_rec {
         const char *send_path;   /* "ktls", "user" (TLS) or "plain"; NULL: "-" */
 };
 
+/* How the answer was found, given at the end of a line. Strings may be NULL ("-"). */
+struct access_log_outcome {
+        const char *cache;    /* "hit", "miss", "collapsed", "negative", "upstream-failed", ... */
+        const char *upstream; /* the URL a miss was filled from */
+};
+
 /* A detached staged line (owned by the connection until access_log_end_detached()). */
 struct access_log_pending {
         size_t front_len, tail_len;
@@ -66,13 +74,14 @@ static inline bool access_log_on(const struct access_log_buf *b)
 }
 /* Stage a request (no-op when logging is off). */
 void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec);
-/* Finish the staged line. */
-void access_log_end(struct access_log_buf *b, int status, uint64_t bytes, uint64_t dur_us);
+/* Finish the staged line; o may be NULL (cache=- upstream=-). */
+void access_log_end(struct access_log_buf *b, int status, uint64_t bytes, uint64_t dur_us,
+                    const struct access_log_outcome *o);
 /* Move the staged line to the heap. Returns NULL when nothing is staged or on OOM (the line
  * is then lost, which is logged nowhere: the access log is best effort). */
 struct access_log_pending *access_log_detach(struct access_log_buf *b);
 /* Finish and free a detached line (p may be NULL). */
 void access_log_end_detached(struct access_log_buf *b, struct access_log_pending *p, int status,
-                             uint64_t bytes, uint64_t dur_us);
+                             uint64_t bytes, uint64_t dur_us, const struct access_log_outcome *o);
 /* Write out buffered lines. */
 void access_log_flush(struct access_log_buf *b);

@@ -226,8 +226,10 @@ void conn_close(struct conn *c, const char *why)
                 return;
         log_conn(LOG_LVL_DEBUG, c->id, "close: %s", why);
         if (c->pending_log) {
+                struct access_log_outcome o = {c->req_cache, c->req_upstream};
+
                 access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes,
-                                        uring_loop_clock_us() - c->req_start_us);
+                                        uring_loop_clock_us() - c->req_start_us, &o);
                 c->pending_log = NULL;
         }
         conn_set_state(c, CONN_CLOSED);
@@ -349,15 +351,19 @@ static void response_done(struct conn *c)
 {
         struct edge_worker *w = c->w;
         uint64_t dur = uring_loop_clock_us() - c->req_start_us;
+        struct access_log_outcome o = {c->req_cache, c->req_upstream};
 
         if (c->req_client)
                 edge_metrics_request(&w->srv->m, w->idx, c->req_status, c->req_bytes);
         if (c->pending_log) {
-                access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes, dur);
+                access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes, dur,
+                                        &o);
                 c->pending_log = NULL;
         } else {
-                access_log_end(&w->alog, c->req_status, c->req_bytes, dur);
+                access_log_end(&w->alog, c->req_status, c->req_bytes, dur, &o);
         }
+        c->req_cache = NULL;
+        c->req_upstream[0] = '\0';
         response_reset(c);
 
         if (c->close_after || w->draining) {

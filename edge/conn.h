@@ -81,6 +81,8 @@ struct conn {
         uint64_t req_start_us;
         uint64_t req_bytes;
         struct access_log_pending *pending_log;
+        const char *req_cache;   /* access log cache= (a literal), or NULL */
+        char req_upstream[128];  /* access log upstream=, "" when none */
 
         struct admin_put_state *put; /* admin PUT in progress */
         struct miss_wait *mw;        /* a miss answered from a fill (miss.c) */

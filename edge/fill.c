@@ -189,6 +189,11 @@ static const char *up_url(const struct fill *f, unsigned idx)
         return ((const struct edge_cfg_upstream *)f->rt->cfg->upstreams.items)[idx].url;
 }
 
+const char *fill_upstream_url(const struct fill *f)
+{
+        return f->rt && f->upstream_idx < n_upstreams(f) ? up_url(f, f->upstream_idx) : NULL;
+}
+
 static int on_head(void *ud, const struct upstream_resp *resp)
 {
         struct fill *f = ud;

@@ -111,6 +111,9 @@ uint64_t fill_avail(struct fill *f);
  */
 bool fill_etag(struct fill *f, char *out);
 
+/* The URL of the upstream f asked last (settled once f left FILL_PENDING), NULL with none. */
+const char *fill_upstream_url(const struct fill *f);
+
 /* Wait until every queued commit has run (shutdown, after the workers stopped fetching and
  * before their loops are freed). */
 void fill_commits_drain(void);

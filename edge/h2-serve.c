@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -59,6 +60,8 @@ struct h2_served {
         bool collapsed;
         struct store_obj obj;
         struct fill *fill;
+        const char *log_cache;  /* access log cache= (a literal), or NULL */
+        char log_upstream[128]; /* access log upstream=, "" when none */
         struct h2_served **list, *prev, *next;
         char text[SERVE_TEXT_MAX]; /* a text body, read by h2.c after the answer is queued */
         size_t key_len;
@@ -338,6 +341,9 @@ static void render(struct h2_served *sv, const struct serve_plan *p)
         }
         if (h2_stream_respond(sv->st, p->status, h, n, body.len ? &body : NULL) == 0) {
                 sv->status = p->status;
+                sv->log_cache = p->log_cache;
+                (void)snprintf(sv->log_upstream, sizeof(sv->log_upstream), "%s",
+                               p->log_upstream ? p->log_upstream : "");
                 edge_metrics_request(&sv->c->w->srv->m, sv->c->w->idx, p->status, body.len);
         }
 }
@@ -512,12 +518,15 @@ static void on_stream_gone(void *ctx, struct h2_stream *st, bool answered)
         if (!sv)
                 return;
         list_del(sv);
-        if (sv->log)
+        if (sv->log) {
+                struct access_log_outcome o = {sv->log_cache, sv->log_upstream};
+
                 /* 499: the client reset the stream before it was answered. */
                 access_log_end_detached(&c->w->alog, sv->log,
                                         answered && sv->status ? sv->status : 499,
                                         h2_stream_body_sent(st),
-                                        uring_loop_clock_us() - sv->start_us);
+                                        uring_loop_clock_us() - sv->start_us, &o);
+        }
         if (sv->has_obj && c->h2_body_short && sv->obj.fd == c->h2_short_fd)
                 store_obj_distrust(c->w->reader, &sv->obj); /* as a short sendfile on HTTP/1.1 */
         if (sv->has_obj)

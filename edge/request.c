@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -45,6 +46,9 @@ void request_render(struct conn *c, const struct http1_req *req, const struct se
                 conn_close(c, "head overflow");
                 return;
         }
+        c->req_cache = p->log_cache;
+        (void)snprintf(c->req_upstream, sizeof(c->req_upstream), "%s",
+                       p->log_upstream ? p->log_upstream : "");
         r.status = p->status;
         r.head = hr.buf;
         r.head_len = (size_t)n;

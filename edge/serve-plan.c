@@ -43,6 +43,7 @@ void serve_plan_start(struct serve_plan *p, struct conn *c, const struct http1_r
         p->obj = NULL;
         p->fill = NULL;
         p->off = p->len = 0;
+        p->log_cache = p->log_upstream = NULL;
         p->n_hdrs = 0;
         p->arena_len = 0;
         if (!c->admin)
@@ -232,6 +233,7 @@ static void cache_status_hit(struct serve_plan *p, const struct conn *c)
 {
         const char *name = serve_cache_name(c);
 
+        p->log_cache = "hit";
         header_cat(p, "Cache-Status", name, strlen(name), "; hit", 5);
 }
 
@@ -417,6 +419,7 @@ answer:
         *ret_fill = NULL;
         (void)snprintf(cstatus, sizeof(cstatus), "%s; %s", serve_cache_name(c), detail);
         plan_miss_text(p, c, req, r == -EEXIST ? 503 : 404, cstatus);
+        p->log_cache = r == -ENOENT ? "negative" : r == -EEXIST ? "busy" : "no-upstream";
         return 1;
 }
 
@@ -572,8 +575,8 @@ static bool range_waits_for_check(const struct serve_kept *k, struct fill *f)
                rg.last + 1 < f->size;
 }
 
-int serve_plan_fill(struct serve_plan *p, struct conn *c, const struct http1_req *req,
-                    const struct serve_kept *k, struct fill *f, const char *key, size_t key_len)
+static int plan_fill(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                     const struct serve_kept *k, struct fill *f, const char *key, size_t key_len)
 {
         struct edge_metrics *m = &c->w->srv->m;
         char cstatus[CACHE_STATUS_MAX];
@@ -617,4 +620,23 @@ int serve_plan_fill(struct serve_plan *p, struct conn *c, const struct http1_req
                 plan_fill_body(p, c, req, k, f, key, key_len, cstatus);
                 return 0;
         }
+}
+
+int serve_plan_fill(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                    const struct serve_kept *k, struct fill *f, const char *key, size_t key_len)
+{
+        int r = plan_fill(p, c, req, k, f, key, key_len);
+
+        if (r != 0)
+                return r;
+        /* The same words as this cache's Cache-Status entry (cache_status_fill); only a
+         * failed fill answers 5xx. */
+        if (p->status >= 500)
+                p->log_cache = f->too_large        ? "too-large"
+                               : f->verdict == 503 ? "store-full"
+                                                   : "upstream-failed";
+        else
+                p->log_cache = k->collapsed ? "collapsed" : "miss";
+        p->log_upstream = fill_upstream_url(f);
+        return 0;
 }

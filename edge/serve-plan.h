@@ -49,6 +49,8 @@ struct serve_plan {
         struct store_obj *obj; /* borrowed from the caller, who keeps or hands it over */
         struct fill *fill;     /* borrowed */
         uint64_t off, len;     /* len: the Content-Length of the body described */
+        const char *log_cache;    /* access log cache=: a literal, NULL when not a cache answer */
+        const char *log_upstream; /* access log upstream=: the fill's URL (borrowed), or NULL */
         size_t n_hdrs;
         struct serve_hdr hdrs[SERVE_PLAN_HDRS];
         size_t arena_len;

@@ -397,6 +397,16 @@ def metrics_h2_streams_and_goaways(e):
             eq(out.stdout, "200 2", f"h2c GET through curl: {out.stderr}")
         eq(samples(e)[("sluice_edge_h2_streams_total", "")]
            - before[("sluice_edge_h2_streams_total", "")], 3.0, "h2 streams counted")
+        deadline = time.monotonic() + 5
+        while True:
+            lines = [ln for ln in open(e.access_log, errors="replace").read().splitlines()
+                     if '"GET /H2/a.m4s"' in ln]
+            if len(lines) >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)  # flushed by the worker's loop; poll with a deadline
+        eq(len(lines), 3, "an access-log line per h2 stream")
+        check(all(ln.endswith(" proto=h2 tls=plain cache=hit upstream=-") for ln in lines),
+              f"h2 lines carry the cache outcome: {lines}")
     # A DATA frame on stream 0 is a connection error (RFC 9113 §6.1): PROTOCOL_ERROR.
     with socket.create_connection(("127.0.0.1", e.port), timeout=5) as s:
         s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0) +
@@ -603,6 +613,9 @@ def interleaved_puts_each_logged(e):
             break
         time.sleep(0.05)  # the log is flushed by the edge's loop; poll with a deadline
     eq(missing, [], "PUTs without an access-log line")
+    for k in keys:
+        line = next(ln for ln in log.splitlines() if f"PUT /admin/objects{k}" in ln)
+        check(line.endswith(" cache=- upstream=-"), f"an admin line has no cache outcome: {line!r}")
 
 
 if __name__ == "__main__":

@@ -195,6 +195,18 @@ def listed(e, key):
     return key.encode() in r.body
 
 
+def access_lines(e, needle, n=1, timeout=5):
+    """The access-log lines holding needle, once there are n of them (the writer flushes once
+    per loop turn: polled with a deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(e.access_log, "rb") as f:
+            lines = [ln for ln in f.read().decode(errors="replace").splitlines() if needle in ln]
+        if len(lines) >= n or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
 def start_edge(binary, origin, extra=None, upstreams=None):
     e = Edge(binary, {
         "upstreams": upstreams or [{"url": origin.url, "first_byte_timeout": "2s",
@@ -252,6 +264,10 @@ def cold_miss_then_hit(ctx):
     check(r.need("Cache-Status").endswith("; hit"), f"hit Cache-Status: {r.get('Cache-Status')!r}")
     eq(o.count("/ok/t/seg-1.m4s"), 1, "origin requests")
     check(listed(e, "/ok/t/seg-1.m4s"), "committed object listed")
+    lines = access_lines(e, '"GET /ok/t/seg-1.m4s"', 2)
+    eq(len(lines), 2, "access-log lines of the miss and the hit")
+    check(lines[0].endswith(f" cache=miss upstream={o.url}"), f"the miss's line: {lines[0]!r}")
+    check(lines[1].endswith(" cache=hit upstream=-"), f"the hit's line: {lines[1]!r}")
     check(metric(e, "sluice_edge_upstream_bytes_total", 'from="origin"') >= len(data),
           "origin bytes counted")
 
@@ -310,6 +326,9 @@ def collapse_50_clients(ctx):
             c.close()
     eq(o.count(key), 1, "origin requests for 50 concurrent cold clients")
     check(metric(e, "sluice_edge_collapsed_requests_total") >= 49, "collapsed metric")
+    lines = access_lines(e, f'"GET {key}"', 50)
+    eq(sorted(re.search(r" cache=(\S+) upstream=(\S+)$", ln).groups() for ln in lines),
+       [("collapsed", o.url)] * 49 + [("miss", o.url)], "cache= and upstream= of the 50 lines")
 
 
 @test
@@ -614,6 +633,9 @@ def parent_refusing_token_fails_over(ctx):
         eq(r.need("Cache-Status"), f"{name}; fwd=miss; fwd-status=200",
            f"{name}: no parent entry in Cache-Status")
         eq(o.count(key), n + 1, f"{name}: the origin asked once")
+        line = access_lines(child, f'"GET {key}"')
+        check(line and line[0].endswith(f" cache=miss upstream={o.url}"),
+              f"{name}: the access log names the origin that filled it: {line!r}")
         check(listed(child, key), f"{name}: committed from the origin")
         after = counters(child)
         eq(delta(before, after, "sluice_edge_parent_refusals_total"), 1.0,
@@ -639,6 +661,9 @@ def parent_refusing_token_fails_over(ctx):
     child.start()
     r = child.get(key, timeout=10)
     expect_body(r, data, "with the peer token: through the parent")
+    line = access_lines(child, f'"GET {key}"')
+    check(line and line[0].endswith(f" cache=miss upstream={parent_url}"),
+          f"the access log names the parent: {line!r}")
     cs = r.need("Cache-Status")
     check(cs.startswith("parent-a; fwd=miss") and "child-good; fwd=miss" in cs,
           f"chained Cache-Status: {cs!r}")

@@ -42,11 +42,13 @@ TEST(line_fields_and_token_masking)
         ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
         access_log_buf_init(&b, p[1]);
         access_log_begin(&b, &rec);
-        access_log_end(&b, 206, 1234, 56);
+        access_log_end(&b, 206, 1234, 56,
+                       &(struct access_log_outcome){"collapsed", "http://parent-a:8080"});
         access_log_flush(&b);
         drain(p[0], out, sizeof(out));
         ASSERT_TRUE(strstr(out, " conn=42 192.0.2.7 \"GET /s/*/t1/seg-1.m4s?a=1\" 206 1234 56 "
-                                "key=/t1/seg-1.m4s cmcd=- proto=h2 tls=user\n") != NULL);
+                                "key=/t1/seg-1.m4s cmcd=- proto=h2 tls=user cache=collapsed "
+                                "upstream=http://parent-a:8080\n") != NULL);
         ASSERT_TRUE(strstr(out, "eyJ") == NULL); /* the token never reaches the log */
         ASSERT_EQ(out[4], '-');
         ASSERT_TRUE(out[strlen(out) - 1] == '\n');
@@ -77,12 +79,12 @@ TEST(escaping_and_detached_lines)
         /* Another request's line may be written in between. */
         rec.conn_id = 8;
         access_log_begin(&b, &rec);
-        access_log_end(&b, 200, 1, 2);
-        access_log_end_detached(&b, pend, 404, 3, 4);
+        access_log_end(&b, 200, 1, 2, NULL);
+        access_log_end_detached(&b, pend, 404, 3, 4, &(struct access_log_outcome){"hit", NULL});
         access_log_flush(&b);
         drain(p[0], out, sizeof(out));
-        ASSERT_TRUE(strstr(out, "conn=8 ::1 \"HEAD /a\\\"b\\\\c\\x01\" 200 1 2 key=- cmcd=- proto=- tls=-\n"));
-        ASSERT_TRUE(strstr(out, "conn=7 ::1 \"HEAD /a\\\"b\\\\c\\x01\" 404 3 4 key=- cmcd=- proto=- tls=-\n"));
+        ASSERT_TRUE(strstr(out, "conn=8 ::1 \"HEAD /a\\\"b\\\\c\\x01\" 200 1 2 key=- cmcd=- proto=- tls=- cache=- upstream=-\n"));
+        ASSERT_TRUE(strstr(out, "conn=7 ::1 \"HEAD /a\\\"b\\\\c\\x01\" 404 3 4 key=- cmcd=- proto=- tls=- cache=hit upstream=-\n"));
         ASSERT_TRUE(strstr(out, "conn=8") < strstr(out, "conn=7"));
         (void)close(p[0]);
         (void)close(p[1]);
@@ -96,7 +98,7 @@ TEST(logging_off_is_a_no_op)
         access_log_buf_init(&b, -1);
         access_log_begin(&b, &rec);
         ASSERT_TRUE(access_log_detach(&b) == NULL);
-        access_log_end(&b, 200, 0, 0);
+        access_log_end(&b, 200, 0, 0, NULL);
         ASSERT_EQ(b.len, 0);
 }
 

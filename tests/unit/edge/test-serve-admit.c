@@ -239,7 +239,7 @@ static const char *log_line(const char *target, const char *hdrs)
         }
         access_log_buf_init(&fix.w.alog, p[1]);
         (void)admit("GET", target, hdrs);
-        access_log_end(&fix.w.alog, 200, 0, 0);
+        access_log_end(&fix.w.alog, 200, 0, 0, NULL);
         access_log_flush(&fix.w.alog);
         n = read(p[0], out, sizeof(out) - 1);
         out[n > 0 ? n : 0] = '\0';
