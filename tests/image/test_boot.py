@@ -328,6 +328,8 @@ def main():
                     f"sluice.control={control_url} "
                     f"sluice.admin_listen=0.0.0.0:8081 sluice.admin_token={token} "
                     f"sluice.heartbeat_key={reg['secret']} "
+                    # Unsigned player URLs: without keys the appliance requires tokens.
+                    f"sluice.tokens_required=false "
                     f"systemd.journald.forward_to_console=1")
 
         vars_fd = os.path.join(work, "vars.fd")

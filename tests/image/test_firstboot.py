@@ -238,14 +238,40 @@ def bad_keys_with_tokens_not_required(script, edge):
 
 
 @test
-def no_keys_serves_unsigned_with_a_warning(script, edge):
+def no_keys_tokens_stay_required(script, edge):
+    """No keys and no tokens_required: the edge's own default (required) holds, and the log
+    says why the edge will not start, rather than the appliance serving unsigned URLs."""
     b = booted(script, "sluice.edge_id=plain")
     try:
         check(not b.has("keys.yaml"), "a keys file without keys")
-        eq(b.tokens_line(), "tokens: {required: false}", "tokens")
+        eq(b.tokens_line(), REQUIRED, "tokens")
+        check("ERROR: tokens are required and no keys were given" in b.log, f"log:\n{b.log}")
+        check("serving without signed-URL checks" not in b.log, f"log:\n{b.log}")
+    finally:
+        b.cleanup()
+
+
+@test
+def unsigned_only_when_asked_explicitly(script, edge):
+    b = booted(script, "sluice.edge_id=plain sluice.tokens_required=false")
+    try:
+        eq(b.tokens_line(), "tokens: {required: false}", "tokens with tokens_required=false")
         check("WARNING: serving without signed-URL checks" in b.log, f"log:\n{b.log}")
     finally:
         b.cleanup()
+    b = booted(script, "sluice.edge_id=plain", env_file="TOKENS_REQUIRED=false\n")
+    try:
+        eq(b.tokens_line(), "tokens: {required: false}", "TOKENS_REQUIRED=false in sluice.env")
+    finally:
+        b.cleanup()
+    for value in ("no", "0", "False", "off"):
+        b = booted(script, f"sluice.keys=k1:{K1} sluice.tokens_required={value}")
+        try:
+            eq(b.tokens_line(), REQUIRED, f"tokens with tokens_required={value}")
+            check(f"tokens_required={value} is neither true nor false" in b.log,
+                  f"tokens_required={value}: no warning in the log:\n{b.log}")
+        finally:
+            b.cleanup()
 
 
 HB = "hb-" + "c3" * 32
