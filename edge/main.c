@@ -44,7 +44,11 @@ static void usage(FILE *f)
 {
         fprintf(f, "Usage: sluice-edge --config FILE [options]\n"
                    "\n"
-                   "Serve cached video segments over HTTP/1.1 with an admin API.\n"
+                   "The Sluice edge cache: serves video segments and manifests to players over\n"
+                   "HTTP/1.1 and HTTP/2 (h2c, and h2 over TLS listeners), checking signed URLs.\n"
+                   "Hits come from the disk cache; a miss is filled once from parent edges or the\n"
+                   "origin and streamed to every waiting client as it arrives. The admin API\n"
+                   "(loopback) takes pushed objects and serves /metrics and /healthz.\n"
                    "\n"
                    "  -c, --config FILE    configuration file (YAML)\n"
                    "      --check-config   validate the configuration and exit (2 if bad)\n"
@@ -52,7 +56,10 @@ static void usage(FILE *f)
                    "  -h, --help           show this help\n"
                    "  -V, --version        show the version\n"
                    "\n"
-                   "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration.\n");
+                   "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration.\n"
+                   "\n"
+                   "See sluice-edge(8) and sluice-edge.yaml(5) (man sluice-edge), or docs/edge.md\n"
+                   "and docs/edge-config.md in the source.\n");
 }
 
 /* Read the admin token (first line, surrounding whitespace trimmed). Returns 0 or -errno. */

@@ -184,6 +184,8 @@ def help_and_version(e):
     eq(p.returncode, 0, "--help exit status")
     text = (p.stdout + p.stderr).decode()
     check("--config" in text and "--check-config" in text, f"--help lacks the flags: {text!r}")
+    for what in ("HTTP/2", "TLS", "miss", "sluice-edge(8)"):
+        check(what in text, f"--help does not mention {what}: {text!r}")
     p = run_bin(e, "--version")
     eq(p.returncode, 0, "--version exit status")
     text = (p.stdout + p.stderr).decode()
