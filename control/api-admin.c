@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "asset.h"
+#include "body-check.h"
 #include "ctl-cfg.h"
 #include "ctl.h"
 #include "pgdb.h"
@@ -96,8 +97,7 @@ void api_admin_licences(struct ctl_req *rq)
 
         if (ctl_body_json(rq, 3, &body) < 0)
                 return;
-        lic = json_object_get(body, "licences");
-        if (!json_is_array(lic) || json_array_size(lic) > 1000) {
+        if (body_licences_check(body, &lic) < 0) {
                 json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request", "need \"licences\": an array (<= 1000)");
                 return;
@@ -277,7 +277,8 @@ static void rotate_done(void *userdata, int err, const struct pgdb_res *res)
 void api_admin_keys_rotate(struct ctl_req *rq)
 {
         struct ctl *ctl = rq->ctl;
-        json_t *body = NULL, *pa, *ov;
+        struct body_rotate rb;
+        json_t *body = NULL;
         char kid[40], rnd[9], secret[65], publish[24], overlap[24];
         /* By default a new key waits a minute before it signs: edges verify only keys they
          * have loaded, so the operator's key-file push must come first. */
@@ -287,22 +288,17 @@ void api_admin_keys_rotate(struct ctl_req *rq)
         if (rq->body_len > 0) {
                 if (ctl_body_json(rq, 2, &body) < 0)
                         return;
-                pa = json_object_get(body, "publish_after");
-                ov = json_object_get(body, "overlap");
-                if ((pa && (!json_is_integer(pa) || json_integer_value(pa) < 0 ||
-                            json_integer_value(pa) > 86400 * 30)) ||
-                    (ov && (!json_is_integer(ov) || json_integer_value(ov) < 0 ||
-                            json_integer_value(ov) > 86400 * 30))) {
-                        json_decref(body);
+                r = body_rotate_check(body, &rb);
+                json_decref(body);
+                if (r < 0) {
                         ctl_reply_error(rq, 400, "bad_request",
                                         "\"publish_after\" and \"overlap\" are seconds (0..30 d)");
                         return;
                 }
-                if (pa)
-                        publish_s = json_integer_value(pa);
-                if (ov)
-                        overlap_s = json_integer_value(ov);
-                json_decref(body);
+                if (rb.publish_after >= 0)
+                        publish_s = rb.publish_after;
+                if (rb.overlap >= 0)
+                        overlap_s = rb.overlap;
         }
         if (api_random_hex(rnd, 4) < 0 || api_random_hex(secret, 32) < 0) {
                 ctl_reply_error(rq, 500, "internal", "no randomness");

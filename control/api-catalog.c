@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "body-check.h"
 #include "ctl-cfg.h"
 #include "ctl.h"
 #include "server.h"
@@ -124,28 +125,23 @@ void api_title(struct ctl_req *rq)
 
 void api_profile_create(struct ctl_req *rq)
 {
-        json_t *body = NULL, *name, *kids, *limit;
+        struct body_profile p;
+        json_t *body = NULL;
         char lim[24];
 
         if (ctl_body_json(rq, 4, &body) < 0)
                 return;
-        name = json_object_get(body, "name");
-        kids = json_object_get(body, "kids");
-        limit = json_object_get(body, "maturity_limit");
-        if (!json_is_string(name) || json_string_length(name) == 0 ||
-            json_string_length(name) > 100 || (kids && !json_is_boolean(kids)) ||
-            (limit && (!json_is_integer(limit) || json_integer_value(limit) < 0 ||
-                       json_integer_value(limit) > 4))) {
+        if (body_profile_check(body, &p) < 0) {
                 json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request",
-                                "need \"name\" (1..100 chars), optional \"kids\" (bool) and "
-                                "\"maturity_limit\" (0..4)");
+                                "need \"name\" (1..100 bytes), optional \"kids\" "
+                                "(bool) and \"maturity_limit\" (0..4)");
                 return;
         }
-        if (limit)
-                snprintf(lim, sizeof(lim), "%d", (int)json_integer_value(limit));
-        const char *params[] = {json_string_value(name), json_is_true(kids) ? "true" : "false",
-                                limit ? lim : NULL};
+        if (p.maturity_limit >= 0)
+                snprintf(lim, sizeof(lim), "%d", p.maturity_limit);
+        const char *params[] = {p.name, p.kids ? "true" : "false",
+                                p.maturity_limit >= 0 ? lim : NULL};
         api_exec_json(rq, rq->ctl->st.profile_create, params, 3);
         json_decref(body);
 }

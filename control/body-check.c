@@ -135,3 +135,53 @@ int body_edge_check(json_t *body, struct body_edge *ret)
         ret->rotate_secret = json_is_true(rotate);
         return 0;
 }
+
+int body_profile_check(json_t *body, struct body_profile *ret)
+{
+        json_t *kids = json_object_get(body, "kids");
+        json_t *limit = json_object_get(body, "maturity_limit");
+
+        memset(ret, 0, sizeof(*ret));
+        ret->maturity_limit = -1;
+        if (!json_is_object(body) ||
+            str_member(body, "name", BODY_PROFILE_NAME_MAX, &ret->name) < 0 || !ret->name ||
+            (kids && !json_is_boolean(kids)) ||
+            (limit && (!json_is_integer(limit) || json_integer_value(limit) < 0 ||
+                       json_integer_value(limit) > BODY_MATURITY_MAX)))
+                return -EINVAL;
+        ret->kids = json_is_true(kids);
+        if (limit)
+                ret->maturity_limit = (int)json_integer_value(limit);
+        return 0;
+}
+
+int body_rotate_check(json_t *body, struct body_rotate *ret)
+{
+        json_t *pa = json_object_get(body, "publish_after");
+        json_t *ov = json_object_get(body, "overlap");
+
+        ret->publish_after = ret->overlap = -1;
+        if (!json_is_object(body) ||
+            (pa && (!json_is_integer(pa) || json_integer_value(pa) < 0 ||
+                    json_integer_value(pa) > BODY_ROTATE_MAX_S)) ||
+            (ov && (!json_is_integer(ov) || json_integer_value(ov) < 0 ||
+                    json_integer_value(ov) > BODY_ROTATE_MAX_S)))
+                return -EINVAL;
+        if (pa)
+                ret->publish_after = json_integer_value(pa);
+        if (ov)
+                ret->overlap = json_integer_value(ov);
+        return 0;
+}
+
+int body_licences_check(json_t *body, json_t **ret)
+{
+        json_t *lic = json_object_get(body, "licences");
+
+        *ret = NULL;
+        if (!json_is_object(body) || !json_is_array(lic) ||
+            json_array_size(lic) > BODY_LICENCES_MAX)
+                return -EINVAL;
+        *ret = lic;
+        return 0;
+}

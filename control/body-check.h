@@ -23,6 +23,9 @@
 #define BODY_CMCD_BL_MAX      86400000  /* ms: a day of buffer */
 #define BODY_HOLDINGS_MAX     100000    /* titles in one heartbeat */
 #define BODY_TZ_MAX           64        /* an IANA zone name (the longest is under 40) */
+#define BODY_MATURITY_MAX     4         /* profiles' maturity_limit: 0 (kids) .. 4 (adult) */
+#define BODY_LICENCES_MAX     1000      /* windows in one licences body */
+#define BODY_ROTATE_MAX_S     (86400 * 30) /* a key rotation's publish_after and overlap */
 
 /* POST /v1/playback */
 struct body_playback {
@@ -52,9 +55,28 @@ struct body_edge {
         bool rotate_secret; /* never with secret */
 };
 
+/* POST /v1/profiles */
+struct body_profile {
+        const char *name; /* required: 1..BODY_PROFILE_NAME_MAX bytes, no NUL */
+        bool kids;
+        int maturity_limit; /* 0..BODY_MATURITY_MAX; -1 absent */
+};
+
+/* POST /v1/admin/keys/rotate: seconds in 0..BODY_ROTATE_MAX_S, -1 when absent. */
+struct body_rotate {
+        int64_t publish_after, overlap;
+};
+
 /* 0 and *ret filled, or -EINVAL (the handler answers 400 with its usage text). */
 int body_playback_check(json_t *body, struct body_playback *ret);
 int body_edge_check(json_t *body, struct body_edge *ret);
+int body_profile_check(json_t *body, struct body_profile *ret);
+int body_rotate_check(json_t *body, struct body_rotate *ret);
+/*
+ * PUT /v1/admin/titles/<id>/licences: 0 and *ret (borrowed from body) the "licences" array
+ * of at most BODY_LICENCES_MAX windows, whose members the database checks; or -EINVAL.
+ */
+int body_licences_check(json_t *body, json_t **ret);
 int body_report_check(json_t *body, struct body_report *ret);
 /* A heartbeat's numbers (>= 0, load <= 1000) and titles (an array of at most
  * BODY_HOLDINGS_MAX): 0 or -EINVAL. */

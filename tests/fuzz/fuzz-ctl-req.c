@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sluice-control request parsers (control/req-parse.c): query parameters, JSON body nesting
- * (then jansson on what passes, as the handlers do) and X-Forwarded-For; and the checks of the
- * playback, report and heartbeat bodies (control/body-check.c) on whatever jansson makes of
- * the input. The first byte picks the parser; the rest is its input.
+ * (then jansson on what passes, as the handlers do) and X-Forwarded-For; the checks of the
+ * playback, report, heartbeat, profile, admin edge, licences and key rotation bodies
+ * (control/body-check.c) on whatever jansson makes of the input; and the steering query
+ * (control/steering.c). The first byte picks the parser (modulo 5); the rest is its input.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -16,6 +17,8 @@
 
 #include "body-check.h"
 #include "req-parse.h"
+#include "req-sign.h"
+#include "steering.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -43,12 +46,61 @@ static void str_ok(const char *s, size_t max, bool required)
                 need(strlen(s) >= 1 && strlen(s) <= max);
 }
 
+/* An id steering keeps: [A-Za-z0-9._-]+, shorter than cap. */
+static bool steering_id(const char *s, size_t cap)
+{
+        size_t n = strnlen(s, cap);
+
+        if (n == 0 || n >= cap)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
+                        return false;
+        return true;
+}
+
+static void check_steering(const char *in, size_t len)
+{
+        struct steering_query q;
+        int r = steering_query_parse(in, len, &q);
+
+        need(r == 0 || (r == -EINVAL && len > 8192));
+        need(q.n <= STEERING_PATHWAYS_MAX && q.n_manifest <= STEERING_MANIFEST_MAX);
+        need(r == 0 || (q.n == 0 && !q.has_manifest));
+        need(q.current >= -1 && q.current < (int)q.n);
+        if (q.current >= 0)
+                need(q.pathway[q.current][0] != '\0');
+        for (size_t i = 0; i < q.n; i++)
+                need(!q.pathway[i][0] || steering_id(q.pathway[i], STEERING_ID_MAX));
+        for (size_t i = 0; i < STEERING_PATHWAYS_MAX; i++)
+                need(q.throughput[i] >= -1);
+        need(q.has_manifest || q.n_manifest == 0);
+        for (size_t i = 0; i < q.n_manifest; i++) {
+                need(steering_id(q.manifest[i], STEERING_MANIFEST_ID_MAX));
+                for (size_t k = 0; k < i; k++)
+                        need(strcmp(q.manifest[i], q.manifest[k]) != 0);
+        }
+}
+
+static bool tz_form(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > BODY_TZ_MAX || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
+                return false;
+        return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+/-") == n;
+}
+
 /* What a handler acts on after a check passes is within the check's promises. */
 static void check_bodies(const char *in, size_t len)
 {
         struct body_playback p;
         struct body_report r;
-        json_t *v;
+        struct body_edge e;
+        struct body_profile pr;
+        struct body_rotate rot;
+        json_t *v, *lic;
 
         if (req_json_depth(in, len, 8) > 8)
                 return;
@@ -74,6 +126,24 @@ static void check_bodies(const char *in, size_t len)
                 need(json_is_object(v));
                 need(!t || (json_is_array(t) && json_array_size(t) <= BODY_HOLDINGS_MAX));
         }
+        if (body_edge_check(v, &e) == 0) {
+                need(e.id && e.region && e.base_url);
+                need(!e.secret || req_sign_secret_ok(e.secret, strlen(e.secret)));
+                need(!(e.secret && e.rotate_secret));
+                need(!e.tz || (tz_form(e.tz) && body_tz_ok(e.tz, strlen(e.tz))));
+        }
+        if (body_profile_check(v, &pr) == 0) {
+                str_ok(pr.name, BODY_PROFILE_NAME_MAX, true);
+                need(pr.maturity_limit >= -1 && pr.maturity_limit <= BODY_MATURITY_MAX);
+        }
+        if (body_rotate_check(v, &rot) == 0) {
+                need(rot.publish_after >= -1 && rot.publish_after <= BODY_ROTATE_MAX_S);
+                need(rot.overlap >= -1 && rot.overlap <= BODY_ROTATE_MAX_S);
+        }
+        if (body_licences_check(v, &lic) == 0)
+                need(json_is_array(lic) && json_array_size(lic) <= BODY_LICENCES_MAX);
+        else
+                need(lic == NULL);
         json_decref(v);
 }
 
@@ -88,7 +158,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *in = (const char *)data + 1;
         size_t len = size - 1;
 
-        switch (data[0] % 4) {
+        /* Modulo 5, so the corpus files' selectors 0..3 keep their meaning. */
+        switch (data[0] % 5) {
         case 0:
                 for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
                         for (size_t cap = 1; cap <= sizeof(buf); cap += 64) {
@@ -138,6 +209,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 3:
                 check_bodies(in, len);
+                break;
+        case 4:
+                check_steering(in, len);
                 break;
         }
         return 0;
