@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: MIT
+"""Schema migrations at start-up (control/migrate.c): applied once and recorded; a second
+start applies none; a database whose schema is newer than the binary (a version it does not
+know, as after a rollback to an older release) is refused with a clear message and exit
+status 1, and left exactly as it was; once the unknown version is gone the binary starts.
+
+    python3 test_migrate.py path/to/sluice-control
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctlharness import Control, Postgres, check, register, run  # noqa: E402
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                          "control", "migrations")
+
+
+def main(binary, tmp):
+    pg = Postgres(tmp)
+    files = sorted(f for f in os.listdir(MIGRATIONS) if f.endswith(".sql"))
+    newest = int(files[-1].split("_")[0])
+
+    # First start: every migration, once, in order.
+    ctl = Control(binary, tmp, pg, name="first").start()
+    ctl.wait_log(r"database: applied %d migration\(s\)" % len(files))
+    rows = pg.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) "
+                   "FROM schema_migrations")
+    want = ",".join(f"{int(f.split('_')[0])}:{f[:-4]}" for f in files)
+    check(rows == want, f"schema_migrations {rows!r}, want {want!r}")
+    register(ctl, "m1")
+    check(ctl.stop() == 0, "first instance exits 0")
+
+    # Second start on the same database: nothing to apply.
+    ctl = Control(binary, tmp, pg, name="second").start()
+    check(not any("applied" in l for l in ctl.log), f"migrations applied again: {ctl.log}")
+    check(ctl.stop() == 0, "second instance exits 0")
+
+    # A schema from a newer release: refused before anything is served or changed.
+    future = newest + 1
+    pg.psql(f"INSERT INTO schema_migrations (version, name) VALUES ({future}, "
+            f"'{future:03d}_from_a_newer_release')")
+    before = pg.psql("SELECT count(*) FROM schema_migrations") + "|" + \
+        pg.psql("SELECT string_agg(id, ',' ORDER BY id) FROM titles")
+    old = Control(binary, tmp, pg, name="older")
+    old.start(expect_ready=False)
+    rc = old.proc.wait(30)
+    check(rc == 1, f"start on a newer schema: exit {rc}")
+    old.wait_log(r" error .*database: database schema version %d is newer than this "
+                 r"binary's %d; refusing" % (future, newest))
+    check(old.port is None and not any("ready" in l for l in old.log),
+          f"an instance on a newer schema listened: {old.log}")
+    after = pg.psql("SELECT count(*) FROM schema_migrations") + "|" + \
+        pg.psql("SELECT string_agg(id, ',' ORDER BY id) FROM titles")
+    check(before == after, f"the refused start changed the database: {before} -> {after}")
+    # The refusal released the migration lock: another session takes it at once.
+    check(pg.psql("SELECT pg_try_advisory_lock(hashtext('x')), "
+                  "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory')") == "t|1",
+          "an advisory lock left behind by the refused start")
+
+    # Back to a schema this binary knows: it starts and serves what was there.
+    pg.psql(f"DELETE FROM schema_migrations WHERE version = {future}")
+    ctl = Control(binary, tmp, pg, name="again").start()
+    check(ctl.json("GET", "/v1/titles/m1")["id"] == "m1", "title kept across the refusal")
+    check(ctl.stop() == 0, "instance exits 0")
+
+
+run(main)
