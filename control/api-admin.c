@@ -30,14 +30,13 @@ static void title_audit(const struct ctl_req *rq, const json_t *res)
 {
         char title[136], asset[136];
 
-        log_info("admin: title %s registered (asset %s, %s, %" JSON_INTEGER_FORMAT
-                 " files; request %" PRIu64 " from %s)",
-                 api_log_safe(json_string_value(json_object_get(res, "title")), title,
-                              sizeof(title)),
-                 api_log_safe(json_string_value(json_object_get(res, "asset")), asset,
-                              sizeof(asset)),
-                 json_is_true(json_object_get(res, "encrypted")) ? "encrypted" : "clear",
-                 json_integer_value(json_object_get(res, "files")), rq->id, rq->client);
+        log_info(
+            "admin: title %s registered (asset %s, %s, %" JSON_INTEGER_FORMAT
+            " files; request %" PRIu64 " from %s)",
+            api_log_safe(json_string_value(json_object_get(res, "title")), title, sizeof(title)),
+            api_log_safe(json_string_value(json_object_get(res, "asset")), asset, sizeof(asset)),
+            json_is_true(json_object_get(res, "encrypted")) ? "encrypted" : "clear",
+            json_integer_value(json_object_get(res, "files")), rq->id, rq->client);
 }
 
 static const struct api_audit title_audited = {.log = title_audit};
@@ -80,11 +79,11 @@ static void licences_audit(const struct ctl_req *rq, const json_t *res)
 {
         char title[136];
 
-        log_info("admin: licences of title %s set (%" JSON_INTEGER_FORMAT
-                 " window(s); request %" PRIu64 " from %s)",
-                 api_log_safe(json_string_value(json_object_get(res, "title")), title,
-                              sizeof(title)),
-                 json_integer_value(json_object_get(res, "licences")), rq->id, rq->client);
+        log_info(
+            "admin: licences of title %s set (%" JSON_INTEGER_FORMAT " window(s); request %" PRIu64
+            " from %s)",
+            api_log_safe(json_string_value(json_object_get(res, "title")), title, sizeof(title)),
+            json_integer_value(json_object_get(res, "licences")), rq->id, rq->client);
 }
 
 static const struct api_audit licences_audited = {.log = licences_audit};
@@ -262,12 +261,10 @@ static void rotate_done(void *userdata, int err, const struct pgdb_res *res)
         json_t *o = json_loads(rx->result, 0, NULL);
         char kid[TOKEN_KID_MAX + 8];
         log_info("admin: token keys rotated: new kid %s signs from %" JSON_INTEGER_FORMAT
-                 ", older keys retire at %" JSON_INTEGER_FORMAT " (request %" PRIu64
-                 " from %s)",
+                 ", older keys retire at %" JSON_INTEGER_FORMAT " (request %" PRIu64 " from %s)",
                  api_log_safe(json_string_value(json_object_get(o, "kid")), kid, sizeof(kid)),
                  json_integer_value(json_object_get(o, "sign_from")),
-                 json_integer_value(json_object_get(o, "retire_others_at")), rq->id,
-                 rq->client);
+                 json_integer_value(json_object_get(o, "retire_others_at")), rq->id, rq->client);
         json_decref(o);
         r = pgdb_exec(rq->ctl->db, rq->ctl->st.token_keys, NULL, 0, rotate_keys_done, rx);
         if (r < 0)

@@ -64,8 +64,7 @@ static void heartbeat_done(void *userdata, int err, const struct pgdb_res *res)
         if (!ctl_cache_edge_healthy(rq->ctl->cache, rq->arg[0]))
                 ctl_cache_edges_forget(rq->ctl->cache);
         if (ms % 1000 == 0)
-                n = snprintf(body, sizeof(body), "{\"heartbeat_period_s\":%" PRId64 "}",
-                             ms / 1000);
+                n = snprintf(body, sizeof(body), "{\"heartbeat_period_s\":%" PRId64 "}", ms / 1000);
         else
                 n = snprintf(body, sizeof(body), "{\"heartbeat_period_s\":%" PRId64 ".%03d}",
                              ms / 1000, (int)(ms % 1000));
@@ -310,17 +309,16 @@ static void edge_audit(const struct ctl_req *rq, const json_t *res)
         char id[136], region[136], url[264], tz[BODY_TZ_MAX + 1];
         const char *zone = json_string_value(json_object_get(res, "tz"));
 
-        log_info("admin: edge %s registered (region %s, base_url %s%s%s, %s, secret %s; "
-                 "request %" PRIu64 " from %s)",
-                 api_log_safe(json_string_value(json_object_get(res, "id")), id, sizeof(id)),
-                 api_log_safe(json_string_value(json_object_get(res, "region")), region,
-                              sizeof(region)),
-                 api_log_safe(json_string_value(json_object_get(res, "base_url")), url,
-                              sizeof(url)),
-                 zone ? ", tz " : "", zone ? api_log_safe(zone, tz, sizeof(tz)) : "",
-                 json_is_false(json_object_get(res, "enabled")) ? "disabled" : "enabled",
-                 json_is_true(json_object_get(res, "secret_set")) ? "stored" : "unchanged",
-                 rq->id, rq->client);
+        log_info(
+            "admin: edge %s registered (region %s, base_url %s%s%s, %s, secret %s; "
+            "request %" PRIu64 " from %s)",
+            api_log_safe(json_string_value(json_object_get(res, "id")), id, sizeof(id)),
+            api_log_safe(json_string_value(json_object_get(res, "region")), region, sizeof(region)),
+            api_log_safe(json_string_value(json_object_get(res, "base_url")), url, sizeof(url)),
+            zone ? ", tz " : "", zone ? api_log_safe(zone, tz, sizeof(tz)) : "",
+            json_is_false(json_object_get(res, "enabled")) ? "disabled" : "enabled",
+            json_is_true(json_object_get(res, "secret_set")) ? "stored" : "unchanged", rq->id,
+            rq->client);
 }
 
 static const struct api_audit edge_audited = {.log = edge_audit};

@@ -118,8 +118,8 @@ static void on_db_reach(void *userdata, bool up, const char *why, uint64_t down_
         if (!up)
                 log_warn("database: unreachable (%s); answering 503 until it is back", why);
         else
-                log_info("database: reachable again after %" PRIu64 ".%03u s",
-                         down_ms / 1000u, (unsigned)(down_ms % 1000u));
+                log_info("database: reachable again after %" PRIu64 ".%03u s", down_ms / 1000u,
+                         (unsigned)(down_ms % 1000u));
 }
 
 static int metrics_setup(struct ctl_metrics *m)

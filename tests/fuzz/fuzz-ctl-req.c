@@ -87,7 +87,8 @@ static bool tz_form(const char *s)
 {
         size_t n = strlen(s);
 
-        if (n == 0 || n > BODY_TZ_MAX || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
+        if (n == 0 || n > BODY_TZ_MAX ||
+            !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
                 return false;
         return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+/-") == n;
 }
