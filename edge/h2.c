@@ -85,6 +85,13 @@ static uint64_t mono_ms(void)
         return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/*
+ * A connection error found by the edge's own checks: GOAWAY with code. A receive callback
+ * that calls this must then return NGHTTP2_ERR_CALLBACK_FAILURE, so the parse stops at once:
+ * a session terminated in the middle of a read that nghttp2 went on parsing trips one of its
+ * own assertions at the next malformed frame (its connection-error path expects a reader that
+ * is not already terminating) and aborts the process — one client could take the edge down.
+ */
 static void goaway(struct h2_conn *h, uint32_t code)
 {
         if (h->fatal)
@@ -411,8 +418,10 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
         if (st->hcost > h->lim.max_header_list || st->hlen + need > h->lim.max_header_list) {
                 st->overflow = true;
                 h->stats.header_overflow++;
-                if (++h->header_abuse >= H2_MAX_HEADER_ABUSE)
+                if (++h->header_abuse >= H2_MAX_HEADER_ABUSE) {
                         goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+                        return NGHTTP2_ERR_CALLBACK_FAILURE;
+                }
                 return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         }
         if (!st->hbuf) {
@@ -510,6 +519,9 @@ static int begin_frame_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
         struct h2_conn *h = ud;
         int32_t id = hd->stream_id;
 
+        /* A connection error was found in an earlier frame of this read: read no further. */
+        if (h->fatal)
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
         if (hd->type == NGHTTP2_HEADERS && id > 0 && (id & 1)) {
                 if (id > h->last_headers_id) {
                         int32_t next = h->last_headers_id ? h->last_headers_id + 2 : 1;
@@ -524,7 +536,7 @@ static int begin_frame_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
                 for (unsigned i = 0; i < H2_SKIPPED_RANGES; i++)
                         if (id >= h->skipped[i].lo && id <= h->skipped[i].hi) {
                                 goaway(h, NGHTTP2_PROTOCOL_ERROR);
-                                break;
+                                return NGHTTP2_ERR_CALLBACK_FAILURE;
                         }
         } else if (hd->type == NGHTTP2_SETTINGS && !(hd->flags & NGHTTP2_FLAG_ACK)) {
                 h->initial_window_before = (int32_t)nghttp2_session_get_remote_settings(
@@ -609,13 +621,15 @@ static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
         default:
                 break;
         }
-        return 0;
+        /* A budget ran out (count_control) or a setting broke a window: stop reading. */
+        return h->fatal ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
 static int stream_close_cb(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
 {
         struct h2_conn *h = ud;
         struct h2_stream *st = stream_of(h, id);
+        int ret = 0; /* NGHTTP2_ERR_CALLBACK_FAILURE once this close ended the connection */
 
         (void)s;
         (void)code;
@@ -628,8 +642,12 @@ static int stream_close_cb(nghttp2_session *s, int32_t id, uint32_t code, void *
                  * rendition switches); a connection cancelling most of what it asks for,
                  * past the allowance, is only making work. */
                 if (++h->pending_resets > h->lim.max_resets_per_s &&
-                    h->pending_resets * 2 > h->stats.streams)
+                    h->pending_resets * 2 > h->stats.streams && !h->fatal) {
                         goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+                        /* Stop the parse, after the bookkeeping below. (Resets arrive only
+                         * while reading, so this is never a failure of a send.) */
+                        ret = NGHTTP2_ERR_CALLBACK_FAILURE;
+                }
         }
         if (st->prev)
                 st->prev->next = st->next;
@@ -641,13 +659,13 @@ static int stream_close_cb(nghttp2_session *s, int32_t id, uint32_t code, void *
         if (h->pend_st == st) {
                 /* Its last frame's tail still reads from its file: finish that first. */
                 st->gone_pending = true;
-                return 0;
+                return ret;
         }
         if (st->dispatched)
                 h->io.on_stream_gone(h->io.ctx, st, st->answered);
         free(st->hbuf);
         free(st);
-        return 0;
+        return ret;
 }
 
 int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
@@ -660,8 +678,9 @@ int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
         if (n < 0) {
                 if (n == NGHTTP2_ERR_NOMEM)
                         return -ENOMEM;
-                /* nghttp2 stopped reading without a GOAWAY of its own: one of its bounds, or
-                 * a callback failure. Say so before the close (RFC 9113 §5.4.1). */
+                /* nghttp2 stopped reading without a GOAWAY of its own: one of its bounds, a
+                 * callback failure, or one of the edge's own checks (goaway() already queued
+                 * its code). Say so before the close (RFC 9113 §5.4.1). */
                 if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
                         h->fatal = true;
                         h->stats.goaway_reason = NGHTTP2_PROTOCOL_ERROR;

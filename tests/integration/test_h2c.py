@@ -669,6 +669,15 @@ FLOODS = [
     ("PRIORITY flood", frame(PRIORITY, 0, 3, u32(0) + b"\x10") * 5000, (ENHANCE_YOUR_CALM,),
      False),
     ("empty DATA flood", OPEN + frame(DATA, 0, 1) * 5000, (ENHANCE_YOUR_CALM,), False),
+    # A budget runs out mid-read and a malformed frame follows in the same read: nghttp2 must
+    # not go on parsing a session the edge already ended (it used to abort the whole process).
+    # The frame after the budget's last (http2.max_control_per_s, 1000) is the malformed one.
+    ("empty DATA flood, then a 6-byte PING", OPEN + frame(DATA, 0, 1) * 1001
+     + frame(PING, 0, 0, bytes(6)), (ENHANCE_YOUR_CALM,), False),
+    ("rapid reset, then a 6-byte PING", b"".join(hdrs(sid, get_block("/t1/seg-2.m4s"))
+                                                 + frame(RST_STREAM, 0, sid, u32(CANCEL))
+                                                 for sid in range(1, 2000, 2))
+     + frame(PING, 0, 0, bytes(6)), (ENHANCE_YOUR_CALM, INTERNAL_ERROR), False),
     # 50 CONTINUATION frames against a bound of 8: the session ends at the ninth.
     ("CONTINUATION flood", hdrs(1, b"\x82", END_STREAM) + frame(CONTINUATION, 0, 1, b"\x86") * 50,
      (ENHANCE_YOUR_CALM,), False),
