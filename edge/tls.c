@@ -412,6 +412,30 @@ static void ctx_free(struct tls_ctx *t)
         free(t);
 }
 
+/*
+ * Whether the kernel has the "tls" upper-layer protocol kTLS needs. The kernel loads its
+ * module on demand only for a caller with CAP_NET_ADMIN, which the sandboxed edge never has,
+ * so without it at boot (modules-load.d) every connection stays in userspace. Unknown (the
+ * file unreadable) counts as present: nothing to warn about.
+ */
+static bool kernel_has_tls_ulp(void)
+{
+        char buf[256];
+        size_t n;
+        FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
+
+        if (!f)
+                return true;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        for (char *save = NULL, *w = strtok_r(buf, " \n", &save); w;
+             w = strtok_r(NULL, " \n", &save))
+                if (strcmp(w, "tls") == 0)
+                        return true;
+        return false;
+}
+
 int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls_ctx **ret,
                 char *err, size_t errlen)
 {
@@ -467,6 +491,12 @@ int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls
                         goto out;
                 }
         }
+        if (cfg->ktls && !kernel_has_tls_ulp())
+                log_warn("%s: tls.ktls is on, but the kernel has no tls module loaded (not in "
+                         "/proc/sys/net/ipv4/tcp_available_ulp), and the sandboxed edge cannot "
+                         "load it: records are encrypted in userspace. Load it at boot "
+                         "(/lib/modules-load.d/sluice-tls.conf; docs/tls.md)",
+                         cfg->listen);
         *ret = t;
         t = NULL;
         r = 0;

@@ -45,6 +45,7 @@ def main():
             os.path.join(unitdir, "sluice-fill.service"),
             os.path.join(unitdir, "sluice-fill.timer"),
             os.path.join(root, "lib", "sysusers.d", "sluice.conf"),
+            os.path.join(root, "lib", "modules-load.d", "sluice-tls.conf"),
         ]
         # Every page docs/appliance.md promises, in its section's directory.
         for page in ("sluice-edge.8", "sluice-control.8", "sluice-fill.1", "sluice-edge.yaml.5",
