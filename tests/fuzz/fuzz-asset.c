@@ -13,13 +13,7 @@
 #include "hls.h"
 #include "mpd.h"
 
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c))                                                                          \
-                        abort();                                                                   \
-        } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static void check_asset(const struct asset *a)
 {

@@ -10,13 +10,7 @@
 
 #include "cmcd.h"
 
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c))                                                                          \
-                        abort();                                                                   \
-        } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static void check(const struct cmcd *c)
 {

@@ -22,13 +22,7 @@
 
 #include "h2.h"
 
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c))                                                                          \
-                        abort();                                                                   \
-        } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 #define PREFACE      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define MAX_STREAMS  8

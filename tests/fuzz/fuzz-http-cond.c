@@ -19,13 +19,7 @@
 
 #include "http-cond.h"
 
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c))                                                                          \
-                        abort();                                                                   \
-        } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 enum { F_LIST, F_ETAG, F_DATE, F_IF_RANGE, F_N };
 

@@ -12,11 +12,7 @@
 
 #include "http1-parse.h"
 
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c))                                                                          \
-                        abort();                                                                   \
-        } while (0)
+#include "fuzz.h"
 
 static struct http1_req req;
 
@@ -102,8 +98,6 @@ static void run(const char *buf, size_t len, const struct http1_limits *l, size_
                 off += (size_t)r;
         }
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -7,13 +7,7 @@
 #include "trace.h"
 
 /* Checked in every build: assert() would vanish under NDEBUG, which the release build replays. */
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c))                                                                          \
-                        abort();                                                                   \
-        } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
