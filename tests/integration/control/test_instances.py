@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 
+MIGRATE_LOCK_KEY = 7112790300  # control/migrate.c
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import (Control, Failure, Postgres, check, make_asset, register, run,
                         until_ok)
@@ -14,8 +16,41 @@ from ctlharness import (Control, Failure, Postgres, check, make_asset, register,
 
 def main(binary, tmp):
     pg = Postgres(tmp)
-    a = Control(binary, tmp, pg, name="a").start()
-    b = Control(binary, tmp, pg, name="b").start()
+    a = Control(binary, tmp, pg, name="a")
+    b = Control(binary, tmp, pg, name="b")
+    mig = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "control",
+                       "migrations")
+    want = len([f for f in os.listdir(mig) if f.endswith(".sql")])
+    # Both start on an empty database at once, while the migration lock is held (as by a
+    # third instance in the middle of migrating): both wait on it; once it is free, one
+    # applies every migration and the other finds nothing left to do.
+    locker = subprocess.Popen(["psql", pg.conninfo, "-XAtq"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    locker.stdin.write(f"SELECT 'locked' FROM pg_advisory_lock({MIGRATE_LOCK_KEY});\n")
+    locker.stdin.flush()
+    check(locker.stdout.readline().strip() == "locked", "migration lock taken")
+    starters = [threading.Thread(target=c.start) for c in (a, b)]
+    for t in starters:
+        t.start()
+    waiting = "0"
+    for _ in range(300):  # each query is the wait; both connect within a few
+        waiting = pg.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                          "'Lock' AND wait_event = 'advisory'")
+        if waiting == "2":
+            break
+    check(waiting == "2", f"{waiting} instances waiting on the migration lock, want 2")
+    locker.stdin.write(f"SELECT pg_advisory_unlock({MIGRATE_LOCK_KEY});\n\\q\n")
+    locker.stdin.flush()
+    locker.wait(10)
+    for t in starters:
+        t.join(60)
+    check(a.port and b.port, "both instances ready after the lock was released")
+    applied = [i for i, c in enumerate((a, b))
+               if any(f"applied {want} migration(s)" in line for line in c.log)]
+    check(len(applied) == 1, f"instances that applied the {want} migrations: {applied}")
+    other = (a, b)[1 - applied[0]] if len(applied) == 1 else a
+    check(not any("migration(s)" in line for line in other.log),
+          "the second instance applied migrations too")
     register(a, "m1", encrypted=True)
     b.json("PUT", "/v1/admin/titles/m1/licences", {"licences": [{"country": "GB"}]}, admin=True)
     a.register_edge("e1", "eu-west", "http://e1.test")
@@ -32,9 +67,6 @@ def main(binary, tmp):
     cw = a.json("GET", f"/v1/continue-watching?profile={prof}")
     check(cw["items"][0]["position"] == 5, "report through b, visible through a")
     # Migrations ran once although both started on the same database.
-    mig = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "control",
-                       "migrations")
-    want = len([f for f in os.listdir(mig) if f.endswith(".sql")])
     n = pg.psql("SELECT count(*), count(DISTINCT version) FROM schema_migrations")
     check(n == f"{want}|{want}", f"schema_migrations rows {n}, want {want}")
 
