@@ -204,7 +204,6 @@ static int on_head(void *ud, const struct upstream_resp *resp)
             (resp->status == 401 || resp->status == 403) && is_parent(f, f->upstream_idx);
         int r, fd;
 
-
         /* A parent refusing our peer token is as unusable as a down one, and stays so until
          * its config or ours changes: marked down, so misses skip it while it backs off. */
         upstream_health_report(f->upstream_idx, up_url(f, f->upstream_idx),
