@@ -103,17 +103,25 @@ static void jb_str(struct jbuf *b, const char *s, size_t n)
 
 /* ---- responses ---- */
 
-static void respond_body(struct conn *c, const struct http1_req *req, int status, const char *ctype,
-                         const char *body, size_t len, const char *extra_name,
-                         const char *extra_value)
+struct extra_hdr {
+        const char *name; /* NULL: none */
+        const char *value;
+        size_t len;
+};
+
+static void respond_with(struct conn *c, const struct http1_req *req, int status, const char *ctype,
+                         const char *body, size_t len, const struct extra_hdr *extra,
+                         size_t n_extra)
 {
         struct conn_resp r = {0};
         struct http_resp hr;
         int n;
 
         request_head_start(c, req, &hr, status);
-        if (extra_name)
-                http_resp_header(&hr, extra_name, extra_value, strlen(extra_value));
+        for (size_t i = 0; i < n_extra; i++) {
+                if (extra[i].name)
+                        http_resp_header(&hr, extra[i].name, extra[i].value, extra[i].len);
+        }
         if (status != 204) {
                 if (len)
                         http_resp_header(&hr, "Content-Type", ctype, strlen(ctype));
@@ -132,6 +140,15 @@ static void respond_body(struct conn *c, const struct http1_req *req, int status
                 r.body_len = len;
         }
         conn_respond(c, &r);
+}
+
+static void respond_body(struct conn *c, const struct http1_req *req, int status, const char *ctype,
+                         const char *body, size_t len, const char *extra_name,
+                         const char *extra_value)
+{
+        struct extra_hdr h = {extra_name, extra_value, extra_name ? strlen(extra_value) : 0};
+
+        respond_with(c, req, status, ctype, body, len, &h, 1);
 }
 
 static void respond_error(struct conn *c, const struct http1_req *req, int status,
@@ -307,10 +324,32 @@ static void metrics_page(struct conn *c, const struct http1_req *req)
         free(buf);
 }
 
+/*
+ * Paging (docs/edge.md): limit=N entries per answer, after=<key> to resume past a key. Without
+ * limit= the listing is whole, as it always was, so callers that never ask are not paged. With
+ * keys of at most STORE_KEY_MAX bytes a page of PAGE_LIMIT_MAX entries stays near 12 MiB of
+ * JSON at worst (every byte a quote), about 2 MiB for typical segment keys.
+ */
+#define PAGE_LIMIT_MAX 10000
+
+struct page {
+        const char *path; /* the listing's path, for the Link header */
+        char prefix[PATH_NORM_MAX + 1];
+        size_t prefix_len;
+        bool has_after;
+        char after[STORE_KEY_MAX + 1];
+        size_t after_len;
+        size_t limit; /* 0: no paging */
+};
+
 struct list_ctx {
         struct jbuf *b;
         size_t n;
         bool keys_only;
+        size_t limit;                 /* 0: every entry */
+        bool more;                    /* entries remain past this page */
+        char last[STORE_KEY_MAX + 1]; /* the last key listed: the next page's cursor */
+        size_t last_len;
 };
 
 static int list_cb(const struct store_entry_info *info, void *userdata)
@@ -318,6 +357,10 @@ static int list_cb(const struct store_entry_info *info, void *userdata)
         struct list_ctx *x = userdata;
         char hex[65];
 
+        if (x->limit && x->n >= x->limit) {
+                x->more = true;
+                return 1;
+        }
         if (x->n++)
                 jb_raw(x->b, ",", 1);
         if (x->keys_only) {
@@ -335,57 +378,176 @@ static int list_cb(const struct store_entry_info *info, void *userdata)
                 jb_printf(x->b, ",\"hits\":%llu,\"last_access\":%lld}",
                           (unsigned long long)info->hits, (long long)info->last_access);
         }
+        if (x->limit && info->key_len < sizeof(x->last)) {
+                memcpy(x->last, info->key, info->key_len);
+                x->last_len = info->key_len;
+        }
         return x->b->oom ? -ENOMEM : 0;
+}
+
+/* Percent-encode s[0..n) as a query value into out (cap bytes, NUL-terminated): unreserved
+ * characters and '/' stay. Returns the length, or -ENOBUFS. */
+static int query_escape(const char *s, size_t n, char *out, size_t cap)
+{
+        static const char hexd[] = "0123456789ABCDEF";
+        size_t o = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char)s[i];
+                bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                             (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+                             ch == '~' || ch == '/';
+
+                if (o + (plain ? 1 : 3) >= cap)
+                        return -ENOBUFS;
+                if (plain) {
+                        out[o++] = (char)ch;
+                } else {
+                        out[o++] = '%';
+                        out[o++] = hexd[ch >> 4];
+                        out[o++] = hexd[ch & 15];
+                }
+        }
+        out[o] = '\0';
+        return (int)o;
+}
+
+/*
+ * Read limit=, after= and, when with_prefix, prefix= into *pg. Returns 0, or -EINVAL having
+ * answered 400: a bad value must not be read as "no paging" and list the whole store.
+ */
+static int page_parse(struct conn *c, const struct http1_req *req, bool with_prefix,
+                      struct page *pg)
+{
+        char num[8], msg[96];
+        int n;
+
+        n = with_prefix ? query_arg(req, "prefix", pg->prefix, sizeof(pg->prefix)) : -ENOENT;
+        if (n == -ENAMETOOLONG) {
+                /* Listing everything instead would answer a question nobody asked. */
+                (void)snprintf(msg, sizeof(msg), "prefix longer than a cache key can be (%d bytes)",
+                               PATH_NORM_MAX);
+                respond_error(c, req, 400, msg);
+                return -EINVAL;
+        }
+        pg->prefix_len = n > 0 ? (size_t)n : 0;
+
+        n = query_arg(req, "after", pg->after, sizeof(pg->after));
+        if (n == -ENAMETOOLONG) {
+                (void)snprintf(msg, sizeof(msg), "after longer than a cache key can be (%d bytes)",
+                               STORE_KEY_MAX);
+                respond_error(c, req, 400, msg);
+                return -EINVAL;
+        }
+        pg->has_after = n > 0;
+        pg->after_len = n > 0 ? (size_t)n : 0;
+
+        n = query_arg(req, "limit", num, sizeof(num));
+        pg->limit = 0;
+        if (n == -ENOENT)
+                return 0;
+        for (int i = 0; i < n; i++) {
+                if (num[i] < '0' || num[i] > '9') {
+                        n = -EINVAL;
+                        break;
+                }
+                pg->limit = pg->limit * 10 + (size_t)(num[i] - '0');
+        }
+        if (n <= 0 || pg->limit < 1 || pg->limit > PAGE_LIMIT_MAX) {
+                (void)snprintf(msg, sizeof(msg), "limit must be a whole number from 1 to %d",
+                               PAGE_LIMIT_MAX);
+                respond_error(c, req, 400, msg);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/*
+ * The answer to a listing: 200 with b's JSON, and when entries remain past this page the
+ * cursor in X-Sluice-Next (the last key, percent-encoded, to send back as after=) and a Link
+ * to the next page. A Link that would not fit the head is left out; the cursor always fits.
+ */
+static void respond_page(struct conn *c, const struct http1_req *req, const struct page *pg,
+                         const struct list_ctx *x, struct jbuf *b)
+{
+        char cursor[STORE_KEY_MAX * 3 + 1], link[1536], pfx[1024];
+        struct extra_hdr h[2] = {{0}};
+        int clen, plen = 0, llen = -1;
+
+        if (!x->more || b->oom) {
+                respond_json(c, req, b); /* out of memory answers 500 */
+                return;
+        }
+        clen = query_escape(x->last, x->last_len, cursor, sizeof(cursor));
+        if (pg->prefix_len)
+                plen = query_escape(pg->prefix, pg->prefix_len, pfx, sizeof(pfx));
+        if (clen >= 0) {
+                h[0] = (struct extra_hdr){"X-Sluice-Next", cursor, (size_t)clen};
+                if (plen >= 0)
+                        llen = snprintf(link, sizeof(link),
+                                        "<%s?%s%s%slimit=%zu&after=%s>; rel=\"next\"", pg->path,
+                                        pg->prefix_len ? "prefix=" : "", pg->prefix_len ? pfx : "",
+                                        pg->prefix_len ? "&" : "", pg->limit, cursor);
+                if (llen > 0 && (size_t)llen < sizeof(link))
+                        h[1] = (struct extra_hdr){"Link", link, (size_t)llen};
+        }
+        respond_with(c, req, 200, JSON_TYPE, b->p, b->len, h, 2);
+        free(b->p);
+        b->p = NULL;
 }
 
 static void list_objects(struct conn *c, const struct http1_req *req)
 {
-        char prefix[PATH_NORM_MAX + 1];
-        int plen = query_arg(req, "prefix", prefix, sizeof(prefix));
+        struct page pg = {.path = OBJECTS_PREFIX};
         struct jbuf b = {0};
         struct list_ctx x = {.b = &b};
         int r;
 
-        if (plen == -ENAMETOOLONG) {
-                /* Listing everything instead would answer a question nobody asked. */
-                char msg[80];
-                (void)snprintf(msg, sizeof(msg), "prefix longer than a cache key can be (%d bytes)",
-                               PATH_NORM_MAX);
-                respond_error(c, req, 400, msg);
+        if (page_parse(c, req, true, &pg) < 0)
                 return;
-        }
-        if (plen < 0)
-                plen = 0;
+        x.limit = pg.limit;
         jb_raw(&b, "[", 1);
-        r = store_list(c->w->srv->store, prefix, (size_t)plen, list_cb, &x);
+        r = store_list_after(c->w->srv->store, pg.prefix, pg.prefix_len,
+                             pg.has_after ? pg.after : NULL, pg.after_len, list_cb, &x);
         jb_raw(&b, "]\n", 2);
         if (r < 0 && r != -ENOMEM) {
                 free(b.p);
                 respond_error(c, req, 500, strerror(-r));
                 return;
         }
-        respond_json(c, req, &b);
+        respond_page(c, req, &pg, &x, &b);
 }
 
 static void holdings(struct conn *c, const struct http1_req *req)
 {
+        struct page pg = {.path = "/admin/holdings"};
         struct store_stats st;
         struct jbuf b = {0};
         struct list_ctx x = {.b = &b, .keys_only = true};
         int r;
 
+        /* Holdings are every key: a prefix= here was always ignored, and still is. */
+        if (page_parse(c, req, false, &pg) < 0)
+                return;
+        x.limit = pg.limit;
         store_get_stats(c->w->srv->store, &st);
         jb_printf(&b, "{\"objects\":%llu,\"bytes\":%llu,\"max_bytes\":%llu,\"keys\":[",
                   (unsigned long long)st.objects, (unsigned long long)st.bytes,
                   (unsigned long long)st.max_bytes);
-        r = store_list(c->w->srv->store, "", 0, list_cb, &x);
-        jb_raw(&b, "]}\n", 3);
+        r = store_list_after(c->w->srv->store, pg.prefix, pg.prefix_len,
+                             pg.has_after ? pg.after : NULL, pg.after_len, list_cb, &x);
+        jb_raw(&b, "]", 1);
+        if (x.more) {
+                jb_raw(&b, ",\"next\":", 8);
+                jb_str(&b, x.last, x.last_len);
+        }
+        jb_raw(&b, "}\n", 2);
         if (r < 0 && r != -ENOMEM) {
                 free(b.p);
                 respond_error(c, req, 500, strerror(-r));
                 return;
         }
-        respond_json(c, req, &b);
+        respond_page(c, req, &pg, &x, &b);
 }
 
 struct exists_ctx {

@@ -9,8 +9,10 @@
  *   GET    /metrics                      Prometheus text (open)
  *   PUT    /admin/objects/<key>          streamed body → store; 201 new, 204 replaced
  *   DELETE /admin/objects/<key>          204 / 404
- *   GET    /admin/objects?prefix=<p>     JSON list of {key,size,sha256,hits}
- *   GET    /admin/holdings               JSON {objects,bytes,max_bytes,keys}
+ *   GET    /admin/objects?prefix=<p>     JSON list of {key,size,sha256,hits,last_access}
+ *   GET    /admin/holdings               JSON {objects,bytes,max_bytes,keys[,next]}
+ * Both listings are whole unless limit=<1..10000> asks for a page; after=<key> resumes past a
+ * key, and a page with more to come names its last key in X-Sluice-Next and a Link rel=next.
  * Paths under /admin/ need "Authorization: Bearer <token>" (401 otherwise). A PUT needs
  * Content-Length (411 without, and for chunked bodies), may carry X-Sluice-SHA256 and Content-Type,
  * and is committed only when complete and matching (400 and nothing committed otherwise; 413 over

@@ -528,10 +528,29 @@ out:
         return r < 0 ? r : n;
 }
 
+/* LMDB's default key order: bytewise, a proper prefix first. */
+static int key_cmp(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+        int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
+
+        if (c)
+                return c;
+        return a_len < b_len ? -1 : a_len > b_len;
+}
+
 int cache_idx_foreach(struct cache_idx *idx, const char *prefix, size_t prefix_len,
                       int (*cb)(const char *key, size_t key_len, const struct cache_idx_rec *rec,
                                 void *userdata),
                       void *userdata)
+{
+        return cache_idx_foreach_after(idx, prefix, prefix_len, NULL, 0, cb, userdata);
+}
+
+int cache_idx_foreach_after(struct cache_idx *idx, const char *prefix, size_t prefix_len,
+                            const char *after, size_t after_len,
+                            int (*cb)(const char *key, size_t key_len,
+                                      const struct cache_idx_rec *rec, void *userdata),
+                            void *userdata)
 {
         struct batch_ent *b;
         char last[CACHE_IDX_KEY_MAX + 1];
@@ -539,13 +558,21 @@ int cache_idx_foreach(struct cache_idx *idx, const char *prefix, size_t prefix_l
         bool more = true, skip = false;
         int r = 0;
 
-        if (prefix_len > CACHE_IDX_KEY_MAX)
+        if (prefix_len > CACHE_IDX_KEY_MAX || after_len > CACHE_IDX_KEY_MAX)
                 return 0;
         b = malloc(sizeof(*b) * LIST_BATCH);
         if (!b)
                 return -ENOMEM;
-        memcpy(last, prefix, prefix_len);
-        last_len = prefix_len;
+        /* Keys with the prefix are one run in key order: start at whichever of the prefix and
+         * the cursor comes later, the cursor itself excluded. */
+        if (after && key_cmp(after, after_len, prefix, prefix_len) >= 0) {
+                memcpy(last, after, after_len);
+                last_len = after_len;
+                skip = true;
+        } else {
+                memcpy(last, prefix, prefix_len);
+                last_len = prefix_len;
+        }
         while (more) {
                 int n = fill_batch(idx, prefix, prefix_len, last, last_len, skip, b, &more);
                 if (n < 0) {

@@ -123,6 +123,17 @@ int cache_idx_foreach(struct cache_idx *idx, const char *prefix, size_t prefix_l
                       void *userdata);
 
 /*
+ * cache_idx_foreach() resuming a listing: only keys that sort strictly after after[0..after_len)
+ * (bytewise; NULL: from the start of the prefix). A cursor longer than CACHE_IDX_KEY_MAX lists
+ * nothing. Returns as cache_idx_foreach().
+ */
+int cache_idx_foreach_after(struct cache_idx *idx, const char *prefix, size_t prefix_len,
+                            const char *after, size_t after_len,
+                            int (*cb)(const char *key, size_t key_len,
+                                      const struct cache_idx_rec *rec, void *userdata),
+                            void *userdata);
+
+/*
  * Recovery pass, start-up only, one write txn: call check for every record (and every
  * unreadable record, with rec == NULL); entries for which it returns > 0 are deleted.
  * Totals are recomputed from what remains. Returns 0 or -errno.

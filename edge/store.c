@@ -1138,10 +1138,17 @@ static int list_one(const char *key, size_t key_len, const struct cache_idx_rec 
 int store_list(struct store *s, const char *prefix, size_t prefix_len,
                int (*cb)(const struct store_entry_info *info, void *userdata), void *userdata)
 {
+        return store_list_after(s, prefix, prefix_len, NULL, 0, cb, userdata);
+}
+
+int store_list_after(struct store *s, const char *prefix, size_t prefix_len, const char *after,
+                     size_t after_len,
+                     int (*cb)(const struct store_entry_info *info, void *userdata), void *userdata)
+{
         struct list_ctx c = {cb, userdata};
 
-        return cache_idx_foreach(s->idx, prefix ? prefix : "", prefix ? prefix_len : 0, list_one,
-                                 &c);
+        return cache_idx_foreach_after(s->idx, prefix ? prefix : "", prefix ? prefix_len : 0, after,
+                                       after_len, list_one, &c);
 }
 
 /* ---- scrub ---- */

@@ -164,6 +164,16 @@ struct store_entry_info {
 int store_list(struct store *s, const char *prefix, size_t prefix_len,
                int (*cb)(const struct store_entry_info *info, void *userdata), void *userdata);
 
+/*
+ * store_list() from a cursor: only keys that sort strictly after after[0..after_len) (NULL:
+ * from the start), for a listing answered in pages. A cursor longer than STORE_KEY_MAX lists
+ * nothing.
+ */
+int store_list_after(struct store *s, const char *prefix, size_t prefix_len, const char *after,
+                     size_t after_len,
+                     int (*cb)(const struct store_entry_info *info, void *userdata),
+                     void *userdata);
+
 void store_get_stats(struct store *s, struct store_stats *ret);
 
 /*

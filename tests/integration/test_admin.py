@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import time
+import urllib.parse
 
 from edgeharness import (Edge, build_request, check, eq, expect_body, run, sha, standard_setup,
                          test)
@@ -225,6 +226,192 @@ def listing_prefix_too_long_400(e):
         doc = json.loads(r.body)
         check("prefix" in doc.get("detail", ""), f"400 says what is wrong: {r.body[:200]!r}")
         check(b"/LL/a.m4s" not in r.body, "no key listed")
+
+
+def page_objects(e):
+    """25 objects under /pg/a/ and /pg/b/ (a "+", a "&", a quote and UTF-8 among the keys, so
+    the cursor's encoding is exercised), pushed once; {stored key: bytes}."""
+    if getattr(e, "_pg", None) is None:
+        objs = {}
+        for i in range(13):
+            objs[(f"/pg/a/seg-{i:02d}.m4s", f"/pg/a/seg-{i:02d}.m4s")] = os.urandom(100 + i)
+        for i in range(9):
+            objs[(f"/pg/b/seg-{i}.m4s", f"/pg/b/seg-{i}.m4s")] = os.urandom(200 + i * 7)
+        objs[("/pg/b/x%2By&z.m4s", "/pg/b/x+y&z.m4s")] = os.urandom(50)
+        objs[("/pg/b/%C3%A9.m4s", "/pg/b/\u00e9.m4s")] = os.urandom(51)
+        objs[("/pg/b/q%22.m4s", '/pg/b/q".m4s')] = os.urandom(52)
+        for (sent, _), data in objs.items():
+            e.put(sent, data)
+        e._pg = {stored: data for (_, stored), data in objs.items()}
+    return e._pg
+
+
+def utf8_order(keys):
+    return sorted(keys, key=lambda k: k.encode())
+
+
+def walk(e, path, query, limit, entries):
+    """Follow X-Sluice-Next from the first page of path?query&limit=; checks each page's Link
+    against the cursor and returns (every page's entries, the page lengths)."""
+    got, sizes, after = [], [], None
+    for _ in range(1000):
+        target = f"{path}?{query}{'&' if query else ''}limit={limit}"
+        if after is not None:
+            target += "&after=" + after
+        r = e.admin("GET", target)
+        eq(r.status, 200, f"GET {target}")
+        page = entries(json.loads(r.body))
+        check(0 < len(page) <= limit or (not page and after is None),
+              f"{target}: {len(page)} entries for limit={limit}")
+        got += page
+        sizes.append(len(page))
+        nxt, link = r.get("X-Sluice-Next"), r.get("Link")
+        if nxt is None:
+            eq(link, None, f"{target}: a Link without a cursor")
+            return got, sizes
+        after = nxt
+        if link is None:  # left out only when too long for the head (a cursor of escapes)
+            check(len(nxt) > 1000, f"{target}: no Link for the cursor {nxt!r}")
+            continue
+        m = re.fullmatch(r'<([^>]*)>; rel="next"', link)
+        check(m is not None, f"{target}: Link {link!r}")
+        url = urllib.parse.urlsplit(m.group(1))
+        eq(url.path, path, f"{target}: Link path")
+        want = urllib.parse.parse_qs(query)
+        want.update(limit=[str(limit)], after=[urllib.parse.unquote(nxt)])
+        eq(urllib.parse.parse_qs(url.query, keep_blank_values=True), want,
+           f"{target}: Link query")
+    raise AssertionError(f"{path}?{query}: no last page after 1000")
+
+
+@test
+def listing_pages(e):
+    """limit= and after= walk a prefix in key order, each key exactly once with its size and
+    SHA-256; the cursor is the last key listed, and the last page carries none."""
+    objs = page_objects(e)
+    want = utf8_order(objs)
+    got, sizes = walk(e, "/admin/objects", "prefix=/pg/", 7, lambda doc: doc)
+    eq([o["key"] for o in got], want, "keys of the paged walk of /pg/, in order")
+    eq(sizes, [7, 7, 7, 4], "page sizes for 25 entries by 7")
+    for o in got:
+        eq(o["size"], len(objs[o["key"]]), f"size of {o['key']}")
+        eq(o["sha256"], sha(objs[o["key"]]), f"sha256 of {o['key']}")
+    # Each prefix alone; a page that ends exactly at the last key says nothing remains.
+    got, sizes = walk(e, "/admin/objects", "prefix=%2Fpg%2Fa%2F", 13, lambda doc: doc)
+    eq([o["key"] for o in got], want[:13], "/pg/a/ in one full page")
+    eq(sizes, [13], "a full last page has no cursor")
+    got, sizes = walk(e, "/admin/objects", "prefix=/pg/b/", 7, lambda doc: doc)
+    eq([o["key"] for o in got], want[13:], "/pg/b/ paged")
+    eq(sizes, [7, 5], "page sizes for /pg/b/")
+    # The unpaged listing is what it always was: every entry, no cursor.
+    r = e.admin("GET", "/admin/objects?prefix=/pg/")
+    eq(r.status, 200, "unpaged listing")
+    eq(r.get("X-Sluice-Next"), None, "unpaged listing: no cursor")
+    eq(r.get("Link"), None, "unpaged listing: no Link")
+    doc = json.loads(r.body)
+    check(isinstance(doc, list), f"unpaged listing is still an array: {r.body[:100]!r}")
+    eq([o["key"] for o in doc], want, "unpaged listing of /pg/")
+    # Pages over the whole store add up to the whole unpaged listing.
+    def ident(doc):
+        return [(o["key"], o["size"], o["sha256"]) for o in doc]
+
+    whole = ident(json.loads(e.admin("GET", "/admin/objects").body))
+    got, _ = walk(e, "/admin/objects", "", 10000, ident)
+    eq(got, whole, "one 10000-entry page equals the unpaged listing")
+    got, _ = walk(e, "/admin/objects", "", 7, ident)
+    eq(got, whole, "pages of 7 over the whole store")
+
+
+@test
+def listing_after_cursor(e):
+    """after= is exclusive and need not name a key; with a prefix it only narrows."""
+    want = utf8_order(page_objects(e))
+
+    def keys(q):
+        r = e.admin("GET", "/admin/objects?" + q)
+        eq(r.status, 200, q)
+        return [o["key"] for o in json.loads(r.body)]
+
+    eq(keys("prefix=/pg/&after=/pg/a/seg-05.m4s"), want[6:], "after an existing key")
+    eq(keys("prefix=/pg/&after=/pg/a/seg-05"), want[5:], "after a key's own prefix")
+    eq(keys("prefix=/pg/&limit=3&after=/pg/a/seg-05.m4s"), want[6:9], "after and limit")
+    eq(keys("prefix=/pg/b/&after=/pg/a/zzz"), want[13:], "after, before the prefix")
+    eq(keys("prefix=/pg/a/&after=/pg/b/"), [], "after, past the prefix")
+    eq(keys("prefix=/pg/&after=" + urllib.parse.quote(want[-1])), [], "after the last key")
+    eq(keys("prefix=/pg/&after="), want, "an empty after= starts at the beginning")
+    eq(keys("prefix=/pg/&after=/pg/b/x%2By%26z.m4s"),
+       want[want.index("/pg/b/x+y&z.m4s") + 1:], "a percent-encoded cursor")
+    eq(keys("prefix=/pg/&after=/" + "z" * 510), [], "a cursor of the longest key's length")
+
+
+@test
+def listing_bad_page_args_400(e):
+    """A bad limit or an over-long cursor is refused, not read as "list everything"."""
+    page_objects(e)
+    for path in ("/admin/objects?prefix=/pg/&", "/admin/holdings?"):
+        for bad in ("0", "10001", "-1", "+7", "abc", "7x", "", "99999999999999999999", "7.0"):
+            r = e.admin("GET", f"{path}limit={bad}")
+            eq(r.status, 400, f"{path}limit={bad!r}")
+            check("limit" in json.loads(r.body).get("detail", ""),
+                  f"400 says what is wrong: {r.body[:200]!r}")
+            check(b"/pg/" not in r.body, "no key listed")
+        for after in ("/" + "k" * 511, "%2F" + "%6B" * 600):
+            r = e.admin("GET", f"{path}limit=5&after={after}")
+            eq(r.status, 400, f"{path} with a {len(after)}-character after")
+            check("after" in json.loads(r.body).get("detail", ""),
+                  f"400 says what is wrong: {r.body[:200]!r}")
+        eq(e.admin("GET", f"{path}limit=10000").status, 200, f"{path}limit=10000")
+        eq(e.admin("GET", f"{path}limit=1").status, 200, f"{path}limit=1")
+
+
+@test
+def listing_pages_longest_keys(e):
+    """Keys of the longest length, every byte escaped in the cursor: the cursor still comes in
+    X-Sluice-Next, and a Link too long for the head is left out rather than failing the page."""
+    stem = "/lq/" + "%22" * 505
+    keys = [stem + f"{i}" for i in range(3)]  # 4 + 505 + 1 = 510 bytes once decoded
+    for k in keys:
+        e.put(k, os.urandom(10))
+    want = ["/lq/" + '"' * 505 + f"{i}" for i in range(3)]
+    got, after = [], None
+    for _ in range(3):
+        target = f"/admin/objects?prefix={stem}&limit=1" + (f"&after={after}" if after else "")
+        r = e.admin("GET", target)
+        eq(r.status, 200, f"page {len(got) + 1} of the longest keys")
+        got += [o["key"] for o in json.loads(r.body)]
+        after = r.get("X-Sluice-Next")
+        if after is None:
+            break
+        eq(urllib.parse.unquote(after), got[-1], "the cursor is the last key, percent-encoded")
+        check(len(after) == 4 + 3 * 505 + 1, f"the cursor escapes every quote: {len(after)}")
+        eq(r.get("Link"), None, "a Link longer than the head can carry is left out")
+    eq(got, want, "the longest keys, one per page")
+    eq(after, None, "the last page has no cursor")
+
+
+@test
+def holdings_pages(e):
+    """Holdings page like the listing: the totals on every page, the keys in pages, and "next"
+    (also X-Sluice-Next and Link) while more remain."""
+    page_objects(e)
+    whole = json.loads(e.admin("GET", "/admin/holdings").body)
+    check("next" not in whole, f"unpaged holdings carries a cursor: {str(whole)[:200]}")
+    pages = []
+
+    def keys(doc):
+        pages.append(doc)
+        return doc["keys"]
+
+    got, _ = walk(e, "/admin/holdings", "", 7, keys)
+    eq(got, whole["keys"], "holdings keys in pages of 7")
+    check(len(pages) >= 4, f"{len(whole['keys'])} keys in {len(pages)} pages of 7")
+    for doc in pages[:-1]:
+        eq(doc.get("next"), doc["keys"][-1], "next is the page's last key")
+    check("next" not in pages[-1], "the last page has no next")
+    for doc in pages:
+        eq((doc["objects"], doc["bytes"], doc["max_bytes"]),
+           (whole["objects"], whole["bytes"], whole["max_bytes"]), "totals on every page")
+    eq(whole["objects"], len(whole["keys"]), "holdings count every key")
 
 
 @test
