@@ -93,7 +93,7 @@ e2e_run_checks "h2 playback" env HOME="$home" node "$here/play-h2.mjs" \
 e2e_edge_stop "$edge_pid"
 
 # The access log (edge/access-log.h) has the segments as h2 streams with the TLS send path.
-h2_lines=$(grep -cE "\"GET /$title/[^\"]+\.m4s[^\"]*\" 20[06] .* proto=h2 tls=(user|ktls)$" \
+h2_lines=$(grep -cE "\"GET /$title/[^\"]+\.m4s[^\"]*\" 20[06] .* proto=h2 tls=(user|ktls)( |$)" \
   "$tmp/access.log" || true)
 [ "$h2_lines" -ge 2 ] || e2e_fail "access log shows $h2_lines segment requests over h2 with TLS"
 echo "edge logged $h2_lines segment requests as h2 streams over TLS"
