@@ -122,6 +122,16 @@ static void on_db_reach(void *userdata, bool up, const char *why, uint64_t down_
                          (unsigned)(down_ms % 1000u));
 }
 
+/* What resolving the database's host names gives changed: one line per change. */
+static void on_db_dns(void *userdata, const char *why)
+{
+        (void)userdata;
+        if (why)
+                log_warn("database: %s", why);
+        else
+                log_info("database: every host name resolves again");
+}
+
 static int metrics_setup(struct ctl_metrics *m)
 {
         static const double bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
@@ -501,18 +511,18 @@ int main(int argc, char **argv)
                 goto out;
         }
         struct pgdb_params pp = {
-                .conninfo = ctl->cfg->database,
-                .pool_size = (unsigned)ctl->cfg->db.pool,
-                .max_queue = (unsigned)ctl->cfg->db.max_queue,
-                .query_timeout_ms = (uint64_t)ctl->cfg->db.timeout_ms,
-                .connect_timeout_ms = (uint64_t)ctl->cfg->db.timeout_ms,
-                .op_base = CTL_OP_PGDB,
-                .on_reach = on_db_reach,
+            .conninfo = ctl->cfg->database,
+            .pool_size = (unsigned)ctl->cfg->db.pool,
+            .max_queue = (unsigned)ctl->cfg->db.max_queue,
+            .query_timeout_ms = (uint64_t)ctl->cfg->db.timeout_ms,
+            .connect_timeout_ms = (uint64_t)ctl->cfg->db.timeout_ms,
+            .op_base = CTL_OP_PGDB,
+            .on_reach = on_db_reach,
+            .on_dns = on_db_dns,
         };
         if (pgdb_conninfo_needs_dns(ctl->cfg->database))
-                log_warn("database: the host is a name; libpq resolves it with a blocking "
-                         "lookup on every reconnect, stalling requests meanwhile (use an "
-                         "address, hostaddr= or a socket directory)");
+                log_info("database: the host is a name, resolved off the loop (again every "
+                         "30 s and after a failed connection)");
         r = pgdb_new(ctl->loop, &pp, &ctl->db);
         if (r < 0 || (r = api_stmts_register(ctl)) < 0) {
                 log_error("database pool: %s", strerror(-r));

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -62,6 +68,273 @@ struct stmt {
         int n_params;
 };
 
+/* ---- host names, resolved off the loop ---- */
+
+#define RESOLVE_EVERY_MS  30000u /* again, to follow a name that moves */
+#define RESOLVE_GAP_MS    1000u  /* at least this between passes asked for by failures */
+#define RESOLVE_MAX_ADDRS 8      /* addresses kept per name */
+#define RESOLVE_STOP_MS   200u   /* what pgdb_free waits for the thread before leaving it */
+
+struct rhost {
+        char *name;   /* the host entry as written */
+        char *port;   /* its own port entry; NULL when one port (or none) serves every host */
+        bool dns;     /* a name to resolve, not an address, a socket directory or empty */
+        bool literal; /* an IP address: given as its own hostaddr */
+        /* The thread's own: the last addresses found for the name. */
+        unsigned n_addrs;
+        char addrs[RESOLVE_MAX_ADDRS][INET6_ADDRSTRLEN];
+};
+
+/* Lists for PQconnectStartParams, one entry per address to try; host NULL: none known. */
+struct rs_answer {
+        char *host, *hostaddr, *port;
+        char err[256]; /* "" when every name resolved */
+};
+
+struct resolver {
+        pthread_mutex_t mu;
+        pthread_cond_t cond;
+        pthread_t thread;
+        struct uring_loop *loop;
+        struct rhost *hosts; /* fixed at creation */
+        unsigned n_hosts;
+        /* Under mu. */
+        unsigned refs; /* the pool's and the thread's */
+        bool stop, asked, exited;
+        uint64_t version; /* bumped on each change of the answer; 0: no pass finished yet */
+        struct rs_answer ans;
+};
+
+static uint64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void answer_done(struct rs_answer *a)
+{
+        free(a->host);
+        free(a->hostaddr);
+        free(a->port);
+        a->host = a->hostaddr = a->port = NULL;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+        return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool answer_eq(const struct rs_answer *a, const struct rs_answer *b)
+{
+        return str_eq(a->host, b->host) && str_eq(a->hostaddr, b->hostaddr) &&
+               str_eq(a->port, b->port) && !strcmp(a->err, b->err);
+}
+
+static void hosts_free(struct rhost *h, unsigned n)
+{
+        for (unsigned i = 0; h && i < n; i++) {
+                free(h[i].name);
+                free(h[i].port);
+        }
+        free(h);
+}
+
+static void resolver_destroy(struct resolver *rs)
+{
+        answer_done(&rs->ans);
+        hosts_free(rs->hosts, rs->n_hosts);
+        pthread_cond_destroy(&rs->cond);
+        pthread_mutex_destroy(&rs->mu);
+        free(rs);
+}
+
+/* Append one entry to a comma-separated list (a failed write shows at fclose). */
+static void list_add(FILE *f, bool first, const char *s)
+{
+        if (!first)
+                (void)fputc(',', f);
+        (void)fputs(s, f);
+}
+
+static void err_add(char *err, size_t cap, const char *name, const char *why, bool kept)
+{
+        size_t n = strlen(err);
+
+        if (n + 1 >= cap)
+                return;
+        snprintf(err + n, cap - n, "%s\"%s\": %s%s", n ? "; " : "cannot resolve ", name, why,
+                 kept ? " (using its last addresses)" : "");
+}
+
+/* Resolve one name into h->addrs; a temporary failure keeps what was there. */
+static void resolve_one(struct rhost *h, char *err, size_t cap)
+{
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        struct addrinfo *res = NULL;
+        int r = getaddrinfo(h->name, NULL, &hints, &res);
+
+        if (r != 0) {
+                const char *why = r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r);
+                bool keep = r == EAI_AGAIN && h->n_addrs > 0;
+                if (!keep)
+                        h->n_addrs = 0;
+                err_add(err, cap, h->name, why, keep);
+                return;
+        }
+        h->n_addrs = 0;
+        for (struct addrinfo *ai = res; ai && h->n_addrs < RESOLVE_MAX_ADDRS; ai = ai->ai_next) {
+                char *out = h->addrs[h->n_addrs];
+                const void *src;
+                bool dup = false;
+                if (ai->ai_family == AF_INET)
+                        src = &((const struct sockaddr_in *)(const void *)ai->ai_addr)->sin_addr;
+                else if (ai->ai_family == AF_INET6)
+                        src = &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr;
+                else
+                        continue;
+                if (!inet_ntop(ai->ai_family, src, out, INET6_ADDRSTRLEN))
+                        continue;
+                for (unsigned i = 0; i < h->n_addrs && !dup; i++)
+                        dup = !strcmp(h->addrs[i], out);
+                if (!dup)
+                        h->n_addrs++;
+        }
+        freeaddrinfo(res);
+        if (h->n_addrs == 0)
+                err_add(err, cap, h->name, "no IPv4 or IPv6 address", false);
+}
+
+/* One pass over every name (blocking: the thread's only), then the lists libpq is given. */
+static int resolve_all(struct resolver *rs, struct rs_answer *a)
+{
+        FILE *fh = NULL, *fa = NULL, *fp = NULL;
+        size_t nh, na, np;
+        bool first = true, ports = false;
+        int r = -ENOMEM;
+
+        *a = (struct rs_answer){0};
+        for (unsigned i = 0; i < rs->n_hosts; i++)
+                if (rs->hosts[i].dns)
+                        resolve_one(&rs->hosts[i], a->err, sizeof(a->err));
+        fh = open_memstream(&a->host, &nh);
+        fa = open_memstream(&a->hostaddr, &na);
+        fp = open_memstream(&a->port, &np);
+        if (!fh || !fa || !fp)
+                goto out;
+        for (unsigned i = 0; i < rs->n_hosts; i++) {
+                const struct rhost *h = &rs->hosts[i];
+                unsigned n = h->dns ? h->n_addrs : 1;
+                for (unsigned j = 0; j < n; j++) {
+                        list_add(fh, first, h->name);
+                        list_add(fa, first, h->dns ? h->addrs[j] : h->literal ? h->name : "");
+                        list_add(fp, first, h->port ? h->port : "");
+                        ports |= h->port != NULL;
+                        first = false;
+                }
+        }
+        r = 0;
+out:
+        if ((fh && fclose(fh) != 0) || (fa && fclose(fa) != 0) || (fp && fclose(fp) != 0))
+                r = -ENOMEM;
+        if (r < 0 || first) {
+                /* Nothing to connect to (or no memory to say it): no address known. */
+                answer_done(a);
+                if (r < 0 && !a->err[0])
+                        snprintf(a->err, sizeof(a->err), "out of memory resolving");
+                return r;
+        }
+        if (!ports) {
+                free(a->port);
+                a->port = NULL;
+        }
+        return 0;
+}
+
+static void *resolver_main(void *arg)
+{
+        struct resolver *rs = arg;
+        uint64_t last = 0;
+        bool first = true, last_ref;
+
+        pthread_mutex_lock(&rs->mu);
+        for (;;) {
+                while (!rs->stop && !first) {
+                        uint64_t due = last + (rs->asked ? RESOLVE_GAP_MS : RESOLVE_EVERY_MS);
+                        struct timespec ts = {.tv_sec = (time_t)(due / 1000u),
+                                              .tv_nsec = (long)(due % 1000u) * 1000000L};
+                        if (mono_ms() >= due)
+                                break;
+                        (void)pthread_cond_timedwait(&rs->cond, &rs->mu, &ts);
+                }
+                if (rs->stop)
+                        break;
+                rs->asked = false;
+                first = false;
+                pthread_mutex_unlock(&rs->mu);
+
+                struct rs_answer a;
+                (void)resolve_all(rs, &a);
+
+                pthread_mutex_lock(&rs->mu);
+                last = mono_ms();
+                if (!rs->stop && (rs->version == 0 || !answer_eq(&a, &rs->ans))) {
+                        struct rs_answer old = rs->ans;
+                        rs->ans = a;
+                        a = old;
+                        rs->version++;
+                        /* Under mu: once pgdb_free has set stop, the loop is never woken. */
+                        (void)uring_loop_wake(rs->loop);
+                }
+                answer_done(&a);
+        }
+        rs->exited = true;
+        last_ref = --rs->refs == 0;
+        pthread_cond_broadcast(&rs->cond);
+        pthread_mutex_unlock(&rs->mu);
+        if (last_ref)
+                resolver_destroy(rs);
+        return NULL;
+}
+
+/* Ask for a pass soon (a connection attempt failed). Loop thread; mu is never held long. */
+static void resolver_ask(struct resolver *rs)
+{
+        pthread_mutex_lock(&rs->mu);
+        if (!rs->asked) {
+                rs->asked = true;
+                pthread_cond_signal(&rs->cond);
+        }
+        pthread_mutex_unlock(&rs->mu);
+}
+
+static void resolver_stop(struct resolver *rs)
+{
+        uint64_t due = mono_ms() + RESOLVE_STOP_MS;
+        struct timespec ts = {.tv_sec = (time_t)(due / 1000u),
+                              .tv_nsec = (long)(due % 1000u) * 1000000L};
+        pthread_t t;
+        bool exited, last_ref;
+
+        pthread_mutex_lock(&rs->mu);
+        rs->stop = true;
+        pthread_cond_broadcast(&rs->cond);
+        while (!rs->exited && pthread_cond_timedwait(&rs->cond, &rs->mu, &ts) != ETIMEDOUT)
+                ;
+        exited = rs->exited;
+        t = rs->thread;
+        last_ref = --rs->refs == 0;
+        pthread_mutex_unlock(&rs->mu);
+        /* A thread still inside getaddrinfo() finishes alone and frees rs itself. */
+        if (exited)
+                (void)pthread_join(t, NULL);
+        else
+                (void)pthread_detach(t);
+        if (last_ref)
+                resolver_destroy(rs);
+}
+
 struct pgdb {
         struct uring_loop *loop;
         char *conninfo;
@@ -77,8 +350,13 @@ struct pgdb {
         bool unreachable;       /* on_reach told "down" and not yet "up" */
         uint64_t down_since_ms;
         void (*on_reach)(void *userdata, bool up, const char *why, uint64_t down_ms);
+        void (*on_dns)(void *userdata, const char *why);
         void *reach_userdata;
         struct uring_timer queue_timer;
+        struct resolver *rs;     /* NULL: no host name to resolve */
+        uint64_t rs_version;     /* of the answer copied into rs_ans; 0: none yet */
+        struct rs_answer rs_ans; /* the loop's own copy */
+        char rs_said[256];       /* the resolver error on_dns was last told */
         struct pconn *conns;
 };
 
@@ -247,6 +525,9 @@ static void connect_failed(struct pconn *pc, const char *why)
         /* why may be libpq's buffer, freed with the connection. */
         one_line(reason, sizeof(reason), why);
         pc_reset(pc, -ECONNREFUSED, "connect failed");
+        /* The name may have moved (or come back): have it looked up again soon. */
+        if (db->rs)
+                resolver_ask(db->rs);
         if (n_alive(db) == 0 && n_connecting(db) == 0) {
                 db->backoff_ms = db->backoff_ms ? db->backoff_ms * 2 : BACKOFF_MIN_MS;
                 if (db->backoff_ms > BACKOFF_MAX_MS)
@@ -288,11 +569,85 @@ static void pc_arm(struct pconn *pc, bool in, bool out)
         /* No SQE: the pconn timer still bounds the wait. */
 }
 
+/* Copy the resolver's answer when it changed (strings under its lock, briefly). Loop thread. */
+static void rs_sync(struct pgdb *db)
+{
+        struct resolver *rs = db->rs;
+        struct rs_answer a = {0};
+        uint64_t v;
+        bool oom = false;
+
+        pthread_mutex_lock(&rs->mu);
+        v = rs->version;
+        if (v != db->rs_version) {
+                a.host = rs->ans.host ? strdup(rs->ans.host) : NULL;
+                a.hostaddr = rs->ans.hostaddr ? strdup(rs->ans.hostaddr) : NULL;
+                a.port = rs->ans.port ? strdup(rs->ans.port) : NULL;
+                memcpy(a.err, rs->ans.err, sizeof(a.err));
+                oom = (rs->ans.host && !a.host) || (rs->ans.hostaddr && !a.hostaddr) ||
+                      (rs->ans.port && !a.port);
+        }
+        pthread_mutex_unlock(&rs->mu);
+        if (v == db->rs_version || oom) {
+                /* Out of memory: keep the last copy and try again at the next attempt. */
+                answer_done(&a);
+                return;
+        }
+        answer_done(&db->rs_ans);
+        db->rs_ans = a;
+        db->rs_version = v;
+}
+
+/* The resolver's answer changed: say so when its error did, and serve what waited for it. */
+static void on_wake(struct uring_loop *loop, void *userdata)
+{
+        struct pgdb *db = userdata;
+
+        rs_sync(db);
+        if (strcmp(db->rs_ans.err, db->rs_said)) {
+                memcpy(db->rs_said, db->rs_ans.err, sizeof(db->rs_said));
+                if (db->on_dns)
+                        db->on_dns(db->reach_userdata, db->rs_said[0] ? db->rs_said : NULL);
+        }
+        if (db->head)
+                dispatch(db);
+}
+
+/*
+ * With a resolver, the names come with the addresses found for them: host and hostaddr given
+ * after the expanded conninfo override its own (libpq takes the last non-empty value), so
+ * libpq looks nothing up and still verifies TLS and reads the password file by name.
+ */
+static PGconn *connect_start(struct pgdb *db)
+{
+        const char *kw[5] = {"dbname", "host", "hostaddr", NULL, NULL};
+        const char *val[5] = {db->conninfo, db->rs_ans.host, db->rs_ans.hostaddr, NULL, NULL};
+
+        if (!db->rs)
+                return PQconnectStart(db->conninfo);
+        if (db->rs_ans.port) {
+                kw[3] = "port";
+                val[3] = db->rs_ans.port;
+        }
+        return PQconnectStartParams(kw, val, 1);
+}
+
 static void pc_connect_start(struct pconn *pc)
 {
         struct pgdb *db = pc->db;
 
-        pc->pg = PQconnectStart(db->conninfo);
+        if (db->rs) {
+                rs_sync(db);
+                /* Before the first answer: wait for it (on_wake dispatches again). */
+                if (db->rs_version == 0)
+                        return;
+                if (!db->rs_ans.host) {
+                        connect_failed(pc, db->rs_ans.err[0] ? db->rs_ans.err
+                                                             : "no address for the host");
+                        return;
+                }
+        }
+        pc->pg = connect_start(db);
         if (!pc->pg || PQstatus(pc->pg) == CONNECTION_BAD) {
                 connect_failed(pc, pc->pg ? PQerrorMessage(pc->pg) : "out of memory");
                 return;
@@ -568,9 +923,142 @@ static char *conninfo_with_timeout(const char *conninfo, uint64_t timeout_ms)
         return s;
 }
 
+/* Count the entries of a comma-separated list. */
+static unsigned list_len(const char *s)
+{
+        unsigned n = 1;
+
+        for (; *s; s++)
+                n += *s == ',';
+        return n;
+}
+
+/* Copy the next entry of a comma-separated list and step past it. */
+static char *list_next(const char **p)
+{
+        size_t n = strcspn(*p, ",");
+        char *s = strndup(*p, n);
+
+        *p += n + ((*p)[n] == ',');
+        return s;
+}
+
+/*
+ * The host entries libpq would try, from conninfo or else $PGHOST (as libpq takes them; a host
+ * named only in a service file is not seen), each classified. Returns 1 with *ret (*ret_n
+ * entries, the caller's) when one is a name to resolve; 0 when none is, hostaddr is given, or
+ * libpq will refuse the conninfo before any look-up; -ENOMEM.
+ */
+static int conninfo_hosts(const char *conninfo, struct rhost **ret, unsigned *ret_n)
+{
+        PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+        const char *host = NULL, *hostaddr = NULL, *port = NULL, *hp, *pp;
+        struct rhost *h = NULL;
+        unsigned n = 0, n_ports = 1;
+        bool dns = false;
+        int r = 0;
+
+        if (!opts)
+                return 0;
+        for (PQconninfoOption *o = opts; o->keyword; o++) {
+                if (!strcmp(o->keyword, "host"))
+                        host = o->val;
+                else if (!strcmp(o->keyword, "hostaddr"))
+                        hostaddr = o->val;
+                else if (!strcmp(o->keyword, "port"))
+                        port = o->val;
+        }
+        if (!host || !*host)
+                host = getenv("PGHOST");
+        if (!hostaddr || !*hostaddr)
+                hostaddr = getenv("PGHOSTADDR");
+        if (!port || !*port)
+                port = getenv("PGPORT");
+        if (!host || !*host || (hostaddr && *hostaddr))
+                goto out;
+        n = list_len(host);
+        if (port && *port)
+                n_ports = list_len(port);
+        if (n_ports != 1 && n_ports != n)
+                goto out;
+        h = calloc(n, sizeof(*h));
+        if (!h) {
+                r = -ENOMEM;
+                goto out;
+        }
+        hp = host;
+        pp = port;
+        for (unsigned i = 0; i < n; i++) {
+                struct in6_addr a6;
+                h[i].name = list_next(&hp);
+                if (n_ports > 1)
+                        h[i].port = list_next(&pp);
+                if (!h[i].name || (n_ports > 1 && !h[i].port)) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                h[i].literal = inet_pton(AF_INET, h[i].name, &a6) == 1 ||
+                               inet_pton(AF_INET6, h[i].name, &a6) == 1;
+                /* What libpq takes for a socket directory: an absolute or abstract path. */
+                h[i].dns =
+                    h[i].name[0] && h[i].name[0] != '/' && h[i].name[0] != '@' && !h[i].literal;
+                dns |= h[i].dns;
+        }
+        if (dns) {
+                *ret = h;
+                *ret_n = n;
+                h = NULL;
+                r = 1;
+        }
+out:
+        hosts_free(h, n);
+        PQconninfoFree(opts);
+        return r;
+}
+
+/* Start the resolver thread for hosts (taken, even on failure). Returns 0 or -errno. */
+static int resolver_start(struct pgdb *db, struct rhost *hosts, unsigned n)
+{
+        struct resolver *rs = calloc(1, sizeof(*rs));
+        pthread_condattr_t ca;
+        sigset_t all, old;
+        int r;
+
+        if (!rs) {
+                hosts_free(hosts, n);
+                return -ENOMEM;
+        }
+        rs->loop = db->loop;
+        rs->hosts = hosts;
+        rs->n_hosts = n;
+        rs->refs = 2;
+        (void)pthread_mutex_init(&rs->mu, NULL);
+        (void)pthread_condattr_init(&ca);
+        (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        (void)pthread_cond_init(&rs->cond, &ca);
+        (void)pthread_condattr_destroy(&ca);
+        /* Set before the thread can wake the loop. */
+        uring_loop_set_wake_hook(db->loop, on_wake, db);
+        /* Signals are the loop's (signalfd): the thread takes none. */
+        (void)sigfillset(&all);
+        (void)pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = pthread_create(&rs->thread, NULL, resolver_main, rs);
+        (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0) {
+                uring_loop_set_wake_hook(db->loop, NULL, NULL);
+                resolver_destroy(rs);
+                return -r;
+        }
+        db->rs = rs;
+        return 0;
+}
+
 int pgdb_new(struct uring_loop *loop, const struct pgdb_params *p, struct pgdb **ret)
 {
+        struct rhost *hosts = NULL;
+        unsigned n_hosts = 0;
         struct pgdb *db;
+        int r;
 
         if (!p->conninfo || p->op_base == 0 || p->op_base > URING_LOOP_OP_MAX - 2)
                 return -EINVAL;
@@ -586,6 +1074,7 @@ int pgdb_new(struct uring_loop *loop, const struct pgdb_params *p, struct pgdb *
         db->op_out = (uint8_t)(p->op_base + 1);
         db->op_cancel = (uint8_t)(p->op_base + 2);
         db->on_reach = p->on_reach;
+        db->on_dns = p->on_dns;
         db->reach_userdata = p->reach_userdata;
         db->conninfo = conninfo_with_timeout(p->conninfo, db->query_timeout_ms);
         db->conns = calloc(db->pool_size, sizeof(*db->conns));
@@ -606,6 +1095,15 @@ int pgdb_new(struct uring_loop *loop, const struct pgdb_params *p, struct pgdb *
         uring_loop_set_handler(loop, db->op_in, on_poll);
         uring_loop_set_handler(loop, db->op_out, on_poll);
         uring_loop_set_handler(loop, db->op_cancel, on_poll);
+        r = conninfo_hosts(p->conninfo, &hosts, &n_hosts);
+        if (r > 0)
+                r = resolver_start(db, hosts, n_hosts);
+        if (r < 0) {
+                free(db->conns);
+                free(db->conninfo);
+                free(db);
+                return r;
+        }
         *ret = db;
         return 0;
 }
@@ -618,6 +1116,12 @@ void pgdb_free(struct pgdb *db)
         for (unsigned i = 0; i < db->pool_size; i++)
                 pc_reset(&db->conns[i], -ECANCELED, "pool closed");
         uring_timer_cancel(db->loop, &db->queue_timer);
+        if (db->rs) {
+                resolver_stop(db->rs);
+                db->rs = NULL;
+                uring_loop_set_wake_hook(db->loop, NULL, NULL);
+                answer_done(&db->rs_ans);
+        }
         free(db->conns);
         free(db->conninfo);
         free(db);
@@ -690,37 +1194,12 @@ int pgdb_exec(struct pgdb *db, int stmt, const char *const *params, int n_params
 
 bool pgdb_conninfo_needs_dns(const char *conninfo)
 {
-        PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-        const char *host = NULL, *hostaddr = NULL;
-        bool dns = false;
+        struct rhost *hosts = NULL;
+        unsigned n = 0;
+        int r = conninfo_hosts(conninfo, &hosts, &n);
 
-        if (!opts)
-                return false;
-        for (PQconninfoOption *o = opts; o->keyword; o++) {
-                if (!strcmp(o->keyword, "host"))
-                        host = o->val;
-                else if (!strcmp(o->keyword, "hostaddr"))
-                        hostaddr = o->val;
-        }
-        if (host && *host && !(hostaddr && *hostaddr)) {
-                /* Each comma-separated entry: a socket directory or an address needs no DNS. */
-                const char *p = host;
-                while (*p && !dns) {
-                        char one[256];
-                        size_t n = strcspn(p, ",");
-                        struct in6_addr a6;
-                        if (n < sizeof(one)) {
-                                memcpy(one, p, n);
-                                one[n] = '\0';
-                                dns = one[0] != '/' && one[0] != '@' &&
-                                      inet_pton(AF_INET, one, &a6) != 1 &&
-                                      inet_pton(AF_INET6, one, &a6) != 1;
-                        }
-                        p += n + (p[n] == ',');
-                }
-        }
-        PQconninfoFree(opts);
-        return dns;
+        hosts_free(hosts, n);
+        return r > 0;
 }
 
 unsigned pgdb_pending(const struct pgdb *db)

@@ -21,6 +21,17 @@
  *   - the queue is bounded (params.max_queue): -EBUSY.
  * libpq's own codes never leave this module; SQL errors come back as -EPROTO with the
  * SQLSTATE and message readable from the result.
+ *
+ * Host names: libpq would resolve a host name with a blocking getaddrinfo() inside
+ * PQconnectStart on every connection. When the conninfo (or $PGHOST) names one without a
+ * hostaddr, the pool resolves off the loop instead: a thread of its own resolves each host
+ * entry, again every 30 s and soon after a connection attempt fails, and each connection is
+ * started with hostaddr set to those addresses (one entry per address, host keeping the name
+ * for TLS verification and the password file). Until the first answer, new connections wait
+ * for it (queries still bounded by their timeout); afterwards a name that resolves to nothing
+ * fails the attempt at once, as an unreachable server does, with the resolver's reason. A
+ * temporary failure (EAI_AGAIN) keeps a name's last addresses. The pool then owns the loop's
+ * wake hook (uring_loop_set_wake_hook), which the caller must leave alone.
  */
 
 struct uring_loop;
@@ -45,7 +56,13 @@ struct pgdb_params {
          * query timing out on a slow database is not a change.
          */
         void (*on_reach)(void *userdata, bool up, const char *why, uint64_t down_ms);
-        void *reach_userdata;
+        /*
+         * Optional, with a host name to resolve (see above): told when what resolving the names
+         * gives changes, once per change rather than per attempt. why: which names failed and
+         * why, on one line (borrowed for the call); NULL: every name resolves again.
+         */
+        void (*on_dns)(void *userdata, const char *why);
+        void *reach_userdata; /* for on_reach and on_dns */
 };
 
 /*
@@ -58,12 +75,17 @@ struct pgdb_params {
  */
 typedef void (*pgdb_done_fn)(void *userdata, int err, const struct pgdb_res *res);
 
-/* Create the pool (no connection is opened yet). Returns 0 and *ret, or -errno. Start-up. */
+/*
+ * Create the pool (no connection is opened yet; the resolver thread, when a name needs one,
+ * starts). Returns 0 and *ret, or -errno. Start-up.
+ */
 int pgdb_new(struct uring_loop *loop, const struct pgdb_params *params, struct pgdb **ret);
 
 /*
- * Fail every queued and running query with -ECANCELED and close the connections. The loop
- * must still be alive (pending poll completions are dropped through slot generations).
+ * Fail every queued and running query with -ECANCELED, close the connections and stop the
+ * resolver (a thread stuck in a slow lookup is left to finish alone, never waited for more
+ * than a moment). The loop must still be alive (pending poll completions are dropped through
+ * slot generations).
  */
 void pgdb_free(struct pgdb *db);
 
@@ -82,8 +104,9 @@ int pgdb_exec(struct pgdb *db, int stmt, const char *const *params, int n_params
               void *userdata);
 
 /*
- * Whether conninfo names a host that libpq would resolve with a blocking getaddrinfo() on
- * each (re)connect (a host name without hostaddr). For a start-up warning.
+ * Whether conninfo (with $PGHOST, $PGHOSTADDR and $PGPORT where it gives none) names a host
+ * that libpq would resolve with getaddrinfo() (a host name without hostaddr): the pool then
+ * resolves it on a thread of its own (see above). For a start-up line.
  */
 bool pgdb_conninfo_needs_dns(const char *conninfo);
 
