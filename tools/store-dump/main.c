@@ -32,6 +32,7 @@ struct dump {
         bool verify;
         bool quiet;
         int progress; /* -1: when standard error is a terminal; 0 off; 1 on */
+        bool tty;     /* standard error is a terminal: one progress line rewritten in place */
         unsigned long long n, bytes, bad;
         /* --verify progress: the store's totals (for the whole store; 0 with a prefix) */
         unsigned long long of_objects, of_bytes;
@@ -51,19 +52,18 @@ static void report(struct dump *d, bool last)
 {
         double t = now_s(), secs = t - d->started;
         double mib = (double)d->bytes / 1048576.0, rate = secs > 0 ? mib / secs : 0;
-        bool tty = isatty(STDERR_FILENO);
+        char of_n[32] = "", of_mib[32] = "";
 
-        if (!last && t - d->last_report < (tty ? 0.5 : 10.0))
+        if (!last && t - d->last_report < (d->tty ? 0.5 : 10.0))
                 return;
         d->last_report = t;
-        if (d->of_objects)
-                fprintf(stderr, "%sverified %llu of %llu objects, %.0f of %.0f MiB, %.0f MiB/s, "
-                                "%llu bad%s",
-                        tty ? "\r" : "", d->n, d->of_objects, mib,
-                        (double)d->of_bytes / 1048576.0, rate, d->bad, tty && !last ? "" : "\n");
-        else
-                fprintf(stderr, "%sverified %llu objects, %.0f MiB, %.0f MiB/s, %llu bad%s",
-                        tty ? "\r" : "", d->n, mib, rate, d->bad, tty && !last ? "" : "\n");
+        if (d->of_objects) {
+                snprintf(of_n, sizeof(of_n), " of %llu", d->of_objects);
+                snprintf(of_mib, sizeof(of_mib), " of %.0f", (double)d->of_bytes / 1048576.0);
+        }
+        fprintf(stderr, "%sverified %llu%s objects, %.0f%s MiB, %.0f MiB/s, %llu bad%s",
+                d->tty ? "\r" : "", d->n, of_n, mib, of_mib, rate, d->bad,
+                d->tty && !last ? "" : "\n");
         fflush(stderr);
 }
 
@@ -230,8 +230,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "sluice-store-dump: %s: %s\n", path, strerror(-r));
                 return 1;
         }
+        d.tty = isatty(STDERR_FILENO);
         if (d.progress < 0)
-                d.progress = isatty(STDERR_FILENO);
+                d.progress = d.tty;
         if (d.verify && d.progress && !prefix[0]) {
                 cache_idx_get_totals(idx, &t);
                 d.of_objects = t.objects;
