@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import Control, Postgres, check, register, run, until_ok
@@ -23,6 +24,21 @@ def statements(ctl):
     return int(m.group(1))
 
 
+def stopped(pid):
+    """Wait until every thread of pid is stopped: kill() returns before the signal is taken,
+    and a request written before then could be read in an iteration of its own."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        states = []
+        for t in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        if all(s == "T" for s in states):
+            return
+        time.sleep(0.005)
+    check(False, f"control (pid {pid}) did not stop within 10 s")
+
+
 def burst(ctl, bodies):
     """POST each body on a connection of its own, all read by control in one loop iteration:
     the connections are opened and used once first, then control is stopped while the
@@ -33,6 +49,7 @@ def burst(ctl, bodies):
         c.request("GET", "/healthz")
         c.getresponse().read()
     ctl.proc.send_signal(signal.SIGSTOP)
+    stopped(ctl.proc.pid)
     try:
         for c, b in zip(conns, bodies):
             c.request("POST", "/v1/playback", body=json.dumps(b),
