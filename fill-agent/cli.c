@@ -13,6 +13,7 @@
 #include "log.h"
 
 #include "cli.h"
+#include "holdings.h"
 #include "opts.h"
 #include "run.h"
 #include "status.h"
@@ -78,6 +79,8 @@ static const char usage_text[] =
     "  --stall-timeout DURATION a transfer that moves no byte for this long (from the\n"
     "                           origin or into the edge) is cut and retried, then counted\n"
     "                           failed: 30s (default), 2m; whole seconds, 1s to 1h\n"
+    "  --list-page N            entries asked per page of an edge's listing, 1-10000\n"
+    "                           (default 10000, the most an edge answers at once)\n"
     "  --state-dir DIR          journals (default /var/lib/sluice-fill)\n"
     "  --progress auto|bar|json|none  progress output (auto: a bar on a terminal,\n"
     "                           JSON lines otherwise)\n"
@@ -125,6 +128,7 @@ enum {
         OPT_LIMIT,
         OPT_RETRIES,
         OPT_STALL_TIMEOUT,
+        OPT_LIST_PAGE,
         OPT_STATE_DIR,
         OPT_PROGRESS,
         OPT_PROGRESS_INTERVAL,
@@ -157,6 +161,7 @@ static const struct option long_opts[] = {
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"retries", required_argument, NULL, OPT_RETRIES},
     {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
+    {"list-page", required_argument, NULL, OPT_LIST_PAGE},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"progress", required_argument, NULL, OPT_PROGRESS},
     {"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
@@ -217,7 +222,7 @@ struct flags {
         const char *token_keys;
         const char *ids[256];
         size_t n_ids;
-        int64_t parallel, retries, stall_timeout_ms;
+        int64_t parallel, retries, stall_timeout_ms, list_page;
         bool no_evict;
 };
 
@@ -264,7 +269,7 @@ static int resolve_edges(struct fill_opts *o, const struct flags *f)
 int cli_main(int argc, char **argv)
 {
         struct fill_opts o = {.progress_interval_ms = 1000, .sample = 16};
-        struct flags f = {.parallel = -1, .retries = -1, .stall_timeout_ms = -1};
+        struct flags f = {.parallel = -1, .retries = -1, .stall_timeout_ms = -1, .list_page = -1};
         const char *cmd = NULL;
         struct cfg_error cerr;
         uint64_t v;
@@ -363,6 +368,12 @@ int cli_main(int argc, char **argv)
                                 return usage_error("--stall-timeout: want 1s-1h, got \"%s\"",
                                                    optarg);
                         break;
+                case OPT_LIST_PAGE:
+                        if (parse_u64(optarg, HOLDINGS_PAGE, &v) < 0 || v == 0)
+                                return usage_error("--list-page: want 1-%u, got \"%s\"",
+                                                   HOLDINGS_PAGE, optarg);
+                        f.list_page = (int64_t)v;
+                        break;
                 case OPT_LIMIT:
                         if (parse_u64(optarg, UINT32_MAX, &o.limit) < 0)
                                 return usage_error("--limit: not a count: \"%s\"", optarg);
@@ -428,6 +439,8 @@ int cli_main(int argc, char **argv)
                 o.cfg.retries = f.retries;
         if (f.stall_timeout_ms > 0)
                 o.cfg.stall_timeout_ms = f.stall_timeout_ms;
+        if (f.list_page > 0)
+                o.cfg.list_page = f.list_page;
         if (f.no_evict)
                 o.cfg.evict = false;
         if (strcmp(o.cfg.outside, "exit") != 0 && strcmp(o.cfg.outside, "wait") != 0) {

@@ -14,6 +14,8 @@
 
 #include "net-addr.h"
 
+#include "holdings.h"
+
 #include "fill-cfg.h"
 
 static int rate_setter(const char *scalar, void *dst, char *err, size_t errlen)
@@ -57,6 +59,7 @@ const struct cfg_field fill_cfg_fields[] = {
         {.key = "retries", .type = CFG_INT, .offset = offsetof(struct fill_cfg, retries), .min = 0, .max = 100, .def = "8"},
         {.key = "timeout", .type = CFG_DURATION, .offset = offsetof(struct fill_cfg, timeout_ms), .min = 100, .max = 3600 * 1000, .def = "30s"},
         {.key = "stall_timeout", .type = CFG_DURATION, .offset = offsetof(struct fill_cfg, stall_timeout_ms), .min = 1000, .max = 3600 * 1000, .def = "30s"},
+        {.key = "list_page", .type = CFG_INT, .offset = offsetof(struct fill_cfg, list_page), .min = 1, .max = HOLDINGS_PAGE, .def = "10000"},
         {.key = "edges", .type = CFG_SECTION_LIST, .offset = offsetof(struct fill_cfg, edges), .min = 0, .max = 256, .sub = edge_fields, .elem_size = sizeof(struct fill_edge_cfg)},
         {0},
 };

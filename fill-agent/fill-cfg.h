@@ -48,6 +48,7 @@ struct fill_cfg {
         int64_t retries;
         int64_t timeout_ms;       /* control/edge requests (not transfers) */
         int64_t stall_timeout_ms; /* a transfer with no byte moving this long fails */
+        int64_t list_page;        /* entries asked per page of an edge's listing */
         struct cfg_list edges;    /* struct fill_edge_cfg */
 };
 

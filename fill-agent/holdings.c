@@ -66,13 +66,15 @@ static int parse_entry(json_t *o, size_t i, struct held_obj *ret, char *err, siz
         return 0;
 }
 
-int holdings_parse(const char *buf, size_t len, struct holdings *ret, char *err, size_t errlen)
+/* Append the entries of one listing (a JSON array) to h; *ret_n gets how many it held. */
+static int parse_append(const char *buf, size_t len, struct holdings *h, size_t *ret_n, char *err,
+                        size_t errlen)
 {
         json_error_t je;
         json_t *root;
+        size_t n;
         int r = 0;
 
-        memset(ret, 0, sizeof(*ret));
         if (len > HOLDINGS_MAX_BYTES) {
                 snprintf(err, errlen, "listing larger than %u bytes", HOLDINGS_MAX_BYTES);
                 return -E2BIG;
@@ -88,37 +90,67 @@ int holdings_parse(const char *buf, size_t len, struct holdings *ret, char *err,
                 r = -EINVAL;
                 goto out;
         }
-        if (json_array_size(root) > HOLDINGS_MAX_OBJECTS) {
+        n = json_array_size(root);
+        *ret_n = n;
+        if (n > HOLDINGS_MAX_OBJECTS - h->n) {
                 snprintf(err, errlen, "listing: more than %u entries", HOLDINGS_MAX_OBJECTS);
                 r = -E2BIG;
                 goto out;
         }
-        ret->objs = calloc(json_array_size(root) + 1, sizeof(*ret->objs));
-        if (!ret->objs) {
-                r = -ENOMEM;
-                goto out;
-        }
-        for (size_t i = 0; i < json_array_size(root); i++) {
-                r = parse_entry(json_array_get(root, i), i, &ret->objs[ret->n], err, errlen);
-                ret->n++; /* counted even when partly filled, so holdings_done frees it */
-                if (r < 0)
-                        goto out;
-                ret->bytes += ret->objs[ret->n - 1].size;
-        }
-        qsort(ret->objs, ret->n, sizeof(*ret->objs), cmp_held);
-        for (size_t i = 1; i < ret->n; i++) {
-                if (cmp_held(&ret->objs[i - 1], &ret->objs[i]) == 0) {
-                        snprintf(err, errlen, "listing: key %.200s listed twice", ret->objs[i].key);
-                        r = -EINVAL;
+        if (h->n + n + 1 > h->cap) {
+                size_t cap = h->cap ? h->cap : 16;
+                struct held_obj *objs;
+
+                while (cap < h->n + n + 1)
+                        cap *= 2;
+                objs = realloc(h->objs, cap * sizeof(*objs));
+                if (!objs) {
+                        r = -ENOMEM;
                         goto out;
                 }
+                memset(objs + h->cap, 0, (cap - h->cap) * sizeof(*objs));
+                h->objs = objs;
+                h->cap = cap;
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = parse_entry(json_array_get(root, i), i, &h->objs[h->n], err, errlen);
+                h->n++; /* counted even when partly filled, so holdings_done frees it */
+                if (r < 0)
+                        goto out;
+                h->bytes += h->objs[h->n - 1].size;
         }
 out:
         if (r == -ENOMEM)
                 snprintf(err, errlen, "listing: out of memory");
+        json_decref(root);
+        return r;
+}
+
+/* Sort by key and refuse a key listed twice. */
+static int finish(struct holdings *h, char *err, size_t errlen)
+{
+        if (h->n)
+                qsort(h->objs, h->n, sizeof(*h->objs), cmp_held);
+        for (size_t i = 1; i < h->n; i++) {
+                if (cmp_held(&h->objs[i - 1], &h->objs[i]) == 0) {
+                        snprintf(err, errlen, "listing: key %.200s listed twice", h->objs[i].key);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+int holdings_parse(const char *buf, size_t len, struct holdings *ret, char *err, size_t errlen)
+{
+        size_t n;
+        int r;
+
+        memset(ret, 0, sizeof(*ret));
+        r = parse_append(buf, len, ret, &n, err, errlen);
+        if (r >= 0)
+                r = finish(ret, err, errlen);
         if (r < 0)
                 holdings_done(ret);
-        json_decref(root);
         return r;
 }
 
@@ -174,23 +206,36 @@ static size_t base_len(const char *admin_url)
         return n;
 }
 
-char *holdings_listing_url(const char *admin_url, const char *prefix)
+char *holdings_page_url(const char *admin_url, const char *prefix, unsigned limit,
+                        const char *after, size_t after_len)
 {
         size_t base = base_len(admin_url), len;
-        char *esc = NULL, *url;
+        char *pre = NULL, *aft = NULL, *url = NULL;
+        char lim[24] = "";
 
-        if (prefix && *prefix) {
-                esc = curl_easy_escape(NULL, prefix, 0);
-                if (!esc)
-                        return NULL;
-        }
-        len = base + (esc ? strlen(esc) : 0) + sizeof("/admin/objects?prefix=");
+        if (prefix && *prefix && !(pre = curl_easy_escape(NULL, prefix, 0)))
+                goto out;
+        if (after && !(aft = curl_easy_escape(NULL, after, (int)after_len)))
+                goto out;
+        if (limit)
+                snprintf(lim, sizeof(lim), "%u", limit);
+        len = base + sizeof("/admin/objects?prefix=&limit=&after=") + (pre ? strlen(pre) : 0) +
+              strlen(lim) + (aft ? strlen(aft) : 0);
         url = malloc(len);
         if (url)
-                snprintf(url, len, "%.*s/admin/objects%s%s", (int)base, admin_url,
-                         esc ? "?prefix=" : "", esc ? esc : "");
-        curl_free(esc);
+                snprintf(url, len, "%.*s/admin/objects%s%s%s%s%s%s%s%s", (int)base, admin_url,
+                         pre || lim[0] || aft ? "?" : "", pre ? "prefix=" : "", pre ? pre : "",
+                         pre && lim[0] ? "&" : "", lim[0] ? "limit=" : "", lim,
+                         aft ? (pre || lim[0] ? "&after=" : "after=") : "", aft ? aft : "");
+out:
+        curl_free(pre);
+        curl_free(aft);
         return url;
+}
+
+char *holdings_listing_url(const char *admin_url, const char *prefix)
+{
+        return holdings_page_url(admin_url, prefix, 0, NULL, 0);
 }
 
 static int get(const char *url, const char *bearer, long timeout_ms, int64_t *retry_after,
@@ -215,20 +260,84 @@ static int get(const char *url, const char *bearer, long timeout_ms, int64_t *re
         return 0;
 }
 
-int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix, long timeout_ms,
-                   int64_t *ret_retry_after, struct holdings *ret, char *err, size_t errlen)
+/*
+ * The listing in pages of page entries, each page starting after the last key of the
+ * one before, until a page comes back shorter than asked. An edge that does not page answers
+ * everything at once, which is longer than a page: that is the whole listing too.
+ */
+static int fetch_listing(const char *admin_url, const char *bearer, const char *prefix,
+                         unsigned page, long timeout_ms, int64_t *ret_retry_after,
+                         struct holdings *ret, char *err, size_t errlen)
+{
+        char *after = NULL;
+        size_t after_len = 0;
+        int r;
+
+        memset(ret, 0, sizeof(*ret));
+        for (;;) {
+                char *url = holdings_page_url(admin_url, prefix, page, after, after_len);
+                char *body = NULL;
+                size_t blen = 0, n = 0, first = ret->n, last = first;
+
+                if (!url) {
+                        snprintf(err, errlen, "out of memory");
+                        r = -ENOMEM;
+                        break;
+                }
+                r = get(url, bearer, timeout_ms, ret_retry_after, HOLDINGS_MAX_BYTES, &body, &blen,
+                        err, errlen);
+                free(url);
+                if (r >= 0)
+                        r = parse_append(body, blen, ret, &n, err, errlen);
+                free(body);
+                if (r < 0 || n != page)
+                        break;
+                /* The next page starts after this one's greatest key (its last, in the edge's
+                 * bytewise order), which must lie past the cursor it was asked with. */
+                for (size_t i = first + 1; i < ret->n; i++)
+                        if (cmp_held(&ret->objs[i], &ret->objs[last]) > 0)
+                                last = i;
+                if (after) {
+                        struct held_obj prev = {.key = after, .key_len = after_len};
+                        if (cmp_held(&ret->objs[last], &prev) <= 0) {
+                                snprintf(err, errlen, "listing: a page did not move past %.200s",
+                                         after);
+                                r = -EPROTO;
+                                break;
+                        }
+                }
+                free(after);
+                after_len = ret->objs[last].key_len;
+                after = malloc(after_len + 1);
+                if (!after) {
+                        snprintf(err, errlen, "out of memory");
+                        r = -ENOMEM;
+                        break;
+                }
+                memcpy(after, ret->objs[last].key, after_len + 1);
+        }
+        free(after);
+        if (r >= 0)
+                r = finish(ret, err, errlen);
+        if (r < 0)
+                holdings_done(ret);
+        return r;
+}
+
+int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix, unsigned page,
+                   long timeout_ms, int64_t *ret_retry_after, struct holdings *ret, char *err,
+                   size_t errlen)
 {
         size_t base = base_len(admin_url), hlen = base + sizeof("/healthz");
-        char *health = malloc(hlen), *listing = holdings_listing_url(admin_url, prefix);
-        char *body = NULL;
+        char *health = malloc(hlen), *body = NULL;
         size_t blen = 0;
         uint64_t bytes, max;
         int r;
 
-        if (!health || !listing) {
+        memset(ret, 0, sizeof(*ret));
+        if (!health) {
                 snprintf(err, errlen, "out of memory");
-                r = -ENOMEM;
-                goto out;
+                return -ENOMEM;
         }
         snprintf(health, hlen, "%.*s/healthz", (int)base, admin_url);
         r = get(health, NULL, timeout_ms, ret_retry_after, 1 << 16, &body, &blen, err, errlen);
@@ -239,13 +348,10 @@ int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix
                 r = -EINVAL;
                 goto out;
         }
-        free(body);
-        body = NULL;
-        r = get(listing, bearer, timeout_ms, ret_retry_after, HOLDINGS_MAX_BYTES, &body, &blen, err,
-                errlen);
-        if (r < 0)
-                goto out;
-        r = holdings_parse(body, blen, ret, err, errlen);
+        if (page == 0 || page > HOLDINGS_PAGE)
+                page = HOLDINGS_PAGE;
+        r = fetch_listing(admin_url, bearer, prefix, page, timeout_ms, ret_retry_after, ret, err,
+                          errlen);
         if (r < 0)
                 goto out;
         /* Health counts every object, the listing only the prefix. */
@@ -254,7 +360,6 @@ int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix
         ret->max_bytes = max;
 out:
         free(body);
-        free(listing);
         free(health);
         return r;
 }

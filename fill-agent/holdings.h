@@ -18,6 +18,7 @@
 #define HOLDINGS_MAX_BYTES   (512u << 20)
 #define HOLDINGS_MAX_OBJECTS 4000000u
 #define HOLDINGS_MAX_KEY     4096u
+#define HOLDINGS_PAGE        10000u /* entries asked per listing page (the edge's largest) */
 
 struct held_obj {
         char *key;
@@ -31,7 +32,7 @@ struct held_obj {
 
 struct holdings {
         struct held_obj *objs; /* sorted by key */
-        size_t n;
+        size_t n, cap;
         uint64_t bytes, max_bytes;
 };
 
@@ -45,13 +46,16 @@ int holdings_parse_health(const char *buf, size_t len, uint64_t *ret_bytes, uint
 void holdings_done(struct holdings *h);
 
 /*
- * List the edge at admin_url (listing and health). prefix may be NULL (all). ret_retry_after
+ * List the edge at admin_url (health, then the listing in pages of page entries, 1 to
+ * HOLDINGS_PAGE (0: HOLDINGS_PAGE), each after the last key of the one before). prefix may
+ * be NULL (all). ret_retry_after
  * (may be NULL) gets the failed answer's Retry-After in seconds, 0 without one. Returns 0,
  * -EACCES (401: wrong token), -EIO (unreachable, no answer), -EAGAIN (5xx, 408, 429), -EPROTO
  * (another status), or a parse error; err says which.
  */
-int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix, long timeout_ms,
-                   int64_t *ret_retry_after, struct holdings *ret, char *err, size_t errlen);
+int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix, unsigned page,
+                   long timeout_ms, int64_t *ret_retry_after, struct holdings *ret, char *err,
+                   size_t errlen);
 
 /* The entry with key, or NULL. */
 const struct held_obj *holdings_find(const struct holdings *h, const char *key, size_t key_len);
@@ -67,3 +71,10 @@ bool holdings_has(const struct holdings *h, const char *key, size_t key_len, uin
  * Returns a malloc'd string the caller frees, or NULL when out of memory.
  */
 char *holdings_listing_url(const char *admin_url, const char *prefix);
+
+/*
+ * The same with limit=<limit> (0: none) and after=<after> (after_len bytes, percent-encoded;
+ * NULL: none), as the edge pages its listing.
+ */
+char *holdings_page_url(const char *admin_url, const char *prefix, unsigned limit,
+                        const char *after, size_t after_len);

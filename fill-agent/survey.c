@@ -88,8 +88,7 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
                 r = fetch_token_read(cfg->secret_file, &secret);
                 if (r < 0) {
                         free(ctl_token);
-                        snprintf(s->err, sizeof(s->err), "%s: %s", cfg->secret_file,
-                                 strerror(-r));
+                        snprintf(s->err, sizeof(s->err), "%s: %s", cfg->secret_file, strerror(-r));
                         s->rc = FILL_EXIT_USAGE;
                         return r;
                 }
@@ -169,8 +168,9 @@ int survey_refresh(struct survey *s, const struct fill_opts *o, const struct sur
         s->have_diff = s->have_held = false;
         for (unsigned n = 0;; n++) {
                 int64_t retry_after = 0;
-                r = holdings_fetch(s->cfg->admin_url, s->bearer, NULL, (long)o->cfg.timeout_ms,
-                                   &retry_after, &s->held, s->err, sizeof(s->err));
+                r = holdings_fetch(s->cfg->admin_url, s->bearer, NULL, (unsigned)o->cfg.list_page,
+                                   (long)o->cfg.timeout_ms, &retry_after, &s->held, s->err,
+                                   sizeof(s->err));
                 if (r >= 0 || (r = retry_wait(s, rt, "holdings", r, retry_after, n)) < 0)
                         break;
         }

@@ -68,6 +68,46 @@ def plan_then_run_then_nothing(env):
     eq(env.commits(), len(objs) + 1, "edge commits: each missing object once, no more")
 
 
+def listing_gets(env):
+    """The targets of the listing requests the edge logged, in order (the edge stopped first:
+    SIGTERM flushes its access log)."""
+    if env.edge.running():
+        env.edge.stop()
+    with open(env.edge.access_log, encoding="utf-8", errors="replace") as f:
+        return [line.split('"GET ', 1)[1].split(" ", 1)[0] for line in f
+                if '"GET /admin/objects' in line]
+
+
+@test
+def listing_read_in_pages(env):
+    """The agent reads an edge's listing in pages (limit, then after= the last key of the page
+    before), so a large edge is never one answer of hundreds of MiB. With pages of 3 the
+    held objects are all seen: the second run sends nothing."""
+    objs = make_catalog(env, titles=2, segs=3)
+    env.edge.put("/zz/unplanned.m4s", b"u" * 100)
+    rc, out, err = env.fill("run", "--progress", "json", "--list-page", "3")
+    eq(rc, 0, f"run exit ({err})")
+    rc, out, err = env.fill("plan", "--json", "--list-page", "3")
+    eq(rc, 0, f"plan exit ({err})")
+    d = events(out)[0]
+    eq((d["held_objects"], d["add_objects"], d["unplanned_objects"]), (len(objs), 0, 1),
+       "every held object seen through the pages")
+    rc, out, err = env.fill("run", "--progress", "json", "--list-page", "3")
+    eq(rc, 0, f"second run exit ({err})")
+    eq([e for e in events(out) if e["event"] == "done"][0]["queued"], 0, "second run queue")
+    rc, _, err = env.fill("plan", "--list-page", "0")
+    eq(rc, 2, f"--list-page 0 is a usage error ({err})")
+    gets = [t for t in listing_gets(env) if "limit=3" in t]
+    # The plan and the second run each list n = len(objs) + 1 objects in pages of 3: n // 3
+    # pages and one more (a short last page, or an empty one after a full page); the first
+    # run listed at least one page.
+    pages = (len(objs) + 1) // 3 + 1
+    check(len(gets) >= 2 * pages + 1, f"{len(gets)} listing pages asked, wanted >= "
+          f"{2 * pages + 1}: {gets}")
+    check(any("after=%2F" in t for t in gets), f"pages go on after a key: {gets}")
+    check(all(t.startswith("/admin/objects?limit=3") for t in gets), f"page targets: {gets}")
+
+
 @test
 def verify_finds_a_bad_object(env):
     objs = make_catalog(env, titles=1, segs=3)

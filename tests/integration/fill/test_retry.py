@@ -22,6 +22,10 @@ def plan_target(env):
     return f"/v1/fill/plan?edge={env.edge_id}"
 
 
+# The agent's first page of an edge's listing (holdings.h: HOLDINGS_PAGE entries a page).
+LISTING = "/admin/objects?limit=10000"
+
+
 def times(proxy, target):
     return [t for _, tg, t in proxy.seen if tg == target]
 
@@ -57,13 +61,13 @@ def listing_unavailable_then_served(env):
     proxy = AdminProxy(env.edge.admin_port)
     env.admin_url = proxy.url
     # A reset (no answer), then a 502 without Retry-After: backoff of 1 s, then 2 s.
-    proxy.answer["/admin/objects"] = [(None, {}), (502, {})]
+    proxy.answer[LISTING] = [(None, {}), (502, {})]
     try:
         rc, out, err = env.fill("run", "--progress", "json")
     finally:
         proxy.stop()
     eq(rc, 0, f"run exit ({err})")
-    t = times(proxy, "/admin/objects")
+    t = times(proxy, LISTING)
     eq(len(t), 3, "listings: a reset, a 502, then served")
     check(t[1] - t[0] >= 0.9 and t[2] - t[1] >= 1.9,
           f"backoff between attempts: {[round(b - a, 2) for a, b in zip(t, t[1:])]}")
@@ -137,9 +141,9 @@ def listed_again_when_the_window_opens(env):
             # While the run waits, the edge gets one planned object by another way: the
             # listing made when the window opens must show it, so the run does not send it.
             deadline = time.monotonic() + 10
-            while not times(proxy, "/admin/objects") and time.monotonic() < deadline:
+            while not times(proxy, LISTING) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            check(times(proxy, "/admin/objects"), "the run listed the edge at start")
+            check(times(proxy, LISTING), "the run listed the edge at start")
             first = objs[1]
             data = open(f"{env.origin.dir}/{first['path']}", "rb").read()
             env.edge.put("/" + first["path"], data)
@@ -153,7 +157,7 @@ def listed_again_when_the_window_opens(env):
     eq(p.returncode, 0, f"run exit ({err.decode()})")
     ev = events(out.decode())
     check(ev[0]["event"] == "waiting", f"the run waited: {ev[0]}")
-    eq(len(times(proxy, "/admin/objects")), 2, "listed at start and once when the window opened")
+    eq(len(times(proxy, LISTING)), 2, "listed at start and once when the window opened")
     sent = [e["key"] for e in ev if e["event"] == "committed"]
     eq(sorted(sent), sorted("/" + o["path"] for o in objs if o is not first),
        "the object put while waiting was not sent")

@@ -24,6 +24,25 @@ TEST(holdings_listing_url_escapes_prefix)
         free(u);
 }
 
+/* A page's cursor (the last key before it, any bytes) is percent-encoded, and the arguments
+ * go in the order the edge documents. */
+TEST(holdings_page_url_carries_limit_and_cursor)
+{
+        char *u = holdings_page_url("http://e:1/", NULL, 10000, "/t 1/seg-9.m4s", 14);
+
+        ASSERT_STREQ(u, "http://e:1/admin/objects?limit=10000&after=%2Ft%201%2Fseg-9.m4s");
+        free(u);
+        u = holdings_page_url("http://e:1", "/t1/", 2, "/t1/\xc3\xa9&x", 8);
+        ASSERT_STREQ(u, "http://e:1/admin/objects?prefix=%2Ft1%2F&limit=2&after=%2Ft1%2F%C3%A9%26x");
+        free(u);
+        u = holdings_page_url("http://e:1", "/t1/", 0, NULL, 0);
+        ASSERT_STREQ(u, "http://e:1/admin/objects?prefix=%2Ft1%2F");
+        free(u);
+        u = holdings_page_url("http://e:1", NULL, 5, NULL, 0);
+        ASSERT_STREQ(u, "http://e:1/admin/objects?limit=5");
+        free(u);
+}
+
 /* A prefix listing may name longer keys too; only the exact key with the same size and
  * SHA-256 counts as committed. */
 TEST(holdings_has_needs_key_size_and_hash)
