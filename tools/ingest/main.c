@@ -35,6 +35,7 @@
 #include "ladder.h"
 #include "metadata.h"
 #include "mp4-info.h"
+#include "probe.h"
 #include "proc.h"
 #include "util.h"
 
@@ -117,17 +118,6 @@ static int title_valid(const char *t)
                       c == '_' || c == '-'))
                         return 0;
         }
-        return 1;
-}
-
-static int lang_valid(const char *l)
-{
-        size_t n = strlen(l);
-        if (n < 2 || n > 15)
-                return 0;
-        for (size_t i = 0; i < n; i++)
-                if (!((l[i] >= 'a' && l[i] <= 'z') || (l[i] >= 'A' && l[i] <= 'Z') || l[i] == '-'))
-                        return 0;
         return 1;
 }
 
@@ -331,28 +321,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
         return 0;
 }
 
-/* Parse "N/D" into a positive fraction. */
-static int frac_parse(const char *s, unsigned *num, unsigned *den)
-{
-        char *end;
-        unsigned long n = strtoul(s, &end, 10), d = 1;
-        if (end == s)
-                return -EINVAL;
-        if (*end == '/' || *end == ':')
-                d = strtoul(end + 1, &end, 10);
-        if (*end || n == 0 || d == 0 || n > 1000000 || d > 1000000)
-                return -EINVAL;
-        *num = (unsigned)n;
-        *den = (unsigned)d;
-        return 0;
-}
-
 static int probe_source(const struct opts *o, struct ladder_src *s)
 {
-        char *out = NULL;
+        char *out = NULL, msg[160];
         const char *err = "";
-        json_t *j = NULL;
-        json_error_t je;
         int r;
         char *argv[] = {(char *)o->ffprobe,
                         "-v",
@@ -370,7 +342,7 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
                 fprintf(stderr, "sluice-ingest: %s: %s\n", o->source, strerror(errno));
                 return -errno;
         }
-        r = proc_capture(argv, 4 << 20, &out, &err);
+        r = proc_capture(argv, PROBE_OUT_MAX, &out, &err);
         if (r < 0) {
                 fprintf(stderr, "sluice-ingest: cannot run %s: %s\n", o->ffprobe, strerror(-r));
                 return r;
@@ -378,70 +350,14 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
         if (r != 0) {
                 fprintf(stderr, "sluice-ingest: %s: not a media file ffprobe can read: %s\n",
                         o->source, *err ? err : "(no message)");
-                r = -EINVAL;
-                goto out;
+                free(out);
+                return -EINVAL;
         }
-        j = json_loads(out, 0, &je);
-        json_t *streams = json_object_get(j, "streams");
-        r = -EINVAL;
-        if (!json_is_array(streams)) {
-                fprintf(stderr, "sluice-ingest: %s: ffprobe found no streams\n", o->source);
-                goto out;
-        }
-        size_t i;
-        json_t *st_j;
-        int have_video = 0;
-        json_array_foreach(streams, i, st_j)
-        {
-                const char *type = json_string_value(json_object_get(st_j, "codec_type"));
-                json_t *disp = json_object_get(st_j, "disposition");
-                if (!type)
-                        continue;
-                if (!strcmp(type, "video") && !have_video &&
-                    json_integer_value(json_object_get(disp, "attached_pic")) == 0) {
-                        s->width = (unsigned)json_integer_value(json_object_get(st_j, "width"));
-                        s->height = (unsigned)json_integer_value(json_object_get(st_j, "height"));
-                        const char *sar =
-                            json_string_value(json_object_get(st_j, "sample_aspect_ratio"));
-                        if (!sar || frac_parse(sar, &s->sar_num, &s->sar_den) < 0)
-                                s->sar_num = s->sar_den = 1;
-                        const char *fr = json_string_value(json_object_get(st_j, "avg_frame_rate"));
-                        if (!fr || frac_parse(fr, &s->fps_num, &s->fps_den) < 0 ||
-                            (double)s->fps_num / s->fps_den > 120) {
-                                fr = json_string_value(json_object_get(st_j, "r_frame_rate"));
-                                if (!fr || frac_parse(fr, &s->fps_num, &s->fps_den) < 0)
-                                        s->fps_num = 25, s->fps_den = 1;
-                        }
-                        have_video = s->width > 0 && s->height > 0;
-                } else if (!strcmp(type, "audio") && s->n_audio < LADDER_AUDIO_MAX) {
-                        const char *lang = json_string_value(
-                            json_object_get(json_object_get(st_j, "tags"), "language"));
-                        snprintf(s->audio_lang[s->n_audio++], sizeof(s->audio_lang[0]), "%s",
-                                 lang && lang_valid(lang) ? lang : "und");
-                }
-        }
-        const char *fmt =
-            json_string_value(json_object_get(json_object_get(j, "format"), "format_name"));
-        /* ffmpeg renders any text file as ANSI art: a "video" no one wants to publish */
-        if (!have_video || (fmt && !strcmp(fmt, "tty"))) {
-                fprintf(stderr, "sluice-ingest: %s: no video stream (is this a video file?)\n",
-                        o->source);
-                goto out;
-        }
-        const char *dur =
-            json_string_value(json_object_get(json_object_get(j, "format"), "duration"));
-        s->duration = dur ? strtod(dur, NULL) : 0;
-        if (!(s->duration >= 1)) {
-                fprintf(stderr,
-                        "sluice-ingest: %s: shorter than a second, or of unknown "
-                        "duration\n",
-                        o->source);
-                goto out;
-        }
-        s->path = o->source;
-        r = 0;
-out:
-        json_decref(j);
+        r = probe_parse(out, strlen(out), s, msg, sizeof(msg));
+        if (r < 0)
+                fprintf(stderr, "sluice-ingest: %s: %s\n", o->source, msg);
+        else
+                s->path = o->source;
         free(out);
         return r;
 }
@@ -489,7 +405,7 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
                                 return -EINVAL;
                         memcpy(s->audio_lang[k], p, len);
                         s->audio_lang[k][len] = '\0';
-                        if (!lang_valid(s->audio_lang[k])) {
+                        if (!probe_lang_valid(s->audio_lang[k])) {
                                 fprintf(stderr,
                                         "sluice-ingest: --audio-lang: '%s' is not a "
                                         "language tag\n",
@@ -529,7 +445,7 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
                         return -EINVAL;
                 memcpy(j->lang, o->subs[t], len);
                 j->lang[len] = '\0';
-                if (!lang_valid(j->lang)) {
+                if (!probe_lang_valid(j->lang)) {
                         fprintf(stderr, "sluice-ingest: --subtitles: '%s' is not a language\n",
                                 j->lang);
                         return -EINVAL;

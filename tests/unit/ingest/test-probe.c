@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+
+#include "tests.h"
+
+#include "ladder.h"
+#include "probe.h"
+
+static int parse(const char *json, struct ladder_src *s, char *err, size_t errlen)
+{
+        memset(s, 0, sizeof(*s));
+        return probe_parse(json, strlen(json), s, err, errlen);
+}
+
+TEST(probe_video_and_audio)
+{
+        struct ladder_src s;
+        char err[160];
+
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":600,\"height\":600,"
+                        "\"disposition\":{\"attached_pic\":1}},{\"codec_type\":\"video\","
+                        "\"width\":1920,\"height\":1080,\"sample_aspect_ratio\":\"1:1\","
+                        "\"avg_frame_rate\":\"30000/1001\",\"disposition\":{\"attached_pic\":0}},"
+                        "{\"codec_type\":\"audio\",\"tags\":{\"language\":\"pt-BR\"}},"
+                        "{\"codec_type\":\"audio\",\"tags\":{\"language\":\"x1\"}}],"
+                        "\"format\":{\"format_name\":\"mov\",\"duration\":\"60.500000\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.width, 1920u);
+        ASSERT_EQ(s.height, 1080u);
+        ASSERT_EQ(s.fps_num, 30000u);
+        ASSERT_EQ(s.fps_den, 1001u);
+        ASSERT_TRUE(s.duration == 60.5);
+        ASSERT_EQ(s.n_audio, 2u);
+        ASSERT_STREQ(s.audio_lang[0], "pt-BR");
+        ASSERT_STREQ(s.audio_lang[1], "und");
+        ASSERT_TRUE(s.path == NULL);
+}
+
+TEST(probe_frame_rate_fallbacks)
+{
+        struct ladder_src s;
+        char err[160];
+
+        /* an average over 120 frames a second falls back to r_frame_rate */
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":64,\"height\":64,"
+                        "\"avg_frame_rate\":\"1000/1\",\"r_frame_rate\":\"50/1\"}],"
+                        "\"format\":{\"duration\":\"2\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.fps_num, 50u);
+        ASSERT_EQ(s.fps_den, 1u);
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":64,\"height\":64,"
+                        "\"avg_frame_rate\":\"0/0\"}],\"format\":{\"duration\":\"2\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.fps_num, 25u);
+        ASSERT_EQ(s.fps_den, 1u);
+}
+
+TEST(probe_absurd_pixel_aspect_is_square)
+{
+        struct ladder_src s;
+        char err[160];
+
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":16384,\"height\":1,"
+                        "\"sample_aspect_ratio\":\"1000000:1\"}],\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.sar_num, 1u);
+        ASSERT_EQ(s.sar_den, 1u);
+        /* the widest rung stays a width an unsigned holds, not a wrapped one */
+        ASSERT_EQ(ladder_width_for(&s, 2160), 2160u * 16384u);
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":720,\"height\":576,"
+                        "\"sample_aspect_ratio\":\"64:45\"}],\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.sar_num, 64u);
+        ASSERT_EQ(s.sar_den, 45u);
+}
+
+TEST(probe_refusals)
+{
+        struct ladder_src s;
+        char err[160];
+
+        ASSERT_EQ(parse("not json", &s, err, sizeof(err)), -EINVAL);
+        ASSERT_STREQ(err, "ffprobe found no streams");
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":100000,\"height\":2}],"
+                        "\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  -EINVAL);
+        ASSERT_STREQ(err, "a video stream of 100000x2 pixels, more than 16384 on a side");
+        /* a negative size was read as a huge unsigned one, and passed */
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":-1,\"height\":1080}],"
+                        "\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  -EINVAL);
+        ASSERT_STREQ(err, "no video stream (is this a video file?)");
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":64,\"height\":64}],"
+                        "\"format\":{\"format_name\":\"tty\",\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  -EINVAL);
+        ASSERT_STREQ(err, "no video stream (is this a video file?)");
+        /* an infinite duration passed "at least a second" and reached the encoders */
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":64,\"height\":64}],"
+                        "\"format\":{\"duration\":\"1e999\"}}",
+                        &s, err, sizeof(err)),
+                  -EINVAL);
+        ASSERT_STREQ(err, "a duration of inf s, more than 864000 s (ten days)");
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":64,\"height\":64}],"
+                        "\"format\":{\"duration\":\"N/A\"}}",
+                        &s, err, sizeof(err)),
+                  -EINVAL);
+        ASSERT_STREQ(err, "shorter than a second, or of unknown duration");
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":64,\"height\":64}],"
+                        "\"format\":{\"duration\":\"0.5\"}}",
+                        &s, err, sizeof(err)),
+                  -EINVAL);
+        ASSERT_STREQ(err, "shorter than a second, or of unknown duration");
+        /* a message that does not fit is cut, still terminated */
+        ASSERT_EQ(parse("{}", &s, err, 8), -EINVAL);
+        ASSERT_STREQ(err, "ffprobe");
+}
+
+TEST(probe_size_limit)
+{
+        struct ladder_src s;
+        char err[160];
+
+        ASSERT_EQ(probe_parse("{}", (size_t)PROBE_OUT_MAX + 1, &s, err, sizeof(err)), -EINVAL);
+        ASSERT_STREQ(err, "ffprobe's answer is over 4194304 bytes");
+}
+
+TEST_MAIN()
