@@ -45,7 +45,7 @@ struct heartbeat {
 
 /* A heartbeat's answer, kept up to a small bound (control answers a few bytes). */
 struct answer {
-        char buf[256];
+        char buf[HEARTBEAT_ANSWER_MAX + 1];
         size_t len;
         bool over;
 };
@@ -141,24 +141,17 @@ static size_t keep_answer(char *ptr, size_t size, size_t nmemb, void *userdata)
 /* Control's period from an accepted heartbeat's answer ({"heartbeat_period_s": n}). */
 static void note_control_period(struct heartbeat *hb, const struct answer *a, int64_t own_ms)
 {
-        json_t *o, *v;
-        double s;
+        int64_t ms = a->over ? 0 : heartbeat_answer_period_ms(a->buf, a->len);
 
-        if (a->over || a->len == 0)
+        if (ms <= 0)
                 return;
-        o = json_loadb(a->buf, a->len, 0, NULL);
-        v = json_object_get(o, "heartbeat_period_s");
-        s = json_is_number(v) ? json_number_value(v) : 0;
-        if (s >= 0.1 && s <= 86400) {
-                hb->control_ms = (int64_t)(s * 1000.0);
-                if (own_ms > hb->control_ms && hb->warned_ms != own_ms) {
-                        log_warn("heartbeat: control drops an edge after two of its %.1f s "
-                                 "periods, but control.heartbeat is %.1f s: beating every %.1f s",
-                                 s, (double)own_ms / 1000.0, s);
-                        hb->warned_ms = own_ms;
-                }
+        hb->control_ms = ms;
+        if (own_ms > ms && hb->warned_ms != own_ms) {
+                log_warn("heartbeat: control drops an edge after two of its %.1f s periods, but "
+                         "control.heartbeat is %.1f s: beating every %.1f s",
+                         (double)ms / 1000.0, (double)own_ms / 1000.0, (double)ms / 1000.0);
+                hb->warned_ms = own_ms;
         }
-        json_decref(o);
 }
 
 int heartbeat_req_sign(const struct edge_runtime *rt, const char *method, const char *target,

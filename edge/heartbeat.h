@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct curl_slist;
 struct edge_runtime;
@@ -36,3 +37,15 @@ char *heartbeat_body(struct edge_server *srv);
  */
 int heartbeat_req_sign(const struct edge_runtime *rt, const char *method, const char *target,
                        const char *body, size_t body_len, struct curl_slist **hdrs);
+
+/* Most bytes of control's answer to a heartbeat that are read (control answers a few dozen);
+ * a longer answer is not one this edge reads and is ignored whole. */
+#define HEARTBEAT_ANSWER_MAX 255
+
+/*
+ * Control's heartbeat period from its answer to an accepted heartbeat: buf[0..len) (need not
+ * be NUL-terminated) holding {"heartbeat_period_s": n}. Returns n in ms when n is a number
+ * from 0.1 to 86400 s, else 0 (not told): not JSON, no such member, not a number, out of that
+ * range, empty or over HEARTBEAT_ANSWER_MAX bytes. Pure (heartbeat-answer.c), for fuzzing.
+ */
+int64_t heartbeat_answer_period_ms(const char *buf, size_t len);
