@@ -257,3 +257,43 @@ int path_norm_encode(const char *key, size_t key_len, char *buf, size_t cap)
         buf[o] = '\0';
         return (int)o;
 }
+
+int path_norm_query_arg(const char *target, size_t len, const char *name, char *out, size_t cap)
+{
+        const char *q = memchr(target, '?', len);
+        size_t nlen = strlen(name), i, end;
+
+        out[0] = '\0';
+        if (!q)
+                return -ENOENT;
+        /* Indices, not pointers: a walk past the last argument must not form end + 1. */
+        for (i = (size_t)(q - target) + 1; i < len; i = end + 1) {
+                const char *e = memchr(target + i, '&', len - i);
+                size_t o = 0;
+
+                end = e ? (size_t)(e - target) : len;
+                if (end - i <= nlen || memcmp(target + i, name, nlen) != 0 ||
+                    target[i + nlen] != '=')
+                        continue;
+                for (size_t k = i + nlen + 1; k < end; k++) {
+                        char ch = target[k];
+                        int hi, lo;
+
+                        if (ch == '%' && end - k >= 3 && (hi = hex_digit(target[k + 1])) >= 0 &&
+                            (lo = hex_digit(target[k + 2])) >= 0) {
+                                ch = (char)(hi * 16 + lo);
+                                k += 2;
+                        } else if (ch == '+') {
+                                ch = ' ';
+                        }
+                        if (o + 1 >= cap) {
+                                out[0] = '\0';
+                                return -ENAMETOOLONG;
+                        }
+                        out[o++] = ch;
+                }
+                out[o] = '\0';
+                return (int)o;
+        }
+        return -ENOENT;
+}

@@ -42,3 +42,13 @@ int path_norm(const char *target, size_t len, struct path_norm *ret);
  * string into buf[0..cap). Returns its length, or -ENOBUFS if it does not fit.
  */
 int path_norm_encode(const char *key, size_t key_len, char *buf, size_t cap);
+
+/*
+ * The value of the first name= argument in the query of target[0..len) (after its first '?';
+ * arguments split at '&'), percent-decoded once ('+' is a space; an escape that is not two hex
+ * digits stays as it is) into out (cap >= 1 bytes, NUL-terminated; it may hold NUL bytes of
+ * its own, from "%00"). For the admin API's listing arguments. Returns the decoded length
+ * (always below cap and at most len), -ENOENT when the query has no name=, or -ENAMETOOLONG
+ * when the value does not fit (out then holds no value).
+ */
+int path_norm_query_arg(const char *target, size_t len, const char *name, char *out, size_t cap);

@@ -205,48 +205,10 @@ int admin_token_ok(const char *auth, size_t auth_len, const char *token, size_t 
 
 /* ---- query ---- */
 
-static int unhex(char ch)
-{
-        return hex_digit(ch);
-}
-
-/*
- * The percent-decoded value of name= in target's query into out (cap bytes, NUL-terminated).
- * Returns its length, -ENOENT when the query has no name=, -ENAMETOOLONG when the value does
- * not fit.
- */
+/* The percent-decoded value of name= in req's query (path_norm_query_arg()). */
 static int query_arg(const struct http1_req *req, const char *name, char *out, size_t cap)
 {
-        const char *q = memchr(req->target, '?', req->target_len);
-        const char *end = req->target + req->target_len;
-        size_t nlen = strlen(name);
-
-        if (!q)
-                return -ENOENT;
-        for (const char *p = q + 1; p < end;) {
-                const char *amp = memchr(p, '&', (size_t)(end - p));
-                const char *e = amp ? amp : end;
-                if ((size_t)(e - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
-                        size_t o = 0;
-                        for (const char *s = p + nlen + 1; s < e; s++) {
-                                char ch = *s;
-                                if (ch == '%' && e - s >= 3 && unhex(s[1]) >= 0 &&
-                                    unhex(s[2]) >= 0) {
-                                        ch = (char)(unhex(s[1]) * 16 + unhex(s[2]));
-                                        s += 2;
-                                } else if (ch == '+') {
-                                        ch = ' ';
-                                }
-                                if (o + 1 >= cap)
-                                        return -ENAMETOOLONG;
-                                out[o++] = ch;
-                        }
-                        out[o] = '\0';
-                        return (int)o;
-                }
-                p = e + 1;
-        }
-        return -ENOENT;
+        return path_norm_query_arg(req->target, req->target_len, name, out, cap);
 }
 
 /*

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * path_norm() on arbitrary targets: whatever it accepts must be a safe cache key, and the
- * re-encoded key must normalise back to itself.
+ * re-encoded key must normalise back to itself. path_norm_query_arg() on the same target (the
+ * admin API's listing arguments): a value is NUL-terminated, below its buffer and no longer
+ * than the target, a smaller buffer gives the same value or -ENAMETOOLONG, and a buffer as
+ * long as the target is always enough.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +26,37 @@ static void check(int cond, const char *what)
         }
 }
 
+static char qbig[16384 + 1]; /* room for a value as long as the fuzzer's -max_len */
+
+static void check_query_arg(const char *t, size_t size, const char *name)
+{
+        char *big = qbig, small[8];
+        int r = path_norm_query_arg(t, size, name, big, size + 1);
+        int s = path_norm_query_arg(t, size, name, small, sizeof(small));
+
+        check(r >= 0 || r == -ENOENT, "a buffer as long as the target is enough");
+        if (r < 0) {
+                check(s == r && !big[0] && !small[0], "absent: absent at any size, out empty");
+                return;
+        }
+        check((size_t)r <= size && big[r] == '\0', "value bounded and terminated");
+        if ((size_t)r < sizeof(small))
+                check(s == r && memcmp(small, big, (size_t)r + 1) == 0, "same value in less room");
+        else
+                check(s == -ENAMETOOLONG && !small[0],
+                      "too long for the small buffer, and said so");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static struct path_norm n, m;
         static char enc[PATH_NORM_MAX * 3 + 1];
         const char *t = (const char *)data;
 
+        if (size < sizeof(qbig)) {
+                check_query_arg(t, size, "after");
+                check_query_arg(t, size, "limit");
+        }
         if (path_norm(t, size, &n) < 0) {
                 check(n.key_len == 0 && !n.token && !n.cmcd, "failure leaves output set");
                 return 0;

@@ -202,6 +202,38 @@ TEST(query_args)
         ASSERT_KEY("/t1/seg?x=/../../etc?y", "/t1/seg");
 }
 
+TEST(query_arg_decoded)
+{
+        static const char t[] = "/admin/objects?prefix=/t1/&limit=7&after=%2Ft1%2Fa+b%zz&limit=8";
+        char out[32], small[4];
+
+        ASSERT_EQ(path_norm_query_arg(t, strlen(t), "limit", out, sizeof(out)), 1);
+        ASSERT_STREQ(out, "7"); /* the first of two */
+        ASSERT_EQ(path_norm_query_arg(t, strlen(t), "after", out, sizeof(out)), 10);
+        ASSERT_STREQ(out, "/t1/a b%zz"); /* '+' a space, a bad escape kept */
+        ASSERT_EQ(path_norm_query_arg(t, strlen(t), "prefix", out, sizeof(out)), 4);
+        ASSERT_STREQ(out, "/t1/");
+        /* a name is whole: "limi" is not "limit", nor is "fter" the tail of "after" */
+        ASSERT_EQ(path_norm_query_arg(t, strlen(t), "limi", out, sizeof(out)), -ENOENT);
+        ASSERT_EQ(path_norm_query_arg(t, strlen(t), "fter", out, sizeof(out)), -ENOENT);
+        ASSERT_EQ(path_norm_query_arg("/a/b", 4, "limit", out, sizeof(out)), -ENOENT);
+        ASSERT_EQ(path_norm_query_arg("/a?limit", 8, "limit", out, sizeof(out)), -ENOENT);
+        ASSERT_EQ(path_norm_query_arg("/a?limit=", 9, "limit", out, sizeof(out)), 0);
+        ASSERT_STREQ(out, "");
+        /* a value that does not fit is refused, never cut */
+        ASSERT_EQ(path_norm_query_arg(t, strlen(t), "after", small, sizeof(small)), -ENAMETOOLONG);
+        ASSERT_STREQ(small, "");
+        ASSERT_EQ(path_norm_query_arg("/a?x=%41%42%43", 14, "x", small, sizeof(small)), 3);
+        ASSERT_STREQ(small, "ABC");
+        /* an escape cut by the end of the target or by '&' is kept as it is */
+        ASSERT_EQ(path_norm_query_arg("/a?x=%4", 7, "x", out, sizeof(out)), 2);
+        ASSERT_STREQ(out, "%4");
+        ASSERT_EQ(path_norm_query_arg("/a?x=%4&y=1", 11, "x", out, sizeof(out)), 2);
+        ASSERT_STREQ(out, "%4");
+        ASSERT_EQ(path_norm_query_arg("/a?x=%00", 8, "x", out, sizeof(out)), 1);
+        ASSERT_EQ(out[0], '\0');
+}
+
 TEST(two_tokens_refused)
 {
         ASSERT_EQ(norm("/s/aaa/t1/seg?URISigningPackage=bbb"), -EINVAL);
