@@ -19,6 +19,7 @@
 #include "uring-loop.h"
 
 #include "api.h"
+#include "cache.h"
 #include "asset.h"
 #include "body-check.h"
 #include "ctl-cfg.h"
@@ -29,6 +30,10 @@
 static void title_audit(const struct ctl_req *rq, const json_t *res)
 {
         char title[136], asset[136];
+
+        /* Anonymous starts read titles and licences from the warm cache: this instance
+         * sees its own change at once, others within cache_ttl. */
+        ctl_cache_warm_forget(rq->ctl->cache);
 
         log_info(
             "admin: title %s registered (asset %s, %s, %" JSON_INTEGER_FORMAT
@@ -78,6 +83,10 @@ void api_admin_title(struct ctl_req *rq)
 static void licences_audit(const struct ctl_req *rq, const json_t *res)
 {
         char title[136];
+
+        /* Anonymous starts read titles and licences from the warm cache: this instance
+         * sees its own change at once, others within cache_ttl. */
+        ctl_cache_warm_forget(rq->ctl->cache);
 
         log_info(
             "admin: licences of title %s set (%" JSON_INTEGER_FORMAT " window(s); request %" PRIu64

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Playback: sessions, manifests (DASH and HLS), steering, ClearKey licences and playback
- * reports. A session lives in PostgreSQL only, so any instance can serve any step of it.
- * Manifests and steering are built from one round trip (sluice_session_view) holding the
- * session, its asset.json, its markers and every edge with its latest health.
+ * reports. A session's id is signed and carries the session (sessid.h), so any instance
+ * holding the shared key set can serve any step of it, whether or not its row is written
+ * yet. An anonymous start is answered from warm data (cache.h) with its row written behind
+ * (session-behind.h); a start with a profile is one database statement (session-batch.h).
+ * Manifests and steering come from the warm caches or narrow queries keyed by the claims.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,48 +35,106 @@
 #include "mpd.h"
 #include "pgdb.h"
 #include "server.h"
+#include "sessid.h"
 #include "session-batch.h"
+#include "session-behind.h"
 #include "steering.h"
 
 #define ID_MAX BODY_ID_MAX
-#define SID_HEX       32
+#define SID_HEX        SESSID_NONCE_HEX /* the nonce: the sessions row's id */
 #define TOKEN_NBF_SKEW 60 /* seconds a token is valid before its issue time (clock skew) */
 
 static const char *const nocache[] = {"Cache-Control", "no-store", NULL};
+
+static double wall_now(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* ---- POST /v1/playback ---- */
 
 struct playback_ctx {
         struct ctl_req *rq;
-        char sid[SID_HEX + 1];
+        char sid[SID_HEX + 1];   /* the nonce */
+        char id[SESSID_MAX + 1]; /* the signed id, once made */
+        char title[ID_MAX + 1];
+        char episode[ID_MAX + 1]; /* "" none */
+        char cc[3];
+        int64_t profile;      /* the start's profile, 0: none (a new one comes in the answer) */
         bool inline_manifest; /* the MPD goes into the answer: one round trip less per start */
         bool no_country;      /* the client's country is unknown: licensed nowhere */
 };
 
-static void session_with_manifest(struct ctl_req *rq, const char *sid, json_t *answer);
+static void session_with_manifest(struct ctl_req *rq, const char *id, struct ctl_session *sess,
+                                  json_t *answer);
 
-/* The session's answer (v, the statement's JSON for it) to the client. */
-static void playback_answer(struct playback_ctx *px, const char *v)
+static const char *json_str_or(json_t *o, const char *key, const char *dflt)
+{
+        const char *v = json_string_value(json_object_get(o, key));
+
+        return v ? v : dflt;
+}
+
+/* Sign the session of o (a start's answer; its "session" the nonce; profile when it names
+ * none) into id. Returns the length or -errno. */
+static int session_id_sign(const struct ctl *ctl, json_t *o, int64_t profile,
+                           char id[SESSID_MAX + 1])
+{
+        struct sessid_claims c;
+        int n;
+
+        if (ctl->keys.n == 0)
+                return -ENOKEY;
+        memset(&c, 0, sizeof(c));
+        n = snprintf(c.nonce, sizeof(c.nonce), "%s", json_str_or(o, "session", ""));
+        n |= snprintf(c.title, sizeof(c.title), "%s", json_str_or(o, "title", ""));
+        n |= snprintf(c.episode, sizeof(c.episode), "%s", json_str_or(o, "episode", ""));
+        n |= snprintf(c.asset, sizeof(c.asset), "%s", json_str_or(o, "asset", ""));
+        n |= snprintf(c.country, sizeof(c.country), "%s", json_str_or(o, "country", ""));
+        n |= snprintf(c.region, sizeof(c.region), "%s", json_str_or(o, "region", ""));
+        if (n < 0)
+                return -EINVAL;
+        c.asset_version = json_integer_value(json_object_get(o, "asset_version"));
+        c.created = json_integer_value(json_object_get(o, "created"));
+        c.expires = json_integer_value(json_object_get(o, "expires"));
+        c.profile = json_is_integer(json_object_get(o, "profile"))
+                        ? json_integer_value(json_object_get(o, "profile"))
+                        : profile;
+        return sessid_sign(&ctl->keys.keys[ctl->keys.sign_idx], &c, id, SESSID_MAX + 1);
+}
+
+/* The session's answer (o, the statement's or the warm path's JSON for it; reference
+ * stolen) to the client. */
+static void playback_answer(struct playback_ctx *px, json_t *o)
 {
         struct ctl_req *rq = px->rq;
         const struct ctl *ctl = rq->ctl;
         const char *pub = ctl->cfg->public_url;
-        json_t *o, *markers, *intro;
-        char url[512];
-        bool encrypted;
+        json_t *markers, *intro;
+        char url[SESSID_MAX + 512];
+        struct ctl_session cs;
+        bool encrypted, have_cs = false;
 
-        o = v ? json_loads(v, 0, NULL) : NULL;
         if (!o) {
                 free(px);
                 ctl_reply_error(rq, 500, "internal", "bad session record");
                 return;
         }
+        if (session_id_sign(ctl, o, px->profile, px->id) < 0) {
+                json_decref(o);
+                free(px);
+                ctl_reply_error(rq, 500, "internal", "cannot make a session id");
+                return;
+        }
         metrics_add(rq->ctl->m.sessions, 1);
         {
-                struct ctl_session cs;
                 if (ctl_cache_session_put(rq->ctl->cache, o, uring_loop_now_ms(rq->ctl->loop),
                                           &cs) == 0)
-                        ctl_session_done(&cs);
+                        have_cs = true;
+                json_object_set_new(o, "session", json_string(px->id));
                 /* Internal members, not part of the API answer. */
                 json_object_del(o, "licensed");
                 json_object_del(o, "licence_change");
@@ -84,30 +144,34 @@ static void playback_answer(struct playback_ctx *px, const char *v)
                 json_object_del(o, "region");
         }
         encrypted = json_is_true(json_object_get(o, "encrypted"));
-        snprintf(url, sizeof(url), "%s/v1/manifest/%s.mpd", pub, px->sid);
+        snprintf(url, sizeof(url), "%s/v1/manifest/%s.mpd", pub, px->id);
         json_object_set_new(o, "manifest_url", json_string(url));
         /* hls.js cannot decrypt cenc with ClearKey: encrypted titles are DASH-only. */
         if (encrypted) {
                 json_object_set_new(o, "hls_url", json_null());
-                snprintf(url, sizeof(url), "%s/v1/license/clearkey?session=%s", pub, px->sid);
+                snprintf(url, sizeof(url), "%s/v1/license/clearkey?session=%s", pub, px->id);
                 json_object_set_new(o, "license_url", json_string(url));
         } else {
-                snprintf(url, sizeof(url), "%s/v1/manifest/%s.m3u8", pub, px->sid);
+                snprintf(url, sizeof(url), "%s/v1/manifest/%s.m3u8", pub, px->id);
                 json_object_set_new(o, "hls_url", json_string(url));
                 json_object_set_new(o, "license_url", json_null());
         }
-        snprintf(url, sizeof(url), "%s/v1/steering/%s", pub, px->sid);
+        snprintf(url, sizeof(url), "%s/v1/steering/%s", pub, px->id);
         json_object_set_new(o, "steering_url", json_string(url));
         snprintf(url, sizeof(url), "%s/v1/playback/report", pub);
         json_object_set_new(o, "report_url", json_string(url));
         markers = json_object_get(o, "markers");
         intro = json_object_get(markers, "intro");
         json_object_set(o, "skip_intro", intro ? intro : json_null());
-        if (px->inline_manifest) {
-                session_with_manifest(rq, px->sid, o);
+        if (px->inline_manifest && have_cs) {
+                session_with_manifest(rq, px->id, &cs, o);
                 free(px);
                 return;
         }
+        if (px->inline_manifest)
+                json_object_set_new(o, "manifest", json_null());
+        if (have_cs)
+                ctl_session_done(&cs);
         free(px);
         ctl_reply_json(rq, 200, o);
 }
@@ -121,7 +185,8 @@ static void playback_done(void *userdata, int err, const char *answer, const cha
 
         rq->handler_data = NULL;
         if (err == 0) {
-                playback_answer(px, answer);
+                metrics_add(rq->ctl->m.sessions_db, 1);
+                playback_answer(px, json_loads(answer, 0, NULL));
                 return;
         }
         /* The title exists (else 404 came first), but nowhere is licensed for a client whose
@@ -136,57 +201,30 @@ static void playback_done(void *userdata, int err, const char *answer, const cha
         free(px);
 }
 
-void api_playback(struct ctl_req *rq)
+/* The database path: one statement that checks, reads and inserts (session-batch.h). */
+static void db_start(struct playback_ctx *px, const char *region, int64_t profile,
+                     const char *new_profile)
 {
+        struct ctl_req *rq = px->rq;
         struct ctl *ctl = rq->ctl;
-        struct playback_ctx *px;
-        struct body_playback b;
-        json_t *body = NULL, *item;
-        const char *region;
-        char cc[3];
+        json_t *item;
         int r = 0;
 
-        if (ctl_body_json(rq, 4, &body) < 0)
-                return;
-        if (body_playback_check(body, &b) < 0) {
-                json_decref(body);
-                ctl_reply_error(rq, 400, "bad_request",
-                                "need \"title\" (string), optional \"episode\" (string), "
-                                "\"profile\" (positive integer) or \"new_profile\" (a name, "
-                                "1..100 bytes), and \"inline_manifest\" (boolean)");
-                return;
-        }
-        /* An unknown country is licensed nowhere, but the statement still runs: an unknown
-         * title (or episode, or profile) is 404 whatever the country, and only a title that
-         * exists gets 451 (playback_done). "" matches no licence and is never stored. */
-        api_client_country(rq, cc);
-        px = calloc(1, sizeof(*px));
-        if (!px || api_random_hex(px->sid, SID_HEX / 2) < 0) {
-                free(px);
-                json_decref(body);
-                ctl_reply_error(rq, 500, "internal", "cannot make a session id");
-                return;
-        }
-        px->rq = rq;
-        px->inline_manifest = b.inline_manifest;
-        px->no_country = !cc[0];
-        rq->handler_data = px;
-        region = ctl_region_of(ctl, cc);
         /* What sluice_session_start_batch takes (migrations/013_session_batch.sql). A first
          * visit's profile is made with the session, in its subtransaction, and its id comes
          * back as "profile". */
-        item =
-            json_pack("{s:s, s:s, s:s, s:s, s:I}", "sid", px->sid, "title", b.title, "country", cc,
-                      "ip", rq->client, "ttl", (json_int_t)(ctl->cfg->session_ttl_ms / 1000));
-        if (item && b.episode)
-                r |= json_object_set_new(item, "episode", json_string(b.episode));
-        if (item && b.new_profile)
-                r |= json_object_set_new(item, "new_profile", json_string(b.new_profile));
-        else if (item && b.profile)
-                r |= json_object_set_new(item, "profile", json_integer((json_int_t)b.profile));
+        item = json_pack("{s:s, s:s, s:s, s:s, s:I}", "sid", px->sid, "title", px->title, "country",
+                         px->cc, "ip", rq->client, "ttl",
+                         (json_int_t)(ctl->cfg->session_ttl_ms / 1000));
+        if (item && px->episode[0])
+                r |= json_object_set_new(item, "episode", json_string(px->episode));
+        if (item && new_profile)
+                r |= json_object_set_new(item, "new_profile", json_string(new_profile));
+        else if (item && profile)
+                r |= json_object_set_new(item, "profile", json_integer((json_int_t)profile));
+        px->profile = profile;
         if (item && region)
                 r |= json_object_set_new(item, "region", json_string(region));
-        json_decref(body);
         if (!item || r < 0) {
                 json_decref(item);
                 rq->handler_data = NULL;
@@ -202,6 +240,187 @@ void api_playback(struct ctl_req *rq)
         }
 }
 
+/*
+ * The warm path: the title's data and licence windows from the cache, the licence judged here
+ * against the clock, the answer at once, the row queued to be written behind. Answers what
+ * sluice_session_start answers for an anonymous player.
+ */
+static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64_t bw)
+{
+        struct ctl_req *rq = px->rq;
+        struct ctl *ctl = rq->ctl;
+        const char *region = ctl_region_of(ctl, px->cc);
+        double wall = wall_now(), change, end;
+        int64_t created = (int64_t)wall, ttl = (int64_t)(ctl->cfg->session_ttl_ms / 1000);
+        json_t *o, *row, *episode = json_object_get(w->o, "episode");
+        bool lic;
+        char detail[64];
+
+        ctl_licence_eval(w, wall, &lic, &change, &end);
+        if (!lic) {
+                if (px->cc[0])
+                        snprintf(detail, sizeof(detail), "title not licensed in %s at this time",
+                                 px->cc);
+                else
+                        snprintf(detail, sizeof(detail), "the client's country is unknown");
+                rq->handler_data = NULL;
+                free(px);
+                ctl_reply_error(rq, 451, "unavailable_for_legal_reasons", detail);
+                return;
+        }
+        o = json_pack(
+            "{s:s, s:s, s:O, s:O, s:O, s:s, s:O, s:O, s:f, s:I, s:O, s:b, s:o, s:o, "
+            "s:I, s:o, s:o, s:O}",
+            "session", px->sid, "title", px->title, "episode", episode ? episode : json_null(),
+            "asset", json_object_get(w->o, "asset"), "name", json_object_get(w->o, "name"),
+            "country", px->cc, "encrypted", json_object_get(w->o, "encrypted"), "duration",
+            json_object_get(w->o, "duration"), "resume_position", 0.0, "expires",
+            (json_int_t)(created + ttl), "markers", json_object_get(w->o, "markers"), "licensed", 1,
+            "region", region ? json_string(region) : json_null(), "start_bandwidth",
+            bw >= 0 ? json_integer(bw) : json_null(), "created", (json_int_t)created,
+            "licence_change", change > 0 ? json_real(change) : json_null(), "licence_end",
+            end > 0 ? json_real(end) : json_null(), "asset_version",
+            json_object_get(w->o, "asset_version"));
+        row = o ? json_pack("{s:s, s:s, s:O, s:O, s:s, s:o, s:s?, s:I, s:I}", "id", px->sid,
+                            "title", px->title, "episode", json_object_get(o, "episode"), "asset",
+                            json_object_get(o, "asset"), "country", px->cc, "region",
+                            region ? json_string(region) : json_null(), "ip",
+                            rq->client[0] ? rq->client : NULL, "created", (json_int_t)created,
+                            "expires", (json_int_t)(created + ttl))
+                : NULL;
+        rq->handler_data = NULL;
+        if (!row) {
+                json_decref(o);
+                free(px);
+                ctl_reply_error(rq, 500, "internal", "out of memory");
+                return;
+        }
+        /* A full queue drops the row (counted): the session plays all the same. */
+        (void)session_behind_add(ctl->behind, row);
+        metrics_add(ctl->m.sessions_fast, 1);
+        playback_answer(px, o);
+}
+
+static void warm_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct playback_ctx *px = userdata;
+        struct ctl_req *rq = px->rq;
+        struct ctl *ctl = rq->ctl;
+        uint64_t now_ms = uring_loop_now_ms(ctl->loop);
+        const char *v = err == 0 ? pgdb_res_value(res, 0, 0, NULL) : NULL;
+        json_t *o = v ? json_loads(v, 0, NULL) : NULL, *bwj;
+        struct ctl_warm w;
+        int64_t bw;
+        int r;
+
+        if (err < 0 || !o) {
+                rq->handler_data = NULL;
+                free(px);
+                json_decref(o);
+                if (err < 0)
+                        ctl_reply_db_error(rq, err, res);
+                else
+                        ctl_reply_error(rq, 500, "internal", "bad title record");
+                return;
+        }
+        bwj = json_object_get(o, "start_bandwidth");
+        bw = json_is_integer(bwj) ? (int64_t)json_integer_value(bwj) : -1;
+        ctl_cache_bw_put(ctl->cache, rq->client, bw, now_ms);
+        r = ctl_cache_warm_put(ctl->cache, px->title, px->episode[0] ? px->episode : NULL, px->cc,
+                               o, now_ms, &w);
+        json_decref(o);
+        if (r == -E2BIG) { /* more windows than an entry holds: the database judges them */
+                db_start(px, ctl_region_of(ctl, px->cc), 0, NULL);
+                return;
+        }
+        if (r < 0) {
+                rq->handler_data = NULL;
+                free(px);
+                ctl_reply_error(rq, 500, "internal", "bad title record");
+                return;
+        }
+        fast_answer(px, &w, bw);
+        ctl_warm_done(&w);
+}
+
+static void fast_start(struct playback_ctx *px)
+{
+        struct ctl_req *rq = px->rq;
+        struct ctl *ctl = rq->ctl;
+        uint64_t now_ms = uring_loop_now_ms(ctl->loop);
+        const char *ep = px->episode[0] ? px->episode : NULL;
+        struct ctl_warm w;
+        int64_t bw;
+        int r;
+
+        if (ctl_cache_warm_get(ctl->cache, px->title, ep, px->cc, now_ms, &w)) {
+                if (ctl_cache_bw_get(ctl->cache, rq->client, now_ms, &bw)) {
+                        fast_answer(px, &w, bw);
+                        ctl_warm_done(&w);
+                        return;
+                }
+                ctl_warm_done(&w);
+        }
+        const char *params[] = {px->title, ep, px->cc, rq->client[0] ? rq->client : NULL};
+        r = pgdb_exec(ctl->db, ctl->st.session_warm, params, 4, warm_done, px);
+        if (r < 0) {
+                rq->handler_data = NULL;
+                free(px);
+                ctl_reply_db_error(rq, r, NULL);
+        }
+}
+
+void api_playback(struct ctl_req *rq)
+{
+        struct ctl *ctl = rq->ctl;
+        struct playback_ctx *px;
+        struct body_playback b;
+        json_t *body = NULL;
+        char cc[3];
+
+        if (ctl_body_json(rq, 4, &body) < 0)
+                return;
+        if (body_playback_check(body, &b) < 0) {
+                json_decref(body);
+                ctl_reply_error(rq, 400, "bad_request",
+                                "need \"title\" (string), optional \"episode\" (string), "
+                                "\"profile\" (positive integer) or \"new_profile\" (a name, "
+                                "1..100 bytes), and \"inline_manifest\" (boolean)");
+                return;
+        }
+        /* An unknown country is licensed nowhere, but the title is still looked up: an unknown
+         * title (or episode, or profile) is 404 whatever the country, and only a title that
+         * exists gets 451. "" matches no licence and is never stored. */
+        api_client_country(rq, cc);
+        px = calloc(1, sizeof(*px));
+        if (!px || api_random_hex(px->sid, SID_HEX / 2) < 0 ||
+            strlen(b.title) >= sizeof(px->title) ||
+            (b.episode && strlen(b.episode) >= sizeof(px->episode))) {
+                free(px);
+                json_decref(body);
+                ctl_reply_error(rq, 500, "internal", "cannot make a session id");
+                return;
+        }
+        px->rq = rq;
+        px->inline_manifest = b.inline_manifest;
+        px->no_country = !cc[0];
+        memcpy(px->cc, cc, sizeof(px->cc));
+        memcpy(px->title, b.title, strlen(b.title) + 1);
+        if (b.episode)
+                memcpy(px->episode, b.episode, strlen(b.episode) + 1);
+        rq->handler_data = px;
+        /* A profile's start reads and writes what only the database has (maturity limit,
+         * resume position, a new profile): it keeps the statement. With the warm cache off
+         * (cache_ttl 0) every start does. */
+        if (!b.profile && !b.new_profile && ctl_cache_ttl(ctl->cache) > 0) {
+                json_decref(body);
+                fast_start(px);
+                return;
+        }
+        db_start(px, ctl_region_of(ctl, cc), b.profile, b.new_profile);
+        json_decref(body);
+}
+
 /* ---- session view (manifests, steering) ---- */
 
 /*
@@ -214,7 +433,9 @@ enum view_kind { VIEW_MPD, VIEW_M3U8, VIEW_MEDIA, VIEW_STEERING, VIEW_SESSION };
 struct view_ctx {
         struct ctl_req *rq;
         enum view_kind kind;
-        char sid[SID_HEX + 1];
+        char sid[SID_HEX + 1];   /* the nonce: cache key and row id */
+        char id[SESSID_MAX + 1]; /* the signed id, for the URLs the answer names */
+        struct sessid_claims cl; /* verified (not for VIEW_SESSION, which has sess) */
         char media_id[ID_MAX + 1];
         bool have_sess;
         struct ctl_session sess;
@@ -223,26 +444,20 @@ struct view_ctx {
         json_t *answer;              /* VIEW_SESSION: the new session's answer, for its MPD */
 };
 
-static double wall_now(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Session id from "<32 hex>" plus an optional extension ext (".mpd"). */
-static bool sid_from(const char *arg, const char *ext, char out[SID_HEX + 1])
+/* A signed session id from arg with the extension ext (".mpd", or NULL for none): verified
+ * against the shared key set into *cl and copied into id. A malformed, forged or unknown-key
+ * id is false, as an unknown session; expiry is the caller's. */
+static bool sess_from(const struct ctl *ctl, const char *arg, const char *ext,
+                      struct sessid_claims *cl, char id[SESSID_MAX + 1])
 {
         size_t n = strlen(arg), el = ext ? strlen(ext) : 0;
 
-        if (n != SID_HEX + el || (el && strcmp(arg + SID_HEX, ext)))
+        if (n <= el || n - el > SESSID_MAX || (el && strcmp(arg + n - el, ext)))
                 return false;
-        for (size_t i = 0; i < SID_HEX; i++)
-                if (!((arg[i] >= '0' && arg[i] <= '9') || (arg[i] >= 'a' && arg[i] <= 'f')))
-                        return false;
-        memcpy(out, arg, SID_HEX);
-        out[SID_HEX] = '\0';
+        if (sessid_verify(&ctl->keys, arg, n - el, cl) < 0)
+                return false;
+        memcpy(id, arg, n - el);
+        id[n - el] = '\0';
         return true;
 }
 
@@ -337,7 +552,7 @@ static int build_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset *
         size_t n_markers = 0;
         const char *key;
         json_t *m;
-        char steer[256], lic[256];
+        char steer[SESSID_MAX + 512], lic[SESSID_MAX + 512];
         int n, r;
 
         n = rank_for_session(vx, edge_set, now, edges, rank, MPD_EDGES_MAX);
@@ -356,9 +571,9 @@ static int build_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset *
                 markers[n_markers++] = (struct mpd_marker){.kind = key, .start = st,
                                                            .duration = en - st};
         }
-        snprintf(steer, sizeof(steer), "%s/v1/steering/%s", ctl->cfg->public_url, vx->sid);
+        snprintf(steer, sizeof(steer), "%s/v1/steering/%s", ctl->cfg->public_url, vx->id);
         snprintf(lic, sizeof(lic), "%s/v1/license/clearkey?session=%s", ctl->cfg->public_url,
-                 vx->sid);
+                 vx->id);
         struct mpd_params p = {
                 .asset = asset,
                 .edges = medges,
@@ -372,8 +587,8 @@ static int build_mpd(struct view_ctx *vx, json_t *edge_set, const struct asset *
                 .markers = markers,
                 .n_markers = n_markers,
         };
-        r = mpd_cache_build(ctl->mpd_cache, &p, vx->sess.asset, vx->sess.asset_version, vx->sid,
-                            out, len);
+        r = mpd_cache_build(ctl->mpd_cache, &p, vx->sess.asset, vx->sess.asset_version, vx->id, out,
+                            len);
         if (r < 0) {
                 log_error("session %s: cannot build MPD: %s", vx->sid, strerror(-r));
                 return r;
@@ -405,7 +620,7 @@ static void reply_hls(struct view_ctx *vx, json_t *edge_set, const struct asset 
         const struct ctl *ctl = rq->ctl;
         struct steering_edge edges[STEERING_EDGES_MAX];
         struct steering_rank rank[1];
-        char base[TOKEN_MAX + 512], prefix[64];
+        char base[TOKEN_MAX + 512], prefix[SESSID_MAX + 2];
         char *out = NULL;
         size_t len = 0;
         int r;
@@ -420,7 +635,7 @@ static void reply_hls(struct view_ctx *vx, json_t *edge_set, const struct asset 
         while (ebl > 0 && eb[ebl - 1] == '/')
                 ebl--;
         snprintf(base, sizeof(base), "%.*s/s/%s/%s/", (int)ebl, eb, token, asset->title);
-        snprintf(prefix, sizeof(prefix), "%s/", vx->sid);
+        snprintf(prefix, sizeof(prefix), "%s/", vx->id);
         struct hls_params p = {
                 .asset = asset,
                 .media_base_url = base,
@@ -457,7 +672,7 @@ static void reply_steering(struct view_ctx *vx, json_t *edge_set, int64_t now)
         const char *ids[STEERING_EDGES_MAX];
         struct steering_query q;
         size_t n_edges, n_ids = 0;
-        char reload[256 + STEERING_MANIFEST_MAX * STEERING_MANIFEST_ID_MAX];
+        char reload[SESSID_MAX + 256 + STEERING_MANIFEST_MAX * STEERING_MANIFEST_ID_MAX];
         char *out = NULL;
         size_t len = 0;
         int n, r, o;
@@ -483,7 +698,7 @@ static void reply_steering(struct view_ctx *vx, json_t *edge_set, int64_t now)
          * and missing from them reaches it as a clone, whatever made that MPD and when (down
          * then, below the MPD's top edges, or registered since). Without the list (a URL not
          * taken from an MPD) every ranked edge counts as known: nothing can be cloned right. */
-        o = snprintf(reload, sizeof(reload), "%s/v1/steering/%s", ctl->cfg->public_url, vx->sid);
+        o = snprintf(reload, sizeof(reload), "%s/v1/steering/%s", ctl->cfg->public_url, vx->id);
         if (q.has_manifest) {
                 /* RELOAD-URI keeps the list: the player asks there next, with the same MPD. */
                 if (o >= 0 && (size_t)o < sizeof(reload))
@@ -584,12 +799,23 @@ static void session_done(void *userdata, int err, const struct pgdb_res *res)
 {
         struct view_ctx *vx = userdata;
         struct ctl_req *rq = vx->rq;
+        const struct sessid_claims *c = &vx->cl;
         json_t *o = view_result(vx, err, res);
+        int r = 0;
 
         if (!o)
                 return;
-        if (ctl_cache_session_put(rq->ctl->cache, o, uring_loop_now_ms(rq->ctl->loop),
-                                  &vx->sess) < 0) {
+        /* The claims are the session; the database added what may change under it. */
+        r |= json_object_set_new(o, "session", json_string(vx->sid));
+        r |= json_object_set_new(o, "title", json_string(c->title));
+        r |= json_object_set_new(o, "asset", json_string(c->asset));
+        r |= json_object_set_new(o, "country", json_string(c->country));
+        r |= json_object_set_new(o, "region", c->region[0] ? json_string(c->region) : json_null());
+        r |= json_object_set_new(o, "created", json_integer(c->created));
+        r |= json_object_set_new(o, "expires", json_integer(c->expires));
+        r |= json_object_set_new(o, "asset_version", json_integer(c->asset_version));
+        if (r < 0 || ctl_cache_session_put(rq->ctl->cache, o, uring_loop_now_ms(rq->ctl->loop),
+                                           &vx->sess) < 0) {
                 json_decref(o);
                 view_fail(vx, 500, "internal", "bad session record");
                 return;
@@ -668,8 +894,15 @@ static void view_step(struct view_ctx *vx)
 
         if (!vx->have_sess) {
                 if (!ctl_cache_session_get(ctl->cache, vx->sid, now_ms, wall, &vx->sess)) {
-                        const char *p[] = {vx->sid};
-                        view_query(vx, ctl->st.session_lite, p, 1, session_done);
+                        char ver[24];
+                        if (wall >= (double)vx->cl.expires) {
+                                view_fail(vx, 404, "not_found", "unknown or expired session");
+                                return;
+                        }
+                        snprintf(ver, sizeof(ver), "%" PRId64, vx->cl.asset_version);
+                        const char *p[] = {vx->sid, vx->cl.title, vx->cl.asset, ver,
+                                           vx->cl.country};
+                        view_query(vx, ctl->st.session_claims, p, 5, session_done);
                         return;
                 }
                 vx->have_sess = true;
@@ -737,8 +970,8 @@ static void view_step(struct view_ctx *vx)
         free(vx);
 }
 
-static void view_start(struct ctl_req *rq, enum view_kind kind, const char *sid,
-                       const char *media_id)
+static void view_start(struct ctl_req *rq, enum view_kind kind, const char *id,
+                       const struct sessid_claims *cl, const char *media_id)
 {
         struct view_ctx *vx = calloc(1, sizeof(*vx));
 
@@ -748,19 +981,24 @@ static void view_start(struct ctl_req *rq, enum view_kind kind, const char *sid,
         }
         vx->rq = rq;
         vx->kind = kind;
-        memcpy(vx->sid, sid, sizeof(vx->sid));
+        vx->cl = *cl;
+        memcpy(vx->sid, cl->nonce, sizeof(vx->sid));
+        snprintf(vx->id, sizeof(vx->id), "%s", id);
         if (media_id)
                 snprintf(vx->media_id, sizeof(vx->media_id), "%s", media_id);
         rq->handler_data = vx;
         view_step(vx);
 }
 
-/* POST /v1/playback with "inline_manifest": the new session's answer waits for its MPD. */
-static void session_with_manifest(struct ctl_req *rq, const char *sid, json_t *answer)
+/* POST /v1/playback with "inline_manifest": the new session's answer waits for its MPD.
+ * sess (the session just made) is taken over. */
+static void session_with_manifest(struct ctl_req *rq, const char *id, struct ctl_session *sess,
+                                  json_t *answer)
 {
         struct view_ctx *vx = calloc(1, sizeof(*vx));
 
         if (!vx) { /* the player asks manifest_url instead */
+                ctl_session_done(sess);
                 json_object_set_new(answer, "manifest", json_null());
                 ctl_reply_json(rq, 200, answer);
                 return;
@@ -768,19 +1006,23 @@ static void session_with_manifest(struct ctl_req *rq, const char *sid, json_t *a
         vx->rq = rq;
         vx->kind = VIEW_SESSION;
         vx->answer = answer;
-        memcpy(vx->sid, sid, sizeof(vx->sid));
+        vx->sess = *sess;
+        vx->have_sess = true;
+        memcpy(vx->sid, sess->sid, sizeof(vx->sid));
+        snprintf(vx->id, sizeof(vx->id), "%s", id);
         rq->handler_data = vx;
         view_step(vx);
 }
 
 void api_manifest_mpd(struct ctl_req *rq)
 {
-        char sid[SID_HEX + 1];
+        struct sessid_claims cl;
+        char id[SESSID_MAX + 1];
 
-        if (sid_from(rq->arg[0], ".mpd", sid))
-                view_start(rq, VIEW_MPD, sid, NULL);
-        else if (sid_from(rq->arg[0], ".m3u8", sid))
-                view_start(rq, VIEW_M3U8, sid, NULL);
+        if (sess_from(rq->ctl, rq->arg[0], ".mpd", &cl, id))
+                view_start(rq, VIEW_MPD, id, &cl, NULL);
+        else if (sess_from(rq->ctl, rq->arg[0], ".m3u8", &cl, id))
+                view_start(rq, VIEW_M3U8, id, &cl, NULL);
         else
                 ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
 }
@@ -792,27 +1034,30 @@ void api_manifest_m3u8(struct ctl_req *rq)
 
 void api_manifest_media(struct ctl_req *rq)
 {
-        char sid[SID_HEX + 1], id[ID_MAX + 1];
+        struct sessid_claims cl;
+        char id[SESSID_MAX + 1], media[ID_MAX + 1];
         size_t n = strlen(rq->arg[1]);
 
-        if (!sid_from(rq->arg[0], NULL, sid) || n <= 5 || strcmp(rq->arg[1] + n - 5, ".m3u8")) {
+        if (n <= 5 || n - 5 > ID_MAX || strcmp(rq->arg[1] + n - 5, ".m3u8") ||
+            !sess_from(rq->ctl, rq->arg[0], NULL, &cl, id)) {
                 ctl_reply_error(rq, 404, "not_found", "unknown playlist");
                 return;
         }
-        memcpy(id, rq->arg[1], n - 5);
-        id[n - 5] = '\0';
-        view_start(rq, VIEW_MEDIA, sid, id);
+        memcpy(media, rq->arg[1], n - 5);
+        media[n - 5] = '\0';
+        view_start(rq, VIEW_MEDIA, id, &cl, media);
 }
 
 void api_steering(struct ctl_req *rq)
 {
-        char sid[SID_HEX + 1];
+        struct sessid_claims cl;
+        char id[SESSID_MAX + 1];
 
-        if (!sid_from(rq->arg[0], NULL, sid)) {
+        if (!sess_from(rq->ctl, rq->arg[0], NULL, &cl, id)) {
                 ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
                 return;
         }
-        view_start(rq, VIEW_STEERING, sid, NULL);
+        view_start(rq, VIEW_STEERING, id, &cl, NULL);
 }
 
 /* ---- POST /v1/license/clearkey?session= ---- */
@@ -878,10 +1123,13 @@ void api_license_clearkey(struct ctl_req *rq)
 {
         struct ctl *ctl = rq->ctl;
         struct licence_ctx *lx;
-        char sid_arg[SID_HEX + 2], sid[SID_HEX + 1];
+        struct sessid_claims cl;
+        char sid_arg[SESSID_MAX + 2], id[SESSID_MAX + 1], ver[24];
         int r = ctl_query_get(rq, "session", sid_arg, sizeof(sid_arg));
 
-        if (r < 0 || !sid_from(sid_arg, NULL, sid)) {
+        /* Keys go only to a live session: its id verified and not expired, and (in the
+         * statement) not ended by an operator, the title licensed in its country now. */
+        if (r < 0 || !sess_from(ctl, sid_arg, NULL, &cl, id) || wall_now() >= (double)cl.expires) {
                 metrics_add(ctl->m.licence_refusals, 1);
                 ctl_reply_error(rq, 403, "forbidden", "no live session");
                 return;
@@ -900,8 +1148,9 @@ void api_license_clearkey(struct ctl_req *rq)
                 return;
         }
         rq->handler_data = lx;
-        const char *params[] = {sid};
-        r = pgdb_exec(ctl->db, ctl->st.license_key, params, 1, licence_done, lx);
+        snprintf(ver, sizeof(ver), "%" PRId64, cl.asset_version);
+        const char *params[] = {cl.nonce, cl.title, cl.asset, ver, cl.country};
+        r = pgdb_exec(ctl->db, ctl->st.license_key_claims, params, 5, licence_done, lx);
         if (r < 0) {
                 free(lx);
                 ctl_reply_db_error(rq, r, NULL);
@@ -915,7 +1164,8 @@ void api_report(struct ctl_req *rq)
         struct ctl *ctl = rq->ctl;
         struct body_report b;
         json_t *body = NULL;
-        char sid[SID_HEX + 1], position[40], mtp[24], bl[24];
+        struct sessid_claims cl;
+        char id[SESSID_MAX + 1], position[40], mtp[24], bl[24], ver[24], prof[24];
 
         if (ctl_body_json(rq, 4, &body) < 0)
                 return;
@@ -927,7 +1177,7 @@ void api_report(struct ctl_req *rq)
                                 "kbit/s) and \"bl\" (CMCD buffer length, ms)");
                 return;
         }
-        if (!sid_from(b.session, NULL, sid)) {
+        if (!sess_from(ctl, b.session, NULL, &cl, id) || wall_now() >= (double)cl.expires) {
                 json_decref(body);
                 ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
                 return;
@@ -936,10 +1186,22 @@ void api_report(struct ctl_req *rq)
         snprintf(position, sizeof(position), "%.3f", b.position);
         snprintf(mtp, sizeof(mtp), "%" PRId64, b.mtp);
         snprintf(bl, sizeof(bl), "%" PRId64, b.bl);
-        const char *params[] = {sid, position, b.quality ? b.quality : "",
-                                b.device ? b.device : "", b.mtp >= 0 ? mtp : NULL,
+        snprintf(ver, sizeof(ver), "%" PRId64, cl.asset_version);
+        snprintf(prof, sizeof(prof), "%" PRId64, cl.profile);
+        const char *params[] = {cl.nonce,
+                                cl.title,
+                                cl.episode[0] ? cl.episode : NULL,
+                                cl.asset,
+                                ver,
+                                cl.profile ? prof : NULL,
+                                cl.region[0] ? cl.region : NULL,
+                                rq->client[0] ? rq->client : NULL,
+                                position,
+                                b.quality ? b.quality : "",
+                                b.device ? b.device : "",
+                                b.mtp >= 0 ? mtp : NULL,
                                 b.bl >= 0 ? bl : NULL};
-        api_exec_json(rq, ctl->st.report, params, 6);
+        api_exec_json(rq, ctl->st.report_claims, params, 13);
         json_decref(body);
 }
 

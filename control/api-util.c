@@ -37,6 +37,16 @@ static const struct stmt_def stmt_defs[] = {
         ST(playback_batch, "SELECT n, answer, code, message "
                            "FROM sluice_session_start_batch($1::jsonb)", 1),
         ST(session_lite, "SELECT sluice_session_lite($1)", 1),
+        /* Signed sessions (migrations/015_signed_sessions.sql): the claims come from the
+         * verified id; the row, when written, can only have ended the session. */
+        ST(session_warm, "SELECT sluice_session_warm($1, $2, $3, $4)", 4),
+        ST(sessions_insert, "SELECT sluice_sessions_insert($1::jsonb)", 1),
+        ST(session_claims, "SELECT sluice_session_claims($1, $2, $3, $4::bigint, $5)", 5),
+        ST(license_key_claims, "SELECT sluice_license_key_claims($1, $2, $3, $4::bigint, $5)",
+           5),
+        ST(report_claims, "SELECT sluice_report_claims($1, $2, $3, $4, $5::bigint, $6::bigint, "
+                          "$7, $8, $9::double precision, $10, $11, $12::integer, $13::integer)",
+           13),
         ST(asset_get, "SELECT sluice_asset_get($1)", 1),
         ST(edges_view, "SELECT sluice_edges_view($1::double precision)", 1),
         ST(session_view, "SELECT sluice_session_view($1, $2::double precision)", 2),

@@ -15,7 +15,7 @@
 
 #define BODY_ID_MAX           128       /* title, episode ids */
 #define BODY_PROFILE_NAME_MAX 100       /* as POST /v1/profiles */
-#define BODY_SESSION_MAX      64
+#define BODY_SESSION_MAX      1024      /* a signed session id (sessid.h SESSID_MAX) */
 #define BODY_QUALITY_MAX      32
 #define BODY_DEVICE_MAX       64
 #define BODY_POSITION_MAX     1e7       /* seconds */

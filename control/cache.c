@@ -11,6 +11,22 @@
 
 #define SESSIONS 8192 /* power of two */
 #define ASSETS   256
+#define WARM     1024
+#define BWS      4096
+#define WARM_KEY (2 * CTL_CACHE_ID_MAX + 4)
+#define IP_MAX   64
+
+struct warm_slot {
+        char key[WARM_KEY];
+        uint64_t fetched_ms;
+        struct ctl_warm w; /* w.o NULL: empty */
+};
+
+struct bw_slot {
+        char ip[IP_MAX];
+        uint64_t fetched_ms;
+        int64_t bw;
+};
 
 struct sess_slot {
         bool used;
@@ -39,6 +55,8 @@ struct ctl_cache {
         uint64_t ttl_ms;
         struct sess_slot *sessions;
         struct asset_slot *assets;
+        struct warm_slot *warm;
+        struct bw_slot *bws;
         json_t *edges;
         uint64_t edges_ms;
         struct held *held;
@@ -59,7 +77,9 @@ int ctl_cache_new(uint64_t ttl_ms, struct ctl_cache **ret)
         c->ttl_ms = ttl_ms;
         c->sessions = calloc(SESSIONS, sizeof(*c->sessions));
         c->assets = calloc(ASSETS, sizeof(*c->assets));
-        if (!c->sessions || !c->assets) {
+        c->warm = calloc(WARM, sizeof(*c->warm));
+        c->bws = calloc(BWS, sizeof(*c->bws));
+        if (!c->sessions || !c->assets || !c->warm || !c->bws) {
                 ctl_cache_free(c);
                 return -ENOMEM;
         }
@@ -85,8 +105,12 @@ void ctl_cache_free(struct ctl_cache *c)
                         json_decref(c->sessions[i].s.markers);
         for (size_t i = 0; c->assets && i < ASSETS; i++)
                 ctl_asset_ref_unref(c->assets[i].r);
+        if (c->warm)
+                ctl_cache_warm_forget(c);
         held_free(c);
         json_decref(c->edges);
+        free(c->warm);
+        free(c->bws);
         free(c->sessions);
         free(c->assets);
         free(c);
@@ -307,4 +331,131 @@ bool ctl_cache_edge_healthy(const struct ctl_cache *c, const char *id)
                         return json_is_true(json_object_get(e, "healthy"));
         }
         return false;
+}
+
+static bool warm_key(char *key, const char *title, const char *episode, const char *country)
+{
+        int n = snprintf(key, WARM_KEY, "%s\n%s\n%s", title, episode ? episode : "", country);
+
+        return n > 0 && n < WARM_KEY;
+}
+
+bool ctl_cache_warm_get(struct ctl_cache *c, const char *title, const char *episode,
+                        const char *country, uint64_t now_ms, struct ctl_warm *ret)
+{
+        char key[WARM_KEY];
+        struct warm_slot *e;
+
+        if (c->ttl_ms == 0 || !warm_key(key, title, episode, country))
+                return false;
+        e = &c->warm[hash(key) & (WARM - 1)];
+        if (!e->w.o || strcmp(e->key, key) || !fresh(c, e->fetched_ms, now_ms))
+                return false;
+        *ret = e->w;
+        json_incref(ret->o);
+        return true;
+}
+
+int ctl_cache_warm_put(struct ctl_cache *c, const char *title, const char *episode,
+                       const char *country, json_t *o, uint64_t now_ms, struct ctl_warm *ret)
+{
+        json_t *ws = json_object_get(o, "windows"), *v;
+        struct ctl_warm w;
+        char key[WARM_KEY];
+        size_t i;
+
+        memset(&w, 0, sizeof(w));
+        if (!json_is_array(ws) || !json_is_string(json_object_get(o, "asset")))
+                return -EINVAL;
+        if (json_array_size(ws) > CTL_WINDOWS_MAX)
+                return -E2BIG;
+        json_array_foreach(ws, i, v)
+        {
+                json_t *f = json_array_get(v, 0), *u = json_array_get(v, 1);
+                if (!json_is_number(f) || !(json_is_number(u) || json_is_null(u)))
+                        return -EINVAL;
+                w.from[i] = json_number_value(f);
+                w.until[i] = json_is_number(u) ? json_number_value(u) : 0;
+        }
+        w.n_windows = json_array_size(ws);
+        w.o = json_incref(o);
+        *ret = w;
+        if (c->ttl_ms > 0 && warm_key(key, title, episode, country)) {
+                struct warm_slot *e = &c->warm[hash(key) & (WARM - 1)];
+                json_decref(e->w.o);
+                memcpy(e->key, key, strlen(key) + 1);
+                e->fetched_ms = now_ms;
+                e->w = w;
+                json_incref(o);
+        }
+        return 0;
+}
+
+void ctl_warm_done(struct ctl_warm *w)
+{
+        json_decref(w->o);
+        w->o = NULL;
+}
+
+void ctl_cache_warm_forget(struct ctl_cache *c)
+{
+        for (size_t i = 0; i < WARM; i++) {
+                json_decref(c->warm[i].w.o);
+                c->warm[i].w.o = NULL;
+        }
+}
+
+void ctl_licence_eval(const struct ctl_warm *w, double wall, bool *ret_licensed, double *ret_change,
+                      double *ret_end)
+{
+        bool lic = false, open = false, done = false;
+        double change = 0, cover = 0;
+
+        /* Windows are earliest first; those over by now bear on nothing. */
+        for (size_t i = 0; i < w->n_windows; i++) {
+                double from = w->from[i], until = w->until[i];
+                if (until != 0 && until <= wall)
+                        continue;
+                if (from <= wall)
+                        lic = true;
+                else if (change == 0 || from < change)
+                        change = from;
+                if (until != 0 && (change == 0 || until < change))
+                        change = until;
+                if (done)
+                        continue;
+                if (from > (cover != 0 ? cover : wall)) {
+                        done = true;
+                } else if (until == 0) {
+                        open = true;
+                        done = true;
+                } else {
+                        double base = cover != 0 ? cover : wall;
+                        cover = until > base ? until : base;
+                }
+        }
+        *ret_licensed = lic;
+        *ret_change = change;
+        *ret_end = open ? 0 : (cover != 0 ? cover : wall);
+}
+
+bool ctl_cache_bw_get(struct ctl_cache *c, const char *ip, uint64_t now_ms, int64_t *ret)
+{
+        struct bw_slot *e = &c->bws[hash(ip) & (BWS - 1)];
+
+        if (c->ttl_ms == 0 || !e->ip[0] || strcmp(e->ip, ip) || !fresh(c, e->fetched_ms, now_ms))
+                return false;
+        *ret = e->bw;
+        return true;
+}
+
+void ctl_cache_bw_put(struct ctl_cache *c, const char *ip, int64_t bw, uint64_t now_ms)
+{
+        struct bw_slot *e = &c->bws[hash(ip) & (BWS - 1)];
+
+        if (c->ttl_ms == 0 || strlen(ip) >= sizeof(e->ip))
+                return;
+        memcpy(e->ip, ip, strlen(ip) + 1);
+        e->fetched_ms = now_ms;
+        e->bw = bw;
 }

@@ -84,6 +84,45 @@ json_t *ctl_cache_edges_put(struct ctl_cache *c, json_t *edges, uint64_t now_ms)
 bool ctl_cache_edge_holds(const struct ctl_cache *c, json_t *edges, size_t idx,
                           const char *asset);
 
+/*
+ * What an anonymous start needs of (title, episode, country), from sluice_session_warm: the
+ * title and its asset as JSON (o), and the title's licence windows in the country not over
+ * when fetched, earliest first (until 0: open-ended), evaluated against the clock at each
+ * start (ctl_licence_eval), so an edge holds to the second whatever the TTL.
+ */
+#define CTL_WINDOWS_MAX 16
+struct ctl_warm {
+        json_t *o; /* a reference the holder owns (ctl_warm_done) */
+        size_t n_windows;
+        double from[CTL_WINDOWS_MAX], until[CTL_WINDOWS_MAX];
+};
+
+/* A fresh entry for (title, episode or NULL, country) into *ret (a new reference), or false. */
+bool ctl_cache_warm_get(struct ctl_cache *c, const char *title, const char *episode,
+                        const char *country, uint64_t now_ms, struct ctl_warm *ret);
+/*
+ * Parse o (borrowed) into *ret and, when the cache is on, keep it for (title, episode,
+ * country). Returns 0; -E2BIG when it has more than CTL_WINDOWS_MAX windows (nothing kept,
+ * *ret untouched); -EINVAL when malformed.
+ */
+int ctl_cache_warm_put(struct ctl_cache *c, const char *title, const char *episode,
+                       const char *country, json_t *o, uint64_t now_ms, struct ctl_warm *ret);
+void ctl_warm_done(struct ctl_warm *w);
+/* Forget every warm entry (this instance changed a title or its licences). */
+void ctl_cache_warm_forget(struct ctl_cache *c);
+
+/*
+ * The windows of w at wall (epoch seconds): whether licensed now, the next boundary after now
+ * (0: none) and the end of the coverage from now (0: open-ended), as sluice_session_start
+ * computes them.
+ */
+void ctl_licence_eval(const struct ctl_warm *w, double wall, bool *ret_licensed, double *ret_change,
+                      double *ret_end);
+
+/* The start bandwidth (bit/s, -1: none known) last fetched for client address ip. */
+bool ctl_cache_bw_get(struct ctl_cache *c, const char *ip, uint64_t now_ms, int64_t *ret);
+void ctl_cache_bw_put(struct ctl_cache *c, const char *ip, int64_t bw, uint64_t now_ms);
+
 /* Drop the edge snapshot (an edge was registered or came back): the next request refetches. */
 void ctl_cache_edges_forget(struct ctl_cache *c);
 /* Whether the snapshot lists edge id as healthy. */

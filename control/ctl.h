@@ -23,6 +23,7 @@ struct ctl_cache;
 struct edge_auth;
 struct mpd_cache;
 struct session_batch;
+struct session_behind;
 struct metrics_reg;
 struct metric;
 
@@ -44,6 +45,11 @@ struct ctl_metrics {
         struct metric *conns_open;
         struct metric *sessions;    /* playback sessions started */
         struct metric *session_statements; /* statements that started them (group commit) */
+        struct metric *sessions_fast;      /* started from warm data, row written behind */
+        struct metric *sessions_db;        /* started by a database statement (row written) */
+        struct metric *behind_written;     /* rows written behind */
+        struct metric *behind_dropped;     /* rows dropped: the write-behind queue was full */
+        struct metric *behind_depth;       /* rows waiting to be written behind */
         struct metric *manifests;
         struct metric *licences;    /* ClearKey licences with keys */
         struct metric *licence_refusals;
@@ -61,7 +67,8 @@ struct ctl_stmts {
         int continue_watching, browse, trending, genres, search, title_details, profile_create;
         int profile_get, edge_register, edge_list, heartbeat, fill_plan, token_keys, token_rotate;
         int partitions, country_region, session_lite, asset_get, edges_view, edge_secret;
-        int prune;
+        int prune, session_warm, sessions_insert, session_claims, license_key_claims;
+        int report_claims;
 };
 
 struct ctl {
@@ -81,6 +88,7 @@ struct ctl {
         struct edge_auth *edge_auth; /* edges' heartbeat secrets, recently fetched */
         struct mpd_cache *mpd_cache; /* MPD templates per asset version */
         struct session_batch *sessions; /* new sessions, one statement per loop iteration */
+        struct session_behind *behind;  /* rows of sessions started from warm data */
         bool draining;
 };
 

@@ -33,6 +33,7 @@
 #include "pgdb.h"
 #include "server.h"
 #include "session-batch.h"
+#include "session-behind.h"
 
 #define DRAIN_MAX_MS     10000u
 #define PARTITIONS_EVERY (3600u * 1000u)
@@ -158,6 +159,18 @@ static int metrics_setup(struct ctl_metrics *m)
         m->session_statements = metrics_counter_new(
             m->reg, "sluice_control_session_statements_total",
             "Statements sent to start sessions (several each under load)", NULL);
+        m->sessions_fast = metrics_counter_new(
+            m->reg, "sluice_control_sessions_fast_total",
+            "Sessions started from warm data without waiting for the database", NULL);
+        m->sessions_db = metrics_counter_new(m->reg, "sluice_control_sessions_db_total",
+                                             "Sessions started by a database statement", NULL);
+        m->behind_written = metrics_counter_new(m->reg, "sluice_control_sessions_behind_total",
+                                                "Session rows written behind", NULL);
+        m->behind_dropped = metrics_counter_new(
+            m->reg, "sluice_control_sessions_behind_dropped_total",
+            "Session rows dropped because the write-behind queue was full", NULL);
+        m->behind_depth = metrics_gauge_new(m->reg, "sluice_control_sessions_behind_queued",
+                                            "Session rows waiting to be written behind", NULL);
         m->manifests = metrics_counter_new(m->reg, "sluice_control_manifests_total",
                                            "Manifests (MPD and HLS playlists) served", NULL);
         m->licences = metrics_counter_new(m->reg, "sluice_control_licences_total",
@@ -183,7 +196,8 @@ static int metrics_setup(struct ctl_metrics *m)
         m->db_pending = metrics_gauge_new(m->reg, "sluice_control_db_pending",
                                           "Queries queued or running", NULL);
         return m->latency && m->reports && m->session_statements && m->db_pending &&
-                       m->heartbeat_refusals && m->plan_refusals
+                       m->heartbeat_refusals && m->plan_refusals && m->sessions_fast &&
+                       m->sessions_db && m->behind_written && m->behind_dropped && m->behind_depth
                    ? 0
                    : -ENOMEM;
 }
@@ -229,7 +243,12 @@ static void drain_check(struct uring_loop *loop, void *userdata)
 {
         struct ctl *ctl = userdata;
 
-        if (ctl->draining && ctl_server_conns(ctl->srv) == 0 && pgdb_pending(ctl->db) == 0)
+        if (!ctl->draining)
+                return;
+        /* Rows queued behind go now rather than after their delay. */
+        session_behind_flush(ctl->behind);
+        if (ctl_server_conns(ctl->srv) == 0 && pgdb_pending(ctl->db) == 0 &&
+            session_behind_depth(ctl->behind) == 0)
                 uring_loop_stop(loop);
 }
 
@@ -532,6 +551,13 @@ int main(int argc, char **argv)
         if (r == 0)
                 r = session_batch_new(ctl->loop, ctl->db, ctl->st.playback_batch,
                                       ctl->m.session_statements, &ctl->sessions);
+        if (r == 0) {
+                struct session_behind_metrics bm = {.written = ctl->m.behind_written,
+                                                    .dropped = ctl->m.behind_dropped,
+                                                    .depth = ctl->m.behind_depth};
+                r = session_behind_new(ctl->loop, ctl->db, ctl->st.sessions_insert, &bm,
+                                       &ctl->behind);
+        }
         if (r == 0)
                 r = edge_auth_new((uint64_t)ctl->cfg->edge_secret_ttl_ms, &ctl->edge_auth);
         if (r == 0)
@@ -591,6 +617,12 @@ out:
         if (ctl->db)
                 pgdb_free(ctl->db);
         ctl->db = NULL;
+        /* After the pool, which answers its in-flight statement before it goes. */
+        if (ctl->behind && session_behind_depth(ctl->behind) > 0)
+                log_warn("exit: %zu session row(s) not written behind",
+                         session_behind_depth(ctl->behind));
+        session_behind_free(ctl->behind);
+        ctl->behind = NULL;
         /* Let the closed listeners, connections and database sockets see their last
          * completions, so each is freed by its owner rather than leaked at exit. */
         if (ctl->loop && uring_loop_settle(ctl->loop, 1000) < 0)

@@ -338,7 +338,7 @@ static int render(const struct tmpl *t, const struct mpd_params *p, const char *
 int mpd_cache_build(struct mpd_cache *c, const struct mpd_params *p, const char *asset_id,
                     int64_t version, const char *sid, char **ret, size_t *ret_len)
 {
-        char steer[1024], lic[1024];
+        char steer[2048], lic[2048]; /* a public URL and a signed session id */
         const char *token;
         struct tmpl *t;
 

@@ -38,7 +38,7 @@ struct uring_loop;
 struct pgdb;
 struct pgdb_res;
 
-#define PGDB_MAX_PARAMS 10
+#define PGDB_MAX_PARAMS 16
 #define PGDB_MAX_STMTS  64
 
 struct pgdb_params {

@@ -20,7 +20,8 @@
 #include "server.h"
 
 enum route_flags {
-        R_ADMIN = 1, /* bearer token required */
+        R_ADMIN = 1,   /* bearer token required */
+        R_SESSION = 2, /* the first "*" is a signed session id: up to sizeof(rq->arg[0]) */
 };
 
 struct route {
@@ -35,29 +36,29 @@ static void metrics_page(struct ctl_req *rq);
 
 /* Manifest paths carry the session id with an extension; the handlers strip it. */
 static const struct route routes[] = {
-        {HTTP_M_GET, "/healthz", healthz, 0},
-        {HTTP_M_GET, "/metrics", metrics_page, 0},
-        {HTTP_M_GET, "/v1/catalog", api_browse, 0},
-        {HTTP_M_GET, "/v1/catalog/trending", api_trending, 0},
-        {HTTP_M_GET, "/v1/catalog/genres", api_genres, 0},
-        {HTTP_M_GET, "/v1/search", api_search, 0},
-        {HTTP_M_GET, "/v1/titles/*", api_title, 0},
-        {HTTP_M_POST, "/v1/profiles", api_profile_create, 0},
-        {HTTP_M_GET, "/v1/continue-watching", api_continue_watching, 0},
-        {HTTP_M_POST, "/v1/playback", api_playback, 0},
-        {HTTP_M_POST, "/v1/playback/report", api_report, 0},
-        {HTTP_M_GET, "/v1/manifest/*", api_manifest_mpd, 0}, /* .mpd or .m3u8 */
-        {HTTP_M_GET, "/v1/manifest/*/*", api_manifest_media, 0},
-        {HTTP_M_GET, "/v1/steering/*", api_steering, 0},
-        {HTTP_M_POST, "/v1/license/clearkey", api_license_clearkey, 0},
-        {HTTP_M_POST, "/v1/edges/*/heartbeat", api_heartbeat, 0},
-        /* The admin token or the edge's own signature: the handler checks which. */
-        {HTTP_M_GET, "/v1/fill/plan", api_fill_plan, 0},
-        {HTTP_M_POST, "/v1/admin/titles", api_admin_title, R_ADMIN},
-        {HTTP_M_PUT, "/v1/admin/titles/*/licences", api_admin_licences, R_ADMIN},
-        {HTTP_M_POST, "/v1/admin/edges", api_admin_edge, R_ADMIN},
-        {HTTP_M_GET, "/v1/admin/keys", api_admin_keys_get, R_ADMIN},
-        {HTTP_M_POST, "/v1/admin/keys/rotate", api_admin_keys_rotate, R_ADMIN},
+    {HTTP_M_GET, "/healthz", healthz, 0},
+    {HTTP_M_GET, "/metrics", metrics_page, 0},
+    {HTTP_M_GET, "/v1/catalog", api_browse, 0},
+    {HTTP_M_GET, "/v1/catalog/trending", api_trending, 0},
+    {HTTP_M_GET, "/v1/catalog/genres", api_genres, 0},
+    {HTTP_M_GET, "/v1/search", api_search, 0},
+    {HTTP_M_GET, "/v1/titles/*", api_title, 0},
+    {HTTP_M_POST, "/v1/profiles", api_profile_create, 0},
+    {HTTP_M_GET, "/v1/continue-watching", api_continue_watching, 0},
+    {HTTP_M_POST, "/v1/playback", api_playback, 0},
+    {HTTP_M_POST, "/v1/playback/report", api_report, 0},
+    {HTTP_M_GET, "/v1/manifest/*", api_manifest_mpd, R_SESSION}, /* .mpd or .m3u8 */
+    {HTTP_M_GET, "/v1/manifest/*/*", api_manifest_media, R_SESSION},
+    {HTTP_M_GET, "/v1/steering/*", api_steering, R_SESSION},
+    {HTTP_M_POST, "/v1/license/clearkey", api_license_clearkey, 0},
+    {HTTP_M_POST, "/v1/edges/*/heartbeat", api_heartbeat, 0},
+    /* The admin token or the edge's own signature: the handler checks which. */
+    {HTTP_M_GET, "/v1/fill/plan", api_fill_plan, 0},
+    {HTTP_M_POST, "/v1/admin/titles", api_admin_title, R_ADMIN},
+    {HTTP_M_PUT, "/v1/admin/titles/*/licences", api_admin_licences, R_ADMIN},
+    {HTTP_M_POST, "/v1/admin/edges", api_admin_edge, R_ADMIN},
+    {HTTP_M_GET, "/v1/admin/keys", api_admin_keys_get, R_ADMIN},
+    {HTTP_M_POST, "/v1/admin/keys/rotate", api_admin_keys_rotate, R_ADMIN},
 };
 
 static bool id_char(char c)
@@ -67,7 +68,9 @@ static bool id_char(char c)
 }
 
 /* Match path against pattern, capturing "*" segments into rq->arg. */
-static bool match(const char *pattern, const char *path, struct ctl_req *rq)
+#define ARG_MAX 129 /* other segments: ids (the schema's sluice_id is at most 128) */
+
+static bool match(const char *pattern, const char *path, unsigned flags, struct ctl_req *rq)
 {
         const char *p = pattern, *s = path;
         unsigned n_arg = 0;
@@ -80,7 +83,9 @@ static bool match(const char *pattern, const char *path, struct ctl_req *rq)
                                         return false;
                                 n++;
                         }
-                        if (n == 0 || n >= sizeof(rq->arg[0]) || n_arg >= 2 || s[0] == '.')
+                        size_t max =
+                            (flags & R_SESSION) && n_arg == 0 ? sizeof(rq->arg[0]) - 1 : ARG_MAX;
+                        if (n == 0 || n > max || n_arg >= 2 || s[0] == '.')
                                 return false;
                         memcpy(rq->arg[n_arg], s, n);
                         rq->arg[n_arg][n] = '\0';
@@ -117,7 +122,7 @@ void router_dispatch(struct ctl_req *rq)
 
         for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
                 const struct route *r = &routes[i];
-                if (!match(r->pattern, rq->path, rq))
+                if (!match(r->pattern, rq->path, r->flags, rq))
                         continue;
                 path_known = true;
                 if (rq->method == r->method ||

@@ -44,7 +44,8 @@ struct ctl_req {
         char peer[64];                /* socket peer address */
         char client[64];              /* client address after trusted-proxy handling */
         char origin[CTL_ORIGIN_MAX];  /* Origin header, "" when absent */
-        char arg[2][130];             /* path segments a route captured ("*"), NUL-terminated */
+        char arg[2][1040];            /* path segments a route captured ("*"), NUL-terminated:
+                                       * a signed session id (sessid.h) and ".m3u8" fit */
         uint64_t start_us;
         bool replied;
         void *handler_data;           /* for the handler's own use */

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Harness for sluice-control integration tests: a private PostgreSQL (tools/pg-temp), a
 config, the real binary, and small HTTP helpers. Python stdlib only."""
+import base64
 import hashlib
 import hmac
 import http.client
@@ -254,6 +255,13 @@ def heartbeat_headers(secret, edge, data, t_ms):
     sig = hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
     return {"X-Sluice-Time": str(t_ms), "X-Sluice-Signature": sig,
             "Content-Type": "application/json"}
+
+
+def row_id(sid):
+    """The sessions row id of a signed session id ("S1.<claims>.<mac>"): the claims' nonce,
+    their second line (control/sessid.h)."""
+    claims = sid.split(".")[1]
+    return base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)).decode().split("\n")[1]
 
 
 def until_ok(ctl, method, path, body=None, tries=15, **kw):

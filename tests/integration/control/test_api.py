@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import (ADMIN_TOKEN, CONTENT_KEY, KEY_SECRET, Control, Failure, Postgres, check,
+                        row_id,
                         make_asset, register, run, signed_headers)
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011", "cenc": "urn:mpeg:cenc:2013"}
@@ -335,7 +336,12 @@ def test_catalog(ctl, adult, kid):
 def test_playback(ctl, pg, adult, kid):
     s = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": adult})
     sid = s["session"]
-    check(re.fullmatch(r"[0-9a-f]{32}", sid), "session id")
+    # Signed and self-contained (control/sessid.h): "S1.<claims>.<mac>", URL-safe.
+    check(re.fullmatch(r"S1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}", sid) and len(sid) <= 1024,
+          f"session id {sid}")
+    check(re.fullmatch(r"[0-9a-f]{32}", row_id(sid)) and
+          pg.psql(f"SELECT title_id FROM sessions WHERE id = '{row_id(sid)}'") == "movie1",
+          "a profile's session is stored at once, under the id's nonce")
     check(s["manifest_url"] == f"http://control.test:7000/v1/manifest/{sid}.mpd", "mpd url")
     check(s["license_url"].endswith(f"/v1/license/clearkey?session={sid}"), "licence url")
     check(s["steering_url"].endswith(f"/v1/steering/{sid}"), "steering url")
@@ -659,10 +665,13 @@ def test_clearkey(ctl, pg, sid, clear_sid):
     check(st == 451 and b'"k"' not in b, "licence for an unlicensed title")
     pg.psql("UPDATE licences SET available_until = NULL WHERE title_id = 'movie1'")
     # Expired session → 403.
-    pg.psql(f"UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = '{sid}'")
+    # The row can only end a session early: an operator's expiry holds on every instance.
+    pg.psql("UPDATE sessions SET expires_at = now() - interval '1 second' "
+            f"WHERE id = '{row_id(sid)}'")
     ctl.error("POST", f"/v1/license/clearkey?session={sid}", req, expect=403)
     ctl.error("GET", f"/v1/manifest/{sid}.mpd", expect=404)
-    pg.psql(f"UPDATE sessions SET expires_at = now() + interval '1 hour' WHERE id = '{sid}'")
+    pg.psql("UPDATE sessions SET expires_at = now() + interval '1 hour' "
+            f"WHERE id = '{row_id(sid)}'")
     # Keys never reach the log.
     check(CONTENT_KEY not in "".join(ctl.log), "key in the log")
 

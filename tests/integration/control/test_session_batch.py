@@ -14,7 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import Control, Postgres, check, register, run, until_ok
+from ctlharness import Control, Postgres, check, register, row_id, run, until_ok
 
 
 def statements(ctl):
@@ -107,13 +107,13 @@ def main(binary, tmp):
     check(all(set(a) - {"profile"} == set(single) for a in ok),
           f"a batched answer has the members of a single one: {ok[0]} vs {single}")
     rows = pg.psql("SELECT id FROM sessions").split()
-    check(len(rows) == n_sessions + 3 and all(a["session"] in rows for a in ok),
+    check(len(rows) == n_sessions + 3 and all(row_id(a["session"]) in rows for a in ok),
           f"the three sessions and only they were stored ({len(rows) - n_sessions} new)")
     check(pg.psql(f"SELECT name FROM profiles WHERE id = {ok[1]['profile']}") == "Ann",
           "the new profile was made with its session")
     check(pg.psql("SELECT count(*) FROM profiles WHERE name = 'Bob'") == "0",
           "the refused session's new profile was rolled back")
-    check(pg.psql(f"SELECT profile_id FROM sessions WHERE id = '{ok[2]['session']}'") ==
+    check(pg.psql(f"SELECT profile_id FROM sessions WHERE id = '{row_id(ok[2]['session'])}'") ==
           str(prof["id"]), "the profiled session belongs to its profile")
     for a in ok:
         st, _, _ = ctl.request("GET", f"/v1/manifest/{a['session']}.mpd")

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include <openssl/crypto.h>
+
+#include "hmac.h"
+
+#include "sessid.h"
+
+#define PREFIX     "S1."
+#define PREFIX_LEN 3
+#define FIELDS     11
+#define MAC_B64    43  /* 32 bytes, unpadded */
+#define CLAIMS_MAX 768 /* decoded; the fields' limits and separators fit well within */
+
+/* Separates session ids from every other MAC made with the shared keys. */
+static const char derive_label[] = "sluice-control session id v1";
+
+static int mac_of(const struct token_key *key, const char *data, size_t len, uint8_t mac[32])
+{
+        struct iovec part = {(void *)derive_label, sizeof(derive_label) - 1};
+        uint8_t k[32];
+        int r = hmac_sha256(key->secret, key->secret_len, &part, 1, k);
+
+        if (r == 0) {
+                part = (struct iovec){(void *)data, len};
+                r = hmac_sha256(k, sizeof(k), &part, 1, mac);
+        }
+        OPENSSL_cleanse(k, sizeof(k));
+        return r;
+}
+
+static bool id_char(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+}
+
+static bool field_ok(const char *s, size_t n, size_t max, bool id)
+{
+        if (n > max)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (id ? !id_char((char)c) : (c < 0x20 || c >= 0x7f))
+                        return false;
+        }
+        return true;
+}
+
+static bool int_parse(const char *s, size_t n, int64_t min, int64_t *ret)
+{
+        bool neg = n > 0 && s[0] == '-';
+        uint64_t v = 0;
+        size_t i = neg ? 1 : 0;
+
+        if (n == i || n - i > 19 || (s[i] == '0' && n - i > 1))
+                return false;
+        for (; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                v = v * 10 + (uint64_t)(s[i] - '0');
+        }
+        if (v > INT64_MAX)
+                return false;
+        *ret = neg ? -(int64_t)v : (int64_t)v;
+        return *ret >= min && !(neg && v == 0);
+}
+
+static bool copy_field(char *dst, size_t cap, const char *s, size_t n, bool id)
+{
+        if (!field_ok(s, n, cap - 1, id))
+                return false;
+        memcpy(dst, s, n);
+        dst[n] = '\0';
+        return true;
+}
+
+int sessid_claims_parse(const char *buf, size_t len, struct sessid_claims *ret)
+{
+        struct sessid_claims c;
+        const char *f[FIELDS];
+        size_t fl[FIELDS], n = 0;
+        const char *p = buf, *end = buf + len;
+
+        memset(&c, 0, sizeof(c));
+        while (n < FIELDS) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                const char *e = nl ? nl : end;
+                f[n] = p;
+                fl[n++] = (size_t)(e - p);
+                if (!nl)
+                        break;
+                p = nl + 1;
+        }
+        /* Exactly FIELDS fields: the last one ends the buffer. */
+        if (n != FIELDS || f[FIELDS - 1] + fl[FIELDS - 1] != end)
+                return -EINVAL;
+        if (!copy_field(c.kid, sizeof(c.kid), f[0], fl[0], false) || fl[0] == 0 ||
+            !copy_field(c.nonce, sizeof(c.nonce), f[1], fl[1], true) || fl[1] != SESSID_NONCE_HEX ||
+            !copy_field(c.title, sizeof(c.title), f[2], fl[2], true) || fl[2] == 0 ||
+            !copy_field(c.episode, sizeof(c.episode), f[3], fl[3], true) ||
+            !copy_field(c.asset, sizeof(c.asset), f[4], fl[4], true) || fl[4] == 0 ||
+            !int_parse(f[5], fl[5], INT64_MIN, &c.asset_version) ||
+            !copy_field(c.country, sizeof(c.country), f[6], fl[6], false) ||
+            !copy_field(c.region, sizeof(c.region), f[7], fl[7], false) ||
+            !int_parse(f[8], fl[8], 0, &c.created) || !int_parse(f[9], fl[9], 0, &c.expires) ||
+            !int_parse(f[10], fl[10], 0, &c.profile))
+                return -EINVAL;
+        for (size_t i = 0; i < SESSID_NONCE_HEX; i++)
+                if (!((c.nonce[i] >= '0' && c.nonce[i] <= '9') ||
+                      (c.nonce[i] >= 'a' && c.nonce[i] <= 'f')))
+                        return -EINVAL;
+        if (fl[6] != 0 && (fl[6] != 2 || c.country[0] < 'A' || c.country[0] > 'Z' ||
+                           c.country[1] < 'A' || c.country[1] > 'Z'))
+                return -EINVAL;
+        /* The title and asset ids start with a letter or digit (sluice_id). */
+        if (!id_char(c.title[0]) || c.title[0] == '.' || c.title[0] == '_' || c.title[0] == '-' ||
+            c.asset[0] == '.' || c.asset[0] == '_' || c.asset[0] == '-')
+                return -EINVAL;
+        *ret = c;
+        return 0;
+}
+
+int sessid_sign(const struct token_key *key, const struct sessid_claims *c, char *out, size_t cap)
+{
+        char claims[CLAIMS_MAX + 1];
+        struct sessid_claims back;
+        uint8_t mac[32];
+        int n, b, m;
+
+        n = snprintf(claims, sizeof(claims),
+                     "%s\n%s\n%s\n%s\n%s\n%" PRId64 "\n%s\n%s\n%" PRId64 "\n%" PRId64 "\n%" PRId64,
+                     key->kid, c->nonce, c->title, c->episode, c->asset, c->asset_version,
+                     c->country, c->region, c->created, c->expires, c->profile);
+        if (n < 0 || (size_t)n >= sizeof(claims))
+                return -EINVAL;
+        /* What the verifier would refuse is never signed. */
+        if (sessid_claims_parse(claims, (size_t)n, &back) < 0)
+                return -EINVAL;
+        if (cap < PREFIX_LEN + 1)
+                return -ENOBUFS;
+        memcpy(out, PREFIX, PREFIX_LEN);
+        b = b64url_encode((const uint8_t *)claims, (size_t)n, out + PREFIX_LEN, cap - PREFIX_LEN);
+        if (b < 0)
+                return -ENOBUFS;
+        if (mac_of(key, out, PREFIX_LEN + (size_t)b, mac) < 0)
+                return -EIO;
+        if ((size_t)(PREFIX_LEN + b + 1) >= cap)
+                return -ENOBUFS;
+        out[PREFIX_LEN + b] = '.';
+        m = b64url_encode(mac, sizeof(mac), out + PREFIX_LEN + b + 1,
+                          cap - (size_t)(PREFIX_LEN + b + 1));
+        if (m < 0)
+                return -ENOBUFS;
+        n = PREFIX_LEN + b + 1 + m;
+        return n > SESSID_MAX ? -EINVAL : n;
+}
+
+static bool b64_char(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+}
+
+int sessid_verify(const struct token_keyset *ks, const char *id, size_t len,
+                  struct sessid_claims *ret)
+{
+        char claims[CLAIMS_MAX + 1];
+        struct sessid_claims c;
+        uint8_t mac[32], want[32];
+        const struct token_key *key = NULL;
+        size_t signed_len;
+        int n;
+
+        if (len > SESSID_MAX || len < PREFIX_LEN + 2 + MAC_B64 || memcmp(id, PREFIX, PREFIX_LEN))
+                return -EINVAL;
+        signed_len = len - MAC_B64 - 1;
+        if (id[signed_len] != '.')
+                return -EINVAL;
+        for (size_t i = PREFIX_LEN; i < len; i++)
+                if (i != signed_len && !b64_char(id[i]))
+                        return -EINVAL;
+        n = b64url_decode(id + PREFIX_LEN, signed_len - PREFIX_LEN, (uint8_t *)claims, CLAIMS_MAX);
+        if (n <= 0 || sessid_claims_parse(claims, (size_t)n, &c) < 0)
+                return -EINVAL;
+        if (b64url_decode(id + signed_len + 1, MAC_B64, mac, sizeof(mac)) != 32)
+                return -EINVAL;
+        for (size_t i = 0; i < ks->n && !key; i++)
+                if (!strcmp(ks->keys[i].kid, c.kid))
+                        key = &ks->keys[i];
+        if (!key)
+                return -ENOKEY;
+        if (mac_of(key, id, signed_len, want) < 0 || CRYPTO_memcmp(mac, want, sizeof(mac)))
+                return -EPERM;
+        *ret = c;
+        return 0;
+}
