@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bug.h"
 #include "http1-parse.h"
@@ -744,4 +745,26 @@ const char *http1_req_header(const struct http1_req *req, const char *name, size
         unsigned pos = 0;
 
         return http1_req_header_next(req, name, &pos, ret_len);
+}
+
+int http1_field_line_value(const char *line, size_t len, const char *name, char *out, size_t cap)
+{
+        size_t n = strlen(name), v, end = len;
+
+        out[0] = '\0';
+        if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
+                return -ENOENT;
+        for (v = n + 1; v < end && (CLS(line[v]) & C_WS);)
+                v++;
+        while (end > v &&
+               (line[end - 1] == '\n' || line[end - 1] == '\r' || (CLS(line[end - 1]) & C_WS)))
+                end--;
+        for (size_t i = v; i < end; i++)
+                if (!(CLS(line[i]) & (C_FVCHAR | C_WS)))
+                        return -EINVAL;
+        if (end - v >= cap)
+                return -ENAMETOOLONG;
+        memcpy(out, line + v, end - v);
+        out[end - v] = '\0';
+        return (int)(end - v);
 }

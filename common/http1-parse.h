@@ -114,5 +114,15 @@ const char *http1_req_header(const struct http1_req *req, const char *name, size
 const char *http1_req_header_next(const struct http1_req *req, const char *name, unsigned *pos,
                                   size_t *ret_len);
 
+/*
+ * The value of one header line of a response as a client library hands it over ("Name: value"
+ * with or without its CRLF) when the field is name (case-insensitive): without the SP/HTAB
+ * around it, NUL-terminated in out (cap >= 1 bytes). Returns its length; -ENOENT for another
+ * field; -EINVAL when the value holds a byte no field value may (NUL, a bare CR or another
+ * control byte: copied into our own answers, it would break them); -ENAMETOOLONG when it
+ * does not fit. out is "" unless a length is returned.
+ */
+int http1_field_line_value(const char *line, size_t len, const char *name, char *out, size_t cap);
+
 /* "GET" etc. for a method; "OTHER" for HTTP_M_OTHER. */
 const char *http_method_name(enum http_method m);

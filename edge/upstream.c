@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <curl/curl.h>
 
 #include "http-cond.h"
+#include "http1-parse.h"
 #include "log.h"
 #include "path-norm.h"
 #include "uring-loop.h"
@@ -360,25 +360,14 @@ static void on_first_byte_timeout(struct uring_loop *loop, struct uring_timer *t
         sweep_dead(ctx);
 }
 
-/* Copy a header value (trimmed) into out when name matches. */
+/*
+ * Copy a header value (trimmed) into out when name matches. A value too long to be one of
+ * ours, or holding a byte no field value may (a bare CR passes curl), is kept as absent: it
+ * would be stored with the object and break every answer that repeats it.
+ */
 static bool header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
 {
-        size_t n = strlen(name), vlen;
-        const char *v, *end = line + len;
-
-        if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
-                return false;
-        v = line + n + 1;
-        while (v < end && (*v == ' ' || *v == '\t'))
-                v++;
-        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-                end--;
-        vlen = (size_t)(end - v);
-        if (vlen >= cap)
-                vlen = 0; /* too long to be one of ours: treat as absent */
-        memcpy(out, v, vlen);
-        out[vlen] = '\0';
-        return true;
+        return http1_field_line_value(line, len, name, out, cap) != -ENOENT;
 }
 
 static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)

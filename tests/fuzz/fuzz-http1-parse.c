@@ -3,7 +3,10 @@
  * Fuzz the request-head parser: every request in the input is parsed in one call and again
  * fed in small pieces, under two sets of limits. Aborts when an invariant breaks: a parsed
  * pointer outside the input, a head longer than the input or a limit, a refusal without a
- * known status, or the two feeding patterns disagreeing about success.
+ * known status, or the two feeding patterns disagreeing about success. The input is also read
+ * as one response header line (http1_field_line_value(), the edge's reading of an upstream's
+ * head): a value taken is trimmed, holds only field-value bytes and fits its buffer, and a
+ * smaller buffer gives the same value or says it does not fit.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -99,6 +102,32 @@ static void run(const char *buf, size_t len, const struct http1_limits *l, size_
         }
 }
 
+static void check_field_line(const char *buf, size_t len, const char *name)
+{
+        static char big[16384 + 1];
+        char small[8];
+        int r = len < sizeof(big) ? http1_field_line_value(buf, len, name, big, len + 1) : -ENOENT;
+        int s = http1_field_line_value(buf, len, name, small, sizeof(small));
+
+        if (len >= sizeof(big))
+                return;
+        CHECK(r >= 0 || r == -ENOENT || r == -EINVAL); /* room for the whole line is enough */
+        if (r < 0) {
+                CHECK(s == r && !big[0] && !small[0]);
+                return;
+        }
+        CHECK((size_t)r < len && big[r] == '\0');
+        for (int i = 0; i < r; i++)
+                CHECK(big[i] == ' ' || big[i] == '\t' ||
+                      ((unsigned char)big[i] > 0x20 && (unsigned char)big[i] != 0x7f));
+        CHECK(r == 0 ||
+              (big[0] != ' ' && big[0] != '\t' && big[r - 1] != ' ' && big[r - 1] != '\t'));
+        if ((size_t)r < sizeof(small))
+                CHECK(s == r && !memcmp(small, big, (size_t)r + 1));
+        else
+                CHECK(s == -ENAMETOOLONG && !small[0]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static const struct http1_limits wide = {8192, 4096, 64};
@@ -111,6 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t step = size ? (size_t)(data[0] % 7) + 1 : 1;
         run(buf, size, &wide, step);
         run(buf, size, &narrow, step);
+        check_field_line(buf, size, "Content-Type");
+        check_field_line(buf, size, "x");
         free(buf);
         return 0;
 }
