@@ -33,7 +33,7 @@ static void title_audit(const struct ctl_req *rq, const json_t *res)
 
         /* Anonymous starts read titles and licences from the warm cache: this instance
          * sees its own change at once, others within cache_ttl. */
-        ctl_cache_warm_forget(rq->ctl->cache);
+        ctl_cache_warm_forget(rq->ctl->cache, json_string_value(json_object_get(res, "title")));
 
         log_info(
             "admin: title %s registered (asset %s, %s, %" JSON_INTEGER_FORMAT
@@ -86,7 +86,7 @@ static void licences_audit(const struct ctl_req *rq, const json_t *res)
 
         /* Anonymous starts read titles and licences from the warm cache: this instance
          * sees its own change at once, others within cache_ttl. */
-        ctl_cache_warm_forget(rq->ctl->cache);
+        ctl_cache_warm_forget(rq->ctl->cache, rq->arg[0]);
 
         log_info(
             "admin: licences of title %s set (%" JSON_INTEGER_FORMAT " window(s); request %" PRIu64

@@ -106,7 +106,7 @@ void ctl_cache_free(struct ctl_cache *c)
         for (size_t i = 0; c->assets && i < ASSETS; i++)
                 ctl_asset_ref_unref(c->assets[i].r);
         if (c->warm)
-                ctl_cache_warm_forget(c);
+                ctl_cache_warm_forget(c, NULL);
         held_free(c);
         json_decref(c->edges);
         free(c->warm);
@@ -397,9 +397,14 @@ void ctl_warm_done(struct ctl_warm *w)
         w->o = NULL;
 }
 
-void ctl_cache_warm_forget(struct ctl_cache *c)
+void ctl_cache_warm_forget(struct ctl_cache *c, const char *title)
 {
+        size_t tl = title ? strlen(title) : 0;
+
         for (size_t i = 0; i < WARM; i++) {
+                const char *k = c->warm[i].key;
+                if (title && (strncmp(k, title, tl) || k[tl] != '\n'))
+                        continue;
                 json_decref(c->warm[i].w.o);
                 c->warm[i].w.o = NULL;
         }

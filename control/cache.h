@@ -108,8 +108,8 @@ bool ctl_cache_warm_get(struct ctl_cache *c, const char *title, const char *epis
 int ctl_cache_warm_put(struct ctl_cache *c, const char *title, const char *episode,
                        const char *country, json_t *o, uint64_t now_ms, struct ctl_warm *ret);
 void ctl_warm_done(struct ctl_warm *w);
-/* Forget every warm entry (this instance changed a title or its licences). */
-void ctl_cache_warm_forget(struct ctl_cache *c);
+/* Forget the warm entries of title (NULL: all): this instance changed it or its licences. */
+void ctl_cache_warm_forget(struct ctl_cache *c, const char *title);
 
 /*
  * The windows of w at wall (epoch seconds): whether licensed now, the next boundary after now

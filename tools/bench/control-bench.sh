@@ -164,7 +164,7 @@ request = function()
                           '{"title":"bench1"}')
 end
 response = function(status, headers, body)
-        local sid = body:match('"session":%s*"(%x+)"')
+        local sid = body:match('"session":%s*"([%w%._-]+)"')
         if sid then
                 table.insert(queue, sid)
         end
