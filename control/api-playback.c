@@ -79,9 +79,8 @@ static const char *json_str_or(json_t *o, const char *key, const char *dflt)
 }
 
 /* Sign the session of o (a start's answer; its "session" the nonce; profile when it names
- * none) into id. Returns the length or -errno. */
-static int session_id_sign(const struct ctl *ctl, json_t *o, int64_t profile,
-                           char id[SESSID_MAX + 1])
+ * none) into id, and remember it as verified. Returns the length or -errno. */
+static int session_id_sign(struct ctl *ctl, json_t *o, int64_t profile, char id[SESSID_MAX + 1])
 {
         struct sessid_claims c;
         int n;
@@ -103,7 +102,13 @@ static int session_id_sign(const struct ctl *ctl, json_t *o, int64_t profile,
         c.profile = json_is_integer(json_object_get(o, "profile"))
                         ? json_integer_value(json_object_get(o, "profile"))
                         : profile;
-        return sessid_sign(&ctl->keys.keys[ctl->keys.sign_idx], &c, id, SESSID_MAX + 1);
+        n = sessid_sign(&ctl->keys.keys[ctl->keys.sign_idx], &c, id, SESSID_MAX + 1);
+        if (n > 0) {
+                /* Its kid as the verifier will read it: the manifest that follows is a hit. */
+                snprintf(c.kid, sizeof(c.kid), "%s", ctl->keys.keys[ctl->keys.sign_idx].kid);
+                sessid_seen_put(ctl->seen, &ctl->keys, id, (size_t)n, &c);
+        }
+        return n;
 }
 
 /* The session's answer (o, the statement's or the warm path's JSON for it; reference
@@ -111,7 +116,7 @@ static int session_id_sign(const struct ctl *ctl, json_t *o, int64_t profile,
 static void playback_answer(struct playback_ctx *px, json_t *o)
 {
         struct ctl_req *rq = px->rq;
-        const struct ctl *ctl = rq->ctl;
+        struct ctl *ctl = rq->ctl;
         const char *pub = ctl->cfg->public_url;
         json_t *markers, *intro;
         char url[SESSID_MAX + 512];
@@ -447,14 +452,14 @@ struct view_ctx {
 /* A signed session id from arg with the extension ext (".mpd", or NULL for none): verified
  * against the shared key set into *cl and copied into id. A malformed, forged or unknown-key
  * id is false, as an unknown session; expiry is the caller's. */
-static bool sess_from(const struct ctl *ctl, const char *arg, const char *ext,
-                      struct sessid_claims *cl, char id[SESSID_MAX + 1])
+static bool sess_from(struct ctl *ctl, const char *arg, const char *ext, struct sessid_claims *cl,
+                      char id[SESSID_MAX + 1])
 {
         size_t n = strlen(arg), el = ext ? strlen(ext) : 0;
 
         if (n <= el || n - el > SESSID_MAX || (el && strcmp(arg + n - el, ext)))
                 return false;
-        if (sessid_verify(&ctl->keys, arg, n - el, cl) < 0)
+        if (sessid_verify_seen(ctl->seen, &ctl->keys, arg, n - el, cl) < 0)
                 return false;
         memcpy(id, arg, n - el);
         id[n - el] = '\0';

@@ -24,6 +24,7 @@ struct edge_auth;
 struct mpd_cache;
 struct session_batch;
 struct session_behind;
+struct sessid_seen;
 struct metrics_reg;
 struct metric;
 
@@ -89,6 +90,7 @@ struct ctl {
         struct mpd_cache *mpd_cache; /* MPD templates per asset version */
         struct session_batch *sessions; /* new sessions, one statement per loop iteration */
         struct session_behind *behind;  /* rows of sessions started from warm data */
+        struct sessid_seen *seen;       /* session ids verified lately */
         bool draining;
 };
 

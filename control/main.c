@@ -34,6 +34,7 @@
 #include "server.h"
 #include "session-batch.h"
 #include "session-behind.h"
+#include "sessid.h"
 
 #define DRAIN_MAX_MS     10000u
 #define PARTITIONS_EVERY (3600u * 1000u)
@@ -559,6 +560,8 @@ int main(int argc, char **argv)
                                        &ctl->behind);
         }
         if (r == 0)
+                r = sessid_seen_new(4096, &ctl->seen);
+        if (r == 0)
                 r = edge_auth_new((uint64_t)ctl->cfg->edge_secret_ttl_ms, &ctl->edge_auth);
         if (r == 0)
                 r = mpd_cache_new(&ctl->mpd_cache);
@@ -623,6 +626,8 @@ out:
                          session_behind_depth(ctl->behind));
         session_behind_free(ctl->behind);
         ctl->behind = NULL;
+        sessid_seen_free(ctl->seen);
+        ctl->seen = NULL;
         /* Let the closed listeners, connections and database sockets see their last
          * completions, so each is freed by its owner rather than leaked at exit. */
         if (ctl->loop && uring_loop_settle(ctl->loop, 1000) < 0)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -20,16 +21,46 @@
 /* Separates session ids from every other MAC made with the shared keys. */
 static const char derive_label[] = "sluice-control session id v1";
 
-static int mac_of(const struct token_key *key, const char *data, size_t len, uint8_t mac[32])
+/* Keys derived lately, by secret: a derivation is an HMAC, as dear as the MAC itself. */
+#define DERIVED 8
+static struct {
+        size_t len; /* 0: empty */
+        uint8_t secret[TOKEN_SECRET_MAX];
+        uint8_t k[32];
+} derived[DERIVED];
+static unsigned derived_next;
+
+static int derive(const struct token_key *key, uint8_t k[32])
 {
         struct iovec part = {(void *)derive_label, sizeof(derive_label) - 1};
-        uint8_t k[32];
-        int r = hmac_sha256(key->secret, key->secret_len, &part, 1, k);
+        unsigned i;
+        int r;
 
-        if (r == 0) {
-                part = (struct iovec){(void *)data, len};
+        for (i = 0; i < DERIVED; i++)
+                if (derived[i].len == key->secret_len &&
+                    !memcmp(derived[i].secret, key->secret, key->secret_len)) {
+                        memcpy(k, derived[i].k, 32);
+                        return 0;
+                }
+        r = hmac_sha256(key->secret, key->secret_len, &part, 1, k);
+        if (r < 0 || key->secret_len == 0 || key->secret_len > TOKEN_SECRET_MAX)
+                return r;
+        i = derived_next++ % DERIVED;
+        OPENSSL_cleanse(&derived[i], sizeof(derived[i]));
+        derived[i].len = key->secret_len;
+        memcpy(derived[i].secret, key->secret, key->secret_len);
+        memcpy(derived[i].k, k, 32);
+        return 0;
+}
+
+static int mac_of(const struct token_key *key, const char *data, size_t len, uint8_t mac[32])
+{
+        struct iovec part = {(void *)data, len};
+        uint8_t k[32];
+        int r = derive(key, k);
+
+        if (r == 0)
                 r = hmac_sha256(k, sizeof(k), &part, 1, mac);
-        }
         OPENSSL_cleanse(k, sizeof(k));
         return r;
 }
@@ -199,4 +230,94 @@ int sessid_verify(const struct token_keyset *ks, const char *id, size_t len,
                 return -EPERM;
         *ret = c;
         return 0;
+}
+
+struct seen_slot {
+        size_t len; /* 0: empty */
+        char id[SESSID_MAX];
+        struct sessid_claims c;
+};
+
+struct sessid_seen {
+        size_t n;               /* power of two */
+        struct token_keyset ks; /* what the entries were verified under */
+        struct seen_slot *slots;
+};
+
+int sessid_seen_new(size_t slots, struct sessid_seen **ret)
+{
+        struct sessid_seen *s = calloc(1, sizeof(*s));
+        size_t n = 1;
+
+        while (n < slots)
+                n <<= 1;
+        if (s)
+                s->slots = calloc(n, sizeof(*s->slots));
+        if (!s || !s->slots) {
+                free(s);
+                return -ENOMEM;
+        }
+        s->n = n;
+        *ret = s;
+        return 0;
+}
+
+void sessid_seen_free(struct sessid_seen *s)
+{
+        if (!s)
+                return;
+        OPENSSL_cleanse(&s->ks, sizeof(s->ks));
+        free(s->slots);
+        free(s);
+}
+
+/* The slot for id, the table emptied first when the key set changed. */
+static struct seen_slot *seen_slot(struct sessid_seen *s, const struct token_keyset *ks,
+                                   const char *id, size_t len)
+{
+        if (memcmp(&s->ks, ks, sizeof(*ks))) {
+                for (size_t i = 0; i < s->n; i++)
+                        s->slots[i].len = 0;
+                s->ks = *ks;
+        }
+        /* FNV-1a: a collision only evicts an entry. */
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ (unsigned char)id[i]) * 16777619u;
+        return &s->slots[h & (s->n - 1)];
+}
+
+int sessid_verify_seen(struct sessid_seen *seen, const struct token_keyset *ks, const char *id,
+                       size_t len, struct sessid_claims *ret)
+{
+        struct seen_slot *e;
+        int r;
+
+        if (len == 0 || len > SESSID_MAX)
+                return -EINVAL;
+        e = seen_slot(seen, ks, id, len);
+        if (e->len == len && !CRYPTO_memcmp(e->id, id, len)) {
+                *ret = e->c;
+                return 0;
+        }
+        r = sessid_verify(ks, id, len, ret);
+        if (r == 0) {
+                e->len = len;
+                memcpy(e->id, id, len);
+                e->c = *ret;
+        }
+        return r;
+}
+
+void sessid_seen_put(struct sessid_seen *seen, const struct token_keyset *ks, const char *id,
+                     size_t len, const struct sessid_claims *c)
+{
+        struct seen_slot *e;
+
+        if (len == 0 || len > SESSID_MAX)
+                return;
+        e = seen_slot(seen, ks, id, len);
+        e->len = len;
+        memcpy(e->id, id, len);
+        e->c = *c;
 }

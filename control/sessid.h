@@ -17,7 +17,7 @@
  * session without its row; the nonce (32 lowercase hex) is the row's id.
  *
  * Limits: an id is at most SESSID_MAX bytes; each field as in struct sessid_claims.
- * No I/O, no logging; any thread.
+ * No I/O, no logging. One thread: the module keeps the keys it derived (a few, fixed size).
  */
 #define SESSID_MAX        1024
 #define SESSID_ID_MAX     128 /* title, episode, asset: the schema's sluice_id */
@@ -51,6 +51,26 @@ int sessid_sign(const struct token_key *key, const struct sessid_claims *c, char
  */
 int sessid_verify(const struct token_keyset *ks, const char *id, size_t len,
                   struct sessid_claims *ret);
+
+/*
+ * Ids seen verified, so a session's next requests cost a lookup rather than two HMACs: a
+ * direct-mapped table of slots entries (a colliding id replaces the older), emptied whenever
+ * the key set differs from the one its entries were verified under. -ENOMEM or 0.
+ */
+struct sessid_seen;
+int sessid_seen_new(size_t slots, struct sessid_seen **ret);
+void sessid_seen_free(struct sessid_seen *s); /* accepts NULL */
+
+/*
+ * sessid_verify() through seen: an id equal byte for byte (compared in constant time) to one
+ * verified under this same key set is accepted with the claims found then; another is
+ * verified and, when good, remembered. Same returns as sessid_verify().
+ */
+int sessid_verify_seen(struct sessid_seen *seen, const struct token_keyset *ks, const char *id,
+                       size_t len, struct sessid_claims *ret);
+/* Remember id (just signed with a key of ks) as verified with claims c. */
+void sessid_seen_put(struct sessid_seen *seen, const struct token_keyset *ks, const char *id,
+                     size_t len, const struct sessid_claims *c);
 
 /* Parse the claims part alone (decoded bytes, unauthenticated): 0 or -EINVAL. For
  * sessid_verify and the fuzz target. */

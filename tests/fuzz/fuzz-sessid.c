@@ -63,7 +63,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         keyset(&ks);
         if (data[0] & 1) {
-                if (sessid_verify(&ks, (const char *)data + 1, size - 1, &c) == 0) {
+                static struct sessid_seen *seen;
+                struct sessid_claims c2;
+                int r = sessid_verify(&ks, (const char *)data + 1, size - 1, &c);
+                /* Through the table of ids seen: the same verdict, first time and again. */
+                if (!seen)
+                        CHECK(sessid_seen_new(64, &seen) == 0);
+                for (int i = 0; i < 2; i++) {
+                        CHECK(sessid_verify_seen(seen, &ks, (const char *)data + 1, size - 1,
+                                                 &c2) == r);
+                        CHECK(r < 0 || same(&c, &c2));
+                }
+                if (r == 0) {
                         /* Only an id some key signed verifies: re-signing it gives the same id. */
                         char id[SESSID_MAX + 1];
                         const struct token_key *k =
