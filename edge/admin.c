@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "path-norm.h"
+#include "utf8.h"
 
 #include "access-log.h"
 #include "admin.h"
@@ -81,21 +82,31 @@ static void jb_printf(struct jbuf *b, const char *fmt, ...)
                 jb_raw(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
+/*
+ * A JSON string of s[0..n). Keys are bytes, JSON strings UTF-8: a byte outside well-formed
+ * UTF-8 (a key from "%ff") is written as \u00XX, its Latin-1 reading, so that one such key
+ * leaves the listing JSON a strict reader (jansson, the fill agent's) still accepts. The
+ * cursor in X-Sluice-Next stays the exact key.
+ */
 static void jb_str(struct jbuf *b, const char *s, size_t n)
 {
         static const char hexd[] = "0123456789abcdef";
+        size_t k;
 
         jb_raw(b, "\"", 1);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i += k) {
                 unsigned char ch = (unsigned char)s[i];
+
+                k = utf8_seq_len(s + i, n - i);
                 if (ch == '"' || ch == '\\') {
                         char e[2] = {'\\', (char)ch};
                         jb_raw(b, e, 2);
-                } else if (ch < 0x20) {
+                } else if (ch < 0x20 || k == 0) {
                         char e[6] = {'\\', 'u', '0', '0', hexd[ch >> 4], hexd[ch & 15]};
                         jb_raw(b, e, 6);
+                        k = 1;
                 } else {
-                        jb_raw(b, (const char *)&ch, 1);
+                        jb_raw(b, s + i, k);
                 }
         }
         jb_raw(b, "\"", 1);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "req-sign.h"
+#include "utf8.h"
 
 #include "edge-cfg.h"
 #include "heartbeat.h"
@@ -55,42 +56,6 @@ struct titles {
         char last[STORE_KEY_MAX + 1];
         size_t last_len;
 };
-
-/* Whether s[0..n) is well-formed UTF-8 (RFC 3629: shortest forms, no surrogates, at most
- * U+10FFFF), as jansson requires of a string. */
-static bool utf8_valid(const char *s, size_t n)
-{
-        const unsigned char *p = (const unsigned char *)s;
-        size_t i = 0;
-
-        while (i < n) {
-                unsigned c = p[i], need, min, cp;
-
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (c >= 0xc2 && c <= 0xdf)
-                        need = 1, min = 0x80, cp = c & 0x1f;
-                else if (c >= 0xe0 && c <= 0xef)
-                        need = 2, min = 0x800, cp = c & 0x0f;
-                else if (c >= 0xf0 && c <= 0xf4)
-                        need = 3, min = 0x10000, cp = c & 0x07;
-                else
-                        return false;
-                if (n - i <= need)
-                        return false;
-                for (unsigned k = 1; k <= need; k++) {
-                        if ((p[i + k] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (p[i + k] & 0x3f);
-                }
-                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                i += need + 1;
-        }
-        return true;
-}
 
 /* Keys are "/<title>/<representation>/<file>" and list in key order: one title per run. */
 static int add_title(const struct store_entry_info *info, void *userdata)
