@@ -48,6 +48,8 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
 
         if (req->ret_retry_after)
                 *req->ret_retry_after = 0;
+        if (req->ret_header)
+                *req->ret_header = NULL;
         if (!h)
                 return -ENOMEM;
         curl_easy_setopt(h, CURLOPT_URL, req->url);
@@ -93,6 +95,14 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
                 if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK || ra < 0)
                         ra = 0;
                 *req->ret_retry_after = (int64_t)ra;
+        }
+        if (req->header && req->ret_header) {
+                struct curl_header *f = NULL;
+                if (curl_easy_header(h, req->header, 0, CURLH_HEADER, -1, &f) == CURLHE_OK &&
+                    f->amount > 0 && !(*req->ret_header = strdup(f->value))) {
+                        r = -ENOMEM;
+                        goto out;
+                }
         }
         if (ret_body) {
                 if (!b.p) {

@@ -12,12 +12,14 @@
 
 struct fetch_req {
         const char *url;
-        const char *method; /* NULL: GET */
-        const char *bearer; /* NULL: no Authorization */
+        const char *method;         /* NULL: GET */
+        const char *bearer;         /* NULL: no Authorization */
         const char *const *headers; /* more "Name: value" lines, NULL-terminated; or NULL */
-        size_t max_body;    /* a longer answer fails with -EFBIG */
+        size_t max_body;            /* a longer answer fails with -EFBIG */
         long timeout_ms;
         int64_t *ret_retry_after; /* not NULL: the answer's Retry-After in seconds, 0 if none */
+        const char *header;       /* not NULL: the answer's field of this name goes to */
+        char **ret_header;        /* *ret_header (malloc'd, its last value), or NULL if none */
 };
 
 /* An answer body gathered up to max bytes: p is NUL-terminated (len bytes) or NULL. */

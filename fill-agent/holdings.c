@@ -238,14 +238,18 @@ char *holdings_listing_url(const char *admin_url, const char *prefix)
         return holdings_page_url(admin_url, prefix, 0, NULL, 0);
 }
 
+/* GET url; *next (when not NULL) gets the answer's X-Sluice-Next, percent-decoded, or NULL. */
 static int get(const char *url, const char *bearer, long timeout_ms, int64_t *retry_after,
-               size_t max, char **body, size_t *blen, char *err, size_t errlen)
+               size_t max, char **body, size_t *blen, char **next, size_t *next_len, char *err,
+               size_t errlen)
 {
         struct fetch_req req = {.url = url,
                                 .bearer = bearer,
                                 .max_body = max,
                                 .timeout_ms = timeout_ms,
-                                .ret_retry_after = retry_after};
+                                .ret_retry_after = retry_after,
+                                .header = next ? "X-Sluice-Next" : NULL,
+                                .ret_header = next};
         long status = 0;
         int r = fetch_do(&req, &status, body, blen, err, errlen);
 
@@ -255,15 +259,35 @@ static int get(const char *url, const char *bearer, long timeout_ms, int64_t *re
                 snprintf(err, errlen, "%s: HTTP %ld: %.200s", url, status, *body);
                 free(*body);
                 *body = NULL;
-                return status == 401 ? -EACCES : fetch_status_transient(status) ? -EAGAIN : -EPROTO;
+                r = status == 401 ? -EACCES : fetch_status_transient(status) ? -EAGAIN : -EPROTO;
+        } else if (next && *next) {
+                int n = 0;
+                char *raw = curl_easy_unescape(NULL, *next, 0, &n);
+                char *copy = raw ? malloc((size_t)n + 1) : NULL;
+
+                if (copy) {
+                        memcpy(copy, raw, (size_t)n + 1);
+                        *next_len = (size_t)n;
+                } else {
+                        snprintf(err, errlen, "out of memory");
+                        r = -ENOMEM;
+                }
+                curl_free(raw);
+                free(*next);
+                *next = copy;
         }
-        return 0;
+        if (r < 0 && next) {
+                free(*next);
+                *next = NULL;
+        }
+        return r;
 }
 
 /*
- * The listing in pages of page entries, each page starting after the last key of the
- * one before, until a page comes back shorter than asked. An edge that does not page answers
- * everything at once, which is longer than a page: that is the whole listing too.
+ * The listing in pages of page entries: while more remain, the edge names the cursor for the
+ * next page (X-Sluice-Next: the page's last key as stored, whatever its bytes), and a page
+ * without one is the last. An edge that does not page answers everything at once, without a
+ * cursor: that is the whole listing too. A cursor that does not move forward stops the survey.
  */
 static int fetch_listing(const char *admin_url, const char *bearer, const char *prefix,
                          unsigned page, long timeout_ms, int64_t *ret_retry_after,
@@ -276,8 +300,8 @@ static int fetch_listing(const char *admin_url, const char *bearer, const char *
         memset(ret, 0, sizeof(*ret));
         for (;;) {
                 char *url = holdings_page_url(admin_url, prefix, page, after, after_len);
-                char *body = NULL;
-                size_t blen = 0, n = 0, first = ret->n, last = first;
+                char *body = NULL, *next = NULL;
+                size_t blen = 0, n = 0, next_len = 0;
 
                 if (!url) {
                         snprintf(err, errlen, "out of memory");
@@ -285,36 +309,37 @@ static int fetch_listing(const char *admin_url, const char *bearer, const char *
                         break;
                 }
                 r = get(url, bearer, timeout_ms, ret_retry_after, HOLDINGS_MAX_BYTES, &body, &blen,
-                        err, errlen);
+                        &next, &next_len, err, errlen);
                 free(url);
                 if (r >= 0)
                         r = parse_append(body, blen, ret, &n, err, errlen);
                 free(body);
-                if (r < 0 || n != page)
+                if (r < 0 || !next) {
+                        free(next);
+                        if (r == -ENOMEM)
+                                snprintf(err, errlen, "out of memory");
                         break;
-                /* The next page starts after this one's greatest key (its last, in the edge's
-                 * bytewise order), which must lie past the cursor it was asked with. */
-                for (size_t i = first + 1; i < ret->n; i++)
-                        if (cmp_held(&ret->objs[i], &ret->objs[last]) > 0)
-                                last = i;
+                }
+                if (n == 0) {
+                        snprintf(err, errlen, "listing: an empty page named a next one");
+                        free(next);
+                        r = -EPROTO;
+                        break;
+                }
                 if (after) {
-                        struct held_obj prev = {.key = after, .key_len = after_len};
-                        if (cmp_held(&ret->objs[last], &prev) <= 0) {
+                        struct held_obj a = {.key = after, .key_len = after_len};
+                        struct held_obj b = {.key = next, .key_len = next_len};
+                        if (cmp_held(&b, &a) <= 0) {
                                 snprintf(err, errlen, "listing: a page did not move past %.200s",
                                          after);
+                                free(next);
                                 r = -EPROTO;
                                 break;
                         }
                 }
                 free(after);
-                after_len = ret->objs[last].key_len;
-                after = malloc(after_len + 1);
-                if (!after) {
-                        snprintf(err, errlen, "out of memory");
-                        r = -ENOMEM;
-                        break;
-                }
-                memcpy(after, ret->objs[last].key, after_len + 1);
+                after = next;
+                after_len = next_len;
         }
         free(after);
         if (r >= 0)
@@ -340,7 +365,8 @@ int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix
                 return -ENOMEM;
         }
         snprintf(health, hlen, "%.*s/healthz", (int)base, admin_url);
-        r = get(health, NULL, timeout_ms, ret_retry_after, 1 << 16, &body, &blen, err, errlen);
+        r = get(health, NULL, timeout_ms, ret_retry_after, 1 << 16, &body, &blen, NULL, NULL, err,
+                errlen);
         if (r < 0)
                 goto out;
         if (holdings_parse_health(body, blen, &bytes, &max) < 0) {
