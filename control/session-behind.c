@@ -18,6 +18,7 @@ struct session_behind {
         json_t *queue;    /* rows waiting, oldest first */
         json_t *inflight; /* rows of the statement in flight, or NULL */
         bool failing;     /* the last statement failed: the next waits RETRY_MS */
+        size_t singles;   /* rows at the queue's front to send one to a statement */
         struct uring_timer timer;
 };
 
@@ -43,10 +44,19 @@ static void sent_done(void *userdata, int err, const struct pgdb_res *res)
 {
         struct session_behind *sb = userdata;
         json_t *rows = sb->inflight;
-        const char *v;
+        const char *v, *msg;
 
         sb->inflight = NULL;
-        if (err == 0) {
+        if (sb->singles > 0)
+                sb->singles--;
+        if (err == -EPROTO && json_array_size(rows) == 1) {
+                /* Refused alone: this row is the reason; the others go on. */
+                msg = res ? pgdb_res_message(res) : NULL;
+                log_warn("sessions: a row written behind was refused (%s), dropping it",
+                         msg ? msg : "?");
+                metrics_add(sb->m.dropped, 1);
+                json_decref(rows);
+        } else if (err == 0) {
                 v = pgdb_res_value(res, 0, 0, NULL);
                 metrics_add(sb->m.written, v ? strtoull(v, NULL, 10) : 0);
                 json_decref(rows);
@@ -62,6 +72,16 @@ static void sent_done(void *userdata, int err, const struct pgdb_res *res)
                 for (size_t i = 0; i < over; i++)
                         (void)json_array_remove(sb->queue, json_array_size(sb->queue) - 1);
                 metrics_add(sb->m.dropped, over);
+                /* An SQL error is some row's (none is expected: the statement leaves out rows
+                 * whose references are gone): each goes again alone, so one row cannot hold
+                 * back the others for good. */
+                if (err == -EPROTO) {
+                        msg = res ? pgdb_res_message(res) : NULL;
+                        log_warn("sessions: %zu row(s) written behind were refused (%s); "
+                                 "sending them one at a time",
+                                 json_array_size(rows), msg ? msg : "?");
+                        sb->singles = json_array_size(rows);
+                }
                 if (json_array_extend(rows, sb->queue) == 0) {
                         json_decref(sb->queue);
                         sb->queue = rows;
@@ -69,15 +89,17 @@ static void sent_done(void *userdata, int err, const struct pgdb_res *res)
                         metrics_add(sb->m.dropped, json_array_size(rows));
                         json_decref(rows);
                 }
-                if (!sb->failing)
+                if (!sb->failing && err != -EPROTO)
                         log_warn("sessions: writing %zu row(s) behind failed (%s); retrying",
                                  json_array_size(sb->queue), strerror(-err));
-                sb->failing = true;
+                /* Unreachable or slow: wait before the next try. */
+                if (err != -EPROTO)
+                        sb->failing = true;
         }
         depth_note(sb);
         if (json_array_size(sb->queue) > 0)
                 arm(sb, sb->failing ? SESSION_BEHIND_RETRY_MS
-                        : json_array_size(sb->queue) >= SESSION_BEHIND_BATCH
+                        : sb->singles > 0 || json_array_size(sb->queue) >= SESSION_BEHIND_BATCH
                             ? 0
                             : SESSION_BEHIND_DELAY_MS);
 }
@@ -91,14 +113,16 @@ static void send_rows(struct session_behind *sb)
 
         if (sb->inflight || n == 0)
                 return;
-        if (n <= SESSION_BEHIND_BATCH) {
+        size_t batch = sb->singles > 0 ? 1 : SESSION_BEHIND_BATCH;
+
+        if (n <= batch) {
                 rows = sb->queue;
                 rest = json_array();
         } else {
                 rows = json_array();
                 rest = json_array();
                 for (size_t i = 0; rows && rest && i < n; i++)
-                        (void)json_array_append(i < SESSION_BEHIND_BATCH ? rows : rest,
+                        (void)json_array_append(i < batch ? rows : rest,
                                                 json_array_get(sb->queue, i));
                 if (rows && rest)
                         json_decref(sb->queue);

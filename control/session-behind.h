@@ -12,7 +12,9 @@
  * (sluice_sessions_insert, migrations/015_signed_sessions.sql) SESSION_BEHIND_DELAY_MS after
  * the first of them, or as soon as SESSION_BEHIND_BATCH are waiting. One statement at a time;
  * a statement that fails (database down or slow) puts its rows back in front and the next
- * try waits SESSION_BEHIND_RETRY_MS. The queue holds at most SESSION_BEHIND_MAX rows: a row
+ * try waits SESSION_BEHIND_RETRY_MS; one the database refuses (an SQL error: none is
+ * expected) sends its rows again one to a statement, and a row refused alone is dropped and
+ * counted. The queue holds at most SESSION_BEHIND_MAX rows: a row
  * that finds it full is dropped and counted (the session still plays, its id carries it; only
  * what reads rows, fill plans' weights and prune, never sees it). Loop thread only.
  */

@@ -134,6 +134,26 @@ def main(binary, tmp):
     # The real signer's id with other claims verifies: the test's signer is control's.
     check(forge(c) == sid, "the id is the MAC of its claims under the shared key")
 
+    # A row the database refuses (a trigger here; none is expected) does not hold back the
+    # rows batched with it: they go again one to a statement, and it alone is dropped.
+    register(a, "p1")
+    a.json("PUT", "/v1/admin/titles/p1/licences", {"licences": [{"country": "GB"}]}, admin=True)
+    wait_row(pg, a.json("POST", "/v1/playback", {"title": "p1"})["session"])  # warm, written
+    pg.psql("CREATE FUNCTION refuse_p1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.title_id = 'p1' THEN RAISE EXCEPTION 'p1 refused'; END IF; RETURN NEW; "
+            "END $$; CREATE TRIGGER refuse_p1 BEFORE INSERT ON sessions FOR EACH ROW "
+            "EXECUTE FUNCTION refuse_p1()")
+    dropped0 = metric(a, "sluice_control_sessions_behind_dropped_total")
+    bad = a.json("POST", "/v1/playback", {"title": "p1"})["session"]
+    good = a.json("POST", "/v1/playback", {"title": "m1"})["session"]
+    wait_row(pg, good)
+    a.wait_log(r"a row written behind was refused \(p1 refused\), dropping it")
+    d = metric(a, "sluice_control_sessions_behind_dropped_total")
+    check(d == dropped0 + 1, f"the refused row is counted as dropped ({dropped0} -> {d})")
+    check(pg.psql(f"SELECT count(*) FROM sessions WHERE id = '{row_id(bad)}'") == "0",
+          "the refused row is not there")
+    pg.psql("DROP TRIGGER refuse_p1 ON sessions")
+
     # The row can still end a session early (an operator's UPDATE), on every instance.
     s2 = a.json("POST", "/v1/playback", {"title": "m1"})["session"]
     wait_row(pg, s2)
