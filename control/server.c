@@ -385,17 +385,146 @@ void ctl_reply(struct ctl_req *rq, int status, const char *ctype, const char *bo
         send_more(c);
 }
 
+/* A growing output buffer for dump(). */
+struct dump_buf {
+        char *p;
+        size_t len, cap;
+        bool failed;
+};
+
+static void dump_put(struct dump_buf *b, const char *s, size_t n)
+{
+        if (b->failed)
+                return;
+        if (b->len + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 1024;
+                char *np;
+                while (cap < b->len + n + 1)
+                        cap *= 2;
+                np = realloc(b->p, cap);
+                if (!np) {
+                        b->failed = true;
+                        return;
+                }
+                b->p = np;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+}
+
+/* What jansson itself writes for v (reals, strings needing escapes, deep values). */
+static void dump_jansson(struct dump_buf *b, const json_t *v)
+{
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+        if (!s) {
+                b->failed = true;
+                return;
+        }
+        dump_put(b, s, strlen(s));
+        free(s);
+}
+
+static void dump_str(struct dump_buf *b, const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+                        json_t *t = json_stringn(s, n);
+                        if (!t)
+                                b->failed = true;
+                        else
+                                dump_jansson(b, t);
+                        json_decref(t);
+                        return;
+                }
+        }
+        dump_put(b, "\"", 1);
+        dump_put(b, s, n);
+        dump_put(b, "\"", 1);
+}
+
+/*
+ * v as json_dumps(v, JSON_COMPACT) writes it, byte for byte: members in their order, "," and
+ * ":" without spaces, '/' unescaped. Plain ASCII strings, integers and literals are written
+ * here (jansson checks every byte of a string as UTF-8, and the answers carry long URLs);
+ * the rest goes through jansson.
+ */
+static void dump(struct dump_buf *b, const json_t *v, unsigned depth)
+{
+        const char *key;
+        json_t *m;
+        size_t i;
+        char num[32];
+        bool first = true;
+
+        if (depth > 32) {
+                dump_jansson(b, v);
+                return;
+        }
+        switch (json_typeof(v)) {
+        case JSON_OBJECT:
+                dump_put(b, "{", 1);
+                json_object_foreach((json_t *)v, key, m)
+                {
+                        if (!first)
+                                dump_put(b, ",", 1);
+                        first = false;
+                        dump_str(b, key, strlen(key));
+                        dump_put(b, ":", 1);
+                        dump(b, m, depth + 1);
+                }
+                dump_put(b, "}", 1);
+                break;
+        case JSON_ARRAY:
+                dump_put(b, "[", 1);
+                json_array_foreach((json_t *)v, i, m)
+                {
+                        if (i)
+                                dump_put(b, ",", 1);
+                        dump(b, m, depth + 1);
+                }
+                dump_put(b, "]", 1);
+                break;
+        case JSON_STRING:
+                dump_str(b, json_string_value(v), json_string_length(v));
+                break;
+        case JSON_INTEGER:
+                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                dump_put(b, num, strlen(num));
+                break;
+        case JSON_TRUE:
+                dump_put(b, "true", 4);
+                break;
+        case JSON_FALSE:
+                dump_put(b, "false", 5);
+                break;
+        case JSON_NULL:
+                dump_put(b, "null", 4);
+                break;
+        default:
+                dump_jansson(b, v);
+                break;
+        }
+}
+
 void ctl_reply_json(struct ctl_req *rq, int status, json_t *v)
 {
-        char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        struct dump_buf b;
 
+        memset(&b, 0, sizeof(b));
+        if (v)
+                dump(&b, v, 0);
         json_decref(v);
-        if (!s) {
+        if (!v || b.failed || !b.p) {
+                free(b.p);
                 ctl_reply_error(rq, 500, "internal", "cannot render JSON");
                 return;
         }
-        ctl_reply(rq, status, "application/json", s, strlen(s), NULL);
-        free(s);
+        ctl_reply(rq, status, "application/json", b.p, b.len, NULL);
+        free(b.p);
 }
 
 void ctl_reply_error(struct ctl_req *rq, int status, const char *error, const char *detail)
