@@ -751,9 +751,9 @@ int http1_field_line_value(const char *line, size_t len, const char *name, char 
 {
         size_t n = strlen(name), v, end = len;
 
-        out[0] = '\0';
         if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
-                return -ENOENT;
+                return -ENOENT; /* another field's line: out keeps what it holds */
+        out[0] = '\0';
         for (v = n + 1; v < end && (CLS(line[v]) & C_WS);)
                 v++;
         while (end > v &&

@@ -120,7 +120,8 @@ const char *http1_req_header_next(const struct http1_req *req, const char *name,
  * around it, NUL-terminated in out (cap >= 1 bytes). Returns its length; -ENOENT for another
  * field; -EINVAL when the value holds a byte no field value may (NUL, a bare CR or another
  * control byte: copied into our own answers, it would break them); -ENAMETOOLONG when it
- * does not fit. out is "" unless a length is returned.
+ * does not fit. For another field out is left as it is (callers try one line against several
+ * names in turn, each with its own out); for this one it is "" unless a length is returned.
  */
 int http1_field_line_value(const char *line, size_t len, const char *name, char *out, size_t cap);
 

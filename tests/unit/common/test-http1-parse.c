@@ -548,8 +548,7 @@ TEST(incomplete)
         ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\n\r"), -1);
 }
 
-/* A rough guard on the hot path: a typical player request must parse in about a microsecond
- * even in a debug build with sanitizers; the optimized build is far below. */
+/* One response header line as curl hands it over, tried against one field name. */
 TEST(field_line_value)
 {
         static const char ct[] = "content-TYPE: \t video/mp4 \r\n";
@@ -561,6 +560,9 @@ TEST(field_line_value)
         ASSERT_EQ(http1_field_line_value(ct, strlen(ct), "Content", out, sizeof(out)), -ENOENT);
         ASSERT_EQ(http1_field_line_value(ct, strlen(ct), "X-Sluice-SHA256", out, sizeof(out)),
                   -ENOENT);
+        /* another field's line leaves out alone: the edge tries each line against its names
+         * in turn, each kept in its own buffer across the lines of the head */
+        ASSERT_STREQ(out, "video/mp4");
         ASSERT_EQ(http1_field_line_value("Content-Type:", 13, "Content-Type", out, sizeof(out)), 0);
         ASSERT_STREQ(out, "");
         /* a bare CR passes curl's header split: the value must not reach our own answers */
@@ -577,6 +579,8 @@ TEST(field_line_value)
         ASSERT_STREQ(tiny, "");
 }
 
+/* A rough guard on the hot path: a typical player request must parse in about a microsecond
+ * even in a debug build with sanitizers; the optimized build is far below. */
 TEST(speed)
 {
         const char *s = "GET /s/eyJhbGciOi/t1/v720/seg-42.m4s?CMCD=bl%3D2000 HTTP/1.1\r\n"
