@@ -68,10 +68,16 @@ const struct cfg_field fill_cfg_fields[] = {
 static int check(struct fill_cfg *c, const char *name, const char *buf, size_t len,
                  struct cfg_error *err)
 {
-        if (strcmp(c->outside, "exit") != 0 && strcmp(c->outside, "wait") != 0)
+        /* An explicit null (~, or no value) clears a default; these two cannot go without. */
+        if (!c->outside || (strcmp(c->outside, "exit") != 0 && strcmp(c->outside, "wait") != 0))
                 return cfg_error_at(err, name, buf, len, "outside_window",
-                                    "'outside_window' must be exit or wait, got \"%s\"",
-                                    c->outside);
+                                    "'outside_window' must be exit or wait, got %s%s%s",
+                                    c->outside ? "\"" : "", c->outside ? c->outside : "null",
+                                    c->outside ? "\"" : "");
+        if (!c->state_dir || !c->state_dir[0])
+                return cfg_error_at(err, name, buf, len, "state_dir",
+                                    "'state_dir' must name a directory (default "
+                                    "/var/lib/sluice-fill)");
         if (c->control && !net_url_ok(c->control))
                 return cfg_error_at(err, name, buf, len, "control",
                                     "'control': \"%s\" is not an http:// or https:// URL",
@@ -102,6 +108,19 @@ static int check(struct fill_cfg *c, const char *name, const char *buf, size_t l
         return 0;
 }
 
+int fill_cfg_load_buf(const char *name, const char *buf, size_t len, struct fill_cfg *ret,
+                      struct cfg_error *err)
+{
+        int r = cfg_load_buf(name, buf, len, fill_cfg_fields, ret, err);
+
+        if (r < 0)
+                return r;
+        r = check(ret, name, buf, len, err);
+        if (r < 0)
+                fill_cfg_free(ret);
+        return r;
+}
+
 int fill_cfg_load(const char *path, struct fill_cfg *ret, struct cfg_error *err)
 {
         char *buf = NULL;
@@ -111,13 +130,7 @@ int fill_cfg_load(const char *path, struct fill_cfg *ret, struct cfg_error *err)
         r = cfg_read_file(path, &buf, &len, err);
         if (r < 0)
                 return r;
-        r = cfg_load_buf(path, buf, len, fill_cfg_fields, ret, err);
-        if (r < 0)
-                goto out;
-        r = check(ret, path, buf, len, err);
-        if (r < 0)
-                fill_cfg_free(ret);
-out:
+        r = fill_cfg_load_buf(path, buf, len, ret, err);
         free(buf);
         return r;
 }

@@ -61,6 +61,10 @@ extern const struct cfg_field fill_cfg_fields[];
  */
 int fill_cfg_load(const char *path, struct fill_cfg *ret, struct cfg_error *err);
 
+/* The same from memory (at most CFG_MAX_FILE bytes); name is used in messages. */
+int fill_cfg_load_buf(const char *name, const char *buf, size_t len, struct fill_cfg *ret,
+                      struct cfg_error *err);
+
 /* Defaults, as if an empty file had been loaded. Returns 0 or -ENOMEM. */
 int fill_cfg_defaults(struct fill_cfg *ret);
 

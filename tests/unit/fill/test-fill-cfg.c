@@ -135,6 +135,13 @@ TEST(config_errors_have_positions)
         ASSERT_TRUE(strstr(err.msg, "outside_window") != NULL);
         ASSERT_EQ(load_text("edges:\n  - {id: a}\n  - {id: a}\n", &c, &err), -EINVAL);
         ASSERT_TRUE(strstr(err.msg, ":3:") != NULL);
+        /* An explicit null clears a default: refused where nothing can stand in for it. */
+        ASSERT_EQ(load_text("outside_window:\n", &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, ":1:16: 'outside_window' must be exit or wait, got null"));
+        ASSERT_EQ(load_text("state_dir: ~\n", &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, ":1:12: 'state_dir' must name a directory") != NULL);
+        ASSERT_EQ(load_text("list_page: 10001\n", &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, "list_page") != NULL);
 }
 
 TEST(urls_checked_where_written)
