@@ -226,14 +226,19 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
                                             "'%s': \"%s\" is not a CIDR prefix", path,
                                             c->trusted_proxies.items[i]);
         }
-        if (!net_url_ok(c->public_url))
+        /* An explicit null clears the default, and a URL cannot go without. */
+        if (!c->public_url || !net_url_ok(c->public_url))
                 return cfg_error_at(err, name, buf, len, "public_url",
-                                    "'public_url': \"%s\" is not an http:// or https:// URL",
-                                    c->public_url);
-        if (!net_url_ok(c->origin_url))
+                                    "'public_url': %s%s%s is not an http:// or https:// URL",
+                                    c->public_url ? "\"" : "",
+                                    c->public_url ? c->public_url : "null",
+                                    c->public_url ? "\"" : "");
+        if (!c->origin_url || !net_url_ok(c->origin_url))
                 return cfg_error_at(err, name, buf, len, "origin_url",
-                                    "'origin_url': \"%s\" is not an http:// or https:// URL",
-                                    c->origin_url);
+                                    "'origin_url': %s%s%s is not an http:// or https:// URL",
+                                    c->origin_url ? "\"" : "",
+                                    c->origin_url ? c->origin_url : "null",
+                                    c->origin_url ? "\"" : "");
         /* URLs are joined with "/..." later; one canonical form avoids "//". */
         for (size_t n = strlen(c->public_url); n > 0 && c->public_url[n - 1] == '/'; n--)
                 c->public_url[n - 1] = '\0';
