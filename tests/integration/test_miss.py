@@ -95,7 +95,10 @@ class Origin:
             return
         digest = sha(data) if kind != "badsha" else sha(data + b"x")
         h.send_response(200)
-        h.send_header("Content-Type", "video/iso.segment")
+        if kind == "crct":  # a bare CR inside a value: libcurl splits lines at LF only
+            h.send_header("Content-Type", "application/x-blob\rX-Injected: 1")
+        else:
+            h.send_header("Content-Type", "video/iso.segment")
         if kind not in ("nosha", "gatenosha"):
             h.send_header("X-Sluice-SHA256", digest)
         if path in self.mtimes:
@@ -546,6 +549,24 @@ def te_plus_cl_refused(ctx):
     eq(r.status, 502, "Transfer-Encoding plus Content-Length")
     expect_deltas(before, e, "TE plus CL", failed=1, committed=0)
     check(not listed(e, key), "not committed")
+
+
+@test
+def bare_cr_in_upstream_value(ctx):
+    """An upstream header value holding a bare CR is read as absent, never stored: copied
+    into the object's record it would go out in every hit's head (an injected field) or get
+    the answer refused."""
+    e, o = ctx.edge, ctx.origin
+    key = "/crct/t/blob.bin"
+    data = o.add(key, RNG.randbytes(5_000))
+    for what in ("the miss", "the hit"):
+        r = get(e, key)
+        expect_body(r, data, f"bare CR in Content-Type: {what}")
+        ct = r.get("Content-Type") or ""
+        check("\r" not in ct and "Injected" not in ct and r.get("X-Injected") is None,
+              f"{what}: Content-Type {ct!r} carries nothing of the upstream's value")
+    check(r.need("Cache-Status").endswith("; hit"), "the second answer is a hit")
+    eq(o.count(key), 1, "origin requests")
 
 
 @test
