@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -427,11 +428,17 @@ static void dump_jansson(struct dump_buf *b, const json_t *v)
         free(s);
 }
 
+/* A string as jansson writes it: '"', '\\' and control bytes escaped (\b \t \n \f \r, the
+ * rest as \u00XX), other ASCII as it is. A string with a byte past ASCII goes through jansson,
+ * which checks it as UTF-8 (an MPD inline in an answer has quotes and newlines, no such bytes). */
 static void dump_str(struct dump_buf *b, const char *s, size_t n)
 {
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+        static const char hex[] = "0123456789ABCDEF";
+        size_t i, run = 0;
+        char esc[6];
+
+        for (i = 0; i < n; i++)
+                if ((unsigned char)s[i] >= 0x80) {
                         json_t *t = json_stringn(s, n);
                         if (!t)
                                 b->failed = true;
@@ -440,16 +447,53 @@ static void dump_str(struct dump_buf *b, const char *s, size_t n)
                         json_decref(t);
                         return;
                 }
-        }
         dump_put(b, "\"", 1);
-        dump_put(b, s, n);
+        for (i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                size_t el = 2;
+
+                if (c >= 0x20 && c != '"' && c != '\\')
+                        continue;
+                dump_put(b, s + run, i - run);
+                run = i + 1;
+                esc[0] = '\\';
+                switch (c) {
+                case '"':
+                case '\\':
+                        esc[1] = (char)c;
+                        break;
+                case '\b':
+                        esc[1] = 'b';
+                        break;
+                case '\t':
+                        esc[1] = 't';
+                        break;
+                case '\n':
+                        esc[1] = 'n';
+                        break;
+                case '\f':
+                        esc[1] = 'f';
+                        break;
+                case '\r':
+                        esc[1] = 'r';
+                        break;
+                default:
+                        memcpy(esc + 1, "u00", 3);
+                        esc[4] = hex[c >> 4];
+                        esc[5] = hex[c & 15];
+                        el = 6;
+                        break;
+                }
+                dump_put(b, esc, el);
+        }
+        dump_put(b, s + run, n - run);
         dump_put(b, "\"", 1);
 }
 
 /*
  * v as json_dumps(v, JSON_COMPACT) writes it, byte for byte: members in their order, "," and
- * ":" without spaces, '/' unescaped. Plain ASCII strings, integers and literals are written
- * here (jansson checks every byte of a string as UTF-8, and the answers carry long URLs);
+ * ":" without spaces, '/' unescaped. ASCII strings, integers, whole reals and literals are
+ * written here (jansson checks every byte of a string as UTF-8, and the answers carry long URLs);
  * the rest goes through jansson.
  */
 static void dump(struct dump_buf *b, const json_t *v, unsigned depth)
@@ -459,6 +503,7 @@ static void dump(struct dump_buf *b, const json_t *v, unsigned depth)
         size_t i;
         char num[32];
         bool first = true;
+        double d;
 
         if (depth > 32) {
                 dump_jansson(b, v);
@@ -495,6 +540,17 @@ static void dump(struct dump_buf *b, const json_t *v, unsigned depth)
                 snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
                 dump_put(b, num, strlen(num));
                 break;
+        case JSON_REAL:
+                /* What jansson writes ("%.17g", ".0" added) for whole numbers well inside
+                 * the exact range; the rest (fractions, exponents, -0) goes through it. */
+                d = json_real_value(v);
+                if (d > -1e15 && d < 1e15 && d == (double)(long long)d && !(d == 0 && signbit(d))) {
+                        snprintf(num, sizeof(num), "%lld.0", (long long)d);
+                        dump_put(b, num, strlen(num));
+                } else {
+                        dump_jansson(b, v);
+                }
+                break;
         case JSON_TRUE:
                 dump_put(b, "true", 4);
                 break;
@@ -508,6 +564,20 @@ static void dump(struct dump_buf *b, const json_t *v, unsigned depth)
                 dump_jansson(b, v);
                 break;
         }
+}
+
+char *ctl_json_dumps(const json_t *v)
+{
+        struct dump_buf b;
+
+        memset(&b, 0, sizeof(b));
+        if (v)
+                dump(&b, v, 0);
+        if (!v || b.failed || !b.p) {
+                free(b.p);
+                return NULL;
+        }
+        return b.p;
 }
 
 void ctl_reply_json(struct ctl_req *rq, int status, json_t *v)

@@ -9,6 +9,7 @@
 #include "uring-loop.h"
 
 #include "pgdb.h"
+#include "server.h"
 #include "session-batch.h"
 
 /* An item waiting for the end of the iteration. */
@@ -128,7 +129,7 @@ static void sent_exec(struct sb_sent *s)
                 }
         }
         if (arr)
-                text = json_dumps(arr, JSON_COMPACT);
+                text = ctl_json_dumps(arr);
         json_decref(arr);
         if (text) {
                 const char *params[] = {text};

@@ -8,6 +8,7 @@
 #include "uring-loop.h"
 
 #include "pgdb.h"
+#include "server.h"
 #include "session-behind.h"
 
 struct session_behind {
@@ -136,7 +137,7 @@ static void send_rows(struct session_behind *sb)
         }
         sb->queue = rest;
         sb->inflight = rows;
-        text = json_dumps(rows, JSON_COMPACT);
+        text = ctl_json_dumps(rows);
         if (!text) {
                 sent_done(sb, -ENOMEM, NULL);
                 return;
