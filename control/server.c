@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -29,6 +28,7 @@
 
 #include "ctl-cfg.h"
 #include "ctl.h"
+#include "json-write.h"
 #include "pgdb.h"
 #include "req-parse.h"
 #include "router.h"
@@ -386,215 +386,18 @@ void ctl_reply(struct ctl_req *rq, int status, const char *ctype, const char *bo
         send_more(c);
 }
 
-/* A growing output buffer for dump(). */
-struct dump_buf {
-        char *p;
-        size_t len, cap;
-        bool failed;
-};
-
-static void dump_put(struct dump_buf *b, const char *s, size_t n)
-{
-        if (b->failed)
-                return;
-        if (b->len + n + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 1024;
-                char *np;
-                while (cap < b->len + n + 1)
-                        cap *= 2;
-                np = realloc(b->p, cap);
-                if (!np) {
-                        b->failed = true;
-                        return;
-                }
-                b->p = np;
-                b->cap = cap;
-        }
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-}
-
-/* What jansson itself writes for v (reals, strings needing escapes, deep values). */
-static void dump_jansson(struct dump_buf *b, const json_t *v)
-{
-        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-
-        if (!s) {
-                b->failed = true;
-                return;
-        }
-        dump_put(b, s, strlen(s));
-        free(s);
-}
-
-/* A string as jansson writes it: '"', '\\' and control bytes escaped (\b \t \n \f \r, the
- * rest as \u00XX), other ASCII as it is. A string with a byte past ASCII goes through jansson,
- * which checks it as UTF-8 (an MPD inline in an answer has quotes and newlines, no such bytes). */
-static void dump_str(struct dump_buf *b, const char *s, size_t n)
-{
-        static const char hex[] = "0123456789ABCDEF";
-        size_t i, run = 0;
-        char esc[6];
-
-        for (i = 0; i < n; i++)
-                if ((unsigned char)s[i] >= 0x80) {
-                        json_t *t = json_stringn(s, n);
-                        if (!t)
-                                b->failed = true;
-                        else
-                                dump_jansson(b, t);
-                        json_decref(t);
-                        return;
-                }
-        dump_put(b, "\"", 1);
-        for (i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-                size_t el = 2;
-
-                if (c >= 0x20 && c != '"' && c != '\\')
-                        continue;
-                dump_put(b, s + run, i - run);
-                run = i + 1;
-                esc[0] = '\\';
-                switch (c) {
-                case '"':
-                case '\\':
-                        esc[1] = (char)c;
-                        break;
-                case '\b':
-                        esc[1] = 'b';
-                        break;
-                case '\t':
-                        esc[1] = 't';
-                        break;
-                case '\n':
-                        esc[1] = 'n';
-                        break;
-                case '\f':
-                        esc[1] = 'f';
-                        break;
-                case '\r':
-                        esc[1] = 'r';
-                        break;
-                default:
-                        memcpy(esc + 1, "u00", 3);
-                        esc[4] = hex[c >> 4];
-                        esc[5] = hex[c & 15];
-                        el = 6;
-                        break;
-                }
-                dump_put(b, esc, el);
-        }
-        dump_put(b, s + run, n - run);
-        dump_put(b, "\"", 1);
-}
-
-/*
- * v as json_dumps(v, JSON_COMPACT) writes it, byte for byte: members in their order, "," and
- * ":" without spaces, '/' unescaped. ASCII strings, integers, whole reals and literals are
- * written here (jansson checks every byte of a string as UTF-8, and the answers carry long URLs);
- * the rest goes through jansson.
- */
-static void dump(struct dump_buf *b, const json_t *v, unsigned depth)
-{
-        const char *key;
-        json_t *m;
-        size_t i;
-        char num[32];
-        bool first = true;
-        double d;
-
-        if (depth > 32) {
-                dump_jansson(b, v);
-                return;
-        }
-        switch (json_typeof(v)) {
-        case JSON_OBJECT:
-                dump_put(b, "{", 1);
-                json_object_foreach((json_t *)v, key, m)
-                {
-                        if (!first)
-                                dump_put(b, ",", 1);
-                        first = false;
-                        dump_str(b, key, strlen(key));
-                        dump_put(b, ":", 1);
-                        dump(b, m, depth + 1);
-                }
-                dump_put(b, "}", 1);
-                break;
-        case JSON_ARRAY:
-                dump_put(b, "[", 1);
-                json_array_foreach((json_t *)v, i, m)
-                {
-                        if (i)
-                                dump_put(b, ",", 1);
-                        dump(b, m, depth + 1);
-                }
-                dump_put(b, "]", 1);
-                break;
-        case JSON_STRING:
-                dump_str(b, json_string_value(v), json_string_length(v));
-                break;
-        case JSON_INTEGER:
-                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-                dump_put(b, num, strlen(num));
-                break;
-        case JSON_REAL:
-                /* What jansson writes ("%.17g", ".0" added) for whole numbers well inside
-                 * the exact range; the rest (fractions, exponents, -0) goes through it. */
-                d = json_real_value(v);
-                if (d > -1e15 && d < 1e15 && d == (double)(long long)d && !(d == 0 && signbit(d))) {
-                        snprintf(num, sizeof(num), "%lld.0", (long long)d);
-                        dump_put(b, num, strlen(num));
-                } else {
-                        dump_jansson(b, v);
-                }
-                break;
-        case JSON_TRUE:
-                dump_put(b, "true", 4);
-                break;
-        case JSON_FALSE:
-                dump_put(b, "false", 5);
-                break;
-        case JSON_NULL:
-                dump_put(b, "null", 4);
-                break;
-        default:
-                dump_jansson(b, v);
-                break;
-        }
-}
-
-char *ctl_json_dumps(const json_t *v)
-{
-        struct dump_buf b;
-
-        memset(&b, 0, sizeof(b));
-        if (v)
-                dump(&b, v, 0);
-        if (!v || b.failed || !b.p) {
-                free(b.p);
-                return NULL;
-        }
-        return b.p;
-}
-
 void ctl_reply_json(struct ctl_req *rq, int status, json_t *v)
 {
-        struct dump_buf b;
+        char *text = v ? json_write_dumps(v) : NULL;
+        size_t len = text ? strlen(text) : 0;
 
-        memset(&b, 0, sizeof(b));
-        if (v)
-                dump(&b, v, 0);
         json_decref(v);
-        if (!v || b.failed || !b.p) {
-                free(b.p);
+        if (!text) {
                 ctl_reply_error(rq, 500, "internal", "cannot render JSON");
                 return;
         }
-        ctl_reply(rq, status, "application/json", b.p, b.len, NULL);
-        free(b.p);
+        ctl_reply(rq, status, "application/json", text, len, NULL);
+        free(text);
 }
 
 void ctl_reply_error(struct ctl_req *rq, int status, const char *error, const char *detail)

@@ -101,9 +101,5 @@ int ctl_body_json(struct ctl_req *rq, size_t max_depth, json_t **ret);
 /* Whether the request carries the admin bearer token (constant-time compare). */
 bool ctl_req_admin_ok(const struct ctl_req *rq);
 
-/* v as json_dumps(v, JSON_COMPACT) writes it, byte for byte, without checking plain ASCII
- * strings as UTF-8 (the replies' and the queued rows' writer); NULL on failure. free() it. */
-char *ctl_json_dumps(const json_t *v);
-
 /* JSON nesting depth of buf[0..len) by brackets outside strings; > limit stops early. */
 size_t ctl_json_depth(const char *buf, size_t len, size_t limit);

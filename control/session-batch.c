@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "uring-loop.h"
 
+#include "json-write.h"
 #include "pgdb.h"
 #include "server.h"
 #include "session-batch.h"
@@ -129,7 +130,7 @@ static void sent_exec(struct sb_sent *s)
                 }
         }
         if (arr)
-                text = ctl_json_dumps(arr);
+                text = json_write_dumps(arr);
         json_decref(arr);
         if (text) {
                 const char *params[] = {text};

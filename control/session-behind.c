@@ -7,8 +7,8 @@
 #include "metrics.h"
 #include "uring-loop.h"
 
+#include "json-write.h"
 #include "pgdb.h"
-#include "server.h"
 #include "session-behind.h"
 
 struct session_behind {
@@ -137,7 +137,7 @@ static void send_rows(struct session_behind *sb)
         }
         sb->queue = rest;
         sb->inflight = rows;
-        text = ctl_json_dumps(rows);
+        text = json_write_dumps(rows);
         if (!text) {
                 sent_done(sb, -ENOMEM, NULL);
                 return;
