@@ -325,12 +325,14 @@ static void render(struct h2_served *sv, const struct serve_plan *p)
                 break;
         case SERVE_BODY_FILE:
                 body.fd = p->obj->fd;
-                /* h2c: DATA payloads by reference from the object's mapping (h2-zc.c), for
-                 * bodies small enough that batching pays (see H2_ZC_BODY_MAX). */
-                if (!sv->c->tls && h2_zc_enabled() && body.len && body.len <= H2_ZC_BODY_MAX &&
+                /* h2c: DATA frames in batches named by iovecs into the object's mapping
+                 * (h2-zc.c): by reference for bodies small enough that zero copy pays, copied
+                 * into the socket by the kernel for larger ones (see H2_ZC_BODY_MAX). */
+                if (!sv->c->tls && h2_zc_enabled() && body.len &&
                     store_obj_map(p->obj, &map) == 0) {
                         body.map = map;
                         body.map_obj = p->obj;
+                        body.map_copy = body.len > H2_ZC_BODY_MAX;
                 }
                 break;
         case SERVE_BODY_FILL:

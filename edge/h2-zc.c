@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * h2c frames gathered into batches, each sent by one zero-copy sendmsg through the ring (see
- * h2-zc.h). The mapped payload bytes are only ever named in iovecs: userspace never reads them.
+ * h2c frames gathered into batches, each sent by one sendmsg through the ring, zero-copy or
+ * copying (see h2-zc.h). The mapped payload bytes are only ever named in iovecs: userspace
+ * never reads them.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +46,8 @@ struct zc_batch {
 
 struct h2_zc {
         struct zc_batch b[2];
-        unsigned cur; /* the batch being filled */
+        unsigned cur;  /* the batch being filled */
+        bool loopback; /* the peer has a loopback address: every batch copies */
 };
 
 /*
@@ -145,6 +149,32 @@ static int direct(struct conn *c)
         return -E2BIG;
 }
 
+/*
+ * Whether c's peer has a loopback address. A zero-copy send's pages are copied anyway when
+ * they reach a socket on this host (the kernel cannot hand pinned user pages to a local
+ * reader), and that copy, charged to the sender, costs more than a plain copying send:
+ * pinning, notifications and the locked-memory share on top (docs/tls.md, measured).
+ */
+static bool peer_loopback(const struct conn *c)
+{
+        struct sockaddr_in6 sa;
+        socklen_t len = sizeof(sa);
+        const struct sockaddr_in6 *p = &c->peer;
+
+        if (!c->peer_known) {
+                if (getpeername(c->fd, (struct sockaddr *)&sa, &len) < 0)
+                        return false;
+                p = &sa;
+        }
+        if (p->sin6_family == AF_INET)
+                return (ntohl(((const struct sockaddr_in *)p)->sin_addr.s_addr) >> 24) == 127;
+        if (p->sin6_family != AF_INET6)
+                return false;
+        if (IN6_IS_ADDR_V4MAPPED(&p->sin6_addr))
+                return p->sin6_addr.s6_addr[12] == 127;
+        return IN6_IS_ADDR_LOOPBACK(&p->sin6_addr);
+}
+
 /* The batch to add to (allocated on first use), or NULL. */
 static struct zc_batch *filling(struct conn *c)
 {
@@ -152,6 +182,7 @@ static struct zc_batch *filling(struct conn *c)
                 c->zc = calloc(1, sizeof(*c->zc));
                 if (!c->zc)
                         return NULL;
+                c->zc->loopback = peer_loopback(c);
         }
         return &c->zc->b[c->zc->cur];
 }
@@ -193,7 +224,7 @@ int h2_zc_queue(void *ctx, const void *a, size_t alen, const void *b_, size_t bl
 }
 
 int h2_zc_queue_map(void *ctx, const void *hdr, const char *payload, size_t len,
-                    const void *map_obj)
+                    const void *map_obj, bool copy)
 {
         struct conn *c = ctx;
         const struct store_obj *obj = map_obj;
@@ -206,10 +237,14 @@ int h2_zc_queue_map(void *ctx, const void *hdr, const char *payload, size_t len,
         b = filling(c);
         if (!b)
                 return -ENOMEM;
-        if (pinned + b->len + 9 + len > budget_get(c->w->srv->n_workers))
-                return direct(c); /* sendfile this one */
         if (b->n_frames == H2_ZC_FRAMES || b->bytes_len + 9 > H2_ZC_BYTES || b->n_iov + 2 > ZC_IOVS)
                 return -EAGAIN;
+        /* A frame that would take the pinned bytes past the share makes its batch a copying
+         * one: the kernel copies every payload of it into the socket and pins nothing. */
+        copy = copy || c->zc->loopback;
+        if (!b->copy && !copy && pinned + b->len + 9 + len > budget_get(c->w->srv->n_workers))
+                copy = true;
+        b->copy |= copy;
         if (b->n_pins == 0 || b->pins[b->n_pins - 1] != obj->priv) {
                 void *pin = store_obj_pin(obj);
                 if (!pin)
@@ -228,6 +263,10 @@ static int submit(struct conn *c, unsigned idx)
         struct zc_batch *b = &c->zc->b[idx];
         int r;
 
+        /* Frame headers and control frames alone are a few hundred bytes: pinning them
+         * would cost more than the copy. */
+        if (b->n_frames == 0 || c->zc->loopback)
+                b->copy = true;
         b->msg = (struct msghdr){.msg_iov = b->iov + b->first, .msg_iovlen = b->n_iov - b->first};
         /* WAITALL: the ring waits for room and sends the rest itself where it can. */
         r = uring_loop_sendmsg(c->w->loop, c->slot, (uint8_t)(EDGE_OP_H2ZC0 + idx), c->fd, &b->msg,

@@ -212,7 +212,7 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
                 int r;
                 if (st->body.map)
                         r = h->io.queue_map(h->io.ctx, framehd, st->body.map + off, length,
-                                            st->body.map_obj);
+                                            st->body.map_obj, st->body.map_copy);
                 else if (st->body.mem)
                         r = h->io.queue(h->io.ctx, framehd, 9, st->body.mem + off, length);
                 else

@@ -13,8 +13,9 @@
  *
  * Bodies are never buffered: a DATA frame's payload is read from the response's file (or
  * memory) only when flow control and the socket both allow it, with NGHTTP2_DATA_FLAG_NO_COPY
- * so that on a plain socket it leaves by reference from the page cache: with sendfile(2)
- * behind its 9-byte header, or in a batch of frames (io.queue_map) from the file's mapping. At
+ * so that on a plain socket it is never copied in userspace: with sendfile(2) behind its
+ * 9-byte header, or in a batch of frames (io.queue_map) named in the file's mapping, which
+ * the kernel sends by reference or copies into the socket (h2-zc.h). At
  * most one frame is ever held back when the socket fills (its unsent tail), and a batch is
  * bounded by the transport, so memory per connection stays bounded whatever the client does.
  *
@@ -75,14 +76,15 @@ struct h2_io {
          * Optional gathering (h2c): frames are queued in order and flush sends the batch.
          * queue copies a[0..alen) then b[0..blen) as one unit; queue_map copies the 9-byte
          * frame header hdr and queues payload[0..len), which lies in a mapping of the body's
-         * file (map_obj, see h2_body) and is not copied. Both return 0, -EAGAIN (full, or a
+         * file (map_obj, see h2_body) and is not copied here (copy: the kernel copies it into
+         * the socket, see h2_body.map_copy). Both return 0, -EAGAIN (full, or a
          * batch still under way: flush, and offer it again later), -E2BIG (not for a batch,
          * and nothing queued or under way: write it directly), -errno. While they are set,
          * flush returning 0 means a batch is under way.
          */
         int (*queue)(void *ctx, const void *a, size_t alen, const void *b, size_t blen);
         int (*queue_map)(void *ctx, const void *hdr, const char *payload, size_t len,
-                         const void *map_obj);
+                         const void *map_obj, bool copy);
         void *ctx;
         /* Largest DATA payload per frame: 16384 - 9 under TLS keeps header and payload in one
          * record; 0 means the peer's maximum frame size, up to H2_MAX_DATA_FRAME. */
@@ -96,6 +98,7 @@ struct h2_body {
         const char *map;     /* the file mapped read-only (offsets as fd's), or NULL: the
                               * kernel reads it, userspace never does */
         const void *map_obj; /* what keeps map alive, for io.queue_map */
+        bool map_copy;       /* io.queue_map copies the payload into the socket (no zero copy) */
         int fd;
         uint64_t off, len;
         uint64_t (*avail)(void *avail_ctx, bool *failed);

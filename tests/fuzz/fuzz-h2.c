@@ -104,9 +104,10 @@ static int io_queue(void *ctx, const void *a, size_t alen, const void *b, size_t
 }
 
 static int io_queue_map(void *ctx, const void *hdr, const char *payload, size_t len,
-                        const void *map_obj)
+                        const void *map_obj, bool copy)
 {
         (void)ctx;
+        (void)copy;
         CHECK(hdr && map_obj == body);
         CHECK(payload >= body && payload + len <= body + BODY_MAX);
         return queue_unit(9 + len);
