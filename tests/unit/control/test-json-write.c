@@ -150,8 +150,7 @@ TEST(strings_and_escapes)
             "\xe2\x82\xac 5",
             "\xf0\x9f\x8e\xac film",
             "mixed \"\xc3\xa9\"\n\t/",
-            "\xef\xbb\xbf"
-            "bom",
+            "\357\273\277bom",
             "\xe2\x80\xa8 line separator",
         };
 
