@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "buf.h"
 #include "hex.h"
 #include "http-resp.h"
 #include "http1-parse.h"
@@ -38,49 +39,10 @@ struct admin_put_state {
         char key[PATH_NORM_MAX + 1]; /* for the eviction policy at commit */
 };
 
-/* ---- small JSON writer (growable; an allocation failure latches) ---- */
+/* ---- JSON strings ---- */
 
-struct jbuf {
-        char *p;
-        size_t len, cap;
-        bool oom;
-};
-
-static void jb_raw(struct jbuf *b, const char *s, size_t n)
-{
-        if (b->oom)
-                return;
-        if (b->len + n + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 1024;
-                char *p;
-                while (cap < b->len + n + 1)
-                        cap *= 2;
-                p = realloc(b->p, cap);
-                if (!p) {
-                        b->oom = true;
-                        return;
-                }
-                b->p = p;
-                b->cap = cap;
-        }
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-}
-
-static void jb_printf(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void jb_printf(struct jbuf *b, const char *fmt, ...)
-{
-        char tmp[128];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-        va_end(ap);
-        if (n > 0)
-                jb_raw(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
+/* Answers of a known small size (errors, /healthz) never need more than this. */
+#define SMALL_ANSWER_MAX (64u << 10)
 
 /*
  * A JSON string of s[0..n). Keys are bytes, JSON strings UTF-8: a byte outside well-formed
@@ -88,28 +50,28 @@ static void jb_printf(struct jbuf *b, const char *fmt, ...)
  * leaves the listing JSON a strict reader (jansson, the fill agent's) still accepts. The
  * cursor in X-Sluice-Next stays the exact key.
  */
-static void jb_str(struct jbuf *b, const char *s, size_t n)
+static void json_str(struct buf *b, const char *s, size_t n)
 {
         static const char hexd[] = "0123456789abcdef";
         size_t k;
 
-        jb_raw(b, "\"", 1);
+        (void)buf_append(b, "\"", 1);
         for (size_t i = 0; i < n; i += k) {
                 unsigned char ch = (unsigned char)s[i];
 
                 k = utf8_seq_len(s + i, n - i);
                 if (ch == '"' || ch == '\\') {
                         char e[2] = {'\\', (char)ch};
-                        jb_raw(b, e, 2);
+                        (void)buf_append(b, e, 2);
                 } else if (ch < 0x20 || k == 0) {
                         char e[6] = {'\\', 'u', '0', '0', hexd[ch >> 4], hexd[ch & 15]};
-                        jb_raw(b, e, 6);
+                        (void)buf_append(b, e, 6);
                         k = 1;
                 } else {
-                        jb_raw(b, s + i, k);
+                        (void)buf_append(b, s + i, k);
                 }
         }
-        jb_raw(b, "\"", 1);
+        (void)buf_append(b, "\"", 1);
 }
 
 /* ---- responses ---- */
@@ -165,34 +127,37 @@ static void respond_body(struct conn *c, const struct http1_req *req, int status
 static void respond_error(struct conn *c, const struct http1_req *req, int status,
                           const char *detail)
 {
-        struct jbuf b = {0};
+        struct buf b;
 
-        jb_raw(&b, "{\"error\":", 9);
-        jb_str(&b, http_status_reason(status), strlen(http_status_reason(status)));
-        jb_raw(&b, ",\"detail\":", 10);
-        jb_str(&b, detail, strlen(detail));
-        jb_raw(&b, "}\n", 2);
-        if (b.oom) {
-                free(b.p);
+        buf_init(&b, SMALL_ANSWER_MAX);
+        (void)buf_append(&b, "{\"error\":", 9);
+        json_str(&b, http_status_reason(status), strlen(http_status_reason(status)));
+        (void)buf_append(&b, ",\"detail\":", 10);
+        json_str(&b, detail, strlen(detail));
+        if (buf_append(&b, "}\n", 2) < 0) {
+                buf_done(&b);
                 conn_close(c, "out of memory");
                 return;
         }
         respond_body(c, req, status, JSON_TYPE, b.p, b.len,
                      status == 401 ? "WWW-Authenticate" : NULL, "Bearer realm=\"sluice-admin\"");
-        free(b.p);
+        buf_done(&b);
 }
 
-static void respond_json(struct conn *c, const struct http1_req *req, struct jbuf *b)
+/* 200 with b's JSON, or 500 when writing it failed. Frees b's bytes either way. */
+static void respond_json(struct conn *c, const struct http1_req *req, struct buf *b)
 {
-        if (b->oom) {
-                free(b->p);
-                b->p = NULL;
-                respond_error(c, req, 500, "out of memory");
+        int err = b->err;
+
+        if (err) {
+                buf_done(b);
+                respond_error(c, req, 500,
+                              err == -ENOBUFS ? "answer too large; ask for pages (limit=)"
+                                              : "out of memory");
                 return;
         }
         respond_body(c, req, 200, JSON_TYPE, b->p, b->len, NULL, NULL);
-        free(b->p);
-        b->p = NULL;
+        buf_done(b);
 }
 
 int admin_token_ok(const char *auth, size_t auth_len, const char *token, size_t token_len)
@@ -268,14 +233,16 @@ static bool path_is(const struct http1_req *req, const char *path)
 static void healthz(struct conn *c, const struct http1_req *req)
 {
         struct store_stats st;
-        struct jbuf b = {0};
+        struct buf b;
 
+        buf_init(&b, SMALL_ANSWER_MAX);
         store_get_stats(c->w->srv->store, &st);
-        jb_printf(&b, "{\"status\":\"%s\",\"objects\":%llu,\"bytes\":%llu,\"max_bytes\":%llu,",
-                  c->w->draining ? "draining" : "ok", (unsigned long long)st.objects,
-                  (unsigned long long)st.bytes, (unsigned long long)st.max_bytes);
-        jb_printf(&b, "\"connections\":%lld,\"workers\":%u}\n",
-                  (long long)atomic_load(&c->w->srv->conns_open), c->w->srv->n_workers);
+        (void)buf_printf(&b,
+                         "{\"status\":\"%s\",\"objects\":%llu,\"bytes\":%llu,\"max_bytes\":%llu,",
+                         c->w->draining ? "draining" : "ok", (unsigned long long)st.objects,
+                         (unsigned long long)st.bytes, (unsigned long long)st.max_bytes);
+        (void)buf_printf(&b, "\"connections\":%lld,\"workers\":%u}\n",
+                         (long long)atomic_load(&c->w->srv->conns_open), c->w->srv->n_workers);
         respond_json(c, req, &b);
 }
 
@@ -300,10 +267,12 @@ static void metrics_page(struct conn *c, const struct http1_req *req)
 /*
  * Paging (docs/edge.md): limit=N entries per answer, after=<key> to resume past a key. Without
  * limit= the listing is whole, as it always was, so callers that never ask are not paged. With
- * keys of at most STORE_KEY_MAX bytes a page of PAGE_LIMIT_MAX entries stays near 12 MiB of
- * JSON at worst (every byte a quote), about 2 MiB for typical segment keys.
+ * keys of at most STORE_KEY_MAX bytes a page of PAGE_LIMIT_MAX entries is about 2 MiB of JSON
+ * for typical segment keys, and stays below PAGE_ANSWER_MAX at worst: every key byte outside
+ * UTF-8 is six bytes ("\u00ff"), 3.2 KiB an entry.
  */
-#define PAGE_LIMIT_MAX 10000
+#define PAGE_LIMIT_MAX  10000
+#define PAGE_ANSWER_MAX (64u << 20)
 
 struct page {
         const char *path; /* the listing's path, for the Link header */
@@ -316,7 +285,7 @@ struct page {
 };
 
 struct list_ctx {
-        struct jbuf *b;
+        struct buf *b;
         size_t n;
         bool keys_only;
         size_t limit;                 /* 0: every entry */
@@ -335,27 +304,28 @@ static int list_cb(const struct store_entry_info *info, void *userdata)
                 return 1;
         }
         if (x->n++)
-                jb_raw(x->b, ",", 1);
+                (void)buf_append(x->b, ",", 1);
         if (x->keys_only) {
-                jb_str(x->b, info->key, info->key_len);
+                json_str(x->b, info->key, info->key_len);
         } else {
-                jb_raw(x->b, "{\"key\":", 7);
-                jb_str(x->b, info->key, info->key_len);
-                jb_printf(x->b, ",\"size\":%llu,\"sha256\":", (unsigned long long)info->size);
+                (void)buf_append(x->b, "{\"key\":", 7);
+                json_str(x->b, info->key, info->key_len);
+                (void)buf_printf(x->b,
+                                 ",\"size\":%llu,\"sha256\":", (unsigned long long)info->size);
                 if (info->has_sha256) {
                         (void)hex_encode(info->sha256, 32, hex);
-                        jb_str(x->b, hex, 64);
+                        json_str(x->b, hex, 64);
                 } else {
-                        jb_raw(x->b, "null", 4);
+                        (void)buf_append(x->b, "null", 4);
                 }
-                jb_printf(x->b, ",\"hits\":%llu,\"last_access\":%lld}",
-                          (unsigned long long)info->hits, (long long)info->last_access);
+                (void)buf_printf(x->b, ",\"hits\":%llu,\"last_access\":%lld}",
+                                 (unsigned long long)info->hits, (long long)info->last_access);
         }
         if (x->limit && info->key_len < sizeof(x->last)) {
                 memcpy(x->last, info->key, info->key_len);
                 x->last_len = info->key_len;
         }
-        return x->b->oom ? -ENOMEM : 0;
+        return x->b->err;
 }
 
 /* Percent-encode s[0..n) as a query value into out (cap bytes, NUL-terminated): unreserved
@@ -441,14 +411,14 @@ static int page_parse(struct conn *c, const struct http1_req *req, bool with_pre
  * to the next page. A Link that would not fit the head is left out; the cursor always fits.
  */
 static void respond_page(struct conn *c, const struct http1_req *req, const struct page *pg,
-                         const struct list_ctx *x, struct jbuf *b)
+                         const struct list_ctx *x, struct buf *b)
 {
         char cursor[STORE_KEY_MAX * 3 + 1], link[1536], pfx[1024];
         struct extra_hdr h[2] = {{0}};
         int clen, plen = 0, llen = -1;
 
-        if (!x->more || b->oom) {
-                respond_json(c, req, b); /* out of memory answers 500 */
+        if (!x->more || b->err) {
+                respond_json(c, req, b); /* a failed write answers 500 */
                 return;
         }
         clen = query_escape(x->last, x->last_len, cursor, sizeof(cursor));
@@ -465,26 +435,32 @@ static void respond_page(struct conn *c, const struct http1_req *req, const stru
                         h[1] = (struct extra_hdr){"Link", link, (size_t)llen};
         }
         respond_with(c, req, 200, JSON_TYPE, b->p, b->len, h, 2);
-        free(b->p);
-        b->p = NULL;
+        buf_done(b);
+}
+
+/* The buffer for a listing's answer: a page is bounded, a whole listing is answered whole. */
+static void list_buf_init(struct buf *b, const struct page *pg)
+{
+        buf_init(b, pg->limit ? PAGE_ANSWER_MAX : SIZE_MAX);
 }
 
 static void list_objects(struct conn *c, const struct http1_req *req)
 {
         struct page pg = {.path = OBJECTS_PREFIX};
-        struct jbuf b = {0};
+        struct buf b;
         struct list_ctx x = {.b = &b};
         int r;
 
         if (page_parse(c, req, true, &pg) < 0)
                 return;
         x.limit = pg.limit;
-        jb_raw(&b, "[", 1);
+        list_buf_init(&b, &pg);
+        (void)buf_append(&b, "[", 1);
         r = store_list_after(c->w->srv->store, pg.prefix, pg.prefix_len,
                              pg.has_after ? pg.after : NULL, pg.after_len, list_cb, &x);
-        jb_raw(&b, "]\n", 2);
-        if (r < 0 && r != -ENOMEM) {
-                free(b.p);
+        (void)buf_append(&b, "]\n", 2);
+        if (r < 0 && r != b.err) {
+                buf_done(&b);
                 respond_error(c, req, 500, strerror(-r));
                 return;
         }
@@ -495,7 +471,7 @@ static void holdings(struct conn *c, const struct http1_req *req)
 {
         struct page pg = {.path = "/admin/holdings"};
         struct store_stats st;
-        struct jbuf b = {0};
+        struct buf b;
         struct list_ctx x = {.b = &b, .keys_only = true};
         int r;
 
@@ -503,20 +479,21 @@ static void holdings(struct conn *c, const struct http1_req *req)
         if (page_parse(c, req, false, &pg) < 0)
                 return;
         x.limit = pg.limit;
+        list_buf_init(&b, &pg);
         store_get_stats(c->w->srv->store, &st);
-        jb_printf(&b, "{\"objects\":%llu,\"bytes\":%llu,\"max_bytes\":%llu,\"keys\":[",
-                  (unsigned long long)st.objects, (unsigned long long)st.bytes,
-                  (unsigned long long)st.max_bytes);
+        (void)buf_printf(&b, "{\"objects\":%llu,\"bytes\":%llu,\"max_bytes\":%llu,\"keys\":[",
+                         (unsigned long long)st.objects, (unsigned long long)st.bytes,
+                         (unsigned long long)st.max_bytes);
         r = store_list_after(c->w->srv->store, pg.prefix, pg.prefix_len,
                              pg.has_after ? pg.after : NULL, pg.after_len, list_cb, &x);
-        jb_raw(&b, "]", 1);
+        (void)buf_append(&b, "]", 1);
         if (x.more) {
-                jb_raw(&b, ",\"next\":", 8);
-                jb_str(&b, x.last, x.last_len);
+                (void)buf_append(&b, ",\"next\":", 8);
+                json_str(&b, x.last, x.last_len);
         }
-        jb_raw(&b, "}\n", 2);
-        if (r < 0 && r != -ENOMEM) {
-                free(b.p);
+        (void)buf_append(&b, "}\n", 2);
+        if (r < 0 && r != b.err) {
+                buf_done(&b);
                 respond_error(c, req, 500, strerror(-r));
                 return;
         }

@@ -7,45 +7,30 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "path-norm.h"
 
 #include "fetch.h"
 
 size_t fetch_body_write(char *data, size_t size, size_t nmemb, void *userdata)
 {
-        struct fetch_body *b = userdata;
+        struct buf *b = userdata;
         size_t n = size * nmemb;
 
-        if (b->len + n > b->max) {
-                b->too_big = true;
-                return 0;
-        }
-        if (b->len + n + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 16384;
-                while (cap < b->len + n + 1)
-                        cap *= 2;
-                char *p = realloc(b->p, cap);
-                if (!p)
-                        return 0;
-                b->p = p;
-                b->cap = cap;
-        }
-        memcpy(b->p + b->len, data, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-        return n;
+        return buf_append(b, data, n) < 0 ? 0 : n;
 }
 
 int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, size_t *ret_len,
              char *err, size_t errlen)
 {
-        struct fetch_body b = {.max = req->max_body};
+        struct buf b;
         struct curl_slist *hdrs = NULL;
         char auth[1024];
         CURL *h = curl_easy_init();
         CURLcode cc;
         int r = 0;
 
+        buf_init(&b, req->max_body);
         if (req->ret_retry_after)
                 *req->ret_retry_after = 0;
         if (req->ret_header)
@@ -78,10 +63,13 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
                 curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
         cc = curl_easy_perform(h);
         if (cc != CURLE_OK) {
-                if (b.too_big) {
+                if (b.err == -ENOBUFS) {
                         snprintf(err, errlen, "%s: answer larger than %zu bytes", req->url,
                                  req->max_body);
                         r = -EFBIG;
+                } else if (b.err == -ENOMEM) {
+                        snprintf(err, errlen, "%s: out of memory", req->url);
+                        r = -ENOMEM;
                 } else {
                         snprintf(err, errlen, "%s: %s", req->url, curl_easy_strerror(cc));
                         r = -EIO;
@@ -105,19 +93,12 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
                 }
         }
         if (ret_body) {
-                if (!b.p) {
-                        b.p = calloc(1, 1);
-                        if (!b.p) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                }
-                *ret_body = b.p;
-                *ret_len = b.len;
-                b.p = NULL;
+                *ret_body = buf_steal(&b, ret_len);
+                if (!*ret_body)
+                        r = -ENOMEM;
         }
 out:
-        free(b.p);
+        buf_done(&b);
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(h);
         return r;

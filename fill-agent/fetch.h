@@ -22,15 +22,9 @@ struct fetch_req {
         char **ret_header;        /* *ret_header (malloc'd, its last value), or NULL if none */
 };
 
-/* An answer body gathered up to max bytes: p is NUL-terminated (len bytes) or NULL. */
-struct fetch_body {
-        char *p;
-        size_t len, cap, max;
-        bool too_big;
-};
-
-/* CURLOPT_WRITEFUNCTION for a struct fetch_body (CURLOPT_WRITEDATA): past max it sets
- * too_big and ends the transfer with CURLE_WRITE_ERROR. */
+/* CURLOPT_WRITEFUNCTION for a struct buf (CURLOPT_WRITEDATA, common/buf.h): an answer past
+ * the buffer's limit latches -ENOBUFS there and ends the transfer with CURLE_WRITE_ERROR, as
+ * running out of memory (-ENOMEM) does. */
 size_t fetch_body_write(char *data, size_t size, size_t nmemb, void *userdata);
 
 /*

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "buf.h"
 #include "hex.h"
 #include "log.h"
 
@@ -53,7 +54,7 @@ struct xfer {
         enum stall stall;
         char put_body[256];
         size_t put_body_len;
-        struct fetch_body chk_body; /* the check's answer, at most CHECK_MAX_BYTES */
+        struct buf chk_body; /* the check's answer, at most CHECK_MAX_BYTES */
         const char *reason; /* why the attempt under check failed (a static string) */
         unsigned attempt;
         int64_t retry_at_ns;
@@ -183,8 +184,7 @@ static void drop_handles(struct engine *g, struct xfer *x)
         }
         curl_slist_free_all(x->hdrs);
         x->hdrs = NULL;
-        free(x->chk_body.p);
-        x->chk_body = (struct fetch_body){0};
+        buf_done(&x->chk_body);
 }
 
 static void xfer_free(struct engine *g, struct xfer *x)
@@ -311,7 +311,7 @@ static int start_check(struct engine *g, struct xfer *x)
                 return -ENOMEM;
         }
         x->hdrs = h;
-        x->chk_body = (struct fetch_body){.max = CHECK_MAX_BYTES};
+        buf_init(&x->chk_body, CHECK_MAX_BYTES);
         curl_easy_setopt(x->chk, CURLOPT_URL, url);
         free(url);
         curl_easy_setopt(x->chk, CURLOPT_PRIVATE, x);
