@@ -47,8 +47,9 @@ struct admin_put_state {
 /*
  * A JSON string of s[0..n). Keys are bytes, JSON strings UTF-8: a byte outside well-formed
  * UTF-8 (a key from "%ff") is written as \u00XX, its Latin-1 reading, so that one such key
- * leaves the listing JSON a strict reader (jansson, the fill agent's) still accepts. The
- * cursor in X-Sluice-Next stays the exact key.
+ * leaves the listing JSON a strict reader (jansson, the fill agent's) still accepts. That
+ * reading is not the key ("%ff" and "%c3%bf" both read as "\u00ff"): the listing adds the
+ * exact bytes as "key_pct", and the cursor in X-Sluice-Next stays the exact key.
  */
 static void json_str(struct buf *b, const char *s, size_t n)
 {
@@ -264,12 +265,39 @@ static void metrics_page(struct conn *c, const struct http1_req *req)
         free(buf);
 }
 
+/* Percent-encode s[0..n) as a query value into out (cap bytes, NUL-terminated): unreserved
+ * characters and '/' stay. Returns the length, or -ENOBUFS. */
+static int query_escape(const char *s, size_t n, char *out, size_t cap)
+{
+        static const char hexd[] = "0123456789ABCDEF";
+        size_t o = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char)s[i];
+                bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                             (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+                             ch == '~' || ch == '/';
+
+                if (o + (plain ? 1 : 3) >= cap)
+                        return -ENOBUFS;
+                if (plain) {
+                        out[o++] = (char)ch;
+                } else {
+                        out[o++] = '%';
+                        out[o++] = hexd[ch >> 4];
+                        out[o++] = hexd[ch & 15];
+                }
+        }
+        out[o] = '\0';
+        return (int)o;
+}
+
 /*
  * Paging (docs/edge.md): limit=N entries per answer, after=<key> to resume past a key. Without
  * limit= the listing is whole, as it always was, so callers that never ask are not paged. With
  * keys of at most STORE_KEY_MAX bytes a page of PAGE_LIMIT_MAX entries is about 2 MiB of JSON
  * for typical segment keys, and stays below PAGE_ANSWER_MAX at worst: every key byte outside
- * UTF-8 is six bytes ("\u00ff"), 3.2 KiB an entry.
+ * UTF-8 is six bytes as "key" ("\u00ff") and three more as "key_pct" ("%FF"), 4.6 KiB an entry.
  */
 #define PAGE_LIMIT_MAX  10000
 #define PAGE_ANSWER_MAX (64u << 20)
@@ -297,7 +325,7 @@ struct list_ctx {
 static int list_cb(const struct store_entry_info *info, void *userdata)
 {
         struct list_ctx *x = userdata;
-        char hex[65];
+        char hex[65], pct[STORE_KEY_MAX * 3 + 1];
 
         if (x->limit && x->n >= x->limit) {
                 x->more = true;
@@ -310,6 +338,17 @@ static int list_cb(const struct store_entry_info *info, void *userdata)
         } else {
                 (void)buf_append(x->b, "{\"key\":", 7);
                 json_str(x->b, info->key, info->key_len);
+                if (!utf8_valid(info->key, info->key_len)) {
+                        /* "key" above is a reading of it, not its bytes: give them exactly,
+                         * in the form a DELETE path or after= takes. */
+                        int n = query_escape(info->key, info->key_len, pct, sizeof(pct));
+
+                        if (n < 0)
+                                return n;
+                        (void)buf_append(x->b, ",\"key_pct\":\"", 12);
+                        (void)buf_append(x->b, pct, (size_t)n);
+                        (void)buf_append(x->b, "\"", 1);
+                }
                 (void)buf_printf(x->b,
                                  ",\"size\":%llu,\"sha256\":", (unsigned long long)info->size);
                 if (info->has_sha256) {
@@ -326,33 +365,6 @@ static int list_cb(const struct store_entry_info *info, void *userdata)
                 x->last_len = info->key_len;
         }
         return x->b->err;
-}
-
-/* Percent-encode s[0..n) as a query value into out (cap bytes, NUL-terminated): unreserved
- * characters and '/' stay. Returns the length, or -ENOBUFS. */
-static int query_escape(const char *s, size_t n, char *out, size_t cap)
-{
-        static const char hexd[] = "0123456789ABCDEF";
-        size_t o = 0;
-
-        for (size_t i = 0; i < n; i++) {
-                unsigned char ch = (unsigned char)s[i];
-                bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                             (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
-                             ch == '~' || ch == '/';
-
-                if (o + (plain ? 1 : 3) >= cap)
-                        return -ENOBUFS;
-                if (plain) {
-                        out[o++] = (char)ch;
-                } else {
-                        out[o++] = '%';
-                        out[o++] = hexd[ch >> 4];
-                        out[o++] = hexd[ch & 15];
-                }
-        }
-        out[o] = '\0';
-        return (int)o;
 }
 
 /*

@@ -227,7 +227,7 @@ void diff_print_json(FILE *f, const char *edge_id, const struct diff *d, bool ve
                 arr = json_array();
                 for (size_t i = 0; i < d->n_evict; i++) {
                         json_t *x = json_object();
-                        json_object_set_new(x, "key", json_string(d->evict[i]->key));
+                        (void)holdings_key_json(x, d->evict[i]->key, d->evict[i]->key_len);
                         json_object_set_new(x, "size", json_integer((json_int_t)d->evict[i]->size));
                         json_array_append_new(arr, x);
                 }

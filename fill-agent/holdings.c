@@ -7,6 +7,11 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "buf.h"
+#include "hex.h"
+#include "path-norm.h"
+#include "utf8.h"
+
 #include "fetch.h"
 #include "holdings.h"
 
@@ -20,12 +25,89 @@ static int cmp_held(const void *a, const void *b)
         return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
 }
 
+/*
+ * The key's exact bytes from "key_pct" (s[0..n), percent-encoded) into a malloc'd string.
+ * "%XX" is the byte XX, any other byte stands for itself; a '%' without two hex digits, a NUL,
+ * a result not starting with '/' or longer than HOLDINGS_MAX_KEY is refused (-EINVAL).
+ */
+static int key_pct_decode(const char *s, size_t n, char **ret, size_t *ret_len)
+{
+        char *key;
+        size_t o = 0;
+
+        if (n == 0 || n > HOLDINGS_MAX_KEY_PCT)
+                return -EINVAL;
+        key = malloc(n + 1);
+        if (!key)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                int hi, lo;
+
+                if (s[i] != '%') {
+                        key[o++] = s[i];
+                        continue;
+                }
+                hi = i + 2 < n ? hex_digit(s[i + 1]) : -1;
+                lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+                if (lo < 0)
+                        goto bad;
+                key[o++] = (char)((hi << 4) | lo);
+                i += 2;
+        }
+        if (o > HOLDINGS_MAX_KEY || key[0] != '/' || memchr(key, '\0', o))
+                goto bad;
+        key[o] = '\0';
+        *ret = key;
+        *ret_len = o;
+        return 0;
+bad:
+        free(key);
+        return -EINVAL;
+}
+
+/*
+ * The entry's key: "key" as listed, or, when the edge gives "key_pct", the bytes it names. An
+ * edge lists a key that is not UTF-8 by a reading of it ("\u00ff" for the byte 0xff) that
+ * is another key's bytes; a delete by that reading would miss, or remove that other object.
+ */
+static int parse_key(json_t *o, size_t i, struct held_obj *ret, char *err, size_t errlen)
+{
+        json_t *key = json_object_get(o, "key"), *pct = json_object_get(o, "key_pct");
+        size_t n;
+        int r;
+
+        if (pct) {
+                r = -EINVAL;
+                if (json_is_string(pct))
+                        r = key_pct_decode(json_string_value(pct), json_string_length(pct),
+                                           &ret->key, &ret->key_len);
+                if (r == -EINVAL)
+                        snprintf(err, errlen,
+                                 "listing[%zu].key_pct: not a percent-encoded key starting with "
+                                 "'/' of at most %u bytes",
+                                 i, HOLDINGS_MAX_KEY);
+                return r;
+        }
+        n = json_string_length(key);
+        if (memchr(json_string_value(key), '\0', n)) {
+                snprintf(err, errlen, "listing[%zu].key: holds a NUL", i);
+                return -EINVAL;
+        }
+        ret->key = malloc(n + 1);
+        if (!ret->key)
+                return -ENOMEM;
+        memcpy(ret->key, json_string_value(key), n);
+        ret->key[n] = '\0';
+        ret->key_len = n;
+        return 0;
+}
+
 static int parse_entry(json_t *o, size_t i, struct held_obj *ret, char *err, size_t errlen)
 {
         json_t *key = json_object_get(o, "key"), *size = json_object_get(o, "size");
         json_t *sha = json_object_get(o, "sha256"), *hits = json_object_get(o, "hits");
         json_t *last = json_object_get(o, "last_access");
-        size_t n;
+        int r;
 
         if (!json_is_object(o) || !json_is_string(key) || json_string_length(key) == 0 ||
             json_string_length(key) > HOLDINGS_MAX_KEY || json_string_value(key)[0] != '/' ||
@@ -33,13 +115,9 @@ static int parse_entry(json_t *o, size_t i, struct held_obj *ret, char *err, siz
                 snprintf(err, errlen, "listing[%zu]: needs a key starting with '/' and a size", i);
                 return -EINVAL;
         }
-        n = json_string_length(key);
-        ret->key = malloc(n + 1);
-        if (!ret->key)
-                return -ENOMEM;
-        memcpy(ret->key, json_string_value(key), n);
-        ret->key[n] = '\0';
-        ret->key_len = n;
+        r = parse_key(o, i, ret, err, errlen);
+        if (r < 0)
+                return r;
         ret->size = (uint64_t)json_integer_value(size);
         if (json_is_string(sha) && json_string_length(sha) == 64) {
                 const char *s = json_string_value(sha);
@@ -387,5 +465,40 @@ int holdings_fetch(const char *admin_url, const char *bearer, const char *prefix
 out:
         free(body);
         free(health);
+        return r;
+}
+
+int holdings_key_json(json_t *o, const char *key, size_t len)
+{
+        struct buf shown;
+        char *pct = NULL;
+        int r = -ENOMEM, n;
+
+        if (utf8_valid(key, len))
+                return json_object_set_new(o, "key", json_stringn(key, len)) < 0 ? -ENOMEM : 0;
+        buf_init(&shown, 2 * len);
+        for (size_t i = 0, k; i < len; i += k) {
+                unsigned char ch = (unsigned char)key[i];
+
+                k = utf8_seq_len(key + i, len - i);
+                if (k == 0) {
+                        char latin1[2] = {(char)(0xc0 | ch >> 6), (char)(0x80 | (ch & 0x3f))};
+                        (void)buf_append(&shown, latin1, 2);
+                        k = 1;
+                } else {
+                        (void)buf_append(&shown, key + i, k);
+                }
+        }
+        pct = malloc(3 * len + 1);
+        if (shown.err || !pct)
+                goto out;
+        n = path_norm_encode(key, len, pct, 3 * len + 1);
+        if (n < 0 || json_object_set_new(o, "key", json_stringn(shown.p, shown.len)) < 0 ||
+            json_object_set_new(o, "key_pct", json_stringn(pct, (size_t)n)) < 0)
+                goto out;
+        r = 0;
+out:
+        free(pct);
+        buf_done(&shown);
         return r;
 }

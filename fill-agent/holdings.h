@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /*
  * What an edge holds, from its admin API: GET /admin/objects (every entry with size and
  * SHA-256) and GET /healthz (bytes held and the budget).
@@ -12,16 +14,22 @@
  *   [{"key": "/t1/v1/init.mp4", "size": 812, "sha256": "<64 hex>" | null, "hits": 3,
  *     "last_access": 1767225600}, …]
  *
+ * An entry whose key is not UTF-8 also carries "key_pct": its exact bytes, percent-encoded
+ * ("key" is then only a reading of them, "\u00ff" for the byte 0xff, which may be another
+ * key's bytes). The key held is key_pct's bytes when given, else key's.
+ *
  * Limits: HOLDINGS_MAX_BYTES of JSON, HOLDINGS_MAX_OBJECTS entries, keys of at most
- * HOLDINGS_MAX_KEY bytes starting with '/'.
+ * HOLDINGS_MAX_KEY bytes starting with '/' (key_pct: at most HOLDINGS_MAX_KEY_PCT characters,
+ * no NUL once decoded).
  */
 #define HOLDINGS_MAX_BYTES   (512u << 20)
 #define HOLDINGS_MAX_OBJECTS 4000000u
 #define HOLDINGS_MAX_KEY     4096u
+#define HOLDINGS_MAX_KEY_PCT (3u * HOLDINGS_MAX_KEY)
 #define HOLDINGS_PAGE        10000u /* entries asked per listing page (the edge's largest) */
 
 struct held_obj {
-        char *key;
+        char *key; /* the stored key's exact bytes (never a NUL), NUL-terminated */
         size_t key_len;
         uint64_t size;
         bool has_sha256;
@@ -78,3 +86,10 @@ char *holdings_listing_url(const char *admin_url, const char *prefix);
  */
 char *holdings_page_url(const char *admin_url, const char *prefix, unsigned limit,
                         const char *after, size_t after_len);
+
+/*
+ * Set "key" in o to key[0..len) as the edge lists it: the bytes when they are UTF-8, else each
+ * stray byte as U+00XX; and then also "key_pct", the exact bytes percent-encoded, so that a key
+ * that is not UTF-8 is named exactly in the agent's JSON too. Returns 0 or -ENOMEM.
+ */
+int holdings_key_json(json_t *o, const char *key, size_t len);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "diff.h"
+#include "holdings.h"
 #include "progress.h"
 
 #define RATE_SPAN_NS 3000000000ll
@@ -57,7 +58,7 @@ void progress_event(struct progress *p, const char *event, const char *edge, con
                 if (edge)
                         json_object_set_new(o, "edge", json_string(edge));
                 if (key)
-                        json_object_set_new(o, "key", json_string(key));
+                        (void)holdings_key_json(o, key, strlen(key));
                 if (size)
                         json_object_set_new(o, "size", json_integer((json_int_t)size));
                 if (reason)

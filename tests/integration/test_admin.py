@@ -773,6 +773,66 @@ def keys_with_special_bytes(e):
 
 
 @test
+def keys_not_utf8_named_exactly(e):
+    """A key that is not UTF-8 is listed by a reading of it ("\\u00ff" for the byte 0xff) that
+    may be another key: such an entry also carries "key_pct", its exact bytes percent-encoded,
+    which DELETE and after= take. Only such entries carry it."""
+    objs = {b"/nu/\xff.m4s": os.urandom(40), b"/nu/\xc3\xbf.m4s": os.urandom(41),
+            b"/nu/a\xfe\"b\xc3.m4s": os.urandom(42), b"/nu/plain.m4s": os.urandom(43)}
+    for k, data in objs.items():
+        e.put(urllib.parse.quote_from_bytes(k, safe="/"), data)
+    r = e.admin("GET", "/admin/objects?prefix=/nu/")
+    eq(r.status, 200, "listing of /nu/")
+    got = {}
+    for o in json.loads(r.body):
+        if "key_pct" in o:
+            check(re.fullmatch(r"[A-Za-z0-9._~/%-]+", o["key_pct"]) is not None,
+                  f"key_pct is percent-encoded with unreserved bytes and '/' only: {o}")
+            exact = urllib.parse.unquote_to_bytes(o["key_pct"])
+            # Every byte above 0x7f in these keys is a stray one, read as U+00XX.
+            eq(o["key"], exact.decode("latin-1"), f"the key read from key_pct {o['key_pct']}")
+        else:
+            exact = o["key"].encode()
+        check(exact not in got, f"{exact!r} listed twice")
+        got[exact] = o
+    eq(sorted(got), sorted(objs), "every key, by its exact bytes")
+    for k, o in got.items():
+        try:
+            k.decode("utf-8")
+            check("key_pct" not in o, f"a UTF-8 key carries no key_pct: {o}")
+        except UnicodeDecodeError:
+            check("key_pct" in o, f"a key that is not UTF-8 carries key_pct: {o}")
+        eq(o["size"], len(objs[k]), f"size of {k!r}")
+        eq(o["sha256"], sha(objs[k]), f"sha256 of {k!r}")
+    # The reading of /nu/\xff.m4s is the other key's text: two entries, one "key".
+    eq(got[b"/nu/\xff.m4s"]["key"], got[b"/nu/\xc3\xbf.m4s"]["key"], "the two keys read alike")
+    # after= takes key_pct as it is: the walk resumes past exactly that key.
+    twin = got[b"/nu/\xc3\xbf.m4s"]
+    order = sorted(objs)
+    r = e.admin("GET", "/admin/objects?prefix=/nu/&after=" + got[b"/nu/\xff.m4s"]["key_pct"])
+    eq(r.status, 200, "after=key_pct")
+    eq([o.get("key_pct", o["key"]) for o in json.loads(r.body)], [], "nothing sorts after 0xff")
+    r = e.admin("GET", "/admin/objects?prefix=/nu/&after=" + got[b"/nu/a\xfe\"b\xc3.m4s"]["key_pct"])
+    eq(len(json.loads(r.body)), len(order) - 1 - order.index(b"/nu/a\xfe\"b\xc3.m4s"),
+       "after= the key_pct of a key lists the keys past it")
+    # DELETE by key_pct removes that object and no other, the one whose text it reads as
+    # included.
+    r = e.admin("DELETE", "/admin/objects" + got[b"/nu/\xff.m4s"]["key_pct"])
+    eq(r.status, 204, "DELETE by key_pct")
+    eq(e.get("/nu/%FF.m4s").status, 404, "the object that is not UTF-8 is gone")
+    expect_body(e.get("/nu/%C3%BF.m4s"), objs[b"/nu/\xc3\xbf.m4s"], "the key it reads as is kept")
+    check("key_pct" not in twin, f"the UTF-8 twin carries no key_pct: {twin}")
+    r = e.admin("DELETE", "/admin/objects" + got[b"/nu/a\xfe\"b\xc3.m4s"]["key_pct"])
+    eq(r.status, 204, "DELETE by key_pct of a key with a quote and a cut sequence")
+    left = sorted(o.get("key_pct", o["key"])
+                  for o in json.loads(e.admin("GET", "/admin/objects?prefix=/nu/").body))
+    eq(left, ["/nu/plain.m4s", "/nu/\u00ff.m4s"], "the other two kept")
+    # Holdings list keys as before: a reading, without key_pct.
+    doc = json.loads(e.admin("GET", "/admin/holdings").body)
+    check("/nu/\u00ff.m4s" in doc["keys"] and "key_pct" not in doc, f"holdings: {doc}")
+
+
+@test
 def interleaved_puts_each_logged(e):
     """Several PUTs whose bodies arrive interleaved: each gets its own access-log line."""
     keys = [f"/log/obj-{i}.m4s" for i in range(4)]

@@ -482,6 +482,18 @@ class Env:
         eq(r.status, 200, "listing status")
         return {o["key"]: o for o in json.loads(r.body)}
 
+    def listing_exact(self):
+        """{stored key bytes: entry}: a key that is not UTF-8 by its "key_pct" (listing() keys
+        by "key", a reading of it that may be another key's)."""
+        r = self.edge.admin("GET", "/admin/objects")
+        eq(r.status, 200, "listing status")
+        out = {}
+        for o in json.loads(r.body):
+            k = urllib.parse.unquote_to_bytes(o["key_pct"]) if "key_pct" in o else o["key"].encode()
+            check(k not in out, f"{k!r} listed twice")
+            out[k] = o
+        return out
+
     def puts(self, settle=False):
         """Admin PUTs from the edge's access log: list of (key, status) in order. The edge
         writes its access log once per loop iteration, so an idle worker may still hold the

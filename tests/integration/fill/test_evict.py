@@ -3,7 +3,9 @@
 that does not fit is left out (plan says so, the run sends the rest); with it, the run
 deletes the least-hit unplanned object first and then everything planned fits."""
 
+import hashlib
 import os
+import urllib.parse
 
 from fillharness import check, eq, events, make_catalog, run, test
 
@@ -41,6 +43,58 @@ def evicts_the_coldest_unplanned(env):
     env.check_edge_holds(objs)
     held = env.listing()
     check("/old/hot.m4s" in held and "/old/warm.m4s" in held, f"hot and warm kept: {list(held)}")
+
+
+def exact(ev):
+    """The stored key an event or diff entry names: key_pct's bytes when it has one."""
+    return urllib.parse.unquote_to_bytes(ev["key_pct"]) if "key_pct" in ev else ev["key"].encode()
+
+
+@test
+def evicts_keys_not_utf8_exactly(env):
+    """Unplanned keys that are not UTF-8 are evicted by their stored bytes: the edge lists them
+    by a reading ("\\u00ff" for the byte 0xff) that for /nu/%FF.m4s is the text of another
+    stored key, /nu/%C3%BF.m4s ("/nu/\u00ff.m4s"). A delete by that reading would remove the
+    other object (and the two entries would read as one key listed twice); by the exact bytes
+    the edge lists in key_pct, just the two cold objects go."""
+    env.edge.stop()
+    env.edge.cfg["cache"]["max_size"] = "64M"  # 67.1 MB
+    env.edge.start()
+    cold = {b"/nu/\xfe\xfd.m4s", b"/nu/\xff.m4s"}
+    kept = {b"/nu/\xc3\xbf.m4s", b"/old/warm.m4s"}
+    data = {}
+    for k in sorted(cold | kept):
+        data[k] = os.urandom(10 * MB)
+        env.edge.put(urllib.parse.quote_from_bytes(k, safe="/"), data[k])
+    for k in kept:  # a hit each: the two cold ones are the first victims
+        eq(env.edge.get(urllib.parse.quote_from_bytes(k, safe="/")).status, 200, f"GET {k!r}")
+    # The edge writes hit counters to its index every 5 s, and at once when it stops.
+    env.edge.stop()
+    env.edge.start()
+    held = env.listing_exact()
+    eq({k: held[k]["hits"] for k in kept}, {k: 1 for k in kept}, "hits of the warm keys")
+    # 5 x 8 MB planned; free is 27.1 MB: two 10 MB victims make room, a third is not needed.
+    objs = make_catalog(env, titles=1, segs=4, seg_size=8 * MB, init_size=8 * MB)
+
+    rc, out, err = env.fill("plan", "--json", "--verbose")
+    eq(rc, 0, f"plan ({err})")
+    d = events(out)[0]
+    eq({exact(e) for e in d["evict"]}, cold, "the plan evicts the two cold keys")
+    eq(d["no_room_objects"], 0, "everything fits with eviction")
+    for e in d["evict"]:
+        eq(e["key"], exact(e).decode("latin-1"), f"the key as the edge reads it: {e}")
+
+    rc, out, err = env.fill("run", "--progress", "json")
+    eq(rc, 0, f"run ({err})")
+    ev = events(out)
+    eq(sorted(exact(e) for e in ev if e["event"] == "evicted"), sorted(cold), "evicted")
+    eq([e for e in ev if e["event"] == "evict-failed"], [], "no delete failed")
+    held = env.listing_exact()
+    eq(cold & set(held), set(), "the cold keys are gone")
+    eq(kept - set(held), set(), "the warm keys are kept")
+    for k in kept:
+        eq(held[k]["sha256"], hashlib.sha256(data[k]).hexdigest(), f"{k!r} is the object put")
+    env.check_edge_holds(objs)
 
 
 if __name__ == "__main__":
