@@ -71,12 +71,37 @@ extern unsigned tests_failed; /* tests failed so far */
                                      _b ? _b : "(null)");                                          \
         } while (0)
 
+/* Prints n bytes at p quoted, printable ASCII as is and the rest as \xNN, at most 256 of them:
+ * a failed ASSERT_MEMEQ shows binary data readably (and never reads past n). */
+static inline void tests_mem_print(const void *p, size_t n)
+{
+        const unsigned char *b = p;
+        size_t show = n < 256 ? n : 256;
+
+        fputc('"', stderr);
+        for (size_t i = 0; i < show; i++) {
+                if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' && b[i] != '\\')
+                        fputc(b[i], stderr);
+                else
+                        fprintf(stderr, "\\x%02x", b[i]);
+        }
+        fputc('"', stderr);
+        if (show < n)
+                fprintf(stderr, "... (%zu bytes)", n);
+}
+
 #define ASSERT_MEMEQ(a, alen, b, blen)                                                             \
         do {                                                                                       \
                 size_t _al = (alen), _bl = (blen);                                                 \
-                if (_al != _bl || memcmp((a), (b), _al) != 0)                                      \
-                        TEST_FAIL_AT("%s == %s: \"%.*s\" != \"%.*s\"", #a, #b, (int)_al,           \
-                                     (const char *)(a), (int)_bl, (const char *)(b));              \
+                if (_al != _bl || memcmp((a), (b), _al) != 0) {                                    \
+                        fprintf(stderr, "  %s:%d: %s == %s: ", __FILE__, __LINE__, #a, #b);        \
+                        tests_mem_print((a), _al);                                                 \
+                        fputs(" != ", stderr);                                                     \
+                        tests_mem_print((b), _bl);                                                 \
+                        fputc('\n', stderr);                                                       \
+                        test_failed = true;                                                        \
+                        return;                                                                    \
+                }                                                                                  \
         } while (0)
 
 #define TEST_SKIP(...)                                                                             \
