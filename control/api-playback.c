@@ -31,6 +31,7 @@
 #include "ctl-cfg.h"
 #include "ctl.h"
 #include "hls.h"
+#include "json-write.h"
 #include "mpd-cache.h"
 #include "mpd.h"
 #include "pgdb.h"
@@ -69,13 +70,29 @@ struct playback_ctx {
 };
 
 static void session_with_manifest(struct ctl_req *rq, const char *id, struct ctl_session *sess,
-                                  json_t *answer);
+                                  struct json_write *answer);
 
 static const char *json_str_or(json_t *o, const char *key, const char *dflt)
 {
         const char *v = json_string_value(json_object_get(o, key));
 
         return v ? v : dflt;
+}
+
+/* Sign the claims c into id and remember it as verified. Returns the length or -errno. */
+static int claims_sign(struct ctl *ctl, struct sessid_claims *c, char id[SESSID_MAX + 1])
+{
+        int n;
+
+        if (ctl->keys.n == 0)
+                return -ENOKEY;
+        n = sessid_sign(&ctl->keys.keys[ctl->keys.sign_idx], c, id, SESSID_MAX + 1);
+        if (n > 0) {
+                /* Its kid as the verifier will read it: the manifest that follows is a hit. */
+                snprintf(c->kid, sizeof(c->kid), "%s", ctl->keys.keys[ctl->keys.sign_idx].kid);
+                sessid_seen_put(ctl->seen, &ctl->keys, id, (size_t)n, c);
+        }
+        return n;
 }
 
 /* Sign the session of o (a start's answer; its "session" the nonce; profile when it names
@@ -85,8 +102,6 @@ static int session_id_sign(struct ctl *ctl, json_t *o, int64_t profile, char id[
         struct sessid_claims c;
         int n;
 
-        if (ctl->keys.n == 0)
-                return -ENOKEY;
         memset(&c, 0, sizeof(c));
         n = snprintf(c.nonce, sizeof(c.nonce), "%s", json_str_or(o, "session", ""));
         n |= snprintf(c.title, sizeof(c.title), "%s", json_str_or(o, "title", ""));
@@ -102,13 +117,23 @@ static int session_id_sign(struct ctl *ctl, json_t *o, int64_t profile, char id[
         c.profile = json_is_integer(json_object_get(o, "profile"))
                         ? json_integer_value(json_object_get(o, "profile"))
                         : profile;
-        n = sessid_sign(&ctl->keys.keys[ctl->keys.sign_idx], &c, id, SESSID_MAX + 1);
-        if (n > 0) {
-                /* Its kid as the verifier will read it: the manifest that follows is a hit. */
-                snprintf(c.kid, sizeof(c.kid), "%s", ctl->keys.keys[ctl->keys.sign_idx].kid);
-                sessid_seen_put(ctl->seen, &ctl->keys, id, (size_t)n, &c);
+        return claims_sign(ctl, &c, id);
+}
+
+/* Close the answer w (an object's members so far) and send it; w is emptied. */
+static void answer_reply(struct ctl_req *rq, struct json_write *w)
+{
+        size_t len = 0;
+        char *text;
+
+        json_write_raw(w, "}", 1);
+        text = json_write_steal(w, &len);
+        if (!text) {
+                ctl_reply_error(rq, 500, "internal", "cannot render JSON");
+                return;
         }
-        return n;
+        ctl_reply(rq, 200, "application/json", text, len, NULL);
+        free(text);
 }
 
 /* The session's answer (o, the statement's or the warm path's JSON for it; reference
@@ -169,7 +194,11 @@ static void playback_answer(struct playback_ctx *px, json_t *o)
         intro = json_object_get(markers, "intro");
         json_object_set(o, "skip_intro", intro ? intro : json_null());
         if (px->inline_manifest && have_cs) {
-                session_with_manifest(rq, px->id, &cs, o);
+                struct json_write w;
+                json_write_init(&w);
+                json_write_members(&w, o);
+                json_decref(o);
+                session_with_manifest(rq, px->id, &cs, &w);
                 free(px);
                 return;
         }
@@ -245,20 +274,55 @@ static void db_start(struct playback_ctx *px, const char *region, int64_t profil
         }
 }
 
+/* A URL of the answer, pub + a + id + b, written as a JSON string (cut at the length the
+ * statement path's snprintf() cuts it). */
+static void url_write(struct json_write *jw, const char *pub, const char *a, const char *id,
+                      const char *b)
+{
+        const char *part[] = {pub, a, id, b};
+        char url[SESSID_MAX + 512];
+        size_t n = 0;
+
+        for (size_t i = 0; i < 4; i++) {
+                size_t l = strlen(part[i]);
+                if (l > sizeof(url) - 1 - n)
+                        l = sizeof(url) - 1 - n;
+                memcpy(url + n, part[i], l);
+                n += l;
+        }
+        json_write_str(jw, url, n);
+}
+
+/* Whether s fits a buffer of cap bytes with its NUL. */
+static bool fits(const char *s, size_t cap)
+{
+        return strlen(s) < cap;
+}
+
 /*
  * The warm path: the title's data and licence windows from the cache, the licence judged here
  * against the clock, the answer at once, the row queued to be written behind. Answers what
- * sluice_session_start answers for an anonymous player.
+ * sluice_session_start answers for an anonymous player. The claims, the cached session and
+ * the answer's text are made straight from the warm entry, with no JSON tree per start; the
+ * answer is byte for byte what the tree built here before gave (members in that order).
  */
 static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64_t bw)
 {
         struct ctl_req *rq = px->rq;
         struct ctl *ctl = rq->ctl;
-        const char *region = ctl_region_of(ctl, px->cc);
+        const char *region = ctl_region_of(ctl, px->cc), *pub = ctl->cfg->public_url;
         double wall = wall_now(), change, end;
         int64_t created = (int64_t)wall, ttl = (int64_t)(ctl->cfg->session_ttl_ms / 1000);
-        json_t *o, *row, *episode = json_object_get(w->o, "episode");
-        bool lic;
+        json_t *row, *episode = json_object_get(w->o, "episode");
+        json_t *asset = json_object_get(w->o, "asset"), *name = json_object_get(w->o, "name");
+        json_t *encrypted = json_object_get(w->o, "encrypted");
+        json_t *duration = json_object_get(w->o, "duration");
+        json_t *markers = json_object_get(w->o, "markers"), *intro;
+        const char *asset_s = json_string_value(asset), *ep_s = json_string_value(episode);
+        struct sessid_claims c;
+        struct ctl_session cs, s;
+        struct json_write jw;
+        bool lic, have_cs = false;
         char detail[64];
 
         ctl_licence_eval(w, wall, &lic, &change, &end);
@@ -273,29 +337,18 @@ static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64
                 ctl_reply_error(rq, 451, "unavailable_for_legal_reasons", detail);
                 return;
         }
-        o = json_pack(
-            "{s:s, s:s, s:O, s:O, s:O, s:s, s:O, s:O, s:f, s:I, s:O, s:b, s:o, s:o, "
-            "s:I, s:o, s:o, s:O}",
-            "session", px->sid, "title", px->title, "episode", episode ? episode : json_null(),
-            "asset", json_object_get(w->o, "asset"), "name", json_object_get(w->o, "name"),
-            "country", px->cc, "encrypted", json_object_get(w->o, "encrypted"), "duration",
-            json_object_get(w->o, "duration"), "resume_position", 0.0, "expires",
-            (json_int_t)(created + ttl), "markers", json_object_get(w->o, "markers"), "licensed", 1,
-            "region", region ? json_string(region) : json_null(), "start_bandwidth",
-            bw >= 0 ? json_integer(bw) : json_null(), "created", (json_int_t)created,
-            "licence_change", change > 0 ? json_real(change) : json_null(), "licence_end",
-            end > 0 ? json_real(end) : json_null(), "asset_version",
-            json_object_get(w->o, "asset_version"));
-        row = o ? json_pack("{s:s, s:s, s:O, s:O, s:s, s:o, s:s?, s:I, s:I}", "id", px->sid,
-                            "title", px->title, "episode", json_object_get(o, "episode"), "asset",
-                            json_object_get(o, "asset"), "country", px->cc, "region",
-                            region ? json_string(region) : json_null(), "ip",
-                            rq->client[0] ? rq->client : NULL, "created", (json_int_t)created,
-                            "expires", (json_int_t)(created + ttl))
-                : NULL;
         rq->handler_data = NULL;
+        if (!asset_s || !name || !encrypted || !duration || !markers) {
+                free(px);
+                ctl_reply_error(rq, 500, "internal", "bad title record");
+                return;
+        }
+        row = json_pack("{s:s, s:s, s:O, s:O, s:s, s:o, s:s?, s:I, s:I}", "id", px->sid, "title",
+                        px->title, "episode", episode ? episode : json_null(), "asset", asset,
+                        "country", px->cc, "region", region ? json_string(region) : json_null(),
+                        "ip", rq->client[0] ? rq->client : NULL, "created", (json_int_t)created,
+                        "expires", (json_int_t)(created + ttl));
         if (!row) {
-                json_decref(o);
                 free(px);
                 ctl_reply_error(rq, 500, "internal", "out of memory");
                 return;
@@ -303,7 +356,101 @@ static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64
         /* A full queue drops the row (counted): the session plays all the same. */
         (void)session_behind_add(ctl->behind, row);
         metrics_add(ctl->m.sessions_fast, 1);
-        playback_answer(px, o);
+
+        memset(&c, 0, sizeof(c));
+        snprintf(c.nonce, sizeof(c.nonce), "%s", px->sid);
+        snprintf(c.title, sizeof(c.title), "%s", px->title);
+        snprintf(c.episode, sizeof(c.episode), "%s", ep_s ? ep_s : "");
+        snprintf(c.asset, sizeof(c.asset), "%s", asset_s);
+        snprintf(c.country, sizeof(c.country), "%s", px->cc);
+        snprintf(c.region, sizeof(c.region), "%s", region ? region : "");
+        c.asset_version = json_integer_value(json_object_get(w->o, "asset_version"));
+        c.created = created;
+        c.expires = created + ttl;
+        c.profile = px->profile;
+        if (claims_sign(ctl, &c, px->id) < 0) {
+                free(px);
+                ctl_reply_error(rq, 500, "internal", "cannot make a session id");
+                return;
+        }
+        metrics_add(ctl->m.sessions, 1);
+
+        /* The session as the manifest that follows needs it (cached under the nonce). */
+        if (fits(px->title, sizeof(s.title)) && fits(asset_s, sizeof(s.asset)) &&
+            (!region || fits(region, sizeof(s.region)))) {
+                memset(&s, 0, sizeof(s));
+                memcpy(s.sid, px->sid, sizeof(px->sid));
+                memcpy(s.title, px->title, strlen(px->title) + 1);
+                memcpy(s.asset, asset_s, strlen(asset_s) + 1);
+                memcpy(s.country, px->cc, sizeof(px->cc));
+                if (region)
+                        memcpy(s.region, region, strlen(region) + 1);
+                s.created = created;
+                s.expires = created + ttl;
+                s.asset_version = c.asset_version;
+                s.licensed = true;
+                s.licence_change = change > 0 ? change : 0;
+                s.licence_end = end > 0 ? end : 0;
+                s.markers = json_is_object(markers) ? markers : NULL;
+                ctl_cache_session_add(ctl->cache, &s, uring_loop_now_ms(ctl->loop), &cs);
+                have_cs = cs.markers != NULL;
+        }
+
+        json_write_init(&jw);
+        json_write_lit(&jw, "{\"session\":");
+        json_write_cstr(&jw, px->id);
+        json_write_lit(&jw, ",\"title\":");
+        json_write_cstr(&jw, px->title);
+        json_write_lit(&jw, ",\"episode\":");
+        json_write_value(&jw, episode ? episode : json_null());
+        json_write_lit(&jw, ",\"asset\":");
+        json_write_value(&jw, asset);
+        json_write_lit(&jw, ",\"name\":");
+        json_write_value(&jw, name);
+        json_write_lit(&jw, ",\"country\":");
+        json_write_cstr(&jw, px->cc);
+        json_write_lit(&jw, ",\"encrypted\":");
+        json_write_value(&jw, encrypted);
+        json_write_lit(&jw, ",\"duration\":");
+        json_write_value(&jw, duration);
+        json_write_lit(&jw, ",\"resume_position\":0.0,\"expires\":");
+        json_write_int(&jw, created + ttl);
+        json_write_lit(&jw, ",\"markers\":");
+        json_write_value(&jw, markers);
+        json_write_lit(&jw, ",\"start_bandwidth\":");
+        if (bw >= 0)
+                json_write_int(&jw, bw);
+        else
+                json_write_lit(&jw, "null");
+        json_write_lit(&jw, ",\"manifest_url\":");
+        url_write(&jw, pub, "/v1/manifest/", px->id, ".mpd");
+        /* hls.js cannot decrypt cenc with ClearKey: encrypted titles are DASH-only. */
+        if (json_is_true(encrypted)) {
+                json_write_lit(&jw, ",\"hls_url\":null,\"license_url\":");
+                url_write(&jw, pub, "/v1/license/clearkey?session=", px->id, "");
+        } else {
+                json_write_lit(&jw, ",\"hls_url\":");
+                url_write(&jw, pub, "/v1/manifest/", px->id, ".m3u8");
+                json_write_lit(&jw, ",\"license_url\":null");
+        }
+        json_write_lit(&jw, ",\"steering_url\":");
+        url_write(&jw, pub, "/v1/steering/", px->id, "");
+        json_write_lit(&jw, ",\"report_url\":");
+        url_write(&jw, pub, "/v1/playback/report", "", "");
+        json_write_lit(&jw, ",\"skip_intro\":");
+        intro = json_object_get(markers, "intro");
+        json_write_value(&jw, intro ? intro : json_null());
+        if (px->inline_manifest && have_cs) {
+                session_with_manifest(rq, px->id, &cs, &jw);
+                free(px);
+                return;
+        }
+        if (px->inline_manifest)
+                json_write_lit(&jw, ",\"manifest\":null");
+        if (have_cs)
+                ctl_session_done(&cs);
+        free(px);
+        answer_reply(rq, &jw);
 }
 
 static void warm_done(void *userdata, int err, const struct pgdb_res *res)
@@ -446,7 +593,8 @@ struct view_ctx {
         struct ctl_session sess;
         struct ctl_asset_ref *asset; /* manifests: the session's parsed asset */
         json_t *edges;               /* the edge set this answer is built from */
-        json_t *answer;              /* VIEW_SESSION: the new session's answer, for its MPD */
+        struct json_write answer;    /* VIEW_SESSION: the new session's answer (its members
+                                      * so far), for its MPD */
 };
 
 /* A signed session id from arg with the extension ext (".mpd", or NULL for none): verified
@@ -735,7 +883,7 @@ static void view_free(struct view_ctx *vx)
                 ctl_session_done(&vx->sess);
         ctl_asset_ref_unref(vx->asset);
         json_decref(vx->edges);
-        json_decref(vx->answer);
+        json_write_done(&vx->answer);
         vx->rq->handler_data = NULL;
         free(vx);
 }
@@ -745,12 +893,16 @@ static void view_free(struct view_ctx *vx)
 static void session_answer(struct view_ctx *vx, const char *mpd, size_t len)
 {
         struct ctl_req *rq = vx->rq;
-        json_t *o = vx->answer;
+        struct json_write w = vx->answer;
 
-        vx->answer = NULL;
-        json_object_set_new(o, "manifest", mpd ? json_stringn(mpd, len) : json_null());
+        json_write_init(&vx->answer);
+        json_write_lit(&w, ",\"manifest\":");
+        if (mpd)
+                json_write_str(&w, mpd, len);
+        else
+                json_write_lit(&w, "null");
         view_free(vx);
-        ctl_reply_json(rq, 200, o);
+        answer_reply(rq, &w);
 }
 
 /* A view that cannot be built: the error (a database error when res or err < 0 says so), or
@@ -995,22 +1147,23 @@ static void view_start(struct ctl_req *rq, enum view_kind kind, const char *id,
         view_step(vx);
 }
 
-/* POST /v1/playback with "inline_manifest": the new session's answer waits for its MPD.
- * sess (the session just made) is taken over. */
+/* POST /v1/playback with "inline_manifest": the new session's answer (its members so far)
+ * waits for its MPD. sess (the session just made) and answer are taken over. */
 static void session_with_manifest(struct ctl_req *rq, const char *id, struct ctl_session *sess,
-                                  json_t *answer)
+                                  struct json_write *answer)
 {
         struct view_ctx *vx = calloc(1, sizeof(*vx));
 
         if (!vx) { /* the player asks manifest_url instead */
                 ctl_session_done(sess);
-                json_object_set_new(answer, "manifest", json_null());
-                ctl_reply_json(rq, 200, answer);
+                json_write_lit(answer, ",\"manifest\":null");
+                answer_reply(rq, answer);
                 return;
         }
         vx->rq = rq;
         vx->kind = VIEW_SESSION;
-        vx->answer = answer;
+        vx->answer = *answer;
+        json_write_init(answer);
         vx->sess = *sess;
         vx->have_sess = true;
         memcpy(vx->sid, sess->sid, sizeof(vx->sid));

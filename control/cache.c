@@ -176,20 +176,27 @@ int ctl_cache_session_put(struct ctl_cache *c, json_t *o, uint64_t now_ms,
         s.licence_change = json_number_value(json_object_get(o, "licence_change"));
         s.licence_end = json_number_value(json_object_get(o, "licence_end"));
         m = json_object_get(o, "markers");
-        s.markers = json_is_object(m) ? json_incref(m) : json_object();
-        *ret = s;
-        json_incref(ret->markers);
-        if (c->ttl_ms > 0) {
-                struct sess_slot *e = &c->sessions[hash(s.sid) & (SESSIONS - 1)];
+        s.markers = json_is_object(m) ? m : NULL;
+        ctl_cache_session_add(c, &s, now_ms, ret);
+        return ret->markers ? 0 : -ENOMEM;
+}
+
+void ctl_cache_session_add(struct ctl_cache *c, const struct ctl_session *s, uint64_t now_ms,
+                           struct ctl_session *ret)
+{
+        json_t *m = s->markers ? json_incref(s->markers) : json_object();
+
+        *ret = *s;
+        ret->markers = m;
+        if (c->ttl_ms > 0 && m) {
+                struct sess_slot *e = &c->sessions[hash(s->sid) & (SESSIONS - 1)];
                 if (e->used)
                         json_decref(e->s.markers);
                 e->used = true;
                 e->fetched_ms = now_ms;
-                e->s = s;
-        } else {
-                json_decref(s.markers);
+                e->s = *ret;
+                json_incref(m);
         }
-        return 0;
 }
 
 void ctl_session_done(struct ctl_session *s)

@@ -51,10 +51,17 @@ bool ctl_cache_session_get(struct ctl_cache *c, const char *sid, uint64_t now_ms
                            struct ctl_session *ret);
 /*
  * Parse a session object (sluice_session_lite's shape) into *ret and, when the cache is on,
- * store a copy. Returns 0 or -EINVAL for a malformed object.
+ * store a copy. Returns 0, -EINVAL for a malformed object or -ENOMEM.
  */
 int ctl_cache_session_put(struct ctl_cache *c, json_t *o, uint64_t now_ms,
                           struct ctl_session *ret);
+/*
+ * The session s (borrowed; its markers object, or NULL for none) into *ret, with a markers
+ * reference of its own, and, when the cache is on, a copy kept. For a session made here from
+ * claims, with no JSON of its own. ret->markers is NULL only when out of memory.
+ */
+void ctl_cache_session_add(struct ctl_cache *c, const struct ctl_session *s, uint64_t now_ms,
+                           struct ctl_session *ret);
 void ctl_session_done(struct ctl_session *s);
 
 /* A parsed asset shared between the cache and requests using it. */
