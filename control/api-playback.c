@@ -313,12 +313,13 @@ static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64
         const char *region = ctl_region_of(ctl, px->cc), *pub = ctl->cfg->public_url;
         double wall = wall_now(), change, end;
         int64_t created = (int64_t)wall, ttl = (int64_t)(ctl->cfg->session_ttl_ms / 1000);
-        json_t *row, *episode = json_object_get(w->o, "episode");
+        json_t *episode = json_object_get(w->o, "episode");
         json_t *asset = json_object_get(w->o, "asset"), *name = json_object_get(w->o, "name");
         json_t *encrypted = json_object_get(w->o, "encrypted");
         json_t *duration = json_object_get(w->o, "duration");
         json_t *markers = json_object_get(w->o, "markers"), *intro;
         const char *asset_s = json_string_value(asset), *ep_s = json_string_value(episode);
+        struct session_behind_row row;
         struct sessid_claims c;
         struct ctl_session cs, s;
         struct json_write jw;
@@ -343,18 +344,19 @@ static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64
                 ctl_reply_error(rq, 500, "internal", "bad title record");
                 return;
         }
-        row = json_pack("{s:s, s:s, s:O, s:O, s:s, s:o, s:s?, s:I, s:I}", "id", px->sid, "title",
-                        px->title, "episode", episode ? episode : json_null(), "asset", asset,
-                        "country", px->cc, "region", region ? json_string(region) : json_null(),
-                        "ip", rq->client[0] ? rq->client : NULL, "created", (json_int_t)created,
-                        "expires", (json_int_t)(created + ttl));
-        if (!row) {
-                free(px);
-                ctl_reply_error(rq, 500, "internal", "out of memory");
-                return;
-        }
+        row = (struct session_behind_row){
+            .id = px->sid,
+            .title = px->title,
+            .episode = ep_s,
+            .asset = asset_s,
+            .country = px->cc,
+            .region = region,
+            .ip = rq->client[0] ? rq->client : NULL,
+            .created = created,
+            .expires = created + ttl,
+        };
         /* A full queue drops the row (counted): the session plays all the same. */
-        (void)session_behind_add(ctl->behind, row);
+        (void)session_behind_add(ctl->behind, &row);
         metrics_add(ctl->m.sessions_fast, 1);
 
         memset(&c, 0, sizeof(c));
