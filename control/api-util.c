@@ -40,7 +40,7 @@ static const struct stmt_def stmt_defs[] = {
         /* Signed sessions (migrations/015_signed_sessions.sql): the claims come from the
          * verified id; the row, when written, can only have ended the session. */
         ST(session_warm, "SELECT sluice_session_warm($1, $2, $3, $4)", 4),
-        ST(sessions_insert, "SELECT sluice_sessions_insert($1::jsonb)", 1),
+        ST(sessions_insert, "SELECT sluice_sessions_insert_rows($1::json)", 1),
         ST(session_claims, "SELECT sluice_session_claims($1, $2, $3, $4::bigint, $5)", 5),
         ST(license_key_claims, "SELECT sluice_license_key_claims($1, $2, $3, $4::bigint, $5)",
            5),

@@ -8,7 +8,7 @@
 /*
  * Sessions written behind: a session started from warm data (no database round trip) is
  * answered at once and its row queued here, then inserted with many others in one statement
- * (sluice_sessions_insert, migrations/015_signed_sessions.sql)
+ * (sluice_sessions_insert_rows, migrations/016_sessions_insert_json.sql)
  * SESSION_BEHIND_DELAY_MS after the first of them, or as soon as SESSION_BEHIND_BATCH are
  * waiting. One statement at a time; a statement that fails (database down or slow) puts its
  * rows back in front and the next try waits SESSION_BEHIND_RETRY_MS; one the database refuses
@@ -34,7 +34,7 @@ struct session_behind_metrics {
         struct metric *depth;   /* rows waiting, the statement in flight's included (gauge) */
 };
 
-/* A session row: what sluice_sessions_insert takes of it. Strings borrowed for the call. */
+/* A session row: what sluice_sessions_insert_rows takes of it. Strings borrowed for the call. */
 struct session_behind_row {
         const char *id; /* the nonce (32 hex) */
         const char *title;
