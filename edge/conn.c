@@ -189,6 +189,45 @@ const char *conn_peer_str(struct conn *c, char *buf, size_t cap)
         return "-";
 }
 
+/* The access log's duration of the request being answered: 0 when it began with the log off
+ * (a reload turned it on since). */
+static uint64_t req_dur_us(const struct conn *c)
+{
+        return c->req_start_us ? uring_loop_clock_us() - c->req_start_us : 0;
+}
+
+/* ---- response head buffers ---- */
+
+/* A buffer for n bytes of c->out: a pooled one of CONN_OUT_SMALL bytes when n fits. */
+static char *out_get(struct edge_worker *w, size_t n)
+{
+        if (n > CONN_OUT_SMALL)
+                return malloc(n);
+        if (w->n_out_pool > 0)
+                return w->out_pool[--w->n_out_pool];
+        return malloc(CONN_OUT_SMALL);
+}
+
+/* Give c->out back (to the pool when it is one of its size) and clear it. A pooled buffer is a
+ * plain malloc() block, so free() also does: out_len of an abandoned send may be 0 by now. */
+static void out_put(struct conn *c)
+{
+        struct edge_worker *w = c->w;
+
+        if (c->out && c->out_len > 0 && c->out_len <= CONN_OUT_SMALL &&
+            w->n_out_pool < CONN_OUT_POOL)
+                w->out_pool[w->n_out_pool++] = c->out;
+        else
+                free(c->out);
+        c->out = NULL;
+}
+
+void conn_out_pool_free(struct edge_worker *w)
+{
+        while (w->n_out_pool > 0)
+                free(w->out_pool[--w->n_out_pool]);
+}
+
 /* ---- closing ---- */
 
 static void response_reset(struct conn *c)
@@ -200,10 +239,8 @@ static void response_reset(struct conn *c)
         if (c->mw)
                 miss_release(c);
         /* A ring send in flight still owns c->out: free_conn() frees it. */
-        if (!c->send_armed) {
-                free(c->out);
-                c->out = NULL;
-        }
+        if (!c->send_armed)
+                out_put(c);
         c->out_len = c->out_off = 0;
         c->body_off = c->body_end = 0;
 }
@@ -214,7 +251,7 @@ static void free_conn(struct uring_loop *loop, void *owner)
 
         (void)close(c->fd);
         h2_zc_free(c); /* after the batches' last completions */
-        free(c->out);
+        out_put(c);
         free(c);
 }
 
@@ -229,7 +266,7 @@ void conn_close(struct conn *c, const char *why)
                 struct access_log_outcome o = {c->req_cache, c->req_upstream};
 
                 access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes,
-                                        uring_loop_clock_us() - c->req_start_us, &o);
+                                        req_dur_us(c), &o);
                 c->pending_log = NULL;
         }
         conn_set_state(c, CONN_CLOSED);
@@ -350,17 +387,16 @@ static void in_release(struct conn *c)
 static void response_done(struct conn *c)
 {
         struct edge_worker *w = c->w;
-        uint64_t dur = uring_loop_clock_us() - c->req_start_us;
         struct access_log_outcome o = {c->req_cache, c->req_upstream};
 
         if (c->req_client)
                 edge_metrics_request(&w->srv->m, w->idx, c->req_status, c->req_bytes);
         if (c->pending_log) {
-                access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes, dur,
-                                        &o);
+                access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes,
+                                        req_dur_us(c), &o);
                 c->pending_log = NULL;
-        } else {
-                access_log_end(&w->alog, c->req_status, c->req_bytes, dur, &o);
+        } else if (access_log_on(&w->alog)) {
+                access_log_end(&w->alog, c->req_status, c->req_bytes, req_dur_us(c), &o);
         }
         c->req_cache = NULL;
         c->req_upstream[0] = '\0';
@@ -432,7 +468,8 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
                 r = http1_req_parse(&c->parser, p, left, &w->plimits, &w->req);
                 if (r == -EAGAIN)
                         break;
-                c->req_start_us = uring_loop_clock_us();
+                /* Only the access log reads the duration: no clock read with it off. */
+                c->req_start_us = access_log_on(&w->alog) ? uring_loop_clock_us() : 0;
                 c->req_bytes = 0;
                 if (r < 0) {
                         int status = c->parser.status ? c->parser.status : 400;
@@ -685,7 +722,7 @@ static bool out_take(struct conn *c, const char *a, size_t alen, const char *b, 
                 return true;
         if (rest > UINT32_MAX)
                 return false;
-        p = malloc(rest);
+        p = out_get(c->w, rest);
         if (!p)
                 return false;
         if (skip < alen) {
@@ -810,8 +847,7 @@ void conn_on_send(struct uring_loop *loop, void *owner, const struct io_uring_cq
                         send_wait(c);
                 return;
         }
-        free(c->out);
-        c->out = NULL;
+        out_put(c);
         c->out_len = c->out_off = 0;
         output_step(c, true);
 }

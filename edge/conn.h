@@ -170,3 +170,6 @@ void conn_on_pollout(struct uring_loop *loop, void *owner, const struct io_uring
 void conn_on_send(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe);
 
 const char *conn_state_name(enum conn_state s);
+
+/* Free the worker's pooled head buffers (at its end, once no connection is left). */
+void conn_out_pool_free(struct edge_worker *w);

@@ -28,6 +28,15 @@ void request_head_start(struct conn *c, const struct http1_req *req, struct http
                 http_resp_header(hr, "Connection", "keep-alive", 10);
 }
 
+/* The access log's upstream= for the response, cut to fit; "" when none (every hit). */
+static void upstream_keep(struct conn *c, const char *url)
+{
+        size_t n = url ? strnlen(url, sizeof(c->req_upstream) - 1) : 0;
+
+        memcpy(c->req_upstream, url ? url : "", n);
+        c->req_upstream[n] = '\0';
+}
+
 void request_render(struct conn *c, const struct http1_req *req, const struct serve_plan *p)
 {
         struct conn_resp r = {0};
@@ -47,8 +56,7 @@ void request_render(struct conn *c, const struct http1_req *req, const struct se
                 return;
         }
         c->req_cache = p->log_cache;
-        (void)snprintf(c->req_upstream, sizeof(c->req_upstream), "%s",
-                       p->log_upstream ? p->log_upstream : "");
+        upstream_keep(c, p->log_upstream);
         r.status = p->status;
         r.head = hr.buf;
         r.head_len = (size_t)n;

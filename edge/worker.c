@@ -298,6 +298,7 @@ void worker_join(struct edge_worker *w)
         w->reader = NULL;
         uring_loop_free(w->loop);
         w->loop = NULL;
+        conn_out_pool_free(w);
         free(w->listeners);
         w->listeners = NULL;
         (void)sem_destroy(&w->ready);

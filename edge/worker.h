@@ -79,6 +79,11 @@ struct edge_limits {
         uint32_t max_pipeline;
 };
 
+/* A response head of up to CONN_OUT_SMALL bytes (every hit's) goes out from a buffer of the
+ * worker's pool of at most CONN_OUT_POOL (conn.c). */
+#define CONN_OUT_SMALL 1024u
+#define CONN_OUT_POOL  128u
+
 struct edge_worker {
         struct edge_server *srv;
         unsigned idx;
@@ -122,6 +127,10 @@ struct edge_worker {
         /* Scratch reused by every request on this thread (never held across a wait). */
         struct http1_req req;
         char head[4096];
+        /* Response heads sent through the ring, CONN_OUT_SMALL bytes each, kept for the next
+         * response instead of a malloc() and free() per response (conn.c). */
+        char *out_pool[CONN_OUT_POOL];
+        unsigned n_out_pool;
         struct access_log_buf alog;
         atomic_uint_fast64_t probe_seen; /* the last edge_server.probe this loop answered */
 };
