@@ -151,14 +151,21 @@ static void end_field(struct http_resp *r, size_t start)
                 r->len = start;
 }
 
-void http_resp_header(struct http_resp *r, const char *name, const char *value, size_t value_len)
+void http_resp_header_named(struct http_resp *r, const char *name, size_t name_len,
+                            const char *value, size_t value_len)
 {
         size_t start = r->len;
         if (!r->overflow && !value_safe(value, value_len))
                 r->overflow = -EINVAL;
-        put_name(r, name);
+        put(r, name, name_len);
+        put(r, ": ", 2);
         put(r, value, value_len);
         end_field(r, start);
+}
+
+void http_resp_header(struct http_resp *r, const char *name, const char *value, size_t value_len)
+{
+        http_resp_header_named(r, name, strlen(name), value, value_len);
 }
 
 void http_resp_headerf(struct http_resp *r, const char *name, const char *fmt, ...)

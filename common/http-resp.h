@@ -24,6 +24,9 @@ void http_resp_start(struct http_resp *r, char *buf, size_t cap, int status);
 /* Append "name: value\r\n". A field that does not fit is dropped whole and latches -ENOBUFS;
  * a value holding CR, LF or NUL (response splitting) latches -EINVAL. */
 void http_resp_header(struct http_resp *r, const char *name, const char *value, size_t value_len);
+/* The same with the name's length known (a caller that kept it saves the strlen()). */
+void http_resp_header_named(struct http_resp *r, const char *name, size_t name_len,
+                            const char *value, size_t value_len);
 void http_resp_headerf(struct http_resp *r, const char *name, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 void http_resp_header_u64(struct http_resp *r, const char *name, uint64_t v);

@@ -50,13 +50,14 @@ void serve_plan_start(struct serve_plan *p, struct conn *c, const struct http1_r
                 cors_plan(p, &c->w->rt->cfg->cors_origins, req);
 }
 
-void serve_plan_header(struct serve_plan *p, const char *name, const char *value, size_t len)
+void serve_plan_header_named(struct serve_plan *p, const char *name, size_t name_len,
+                             const char *value, size_t len)
 {
         if (p->n_hdrs == SERVE_PLAN_HDRS) {
                 p->overflow = true;
                 return;
         }
-        p->hdrs[p->n_hdrs++] = (struct serve_hdr){name, value, strlen(name), len};
+        p->hdrs[p->n_hdrs++] = (struct serve_hdr){name, value, name_len, len};
 }
 
 void serve_plan_headerf(struct serve_plan *p, const char *name, const char *fmt, ...)

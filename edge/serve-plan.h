@@ -81,8 +81,15 @@ struct serve_kept {
 void serve_plan_start(struct serve_plan *p, struct conn *c, const struct http1_req *req,
                       int status);
 
-/* Append a field whose value is borrowed (must outlive the rendering). */
-void serve_plan_header(struct serve_plan *p, const char *name, const char *value, size_t len);
+/* Append a field whose value is borrowed (must outlive the rendering); name_len is name's. */
+void serve_plan_header_named(struct serve_plan *p, const char *name, size_t name_len,
+                             const char *value, size_t len);
+/* The same for a name the compiler can measure (the literals every caller gives). */
+static inline void serve_plan_header(struct serve_plan *p, const char *name, const char *value,
+                                     size_t len)
+{
+        serve_plan_header_named(p, name, __builtin_strlen(name), value, len);
+}
 /* Append a field whose value is copied into the plan. */
 void serve_plan_header_copy(struct serve_plan *p, const char *name, const char *value,
                             size_t len);

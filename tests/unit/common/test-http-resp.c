@@ -93,6 +93,34 @@ TEST(no_response_splitting)
         ASSERT_TRUE(http_resp_finish(&r) < 0);
 }
 
+/* The name given with its length is written exactly as that many bytes (a name need not end
+ * there), and the same value checks and overflow rules apply. */
+TEST(header_named)
+{
+        char buf[256], date[HTTP_DATE_LEN + 1];
+        char want[256];
+        struct http_resp r;
+        int n, wl;
+
+        http_resp_start(&r, buf, sizeof(buf), 200);
+        memcpy(date, http_date_now(), sizeof(date));
+        http_resp_header_named(&r, "ETagXYZ", 4, "\"ab\"", 4);
+        n = http_resp_finish(&r);
+        wl = snprintf(want, sizeof(want),
+                      "HTTP/1.1 200 OK\r\nDate: %s\r\nServer: sluice\r\nETag: \"ab\"\r\n\r\n",
+                      date);
+        ASSERT_MEMEQ(buf, (size_t)n, want, (size_t)wl);
+
+        http_resp_start(&r, buf, sizeof(buf), 200);
+        http_resp_header_named(&r, "Vary", 4, "a\r\nb", 4);
+        ASSERT_EQ(http_resp_finish(&r), -EINVAL);
+
+        http_resp_start(&r, buf, 80, 200);
+        http_resp_header_named(&r, "X-Long", 6, "0123456789012345678901234567890123456789", 40);
+        ASSERT_EQ(r.len, 70);
+        ASSERT_EQ(http_resp_finish(&r), -ENOBUFS);
+}
+
 TEST(date_now)
 {
         const char *d = http_date_now();
