@@ -64,22 +64,45 @@ static void write_jansson(struct json_write *w, const json_t *v)
         free(s);
 }
 
+/* What a byte of a string needs: 0 nothing, 1 an escape, 2 jansson's UTF-8 check. */
+static const unsigned char str_class[256] = {
+    [0x00 ... 0x1f] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+    [0x80 ... 0xff] = 2,
+};
+
 /* A string as jansson writes it: '"', '\\' and control bytes escaped (\b \t \n \f \r, the
  * rest as \u00XX), other ASCII as it is, '/' too. A string with a byte past ASCII goes
- * through jansson, which checks it as UTF-8 (and refuses it when it is not). */
+ * through jansson, which checks it as UTF-8 (and refuses it when it is not): what was written
+ * of it by then is taken back. One pass, runs of plain bytes copied at once. */
 void json_write_str(struct json_write *w, const char *s, size_t n)
 {
         static const char hex[] = "0123456789ABCDEF";
-        size_t i, run = 0;
+        size_t i = 0, run, start = w->len;
         char esc[6];
 
         if (!s) {
                 json_write_raw(w, "null", 4);
                 return;
         }
-        for (i = 0; i < n; i++)
-                if ((unsigned char)s[i] >= 0x80) {
+        json_write_raw(w, "\"", 1);
+        while (i < n) {
+                unsigned char c;
+                size_t el = 2;
+
+                for (run = i; i < n && !str_class[(unsigned char)s[i]]; i++)
+                        ;
+                json_write_raw(w, s + run, i - run);
+                if (i == n)
+                        break;
+                c = (unsigned char)s[i++];
+                if (str_class[c] == 2) {
                         json_t *t = json_stringn(s, n);
+                        if (!w->failed) {
+                                w->len = start;
+                                w->p[start] = '\0';
+                        }
                         if (!t)
                                 w->failed = true;
                         else
@@ -87,15 +110,6 @@ void json_write_str(struct json_write *w, const char *s, size_t n)
                         json_decref(t);
                         return;
                 }
-        json_write_raw(w, "\"", 1);
-        for (i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-                size_t el = 2;
-
-                if (c >= 0x20 && c != '"' && c != '\\')
-                        continue;
-                json_write_raw(w, s + run, i - run);
-                run = i + 1;
                 esc[0] = '\\';
                 switch (c) {
                 case '"':
@@ -126,7 +140,6 @@ void json_write_str(struct json_write *w, const char *s, size_t n)
                 }
                 json_write_raw(w, esc, el);
         }
-        json_write_raw(w, s + run, n - run);
         json_write_raw(w, "\"", 1);
 }
 

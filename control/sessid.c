@@ -331,9 +331,11 @@ static struct seen_slot *seen_slot(struct sessid_seen *s, const struct token_key
                         s->slots[i].len = 0;
                 s->ks = *ks;
         }
-        /* FNV-1a: a collision only evicts an entry. */
+        /* FNV-1a over the id's last bytes, its MAC's: they spread ids as well as the whole id
+         * would (a forged id may collide on purpose, which only evicts an entry), and a
+         * signed id is 700 bytes or more. */
         uint32_t h = 2166136261u;
-        for (size_t i = 0; i < len; i++)
+        for (size_t i = len > 32 ? len - 32 : 0; i < len; i++)
                 h = (h ^ (unsigned char)id[i]) * 16777619u;
         return &s->slots[h & (s->n - 1)];
 }
