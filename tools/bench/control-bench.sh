@@ -3,6 +3,9 @@
 #
 # tools/bench/control-bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]
 #
+# With CONTROL_BENCH_PERF=FILE set, control's profile during the warm POST /v1/playback run
+# is recorded there (perf record -g), for perf report -i FILE.
+#
 # sluice-control side by side with nginx serving the same MPD as a static file, on this
 # machine, with warm data: a private PostgreSQL (tools/pg-temp), one control instance (one
 # loop thread), nginx with one worker (the same CPU budget), and wrk with one thread.
@@ -194,7 +197,14 @@ run() { # name, server pids (quoted), wrk args...
         pgp=$(pg_pids)
         t0=$(ticks $pids)
         g0=$(ticks $pgp)
+        perfpid=""
+        if [ -n "${CONTROL_BENCH_PERF:-}" ] && [ "$name" = "control playback" ]; then
+                perf record -q -g -o "$CONTROL_BENCH_PERF" -p "$cpid" -- sleep "$secs" \
+                        >/dev/null 2>&1 &
+                perfpid=$!
+        fi
         out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "$@")
+        [ -z "$perfpid" ] || wait "$perfpid" || true
         t1=$(ticks $pids)
         g1=$(ticks $pgp)
         rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
