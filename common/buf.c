@@ -84,17 +84,17 @@ int buf_append_str(struct buf *b, const char *s)
         return buf_append(b, s, strlen(s));
 }
 
-int buf_printf(struct buf *b, const char *fmt, ...)
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
         size_t room = b->p ? b->cap - b->len : 0;
-        va_list ap;
+        va_list aq;
         int n, r;
 
         if (b->err)
                 return b->err;
-        va_start(ap, fmt);
-        n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
-        va_end(ap);
+        va_copy(aq, ap);
+        n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, aq);
+        va_end(aq);
         if (n >= 0 && (size_t)n >= room) {
                 /* Cut short: room for the whole of it, then write it again. */
                 r = buf_reserve(b, (size_t)n);
@@ -103,9 +103,9 @@ int buf_printf(struct buf *b, const char *fmt, ...)
                                 b->p[b->len] = '\0';
                         return r;
                 }
-                va_start(ap, fmt);
-                n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-                va_end(ap);
+                va_copy(aq, ap);
+                n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, aq);
+                va_end(aq);
         }
         if (n < 0) {
                 if (b->p)
@@ -114,6 +114,17 @@ int buf_printf(struct buf *b, const char *fmt, ...)
         }
         b->len += (size_t)n;
         return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = buf_vprintf(b, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 char *buf_steal(struct buf *b, size_t *ret_len)

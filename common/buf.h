@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /*
@@ -48,6 +49,9 @@ int buf_append_str(struct buf *b, const char *s);
 /* Append printf-style output, whatever its length. Returns 0 or the latched error (nothing
  * appended then; a format vsnprintf refuses latches -EINVAL). */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* buf_printf() with the arguments as a va_list, which is left unused (copied, not consumed). */
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /*
  * Hand the bytes over: returns the malloc'd NUL-terminated string (an empty one when nothing

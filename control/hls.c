@@ -162,7 +162,7 @@ static int media_rep(const struct hls_params *p, const struct asset_rep *r, char
                        target, r->start_number);
         base(&b, p);
         mpd_buf_printf(&b, "%s/init.mp4\"\n", r->id);
-        for (size_t i = 0; i < r->segment_count && !b.err; i++) {
+        for (size_t i = 0; i < r->segment_count && !b.b.err; i++) {
                 mpd_buf_printf(&b, "#EXTINF:%.3f,\n", seg_seconds(p->asset, r, i));
                 base(&b, p);
                 mpd_buf_printf(&b, "%s/seg-%" PRIu64 ".m4s\n", r->id,

@@ -285,7 +285,7 @@ static void put_base(struct mpd_buf *b, const char *base)
                 n--;
         char *s = n < sizeof(stack) ? stack : malloc(n + 1);
         if (!s) {
-                b->err = b->err ? b->err : -ENOMEM;
+                b->b.err = b->b.err ? b->b.err : -ENOMEM;
                 return;
         }
         memcpy(s, base, n);

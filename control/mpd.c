@@ -20,83 +20,46 @@
 #define SCHEME_ACC   "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
 #define SCHEME_MARK  "urn:sluice:marker:2025"
 
+/* common/buf's "over the limit" is the manifest builders' -E2BIG. */
+static int over_max(int r)
+{
+        return r == -ENOBUFS ? -E2BIG : r;
+}
+
 void mpd_buf_init(struct mpd_buf *b, size_t max)
 {
-        *b = (struct mpd_buf){.max = max};
+        buf_init(&b->b, max);
 }
 
 void mpd_buf_done(struct mpd_buf *b)
 {
-        free(b->data);
-        *b = (struct mpd_buf){0};
+        buf_done(&b->b);
 }
 
 int mpd_buf_reserve(struct mpd_buf *b, size_t n)
 {
-        if (b->err)
-                return b->err;
-        /* Room for the NUL too: data is always a C string once non-empty. */
-        if (n > b->max || b->len > b->max - n) {
-                b->err = -E2BIG;
-                return b->err;
-        }
-        size_t need = b->len + n + 1;
-        if (need <= b->cap)
-                return 0;
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < need)
-                cap *= 2;
-        if (cap > b->max + 1)
-                cap = b->max + 1;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-                b->err = -ENOMEM;
-                return b->err;
-        }
-        b->data = d;
-        b->cap = cap;
-        return 0;
+        return over_max(buf_reserve(&b->b, n));
 }
 
 int mpd_buf_append(struct mpd_buf *b, const char *s, size_t n)
 {
-        int r = mpd_buf_reserve(b, n);
-        if (r < 0)
-                return r;
-        memcpy(b->data + b->len, s, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-        return 0;
+        return over_max(buf_append(&b->b, s, n));
 }
 
 int mpd_buf_puts(struct mpd_buf *b, const char *s)
 {
-        return mpd_buf_append(b, s, strlen(s));
+        return over_max(buf_append_str(&b->b, s));
 }
 
 int mpd_buf_printf(struct mpd_buf *b, const char *fmt, ...)
 {
-        char small[256];
         va_list ap;
-        if (b->err)
-                return b->err;
+        int r;
+
         va_start(ap, fmt);
-        int n = vsnprintf(small, sizeof(small), fmt, ap);
+        r = buf_vprintf(&b->b, fmt, ap);
         va_end(ap);
-        if (n < 0) {
-                b->err = -EINVAL;
-                return b->err;
-        }
-        if ((size_t)n < sizeof(small))
-                return mpd_buf_append(b, small, (size_t)n);
-        int r = mpd_buf_reserve(b, (size_t)n);
-        if (r < 0)
-                return r;
-        va_start(ap, fmt);
-        (void)vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-        b->len += (size_t)n;
-        return 0;
+        return over_max(r);
 }
 
 int mpd_buf_xml_escape(struct mpd_buf *b, const char *s)
@@ -135,22 +98,19 @@ int mpd_buf_xml_escape(struct mpd_buf *b, const char *s)
                 (void)mpd_buf_puts(b, rep);
                 run = p + 1;
         }
-        return b->err;
+        return over_max(b->b.err);
 }
 
 int mpd_buf_steal(struct mpd_buf *b, char **ret, size_t *ret_len)
 {
-        int r = b->err;
-        if (r == 0 && !b->data)
-                r = mpd_buf_reserve(b, 0);
-        if (r < 0) {
-                mpd_buf_done(b);
-                return r;
+        char *p = buf_steal(&b->b, ret_len);
+        int r = b->b.err; /* set whenever nothing was handed over */
+
+        if (!p) {
+                buf_done(&b->b);
+                return over_max(r);
         }
-        b->data[b->len] = '\0';
-        *ret = b->data;
-        *ret_len = b->len;
-        *b = (struct mpd_buf){.max = b->max};
+        *ret = p;
         return 0;
 }
 
@@ -372,7 +332,7 @@ static void base_urls(struct mpd_buf *b, const struct mpd_params *p)
                         n--;
                 char *base = strndup(e->base_url, n);
                 if (!base) {
-                        b->err = b->err ? b->err : -ENOMEM;
+                        b->b.err = b->b.err ? b->b.err : -ENOMEM;
                         return;
                 }
                 mpd_buf_puts(b, "  <BaseURL serviceLocation=\"");

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "asset.h"
+#include "buf.h"
 
 #define MPD_OUT_MAX     (16u << 20)
 #define MPD_EDGES_MAX   16
@@ -70,9 +71,7 @@ int mpd_build(const struct mpd_params *p, char **ret, size_t *ret_len);
  * no-ops returning the same error, so a builder may check once at the end.
  */
 struct mpd_buf {
-        char *data;
-        size_t len, cap, max;
-        int err;
+        struct buf b; /* common/buf.h; its -ENOBUFS is this API's -E2BIG */
 };
 
 /* mpd_buf_init: empty buffer that may grow to max bytes. No allocation until the first append. */
