@@ -23,6 +23,57 @@ def fail(msg):
     sys.exit(1)
 
 
+def unit_settings(path):
+    """The [Service] settings of a unit file: name -> list of values, in order."""
+    out = {}
+    section = ""
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line[0] in "#;":
+                continue
+            if line.startswith("["):
+                section = line
+                continue
+            if section == "[Service]":
+                k, _, v = line.partition("=")
+                out.setdefault(k.strip(), []).append(v.strip())
+    return out
+
+
+def check_unit(path, caps, notify):
+    """What issue 9 asks of every daemon's unit; caps is the one capability set allowed."""
+    name = os.path.basename(path)
+    s = unit_settings(path)
+
+    def one(key):
+        v = s.get(key)
+        if not v:
+            fail(f"{name} lacks {key}=")
+        return v[-1]
+
+    for key, want in (("DynamicUser", "yes"), ("NoNewPrivileges", "yes"),
+                      ("ProtectSystem", "strict"), ("PrivateTmp", "yes"),
+                      ("StandardOutput", "journal"), ("StandardError", "journal")):
+        if one(key) != want:
+            fail(f"{name}: {key}={one(key)}, want {want}")
+    if one("User") in ("root", "0"):
+        fail(f"{name} runs as root")
+    for key in ("CapabilityBoundingSet", "AmbientCapabilities"):
+        if one(key) != caps:
+            fail(f"{name}: {key}={one(key)!r}, want {caps!r}")
+    families = one("RestrictAddressFamilies").split()
+    if not families or families[0].startswith("~") or \
+            not set(families) <= {"AF_INET", "AF_INET6", "AF_UNIX"}:
+        fail(f"{name}: RestrictAddressFamilies={' '.join(families)} is not an allow-list "
+             f"of AF_INET, AF_INET6, AF_UNIX")
+    if notify:
+        if one("Type") != "notify":
+            fail(f"{name}: Type={one('Type')}, want notify")
+        if not re.fullmatch(r"[1-9]\d*s?", one("WatchdogSec")):
+            fail(f"{name}: WatchdogSec={one('WatchdogSec')} is not a watchdog")
+
+
 def main():
     build, prefix = sys.argv[1], sys.argv[2]
     meson = shutil.which("meson")
@@ -58,6 +109,14 @@ def main():
         print("ok - files installed")
         if not os.access(os.path.join(bindir, "sluice-edge"), os.X_OK):
             fail("sluice-edge is not executable")
+        for unit_name, caps, notify in (("sluice-edge.service", "CAP_NET_BIND_SERVICE", True),
+                                        ("sluice-control.service", "", True),
+                                        ("sluice-fill.service", "", False)):
+            check_unit(os.path.join(unitdir, unit_name), caps, notify)
+        print("ok - every service: its own dynamic user, no capability but the edge's "
+              "CAP_NET_BIND_SERVICE, NoNewPrivileges, ProtectSystem=strict, PrivateTmp, "
+              "address families, journald; edge and control Type=notify with a watchdog")
+
         with open(os.path.join(unitdir, "sluice-edge.service")) as f:
             unit = f.read()
         m = re.search(r"^ExecStart=(\S+)", unit, re.M)
