@@ -342,6 +342,40 @@ def fill_agent_files_follow_the_partition(script, edge):
 
 
 @test
+def listeners_and_the_rest_from_the_command_line(script, edge):
+    """Listeners, admin listener, origins, region and size from the kernel command line win
+    over sluice.env's, and the generated edge.yaml is one the edge accepts."""
+    b = booted(script, "sluice.edge_id=e7 sluice.listen=0.0.0.0:8080,[::]:8443 "
+                       "sluice.admin_listen=127.0.0.1:9001 sluice.origin=http://o1:81,http://o2:82 "
+                       "sluice.region=eu-west sluice.max_size=300M sluice.tokens_required=false",
+               env_file="EDGE_ID=env-edge\nLISTEN=0.0.0.0:1\nREGION=us-east\n")
+    try:
+        text = b.read("edge.yaml")
+        eq(re.search(r"^listen: .*$", text, re.M).group(0),
+           'listen: ["0.0.0.0:8080", "[::]:8443"]', "listeners")
+        eq(re.search(r"^admin: .*$", text, re.M).group(0),
+           'admin: {listen: "127.0.0.1:9001", token_file: /etc/sluice/admin.token}', "admin")
+        eq(re.search(r"^upstreams: .*$", text, re.M).group(0),
+           'upstreams: [{url: "http://o1:81"}, {url: "http://o2:82"}]', "origins, in order")
+        eq(re.search(r"^cache: .*$", text, re.M).group(0),
+           "cache: {dir: /var/cache/sluice, max_size: 300M}", "cache size")
+        eq(control_line(b), 'control: {edge_id: "e7", region: "eu-west"}', "edge id and region")
+        if edge:
+            p = subprocess.run([edge, "--check-config", "--config", os.path.join(b.out,
+                                                                                 "edge.yaml")],
+                               capture_output=True, text=True, timeout=30)
+            eq(p.returncode, 0, f"sluice-edge --check-config of the generated edge.yaml: "
+                                f"{p.stdout}{p.stderr}")
+    finally:
+        b.cleanup()
+    b = booted(script, "sluice.tokens_required=false", env_file="LISTEN=0.0.0.0:8088\n")
+    try:
+        check('listen: ["0.0.0.0:8088"]' in b.read("edge.yaml"), "LISTEN from sluice.env")
+    finally:
+        b.cleanup()
+
+
+@test
 def control_without_a_secret_sends_nothing(script, edge):
     b = booted(script, "sluice.edge_id=e1 sluice.control=http://ctl.example:7000")
     try:
