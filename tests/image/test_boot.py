@@ -406,6 +406,19 @@ def main():
                                     f"into the {GROW_MIB} MiB added to the disk")
         print(f"ok - cache partition grown at first boot ({cache_mib} MiB)")
 
+        m = re.search(r"sluice-firstboot: root file system: (\w+)", text)
+        check(m is not None, "no root file system line from sluice-firstboot on the console")
+        check(m.group(1) == "ro", f"the root is mounted {m.group(1)}, not read-only")
+        print("ok - the root file system is mounted read-only")
+
+        # systemd logs "Started" for a Type=notify unit only once READY=1 arrived, and the
+        # timer once it is armed (the journal goes to the console).
+        check(re.search(r"Started (sluice-edge\.service|Sluice edge cache)", text),
+              "systemd never logged sluice-edge.service as started (no READY=1?)")
+        check(re.search(r"Started (sluice-fill\.timer|Nightly sluice-fill run)", text),
+              "sluice-fill.timer was not started")
+        print("ok - sluice-edge.service ready (Type=notify), sluice-fill.timer armed")
+
         # The journal goes to the console too: the edge's own summary of its sandbox.
         m = re.search(r"io_uring restricted to (\d+) opcodes on (\d+) of (\d+) rings, "
                       r"seccomp (\w+)", text)
