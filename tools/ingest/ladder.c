@@ -79,6 +79,16 @@ static void input_args(struct strv *a, const struct ladder_job *j, const struct 
                           440 + 110 * j->audio_index, s->duration);
 }
 
+/* An encoder's thread count is an output option: placed before -i it would only reach the
+ * decoder, and x264 would still take every core. */
+static void threads_args(struct strv *a, const struct ladder_opts *o)
+{
+        if (o->threads > 0) {
+                strv_add(a, "-threads");
+                strv_addf(a, "%d", o->threads);
+        }
+}
+
 static void dash_args(struct strv *a, const char *outdir)
 {
         strv_add(a, "-f");
@@ -111,10 +121,7 @@ int ladder_job_argv(const struct ladder_job *j, const struct ladder_src *s,
         strv_add(&a, "-y");
         strv_add(&a, "-progress");
         strv_add(&a, "pipe:1");
-        if (o->threads > 0) {
-                strv_add(&a, "-threads");
-                strv_addf(&a, "%d", o->threads);
-        }
+        threads_args(&a, o); /* the source's decoder */
         input_args(&a, j, s);
         strv_add(&a, "-map_metadata");
         strv_add(&a, "-1");
@@ -158,6 +165,7 @@ int ladder_job_argv(const struct ladder_job *j, const struct ladder_src *s,
                 strv_add(&a, "0");
                 strv_add(&a, "-force_key_frames");
                 strv_addf(&a, "expr:gte(t,n_forced*%d)", LADDER_SEGMENT_SECONDS);
+                threads_args(&a, o);
                 dash_args(&a, outdir);
                 break;
         }
@@ -172,6 +180,7 @@ int ladder_job_argv(const struct ladder_job *j, const struct ladder_src *s,
                 strv_add(&a, "2");
                 strv_add(&a, "-ar");
                 strv_add(&a, "48000");
+                threads_args(&a, o);
                 dash_args(&a, outdir);
                 break;
         case LADDER_TEXT:
