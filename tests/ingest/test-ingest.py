@@ -108,6 +108,9 @@ def test_clear(origin, scratch):
     reps = {r["id"]: r for r in asset["representations"]}
     rungs = {"video-240p": (426, 240), "video-360p": (640, 360), "video-480p": (854, 480),
              "video-720p": (1280, 720), "video-1080p": (1920, 1080)}
+    # the quality tiers, bit/s: 0.3 / 0.7 / 1.5 / 3 / 5 Mbit/s (2160p's 25 in test_4k)
+    tiers = {"video-240p": 300000, "video-360p": 700000, "video-480p": 1500000,
+             "video-720p": 3000000, "video-1080p": 5000000}
     nseg = 3 if FULL else 2
     check(set(reps) == set(rungs) | {"audio-en", "audio-fr"}, "representations: %s" % list(reps))
     check(asset["segment_duration"] == 4 and asset["segment_count"] == nseg,
@@ -120,6 +123,11 @@ def test_clear(origin, scratch):
             continue
         check((rep["width"], rep["height"]) == (w, h), rid + " size")
         check(rep["frame_rate"] == "25/1", rid + " frame rate")
+        check(rep["nominal_bitrate"] == tiers[rid], "%s at its tier: %s" %
+              (rid, rep["nominal_bitrate"]))
+        # capped at the tier (maxrate = tier, a 2 s buffer: at most 1.25x over 8 s, plus boxes)
+        check(0 < rep["average_bitrate"] <= 1.3 * tiers[rid], "%s averages %s bit/s" %
+              (rid, rep["average_bitrate"]))
         check(rep["bandwidth"] >= rep["nominal_bitrate"], rid + " bandwidth >= nominal")
         check(rep["segment_count"] == nseg, rid + " segment count")
         check_codec(title, rid, rep, scratch, high=FULL)
@@ -597,8 +605,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="sluice-ingest-test.") as scratch:
         origin = os.path.join(scratch, "origin")
         os.mkdir(origin)
-        for t in (test_clear, test_4k, test_file_source, test_encrypted, test_register_down,
-                  test_register, test_replace, test_space, test_errors, test_interrupt):
+        for t in (test_clear, test_4k, test_file_source, test_encrypted,
+                  test_register_down, test_register, test_replace, test_space, test_errors,
+                  test_interrupt):
             t0 = time.time()
             t(origin, scratch)
             print("%-16s %.1f s" % (t.__name__, time.time() - t0), flush=True)
