@@ -341,10 +341,25 @@ def test_file_source(origin, scratch):
     check(asset["segment_count"] == 2, "6 s source: 2 segments")
 
 
+def packet_sums(path, key=None):
+    """ffmpeg's framemd5 of every packet as stored (-c copy), decrypted with key when given:
+    sizes, times and MD5s of the samples themselves, not of decoded pictures."""
+    d = subprocess.run(["ffmpeg", "-v", "error"] + (["-decryption_key", key] if key else []) +
+                       ["-i", path, "-map", "0", "-c", "copy", "-f", "framemd5", "-"],
+                       capture_output=True, text=True, timeout=120)
+    return [ln for ln in d.stdout.splitlines() if not ln.startswith("#")] if d.returncode == 0 \
+        else None
+
+
 def test_encrypted(origin, scratch):
     keyfile = os.path.join(scratch, "enc1.key")
-    r = run(["--title", "enc1", "--origin", origin, "--test-source", "8", "--ladder", "240p",
-             "--encrypt", "--key-out", keyfile, "--progress"])
+    common = ["--origin", origin, "--test-source", "8", "--ladder", "240p", "--threads", "1"]
+    # The same title in the clear: one thread per encoder makes x264 and the AAC encoder
+    # repeat themselves exactly (with more, x264's rate control depends on thread timing),
+    # so its samples are what enc1's must decrypt to.
+    r = run(["--title", "enc1c", "--no-progress"] + common)
+    check(r.returncode == 0, "clear twin of the encrypted title: " + r.stderr[-300:])
+    r = run(["--title", "enc1"] + common + ["--encrypt", "--key-out", keyfile, "--progress"])
     if not check(r.returncode == 0, "encrypted ingest exits 0: " + r.stderr[-800:]):
         return
     check(re.search(r"encoded [0-9.]+/8\.0 s +speed [0-9.]+x +ETA", r.stderr) is not None,
@@ -381,6 +396,15 @@ def test_encrypted(origin, scratch):
                                 "-f", "null", "-"], capture_output=True, text=True, timeout=120)
             if rid.startswith("video"):
                 check(w.stderr.strip() != "", rid + " does not decode with the wrong key")
+            # decrypting the segment with the key gives back the clear segment's samples, bit
+            # for bit (ffmpeg's own CENC reader, independent of ingest's writer)
+            clear = packet_sums(joined(os.path.join(origin, "enc1c", rid), ["seg-%d.m4s" % n],
+                                       os.path.join(scratch, "clr.mp4")))
+            dec = packet_sums(path, key["key"])
+            check(clear and dec == clear, "%s seg-%d decrypts to the clear samples (%d of %d "
+                  "packets equal)" % (rid, n, sum(a == b for a, b in zip(dec or [], clear or [])),
+                                      len(clear or [])))
+            check(packet_sums(path) != clear, "%s seg-%d is encrypted at all" % (rid, n))
 
     # Chrome's own MSE parser and ClearKey CDM, when this machine has them
     play = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clearkey-play.mjs")
