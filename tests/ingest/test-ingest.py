@@ -20,6 +20,7 @@ Constrained Baseline); --full runs the issue's 12-second title with the default 
 import hashlib
 import json
 import os
+import pty
 import re
 import shutil
 import signal
@@ -341,6 +342,73 @@ def test_file_source(origin, scratch):
     check(asset["segment_count"] == 2, "6 s source: 2 segments")
 
 
+def most_at_once(log):
+    """The most ffmpeg runs alive at one time, from the wrapper's start/end lines, and how
+    many were started."""
+    events = []
+    for ln in open(log).read().split("\n"):
+        f = ln.split()
+        if len(f) == 3:
+            events.append((float(f[2]), 0 if f[0] == "end" else 1))
+    alive = most = 0
+    for _, up in sorted(events):  # an end at the same instant as a start goes first
+        alive += 1 if up else -1
+        most = max(most, alive)
+    return most, sum(up for _, up in events)
+
+
+def test_parallel(origin, scratch):
+    """Renditions are encoded at once, as many as there are cores unless --jobs says; on a
+    terminal the progress line shows itself, into a pipe it does not."""
+    log = os.path.join(scratch, "spawns.log")
+    wrap = os.path.join(scratch, "ffmpeg-logged")
+    with open(wrap, "w") as f:
+        f.write('#!/bin/sh\necho "start $$ $(date +%%s.%%N)" >> %s\n"%s" "$@"\nrc=$?\n'
+                'echo "end $$ $(date +%%s.%%N)" >> %s\nexit $rc\n' %
+                (log, shutil.which("ffmpeg"), log))
+    os.chmod(wrap, 0o755)
+    cores = os.cpu_count() or 1  # online processors, as ingest counts them
+    base = ["--origin", origin, "--test-source", "4", "--ladder", "240p,360p,480p",
+            "--ffmpeg", wrap] + FAST
+    # (title, arguments, "N at a time", the most ffmpeg runs alive at once: 4 renditions)
+    for title, jobs, par, want in (("par1", [], cores, min(cores, 4)),
+                                   ("par2", ["--jobs", "1"], 1, 1)):
+        if os.path.exists(log):
+            os.unlink(log)
+        r = run(["--title", title] + base + jobs)
+        if not check(r.returncode == 0, "%s ingest: %s" % (title, r.stderr[-300:])):
+            continue
+        most, started = most_at_once(log)
+        check(started == 4, "%s: one ffmpeg per rendition, %d started" % (title, started))
+        check(most == want, "%s: %d renditions at once (want %d)" % (title, most, want))
+        check("%d at a time" % par in r.stderr,
+              "%s says how many at once: %s" % (title, r.stderr[:200]))
+        check("speed" not in r.stderr and r.stderr.count(" done\n") == 4,
+              "%s: into a pipe, a line per rendition and no progress line" % title)
+
+    # On a terminal (no --progress): encoded seconds, speed and ETA, redrawn in place.
+    master, slave = pty.openpty()
+    p = subprocess.Popen([INGEST, "--title", "par3"] + base, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the terminal's last writer is gone
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    check(p.wait(timeout=300) == 0, "par3 ingest on a terminal")
+    check(re.search(rb"\r\x1b\[K  encoded [0-9.]+/4\.0 s +speed [0-9.]+x +ETA [0-9]+:[0-9]{2} "
+                    rb"+\[4/4 renditions\]", out) is not None,
+          "progress line on a terminal: %r" % out[-300:])
+    for t in ("par1", "par2", "par3"):
+        shutil.rmtree(os.path.join(origin, t), ignore_errors=True)
+
+
 def packet_sums(path, key=None):
     """ffmpeg's framemd5 of every packet as stored (-c copy), decrypted with key when given:
     sizes, times and MD5s of the samples themselves, not of decoded pictures."""
@@ -629,7 +697,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="sluice-ingest-test.") as scratch:
         origin = os.path.join(scratch, "origin")
         os.mkdir(origin)
-        for t in (test_clear, test_4k, test_file_source, test_encrypted,
+        for t in (test_clear, test_4k, test_file_source, test_parallel, test_encrypted,
                   test_register_down, test_register, test_replace, test_space, test_errors,
                   test_interrupt):
             t0 = time.time()
