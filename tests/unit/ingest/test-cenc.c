@@ -28,11 +28,15 @@ static const struct cenc_key test_key = {
  * hand (not through cenc.c): trun points at the mdat payload, saio at the first IV in senc,
  * saiz sizes match senc records, clear ranges are untouched, and decrypting the protected
  * ranges with OpenSSL gives back the clear samples bit for bit. Returns samples checked, or
- * -1 after reporting the first mismatch.
+ * -1 after reporting the first mismatch; ret_protected (may be NULL) gets the bytes the
+ * encryption boxes say are protected, so a caller can tell an encryption that left
+ * everything clear from one that did its job.
  */
 static long verify_segment(const uint8_t *clear, size_t clen, const uint8_t *enc, size_t elen,
-                           const struct mp4_track *t, const struct cenc_key *k)
+                           const struct mp4_track *t, const struct cenc_key *k,
+                           size_t *ret_protected)
 {
+        size_t protected_bytes = 0;
         struct mp4_box *croot = NULL, *eroot = NULL;
         long checked = -1;
         EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
@@ -115,11 +119,13 @@ static long verify_segment(const uint8_t *clear, size_t clen, const uint8_t *enc
                                         EVP_DecryptUpdate(ctx, plain + pos, &outl, plain + pos,
                                                           (int)p);
                                         pos += p;
+                                        protected_bytes += p;
                                 }
                                 ok = ok && pos == ef.samples[s].size;
                         } else {
                                 EVP_DecryptUpdate(ctx, plain, &outl, plain,
                                                   (int)ef.samples[s].size);
+                                protected_bytes += ef.samples[s].size;
                         }
                         uint8_t saiz_size = saiz->data[4] ? saiz->data[4] : saiz->data[9 + s];
                         ok = ok && saiz_size == rl;
@@ -141,6 +147,8 @@ static long verify_segment(const uint8_t *clear, size_t clen, const uint8_t *enc
                         goto out;
         }
 out:
+        if (ret_protected)
+                *ret_protected = protected_bytes;
         EVP_CIPHER_CTX_free(ctx);
         mp4_box_free(croot);
         mp4_box_free(eroot);
@@ -262,7 +270,7 @@ TEST(segment_rewrite_video)
         make_segment(&seg, sizes, 3, data, 0);
         ASSERT_EQ(cenc_segment_rewrite(seg.p, seg.len, &t, &test_key, &out), 0);
         ASSERT_TRUE(out.len > seg.len);
-        ASSERT_EQ(verify_segment(seg.p, seg.len, out.p, out.len, &t, &test_key), 3);
+        ASSERT_EQ(verify_segment(seg.p, seg.len, out.p, out.len, &t, &test_key, NULL), 3);
         /* protected bytes really changed */
         ASSERT_TRUE(memcmp(out.p + out.len - 100, seg.p + seg.len - 100, 100) != 0);
         ASSERT_EQ(cenc_segment_rewrite(out.p, out.len, &t, &test_key, &again), -EEXIST);
@@ -287,7 +295,9 @@ TEST(segment_rewrite_audio)
         ASSERT_EQ(mp4_info_track_parse(init.p, init.len, &t), 0);
         make_segment(&seg, sizes, 4, data, 0);
         ASSERT_EQ(cenc_segment_rewrite(seg.p, seg.len, &t, &test_key, &out), 0);
-        ASSERT_EQ(verify_segment(seg.p, seg.len, out.p, out.len, &t, &test_key), 4);
+        size_t prot = 0;
+        ASSERT_EQ(verify_segment(seg.p, seg.len, out.p, out.len, &t, &test_key, &prot), 4);
+        ASSERT_EQ(prot, sizeof(data)); /* audio samples are encrypted whole */
         mp4_buf_done(&init);
         mp4_buf_done(&seg);
         mp4_buf_done(&out);
@@ -363,7 +373,11 @@ TEST(ffmpeg_output_roundtrip)
                         snprintf(path, sizeof(path), "%s/seg-%d.m4s", dir, s);
                         ASSERT_EQ(util_file_read(path, 1 << 24, &sb, &sl), 0);
                         ASSERT_EQ(cenc_segment_rewrite(sb, sl, &t, &test_key, &enc), 0);
-                        ASSERT_TRUE(verify_segment(sb, sl, enc.p, enc.len, &t, &test_key) > 0);
+                        size_t prot = 0;
+                        long checked = verify_segment(sb, sl, enc.p, enc.len, &t, &test_key, &prot);
+                        ASSERT_TRUE(checked > 0);
+                        /* most of a real segment is slice data, and that is protected */
+                        ASSERT_TRUE(prot > sl / 2);
                         mp4_buf_done(&enc);
                         free(sb);
                         (void)unlink(path);
