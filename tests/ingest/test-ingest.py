@@ -589,15 +589,23 @@ def test_errors(origin, scratch):
     with open(bad, "wb") as f:
         f.write(b"\x00\x00\x00\x18ftypisom" + os.urandom(4000))
     r = run(["--title", "bad1", "--origin", origin, bad])
-    check(r.returncode == 1 and "sluice-ingest: " + bad in r.stderr, "corrupt source: clear error: "
-          + r.stderr)
+    check(r.returncode == 1 and "sluice-ingest: %s: not a media file" % bad in r.stderr,
+          "corrupt source: clear error: " + r.stderr)
     check(not os.path.exists(os.path.join(origin, "bad1")) and leftovers(origin) == [],
           "corrupt source leaves nothing")
     txt = os.path.join(scratch, "notes.txt")
     open(txt, "w").write("not a video\n" * 100)
     r = run(["--title", "bad2", "--origin", origin, txt])
-    check(r.returncode == 1 and not os.path.exists(os.path.join(origin, "bad2")),
-          "text file refused: " + r.stderr)
+    check(r.returncode == 1 and "%s: no video stream" % txt in r.stderr and
+          not os.path.exists(os.path.join(origin, "bad2")), "text file refused: " + r.stderr)
+    # a real media file, but sound only
+    tone = os.path.join(scratch, "tone.m4a")
+    mk = subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=3",
+                         tone], capture_output=True, timeout=60)
+    r = run(["--title", "bad5", "--origin", origin, tone])
+    check(mk.returncode == 0 and r.returncode == 1 and "%s: no video stream" % tone in r.stderr
+          and not os.path.exists(os.path.join(origin, "bad5")) and leftovers(origin) == [],
+          "audio-only file refused: " + r.stderr)
 
     r = run(["--title", "bad3", "--origin", origin, "--test-source", "4", "--ladder", "240p",
              "--preset", "no-such-preset", "--no-progress"])
