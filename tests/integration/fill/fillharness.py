@@ -174,7 +174,9 @@ class AdminProxy:
     - hold[key] = seconds: a listing with prefix=key is answered that much later. `held`
       lists (key, time.monotonic() when it came in, when it was answered).
 
-    `puts` counts PUTs per key, whatever became of them."""
+    `puts` counts PUTs per key, whatever became of them. `body_log`, when a list, gets
+    (time.monotonic(), bytes) for each piece of a request body relayed to the server: the
+    rate into the edge as seen from outside the agent."""
 
     def __init__(self, edge_admin_port):
         self.edge_port = edge_admin_port
@@ -185,6 +187,7 @@ class AdminProxy:
         self.puts = {}
         self.lost = []
         self.held = []
+        self.body_log = None
         self.lock = threading.Lock()
         self.release = threading.Event()  # set: held listings are answered at once
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -284,12 +287,16 @@ class AdminProxy:
         t_in = time.monotonic()
         n = int(fields.get("content-length", "0"))
         with socket.create_connection((eh.HOST, self.edge_port)) as up:
+            if self.body_log is not None and buf[:n]:
+                self.body_log.append((time.monotonic(), len(buf[:n])))
             up.sendall(head + b"\r\n\r\n" + buf[:n])
             left = n - len(buf[:n])
             while left > 0:
                 d = c.recv(min(65536, left))
                 if not d:
                     return False
+                if self.body_log is not None:
+                    self.body_log.append((time.monotonic(), len(d)))
                 up.sendall(d)
                 left -= len(d)
             got = self._head(up, b"")
