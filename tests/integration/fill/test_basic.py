@@ -68,6 +68,21 @@ def plan_then_run_then_nothing(env):
     eq(env.commits(), len(objs) + 1, "edge commits: each missing object once, no more")
 
 
+@test
+def run_sends_most_valuable_first(env):
+    """Control ranks title t of n by its n - t sessions; one transfer at a time, the run sends
+    the objects in that order, the plan's, the most valuable first."""
+    objs = make_catalog(env, titles=3, segs=2)
+    ranked = [o["path"] for o in env.control.plan(env.edge_id)["objects"]]
+    eq(ranked, [o["path"] for o in objs], "control's plan ranks title0, title1, title2")
+    rc, out, err = env.fill("run", "--progress", "json", "--parallel", "1")
+    eq(rc, 0, f"run exit ({err})")
+    eq([e["key"] for e in events(out) if e["event"] == "committed"],
+       ["/" + p for p in ranked], "commits in plan order")
+    eq([k for k, st in env.puts(settle=True)], ["/" + p for p in ranked],
+       "PUTs the edge saw, in plan order")
+
+
 def listing_gets(env):
     """The targets of the listing requests the edge logged, in order (the edge stopped first:
     SIGTERM flushes its access log)."""
