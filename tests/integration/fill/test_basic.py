@@ -83,6 +83,33 @@ def run_sends_most_valuable_first(env):
        "PUTs the edge saw, in plan order")
 
 
+@test
+def dry_run_everywhere(env):
+    """--dry-run is taken by every command and changes nothing: plan and status read only,
+    run sends and deletes nothing, verify lists what it would fetch and fetches nothing."""
+    objs = make_catalog(env, titles=1, segs=3)
+    env.edge.put("/old/unplanned.m4s", b"x" * 5000)
+    rc, out, err = env.fill("run", "--progress", "none", "--limit", "2", "--no-evict")
+    eq(rc, 0, f"a first run of 2 objects ({err})")
+    before, commits = env.listing(), env.commits()
+    eq(len(before), 3, "2 planned objects and the unplanned one held")
+    for cmd in ("plan", "status", "run"):
+        rc, out, err = env.fill(cmd, "--dry-run", "--json")
+        eq(rc, 0, f"{cmd} --dry-run ({err})")
+    rc, out, err = env.fill("verify", "--dry-run", "--all", "--json")
+    eq(rc, 0, f"verify --dry-run ({err})")
+    ev = events(out)
+    eq(sorted(e["key"] for e in ev if e.get("result") == "would-fetch"),
+       sorted(k for k in before if k != "/old/unplanned.m4s"), "verify lists the held objects")
+    eq([e["checked"] for e in ev if e.get("event") == "summary"], [0], "and checks none")
+    eq(env.listing(), before, "the edge holds the same objects")
+    eq(env.commits(), commits, "nothing sent")
+    eq(len(env.puts(settle=True)), 3, "PUTs: the test's and the first run's 2, no more")
+    with open(env.edge.access_log, encoding="utf-8", errors="replace") as f:
+        gets = [ln for ln in f if '"GET /title0/' in ln or '"DELETE ' in ln]
+    eq(gets, [], "no object fetched from the edge, none deleted")
+
+
 def listing_gets(env):
     """The targets of the listing requests the edge logged, in order (the edge stopped first:
     SIGTERM flushes its access log)."""
