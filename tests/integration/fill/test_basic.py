@@ -6,7 +6,9 @@ The plan is the real sluice-control's (see fillharness)."""
 
 import json
 import os
+import re
 import subprocess
+import threading
 
 from fillharness import check, eq, events, make_catalog, run, test
 
@@ -108,6 +110,50 @@ def dry_run_everywhere(env):
     with open(env.edge.access_log, encoding="utf-8", errors="replace") as f:
         gets = [ln for ln in f if '"GET /title0/' in ln or '"DELETE ' in ln]
     eq(gets, [], "no object fetched from the edge, none deleted")
+
+
+@test
+def progress_bar_on_a_terminal(env):
+    """With no --progress, a run draws a bar on stderr when stderr is a terminal (objects,
+    bytes, rate, ETA) and writes no JSON lines; when it is not, it writes JSON lines on stdout
+    and no bar."""
+    objs = make_catalog(env, titles=2, segs=4)
+    master, slave = os.openpty()
+    got = bytearray()
+
+    def drain():
+        while True:
+            try:
+                d = os.read(master, 4096)
+            except OSError:
+                return
+            if not d:
+                return
+            got.extend(d)
+
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    try:
+        p = subprocess.run([env.fill_bin, "run"] + env.base_args() +
+                           ["--rate", "8Mbit", "--progress-interval", "100"],
+                           stdout=subprocess.PIPE, stderr=slave, timeout=60)
+    finally:
+        os.close(slave)
+        t.join(10)
+        os.close(master)
+    bar = got.decode("utf-8", "replace")
+    eq(p.returncode, 0, f"run exit ({bar})")
+    env.check_edge_holds(objs)
+    n = len(objs)
+    line = r"\r\x1b\[K\[[#.]{24}\] \d+/%d objects  [^/\r]+/[^\r]+  [\d.]+ Mbit/s  ETA \d+:\d\d"
+    check(re.search(line % n, bar), f"a bar on the terminal: {bar!r}")
+    check(f"] {n}/{n} objects" in bar, f"the bar's last state: {bar!r}")
+    check(b"{" not in p.stdout, f"no JSON lines beside the bar: {p.stdout!r}")
+    # Not a terminal: JSON lines on stdout, and no bar.
+    rc, out, err = env.fill("run")
+    eq(rc, 0, f"second run exit ({err})")
+    check([e["event"] for e in events(out)][-1:] == ["done"], f"JSON lines: {out}")
+    check("\x1b[K" not in err and "objects" not in err, f"no bar off a terminal: {err!r}")
 
 
 def listing_gets(env):
