@@ -107,6 +107,17 @@ def main():
             if not os.path.isfile(f):
                 fail(f"not installed: {f[len(dest):]}")
         print("ok - files installed")
+        groff = shutil.which("groff")
+        if groff:
+            for page in (f for f in want if "/share/man/" in f):
+                p = subprocess.run([groff, "-man", "-ww", "-z", "-Tutf8", page],
+                                   capture_output=True, text=True, timeout=60,
+                                   env=dict(os.environ, LC_ALL="C.UTF-8"))
+                if p.returncode != 0 or p.stderr:
+                    fail(f"groff -man -ww warns on {page[len(dest):]}: {p.stderr[-1000:]}")
+            print("ok - every man page renders without a groff warning")
+        else:
+            print("# no groff: the man pages were not rendered")
         if not os.access(os.path.join(bindir, "sluice-edge"), os.X_OK):
             fail("sluice-edge is not executable")
         for unit_name, caps, notify in (("sluice-edge.service", "CAP_NET_BIND_SERVICE", True),
