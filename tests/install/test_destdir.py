@@ -72,6 +72,9 @@ def check_unit(path, caps, notify):
             fail(f"{name}: Type={one('Type')}, want notify")
         if not re.fullmatch(r"[1-9]\d*s?", one("WatchdogSec")):
             fail(f"{name}: WatchdogSec={one('WatchdogSec')} is not a watchdog")
+    elif not re.fullmatch(r"[1-9]\d*[smh]?", one("RuntimeMaxSec")):
+        # A batch job (sluice-fill) pings no watchdog: its run must be bounded instead.
+        fail(f"{name}: RuntimeMaxSec={one('RuntimeMaxSec')} does not bound the run")
 
 
 def main():
