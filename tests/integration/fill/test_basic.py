@@ -217,6 +217,26 @@ def verify_finds_a_bad_object(env):
 
 
 @test
+def verify_checks_a_sample(env):
+    """verify --sample N fetches N distinct held planned objects; without --sample or --all,
+    16 (here more than the edge holds: all of them)."""
+    objs = make_catalog(env, titles=2, segs=4)
+    rc, out, err = env.fill("run", "--progress", "none")
+    eq(rc, 0, f"run exit ({err})")
+    rc, out, err = env.fill("verify", "--sample", "3", "--json", "--verbose")
+    eq(rc, 0, f"verify --sample 3 ({err}) {out}")
+    ev = events(out)
+    keys = [e["key"] for e in ev if e.get("result") == "ok"]
+    eq(len(set(keys)), 3, f"3 distinct objects checked: {keys}")
+    check(set(keys) <= {"/" + o["path"] for o in objs}, f"planned objects: {keys}")
+    eq([e["checked"] for e in ev if e.get("event") == "summary"], [3], "summary")
+    rc, out, err = env.fill("verify", "--json")
+    eq(rc, 0, f"verify ({err}) {out}")
+    eq([e["checked"] for e in events(out) if e.get("event") == "summary"], [len(objs)],
+       "the default sample of 16 takes every one of 10")
+
+
+@test
 def verify_signs_for_an_edge_that_requires_tokens(env):
     keys = os.path.join(env.dir, "keys.yaml")
     with open(keys, "w") as f:
