@@ -12,6 +12,10 @@
  * TEST_SKIP ends the file with a reason: exit 77 (skipped) when every test before it passed,
  * but exit 1 when one failed, so a skip never hides a failure. The tests after it do not run:
  * call it from the first test (a missing fixture) or from the last.
+ *
+ * TEST_SKIP_CASE ends only the running test, with a reason; the others still run. The file
+ * then exits 77 (not 0) when no test failed, so a case this machine could not run is never
+ * reported as passed, and 1 when one failed.
  */
 
 #include <inttypes.h>
@@ -31,6 +35,8 @@ extern struct test_case tests_registry[TESTS_MAX];
 extern unsigned tests_count;
 extern bool test_failed;
 extern unsigned tests_failed; /* tests failed so far */
+extern bool test_skipped;
+extern unsigned tests_skipped; /* tests ended by TEST_SKIP_CASE so far */
 
 #define TEST(name)                                                                                 \
         static void test_##name(void);                                                             \
@@ -116,21 +122,36 @@ static inline void tests_mem_print(const void *p, size_t n)
                 exit(77);                                                                          \
         } while (0)
 
+#define TEST_SKIP_CASE(...)                                                                        \
+        do {                                                                                       \
+                printf("SKIP: ");                                                                  \
+                printf(__VA_ARGS__);                                                               \
+                putchar('\n');                                                                     \
+                test_skipped = true;                                                               \
+                return;                                                                            \
+        } while (0)
+
 #define TEST_MAIN()                                                                                \
         struct test_case tests_registry[TESTS_MAX];                                                \
         unsigned tests_count;                                                                      \
         bool test_failed;                                                                          \
         unsigned tests_failed;                                                                     \
+        bool test_skipped;                                                                         \
+        unsigned tests_skipped;                                                                    \
         int main(int argc, char **argv)                                                            \
         {                                                                                          \
                 for (unsigned i = 0; i < tests_count; i++) {                                       \
                         if (argc > 1 && strcmp(argv[1], tests_registry[i].name) != 0)              \
                                 continue;                                                          \
-                        test_failed = false;                                                       \
+                        test_failed = test_skipped = false;                                        \
                         tests_registry[i].fn();                                                    \
-                        printf("%s %s\n", test_failed ? "FAIL" : "ok  ", tests_registry[i].name);  \
+                        printf("%s %s\n",                                                          \
+                               test_failed ? "FAIL" : test_skipped ? "skip" : "ok  ",              \
+                               tests_registry[i].name);                                            \
                         tests_failed += test_failed;                                               \
+                        tests_skipped += !test_failed && test_skipped;                             \
                 }                                                                                  \
-                printf("%u/%u passed\n", tests_count - tests_failed, tests_count);                 \
-                return tests_failed ? 1 : 0;                                                       \
+                printf("%u/%u passed, %u skipped\n", tests_count - tests_failed - tests_skipped,   \
+                       tests_count, tests_skipped);                                                \
+                return tests_failed ? 1 : tests_skipped ? 77 : 0;                                  \
         }

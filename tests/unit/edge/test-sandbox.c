@@ -309,8 +309,7 @@ TEST(uring_loop_takes_the_edge_list)
         sandbox_uring_restrict(&cfg, &p);
         r = uring_loop_new(&p, &loop);
         if (r == -ENOSYS || r == -EPERM) {
-                printf("# io_uring unavailable (%d): ring not checked\n", r);
-                return;
+                TEST_SKIP_CASE("io_uring unavailable (%d): the restricted ring not checked", r);
         }
         ASSERT_EQ(r, 0);
         ASSERT_EQ(uring_loop_restrictions(loop), ARRAY_SIZE(uring_ops));
@@ -387,23 +386,19 @@ static int child_allow_all(void *arg)
 }
 
 /*
- * Whether filters can be tried here; says why not. Not under valgrind, which runs the test
- * inside itself: the filter would judge valgrind's own calls. (A skip of the whole file would
- * hide the results of the tests before.)
+ * Why filters cannot be tried here, or NULL when they can. Not under valgrind, which runs the
+ * test inside itself: the filter would judge valgrind's own calls. Each seccomp case skips
+ * alone (TEST_SKIP_CASE), so the cases before and after still run.
  */
-static bool seccomp_usable(void)
+static const char *seccomp_unusable(void)
 {
         const char *preload = getenv("LD_PRELOAD");
 
-        if (preload && strstr(preload, "vgpreload")) {
-                printf("# under valgrind: seccomp cases not run\n");
-                return false;
-        }
-        if (!exited_ok(in_child(child_allow_all, NULL))) {
-                printf("# cannot load a seccomp filter here: seccomp cases not run\n");
-                return false;
-        }
-        return true;
+        if (preload && strstr(preload, "vgpreload"))
+                return "under valgrind: the seccomp case not run";
+        if (!exited_ok(in_child(child_allow_all, NULL)))
+                return "cannot load a seccomp filter here: the seccomp case not run";
+        return NULL;
 }
 
 /* What the edge does once filtered: files, pipes, sockets, memory, time, an io_uring enter. */
@@ -456,10 +451,11 @@ static int child_allowed_calls(void *arg)
 
 TEST(filter_lets_the_edges_calls_through)
 {
+        const char *why = seccomp_unusable();
         int status;
 
-        if (!seccomp_usable())
-                return;
+        if (why)
+                TEST_SKIP_CASE("%s", why);
         status = in_child(child_allowed_calls, NULL);
         if (!exited_ok(status))
                 TEST_FAIL_AT("child: status 0x%x (exit %d, signal %d)", status,
@@ -525,8 +521,10 @@ static int child_forbidden(void *arg)
 
 TEST(filter_kills_on_forbidden_calls)
 {
-        if (!seccomp_usable())
-                return;
+        const char *why = seccomp_unusable();
+
+        if (why)
+                TEST_SKIP_CASE("%s", why);
         for (enum forbidden f = 0; f < F_COUNT; f++) {
                 struct forbidden_try t = {f, EDGE_SECCOMP_KILL};
                 int status = in_child(child_forbidden, &t);
@@ -541,10 +539,11 @@ TEST(log_mode_kills_nothing)
 {
         /* The mount goes through to the kernel, which refuses it: no such mount point. */
         struct forbidden_try t = {F_MOUNT, EDGE_SECCOMP_LOG};
+        const char *why = seccomp_unusable();
         int status;
 
-        if (!seccomp_usable())
-                return;
+        if (why)
+                TEST_SKIP_CASE("%s", why);
         status = in_child(child_forbidden, &t);
         ASSERT_TRUE(exited_ok(status));
 }
@@ -577,10 +576,11 @@ static int child_full_sequence(void *arg)
 
 TEST(privileges_drop_then_filter)
 {
+        const char *why = seccomp_unusable();
         int status;
 
-        if (!seccomp_usable())
-                return;
+        if (why)
+                TEST_SKIP_CASE("%s", why);
         status = in_child(child_full_sequence, NULL);
         if (!exited_ok(status))
                 TEST_FAIL_AT("child: status 0x%x (exit %d, signal %d)", status,
