@@ -36,6 +36,19 @@ static int fail(struct buf *b, int err)
         return err;
 }
 
+int buf_fail(struct buf *b, int err)
+{
+        return b->err ? b->err : fail(b, err);
+}
+
+void buf_truncate(struct buf *b, size_t len)
+{
+        if (len >= b->len)
+                return;
+        b->len = len;
+        b->p[len] = '\0';
+}
+
 int buf_reserve(struct buf *b, size_t n)
 {
         size_t need, cap;

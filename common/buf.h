@@ -34,6 +34,13 @@ void buf_done(struct buf *b);
 /* Empty b and clear a latched error, keeping its memory for the next use. */
 void buf_reset(struct buf *b);
 
+/* Latch err (a -errno) for a failure the writer found itself, unless one is latched already.
+ * Returns the latched error. */
+int buf_fail(struct buf *b, int err);
+
+/* Keep only the first len bytes (len <= b->len), to take back what was written past them. */
+void buf_truncate(struct buf *b, size_t len);
+
 /*
  * Make room for n more bytes (and the NUL) without growing again. Returns 0, -ENOBUFS (len + n
  * past max) or -ENOMEM; either latches.

@@ -5,6 +5,7 @@
  * ASCII URLs (and an MPD inline), so the common cases are written directly and only the rare
  * ones are handed to jansson.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,37 +14,24 @@
 
 #include "json-write.h"
 
+/* The first allocation: most answers and rows fit without growing. */
+#define JSON_WRITE_FIRST 1024
+
 void json_write_init(struct json_write *w)
 {
-        memset(w, 0, sizeof(*w));
+        buf_init(&w->b, SIZE_MAX);
 }
 
 void json_write_done(struct json_write *w)
 {
-        free(w->p);
-        json_write_init(w);
+        buf_done(&w->b);
 }
 
 void json_write_raw(struct json_write *w, const char *s, size_t n)
 {
-        if (w->failed)
-                return;
-        if (w->len + n + 1 > w->cap) {
-                size_t cap = w->cap ? w->cap : 1024;
-                char *np;
-                while (cap < w->len + n + 1)
-                        cap *= 2;
-                np = realloc(w->p, cap);
-                if (!np) {
-                        w->failed = true;
-                        return;
-                }
-                w->p = np;
-                w->cap = cap;
-        }
-        memcpy(w->p + w->len, s, n);
-        w->len += n;
-        w->p[w->len] = '\0';
+        if (!w->b.cap)
+                (void)buf_reserve(&w->b, n > JSON_WRITE_FIRST ? n : JSON_WRITE_FIRST);
+        (void)buf_append(&w->b, s, n);
 }
 
 void json_write_lit(struct json_write *w, const char *s)
@@ -57,7 +45,7 @@ static void write_jansson(struct json_write *w, const json_t *v)
         char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
         if (!s) {
-                w->failed = true;
+                (void)buf_fail(&w->b, -ENOMEM);
                 return;
         }
         json_write_raw(w, s, strlen(s));
@@ -79,7 +67,7 @@ static const unsigned char str_class[256] = {
 void json_write_str(struct json_write *w, const char *s, size_t n)
 {
         static const char hex[] = "0123456789ABCDEF";
-        size_t i = 0, run, start = w->len;
+        size_t i = 0, run, start = w->b.len;
         char esc[6];
 
         if (!s) {
@@ -99,12 +87,9 @@ void json_write_str(struct json_write *w, const char *s, size_t n)
                 c = (unsigned char)s[i++];
                 if (str_class[c] == 2) {
                         json_t *t = json_stringn(s, n);
-                        if (!w->failed) {
-                                w->len = start;
-                                w->p[start] = '\0';
-                        }
+                        buf_truncate(&w->b, start);
                         if (!t)
-                                w->failed = true;
+                                (void)buf_fail(&w->b, -EINVAL);
                         else
                                 write_jansson(w, t);
                         json_decref(t);
@@ -162,7 +147,7 @@ void json_write_real(struct json_write *w, double d)
         int n;
 
         if (!isfinite(d)) {
-                w->failed = true;
+                (void)buf_fail(&w->b, -EINVAL);
                 return;
         }
         /* Whole numbers well inside the exact range (the common case: seconds, positions):
@@ -177,7 +162,7 @@ void json_write_real(struct json_write *w, double d)
          * and an exponent without '+' or leading zeros. */
         n = snprintf(num, sizeof(num) - 2, "%.17g", d);
         if (n < 0 || (size_t)n >= sizeof(num) - 2) {
-                w->failed = true;
+                (void)buf_fail(&w->b, -EINVAL);
                 return;
         }
         e = strchr(num, 'e');
@@ -206,7 +191,7 @@ static void write_value(struct json_write *w, const json_t *v, unsigned depth)
         bool first = true;
 
         if (!v) {
-                w->failed = true;
+                (void)buf_fail(&w->b, -EINVAL);
                 return;
         }
         if (depth > JSON_WRITE_DEPTH) {
@@ -269,26 +254,20 @@ void json_write_value(struct json_write *w, const json_t *v)
 void json_write_members(struct json_write *w, const json_t *o)
 {
         if (!json_is_object(o)) {
-                w->failed = true;
+                (void)buf_fail(&w->b, -EINVAL);
                 return;
         }
         write_value(w, o, 0);
-        if (!w->failed && w->len > 0 && w->p[w->len - 1] == '}')
-                w->p[--w->len] = '\0';
+        if (!w->b.err && w->b.len > 0 && w->b.p[w->b.len - 1] == '}')
+                buf_truncate(&w->b, w->b.len - 1);
 }
 
 char *json_write_steal(struct json_write *w, size_t *ret_len)
 {
-        char *p = w->p;
-        size_t len = w->len;
+        char *p = w->b.p ? buf_steal(&w->b, ret_len) : NULL;
 
-        if (w->failed || !p) {
+        if (!p)
                 json_write_done(w);
-                return NULL;
-        }
-        json_write_init(w);
-        if (ret_len)
-                *ret_len = len;
         return p;
 }
 

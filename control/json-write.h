@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include "buf.h"
+
 /*
  * Compact JSON text, byte for byte what json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) gives
  * for the same values, written into a growing buffer: from a jansson value, or piece by piece
@@ -15,16 +17,15 @@
  * byte past ASCII (jansson checks them as UTF-8), other reals and values nested deeper than
  * JSON_WRITE_DEPTH go through jansson.
  *
- * A failed allocation marks the buffer failed; later writes do nothing and
- * json_write_steal() returns NULL, so a caller checks once at the end.
+ * A failed write (memory, a value JSON cannot hold) latches in the buffer (common/buf.h);
+ * later writes do nothing and json_write_steal() returns NULL, so a caller checks once at the
+ * end.
  */
 
 #define JSON_WRITE_DEPTH 32
 
 struct json_write {
-        char *p; /* NUL-terminated once anything is written */
-        size_t len, cap;
-        bool failed;
+        struct buf b; /* no limit but memory */
 };
 
 /* An empty buffer (no allocation yet). */

@@ -285,7 +285,7 @@ static void put_base(struct mpd_buf *b, const char *base)
                 n--;
         char *s = n < sizeof(stack) ? stack : malloc(n + 1);
         if (!s) {
-                b->b.err = b->b.err ? b->b.err : -ENOMEM;
+                (void)buf_fail(&b->b, -ENOMEM);
                 return;
         }
         memcpy(s, base, n);

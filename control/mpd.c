@@ -332,7 +332,7 @@ static void base_urls(struct mpd_buf *b, const struct mpd_params *p)
                         n--;
                 char *base = strndup(e->base_url, n);
                 if (!base) {
-                        b->b.err = b->b.err ? b->b.err : -ENOMEM;
+                        (void)buf_fail(&b->b, -ENOMEM);
                         return;
                 }
                 mpd_buf_puts(b, "  <BaseURL serviceLocation=\"");

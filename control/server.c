@@ -151,8 +151,8 @@ static void on_conn_timer(struct uring_loop *loop, struct uring_timer *t)
         conn_close(c, "deadline");
 }
 
-static bool buf_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n,
-                       size_t max)
+static bool input_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n,
+                         size_t max)
 {
         if (*len + n > max)
                 return false;
@@ -230,7 +230,7 @@ static void response_done(struct ctl_conn *c)
         c->in_len -= used;
         c->head_len = c->body_len = 0;
         if (c->more_len) {
-                if (!buf_append(&c->in, &c->in_len, &c->in_cap, c->more, c->more_len,
+                if (!input_append(&c->in, &c->in_len, &c->in_cap, c->more, c->more_len,
                                 in_max(c) + PIPELINE_MAX)) {
                         conn_close(c, "input over limit");
                         return;
@@ -724,14 +724,14 @@ static void input(struct ctl_conn *c, const char *data, size_t n)
         switch (c->state) {
         case CS_HANDLING:
         case CS_SEND:
-                if (!buf_append(&c->more, &c->more_len, &c->more_cap, data, n, PIPELINE_MAX))
+                if (!input_append(&c->more, &c->more_len, &c->more_cap, data, n, PIPELINE_MAX))
                         conn_close(c, "pipelined input over limit");
                 return;
         case CS_READ_HEAD:
         case CS_READ_BODY:
                 if (c->in_len == 0 && c->state == CS_READ_HEAD)
                         deadline_set(c, HEADER_TIMEOUT);
-                if (!buf_append(&c->in, &c->in_len, &c->in_cap, data, n, in_max(c))) {
+                if (!input_append(&c->in, &c->in_len, &c->in_cap, data, n, in_max(c))) {
                         conn_close(c, "input over limit");
                         return;
                 }

@@ -172,4 +172,24 @@ TEST(steal_hands_over_and_empties)
         buf_done(&b);
 }
 
+TEST(truncate_takes_back_and_fail_latches_first)
+{
+        struct buf b;
+
+        buf_init(&b, SIZE_MAX);
+        buf_truncate(&b, 0); /* never written: nothing to take back */
+        ASSERT_EQ(buf_append_str(&b, "abcdef"), 0);
+        buf_truncate(&b, 9); /* past the end: unchanged */
+        ASSERT_STREQ(b.p, "abcdef");
+        buf_truncate(&b, 2);
+        ASSERT_EQ(b.len, 2);
+        ASSERT_STREQ(b.p, "ab");
+        ASSERT_EQ(buf_fail(&b, -EINVAL), -EINVAL);
+        ASSERT_EQ(buf_fail(&b, -ENOMEM), -EINVAL); /* the first one stays */
+        ASSERT_EQ(buf_append_str(&b, "x"), -EINVAL);
+        ASSERT_STREQ(b.p, "ab");
+        ASSERT_TRUE(buf_steal(&b, NULL) == NULL);
+        buf_done(&b);
+}
+
 TEST_MAIN()

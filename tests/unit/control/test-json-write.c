@@ -227,7 +227,7 @@ TEST(pieces_match_a_tree)
         ASSERT_STREQ(ours, theirs);
         ASSERT_EQ(len, strlen(theirs));
         /* The buffer is empty after a steal and can be used again. */
-        ASSERT_TRUE(w.p == NULL && w.len == 0);
+        ASSERT_TRUE(w.b.p == NULL && w.b.len == 0);
         free(ours);
         free(theirs);
         json_decref(o);
