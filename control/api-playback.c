@@ -136,17 +136,75 @@ static void answer_reply(struct ctl_req *rq, struct json_write *w)
         free(text);
 }
 
-/* The session's answer (o, the statement's or the warm path's JSON for it; reference
- * stolen) to the client. */
+/* A URL of the answer, pub + a + id + b, written as a JSON string (cut at the length the
+ * statement path's snprintf() cuts it). */
+static void url_write(struct json_write *jw, const char *pub, const char *a, const char *id,
+                      const char *b)
+{
+        const char *part[] = {pub, a, id, b};
+        char url[SESSID_MAX + 512];
+        size_t n = 0;
+
+        for (size_t i = 0; i < 4; i++) {
+                size_t l = strlen(part[i]);
+                if (l > sizeof(url) - 1 - n)
+                        l = sizeof(url) - 1 - n;
+                memcpy(url + n, part[i], l);
+                n += l;
+        }
+        json_write_str(jw, url, n);
+}
+
+/*
+ * The end of a start's answer, after its members so far in w: the URLs made from the session
+ * id, skip_intro from markers (borrowed), and the MPD inline when asked for (from cs, the
+ * cached session, when have_cs). Sends it and frees px; w is emptied.
+ */
+static void answer_finish(struct playback_ctx *px, struct json_write *w, bool encrypted,
+                          json_t *markers, struct ctl_session *cs, bool have_cs)
+{
+        struct ctl_req *rq = px->rq;
+        const char *pub = rq->ctl->cfg->public_url;
+        json_t *intro = json_object_get(markers, "intro");
+
+        json_write_lit(w, ",\"manifest_url\":");
+        url_write(w, pub, "/v1/manifest/", px->id, ".mpd");
+        /* hls.js cannot decrypt cenc with ClearKey: encrypted titles are DASH-only. */
+        if (encrypted) {
+                json_write_lit(w, ",\"hls_url\":null,\"license_url\":");
+                url_write(w, pub, "/v1/license/clearkey?session=", px->id, "");
+        } else {
+                json_write_lit(w, ",\"hls_url\":");
+                url_write(w, pub, "/v1/manifest/", px->id, ".m3u8");
+                json_write_lit(w, ",\"license_url\":null");
+        }
+        json_write_lit(w, ",\"steering_url\":");
+        url_write(w, pub, "/v1/steering/", px->id, "");
+        json_write_lit(w, ",\"report_url\":");
+        url_write(w, pub, "/v1/playback/report", "", "");
+        json_write_lit(w, ",\"skip_intro\":");
+        json_write_value(w, intro ? intro : json_null());
+        if (px->inline_manifest && have_cs) {
+                session_with_manifest(rq, px->id, cs, w);
+                free(px);
+                return;
+        }
+        if (px->inline_manifest)
+                json_write_lit(w, ",\"manifest\":null");
+        if (have_cs)
+                ctl_session_done(cs);
+        free(px);
+        answer_reply(rq, w);
+}
+
+/* The session's answer (o, the statement's JSON for it; reference stolen) to the client. */
 static void playback_answer(struct playback_ctx *px, json_t *o)
 {
         struct ctl_req *rq = px->rq;
         struct ctl *ctl = rq->ctl;
-        const char *pub = ctl->cfg->public_url;
-        json_t *markers, *intro;
-        char url[SESSID_MAX + 512];
         struct ctl_session cs;
-        bool encrypted, have_cs = false;
+        struct json_write w;
+        bool have_cs = false;
 
         if (!o) {
                 free(px);
@@ -159,55 +217,22 @@ static void playback_answer(struct playback_ctx *px, json_t *o)
                 ctl_reply_error(rq, 500, "internal", "cannot make a session id");
                 return;
         }
-        metrics_add(rq->ctl->m.sessions, 1);
-        {
-                if (ctl_cache_session_put(rq->ctl->cache, o, uring_loop_now_ms(rq->ctl->loop),
-                                          &cs) == 0)
-                        have_cs = true;
-                json_object_set_new(o, "session", json_string(px->id));
-                /* Internal members, not part of the API answer. */
-                json_object_del(o, "licensed");
-                json_object_del(o, "licence_change");
-                json_object_del(o, "licence_end");
-                json_object_del(o, "asset_version");
-                json_object_del(o, "created");
-                json_object_del(o, "region");
-        }
-        encrypted = json_is_true(json_object_get(o, "encrypted"));
-        snprintf(url, sizeof(url), "%s/v1/manifest/%s.mpd", pub, px->id);
-        json_object_set_new(o, "manifest_url", json_string(url));
-        /* hls.js cannot decrypt cenc with ClearKey: encrypted titles are DASH-only. */
-        if (encrypted) {
-                json_object_set_new(o, "hls_url", json_null());
-                snprintf(url, sizeof(url), "%s/v1/license/clearkey?session=%s", pub, px->id);
-                json_object_set_new(o, "license_url", json_string(url));
-        } else {
-                snprintf(url, sizeof(url), "%s/v1/manifest/%s.m3u8", pub, px->id);
-                json_object_set_new(o, "hls_url", json_string(url));
-                json_object_set_new(o, "license_url", json_null());
-        }
-        snprintf(url, sizeof(url), "%s/v1/steering/%s", pub, px->id);
-        json_object_set_new(o, "steering_url", json_string(url));
-        snprintf(url, sizeof(url), "%s/v1/playback/report", pub);
-        json_object_set_new(o, "report_url", json_string(url));
-        markers = json_object_get(o, "markers");
-        intro = json_object_get(markers, "intro");
-        json_object_set(o, "skip_intro", intro ? intro : json_null());
-        if (px->inline_manifest && have_cs) {
-                struct json_write w;
-                json_write_init(&w);
-                json_write_members(&w, o);
-                json_decref(o);
-                session_with_manifest(rq, px->id, &cs, &w);
-                free(px);
-                return;
-        }
-        if (px->inline_manifest)
-                json_object_set_new(o, "manifest", json_null());
-        if (have_cs)
-                ctl_session_done(&cs);
-        free(px);
-        ctl_reply_json(rq, 200, o);
+        metrics_add(ctl->m.sessions, 1);
+        if (ctl_cache_session_put(ctl->cache, o, uring_loop_now_ms(ctl->loop), &cs) == 0)
+                have_cs = true;
+        json_object_set_new(o, "session", json_string(px->id));
+        /* Internal members, not part of the API answer. */
+        json_object_del(o, "licensed");
+        json_object_del(o, "licence_change");
+        json_object_del(o, "licence_end");
+        json_object_del(o, "asset_version");
+        json_object_del(o, "created");
+        json_object_del(o, "region");
+        json_write_init(&w);
+        json_write_members(&w, o);
+        answer_finish(px, &w, json_is_true(json_object_get(o, "encrypted")),
+                      json_object_get(o, "markers"), &cs, have_cs);
+        json_decref(o);
 }
 
 /* One item of the session statement (session-batch.h) is answered. */
@@ -274,25 +299,6 @@ static void db_start(struct playback_ctx *px, const char *region, int64_t profil
         }
 }
 
-/* A URL of the answer, pub + a + id + b, written as a JSON string (cut at the length the
- * statement path's snprintf() cuts it). */
-static void url_write(struct json_write *jw, const char *pub, const char *a, const char *id,
-                      const char *b)
-{
-        const char *part[] = {pub, a, id, b};
-        char url[SESSID_MAX + 512];
-        size_t n = 0;
-
-        for (size_t i = 0; i < 4; i++) {
-                size_t l = strlen(part[i]);
-                if (l > sizeof(url) - 1 - n)
-                        l = sizeof(url) - 1 - n;
-                memcpy(url + n, part[i], l);
-                n += l;
-        }
-        json_write_str(jw, url, n);
-}
-
 /* Whether s fits a buffer of cap bytes with its NUL. */
 static bool fits(const char *s, size_t cap)
 {
@@ -310,14 +316,14 @@ static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64
 {
         struct ctl_req *rq = px->rq;
         struct ctl *ctl = rq->ctl;
-        const char *region = ctl_region_of(ctl, px->cc), *pub = ctl->cfg->public_url;
+        const char *region = ctl_region_of(ctl, px->cc);
         double wall = wall_now(), change, end;
         int64_t created = (int64_t)wall, ttl = (int64_t)(ctl->cfg->session_ttl_ms / 1000);
         json_t *episode = json_object_get(w->o, "episode");
         json_t *asset = json_object_get(w->o, "asset"), *name = json_object_get(w->o, "name");
         json_t *encrypted = json_object_get(w->o, "encrypted");
         json_t *duration = json_object_get(w->o, "duration");
-        json_t *markers = json_object_get(w->o, "markers"), *intro;
+        json_t *markers = json_object_get(w->o, "markers");
         const char *asset_s = json_string_value(asset), *ep_s = json_string_value(episode);
         struct session_behind_row row;
         struct sessid_claims c;
@@ -424,35 +430,7 @@ static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64
                 json_write_int(&jw, bw);
         else
                 json_write_lit(&jw, "null");
-        json_write_lit(&jw, ",\"manifest_url\":");
-        url_write(&jw, pub, "/v1/manifest/", px->id, ".mpd");
-        /* hls.js cannot decrypt cenc with ClearKey: encrypted titles are DASH-only. */
-        if (json_is_true(encrypted)) {
-                json_write_lit(&jw, ",\"hls_url\":null,\"license_url\":");
-                url_write(&jw, pub, "/v1/license/clearkey?session=", px->id, "");
-        } else {
-                json_write_lit(&jw, ",\"hls_url\":");
-                url_write(&jw, pub, "/v1/manifest/", px->id, ".m3u8");
-                json_write_lit(&jw, ",\"license_url\":null");
-        }
-        json_write_lit(&jw, ",\"steering_url\":");
-        url_write(&jw, pub, "/v1/steering/", px->id, "");
-        json_write_lit(&jw, ",\"report_url\":");
-        url_write(&jw, pub, "/v1/playback/report", "", "");
-        json_write_lit(&jw, ",\"skip_intro\":");
-        intro = json_object_get(markers, "intro");
-        json_write_value(&jw, intro ? intro : json_null());
-        if (px->inline_manifest && have_cs) {
-                session_with_manifest(rq, px->id, &cs, &jw);
-                free(px);
-                return;
-        }
-        if (px->inline_manifest)
-                json_write_lit(&jw, ",\"manifest\":null");
-        if (have_cs)
-                ctl_session_done(&cs);
-        free(px);
-        answer_reply(rq, &jw);
+        answer_finish(px, &jw, json_is_true(encrypted), markers, &cs, have_cs);
 }
 
 static void warm_done(void *userdata, int err, const struct pgdb_res *res)
