@@ -4,7 +4,10 @@
 Every server serves identical objects of each size; wrk loads each over loopback in turn, in two
 modes (shared cores; pinned: server on CPU 0, wrk on CPU 1). For every run we read the server's
 own CPU time from /proc, so efficiency (requests or Gbit/s per server core) can be compared even
-when wrk saturates its core first. Each cell is repeated and the median reported.
+when wrk saturates its core first. Each cell is repeated and the median reported. The servers run
+side by side and take turns within each repetition (the order rotating), so drift in the shared
+machine's load falls on all of them; "paired" is the median over repetitions of sluice's req/s
+per core over nginx's in the same repetition.
 
 Usage: tools/bench/hit_bench.py --edge build/edge/sluice-edge [--duration 10] [--reps 3]
        [--sizes 2K,64K,1M,4M] [--conns 64,256] [--modes shared,pinned] [--servers sluice,nginx,h2o]
@@ -286,6 +289,63 @@ def bench_files(prefix, sizes):
     return work, root, files
 
 
+def one_run(srv, size, conns, duration, wrk_cpus):
+    c0 = cpu_seconds(srv.pids())
+    t0 = time.monotonic()
+    r = run_wrk(srv.port, size, conns, duration, wrk_cpus)
+    r["server_cores"] = (cpu_seconds(srv.pids()) - c0) / (time.monotonic() - t0)
+    r["rps_per_core"] = r["rps"] / max(r["server_cores"], 1e-9)
+    return r
+
+
+def run_mode(a, mode, kinds, root, files, work, sizes):
+    """Every server started at once; each repetition runs them one after another, in an order
+    that rotates, so a change in the machine's load falls on all of them alike. Per cell: each
+    server's medians, and for sluice the median over repetitions of its ratio to nginx in the
+    same repetition."""
+    server_cpus = "0" if mode == "pinned" else None
+    wrk_cpus = "1" if mode == "pinned" else None
+    workers = 1 if mode == "pinned" else os.cpu_count()
+    started, results = [], []
+    try:
+        for kind in kinds:
+            srv = kind(root, files, workers, server_cpus)
+            started.append(srv)
+            srv.start(work)
+        for size in sizes:
+            for srv in started:
+                run_wrk(srv.port, size, 16, 1, wrk_cpus)  # warm the page cache and fd caches
+            for conns in map(int, a.conns.split(",")):
+                reps = {srv.name: [] for srv in started}
+                for i in range(a.reps):
+                    k = i % len(started)
+                    for srv in started[k:] + started[:k]:
+                        reps[srv.name].append(one_run(srv, size, conns, a.duration, wrk_cpus))
+                for srv in started:
+                    rs = reps[srv.name]
+                    med = {k: statistics.median(x[k] for x in rs) for k in rs[0]}
+                    med["gbps_per_core"] = med["gbps"] / max(med["server_cores"], 1e-9)
+                    if srv.name == "sluice" and "nginx" in reps:
+                        pairs = zip(rs, reps["nginx"])
+                        med["paired_ratio"] = statistics.median(
+                            x["rps_per_core"] / y["rps_per_core"] for x, y in pairs)
+                    row = {"mode": mode, "server": srv.name, "size": size, "conns": conns, **med}
+                    results.append(row)
+                    print(f"{mode:6} {srv.name:6} {size:>4} c={conns:<3} {med['rps']:>10.0f} req/s "
+                          f"{med['gbps']:6.2f} Gbit/s p50 {med['p50_ms']:.2f} ms p99 {med['p99_ms']:.2f} ms "
+                          f"cores {med['server_cores']:.2f} -> {med['rps_per_core']:.0f} req/s/core "
+                          f"{med['gbps_per_core']:.2f} Gbit/s/core", flush=True)
+        if a.idle and mode == "shared":
+            for srv in started:
+                r = idle_rss(srv, a.idle)
+                results.append({"mode": "idle", "server": srv.name, **r})
+                print(f"idle   {srv.name:6} {r['connections']} conns: {r['bytes_per_conn']:.0f} bytes RSS per idle connection", flush=True)
+    finally:
+        for srv in started:
+            srv.stop()
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--edge", required=True)
@@ -306,38 +366,7 @@ def main():
     results = []
     try:
         for mode in a.modes.split(","):
-            server_cpus = "0" if mode == "pinned" else None
-            wrk_cpus = "1" if mode == "pinned" else None
-            workers = 1 if mode == "pinned" else os.cpu_count()
-            for name in servers:
-                srv = kinds[name](root, files, workers, server_cpus)
-                srv.start(work)
-                try:
-                    for size in sizes:
-                        run_wrk(srv.port, size, 16, 1, wrk_cpus)  # warm the page cache and fd caches
-                        for conns in map(int, a.conns.split(",")):
-                            reps = []
-                            for _ in range(a.reps):
-                                c0 = cpu_seconds(srv.pids())
-                                t0 = time.monotonic()
-                                r = run_wrk(srv.port, size, conns, a.duration, wrk_cpus)
-                                r["server_cores"] = (cpu_seconds(srv.pids()) - c0) / (time.monotonic() - t0)
-                                reps.append(r)
-                            med = {k: statistics.median(x[k] for x in reps) for k in reps[0]}
-                            med["rps_per_core"] = med["rps"] / max(med["server_cores"], 1e-9)
-                            med["gbps_per_core"] = med["gbps"] / max(med["server_cores"], 1e-9)
-                            row = {"mode": mode, "server": name, "size": size, "conns": conns, **med}
-                            results.append(row)
-                            print(f"{mode:6} {name:6} {size:>4} c={conns:<3} {med['rps']:>10.0f} req/s "
-                                  f"{med['gbps']:6.2f} Gbit/s p50 {med['p50_ms']:.2f} ms p99 {med['p99_ms']:.2f} ms "
-                                  f"cores {med['server_cores']:.2f} -> {med['rps_per_core']:.0f} req/s/core "
-                                  f"{med['gbps_per_core']:.2f} Gbit/s/core", flush=True)
-                    if a.idle and mode == "shared":
-                        r = idle_rss(srv, a.idle)
-                        results.append({"mode": "idle", "server": name, **r})
-                        print(f"idle   {name:6} {r['connections']} conns: {r['bytes_per_conn']:.0f} bytes RSS per idle connection", flush=True)
-                finally:
-                    srv.stop()
+            results += run_mode(a, mode, [kinds[n] for n in servers], root, files, work, sizes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if a.json:
@@ -362,7 +391,8 @@ def print_table(results):
             continue
         b = base.get((r["mode"], r["size"], r["conns"]))
         if b:
-            print(f"  {r['mode']:6} {r['size']:>4} c={r['conns']:<3} req/s/core x{r['rps_per_core'] / b['rps_per_core']:.2f}  "
+            print(f"  {r['mode']:6} {r['size']:>4} c={r['conns']:<3} req/s/core x{r['rps_per_core'] / b['rps_per_core']:.2f} "
+                  f"(paired x{r.get('paired_ratio', 0):.2f})  "
                   f"Gbit/s x{r['gbps'] / b['gbps']:.2f}  p99 {r['p99_ms']:.2f} vs {b['p99_ms']:.2f} ms")
     for r in results:
         if r["mode"] == "idle":
