@@ -5,6 +5,7 @@
 //
 //   node tools/bench/ttff.mjs --env var/demo/env [--runs 10] [--title demo-movie]
 //                             [--chromium /usr/bin/chromium] [--json]
+//                             [--link LATENCY_MS,DOWN_KBIT,UP_KBIT]
 //
 // Needs a running demo (tools/demo --detach, or tools/bench/ttff.sh which starts one). It
 // starts its own nginx over ORIGIN_DIR on a free port, with a static MPD made from control's
@@ -17,6 +18,13 @@
 //   warm: the same context reloaded (connections and the module warm)
 // The variants are interleaved run by run so drift on a shared machine hits both alike.
 // Seek-to-playing (to the middle, then to three quarters) is measured on the warm runs.
+//
+// --link puts a viewer's access link between the player and the services (control, the
+// edges, nginx): Chromium's network emulation adds LATENCY_MS to every such request and caps
+// its throughput at DOWN_KBIT / UP_KBIT kbit/s (Network.emulateNetworkConditionsByRule,
+// request-level: no TCP handshakes or slow start are modelled). The player page and dash.js
+// are left at loopback speed, as an installed app's code would be: the link is what the CDN
+// and the control plane can act on. Without --link everything is loopback.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -46,7 +54,7 @@ const VARIANTS = {
   'sluice-cold-edge-no-cmcd': { side: 'sluice', query: '&cmcd=off', coldEdge: true, prefetchStart: 2 },
 };
 const opt = { runs: 10, title: 'demo-movie', chromium: '/usr/bin/chromium', json: false,
-  variants: ['sluice', 'nginx'], timeline: false };
+  variants: ['sluice', 'nginx'], timeline: false, link: null };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const next = () => argv[++i];
@@ -58,12 +66,19 @@ for (let i = 0; i < argv.length; i++) {
     case '--json': opt.json = true; break;
     case '--timeline': opt.timeline = true; break;
     case '--variants': opt.variants = next().split(','); break;
+    case '--link': {
+      const [latency, down, up] = next().split(',').map(Number);
+      opt.link = { latency, down, up };
+      break;
+    }
     default: process.stderr.write(`ttff: unknown argument ${argv[i]}\n`); process.exit(2);
   }
 }
-if (!opt.env || !(opt.runs > 0) || opt.variants.some((v) => !VARIANTS[v])) {
+const badLink = opt.link && !(opt.link.latency >= 0 && opt.link.down > 0 && opt.link.up > 0);
+if (!opt.env || !(opt.runs > 0) || opt.variants.some((v) => !VARIANTS[v]) || badLink) {
   process.stderr.write('usage: ttff.mjs --env FILE [--runs N] [--title ID] [--json] [--timeline]\n' +
-    `                [--variants ${Object.keys(VARIANTS).join(',')}]\n`);
+    `                [--variants ${Object.keys(VARIANTS).join(',')}]\n` +
+    '                [--link LATENCY_MS,DOWN_KBIT,UP_KBIT]\n');
   process.exit(2);
 }
 const env = {};
@@ -193,6 +208,20 @@ async function seekMs(page, frac) {
   }), frac);
 }
 
+// The access link of --link on every request but the player page's own origin (first rule
+// that matches wins; an empty pattern matches everything).
+async function shapeLink(cdp) {
+  if (!opt.link) return;
+  const page = new URL(env.PLAYER_URL);
+  const off = { latency: 0, downloadThroughput: -1, uploadThroughput: -1 };
+  const link = { latency: opt.link.latency, downloadThroughput: opt.link.down * 1000 / 8,
+    uploadThroughput: opt.link.up * 1000 / 8 };
+  await cdp.send('Network.emulateNetworkConditionsByRule', { offline: false, matchedNetworkConditions: [
+    { urlPattern: `${page.protocol}//${page.hostname}:${page.port}/*`, ...off },
+    { urlPattern: '', ...link },
+  ] });
+}
+
 const median = (a) => {
   const s = [...a].sort((x, y) => x - y);
   const m = s.length >> 1;
@@ -232,6 +261,7 @@ async function main() {
         const cdp = await ctx.newCDPSession(page);
         await cdp.send('Network.enable');
         await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+        await shapeLink(cdp);
         if (hooks[v]) await hooks[v]();
         const rec = recordTimeline(cdp);
         const ff = await firstFrame(page, url);
@@ -276,7 +306,8 @@ async function main() {
         process.stdout.write(`\n${s.path}/nginx cold p50: ${(s.cold_p50_ms / n.cold_p50_ms).toFixed(2)} (goal <= 0.8); ` +
           `warm p50: ${(s.warm_p50_ms / n.warm_p50_ms).toFixed(2)}.`);
       }
-      process.stdout.write(`\nSeed targets: start 1 s p50 / 3 s p99, seek 500 ms. ${opt.runs} runs each.\n`);
+      process.stdout.write(`\nSeed targets: start 1 s p50 / 3 s p99, seek 500 ms. ${opt.runs} runs each` +
+        (opt.link ? `; link ${opt.link.latency} ms, ${opt.link.down}/${opt.link.up} kbit/s.\n` : '; loopback.\n'));
       if (opt.timeline) {
         process.stdout.write('\nRequest timelines of the last cold start (ms from navigation):\n\n');
         for (const [v, { tl, ff, marks }] of Object.entries(timelines)) {
