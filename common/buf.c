@@ -49,6 +49,17 @@ void buf_truncate(struct buf *b, size_t len)
         b->p[len] = '\0';
 }
 
+void buf_consume(struct buf *b, size_t n)
+{
+        if (n == 0 || b->len == 0)
+                return;
+        if (n > b->len)
+                n = b->len;
+        memmove(b->p, b->p + n, b->len - n);
+        b->len -= n;
+        b->p[b->len] = '\0';
+}
+
 int buf_reserve(struct buf *b, size_t n)
 {
         size_t need, cap;

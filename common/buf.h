@@ -41,6 +41,10 @@ int buf_fail(struct buf *b, int err);
 /* Keep only the first len bytes (len <= b->len), to take back what was written past them. */
 void buf_truncate(struct buf *b, size_t len);
 
+/* Drop the first n bytes (all of them when n >= b->len), moving the rest to the front: input
+ * read past one request stays for the next. Keeps the memory. */
+void buf_consume(struct buf *b, size_t n);
+
 /*
  * Make room for n more bytes (and the NUL) without growing again. Returns 0, -ENOBUFS (len + n
  * past max) or -ENOMEM; either latches.

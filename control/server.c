@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "buf.h"
 #include "geo.h"
 #include "http-resp.h"
 #include "log.h"
@@ -72,10 +73,8 @@ struct ctl_conn {
         bool send_armed;
         bool in_process;    /* conn_process() is on the stack */
         bool again;         /* a reply inside it made the next request parsable */
-        char *in;           /* current request (and what followed it before it was dispatched) */
-        size_t in_len, in_cap;
-        char *more;         /* bytes that arrived while a request was in its handler */
-        size_t more_len, more_cap;
+        struct buf in;      /* current request (and what followed it before it was dispatched) */
+        struct buf more;    /* bytes that arrived while a request was in its handler */
         size_t head_len;    /* of the current request, once parsed */
         size_t body_len;
         struct http1_parser parser;
@@ -110,8 +109,8 @@ static void conn_unref(struct ctl_conn *c)
 {
         if (--c->refs > 0)
                 return;
-        free(c->in);
-        free(c->more);
+        buf_done(&c->in);
+        buf_done(&c->more);
         free(c->out);
         free(c->path_buf);
         free(c);
@@ -149,27 +148,6 @@ static void on_conn_timer(struct uring_loop *loop, struct uring_timer *t)
                 return;
         }
         conn_close(c, "deadline");
-}
-
-static bool input_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n,
-                         size_t max)
-{
-        if (*len + n > max)
-                return false;
-        if (*len + n > *cap) {
-                size_t nc = *cap ? *cap : 2048;
-                char *p;
-                while (nc < *len + n)
-                        nc *= 2;
-                p = realloc(*buf, nc + 1);
-                if (!p)
-                        return false;
-                *buf = p;
-                *cap = nc;
-        }
-        memcpy(*buf + *len, data, n);
-        *len += n;
-        return true;
 }
 
 /* Input a connection may buffer: a head (or the head and body being read) plus what a client
@@ -225,28 +203,24 @@ static void response_done(struct ctl_conn *c)
                 return;
         }
         /* What followed the request, then what arrived while it was handled. */
-        if (used < c->in_len)
-                memmove(c->in, c->in + used, c->in_len - used);
-        c->in_len -= used;
+        buf_consume(&c->in, used);
         c->head_len = c->body_len = 0;
-        if (c->more_len) {
-                if (!input_append(&c->in, &c->in_len, &c->in_cap, c->more, c->more_len,
-                                in_max(c) + PIPELINE_MAX)) {
+        if (c->more.len) {
+                c->in.max = in_max(c) + PIPELINE_MAX;
+                if (buf_append(&c->in, c->more.p, c->more.len) < 0) {
                         conn_close(c, "input over limit");
                         return;
                 }
-                c->more_len = 0;
+                buf_reset(&c->more);
         }
         c->state = CS_READ_HEAD;
-        if (c->in_len == 0) {
+        if (c->in.len == 0) {
                 if (c->peer_eof) {
                         conn_close(c, "peer closed");
                         return;
                 }
                 /* Idle keep-alive: drop the buffers and wait for the next request. */
-                free(c->in);
-                c->in = NULL;
-                c->in_cap = 0;
+                buf_done(&c->in);
                 deadline_set(c, (uint64_t)srv->ctl->cfg->idle_timeout_ms);
                 return;
         }
@@ -582,7 +556,7 @@ static void dispatch(struct ctl_conn *c)
         rq->method = c->head.method;
         rq->head = &c->head;
         rq->start_us = uring_loop_clock_us();
-        rq->body = c->in + c->head_len;
+        rq->body = c->in.p + c->head_len;
         rq->body_len = c->body_len;
         snprintf(rq->peer, sizeof(rq->peer), "%s", c->peer);
         client_addr(c, rq);
@@ -623,7 +597,7 @@ static void refuse(struct ctl_conn *c, int status, const char *detail)
         c->close_after = true;
         c->head.keep_alive = false;
         c->head.method = HTTP_M_OTHER;
-        c->head_len = c->in_len;
+        c->head_len = c->in.len;
         c->body_len = 0;
         memset(&c->rq, 0, sizeof(c->rq));
         c->rq.ctl = c->srv->ctl;
@@ -668,7 +642,7 @@ static void process_one(struct ctl_conn *c)
         const struct ctl_cfg *cfg = srv->ctl->cfg;
 
         if (c->state == CS_READ_HEAD) {
-                int r = http1_req_parse(&c->parser, c->in, c->in_len, &srv->limits, &c->head);
+                int r = http1_req_parse(&c->parser, c->in.p, c->in.len, &srv->limits, &c->head);
                 if (r == -EAGAIN) {
                         if (c->peer_eof)
                                 conn_close(c, "peer closed mid-head");
@@ -694,7 +668,7 @@ static void process_one(struct ctl_conn *c)
                 }
                 c->state = CS_READ_BODY;
                 if (c->head.expect_continue && c->body_len > 0 &&
-                    c->in_len < c->head_len + c->body_len) {
+                    c->in.len < c->head_len + c->body_len) {
                         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                         /* Best effort: a client that gets no 100 sends the body anyway. */
                         (void)send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -702,14 +676,14 @@ static void process_one(struct ctl_conn *c)
                 deadline_set(c, SEND_TIMEOUT);
         }
         if (c->state == CS_READ_BODY) {
-                if (c->in_len < c->head_len + c->body_len) {
+                if (c->in.len < c->head_len + c->body_len) {
                         if (c->peer_eof)
                                 conn_close(c, "peer closed mid-body");
                         return;
                 }
                 /* Reading the body may have moved c->in: parse the head again so c->head
                  * points into the buffer as it stays while the handler runs. */
-                if (http1_req_parse(&c->parser, c->in, c->in_len, &srv->limits, &c->head) !=
+                if (http1_req_parse(&c->parser, c->in.p, c->in.len, &srv->limits, &c->head) !=
                     (int)c->head_len) {
                         conn_close(c, "head changed");
                         return;
@@ -724,14 +698,15 @@ static void input(struct ctl_conn *c, const char *data, size_t n)
         switch (c->state) {
         case CS_HANDLING:
         case CS_SEND:
-                if (!input_append(&c->more, &c->more_len, &c->more_cap, data, n, PIPELINE_MAX))
+                if (buf_append(&c->more, data, n) < 0)
                         conn_close(c, "pipelined input over limit");
                 return;
         case CS_READ_HEAD:
         case CS_READ_BODY:
-                if (c->in_len == 0 && c->state == CS_READ_HEAD)
+                if (c->in.len == 0 && c->state == CS_READ_HEAD)
                         deadline_set(c, HEADER_TIMEOUT);
-                if (!input_append(&c->in, &c->in_len, &c->in_cap, data, n, in_max(c))) {
+                c->in.max = in_max(c);
+                if (buf_append(&c->in, data, n) < 0) {
                         conn_close(c, "input over limit");
                         return;
                 }
@@ -761,7 +736,7 @@ static void on_recv(struct ctl_conn *c, struct uring_loop *loop, const struct io
         c->recv_armed = false;
         if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS)) {
                 c->peer_eof = true;
-                if (c->state == CS_READ_HEAD && c->in_len == 0)
+                if (c->state == CS_READ_HEAD && c->in.len == 0)
                         conn_close(c, "peer closed");
                 else if (c->state == CS_READ_HEAD || c->state == CS_READ_BODY)
                         conn_process(c);
@@ -830,6 +805,8 @@ static void conn_accept(struct ctl_server *srv, int fd)
         c->fd = fd;
         c->id = ++srv->conn_seq;
         c->refs = 1;
+        buf_init(&c->in, HEAD_MAX + PIPELINE_MAX); /* in_max() sets it before each append */
+        buf_init(&c->more, PIPELINE_MAX);
         c->state = CS_READ_HEAD;
         http1_parser_init(&c->parser);
         uring_timer_init(&c->timer, on_conn_timer);
@@ -981,7 +958,7 @@ void ctl_server_drain(struct ctl_server *srv)
         }
         for (c = srv->conns; c; c = next) {
                 next = c->next;
-                if (c->state == CS_READ_HEAD && c->in_len == 0)
+                if (c->state == CS_READ_HEAD && c->in.len == 0)
                         conn_close(c, "drain");
                 else
                         c->close_after = true;

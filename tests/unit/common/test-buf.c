@@ -192,4 +192,25 @@ TEST(truncate_takes_back_and_fail_latches_first)
         buf_done(&b);
 }
 
+TEST(consume_drops_the_front_and_keeps_the_rest)
+{
+        struct buf b;
+
+        buf_init(&b, 8);
+        buf_consume(&b, 3); /* never written: nothing to drop */
+        ASSERT_EQ(b.len, 0);
+        ASSERT_EQ(buf_append_str(&b, "GET1GET2"), 0);
+        buf_consume(&b, 4);
+        ASSERT_EQ(b.len, 4);
+        ASSERT_STREQ(b.p, "GET2");
+        /* the room consumed counts again against the limit */
+        ASSERT_EQ(buf_append_str(&b, "GET3"), 0);
+        ASSERT_STREQ(b.p, "GET2GET3");
+        ASSERT_EQ(buf_append_str(&b, "x"), -ENOBUFS);
+        buf_consume(&b, 99);
+        ASSERT_EQ(b.len, 0);
+        ASSERT_STREQ(b.p, "");
+        buf_done(&b);
+}
+
 TEST_MAIN()
