@@ -128,6 +128,26 @@ uint32_t evict_hints(const char *k, size_t len, bool plan)
         return h;
 }
 
+uint32_t evict_position(const char *k, size_t len)
+{
+        const char *base = k;
+        uint32_t n = 0;
+        size_t i = 4;
+
+        for (size_t j = 0; j < len; j++)
+                if (k[j] == '/')
+                        base = k + j + 1;
+        len -= (size_t)(base - k);
+        if (len < 6 || memcmp(base, "seg-", 4) != 0)
+                return 0;
+        /* At most 9 digits: any n fits, and a longer run is no segment number. */
+        while (i < len && i < 13 && base[i] >= '0' && base[i] <= '9')
+                n = n * 10 + (uint32_t)(base[i++] - '0');
+        if (i == 4 || i >= len || base[i] != '.')
+                return 0;
+        return n ? n : 1;
+}
+
 static void fill_req(struct policy_req *q, const char *key, size_t len, uint64_t size,
                      bool plan)
 {
@@ -137,6 +157,7 @@ static void fill_req(struct policy_req *q, const char *key, size_t len, uint64_t
         q->group = group_of(key, len);
         q->next_access = POLICY_NEVER;
         q->hints = evict_hints(key, len, plan);
+        q->position = evict_position(key, len);
 }
 
 /* ---- id → key ---- */

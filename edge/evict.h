@@ -29,7 +29,8 @@
  * lowest rung's files (<title>/video-240p/) of warm titles weigh more; objects pushed through
  * the admin API (the fill plan) are marked "plan ranks this title high" and "pushed": until a
  * client asks for one, the policy weighs it by its title's heat unsquared, so files the day
- * does ask for outrank it.
+ * does ask for outrank it. A media segment's number (seg-<n>.m4s) is its position: the policy
+ * learns from it how far into a title sessions get, and weighs later segments less.
  */
 
 struct edge_server;
@@ -45,6 +46,9 @@ void evict_close(struct edge_server *srv);
 /* The policy hints a cache key carries: first segments (init.mp4, and seg-<n>.m4s with
  * n <= POLICY_FIRST_SEGMENTS, numbered from 1 or 0) and, when plan, the fill plan's. */
 uint32_t evict_hints(const char *key, size_t len, bool plan);
+/* The policy's position of a cache key: n for seg-<n>.m4s (a seg-0 counts as 1), 0 for any
+ * other name (init.mp4, manifests). */
+uint32_t evict_position(const char *key, size_t len);
 /* A client request for key (resident or not). */
 void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint64_t size);
 /*

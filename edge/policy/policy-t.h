@@ -45,6 +45,14 @@ struct policy_req {
         uint64_t group;       /* title the object belongs to; id when unknown */
         uint64_t next_access; /* virtual time of the next request, POLICY_NEVER if none */
         uint32_t hints;       /* enum policy_hint bits */
+        /*
+         * The media segment's place in its representation, from 1: the n of seg-<n>.m4s on
+         * the edge (ingest numbers from 1; a seg-0 counts as 1), the generator's segment
+         * index + 1 in sluice-cachesim, so both name a segment alike. 0: not a numbered
+         * segment (init.mp4, a manifest, a bare id). The sluice policy learns from it how
+         * often sessions get that far.
+         */
+        uint32_t position;
 };
 
 /* Called once per object the policy drops, so its owner can delete the file. */

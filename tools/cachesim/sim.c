@@ -77,6 +77,13 @@ static uint32_t dash_hints(uint64_t id, const struct sim_opts *o)
         return hints;
 }
 
+/* The position the edge reads from `seg-<n>.m4s` (ingest numbers from 1); 0 for init. */
+static uint32_t dash_position(uint64_t id)
+{
+        uint32_t seg = gen_dash_id_segment(id);
+        return seg == GEN_DASH_INIT_SEGMENT ? 0 : seg + 1;
+}
+
 static void fill_req(const struct trace *t, size_t i, const struct sim_opts *o,
                      const struct plan *pl, struct policy_req *req)
 {
@@ -91,6 +98,7 @@ static void fill_req(const struct trace *t, size_t i, const struct sim_opts *o,
                 return;
         req->group = gen_dash_id_title(tr->id);
         req->hints = dash_hints(tr->id, o);
+        req->position = dash_position(tr->id);
         if (o->plan_top && policy_map_get(&pl->top, req->group))
                 req->hints |= POLICY_HINT_PLAN_HIGH;
 }
@@ -218,6 +226,7 @@ static int push_object(struct policy *p, const struct sim_opts *o, uint32_t titl
             .group = title,
             .next_access = POLICY_NEVER,
             .hints = dash_hints(id, o) | POLICY_HINT_PLAN_HIGH | POLICY_HINT_PUSHED,
+            .position = dash_position(id),
         };
         int r = policy_insert(p, &req);
         if (r == 1) {

@@ -65,4 +65,34 @@ TEST(plan_hint_added)
                   POLICY_HINT_PLAN_HIGH | POLICY_HINT_FIRST_SEGMENTS);
 }
 
+static uint32_t position(const char *key)
+{
+        return evict_position(key, strlen(key));
+}
+
+TEST(position_from_the_segment_number)
+{
+        /* The n of seg-<n>.m4s, as sluice-cachesim numbers its segments (from 1). */
+        ASSERT_EQ(position("/t1/v1/seg-1.m4s"), 1);
+        ASSERT_EQ(position("/t1/v1/seg-7.m4s"), 7);
+        ASSERT_EQ(position("/t1/" POLICY_LOW_RUNG_DIR "/seg-2250.m4s"), 2250);
+        ASSERT_EQ(position("/series/ep1/v1/seg-123456789.m4s"), 123456789);
+        ASSERT_EQ(position("seg-12.m4s"), 12);
+        ASSERT_EQ(position("/t1/v1/seg-0.m4s"), 1); /* numbered from 0: still the first */
+        ASSERT_EQ(position("/t1/v1/seg-00003.m4s"), 3);
+}
+
+TEST(position_of_other_names_is_none)
+{
+        ASSERT_EQ(position("/t1/v1/init.mp4"), 0);
+        ASSERT_EQ(position("/t1/manifest.mpd"), 0);
+        ASSERT_EQ(position("/t1/v1/seg-.m4s"), 0);
+        ASSERT_EQ(position("/t1/v1/seg-2"), 0);
+        ASSERT_EQ(position("/t1/v1/seg-2x.m4s"), 0);
+        ASSERT_EQ(position("/t1/v1/segment-1.m4s"), 0);
+        ASSERT_EQ(position("/t1/v1/seg-1234567890.m4s"), 0); /* ten digits: no count */
+        ASSERT_EQ(position("/t1/seg-3.m4s/init.mp4"), 0);
+        ASSERT_EQ(position(""), 0);
+}
+
 TEST_MAIN()

@@ -509,6 +509,97 @@ static int save(void *ctx, const struct policy_record *rec)
         return 0;
 }
 
+TEST(stamp_raised_when_the_title_heats_up)
+{
+        /* A and B, each requested once while their titles are cold: equal weights, so A,
+         * the older stamp, would go first. Then A's title gets twenty session starts (other
+         * segments, served but not kept): before evicting A the policy re-weighs it, finds
+         * the title busy and keeps it; B goes. */
+        struct evicted log = {0};
+        struct policy *p = mk(2, 1000, 1000, &log);
+        ASSERT_TRUE(p);
+        struct policy_req a = {.id = 1, .size = 1, .group = 'A'};
+        struct policy_req b = {.id = 2, .size = 1, .group = 'B'};
+        ASSERT_EQ(request(p, &a), 1);
+        ASSERT_EQ(request(p, &b), 1);
+        for (uint64_t i = 0; i < 20; i++) {
+                struct policy_req start = {
+                    .id = 100 + i, .size = 1, .group = 'A', .hints = POLICY_HINT_FIRST_SEGMENTS};
+                ASSERT_TRUE(!policy_access(p, &start));
+        }
+        policy_evict_until(p, 1);
+        ASSERT_EQ(log.n, 1);
+        ASSERT_EQ(log.ids[0], 2);
+        ASSERT_TRUE(policy_access(p, &a));
+        policy_free(p);
+}
+
+TEST(stamp_not_raised_when_the_title_stays_cold)
+{
+        /* The same without the starts: nothing grew, A's older stamp goes first. */
+        struct evicted log = {0};
+        struct policy *p = mk(2, 1000, 1000, &log);
+        ASSERT_TRUE(p);
+        struct policy_req a = {.id = 1, .size = 1, .group = 'A'};
+        struct policy_req b = {.id = 2, .size = 1, .group = 'B'};
+        ASSERT_EQ(request(p, &a), 1);
+        ASSERT_EQ(request(p, &b), 1);
+        policy_evict_until(p, 1);
+        ASSERT_EQ(log.n, 1);
+        ASSERT_EQ(log.ids[0], 1);
+        policy_free(p);
+}
+
+/* Requests (looked up, not kept) that teach p how far sessions of title 'T' get: 200 at
+ * positions 1-8, 4 at positions 600-603. */
+static void teach_positions(struct policy *p)
+{
+        for (uint32_t i = 0; i < 200; i++) {
+                struct policy_req r = {
+                    .id = 1000 + i, .size = 1, .group = 'T', .position = 1 + i % 8};
+                ASSERT_TRUE(!policy_access(p, &r));
+        }
+        for (uint32_t i = 0; i < 4; i++) {
+                struct policy_req r = {
+                    .id = 5000 + i, .size = 1, .group = 'T', .position = 600 + i};
+                ASSERT_TRUE(!policy_access(p, &r));
+        }
+}
+
+TEST(late_segment_weighs_less)
+{
+        /* Two segments of one title, requested once each, the early one first: by recency
+         * it would go first, but few sessions reach position 700, so the late one goes. */
+        struct evicted log = {0};
+        struct policy *p = mk(2, 1000, 1000, &log);
+        ASSERT_TRUE(p);
+        teach_positions(p);
+        struct policy_req early = {.id = 1, .size = 1, .group = 'T', .position = 5};
+        struct policy_req late = {.id = 2, .size = 1, .group = 'T', .position = 700};
+        ASSERT_EQ(request(p, &early), 1);
+        ASSERT_EQ(request(p, &late), 1);
+        policy_evict_until(p, 1);
+        ASSERT_EQ(log.n, 1);
+        ASSERT_EQ(log.ids[0], 2);
+        policy_free(p);
+}
+
+TEST(positions_unknown_weigh_alike)
+{
+        /* Without positions (or before any were seen) the same two are evicted by recency. */
+        struct evicted log = {0};
+        struct policy *p = mk(2, 1000, 1000, &log);
+        ASSERT_TRUE(p);
+        struct policy_req early = {.id = 1, .size = 1, .group = 'T', .position = 5};
+        struct policy_req late = {.id = 2, .size = 1, .group = 'T', .position = 700};
+        ASSERT_EQ(request(p, &early), 1);
+        ASSERT_EQ(request(p, &late), 1);
+        policy_evict_until(p, 1);
+        ASSERT_EQ(log.n, 1);
+        ASSERT_EQ(log.ids[0], 1);
+        policy_free(p);
+}
+
 TEST(state_survives_restart)
 {
         /* Build some history, save every entry as the edge would into LMDB, restore into a
