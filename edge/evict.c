@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#include "evict-key.h"
 #include "evict.h"
 #include "policy-sluice.h"
 #include "policy.h"
@@ -80,81 +81,13 @@ struct evict {
         bool full;
 };
 
-static uint64_t hash64(const char *k, size_t len)
-{
-        uint64_t h = 1469598103934665603ull;
-
-        for (size_t i = 0; i < len; i++) {
-                h ^= (uint8_t)k[i];
-                h *= 1099511628211ull;
-        }
-        return h ? h : 1;
-}
-
-/* The title: the key's first path component ("/t1/v1/seg-3.m4s" → "/t1"). */
-static uint64_t group_of(const char *k, size_t len)
-{
-        const char *slash = len > 1 ? memchr(k + 1, '/', len - 1) : NULL;
-
-        return hash64(k, slash ? (size_t)(slash - k) : len);
-}
-
-uint32_t evict_hints(const char *k, size_t len, bool plan)
-{
-        const char *base = k, *dir = NULL;
-        uint32_t h = plan ? POLICY_HINT_PLAN_HIGH : 0;
-
-        for (size_t i = 0; i < len; i++)
-                if (k[i] == '/') {
-                        dir = base;
-                        base = k + i + 1;
-                }
-        if (dir && (size_t)(base - 1 - dir) == sizeof(POLICY_LOW_RUNG_DIR) - 1 &&
-            memcmp(dir, POLICY_LOW_RUNG_DIR, sizeof(POLICY_LOW_RUNG_DIR) - 1) == 0)
-                h |= POLICY_HINT_LOW_RUNG;
-        len -= (size_t)(base - k);
-        if (len == 8 && memcmp(base, "init.mp4", 8) == 0)
-                return h | POLICY_HINT_FIRST_SEGMENTS;
-        if (len >= 9 && memcmp(base, "seg-", 4) == 0) {
-                /* Numbered from 1 (ingest's startNumber) or from 0: either way the first
-                 * POLICY_FIRST_SEGMENTS segments have n <= POLICY_FIRST_SEGMENTS. */
-                unsigned n = 0;
-                size_t i = 4;
-                while (i < len && i < 8 && base[i] >= '0' && base[i] <= '9')
-                        n = n * 10 + (unsigned)(base[i++] - '0');
-                if (i > 4 && i < len && base[i] == '.' && n <= POLICY_FIRST_SEGMENTS)
-                        h |= POLICY_HINT_FIRST_SEGMENTS;
-        }
-        return h;
-}
-
-uint32_t evict_position(const char *k, size_t len)
-{
-        const char *base = k;
-        uint32_t n = 0;
-        size_t i = 4;
-
-        for (size_t j = 0; j < len; j++)
-                if (k[j] == '/')
-                        base = k + j + 1;
-        len -= (size_t)(base - k);
-        if (len < 6 || memcmp(base, "seg-", 4) != 0)
-                return 0;
-        /* At most 9 digits: any n fits, and a longer run is no segment number. */
-        while (i < len && i < 13 && base[i] >= '0' && base[i] <= '9')
-                n = n * 10 + (uint32_t)(base[i++] - '0');
-        if (i == 4 || i >= len || base[i] != '.')
-                return 0;
-        return n ? n : 1;
-}
-
 static void fill_req(struct policy_req *q, const char *key, size_t len, uint64_t size,
                      bool plan)
 {
         memset(q, 0, sizeof(*q));
-        q->id = hash64(key, len);
+        q->id = evict_key_id(key, len);
         q->size = size;
-        q->group = group_of(key, len);
+        q->group = evict_key_group(key, len);
         q->next_access = POLICY_NEVER;
         q->hints = evict_hints(key, len, plan);
         q->position = evict_position(key, len);
@@ -782,7 +715,7 @@ bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, u
 void evict_forget(struct edge_server *srv, const char *key, size_t key_len)
 {
         struct evict *e = srv->evict;
-        uint64_t id = hash64(key, key_len);
+        uint64_t id = evict_key_id(key, key_len);
 
         if (!e)
                 return;

@@ -43,12 +43,6 @@ int evict_open(struct edge_server *srv, const char *cache_dir, uint64_t budget);
 /* Write the state and free everything. srv->evict may be NULL. */
 void evict_close(struct edge_server *srv);
 
-/* The policy hints a cache key carries: first segments (init.mp4, and seg-<n>.m4s with
- * n <= POLICY_FIRST_SEGMENTS, numbered from 1 or 0) and, when plan, the fill plan's. */
-uint32_t evict_hints(const char *key, size_t len, bool plan);
-/* The policy's position of a cache key: n for seg-<n>.m4s (a seg-0 counts as 1), 0 for any
- * other name (init.mp4, manifests). */
-uint32_t evict_position(const char *key, size_t len);
 /* A client request for key (resident or not). */
 void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint64_t size);
 /*

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hints the edge derives from a cache key (edge/evict.c) use the same count of first
+ * The hints the edge derives from a cache key (edge/evict-key.c) use the same count of first
  * segments as sluice-cachesim's default, so the simulator replays what the edge decides.
  */
 #include <string.h>
 
-#include "evict.h"
+#include "evict-key.h"
 #include "policy.h"
 #include "tests.h"
 
@@ -31,13 +31,16 @@ TEST(first_segments_numbered_from_one)
         snprintf(key, sizeof(key), "/t1/v1/seg-%u.m4s", POLICY_FIRST_SEGMENTS + 1);
         ASSERT_EQ(hints(key, false), 0);
         ASSERT_EQ(hints("/t1/v1/seg-0.m4s", false), POLICY_HINT_FIRST_SEGMENTS);
+        /* Zero-padded numbers ($Number%05d$ templates) are the same segments. */
+        ASSERT_EQ(hints("/t1/v1/seg-00001.m4s", false), POLICY_HINT_FIRST_SEGMENTS);
+        ASSERT_EQ(hints("/t1/v1/seg-00005.m4s", false), 0);
 }
 
 TEST(later_and_odd_names_carry_none)
 {
         ASSERT_EQ(hints("/t1/v1/seg-10.m4s", false), 0);
         ASSERT_EQ(hints("/t1/v1/seg-40.m4s", false), 0);
-        ASSERT_EQ(hints("/t1/v1/seg-00001.m4s", false), 0); /* more digits than a count */
+        ASSERT_EQ(hints("/t1/v1/seg-1234567890.m4s", false), 0); /* more digits than a count */
         ASSERT_EQ(hints("/t1/v1/seg-.m4s", false), 0);
         ASSERT_EQ(hints("/t1/v1/seg-2", false), 0);
         ASSERT_EQ(hints("/t1/v1/segment-1.m4s", false), 0);

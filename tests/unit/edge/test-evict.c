@@ -276,7 +276,7 @@ TEST(saved_state_restored_equal)
         for (int i = 0; i < N_SAVED; i++) {
                 (void)snprintf(key, sizeof(key), "/t%d/v/seg-%d.m4s", i % 3, i + 10);
                 ASSERT_EQ(
-                    policy_sluice_entry_export(srv.evict->p, hash64(key, strlen(key)), &before[i]),
+                    policy_sluice_entry_export(srv.evict->p, evict_key_id(key, strlen(key)), &before[i]),
                     0);
                 ASSERT_TRUE(before[i].freq > 0);
         }
@@ -300,7 +300,7 @@ TEST(saved_state_restored_equal)
 static uint64_t inc_id(int i, char *key, size_t cap)
 {
         (void)snprintf(key, cap, "/t%d/v/seg-%d.m4s", i % 4, i + 10);
-        return hash64(key, strlen(key));
+        return evict_key_id(key, strlen(key));
 }
 
 static void inc_access(struct edge_server *srv, int i, int times)
