@@ -1,18 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
+#include "fnv.h"
+
 #include "evict-key.h"
 #include "policy.h"
 
 uint64_t evict_key_id(const char *k, size_t len)
 {
-        uint64_t h = 1469598103934665603ull;
-
-        for (size_t i = 0; i < len; i++) {
-                h ^= (uint8_t)k[i];
-                h *= 1099511628211ull;
-        }
-        return h ? h : 1;
+        return key_hash64(k, len);
 }
 
 uint64_t evict_key_group(const char *k, size_t len)

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "fnv.h"
 #include "hex.h"
 #include "log.h"
 #include "metrics.h"
@@ -33,17 +34,6 @@ static struct {
         uint64_t expires_ms;
 } neg[NEG_SLOTS];
 
-uint64_t fill_key_hash(const char *k, size_t len)
-{
-        uint64_t h = 1469598103934665603ull;
-
-        for (size_t i = 0; i < len; i++) {
-                h ^= (uint8_t)k[i];
-                h *= 1099511628211ull;
-        }
-        return h ? h : 1;
-}
-
 static uint64_t now_ms(void)
 {
         return uring_loop_clock_us() / 1000;
@@ -51,7 +41,7 @@ static uint64_t now_ms(void)
 
 bool fill_negative(const char *key, size_t key_len)
 {
-        uint64_t h = fill_key_hash(key, key_len);
+        uint64_t h = key_hash64(key, key_len);
         bool hit;
 
         pthread_mutex_lock(&table_lock);
@@ -512,7 +502,7 @@ static void on_done(void *ud, int err)
 int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill **ret,
              bool *ret_created)
 {
-        uint64_t h = fill_key_hash(key, key_len);
+        uint64_t h = key_hash64(key, key_len);
         struct fill *f;
 
         *ret_created = false;

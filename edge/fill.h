@@ -120,7 +120,3 @@ void fill_commits_drain(void);
 
 /* Whether key is in the negative cache (an upstream 404 seen lately). */
 bool fill_negative(const char *key, size_t key_len);
-
-/* The 64-bit FNV-1a hash of key[0..len) that the fill table and the negative cache use;
- * never 0, so 0 can mark an empty slot. */
-uint64_t fill_key_hash(const char *key, size_t len);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmcd.h"
+#include "fnv.h"
 #include "http1-parse.h"
 #include "metrics.h"
 #include "path-norm.h"
@@ -124,7 +125,7 @@ static bool prefetch_key(struct edge_worker *w, const char *key, size_t key_len)
  * new. */
 static bool session_starting(const char *sid)
 {
-        uint64_t h = fill_key_hash(sid, strlen(sid));
+        uint64_t h = key_hash64(sid, strlen(sid));
         uint64_t now = uring_loop_clock_us() / 1000;
         size_t i = h % SIDS;
 

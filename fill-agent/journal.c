@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fnv.h"
+
 #include "journal.h"
 
 #define JOURNAL_HEADER "sluice-fill-journal 1\n"
@@ -27,17 +29,9 @@ struct journal {
         bool last_ended; /* the last run in the file has an E record (or there is none) */
 };
 
-static uint64_t hash(const char *s, size_t n)
-{
-        uint64_t h = 1469598103934665603ull;
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-        return h;
-}
-
 static struct jent *slot(const struct journal *j, const char *key, size_t len)
 {
-        size_t i = (size_t)hash(key, len) & (j->cap - 1);
+        size_t i = (size_t)key_hash64(key, len) & (j->cap - 1);
         for (;;) {
                 struct jent *e = &j->tab[i];
                 if (!e->key || (e->len == len && memcmp(e->key, key, len) == 0))
