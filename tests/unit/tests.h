@@ -131,6 +131,15 @@ static inline void tests_mem_print(const void *p, size_t n)
                 return;                                                                            \
         } while (0)
 
+/* Whether the test runs under valgrind (meson test --setup valgrind): its preload is in the
+ * environment. For the cases valgrind cannot run faithfully, which then TEST_SKIP_CASE. */
+static inline bool tests_under_valgrind(void)
+{
+        const char *preload = getenv("LD_PRELOAD");
+
+        return preload && strstr(preload, "vgpreload");
+}
+
 #define TEST_MAIN()                                                                                \
         struct test_case tests_registry[TESTS_MAX];                                                \
         unsigned tests_count;                                                                      \

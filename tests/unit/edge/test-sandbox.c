@@ -392,9 +392,7 @@ static int child_allow_all(void *arg)
  */
 static const char *seccomp_unusable(void)
 {
-        const char *preload = getenv("LD_PRELOAD");
-
-        if (preload && strstr(preload, "vgpreload"))
+        if (tests_under_valgrind())
                 return "under valgrind: the seccomp case not run";
         if (!exited_ok(in_child(child_allow_all, NULL)))
                 return "cannot load a seccomp filter here: the seccomp case not run";
