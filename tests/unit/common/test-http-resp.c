@@ -22,8 +22,11 @@ TEST(reasons)
 
 TEST(full_head)
 {
-        char buf[512];
+        char buf[512], before[HTTP_DATE_LEN + 1];
         struct http_resp r;
+        /* The Date field is the second the head was started in: it may tick over before the
+         * expected text is made (often under valgrind), so either second is right. */
+        memcpy(before, http_date_now(), sizeof(before));
         http_resp_start(&r, buf, sizeof(buf), 206);
         http_resp_header(&r, "Content-Type", "video/iso.segment", 17);
         http_resp_header_u64(&r, "Content-Length", 100);
@@ -35,6 +38,9 @@ TEST(full_head)
 
         char date[HTTP_DATE_LEN + 1];
         memcpy(date, http_date_now(), sizeof(date));
+        size_t at = sizeof("HTTP/1.1 206 Partial Content\r\nDate: ") - 1;
+        if ((size_t)n > at + HTTP_DATE_LEN && memcmp(buf + at, before, HTTP_DATE_LEN) == 0)
+                memcpy(date, before, sizeof(date));
         char want[512];
         int wl = snprintf(want, sizeof(want),
                           "HTTP/1.1 206 Partial Content\r\nDate: %s\r\nServer: sluice\r\n"
