@@ -61,10 +61,20 @@ def sha(data):
     return hashlib.sha256(data).hexdigest()
 
 
+_given_ports = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, and not one this process handed out before: two calls
+    in a row may otherwise get the same port back from the kernel (an edge's client and admin
+    listeners then collide)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
 
 
 def http_date(ts):
