@@ -120,6 +120,44 @@ static int session_id_sign(struct ctl *ctl, json_t *o, int64_t profile, char id[
         return claims_sign(ctl, &c, id);
 }
 
+/*
+ * The start rung for a throughput estimate of est bit/s (-1: none) and an asset's start ladder
+ * (assets.start_ladder, migrations/017_start_rung.sql: [[bandwidth, first segment bytes], ...]
+ * of its video rungs by bandwidth; borrowed, may be NULL): the bandwidth of the highest rung
+ * whose first media segment downloads within budget_ms at est, else the lowest rung's. A player
+ * told to start at the highest rung within the answer (dash.js initialBitrate) then starts at
+ * exactly that rung. Returns -1 with no estimate, and est itself when budget_ms is 0 (off) or
+ * the ladder names no rung (sizes not registered): the estimate alone, as before.
+ */
+static int64_t start_rung(const json_t *ladder, int64_t est, int64_t budget_ms)
+{
+        int64_t lowest = -1, best = -1;
+        const json_t *e;
+        size_t i;
+
+        if (est < 0)
+                return -1;
+        if (budget_ms <= 0 || !json_is_array(ladder))
+                return est;
+        json_array_foreach(ladder, i, e)
+        {
+                json_int_t bw = json_integer_value(json_array_get(e, 0));
+                json_int_t bytes = json_integer_value(json_array_get(e, 1));
+
+                /* The migration bounds both (12 and 15 digits); the products stay far from
+                 * overflow: bytes * 8000 < 2^63, est * budget_ms with budget_ms <= 10 s. */
+                if (bw <= 0 || bytes < 0 || bytes >= 1000000000000000LL)
+                        continue;
+                if (lowest < 0 || bw < lowest)
+                        lowest = bw;
+                if ((double)bytes * 8000.0 <= (double)est * (double)budget_ms && bw > best)
+                        best = bw;
+        }
+        if (lowest < 0)
+                return est;
+        return best >= 0 ? best : lowest;
+}
+
 /* Close the answer w (an object's members so far) and send it; w is emptied. */
 static void answer_reply(struct ctl_req *rq, struct json_write *w)
 {
@@ -205,6 +243,8 @@ static void playback_answer(struct playback_ctx *px, json_t *o)
         struct ctl_session cs;
         struct json_write w;
         bool have_cs = false;
+        json_t *bwj;
+        int64_t bw;
 
         if (!o) {
                 free(px);
@@ -221,7 +261,14 @@ static void playback_answer(struct playback_ctx *px, json_t *o)
         if (ctl_cache_session_put(ctl->cache, o, uring_loop_now_ms(ctl->loop), &cs) == 0)
                 have_cs = true;
         json_object_set_new(o, "session", json_string(px->id));
+        bwj = json_object_get(o, "start_bandwidth");
+        bw = start_rung(json_object_get(o, "start_ladder"),
+                        json_is_integer(bwj) ? (int64_t)json_integer_value(bwj) : -1,
+                        ctl->cfg->start_rung_budget_ms);
+        if (bw >= 0)
+                json_object_set_new(o, "start_bandwidth", json_integer((json_int_t)bw));
         /* Internal members, not part of the API answer. */
+        json_object_del(o, "start_ladder");
         json_object_del(o, "licensed");
         json_object_del(o, "licence_change");
         json_object_del(o, "licence_end");
@@ -308,9 +355,11 @@ static bool fits(const char *s, size_t cap)
 /*
  * The warm path: the title's data and licence windows from the cache, the licence judged here
  * against the clock, the answer at once, the row queued to be written behind. Answers what
- * sluice_session_start answers for an anonymous player. The claims, the cached session and
- * the answer's text are made straight from the warm entry, with no JSON tree per start; the
- * answer is byte for byte what the tree built here before gave (members in that order).
+ * sluice_session_start answers for an anonymous player; bw is the client network's
+ * throughput estimate (-1: none), answered as the start rung it allows (start_rung()). The
+ * claims, the cached session and the answer's text are made straight from the warm entry,
+ * with no JSON tree per start; the answer is byte for byte what the tree built here before
+ * gave (members in that order).
  */
 static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64_t bw)
 {
@@ -426,6 +475,7 @@ static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64
         json_write_lit(&jw, ",\"markers\":");
         json_write_value(&jw, markers);
         json_write_lit(&jw, ",\"start_bandwidth\":");
+        bw = start_rung(json_object_get(w->o, "start_ladder"), bw, ctl->cfg->start_rung_budget_ms);
         if (bw >= 0)
                 json_write_int(&jw, bw);
         else

@@ -127,6 +127,11 @@ static const struct cfg_field root_fields[] = {
          * session expiry hold to the second regardless. */
         {.key = "cache_ttl", .type = CFG_DURATION, .offset = offsetof(struct ctl_cfg, cache_ttl_ms),
          .min = 0, .max = SEC(60), .def = "1s"},
+        /* The start rung (POST /v1/playback start_bandwidth): the highest whose first media
+         * segment downloads within this at the throughput estimate; 0 answers the estimate. */
+        {.key = "start_rung_budget", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg, start_rung_budget_ms), .min = 0, .max = SEC(10),
+         .def = "250ms"},
         /* Registration bodies carry a whole asset.json: a 2 h title lists ~3,600 files. */
         {.key = "max_body", .type = CFG_SIZE, .offset = offsetof(struct ctl_cfg, max_body),
          .min = 1024, .max = 64 << 20, .def = "1M"},

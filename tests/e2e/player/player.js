@@ -294,14 +294,19 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
       },
     },
   });
-  // The start rung control recommends (bit/s, from this viewer's or network's recent
-  // throughput): dash.js starts at the best rung within it instead of its 1 Mbit/s default,
-  // so it need not switch, and fetch the first segments again, right after the start.
-  // startbw=off ignores it (to measure the difference).
+  // The start rung control picked (bit/s: that rung's bandwidth, the highest whose first
+  // segment arrives within a quarter second at this viewer's or network's recent throughput):
+  // dash.js starts at the highest rung within it, which is that rung (kbit/s rounded up, as
+  // dash.js compares bandwidth / 1000), instead of at its 1 Mbit/s default. Fast switching
+  // off: when dash.js then climbs, it does so from the next segment on rather than fetching
+  // what it has buffered (segment 1) again at the new rung, which on a slow link competed
+  // with the start. startbw=off ignores both (to measure the difference).
   if (startBandwidth > 0 && params.get('startbw') !== 'off') {
     state.startBandwidth = startBandwidth;
-    player.updateSettings({ streaming: { abr: { initialBitrate: {
-      video: Math.max(1, Math.round(startBandwidth / 1000)) } } } });
+    player.updateSettings({ streaming: {
+      abr: { initialBitrate: { video: Math.max(1, Math.ceil(startBandwidth / 1000)) } },
+      buffer: { fastSwitchEnabled: false },
+    } });
   }
   const buffer = Number(params.get('buffer'));
   if (buffer > 0) {
