@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "edge-cfg.h"
 #include "h2-serve.h"
+#include "h2-tls.h"
 #include "h2-zc.h"
 #include "tls.h"
 #include "miss.h"
@@ -275,8 +276,10 @@ void conn_close(struct conn *c, const char *why)
                 admin_put_abort(c);
         if (c->h2)
                 h2_serve_free(c);
-        if (c->tls)
+        if (c->tls) {
+                h2_tls_forget(c);
                 conn_tls_free(c);
+        }
         free(c->in);
         c->in = NULL;
         c->in_len = c->in_cap = 0;

@@ -29,6 +29,7 @@
 #include "edge-metrics.h"
 #include "fill.h"
 #include "h2-serve.h"
+#include "h2-tls.h"
 #include "h2-zc.h"
 #include "h2.h"
 #include "hit.h"
@@ -132,15 +133,8 @@ static ssize_t io_write_tls(void *ctx, const void *buf, size_t len)
         return tls_conn_write(c->tls, buf, len);
 }
 
-static int io_flush_tls(void *ctx)
-{
-        struct conn *c = ctx;
-
-        return tls_conn_flush(c->tls);
-}
-
-/* Frame header and payload sealed together (one record when the payload is at most
- * 16384 - 9, which io.max_data ensures). A retry re-reads the same file bytes. */
+/* Frame header and payload sealed together (h2-tls.c's bursts carry every frame of ours;
+ * this is the direct path for one that would not fit). A retry re-reads the same file bytes. */
 static ssize_t io_write_file_tls(void *ctx, const void *hdr, size_t hlen, int fd, off_t off,
                                  size_t len)
 {
@@ -609,10 +603,13 @@ bool h2_serve_start(struct conn *c, const char *buf, size_t len)
                 io.flush = h2_zc_flush;
         }
         if (c->tls) {
+                /* Frames gathered into bursts (h2-tls.c); the direct writes below are for a
+                 * frame larger than the burst buffer, which ours never are. */
                 io.write = io_write_tls;
                 io.write_file = io_write_file_tls;
-                io.flush = io_flush_tls;
-                io.max_data = 16384 - 9;
+                io.queue = h2_tls_queue;
+                io.queue_file = h2_tls_queue_file;
+                io.flush = h2_tls_flush;
         }
 
         if (h2_conn_new(&lim, &io, &c->h2) < 0) {

@@ -15,6 +15,8 @@
 
 /* Ranges of skipped client stream ids remembered (clients rarely skip any). */
 #define H2_SKIPPED_RANGES 8
+/* Batches one h2_conn_flush may send before it lets other connections run. */
+#define H2_FLUSH_TURNS 8
 
 struct h2_stream {
         struct h2_conn *h;
@@ -215,9 +217,11 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
                                             st->body.map_obj, st->body.map_copy);
                 else if (st->body.mem)
                         r = h->io.queue(h->io.ctx, framehd, 9, st->body.mem + off, length);
+                else if (h->io.queue_file)
+                        r = h->io.queue_file(h->io.ctx, framehd, st->body.fd, (off_t)off, length);
                 else
                         r = h->io.queue(h->io.ctx, NULL, 0, NULL, 0); /* order after a batch */
-                if (r == 0 && (st->body.map || st->body.mem)) {
+                if (r == 0 && (st->body.map || st->body.mem || h->io.queue_file)) {
                         st->sent += length;
                         h->out_progress += length;
                         h->stats.data_frames++;
@@ -349,23 +353,29 @@ int h2_conn_flush(struct h2_conn *h)
 {
         int r;
 
-        if (h->blocked) {
-                r = pend_flush(h);
-                if (r <= 0)
-                        return r;
+        for (unsigned turn = 0;; turn++) {
+                if (h->blocked) {
+                        r = pend_flush(h);
+                        if (r <= 0)
+                                return r;
+                }
+                r = nghttp2_session_send(h->s);
+                if (r != 0)
+                        return r == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EIO;
+                if (h->blocked && !h->io.queue)
+                        return 0;
+                if (h->io.flush) {
+                        r = h->io.flush(h->io.ctx);
+                        if (r <= 0)
+                                return r;
+                }
+                if (!h->blocked)
+                        break;
+                /* A full batch stopped the burst and is out now: go on while the socket
+                 * takes it, a few batches per turn so other connections get theirs. */
+                if (turn + 1 == H2_FLUSH_TURNS)
+                        return 0;
         }
-        r = nghttp2_session_send(h->s);
-        if (r != 0)
-                return r == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EIO;
-        if (h->blocked && !h->io.queue)
-                return 0;
-        if (h->io.flush) {
-                r = h->io.flush(h->io.ctx);
-                if (r <= 0)
-                        return r;
-        }
-        if (h->blocked)
-                return 0;
         if (!nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s))
                 return 2;
         return 1;

@@ -85,9 +85,13 @@ struct h2_io {
         int (*queue)(void *ctx, const void *a, size_t alen, const void *b, size_t blen);
         int (*queue_map)(void *ctx, const void *hdr, const char *payload, size_t len,
                          const void *map_obj, bool copy);
+        /* Optional, with queue (TLS): queue the 9-byte frame header hdr and a payload of len
+         * bytes read from fd at off now (not later: the file may be gone by the flush).
+         * Returns as queue does; -EIO when the file ends early. */
+        int (*queue_file)(void *ctx, const void *hdr, int fd, off_t off, size_t len);
         void *ctx;
-        /* Largest DATA payload per frame: 16384 - 9 under TLS keeps header and payload in one
-         * record; 0 means the peer's maximum frame size, up to H2_MAX_DATA_FRAME. */
+        /* Largest DATA payload per frame; 0 means the peer's maximum frame size, up to
+         * H2_MAX_DATA_FRAME. */
         size_t max_data;
 };
 

@@ -75,17 +75,22 @@ struct tls_conn {
          * else; malloc'd only while the socket is full. */
         char *left;
         size_t left_off, left_len;
+        /* Plaintext taken by tls_conn_write_all but not sealed yet (the socket was full):
+         * sealed before anything else by tls_conn_flush; malloc'd only while held. */
+        char *plain;
+        size_t plain_off, plain_len;
 };
 
 /*
  * Userspace send path: OpenSSL hands the write BIO one sealed record (at most 16 KiB + 22) per
  * call. A socket BIO would make each a write(2); the gathering BIO below copies records into
- * a per-thread buffer and sends TLS_GATHER bytes at a time, at the price of that one copy.
+ * a per-thread buffer and sends TLS_GATHER bytes at a time (a 64 KiB response in one send), at
+ * the price of that one copy.
  * The buffer holds one connection's records at a time (the owner); it is emptied (sent, or
  * the unsent tail moved to the owner's left) by tls_conn_flush, before another connection's
  * records go in, and when the owner goes.
  */
-#define TLS_GATHER (64u << 10)
+#define TLS_GATHER (256u << 10)
 
 static __thread struct {
         char *buf;
@@ -708,13 +713,74 @@ static void gather_attach(struct tls_conn *tc)
         SSL_set0_wbio(tc->ssl, b); /* frees the socket BIO (BIO_NOCLOSE: the fd stays) */
 }
 
+/* Seal the plaintext tls_conn_write_all kept. Returns 1 when none is left, 0, -errno. */
+static int plain_out(struct tls_conn *tc)
+{
+        while (tc->plain_off < tc->plain_len) {
+                ssize_t n =
+                    tls_conn_write(tc, tc->plain + tc->plain_off, tc->plain_len - tc->plain_off);
+                if (n == -EAGAIN)
+                        return 0;
+                if (n < 0)
+                        return (int)n;
+                tc->plain_off += (size_t)n;
+        }
+        free(tc->plain);
+        tc->plain = NULL;
+        tc->plain_off = tc->plain_len = 0;
+        return 1;
+}
+
+int tls_conn_write_all(struct tls_conn *tc, const void *buf, size_t len)
+{
+        ssize_t n = 0;
+
+        if (tc->plain_len)
+                return -EBUSY; /* a caller bug: what is held goes first */
+        if (len)
+                n = tls_conn_write(tc, buf, len);
+        if (n == -EAGAIN)
+                n = 0;
+        if (n < 0)
+                return (int)n;
+        if ((size_t)n == len)
+                return 1;
+        /* OpenSSL may hold a record sealed from buf + n: the copy hands it the same bytes. */
+        tc->plain = malloc(len - (size_t)n);
+        if (!tc->plain)
+                return -ENOMEM;
+        memcpy(tc->plain, (const char *)buf + n, len - (size_t)n);
+        tc->plain_off = 0;
+        tc->plain_len = len - (size_t)n;
+        return 0;
+}
+
+bool tls_conn_holding(const struct tls_conn *tc)
+{
+        return tc->plain_len > 0;
+}
+
 int tls_conn_flush(struct tls_conn *tc)
 {
-        if (gather.owner == tc)
-                gather_out();
-        if (tc->werr)
-                return tc->werr;
-        return tc->left_len ? left_out(tc) : 1;
+        for (;;) {
+                int p = tc->plain_len ? plain_out(tc) : 1, r = 1;
+                bool had_left;
+
+                if (p < 0)
+                        return p;
+                if (gather.owner == tc)
+                        gather_out();
+                if (tc->werr)
+                        return tc->werr;
+                had_left = tc->left_len > 0;
+                if (had_left)
+                        r = left_out(tc);
+                if (r <= 0)
+                        return r;
+                /* Kept plaintext waits on the socket: go round only if it just made room. */
+                if (p == 1 || !had_left)
+                        return p;
+        }
 }
 
 int tls_conn_new(struct tls_ctx *t, int fd, struct tls_conn **ret)
@@ -756,6 +822,7 @@ void tls_conn_free(struct tls_conn *tc)
         SSL_free(tc->ssl); /* frees both BIOs; the fd stays open (BIO_NOCLOSE) */
         (void)tls_ctx_unref(tc->t);
         free(tc->left);
+        free(tc->plain);
         free(tc);
 }
 

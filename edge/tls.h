@@ -116,6 +116,15 @@ ssize_t tls_conn_read(struct tls_conn *tc, void *buf, size_t cap);
 ssize_t tls_conn_write(struct tls_conn *tc, const void *buf, size_t len);
 
 /*
+ * Take all of buf: encrypt and send what the socket takes now and keep a copy of the rest,
+ * which tls_conn_flush sends before anything else. Returns 1 when all went to OpenSSL, 0 when
+ * some is kept (flush on POLLOUT), -EBUSY while an earlier call's bytes are still kept (a
+ * caller bug: ask tls_conn_holding first), -errno.
+ */
+int tls_conn_write_all(struct tls_conn *tc, const void *buf, size_t len);
+bool tls_conn_holding(const struct tls_conn *tc);
+
+/*
  * Send [off, off+len) of file fd. kTLS: SSL_sendfile, no copy. Otherwise at most cap bytes
  * are read into scratch (the caller's reused buffer) and encrypted. Returns bytes sent
  * (> 0), -EAGAIN (socket full; retry with the same off and at least the same len), -EIO when

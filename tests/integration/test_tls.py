@@ -164,6 +164,27 @@ def bodies_over_tls(e):
 
 
 @test
+def h2_over_tls_streams_to_a_slow_reader(e):
+    """Several streams on one h2 connection, read slowly: the edge's bursts meet a full socket
+    (the unsealed rest is kept and goes first), and every body still arrives whole."""
+    d = tempfile.mkdtemp(prefix="sluice-it-h2slow-")
+    keys = ["/t1/big.m4s", "/t1/seg-1.m4s", "/t1/big.m4s", "/t1/seg-2.m4s"]
+    cmd = ["curl", "-sS", "--http2", "--parallel", "--parallel-max", "8", "--limit-rate", "3M",
+           "--cacert", e.pki + "/ca.pem", "-w", "%{http_version} %{num_connects}\n"]
+    for i, k in enumerate(keys):
+        cmd += ["-o", f"{d}/{i}", f"https://{HOST}:{e.tls_port}{k}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    eq(out.returncode, 0, f"curl: {out.stderr}")
+    lines = out.stdout.split()
+    eq(lines[0::2], ["2"] * len(keys), "every transfer over h2")
+    check(sum(int(n) for n in lines[1::2]) == 1, f"one connection for all: {out.stdout!r}")
+    for i, k in enumerate(keys):
+        with open(f"{d}/{i}", "rb") as f:
+            check(sha(f.read()) == sha(e.objects[k]), f"{k} (transfer {i}) differs over h2")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@test
 def h2_over_tls_same_rules(e):
     """h2 after ALPN answers by the HTTP/1.1 rules: preflight, conditionals, Cache-Status."""
     def curl(*args):

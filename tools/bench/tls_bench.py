@@ -159,9 +159,10 @@ def run_h2load(url, conns, duration, cpus, work):
                 lat.append(int(parts[2]) / 1000.0)
     lat.sort()
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
+    cipher = re.search(r"^Cipher: (\S+)", out, re.M)
     return {"rps": float(m.group(2)),
             "gbps": float(m.group(3)) * H2UNIT[m.group(4)] * 8 / 1e9,
-            "p99_ms": p99}
+            "p99_ms": p99, "cipher": cipher.group(1) if cipher else ""}
 
 
 def run_wrk_https(url, conns, duration, cpus):
@@ -244,7 +245,9 @@ def main():
                                 r["server_cores"] = cores
                                 r["gbps_per_core"] = r["gbps"] / cores if cores > 0 else 0.0
                                 reps.append(r)
-                            med = {k: statistics.median(x[k] for x in reps) for k in reps[0]}
+                            med = {k: statistics.median(x[k] for x in reps) for k in reps[0]
+                                   if k != "cipher"}
+                            med["cipher"] = reps[0].get("cipher", "")
                             med.update({"server": kind, "scenario": scen, "size": size,
                                         "mode": mode, "conns": a.conns, "reps": a.reps,
                                         "duration_s": a.duration})
@@ -252,7 +255,8 @@ def main():
                             print(f"{kind:7} {mode:7} {scen:7} {size:>4}  {med['rps']:10.0f} req/s"
                                   f"  {med['gbps']:6.2f} Gbit/s  p99 {med['p99_ms']:7.2f} ms"
                                   f"  {med['server_cores']:4.2f} cores"
-                                  f"  {med['gbps_per_core']:6.2f} Gbit/s/core", flush=True)
+                                  f"  {med['gbps_per_core']:6.2f} Gbit/s/core  {med['cipher']}",
+                                  flush=True)
                 finally:
                     srv.stop()
     finally:

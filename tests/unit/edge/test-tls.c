@@ -520,6 +520,66 @@ TEST(userspace_sendfile_retries)
         tls_ctx_unref(t);
 }
 
+/* Bursts taken whole: what the full socket refuses is kept (copied: the caller's buffer is
+ * scribbled over at once) and goes before anything else; a second burst waits until the
+ * first is out; every byte arrives in order. */
+TEST(write_all_keeps_what_the_socket_refuses)
+{
+        enum { BURST = 200000, BURSTS = 6 };
+        static char want[BURST * BURSTS], got[BURST * BURSTS];
+        char *buf = malloc(BURST);
+        struct tls_ctx *t;
+        SSL_CTX *cc;
+        struct pair p;
+        size_t have = 0;
+        int sent = 0, sndbuf = 16384, kept = 0, refused = 0;
+
+        ASSERT_TRUE(buf != NULL);
+        for (size_t i = 0; i < sizeof(want); i++)
+                want[i] = (char)(i * 13 + i / 1000);
+        ASSERT_EQ(make_ctx(true, NULL, &t), 0);
+        cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION, NULL, NULL);
+        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "b.test"}, &p), 0);
+        ASSERT_EQ(setsockopt(p.sfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+
+        for (int i = 0; i < 100000 && have < sizeof(want); i++) {
+                if (sent < BURSTS) {
+                        int r;
+                        if (tls_conn_holding(p.s)) {
+                                ASSERT_EQ(tls_conn_write_all(p.s, buf, 1), -EBUSY);
+                                refused++;
+                        } else {
+                                memcpy(buf, want + (size_t)sent * BURST, BURST);
+                                r = tls_conn_write_all(p.s, buf, BURST);
+                                memset(buf, 0x55, BURST);
+                                if (r < 0)
+                                        TEST_FAIL_AT("write_all: %d", r);
+                                kept += r == 0;
+                                sent++;
+                        }
+                }
+                if (tls_conn_flush(p.s) < 0)
+                        TEST_FAIL_AT("flush");
+                for (;;) {
+                        size_t n = 0;
+                        if (SSL_read_ex(p.c, got + have, sizeof(got) - have, &n) != 1)
+                                break;
+                        have += n;
+                }
+                ERR_clear_error();
+        }
+        ASSERT_EQ(have, sizeof(want));
+        ASSERT_TRUE(kept > 0);
+        ASSERT_TRUE(refused > 0);
+        ASSERT_TRUE(!tls_conn_holding(p.s));
+        ASSERT_EQ(tls_conn_flush(p.s), 1);
+        ASSERT_TRUE(memcmp(want, got, sizeof(want)) == 0);
+        free(buf);
+        pair_free(&p);
+        SSL_CTX_free(cc);
+        tls_ctx_unref(t);
+}
+
 TEST(bad_certificates)
 {
         struct edge_cfg_tls_cert certs[1] = {{.cert = fx.a_cert, .key = fx.b_key}};

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * h2 over TLS output in batches: a burst's frames (control frames, HEADERS, DATA headers and
+ * payloads) are laid end to end in the worker thread's plaintext buffer, file payloads read
+ * straight into their place, and the burst goes to OpenSSL in one write, which cuts it into
+ * full 16 KiB records regardless of where frames begin and end. So DATA frames are as large
+ * as the client allows (16 KiB by default) and a 64 KiB response is four frames in five
+ * records, not five frames (16 KiB less the frame header each, to keep each in one record)
+ * in six. The buffer holds one connection's burst at a time: h2_tls_flush empties it, and
+ * whatever the socket would not take is kept by the connection's tls_conn (copied), to go
+ * before anything else.
+ */
+
+struct conn;
+
+/* struct h2_io's queue, queue_file and flush for a TLS connection; ctx is the conn. */
+int h2_tls_queue(void *ctx, const void *a, size_t alen, const void *b, size_t blen);
+int h2_tls_queue_file(void *ctx, const void *hdr, int fd, off_t off, size_t len);
+int h2_tls_flush(void *ctx);
+
+/* Drop c's part of this thread's batch (the connection is going). */
+void h2_tls_forget(struct conn *c);
