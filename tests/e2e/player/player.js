@@ -561,6 +561,17 @@ async function playTitle(title, episode) {
   addEventListener('pagehide', () => report('unload'));
 }
 
+// Resolves once the first frame is presented or the video has its first data (or errs), or
+// after ms.
+function startedOrLate(ms) {
+  const v = $('video');
+  return new Promise((resolve) => {
+    if (state.firstFrameMs !== null || v.readyState >= 2) { resolve(); return; }
+    setTimeout(resolve, ms);
+    for (const e of ['loadeddata', 'playing', 'error']) v.addEventListener(e, resolve, { once: true });
+  });
+}
+
 async function bootControl() {
   loadIdentity();
   $('search').hidden = false;
@@ -574,10 +585,15 @@ async function bootControl() {
     location.search = `?${q}`;
   });
   // The title's session and player first: the catalogue and the title's details are not on
-  // the way to its first frame, so they load while the player starts.
+  // the way to its first frame, so they load once it is presented (or the player has data,
+  // without autoplay), or after 3 s whatever happens: their requests and rendering would
+  // otherwise share the link and the main thread with the start.
   if (state.title) {
     if (!state.support.mse) addError('page', 'this browser has no Media Source Extensions');
-    else await playTitle(state.title, params.get('episode'));
+    else {
+      await playTitle(state.title, params.get('episode'));
+      if (state.session) await startedOrLate(3000);
+    }
   }
   await ensureProfile();
   await Promise.all([loadCatalog(), state.title ? loadDetails(state.title) : null]);
