@@ -28,6 +28,8 @@
 static __thread char *scratch;  /* per worker thread, freed when the thread exits */
 static __thread char *plain_in; /* decrypted input; apart so answers can use scratch */
 #define PLAIN_IN (64u << 10)
+static __thread char *burst; /* h2 frames gathered for one SSL_write (h2-tls.c) */
+#define H2_BURST (256u << 10)
 
 static pthread_key_t bufs_key;
 static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
@@ -40,6 +42,8 @@ static void bufs_free(void *unused)
         scratch = NULL;
         free(plain_in);
         plain_in = NULL;
+        free(burst);
+        burst = NULL;
 }
 
 static void bufs_key_make(void)
@@ -63,6 +67,14 @@ char *conn_tls_scratch(size_t *cap)
                 scratch = bufs_track(malloc(TLS_SCRATCH));
         *cap = TLS_SCRATCH;
         return scratch;
+}
+
+char *conn_tls_h2_burst(size_t *cap)
+{
+        if (!burst)
+                burst = bufs_track(malloc(H2_BURST));
+        *cap = H2_BURST;
+        return burst;
 }
 
 int conn_tls_start(struct conn *c, struct tls_ctx *t)

@@ -29,3 +29,6 @@ int conn_tls_flush(struct conn *c);
 void conn_tls_free(struct conn *c);
 /* This worker thread's reused buffer (file bytes to encrypt, decrypted input). NULL on OOM. */
 char *conn_tls_scratch(size_t *cap);
+/* This worker thread's buffer for h2 bursts (h2-tls.c), apart from the scratch buffer so that
+ * no other output can write over a burst. NULL on OOM. */
+char *conn_tls_h2_burst(size_t *cap);

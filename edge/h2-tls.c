@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * h2 frames over TLS gathered into one plaintext burst per flush (see h2-tls.h). The buffer is
- * the worker thread's TLS scratch buffer (conn-tls.c), which no other output uses while an h2
- * burst is in it: every h2 flush ends by emptying it.
+ * h2 frames over TLS gathered into one plaintext burst per flush (see h2-tls.h), in a buffer
+ * of the worker thread's (conn-tls.c) that nothing else writes to. Every h2 flush ends by
+ * emptying it; a connection that finds another's burst in it (a flush cut short by an error)
+ * seals that one first, and a connection's close drops its own.
  */
 #include <errno.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static int seal(char *buf)
 static char *room(struct conn *c, size_t need, int *err)
 {
         size_t cap;
-        char *buf = conn_tls_scratch(&cap);
+        char *buf = conn_tls_h2_burst(&cap);
 
         if (!buf) {
                 *err = -ENOMEM;
@@ -100,7 +101,7 @@ int h2_tls_flush(void *ctx)
 {
         struct conn *c = ctx;
         size_t cap;
-        char *buf = conn_tls_scratch(&cap);
+        char *buf = conn_tls_h2_burst(&cap);
 
         if (batch.owner == c) {
                 int r = seal(buf);
