@@ -257,8 +257,11 @@ const scenarios = {
     const p = await openPlayer(browser, 'title=demo-movie&control=ipv6');
     await p.page.waitForFunction(() => window.sluice.state.notice || window.sluice.state.session, null, { timeout: 15000 });
     const st = await p.page.evaluate(() => ({ notice: window.sluice.state.notice,
-      shown: document.getElementById('notice').textContent, hidden: document.getElementById('notice').hidden }));
+      shown: document.getElementById('notice').textContent, hidden: document.getElementById('notice').hidden,
+      earlyUsed: window.sluice.state.earlyUsed }));
     check(st.notice && st.notice.status === 451, 'geo: a client in BR gets 451', JSON.stringify(st.notice));
+    // The 451 came to the worker's request, sent to control's second address as the page asked.
+    check(st.earlyUsed === 'session', 'geo: the session came from the page\'s start worker', String(st.earlyUsed));
     check(!st.hidden && /not available in your country/i.test(st.shown), 'geo: the page says so', st.shown);
     await p.ctx.close();
   },

@@ -46,6 +46,9 @@ const VARIANTS = {
   nginx: { side: 'nginx' },
   // the session's start bandwidth ignored by the page (dash.js picks its default start rung)
   'sluice-no-start-rung': { side: 'sluice', query: '&startbw=off' },
+  // no start worker: config and session (or manifest) fetched by the page's main thread
+  'sluice-no-early': { side: 'sluice', query: '&early=off' },
+  'nginx-no-early': { side: 'nginx', query: '&early=off' },
   // the title evicted from both edges before each start: the start is filled from the origin
   'sluice-cold-edge': { side: 'sluice', coldEdge: true, prefetchStart: 2 },
   // the same with the edges' start prefetch off (cache.prefetch_start 0; nor prefetch on)

@@ -11,11 +11,14 @@
 //   q=WORDS         search the catalogue
 //   src=URL         play any manifest URL instead
 //   cmcd=query|header|off   how CMCD is sent to the edge (default query: no CORS preflight)
+//   early=off       no start worker: the page fetches its config and the session or
+//                   manifest itself, once dash.js has loaded (to measure the worker's share)
 //   autoplay=0      load but do not start
 //   buffer=S        target buffer ahead in seconds (dash.js stable and top-quality buffer);
 //                   the ABR test uses 12 so a throttle shows on screen within a minute
 // dash.js (830 kB) loads and compiles while the page fetches what a start needs first (its
-// config, the control session, the manifest): those round trips hide behind the module.
+// config, the control session, the manifest): those round trips hide behind the module, made
+// by a worker (start-worker.js) so that the main thread's compile does not hold their answers.
 const dashjs = import('/vendor/dashjs/dash.all.min.js');
 
 const $ = (id) => document.getElementById(id);
@@ -38,6 +41,8 @@ const state = {
   firstFrameMs: null, // page clock (performance.now()) when the first frame was presented
   marks: {},      // page clock of the steps of a start: config, session, player, manifest, ...
   session: null,  // control's POST /v1/playback answer
+  early: null,    // start-worker.js's answer (config, session or manifest), until used
+  earlyUsed: null, // what of it the start used: 'session' or 'manifest' (null: the page asked)
   startBandwidth: null, // bit/s dash.js was told to start at (the session's start_bandwidth)
   notice: null,   // {status, message}: why a title does not play (451, 404, ...)
   details: null,  // control's GET /v1/titles/<id>
@@ -533,9 +538,20 @@ async function playTitle(title, episode) {
   // A first visit makes its profile with the session: one round trip less before the start.
   if (state.profile) body.profile = state.profile;
   else body.new_profile = PROFILE_NAME;
-  mark('session-requested');
-  const r = await api('POST', '/v1/playback', body);
-  mark('session');
+  // The worker asked for this very session while dash.js compiled: take its answer.
+  const e = state.early;
+  state.early = null;
+  let r;
+  if (e && e.session && JSON.stringify(e.session.asked) === JSON.stringify(body)) {
+    state.marks['session-requested'] = e.sessionRequestedAt - performance.timeOrigin;
+    state.marks.session = e.sessionAt - performance.timeOrigin;
+    r = e.session;
+    state.earlyUsed = 'session';
+  } else {
+    mark('session-requested');
+    r = await api('POST', '/v1/playback', body);
+    mark('session');
+  }
   if (!r.ok) {
     const why = r.status === 451 ? 'This title is not available in your country.'
       : r.status === 404 ? 'No such title.' : `Cannot play: ${r.status}`;
@@ -600,12 +616,40 @@ async function bootControl() {
 }
 window.sluice.report = report;
 
-async function boot() {
+// Hands the worker what it needs to ask for this page's start (the profile as loadIdentity()
+// reads it). Resolves to its answer, or null without one: the page then asks itself.
+function startEarly() {
+  if (params.get('early') === 'off') return Promise.resolve(null);
+  try {
+    const w = new Worker('/start-worker.js');
+    const p = params.get('profile') || localStorage.getItem('sluice-profile');
+    return new Promise((resolve) => {
+      // The worker stays (idle, a few hundred kB): ended, the bodies it fetched would no
+      // longer be there for the browser's developer tools (and the e2e tests' checks).
+      w.onmessage = (m) => { resolve(m.data && !m.data.error ? m.data : null); };
+      w.onerror = () => { resolve(null); };
+      w.postMessage({ title: params.get('title'), episode: params.get('episode'),
+        profile: p ? Number(p) : null, newProfile: PROFILE_NAME, src: params.get('src'),
+        ipv6: params.get('control') === 'ipv6' });
+    });
+  } catch {
+    return Promise.resolve(null);
+  }
+}
+
+async function boot(early) {
   try {
     mark('boot');
-    const r = await fetch('/config.json', { cache: 'no-store' });
-    state.config = await r.json();
-    mark('config');
+    const e = await early;
+    if (e && e.config) {
+      state.config = e.config;
+      state.marks.config = e.configAt - performance.timeOrigin;
+      state.early = e;
+    } else {
+      const r = await fetch('/config.json', { cache: 'no-store' });
+      state.config = await r.json();
+      mark('config');
+    }
   } catch (e) {
     addError('page', `cannot load /config.json: ${e.message}`);
     state.config = { edge: '', titles: [] };
@@ -642,11 +686,16 @@ async function boot() {
   if (src) {
     $('src').value = src;
     if (!state.support.mse) addError('page', 'this browser has no Media Source Extensions');
-    else await start(src, params.get('autoplay') !== '0', { source: await prefetchManifest(src) });
+    else {
+      const m = state.early && state.early.manifest;
+      if (m && m.url === src) state.earlyUsed = 'manifest';
+      await start(src, params.get('autoplay') !== '0',
+        { source: state.earlyUsed ? manifestBlob(m.text, src) : await prefetchManifest(src) });
+    }
   }
   state.ready = true;
   setInterval(render, 500);
   render();
 }
 
-boot();
+boot(startEarly());
