@@ -32,14 +32,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--autoplay-policy=no-user-gesture-required'];
-const ALL = ['play', 'players', 'clearkey', 'geo', 'licence', 'catalogue', 'seek', 'resume',
-  'failover'];
+const ALL = ['play', 'prefetch', 'players', 'clearkey', 'geo', 'licence', 'catalogue', 'seek',
+  'resume', 'failover'];
 const SEGMENT = 4; // seconds, the origin layout's segment duration
 
 const opt = { chromium: '/usr/bin/chromium', only: ALL };
@@ -250,6 +250,43 @@ const scenarios = {
     check(ok && errs.length === 0 && enc === true, 'clearkey: the encrypted title plays', errs.join('; '));
     const lic = p.w.control.filter((r) => r.path === '/v1/license/clearkey').map((r) => r.status);
     check(lic.includes(200), 'clearkey: the licence came from control', `statuses ${lic.join(',')}`);
+    await p.ctx.close();
+  },
+
+  // The start worker fetches the start's inits and first segments beside dash.js's compile,
+  // and dash.js takes them from the browser's cache: each crosses to the edge once. Control
+  // has a throughput estimate for this client by now (play reported), so a start rung.
+  async prefetch(browser) {
+    const p = await openPlayer(browser, 'title=demo-movie');
+    await waitPlaying(p.page);
+    await p.page.waitForFunction(() => window.sluice.state.prefetch.every((x) => x.status || x.error),
+      null, { timeout: 15000 }).catch(() => {});
+    const st = await p.page.evaluate(() => ({ sid: window.sluice.state.sid,
+      rung: window.sluice.state.startBandwidth, prefetch: window.sluice.state.prefetch }));
+    const errs = await errorsOf(p.page);
+    const kinds = st.prefetch.map((x) => x.kind).sort().join(',');
+    if (!check(st.rung > 0, 'prefetch: control named a start rung', String(st.rung))) {
+      await p.ctx.close();
+      return;
+    }
+    check(kinds === 'audio,audio-init,video,video-init', 'prefetch: the worker fetched both inits and first segments', kinds);
+    const late = st.prefetch.filter((x) => !x.used || x.status !== 200);
+    check(late.length === 0 && errs.length === 0, 'prefetch: dash.js asked for every one of them and played',
+      late.map((x) => `${x.kind} used ${x.used} status ${x.status}`).concat(errs).join('; '));
+    // The edges' access logs, beside the env file: this page's requests carry its CMCD sid.
+    await new Promise((r) => setTimeout(r, 500));
+    const sid = `sid%3D%22${st.sid}%22`;
+    const lines = [];
+    for (const e of edges) {
+      const text = await readFile(join(dirname(opt.env), 'logs', `${e.id}.access.log`), 'utf8').catch(() => '');
+      lines.push(...text.split('\n').filter((l) => l.includes(sid)));
+    }
+    const twice = st.prefetch.map((x) => {
+      const path = new URL(x.url).pathname.replace(/^\/s\/[^/]+/, '/s/*');
+      return [x.kind, lines.filter((l) => l.includes(`"GET ${path}?`)).length];
+    }).filter(([, n]) => n !== 1);
+    check(lines.length > 0 && twice.length === 0, 'prefetch: each start object crossed to the edge once',
+      twice.length ? twice.map(([k, n]) => `${k} ${n} times`).join(', ') : `${lines.length} requests of this page`);
     await p.ctx.close();
   },
 

@@ -13,9 +13,12 @@
 //
 // TTFF = from navigation start to the first presented video frame (requestVideoFrameCallback
 // on the page, performance.now() is relative to navigation start). The browser's HTTP cache
-// is disabled through CDP in every run, so nothing is replayed from it.
-//   cold: a new browser context per start (no connections, no cache, dash.js module loaded)
-//   warm: the same context reloaded (connections and the module warm)
+// is on, as a viewer's is: every media request carries CMCD in its query with a session id
+// new to each page load, so no start is replayed from an earlier one (a variant with CMCD off
+// runs with the cache disabled through CDP instead). What a start fetches itself ahead, the
+// page's start worker, comes from it.
+//   cold: a new browser context per start (no connections, an empty cache)
+//   warm: the same context reloaded (connections, the page and dash.js module warm)
 // The variants are interleaved run by run so drift on a shared machine hits both alike.
 // Seek-to-playing (to the middle, then to three quarters) is measured on the warm runs.
 //
@@ -49,12 +52,16 @@ const VARIANTS = {
   // no start worker: config and session (or manifest) fetched by the page's main thread
   'sluice-no-early': { side: 'sluice', query: '&early=off' },
   'nginx-no-early': { side: 'nginx', query: '&early=off' },
+  // the worker fetches the session but not the start's inits and first segments
+  'sluice-no-prefetch': { side: 'sluice', query: '&prefetch=off' },
   // the title evicted from both edges before each start: the start is filled from the origin
   'sluice-cold-edge': { side: 'sluice', coldEdge: true, prefetchStart: 2 },
   // the same with the edges' start prefetch off (cache.prefetch_start 0; nor prefetch on)
   'sluice-cold-edge-no-start-prefetch': { side: 'sluice', coldEdge: true, prefetchStart: 0 },
   // the same without CMCD, so the edges get no hint to prefetch at all (start or nor)
-  'sluice-cold-edge-no-cmcd': { side: 'sluice', query: '&cmcd=off', coldEdge: true, prefetchStart: 2 },
+  // (segment URLs the same from one load to the next: the HTTP cache off, or warm replays)
+  'sluice-cold-edge-no-cmcd': { side: 'sluice', query: '&cmcd=off', coldEdge: true, prefetchStart: 2,
+    noCache: true },
 };
 const opt = { runs: 10, title: 'demo-movie', chromium: '/usr/bin/chromium', json: false,
   variants: ['sluice', 'nginx'], timeline: false, link: null };
@@ -263,7 +270,7 @@ async function main() {
         const page = await ctx.newPage();
         const cdp = await ctx.newCDPSession(page);
         await cdp.send('Network.enable');
-        await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+        if (VARIANTS[v].noCache) await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
         await shapeLink(cdp);
         if (hooks[v]) await hooks[v]();
         const rec = recordTimeline(cdp);

@@ -13,16 +13,23 @@
 //   cmcd=query|header|off   how CMCD is sent to the edge (default query: no CORS preflight)
 //   early=off       no start worker: the page fetches its config and the session or
 //                   manifest itself, once dash.js has loaded (to measure the worker's share)
+//   prefetch=off    the worker does not fetch the start's first objects (inits and first
+//                   segments at the start rung) beside the compile (to measure its share)
 //   autoplay=0      load but do not start
 //   buffer=S        target buffer ahead in seconds (dash.js stable and top-quality buffer);
 //                   the ABR test uses 12 so a throttle shows on screen within a minute
 // dash.js (830 kB) loads and compiles while the page fetches what a start needs first (its
 // config, the control session, the manifest): those round trips hide behind the module, made
-// by a worker (start-worker.js) so that the main thread's compile does not hold their answers.
+// by a worker (start-worker.js, set going by start-early.js before any module loads) so that
+// the main thread's compile does not hold their answers. With control's session the worker
+// also fetches the start's inits and first segments (start-segments.js), and dash.js is
+// pointed at those very requests (prefetchInterceptor).
 const dashjs = import('/vendor/dashjs/dash.all.min.js');
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
+// What start-early.js set going before this module loaded (the start worker and its answer).
+const early = self.sluiceEarly;
 
 // Everything a test or a curious developer may want, in one place.
 const state = {
@@ -39,11 +46,13 @@ const state = {
   stalls: [],     // {at, ms}: from a 'waiting' after playback started to the next 'playing'
   stalledSince: null,
   firstFrameMs: null, // page clock (performance.now()) when the first frame was presented
-  marks: {},      // page clock of the steps of a start: config, session, player, manifest, ...
+  marks: early.marks, // page clock of the steps of a start: config, session, player, ...
   session: null,  // control's POST /v1/playback answer
   early: null,    // start-worker.js's answer (config, session or manifest), until used
   earlyUsed: null, // what of it the start used: 'session' or 'manifest' (null: the page asked)
   startBandwidth: null, // bit/s dash.js was told to start at (the session's start_bandwidth)
+  prefetch: [],   // the worker's start objects: {url, kind, fetched, used} (used: dash.js asked)
+  sid: early.sid, // the CMCD session id of this page's requests
   notice: null,   // {status, message}: why a title does not play (451, 404, ...)
   details: null,  // control's GET /v1/titles/<id>
   reports: 0,     // playback reports accepted by control
@@ -283,8 +292,7 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
   player = MediaPlayer().create();
   window.sluice.player = player;
   const cmcd = params.get('cmcd') || 'query';
-  const sid = (self.crypto && crypto.randomUUID) ? crypto.randomUUID()
-    : String(Math.random()).slice(2);
+  const sid = early.sid;
   const dashSource = source || src;
   player.updateSettings({
     debug: { logLevel: 2 }, // warnings and errors to the console
@@ -341,6 +349,7 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
     const r = e.request || {};
     if (r.url) state.lastSegment = `${r.mediaType || ''} ${new URL(r.url).pathname}`;
   });
+  player.addRequestInterceptor(prefetchInterceptor);
   player.addResponseInterceptor((resp) => {
     try {
       const h = headerMap(resp.headers);
@@ -384,7 +393,7 @@ async function api(method, path, body) {
   return { status: r.status, ok: r.ok, body: j };
 }
 
-const PROFILE_NAME = 'demo viewer';
+const PROFILE_NAME = early.profileName;
 
 function keepProfile(id) {
   state.profile = Number(id);
@@ -547,6 +556,7 @@ async function playTitle(title, episode) {
     state.marks.session = e.sessionAt - performance.timeOrigin;
     r = e.session;
     state.earlyUsed = 'session';
+    state.prefetch = early.prefetch;
   } else {
     mark('session-requested');
     r = await api('POST', '/v1/playback', body);
@@ -575,6 +585,21 @@ async function playTitle(title, episode) {
   v.addEventListener('pause', () => report('pause'));
   v.addEventListener('seeked', () => report('seek'));
   addEventListener('pagehide', () => report('unload'));
+}
+
+// dash.js's first request for an object the start worker fetched asks for exactly what the
+// worker asked for (its CMCD in place of dash.js's), which the browser then answers from its
+// cache, or from the worker's download still under way, instead of fetching it again.
+function prefetchInterceptor(req) {
+  if (state.prefetch.length && req && typeof req.url === 'string') {
+    const bare = req.url.split('?')[0];
+    const p = state.prefetch.find((x) => !x.used && x.url === bare);
+    if (p) {
+      p.used = performance.now();
+      req.url = p.fetched;
+    }
+  }
+  return req;
 }
 
 // Resolves once the first frame is presented or the video has its first data (or errs), or
@@ -616,31 +641,10 @@ async function bootControl() {
 }
 window.sluice.report = report;
 
-// Hands the worker what it needs to ask for this page's start (the profile as loadIdentity()
-// reads it). Resolves to its answer, or null without one: the page then asks itself.
-function startEarly() {
-  if (params.get('early') === 'off') return Promise.resolve(null);
-  try {
-    const w = new Worker('/start-worker.js');
-    const p = params.get('profile') || localStorage.getItem('sluice-profile');
-    return new Promise((resolve) => {
-      // The worker stays (idle, a few hundred kB): ended, the bodies it fetched would no
-      // longer be there for the browser's developer tools (and the e2e tests' checks).
-      w.onmessage = (m) => { resolve(m.data && !m.data.error ? m.data : null); };
-      w.onerror = () => { resolve(null); };
-      w.postMessage({ title: params.get('title'), episode: params.get('episode'),
-        profile: p ? Number(p) : null, newProfile: PROFILE_NAME, src: params.get('src'),
-        ipv6: params.get('control') === 'ipv6' });
-    });
-  } catch {
-    return Promise.resolve(null);
-  }
-}
-
-async function boot(early) {
+async function boot(answer) {
   try {
     mark('boot');
-    const e = await early;
+    const e = await answer;
     if (e && e.config) {
       state.config = e.config;
       state.marks.config = e.configAt - performance.timeOrigin;
@@ -698,4 +702,4 @@ async function boot(early) {
   render();
 }
 
-boot(startEarly());
+boot(early.answer);

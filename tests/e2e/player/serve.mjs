@@ -16,10 +16,10 @@
 // "PLAYER_URL=http://HOST:PORT/", and nothing else there (logs go to stderr), so a caller can
 // read that line from a pipe. Exits 0 on SIGTERM/SIGINT.
 //
-// Routes: / (the page), /player.js, /start-worker.js, /player.css, /config.json (what the
-// page plays), /vendor/dashjs/* (dash.js ESM build from node_modules), /alt.html + /alt.js
-// (Shaka Player or hls.js on the same content) with /vendor/shaka/* and /vendor/hlsjs/*,
-// /healthz.
+// Routes: / (the page), /player.js, /start-early.js, /start-worker.js, /start-segments.js,
+// /player.css, /config.json (what the page plays), /vendor/dashjs/* (dash.js ESM build from
+// node_modules), /alt.html + /alt.js (Shaka Player or hls.js on the same content) with
+// /vendor/shaka/* and /vendor/hlsjs/*, /healthz.
 
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
@@ -129,7 +129,9 @@ function main() {
     titles: opt.titles.map((id) => ({ id, manifest: `${opt.edge}/${id}/manifest.mpd` })),
   });
   const pages = { '/': 'index.html', '/index.html': 'index.html', '/player.js': 'player.js',
-    '/start-worker.js': 'start-worker.js', '/player.css': 'player.css', '/alt.html': 'alt.html', '/alt.js': 'alt.js' };
+    '/start-early.js': 'start-early.js', '/start-worker.js': 'start-worker.js',
+    '/start-segments.js': 'start-segments.js',
+    '/player.css': 'player.css', '/alt.html': 'alt.html', '/alt.js': 'alt.js' };
   const modules = join(here, '..', 'node_modules');
   const vendors = [['/vendor/dashjs/', opt.dashjs],
     ['/vendor/shaka/', join(modules, 'shaka-player', 'dist')],
