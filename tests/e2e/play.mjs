@@ -119,7 +119,7 @@ async function session(opt, context, page, check) {
   check(advanced && st.currentTime - t0 >= opt.minAdvance - 0.05,
     `media time advanced by at least ${opt.minAdvance} s`,
     `from ${t0.toFixed(2)} to ${st.currentTime.toFixed(2)}`);
-  check(st.earlyUsed === 'manifest', 'the manifest came from the page\'s start worker',
+  check(st.earlyUsed === 'manifest', 'the manifest came from the page\'s early request',
     String(st.earlyUsed));
   check(st.errors.length === 0, 'no dash.js or player errors',
     st.errors.map((e) => `${e.source}: ${e.message}`).join('; '));

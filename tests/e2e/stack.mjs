@@ -160,6 +160,42 @@ const videoTime = (page) => page.evaluate(() => document.getElementById('video')
 const errorsOf = (page) => page.evaluate(() => window.sluice.state.errors.map((e) => `${e.source}: ${e.message}`)
   .concat(document.getElementById('video').error ? [`video: ${document.getElementById('video').error.code}`] : []));
 
+// The prefetch scenario's checks, for the page made with extra query q.
+async function prefetchFrom(browser, q) {
+  const how = q ? ` (${q.slice(1)})` : '';
+  const p = await openPlayer(browser, `title=demo-movie${q}`);
+  await waitPlaying(p.page);
+  await p.page.waitForFunction(() => window.sluice.state.prefetch.every((x) => x.status || x.error),
+    null, { timeout: 15000 }).catch(() => {});
+  const st = await p.page.evaluate(() => ({ sid: window.sluice.state.sid,
+    rung: window.sluice.state.startBandwidth, prefetch: window.sluice.state.prefetch }));
+  const errs = await errorsOf(p.page);
+  const kinds = st.prefetch.map((x) => x.kind).sort().join(',');
+  if (!check(st.rung > 0, `prefetch${how}: control named a start rung`, String(st.rung))) {
+    await p.ctx.close();
+    return;
+  }
+  check(kinds === 'audio,audio-init,video,video-init', `prefetch${how}: the page fetched both inits and first segments ahead`, kinds);
+  const late = st.prefetch.filter((x) => !x.used || x.status !== 200);
+  check(late.length === 0 && errs.length === 0, `prefetch${how}: dash.js asked for every one of them and played`,
+    late.map((x) => `${x.kind} used ${x.used} status ${x.status}`).concat(errs).join('; '));
+  // The edges' access logs, beside the env file: this page's requests carry its CMCD sid.
+  await new Promise((r) => setTimeout(r, 500));
+  const sid = `sid%3D%22${st.sid}%22`;
+  const lines = [];
+  for (const e of edges) {
+    const text = await readFile(join(dirname(opt.env), 'logs', `${e.id}.access.log`), 'utf8').catch(() => '');
+    lines.push(...text.split('\n').filter((l) => l.includes(sid)));
+  }
+  const twice = st.prefetch.map((x) => {
+    const path = new URL(x.url).pathname.replace(/^\/s\/[^/]+/, '/s/*');
+    return [x.kind, lines.filter((l) => l.includes(`"GET ${path}?`)).length];
+  }).filter(([, n]) => n !== 1);
+  check(lines.length > 0 && twice.length === 0, `prefetch${how}: each start object crossed to the edge once`,
+    twice.length ? twice.map(([k, n]) => `${k} ${n} times`).join(', ') : `${lines.length} requests of this page`);
+  await p.ctx.close();
+}
+
 const scenarios = {
   async play(browser) {
     const p = await openPlayer(browser, 'title=demo-movie');
@@ -253,41 +289,13 @@ const scenarios = {
     await p.ctx.close();
   },
 
-  // The start worker fetches the start's inits and first segments beside dash.js's compile,
-  // and dash.js takes them from the browser's cache: each crosses to the edge once. Control
-  // has a throughput estimate for this client by now (play reported), so a start rung.
+  // The page fetches the start's inits and first segments beside dash.js's compile, and
+  // dash.js takes them from the browser's cache: each crosses to the edge once. Control has a
+  // throughput estimate for this client by now (play reported), so a start rung. Both ways of
+  // making the early requests: the page's own script, and the worker.
   async prefetch(browser) {
-    const p = await openPlayer(browser, 'title=demo-movie');
-    await waitPlaying(p.page);
-    await p.page.waitForFunction(() => window.sluice.state.prefetch.every((x) => x.status || x.error),
-      null, { timeout: 15000 }).catch(() => {});
-    const st = await p.page.evaluate(() => ({ sid: window.sluice.state.sid,
-      rung: window.sluice.state.startBandwidth, prefetch: window.sluice.state.prefetch }));
-    const errs = await errorsOf(p.page);
-    const kinds = st.prefetch.map((x) => x.kind).sort().join(',');
-    if (!check(st.rung > 0, 'prefetch: control named a start rung', String(st.rung))) {
-      await p.ctx.close();
-      return;
-    }
-    check(kinds === 'audio,audio-init,video,video-init', 'prefetch: the worker fetched both inits and first segments', kinds);
-    const late = st.prefetch.filter((x) => !x.used || x.status !== 200);
-    check(late.length === 0 && errs.length === 0, 'prefetch: dash.js asked for every one of them and played',
-      late.map((x) => `${x.kind} used ${x.used} status ${x.status}`).concat(errs).join('; '));
-    // The edges' access logs, beside the env file: this page's requests carry its CMCD sid.
-    await new Promise((r) => setTimeout(r, 500));
-    const sid = `sid%3D%22${st.sid}%22`;
-    const lines = [];
-    for (const e of edges) {
-      const text = await readFile(join(dirname(opt.env), 'logs', `${e.id}.access.log`), 'utf8').catch(() => '');
-      lines.push(...text.split('\n').filter((l) => l.includes(sid)));
-    }
-    const twice = st.prefetch.map((x) => {
-      const path = new URL(x.url).pathname.replace(/^\/s\/[^/]+/, '/s/*');
-      return [x.kind, lines.filter((l) => l.includes(`"GET ${path}?`)).length];
-    }).filter(([, n]) => n !== 1);
-    check(lines.length > 0 && twice.length === 0, 'prefetch: each start object crossed to the edge once',
-      twice.length ? twice.map(([k, n]) => `${k} ${n} times`).join(', ') : `${lines.length} requests of this page`);
-    await p.ctx.close();
+    await prefetchFrom(browser, '');
+    await prefetchFrom(browser, '&early=worker');
   },
 
   async geo(browser) {
@@ -297,8 +305,8 @@ const scenarios = {
       shown: document.getElementById('notice').textContent, hidden: document.getElementById('notice').hidden,
       earlyUsed: window.sluice.state.earlyUsed }));
     check(st.notice && st.notice.status === 451, 'geo: a client in BR gets 451', JSON.stringify(st.notice));
-    // The 451 came to the worker's request, sent to control's second address as the page asked.
-    check(st.earlyUsed === 'session', 'geo: the session came from the page\'s start worker', String(st.earlyUsed));
+    // The 451 came to the early request, sent to control's second address as the page asked.
+    check(st.earlyUsed === 'session', 'geo: the session came from the page\'s early request', String(st.earlyUsed));
     check(!st.hidden && /not available in your country/i.test(st.shown), 'geo: the page says so', st.shown);
     await p.ctx.close();
   },

@@ -49,11 +49,13 @@ const VARIANTS = {
   nginx: { side: 'nginx' },
   // the session's start bandwidth ignored by the page (dash.js picks its default start rung)
   'sluice-no-start-rung': { side: 'sluice', query: '&startbw=off' },
-  // no start worker: config and session (or manifest) fetched by the page's main thread
+  // no early requests: config and session (or manifest) fetched once dash.js has loaded
   'sluice-no-early': { side: 'sluice', query: '&early=off' },
   'nginx-no-early': { side: 'nginx', query: '&early=off' },
-  // the worker fetches the session but not the start's inits and first segments
+  // the page asks for the session but not for the start's inits and first segments
   'sluice-no-prefetch': { side: 'sluice', query: '&prefetch=off' },
+  // the start's first requests from a worker (after fetching the config) instead of the page
+  'sluice-early-worker': { side: 'sluice', query: '&early=worker' },
   // the title evicted from both edges before each start: the start is filled from the origin
   'sluice-cold-edge': { side: 'sluice', coldEdge: true, prefetchStart: 2 },
   // the same with the edges' start prefetch off (cache.prefetch_start 0; nor prefetch on)

@@ -112,6 +112,28 @@ async function sendFile(res, path, head) {
   res.end(body);
 }
 
+// The player page with its start inline: in place of its start-early.js tag, one script with
+// the config (self.sluiceConfig), start-segments.js, start-ahead.js and start-early.js, so
+// that the page's first requests start without a fetch before them (start-early.js).
+const EARLY_TAG = '<script src="/start-early.js"></script>';
+async function sendPage(res, config, head) {
+  const [page, ...scripts] = await Promise.all(['index.html', 'start-segments.js', 'start-ahead.js',
+    'start-early.js'].map((f) => readFile(join(here, f), 'utf8')));
+  if (!page.includes(EARLY_TAG) || scripts.some((t) => /<\/script/i.test(t))) {
+    throw new Error('index.html or a start script cannot be inlined');
+  }
+  const inline = `<script>\nself.sluiceConfig = ${config.replace(/</g, '\\u003c')};\n` +
+    `${scripts.join('\n')}</script>`;
+  const body = Buffer.from(page.replace(EARLY_TAG, () => inline));
+  res.writeHead(200, {
+    'Content-Type': types['.html'],
+    'Content-Length': body.length,
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(head ? '' : body);
+}
+
 function main() {
   let opt;
   try {
@@ -130,7 +152,7 @@ function main() {
   });
   const pages = { '/': 'index.html', '/index.html': 'index.html', '/player.js': 'player.js',
     '/start-early.js': 'start-early.js', '/start-worker.js': 'start-worker.js',
-    '/start-segments.js': 'start-segments.js',
+    '/start-segments.js': 'start-segments.js', '/start-ahead.js': 'start-ahead.js',
     '/player.css': 'player.css', '/alt.html': 'alt.html', '/alt.js': 'alt.js' };
   const modules = join(here, '..', 'node_modules');
   const vendors = [['/vendor/dashjs/', opt.dashjs],
@@ -151,6 +173,7 @@ function main() {
         return res.end();
       }
       if (url.pathname === '/config.json') return send(res, 200, types['.json'], config);
+      if (pages[url.pathname] === 'index.html') return await sendPage(res, config, head);
       if (pages[url.pathname]) return await sendFile(res, join(here, pages[url.pathname]), head);
       for (const [prefix, root] of vendors) {
         if (!url.pathname.startsWith(prefix)) continue;

@@ -1,15 +1,23 @@
-// Sluice player page: the page's first act, before dash.js (830 kB) and player.js load. It
-// hands the start worker (start-worker.js) what it needs to ask for this page's start, so the
-// config, control's session and the start's first objects are on their way while the modules
-// download and compile; player.js takes the answer from self.sluiceEarly when it boots.
-// A classic script (no module): it runs as soon as the parser reaches it.
+// Sluice player page: the page's first act, before dash.js (830 kB) and player.js load: the
+// start's first requests (start-ahead.js: control's session and the start's first objects, or
+// the manifest) set going while the modules download and compile. player.js takes their answer
+// from self.sluiceEarly when it boots. serve.mjs puts this script into the page inline, after
+// the page's config (self.sluiceConfig), start-segments.js and start-ahead.js, so that nothing
+// is fetched before the requests start.
+//
+// The requests are made from here, the main thread: the session's answer is read, and the
+// start objects are asked for, as soon as the main thread is free between the modules' compile
+// steps. ?early=worker makes them from a worker instead (start-worker.js: a thread that the
+// compile does not hold up, but that a cold browser takes 100-200 ms to start, and that fetches
+// the config first); so does a page without the inline config. ?early=off: none; the page
+// fetches its config and the session or manifest itself once dash.js has loaded.
 //
 // self.sluiceEarly: {sid, profileName, marks, answer, prefetch}
-//   sid          the CMCD session id of this page's requests (the worker's too)
+//   sid          the CMCD session id of this page's requests (the start objects' too)
 //   profileName  the name a first visit's profile is made with
 //   marks        page-clock times of the start's steps; player.js adds its own to it
-//   answer       resolves to the worker's answer (config, session or manifest), or null
-//   prefetch     the start objects the worker fetches: {url, kind, fetched, status, bytes, ms}
+//   answer       resolves to startAhead's answer (config, session or manifest), or null
+//   prefetch     the start objects: {url, kind, fetched, status, bytes, ms, error}
 (() => {
   const params = new URLSearchParams(location.search);
   const early = {
@@ -20,12 +28,12 @@
     prefetch: [],
   };
   self.sluiceEarly = early;
-  if (params.get('early') === 'off') return;
+  const mode = params.get('early');
+  if (mode === 'off') return;
 
-  // A start object has arrived in the worker (so in the browser's cache): when, on the page's
-  // clock. A display and test aid.
-  function arrived(d) {
-    const p = early.prefetch.find((x) => x.url === d.prefetched);
+  // A start object has arrived (so it is in the browser's cache): when, on the page's clock.
+  // A display and test aid.
+  function arrived(p, d) {
     if (!p) return;
     p.status = d.status;
     p.bytes = d.bytes;
@@ -36,34 +44,42 @@
       early.marks[`${p.kind}-prefetched`] = p.ms[1];
     }
   }
+  const stored = params.get('profile') || localStorage.getItem('sluice-profile');
+  const d = { title: params.get('title'), episode: params.get('episode'),
+    profile: stored ? Number(stored) : null, newProfile: early.profileName, src: params.get('src'),
+    ipv6: params.get('control') === 'ipv6', sid: early.sid,
+    // Only where dash.js will start where startAhead reckons (the session's start rung) and
+    // its requests carry CMCD in the query, which the start objects' then replace.
+    prefetch: params.get('prefetch') !== 'off' && params.get('startbw') !== 'off' &&
+      (params.get('cmcd') || 'query') === 'query' };
+  const taken = (out) => {
+    early.prefetch = (out && out.prefetch) || [];
+    return out;
+  };
+  early.marks['early-start'] = performance.now();
 
+  if (self.sluiceConfig && self.startAhead && mode !== 'worker') {
+    early.answer = self.startAhead(d, Promise.resolve(self.sluiceConfig), arrived)
+      .then(taken, () => null);
+    return;
+  }
   try {
     const w = new Worker('/start-worker.js');
-    const p = params.get('profile') || localStorage.getItem('sluice-profile');
-    early.marks['worker-start'] = performance.now();
     early.answer = new Promise((resolve) => {
       // The worker stays (idle, a few hundred kB): ended, the bodies it fetched would no
       // longer be there for the browser's developer tools (and the e2e tests' checks).
       w.onmessage = (m) => {
-        const d = m.data || {};
-        if (d.prefetched) {
-          arrived(d);
+        const r = m.data || {};
+        if (r.prefetched) {
+          arrived(early.prefetch.find((x) => x.url === r.prefetched), r);
           return;
         }
-        early.prefetch = d.prefetch || [];
-        if (d.startedAt) early.marks['worker-running'] = d.startedAt - performance.timeOrigin;
-        if (d.loadedAt) early.marks['worker-loaded'] = d.loadedAt - performance.timeOrigin;
-        resolve(!d.error ? d : null);
+        if (r.startedAt) early.marks['worker-running'] = r.startedAt - performance.timeOrigin;
+        resolve(!r.error ? taken(r) : null);
       };
       w.onerror = () => { resolve(null); };
     });
-    w.postMessage({ title: params.get('title'), episode: params.get('episode'),
-      profile: p ? Number(p) : null, newProfile: early.profileName, src: params.get('src'),
-      ipv6: params.get('control') === 'ipv6', sid: early.sid,
-      // Only where dash.js will start where the worker reckons (the session's start rung)
-      // and its requests carry CMCD in the query, which the worker's then replace.
-      prefetch: params.get('prefetch') !== 'off' && params.get('startbw') !== 'off' &&
-        (params.get('cmcd') || 'query') === 'query' });
+    w.postMessage(d);
   } catch {
     early.answer = Promise.resolve(null);
   }

@@ -1,0 +1,88 @@
+// Sluice player page: what a start asks for first, before dash.js can: with control, the
+// session (MPD inline), then the first objects dash.js will ask for (start-segments.js: the
+// inits and first segments at the session's start rung), so that they cross the viewer's link
+// while dash.js downloads, compiles and sets up its buffers, and dash.js then finds them in the
+// HTTP cache; without control, the manifest. A classic script for the page (start-early.js)
+// and the start worker (start-worker.js) alike.
+//
+// startAhead(d, config, arrived) → Promise of {config, configAt, session: {status, ok, body,
+// asked}, sessionRequestedAt, sessionAt, manifest: {url, text}, prefetch: [{url, kind,
+// fetched}]}, where d is {title, episode, profile, newProfile, ipv6, src, sid, prefetch} and
+// config a promise of the page's config. Each start object's request carries CMCD as dash.js
+// would send it at start (su, the page's sid), so the edge's start prefetch still sees the
+// start; the page has dash.js ask for these very URLs (`fetched`). Its body is read here (a
+// body nobody reads stops arriving), then arrived(entry, {status, bytes, at, done} or
+// {error}). Times are absolute (performance.timeOrigin + now), for any thread's clock.
+
+function startNow() {
+  return performance.timeOrigin + performance.now();
+}
+
+// CMCD (query form) for a start request of kind, keys in order as CTA-5004 wants them.
+function startCmcd(kind, d) {
+  const ot = kind.endsWith('-init') ? 'i' : kind === 'audio' ? 'a' : 'v';
+  const q = (v) => `"${String(v).replace(/["\\]/g, '')}"`;
+  return `CMCD=${encodeURIComponent(`cid=${q(d.title)},ot=${ot},sf=d,sid=${q(d.sid)},st=v,su`)}`;
+}
+
+// Starts fetching the session's start objects; returns what dash.js should ask for instead
+// of each (the same URL with this request's CMCD).
+function startFetch(session, d, arrived) {
+  let list;
+  try {
+    list = startSegments(session.manifest, { manifestUrl: session.manifest_url,
+      startBandwidth: session.start_bandwidth, startTime: session.resume_position });
+  } catch {
+    return [];
+  }
+  return list.map((s) => {
+    const e = { url: s.url, kind: s.kind,
+      fetched: `${s.url}${s.url.includes('?') ? '&' : '?'}${startCmcd(s.kind, d)}` };
+    const at = startNow();
+    fetch(e.fetched).then(async (r) => {
+      const bytes = (await r.arrayBuffer()).byteLength;
+      arrived(e, { status: r.status, bytes, at, done: startNow() });
+    }).catch((err) => arrived(e, { error: String(err && err.message) }));
+    return e;
+  });
+}
+
+async function startAhead(d, config, arrived) {
+  const out = {};
+  const c = await config;
+  out.config = c;
+  out.configAt = startNow();
+  if (c.control && !d.src && d.title) {
+    const base = d.ipv6 && c.controlAlt ? c.controlAlt : c.control;
+    const body = { title: d.title, inline_manifest: true };
+    if (d.episode) body.episode = d.episode;
+    if (d.profile) body.profile = d.profile;
+    else body.new_profile = d.newProfile;
+    out.sessionRequestedAt = startNow();
+    const r = await fetch(`${base}/v1/playback`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      cache: 'no-store',
+    });
+    let j = null;
+    try { j = await r.json(); } catch { /* an empty or non-JSON answer */ }
+    out.session = { status: r.status, ok: r.ok, body: j, asked: body };
+    out.sessionAt = startNow();
+    if (r.ok && j && d.prefetch) out.prefetch = startFetch(j, d, arrived);
+  } else {
+    // The manifest the page will play, found as the page finds it.
+    let src = d.src;
+    if (!src && d.title) {
+      const t = (c.titles || []).find((x) => x.id === d.title);
+      src = t ? t.manifest : `${c.edge}/${encodeURIComponent(d.title)}/manifest.mpd`;
+    }
+    if (src) {
+      const r = await fetch(src);
+      if (r.ok) out.manifest = { url: src, text: await r.text() };
+    }
+  }
+  return out;
+}
+
+self.startAhead = startAhead;
