@@ -26,7 +26,8 @@ export function objectOf(url) {
 }
 
 // Starts recording on a CDP session with Network enabled; returns { stop() } whose result is
-// the list of { url, kind, object, start, end, status, bytes } sorted by start.
+// the list of { url, kind, object, start, end, status, bytes, cached } sorted by start
+// (cached: the browser's cache answered it, nothing crossed the link).
 export function recordTimeline(cdp) {
   const reqs = new Map();
   let t0 = null;
@@ -34,11 +35,18 @@ export function recordTimeline(cdp) {
     if (reqs.size >= MAX_REQUESTS || /^(data|blob):/.test(e.request.url)) return;
     if (t0 === null && e.type === 'Document') t0 = e.timestamp;
     reqs.set(e.requestId, { url: e.request.url, method: e.request.method, start: e.timestamp,
-      end: null, status: null, bytes: 0 });
+      end: null, status: null, bytes: 0, cached: false });
   };
   const onResp = (e) => {
     const r = reqs.get(e.requestId);
-    if (r) r.status = e.response.status;
+    if (r) {
+      r.status = e.response.status;
+      if (e.response.fromDiskCache || e.response.fromPrefetchCache) r.cached = true;
+    }
+  };
+  const onCache = (e) => {
+    const r = reqs.get(e.requestId);
+    if (r) r.cached = true;
   };
   const onDone = (e) => {
     const r = reqs.get(e.requestId);
@@ -56,19 +64,21 @@ export function recordTimeline(cdp) {
   };
   cdp.on('Network.requestWillBeSent', onSent);
   cdp.on('Network.responseReceived', onResp);
+  cdp.on('Network.requestServedFromCache', onCache);
   cdp.on('Network.loadingFinished', onDone);
   cdp.on('Network.loadingFailed', onFail);
   return {
     stop() {
       cdp.off('Network.requestWillBeSent', onSent);
       cdp.off('Network.responseReceived', onResp);
+      cdp.off('Network.requestServedFromCache', onCache);
       cdp.off('Network.loadingFinished', onDone);
       cdp.off('Network.loadingFailed', onFail);
       const ms = (t) => (t === null ? null : (t - t0) * 1000);
       return [...reqs.values()]
         .filter((r) => r.method !== 'OPTIONS' && t0 !== null && r.start >= t0)
         .map((r) => ({ url: r.url, kind: kindOf(r.url), object: objectOf(r.url), start: ms(r.start),
-          end: ms(r.end), status: r.status, bytes: r.bytes }))
+          end: ms(r.end), status: r.status, bytes: r.bytes, cached: r.cached }))
         .sort((a, b) => a.start - b.start);
     },
   };
@@ -77,12 +87,13 @@ export function recordTimeline(cdp) {
 // Media objects fetched more than once, and media segments fetched for the same segment
 // number and type in more than one representation (a rung switch that replaced a segment):
 // { repeated: [object...], renumbered: ['video seg-1', ...] } among requests begun before
-// `until` ms.
+// `until` ms. A request the browser's cache answered fetched nothing (the page's start
+// objects, fetched ahead and then asked for by dash.js).
 export function duplicates(timeline, until = Infinity) {
   const seen = new Map();
   const bySeg = new Map();
   for (const r of timeline) {
-    if (r.start > until || (r.kind !== 'segment' && r.kind !== 'init')) continue;
+    if (r.start > until || r.cached || (r.kind !== 'segment' && r.kind !== 'init')) continue;
     seen.set(r.object, (seen.get(r.object) || 0) + 1);
     const m = /\/([^/]+)\/(seg-\d+)\.m4s$/.exec(r.object);
     if (m) {
@@ -110,7 +121,7 @@ export function timelineTable(name, timeline, firstFrame, until, marks = {}) {
     if (r.start > until) break;
     const obj = r.kind === 'page' || r.kind === 'control' ? new URL(r.url).pathname : r.object;
     rows.push(`| ${Math.round(r.start)} | ${r.end === null ? '–' : Math.round(r.end)} | ${r.kind} | ` +
-      `${obj.length > 60 ? `…${obj.slice(-59)}` : obj} | ${r.status ?? '–'} | ${r.bytes} |`);
+      `${obj.length > 60 ? `…${obj.slice(-59)}` : obj} | ${r.status ?? '–'}${r.cached ? ' (cache)' : ''} | ${r.bytes} |`);
   }
   const d = duplicates(timeline, until);
   rows.push('', `fetched twice: ${d.repeated.join(', ') || 'none'}; one segment in several ` +

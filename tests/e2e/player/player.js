@@ -11,19 +11,19 @@
 //   q=WORDS         search the catalogue
 //   src=URL         play any manifest URL instead
 //   cmcd=query|header|off   how CMCD is sent to the edge (default query: no CORS preflight)
-//   early=off       no start worker: the page fetches its config and the session or
-//                   manifest itself, once dash.js has loaded (to measure the worker's share)
-//   prefetch=off    the worker does not fetch the start's first objects (inits and first
-//                   segments at the start rung) beside the compile (to measure its share)
+//   early=worker    the start's first requests from a worker (start-worker.js), not from
+//                   the page's first script (start-early.js)
+//   early=off       neither: the page fetches its config and the session or manifest
+//                   itself, once dash.js has loaded (to measure their share)
+//   prefetch=off    the start's first objects (inits and first segments at the start rung)
+//                   are not fetched beside the compile (to measure their share)
 //   autoplay=0      load but do not start
 //   buffer=S        target buffer ahead in seconds (dash.js stable and top-quality buffer);
 //                   the ABR test uses 12 so a throttle shows on screen within a minute
-// dash.js (830 kB) loads and compiles while the page fetches what a start needs first (its
-// config, the control session, the manifest): those round trips hide behind the module, made
-// by a worker (start-worker.js, set going by start-early.js before any module loads) so that
-// the main thread's compile does not hold their answers. With control's session the worker
-// also fetches the start's inits and first segments (start-segments.js), and dash.js is
-// pointed at those very requests (prefetchInterceptor).
+// dash.js (830 kB) loads and compiles while the page fetches what a start needs first (the
+// control session, the manifest, the start's first objects): start-early.js set those going
+// before this module loaded, and dash.js is pointed at the very URLs it fetched ahead
+// (prefetchInterceptor), which the browser's cache then answers.
 const dashjs = import('/vendor/dashjs/dash.all.min.js');
 
 const $ = (id) => document.getElementById(id);
@@ -48,10 +48,10 @@ const state = {
   firstFrameMs: null, // page clock (performance.now()) when the first frame was presented
   marks: early.marks, // page clock of the steps of a start: config, session, player, ...
   session: null,  // control's POST /v1/playback answer
-  early: null,    // start-worker.js's answer (config, session or manifest), until used
+  early: null,    // start-early.js's answer (config, session or manifest), until used
   earlyUsed: null, // what of it the start used: 'session' or 'manifest' (null: the page asked)
   startBandwidth: null, // bit/s dash.js was told to start at (the session's start_bandwidth)
-  prefetch: [],   // the worker's start objects: {url, kind, fetched, used} (used: dash.js asked)
+  prefetch: [],   // the start objects fetched ahead: {url, kind, fetched, used} (used: dash.js asked)
   sid: early.sid, // the CMCD session id of this page's requests
   notice: null,   // {status, message}: why a title does not play (451, 404, ...)
   details: null,  // control's GET /v1/titles/<id>
@@ -587,9 +587,9 @@ async function playTitle(title, episode) {
   addEventListener('pagehide', () => report('unload'));
 }
 
-// dash.js's first request for an object the start worker fetched asks for exactly what the
-// worker asked for (its CMCD in place of dash.js's), which the browser then answers from its
-// cache, or from the worker's download still under way, instead of fetching it again.
+// dash.js's first request for an object fetched ahead asks for exactly what was asked for
+// then (its CMCD in place of dash.js's), which the browser answers from its cache, or from
+// the download still under way, instead of fetching it again.
 function prefetchInterceptor(req) {
   if (state.prefetch.length && req && typeof req.url === 'string') {
     const bare = req.url.split('?')[0];
