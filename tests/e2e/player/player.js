@@ -28,7 +28,7 @@ const dashjs = import('/vendor/dashjs/dash.all.min.js');
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-// What start-early.js set going before this module loaded (the start worker and its answer).
+// What start-early.js set going before this module loaded (the early requests, their answer).
 const early = self.sluiceEarly;
 
 // Everything a test or a curious developer may want, in one place.
