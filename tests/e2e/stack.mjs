@@ -193,6 +193,28 @@ async function prefetchFrom(browser, q) {
   }).filter(([, n]) => n !== 1);
   check(lines.length > 0 && twice.length === 0, `prefetch${how}: each start object crossed to the edge once`,
     twice.length ? twice.map(([k, n]) => `${k} ${n} times`).join(', ') : `${lines.length} requests of this page`);
+  if (!q) {
+    // A seek far out of the buffer is made at the start rung: dash.js's video bitrate is
+    // capped at it until playback goes on, then the cap is lifted.
+    const dur = await p.page.evaluate(() => document.getElementById('video').duration);
+    const to = Math.floor((dur - 2 * SEGMENT) / SEGMENT) * SEGMENT + 0.5;
+    const during = await p.page.evaluate((t) => new Promise((resolve) => {
+      const v = document.getElementById('video');
+      v.addEventListener('seeking', () => setTimeout(() =>
+        resolve(window.sluice.player.getSettings().streaming.abr.maxBitrate.video), 0), { once: true });
+      v.currentTime = t;
+    }), to);
+    await p.page.waitForFunction((t) => {
+      const v = document.getElementById('video');
+      return !!v.error || (!v.seeking && v.readyState >= 3 && v.currentTime > t + 0.3);
+    }, to, { timeout: 20000, polling: 100 }).catch(() => {});
+    const after = await p.page.evaluate(() => ({ t: document.getElementById('video').currentTime,
+      seeks: window.sluice.state.seekRungs, cap: window.sluice.player.getSettings().streaming.abr.maxBitrate.video }));
+    const kbit = Math.ceil(st.rung / 1000);
+    check(after.seeks === 1 && during === kbit && after.cap === -1 && after.t > to && after.t < to + SEGMENT,
+      'prefetch: a seek out of the buffer is made at the start rung, then dash.js may climb again',
+      `cap ${during} kbit/s during the seek (start rung ${kbit}), ${after.cap} after; ${after.seeks} capped seeks; at ${after.t.toFixed(1)} s for ${to} s`);
+  }
   await p.ctx.close();
 }
 

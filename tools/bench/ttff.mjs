@@ -56,6 +56,8 @@ const VARIANTS = {
   'sluice-no-prefetch': { side: 'sluice', query: '&prefetch=off' },
   // the start's first requests from a worker (after fetching the config) instead of the page
   'sluice-early-worker': { side: 'sluice', query: '&early=worker' },
+  // a seek out of the buffer at dash.js's current rung instead of the start rung
+  'sluice-no-seek-rung': { side: 'sluice', query: '&seekrung=off' },
   // the title evicted from both edges before each start: the start is filled from the origin
   'sluice-cold-edge': { side: 'sluice', coldEdge: true, prefetchStart: 2 },
   // the same with the edges' start prefetch off (cache.prefetch_start 0; nor prefetch on)

@@ -17,6 +17,8 @@
 //                   itself, once dash.js has loaded (to measure their share)
 //   prefetch=off    the start's first objects (inits and first segments at the start rung)
 //                   are not fetched beside the compile (to measure their share)
+//   seekrung=off    a seek out of the buffer fetches at dash.js's current rung, not at the
+//                   start rung (seekRung)
 //   autoplay=0      load but do not start
 //   buffer=S        target buffer ahead in seconds (dash.js stable and top-quality buffer);
 //                   the ABR test uses 12 so a throttle shows on screen within a minute
@@ -53,6 +55,7 @@ const state = {
   startBandwidth: null, // bit/s dash.js was told to start at (the session's start_bandwidth)
   prefetch: [],   // the start objects fetched ahead: {url, kind, fetched, used} (used: dash.js asked)
   sid: early.sid, // the CMCD session id of this page's requests
+  seekRungs: 0,   // seeks out of the buffer made at the start rung (seekRung)
   notice: null,   // {status, message}: why a title does not play (451, 404, ...)
   details: null,  // control's GET /v1/titles/<id>
   reports: 0,     // playback reports accepted by control
@@ -320,6 +323,7 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
       abr: { initialBitrate: { video: Math.max(1, Math.ceil(startBandwidth / 1000)) } },
       buffer: { fastSwitchEnabled: false },
     } });
+    if (params.get('seekrung') !== 'off') seekRung(v, Math.ceil(startBandwidth / 1000));
   }
   const buffer = Number(params.get('buffer'));
   if (buffer > 0) {
@@ -585,6 +589,34 @@ async function playTitle(title, episode) {
   v.addEventListener('pause', () => report('pause'));
   v.addEventListener('seeked', () => report('seek'));
   addEventListener('pagehide', () => report('unload'));
+}
+
+// A seek out of the buffer is a start of its own: dash.js would fetch the segment there at
+// the rung it has climbed to (a 720p segment is 1.5 MB, 1.5 s on an 8 Mbit/s link). Until
+// playback goes on, its video bitrate is capped at the start rung (kbit/s), whose first
+// segment control picked to arrive within a quarter second; then dash.js climbs again from the
+// next segment on (fast switching is off). ?seekrung=off leaves seeks alone.
+function seekRung(v, kbit) {
+  let capped = false;
+  const inBuffer = (t) => {
+    for (let i = 0; i < v.buffered.length; i++) {
+      if (t >= v.buffered.start(i) && t < v.buffered.end(i) - 0.5) return true;
+    }
+    return false;
+  };
+  const lift = () => {
+    if (!capped) return;
+    capped = false;
+    player.updateSettings({ streaming: { abr: { maxBitrate: { video: -1 } } } });
+  };
+  v.addEventListener('seeking', () => {
+    if (capped || inBuffer(v.currentTime)) return;
+    capped = true;
+    state.seekRungs++;
+    player.updateSettings({ streaming: { abr: { maxBitrate: { video: kbit } } } });
+  });
+  v.addEventListener('playing', lift);
+  v.addEventListener('timeupdate', () => { if (capped && !v.seeking && v.readyState >= 3) lift(); });
 }
 
 // dash.js's first request for an object fetched ahead asks for exactly what was asked for
