@@ -15,8 +15,8 @@
 // on the page, performance.now() is relative to navigation start). The browser's HTTP cache
 // is on, as a viewer's is: every media request carries CMCD in its query with a session id
 // new to each page load, so no start is replayed from an earlier one (a variant with CMCD off
-// runs with the cache disabled through CDP instead). What a start fetches itself ahead, the
-// page's start worker, comes from it.
+// runs with the cache disabled through CDP instead). What the page fetches ahead of dash.js
+// (its inits and first segments) comes from it.
 //   cold: a new browser context per start (no connections, an empty cache)
 //   warm: the same context reloaded (connections, the page and dash.js module warm)
 // The variants are interleaved run by run so drift on a shared machine hits both alike.

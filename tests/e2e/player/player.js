@@ -295,7 +295,6 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
   player = MediaPlayer().create();
   window.sluice.player = player;
   const cmcd = params.get('cmcd') || 'query';
-  const sid = early.sid;
   const dashSource = source || src;
   player.updateSettings({
     debug: { logLevel: 2 }, // warnings and errors to the console
@@ -305,7 +304,7 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
         mode: cmcd === 'header' ? 'header' : 'query',
         // A blob: URL takes no query: CMCD goes with segment requests only, then.
         includeInRequests: dashSource.startsWith('blob:') ? ['segment'] : ['segment', 'mpd'],
-        sid,
+        sid: early.sid,
         cid: state.title || 'sluice',
       },
     },

@@ -16,10 +16,11 @@
 // "PLAYER_URL=http://HOST:PORT/", and nothing else there (logs go to stderr), so a caller can
 // read that line from a pipe. Exits 0 on SIGTERM/SIGINT.
 //
-// Routes: / (the page), /player.js, /start-early.js, /start-worker.js, /start-segments.js,
-// /player.css, /config.json (what the page plays), /vendor/dashjs/* (dash.js ESM build from
-// node_modules), /alt.html + /alt.js (Shaka Player or hls.js on the same content) with
-// /vendor/shaka/* and /vendor/hlsjs/*, /healthz.
+// Routes: / (the page, with start-early.js and what it needs inline), /player.js,
+// /start-early.js, /start-worker.js, /start-segments.js, /start-ahead.js, /player.css,
+// /config.json (what the page plays), /vendor/dashjs/* (dash.js ESM build from node_modules),
+// /alt.html + /alt.js (Shaka Player or hls.js on the same content) with /vendor/shaka/* and
+// /vendor/hlsjs/*, /healthz.
 
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
