@@ -36,6 +36,7 @@ struct uring_loop {
         unsigned cqe_batch;
         unsigned timer_batch;
         bool stop;
+        bool settling; /* uring_loop_settle: completions only, no timer or hook */
 
         uring_loop_handler_fn handlers[URING_LOOP_OP_MAX + 1];
         void *userdata;
@@ -407,16 +408,24 @@ void uring_loop_slot_close(struct uring_loop *loop, uint32_t slot)
 int uring_loop_settle(struct uring_loop *loop, unsigned timeout_ms)
 {
         uint64_t end = uring_loop_clock_us() / 1000 + timeout_ms;
+        int r = 0;
 
+        /* The owners of timers and of the iteration hook may already be freed (a timer that
+         * fired here would reach for them): only completions are dispatched. */
+        loop->settling = true;
         while (loop->n_closing > 0) {
                 uint64_t now = uring_loop_clock_us() / 1000;
-                if (now >= end)
-                        return -ETIMEDOUT;
-                int r = uring_loop_run_once(loop, (int)(end - now));
+                if (now >= end) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                r = uring_loop_run_once(loop, (int)(end - now));
                 if (r < 0)
-                        return r;
+                        break;
+                r = 0;
         }
-        return 0;
+        loop->settling = false;
+        return r;
 }
 
 unsigned uring_loop_slot_inflight(const struct uring_loop *loop, uint32_t slot)
@@ -781,6 +790,8 @@ static int iterate(struct uring_loop *loop, int timeout_ms)
         }
         io_uring_cq_advance(&loop->ring, n);
 
+        if (loop->settling)
+                return (int)n;
         timers_run(loop);
         if (loop->iter_fn)
                 loop->iter_fn(loop, loop->iter_ud);

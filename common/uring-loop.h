@@ -203,7 +203,8 @@ int uring_loop_run(struct uring_loop *loop);
 int uring_loop_run_once(struct uring_loop *loop, int timeout_ms);
 /*
  * After uring_loop_run() returned: keep reaping completions until every closed owner has been
- * freed, or timeout_ms passed. Returns 0, -ETIMEDOUT, or -errno when the ring fails.
+ * freed, or timeout_ms passed. No timer fires and the iteration hook is not called meanwhile:
+ * their owners may be gone. Returns 0, -ETIMEDOUT, or -errno when the ring fails.
  */
 int uring_loop_settle(struct uring_loop *loop, unsigned timeout_ms);
 /* Make uring_loop_run() return after the current iteration. Loop thread only. */

@@ -177,6 +177,39 @@ TEST(cancel_fd_releases_owner)
         uring_loop_free(loop);
 }
 
+/* After the run: settling reaps the closed owner's last completion, and fires no timer (the
+ * timer's owner may be freed already, as at exit). */
+TEST(settle_reaps_without_timers)
+{
+        struct uring_loop *loop = loop_new_or_skip(0);
+        struct owner a = {0};
+        struct tagged_timer t;
+        int p[2];
+        uint32_t s;
+
+        ASSERT_TRUE(loop);
+        ASSERT_EQ(pipe(p), 0);
+        n_fired = 0;
+        uring_timer_init(&t.t, on_timer);
+        t.tag = 7;
+        ASSERT_EQ(uring_timer_arm(loop, &t.t, uring_loop_now_ms(loop)), 0);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &a, on_free, &s), 0);
+        ASSERT_EQ(uring_loop_poll(loop, s, 1, p[0], POLLIN), 0);
+        ASSERT_EQ(uring_loop_cancel_fd(loop, s, 2, p[0]), 0);
+        uring_loop_slot_close(loop, s);
+        ASSERT_EQ(a.freed, 0);
+        ASSERT_EQ(uring_loop_settle(loop, 1000), 0);
+        ASSERT_EQ(a.freed, 1);
+        ASSERT_EQ(n_fired, 0);
+        ASSERT_TRUE(uring_timer_armed(&t.t));
+        /* Running again, the timer is still due and fires. */
+        ASSERT_TRUE(uring_loop_run_once(loop, 0) >= 0);
+        ASSERT_EQ(n_fired, 1);
+        (void)close(p[0]);
+        (void)close(p[1]);
+        uring_loop_free(loop);
+}
+
 /* ---- accept + multishot recv over loopback ---- */
 
 struct srv {
