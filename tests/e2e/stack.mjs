@@ -195,7 +195,21 @@ async function prefetchFrom(browser, q) {
     twice.length ? twice.map(([k, n]) => `${k} ${n} times`).join(', ') : `${lines.length} requests of this page`);
   if (!q) {
     // A seek far out of the buffer is made at the start rung: dash.js's video bitrate is
-    // capped at it until playback goes on, then the cap is lifted.
+    // capped at it until playback goes on, then the cap is lifted. It is made while a
+    // segment is on its way over a slow link (2 Mbit/s): that download is cancelled.
+    const cdp = await p.ctx.newCDPSession(p.page);
+    const cancelled = [];
+    const urls = new Map();
+    cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
+    cdp.on('Network.loadingFailed', (e) => {
+      const u = urls.get(e.requestId) || '';
+      if (e.canceled && /\.m4s(\?|$)/.test(u)) cancelled.push(new URL(u).pathname.replace(/^\/s\/[^/]+/, ''));
+    });
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20,
+      downloadThroughput: 2e6 / 8, uploadThroughput: 1e6 / 8 });
+    const inFlight = await p.page.waitForFunction(() => window.sluice.segmentsInFlight() > 0, null,
+      { timeout: 20000, polling: 10 }).then(() => true, () => false);
     const dur = await p.page.evaluate(() => document.getElementById('video').duration);
     const to = Math.floor((dur - 2 * SEGMENT) / SEGMENT) * SEGMENT + 0.5;
     const during = await p.page.evaluate((t) => new Promise((resolve) => {
@@ -214,6 +228,10 @@ async function prefetchFrom(browser, q) {
     check(after.seeks === 1 && during === kbit && after.cap === -1 && after.t > to && after.t < to + SEGMENT,
       'prefetch: a seek out of the buffer is made at the start rung, then dash.js may climb again',
       `cap ${during} kbit/s during the seek (start rung ${kbit}), ${after.cap} after; ${after.seeks} capped seeks; at ${after.t.toFixed(1)} s for ${to} s`);
+    const aborts = await p.page.evaluate(() => window.sluice.state.seekAborts);
+    check(inFlight && aborts >= 1 && cancelled.length >= 1 && (await errorsOf(p.page)).length === 0,
+      'prefetch: the seek cancelled the segment download under way for the old position, and played on',
+      `in flight at the seek: ${inFlight}; cancelled by the page ${aborts}, by the browser's count ${cancelled.length} (${cancelled.join(', ')})`);
   }
   await p.ctx.close();
 }

@@ -25,9 +25,12 @@ export function objectOf(url) {
   return u.pathname.replace(TOKEN, '/');
 }
 
-// Starts recording on a CDP session with Network enabled; returns { stop() } whose result is
-// the list of { url, kind, object, start, end, status, bytes, cached } sorted by start
-// (cached: the browser's cache answered it, nothing crossed the link).
+// Starts recording on a CDP session with Network enabled; returns { stop(fromWallMs) } whose
+// result is the list of { url, kind, object, start, end, status, bytes, cached, cancelled }
+// sorted by start (cached: the browser's cache answered it, nothing crossed the link;
+// cancelled: by the page, after its answer had begun). Times are ms from the page's
+// navigation, or with fromWallMs (a Date.now() of the page: a seek, say) from then, with what
+// was still in flight at that instant included at a negative start.
 export function recordTimeline(cdp) {
   const reqs = new Map();
   let t0 = null;
@@ -35,7 +38,7 @@ export function recordTimeline(cdp) {
     if (reqs.size >= MAX_REQUESTS || /^(data|blob):/.test(e.request.url)) return;
     if (t0 === null && e.type === 'Document') t0 = e.timestamp;
     reqs.set(e.requestId, { url: e.request.url, method: e.request.method, start: e.timestamp,
-      end: null, status: null, bytes: 0, cached: false });
+      wall: e.wallTime, end: null, status: null, bytes: 0, cached: false });
   };
   const onResp = (e) => {
     const r = reqs.get(e.requestId);
@@ -59,6 +62,7 @@ export function recordTimeline(cdp) {
     const r = reqs.get(e.requestId);
     if (r) {
       r.end = e.timestamp;
+      r.cancelled = !!e.canceled && r.status !== null;
       r.status = r.status || (e.canceled ? 'cancelled' : 'failed');
     }
   };
@@ -68,17 +72,25 @@ export function recordTimeline(cdp) {
   cdp.on('Network.loadingFinished', onDone);
   cdp.on('Network.loadingFailed', onFail);
   return {
-    stop() {
+    stop(fromWallMs) {
       cdp.off('Network.requestWillBeSent', onSent);
       cdp.off('Network.responseReceived', onResp);
       cdp.off('Network.requestServedFromCache', onCache);
       cdp.off('Network.loadingFinished', onDone);
       cdp.off('Network.loadingFailed', onFail);
-      const ms = (t) => (t === null ? null : (t - t0) * 1000);
+      let from = t0;
+      let keep = (r) => r.start >= from;
+      if (fromWallMs !== undefined) {
+        // The monotonic clock of the events at the page's wall-clock instant.
+        const any = [...reqs.values()].find((r) => typeof r.wall === 'number');
+        from = any ? any.start + (fromWallMs / 1000 - any.wall) : null;
+        keep = (r) => r.end === null || r.end >= from;
+      }
+      const ms = (t) => (t === null ? null : (t - from) * 1000);
       return [...reqs.values()]
-        .filter((r) => r.method !== 'OPTIONS' && t0 !== null && r.start >= t0)
+        .filter((r) => r.method !== 'OPTIONS' && from !== null && keep(r))
         .map((r) => ({ url: r.url, kind: kindOf(r.url), object: objectOf(r.url), start: ms(r.start),
-          end: ms(r.end), status: r.status, bytes: r.bytes, cached: r.cached }))
+          end: ms(r.end), status: r.status, bytes: r.bytes, cached: r.cached, cancelled: !!r.cancelled }))
         .sort((a, b) => a.start - b.start);
     },
   };
@@ -110,18 +122,19 @@ export function duplicates(timeline, until = Infinity) {
 }
 
 // A Markdown table of the timeline up to `until` ms (first frame plus a margin), after the
-// page's own marks (name → ms on the page clock) in time order.
-export function timelineTable(name, timeline, firstFrame, until, marks = {}) {
+// page's own marks (name → ms on the page clock) in time order. `reached` names the instant
+// `at` (ms) the table leads to.
+export function timelineTable(name, timeline, at, until, marks = {}, reached = 'first frame') {
   const steps = Object.entries(marks).sort((a, b) => a[1] - b[1])
     .map(([k, t]) => `${k} ${Math.round(t)}`).join(', ');
-  const rows = [`#### ${name}: first frame at ${Math.round(firstFrame)} ms`, '',
+  const rows = [`#### ${name}: ${reached} at ${Math.round(at)} ms`, '',
     `Page marks (ms): ${steps || 'none'}`, '',
     '| start ms | end ms | what | object | status | bytes |', '|---|---|---|---|---|---|'];
   for (const r of timeline) {
     if (r.start > until) break;
     const obj = r.kind === 'page' || r.kind === 'control' ? new URL(r.url).pathname : r.object;
     rows.push(`| ${Math.round(r.start)} | ${r.end === null ? '–' : Math.round(r.end)} | ${r.kind} | ` +
-      `${obj.length > 60 ? `…${obj.slice(-59)}` : obj} | ${r.status ?? '–'}${r.cached ? ' (cache)' : ''} | ${r.bytes} |`);
+      `${obj.length > 60 ? `…${obj.slice(-59)}` : obj} | ${r.status ?? '–'}${r.cached ? ' (cache)' : ''}${r.cancelled ? ' (cancelled)' : ''} | ${r.bytes} |`);
   }
   const d = duplicates(timeline, until);
   rows.push('', `fetched twice: ${d.repeated.join(', ') || 'none'}; one segment in several ` +

@@ -58,6 +58,8 @@ const VARIANTS = {
   'sluice-early-worker': { side: 'sluice', query: '&early=worker' },
   // a seek out of the buffer at dash.js's current rung instead of the start rung
   'sluice-no-seek-rung': { side: 'sluice', query: '&seekrung=off' },
+  // a seek out of the buffer leaves the segment downloads under way to finish
+  'sluice-no-seek-abort': { side: 'sluice', query: '&seekabort=off' },
   // the title evicted from both edges before each start: the start is filled from the origin
   'sluice-cold-edge': { side: 'sluice', coldEdge: true, prefetchStart: 2 },
   // the same with the edges' start prefetch off (cache.prefetch_start 0; nor prefetch on)
@@ -207,17 +209,20 @@ async function firstFrame(page, url) {
   return st.ff;
 }
 
-async function seekMs(page, frac) {
+// { ms: seek to playing, wall: the page's Date.now() at the seek }. Playing: the seek done,
+// data to go on, and 50 ms of media played past the target, sampled every 5 ms (timeupdate
+// fires only every 250 ms or so, which would add up to that much to a seek).
+async function seek(page, frac) {
   return page.evaluate((f) => new Promise((resolve) => {
     const v = document.getElementById('video');
     const to = Math.floor(v.duration * f);
+    const wall = Date.now();
     const t = performance.now();
-    const done = () => {
-      v.removeEventListener('timeupdate', tick);
-      resolve(performance.now() - t);
-    };
-    const tick = () => { if (!v.seeking && v.currentTime > to + 0.05 && v.readyState >= 3) done(); };
-    v.addEventListener('timeupdate', tick);
+    const poll = setInterval(() => {
+      if (v.seeking || v.currentTime <= to + 0.05 || v.readyState < 3) return;
+      clearInterval(poll);
+      resolve({ ms: performance.now() - t, wall });
+    }, 5);
     v.currentTime = to;
   }), frac);
 }
@@ -268,6 +273,7 @@ async function main() {
     const res = {};
     for (const v of Object.keys(variants)) res[v] = { cold: [], warm: [], seek: [], dup: [] };
     const timelines = {};
+    const seekTimelines = {};
     for (let i = 0; i < opt.runs; i++) {
       for (const [v, url] of Object.entries(variants)) {
         const ctx = await browser.newContext();
@@ -289,10 +295,14 @@ async function main() {
         const d = duplicates(tl);
         res[v].dup.push(d.repeated.length + d.renumbered.length);
         if (i === opt.runs - 1) timelines[v] = { tl, ff, marks }; // start bandwidth known by then
+        // From before the reload: what is still in flight when the seek begins shows too.
+        const seekRec = i === opt.runs - 1 ? recordTimeline(cdp) : null;
         res[v].warm.push(await firstFrame(page, url)); // same context: a reload
         await page.waitForFunction(() => document.getElementById('video').currentTime > 0.5, null, { timeout: 15000 });
-        res[v].seek.push(await seekMs(page, 0.5));
-        res[v].seek.push(await seekMs(page, 0.75));
+        const first = await seek(page, 0.5);
+        if (seekRec) seekTimelines[v] = { tl: seekRec.stop(first.wall), ms: first.ms };
+        res[v].seek.push(first.ms);
+        res[v].seek.push((await seek(page, 0.75)).ms);
         await ctx.close();
       }
       log(`run ${i + 1}/${opt.runs}: ${Object.entries(res).map(([v, r]) =>
@@ -326,6 +336,11 @@ async function main() {
         process.stdout.write('\nRequest timelines of the last cold start (ms from navigation):\n\n');
         for (const [v, { tl, ff, marks }] of Object.entries(timelines)) {
           process.stdout.write(`${timelineTable(v, tl, ff, ff + 4000, marks)}\n`);
+        }
+        process.stdout.write('\nRequest timelines of the last run\'s seek to the middle (ms from the seek; ' +
+          'a negative start was in flight when it began):\n\n');
+        for (const [v, { tl, ms }] of Object.entries(seekTimelines)) {
+          process.stdout.write(`${timelineTable(`${v} seek`, tl, ms, ms + 1000, {}, 'playing')}\n`);
         }
       }
     }

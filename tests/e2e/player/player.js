@@ -19,6 +19,8 @@
 //                   are not fetched beside the compile (to measure their share)
 //   seekrung=off    a seek out of the buffer fetches at dash.js's current rung, not at the
 //                   start rung (seekRung)
+//   seekabort=off   a seek out of the buffer leaves the segment downloads under way to finish
+//                   (seekAbort)
 //   autoplay=0      load but do not start
 //   buffer=S        target buffer ahead in seconds (dash.js stable and top-quality buffer);
 //                   the ABR test uses 12 so a throttle shows on screen within a minute
@@ -56,6 +58,7 @@ const state = {
   prefetch: [],   // the start objects fetched ahead: {url, kind, fetched, used} (used: dash.js asked)
   sid: early.sid, // the CMCD session id of this page's requests
   seekRungs: 0,   // seeks out of the buffer made at the start rung (seekRung)
+  seekAborts: 0,  // segment downloads cancelled by seeks out of the buffer (seekAbort)
   notice: null,   // {status, message}: why a title does not play (451, 404, ...)
   details: null,  // control's GET /v1/titles/<id>
   reports: 0,     // playback reports accepted by control
@@ -64,7 +67,8 @@ const state = {
   served: null,   // last edge response headers of interest
   lastSegment: null,
 };
-window.sluice = { state, player: null };
+// segmentsInFlight(): media segment downloads under way (seekAbort's).
+window.sluice = { state, player: null, segmentsInFlight: () => segmentXhrs.size };
 
 // Response headers that say which edge answered and how. Cross-origin, the edge must list
 // them in Access-Control-Expose-Headers for the page to see them.
@@ -292,6 +296,7 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
   });
 
   mark('player-create');
+  trackSegmentXhrs();
   player = MediaPlayer().create();
   window.sluice.player = player;
   const cmcd = params.get('cmcd') || 'query';
@@ -316,6 +321,7 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
   // off: when dash.js then climbs, it does so from the next segment on rather than fetching
   // what it has buffered (segment 1) again at the new rung, which on a slow link competed
   // with the start. startbw=off ignores both (to measure the difference).
+  if (params.get('seekabort') !== 'off') seekAbort(v);
   if (startBandwidth > 0 && params.get('startbw') !== 'off') {
     state.startBandwidth = startBandwidth;
     player.updateSettings({ streaming: {
@@ -597,25 +603,67 @@ async function playTitle(title, episode) {
 // next segment on (fast switching is off). ?seekrung=off leaves seeks alone.
 function seekRung(v, kbit) {
   let capped = false;
-  const inBuffer = (t) => {
-    for (let i = 0; i < v.buffered.length; i++) {
-      if (t >= v.buffered.start(i) && t < v.buffered.end(i) - 0.5) return true;
-    }
-    return false;
-  };
   const lift = () => {
     if (!capped) return;
     capped = false;
     player.updateSettings({ streaming: { abr: { maxBitrate: { video: -1 } } } });
   };
   v.addEventListener('seeking', () => {
-    if (capped || inBuffer(v.currentTime)) return;
+    if (capped || inBuffer(v, v.currentTime)) return;
     capped = true;
     state.seekRungs++;
     player.updateSettings({ streaming: { abr: { maxBitrate: { video: kbit } } } });
   });
   v.addEventListener('playing', lift);
   v.addEventListener('timeupdate', () => { if (capped && !v.seeking && v.readyState >= 3) lift(); });
+}
+
+// Whether media time t is buffered, with half a second to go on from.
+function inBuffer(v, t) {
+  for (let i = 0; i < v.buffered.length; i++) {
+    if (t >= v.buffered.start(i) && t < v.buffered.end(i) - 0.5) return true;
+  }
+  return false;
+}
+
+// Media segment downloads under way (dash.js makes them with XMLHttpRequest), for seekAbort.
+const segmentXhrs = new Set();
+function trackSegmentXhrs() {
+  const P = XMLHttpRequest.prototype;
+  if (P.open.name === 'sluiceOpen') return;
+  const open = P.open;
+  const send = P.send;
+  P.open = function sluiceOpen(method, url, ...rest) {
+    this.sluiceSegment = /\.m4s(\?|$)/.test(String(url));
+    return open.call(this, method, url, ...rest);
+  };
+  P.send = function sluiceSend(body) {
+    if (this.sluiceSegment) {
+      segmentXhrs.add(this);
+      this.addEventListener('loadend', () => segmentXhrs.delete(this));
+    }
+    return send.call(this, body);
+  };
+}
+
+// A seek out of the buffer wants one segment per type at the new position, as soon as it can
+// come: the downloads still under way for the old position are cancelled so that they do not
+// share the link with it (a 720p segment on an 8 Mbit/s link holds it for 1.5 s). Only once
+// playback has begun. dash.js
+// means to abort them itself at such a seek, yet over a slow link they are seen to run on to
+// the end (tools/bench/ttff.mjs --timeline, the seek's table). Each is cancelled as dash.js cancels its own: without its load and error
+// handlers (it would retry), with its abort handler, which dash.js ignores while seeking.
+function seekAbort(v) {
+  v.addEventListener('seeking', () => {
+    // Not the start's own seek to the resume position: those downloads are the start's.
+    if (state.firstFrameMs === null || inBuffer(v, v.currentTime)) return;
+    for (const x of [...segmentXhrs]) {
+      x.onloadend = x.onerror = x.onprogress = x.onload = x.ontimeout = null;
+      x.abort();
+      state.seekAborts++;
+    }
+    segmentXhrs.clear();
+  });
 }
 
 // dash.js's first request for an object fetched ahead asks for exactly what was asked for
