@@ -20,7 +20,9 @@
 //   cold: a new browser context per start (no connections, an empty cache)
 //   warm: the same context reloaded (connections, the page and dash.js module warm)
 // The variants are interleaved run by run so drift on a shared machine hits both alike.
-// Seek-to-playing (to the middle, then to three quarters) is measured on the warm runs.
+// Seek-to-playing (to the middle, then to three quarters) is measured on the warm runs: from
+// setting currentTime until the seek is done, data is there to go on, and 50 ms have played.
+// --timeline prints the request timelines of the last run's cold start and first seek.
 //
 // --link puts a viewer's access link between the player and the services (control, the
 // edges, nginx): Chromium's network emulation adds LATENCY_MS to every such request and caps
