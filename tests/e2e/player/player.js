@@ -297,6 +297,7 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
 
   mark('player-create');
   trackSegmentXhrs();
+  if (params.get('seekabort') !== 'off') seekAbort(v);
   player = MediaPlayer().create();
   window.sluice.player = player;
   const cmcd = params.get('cmcd') || 'query';
@@ -321,7 +322,6 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
   // off: when dash.js then climbs, it does so from the next segment on rather than fetching
   // what it has buffered (segment 1) again at the new rung, which on a slow link competed
   // with the start. startbw=off ignores both (to measure the difference).
-  if (params.get('seekabort') !== 'off') seekAbort(v);
   if (startBandwidth > 0 && params.get('startbw') !== 'off') {
     state.startBandwidth = startBandwidth;
     player.updateSettings({ streaming: {
@@ -649,11 +649,13 @@ function trackSegmentXhrs() {
 // A seek out of the buffer wants one segment per type at the new position, as soon as it can
 // come: the downloads still under way for the old position are cancelled so that they do not
 // share the link with it (a 720p segment on an 8 Mbit/s link holds it for 1.5 s). Only once
-// playback has begun. dash.js
-// means to abort them itself at such a seek, yet over a slow link they are seen to run on to
-// the end (tools/bench/ttff.mjs --timeline, the seek's table). Each is cancelled as dash.js cancels its own: without its load and error
-// handlers (it would retry), with its abort handler, which dash.js ignores while seeking.
+// playback has begun. dash.js means to abort them itself at such a seek, yet over a slow link
+// they are seen to run on to the end (tools/bench/ttff.mjs --timeline, the seek's table).
+// Each is cancelled as dash.js cancels its own: without its load and error handlers (it would
+// retry), with its abort handler, which dash.js ignores while seeking.
 function seekAbort(v) {
+  if (v.sluiceSeekAbort) return; // one listener per video element
+  v.sluiceSeekAbort = true;
   v.addEventListener('seeking', () => {
     // Not the start's own seek to the resume position: those downloads are the start's.
     if (state.firstFrameMs === null || inBuffer(v, v.currentTime)) return;
