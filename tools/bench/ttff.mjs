@@ -308,7 +308,8 @@ async function main() {
         await ctx.close();
       }
       log(`run ${i + 1}/${opt.runs}: ${Object.entries(res).map(([v, r]) =>
-        `${v} cold ${Math.round(r.cold.at(-1))} warm ${Math.round(r.warm.at(-1))} ms dup ${r.dup.at(-1)}`).join(', ')}`);
+        `${v} cold ${Math.round(r.cold.at(-1))} warm ${Math.round(r.warm.at(-1))} ms dup ${r.dup.at(-1)} ` +
+        `seeks ${r.seek.slice(-2).map(Math.round).join('/')} ms`).join(', ')}`);
     }
     const rows = Object.entries(res).map(([v, r]) => ({
       path: v, cold_p50_ms: Math.round(median(r.cold)), warm_p50_ms: Math.round(median(r.warm)),

@@ -626,11 +626,19 @@ function inBuffer(v, t) {
   return false;
 }
 
-// Media segment downloads under way (dash.js makes them with XMLHttpRequest), for seekAbort.
+// Media segment downloads under way (dash.js makes them with XMLHttpRequest), and the
+// SourceBuffers dash.js made, for seekAbort.
 const segmentXhrs = new Set();
+const sourceBuffers = [];
 function trackSegmentXhrs() {
   const P = XMLHttpRequest.prototype;
   if (P.open.name === 'sluiceOpen') return;
+  const add = MediaSource.prototype.addSourceBuffer;
+  MediaSource.prototype.addSourceBuffer = function sluiceAddSourceBuffer(type) {
+    const sb = add.call(this, type);
+    sourceBuffers.push(sb);
+    return sb;
+  };
   const open = P.open;
   const send = P.send;
   P.open = function sluiceOpen(method, url, ...rest) {
@@ -656,9 +664,20 @@ function trackSegmentXhrs() {
 function seekAbort(v) {
   if (v.sluiceSeekAbort) return; // one listener per video element
   v.sluiceSeekAbort = true;
+  // Whether any SourceBuffer holds media time t: then dash.js goes on with that type's
+  // downloads (StreamProcessor: a seek into the buffer), and cancelling them would leave it
+  // waiting for an answer that never comes.
+  const held = (t) => sourceBuffers.some((sb) => {
+    try {
+      for (let i = 0; i < sb.buffered.length; i++) {
+        if (t >= sb.buffered.start(i) && t <= sb.buffered.end(i)) return true;
+      }
+    } catch { /* removed from its MediaSource: holds nothing */ }
+    return false;
+  });
   v.addEventListener('seeking', () => {
     // Not the start's own seek to the resume position: those downloads are the start's.
-    if (state.firstFrameMs === null || inBuffer(v, v.currentTime)) return;
+    if (state.firstFrameMs === null || held(v.currentTime)) return;
     for (const x of [...segmentXhrs]) {
       x.onloadend = x.onerror = x.onprogress = x.onload = x.ontimeout = null;
       x.abort();
