@@ -30,13 +30,15 @@ export function objectOf(url) {
 // sorted by start (cached: the browser's cache answered it, nothing crossed the link;
 // cancelled: by the page, after its answer had begun). Times are ms from the page's
 // navigation, or with fromWallMs (a Date.now() of the page: a seek, say) from then, with what
-// was still in flight at that instant included at a negative start.
+// the current page still had in flight at that instant included at a negative start.
 export function recordTimeline(cdp) {
   const reqs = new Map();
   let t0 = null;
+  let lastDoc = null; // the latest navigation's
   const onSent = (e) => {
     if (reqs.size >= MAX_REQUESTS || /^(data|blob):/.test(e.request.url)) return;
     if (t0 === null && e.type === 'Document') t0 = e.timestamp;
+    if (e.type === 'Document') lastDoc = e.timestamp;
     reqs.set(e.requestId, { url: e.request.url, method: e.request.method, start: e.timestamp,
       wall: e.wallTime, end: null, status: null, bytes: 0, cached: false });
   };
@@ -84,7 +86,8 @@ export function recordTimeline(cdp) {
         // The monotonic clock of the events at the page's wall-clock instant.
         const any = [...reqs.values()].find((r) => typeof r.wall === 'number');
         from = any ? any.start + (fromWallMs / 1000 - any.wall) : null;
-        keep = (r) => r.end === null || r.end >= from;
+        // The page's own (an earlier page's requests never end) and not done by then.
+        keep = (r) => r.start >= lastDoc && (r.end === null || r.end >= from);
       }
       const ms = (t) => (t === null ? null : (t - from) * 1000);
       return [...reqs.values()]
