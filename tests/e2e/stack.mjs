@@ -163,7 +163,9 @@ const errorsOf = (page) => page.evaluate(() => window.sluice.state.errors.map((e
 // The prefetch scenario's checks, for the page made with extra query q.
 async function prefetchFrom(browser, q) {
   const how = q ? ` (${q.slice(1)})` : '';
-  const p = await openPlayer(browser, `title=demo-movie${q}`);
+  // A 12 s buffer (not dash.js's 30 s at the top rung, most of the clip) keeps dash.js
+  // fetching while the seek below looks for a download under way.
+  const p = await openPlayer(browser, `title=demo-movie${q || '&buffer=12'}`);
   await waitPlaying(p.page);
   await p.page.waitForFunction(() => window.sluice.state.prefetch.every((x) => x.status || x.error),
     null, { timeout: 15000 }).catch(() => {});

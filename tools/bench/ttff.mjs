@@ -213,14 +213,19 @@ async function firstFrame(page, url) {
 
 // { ms: seek to playing, wall: the page's Date.now() at the seek }. Playing: the seek done,
 // data to go on, and 50 ms of media played past the target, sampled every 5 ms (timeupdate
-// fires only every 250 ms or so, which would add up to that much to a seek).
+// fires only every 250 ms or so, which would add up to that much to a seek). Throws when
+// that takes over 30 s.
 async function seek(page, frac) {
-  return page.evaluate((f) => new Promise((resolve) => {
+  return page.evaluate((f) => new Promise((resolve, reject) => {
     const v = document.getElementById('video');
     const to = Math.floor(v.duration * f);
     const wall = Date.now();
     const t = performance.now();
     const poll = setInterval(() => {
+      if (performance.now() - t > 30000) {
+        clearInterval(poll);
+        reject(new Error(`seek to ${to} s: not playing after 30 s`));
+      }
       if (v.seeking || v.currentTime <= to + 0.05 || v.readyState < 3) return;
       clearInterval(poll);
       resolve({ ms: performance.now() - t, wall });
