@@ -767,7 +767,7 @@ static int iterate(struct uring_loop *loop, int timeout_ms)
         unsigned head, n = 0;
         int wait_ms = timeout_ms, r;
 
-        if (loop->heap_len > 0) {
+        if (loop->heap_len > 0 && !loop->settling) { /* settling fires none: no need to wake */
                 uint64_t d = loop->heap[0]->deadline_ms;
                 uint64_t now = clock_ms();
                 int until = d > now ? (int)(d - now) : 0;
