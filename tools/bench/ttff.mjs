@@ -22,7 +22,8 @@
 // The variants are interleaved run by run so drift on a shared machine hits both alike.
 // Seek-to-playing (to the middle, then to three quarters) is measured on the warm runs: from
 // setting currentTime until the seek is done, data is there to go on, and 50 ms have played.
-// --timeline prints the request timelines of the last run's cold start and first seek.
+// --timeline prints the request timelines of the last run's cold start and first seek, and
+// the page's marks of its warm start.
 //
 // --link puts a viewer's access link between the player and the services (control, the
 // edges, nginx): Chromium's network emulation adds LATENCY_MS to every such request and caps
@@ -305,6 +306,7 @@ async function main() {
         // From before the reload: what is still in flight when the seek begins shows too.
         const seekRec = i === opt.runs - 1 ? recordTimeline(cdp) : null;
         res[v].warm.push(await firstFrame(page, url)); // same context: a reload
+        if (i === opt.runs - 1) timelines[v].warmMarks = await page.evaluate(() => window.sluice.state.marks);
         await page.waitForFunction(() => document.getElementById('video').currentTime > 0.5, null, { timeout: 15000 });
         const first = await seek(page, 0.5);
         if (seekRec) seekTimelines[v] = { tl: seekRec.stop(first.wall), ms: first.ms };
@@ -342,8 +344,12 @@ async function main() {
         (opt.link ? `; link ${opt.link.latency} ms, ${opt.link.down}/${opt.link.up} kbit/s.\n` : '; loopback.\n'));
       if (opt.timeline) {
         process.stdout.write('\nRequest timelines of the last cold start (ms from navigation):\n\n');
-        for (const [v, { tl, ff, marks }] of Object.entries(timelines)) {
+        for (const [v, { tl, ff, marks, warmMarks }] of Object.entries(timelines)) {
           process.stdout.write(`${timelineTable(v, tl, ff, ff + 4000, marks)}\n`);
+          // The reload's own marks: where a new context's first run of dash.js costs time.
+          const steps = Object.entries(warmMarks || {}).sort((a, b) => a[1] - b[1])
+            .map(([k, t]) => `${k} ${Math.round(t)}`).join(', ');
+          process.stdout.write(`Page marks of the warm start that followed (ms): ${steps || 'none'}\n\n`);
         }
         process.stdout.write('\nRequest timelines of the last run\'s seek to the middle (ms from the seek; ' +
           'a negative start was in flight when it began):\n\n');
