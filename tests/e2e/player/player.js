@@ -296,7 +296,7 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
   });
 
   mark('player-create');
-  trackSegmentXhrs();
+  trackSegmentXhrs(); // also with seekabort=off, where tests read segmentsInFlight()
   if (params.get('seekabort') !== 'off') seekAbort(v);
   player = MediaPlayer().create();
   window.sluice.player = player;
@@ -609,7 +609,7 @@ function seekRung(v, kbit) {
     player.updateSettings({ streaming: { abr: { maxBitrate: { video: -1 } } } });
   };
   v.addEventListener('seeking', () => {
-    if (capped || inBuffer(v, v.currentTime)) return;
+    if (capped || rangesHold(v.buffered, v.currentTime, 0.5)) return;
     capped = true;
     state.seekRungs++;
     player.updateSettings({ streaming: { abr: { maxBitrate: { video: kbit } } } });
@@ -618,10 +618,10 @@ function seekRung(v, kbit) {
   v.addEventListener('timeupdate', () => { if (capped && !v.seeking && v.readyState >= 3) lift(); });
 }
 
-// Whether media time t is buffered, with half a second to go on from.
-function inBuffer(v, t) {
-  for (let i = 0; i < v.buffered.length; i++) {
-    if (t >= v.buffered.start(i) && t < v.buffered.end(i) - 0.5) return true;
+// Whether TimeRanges r hold media time t with at least `ahead` seconds to go on from.
+function rangesHold(r, t, ahead) {
+  for (let i = 0; i < r.length; i++) {
+    if (t >= r.start(i) && t <= r.end(i) - ahead) return true;
   }
   return false;
 }
@@ -669,11 +669,10 @@ function seekAbort(v) {
   // waiting for an answer that never comes.
   const held = (t) => sourceBuffers.some((sb) => {
     try {
-      for (let i = 0; i < sb.buffered.length; i++) {
-        if (t >= sb.buffered.start(i) && t <= sb.buffered.end(i)) return true;
-      }
-    } catch { /* removed from its MediaSource: holds nothing */ }
-    return false;
+      return rangesHold(sb.buffered, t, 0);
+    } catch { /* removed from its MediaSource: holds nothing */
+      return false;
+    }
   });
   v.addEventListener('seeking', () => {
     // Not the start's own seek to the resume position: those downloads are the start's.
