@@ -48,7 +48,9 @@ struct xfer {
         bool get_done, get_ok, hash_ok, too_long;
         bool put_started, put_done;
         bool get_paused, put_paused;
-        bool put_held; /* put_paused, and its receive side paused too (nudge()) */
+        bool put_held;   /* put_paused, and its receive side paused too (nudge()) */
+        bool cap_queued; /* in its edge's cap_wait queue, linked by cap_next */
+        struct xfer *cap_next;
         CURLcode get_rc, put_rc;
         long get_status, put_status;
         enum stall stall;
@@ -80,6 +82,46 @@ static int64_t mono_ns(void)
 
 /* ---- callbacks ---- */
 
+/*
+ * The rate cap serves the GETs waiting for it in turn. One the cap paused joins its edge's
+ * queue; while any GET waits, a running one about to take bytes joins the tail instead, and
+ * only the first in line takes what the bucket refilled. Otherwise the running GETs take each
+ * refill inside libcurl's loop, before nudge() looks at the paused ones, and a paused one can
+ * wait long enough for the edge to end its PUT as stalled (its send_timeout).
+ */
+static void capq_add(struct xfer *x)
+{
+        struct xfer **p = &x->e->cap_wait;
+
+        if (x->cap_queued)
+                return;
+        while (*p)
+                p = &(*p)->cap_next;
+        *p = x;
+        x->cap_next = NULL;
+        x->cap_queued = true;
+}
+
+static void capq_remove(struct xfer *x)
+{
+        struct xfer **p = &x->e->cap_wait;
+
+        if (!x->cap_queued)
+                return;
+        while (*p != x)
+                p = &(*p)->cap_next;
+        *p = x->cap_next;
+        x->cap_next = NULL;
+        x->cap_queued = false;
+}
+
+/* May x's GET take from the cap now: none waits, or x is first in line, and the bucket
+ * is not in debt. */
+static bool cap_turn(struct xfer *x, int64_t now)
+{
+        return (!x->e->cap_wait || x->e->cap_wait == x) && ratecap_may_pass(&x->e->rc, now);
+}
+
 static size_t on_get_data(char *data, size_t size, size_t nmemb, void *ud)
 {
         struct xfer *x = ud;
@@ -91,14 +133,18 @@ static size_t on_get_data(char *data, size_t size, size_t nmemb, void *ud)
                 return 0; /* ends the GET with CURLE_WRITE_ERROR */
         }
         if (TRANSFER_RING_BYTES - x->rlen < n) {
+                /* Waiting for its PUT, not for the cap: it must not hold up the queue. */
+                capq_remove(x);
                 x->get_paused = true;
                 return CURL_WRITEFUNC_PAUSE;
         }
         now = mono_ns();
-        if (!ratecap_may_pass(&x->e->rc, now)) {
+        if (!cap_turn(x, now)) {
+                capq_add(x);
                 x->get_paused = true;
                 return CURL_WRITEFUNC_PAUSE;
         }
+        capq_remove(x);
         ratecap_take(&x->e->rc, n, now);
         tail = (x->rpos + x->rlen) % TRANSFER_RING_BYTES;
         first = TRANSFER_RING_BYTES - tail < n ? TRANSFER_RING_BYTES - tail : n;
@@ -167,6 +213,7 @@ static size_t on_put_answer(char *data, size_t size, size_t nmemb, void *ud)
 
 static void drop_handles(struct engine *g, struct xfer *x)
 {
+        capq_remove(x);
         if (x->get) {
                 curl_multi_remove_handle(g->multi, x->get);
                 curl_easy_cleanup(x->get);
@@ -584,6 +631,7 @@ static void on_done(struct engine *g, CURL *h, CURLcode rc)
                 x->get_ok = rc == CURLE_OK;
                 if (ended_stalled(h, rc))
                         x->stall = STALL_ORIGIN;
+                capq_remove(x);
                 curl_multi_remove_handle(g->multi, x->get);
                 curl_easy_cleanup(x->get);
                 x->get = NULL;
@@ -622,6 +670,7 @@ static void on_done(struct engine *g, CURL *h, CURLcode rc)
                 x->put = NULL;
                 if (x->get) {
                         /* The edge answered before the body ended (a refusal or an error). */
+                        capq_remove(x);
                         curl_multi_remove_handle(g->multi, x->get);
                         curl_easy_cleanup(x->get);
                         x->get = NULL;
@@ -636,10 +685,17 @@ static void nudge_one(struct engine *g, struct xfer *x, int64_t now)
 {
         if (x->state != X_RUNNING)
                 return;
-        if (x->get && x->get_paused && TRANSFER_RING_BYTES - x->rlen >= TRANSFER_RING_BYTES / 2 &&
-            ratecap_may_pass(&x->e->rc, now)) {
-                x->get_paused = false;
-                curl_easy_pause(x->get, CURLPAUSE_CONT);
+        if (x->get && x->get_paused && TRANSFER_RING_BYTES - x->rlen >= TRANSFER_RING_BYTES / 2) {
+                /* One paused for its PUT, with room again, waits its turn like the others. */
+                if (x->e->rc.rate > 0)
+                        capq_add(x);
+                if (cap_turn(x, now)) {
+                        x->get_paused = false;
+                        curl_easy_pause(x->get, CURLPAUSE_CONT);
+                        /* libcurl usually hands over the chunk it held right away; if not,
+                         * this turn is spent, so that a slow origin holds up no one. */
+                        capq_remove(x);
+                }
         }
         if (!x->put_started && x->rlen > 0) {
                 if (start_put(g, x) < 0)

@@ -36,6 +36,8 @@ enum transfer_gate {
         TRANSFER_STOP, /* no more (the window closed): finish what is in flight */
 };
 
+struct xfer; /* one object's transfer (transfer.c) */
+
 struct transfer_edge {
         /* set by the caller */
         const char *id;
@@ -58,6 +60,7 @@ struct transfer_edge {
         size_t next;
         unsigned in_flight;
         struct ratecap rc;
+        struct xfer *cap_wait; /* GETs waiting for the rate cap, first come first served */
 };
 
 struct transfer_opts {

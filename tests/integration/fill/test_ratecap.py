@@ -10,7 +10,7 @@ import hashlib
 import os
 import time
 
-from fillharness import AdminProxy, check, eq, events, run, test
+from fillharness import AdminProxy, check, eq, events, make_catalog, run, test
 
 CAP = 100_000_000  # bits/s
 TOTAL = 200 * 1000 * 1000
@@ -99,6 +99,27 @@ def cap_holds_on_200mb(env):
     print(f"# first four commits at {[round(t - t_first, 2) for t in done[:4]]} s")
     check(first >= 0.45 * fourth,
           f"the parallel transfers did not share the cap: first four done at {done[:4]}")
+
+
+@test
+def low_cap_served_in_turn(env):
+    """At a low cap every refill is a small share: the GETs waiting for it take turns with
+    the running ones, so three objects sent side by side progress together. Served to
+    whoever asks first, one could wait for seconds while the others moved, and the edge ends a
+    PUT whose body stops for its send_timeout (2 s here)."""
+    objs = make_catalog(env, titles=1, segs=3, seg_size=300_000, init_size=900)
+    rc, out, err = env.fill("run", "--rate", "4Mbit", "--parallel", "3", "--progress", "json")
+    eq(rc, 0, f"run exit ({err})")
+    ev = events(out)
+    eq([e for e in ev if e["event"] == "retry"], [], "no transfer was cut off and retried")
+    env.check_edge_holds(objs)
+    segs = sorted(e["t"] for e in ev if e["event"] == "committed" and "seg-" in e["key"])
+    eq(len(segs), 3, "committed segments")
+    print(f"# segments committed at {[round(t, 2) for t in segs]} s")
+    # Equal shares: all three end near 3 x 300 kB / 500 kB/s = 1.8 s. First come first
+    # served: one after another, the first at about a third of that.
+    check(segs[0] >= 0.75 * segs[2],
+          f"the transfers did not take turns at the cap: segments done at {segs}")
 
 
 if __name__ == "__main__":
