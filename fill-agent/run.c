@@ -204,19 +204,35 @@ static void list_add(char *buf, size_t cap, const char *id)
                 memcpy(buf + cap - 4, "...", 4);
 }
 
+/* A transfer waiting for its turn at a low cap longer than this risks its upload: an edge
+ * ends one whose body stops for its limits.send_timeout (30 s by default). */
+#define SLOW_TURN_S 10.0
+
 /*
  * The defaults are any hour and no cap: fine for a test bench, not for an edge serving its
- * peak. Say so, loudly, for each edge that got neither from the config or the flags.
+ * peak. Say so, loudly, for each edge that got neither from the config or the flags; and for
+ * a cap so low for its parallel transfers that each waits long for its next turn.
  */
 static void warn_defaults(const struct fill_opts *o)
 {
         char no_window[256] = "", no_rate[256] = "";
 
         for (size_t i = 0; i < o->n_edges; i++) {
-                if (!opts_edge_window(o, &o->edges[i]))
-                        list_add(no_window, sizeof(no_window), o->edges[i].id);
-                if (!opts_edge_rate_set(o, &o->edges[i]))
-                        list_add(no_rate, sizeof(no_rate), o->edges[i].id);
+                const struct fill_edge_cfg *e = &o->edges[i];
+                uint64_t rate = opts_edge_rate(o, e);
+                unsigned par = opts_edge_parallel(o, e);
+                double turn_s = rate ? (double)par * TRANSFER_GET_CHUNK * 8 / (double)rate : 0;
+
+                if (!opts_edge_window(o, e))
+                        list_add(no_window, sizeof(no_window), e->id);
+                if (!opts_edge_rate_set(o, e))
+                        list_add(no_rate, sizeof(no_rate), e->id);
+                if (turn_s > SLOW_TURN_S)
+                        log_warn("WARNING: %s: %u transfers share a %.2f Mbit/s cap, so each waits "
+                                 "about %.0f s between its %d KiB turns; an edge drops an upload "
+                                 "that waits past its send_timeout (30 s by default): lower "
+                                 "parallel or raise rate",
+                                 e->id, par, (double)rate / 1e6, turn_s, TRANSFER_GET_CHUNK / 1024);
         }
         if (no_window[0])
                 log_warn("WARNING: no off-peak window for %s: pushing at any hour, peak included "

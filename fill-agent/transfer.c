@@ -291,7 +291,7 @@ static int start_get(struct engine *g, struct xfer *x)
         curl_easy_setopt(x->get, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
         set_stall_limit(x->get, g->opts);
         curl_easy_setopt(x->get, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(x->get, CURLOPT_BUFFERSIZE, 65536L);
+        curl_easy_setopt(x->get, CURLOPT_BUFFERSIZE, (long)TRANSFER_GET_CHUNK);
         if (curl_multi_add_handle(g->multi, x->get) != CURLM_OK)
                 return -ENOMEM;
         x->state = X_RUNNING;

@@ -29,6 +29,8 @@
  * during which the transfer keeps its edge's in-flight place and the others go on.
  */
 #define TRANSFER_RING_BYTES (1u << 20)
+/* The most a GET takes from its edge's rate cap at once; the GETs take turns (transfer.c). */
+#define TRANSFER_GET_CHUNK 65536
 
 enum transfer_gate {
         TRANSFER_GO,   /* start transfers */
