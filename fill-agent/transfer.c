@@ -692,9 +692,11 @@ static void nudge_one(struct engine *g, struct xfer *x, int64_t now)
                 if (cap_turn(x, now)) {
                         x->get_paused = false;
                         curl_easy_pause(x->get, CURLPAUSE_CONT);
-                        /* libcurl usually hands over the chunk it held right away; if not,
-                         * this turn is spent, so that a slow origin holds up no one. */
-                        capq_remove(x);
+                        /* libcurl usually hands over the chunk it held right away (and the
+                         * GET may queue again behind the others); if not, this turn is
+                         * spent, so that a slow origin holds up no one. */
+                        if (!x->get_paused)
+                                capq_remove(x);
                 }
         }
         if (!x->put_started && x->rlen > 0) {

@@ -116,8 +116,8 @@ def low_cap_served_in_turn(env):
     segs = sorted(e["t"] for e in ev if e["event"] == "committed" and "seg-" in e["key"])
     eq(len(segs), 3, "committed segments")
     print(f"# segments committed at {[round(t, 2) for t in segs]} s")
-    # Equal shares: all three end near 3 x 300 kB / 500 kB/s = 1.8 s. First come first
-    # served: one after another, the first at about a third of that.
+    # Equal shares: all three end near 3 x 300 kB / 500 kB/s = 1.8 s (1.63-1.69 s for the
+    # first, here). Served to whoever asked first, the first ended at 0.81 s of 1.8.
     check(segs[0] >= 0.75 * segs[2],
           f"the transfers did not take turns at the cap: segments done at {segs}")
 
