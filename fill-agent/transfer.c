@@ -211,7 +211,8 @@ static size_t on_put_answer(char *data, size_t size, size_t nmemb, void *ud)
 
 /* ---- lifecycle ---- */
 
-static void drop_handles(struct engine *g, struct xfer *x)
+/* End x's GET, if any, and its place in the rate cap's queue. */
+static void drop_get(struct engine *g, struct xfer *x)
 {
         capq_remove(x);
         if (x->get) {
@@ -219,6 +220,11 @@ static void drop_handles(struct engine *g, struct xfer *x)
                 curl_easy_cleanup(x->get);
                 x->get = NULL;
         }
+}
+
+static void drop_handles(struct engine *g, struct xfer *x)
+{
+        drop_get(g, x);
         if (x->put) {
                 curl_multi_remove_handle(g->multi, x->put);
                 curl_easy_cleanup(x->put);
@@ -631,10 +637,7 @@ static void on_done(struct engine *g, CURL *h, CURLcode rc)
                 x->get_ok = rc == CURLE_OK;
                 if (ended_stalled(h, rc))
                         x->stall = STALL_ORIGIN;
-                capq_remove(x);
-                curl_multi_remove_handle(g->multi, x->get);
-                curl_easy_cleanup(x->get);
-                x->get = NULL;
+                drop_get(g, x);
                 if (x->get_ok) {
                         (void)EVP_DigestFinal_ex(x->md, md, &len);
                         (void)hex_encode(md, 32, hex);
@@ -670,10 +673,7 @@ static void on_done(struct engine *g, CURL *h, CURLcode rc)
                 x->put = NULL;
                 if (x->get) {
                         /* The edge answered before the body ended (a refusal or an error). */
-                        capq_remove(x);
-                        curl_multi_remove_handle(g->multi, x->get);
-                        curl_easy_cleanup(x->get);
-                        x->get = NULL;
+                        drop_get(g, x);
                         x->get_done = false;
                 }
                 finish(g, x);
