@@ -216,6 +216,22 @@ e2e_leftovers() {
   [ ${#out[@]} -eq 0 ] || printf '%s\n' "${out[@]}"
 }
 
+# e2e_session_leftovers SID...: "pid: command line" of every process still in one of the
+# sessions SID. tools/demo starts each daemon with setsid and records its pid (its session id)
+# in var/demo/pids, so this finds what a daemon left behind even when its command line names
+# no state directory: the player page's node, nginx's workers.
+e2e_session_leftovers() {
+  local p stat rest sid out=()
+  for p in /proc/[0-9]*; do
+    stat=$(cat "$p/stat" 2>/dev/null) || continue
+    rest=${stat##*) }           # after the command name, which may hold spaces
+    read -r _ _ _ sid _ <<<"$rest"
+    case " $* " in *" $sid "*) ;; *) continue ;; esac
+    out+=("${p#/proc/}: $(tr '\0' ' ' 2>/dev/null <"$p/cmdline" | head -c 120)")
+  done
+  [ ${#out[@]} -eq 0 ] || printf '%s\n' "${out[@]}"
+}
+
 # e2e_trust_ca HOME CA_FILE NAME: a new NSS database in HOME/.pki/nssdb (the store Chromium
 # reads on Linux) trusting CA_FILE for servers ("C,,"), so Chromium run with HOME=HOME verifies
 # certificates against it with every check left on. Needs certutil.

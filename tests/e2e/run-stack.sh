@@ -8,7 +8,9 @@
 #
 #   SCENARIOS  comma-separated stack.mjs scenarios (play,players,clearkey,geo,licence,
 #              catalogue,seek,resume,failover): start with --detach, play them in headless Chromium, stop
-#              with --stop, then check that nothing the demo started is still running.
+#              with --stop, then check that nothing the demo started is still running
+#              (by state directory and by each daemon's session), and that --status says
+#              0 while it runs and 3 once stopped.
 #   --https    (with SCENARIOS) the demo runs with --https: players fetch media from the edges
 #              over TLS with h2, the certificates from the demo's CA, which Chromium trusts
 #              through an NSS database in a private HOME (certificate checks stay on) and node
@@ -71,6 +73,15 @@ trap 'exit 143' TERM
 # A stack left by an interrupted run would hold the state directory.
 "$top/tools/demo" --stop >/dev/null 2>&1 || true
 
+# The sessions of the daemons the running demo started (their pids, each a session leader),
+# for e2e_session_leftovers once it has stopped; fails when there are none to check.
+demo_sessions() {
+  local pids
+  pids=$(awk '{ print $1 }' "$var/pids" 2>/dev/null)
+  [ "$(wc -w <<<"$pids")" -ge 5 ] || e2e_fail "$var/pids lists too few daemons: $pids"
+  echo "$pids"
+}
+
 if [ "$what" = ctrl-c ]; then
   rm -f "$var/env"
   : >"$var/demo.out"
@@ -87,10 +98,11 @@ os.execv(sys.argv[1], sys.argv[1:])' "$top/tools/demo" >"$var/demo.out" 2>&1 &
     { cat "$var/demo.out"; e2e_fail "tools/demo did not come up (or did not stay up)"; }
   grep -E '^(==>|tools/demo:)' "$var/demo.out" | sed 's/^/demo: /'
   [ -s "$var/env" ] || e2e_fail "the foreground demo wrote no $var/env"
+  sids=$(demo_sessions)
   kill -INT "$demo_pid"
   timeout 60 tail --pid="$demo_pid" -f /dev/null || e2e_fail "tools/demo did not exit within 60 s of SIGINT"
   demo_pid=
-  left=$(e2e_leftovers "$var")
+  left=$(e2e_leftovers "$var"; e2e_session_leftovers $sids)
   [ -z "$left" ] || e2e_fail "processes left after Ctrl-C: $left"
   "$top/tools/pg-temp" status "$var/pg" && e2e_fail "PostgreSQL still running after Ctrl-C"
   [ ! -e "$var/env" ] || e2e_fail "$var/env left behind after Ctrl-C"
@@ -106,6 +118,11 @@ for k in EDGE_URL EDGE_ID EDGE_ADMIN_URL EDGE_ADMIN_TOKEN CONTROL_URL CONTROL_AD
          ORIGIN_URL ORIGIN_DIR PLAYER_URL TITLE_IDS; do
   [ -n "${!k:-}" ] || e2e_fail "var/demo/env has no $k"
 done
+
+# --status: 0 while the demo runs (3 once it has stopped, checked below).
+demo_status() { local rc=0; "$top/tools/demo" --status >/dev/null 2>&1 || rc=$?; echo "$rc"; }
+rc=$(demo_status)
+[ "$rc" -eq 0 ] || e2e_fail "tools/demo --status exited $rc while the demo runs (want 0)"
 
 run_env=()
 if [ -n "$https" ]; then
@@ -132,7 +149,10 @@ rc=$?
 set -e
 [ "$rc" -eq 0 ] || e2e_fail "stack scenarios failed (exit $rc)"
 
+sids=$(demo_sessions)
 "$top/tools/demo" --stop
-left=$(e2e_leftovers "$var")
+left=$(e2e_leftovers "$var"; e2e_session_leftovers $sids)
 [ -z "$left" ] || e2e_fail "processes left after tools/demo --stop: $left"
+rc=$(demo_status)
+[ "$rc" -eq 3 ] || e2e_fail "tools/demo --status exited $rc after --stop (want 3: no demo running)"
 echo "PASS: $what"

@@ -642,6 +642,12 @@ const scenarios = {
     check(stall <= 2 * SEGMENT * 1000, 'failover: the stall is bounded (two segments)', `${Math.round(stall)} ms`);
     check(errs.length === 0, 'failover: no player errors besides downloads from the dead edge', errs.join('; '));
     figure(`failover: longest stall ${Math.round(stall)} ms; ${st.stalls.length} stalls`);
+    // dash.js itself follows the MPD's ContentSteering: it asked control's steering server
+    // for this session (not only the test's own queries above, which go outside the page).
+    const steered = p.w.control.filter((r) => r.path === `/v1/steering/${sid}`);
+    check(steered.length > 0 && steered.every((r) => r.status === 200),
+      'failover: the player itself asked control\'s steering server for its session',
+      `${steered.length} requests, statuses ${[...new Set(steered.map((r) => r.status))].join(',') || '-'}`);
     const waited = await dropped;
     check(waited !== null, `failover: steering stops naming ${victim.id} once its heartbeats stop`,
       waited !== null ? `after ${waited} ms` : 'still named after 20 s');
