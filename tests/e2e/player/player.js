@@ -45,7 +45,7 @@ const state = {
   playing: false,
   ended: false,
   errors: [],
-  qualities: [],  // rendered: {type, id, height, bandwidth, t}
+  qualities: [],  // rendered: {type, id, height, bandwidth, t (media time), at (ms, page clock)}
   requested: [],  // ABR decisions: {type, id, height, bandwidth, at (ms, page clock)}
   stalls: [],     // {at, ms}: from a 'waiting' after playback started to the next 'playing'
   stalledSince: null,
@@ -346,7 +346,7 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
   player.on(ev.QUALITY_CHANGE_RENDERED, (e) => {
     const r = e.newRepresentation || {};
     state.qualities.push({ type: e.mediaType, id: r.id, height: r.height,
-      bandwidth: r.bandwidth, t: v.currentTime });
+      bandwidth: r.bandwidth, t: v.currentTime, at: performance.now() });
     render();
   });
   player.on(ev.QUALITY_CHANGE_REQUESTED, (e) => {
