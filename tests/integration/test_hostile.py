@@ -15,14 +15,14 @@ SETUP = standard_setup({"limits": {"header_timeout": "30s", "idle_timeout": "30s
 OK_HEAD = b"GET /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n"
 
 
-def refuse(e, raw, statuses, what):
-    """Send raw bytes; expect one response with a status in statuses, then EOF."""
+def refuse(e, raw, statuses, what, method="GET"):
+    """Send raw bytes; expect one response (to method) with a status in statuses, then EOF."""
     if isinstance(statuses, int):
         statuses = (statuses,)
     with e.conn(timeout=5) as c:
         c.send(raw)
         try:
-            r = c.read_response()
+            r = c.read_response(method)
         except Closed:
             raise AssertionError(f"{what}: connection closed without a response "
                                  f"(want {statuses})")
@@ -124,6 +124,24 @@ def nul_byte(e):
 def control_byte(e):
     refuse(e, OK_HEAD + b"X-A: a\x01b\r\n\r\n", 400, "0x01 in a header value")
     refuse(e, OK_HEAD + b"X-A: a\x7fb\r\n\r\n", 400, "DEL in a header value")
+    for b in (0x01, 0x09, 0x1b, 0x1f, 0x7f):
+        refuse(e, OK_HEAD + b"X-" + bytes([b]) + b"A: v\r\n\r\n", 400,
+               f"0x{b:02x} in a header name")
+        refuse(e, b"GET /t1/one" + bytes([b]) + b".bin HTTP/1.1\r\nHost: edge.test\r\n\r\n", 400,
+               f"0x{b:02x} in the request target")
+
+
+@test
+def bodies_refused_on_keep_alive(e):
+    # Requests the edge takes no body for, each on a keep-alive connection: the refusal
+    # closes it, so the body's bytes are never read as a next request.
+    refuse(e, b"HEAD /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\nContent-Length: 1\r\n\r\nX", 400,
+           "HEAD with a body", method="HEAD")
+    refuse(e, b"OPTIONS /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\nContent-Length: 4\r\n\r\nbody",
+           400, "OPTIONS with a body")
+    smuggled = build_request("GET", "/t1/seg-1.m4s")
+    refuse(e, b"POST /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\nContent-Length: "
+           + str(len(smuggled)).encode() + b"\r\n\r\n" + smuggled, (405, 400), "POST with a body")
 
 
 @test
