@@ -73,7 +73,8 @@ def kill_mid_put(e, key, size, replacing):
 @test
 def kill9_during_new_put(e):
     started = kill_mid_put(e, "/r/partial.m4s", 8 * 1024 * 1024, replacing=False)
-    print(f"# temp file seen before the kill: {started}")
+    # Half the body was sent: the kill must land with it partly on disk, or this tests nothing.
+    check(started, "no temp file under <cache>/tmp within 3 s of sending half the body")
     r = e.get("/r/partial.m4s")
     eq(r.status, 404, f"object whose PUT was killed mid-body (temp file seen: {started})")
     all_served(e, "after kill -9 and restart")
@@ -84,7 +85,8 @@ def kill9_during_new_put(e):
 def kill9_during_replace_keeps_old(e):
     key = "/r/t0/seg-0.m4s"
     old = e.objects[key]
-    kill_mid_put(e, key, 6 * 1024 * 1024, replacing=True)
+    check(kill_mid_put(e, key, 6 * 1024 * 1024, replacing=True),
+          "no temp file under <cache>/tmp within 3 s of sending half the body")
     expect_body(e.get(key), old, "old version after a replace killed mid-body")
     all_served(e, "after the second kill -9")
 
