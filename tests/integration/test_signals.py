@@ -1,8 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""Signals and command line: SIGHUP reload without dropping connections, a bad reload keeps the
-old config, --check-config, --help, --version."""
+"""Signals and command line: SIGHUP reload without dropping connections (cors_origins, limits,
+the admin token, the URL-signing keys), a bad reload keeps the old config, --check-config,
+--help, --version; the access log's one line per request, refusals and pipelining included."""
 
+import base64
 import copy
+import hashlib
+import hmac
+import json
 import os
 import re
 import signal
@@ -10,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from edgeharness import (build_request, check, eq, expect_body, run, standard_setup, test,
+from edgeharness import (Edge, build_request, check, eq, expect_body, run, standard_setup, test,
                          yaml_dump)
 
 ALLOWED = "https://allowed.example"
@@ -206,6 +211,274 @@ def sighup_reopens_access_log(e):
         eq(e.get("/t1/init.mp4").status, 200, "GET after rotation")
         return os.path.exists(e.access_log) and b"/t1/init.mp4" in open(e.access_log, "rb").read()
     wait_for(reopened, "a new access.log after mv + SIGHUP")
+
+
+# ---------------------------------------------------------------------------------------------
+# What a reload promises (docs/edge.md, "Signals"): limits, the admin token re-read from
+# token_file and the token keys take effect for new requests.
+
+def admin_status(e, token):
+    r = e.request("GET", "/admin/objects?prefix=/t1/&limit=1",
+                  [("Authorization", f"Bearer {token}")], admin=True)
+    return r.status
+
+
+@test
+def sighup_rotates_admin_token(e):
+    old, new = e.token, "it-rotated-" + os.urandom(16).hex()
+    eq(admin_status(e, old), 200, "the admin token in force before the rotation")
+    with open(e.token_file + ".new", "w") as f:
+        f.write(new + "\n")
+    os.replace(e.token_file + ".new", e.token_file)
+    # The file alone changes nothing: the token is read at start and at SIGHUP.
+    eq(admin_status(e, new), 401, "the new token before the SIGHUP")
+    eq(admin_status(e, old), 200, "the old token before the SIGHUP")
+    e.signal(signal.SIGHUP)
+    wait_for(lambda: admin_status(e, new) == 200, "the new admin token accepted after SIGHUP")
+    e.token = new  # e.put() and the later tests use the token in force
+    r = e.request("GET", "/admin/objects?prefix=/t1/&limit=1",
+                  [("Authorization", f"Bearer {old}")], admin=True)
+    eq(r.status, 401, "the old admin token after the rotation")
+    check(r.get("WWW-Authenticate") is not None and
+          r.get("WWW-Authenticate").lower().startswith("bearer"),
+          f"401 without WWW-Authenticate: Bearer: {r.head_text()!r}")
+    eq(e.put("/t1/after-rotation.bin", b"r").status, 201, "PUT with the new token")
+    expect_body(e.get("/t1/after-rotation.bin"), b"r", "object pushed with the new token")
+
+
+def many_headers(n):
+    return [(f"X-H{i}", "v") for i in range(n)]
+
+
+def limits_status(e, headers):
+    return e.get("/t1/one.bin", headers).status
+
+
+@test
+def sighup_applies_limits(e):
+    # 20 fields and a 3000-byte field pass the defaults (64 fields, 8192 bytes) ...
+    twenty, wide = many_headers(20), [("X-Wide", "w" * 3000)]
+    eq(limits_status(e, twenty), 200, "20 header fields before the reload")
+    eq(limits_status(e, wide), 200, "a 3000-byte field before the reload")
+    saved = copy.deepcopy(e.cfg["limits"])
+    e.cfg["limits"]["max_headers"] = 10
+    e.cfg["limits"]["max_header_bytes"] = 2048
+    e.write_config()
+    kept = e.conn(timeout=5)
+    try:
+        kept.send(build_request("GET", "/t1/one.bin", twenty))
+        expect_body(kept.read_response(), b"x", "20 fields on a connection kept across the reload")
+        e.signal(signal.SIGHUP)
+        # ... and are refused once the lower limits are in force, on every worker ...
+        wait_for(lambda: all(limits_status(e, twenty) == 431 for _ in range(6)),
+                 "431 for 20 header fields after lowering max_headers to 10")
+        # ... and for the next request of a connection opened before the reload.
+        kept.send(build_request("GET", "/t1/one.bin", twenty))
+        eq(kept.read_response().status, 431, "20 fields on the connection kept across the reload")
+        for i in range(6):  # new connections land on either worker
+            eq(limits_status(e, wide), 431, f"a 3000-byte field with max_header_bytes 2048 ({i})")
+            eq(limits_status(e, many_headers(5)), 200, f"5 fields under the new limit ({i})")
+        # Back up: what was refused passes again.
+        e.cfg["limits"] = saved
+        e.write_config()
+        e.signal(signal.SIGHUP)
+        wait_for(lambda: all(limits_status(e, twenty) == 200 for _ in range(6)),
+                 "20 header fields accepted again after raising the limit")
+        for i in range(6):
+            eq(limits_status(e, wide), 200, f"a 3000-byte field after the limits went back ({i})")
+    finally:
+        kept.close()
+        e.cfg["limits"] = saved
+        e.write_config()
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint(kid, secret, title="t1"):
+    """A signed-URL token (RFC 9246 JWT, HS256), made here independently of the edge."""
+    now = int(time.time())
+    head = b64url(json.dumps({"alg": "HS256", "kid": kid, "typ": "JWT"}).encode())
+    body = b64url(json.dumps({"cdniv": 1, "exp": now + 600, "nbf": now - 10,
+                              "cdniuc": f"regex:^https?://[^/]+/{title}/"}).encode())
+    mac = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64url(mac)}"
+
+
+def write_keys(path, keys):
+    with open(path + ".new", "w") as f:
+        f.write("keys:\n")
+        for kid, secret in keys:
+            f.write(f"  - {{kid: {kid}, secret: {secret.hex()}}}\n")
+    os.replace(path + ".new", path)
+
+
+@test
+def sighup_rotates_token_keys(e):
+    # An edge of its own, which requires signed URLs (the shared one does not).
+    k1, k2 = bytes(range(32)), bytes(range(100, 132))
+    t = Edge(e.binary, {"tokens": {"required": True, "keys_file": None}})
+    keys = os.path.join(t.dir, "keys.yaml")
+    write_keys(keys, [("k1", k1)])
+    t.cfg["tokens"]["keys_file"] = keys
+    try:
+        t.start()
+        t.put("/t1/signed.bin", b"signed")
+
+        def status(kid, secret):
+            return t.get(f"/s/{mint(kid, secret)}/t1/signed.bin").status
+        eq(status("k1", k1), 200, "a URL signed with k1 before the rotation")
+        eq(status("k2", k2), 403, "a URL signed with k2 before the rotation")
+        write_keys(keys, [("k2", k2)])
+        eq(status("k2", k2), 403, "k2 before the SIGHUP (the file is read at start and SIGHUP)")
+        t.signal(signal.SIGHUP)
+        wait_for(lambda: all(status("k2", k2) == 200 for _ in range(6)),
+                 "URLs signed with the new key k2 served after SIGHUP")
+        for i in range(6):  # new connections land on either worker
+            r = t.get(f"/s/{mint('k1', k1)}/t1/signed.bin")
+            eq(r.status, 403, f"a URL signed with the removed key k1 ({i})")
+            check(b"signed" not in r.body, "no content in the refusal")
+            expect_body(t.get(f"/s/{mint('k2', k2)}/t1/signed.bin"), b"signed",
+                        f"a URL signed with k2 ({i})")
+        # A key with k1's name but a new secret: only the new secret signs for k1.
+        k1b = bytes(range(50, 82))
+        write_keys(keys, [("k1", k1b), ("k2", k2)])
+        t.signal(signal.SIGHUP)
+        wait_for(lambda: all(status("k1", k1b) == 200 for _ in range(6)),
+                 "k1 with its new secret served after SIGHUP")
+        eq(status("k1", k1), 403, "k1 with its old secret")
+        eq(status("k2", k2), 200, "k2 kept")
+        check(t.running(), "edge died on SIGHUP")
+        t.stop()
+        reports = t.sanitizer_reports()
+        check(not reports, f"sanitizer reports in the signed-URL edge's log: {reports[:3]}")
+    except Exception:
+        print(t.log_tail(15))
+        raise
+    finally:
+        t.cleanup()
+
+
+# ---------------------------------------------------------------------------------------------
+# The access log: one line per request (docs/edge.md, "Access log"), refusals included.
+
+# '"METHOD TARGET" status bytes µs key=' (a quote inside the target is written \").
+ACCESS_LINE = re.compile(r'"(.*?)(?<!\\)" (\d{3}) (\d+) (\d+) key=')
+
+
+def access_log_size(e):
+    """The access log's size once it has stopped growing: the line of a request answered just
+    before is written a little after its client read the answer, and must not be taken for a
+    line of what follows."""
+    def size():
+        return os.path.getsize(e.access_log) if os.path.exists(e.access_log) else 0
+    last, stable_since = size(), time.monotonic()
+    while time.monotonic() - stable_since < 0.2:
+        time.sleep(0.02)  # poll interval while waiting for the log to settle
+        now = size()
+        if now != last:
+            last, stable_since = now, time.monotonic()
+    return last
+
+
+def access_lines(e, start):
+    """The whole lines written to the access log after byte offset start."""
+    if not os.path.exists(e.access_log):
+        return []
+    with open(e.access_log, "rb") as f:
+        f.seek(start)
+        text = f.read().decode("utf-8", "replace")
+    return text.split("\n")[:-1]  # the part after the last newline is a line being written
+
+
+def parsed(line):
+    m = ACCESS_LINE.search(line)
+    check(m is not None, f"access-log line not in the documented format: {line!r}")
+    return m.group(1), int(m.group(2))
+
+
+def settled_lines(e, start, want, what):
+    """Wait until want lines follow start (a worker writes its lines once per loop iteration,
+    after the response's last send completes), then a little longer for any extra one."""
+    wait_for(lambda: len(access_lines(e, start)) >= want, f"{want} access-log line(s) for {what}")
+    time.sleep(0.3)  # an extra line would be written in the same iteration; leave it time
+    lines = access_lines(e, start)
+    eq(len(lines), want, f"access-log lines for {what} ({lines!r})")
+    return lines
+
+
+@test
+def access_log_has_refusals(e):
+    ok = b"GET /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n"
+    # (what, bytes, status, the line's "method target", whether the edge then closes)
+    cases = [
+        ("obs-fold", ok + b"X-Long: a\r\n  b\r\n\r\n", 400, "- -", True),
+        ("duplicate Host", ok + b"Host: other.test\r\n\r\n", 400, "- -", True),
+        ("malformed Host", b"GET /t1/one.bin HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "- -", True),
+        ("missing Host", b"GET /t1/one.bin HTTP/1.1\r\n\r\n", 400, "- -", True),
+        ("too many fields", ok + b"".join(b"X-H%d: v\r\n" % i for i in range(80)) + b"\r\n",
+         431, "- -", True),
+        ("head too large", ok + b"X-Big: " + b"b" * 9000 + b"\r\n\r\n", 431, "- -", True),
+        ("DELETE", b"DELETE /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n\r\n", 405,
+         "DELETE /t1/one.bin", False),
+        ("POST with a body", b"POST /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n"
+         b"Content-Length: 2\r\n\r\nhi", 405, "POST /t1/one.bin", True),
+    ]
+    for what, raw, status, request, closes in cases:
+        start = access_log_size(e)
+        with e.conn(timeout=5) as c:
+            c.send(raw)
+            eq(c.read_response().status, status, f"{what}: status")
+            if closes:
+                c.expect_eof(3.0, what)
+            else:
+                c.expect_open(0.2, what)
+        lines = settled_lines(e, start, 1, what)
+        eq(parsed(lines[0]), (request, status), f"{what}: request and status in {lines[0]!r}")
+        check(" key=- " in lines[0] and " cache=- " in lines[0],
+              f"{what}: a refusal has no key and no cache outcome: {lines[0]!r}")
+    # The admin listener logs its refusals too.
+    for what, raw, status in [("admin obs-fold", ok + b"X-Long: a\r\n\tb\r\n\r\n", 400),
+                              ("admin head too large", ok + b"X-Big: " + b"b" * 9000
+                               + b"\r\n\r\n", 431)]:
+        start = access_log_size(e)
+        with e.conn(admin=True, timeout=5) as c:
+            c.send(raw)
+            eq(c.read_response().status, status, f"{what}: status")
+            c.expect_eof(3.0, what)
+        lines = settled_lines(e, start, 1, what)
+        eq(parsed(lines[0]), ("- -", status), f"{what}: request and status in {lines[0]!r}")
+
+
+@test
+def access_log_pipelined_batch(e):
+    tag = os.urandom(4).hex()
+    targets = [f"/t1/one.bin?pipe={tag}-{i}" for i in range(3)]
+    start = access_log_size(e)
+    with e.conn(timeout=5) as c:
+        c.send(b"".join(build_request("GET", t) for t in targets))
+        for t in targets:
+            expect_body(c.read_response(), b"x", f"pipelined {t}")
+        c.expect_open(0.2, "keep-alive connection after a pipelined batch")
+    lines = settled_lines(e, start, 3, "3 pipelined GETs")
+    eq([parsed(ln) for ln in lines], [(f"GET {t}", 200) for t in targets],
+       "one line per pipelined GET, in order")
+    conn_ids = {re.search(r" conn=(\d+) ", ln).group(1) for ln in lines}
+    eq(len(conn_ids), 1, f"the pipelined GETs share one conn= ({lines!r})")
+
+    # Two GETs and a request the parser refuses, in one write: three lines, the refusal last.
+    start = access_log_size(e)
+    with e.conn(timeout=5) as c:
+        c.send(build_request("GET", targets[0]) + build_request("GET", targets[1])
+               + b"GET /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\nX-Long: a\r\n b\r\n\r\n")
+        for t in targets[:2]:
+            expect_body(c.read_response(), b"x", f"pipelined {t} before a bad request")
+        eq(c.read_response().status, 400, "the pipelined obs-fold request")
+        c.expect_eof(3.0, "connection after a pipelined 400")
+    lines = settled_lines(e, start, 3, "2 pipelined GETs and a 400")
+    eq([parsed(ln) for ln in lines], [(f"GET {targets[0]}", 200), (f"GET {targets[1]}", 200),
+                                      ("- -", 400)], "one line per request, the 400 included")
 
 
 @test
