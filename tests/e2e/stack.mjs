@@ -18,6 +18,9 @@
 //   clearkey  the ClearKey title plays (licence from control)
 //   geo       a client in an unlicensed country gets 451, and the page says so
 //   licence   a licence request without a live session gets no key
+//   parent    edge-b is edge-a's child: a segment edge-b no longer holds, asked for at
+//             edge-b's BaseURL in control's MPD, is filled from edge-a (edge-a's hit first in
+//             Cache-Status), served whole, and is then edge-b's own hit
 //   catalogue the page's title list, search (a title word, a person, a genre) and the series'
 //             seasons and episodes equal control's answers to the same queries; the movie
 //             plays with a quality panel naming one of the MPD's video representations, a
@@ -38,8 +41,8 @@ import { chromium } from 'playwright-core';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--autoplay-policy=no-user-gesture-required'];
-const ALL = ['play', 'prefetch', 'players', 'clearkey', 'geo', 'licence', 'catalogue', 'seek',
-  'resume', 'failover'];
+const ALL = ['play', 'prefetch', 'players', 'clearkey', 'geo', 'licence', 'parent', 'catalogue',
+  'seek', 'resume', 'failover'];
 const SEGMENT = 4; // seconds, the origin layout's segment duration
 
 const opt = { chromium: '/usr/bin/chromium', only: ALL };
@@ -367,6 +370,35 @@ const scenarios = {
     const noKey = (r) => r.status >= 400 && !(r.body && r.body.keys);
     check(noKey(none) && noKey(made), 'licence: without a live session there is no key',
       `no session: ${none.status}, made-up session: ${made.status}`);
+  },
+
+  async parent() {
+    const s = await control('POST', '/v1/playback', { title: 'demo-movie' });
+    if (s.status !== 200) throw new Error(`control POST /v1/playback: ${s.status}`);
+    const mpd = await (await fetch(s.body.manifest_url)).text();
+    const bases = [...mpd.matchAll(/<BaseURL serviceLocation="([^"]+)">([^<]+)<\/BaseURL>/g)]
+      .map((m) => ({ loc: m[1], url: m[2].replace(/&amp;/g, '&') }));
+    const child = bases.find((b) => b.url.startsWith(env.EDGE2_URL));
+    check(!!child, `parent: control's MPD has a BaseURL at ${env.EDGE2_ID}`, bases.map((b) => b.loc).join(' '));
+    if (!child) return;
+    const rel = 'video-240p/seg-3.m4s';
+    const del = await fetch(`${env.EDGE2_ADMIN_URL}/admin/objects/demo-movie/${rel}`,
+      { method: 'DELETE', headers: { Authorization: `Bearer ${env.EDGE_ADMIN_TOKEN}` } });
+    const want = sha256(await readFile(join(env.ORIGIN_DIR, 'demo-movie', rel)));
+    const get = async () => {
+      const r = await fetch(child.url + rel);
+      const body = Buffer.from(await r.arrayBuffer());
+      return { status: r.status, ok: sha256(body) === want, cs: r.headers.get('cache-status') || '' };
+    };
+    const first = await get();
+    const entries = first.cs.split(',').map((x) => x.trim());
+    check(del.status < 300 && first.status === 200 && first.ok &&
+      /^edge-a; hit\b/.test(entries[0] || '') && /^edge-b; fwd=miss\b/.test(entries[entries.length - 1] || ''),
+    `parent: a segment ${env.EDGE2_ID} dropped is filled from edge-a and served whole`,
+    `DELETE ${del.status}; GET ${first.status}, SHA-256 ${first.ok ? 'matches' : 'differs'}; Cache-Status: ${first.cs}`);
+    const again = await get();
+    check(again.status === 200 && again.ok && /^edge-b; hit\b/.test(again.cs),
+      `parent: then ${env.EDGE2_ID} serves it from its own store`, `${again.status}; Cache-Status: ${again.cs}`);
   },
 
   // What the page shows of the catalogue, checked against what control answers the test for
