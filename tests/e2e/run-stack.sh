@@ -7,7 +7,7 @@
 # reused by later runs.
 #
 #   SCENARIOS  comma-separated stack.mjs scenarios (play,players,clearkey,geo,licence,
-#              catalogue,seek,resume,failover): start with --detach, play them in headless Chromium, stop
+#              parent,catalogue,seek,resume,failover): start with --detach, play them in headless Chromium, stop
 #              with --stop, then check that nothing the demo started is still running
 #              (by state directory and by each daemon's session), and that --status says
 #              0 while it runs and 3 once stopped.
