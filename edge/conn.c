@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "edge-cfg.h"
 #include "h2-serve.h"
+#include "h2.h"
 #include "h2-tls.h"
 #include "h2-zc.h"
 #include "tls.h"
@@ -310,6 +311,14 @@ void conn_close(struct conn *c, const char *why)
 void conn_drain(struct conn *c)
 {
         c->close_after = true;
+        if (c->h2) {
+                /* h2c and h2 alike: a GOAWAY first, idle or not (RFC 9113 §6.8), so the client
+                 * knows which of its requests were taken. Streams under way finish; the output
+                 * closes the connection when none is left (or the drain deadline does). */
+                h2_conn_shutdown(c->h2);
+                h2_serve_output(c);
+                return;
+        }
         if (c->state == CONN_IDLE || (c->state == CONN_READ_HEAD && c->in_len == 0))
                 conn_close(c, "drain");
 }

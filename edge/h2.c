@@ -77,6 +77,9 @@ struct h2_conn {
         uint32_t header_abuse;
         uint32_t pending_resets; /* answers under way that the client cancelled */
         bool fatal;
+        /* h2_conn_shutdown: our GOAWAY NO_ERROR is queued or out, naming goaway_last. */
+        bool draining;
+        int32_t goaway_last;
 };
 
 static uint64_t mono_ms(void)
@@ -472,6 +475,14 @@ static void dispatch(struct h2_conn *h, struct h2_stream *st)
 {
         if (st->dispatched || st->overflow)
                 return;
+        if (h->draining && st->id > h->goaway_last) {
+                /* Opened after our GOAWAY was queued, before it went out (once it is out
+                 * nghttp2 ignores new streams itself): the GOAWAY tells the client this stream
+                 * was not processed, and REFUSED_STREAM says so on the stream (§8.7). */
+                (void)nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id,
+                                                NGHTTP2_REFUSED_STREAM);
+                return;
+        }
         st->method = hfind(st, ":method", &st->method_len);
         st->path = hfind(st, ":path", &st->path_len);
         st->authority = hfind(st, ":authority", &st->authority_len);
@@ -702,8 +713,10 @@ int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
                 }
                 return -EPROTO;
         }
-        if (!h->fatal && !nghttp2_session_want_read(h->s)) {
-                /* nghttp2 ended the session itself (one of its own flood bounds). */
+        if (!h->fatal && !h->draining && !nghttp2_session_want_read(h->s)) {
+                /* nghttp2 ended the session itself (one of its own flood bounds). After our
+                 * graceful GOAWAY it also stops reading once no stream is left: that is the
+                 * end of the drain, which h2_conn_flush reports. */
                 h->fatal = true;
                 h->stats.goaway_reason = NGHTTP2_ENHANCE_YOUR_CALM;
         }
@@ -810,10 +823,26 @@ bool h2_conn_progressed(struct h2_conn *h)
         return moved;
 }
 
+/*
+ * RFC 9113 §6.8 in one step: the GOAWAY names the last stream whose frames nghttp2 has
+ * processed, and nghttp2_submit_goaway (unlike terminate_session, after which nghttp2 writes
+ * nothing more) lets the streams up to it finish. Once it is out nghttp2 ignores new streams,
+ * closes any past the id, and want_read/want_write both turn 0 when the last stream ends, so
+ * h2_conn_flush returns 2. The two-step form (a shutdown notice, then this after a round
+ * trip) would also spare requests already on the wire; a player retries those on another
+ * connection, as the GOAWAY allows, so one step is enough for a drain.
+ */
 void h2_conn_shutdown(struct h2_conn *h)
 {
-        (void)nghttp2_session_terminate_session2(
-            h->s, nghttp2_session_get_last_proc_stream_id(h->s), NGHTTP2_NO_ERROR);
+        int32_t last;
+
+        if (h->fatal || h->draining)
+                return;
+        last = nghttp2_session_get_last_proc_stream_id(h->s);
+        if (nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0) != 0)
+                return; /* out of memory: the drain deadline closes the connection */
+        h->draining = true;
+        h->goaway_last = last;
 }
 
 const struct h2_stats *h2_conn_stats(const struct h2_conn *h)

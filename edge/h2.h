@@ -144,7 +144,11 @@ bool h2_conn_busy(const struct h2_conn *h);
  * frames (PING and SETTINGS ACKs) and a window dribbled too thin for a DATA frame do not.
  */
 bool h2_conn_progressed(struct h2_conn *h);
-/* Queue a graceful GOAWAY (drain): streams under way finish. */
+/*
+ * Drain (RFC 9113 §6.8): queue a GOAWAY NO_ERROR naming the last stream processed. Streams
+ * up to it finish; newer ones are refused (never dispatched). h2_conn_flush returns 2 once
+ * the GOAWAY is out and no stream is left. No-op after a connection error or a first call.
+ */
 void h2_conn_shutdown(struct h2_conn *h);
 
 /* Request accessors (valid from on_request until on_stream_gone). Pseudo-headers are

@@ -141,11 +141,9 @@ static int cl_send(struct fixture *f, const void *buf, size_t len)
         return r < 0 ? r : (fr < 0 ? fr : 0);
 }
 
-static int frame(struct fixture *f, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
-                 size_t len)
+static size_t frame_pack(uint8_t *b, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
+                         size_t len)
 {
-        uint8_t b[9 + 65536];
-
         b[0] = (uint8_t)(len >> 16);
         b[1] = (uint8_t)(len >> 8);
         b[2] = (uint8_t)len;
@@ -157,7 +155,15 @@ static int frame(struct fixture *f, uint8_t type, uint8_t flags, uint32_t sid, c
         b[8] = (uint8_t)sid;
         if (len) /* empty frames may come with p == NULL */
                 memcpy(b + 9, p, len);
-        return cl_send(f, b, 9 + len);
+        return 9 + len;
+}
+
+static int frame(struct fixture *f, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
+                 size_t len)
+{
+        uint8_t b[9 + 65536];
+
+        return cl_send(f, b, frame_pack(b, type, flags, sid, p, len));
 }
 
 /* HPACK (RFC 7541 appendix A static table): GET, https, :path literal, :authority literal. */
@@ -231,7 +237,7 @@ static uint32_t be32(const uint8_t *p)
 struct seen {
         unsigned headers, rst, goaway, settings, data_frames;
         uint64_t data_bytes;
-        uint32_t goaway_code, rst_code, min_data, max_data;
+        uint32_t goaway_code, goaway_last, rst_code, rst_sid, min_data, max_data;
         bool end_stream;
         uint64_t data_off_ok; /* bytes that matched the body */
 };
@@ -261,6 +267,7 @@ static void scan(struct fixture *f, struct seen *s)
                 case 3:
                         s->rst++;
                         s->rst_code = be32(fr.p);
+                        s->rst_sid = fr.sid;
                         break;
                 case 4:
                         s->settings++;
@@ -268,6 +275,7 @@ static void scan(struct fixture *f, struct seen *s)
                 case 7:
                         s->goaway++;
                         s->goaway_code = be32(fr.p + 4);
+                        s->goaway_last = be32(fr.p) & 0x7fffffffu;
                         break;
                 default:
                         break;
@@ -673,6 +681,53 @@ TEST(progress_only_from_answers)
         ASSERT_TRUE(h2_conn_progressed(f->h));
         scan(f, &s);
         ASSERT_EQ(s.data_frames, 1);
+        fx_close(f);
+        free(f);
+}
+
+/* Drain (RFC 9113 §6.8): GOAWAY NO_ERROR naming the last stream, which still finishes; a
+ * stream opened after it is not dispatched, and the session ends when none is left. */
+TEST(graceful_shutdown)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        uint8_t b[300];
+        size_t n;
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        ASSERT_EQ(get(f, 1, "/a", true), 0); /* held after 65535 bytes by the windows */
+        scan(f, &s);
+        ASSERT_EQ(s.data_bytes, 65535);
+        h2_conn_shutdown(f->h);
+        h2_conn_shutdown(f->h); /* a second drain request changes nothing */
+        /* A stream that arrives after the GOAWAY was queued but before it went out. */
+        n = get_block(b + 9, "/b");
+        ASSERT_EQ(h2_conn_input(f->h, b, frame_pack(b, 1, 0x5, 3, b + 9, n)), 0);
+        ASSERT_EQ(h2_conn_flush(f->h), 1);
+        scan(f, &s);
+        ASSERT_EQ(s.goaway, 1);
+        ASSERT_EQ(s.goaway_code, NGHTTP2_NO_ERROR);
+        ASSERT_EQ(s.goaway_last, 1);
+        ASSERT_EQ(s.rst, 1);
+        ASSERT_EQ(s.rst_sid, 3);
+        ASSERT_EQ(s.rst_code, NGHTTP2_REFUSED_STREAM);
+        /* And one after it went out: ignored (RFC 9113 §6.8). */
+        ASSERT_EQ(get(f, 5, "/c", true), 0);
+        ASSERT_EQ(f->requests, 1);
+        ASSERT_EQ(h2_conn_stats(f->h)->goaway_reason, 0);
+        ASSERT_EQ(window_update(f, 0, BODY), 0);
+        ASSERT_EQ(window_update(f, 1, BODY), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_bytes, BODY);
+        ASSERT_EQ(s.data_off_ok, BODY);
+        ASSERT_TRUE(s.end_stream);
+        ASSERT_EQ(s.headers, 1);
+        ASSERT_EQ(h2_conn_flush(f->h), 2);
+        ASSERT_TRUE(!h2_conn_busy(f->h));
+        /* Input after the end is no abuse: the GOAWAY said NO_ERROR and stays so. */
+        ASSERT_EQ(frame(f, 6, 0, 0, "12345678", 8), 0);
+        ASSERT_EQ(h2_conn_stats(f->h)->goaway_reason, 0);
         fx_close(f);
         free(f);
 }

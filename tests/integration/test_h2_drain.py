@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: MIT
+"""HTTP/2 drain (RFC 9113 §6.8): on SIGTERM every h2 connection, h2c and h2 over TLS alike,
+gets a GOAWAY NO_ERROR naming the last stream the edge took; streams under way finish with
+their exact bytes, a stream opened after the GOAWAY is not served, an idle connection gets the
+GOAWAY before its close, and the edge exits 0 before the drain deadline. Each case runs its
+own edge, since it stops it."""
+
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+import edgeharness
+from edgeharness import HOST, Edge, check, eq, free_port, run, sha, start_pushed, test
+from test_h2c import (DATA, GOAWAY, HEADERS, NO_ERROR, PREFACE, RST_STREAM, SETTINGS,
+                      WINDOW_UPDATE, Peer, data_bytes, data_len, frame, goaway_code, hdrs, req,
+                      setting, u32)
+from test_tls import make_pki
+
+# Importing the two files above registered their tests too: this file runs only its own.
+del edgeharness._tests[:]
+
+DRAIN_S = 5.0  # edge/worker.c DRAIN_MS
+BIG = 1 << 31  # a window increment that opens everything
+
+
+class TlsPeer(Peer):
+    """Peer over TLS with ALPN h2."""
+
+    def __init__(self, e, settings=b""):
+        ctx = ssl.create_default_context(cafile=e.pki + "/ca.pem")
+        ctx.set_alpn_protocols(["h2"])
+        raw = socket.create_connection((HOST, e.tls_port), timeout=5)
+        self.s = ctx.wrap_socket(raw, server_hostname="a.test")
+        eq(self.s.selected_alpn_protocol(), "h2", "ALPN")
+        self.buf, self.frames, self.eof = b"", [], False
+        self.send(PREFACE + frame(SETTINGS, 0, 0, settings))
+
+
+def goaway_last(f):
+    return int.from_bytes(f[3][:4], "big") & 0x7FFFFFFF
+
+
+def drained_exactly(e, open_peer, what):
+    seg, big = "/t1/seg-1.m4s", "/t1/big.m4s"
+    peers = []
+    try:
+        # An idle connection that has had its answer.
+        idle = open_peer(b"")
+        peers.append(idle)
+        idle.send(hdrs(1, req()))
+        check(idle.read_until(lambda p: p.ended(1)), f"{what}: idle's answer: {idle.summary()}")
+        # A body held by flow control: the default windows (65535) are used up, the rest
+        # waits for the client's WINDOW_UPDATE.
+        held = open_peer(b"")
+        peers.append(held)
+        held.send(hdrs(1, req(path=seg)))
+        check(held.read_until(lambda p: data_len(p, 1) >= 65535),
+              f"{what}: the held body's first window: {held.summary()[-200:]}")
+        # A body held by the socket: windows wide open, nothing read until after SIGTERM.
+        slow = open_peer(setting(4, BIG - 1))
+        peers.append(slow)
+        slow.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        slow.send(frame(WINDOW_UPDATE, 0, 0, u32(BIG - 1 - 65535)) + hdrs(1, req(path=big)))
+        check(slow.read_until(lambda p: data_len(p, 1) > 0),
+              f"{what}: the slow reader's first DATA: {slow.summary()[-200:]}")
+
+        t0 = time.monotonic()
+        e.signal(signal.SIGTERM)
+
+        check(held.read_until(lambda p: p.of(GOAWAY), timeout=DRAIN_S - 1),
+              f"{what}: no GOAWAY on the held stream's connection: {held.summary()[-200:]}")
+        g = held.of(GOAWAY)[0]
+        eq(goaway_code(g), NO_ERROR, f"{what}: GOAWAY code")
+        check(goaway_last(g) >= 1, f"{what}: GOAWAY last stream {goaway_last(g)} < 1")
+        # A new stream after the GOAWAY, then the window the held body needs.
+        held.send(hdrs(3, req()))
+        held.send(frame(WINDOW_UPDATE, 0, 1, u32(BIG - 1 - 65535))
+                  + frame(WINDOW_UPDATE, 0, 0, u32(BIG - 1 - 65535)))
+        held.read_until(lambda p: p.eof, timeout=DRAIN_S)
+        check(held.eof, f"{what}: held connection not closed after its stream: "
+              f"{held.summary()[-200:]}")
+        eq(sha(data_bytes(held, 1)), sha(e.objects[seg]), f"{what}: held body after GOAWAY")
+        check(held.ended(1) and not held.of(RST_STREAM, 1), f"{what}: {held.summary()[-200:]}")
+        check(not held.of(HEADERS, 3) and not held.of(DATA, 3),
+              f"{what}: stream 3, opened after the GOAWAY, was served: {held.summary()[-200:]}")
+
+        slow.read_until(lambda p: p.eof, timeout=DRAIN_S)
+        check(slow.eof, f"{what}: slow reader not closed: {slow.summary()[-200:]}")
+        eq(len(data_bytes(slow, 1)), len(e.objects[big]), f"{what}: slow reader's body length")
+        eq(sha(data_bytes(slow, 1)), sha(e.objects[big]), f"{what}: slow reader's body")
+        gs = slow.of(GOAWAY)
+        check(len(gs) == 1 and goaway_code(gs[0]) == NO_ERROR and goaway_last(gs[0]) >= 1,
+              f"{what}: slow reader's GOAWAY: {[(goaway_code(x), goaway_last(x)) for x in gs]}")
+
+        idle.read_until(lambda p: p.eof, timeout=DRAIN_S)
+        check(idle.eof, f"{what}: idle connection not closed")
+        gs = idle.of(GOAWAY)
+        check(len(gs) == 1, f"{what}: idle connection closed without a GOAWAY: {idle.summary()}")
+        eq((goaway_code(gs[0]), goaway_last(gs[0])), (NO_ERROR, 1), f"{what}: idle's GOAWAY")
+
+        try:
+            rc = e.proc.wait(DRAIN_S + 5)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{what}: edge still running {DRAIN_S + 5}s after SIGTERM")
+        took = time.monotonic() - t0
+        eq(rc, 0, f"{what}: exit status after the drain")
+        check(took < DRAIN_S - 0.5, f"{what}: the drain took {took:.2f}s (deadline {DRAIN_S}s)")
+        with open(e.log_path, errors="replace") as f:
+            check("drain deadline" not in f.read(), f"{what}: connections cut at the deadline")
+    finally:
+        for p in peers:
+            p.close()
+        reports = e.sanitizer_reports()
+        e.cleanup()
+    check(not reports, f"{what}: sanitizer reports: {reports[:3]}")
+
+
+@test
+def h2c_sigterm_goaway_and_finish(binary):
+    e = start_pushed(Edge(binary, {"limits": {"send_timeout": "10s"}}))
+    drained_exactly(e, lambda st: Peer(e, st), "h2c")
+
+
+@test
+def h2_tls_sigterm_goaway_and_finish(binary):
+    e = Edge(binary, {"limits": {"send_timeout": "10s"}})
+    e.pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
+    try:
+        make_pki(e.pki)
+        e.tls_port = free_port()
+        e.cfg["tls"] = [{"listen": f"{HOST}:{e.tls_port}",
+                         "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"}]}]
+        start_pushed(e)
+        drained_exactly(e, lambda st: TlsPeer(e, st), "h2 over TLS")
+    finally:
+        shutil.rmtree(e.pki, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if not shutil.which("openssl"):
+        print("SKIP: the openssl CLI is needed to make test certificates")
+        sys.exit(77)
+    sys.exit(run())
