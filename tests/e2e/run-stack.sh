@@ -82,7 +82,9 @@ demo_sessions() {
   echo "$pids"
 }
 
-if [ "$what" = ctrl-c ]; then
+# foreground_demo: tools/demo in the foreground as a terminal runs it, followed until it says
+# it is up; sets demo_pid and sids (its daemons' sessions).
+foreground_demo() {
   rm -f "$var/env"
   : >"$var/demo.out"
   # A job started with & from a script ignores SIGINT, and a process cannot trap what it
@@ -99,14 +101,37 @@ os.execv(sys.argv[1], sys.argv[1:])' "$top/tools/demo" >"$var/demo.out" 2>&1 &
   grep -E '^(==>|tools/demo:)' "$var/demo.out" | sed 's/^/demo: /'
   [ -s "$var/env" ] || e2e_fail "the foreground demo wrote no $var/env"
   sids=$(demo_sessions)
+}
+
+# all_stopped WHAT: nothing the demo started is left, PostgreSQL included, nor its env file.
+all_stopped() {
+  local left
+  left=$(e2e_leftovers "$var"; e2e_session_leftovers $sids)
+  [ -z "$left" ] || e2e_fail "processes left after $1: $left"
+  "$top/tools/pg-temp" status "$var/pg" && e2e_fail "PostgreSQL still running after $1"
+  [ ! -e "$var/env" ] || e2e_fail "$var/env left behind after $1"
+}
+
+if [ "$what" = ctrl-c ]; then
+  foreground_demo
   kill -INT "$demo_pid"
   timeout 60 tail --pid="$demo_pid" -f /dev/null || e2e_fail "tools/demo did not exit within 60 s of SIGINT"
   demo_pid=
-  left=$(e2e_leftovers "$var"; e2e_session_leftovers $sids)
-  [ -z "$left" ] || e2e_fail "processes left after Ctrl-C: $left"
-  "$top/tools/pg-temp" status "$var/pg" && e2e_fail "PostgreSQL still running after Ctrl-C"
-  [ ! -e "$var/env" ] || e2e_fail "$var/env left behind after Ctrl-C"
+  all_stopped "Ctrl-C"
   echo "PASS: Ctrl-C stopped every process tools/demo started"
+  # A daemon dying stops the whole demo too (docs/demo.md), and says so.
+  foreground_demo
+  victim=$(awk '$2 ~ /edge-b/ { print $1 }' "$var/pids")
+  [ -n "$victim" ] || e2e_fail "no edge-b in $var/pids"
+  kill -KILL "$victim"
+  timeout 60 tail --pid="$demo_pid" -f /dev/null ||
+    e2e_fail "tools/demo did not exit within 60 s of edge-b dying"
+  wait "$demo_pid" && e2e_fail "tools/demo exited 0 after edge-b died"
+  demo_pid=
+  grep -q 'a demo process exited' "$var/demo.out" ||
+    e2e_fail "tools/demo did not say a daemon exited: $(tail -n 5 "$var/demo.out")"
+  all_stopped "edge-b died"
+  echo "PASS: a daemon dying stopped every process tools/demo started"
   exit 0
 fi
 
