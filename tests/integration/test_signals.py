@@ -246,6 +246,45 @@ def sighup_rotates_admin_token(e):
     expect_body(e.get("/t1/after-rotation.bin"), b"r", "object pushed with the new token")
 
 
+def refuse_obs_fold(e):
+    with e.conn(timeout=5) as c:
+        c.send(b"GET /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\nX-Long: a\r\n b\r\n\r\n")
+        eq(c.read_response().status, 400, "obs-fold request")
+
+
+def edge_log_since(e, start):
+    with open(e.log_path, "rb") as f:
+        f.seek(start)
+        return f.read().decode("utf-8", "replace")
+
+
+@test
+def sighup_applies_log_level(e):
+    # A parser refusal is logged at debug ("refused 400: <reason>"), not at info; the line is
+    # written before the answer is sent, so its absence once the answer is in is telling.
+    start = os.path.getsize(e.log_path)
+    refuse_obs_fold(e)
+    check("refused 400" not in edge_log_since(e, start), "a debug line at log level info")
+    e.cfg["log"]["level"] = "debug"
+    e.write_config()
+    try:
+        e.signal(signal.SIGHUP)
+
+        def logged():
+            refuse_obs_fold(e)
+            return "refused 400" in edge_log_since(e, start)
+        wait_for(logged, "the debug line of a refusal after SIGHUP with log level debug")
+    finally:
+        e.cfg["log"]["level"] = "info"
+        e.write_config()
+    e.signal(signal.SIGHUP)
+    wait_for(lambda: edge_log_since(e, start).count("configuration reloaded") >= 2,
+             "the reload back to log level info")
+    start = os.path.getsize(e.log_path)
+    refuse_obs_fold(e)
+    check("refused 400" not in edge_log_since(e, start), "a debug line after going back to info")
+
+
 def many_headers(n):
     return [(f"X-H{i}", "v") for i in range(n)]
 
