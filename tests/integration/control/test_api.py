@@ -676,13 +676,24 @@ def test_clearkey(ctl, pg, sid, clear_sid):
     check(CONTENT_KEY not in "".join(ctl.log), "key in the log")
 
 
-def test_reports(ctl, adult):
+def test_reports(ctl, pg, adult):
     tv = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": adult})
     ctl.json("POST", "/v1/playback/report", {"session": tv["session"], "position": 7.5,
                                              "quality": "720p", "device": "tv"})
     cw = ctl.json("GET", f"/v1/continue-watching?profile={adult}")
     item = [i for i in cw["items"] if i["title"] == "movie1"][0]
     check(item["position"] == 7.5 and item["device"] == "tv", "continue watching")
+    # The report row itself: what was sent, in the day's own partition (made ahead by
+    # sluice_report_partitions at start), not the default one that only catches strays.
+    row = pg.psql("SELECT tableoid::regclass, to_char(reported_at, 'YYYYMMDD'), "
+                  "abs(extract(epoch FROM now() - reported_at)) < 60, position, quality, device "
+                  f"FROM playback_reports WHERE session_id = '{row_id(tv['session'])}'")
+    part, day, recent, pos, quality, device = row.split("|")
+    check(recent == "t" and pos == "7.5" and quality == "720p" and device == "tv",
+          f"report row {row!r}")
+    check(part == f"playback_reports_{day}", f"a report made now is in {part}, not its day's")
+    check(pg.psql("SELECT count(*) FROM playback_reports_default") == "0",
+          "reports in the default partition")
     phone = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": adult})
     check(phone["resume_position"] == 7.5, "a report from a TV is visible to the phone at once")
     ep = ctl.json("POST", "/v1/playback", {"title": "show1", "episode": "show1-s1e2",
@@ -705,6 +716,49 @@ def test_reports(ctl, adult):
     ctl.error("POST", "/v1/playback/report", {"session": "x", "position": 1}, expect=404)
     ctl.error("GET", "/v1/continue-watching")
     ctl.error("GET", "/v1/continue-watching?profile=12345", expect=404)
+
+
+def test_json_depth(ctl, pg):
+    """Each JSON route refuses a body nested deeper than its own limit before parsing it
+    (ctl_body_json; jansson recurses per level): a body at the limit is served, the same body
+    one level deeper, which nothing else would refuse, gets the depth limit's own 400."""
+    deep = {"error": "bad_request", "detail": "JSON nested too deeply"}
+
+    def nest(levels):
+        """A member value adding levels of arrays to its object's depth."""
+        v = 1
+        for _ in range(levels):
+            v = [v]
+        return v
+
+    # POST /v1/playback/report: 4 levels. An unknown member is ignored, so only the depth
+    # tells the two apart; brackets inside strings are not nesting.
+    sid = ctl.json("POST", "/v1/playback", {"title": "movie1"})["session"]
+    ok = ctl.json("POST", "/v1/playback/report",
+                  {"session": sid, "position": 1, "device": "[[[[[[[[", "x": nest(3)})
+    check(ok["position"] == 1, f"report at depth 4: {ok}")
+    o = ctl.error("POST", "/v1/playback/report", {"session": sid, "position": 2, "x": nest(4)})
+    check(o == deep, f"report at depth 5: {o}")
+    check(pg.psql(f"SELECT string_agg(position::text, ',') FROM playback_reports "
+                  f"WHERE session_id = '{row_id(sid)}'") == "1",
+          "a report refused for its depth is not stored")
+    # PUT /v1/admin/titles/<id>/licences: 3 (an array of window objects, no deeper).
+    lic = [{"country": "GB"}, {"country": "SE"}]
+    ctl.json("PUT", "/v1/admin/titles/movie1/licences", {"licences": lic}, admin=True)
+    o = ctl.error("PUT", "/v1/admin/titles/movie1/licences",
+                  {"licences": [{"country": "GB", "x": nest(1)}]}, admin=True)
+    check(o == deep, f"licences at depth 4: {o}")
+    check(pg.psql("SELECT string_agg(country, ',' ORDER BY country) FROM licences "
+                  "WHERE title_id = 'movie1'") == "GB,SE", "licences refused for depth kept")
+    # POST /v1/admin/edges: 2 (a flat object; an unknown member is not stored).
+    edge = {"id": "edge-a", "region": "eu-west", "base_url": "http://edge-a.test:8080",
+            "capacity_mbps": 10000}
+    r = ctl.json("POST", "/v1/admin/edges", dict(edge, x=nest(1)), admin=True)
+    check(r["id"] == "edge-a" and r["capacity_mbps"] == 10000, f"edge at depth 2: {r}")
+    o = ctl.error("POST", "/v1/admin/edges", dict(edge, capacity_mbps=5, x=nest(2)), admin=True)
+    check(o == deep, f"edge at depth 3: {o}")
+    check(pg.psql("SELECT capacity_mbps FROM edges WHERE id = 'edge-a'") == "10000",
+          "an edge refused for its depth is not changed")
 
 
 def drop_title(pg, t):
@@ -913,6 +967,7 @@ def test_sql_metacharacters(ctl, pg, adult):
     from urllib.parse import quote
     sid = ctl.json("POST", "/v1/playback", {"title": "movie1"})["session"]
     csid = ctl.json("POST", "/v1/playback", {"title": "kidsmovie"})["session"]
+    psid = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": adult})["session"]
     ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["movie1"]})
     edges = set(pg.psql("SELECT string_agg(id, ',') FROM edges").split(","))
     good_kid = base64.urlsafe_b64encode(bytes.fromhex("00112233445566778899aabbccddeeff")) \
@@ -991,6 +1046,23 @@ def test_sql_metacharacters(ctl, pg, adult):
         st, _, _ = ctl.request("POST", "/v1/playback/report",
                                {"session": n, "position": 1, "quality": n, "device": n})
         check(st in (404, 400), "report")
+        # On a live session: quality and device stored verbatim (device also as continue
+        # watching gives it back), or a clean 400 for a NUL; position tells the rows apart.
+        i = nasty.index(n)
+        st, _, b = ctl.request("POST", "/v1/playback/report",
+                               {"session": psid, "position": (i + 1) / 2, "quality": n,
+                                "device": n})
+        check(st == 200 or ("\0" in n and st == 400), f"report {n!r}: {st} {b[:200]!r}")
+        stored = pg.psql("SELECT md5(quality) || ',' || md5(device) FROM playback_reports "
+                         f"WHERE session_id = '{row_id(psid)}' AND position = {(i + 1) / 2}")
+        digest = hashlib.md5(n.encode()).hexdigest()
+        check(stored == (f"{digest},{digest}" if st == 200 else ""),
+              f"report {n!r}: quality and device stored as {stored!r}")
+        if st == 200:
+            item = [c for c in ctl.json("GET", f"/v1/continue-watching?profile={adult}")["items"]
+                    if c["title"] == "movie1"][0]
+            check(item["device"] == n and item["position"] == (i + 1) / 2,
+                  f"continue watching {n!r}: {item}")
         o = ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["movie1", n], "digest": n},
                           expect=(200, 400))
         check(o is None or o["error"] == "bad_request", f"heartbeat {o}")
@@ -1014,7 +1086,6 @@ def test_sql_metacharacters(ctl, pg, adult):
                                    {"licences": [{"country": "SE"}, w]}, admin=True)
             check(st == 400, f"licence window {w}: {st} {b[:200]!r}")
         # Metadata beyond the name and genres: stored verbatim, or a clean 400.
-        i = nasty.index(n)
         st, _, b = ctl.request("POST", "/v1/admin/titles", {
             "title": f"meta{i}", "asset": make_asset(f"meta{i}"),
             "metadata": {"name": n, "synopsis": n, "maturity_rating": n, "genres": [n],
@@ -1118,7 +1189,8 @@ def main(binary, tmp):
     test_steering(ctl, pg, sid)
     test_steering_ranking(binary, tmp, ctl, pg)
     test_clearkey(ctl, pg, sid, clear_sid)
-    test_reports(ctl, adult)
+    test_reports(ctl, pg, adult)
+    test_json_depth(ctl, pg)
     test_start_bandwidth(ctl, pg)
     test_start_rung(binary, tmp, ctl, pg)
     test_edges_fill(ctl, pg)

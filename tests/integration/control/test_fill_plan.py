@@ -12,6 +12,8 @@ proportion to their expected demand (docs/control.md "Edges"):
 - once the release's licence has started, it has only its views (none yet): gone;
 - views decay: sessions one half-life old weigh half, two half-lives a quarter, and sessions
   older than a week not at all.
+- views count in their own region only: sessions from another region's clients do not
+  raise a title in an edge's plan, the same sessions from the edge's region do.
 
 GET /v1/catalog/trending on the same data: distinct sessions reporting in the last week,
 each weighted by the age of its latest report (the same half-life); a profile never sees a
@@ -294,6 +296,48 @@ def test_tz(ctl, pg):
           f"tz left out: {r}")
 
 
+def test_region(ctl, pg):
+    """Views count for the plans of edges in the viewers' region only (sluice_fill_plan,
+    s.region = e.region): sessions from Swedish clients (10.1.0.0/16, eu-north in the
+    harness's country_prefixes, given by X-Forwarded-For through the trusted proxy
+    127.0.0.2) raise a title in an eu-north edge's plan and not in the eu-west one's; the
+    same number from British clients (loopback, eu-west) raise it in the eu-west plan and
+    leave the eu-north one as it was."""
+    import http.client
+    ctl.register_edge("edge-north", "eu-north", "http://127.0.0.1:6")
+    h.register(ctl, "rg")
+    licence(ctl, "rg", ("GB", None, None), ("SE", None, None))
+
+    def play(xff=None):
+        c = http.client.HTTPConnection("127.0.0.1", ctl.port, timeout=10,
+                                       source_address=("127.0.0.2" if xff else "127.0.0.1", 0))
+        st, _, b = ctl.request("POST", "/v1/playback", {"title": "rg"}, conn=c,
+                               headers={"X-Forwarded-For": xff} if xff else None)
+        c.close()
+        check(st == 200, f"play rg from {xff or 'loopback'}: {st} {b[:200]!r}")
+        return json.loads(b)["country"]
+
+    def rg_score(edge):
+        _, scores = plan(ctl, edge)
+        return scores.get("rg", 0)
+
+    check(rg_score("edge-gb") == 0 and rg_score("edge-north") == 0, "rg unwatched: in no plan")
+    for i in range(3):
+        check(play(f"10.1.0.{i + 1}") == "SE", "a Swedish client")
+    check(pg.psql("SELECT string_agg(DISTINCT region, ',') FROM sessions WHERE title_id = 'rg'")
+          == "eu-north", "Swedish sessions are eu-north's")
+    north = rg_score("edge-north")
+    check(abs(north - 3) < 0.01, f"3 eu-north views in the eu-north plan: {north}")
+    check(rg_score("edge-gb") == 0, f"eu-north views raise rg in the eu-west plan: "
+          f"{plan(ctl, 'edge-gb')[1]}")
+    for _ in range(3):
+        check(play() == "GB", "a British client")
+    west = rg_score("edge-gb")
+    check(abs(west - 3) < 0.01, f"3 eu-west views in the eu-west plan: {west}")
+    north = rg_score("edge-north")
+    check(abs(north - 3) < 0.02, f"eu-west views changed the eu-north plan: {north}")
+
+
 def main(binary, tmp):
     pg = h.Postgres(tmp)
     ctl = h.Control(binary, tmp, pg).start()
@@ -358,6 +402,7 @@ def main(binary, tmp):
     ctl.error("GET", "/v1/fill/plan?edge=edge-gb&limit=0", admin=True)
     test_auth(ctl, pg)
     test_tz(ctl, pg)
+    test_region(ctl, pg)
     print(json.dumps({"plan": order}))
     ctl.stop()
     pg.stop()

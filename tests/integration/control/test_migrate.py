@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""Schema migrations at start-up (control/migrate.c): applied once and recorded; a second
-start applies none; a database whose schema is newer than the binary (a version it does not
-know, as after a rollback to an older release) is refused with a clear message and exit
-status 1, and left exactly as it was; once the unknown version is gone the binary starts.
+"""Schema migrations at start-up (control/migrate.c): applied once and recorded, with the
+daily report partitions made for yesterday to a week ahead; a second start applies none; a
+database whose schema is newer than the binary (a version it does not know, as after a
+rollback to an older release) is refused with a clear message and exit status 1, and left
+exactly as it was; once the unknown version is gone the binary starts.
 
     python3 test_migrate.py path/to/sluice-control
 """
@@ -16,14 +17,36 @@ MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."
                           "control", "migrations")
 
 
+def check_partitions(pg, day0):
+    """Start-up made the daily report partitions sluice_report_partitions(7) promises, each
+    attached for its own day: yesterday, today and the 7 days after (today being day0 or the
+    day now, should midnight have passed since day0)."""
+    have = set(pg.psql(
+        "SELECT string_agg(c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid), ',') "
+        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'playback_reports'::regclass").split(","))
+    check("playback_reports_default DEFAULT" in have, f"no default partition: {have}")
+    wants = []
+    for today in sorted({day0, pg.psql("SELECT current_date")}):
+        wants.append(set(pg.psql(
+            "SELECT string_agg(format('playback_reports_%s FOR VALUES FROM (%L) TO (%L)', "
+            "to_char(d, 'YYYYMMDD'), d::timestamptz, (d + 1)::timestamptz), ',') "
+            f"FROM generate_series(date '{today}' - 1, date '{today}' + 7, '1 day') g, "
+            "LATERAL (SELECT g::date AS d) x").split(",")))
+    check(any(w <= have for w in wants),
+          f"report partitions {sorted(have)}, missing {sorted(wants[0] - have)}")
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     files = sorted(f for f in os.listdir(MIGRATIONS) if f.endswith(".sql"))
     newest = int(files[-1].split("_")[0])
 
     # First start: every migration, once, in order.
+    day0 = pg.psql("SELECT current_date")
     ctl = Control(binary, tmp, pg, name="first").start()
     ctl.wait_log(r"database: applied %d migration\(s\)" % len(files))
+    check_partitions(pg, day0)
     rows = pg.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) "
                    "FROM schema_migrations")
     want = ",".join(f"{int(f.split('_')[0])}:{f[:-4]}" for f in files)
@@ -34,6 +57,7 @@ def main(binary, tmp):
     # Second start on the same database: nothing to apply.
     ctl = Control(binary, tmp, pg, name="second").start()
     check(not any("applied" in l for l in ctl.log), f"migrations applied again: {ctl.log}")
+    check_partitions(pg, day0)
     check(ctl.stop() == 0, "second instance exits 0")
 
     # A schema from a newer release: refused before anything is served or changed.
