@@ -45,6 +45,11 @@ int log_level_parse(const char *s)
         return -EINVAL;
 }
 
+void log_set_level(enum log_level level)
+{
+        __atomic_store_n(&log_threshold, level, __ATOMIC_RELAXED);
+}
+
 int log_init(enum log_level level, const char *target)
 {
         if ((unsigned)level > LOG_LVL_DEBUG)
@@ -137,7 +142,8 @@ static void write_all(int fd, const char *buf, size_t len)
 void log_emit(enum log_level level, const char *file, int line, const char *fmt, ...)
 {
         (void)line;
-        if ((unsigned)level > LOG_LVL_DEBUG || level > log_threshold)
+        if ((unsigned)level > LOG_LVL_DEBUG ||
+            level > __atomic_load_n(&log_threshold, __ATOMIC_RELAXED))
                 return;
 
         /* Callers often log and then return -errno; keep errno intact for them. */

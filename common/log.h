@@ -7,7 +7,8 @@
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-/* Current threshold; messages above it are not formatted. Written only at start-up/reload. */
+/* Current threshold; messages above it are not formatted. Written at start-up and on reload
+ * (log_init, log_set_level) while workers read it: both sides use relaxed atomics. */
 extern enum log_level log_threshold;
 
 /*
@@ -16,6 +17,9 @@ extern enum log_level log_threshold;
  * Returns 0 or -errno.
  */
 int log_init(enum log_level level, const char *target);
+
+/* Set the threshold alone (a reload), keeping where lines go. */
+void log_set_level(enum log_level level);
 
 /* Parse "error"/"warn"/"info"/"debug". Returns the level or -EINVAL. */
 int log_level_parse(const char *s);
@@ -26,7 +30,7 @@ void log_emit(enum log_level level, const char *file, int line, const char *fmt,
 
 #define log_at(lvl, ...)                                                                           \
         do {                                                                                       \
-                if ((lvl) <= log_threshold)                                                        \
+                if ((int)(lvl) <= (int)__atomic_load_n(&log_threshold, __ATOMIC_RELAXED))          \
                         log_emit((lvl), __FILE__, __LINE__, __VA_ARGS__);                          \
         } while (0)
 
@@ -36,4 +40,5 @@ void log_emit(enum log_level level, const char *file, int line, const char *fmt,
 #define log_debug(...) log_at(LOG_LVL_DEBUG, __VA_ARGS__)
 
 /* Connection-scoped variants: prefix "conn=<id> ". */
-#define log_conn(lvl, id, fmt, ...) log_at((lvl), "conn=%" PRIu64 " " fmt, (uint64_t)(id), ##__VA_ARGS__)
+#define log_conn(lvl, id, fmt, ...)                                                                \
+        log_at((lvl), "conn=%" PRIu64 " " fmt, (uint64_t)(id), ##__VA_ARGS__)

@@ -236,7 +236,9 @@ static void reload(struct ctl *ctl)
         OPENSSL_cleanse(tok, sizeof(tok));
         ctl_cfg_free(ctl->cfg);
         ctl->cfg = cfg;
-        log_threshold = (enum log_level)log_level_parse(cfg->log.level);
+        int lvl = log_level_parse(cfg->log.level);
+        if (lvl >= 0)
+                log_set_level((enum log_level)lvl);
         log_info("configuration reloaded");
 }
 

@@ -254,7 +254,7 @@ static void reload(struct edge_server *srv, const char *path)
 
         lvl = log_level_parse(cfg->log.level ? cfg->log.level : "info");
         if (lvl >= 0)
-                log_threshold = (enum log_level)lvl;
+                log_set_level((enum log_level)lvl);
         /* Reopen the access log (log rotation) onto the same descriptor number. */
         if (srv->access_fd >= 0) {
                 int fd = open_access_log(cfg->log.access_log);
