@@ -25,7 +25,8 @@ struct h2_stream {
         bool dispatched; /* on_request called */
         bool answered;   /* response submitted */
         bool done;       /* last DATA (or headers-only response) handed to the transport */
-        bool window_wait; /* deferred until the client's window allows H2_MIN_DATA */
+        bool window_wait; /* deferred until the client's window allows a frame */
+        bool dribbled;    /* its window was last raised by a WINDOW_UPDATE under H2_MIN_DATA */
         bool fill_wait;   /* deferred until the fill writes more */
         bool gone_pending; /* closed while its frame's tail still waits in h->pend */
         bool overflow;
@@ -70,8 +71,10 @@ struct h2_conn {
         int32_t last_headers_id;
         int32_t initial_window_before; /* the client's, before the SETTINGS being read */
 
-        uint64_t out_progress; /* answer bytes out: heads, DATA payloads, blocked tails */
+        uint64_t out_progress; /* answer bytes out: DATA payloads, blocked tails */
         uint64_t out_progress_mark;
+        bool out_whole; /* a response head or a body's last frame went out since the mark */
+        bool conn_dribbled; /* the connection window, as st->dribbled */
         uint64_t window_start_ms;
         uint32_t control_in_window;
         uint32_t header_abuse;
@@ -292,6 +295,29 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
         return 0;
 }
 
+/*
+ * Whether a window under H2_MIN_DATA, and under what is left of the body, still gets a DATA
+ * frame of its size now. Yes when the peer made it small:
+ *  - its SETTINGS_INITIAL_WINDOW_SIZE is under H2_MIN_DATA (0 included: a peer that opens
+ *    each stream by WINDOW_UPDATE): it asked for small windows, and a window of 1 gets a
+ *    1-byte frame (RFC 9113 §6.9.1, §6.9.2; h2spec 6.9.1/1, 6.9.2/1);
+ *  - or the window is what our own frames left of a grant: neither the stream's window nor
+ *    the connection's was last raised by a WINDOW_UPDATE under H2_MIN_DATA (a client that
+ *    tops its windows up only once they are empty would otherwise wait on us forever).
+ * No when a peer that allows H2_MIN_DATA or more opens a window a few bytes at a time: the
+ * frame waits until H2_MIN_DATA fits, so a dribble costs us no stream of tiny frames. Either
+ * way a slow client's bound is the send deadline, which only H2_MIN_DATA bytes of answers (or
+ * a head, or a body's end) push on (h2_conn_progressed): a 1-byte window opened once per
+ * send_timeout gets its byte and is still closed at the deadline.
+ */
+static bool small_window_ok(struct h2_conn *h, const struct h2_stream *st)
+{
+        if (nghttp2_session_get_remote_settings(h->s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) <
+            H2_MIN_DATA)
+                return true;
+        return !st->dribbled && !h->conn_dribbled;
+}
+
 /* The DATA payload nghttp2 may offer read_cb: the client's maximum frame size (RFC 9113
  * §6.5.2; 16384 unless it said more), at most H2_MAX_DATA_FRAME and io.max_data. nghttp2 then
  * cuts it to the flow-control windows. */
@@ -338,7 +364,7 @@ static ssize_t read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t leng
                         left = ready;
         }
         /* A dribbled window would make frames of a few bytes each: wait for a useful one. */
-        if (length < left && length < H2_MIN_DATA) {
+        if (length < left && length < H2_MIN_DATA && !small_window_ok(h, st)) {
                 st->window_wait = true;
                 return NGHTTP2_ERR_DEFERRED;
         }
@@ -348,6 +374,7 @@ static ssize_t read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t leng
         if (st->sent + length == st->body.len) {
                 *flags |= NGHTTP2_DATA_FLAG_EOF;
                 st->done = true;
+                h->out_whole = true;
         }
         return (ssize_t)length;
 }
@@ -520,7 +547,8 @@ static void resume_window_waiters(struct h2_conn *h)
                 if (w > conn_win)
                         w = conn_win;
                 left = st->body.len - st->sent;
-                if (w >= H2_MIN_DATA || (w > 0 && (uint64_t)w >= left)) {
+                if (w >= H2_MIN_DATA ||
+                    (w > 0 && ((uint64_t)w >= left || small_window_ok(h, st)))) {
                         st->window_wait = false;
                         (void)nghttp2_session_resume_data(h->s, st->id);
                 }
@@ -592,7 +620,7 @@ static int frame_send_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
 
         (void)s;
         if (frame->hd.type == NGHTTP2_HEADERS)
-                h->out_progress++;
+                h->out_whole = true;
         /* The code that went out, also for a GOAWAY nghttp2 queued on its own. */
         if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code)
                 h->stats.goaway_reason = frame->goaway.error_code;
@@ -631,9 +659,15 @@ static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
         case NGHTTP2_PRIORITY:
                 count_control(h);
                 break;
-        case NGHTTP2_WINDOW_UPDATE:
+        case NGHTTP2_WINDOW_UPDATE: {
+                bool thin = frame->window_update.window_size_increment < H2_MIN_DATA;
+                if (frame->hd.stream_id == 0)
+                        h->conn_dribbled = thin;
+                else if ((st = stream_of(h, frame->hd.stream_id)))
+                        st->dribbled = thin;
                 resume_window_waiters(h);
                 break;
+        }
         case NGHTTP2_RST_STREAM:
                 st = stream_of(h, frame->hd.stream_id);
                 if (st)
@@ -817,10 +851,11 @@ bool h2_conn_busy(const struct h2_conn *h)
 
 bool h2_conn_progressed(struct h2_conn *h)
 {
-        bool moved = h->out_progress != h->out_progress_mark;
-
+        if (!h->out_whole && h->out_progress - h->out_progress_mark < H2_MIN_DATA)
+                return false;
+        h->out_whole = false;
         h->out_progress_mark = h->out_progress;
-        return moved;
+        return true;
 }
 
 /*

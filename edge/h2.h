@@ -27,10 +27,14 @@
  *    in SETTINGS); a request over it is reset, a connection doing it repeatedly is closed;
  *  - SETTINGS, PING, PRIORITY and empty DATA floods: a per-second budget of such frames, and
  *    nghttp2's bound on queued ACKs for a peer that does not read;
- *  - zero-window dribble: DATA frames are not cut smaller than H2_MIN_DATA (unless that is
- *    all that is left) however the client opens its window; the connection's send deadline,
- *    which only answers going out push on (h2_conn_progressed), ends one that never opens it
- *    wide enough.
+ *  - zero-window dribble: the connection's send deadline moves on only when H2_MIN_DATA
+ *    bytes of answers (or a response head, or a body's end) went out since it last moved
+ *    (h2_conn_progressed), so a client taking a few bytes at a time is closed at it whatever
+ *    its window. DATA frames are not cut smaller than H2_MIN_DATA (unless that is all that
+ *    is left) for a client whose SETTINGS_INITIAL_WINDOW_SIZE allows that much and that opens
+ *    its window a few bytes at a time; one that asked for smaller windows, or a window our
+ *    own frames left short of a full grant, gets frames of the window's size (h2.c,
+ *    small_window_ok).
  */
 
 #define H2_MAX_CONTINUATIONS 8
@@ -139,9 +143,10 @@ int h2_conn_flush(struct h2_conn *h);
 /* Whether the session has open streams (the caller's idle deadline runs only without). */
 bool h2_conn_busy(const struct h2_conn *h);
 /*
- * Whether answers moved since the last call: a response head, DATA payload, or part of a
- * frame held back by a full socket went out. What pushes the send deadline on: control
- * frames (PING and SETTINGS ACKs) and a window dribbled too thin for a DATA frame do not.
+ * Whether answers moved since the last call that said so: a response head or a body's last
+ * frame went out, or H2_MIN_DATA bytes of DATA payload and of frames held back by a full
+ * socket. What pushes the send deadline on: control frames (PING and SETTINGS ACKs) and
+ * DATA a few bytes at a time (a tiny or dribbled window) do not.
  */
 bool h2_conn_progressed(struct h2_conn *h);
 /*

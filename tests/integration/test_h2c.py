@@ -718,15 +718,16 @@ SEND_TIMEOUT = 1.0  # limits.send_timeout in setup()
 @test
 def zero_window_ends_by_send_deadline(e):
     # Eight connections with a zero initial window and 50 streams each: heads go out, no DATA
-    # can. Four stay silent; four dribble one byte of window per stream every 200 ms, never
-    # enough for a DATA frame (H2_MIN_DATA). The send deadline ends all eight.
+    # can. Four stay silent; four dribble one byte of window per stream every 200 ms. A client
+    # that asked for windows under H2_MIN_DATA gets each byte it grants, but the send deadline
+    # moves on only per H2_MIN_DATA bytes of answers, so it ends all eight.
     big = [hdrs(sid, req(path="/t1/big.m4s")) for sid in range(1, 100, 2)]
     closed = {}
     with RssPeak(e) as mem:
         peers = []
         for _ in range(8):
             p = Peer(e, setting(4, 0))
-            p.sent_at = time.monotonic()
+            p.sent_at, p.granted = time.monotonic(), 0
             p.send(b"".join(big))
             peers.append(p)
         for p in peers:
@@ -737,8 +738,9 @@ def zero_window_ends_by_send_deadline(e):
         while len(closed) < len(peers) and time.monotonic() < end:
             for i, p in enumerate(peers):
                 if i % 2 and i not in closed:
-                    p.send(b"".join(frame(WINDOW_UPDATE, 0, sid, u32(1))
-                                    for sid in range(1, 100, 2)))
+                    if p.send(b"".join(frame(WINDOW_UPDATE, 0, sid, u32(1))
+                                       for sid in range(1, 100, 2))):
+                        p.granted += 50
             if not served:
                 # Everyone else is served meanwhile, over h2c and over HTTP/1.1.
                 _, status, _, body = curl(e, "/t1/seg-2.m4s")
@@ -756,7 +758,9 @@ def zero_window_ends_by_send_deadline(e):
         check(i in closed, f"{what} still open {SEND_TIMEOUT + 4:.0f}s after its heads")
         check(SEND_TIMEOUT * 0.9 <= closed[i] <= SEND_TIMEOUT + 2.5,
               f"{what} ended {closed[i]:.2f}s after its requests (send deadline {SEND_TIMEOUT}s)")
-        check(not p.of(DATA), f"{what}: DATA frames from a window under H2_MIN_DATA")
+        got = sum(len(f[3]) for f in p.of(DATA))
+        check(got <= p.granted, f"{what}: {got} DATA bytes from windows of {p.granted}")
+        check(got < 4096, f"{what}: {got} DATA bytes, yet closed as stalled")
     mem.check("zero-window streams")
 
 
@@ -917,8 +921,9 @@ def windowed_bodies_exact(e):
     # Bodies in batches of frames named in the object's mapping (copied into the socket from
     # loopback and for bodies over 256 KiB, zero-copy otherwise: seg-2 from another address):
     # under small, odd window increments the client gets the object's bytes in order and
-    # never one past the windows it granted, and the edge fills each window up to
-    # H2_MIN_DATA (4096) before it waits.
+    # never one past the windows it granted, and the edge fills each window to its last byte
+    # before it waits (every grant is 4096 bytes or more, so what frames of the client's
+    # maximum size leave of it goes out too).
     source = outward_address()
     if not source:
         print("# no address besides loopback: zero-copy batches not exercised")
@@ -934,12 +939,12 @@ def windowed_bodies_exact(e):
             allowed = min(window, 65535)
             granted_stream, granted_conn = window, 65535
             while not p.ended(1) and not p.eof:
-                p.read_until(lambda q: q.ended(1) or data_len(q, 1) > allowed - 4096, timeout=10)
+                p.read_until(lambda q: q.ended(1) or data_len(q, 1) >= allowed, timeout=10)
                 got = data_len(p, 1)
                 check(got <= allowed, f"{path}: {got} DATA bytes past a window of {allowed}")
                 if p.ended(1):
                     break
-                check(got > allowed - 4096, f"{path}: stalled at {got} of a window of {allowed}")
+                eq(got, allowed, f"{path}: DATA bytes when the window of {allowed} was used")
                 granted_stream += step
                 granted_conn += step
                 allowed = min(granted_stream, granted_conn)
@@ -951,6 +956,44 @@ def windowed_bodies_exact(e):
             check(not p.of(RST_STREAM) and not p.of(GOAWAY), f"{path}: {p.summary()[-200:]}")
         finally:
             p.close()
+
+
+@test
+def small_windows_get_small_frames(e):
+    # A client that asks for windows under H2_MIN_DATA gets DATA frames as large as they
+    # allow. SETTINGS_INITIAL_WINDOW_SIZE 1 (h2spec 6.9.1/1): a 1-byte frame at once, then
+    # each WINDOW_UPDATE moves exactly what it grants, the last one the rest of the body.
+    path = "/t1/seg-2.m4s"
+    want = e.objects[path]
+    p = Peer(e, setting(4, 1))
+    try:
+        p.send(frame(WINDOW_UPDATE, 0, 0, u32(1 << 20)) + hdrs(1, req(path=path)))
+        granted = 1
+        for inc in (0, 1, 100, 3000, len(want)):
+            if inc:
+                granted += inc
+                p.send(frame(WINDOW_UPDATE, 0, 1, u32(inc)))
+            allowed = min(granted, len(want))
+            check(p.read_until(lambda q: data_len(q, 1) >= allowed),
+                  f"window {granted}: {data_len(p, 1)} DATA bytes; {p.summary()[-200:]}")
+            p.settle()  # nothing past the window follows
+            eq(data_len(p, 1), allowed, f"DATA bytes under a window of {granted}")
+        eq([len(f[3]) for f in p.of(DATA, 1)][:4], [1, 1, 100, 3000], "the first frames' sizes")
+        check(p.ended(1) and data_bytes(p, 1) == want, f"body: {p.summary()[-200:]}")
+        check(not p.of(RST_STREAM) and not p.of(GOAWAY), p.summary()[-200:])
+    finally:
+        p.close()
+    # h2spec 6.9.2/1: the window goes from 0 to 1 through SETTINGS after the request.
+    p = Peer(e, setting(4, 0))
+    try:
+        p.send(frame(WINDOW_UPDATE, 0, 0, u32(1 << 20)) + hdrs(1, req(path=path)))
+        check(p.read_until(lambda q: q.of(HEADERS, 1)), f"head: {p.summary()}")
+        p.send(frame(SETTINGS, 0, 0, setting(4, 1)))
+        check(p.read_until(lambda q: q.of(DATA, 1)), f"no DATA after SETTINGS: {p.summary()}")
+        p.settle()
+        eq([len(f[3]) for f in p.of(DATA, 1)], [1], "DATA under a window of 1 via SETTINGS")
+    finally:
+        p.close()
 
 
 @test

@@ -573,33 +573,112 @@ TEST(priority_flood)
         flood(2, 0, 3, "\0\0\0\1\x10", 5, false);
 }
 
+/* A client that allows the default windows (65535) and, once they are used up, opens the
+ * stream's a byte at a time gets no 1-byte frames: nothing until H2_MIN_DATA fits. */
 TEST(zero_window_dribble)
 {
         struct fixture *f = malloc(sizeof(*f));
         struct seen s = {0};
-        static const uint8_t st[] = {0, 4, 0, 0, 0, 0}; /* INITIAL_WINDOW_SIZE 0 */
 
         ASSERT_EQ(fx_open(f), 0);
-        ASSERT_EQ(preface(f, st, sizeof(st)), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
         ASSERT_EQ(window_update(f, 0, 1 << 20), 0);
         ASSERT_EQ(get(f, 1, "/z", true), 0);
         scan(f, &s);
         ASSERT_EQ(s.headers, 1);
-        ASSERT_EQ(s.data_frames, 0);
+        ASSERT_EQ(s.data_bytes, 65535);
         /* One byte at a time: nothing goes out until a useful frame fits. */
         for (int i = 0; i < H2_MIN_DATA - 1; i++)
                 ASSERT_EQ(window_update(f, 1, 1), 0);
         scan(f, &s);
-        ASSERT_EQ(s.data_frames, 0);
+        ASSERT_EQ(s.data_bytes, 65535);
         ASSERT_EQ(window_update(f, 1, 1), 0);
         scan(f, &s);
-        ASSERT_EQ(s.data_frames, 1);
-        ASSERT_EQ(s.data_bytes, H2_MIN_DATA);
+        ASSERT_EQ(s.data_bytes, 65535 + H2_MIN_DATA);
         ASSERT_EQ(window_update(f, 1, BODY), 0);
         scan(f, &s);
         ASSERT_EQ(s.data_bytes, BODY);
         ASSERT_EQ(s.data_off_ok, BODY);
-        ASSERT_TRUE(s.min_data >= H2_MIN_DATA || s.data_frames == 1);
+        ASSERT_TRUE(s.min_data >= H2_MIN_DATA);
+        fx_close(f);
+        free(f);
+}
+
+/* SETTINGS_INITIAL_WINDOW_SIZE 1 (h2spec 6.9.1/1): a 1-byte DATA frame at once, then each
+ * WINDOW_UPDATE moves exactly what it grants, however small. */
+TEST(small_initial_window)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        static const uint8_t st[] = {0, 4, 0, 0, 0, 1}; /* INITIAL_WINDOW_SIZE 1 */
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, st, sizeof(st)), 0);
+        ASSERT_EQ(window_update(f, 0, 1 << 20), 0);
+        ASSERT_EQ(get(f, 1, "/w", true), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_frames, 1);
+        ASSERT_EQ(s.data_bytes, 1);
+        ASSERT_EQ(window_update(f, 1, 1), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_frames, 2);
+        ASSERT_EQ(s.data_bytes, 2);
+        ASSERT_EQ(window_update(f, 1, 1000), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_frames, 3);
+        ASSERT_EQ(s.data_bytes, 1002);
+        ASSERT_EQ(window_update(f, 1, BODY), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_bytes, BODY);
+        ASSERT_EQ(s.data_off_ok, BODY);
+        ASSERT_TRUE(s.end_stream);
+        fx_close(f);
+        free(f);
+}
+
+/* h2spec 6.9.2/1: the window goes from 0 to 1 through SETTINGS after the request. */
+TEST(settings_window_to_one)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        static const uint8_t zero[] = {0, 4, 0, 0, 0, 0}, one[] = {0, 4, 0, 0, 0, 1};
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, zero, sizeof(zero)), 0);
+        ASSERT_EQ(get(f, 1, "/w", true), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.headers, 1);
+        ASSERT_EQ(s.data_frames, 0);
+        ASSERT_EQ(frame(f, 4, 0, 0, one, sizeof(one)), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_frames, 1);
+        ASSERT_EQ(s.data_bytes, 1);
+        fx_close(f);
+        free(f);
+}
+
+/* What our own frames left of a full grant goes out, whatever its size: here the connection
+ * window, shared by two streams, ends 3616 bytes short of a 16384-byte frame. */
+TEST(leftover_window_sent)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        ASSERT_EQ(get(f, 1, "/a", true), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_bytes, 65535); /* both windows used up */
+        ASSERT_EQ(get(f, 3, "/b", true), 0);
+        ASSERT_EQ(window_update(f, 0, 20000), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_bytes, 65535 + 20000);
+        ASSERT_EQ(s.min_data, 20000 - 16384);
+        /* The same window opened a byte at a time is a dribble: it waits. */
+        for (int i = 0; i < 100; i++)
+                ASSERT_EQ(window_update(f, 0, 1), 0);
+        scan(f, &s);
+        ASSERT_EQ(s.data_bytes, 65535 + 20000);
         fx_close(f);
         free(f);
 }
@@ -670,17 +749,35 @@ TEST(progress_only_from_answers)
 
         ASSERT_EQ(fx_open(f), 0);
         ASSERT_EQ(preface(f, st, sizeof(st)), 0);
+        ASSERT_EQ(window_update(f, 0, 1 << 20), 0);
         (void)h2_conn_progressed(f->h);
         ASSERT_EQ(get(f, 1, "/z", true), 0);
         ASSERT_TRUE(h2_conn_progressed(f->h)); /* the response head */
-        /* A PING's ACK and a window too thin for a DATA frame move nothing. */
+        /* A PING's ACK moves nothing, and DATA a few bytes at a time (the window this client
+         * asked for is 0, so each byte it grants goes out) moves nothing until H2_MIN_DATA
+         * bytes have: a dribble cannot hold the connection past its send deadline. */
         ASSERT_EQ(frame(f, 6, 0, 0, "12345678", 8), 0);
+        ASSERT_TRUE(!h2_conn_progressed(f->h));
+        for (int i = 0; i < H2_MIN_DATA - 1; i++) {
+                ASSERT_EQ(window_update(f, 1, 1), 0);
+                scan(f, &s); /* tiny sends fill a socketpair long before its bytes would */
+                ASSERT_TRUE(!h2_conn_progressed(f->h));
+        }
+        scan(f, &s);
+        ASSERT_EQ(s.data_bytes, H2_MIN_DATA - 1);
         ASSERT_EQ(window_update(f, 1, 1), 0);
+        ASSERT_TRUE(h2_conn_progressed(f->h));
         ASSERT_TRUE(!h2_conn_progressed(f->h));
         ASSERT_EQ(window_update(f, 1, H2_MIN_DATA), 0);
         ASSERT_TRUE(h2_conn_progressed(f->h));
+        /* The body's end counts, however short its last frame. */
+        ASSERT_EQ(window_update(f, 1, BODY - 2 * H2_MIN_DATA - 1), 0); /* all but a byte */
+        ASSERT_TRUE(h2_conn_progressed(f->h));
+        ASSERT_EQ(window_update(f, 1, 1), 0);
+        ASSERT_TRUE(h2_conn_progressed(f->h));
         scan(f, &s);
-        ASSERT_EQ(s.data_frames, 1);
+        ASSERT_EQ(s.data_bytes, BODY);
+        ASSERT_TRUE(s.end_stream);
         fx_close(f);
         free(f);
 }
