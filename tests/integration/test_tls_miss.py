@@ -32,6 +32,8 @@ class Origin:
                      gate (threading.Event) is set: a fill deterministically in flight
       /gatenosha/... like /gate/, without X-Sluice-SHA256
       /drip/...      the body in 64 KiB pieces 4 ms apart (about 16 MB/s)
+      /die/...       head and the first HEAD_BYTES, then (once the gate is set) the connection
+                     is closed short of Content-Length
     Requests are counted per path; `arrived` has an event per path set on its first request."""
 
     def __init__(self):
@@ -76,6 +78,12 @@ class Origin:
                 h.wfile.flush()
                 self.event(self.gates, path).wait(30)
                 h.wfile.write(data[HEAD_BYTES:])
+            elif kind == "die":
+                h.wfile.write(data[:HEAD_BYTES])
+                h.wfile.flush()
+                self.event(self.gates, path).wait(30)
+                h.connection.shutdown(socket.SHUT_RDWR)
+                h.close_connection = True
             elif kind == "drip":
                 for off in range(0, len(data), 65536):
                     h.wfile.write(data[off:off + 65536])
@@ -639,6 +647,107 @@ def curl_h2_parallel_miss_over_tls(e):
             check(sha(f.read()) == sha(data), f"curl transfer {i}: body differs")
     shutil.rmtree(d, ignore_errors=True)
     eq(o.count(key), 1, "origin fetches")
+
+
+@test
+def fill_breaking_off_over_tls(e):
+    """The origin closes part-way: the HTTP/1.1 client over TLS sees the connection end short
+    of Content-Length, the h2 stream is reset (INTERNAL_ERROR) with its connection kept, and
+    neither body is padded; nothing is stored."""
+    o = e.origin
+    key = "/die/x/broken.m4s"
+    data = o.add(key, RNG.randbytes(2 * 1024 * 1024))
+    gate = o.event(o.gates, key)
+    c = TlsConn(e)
+    h = H2(e)
+    try:
+        c.send_get(key)
+        status, hdrs = c.head()
+        eq(status, 200, "head before the break")
+        eq(c.read(HEAD_BYTES), data[:HEAD_BYTES], "bytes before the break")
+        h.s.sendall(frame(HEADERS, END_STREAM | END_HEADERS, 1, get_block(key)))
+        check(h.pump_until(lambda q: len(q.stream(1)["body"]) >= HEAD_BYTES, timeout=10),
+              f"h2 stream before the break: {h.summary()}")
+        gate.set()
+        c.s.settimeout(10)
+        rest = bytearray()
+        while True:
+            try:
+                d = c.s.recv(1 << 20)
+            except (ssl.SSLEOFError, ConnectionResetError):
+                break  # closed without close_notify: truncation, as it should look
+            if not d:
+                break
+            rest += d
+        eq(bytes(rest), b"", "bytes after the origin broke off")
+        check(h.pump_until(lambda q: q.stream(1)["ended"], timeout=10),
+              f"h2 stream not ended: {h.summary()}")
+        eq(h.stream(1)["rst"], 2, f"h2 stream reset code: {h.summary()}")
+        eq(bytes(h.stream(1)["body"]), data[:HEAD_BYTES], "h2 bytes before the break")
+        # The h2 connection goes on.
+        after = o.add("/ok/x/after.m4s", RNG.randbytes(100_000))
+        h.s.sendall(frame(HEADERS, END_STREAM | END_HEADERS, 3, get_block("/ok/x/after.m4s")))
+        check(h.pump_until(lambda q: q.stream(3)["ended"], timeout=10), f"{h.summary()}")
+        eq((h.stream(3)["status"], sha(h.stream(3)["body"])), (200, sha(after)),
+           "the next stream on the connection")
+    finally:
+        gate.set()
+        c.close()
+        h.close()
+    r = e.admin("GET", "/admin/objects?prefix=/die/")
+    eq(r.status, 200, "listing")
+    check(key.encode() not in r.body, "the broken fill was stored")
+
+
+@test
+def many_tls_clients_share_one_fill(e):
+    """Eight HTTP/1.1 and two h2 connections over TLS on one fill, some reading slowly through
+    small receive buffers: the per-thread TLS buffers pass between connections mid-fill and
+    every body still arrives whole, from one origin fetch."""
+    o = e.origin
+    key = "/gate/many/shared.m4s"
+    data = o.add(key, RNG.randbytes(4 * 1024 * 1024 + 17))
+    gate = o.event(o.gates, key)
+    h1 = [TlsConn(e, rcvbuf=(32 * 1024 if i % 2 else None)) for i in range(8)]
+    h2s = [H2(e), H2(e, wide=False, rcvbuf=32 * 1024)]
+    results = {}
+    try:
+        for c in h1:
+            c.send_get(key)
+        for h in h2s:
+            h.s.sendall(frame(HEADERS, END_STREAM | END_HEADERS, 1, get_block(key)))
+        check(o.event(o.arrived, key).wait(10), "the origin never saw the request")
+
+        def read_h1(i, c):
+            try:
+                status, hdrs = c.head()
+                pace = (64 * 1024, 0.002) if i % 2 else None
+                results[f"h1-{i}"] = (status, sha(c.read(int(hdrs["content-length"]), pace)))
+            except Exception as ex:
+                results[f"h1-{i}"] = repr(ex)
+
+        def read_h2(i, h):
+            try:
+                h.pump_until(lambda q: q.stream(1)["ended"], timeout=30)
+                st = h.stream(1)
+                results[f"h2-{i}"] = (st["status"], sha(st["body"]))
+            except Exception as ex:
+                results[f"h2-{i}"] = repr(ex)
+        threads = ([threading.Thread(target=read_h1, args=(i, c)) for i, c in enumerate(h1)]
+                   + [threading.Thread(target=read_h2, args=(i, h)) for i, h in enumerate(h2s)])
+        for t in threads:
+            t.start()
+        gate.set()
+        for t in threads:
+            t.join(60)
+    finally:
+        gate.set()
+        for c in h1 + h2s:
+            c.close()
+    bad = {k: v for k, v in results.items() if v != (200, sha(data))}
+    eq(len(results), 10, "clients that finished")
+    check(not bad, f"clients with a wrong or cut body: {bad}")
+    eq(o.count(key), 1, "origin fetches for ten clients")
 
 
 def collapsed_of(e):
