@@ -2,10 +2,11 @@
 """Misses over the TLS listener: objects filled from an origin behind the edge while the client
 reads them over HTTP/1.1 or h2 (ALPN), so the fill-streaming code of both TLS paths runs
 (conn-tls.c's flush over a body still being written; h2-serve.c's fill bodies queued through
-h2-tls.c). Cases: a multi-MiB miss streamed while the origin holds the rest, then a hit; a
-slow origin read by a slow client; two h2 streams on one connection for one missing object
-(one origin fetch); ranges during a fill; the access log's proto= and tls= fields. Clients
-verify the chain against a CA made here and check the name."""
+h2-tls.c). Cases: a multi-MiB miss streamed while the origin holds the rest, then a hit;
+requests pipelined behind it; a slow origin read by a slow client; two h2 streams on one
+connection for one missing object (one origin fetch); ranges during a fill; a fill breaking
+off; ten TLS clients on one fill; the access log's proto= and tls= fields. Clients verify the
+chain against a CA made here and check the name."""
 
 import random
 import re
@@ -270,6 +271,38 @@ def h1_miss_streams_over_tls_then_hit(e):
     # Bytes written: head and body, so at least the body.
     check(all(int(ln.split('" ', 1)[1].split()[1]) > len(data) for ln in lines),
           f"bytes written of {lines!r}")
+
+
+@test
+def h1_pipelined_behind_a_streaming_miss_over_tls(e):
+    """Three requests in one write: the first a miss held by the origin; the two behind it
+    (another miss, then the first object again) wait their turn in the edge's input and are
+    answered in order once the fill is done."""
+    o = e.origin
+    key, other = "/gate/pipe/a.m4s", "/ok/pipe/b.m4s"
+    data = o.add(key, RNG.randbytes(3 * 1024 * 1024 + 1))
+    data_b = o.add(other, RNG.randbytes(1024 * 1024))
+    gate = o.event(o.gates, key)
+    c = TlsConn(e)
+    try:
+        c.s.sendall(b"".join(f"GET {k} HTTP/1.1\r\nHost: a.test\r\n\r\n".encode()
+                             for k in (key, other, key)))
+        status, hdrs = c.head()
+        eq(status, 200, "the first (held) miss")
+        first = c.read(HEAD_BYTES)
+        check(not c.pending(0.3), "bytes past what the origin sent")
+        gate.set()
+        body = first + c.read(int(hdrs["content-length"]) - HEAD_BYTES)
+        check(sha(body) == sha(data), "the first body")
+        for k, want, cache in ((other, data_b, "fwd=miss"), (key, data, "; hit")):
+            status, hdrs = c.head()
+            eq(status, 200, f"pipelined {k}")
+            check(cache in hdrs.get("cache-status", ""), f"{k}: {hdrs.get('cache-status')!r}")
+            check(sha(c.read(int(hdrs["content-length"]))) == sha(want), f"pipelined {k} body")
+    finally:
+        gate.set()
+        c.close()
+    eq((o.count(key), o.count(other)), (1, 1), "origin fetches")
 
 
 @test
@@ -760,7 +793,15 @@ def collapsed_of(e):
     return total
 
 
+PKI_DIRS = []  # removed once the run is over
+
+
 def setup(binary):
+    # The certificates first: openssl takes seconds, and the ports Edge() picks stay free only
+    # until something else (another test's origin or client) binds them.
+    pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
+    PKI_DIRS.append(pki)
+    make_pki(pki)
     o = Origin()
     e = Edge(binary, {"upstreams": [{"url": o.url, "first_byte_timeout": "5s",
                                      "low_speed_time": "5s", "connect_timeout": "1s"}],
@@ -769,8 +810,7 @@ def setup(binary):
                       # byte leaving the edge and the client's next request.
                       "limits": {"send_timeout": "15s", "idle_timeout": "15s"}})
     e.origin = o
-    e.pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
-    make_pki(e.pki)
+    e.pki = pki
     e.tls_port = free_port()
     e.cfg["tls"] = [{"listen": f"{HOST}:{e.tls_port}",
                      "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"}]}]
@@ -790,4 +830,7 @@ if __name__ == "__main__":
     if not shutil.which("curl"):
         print("not ok - curl missing (tools/deps installs it)")
         sys.exit(1)
-    sys.exit(run(setup))
+    rc = run(setup)
+    for d in PKI_DIRS:
+        shutil.rmtree(d, ignore_errors=True)
+    sys.exit(rc)
