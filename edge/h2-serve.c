@@ -154,8 +154,11 @@ static ssize_t io_write_file_tls(void *ctx, const void *hdr, size_t hlen, int fd
                 while (n < 0 && errno == EINTR);
                 if (n < 0)
                         return -errno;
-                if ((size_t)n < len)
+                if ((size_t)n < len) {
+                        c->h2_body_short = true; /* as io_write_file */
+                        c->h2_short_fd = fd;
                         return -EIO;
+                }
         }
         n = tls_conn_write(c->tls, buf, hlen + len);
         if (n > (ssize_t)hlen)
@@ -523,8 +526,10 @@ static void on_stream_gone(void *ctx, struct h2_stream *st, bool answered)
                                         h2_stream_body_sent(st),
                                         uring_loop_clock_us() - sv->start_us, &o);
         }
-        if (sv->has_obj && c->h2_body_short && sv->obj.fd == c->h2_short_fd)
+        if (sv->has_obj && c->h2_body_short && sv->obj.fd == c->h2_short_fd) {
                 store_obj_distrust(c->w->reader, &sv->obj); /* as a short sendfile on HTTP/1.1 */
+                c->h2_body_short = false; /* the fd may be reused for another object */
+        }
         if (sv->has_obj)
                 store_obj_release(c->w->reader, &sv->obj);
         fill_unref(sv->fill);

@@ -88,8 +88,13 @@ int h2_tls_queue_file(void *ctx, const void *hdr, int fd, off_t off, size_t len)
                         continue;
                 if (n < 0)
                         return -errno;
-                if (n == 0)
-                        return -EIO; /* the file shrank: the session ends, no short body */
+                if (n == 0) {
+                        /* The file shrank: never pad a response; its stream distrusts the
+                         * object (h2-serve.c), as a short sendfile does on h2c. */
+                        c->h2_body_short = true;
+                        c->h2_short_fd = fd;
+                        return -EIO;
+                }
                 got += (size_t)n;
         }
         batch.len += 9 + len;
