@@ -296,6 +296,16 @@ def sighup_reloads_certificates(e):
                 break
             time.sleep(0.05)
         check(serial1 != serial0, "SIGHUP did not load the new certificate")
+        # Workers may serve the new certificate a moment before the main thread logs the
+        # reload: wait for the line (missing_tls_module_is_said_at_start counts it).
+        deadline = time.monotonic() + 5
+        while True:
+            with open(e.log_path, errors="replace") as f:
+                logged = "configuration reloaded from" in f.read()
+            if logged or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)  # poll interval for the main thread's log line
+        check(logged, "the reload is not logged")
         # The connection opened before the reload still works.
         _, body = get_over(old, "/t1/one.bin")
         eq(body, b"x", "old connection after reload")
@@ -319,10 +329,17 @@ def missing_tls_module_is_said_at_start(e):
         print("# the kernel offers tls: the missing-module warning is not expected")
 
 
+PKI_DIRS = []  # removed once the run is over
+
+
 def setup(binary):
+    # The certificates first: openssl takes seconds, and the ports Edge() picks stay free only
+    # until something else (another test's origin or client) binds them.
+    pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
+    PKI_DIRS.append(pki)
+    make_pki(pki)
     e = Edge(binary)
-    e.pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
-    make_pki(e.pki)
+    e.pki = pki
     e.tls_port = free_port()
     e.cfg["tls"] = [{"listen": f"{HOST}:{e.tls_port}",
                      "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"},
@@ -339,4 +356,7 @@ if __name__ == "__main__":
         # that never ran.
         print("not ok - curl missing (tools/deps installs it)")
         sys.exit(1)
-    sys.exit(run(setup))
+    rc = run(setup)
+    for d in PKI_DIRS:
+        shutil.rmtree(d, ignore_errors=True)
+    sys.exit(rc)
