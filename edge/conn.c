@@ -340,6 +340,13 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
                 break;
         case CONN_IDLE:
                 metrics_add(m->timeouts[1], 1);
+                if (c->h2 && !c->close_after) {
+                        /* An idle h2 session gets its GOAWAY first; the output closes it
+                         * (or the send deadline does, when the client reads nothing). */
+                        c->close_after = true;
+                        h2_serve_output(c);
+                        return;
+                }
                 break;
         case CONN_SEND:
         case CONN_MISS_WAIT:

@@ -122,6 +122,57 @@ def drained_exactly(e, open_peer, what):
 
 
 @test
+def idle_deadline_goaway(binary):
+    # RFC 9113 §9.1: an idle connection past limits.idle_timeout gets a GOAWAY before the close.
+    e = start_pushed(Edge(binary, {"limits": {"idle_timeout": "1s"}}))
+    try:
+        p = Peer(e)
+        p.send(hdrs(1, req()))
+        check(p.read_until(lambda q: q.ended(1)), f"the answer: {p.summary()}")
+        t0 = time.monotonic()
+        p.read_until(lambda q: q.eof, timeout=5)
+        took = time.monotonic() - t0
+        check(p.eof and 0.5 < took < 4, f"closed {took:.2f}s after going idle: {p.summary()}")
+        gs = p.of(GOAWAY)
+        check(len(gs) == 1, f"closed at the idle deadline without one GOAWAY: {p.summary()}")
+        eq((goaway_code(gs[0]), goaway_last(gs[0])), (NO_ERROR, 1), "idle deadline's GOAWAY")
+        p.close()
+    finally:
+        reports = e.sanitizer_reports()
+        e.stop()
+        e.cleanup()
+    check(not reports, f"sanitizer reports: {reports[:3]}")
+
+
+@test
+def session_begun_during_drain_goaway(binary):
+    # A connection whose preface was on its way at SIGTERM: its request is answered, then it
+    # gets the GOAWAY before the close.
+    e = start_pushed(Edge(binary))
+    try:
+        p = Peer.__new__(Peer)
+        p.s = socket.create_connection((HOST, e.port), timeout=5)
+        p.buf, p.frames, p.eof = b"", [], False
+        p.send(PREFACE[:10])
+        time.sleep(0.3)  # the edge has read the preface's start before the signal
+        e.signal(signal.SIGTERM)
+        time.sleep(0.3)  # and is draining before the rest arrives
+        p.send(PREFACE[10:] + frame(SETTINGS, 0, 0, b"") + hdrs(1, req(path="/t1/init.mp4")))
+        p.read_until(lambda q: q.eof, timeout=DRAIN_S)
+        check(p.eof, f"not closed: {p.summary()}")
+        eq(sha(data_bytes(p, 1)), sha(e.objects["/t1/init.mp4"]), "answer during the drain")
+        gs = p.of(GOAWAY)
+        check(len(gs) == 1 and goaway_code(gs[0]) == NO_ERROR,
+              f"closed without a GOAWAY NO_ERROR: {p.summary()}")
+        p.close()
+        eq(e.proc.wait(DRAIN_S + 5), 0, "exit status after the drain")
+    finally:
+        reports = e.sanitizer_reports()
+        e.cleanup()
+    check(not reports, f"sanitizer reports: {reports[:3]}")
+
+
+@test
 def h2c_sigterm_goaway_and_finish(binary):
     e = start_pushed(Edge(binary, {"limits": {"send_timeout": "10s"}}))
     drained_exactly(e, lambda st: Peer(e, st), "h2c")
