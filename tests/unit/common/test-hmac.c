@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdio.h>
 #include <string.h>
 
 #include "hex.h"
@@ -69,7 +70,7 @@ TEST(order_and_key_matter)
         struct iovec ba[2] = {ab[1], ab[0]};
         char x[65];
 
-        strcpy(x, mac_hex("k", 1, ab, 2));
+        snprintf(x, sizeof(x), "%s", mac_hex("k", 1, ab, 2));
         ASSERT_TRUE(strcmp(x, mac_hex("k", 1, ba, 2)) != 0);
         ASSERT_TRUE(strcmp(x, mac_hex("K", 1, ab, 2)) != 0);
 }
