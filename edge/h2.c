@@ -17,15 +17,24 @@
 #define H2_SKIPPED_RANGES 8
 /* Batches one h2_conn_flush may send before it lets other connections run. */
 #define H2_FLUSH_TURNS 8
+/* A request's header store starts this small and doubles up to max_header_list. */
+#define H2_HBUF_MIN 512
+/* WINDOW_UPDATEs a DATA frame pays for (stream and connection), and as many again per
+ * H2_MIN_DATA bytes of its payload: a client that gives window back per frame, or per read of
+ * a few KiB, never touches the control budget. Unspent credit is capped. */
+#define H2_WU_CREDIT_FRAME 2
+#define H2_WU_CREDIT_MAX   65536
 
 struct h2_stream {
         struct h2_conn *h;
         struct h2_stream *prev, *next; /* the connection's open streams */
+        struct h2_stream *wprev, *wnext; /* the connection's window waiters */
         int32_t id;
         bool dispatched; /* on_request called */
         bool answered;   /* response submitted */
         bool done;       /* last DATA (or headers-only response) handed to the transport */
-        bool window_wait; /* deferred until the client's window allows a frame */
+        bool window_wait; /* deferred until the client's window allows a frame (and on
+                           * h->waiters through wprev/wnext) */
         bool dribbled;    /* its window was last raised by a WINDOW_UPDATE under H2_MIN_DATA */
         bool fill_wait;   /* deferred until the fill writes more */
         bool gone_pending; /* closed while its frame's tail still waits in h->pend */
@@ -38,9 +47,11 @@ struct h2_stream {
         int32_t window_before; /* its send window before the SETTINGS being read */
 
         /* Request headers, flat: {name length, value length} (two uint32_t, unaligned), then
-         * name\0value\0, for each field, within max_header_list. */
+         * name\0value\0, for each field, within max_header_list. hcap grows by doubling from
+         * H2_HBUF_MIN as fields arrive (capped at max_header_list), so streams whose requests
+         * never end hold what they sent, not the limit each. */
         char *hbuf;
-        uint32_t hlen, hcost;
+        uint32_t hlen, hcap, hcost;
         const char *method, *path, *authority;
         size_t method_len, path_len, authority_len;
 };
@@ -50,6 +61,7 @@ struct h2_conn {
         struct h2_io io;
         struct h2_limits lim;
         struct h2_stream *streams;
+        struct h2_stream *waiters; /* streams with window_wait set */
         struct h2_stats stats;
 
         /* The unsent tail of one frame when the socket filled mid-frame. */
@@ -77,9 +89,11 @@ struct h2_conn {
         bool conn_dribbled; /* the connection window, as st->dribbled */
         uint64_t window_start_ms;
         uint32_t control_in_window;
+        uint32_t wu_credit; /* WINDOW_UPDATEs paid for by DATA sent, H2_WU_CREDIT_* */
         uint32_t header_abuse;
         uint32_t pending_resets; /* answers under way that the client cancelled */
         bool fatal;
+        bool peer_goaway; /* the client sent GOAWAY: nghttp2 ends the session once idle */
         /* h2_conn_shutdown: our GOAWAY NO_ERROR is queued or out, naming goaway_last. */
         bool draining;
         int32_t goaway_last;
@@ -110,6 +124,17 @@ static void goaway(struct h2_conn *h, uint32_t code)
 }
 
 /* ---- output ---- */
+
+/* A DATA frame of st with length bytes of payload was handed to the transport. */
+static void data_out(struct h2_conn *h, struct h2_stream *st, size_t length)
+{
+        uint64_t credit = h->wu_credit + H2_WU_CREDIT_FRAME * (1 + length / H2_MIN_DATA);
+
+        st->sent += length;
+        h->out_progress += length;
+        h->stats.data_frames++;
+        h->wu_credit = credit < H2_WU_CREDIT_MAX ? (uint32_t)credit : H2_WU_CREDIT_MAX;
+}
 
 /* Write the held-back tail. Returns 1 when none is left, 0 when the socket is full, -errno. */
 static int pend_flush(struct h2_conn *h)
@@ -228,9 +253,7 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
                 else
                         r = h->io.queue(h->io.ctx, NULL, 0, NULL, 0); /* order after a batch */
                 if (r == 0 && (st->body.map || st->body.mem || h->io.queue_file)) {
-                        st->sent += length;
-                        h->out_progress += length;
-                        h->stats.data_frames++;
+                        data_out(h, st, length);
                         return 0;
                 }
                 if (r == -EAGAIN) {
@@ -283,9 +306,7 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
                 }
                 h->pend_fd = st->body.fd;
         }
-        st->sent += length;
-        h->out_progress += length;
-        h->stats.data_frames++;
+        data_out(h, st, length);
         h->pend_st = st;
         h->blocked = true;
         if (pend_flush(h) < 0)
@@ -337,6 +358,34 @@ static ssize_t read_length_cb(nghttp2_session *s, uint8_t type, int32_t id, int3
         return (ssize_t)len;
 }
 
+/* Window waiters are listed apart, so a WINDOW_UPDATE looks at them only, never at every
+ * open stream. */
+static void wait_add(struct h2_conn *h, struct h2_stream *st)
+{
+        if (st->window_wait)
+                return;
+        st->window_wait = true;
+        st->wprev = NULL;
+        st->wnext = h->waiters;
+        if (h->waiters)
+                h->waiters->wprev = st;
+        h->waiters = st;
+}
+
+static void wait_del(struct h2_conn *h, struct h2_stream *st)
+{
+        if (!st->window_wait)
+                return;
+        st->window_wait = false;
+        if (st->wprev)
+                st->wprev->wnext = st->wnext;
+        else
+                h->waiters = st->wnext;
+        if (st->wnext)
+                st->wnext->wprev = st->wprev;
+        st->wprev = st->wnext = NULL;
+}
+
 /* Pull callback: only says how much, never copies (NO_COPY; send_data_cb writes). */
 static ssize_t read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length,
                        uint32_t *flags, nghttp2_data_source *source, void *ud)
@@ -365,7 +414,7 @@ static ssize_t read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t leng
         }
         /* A dribbled window would make frames of a few bytes each: wait for a useful one. */
         if (length < left && length < H2_MIN_DATA && !small_window_ok(h, st)) {
-                st->window_wait = true;
+                wait_add(h, st);
                 return NGHTTP2_ERR_DEFERRED;
         }
         if (length > left)
@@ -464,10 +513,18 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
                 }
                 return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         }
-        if (!st->hbuf) {
-                st->hbuf = malloc(h->lim.max_header_list);
-                if (!st->hbuf)
+        if (st->hlen + need > st->hcap) {
+                /* Within max_header_list, checked above. */
+                uint32_t cap = st->hcap ? st->hcap : H2_HBUF_MIN;
+                while (cap < st->hlen + need)
+                        cap *= 2;
+                if (cap > h->lim.max_header_list)
+                        cap = h->lim.max_header_list;
+                p = realloc(st->hbuf, cap);
+                if (!p)
                         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+                st->hbuf = p;
+                st->hcap = cap;
         }
         p = st->hbuf + st->hlen;
         memcpy(p, lens, sizeof(lens));
@@ -534,24 +591,71 @@ static void count_control(struct h2_conn *h)
                 goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
+/* st waits for window: resume it when a frame worth sending fits now. */
+static void resume_waiter(struct h2_conn *h, struct h2_stream *st, int32_t conn_win)
+{
+        int32_t w = nghttp2_session_get_stream_remote_window_size(h->s, st->id);
+        uint64_t left = st->body.len - st->sent;
+
+        if (w > conn_win)
+                w = conn_win;
+        if (w >= H2_MIN_DATA || (w > 0 && ((uint64_t)w >= left || small_window_ok(h, st)))) {
+                wait_del(h, st);
+                (void)nghttp2_session_resume_data(h->s, st->id);
+        }
+}
+
 static void resume_window_waiters(struct h2_conn *h)
 {
         int32_t conn_win = nghttp2_session_get_remote_window_size(h->s);
+        struct h2_stream *next;
 
-        for (struct h2_stream *st = h->streams; st; st = st->next) {
-                int32_t w;
-                uint64_t left;
-                if (!st->window_wait)
-                        continue;
-                w = nghttp2_session_get_stream_remote_window_size(h->s, st->id);
-                if (w > conn_win)
-                        w = conn_win;
-                left = st->body.len - st->sent;
-                if (w >= H2_MIN_DATA ||
-                    (w > 0 && ((uint64_t)w >= left || small_window_ok(h, st)))) {
-                        st->window_wait = false;
-                        (void)nghttp2_session_resume_data(h->s, st->id);
-                }
+        for (struct h2_stream *st = h->waiters; st; st = next) {
+                next = st->wnext;
+                resume_waiter(h, st, conn_win);
+        }
+}
+
+/*
+ * Whether a frame that carries no request costs the control budget (count_control). Judged
+ * from its header, so that frames nghttp2 drops without telling us (on a closed stream, of a
+ * type it does not know) are counted too; nghttp2 1.52 has no budget of its own for any of
+ * these (only its bounds on queued ACKs, SETTINGS entries, CONTINUATIONs and resets):
+ *  - SETTINGS (not ACKs), PRIORITY, GOAWAY, and PING: the edge sends no PING, so an ACK is
+ *    unsolicited;
+ *  - DATA under H2_MIN_DATA bytes (padding included) that does not end its stream: the edge
+ *    takes no request bodies, and nghttp2 gives the window such frames use back by itself;
+ *  - HEADERS on a stream already closed (nghttp2 decodes and drops them; RST_STREAM, on any
+ *    stream, is its token bucket's, and DATA on a stream it closed is its STREAM_CLOSED);
+ *  - WINDOW_UPDATE past what DATA sent paid for (h->wu_credit): a client giving window back
+ *    as it reads spends credit, one sending updates for nothing spends the budget;
+ *  - extension and unknown types (registered with nghttp2 only so that they reach us here).
+ */
+static bool costs_budget(struct h2_conn *h, const nghttp2_frame_hd *hd)
+{
+        switch (hd->type) {
+        case NGHTTP2_DATA:
+                return !(hd->flags & NGHTTP2_FLAG_END_STREAM) && hd->length < H2_MIN_DATA;
+        case NGHTTP2_HEADERS:
+                /* A new stream's id is past last_headers_id: begin_frame_cb returned already. */
+                return !stream_of(h, hd->stream_id);
+        case NGHTTP2_SETTINGS:
+                return !(hd->flags & NGHTTP2_FLAG_ACK);
+        case NGHTTP2_PRIORITY:
+        case NGHTTP2_PING:
+        case NGHTTP2_GOAWAY:
+                return true;
+        case NGHTTP2_WINDOW_UPDATE:
+                if (h->wu_credit == 0)
+                        return true;
+                h->wu_credit--;
+                return false;
+        case NGHTTP2_RST_STREAM:
+        case NGHTTP2_PUSH_PROMISE: /* a connection error nghttp2 raises itself */
+        case NGHTTP2_CONTINUATION: /* bounded per block (H2_MAX_CONTINUATIONS) */
+                return false;
+        default:
+                return true;
         }
 }
 
@@ -571,6 +675,11 @@ static int begin_frame_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
         /* A connection error was found in an earlier frame of this read: read no further. */
         if (h->fatal)
                 return NGHTTP2_ERR_CALLBACK_FAILURE;
+        if (!(hd->type == NGHTTP2_HEADERS && id > h->last_headers_id) && costs_budget(h, hd)) {
+                count_control(h);
+                if (h->fatal)
+                        return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
         if (hd->type == NGHTTP2_HEADERS && id > 0 && (id & 1)) {
                 if (id > h->last_headers_id) {
                         int32_t next = h->last_headers_id ? h->last_headers_id + 2 : 1;
@@ -640,32 +749,28 @@ static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
                         dispatch(h, st);
                 break;
         case NGHTTP2_DATA:
-                /* GET/HEAD carry no body; empty frames without END_STREAM are pure cost. */
-                if (frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
-                        count_control(h);
                 st = stream_of(h, frame->hd.stream_id);
                 if (st && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
                         dispatch(h, st);
                 break;
         case NGHTTP2_SETTINGS:
-        case NGHTTP2_PING:
-                if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
-                        count_control(h);
-                if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+                if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
                         check_window_overflow(h);
                         resume_window_waiters(h); /* INITIAL_WINDOW_SIZE may have grown */
                 }
                 break;
-        case NGHTTP2_PRIORITY:
-                count_control(h);
-                break;
         case NGHTTP2_WINDOW_UPDATE: {
                 bool thin = frame->window_update.window_size_increment < H2_MIN_DATA;
-                if (frame->hd.stream_id == 0)
+                if (frame->hd.stream_id == 0) {
                         h->conn_dribbled = thin;
-                else if ((st = stream_of(h, frame->hd.stream_id)))
+                        resume_window_waiters(h);
+                } else if ((st = stream_of(h, frame->hd.stream_id))) {
+                        /* Only this stream's window moved (and nothing small_window_ok reads
+                         * of the connection's). */
                         st->dribbled = thin;
-                resume_window_waiters(h);
+                        if (st->window_wait)
+                                resume_waiter(h, st, nghttp2_session_get_remote_window_size(h->s));
+                }
                 break;
         }
         case NGHTTP2_RST_STREAM:
@@ -673,10 +778,13 @@ static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
                 if (st)
                         st->peer_reset = true;
                 break;
+        case NGHTTP2_GOAWAY:
+                h->peer_goaway = true;
+                break;
         default:
                 break;
         }
-        /* A budget ran out (count_control) or a setting broke a window: stop reading. */
+        /* A setting broke a window: stop reading. */
         return h->fatal ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
@@ -711,6 +819,7 @@ static int stream_close_cb(nghttp2_session *s, int32_t id, uint32_t code, void *
         if (st->next)
                 st->next->prev = st->prev;
         st->prev = st->next = NULL;
+        wait_del(h, st);
         if (h->pend_st == st) {
                 /* Its last frame's tail still reads from its file: finish that first. */
                 st->gone_pending = true;
@@ -747,10 +856,11 @@ int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
                 }
                 return -EPROTO;
         }
-        if (!h->fatal && !h->draining && !nghttp2_session_want_read(h->s)) {
+        if (!h->fatal && !h->draining && !h->peer_goaway && !nghttp2_session_want_read(h->s)) {
                 /* nghttp2 ended the session itself (one of its own flood bounds). After our
-                 * graceful GOAWAY it also stops reading once no stream is left: that is the
-                 * end of the drain, which h2_conn_flush reports. */
+                 * graceful GOAWAY, or the client's, it also stops reading once no stream is
+                 * left: that is the end of the session, which h2_conn_flush reports, and no
+                 * abuse. */
                 h->fatal = true;
                 h->stats.goaway_reason = NGHTTP2_ENHANCE_YOUR_CALM;
         }
@@ -758,6 +868,28 @@ int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
 }
 
 /* ---- lifecycle ---- */
+
+/* Extension frames (every type past CONTINUATION) are registered only so that their headers
+ * reach begin_frame_cb, which counts them: the payload is dropped as it comes. */
+static int ext_chunk_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, const uint8_t *data,
+                        size_t len, void *ud)
+{
+        (void)s;
+        (void)hd;
+        (void)data;
+        (void)len;
+        (void)ud;
+        return 0;
+}
+
+static int ext_unpack_cb(nghttp2_session *s, void **payload, const nghttp2_frame_hd *hd, void *ud)
+{
+        (void)s;
+        (void)payload;
+        (void)hd;
+        (void)ud;
+        return NGHTTP2_ERR_CANCEL; /* ignored, as RFC 9113 §4.1 and §5.5 ask */
+}
 
 int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_conn **ret)
 {
@@ -785,6 +917,10 @@ int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_c
         nghttp2_session_callbacks_set_on_begin_frame_callback(cb, begin_frame_cb);
         nghttp2_session_callbacks_set_on_frame_send_callback(cb, frame_send_cb);
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, stream_close_cb);
+        nghttp2_session_callbacks_set_on_extension_chunk_recv_callback(cb, ext_chunk_cb);
+        nghttp2_session_callbacks_set_unpack_extension_callback(cb, ext_unpack_cb);
+        for (unsigned t = NGHTTP2_CONTINUATION + 1; t <= 0xff; t++)
+                nghttp2_option_set_user_recv_extension_type(opt, (uint8_t)t);
 
         /* Bounds nghttp2 enforces itself (see h2.h). */
         nghttp2_option_set_max_continuations(opt, H2_MAX_CONTINUATIONS);

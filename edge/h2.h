@@ -24,9 +24,12 @@
  *    streams the client resets while their answer is pending are counted too;
  *  - CONTINUATION floods: at most H2_MAX_CONTINUATIONS per header block;
  *  - HPACK bombs: decoded header bytes per request are capped (max_header_list, advertised
- *    in SETTINGS); a request over it is reset, a connection doing it repeatedly is closed;
- *  - SETTINGS, PING, PRIORITY and empty DATA floods: a per-second budget of such frames, and
- *    nghttp2's bound on queued ACKs for a peer that does not read;
+ *    in SETTINGS); a request over it is reset, a connection doing it repeatedly is closed.
+ *    A request's copy of its headers grows as fields arrive, up to that cap;
+ *  - floods of frames that carry no request (SETTINGS, PING, PRIORITY, GOAWAY, small DATA,
+ *    unknown types, WINDOW_UPDATEs that no DATA sent paid for; h2.c, costs_budget): a
+ *    per-second budget of such frames, and nghttp2's bound on queued ACKs for a peer that
+ *    does not read;
  *  - zero-window dribble: the connection's send deadline moves on only when H2_MIN_DATA
  *    bytes of answers (or a response head, or a body's end) went out since it last moved
  *    (h2_conn_progressed), so a client taking a few bytes at a time is closed at it whatever
@@ -184,7 +187,7 @@ struct h2_stats {
         uint64_t streams;         /* requests dispatched */
         uint64_t client_resets;   /* streams the client reset before their answer was out */
         uint64_t header_overflow; /* requests over max_header_list */
-        uint64_t control_frames;  /* SETTINGS/PING/PRIORITY/empty DATA received */
+        uint64_t control_frames;  /* frames received that spent the control budget */
         uint64_t data_frames;     /* DATA frames sent */
         uint32_t goaway_reason;   /* error code of our GOAWAY, 0 if none */
 };

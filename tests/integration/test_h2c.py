@@ -4,7 +4,9 @@ curl; with hand-built frames (struct), the error cases of RFC 9113 §3.4-§8 and
 against its exact outcome, and the floods and a zero-window stall with the edge's memory
 sampled; HTTP/1.1 unaffected beside it."""
 
+import hashlib
 import os
+import random
 import re
 import shutil
 import socket
@@ -684,12 +686,32 @@ FLOODS = [
     ("CONTINUATION flood", hdrs(1, b"\x82", END_STREAM) + frame(CONTINUATION, 0, 1, b"\x86") * 50,
      (ENHANCE_YOUR_CALM,), False),
     ("HPACK bomb", b"".join(bomb(sid) for sid in range(1, 9, 2)), (ENHANCE_YOUR_CALM,), False),
+    # WINDOW_UPDATEs no DATA paid for, 1 byte each: on the connection, on an open stream, and
+    # on stream 1 after its answer (nghttp2 drops those unseen; the edge counts them from the
+    # frame header).
+    ("WINDOW_UPDATE flood", frame(WINDOW_UPDATE, 0, 0, u32(1)) * 5000, (ENHANCE_YOUR_CALM,),
+     False),
+    ("WINDOW_UPDATE flood on an open stream", OPEN + frame(WINDOW_UPDATE, 0, 1, u32(1)) * 5000,
+     (ENHANCE_YOUR_CALM,), False),
+    ("WINDOW_UPDATE flood on a closed stream",
+     hdrs(1, req(path="/t1/one.bin")) + frame(WINDOW_UPDATE, 0, 1, u32(1)) * 5000,
+     (ENHANCE_YOUR_CALM,), False),
+    # Frame types nghttp2 does not know are ignored (RFC 9113 §5.5), and counted.
+    ("unknown frame flood", frame(0x20, 0, 0, b"x") * 5000, (ENHANCE_YOUR_CALM,), False),
+    ("unknown frame flood on a stream", OPEN + frame(0xFF, 0xFF, 1) * 5000, (ENHANCE_YOUR_CALM,),
+     False),
+    ("PING ACK flood", frame(PING, ACK, 0, bytes(8)) * 5000, (ENHANCE_YOUR_CALM,), False),
 ]
+
+
+def calm_goaways(e):
+    return metric(e, "sluice_edge_h2_goaways_total", '{code="ENHANCE_YOUR_CALM"}')
 
 
 @test
 def floods_end_connection_in_bounded_memory(e):
     for name, data, codes, bare_close in FLOODS:
+        calm0 = calm_goaways(e)
         with RssPeak(e) as mem:
             peers = [Peer(e) for _ in range(FLOOD_CONNS)]
             for p in peers:
@@ -708,6 +730,13 @@ def floods_end_connection_in_bounded_memory(e):
             check(acks <= 1001, f"{acks} ACKs answered; {seen}")
             if name in ("CONTINUATION flood", "HPACK bomb"):
                 check(not p.of(HEADERS), f"a response to a flood's request; {seen}")
+        if codes == (ENHANCE_YOUR_CALM,) and not bare_close:
+            # Every flood close is in the metric (counted when the connection is freed).
+            deadline = time.monotonic() + 5
+            while calm_goaways(e) - calm0 < FLOOD_CONNS and time.monotonic() < deadline:
+                time.sleep(0.05)
+            eq(calm_goaways(e) - calm0, float(FLOOD_CONNS), f"{name}: ENHANCE_YOUR_CALM closes "
+               "in sluice_edge_h2_goaways_total")
         mem.check(name)
         eq(e.get("/t1/one.bin").status, 200, f"HTTP/1.1 after the {name}")
 
@@ -762,6 +791,97 @@ def zero_window_ends_by_send_deadline(e):
         check(got <= p.granted, f"{what}: {got} DATA bytes from windows of {p.granted}")
         check(got < 4096, f"{what}: {got} DATA bytes, yet closed as stalled")
     mem.check("zero-window streams")
+
+
+HUGE = 32 << 20
+
+
+@test
+def window_returned_per_frame_never_cut_off(e):
+    # A client that gives window back as it reads, a WINDOW_UPDATE for the stream and one for
+    # the connection per DATA frame (default windows and frame size: 2048 frames, 4096
+    # updates, several times http2.max_control_per_s within the read), gets 32 MiB whole.
+    key = "/t1/huge.m4s"
+    if key not in e.objects:
+        e.put(key, bytes(random.Random(7).getrandbits(8) for _ in range(4096)) * (HUGE // 4096))
+    want = e.objects[key]
+    calm0 = calm_goaways(e)
+    digest, got, frames, updates, buf, ended = hashlib.sha256(), 0, 0, 0, b"", False
+    start = time.monotonic()
+    with socket.create_connection((HOST, e.port), timeout=10) as s:
+        s.sendall(PREFACE + frame(SETTINGS, 0, 0) + hdrs(1, req(path=key)))
+        while not ended:
+            d = s.recv(1 << 20)
+            check(d, f"connection closed after {got} of {HUGE} bytes")
+            fs, buf = split_frames(buf + d)
+            out = []
+            for t, fl, sid, p in fs:
+                check(t not in (GOAWAY, RST_STREAM), f"{TYPE_NAMES[t]} after {got} bytes")
+                if t == PING and not fl & ACK:
+                    out.append(frame(PING, ACK, 0, p))
+                if t != DATA or sid != 1:
+                    continue
+                digest.update(p)
+                got += len(p)
+                frames += 1
+                ended = bool(fl & END_STREAM)
+                if p:
+                    out += [frame(WINDOW_UPDATE, 0, 1, u32(len(p))),
+                            frame(WINDOW_UPDATE, 0, 0, u32(len(p)))]
+                    updates += 2
+            if out:
+                s.sendall(b"".join(out))
+    took = time.monotonic() - start
+    print(f"  {HUGE >> 20} MiB in {frames} DATA frames, {updates} WINDOW_UPDATEs, {took:.2f}s")
+    eq(got, len(want), "body length")
+    eq(digest.hexdigest(), sha(want), "body SHA-256")
+    check(updates > 3 * 1000, f"only {updates} WINDOW_UPDATEs")
+    eq(calm_goaways(e) - calm0, 0.0, "ENHANCE_YOUR_CALM closes meanwhile")
+
+
+HEADER_LIST = 16 << 10  # http2.max_header_list's default
+
+
+@test
+def unfinished_header_blocks_hold_little(e):
+    # 32 connections with 100 streams each whose requests never end (HEADERS without
+    # END_STREAM, a few hundred bytes of fields): each stream holds what its fields take,
+    # not max_header_list (100 x 16 KiB = 1.6 MiB a connection, 51 MiB in all).
+    block = req(path="/t1/seg-1.m4s") + fields(("user-agent", "sluice-test/1 " + "x" * 120),
+                                               ("accept", "*/*"))
+    streams = b"".join(hdrs(sid, block, END_HEADERS) for sid in range(1, 200, 2))
+    # The connections first, so that what is measured is what their streams hold.
+    peers = [Peer(e) for _ in range(FLOOD_CONNS)]
+    try:
+        for p in peers:
+            p.send(frame(SETTINGS, ACK, 0))
+            p.settle()
+        with RssPeak(e) as mem:
+            for p in peers:
+                p.send(streams)
+            for p in peers:
+                p.settle()  # every stream's fields were read
+                check(not p.eof and not p.of(GOAWAY) and not p.of(RST_STREAM),
+                      f"streams refused: {p.summary()[-200:]}")
+            # The edge's VmRSS goes on rising for a while after the frames were answered:
+            # read it until it has stood still for a quarter of a second.
+            held, still, deadline = rss_kib(e), 0, time.monotonic() + 3
+            while still < 5 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                now = rss_kib(e)
+                still = still + 1 if now == held else 0
+                held = max(held, now)
+            held = max(held, mem.peak)
+    finally:
+        for p in peers:
+            p.close()
+    print(f"  {FLOOD_CONNS} x 100 unfinished requests: VmRSS {mem.before} -> {held} KiB "
+          f"(100 x max_header_list would be {FLOOD_CONNS * 100 * HEADER_LIST >> 10} KiB)")
+    if not sanitized(e):
+        grew = held - mem.before
+        bound = FLOOD_CONNS * 100 * HEADER_LIST // 1024 // 8
+        check(grew <= bound, f"VmRSS grew {grew} KiB with unfinished requests (bound {bound})")
+    eq(e.get("/t1/one.bin").status, 200, "HTTP/1.1 after the unfinished requests")
 
 
 # ---- misses: streams answered through the fill path ----
@@ -820,11 +940,11 @@ class Origin:
             h.close_connection = True
 
 
-def metric(e, name):
+def metric(e, name, labels=None):
     total = 0.0
     for line in e.metrics().body.decode().splitlines():
-        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\S+)$", line)
-        if m and m.group(1) == name:
+        m = re.match(r"^([a-z0-9_]+)(\{[^}]*\})? (\S+)$", line)
+        if m and m.group(1) == name and (labels is None or m.group(2) == labels):
             total += float(m.group(3))
     return total
 

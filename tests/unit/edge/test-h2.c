@@ -4,8 +4,10 @@
  * bytes written out here), the server is h2.c over a socketpair with sendfile bodies.
  * Covers the preface and SETTINGS (RFC 9113 §3.4, §6.5), request dispatch, flow control
  * (§5.2, §6.9), a socket that fills mid-frame, and the abuse bounds of h2.h: rapid reset,
- * CONTINUATION flood, HPACK bomb (RFC 7541 dynamic table references), SETTINGS/PING/empty
- * DATA floods and a zero-window dribble; and the checks h2.c adds to nghttp2's (a skipped
+ * CONTINUATION flood, HPACK bomb (RFC 7541 dynamic table references), a header store that
+ * grows with what it holds, SETTINGS/PING/PRIORITY/DATA/WINDOW_UPDATE/GOAWAY/unknown-frame
+ * floods (and a reader returning window per frame that is never cut off), a zero-window
+ * dribble; and the checks h2.c adds to nghttp2's (a skipped
  * stream id used late, a SETTINGS window overflow) and what counts as send progress.
  */
 #include <errno.h>
@@ -250,7 +252,10 @@ static void scan(struct fixture *f, struct seen *s)
         while (next_frame(f, &fr)) {
                 switch (fr.type) {
                 case 0:
-                        if (fr.len && memcmp(fr.p, body + s->data_bytes, fr.len) == 0)
+                        /* (Several streams' bytes add up past BODY: compared only while
+                         * one body is read.) */
+                        if (fr.len && s->data_bytes + fr.len <= BODY &&
+                            memcmp(fr.p, body + s->data_bytes, fr.len) == 0)
                                 s->data_off_ok += fr.len;
                         s->data_bytes += fr.len;
                         s->data_frames++;
@@ -528,6 +533,96 @@ TEST(hpack_bomb)
         free(f);
 }
 
+/* A request with one more field "x-big" of vlen bytes (literal, new name, not indexed). */
+static size_t big_block(uint8_t *b, size_t vlen)
+{
+        size_t n = get_block(b, "/h");
+
+        b[n++] = 0x00;
+        b[n++] = 5;
+        memcpy(b + n, "x-big", 5);
+        n += 5;
+        b[n++] = 0x7f; /* 7-bit prefix, then vlen - 127 in 7-bit groups */
+        for (size_t v = vlen - 127;; v >>= 7) {
+                b[n++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+                if (v < 0x80)
+                        break;
+        }
+        memset(b + n, 'v', vlen);
+        return n + vlen;
+}
+
+static struct h2_stream *last_request;
+
+static void on_request_keep(void *ctx, struct h2_stream *st)
+{
+        struct fixture *f = ctx;
+
+        f->requests++;
+        last_request = st;
+}
+
+/*
+ * A request's header store grows with what it holds: 100 streams whose requests never end
+ * hold a few hundred bytes each, not max_header_list; a block near the limit still fits
+ * whole, and one over it is still reset as before (hpack_bomb: the third closes).
+ */
+TEST(header_store_grows)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        static uint8_t b[16384];
+        size_t n, held = 0, vlen = limits.max_header_list - 600, len;
+        unsigned open = 0;
+        const char *v;
+
+        ASSERT_EQ(fx_open(f), 0);
+        f->respond = false;
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        ASSERT_EQ(frame(f, 4, 1, 0, NULL, 0), 0); /* ACK our SETTINGS */
+        for (uint32_t sid = 1; sid < 2 * limits.max_concurrent_streams; sid += 2)
+                ASSERT_EQ(get(f, sid, "/unfinished", false), 0);
+        for (struct h2_stream *st = f->h->streams; st; st = st->next) {
+                ASSERT_TRUE(st->hlen > 0 && st->hcap == H2_HBUF_MIN);
+                held += st->hcap;
+                open++;
+        }
+        ASSERT_EQ(open, limits.max_concurrent_streams);
+        ASSERT_TRUE(held * 16 <= (size_t)open * limits.max_header_list);
+        fx_close(f);
+
+        /* Near the limit: grown by doubling to max_header_list, every byte kept. */
+        ASSERT_EQ(fx_open(f), 0);
+        f->respond = false;
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        {
+                struct h2_io io = f->h->io;
+                io.on_request = on_request_keep;
+                f->h->io = io;
+        }
+        n = big_block(b, vlen);
+        ASSERT_EQ(frame(f, 1, 0x5, 1, b, n), 0);
+        ASSERT_EQ(f->requests, 1);
+        v = h2_stream_header(last_request, "x-big", &len);
+        ASSERT_TRUE(v != NULL);
+        ASSERT_EQ(len, vlen);
+        ASSERT_TRUE(v[0] == 'v' && v[vlen - 1] == 'v' && v[vlen] == '\0');
+        ASSERT_EQ(last_request->hcap, limits.max_header_list);
+        v = h2_stream_path(last_request, &len);
+        ASSERT_TRUE(len == 2 && !memcmp(v, "/h", 2));
+        /* Over it: the stream reset, the connection goes on. */
+        n = big_block(b, limits.max_header_list - 100); /* one frame, over by its 32s */
+        ASSERT_EQ(frame(f, 1, 0x5, 3, b, n), 0);
+        scan(f, &s);
+        ASSERT_EQ(f->requests, 1);
+        ASSERT_EQ(s.rst, 1);
+        ASSERT_EQ(s.rst_sid, 3);
+        ASSERT_EQ(s.goaway, 0);
+        ASSERT_EQ(h2_conn_stats(f->h)->header_overflow, 1);
+        fx_close(f);
+        free(f);
+}
+
 static void flood(uint8_t type, uint8_t flags, uint32_t sid, const void *p, size_t len,
                   bool open_stream)
 {
@@ -573,6 +668,199 @@ TEST(priority_flood)
         flood(2, 0, 3, "\0\0\0\1\x10", 5, false);
 }
 
+/* WINDOW_UPDATEs that no DATA paid for, on the connection and on an open stream (on a closed
+ * one: closed_stream_flood). */
+TEST(window_update_flood)
+{
+        flood(8, 0, 0, "\0\0\0\1", 4, false);
+        flood(8, 0, 1, "\0\0\0\1", 4, true);
+}
+
+/* Frame types nghttp2 does not know are ignored (RFC 9113 §5.5), and counted. */
+TEST(unknown_frame_flood)
+{
+        flood(0x20, 0, 0, "x", 1, false);
+        flood(0xff, 0xff, 1, NULL, 0, true);
+        flood(0x0a, 0, 0, "\0\0", 2, false); /* ALTSVC, which a server ignores */
+}
+
+/* PING ACKs: the edge sends no PING. */
+TEST(ping_ack_flood)
+{
+        flood(6, 1, 0, "12345678", 8, false);
+}
+
+/* GOAWAYs over and over while a stream is open (with none, the first ends the session). */
+TEST(goaway_flood)
+{
+        flood(7, 0, 0, "\0\0\0\0\0\0\0\0", 8, true);
+}
+
+/* A client's GOAWAY on an idle connection ends it cleanly: no abuse counted. */
+TEST(client_goaway_idle)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        ASSERT_EQ(get(f, 1, "/a", true), 0);
+        ASSERT_EQ(window_update(f, 0, BODY), 0);
+        ASSERT_EQ(window_update(f, 1, BODY), 0);
+        scan(f, &s);
+        ASSERT_TRUE(s.end_stream);
+        ASSERT_EQ(frame(f, 7, 0, 0, "\0\0\0\0\0\0\0\0", 8), 0);
+        ASSERT_EQ(h2_conn_flush(f->h), 2);
+        ASSERT_EQ(h2_conn_stats(f->h)->goaway_reason, 0);
+        scan(f, &s);
+        ASSERT_EQ(s.goaway, 0);
+        fx_close(f);
+        free(f);
+}
+
+/* A request body a byte at a time (the edge takes none; nghttp2 gives the window back). */
+TEST(small_data_flood)
+{
+        flood(0, 0, 1, "x", 1, true);
+}
+
+/* Frames on stream 1 once its answer is out: a WINDOW_UPDATE there nghttp2 drops after its
+ * header (counted all the same). */
+static void closed_stream_flood(uint8_t type, uint8_t flags, const void *p, size_t len,
+                                uint32_t code)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        static const uint8_t wide[] = {0, 4, 0, 0x10, 0, 0}; /* INITIAL_WINDOW_SIZE 1 MiB */
+        int r = 0, i;
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, wide, sizeof(wide)), 0);
+        ASSERT_EQ(window_update(f, 0, 1 << 20), 0);
+        ASSERT_EQ(get(f, 1, "/a", true), 0);
+        scan(f, &s);
+        ASSERT_TRUE(s.end_stream);
+        ASSERT_EQ(f->gone, 1);
+        f->h->wu_credit = 0; /* what the body paid for, spent */
+        for (i = 0; i < 5000 && r == 0; i++) {
+                r = frame(f, type, flags, 1, p, len);
+                if ((i & 63) == 0)
+                        scan(f, &s);
+        }
+        scan(f, &s);
+        ASSERT_EQ(r, -EPROTO);
+        ASSERT_TRUE(i <= (int)limits.max_control_per_s + 2);
+        ASSERT_EQ(f->requests, 1);
+        ASSERT_EQ(s.goaway, 1);
+        ASSERT_EQ(s.goaway_code, code);
+        fx_close(f);
+        free(f);
+}
+
+TEST(closed_stream_flood)
+{
+        uint8_t b[256];
+        size_t n = get_block(b, "/t");
+
+        closed_stream_flood(8, 0, "\0\0\0\1", 4, NGHTTP2_ENHANCE_YOUR_CALM);
+        /* While nghttp2 remembers the stream, a HEADERS there is its STREAM_CLOSED (§5.1). */
+        closed_stream_flood(1, 0x5, b, n, NGHTTP2_STREAM_CLOSED);
+}
+
+/*
+ * A client that gives window back as it reads, a WINDOW_UPDATE for the stream and one for the
+ * connection per DATA frame received (as curl and Chromium may), is never cut off: 300
+ * responses of BODY bytes under default windows, several times the per-second budget of
+ * updates in well under a second.
+ */
+TEST(window_returned_per_frame)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        unsigned updates = 0, ended = 0;
+        uint64_t control;
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        control = h2_conn_stats(f->h)->control_frames; /* the client's SETTINGS */
+        for (uint32_t sid = 1; sid < 600; sid += 2) {
+                struct fr fr;
+                bool end = false;
+                ASSERT_EQ(get(f, sid, "/r", true), 0);
+                while (!end) {
+                        drain(f);
+                        ASSERT_TRUE(f->in_off < f->in_len); /* never stalled */
+                        while (next_frame(f, &fr)) {
+                                ASSERT_TRUE(fr.type != 7 && fr.type != 3);
+                                if (fr.type != 0)
+                                        continue;
+                                end = end || (fr.flags & 1);
+                                if (!fr.len)
+                                        continue;
+                                ASSERT_EQ(window_update(f, fr.sid, fr.len), 0);
+                                ASSERT_EQ(window_update(f, 0, fr.len), 0);
+                                updates += 2;
+                        }
+                        /* Keep the buffer from filling: what was read is done with. */
+                        memmove(f->in, f->in + f->in_off, f->in_len - f->in_off);
+                        f->in_len -= f->in_off;
+                        f->in_off = 0;
+                }
+                ended++;
+        }
+        ASSERT_EQ(ended, 300);
+        ASSERT_TRUE(updates > 3 * limits.max_control_per_s);
+        ASSERT_EQ(h2_conn_stats(f->h)->goaway_reason, 0);
+        ASSERT_EQ(h2_conn_stats(f->h)->control_frames, control); /* paid for, every one */
+        fx_close(f);
+        free(f);
+}
+
+/* Read, and let the session write what a full socketpair held back, until it has no more. */
+static void pump(struct fixture *f, struct seen *s)
+{
+        for (int i = 0; i < 100; i++) {
+                scan(f, s);
+                if (h2_conn_flush(f->h) != 0)
+                        break;
+        }
+        scan(f, s);
+}
+
+/* A WINDOW_UPDATE resumes the streams waiting for window, and looks at no other. */
+TEST(window_waiters_listed)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        unsigned waiting = 0;
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        ASSERT_EQ(window_update(f, 0, 1 << 24), 0);
+        for (uint32_t sid = 1; sid <= 9; sid += 2)
+                ASSERT_EQ(get(f, sid, "/w", true), 0);
+        pump(f, &s);
+        ASSERT_EQ(s.data_bytes, 5 * 65535);
+        /* Thin updates on streams 1 and 3: each waits for a useful window. */
+        ASSERT_EQ(window_update(f, 1, 100), 0);
+        ASSERT_EQ(window_update(f, 3, 100), 0);
+        pump(f, &s);
+        ASSERT_EQ(s.data_bytes, 5 * 65535);
+        for (struct h2_stream *st = f->h->waiters; st; st = st->wnext) {
+                ASSERT_TRUE(st->window_wait && (st->id == 1 || st->id == 3));
+                waiting++;
+        }
+        ASSERT_EQ(waiting, 2);
+        ASSERT_EQ(window_update(f, 3, H2_MIN_DATA), 0);
+        pump(f, &s);
+        ASSERT_EQ(s.data_bytes, 5 * 65535 + H2_MIN_DATA + 100);
+        ASSERT_TRUE(f->h->waiters && f->h->waiters->id == 1 && !f->h->waiters->wnext);
+        /* Reset while waiting: off the list. */
+        ASSERT_EQ(frame(f, 3, 0, 1, "\0\0\0\x8", 4), 0);
+        ASSERT_TRUE(!f->h->waiters);
+        fx_close(f);
+        free(f);
+}
+
 /* A client that allows the default windows (65535) and, once they are used up, opens the
  * stream's a byte at a time gets no 1-byte frames: nothing until H2_MIN_DATA fits. */
 TEST(zero_window_dribble)
@@ -584,12 +872,17 @@ TEST(zero_window_dribble)
         ASSERT_EQ(preface(f, NULL, 0), 0);
         ASSERT_EQ(window_update(f, 0, 1 << 20), 0);
         ASSERT_EQ(get(f, 1, "/z", true), 0);
-        scan(f, &s);
+        pump(f, &s);
         ASSERT_EQ(s.headers, 1);
         ASSERT_EQ(s.data_bytes, 65535);
-        /* One byte at a time: nothing goes out until a useful frame fits. */
-        for (int i = 0; i < H2_MIN_DATA - 1; i++)
+        /* A few bytes at a time: nothing goes out until a useful frame fits. (Updates that
+         * pay for no DATA spend the control budget, so 1-byte steps all the way would be a
+         * WINDOW_UPDATE flood: see window_update_flood.) */
+        for (int i = 0; i < 100; i++)
                 ASSERT_EQ(window_update(f, 1, 1), 0);
+        for (int i = 0; i < 15; i++)
+                ASSERT_EQ(window_update(f, 1, (H2_MIN_DATA - 1 - 100) / 15), 0);
+        ASSERT_EQ(window_update(f, 1, (H2_MIN_DATA - 1 - 100) % 15), 0);
         scan(f, &s);
         ASSERT_EQ(s.data_bytes, 65535);
         ASSERT_EQ(window_update(f, 1, 1), 0);
