@@ -260,6 +260,11 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
                         h->blocked = true;
                         return NGHTTP2_ERR_WOULDBLOCK;
                 }
+                /* The file came up short (h2_tls_queue_file) before anything of the frame
+                 * was queued: only this stream fails (RST_STREAM INTERNAL_ERROR), the other
+                 * streams on the connection go on. */
+                if (r == -EIO && h->io.queue_file && !st->body.map && !st->body.mem)
+                        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
                 if (r < 0 && r != -E2BIG)
                         return NGHTTP2_ERR_CALLBACK_FAILURE;
         }

@@ -17,9 +17,10 @@
                  or completed, the edge lives on (no SIGBUS), and the next request refills it.
   h2_tls_truncated: the same over h2 with TLS (DATA frames read from the file into the TLS
                  burst), the damaged object asked for together with a healthy one on one
-                 connection: the damaged answer is cut short, never padded or completed, the
-                 object is distrusted, so the next request refills it (damaged{found_by="open"},
-                 logged), and the healthy object stays a whole hit.
+                 connection: the damaged stream alone is reset, its answer cut short, never
+                 padded or completed, while the healthy stream completes on the same
+                 connection; the object is distrusted, so the next request refills it
+                 (damaged{found_by="open"}, logged), and the healthy object stays a whole hit.
 """
 
 import hashlib
@@ -266,10 +267,12 @@ def h2_tls_truncated(origin):
         # answer to it arrived).
         with open(object_file(e, bad), "r+b") as fh:
             fh.truncate(300_000)
-        # The session ends with the damaged stream's failed DATA frame, as on h2c (h2.c turns
-        # any error of the transport's into a session failure), so the healthy stream's
-        # outcome on that connection is not asserted here.
-        got, _ = h2_tls_get(e, [bad_key, good_key])
+        # Only the damaged stream fails (RST_STREAM INTERNAL_ERROR, curl's 92); the healthy
+        # one completes on the same connection.
+        got, connects = h2_tls_get(e, [bad_key, good_key])
+        eq(connects, 1, "both on one connection, with the damage")
+        eq(got[bad_key][0], 92, "the damaged stream reset (curl: HTTP/2 stream error)")
+        check(got[good_key] == (0, good), "the healthy stream whole on the same connection")
         rc, body = got[bad_key]
         check(rc != 0, f"h2/TLS answer from a truncated file ended cleanly ({len(body)} bytes)")
         check(len(body) < len(bad), "h2/TLS answer from a truncated file is short")
