@@ -94,7 +94,7 @@ struct edge_cfg_http2 {
         uint64_t window;               /* per-stream receive window we advertise */
         uint64_t max_header_list;      /* decoded header bytes per request (HPACK bomb bound) */
         int64_t max_resets_per_s;      /* client RST_STREAM rate (rapid reset) */
-        int64_t max_control_per_s;     /* SETTINGS/PING/empty DATA/PRIORITY frames per second */
+        int64_t max_control_per_s;     /* frames carrying no request per second (tls.md) */
 };
 
 /* What the seccomp filter does with a system call outside the edge's allow-list. */
