@@ -12,6 +12,9 @@
 #include "worker.h"
 
 #define HS    "TLS handshakes by result, by listener"
+#define OCSP                                                                                       \
+        "TLS handshakes whose client asked for certificate status, by whether a checked, "         \
+        "unexpired OCSP response was stapled, by listener"
 #define CONNS "TLS connections by send path (kernel or userspace encryption), by listener"
 
 /* Entries of one name are adjacent: HELP and TYPE go out once per name. */
@@ -28,9 +31,13 @@ static const struct {
      offsetof(struct tls_stats, userspace)},
     {"sluice_tls_alpn_h2_total", "TLS connections that negotiated h2, by listener", NULL,
      offsetof(struct tls_stats, alpn_h2)},
+    {"sluice_tls_ocsp_requests_total", OCSP, "result=\"stapled\"",
+     offsetof(struct tls_stats, ocsp_stapled)},
+    {"sluice_tls_ocsp_requests_total", OCSP, "result=\"none\"",
+     offsetof(struct tls_stats, ocsp_none)},
     {"sluice_tls_sni_unknown_total",
-     "TLS handshakes answered with the default certificate for an unknown name, by listener",
-     NULL, offsetof(struct tls_stats, sni_unknown)},
+     "TLS handshakes answered with the default certificate for an unknown name, by listener", NULL,
+     offsetof(struct tls_stats, sni_unknown)},
 };
 
 /* A listener address as a label value: nothing in it may end the quoted string. */

@@ -5,9 +5,9 @@
 
 /*
  * The TLS listeners' counters (struct tls_stats: handshakes by result, resumptions, kernel vs
- * userspace TLS, h2 by ALPN, unknown SNI) as Prometheus text, labelled by listener address
- * (docs/tls.md). They live in the TLS contexts, where they carry over a reload, not in the
- * metrics registry, so they are appended to the rendered page.
+ * userspace TLS, h2 by ALPN, unknown SNI, OCSP status requests stapled or not) as Prometheus
+ * text, labelled by listener address (docs/tls.md). They live in the TLS contexts, where they carry
+ * over a reload, not in the metrics registry, so they are appended to the rendered page.
  */
 
 struct edge_runtime;

@@ -4,6 +4,7 @@
  * translated here and nowhere else: callers see -errno.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -47,8 +49,11 @@ struct tls_tickets {
 struct tls_cert {
         SSL_CTX *ctx;
         X509 *leaf; /* borrowed from ctx */
-        unsigned char *ocsp;
+        char *ocsp_path;     /* configured response file, for warnings; NULL: none */
+        unsigned char *ocsp; /* the checked response (DER); NULL: nothing to staple */
         size_t ocsp_len;
+        int64_t ocsp_next;      /* its nextUpdate, Unix seconds; 0: none given */
+        atomic_bool ocsp_stale; /* nextUpdate passed while serving: said once, not stapled */
 };
 
 struct tls_ctx {
@@ -280,21 +285,158 @@ static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
         return SSL_TLSEXT_ERR_NOACK;
 }
 
+/*
+ * A client asked for the certificate's status. Only a response that passed ocsp_check at load
+ * is stapled, and only until its nextUpdate: clients refuse a stale staple, while most go on
+ * without one, so once nextUpdate has passed the staple stops, with one warning, until a
+ * reload brings a fresh response. Counted either way (a growing "none" is worth a look).
+ */
 static int ocsp_cb(SSL *s, void *arg)
 {
         struct tls_cert *c = arg;
+        struct tls_ctx *t = SSL_CTX_get_app_data(c->ctx);
         unsigned char *copy;
 
         if (!c->ocsp)
-                return SSL_TLSEXT_ERR_NOACK;
+                goto none;
+        if (c->ocsp_next && (int64_t)(wall_ms() / 1000u) >= c->ocsp_next) {
+                if (!atomic_exchange(&c->ocsp_stale, true))
+                        log_warn("%s: OCSP response expired (nextUpdate passed), no longer "
+                                 "stapled; refresh the file and reload",
+                                 c->ocsp_path);
+                goto none;
+        }
         copy = OPENSSL_memdup(c->ocsp, c->ocsp_len);
         if (!copy)
-                return SSL_TLSEXT_ERR_NOACK; /* stapling is optional, never fatal */
+                goto none; /* stapling is optional, never fatal */
         if (SSL_set_tlsext_status_ocsp_resp(s, copy, (long)c->ocsp_len) != 1) {
                 OPENSSL_free(copy);
-                return SSL_TLSEXT_ERR_NOACK;
+                goto none;
         }
+        atomic_fetch_add(&t->tickets->stats.ocsp_stapled, 1);
         return SSL_TLSEXT_ERR_OK;
+none:
+        atomic_fetch_add(&t->tickets->stats.ocsp_none, 1);
+        return SSL_TLSEXT_ERR_NOACK;
+}
+
+/* Whether cand issued leaf: names and extensions agree and leaf's signature verifies under
+ * cand's key (so a certificate carried by the response itself can be trusted as the issuer). */
+static bool issued_by(X509 *cand, X509 *leaf)
+{
+        EVP_PKEY *k;
+
+        if (X509_check_issued(cand, leaf) != X509_V_OK)
+                return false;
+        k = X509_get0_pubkey(cand);
+        return k && X509_verify(leaf, k) == 1;
+}
+
+static int asn1_unix(const ASN1_GENERALIZEDTIME *a, int64_t *ret)
+{
+        struct tm tm;
+
+        if (!a || ASN1_TIME_to_tm(a, &tm) != 1)
+                return -EINVAL;
+        *ret = (int64_t)timegm(&tm);
+        return 0;
+}
+
+/*
+ * Check a DER OCSP response for leaf before it may be stapled: it parses, its status is
+ * successful, it is a basic response signed by leaf's issuer or a responder the issuer
+ * authorised (OCSP_basic_verify), it has a single response for leaf's certificate ID saying
+ * good, and thisUpdate/nextUpdate hold now (OCSP_CHECK_LEEWAY_S of clock skew on thisUpdate;
+ * nextUpdate must be ahead). The issuer comes from chain (the configured chain after the
+ * leaf), or else from the certificates the response carries, if leaf's signature verifies
+ * under its key. Returns 0 with *next (nextUpdate, Unix seconds; 0 when absent), or -EINVAL
+ * with the reason in why.
+ */
+#define OCSP_CHECK_LEEWAY_S 300
+static int ocsp_check(const unsigned char *der, size_t len, X509 *leaf, STACK_OF(X509) * chain,
+                      int64_t *next, char *why, size_t whylen)
+{
+        const unsigned char *p = der;
+        OCSP_RESPONSE *resp = NULL;
+        OCSP_BASICRESP *bs = NULL;
+        OCSP_CERTID *id = NULL;
+        X509_STORE *store = NULL;
+        X509 *issuer = NULL;
+        ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
+        int status, reason, rs, r = -EINVAL;
+
+        *next = 0;
+        if (len == 0 || len > LONG_MAX || !(resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) ||
+            p != der + len) {
+                snprintf(why, whylen, "not a DER OCSP response");
+                goto out;
+        }
+        rs = OCSP_response_status(resp);
+        if (rs != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+                snprintf(why, whylen, "response status %s, not successful",
+                         OCSP_response_status_str(rs));
+                goto out;
+        }
+        bs = OCSP_response_get1_basic(resp);
+        if (!bs) {
+                snprintf(why, whylen, "not a basic OCSP response");
+                goto out;
+        }
+        for (int i = 0; chain && i < sk_X509_num(chain) && !issuer; i++)
+                if (issued_by(sk_X509_value(chain, i), leaf))
+                        issuer = sk_X509_value(chain, i);
+        for (int i = 0; i < sk_X509_num(OCSP_resp_get0_certs(bs)) && !issuer; i++)
+                if (issued_by(sk_X509_value(OCSP_resp_get0_certs(bs), i), leaf))
+                        issuer = sk_X509_value(OCSP_resp_get0_certs(bs), i);
+        if (!issuer) {
+                snprintf(why, whylen,
+                         "the certificate's issuer is in neither the chain nor the response");
+                goto out;
+        }
+        store = X509_STORE_new();
+        if (!store || X509_STORE_add_cert(store, issuer) != 1 ||
+            X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) != 1) {
+                snprintf(why, whylen, "out of memory");
+                goto out;
+        }
+        if (OCSP_basic_verify(bs, chain, store, 0) != 1) {
+                snprintf(why, whylen, "signature does not verify against the certificate's issuer");
+                goto out;
+        }
+        id = OCSP_cert_to_id(NULL, leaf, issuer);
+        if (!id) {
+                snprintf(why, whylen, "out of memory");
+                goto out;
+        }
+        if (OCSP_resp_find_status(bs, id, &status, &reason, NULL, &thisupd, &nextupd) != 1) {
+                snprintf(why, whylen, "no status for this certificate (another one's response?)");
+                goto out;
+        }
+        if (status != V_OCSP_CERTSTATUS_GOOD) {
+                snprintf(why, whylen, "certificate status %s", OCSP_cert_status_str(status));
+                goto out;
+        }
+        if (OCSP_check_validity(thisupd, nextupd, OCSP_CHECK_LEEWAY_S, -1) != 1) {
+                snprintf(why, whylen, "outside its validity (thisUpdate/nextUpdate)");
+                goto out;
+        }
+        if (nextupd) {
+                int64_t now = (int64_t)time(NULL);
+                if (asn1_unix(nextupd, next) < 0 || *next <= now) {
+                        snprintf(why, whylen, "expired (nextUpdate passed)");
+                        goto out;
+                }
+        }
+        r = 0;
+out:
+        OCSP_CERTID_free(id);
+        X509_STORE_free(store);
+        OCSP_BASICRESP_free(bs);
+        OCSP_RESPONSE_free(resp);
+        if (r < 0)
+                *next = 0;
+        ERR_clear_error();
+        return r;
 }
 
 /* ---- contexts ---- */
@@ -397,9 +539,30 @@ static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cf
         }
         c->leaf = SSL_CTX_get0_certificate(c->ctx);
         if (cc->ocsp && cc->ocsp[0]) {
+                STACK_OF(X509) *chain = NULL;
+                char why[160];
+                c->ocsp_path = strdup(cc->ocsp);
+                if (!c->ocsp_path) {
+                        snprintf(err, errlen, "out of memory");
+                        return -ENOMEM;
+                }
                 r = read_file(cc->ocsp, &c->ocsp, &c->ocsp_len);
-                if (r < 0)
+                if (r == -ENOENT) {
+                        /* Not fetched yet: stapling starts with the reload that finds it. */
                         log_debug("tls: %s: %s, no stapling", cc->ocsp, strerror(-r));
+                } else if (r < 0) {
+                        log_warn("%s: OCSP response for %s not stapled: %s", cc->ocsp, cc->cert,
+                                 r == -EINVAL ? "empty or over 1 MiB" : strerror(-r));
+                } else if ((void)SSL_CTX_get0_chain_certs(c->ctx, &chain),
+                           ocsp_check(c->ocsp, c->ocsp_len, c->leaf, chain, &c->ocsp_next, why,
+                                      sizeof(why)) < 0) {
+                        /* Never a reason to refuse to start: serve without a staple. */
+                        log_warn("%s: OCSP response for %s not stapled: %s", cc->ocsp, cc->cert,
+                                 why);
+                        free(c->ocsp);
+                        c->ocsp = NULL;
+                        c->ocsp_len = 0;
+                }
                 SSL_CTX_set_tlsext_status_cb(c->ctx, ocsp_cb);
                 SSL_CTX_set_tlsext_status_arg(c->ctx, c);
         }
@@ -411,6 +574,7 @@ static void ctx_free(struct tls_ctx *t)
         for (size_t i = 0; t->certs && i < t->n_certs; i++) {
                 SSL_CTX_free(t->certs[i].ctx);
                 free(t->certs[i].ocsp);
+                free(t->certs[i].ocsp_path);
         }
         free(t->certs);
         tickets_unref(t->tickets);

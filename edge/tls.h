@@ -45,6 +45,9 @@ struct tls_stats {
         atomic_uint_fast64_t userspace;       /* connections encrypting in userspace */
         atomic_uint_fast64_t sni_unknown;     /* served the default certificate */
         atomic_uint_fast64_t alpn_h2;         /* negotiated h2 */
+        atomic_uint_fast64_t ocsp_stapled;    /* status requests answered with a staple */
+        atomic_uint_fast64_t ocsp_none;       /* status requests answered without (none loaded,
+                                               * it failed its checks, or it expired) */
 };
 
 /* What a connection negotiated, for the access log. */
@@ -63,8 +66,11 @@ enum tls_alpn { TLS_ALPN_NONE, TLS_ALPN_HTTP11, TLS_ALPN_H2 };
  * Build the contexts for cfg. prev (may be NULL) is the context this one replaces on reload:
  * its ticket ring is shared so tickets it issued keep resuming. Certificates, keys and OCSP
  * responses are read now; a missing OCSP file is logged at debug level and ignored (stapling
- * is optional). Returns 0 with *ret (release with tls_ctx_unref), or -errno with a message in
- * err ("tls[...]: cert: reason"). Start-up or reload only.
+ * is optional); a response that does not parse, is not for the certificate, is not signed by
+ * its issuer (or a responder it authorised), does not say good or is out of its validity is
+ * logged as a warning and not stapled. A response is stapled until its nextUpdate. Returns 0 with
+ * *ret (release with tls_ctx_unref), or -errno with a message in err ("tls[...]: cert: reason").
+ * Start-up or reload only.
  */
 int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls_ctx **ret,
                 char *err, size_t errlen);

@@ -2,7 +2,8 @@
 """TLS listeners of the real edge: the handshake matrix (TLS 1.0/1.1 refused, 1.2 and 1.3 with
 intermediate suites only, resumption, unknown SNI answered with the default certificate),
 HTTP/1.1 and h2 (ALPN) bodies, and certificates reloaded on SIGHUP without dropping an open
-connection. Clients verify the chain against a CA made here and check the name."""
+connection, and OCSP stapling (only a response checked against the certificate, re-read on
+SIGHUP). Clients verify the chain against a CA made here and check the name."""
 
 import http.client
 import os
@@ -39,6 +40,7 @@ leaf() {{
     -extfile $2.ext -out $2.pem
 }}
 leaf a.test a; leaf b.test b; leaf a.test a2
+cat b.pem ca.pem > b-chain.pem
 """
     subprocess.run(["sh", "-c", sh], check=True, capture_output=True)
 
@@ -311,6 +313,80 @@ def sighup_reloads_certificates(e):
         eq(body, b"x", "old connection after reload")
 
 
+def ocsp_response(e, cert, out):
+    """A good OCSP response for cert (a file in the PKI dir) signed by the CA, as the operator's
+    `openssl ocsp ... -respout` makes it; nextUpdate a day ahead."""
+    d = e.pki
+    serial = subprocess.run(["openssl", "x509", "-in", f"{d}/{cert}", "-noout", "-serial"],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    with open(f"{d}/index.txt", "w") as f:  # ca(1) database: V(alid), expiry, -, serial, -, DN
+        f.write(f"V\t301231000000Z\t\t{serial.split('=')[1]}\tunknown\t/CN=x\n")
+    subprocess.run(["openssl", "ocsp", "-index", f"{d}/index.txt", "-rsigner", f"{d}/ca.pem",
+                    "-rkey", f"{d}/ca.key", "-CA", f"{d}/ca.pem", "-issuer", f"{d}/ca.pem",
+                    "-cert", f"{d}/{cert}", "-respout", out, "-ndays", "1"],
+                   check=True, capture_output=True)
+
+
+def status_of(e, sni):
+    """openssl s_client -status: what the edge stapled for sni (its text output)."""
+    out = subprocess.run(["openssl", "s_client", "-connect", f"{HOST}:{e.tls_port}", "-status",
+                          "-servername", sni, "-CAfile", e.pki + "/ca.pem"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+    eq(out.returncode, 0, f"s_client to {sni}: {out.stderr[-300:]}")
+    return out.stdout
+
+
+def reload_and_wait(e):
+    """SIGHUP and wait until the main thread logs the reload (the new contexts are in use)."""
+    with open(e.log_path, errors="replace") as f:
+        before = f.read().count("configuration reloaded from")
+    e.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(e.log_path, errors="replace") as f:
+            log = f.read()
+        if log.count("configuration reloaded from") > before:
+            return log
+        time.sleep(0.02)  # poll interval for the reload line
+    raise AssertionError("the reload is not logged")
+
+
+@test
+def ocsp_staples_only_a_checked_response(e):
+    resp = e.pki + "/b.ocsp"  # b's configured response; absent at start
+    before = tls_counters(e)
+    out = status_of(e, "b.test")
+    check("OCSP response: no response sent" in out, f"a staple with no file: {out[:400]}")
+    # Garbage, then a good response for another certificate: each warned about, not stapled.
+    ocsp_response(e, "a.pem", e.pki + "/a-for-b.ocsp")
+    for content, why in ((b"\x30\x03garbage", "not a DER OCSP response"),
+                         (open(e.pki + "/a-for-b.ocsp", "rb").read(),
+                          "no status for this certificate")):
+        with open(resp, "wb") as f:
+            f.write(content)
+        log = reload_and_wait(e)
+        said = f"tls: {resp}: OCSP response for {e.pki}/b-chain.pem not stapled: {why}"
+        check(said in log, f"no warning {said!r}")
+        out = status_of(e, "b.test")
+        check("OCSP response: no response sent" in out, f"{why}: stapled anyway: {out[:400]}")
+    # The operator fixes the file and reloads: the staple appears.
+    ocsp_response(e, "b-chain.pem", resp)
+    reload_and_wait(e)
+    out = status_of(e, "b.test")
+    check("OCSP Response Status: successful" in out, f"no staple after reload: {out[:600]}")
+    check("Cert Status: good" in out, f"staple does not say good: {out[:600]}")
+    # a.test has no response configured: still none.
+    check("OCSP response: no response sent" in status_of(e, "a.test"), "a.test stapled")
+    after = tls_counters(e)
+    grew = {k: after.get(k, 0) - before.get(k, 0)
+            for k in (("sluice_tls_ocsp_requests_total", 'result="stapled"'),
+                      ("sluice_tls_ocsp_requests_total", 'result="none"'))}
+    eq(grew[("sluice_tls_ocsp_requests_total", 'result="stapled"')], 1, "staples counted")
+    # No file, garbage, another certificate's: b.test only (a.test configures no response, so
+    # its status requests are not counted).
+    eq(grew[("sluice_tls_ocsp_requests_total", 'result="none"')], 3, "unstapled counted")
+
+
 @test
 def missing_tls_module_is_said_at_start(e):
     # kTLS is on by default; on a kernel without its tls module the edge says once per
@@ -343,7 +419,8 @@ def setup(binary):
     e.tls_port = free_port()
     e.cfg["tls"] = [{"listen": f"{HOST}:{e.tls_port}",
                      "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"},
-                               {"cert": e.pki + "/b.pem", "key": e.pki + "/b.key"}]}]
+                               {"cert": e.pki + "/b-chain.pem", "key": e.pki + "/b.key",
+                                "ocsp": e.pki + "/b.ocsp"}]}]
     return start_pushed(e)
 
 

@@ -3,12 +3,15 @@
  * The TLS module against a real OpenSSL client over a socketpair: the handshake matrix
  * (versions, suites of the intermediate profile and suites outside it), SNI over two
  * certificates and an unknown name, ALPN, resumption across ticket-key rotation and a reload,
- * and the userspace send path with socket-full retries.
+ * the userspace send path with socket-full retries, and the checks an OCSP response passes
+ * before it is stapled (responses crafted here with the fixture's CA).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/pem.h>
 
 #include "bug.h"
 #include "tls.c"
@@ -600,6 +603,312 @@ TEST(bad_certificates)
         certs[0].ocsp = (char *)"/nonexistent.der";
         ASSERT_EQ(tls_ctx_new(&cfg, NULL, &t, err, sizeof(err)), 0);
         tls_ctx_unref(t);
+}
+
+/* ---- OCSP ---- */
+
+static X509 *load_cert(const char *path)
+{
+        FILE *f = fopen(path, "r");
+        X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+
+        if (f)
+                (void)fclose(f);
+        return x;
+}
+
+static EVP_PKEY *load_key(const char *path)
+{
+        FILE *f = fopen(path, "r");
+        EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+
+        if (f)
+                (void)fclose(f);
+        return k;
+}
+
+struct ocsp_fx {
+        X509 *ca, *a, *b;
+        EVP_PKEY *ca_key, *b_key;
+        STACK_OF(X509) * chain; /* [ca], as a configured chain after the leaf */
+};
+static struct ocsp_fx ofx;
+
+struct resp_opts {
+        X509 *subject;       /* the certificate the single response is about */
+        int cert_status;     /* V_OCSP_CERTSTATUS_* */
+        long this_s, next_s; /* thisUpdate, nextUpdate relative to now; next_s 0: absent */
+        X509 *signer;        /* NULL: the CA */
+        EVP_PKEY *signer_key;
+        unsigned long flags; /* OCSP_basic_sign flags (OCSP_NOCERTS) */
+};
+
+/* A DER response signed as o says; returns its length (> 0) with *der (OPENSSL_free). */
+static int make_resp(const struct resp_opts *o, unsigned char **der)
+{
+        OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+        OCSP_CERTID *id = OCSP_cert_to_id(NULL, o->subject, ofx.ca);
+        ASN1_TIME *thisupd = X509_gmtime_adj(NULL, o->this_s);
+        ASN1_TIME *nextupd = o->next_s ? X509_gmtime_adj(NULL, o->next_s) : NULL;
+        ASN1_TIME *revt = X509_gmtime_adj(NULL, -3600);
+        OCSP_RESPONSE *resp = NULL;
+        int n = -1;
+
+        if (!bs || !id || !thisupd || !revt)
+                goto out;
+        if (!OCSP_basic_add1_status(
+                bs, id, o->cert_status,
+                o->cert_status == V_OCSP_CERTSTATUS_REVOKED ? OCSP_REVOKED_STATUS_KEYCOMPROMISE : 0,
+                o->cert_status == V_OCSP_CERTSTATUS_REVOKED ? revt : NULL, thisupd, nextupd))
+                goto out;
+        if (OCSP_basic_sign(bs, o->signer ? o->signer : ofx.ca,
+                            o->signer_key ? o->signer_key : ofx.ca_key, EVP_sha256(), NULL,
+                            o->flags) != 1)
+                goto out;
+        resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+        if (resp)
+                n = i2d_OCSP_RESPONSE(resp, der);
+out:
+        OCSP_RESPONSE_free(resp);
+        ASN1_TIME_free(thisupd);
+        ASN1_TIME_free(nextupd);
+        ASN1_TIME_free(revt);
+        OCSP_CERTID_free(id);
+        OCSP_BASICRESP_free(bs);
+        return n;
+}
+
+/* ocsp_check on a crafted response for a: 0 or -EINVAL; -100 when it cannot be made, -101
+ * when the reason is not want_why. */
+static int check_resp(const struct resp_opts *o, STACK_OF(X509) * chain, const char *want_why,
+                      int64_t *next)
+{
+        unsigned char *der = NULL;
+        char why[160] = "";
+        int n = make_resp(o, &der), r;
+        int64_t nx = -1;
+
+        if (n <= 0)
+                return -100;
+        r = ocsp_check(der, (size_t)n, ofx.a, chain, &nx, why, sizeof(why));
+        OPENSSL_free(der);
+        if (want_why && !strstr(why, want_why)) {
+                fprintf(stderr, "reason \"%s\", want \"%s\"\n", why, want_why);
+                return -101;
+        }
+        if (next)
+                *next = nx;
+        return r;
+}
+
+TEST(ocsp_fixture)
+{
+        char path[160];
+
+        ofx.ca = load_cert(fx.ca);
+        ofx.a = load_cert(fx.a_cert);
+        ofx.b = load_cert(fx.b_cert);
+        snprintf(path, sizeof(path), "%s/ca.key", fx.dir);
+        ofx.ca_key = load_key(path);
+        ofx.b_key = load_key(fx.b_key);
+        ASSERT_TRUE(ofx.ca && ofx.a && ofx.b && ofx.ca_key && ofx.b_key);
+        ofx.chain = sk_X509_new_null();
+        ASSERT_TRUE(ofx.chain && sk_X509_push(ofx.chain, ofx.ca) > 0);
+}
+
+TEST(ocsp_good_responses_pass)
+{
+        struct resp_opts o = {.subject = ofx.a,
+                              .cert_status = V_OCSP_CERTSTATUS_GOOD,
+                              .this_s = -60,
+                              .next_s = 86400};
+        int64_t next = 0, now = (int64_t)time(NULL);
+
+        /* The issuer from the chain. */
+        ASSERT_EQ(check_resp(&o, ofx.chain, NULL, &next), 0);
+        ASSERT_TRUE(next >= now + 86400 - 60 && next <= now + 86400 + 60);
+        /* A leaf-only configuration: the issuer is the CA certificate the response carries
+         * (it signed the leaf, which is checked). */
+        ASSERT_EQ(check_resp(&o, NULL, NULL, NULL), 0);
+        /* No nextUpdate: fresh information is always available (RFC 6960); kept, no expiry. */
+        o.next_s = 0;
+        ASSERT_EQ(check_resp(&o, ofx.chain, NULL, &next), 0);
+        ASSERT_EQ(next, 0);
+        /* thisUpdate a minute ahead: clock skew within the leeway. */
+        o.this_s = 60;
+        o.next_s = 86400;
+        ASSERT_EQ(check_resp(&o, ofx.chain, NULL, NULL), 0);
+}
+
+TEST(ocsp_bad_responses_refused)
+{
+        struct resp_opts o = {.subject = ofx.a,
+                              .cert_status = V_OCSP_CERTSTATUS_GOOD,
+                              .this_s = -60,
+                              .next_s = 86400};
+        static const unsigned char garbage[] = "\x30\x03garbage";
+        unsigned char *der = NULL, *p;
+        char why[160];
+        int64_t next = 1;
+        OCSP_RESPONSE *later;
+        int n;
+
+        /* Not a response: garbage, empty, a good one cut short or with bytes after it. */
+        ASSERT_EQ(
+            ocsp_check(garbage, sizeof(garbage) - 1, ofx.a, ofx.chain, &next, why, sizeof(why)),
+            -EINVAL);
+        ASSERT_TRUE(strstr(why, "not a DER OCSP response") != NULL);
+        ASSERT_EQ(next, 0);
+        ASSERT_EQ(ocsp_check(garbage, 0, ofx.a, ofx.chain, &next, why, sizeof(why)), -EINVAL);
+        n = make_resp(&o, &der);
+        ASSERT_TRUE(n > 8);
+        ASSERT_EQ(ocsp_check(der, (size_t)n - 5, ofx.a, ofx.chain, &next, why, sizeof(why)),
+                  -EINVAL);
+        ASSERT_TRUE(strstr(why, "not a DER OCSP response") != NULL);
+        p = malloc((size_t)n + 1);
+        ASSERT_TRUE(p != NULL);
+        memcpy(p, der, (size_t)n);
+        p[n] = 0;
+        ASSERT_EQ(ocsp_check(p, (size_t)n + 1, ofx.a, ofx.chain, &next, why, sizeof(why)), -EINVAL);
+        free(p);
+        OPENSSL_free(der);
+        der = NULL;
+        /* A responder's error status (tryLater carries no basic response). */
+        later = OCSP_response_create(OCSP_RESPONSE_STATUS_TRYLATER, NULL);
+        ASSERT_TRUE(later != NULL);
+        n = i2d_OCSP_RESPONSE(later, &der);
+        OCSP_RESPONSE_free(later);
+        ASSERT_TRUE(n > 0);
+        ASSERT_EQ(ocsp_check(der, (size_t)n, ofx.a, ofx.chain, &next, why, sizeof(why)), -EINVAL);
+        ASSERT_TRUE(strstr(why, "trylater") != NULL);
+        OPENSSL_free(der);
+        /* Another certificate's response, signed by the same CA. */
+        o.subject = ofx.b;
+        ASSERT_EQ(check_resp(&o, ofx.chain, "no status for this certificate", NULL), -EINVAL);
+        o.subject = ofx.a;
+        /* Revoked; unknown. */
+        o.cert_status = V_OCSP_CERTSTATUS_REVOKED;
+        ASSERT_EQ(check_resp(&o, ofx.chain, "certificate status revoked", NULL), -EINVAL);
+        o.cert_status = V_OCSP_CERTSTATUS_UNKNOWN;
+        ASSERT_EQ(check_resp(&o, ofx.chain, "certificate status unknown", NULL), -EINVAL);
+        o.cert_status = V_OCSP_CERTSTATUS_GOOD;
+        /* Expired: nextUpdate yesterday; and a second ago (inside the leeway, still refused:
+         * nextUpdate is a hard end). */
+        o.this_s = -2 * 86400;
+        o.next_s = -86400;
+        ASSERT_EQ(check_resp(&o, ofx.chain, "validity", NULL), -EINVAL);
+        o.this_s = -3600;
+        o.next_s = -1;
+        ASSERT_EQ(check_resp(&o, ofx.chain, "expired", NULL), -EINVAL);
+        /* thisUpdate an hour ahead: not valid yet. */
+        o.this_s = 3600;
+        o.next_s = 86400;
+        ASSERT_EQ(check_resp(&o, ofx.chain, "validity", NULL), -EINVAL);
+        o.this_s = -60;
+        /* Signed by a certificate the CA did not authorise to answer (b's own key). */
+        o.signer = ofx.b;
+        o.signer_key = ofx.b_key;
+        ASSERT_EQ(check_resp(&o, ofx.chain, "signature", NULL), -EINVAL);
+        o.signer = NULL;
+        o.signer_key = NULL;
+        /* Leaf-only configuration and a response without certificates: no issuer to check
+         * against. */
+        o.flags = OCSP_NOCERTS;
+        ASSERT_EQ(check_resp(&o, NULL, "issuer", NULL), -EINVAL);
+        /* ... which the chain supplies. */
+        ASSERT_EQ(check_resp(&o, ofx.chain, NULL, NULL), 0);
+        ASSERT_EQ(ERR_peek_error(), 0ul);
+}
+
+/* The client asks for status; returns the stapled response's length, or -1 for none. */
+static long staple_len(struct tls_ctx *t)
+{
+        SSL_CTX *cc = client_ctx(TLS1_3_VERSION, TLS1_3_VERSION, NULL, NULL);
+        struct hs_opts o = {.sni = "a.test"};
+        const unsigned char *resp = NULL;
+        struct pair p;
+        long n = -2;
+
+        if (!cc)
+                return -2;
+        (void)SSL_CTX_set_tlsext_status_type(cc, TLSEXT_STATUSTYPE_ocsp);
+        if (handshake(t, cc, &o, &p) == 0)
+                n = SSL_get_tlsext_status_ocsp_resp(p.c, &resp);
+        pair_free(&p);
+        SSL_CTX_free(cc);
+        return n;
+}
+
+TEST(ocsp_stapled_until_next_update)
+{
+        struct resp_opts o = {
+            .subject = ofx.a, .cert_status = V_OCSP_CERTSTATUS_GOOD, .this_s = -60, .next_s = 3600};
+        struct edge_cfg_tls_cert certs[1] = {{.cert = fx.a_cert, .key = fx.a_key}};
+        struct edge_cfg_tls cfg = {.listen = (char *)"127.0.0.1:0",
+                                   .certs = {.items = certs, .n = 1},
+                                   .ticket_rotation_ms = (int64_t)HOUR_MS};
+        uint64_t saved = fake_now, now_ms = (uint64_t)time(NULL) * 1000u;
+        unsigned char *der = NULL;
+        char path[160], err[256];
+        struct tls_ctx *t = NULL;
+        struct tls_stats *st;
+        FILE *f;
+        int n;
+
+        n = make_resp(&o, &der);
+        ASSERT_TRUE(n > 0);
+        snprintf(path, sizeof(path), "%s/a.ocsp", fx.dir);
+        f = fopen(path, "wb");
+        ASSERT_TRUE(f && fwrite(der, 1, (size_t)n, f) == (size_t)n);
+        ASSERT_EQ(fclose(f), 0);
+        certs[0].ocsp = path;
+        ASSERT_EQ(tls_ctx_new(&cfg, NULL, &t, err, sizeof(err)), 0);
+        st = tls_ctx_stats(t);
+        fake_now = now_ms;
+        ASSERT_EQ(staple_len(t), (long)n);
+        /* Half a second before nextUpdate: still stapled. */
+        fake_now = now_ms + 3600 * 1000u - 1500u;
+        ASSERT_EQ(staple_len(t), (long)n);
+        ASSERT_TRUE(!atomic_load(&t->certs[0].ocsp_stale));
+        /* Past it: no staple (and the warning, once). */
+        fake_now = now_ms + 3601 * 1000u;
+        ASSERT_EQ(staple_len(t), -1);
+        ASSERT_TRUE(atomic_load(&t->certs[0].ocsp_stale));
+        ASSERT_EQ(staple_len(t), -1);
+        ASSERT_EQ(atomic_load(&st->ocsp_stapled), 2u);
+        ASSERT_EQ(atomic_load(&st->ocsp_none), 2u);
+        fake_now = saved;
+        tls_ctx_unref(t);
+        /* The file replaced by another certificate's response: loaded, not stapled. */
+        OPENSSL_free(der);
+        der = NULL;
+        o.subject = ofx.b;
+        n = make_resp(&o, &der);
+        f = fopen(path, "wb");
+        ASSERT_TRUE(f && fwrite(der, 1, (size_t)n, f) == (size_t)n);
+        ASSERT_EQ(fclose(f), 0);
+        OPENSSL_free(der);
+        ASSERT_EQ(tls_ctx_new(&cfg, NULL, &t, err, sizeof(err)), 0);
+        ASSERT_TRUE(t->certs[0].ocsp == NULL);
+        ASSERT_EQ(staple_len(t), -1);
+        tls_ctx_unref(t);
+        /* An empty file likewise never stops the context. */
+        f = fopen(path, "wb");
+        ASSERT_TRUE(f != NULL);
+        ASSERT_EQ(fclose(f), 0);
+        ASSERT_EQ(tls_ctx_new(&cfg, NULL, &t, err, sizeof(err)), 0);
+        ASSERT_EQ(staple_len(t), -1);
+        tls_ctx_unref(t);
+}
+
+TEST(ocsp_fixture_free)
+{
+        sk_X509_free(ofx.chain);
+        X509_free(ofx.ca);
+        X509_free(ofx.a);
+        X509_free(ofx.b);
+        EVP_PKEY_free(ofx.ca_key);
+        EVP_PKEY_free(ofx.b_key);
 }
 
 TEST(teardown)
