@@ -630,6 +630,8 @@ static EVP_PKEY *load_key(const char *path)
 struct ocsp_fx {
         X509 *ca, *a, *b;
         EVP_PKEY *ca_key, *b_key;
+        X509 *responder; /* issued by the CA with extendedKeyUsage OCSPSigning */
+        EVP_PKEY *responder_key;
         STACK_OF(X509) * chain; /* [ca], as a configured chain after the leaf */
 };
 static struct ocsp_fx ofx;
@@ -703,7 +705,7 @@ static int check_resp(const struct resp_opts *o, STACK_OF(X509) * chain, const c
 
 TEST(ocsp_fixture)
 {
-        char path[160];
+        char path[160], cmd[768];
 
         ofx.ca = load_cert(fx.ca);
         ofx.a = load_cert(fx.a_cert);
@@ -712,6 +714,18 @@ TEST(ocsp_fixture)
         ofx.ca_key = load_key(path);
         ofx.b_key = load_key(fx.b_key);
         ASSERT_TRUE(ofx.ca && ofx.a && ofx.b && ofx.ca_key && ofx.b_key);
+        snprintf(cmd, sizeof(cmd),
+                 "(cd %s && printf 'extendedKeyUsage=OCSPSigning\\nbasicConstraints=CA:FALSE\\n' "
+                 "> r.ext && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                 "-subj /CN=responder -keyout r.key -out r.csr && openssl x509 -req -in r.csr "
+                 "-CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile r.ext -out r.pem) "
+                 ">/dev/null 2>&1",
+                 fx.dir);
+        ASSERT_EQ(system(cmd), 0);
+        snprintf(path, sizeof(path), "%s/r.pem", fx.dir);
+        ofx.responder = load_cert(path);
+        snprintf(path, sizeof(path), "%s/r.key", fx.dir);
+        ofx.responder_key = load_key(path);
         ofx.chain = sk_X509_new_null();
         ASSERT_TRUE(ofx.chain && sk_X509_push(ofx.chain, ofx.ca) > 0);
 }
@@ -805,6 +819,12 @@ TEST(ocsp_bad_responses_refused)
         o.next_s = 86400;
         ASSERT_EQ(check_resp(&o, ofx.chain, "validity", NULL), -EINVAL);
         o.this_s = -60;
+        /* A delegated responder: a certificate the CA issued for OCSP signing. */
+        ASSERT_TRUE(ofx.responder && ofx.responder_key);
+        o.signer = ofx.responder;
+        o.signer_key = ofx.responder_key;
+        ASSERT_EQ(check_resp(&o, ofx.chain, NULL, NULL), 0);
+        ASSERT_EQ(check_resp(&o, NULL, NULL, NULL), -EINVAL); /* the CA is in neither */
         /* Signed by a certificate the CA did not authorise to answer (b's own key). */
         o.signer = ofx.b;
         o.signer_key = ofx.b_key;
@@ -909,6 +929,8 @@ TEST(ocsp_fixture_free)
         X509_free(ofx.b);
         EVP_PKEY_free(ofx.ca_key);
         EVP_PKEY_free(ofx.b_key);
+        X509_free(ofx.responder);
+        EVP_PKEY_free(ofx.responder_key);
 }
 
 TEST(teardown)
