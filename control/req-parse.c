@@ -106,7 +106,9 @@ static bool entry_addr(const char *s, size_t n, char *out, size_t cap)
         struct in_addr a4;
         const char *colon;
 
-        if (n == 0 || n >= cap)
+        /* inet_pton reads up to a NUL: one inside the entry would pass its prefix off as
+         * the whole. */
+        if (n == 0 || n >= cap || memchr(s, '\0', n))
                 return false;
         if (s[0] == '[') {
                 const char *rb = memchr(s, ']', n);
