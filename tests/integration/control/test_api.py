@@ -720,8 +720,10 @@ def test_reports(ctl, pg, adult):
 
 def test_json_depth(ctl, pg):
     """Each JSON route refuses a body nested deeper than its own limit before parsing it
-    (ctl_body_json; jansson recurses per level): a body at the limit is served, the same body
-    one level deeper, which nothing else would refuse, gets the depth limit's own 400."""
+    (ctl_body_json; jansson recurses per level): a body at the limit is served (or, where
+    serving it would change what later tests see, refused for another reason with another
+    400), the same body one level deeper, which nothing else would refuse, gets the depth
+    limit's own 400 and changes nothing."""
     deep = {"error": "bad_request", "detail": "JSON nested too deeply"}
 
     def nest(levels):
@@ -759,6 +761,39 @@ def test_json_depth(ctl, pg):
     check(o == deep, f"edge at depth 3: {o}")
     check(pg.psql("SELECT capacity_mbps FROM edges WHERE id = 'edge-a'") == "10000",
           "an edge refused for its depth is not changed")
+    # POST /v1/admin/titles: 8 (an asset.json inside; an unknown top-level member is not
+    # stored). A title of its own, dropped after, so the tests after see the catalogue as
+    # before; the refused body would rename it.
+    title = {"title": "depth8", "asset": make_asset("depth8", files=False),
+             "metadata": {"name": "Depth eight"}}
+    r = ctl.json("POST", "/v1/admin/titles", dict(title, x=nest(7)), admin=True)
+    check(r["title"] == "depth8", f"title at depth 8: {r}")
+    o = ctl.error("POST", "/v1/admin/titles",
+                  dict(title, metadata={"name": "Depth nine"}, x=nest(8)), admin=True)
+    check(o == deep, f"title at depth 9: {o}")
+    check(pg.psql("SELECT name FROM titles WHERE id = 'depth8'") == "Depth eight",
+          "a title refused for its depth is not changed")
+    o = ctl.error("POST", "/v1/admin/titles",
+                  {"title": "depth9", "asset": make_asset("depth9", files=False), "x": nest(8)},
+                  admin=True)
+    check(o == deep, f"new title at depth 9: {o}")
+    check(pg.psql("SELECT count(*) FROM titles WHERE id = 'depth9'") == "0" and
+          pg.psql("SELECT count(*) FROM assets WHERE id = 'depth9'") == "0",
+          "a title refused for its depth is not registered")
+    drop_title(pg, "depth8")
+    # POST /v1/admin/keys/rotate: 2 (a flat object). A rotation that succeeds would change
+    # the keys test_keys starts from, so the body at the limit is one refused for its bad
+    # overlap: a different 400, which only a body that got past the depth check can get.
+    keys = ctl.json("GET", "/v1/admin/keys", admin=True)["keys"]
+    o = ctl.error("POST", "/v1/admin/keys/rotate", {"overlap": -1, "x": nest(1)}, admin=True)
+    check(o["error"] == "bad_request" and o != deep and "overlap" in o["detail"],
+          f"rotation at depth 2: {o}")
+    o = ctl.error("POST", "/v1/admin/keys/rotate", {"overlap": 60, "x": nest(2)}, admin=True)
+    check(o == deep, f"rotation at depth 3: {o}")
+    o = ctl.error("POST", "/v1/admin/keys/rotate", {"overlap": 60, "x": {"y": {}}}, admin=True)
+    check(o == deep, f"rotation at depth 3 (objects): {o}")
+    check(ctl.json("GET", "/v1/admin/keys", admin=True)["keys"] == keys,
+          "a rotation refused for its depth changes no key")
 
 
 def drop_title(pg, t):
