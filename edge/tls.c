@@ -128,7 +128,7 @@ static void drain_errors(const char *what)
 
         if (e) {
                 ERR_error_string_n(e, buf, sizeof(buf));
-                log_debug("tls: %s: %s", what, buf);
+                log_debug("%s: %s", what, buf);
         }
         ERR_clear_error();
 }
@@ -549,7 +549,7 @@ static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cf
                 r = read_file(cc->ocsp, &c->ocsp, &c->ocsp_len);
                 if (r == -ENOENT) {
                         /* Not fetched yet: stapling starts with the reload that finds it. */
-                        log_debug("tls: %s: %s, no stapling", cc->ocsp, strerror(-r));
+                        log_debug("%s: %s, no stapling", cc->ocsp, strerror(-r));
                 } else if (r < 0) {
                         log_warn("%s: OCSP response for %s not stapled: %s", cc->ocsp, cc->cert,
                                  r == -EINVAL ? "empty or over 1 MiB" : strerror(-r));
