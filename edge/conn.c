@@ -315,7 +315,7 @@ void conn_drain(struct conn *c)
                 /* h2c and h2 alike: a GOAWAY first, idle or not (RFC 9113 §6.8), so the client
                  * knows which of its requests were taken. Streams under way finish; the output
                  * closes the connection when none is left (or the drain deadline does). */
-                h2_conn_shutdown(c->h2);
+                (void)h2_conn_shutdown(c->h2);
                 h2_serve_output(c);
                 return;
         }

@@ -90,8 +90,6 @@ struct conn {
         struct h2_zc *zc;            /* h2c send batches (h2-zc.c), or NULL */
         bool h2_ending;              /* a protocol error's GOAWAY is in a batch under way:
                                       * close once it is out */
-        bool h2_goaway;              /* pump queued our GOAWAY NO_ERROR before a close
-                                      * (a drain, an idle deadline; h2-serve.c) */
         bool h2_body_short;          /* sendfile found h2_short_fd's file short (h2-serve.c) */
         int h2_short_fd;
         uint64_t h2_resets_seen;     /* client resets already added to the metrics */

@@ -575,12 +575,10 @@ static void pump(struct conn *c)
         }
         if ((c->peer_eof || c->close_after || c->w->draining) && !h2_conn_busy(c->h2) &&
             !h2_zc_waiting(c)) {
-                if (!c->peer_eof && !c->h2_goaway) {
-                        /* A GOAWAY before the close (RFC 9113 §6.8, §9.1): for a session
-                         * that began after conn_drain's, or an idle one past its deadline.
-                         * The flush that sends it ends the session (h2_conn_flush 2). */
-                        c->h2_goaway = true;
-                        h2_conn_shutdown(c->h2);
+                /* A GOAWAY before the close (RFC 9113 §6.8, §9.1): for a session that began
+                 * after conn_drain's, or an idle one past its deadline. The flush that sends
+                 * it ends the session (h2_conn_flush 2). */
+                if (!c->peer_eof && h2_conn_shutdown(c->h2)) {
                         pump(c);
                         return;
                 }

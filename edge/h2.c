@@ -1008,17 +1008,18 @@ bool h2_conn_progressed(struct h2_conn *h)
  * trip) would also spare requests already on the wire; a player retries those on another
  * connection, as the GOAWAY allows, so one step is enough for a drain.
  */
-void h2_conn_shutdown(struct h2_conn *h)
+bool h2_conn_shutdown(struct h2_conn *h)
 {
         int32_t last;
 
         if (h->fatal || h->draining)
-                return;
+                return false;
         last = nghttp2_session_get_last_proc_stream_id(h->s);
         if (nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0) != 0)
-                return; /* out of memory: the drain deadline closes the connection */
+                return false; /* out of memory: the drain deadline closes the connection */
         h->draining = true;
         h->goaway_last = last;
+        return true;
 }
 
 const struct h2_stats *h2_conn_stats(const struct h2_conn *h)

@@ -155,9 +155,10 @@ bool h2_conn_progressed(struct h2_conn *h);
 /*
  * Drain (RFC 9113 §6.8): queue a GOAWAY NO_ERROR naming the last stream processed. Streams
  * up to it finish; newer ones are refused (never dispatched). h2_conn_flush returns 2 once
- * the GOAWAY is out and no stream is left. No-op after a connection error or a first call.
+ * the GOAWAY is out and no stream is left. Returns whether this call queued it: false after a
+ * connection error, a first call, or no memory.
  */
-void h2_conn_shutdown(struct h2_conn *h);
+bool h2_conn_shutdown(struct h2_conn *h);
 
 /* Request accessors (valid from on_request until on_stream_gone). Pseudo-headers are
  * checked by nghttp2 (RFC 9113 §8.3). */
