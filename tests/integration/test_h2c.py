@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 
-from edgeharness import HOST, Edge, Fail, check, eq, run, serve_origin, sha, start_pushed, test
+from edgeharness import HOST, Edge, Fail, check, eq, run, sha, start_pushed, test
+from origin import Origin
 from peeraddr import outward_address
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -885,60 +886,8 @@ def unfinished_header_blocks_hold_little(e):
 
 
 # ---- misses: streams answered through the fill path ----
-
-class Origin:
-    """A threaded origin in this process. /cold/... 200 with X-Sluice-SHA256; /gate/... the same
-    but holding the body after its first 64 KiB until the path's gate is set; /die/... head,
-    half the body, then (once the gate is set) the connection is closed; /e500/... 500. Requests counted per path."""
-
-    def __init__(self):
-        self.objects, self.counts, self.gates, self.arrived = {}, {}, {}, {}
-        self.lock = threading.Lock()
-        self.srv = serve_origin(self.handle)
-        self.url = self.srv.url
-
-    def event(self, table, path):
-        with self.lock:
-            return table.setdefault(path, threading.Event())
-
-    def count(self, prefix):
-        with self.lock:
-            return sum(n for p, n in self.counts.items() if p.startswith(prefix))
-
-    def handle(self, h):
-        path = h.path
-        with self.lock:
-            self.counts[path] = self.counts.get(path, 0) + 1
-        self.event(self.arrived, path).set()
-        kind = path.split("/")[1]
-        data = self.objects.get(path)
-        if kind == "e500" or data is None:
-            h.send_response(500 if kind == "e500" else 404)
-            h.send_header("Content-Length", "0")
-            h.end_headers()
-            return
-        h.send_response(200)
-        h.send_header("Content-Type", "video/iso.segment")
-        h.send_header("X-Sluice-SHA256", sha(data))
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        try:
-            if kind == "gate":
-                h.wfile.write(data[:65536])
-                h.wfile.flush()
-                self.event(self.gates, path).wait(30)
-                h.wfile.write(data[65536:])
-            elif kind == "die":
-                h.wfile.write(data[:len(data) // 2])
-                h.wfile.flush()
-                self.event(self.gates, path).wait(30)
-                h.connection.shutdown(socket.SHUT_RDWR)
-                h.close_connection = True
-            else:
-                h.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            h.close_connection = True
-
+# The origin is origin.py's: /cold/ (any plain path), /gate/ holding the body after its first
+# 64 KiB, /die/ and /e500/.
 
 def metric(e, name, labels=None):
     total = 0.0
@@ -1391,7 +1340,7 @@ def h2_options_preflight(e):
 
 
 def setup(binary):
-    o = Origin()
+    o = Origin(head_bytes=64 * 1024)
     e = Edge(binary, {"tokens": {"required": False}, "upstreams": [{"url": o.url}],
                       "limits": {"send_timeout": f"{SEND_TIMEOUT:g}s"}})
     e.origin = o

@@ -3,20 +3,10 @@
 collapsing, streaming from an in-flight fill, what is and is not committed, Cache-Status,
 metrics, and kill -9 during a fill.
 
-The origin is a threaded http.server in this process. Paths choose its behaviour:
-  /ok/...      200 with Content-Length and X-Sluice-SHA256
-  /gate/...    like /ok, but holds the body after its first `head_bytes` until the test
-               releases the path's gate (threading.Event): deterministic "fill in flight"
-  /die/...     head, half the body, then (once the gate is released) the connection is closed
-  /badsha/...  200 whose X-Sluice-SHA256 does not match the bytes
-  /e500/...    500     /e503/...  503     /e404/...  404
-  /redirect/.. 302 to /ok/... (must not be followed)
-  /te/...      Transfer-Encoding: chunked plus Content-Length
-  /stall/...   head, then nothing (until the gate is released)
-  /long/...    more bytes than Content-Length says
-  /nosha/...   like /ok, without X-Sluice-SHA256 (an origin that knows no hashes)
-A path given a time in `mtimes` is answered with that Last-Modified and an ETag of the
-origin's own making. Every request is counted per path.
+The origin (origin.py) is a threaded http.server in this process whose paths choose its
+behaviour: /ok/, /gate/ (a fill held in flight until the test sets the path's gate), /die/
+(half the body, then a close), /badsha/, /e500/, /e503/, /e404/, /redirect/, /te/, /stall/,
+/long/, /nosha/, /crct/ and /mute/ (a parent that never answers).
 """
 
 import hashlib
@@ -34,111 +24,10 @@ import threading
 import time
 
 from edgeharness import (Closed, Edge, RawConn, build_request, check, eq, expect_body, free_port,
-                         http_date, run_and_stop, serve_origin, sha, test, HOST)
+                         run_and_stop, sha, test, HOST)
+from origin import Origin
 
 RNG = random.Random(5)
-
-
-class Origin:
-    def __init__(self):
-        self.objects = {}
-        self.counts = {}
-        self.gates = {}
-        self.head_bytes = 256 * 1024
-        self.first = {}  # path -> head_bytes for that /gate/ path
-        self.mtimes = {}  # path -> Last-Modified (seconds since the epoch)
-        self.force = None  # a kind that every path gets (a parent that always fails)
-        self.lock = threading.Lock()
-        self.srv = serve_origin(self.handle)
-        self.port = self.srv.server_address[1]
-        self.url = self.srv.url
-
-    def add(self, path, data):
-        self.objects[path] = data
-        return data
-
-    def gate(self, path):
-        with self.lock:
-            return self.gates.setdefault(path, threading.Event())
-
-    def count(self, path):
-        with self.lock:
-            return self.counts.get(path, 0)
-
-    def handle(self, h):
-        path = h.path
-        with self.lock:
-            self.counts[path] = self.counts.get(path, 0) + 1
-        kind = self.force or path.split("/")[1]
-        data = self.objects.get(path)
-        if kind == "mute":  # reads the request, never answers (until the gate opens)
-            self.gate("mute").wait(30)
-            h.close_connection = True
-            return
-        if kind in ("e500", "e503", "e404"):
-            body = b"origin says no\n"
-            h.send_response(int(kind[1:]))
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            h.wfile.write(body)
-            return
-        if kind == "redirect":
-            h.send_response(302)
-            h.send_header("Location", "/ok" + path[len("/redirect"):])
-            h.send_header("Content-Length", "0")
-            h.end_headers()
-            return
-        if data is None:
-            h.send_response(404)
-            h.send_header("Content-Length", "0")
-            h.end_headers()
-            return
-        digest = sha(data) if kind != "badsha" else sha(data + b"x")
-        h.send_response(200)
-        if kind == "crct":  # a bare CR inside a value: libcurl splits lines at LF only
-            h.send_header("Content-Type", "application/x-blob\rX-Injected: 1")
-        else:
-            h.send_header("Content-Type", "video/iso.segment")
-        if kind not in ("nosha", "gatenosha"):
-            h.send_header("X-Sluice-SHA256", digest)
-        if path in self.mtimes:
-            h.send_header("Last-Modified", http_date(self.mtimes[path]))
-            h.send_header("ETag", '"origin-%x"' % len(data))
-        if kind == "te":
-            h.send_header("Transfer-Encoding", "chunked")
-            h.send_header("Content-Length", str(len(data)))
-            h.end_headers()
-            h.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n0\r\n\r\n")
-            return
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        try:
-            if kind == "die":
-                h.wfile.write(data[:len(data) // 2])
-                h.wfile.flush()
-                self.gate(path).wait(30)
-                h.connection.shutdown(socket.SHUT_RDWR)
-                h.close_connection = True
-                return
-            if kind == "stall":
-                h.wfile.flush()
-                self.gate(path).wait(30)
-                h.close_connection = True
-                return
-            if kind in ("gate", "gatenosha"):
-                first = self.first.get(path, self.head_bytes)
-                h.wfile.write(data[:first])
-                h.wfile.flush()
-                self.gate(path).wait(30)
-                h.wfile.write(data[first:])
-                return
-            if kind == "long":
-                h.wfile.write(data + b"EXTRA-BYTES")
-                h.close_connection = True
-                return
-            h.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            h.close_connection = True
 
 
 def metric(e, name, labels=None):

@@ -6,7 +6,8 @@ h2-tls.c). Cases: a multi-MiB miss streamed while the origin holds the rest, the
 requests pipelined behind it; a slow origin read by a slow client; two h2 streams on one
 connection for one missing object (one origin fetch); ranges during a fill; a fill breaking
 off; ten TLS clients on one fill; the access log's proto= and tls= fields. Clients verify the
-chain against a CA made here and check the name."""
+chain against a CA made here and check the name. The origin is origin.py's, through its /ok/,
+/gate/, /gatenosha/, /drip/ and /die/ paths."""
 
 import random
 import re
@@ -20,80 +21,11 @@ import tempfile
 import threading
 import time
 
-from edgeharness import HOST, Edge, check, eq, free_port, run, serve_origin, sha, test
+from edgeharness import HOST, Edge, check, eq, free_port, run, sha, test
+from origin import Origin
 
 RNG = random.Random(11)
-HEAD_BYTES = 256 * 1024  # what a /gate/ path sends before it waits for its gate
-
-
-class Origin:
-    """A threaded origin in this process; paths choose its behaviour:
-      /ok/...        200 with Content-Length and X-Sluice-SHA256, all at once
-      /gate/...      the same, holding the body after its first HEAD_BYTES until the path's
-                     gate (threading.Event) is set: a fill deterministically in flight
-      /gatenosha/... like /gate/, without X-Sluice-SHA256
-      /drip/...      the body in 64 KiB pieces 4 ms apart (about 16 MB/s)
-      /die/...       head and the first HEAD_BYTES, then (once the gate is set) the connection
-                     is closed short of Content-Length
-    Requests are counted per path; `arrived` has an event per path set on its first request."""
-
-    def __init__(self):
-        self.objects, self.counts, self.gates, self.arrived = {}, {}, {}, {}
-        self.lock = threading.Lock()
-        self.srv = serve_origin(self.handle)
-        self.url = self.srv.url
-
-    def add(self, path, data):
-        self.objects[path] = data
-        return data
-
-    def event(self, table, path):
-        with self.lock:
-            return table.setdefault(path, threading.Event())
-
-    def count(self, path):
-        with self.lock:
-            return self.counts.get(path, 0)
-
-    def handle(self, h):
-        path = h.path
-        with self.lock:
-            self.counts[path] = self.counts.get(path, 0) + 1
-        self.event(self.arrived, path).set()
-        kind = path.split("/")[1]
-        data = self.objects.get(path)
-        if data is None:
-            h.send_response(404)
-            h.send_header("Content-Length", "0")
-            h.end_headers()
-            return
-        h.send_response(200)
-        h.send_header("Content-Type", "video/iso.segment")
-        if kind != "gatenosha":
-            h.send_header("X-Sluice-SHA256", sha(data))
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        try:
-            if kind in ("gate", "gatenosha"):
-                h.wfile.write(data[:HEAD_BYTES])
-                h.wfile.flush()
-                self.event(self.gates, path).wait(30)
-                h.wfile.write(data[HEAD_BYTES:])
-            elif kind == "die":
-                h.wfile.write(data[:HEAD_BYTES])
-                h.wfile.flush()
-                self.event(self.gates, path).wait(30)
-                h.connection.shutdown(socket.SHUT_RDWR)
-                h.close_connection = True
-            elif kind == "drip":
-                for off in range(0, len(data), 65536):
-                    h.wfile.write(data[off:off + 65536])
-                    h.wfile.flush()
-                    time.sleep(0.004)  # the origin's pace, not a wait for anything
-            else:
-                h.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            h.close_connection = True
+HEAD_BYTES = 256 * 1024  # what the origin's /gate/ and /die/ paths send before their gate
 
 
 def make_pki(d):
@@ -802,7 +734,7 @@ def setup(binary):
     pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
     PKI_DIRS.append(pki)
     make_pki(pki)
-    o = Origin()
+    o = Origin(head_bytes=HEAD_BYTES, die_bytes=HEAD_BYTES)
     e = Edge(binary, {"upstreams": [{"url": o.url, "first_byte_timeout": "5s",
                                      "low_speed_time": "5s", "connect_timeout": "1s"}],
                       # The clients here are Python reading MiBs on a loaded machine: the
