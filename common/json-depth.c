@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "json-depth.h"
 
-bool json_depth_exceeds(const char *buf, size_t len, size_t max)
+size_t json_depth(const char *buf, size_t len, size_t limit)
 {
-        size_t depth = 0;
+        size_t depth = 0, deepest = 0;
         bool in_str = false;
 
         for (size_t i = 0; i < len; i++) {
@@ -16,11 +16,19 @@ bool json_depth_exceeds(const char *buf, size_t len, size_t max)
                 } else if (ch == '"') {
                         in_str = true;
                 } else if (ch == '{' || ch == '[') {
-                        if (++depth > max)
-                                return true;
+                        if (++depth > deepest) {
+                                deepest = depth;
+                                if (deepest > limit)
+                                        return deepest;
+                        }
                 } else if ((ch == '}' || ch == ']') && depth > 0) {
                         depth--;
                 }
         }
-        return false;
+        return deepest;
+}
+
+bool json_depth_exceeds(const char *buf, size_t len, size_t max)
+{
+        return json_depth(buf, len, max) > max;
 }

@@ -50,37 +50,6 @@ int req_query_get(const char *query, size_t len, const char *name, char *buf, si
         return -ENOENT;
 }
 
-size_t req_json_depth(const char *buf, size_t len, size_t limit)
-{
-        size_t depth = 0, max = 0;
-        bool str = false, esc = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char ch = buf[i];
-                if (str) {
-                        if (esc)
-                                esc = false;
-                        else if (ch == '\\')
-                                esc = true;
-                        else if (ch == '"')
-                                str = false;
-                        continue;
-                }
-                if (ch == '"') {
-                        str = true;
-                } else if (ch == '{' || ch == '[') {
-                        if (++depth > max) {
-                                max = depth;
-                                if (max > limit)
-                                        return max;
-                        }
-                } else if ((ch == '}' || ch == ']') && depth > 0) {
-                        depth--;
-                }
-        }
-        return max;
-}
-
 static bool is_port(const char *s, size_t n)
 {
         unsigned v = 0;

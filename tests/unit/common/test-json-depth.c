@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdint.h>
 #include <string.h>
 
 #include "json-depth.h"
@@ -20,6 +21,18 @@ TEST(depths)
         /* siblings do not add up: depth, not count */
         ASSERT_TRUE(!exceeds("[[],[],[],{},{}]", 2));
         ASSERT_TRUE(exceeds("[[],[[]]]", 2));
+}
+
+/* The depth itself, and the scan stopping at the first bracket past the limit. */
+TEST(depth_value)
+{
+        ASSERT_EQ(json_depth("", 0, 0), 0);
+        ASSERT_EQ(json_depth("[[],[[]]] {}", 12, 8), 3);
+        ASSERT_EQ(json_depth("[[],[[]]] {}", 12, 3), 3);
+        ASSERT_EQ(json_depth("[[],[[]]] {}", 12, 2), 3);
+        ASSERT_EQ(json_depth("[[[[[[", 6, 2), 3);
+        ASSERT_EQ(json_depth("[[[[[[", 6, 0), 1);
+        ASSERT_EQ(json_depth("[[[[[[", 6, SIZE_MAX), 6);
 }
 
 /* Brackets inside strings are text, escaped quotes included. */
