@@ -275,12 +275,12 @@ void conn_close(struct conn *c, const char *why)
         response_reset(c);
         if (c->put)
                 admin_put_abort(c);
+        if (c->tls)
+                h2_tls_forget(c); /* before the streams let their files go: nothing to read */
         if (c->h2)
                 h2_serve_free(c);
-        if (c->tls) {
-                h2_tls_forget(c);
+        if (c->tls)
                 conn_tls_free(c);
-        }
         free(c->in);
         c->in = NULL;
         c->in_len = c->in_cap = 0;

@@ -517,6 +517,8 @@ static void on_stream_gone(void *ctx, struct h2_stream *st, bool answered)
         if (!sv)
                 return;
         list_del(sv);
+        if (c->tls)
+                h2_tls_settle(c); /* frames of its file may still wait for their bytes */
         if (sv->log) {
                 struct access_log_outcome o = {sv->log_cache, sv->log_upstream};
 

@@ -21,6 +21,11 @@
                  padded or completed, while the healthy stream completes on the same
                  connection; the object is distrusted, so the next request refills it
                  (damaged{found_by="open"}, logged), and the healthy object stays a whole hit.
+  h2_tls_shrinks_in_burst: the same, but the file shrinks after the edge looked at its size
+                 and before it read the frames' bytes (a preloaded shim makes fstat report the
+                 old size): the connection is cut at the first frame it cannot fill, every
+                 body that went out is a prefix of its object (a healthy one whole or cut,
+                 never wrong), the edge lives on, and the object is distrusted and refilled.
 """
 
 import hashlib
@@ -290,6 +295,76 @@ def h2_tls_truncated(origin):
         for k in want:
             check(got[k] == (0, want[k]), f"{k} whole over h2/TLS after the refill")
         eq(origin.count(good_key), n, "the healthy object was not refilled")
+        e.stop()
+        check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+    finally:
+        if e:
+            e.cleanup()
+        shutil.rmtree(pki, ignore_errors=True)
+
+
+@test
+def h2_tls_shrinks_in_burst(origin):
+    shim = os.environ.get("SLUICE_SHRINK_SHIM", "")
+    if not shim or not os.path.exists(shim) or not shutil.which("openssl"):
+        print("# the shrink shim (meson builds it) and the openssl CLI are needed: not exercised")
+        return
+    pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
+    flag = os.path.join(pki, "shim-on")
+    keep = {k: os.environ.get(k) for k in ("LD_PRELOAD", "ASAN_OPTIONS", "SLUICE_SHIM_FROM",
+                                             "SLUICE_SHIM_TO", "SLUICE_SHIM_FLAG")}
+    e = None
+    try:
+        make_pki(pki)
+        tls_port = free_port()
+        # Only the edge gets the shim; the sanitizer's runtime then is not first in line.
+        os.environ.update({"LD_PRELOAD": shim, "SLUICE_SHIM_FROM": "333333",
+                           "SLUICE_SHIM_TO": "400000", "SLUICE_SHIM_FLAG": flag,
+                           "ASAN_OPTIONS": (keep["ASAN_OPTIONS"] + ":" if keep["ASAN_OPTIONS"]
+                                            else "") + "verify_asan_link_order=0"})
+        try:
+            e = start_edge(sys.argv[1], origin, {
+                "workers": 1, "cache": {"scrub_rate": 0},
+                "tls": [{"listen": f"{HOST}:{tls_port}",
+                         "certs": [{"cert": f"{pki}/a.pem", "key": f"{pki}/a.key"}]}]})
+        finally:
+            for k, v in keep.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        e.pki, e.tls_port = pki, tls_port
+        bad_key, good_key = "/ok/dmg/h2shrink-bad/seg-1.m4s", "/ok/dmg/h2shrink-good/seg-1.m4s"
+        bad = fill(e, origin, bad_key, 400_000)
+        good = fill(e, origin, good_key, 300_000)
+        want = {bad_key: bad, good_key: good}
+        got, _ = h2_tls_get(e, [bad_key, good_key])
+        for k in want:
+            check(got[k] == (0, want[k]), f"{k} whole over h2/TLS before the damage")
+        e.wait_connections(0)
+        with open(object_file(e, bad), "r+b") as fh:
+            fh.truncate(333_333)
+        open(flag, "w").close()  # fstat now says 400,000: the size check passes, the read fails
+        got, connects = h2_tls_get(e, [bad_key, good_key])
+        eq(connects, 1, "both on one connection")
+        rc, body = got[bad_key]
+        check(rc != 0, f"h2/TLS answer from a shrunk file ended cleanly ({len(body)} bytes)")
+        check(len(body) <= 333_333 - 333_333 % 16384,
+              f"no frame past the last whole one the file still had ({len(body)} bytes)")
+        check(body == bad[:len(body)], "the bytes that did go out are the object's")
+        rc, body = got[good_key]
+        check(body == good[:len(body)], "the healthy answer, whole or cut, is the object's")
+        check(rc != 0 or body == good, "the healthy answer ended cleanly only when whole")
+        check(e.proc.poll() is None, "edge still running")
+        os.unlink(flag)
+        try:
+            refilled(e, origin, bad_key, bad, "shrunk under h2/TLS")
+        except Closed:
+            raise AssertionError("served again from its cached descriptor: not distrusted")
+        eq(metric(e, DAMAGED, 'found_by="open"'), 1, "damaged found at the next open")
+        got, _ = h2_tls_get(e, [bad_key, good_key])
+        for k in want:
+            check(got[k] == (0, want[k]), f"{k} whole over h2/TLS after the refill")
         e.stop()
         check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
     finally:

@@ -9,11 +9,13 @@ busy time of CPU 0 from /proc/stat beside it (it also counts other work on that 
 only checks that nothing of the edge's is missed). With `--strace`, one extra run per build
 under `strace -c -f` gives system calls per response (strace slows the edge: counts only).
 
+With `--tls`, h2 over TLS instead (ALPN h2, a local CA made at start as tls_bench.py does).
+
 With `--max-frame N`, h2load advertises SETTINGS_MAX_FRAME_SIZE N (its `-f`), so a server may
 send DATA frames larger than the default 16384.
 
 Usage: tools/bench/h2c_cost.py --edge AFTER/edge/sluice-edge --edge-base BEFORE/edge/sluice-edge
-       [--sizes 64K,1M] [--reps 5] [--requests 20000] [--max-frame N] [--strace]
+       [--sizes 64K,1M] [--reps 5] [--requests 20000] [--max-frame N] [--tls] [--strace]
 """
 import argparse
 import os
@@ -26,15 +28,36 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hit_bench  # noqa: E402  (servers and files are shared)
 import hit_cost  # noqa: E402
+import tls_bench  # noqa: E402
 
 hit_bench.SIZES.update({"256K": 256 << 10, "512K": 512 << 10})
 DONE_RE = re.compile(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed")
 H2LOAD_EXTRA = []  # e.g. ["-f", "65536"] (--max-frame)
 
 
-def h2load(port, path, n):
+class TlsBase(tls_bench.Sluice):
+    """The build before, with the TLS listener (--tls)."""
+    name = "sluice-base"
+    base_binary = None
+
+    def start(self, work):
+        saved = hit_bench.Sluice.binary
+        hit_bench.Sluice.binary = self.base_binary
+        try:
+            super().start(work)
+        finally:
+            hit_bench.Sluice.binary = saved
+
+
+def url(srv, path):
+    if isinstance(srv, tls_bench.TlsServer):
+        return srv.url("h2", path)
+    return f"http://127.0.0.1:{srv.port}/{path}"
+
+
+def h2load(srv, path, n):
     out = subprocess.run(["taskset", "-c", "1", "h2load", "-t", "1", "-c", "64", "-m", "1",
-                          *H2LOAD_EXTRA, "-n", str(n), f"http://127.0.0.1:{port}/{path}"],
+                          *H2LOAD_EXTRA, "-n", str(n), url(srv, path)],
                          capture_output=True, text=True, check=True).stdout
     m = DONE_RE.search(out)
     if not m or int(m.group(3)) or int(m.group(2)) != n:
@@ -59,7 +82,7 @@ def cpu_run(srv, path, n, work):
     perf = subprocess.Popen(["perf", "stat", "-x", ",", "-e", "task-clock", "-p", pids, "-o", out],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        reqs = h2load(srv.port, path, n)
+        reqs = h2load(srv, path, n)
     finally:
         hit_cost.stop_tool(perf)
     busy = (cpu0_ticks() - t0) * 1e6 / os.sysconf("SC_CLK_TCK") / reqs
@@ -77,9 +100,9 @@ def syscall_run(srv, path, n, work):
     for p in srv.pids():
         cmd += ["-p", str(p)]
     st = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    h2load(srv.port, path, 64)  # strace is attached once this returns
+    h2load(srv, path, 64)  # strace is attached once this returns
     try:
-        reqs = h2load(srv.port, path, n) + 64
+        reqs = h2load(srv, path, n) + 64
     finally:
         hit_cost.stop_tool(st)
     return reqs, hit_cost.strace_counts(out)
@@ -94,22 +117,28 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--max-frame", type=int, help="h2load -f: the client's SETTINGS_MAX_FRAME_SIZE")
+    ap.add_argument("--tls", action="store_true", help="h2 over TLS instead of h2c")
     ap.add_argument("--strace", action="store_true")
     a = ap.parse_args()
     if a.max_frame:
         H2LOAD_EXTRA.extend(["-f", str(a.max_frame)])
     hit_bench.Sluice.binary = os.path.abspath(a.edge)
-    hit_cost.SluiceBase.base_binary = os.path.abspath(a.edge_base)
+    hit_cost.SluiceBase.base_binary = TlsBase.base_binary = os.path.abspath(a.edge_base)
     sizes = a.sizes.split(",")
     work, root, files = hit_bench.bench_files("sluice-h2c-cost-", sizes)
-    srvs = {"before": hit_cost.SluiceBase(root, files, 1, "0"),
-            "after": hit_bench.Sluice(root, files, 1, "0")}
+    if a.tls:
+        pki = tls_bench.make_ca(work)
+        srvs = {"before": TlsBase(root, files, 1, "0", pki),
+                "after": tls_bench.Sluice(root, files, 1, "0", pki)}
+    else:
+        srvs = {"before": hit_cost.SluiceBase(root, files, 1, "0"),
+                "after": hit_bench.Sluice(root, files, 1, "0")}
     try:
         for s in srvs.values():
             s.start(work)
         for size in sizes:
             for s in srvs.values():
-                h2load(s.port, size, 2000)  # warm page cache, fd caches and mappings
+                h2load(s, size, 2000)  # warm page cache, fd caches and mappings
             runs = {k: [] for k in srvs}
             for _ in range(a.reps):
                 for k, s in srvs.items():
