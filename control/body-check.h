@@ -3,7 +3,7 @@
 
 /*
  * I/O-free checks of the JSON bodies control takes from players and edges, after jansson has
- * parsed them (nesting bounded first by req_json_depth): which members, of which types and
+ * parsed them (nesting bounded first by json_depth_exceeds): which members, of which types and
  * bounds. The handlers act only on what passes; fuzzed by tests/fuzz/fuzz-ctl-req.c.
  * Strings returned point into the body and live as long as it.
  */

@@ -4,12 +4,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "json-depth.h"
-
 /*
  * I/O-free parsers for what a client puts in a control request besides the head: query
- * parameters, the nesting of a JSON body (checked before jansson, which recurses per level),
- * and X-Forwarded-For. Bounded by their callers' buffers; fuzzed by tests/fuzz/fuzz-ctl-req.c.
+ * parameters and X-Forwarded-For (a JSON body's nesting is common's json-depth.h). Bounded
+ * by their callers' buffers; fuzzed by tests/fuzz/fuzz-ctl-req.c.
  */
 
 /*
@@ -20,13 +18,6 @@
  */
 int req_query_get(const char *query, size_t len, const char *name, char *buf, size_t cap);
 
-/* Deepest nesting of objects/arrays in buf[0..len), counting brackets outside strings;
- * stops early and returns a value > limit once limit is exceeded. The scan is common's
- * json_depth(), under the name control/server.c and tests/fuzz/fuzz-ctl-req.c call. */
-static inline size_t req_json_depth(const char *buf, size_t len, size_t limit)
-{
-        return json_depth(buf, len, limit);
-}
 
 /* A piece of a request: one field line's value. */
 struct req_span {

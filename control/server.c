@@ -31,6 +31,7 @@
 #include "ctl.h"
 #include "json-write.h"
 #include "pgdb.h"
+#include "json-depth.h"
 #include "req-parse.h"
 #include "router.h"
 #include "server.h"
@@ -451,11 +452,6 @@ int ctl_query_get(const struct ctl_req *rq, const char *name, char *buf, size_t 
         return req_query_get(rq->query, rq->query_len, name, buf, cap);
 }
 
-size_t ctl_json_depth(const char *buf, size_t len, size_t limit)
-{
-        return req_json_depth(buf, len, limit);
-}
-
 int ctl_body_json(struct ctl_req *rq, size_t max_depth, json_t **ret)
 {
         json_error_t jerr;
@@ -472,7 +468,7 @@ int ctl_body_json(struct ctl_req *rq, size_t max_depth, json_t **ret)
                 return -EINVAL;
         }
         /* jansson recurses per level; refuse deep documents before it sees them. */
-        if (ctl_json_depth(rq->body, rq->body_len, max_depth) > max_depth) {
+        if (json_depth_exceeds(rq->body, rq->body_len, max_depth)) {
                 ctl_reply_error(rq, 400, "bad_request", "JSON nested too deeply");
                 return -EINVAL;
         }

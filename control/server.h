@@ -101,5 +101,3 @@ int ctl_body_json(struct ctl_req *rq, size_t max_depth, json_t **ret);
 /* Whether the request carries the admin bearer token (constant-time compare). */
 bool ctl_req_admin_ok(const struct ctl_req *rq);
 
-/* JSON nesting depth of buf[0..len) by brackets outside strings; > limit stops early. */
-size_t ctl_json_depth(const char *buf, size_t len, size_t limit);

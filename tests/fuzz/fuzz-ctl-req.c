@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "body-check.h"
+#include "json-depth.h"
 #include "req-parse.h"
 #include "req-sign.h"
 #include "steering.h"
@@ -103,7 +104,7 @@ static void check_bodies(const char *in, size_t len)
         struct body_rotate rot;
         json_t *v, *lic;
 
-        if (req_json_depth(in, len, 8) > 8)
+        if (json_depth(in, len, 8) > 8)
                 return;
         v = json_loadb(in, len, JSON_REJECT_DUPLICATES, NULL);
         if (!v)
@@ -176,7 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
                 break;
         case 1: {
-                size_t d = req_json_depth(in, len, 8);
+                size_t d = json_depth(in, len, 8);
                 if (d <= 8) {
                         json_error_t e;
                         json_t *v = json_loadb(in, len, JSON_REJECT_DUPLICATES, &e);

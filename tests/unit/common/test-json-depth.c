@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdint.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "json-depth.h"
@@ -58,6 +59,118 @@ TEST(malformed_is_measured)
         /* the length bounds the scan, not a NUL */
         ASSERT_TRUE(!json_depth_exceeds("[[[[", 1, 1));
         ASSERT_TRUE(json_depth_exceeds("[[[[", 2, 1));
+}
+
+/* ---- the depth itself, case by case (a body control took from clients) ---- */
+
+#define S(lit) lit, sizeof(lit) - 1
+
+struct depth_case {
+        const char *buf;
+        size_t len;
+        size_t limit;
+        size_t depth; /* exact when within the limit; else only > limit is asked */
+};
+
+static const struct depth_case depth_cases[] = {
+        /* no brackets */
+        {S(""), 0, 0},
+        {S("1"), 0, 0},
+        {S("\"x\""), 0, 0},
+        {S("true"), 4, 0},
+        /* depth, not count: siblings do not add up */
+        {S("{}"), 1, 1},
+        {S("[]"), 1, 1},
+        {S("[[]]"), 2, 2},
+        {S("[[],[],{},{\"a\":1}]"), 2, 2},
+        {S("{\"a\":[1,2,{\"b\":3}],\"c\":{}}"), 8, 3},
+        {S("[[[]]] [[]] ["), 8, 3},
+        /* brackets in strings are text; escapes, escaped quotes and backslashes included */
+        {S("{\"a\":\"[[[[{{{{\"}"), 1, 1},
+        {S("[\"\\\"[[[\"]"), 1, 1},
+        {S("[\"\\\\\",[1]]"), 2, 2},
+        {S("[\"\\\\\\\"[\",[1]]"), 2, 2},
+        {S("{\"[[\":{\"}}\":[\"]]\"]}}"), 3, 3},
+        {S("\"[[[["), 0, 0},          /* an unclosed string holds the rest */
+        {S("\"\\\"[[[["), 0, 0},      /* so does one whose quote is escaped */
+        {S("\"\\"), 0, 0},            /* and one cut in an escape */
+        /* malformed text is measured all the same: stray closers never go below zero,
+         * mismatched ones close */
+        {S("]]]]}}}}"), 0, 0},
+        {S("]]][[["), 3, 3},
+        {S("[]][["), 2, 2},
+        {S("[}[}[}"), 1, 1},
+        {S("{]{]{"), 1, 1},
+        {S("[[[[[["), 6, 6},
+        /* the length bounds the scan, not a NUL */
+        {"[[[[", 2, 2, 2},
+        {"[[[[", 0, 0, 0},
+        {S("[\0[\0["), 3, 3},
+        {S("[\"\0[\"]"), 1, 1},
+        /* at the limit accepted, one past refused */
+        {S("[1]"), 1, 1},
+        {S("[[1]]"), 1, 2},
+        {S("{\"a\":{\"b\":{}}}"), 3, 3},
+        {S("{\"a\":{\"b\":{\"c\":[]}}}"), 3, 4},
+        {S("{\"a\":[[[[[[[1]]]]]]]}"), 8, 8},
+        {S("{\"a\":[[[[[[[[1]]]]]]]]}"), 8, 9},
+        {S("{\"x\":[1]}"), 2, 2},
+        {S("{\"x\":[[1]]}"), 2, 3},
+        {S("{}"), 0, 1},
+        {S("[[],[[]]]"), 3, 3},
+        {S("[[],[[[]]]]"), 3, 4},
+        /* the depth past the limit may come after the shallow part */
+        {S("[1,2,3,4,5,6,7,8,9,[[2]]]"), 2, 3},
+        {S("{\"a\":\"[[[\",\"b\":[[]]}"), 2, 3},
+};
+
+TEST(json_depth)
+{
+        for (size_t i = 0; i < sizeof(depth_cases) / sizeof(depth_cases[0]); i++) {
+                const struct depth_case *c = &depth_cases[i];
+                size_t d = json_depth(c->buf, c->len, c->limit);
+                bool over = c->depth > c->limit;
+
+                if (over ? d <= c->limit : d != c->depth)
+                        TEST_FAIL_AT("case %zu (\"%.*s\", limit %zu): %zu, want %s%zu", i,
+                                     (int)c->len, c->buf, c->limit, d, over ? "> " : "",
+                                     over ? c->limit : c->depth);
+        }
+}
+
+/* Every depth around every limit from 0 to 10: n levels of arrays pass a limit of n and fail
+ * one of n - 1, whatever surrounds them. */
+TEST(json_depth_every_limit)
+{
+        char buf[64];
+
+        for (size_t n = 0; n <= 10; n++) {
+                size_t len = 0;
+
+                buf[len++] = '1';
+                for (size_t k = 0; k < n; k++)
+                        buf[len++] = '[';
+                buf[len++] = '0';
+                for (size_t k = 0; k < n; k++)
+                        buf[len++] = ']';
+                ASSERT_EQ(json_depth(buf, len, n), n);
+                ASSERT_EQ(json_depth(buf, len, n + 1), n);
+                ASSERT_EQ(json_depth(buf, len, SIZE_MAX), n);
+                if (n > 0)
+                        ASSERT_TRUE(json_depth(buf, len, n - 1) > n - 1);
+        }
+}
+
+/* Far past the limit, the scan stops at the first bracket over it. */
+TEST(json_depth_stops_early)
+{
+        static char deep[1 << 20];
+
+        memset(deep, '[', sizeof(deep));
+        ASSERT_EQ(json_depth(deep, sizeof(deep), 8), 9);
+        ASSERT_EQ(json_depth(deep, sizeof(deep), 0), 1);
+        ASSERT_EQ(json_depth(deep, sizeof(deep), sizeof(deep)), sizeof(deep));
+        ASSERT_EQ(json_depth(deep, sizeof(deep), sizeof(deep) - 1), sizeof(deep));
 }
 
 TEST_MAIN()
