@@ -395,8 +395,9 @@ def h2_tls_shrinks_in_burst(origin):
         with open(object_file(e, bad), "r+b") as fh:
             fh.truncate(333_333)
         open(flag, "w").close()  # fstat now says 400,000: the size check passes, the read fails
-        got, connects = h2_tls_get(e, [bad_key, good_key])
-        eq(connects, 1, "both on one connection")
+        # The cut ends the connection: curl asks again, on a new one, for a transfer that had
+        # no answer yet, so the healthy one may come from a second connection.
+        got, _ = h2_tls_get(e, [bad_key, good_key])
         rc, body = got[bad_key]
         check(rc != 0, f"h2/TLS answer from a shrunk file ended cleanly ({len(body)} bytes)")
         check(len(body) <= 333_333 - 333_333 % 16384,
