@@ -217,13 +217,17 @@ int h2_tls_queue_file(void *ctx, const void *hdr, int fd, off_t off, size_t len)
         return 0;
 }
 
-/* Read c's put-off payloads now: a stream is letting its file go. */
+/* Read c's put-off payloads now: a stream is letting its file go. Its descriptor's number may
+ * name another file later, so the sizes seen so far are forgotten too. */
 void h2_tls_settle(struct conn *c)
 {
         size_t cap;
 
-        if (batch.owner == c && batch.nreads)
+        if (batch.owner != c)
+                return;
+        if (batch.nreads)
                 (void)settle(conn_tls_h2_burst(&cap));
+        batch.nsizes = 0;
 }
 
 int h2_tls_flush(void *ctx)
