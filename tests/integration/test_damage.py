@@ -292,6 +292,41 @@ def h2_tls_get(e, keys):
     return got, connects
 
 
+def start_tls_edge(origin, pki, env=None):
+    """An edge with one worker and a TLS listener (certificates made in pki); env is added to
+    the edge's environment only."""
+    make_pki(pki)
+    tls_port = free_port()
+    keep = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        e = start_edge(sys.argv[1], origin, {
+            "workers": 1, "cache": {"scrub_rate": 0},
+            "tls": [{"listen": f"{HOST}:{tls_port}",
+                     "certs": [{"cert": f"{pki}/a.pem", "key": f"{pki}/a.key"}]}]})
+    finally:
+        for k, v in keep.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    e.pki, e.tls_port = pki, tls_port
+    return e
+
+
+def tls_pair(e, origin, name):
+    """A 400 kB object to damage and a 300 kB healthy one, cached, both fetched whole over h2
+    with TLS on one connection: (bad key, good key, {key: bytes})."""
+    bad_key, good_key = f"/ok/dmg/{name}-bad/seg-1.m4s", f"/ok/dmg/{name}-good/seg-1.m4s"
+    want = {bad_key: fill(e, origin, bad_key, 400_000), good_key: fill(e, origin, good_key, 300_000)}
+    got, connects = h2_tls_get(e, [bad_key, good_key])
+    eq(connects, 1, "both on one connection")
+    for k in want:
+        check(got[k] == (0, want[k]), f"{k} whole over h2/TLS before the damage")
+    e.wait_connections(0)
+    return bad_key, good_key, want
+
+
 @test
 def h2_tls_truncated(origin):
     if not shutil.which("openssl"):
@@ -300,22 +335,9 @@ def h2_tls_truncated(origin):
     pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
     e = None
     try:
-        make_pki(pki)
-        tls_port = free_port()
-        e = start_edge(sys.argv[1], origin, {
-            "workers": 1, "cache": {"scrub_rate": 0},
-            "tls": [{"listen": f"{HOST}:{tls_port}",
-                     "certs": [{"cert": f"{pki}/a.pem", "key": f"{pki}/a.key"}]}]})
-        e.pki, e.tls_port = pki, tls_port
-        bad_key, good_key = "/ok/dmg/h2tls-bad/seg-1.m4s", "/ok/dmg/h2tls-good/seg-1.m4s"
-        bad = fill(e, origin, bad_key, 400_000)
-        good = fill(e, origin, good_key, 300_000)
-        want = {bad_key: bad, good_key: good}
-        got, connects = h2_tls_get(e, [bad_key, good_key])
-        eq(connects, 1, "both on one connection")
-        for k in want:
-            check(got[k] == (0, want[k]), f"{k} whole over h2/TLS before the damage")
-        e.wait_connections(0)
+        e = start_tls_edge(origin, pki)
+        bad_key, good_key, want = tls_pair(e, origin, "h2tls")
+        bad, good = want[bad_key], want[good_key]
         # Both descriptors stay cached: the damage is found while sending, not at open. Cut
         # past the first 256 KiB burst, so both streams have had their heads and some DATA
         # (curl sends a request again on a new connection when the old one ended before any
@@ -361,37 +383,16 @@ def h2_tls_shrinks_in_burst(origin):
         return
     pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
     flag = os.path.join(pki, "shim-on")
-    keep = {k: os.environ.get(k) for k in ("LD_PRELOAD", "ASAN_OPTIONS", "SLUICE_SHIM_FROM",
-                                             "SLUICE_SHIM_TO", "SLUICE_SHIM_FLAG")}
     e = None
     try:
-        make_pki(pki)
-        tls_port = free_port()
         # Only the edge gets the shim; the sanitizer's runtime then is not first in line.
-        os.environ.update({"LD_PRELOAD": shim, "SLUICE_SHIM_FROM": "333333",
-                           "SLUICE_SHIM_TO": "400000", "SLUICE_SHIM_FLAG": flag,
-                           "ASAN_OPTIONS": (keep["ASAN_OPTIONS"] + ":" if keep["ASAN_OPTIONS"]
-                                            else "") + "verify_asan_link_order=0"})
-        try:
-            e = start_edge(sys.argv[1], origin, {
-                "workers": 1, "cache": {"scrub_rate": 0},
-                "tls": [{"listen": f"{HOST}:{tls_port}",
-                         "certs": [{"cert": f"{pki}/a.pem", "key": f"{pki}/a.key"}]}]})
-        finally:
-            for k, v in keep.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        e.pki, e.tls_port = pki, tls_port
-        bad_key, good_key = "/ok/dmg/h2shrink-bad/seg-1.m4s", "/ok/dmg/h2shrink-good/seg-1.m4s"
-        bad = fill(e, origin, bad_key, 400_000)
-        good = fill(e, origin, good_key, 300_000)
-        want = {bad_key: bad, good_key: good}
-        got, _ = h2_tls_get(e, [bad_key, good_key])
-        for k in want:
-            check(got[k] == (0, want[k]), f"{k} whole over h2/TLS before the damage")
-        e.wait_connections(0)
+        asan = os.environ.get("ASAN_OPTIONS")
+        e = start_tls_edge(origin, pki, {
+            "LD_PRELOAD": shim, "SLUICE_SHIM_FROM": "333333", "SLUICE_SHIM_TO": "400000",
+            "SLUICE_SHIM_FLAG": flag,
+            "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"})
+        bad_key, good_key, want = tls_pair(e, origin, "h2shrink")
+        bad, good = want[bad_key], want[good_key]
         with open(object_file(e, bad), "r+b") as fh:
             fh.truncate(333_333)
         open(flag, "w").close()  # fstat now says 400,000: the size check passes, the read fails

@@ -35,18 +35,8 @@ DONE_RE = re.compile(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succe
 H2LOAD_EXTRA = []  # e.g. ["-f", "65536"] (--max-frame)
 
 
-class TlsBase(tls_bench.Sluice):
+class TlsBase(hit_cost.SluiceBase, tls_bench.Sluice):
     """The build before, with the TLS listener (--tls)."""
-    name = "sluice-base"
-    base_binary = None
-
-    def start(self, work):
-        saved = hit_bench.Sluice.binary
-        hit_bench.Sluice.binary = self.base_binary
-        try:
-            super().start(work)
-        finally:
-            hit_bench.Sluice.binary = saved
 
 
 def url(srv, path):
@@ -123,7 +113,7 @@ def main():
     if a.max_frame:
         H2LOAD_EXTRA.extend(["-f", str(a.max_frame)])
     hit_bench.Sluice.binary = os.path.abspath(a.edge)
-    hit_cost.SluiceBase.base_binary = TlsBase.base_binary = os.path.abspath(a.edge_base)
+    hit_cost.SluiceBase.base_binary = os.path.abspath(a.edge_base)
     sizes = a.sizes.split(",")
     work, root, files = hit_bench.bench_files("sluice-h2c-cost-", sizes)
     if a.tls:
