@@ -327,6 +327,18 @@ def tls_pair(e, origin, name):
     return bad_key, good_key, want
 
 
+def tls_pair_after_refill(e, origin, bad_key, good_key, want):
+    """Both whole over h2 with TLS again, the healthy one not fetched again; the edge stops
+    cleanly."""
+    n = origin.count(good_key)
+    got, _ = h2_tls_get(e, [bad_key, good_key])
+    for k in want:
+        check(got[k] == (0, want[k]), f"{k} whole over h2/TLS after the refill")
+    eq(origin.count(good_key), n, "the healthy object was not refilled")
+    e.stop()
+    check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+
+
 @test
 def h2_tls_truncated(origin):
     if not shutil.which("openssl"):
@@ -362,13 +374,7 @@ def h2_tls_truncated(origin):
             raise AssertionError("served again from its cached descriptor: not distrusted")
         eq(metric(e, DAMAGED, 'found_by="open"'), 1, "damaged found at the next open")
         check(f"{bad_key} was missing or changed size" in open(e.log_path).read(), "logged")
-        n = origin.count(good_key)
-        got, _ = h2_tls_get(e, [bad_key, good_key])
-        for k in want:
-            check(got[k] == (0, want[k]), f"{k} whole over h2/TLS after the refill")
-        eq(origin.count(good_key), n, "the healthy object was not refilled")
-        e.stop()
-        check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+        tls_pair_after_refill(e, origin, bad_key, good_key, want)
     finally:
         if e:
             e.cleanup()
@@ -414,11 +420,7 @@ def h2_tls_shrinks_in_burst(origin):
         except Closed:
             raise AssertionError("served again from its cached descriptor: not distrusted")
         eq(metric(e, DAMAGED, 'found_by="open"'), 1, "damaged found at the next open")
-        got, _ = h2_tls_get(e, [bad_key, good_key])
-        for k in want:
-            check(got[k] == (0, want[k]), f"{k} whole over h2/TLS after the refill")
-        e.stop()
-        check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+        tls_pair_after_refill(e, origin, bad_key, good_key, want)
     finally:
         if e:
             e.cleanup()
