@@ -45,7 +45,8 @@ import time
 import edgeharness
 from edgeharness import HOST, Closed, check, eq, expect_body, free_port, run, test
 from peeraddr import outward_address
-from test_h2c import frame, get_block, read_streams, wide_open
+from h2frames import frame, get_block
+from test_h2c import read_streams, wide_open
 from test_miss import RNG, Origin, metric, start_edge
 from test_tls import make_pki
 

@@ -11,12 +11,14 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 from edgeharness import HOST, Edge, check, eq, free_port, run, sha, start_pushed, test
+from h2frames import PREFACE, frame, get_block, split_frames
 
 INTERMEDIATE_12 = {
     "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
@@ -184,6 +186,63 @@ def h2_over_tls_streams_to_a_slow_reader(e):
         with open(f"{d}/{i}", "rb") as f:
             check(sha(f.read()) == sha(e.objects[k]), f"{k} (transfer {i}) differs over h2")
     shutil.rmtree(d, ignore_errors=True)
+
+
+def h2_tls_socket(e):
+    """A TLS connection to the edge that negotiated h2 by ALPN."""
+    ctx = client_ctx(e)
+    ctx.set_alpn_protocols(["h2"])
+    s = handshake(e, ctx)
+    eq(s.selected_alpn_protocol(), "h2", "ALPN h2")
+    return s
+
+
+@test
+def h2_over_tls_many_small_frames_per_burst(e):
+    """42 streams with 4 KiB stream windows, all topped up at once in one write once every
+    window is spent: the edge's next burst then carries 42 small DATA frames from files,
+    more than it reads at its seal in one go (32), so it reads part of the burst early. Every
+    body arrives whole."""
+    keys = ["/t1/seg-1.m4s", "/t1/seg-2.m4s", "/t1/big.m4s"] * 14
+    sids = [2 * i + 1 for i in range(len(keys))]
+    want = {sid: e.objects[k][:1 << 20] for sid, k in zip(sids, keys)}  # big.m4s: 1 MiB of it
+    s = h2_tls_socket(e)
+    s.sendall(PREFACE + frame(4, 0, 0, struct.pack(">HI", 4, 4096))
+              + frame(8, 0, 0, struct.pack(">I", 1 << 30))
+              + b"".join(frame(1, 0x5, sid, get_block(k)) for sid, k in zip(sids, keys)))
+    bodies = {sid: b"" for sid in sids}
+    granted = {sid: 4096 for sid in sids}
+    done, buf, rounds = set(), b"", 0
+    s.settimeout(20)
+    while len(done) < len(sids):
+        d = s.recv(1 << 20)
+        check(d, f"connection ended with {len(done)} of {len(sids)} streams done")
+        got, buf = split_frames(buf + d)
+        for t, f, sid, p in got:
+            check(t not in (3, 7), f"RST_STREAM or GOAWAY on stream {sid}")
+            if t == 0 and sid in bodies and sid not in done:  # none after our reset counts
+                bodies[sid] += p
+                if f & 1:
+                    done.add(sid)
+            elif t == 1 and f & 1:
+                done.add(sid)
+            elif t == 6 and not f & 1:
+                s.sendall(frame(6, 1, 0, p))
+        for sid in sids:
+            if sid not in done and len(bodies[sid]) >= len(want[sid]):
+                s.sendall(frame(3, 0, sid, struct.pack(">I", 8)))  # RST_STREAM CANCEL
+                bodies[sid] = bodies[sid][:len(want[sid])]
+                done.add(sid)
+        open_ = [sid for sid in sids if sid not in done]
+        if open_ and all(len(bodies[sid]) >= granted[sid] for sid in open_):
+            rounds += 1
+            for sid in open_:
+                granted[sid] += 4096
+            s.sendall(b"".join(frame(8, 0, sid, struct.pack(">I", 4096)) for sid in open_))
+    s.close()
+    for sid, k in zip(sids, keys):
+        check(sha(bodies[sid]) == sha(want[sid]), f"{k} (stream {sid}) differs over h2/TLS")
+    check(rounds > 10, f"only {rounds} rounds of window updates")
 
 
 @test
