@@ -91,9 +91,9 @@ def stall_mid_body(env):
 def edge_stalls(env):
     objs = make_catalog(env, titles=1, segs=1, seg_size=1_000_000)
     eq(objs[0]["size"] < 1000 < objs[1]["size"], True, "plan order: the init, then the segment")
-    # One at a time, the 1 MB segment over 4 s: the edge stops while it is on its way.
+    # One at a time, the 1 MB segment over 2 s: the edge stops while it is on its way.
     p = env.spawn("run", "--stall-timeout", "2s", "--retries", "0", "--parallel", "1",
-                  "--rate", "2Mbit", "--progress", "json")
+                  "--rate", "4Mbit", "--progress", "json")
     t0 = time.monotonic()
     lines = []
     try:
@@ -123,11 +123,12 @@ def edge_stalls(env):
 
 @test
 def rate_cap_is_not_a_stall(env):
-    objs = make_catalog(env, titles=2, segs=8, seg_size=300_000)
-    # 16 transfers share 2 Mbit/s in 64 KiB chunks: one may wait several seconds for its next
-    # chunk, with its upload to the edge paused meanwhile. Neither side stalled.
+    objs = make_catalog(env, titles=2, segs=16, seg_size=70_000)
+    # 32 transfers share 2 Mbit/s in 64 KiB chunks, two chunks each: one waits about 8 s
+    # (32 x 0.26 s) for its second chunk, with its upload to the edge paused meanwhile, longer
+    # than libcurl's 5 s speed average reaches back. Neither side stalled.
     rc, out, err = env.fill("run", "--stall-timeout", "1s", "--retries", "0", "--rate", "2Mbit",
-                            "--parallel", "16", "--progress", "json")
+                            "--parallel", "32", "--progress", "json")
     stalled = [e for e in events(out) if e.get("reason") == "stalled"]
     eq(stalled, [], "transfers held back by the rate cap taken for stalls")
     failed = [e for e in events(out) if e["event"] in ("failed", "refused")]
