@@ -2,6 +2,7 @@
 """Harness for sluice-control integration tests: a private PostgreSQL (tools/pg-temp), a
 config, the real binary, and small HTTP helpers. Python stdlib only."""
 import base64
+import glob
 import hashlib
 import hmac
 import http.client
@@ -36,6 +37,20 @@ def check(cond, msg):
         raise Failure(msg)
 
 
+def _psql_binary():
+    """PostgreSQL's own psql where the server's binaries are (as tools/pg-temp finds them),
+    else the one on PATH: Debian's /usr/bin/psql is a Perl wrapper that picks a version,
+    which doubles the cost of each of the hundreds of queries the tests make."""
+    dirs = ["/usr/lib/postgresql/15/bin"] + sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    for d in dirs:
+        if os.access(os.path.join(d, "psql"), os.X_OK):
+            return os.path.join(d, "psql")
+    return "psql"
+
+
+PSQL = _psql_binary()
+
+
 class Postgres:
     def __init__(self, tmp):
         self.dir = os.path.join(tmp, "pg")
@@ -50,7 +65,7 @@ class Postgres:
 
     def psql(self, sql):
         """Run sql through psql; returns stdout (unaligned, tuples only)."""
-        r = subprocess.run(["psql", self.conninfo, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        r = subprocess.run([PSQL, self.conninfo, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql],
                            capture_output=True, text=True)
         if r.returncode != 0:
             raise Failure("psql: " + r.stderr)
