@@ -222,7 +222,7 @@ class RawConn:
             raise socket.timeout("timed out waiting for response bytes")
         self.sock.settimeout(remaining)
         try:
-            chunk = self.sock.recv(1 << 20)
+            chunk = self.sock.recv(65536)
         except ConnectionResetError:
             chunk = b""
         if not chunk:

@@ -141,7 +141,7 @@ def slow_reader_closed_by_send_timeout(e):
         got = 0
         while True:
             try:
-                chunk = c.sock.recv(1 << 20)
+                chunk = c.sock.recv(65536)
             except (ConnectionResetError, socket.timeout):
                 break
             if not chunk:

@@ -196,7 +196,7 @@ class Peer:
                 break
             self.s.settimeout(left)
             try:
-                d = self.s.recv(1 << 20)
+                d = self.s.recv(65536)
             except socket.timeout:
                 break
             except ConnectionResetError:
@@ -790,7 +790,7 @@ def window_returned_per_frame_never_cut_off(e):
     with socket.create_connection((HOST, e.port), timeout=10) as s:
         s.sendall(PREFACE + frame(SETTINGS, 0, 0) + hdrs(1, req(path=key)))
         while not ended:
-            d = s.recv(1 << 20)
+            d = s.recv(65536)
             check(d, f"connection closed after {got} of {HUGE} bytes")
             fs, buf = split_frames(buf + d)
             out = []
@@ -888,7 +888,7 @@ def read_streams(s, want_done, timeout=20):
     streams, buf, done = {}, b"", 0
     s.settimeout(timeout)
     while done < want_done:
-        d = s.recv(1 << 20)
+        d = s.recv(65536)
         if not d:
             break
         got, buf = split_frames(buf + d)
@@ -930,7 +930,7 @@ def data_frame_sizes(e, path, max_frame=None):
                   + frame(1, 0x5, 1, get_block(path)))
         ended = False
         while not ended:
-            d = s.recv(1 << 20)
+            d = s.recv(65536)
             if not d:
                 break
             got, buf = split_frames(buf + d)
@@ -1108,7 +1108,7 @@ def miss_range_and_failures(e):
         s.sendall(frame(1, 0x5, 1, get_block("/die/d.m4s")))
         buf = b""
         while b"\x01" not in [buf[i + 3:i + 4] for i in frame_offsets(buf)]:
-            d = s.recv(1 << 20)
+            d = s.recv(65536)
             check(d, "closed before the response head")
             buf += d
         o.event(o.gates, "/die/d.m4s").set()
@@ -1133,7 +1133,7 @@ def twenty_streams_one_fill(e):
         heads, buf = set(), b""
         s.settimeout(10)
         while len(heads) < 20:
-            d = s.recv(1 << 20)
+            d = s.recv(65536)
             check(d, "connection closed before 20 heads")
             buf += d
             off = 0

@@ -215,7 +215,7 @@ def h2_over_tls_many_small_frames_per_burst(e):
     done, buf, rounds = set(), b"", 0
     s.settimeout(20)
     while len(done) < len(sids):
-        d = s.recv(1 << 20)
+        d = s.recv(65536)
         check(d, f"connection ended with {len(done)} of {len(sids)} streams done")
         got, buf = split_frames(buf + d)
         for t, f, sid, p in got:

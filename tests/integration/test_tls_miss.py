@@ -77,7 +77,7 @@ class TlsConn:
         self.s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
 
     def _fill(self):
-        d = self.s.recv(1 << 20)
+        d = self.s.recv(65536)
         check(d, "the edge closed the TLS connection before the response ended")
         self.buf += d
 
@@ -402,7 +402,7 @@ class H2:
                 break
             self.s.settimeout(left)
             try:
-                d = self.s.recv(1 << 20)
+                d = self.s.recv(65536)
             except (socket.timeout, TimeoutError):
                 break
             if not d:
@@ -638,7 +638,7 @@ def fill_breaking_off_over_tls(e):
         rest = bytearray()
         while True:
             try:
-                d = c.s.recv(1 << 20)
+                d = c.s.recv(65536)
             except (ssl.SSLEOFError, ConnectionResetError):
                 break  # closed without close_notify: truncation, as it should look
             if not d:
