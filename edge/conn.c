@@ -595,12 +595,14 @@ void conn_on_recv(struct uring_loop *loop, void *owner, const struct io_uring_cq
                         conn_close(c, "recv error");
                         return;
                 }
-                /* EOF: finish what is under way, then close. */
+                /* EOF: finish what is under way, then close. A PUT body still owed can
+                 * never complete: drop it now (conn_close aborts the PUT), not at the
+                 * progress deadline. */
                 c->peer_eof = true;
-                if (c->state == CONN_SEND || c->state == CONN_READ_BODY ||
-                    c->state == CONN_MISS_WAIT)
+                if (c->state == CONN_SEND || c->state == CONN_MISS_WAIT)
                         return;
-                conn_close(c, "peer closed");
+                conn_close(c, c->state == CONN_READ_BODY ? "peer closed mid-body"
+                                                         : "peer closed");
                 return;
         }
         {
