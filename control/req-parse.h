@@ -18,7 +18,6 @@
  */
 int req_query_get(const char *query, size_t len, const char *name, char *buf, size_t cap);
 
-
 /* A piece of a request: one field line's value. */
 struct req_span {
         const char *p;
