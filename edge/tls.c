@@ -23,9 +23,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "hex.h"
 #include "log.h"
 
 #include "edge-cfg.h"
+#include "tls-seal.h"
 #include "tls.h"
 
 #define TICKET_KEYS 3 /* current, previous, and one spare slot while rotating */
@@ -62,6 +64,7 @@ struct tls_ctx {
         size_t n_certs;
         struct tls_tickets *tickets;
         bool ktls;
+        bool ktls_able; /* ktls on and the kernel has the tls module */
         unsigned char alpn[32]; /* server preference, wire format */
         size_t alpn_len;
 };
@@ -84,6 +87,17 @@ struct tls_conn {
          * sealed before anything else by tls_conn_flush; malloc'd only while held. */
         char *plain;
         size_t plain_off, plain_len;
+        /* The edge's own TLS 1.3 sealing (tls-seal.h). 'counted': every record OpenSSL
+         * wrote went through the gathering BIO, so ossl_seq (records it sealed under the
+         * server's application key, whose secret the key log gave) is known. Once 'seal' is
+         * made, the edge seals application data itself; a record OpenSSL still writes (an
+         * alert, a KeyUpdate) is opened with 'ossl' and sealed again with 'seal'. */
+        bool counted, have_secret, no_seal;
+        unsigned suite; /* the TLS 1.3 cipher suite's two-byte id */
+        uint64_t ossl_seq;
+        size_t secret_len;
+        unsigned char secret[TLS_SEAL_SECRET_MAX];
+        struct tls_seal *seal, *ossl;
 };
 
 /*
@@ -477,6 +491,27 @@ out:
 }
 
 /* The intermediate profile and our callbacks on one SSL_CTX. */
+/* The key log line with the server's application traffic secret: kept for tls-seal.h. */
+static void keylog_cb(const SSL *s, const char *line)
+{
+        static const char label[] = "SERVER_TRAFFIC_SECRET_0 ";
+        struct tls_conn *tc = SSL_get_app_data(s);
+        const char *hex;
+        size_t n;
+
+        if (!tc || !tc->counted || strncmp(line, label, sizeof(label) - 1) != 0)
+                return;
+        hex = strchr(line + sizeof(label) - 1, ' '); /* after the client random */
+        if (!hex)
+                return;
+        n = strlen(++hex);
+        if (n % 2 || n / 2 > sizeof(tc->secret) || hex_decode(hex, n, tc->secret, n / 2) < 0)
+                return;
+        tc->secret_len = n / 2;
+        tc->have_secret = true;
+        tc->ossl_seq = 0;
+}
+
 static int ctx_setup(struct tls_ctx *t, SSL_CTX *ctx, const struct edge_cfg_tls *cfg)
 {
         static const unsigned char sid_ctx[] = "sluice-edge";
@@ -505,6 +540,7 @@ static int ctx_setup(struct tls_ctx *t, SSL_CTX *ctx, const struct edge_cfg_tls 
         SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
         SSL_CTX_set_tlsext_servername_arg(ctx, t);
         SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, t);
+        SSL_CTX_set_keylog_callback(ctx, keylog_cb);
         if (cfg->tickets && !SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb))
                 return -EINVAL;
         return 0;
@@ -660,7 +696,8 @@ int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls
                         goto out;
                 }
         }
-        if (cfg->ktls && !kernel_has_tls_ulp())
+        t->ktls_able = cfg->ktls && kernel_has_tls_ulp();
+        if (cfg->ktls && !t->ktls_able)
                 log_warn("%s: tls.ktls is on, but the kernel has no tls module loaded (not in "
                          "/proc/sys/net/ipv4/tcp_available_ulp), and the sandboxed edge cannot "
                          "load it: records are encrypted in userspace. Load it at boot "
@@ -782,6 +819,85 @@ static int left_out(struct tls_conn *tc)
         return 1;
 }
 
+/* This thread's gather buffer, made on first use (freed by gather_free). */
+static char *gather_buf(void)
+{
+        if (!gather.buf) {
+                gather.buf = malloc(TLS_GATHER);
+                if (gather.buf)
+                        (void)pthread_setspecific(gather_key, gather.buf);
+        }
+        return gather.buf;
+}
+
+/*
+ * Records OpenSSL sealed under the application key before the edge took the sealing over: the
+ * sequence number to go on from. One written after the handshake (before the edge sealed
+ * anything: a KeyUpdate, an alert) may have changed OpenSSL's key: then OpenSSL keeps sealing.
+ */
+static void count_records(struct tls_conn *tc, const unsigned char *p, size_t len)
+{
+        if (tc->done)
+                tc->no_seal = true;
+        while (len >= 5) {
+                size_t n = 5 + ((size_t)p[3] << 8 | p[4]);
+                if (n > len)
+                        break;
+                tc->ossl_seq++;
+                p += n;
+                len -= n;
+        }
+        if (len)
+                tc->no_seal = true; /* not whole records: the count cannot be trusted */
+}
+
+/*
+ * A record OpenSSL wrote after the edge took the sealing over (a close_notify, or the
+ * KeyUpdate that answers the client's): open it under OpenSSL's key and sequence number, seal
+ * it again under the edge's, into the gather buffer (the caller made room for len bytes). A
+ * KeyUpdate moves both to the next secret, as OpenSSL moves itself after writing it.
+ */
+static int reseal(struct tls_conn *tc, const unsigned char *p, size_t len)
+{
+        unsigned char *plain = malloc(len);
+        int r = plain ? 0 : -ENOMEM;
+
+        if (r == 0 && !tc->ossl)
+                r = tls_seal_new(tc->suite, tc->secret, tc->secret_len, tc->ossl_seq, &tc->ossl);
+        while (r == 0 && len >= 5) {
+                size_t n = 5 + ((size_t)p[3] << 8 | p[4]), plen;
+                uint8_t type;
+
+                if (n > len) {
+                        r = -EBADMSG;
+                        break;
+                }
+                r = tls_seal_open(tc->ossl, p, n, plain, &plen, &type);
+                if (r == 0)
+                        r = tls_seal_record(tc->seal, type, plain, plen,
+                                            (unsigned char *)gather.buf + gather.len);
+                if (r < 0)
+                        break;
+                gather.len += plen + TLS_SEAL_OVERHEAD;
+                gather.owner = tc;
+                if (type == TLS_CT_HANDSHAKE && plen > 0 && plain[0] == 24 /* key_update */) {
+                        r = tls_seal_update(tc->ossl);
+                        if (r == 0)
+                                r = tls_seal_update(tc->seal);
+                }
+                p += n;
+                len -= n;
+        }
+        if (r == 0 && len)
+                r = -EBADMSG;
+        free(plain);
+        if (r < 0) {
+                tc->werr = r;
+                errno = -r;
+        }
+        return r;
+}
+
 static int gather_write(BIO *b, const char *data, int dlen)
 {
         struct tls_conn *tc = BIO_get_data(b);
@@ -803,15 +919,15 @@ static int gather_write(BIO *b, const char *data, int dlen)
                         errno = -r;
                 return -1;
         }
-        if (!gather.buf) {
-                gather.buf = malloc(TLS_GATHER);
-                if (!gather.buf) {
-                        tc->werr = -ENOMEM;
-                        errno = ENOMEM;
-                        return -1;
-                }
-                (void)pthread_setspecific(gather_key, gather.buf);
+        if (!gather_buf()) {
+                tc->werr = -ENOMEM;
+                errno = ENOMEM;
+                return -1;
         }
+        if (tc->seal)
+                return reseal(tc, (const unsigned char *)data, len) < 0 ? -1 : dlen;
+        if (tc->have_secret)
+                count_records(tc, (const unsigned char *)data, len);
         if (len > TLS_GATHER) { /* never from OpenSSL's record layer; kept correct anyway */
                 r = send_or_keep(tc, data, len);
                 return r < 0 ? -1 : dlen;
@@ -832,6 +948,12 @@ static long gather_ctrl(BIO *b, int cmd, long num, void *ptr)
         case BIO_CTRL_FLUSH:
                 if (gather.owner == tc)
                         gather_out();
+                if (!tc->done && left_out(tc) == 0) {
+                        /* A handshake flight the socket did not take: OpenSSL asks again
+                         * (WANT_WRITE) rather than wait for the peer's answer to it. */
+                        BIO_set_retry_write(b);
+                        return -1;
+                }
                 return 1;
         case BIO_CTRL_WPENDING:
                 return (long)(tc->left_len + (gather.owner == tc ? gather.len : 0));
@@ -860,21 +982,23 @@ static void gather_init(void)
         }
 }
 
-/* After the handshake, without kTLS: records go out through the gathering BIO. Best effort:
- * without it (out of memory) the socket BIO stays. */
-static void gather_attach(struct tls_conn *tc)
+/* Records go out through the gathering BIO: from the start without kTLS, after the handshake
+ * when kTLS was wanted and not had. Best effort: without it (out of memory) the socket BIO
+ * stays. Returns whether it is attached. */
+static bool gather_attach(struct tls_conn *tc)
 {
         BIO *b;
 
         (void)pthread_once(&gather_once, gather_init);
         if (!gather_method || BIO_wpending(SSL_get_wbio(tc->ssl)) > 0)
-                return;
+                return false;
         b = BIO_new(gather_method);
         if (!b)
-                return;
+                return false;
         BIO_set_data(b, tc);
         BIO_set_init(b, 1);
         SSL_set0_wbio(tc->ssl, b); /* frees the socket BIO (BIO_NOCLOSE: the fd stays) */
+        return true;
 }
 
 /* Seal the plaintext tls_conn_write_all kept. Returns 1 when none is left, 0, -errno. */
@@ -969,8 +1093,11 @@ int tls_conn_new(struct tls_ctx *t, int fd, struct tls_conn **ret)
         BIO_set_mem_eof_return(tc->rbio, -1);
         SSL_set_bio(tc->ssl, tc->rbio, wbio);
         SSL_set_accept_state(tc->ssl);
+        SSL_set_app_data(tc->ssl, tc);
         tc->fd = fd;
         tc->t = tls_ctx_ref(t);
+        if (!t->ktls_able)
+                tc->counted = gather_attach(tc);
         *ret = tc;
         return 0;
 }
@@ -985,6 +1112,9 @@ void tls_conn_free(struct tls_conn *tc)
         }
         SSL_free(tc->ssl); /* frees both BIOs; the fd stays open (BIO_NOCLOSE) */
         (void)tls_ctx_unref(tc->t);
+        tls_seal_free(tc->seal);
+        tls_seal_free(tc->ossl);
+        OPENSSL_cleanse(tc->secret, sizeof(tc->secret));
         free(tc->left);
         free(tc->plain);
         free(tc);
@@ -1037,8 +1167,8 @@ static void handshake_done(struct tls_conn *tc)
                 tc->alpn = n ? TLS_ALPN_HTTP11 : TLS_ALPN_NONE;
         }
         tc->ktls = BIO_get_ktls_send(SSL_get_wbio(tc->ssl)) == 1;
-        if (!tc->ktls)
-                gather_attach(tc);
+        if (!tc->ktls && !tc->counted)
+                (void)gather_attach(tc);
         atomic_fetch_add(&st->handshakes, 1);
         if (SSL_session_reused(tc->ssl))
                 atomic_fetch_add(&st->resumed, 1);
@@ -1082,6 +1212,79 @@ ssize_t tls_conn_read(struct tls_conn *tc, void *buf, size_t cap)
         return ssl_errno(tc, r, "read");
 }
 
+/* Whether the edge seals this connection's records itself from now on (see struct tls_conn). */
+static bool seal_start(struct tls_conn *tc)
+{
+        const SSL_CIPHER *c = SSL_get_current_cipher(tc->ssl);
+        SSL_SESSION *sess = SSL_get_session(tc->ssl);
+
+        if (tc->counted && tc->have_secret && tc->done && !tc->no_seal && !tc->retry_len &&
+            SSL_version(tc->ssl) == TLS1_3_VERSION && c && sess &&
+            SSL_SESSION_get_max_fragment_length(sess) == TLSEXT_max_fragment_length_DISABLED) {
+                tc->suite = SSL_CIPHER_get_protocol_id(c);
+                if (tls_seal_new(tc->suite, tc->secret, tc->secret_len, tc->ossl_seq,
+                                 &tc->seal) == 0)
+                        return true;
+        }
+        tc->no_seal = true;
+        return false;
+}
+
+/*
+ * OpenSSL answers a client's KeyUpdate request when it next writes, which it no longer does
+ * once the edge seals: have it write the answer now, ahead of any application data (it goes
+ * through reseal, which moves the edge to the next key). Returns 0, -EAGAIN, -errno.
+ */
+static int key_update_out(struct tls_conn *tc)
+{
+        int r;
+
+        if (SSL_get_key_update_type(tc->ssl) == SSL_KEY_UPDATE_NONE)
+                return 0;
+        ERR_clear_error();
+        errno = 0;
+        if (!SSL_in_init(tc->ssl) && SSL_key_update(tc->ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
+                drain_errors("key update");
+                return tc->werr = -EPROTO;
+        }
+        r = SSL_do_handshake(tc->ssl);
+        if (r == 1)
+                return 0;
+        r = ssl_errno(tc, r, "key update");
+        return r == 0 ? -EPROTO : r;
+}
+
+/* tls_conn_write once the edge seals: each record straight from buf into the gather buffer. */
+static ssize_t seal_write(struct tls_conn *tc, const unsigned char *buf, size_t len)
+{
+        size_t total = 0;
+        int k = key_update_out(tc);
+
+        if (k < 0)
+                return k;
+
+        while (total < len) {
+                size_t n = len - total < TLS_SEAL_PLAIN_MAX ? len - total : TLS_SEAL_PLAIN_MAX;
+                int r;
+
+                if (gather.owner != tc || gather.len + n + TLS_SEAL_OVERHEAD > TLS_GATHER)
+                        gather_out();
+                r = tc->werr ? tc->werr : left_out(tc);
+                if (r <= 0)
+                        return total ? (ssize_t)total : r == 0 ? -EAGAIN : r;
+                if (!gather_buf())
+                        return tc->werr = -ENOMEM;
+                r = tls_seal_record(tc->seal, TLS_CT_APP_DATA, buf + total, n,
+                                    (unsigned char *)gather.buf + gather.len);
+                if (r < 0)
+                        return tc->werr = r;
+                gather.len += n + TLS_SEAL_OVERHEAD;
+                gather.owner = tc;
+                total += n;
+        }
+        return (ssize_t)total;
+}
+
 ssize_t tls_conn_write(struct tls_conn *tc, const void *buf, size_t len)
 {
         size_t total = 0;
@@ -1089,6 +1292,8 @@ ssize_t tls_conn_write(struct tls_conn *tc, const void *buf, size_t len)
 
         if (len == 0)
                 return 0;
+        if (tc->seal || (!tc->no_seal && seal_start(tc)))
+                return seal_write(tc, buf, len);
         if (tc->retry_len && len < tc->retry_len)
                 return -EINVAL; /* a caller bug: OpenSSL would refuse it as a bad retry */
         /* Partial-write mode returns after each record: keep sealing until the socket is full
