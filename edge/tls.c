@@ -1223,8 +1223,10 @@ static bool seal_start(struct tls_conn *tc)
             SSL_SESSION_get_max_fragment_length(sess) == TLSEXT_max_fragment_length_DISABLED) {
                 tc->suite = SSL_CIPHER_get_protocol_id(c);
                 if (tls_seal_new(tc->suite, tc->secret, tc->secret_len, tc->ossl_seq,
-                                 &tc->seal) == 0)
+                                 &tc->seal) == 0) {
+                        atomic_fetch_add(&tc->t->tickets->stats.edge_sealed, 1);
                         return true;
+                }
         }
         tc->no_seal = true;
         return false;

@@ -25,7 +25,8 @@
  * writes to the socket directly, so kernel TLS can take over the send side: when the ctx
  * allows it and BIO_get_ktls_send says so after the handshake, file bodies go out with
  * SSL_sendfile (zero copy); otherwise they are read into a per-worker buffer the caller reuses
- * and encrypted by SSL_write, the one copy encryption needs.
+ * and encrypted by SSL_write, or, for TLS 1.3, by the edge itself straight into the send
+ * buffer (tls-seal.h), the one copy encryption needs.
  *
  * Thread safety: a tls_ctx is shared by every worker (OpenSSL contexts are thread-safe once
  * built; the ticket ring has its own lock). A tls_conn belongs to one worker.
@@ -43,6 +44,8 @@ struct tls_stats {
         atomic_uint_fast64_t failed;          /* alerts, protocol errors, refused versions */
         atomic_uint_fast64_t ktls;            /* connections sending through kernel TLS */
         atomic_uint_fast64_t userspace;       /* connections encrypting in userspace */
+        atomic_uint_fast64_t edge_sealed;     /* of which the edge sealed TLS 1.3 records
+                                               * itself (tls-seal.h) */
         atomic_uint_fast64_t sni_unknown;     /* served the default certificate */
         atomic_uint_fast64_t alpn_h2;         /* negotiated h2 */
         atomic_uint_fast64_t ocsp_stapled;    /* status requests answered with a staple */

@@ -335,6 +335,10 @@ def metrics_say_which_path(e):
     else:
         # No tls module: every connection encrypts in userspace.
         check(user >= 4, f"user path count {user}")
+        # TLS 1.3 clients that were sent data (Python's, curl's) got records the edge
+        # sealed itself; the TLS 1.2 ones got OpenSSL's.
+        sealed = grew("sluice_tls_edge_sealed_total")
+        check(2 <= sealed < user, f"edge-sealed connections {sealed} of {user}")
         eq(after.get(("sluice_tls_connections_total", 'send_path="ktls"')), 0, "ktls path count")
     # old_versions_refused ran first: its TLS 1.0/1.1 attempts are failed handshakes.
     check(after.get(("sluice_tls_handshakes_total", 'result="failed"'), 0) >= 2,
