@@ -11,7 +11,9 @@ fetches the object through the scenario's protocol trusting only that CA (full v
 and the body is compared with the file; the load generators themselves do not verify.
 
 As in hit_bench.py: same files, same machine, server CPU time from /proc for Gbit/s per
-server core, median of the repeats. Modes: pinned (server on CPU 0, client on CPU 1) or
+server core, median of the repeats; the servers run side by side and take turns within each
+repetition (the order rotating), and sluice's ratio to the better of the others is printed
+per cell, also paired (the median of the ratios within each repetition). Modes: pinned (server on CPU 0, client on CPU 1) or
 shared. p99 for h2load comes from its per-request log.
 
 Usage: tools/bench/tls_bench.py --edge build/edge/sluice-edge [--duration 10] [--reps 3]
@@ -178,6 +180,84 @@ def run_wrk_https(url, conns, duration, cpus):
             "p99_ms": float(p99.group(1)) * hb.TUNIT[p99.group(2)]}
 
 
+def measure(srv, scen, size, a, client_cpus, work):
+    """One run against one server: its req/s, Gbit/s, p99 and its own CPU time."""
+    pids = srv.pids()
+    cpu0, t0 = hb.cpu_seconds(pids), time.monotonic()
+    url = srv.url(scen, size)
+    if scen == "https1":
+        r = run_wrk_https(url, a.conns, a.duration, client_cpus)
+    else:
+        r = run_h2load(url, a.conns, a.duration, client_cpus, work)
+    cores = (hb.cpu_seconds(pids) - cpu0) / (time.monotonic() - t0)
+    r["server_cores"] = cores
+    r["gbps_per_core"] = r["gbps"] / cores if cores > 0 else 0.0
+    return r
+
+
+def run_mode(a, mode, servers, kinds, root, files, pki, work):
+    """Every server started side by side; per scenario and size, each repetition runs every
+    server once, the order rotating from one repetition to the next, so a change in the
+    shared machine's speed falls on all of them alike. Prints medians and, for sluice, the
+    ratio to the better of the others per core, also paired (median over repetitions of the
+    ratio within one repetition)."""
+    server_cpus, client_cpus = ("0", "1") if mode == "pinned" else (None, None)
+    running = []
+    out = []
+    try:
+        for kind in servers:
+            srv = kinds[kind](root, files, 1 if mode == "pinned" else 2, server_cpus, pki)
+            try:
+                srv.start(work)
+            except Exception as e:  # a server without TLS support yet, a port that never opens
+                print(f"{kind}: cannot start ({e}); skipped", file=sys.stderr)
+                srv.stop()
+                continue
+            running.append((kind, srv))
+        for scen in a.scenarios.split(","):
+            for size in a.sizes.split(","):
+                live = []
+                for kind, srv in running:
+                    try:
+                        verify(srv, scen, size, files[size])
+                        live.append((kind, srv))
+                    except RuntimeError as e:
+                        print(f"{e}; skipped", file=sys.stderr)
+                reps = {kind: [] for kind, _ in live}
+                for i in range(a.reps):
+                    order = live[i % len(live):] + live[:i % len(live)] if live else []
+                    for kind, srv in order:
+                        reps[kind].append(measure(srv, scen, size, a, client_cpus, work))
+                for kind, _ in live:
+                    rs = reps[kind]
+                    med = {k: statistics.median(x[k] for x in rs) for k in rs[0] if k != "cipher"}
+                    med["cipher"] = rs[0].get("cipher", "")
+                    med.update({"server": kind, "scenario": scen, "size": size, "mode": mode,
+                                "conns": a.conns, "reps": a.reps, "duration_s": a.duration,
+                                "runs_gbps_per_core": [x["gbps_per_core"] for x in rs]})
+                    out.append(med)
+                    print(f"{kind:7} {mode:7} {scen:7} {size:>4}  {med['rps']:10.0f} req/s"
+                          f"  {med['gbps']:6.2f} Gbit/s  p99 {med['p99_ms']:7.2f} ms"
+                          f"  {med['server_cores']:4.2f} cores"
+                          f"  {med['gbps_per_core']:6.2f} Gbit/s/core  {med['cipher']}",
+                          flush=True)
+                others = [k for k, _ in live if k != "sluice"]
+                if "sluice" in reps and others:
+                    def per_core(k, i=None):
+                        v = [x["gbps_per_core"] for x in reps[k]]
+                        return statistics.median(v) if i is None else v[i]
+                    best = max(per_core(k) for k in others)
+                    paired = statistics.median(
+                        per_core("sluice", i) / max(per_core(k, i) for k in others)
+                        for i in range(a.reps))
+                    print(f"  sluice / better of {','.join(others)} per core: "
+                          f"x{per_core('sluice') / best:.2f} (paired x{paired:.2f})", flush=True)
+    finally:
+        for _, srv in running:
+            srv.stop()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -215,50 +295,7 @@ def main():
     results = []
     try:
         for mode in a.modes.split(","):
-            server_cpus, client_cpus = ("0", "1") if mode == "pinned" else (None, None)
-            for kind in servers:
-                srv = kinds[kind](root, files, 1 if mode == "pinned" else 2, server_cpus, pki)
-                try:
-                    srv.start(work)
-                except Exception as e:  # a server without TLS support yet, a port that never opens
-                    print(f"{kind}: cannot start ({e}); skipped", file=sys.stderr)
-                    srv.stop()
-                    continue
-                try:
-                    for scen in a.scenarios.split(","):
-                        for size in a.sizes.split(","):
-                            try:
-                                verify(srv, scen, size, files[size])
-                            except RuntimeError as e:
-                                print(f"{e}; skipped", file=sys.stderr)
-                                continue
-                            reps = []
-                            for _ in range(a.reps):
-                                pids = srv.pids()
-                                cpu0, t0 = hb.cpu_seconds(pids), time.monotonic()
-                                url = srv.url(scen, size)
-                                if scen == "https1":
-                                    r = run_wrk_https(url, a.conns, a.duration, client_cpus)
-                                else:
-                                    r = run_h2load(url, a.conns, a.duration, client_cpus, work)
-                                cores = (hb.cpu_seconds(pids) - cpu0) / (time.monotonic() - t0)
-                                r["server_cores"] = cores
-                                r["gbps_per_core"] = r["gbps"] / cores if cores > 0 else 0.0
-                                reps.append(r)
-                            med = {k: statistics.median(x[k] for x in reps) for k in reps[0]
-                                   if k != "cipher"}
-                            med["cipher"] = reps[0].get("cipher", "")
-                            med.update({"server": kind, "scenario": scen, "size": size,
-                                        "mode": mode, "conns": a.conns, "reps": a.reps,
-                                        "duration_s": a.duration})
-                            results.append(med)
-                            print(f"{kind:7} {mode:7} {scen:7} {size:>4}  {med['rps']:10.0f} req/s"
-                                  f"  {med['gbps']:6.2f} Gbit/s  p99 {med['p99_ms']:7.2f} ms"
-                                  f"  {med['server_cores']:4.2f} cores"
-                                  f"  {med['gbps_per_core']:6.2f} Gbit/s/core  {med['cipher']}",
-                                  flush=True)
-                finally:
-                    srv.stop()
+            results += run_mode(a, mode, servers, kinds, root, files, pki, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if a.json:
