@@ -490,7 +490,6 @@ out:
         return r;
 }
 
-/* The intermediate profile and our callbacks on one SSL_CTX. */
 /* The key log line with the server's application traffic secret: kept for tls-seal.h. */
 static void keylog_cb(const SSL *s, const char *line)
 {
@@ -512,6 +511,7 @@ static void keylog_cb(const SSL *s, const char *line)
         tc->ossl_seq = 0;
 }
 
+/* The intermediate profile and our callbacks on one SSL_CTX. */
 static int ctx_setup(struct tls_ctx *t, SSL_CTX *ctx, const struct edge_cfg_tls *cfg)
 {
         static const unsigned char sid_ctx[] = "sluice-edge";
