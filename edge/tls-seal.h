@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TLS_SEAL_PLAIN_MAX 16384u /* 2^14, the largest plaintext per record */
-#define TLS_SEAL_OVERHEAD  22u    /* header 5, inner content type 1, AEAD tag 16 */
+#define TLS_SEAL_PLAIN_MAX  16384u /* 2^14, the largest plaintext per record */
+#define TLS_SEAL_OVERHEAD   22u    /* header 5, inner content type 1, AEAD tag 16 */
 #define TLS_SEAL_SECRET_MAX 48u
 
 #define TLS_CT_ALERT     21

@@ -64,7 +64,7 @@ struct tls_ctx {
         size_t n_certs;
         struct tls_tickets *tickets;
         bool ktls;
-        bool ktls_able; /* ktls on and the kernel has the tls module */
+        bool ktls_able;         /* ktls on and the kernel has the tls module */
         unsigned char alpn[32]; /* server preference, wire format */
         size_t alpn_len;
 };

@@ -49,8 +49,7 @@ static void round_trip(unsigned suite, size_t secret_len)
                 ASSERT_EQ(tls_seal_record(tx, TLS_CT_APP_DATA, plain, len, rec), 0);
                 ASSERT_EQ(rec[0], TLS_CT_APP_DATA);
                 ASSERT_EQ((size_t)rec[3] << 8 | rec[4], len + TLS_SEAL_OVERHEAD - 5);
-                ASSERT_EQ(tls_seal_open(rx, rec, len + TLS_SEAL_OVERHEAD, got, &got_len, &type),
-                          0);
+                ASSERT_EQ(tls_seal_open(rx, rec, len + TLS_SEAL_OVERHEAD, got, &got_len, &type), 0);
                 ASSERT_EQ(type, TLS_CT_APP_DATA);
                 ASSERT_MEMEQ(got, got_len, plain, len);
         }
@@ -88,8 +87,11 @@ TEST(tampered_or_misframed_records_refused)
 
         ASSERT_EQ(tls_seal_new(0x1301, secret, 32, 0, &tx), 0);
         ASSERT_EQ(tls_seal_new(0x1301, secret, 32, 0, &rx), 0);
-        ASSERT_EQ(tls_seal_record(tx, TLS_CT_ALERT, "0123456789abcdef0123456789abcdef"
-                                  "0123456789abcdef0123456789abcdef", 64, rec), 0);
+        ASSERT_EQ(tls_seal_record(tx, TLS_CT_ALERT,
+                                  "0123456789abcdef0123456789abcdef"
+                                  "0123456789abcdef0123456789abcdef",
+                                  64, rec),
+                  0);
         for (size_t i = 0; i < n; i++) {
                 rec[i] ^= 0x01; /* any bit: header (AAD), ciphertext or tag */
                 ASSERT_TRUE(tls_seal_open(rx, rec, n, got, &got_len, &type) < 0);
