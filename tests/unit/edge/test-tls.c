@@ -461,13 +461,12 @@ TEST(no_tickets_no_ticket_resumption)
         SSL_CTX_free(cc);
 }
 
-/* The userspace path: file bytes read into the caller's buffer and encrypted, with the socket
- * filling up on the way so that retries happen; the buffer is scribbled over between calls
- * (another connection's turn) and the bytes must still arrive intact. */
 /*
- * A 1 MiB file through a 16 KiB send buffer: every byte arrives, in order, after many
- * socket-full retries. TLS 1.2 records are sealed by OpenSSL (a sealed record waits in it for
- * socket space: retry_len); TLS 1.3 ones by the edge (tls-seal.h), with each suite.
+ * The userspace path: a 1 MiB file read into the caller's buffer and encrypted, through a
+ * 16 KiB send buffer so that the socket fills and retries happen; the buffer is scribbled over
+ * between calls (another connection's turn) and every byte must still arrive, in order.
+ * TLS 1.2 records are sealed by OpenSSL (a sealed record waits in it for socket space:
+ * retry_len); TLS 1.3 ones by the edge (tls-seal.h), with each suite.
  */
 static void sendfile_through(int version, const char *suite13)
 {
