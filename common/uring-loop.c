@@ -15,6 +15,7 @@
 #include "uring-loop.h"
 
 #define OP_WAKE       0
+#define OP_GUARD      1 /* slot 0: the read a send is linked behind; its CQE is ignored */
 #define BUF_GROUP     0
 #define MAX_WAIT_MS   1000
 #define SLOTS_INITIAL 256
@@ -515,6 +516,34 @@ int uring_loop_sendmsg(struct uring_loop *loop, uint32_t slot, uint8_t op, int f
                 io_uring_prep_sendmsg_zc(sqe, fd, msg, (unsigned)(flags | MSG_NOSIGNAL));
         else
                 io_uring_prep_sendmsg(sqe, fd, msg, (unsigned)(flags | MSG_NOSIGNAL));
+        return 0;
+}
+
+int uring_loop_sendmsg_after_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int sock,
+                                  const struct msghdr *msg, int flags, int file_fd, void *buf,
+                                  unsigned len, uint64_t off)
+{
+        struct io_uring_sqe *rd, *sqe;
+
+        /* Both SQEs in one submit: a link must never end at a submit boundary. */
+        if (io_uring_sq_space_left(&loop->ring) < 2)
+                (void)io_uring_submit(&loop->ring);
+        if (io_uring_sq_space_left(&loop->ring) < 2)
+                return -EBUSY;
+        /* The read is no slot's operation (slot 0, never counted): dispatch() ignores its CQE.
+         * The send's own CQE (-ECANCELED after a short read) is the slot's. (With
+         * IOSQE_CQE_SKIP_SUCCESS on the read, a short read would cancel the send without any
+         * CQE for it.) */
+        rd = io_uring_get_sqe(&loop->ring);
+        if (!rd)
+                return -EBUSY;
+        io_uring_prep_read(rd, file_fd, buf, len, off);
+        io_uring_sqe_set_data64(rd, uring_loop_user_data(loop, 0, OP_GUARD));
+        rd->flags |= IOSQE_IO_LINK;
+        sqe = uring_loop_sqe(loop, slot, op);
+        if (!sqe)
+                return -EBUSY; /* not reached: the space was checked */
+        io_uring_prep_sendmsg(sqe, sock, msg, (unsigned)(flags | MSG_NOSIGNAL));
         return 0;
 }
 

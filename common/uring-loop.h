@@ -144,6 +144,16 @@ int uring_loop_send(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, 
  */
 int uring_loop_sendmsg(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd,
                        const struct msghdr *msg, int flags, bool zc);
+/*
+ * sendmsg(2) as uring_loop_sendmsg (not zero copy), issued only once a pread(2) of len bytes of
+ * file_fd at off into buf has returned all of them, in the same submit (IOSQE_IO_LINK): a
+ * short or failed read cancels the send, whose CQE then says -ECANCELED. The read's own CQE
+ * never reaches the caller. buf belongs to the operation until the send's CQE. Needs
+ * IOSQE_IO_LINK among a restricted ring's SQE flags.
+ */
+int uring_loop_sendmsg_after_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int sock,
+                                  const struct msghdr *msg, int flags, int file_fd, void *buf,
+                                  unsigned len, uint64_t off);
 /* read(2) of buf[0..len) (eventfd, signalfd); buf belongs to the operation until its CQE. */
 int uring_loop_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, void *buf,
                     unsigned len);

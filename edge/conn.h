@@ -55,6 +55,7 @@ struct conn {
         bool recv_armed;
         bool poll_armed;
         bool send_armed;  /* a ring send owns c->out until its completion */
+        bool send_body;   /* ... and reads the body from obj's mapping (conn.c) */
         bool close_after; /* close once the current response is out */
         bool peer_eof;    /* client half-closed: answer what was read, then close */
         bool processing;  /* inside the input loop (no re-entry) */

@@ -49,7 +49,8 @@ static const uint8_t uring_ops[] = {
     IORING_OP_SENDMSG,      /* uring_loop_sendmsg: the batch a kernel refused zero copy for */
     IORING_OP_POLL_ADD,     /* uring_loop_poll: POLLOUT waits, upstream sockets */
     IORING_OP_POLL_REMOVE,  /* a poll cancelled by its user_data */
-    IORING_OP_READ,         /* uring_loop_read: the wake eventfd */
+    IORING_OP_READ,         /* uring_loop_read: the wake eventfd; the read guarding a small
+                             * body's send (uring_loop_sendmsg_after_read) */
     IORING_OP_ASYNC_CANCEL, /* uring_loop_cancel_fd, upstream re-arms */
     IORING_OP_CLOSE,        /* uring_loop_close */
     IORING_OP_TIMEOUT,      /* liburing's wait timeout on kernels without EXT_ARG */
@@ -269,7 +270,8 @@ void sandbox_uring_restrict(const struct edge_cfg *cfg, struct uring_loop_params
                 return;
         p->allow_ops = uring_ops;
         p->n_allow_ops = ARRAY_SIZE(uring_ops);
-        p->allow_sqe_flags = IOSQE_BUFFER_SELECT;
+        /* IO_LINK: the read a small body's send is linked behind (see conn.c). */
+        p->allow_sqe_flags = IOSQE_BUFFER_SELECT | IOSQE_IO_LINK;
 }
 
 /* Build and load the filter over every thread. Returns rules added or -errno. */

@@ -2,6 +2,8 @@
 """Zero copy on plain HTTP: the edge's system calls, traced while it serves cached objects,
 move the bodies with sendfile (or splice) and read none of their bytes into its own memory.
 A read-then-write send path would show as read/pread calls carrying the body, and no
+sendfile. Bodies of at most 4 KiB leave with their head in one send through the ring, from
+the file's mapping: no system call of the edge's own carries them, neither a read nor a
 sendfile. Needs strace (tools/deps installs it); skips (77) without it."""
 
 import os
@@ -97,6 +99,16 @@ def bodies_go_out_by_sendfile(e):
     check(zc >= body, f"sendfile/splice moved {zc} bytes for {body} body bytes")
     # The heads go through the ring; nothing the edge reads itself comes near a body's size.
     check(rd < 64 * 1024, f"read calls returned {rd} bytes while serving {body} body bytes")
+
+
+@test
+def small_bodies_leave_with_the_head(e):
+    small = ["/t1/init.mp4", "/t1/manifest.mpd", "/t1/sub.vtt", "/t1/meta.json", "/t1/one.bin"]
+    check(all(0 < len(e.objects[p]) <= 4096 for p in small), "the objects are small")
+    got, body = traced_gets(e, small * 3)
+    print(f"  traced: {got}; body bytes {body}")
+    for c in ZERO_COPY + READS:
+        check(c not in got, f"{c} called while serving small bodies: {got.get(c)}")
 
 
 if __name__ == "__main__":

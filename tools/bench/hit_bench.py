@@ -28,7 +28,7 @@ import tempfile
 import time
 import urllib.request
 
-SIZES = {"2K": 2048, "8K": 8192, "16K": 16384, "64K": 65536, "1M": 1 << 20, "4M": 4 << 20}
+SIZES = {"2K": 2048, "4K": 4096, "8K": 8192, "16K": 16384, "64K": 65536, "1M": 1 << 20, "4M": 4 << 20}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 

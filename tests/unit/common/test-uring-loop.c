@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -382,6 +383,56 @@ TEST(send_short_then_rest_in_order)
         ASSERT_MEMEQ(got, LEN, msg, LEN);
         ASSERT_TRUE(shorts > 0);
         ASSERT_EQ(uring_loop_slot_inflight(loop, slot), 0);
+        (void)close(sv[0]);
+        (void)close(sv[1]);
+        uring_loop_free(loop);
+}
+
+/* A send linked behind a read of a file goes out when the read is whole, and is cancelled with
+ * nothing sent when the file is shorter; the read's own completion reaches no handler. */
+TEST(sendmsg_after_read_goes_only_when_the_read_is_whole)
+{
+        struct uring_loop *loop = loop_new_or_skip(0);
+        char path[] = "/tmp/sluice-guard-XXXXXX", byte = 0, got[64];
+        struct iovec iov = {.iov_base = "head+body", .iov_len = 9};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        struct sender sd = {0};
+        int sv[2], file = mkstemp(path);
+        uint32_t slot;
+
+        ASSERT_TRUE(loop);
+        ASSERT_TRUE(file >= 0);
+        (void)unlink(path);
+        ASSERT_EQ(write(file, "0123456789", 10), 10);
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+        uring_loop_set_handler(loop, 5, on_send);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &sd, NULL, &slot), 0);
+
+        ASSERT_EQ(uring_loop_sendmsg_after_read(loop, slot, 5, sv[0], &msg, 0, file, &byte, 1, 9),
+                  0);
+        ASSERT_EQ(uring_loop_slot_inflight(loop, slot), 1);
+        for (int i = 0; i < 20 && !sd.done; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_EQ(sd.done, 1);
+        ASSERT_EQ(sd.res, 9);
+        ASSERT_EQ(byte, '9');
+        ASSERT_EQ(drain(sv[1], got, 0, sizeof(got)), 9);
+        ASSERT_MEMEQ(got, 9, "head+body", 9);
+        ASSERT_EQ(uring_loop_slot_inflight(loop, slot), 0);
+
+        /* The file shrank below the byte read: the send is cancelled, nothing goes out. */
+        ASSERT_EQ(ftruncate(file, 5), 0);
+        ASSERT_EQ(uring_loop_sendmsg_after_read(loop, slot, 5, sv[0], &msg, 0, file, &byte, 1, 9),
+                  0);
+        for (int i = 0; i < 20 && sd.done < 2; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_EQ(sd.done, 2);
+        ASSERT_EQ(sd.res, -ECANCELED);
+        ASSERT_EQ(uring_loop_slot_inflight(loop, slot), 0);
+        ASSERT_EQ(uring_loop_run_once(loop, 50), 0); /* no stray completion for the slot */
+        ASSERT_EQ(sd.done, 2);
+        ASSERT_EQ(drain(sv[1], got, 0, sizeof(got)), 0);
+        (void)close(file);
         (void)close(sv[0]);
         (void)close(sv[1]);
         uring_loop_free(loop);
