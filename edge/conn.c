@@ -37,8 +37,8 @@
  * socket with room, where 1 MiB calls made it four and a fifth that only said EAGAIN. */
 #define SENDFILE_TURN (4u << 20)
 /* A file body up to this size leaves in the head's send, from the object's mapping (see
- * out_submit_with_body); a larger one by sendfile(2). Measured: a tenth less CPU per response
- * at 2 and 4 KiB, none at 8 KiB, where the copy costs what the system call saved. */
+ * out_submit_with_body); a larger one by sendfile(2). Measured (docs/bench.md): less CPU per
+ * response at 2 and 4 KiB, none at 8 KiB, where the copy costs what the system call saves. */
 #define SMALL_BODY_MAX (4u << 10)
 
 static const char *const state_names[] = {

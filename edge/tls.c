@@ -89,10 +89,11 @@ struct tls_conn {
         size_t plain_off, plain_len;
         /* The edge's own TLS 1.3 sealing (tls-seal.h). 'counted': every record OpenSSL
          * wrote went through the gathering BIO, so ossl_seq (records it sealed under the
-         * server's application key, whose secret the key log gave) is known. Once 'seal' is
-         * made, the edge seals application data itself; a record OpenSSL still writes (an
-         * alert, a KeyUpdate) is opened with 'ossl' and sealed again with 'seal'. */
-        bool counted, have_secret, no_seal;
+         * server's application key, whose secret the key log gave: secret_len > 0) is
+         * known. Once 'seal' is made, the edge seals application data itself; a record
+         * OpenSSL still writes (an alert, a KeyUpdate) is opened with 'ossl' and sealed again
+         * with 'seal'. */
+        bool counted, no_seal;
         unsigned suite; /* the TLS 1.3 cipher suite's two-byte id */
         uint64_t ossl_seq;
         size_t secret_len;
@@ -507,7 +508,6 @@ static void keylog_cb(const SSL *s, const char *line)
         if (n % 2 || n / 2 > sizeof(tc->secret) || hex_decode(hex, n, tc->secret, n / 2) < 0)
                 return;
         tc->secret_len = n / 2;
-        tc->have_secret = true;
         tc->ossl_seq = 0;
 }
 
@@ -835,12 +835,18 @@ static char *gather_buf(void)
  * sequence number to go on from. One written after the handshake (before the edge sealed
  * anything: a KeyUpdate, an alert) may have changed OpenSSL's key: then OpenSSL keeps sealing.
  */
+/* The whole length of the TLS record whose 5-byte header is at p. */
+static size_t record_len(const unsigned char *p)
+{
+        return 5 + ((size_t)p[3] << 8 | p[4]);
+}
+
 static void count_records(struct tls_conn *tc, const unsigned char *p, size_t len)
 {
         if (tc->done)
                 tc->no_seal = true;
         while (len >= 5) {
-                size_t n = 5 + ((size_t)p[3] << 8 | p[4]);
+                size_t n = record_len(p);
                 if (n > len)
                         break;
                 tc->ossl_seq++;
@@ -865,7 +871,7 @@ static int reseal(struct tls_conn *tc, const unsigned char *p, size_t len)
         if (r == 0 && !tc->ossl)
                 r = tls_seal_new(tc->suite, tc->secret, tc->secret_len, tc->ossl_seq, &tc->ossl);
         while (r == 0 && len >= 5) {
-                size_t n = 5 + ((size_t)p[3] << 8 | p[4]), plen;
+                size_t n = record_len(p), plen;
                 uint8_t type;
 
                 if (n > len) {
@@ -926,7 +932,7 @@ static int gather_write(BIO *b, const char *data, int dlen)
         }
         if (tc->seal)
                 return reseal(tc, (const unsigned char *)data, len) < 0 ? -1 : dlen;
-        if (tc->have_secret)
+        if (tc->secret_len)
                 count_records(tc, (const unsigned char *)data, len);
         if (len > TLS_GATHER) { /* never from OpenSSL's record layer; kept correct anyway */
                 r = send_or_keep(tc, data, len);
@@ -1218,7 +1224,7 @@ static bool seal_start(struct tls_conn *tc)
         const SSL_CIPHER *c = SSL_get_current_cipher(tc->ssl);
         SSL_SESSION *sess = SSL_get_session(tc->ssl);
 
-        if (tc->counted && tc->have_secret && tc->done && !tc->no_seal && !tc->retry_len &&
+        if (tc->counted && tc->secret_len && tc->done && !tc->no_seal && !tc->retry_len &&
             SSL_version(tc->ssl) == TLS1_3_VERSION && c && sess &&
             SSL_SESSION_get_max_fragment_length(sess) == TLSEXT_max_fragment_length_DISABLED) {
                 tc->suite = SSL_CIPHER_get_protocol_id(c);

@@ -7,11 +7,13 @@ own CPU time from /proc, so efficiency (requests or Gbit/s per server core) can 
 when wrk saturates its core first. Each cell is repeated and the median reported. The servers run
 side by side and take turns within each repetition (the order rotating), so drift in the shared
 machine's load falls on all of them; "paired" is the median over repetitions of sluice's req/s
-per core over nginx's in the same repetition.
+per core over nginx's in the same repetition. With --edge-base, a second sluice-edge build
+(e.g. the one before a change) runs beside them as sluice-base, and each cell also prints the
+paired ratio of sluice over sluice-base.
 
-Usage: tools/bench/hit_bench.py --edge build/edge/sluice-edge [--duration 10] [--reps 3]
-       [--sizes 2K,64K,1M,4M] [--conns 64,256] [--modes shared,pinned] [--servers sluice,nginx,h2o]
-       [--idle 10000] [--json OUT]
+Usage: tools/bench/hit_bench.py --edge build/edge/sluice-edge [--edge-base OTHER] [--duration 10]
+       [--reps 3] [--sizes 2K,64K,1M,4M] [--conns 64,256] [--modes shared,pinned]
+       [--servers sluice,nginx,h2o] [--idle 10000] [--json OUT]
 """
 import argparse
 import json
@@ -215,6 +217,20 @@ tokens: {{required: false}}
                 assert r.status in (200, 201, 204), r.status
 
 
+class SluiceBase(Sluice):
+    """A second sluice-edge binary (e.g. the build before a change), for an A/B in one run."""
+    name = "sluice-base"
+    base_binary = None
+
+    def start(self, work):
+        saved = Sluice.binary
+        Sluice.binary = self.base_binary
+        try:
+            super().start(work)
+        finally:
+            Sluice.binary = saved
+
+
 WRK_RE = {
     "rps": re.compile(r"Requests/sec:\s+([\d.]+)"),
     "bytes": re.compile(r"Transfer/sec:\s+([\d.]+)(\w+)"),
@@ -325,9 +341,13 @@ def run_mode(a, mode, kinds, root, files, work, sizes):
                     rs = reps[srv.name]
                     med = {k: statistics.median(x[k] for x in rs) for k in rs[0]}
                     med["gbps_per_core"] = med["gbps"] / max(med["server_cores"], 1e-9)
-                    if srv.name == "sluice" and "nginx" in reps:
+                    if srv.name.startswith("sluice") and "nginx" in reps:
                         pairs = zip(rs, reps["nginx"])
                         med["paired_ratio"] = statistics.median(
+                            x["rps_per_core"] / y["rps_per_core"] for x, y in pairs)
+                    if srv.name == "sluice" and "sluice-base" in reps:
+                        pairs = zip(rs, reps["sluice-base"])
+                        med["paired_base"] = statistics.median(
                             x["rps_per_core"] / y["rps_per_core"] for x, y in pairs)
                     row = {"mode": mode, "server": srv.name, "size": size, "conns": conns, **med}
                     results.append(row)
@@ -355,6 +375,7 @@ def main():
     ap.add_argument("--conns", default="64,256")
     ap.add_argument("--modes", default="shared,pinned")
     ap.add_argument("--servers", default="sluice,nginx,h2o")
+    ap.add_argument("--edge-base", help="a second sluice-edge binary, measured as sluice-base")
     ap.add_argument("--idle", type=int, default=10000, help="idle connections for the RSS test (0: skip)")
     ap.add_argument("--json", help="write all results here")
     a = ap.parse_args()
@@ -362,6 +383,10 @@ def main():
     sizes = a.sizes.split(",")
     kinds = {"sluice": Sluice, "nginx": Nginx, "h2o": H2o}
     servers = [s for s in a.servers.split(",") if s == "sluice" or shutil.which(s)]
+    if a.edge_base:
+        SluiceBase.base_binary = os.path.abspath(a.edge_base)
+        kinds["sluice-base"] = SluiceBase
+        servers.insert(servers.index("sluice") + 1 if "sluice" in servers else 0, "sluice-base")
     work, root, files = bench_files("sluice-bench-", sizes)
     results = []
     try:
@@ -387,13 +412,16 @@ def print_table(results):
     base = {(r["mode"], r["size"], r["conns"]): r for r in results if r.get("server") == "nginx" and r["mode"] != "idle"}
     print("\nsluice / nginx ratios (per server core):")
     for r in results:
-        if r.get("server") != "sluice" or r["mode"] == "idle":
+        if not r.get("server", "").startswith("sluice") or r["mode"] == "idle":
             continue
         b = base.get((r["mode"], r["size"], r["conns"]))
         if b:
-            print(f"  {r['mode']:6} {r['size']:>4} c={r['conns']:<3} req/s/core x{r['rps_per_core'] / b['rps_per_core']:.2f} "
+            vs_base = f"  sluice / sluice-base paired x{r['paired_base']:.2f}" if "paired_base" in r else ""
+            print(f"  {r['server']:11} {r['mode']:6} {r['size']:>4} c={r['conns']:<3} "
+                  f"req/s/core x{r['rps_per_core'] / b['rps_per_core']:.2f} "
                   f"(paired x{r.get('paired_ratio', 0):.2f})  "
-                  f"Gbit/s x{r['gbps'] / b['gbps']:.2f}  p99 {r['p99_ms']:.2f} vs {b['p99_ms']:.2f} ms")
+                  f"Gbit/s x{r['gbps'] / b['gbps']:.2f}  p99 {r['p99_ms']:.2f} vs {b['p99_ms']:.2f} ms"
+                  f"{vs_base}")
     for r in results:
         if r["mode"] == "idle":
             print(f"  idle RSS {r['server']}: {r['bytes_per_conn']:.0f} B/conn over {r['connections']} connections")

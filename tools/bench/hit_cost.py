@@ -32,20 +32,6 @@ import hit_bench  # noqa: E402  (servers, files and wrk parsing are shared)
 REQS_RE = re.compile(r"(\d+) requests in ([\d.]+)(\w+)")
 
 
-class SluiceBase(hit_bench.Sluice):
-    """A second sluice-edge binary (e.g. the build before a change), for an A/B in one run."""
-    name = "sluice-base"
-    base_binary = None
-
-    def start(self, work):
-        saved = hit_bench.Sluice.binary
-        hit_bench.Sluice.binary = self.base_binary
-        try:
-            super().start(work)
-        finally:
-            hit_bench.Sluice.binary = saved
-
-
 def wrk(port, path, conns, duration):
     cmd = ["taskset", "-c", "1", "wrk", "-t", "1", "-c", str(conns), "-d", f"{duration}s",
            f"http://127.0.0.1:{port}/{path}"]
@@ -126,8 +112,8 @@ def main():
     kinds = {"sluice": hit_bench.Sluice, "nginx": hit_bench.Nginx, "h2o": hit_bench.H2o}
     names = [s for s in a.servers.split(",") if s == "sluice" or shutil.which(s)]
     if a.edge_base:
-        SluiceBase.base_binary = os.path.abspath(a.edge_base)
-        kinds["sluice-base"] = SluiceBase
+        hit_bench.SluiceBase.base_binary = os.path.abspath(a.edge_base)
+        kinds["sluice-base"] = hit_bench.SluiceBase
         names.insert(names.index("sluice") + 1 if "sluice" in names else 0, "sluice-base")
     sizes = a.sizes.split(",")
     work, root, files = hit_bench.bench_files("sluice-cost-", sizes)
