@@ -905,11 +905,10 @@ void conn_respond(struct conn *c, const struct conn_resp *r)
 void conn_on_send(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
 {
         struct conn *c = owner;
-
-        (void)loop;
         bool with_body = c->send_body;
         uint32_t head = (uint32_t)cqe->res;
 
+        (void)loop;
         c->send_armed = false;
         c->send_body = false;
         if (c->state == CONN_CLOSED)

@@ -830,17 +830,17 @@ static char *gather_buf(void)
         return gather.buf;
 }
 
-/*
- * Records OpenSSL sealed under the application key before the edge took the sealing over: the
- * sequence number to go on from. One written after the handshake (before the edge sealed
- * anything: a KeyUpdate, an alert) may have changed OpenSSL's key: then OpenSSL keeps sealing.
- */
 /* The whole length of the TLS record whose 5-byte header is at p. */
 static size_t record_len(const unsigned char *p)
 {
         return 5 + ((size_t)p[3] << 8 | p[4]);
 }
 
+/*
+ * Records OpenSSL sealed under the application key before the edge took the sealing over: the
+ * sequence number to go on from. One written after the handshake (before the edge sealed
+ * anything: a KeyUpdate, an alert) may have changed OpenSSL's key: then OpenSSL keeps sealing.
+ */
 static void count_records(struct tls_conn *tc, const unsigned char *p, size_t len)
 {
         if (tc->done)
