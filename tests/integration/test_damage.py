@@ -172,6 +172,7 @@ def small_truncated_while_cached(origin):
         log = open(e.log_path).read()
         eq(log.count("cached file changed size behind the edge's back"), 4,
            "each damaged small file is named in the log when its send is cancelled")
+        eq(metric(e, DAMAGED, 'found_by="open"'), 4, "each counted when its refill opened it")
         e.stop()
         check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
     finally:
