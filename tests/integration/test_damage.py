@@ -10,7 +10,8 @@
                  from the file's mapping, behind a read of the body's last byte; a small file
                  truncated while its descriptor and mapping are cached (inside its one page,
                  where a mapping reads zeros past the end) gets no answer at all, the
-                 edge says why in its log, and the next request refills it. A range of a
+                 edge says why in its log, and the next request refills it
+                 (damaged{found_by="open"} counts each). A range of a
                  small object is the object's bytes; a small range of a large object cut
                  inside that range gets no answer either.
   scrub:         a byte of a cached file is flipped with its size kept; the background scrub
