@@ -296,7 +296,7 @@ TEST(uring_restrict_follows_the_switch)
         sandbox_uring_restrict(&cfg, &p);
         ASSERT_TRUE(p.allow_ops == uring_ops);
         ASSERT_EQ(p.n_allow_ops, ARRAY_SIZE(uring_ops));
-        ASSERT_EQ(p.allow_sqe_flags, IOSQE_BUFFER_SELECT);
+        ASSERT_EQ(p.allow_sqe_flags, IOSQE_BUFFER_SELECT | IOSQE_IO_LINK);
 }
 
 TEST(uring_loop_takes_the_edge_list)
