@@ -351,7 +351,7 @@ def run_mode(a, mode, kinds, root, files, work, sizes):
                             x["rps_per_core"] / y["rps_per_core"] for x, y in pairs)
                     row = {"mode": mode, "server": srv.name, "size": size, "conns": conns, **med}
                     results.append(row)
-                    print(f"{mode:6} {srv.name:6} {size:>4} c={conns:<3} {med['rps']:>10.0f} req/s "
+                    print(f"{mode:6} {srv.name:11} {size:>4} c={conns:<3} {med['rps']:>10.0f} req/s "
                           f"{med['gbps']:6.2f} Gbit/s p50 {med['p50_ms']:.2f} ms p99 {med['p99_ms']:.2f} ms "
                           f"cores {med['server_cores']:.2f} -> {med['rps_per_core']:.0f} req/s/core "
                           f"{med['gbps_per_core']:.2f} Gbit/s/core", flush=True)
