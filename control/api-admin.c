@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Admin routes (bearer token checked by the router): title registration from asset.json,
- * licences, and the shared URI-signing key set with its rotation; plus the periodic refresh
+ * licences, the shared URI-signing key set with its rotation, and ending a session; plus the periodic refresh
  * of that key set, which is how every instance learns about a rotation done through another.
  */
 #include <errno.h>
@@ -26,6 +26,7 @@
 #include "ctl.h"
 #include "pgdb.h"
 #include "server.h"
+#include "sessid.h"
 
 static void title_audit(const struct ctl_req *rq, const json_t *res)
 {
@@ -330,4 +331,40 @@ void api_admin_keys_rotate(struct ctl_req *rq)
                 free(rx);
                 ctl_reply_db_error(rq, r, NULL);
         }
+}
+
+static void session_end_audit(const struct ctl_req *rq, const json_t *res)
+{
+        char sid[48];
+
+        /* The nonce names the session in logs: the whole id is a bearer credential. */
+        log_info("admin: session %s %s (request %" PRIu64 " from %s)",
+                 api_log_safe(json_string_value(json_object_get(res, "session")), sid, sizeof(sid)),
+                 json_is_true(json_object_get(res, "ended")) ? "ended" : "was over already",
+                 rq->id, rq->client);
+}
+
+static const struct api_audit session_end_audited = {.log = session_end_audit};
+
+/* POST /v1/admin/sessions/<id>/end: the session is over on every instance (within cache_ttl
+ * where its manifest is warm), whether or not its start wrote a row. */
+void api_admin_session_end(struct ctl_req *rq)
+{
+        struct sessid_claims cl;
+        char id[SESSID_MAX + 1], ver[24], prof[24], created[24];
+
+        if (!api_session_from(rq->ctl, rq->arg[0], NULL, &cl, id) ||
+            time(NULL) >= (time_t)cl.expires) {
+                ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
+                return;
+        }
+        snprintf(ver, sizeof(ver), "%" PRId64, cl.asset_version);
+        snprintf(prof, sizeof(prof), "%" PRId64, cl.profile);
+        snprintf(created, sizeof(created), "%" PRId64, cl.created);
+        const char *params[] = {cl.nonce,   cl.title,
+                                cl.episode, cl.asset,
+                                ver,        cl.profile ? prof : NULL,
+                                cl.country, cl.region,
+                                created};
+        api_exec_json_audited(rq, rq->ctl->st.session_end, params, 9, &session_end_audited);
 }

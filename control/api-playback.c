@@ -2,9 +2,9 @@
 /*
  * Playback: sessions, manifests (DASH and HLS), steering, ClearKey licences and playback
  * reports. A session's id is signed and carries the session (sessid.h), so any instance
- * holding the shared key set can serve any step of it, whether or not its row is written
- * yet. An anonymous start is answered from warm data (cache.h) with its row written behind
- * (session-behind.h); a start with a profile is one database statement (session-batch.h).
+ * holding the shared key set can serve any step of it, with or without a row. An anonymous
+ * start is answered from warm data (cache.h) and counted behind (session-behind.h), with no
+ * row; a start with a profile is one database statement (session-batch.h).
  * Manifests and steering come from the warm caches or narrow queries keyed by the claims.
  */
 #include <errno.h>
@@ -354,7 +354,7 @@ static bool fits(const char *s, size_t cap)
 
 /*
  * The warm path: the title's data and licence windows from the cache, the licence judged here
- * against the clock, the answer at once, the row queued to be written behind. Answers what
+ * against the clock, the answer at once, the start counted behind. Answers what
  * sluice_session_start answers for an anonymous player; bw is the client network's
  * throughput estimate (-1: none), answered as the start rung it allows (start_rung()). The
  * claims, the cached session and the answer's text are made straight from the warm entry,
@@ -374,7 +374,7 @@ static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64
         json_t *duration = json_object_get(w->o, "duration");
         json_t *markers = json_object_get(w->o, "markers");
         const char *asset_s = json_string_value(asset), *ep_s = json_string_value(episode);
-        struct session_behind_row row;
+        struct session_behind_start start;
         struct sessid_claims c;
         struct ctl_session cs, s;
         struct json_write jw;
@@ -399,19 +399,16 @@ static void fast_answer(struct playback_ctx *px, const struct ctl_warm *w, int64
                 ctl_reply_error(rq, 500, "internal", "bad title record");
                 return;
         }
-        row = (struct session_behind_row){
-            .id = px->sid,
+        start = (struct session_behind_start){
             .title = px->title,
             .episode = ep_s,
             .asset = asset_s,
             .country = px->cc,
             .region = region,
-            .ip = rq->client[0] ? rq->client : NULL,
             .created = created,
-            .expires = created + ttl,
         };
-        /* A full queue drops the row (counted): the session plays all the same. */
-        (void)session_behind_add(ctl->behind, &row);
+        /* A full queue drops the count (counted): the session plays all the same. */
+        (void)session_behind_add(ctl->behind, &start);
         metrics_add(ctl->m.sessions_fast, 1);
 
         memset(&c, 0, sizeof(c));
@@ -627,11 +624,8 @@ struct view_ctx {
                                       * so far), for its MPD */
 };
 
-/* A signed session id from arg with the extension ext (".mpd", or NULL for none): verified
- * against the shared key set into *cl and copied into id. A malformed, forged or unknown-key
- * id is false, as an unknown session; expiry is the caller's. */
-static bool sess_from(struct ctl *ctl, const char *arg, const char *ext, struct sessid_claims *cl,
-                      char id[SESSID_MAX + 1])
+bool api_session_from(struct ctl *ctl, const char *arg, const char *ext,
+                      struct sessid_claims *cl, char *id)
 {
         size_t n = strlen(arg), el = ext ? strlen(ext) : 0;
 
@@ -1207,9 +1201,9 @@ void api_manifest_mpd(struct ctl_req *rq)
         struct sessid_claims cl;
         char id[SESSID_MAX + 1];
 
-        if (sess_from(rq->ctl, rq->arg[0], ".mpd", &cl, id))
+        if (api_session_from(rq->ctl, rq->arg[0], ".mpd", &cl, id))
                 view_start(rq, VIEW_MPD, id, &cl, NULL);
-        else if (sess_from(rq->ctl, rq->arg[0], ".m3u8", &cl, id))
+        else if (api_session_from(rq->ctl, rq->arg[0], ".m3u8", &cl, id))
                 view_start(rq, VIEW_M3U8, id, &cl, NULL);
         else
                 ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
@@ -1227,7 +1221,7 @@ void api_manifest_media(struct ctl_req *rq)
         size_t n = strlen(rq->arg[1]);
 
         if (n <= 5 || n - 5 > ID_MAX || strcmp(rq->arg[1] + n - 5, ".m3u8") ||
-            !sess_from(rq->ctl, rq->arg[0], NULL, &cl, id)) {
+            !api_session_from(rq->ctl, rq->arg[0], NULL, &cl, id)) {
                 ctl_reply_error(rq, 404, "not_found", "unknown playlist");
                 return;
         }
@@ -1241,7 +1235,7 @@ void api_steering(struct ctl_req *rq)
         struct sessid_claims cl;
         char id[SESSID_MAX + 1];
 
-        if (!sess_from(rq->ctl, rq->arg[0], NULL, &cl, id)) {
+        if (!api_session_from(rq->ctl, rq->arg[0], NULL, &cl, id)) {
                 ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
                 return;
         }
@@ -1317,7 +1311,7 @@ void api_license_clearkey(struct ctl_req *rq)
 
         /* Keys go only to a live session: its id verified and not expired, and (in the
          * statement) not ended by an operator, the title licensed in its country now. */
-        if (r < 0 || !sess_from(ctl, sid_arg, NULL, &cl, id) || wall_now() >= (double)cl.expires) {
+        if (r < 0 || !api_session_from(ctl, sid_arg, NULL, &cl, id) || wall_now() >= (double)cl.expires) {
                 metrics_add(ctl->m.licence_refusals, 1);
                 ctl_reply_error(rq, 403, "forbidden", "no live session");
                 return;
@@ -1365,7 +1359,7 @@ void api_report(struct ctl_req *rq)
                                 "kbit/s) and \"bl\" (CMCD buffer length, ms)");
                 return;
         }
-        if (!sess_from(ctl, b.session, NULL, &cl, id) || wall_now() >= (double)cl.expires) {
+        if (!api_session_from(ctl, b.session, NULL, &cl, id) || wall_now() >= (double)cl.expires) {
                 json_decref(body);
                 ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
                 return;

@@ -40,7 +40,11 @@ static const struct stmt_def stmt_defs[] = {
         /* Signed sessions (migrations/015_signed_sessions.sql): the claims come from the
          * verified id; the row, when written, can only have ended the session. */
         ST(session_warm, "SELECT sluice_session_warm($1, $2, $3, $4)", 4),
-        ST(sessions_insert, "SELECT sluice_sessions_insert_rows($1::json)", 1),
+        /* Warm starts counted (018_session_starts.sql); an operator's end of a session. */
+        ST(session_starts_add, "SELECT sluice_session_starts_add($1::json)", 1),
+        ST(session_end, "SELECT sluice_session_end($1, $2, $3, $4, $5::bigint, $6::bigint, $7, "
+                        "$8, $9::double precision)",
+           9),
         ST(session_claims, "SELECT sluice_session_claims($1, $2, $3, $4::bigint, $5)", 5),
         ST(license_key_claims, "SELECT sluice_license_key_claims($1, $2, $3, $4::bigint, $5)",
            5),

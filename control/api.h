@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -41,6 +42,7 @@ void api_admin_title(struct ctl_req *rq);
 void api_admin_licences(struct ctl_req *rq);
 void api_admin_keys_get(struct ctl_req *rq);
 void api_admin_keys_rotate(struct ctl_req *rq);
+void api_admin_session_end(struct ctl_req *rq);
 
 /*
  * Statements: register every API statement with the pool (start-up). Returns 0 or -errno.
@@ -91,6 +93,16 @@ int api_profile_param(struct ctl_req *rq, char *ret, size_t cap);
 
 /* Client's country ("" when unknown and no default) into cc[3]. */
 void api_client_country(const struct ctl_req *rq, char cc[3]);
+
+/*
+ * A signed session id from arg with the extension ext (".mpd", or NULL for none): verified
+ * against the shared key set into *cl and copied into id (SESSID_MAX + 1 bytes). A malformed,
+ * forged or unknown-key id is false, as an unknown session; expiry is the caller's.
+ * (api-playback.c)
+ */
+struct sessid_claims;
+bool api_session_from(struct ctl *ctl, const char *arg, const char *ext,
+                      struct sessid_claims *cl, char *id);
 
 /* Fill buf with 2*n lowercase hex chars of random bytes. Returns 0 or -EIO. */
 int api_random_hex(char *buf, size_t n);

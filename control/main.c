@@ -166,12 +166,13 @@ static int metrics_setup(struct ctl_metrics *m)
         m->sessions_db = metrics_counter_new(m->reg, "sluice_control_sessions_db_total",
                                              "Sessions started by a database statement", NULL);
         m->behind_written = metrics_counter_new(m->reg, "sluice_control_sessions_behind_total",
-                                                "Session rows written behind", NULL);
+                                                "Warm starts counted behind and written", NULL);
         m->behind_dropped = metrics_counter_new(
             m->reg, "sluice_control_sessions_behind_dropped_total",
-            "Session rows dropped because the write-behind queue was full", NULL);
+            "Warm starts not counted: the write-behind queue was full, or the database "
+            "refused their count", NULL);
         m->behind_depth = metrics_gauge_new(m->reg, "sluice_control_sessions_behind_queued",
-                                            "Session rows waiting to be written behind", NULL);
+                                            "Counts of warm starts waiting to be written behind", NULL);
         m->manifests = metrics_counter_new(m->reg, "sluice_control_manifests_total",
                                            "Manifests (MPD and HLS playlists) served", NULL);
         m->licences = metrics_counter_new(m->reg, "sluice_control_licences_total",
@@ -302,10 +303,12 @@ static void prune_done(void *userdata, int err, const struct pgdb_res *res)
         json_int_t ns = json_integer_value(json_object_get(o, "sessions"));
         json_int_t np = json_integer_value(json_object_get(o, "partitions"));
         json_int_t nr = json_integer_value(json_object_get(o, "reports"));
-        if (ns || np || nr)
+        json_int_t nc = json_integer_value(json_object_get(o, "starts"));
+        if (ns || np || nr || nc)
                 log_info("prune: %" JSON_INTEGER_FORMAT " expired sessions deleted, %"
+                         JSON_INTEGER_FORMAT " old counts of starts deleted, %"
                          JSON_INTEGER_FORMAT " report partitions dropped, %" JSON_INTEGER_FORMAT
-                         " old reports deleted", ns, np, nr);
+                         " old reports deleted", ns, nc, np, nr);
         if (json_is_true(json_object_get(o, "more")) && !ctl_main.draining)
                 (void)uring_timer_arm(ctl_main.loop, &prune_timer,
                                       uring_loop_now_ms(ctl_main.loop) + PRUNE_AGAIN);
@@ -558,7 +561,7 @@ int main(int argc, char **argv)
                 struct session_behind_metrics bm = {.written = ctl->m.behind_written,
                                                     .dropped = ctl->m.behind_dropped,
                                                     .depth = ctl->m.behind_depth};
-                r = session_behind_new(ctl->loop, ctl->db, ctl->st.sessions_insert, &bm,
+                r = session_behind_new(ctl->loop, ctl->db, ctl->st.session_starts_add, &bm,
                                        &ctl->behind);
         }
         if (r == 0)
@@ -624,7 +627,7 @@ out:
         ctl->db = NULL;
         /* After the pool, which answers its in-flight statement before it goes. */
         if (ctl->behind && session_behind_depth(ctl->behind) > 0)
-                log_warn("exit: %zu session row(s) not written behind",
+                log_warn("exit: %zu count(s) of warm starts not written behind",
                          session_behind_depth(ctl->behind));
         session_behind_free(ctl->behind);
         ctl->behind = NULL;

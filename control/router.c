@@ -59,6 +59,7 @@ static const struct route routes[] = {
     {HTTP_M_POST, "/v1/admin/edges", api_admin_edge, R_ADMIN},
     {HTTP_M_GET, "/v1/admin/keys", api_admin_keys_get, R_ADMIN},
     {HTTP_M_POST, "/v1/admin/keys/rotate", api_admin_keys_rotate, R_ADMIN},
+    {HTTP_M_POST, "/v1/admin/sessions/*/end", api_admin_session_end, R_ADMIN | R_SESSION},
 };
 
 static bool id_char(char c)

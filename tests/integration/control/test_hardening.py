@@ -196,6 +196,10 @@ def test_prune(binary, tmp, ctl, pg):
     add_session(old, 30, -29)      # expired 29 days ago: past the default 7 d retention
     add_session(recent, 9, -2)     # expired 2 days ago: kept
     add_session(live, 0, 1)        # live: kept
+    # Counted warm starts: 8 days old goes (past the 7 d floor), 6 days old stays.
+    for ago, n in ((8, 5), (6, 7)):
+        pg.psql("INSERT INTO session_starts (started_at, title_id, asset_id, country, starts) "
+                f"VALUES (now() - interval '{ago} days', 'movie1', 'movie1', 'GB', {n})")
     days = {}
     for ago in (100, 30):
         d = pg.psql(f"SELECT to_char(current_date - {ago}, 'YYYYMMDD')")
@@ -204,7 +208,10 @@ def test_prune(binary, tmp, ctl, pg):
                 f"(current_date - {ago}) TO (current_date - {ago} + 1)")
     # A second instance prunes shortly after it starts.
     ctl2 = Control(binary, tmp, pg, name="ctl2").start()
-    ctl2.wait_log(r"prune: 1 expired sessions deleted, 1 report partitions dropped", timeout=30)
+    ctl2.wait_log(r"prune: 1 expired sessions deleted, 1 old counts of starts deleted, "
+                  r"1 report partitions dropped", timeout=30)
+    check(pg.psql("SELECT string_agg(starts::text, ',') FROM session_starts") == "7",
+          "the count within 7 days kept")
     left = pg.psql("SELECT string_agg(id, ',' ORDER BY id) FROM sessions "
                    f"WHERE id IN ('{old}', '{recent}', '{live}')")
     check(left == f"{recent},{live}", f"sessions left: {left}")

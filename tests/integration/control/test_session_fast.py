@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
 """Signed sessions started from warm data (control/sessid.h, cache.h, session-behind.h): an
-anonymous start with the cache on is answered without waiting for PostgreSQL and its row is
-written behind; the id carries the session, so another instance serves its manifest,
-steering, ClearKey licence and reports with or without the row; a forged or malformed id is
-an unknown session; the row can still end a session; licence windows hold to the second on
-the warm path; with PostgreSQL down a warm start succeeds and what is not cached is 503."""
+anonymous start with the cache on is answered without waiting for PostgreSQL and counted
+behind (session_starts, no row); the id carries the session, so another instance serves its
+manifest, steering, ClearKey licence and reports; the counts feed fill plans; a forged or
+malformed id is an unknown session; an operator ends a session, row or not, through the admin
+route; licence windows hold to the second on the warm path; with PostgreSQL down a warm start
+succeeds and what is not cached is 503."""
 import base64
 import hashlib
 import hmac
@@ -29,14 +30,22 @@ def metric(ctl, name):
     return int(m.group(1))
 
 
-def wait_row(pg, sid, timeout=10):
-    """The row written behind (polled: it is another process's write)."""
+def starts(pg, title):
+    """Warm starts of title counted in session_starts."""
+    return int(pg.psql(f"SELECT coalesce(sum(starts), 0) FROM session_starts "
+                       f"WHERE title_id = '{title}'"))
+
+
+def wait_starts(pg, title, n, timeout=10):
+    """Until title's counted starts reach n (polled: it is another process's write)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if pg.psql(f"SELECT count(*) FROM sessions WHERE id = '{row_id(sid)}'") == "1":
+        got = starts(pg, title)
+        if got >= n:
+            check(got == n, f"{title}: {got} starts counted, expected {n}")
             return
         time.sleep(0.05)
-    check(False, f"row of {sid} not written within {timeout} s")
+    check(False, f"{title}: {starts(pg, title)} starts counted within {timeout} s, expected {n}")
 
 
 def claims(sid):
@@ -71,7 +80,7 @@ def main(binary, tmp):
     a.register_edge("e1", "eu-west", "http://e1.test")
     a.heartbeat("e1", {"load": 0.1, "titles": ["m1"]})
 
-    # Warm path: the same answer as the database path, the row behind.
+    # Warm path: the same answer as the database path, the start counted behind.
     fast0, db0 = metric(a, "sluice_control_sessions_fast_total"), \
         metric(a, "sluice_control_sessions_db_total")
     s = a.json("POST", "/v1/playback", {"title": "m1"})
@@ -90,17 +99,30 @@ def main(binary, tmp):
         "POST", "/v1/profiles", {"name": "P"})["id"]})
     check(metric(a, "sluice_control_sessions_db_total") == db0 + 1,
           "a profile's start is a database start")
-    wait_row(pg, sid)
-    row = pg.psql("SELECT title_id, asset_id, country, region, client_ip, "
-                  "extract(epoch FROM created_at)::bigint, extract(epoch FROM expires_at)::bigint "
-                  f"FROM sessions WHERE id = '{row_id(sid)}'").split("|")
-    check(row == ["m1", "m1", "GB", "eu-west", "127.0.0.1", c[8], c[9]], f"row {row}")
-    check(metric(a, "sluice_control_sessions_behind_total") >= 1, "rows written counted")
+    wait_starts(pg, "m1", 1)
+    row = pg.psql("SELECT title_id, coalesce(episode_id, '-'), asset_id, country, region, "
+                  "extract(epoch FROM started_at)::bigint, starts "
+                  "FROM session_starts WHERE title_id = 'm1'").split("|")
+    check(row == ["m1", "-", "m1", "GB", "eu-west", c[8], "1"], f"count {row}")
+    check(pg.psql(f"SELECT count(*) FROM sessions WHERE id = '{row_id(sid)}'") == "0",
+          "a warm start writes no row")
+    check(metric(a, "sluice_control_sessions_behind_total") == 1, "starts written counted")
     check(metric(a, "sluice_control_sessions_behind_queued") == 0, "queue empty once written")
     check(metric(a, "sluice_control_sessions_behind_dropped_total") == 0, "nothing dropped")
 
-    # The id carries the session: another instance serves it without the row.
-    pg.psql(f"DELETE FROM sessions WHERE id = '{row_id(sid)}'")
+    # Starts of one title close together share a count: fewer rows than starts, none lost.
+    rows0 = int(pg.psql("SELECT count(*) FROM session_starts WHERE title_id = 'm1'"))
+    for _ in range(40):
+        a.json("POST", "/v1/playback", {"title": "m1"})
+    wait_starts(pg, "m1", 41)
+    rows = int(pg.psql("SELECT count(*) FROM session_starts WHERE title_id = 'm1'")) - rows0
+    check(1 <= rows <= 10, f"40 warm starts took {rows} rows of counts")
+    # ... and weigh in the fill plan of an edge in their region.
+    plan = a.json("GET", "/v1/fill/plan?edge=e1", admin=True)
+    check([o["asset"] for o in plan["objects"]][:1] == ["m1"] and
+          plan["objects"][0]["score"] > 40, f"counted starts rank m1 first: {plan['objects'][:1]}")
+
+    # The id carries the session: another instance serves it, with no row anywhere.
     mpd = b.json("GET", f"/v1/manifest/{sid}.mpd")
     check(b"<MPD" in mpd and f"/v1/steering/{sid}".encode() in mpd, "manifest without the row")
     check(b.json("GET", f"/v1/steering/{sid}")["VERSION"] == 1, "steering without the row")
@@ -134,34 +156,46 @@ def main(binary, tmp):
     # The real signer's id with other claims verifies: the test's signer is control's.
     check(forge(c) == sid, "the id is the MAC of its claims under the shared key")
 
-    # A row the database refuses (a trigger here; none is expected) does not hold back the
-    # rows batched with it: they go again one to a statement, and it alone is dropped.
+    # A count the database refuses (a trigger here; none is expected) does not hold back the
+    # counts batched with it: they go again one to a statement, and it alone is dropped.
     register(a, "p1")
     a.json("PUT", "/v1/admin/titles/p1/licences", {"licences": [{"country": "GB"}]}, admin=True)
-    wait_row(pg, a.json("POST", "/v1/playback", {"title": "p1"})["session"])  # warm, written
+    a.json("POST", "/v1/playback", {"title": "p1"})  # warm now
+    wait_starts(pg, "p1", 1)
     pg.psql("CREATE FUNCTION refuse_p1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
             "IF NEW.title_id = 'p1' THEN RAISE EXCEPTION 'p1 refused'; END IF; RETURN NEW; "
-            "END $$; CREATE TRIGGER refuse_p1 BEFORE INSERT ON sessions FOR EACH ROW "
+            "END $$; CREATE TRIGGER refuse_p1 BEFORE INSERT ON session_starts FOR EACH ROW "
             "EXECUTE FUNCTION refuse_p1()")
     dropped0 = metric(a, "sluice_control_sessions_behind_dropped_total")
-    bad = a.json("POST", "/v1/playback", {"title": "p1"})["session"]
-    good = a.json("POST", "/v1/playback", {"title": "m1"})["session"]
-    wait_row(pg, good)
-    a.wait_log(r"a row written behind was refused \(p1 refused\), dropping it")
+    m1 = starts(pg, "m1")
+    a.json("POST", "/v1/playback", {"title": "p1"})
+    a.json("POST", "/v1/playback", {"title": "p1"})
+    a.json("POST", "/v1/playback", {"title": "m1"})
+    wait_starts(pg, "m1", m1 + 1)
+    a.wait_log(r"a count of starts written behind was refused \(p1 refused\), dropping it")
     d = metric(a, "sluice_control_sessions_behind_dropped_total")
-    check(d == dropped0 + 1, f"the refused row is counted as dropped ({dropped0} -> {d})")
-    check(pg.psql(f"SELECT count(*) FROM sessions WHERE id = '{row_id(bad)}'") == "0",
-          "the refused row is not there")
-    pg.psql("DROP TRIGGER refuse_p1 ON sessions")
+    check(d == dropped0 + 2, f"the refused count's two starts are dropped ({dropped0} -> {d})")
+    check(starts(pg, "p1") == 1, "the refused count is not there")
+    pg.psql("DROP TRIGGER refuse_p1 ON session_starts")
 
-    # The row can still end a session early (an operator's UPDATE), on every instance.
+    # An operator ends a session early through the admin route, on every instance: a warm
+    # start (no row until then) and a database start (b: its row) alike.
     s2 = a.json("POST", "/v1/playback", {"title": "m1"})["session"]
-    wait_row(pg, s2)
-    pg.psql(f"UPDATE sessions SET expires_at = now() - interval '1 second' "
-            f"WHERE id = '{row_id(s2)}'")
-    b.error("GET", f"/v1/manifest/{s2}.mpd", expect=404)
-    b.error("POST", f"/v1/license/clearkey?session={s2}", {"kids": [KID]}, expect=403)
-    b.error("POST", "/v1/playback/report", {"session": s2, "position": 1}, expect=404)
+    s3 = b.json("POST", "/v1/playback", {"title": "m1"})["session"]
+    st, _, _ = a.request("POST", f"/v1/admin/sessions/{s2}/end")
+    check(st in (401, 403), f"ending a session needs the admin token: {st}")
+    for s_ in (s2, s3):
+        check(b.json("GET", f"/v1/steering/{s_}")["VERSION"] == 1, "live before its end")
+        e = a.json("POST", f"/v1/admin/sessions/{s_}/end", admin=True)
+        check(e == {"session": row_id(s_), "ended": True}, f"end {e}")
+        b.error("GET", f"/v1/manifest/{s_}.mpd", expect=404)
+        b.error("POST", f"/v1/license/clearkey?session={s_}", {"kids": [KID]}, expect=403)
+        b.error("POST", "/v1/playback/report", {"session": s_, "position": 1}, expect=404)
+        e = b.json("POST", f"/v1/admin/sessions/{s_}/end", admin=True)
+        check(e == {"session": row_id(s_), "ended": False}, f"ended twice {e}")
+    a.wait_log(r"admin: session " + row_id(s2) + r" ended \(request")
+    check(s2 not in "".join(a.log), "the whole id (a bearer credential) is not logged")
+    a.error("POST", f"/v1/admin/sessions/{tampered[2]}/end", {}, admin=True, expect=404)
 
     # Licence windows on the warm path hold to the second, whatever the TTL: a window from
     # t0 + 3 to t0 + 6, judged one second either side of each edge from the cached windows.
@@ -184,11 +218,15 @@ def main(binary, tmp):
     a.error("POST", "/v1/playback", {"title": "w1"}, expect=451)
     b.error("GET", f"/v1/manifest/{w['session']}.mpd", expect=451)
 
-    # PostgreSQL down: a warm start still succeeds (its row waits in the queue), what is not
-    # cached is 503 with Retry-After, and the queued rows are written once it is back.
+    # PostgreSQL down: a warm start still succeeds (its count waits in the queue), what is not
+    # cached is 503 with Retry-After, and the queued counts are written once it is back.
     # Warm: the title (another title's change kept it) and, by one manifest, its asset.
     pre = a.json("POST", "/v1/playback", {"title": "m1"})["session"]
     check(b"<MPD" in a.json("GET", f"/v1/manifest/{pre}.mpd"), "manifest before the outage")
+    deadline = time.monotonic() + 10
+    while metric(a, "sluice_control_sessions_behind_queued") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    n0 = starts(pg, "m1")
     pg.stop()
     down = a.json("POST", "/v1/playback", {"title": "m1"})
     check(b"<MPD" in a.json("GET", f"/v1/manifest/{down['session']}.mpd"),
@@ -197,17 +235,16 @@ def main(binary, tmp):
     check(register_err["error"] == "unavailable", f"cold title while down: {register_err}")
     a.error("POST", "/v1/playback", {"title": "m1", "new_profile": "Q"}, expect=503)
     b.error("POST", "/v1/playback", {"title": "m1"}, expect=503)
-    check(metric(a, "sluice_control_sessions_behind_queued") >= 1, "rows queued while down")
+    check(metric(a, "sluice_control_sessions_behind_queued") >= 1, "counts queued while down")
     pg.start()
     st, _, _ = until_ok(b, "GET", "/v1/catalog")
     check(st == 200, "database back")
-    wait_row(pg, down["session"], timeout=15)
+    wait_starts(pg, "m1", n0 + 1, timeout=15)
     check(metric(a, "sluice_control_sessions_behind_queued") == 0, "queue drained")
     # A drain writes what is queued before the process exits.
-    last = a.json("POST", "/v1/playback", {"title": "m1"})["session"]
+    a.json("POST", "/v1/playback", {"title": "m1"})
     check(a.stop() == 0, "a exits 0")
-    check(pg.psql(f"SELECT count(*) FROM sessions WHERE id = '{row_id(last)}'") == "1",
-          "the row queued at SIGTERM was written before exit")
+    check(starts(pg, "m1") == n0 + 2, "the count queued at SIGTERM was written before exit")
     check(b.stop() == 0, "b exits 0")
 
 
