@@ -32,7 +32,7 @@ struct metric;
 enum ctl_op {
         CTL_OP_ACCEPT = 1,
         CTL_OP_RECV,
-        CTL_OP_SEND_POLL,
+        CTL_OP_SEND,
         CTL_OP_CANCEL,
         CTL_OP_SIGNAL,
         CTL_OP_PGDB, /* ..CTL_OP_PGDB + 2 */

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Listeners and connections of sluice-control. Input arrives through multishot recv into the
- * loop's provided buffers and is copied into the connection; output is written with send(2)
- * on the non-blocking socket, falling back to a POLLOUT poll through the ring when the socket
- * is full. A connection holds at most one request in its handler; see server.h.
+ * loop's provided buffers and is copied into the connection; output is a send through the
+ * ring, submitted with the loop's next wait (so a reply costs no system call of its own, and
+ * the replies of one loop iteration share one), resubmitted for the rest after a short send.
+ * A connection holds at most one request in its handler; see server.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +71,6 @@ struct ctl_conn {
         bool recv_armed;
         bool peer_eof;
         bool close_after;
-        bool send_armed;
         bool in_process;    /* conn_process() is on the stack */
         bool again;         /* a reply inside it made the next request parsable */
         struct buf in;      /* current request (and what followed it before it was dispatched) */
@@ -229,46 +228,34 @@ static void response_done(struct ctl_conn *c)
         conn_process(c);
 }
 
+/* The rest of the reply as one send through the ring (c->out stays the operation's until its
+ * CQE: the connection frees it only after its slot's operations are done), or, all sent, the
+ * response is done. A full socket keeps the send waiting in the kernel, bounded by the
+ * connection's send deadline. */
 static void send_more(struct ctl_conn *c)
 {
         struct uring_loop *loop = c->srv->ctl->loop;
 
-        while (c->out_off < c->out_len) {
-                ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                                 MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (n > 0) {
-                        c->out_off += (size_t)n;
-                        continue;
-                }
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                        if (!c->send_armed) {
-                                if (uring_loop_poll(loop, c->slot, CTL_OP_SEND_POLL, c->fd,
-                                                    POLLOUT) < 0) {
-                                        conn_close(c, "no SQE for send poll");
-                                        return;
-                                }
-                                c->send_armed = true;
-                        }
-                        deadline_set(c, SEND_TIMEOUT);
-                        return;
-                }
+        if (c->out_off >= c->out_len) {
+                response_done(c);
+                return;
+        }
+        if (uring_loop_send(loop, c->slot, CTL_OP_SEND, c->fd, c->out + c->out_off,
+                            c->out_len - c->out_off, 0) < 0) {
+                conn_close(c, "no SQE for send");
+                return;
+        }
+}
+
+static void on_send(struct ctl_conn *c, const struct io_uring_cqe *cqe)
+{
+        if (c->state != CS_SEND)
+                return;
+        if (cqe->res <= 0) {
                 conn_close(c, "send failed");
                 return;
         }
-        response_done(c);
-}
-
-static void on_send_poll(struct ctl_conn *c, const struct io_uring_cqe *cqe)
-{
-        c->send_armed = false;
-        if (c->state != CS_SEND)
-                return;
-        if (cqe->res < 0) {
-                conn_close(c, "send poll failed");
-                return;
-        }
+        c->out_off += (size_t)cqe->res;
         send_more(c);
 }
 
@@ -754,8 +741,8 @@ static void on_conn_cqe(struct uring_loop *loop, void *owner, const struct io_ur
         case CTL_OP_RECV:
                 on_recv(c, loop, cqe);
                 break;
-        case CTL_OP_SEND_POLL:
-                on_send_poll(c, cqe);
+        case CTL_OP_SEND:
+                on_send(c, cqe);
                 break;
         default:
                 break;
@@ -923,7 +910,7 @@ int ctl_server_start(struct ctl *ctl, struct ctl_server **ret)
                                             .max_headers = 64};
         uring_loop_set_handler(ctl->loop, CTL_OP_ACCEPT, on_cqe);
         uring_loop_set_handler(ctl->loop, CTL_OP_RECV, on_cqe);
-        uring_loop_set_handler(ctl->loop, CTL_OP_SEND_POLL, on_cqe);
+        uring_loop_set_handler(ctl->loop, CTL_OP_SEND, on_cqe);
         uring_loop_set_handler(ctl->loop, CTL_OP_CANCEL, on_cqe);
         for (size_t i = 0; i < ctl->cfg->listen.n && i < LISTEN_MAX; i++) {
                 r = listen_on(srv, ctl->cfg->listen.items[i]);

@@ -143,9 +143,13 @@ def test_basics(ctl):
     check(out.count(b"HTTP/1.1 200 OK") == 1500 and out.endswith(b'"no such route"}'),
           f"pipelined burst: {out.count(b'HTTP/1.1 200 OK')} answers")
     # The last request asks for the close, so the read ends when the answers do (or when
-    # the server closes early) instead of at the client's 10 s timeout.
-    raw(ctl, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 20000 +
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    # the server closes early) instead of at the client's 10 s timeout. The server closes
+    # with the burst's rest unread, so the client may see a reset while still sending.
+    try:
+        raw(ctl, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 20000 +
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    except (ConnectionResetError, BrokenPipeError):
+        pass
     check(ctl.json("GET", "/healthz")["status"] == "ok", "alive after an oversized burst")
 
 
