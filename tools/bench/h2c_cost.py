@@ -35,7 +35,7 @@ DONE_RE = re.compile(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succe
 H2LOAD_EXTRA = []  # e.g. ["-f", "65536"] (--max-frame)
 
 
-class TlsBase(hit_cost.SluiceBase, tls_bench.Sluice):
+class TlsBase(hit_bench.SluiceBase, tls_bench.Sluice):
     """The build before, with the TLS listener (--tls)."""
 
 
@@ -113,7 +113,7 @@ def main():
     if a.max_frame:
         H2LOAD_EXTRA.extend(["-f", str(a.max_frame)])
     hit_bench.Sluice.binary = os.path.abspath(a.edge)
-    hit_cost.SluiceBase.base_binary = os.path.abspath(a.edge_base)
+    hit_bench.SluiceBase.base_binary = os.path.abspath(a.edge_base)
     sizes = a.sizes.split(",")
     work, root, files = hit_bench.bench_files("sluice-h2c-cost-", sizes)
     if a.tls:
@@ -121,7 +121,7 @@ def main():
         srvs = {"before": TlsBase(root, files, 1, "0", pki),
                 "after": tls_bench.Sluice(root, files, 1, "0", pki)}
     else:
-        srvs = {"before": hit_cost.SluiceBase(root, files, 1, "0"),
+        srvs = {"before": hit_bench.SluiceBase(root, files, 1, "0"),
                 "after": hit_bench.Sluice(root, files, 1, "0")}
     try:
         for s in srvs.values():
