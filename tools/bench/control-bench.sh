@@ -13,7 +13,8 @@
 # POST /v1/playback (licence check + session insert), POST heartbeat (signed, as edges send
 # them: HMAC-SHA256 made here beforehand, round robin over more edges than connections so each
 # edge's heartbeats arrive in order), and nginx's static MPD.
-# Prints requests/s and p99 for each and the manifest / static ratio.
+# Prints requests/s and p99 for each and the manifest / static ratio, and the session +
+# manifest requests against the static file by requests/s and by the servers' CPU per request.
 set -eu
 build=${1:?usage: control-bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]}
 secs=${2:-10}
@@ -216,7 +217,7 @@ run() { # name, server pids (quoted), wrk args...
         printf '%-28s %10s req/s   p99 %8s   non-2xx %-5s  server CPU %6s us/req   PostgreSQL %6s us/req\n' \
                 "$name" "$rps" "$p99" "${non2xx:-0}" "$us" "$pgus"
         key=$(echo "$name" | tr 'A-Z +' 'a-z__')
-        eval "rps_$key=$rps; us_$key=$us"
+        eval "rps_$key=$rps; us_$key=$us; pg_$key=$pgus"
 }
 
 echo "sluice-control vs nginx, ${secs}s, $conns connections, wrk -t1, MPD $(wc -c <"$tmp/static.mpd") bytes"
@@ -264,6 +265,11 @@ HB_FILE="$tmp/hb.txt" run "control heartbeat" "$cpid" -s "$tmp/hb.lua" "$url"
 python3 -c "print('manifest / static ratio: %.2f' % ($rps_control_manifest / $rps_nginx_static_mpd))"
 python3 -c "print('healthz / static ratio (server alone): %.2f' % ($rps_control_healthz / $rps_nginx_static_mpd))"
 python3 -c "print('session+manifest pairs/s: %.0f' % ($rps_control_session_manifest / 2))"
+python3 -c "print('session+manifest requests / static requests: %.2f' % ($rps_control_session_manifest / $rps_nginx_static_mpd))"
 python3 -c "print('session with its MPD inline / static ratio: %.2f' % ($rps_control_session_mpd_inline / $rps_nginx_static_mpd))"
 python3 -c "print('manifest / static by CPU per request (nginx us / control us): %.2f' % ($us_nginx_static_mpd / $us_control_manifest))"
 python3 -c "print('healthz / static by CPU per request: %.2f' % ($us_nginx_static_mpd / $us_control_healthz))"
+# The session + manifest requests by the servers' CPU: control's and PostgreSQL's per request
+# against nginx's (wrk runs a Lua script for the pairs and none for the static file, so its
+# share of the two cores differs between the runs; the CPU each server spends does not).
+python3 -c "print('session+manifest requests / static by CPU per request (control + PostgreSQL): %.2f' % ($us_nginx_static_mpd / ($us_control_session_manifest + $pg_control_session_manifest)))"

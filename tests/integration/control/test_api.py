@@ -121,7 +121,7 @@ def test_basics(ctl):
     # Admin routes need the bearer token.
     for m, p in [("POST", "/v1/admin/titles"), ("POST", "/v1/admin/edges"),
                  ("PUT", "/v1/admin/titles/x/licences"), ("GET", "/v1/admin/keys"),
-                 ("POST", "/v1/admin/keys/rotate")]:
+                 ("POST", "/v1/admin/keys/rotate"), ("POST", "/v1/admin/sessions/x/end")]:
         ctl.error(m, p, {}, expect=401)
         ctl.error(m, p, {}, expect=401, headers={"Authorization": "Bearer wrong-token-xxxxxxxx"})
         ctl.error(m, p, {}, expect=401,

@@ -109,7 +109,8 @@ def main(binary, tmp):
               ("PUT", "/v1/admin/titles/m1/licences", {"licences": [{"country": "SE"}]}),
               ("POST", "/v1/admin/edges", {"id": "e2", "region": "eu-west",
                                            "base_url": "http://e2.test"}),
-              ("POST", "/v1/admin/titles", {"title": "m2", "asset": make_asset("m2")})]
+              ("POST", "/v1/admin/titles", {"title": "m2", "asset": make_asset("m2")}),
+              ("POST", f"/v1/admin/sessions/{sid}/end", None)]
     for m, p, body in routes * 2:  # twice: the first fails connecting, the next in back-off
         t0 = time.monotonic()
         hdrs = None
