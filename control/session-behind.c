@@ -21,7 +21,8 @@
 struct start_count {
         char *p; /* the key: {"title":...,"created":N */
         size_t len;
-        uint64_t n; /* starts */
+        uint64_t hash; /* of the key */
+        uint64_t n;    /* starts */
 };
 
 /* Counts in order, oldest first: [0, n) of items, room for cap. */
@@ -263,8 +264,19 @@ static char *key_text(const struct session_behind_start *st, size_t *ret_len)
         return json_write_steal(&w, ret_len);
 }
 
+/* FNV-1a: a key is about a hundred bytes; the hash only spares most memcmp calls. */
+static uint64_t key_hash(const char *key, size_t len)
+{
+        uint64_t h = 0xcbf29ce484222325ull;
+
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ (unsigned char)key[i]) * 0x100000001b3ull;
+        return h;
+}
+
 /* A count of the last few queued with this key (not one in flight: those are sent). */
-static struct start_count *key_find(struct session_behind *sb, const char *key, size_t len)
+static struct start_count *key_find(struct session_behind *sb, const char *key, size_t len,
+                                    uint64_t hash)
 {
         struct count_list *q = &sb->queue;
         size_t last = q->n > SESSION_BEHIND_MERGE ? q->n - SESSION_BEHIND_MERGE : 0;
@@ -273,7 +285,8 @@ static struct start_count *key_find(struct session_behind *sb, const char *key, 
         if (last < sb->singles)
                 last = sb->singles;
         for (size_t i = q->n; i-- > last;)
-                if (q->items[i].len == len && memcmp(q->items[i].p, key, len) == 0)
+                if (q->items[i].hash == hash && q->items[i].len == len &&
+                    memcmp(q->items[i].p, key, len) == 0)
                         return &q->items[i];
         return NULL;
 }
@@ -286,7 +299,8 @@ int session_behind_add(struct session_behind *sb, const struct session_behind_st
         t.n = 1;
         if (!t.p)
                 return -ENOMEM;
-        same = key_find(sb, t.p, t.len);
+        t.hash = key_hash(t.p, t.len);
+        same = key_find(sb, t.p, t.len, t.hash);
         if (same) {
                 free(t.p);
                 same->n++;

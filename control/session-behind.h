@@ -11,8 +11,8 @@
  * the counts go to PostgreSQL many to a statement (sluice_session_starts_add,
  * migrations/018_session_starts.sql) SESSION_BEHIND_DELAY_MS after the first of them, or as
  * soon as SESSION_BEHIND_BATCH counts are waiting. A start whose key equals one of the last
- * SESSION_BEHIND_MERGE counts queued adds to it, so a busy title costs a count a second, not
- * a row a start. One statement at a time; a statement that fails (database down or slow)
+ * SESSION_BEHIND_MERGE counts queued adds to it (their keys' hashes compared first), so a busy
+ * title costs a count per statement and second, not a row a start: at most four a second. One statement at a time; a statement that fails (database down or slow)
  * puts its counts back in front and the next try waits SESSION_BEHIND_RETRY_MS; one the
  * database refuses (an SQL error: none is expected) sends its counts again one to a
  * statement, and a count refused alone is dropped and its starts counted as dropped. The
@@ -27,10 +27,10 @@ struct metric;
 struct session_behind;
 
 #define SESSION_BEHIND_BATCH    512
-#define SESSION_BEHIND_DELAY_MS 50
+#define SESSION_BEHIND_DELAY_MS 250
 #define SESSION_BEHIND_RETRY_MS 1000
 #define SESSION_BEHIND_MAX      65536
-#define SESSION_BEHIND_MERGE    8
+#define SESSION_BEHIND_MERGE    64
 
 struct session_behind_metrics {
         struct metric *written; /* starts the database took (counter) */
