@@ -12,8 +12,9 @@
  * migrations/018_session_starts.sql) SESSION_BEHIND_DELAY_MS after the first of them, or as
  * soon as SESSION_BEHIND_BATCH counts are waiting. A start whose key equals one of the last
  * SESSION_BEHIND_MERGE counts queued adds to it (their keys' hashes compared first), so a busy
- * title costs a count per statement and second (about four a second), not a row a start. One statement at a time; a statement that fails (database down or slow)
- * puts its counts back in front and the next try waits SESSION_BEHIND_RETRY_MS; one the
+ * title costs a count per statement and second (about four a second), not a row a start.
+ * One statement at a time; a statement that fails (database down or slow) puts its counts
+ * back in front and the next try waits SESSION_BEHIND_RETRY_MS; one the
  * database refuses (an SQL error: none is expected) sends its counts again one to a
  * statement, and a count refused alone is dropped and its starts counted as dropped. The
  * queue holds at most SESSION_BEHIND_MAX counts: a start that finds it full is dropped and
