@@ -340,8 +340,8 @@ static void session_end_audit(const struct ctl_req *rq, const json_t *res)
         /* The nonce names the session in logs: the whole id is a bearer credential. */
         log_info("admin: session %s %s (request %" PRIu64 " from %s)",
                  api_log_safe(json_string_value(json_object_get(res, "session")), sid, sizeof(sid)),
-                 json_is_true(json_object_get(res, "ended")) ? "ended" : "was over already",
-                 rq->id, rq->client);
+                 json_is_true(json_object_get(res, "ended")) ? "ended" : "was over already", rq->id,
+                 rq->client);
 }
 
 static const struct api_audit session_end_audited = {.log = session_end_audit};
@@ -361,10 +361,8 @@ void api_admin_session_end(struct ctl_req *rq)
         snprintf(ver, sizeof(ver), "%" PRId64, cl.asset_version);
         snprintf(prof, sizeof(prof), "%" PRId64, cl.profile);
         snprintf(created, sizeof(created), "%" PRId64, cl.created);
-        const char *params[] = {cl.nonce,   cl.title,
-                                cl.episode, cl.asset,
-                                ver,        cl.profile ? prof : NULL,
-                                cl.country, cl.region,
-                                created};
+        const char *params[] = {cl.nonce,   cl.title,  cl.episode,
+                                cl.asset,   ver,       cl.profile ? prof : NULL,
+                                cl.country, cl.region, created};
         api_exec_json_audited(rq, rq->ctl->st.session_end, params, 9, &session_end_audited);
 }

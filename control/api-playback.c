@@ -624,8 +624,8 @@ struct view_ctx {
                                       * so far), for its MPD */
 };
 
-bool api_session_from(struct ctl *ctl, const char *arg, const char *ext,
-                      struct sessid_claims *cl, char *id)
+bool api_session_from(struct ctl *ctl, const char *arg, const char *ext, struct sessid_claims *cl,
+                      char *id)
 {
         size_t n = strlen(arg), el = ext ? strlen(ext) : 0;
 

@@ -101,8 +101,8 @@ void api_client_country(const struct ctl_req *rq, char cc[3]);
  * (api-playback.c)
  */
 struct sessid_claims;
-bool api_session_from(struct ctl *ctl, const char *arg, const char *ext,
-                      struct sessid_claims *cl, char *id);
+bool api_session_from(struct ctl *ctl, const char *arg, const char *ext, struct sessid_claims *cl,
+                      char *id);
 
 /* Fill buf with 2*n lowercase hex chars of random bytes. Returns 0 or -EIO. */
 int api_random_hex(char *buf, size_t n);

@@ -305,10 +305,11 @@ static void prune_done(void *userdata, int err, const struct pgdb_res *res)
         json_int_t nr = json_integer_value(json_object_get(o, "reports"));
         json_int_t nc = json_integer_value(json_object_get(o, "starts"));
         if (ns || np || nr || nc)
-                log_info("prune: %" JSON_INTEGER_FORMAT " expired sessions deleted, %"
-                         JSON_INTEGER_FORMAT " old counts of starts deleted, %"
-                         JSON_INTEGER_FORMAT " report partitions dropped, %" JSON_INTEGER_FORMAT
-                         " old reports deleted", ns, nc, np, nr);
+                log_info("prune: %" JSON_INTEGER_FORMAT
+                         " expired sessions deleted, %" JSON_INTEGER_FORMAT
+                         " old counts of starts deleted, %" JSON_INTEGER_FORMAT
+                         " report partitions dropped, %" JSON_INTEGER_FORMAT " old reports deleted",
+                         ns, nc, np, nr);
         if (json_is_true(json_object_get(o, "more")) && !ctl_main.draining)
                 (void)uring_timer_arm(ctl_main.loop, &prune_timer,
                                       uring_loop_now_ms(ctl_main.loop) + PRUNE_AGAIN);

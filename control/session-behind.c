@@ -38,8 +38,8 @@ struct session_behind {
         struct session_behind_metrics m;
         struct count_list queue;    /* counts waiting, oldest first */
         struct count_list inflight; /* counts of the statement in flight (n 0: none) */
-        bool failing;             /* the last statement failed: the next waits RETRY_MS */
-        size_t singles;           /* counts at the queue's front to send one to a statement */
+        bool failing;               /* the last statement failed: the next waits RETRY_MS */
+        size_t singles;             /* counts at the queue's front to send one to a statement */
         struct uring_timer timer;
 };
 
