@@ -46,11 +46,11 @@ struct ctl_metrics {
         struct metric *conns_open;
         struct metric *sessions;    /* playback sessions started */
         struct metric *session_statements; /* statements that started them (group commit) */
-        struct metric *sessions_fast;      /* started from warm data, row written behind */
+        struct metric *sessions_fast;      /* started from warm data, counted behind */
         struct metric *sessions_db;        /* started by a database statement (row written) */
-        struct metric *behind_written;     /* rows written behind */
-        struct metric *behind_dropped;     /* rows dropped: the write-behind queue was full */
-        struct metric *behind_depth;       /* rows waiting to be written behind */
+        struct metric *behind_written;     /* warm starts counted and written */
+        struct metric *behind_dropped;     /* warm starts not counted (queue full, refused) */
+        struct metric *behind_depth;       /* counts waiting to be written behind */
         struct metric *manifests;
         struct metric *licences;    /* ClearKey licences with keys */
         struct metric *licence_refusals;

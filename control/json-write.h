@@ -12,7 +12,7 @@
 /*
  * Compact JSON text, byte for byte what json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) gives
  * for the same values, written into a growing buffer: from a jansson value, or piece by piece
- * by a caller that has the values at hand and no tree (the answers of warm starts, the rows
+ * by a caller that has the values at hand and no tree (the answers of warm starts, the counts
  * written behind). ASCII strings, integers and whole reals are written here; strings with a
  * byte past ASCII (jansson checks them as UTF-8), other reals and values nested deeper than
  * JSON_WRITE_DEPTH go through jansson.
