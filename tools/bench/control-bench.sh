@@ -10,11 +10,14 @@
 # machine, with warm data: a private PostgreSQL (tools/pg-temp), one control instance (one
 # loop thread), nginx with one worker (the same CPU budget), and wrk with one thread.
 # Measures: GET manifest (session lookup + steering rank + token signing + MPD build),
-# POST /v1/playback (licence check + session insert), POST heartbeat (signed, as edges send
+# POST /v1/playback (licence check, signed id, start counted), the two as a player makes them
+# (a start, then its manifest), POST heartbeat (signed, as edges send
 # them: HMAC-SHA256 made here beforehand, round robin over more edges than connections so each
 # edge's heartbeats arrive in order), and nginx's static MPD.
-# Prints requests/s and p99 for each and the manifest / static ratio, and the session +
-# manifest requests against the static file by requests/s and by the servers' CPU per request.
+# Prints requests/s, p99, and the CPU per request of the server, PostgreSQL and wrk for each,
+# and the ratios to the static file by requests/s and by the servers' CPU per request. wrk's
+# column shows when a run measures the load generator: at one core's worth (its µs per request
+# times requests/s near 1,000,000), the run is wrk-bound.
 set -eu
 build=${1:?usage: control-bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]}
 secs=${2:-10}
@@ -156,7 +159,9 @@ wrk.body = os.getenv("BODY")
 LUA
 
 # Session + manifest as a player does them: POST /v1/playback, then GET the manifest of the
-# session it returned (served from the session this instance just cached).
+# session it returned (served from the session this instance just cached). wrk hands every
+# response to the script, so the script must stay cheap: searching each 4.7 KB MPD with a Lua
+# pattern cost wrk 57 µs a request and bound the run (before 2026-11-30 11:10 UTC).
 cat >"$tmp/pair.lua" <<'LUA'
 local queue = {}
 request = function()
@@ -167,10 +172,17 @@ request = function()
         return wrk.format("POST", "/v1/playback", {["Content-Type"] = "application/json"},
                           '{"title":"bench1"}')
 end
+-- Only a start's JSON answer carries the id: a manifest (XML) is not searched.
 response = function(status, headers, body)
-        local sid = body:match('"session":%s*"([%w%._-]+)"')
-        if sid then
-                table.insert(queue, sid)
+        if body:byte(1) ~= 123 then
+                return
+        end
+        local at = body:find('"session":"', 1, true)
+        if at then
+                local sid = body:match('^[%w%._-]+', at + 11)
+                if sid then
+                        table.insert(queue, sid)
+                end
         end
 end
 LUA
@@ -204,7 +216,12 @@ run() { # name, server pids (quoted), wrk args...
                         >/dev/null 2>&1 &
                 perfpid=$!
         fi
-        out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "$@")
+        # wrk's own CPU time (user + system, from its rusage), printed after its report.
+        out=$(python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("load generator CPU seconds %.3f" % (r.ru_utime + r.ru_stime))' \
+                wrk -t1 -c"$conns" -d"${secs}s" --latency "$@")
         [ -z "$perfpid" ] || wait "$perfpid" || true
         t1=$(ticks $pids)
         g1=$(ticks $pgp)
@@ -213,9 +230,10 @@ run() { # name, server pids (quoted), wrk args...
         p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
         non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
         us=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+        wrkus=$(echo "$out" | awk -v n="$n" '/load generator CPU seconds/ {printf "%.1f", $NF * 1e6 / n}')
         pgus=$(awk -v t="$((g1 - g0))" -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
-        printf '%-28s %10s req/s   p99 %8s   non-2xx %-5s  server CPU %6s us/req   PostgreSQL %6s us/req\n' \
-                "$name" "$rps" "$p99" "${non2xx:-0}" "$us" "$pgus"
+        printf '%-28s %10s req/s   p99 %8s   non-2xx %-5s  server CPU %6s us/req   PostgreSQL %6s us/req   wrk %6s us/req\n' \
+                "$name" "$rps" "$p99" "${non2xx:-0}" "$us" "$pgus" "$wrkus"
         key=$(echo "$name" | tr 'A-Z +' 'a-z__')
         eval "rps_$key=$rps; us_$key=$us; pg_$key=$pgus"
 }
@@ -226,7 +244,19 @@ run "nginx static MPD" "$npids" "http://127.0.0.1:$nport/static.mpd"
 run "control healthz" "$cpid" "$url/healthz"
 run "control manifest" "$cpid" "$url/v1/manifest/$sid.mpd"
 BODY='{"title":"bench1"}' run "control playback" "$cpid" -s "$tmp/post.lua" "$url/v1/playback"
+# The pair run must really alternate: every start's manifest fetched (a script that found no
+# id would send starts only). Control's own counters say so.
+counter() { curl -sf "$url/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+s0=$(counter sluice_control_sessions_total)
+m0=$(counter sluice_control_manifests_total)
 run "control session+manifest" "$cpid" -s "$tmp/pair.lua" "$url"
+s1=$(counter sluice_control_sessions_total)
+m1=$(counter sluice_control_manifests_total)
+python3 -c "print('session+manifest run: %d starts, %d manifests' % ($s1 - $s0, $m1 - $m0))"
+python3 -c "import sys; sys.exit(0 if abs(($m1 - $m0) - ($s1 - $s0)) <= 2 * $conns else 1)" || {
+        echo "control-bench: the pair run did not fetch a manifest per start" >&2
+        exit 1
+}
 BODY='{"title":"bench1","inline_manifest":true}' run "control session MPD inline" "$cpid" \
         -s "$tmp/post.lua" "$url/v1/playback"
 # Signed heartbeats, made just before the run (their times must be within heartbeat_skew):
