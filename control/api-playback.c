@@ -1311,7 +1311,8 @@ void api_license_clearkey(struct ctl_req *rq)
 
         /* Keys go only to a live session: its id verified and not expired, and (in the
          * statement) not ended by an operator, the title licensed in its country now. */
-        if (r < 0 || !api_session_from(ctl, sid_arg, NULL, &cl, id) || wall_now() >= (double)cl.expires) {
+        if (r < 0 || !api_session_from(ctl, sid_arg, NULL, &cl, id) ||
+            wall_now() >= (double)cl.expires) {
                 metrics_add(ctl->m.licence_refusals, 1);
                 ctl_reply_error(rq, 403, "forbidden", "no live session");
                 return;
