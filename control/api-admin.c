@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Admin routes (bearer token checked by the router): title registration from asset.json,
- * licences, the shared URI-signing key set with its rotation, and ending a session; plus the periodic refresh
- * of that key set, which is how every instance learns about a rotation done through another.
+ * licences, the shared URI-signing key set with its rotation, and ending a session; plus the
+ * periodic refresh of that key set, which is how every instance learns about a rotation done
+ * through another.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -68,8 +68,8 @@ struct ctl_stmts {
         int continue_watching, browse, trending, genres, search, title_details, profile_create;
         int profile_get, edge_register, edge_list, heartbeat, fill_plan, token_keys, token_rotate;
         int partitions, country_region, session_lite, asset_get, edges_view, edge_secret;
-        int prune, session_warm, session_starts_add, session_end, session_claims, license_key_claims;
-        int report_claims;
+        int prune, session_warm, session_starts_add, session_end, session_claims;
+        int license_key_claims, report_claims;
 };
 
 struct ctl {

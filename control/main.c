@@ -170,9 +170,11 @@ static int metrics_setup(struct ctl_metrics *m)
         m->behind_dropped = metrics_counter_new(
             m->reg, "sluice_control_sessions_behind_dropped_total",
             "Warm starts not counted: the write-behind queue was full, or the database "
-            "refused their count", NULL);
-        m->behind_depth = metrics_gauge_new(m->reg, "sluice_control_sessions_behind_queued",
-                                            "Counts of warm starts waiting to be written behind", NULL);
+            "refused their count",
+            NULL);
+        m->behind_depth =
+            metrics_gauge_new(m->reg, "sluice_control_sessions_behind_queued",
+                              "Counts of warm starts waiting to be written behind", NULL);
         m->manifests = metrics_counter_new(m->reg, "sluice_control_manifests_total",
                                            "Manifests (MPD and HLS playlists) served", NULL);
         m->licences = metrics_counter_new(m->reg, "sluice_control_licences_total",

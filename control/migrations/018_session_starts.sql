@@ -3,8 +3,8 @@
 -- (015_signed_sessions.sql), and what read its row written behind was the fill plan's demand
 -- (one row per start, 7 days of them) and the operator's early end. Demand now comes from
 -- session_starts: control counts its warm starts by title, episode, asset, country, region
--- and second, and adds the counts in one statement now and then, so a busy title costs one
--- row per second where it cost one per start (each with its foreign keys, checks and three
+-- and second, and adds the counts in one statement now and then, so a busy title costs a few
+-- rows a second where it cost one per start (each with its foreign keys, checks and three
 -- indexes: about half of PostgreSQL's CPU in a start-heavy run). An operator ends any
 -- session, with or without a row, through sluice_session_end (control's
 -- POST /v1/admin/sessions/<id>/end), which writes the row that ends it.
