@@ -244,6 +244,9 @@ def main(binary, tmp):
     st, _, _ = until_ok(b, "GET", "/v1/catalog")
     check(st == 200, "database back")
     wait_starts(pg, "m1", n0 + 1, timeout=15)
+    deadline = time.monotonic() + 5  # the gauge moves as control reads the result
+    while metric(a, "sluice_control_sessions_behind_queued") and time.monotonic() < deadline:
+        time.sleep(0.02)
     check(metric(a, "sluice_control_sessions_behind_queued") == 0, "queue drained")
     # A drain writes what is queued before the process exits.
     a.json("POST", "/v1/playback", {"title": "m1"})
