@@ -30,6 +30,17 @@ def metric(ctl, name):
     return int(m.group(1))
 
 
+def metric_settled(ctl, name, done, timeout=10):
+    """The metric's value once done(value) holds, or at the timeout (the written-starts counter
+    and the queue gauge move when control reads a statement's result, just after the commit)."""
+    deadline = time.monotonic() + timeout
+    v = metric(ctl, name)
+    while not done(v) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        v = metric(ctl, name)
+    return v
+
+
 def starts(pg, title):
     """Warm starts of title counted in session_starts."""
     return int(pg.psql(f"SELECT coalesce(sum(starts), 0) FROM session_starts "
@@ -106,11 +117,8 @@ def main(binary, tmp):
     check(row == ["m1", "-", "m1", "GB", "eu-west", c[8], "1"], f"count {row}")
     check(pg.psql(f"SELECT count(*) FROM sessions WHERE id = '{row_id(sid)}'") == "0",
           "a warm start writes no row")
-    # The counter moves when control reads the statement's result, just after the commit.
-    deadline = time.monotonic() + 5
-    while metric(a, "sluice_control_sessions_behind_total") < 1 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    check(metric(a, "sluice_control_sessions_behind_total") == 1, "starts written counted")
+    check(metric_settled(a, "sluice_control_sessions_behind_total", lambda v: v >= 1) == 1,
+          "starts written counted")
     check(metric(a, "sluice_control_sessions_behind_queued") == 0, "queue empty once written")
     check(metric(a, "sluice_control_sessions_behind_dropped_total") == 0, "nothing dropped")
 
@@ -227,9 +235,7 @@ def main(binary, tmp):
     # Warm: the title (another title's change kept it) and, by one manifest, its asset.
     pre = a.json("POST", "/v1/playback", {"title": "m1"})["session"]
     check(b"<MPD" in a.json("GET", f"/v1/manifest/{pre}.mpd"), "manifest before the outage")
-    deadline = time.monotonic() + 10
-    while metric(a, "sluice_control_sessions_behind_queued") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    metric_settled(a, "sluice_control_sessions_behind_queued", lambda v: v == 0)
     n0 = starts(pg, "m1")
     pg.stop()
     down = a.json("POST", "/v1/playback", {"title": "m1"})
@@ -244,10 +250,8 @@ def main(binary, tmp):
     st, _, _ = until_ok(b, "GET", "/v1/catalog")
     check(st == 200, "database back")
     wait_starts(pg, "m1", n0 + 1, timeout=15)
-    deadline = time.monotonic() + 5  # the gauge moves as control reads the result
-    while metric(a, "sluice_control_sessions_behind_queued") and time.monotonic() < deadline:
-        time.sleep(0.02)
-    check(metric(a, "sluice_control_sessions_behind_queued") == 0, "queue drained")
+    check(metric_settled(a, "sluice_control_sessions_behind_queued", lambda v: v == 0) == 0,
+          "queue drained")
     # A drain writes what is queued before the process exits.
     a.json("POST", "/v1/playback", {"title": "m1"})
     check(a.stop() == 0, "a exits 0")
