@@ -259,6 +259,9 @@ static const struct cfg_field edge_fields[] = {
         /* One metrics slot per worker, so never more workers than slots. */
         {.key = "workers", .type = CFG_INT, .offset = offsetof(struct edge_cfg, workers), .min = 0,
          .max = METRICS_MAX_WORKERS, .def = "0"},
+        {.key = "worker_slice_us", .type = CFG_INT,
+         .offset = offsetof(struct edge_cfg, worker_slice_us), .min = 0, .max = 100000,
+         .def = "100"},
         {.key = "admin", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, admin),
          .sub = admin_fields},
         {.key = "cache", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, cache),

@@ -18,6 +18,7 @@
 #include "sandbox.h"
 #include "store.h"
 #include "upstream.h"
+#include "worker-sched.h"
 #include "worker.h"
 
 #define DRAIN_MS          5000u /* in-flight responses get this long after SIGTERM */
@@ -55,6 +56,25 @@ void worker_limits_from_cfg(const struct edge_cfg *cfg, struct edge_limits *l)
         l->max_pipeline = (uint32_t)or_default(c->max_pipeline, DEFAULT_PIPELINE);
 }
 
+/* A client worker asks for the configured time slice at start and when a reload changes it. */
+static void slice_refresh(struct edge_worker *w)
+{
+        int64_t want = w->rt->cfg->worker_slice_us;
+        int r;
+
+        if (w->admin || want == w->slice_us)
+                return;
+        r = worker_sched_slice((unsigned)want);
+        if (r < 0)
+                log_warn("worker %u: time slice of %lld us not set: %s, ignoring", w->idx,
+                         (long long)want, strerror(-r));
+        else if (w->idx == 0 && want)
+                log_info("client workers ask for a %lld us time slice", (long long)want);
+        else if (w->idx == 0)
+                log_info("client workers take the kernel's time slice");
+        w->slice_us = want;
+}
+
 static void refresh_runtime(struct edge_worker *w)
 {
         struct edge_server *srv = w->srv;
@@ -69,6 +89,7 @@ static void refresh_runtime(struct edge_worker *w)
         w->plimits.max_headers = (uint16_t)w->limits.max_headers;
         w->plimits.max_target =
             w->limits.max_header_bytes < MAX_TARGET ? w->limits.max_header_bytes : MAX_TARGET;
+        slice_refresh(w);
 }
 
 static bool drained(const struct edge_worker *w)
@@ -206,6 +227,8 @@ static void *worker_main(void *arg)
         int r;
 
         metrics_set_worker(w->admin ? w->srv->n_workers + 1 : w->idx + 1);
+        worker_sched_name(w->idx, w->admin);
+        w->slice_us = -1;
         r = setup(w);
         w->setup_err = r;
         (void)sem_post(&w->ready);

@@ -109,6 +109,7 @@ struct edge_worker {
         /* Snapshot in use; refreshed when the server's generation moves. */
         const struct edge_runtime *rt;
         unsigned rt_gen;
+        int64_t slice_us; /* the time slice last asked for (client workers); -1 before that */
         struct edge_limits limits;
         struct http1_limits plimits;
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Signals and command line: SIGHUP reload without dropping connections (cors_origins, limits,
-the admin token, the URL-signing keys), a bad reload keeps the old config, --check-config,
---help, --version; the access log's one line per request, refusals and pipelining included."""
+the admin token, the URL-signing keys, the workers' time slice), a bad reload keeps the old
+config, --check-config, --help, --version; the access log's one line per request, refusals and
+pipelining included; the worker threads' names."""
 
 import base64
 import copy
@@ -287,6 +288,57 @@ def sighup_applies_log_level(e):
     start = os.path.getsize(e.log_path)
     refuse_obs_fold(e)
     check("refused 400" not in edge_log_since(e, start), "a debug line after going back to info")
+
+
+def threads(e):
+    """{thread name: se.slice in ns, or None where the kernel does not show one} of the edge."""
+    out = {}
+    base = f"/proc/{e.proc.pid}/task"
+    for tid in os.listdir(base):
+        try:
+            with open(f"{base}/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"{base}/{tid}/sched") as f:
+                m = re.search(r"^se\.slice\s*:\s*(\d+)", f.read(), re.M)
+        except FileNotFoundError:
+            continue  # a thread that just ended
+        out[name] = int(m.group(1)) if m else None
+    return out
+
+
+def custom_slices():
+    """Whether this kernel takes a fair task's slice from sched_setattr (6.12 and later)."""
+    major, minor = (int(x) for x in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+    return (major, minor) >= (6, 12)
+
+
+@test
+def worker_threads_named_and_sliced(e):
+    names = threads(e)
+    for want in ("edge-worker-0", "edge-worker-1", "edge-admin"):
+        check(want in names, f"a thread named {want} (threads: {sorted(names)})")
+    check(not any(n.startswith("edge-worker-") and n not in ("edge-worker-0", "edge-worker-1")
+                  for n in names), f"two client workers (threads: {sorted(names)})")
+    if not custom_slices() or names["edge-admin"] is None:
+        print(f"# slices not checked: kernel {os.uname().release} has no custom slices (6.12+)")
+        return
+    default = names["edge-admin"]  # the admin worker keeps the kernel's slice
+    for w in ("edge-worker-0", "edge-worker-1"):
+        eq(names[w], 100_000, f"{w}'s slice at start (worker_slice_us default 100)")
+    try:
+        for us, want in ((2000, 2_000_000), (0, default)):
+            e.cfg["worker_slice_us"] = us
+            e.write_config()
+            e.signal(signal.SIGHUP)
+            wait_for(lambda: all(threads(e)[w] == want for w in ("edge-worker-0", "edge-worker-1")),
+                     f"both client workers at a {want} ns slice after a reload to {us} us")
+            eq(threads(e)["edge-admin"], default, f"the admin worker's slice after {us} us")
+            eq(e.get("/t1/one.bin").status, 200, f"a request after the reload to {us} us")
+    finally:
+        e.cfg.pop("worker_slice_us", None)
+        e.write_config()
+        e.signal(signal.SIGHUP)
+    wait_for(lambda: threads(e)["edge-worker-0"] == 100_000, "the default slice back")
 
 
 def many_headers(n):
