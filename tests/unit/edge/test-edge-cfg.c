@@ -70,6 +70,7 @@ TEST(defaults)
         ASSERT_EQ(c->listen.n, 1);
         ASSERT_STREQ(c->listen.items[0], "0.0.0.0:8080");
         ASSERT_EQ(c->workers, 0);
+        ASSERT_EQ(c->worker_slice_us, 100);
         ASSERT_STREQ(c->admin.listen, "127.0.0.1:8081");
         ASSERT_EQ(c->cache.max_size, 10ull << 30);
         ASSERT_EQ(c->cache.fd_cache, 1024);
@@ -97,6 +98,7 @@ TEST(everything_set)
                                   "  - \":8080\"\n"
                                   "  - \"[::1]:8443\"\n"
                                   "workers: 4\n"
+                                  "worker_slice_us: 0\n"
                                   "admin:\n"
                                   "  listen: localhost:9091\n"
                                   "  token_file: /t\n"
@@ -124,6 +126,7 @@ TEST(everything_set)
         ASSERT_EQ(c->listen.n, 2);
         ASSERT_STREQ(c->listen.items[1], "[::1]:8443");
         ASSERT_EQ(c->workers, 4);
+        ASSERT_EQ(c->worker_slice_us, 0);
         ASSERT_EQ(c->cache.max_size, 2ull << 40);
         ASSERT_EQ(c->cache.fd_cache, 0);
         ASSERT_EQ(c->upstreams.n, 2);
@@ -229,6 +232,10 @@ TEST(cross_field_rules)
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "workers: 65\n",
                           "edge.yaml:4:10: 'workers' must be between 0 and 64, got \"65\"");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                          "worker_slice_us: 100001\n",
+                          "edge.yaml:4:18: 'worker_slice_us' must be between 0 and 100000, got "
+                          "\"100001\"");
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "limits: {header_timeout: 10ms}\n",
                           "edge.yaml:4:26: 'limits.header_timeout' must be between 100ms and "
