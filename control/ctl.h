@@ -58,6 +58,7 @@ struct ctl_metrics {
         struct metric *heartbeat_refusals; /* 401s: unsigned, bad signature, stale */
         struct metric *plan_refusals;      /* fill plan 401s */
         struct metric *reports;
+        struct metric *preflights;   /* CORS preflights answered: a round trip each for a client */
         struct metric *db_connected; /* pool connections up (set when rendering) */
         struct metric *db_pending;   /* queries queued or running */
 };

@@ -195,6 +195,9 @@ static int metrics_setup(struct ctl_metrics *m)
                                                NULL);
         m->reports = metrics_counter_new(m->reg, "sluice_control_reports_total",
                                          "Playback reports received", NULL);
+        m->preflights = metrics_counter_new(
+            m->reg, "sluice_control_preflights_total",
+            "CORS preflights answered (OPTIONS): a round trip each before the request", NULL);
         m->db_connected = metrics_gauge_new(m->reg, "sluice_control_db_connections",
                                             "PostgreSQL connections up in the pool", NULL);
         m->db_pending = metrics_gauge_new(m->reg, "sluice_control_db_pending",

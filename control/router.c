@@ -112,6 +112,7 @@ static void preflight(struct ctl_req *rq)
                 NULL,
         };
 
+        metrics_add(rq->ctl->m.preflights, 1);
         ctl_reply(rq, 204, NULL, NULL, 0, extra);
 }
 

@@ -6,7 +6,7 @@
 # on free ports. The demo titles are ingested once into BUILD_DIR/tests/e2e/stack-origin and
 # reused by later runs.
 #
-#   SCENARIOS  comma-separated stack.mjs scenarios (play,players,clearkey,geo,licence,
+#   SCENARIOS  comma-separated stack.mjs scenarios (play,prefetch,preflight,players,clearkey,geo,licence,
 #              parent,catalogue,seek,resume,failover): start with --detach, play them in headless Chromium, stop
 #              with --stop, then check that nothing the demo started is still running
 #              (by state directory and by each daemon's session), and that --status says

@@ -14,6 +14,8 @@
 // Scenarios (all by default, in this order; failover last, since it kills an edge):
 //   play      dash.js plays a title from control's manifest through an edge; media time
 //             advances, no errors, every segment fetched matches the origin's SHA-256
+//   preflight a new browser's start sends control no CORS preflight (JSON with no
+//             Content-Type); with ?preflight=on it does, and control counts it
 //   players   Shaka Player (control's MPD) and hls.js (control's HLS playlist) play it too
 //   clearkey  the ClearKey title plays (licence from control)
 //   geo       a client in an unlicensed country gets 451, and the page says so
@@ -41,8 +43,8 @@ import { chromium } from 'playwright-core';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--autoplay-policy=no-user-gesture-required'];
-const ALL = ['play', 'prefetch', 'players', 'clearkey', 'geo', 'licence', 'parent', 'catalogue',
-  'seek', 'resume', 'failover'];
+const ALL = ['play', 'prefetch', 'preflight', 'players', 'clearkey', 'geo', 'licence', 'parent',
+  'catalogue', 'seek', 'resume', 'failover'];
 const SEGMENT = 4; // seconds, the origin layout's segment duration
 
 const opt = { chromium: '/usr/bin/chromium', only: ALL };
@@ -88,6 +90,14 @@ async function control(method, path, body) {
   let j = null;
   try { j = await r.json(); } catch { /* not JSON */ }
   return { status: r.status, body: j };
+}
+
+// CORS preflights control has answered so far (its metrics).
+async function preflights() {
+  const text = await (await fetch(`${env.CONTROL_URL}/metrics`)).text();
+  const m = /^sluice_control_preflights_total (\d+)$/m.exec(text);
+  if (!m) throw new Error('control has no sluice_control_preflights_total');
+  return Number(m[1]);
 }
 
 // Every edge response of a page, and the SHA-256 check of its body against the origin file.
@@ -342,6 +352,23 @@ const scenarios = {
   async prefetch(browser) {
     await prefetchFrom(browser, '');
     await prefetchFrom(browser, '&early=worker');
+  },
+
+  // A new browser (no preflight cached) starts with no CORS preflight to control: the page
+  // sends its JSON with no Content-Type. With ?preflight=on it sends application/json, and
+  // control answers a preflight first: the count can tell the two apart.
+  async preflight(browser) {
+    for (const [q, want] of [['', 'none'], ['&preflight=on', 'some']]) {
+      const before = await preflights();
+      const p = await openPlayer(browser, `title=demo-movie${q}`);
+      await waitPlaying(p.page);
+      const session = await p.page.evaluate(() => !!window.sluice.state.session);
+      const n = (await preflights()) - before;
+      check(session && (want === 'none' ? n === 0 : n >= 1),
+        `preflight${q ? ' (on)' : ''}: a new browser's start, ${want} answered by control`,
+        `${n} preflights, session ${session}`);
+      await p.ctx.close();
+    }
   },
 
   async geo(browser) {

@@ -55,6 +55,8 @@ const VARIANTS = {
   // no early requests: config and session (or manifest) fetched once dash.js has loaded
   'sluice-no-early': { side: 'sluice', query: '&early=off' },
   'nginx-no-early': { side: 'nginx', query: '&early=off' },
+  // the session's JSON sent as application/json: a new browser preflights it (CORS)
+  'sluice-preflight': { side: 'sluice', query: '&preflight=on' },
   // the page asks for the session but not for the start's inits and first segments
   'sluice-no-prefetch': { side: 'sluice', query: '&prefetch=off' },
   // the start's first requests from a worker (after fetching the config) instead of the page

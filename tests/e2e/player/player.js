@@ -21,6 +21,8 @@
 //                   start rung (seekRung)
 //   seekabort=off   a seek out of the buffer leaves the segment downloads under way to finish
 //                   (seekAbort)
+//   preflight=on    JSON bodies to control go as application/json, which costs a CORS
+//                   preflight (by default they carry no Content-Type: see jsonBody)
 //   autoplay=0      load but do not start
 //   buffer=S        target buffer ahead in seconds (dash.js stable and top-quality buffer);
 //                   the ABR test uses 12 so a throttle shows on screen within a minute
@@ -390,11 +392,18 @@ function controlBase() {
   return params.get('control') === 'ipv6' && c.controlAlt ? c.controlAlt : c.control;
 }
 
+// A JSON body with no Content-Type (a Blob without a type), so that the browser asks control
+// no CORS preflight first (start-ahead.js's jsonInit does the same for the session).
+function jsonBody(obj) {
+  const text = JSON.stringify(obj);
+  return params.get('preflight') === 'on'
+    ? { headers: { 'Content-Type': 'application/json' }, body: text } : { body: new Blob([text]) };
+}
+
 async function api(method, path, body) {
   const r = await fetch(controlBase() + path, {
     method,
-    headers: body ? { 'Content-Type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
+    ...(body ? jsonBody(body) : {}),
     cache: 'no-store',
   });
   let j = null;
@@ -531,8 +540,7 @@ async function report(reason) {
   try { bl = Math.round(player.getBufferLength('video') * 1000); } catch { /* not yet */ }
   const r = await fetch(state.session.report_url, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ session: state.session.session, position: v.currentTime,
+    ...jsonBody({ session: state.session.session, position: v.currentTime,
       quality: q || undefined, device: state.device,
       mtp: mtp > 0 ? mtp : undefined, bl: bl >= 0 ? bl : undefined }),
     keepalive: reason === 'unload',

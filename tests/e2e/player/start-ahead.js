@@ -7,12 +7,23 @@
 //
 // startAhead(d, config, arrived) → Promise of {config, configAt, session: {status, ok, body,
 // asked}, sessionRequestedAt, sessionAt, manifest: {url, text}, prefetch: [{url, kind,
-// fetched}]}, where d is {title, episode, profile, newProfile, ipv6, src, sid, prefetch} and
+// fetched}]}, where d is {title, episode, profile, newProfile, ipv6, src, sid, prefetch,
+// preflight} and
 // config a promise of the page's config. Each start object's request carries CMCD as dash.js
 // would send it at start (su, the page's sid), so the edge's start prefetch still sees the
 // start; the page has dash.js ask for these very URLs (`fetched`). Its body is read here (a
 // body nobody reads stops arriving), then arrived(entry, {status, bytes, at, done} or
 // {error}). Times are absolute (performance.timeOrigin + now), for any thread's clock.
+
+// A JSON body as a CORS "simple" request: a Blob with no type carries no Content-Type header,
+// so the browser sends no preflight (OPTIONS) to control first: a round trip every new browser
+// would otherwise make before its first session. Control reads a body without a Content-Type
+// as JSON. With d.preflight (?preflight=on) it goes as application/json, to measure the trip.
+function jsonInit(obj, preflight) {
+  const text = JSON.stringify(obj);
+  return preflight ? { headers: { 'Content-Type': 'application/json' }, body: text }
+    : { body: new Blob([text]) };
+}
 
 function startNow() {
   return performance.timeOrigin + performance.now();
@@ -61,8 +72,7 @@ async function startAhead(d, config, arrived) {
     out.sessionRequestedAt = startNow();
     const r = await fetch(`${base}/v1/playback`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
+      ...jsonInit(body, d.preflight),
       cache: 'no-store',
     });
     let j = null;

@@ -48,6 +48,7 @@
   const d = { title: params.get('title'), episode: params.get('episode'),
     profile: stored ? Number(stored) : null, newProfile: early.profileName, src: params.get('src'),
     ipv6: params.get('control') === 'ipv6', sid: early.sid,
+    preflight: params.get('preflight') === 'on',
     // Only where dash.js will start where startAhead reckons (the session's start rung) and
     // its requests carry CMCD in the query, which the start objects' then replace.
     prefetch: params.get('prefetch') !== 'off' && params.get('startbw') !== 'off' &&

@@ -35,6 +35,13 @@ def verify_token(jwt, secrets):
     return header, json.loads(b64url_dec(p))
 
 
+def metric(ctl, name):
+    st, _, b = ctl.request("GET", "/metrics")
+    m = re.search(rb"^" + name.encode() + rb" (\d+)$", b, re.M)
+    check(st == 200 and m, f"metrics carry {name}")
+    return int(m.group(1))
+
+
 def raw(ctl, data, read=True):
     s = socket.create_connection(("127.0.0.1", ctl.port), timeout=10)
     s.sendall(data)
@@ -111,11 +118,22 @@ def test_basics(ctl):
     st, hd, _ = ctl.request("DELETE", "/v1/playback")
     check(st == 405 and "POST" in hd.get("allow", ""), "405 with Allow")
     # CORS: player on another origin
+    before = metric(ctl, "sluice_control_preflights_total")
     st, hd, _ = ctl.request("OPTIONS", "/v1/playback",
                             headers={"Origin": "http://player.test",
                                      "Access-Control-Request-Method": "POST"})
     check(st == 204 and hd.get("access-control-allow-origin") == "*", "preflight")
     check("POST" in hd.get("access-control-allow-methods", ""), "preflight methods")
+    check(metric(ctl, "sluice_control_preflights_total") == before + 1, "preflight counted")
+    # A JSON body with no Content-Type (what a page sends to skip the preflight) is read as
+    # JSON: an unknown title's 404, not a 415.
+    body = json.dumps({"title": "nope"}).encode()
+    out = raw(ctl, b"POST /v1/playback HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   b"Origin: http://player.test\r\nContent-Length: "
+                   + str(len(body)).encode() + b"\r\n\r\n" + body)
+    check(out.startswith(b"HTTP/1.1 404") and b'"not_found"' in out
+          and b"access-control-allow-origin: *" in out.lower(),
+          f"a JSON body without Content-Type: {out[:200]!r}")
     st, hd, _ = ctl.request("GET", "/healthz", headers={"Origin": "http://player.test"})
     check(hd.get("access-control-allow-origin") == "*", "CORS on replies")
     # Admin routes need the bearer token.
