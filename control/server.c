@@ -446,8 +446,12 @@ int ctl_body_json(struct ctl_req *rq, size_t max_depth, json_t **ret)
         size_t ctl_len = 0;
         const char *ct = http1_req_header(rq->head, "content-type", &ctl_len);
 
-        if (ct && !(ctl_len >= 16 && !strncasecmp(ct, "application/json", 16))) {
-                ctl_reply_error(rq, 415, "unsupported_media_type", "body must be application/json");
+        /* text/plain too: what a page's fetch() sends with a string body and no type, a CORS
+         * "simple" request that needs no preflight (docs/player.md). */
+        if (ct && !(ctl_len >= 16 && !strncasecmp(ct, "application/json", 16)) &&
+            !(ctl_len >= 10 && !strncasecmp(ct, "text/plain", 10))) {
+                ctl_reply_error(rq, 415, "unsupported_media_type",
+                                "body must be application/json (or text/plain)");
                 return -EINVAL;
         }
         if (rq->body_len == 0) {

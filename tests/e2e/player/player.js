@@ -22,7 +22,7 @@
 //   seekabort=off   a seek out of the buffer leaves the segment downloads under way to finish
 //                   (seekAbort)
 //   preflight=on    JSON bodies to control go as application/json, which costs a CORS
-//                   preflight (by default they carry no Content-Type: see jsonBody)
+//                   preflight (by default they go as text/plain: see jsonBody)
 //   autoplay=0      load but do not start
 //   buffer=S        target buffer ahead in seconds (dash.js stable and top-quality buffer);
 //                   the ABR test uses 12 so a throttle shows on screen within a minute
@@ -392,12 +392,12 @@ function controlBase() {
   return params.get('control') === 'ipv6' && c.controlAlt ? c.controlAlt : c.control;
 }
 
-// A JSON body with no Content-Type (a Blob without a type), so that the browser asks control
-// no CORS preflight first (start-ahead.js's jsonInit does the same for the session).
+// A JSON body as text/plain (a string body with no type), so that the browser asks control no
+// CORS preflight first (start-ahead.js's jsonInit does the same for the session).
 function jsonBody(obj) {
   const text = JSON.stringify(obj);
   return params.get('preflight') === 'on'
-    ? { headers: { 'Content-Type': 'application/json' }, body: text } : { body: new Blob([text]) };
+    ? { headers: { 'Content-Type': 'application/json' }, body: text } : { body: text };
 }
 
 async function api(method, path, body) {
