@@ -6,11 +6,11 @@
 # on free ports. The demo titles are ingested once into BUILD_DIR/tests/e2e/stack-origin and
 # reused by later runs.
 #
-#   SCENARIOS  comma-separated stack.mjs scenarios (play,prefetch,preflight,players,clearkey,geo,licence,
-#              parent,catalogue,seek,resume,failover): start with --detach, play them in headless Chromium, stop
-#              with --stop, then check that nothing the demo started is still running
-#              (by state directory and by each daemon's session), and that --status says
-#              0 while it runs and 3 once stopped.
+#   SCENARIOS  comma-separated stack.mjs scenarios (play,prefetch,preflight,players,clearkey,
+#              geo,licence,parent,catalogue,seek,resume,failover): start with --detach, play
+#              them in headless Chromium, stop with --stop, then check that nothing the demo
+#              started is still running (by state directory and by each daemon's session),
+#              and that --status says 0 while it runs and 3 once stopped.
 #   --https    (with SCENARIOS) the demo runs with --https: players fetch media from the edges
 #              over TLS with h2, the certificates from the demo's CA, which Chromium trusts
 #              through an NSS database in a private HOME (certificate checks stay on) and node

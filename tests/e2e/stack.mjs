@@ -14,8 +14,8 @@
 // Scenarios (all by default, in this order; failover last, since it kills an edge):
 //   play      dash.js plays a title from control's manifest through an edge; media time
 //             advances, no errors, every segment fetched matches the origin's SHA-256
-//   preflight a new browser's start sends control no CORS preflight (JSON with no
-//             Content-Type); with ?preflight=on it does, and control counts it
+//   preflight a new browser's start sends control no CORS preflight (its JSON goes as
+//             text/plain); with ?preflight=on it does, and control counts it
 //   players   Shaka Player (control's MPD) and hls.js (control's HLS playlist) play it too
 //   clearkey  the ClearKey title plays (licence from control)
 //   geo       a client in an unlicensed country gets 451, and the page says so
@@ -355,8 +355,8 @@ const scenarios = {
   },
 
   // A new browser (no preflight cached) starts with no CORS preflight to control: the page
-  // sends its JSON with no Content-Type. With ?preflight=on it sends application/json, and
-  // control answers a preflight first: the count can tell the two apart.
+  // sends its JSON as text/plain. With ?preflight=on it sends application/json, and control
+  // answers a preflight first: the count can tell the two apart.
   async preflight(browser) {
     for (const [q, want] of [['', 'none'], ['&preflight=on', 'some']]) {
       const before = await preflights();

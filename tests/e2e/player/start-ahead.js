@@ -8,12 +8,12 @@
 // startAhead(d, config, arrived) → Promise of {config, configAt, session: {status, ok, body,
 // asked}, sessionRequestedAt, sessionAt, manifest: {url, text}, prefetch: [{url, kind,
 // fetched}]}, where d is {title, episode, profile, newProfile, ipv6, src, sid, prefetch,
-// preflight} and
-// config a promise of the page's config. Each start object's request carries CMCD as dash.js
-// would send it at start (su, the page's sid), so the edge's start prefetch still sees the
-// start; the page has dash.js ask for these very URLs (`fetched`). Its body is read here (a
-// body nobody reads stops arriving), then arrived(entry, {status, bytes, at, done} or
-// {error}). Times are absolute (performance.timeOrigin + now), for any thread's clock.
+// preflight} and config a promise of the page's config. Each start object's request carries
+// CMCD as dash.js would send it at start (su, the page's sid), so the edge's start prefetch
+// still sees the start; the page has dash.js ask for these very URLs (`fetched`). Its body is
+// read here (a body nobody reads stops arriving), then arrived(entry, {status, bytes, at,
+// done} or {error}). Times are absolute (performance.timeOrigin + now), for any thread's
+// clock.
 
 // A JSON body as a CORS "simple" request: a string body with no type goes as text/plain, so
 // the browser sends no preflight (OPTIONS) to control first, a round trip every new browser
@@ -22,7 +22,8 @@
 // d.preflight (?preflight=on) it goes as application/json, to measure the round trip.
 function jsonInit(obj, preflight) {
   const text = JSON.stringify(obj);
-  return preflight ? { headers: { 'Content-Type': 'application/json' }, body: text } : { body: text };
+  if (preflight) return { headers: { 'Content-Type': 'application/json' }, body: text };
+  return { body: text };
 }
 
 function startNow() {
