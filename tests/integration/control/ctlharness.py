@@ -279,6 +279,14 @@ def row_id(sid):
     return base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)).decode().split("\n")[1]
 
 
+def metric(ctl, name):
+    """The value of control's metric name (its first series, whatever its labels)."""
+    st, _, b = ctl.request("GET", "/metrics")
+    m = re.search(rb"^" + name.encode() + rb"(?:\{[^}]*\})? (\d+)", b, re.M)
+    check(st == 200 and m, f"metrics carry {name}")
+    return int(m.group(1))
+
+
 def until_ok(ctl, method, path, body=None, tries=15, **kw):
     """Retry as a client does: honour Retry-After on 503."""
     import time

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import (ADMIN_TOKEN, CONTENT_KEY, KEY_SECRET, Control, Failure, Postgres, check,
-                        row_id,
+                        metric, row_id,
                         make_asset, register, run, signed_headers)
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011", "cenc": "urn:mpeg:cenc:2013"}
@@ -33,13 +33,6 @@ def verify_token(jwt, secrets):
     want = hmac.new(key, f"{h}.{p}".encode(), hashlib.sha256).digest()
     check(hmac.compare_digest(want, b64url_dec(sig)), "token signature does not verify")
     return header, json.loads(b64url_dec(p))
-
-
-def metric(ctl, name):
-    st, _, b = ctl.request("GET", "/metrics")
-    m = re.search(rb"^" + name.encode() + rb" (\d+)$", b, re.M)
-    check(st == 200 and m, f"metrics carry {name}")
-    return int(m.group(1))
 
 
 def raw(ctl, data, read=True):

@@ -11,23 +11,15 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import (CONTENT_KEY, KEY_SECRET, Control, Postgres, check, register, row_id, run,
-                        until_ok)
+from ctlharness import (CONTENT_KEY, KEY_SECRET, Control, Postgres, check, metric, register, row_id,
+                        run, until_ok)
 
 KID = base64.urlsafe_b64encode(bytes.fromhex("00112233445566778899aabbccddeeff")).rstrip(b"=") \
     .decode()
-
-
-def metric(ctl, name):
-    st, _, b = ctl.request("GET", "/metrics")
-    m = re.search(rb"^" + name.encode() + rb"(?:\{[^}]*\})? (\d+)", b, re.M)
-    check(st == 200 and m, f"metrics carry {name}")
-    return int(m.group(1))
 
 
 def metric_settled(ctl, name, done, timeout=10):
