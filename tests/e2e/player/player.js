@@ -392,13 +392,9 @@ function controlBase() {
   return params.get('control') === 'ipv6' && c.controlAlt ? c.controlAlt : c.control;
 }
 
-// A JSON body as text/plain (a string body with no type), so that the browser asks control no
-// CORS preflight first (start-ahead.js's jsonInit does the same for the session).
-function jsonBody(obj) {
-  const text = JSON.stringify(obj);
-  return params.get('preflight') === 'on'
-    ? { headers: { 'Content-Type': 'application/json' }, body: text } : { body: text };
-}
+// A JSON body as text/plain, so that the browser asks control no CORS preflight first:
+// start-ahead.js's jsonInit, inline in the page (serve.mjs), as the session's was sent.
+const jsonBody = (obj) => self.jsonInit(obj, params.get('preflight') === 'on');
 
 async function api(method, path, body) {
   const r = await fetch(controlBase() + path, {

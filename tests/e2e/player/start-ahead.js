@@ -97,3 +97,4 @@ async function startAhead(d, config, arrived) {
 }
 
 self.startAhead = startAhead;
+self.jsonInit = jsonInit;
