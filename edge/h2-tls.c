@@ -126,7 +126,8 @@ static int seal(char *buf)
 }
 
 /* Room for need more bytes of c's burst: a pointer to it, or NULL with *err set to -EAGAIN
- * (flush first), -E2BIG (never fits: write it directly) or -ENOMEM. */
+ * (flush first), -E2BIG (never fits: write it directly), -EPIPE (the burst was cut) or
+ * -ENOMEM. */
 static char *room(struct conn *c, size_t need, int *err)
 {
         size_t cap;
@@ -134,6 +135,12 @@ static char *room(struct conn *c, size_t need, int *err)
 
         if (!buf) {
                 *err = -ENOMEM;
+                return NULL;
+        }
+        if (batch.failed && batch.owner == c) {
+                /* The burst was cut (a stream's settle found its file short): a frame queued
+                 * now would follow the cut, not the frames the cut dropped. End the session. */
+                *err = -EPIPE;
                 return NULL;
         }
         if (tls_conn_holding(c->tls)) {

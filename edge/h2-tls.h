@@ -24,7 +24,8 @@ int h2_tls_queue_file(void *ctx, const void *hdr, int fd, off_t off, size_t len)
 int h2_tls_flush(void *ctx);
 
 /* Read the file payloads c's burst has put off (h2-tls.c): call before a file a queued frame
- * came from may be closed. A file found short there fails the next flush. */
+ * came from may be closed. A file found short there cuts the burst before its frame: nothing
+ * more is queued (-EPIPE) and the next flush fails once the frames before the cut are out. */
 void h2_tls_settle(struct conn *c);
 
 /* Drop c's part of this thread's batch (the connection is going). */
