@@ -213,8 +213,7 @@ int uring_loop_new(const struct uring_loop_params *params, struct uring_loop **r
         loop->cqe_batch = params && params->cqe_batch ? params->cqe_batch : 512;
         loop->timer_batch = params && params->timer_batch ? params->timer_batch : 256;
 
-        r = ring_init(loop, sq, cq,
-                      params && params->n_allow_ops ? IORING_SETUP_R_DISABLED : 0);
+        r = ring_init(loop, sq, cq, params && params->n_allow_ops ? IORING_SETUP_R_DISABLED : 0);
         if (r < 0) {
                 loop->ring.ring_fd = -1;
                 goto fail;
@@ -519,32 +518,46 @@ int uring_loop_sendmsg(struct uring_loop *loop, uint32_t slot, uint8_t op, int f
         return 0;
 }
 
+int uring_loop_sendmsg_after_reads(struct uring_loop *loop, uint32_t slot, uint8_t op, int sock,
+                                   const struct msghdr *msg, int flags, bool zc,
+                                   const struct uring_loop_guard *reads, unsigned n)
+{
+        struct io_uring_sqe *sqe;
+
+        /* Every SQE of the chain in one submit: a link must never end at a submit boundary. */
+        if (io_uring_sq_space_left(&loop->ring) < n + 1)
+                (void)io_uring_submit(&loop->ring);
+        if (io_uring_sq_space_left(&loop->ring) < n + 1)
+                return -EBUSY;
+        /* The reads are no slot's operations (slot 0, never counted): dispatch() ignores their
+         * CQEs. The send's own CQE (-ECANCELED after a short read) is the slot's. (With
+         * IOSQE_CQE_SKIP_SUCCESS on the reads, a short read would cancel the send without any
+         * CQE for it.) */
+        for (unsigned i = 0; i < n; i++) {
+                struct io_uring_sqe *rd = io_uring_get_sqe(&loop->ring);
+                if (!rd)
+                        return -EBUSY; /* not reached: the space was checked */
+                io_uring_prep_read(rd, reads[i].fd, reads[i].buf, reads[i].len, reads[i].off);
+                io_uring_sqe_set_data64(rd, uring_loop_user_data(loop, 0, OP_GUARD));
+                rd->flags |= IOSQE_IO_LINK;
+        }
+        sqe = uring_loop_sqe(loop, slot, op);
+        if (!sqe)
+                return -EBUSY; /* not reached: the space was checked */
+        if (zc)
+                io_uring_prep_sendmsg_zc(sqe, sock, msg, (unsigned)(flags | MSG_NOSIGNAL));
+        else
+                io_uring_prep_sendmsg(sqe, sock, msg, (unsigned)(flags | MSG_NOSIGNAL));
+        return 0;
+}
+
 int uring_loop_sendmsg_after_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int sock,
                                   const struct msghdr *msg, int flags, int file_fd, void *buf,
                                   unsigned len, uint64_t off)
 {
-        struct io_uring_sqe *rd, *sqe;
+        struct uring_loop_guard g = {file_fd, buf, len, off};
 
-        /* Both SQEs in one submit: a link must never end at a submit boundary. */
-        if (io_uring_sq_space_left(&loop->ring) < 2)
-                (void)io_uring_submit(&loop->ring);
-        if (io_uring_sq_space_left(&loop->ring) < 2)
-                return -EBUSY;
-        /* The read is no slot's operation (slot 0, never counted): dispatch() ignores its CQE.
-         * The send's own CQE (-ECANCELED after a short read) is the slot's. (With
-         * IOSQE_CQE_SKIP_SUCCESS on the read, a short read would cancel the send without any
-         * CQE for it.) */
-        rd = io_uring_get_sqe(&loop->ring);
-        if (!rd)
-                return -EBUSY;
-        io_uring_prep_read(rd, file_fd, buf, len, off);
-        io_uring_sqe_set_data64(rd, uring_loop_user_data(loop, 0, OP_GUARD));
-        rd->flags |= IOSQE_IO_LINK;
-        sqe = uring_loop_sqe(loop, slot, op);
-        if (!sqe)
-                return -EBUSY; /* not reached: the space was checked */
-        io_uring_prep_sendmsg(sqe, sock, msg, (unsigned)(flags | MSG_NOSIGNAL));
-        return 0;
+        return uring_loop_sendmsg_after_reads(loop, slot, op, sock, msg, flags, false, &g, 1);
 }
 
 int uring_loop_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, void *buf,

@@ -154,6 +154,21 @@ int uring_loop_sendmsg(struct uring_loop *loop, uint32_t slot, uint8_t op, int f
 int uring_loop_sendmsg_after_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int sock,
                                   const struct msghdr *msg, int flags, int file_fd, void *buf,
                                   unsigned len, uint64_t off);
+/* A read uring_loop_sendmsg_after_reads makes first: len bytes of fd at off into buf. */
+struct uring_loop_guard {
+        int fd;
+        void *buf;
+        unsigned len;
+        uint64_t off;
+};
+/*
+ * The same behind n reads, linked one after another (any short or failed one cancels the
+ * send), and zero copy as uring_loop_sendmsg's zc. n + 1 SQEs in one submit: -EBUSY when the
+ * submission queue cannot hold them.
+ */
+int uring_loop_sendmsg_after_reads(struct uring_loop *loop, uint32_t slot, uint8_t op, int sock,
+                                   const struct msghdr *msg, int flags, bool zc,
+                                   const struct uring_loop_guard *reads, unsigned n);
 /* read(2) of buf[0..len) (eventfd, signalfd); buf belongs to the operation until its CQE. */
 int uring_loop_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, void *buf,
                     unsigned len);

@@ -41,6 +41,11 @@ struct zc_batch {
         size_t len;     /* bytes queued */
         size_t charged; /* bytes counted in this thread's pinned total */
         void *pins[H2_ZC_FRAMES];
+        /* Per pin: its file, and the end of the last of its payloads in the batch. The send
+         * goes behind a one-byte read of each such last byte (see submit). */
+        int pin_fd[H2_ZC_FRAMES];
+        uint64_t pin_end[H2_ZC_FRAMES];
+        char guard_bytes[H2_ZC_FRAMES]; /* where those reads land */
         char bytes[H2_ZC_BYTES];
 };
 
@@ -229,6 +234,8 @@ int h2_zc_queue_map(void *ctx, const void *hdr, const char *payload, size_t len,
         struct conn *c = ctx;
         const struct store_obj *obj = map_obj;
         struct zc_batch *b;
+        const void *map;
+        uint64_t end;
 
         if (refused)
                 return direct(c);
@@ -245,12 +252,19 @@ int h2_zc_queue_map(void *ctx, const void *hdr, const char *payload, size_t len,
         if (!b->copy && !copy && pinned + b->len + 9 + len > budget_get(c->w->srv->n_workers))
                 copy = true;
         b->copy |= copy;
+        if (store_obj_map(obj, &map) != 0)
+                return -EINVAL; /* not mapped, so never queued */
+        end = (uint64_t)(payload - (const char *)map) + len;
         if (b->n_pins == 0 || b->pins[b->n_pins - 1] != obj->priv) {
                 void *pin = store_obj_pin(obj);
                 if (!pin)
-                        return -EINVAL; /* not mapped, so never queued */
+                        return -EINVAL;
+                b->pin_fd[b->n_pins] = obj->fd;
+                b->pin_end[b->n_pins] = 0;
                 b->pins[b->n_pins++] = pin;
         }
+        if (end > b->pin_end[b->n_pins - 1])
+                b->pin_end[b->n_pins - 1] = end;
         add_bytes(b, hdr, 9);
         b->iov[b->n_iov++] = (struct iovec){(void *)payload, len};
         b->len += len;
@@ -258,9 +272,30 @@ int h2_zc_queue_map(void *ctx, const void *hdr, const char *payload, size_t len,
         return 0;
 }
 
+/*
+ * A mapping reads zeros past a file's end inside its last page, with no fault: a file cut
+ * behind the edge's back to just under a payload's end would send zeros in a body that looks
+ * whole. So the send goes behind a one-byte read of each file's last payload byte in the
+ * batch, in the same submit (as conn.c's small bodies): one that comes back short cancels the
+ * send (-ECANCELED) before any byte of the batch goes out. A file cut deeper than that faults
+ * in the send instead (EFAULT), as before.
+ */
+static unsigned guards(struct zc_batch *b, struct uring_loop_guard *g)
+{
+        unsigned n = 0;
+
+        for (unsigned i = 0; i < b->n_pins; i++)
+                if (b->pin_end[i] > 0)
+                        g[n++] = (struct uring_loop_guard){b->pin_fd[i], &b->guard_bytes[i], 1,
+                                                           b->pin_end[i] - 1};
+        return n;
+}
+
 static int submit(struct conn *c, unsigned idx)
 {
         struct zc_batch *b = &c->zc->b[idx];
+        struct uring_loop_guard g[H2_ZC_FRAMES];
+        unsigned n_guards;
         int r;
 
         /* Frame headers and control frames alone are a few hundred bytes: pinning them
@@ -269,8 +304,14 @@ static int submit(struct conn *c, unsigned idx)
                 b->copy = true;
         b->msg = (struct msghdr){.msg_iov = b->iov + b->first, .msg_iovlen = b->n_iov - b->first};
         /* WAITALL: the ring waits for room and sends the rest itself where it can. */
-        r = uring_loop_sendmsg(c->w->loop, c->slot, (uint8_t)(EDGE_OP_H2ZC0 + idx), c->fd, &b->msg,
-                               MSG_WAITALL, !b->copy);
+        n_guards = guards(b, g);
+        if (n_guards)
+                r = uring_loop_sendmsg_after_reads(c->w->loop, c->slot,
+                                                   (uint8_t)(EDGE_OP_H2ZC0 + idx), c->fd, &b->msg,
+                                                   MSG_WAITALL, !b->copy, g, n_guards);
+        else
+                r = uring_loop_sendmsg(c->w->loop, c->slot, (uint8_t)(EDGE_OP_H2ZC0 + idx), c->fd,
+                                       &b->msg, MSG_WAITALL, !b->copy);
         if (r < 0)
                 return r;
         if (!b->copy && !b->charged) {
@@ -369,8 +410,10 @@ void h2_zc_on_cqe(struct uring_loop *loop, void *owner, const struct io_uring_cq
                 return;
         }
         if (res <= 0) {
-                /* EFAULT: an object shrank under its mapping; anything else: the peer. */
-                b->failed = res == -EFAULT || res == 0;
+                /* EFAULT: an object shrank under its mapping; ECANCELED: below a payload's
+                 * last byte (a guard read came back short: nothing of the batch went out);
+                 * anything else: the peer. */
+                b->failed = res == -EFAULT || res == -ECANCELED || res == 0;
                 log_conn(LOG_LVL_DEBUG, c->id, "h2c batch send: %s",
                          res ? strerror(-res) : "nothing sent");
                 const char *why = b->failed ? "h2c send fault (object shrank)" : "h2c send error";

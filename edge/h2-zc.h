@@ -41,7 +41,10 @@
  * continued; one that fails with EFAULT (an object truncated under its mapping: the kernel's
  * copy or its page lookup faults, userspace never touches the mapping, so no SIGBUS)
  * distrusts the batch's objects and closes the connection, as a short sendfile does, so no
- * short body looks complete.
+ * short body looks complete. Inside the page holding a file's new end the mapping reads
+ * zeros without a fault, so each send goes behind a one-byte read of each file's last
+ * payload byte in the batch: one that comes back short cancels the send (ECANCELED), with
+ * the same outcome.
  */
 
 #define H2_ZC_FRAMES 64

@@ -23,6 +23,9 @@
                  for a loopback peer and for a large body, zero-copy for a small body to a
                  peer at another address of this host): the answer is cut short, never padded
                  or completed, the edge lives on (no SIGBUS), and the next request refills it.
+                 Cut deep (pages gone: the send faults) and cut inside the body's last page
+                 (where the mapping reads zeros without a fault: a read of the batch's last
+                 payload byte, linked before the send, cancels it).
   h2c_truncated_beside_a_healthy_stream: the same with a healthy object asked for first on
                  the same connection. The copying batch that names the damaged mapping fails,
                  which ends the connection (the frame header is out, its payload is not): both
@@ -246,22 +249,23 @@ def h2c_truncated(origin):
         print("# no address besides loopback: zero-copy batches not exercised")
     for size in (200_000, 400_000):
         for via in (None, source) if source else (None,):
-            h2c_truncated_one(origin, size, via)
+            for cut in (1000, size - 1000):
+                h2c_truncated_one(origin, size, via, cut)
 
 
-def h2c_truncated_one(origin, size, source):
+def h2c_truncated_one(origin, size, source, cut):
     e = start_edge(sys.argv[1], origin, {"workers": 1, "cache": {"fd_cache": 1, "scrub_rate": 0}})
     try:
-        key = f"/ok/dmg/h2c-{size}-{'lo' if source is None else 'out'}/seg-1.m4s"
+        key = f"/ok/dmg/h2c-{size}-{cut}-{'lo' if source is None else 'out'}/seg-1.m4s"
         data = fill(e, origin, key, size)
         rc, length, body = h2c_get(e, key, source)
         eq((rc, length), (0, len(data)), "h2c hit before the damage")
         check(body == data, "h2c hit body")
         e.wait_connections(0)
         with open(object_file(e, data), "r+b") as fh:
-            fh.truncate(1000)
+            fh.truncate(cut)
         rc, length, body = h2c_get(e, key, source)
-        check(rc != 0, f"h2c answer from a truncated file ended cleanly ({len(body)} bytes)")
+        check(rc != 0, f"h2c answer from a file cut to {cut} ended cleanly ({len(body)} bytes)")
         check(len(body) < len(data), "h2c answer from a truncated file is short")
         check(body == data[:len(body)], "the bytes that did go out are the object's")
         check(e.proc.poll() is None, "edge still running")

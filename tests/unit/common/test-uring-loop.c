@@ -438,6 +438,56 @@ TEST(sendmsg_after_read_goes_only_when_the_read_is_whole)
         uring_loop_free(loop);
 }
 
+/* Behind several reads (a batch naming several files): the send goes only when every read is
+ * whole; one short read among them cancels it with nothing sent. */
+TEST(sendmsg_after_reads_needs_every_read_whole)
+{
+        struct uring_loop *loop = loop_new_or_skip(0);
+        char p1[] = "/tmp/sluice-guard-XXXXXX", p2[] = "/tmp/sluice-guard-XXXXXX", got[64];
+        char bytes[2] = {0, 0};
+        struct iovec iov = {.iov_base = "frames", .iov_len = 6};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        struct sender sd = {0};
+        int sv[2], f1 = mkstemp(p1), f2 = mkstemp(p2);
+        uint32_t slot;
+
+        ASSERT_TRUE(loop);
+        ASSERT_TRUE(f1 >= 0 && f2 >= 0);
+        (void)unlink(p1);
+        (void)unlink(p2);
+        ASSERT_EQ(write(f1, "abcdef", 6), 6);
+        ASSERT_EQ(write(f2, "0123456789", 10), 10);
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+        uring_loop_set_handler(loop, 5, on_send);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &sd, NULL, &slot), 0);
+        struct uring_loop_guard g[2] = {{f1, &bytes[0], 1, 5}, {f2, &bytes[1], 1, 9}};
+
+        ASSERT_EQ(uring_loop_sendmsg_after_reads(loop, slot, 5, sv[0], &msg, 0, false, g, 2), 0);
+        for (int i = 0; i < 20 && !sd.done; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_EQ(sd.done, 1);
+        ASSERT_EQ(sd.res, 6);
+        ASSERT_EQ(bytes[0], 'f');
+        ASSERT_EQ(bytes[1], '9');
+        ASSERT_EQ(drain(sv[1], got, 0, sizeof(got)), 6);
+
+        /* The second file shrank below its byte: cancelled, though the first read was whole. */
+        ASSERT_EQ(ftruncate(f2, 9), 0);
+        ASSERT_EQ(uring_loop_sendmsg_after_reads(loop, slot, 5, sv[0], &msg, 0, false, g, 2), 0);
+        for (int i = 0; i < 20 && sd.done < 2; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        ASSERT_EQ(sd.done, 2);
+        ASSERT_EQ(sd.res, -ECANCELED);
+        ASSERT_EQ(uring_loop_slot_inflight(loop, slot), 0);
+        ASSERT_EQ(uring_loop_run_once(loop, 50), 0); /* no stray completion for the slot */
+        ASSERT_EQ(drain(sv[1], got, 0, sizeof(got)), 0);
+        (void)close(f1);
+        (void)close(f2);
+        (void)close(sv[0]);
+        (void)close(sv[1]);
+        uring_loop_free(loop);
+}
+
 /* ---- cross-thread wake ---- */
 
 static int woken;
