@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -265,6 +266,26 @@ static void free_conn(struct uring_loop *loop, void *owner)
         free(c);
 }
 
+/*
+ * A send of c's may outlive its close and hold the connection (its slot, descriptor, buffers
+ * and object pins) for as long as the peer wants: a ring send waiting for room, or one not
+ * yet started behind its guard read, which the cancel cannot reach; and zero-copy pages the
+ * kernel keeps until the peer acknowledges them, which a client that advertises a zero window
+ * and answers the probes never does. So the socket is shut (such a send fails at once; what is
+ * already queued still goes, then the FIN) and the bytes queued get at most timeout_ms to be
+ * acknowledged (TCP_USER_TIMEOUT), after which the kernel drops the connection and lets go of
+ * its pages.
+ */
+static void sock_let_go(int fd, int64_t timeout_ms)
+{
+        unsigned ms = timeout_ms <= 0         ? 1000u
+                      : timeout_ms > UINT_MAX ? UINT_MAX
+                                              : (unsigned)timeout_ms;
+
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+        (void)shutdown(fd, SHUT_RDWR);
+}
+
 void conn_close(struct conn *c, const char *why)
 {
         struct edge_worker *w = c->w;
@@ -306,6 +327,8 @@ void conn_close(struct conn *c, const char *why)
                 atomic_fetch_sub(&w->srv->conns_open, 1);
         }
 
+        if (c->send_armed || h2_zc_pending(c))
+                sock_let_go(c->fd, w->limits.send_timeout_ms);
         /*
          * Always go through the ring: the cancel's own completion defers the free to the loop,
          * so callers up the stack may still look at c->state after this returns.
@@ -609,8 +632,7 @@ void conn_on_recv(struct uring_loop *loop, void *owner, const struct io_uring_cq
                 c->peer_eof = true;
                 if (c->state == CONN_SEND || c->state == CONN_MISS_WAIT)
                         return;
-                conn_close(c, c->state == CONN_READ_BODY ? "peer closed mid-body"
-                                                         : "peer closed");
+                conn_close(c, c->state == CONN_READ_BODY ? "peer closed mid-body" : "peer closed");
                 return;
         }
         {

@@ -346,6 +346,13 @@ bool h2_zc_waiting(const struct conn *c)
         return held(c->zc);
 }
 
+bool h2_zc_pending(const struct conn *c)
+{
+        const struct h2_zc *z = c->zc;
+
+        return z && (any_in_flight(z) || z->b[0].notifs > 0 || z->b[1].notifs > 0);
+}
+
 /* Skip n sent bytes of b's iovecs. */
 static void advance(struct zc_batch *b, size_t n)
 {

@@ -72,6 +72,9 @@ int h2_zc_flush(void *ctx);
 
 /* Whether a completion that resumes c's output is to come (no POLLOUT wait needed). */
 bool h2_zc_waiting(const struct conn *c);
+/* Whether a batch of c's is still in the kernel's hands: sent or sending, or zero-copy pages
+ * not yet let go of (their notification is still to come). */
+bool h2_zc_pending(const struct conn *c);
 
 /* Loop handler for EDGE_OP_H2ZC (both batches: the CQE's op says which). */
 void h2_zc_on_cqe(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe);

@@ -1,15 +1,21 @@
 # SPDX-License-Identifier: MIT
 """Deadlines and limits: slowloris (header_timeout), idle keep-alive (idle_timeout), a reader
 that never reads (send_timeout), header count and size limits — while other clients are served
-promptly."""
+promptly. An h2c reader at another address of this host that never reads (its body went
+zero-copy, whose pages the kernel keeps until they are acknowledged) is let go of too: after
+send_timeout the edge shuts the socket and gives the queued bytes send_timeout to be
+acknowledged, then the connection and its descriptor are gone."""
 
+import os
 import select
 import socket
 import sys
 import time
 
-from edgeharness import (Closed, build_request, check, eq, expect_body, run, sha,
+from edgeharness import (HOST, Closed, build_request, check, eq, expect_body, run, sha,
                          standard_objects, standard_setup, tcp_state, test)
+from h2frames import PREFACE, frame, get_block
+from peeraddr import outward_address
 
 HEADER_TIMEOUT = 1.0
 IDLE_TIMEOUT = 2.0
@@ -19,7 +25,7 @@ MAX_HEADER_BYTES = 8192
 SLACK = 1.5  # timer granularity and a loaded 2-core CI machine
 
 OBJS = {k: v for k, v in standard_objects().items()
-        if k in ("/t1/one.bin", "/t1/seg-1.m4s", "/t1/big.m4s")}
+        if k in ("/t1/one.bin", "/t1/seg-1.m4s", "/t1/seg-2.m4s", "/t1/big.m4s")}
 SETUP = standard_setup({"limits": {"header_timeout": "1s", "idle_timeout": "2s",
                                    "send_timeout": "2s", "max_headers": MAX_HEADERS,
                                    "max_header_bytes": MAX_HEADER_BYTES}}, OBJS)
@@ -150,6 +156,75 @@ def slow_reader_closed_by_send_timeout(e):
         check(got < len(big), f"stalled reader still received all {got} bytes")
     finally:
         c.close()
+
+
+def tcp_state_from(local_port, remote_ip, remote_port):
+    """State and inode of the socket 127.0.0.1:local_port <-> remote_ip:remote_port
+    (/proc/net/tcp), or None when the kernel has none."""
+    want_l = f"0100007F:{local_port:04X}"
+    want_r = f"{socket.inet_aton(remote_ip)[::-1].hex().upper()}:{remote_port:04X}"
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            p = line.split()
+            if p[1] == want_l and p[2] == want_r:
+                return p[3], p[9]
+    return None
+
+
+def holds_socket(pid, inode):
+    """Whether process pid has a descriptor for the socket with this inode."""
+    d = f"/proc/{pid}/fd"
+    for f in os.listdir(d):
+        try:
+            if os.readlink(os.path.join(d, f)) == f"socket:[{inode}]":
+                return True
+        except FileNotFoundError:
+            pass
+    return False
+
+
+@test
+def h2c_zero_copy_reader_let_go(e):
+    source = outward_address()
+    if not source:
+        print("# no address besides loopback: zero-copy h2c batches not exercised")
+        return
+    body = e.objects["/t1/seg-2.m4s"]  # 70,001 bytes: zero copy (up to 256 KiB)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.bind((source, 0))
+        s.connect((HOST, e.port))
+        lport = s.getsockname()[1]
+        # The stream's window (64 KiB) lets the edge send most of the body at once; this
+        # socket takes a few KiB and then advertises a zero window, acknowledging the probes.
+        s.sendall(PREFACE + frame(4, 0, 0) + frame(1, 0x5, 1, get_block("/t1/seg-2.m4s")))
+        start = time.monotonic()
+        found = tcp_state_from(e.port, source, lport)
+        while found and found[1] == "0" and time.monotonic() - start < 2:  # not accepted yet
+            time.sleep(0.02)
+            found = tcp_state_from(e.port, source, lport)
+        check(found is not None, "the edge's socket not found")
+        inode = found[1]
+        check(holds_socket(e.proc.pid, inode), "the edge holds its socket")
+        # send_timeout closes the connection; the queued bytes then have send_timeout to be
+        # acknowledged before the kernel drops the connection and the edge its descriptor.
+        limit = 2 * SEND_TIMEOUT + 2 * SLACK + 2
+        state = tcp_state_from(e.port, source, lport)
+        while (state is not None or holds_socket(e.proc.pid, inode)) and \
+                time.monotonic() - start < limit:
+            time.sleep(0.1)
+            state = tcp_state_from(e.port, source, lport)
+        took = time.monotonic() - start
+        check(state is None, f"the edge's socket to a reader that reads nothing still there "
+              f"after {took:.1f}s (state {state}; send_timeout {SEND_TIMEOUT}s)")
+        check(not holds_socket(e.proc.pid, inode),
+              f"the edge still holds the socket after {took:.1f}s (its send not let go of)")
+        check(len(body) > 4096, "the body is larger than what the reader took")
+    finally:
+        s.close()
+    served_promptly(e, "a normal client after the stalled h2c reader")
 
 
 @test
