@@ -45,8 +45,8 @@ void request_render(struct conn *c, const struct http1_req *req, const struct se
 
         request_head_start(c, req, &hr, p->status);
         for (size_t i = 0; i < p->n_hdrs; i++)
-                http_resp_header_named(&hr, p->hdrs[i].name, p->hdrs[i].name_len,
-                                       p->hdrs[i].value, p->hdrs[i].value_len);
+                http_resp_header_named(&hr, p->hdrs[i].name, p->hdrs[i].name_len, p->hdrs[i].value,
+                                       p->hdrs[i].value_len);
         n = http_resp_finish(&hr);
         if (n < 0 || p->overflow) {
                 log_conn(LOG_LVL_ERROR, c->id, "response head overflow, closing");
@@ -86,7 +86,7 @@ void request_render(struct conn *c, const struct http1_req *req, const struct se
         conn_respond(c, &r);
 }
 
-void request_refuse(struct conn *c, int status)
+void request_refuse(struct conn *c, int status, bool head_only)
 {
         struct serve_plan p;
 
@@ -95,6 +95,7 @@ void request_refuse(struct conn *c, int status)
                 edge_metrics_refusal(&c->w->srv->m, status);
         serve_log_begin(c, NULL, NULL);
         serve_plan_status(&p, c, NULL, status);
+        p.head_only = head_only;
         request_render(c, NULL, &p);
 }
 

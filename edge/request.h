@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -18,8 +19,9 @@ struct serve_plan;
 /* Answer one parsed request on c (the request points into c's input). */
 void request_handle(struct conn *c, const struct http1_req *req);
 
-/* Answer a request the parser refused (400/414/431/501) and close after it. */
-void request_refuse(struct conn *c, int status);
+/* Answer a request the parser refused (400/414/431/501) and close after it; head_only: it
+ * was a HEAD, so the answer has no body. */
+void request_refuse(struct conn *c, int status, bool head_only);
 
 /*
  * Start a response head in the worker's scratch: status line, Date, Server, Connection (close /

@@ -167,6 +167,18 @@ def too_many_headers_431(e):
 
 
 @test
+def head_refused_without_body(e):
+    # A HEAD the parser refuses still gets an answer without a body (RFC 9110 §9.3.2): nothing
+    # but the head before the close.
+    target = b"/t1/" + b"a" * 10240
+    refuse(e, b"HEAD " + target + b" HTTP/1.1\r\nHost: edge.test\r\n\r\n", 414,
+           "HEAD with a 10 KB request-target", method="HEAD")
+    hdrs = b"".join(b"X-H%d: v\r\n" % i for i in range(200))
+    refuse(e, b"HEAD /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n" + hdrs + b"\r\n", 431,
+           "HEAD with 200 header fields", method="HEAD")
+
+
+@test
 def huge_header_431(e):
     refuse(e, OK_HEAD + b"X-Big: " + b"b" * 20480 + b"\r\n\r\n", 431, "20 KB header field")
 
