@@ -50,7 +50,7 @@ struct tls_tickets {
 
 struct tls_cert {
         SSL_CTX *ctx;
-        X509 *leaf; /* borrowed from ctx */
+        X509 *leaf;          /* borrowed from ctx */
         char *ocsp_path;     /* configured response file, for warnings; NULL: none */
         unsigned char *ocsp; /* the checked response (DER); NULL: nothing to staple */
         size_t ocsp_len;
@@ -534,8 +534,8 @@ static int ctx_setup(struct tls_ctx *t, SSL_CTX *ctx, const struct edge_cfg_tls 
          * (SSL_MODE_RELEASE_BUFFERS would free and reallocate them between bursts, about 10%
          * of the HTTPS send cost here) and are returned when it goes idle on a worker holding
          * many connections (tls_conn_idle). */
-        (void)SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                                        SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        (void)SSL_CTX_set_mode(ctx,
+                               SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         (void)SSL_CTX_set_app_data(ctx, t);
         SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
         SSL_CTX_set_tlsext_servername_arg(ctx, t);
@@ -1228,8 +1228,8 @@ static bool seal_start(struct tls_conn *tc)
             SSL_version(tc->ssl) == TLS1_3_VERSION && c && sess &&
             SSL_SESSION_get_max_fragment_length(sess) == TLSEXT_max_fragment_length_DISABLED) {
                 tc->suite = SSL_CIPHER_get_protocol_id(c);
-                if (tls_seal_new(tc->suite, tc->secret, tc->secret_len, tc->ossl_seq,
-                                 &tc->seal) == 0) {
+                if (tls_seal_new(tc->suite, tc->secret, tc->secret_len, tc->ossl_seq, &tc->seal) ==
+                    0) {
                         atomic_fetch_add(&tc->t->tickets->stats.edge_sealed, 1);
                         return true;
                 }
@@ -1241,13 +1241,16 @@ static bool seal_start(struct tls_conn *tc)
 /*
  * OpenSSL answers a client's KeyUpdate request when it next writes, which it no longer does
  * once the edge seals: have it write the answer now, ahead of any application data (it goes
- * through reseal, which moves the edge to the next key). Returns 0, -EAGAIN, -errno.
+ * through reseal, which moves the edge to the next key). OpenSSL forgets the request as it
+ * builds the message, before writing it: a KeyUpdate the socket could not take yet (bytes of
+ * ours still waiting) shows only as the handshake still under way, and goes out first too.
+ * Returns 0, -EAGAIN, -errno.
  */
 static int key_update_out(struct tls_conn *tc)
 {
         int r;
 
-        if (SSL_get_key_update_type(tc->ssl) == SSL_KEY_UPDATE_NONE)
+        if (SSL_get_key_update_type(tc->ssl) == SSL_KEY_UPDATE_NONE && !SSL_in_init(tc->ssl))
                 return 0;
         ERR_clear_error();
         errno = 0;

@@ -321,9 +321,9 @@ TEST(sni_picks_certificate)
 
         /* Unknown name: the default certificate (a), still a valid chain for its own name. */
         ASSERT_EQ(atomic_load(&tls_ctx_stats(t)->sni_unknown), 0);
-        ASSERT_EQ(handshake(t, cc,
-                            &(struct hs_opts){.sni = "unknown.test", .verify_host = "a.test"}, &p),
-                  0);
+        ASSERT_EQ(
+            handshake(t, cc, &(struct hs_opts){.sni = "unknown.test", .verify_host = "a.test"}, &p),
+            0);
         ASSERT_STREQ(leaf_cn(p.c), "a.test");
         ASSERT_EQ(atomic_load(&tls_ctx_stats(t)->sni_unknown), 1);
         pair_free(&p);
@@ -568,6 +568,67 @@ TEST(edge_sealing_answers_key_update_and_closes_cleanly)
         ASSERT_EQ(SSL_read_ex(p.c, buf, sizeof(buf), &n), 0);
         ASSERT_EQ(SSL_get_error(p.c, 0), SSL_ERROR_ZERO_RETURN);
         ERR_clear_error();
+        pair_free(&p);
+        SSL_CTX_free(cc);
+        tls_ctx_unref(t);
+}
+
+/*
+ * The KeyUpdate that answers a client's request while the socket is full (earlier records
+ * still held by the edge) waits for room, and goes before any application data sealed after
+ * it: once all is read, the edge is at the next key with one record sealed under it.
+ */
+TEST(key_update_held_back_goes_before_new_data)
+{
+        enum { BURST = 200000 };
+        static char burst[BURST], got[BURST + 16];
+        struct tls_ctx *t;
+        SSL_CTX *cc;
+        struct pair p;
+        char buf[16];
+        size_t have = 0;
+        int sndbuf = 16384, wrote = 0;
+
+        memset(burst, 'b', sizeof(burst));
+        ASSERT_EQ(make_ctx(true, NULL, &t), 0);
+        cc = client_ctx(TLS1_3_VERSION, TLS1_3_VERSION, NULL, NULL);
+        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "a.test"}, &p), 0);
+        ASSERT_EQ(exchange(&p, "one"), 0);
+        ASSERT_TRUE(p.s->seal != NULL);
+        ASSERT_EQ(setsockopt(p.sfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+        ASSERT_TRUE(tls_conn_write_all(p.s, burst, BURST) >= 0);
+        (void)tls_conn_flush(p.s);
+        ASSERT_TRUE(p.s->left_len > 0 || tls_conn_holding(p.s)); /* full: the rest kept */
+
+        ASSERT_EQ(SSL_key_update(p.c, SSL_KEY_UPDATE_REQUESTED), 1);
+        ASSERT_EQ(SSL_write(p.c, "x", 1), 1);
+        ASSERT_EQ(pump_server(&p), 0);
+        ASSERT_EQ(tls_conn_read(p.s, buf, sizeof(buf)), 1);
+        ASSERT_EQ(buf[0], 'x');
+
+        /* New data while the socket is still full, then everything read. */
+        for (int i = 0; i < 100000 && (have < BURST + 5 || !wrote); i++) {
+                if (!wrote) {
+                        ssize_t n = tls_conn_write(p.s, "after", 5);
+                        if (n == 5)
+                                wrote = 1;
+                        else if (n != -EAGAIN && n != -EBUSY)
+                                TEST_FAIL_AT("write: %zd", n);
+                }
+                if (tls_conn_flush(p.s) < 0)
+                        TEST_FAIL_AT("flush");
+                for (;;) {
+                        size_t n = 0;
+                        if (SSL_read_ex(p.c, got + have, sizeof(got) - have, &n) != 1)
+                                break;
+                        have += n;
+                }
+                ERR_clear_error();
+        }
+        ASSERT_EQ(have, BURST + 5);
+        ASSERT_TRUE(memcmp(got + BURST, "after", 5) == 0);
+        /* The KeyUpdate went first (resealed: the next key), then "after" under the new key. */
+        ASSERT_EQ(tls_seal_seq(p.s->seal), 1);
         pair_free(&p);
         SSL_CTX_free(cc);
         tls_ctx_unref(t);
