@@ -47,8 +47,9 @@ struct upstream_fetch {
         void *ud;
         struct uring_timer first_byte; /* armed until the response head arrives */
         bool head_seen;
-        bool stopped; /* a callback asked to stop */
-        bool te;      /* Transfer-Encoding seen: the body is not Content-Length framed */
+        bool stopped;  /* a callback asked to stop */
+        bool te;       /* Transfer-Encoding seen: the body is not Content-Length framed */
+        char cenc[32]; /* Content-Encoding, when one other than identity was named */
         char ctype[HDR_VAL_MAX];
         char sha[HDR_VAL_MAX];
         char cstatus[HDR_VAL_MAX];
@@ -306,8 +307,8 @@ static void action(struct upstream_ctx *ctx, curl_socket_t fd, int flags)
 
 static void on_timer_fire(struct uring_loop *loop, struct uring_timer *t)
 {
-        struct upstream_ctx *ctx = (struct upstream_ctx *)((char *)t -
-                                                           offsetof(struct upstream_ctx, timer));
+        struct upstream_ctx *ctx =
+            (struct upstream_ctx *)((char *)t - offsetof(struct upstream_ctx, timer));
 
         action(ctx, CURL_SOCKET_TIMEOUT, 0);
         sweep_dead(ctx);
@@ -370,6 +371,25 @@ static bool header_value(const char *line, size_t len, const char *name, char *o
         return http1_field_line_value(line, len, name, out, cap) != -ENOENT;
 }
 
+/*
+ * A Content-Encoding line: out gets the coding when it is not identity (the edge asks for
+ * identity and stores what it receives as the object itself), "?" when the value is not one
+ * the edge can read. Returns whether the line was one.
+ */
+static bool content_coding(const char *line, size_t len, char *out, size_t cap)
+{
+        char v[32];
+        int r = http1_field_line_value(line, len, "Content-Encoding", v, sizeof(v));
+
+        if (r == -ENOENT)
+                return false;
+        if (r < 0)
+                (void)snprintf(out, cap, "?");
+        else if (r > 0 && strcasecmp(v, "identity") != 0)
+                (void)snprintf(out, cap, "%s", v);
+        return true;
+}
+
 static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
 {
         struct upstream_fetch *f = userp;
@@ -380,7 +400,7 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
 
         if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
                 /* A new response (after a 1xx): forget the previous head's fields. */
-                f->ctype[0] = f->sha[0] = f->cstatus[0] = f->lastmod[0] = '\0';
+                f->ctype[0] = f->sha[0] = f->cstatus[0] = f->lastmod[0] = f->cenc[0] = '\0';
                 f->te = false;
                 return len;
         }
@@ -389,6 +409,7 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
                     !header_value(buf, len, "X-Sluice-SHA256", f->sha, sizeof(f->sha)) &&
                     !header_value(buf, len, "Cache-Status", f->cstatus, sizeof(f->cstatus)) &&
                     !header_value(buf, len, "Last-Modified", f->lastmod, sizeof(f->lastmod)) &&
+                    !content_coding(buf, len, f->cenc, sizeof(f->cenc)) &&
                     header_value(buf, len, "Transfer-Encoding", scratch, sizeof(scratch)))
                         f->te = true;
                 return len;
@@ -404,6 +425,7 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
         resp.content_type = f->ctype[0] ? f->ctype : NULL;
         resp.sha256_hex = f->sha[0] ? f->sha : NULL;
         resp.cache_status = f->cstatus[0] ? f->cstatus : NULL;
+        resp.content_coding = f->cenc[0] ? f->cenc : NULL;
         if (f->lastmod[0] &&
             http_date_parse(f->lastmod, strlen(f->lastmod), &resp.last_modified) < 0)
                 resp.last_modified = 0; /* unparsable: as if absent */
@@ -488,8 +510,8 @@ void upstream_ctx_free(struct upstream_ctx *ctx)
         free(ctx);
 }
 
-static int build_url(const struct edge_cfg_upstream *u, const char *key, size_t key_len,
-                     char *out, size_t cap)
+static int build_url(const struct edge_cfg_upstream *u, const char *key, size_t key_len, char *out,
+                     size_t cap)
 {
         size_t blen = strlen(u->url);
         int n;
@@ -563,8 +585,9 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
                                u->connect_timeout_ms > 0 ? (long)u->connect_timeout_ms
                                                          : (long)UPSTREAM_CONNECT_TIMEOUT_MS);
         (void)curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_TIME,
-                               u->low_speed_time_ms > 0 ? (long)((u->low_speed_time_ms + 999) / 1000)
-                                                        : (long)UPSTREAM_LOW_SPEED_TIME_S);
+                               u->low_speed_time_ms > 0
+                                   ? (long)((u->low_speed_time_ms + 999) / 1000)
+                                   : (long)UPSTREAM_LOW_SPEED_TIME_S);
         (void)curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_LIMIT,
                                u->low_speed_bytes > 0 ? (long)u->low_speed_bytes
                                                       : (long)UPSTREAM_LOW_SPEED_BYTES);

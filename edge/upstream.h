@@ -40,9 +40,10 @@ struct upstream_resp {
         long status;
         int64_t content_length; /* -1: absent, or framed by Transfer-Encoding */
         const char *content_type;
-        const char *sha256_hex;   /* X-Sluice-SHA256 */
-        const char *cache_status; /* the upstream's own Cache-Status, for the chain */
-        time_t last_modified;     /* Last-Modified; 0 when absent or unparsable */
+        const char *sha256_hex;     /* X-Sluice-SHA256 */
+        const char *cache_status;   /* the upstream's own Cache-Status, for the chain */
+        const char *content_coding; /* a Content-Encoding other than identity, or NULL */
+        time_t last_modified;       /* Last-Modified; 0 when absent or unparsable */
 };
 
 struct upstream_cbs {
@@ -75,8 +76,8 @@ void upstream_ctx_free(struct upstream_ctx *ctx);
 /*
  * Start a GET of u->url + key on ctx. bearer (may be NULL/empty) is sent as
  * "Authorization: Bearer". fresh: open a new connection rather than reuse a pooled one (the
- * retry after a pooled connection turned out dead or desynchronised). Callbacks run on the loop's thread, never nested in the caller.
- * Returns 0, or -errno (nothing started, no callback will run).
+ * retry after a pooled connection turned out dead or desynchronised). Callbacks run on the loop's
+ * thread, never nested in the caller. Returns 0, or -errno (nothing started, no callback will run).
  */
 int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstream *u,
                          const char *bearer, const char *key, size_t key_len, bool fresh,

@@ -15,6 +15,9 @@ process (edgeharness.serve_origin) whose paths choose how it answers, by their f
   /long/...      more bytes than Content-Length says
   /badsha/...    200 whose X-Sluice-SHA256 does not match the bytes
   /te/...        Transfer-Encoding: chunked plus Content-Length
+  /gzip/...      the body gzip-coded, with Content-Encoding: gzip and no X-Sluice-SHA256 (an
+                 origin that knows no hashes and ignores the edge's Accept-Encoding: identity)
+  /identity/...  like /nosha/, naming Content-Encoding: identity
   /crct/...      a bare CR inside a field value
   /redirect/...  302 to /ok/... (must not be followed)
   /e500/... 500, /e503/... 503, /e404/... 404, each with a short body
@@ -26,6 +29,7 @@ to a kind gives every path that kind (a parent that always fails). A path given 
 are counted per path, and `arrived` has an event per path, set on its first request.
 """
 
+import gzip
 import socket
 import threading
 import time
@@ -95,11 +99,15 @@ class Origin:
             h.send_header("Content-Type", "application/x-blob\rX-Injected: 1")
         else:
             h.send_header("Content-Type", "video/iso.segment")
-        if kind not in ("nosha", "gatenosha"):
+        if kind not in ("nosha", "gatenosha", "gzip", "identity"):
             h.send_header("X-Sluice-SHA256", sha(data + b"x" if kind == "badsha" else data))
         if path in self.mtimes:
             h.send_header("Last-Modified", http_date(self.mtimes[path]))
             h.send_header("ETag", '"origin-%x"' % len(data))
+        if kind in ("gzip", "identity"):
+            h.send_header("Content-Encoding", kind)
+            if kind == "gzip":
+                data = gzip.compress(data)
         if kind == "te":
             h.send_header("Transfer-Encoding", "chunked")
             h.send_header("Content-Length", str(len(data)))

@@ -6,7 +6,7 @@ metrics, and kill -9 during a fill.
 The origin (origin.py) is a threaded http.server in this process whose paths choose its
 behaviour: /ok/, /gate/ (a fill held in flight until the test sets the path's gate), /die/
 (half the body, then a close), /badsha/, /e500/, /e503/, /e404/, /redirect/, /te/, /stall/,
-/long/, /nosha/, /crct/ and /mute/ (a parent that never answers).
+/long/, /nosha/, /crct/, /gzip/, /identity/ and /mute/ (a parent that never answers).
 """
 
 import hashlib
@@ -440,6 +440,25 @@ def te_plus_cl_refused(ctx):
     eq(r.status, 502, "Transfer-Encoding plus Content-Length")
     expect_deltas(before, e, "TE plus CL", failed=1, committed=0)
     check(not listed(e, key), "not committed")
+
+
+@test
+def content_coding_refused(ctx):
+    """The edge asks for identity and stores what it gets as the object: a coded body (an
+    origin ignoring Accept-Encoding) is refused, never stored and served as the object;
+    Content-Encoding: identity is the object itself."""
+    e, o = ctx.edge, ctx.origin
+    key = "/gzip/t/manifest.mpd"
+    o.add(key, b"<MPD>" + b"x" * 5000 + b"</MPD>")
+    before = counters(e)
+    r = get(e, key)
+    eq(r.status, 502, "a gzip-coded body from upstream")
+    expect_deltas(before, e, "Content-Encoding gzip", failed=1, committed=0)
+    check(not listed(e, key), "not committed")
+    key = "/identity/t/manifest.mpd"
+    data = o.add(key, b"<MPD>" + b"y" * 5000 + b"</MPD>")
+    expect_body(get(e, key), data, "Content-Encoding: identity")
+    check(listed(e, key), "committed")
 
 
 @test
