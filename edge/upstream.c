@@ -67,6 +67,11 @@ struct upstream_ctx {
         bool in_action; /* inside curl: completions are collected afterwards */
 };
 
+bool upstream_ctx_busy(const struct upstream_ctx *ctx)
+{
+        return ctx && ctx->fetches;
+}
+
 /* ---- health ---- */
 
 static struct {

@@ -72,6 +72,8 @@ int upstream_ctx_new(struct uring_loop *loop, const struct upstream_ops *ops,
                      struct upstream_ctx **ret);
 /* Stop every fetch (on_done(-ECANCELED)) and free the context. ctx may be NULL. */
 void upstream_ctx_free(struct upstream_ctx *ctx);
+/* Whether a fetch of ctx's is under way. ctx may be NULL. */
+bool upstream_ctx_busy(const struct upstream_ctx *ctx);
 
 /*
  * Start a GET of u->url + key on ctx. bearer (may be NULL/empty) is sent as

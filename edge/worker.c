@@ -22,6 +22,7 @@
 #include "worker.h"
 
 #define DRAIN_MS          5000u /* in-flight responses get this long after SIGTERM */
+#define DRAIN_POLL_MS     50u   /* how often a drained worker looks at its fills again */
 #define FLUSH_COUNTERS_MS 5000u
 
 #define DEFAULT_MAX_CONNECTIONS 100000
@@ -92,21 +93,45 @@ static void refresh_runtime(struct edge_worker *w)
         slice_refresh(w);
 }
 
-static bool drained(const struct edge_worker *w)
+/* No connection or listener left; its fills aside. */
+static bool idle(const struct edge_worker *w)
 {
         return w->draining && w->n_conns == 0 && w->listeners_open == 0;
 }
+
+/*
+ * A fill this worker runs may have waiters on other workers (a client that joined it there,
+ * while the one that started it here has gone), so it runs to its end, or to the drain
+ * deadline, before the worker stops: stopping ends its fills, and their waiters' answers with
+ * them.
+ */
+static bool drained(const struct edge_worker *w)
+{
+        return idle(w) && (w->drain_expired || !upstream_ctx_busy(w->up));
+}
+
+static void on_drain_poll(struct uring_loop *loop, struct uring_timer *t);
 
 void worker_conn_gone(struct edge_worker *w)
 {
         if (drained(w))
                 uring_loop_stop(w->loop);
+        else if (idle(w) && !uring_timer_armed(&w->drain_poll))
+                (void)uring_timer_arm(w->loop, &w->drain_poll,
+                                      uring_loop_now_ms(w->loop) + DRAIN_POLL_MS);
+}
+
+static void on_drain_poll(struct uring_loop *loop, struct uring_timer *t)
+{
+        (void)t;
+        worker_conn_gone(worker_of(loop));
 }
 
 static void on_drain_deadline(struct uring_loop *loop, struct uring_timer *t)
 {
         struct edge_worker *w = worker_of(loop);
 
+        w->drain_expired = true;
         if (w->n_conns)
                 log_info("worker %u: drain deadline, closing %u connection(s)", w->idx, w->n_conns);
         while (w->conns)
@@ -118,6 +143,7 @@ static void drain_begin(struct edge_worker *w)
 {
         struct conn *c, *next;
 
+        uring_timer_init(&w->drain_poll, on_drain_poll);
         w->draining = true;
         for (unsigned i = 0; i < w->n_listeners; i++)
                 listener_stop(&w->listeners[i]);
@@ -246,7 +272,8 @@ static void *worker_main(void *arg)
                 log_error("worker %u: ring failed: %s", w->idx, strerror(-r));
         while (w->conns)
                 conn_close(w->conns, "exit");
-        /* Fills this worker runs end now (their waiters elsewhere see them fail). */
+        /* Fills still running end now (past the drain deadline, or the ring failed): their
+         * waiters on other workers see them fail. */
         upstream_ctx_free(w->up);
         w->up = NULL;
         prefetch_worker_done(w);

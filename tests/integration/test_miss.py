@@ -790,6 +790,69 @@ def kill9_mid_fill(ctx):
         expect_body(e.get(key, timeout=10), data, f"round {rnd}: refilled whole")
 
 
+def accepted_on(e, seen):
+    """The worker that accepted the connection just made (the edge's debug log), given the
+    number of "accepted on worker" lines seen before it; returns (worker, lines now)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(e.log_path, "rb") as f:
+            found = re.findall(rb"accepted on worker (\d+)", f.read())
+        if len(found) > seen:
+            return int(found[seen]), seen + 1
+        time.sleep(0.02)
+    raise AssertionError("the edge logged no accept for the new connection")
+
+
+@test
+def drain_finishes_a_fill_another_worker_waits_on(ctx):
+    """SIGTERM while a worker runs a fill whose own client has gone and a client of the other
+    worker waits on it: the worker keeps the fill going (it has no connection left, but
+    stopping would end the fill and that client's answer), and the client gets the whole body
+    within the drain."""
+    o = ctx.origin
+    key = "/gate/drain/seg-1.m4s"
+    data = o.add(key, RNG.randbytes(1024 * 1024))
+    e = Edge(ctx.binary, {"workers": 2, "upstreams": [{"url": o.url}],
+                          "log": {"level": "debug"}})
+    e.start()
+    conns = []
+    try:
+        seen = 0
+        starter = RawConn(e.port, timeout=10)
+        conns.append(starter)
+        owner, seen = accepted_on(e, seen)
+        starter.send(build_request("GET", key, [("Connection", "close")]))
+        check(o.event(o.arrived, key).wait(5), "the fill reached the origin")
+        waiter = None
+        for _ in range(64):  # SO_REUSEPORT spreads connections by their addresses
+            c = RawConn(e.port, timeout=10)
+            conns.append(c)
+            w, seen = accepted_on(e, seen)
+            if w != owner:
+                waiter = c
+                break
+        if waiter is None:
+            print("# every connection landed on one worker: not exercised")
+            return
+        waiter.send(build_request("GET", key, [("Connection", "close")]))
+        deadline = time.monotonic() + 10
+        eq(read_head(waiter, deadline)[0], 200, "the waiter's head (joined the fill)")
+        for c in conns:  # the owner's worker is left with no connection
+            if c is not waiter:
+                c.close()
+        time.sleep(0.2)
+        e.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # the owner's worker, drained of connections, would stop here
+        o.gate(key).set()
+        body = waiter._read_n(len(data), time.monotonic() + 10)
+        check(body == data, "the waiter's body is the object's, whole")
+        eq(e.proc.wait(10), 0, "exit status after the drain")
+    finally:
+        for c in conns:
+            c.close()
+        e.cleanup()
+
+
 @test
 def eviction_keeps_popular(ctx):
     """64 MiB budget: six popular 4 MiB segments asked for again and again, then a scan of
