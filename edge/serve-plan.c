@@ -558,19 +558,23 @@ static void plan_fill_body(struct serve_plan *p, struct conn *c, const struct ht
 }
 
 /*
- * Whether a Range answer must wait for the fill's end. A fill whose SHA-256 is known (the fill
+ * Whether the answer must wait for the fill's end. A fill whose SHA-256 is known (the fill
  * plan's, or an upstream's) is checked only once every byte is in: a range that stops short of
  * the object's end would otherwise be served whole and look correct before the check, so it
  * waits for FILL_DONE (a failed check ends the fill FILL_FAILED: 502). Whole bodies and ranges
- * up to the end hold back the last byte until then anyway. Without a known SHA-256 nothing is
- * checked, and a range is served as the bytes arrive.
+ * up to the end hold back the last byte until then anyway; an empty body has no last byte to
+ * hold back, so it waits too. Without a known SHA-256 nothing is checked, and a range is
+ * served as the bytes arrive.
  */
-static bool range_waits_for_check(const struct serve_kept *k, struct fill *f)
+static bool waits_for_check(const struct serve_kept *k, struct fill *f)
 {
         struct http_range rg = {0};
 
-        if (!k->range[0] || !f->has_sha || fill_state_get(f) == FILL_DONE ||
-            !fill_if_range_ok(k, f))
+        if (!f->has_sha || fill_state_get(f) == FILL_DONE)
+                return false;
+        if (f->size == 0)
+                return true;
+        if (!k->range[0] || !fill_if_range_ok(k, f))
                 return false;
         return http_range_parse(k->range, strlen(k->range), f->size, &rg) == HTTP_RANGE_SINGLE &&
                rg.last + 1 < f->size;
@@ -616,7 +620,7 @@ static int plan_fill(struct serve_plan *p, struct conn *c, const struct http1_re
                 plan_miss_text(p, c, req, 412, cstatus);
                 return 0;
         default:
-                if (range_waits_for_check(k, f))
+                if (waits_for_check(k, f))
                         return -EAGAIN;
                 plan_fill_body(p, c, req, k, f, key, key_len, cstatus);
                 return 0;

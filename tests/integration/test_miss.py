@@ -364,6 +364,22 @@ def sha_mismatch_refused(ctx):
 
 
 @test
+def empty_body_waits_for_its_check(ctx):
+    """An empty 200 whose SHA-256 names other bytes: with no last byte to hold back, the
+    answer waits for the check at the end of the fill, which fails (502), never an empty body
+    that looks whole and carries the real object's ETag."""
+    e, o = ctx.edge, ctx.origin
+    key = "/badsha/t/empty.m4s"
+    o.add(key, b"")
+    before = counters(e)
+    r = get(e, key)
+    eq(r.status, 502, "an empty body failing its SHA-256 check")
+    check(r.get("ETag") is None, "no ETag on the failure")
+    check(not listed(e, key), "never committed")
+    expect_deltas(before, e, "empty body, bad SHA-256", failed=1, committed=0)
+
+
+@test
 def long_body_refused(ctx):
     e, o = ctx.edge, ctx.origin
     key = "/long/t/seg.m4s"
