@@ -213,7 +213,8 @@ int uring_loop_new(const struct uring_loop_params *params, struct uring_loop **r
         loop->cqe_batch = params && params->cqe_batch ? params->cqe_batch : 512;
         loop->timer_batch = params && params->timer_batch ? params->timer_batch : 256;
 
-        r = ring_init(loop, sq, cq, params && params->n_allow_ops ? IORING_SETUP_R_DISABLED : 0);
+        r = ring_init(loop, sq, cq,
+                      params && params->n_allow_ops ? IORING_SETUP_R_DISABLED : 0);
         if (r < 0) {
                 loop->ring.ring_fd = -1;
                 goto fail;
@@ -550,7 +551,6 @@ int uring_loop_sendmsg_after_reads(struct uring_loop *loop, uint32_t slot, uint8
                 io_uring_prep_sendmsg(sqe, sock, msg, (unsigned)(flags | MSG_NOSIGNAL));
         return 0;
 }
-
 int uring_loop_sendmsg_after_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int sock,
                                   const struct msghdr *msg, int flags, int file_fd, void *buf,
                                   unsigned len, uint64_t off)
@@ -559,6 +559,7 @@ int uring_loop_sendmsg_after_read(struct uring_loop *loop, uint32_t slot, uint8_
 
         return uring_loop_sendmsg_after_reads(loop, slot, op, sock, msg, flags, false, &g, 1);
 }
+
 
 int uring_loop_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, void *buf,
                     unsigned len)

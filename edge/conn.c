@@ -634,7 +634,8 @@ void conn_on_recv(struct uring_loop *loop, void *owner, const struct io_uring_cq
                 c->peer_eof = true;
                 if (c->state == CONN_SEND || c->state == CONN_MISS_WAIT)
                         return;
-                conn_close(c, c->state == CONN_READ_BODY ? "peer closed mid-body" : "peer closed");
+                conn_close(c, c->state == CONN_READ_BODY ? "peer closed mid-body"
+                                                         : "peer closed");
                 return;
         }
         {

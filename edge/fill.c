@@ -235,8 +235,8 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         if (resp->content_length < 0) {
                 /* Without a length the commit could not tell a whole body from a cut one. */
                 f->verdict = 502;
-                log_info("fill %.*s: upstream %s sent no Content-Length, refusing", (int)f->key_len,
-                         f->key, up_url(f, f->upstream_idx));
+                log_info("fill %.*s: upstream %s sent no Content-Length, refusing",
+                         (int)f->key_len, f->key, up_url(f, f->upstream_idx));
                 return -1;
         }
         if (ctype && (strlen(ctype) >= sizeof(f->ctype) || !*ctype))
@@ -294,7 +294,8 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         f->last_modified = resp->last_modified;
         /* Kept as the object's Last-Modified, so hits and children answer with the same. */
         store_put_set_mtime(f->put, resp->last_modified);
-        (void)snprintf(f->ctype, sizeof(f->ctype), "%s", ctype ? ctype : "");
+        (void)snprintf(f->ctype, sizeof(f->ctype), "%s",
+                       ctype ? ctype : "");
         if (resp->cache_status && strlen(resp->cache_status) < sizeof(f->upstream_status))
                 memcpy(f->upstream_status, resp->cache_status, strlen(resp->cache_status) + 1);
         atomic_store_explicit(&f->state, FILL_BODY, memory_order_release);
@@ -368,7 +369,8 @@ static void commit_run(struct fill *f)
                 etag_from_hex(hex_encode(md, 32, hex), f->done_etag);
         if (r == 0) {
                 /* Declined by admission: served from the temp file, not kept. */
-                (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size, file_id, false);
+                (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size, file_id,
+                                      false);
                 finish(f, FILL_DONE);
                 return;
         }
@@ -376,8 +378,8 @@ static void commit_run(struct fill *f)
                 /* The body is whole and its SHA-256 checked (the commit verifies before it
                  * writes), but the disk or the index is full: the readers' fd still holds the
                  * bytes, so they are served, and nothing is kept. */
-                log_warn("fill %.*s: the store is full, served without keeping it", (int)f->key_len,
-                         f->key);
+                log_warn("fill %.*s: the store is full, served without keeping it",
+                         (int)f->key_len, f->key);
                 f->store_full = true;
                 finish(f, FILL_DONE);
                 return;
@@ -480,7 +482,8 @@ static void on_done(void *ud, int err)
                 }
                 if (f->verdict == 0) {
                         /* No head at all: connect error, timeout, reset. */
-                        upstream_health_report(f->upstream_idx, up_url(f, f->upstream_idx), false);
+                        upstream_health_report(f->upstream_idx, up_url(f, f->upstream_idx),
+                                               false);
                         metrics_add(m->upstream_failures, 1);
                         log_info("fill %.*s: upstream %s failed: %s", (int)f->key_len, f->key,
                                  up_url(f, f->upstream_idx), strerror(-err));

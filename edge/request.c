@@ -45,8 +45,8 @@ void request_render(struct conn *c, const struct http1_req *req, const struct se
 
         request_head_start(c, req, &hr, p->status);
         for (size_t i = 0; i < p->n_hdrs; i++)
-                http_resp_header_named(&hr, p->hdrs[i].name, p->hdrs[i].name_len, p->hdrs[i].value,
-                                       p->hdrs[i].value_len);
+                http_resp_header_named(&hr, p->hdrs[i].name, p->hdrs[i].name_len,
+                                       p->hdrs[i].value, p->hdrs[i].value_len);
         n = http_resp_finish(&hr);
         if (n < 0 || p->overflow) {
                 log_conn(LOG_LVL_ERROR, c->id, "response head overflow, closing");

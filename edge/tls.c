@@ -50,7 +50,7 @@ struct tls_tickets {
 
 struct tls_cert {
         SSL_CTX *ctx;
-        X509 *leaf;          /* borrowed from ctx */
+        X509 *leaf; /* borrowed from ctx */
         char *ocsp_path;     /* configured response file, for warnings; NULL: none */
         unsigned char *ocsp; /* the checked response (DER); NULL: nothing to staple */
         size_t ocsp_len;
@@ -534,8 +534,8 @@ static int ctx_setup(struct tls_ctx *t, SSL_CTX *ctx, const struct edge_cfg_tls 
          * (SSL_MODE_RELEASE_BUFFERS would free and reallocate them between bursts, about 10%
          * of the HTTPS send cost here) and are returned when it goes idle on a worker holding
          * many connections (tls_conn_idle). */
-        (void)SSL_CTX_set_mode(ctx,
-                               SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        (void)SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                        SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         (void)SSL_CTX_set_app_data(ctx, t);
         SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
         SSL_CTX_set_tlsext_servername_arg(ctx, t);
@@ -1228,8 +1228,8 @@ static bool seal_start(struct tls_conn *tc)
             SSL_version(tc->ssl) == TLS1_3_VERSION && c && sess &&
             SSL_SESSION_get_max_fragment_length(sess) == TLSEXT_max_fragment_length_DISABLED) {
                 tc->suite = SSL_CIPHER_get_protocol_id(c);
-                if (tls_seal_new(tc->suite, tc->secret, tc->secret_len, tc->ossl_seq, &tc->seal) ==
-                    0) {
+                if (tls_seal_new(tc->suite, tc->secret, tc->secret_len, tc->ossl_seq,
+                                 &tc->seal) == 0) {
                         atomic_fetch_add(&tc->t->tickets->stats.edge_sealed, 1);
                         return true;
                 }

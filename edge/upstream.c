@@ -312,8 +312,8 @@ static void action(struct upstream_ctx *ctx, curl_socket_t fd, int flags)
 
 static void on_timer_fire(struct uring_loop *loop, struct uring_timer *t)
 {
-        struct upstream_ctx *ctx =
-            (struct upstream_ctx *)((char *)t - offsetof(struct upstream_ctx, timer));
+        struct upstream_ctx *ctx = (struct upstream_ctx *)((char *)t -
+                                                           offsetof(struct upstream_ctx, timer));
 
         action(ctx, CURL_SOCKET_TIMEOUT, 0);
         sweep_dead(ctx);
@@ -515,8 +515,8 @@ void upstream_ctx_free(struct upstream_ctx *ctx)
         free(ctx);
 }
 
-static int build_url(const struct edge_cfg_upstream *u, const char *key, size_t key_len, char *out,
-                     size_t cap)
+static int build_url(const struct edge_cfg_upstream *u, const char *key, size_t key_len,
+                     char *out, size_t cap)
 {
         size_t blen = strlen(u->url);
         int n;
@@ -590,9 +590,8 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
                                u->connect_timeout_ms > 0 ? (long)u->connect_timeout_ms
                                                          : (long)UPSTREAM_CONNECT_TIMEOUT_MS);
         (void)curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_TIME,
-                               u->low_speed_time_ms > 0
-                                   ? (long)((u->low_speed_time_ms + 999) / 1000)
-                                   : (long)UPSTREAM_LOW_SPEED_TIME_S);
+                               u->low_speed_time_ms > 0 ? (long)((u->low_speed_time_ms + 999) / 1000)
+                                                        : (long)UPSTREAM_LOW_SPEED_TIME_S);
         (void)curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_LIMIT,
                                u->low_speed_bytes > 0 ? (long)u->low_speed_bytes
                                                       : (long)UPSTREAM_LOW_SPEED_BYTES);

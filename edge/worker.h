@@ -57,8 +57,8 @@ struct edge_runtime {
         struct edge_cfg *cfg;
         char admin_token[256];
         size_t admin_token_len;
-        struct token_keyset *keys; /* NULL unless tokens.required */
-        char peer_token[256];      /* tokens.peer_token_file: children's fill bearer */
+        struct token_keyset *keys;  /* NULL unless tokens.required */
+        char peer_token[256];       /* tokens.peer_token_file: children's fill bearer */
         size_t peer_token_len;
         char upstream_bearer[16][256]; /* upstreams[i].token_file, "" when none */
         char heartbeat_secret[256];    /* control.secret_file; signs heartbeats */
@@ -100,7 +100,7 @@ struct edge_worker {
 
         sem_t ready; /* posted when the thread's setup is done */
         int setup_err;
-        sem_t go; /* posted once the process is sandboxed: only then does it serve */
+        sem_t go;      /* posted once the process is sandboxed: only then does it serve */
         bool released;
 
         struct conn *conns; /* all live connections, for drain */

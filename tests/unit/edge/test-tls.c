@@ -321,9 +321,9 @@ TEST(sni_picks_certificate)
 
         /* Unknown name: the default certificate (a), still a valid chain for its own name. */
         ASSERT_EQ(atomic_load(&tls_ctx_stats(t)->sni_unknown), 0);
-        ASSERT_EQ(
-            handshake(t, cc, &(struct hs_opts){.sni = "unknown.test", .verify_host = "a.test"}, &p),
-            0);
+        ASSERT_EQ(handshake(t, cc,
+                            &(struct hs_opts){.sni = "unknown.test", .verify_host = "a.test"}, &p),
+                  0);
         ASSERT_STREQ(leaf_cn(p.c), "a.test");
         ASSERT_EQ(atomic_load(&tls_ctx_stats(t)->sni_unknown), 1);
         pair_free(&p);
