@@ -309,6 +309,13 @@ static void edge_audit(const struct ctl_req *rq, const json_t *res)
         char id[136], region[136], url[264], tz[BODY_TZ_MAX + 1];
         const char *zone = json_string_value(json_object_get(res, "tz"));
 
+        /* Forgotten before the statement too, but a manifest's or a heartbeat's read between
+         * that and the commit may have put the old row back: forget it again now that the new
+         * one is stored. */
+        ctl_cache_edges_forget(rq->ctl->cache);
+        if (json_string_value(json_object_get(res, "id")))
+                edge_auth_forget(rq->ctl->edge_auth, json_string_value(json_object_get(res, "id")));
+
         log_info(
             "admin: edge %s registered (region %s, base_url %s%s%s, %s, secret %s; "
             "request %" PRIu64 " from %s)",
