@@ -1016,6 +1016,13 @@ static void asset_done(void *userdata, int err, const struct pgdb_res *res)
 
         if (!o)
                 return;
+        if (json_integer_value(json_object_get(o, "version")) != vx->sess.asset_version) {
+                /* Re-registered since the session's claims were read: the session is over,
+                 * and the new asset must not be cached under its old version. */
+                json_decref(o);
+                view_fail(vx, 404, "not_found", "unknown or expired session");
+                return;
+        }
         if (asset_json_load(json_object_get(o, "manifest"), &a, aerr, sizeof(aerr)) < 0) {
                 log_error("session %s: stored asset does not load: %s", vx->sid, aerr);
                 json_decref(o);
