@@ -280,6 +280,12 @@ void fd_cache_drop_all(struct fd_cache *c)
                 lru_unlink(c, i);
                 slot_release(c, i);
         }
+        /* Entries in use stay open for their users but are no longer found: each is closed
+         * when its last user lets go, as fd_cache_drop does, instead of going back idle and
+         * keeping a file that may be unlinked (and its blocks) open. */
+        for (uint32_t i = 0; i < c->cap; i++)
+                if (c->e[i].fd >= 0 && c->e[i].hashed)
+                        hash_remove(c, i);
 }
 
 unsigned fd_cache_count(const struct fd_cache *c)

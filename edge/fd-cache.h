@@ -56,7 +56,8 @@ int fd_cache_map(struct fd_cache_ent *e, size_t len, const void **ret);
 /* Forget file_id: closed now if idle, else when its last reference goes. */
 void fd_cache_drop(struct fd_cache *c, uint64_t file_id);
 
-/* Close every idle entry. */
+/* Close every idle entry, and forget the ones in use (each closed when its last reference
+ * goes). */
 void fd_cache_drop_all(struct fd_cache *c);
 
 /* Number of entries (including dropped ones still referenced). */

@@ -180,6 +180,15 @@ TEST(fd_cache_lru_and_drop)
         fd_cache_put(c, e3);
         fd_cache_drop_all(c);
         ASSERT_EQ(fd_cache_count(c), 0);
+        /* Dropping all hides the entries in use too: each is closed at its last release,
+         * never kept idle (its file may be unlinked). */
+        struct fd_cache_ent *busy = fd_cache_add(c, 4, open("/dev/null", O_RDONLY));
+        ASSERT_TRUE(busy != NULL);
+        fd_cache_drop_all(c);
+        ASSERT_TRUE(fd_cache_get(c, 4, &fd) == NULL);
+        ASSERT_EQ(fd_cache_count(c), 1);
+        fd_cache_put(c, busy);
+        ASSERT_EQ(fd_cache_count(c), 0);
         fd_cache_free(c);
 
         /* A zero-sized cache caches nothing. */
