@@ -756,12 +756,18 @@ static int64_t launch(struct engine *g, int64_t now)
                 next = x->next;
                 if (x->state != X_WAITING)
                         continue;
+                /* The edge refused the agent (401/403): its retries would be refused too, and
+                 * one left waiting would keep the run from ever ending. */
+                if (x->e->fatal) {
+                        give_up(g, x, "the edge refused the agent");
+                        continue;
+                }
                 /* The window closed: no more attempts, as for new transfers. */
-                if (!x->e->fatal && edge_gate(x->e) == TRANSFER_STOP) {
+                if (edge_gate(x->e) == TRANSFER_STOP) {
                         give_up(g, x, "window closed");
                         continue;
                 }
-                if (x->retry_at_ns <= now && !x->e->fatal) {
+                if (x->retry_at_ns <= now) {
                         if (start_get(g, x) < 0) {
                                 x->retry_at_ns = now + 1000000000ll;
                                 x->state = X_WAITING;

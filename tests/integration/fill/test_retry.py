@@ -79,6 +79,28 @@ def listing_unavailable_then_served(env):
 
 
 @test
+def edge_refusing_the_token_ends_the_waiting_retries(env):
+    """Every PUT's first attempt is reset, so all four wait for a retry; the first retry is
+    answered 401 (the edge's admin token rotated under the run). The edge stops (exit 1) and
+    the transfers still waiting for their retry are given up at once, not waited on for ever."""
+    objs = make_catalog(env, titles=1, segs=3)
+    proxy = AdminProxy(env.edge.admin_port)
+    env.admin_url = proxy.url
+    for o in objs:
+        proxy.answer["/admin/objects/" + o["path"]] = [(None, {})] + [(401, {})] * 8
+    t0 = time.monotonic()
+    try:
+        rc, out, err = env.fill("run", "--progress", "json", "--parallel", "4", timeout=60)
+    finally:
+        proxy.stop()
+    took = time.monotonic() - t0
+    eq(rc, 1, f"the edge refused the agent ({err})")
+    check(took < 20, f"the run ended when the edge refused it, not {took:.1f}s later")
+    check("401" in out + err, f"the refusal is reported: {out} {err}")
+    eq(env.commits(), 0, "nothing committed")
+
+
+@test
 def retries_end_with_the_window(env):
     make_catalog(env, titles=1, segs=2)
     proxy = control_proxy(env)
