@@ -442,7 +442,9 @@ static void start_queued(void)
         while (start_q) {
                 struct h2_served *sv = start_q;
                 list_del(sv);
-                start_miss(sv);
+                /* Reset already (its close, and on_stream_gone, follow): no fill for it. */
+                if (!h2_stream_ended_by_client(sv->st))
+                        start_miss(sv);
         }
 }
 

@@ -40,6 +40,7 @@ struct h2_stream {
         bool gone_pending; /* closed while its frame's tail still waits in h->pend */
         bool overflow;
         bool peer_reset; /* closed by the client's RST_STREAM */
+        bool broke;      /* a stream error of the client's making: nghttp2 resets it */
         void *data;
 
         struct h2_body body;
@@ -793,6 +794,48 @@ static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
         return h->fatal ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
+/*
+ * A stream the client had the edge take, and ended before its answer. Each such stream may
+ * have started a fill. Players cancel a few (seeks, rendition switches); a connection
+ * cancelling most of what it asks for, past the allowance, is only making work. Returns false
+ * once past it (the GOAWAY is queued): stop the parse.
+ */
+static bool client_ended(struct h2_conn *h)
+{
+        h->stats.client_resets++;
+        if (++h->pending_resets > h->lim.max_resets_per_s &&
+            h->pending_resets * 2 > h->stats.streams && !h->fatal) {
+                goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+                return false;
+        }
+        return true;
+}
+
+/*
+ * A frame nghttp2 refused. On a stream the edge took, it is a stream error of the client's
+ * making, which nghttp2 answers by resetting the stream itself (a WINDOW_UPDATE past 2^31-1:
+ * FLOW_CONTROL_ERROR): as good as the client's RST_STREAM, without the client sending one,
+ * so it counts as one, and the stream's fill is not started (h2_stream_ended_by_client).
+ */
+static int invalid_frame_cb(nghttp2_session *s, const nghttp2_frame *frame, int lib_error_code,
+                            void *ud)
+{
+        struct h2_conn *h = ud;
+        struct h2_stream *st = frame->hd.stream_id ? stream_of(h, frame->hd.stream_id) : NULL;
+
+        (void)s;
+        (void)lib_error_code;
+        if (!st || st->broke || st->peer_reset || !st->dispatched || st->done)
+                return 0;
+        st->broke = true;
+        return client_ended(h) ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+bool h2_stream_ended_by_client(const struct h2_stream *st)
+{
+        return st->peer_reset || st->broke;
+}
+
 static int stream_close_cb(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
 {
         struct h2_conn *h = ud;
@@ -804,14 +847,8 @@ static int stream_close_cb(nghttp2_session *s, int32_t id, uint32_t code, void *
         if (!st)
                 return 0;
         (void)nghttp2_session_set_stream_user_data(h->s, id, NULL);
-        if (st->dispatched && !st->done && st->peer_reset) {
-                h->stats.client_resets++;
-                /* Each such stream may have started a fill. Players cancel a few (seeks,
-                 * rendition switches); a connection cancelling most of what it asks for,
-                 * past the allowance, is only making work. */
-                if (++h->pending_resets > h->lim.max_resets_per_s &&
-                    h->pending_resets * 2 > h->stats.streams && !h->fatal) {
-                        goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+        if (st->dispatched && !st->done && st->peer_reset && !st->broke) {
+                if (!client_ended(h)) {
                         /* Stop the parse, after the bookkeeping below. (Resets arrive only
                          * while reading, so this is never a failure of a send.) */
                         ret = NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -919,6 +956,7 @@ int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_c
         nghttp2_session_callbacks_set_on_begin_headers_callback(cb, begin_headers_cb);
         nghttp2_session_callbacks_set_on_header_callback(cb, header_cb);
         nghttp2_session_callbacks_set_on_frame_recv_callback(cb, frame_recv_cb);
+        nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, invalid_frame_cb);
         nghttp2_session_callbacks_set_on_begin_frame_callback(cb, begin_frame_cb);
         nghttp2_session_callbacks_set_on_frame_send_callback(cb, frame_send_cb);
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, stream_close_cb);

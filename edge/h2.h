@@ -168,6 +168,9 @@ const char *h2_stream_authority(const struct h2_stream *st, size_t *len);
 /* A regular header by lowercase name, or NULL. */
 const char *h2_stream_header(const struct h2_stream *st, const char *name, size_t *len);
 int32_t h2_stream_id(const struct h2_stream *st);
+/* Whether the client already ended st (its RST_STREAM, or a stream error of its making that
+ * nghttp2 resets the stream for): no answer of st's will be read. */
+bool h2_stream_ended_by_client(const struct h2_stream *st);
 /* Opaque pointer for the request layer. */
 void h2_stream_set_data(struct h2_stream *st, void *data);
 void *h2_stream_get_data(const struct h2_stream *st);

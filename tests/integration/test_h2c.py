@@ -1185,17 +1185,25 @@ def read_streams_from(s, buf, want):
 
 @test
 def reset_streams_start_few_fills(e):
+    # Reset by the client (RST_STREAM CANCEL), or by the edge because the client broke the
+    # stream's flow control (a WINDOW_UPDATE past 2^31-1: FLOW_CONTROL_ERROR, RFC 9113
+    # §6.9.1): each is a stream the client had the edge start and then ended at once.
+    for name, end in (("cancel", lambda sid: frame(3, 0, sid, b"\0\0\0\x08")),
+                      ("window", lambda sid: frame(8, 0, sid, u32(0x7fffffff)))):
+        resets_start_few_fills(e, name, end)
+
+
+def resets_start_few_fills(e, name, end):
     o = e.origin
     for i in range(200):
-        o.objects[f"/cold/reset-{i}.m4s"] = b"x" * 1000
+        o.objects[f"/cold/reset-{name}-{i}.m4s"] = b"x" * 1000
     misses0 = metric(e, "sluice_edge_cache_misses_total")
     with socket.create_connection((HOST, e.port), timeout=10) as s:
         s.sendall(PREFACE + frame(4, 0, 0))
         out = b""
         for i in range(200):
             sid = 2 * i + 1
-            out += frame(1, 0x5, sid, get_block(f"/cold/reset-{i}.m4s")) + \
-                frame(3, 0, sid, b"\0\0\0\x08")
+            out += frame(1, 0x5, sid, get_block(f"/cold/reset-{name}-{i}.m4s")) + end(sid)
         # A PING after the burst: its ACK means every frame before it was processed.
         s.sendall(out + frame(6, 0, 0, b"syncsync"))
         synced, buf = False, b""
@@ -1211,7 +1219,7 @@ def reset_streams_start_few_fills(e):
                 buf = buf[9 + n:]
         check(synced, "neither PING ACK nor GOAWAY after the burst")
     started = metric(e, "sluice_edge_cache_misses_total") - misses0
-    check(started <= 8, f"{started:.0f} fills started for 200 streams reset at once")
+    check(started <= 8, f"{name}: {started:.0f} fills started for 200 streams reset at once")
 
 
 def log_line(e, *needles):
