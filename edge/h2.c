@@ -519,6 +519,10 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
                 }
                 return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         }
+        /* Trailer fields are counted but never merged into the request's header fields
+         * (RFC 9110 §6.5.1): a Range or a Host sent only there is no request field. */
+        if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+                return 0;
         if (st->hlen + need > st->hcap) {
                 /* Within max_header_list, checked above. */
                 uint32_t cap = st->hcap ? st->hcap : H2_HBUF_MIN;

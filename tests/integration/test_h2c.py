@@ -460,6 +460,9 @@ FRAME_CASES = [
      ("rst", 1, PROTOCOL_ERROR)),
     ("pseudo-header field in trailers", "9113 §8.1",
      [OPEN, hdrs(1, fields((":path", "/t1/one.bin")))], ("rst", 1, PROTOCOL_ERROR)),
+    # Trailer fields are not request fields: a Range only there asks for no range.
+    ("range only in the trailers", "9110 §6.5.1",
+     [OPEN, hdrs(1, fields(("range", "bytes=0-0")))], ("status", 1, 200)),
     ("content-length with no body", "9113 §8.1.1", [hdrs(1, req(("content-length", "5")))],
      ("rst", 1, PROTOCOL_ERROR)),
     ("content-length other than the DATA", "9113 §8.1.1",
