@@ -448,6 +448,17 @@ static void start_queued(void)
         }
 }
 
+/* Forget c's queued misses: its session is over (GOAWAY sent), so no fill is started for
+ * them. They stay with their streams, freed with the session (on_stream_gone). */
+static void unqueue(struct conn *c)
+{
+        for (struct h2_served *sv = start_q, *next; sv; sv = next) {
+                next = sv->next;
+                if (sv->c == c)
+                        list_del(sv);
+        }
+}
+
 static void serve(struct conn *c, struct h2_stream *st)
 {
         struct edge_worker *w = c->w;
@@ -649,6 +660,7 @@ bool h2_serve_input(struct conn *c, const char *buf, size_t len)
         if (r < 0) {
                 (void)h2_conn_flush(c->h2);
                 if (h2_zc_waiting(c)) {
+                        unqueue(c);
                         c->h2_ending = true; /* h2_serve_output closes once it is out */
                         send_progress(c);
                         return true;
