@@ -31,6 +31,11 @@ struct run_edge {
         size_t n_queue;
         struct transfer_edge *te;
         bool wait_mode;
+        /* Its evictions wait for its window (another edge's opened first): done by gate() at
+         * the first GO, with these. */
+        bool evict_pending;
+        const struct fill_opts *o;
+        struct progress *prog;
         int64_t gate_at_ns; /* when gate() last looked at the clock */
         enum transfer_gate gate_last;
         struct survey_retry retry; /* for control and the edge's listing (retry_set) */
@@ -104,6 +109,8 @@ static void retry_set(struct run_edge *re)
             .deadline_ns = secs > 0 ? mono_ns() + secs * 1000000000ll : 0, .stop = &stop_flag};
 }
 
+static void evict(const struct fill_opts *o, struct run_edge *re, struct progress *p);
+
 static enum transfer_gate gate_eval(struct run_edge *re)
 {
         int64_t wait;
@@ -112,6 +119,10 @@ static enum transfer_gate gate_eval(struct run_edge *re)
                 if (re->closed)
                         return TRANSFER_STOP;
                 re->opened = true;
+                if (re->evict_pending) {
+                        re->evict_pending = false;
+                        evict(re->o, re, re->prog);
+                }
                 return TRANSFER_GO;
         }
         if (re->opened)
@@ -262,7 +273,17 @@ static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct p
                 snprintf(re->s.err, sizeof(re->s.err), "%.400s: %s", path, strerror(-r));
                 return r;
         }
-        evict(o, re, p);
+        /* Deletes only inside the edge's own window: with --outside-window wait, another
+         * edge's window may be the one that opened. */
+        {
+                int64_t wait;
+                re->o = o;
+                re->prog = p;
+                if (in_window(re, &wait))
+                        evict(o, re, p);
+                else
+                        re->evict_pending = true;
+        }
         re->queue = calloc(re->s.diff.n + 1, sizeof(*re->queue));
         if (!re->queue)
                 return -ENOMEM;

@@ -3,7 +3,8 @@
 (edge-a in eu-west, where GB clients watch title0; edge-b in eu-north, where SE clients watch
 other0):
 both are filled by one process; an edge whose window is closed is skipped (exit 4) while the
-other is filled; the per-edge cap holds for the capped edge."""
+other is filled; the per-edge cap holds for the capped edge; waiting for windows, an edge's
+evictions wait for its own."""
 
 import json
 import os
@@ -83,6 +84,52 @@ def one_edge_outside_its_window(env):
         eq(done["edge-a"]["committed"], len(objs), "edge-a filled")
         check(done["edge-b"].get("outside_window"), f"edge-b skipped: {done['edge-b']}")
         eq(second.admin("GET", "/admin/objects").body.strip(), b"[]", "edge-b untouched")
+    finally:
+        second.stop()
+        second.cleanup()
+
+
+@test
+def evictions_wait_for_their_own_window(env):
+    """--outside-window wait with two windows: edge-a's is open, edge-b's opens 3 s later.
+    edge-b needs room (an unplanned object goes), and that delete waits for edge-b's window:
+    the other edge's window is not its own."""
+    MB = 1000 * 1000
+    second = eh.Edge(env.edge.binary, {"cache": {"max_size": "64M"}}).start()
+    try:
+        env.add_edge("edge-a", env.edge)
+        env.add_edge("edge-b", second)  # the same region: the same plan
+        for name in ("cold", "warm", "hot"):
+            second.put(f"/old/{name}.m4s", os.urandom(10 * MB))
+        for _ in range(3):
+            second.get("/old/hot.m4s")
+        second.get("/old/warm.m4s")
+        objs = make_catalog(env, titles=1, segs=4, seg_size=8 * MB, init_size=8 * MB)
+        cfg = write_config(env, second, extra_a=", tz: UTC, window: \"11:00-13:00\"",
+                           extra_b=", tz: UTC, window: \"12:00-13:00\"")
+        t0 = time.monotonic()
+        p = subprocess.Popen([env.fill_bin, "run", "--config", cfg, "--progress", "json",
+                              "--now", "2030-01-01T11:59:57Z", "--outside-window", "wait"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        evicted_at = None
+        out = []
+        for raw in p.stdout:
+            out.append(raw.decode())
+            ev = json.loads(raw)
+            if ev.get("event") == "evicted" and ev.get("edge") == "edge-b" and evicted_at is None:
+                evicted_at = time.monotonic() - t0
+        err = p.stderr.read().decode()
+        rc = p.wait(timeout=120)
+        eq(rc, 0, f"run exit ({err})")
+        check(evicted_at is not None, f"edge-b's eviction happened: {''.join(out)[-2000:]}")
+        # The fake clock runs on from --now: edge-b's window opens 3 s after the start, less
+        # what the start-up took.
+        check(evicted_at >= 1.5, f"edge-b's delete went out {evicted_at:.2f}s into the run, "
+              "before its window opened")
+        done = {e["edge"]: e for e in events("".join(out)) if e["event"] == "done"}
+        eq(done["edge-b"]["committed"], len(objs), "edge-b filled once its window opened")
+        held = {o["key"] for o in json.loads(second.admin("GET", "/admin/objects").body)}
+        check("/old/cold.m4s" not in held and "/old/hot.m4s" in held, f"edge-b holds {held}")
     finally:
         second.stop()
         second.cleanup()
