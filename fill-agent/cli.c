@@ -427,6 +427,10 @@ int cli_main(int argc, char **argv)
                 rc = FILL_EXIT_ERROR;
                 goto out;
         }
+        if (strlen(o.cfg.state_dir) > OPTS_STATE_DIR_MAX) {
+                rc = usage_error("state_dir: longer than %d bytes", OPTS_STATE_DIR_MAX);
+                goto out;
+        }
         if (f.rate && fill_cfg_rate_parse(f.rate, &o.cfg.rate.bps) < 0) {
                 rc = usage_error("--rate: want e.g. 2Gbit, 800Mbit, 100MB/s, got \"%s\"", f.rate);
                 goto out;

@@ -31,7 +31,15 @@ unsigned opts_edge_parallel(const struct fill_opts *o, const struct fill_edge_cf
 
 const char *opts_journal_path(const struct fill_opts *o, const char *id, char *buf, size_t cap)
 {
-        size_t n = (size_t)snprintf(buf, cap, "%s/", o->cfg.state_dir);
+        int w = snprintf(buf, cap, "%s/", o->cfg.state_dir);
+        size_t n = w < 0 ? 0 : (size_t)w;
+
+        /* The command line refuses a state_dir this long (OPTS_STATE_DIR_MAX); never write
+         * past buf all the same. */
+        if (cap < 10)
+                return buf;
+        if (n + 9 >= cap)
+                n = cap - 10;
         for (size_t i = 0; id[i] && n + 9 < cap; i++) {
                 char c = id[i];
                 bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||

@@ -45,3 +45,6 @@ unsigned opts_edge_parallel(const struct fill_opts *o, const struct fill_edge_cf
 
 /* <state_dir>/<id>.journal with unsafe id bytes replaced by '_'. Returns buf. */
 const char *opts_journal_path(const struct fill_opts *o, const char *id, char *buf, size_t cap);
+/* The longest state_dir taken: room is left for the edge's id in the 4200-byte buffers the
+ * journals' paths are made in. */
+#define OPTS_STATE_DIR_MAX 3800

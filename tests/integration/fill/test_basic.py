@@ -407,5 +407,15 @@ def run_warns_about_unsafe_defaults(env):
     check(SLOW_TURN not in err and NO_RATE not in err, f"nothing to say: {err}")
 
 
+
+@test
+def overlong_state_dir_refused(env):
+    """A state_dir too long for the journal paths built from it is a usage error, said as
+    such, never a path written past its buffer."""
+    rc, out, err = env.fill("plan", "--state-dir", "/tmp/" + "d" * 3900)
+    eq(rc, 2, f"usage error ({err})")
+    check("state_dir: longer than" in err, f"says why: {err}")
+
+
 if __name__ == "__main__":
     run()
