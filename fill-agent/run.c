@@ -195,10 +195,14 @@ static void evict(const struct fill_opts *o, struct run_edge *re, struct progres
 
                 if (!url)
                         continue;
+                err[0] = '\0';
                 if (fetch_do(&req, &status, NULL, NULL, err, sizeof(err)) < 0 ||
-                    (status != 204 && status != 404))
+                    (status != 204 && status != 404)) {
+                        if (!err[0]) /* an answer, but not one that says it is gone */
+                                snprintf(err, sizeof(err), "the edge answered %ld", status);
                         progress_event(p, "evict-failed", re->s.cfg->id, h->key, h->size, NULL,
                                        err);
+                }
                 else
                         progress_event(p, "evicted", re->s.cfg->id, h->key, h->size, NULL, NULL);
                 free(url);

@@ -7,7 +7,7 @@ import hashlib
 import os
 import urllib.parse
 
-from fillharness import check, eq, events, make_catalog, run, test
+from fillharness import AdminProxy, check, eq, events, make_catalog, run, test
 
 MB = 1000 * 1000
 
@@ -43,6 +43,31 @@ def evicts_the_coldest_unplanned(env):
     env.check_edge_holds(objs)
     held = env.listing()
     check("/old/hot.m4s" in held and "/old/warm.m4s" in held, f"hot and warm kept: {list(held)}")
+
+
+@test
+def failed_delete_says_why(env):
+    """A DELETE the edge answers with an error is reported with that status, never with text
+    left over from elsewhere."""
+    env.edge.stop()
+    env.edge.cfg["cache"]["max_size"] = "64M"
+    env.edge.start()
+    for name in ("cold", "warm", "hot"):
+        env.edge.put(f"/old/{name}.m4s", os.urandom(10 * MB))
+    for _ in range(3):
+        env.edge.get("/old/hot.m4s")
+    env.edge.get("/old/warm.m4s")
+    make_catalog(env, titles=1, segs=4, seg_size=8 * MB, init_size=8 * MB)
+    proxy = AdminProxy(env.edge.admin_port)
+    env.admin_url = proxy.url
+    proxy.answer["/admin/objects/old/cold.m4s"] = [(500, {})]
+    try:
+        rc, out, err = env.fill("run", "--progress", "json")
+    finally:
+        proxy.stop()
+    failed = [e for e in events(out) if e["event"] == "evict-failed"]
+    eq([e["key"] for e in failed], ["/old/cold.m4s"], f"one failed delete ({err})")
+    eq(failed[0].get("detail"), "the edge answered 500", "the failure's detail")
 
 
 def exact(ev):
