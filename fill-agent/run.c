@@ -391,6 +391,15 @@ int run_cmd(const struct fill_opts *o)
                         re->tz = re->s.plan.tz;
                         retry_set(re);
                 }
+                if (re->has_window && !window_tz_ok(re->tz)) {
+                        snprintf(re->s.err, sizeof(re->s.err),
+                                 "unknown time zone \"%.200s\" (no such zone file under "
+                                 "/usr/share/zoneinfo): the window cannot be placed",
+                                 re->tz);
+                        re->state = E_ERROR;
+                        re->rc = FILL_EXIT_USAGE;
+                        continue;
+                }
                 if (survey_hold(&re->s, o, &re->retry) < 0) {
                         re->state = E_ERROR;
                         re->rc = re->s.rc;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "window.h"
 
@@ -35,6 +36,25 @@ int window_parse(const char *s, struct window *ret)
                 return -EINVAL;
         *ret = w;
         return 0;
+}
+
+bool window_tz_ok(const char *tz)
+{
+        const char *dir = getenv("TZDIR");
+        char path[512];
+        struct stat st;
+
+        if (!tz || !*tz)
+                return true;
+        if (tz[0] == ':')
+                tz++;
+        if (tz[0] == '/')
+                return stat(tz, &st) == 0 && S_ISREG(st.st_mode);
+        if (strstr(tz, "..") || snprintf(path, sizeof(path), "%s/%s",
+                                         dir && *dir ? dir : "/usr/share/zoneinfo",
+                                         tz) >= (int)sizeof(path))
+                return false;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* Local seconds after midnight of t in zone tz. */

@@ -19,6 +19,10 @@ struct window {
 
 /* Parse "HH:MM-HH:MM". Returns 0 or -EINVAL. */
 int window_parse(const char *s, struct window *ret);
+/* Whether tz names a zone this machine has (a file under $TZDIR, else /usr/share/zoneinfo, or
+ * an absolute path); NULL or "" is the machine's own. glibc reads a zone it cannot find as
+ * UTC without a word, which would move a window by hours. */
+bool window_tz_ok(const char *tz);
 
 /*
  * Where `now` falls for w in zone tz. Returns true when inside; *ret_wait_s gets the seconds

@@ -75,5 +75,17 @@ def no_retries_after_the_window(env):
     env.origin.unstall()
 
 
+
+@test
+def unknown_zone_refused(env):
+    """A zone name this machine has no zone file for is refused (exit 2, saying so): read as
+    UTC, it would move the window by hours, into the peak."""
+    make_catalog(env, titles=1, segs=1)
+    rc, out, err = env.fill("run", *WIN, "--tz", "Europe/Pari", "--now", "2030-01-01T03:00:00Z")
+    eq(rc, 2, f"unknown zone ({err})")
+    check("unknown time zone" in out + err and "Europe/Pari" in out + err,
+          f"says which: {out} {err}")
+    eq(env.puts(), [], "nothing sent")
+
 if __name__ == "__main__":
     run()
