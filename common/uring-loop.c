@@ -551,6 +551,7 @@ int uring_loop_sendmsg_after_reads(struct uring_loop *loop, uint32_t slot, uint8
                 io_uring_prep_sendmsg(sqe, sock, msg, (unsigned)(flags | MSG_NOSIGNAL));
         return 0;
 }
+
 int uring_loop_sendmsg_after_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int sock,
                                   const struct msghdr *msg, int flags, int file_fd, void *buf,
                                   unsigned len, uint64_t off)
@@ -559,7 +560,6 @@ int uring_loop_sendmsg_after_read(struct uring_loop *loop, uint32_t slot, uint8_
 
         return uring_loop_sendmsg_after_reads(loop, slot, op, sock, msg, flags, false, &g, 1);
 }
-
 
 int uring_loop_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, void *buf,
                     unsigned len)

@@ -308,18 +308,19 @@ static void edge_audit(const struct ctl_req *rq, const json_t *res)
 {
         char id[136], region[136], url[264], tz[BODY_TZ_MAX + 1];
         const char *zone = json_string_value(json_object_get(res, "tz"));
+        const char *edge = json_string_value(json_object_get(res, "id"));
 
         /* Forgotten before the statement too, but a manifest's or a heartbeat's read between
          * that and the commit may have put the old row back: forget it again now that the new
          * one is stored. */
         ctl_cache_edges_forget(rq->ctl->cache);
-        if (json_string_value(json_object_get(res, "id")))
-                edge_auth_forget(rq->ctl->edge_auth, json_string_value(json_object_get(res, "id")));
+        if (edge)
+                edge_auth_forget(rq->ctl->edge_auth, edge);
 
         log_info(
             "admin: edge %s registered (region %s, base_url %s%s%s, %s, secret %s; "
             "request %" PRIu64 " from %s)",
-            api_log_safe(json_string_value(json_object_get(res, "id")), id, sizeof(id)),
+            api_log_safe(edge, id, sizeof(id)),
             api_log_safe(json_string_value(json_object_get(res, "region")), region, sizeof(region)),
             api_log_safe(json_string_value(json_object_get(res, "base_url")), url, sizeof(url)),
             zone ? ", tz " : "", zone ? api_log_safe(zone, tz, sizeof(tz)) : "",

@@ -202,9 +202,9 @@ static void evict(const struct fill_opts *o, struct run_edge *re, struct progres
                                 snprintf(err, sizeof(err), "the edge answered %ld", status);
                         progress_event(p, "evict-failed", re->s.cfg->id, h->key, h->size, NULL,
                                        err);
-                }
-                else
+                } else {
                         progress_event(p, "evicted", re->s.cfg->id, h->key, h->size, NULL, NULL);
+                }
                 free(url);
         }
 }

@@ -546,6 +546,18 @@ class Env:
             subprocess.run(["rm", "-rf", self.dir], check=False)
 
 
+def hold_unplanned(edge, mb=1000 * 1000):
+    """Three unplanned 10 MB objects on edge (run with a 64M cache): /old/hot.m4s read three
+    times, /old/warm.m4s once, /old/cold.m4s never. With five 8 MB objects planned
+    (make_catalog(..., segs=4, seg_size=8 MB, init_size=8 MB)) everything fits only once the
+    coldest goes."""
+    for name in ("cold", "warm", "hot"):
+        edge.put(f"/old/{name}.m4s", os.urandom(10 * mb))
+    for _ in range(3):
+        edge.get("/old/hot.m4s")
+    edge.get("/old/warm.m4s")
+
+
 def events(stdout):
     out = []
     for line in stdout.splitlines():

@@ -7,7 +7,8 @@ import hashlib
 import os
 import urllib.parse
 
-from fillharness import AdminProxy, check, eq, events, make_catalog, run, test
+from fillharness import (AdminProxy, check, eq, events, hold_unplanned, make_catalog, run,
+                         test)
 
 MB = 1000 * 1000
 
@@ -17,11 +18,7 @@ def evicts_the_coldest_unplanned(env):
     env.edge.stop()
     env.edge.cfg["cache"]["max_size"] = "64M"  # 67.1 MB
     env.edge.start()
-    for name in ("cold", "warm", "hot"):
-        env.edge.put(f"/old/{name}.m4s", os.urandom(10 * MB))
-    for _ in range(3):
-        env.edge.get("/old/hot.m4s")
-    env.edge.get("/old/warm.m4s")
+    hold_unplanned(env.edge)
     # 5 x 8 MB planned; free is 37.1 MB.
     # The init segment too, so all five are 8 MB.
     objs = make_catalog(env, titles=1, segs=4, seg_size=8 * MB, init_size=8 * MB)
@@ -52,11 +49,7 @@ def failed_delete_says_why(env):
     env.edge.stop()
     env.edge.cfg["cache"]["max_size"] = "64M"
     env.edge.start()
-    for name in ("cold", "warm", "hot"):
-        env.edge.put(f"/old/{name}.m4s", os.urandom(10 * MB))
-    for _ in range(3):
-        env.edge.get("/old/hot.m4s")
-    env.edge.get("/old/warm.m4s")
+    hold_unplanned(env.edge)
     make_catalog(env, titles=1, segs=4, seg_size=8 * MB, init_size=8 * MB)
     proxy = AdminProxy(env.edge.admin_port)
     env.admin_url = proxy.url

@@ -11,7 +11,7 @@ import os
 import subprocess
 import time
 
-from fillharness import check, eh, eq, events, make_catalog, run, test
+from fillharness import check, eh, eq, events, hold_unplanned, make_catalog, run, test
 
 
 def write_config(env, second, extra_a="", extra_b=""):
@@ -99,11 +99,7 @@ def evictions_wait_for_their_own_window(env):
     try:
         env.add_edge("edge-a", env.edge)
         env.add_edge("edge-b", second)  # the same region: the same plan
-        for name in ("cold", "warm", "hot"):
-            second.put(f"/old/{name}.m4s", os.urandom(10 * MB))
-        for _ in range(3):
-            second.get("/old/hot.m4s")
-        second.get("/old/warm.m4s")
+        hold_unplanned(second)
         objs = make_catalog(env, titles=1, segs=4, seg_size=8 * MB, init_size=8 * MB)
         cfg = write_config(env, second, extra_a=", tz: UTC, window: \"11:00-13:00\"",
                            extra_b=", tz: UTC, window: \"12:00-13:00\"")

@@ -75,7 +75,6 @@ def no_retries_after_the_window(env):
     env.origin.unstall()
 
 
-
 @test
 def unknown_zone_refused(env):
     """A zone name this machine has no zone file for is refused (exit 2, saying so): read as
