@@ -593,18 +593,25 @@ def expect_body(resp, data, what):
           f"(got {len(resp.body)} bytes, want {len(data)})")
 
 
-def tcp_state(local_port, remote_port):
-    """State of the TCP socket 127.0.0.1:local_port <-> 127.0.0.1:remote_port from
-    /proc/net/tcp ("01" established, "04" fin-wait-1, ...), or None when there is none."""
+def tcp_socket(local_port, remote_port, remote_ip="127.0.0.1"):
+    """State and inode of the TCP socket 127.0.0.1:local_port <-> remote_ip:remote_port from
+    /proc/net/tcp ("01" established, "04" fin-wait-1, ...; inode "0" before it is accepted),
+    or None when the kernel has none."""
     want_l = f"0100007F:{local_port:04X}"
-    want_r = f"0100007F:{remote_port:04X}"
+    want_r = f"{socket.inet_aton(remote_ip)[::-1].hex().upper()}:{remote_port:04X}"
     with open("/proc/net/tcp") as f:
         next(f)
         for line in f:
             p = line.split()
             if p[1] == want_l and p[2] == want_r:
-                return p[3]
+                return p[3], p[9]
     return None
+
+
+def tcp_state(local_port, remote_port):
+    """State of the TCP socket 127.0.0.1:local_port <-> 127.0.0.1:remote_port, or None."""
+    found = tcp_socket(local_port, remote_port)
+    return found[0] if found else None
 
 
 # ---------------------------------------------------------------------------------------------

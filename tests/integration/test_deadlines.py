@@ -13,7 +13,7 @@ import sys
 import time
 
 from edgeharness import (HOST, Closed, build_request, check, eq, expect_body, run, sha,
-                         standard_objects, standard_setup, tcp_state, test)
+                         standard_objects, standard_setup, tcp_socket, tcp_state, test)
 from h2frames import PREFACE, frame, get_block
 from peeraddr import outward_address
 
@@ -158,20 +158,6 @@ def slow_reader_closed_by_send_timeout(e):
         c.close()
 
 
-def tcp_state_from(local_port, remote_ip, remote_port):
-    """State and inode of the socket 127.0.0.1:local_port <-> remote_ip:remote_port
-    (/proc/net/tcp), or None when the kernel has none."""
-    want_l = f"0100007F:{local_port:04X}"
-    want_r = f"{socket.inet_aton(remote_ip)[::-1].hex().upper()}:{remote_port:04X}"
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            p = line.split()
-            if p[1] == want_l and p[2] == want_r:
-                return p[3], p[9]
-    return None
-
-
 def holds_socket(pid, inode):
     """Whether process pid has a descriptor for the socket with this inode."""
     d = f"/proc/{pid}/fd"
@@ -201,21 +187,21 @@ def h2c_zero_copy_reader_let_go(e):
         # socket takes a few KiB and then advertises a zero window, acknowledging the probes.
         s.sendall(PREFACE + frame(4, 0, 0) + frame(1, 0x5, 1, get_block("/t1/seg-2.m4s")))
         start = time.monotonic()
-        found = tcp_state_from(e.port, source, lport)
+        found = tcp_socket(e.port, lport, source)
         while found and found[1] == "0" and time.monotonic() - start < 2:  # not accepted yet
             time.sleep(0.02)
-            found = tcp_state_from(e.port, source, lport)
+            found = tcp_socket(e.port, lport, source)
         check(found is not None, "the edge's socket not found")
         inode = found[1]
         check(holds_socket(e.proc.pid, inode), "the edge holds its socket")
         # send_timeout closes the connection; the queued bytes then have send_timeout to be
         # acknowledged before the kernel drops the connection and the edge its descriptor.
         limit = 2 * SEND_TIMEOUT + 2 * SLACK + 2
-        state = tcp_state_from(e.port, source, lport)
+        state = tcp_socket(e.port, lport, source)
         while (state is not None or holds_socket(e.proc.pid, inode)) and \
                 time.monotonic() - start < limit:
             time.sleep(0.1)
-            state = tcp_state_from(e.port, source, lport)
+            state = tcp_socket(e.port, lport, source)
         took = time.monotonic() - start
         check(state is None, f"the edge's socket to a reader that reads nothing still there "
               f"after {took:.1f}s (state {state}; send_timeout {SEND_TIMEOUT}s)")

@@ -182,6 +182,22 @@ static int handshake(struct tls_ctx *t, SSL_CTX *cctx, const struct hs_opts *o, 
 
 /* After the handshake: the server sends msg, the client reads it (processing any TLS 1.3
  * tickets on the way). Returns 0 when the client got exactly msg. */
+/* Push what the edge holds, then read all the client can into got (cap bytes, *have of them
+ * read so far). Returns -1 when the flush failed. */
+static int flush_and_read(struct pair *p, char *got, size_t cap, size_t *have)
+{
+        if (tls_conn_flush(p->s) < 0)
+                return -1;
+        for (;;) {
+                size_t n = 0;
+                if (SSL_read_ex(p->c, got + *have, cap - *have, &n) != 1)
+                        break;
+                *have += n;
+        }
+        ERR_clear_error();
+        return 0;
+}
+
 static int exchange(struct pair *p, const char *msg)
 {
         char buf[256];
@@ -505,15 +521,8 @@ static void sendfile_through(int version, const char *suite13)
                 }
                 /* Records gathered for one send: push them (what the full socket refuses is
                  * kept and sent first next time). */
-                if (tls_conn_flush(p.s) < 0)
+                if (flush_and_read(&p, got, SIZE, &have) < 0)
                         TEST_FAIL_AT("flush");
-                for (;;) {
-                        size_t n = 0;
-                        if (SSL_read_ex(p.c, got + have, SIZE - have, &n) != 1)
-                                break;
-                        have += n;
-                }
-                ERR_clear_error();
         }
         ASSERT_EQ(have, SIZE);
         ASSERT_TRUE(retries > 0);
@@ -615,15 +624,8 @@ TEST(key_update_held_back_goes_before_new_data)
                         else if (n != -EAGAIN && n != -EBUSY)
                                 TEST_FAIL_AT("write: %zd", n);
                 }
-                if (tls_conn_flush(p.s) < 0)
+                if (flush_and_read(&p, got, sizeof(got), &have) < 0)
                         TEST_FAIL_AT("flush");
-                for (;;) {
-                        size_t n = 0;
-                        if (SSL_read_ex(p.c, got + have, sizeof(got) - have, &n) != 1)
-                                break;
-                        have += n;
-                }
-                ERR_clear_error();
         }
         ASSERT_EQ(have, BURST + 5);
         ASSERT_TRUE(memcmp(got + BURST, "after", 5) == 0);
@@ -672,15 +674,8 @@ TEST(write_all_keeps_what_the_socket_refuses)
                                 sent++;
                         }
                 }
-                if (tls_conn_flush(p.s) < 0)
+                if (flush_and_read(&p, got, sizeof(got), &have) < 0)
                         TEST_FAIL_AT("flush");
-                for (;;) {
-                        size_t n = 0;
-                        if (SSL_read_ex(p.c, got + have, sizeof(got) - have, &n) != 1)
-                                break;
-                        have += n;
-                }
-                ERR_clear_error();
         }
         ASSERT_EQ(have, sizeof(want));
         ASSERT_TRUE(kept > 0);
