@@ -172,21 +172,28 @@ int h2_tls_queue(void *ctx, const void *a, size_t alen, const void *b, size_t bl
         return 0;
 }
 
-/* fd's size as this burst first saw it (one fstat per file per burst), or -1. */
-static off_t file_size(int fd)
+/*
+ * fd's size, at least need if it has that much: as this burst last saw it (one fstat per file
+ * per burst), or looked at again when that was less than need, for a file still being filled
+ * (by another worker, during the burst) has grown since. -1 on error.
+ */
+static off_t file_size(int fd, off_t need)
 {
         struct stat sb;
         unsigned i;
 
         for (i = 0; i < batch.nsizes; i++)
                 if (batch.sizes[i].fd == fd)
-                        return batch.sizes[i].size;
+                        break;
+        if (i < batch.nsizes && batch.sizes[i].size >= need)
+                return batch.sizes[i].size;
         if (fstat(fd, &sb) < 0)
                 return -1;
-        if (batch.nsizes < SIZES_MAX) {
-                batch.sizes[batch.nsizes].fd = fd;
-                batch.sizes[batch.nsizes].size = sb.st_size;
+        if (i == batch.nsizes && batch.nsizes < SIZES_MAX)
                 batch.nsizes++;
+        if (i < batch.nsizes) {
+                batch.sizes[i].fd = fd;
+                batch.sizes[i].size = sb.st_size;
         }
         return sb.st_size;
 }
@@ -204,7 +211,7 @@ int h2_tls_queue_file(void *ctx, const void *hdr, int fd, off_t off, size_t len)
         /* A file that has shrunk is found here, before anything of the frame is queued, so
          * only its stream fails; one that shrinks between this look and the read ends the
          * connection instead (settle). Never pad a response either way. */
-        if (file_size(fd) < off + (off_t)len) {
+        if (file_size(fd, off + (off_t)len) < off + (off_t)len) {
                 c->h2_body_short = true;
                 c->h2_short_fd = fd;
                 return -EIO;

@@ -161,4 +161,32 @@ TEST(short_at_queue_fails_the_frame_only)
         free(c);
 }
 
+/* A file still being filled (by another worker) grows during a burst: a later frame past the
+ * size the burst first saw is the file's, not a sign that it shrank. */
+TEST(file_growing_in_a_burst_is_not_short)
+{
+        struct conn *c = new_conn();
+        int fd = pattern_file(100);
+        char more[100];
+
+        wire_len = 0;
+        ASSERT_EQ(h2_tls_queue_file(c, HDR_A, fd, 0, 100), 0);
+        for (size_t i = 0; i < sizeof(more); i++)
+                more[i] = (char)((100 + i) % 251);
+        ASSERT_EQ(pwrite(fd, more, sizeof(more), 100), (ssize_t)sizeof(more));
+        ASSERT_EQ(h2_tls_queue_file(c, HDR_B, fd, 100, 100), 0);
+        ASSERT_TRUE(!c->h2_body_short);
+        ASSERT_EQ(h2_tls_flush(c), 1);
+        ASSERT_EQ(wire_len, 2 * (9 + 100));
+        ASSERT_TRUE(memcmp(wire + 109, HDR_B, 9) == 0);
+        for (size_t i = 0; i < 200; i++) {
+                size_t at = i < 100 ? 9 + i : 118 + (i - 100);
+                if (wire[at] != (char)(i % 251))
+                        TEST_FAIL_AT("payload byte %zu", i);
+        }
+        h2_tls_forget(c);
+        close(fd);
+        free(c);
+}
+
 TEST_MAIN()
