@@ -544,6 +544,9 @@ static void on_stream_gone(void *ctx, struct h2_stream *st, bool answered)
         if (sv->has_obj && c->h2_body_short && sv->obj.fd == c->h2_short_fd) {
                 store_obj_distrust(c->w->reader, &sv->obj); /* as a short sendfile on HTTP/1.1 */
                 c->h2_body_short = false; /* the fd may be reused for another object */
+        } else if (sv->fill && c->h2_body_short && sv->fill->rfd == c->h2_short_fd) {
+                c->h2_body_short = false; /* a fill's file: nothing stored to distrust, and its
+                                           * fd may be reused for an object */
         }
         if (sv->has_obj)
                 store_obj_release(c->w->reader, &sv->obj);
