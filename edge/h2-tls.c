@@ -173,9 +173,9 @@ int h2_tls_queue(void *ctx, const void *a, size_t alen, const void *b, size_t bl
 }
 
 /*
- * fd's size, at least need if it has that much: as this burst last saw it (one fstat per file
- * per burst), or looked at again when that was less than need, for a file still being filled
- * (by another worker, during the burst) has grown since. -1 on error.
+ * fd's size: as this burst last saw it (one fstat per file per burst), or looked at again
+ * when that was less than need, since a file still being filled (by another worker, during
+ * the burst) grows. -1 on error.
  */
 static off_t file_size(int fd, off_t need)
 {
