@@ -552,15 +552,6 @@ int uring_loop_sendmsg_after_reads(struct uring_loop *loop, uint32_t slot, uint8
         return 0;
 }
 
-int uring_loop_sendmsg_after_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int sock,
-                                  const struct msghdr *msg, int flags, int file_fd, void *buf,
-                                  unsigned len, uint64_t off)
-{
-        struct uring_loop_guard g = {file_fd, buf, len, off};
-
-        return uring_loop_sendmsg_after_reads(loop, slot, op, sock, msg, flags, false, &g, 1);
-}
-
 int uring_loop_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, void *buf,
                     unsigned len)
 {

@@ -144,16 +144,6 @@ int uring_loop_send(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd, 
  */
 int uring_loop_sendmsg(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd,
                        const struct msghdr *msg, int flags, bool zc);
-/*
- * sendmsg(2) as uring_loop_sendmsg (not zero copy), issued only once a pread(2) of len bytes of
- * file_fd at off into buf has returned all of them, in the same submit (IOSQE_IO_LINK): a
- * short or failed read cancels the send, whose CQE then says -ECANCELED. The read's own CQE
- * never reaches the caller. buf belongs to the operation until the send's CQE. Needs
- * IOSQE_IO_LINK among a restricted ring's SQE flags.
- */
-int uring_loop_sendmsg_after_read(struct uring_loop *loop, uint32_t slot, uint8_t op, int sock,
-                                  const struct msghdr *msg, int flags, int file_fd, void *buf,
-                                  unsigned len, uint64_t off);
 /* A read uring_loop_sendmsg_after_reads makes first: len bytes of fd at off into buf. */
 struct uring_loop_guard {
         int fd;
@@ -162,9 +152,12 @@ struct uring_loop_guard {
         uint64_t off;
 };
 /*
- * The same behind n reads, linked one after another (any short or failed one cancels the
- * send), and zero copy as uring_loop_sendmsg's zc. n + 1 SQEs in one submit: -EBUSY when the
- * submission queue cannot hold them.
+ * sendmsg(2) as uring_loop_sendmsg (zc: zero copy), issued only once n reads (pread(2) each)
+ * have returned all their bytes, linked one after another in the same submit (IOSQE_IO_LINK):
+ * a short or failed read cancels the send, whose CQE then says -ECANCELED. The reads' own CQEs
+ * never reach the caller; their buffers belong to the operation until the send's CQE. n + 1
+ * SQEs in one submit: -EBUSY when the submission queue cannot hold them. Needs IOSQE_IO_LINK
+ * among a restricted ring's SQE flags.
  */
 int uring_loop_sendmsg_after_reads(struct uring_loop *loop, uint32_t slot, uint8_t op, int sock,
                                    const struct msghdr *msg, int flags, bool zc,

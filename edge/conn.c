@@ -789,6 +789,7 @@ struct out_msg {
 static int out_submit_with_body(struct conn *c)
 {
         uint64_t len = c->body_end - c->body_off;
+        struct uring_loop_guard guard;
         const void *map;
         struct out_msg *m;
         int r;
@@ -801,8 +802,9 @@ static int out_submit_with_body(struct conn *c)
         m->iov[0] = (struct iovec){c->out, c->out_len};
         m->iov[1] = (struct iovec){(char *)(uintptr_t)map + c->body_off, (size_t)len};
         m->msg = (struct msghdr){.msg_iov = m->iov, .msg_iovlen = 2};
-        r = uring_loop_sendmsg_after_read(c->w->loop, c->slot, EDGE_OP_SEND, c->fd, &m->msg, 0,
-                                          c->obj.fd, &m->last, 1, c->body_end - 1);
+        guard = (struct uring_loop_guard){c->obj.fd, &m->last, 1, c->body_end - 1};
+        r = uring_loop_sendmsg_after_reads(c->w->loop, c->slot, EDGE_OP_SEND, c->fd, &m->msg, 0,
+                                           false, &guard, 1);
         if (r < 0)
                 return r;
         c->send_armed = true;

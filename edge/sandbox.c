@@ -50,7 +50,7 @@ static const uint8_t uring_ops[] = {
     IORING_OP_POLL_ADD,     /* uring_loop_poll: POLLOUT waits, upstream sockets */
     IORING_OP_POLL_REMOVE,  /* a poll cancelled by its user_data */
     IORING_OP_READ,         /* uring_loop_read: the wake eventfd; the read guarding a small
-                             * body's send (uring_loop_sendmsg_after_read) */
+                             * body's send (uring_loop_sendmsg_after_reads) */
     IORING_OP_ASYNC_CANCEL, /* uring_loop_cancel_fd, upstream re-arms */
     IORING_OP_CLOSE,        /* uring_loop_close */
     IORING_OP_TIMEOUT,      /* liburing's wait timeout on kernels without EXT_ARG */

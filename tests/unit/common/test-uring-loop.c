@@ -414,6 +414,7 @@ TEST(sendmsg_after_read_goes_only_when_the_read_is_whole)
         struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
         struct sender sd = {0};
         int sv[2], file = mkstemp(path);
+        struct uring_loop_guard g = {file, &byte, 1, 9};
         uint32_t slot;
 
         ASSERT_TRUE(loop);
@@ -424,8 +425,7 @@ TEST(sendmsg_after_read_goes_only_when_the_read_is_whole)
         uring_loop_set_handler(loop, 5, on_send);
         ASSERT_EQ(uring_loop_slot_alloc(loop, &sd, NULL, &slot), 0);
 
-        ASSERT_EQ(uring_loop_sendmsg_after_read(loop, slot, 5, sv[0], &msg, 0, file, &byte, 1, 9),
-                  0);
+        ASSERT_EQ(uring_loop_sendmsg_after_reads(loop, slot, 5, sv[0], &msg, 0, false, &g, 1), 0);
         ASSERT_EQ(uring_loop_slot_inflight(loop, slot), 1);
         for (int i = 0; i < 20 && !sd.done; i++)
                 ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
@@ -438,8 +438,7 @@ TEST(sendmsg_after_read_goes_only_when_the_read_is_whole)
 
         /* The file shrank below the byte read: the send is cancelled, nothing goes out. */
         ASSERT_EQ(ftruncate(file, 5), 0);
-        ASSERT_EQ(uring_loop_sendmsg_after_read(loop, slot, 5, sv[0], &msg, 0, file, &byte, 1, 9),
-                  0);
+        ASSERT_EQ(uring_loop_sendmsg_after_reads(loop, slot, 5, sv[0], &msg, 0, false, &g, 1), 0);
         expect_cancelled(loop, slot, &sd, sv[1]);
         (void)close(file);
         (void)close(sv[0]);
