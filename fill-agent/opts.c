@@ -4,6 +4,20 @@
 
 #include "opts.h"
 
+int fill_exit_worse(int a, int b)
+{
+        static const int order[] = {FILL_EXIT_OK,          FILL_EXIT_WINDOW, FILL_EXIT_PARTIAL,
+                                    FILL_EXIT_INTERRUPTED, FILL_EXIT_ERROR,  FILL_EXIT_USAGE};
+        int ia = 0, ib = 0;
+        for (int i = 0; i < 6; i++) {
+                if (order[i] == a)
+                        ia = i;
+                if (order[i] == b)
+                        ib = i;
+        }
+        return ia >= ib ? a : b;
+}
+
 uint64_t opts_edge_rate(const struct fill_opts *o, const struct fill_edge_cfg *e)
 {
         return e->rate.set ? e->rate.bps : o->cfg.rate.bps;

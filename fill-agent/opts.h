@@ -21,6 +21,9 @@
 #define FILL_EXIT_WINDOW      4 /* outside the window: nothing done, or stopped when it closed */
 #define FILL_EXIT_INTERRUPTED 5 /* SIGINT/SIGTERM: in-flight transfers dropped; rerun resumes */
 
+/* The worse of two exit statuses, as several edges' are combined: 2 > 1 > 5 > 3 > 4 > 0. */
+int fill_exit_worse(int a, int b);
+
 struct fill_opts {
         struct fill_cfg cfg;
         struct fill_edge_cfg *edges; /* the edges this invocation acts on (owned) */

@@ -163,20 +163,6 @@ static void pause_for(int64_t secs)
         }
 }
 
-static int worse(int a, int b)
-{
-        static const int order[] = {FILL_EXIT_OK,          FILL_EXIT_WINDOW, FILL_EXIT_PARTIAL,
-                                    FILL_EXIT_INTERRUPTED, FILL_EXIT_ERROR,  FILL_EXIT_USAGE};
-        int ia = 0, ib = 0;
-        for (int i = 0; i < 6; i++) {
-                if (order[i] == a)
-                        ia = i;
-                if (order[i] == b)
-                        ib = i;
-        }
-        return ia >= ib ? a : b;
-}
-
 static void evict(const struct fill_opts *o, struct run_edge *re, struct progress *p)
 {
         const struct diff *d = &re->s.diff;
@@ -479,8 +465,9 @@ int run_cmd(const struct fill_opts *o)
                                         printf("  outside the window: the run would %s\n",
                                                wait_mode ? "wait" : "exit (status 4)");
                         }
-                        rc = worse(rc, re->state == E_ACTIVE && !in && !wait_mode ? FILL_EXIT_WINDOW
-                                                                                  : re->rc);
+                        rc = fill_exit_worse(rc, re->state == E_ACTIVE && !in && !wait_mode
+                                                         ? FILL_EXIT_WINDOW
+                                                         : re->rc);
                 }
                 goto out;
         }
@@ -543,10 +530,10 @@ int run_cmd(const struct fill_opts *o)
                                 snprintf(re->s.err, sizeof(re->s.err), "%s", te->fatal_msg);
                         } else if (r < 0)
                                 re->rc = FILL_EXIT_ERROR;
-                        else if (te->refused || te->failed)
+                        else if (te->refused || te->failed > te->failed_closed)
                                 re->rc = FILL_EXIT_PARTIAL;
-                        else if (te->next < te->n_queue)
-                                re->rc = FILL_EXIT_WINDOW;
+                        else if (te->failed_closed || te->next < te->n_queue)
+                                re->rc = FILL_EXIT_WINDOW; /* the window closed before the end */
                         else
                                 re->rc = FILL_EXIT_OK;
                         int jr = journal_run_end(re->journal, (int64_t)window_clock(), re->rc);
@@ -554,7 +541,7 @@ int run_cmd(const struct fill_opts *o)
                                 log_warn("%s: journal: %s, ignoring", re->s.cfg->id, strerror(-jr));
                 }
                 report_edge(o, re, &prog);
-                rc = worse(rc, re->rc);
+                rc = fill_exit_worse(rc, re->rc);
         }
 out:
         for (size_t i = 0; res && i < n; i++) {

@@ -155,12 +155,12 @@ int verify_cmd(const struct fill_opts *o)
                                 "sluice-fill: edge %s: verify needs the edge's client URL "
                                 "(--edge-url or edges[].url)\n",
                                 e->id);
-                        rc = FILL_EXIT_USAGE;
+                        rc = fill_exit_worse(rc, FILL_EXIT_USAGE);
                         continue;
                 }
                 if (survey_load(&s, o, e, true, NULL) < 0) {
                         fprintf(stderr, "sluice-fill: %s\n", s.err);
-                        rc = s.rc == FILL_EXIT_USAGE ? s.rc : FILL_EXIT_ERROR;
+                        rc = fill_exit_worse(rc, s.rc == FILL_EXIT_USAGE ? s.rc : FILL_EXIT_ERROR);
                         survey_done(&s);
                         continue;
                 }
@@ -253,10 +253,11 @@ int verify_cmd(const struct fill_opts *o)
                                (unsigned long long)ok, (unsigned long long)bad,
                                (unsigned long long)errs);
                 }
-                if (bad && rc != FILL_EXIT_USAGE)
-                        rc = FILL_EXIT_PARTIAL;
-                else if (errs && rc == FILL_EXIT_OK)
-                        rc = FILL_EXIT_ERROR;
+                /* An edge's mismatches are its finding even when some fetches failed; across
+                 * edges the worst status stands (an earlier edge's error is not lowered). */
+                rc = fill_exit_worse(rc, bad    ? FILL_EXIT_PARTIAL
+                                         : errs ? FILL_EXIT_ERROR
+                                                : FILL_EXIT_OK);
                 free(cand);
                 survey_done(&s);
         }

@@ -131,5 +131,33 @@ def evictions_wait_for_their_own_window(env):
         second.cleanup()
 
 
+
+@test
+def verify_keeps_the_worst_status(env):
+    """verify over two edges: the first cannot be surveyed (control has no plan for it: exit
+    1), the second holds a wrong object (3). The run's status is the worse of the two, 1,
+    whichever edge comes last."""
+    objs = make_catalog(env, titles=1, segs=2)
+    rc, out, err = env.fill("run", "--progress", "none")
+    eq(rc, 0, f"run exit ({err})")
+    bad = objs[0]
+    env.edge.put("/" + bad["path"], b"y" * bad["size"], sha256=None)
+    path = os.path.join(env.dir, "verify.yaml")
+    same = (f"admin_url: \"http://{eh.HOST}:{env.edge.admin_port}\", admin_token_file: "
+            f"{env.edge.token_file}, url: \"http://{eh.HOST}:{env.edge.port}\"")
+    with open(path, "w") as f:
+        f.write(f"control: {env.control.url}\n"
+                f"control_token_file: {env.control.token_file}\n"
+                f"state_dir: {env.state_dir}\n"
+                "edges:\n"
+                f"  - {{id: edge-unknown, {same}}}\n"
+                f"  - {{id: {env.edge_id}, {same}}}\n")
+    p = subprocess.run([env.fill_bin, "verify", "--config", path, "--all"],
+                       capture_output=True, timeout=120)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    check("mismatch" in out and bad["path"] in out, f"the second edge's mismatch: {out}")
+    check("edge-unknown" in err, f"the first edge's error: {err}")
+    eq(p.returncode, 1, f"the worse of 1 and 3 ({out} {err})")
+
 if __name__ == "__main__":
     run()
