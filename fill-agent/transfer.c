@@ -764,6 +764,7 @@ static int64_t launch(struct engine *g, int64_t now)
                 }
                 /* The window closed: no more attempts, as for new transfers. */
                 if (edge_gate(x->e) == TRANSFER_STOP) {
+                        x->e->failed_closed++;
                         give_up(g, x, "window closed");
                         continue;
                 }

@@ -56,6 +56,7 @@ struct transfer_edge {
         void *gate_ud;
         /* results */
         uint64_t committed, refused, failed;
+        uint64_t failed_closed; /* of failed: given up because the window closed */
         bool fatal; /* the edge refused our token: stop it */
         char fatal_msg[256];
         /* engine state */
