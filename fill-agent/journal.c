@@ -27,6 +27,7 @@ struct journal {
         size_t cap, used;
         struct journal_summary sum;
         bool last_ended; /* the last run in the file has an E record (or there is none) */
+        off_t cut_to;    /* >= 0: a failed append left bytes past here, not yet cut off */
 };
 
 static struct jent *slot(const struct journal *j, const char *key, size_t len)
@@ -277,6 +278,7 @@ int journal_new_memory(struct journal **ret)
         if (!j)
                 return -ENOMEM;
         j->fd = -1;
+        j->cut_to = -1;
         j->last_ended = true;
         j->sum.exit_code = -1;
         *ret = j;
@@ -401,21 +403,35 @@ void journal_free(struct journal *j)
         free(j);
 }
 
+/*
+ * Append one whole line. A write that fails part way (the disk full, the file size limit)
+ * takes back what it wrote: a torn line followed by later ones would make the file
+ * unreadable to every later run, where a torn last line is merely dropped. If even that
+ * fails, the next append tries again before it writes.
+ */
 static int append(struct journal *j, const char *line, size_t n)
 {
-        off_t end;
+        off_t start, end;
 
         if (j->fd < 0)
                 return 0;
-        end = lseek(j->fd, 0, SEEK_END);
+        if (j->cut_to >= 0) {
+                if (ftruncate(j->fd, j->cut_to) < 0)
+                        return -errno;
+                j->cut_to = -1;
+        }
+        start = end = lseek(j->fd, 0, SEEK_END);
         if (end < 0)
                 return -errno;
         while (n) {
                 ssize_t w = pwrite(j->fd, line, n, end);
                 if (w < 0) {
-                        if (errno == EINTR)
+                        int err = errno;
+                        if (err == EINTR)
                                 continue;
-                        return -errno;
+                        if (end > start && ftruncate(j->fd, start) < 0)
+                                j->cut_to = start;
+                        return -err;
                 }
                 line += w;
                 n -= (size_t)w;
@@ -452,6 +468,7 @@ static int rewrite(struct journal *j, const char *first, size_t n)
         if (j->fd >= 0)
                 close(j->fd);
         j->fd = fd;
+        j->cut_to = -1;
         {
                 /* Make the rename durable. */
                 char dir[4200];

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,6 +94,45 @@ TEST(journal_torn_tail_is_dropped)
         ASSERT_EQ(journal_open(path, false, &j), 0);
         ASSERT_TRUE(journal_committed(j, "/y", 2, SHA_B));
         ASSERT_TRUE(journal_committed(j, "/x", 2, SHA_A));
+        journal_free(j);
+}
+
+/* An append the file size limit cuts part way takes its bytes back: the appends after it
+ * follow whole lines, and a later run reads the file. */
+TEST(journal_failed_append_leaves_no_torn_line)
+{
+        char path[512];
+        struct journal *j;
+        struct stat st;
+        struct rlimit was, cap;
+        char *dir = tmpdir();
+
+        snprintf(path, sizeof(path), "%s/full.journal", dir);
+        ASSERT_EQ(journal_open(path, true, &j), 0);
+        ASSERT_EQ(journal_run_begin(j, 100, 42), 0);
+        ASSERT_EQ(journal_commit(j, "/a", 2, SHA_A, 1), 0);
+        ASSERT_EQ(stat(path, &st), 0);
+
+        /* Room for 20 more bytes: the next C line (about 70) is cut inside. */
+        ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &was), 0);
+        (void)signal(SIGXFSZ, SIG_IGN);
+        cap = was;
+        cap.rlim_cur = (rlim_t)st.st_size + 20;
+        ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &cap), 0);
+        ASSERT_EQ(journal_commit(j, "/b", 2, SHA_B, 2), -EFBIG);
+        ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &was), 0);
+        (void)signal(SIGXFSZ, SIG_DFL);
+
+        struct stat after;
+        ASSERT_EQ(stat(path, &after), 0);
+        ASSERT_EQ(after.st_size, st.st_size);
+        ASSERT_EQ(journal_commit(j, "/c", 2, SHA_B, 3), 0);
+        journal_free(j);
+
+        ASSERT_EQ(journal_open(path, false, &j), 0);
+        ASSERT_TRUE(journal_committed(j, "/a", 2, SHA_A));
+        ASSERT_TRUE(!journal_committed(j, "/b", 2, SHA_B));
+        ASSERT_TRUE(journal_committed(j, "/c", 2, SHA_B));
         journal_free(j);
 }
 
