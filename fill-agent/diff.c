@@ -28,7 +28,8 @@ static bool same_content(const struct held_obj *h, const struct plan_obj *o)
         return !h->has_sha256 || memcmp(h->sha256, o->sha256, 64) == 0;
 }
 
-int diff_compute(const struct plan *plan, const struct holdings *h, bool evict, struct diff *ret)
+int diff_compute(const struct plan *plan, const struct holdings *h, bool evict, uint64_t limit,
+                 struct diff *ret)
 {
         const struct held_obj **victims = NULL;
         size_t n_victims = 0, next_victim = 0;
@@ -72,6 +73,12 @@ int diff_compute(const struct plan *plan, const struct holdings *h, bool evict, 
                         ret->held_bytes += o->size;
                         before_w += w;
                         after_w += w;
+                        continue;
+                }
+                if (limit && ret->add_objects >= limit) {
+                        ret->items[i].state = DIFF_OVER_LIMIT; /* no room made for it */
+                        ret->over_limit_objects++;
+                        ret->over_limit_bytes += o->size;
                         continue;
                 }
                 if (held)
@@ -132,6 +139,8 @@ const char *diff_state_name(enum diff_state s)
                 return "replace";
         case DIFF_NO_ROOM:
                 return "no-room";
+        case DIFF_OVER_LIMIT:
+                return "over-limit";
         }
         return "?";
 }
@@ -160,7 +169,9 @@ void diff_print_table(FILE *f, const char *edge_id, const struct diff *d, bool v
         fprintf(f, "edge %s\n", edge_id);
         fprintf(f, "  %-22s %10s %14s\n", "", "objects", "bytes");
         fprintf(f, "  %-22s %10zu %14s\n", "planned", d->n,
-                diff_bytes_format(d->held_bytes + d->add_bytes + d->no_room_bytes, a, sizeof(a)));
+                diff_bytes_format(d->held_bytes + d->add_bytes + d->no_room_bytes +
+                                      d->over_limit_bytes,
+                                  a, sizeof(a)));
         fprintf(f, "  %-22s %10llu %14s\n", "held already", (unsigned long long)d->held_objects,
                 diff_bytes_format(d->held_bytes, a, sizeof(a)));
         fprintf(f, "  %-22s %10llu %14s\n", "to add", (unsigned long long)d->add_objects,
@@ -170,6 +181,10 @@ void diff_print_table(FILE *f, const char *edge_id, const struct diff *d, bool v
         fprintf(f, "  %-22s %10llu %14s\n", "left out (no room)",
                 (unsigned long long)d->no_room_objects,
                 diff_bytes_format(d->no_room_bytes, a, sizeof(a)));
+        if (d->over_limit_objects)
+                fprintf(f, "  %-22s %10llu %14s\n", "left for a later run",
+                        (unsigned long long)d->over_limit_objects,
+                        diff_bytes_format(d->over_limit_bytes, a, sizeof(a)));
         fprintf(f, "  %-22s %10llu %14s\n", "held, not planned",
                 (unsigned long long)d->unplanned_objects,
                 diff_bytes_format(d->unplanned_bytes, a, sizeof(a)));
@@ -205,6 +220,9 @@ void diff_print_json(FILE *f, const char *edge_id, const struct diff *d, bool ve
         json_object_set_new(o, "evict_bytes", json_integer((json_int_t)d->evict_bytes));
         json_object_set_new(o, "no_room_objects", json_integer((json_int_t)d->no_room_objects));
         json_object_set_new(o, "no_room_bytes", json_integer((json_int_t)d->no_room_bytes));
+        json_object_set_new(o, "over_limit_objects",
+                            json_integer((json_int_t)d->over_limit_objects));
+        json_object_set_new(o, "over_limit_bytes", json_integer((json_int_t)d->over_limit_bytes));
         json_object_set_new(o, "unplanned_objects", json_integer((json_int_t)d->unplanned_objects));
         json_object_set_new(o, "unplanned_bytes", json_integer((json_int_t)d->unplanned_bytes));
         json_object_set_new(o, "free_bytes", json_integer((json_int_t)d->free_bytes));

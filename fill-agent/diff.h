@@ -12,8 +12,9 @@
 /*
  * What an edge should hold (the plan) against what it holds: per plan object whether it is
  * held (same SHA-256, or same size where the edge recorded no hash), to add, to replace (held
- * with other content), or left out for want of room; and which unplanned objects to evict to
- * make room. I/O-free.
+ * with other content), left out for want of room, or left for a later run by a limit on the
+ * objects a run sends; and which unplanned objects to evict to make room for those it sends
+ * (none for those over the limit). I/O-free.
  *
  * Room: the edge's free budget (max_bytes - bytes), plus, with evict, the unplanned objects
  * (fewest hits first, then least recently used), taken only when that makes the next object
@@ -24,7 +25,7 @@
  * requests for every file of an asset). Coverage is the share of the plan's total weight the
  * edge holds; the gain is coverage after the run minus coverage before.
  */
-enum diff_state { DIFF_HELD = 0, DIFF_ADD, DIFF_REPLACE, DIFF_NO_ROOM };
+enum diff_state { DIFF_HELD = 0, DIFF_ADD, DIFF_REPLACE, DIFF_NO_ROOM, DIFF_OVER_LIMIT };
 
 struct diff_item {
         const struct plan_obj *obj;
@@ -39,14 +40,17 @@ struct diff {
         uint64_t held_objects, held_bytes;
         uint64_t add_objects, add_bytes; /* ADD and REPLACE */
         uint64_t no_room_objects, no_room_bytes;
+        uint64_t over_limit_objects, over_limit_bytes; /* wanted, beyond the run's limit */
         uint64_t evict_bytes;
         uint64_t unplanned_objects, unplanned_bytes; /* held, not in the plan */
         uint64_t free_bytes, max_bytes;
         double coverage_before, coverage_after, gain;
 };
 
-/* Compute into *ret. Returns 0 or -ENOMEM. Free with diff_done(). plan and h must outlive it. */
-int diff_compute(const struct plan *plan, const struct holdings *h, bool evict, struct diff *ret);
+/* Compute into *ret: at most limit objects to add or replace (0: no limit). Returns 0 or
+ * -ENOMEM. Free with diff_done(). plan and h must outlive it. */
+int diff_compute(const struct plan *plan, const struct holdings *h, bool evict, uint64_t limit,
+                 struct diff *ret);
 
 void diff_done(struct diff *d);
 

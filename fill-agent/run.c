@@ -279,15 +279,13 @@ static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct p
                 return -ENOMEM;
         for (size_t i = 0; i < re->s.diff.n; i++) {
                 const struct diff_item *it = &re->s.diff.items[i];
-                if (it->state == DIFF_HELD || it->state == DIFF_NO_ROOM)
-                        continue;
+                if (it->state != DIFF_ADD && it->state != DIFF_REPLACE)
+                        continue; /* held, no room, or beyond --limit */
                 if (journal_committed(re->journal, it->obj->key, it->obj->key_len, it->obj->sha256))
                         progress_event(p, "lost", re->s.cfg->id, it->obj->key, it->obj->size,
                                        "committed-earlier",
                                        "committed by an earlier run but no longer on the edge; "
                                        "sending again");
-                if (o->limit && re->n_queue >= o->limit)
-                        break;
                 re->queue[re->n_queue++] = it->obj;
         }
         return 0;

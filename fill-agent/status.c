@@ -43,6 +43,11 @@ int status_cmd(const struct fill_opts *o)
                 live = survey_load(&s, o, e, true, NULL) == 0;
                 if (!live)
                         rc = FILL_EXIT_ERROR;
+                /* Planned and not held, whatever keeps it out (no room, --limit). */
+                uint64_t miss_n = live ? s.diff.n - s.diff.held_objects : 0;
+                uint64_t miss_b = live ? s.diff.add_bytes + s.diff.no_room_bytes +
+                                             s.diff.over_limit_bytes
+                                       : 0;
                 if (o->json) {
                         json_t *x = json_object();
                         json_object_set_new(x, "edge", json_string(e->id));
@@ -62,14 +67,10 @@ int status_cmd(const struct fill_opts *o)
                                                     json_integer((json_int_t)s.diff.n));
                                 json_object_set_new(x, "held_objects",
                                                     json_integer((json_int_t)s.diff.held_objects));
-                                json_object_set_new(
-                                    x, "missing_objects",
-                                    json_integer(
-                                        (json_int_t)(s.diff.add_objects + s.diff.no_room_objects)));
-                                json_object_set_new(
-                                    x, "missing_bytes",
-                                    json_integer(
-                                        (json_int_t)(s.diff.add_bytes + s.diff.no_room_bytes)));
+                                json_object_set_new(x, "missing_objects",
+                                                    json_integer((json_int_t)miss_n));
+                                json_object_set_new(x, "missing_bytes",
+                                                    json_integer((json_int_t)miss_b));
                                 json_object_set_new(x, "coverage",
                                                     json_real(s.diff.coverage_before));
                         } else {
@@ -103,10 +104,8 @@ int status_cmd(const struct fill_opts *o)
                                        "(%s); "
                                        "plan demand covered %.1f%%\n",
                                        (unsigned long long)s.diff.held_objects, s.diff.n,
-                                       (unsigned long long)(s.diff.add_objects +
-                                                            s.diff.no_room_objects),
-                                       diff_bytes_format(s.diff.add_bytes + s.diff.no_room_bytes, a,
-                                                         sizeof(a)),
+                                       (unsigned long long)miss_n,
+                                       diff_bytes_format(miss_b, a, sizeof(a)),
                                        s.diff.coverage_before * 100);
                         else
                                 printf("  now       unknown: %s\n", s.err);

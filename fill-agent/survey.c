@@ -184,7 +184,7 @@ int survey_refresh(struct survey *s, const struct fill_opts *o, const struct sur
                 return r;
         }
         s->have_held = true;
-        r = diff_compute(&s->plan, &s->held, o->cfg.evict, &s->diff);
+        r = diff_compute(&s->plan, &s->held, o->cfg.evict, o->limit, &s->diff);
         if (r < 0) {
                 snprintf(s->err, sizeof(s->err), "out of memory");
                 s->rc = FILL_EXIT_ERROR;

@@ -43,6 +43,30 @@ def evicts_the_coldest_unplanned(env):
 
 
 @test
+def limited_run_evicts_only_for_what_it_sends(env):
+    """--limit 4 of the five planned 8 MB objects: 32 MB fit in the free 37.1 MB, so the run
+    deletes nothing; the fifth is left for a later run, which makes its room then."""
+    env.edge.stop()
+    env.edge.cfg["cache"]["max_size"] = "64M"
+    env.edge.start()
+    hold_unplanned(env.edge)
+    objs = make_catalog(env, titles=1, segs=4, seg_size=8 * MB, init_size=8 * MB)
+    rc, out, err = env.fill("plan", "--json", "--limit", "4")
+    d = events(out)[0]
+    eq((d["add_objects"], d["over_limit_objects"], d["evict_objects"]), (4, 1, 0),
+       f"plan with --limit 4 ({err})")
+    rc, out, err = env.fill("run", "--progress", "json", "--limit", "4")
+    eq(rc, 0, f"run ({err})")
+    eq([e["key"] for e in events(out) if e["event"] == "evicted"], [], "nothing evicted")
+    eq(len(env.listing()), 3 + 4, "the three old objects and four planned ones")
+    rc, out, err = env.fill("run", "--progress", "json")
+    eq(rc, 0, f"second run ({err})")
+    eq([e["key"] for e in events(out) if e["event"] == "evicted"], ["/old/cold.m4s"],
+       "the next run makes room for the fifth")
+    env.check_edge_holds(objs)
+
+
+@test
 def failed_delete_says_why(env):
     """A DELETE the edge answers with an error is reported with that status, never with text
     left over from elsewhere."""

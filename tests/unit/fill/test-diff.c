@@ -33,7 +33,7 @@ TEST(diff_held_add_replace)
              "[{\"key\":\"/a\",\"size\":100,\"sha256\":\"" HA "\"},"
              "{\"key\":\"/c\",\"size\":50,\"sha256\":\"" HA "\"}]",
              150, 1000);
-        ASSERT_EQ(diff_compute(&p, &h, true, &d), 0);
+        ASSERT_EQ(diff_compute(&p, &h, true, 0, &d), 0);
         ASSERT_EQ(d.items[0].state, DIFF_HELD);
         ASSERT_EQ(d.items[1].state, DIFF_ADD);
         ASSERT_EQ(d.items[2].state, DIFF_REPLACE);
@@ -60,14 +60,14 @@ TEST(diff_budget_and_eviction)
              "[{\"key\":\"/cold\",\"size\":500,\"hits\":1},{\"key\":\"/"
              "warm\",\"size\":400,\"hits\":9}]",
              900, 1000);
-        ASSERT_EQ(diff_compute(&p, &h, false, &d), 0);
+        ASSERT_EQ(diff_compute(&p, &h, false, 0, &d), 0);
         ASSERT_EQ(d.items[0].state, DIFF_NO_ROOM);
         ASSERT_EQ(d.items[1].state, DIFF_NO_ROOM);
         ASSERT_EQ(d.items[2].state, DIFF_ADD); /* a smaller later object still fits */
         ASSERT_EQ(d.n_evict, 0);
         diff_done(&d);
 
-        ASSERT_EQ(diff_compute(&p, &h, true, &d), 0);
+        ASSERT_EQ(diff_compute(&p, &h, true, 0, &d), 0);
         /* big needs 600: evict cold (fewest hits) then warm; mid then fits in what is left. */
         ASSERT_EQ(d.items[0].state, DIFF_ADD);
         ASSERT_EQ(d.n_evict, 2);
@@ -76,6 +76,19 @@ TEST(diff_budget_and_eviction)
         ASSERT_EQ(d.items[1].state, DIFF_ADD);
         ASSERT_EQ(d.items[2].state, DIFF_ADD);
         ASSERT_EQ(d.free_bytes, 100);
+        diff_done(&d);
+
+        /* A run limited to one object makes room for that one only: cold goes, warm stays. */
+        ASSERT_EQ(diff_compute(&p, &h, true, 1, &d), 0);
+        ASSERT_EQ(d.items[0].state, DIFF_ADD);
+        ASSERT_EQ(d.items[1].state, DIFF_OVER_LIMIT);
+        ASSERT_EQ(d.items[2].state, DIFF_OVER_LIMIT);
+        ASSERT_EQ(d.add_objects, 1);
+        ASSERT_EQ(d.over_limit_objects, 2);
+        ASSERT_EQ(d.over_limit_bytes, 350);
+        ASSERT_EQ(d.n_evict, 1);
+        ASSERT_STREQ(d.evict[0]->key, "/cold");
+        ASSERT_EQ(d.evict_bytes, 500);
         diff_done(&d);
         plan_done(&p);
         holdings_done(&h);
@@ -88,7 +101,7 @@ TEST(diff_unhashed_object_of_same_size_is_held)
         struct diff d;
         load(&p, &h, "{\"objects\":[" OBJ("a", 10, HA, 1) "]}",
              "[{\"key\":\"/a\",\"size\":10,\"sha256\":null}]", 10, 100);
-        ASSERT_EQ(diff_compute(&p, &h, true, &d), 0);
+        ASSERT_EQ(diff_compute(&p, &h, true, 0, &d), 0);
         ASSERT_EQ(d.items[0].state, DIFF_HELD);
         ASSERT_EQ(d.unplanned_objects, 0);
         diff_done(&d);
