@@ -58,6 +58,9 @@ struct evict {
         MDB_env *env;
         MDB_dbi dbi;
         uint64_t budget;
+        /* The id of the file the store holds for a key now (store_file_now; a unit test that
+         * feeds the policy made-up files stands in its own): 0, -ENOENT or -errno. */
+        int (*file_now)(struct store *s, const char *key, size_t len, uint64_t *ret_file_id);
         /*
          * The saver's. evict_flush() holds flush_lock from its copy of the state to the
          * commit, so saves never interleave and an older copy never lands after a newer one.
@@ -91,6 +94,16 @@ static void fill_req(struct policy_req *q, const char *key, size_t len, uint64_t
         q->next_access = POLICY_NEVER;
         q->hints = evict_hints(key, len, plan);
         q->position = evict_position(key, len);
+}
+
+static int store_file_now(struct store *s, const char *key, size_t len, uint64_t *ret_file_id)
+{
+        struct store_entry_info info;
+        int r = store_get_info(s, key, len, &info);
+
+        if (r == 0)
+                *ret_file_id = info.file_id;
+        return r;
 }
 
 /* ---- id → key ---- */
@@ -568,6 +581,7 @@ int evict_open(struct edge_server *srv, const char *cache_dir, uint64_t budget)
         e->store = srv->store;
         e->m = &srv->m;
         e->budget = budget;
+        e->file_now = store_file_now;
         e->map = calloc(MAP_BUCKETS, sizeof(*e->map));
         if (!e->map) {
                 r = -ENOMEM;
@@ -686,6 +700,7 @@ bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, u
 {
         struct evict *e = srv->evict;
         struct policy_req q;
+        uint64_t now_id = 0;
         int r;
 
         if (!e)
@@ -694,6 +709,15 @@ bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, u
         if (plan)
                 q.hints |= POLICY_HINT_PUSHED; /* committed without a client request */
         pthread_mutex_lock(&e->lock);
+        /* A note that comes after its file was replaced or deleted is dropped: the policy
+         * would count a file the store no longer holds, whose eviction deletes nothing, and
+         * lose track of the one that replaced it. Asked under the lock, so that this look
+         * and evict_forget's are ordered. */
+        r = e->file_now(e->store, key, key_len, &now_id);
+        if (r == -ENOENT || (r == 0 && now_id != file_id)) {
+                pthread_mutex_unlock(&e->lock);
+                return true;
+        }
         if (plan)
                 (void)policy_remove(e->p, q.id); /* a replaced object comes back with its hint */
         r = policy_insert(e->p, &q);
@@ -716,10 +740,17 @@ void evict_forget(struct edge_server *srv, const char *key, size_t key_len)
 {
         struct evict *e = srv->evict;
         uint64_t id = evict_key_id(key, key_len);
+        uint64_t now_id;
 
         if (!e)
                 return;
         pthread_mutex_lock(&e->lock);
+        /* Committed again since the drop this forgets: the entry (or the note on its way)
+         * is the new file's. */
+        if (e->file_now(e->store, key, key_len, &now_id) == 0) {
+                pthread_mutex_unlock(&e->lock);
+                return;
+        }
         (void)policy_remove(e->p, id);
         free(map_take(e, id));
         pthread_mutex_unlock(&e->lock);

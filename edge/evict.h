@@ -54,11 +54,13 @@ int evict_make_room(struct edge_server *srv, uint64_t size);
  * key (size bytes, the store's file file_id) was committed: offer it to the policy (plan:
  * pushed by the fill plan). Returns false when it is not kept: admission declined it, or the
  * policy ran out of memory (it is deleted here, unless committed again since; a fill has
- * already served it).
+ * already served it). A note that comes after file_id was replaced or deleted is dropped
+ * (true): the policy tracks only the store's current file of a key.
  */
 bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size,
                      uint64_t file_id, bool plan);
-/* key was deleted by the admin API. */
+/* key was dropped from the store (deleted by the admin API, or found damaged). Nothing is
+ * forgotten when the key has been committed again since. */
 void evict_forget(struct edge_server *srv, const char *key, size_t key_len);
 
 /*

@@ -97,6 +97,72 @@ TEST(victim_committed_again_is_kept)
         (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static uint64_t file_of(struct store *s, const char *key)
+{
+        struct store_entry_info info;
+
+        return store_get_info(s, key, strlen(key), &info) == 0 ? info.file_id : 0;
+}
+
+/*
+ * Notes and forgets that reach the policy late, after the store moved on: a commit's note
+ * after the key was replaced, or after it was deleted, and a delete's forget after the key
+ * was committed again. Each time the policy must track the store's current file, so that
+ * eviction deletes it and counts no bytes the store does not hold.
+ */
+TEST(late_notes_follow_the_store)
+{
+        struct edge_server srv;
+        struct store_entry_info info;
+        uint64_t f1, f2;
+        char *dir = mkscratch();
+
+        memset(&srv, 0, sizeof(srv));
+        srv.reg = metrics_reg_new();
+        ASSERT_TRUE(srv.reg != NULL);
+        ASSERT_EQ(edge_metrics_init(&srv.m, srv.reg, 1), 0);
+        ASSERT_EQ(store_open(dir, 1000, &srv.store), 0);
+        ASSERT_EQ(evict_open(&srv, dir, 1000), 0);
+
+        /* Replaced: /r's second file is noted before the first's late note. */
+        ASSERT_EQ(put(srv.store, "/r.m4s", 'a', 400), 0);
+        f1 = file_of(srv.store, "/r.m4s");
+        ASSERT_EQ(put(srv.store, "/r.m4s", 'A', 300), 0);
+        f2 = file_of(srv.store, "/r.m4s");
+        ASSERT_TRUE(f1 && f2 && f1 != f2);
+        ASSERT_TRUE(evict_note_fill(&srv, "/r.m4s", 6, 300, f2, false));
+        ASSERT_TRUE(evict_note_fill(&srv, "/r.m4s", 6, 400, f1, false));
+
+        /* Deleted: /d's note comes after its delete and forget. */
+        ASSERT_EQ(put(srv.store, "/d.m4s", 'd', 100), 0);
+        f1 = file_of(srv.store, "/d.m4s");
+        ASSERT_EQ(store_delete(srv.store, "/d.m4s", 6), 0);
+        evict_forget(&srv, "/d.m4s", 6);
+        ASSERT_TRUE(evict_note_fill(&srv, "/d.m4s", 6, 100, f1, false));
+
+        /* Deleted and committed again: the delete's forget comes after the new note. */
+        ASSERT_EQ(put(srv.store, "/n.m4s", 'n', 200), 0);
+        ASSERT_TRUE(evict_note_fill(&srv, "/n.m4s", 6, 200, file_of(srv.store, "/n.m4s"), false));
+        ASSERT_EQ(store_delete(srv.store, "/n.m4s", 6), 0);
+        ASSERT_EQ(put(srv.store, "/n.m4s", 'N', 200), 0);
+        ASSERT_TRUE(evict_note_fill(&srv, "/n.m4s", 6, 200, file_of(srv.store, "/n.m4s"), false));
+        evict_forget(&srv, "/n.m4s", 6);
+
+        /* The policy holds the store's two objects, 500 bytes, and nothing of /d. */
+        ASSERT_EQ(policy_stats_get(srv.evict->p).objects, 2);
+        ASSERT_EQ(policy_stats_get(srv.evict->p).used, 500);
+
+        /* Evicting everything deletes both from the store. */
+        ASSERT_EQ(evict_make_room(&srv, 1000), 0);
+        ASSERT_EQ(store_get_info(srv.store, "/r.m4s", 6, &info), -ENOENT);
+        ASSERT_EQ(store_get_info(srv.store, "/n.m4s", 6, &info), -ENOENT);
+
+        evict_close(&srv);
+        store_close(srv.store);
+        metrics_reg_free(srv.reg);
+        (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static bool rec_eq(const struct policy_record *a, const struct policy_record *b)
 {
         return a->id == b->id && a->size == b->size && a->group == b->group &&
@@ -367,8 +433,8 @@ TEST(save_writes_only_changes)
 
         /* An admin DELETE: the record goes with the next save. */
         deleted = inc_id(3, key, sizeof(key));
-        evict_forget(&srv, key, strlen(key));
         (void)store_delete(srv.store, key, strlen(key));
+        evict_forget(&srv, key, strlen(key));
         ASSERT_EQ(saved_get(srv.evict, deleted, &saved), 0);
         ASSERT_EQ(evict_flush(&srv), 0);
         ASSERT_EQ(saved_get(srv.evict, deleted, &saved), -ENOENT);
@@ -469,6 +535,28 @@ struct busy_thread {
         unsigned seed;
 };
 
+/* The store the busy traffic stands in for: the keys committed and not deleted since. */
+static atomic_bool busy_held[N_BUSY];
+
+static unsigned busy_index(const char *key, size_t len)
+{
+        unsigned t, s;
+
+        (void)len;
+        return sscanf(key, "/b%u/v/seg-%u.m4s", &t, &s) == 2 ? t * 50 + s - 1 : N_BUSY;
+}
+
+static int busy_file_now(struct store *s, const char *key, size_t len, uint64_t *ret_file_id)
+{
+        unsigned i = busy_index(key, len);
+
+        (void)s;
+        if (i >= N_BUSY || !atomic_load(&busy_held[i]))
+                return -ENOENT;
+        *ret_file_id = i + 1;
+        return 0;
+}
+
 static size_t busy_key(unsigned i, char *buf, size_t cap)
 {
         int n = snprintf(buf, cap, "/b%u/v/seg-%u.m4s", i / 50, i % 50 + 1);
@@ -487,10 +575,13 @@ static void *busy_traffic(void *arg)
                 unsigned i = (t->seed >> 8) % N_BUSY;
                 size_t len = busy_key(i, key, sizeof(key));
                 evict_access(t->b->srv, key, len, 1000);
-                if (n % 3 == 0)
+                if (n % 3 == 0) {
+                        atomic_store(&busy_held[i], true); /* committed, then noted */
                         (void)evict_note_fill(t->b->srv, key, len, 1000, i + 1, n % 7 == 0);
-                else if (n % 29 == 0)
+                } else if (n % 29 == 0) {
+                        atomic_store(&busy_held[i], false); /* deleted, then forgotten */
                         evict_forget(t->b->srv, key, len);
+                }
         }
         return NULL;
 }
@@ -517,6 +608,7 @@ TEST(flush_with_concurrent_access)
 
         /* Room for two thirds of the keys: fills evict while flushes copy and write. */
         server_open(&srv, dir, (uint64_t)N_BUSY * 1000 * 2 / 3);
+        srv.evict->file_now = busy_file_now; /* made-up files, no store behind them */
         /* A first flush sizes the copy for an empty policy: the next ones must grow it. */
         ASSERT_EQ(evict_flush(&srv), 0);
         ASSERT_EQ(saved_matches_live(srv.evict), 0);
