@@ -316,7 +316,8 @@ bool http_if_range_ok(const struct http_cond_hdrs *c, const struct http_validato
                 return true;
         const char *s = c->if_range;
         size_t n = c->if_range_len;
-        if (n > 0 && (s[0] == '"' || s[0] == 'W')) {
+        /* An entity-tag starts with '"' or "W/"; a date may start with 'W' (Wednesday). */
+        if (n > 0 && (s[0] == '"' || (n > 1 && s[0] == 'W' && s[1] == '/'))) {
                 if (etag_len_at(s, n, &w) != n || w || !v->etag)
                         return false;
                 bool ew;

@@ -238,6 +238,13 @@ TEST(if_range)
         ASSERT_TRUE(!http_if_range_ok(
                 &(struct http_cond_hdrs){HDR(if_range, "Sun, 06 Nov 1994 08:49:36 GMT")}, &V));
         ASSERT_TRUE(!http_if_range_ok(&(struct http_cond_hdrs){HDR(if_range, "soon")}, &V));
+        /* A Wednesday's date is a date, not a weak entity-tag. */
+        struct http_validators wed = V;
+        wed.last_modified = V.last_modified + 3 * 86400;
+        ASSERT_TRUE(http_if_range_ok(
+                &(struct http_cond_hdrs){HDR(if_range, "Wed, 09 Nov 1994 08:49:37 GMT")}, &wed));
+        ASSERT_TRUE(!http_if_range_ok(
+                &(struct http_cond_hdrs){HDR(if_range, "Wed, 09 Nov 1994 08:49:38 GMT")}, &wed));
         ASSERT_TRUE(!http_if_range_ok(&(struct http_cond_hdrs){HDR(if_range, "")}, &V));
         /* a Last-Modified within the last second is weak: never honoured by date */
         char now[HTTP_DATE_LEN + 1];
