@@ -18,6 +18,7 @@
 #include "bug.h"
 #include "cmcd.h"
 #include "hex.h"
+#include "http1-parse.h"
 
 #define CMCD_INPUT_MAX 1024
 #define INT_DIGITS_MAX 15 /* RFC 8941 §3.3.1 */
@@ -386,4 +387,27 @@ size_t cmcd_format_log(const struct cmcd *c, char *out, size_t cap)
         if (c->tb >= 0)
                 emit(&o, "tb=%lld", (long long)c->tb);
         return o.len;
+}
+
+bool cmcd_from_request(struct cmcd *c, const struct http1_req *req, const char *query,
+                       size_t query_len)
+{
+        static const char *const hdrs[] = {"CMCD-Object", "CMCD-Request", "CMCD-Session",
+                                           "CMCD-Status"};
+        bool any = false;
+
+        cmcd_init(c);
+        if (query) {
+                (void)cmcd_parse(c, query, query_len, 0);
+                any = true;
+        }
+        for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+                size_t len;
+                const char *v = http1_req_header(req, hdrs[i], &len);
+                if (v) {
+                        (void)cmcd_parse(c, v, len, 1);
+                        any = true;
+                }
+        }
+        return any;
 }

@@ -27,5 +27,12 @@ void cmcd_init(struct cmcd *c);
  * -EINVAL for a malformed list (fields parsed so far are kept). */
 int cmcd_parse(struct cmcd *c, const char *s, size_t len, int decoded);
 
+struct http1_req;
+
+/* Parse a request's CMCD: the query argument's value query[0..query_len) (NULL: none) and the
+ * four CMCD-* headers of req, into c (initialised here). Returns whether there was any. */
+bool cmcd_from_request(struct cmcd *c, const struct http1_req *req, const char *query,
+                       size_t query_len);
+
 /* Append a compact "k=v" rendering for the access log into out. Returns bytes written. */
 size_t cmcd_format_log(const struct cmcd *c, char *out, size_t cap);

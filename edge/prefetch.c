@@ -193,19 +193,14 @@ void prefetch_hint(struct edge_worker *w, const struct http1_req *req, const str
         struct edge_metrics *m = &w->srv->m;
         struct path_norm next;
         struct cmcd cm;
-        const char *hv;
-        size_t hlen = 0, tl;
+        size_t tl;
         bool init;
 
-        hv = http1_req_header(req, "CMCD-Request", &hlen);
-        if ((!pn->cmcd && !hv) || !w->rt->cfg->cache.prefetch_max || !w->up ||
-            !w->rt->cfg->upstreams.n || !w->reader)
+        if (!w->rt->cfg->cache.prefetch_max || !w->up || !w->rt->cfg->upstreams.n || !w->reader)
                 return;
-        cmcd_init(&cm);
-        if (pn->cmcd)
-                (void)cmcd_parse(&cm, pn->cmcd, pn->cmcd_len, 0);
-        if (hv)
-                (void)cmcd_parse(&cm, hv, hlen, 1);
+        /* In header mode the session id comes in CMCD-Session, su and nor in CMCD-Request. */
+        if (!cmcd_from_request(&cm, req, pn->cmcd, pn->cmcd_len))
+                return;
         tl = title_len(pn->key, pn->key_len);
         if (!tl)
                 return;

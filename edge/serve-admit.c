@@ -25,29 +25,6 @@
 #define TOKEN_SKEW_S 30
 #define ALLOW        "GET, HEAD, OPTIONS"
 
-/* CMCD from the query argument or the four CMCD-* headers; false when there is none. */
-static bool cmcd_gather(const struct http1_req *req, const struct path_norm *pn, struct cmcd *cm)
-{
-        static const char *const hdrs[] = {"CMCD-Object", "CMCD-Request", "CMCD-Session",
-                                           "CMCD-Status"};
-        bool any = false;
-
-        cmcd_init(cm);
-        if (pn && pn->cmcd) {
-                (void)cmcd_parse(cm, pn->cmcd, pn->cmcd_len, 0);
-                any = true;
-        }
-        for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
-                size_t len;
-                const char *v = http1_req_header(req, hdrs[i], &len);
-                if (v) {
-                        (void)cmcd_parse(cm, v, len, 1);
-                        any = true;
-                }
-        }
-        return any;
-}
-
 void serve_log_begin(struct conn *c, const struct http1_req *req, const struct path_norm *pn)
 {
         struct access_log_rec rec = {0};
@@ -63,7 +40,8 @@ void serve_log_begin(struct conn *c, const struct http1_req *req, const struct p
                 rec.method_len = req->method_len;
                 rec.target = req->target;
                 rec.target_len = req->target_len;
-                if (!c->admin && cmcd_gather(req, pn, &cm))
+                if (!c->admin && cmcd_from_request(&cm, req, pn ? pn->cmcd : NULL,
+                                                   pn ? pn->cmcd_len : 0))
                         rec.cmcd = &cm;
         } else {
                 rec.method = rec.target = "-";

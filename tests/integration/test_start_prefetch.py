@@ -10,6 +10,7 @@ requests are hits. Observed at a counting origin and in Cache-Status.
                        dash.js marks su as well): not a start, nothing prefetched
   media_start:         a media request marked su (a resume or a seek to seg-5): seg-6 (its nor)
                        and seg-7
+  header_mode:         the same start with CMCD in headers (the session id in CMCD-Session)
   not_a_start:         no CMCD, CMCD without su, an init without a session id: nothing
   turned_off:          cache.prefetch_start 0: nothing, while nor still works
 """
@@ -63,6 +64,20 @@ def init_starts_title(ctx):
         check(r.need("Cache-Status").endswith("; hit"), f"{name} a hit: {r.get('Cache-Status')!r}")
         eq(o.count(f"/ok/spa/v1/{name}"), 1, f"origin fetches of {name}")
     eq(o.count("/ok/spa/v1/seg-3.m4s"), 0, "no more than cache.prefetch_start (2) segments")
+    eq(delta(before, counters(e), STARTS), 2.0, "start prefetches counted")
+
+
+@test
+def header_mode(ctx):
+    """dash.js in header mode sends su in CMCD-Request and the session id in CMCD-Session."""
+    o, e = ctx.origin, ctx.edge
+    rendition(o, "/ok/sph/v1")
+    before = counters(e)
+    e.get("/ok/sph/v1/init.mp4", headers=[("CMCD-Object", "ot=i"), ("CMCD-Request", "su"),
+                                          ("CMCD-Session", 'sid="sh"')])
+    wait_count(o, "/ok/sph/v1/seg-1.m4s", 1, "seg-1 fetched before it is asked")
+    wait_count(o, "/ok/sph/v1/seg-2.m4s", 1, "seg-2 fetched before it is asked")
+    wait_metric(e, COMMITTED, 3, before, "init and both prefetches committed")
     eq(delta(before, counters(e), STARTS), 2.0, "start prefetches counted")
 
 
