@@ -297,3 +297,31 @@ int path_norm_query_arg(const char *target, size_t len, const char *name, char *
         }
         return -ENOENT;
 }
+
+bool path_norm_token_span(const char *target, size_t len, const char **ret, size_t *ret_len)
+{
+        static const char sig[] = "URISigningPackage=";
+        const size_t slen = sizeof(sig) - 1;
+        const char *q = memchr(target, '?', len);
+        size_t plen = q ? (size_t)(q - target) : len, first = len, last = 0;
+
+        if (plen > 3 && memcmp(target, "/s/", 3) == 0) {
+                const char *end = memchr(target + 3, '/', plen - 3);
+                first = 3;
+                last = end ? (size_t)(end - target) : plen;
+        }
+        for (size_t i = plen + 1, end; q && i < len; i = end + 1) {
+                const char *e = memchr(target + i, '&', len - i);
+                end = e ? (size_t)(e - target) : len;
+                if (end - i >= slen && memcmp(target + i, sig, slen) == 0) {
+                        if (first == len)
+                                first = i + slen;
+                        last = end;
+                }
+        }
+        if (first == len || last <= first)
+                return false;
+        *ret = target + first;
+        *ret_len = last - first;
+        return true;
+}

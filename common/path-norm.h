@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,14 @@ int path_norm(const char *target, size_t len, struct path_norm *ret);
  * string into buf[0..cap). Returns its length, or -ENOBUFS if it does not fit.
  */
 int path_norm_encode(const char *key, size_t key_len, char *buf, size_t cap);
+
+/*
+ * Where target[0..len) carries a signed-URL token, as a span to hide in logs: the "/s/<token>"
+ * segment and every URISigningPackage= argument's value, taken as written (valid or not,
+ * since path_norm() may have refused the target). With several, the span runs from the first
+ * to the end of the last. Returns false when there is none.
+ */
+bool path_norm_token_span(const char *target, size_t len, const char **ret, size_t *ret_len);
 
 /*
  * The value of the first name= argument in the query of target[0..len) (after its first '?';

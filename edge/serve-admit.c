@@ -52,6 +52,11 @@ void serve_log_begin(struct conn *c, const struct http1_req *req, const struct p
                 rec.token_len = pn->token_len;
                 rec.key = pn->key;
                 rec.key_len = pn->key_len;
+        } else if (req) {
+                /* Refused before (or by) the key's making, a preflight: a token in the
+                 * target is still hidden. */
+                (void)path_norm_token_span(req->target, req->target_len, &rec.token,
+                                           &rec.token_len);
         }
         rec.proto = c->h2 ? "h2" : "h1";
         rec.send_path = c->tls ? tls_conn_path(c->tls) : "plain";

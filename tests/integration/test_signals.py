@@ -519,6 +519,15 @@ def access_log_has_refusals(e):
          "DELETE /t1/one.bin", False),
         ("POST with a body", b"POST /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n"
          b"Content-Length: 2\r\n\r\nhi", 405, "POST /t1/one.bin", True),
+        # A token in a refused or preflighted target is hidden as in any other line.
+        ("preflight with a token", b"OPTIONS /s/eyJh.eyJi.c2ln/t1/one.bin HTTP/1.1\r\n"
+         b"Host: edge.test\r\nOrigin: http://player.test\r\n"
+         b"Access-Control-Request-Method: GET\r\n\r\n", 204, "OPTIONS /s/*/t1/one.bin", False),
+        ("DELETE with a token", b"DELETE /t1/one.bin?a=1&URISigningPackage=eyJh.eyJi.c2ln "
+         b"HTTP/1.1\r\nHost: edge.test\r\n\r\n", 405,
+         "DELETE /t1/one.bin?a=1&URISigningPackage=*", False),
+        ("refused path with a token", b"GET /s/eyJh.eyJi.c2ln/t1/a%2Fb HTTP/1.1\r\n"
+         b"Host: edge.test\r\n\r\n", 400, "GET /s/*/t1/a%2Fb", False),
     ]
     for what, raw, status, request, closes in cases:
         start = access_log_size(e)

@@ -283,6 +283,23 @@ TEST(failure_clears_output)
         ASSERT_TRUE(pn.token == NULL && pn.cmcd == NULL);
 }
 
+TEST(token_span_for_logs)
+{
+        const char *t;
+        size_t n;
+#define SPAN(s) path_norm_token_span(s, strlen(s), &t, &n)
+        ASSERT_TRUE(SPAN("/s/abc.def/t/a.m4s") && n == 7 && !memcmp(t, "abc.def", 7));
+        ASSERT_TRUE(SPAN("/s/not a token") && n == 11);
+        ASSERT_TRUE(SPAN("/t/a?x=1&URISigningPackage=q.r&y") && n == 3 && !memcmp(t, "q.r", 3));
+        /* two tokens: one span over both */
+        ASSERT_TRUE(SPAN("/s/a.b/t?URISigningPackage=c.d") && n == 27 && t[0] == 'a');
+        ASSERT_TRUE(!SPAN("/t/a.m4s?URISigningPackageX=1"));
+        ASSERT_TRUE(!SPAN("/x/s/a.b/c"));
+        ASSERT_TRUE(!SPAN("/s/"));
+        ASSERT_TRUE(!SPAN("/t?URISigningPackage="));
+#undef SPAN
+}
+
 TEST(encode_round_trip)
 {
         char out[PATH_NORM_MAX * 3 + 1];
