@@ -71,29 +71,30 @@ void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec
 {
         char *s = b->stage;
         const size_t cap = sizeof(b->stage) / 2; /* front and tail get half each */
+        const size_t fcap = cap - 1;             /* the front's closing quote always fits */
         size_t pos = 0;
         char num[48];
         int n;
 
         if (b->fd < 0)
                 return;
-        pos = format_time(s, cap);
+        pos = format_time(s, fcap);
         n = snprintf(num, sizeof(num), " conn=%llu ", (unsigned long long)rec->conn_id);
-        put_raw(s, cap, &pos, num, n > 0 ? (size_t)n : 0);
-        put_raw(s, cap, &pos, rec->client ? rec->client : "-",
+        put_raw(s, fcap, &pos, num, n > 0 ? (size_t)n : 0);
+        put_raw(s, fcap, &pos, rec->client ? rec->client : "-",
                 rec->client ? strlen(rec->client) : 1);
-        put_raw(s, cap, &pos, " \"", 2);
-        put_safe(s, cap, &pos, rec->method, rec->method_len);
-        put_raw(s, cap, &pos, " ", 1);
+        put_raw(s, fcap, &pos, " \"", 2);
+        put_safe(s, fcap, &pos, rec->method, rec->method_len);
+        put_raw(s, fcap, &pos, " ", 1);
         if (rec->token && rec->token >= rec->target &&
             rec->token + rec->token_len <= rec->target + rec->target_len) {
                 size_t before = (size_t)(rec->token - rec->target);
-                put_safe(s, cap, &pos, rec->target, before);
-                put_raw(s, cap, &pos, "*", 1);
-                put_safe(s, cap, &pos, rec->token + rec->token_len,
+                put_safe(s, fcap, &pos, rec->target, before);
+                put_raw(s, fcap, &pos, "*", 1);
+                put_safe(s, fcap, &pos, rec->token + rec->token_len,
                          rec->target_len - before - rec->token_len);
         } else {
-                put_safe(s, cap, &pos, rec->target, rec->target_len);
+                put_safe(s, fcap, &pos, rec->target, rec->target_len);
         }
         put_raw(s, cap, &pos, "\"", 1);
         b->front_len = pos;

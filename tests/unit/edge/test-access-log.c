@@ -56,6 +56,41 @@ TEST(line_fields_and_token_masking)
         (void)close(p[1]);
 }
 
+/* A target longer than the line's front has room for is cut, and its quote still closes,
+ * wherever the cut falls against the escapes and the token's '*'. */
+TEST(long_target_keeps_its_closing_quote)
+{
+        int p[2];
+        static char target[ACCESS_LOG_STAGE], out[4 * ACCESS_LOG_STAGE];
+        static const char tok[] = "?URISigningPackage=eyJh.eyJi.c2ln";
+
+        ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
+        for (size_t k = 200; k < 300; k++) {
+                size_t len = 0;
+                target[len++] = '/';
+                for (size_t i = 0; i < k; i++)
+                        target[len++] = (char)0x80; /* escaped as four bytes each */
+                memcpy(target + len, tok, sizeof(tok) - 1);
+                len += sizeof(tok) - 1;
+                struct access_log_rec rec = {
+                    .method = "GET",
+                    .method_len = 3,
+                    .target = target,
+                    .target_len = len,
+                    .token = target + len - 14,
+                    .token_len = 14,
+                };
+                access_log_buf_init(&b, p[1]);
+                access_log_begin(&b, &rec);
+                access_log_end(&b, 200, 1, 2, NULL);
+                access_log_flush(&b);
+                drain(p[0], out, sizeof(out));
+                ASSERT_TRUE(strstr(out, "\" 200 1 2 key=-") != NULL);
+        }
+        (void)close(p[0]);
+        (void)close(p[1]);
+}
+
 TEST(escaping_and_detached_lines)
 {
         int p[2];
