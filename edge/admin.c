@@ -19,6 +19,7 @@
 #include "access-log.h"
 #include "admin.h"
 #include "evict.h"
+#include "fill.h"
 #include "conn.h"
 #include "request.h"
 #include "serve-admit.h"
@@ -717,6 +718,7 @@ static void delete_object(struct conn *c, const struct http1_req *req)
                 respond_error(c, req, 400, "bad object path");
                 return;
         }
+        fill_drop_commit(pn.key, pn.key_len); /* first: a fill's commit may follow ours */
         r = store_delete(c->w->srv->store, pn.key, pn.key_len);
         evict_forget(c->w->srv, pn.key, pn.key_len);
         if (r == -ENOENT) {

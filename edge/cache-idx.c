@@ -332,7 +332,7 @@ static bool map_has_room(struct cache_idx *idx, MDB_txn *txn)
 }
 
 int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
-                  const struct cache_idx_rec *rec, uint64_t max_bytes,
+                  const struct cache_idx_rec *rec, uint64_t max_bytes, const uint64_t *if_file,
                   struct cache_idx_rec *ret_old, bool *ret_had_old)
 {
         MDB_txn *txn = NULL;
@@ -355,6 +355,10 @@ int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
                 t.objects--;
                 t.bytes -= ret_old->size;
         } else if (r < 0 && r != -ENOENT) {
+                goto out;
+        }
+        if (if_file && (had_old ? ret_old->file_id : 0) != *if_file) {
+                r = -ECANCELED; /* replaced or deleted since the caller looked */
                 goto out;
         }
         if (!had_old && r == -ENOENT && !map_has_room(idx, txn)) {

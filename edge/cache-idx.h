@@ -85,12 +85,12 @@ int cache_idx_reader_get(struct cache_idx_reader *r, const char *key, size_t key
  * Insert or replace key → rec in one durable commit, unless the totals would then exceed
  * max_bytes (-ENOSPC, nothing written; max_bytes 0 means no limit), or key is new and the
  * map is CACHE_IDX_MAP_RESERVE_PCT full (-ENOSPC: the rest is kept for replacing and
- * deleting). On success *ret_old
- * receives the replaced record and *ret_had_old says whether there was one. Returns 0 or
- * -errno.
+ * deleting). With if_file, only while the key's entry is still that file (0: no entry),
+ * else -ECANCELED and nothing written. On success *ret_old receives the replaced record and
+ * *ret_had_old says whether there was one. Returns 0 or -errno.
  */
 int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
-                  const struct cache_idx_rec *rec, uint64_t max_bytes,
+                  const struct cache_idx_rec *rec, uint64_t max_bytes, const uint64_t *if_file,
                   struct cache_idx_rec *ret_old, bool *ret_had_old);
 
 /*

@@ -89,6 +89,8 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           "result=\"store_full\"");
         C(fills_too_large, "sluice_edge_fills_total", "Upstream fills, by outcome",
           "result=\"too_large\"");
+        C(fills_superseded, "sluice_edge_fills_total", "Upstream fills, by outcome",
+          "result=\"superseded\"");
         C(upstream_bytes_parent, "sluice_edge_upstream_bytes_total",
           "Body bytes received from upstreams, by kind", "from=\"parent\"");
         C(upstream_bytes_origin, "sluice_edge_upstream_bytes_total",

@@ -50,6 +50,7 @@ struct edge_metrics {
         struct metric *prefetch_dropped; /* prefetches over cache.prefetch_max */
         struct metric *fills_ok, *fills_failed, *fills_missing;
         struct metric *fills_store_full; /* the store could not keep it: disk or index full */
+        struct metric *fills_superseded; /* not kept: an admin PUT or DELETE came meanwhile */
         struct metric *fills_too_large;  /* refused: larger than the whole cache budget */
         struct metric *upstream_bytes_parent, *upstream_bytes_origin;
         struct metric *upstream_failures;

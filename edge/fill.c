@@ -60,6 +60,17 @@ static void negative_add(uint64_t h, uint64_t ttl_ms)
         pthread_mutex_unlock(&table_lock);
 }
 
+void fill_drop_commit(const char *key, size_t key_len)
+{
+        uint64_t h = key_hash64(key, key_len);
+
+        pthread_mutex_lock(&table_lock);
+        for (struct fill *f = table[h % TABLE_BUCKETS]; f; f = f->hnext)
+                if (f->hash == h && f->key_len == key_len && !memcmp(f->key, key, key_len))
+                        atomic_store(&f->dropped, true);
+        pthread_mutex_unlock(&table_lock);
+}
+
 void fill_watch(struct fill *f, unsigned idx)
 {
         if (idx < 64)
@@ -145,6 +156,7 @@ static void finish(struct fill *f, enum fill_state st)
         atomic_store_explicit(&f->state, (int)st, memory_order_release);
         metrics_add(f->too_large         ? m->fills_too_large
                     : f->store_full      ? m->fills_store_full
+                    : f->superseded      ? m->fills_superseded
                     : st == FILL_DONE    ? m->fills_ok
                     : st == FILL_MISSING ? m->fills_missing
                                          : m->fills_failed,
@@ -294,6 +306,8 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         f->last_modified = resp->last_modified;
         /* Kept as the object's Last-Modified, so hits and children answer with the same. */
         store_put_set_mtime(f->put, resp->last_modified);
+        /* An admin PUT or DELETE of the key while this fill runs is the newer word. */
+        store_put_if_unchanged(f->put);
         (void)snprintf(f->ctype, sizeof(f->ctype), "%s",
                        ctype ? ctype : "");
         if (resp->cache_status && strlen(resp->cache_status) < sizeof(f->upstream_status))
@@ -365,8 +379,14 @@ static void commit_run(struct fill *f)
         int r = store_put_commit_id(f->put, md, &file_id);
 
         f->put = NULL;
-        if (r == 0 || r == -ENOSPC)
+        if (r == 0 || r == -ENOSPC || r == -ECANCELED)
                 etag_from_hex(hex_encode(md, 32, hex), f->done_etag);
+        /* An admin DELETE of the key came during the fill (fill_drop_commit): the commit,
+         * made before or after the delete's own, does not stand. */
+        if (r == 0 && atomic_load(&f->dropped)) {
+                (void)store_delete_file(f->owner->srv->store, f->key, f->key_len, file_id);
+                r = -ECANCELED;
+        }
         if (r == 0) {
                 /* Declined by admission: served from the temp file, not kept. */
                 (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size, file_id,
@@ -381,6 +401,15 @@ static void commit_run(struct fill *f)
                 log_warn("fill %.*s: the store is full, served without keeping it",
                          (int)f->key_len, f->key);
                 f->store_full = true;
+                finish(f, FILL_DONE);
+                return;
+        }
+        if (r == -ECANCELED) {
+                /* The key was pushed or deleted through the admin API during the fill: what
+                 * it holds now (or its absence) stands. The waiters get the whole body. */
+                log_info("fill %.*s: the key changed during the fill, served without keeping it",
+                         (int)f->key_len, f->key);
+                f->superseded = true;
                 finish(f, FILL_DONE);
                 return;
         }

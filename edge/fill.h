@@ -76,6 +76,8 @@ struct fill {
         bool fresh_tried; /* this upstream was retried on a new connection */
         bool in_table;
         bool store_full; /* disk or index full: counted apart from upstream failures */
+        bool superseded; /* the key was pushed or deleted during the fill: not kept */
+        atomic_bool dropped; /* an admin DELETE of the key came during the fill */
         bool too_large;  /* over cache.max_size: refused (503) before anything was evicted */
         struct fill *cnext; /* the committer's queue */
 };
@@ -92,6 +94,9 @@ int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill
 
 /* Mark worker idx as having waiters on f, so it is kicked on progress. */
 void fill_watch(struct fill *f, unsigned idx);
+/* An admin DELETE of key is about to land: an in-flight fill of it still serves its waiters
+ * but keeps nothing, whether its commit comes before the delete's or after. */
+void fill_drop_commit(const char *key, size_t key_len);
 
 /* Drop a reference; the last one closes the reader fd and frees f. f may be NULL. */
 void fill_unref(struct fill *f);

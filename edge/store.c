@@ -97,6 +97,8 @@ struct store_put {
         char tmpname[32];
         int fd;
         int failed; /* what commit returns after a failed write: the temp file is not the body */
+        bool if_unchanged; /* commit only while the key still holds base_file (0: nothing) */
+        uint64_t base_file;
         int64_t mtime; /* Last-Modified to record; 0: the commit time */
         EVP_MD_CTX *md;
 };
@@ -837,8 +839,10 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
         /* Early budget check so a fill does not stream gigabytes to be refused at the end;
          * the commit re-checks atomically against what is committed by then. */
         pthread_mutex_lock(&s->lock);
-        if (cache_idx_reader_get(s->put_reader, key, key_len, &old) == 0)
+        if (cache_idx_reader_get(s->put_reader, key, key_len, &old) == 0) {
                 old_size = old.size;
+                p->base_file = old.file_id;
+        }
         cache_idx_get_totals(s->idx, &t);
         if (old_size > t.bytes)
                 old_size = t.bytes; /* a delete landed between the two reads */
@@ -1035,7 +1039,8 @@ int store_put_commit_id(struct store_put *p, uint8_t ret_sha256[32], uint64_t *r
         rec.etag[17] = '"';
         rec.etag[18] = '\0';
 
-        r = cache_idx_put(s->idx, p->key, p->key_len, &rec, s->max_bytes, &old, &had_old);
+        r = cache_idx_put(s->idx, p->key, p->key_len, &rec, s->max_bytes,
+                          p->if_unchanged ? &p->base_file : NULL, &old, &had_old);
         if (r < 0)
                 goto out;
         renamed = false; /* the index owns the file now */
@@ -1048,6 +1053,11 @@ out:
                 (void)unlinkat(s->objfd, path, 0);
         put_free(p, true);
         return r;
+}
+
+void store_put_if_unchanged(struct store_put *p)
+{
+        p->if_unchanged = true;
 }
 
 void store_put_abort(struct store_put *p)

@@ -125,6 +125,12 @@ int store_put_commit_digest(struct store_put *p, uint8_t ret_sha256[32]);
 int store_put_commit_id(struct store_put *p, uint8_t ret_sha256[32], uint64_t *ret_file_id);
 /* The object's Last-Modified (an upstream's); without it (or t <= 0) the commit time. */
 void store_put_set_mtime(struct store_put *p, time_t t);
+/*
+ * Commit p only if the key's entry is still what it was at store_put_begin() (the same file,
+ * or none): a fill started before an admin PUT or DELETE of its key must not undo it. The
+ * commit then returns -ECANCELED instead, with nothing written (its digest still given).
+ */
+void store_put_if_unchanged(struct store_put *p);
 /* Drop a put and its temp file. Frees p; p may be NULL. */
 void store_put_abort(struct store_put *p);
 

@@ -15,6 +15,9 @@
   larger_than_budget: an object over cache.max_size, asked for (miss) and pushed (admin PUT),
                      is refused at once (503 detail=too-large, 413) and evicts nothing: the
                      objects filled before are still hits.
+  admin_during_fill: an admin PUT, or a PUT then DELETE, of a key while a client's fill of it
+                     is held at the origin: the client gets the origin's bytes, and the
+                     fill's late commit undoes neither (the pushed object, or no object).
 
 Each asserts the client's answer, the store's state and the metrics.
 """
@@ -23,6 +26,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 import edgeharness
 from edgeharness import check, eq, expect_body, run, test
@@ -197,6 +202,56 @@ def larger_than_budget(origin):
         e.stop()
         check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
     finally:
+        e.cleanup()
+
+
+def fill_held(e, origin, key, data):
+    """A client's GET of key, its fill held at the origin after the first 1 KiB: returns the
+    thread and where its response lands."""
+    origin.add(key, data)
+    origin.first[key] = 1024
+    got = {}
+
+    def client():
+        got["r"] = e.get(key, timeout=20)
+    t = threading.Thread(target=client)
+    t.start()
+    deadline = time.monotonic() + 10
+    while origin.count(key) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the head is in: the fill has begun its store put
+    return t, got
+
+
+@test
+def admin_during_fill(origin):
+    e = start_edge(sys.argv[1], origin)
+    try:
+        before = counters(e)
+        # A push during the fill stands.
+        key = "/gate/adm/pushed.m4s"
+        upstream, pushed = RNG.randbytes(300_000), RNG.randbytes(200_000)
+        t, got = fill_held(e, origin, key, upstream)
+        e.put(key, pushed, expect=(201,))
+        origin.gate(key).set()
+        t.join(20)
+        expect_body(got["r"], upstream, "the waiting client gets the fill's bytes")
+        expect_body(e.get(key), pushed, "the pushed object stands after the fill ends")
+        # A push and a delete during the fill: the key stays deleted.
+        key = "/gate/adm/deleted.m4s"
+        upstream = RNG.randbytes(300_000)
+        t, got = fill_held(e, origin, key, upstream)
+        e.put(key, RNG.randbytes(1000), expect=(201,))
+        eq(e.admin("DELETE", "/admin/objects" + key).status, 204, "delete")
+        origin.gate(key).set()
+        t.join(20)
+        expect_body(got["r"], upstream, "the waiting client gets the fill's bytes")
+        check(not listed(e, key), "the deleted key stays deleted")
+        eq(delta(before, counters(e), "sluice_edge_fills_total", 'result="superseded"'), 2.0,
+           "both fills counted superseded")
+        check(tmp_empty(e), "no temp file left")
+    finally:
+        e.stop()
         e.cleanup()
 
 
