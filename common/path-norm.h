@@ -17,9 +17,10 @@
  *     returned and never part of the key; other query arguments are dropped from the key too
  *     (segments are static objects).
  * The key starts with "/" and never contains "//", "/./" or "/../".
- * Limit: the key is at most PATH_NORM_MAX bytes (longer → -ENAMETOOLONG, 414).
+ * Limit: the key is at most PATH_NORM_MAX bytes (longer → -ENAMETOOLONG, 414), the longest
+ * key the store's index (LMDB) takes: a longer one could be fetched but never kept.
  */
-#define PATH_NORM_MAX 1024
+#define PATH_NORM_MAX 511
 
 struct path_norm {
         char key[PATH_NORM_MAX + 1];

@@ -529,6 +529,9 @@ static int exists_cb(const struct store_entry_info *info, void *userdata)
 }
 
 /* The cache key an admin target names, from "/admin/objects/<key>". */
+#define KEY_TOO_LONG "object key longer than 511 bytes"
+_Static_assert(PATH_NORM_MAX == 511, "KEY_TOO_LONG names the limit");
+
 static int object_key(const struct http1_req *req, struct path_norm *pn)
 {
         size_t n = sizeof(OBJECTS_PREFIX) - 1;
@@ -633,7 +636,7 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
         r = object_key(req, &pn);
         if (r < 0) {
                 c->close_after = true;
-                respond_error(c, req, 400, "bad object path");
+                respond_error(c, req, 400, r == -ENAMETOOLONG ? KEY_TOO_LONG : "bad object path");
                 return;
         }
         v = http1_req_known(req, HK_X_SLUICE_SHA256, &vlen);
@@ -715,7 +718,7 @@ static void delete_object(struct conn *c, const struct http1_req *req)
         int r = object_key(req, &pn);
 
         if (r < 0) {
-                respond_error(c, req, 400, "bad object path");
+                respond_error(c, req, 400, r == -ENAMETOOLONG ? KEY_TOO_LONG : "bad object path");
                 return;
         }
         fill_drop_commit(pn.key, pn.key_len); /* first: a fill's commit may follow ours */
