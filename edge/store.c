@@ -648,7 +648,7 @@ int store_flush_counters(struct store *s)
 }
 
 /* Close idle fds to files unlinked since this reader last looked. */
-static void sync_dead(struct store_reader *r)
+void store_reader_sync(struct store_reader *r)
 {
         struct store *s = r->s;
         uint64_t g = atomic_load_explicit(&s->dead_gen, memory_order_acquire);
@@ -678,7 +678,7 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
         ret->priv = NULL;
         if (!key_ok(key, key_len))
                 return -ENOENT;
-        sync_dead(r);
+        store_reader_sync(r);
 
         /* A replace or delete may unlink the file between our index read and our open; the
          * second read then sees the new state. Three rounds bound a key being replaced

@@ -63,6 +63,10 @@ void store_close(struct store *s);
 /* One reader per worker thread; fd cache of up to fd_cache entries lives in it. */
 int store_reader_new(struct store *s, unsigned fd_cache, struct store_reader **ret);
 void store_reader_free(struct store_reader *r);
+/* Close r's cached fds of files unlinked since it last looked (deleted, replaced, evicted):
+ * a lookup does this too, a reader with none to make must call it for their space to be
+ * freed. Only from r's own thread. */
+void store_reader_sync(struct store_reader *r);
 
 /*
  * Look key up and open its file (through the reader's fd cache). Records a hit for the

@@ -24,6 +24,9 @@
 #define DRAIN_MS          5000u /* in-flight responses get this long after SIGTERM */
 #define DRAIN_POLL_MS     50u   /* how often a drained worker looks at its fills again */
 #define FLUSH_COUNTERS_MS 5000u
+/* How soon an idle worker lets go of files deleted, replaced or evicted elsewhere: until it
+ * does, their disk space is not free. A busy one does it at its next lookup anyway. */
+#define DEAD_FILES_MS 1000u
 
 #define DEFAULT_MAX_CONNECTIONS 100000
 #define DEFAULT_HEADER_BYTES    8192
@@ -188,6 +191,14 @@ static void on_flush_counters(struct uring_loop *loop, struct uring_timer *t)
         (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + FLUSH_COUNTERS_MS);
 }
 
+static void on_dead_files(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct edge_worker *w = worker_of(loop);
+
+        store_reader_sync(w->reader);
+        (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + DEAD_FILES_MS);
+}
+
 static int setup(struct edge_worker *w)
 {
         struct edge_server *srv = w->srv;
@@ -225,6 +236,11 @@ static int setup(struct edge_worker *w)
                 r = store_reader_new(
                     srv->store, (unsigned)or_default(w->rt->cfg->cache.fd_cache, DEFAULT_FD_CACHE),
                     &w->reader);
+                if (r < 0)
+                        return r;
+                uring_timer_init(&w->dead_timer, on_dead_files);
+                r = uring_timer_arm(w->loop, &w->dead_timer,
+                                    uring_loop_now_ms(w->loop) + DEAD_FILES_MS);
                 if (r < 0)
                         return r;
         } else {

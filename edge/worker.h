@@ -118,6 +118,7 @@ struct edge_worker {
         struct uring_timer drain_poll;  /* drained but for fills: look again */
         bool drain_expired;             /* past the drain deadline: fills no longer wait */
         struct uring_timer flush_timer; /* admin worker: popularity counters */
+        struct uring_timer dead_timer;  /* client workers: close fds of files unlinked since */
 
         /* The miss path (client workers): this worker's upstream fetches, and its requests
          * waiting on a fill (any worker's). A fill sets miss_kick and wakes the loop. */

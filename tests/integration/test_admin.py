@@ -736,6 +736,39 @@ def delete_during_download_completes(e):
         c.close()
 
 
+def deleted_objects_open(e):
+    """The edge's open descriptors of object files that are no longer linked."""
+    fds = f"/proc/{e.proc.pid}/fd"
+    out = []
+    for fd in os.listdir(fds):
+        try:
+            target = os.readlink(os.path.join(fds, fd))
+        except OSError:
+            continue
+        if target.startswith(os.path.join(e.cache_dir, "objects")) and target.endswith(" (deleted)"):
+            out.append(target)
+    return out
+
+
+@test
+def idle_workers_let_deleted_files_go(e):
+    """Objects served (their files kept open by the workers), then deleted with no client
+    request after: within a few seconds no worker holds a deleted file, so its disk space is
+    free."""
+    keys = [f"/idle/seg-{i}.m4s" for i in range(8)]
+    for k in keys:
+        e.put(k, os.urandom(200_000))
+    for _ in range(3):
+        for k in keys:
+            eq(e.get(k).status, 200, f"GET {k}")
+    for k in keys:
+        eq(e.admin("DELETE", "/admin/objects" + k).status, 204, f"DELETE {k}")
+    deadline = time.monotonic() + 5
+    while deleted_objects_open(e) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    eq(deleted_objects_open(e), [], "deleted object files still open")
+
+
 @test
 def replace_during_download_completes(e):
     key = "/D/rep.m4s"
