@@ -49,6 +49,8 @@ struct upstream_fetch {
         bool head_seen;
         bool stopped;  /* a callback asked to stop */
         bool te;       /* Transfer-Encoding seen: the body is not Content-Length framed */
+        bool cl_bad;   /* Content-Length lines that disagree, or a list: the framing is unknown */
+        char cl[32];   /* the first Content-Length line's value */
         char cenc[32]; /* Content-Encoding, when one other than identity was named */
         char ctype[HDR_VAL_MAX];
         char sha[HDR_VAL_MAX];
@@ -395,6 +397,27 @@ static bool content_coding(const char *line, size_t len, char *out, size_t cap)
         return true;
 }
 
+/*
+ * A Content-Length line: the first one's value is kept; a later one with another value, a
+ * list, or one the edge cannot read makes the framing unknown (f->cl_bad). curl takes one
+ * of them and would end the body there. Returns whether the line was one.
+ */
+static bool content_length(struct upstream_fetch *f, const char *line, size_t len)
+{
+        char v[sizeof(f->cl)];
+        int r = http1_field_line_value(line, len, "Content-Length", v, sizeof(v));
+
+        if (r == -ENOENT)
+                return false;
+        if (r < 0 || strchr(v, ','))
+                f->cl_bad = true;
+        else if (!f->cl[0])
+                memcpy(f->cl, v, strlen(v) + 1);
+        else if (strcmp(f->cl, v) != 0)
+                f->cl_bad = true;
+        return true;
+}
+
 static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
 {
         struct upstream_fetch *f = userp;
@@ -406,7 +429,8 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
         if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
                 /* A new response (after a 1xx): forget the previous head's fields. */
                 f->ctype[0] = f->sha[0] = f->cstatus[0] = f->lastmod[0] = f->cenc[0] = '\0';
-                f->te = false;
+                f->cl[0] = '\0';
+                f->te = f->cl_bad = false;
                 return len;
         }
         if (!(len <= 2 && (buf[0] == '\r' || buf[0] == '\n'))) {
@@ -415,6 +439,7 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
                     !header_value(buf, len, "Cache-Status", f->cstatus, sizeof(f->cstatus)) &&
                     !header_value(buf, len, "Last-Modified", f->lastmod, sizeof(f->lastmod)) &&
                     !content_coding(buf, len, f->cenc, sizeof(f->cenc)) &&
+                    !content_length(f, buf, len) &&
                     header_value(buf, len, "Transfer-Encoding", scratch, sizeof(scratch)))
                         f->te = true;
                 return len;
@@ -426,7 +451,9 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
         f->head_seen = true;
         uring_timer_cancel(f->ctx->loop, &f->first_byte);
         (void)curl_easy_getinfo(f->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-        resp.content_length = f->te ? -1 : (int64_t)cl;
+        /* Framed by Transfer-Encoding, or by lengths that disagree (RFC 9112 section 6.3):
+         * no length to check the body against, which the fill refuses. */
+        resp.content_length = f->te || f->cl_bad ? -1 : (int64_t)cl;
         resp.content_type = f->ctype[0] ? f->ctype : NULL;
         resp.sha256_hex = f->sha[0] ? f->sha : NULL;
         resp.cache_status = f->cstatus[0] ? f->cstatus : NULL;

@@ -18,6 +18,8 @@ process (edgeharness.serve_origin) whose paths choose how it answers, by their f
   /gzip/...      the body gzip-coded, with Content-Encoding: gzip and no X-Sluice-SHA256 (an
                  origin that knows no hashes and ignores the edge's Accept-Encoding: identity)
   /identity/...  like /nosha/, naming Content-Encoding: identity
+  /twocl/...     like /nosha/, with two Content-Length lines: the body's, then 1000 less
+  /clist/...     the same as one line, "Content-Length: <len>, <len - 1000>"
   /crct/...      a bare CR inside a field value
   /redirect/...  302 to /ok/... (must not be followed)
   /e500/... 500, /e503/... 503, /e404/... 404, each with a short body
@@ -99,7 +101,7 @@ class Origin:
             h.send_header("Content-Type", "application/x-blob\rX-Injected: 1")
         else:
             h.send_header("Content-Type", "video/iso.segment")
-        if kind not in ("nosha", "gatenosha", "gzip", "identity"):
+        if kind not in ("nosha", "gatenosha", "gzip", "identity", "twocl", "clist"):
             h.send_header("X-Sluice-SHA256", sha(data + b"x" if kind == "badsha" else data))
         if path in self.mtimes:
             h.send_header("Last-Modified", http_date(self.mtimes[path]))
@@ -108,6 +110,17 @@ class Origin:
             h.send_header("Content-Encoding", kind)
             if kind == "gzip":
                 data = gzip.compress(data)
+        if kind in ("twocl", "clist"):  # lengths that disagree: the whole body, then a shorter
+            short = str(len(data) - 1000)
+            if kind == "twocl":
+                h.send_header("Content-Length", str(len(data)))
+                h.send_header("Content-Length", short)
+            else:
+                h.send_header("Content-Length", f"{len(data)}, {short}")
+            h.end_headers()
+            h.wfile.write(data)
+            h.close_connection = True
+            return
         if kind == "te":
             h.send_header("Transfer-Encoding", "chunked")
             h.send_header("Content-Length", str(len(data)))

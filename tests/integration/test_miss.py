@@ -459,6 +459,22 @@ def te_plus_cl_refused(ctx):
 
 
 @test
+def conflicting_lengths_refused(ctx):
+    """Two Content-Length lines that disagree, or a list of lengths, from the upstream: the
+    body's end is unknown (RFC 9112 section 6.3), so nothing is served as the object or kept;
+    taking either length would commit a cut object as whole (no SHA-256 to catch it)."""
+    e, o = ctx.edge, ctx.origin
+    for kind in ("twocl", "clist"):
+        key = f"/{kind}/t/seg.m4s"
+        o.add(key, RNG.randbytes(5_000))
+        before = counters(e)
+        r = get(e, key)
+        eq(r.status, 502, f"{kind}: lengths that disagree")
+        expect_deltas(before, e, kind, failed=1, committed=0)
+        check(not listed(e, key), f"{kind}: not committed")
+
+
+@test
 def content_coding_refused(ctx):
     """The edge asks for identity and stores what it gets as the object: a coded body (an
     origin ignoring Accept-Encoding) is refused, never stored and served as the object;
