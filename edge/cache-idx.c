@@ -434,6 +434,57 @@ out:
         return r;
 }
 
+static int del_batch(struct cache_idx *idx, struct cache_idx_del_req *v, size_t n)
+{
+        MDB_txn *txn = NULL;
+        struct cache_idx_totals t;
+        int r;
+
+        r = write_begin(idx, &txn);
+        if (r < 0)
+                goto out;
+        t = idx->totals;
+        for (size_t i = 0; i < n; i++) {
+                MDB_val k = {v[i].key_len, (void *)v[i].key}, d;
+                struct cache_idx_rec rec;
+
+                v[i].deleted = false;
+                if (v[i].key_len == 0 || v[i].key_len > CACHE_IDX_KEY_MAX ||
+                    mdb_get(txn, idx->obj, &k, &d) != 0 || !rec_valid(&d))
+                        continue;
+                memcpy(&rec, d.mv_data, sizeof(rec));
+                if (rec.file_id != v[i].file_id)
+                        continue; /* committed again since: that object stays */
+                r = mdb_err(mdb_del(txn, idx->obj, &k, NULL));
+                if (r < 0)
+                        goto out;
+                t.objects--;
+                t.bytes -= rec.size;
+                v[i].deleted = true;
+        }
+        r = commit_totals(idx, &txn, &t);
+out:
+        if (r < 0)
+                for (size_t i = 0; i < n; i++)
+                        v[i].deleted = false;
+        write_end(idx, txn);
+        return r;
+}
+
+int cache_idx_del_files(struct cache_idx *idx, struct cache_idx_del_req *v, size_t n)
+{
+        for (size_t i = 0; i < n; i += CACHE_IDX_DEL_BATCH) {
+                int r = del_batch(idx, v + i, n - i < CACHE_IDX_DEL_BATCH ? n - i
+                                                                          : CACHE_IDX_DEL_BATCH);
+                if (r < 0) {
+                        for (size_t k = i; k < n; k++)
+                                v[k].deleted = false;
+                        return r;
+                }
+        }
+        return 0;
+}
+
 int cache_idx_add_hits(struct cache_idx *idx, const struct cache_idx_hit *hits, size_t n)
 {
         MDB_txn *txn = NULL;

@@ -100,6 +100,23 @@ int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
 int cache_idx_del(struct cache_idx *idx, const char *key, size_t key_len, uint64_t expect_file_id,
                   struct cache_idx_rec *ret_old);
 
+/* One entry for cache_idx_del_files(). */
+struct cache_idx_del_req {
+        const char *key;
+        size_t key_len;
+        uint64_t file_id; /* deleted only while the entry names this file */
+        bool deleted;     /* out: it did, and was committed */
+};
+
+/*
+ * cache_idx_del() of each of v[0..n) that still names its file, in durable commits of up to
+ * CACHE_IDX_DEL_BATCH entries each (one fsync per batch, not per entry: an eviction may take
+ * thousands at once). Returns 0, or the -errno of the first batch that failed (its entries
+ * and the later ones are not deleted).
+ */
+#define CACHE_IDX_DEL_BATCH 256
+int cache_idx_del_files(struct cache_idx *idx, struct cache_idx_del_req *v, size_t n);
+
 /* A counter increment to apply: hits added, last_access raised to at least this. */
 struct cache_idx_hit {
         const char *key;

@@ -162,22 +162,34 @@ static void on_evict(void *ctx, uint64_t id, uint64_t size)
         metrics_add(e->m->evicted_bytes, size);
 }
 
-/* Drop e->lock and delete the victims gathered under it. */
+/* Drop e->lock and delete the victims gathered under it, in few index commits (a crossing of
+ * the policy's high mark takes thousands). */
 static void unlock_and_delete(struct evict *e)
 {
         struct key_ent **v = e->victims;
         size_t n = e->n_victims;
+        struct store_victim *sv;
 
         e->victims = NULL;
         e->n_victims = e->cap_victims = 0;
         pthread_mutex_unlock(&e->lock);
-        for (size_t i = 0; i < n; i++) {
-                /* -ENOENT also when the key was committed again since: that object stays. */
-                int r = store_delete_file(e->store, v[i]->key, v[i]->len, v[i]->file_id);
-                if (r < 0 && r != -ENOENT)
-                        log_warn("evict %s: %s, ignoring", v[i]->key, strerror(-r));
-                free(v[i]);
+        if (!n)
+                return;
+        sv = calloc(n, sizeof(*sv));
+        if (sv) {
+                for (size_t i = 0; i < n; i++)
+                        sv[i] = (struct store_victim){v[i]->key, v[i]->len, v[i]->file_id};
+                /* A key committed again since keeps its new object (its file differs). */
+                ssize_t r = store_delete_files(e->store, sv, n);
+                if (r < 0)
+                        log_warn("evicting %zu object(s): %s, ignoring", n, strerror((int)-r));
+                free(sv);
+        } else {
+                for (size_t i = 0; i < n; i++)
+                        (void)store_delete_file(e->store, v[i]->key, v[i]->len, v[i]->file_id);
         }
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
         free(v);
 }
 

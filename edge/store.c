@@ -1095,6 +1095,27 @@ int store_delete_file(struct store *s, const char *key, size_t key_len, uint64_t
         return 0;
 }
 
+ssize_t store_delete_files(struct store *s, const struct store_victim *v, size_t n)
+{
+        struct cache_idx_del_req *req = calloc(n + 1, sizeof(*req));
+        ssize_t done = 0;
+        int r;
+
+        if (!req)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                req[i] = (struct cache_idx_del_req){
+                    .key = v[i].key, .key_len = v[i].key_len, .file_id = v[i].file_id};
+        r = cache_idx_del_files(s->idx, req, n);
+        for (size_t i = 0; i < n; i++)
+                if (req[i].deleted) {
+                        unlink_object(s, req[i].file_id);
+                        done++;
+                }
+        free(req);
+        return r < 0 ? r : done;
+}
+
 int store_get_info(struct store *s, const char *key, size_t key_len, struct store_entry_info *ret)
 {
         struct cache_idx_rec rec;

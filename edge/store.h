@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 /*
@@ -154,6 +155,20 @@ int store_delete(struct store *s, const char *key, size_t key_len);
  * -ENOENT (absent, or replaced by another file).
  */
 int store_delete_file(struct store *s, const char *key, size_t key_len, uint64_t file_id);
+
+/* One object for store_delete_files(). */
+struct store_victim {
+        const char *key;
+        size_t key_len;
+        uint64_t file_id;
+};
+
+/*
+ * store_delete_file() of each of v[0..n), in a few index commits rather than one each (see
+ * cache_idx_del_files). Returns how many were deleted, or -errno when an index commit failed
+ * (those before it are deleted).
+ */
+ssize_t store_delete_files(struct store *s, const struct store_victim *v, size_t n);
 
 /* Entry summary for listings and holdings. */
 struct store_entry_info {

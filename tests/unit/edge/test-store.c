@@ -12,6 +12,7 @@
 
 #include "tests.h"
 #include "hex.h"
+#include "cache-idx.h"
 #include "store.h"
 #include "fd-cache.h"
 
@@ -550,6 +551,39 @@ TEST(delete_only_the_named_file)
         ASSERT_EQ(store_delete_file(s, "/k", 2, second), 0);
         ASSERT_EQ(store_get_info(s, "/k", 2, &info), -ENOENT);
         ASSERT_EQ(count_objects(dir), 0);
+        store_close(s);
+        rm_rf(dir);
+}
+
+/* Many victims at once, in batches of index commits: each goes only while its key still
+ * names its file, and the totals follow. */
+TEST(delete_files_in_batches)
+{
+        enum { N = CACHE_IDX_DEL_BATCH * 2 + 3 };
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_stats st;
+        struct store_entry_info info;
+        static char keys[N][24];
+        static struct store_victim v[N];
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        for (int i = 0; i < N; i++) {
+                (void)snprintf(keys[i], sizeof(keys[i]), "/b/%d", i);
+                ASSERT_EQ(put(s, keys[i], "abc", 3, NULL, NULL), 0);
+                ASSERT_EQ(store_get_info(s, keys[i], strlen(keys[i]), &info), 0);
+                v[i] = (struct store_victim){keys[i], strlen(keys[i]), info.file_id};
+        }
+        /* Two were committed again after the victims were chosen: they stay. */
+        ASSERT_EQ(put(s, keys[5], "new", 3, NULL, NULL), 0);
+        ASSERT_EQ(put(s, keys[N - 1], "new", 3, NULL, NULL), 0);
+        ASSERT_EQ(store_delete_files(s, v, N), N - 2);
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.objects, 2);
+        ASSERT_EQ(st.bytes, 6);
+        ASSERT_EQ(count_objects(dir), 2);
+        ASSERT_EQ(store_get_info(s, keys[5], strlen(keys[5]), &info), 0);
+        ASSERT_EQ(store_get_info(s, keys[6], strlen(keys[6]), &info), -ENOENT);
         store_close(s);
         rm_rf(dir);
 }
