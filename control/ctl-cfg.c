@@ -168,6 +168,15 @@ static bool region_ok(const char *r)
         return true;
 }
 
+/* A duration as the file would give it: "4s", or "1500ms" when not whole seconds. */
+static void duration_str(int64_t ms, char *buf, size_t cap)
+{
+        if (ms % 1000 == 0)
+                snprintf(buf, cap, "%llds", (long long)(ms / 1000));
+        else
+                snprintf(buf, cap, "%lldms", (long long)ms);
+}
+
 static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t len,
                     struct cfg_error *err)
 {
@@ -249,6 +258,20 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
                 c->public_url[n - 1] = '\0';
         for (size_t n = strlen(c->origin_url); n > 0 && c->origin_url[n - 1] == '/'; n--)
                 c->origin_url[n - 1] = '\0';
+        /* Manifests judge an edge alive while its last heartbeat is younger than two periods
+         * less cache_ttl (api-playback.c stale_param), so that a snapshot reused for up to
+         * cache_ttl still drops a dead edge within two periods: at twice the period or more
+         * that leaves no time at all, and every edge counts as dead. The default cache_ttl
+         * is below half the smallest period, so the key is in the file. */
+        if (c->cache_ttl_ms >= 2 * c->heartbeat_period_ms) {
+                char ttl[32], hb[32];
+                duration_str(c->cache_ttl_ms, ttl, sizeof(ttl));
+                duration_str(c->heartbeat_period_ms, hb, sizeof(hb));
+                return cfg_error_at(err, name, buf, len, "cache_ttl",
+                                    "'cache_ttl': %s must be less than twice 'heartbeat_period' "
+                                    "(2 x %s), else every edge counts as dead",
+                                    ttl, hb);
+        }
         if (!c->log.level || log_level_parse(c->log.level) < 0)
                 return cfg_error_at(err, name, buf, len, "log.level",
                                     "'log.level' must be error, warn, info or debug");

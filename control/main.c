@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,15 @@ static void reload(struct ctl *ctl)
 
         if (ctl_cfg_load(cfg_path, &cfg, &err) < 0) {
                 log_error("reload: %s; keeping the running configuration", err.msg);
+                return;
+        }
+        /* cache_ttl is read at start only: the one running must fit a new period as well. */
+        if (ctl_cache_ttl(ctl->cache) >= 2 * (uint64_t)cfg->heartbeat_period_ms) {
+                log_error("reload: 'heartbeat_period' %" PRId64 "ms is not above half the "
+                          "running 'cache_ttl' (%" PRIu64 "ms, read at start only), so every "
+                          "edge would count as dead; keeping the running configuration",
+                          cfg->heartbeat_period_ms, ctl_cache_ttl(ctl->cache));
+                ctl_cfg_free(cfg);
                 return;
         }
         if (tables_build(cfg, &geo, &trusted) < 0 ||

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: MIT
 """sluice-control edge cases found in review: X-Forwarded-For over several field lines and
 with ports, token lifetimes against licence windows and key retirement, error bodies,
-configuration checks, re-registration of encrypted assets, and pruning of old rows."""
+configuration checks (key length; cache_ttl against heartbeat_period, also on reload),
+re-registration of encrypted assets, and pruning of old rows."""
 import base64
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -151,6 +153,51 @@ def test_key_length(binary, ctl):
             f.write(good)
 
 
+def test_cache_ttl_limit(binary, tmp, ctl, pg):
+    # Manifests count an edge alive while its last heartbeat is younger than two periods less
+    # cache_ttl: from twice the period on, none would ever be. --check-config (and so start-up)
+    # refuses it at the cache_ttl line.
+    good = open(ctl.cfg_path).read()
+    bad = os.path.join(ctl.dir, "ttl.yaml")
+    for hb, ttl, ok in (("2s", "3999ms", True), ("2s", "4s", False), ("1500ms", "60s", False),
+                        ("1s", "0s", True)):
+        text = good.replace("heartbeat_period: 60s", f"heartbeat_period: {hb}") \
+            .replace("cache_ttl: 0s", f"cache_ttl: {ttl}")
+        with open(bad, "w") as f:
+            f.write(text)
+        line = text.split("\n").index(f"cache_ttl: {ttl}") + 1
+        r = subprocess.run([binary, "--check-config", "--config", bad], capture_output=True,
+                           text=True)
+        if ok:
+            check(r.returncode == 0, f"cache_ttl {ttl}, period {hb} refused: {r.stderr}")
+        else:
+            check(r.returncode == 2, f"cache_ttl {ttl}, period {hb}: exit {r.returncode}")
+            want = (f"{bad}:{line}:12: 'cache_ttl': {ttl} must be less than twice "
+                    f"'heartbeat_period' (2 x {hb}), else every edge counts as dead\n")
+            check(r.stderr == want, f"cache_ttl message: {r.stderr!r}, want {want!r}")
+    # cache_ttl is read at start only: a reload that shortens the period below half the
+    # running one is refused (even when the file's own cache_ttl fits), and the period kept.
+    warm = Control(binary, tmp, pg, name="ctl-ttl", cache_ttl="4s").start()
+    text = open(warm.cfg_path).read()
+    with open(warm.cfg_path, "w") as f:
+        f.write(text.replace("heartbeat_period: 60s", "heartbeat_period: 2s")
+                .replace("cache_ttl: 4s", "cache_ttl: 1s"))
+    start = len(warm.log)
+    warm.proc.send_signal(signal.SIGHUP)
+    warm.wait_log(r"reload: 'heartbeat_period' 2000ms is not above half the running "
+                  r"'cache_ttl' \(4000ms, read at start only\), so every edge would count as "
+                  r"dead; keeping the running configuration", start=start)
+    warm.heartbeat("edge-a", {"load": 0.1})
+    with open(warm.cfg_path, "w") as f:
+        f.write(text.replace("heartbeat_period: 60s", "heartbeat_period: 3s"))
+    start = len(warm.log)
+    warm.proc.send_signal(signal.SIGHUP)
+    warm.wait_log(r"configuration reloaded", start=start)
+    warm.heartbeat_period_s = 3
+    warm.heartbeat("edge-a", {"load": 0.1})
+    check(warm.stop() == 0, "SIGTERM exits 0")
+
+
 def test_reregister_new_kid(ctl, pg):
     register(ctl, "enc2", encrypted=True, metadata={"name": "Enc"})
     body = {"title": "enc2", "asset": make_asset("enc2", True)}
@@ -237,6 +284,7 @@ def main(binary, tmp):
                      ("licence_end", lambda: test_token_licence_end(ctl, pg)),
                      ("405", lambda: test_405(ctl)),
                      ("keylen", lambda: test_key_length(binary, ctl)),
+                     ("cache_ttl", lambda: test_cache_ttl_limit(binary, tmp, ctl, pg)),
                      ("rekey", lambda: test_reregister_new_kid(ctl, pg)),
                      ("rotate", lambda: test_rotate_margin(ctl, pg)),
                      ("prune", lambda: test_prune(binary, tmp, ctl, pg))]:
