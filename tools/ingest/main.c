@@ -59,6 +59,7 @@ struct opts {
 
 static volatile sig_atomic_t interrupted;
 static char tmp_dir[PATH_MAX];
+static char key_tmp[PATH_MAX]; /* the key staged beside --key-out until its title is published */
 
 static void on_signal(int sig)
 {
@@ -85,8 +86,9 @@ static void usage(FILE *f)
               "                         the test source; more entries add test tones)\n"
               "  --subtitles LANG=FILE  add a WebVTT subtitle track (repeatable)\n"
               "  --encrypt              CENC (cenc, AES-128-CTR) with a new random key and KID\n"
-              "  --key-out FILE         write the key as JSON to FILE (outside DIR, mode 0600);\n"
-              "                         without it the key is printed on stdout\n"
+              "  --key-out FILE         write the key as JSON to FILE, a new file outside DIR\n"
+              "                         (mode 0600; never replaced), once the title is\n"
+              "                         published; without it the key is printed on stdout\n"
               "  --register URL         register title, asset and key with control at URL\n"
               "  --metadata FILE        with --register: the title's catalog fields, a YAML or\n"
               "                         JSON file of \"metadata\", \"series\" and \"markers\"\n"
@@ -799,10 +801,14 @@ out:
         return r;
 }
 
-/* The key must never land in the origin, where edges and the fill agent could copy it. */
-static int key_out_check(const char *key_out, const char *origin)
+/*
+ * The key must never land in the origin, where edges and the fill agent could copy it, nor
+ * replace a key file that may be the only copy of a published title's key.
+ */
+static int key_out_check(const char *key_out, const char *origin, int encrypt)
 {
         char dir[PATH_MAX], real_dir[PATH_MAX], real_origin[PATH_MAX];
+        struct stat st;
         snprintf(dir, sizeof(dir), "%s", key_out);
         char *slash = strrchr(dir, '/');
         if (!slash)
@@ -820,6 +826,19 @@ static int key_out_check(const char *key_out, const char *origin)
                 fprintf(stderr, "sluice-ingest: --key-out must be outside the origin %s\n", origin);
                 return -EPERM;
         }
+        if (!encrypt)
+                return 0; /* no key is written */
+        if (lstat(key_out, &st) == 0) {
+                fprintf(stderr,
+                        "sluice-ingest: --key-out %s exists; a key file is never replaced (it may "
+                        "hold the only copy of a title's key): move it away or name a new file\n",
+                        key_out);
+                return -EEXIST;
+        }
+        if (errno != ENOENT) {
+                fprintf(stderr, "sluice-ingest: --key-out %s: %s\n", key_out, strerror(errno));
+                return -errno;
+        }
         return 0;
 }
 
@@ -836,7 +855,7 @@ static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdou
         if (o->key_out) {
                 size_t len = strlen(text);
                 text[len] = '\n';
-                r = util_file_replace(o->key_out, text, len + 1, 0600, 1);
+                r = util_file_stage(o->key_out, text, len + 1, key_tmp, sizeof(key_tmp));
                 if (r < 0)
                         fprintf(stderr, "sluice-ingest: --key-out %s: %s\n", o->key_out,
                                 strerror(-r));
@@ -848,6 +867,22 @@ static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdou
                 r = 0;
         }
         free(text);
+        return r;
+}
+
+/*
+ * Put the key staged by key_emit at --key-out, now that its title is published. On failure
+ * the staged file, the key's only copy, is kept and named. Returns 0 or -errno.
+ */
+static int key_commit(const struct opts *o, const char *title_dir)
+{
+        int r = util_file_commit(key_tmp, o->key_out);
+        if (r < 0)
+                fprintf(stderr,
+                        "sluice-ingest: %s is published, but its key cannot be put at --key-out "
+                        "%s: %s; the key is in %s: keep it\n",
+                        title_dir, o->key_out, strerror(-r), key_tmp);
+        key_tmp[0] = '\0';
         return r;
 }
 
@@ -982,7 +1017,7 @@ int main(int argc, char **argv)
                 json_decref(meta);
                 return rc;
         }
-        if (o.key_out && key_out_check(o.key_out, o.origin) < 0)
+        if (o.key_out && key_out_check(o.key_out, o.origin, o.encrypt) < 0)
                 return EXIT_USAGE;
         snprintf(final, sizeof(final), "%s/%s", o.origin, o.title);
         if (!o.replace && access(final, F_OK) == 0) {
@@ -1084,8 +1119,11 @@ int main(int argc, char **argv)
                 rc = EXIT_INTERRUPTED;
                 goto out;
         }
-        /* The key goes out before the title appears: a title nobody can decrypt is worse
-         * than a key for a title that failed to publish. */
+        /*
+         * The key is written before the title appears, since a title nobody can decrypt is
+         * lost content. A --key-out file is only staged beside its name and put there once
+         * the title is published, so a failed publish leaves no key file.
+         */
         if (o.encrypt && key_emit(&o, &key, !o.register_url) < 0)
                 goto out;
         r = publish(&o, final, sizeof(final));
@@ -1096,6 +1134,8 @@ int main(int argc, char **argv)
         tmp_dir[0] = '\0';
         fprintf(stderr, "sluice-ingest: published %s\n", final);
         rc = 0;
+        if (key_tmp[0] && key_commit(&o, final) < 0)
+                rc = 1;
         if (o.register_url) {
                 curl_global_init(CURL_GLOBAL_DEFAULT);
                 if (register_title(&o, asset, o.encrypt ? &key : NULL, meta) < 0) {
@@ -1126,6 +1166,8 @@ out:
         }
         if (tmp_dir[0])
                 rm_tree(tmp_dir);
+        if (key_tmp[0])
+                (void)unlink(key_tmp);
         json_decref(asset);
         json_decref(meta);
         OPENSSL_cleanse(&key, sizeof(key));

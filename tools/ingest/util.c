@@ -145,6 +145,76 @@ fail:
         return r;
 }
 
+int util_file_stage(const char *path, const void *data, size_t len, char *ret_tmp, size_t tmplen)
+{
+        const uint8_t *p = data;
+        int r, fd;
+        if ((size_t)snprintf(ret_tmp, tmplen, "%s.XXXXXX", path) >= tmplen) {
+                ret_tmp[0] = '\0';
+                return -ENAMETOOLONG;
+        }
+        fd = mkostemp(ret_tmp, O_CLOEXEC); /* mode 0600 */
+        if (fd < 0) {
+                r = -errno;
+                ret_tmp[0] = '\0';
+                return r;
+        }
+        while (len) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        if (fsync(fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (close(fd) < 0) {
+                fd = -1;
+                r = -errno;
+                goto fail;
+        }
+        return 0;
+fail:
+        if (fd >= 0)
+                close(fd);
+        (void)unlink(ret_tmp);
+        ret_tmp[0] = '\0';
+        return r;
+}
+
+int util_file_commit(const char *tmp, const char *path)
+{
+        char dir[4096];
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+                /* Filesystems without RENAME_NOREPLACE: a hard link is as exclusive. */
+                if (errno != EINVAL || link(tmp, path) < 0)
+                        return -errno;
+                (void)unlink(tmp);
+        }
+        /* The new name reaches the disk too (as publishing a title does, best effort). */
+        if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+                return 0;
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+                snprintf(dir, sizeof(dir), ".");
+        else if (slash == dir)
+                dir[1] = '\0';
+        else
+                *slash = '\0';
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+                (void)fsync(dfd);
+                close(dfd);
+        }
+        return 0;
+}
+
 int util_path(char *buf, size_t len, const char *fmt, ...)
 {
         va_list ap;

@@ -38,6 +38,20 @@ int util_file_read(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_
 int util_file_replace(const char *path, const void *data, size_t len, unsigned mode, int sync);
 
 /*
+ * util_file_stage: write data to a new file "<path>.XXXXXX" (mode 0600, synced), for
+ * util_file_commit to put at path later. Its name goes to ret_tmp (tmplen bytes). Returns 0
+ * or -errno; on failure nothing is left behind and ret_tmp is "".
+ */
+int util_file_stage(const char *path, const void *data, size_t len, char *ret_tmp, size_t tmplen);
+
+/*
+ * util_file_commit: rename tmp (from util_file_stage) to path unless path exists, then sync
+ * path's directory (best effort). Returns 0, or -EEXIST when path exists, or -errno; on
+ * failure tmp is left as it was.
+ */
+int util_file_commit(const char *tmp, const char *path);
+
+/*
  * util_path: format a path into buf. Returns 0, or -ENAMETOOLONG when it does not fit (buf
  * then holds a truncated string that must not be used).
  */

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""
+Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest preset),
+for what its command line promises around the encode: where an encrypted title's key goes
+and when.
+
+  test-cli.py PATH/TO/sluice-ingest [TEST...]
+
+TEST names some of the tests below (test_ may be left off); by default all run. Exits 77
+when ffmpeg or ffprobe is missing.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+INGEST = os.path.abspath(sys.argv[1])
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+def run(args, **kw):
+    return subprocess.run([INGEST] + args, capture_output=True, text=True, timeout=120, **kw)
+
+
+def tiny(origin):
+    """A one-second test title, as small and quick to make as ingest allows."""
+    return ["--origin", origin, "--test-source", "1", "--ladder", "240p", "--preset",
+            "ultrafast", "--no-progress"]
+
+
+def script(path, body):
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(path, 0o755)
+    return path
+
+
+def test_key_file(origin, scratch):
+    """A --key-out file is never replaced, and appears only once its title is published."""
+    keys = os.path.join(scratch, "keys")
+    os.mkdir(keys)
+    k1 = os.path.join(keys, "k1.json")
+    r = run(["--title", "key1", "--encrypt", "--key-out", k1] + tiny(origin))
+    if not check(r.returncode == 0, "key1 ingest: " + r.stderr[-300:]):
+        return
+    first = open(k1).read()
+    # Another title naming the same file: refused before encoding, the first key kept.
+    r = run(["--title", "key2", "--encrypt", "--key-out", k1] + tiny(origin))
+    check(r.returncode == 2 and "--key-out %s exists" % k1 in r.stderr and
+          "encoded" not in r.stderr, "an existing key file is refused: %d %s" %
+          (r.returncode, r.stderr[-300:]))
+    check(open(k1).read() == first, "key1's key file is kept")
+    check(not os.path.exists(os.path.join(origin, "key2")), "key2 is not published")
+    r = run(["--title", "key1", "--replace", "--encrypt", "--key-out", k1] + tiny(origin))
+    check(r.returncode == 2 and open(k1).read() == first,
+          "--replace does not replace the key file either: " + r.stderr[-300:])
+
+    # A second run of the same title with the same --key-out, which publishes (title and key
+    # file) while this one encodes: this one's publish fails, and the key file must still be
+    # the one of the title that is published.
+    k3 = os.path.join(keys, "k3.json")
+    other = '{"title":"key3","kid":"%s","key":"%s"}\n' % ("11" * 16, "22" * 16)
+    wrap = script(os.path.join(scratch, "ffmpeg-race"),
+                  'if mkdir "%s" 2>/dev/null; then printf \'%%s\' \'%s\' > "%s"; fi\n'
+                  'exec "%s" "$@"\n' % (os.path.join(origin, "key3"), other, k3,
+                                        shutil.which("ffmpeg")))
+    r = run(["--title", "key3", "--encrypt", "--key-out", k3, "--ffmpeg", wrap] + tiny(origin))
+    check(r.returncode == 1 and "publishing %s/key3: File exists" % origin in r.stderr,
+          "the publish fails: %d %s" % (r.returncode, r.stderr[-300:]))
+    check(open(k3).read() == other, "the published title's key file is kept")
+    check(sorted(os.listdir(keys)) == ["k1.json", "k3.json"],
+          "a failed publish leaves no key file: %s" % sorted(os.listdir(keys)))
+
+
+TESTS = [test_key_file]
+
+
+def main():
+    if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
+        print("SKIP: ffmpeg/ffprobe not installed")
+        return 77
+    names = sys.argv[2:]
+    chosen = [t for t in TESTS if not names or t.__name__ in names or
+              t.__name__[len("test_"):] in names]
+    if len(chosen) != (len(names) or len(TESTS)):
+        print("unknown test in %s; there are %s" % (names, [t.__name__ for t in TESTS]))
+        return 2
+    with tempfile.TemporaryDirectory(prefix="sluice-ingest-cli.") as scratch:
+        for t in chosen:
+            origin = os.path.join(scratch, t.__name__, "origin")
+            os.makedirs(origin)
+            t(origin, os.path.dirname(origin))
+            print("%s done" % t.__name__, flush=True)
+    print("%d failures" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
