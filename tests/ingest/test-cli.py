@@ -3,7 +3,7 @@
 """
 Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest preset),
 for what its command line promises around the encode: where an encrypted title's key goes
-and when.
+and when, and what happens when it cannot go there.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
 
@@ -27,8 +27,9 @@ def check(cond, what):
     return cond
 
 
-def run(args, **kw):
-    return subprocess.run([INGEST] + args, capture_output=True, text=True, timeout=120, **kw)
+def run(args, stdout=subprocess.PIPE, **kw):
+    return subprocess.run([INGEST] + args, stdout=stdout, stderr=subprocess.PIPE, text=True,
+                          timeout=120, **kw)
 
 
 def tiny(origin):
@@ -81,7 +82,36 @@ def test_key_file(origin, scratch):
           "a failed publish leaves no key file: %s" % sorted(os.listdir(keys)))
 
 
-TESTS = [test_key_file]
+def test_key_stdout(origin, scratch):
+    """A stdout that cannot take the key fails the run, before the title is published when
+    stdout is the key's place, and says the key is lost when it was the last resort."""
+    if not os.path.exists("/dev/full"):
+        print("test_key_stdout skipped: no /dev/full")
+        return
+    with open("/dev/full", "w") as full:
+        r = run(["--title", "out1", "--encrypt"] + tiny(origin), stdout=full)
+        check(r.returncode == 1 and
+              "cannot write the key to stdout: No space left on device" in r.stderr,
+              "a full stdout fails the run: %d %s" % (r.returncode, r.stderr[-300:]))
+        check(os.listdir(origin) == [], "nothing published without the key: %s" %
+              os.listdir(origin))
+        # control down, and the stdout the key falls back to full too
+        r = run(["--title", "out2", "--encrypt", "--register", "http://127.0.0.1:9"] +
+                tiny(origin), stdout=full)
+        check(r.returncode == 3 and "cannot write the key to stdout" in r.stderr and
+              "the key of %s/out2 is lost" % origin in r.stderr and
+              "the key is on stdout" not in r.stderr,
+              "a lost key is said to be lost: %d %s" % (r.returncode, r.stderr[-400:]))
+    # a closed stdout is found before encoding
+    r = run(["--title", "out3", "--encrypt"] + tiny(origin), stdout=None,
+            preexec_fn=lambda: os.close(1))
+    check(r.returncode == 2 and "stdout, where the key goes, is closed" in r.stderr and
+          "encoded" not in r.stderr, "a closed stdout is refused: %d %s" %
+          (r.returncode, r.stderr[-300:]))
+    check(not os.path.exists(os.path.join(origin, "out3")), "out3 is not published")
+
+
+TESTS = [test_key_file, test_key_stdout]
 
 
 def main():

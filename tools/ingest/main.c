@@ -842,6 +842,10 @@ static int key_out_check(const char *key_out, const char *origin, int encrypt)
         return 0;
 }
 
+/*
+ * Write the key as one JSON line: staged beside --key-out (key_commit puts it there), else on
+ * stdout when to_stdout. Returns 0 or -errno, with a message.
+ */
 static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdout)
 {
         char hk[33], hkid[33];
@@ -860,9 +864,15 @@ static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdou
                         fprintf(stderr, "sluice-ingest: --key-out %s: %s\n", o->key_out,
                                 strerror(-r));
         } else if (to_stdout) {
-                printf("%s\n", text);
-                fflush(stdout);
+                /* The key's only copy: a stdout that cannot take it (a full disk, a closed
+                 * pipe) must not pass for one that did. */
+                errno = 0;
                 r = 0;
+                if (printf("%s\n", text) < 0 || fflush(stdout) == EOF || ferror(stdout)) {
+                        r = errno ? -errno : -EIO;
+                        fprintf(stderr, "sluice-ingest: cannot write the key to stdout: %s\n",
+                                strerror(-r));
+                }
         } else {
                 r = 0;
         }
@@ -1019,6 +1029,12 @@ int main(int argc, char **argv)
         }
         if (o.key_out && key_out_check(o.key_out, o.origin, o.encrypt) < 0)
                 return EXIT_USAGE;
+        /* Found closed only after the encode, or taken meanwhile by a file opened here. */
+        if (o.encrypt && !o.key_out && fcntl(STDOUT_FILENO, F_GETFD) < 0) {
+                fprintf(stderr, "sluice-ingest: stdout, where the key goes, is closed (give "
+                                "--key-out FILE)\n");
+                return EXIT_USAGE;
+        }
         snprintf(final, sizeof(final), "%s/%s", o.origin, o.title);
         if (!o.replace && access(final, F_OK) == 0) {
                 fprintf(stderr, "sluice-ingest: %s exists (use --replace)\n", final);
@@ -1124,8 +1140,10 @@ int main(int argc, char **argv)
          * lost content. A --key-out file is only staged beside its name and put there once
          * the title is published, so a failed publish leaves no key file.
          */
-        if (o.encrypt && key_emit(&o, &key, !o.register_url) < 0)
+        if (o.encrypt && key_emit(&o, &key, !o.register_url) < 0) {
+                fprintf(stderr, "sluice-ingest: %s is not published without its key\n", o.title);
                 goto out;
+        }
         r = publish(&o, final, sizeof(final));
         if (r < 0) {
                 fprintf(stderr, "sluice-ingest: publishing %s: %s\n", final, strerror(-r));
@@ -1147,8 +1165,15 @@ int main(int argc, char **argv)
                                 o.encrypt ? " --key-in KEYFILE" : "",
                                 o.metadata ? " --metadata " : "", o.metadata ? o.metadata : "");
                         if (o.encrypt && !o.key_out) {
-                                fprintf(stderr, "sluice-ingest: the key is on stdout; keep it\n");
-                                (void)key_emit(&o, &key, 1);
+                                if (key_emit(&o, &key, 1) == 0)
+                                        fprintf(stderr,
+                                                "sluice-ingest: the key is on stdout; keep it\n");
+                                else
+                                        fprintf(stderr,
+                                                "sluice-ingest: the key of %s is lost, control "
+                                                "does not have it: ingest it again with "
+                                                "--replace\n",
+                                                final);
                         }
                         rc = EXIT_REGISTER;
                 }
