@@ -3,13 +3,14 @@
 """
 Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest preset),
 for what its command line promises around the encode: where an encrypted title's key goes
-and when, and what happens when it cannot go there.
+and when, and what happens when it cannot go there; what shape a turned source comes out.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
 
 TEST names some of the tests below (test_ may be left off); by default all run. Exits 77
 when ffmpeg or ffprobe is missing.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -36,6 +37,11 @@ def tiny(origin):
     """A one-second test title, as small and quick to make as ingest allows."""
     return ["--origin", origin, "--test-source", "1", "--ladder", "240p", "--preset",
             "ultrafast", "--no-progress"]
+
+
+def ffmpeg(*args):
+    return subprocess.run(["ffmpeg", "-v", "error", "-y"] + list(args), capture_output=True,
+                          text=True, timeout=60)
 
 
 def script(path, body):
@@ -111,7 +117,51 @@ def test_key_stdout(origin, scratch):
     check(not os.path.exists(os.path.join(origin, "out3")), "out3 is not published")
 
 
-TESTS = [test_key_file, test_key_stdout]
+def test_rotated(origin, scratch):
+    """A source stored landscape and shown a quarter turned (a display matrix, as a phone
+    writes it) is published portrait, at the shown aspect, not squashed into landscape."""
+    plain = os.path.join(scratch, "plain.mp4")
+    src = os.path.join(scratch, "portrait.mp4")
+    mk = ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10:duration=2", "-c:v",
+                "libx264", "-preset", "ultrafast", plain)
+    # ffmpeg 5.1's mov muxer turns a rotate tag into the track's display matrix
+    if mk.returncode == 0:
+        mk = ffmpeg("-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=90", src)
+    if not check(mk.returncode == 0, "make a rotated source: " + mk.stderr[-300:]):
+        return
+    probe = subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-show_streams", src],
+                           capture_output=True, text=True, timeout=60)
+    side = json.loads(probe.stdout or "{}").get("streams", [{}])[0].get("side_data_list", [])
+    if not check(any(abs(x.get("rotation", 0)) == 90 for x in side),
+                 "the source carries a quarter turn: %s" % side):
+        return
+    r = run(["--title", "rot1", "--origin", origin, "--preset", "ultrafast", "--no-progress",
+             src])
+    if not check(r.returncode == 0, "rotated source ingest: " + r.stderr[-300:]):
+        return
+    title = os.path.join(origin, "rot1")
+    asset = json.load(open(os.path.join(title, "asset.json")))
+    reps = {x["id"]: x for x in asset["representations"]}
+    v = reps.get("video-240p", {})
+    # 180x320 shown: the 240p rung keeps 9:16
+    check((v.get("width"), v.get("height")) == (136, 240),
+          "video-240p is 136x240: %sx%s" % (v.get("width"), v.get("height")))
+    joined = os.path.join(scratch, "rot1-240p.mp4")
+    with open(joined, "wb") as out:
+        for name in ("init.mp4", "seg-1.m4s"):
+            with open(os.path.join(title, "video-240p", name), "rb") as f:
+                out.write(f.read())
+    probe = subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-show_streams", joined],
+                           capture_output=True, text=True, timeout=60)
+    st = json.loads(probe.stdout or "{}").get("streams", [{}])[0]
+    check(st.get("width", 0) < st.get("height", 0) and
+          st.get("sample_aspect_ratio", "1:1") in ("1:1", "N/A") and
+          not any(x.get("rotation") for x in st.get("side_data_list", [])),
+          "the published picture is portrait, square pixels, not turned again: %s" %
+          {k: st.get(k) for k in ("width", "height", "sample_aspect_ratio", "side_data_list")})
+
+
+TESTS = [test_key_file, test_key_stdout, test_rotated]
 
 
 def main():

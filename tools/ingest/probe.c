@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -62,6 +63,31 @@ static long long dimension(json_t *stream, const char *key)
                                                                : 0;
 }
 
+/*
+ * Whether the stream's display matrix turns the picture a quarter (90 or 270 degrees, as
+ * phones record): ffmpeg then turns it before any filter, so the encoders scale a picture of
+ * the other shape. Only the matrix counts, as for ffmpeg 5.1's own turning: a "rotate" tag
+ * is plain metadata to it.
+ */
+static bool quarter_turned(json_t *st)
+{
+        json_t *sd;
+        size_t i;
+
+        json_array_foreach(json_object_get(st, "side_data_list"), i, sd)
+        {
+                const char *type = json_string_value(json_object_get(sd, "side_data_type"));
+                json_t *rot = json_object_get(sd, "rotation");
+
+                if (type && !strcmp(type, "Display Matrix") && json_is_number(rot)) {
+                        double deg = fmod(fabs(json_number_value(rot)), 180);
+
+                        return fabs(deg - 90) < 1;
+                }
+        }
+        return false;
+}
+
 static void video_stream(json_t *st, struct ladder_src *s, long long w, long long h)
 {
         const char *sar = json_string_value(json_object_get(st, "sample_aspect_ratio"));
@@ -78,6 +104,16 @@ static void video_stream(json_t *st, struct ladder_src *s, long long w, long lon
                 fr = json_string_value(json_object_get(st, "r_frame_rate"));
                 if (!fr || frac_parse(fr, &s->fps_num, &s->fps_den) < 0)
                         s->fps_num = 25, s->fps_den = 1;
+        }
+        /* The size (and pixel aspect) as shown, which is what the ladder scales. */
+        if (quarter_turned(st)) {
+                unsigned t = s->width;
+
+                s->width = s->height;
+                s->height = t;
+                t = s->sar_num;
+                s->sar_num = s->sar_den;
+                s->sar_den = t;
         }
 }
 

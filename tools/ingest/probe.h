@@ -7,6 +7,9 @@
  * and the duration. ffprobe repeats what the file claims, so its output is read as
  * untrusted input: bounded in size, numbers range-checked, and a source outside the bounds
  * refused with a message instead of reaching the encoder's command line.
+ *
+ * Size and pixel aspect are as displayed: when a display matrix turns the picture 90 or 270
+ * degrees (ffmpeg turns it so before encoding), width and height are swapped.
  */
 
 #include <stddef.h>

@@ -80,6 +80,49 @@ TEST(probe_absurd_pixel_aspect_is_square)
         ASSERT_EQ(s.sar_den, 45u);
 }
 
+TEST(probe_quarter_turn_is_displayed_size)
+{
+        struct ladder_src s;
+        char err[160];
+
+        /* a phone's portrait clip: stored 1920x1080, shown turned (ffprobe says -90 or 90) */
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":1920,"
+                        "\"height\":1080,\"sample_aspect_ratio\":\"4:3\",\"side_data_list\":"
+                        "[{\"side_data_type\":\"Display Matrix\",\"rotation\":-90}]}],"
+                        "\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.width, 1080u);
+        ASSERT_EQ(s.height, 1920u);
+        ASSERT_EQ(s.sar_num, 3u);
+        ASSERT_EQ(s.sar_den, 4u);
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":320,"
+                        "\"height\":180,\"side_data_list\":[{\"side_data_type\":\"Stereo 3D\"},"
+                        "{\"side_data_type\":\"Display Matrix\",\"rotation\":270}]}],"
+                        "\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.width, 180u);
+        ASSERT_EQ(s.height, 320u);
+        /* the 240p rung of the portrait picture is portrait: 136x240, not 426x240 */
+        ASSERT_EQ(ladder_width_for(&s, 240), 136u);
+        /* upside down, or a rotate tag ffmpeg does not act on: the stored size */
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":320,"
+                        "\"height\":180,\"side_data_list\":[{\"side_data_type\":"
+                        "\"Display Matrix\",\"rotation\":180}]}],\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.width, 320u);
+        ASSERT_EQ(s.height, 180u);
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":320,"
+                        "\"height\":180,\"tags\":{\"rotate\":\"90\"}}],"
+                        "\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.width, 320u);
+        ASSERT_EQ(s.height, 180u);
+}
+
 TEST(probe_refusals)
 {
         struct ladder_src s;
