@@ -3,7 +3,8 @@
 """
 Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest preset),
 for what its command line promises around the encode: where an encrypted title's key goes
-and when, and what happens when it cannot go there; what shape a turned source comes out.
+and when, and what happens when it cannot go there; what shape a turned source comes out;
+which title ids it takes.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
 
@@ -161,7 +162,25 @@ def test_rotated(origin, scratch):
           {k: st.get(k) for k in ("width", "height", "sample_aspect_ratio", "side_data_list")})
 
 
-TESTS = [test_key_file, test_key_stdout, test_rotated]
+def test_title_id(origin, scratch):
+    """A title id control would refuse (its ids start with a letter or digit) is a usage
+    error before anything is encoded."""
+    for t in ("_x", "-x", "_", "-", "-1-"):
+        r = run(["--title=" + t] + tiny(origin))
+        check(r.returncode == 2 and "a letter or digit first" in r.stderr and
+              "encoded" not in r.stderr, "--title %s refused: %d %s" %
+              (t, r.returncode, r.stderr[-300:]))
+    r = run(["--register-only", "--register", "http://127.0.0.1:9", "--title=_x",
+             "--origin", origin])
+    check(r.returncode == 2 and "a letter or digit first" in r.stderr,
+          "--register-only --title _x refused: %d %s" % (r.returncode, r.stderr[-300:]))
+    check(os.listdir(origin) == [], "nothing made for them: %s" % os.listdir(origin))
+    r = run(["--title", "0a_b-"] + tiny(origin))
+    check(r.returncode == 0 and os.path.isdir(os.path.join(origin, "0a_b-")),
+          "'_' and '-' after the first: " + r.stderr[-300:])
+
+
+TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id]
 
 
 def main():

@@ -74,7 +74,8 @@ static void usage(FILE *f)
               "Encode SOURCE into the bitrate ladder (H.264 + AAC, fMP4, 4 s segments with\n"
               "keyframes aligned across renditions) and publish it as DIR/ID/ with asset.json.\n"
               "\n"
-              "  --title ID             title id: letters, digits, '_' and '-', at most 64\n"
+              "  --title ID             title id: letters, digits, '_' and '-', at most 64,\n"
+              "                         a letter or digit first\n"
               "  --origin DIR           origin directory (must exist)\n"
               "  --test-source SECONDS  make a synthetic title (pattern, burnt-in rung name and\n"
               "                         time, beeping tone) instead of reading SOURCE\n"
@@ -109,6 +110,7 @@ static void usage(FILE *f)
               f);
 }
 
+/* A title id control takes (its sluice_id: a letter or digit first), at most 64 bytes. */
 static int title_valid(const char *t)
 {
         size_t n = strlen(t);
@@ -117,7 +119,7 @@ static int title_valid(const char *t)
         for (size_t i = 0; i < n; i++) {
                 char c = t[i];
                 if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '_' || c == '-'))
+                      (i > 0 && (c == '_' || c == '-'))))
                         return 0;
         }
         return 1;
@@ -302,7 +304,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         return -EINVAL;
                 }
                 if (!title_valid(o->title)) {
-                        fprintf(stderr, "sluice-ingest: --title: 1-64 of [A-Za-z0-9_-]\n");
+                        fprintf(stderr, "sluice-ingest: --title: 1-64 of [A-Za-z0-9_-], a "
+                                        "letter or digit first\n");
                         return -EINVAL;
                 }
                 return 0;
@@ -313,7 +316,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return -EINVAL;
         }
         if (!title_valid(o->title)) {
-                fprintf(stderr, "sluice-ingest: --title: 1-64 of [A-Za-z0-9_-]\n");
+                fprintf(stderr, "sluice-ingest: --title: 1-64 of [A-Za-z0-9_-], a letter or "
+                                "digit first\n");
                 return -EINVAL;
         }
         if (o->four_k && o->source) {
