@@ -4,7 +4,7 @@
 Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest preset),
 for what its command line promises around the encode: where an encrypted title's key goes
 and when, and what happens when it cannot go there; what shape a turned source comes out;
-which title ids it takes.
+which title ids it takes; that names with a ':' are files.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
 
@@ -180,7 +180,34 @@ def test_title_id(origin, scratch):
           "'_' and '-' after the first: " + r.stderr[-300:])
 
 
-TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id]
+def test_colon_names(origin, scratch):
+    """Names with a ':' are files like any other, never taken for an ffmpeg protocol: a
+    source, a subtitle file and an origin, given relative to the working directory."""
+    work = os.path.join(scratch, "work")
+    os.mkdir(work)
+    mk = ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=2", "-f",
+                "lavfi", "-i", "sine=duration=2", "-c:v", "libx264", "-preset", "ultrafast",
+                "-c:a", "aac", os.path.join(work, "ep1:final.mp4"))
+    if not check(mk.returncode == 0, "make a source: " + mk.stderr[-300:]):
+        return
+    with open(os.path.join(work, "en:subs.vtt"), "w") as f:
+        f.write("WEBVTT\n\n00:00:00.500 --> 00:00:01.500\nColon\n")
+    os.mkdir(os.path.join(work, "o:1"))
+    r = run(["--title", "col1", "--origin", "o:1", "--preset", "ultrafast", "--no-progress",
+             "--subtitles", "en=en:subs.vtt", "ep1:final.mp4"], cwd=work)
+    if not check(r.returncode == 0, "source, subtitles and origin named with ':': " +
+                 r.stderr[-400:]):
+        return
+    title = os.path.join(work, "o:1", "col1")
+    asset = json.load(open(os.path.join(title, "asset.json")))
+    check(sorted(x["id"] for x in asset["representations"]) == ["audio-und", "video-240p"] and
+          [x["id"] for x in asset["subtitles"]] == ["text-en"],
+          "every track made: %s" % asset["representations"])
+    check("Colon" in open(os.path.join(title, "text-en", "subtitles.vtt")).read(),
+          "the subtitle file read")
+
+
+TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_colon_names]
 
 
 def main():

@@ -30,7 +30,7 @@ extern const struct ladder_rung ladder_rungs[];
 extern const size_t ladder_rungs_n;
 
 struct ladder_src {
-        const char *path; /* NULL: lavfi test source */
+        const char *path; /* ffmpeg's "file:" URL of the source; NULL: lavfi test source */
         double duration;  /* seconds */
         unsigned width, height;
         unsigned sar_num, sar_den;
@@ -47,7 +47,7 @@ struct ladder_job {
         unsigned width, height, kbps;
         unsigned audio_index; /* which source audio stream */
         char lang[16];
-        const char *text_path; /* WebVTT (or anything ffmpeg reads as subtitles) */
+        const char *text_path; /* "file:" URL: WebVTT (or anything ffmpeg reads as subtitles) */
         /* run state, owned by the scheduler */
         struct proc proc;
         int state; /* 0 waiting, 1 running, 2 done */

@@ -60,6 +60,8 @@ struct opts {
 static volatile sig_atomic_t interrupted;
 static char tmp_dir[PATH_MAX];
 static char key_tmp[PATH_MAX]; /* the key staged beside --key-out until its title is published */
+/* SOURCE and the --subtitles files as ffmpeg reads them: util_file_url */
+static char src_url[PATH_MAX + 8], sub_url[LADDER_TEXT_MAX][PATH_MAX + 8];
 
 static void on_signal(int sig)
 {
@@ -340,13 +342,18 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
                         "-show_format",
                         "-show_streams",
                         "-i",
-                        (char *)o->source,
+                        src_url,
                         NULL};
         struct stat st;
 
         if (stat(o->source, &st) < 0) {
                 fprintf(stderr, "sluice-ingest: %s: %s\n", o->source, strerror(errno));
                 return -errno;
+        }
+        r = util_file_url(src_url, sizeof(src_url), o->source);
+        if (r < 0) {
+                fprintf(stderr, "sluice-ingest: %s: %s\n", o->source, strerror(-r));
+                return r;
         }
         r = proc_capture(argv, PROBE_OUT_MAX, &out, &err);
         if (r < 0) {
@@ -363,7 +370,7 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
         if (r < 0)
                 fprintf(stderr, "sluice-ingest: %s: %s\n", o->source, msg);
         else
-                s->path = o->source;
+                s->path = src_url;
         free(out);
         return r;
 }
@@ -456,11 +463,16 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
                                 j->lang);
                         return -EINVAL;
                 }
-                j->text_path = eq + 1;
-                if (access(j->text_path, R_OK) < 0) {
-                        fprintf(stderr, "sluice-ingest: %s: %s\n", j->text_path, strerror(errno));
+                if (access(eq + 1, R_OK) < 0) {
+                        fprintf(stderr, "sluice-ingest: %s: %s\n", eq + 1, strerror(errno));
                         return -errno;
                 }
+                int r = util_file_url(sub_url[t], sizeof(sub_url[t]), eq + 1);
+                if (r < 0) {
+                        fprintf(stderr, "sluice-ingest: %s: %s\n", eq + 1, strerror(-r));
+                        return r;
+                }
+                j->text_path = sub_url[t];
                 snprintf(j->id, sizeof(j->id), "text-%s", j->lang);
                 for (size_t b = 0; b + 1 < n; b++)
                         if (!strcmp(jobs[b].id, j->id)) {
@@ -1075,8 +1087,9 @@ int main(int argc, char **argv)
                 return 1;
         }
 
-        snprintf(tmp_dir, sizeof(tmp_dir), "%s/.ingest.%ld.%s.XXXXXX", o.origin, (long)getpid(),
-                 o.title);
+        /* "./" before a relative origin: ffmpeg would take "o:x/..." for protocol "o". */
+        snprintf(tmp_dir, sizeof(tmp_dir), "%s%s/.ingest.%ld.%s.XXXXXX",
+                 o.origin[0] == '/' ? "" : "./", o.origin, (long)getpid(), o.title);
         if (!mkdtemp(tmp_dir)) {
                 fprintf(stderr, "sluice-ingest: %s: %s\n", tmp_dir, strerror(errno));
                 json_decref(meta);

@@ -215,6 +215,16 @@ int util_file_commit(const char *tmp, const char *path)
         return 0;
 }
 
+int util_file_url(char *buf, size_t len, const char *path)
+{
+        char cwd[4096];
+        if (path[0] == '/')
+                return util_path(buf, len, "file:%s", path);
+        if (!getcwd(cwd, sizeof(cwd)))
+                return -errno;
+        return util_path(buf, len, "file:%s/%s", cwd, path);
+}
+
 int util_path(char *buf, size_t len, const char *fmt, ...)
 {
         va_list ap;

@@ -52,6 +52,14 @@ int util_file_stage(const char *path, const void *data, size_t len, char *ret_tm
 int util_file_commit(const char *tmp, const char *path);
 
 /*
+ * util_file_url: the local file path as ffmpeg's URL for it, "file:" and the absolute path,
+ * into buf (len bytes). ffmpeg takes what comes before a ':' in a plain name for a protocol
+ * ("ep1:final.mp4" would be protocol "ep1"); "file:" reads the rest as a path, whatever it
+ * holds. Returns 0, -ENAMETOOLONG, or -errno from getcwd.
+ */
+int util_file_url(char *buf, size_t len, const char *path);
+
+/*
  * util_path: format a path into buf. Returns 0, or -ENAMETOOLONG when it does not fit (buf
  * then holds a truncated string that must not be used).
  */
