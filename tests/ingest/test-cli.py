@@ -4,7 +4,7 @@
 Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest preset),
 for what its command line promises around the encode: where an encrypted title's key goes
 and when, and what happens when it cannot go there; what shape a turned source comes out;
-which title ids it takes; that names with a ':' are files.
+which title ids it takes; that names with a ':' are files; what a late Ctrl-C says.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
 
@@ -14,9 +14,12 @@ when ffmpeg or ffprobe is missing.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 INGEST = os.path.abspath(sys.argv[1])
 failures = []
@@ -207,7 +210,49 @@ def test_colon_names(origin, scratch):
           "the subtitle file read")
 
 
-TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_colon_names]
+class InterruptingControl(BaseHTTPRequestHandler):
+    """A control that, on a registration, sends SIGINT to ingest (pid, once it is known)
+    before answering, as Ctrl-C pressed while ingest waits for control would."""
+    pid = None
+    known = threading.Event()
+    seen = 0
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        InterruptingControl.known.wait(60)
+        os.kill(InterruptingControl.pid, signal.SIGINT)
+        InterruptingControl.seen += 1
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_interrupt_late(origin, scratch):
+    """SIGINT once the title is published (here while control registers it) does not undo
+    the run, and ingest says what it did rather than "nothing published"."""
+    srv = HTTPServer(("127.0.0.1", 0), InterruptingControl)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        p = subprocess.Popen([INGEST, "--title", "late1", "--register",
+                              "http://127.0.0.1:%d" % srv.server_port] + tiny(origin),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        InterruptingControl.pid = p.pid
+        InterruptingControl.known.set()
+        _, err = p.communicate(timeout=120)
+    finally:
+        srv.shutdown()
+    check(InterruptingControl.seen == 1, "one registration, interrupted")
+    check(os.path.isdir(os.path.join(origin, "late1")), "the title stays published")
+    check(p.returncode == 0 and "nothing published" not in err and
+          "interrupted too late to stop: %s/late1 is published and registered" % origin in err,
+          "says what it published: %d %s" % (p.returncode, err[-300:]))
+
+
+TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_colon_names,
+         test_interrupt_late]
 
 
 def main():

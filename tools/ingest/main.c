@@ -1008,7 +1008,7 @@ int main(int argc, char **argv)
         size_t n_jobs = 0;
         json_t *asset = NULL, *meta = NULL;
         char final[PATH_MAX], err[1024] = "";
-        int r, rc = 1;
+        int r, rc = 1, published = 0, registered = 0;
 
         if (argc >= 2 && !strcmp(argv[1], "--exec-guard"))
                 return proc_exec_guard(argc - 2, argv + 2);
@@ -1167,6 +1167,7 @@ int main(int argc, char **argv)
                 goto out;
         }
         tmp_dir[0] = '\0';
+        published = 1;
         fprintf(stderr, "sluice-ingest: published %s\n", final);
         rc = 0;
         if (key_tmp[0] && key_commit(&o, final) < 0)
@@ -1193,12 +1194,22 @@ int main(int argc, char **argv)
                                                 final);
                         }
                         rc = EXIT_REGISTER;
+                } else {
+                        registered = 1;
                 }
                 curl_global_cleanup();
         }
 out:
-        if (interrupted)
+        /* A signal during the final sync or the registration comes too late to stop the
+         * run: it is finished, and its outcome (and exit status) stands. */
+        if (interrupted && !published)
                 fprintf(stderr, "\nsluice-ingest: interrupted; nothing published\n");
+        else if (interrupted)
+                fprintf(stderr, "sluice-ingest: interrupted too late to stop: %s is published%s\n",
+                        final,
+                        registered       ? " and registered"
+                        : o.register_url ? ", not registered"
+                                         : "");
         for (size_t i = 0; i < n_jobs; i++) {
                 if (jobs[i].state == 1) {
                         proc_kill(&jobs[i].proc, SIGKILL);
