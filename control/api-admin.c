@@ -103,13 +103,13 @@ static const struct api_audit licences_audited = {.log = licences_audit};
 void api_admin_licences(struct ctl_req *rq)
 {
         json_t *body = NULL, *lic;
-        char *s;
+        char detail[200], *s;
 
         if (ctl_body_json(rq, 3, &body) < 0)
                 return;
-        if (body_licences_check(body, &lic) < 0) {
+        if (body_licences_check(body, &lic, detail, sizeof(detail)) < 0) {
                 json_decref(body);
-                ctl_reply_error(rq, 400, "bad_request", "need \"licences\": an array (<= 1000)");
+                ctl_reply_error(rq, 400, "bad_request", detail);
                 return;
         }
         s = json_dumps(lic, JSON_COMPACT);

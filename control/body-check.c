@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "req-sign.h"
@@ -174,14 +175,75 @@ int body_rotate_check(json_t *body, struct body_rotate *ret)
         return 0;
 }
 
-int body_licences_check(json_t *body, json_t **ret)
+/* n decimal digits at s, their value in lo..hi. */
+static bool digits(const char *s, int n, int lo, int hi)
 {
-        json_t *lic = json_object_get(body, "licences");
+        int v = 0;
+
+        for (int i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                v = v * 10 + (s[i] - '0');
+        }
+        return v >= lo && v <= hi;
+}
+
+bool body_time_ok(const char *s, size_t len)
+{
+        size_t i = 19;
+
+        /* 2030-01-01T00:00:00 (a leap second may be :60), the 'T' in either case */
+        if (!s || len < 20 || !digits(s, 4, 0, 9999) || s[4] != '-' || !digits(s + 5, 2, 1, 12) ||
+            s[7] != '-' || !digits(s + 8, 2, 1, 31) || (s[10] != 'T' && s[10] != 't') ||
+            !digits(s + 11, 2, 0, 23) || s[13] != ':' || !digits(s + 14, 2, 0, 59) ||
+            s[16] != ':' || !digits(s + 17, 2, 0, 60))
+                return false;
+        if (s[i] == '.') {
+                size_t f = ++i;
+                while (i < len && s[i] >= '0' && s[i] <= '9')
+                        i++;
+                if (i == f)
+                        return false;
+        }
+        /* The offset is what makes the instant independent of any time zone setting. */
+        if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z'))
+                return true;
+        return i + 6 == len && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2, 0, 23) &&
+               s[i + 3] == ':' && digits(s + i + 4, 2, 0, 59);
+}
+
+int body_licences_check(json_t *body, json_t **ret, char *detail, size_t cap)
+{
+        static const char *const keys[] = {"from", "until"};
+        json_t *lic = json_object_get(body, "licences"), *w;
+        size_t i;
 
         *ret = NULL;
         if (!json_is_object(body) || !json_is_array(lic) ||
-            json_array_size(lic) > BODY_LICENCES_MAX)
+            json_array_size(lic) > BODY_LICENCES_MAX) {
+                snprintf(detail, cap, "need \"licences\": an array (<= %d)", BODY_LICENCES_MAX);
                 return -EINVAL;
+        }
+        json_array_foreach(lic, i, w)
+        {
+                if (!json_is_object(w)) {
+                        snprintf(detail, cap, "licences[%zu] is not an object", i);
+                        return -EINVAL;
+                }
+                for (size_t k = 0; k < 2; k++) {
+                        json_t *t = json_object_get(w, keys[k]);
+                        if (!t || json_is_null(t) ||
+                            (json_is_string(t) &&
+                             body_time_ok(json_string_value(t), json_string_length(t))))
+                                continue;
+                        snprintf(detail, cap,
+                                 "licences[%zu].%s: want an RFC 3339 date-time with Z or a "
+                                 "+hh:mm/-hh:mm offset, such as 2030-01-01T00:00:00Z (leave it "
+                                 "out for %s)",
+                                 i, keys[k], k == 0 ? "now" : "no end");
+                        return -EINVAL;
+                }
+        }
         *ret = lic;
         return 0;
 }

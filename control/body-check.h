@@ -74,9 +74,19 @@ int body_profile_check(json_t *body, struct body_profile *ret);
 int body_rotate_check(json_t *body, struct body_rotate *ret);
 /*
  * PUT /v1/admin/titles/<id>/licences: 0 and *ret (borrowed from body) the "licences" array
- * of at most BODY_LICENCES_MAX windows, whose members the database checks; or -EINVAL.
+ * of at most BODY_LICENCES_MAX windows, each an object whose "from" and "until" are absent,
+ * null or body_time_ok (the database checks the rest); or -EINVAL with a message for the
+ * client in detail[0..cap) (cap > 0).
  */
-int body_licences_check(json_t *body, json_t **ret);
+int body_licences_check(json_t *body, json_t **ret, char *detail, size_t cap);
+/*
+ * Whether s[0..len) is an RFC 3339 date-time (5.6) with its offset: 2030-01-01T00:00:00Z,
+ * a fraction of a second optional, 'Z' or +hh:mm/-hh:mm (either case for 'T' and 'Z').
+ * Without the offset PostgreSQL would read the time in the session's zone; words it also
+ * reads ("today", "infinity") are refused as well. Whether the day exists in its month is
+ * the database's check.
+ */
+bool body_time_ok(const char *s, size_t len);
 int body_report_check(json_t *body, struct body_report *ret);
 /* A heartbeat's numbers (>= 0, load <= 1000) and titles (an array of at most
  * BODY_HOLDINGS_MAX): 0 or -EINVAL. */

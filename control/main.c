@@ -450,6 +450,15 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
         }
+        /* Every database session in UTC: libpq sends PGTZ as the TimeZone of each connection
+         * (the pool's and the migrations'), which the server applies over the conninfo's
+         * options and any role or database setting. What SQL derives from now() as a date
+         * (the daily report partitions, their bounds, pruning) must not follow the server's
+         * zone, and every instance must agree on it. Set before any thread exists. */
+        if (setenv("PGTZ", "UTC", 1) < 0) {
+                fprintf(stderr, "sluice-control: %s\n", strerror(errno));
+                return 1;
+        }
         if (ctl_cfg_load(cfg_path, &ctl->cfg, &cerr) < 0) {
                 fprintf(stderr, "%s\n", cerr.msg);
                 return 2;

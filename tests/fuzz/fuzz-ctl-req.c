@@ -94,6 +94,20 @@ static bool tz_form(const char *s)
         return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+/-") == n;
 }
 
+/* A licence time that passed: absent, null, or a date-time that ends in its offset. */
+static void time_ok(json_t *t)
+{
+        const char *s = json_string_value(t);
+        size_t n = json_string_length(t);
+
+        if (!t || json_is_null(t))
+                return;
+        need(s && strlen(s) == n && n >= 20 && (s[10] == 'T' || s[10] == 't'));
+        need(strspn(s, "0123456789-:.TtZz+") == n);
+        need(s[n - 1] == 'Z' || s[n - 1] == 'z' ||
+             ((s[n - 6] == '+' || s[n - 6] == '-') && s[n - 3] == ':'));
+}
+
 /* What a handler acts on after a check passes is within the check's promises. */
 static void check_bodies(const char *in, size_t len)
 {
@@ -102,7 +116,9 @@ static void check_bodies(const char *in, size_t len)
         struct body_edge e;
         struct body_profile pr;
         struct body_rotate rot;
-        json_t *v, *lic;
+        json_t *v, *lic, *w;
+        char detail[200];
+        size_t i;
 
         if (json_depth(in, len, 8) > 8)
                 return;
@@ -142,10 +158,18 @@ static void check_bodies(const char *in, size_t len)
                 need(rot.publish_after >= -1 && rot.publish_after <= BODY_ROTATE_MAX_S);
                 need(rot.overlap >= -1 && rot.overlap <= BODY_ROTATE_MAX_S);
         }
-        if (body_licences_check(v, &lic) == 0)
+        if (body_licences_check(v, &lic, detail, sizeof(detail)) == 0) {
                 need(json_is_array(lic) && json_array_size(lic) <= BODY_LICENCES_MAX);
-        else
+                json_array_foreach(lic, i, w)
+                {
+                        need(json_is_object(w));
+                        time_ok(json_object_get(w, "from"));
+                        time_ok(json_object_get(w, "until"));
+                }
+        } else {
                 need(lic == NULL);
+                need(memchr(detail, '\0', sizeof(detail)) && detail[0]);
+        }
         json_decref(v);
 }
 

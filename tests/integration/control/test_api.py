@@ -444,6 +444,45 @@ def test_licence_window(ctl, pg):
               {"licences": [{"country": "GB", "from": db_time(pg, 10), "until": db_time(pg, 5)}]},
               admin=True)
 
+    # A time is RFC 3339 with its offset. One without was read in the database session's
+    # zone, and words PostgreSQL takes were windows too ("infinity" made warm starts fail):
+    # refused, naming the member, and the windows stay as they were.
+    def windows():
+        return pg.psql("SELECT string_agg(country || ' ' || "
+                       "(extract(epoch FROM available_from) * 1000)::bigint || ' ' || "
+                       "coalesce((extract(epoch FROM available_until) * 1000)::bigint::text, "
+                       "'-'), ',' ORDER BY country) FROM licences WHERE title_id = 'window1'")
+
+    before = windows()
+    want = "want an RFC 3339 date-time with Z or a +hh:mm/-hh:mm offset, such as " \
+           "2030-01-01T00:00:00Z (leave it out for "
+    for k, v in (("from", "2030-01-01T00:00:00"), ("until", "2030-01-01"), ("from", "today"),
+                 ("until", "infinity"), ("from", "-infinity"), ("until", "2030-01-01 00:00:00Z"),
+                 ("until", "2030-01-01T00:00:00+0200"), ("from", "2030-01-01T00:00:00+24:00"),
+                 ("from", "2030-01-01T00:00:00.Z"), ("until", "2030-01-01T00:00:00Z "),
+                 ("from", 1893456000), ("until", "")):
+        o = ctl.error("PUT", "/v1/admin/titles/window1/licences",
+                      {"licences": [{"country": "GB"}, {"country": "SE", k: v}]}, admin=True)
+        end = "now)" if k == "from" else "no end)"
+        check(o["detail"] == f"licences[1].{k}: {want}{end}", f"{k} {v!r}: {o}")
+    o = ctl.error("PUT", "/v1/admin/titles/window1/licences", {"licences": [{"country": "GB"}, 7]},
+                  admin=True)
+    check(o["detail"] == "licences[1] is not an object", f"a window that is no object: {o}")
+    # The form is right but PostgreSQL knows no such offset (at most 15:59): still a 400.
+    o = ctl.error("PUT", "/v1/admin/titles/window1/licences",
+                  {"licences": [{"country": "GB", "until": "2030-01-01T00:00:00+16:00"}]},
+                  admin=True)
+    check(o["detail"].startswith("invalid licence: "), f"offset +16:00: {o}")
+    check(windows() == before, f"refused windows changed the title's: {before} -> {windows()}")
+    # With its offset a time is one instant, whatever the zone: 02:00+02:00 is 00:00Z.
+    ctl.json("PUT", "/v1/admin/titles/window1/licences",
+             {"licences": [{"country": "GB", "from": "2030-01-01T02:00:00+02:00",
+                            "until": "2030-06-01t00:00:00.5z"},
+                           {"country": "SE", "from": "2029-12-31T19:00:00-05:00"}]},
+             admin=True)
+    got = windows()
+    check(got == "GB 1893456000000 1906502400500,SE 1893456000000 -", f"windows stored: {got}")
+
 
 def test_manifest(ctl, sid, other_sid):
     st, h, body = ctl.request("GET", f"/v1/manifest/{sid}.mpd")

@@ -2,8 +2,10 @@
 """sluice-control edge cases found in review: X-Forwarded-For over several field lines and
 with ports, token lifetimes against licence windows and key retirement, error bodies,
 configuration checks (key length; cache_ttl against heartbeat_period, also on reload),
+database sessions in UTC whatever the database's zone, licence windows stored infinite,
 re-registration of encrypted assets, and pruning of old rows."""
 import base64
+import copy
 import json
 import os
 import re
@@ -198,6 +200,89 @@ def test_cache_ttl_limit(binary, tmp, ctl, pg):
     check(warm.stop() == 0, "SIGTERM exits 0")
 
 
+def report_partitions(pg):
+    """The daily report partitions and their bounds, as a UTC session shows them."""
+    return pg.psql("SET TimeZone TO 'UTC'; SELECT string_agg(c.relname || ' ' || "
+                   "pg_get_expr(c.relpartbound, c.oid), ',' ORDER BY c.relname) "
+                   "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                   "WHERE i.inhparent = 'playback_reports'::regclass "
+                   "AND c.relname <> 'playback_reports_default'")
+
+
+def test_utc_sessions(binary, tmp, pg):
+    # Control's database sessions run in UTC whatever the server's or the database's zone,
+    # so what SQL derives from now() as a date follows UTC days: the report partitions made
+    # at start (the migrations' connection) and pruning (the pool's). A database set to a
+    # zone 12 or 14 hours off, whose date is not UTC's now.
+    utc_day = "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    hour = int(pg.psql("SELECT extract(hour FROM now() AT TIME ZONE 'UTC')"))
+    zone = "Etc/GMT+12" if hour < 12 else "Etc/GMT-14"
+    pg.psql("CREATE DATABASE sluice_tz")
+    pg.psql(f"ALTER DATABASE sluice_tz SET TimeZone TO '{zone}'")
+    tz = copy.copy(pg)
+    tz.conninfo = pg.conninfo.replace("dbname=sluice", "dbname=sluice_tz")
+    check(tz.psql("SHOW TimeZone") == zone, "the database's own zone")
+    days = {tz.psql(utc_day)}
+    c = Control(binary, tmp, tz, name="ctl-tz").start()
+    days.add(tz.psql(utc_day))
+    have = report_partitions(tz)
+    wants = [tz.psql(
+        "SET TimeZone TO 'UTC'; SELECT string_agg(format('playback_reports_%s FOR VALUES FROM "
+        "(%L) TO (%L)', to_char(d, 'YYYYMMDD'), d::timestamptz, (d + 1)::timestamptz), ',' "
+        f"ORDER BY d) FROM generate_series(date '{day}' - 1, date '{day}' + 7, '1 day') g, "
+        "LATERAL (SELECT g::date AS d) x") for day in sorted(days)]
+    check(have in wants, f"report partitions in zone {zone}: {have}, want {wants[-1]}")
+    check(c.stop() == 0, "SIGTERM exits 0")
+    # The default reports_retention is 90 days: the partition of the UTC day 91 days ago
+    # goes, the one of 90 days ago stays.
+    day = tz.psql(utc_day)
+    old = {}
+    for ago in (91, 90):
+        old[ago] = "playback_reports_" + tz.psql(f"SELECT to_char(date '{day}' - {ago}, "
+                                                 "'YYYYMMDD')")
+        tz.psql(f"SET TimeZone TO 'UTC'; CREATE TABLE {old[ago]} PARTITION OF playback_reports "
+                f"FOR VALUES FROM (date '{day}' - {ago}) TO (date '{day}' - {ago} + 1)")
+    c = Control(binary, tmp, tz, name="ctl-tz2").start()
+    c.wait_log(r"prune: 0 expired sessions deleted, 0 old counts of starts deleted, "
+               r"1 report partitions dropped", timeout=30)
+    check(tz.psql(f"SELECT to_regclass('{old[91]}') IS NULL, "
+                  f"to_regclass('{old[90]}') IS NOT NULL") == "t|t",
+          f"pruned in zone {zone}: {report_partitions(tz)}")
+    check(c.stop() == 0, "SIGTERM exits 0")
+
+
+def test_infinite_windows(binary, tmp, ctl, pg):
+    # Windows stored before times were checked may be infinite, which made every warm start
+    # of the title in that country fail (500). Migration 019 makes them finite: an end at
+    # infinity is no end, a start at -infinity the earliest time a client can give.
+    register(ctl, "forever1", metadata={"name": "Forever"})
+    ctl.json("PUT", "/v1/admin/titles/forever1/licences",
+             {"licences": [{"country": "GB"}, {"country": "SE"}]}, admin=True)
+    pg.psql("UPDATE licences SET available_until = 'infinity' "
+            "WHERE title_id = 'forever1' AND country = 'GB'")
+    pg.psql("UPDATE licences SET available_from = '-infinity' "
+            "WHERE title_id = 'forever1' AND country = 'SE'")
+    pg.psql("DELETE FROM schema_migrations WHERE version = 19")
+    warm = Control(binary, tmp, pg, name="ctl-forever", cache_ttl="60s").start()
+    warm.wait_log(r"database: applied 1 migration\(s\)")
+    for _ in range(2):
+        s = warm.json("POST", "/v1/playback", {"title": "forever1"})
+        check(s["country"] == "GB", f"warm start in GB: {s}")
+        st, _, b = play_behind_proxy(warm, ["10.1.0.9"], title="forever1")
+        check(st == 200 and json.loads(b)["country"] == "SE", f"warm start in SE: {st} {b!r}")
+    got = pg.psql("SET TimeZone TO 'UTC'; SELECT string_agg(country || ' ' || "
+                  "available_from::text || ' ' || coalesce(available_until::text, '-'), ',' "
+                  "ORDER BY country) FROM licences WHERE title_id = 'forever1' AND "
+                  "NOT (isfinite(available_from) AND isfinite(coalesce(available_until, now())))")
+    check(got == "", f"infinite windows left: {got}")
+    check(pg.psql("SET TimeZone TO 'UTC'; SELECT available_from::text FROM licences "
+                  "WHERE title_id = 'forever1' AND country = 'SE'") == "0001-01-01 00:00:00+00",
+          "a start at -infinity")
+    check(warm.stop() == 0, "SIGTERM exits 0")
+    # The prune case counts what is left of counted starts.
+    pg.psql("DELETE FROM session_starts WHERE title_id = 'forever1'")
+
+
 def test_reregister_new_kid(ctl, pg):
     register(ctl, "enc2", encrypted=True, metadata={"name": "Enc"})
     body = {"title": "enc2", "asset": make_asset("enc2", True)}
@@ -285,6 +370,8 @@ def main(binary, tmp):
                      ("405", lambda: test_405(ctl)),
                      ("keylen", lambda: test_key_length(binary, ctl)),
                      ("cache_ttl", lambda: test_cache_ttl_limit(binary, tmp, ctl, pg)),
+                     ("utc", lambda: test_utc_sessions(binary, tmp, pg)),
+                     ("infinity", lambda: test_infinite_windows(binary, tmp, ctl, pg)),
                      ("rekey", lambda: test_reregister_new_kid(ctl, pg)),
                      ("rotate", lambda: test_rotate_margin(ctl, pg)),
                      ("prune", lambda: test_prune(binary, tmp, ctl, pg))]:
