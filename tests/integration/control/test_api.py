@@ -118,6 +118,17 @@ def test_basics(ctl):
     check(st == 204 and hd.get("access-control-allow-origin") == "*", "preflight")
     check("POST" in hd.get("access-control-allow-methods", ""), "preflight methods")
     check(metric(ctl, "sluice_control_preflights_total") == before + 1, "preflight counted")
+    # A manifest request with CMCD in headers (CTA-5004 header mode): the browser asks for all
+    # four, and sends the request only if each is allowed (names compare case-insensitively).
+    st, hd, _ = ctl.request("OPTIONS", "/v1/manifest/x.mpd",
+                            headers={"Origin": "http://player.test",
+                                     "Access-Control-Request-Method": "GET",
+                                     "Access-Control-Request-Headers":
+                                         "cmcd-object,cmcd-request,cmcd-session,cmcd-status"})
+    allowed = {h.strip().lower() for h in hd.get("access-control-allow-headers", "").split(",")}
+    check(st == 204 and {"content-type", "authorization", "cmcd-object", "cmcd-request",
+                         "cmcd-session", "cmcd-status"} <= allowed,
+          f"preflight of a manifest request with CMCD headers: {st} {hd}")
     # A JSON body with no Content-Type (what a page sends to skip the preflight) is read as
     # JSON: an unknown title's 404, not a 415.
     body = json.dumps({"title": "nope"}).encode()
