@@ -695,14 +695,20 @@ void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint
 int evict_make_room(struct edge_server *srv, uint64_t size)
 {
         struct evict *e = srv->evict;
+        struct store_stats st;
+        uint64_t want;
 
         if (!e)
                 return 0;
         /* Evicting down to nothing would not make it fit: keep what the cache holds. */
         if (size > e->budget)
                 return -EFBIG;
+        /* Room for size beside what other puts in flight have reserved, which the store's
+         * check counts and the policy (committed objects only) does not. */
+        store_get_stats(e->store, &st);
+        want = size + st.reserved;
         pthread_mutex_lock(&e->lock);
-        policy_evict_until(e->p, e->budget - size);
+        policy_evict_until(e->p, want < e->budget ? e->budget - want : 0);
         unlock_and_delete(e);
         return 0;
 }

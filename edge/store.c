@@ -458,6 +458,9 @@ void store_get_stats(struct store *s, struct store_stats *ret)
         ret->objects = t.objects;
         ret->bytes = t.bytes;
         ret->max_bytes = s->max_bytes;
+        pthread_mutex_lock(&s->lock);
+        ret->reserved = s->reserved;
+        pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- readers, lookups and hit counters ---- */

@@ -49,6 +49,7 @@ struct store_stats {
         uint64_t objects;
         uint64_t bytes;
         uint64_t max_bytes;
+        uint64_t reserved; /* held by puts begun and not yet committed or dropped */
 };
 
 /*

@@ -15,6 +15,9 @@
   larger_than_budget: an object over cache.max_size, asked for (miss) and pushed (admin PUT),
                      is refused at once (503 detail=too-large, 413) and evicts nothing: the
                      objects filled before are still hits.
+  room_beside_fills: a full cache and two misses held in flight at once: the second fill's
+                     eviction makes room beside the first's reservation, so both are 200
+                     (before, the second was 503 store-full with 36 MB evictable).
   admin_during_fill: an admin PUT, or a PUT then DELETE, of a key while a client's fill of it
                      is held at the origin: the client gets the origin's bytes, and the
                      fill's late commit undoes neither (the pushed object, or no object).
@@ -250,6 +253,29 @@ def admin_during_fill(origin):
         eq(delta(before, counters(e), "sluice_edge_fills_total", 'result="superseded"'), 2.0,
            "both fills counted superseded")
         check(tmp_empty(e), "no temp file left")
+    finally:
+        e.stop()
+        e.cleanup()
+
+
+@test
+def room_beside_fills(origin):
+    MB = 1000 * 1000
+    e = start_edge(sys.argv[1], origin, {"cache": {"max_size": "64M"}})
+    try:
+        for i in range(4):  # 48 MB held: 19 MB free
+            e.put(f"/ok/room/old-{i}.m4s", RNG.randbytes(12 * MB))
+        a, b = "/gate/room/a.m4s", "/gate/room/b.m4s"
+        data_a, data_b = RNG.randbytes(12 * MB), RNG.randbytes(12 * MB)
+        ta, got_a = fill_held(e, origin, a, data_a)  # fits: reserves 12 MB
+        tb, got_b = fill_held(e, origin, b, data_b)  # must evict beside a's reservation
+        origin.gate(a).set()
+        origin.gate(b).set()
+        ta.join(30)
+        tb.join(30)
+        expect_body(got_a["r"], data_a, "the first fill")
+        expect_body(got_b["r"], data_b, "the second fill, evicting beside the first")
+        check(listed(e, a) and listed(e, b), "both kept")
     finally:
         e.stop()
         e.cleanup()
