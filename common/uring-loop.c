@@ -40,6 +40,7 @@ struct uring_loop {
         bool settling; /* uring_loop_settle: completions only, no timer or hook */
 
         uring_loop_handler_fn handlers[URING_LOOP_OP_MAX + 1];
+        bool makes_fd[URING_LOOP_OP_MAX + 1]; /* uring_loop_set_fd_op */
         void *userdata;
 
         /* Slot 0 is reserved so that no valid user_data is 0. */
@@ -307,6 +308,12 @@ void uring_loop_set_handler(struct uring_loop *loop, uint8_t op, uring_loop_hand
 {
         if (op != OP_WAKE)
                 loop->handlers[op] = fn;
+}
+
+void uring_loop_set_fd_op(struct uring_loop *loop, uint8_t op)
+{
+        if (op != OP_WAKE)
+                loop->makes_fd[op] = true;
 }
 
 void uring_loop_set_userdata(struct uring_loop *loop, void *userdata)
@@ -752,6 +759,15 @@ int uring_loop_wake(struct uring_loop *loop)
         return 0;
 }
 
+/* A completion no owner takes: its provided buffer goes back, and a new fd (an accept's,
+ * reaching a slot being closed) is closed rather than left open for the process's life. */
+static void drop_result(struct uring_loop *loop, uint8_t op, const struct io_uring_cqe *cqe)
+{
+        uring_loop_buf_recycle(loop, cqe);
+        if (loop->makes_fd[op] && cqe->res >= 0)
+                (void)close(cqe->res);
+}
+
 static void dispatch(struct uring_loop *loop, const struct io_uring_cqe *cqe)
 {
         uint64_t ud = io_uring_cqe_get_data64(cqe);
@@ -779,7 +795,7 @@ static void dispatch(struct uring_loop *loop, const struct io_uring_cqe *cqe)
                 s->inflight--;
         }
         if (s->closing) {
-                uring_loop_buf_recycle(loop, cqe);
+                drop_result(loop, op, cqe);
                 if (s->inflight == 0)
                         slot_release(loop, i);
                 return;
@@ -787,11 +803,11 @@ static void dispatch(struct uring_loop *loop, const struct io_uring_cqe *cqe)
         if (likely(loop->handlers[op] != NULL))
                 loop->handlers[op](loop, s->owner, cqe);
         else
-                uring_loop_buf_recycle(loop, cqe);
+                drop_result(loop, op, cqe);
         return;
 drop:
-        /* A stale completion: nobody owns its buffer any more. */
-        uring_loop_buf_recycle(loop, cqe);
+        /* A stale completion: nobody owns its buffer, or the fd it made, any more. */
+        drop_result(loop, op, cqe);
 }
 
 static int iterate(struct uring_loop *loop, int timeout_ms)

@@ -72,6 +72,9 @@ unsigned uring_loop_setup_flags(const struct uring_loop *loop);
 unsigned uring_loop_restrictions(const struct uring_loop *loop);
 
 void uring_loop_set_handler(struct uring_loop *loop, uint8_t op, uring_loop_handler_fn fn);
+/* Completions of op carry a new fd in res (accept): one that reaches a slot being closed, or
+ * a stale one, has its fd closed by the loop. */
+void uring_loop_set_fd_op(struct uring_loop *loop, uint8_t op);
 void uring_loop_set_userdata(struct uring_loop *loop, void *userdata);
 void *uring_loop_get_userdata(const struct uring_loop *loop);
 

@@ -215,6 +215,7 @@ static int setup(struct edge_worker *w)
                 return r;
         uring_loop_set_userdata(w->loop, w);
         uring_loop_set_handler(w->loop, EDGE_OP_ACCEPT, listener_on_accept);
+        uring_loop_set_fd_op(w->loop, EDGE_OP_ACCEPT);
         uring_loop_set_handler(w->loop, EDGE_OP_RECV, conn_on_recv);
         uring_loop_set_handler(w->loop, EDGE_OP_POLLOUT, conn_on_pollout);
         uring_loop_set_handler(w->loop, EDGE_OP_SEND, conn_on_send);

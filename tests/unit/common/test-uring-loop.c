@@ -306,6 +306,51 @@ TEST(accept_and_multishot_recv)
         uring_loop_free(loop);
 }
 
+/* Connections accepted after their listener's slot began closing reach no handler: the
+ * loop closes their fds, so the clients see the end at once, not when the process exits. */
+TEST(accepts_reaching_a_closing_slot_are_closed)
+{
+        struct uring_loop *loop = loop_new_or_skip(8);
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        socklen_t sl = sizeof(sa);
+        struct srv sv = {.cfd = -1};
+        int c[4];
+        char b;
+
+        ASSERT_TRUE(loop);
+        uring_loop_set_handler(loop, 3, on_accept);
+        uring_loop_set_fd_op(loop, 3);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sv.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_TRUE(sv.lfd >= 0);
+        ASSERT_EQ(bind(sv.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ASSERT_EQ(listen(sv.lfd, 16), 0);
+        ASSERT_EQ(getsockname(sv.lfd, (struct sockaddr *)&sa, &sl), 0);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &sv, NULL, &sv.lslot), 0);
+        ASSERT_EQ(uring_loop_accept_multishot(loop, sv.lslot, 3, sv.lfd), 0);
+        ASSERT_TRUE(uring_loop_run_once(loop, 0) >= 0); /* the accept is armed */
+        for (int i = 0; i < 4; i++) {
+                c[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                ASSERT_TRUE(c[i] >= 0);
+                ASSERT_EQ(connect(c[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+        }
+        uring_loop_slot_close(loop, sv.lslot); /* the accept stays armed, as in a drain */
+        for (int i = 0; i < 5; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 50) >= 0);
+        ASSERT_EQ(sv.cfd, -1); /* no handler saw them */
+        for (int i = 0; i < 4; i++) {
+                struct pollfd p = {.fd = c[i], .events = POLLIN};
+                ASSERT_EQ(poll(&p, 1, 2000), 1);
+                ASSERT_EQ(recv(c[i], &b, 1, 0), 0);
+                (void)close(c[i]);
+        }
+        ASSERT_EQ(uring_loop_cancel_fd(loop, sv.lslot, 5, sv.lfd), 0);
+        for (int i = 0; i < 20 && uring_loop_slot_inflight(loop, sv.lslot) > 0; i++)
+                ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
+        (void)close(sv.lfd);
+        uring_loop_free(loop);
+}
+
 /* ---- send: short completions, waiting for room ---- */
 
 struct sender {
