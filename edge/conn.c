@@ -296,7 +296,9 @@ void conn_close(struct conn *c, const char *why)
         if (c->pending_log) {
                 struct access_log_outcome o = {c->req_cache, c->req_upstream};
 
-                access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes,
+                /* 499: closed (client gone, deadline, drain) before an answer began. */
+                access_log_end_detached(&w->alog, c->pending_log,
+                                        c->req_status ? c->req_status : 499, c->req_bytes,
                                         req_dur_us(c), &o);
                 c->pending_log = NULL;
         }
@@ -521,6 +523,7 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
                 /* Only the access log reads the duration: no clock read with it off. */
                 c->req_start_us = access_log_on(&w->alog) ? uring_loop_clock_us() : 0;
                 c->req_bytes = 0;
+                c->req_status = 0; /* none yet: a close before the answer logs 499 */
                 if (r < 0) {
                         int status = c->parser.status ? c->parser.status : 400;
                         log_conn(LOG_LVL_DEBUG, c->id, "refused %d: %s", status,

@@ -556,6 +556,22 @@ def access_log_has_refusals(e):
 
 
 @test
+def access_log_unanswered_is_499(e):
+    """A request the connection closes on before any answer (here an admin PUT whose body
+    never comes) is logged 499, not with the status of the connection's request before."""
+    start = access_log_size(e)
+    with e.conn(admin=True, timeout=5) as c:
+        c.send(build_request("GET", "/healthz"))
+        eq(c.read_response().status, 200, "healthz")
+        c.send(build_request("PUT", "/admin/objects/t1/never.bin",
+                             e.auth() + [("Content-Length", "1000")]) + b"only ten b")
+        time.sleep(0.3)
+    lines = settled_lines(e, start, 2, "healthz, then a PUT left unanswered")
+    eq(parsed(lines[0]), ("GET /healthz", 200), f"first line {lines[0]!r}")
+    eq(parsed(lines[1]), ("PUT /admin/objects/t1/never.bin", 499), f"second line {lines[1]!r}")
+
+
+@test
 def access_log_pipelined_batch(e):
     tag = os.urandom(4).hex()
     targets = [f"/t1/one.bin?pipe={tag}-{i}" for i in range(3)]
