@@ -255,6 +255,15 @@ static void reload(struct edge_server *srv, const char *path)
         lvl = log_level_parse(cfg->log.level ? cfg->log.level : "info");
         if (lvl >= 0)
                 log_set_level((enum log_level)lvl);
+        /* A log file is reopened too (rotation: renamed, then SIGHUP). */
+        if (lvl >= 0 && cfg->log.target && cfg->log.target[0] == '/' &&
+            str_eq(cfg->log.target, old->cfg->log.target)) {
+                r = log_init((enum log_level)lvl, cfg->log.target);
+                if (r < 0)
+                        log_warn("reload: cannot reopen the log %s: %s; writing on to the one "
+                                 "open",
+                                 cfg->log.target, strerror(-r));
+        }
         /* Reopen the access log (log rotation) onto the same descriptor number. */
         if (srv->access_fd >= 0) {
                 int fd = open_access_log(cfg->log.access_log);

@@ -162,6 +162,8 @@ static int switch_user(const struct edge_cfg *cfg)
                 log_info("%lu cache entries now owned by '%s'", n, cfg->user);
         if (cfg->log.access_log && cfg->log.access_log[0] == '/')
                 (void)chown(cfg->log.access_log, pw.pw_uid, gid); /* reopened on SIGHUP */
+        if (cfg->log.target && cfg->log.target[0] == '/')
+                (void)chown(cfg->log.target, pw.pw_uid, gid); /* so is the log */
 
         /* glibc applies set*id to every thread of the process. */
         if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||

@@ -218,6 +218,26 @@ def sighup_reopens_access_log(e):
     wait_for(reopened, "a new access.log after mv + SIGHUP")
 
 
+@test
+def sighup_reopens_log_file(e):
+    """log.target as a file: rotated (renamed), then SIGHUP, and the edge's own lines go to
+    a new file at the path (docs/edge-config.md)."""
+    t = Edge(e.binary)
+    path = os.path.join(t.dir, "messages.log")
+    t.cfg["log"]["target"] = path
+    try:
+        t.start()
+        wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0, "a log line")
+        os.rename(path, path + ".1")
+        t.signal(signal.SIGHUP)
+        wait_for(lambda: os.path.exists(path)
+                 and b"configuration reloaded" in open(path, "rb").read(),
+                 "the reload's line in a new file at the log's path")
+    finally:
+        t.stop()
+        t.cleanup()
+
+
 # ---------------------------------------------------------------------------------------------
 # What a reload promises (docs/edge.md, "Signals"): limits, the admin token re-read from
 # token_file and the token keys take effect for new requests.
