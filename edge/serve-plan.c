@@ -210,10 +210,49 @@ static void plan_unsatisfiable(struct serve_plan *p, struct conn *c, const struc
 
 /* ---- the hit ---- */
 
-static void cond_hdrs(const struct http1_req *req, struct http_cond_hdrs *ch)
+/*
+ * A list field sent on several lines is one list (RFC 9110 section 5.3): the lines after the
+ * first are joined to it in buf[0..cap). When they do not fit, the first line stands alone.
+ */
+static const char *list_joined(const struct http1_req *req, enum http_known_hdr k,
+                               const char *name, const char *first, size_t *len, char *buf,
+                               size_t cap)
+{
+        unsigned pos;
+        size_t n = *len, vlen;
+        const char *v;
+
+        if (!first)
+                return NULL;
+        pos = (unsigned)req->known[k] + 1;
+        v = http1_req_header_next(req, name, &pos, &vlen);
+        if (!v || n > cap)
+                return first;
+        memcpy(buf, first, n);
+        for (; v; v = http1_req_header_next(req, name, &pos, &vlen)) {
+                if (n + 2 + vlen > cap)
+                        return first;
+                buf[n++] = ',';
+                buf[n++] = ' ';
+                memcpy(buf + n, v, vlen);
+                n += vlen;
+        }
+        *len = n;
+        return buf;
+}
+
+/* The request's preconditions; buf holds joined lists (COND_JOIN_MAX bytes each). */
+#define COND_JOIN_MAX 2048
+static void cond_hdrs(const struct http1_req *req, struct http_cond_hdrs *ch,
+                      char buf[2][COND_JOIN_MAX])
 {
         ch->if_match = http1_req_known(req, HK_IF_MATCH, &ch->if_match_len);
+        ch->if_match = list_joined(req, HK_IF_MATCH, "If-Match", ch->if_match, &ch->if_match_len,
+                                   buf[0], COND_JOIN_MAX);
         ch->if_none_match = http1_req_known(req, HK_IF_NONE_MATCH, &ch->if_none_match_len);
+        ch->if_none_match = list_joined(req, HK_IF_NONE_MATCH, "If-None-Match",
+                                        ch->if_none_match, &ch->if_none_match_len, buf[1],
+                                        COND_JOIN_MAX);
         ch->if_modified_since =
             http1_req_known(req, HK_IF_MODIFIED_SINCE, &ch->if_modified_since_len);
         ch->if_unmodified_since =
@@ -245,6 +284,7 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
         struct edge_metrics *m = &w->srv->m;
         struct http_validators v;
         struct http_cond_hdrs ch;
+        char joined[2][COND_JOIN_MAX];
         struct http_range rg = {0};
         enum http_range_result rr = HTTP_RANGE_NONE;
         const char *cc, *ctype, *range, *text;
@@ -256,7 +296,7 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
         v.etag = obj->etag;
         v.etag_len = strlen(obj->etag);
         v.last_modified = obj->last_modified;
-        cond_hdrs(req, &ch);
+        cond_hdrs(req, &ch, joined);
         cc = serve_cache_control(key, key_len);
 
         status = http_cond_eval(&ch, &v);

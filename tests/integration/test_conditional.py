@@ -49,6 +49,9 @@ def if_none_match_matching_304(e):
     # If-None-Match uses the weak comparison.
     expect_304(e, [("If-None-Match", "W/" + etag)], "If-None-Match: W/<etag>")
     expect_304(e, [("If-None-Match", etag)], "HEAD If-None-Match", method="HEAD")
+    # A list given on several lines is one list (RFC 9110 section 5.3).
+    expect_304(e, [("If-None-Match", '"a"'), ("If-None-Match", etag)],
+               "If-None-Match on two lines, the match on the second")
 
 
 @test
@@ -101,6 +104,8 @@ def if_match(e):
     # If-Match uses the strong comparison: a weak tag never matches.
     r = e.get(KEY, [("If-Match", "W/" + v.need("ETag"))])
     eq(r.status, 412, "If-Match: W/<etag>")
+    expect_200(e, [("If-Match", '"nope"'), ("If-Match", v.need("ETag"))],
+               "If-Match on two lines, the match on the second")
 
 
 @test
