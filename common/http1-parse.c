@@ -471,9 +471,11 @@ static int parse_head(struct http1_parser *p, const char *buf, size_t start, siz
         if (e - q < 10 || memcmp(q, "HTTP/", 5) != 0 || q[5] < '0' || q[5] > '9' ||
             q[6] != '.' || q[7] < '0' || q[7] > '9' || q[8] != '\r' || q[9] != '\n')
                 return refuse(p, 400, "malformed HTTP-version");
-        if (q[5] != '1' || (q[7] != '0' && q[7] != '1'))
-                return refuse(p, 501, "unsupported HTTP version");
-        req->minor = (uint8_t)(q[7] - '0');
+        /* RFC 9110 section 2.5: a later 1.x is answered as 1.1, the highest we speak; another
+         * major version is 505 (section 15.6.6). */
+        if (q[5] != '1')
+                return refuse(p, 505, "unsupported HTTP major version");
+        req->minor = q[7] == '0' ? 0 : 1;
         q += 10;
 
         /* field-lines, then the CRLF that ends the head */

@@ -17,7 +17,8 @@
  *        HTTP/1.0 with Transfer-Encoding;
  *   414: request-target longer than limits.max_target;
  *   431: header section larger than limits.max_header_bytes or more than limits.max_headers;
- *   501: unknown Transfer-Encoding coding, or an HTTP version other than 1.0/1.1.
+ *   501: unknown Transfer-Encoding coding.
+ *   505: an HTTP major version other than 1 (a later 1.x minor is read as 1.1).
  * Whether a body is acceptable for the method (e.g. Transfer-Encoding on GET) is the caller's
  * decision: req->chunked and req->content_length report what was declared.
  */
@@ -91,7 +92,7 @@ struct http1_req {
 
 struct http1_parser {
         uint32_t scanned; /* bytes already checked for the end of the head */
-        int status;       /* on failure: 400/414/431/501 */
+        int status;       /* on failure: 400/414/431/501/505 */
         const char *reason; /* static string for logs */
 };
 

@@ -64,6 +64,8 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           "status=\"431\"");
         C(refusals_501, "sluice_edge_parse_refusals_total", "Requests refused by the parser",
           "status=\"501\"");
+        C(refusals_505, "sluice_edge_parse_refusals_total", "Requests refused by the parser",
+          "status=\"505\"");
         C(admin_puts, "sluice_edge_admin_puts_total", "Objects committed through the admin API",
           NULL);
         C(admin_deletes, "sluice_edge_admin_deletes_total", "Objects deleted through the admin API",
@@ -177,6 +179,9 @@ void edge_metrics_refusal(struct edge_metrics *m, int status)
                 break;
         case 501:
                 metrics_add(m->refusals_501, 1);
+                break;
+        case 505:
+                metrics_add(m->refusals_505, 1);
                 break;
         default:
                 metrics_add(m->refusals_400, 1);

@@ -41,7 +41,7 @@ struct edge_metrics {
         struct metric *precond_failed;
         struct metric *ranges;
         struct metric *range_unsatisfiable;
-        struct metric *refusals_400, *refusals_414, *refusals_431, *refusals_501;
+        struct metric *refusals_400, *refusals_414, *refusals_431, *refusals_501, *refusals_505;
         struct metric *admin_puts, *admin_deletes;
         struct metric *collapsed;      /* misses that joined a fill already under way */
         struct metric *negative_hits;  /* 404s answered from the negative cache */
@@ -75,7 +75,7 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
 
 /* One finished client request: counts by class, bytes and the per-worker counter. */
 void edge_metrics_request(struct edge_metrics *m, unsigned worker, int status, uint64_t bytes);
-/* A request the parser refused with status (400/414/431/501). */
+/* A request the parser refused with status (400/414/431/501/505). */
 void edge_metrics_refusal(struct edge_metrics *m, int status);
 
 /* The label value of a token refusal reason ("expired"), for metrics and logs. */

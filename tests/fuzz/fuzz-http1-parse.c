@@ -55,7 +55,8 @@ static void check_fail(const struct http1_parser *p, int r)
         if (r == -EAGAIN)
                 return;
         CHECK(r == -EPROTO);
-        CHECK(p->status == 400 || p->status == 414 || p->status == 431 || p->status == 501);
+        CHECK(p->status == 400 || p->status == 414 || p->status == 431 || p->status == 501 ||
+              p->status == 505);
         CHECK(p->reason != NULL);
 }
 

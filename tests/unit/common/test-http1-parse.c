@@ -136,9 +136,13 @@ TEST(request_line_malformed)
 
 TEST(versions)
 {
-        ASSERT_EQ(status_of("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 501);
-        ASSERT_EQ(status_of("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), 501);
-        ASSERT_EQ(status_of("GET / HTTP/0.9\r\nHost: a\r\n\r\n"), 501);
+        ASSERT_EQ(status_of("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
+        ASSERT_EQ(status_of("GET / HTTP/0.9\r\nHost: a\r\n\r\n"), 505);
+        /* a later 1.x minor is answered as 1.1 (and needs Host, as 1.1 does) */
+        ASSERT_EQ(status_of("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), 0);
+        ASSERT_EQ(req.minor, 1);
+        ASSERT_TRUE(req.keep_alive);
+        ASSERT_EQ(status_of("GET / HTTP/1.9\r\n\r\n"), 400);
         ASSERT_EQ(status_of("GET / HTTP/1.0\r\n\r\n"), 0);
         ASSERT_EQ(req.minor, 0);
         ASSERT_TRUE(!req.keep_alive);
