@@ -15,22 +15,22 @@
 #include "http-range.h"
 
 #define RANGE_VALUE_MAX 1024
-#define DIGITS_MAX 19 /* 19 decimal digits always fit in uint64_t */
 
 static bool ows(char c)
 {
         return c == ' ' || c == '\t';
 }
 
-/* 1*DIGIT at s[*i..n); returns false when there is none or it is too long. */
+/* 1*DIGIT at s[*i..n); returns false when there is none. A number past uint64_t reads as
+ * UINT64_MAX: past the end of any object, which is what it says (RFC 9110 section 14.1.1
+ * puts no bound on it: a last position past the end is cut to the last byte). */
 static bool number(const char *s, size_t n, size_t *i, uint64_t *ret)
 {
         size_t b = *i;
         uint64_t v = 0;
         while (*i < n && s[*i] >= '0' && s[*i] <= '9') {
-                if (*i - b >= DIGITS_MAX)
-                        return false;
-                v = v * 10 + (uint64_t)(s[*i] - '0');
+                unsigned d = (unsigned)(s[*i] - '0');
+                v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
                 (*i)++;
         }
         *ret = v;
