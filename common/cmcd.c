@@ -23,7 +23,7 @@
 #define CMCD_INPUT_MAX 1024
 #define INT_DIGITS_MAX 15 /* RFC 8941 §3.3.1 */
 
-enum vtype { V_BOOL, V_INT, V_DEC, V_STR, V_TOKEN };
+enum vtype { V_BOOL, V_INT, V_DEC, V_STR, V_TOKEN, V_OTHER };
 
 struct value {
         enum vtype type;
@@ -154,6 +154,38 @@ static int parse_value(const char *s, size_t n, size_t *i, struct value *v)
                         v->s[v->slen++] = s[p++];
                 *i = p;
                 return 0;
+        }
+        /* A byte sequence or an inner list (RFC 8941 sections 3.3.5, 3.1.1): no CMCD key takes
+         * one, but a custom key may, and the keys after it still count. Read over whole. */
+        if (s[p] == ':') {
+                for (p++; p < n && s[p] != ':'; p++)
+                        if (!is_alpha(s[p]) && !is_digit(s[p]) && s[p] != '+' && s[p] != '/' &&
+                            s[p] != '=')
+                                return -EINVAL;
+                if (p >= n)
+                        return -EINVAL;
+                v->type = V_OTHER;
+                *i = p + 1;
+                return 0;
+        }
+        if (s[p] == '(') {
+                bool quoted = false;
+                for (p++; p < n; p++) {
+                        if (quoted) {
+                                if (s[p] == '\\')
+                                        p++;
+                                else if (s[p] == '"')
+                                        quoted = false;
+                        } else if (s[p] == '"') {
+                                quoted = true;
+                        } else if (s[p] == ')') {
+                                v->type = V_OTHER;
+                                *i = p + 1;
+                                return 0;
+                        } else if (s[p] == '(' || s[p] == ',') {
+                                return -EINVAL; /* inner lists do not nest, nor hold commas */
+                        }
+                }
         }
         return -EINVAL;
 }

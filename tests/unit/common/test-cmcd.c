@@ -95,6 +95,18 @@ TEST(types_and_unknown_keys)
         ASSERT_STREQ(c.sid, "a\"b\\c");
         ASSERT_EQ(parse("", 1), 0);
         ASSERT_EQ(parse("  ", 0), 0);
+        /* an inner list or a byte sequence under a custom key is skipped; the keys after it
+         * (sent in alphabetical order, so the usual ones) still count */
+        ASSERT_EQ(parse("br=3200,com.example-myKey=(1 \"a)b\" 2),d=4004,sid=\"s\",su", 1), 0);
+        ASSERT_EQ(c.d, 4004);
+        ASSERT_STREQ(c.sid, "s");
+        ASSERT_TRUE(c.su);
+        ASSERT_EQ(parse("com.x-b=:aGVsbG8=:,d=2000", 1), 0);
+        ASSERT_EQ(c.d, 2000);
+        /* and given to a known key, it is a wrong type: dropped */
+        ASSERT_EQ(parse("br=(1 2),d=10", 1), 0);
+        ASSERT_EQ(c.br, -1);
+        ASSERT_EQ(c.d, 10);
 }
 
 TEST(malformed)
@@ -103,7 +115,8 @@ TEST(malformed)
                 "br=",          "br=abc def",    "br=1;x=2",   "=1",         "br=1,",
                 "br=1,,bl=2",   "sid=\"abc",     "sid=\"a\\x\"", "br=1 bl=2", "9=1",
                 "br=1234567890123456", "pr=1.2345", "pr=1.",   "bs=?2",      "sid=\"\x01\"",
-                "br==1",        "-br=1",         "br=--1",
+                "br==1",        "-br=1",         "br=--1",       "x=(1 2",      "x=((1))",
+                "x=(1,2)",      "x=:abc",        "x=:a b:",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 if (parse(bad[i], 1) != -EINVAL)
