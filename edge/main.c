@@ -62,11 +62,16 @@ static void usage(FILE *f)
                    "and docs/edge-config.md in the source.\n");
 }
 
-/* Read the admin token (first line, surrounding whitespace trimmed). Returns 0 or -errno. */
+/*
+ * Read the admin token: the first line, surrounding whitespace trimmed. Returns 0, -errno, or
+ * -EOVERFLOW when the line does not fit in cap - 1 bytes (a token cut short would be
+ * refused in full and accepted as its prefix).
+ */
 static int read_token(const char *path, char *out, size_t cap, size_t *ret_len)
 {
         FILE *f;
-        size_t n;
+        size_t n, b = 0;
+        bool whole;
 
         *ret_len = 0;
         out[0] = '\0';
@@ -77,12 +82,20 @@ static int read_token(const char *path, char *out, size_t cap, size_t *ret_len)
                 return -errno;
         if (!fgets(out, (int)cap, f))
                 out[0] = '\0';
-        (void)fclose(f);
         n = strlen(out);
+        whole = (n && out[n - 1] == '\n') || fgetc(f) == EOF;
+        (void)fclose(f);
+        if (!whole) {
+                out[0] = '\0';
+                return -EOVERFLOW;
+        }
         while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' ||
                      out[n - 1] == '\t'))
                 out[--n] = '\0';
-        *ret_len = n;
+        while (b < n && (out[b] == ' ' || out[b] == '\t'))
+                b++;
+        memmove(out, out + b, n - b + 1);
+        *ret_len = n - b;
         return 0;
 }
 

@@ -249,6 +249,29 @@ def admin_status(e, token):
 
 
 @test
+def token_file_trimmed_and_bounded(e):
+    """The admin token file's first line, spaces around it trimmed (leading ones too); one
+    longer than 255 bytes is refused at start, not cut to a prefix that would then pass."""
+    t = Edge(e.binary)
+    try:
+        with open(t.token_file, "w") as f:
+            f.write("  \t" + t.token + " \n")
+        t.start()
+        eq(admin_status(t, t.token), 200, "the token, its leading blanks trimmed")
+        t.stop()
+        with open(t.token_file, "w") as f:
+            f.write("k" * 300 + "\n")
+        p = subprocess.run([t.binary, "--config", t.config_path], capture_output=True,
+                           text=True, timeout=20)
+        check(p.returncode != 0, f"an over-long token is refused at start: {p.returncode}")
+        check("admin token" in p.stderr, f"says which file: {p.stderr[-500:]!r}")
+    finally:
+        if t.running():
+            t.stop()
+        t.cleanup()
+
+
+@test
 def sighup_rotates_admin_token(e):
     old, new = e.token, "it-rotated-" + os.urandom(16).hex()
     eq(admin_status(e, old), 200, "the admin token in force before the rotation")
