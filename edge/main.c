@@ -256,6 +256,19 @@ static void reload(struct edge_server *srv, const char *path)
                 edge_cfg_free(cfg);
                 return;
         }
+        /* Nor their addresses: the sockets stay where they are, and the metrics' labels
+         * would name addresses nothing listens on. */
+        for (size_t i = 0; i < cfg->tls.n; i++) {
+                const char *now = ((struct edge_cfg_tls *)cfg->tls.items)[i].listen;
+                const char *was = ((struct edge_cfg_tls *)old->cfg->tls.items)[i].listen;
+                if (!str_eq(now, was)) {
+                        log_error("reload: tls listener %s moved to %s; that needs a restart, "
+                                  "keeping the running configuration",
+                                  was, now);
+                        edge_cfg_free(cfg);
+                        return;
+                }
+        }
         r = runtime_new(cfg, &rt);
         if (r < 0) {
                 log_error("reload failed; keeping the running configuration");

@@ -376,6 +376,31 @@ def sighup_reloads_certificates(e):
         eq(body, b"x", "old connection after reload")
 
 
+@test
+def reload_refuses_a_moved_tls_listener(e):
+    """A reload naming another address for a TLS listener is refused as a whole (the socket
+    cannot move without a restart), saying so; the listener goes on where it was."""
+    was = e.cfg["tls"][0]["listen"]
+    e.cfg["tls"][0]["listen"] = f"{HOST}:{free_port()}"
+    try:
+        e.write_config()
+        e.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while True:
+            with open(e.log_path, errors="replace") as f:
+                said = "moved to" in f.read()
+            if said or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)  # poll interval for the main thread's log line
+        check(said, "the refused reload is not logged")
+    finally:
+        e.cfg["tls"][0]["listen"] = was
+        e.write_config()
+    with handshake(e, client_ctx(e)) as s:
+        _, body = get_over(s, "/t1/one.bin")
+        eq(body, b"x", "the listener where it was")
+
+
 def ocsp_response(e, cert, out):
     """A good OCSP response for cert (a file in the PKI dir) signed by the CA, as the operator's
     `openssl ocsp ... -respout` makes it; nextUpdate a day ahead."""
