@@ -713,11 +713,27 @@ out:
         return r;
 }
 
+/* A new ticket schedule starts from the old one's counts: the counters never go back. What
+ * connections of the old context count after this is not carried. */
+_Static_assert(sizeof(struct tls_stats) % sizeof(atomic_uint_fast64_t) == 0,
+               "struct tls_stats is counters only");
+static void stats_carry(struct tls_stats *to, const struct tls_stats *from)
+{
+        atomic_uint_fast64_t *t = (atomic_uint_fast64_t *)to;
+        const atomic_uint_fast64_t *f = (const atomic_uint_fast64_t *)from;
+
+        for (size_t i = 0; i < sizeof(*to) / sizeof(*t); i++)
+                atomic_fetch_add(&t[i], atomic_load(&f[i]));
+}
+
 void tls_ctx_share_tickets(struct tls_ctx *t, struct tls_ctx *prev)
 {
-        if (!prev || t->tickets == prev->tickets ||
-            t->tickets->period_ms != prev->tickets->period_ms)
+        if (!prev || t->tickets == prev->tickets)
                 return;
+        if (t->tickets->period_ms != prev->tickets->period_ms) {
+                stats_carry(&t->tickets->stats, &prev->tickets->stats);
+                return;
+        }
         atomic_fetch_add(&prev->tickets->refs, 1);
         tickets_unref(t->tickets);
         t->tickets = prev->tickets;

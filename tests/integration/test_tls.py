@@ -377,6 +377,32 @@ def sighup_reloads_certificates(e):
 
 
 @test
+def counters_survive_a_new_ticket_schedule(e):
+    """A reload with another ticket_rotation starts a new ticket schedule; the listener's
+    counters go on from where they were (a Prometheus counter never goes back)."""
+    with handshake(e, client_ctx(e)):
+        pass
+    before = tls_counters(e)
+    key = ("sluice_tls_handshakes_total", 'result="ok"')
+    check(before.get(key, 0) >= 1, f"handshakes counted: {before}")
+    was = e.cfg["tls"][0].get("ticket_rotation")
+    e.cfg["tls"][0]["ticket_rotation"] = "7h"
+    try:
+        e.write_config()
+        reload_and_wait(e)
+        after = tls_counters(e)
+        for k, v in before.items():
+            check(after.get(k, 0) >= v, f"{k} went back from {v} to {after.get(k)}")
+    finally:
+        if was is None:
+            del e.cfg["tls"][0]["ticket_rotation"]
+        else:
+            e.cfg["tls"][0]["ticket_rotation"] = was
+        e.write_config()
+        reload_and_wait(e)
+
+
+@test
 def reload_refuses_a_moved_tls_listener(e):
     """A reload naming another address for a TLS listener is refused as a whole (the socket
     cannot move without a restart), saying so; the listener goes on where it was."""
