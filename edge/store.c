@@ -399,6 +399,11 @@ int store_open_map(const char *dir, uint64_t max_bytes, uint64_t map_size, struc
         r = cache_idx_open(idxdir, map_size ? map_size : map_size_for(max_bytes), 0, &s->idx);
         if (r < 0)
                 goto fail;
+        /* The index's files may be new: their names must be as durable as what the index's
+         * commits sync into them, or a power cut could lose an index whose objects stay. */
+        r = fsync_dirat(s->dirfd, "index");
+        if (r < 0)
+                goto fail;
 
         sc.s = s;
         r = cache_idx_sweep(s->idx, sweep_check, &sc);
