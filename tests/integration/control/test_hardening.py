@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import (CONTENT_KEY, Control, Failure, Postgres, check, make_asset,
+from ctlharness import (CONTENT_KEY, PG_TEMP, Control, Failure, Postgres, check, make_asset,
                         register, run)
 
 
@@ -354,6 +354,22 @@ def test_prune(binary, tmp, ctl, pg):
     ctl.start()
 
 
+def test_pg_temp_closed_parent(tmp):
+    """As root the scratch PostgreSQL runs as the postgres user: a state directory under a
+    parent closed to others (a checkout in /root) is refused at once, naming that parent,
+    instead of initdb's bare permission error."""
+    if os.geteuid() != 0:
+        print("# pg_temp_closed_parent: not root, the server runs as the caller: nothing to see")
+        return
+    closed = os.path.join(tmp, "closed")
+    os.makedirs(os.path.join(closed, "in"))  # tmp itself lets postgres through: its server runs
+    os.chmod(closed, 0o700)
+    r = subprocess.run([PG_TEMP, "start", os.path.join(closed, "in", "pg")],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 3, f"pg-temp start under a closed parent: {r.returncode} {r.stderr}")
+    check(f"{closed} is closed to other users" in r.stderr, f"names the parent: {r.stderr}")
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
@@ -374,7 +390,8 @@ def main(binary, tmp):
                      ("infinity", lambda: test_infinite_windows(binary, tmp, ctl, pg)),
                      ("rekey", lambda: test_reregister_new_kid(ctl, pg)),
                      ("rotate", lambda: test_rotate_margin(ctl, pg)),
-                     ("prune", lambda: test_prune(binary, tmp, ctl, pg))]:
+                     ("prune", lambda: test_prune(binary, tmp, ctl, pg)),
+                     ("pg_temp", lambda: test_pg_temp_closed_parent(tmp))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
