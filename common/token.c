@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -389,12 +391,74 @@ static const regex_t *rx_get(const char *pattern)
         return &victim->rx;
 }
 
+/* An address as text into 16 bytes; an IPv4 one, or an IPv4-mapped IPv6 one, as its 4
+ * bytes at the front. Returns 4, 16, or 0 when s is neither. */
+static int addr_bytes(const char *s, unsigned char out[16])
+{
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+        if (inet_pton(AF_INET, s, out) == 1)
+                return 4;
+        if (inet_pton(AF_INET6, s, out) != 1)
+                return 0;
+        if (memcmp(out, mapped, 12) != 0)
+                return 16;
+        memmove(out, out + 12, 4);
+        return 4;
+}
+
+/*
+ * Whether client (an address as text) is within claim: an address, or a prefix in CIDR form
+ * (RFC 9246 section 2.1.9), IPv4 or IPv6. Addresses compare as bytes, so "2001:DB8::1" is
+ * "2001:db8::1", and a client on an IPv6 socket that is an IPv4 one (::ffff:a.b.c.d) is that
+ * IPv4 address. A claim that is neither form matches no client.
+ */
+static bool ip_within(const char *claim, const char *client)
+{
+        unsigned char want[16], got[16];
+        char addr[TOKEN_IP_MAX + 1];
+        const char *slash = strchr(claim, '/');
+        size_t n = slash ? (size_t)(slash - claim) : strlen(claim);
+        int wlen, glen;
+        long bits;
+
+        if (n >= sizeof(addr))
+                return false;
+        memcpy(addr, claim, n);
+        addr[n] = '\0';
+        wlen = addr_bytes(addr, want);
+        glen = client ? addr_bytes(client, got) : 0;
+        if (!wlen || wlen != glen)
+                return false;
+        bits = wlen * 8;
+        if (slash) {
+                char *end;
+                if (slash[1] < '0' || slash[1] > '9')
+                        return false;
+                bits = strtol(slash + 1, &end, 10);
+                /* a mapped claim counts its prefix over the whole IPv6 address */
+                if (*end || bits < 0 || bits > 128 || end - slash > 4)
+                        return false;
+                if (wlen == 4 && strchr(addr, ':'))
+                        bits -= 96;
+                if (bits < 0 || bits > wlen * 8)
+                        return false;
+        }
+        if (memcmp(want, got, (size_t)bits / 8) != 0)
+                return false;
+        if (bits % 8) {
+                unsigned char m = (unsigned char)(0xff << (8 - bits % 8));
+                return (want[bits / 8] & m) == (got[bits / 8] & m);
+        }
+        return true;
+}
+
 int token_scope_check(const struct token_claims *c, const char *uri, size_t uri_len,
                       const char *client_ip)
 {
         char buf[2048];
 
-        if (c->ip[0] && (!client_ip || strcmp(client_ip, c->ip) != 0))
+        if (c->ip[0] && !ip_within(c->ip, client_ip))
                 return -EPERM;
         if (!c->uc[0])
                 return 0;

@@ -167,6 +167,32 @@ TEST(client_ip_claim)
         ASSERT_EQ(token_scope_check(&c, "/x", 2, "192.0.2.7"), 0);
         ASSERT_EQ(token_scope_check(&c, "/x", 2, "192.0.2.8"), -EPERM);
         ASSERT_EQ(token_scope_check(&c, "/x", 2, NULL), -EPERM);
+        /* the client on an IPv6 socket as an IPv4-mapped address is that address */
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "::ffff:192.0.2.7"), 0);
+        /* a prefix (RFC 9246 section 2.1.9) */
+        snprintf(c.ip, sizeof(c.ip), "192.0.2.0/24");
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "192.0.2.200"), 0);
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "192.0.3.1"), -EPERM);
+        snprintf(c.ip, sizeof(c.ip), "10.0.0.0/9");
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "10.127.255.255"), 0);
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "10.128.0.0"), -EPERM);
+        snprintf(c.ip, sizeof(c.ip), "0.0.0.0/0");
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "203.0.113.9"), 0);
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "2001:db8::1"), -EPERM); /* another family */
+        /* IPv6: spelling does not matter, prefixes work */
+        snprintf(c.ip, sizeof(c.ip), "2001:DB8::1");
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "2001:db8:0::1"), 0);
+        snprintf(c.ip, sizeof(c.ip), "2001:db8::/32");
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "2001:db8:ffff::5"), 0);
+        ASSERT_EQ(token_scope_check(&c, "/x", 2, "2001:db9::5"), -EPERM);
+        /* malformed claims match nobody */
+        static const char *bad[] = {"192.0.2.0/33", "192.0.2.0/", "192.0.2.0/-1", "host.test",
+                                    "192.0.2.0/8x", "2001:db8::/129", ""};
+        for (size_t i = 0; i + 1 < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(c.ip, sizeof(c.ip), "%s", bad[i]);
+                if (token_scope_check(&c, "/x", 2, "192.0.2.1") != -EPERM)
+                        TEST_FAIL_AT("claim '%s' matched", bad[i]);
+        }
         struct token_claims d = {0};
         snprintf(d.uc, sizeof(d.uc), "hash:abc");
         ASSERT_EQ(token_scope_check(&d, "/x", 2, NULL), -EINVAL);
