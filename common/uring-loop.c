@@ -18,6 +18,7 @@
 #define OP_GUARD      1 /* slot 0: the read a send is linked behind; its CQE is ignored */
 #define BUF_GROUP     0
 #define MAX_WAIT_MS   1000
+#define WAKE_RETRY_MS 10 /* how soon a wake read with no SQE is tried again */
 #define SLOTS_INITIAL 256
 
 struct slot {
@@ -38,6 +39,7 @@ struct uring_loop {
         unsigned timer_batch;
         bool stop;
         bool settling; /* uring_loop_settle: completions only, no timer or hook */
+        bool wake_unarmed; /* no SQE for the wake read: armed again before the next wait */
 
         uring_loop_handler_fn handlers[URING_LOOP_OP_MAX + 1];
         bool makes_fd[URING_LOOP_OP_MAX + 1]; /* uring_loop_set_fd_op */
@@ -779,7 +781,7 @@ static void dispatch(struct uring_loop *loop, const struct io_uring_cqe *cqe)
         if (i == 0) {
                 if (op == OP_WAKE && last) {
                         loop->slots[0].inflight--;
-                        (void)wake_arm(loop);
+                        loop->wake_unarmed = wake_arm(loop) < 0;
                         if (loop->wake_fn)
                                 loop->wake_fn(loop, loop->wake_ud);
                 }
@@ -823,6 +825,14 @@ static int iterate(struct uring_loop *loop, int timeout_ms)
                 int until = d > now ? (int)(d - now) : 0;
                 if (until < wait_ms)
                         wait_ms = until;
+        }
+        /* A wake read that found no SQE is armed now; until it is, waits stay short, since a
+         * wake written meanwhile is only seen once it is armed (it is not lost: the eventfd
+         * keeps the count). */
+        if (loop->wake_unarmed) {
+                loop->wake_unarmed = wake_arm(loop) < 0;
+                if (loop->wake_unarmed && wait_ms > WAKE_RETRY_MS)
+                        wait_ms = WAKE_RETRY_MS;
         }
         ts.tv_sec = wait_ms / 1000;
         ts.tv_nsec = (long long)(wait_ms % 1000) * 1000000;
