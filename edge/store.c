@@ -83,6 +83,19 @@ struct store {
         uint64_t reserved; /* bytes of puts begun and not yet committed or aborted */
         uint64_t dead[DEAD_RING];
         _Atomic uint64_t dead_gen;
+
+        /*
+         * Files of objects deleted in batches (an eviction takes thousands at once), unlinked
+         * by a thread of their own, started at the first: their unlinks would otherwise hold
+         * up the fill's commit or the worker that asked for room. Their index entries are
+         * gone already; a crash before the unlink leaves orphans, removed at start.
+         */
+        pthread_mutex_t ulock;
+        pthread_cond_t ucond, uidle;
+        uint64_t *uq;
+        size_t un, ucap;
+        bool ubusy, ustop, ustarted;
+        pthread_t uth;
 };
 
 struct store_put {
@@ -166,6 +179,75 @@ static void unlink_object(struct store *s, uint64_t id)
         obj_path(id, p);
         (void)unlinkat(s->objfd, p, 0);
         dead_push(s, id);
+}
+
+static void *unlinker(void *arg)
+{
+        struct store *s = arg;
+
+        pthread_mutex_lock(&s->ulock);
+        for (;;) {
+                while (!s->un && !s->ustop)
+                        pthread_cond_wait(&s->ucond, &s->ulock);
+                if (!s->un)
+                        break;
+                uint64_t *q = s->uq;
+                size_t n = s->un;
+                s->uq = NULL;
+                s->un = s->ucap = 0;
+                s->ubusy = true;
+                pthread_mutex_unlock(&s->ulock);
+                for (size_t i = 0; i < n; i++) {
+                        char p[20];
+                        obj_path(q[i], p);
+                        (void)unlinkat(s->objfd, p, 0);
+                }
+                free(q);
+                pthread_mutex_lock(&s->ulock);
+                s->ubusy = false;
+                pthread_cond_broadcast(&s->uidle);
+        }
+        pthread_mutex_unlock(&s->ulock);
+        return NULL;
+}
+
+/* Hand id's file to the unlinker; when it cannot take it, the file is unlinked here. */
+static void unlink_later(struct store *s, uint64_t id)
+{
+        bool queued = false;
+
+        pthread_mutex_lock(&s->ulock);
+        if (!s->ustarted && !s->ustop &&
+            pthread_create(&s->uth, NULL, unlinker, s) == 0)
+                s->ustarted = true;
+        if (s->ustarted && s->un == s->ucap) {
+                size_t cap = s->ucap ? s->ucap * 2 : 256;
+                uint64_t *q = realloc(s->uq, cap * sizeof(*q));
+                if (q) {
+                        s->uq = q;
+                        s->ucap = cap;
+                }
+        }
+        if (s->ustarted && s->un < s->ucap) {
+                s->uq[s->un++] = id;
+                pthread_cond_signal(&s->ucond);
+                queued = true;
+        }
+        pthread_mutex_unlock(&s->ulock);
+        if (!queued) {
+                char p[20];
+                obj_path(id, p);
+                (void)unlinkat(s->objfd, p, 0);
+        }
+        dead_push(s, id);
+}
+
+void store_unlinks_settle(struct store *s)
+{
+        pthread_mutex_lock(&s->ulock);
+        while (s->un || s->ubusy)
+                pthread_cond_wait(&s->uidle, &s->ulock);
+        pthread_mutex_unlock(&s->ulock);
 }
 
 /* Drop key's entry, only if it still names file_id, and remove that file: an object damaged
@@ -341,6 +423,9 @@ int store_open_map(const char *dir, uint64_t max_bytes, uint64_t map_size, struc
         s->dirfd = s->objfd = s->tmpfd = s->lockfd = -1;
         s->max_bytes = max_bytes;
         pthread_mutex_init(&s->lock, NULL);
+        pthread_mutex_init(&s->ulock, NULL);
+        pthread_cond_init(&s->ucond, NULL);
+        pthread_cond_init(&s->uidle, NULL);
 
         if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
                 r = -errno;
@@ -435,6 +520,9 @@ fail:
         if (s->dirfd >= 0)
                 (void)close(s->dirfd);
         pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->ulock);
+        pthread_cond_destroy(&s->ucond);
+        pthread_cond_destroy(&s->uidle);
         free(s);
         return r;
 }
@@ -444,6 +532,13 @@ void store_close(struct store *s)
         if (!s)
                 return;
         assert(!s->readers); /* readers belong to workers, which stop first */
+        pthread_mutex_lock(&s->ulock);
+        s->ustop = true; /* the unlinker empties its queue first */
+        pthread_cond_signal(&s->ucond);
+        pthread_mutex_unlock(&s->ulock);
+        if (s->ustarted)
+                (void)pthread_join(s->uth, NULL);
+        free(s->uq);
         (void)store_flush_counters(s);
         cache_idx_reader_free(s->put_reader);
         cache_idx_close(s->idx);
@@ -452,6 +547,9 @@ void store_close(struct store *s)
         (void)close(s->lockfd); /* releases the flock */
         (void)close(s->dirfd);
         pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->ulock);
+        pthread_cond_destroy(&s->ucond);
+        pthread_cond_destroy(&s->uidle);
         free(s);
 }
 
@@ -894,8 +992,13 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
          * length still says how much was written. */
         if (size && fallocate(p->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) < 0 &&
             (errno == ENOSPC || errno == EDQUOT)) {
-                r = -ENOSPC;
-                goto fail;
+                /* Evicted files may still be on their way out: once they are, look again. */
+                store_unlinks_settle(s);
+                if (fallocate(p->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) < 0 &&
+                    (errno == ENOSPC || errno == EDQUOT)) {
+                        r = -ENOSPC;
+                        goto fail;
+                }
         }
         *ret = p;
         return 0;
@@ -1117,7 +1220,7 @@ ssize_t store_delete_files(struct store *s, const struct store_victim *v, size_t
         r = cache_idx_del_files(s->idx, req, n);
         for (size_t i = 0; i < n; i++)
                 if (req[i].deleted) {
-                        unlink_object(s, req[i].file_id);
+                        unlink_later(s, req[i].file_id);
                         done++;
                 }
         free(req);

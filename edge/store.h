@@ -166,10 +166,14 @@ struct store_victim {
 
 /*
  * store_delete_file() of each of v[0..n), in a few index commits rather than one each (see
- * cache_idx_del_files). Returns how many were deleted, or -errno when an index commit failed
- * (those before it are deleted).
+ * cache_idx_del_files), their files unlinked by a thread of the store's soon after. Returns
+ * how many were deleted, or -errno when an index commit failed (those before it are
+ * deleted).
  */
 ssize_t store_delete_files(struct store *s, const struct store_victim *v, size_t n);
+/* Wait until the files of objects deleted by store_delete_files() are unlinked (a thread
+ * does it; a put that finds the disk full waits for it too, and so do tests). */
+void store_unlinks_settle(struct store *s);
 
 /* Entry summary for listings and holdings. */
 struct store_entry_info {

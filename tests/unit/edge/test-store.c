@@ -578,6 +578,7 @@ TEST(delete_files_in_batches)
         ASSERT_EQ(put(s, keys[5], "new", 3, NULL, NULL), 0);
         ASSERT_EQ(put(s, keys[N - 1], "new", 3, NULL, NULL), 0);
         ASSERT_EQ(store_delete_files(s, v, N), N - 2);
+        store_unlinks_settle(s);
         store_get_stats(s, &st);
         ASSERT_EQ(st.objects, 2);
         ASSERT_EQ(st.bytes, 6);
