@@ -24,6 +24,7 @@
 #include "h2-tls.h"
 #include "h2-zc.h"
 #include "tls.h"
+#include "fill.h"
 #include "miss.h"
 #include "request.h"
 #include "worker.h"
@@ -365,6 +366,16 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
                 return;
         if (uring_loop_now_ms(loop) < c->deadline_ms) {
                 (void)uring_timer_arm(loop, t, c->deadline_ms);
+                return;
+        }
+        /* A miss waiting for its fill's check (a range or a condition on an object whose
+         * SHA-256 is known) waits as long as the fill moves: a large object from a slow
+         * upstream may take longer than one wait, and the upstream's own low-speed limit
+         * ends a fill that stops. */
+        if (c->state == CONN_MISS_WAIT && c->mw && c->mw->fill &&
+            fill_avail(c->mw->fill) > c->mw->seen) {
+                c->mw->seen = fill_avail(c->mw->fill);
+                deadline_set(c, MISS_WAIT_MS);
                 return;
         }
         switch (c->state) {
