@@ -297,6 +297,9 @@ def test_admin_errors(ctl):
     ctl.error("POST", "/v1/admin/edges", {"id": "e1", "region": "eu",
                                           "base_url": "javascript:alert(1)"}, admin=True)
     ctl.error("POST", "/v1/admin/edges", {"id": "e1"}, admin=True)
+    for bad in ('http://a.test/"x', "http://a.test/<x>", "http://a.test/a b", "ftp://a.test/"):
+        ctl.error("POST", "/v1/admin/edges", {"id": "e1", "region": "eu", "base_url": bad},
+                  admin=True)
     # A refused change leaves no audit line: once an accepted one's line is in (the same
     # edge again, changing nothing), it is the only one since the refusals began.
     ctl.register_edge("edge-a", "eu-west", "http://edge-a.test:8080", capacity_mbps=10000)
