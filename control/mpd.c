@@ -356,7 +356,7 @@ int mpd_build(const struct mpd_params *p, char **ret, size_t *ret_len)
         const struct asset_rep **set = NULL;
         struct mpd_buf b;
         char dur[48], minbuf[48], maxseg[48];
-        uint32_t maxsd = 0;
+        uint64_t maxsd_ms = 0; /* the longest segment of any representation, rounded up */
         unsigned as_id = 0;
         int r;
 
@@ -371,8 +371,17 @@ int mpd_build(const struct mpd_params *p, char **ret, size_t *ret_len)
         size_t n_video = 0;
         for (size_t i = 0; i < a->n_reps; i++) {
                 n_video += a->reps[i].kind == ASSET_VIDEO;
-                if (a->reps[i].segment_duration > maxsd)
-                        maxsd = a->reps[i].segment_duration;
+                const struct asset_rep *rep = &a->reps[i];
+                if ((uint64_t)rep->segment_duration * 1000 > maxsd_ms)
+                        maxsd_ms = (uint64_t)rep->segment_duration * 1000;
+                /* The listed segments may run past the nominal duration (4.011 s for a
+                 * 4 s audio rung): maxSegmentDuration bounds them all. */
+                for (size_t k = 0; rep->timescale && k < rep->n_segments; k++) {
+                        uint64_t ms = (rep->segments[k].d * 1000 + rep->timescale - 1) /
+                                      rep->timescale;
+                        if (ms > maxsd_ms)
+                                maxsd_ms = ms;
+                }
         }
         if (!n_video)
                 return -EINVAL;
@@ -384,7 +393,7 @@ int mpd_build(const struct mpd_params *p, char **ret, size_t *ret_len)
         (void)mpd_duration_format(a->duration, dur, sizeof(dur));
         (void)mpd_duration_format(p->min_buffer_time_s ? p->min_buffer_time_s : 2, minbuf,
                                   sizeof(minbuf));
-        (void)mpd_duration_format(maxsd, maxseg, sizeof(maxseg));
+        (void)mpd_duration_format((double)maxsd_ms / 1000.0, maxseg, sizeof(maxseg));
         mpd_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                          "<MPD xmlns=\"" NS_MPD "\"");
         if (a->encrypted)

@@ -60,7 +60,7 @@ TEST(clear_title_shape)
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<MPD "
             "xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" "
             "profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" "
-            "mediaPresentationDuration=\"PT10.000S\" maxSegmentDuration=\"PT4.000S\" "
+            "mediaPresentationDuration=\"PT10.000S\" maxSegmentDuration=\"PT4.011S\" "
             "minBufferTime=\"PT2.000S\">\n";
         ASSERT_TRUE(strncmp(m, head, strlen(head)) == 0);
         /* Ranked BaseURLs, token as a path segment, trailing slash normalised. */
