@@ -4,7 +4,8 @@
 Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest preset),
 for what its command line promises around the encode: where an encrypted title's key goes
 and when, and what happens when it cannot go there; what shape a turned source comes out;
-which title ids it takes; that names with a ':' are files; what a late Ctrl-C says.
+which title ids it takes; that names with a ':' are files and that a playlist naming
+network URLs fetches nothing; what a late Ctrl-C says.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
 
@@ -210,6 +211,33 @@ def test_colon_names(origin, scratch):
           "the subtitle file read")
 
 
+def test_no_network_source(origin, scratch):
+    """A source that is a playlist naming a network URL is refused without any connection
+    being made: ingest reads files, and ffmpeg would otherwise fetch what the playlist says."""
+    import socket
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4)
+    ls.settimeout(0.5)
+    port = ls.getsockname()[1]
+    src = os.path.join(scratch, "remote.m3u8")
+    with open(src, "w") as f:
+        f.write("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n"
+                f"#EXTINF:2.0,\nhttp://127.0.0.1:{port}/seg-0.ts\n#EXT-X-ENDLIST\n")
+    r = run(["--title", "net1", "--origin", origin, "--preset", "ultrafast", "--no-progress",
+             src])
+    try:
+        c, _ = ls.accept()
+        c.close()
+        connected = True
+    except OSError:
+        connected = False
+    ls.close()
+    check(r.returncode != 0, "a playlist of network URLs is not ingested")
+    check(not connected, "ingest made no connection for the playlist's URL")
+    check(not os.path.exists(os.path.join(origin, "net1")), "nothing published")
+
+
 class InterruptingControl(BaseHTTPRequestHandler):
     """A control that, on a registration, sends SIGINT to ingest (pid, once it is known)
     before answering, as Ctrl-C pressed while ingest waits for control would."""
@@ -252,7 +280,7 @@ def test_interrupt_late(origin, scratch):
 
 
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_colon_names,
-         test_interrupt_late]
+         test_no_network_source, test_interrupt_late]
 
 
 def main():
