@@ -46,7 +46,8 @@ static int int_param(struct ctl_req *rq, const char *name, long def, long min, l
 
 void api_browse(struct ctl_req *rq)
 {
-        char genre[65], profile[24], cc[3], limit[24], offset[24];
+        char genre[65], cc[3], limit[24], offset[24];
+        struct api_profile profile;
         int g = ctl_query_get(rq, "genre", genre, sizeof(genre));
         int p;
 
@@ -54,43 +55,46 @@ void api_browse(struct ctl_req *rq)
                 ctl_reply_error(rq, 400, "bad_request", "'genre' too long or malformed");
                 return;
         }
-        p = api_profile_param(rq, profile, sizeof(profile));
+        p = api_profile_param(rq, &profile);
         if (p < 0 || int_param(rq, "limit", 50, 1, PAGE_MAX, limit, sizeof(limit)) < 0 ||
             int_param(rq, "offset", 0, 0, 100000, offset, sizeof(offset)) < 0)
                 return;
         api_client_country(rq, cc);
-        const char *params[] = {g > 0 ? genre : NULL, p ? profile : NULL, cc, limit, offset};
-        api_exec_json(rq, rq->ctl->st.browse, params, 5);
+        const char *params[] = {g > 0 ? genre : NULL, p ? profile.id : NULL, cc, limit, offset,
+                                profile.key};
+        api_exec_json(rq, rq->ctl->st.browse, params, 6);
 }
 
 void api_trending(struct ctl_req *rq)
 {
-        char profile[24], cc[3], limit[24], halflife[32];
-        int p = api_profile_param(rq, profile, sizeof(profile));
+        char cc[3], limit[24], halflife[32];
+        struct api_profile profile;
+        int p = api_profile_param(rq, &profile);
 
         if (p < 0 || int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0)
                 return;
         api_client_country(rq, cc);
         snprintf(halflife, sizeof(halflife), "%.3f",
                  (double)rq->ctl->cfg->demand.halflife_ms / 1000.0);
-        const char *params[] = {p ? profile : NULL, cc, limit, halflife};
-        api_exec_json(rq, rq->ctl->st.trending, params, 4);
+        const char *params[] = {p ? profile.id : NULL, cc, limit, halflife, profile.key};
+        api_exec_json(rq, rq->ctl->st.trending, params, 5);
 }
 
 void api_genres(struct ctl_req *rq)
 {
-        char profile[24];
-        int p = api_profile_param(rq, profile, sizeof(profile));
+        struct api_profile profile;
+        int p = api_profile_param(rq, &profile);
 
         if (p < 0)
                 return;
-        const char *params[] = {p ? profile : NULL};
-        api_exec_json(rq, rq->ctl->st.genres, params, 1);
+        const char *params[] = {p ? profile.id : NULL, profile.key};
+        api_exec_json(rq, rq->ctl->st.genres, params, 2);
 }
 
 void api_search(struct ctl_req *rq)
 {
-        char q[QUERY_MAX + 1], profile[24], cc[3], limit[24];
+        char q[QUERY_MAX + 1], cc[3], limit[24];
+        struct api_profile profile;
         int n = ctl_query_get(rq, "q", q, sizeof(q));
         int p;
 
@@ -103,31 +107,32 @@ void api_search(struct ctl_req *rq)
                                 n == -E2BIG ? "'q' is too long" : "'q' is malformed");
                 return;
         }
-        p = api_profile_param(rq, profile, sizeof(profile));
+        p = api_profile_param(rq, &profile);
         if (p < 0 || int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0)
                 return;
         api_client_country(rq, cc);
-        const char *params[] = {q, p ? profile : NULL, cc, limit};
-        api_exec_json(rq, rq->ctl->st.search, params, 4);
+        const char *params[] = {q, p ? profile.id : NULL, cc, limit, profile.key};
+        api_exec_json(rq, rq->ctl->st.search, params, 5);
 }
 
 void api_title(struct ctl_req *rq)
 {
-        char profile[24], cc[3];
-        int p = api_profile_param(rq, profile, sizeof(profile));
+        char cc[3];
+        struct api_profile profile;
+        int p = api_profile_param(rq, &profile);
 
         if (p < 0)
                 return;
         api_client_country(rq, cc);
-        const char *params[] = {rq->arg[0], p ? profile : NULL, cc};
-        api_exec_json(rq, rq->ctl->st.title_details, params, 3);
+        const char *params[] = {rq->arg[0], p ? profile.id : NULL, cc, profile.key};
+        api_exec_json(rq, rq->ctl->st.title_details, params, 4);
 }
 
 void api_profile_create(struct ctl_req *rq)
 {
         struct body_profile p;
         json_t *body = NULL;
-        char lim[24];
+        char lim[24], key[PROFILE_KEY_BYTES * 2 + 1];
 
         if (ctl_body_json(rq, 4, &body) < 0)
                 return;
@@ -138,18 +143,25 @@ void api_profile_create(struct ctl_req *rq)
                                 "(bool) and \"maturity_limit\" (0..4)");
                 return;
         }
+        /* The key is answered once, here, and only its digest is stored. */
+        if (api_random_hex(key, PROFILE_KEY_BYTES) < 0) {
+                json_decref(body);
+                ctl_reply_error(rq, 500, "internal", "cannot make a profile key");
+                return;
+        }
         if (p.maturity_limit >= 0)
                 snprintf(lim, sizeof(lim), "%d", p.maturity_limit);
         const char *params[] = {p.name, p.kids ? "true" : "false",
-                                p.maturity_limit >= 0 ? lim : NULL};
-        api_exec_json(rq, rq->ctl->st.profile_create, params, 3);
+                                p.maturity_limit >= 0 ? lim : NULL, key};
+        api_exec_json(rq, rq->ctl->st.profile_create, params, 4);
         json_decref(body);
 }
 
 void api_continue_watching(struct ctl_req *rq)
 {
-        char profile[24], limit[24];
-        int p = api_profile_param(rq, profile, sizeof(profile));
+        char limit[24];
+        struct api_profile profile;
+        int p = api_profile_param(rq, &profile);
 
         if (p < 0)
                 return;
@@ -159,6 +171,6 @@ void api_continue_watching(struct ctl_req *rq)
         }
         if (int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0)
                 return;
-        const char *params[] = {profile, limit};
-        api_exec_json(rq, rq->ctl->st.continue_watching, params, 2);
+        const char *params[] = {profile.id, limit, profile.key};
+        api_exec_json(rq, rq->ctl->st.continue_watching, params, 3);
 }

@@ -309,25 +309,37 @@ static void playback_done(void *userdata, int err, const char *answer, const cha
 
 /* The database path: one statement that checks, reads and inserts (session-batch.h). */
 static void db_start(struct playback_ctx *px, const char *region, int64_t profile,
-                     const char *new_profile)
+                     const char *profile_key, const char *new_profile)
 {
         struct ctl_req *rq = px->rq;
         struct ctl *ctl = rq->ctl;
+        char key[PROFILE_KEY_BYTES * 2 + 1];
         json_t *item;
         int r = 0;
 
-        /* What sluice_session_start_batch takes (migrations/013_session_batch.sql). A first
-         * visit's profile is made with the session, in its subtransaction, and its id comes
-         * back as "profile". */
+        /* What sluice_session_start_batch takes (migrations/013_session_batch.sql, 020). A
+         * first visit's profile is made with the session, in its subtransaction, with a key
+         * made here, and its id and key come back as "profile" and "profile_key". A profile
+         * comes with its key, checked there (missing or wrong: an unknown profile). */
+        if (new_profile && api_random_hex(key, PROFILE_KEY_BYTES) < 0) {
+                rq->handler_data = NULL;
+                free(px);
+                ctl_reply_error(rq, 500, "internal", "cannot make a profile key");
+                return;
+        }
         item = json_pack("{s:s, s:s, s:s, s:s, s:I}", "sid", px->sid, "title", px->title, "country",
                          px->cc, "ip", rq->client, "ttl",
                          (json_int_t)(ctl->cfg->session_ttl_ms / 1000));
         if (item && px->episode[0])
                 r |= json_object_set_new(item, "episode", json_string(px->episode));
-        if (item && new_profile)
+        if (item && new_profile) {
                 r |= json_object_set_new(item, "new_profile", json_string(new_profile));
-        else if (item && profile)
+                r |= json_object_set_new(item, "profile_key", json_string(key));
+        } else if (item && profile) {
                 r |= json_object_set_new(item, "profile", json_integer((json_int_t)profile));
+                if (profile_key)
+                        r |= json_object_set_new(item, "profile_key", json_string(profile_key));
+        }
         px->profile = profile;
         if (item && region)
                 r |= json_object_set_new(item, "region", json_string(region));
@@ -509,7 +521,7 @@ static void warm_done(void *userdata, int err, const struct pgdb_res *res)
                                o, now_ms, &w);
         json_decref(o);
         if (r == -E2BIG) { /* more windows than an entry holds: the database judges them */
-                db_start(px, ctl_region_of(ctl, px->cc), 0, NULL);
+                db_start(px, ctl_region_of(ctl, px->cc), 0, NULL, NULL);
                 return;
         }
         if (r < 0) {
@@ -563,8 +575,9 @@ void api_playback(struct ctl_req *rq)
                 json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request",
                                 "need \"title\" (string), optional \"episode\" (string), "
-                                "\"profile\" (positive integer) or \"new_profile\" (a name, "
-                                "1..100 bytes), and \"inline_manifest\" (boolean)");
+                                "\"profile\" (positive integer) with its \"profile_key\" "
+                                "(string) or \"new_profile\" (a name, 1..100 bytes), and "
+                                "\"inline_manifest\" (boolean)");
                 return;
         }
         /* An unknown country is licensed nowhere, but the title is still looked up: an unknown
@@ -596,7 +609,7 @@ void api_playback(struct ctl_req *rq)
                 fast_start(px);
                 return;
         }
-        db_start(px, ctl_region_of(ctl, cc), b.profile, b.new_profile);
+        db_start(px, ctl_region_of(ctl, cc), b.profile, b.profile_key, b.new_profile);
         json_decref(body);
 }
 

@@ -57,13 +57,20 @@ static const struct stmt_def stmt_defs[] = {
         ST(license_key, "SELECT sluice_license_key($1)", 1),
         ST(report, "SELECT sluice_report($1, $2::double precision, $3, $4, $5::integer, "
                    "$6::integer)", 6),
-        ST(continue_watching, "SELECT sluice_continue_watching($1::bigint, $2::integer)", 2),
-        ST(browse, "SELECT sluice_browse($1, $2::bigint, $3, $4::integer, $5::integer)", 5),
-        ST(trending, "SELECT sluice_trending($1::bigint, $2, $3::integer, $4::double precision)", 4),
-        ST(genres, "SELECT sluice_genres($1::bigint)", 1),
-        ST(search, "SELECT sluice_search($1, $2::bigint, $3, $4::integer)", 4),
-        ST(title_details, "SELECT sluice_title_details($1, $2::bigint, $3)", 3),
-        ST(profile_create, "SELECT sluice_profile_create($1, $2::boolean, $3::integer)", 3),
+        /* A profile comes with its key, checked before the function reads anything of it
+         * (migrations/020_profile_keys.sql). */
+        ST(continue_watching, "SELECT sluice_continue_watching("
+                              "sluice_profile_auth($1::bigint, $3), $2::integer)", 3),
+        ST(browse, "SELECT sluice_browse($1, sluice_profile_auth($2::bigint, $6), $3, "
+                   "$4::integer, $5::integer)", 6),
+        ST(trending, "SELECT sluice_trending(sluice_profile_auth($1::bigint, $5), $2, "
+                     "$3::integer, $4::double precision)", 5),
+        ST(genres, "SELECT sluice_genres(sluice_profile_auth($1::bigint, $2))", 2),
+        ST(search, "SELECT sluice_search($1, sluice_profile_auth($2::bigint, $5), $3, "
+                   "$4::integer)", 5),
+        ST(title_details, "SELECT sluice_title_details($1, sluice_profile_auth($2::bigint, $4), "
+                          "$3)", 4),
+        ST(profile_create, "SELECT sluice_profile_create($1, $2::boolean, $3::integer, $4)", 4),
         ST(edge_register, "SELECT sluice_edge_register($1::jsonb, $2, $3::boolean, $4::boolean)",
            4),
         ST(edge_secret, "SELECT sluice_edge_secret($1)", 1),
@@ -160,17 +167,25 @@ const char *api_log_safe(const char *s, char *buf, size_t cap)
         return buf;
 }
 
-int api_profile_param(struct ctl_req *rq, char *ret, size_t cap)
+int api_profile_param(struct ctl_req *rq, struct api_profile *ret)
 {
-        int r = ctl_query_get(rq, "profile", ret, cap);
+        int r = ctl_query_get(rq, "profile", ret->id, sizeof(ret->id));
 
+        ret->key[0] = '\0';
         if (r == -ENOENT || r == 0)
                 return 0;
         if (r < 0 || r > 18)
                 goto bad;
         for (int i = 0; i < r; i++)
-                if (ret[i] < '0' || ret[i] > '9')
+                if (ret->id[i] < '0' || ret->id[i] > '9')
                         goto bad;
+        r = ctl_query_get(rq, "profile_key", ret->key, sizeof(ret->key));
+        if (r == -ENOENT)
+                ret->key[0] = '\0';
+        else if (r < 0) {
+                ctl_reply_error(rq, 400, "bad_request", "'profile_key' too long or malformed");
+                return -EINVAL;
+        }
         return 1;
 bad:
         ctl_reply_error(rq, 400, "bad_request", "'profile' must be a numeric profile id");

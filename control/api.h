@@ -85,11 +85,23 @@ void api_exec_json_audited(struct ctl_req *rq, int stmt, const char *const *para
  */
 const char *api_log_safe(const char *s, char *buf, size_t cap);
 
+/* A profile's key: PROFILE_KEY_BYTES random bytes as hex (POST /v1/profiles, new_profile). */
+#define PROFILE_KEY_BYTES 32
+#define PROFILE_KEY_MAX   128 /* bytes of a key a client may send */
+
+/* A request's profile: its id (decimal) and the key sent with it ("" when none was). */
+struct api_profile {
+        char id[24];
+        char key[PROFILE_KEY_MAX + 1];
+};
+
 /*
- * Optional "profile" query parameter: 1 with ret (a decimal id, <= 19 digits) filled, 0 when
- * absent, or replies 400 and returns -EINVAL.
+ * Optional "profile" query parameter and its "profile_key": 1 with ret filled (the id <= 18
+ * digits), 0 when there is no profile, or replies 400 and returns -EINVAL. A missing or wrong
+ * key is the database's to refuse (sluice_profile_auth, migrations/020_profile_keys.sql), as
+ * an unknown profile.
  */
-int api_profile_param(struct ctl_req *rq, char *ret, size_t cap);
+int api_profile_param(struct ctl_req *rq, struct api_profile *ret);
 
 /* Client's country ("" when unknown and no default) into cc[3]. */
 void api_client_country(const struct ctl_req *rq, char cc[3]);

@@ -54,6 +54,7 @@ int body_playback_check(json_t *body, struct body_playback *ret)
             str_member(body, "title", BODY_ID_MAX, &ret->title) < 0 || !ret->title ||
             str_member(body, "episode", BODY_ID_MAX, &ret->episode) < 0 ||
             str_member(body, "new_profile", BODY_PROFILE_NAME_MAX, &ret->new_profile) < 0 ||
+            str_member(body, "profile_key", BODY_PROFILE_KEY_MAX, &ret->profile_key) < 0 ||
             (inl && !json_is_boolean(inl)))
                 return -EINVAL;
         if (prof && !json_is_null(prof)) {
@@ -61,6 +62,8 @@ int body_playback_check(json_t *body, struct body_playback *ret)
                         return -EINVAL;
                 ret->profile = json_integer_value(prof);
         }
+        if (ret->profile_key && !ret->profile)
+                return -EINVAL;
         ret->inline_manifest = json_is_true(inl);
         return 0;
 }

@@ -15,6 +15,7 @@
 
 #define BODY_ID_MAX           128       /* title, episode ids */
 #define BODY_PROFILE_NAME_MAX 100       /* as POST /v1/profiles */
+#define BODY_PROFILE_KEY_MAX  128       /* a profile's key as sent (control makes 64 hex) */
 #define BODY_SESSION_MAX      1024      /* a signed session id (sessid.h SESSID_MAX) */
 #define BODY_QUALITY_MAX      32
 #define BODY_DEVICE_MAX       64
@@ -33,6 +34,7 @@ struct body_playback {
         const char *episode;     /* NULL: none */
         const char *new_profile; /* NULL: none; excludes profile */
         int64_t profile;         /* 0: none */
+        const char *profile_key; /* NULL: none; only with profile, 1..BODY_PROFILE_KEY_MAX */
         bool inline_manifest;
 };
 

@@ -433,9 +433,9 @@ const scenarios = {
   async catalogue(browser) {
     const prof = await control('POST', '/v1/profiles', { name: 'catalogue test' });
     if (prof.status !== 200) throw new Error(`control POST /v1/profiles: ${prof.status}`);
-    const pid = prof.body.id;
+    const pq = `profile=${prof.body.id}&profile_key=${prof.body.key}`;
     const get = async (path) => {
-      const r = await control('GET', `${path}${path.includes('?') ? '&' : '?'}profile=${pid}`);
+      const r = await control('GET', `${path}${path.includes('?') ? '&' : '?'}${pq}`);
       if (r.status !== 200) throw new Error(`control GET ${path}: ${r.status}`);
       return r.body;
     };
@@ -448,7 +448,7 @@ const scenarios = {
     const cards = (items) => items.map((t) => `${t.id}=${t.name || t.id}`);
     const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-    const p = await openPlayer(browser, `profile=${pid}&device=catalogue`);
+    const p = await openPlayer(browser, `${pq}&device=catalogue`);
     const shown = () => p.page.$$eval('#titles a[data-title]',
       (as) => as.map((a) => `${a.dataset.title}=${a.textContent}`));
     const list = await shown();
@@ -623,8 +623,9 @@ const scenarios = {
 
   async resume(browser) {
     const prof = await control('POST', '/v1/profiles', { name: 'resume test' });
-    const id = prof.body.id;
-    const a = await openPlayer(browser, `title=demo-movie&profile=${id}&device=phone`);
+    // The profile travels with its key, as a viewer would carry it to another device.
+    const pq = `profile=${prof.body.id}&profile_key=${prof.body.key}`;
+    const a = await openPlayer(browser, `title=demo-movie&${pq}&device=phone`);
     await waitPlaying(a.page);
     // Control treats the last 30 s as finished (starts over), so stay before that.
     const dur = await a.page.evaluate(() => document.getElementById('video').duration);
@@ -639,7 +640,7 @@ const scenarios = {
     });
     await a.ctx.close();
     // Another device: a fresh browser context (no shared storage) with the same profile.
-    const b = await openPlayer(browser, `title=demo-movie&profile=${id}&device=tv`);
+    const b = await openPlayer(browser, `title=demo-movie&${pq}&device=tv`);
     await waitPlaying(b.page);
     const st = await b.page.evaluate(() => ({ resume: window.sluice.state.session.resume_position,
       t: document.getElementById('video').currentTime }));

@@ -129,7 +129,9 @@ static void check_bodies(const char *in, size_t len)
                 str_ok(p.title, BODY_ID_MAX, true);
                 str_ok(p.episode, BODY_ID_MAX, false);
                 str_ok(p.new_profile, BODY_PROFILE_NAME_MAX, false);
+                str_ok(p.profile_key, BODY_PROFILE_KEY_MAX, false);
                 need(p.profile >= 0 && !(p.profile && p.new_profile));
+                need(!p.profile_key || p.profile);
         }
         if (body_report_check(v, &r) == 0) {
                 str_ok(r.session, BODY_SESSION_MAX, true);
@@ -176,7 +178,7 @@ static void check_bodies(const char *in, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static const char *const names[] = {"profile", "q", "genre", "session", "edge", "limit",
-                                            "", "_DASH_pathway"};
+                                            "", "_DASH_pathway", "profile_key"};
         char buf[130];
 
         if (size < 1 || size > 1 << 20)

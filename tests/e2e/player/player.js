@@ -6,6 +6,7 @@
 //                   it through a control session; without: play <edge>/<ID>/manifest.mpd
 //   episode=ID      the episode of a series to play (default: where the profile left it)
 //   profile=N       control profile (default: one made on first visit, kept in localStorage)
+//   profile_key=K   that profile's key (control answers it when it makes the profile)
 //   device=NAME     the device name sent with playback reports (default: kept in localStorage)
 //   control=ipv6    talk to control over its second address (the demo's [::1]: another country)
 //   q=WORDS         search the catalogue
@@ -65,6 +66,7 @@ const state = {
   details: null,  // control's GET /v1/titles/<id>
   reports: 0,     // playback reports accepted by control
   profile: null,
+  profileKey: null, // the profile's key: control refuses the profile without it
   device: null,
   served: null,   // last edge response headers of interest
   lastSegment: null,
@@ -409,16 +411,40 @@ async function api(method, path, body) {
 
 const PROFILE_NAME = early.profileName;
 
-function keepProfile(id) {
+function keepProfile(id, key) {
   state.profile = Number(id);
+  state.profileKey = key;
   localStorage.setItem('sluice-profile', String(id));
+  localStorage.setItem('sluice-profile-key', key);
+}
+
+// A kept profile that control refuses (made before profiles had keys, or kept without its
+// key) is forgotten, and the next session or ensureProfile() makes a new one.
+function forgetProfile() {
+  state.profile = null;
+  state.profileKey = null;
+  localStorage.removeItem('sluice-profile');
+  localStorage.removeItem('sluice-profile-key');
+}
+
+// Control answers a missing or wrong key as it answers a profile that does not exist.
+function profileRefused(r) {
+  return r.status === 404 && !!r.body && r.body.detail === 'unknown profile';
+}
+
+function profileQuery() {
+  return state.profile
+    ? `profile=${state.profile}&profile_key=${encodeURIComponent(state.profileKey || '')}` : '';
 }
 
 // The profile and device in the URL or kept from an earlier visit. On a first visit there is
 // no profile yet: the first session makes it, or ensureProfile() when nothing is played.
 function loadIdentity() {
-  const p = params.get('profile') || localStorage.getItem('sluice-profile');
+  const fromUrl = params.get('profile');
+  const p = fromUrl || localStorage.getItem('sluice-profile');
   state.profile = p ? Number(p) : null;
+  state.profileKey = fromUrl ? params.get('profile_key')
+    : localStorage.getItem('sluice-profile-key');
   let d = params.get('device') || localStorage.getItem('sluice-device');
   if (!d) {
     d = `browser-${Math.random().toString(36).slice(2, 8)}`;
@@ -430,13 +456,15 @@ function loadIdentity() {
 async function ensureProfile() {
   if (state.profile !== null) return;
   const r = await api('POST', '/v1/profiles', { name: PROFILE_NAME });
-  if (r.ok) keepProfile(r.body.id);
+  if (r.ok) keepProfile(r.body.id, r.body.key);
 }
 
 function link(text, query) {
   const a = document.createElement('a');
   const q = new URLSearchParams(query);
-  for (const k of ['profile', 'device', 'control']) if (params.get(k)) q.set(k, params.get(k));
+  for (const k of ['profile', 'profile_key', 'device', 'control']) {
+    if (params.get(k)) q.set(k, params.get(k));
+  }
   a.href = `?${q}`;
   a.textContent = text;
   return a;
@@ -464,9 +492,14 @@ function renderCards(items) {
 
 async function loadCatalog() {
   const q = params.get('q');
-  const qs = state.profile ? `profile=${state.profile}` : '';
-  const r = q ? await api('GET', `/v1/search?q=${encodeURIComponent(q)}&${qs}`)
-    : await api('GET', `/v1/catalog?${qs}`);
+  const list = () => (q ? api('GET', `/v1/search?q=${encodeURIComponent(q)}&${profileQuery()}`)
+    : api('GET', `/v1/catalog?${profileQuery()}`));
+  let r = await list();
+  if (state.profile && profileRefused(r)) {
+    forgetProfile();
+    await ensureProfile();
+    r = await list();
+  }
   if (!r.ok) {
     addError('control', `catalogue: ${r.status} ${r.body && r.body.detail}`);
     return;
@@ -475,7 +508,7 @@ async function loadCatalog() {
   renderCards(r.body.items);
   $('edge-line').textContent = `control ${controlBase()}`;
   if (state.profile) {
-    const cw = await api('GET', `/v1/continue-watching?profile=${state.profile}`);
+    const cw = await api('GET', `/v1/continue-watching?${profileQuery()}`);
     const ul = $('continue');
     ul.textContent = '';
     for (const it of (cw.ok && cw.body.items) || []) {
@@ -546,7 +579,8 @@ async function report(reason) {
 }
 
 async function loadDetails(title) {
-  const d = await api('GET', `/v1/titles/${encodeURIComponent(title)}${state.profile ? `?profile=${state.profile}` : ''}`);
+  const q = state.profile ? `?${profileQuery()}` : '';
+  const d = await api('GET', `/v1/titles/${encodeURIComponent(title)}${q}`);
   if (d.ok) {
     state.details = d.body;
     renderDetails(d.body);
@@ -558,8 +592,10 @@ async function playTitle(title, episode) {
   const body = { title, inline_manifest: true };
   if (episode) body.episode = episode;
   // A first visit makes its profile with the session: one round trip less before the start.
-  if (state.profile) body.profile = state.profile;
-  else body.new_profile = PROFILE_NAME;
+  if (state.profile) {
+    body.profile = state.profile;
+    body.profile_key = state.profileKey || undefined;
+  } else body.new_profile = PROFILE_NAME;
   // The worker asked for this very session while dash.js compiled: take its answer.
   const e = state.early;
   state.early = null;
@@ -575,6 +611,14 @@ async function playTitle(title, episode) {
     r = await api('POST', '/v1/playback', body);
     mark('session');
   }
+  // A kept profile refused: the page makes a new one with this session and plays on.
+  if (body.profile && profileRefused(r)) {
+    forgetProfile();
+    delete body.profile;
+    delete body.profile_key;
+    body.new_profile = PROFILE_NAME;
+    r = await api('POST', '/v1/playback', body);
+  }
   if (!r.ok) {
     const why = r.status === 451 ? 'This title is not available in your country.'
       : r.status === 404 ? 'No such title.' : `Cannot play: ${r.status}`;
@@ -583,7 +627,7 @@ async function playTitle(title, episode) {
     return;
   }
   state.session = r.body;
-  if (r.body.profile) keepProfile(r.body.profile);
+  if (r.body.profile) keepProfile(r.body.profile, r.body.profile_key);
   if (r.body.resume_position > 0) {
     state.notice = null;
     $('s-resume').textContent = `resumed at ${r.body.resume_position.toFixed(1)} s`;

@@ -7,9 +7,9 @@
 //
 // startAhead(d, config, arrived) → Promise of {config, configAt, session: {status, ok, body,
 // asked}, sessionRequestedAt, sessionAt, manifest: {url, text}, prefetch: [{url, kind,
-// fetched}]}, where d is {title, episode, profile, newProfile, ipv6, src, sid, prefetch,
-// preflight} and config a promise of the page's config. Each start object's request carries
-// CMCD as dash.js would send it at start (su, the page's sid), so the edge's start prefetch
+// fetched}]}, where d is {title, episode, profile, profileKey, newProfile, ipv6, src, sid,
+// prefetch, preflight} and config a promise of the page's config. Each start object's request
+// carries CMCD as dash.js would send it at start (su, the page's sid), so the edge's start prefetch
 // still sees the start; the page has dash.js ask for these very URLs (`fetched`). Its body is
 // read here (a body nobody reads stops arriving), then arrived(entry, {status, bytes, at,
 // done} or {error}). Times are absolute (performance.timeOrigin + now), for any thread's
@@ -68,8 +68,10 @@ async function startAhead(d, config, arrived) {
     const base = d.ipv6 && c.controlAlt ? c.controlAlt : c.control;
     const body = { title: d.title, inline_manifest: true };
     if (d.episode) body.episode = d.episode;
-    if (d.profile) body.profile = d.profile;
-    else body.new_profile = d.newProfile;
+    if (d.profile) {
+      body.profile = d.profile;
+      body.profile_key = d.profileKey || undefined;
+    } else body.new_profile = d.newProfile;
     out.sessionRequestedAt = startNow();
     const r = await fetch(`${base}/v1/playback`, {
       method: 'POST',

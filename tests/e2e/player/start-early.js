@@ -44,9 +44,13 @@
       early.marks[`${p.kind}-prefetched`] = p.ms[1];
     }
   }
-  const stored = params.get('profile') || localStorage.getItem('sluice-profile');
+  // The profile and its key: both from the URL, or both as an earlier visit kept them.
+  const stored = params.get('profile')
+    ? [params.get('profile'), params.get('profile_key')]
+    : [localStorage.getItem('sluice-profile'), localStorage.getItem('sluice-profile-key')];
   const d = { title: params.get('title'), episode: params.get('episode'),
-    profile: stored ? Number(stored) : null, newProfile: early.profileName, src: params.get('src'),
+    profile: stored[0] ? Number(stored[0]) : null, profileKey: stored[1] || null,
+    newProfile: early.profileName, src: params.get('src'),
     ipv6: params.get('control') === 'ipv6', sid: early.sid,
     preflight: params.get('preflight') === 'on',
     // Only where dash.js will start where startAhead reckons (the session's start rung) and

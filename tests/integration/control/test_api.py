@@ -20,6 +20,16 @@ from ctlharness import (ADMIN_TOKEN, CONTENT_KEY, KEY_SECRET, Control, Failure, 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011", "cenc": "urn:mpeg:cenc:2013"}
 
 
+def pq(p):
+    """A profile's query parameters: its id and its key."""
+    return f"profile={p['id']}&profile_key={p['key']}"
+
+
+def pb(p):
+    """A profile's members of a POST /v1/playback body: its id and its key."""
+    return {"profile": p["id"], "profile_key": p["key"]}
+
+
 def b64url_dec(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
@@ -247,7 +257,7 @@ def setup_catalog(ctl, pg):
     ctl.wait_log(r" info .*admin: licences of title kidsmovie set \(2 window\(s\)" + by)
     ctl.wait_log(r" info .*admin: edge edge-b registered \(region eu-north, base_url "
                  r"http://edge-b\.test:8080, enabled, secret stored" + by)
-    return adult["id"], kid["id"]
+    return adult, kid
 
 
 def check_no_key_material(ctl):
@@ -318,7 +328,7 @@ def test_catalog(ctl, adult, kid):
     check(ctl.json("GET", "/v1/catalog?genre=Drama")["items"] == drama["items"], "genre case")
     page = ctl.json("GET", "/v1/catalog?limit=1&offset=1")
     check(len(page["items"]) == 1 and page["items"][0]["id"] == ids[1], "paging")
-    kids = ctl.json("GET", f"/v1/catalog?profile={kid}")
+    kids = ctl.json("GET", f"/v1/catalog?{pq(kid)}")
     check([t["id"] for t in kids["items"]] == ["kidsmovie"], "kids never see above the limit")
     ctl.error("GET", "/v1/catalog?profile=abc")
     ctl.error("GET", "/v1/catalog?profile=999999", expect=404)
@@ -328,7 +338,7 @@ def test_catalog(ctl, adult, kid):
     ctl.error("GET", "/v1/catalog?genre=%zz")
     g = ctl.json("GET", "/v1/catalog/genres")
     check({"genre": "drama", "titles": 2} in g["genres"], "genres")
-    kg = ctl.json("GET", f"/v1/catalog/genres?profile={kid}")
+    kg = ctl.json("GET", f"/v1/catalog/genres?{pq(kid)}")
     check({x["genre"] for x in kg["genres"]} == {"kids", "comedy"}, "kids genres")
     ctl.error("GET", "/v1/catalog/genres?profile=999999", expect=404)
 
@@ -345,7 +355,7 @@ def test_catalog(ctl, adult, kid):
     check([t["id"] for t in s["items"]] == ["movie1"], "search synopsis (stemmed)")
     s = ctl.json("GET", "/v1/search?q=night+OR+harbour")
     check(len(s["items"]) == 2 and s["items"][0]["rank"] >= s["items"][1]["rank"], "ranked")
-    s = ctl.json("GET", f"/v1/search?q=night&profile={kid}")
+    s = ctl.json("GET", f"/v1/search?q=night&{pq(kid)}")
     check(s["items"] == [], "kids search filtered")
     ctl.error("GET", "/v1/search")
     ctl.error("GET", "/v1/search?q=")
@@ -360,8 +370,8 @@ def test_catalog(ctl, adult, kid):
     check([c["name"] for c in m["cast"]] == ["Ada Lindqvist", "Tomas Berg"], "cast order")
     check(m["audio"] == ["en"] and m["subtitles"] == ["en"], "tracks")
     ctl.error("GET", "/v1/titles/nosuch", expect=404)
-    ctl.error("GET", f"/v1/titles/movie1?profile={kid}", expect=404)
-    ctl.json("GET", f"/v1/titles/kidsmovie?profile={kid}")
+    ctl.error("GET", f"/v1/titles/movie1?{pq(kid)}", expect=404)
+    ctl.json("GET", f"/v1/titles/kidsmovie?{pq(kid)}")
 
     ctl.error("POST", "/v1/profiles", {"name": ""})
     ctl.error("POST", "/v1/profiles", {"name": "x", "maturity_limit": 9})
@@ -369,7 +379,7 @@ def test_catalog(ctl, adult, kid):
 
 
 def test_playback(ctl, pg, adult, kid):
-    s = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": adult})
+    s = ctl.json("POST", "/v1/playback", {"title": "movie1", **pb(adult)})
     sid = s["session"]
     # Signed and self-contained (control/sessid.h): "S1.<claims>.<mac>", URL-safe.
     check(re.fullmatch(r"S1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}", sid) and len(sid) <= 1024,
@@ -384,9 +394,9 @@ def test_playback(ctl, pg, adult, kid):
     check(s["resume_position"] == 0 and s["skip_intro"] == {"start": 1, "end": 3}, "markers")
     check(s["country"] == "GB", "country from prefix table")
 
-    clear = ctl.json("POST", "/v1/playback", {"title": "kidsmovie", "profile": kid})
+    clear = ctl.json("POST", "/v1/playback", {"title": "kidsmovie", **pb(kid)})
     check(clear["hls_url"].endswith(".m3u8") and clear["license_url"] is None, "clear title")
-    ep = ctl.json("POST", "/v1/playback", {"title": "show1", "profile": adult})
+    ep = ctl.json("POST", "/v1/playback", {"title": "show1", **pb(adult)})
     check(ep["episode"] == "show1-s1e1", "series starts at the first episode")
     ep2 = ctl.json("POST", "/v1/playback", {"title": "show1", "episode": "show1-s1e2"})
     check(ep2["asset"] == "show1-s1e2", "explicit episode")
@@ -395,20 +405,25 @@ def test_playback(ctl, pg, adult, kid):
     ctl.error("POST", "/v1/playback", {"title": "show1", "episode": "movie1"}, expect=404)
     ctl.error("POST", "/v1/playback", {"title": "movie1", "episode": "show1-s1e1"}, expect=404)
     ctl.error("POST", "/v1/playback", {"title": "movie1", "profile": 99999}, expect=404)
-    ctl.error("POST", "/v1/playback", {"title": "movie1", "profile": kid}, expect=403)
+    ctl.error("POST", "/v1/playback", {"title": "movie1", **pb(kid)}, expect=403)
     ctl.error("POST", "/v1/playback", {"title": 5})
-    ctl.error("POST", "/v1/playback", {"profile": adult})
+    ctl.error("POST", "/v1/playback", {**pb(adult)})
     ctl.error("POST", "/v1/playback", {"title": "movie1", "profile": "1"})
     ctl.error("POST", "/v1/playback", {"title": "movie1", "profile": -1})
     ctl.error("POST", "/v1/playback", {"title": "x" * 200})
     # A first visit: the profile is made with the session, in one request.
     first = ctl.json("POST", "/v1/playback", {"title": "movie1", "new_profile": "first visit"})
-    check(isinstance(first.get("profile"), int) and first["profile"] not in (adult, kid),
+    check(isinstance(first.get("profile"), int) and
+          first["profile"] not in (adult["id"], kid["id"]),
           f"new profile made: {first.get('profile')}")
-    again = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": first["profile"]})
+    check(re.fullmatch(r"[0-9a-f]{64}", first.get("profile_key") or ""),
+          f"the new profile's key comes with it: {first.get('profile_key')}")
+    again = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": first["profile"],
+                                              "profile_key": first["profile_key"]})
     check(again["session"] != first["session"], "the new profile plays again")
-    check("profile" not in again, "no profile member unless one was made")
-    ctl.error("POST", "/v1/playback", {"title": "movie1", "profile": adult, "new_profile": "x"})
+    check("profile" not in again and "profile_key" not in again,
+          "no profile member unless one was made")
+    ctl.error("POST", "/v1/playback", {"title": "movie1", **pb(adult), "new_profile": "x"})
     ctl.error("POST", "/v1/playback", {"title": "movie1", "new_profile": ""})
     ctl.error("POST", "/v1/playback", {"title": "movie1", "new_profile": "x" * 101})
     ctl.error("POST", "/v1/playback", {"title": "movie1", "new_profile": 7})
@@ -751,10 +766,10 @@ def test_clearkey(ctl, pg, sid, clear_sid):
 
 
 def test_reports(ctl, pg, adult):
-    tv = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": adult})
+    tv = ctl.json("POST", "/v1/playback", {"title": "movie1", **pb(adult)})
     ctl.json("POST", "/v1/playback/report", {"session": tv["session"], "position": 7.5,
                                              "quality": "720p", "device": "tv"})
-    cw = ctl.json("GET", f"/v1/continue-watching?profile={adult}")
+    cw = ctl.json("GET", f"/v1/continue-watching?{pq(adult)}")
     item = [i for i in cw["items"] if i["title"] == "movie1"][0]
     check(item["position"] == 7.5 and item["device"] == "tv", "continue watching")
     # The report row itself: what was sent, in the day's own partition (made ahead by
@@ -768,16 +783,16 @@ def test_reports(ctl, pg, adult):
     check(part == f"playback_reports_{day}", f"a report made now is in {part}, not its day's")
     check(pg.psql("SELECT count(*) FROM playback_reports_default") == "0",
           "reports in the default partition")
-    phone = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": adult})
+    phone = ctl.json("POST", "/v1/playback", {"title": "movie1", **pb(adult)})
     check(phone["resume_position"] == 7.5, "a report from a TV is visible to the phone at once")
     ep = ctl.json("POST", "/v1/playback", {"title": "show1", "episode": "show1-s1e2",
-                                           "profile": adult})
+                                           **pb(adult)})
     ctl.json("POST", "/v1/playback/report", {"session": ep["session"], "position": 4,
                                              "device": "phone"})
-    cw = ctl.json("GET", f"/v1/continue-watching?profile={adult}")
+    cw = ctl.json("GET", f"/v1/continue-watching?{pq(adult)}")
     check(cw["items"][0]["title"] == "show1" and cw["items"][0]["episode"] == "show1-s1e2",
           "most recent first, with the episode")
-    again = ctl.json("POST", "/v1/playback", {"title": "show1", "profile": adult})
+    again = ctl.json("POST", "/v1/playback", {"title": "show1", **pb(adult)})
     check(again["episode"] == "show1-s1e2" and again["resume_position"] == 4,
           "series resumes at the episode in progress")
     tr = ctl.json("GET", "/v1/catalog/trending")
@@ -790,6 +805,77 @@ def test_reports(ctl, pg, adult):
     ctl.error("POST", "/v1/playback/report", {"session": "x", "position": 1}, expect=404)
     ctl.error("GET", "/v1/continue-watching")
     ctl.error("GET", "/v1/continue-watching?profile=12345", expect=404)
+
+
+def test_profile_keys(ctl, pg, adult):
+    """A profile's data is its creator's: its id (sequential) says nothing, its key (made by
+    control, answered once, stored as a digest) is needed to read continue-watching, browse as
+    it, or start its sessions (whose reports alone move its positions). A missing or wrong key
+    is refused as an unknown profile is, so nothing says whether the profile exists."""
+    owner = ctl.json("POST", "/v1/playback", {"title": "movie1", **pb(adult)})
+    ctl.json("POST", "/v1/playback/report", {"session": owner["session"], "position": 9.5,
+                                             "device": "owner-tv"})
+    mine = ctl.json("GET", f"/v1/continue-watching?{pq(adult)}")
+    check([(i["title"], i["position"], i["device"]) for i in mine["items"]
+           if i["title"] == "movie1"] == [("movie1", 9.5, "owner-tv")],
+          f"the owner reads its continue-watching: {mine}")
+
+    # Another client knows the id, not the key. Its refusals are those of a profile that
+    # does not exist.
+    pid = adult["id"]
+    nobody = pg.psql("SELECT coalesce(max(id), 0) + 1000 FROM profiles")
+    wrong = "0" * 64
+    unknown = ctl.error("GET", f"/v1/continue-watching?profile={nobody}&profile_key={wrong}",
+                        expect=404)
+    for q in (f"profile={pid}", f"profile={pid}&profile_key=", f"profile={pid}&profile_key={wrong}",
+              f"profile={pid}&profile_key={adult['key'].upper()}",
+              f"profile={pid}&profile_key={adult['key'][:-1]}"):
+        o = ctl.error("GET", f"/v1/continue-watching?{q}", expect=404)
+        check(o == unknown, f"continue-watching with {q}: {o}, as for no profile: {unknown}")
+        for path in ("/v1/catalog?", "/v1/catalog/trending?", "/v1/catalog/genres?",
+                     "/v1/search?q=night&", "/v1/titles/movie1?"):
+            o = ctl.error("GET", path + q, expect=404)
+            check(o == unknown, f"{path}{q}: {o}")
+    for body in ({"profile": pid}, {"profile": pid, "profile_key": wrong},
+                 {"profile": pid, "profile_key": adult["key"] + "0"}):
+        o = ctl.error("POST", "/v1/playback", {"title": "movie1", **body}, expect=404)
+        check(o == unknown, f"a session for another's profile {body}: {o}")
+    ctl.error("POST", "/v1/playback", {"title": "movie1", "profile_key": adult["key"]})
+    ctl.error("POST", "/v1/playback", {"title": "movie1", "new_profile": "x", "profile_key": wrong})
+    # Its own session (no profile) and reports leave the profile's data alone.
+    own = ctl.json("POST", "/v1/playback", {"title": "movie1"})
+    ctl.json("POST", "/v1/playback/report", {"session": own["session"], "position": 1,
+                                             "device": "intruder", "mtp": 99999, "bl": 0})
+    check(ctl.json("GET", f"/v1/continue-watching?{pq(adult)}") == mine,
+          "nothing the other client did moved the owner's continue-watching")
+    check(pg.psql("SELECT count(*) FROM throughput_estimates "
+                  f"WHERE scope = 'profile' AND key = '{pid}' AND mtp_kbps = 99999") == "0",
+          "nor its throughput estimate")
+    check(re.fullmatch(r"[0-9a-f]{64}", adult["key"] or ""), f"a profile's key: {adult}")
+    stored = pg.psql(f"SELECT encode(key_hash, 'hex') FROM profiles WHERE id = {adult['id']}")
+    check(stored == hashlib.sha256(adult["key"].encode()).hexdigest(),
+          "only the key's digest is stored")
+    # Each profile has a key of its own.
+    other = ctl.json("POST", "/v1/profiles", {"name": "Other"})
+    check(other["key"] != adult["key"], "keys differ")
+    ctl.error("GET", f"/v1/continue-watching?profile={pid}&profile_key={other['key']}",
+              expect=404)
+    check(ctl.json("GET", f"/v1/continue-watching?{pq(other)}")["items"] == [],
+          "a new profile has nothing to resume")
+
+    # A profile made before keys existed has none: no key opens it (a page makes a new one).
+    legacy = pg.psql("INSERT INTO profiles (name) VALUES ('before keys') RETURNING id")
+    legacy = legacy.splitlines()[0]
+    for key in ("", wrong):
+        ctl.error("GET", f"/v1/continue-watching?profile={legacy}&profile_key={key}",
+                  expect=404)
+        ctl.error("POST", "/v1/playback",
+                  {"title": "movie1", "profile": int(legacy), "profile_key": key or None},
+                  expect=404)
+
+    # The owner still plays and resumes.
+    again = ctl.json("POST", "/v1/playback", {"title": "movie1", **pb(adult)})
+    check(again["resume_position"] == 9.5, f"the owner resumes: {again['resume_position']}")
 
 
 def test_json_depth(ctl, pg):
@@ -891,12 +977,12 @@ def test_start_bandwidth(ctl, pg):
           "no files, no start ladder")
 
     def profile():
-        return ctl.json("POST", "/v1/profiles", {"name": "tput"})["id"]
+        return ctl.json("POST", "/v1/profiles", {"name": "tput"})
 
     def play(prof=None):
         body = {"title": "tput1"}
         if prof is not None:
-            body["profile"] = prof
+            body.update(pb(prof))
         return ctl.json("POST", "/v1/playback", body)
 
     def report(s, **cmcd):
@@ -950,7 +1036,7 @@ def test_start_rung(binary, tmp, ctl, pg):
     ladder = json.loads(pg.psql("SELECT start_ladder FROM assets WHERE id = 'rungs1'"))
     check(ladder == [[300000, 100000], [700000, 250000], [3000000, 1000000]],
           f"the ladder: each video rung's bandwidth and first segment's size: {ladder}")
-    prof = ctl.json("POST", "/v1/profiles", {"name": "rungs"})["id"]
+    prof = ctl.json("POST", "/v1/profiles", {"name": "rungs"})
 
     def estimate(bps):
         """The client network's estimate (127.0.0.1's /24) is bps (70% of mtp)."""
@@ -976,7 +1062,7 @@ def test_start_rung(binary, tmp, ctl, pg):
     for bps, want, why in cases:
         estimate(bps)
         check(start(ctl) == want, f"anonymous, {why}: {start(ctl)}")
-        check(start(ctl, profile=prof) == want, f"with a profile, {why}")
+        check(start(ctl, **pb(prof)) == want, f"with a profile, {why}")
 
     # The warm path (anonymous starts answered from cached title data, control/cache.c): the
     # ladder is cached with the title, the estimate per client address.
@@ -1076,7 +1162,7 @@ def test_sql_metacharacters(ctl, pg, adult):
     from urllib.parse import quote
     sid = ctl.json("POST", "/v1/playback", {"title": "movie1"})["session"]
     csid = ctl.json("POST", "/v1/playback", {"title": "kidsmovie"})["session"]
-    psid = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": adult})["session"]
+    psid = ctl.json("POST", "/v1/playback", {"title": "movie1", **pb(adult)})["session"]
     ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["movie1"]})
     edges = set(pg.psql("SELECT string_agg(id, ',') FROM edges").split(","))
     good_kid = base64.urlsafe_b64encode(bytes.fromhex("00112233445566778899aabbccddeeff")) \
@@ -1140,7 +1226,7 @@ def test_sql_metacharacters(ctl, pg, adult):
                          (f"/v1/catalog?limit={q}", (400,)), (f"/v1/catalog?offset={q}", (400,)),
                          (f"/v1/catalog/trending?limit={q}", (400,)),
                          (f"/v1/search?q=night&limit={q}", (400,)),
-                         (f"/v1/continue-watching?profile={adult}&limit={q}", (400,)),
+                         (f"/v1/continue-watching?{pq(adult)}&limit={q}", (400,)),
                          (f"/v1/fill/plan?edge=edge-a&limit={q}", (400,))]:
             method = "POST" if "clearkey" in path else "GET"
             st, _, b = ctl.request(method, path, {"kids": ["AAAAAAAAAAAAAAAAAAAAAA"]}
@@ -1149,7 +1235,7 @@ def test_sql_metacharacters(ctl, pg, adult):
             # A NUL (or other control byte) is refused before any lookup.
             check(st in ok or ("\0" in n and st == 400), f"{path}: {st} {b[:200]!r}")
         for body, ok in [({"title": n}, (404,)), ({"title": "movie1", "episode": n}, (404,)),
-                         ({"title": n, "episode": n, "profile": adult}, (404,))]:
+                         ({"title": n, "episode": n, **pb(adult)}, (404,))]:
             st, _, b = ctl.request("POST", "/v1/playback", body)
             check(st in ok or (st == 400 and "\u0000" in n), f"playback {body}: {st} {b!r}")
         st, _, _ = ctl.request("POST", "/v1/playback/report",
@@ -1168,7 +1254,7 @@ def test_sql_metacharacters(ctl, pg, adult):
         check(stored == (f"{digest},{digest}" if st == 200 else ""),
               f"report {n!r}: quality and device stored as {stored!r}")
         if st == 200:
-            item = [c for c in ctl.json("GET", f"/v1/continue-watching?profile={adult}")["items"]
+            item = [c for c in ctl.json("GET", f"/v1/continue-watching?{pq(adult)}")["items"]
                     if c["title"] == "movie1"][0]
             check(item["device"] == n and item["position"] == (i + 1) / 2,
                   f"continue watching {n!r}: {item}")
@@ -1299,6 +1385,7 @@ def main(binary, tmp):
     test_steering_ranking(binary, tmp, ctl, pg)
     test_clearkey(ctl, pg, sid, clear_sid)
     test_reports(ctl, pg, adult)
+    test_profile_keys(ctl, pg, adult)
     test_json_depth(ctl, pg)
     test_start_bandwidth(ctl, pg)
     test_start_rung(binary, tmp, ctl, pg)

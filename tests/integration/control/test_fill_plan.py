@@ -122,13 +122,14 @@ def test_trending(ctl, pg):
 
     # Maturity: a kids profile sees only titles at or under its limit (1), a teen limit (3)
     # keeps out the unrated (4); none above, at any rank.
-    kid = ctl.json("POST", "/v1/profiles", {"name": "kid", "kids": True})["id"]
-    teen = ctl.json("POST", "/v1/profiles", {"name": "teen", "maturity_limit": 3})["id"]
-    order, _ = trending(f"?profile={kid}")
+    kid = ctl.json("POST", "/v1/profiles", {"name": "kid", "kids": True})
+    teen = ctl.json("POST", "/v1/profiles", {"name": "teen", "maturity_limit": 3})
+    kq, tq = (f"{p['id']}&profile_key={p['key']}" for p in (kid, teen))  # each with its key
+    order, _ = trending(f"?profile={kq}")
     check(order == ["tr-kids"], f"kids profile: {order}")
-    order, _ = trending(f"?profile={kid}&limit=100")
+    order, _ = trending(f"?profile={kq}&limit=100")
     check(order == ["tr-kids"], f"kids profile, any limit: {order}")
-    order, _ = trending(f"?profile={teen}")
+    order, _ = trending(f"?profile={tq}")
     check(order == ["tr-r", "tr-kids"], f"limit 3: {order}")
 
     for q in ("?limit=0", "?limit=101", "?limit=-1", "?limit=abc", "?limit=1.5",

@@ -56,15 +56,16 @@ def main(binary, tmp):
     a.register_edge("e1", "eu-west", "http://e1.test")
     # The secret made through one instance signs heartbeats the other accepts.
     b.heartbeat("e1", {"load": 0.1})
-    prof = a.json("POST", "/v1/profiles", {"name": "P"})["id"]
+    prof = a.json("POST", "/v1/profiles", {"name": "P"})
 
     # Any step of a session on any instance.
-    s = a.json("POST", "/v1/playback", {"title": "m1", "profile": prof})
+    s = a.json("POST", "/v1/playback", {"title": "m1", "profile": prof["id"],
+                                          "profile_key": prof["key"]})
     sid = s["session"]
     mpd = b.json("GET", f"/v1/manifest/{sid}.mpd")
     check(b"<MPD" in mpd, "manifest from the other instance")
     b.json("POST", "/v1/playback/report", {"session": sid, "position": 5, "device": "tv"})
-    cw = a.json("GET", f"/v1/continue-watching?profile={prof}")
+    cw = a.json("GET", f"/v1/continue-watching?profile={prof['id']}&profile_key={prof['key']}")
     check(cw["items"][0]["position"] == 5, "report through b, visible through a")
     # Migrations ran once although both started on the same database.
     n = pg.psql("SELECT count(*), count(DISTINCT version) FROM schema_migrations")

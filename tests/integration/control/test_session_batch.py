@@ -86,8 +86,10 @@ def main(binary, tmp):
               {"title": "m2", "new_profile": "Bob"},        # 451: Bob is rolled back
               {"title": "m1", "episode": "e1"},             # 404: a movie has no episodes
               {"title": "m1", "profile": 999999},           # 404: unknown profile
-              {"title": "m1", "profile": prof["id"]},       # 200
-              {"title": "m1", "profile": kid["id"]}]        # 403: not rated, a kids' profile
+              {"title": "m1", "profile": prof["id"],        # 200
+               "profile_key": prof["key"]},
+              {"title": "m1", "profile": kid["id"],         # 403: not rated, a kids' profile
+               "profile_key": kid["key"]}]
     want = [200, 451, 404, 200, 451, 404, 404, 200, 403]
     n_sessions = int(pg.psql("SELECT count(*) FROM sessions"))
     s0 = statements(ctl)
@@ -104,7 +106,7 @@ def main(binary, tmp):
     check(got[8][2]["error"] == "forbidden", f"maturity 403: {got[8][2]}")
     ok = [g[2] for g in got if g[0] == 200]
     check(len({a["session"] for a in ok}) == 3, "three distinct sessions")
-    check(all(set(a) - {"profile"} == set(single) for a in ok),
+    check(all(set(a) - {"profile", "profile_key"} == set(single) for a in ok),
           f"a batched answer has the members of a single one: {ok[0]} vs {single}")
     rows = pg.psql("SELECT id FROM sessions").split()
     check(len(rows) == n_sessions + 3 and all(row_id(a["session"]) in rows for a in ok),

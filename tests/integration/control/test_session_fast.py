@@ -98,8 +98,9 @@ def main(binary, tmp):
           int(c[9]) - int(c[8]) == 3600 and c[10] == "0", f"claims {c}")
     check(metric(a, "sluice_control_sessions_fast_total") == fast0 + 1 and
           metric(a, "sluice_control_sessions_db_total") == db0, "counted as a warm start")
-    a.json("POST", "/v1/playback", {"title": "m1", "profile": a.json(
-        "POST", "/v1/profiles", {"name": "P"})["id"]})
+    prof = a.json("POST", "/v1/profiles", {"name": "P"})
+    a.json("POST", "/v1/playback", {"title": "m1", "profile": prof["id"],
+                                    "profile_key": prof["key"]})
     check(metric(a, "sluice_control_sessions_db_total") == db0 + 1,
           "a profile's start is a database start")
     wait_starts(pg, "m1", 1)
