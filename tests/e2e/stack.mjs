@@ -350,6 +350,13 @@ const scenarios = {
   // throughput estimate for this client by now (play reported), so a start rung. Both ways of
   // making the early requests: the page's own script, and the worker.
   async prefetch(browser) {
+    // The estimate comes from play's reports, which control writes behind its answers and
+    // then caches: wait until a start from this address is answered with a rung (or 10 s).
+    for (let t = 0; t < 100; t++) {
+      const r = await control('POST', '/v1/playback', { title: 'demo-movie', device: 'probe' });
+      if (r.status === 200 && r.body && r.body.start_bandwidth > 0) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
     await prefetchFrom(browser, '');
     await prefetchFrom(browser, '&early=worker');
   },
