@@ -425,6 +425,14 @@ function forgetProfile() {
   state.profileKey = null;
   localStorage.removeItem('sluice-profile');
   localStorage.removeItem('sluice-profile-key');
+  // A refused profile named in the URL leaves it too: the page's links and a reload would
+  // otherwise carry it on, and make another new profile on every load.
+  if (params.has('profile') || params.has('profile_key')) {
+    params.delete('profile');
+    params.delete('profile_key');
+    const q = params.toString();
+    history.replaceState(null, '', `${location.pathname}${q ? `?${q}` : ''}${location.hash}`);
+  }
 }
 
 // Control answers a missing or wrong key as it answers a profile that does not exist.
