@@ -745,7 +745,8 @@ def deleted_objects_open(e):
             target = os.readlink(os.path.join(fds, fd))
         except OSError:
             continue
-        if target.startswith(os.path.join(e.cache_dir, "objects")) and target.endswith(" (deleted)"):
+        objects = os.path.join(e.cache_dir, "objects")
+        if target.startswith(objects) and target.endswith(" (deleted)"):
             out.append(target)
     return out
 
