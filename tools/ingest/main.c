@@ -825,14 +825,7 @@ static int key_out_check(const char *key_out, const char *origin, int encrypt)
 {
         char dir[PATH_MAX], real_dir[PATH_MAX], real_origin[PATH_MAX];
         struct stat st;
-        snprintf(dir, sizeof(dir), "%s", key_out);
-        char *slash = strrchr(dir, '/');
-        if (!slash)
-                snprintf(dir, sizeof(dir), ".");
-        else if (slash == dir)
-                dir[1] = '\0';
-        else
-                *slash = '\0';
+        util_dir_of(dir, sizeof(dir), key_out);
         if (!realpath(dir, real_dir) || !realpath(origin, real_origin)) {
                 fprintf(stderr, "sluice-ingest: --key-out %s: %s\n", key_out, strerror(errno));
                 return -errno;

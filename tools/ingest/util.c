@@ -101,6 +101,30 @@ out:
         return r;
 }
 
+/* Write data[0..len) to fd, fsync it when sync, and close it (always). Returns 0 or -errno. */
+static int write_close(int fd, const void *data, size_t len, int sync)
+{
+        const uint8_t *p = data;
+        int r = 0;
+
+        while (len && r == 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        break;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        if (r == 0 && sync && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        return r;
+}
+
 int util_file_replace(const char *path, const void *data, size_t len, unsigned mode, int sync)
 {
         char tmp[4096];
@@ -110,44 +134,16 @@ int util_file_replace(const char *path, const void *data, size_t len, unsigned m
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
         if (fd < 0)
                 return -errno;
-        const uint8_t *p = data;
-        size_t left = len;
-        while (left) {
-                ssize_t n = write(fd, p, left);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        goto fail;
-                }
-                p += n;
-                left -= (size_t)n;
-        }
-        if (sync && fsync(fd) < 0) {
+        r = write_close(fd, data, len, sync);
+        if (r == 0 && rename(tmp, path) < 0)
                 r = -errno;
-                goto fail;
-        }
-        if (close(fd) < 0) {
-                fd = -1;
-                r = -errno;
-                goto fail;
-        }
-        fd = -1;
-        if (rename(tmp, path) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        return 0;
-fail:
-        if (fd >= 0)
-                close(fd);
-        (void)unlink(tmp);
+        if (r < 0)
+                (void)unlink(tmp);
         return r;
 }
 
 int util_file_stage(const char *path, const void *data, size_t len, char *ret_tmp, size_t tmplen)
 {
-        const uint8_t *p = data;
         int r, fd;
         if ((size_t)snprintf(ret_tmp, tmplen, "%s.XXXXXX", path) >= tmplen) {
                 ret_tmp[0] = '\0';
@@ -159,33 +155,24 @@ int util_file_stage(const char *path, const void *data, size_t len, char *ret_tm
                 ret_tmp[0] = '\0';
                 return r;
         }
-        while (len) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        goto fail;
-                }
-                p += n;
-                len -= (size_t)n;
+        r = write_close(fd, data, len, 1);
+        if (r < 0) {
+                (void)unlink(ret_tmp);
+                ret_tmp[0] = '\0';
         }
-        if (fsync(fd) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        if (close(fd) < 0) {
-                fd = -1;
-                r = -errno;
-                goto fail;
-        }
-        return 0;
-fail:
-        if (fd >= 0)
-                close(fd);
-        (void)unlink(ret_tmp);
-        ret_tmp[0] = '\0';
         return r;
+}
+
+void util_dir_of(char *out, size_t cap, const char *path)
+{
+        snprintf(out, cap, "%s", path);
+        char *slash = strrchr(out, '/');
+        if (!slash)
+                snprintf(out, cap, ".");
+        else if (slash == out)
+                out[1] = '\0';
+        else
+                *slash = '\0';
 }
 
 int util_file_commit(const char *tmp, const char *path)
@@ -198,15 +185,9 @@ int util_file_commit(const char *tmp, const char *path)
                 (void)unlink(tmp);
         }
         /* The new name reaches the disk too (as publishing a title does, best effort). */
-        if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+        if (strlen(path) >= sizeof(dir))
                 return 0;
-        char *slash = strrchr(dir, '/');
-        if (!slash)
-                snprintf(dir, sizeof(dir), ".");
-        else if (slash == dir)
-                dir[1] = '\0';
-        else
-                *slash = '\0';
+        util_dir_of(dir, sizeof(dir), path);
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
                 (void)fsync(dfd);

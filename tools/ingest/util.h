@@ -44,6 +44,10 @@ int util_file_replace(const char *path, const void *data, size_t len, unsigned m
  */
 int util_file_stage(const char *path, const void *data, size_t len, char *ret_tmp, size_t tmplen);
 
+/* util_dir_of: the directory part of path into out (cap bytes): "." for a bare name, "/"
+ * for a name in the root. */
+void util_dir_of(char *out, size_t cap, const char *path);
+
 /*
  * util_file_commit: rename tmp (from util_file_stage) to path unless path exists, then sync
  * path's directory (best effort). Returns 0, or -EEXIST when path exists, or -errno; on
