@@ -250,25 +250,33 @@ static void on_accept(struct uring_loop *loop, void *o, const struct io_uring_cq
         (void)uring_loop_recv_multishot(loop, sv->cslot, 4, sv->cfd);
 }
 
+/* A loopback listener for sv on loop, its multishot accept armed as op 3; its address in
+ * *sa. Returns false (the test failed) when any step does. */
+static bool srv_listen(struct uring_loop *loop, struct srv *sv, struct sockaddr_in *sa)
+{
+        socklen_t sl = sizeof(*sa);
+
+        *sa = (struct sockaddr_in){.sin_family = AF_INET};
+        sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sv->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        return sv->lfd >= 0 && bind(sv->lfd, (struct sockaddr *)sa, sizeof(*sa)) == 0 &&
+               listen(sv->lfd, 16) == 0 &&
+               getsockname(sv->lfd, (struct sockaddr *)sa, &sl) == 0 &&
+               uring_loop_slot_alloc(loop, sv, NULL, &sv->lslot) == 0 &&
+               uring_loop_accept_multishot(loop, sv->lslot, 3, sv->lfd) == 0;
+}
+
 TEST(accept_and_multishot_recv)
 {
         struct uring_loop *loop = loop_new_or_skip(8);
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        socklen_t sl = sizeof(sa);
+        struct sockaddr_in sa;
         struct srv sv = {.cfd = -1};
         int c;
 
         ASSERT_TRUE(loop);
         uring_loop_set_handler(loop, 3, on_accept);
         uring_loop_set_handler(loop, 4, on_recv);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sv.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ASSERT_TRUE(sv.lfd >= 0);
-        ASSERT_EQ(bind(sv.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        ASSERT_EQ(listen(sv.lfd, 16), 0);
-        ASSERT_EQ(getsockname(sv.lfd, (struct sockaddr *)&sa, &sl), 0);
-        ASSERT_EQ(uring_loop_slot_alloc(loop, &sv, NULL, &sv.lslot), 0);
-        ASSERT_EQ(uring_loop_accept_multishot(loop, sv.lslot, 3, sv.lfd), 0);
+        ASSERT_TRUE(srv_listen(loop, &sv, &sa));
 
         c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         ASSERT_TRUE(c >= 0);
@@ -311,8 +319,7 @@ TEST(accept_and_multishot_recv)
 TEST(accepts_reaching_a_closing_slot_are_closed)
 {
         struct uring_loop *loop = loop_new_or_skip(8);
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        socklen_t sl = sizeof(sa);
+        struct sockaddr_in sa;
         struct srv sv = {.cfd = -1};
         int c[4];
         char b;
@@ -320,14 +327,7 @@ TEST(accepts_reaching_a_closing_slot_are_closed)
         ASSERT_TRUE(loop);
         uring_loop_set_handler(loop, 3, on_accept);
         uring_loop_set_fd_op(loop, 3);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sv.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ASSERT_TRUE(sv.lfd >= 0);
-        ASSERT_EQ(bind(sv.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        ASSERT_EQ(listen(sv.lfd, 16), 0);
-        ASSERT_EQ(getsockname(sv.lfd, (struct sockaddr *)&sa, &sl), 0);
-        ASSERT_EQ(uring_loop_slot_alloc(loop, &sv, NULL, &sv.lslot), 0);
-        ASSERT_EQ(uring_loop_accept_multishot(loop, sv.lslot, 3, sv.lfd), 0);
+        ASSERT_TRUE(srv_listen(loop, &sv, &sa));
         ASSERT_TRUE(uring_loop_run_once(loop, 0) >= 0); /* the accept is armed */
         for (int i = 0; i < 4; i++) {
                 c[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
