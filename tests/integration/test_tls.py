@@ -345,6 +345,19 @@ def metrics_say_which_path(e):
           "refused TLS 1.0/1.1 handshakes counted")
 
 
+def log_says(e, text, timeout=5.0):
+    """Whether text appears in the edge's log within timeout seconds (the main thread logs
+    a reload's outcome a moment after the workers may already act on it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(e.log_path, errors="replace") as f:
+            if text in f.read():
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)  # poll interval for the main thread's log line
+
+
 @test
 def sighup_reloads_certificates(e):
     ctx = client_ctx(e)
@@ -363,14 +376,7 @@ def sighup_reloads_certificates(e):
         check(serial1 != serial0, "SIGHUP did not load the new certificate")
         # Workers may serve the new certificate a moment before the main thread logs the
         # reload: wait for the line (missing_tls_module_is_said_at_start counts it).
-        deadline = time.monotonic() + 5
-        while True:
-            with open(e.log_path, errors="replace") as f:
-                logged = "configuration reloaded from" in f.read()
-            if logged or time.monotonic() > deadline:
-                break
-            time.sleep(0.02)  # poll interval for the main thread's log line
-        check(logged, "the reload is not logged")
+        check(log_says(e, "configuration reloaded from"), "the reload is not logged")
         # The connection opened before the reload still works.
         _, body = get_over(old, "/t1/one.bin")
         eq(body, b"x", "old connection after reload")
@@ -411,14 +417,7 @@ def reload_refuses_a_moved_tls_listener(e):
     try:
         e.write_config()
         e.signal(signal.SIGHUP)
-        deadline = time.monotonic() + 5
-        while True:
-            with open(e.log_path, errors="replace") as f:
-                said = "moved to" in f.read()
-            if said or time.monotonic() > deadline:
-                break
-            time.sleep(0.02)  # poll interval for the main thread's log line
-        check(said, "the refused reload is not logged")
+        check(log_says(e, "moved to"), "the refused reload is not logged")
     finally:
         e.cfg["tls"][0]["listen"] = was
         e.write_config()
