@@ -7,7 +7,6 @@
 
 #include "cmcd.h"
 #include "fnv.h"
-#include "http1-parse.h"
 #include "metrics.h"
 #include "path-norm.h"
 
@@ -188,23 +187,24 @@ static bool last_segment_is(const struct path_norm *pn, const char *name)
                memcmp(pn->key + pn->key_len - n, name, n) == 0;
 }
 
-void prefetch_hint(struct edge_worker *w, const struct http1_req *req, const struct path_norm *pn)
+bool prefetch_wanted(const struct edge_worker *w)
+{
+        return w->rt->cfg->cache.prefetch_max && w->up && w->rt->cfg->upstreams.n && w->reader;
+}
+
+void prefetch_hint(struct edge_worker *w, const struct path_norm *pn, const struct cmcd *cm)
 {
         struct edge_metrics *m = &w->srv->m;
         struct path_norm next;
-        struct cmcd cm;
         size_t tl;
         bool init;
 
-        if (!w->rt->cfg->cache.prefetch_max || !w->up || !w->rt->cfg->upstreams.n || !w->reader)
-                return;
-        /* In header mode the session id comes in CMCD-Session, su and nor in CMCD-Request. */
-        if (!cmcd_from_request(&cm, req, pn->cmcd, pn->cmcd_len))
+        if (!prefetch_wanted(w))
                 return;
         tl = title_len(pn->key, pn->key_len);
         if (!tl)
                 return;
-        if (cm.nor[0] && resolve(pn->key, pn->key_len, cm.nor, &next) == 0 &&
+        if (cm->nor[0] && resolve(pn->key, pn->key_len, cm->nor, &next) == 0 &&
             next.key_len <= STORE_KEY_MAX && next.key_len > tl &&
             memcmp(next.key, pn->key, tl + 1) == 0 &&
             !(next.key_len == pn->key_len && !memcmp(next.key, pn->key, pn->key_len)) &&
@@ -213,7 +213,7 @@ void prefetch_hint(struct edge_worker *w, const struct http1_req *req, const str
         /* CMCD su marks a startup request; the session id tells a title starting from a
          * representation switch (dash.js marks every init request su). */
         init = last_segment_is(pn, "init.mp4");
-        if (cm.su && w->rt->cfg->cache.prefetch_start &&
-            (!init || (cm.sid[0] && session_starting(cm.sid))))
+        if (cm->su && w->rt->cfg->cache.prefetch_start &&
+            (!init || (cm->sid[0] && session_starting(cm->sid))))
                 (void)prefetch_start(w, pn, init);
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
+
 /*
  * CMCD "nor" prefetch: a player that says which object it asks for next (CTA-5004 "nor", a
  * URL relative to the request's) gets that object filled before it asks. The hint starts one
@@ -27,13 +29,16 @@
 #define PREFETCH_SLOTS 64 /* the most cache.prefetch_max allows */
 
 struct edge_worker;
-struct http1_req;
+struct cmcd;
 struct path_norm;
 
-/* Look at req's CMCD (query argument or CMCD-Request header): prefetch its nor, and the
- * first segments when it starts a representation. Loop thread of w; cheap when the request
- * carries no CMCD. */
-void prefetch_hint(struct edge_worker *w, const struct http1_req *req, const struct path_norm *pn);
+/* Whether w prefetches at all (cache.prefetch_max, an upstream): if not, prefetch_hint is
+ * not worth reading the request's CMCD for. */
+bool prefetch_wanted(const struct edge_worker *w);
+/* Act on the CMCD cm of a request for pn's key (read by the caller from the query argument
+ * and the CMCD-* headers): prefetch its nor, and the first segments when it starts a
+ * representation. Loop thread of w. */
+void prefetch_hint(struct edge_worker *w, const struct path_norm *pn, const struct cmcd *cm);
 
 /* Loop thread: drop w's finished prefetches (their slots free up). */
 void prefetch_sweep(struct edge_worker *w);

@@ -25,11 +25,12 @@
 #define TOKEN_SKEW_S 30
 #define ALLOW        "GET, HEAD, OPTIONS"
 
-void serve_log_begin(struct conn *c, const struct http1_req *req, const struct path_norm *pn)
+/* Stage the access-log line; cm: the request's CMCD, already read (NULL: none). */
+static void log_begin(struct conn *c, const struct http1_req *req, const struct path_norm *pn,
+                      const struct cmcd *cm)
 {
         struct access_log_rec rec = {0};
         char client[64];
-        struct cmcd cm;
 
         if (!access_log_on(&c->w->alog))
                 return;
@@ -40,9 +41,7 @@ void serve_log_begin(struct conn *c, const struct http1_req *req, const struct p
                 rec.method_len = req->method_len;
                 rec.target = req->target;
                 rec.target_len = req->target_len;
-                if (!c->admin && cmcd_from_request(&cm, req, pn ? pn->cmcd : NULL,
-                                                   pn ? pn->cmcd_len : 0))
-                        rec.cmcd = &cm;
+                rec.cmcd = cm;
         } else {
                 rec.method = rec.target = "-";
                 rec.method_len = rec.target_len = 1;
@@ -61,6 +60,15 @@ void serve_log_begin(struct conn *c, const struct http1_req *req, const struct p
         rec.proto = c->h2 ? "h2" : "h1";
         rec.send_path = c->tls ? tls_conn_path(c->tls) : "plain";
         access_log_begin(&c->w->alog, &rec);
+}
+
+void serve_log_begin(struct conn *c, const struct http1_req *req, const struct path_norm *pn)
+{
+        struct cmcd cm;
+        bool has = req && !c->admin && access_log_on(&c->w->alog) &&
+                   cmcd_from_request(&cm, req, pn ? pn->cmcd : NULL, pn ? pn->cmcd_len : 0);
+
+        log_begin(c, req, pn, has ? &cm : NULL);
 }
 
 /*
@@ -219,11 +227,17 @@ int serve_admit(struct serve_plan *p, struct conn *c, const struct http1_req *re
                 serve_log_begin(c, req, NULL);
                 return refuse(p, c, req, r == -ENAMETOOLONG ? 414 : 400);
         }
-        serve_log_begin(c, req, pn);
+        /* The CMCD is read once, for the log and the prefetch, and only when one wants it. */
+        bool prefetch = prefetch_wanted(c->w);
+        struct cmcd cm;
+        bool has_cmcd = !c->admin && (prefetch || access_log_on(&c->w->alog)) &&
+                        cmcd_from_request(&cm, req, pn->cmcd, pn->cmcd_len);
+        log_begin(c, req, pn, has_cmcd ? &cm : NULL);
         *ret_peer = peer_auth(c, req);
         r = *ret_peer ? 0 : token_check(c, req, pn);
         if (r)
                 return refuse(p, c, req, r);
-        prefetch_hint(c->w, req, pn);
+        if (prefetch && has_cmcd)
+                prefetch_hint(c->w, pn, &cm);
         return 0;
 }
