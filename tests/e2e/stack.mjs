@@ -291,6 +291,13 @@ const scenarios = {
       check(p.w.media.length >= 4 && plain.length === 0, 'play: every media object came over https with h2',
         `${p.w.media.length} responses${plain.length ? '; not: ' + plain.slice(0, 3).map((m) => `${m.protocol} ${m.url.slice(0, 60)}`).join(', ') : ''}`);
     }
+    // The page reports what it measured every 5 s while it plays: control keeps it as this
+    // network's throughput estimate, which later starts (prefetch) are answered from.
+    const measured = await p.page.waitForFunction(() => window.sluice.state.mtpReports > 0, null,
+      { timeout: 12000, polling: 100 }).then(() => true, () => false);
+    const [reports, withMtp] = await p.page.evaluate(() => [window.sluice.state.reports, window.sluice.state.mtpReports]);
+    check(measured, 'play: the page reported its measured throughput to control',
+      `${reports} report(s) accepted, ${withMtp} with mtp`);
     figure(`play: first frame ${ttff ? Math.round(ttff) : '?'} ms after navigation start (page clock)`);
     await p.ctx.close();
   },
@@ -350,13 +357,16 @@ const scenarios = {
   // throughput estimate for this client by now (play reported), so a start rung. Both ways of
   // making the early requests: the page's own script, and the worker.
   async prefetch(browser) {
-    // The estimate comes from play's reports, which control writes behind its answers and
-    // then caches: wait until a start from this address is answered with a rung (or 10 s).
-    for (let t = 0; t < 100; t++) {
+    // The estimate comes from play's reports, and control caches a network's estimate for up
+    // to cache_ttl: wait until a start from this address is answered with a rung (or 10 s).
+    let bw = null;
+    for (let t = 0; t < 100 && !(bw > 0); t++) {
+      if (t) await new Promise((res) => setTimeout(res, 100));
       const r = await control('POST', '/v1/playback', { title: 'demo-movie', device: 'probe' });
-      if (r.status === 200 && r.body && r.body.start_bandwidth > 0) break;
-      await new Promise((res) => setTimeout(res, 100));
+      bw = r.status === 200 && r.body ? r.body.start_bandwidth : `status ${r.status}`;
     }
+    if (!check(bw > 0, 'prefetch: control has a throughput estimate for this network (play reported one)',
+      String(bw))) return;
     await prefetchFrom(browser, '');
     await prefetchFrom(browser, '&early=worker');
   },

@@ -65,6 +65,7 @@ const state = {
   notice: null,   // {status, message}: why a title does not play (451, 404, ...)
   details: null,  // control's GET /v1/titles/<id>
   reports: 0,     // playback reports accepted by control
+  mtpReports: 0,  // those of them that carried a measured throughput (mtp)
   profile: null,
   profileKey: null, // the profile's key: control refuses the profile without it
   device: null,
@@ -575,14 +576,19 @@ async function report(reason) {
   let bl;
   try { mtp = Math.round(player.getAverageThroughput('video')); } catch { /* not yet */ }
   try { bl = Math.round(player.getBufferLength('video') * 1000); } catch { /* not yet */ }
+  // Not yet measured (NaN), or measured from the browser's cache alone (Infinity): none.
+  if (!(mtp > 0 && Number.isFinite(mtp))) mtp = undefined;
   const r = await fetch(state.session.report_url, {
     method: 'POST',
     ...jsonBody({ session: state.session.session, position: v.currentTime,
       quality: q || undefined, device: state.device,
-      mtp: mtp > 0 ? mtp : undefined, bl: bl >= 0 ? bl : undefined }),
+      mtp, bl: bl >= 0 ? bl : undefined }),
     keepalive: reason === 'unload',
   }).catch(() => null);
-  if (r && r.ok) state.reports++;
+  if (r && r.ok) {
+    state.reports++;
+    if (mtp) state.mtpReports++;
+  }
   return r ? r.status : 0;
 }
 
