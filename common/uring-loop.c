@@ -50,6 +50,14 @@ struct uring_loop {
         uint32_t n_slots;
         uint32_t free_head; /* 0: none */
         uint32_t n_closing; /* closed owners waiting for their last completion */
+        /* Inside a handler, timer or hook (in_callback), an owner closed with nothing in
+         * flight is freed once the callback returns, not under it: the slots (and their
+         * generations) whose release waits. */
+        bool in_callback;
+        struct uring_loop_later {
+                uint32_t slot, gen;
+        } *later;
+        uint32_t n_later, later_cap;
 
         struct uring_timer **heap;
         uint32_t heap_len;
@@ -288,6 +296,7 @@ void uring_loop_free(struct uring_loop *loop)
                 (void)munmap(loop->br, loop->br_map_len);
         free(loop->slots);
         free(loop->heap);
+        free(loop->later);
         free(loop);
 }
 
@@ -399,6 +408,25 @@ static void slot_release(struct uring_loop *loop, uint32_t i)
                 fn(loop, owner);
 }
 
+/* Whether slot's release is put off until the callback under way returns (else: now, as
+ * outside callbacks, or when the list cannot grow). */
+static bool release_later(struct uring_loop *loop, uint32_t slot)
+{
+        if (!loop->in_callback)
+                return false;
+        if (loop->n_later == loop->later_cap) {
+                uint32_t cap = loop->later_cap ? loop->later_cap * 2 : 16;
+                struct uring_loop_later *l = realloc(loop->later, cap * sizeof(*l));
+
+                if (!l)
+                        return false;
+                loop->later = l;
+                loop->later_cap = cap;
+        }
+        loop->later[loop->n_later++] = (struct uring_loop_later){slot, loop->slots[slot].gen};
+        return true;
+}
+
 void uring_loop_slot_close(struct uring_loop *loop, uint32_t slot)
 {
         struct slot *s;
@@ -411,8 +439,23 @@ void uring_loop_slot_close(struct uring_loop *loop, uint32_t slot)
                 return;
         s->closing = true;
         loop->n_closing++;
-        if (s->inflight == 0)
+        if (s->inflight == 0 && !release_later(loop, slot))
                 slot_release(loop, slot);
+}
+
+/* The releases the callback just over put off: each slot still closing with nothing in flight
+ * (a completion of an operation queued since may have released it already; its generation has
+ * moved on then, and the slot may be someone else's). */
+static void releases_run(struct uring_loop *loop)
+{
+        for (uint32_t k = 0; k < loop->n_later; k++) {
+                struct uring_loop_later l = loop->later[k];
+                struct slot *s = &loop->slots[l.slot];
+
+                if (s->used && s->gen == l.gen && s->closing && s->inflight == 0)
+                        slot_release(loop, l.slot);
+        }
+        loop->n_later = 0;
 }
 
 int uring_loop_settle(struct uring_loop *loop, unsigned timeout_ms)
@@ -842,6 +885,7 @@ static int iterate(struct uring_loop *loop, int timeout_ms)
                 return r;
         loop->now_ms = clock_ms();
 
+        loop->in_callback = true;
         io_uring_for_each_cqe(&loop->ring, head, cqe)
         {
                 dispatch(loop, cqe);
@@ -850,11 +894,13 @@ static int iterate(struct uring_loop *loop, int timeout_ms)
         }
         io_uring_cq_advance(&loop->ring, n);
 
-        if (loop->settling)
-                return (int)n;
-        timers_run(loop);
-        if (loop->iter_fn)
-                loop->iter_fn(loop, loop->iter_ud);
+        if (!loop->settling) {
+                timers_run(loop);
+                if (loop->iter_fn)
+                        loop->iter_fn(loop, loop->iter_ud);
+        }
+        loop->in_callback = false;
+        releases_run(loop);
         return (int)n;
 }
 

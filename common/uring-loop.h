@@ -87,10 +87,11 @@ void *uring_loop_get_userdata(const struct uring_loop *loop);
 int uring_loop_slot_alloc(struct uring_loop *loop, void *owner, uring_loop_free_fn free_fn,
                           uint32_t *ret_slot);
 /*
- * Mark slot closing: no more handler calls. The owner's free_fn runs now if nothing is in
- * flight, else after the last completion. Cancel the owner's operations first (e.g.
- * uring_loop_cancel_fd) so that happens soon. After this call the caller must not touch
- * owner again.
+ * Mark slot closing: no more handler calls. The owner's free_fn runs after the last completion
+ * of what is in flight; with nothing in flight, now, or when called from a handler, timer or
+ * iteration hook, once that callback has returned (so code up its stack may still look at the
+ * owner). Cancel the owner's operations first (e.g. uring_loop_cancel_fd) so that happens soon.
+ * After the callback the caller must not touch owner again.
  */
 void uring_loop_slot_close(struct uring_loop *loop, uint32_t slot);
 unsigned uring_loop_slot_inflight(const struct uring_loop *loop, uint32_t slot);

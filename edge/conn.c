@@ -333,8 +333,9 @@ void conn_close(struct conn *c, const char *why)
         if (c->send_armed || h2_zc_pending(c))
                 sock_let_go(c->fd, w->limits.send_timeout_ms);
         /*
-         * Always go through the ring: the cancel's own completion defers the free to the loop,
-         * so callers up the stack may still look at c->state after this returns.
+         * The free comes after the cancel's completion, or (no room to queue one) once the
+         * callback under way returns: either way callers up the stack may still look at
+         * c->state after this returns.
          */
         if (uring_loop_cancel_fd(w->loop, c->slot, EDGE_OP_CANCEL, c->fd) < 0)
                 (void)shutdown(c->fd, SHUT_RDWR);

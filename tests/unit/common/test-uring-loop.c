@@ -156,6 +156,47 @@ TEST(free_only_after_last_completion)
         uring_loop_free(loop);
 }
 
+/* A handler that closes its own slot with nothing in flight (its last completion is the one
+ * being handled, and no cancel could be queued) and then still looks at its owner, as code up
+ * a connection's stack looks at its state after conn_close(). */
+struct closing_owner {
+        struct owner o;
+        uint32_t slot;
+        int freed_at_close; /* o.freed just after the close, seen from the handler */
+};
+
+static void on_nop_close(struct uring_loop *loop, void *p, const struct io_uring_cqe *cqe)
+{
+        struct closing_owner *c = p;
+
+        c->o.handled++;
+        uring_loop_slot_close(loop, c->slot);
+        c->freed_at_close = c->o.freed;
+}
+
+TEST(close_in_handler_frees_after_it)
+{
+        struct uring_loop *loop = loop_new_or_skip(0);
+        struct closing_owner a = {0};
+        struct io_uring_sqe *sqe;
+
+        ASSERT_TRUE(loop);
+        uring_loop_set_handler(loop, 1, on_nop_close);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &a, on_free, &a.slot), 0);
+        sqe = uring_loop_sqe(loop, a.slot, 1);
+        ASSERT_TRUE(sqe);
+        io_uring_prep_nop(sqe);
+        ASSERT_EQ(uring_loop_run_once(loop, 100), 1);
+        ASSERT_EQ(a.o.handled, 1);
+        ASSERT_EQ(a.freed_at_close, 0); /* not under the handler */
+        ASSERT_EQ(a.o.freed, 1);        /* but before run_once returned */
+        /* The slot is free again, with a new generation. */
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &a, NULL, &a.slot), 0);
+        uring_loop_slot_close(loop, a.slot); /* outside a callback: at once */
+        ASSERT_EQ(a.o.freed, 1);             /* (no free callback this time) */
+        uring_loop_free(loop);
+}
+
 TEST(cancel_fd_releases_owner)
 {
         struct uring_loop *loop = loop_new_or_skip(0);
