@@ -338,6 +338,7 @@ int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
         MDB_txn *txn = NULL;
         MDB_val k = {key_len, (void *)key}, v;
         struct cache_idx_totals t;
+        struct cache_idx_rec nr = *rec;
         bool had_old = false;
         int r;
 
@@ -372,9 +373,14 @@ int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
         }
         t.objects++;
         t.bytes += rec->size;
+        /* Other bytes committed within the old ones' second (or with the clock stepped back)
+         * get a later Last-Modified, else a client holding the old bytes would be told 304. */
+        if (had_old && (nr.flags & CACHE_IDX_F_COMMIT_TIME) && nr.mtime <= ret_old->mtime &&
+            memcmp(nr.sha256, ret_old->sha256, sizeof(nr.sha256)) != 0)
+                nr.mtime = ret_old->mtime + 1;
 
-        v.mv_size = sizeof(*rec);
-        v.mv_data = (void *)rec;
+        v.mv_size = sizeof(nr);
+        v.mv_data = &nr;
         r = mdb_err(mdb_put(txn, idx->obj, &k, &v, 0));
         if (r < 0)
                 goto out;

@@ -31,6 +31,10 @@ struct cache_idx_reader;
 #define CACHE_IDX_ETAG_MAX    47
 
 #define CACHE_IDX_F_HAS_SHA 0x1u
+/* mtime is the commit time (the upstream named no Last-Modified): cache_idx_put() keeps it past
+ * the record it replaces when the bytes differ, so that an If-Modified-Since naming the old
+ * record's second never matches the new bytes. */
+#define CACHE_IDX_F_COMMIT_TIME 0x2u
 
 /* On-disk value, native byte order (an LMDB file is not portable across architectures). */
 struct cache_idx_rec {
@@ -38,7 +42,7 @@ struct cache_idx_rec {
         uint32_t flags;   /* CACHE_IDX_F_* */
         uint64_t size;
         uint64_t file_id;
-        int64_t mtime; /* commit time, seconds since the epoch */
+        int64_t mtime; /* Last-Modified, seconds since the epoch */
         uint64_t hits;
         int64_t last_access;
         uint8_t sha256[32];

@@ -1136,7 +1136,7 @@ int store_put_commit_id(struct store_put *p, uint8_t ret_sha256[32], uint64_t *r
 
         memset(&rec, 0, sizeof(rec));
         rec.version = CACHE_IDX_REC_VERSION;
-        rec.flags = CACHE_IDX_F_HAS_SHA;
+        rec.flags = CACHE_IDX_F_HAS_SHA | (p->mtime ? 0 : CACHE_IDX_F_COMMIT_TIME);
         rec.size = p->size;
         rec.file_id = p->file_id;
         rec.mtime = p->mtime ? p->mtime : (int64_t)time(NULL);

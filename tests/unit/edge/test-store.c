@@ -1205,4 +1205,49 @@ TEST(has_digest_and_mtime)
         rm_rf(dir);
 }
 
+/* Other bytes put within the old ones' second get a later Last-Modified (an If-Modified-Since
+ * of the old second must not match them); the same bytes, or an upstream's own time, do not. */
+TEST(replace_moves_last_modified_on)
+{
+        char *dir = mkscratch();
+        struct store *s;
+        struct store_reader *r;
+        struct store_put *p;
+        struct store_obj o;
+        time_t first, t;
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(store_reader_new(s, 4, &r), 0);
+        ASSERT_EQ(put(s, "/lm", "version-one", 11, NULL, NULL), 0);
+        ASSERT_EQ(store_lookup(r, "/lm", 3, &o), 0);
+        first = o.last_modified;
+        store_obj_release(r, &o);
+
+        ASSERT_EQ(put(s, "/lm", "version-two", 11, NULL, NULL), 0);
+        ASSERT_EQ(store_lookup(r, "/lm", 3, &o), 0);
+        t = o.last_modified;
+        store_obj_release(r, &o);
+        ASSERT_TRUE(t > first);
+
+        /* The same bytes again: nothing for a client to miss, the time may stay. */
+        first = t;
+        ASSERT_EQ(put(s, "/lm", "version-two", 11, NULL, NULL), 0);
+        ASSERT_EQ(store_lookup(r, "/lm", 3, &o), 0);
+        ASSERT_TRUE(o.last_modified <= first + 1);
+        store_obj_release(r, &o);
+
+        /* An upstream's Last-Modified is kept as it says, even an older one. */
+        ASSERT_EQ(store_put_begin(s, "/lm", 3, 5, NULL, NULL, &p), 0);
+        store_put_set_mtime(p, 1700000000);
+        ASSERT_EQ(store_put_write(p, "three", 5), 0);
+        ASSERT_EQ(store_put_commit_digest(p, NULL), 0);
+        ASSERT_EQ(store_lookup(r, "/lm", 3, &o), 0);
+        ASSERT_EQ((long long)o.last_modified, 1700000000LL);
+        store_obj_release(r, &o);
+
+        store_reader_free(r);
+        store_close(s);
+        rm_rf(dir);
+}
+
 TEST_MAIN()
