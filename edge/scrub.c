@@ -102,8 +102,13 @@ static void *scrub_main(void *arg)
                                  (unsigned long long)st.objects, (unsigned long long)st.bytes,
                                  (unsigned long long)st.damaged, (unsigned long long)st.errors);
                 }
+                /* At least SCRUB_PAUSE_MIN_MS: with a pause of 0, an empty cache (or a pass that
+                 * fails at once) would start pass after pass, a core's worth, each logged. */
                 (void)clock_gettime(CLOCK_MONOTONIC, &next);
-                next = ts_after(&next, (uint64_t)sc->pause_ms * 1000000u);
+                next = ts_after(&next, (uint64_t)(sc->pause_ms > SCRUB_PAUSE_MIN_MS
+                                                      ? sc->pause_ms
+                                                      : SCRUB_PAUSE_MIN_MS) *
+                                           1000000u);
                 if (!wait_until(sc, &next))
                         break;
         }

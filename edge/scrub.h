@@ -10,11 +10,14 @@ struct scrub;
  * The background scrub: a thread of its own that re-reads every cached object at a bounded
  * rate (cache.scrub_rate bytes/s) and compares it with the SHA-256 and size in the index
  * (store_scrub); a damaged object is dropped, logged and counted, and the next request for it
- * refills it. After a full pass it waits cache.scrub_pause, then starts again. Off the data
+ * refills it. After a full pass it waits cache.scrub_pause (at least SCRUB_PAUSE_MIN_MS),
+ * then starts again. Off the data
  * path: it holds no index transaction while reading.
  *
  * Start-up only: returns 0 and *ret (NULL when cache.scrub_rate is 0), or -errno.
  * scrub_stop() wakes and joins the thread and frees it; NULL is fine.
  */
+#define SCRUB_PAUSE_MIN_MS 1000
+
 int scrub_start(struct edge_server *srv, uint64_t rate, int64_t pause_ms, struct scrub **ret);
 void scrub_stop(struct scrub *sc);

@@ -666,6 +666,18 @@ const scenarios = {
     check(st.t >= pos - SEGMENT && st.t <= pos + SEGMENT, 'resume: playback on the other device starts within one segment',
       `at ${st.t.toFixed(2)} s`);
     await b.ctx.close();
+    // The same profile with a wrong key: control refuses it as it refuses an unknown profile,
+    // and the page forgets it, plays with a new profile of its own and keeps that one.
+    const c = await openPlayer(browser, `title=demo-movie&profile=${prof.body.id}&profile_key=${'0'.repeat(64)}`);
+    await waitPlaying(c.page);
+    const errs = await errorsOf(c.page);
+    const kept = await c.page.evaluate(() => ({ url: location.search, resume: window.sluice.state.session.resume_position,
+      id: localStorage.getItem('sluice-profile'), key: localStorage.getItem('sluice-profile-key') }));
+    check(errs.length === 0 && kept.resume === 0 && /^[0-9a-f]{64}$/.test(kept.key || '') &&
+      kept.id && kept.id !== String(prof.body.id) && !/profile/.test(kept.url),
+      'resume: a refused profile key: the page plays with a new profile, keeps it, and drops the refused one from its URL',
+      `${errs.join('; ')} kept profile ${kept.id}, resume ${kept.resume}, url ${kept.url}`);
+    await c.ctx.close();
   },
 
   async failover(browser) {

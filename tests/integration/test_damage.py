@@ -18,6 +18,8 @@
                  (fast here) finds the SHA-256 mismatch, drops the entry and logs it; the next
                  request refills it; intact objects stay hits; damaged{found_by="scrub"} counts
                  it and the scrub's pass, object and byte counters move.
+  scrub_pause_zero_on_an_empty_cache: with scrub_pause 0 and nothing cached, passes still
+                 come a second apart (not back to back, a core's worth and a log line each).
   h2c_truncated: a file truncated while its descriptor (and mapping) are cached, requested
                  over h2c (DATA frames in batches named in the mapping: copied into the socket
                  for a loopback peer and for a large body, zero-copy for a small body to a
@@ -220,6 +222,21 @@ def scrub(origin):
         eq(metric(e, DAMAGED, 'found_by="scrub"'), 1, "only the damaged object dropped")
         e.stop()
         check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+    finally:
+        e.cleanup()
+
+
+@test
+def scrub_pause_zero_on_an_empty_cache(origin):
+    # A pause of 0 with nothing to read: passes come at most a second apart, not back to back.
+    e = start_edge(sys.argv[1], origin, {"cache": {"scrub_rate": "64M", "scrub_pause": 0}})
+    try:
+        time.sleep(2.5)
+        passes = metric(e, "sluice_edge_scrub_passes_total")
+        check(1 <= passes <= 4, f"{passes} passes in 2.5 s")
+        logged = open(e.log_path).read().count("scrub: pass done")
+        check(logged <= 4, f"{logged} 'pass done' lines in 2.5 s")
+        e.stop()
     finally:
         e.cleanup()
 
