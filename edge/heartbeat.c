@@ -256,7 +256,20 @@ static void refresh_plan(struct heartbeat *hb, CURL *curl)
 
         clock_gettime(CLOCK_MONOTONIC, &now);
         now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-        if (period <= 0 || (hb->plan_ms && now_ms - hb->plan_ms < period))
+        if (period <= 0) {
+                /* Turned off by a reload: fills go back to being checked by length, not
+                 * against the sums of a plan that is no longer fetched. */
+                if (hb->plan_ok || hb->plan_sums) {
+                        plan_sums_install(hb->srv, NULL);
+                        metrics_gauge_set(hb->srv->m.plan_sums, 0);
+                        log_info("fill plan: off (control.plan_period 0), its sums dropped");
+                }
+                hb->plan_ok = false;
+                hb->plan_sums = 0;
+                hb->plan_ms = 0;
+                return;
+        }
+        if (hb->plan_ms && now_ms - hb->plan_ms < period)
                 return;
         n = plan_sums_refresh(hb->srv, curl);
         if (n == -ENOKEY)

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import socket
+import signal
 import subprocess
 import sys
 import threading
@@ -184,6 +185,29 @@ log: {{level: warn, target: stderr}}
         base = mpd.find("d:BaseURL", NS).text
         st, body = get(ep, base.split(f":{ep}")[1] + f"{rep}/init.mp4")
         check(st == 200 and b"encv" in body, f"encrypted init through the edge: {st}")
+
+        # plan_period 0 on a reload: the plan's sums go, and fills are checked by length alone.
+        with open(ecfg) as f:
+            text = f.read()
+        with open(ecfg, "w") as f:
+            f.write(text.replace("plan_period: 500ms", "plan_period: 0"))
+        edge.send_signal(signal.SIGHUP)
+        for _ in range(200):
+            if metric(eap, "sluice_edge_plan_sums") == 0:
+                break
+            time.sleep(0.05)
+        check(metric(eap, "sluice_edge_plan_sums") == 0, "the plan's sums kept after plan_period 0")
+        checked = metric(eap, "sluice_edge_plan_checked_fills_total")
+        c = http.client.HTTPConnection("127.0.0.1", eap, timeout=20)
+        c.request("DELETE", f"/admin/objects/clear1/{rep}/seg-2.m4s",
+                  headers={"Authorization": "Bearer " + EDGE_TOKEN})
+        st = c.getresponse().status
+        c.close()
+        check(st == 204, f"admin DELETE of seg-2.m4s: {st}")
+        st, body = get(ep, f"{prefix}{rep}/seg-2.m4s")
+        check(st == 200 and body == want, f"seg-2.m4s filled again after the reload: {st}")
+        check(metric(eap, "sluice_edge_plan_checked_fills_total") == checked,
+              "a fill checked against a plan no longer fetched")
     finally:
         edge.terminate()
         try:
