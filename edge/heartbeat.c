@@ -29,15 +29,19 @@
 struct heartbeat {
         struct edge_server *srv;
         pthread_t thread;
+        pthread_t plan_thread; /* the fill plan's fetches: slow ones never hold a beat back */
+        bool plan_started;
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        bool stop;
+        atomic_bool stop; /* written under lock; also read by curl's progress callback */
         bool last_ok;
         long last_status;
         int64_t plan_ms; /* monotonic ms of the last good plan fetch; 0: none yet */
         bool plan_ok;
         int plan_err; /* the last fetch's error (-errno), 0 after a good one */
         int plan_sums;
+        int64_t plan_retry_ms; /* monotonic ms before which a failed fetch is not retried */
+        int64_t plan_backoff_ms; /* the wait after the last failure: doubles, up to the period */
         /* Control's heartbeat period from its last answer (ms; 0: not told): control drops an
          * edge after two of its periods, so the edge never beats more slowly than that. */
         int64_t control_ms;
@@ -181,6 +185,26 @@ int heartbeat_req_sign(const struct edge_runtime *rt, const char *method, const 
         return 0;
 }
 
+/* curl's progress callback: a transfer under way (a beat, a plan fetch of up to 30 s) gives up
+ * as soon as the edge stops, rather than holding its shutdown. */
+static int stop_transfer(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
+{
+        struct heartbeat *hb = userdata;
+
+        (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+        return atomic_load(&hb->stop) ? 1 : 0;
+}
+
+/* The handle reset for the next transfer, which gives up once the edge stops. */
+static void curl_fresh(struct heartbeat *hb, CURL *curl)
+{
+        curl_easy_reset(curl);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, stop_transfer);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, hb);
+}
+
 static void beat(struct heartbeat *hb, CURL *curl)
 {
         const struct edge_runtime *rt = atomic_load(&hb->srv->rt);
@@ -209,7 +233,7 @@ static void beat(struct heartbeat *hb, CURL *curl)
                 free(body);
                 return;
         }
-        curl_easy_reset(curl);
+        curl_fresh(hb, curl);
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
@@ -246,7 +270,7 @@ static void beat(struct heartbeat *hb, CURL *curl)
 }
 
 /* The fill plan's sums, when control.plan_period has passed since the last good fetch (a
- * failed fetch is retried at the next beat). */
+ * failed one is retried after 1 s, then 2, 4, ... up to the period). */
 static void refresh_plan(struct heartbeat *hb, CURL *curl)
 {
         int64_t period = atomic_load(&hb->srv->rt)->cfg->control.plan_period_ms;
@@ -269,12 +293,19 @@ static void refresh_plan(struct heartbeat *hb, CURL *curl)
                 hb->plan_ms = 0;
                 return;
         }
-        if (hb->plan_ms && now_ms - hb->plan_ms < period)
+        if ((hb->plan_ms && now_ms - hb->plan_ms < period) || now_ms < hb->plan_retry_ms)
                 return;
+        curl_fresh(hb, curl);
         n = plan_sums_refresh(hb->srv, curl);
         if (n == -ENOKEY)
                 return; /* no secret: said once at start-up */
         if (n < 0) {
+                hb->plan_backoff_ms = hb->plan_backoff_ms ? hb->plan_backoff_ms * 2 : 1000;
+                if (hb->plan_backoff_ms > period)
+                        hb->plan_backoff_ms = period;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                hb->plan_retry_ms =
+                    (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + hb->plan_backoff_ms;
                 if (n == -EACCES && hb->plan_err != n)
                         log_warn("fill plan: control refused the signature of %s (401): check "
                                  "control.secret_file against the edge's registration and this "
@@ -288,12 +319,43 @@ static void refresh_plan(struct heartbeat *hb, CURL *curl)
                 return;
         }
         hb->plan_err = 0;
+        hb->plan_backoff_ms = 0;
         if (!hb->plan_ok || n != hb->plan_sums)
                 log_info("fill plan: SHA-256 of %d object(s) to check fills against", n);
         metrics_gauge_set(hb->srv->m.plan_sums, n);
         hb->plan_ok = true;
         hb->plan_sums = n;
         hb->plan_ms = now_ms;
+}
+
+/* The fill plan's thread: looks every second whether a fetch is due (a reload may change
+ * control.plan_period), and fetches on a handle of its own. */
+static void *plan_main(void *arg)
+{
+        struct heartbeat *hb = arg;
+        CURL *curl = curl_easy_init();
+
+        metrics_set_worker(0);
+        if (!curl) {
+                log_error("fill plan: cannot create a curl handle, no plans fetched");
+                return NULL;
+        }
+        pthread_mutex_lock(&hb->lock);
+        while (!hb->stop) {
+                struct timespec until;
+
+                pthread_mutex_unlock(&hb->lock);
+                refresh_plan(hb, curl);
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_sec += 1;
+                pthread_mutex_lock(&hb->lock);
+                while (!hb->stop &&
+                       pthread_cond_timedwait(&hb->cond, &hb->lock, &until) != ETIMEDOUT)
+                        ;
+        }
+        pthread_mutex_unlock(&hb->lock);
+        curl_easy_cleanup(curl);
+        return NULL;
 }
 
 static void *heartbeat_main(void *arg)
@@ -311,7 +373,6 @@ static void *heartbeat_main(void *arg)
         while (!hb->stop) {
                 pthread_mutex_unlock(&hb->lock);
                 beat(hb, curl);
-                refresh_plan(hb, curl);
                 int64_t period = atomic_load(&hb->srv->rt)->cfg->control.heartbeat_ms;
                 if (hb->control_ms > 0 && hb->control_ms < period)
                         period = hb->control_ms;
@@ -359,6 +420,11 @@ int heartbeat_start(struct edge_server *srv, struct heartbeat **ret)
                 free(hb);
                 return -r;
         }
+        r = pthread_create(&hb->plan_thread, NULL, plan_main, hb);
+        if (r != 0)
+                log_error("fill plan: cannot start its thread (%s), no plans fetched",
+                          strerror(r));
+        hb->plan_started = r == 0;
         *ret = hb;
         return 0;
 }
@@ -369,9 +435,11 @@ void heartbeat_stop(struct heartbeat *hb)
                 return;
         pthread_mutex_lock(&hb->lock);
         hb->stop = true;
-        pthread_cond_signal(&hb->cond);
+        pthread_cond_broadcast(&hb->cond);
         pthread_mutex_unlock(&hb->lock);
         (void)pthread_join(hb->thread, NULL);
+        if (hb->plan_started)
+                (void)pthread_join(hb->plan_thread, NULL);
         pthread_cond_destroy(&hb->cond);
         pthread_mutex_destroy(&hb->lock);
         free(hb);

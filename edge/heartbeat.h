@@ -16,10 +16,12 @@ struct heartbeat;
  * common/req-sign.h) so control can tell it from a forgery or a replay. A thread of its own, off the data path: a slow or
  * unreachable control plane never delays a client, and the edge keeps serving what it holds.
  * The config is re-read every period, so SIGHUP applies. Does nothing when control.url is
- * unset.
+ * unset. The fill plan (plan-sums.h) is fetched every control.plan_period on a second thread,
+ * so a slow plan never holds a beat back (control drops an edge after two missed periods); a
+ * failed fetch is retried after 1 s, 2, 4, ... up to the period.
  *
  * Start-up only: returns 0 and *ret (NULL when disabled), or -errno. heartbeat_stop() wakes
- * and joins the thread and frees it; NULL is fine.
+ * both threads, aborts their transfers under way, joins them and frees it; NULL is fine.
  */
 int heartbeat_start(struct edge_server *srv, struct heartbeat **ret);
 void heartbeat_stop(struct heartbeat *hb);

@@ -613,11 +613,13 @@ int main(int argc, char **argv)
         }
         exit_code = 0;
 stop:
-        scrub_stop(scrub);
-        heartbeat_stop(heartbeat);
+        /* The listeners close first: stopping the helper threads may wait for a transfer of
+         * theirs to give up (heartbeat_stop aborts it, but curl notices only between reads). */
         atomic_store(&srv.draining, true);
         for (unsigned i = 0; i <= n_workers; i++)
                 worker_notify(&srv.workers[i]);
+        scrub_stop(scrub);
+        heartbeat_stop(heartbeat);
         /* Every thread ends before any loop is freed: a fill on one worker may still wake
          * another's loop while it stops. */
         for (unsigned i = 0; i <= n_workers; i++)

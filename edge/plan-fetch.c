@@ -100,7 +100,6 @@ int plan_sums_refresh(struct edge_server *srv, void *curl)
                 curl_slist_free_all(hdrs);
                 return r;
         }
-        curl_easy_reset(curl);
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);

@@ -47,7 +47,8 @@ bool plan_sums_lookup(struct edge_server *srv, const char *key, size_t key_len, 
 
 /*
  * Fetch this edge's plan from control, signed (heartbeat_req_sign), with the caller's curl
- * easy handle and install it. Returns the number of sums installed or -errno (the previous
+ * easy handle (reset by the caller, who may have set a progress callback on it) and install
+ * it. Returns the number of sums installed or -errno (the previous
  * table stays): -ENOKEY when the edge has no secret (nothing is sent), -EACCES when control
  * refused the signature (401/403), -EIO/-EPROTO for other failures.
  */
