@@ -902,6 +902,12 @@ int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
                 }
                 return -EPROTO;
         }
+        /* Frames queued for a client that does not read them: nghttp2 bounds its queued ACKs
+         * but not the RST_STREAMs refusing streams past the limit, one per new stream id, so
+         * a client that opens streams it will never be allowed and reads nothing would grow
+         * the queue without end. */
+        if (!h->fatal && nghttp2_session_get_outbound_queue_size(h->s) > H2_OUTBOUND_MAX(&h->lim))
+                goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
         if (!h->fatal && !h->draining && !h->peer_goaway && !nghttp2_session_want_read(h->s)) {
                 /* nghttp2 ended the session itself (one of its own flood bounds). After our
                  * graceful GOAWAY, or the client's, it also stops reading once no stream is

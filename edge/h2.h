@@ -50,6 +50,11 @@
 #define H2_MAX_DATA_FRAME (64u << 10)
 #define H2_MAX_HEADER_ABUSE  3 /* oversize header blocks tolerated per connection */
 
+/* Frames (not DATA) queued for the client at most, past which it is taken for one that opens
+ * streams it never reads the answers of: the connection ends with ENHANCE_YOUR_CALM. A client
+ * within its stream limit queues at most a HEADERS and a few control frames per stream. */
+#define H2_OUTBOUND_MAX(lim) (2u * (size_t)(lim)->max_concurrent_streams + 256u)
+
 struct h2_conn;
 struct h2_stream;
 

@@ -34,6 +34,7 @@ struct fixture {
         unsigned short_writes; /* > 0: accept at most this many bytes per call, and refuse
                                 * every other call, as a full socket would */
         unsigned calls;
+        bool stalled; /* the client reads nothing: every write finds the socket full */
         char in[1 << 21];
         size_t in_len, in_off;
 };
@@ -43,6 +44,8 @@ static ssize_t io_write(void *ctx, const void *buf, size_t len)
         struct fixture *f = ctx;
         ssize_t n;
 
+        if (f->stalled)
+                return -EAGAIN;
         if (f->short_writes) {
                 if (++f->calls % 2 == 0)
                         return -EAGAIN;
@@ -992,6 +995,30 @@ TEST(concurrent_streams_bounded)
         ASSERT_EQ(f->requests, limits.max_concurrent_streams);
         /* Past the acknowledged limit nghttp2 treats it as a connection error. */
         ASSERT_TRUE(s.rst >= 1 || (s.goaway == 1 && s.goaway_code == NGHTTP2_PROTOCOL_ERROR));
+        fx_close(f);
+        free(f);
+}
+
+/* A client that reads nothing and opens stream after stream past the limit (before it has
+ * acknowledged our SETTINGS, nghttp2 refuses each with a queued RST_STREAM): the queue of
+ * frames it will not read stays bounded, and the connection ends with ENHANCE_YOUR_CALM. */
+TEST(refused_streams_unread)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        int r = 0;
+        uint32_t sid = 1;
+
+        ASSERT_EQ(fx_open(f), 0);
+        f->respond = false;
+        f->stalled = true;
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        for (unsigned i = 0; i < limits.max_concurrent_streams; i++, sid += 2)
+                ASSERT_EQ(get(f, sid, "/s", false), 0);
+        for (unsigned i = 0; i < 5000 && r == 0; i++, sid += 2)
+                r = get(f, sid, "/s", false);
+        ASSERT_EQ(r, -EPROTO);
+        ASSERT_TRUE(sid < 2 * (4 * limits.max_concurrent_streams + 512));
+        ASSERT_EQ(h2_conn_stats(f->h)->goaway_reason, NGHTTP2_ENHANCE_YOUR_CALM);
         fx_close(f);
         free(f);
 }
