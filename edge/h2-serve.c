@@ -343,7 +343,8 @@ static void render(struct h2_served *sv, const struct serve_plan *p)
                 sv->log_cache = p->log_cache;
                 (void)snprintf(sv->log_upstream, sizeof(sv->log_upstream), "%s",
                                p->log_upstream ? p->log_upstream : "");
-                edge_metrics_request(&sv->c->w->srv->m, sv->c->w->idx, p->status, body.len);
+                /* The bytes count as they go out: at the stream's end (on_stream_gone). */
+                edge_metrics_request(&sv->c->w->srv->m, sv->c->w->idx, p->status, 0);
         }
 }
 
@@ -532,6 +533,8 @@ static void on_stream_gone(void *ctx, struct h2_stream *st, bool answered)
         list_del(sv);
         if (c->tls)
                 h2_tls_settle(c); /* frames of its file may still wait for their bytes */
+        if (sv->status) /* a client that reset or never read got only what went out */
+                metrics_add(c->w->srv->m.bytes_sent, h2_stream_body_sent(st));
         if (sv->log) {
                 struct access_log_outcome o = {sv->log_cache, sv->log_upstream};
 

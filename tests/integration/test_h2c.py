@@ -1072,6 +1072,29 @@ def reset_mid_body_then_next_stream_exact(e):
 
 
 @test
+def sent_bytes_count_what_went_out(e):
+    # A large body to a client that opens no window past the default 65,535 bytes and resets
+    # the stream: the bytes counted are what went out, not the object's size.
+    big = e.objects["/t1/big.m4s"]
+    before = metric(e, "sluice_edge_sent_bytes_total")
+    p = Peer(e)
+    try:
+        p.send(hdrs(1, req(path="/t1/big.m4s")))
+        check(p.read_until(lambda q: data_len(q, 1) >= 16384), f"no body: {p.summary()[-200:]}")
+        p.send(frame(RST_STREAM, 0, 1, u32(CANCEL)))
+        p.settle()
+    finally:
+        p.close()
+    sent = 0
+    for _ in range(50):
+        sent = metric(e, "sluice_edge_sent_bytes_total") - before
+        if sent > 0:
+            break
+        time.sleep(0.05)
+    check(16384 <= sent <= 65535, f"{sent:.0f} bytes counted of a {len(big)}-byte body cut at the window")
+
+
+@test
 def miss_filled_over_h2c(e):
     o = e.origin
     data = o.objects.setdefault("/cold/a.m4s", os.urandom(1536 * 1024 + 7))
