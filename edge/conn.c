@@ -379,6 +379,10 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
                 deadline_set(c, MISS_WAIT_MS);
                 return;
         }
+        if (c->state == CONN_SEND && c->h2 && h2_serve_wait_moved(c)) {
+                deadline_set(c, c->w->limits.send_timeout_ms);
+                return;
+        }
         switch (c->state) {
         case CONN_READ_HEAD:
                 metrics_add(m->timeouts[0], 1);

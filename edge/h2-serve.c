@@ -61,6 +61,7 @@ struct h2_served {
         bool collapsed;
         struct store_obj obj;
         struct fill *fill;
+        uint64_t fill_seen; /* fill_avail() when the send deadline last looked (h2_serve_wait_moved) */
         const char *log_cache;  /* access log cache= (a literal), or NULL */
         char log_upstream[128]; /* access log upstream=, "" when none */
         struct h2_served **list, *prev, *next;
@@ -403,6 +404,30 @@ void h2_serve_kick(struct edge_worker *w)
                 advance(sv);
                 want_pump(sv->c);
         }
+}
+
+bool h2_serve_wait_moved(struct conn *c)
+{
+        bool moved = false;
+
+        for (struct h2_served *sv = waiters; sv; sv = sv->next) {
+                enum fill_state fs;
+                uint64_t avail;
+
+                if (sv->c != c || sv->head_sent || !sv->fill)
+                        continue;
+                fs = fill_state_get(sv->fill);
+                if (fs == FILL_PENDING) {
+                        moved = true; /* the upstream's head: its own timeouts bound it */
+                        continue;
+                }
+                avail = fs == FILL_BODY || fs == FILL_DONE ? fill_avail(sv->fill) : 0;
+                if (avail > sv->fill_seen) {
+                        sv->fill_seen = avail;
+                        moved = true;
+                }
+        }
+        return moved;
 }
 
 /* A queued miss, once the input that carried it is processed: join or start the key's fill.

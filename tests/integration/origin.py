@@ -11,7 +11,7 @@ process (edgeharness.serve_origin) whose paths choose how it answers, by their f
   /die/...       head and the first die_bytes of the body (half of it when die_bytes is None),
                  then, once the gate is set, the connection is closed short of Content-Length
   /stall/...     head, then nothing until the gate is set
-  /drip/...      the body in 64 KiB pieces 4 ms apart (about 16 MB/s)
+  /drip/...      the body in 64 KiB pieces drip_pause apart (4 ms: about 16 MB/s)
   /long/...      more bytes than Content-Length says
   /badsha/...    200 whose X-Sluice-SHA256 does not match the bytes
   /te/...        Transfer-Encoding: chunked plus Content-Length
@@ -47,6 +47,7 @@ class Origin:
         self.first = {}  # path -> head_bytes for that /gate/ path
         self.mtimes = {}  # path -> Last-Modified (seconds since the epoch)
         self.force = None  # a kind that every path gets
+        self.drip_pause = 0.004  # s between a /drip/ body's 64 KiB pieces
         self.lock = threading.Lock()
         self.srv = serve_origin(self.handle)
         self.url = self.srv.url
@@ -151,7 +152,7 @@ class Origin:
                 for off in range(0, len(data), 65536):
                     h.wfile.write(data[off:off + 65536])
                     h.wfile.flush()
-                    time.sleep(0.004)  # the origin's pace, not a wait for anything
+                    time.sleep(self.drip_pause)  # the origin's pace, not a wait for anything
             elif kind == "long":
                 h.wfile.write(data + b"EXTRA-BYTES")
                 h.close_connection = True

@@ -284,6 +284,32 @@ def range_on_inflight_object(ctx):
 
 
 @test
+def h2c_range_waits_while_the_fill_moves(ctx):
+    """Over h2c, a range of an object whose fill is still checking (its SHA-256 is known) waits
+    longer than the send deadline while the fill moves: the connection is not closed under
+    it, and the range comes once the fill is checked."""
+    o = Origin()
+    o.drip_pause = 0.1  # 2 MiB in 32 pieces: about 3 s
+    key = "/drip/t/h2range.m4s"
+    data = o.add(key, RNG.randbytes(2 * 1024 * 1024))
+    e = Edge(ctx.binary, {"workers": 1, "upstreams": [{"url": o.url, "low_speed_time": "2s"}],
+                          "limits": {"send_timeout": "1s"}})
+    ctx.others.append(e)
+    e.start()
+    t0 = time.monotonic()
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "-", "-w", "%{http_code}",
+                          "-H", "Range: bytes=100-199", "--max-time", "20",
+                          f"http://{HOST}:{e.port}{key}"], capture_output=True)
+    took = time.monotonic() - t0
+    eq(out.returncode, 0, f"curl: {out.stderr.decode(errors='replace').strip()} after {took:.1f} s")
+    eq(out.stdout[-3:], b"206", "status")
+    eq(out.stdout[:-3], data[100:200], "range bytes")
+    check(took > 2, f"answered after {took:.1f} s: the fill was meant to outlast the deadline")
+    e.stop()
+    o.srv.shutdown()
+
+
+@test
 def range_on_inflight_object_without_sha(ctx):
     """No SHA-256 is known, so nothing is checked: a range is served as the bytes arrive (a
     fill that breaks off later only loses a correct prefix)."""
