@@ -53,6 +53,22 @@ def curl_gets_whole_objects(e):
 
 
 @test
+def cmcd_logged_from_fields(e):
+    # The access log's cmcd= of an HTTP/2 stream comes from its CMCD fields, as over HTTP/1.1.
+    line, status, _, _ = curl(e, "/t1/seg-1.m4s?h2cmcd=1", "-H", "CMCD-Request: bl=2100",
+                              "-H", 'CMCD-Session: sid="h2-log-check"')
+    eq(status, 200, "status")
+    deadline = time.monotonic() + 5
+    hits = []
+    while not hits and time.monotonic() < deadline:
+        with open(e.access_log, "rb") as f:
+            hits = [ln for ln in f.read().decode(errors="replace").splitlines() if "h2cmcd=1" in ln]
+        time.sleep(0.05)
+    check(hits and 'sid=\\"h2-log-check\\"' in hits[0] and "bl=2100" in hits[0],
+          f"access log line: {hits[:1]}")
+
+
+@test
 def ranges_and_conditionals(e):
     key = "/t1/seg-1.m4s"
     data = e.objects[key]
