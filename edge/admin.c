@@ -126,8 +126,9 @@ static void respond_body(struct conn *c, const struct http1_req *req, int status
         respond_with(c, req, status, ctype, body, len, &h, 1);
 }
 
-static void respond_error(struct conn *c, const struct http1_req *req, int status,
-                          const char *detail)
+/* The JSON error body ({"error", "detail"}) with one extra header field (name NULL: none). */
+static void respond_error_with(struct conn *c, const struct http1_req *req, int status,
+                               const char *detail, const char *name, const char *value)
 {
         struct buf b;
 
@@ -141,9 +142,21 @@ static void respond_error(struct conn *c, const struct http1_req *req, int statu
                 conn_close(c, "out of memory");
                 return;
         }
-        respond_body(c, req, status, JSON_TYPE, b.p, b.len,
-                     status == 401 ? "WWW-Authenticate" : NULL, "Bearer realm=\"sluice-admin\"");
+        respond_body(c, req, status, JSON_TYPE, b.p, b.len, name, value);
         buf_done(&b);
+}
+
+static void respond_error(struct conn *c, const struct http1_req *req, int status,
+                          const char *detail)
+{
+        respond_error_with(c, req, status, detail, status == 401 ? "WWW-Authenticate" : NULL,
+                           "Bearer realm=\"sluice-admin\"");
+}
+
+/* 405 with what the path allows. */
+static void respond_405(struct conn *c, const struct http1_req *req, const char *allow)
+{
+        respond_error_with(c, req, 405, "method not allowed here", "Allow", allow);
 }
 
 /* 200 with b's JSON, or 500 when writing it failed. Frees b's bytes either way. */
@@ -752,7 +765,7 @@ void admin_handle(struct conn *c, const struct http1_req *req, const char *body,
         if (path_is(req, "/healthz") || path_is(req, "/metrics")) {
                 if (!get) {
                         c->close_after |= req->content_length > 0 || req->chunked;
-                        respond_body(c, req, 405, JSON_TYPE, "", 0, "Allow", "GET, HEAD");
+                        respond_405(c, req, "GET, HEAD");
                 } else if (path_is(req, "/healthz")) {
                         healthz(c, req);
                 } else {
@@ -786,9 +799,12 @@ void admin_handle(struct conn *c, const struct http1_req *req, const char *body,
         } else if (path_is(req, OBJECTS_PREFIX) || path_is(req, "/admin/holdings") ||
                    (req->target_len > sizeof(OBJECTS_PREFIX) &&
                     memcmp(req->target, OBJECTS_PREFIX "/", sizeof(OBJECTS_PREFIX)) == 0)) {
-                respond_body(c, req, 405, JSON_TYPE, "", 0, "Allow",
-                             path_is(req, "/admin/holdings") ? "GET, HEAD"
-                                                             : "GET, HEAD, PUT, DELETE");
+                /* A listing is read; an object (the admin API serves no object's bytes) is
+                 * put or deleted. */
+                respond_405(c, req,
+                            path_is(req, OBJECTS_PREFIX) || path_is(req, "/admin/holdings")
+                                ? "GET, HEAD"
+                                : "PUT, DELETE");
         } else {
                 respond_error(c, req, 404, "no such endpoint");
         }

@@ -147,6 +147,23 @@ def failed_replace_keeps_old(e):
     expect_body(e.get(key), v1, "old content after a failed replace")
 
 
+@test
+def wrong_methods_405(e):
+    # Allow names what the path takes, and the body is the admin API's JSON error.
+    auth = [("Authorization", f"Bearer {e.token}")]
+    for method, path, allow in (("GET", "/admin/objects/t1/seg-1.m4s", "PUT, DELETE"),
+                                ("POST", "/admin/objects/t1/seg-1.m4s", "PUT, DELETE"),
+                                ("POST", "/admin/objects", "GET, HEAD"),
+                                ("POST", "/admin/holdings", "GET, HEAD"),
+                                ("POST", "/healthz", "GET, HEAD"),
+                                ("DELETE", "/metrics", "GET, HEAD")):
+        r = e.request(method, path, auth, admin=True)
+        eq(r.status, 405, f"{method} {path}")
+        eq(r.get("Allow"), allow, f"{method} {path}: Allow")
+        body = json.loads(r.body)
+        eq(body.get("error"), "Method Not Allowed", f"{method} {path}: error")
+
+
 def parse_listing(body):
     """Keys from a listing: a JSON array of strings or of objects with key/path/name, or an
     object holding such an array; else one key per line."""
