@@ -75,7 +75,7 @@ static const char *const allowed_syscalls[] = {
     /* threads, time, signals */
     "futex", "set_robust_list", "get_robust_list", "rseq", "clone", "clone3", "exit", "exit_group",
     "gettid", "getpid", "getppid", "tgkill", "tkill", "sched_yield", "sched_getaffinity",
-    "sched_setattr", /* a reload that changes worker_slice_us */
+    "sched_getattr", "sched_setattr", /* a reload that changes worker_slice_us */
     "nanosleep", "clock_nanosleep", "clock_gettime", "clock_getres", "gettimeofday", "time",
     "rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "rt_sigtimedwait", "sigaltstack",
     "restart_syscall",

@@ -35,10 +35,19 @@ int worker_sched_slice(unsigned slice_us)
 {
         struct slice_attr a;
 
+        /* The thread's own policy, nice and priority, as the edge was started with (nice,
+         * systemd's Nice= or CPUSchedulingPolicy=): only the slice changes. Setting them anew
+         * would put a niced edge back at 0, or fail once capabilities are dropped. */
         memset(&a, 0, sizeof(a));
+        if (syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0) < 0)
+                return -errno;
+        /* Custom slices are the fair classes' (EEVDF); a real-time policy keeps its own. */
+        if (a.policy != SCHED_OTHER && a.policy != SCHED_BATCH && a.policy != SCHED_IDLE)
+                return -EOPNOTSUPP;
         a.size = sizeof(a);
-        a.policy = SCHED_OTHER; /* the policy the edge runs under; nice stays 0 */
+        a.flags = 0;
         a.runtime = (uint64_t)slice_us * 1000u;
+        a.deadline = a.period = 0;
         if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
                 return -errno;
         return 0;

@@ -16,6 +16,7 @@
 /* "edge-worker-<idx>" or "edge-admin" for the calling thread; best effort. */
 void worker_sched_name(unsigned idx, bool admin);
 
-/* Ask for a slice of slice_us microseconds for the calling thread, 0 for the kernel's default.
- * The kernel raises a value under 100 to 100 and lowers one over 100,000. Returns 0 or -errno. */
+/* Ask for a slice of slice_us microseconds for the calling thread, 0 for the kernel's default,
+ * keeping its policy and nice value. The kernel raises a value under 100 to 100 and lowers one
+ * over 100,000. Returns 0 or -errno (-EOPNOTSUPP under a real-time policy). */
 int worker_sched_slice(unsigned slice_us);

@@ -384,6 +384,43 @@ def worker_threads_named_and_sliced(e):
     wait_for(lambda: threads(e)["edge-worker-0"] == 100_000, "the default slice back")
 
 
+def thread_nice(pid):
+    """{thread name: nice value} of process pid."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        out[name] = int(fields[16])  # stat field 19, nice
+    return out
+
+
+@test
+def niced_edge_stays_niced(e):
+    # Started under nice 5, the workers keep it when they ask for their slice.
+    n = Edge(e.binary, {"workers": 2})
+    try:
+        n.write_config()
+        with open(n.log_path, "ab") as logf:
+            n.proc = subprocess.Popen(["nice", "-n", "5", n.binary, "--config", n.config_path],
+                                      stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
+        n.wait_ready(15)
+        nice = thread_nice(n.proc.pid)
+        for w in ("edge-worker-0", "edge-worker-1", "edge-admin"):
+            eq(nice.get(w), 5, f"{w}'s nice value (threads: {nice})")
+        tail = n.log_tail(200)
+        check(not re.search(r"time slice of \d+ us not set", tail), f"the slice refused: {tail}")
+        if custom_slices():
+            eq(threads(n)["edge-worker-0"], 100_000, "edge-worker-0's slice under nice")
+        n.stop()
+    finally:
+        n.cleanup()
+
+
 def many_headers(n):
     return [(f"X-H{i}", "v") for i in range(n)]
 
