@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,7 +16,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "req-sign.h"
-#include "utf8.h"
 
 #include "edge-cfg.h"
 #include "heartbeat.h"
@@ -24,6 +24,10 @@
 #include "worker.h"
 
 #define TITLES_MAX      100000 /* control refuses longer lists */
+/* The titles' share of a heartbeat's body: control refuses bodies over its max_body (1 MiB by
+ * default) before reading them, so the list stops short of it. */
+#define TITLES_BYTES_MAX (896u * 1024u)
+#define TITLE_ID_MAX     128 /* control's ids: [A-Za-z0-9][A-Za-z0-9._-]{0,127} */
 #define REQUEST_TIMEOUT 3000L  /* ms; well under the shortest period */
 
 struct heartbeat {
@@ -59,7 +63,21 @@ struct titles {
         json_t *list;
         char last[STORE_KEY_MAX + 1];
         size_t last_len;
+        size_t bytes; /* the list's JSON so far */
+        size_t bytes_max;
+        bool cut;     /* titles left out for TITLES_MAX or TITLES_BYTES_MAX */
 };
+
+/* Whether k could be a control id; no other names a title control knows. */
+static bool title_id_ok(const char *k, size_t len)
+{
+        if (len == 0 || len > TITLE_ID_MAX || !isalnum((unsigned char)k[0]))
+                return false;
+        for (size_t i = 1; i < len; i++)
+                if (!isalnum((unsigned char)k[i]) && k[i] != '.' && k[i] != '_' && k[i] != '-')
+                        return false;
+        return true;
+}
 
 /* Keys are "/<title>/<representation>/<file>" and list in key order: one title per run. */
 static int add_title(const struct store_entry_info *info, void *userdata)
@@ -71,14 +89,18 @@ static int add_title(const struct store_entry_info *info, void *userdata)
 
         if (len == 0 || len > STORE_KEY_MAX || (len == t->last_len && !memcmp(t->last, k, len)))
                 return 0;
-        if (json_array_size(t->list) >= TITLES_MAX)
-                return 1;
         memcpy(t->last, k, len);
         t->last_len = len;
-        /* Control's titles are UTF-8 (ids, in fact): one that is not names nothing control
-         * knows, and json_stringn() would refuse it and with it the whole heartbeat. */
-        if (!utf8_valid(k, len))
+        /* A name that cannot be a control id names nothing control knows (and one that is not
+         * UTF-8 would make json_stringn() refuse the whole heartbeat). Ids need no escaping:
+         * each costs its length, two quotes and a comma. */
+        if (!title_id_ok(k, len))
                 return 0;
+        if (json_array_size(t->list) >= TITLES_MAX || t->bytes + len + 3 > t->bytes_max) {
+                t->cut = true;
+                return 1;
+        }
+        t->bytes += len + 3;
         return json_array_append_new(t->list, json_stringn(k, len)) < 0 ? -ENOMEM : 0;
 }
 
@@ -106,8 +128,13 @@ static void digest_titles(json_t *list, char out[33])
 
 char *heartbeat_body(struct edge_server *srv)
 {
+        return heartbeat_body_within(srv, TITLES_BYTES_MAX);
+}
+
+char *heartbeat_body_within(struct edge_server *srv, size_t titles_bytes)
+{
         const struct edge_cfg *cfg = atomic_load(&srv->rt)->cfg;
-        struct titles t = {.list = json_array()};
+        struct titles t = {.list = json_array(), .bytes_max = titles_bytes};
         struct store_stats st;
         char digest[33];
         char *out = NULL;
@@ -117,6 +144,10 @@ char *heartbeat_body(struct edge_server *srv)
                 return NULL;
         if (store_list(srv->store, "/", 1, add_title, &t) < 0)
                 goto out;
+        if (t.cut && !atomic_exchange(&srv->titles_cut_said, true))
+                log_warn("heartbeat: more titles held than one heartbeat carries (%zu listed, "
+                         "%zu bytes): the rest go unreported to control",
+                         json_array_size(t.list), t.bytes);
         digest_titles(t.list, digest);
         store_get_stats(srv->store, &st);
         double max_conns = cfg->limits.max_connections > 0 ? (double)cfg->limits.max_connections : 1;
@@ -252,9 +283,12 @@ static void beat(struct heartbeat *hb, CURL *curl)
         if (ok && !hb->last_ok)
                 log_info("heartbeat: control at %s accepts this edge (%s)", cfg->control.url,
                          cfg->control.edge_id);
+        else if (!ok && hb->last_ok && rc != CURLE_OK)
+                log_warn("heartbeat to %s failed: %s, still serving, retrying", url,
+                         curl_easy_strerror(rc));
         else if (!ok && hb->last_ok)
-                log_warn("heartbeat to %s failed: %s, still serving, retrying",
-                         url, rc != CURLE_OK ? curl_easy_strerror(rc) : "bad status");
+                log_warn("heartbeat to %s failed: control answered %ld, still serving, retrying",
+                         url, status);
         /* 401: the secret (or this clock) is not what control expects; worth saying once. */
         if (!ok && status == 401 && hb->last_status != 401)
                 log_warn("heartbeat: control refused the signature of %s (401): check "

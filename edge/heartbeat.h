@@ -28,6 +28,10 @@ void heartbeat_stop(struct heartbeat *hb);
 
 /* The JSON body of one heartbeat (malloc'd; caller frees), or NULL on OOM. For tests. */
 char *heartbeat_body(struct edge_server *srv);
+/* The same with the titles list cut at titles_bytes of JSON (heartbeat_body: a bound that keeps
+ * the body under control's default max_body of 1 MiB). Titles that cannot be control ids are
+ * left out. For tests. */
+char *heartbeat_body_within(struct edge_server *srv, size_t titles_bytes);
 
 /*
  * Sign a request to control as this edge (rt's control.secret_file secret; common/req-sign.h):

@@ -143,6 +143,7 @@ struct edge_server {
         _Atomic(struct edge_runtime *) rt;
         atomic_uint rt_gen;
         atomic_bool draining;
+        atomic_bool titles_cut_said; /* heartbeat.c warned of a titles list cut short */
         atomic_uint_fast64_t conn_seq;
         atomic_int_fast64_t conns_open;
         /* Watchdog probe: main.c raises it and wakes every loop; each loop's wake hook copies

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The heartbeat's body (edge/heartbeat.c) from a real store: one title per run of keys, and a
- * key whose title is not UTF-8 left out instead of taking the whole heartbeat with it; and the
- * reading of control's answer (edge/heartbeat-answer.c).
+ * The heartbeat's body (edge/heartbeat.c) from a real store: one title per run of keys, a key
+ * whose title cannot be a control id (not UTF-8, for one) left out instead of taking the whole
+ * heartbeat with it, the list cut at its byte budget; and the reading of control's answer
+ * (edge/heartbeat-answer.c).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -49,10 +50,10 @@ static int put(struct store *s, const char *key)
         return store_put_commit(p);
 }
 
-/* The titles of srv's heartbeat body, as one comma-joined string in out. */
-static int titles_of(char *out, size_t cap)
+/* The titles of srv's heartbeat body (its list cut at bytes_max), comma-joined in out. */
+static int titles_within(char *out, size_t cap, size_t bytes_max)
 {
-        char *body = heartbeat_body(&srv);
+        char *body = heartbeat_body_within(&srv, bytes_max);
         json_t *o, *t, *v;
         size_t i, len = 0;
 
@@ -77,7 +78,12 @@ static int titles_of(char *out, size_t cap)
         return (int)i;
 }
 
-TEST(titles_skip_what_is_not_utf8)
+static int titles_of(char *out, size_t cap)
+{
+        return titles_within(out, cap, 1 << 20);
+}
+
+TEST(titles_are_control_ids)
 {
         const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         struct store *s = NULL;
@@ -96,9 +102,12 @@ TEST(titles_skip_what_is_not_utf8)
 
         ASSERT_EQ(put(s, "/t1/v/seg-1.m4s"), 0);
         ASSERT_EQ(put(s, "/t1/v/seg-2.m4s"), 0);
+        /* Not a control id ([A-Za-z0-9][A-Za-z0-9._-]{0,127}): names nothing control knows. */
         ASSERT_EQ(put(s, "/caf\xc3\xa9/v/seg-1.m4s"), 0);
+        ASSERT_EQ(put(s, "/-dash/v/seg-1.m4s"), 0);
+        ASSERT_EQ(put(s, "/a.b_c-9/v/seg-1.m4s"), 0);
         ASSERT_EQ(titles_of(titles, sizeof(titles)), 2);
-        ASSERT_STREQ(titles, "caf\xc3\xa9,t1");
+        ASSERT_STREQ(titles, "a.b_c-9,t1");
 
         /* a lone byte, an overlong '/', a surrogate and a cut sequence: none is UTF-8 */
         ASSERT_EQ(put(s, "/\xff/v/seg-1.m4s"), 0);
@@ -107,7 +116,18 @@ TEST(titles_skip_what_is_not_utf8)
         ASSERT_EQ(put(s, "/u\xe2\x82/v/seg-1.m4s"), 0);
         /* before, json_stringn() refused the title and no heartbeat was sent at all */
         ASSERT_EQ(titles_of(titles, sizeof(titles)), 2);
-        ASSERT_STREQ(titles, "caf\xc3\xa9,t1");
+        ASSERT_STREQ(titles, "a.b_c-9,t1");
+
+        /* The list stops at its byte budget (each id costs its length, quotes and a comma),
+         * so the body stays under what control reads: "a.b_c-9" is 10, "t1" 5 more. */
+        ASSERT_EQ(put(s, "/t2/v/seg-1.m4s"), 0);
+        ASSERT_EQ(titles_within(titles, sizeof(titles), 14), 1);
+        ASSERT_STREQ(titles, "a.b_c-9");
+        ASSERT_EQ(titles_within(titles, sizeof(titles), 15), 2);
+        ASSERT_STREQ(titles, "a.b_c-9,t1");
+        char *body = heartbeat_body(&srv);
+        ASSERT_TRUE(body != NULL && strlen(body) < 1024);
+        free(body);
 
         store_close(s);
         srv.store = NULL;
