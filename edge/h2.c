@@ -93,6 +93,9 @@ struct h2_conn {
         uint32_t wu_credit; /* WINDOW_UPDATEs paid for by DATA sent, H2_WU_CREDIT_* */
         uint32_t header_abuse;
         uint32_t pending_resets; /* answers under way that the client cancelled */
+        /* RST_STREAM frames: the bucket nghttp2 keeps too (reset_allowed()), checked first */
+        uint32_t rst_tokens;
+        uint64_t rst_refill_ms;
         bool fatal;
         bool peer_goaway; /* the client sent GOAWAY: nghttp2 ends the session once idle */
         /* h2_conn_shutdown: our GOAWAY NO_ERROR is queued or out, naming goaway_last. */
@@ -601,6 +604,32 @@ static void count_control(struct h2_conn *h)
                 goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
+/*
+ * A client's RST_STREAM, against the token bucket nghttp2 keeps for them (burst
+ * max_resets_per_s, a third of it back per second; h2_conn_new's stream reset rate limit).
+ * When nghttp2's bucket runs dry it ends the session with INTERNAL_ERROR, a code that reads as
+ * the edge's fault; this one is looked at first, as each frame's header arrives, and never
+ * holds more tokens than nghttp2's (it refills a whole second after its last refill, nghttp2
+ * at each change of second), so the flood ends here with ENHANCE_YOUR_CALM.
+ */
+static bool reset_allowed(struct h2_conn *h)
+{
+        uint64_t now = mono_ms(), secs = (now - h->rst_refill_ms) / 1000;
+        uint32_t burst = h->lim.max_resets_per_s, rate = burst / 3 + 1;
+
+        if (secs > 0) {
+                uint64_t t = h->rst_tokens + secs * rate;
+                h->rst_tokens = t > burst ? burst : (uint32_t)t;
+                h->rst_refill_ms += secs * 1000;
+        }
+        if (h->rst_tokens == 0) {
+                goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+                return false;
+        }
+        h->rst_tokens--;
+        return true;
+}
+
 /* st waits for window: resume it when a frame worth sending fits now. */
 static void resume_waiter(struct h2_conn *h, struct h2_stream *st, int32_t conn_win)
 {
@@ -636,7 +665,8 @@ static void resume_window_waiters(struct h2_conn *h)
  *  - DATA under H2_MIN_DATA bytes (padding included) that does not end its stream: the edge
  *    takes no request bodies, and nghttp2 gives the window such frames use back by itself;
  *  - HEADERS on a stream already closed (nghttp2 decodes and drops them; RST_STREAM, on any
- *    stream, is its token bucket's, and DATA on a stream it closed is its STREAM_CLOSED);
+ *    stream, is the reset bucket's (reset_allowed), and DATA on a stream it closed is its
+ *    STREAM_CLOSED);
  *  - WINDOW_UPDATE past what DATA sent paid for (h->wu_credit): a client giving window back
  *    as it reads spends credit, one sending updates for nothing spends the budget;
  *  - extension and unknown types (registered with nghttp2 only so that they reach us here).
@@ -690,6 +720,8 @@ static int begin_frame_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
                 if (h->fatal)
                         return NGHTTP2_ERR_CALLBACK_FAILURE;
         }
+        if (hd->type == NGHTTP2_RST_STREAM && !reset_allowed(h))
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
         if (hd->type == NGHTTP2_HEADERS && id > 0 && (id & 1)) {
                 if (id > h->last_headers_id) {
                         int32_t next = h->last_headers_id ? h->last_headers_id + 2 : 1;
@@ -958,6 +990,8 @@ int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_c
         h->lim = *lim;
         h->pend_fd = -1;
         h->window_start_ms = mono_ms();
+        h->rst_tokens = lim->max_resets_per_s;
+        h->rst_refill_ms = h->window_start_ms;
         if (nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0)
                 goto out;
         nghttp2_session_callbacks_set_send_callback(cb, send_cb);

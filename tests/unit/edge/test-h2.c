@@ -35,6 +35,7 @@ struct fixture {
                                 * every other call, as a full socket would */
         unsigned calls;
         bool stalled; /* the client reads nothing: every write finds the socket full */
+        bool tiny;    /* answers are 5 bytes from memory: done as soon as flushed */
         char in[1 << 21];
         size_t in_len, in_off;
 };
@@ -92,6 +93,8 @@ static void on_request(void *ctx, struct h2_stream *st)
         static const struct h2_header hdr[] = {{"content-type", "video/mp4", 12, 9}};
         struct h2_body b = {.fd = body_fd, .off = 0, .len = BODY};
 
+        if (f->tiny)
+                b = (struct h2_body){.mem = "hello", .fd = -1, .len = 5};
         f->requests++;
         if (f->respond)
                 (void)h2_stream_respond(st, 200, hdr, 1, &b);
@@ -469,6 +472,36 @@ TEST(rapid_reset)
         /* Work started for reset streams stays near the burst allowance. */
         ASSERT_TRUE(f->requests <= limits.max_resets_per_s + 2);
         ASSERT_EQ(h2_conn_stats(f->h)->client_resets, f->gone);
+        fx_close(f);
+        free(f);
+}
+
+/* Resets of streams already answered (nothing of the edge's to cancel): past the allowance the
+ * connection ends with ENHANCE_YOUR_CALM, as for other floods, not with nghttp2's own
+ * INTERNAL_ERROR. */
+TEST(rapid_reset_of_answered_streams)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        static const uint8_t cancel[4] = {0, 0, 0, 8};
+        int r = 0;
+        uint32_t sid;
+
+        ASSERT_EQ(fx_open(f), 0);
+        f->tiny = true;
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        for (sid = 1; sid < 20000 && r == 0; sid += 2) {
+                r = get(f, sid, "/s", true);
+                if (r == 0)
+                        r = frame(f, 3, 0, sid, cancel, 4);
+                scan(f, &s);
+        }
+        scan(f, &s);
+        ASSERT_EQ(r, -EPROTO);
+        ASSERT_EQ(s.goaway, 1);
+        ASSERT_EQ(s.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+        ASSERT_EQ(h2_conn_stats(f->h)->goaway_reason, NGHTTP2_ENHANCE_YOUR_CALM);
+        ASSERT_TRUE(sid < 2 * (limits.max_resets_per_s + 8));
         fx_close(f);
         free(f);
 }
