@@ -663,7 +663,7 @@ FLOODS = [
     ("rapid reset", b"".join(hdrs(sid, get_block("/t1/seg-2.m4s"))
                              + frame(RST_STREAM, 0, sid, u32(CANCEL))
                              for sid in range(1, 2000, 2)),
-     (ENHANCE_YOUR_CALM, INTERNAL_ERROR), False),
+     (ENHANCE_YOUR_CALM,), False),
     # Our budget answers with GOAWAY, or nghttp2's bound on queued ACKs for a peer that does
     # not read drops the connection.
     ("SETTINGS flood", frame(SETTINGS, 0, 0) * 5000, (ENHANCE_YOUR_CALM,), True),
