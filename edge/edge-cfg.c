@@ -5,6 +5,7 @@
  * type, reported at the offending node's position.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -350,6 +351,19 @@ static int validate_tls(const struct edge_cfg *c, const struct edge_cfg_tls *t, 
 }
 
 /* Checks no single field can make; errors carry the position of the node at fault. */
+/* Control's ids (its sluice_id domain): [A-Za-z0-9][A-Za-z0-9._-]{0,127}. */
+static bool control_id_ok(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 128 || !isalnum((unsigned char)s[0]))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+                        return false;
+        return true;
+}
+
 static int validate(const struct edge_cfg *c, const char *name, const char *buf, size_t len,
                     struct cfg_error *err)
 {
@@ -422,6 +436,13 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
                 if (!c->control.edge_id || !c->control.edge_id[0])
                         return cfg_error_at(err, name, buf, len, "control",
                                             "'control.edge_id' is required with control.url");
+                /* It goes into control's URL paths as it is, and names a row of control's. */
+                if (!control_id_ok(c->control.edge_id))
+                        return cfg_error_at(err, name, buf, len, "control.edge_id",
+                                            "'control.edge_id': \"%s\" is not a control id (1 to "
+                                            "128 letters, digits, '.', '_' or '-', the first a "
+                                            "letter or digit)",
+                                            c->control.edge_id);
         }
         if (!c->log.level || log_level_parse(c->log.level) < 0)
                 return cfg_error_at(err, name, buf, len, "log.level",

@@ -212,6 +212,10 @@ TEST(cross_field_rules)
                           "control: {url: \"http://ctl:7000\"}\n",
                           "edge.yaml:4:10: 'control.edge_id' is required with control.url");
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                          "control: {url: \"http://ctl:7000\", edge_id: \"a/b?c\"}\n",
+                          "edge.yaml:4:44: 'control.edge_id': \"a/b?c\" is not a control id (1 to "
+                          "128 letters, digits, '.', '_' or '-', the first a letter or digit)");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "upstreams: [{url: \"ftp://x\"}]\n",
                           "edge.yaml:4:19: 'upstreams[0].url': \"ftp://x\" is not an http:// or "
                           "https:// URL");
