@@ -61,7 +61,7 @@ struct h2_served {
         bool collapsed;
         struct store_obj obj;
         struct fill *fill;
-        uint64_t fill_seen; /* fill_avail() when the send deadline last looked (h2_serve_wait_moved) */
+        uint64_t fill_seen; /* fill_avail() at the send deadline's last look */
         const char *log_cache;  /* access log cache= (a literal), or NULL */
         char log_upstream[128]; /* access log upstream=, "" when none */
         struct h2_served **list, *prev, *next;

@@ -295,7 +295,8 @@ const scenarios = {
     // network's throughput estimate, which later starts (prefetch) are answered from.
     const measured = await p.page.waitForFunction(() => window.sluice.state.mtpReports > 0, null,
       { timeout: 12000, polling: 100 }).then(() => true, () => false);
-    const [reports, withMtp] = await p.page.evaluate(() => [window.sluice.state.reports, window.sluice.state.mtpReports]);
+    const [reports, withMtp] = await p.page.evaluate(() =>
+      [window.sluice.state.reports, window.sluice.state.mtpReports]);
     check(measured, 'play: the page reported its measured throughput to control',
       `${reports} report(s) accepted, ${withMtp} with mtp`);
     figure(`play: first frame ${ttff ? Math.round(ttff) : '?'} ms after navigation start (page clock)`);
