@@ -723,7 +723,7 @@ static int rank_for_session(struct view_ctx *vx, json_t *edge_set, int64_t now,
         struct steering_client cl = {
                 .region = vx->sess.region[0] ? vx->sess.region : NULL,
                 .now = now,
-                .heartbeat_period_s = (unsigned)(ctl->cfg->heartbeat_period_ms / 1000),
+                .heartbeat_period_s = steering_period_s(ctl->cfg->heartbeat_period_ms),
         };
         int n = steering_edges_rank(edges, n_edges, &cl, rank, (size_t)max);
 
@@ -876,7 +876,7 @@ static void reply_steering(struct view_ctx *vx, json_t *edge_set, int64_t now)
                 .region = vx->sess.region[0] ? vx->sess.region : NULL,
                 .query = &q,
                 .now = now,
-                .heartbeat_period_s = (unsigned)(ctl->cfg->heartbeat_period_ms / 1000),
+                .heartbeat_period_s = steering_period_s(ctl->cfg->heartbeat_period_ms),
                 .poor_throughput_bps = 1000000,
         };
         n = steering_edges_rank(edges, n_edges, &cl, rank, STEERING_EDGES_MAX);

@@ -18,6 +18,11 @@
 #define LOAD_FULL      0.95 /* at or above: the region bonus is lost */
 #define QUERY_MAX      8192 /* room for STEERING_MANIFEST_ARG's 16 ids of 128 bytes besides */
 
+unsigned steering_period_s(int64_t heartbeat_period_ms)
+{
+        return heartbeat_period_ms > 0 ? (unsigned)((heartbeat_period_ms + 999) / 1000) : 0;
+}
+
 bool steering_edge_alive(const struct steering_edge *e, int64_t now, unsigned heartbeat_period_s)
 {
         if (e->disabled || e->last_heartbeat <= 0)

@@ -75,6 +75,10 @@ struct steering_rank {
         int64_t score;
 };
 
+/* control's heartbeat_period (ms) as steering_client.heartbeat_period_s: whole seconds, rounded
+ * up, so that a period such as 1500 ms never makes an edge on time look two periods late. */
+unsigned steering_period_s(int64_t heartbeat_period_ms);
+
 /*
  * steering_edge_alive: whether an edge counts as alive at now (see the rules above).
  */

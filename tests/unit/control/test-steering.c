@@ -115,6 +115,11 @@ TEST(edges_going_unhealthy)
         ASSERT_EQ(order(e, N_FLEET, &c, o, sizeof(o)), 1);
         ASSERT_TRUE(steering_edge_alive(&e[2], NOW, PERIOD));
         ASSERT_TRUE(!steering_edge_alive(&e[0], NOW, PERIOD));
+        /* A period of 1.5 s: a heartbeat stamped 98 (98.6 s) read at 101.0 is on time. */
+        e[2].last_heartbeat = NOW - 3;
+        ASSERT_TRUE(steering_edge_alive(&e[2], NOW, steering_period_s(1500)));
+        ASSERT_EQ(steering_period_s(5000), 5u);
+        ASSERT_EQ(steering_period_s(1001), 2u);
 }
 
 TEST(load)
