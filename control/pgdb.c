@@ -494,6 +494,11 @@ static void pc_reset(struct pconn *pc, int err, const char *why)
                 db->running--;
                 query_finish(db, q, err, NULL);
         }
+        /* Queries waiting for a connection get one (a new one, or another of the pool) from
+         * the queue's timer, now rather than at the first one's deadline: not from here, under
+         * whoever lost this connection. */
+        if (db->head)
+                (void)uring_timer_arm(db->loop, &db->queue_timer, uring_loop_now_ms(db->loop));
 }
 
 /* libpq's message on one line (it ends in a newline and may carry a hint on another). */

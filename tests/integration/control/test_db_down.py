@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,7 +41,6 @@ def main(binary, tmp):
     locker.stdin.flush()
     check(locker.stdout.readline().strip() == "locked",
           "lock taken")
-    import threading
     result = {}
 
     def slow():
@@ -84,6 +84,46 @@ def main(binary, tmp):
     check(n == n_sessions, f"abandoned statement left {n - n_sessions} extra session(s)")
     st, _, _ = until_ok(ctl, "POST", "/v1/playback", {"title": "m1"})
     check(st == 200, "recovered after the lock")
+
+    # Every pool connection (3) stuck behind a lock, a catalog read queued behind them, and the
+    # stuck backends killed: the read gets a new connection at once, not a 503 at its deadline.
+    locker = subprocess.Popen(["psql", pg.conninfo, "-XAtq"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    locker.stdin.write("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
+    locker.stdin.flush()
+    check(locker.stdout.readline().strip() == "locked", "lock taken again")
+    # Reports, each a statement of its own (starts would share one batched statement).
+    stuck = [threading.Thread(target=lambda: ctl.request("POST", "/v1/playback/report",
+                                                         {"session": sid, "position": 1}))
+             for _ in range(3)]
+    for t in stuck:
+        t.start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and pg.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") != "3":
+        time.sleep(0.05)
+    check(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == "3",
+          "three statements waiting on the lock")
+    queued = {}
+
+    def catalog():
+        t0 = time.monotonic()
+        queued["r"] = ctl.request("GET", "/v1/catalog")
+        queued["t"] = time.monotonic() - t0
+    reader = threading.Thread(target=catalog)
+    reader.start()
+    time.sleep(0.3)
+    pg.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock'")
+    reader.join(10)
+    print(f"# queued read: {queued['r'][0]} after {queued['t']:.2f} s")
+    check(queued["r"][0] == 200 and queued["t"] < 1.5,
+          f"a read queued behind killed connections: {queued['r'][0]} after {queued['t']:.2f} s")
+    locker.stdin.write("COMMIT;\n\\q\n")
+    locker.stdin.flush()
+    locker.wait(10)
+    for t in stuck:
+        t.join(10)
 
     # A slow database is not a down one: nothing said it was unreachable.
     check(not any("unreachable" in l for l in ctl.log), "slow database logged as unreachable")
