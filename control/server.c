@@ -637,8 +637,10 @@ static void process_one(struct ctl_conn *c)
                 }
                 if (r < 0) {
                         int st = c->parser.status ? c->parser.status : 400;
-                        http1_parser_init(&c->parser);
-                        refuse(c, st, c->parser.reason ? c->parser.reason : "malformed request");
+                        const char *why = c->parser.reason ? c->parser.reason : "malformed request";
+
+                        http1_parser_init(&c->parser); /* clears reason: read it first */
+                        refuse(c, st, why);
                         return;
                 }
                 http1_parser_init(&c->parser);

@@ -85,6 +85,10 @@ static void sent_done(void *userdata, int err, const struct pgdb_res *res)
 {
         struct sb_sent *s = userdata;
 
+        /* A statement the database ran (its answer, or its error); not one that never reached
+         * it (no connection, the queue's deadline). */
+        if (err == 0 || err == -EPROTO)
+                metrics_add(s->sb->statements, 1);
         if (err == -EPROTO && s->n > 1) {
                 sent_split(s);
                 return;
@@ -134,7 +138,6 @@ static void sent_exec(struct sb_sent *s)
         json_decref(arr);
         if (text) {
                 const char *params[] = {text};
-                metrics_add(sb->statements, 1);
                 /* The parameter is copied; s belongs to sent_done from here on success. */
                 r = pgdb_exec(sb->db, sb->stmt, params, 1, sent_done, s);
                 free(text);

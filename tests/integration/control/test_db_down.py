@@ -151,6 +151,11 @@ def main(binary, tmp):
                                            "base_url": "http://e2.test"}),
               ("POST", "/v1/admin/titles", {"title": "m2", "asset": make_asset("m2")}),
               ("POST", f"/v1/admin/sessions/{sid}/end", None)]
+    def statements():
+        text = ctl.request("GET", "/metrics")[2].decode()
+        m = re.search(r"^sluice_control_session_statements_total (\d+)", text, re.M)
+        return int(m.group(1)) if m else -1
+    statements0 = statements()
     for m, p, body in routes * 2:  # twice: the first fails connecting, the next in back-off
         t0 = time.monotonic()
         hdrs = None
@@ -169,6 +174,8 @@ def main(binary, tmp):
         check(b"<MPD" not in b and b'"keys"' not in b and b"#EXT" not in b
               and b'"secret"' not in b, f"{p}: partial content")
         check(time.monotonic() - t0 < 3.5, f"{p}: answered within the timeout")
+    check(statements0 >= 0 and statements() == statements0,
+          f"session statements counted while none could be sent: {statements0} -> {statements()}")
     st, _, b = ctl.request("GET", "/healthz")
     check(st == 200 and b'"db_connections":0' in b, f"healthz while down {b!r}")
     st, _, b = ctl.request("GET", "/metrics")
