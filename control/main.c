@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -411,6 +412,32 @@ static int keys_check_length(const char *keys_file, const struct token_keyset *k
         return 0;
 }
 
+/* Descriptors for max_connections clients, the database pool and the rest (listeners, the
+ * loop, logs, the resolver): the soft limit goes up to the hard one (1024 by default, where
+ * max_connections is 10,000), and a limit still short of it is said at start, not found as
+ * refused connections and a database that cannot be reached. */
+#define FDS_SPARE 64
+
+static void fds_raise(const struct ctl_cfg *cfg)
+{
+        uint64_t want = (uint64_t)cfg->max_connections + (uint64_t)cfg->db.pool + FDS_SPARE;
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+                (void)getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+                log_warn("open files limited to %llu, short of max_connections %lld + the "
+                         "database pool %lld + %d: raise LimitNOFILE (ulimit -n) or lower "
+                         "max_connections",
+                         (unsigned long long)rl.rlim_cur, (long long)cfg->max_connections,
+                         (long long)cfg->db.pool, FDS_SPARE);
+}
+
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -554,6 +581,7 @@ int main(int argc, char **argv)
                 log_error("out of memory");
                 goto out;
         }
+        fds_raise(ctl->cfg);
         struct uring_loop_params lp = {.buf_count = 512, .buf_size = 16384};
         r = uring_loop_new(&lp, &ctl->loop);
         if (r < 0) {

@@ -57,8 +57,12 @@ struct listener {
         int fd;
         uint32_t slot;
         bool open;
+        bool starved; /* out of descriptors: said once, accepts wait for the retry timer */
         unsigned port;
+        struct uring_timer retry;
 };
+
+#define ACCEPT_RETRY_MS 100 /* after an accept found no descriptor left */
 
 struct ctl_conn {
         struct ctl_server *srv;
@@ -822,27 +826,54 @@ static void conn_accept(struct ctl_server *srv, int fd)
 
 /* ---- listeners ---- */
 
+static void accept_arm(struct listener *l)
+{
+        if (l->open && uring_loop_accept_multishot(l->srv->ctl->loop, l->slot, CTL_OP_ACCEPT,
+                                                   l->fd) < 0)
+                log_error("cannot re-arm accept on port %u", l->port);
+}
+
+static void on_accept_retry(struct uring_loop *loop, struct uring_timer *t)
+{
+        (void)loop;
+        accept_arm((struct listener *)((char *)t - offsetof(struct listener, retry)));
+}
+
 static void on_accept(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe)
 {
         struct listener *l = owner;
+        int err = cqe->res < 0 ? -cqe->res : 0;
 
         if (cqe->res >= 0) {
+                l->starved = false;
                 if (!l->open || l->srv->draining)
                         (void)close(cqe->res);
                 else
                         conn_accept(l->srv, cqe->res);
+        } else if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+                /* Re-armed at once, the accept would fail at once, a core's worth: the
+                 * pending connections wait in the backlog until a descriptor is free. */
+                if (!l->starved)
+                        log_warn("accept on port %u: %s (%u connections open); trying again "
+                                 "every %u ms",
+                                 l->port, strerror(err), l->srv->n_conns, ACCEPT_RETRY_MS);
+                l->starved = true;
+                if (!(cqe->flags & IORING_CQE_F_MORE) && l->open)
+                        (void)uring_timer_arm(loop, &l->retry,
+                                              uring_loop_now_ms(loop) + ACCEPT_RETRY_MS);
+                return;
         } else if (cqe->res != -ECANCELED) {
-                log_debug("accept failed: %s", strerror(-cqe->res));
+                log_debug("accept failed: %s", strerror(err));
         }
-        if (!(cqe->flags & IORING_CQE_F_MORE) && l->open &&
-            uring_loop_accept_multishot(loop, l->slot, CTL_OP_ACCEPT, l->fd) < 0)
-                log_error("cannot re-arm accept on port %u", l->port);
+        if (!(cqe->flags & IORING_CQE_F_MORE))
+                accept_arm(l);
 }
 
 static void free_listener(struct uring_loop *loop, void *owner)
 {
         struct listener *l = owner;
 
+        uring_timer_cancel(loop, &l->retry);
         (void)close(l->fd);
         free(l);
 }
@@ -869,6 +900,7 @@ static int listen_on(struct ctl_server *srv, const char *addr_s)
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
+        uring_timer_init(&l->retry, on_accept_retry);
         fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
                 free(l);
@@ -941,6 +973,7 @@ void ctl_server_drain(struct ctl_server *srv)
                 if (!l->open)
                         continue;
                 l->open = false;
+                uring_timer_cancel(srv->ctl->loop, &l->retry);
                 if (uring_loop_cancel_fd(srv->ctl->loop, l->slot, CTL_OP_CANCEL, l->fd) < 0)
                         (void)shutdown(l->fd, SHUT_RDWR);
                 uring_loop_slot_close(srv->ctl->loop, l->slot);

@@ -130,9 +130,10 @@ log: {{level: info}}
         self.eof = False
         Control.instances.append(self)
 
-    def start(self, expect_ready=True):
+    def start(self, expect_ready=True, preexec_fn=None):
         self.proc = subprocess.Popen([self.binary, "--config", self.cfg_path],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     preexec_fn=preexec_fn)
         port = None
         for line in self.proc.stdout:
             self.log.append(line)

@@ -3,16 +3,18 @@
 with ports, token lifetimes against licence windows and key retirement, error bodies,
 configuration checks (key length; cache_ttl against heartbeat_period, also on reload),
 database sessions in UTC whatever the database's zone, licence windows stored infinite,
-re-registration of encrypted assets, and pruning of old rows."""
+re-registration of encrypted assets, pruning of old rows, and running out of descriptors."""
 import base64
 import copy
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import (CONTENT_KEY, PG_TEMP, Control, Failure, Postgres, check, make_asset,
@@ -372,6 +374,43 @@ def test_pg_temp_closed_parent(tmp):
     check(f"{closed} is closed to other users" in r.stderr, f"names the parent: {r.stderr}")
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_out_of_descriptors(binary, tmp, pg):
+    # Started with 128 descriptors at most (soft and hard): control says the limit is short of
+    # max_connections at start; 150 clients run it out of descriptors, and the accepts wait
+    # (said once) instead of spinning; once clients leave, new ones are served.
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+    c = Control(binary, tmp, pg, name="ctl-fds").start(preexec_fn=limit)
+    socks = []
+    try:
+        c.wait_log(r"warn .*open files limited to 128")
+        for _ in range(150):
+            socks.append(socket.create_connection(("127.0.0.1", c.port), timeout=5))
+        c.wait_log(r"warn .*accept on port \d+: Too many open files")
+        cpu0 = cpu_seconds(c.proc.pid)
+        time.sleep(2)
+        used = cpu_seconds(c.proc.pid) - cpu0
+        check(used < 0.5, f"{used:.2f} s of CPU in 2 s while out of descriptors")
+        check(sum("Too many open files" in l for l in c.log) == 1,
+              "the shortage said more than once")
+        for s in socks[:100]:
+            s.close()
+        del socks[:100]
+        t0 = time.monotonic()
+        st, _, _ = c.request("GET", "/healthz")
+        check(st == 200 and time.monotonic() - t0 < 3, f"healthz once clients left: {st}")
+    finally:
+        for s in socks:
+            s.close()
+        check(c.stop() == 0, "SIGTERM exits 0 (descriptors)")
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
@@ -393,7 +432,8 @@ def main(binary, tmp):
                      ("rekey", lambda: test_reregister_new_kid(ctl, pg)),
                      ("rotate", lambda: test_rotate_margin(ctl, pg)),
                      ("prune", lambda: test_prune(binary, tmp, ctl, pg)),
-                     ("pg_temp", lambda: test_pg_temp_closed_parent(tmp))]:
+                     ("pg_temp", lambda: test_pg_temp_closed_parent(tmp)),
+                     ("fds", lambda: test_out_of_descriptors(binary, tmp, pg))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
