@@ -326,7 +326,10 @@ void ctl_reply(struct ctl_req *rq, int status, const char *ctype, const char *bo
         } else if (status != 204 && status != 304) {
                 http_resp_header(&r, "Content-Length", "0", 1);
         }
-        if (!c->head.keep_alive || c->peer_eof || c->srv->draining || ctl->draining)
+        /* After the client's half-close, the answer to its last request closes; requests it
+         * pipelined before it are answered first. */
+        if (!c->head.keep_alive || c->srv->draining || ctl->draining ||
+            (c->peer_eof && c->in.len <= c->head_len + c->body_len && c->more.len == 0))
                 c->close_after = true;
         if (c->close_after)
                 http_resp_header(&r, "Connection", "close", 5);
@@ -733,8 +736,10 @@ static void on_recv(struct ctl_conn *c, struct uring_loop *loop, const struct io
                         conn_close(c, "peer closed");
                 else if (c->state == CS_READ_HEAD || c->state == CS_READ_BODY)
                         conn_process(c);
-                else
-                        c->close_after = true;
+                else if (cqe->res < 0)
+                        c->close_after = true; /* reset: nobody reads the answers */
+                /* A clean half-close (after pipelined requests, as `nc -N` does) still gets
+                 * every answer: response_done closes once the input is used up. */
                 return;
         }
         if (uring_loop_recv_multishot(loop, c->slot, CTL_OP_RECV, c->fd) < 0)

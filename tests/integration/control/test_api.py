@@ -112,6 +112,21 @@ def test_cli(binary, ctl):
 def test_basics(ctl):
     h = ctl.json("GET", "/healthz")
     check(h["status"] == "ok", "healthz")
+    # Two pipelined requests (the first waits on the database), then the client's half-close
+    # (as `nc -N` does): both are answered, then the connection ends.
+    s = socket.create_connection(("127.0.0.1", ctl.port), timeout=10)
+    s.sendall(b"GET /v1/catalog HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    check(out.count(b"HTTP/1.1 200") == 2, f"pipelined then half-closed: {out.count(b'HTTP/1.1 ')} "
+          f"answer(s): {out[:200]!r}")
     st, hd, body = ctl.request("GET", "/metrics")
     check(st == 200 and b"sluice_control_requests_total" in body, "metrics")
     check(b"sluice_control_db_connections" in body and b"sluice_control_db_pending" in body,
