@@ -49,8 +49,15 @@ enum conn_state {
         CS_READ_BODY,
         CS_HANDLING,
         CS_SEND,
+        CS_LINGER, /* answered and shut for writing: what the client still sends is dropped */
         CS_CLOSED,
 };
+
+/* A refused request's body may still be on its way when the answer is out: closing with it
+ * unread would reset the connection, and the client would lose the answer (RFC 9112 §9.6).
+ * The connection is shut for writing and read (and dropped) for this long or this much. */
+#define LINGER_MS    2000u
+#define LINGER_BYTES (16u << 20)
 
 struct listener {
         struct ctl_server *srv;
@@ -74,6 +81,8 @@ struct ctl_conn {
         unsigned refs;      /* the loop slot, and a request in its handler */
         bool recv_armed;
         bool peer_eof;
+        bool lingers;          /* a refused body may follow: linger after the answer */
+        size_t linger_bytes;   /* dropped while lingering */
         bool close_after;
         bool in_process;    /* conn_process() is on the stack */
         bool again;         /* a reply inside it made the next request parsable */
@@ -192,6 +201,17 @@ static void conn_close(struct ctl_conn *c, const char *why)
 
 /* ---- output ---- */
 
+static void linger(struct ctl_conn *c)
+{
+        c->state = CS_LINGER;
+        c->linger_bytes = 0;
+        buf_reset(&c->in);
+        buf_reset(&c->more);
+        (void)shutdown(c->fd, SHUT_WR);
+        c->deadline_ms = uring_loop_now_ms(c->srv->ctl->loop) + LINGER_MS;
+        (void)uring_timer_arm(c->srv->ctl->loop, &c->timer, c->deadline_ms);
+}
+
 static void response_done(struct ctl_conn *c)
 {
         struct ctl_server *srv = c->srv;
@@ -203,6 +223,11 @@ static void response_done(struct ctl_conn *c)
         free(c->path_buf);
         c->path_buf = NULL;
         if (c->close_after || srv->draining) {
+                /* Input not read, or more on its way: linger rather than reset. */
+                if (!c->peer_eof && (c->in.len > used || c->more.len || c->lingers)) {
+                        linger(c);
+                        return;
+                }
                 conn_close(c, "response done, closing");
                 return;
         }
@@ -587,8 +612,10 @@ static void dispatch(struct ctl_conn *c)
 
 static void refuse(struct ctl_conn *c, int status, const char *detail)
 {
-        /* A request that cannot be framed cannot be followed by another on this connection. */
+        /* A request that cannot be framed cannot be followed by another on this connection;
+         * its body may still be coming, so the close lingers. */
         c->close_after = true;
+        c->lingers = true;
         c->head.keep_alive = false;
         c->head.method = HTTP_M_OTHER;
         c->head_len = c->in.len;
@@ -694,8 +721,16 @@ static void input(struct ctl_conn *c, const char *data, size_t n)
         switch (c->state) {
         case CS_HANDLING:
         case CS_SEND:
+                /* After a refusal nothing more is read: the rest of its body is dropped. */
+                if (c->lingers)
+                        return;
                 if (buf_append(&c->more, data, n) < 0)
                         conn_close(c, "pipelined input over limit");
+                return;
+        case CS_LINGER:
+                c->linger_bytes += n;
+                if (c->linger_bytes > LINGER_BYTES)
+                        conn_close(c, "lingered over its byte bound");
                 return;
         case CS_READ_HEAD:
         case CS_READ_BODY:
@@ -732,7 +767,9 @@ static void on_recv(struct ctl_conn *c, struct uring_loop *loop, const struct io
         c->recv_armed = false;
         if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS)) {
                 c->peer_eof = true;
-                if (c->state == CS_READ_HEAD && c->in.len == 0)
+                if (c->state == CS_LINGER)
+                        conn_close(c, "lingered until the client closed");
+                else if (c->state == CS_READ_HEAD && c->in.len == 0)
                         conn_close(c, "peer closed");
                 else if (c->state == CS_READ_HEAD || c->state == CS_READ_BODY)
                         conn_process(c);

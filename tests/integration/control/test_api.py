@@ -200,11 +200,39 @@ def test_basics(ctl):
     check(ctl.json("GET", "/healthz")["status"] == "ok", "alive after an oversized burst")
 
 
+def refused_while_sending(ctl, head, body):
+    """Send head and body whole, then read, as a client without 100-continue does (most
+    libraries): what the server answered, or the error the client got instead."""
+    s = socket.create_connection(("127.0.0.1", ctl.port), timeout=10)
+    out = b""
+    try:
+        s.sendall(head + body)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except OSError as e:
+        out += f"[{type(e).__name__}]".encode()
+    s.close()
+    return out
+
+
 def test_limits(ctl):
     # Body over max_body (1M default): 413, before reading it.
     out = raw(ctl, b"POST /v1/playback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                    b"Content-Length: 2000000\r\n\r\n")
     check(out.startswith(b"HTTP/1.1 413"), "413 for a big body")
+    # ... and with the body on its way (no 100-continue): the client still reads the 413
+    # (a close with its body unread would be a reset), and the 411 of a chunked body too.
+    out = refused_while_sending(ctl, b"POST /v1/playback HTTP/1.1\r\nHost: x\r\n"
+                                b"Content-Type: application/json\r\nContent-Length: 12000000\r\n\r\n",
+                                b"x" * 12000000)
+    check(out.startswith(b"HTTP/1.1 413"), f"413 while the body is sent: {out[:80]!r}")
+    out = refused_while_sending(ctl, b"POST /v1/playback HTTP/1.1\r\nHost: x\r\n"
+                                b"Transfer-Encoding: chunked\r\n\r\n",
+                                b"".join(b"8000\r\n" + b"y" * 0x8000 + b"\r\n" for _ in range(360)))
+    check(out.startswith(b"HTTP/1.1 411"), f"411 while the body is sent: {out[:80]!r}")
     out = raw(ctl, b"POST /v1/playback HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                    b"0\r\n\r\n")
     check(out.startswith(b"HTTP/1.1 411"), "411 for chunked")
