@@ -340,6 +340,7 @@ struct pgdb {
         char *conninfo;
         unsigned pool_size, max_queue;
         uint64_t query_timeout_ms, connect_timeout_ms;
+        uint64_t statement_ms; /* the server's statement_timeout we set; 0: not ours to know */
         uint8_t op_in, op_out, op_cancel;
         struct stmt stmts[PGDB_MAX_STMTS];
         int n_stmts;
@@ -747,13 +748,27 @@ static void pc_send(struct pconn *pc)
         pc_flush(pc);
 }
 
+/* Past the server's statement_timeout, what it may still be doing with a statement sent now. */
+#define STATEMENT_MARGIN_MS 100
+
 static void pc_take(struct pconn *pc, struct pgdb_query *q)
 {
         struct pgdb *db = pc->db;
+        uint64_t until = q->deadline_ms;
 
+        /* A query that waited in the queue has less than the timeout left, but the server
+         * gives the statement its whole statement_timeout from now: dropped sooner, it could
+         * still commit behind the 503 its client got. So a statement sent is given up only
+         * once the server has given up on it too. */
+        if (db->statement_ms) {
+                uint64_t server = uring_loop_now_ms(db->loop) + db->statement_ms +
+                                  STATEMENT_MARGIN_MS;
+                if (server > until)
+                        until = server;
+        }
         pc->q = q;
         db->running++;
-        (void)uring_timer_arm(db->loop, &pc->timer, q->deadline_ms);
+        (void)uring_timer_arm(db->loop, &pc->timer, until);
         pc_send(pc);
 }
 
@@ -913,14 +928,17 @@ static void on_poll(struct uring_loop *loop, void *owner, const struct io_uring_
  * the client already got. Applied to keyword=value conninfo strings without their own
  * "options"; URIs and explicit options are left as the operator wrote them.
  */
-static char *conninfo_with_timeout(const char *conninfo, uint64_t timeout_ms)
+static char *conninfo_with_timeout(const char *conninfo, uint64_t timeout_ms,
+                                   uint64_t *ret_statement_ms)
 {
         uint64_t st = timeout_ms > 200 ? timeout_ms - 100 : timeout_ms;
         size_t n = strlen(conninfo) + 64;
         char *s;
 
+        *ret_statement_ms = 0;
         if (!strncmp(conninfo, "postgres", 8) || strstr(conninfo, "options"))
                 return strdup(conninfo);
+        *ret_statement_ms = st;
         s = malloc(n);
         if (s)
                 snprintf(s, n, "%s options='-c statement_timeout=%llu'", conninfo,
@@ -1081,7 +1099,7 @@ int pgdb_new(struct uring_loop *loop, const struct pgdb_params *p, struct pgdb *
         db->on_reach = p->on_reach;
         db->on_dns = p->on_dns;
         db->reach_userdata = p->reach_userdata;
-        db->conninfo = conninfo_with_timeout(p->conninfo, db->query_timeout_ms);
+        db->conninfo = conninfo_with_timeout(p->conninfo, db->query_timeout_ms, &db->statement_ms);
         db->conns = calloc(db->pool_size, sizeof(*db->conns));
         if (!db->conninfo || !db->conns) {
                 free(db->conninfo);

@@ -125,6 +125,42 @@ def main(binary, tmp):
     for t in stuck:
         t.join(10)
 
+    # A statement that waited in the queue (four reports, a pool of three, all stuck behind a
+    # lock released after the timeout): each report either answered 200 and was written, or
+    # answered 503 and was not, whichever the lock's release allows; none is written behind
+    # its 503.
+    def reports_of(device):
+        return int(pg.psql(f"SELECT count(*) FROM playback_reports WHERE device = '{device}'"))
+    rsid = ctl.json("POST", "/v1/playback", {"title": "m1"})["session"]
+    rows0 = reports_of("queued-test")
+    locker = subprocess.Popen(["psql", pg.conninfo, "-XAtq"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    locker.stdin.write("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
+    locker.stdin.flush()
+    check(locker.stdout.readline().strip() == "locked", "lock taken a third time")
+    statuses = []
+
+    def report(i):
+        statuses.append(ctl.request("POST", "/v1/playback/report",
+                                    {"session": rsid, "position": 1 + i,
+                                     "device": "queued-test"})[0])
+    senders = []
+    for i in range(4):
+        senders.append(threading.Thread(target=report, args=(i,)))
+        senders[-1].start()
+        time.sleep(0.05)
+    time.sleep(2.3)
+    locker.stdin.write("COMMIT;\n\\q\n")
+    locker.stdin.flush()
+    locker.wait(10)
+    for t in senders:
+        t.join(15)
+    time.sleep(0.5)
+    written = reports_of("queued-test") - rows0
+    print(f"# queued reports: statuses {sorted(statuses)}, {written} written")
+    check(len(statuses) == 4 and written == statuses.count(200),
+          f"reports answered {sorted(statuses)} but {written} written")
+
     # A slow database is not a down one: nothing said it was unreachable.
     check(not any("unreachable" in l for l in ctl.log), "slow database logged as unreachable")
 
