@@ -146,7 +146,8 @@ static int media_rep(const struct hls_params *p, const struct asset_rep *r, char
         struct mpd_buf b;
         double max = 0;
         for (size_t i = 0; i < r->segment_count; i++) {
-                double d = seg_seconds(p->asset, r, i);
+                /* As EXTINF prints it (%.3f): 4.49960 s is written 4.500, which rounds to 5. */
+                double d = round(seg_seconds(p->asset, r, i) * 1000.0) / 1000.0;
                 max = d > max ? d : max;
         }
         /* RFC 8216 4.3.3.1: each EXTINF rounded to the nearest integer <= target duration. */
@@ -154,7 +155,12 @@ static int media_rep(const struct hls_params *p, const struct asset_rep *r, char
         if (target < 1)
                 target = 1;
 
-        mpd_buf_init(&b, HLS_OUT_MAX);
+        /* Every segment line carries the whole base URL (the segments are the edge's, the
+         * playlist control's): the bound grows with them, so a title as long as an asset may
+         * be (ASSET_SEGMENTS_MAX) always fits. */
+        mpd_buf_init(&b, HLS_OUT_MAX + (size_t)r->segment_count *
+                                           (HLS_SEG_LINE_MAX + strlen(p->media_base_url) +
+                                            strlen(r->id)));
         mpd_buf_printf(&b,
                        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%ld\n"
                        "#EXT-X-MEDIA-SEQUENCE:%" PRIu32 "\n#EXT-X-PLAYLIST-TYPE:VOD\n"

@@ -19,7 +19,8 @@
  * Encrypted titles are DASH-only: hls.js cannot play cenc (AES-CTR) fMP4 with ClearKey, and
  * SAMPLE-AES-CTR is not something it decrypts, so both builders refuse them (-ENOTSUP).
  *
- * I/O-free; output bounded by HLS_OUT_MAX (-E2BIG).
+ * I/O-free; output bounded by HLS_OUT_MAX (-E2BIG), a media playlist by that plus its segment
+ * lines (HLS_SEG_LINE_MAX).
  */
 
 #include <stddef.h>
@@ -27,6 +28,10 @@
 #include "asset.h"
 
 #define HLS_OUT_MAX (8u << 20)
+/* A media playlist's segment lines besides the base URL and the representation id: the
+ * EXTINF line, "/seg-<n>.m4s" and newlines. Its bound is HLS_OUT_MAX plus this much and the
+ * base and id per segment. */
+#define HLS_SEG_LINE_MAX 64u
 
 struct hls_params {
         const struct asset *asset;

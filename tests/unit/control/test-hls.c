@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "fixture.h"
 #include "hls.h"
@@ -85,6 +87,43 @@ TEST(media_video)
             strstr(m, "#EXTINF:2.000,\nhttps://a.example/s/TOK/demo1/video-240p/seg-3.m4s\n") !=
             NULL);
         ASSERT_TRUE(strstr(m, "demo1//") == NULL);
+        free(m);
+        asset_free(a);
+}
+
+/* A title as long as an asset may be, behind a long base URL: the playlist is built whole.
+ * And TARGETDURATION covers each EXTINF as printed. */
+TEST(media_long_and_rounded)
+{
+        struct asset *a = fixture_asset("asset-clear.json");
+        struct hls_params p = {.asset = a};
+        char long_base[320], *m;
+        size_t len;
+
+        memset(long_base, 'b', sizeof(long_base) - 1);
+        memcpy(long_base, "https://a.example/", 18);
+        long_base[sizeof(long_base) - 1] = '\0';
+        p.media_base_url = long_base;
+        free(a->reps[0].segments);
+        a->reps[0].segments = NULL;
+        a->reps[0].n_segments = 0;
+        a->reps[0].segment_count = ASSET_SEGMENTS_MAX;
+        a->duration = (double)ASSET_SEGMENTS_MAX * a->reps[0].segment_duration;
+        ASSERT_EQ(hls_media_build(&p, "video-240p", &m, &len), 0);
+        ASSERT_TRUE(len > (size_t)ASSET_SEGMENTS_MAX * 300);
+        ASSERT_TRUE(strstr(m, "/seg-65536.m4s\n#EXT-X-ENDLIST\n") != NULL);
+        free(m);
+        asset_free(a);
+
+        /* 4.49960 s prints as 4.500, which rounds to 5. */
+        a = fixture_asset("asset-clear.json");
+        p.asset = a;
+        p.media_base_url = base;
+        a->reps[0].timescale = 90000;
+        a->reps[0].segments[0].d = 404964;
+        ASSERT_EQ(hls_media_build(&p, "video-240p", &m, &len), 0);
+        ASSERT_TRUE(strstr(m, "#EXT-X-TARGETDURATION:5\n") != NULL);
+        ASSERT_TRUE(strstr(m, "#EXTINF:4.500,\n") != NULL);
         free(m);
         asset_free(a);
 }
