@@ -256,6 +256,12 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
         /* URLs are joined with "/..." later; one canonical form avoids "//". */
         for (size_t n = strlen(c->public_url); n > 0 && c->public_url[n - 1] == '/'; n--)
                 c->public_url[n - 1] = '\0';
+        /* Steering and licence URLs are built from it and a session id in buffers of
+         * CTL_PUBLIC_URL_MAX plus the id: a longer one would cut the id. */
+        if (strlen(c->public_url) > CTL_PUBLIC_URL_MAX)
+                return cfg_error_at(err, name, buf, len, "public_url",
+                                    "'public_url' is %zu bytes, over %u", strlen(c->public_url),
+                                    CTL_PUBLIC_URL_MAX);
         for (size_t n = strlen(c->origin_url); n > 0 && c->origin_url[n - 1] == '/'; n--)
                 c->origin_url[n - 1] = '\0';
         /* Manifests judge an edge alive while its last heartbeat is younger than two periods

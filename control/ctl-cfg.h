@@ -43,6 +43,10 @@ struct ctl_cfg_log {
         char *target;
 };
 
+/* public_url's longest (without its trailing '/'): steering and licence URLs add a session id
+ * and a path of a few dozen bytes to it in buffers of SESSID_MAX + 512. */
+#define CTL_PUBLIC_URL_MAX 400u
+
 struct ctl_cfg {
         struct cfg_strlist listen;
         char *database;                  /* libpq conninfo */

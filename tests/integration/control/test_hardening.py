@@ -157,6 +157,24 @@ def test_key_length(binary, ctl):
             f.write(good)
 
 
+def test_public_url_length(binary, ctl):
+    # Steering and licence URLs are public_url plus a session id: a public_url long enough to
+    # cut the id is refused at --check-config, one at the limit is taken.
+    good = open(ctl.cfg_path).read()
+    bad = os.path.join(ctl.dir, "url.yaml")
+    for n, ok in ((400, True), (401, False)):
+        url = "http://control.test/" + "p" * (n - len("http://control.test/"))
+        with open(bad, "w") as f:
+            f.write(good.replace('public_url: "http://control.test:7000"', f'public_url: "{url}"'))
+        r = subprocess.run([binary, "--check-config", "--config", bad], capture_output=True,
+                           text=True)
+        if ok:
+            check(r.returncode == 0, f"a public_url of {n} bytes refused: {r.stderr}")
+        else:
+            check(r.returncode == 2 and f"'public_url' is {n} bytes, over 400" in r.stderr,
+                  f"a public_url of {n} bytes: exit {r.returncode}, {r.stderr!r}")
+
+
 def test_cache_ttl_limit(binary, tmp, ctl, pg):
     # Manifests count an edge alive while its last heartbeat is younger than two periods less
     # cache_ttl: from twice the period on, none would ever be. --check-config (and so start-up)
@@ -433,7 +451,8 @@ def main(binary, tmp):
                      ("rotate", lambda: test_rotate_margin(ctl, pg)),
                      ("prune", lambda: test_prune(binary, tmp, ctl, pg)),
                      ("pg_temp", lambda: test_pg_temp_closed_parent(tmp)),
-                     ("fds", lambda: test_out_of_descriptors(binary, tmp, pg))]:
+                     ("fds", lambda: test_out_of_descriptors(binary, tmp, pg)),
+                     ("public_url", lambda: test_public_url_length(binary, ctl))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
