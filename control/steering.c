@@ -248,6 +248,24 @@ static int url_authority(const char *url, char *out, size_t cap)
         return 0;
 }
 
+/* Whether a and b differ in their authority alone (scheme and path the same): a clone names
+ * only a HOST, and players keep the base pathway's scheme and path around it. */
+static bool same_but_authority(const char *a, const char *b)
+{
+        const char *pa = strstr(a, "://"), *pb = strstr(b, "://");
+
+        if (!pa || !pb || pa - a != pb - b || strncmp(a, b, (size_t)(pa - a)) != 0)
+                return false;
+        pa += 3 + strcspn(pa + 3, "/?#");
+        pb += 3 + strcspn(pb + 3, "/?#");
+        /* "https://e.example" and "https://e.example/" name the same path */
+        if (!strcmp(pa, "/"))
+                pa = "";
+        if (!strcmp(pb, "/"))
+                pb = "";
+        return strcmp(pa, pb) == 0;
+}
+
 static int in_manifest(const char *id, const char *const *ids, size_t n)
 {
         for (size_t i = 0; i < n; i++)
@@ -261,7 +279,7 @@ int steering_json_build(const struct steering_edge *edges, const struct steering
                         unsigned ttl_s, const char *reload_uri, char **ret, size_t *ret_len)
 {
         json_t *root = NULL, *prio = NULL, *clones = NULL;
-        const char *clone_base = NULL;
+        const char *clone_base = NULL, *clone_base_url = NULL;
         char host[256];
         int r = -ENOMEM;
 
@@ -270,8 +288,10 @@ int steering_json_build(const struct steering_edge *edges, const struct steering
         /* Clones derive their URLs from a pathway the client has: the best-ranked such one,
          * else any pathway from its manifest (a dead one's URL still serves as a template). */
         for (size_t i = 0; i < n_rank && !clone_base; i++)
-                if (in_manifest(edges[rank[i].idx].id, manifest_ids, n_manifest_ids))
+                if (in_manifest(edges[rank[i].idx].id, manifest_ids, n_manifest_ids)) {
                         clone_base = edges[rank[i].idx].id;
+                        clone_base_url = edges[rank[i].idx].base_url;
+                }
         if (!clone_base && n_manifest_ids)
                 clone_base = manifest_ids[0];
 
@@ -284,7 +304,8 @@ int steering_json_build(const struct steering_edge *edges, const struct steering
                 const struct steering_edge *e = &edges[rank[i].idx];
                 if (!in_manifest(e->id, manifest_ids, n_manifest_ids)) {
                         if (!clone_base || !e->base_url ||
-                            url_authority(e->base_url, host, sizeof(host)) < 0)
+                            url_authority(e->base_url, host, sizeof(host)) < 0 ||
+                            (clone_base_url && !same_but_authority(clone_base_url, e->base_url)))
                                 continue; /* cannot reach it from this manifest, leave it out */
                         json_t *c = json_pack("{s:s, s:s, s:{s:s}}", "BASE-ID", clone_base, "ID",
                                               e->id, "URI-REPLACEMENT", "HOST", host);

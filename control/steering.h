@@ -24,7 +24,7 @@
 
 #define STEERING_EDGES_MAX    256
 #define STEERING_PATHWAYS_MAX 16 /* entries read from _DASH_pathway / _DASH_throughput */
-#define STEERING_ID_MAX       64 /* pathway id, incl. NUL */
+#define STEERING_ID_MAX       129 /* pathway id: an edge id (1..128 bytes), incl. NUL */
 #define STEERING_OUT_MAX      (64u << 10)
 /* The query argument of the MPD's ContentSteering URL that names the pathways (BaseURL
  * serviceLocations) written into that MPD, comma-separated, in its order (mpd.c writes it).

@@ -161,6 +161,17 @@ TEST(pathway_and_throughput)
         ASSERT_STREQ(q.pathway[0], "eu-1");
         ASSERT_EQ(q.throughput[0], 5000000);
         ASSERT_EQ(q.current, 0);
+        /* An edge id may be 128 bytes (control's ids): such a pathway is read, not dropped. */
+        {
+                char longq[256], id[129];
+                memset(id, 'e', 128);
+                id[128] = '\0';
+                snprintf(longq, sizeof(longq), "_DASH_pathway=%%22%s%%22", id);
+                struct steering_query lq;
+                ASSERT_EQ(steering_query_parse(longq, strlen(longq), &lq), 0);
+                ASSERT_EQ(lq.n, 1);
+                ASSERT_STREQ(lq.pathway[0], id);
+        }
         c.query = &q;
         c.poor_throughput_bps = 1000000;
         /* The client stays on eu-1 although eu-2 has more capacity. */
@@ -284,6 +295,18 @@ TEST(json)
             "\"URI-REPLACEMENT\":{\"HOST\":\"eu3.example\"}}]}");
         ASSERT_EQ(strlen(s), len);
         free(s);
+        /* A clone names a HOST only, and players keep the base pathway's scheme and path:
+         * an edge behind another scheme or path cannot be reached that way, and is left out
+         * (it is listed once a manifest names it). */
+        struct steering_edge other[N_FLEET];
+        memcpy(other, fleet, sizeof(other));
+        for (int k = 0; k < 2; k++) {
+                other[3].base_url = k ? "http://cdn.example:8080/edge-3" : "https://eu3.example/";
+                ASSERT_EQ(steering_json_build(other, r, (size_t)n, in_mpd, 3, 300, NULL, &s, &len),
+                          0);
+                ASSERT_TRUE(strstr(s, "PATHWAY-CLONES") == NULL);
+                free(s);
+        }
         /* Everything in the manifest: no clones; no reload URI. */
         const char *const all[] = {"eu-1", "eu-2", "us-1", "eu-3"};
         ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, all, 4, 60, NULL, &s, &len), 0);
