@@ -678,6 +678,19 @@ const scenarios = {
       kept.id && kept.id !== String(prof.body.id) && !/profile/.test(kept.url),
       'resume: a refused profile key: the page plays with a new profile, keeps it, and drops the refused one from its URL',
       `${errs.join('; ')} kept profile ${kept.id}, resume ${kept.resume}, url ${kept.url}`);
+    // The same link again in that browser, which has a profile of its own now: the refused
+    // one does not cost the viewer theirs; the page plays with it.
+    const d = await openPlayer(browser, `title=demo-movie&profile=${prof.body.id}&profile_key=${'0'.repeat(64)}`,
+      { context: c.ctx });
+    await waitPlaying(d.page);
+    const after = await d.page.evaluate(() => ({ state: window.sluice.state.profile,
+      id: localStorage.getItem('sluice-profile'), key: localStorage.getItem('sluice-profile-key') }));
+    check(after.id === kept.id && after.key === kept.key && String(after.state) === kept.id,
+      'resume: a refused profile in a link keeps the viewer\'s own saved profile, and plays with it',
+      `saved ${kept.id} → ${after.id}, playing as ${after.state}`);
+    // A page without the inline start script (index.html as shipped) still sends its reports.
+    const bare = await d.page.evaluate(async () => { delete self.jsonInit; return window.sluice.report('test'); });
+    check(bare === 200, 'resume: a report from a page without the inline start script', String(bare));
     await c.ctx.close();
   },
 

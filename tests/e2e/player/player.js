@@ -396,8 +396,14 @@ function controlBase() {
 }
 
 // A JSON body as text/plain, so that the browser asks control no CORS preflight first:
-// start-ahead.js's jsonInit, inline in the page (serve.mjs), as the session's was sent.
-const jsonBody = (obj) => self.jsonInit(obj, params.get('preflight') === 'on');
+// start-ahead.js's jsonInit, inline in the page (serve.mjs), as the session's was sent; a
+// page without the inline script (index.html as shipped) makes the same body itself.
+const jsonBody = (obj) => {
+  const preflight = params.get('preflight') === 'on';
+  if (self.jsonInit) return self.jsonInit(obj, preflight);
+  const body = JSON.stringify(obj);
+  return preflight ? { headers: { 'Content-Type': 'application/json' }, body } : { body };
+};
 
 async function api(method, path, body) {
   const r = await fetch(controlBase() + path, {
@@ -420,12 +426,18 @@ function keepProfile(id, key) {
 }
 
 // A kept profile that control refuses (made before profiles had keys, or kept without its
-// key) is forgotten, and the next session or ensureProfile() makes a new one.
+// key) is forgotten, and the next session or ensureProfile() makes a new one. One refused
+// from the URL (a stale or shared link) leaves the viewer's own saved profile alone, and
+// the page goes on with that one: its key cannot be had again.
 function forgetProfile() {
-  state.profile = null;
-  state.profileKey = null;
-  localStorage.removeItem('sluice-profile');
-  localStorage.removeItem('sluice-profile-key');
+  const saved = localStorage.getItem('sluice-profile');
+  if (saved === String(state.profile)) {
+    localStorage.removeItem('sluice-profile');
+    localStorage.removeItem('sluice-profile-key');
+  }
+  const own = saved !== null && saved !== String(state.profile);
+  state.profile = own ? Number(saved) : null;
+  state.profileKey = own ? localStorage.getItem('sluice-profile-key') : null;
   // A refused profile named in the URL leaves it too: the page's links and a reload would
   // otherwise carry it on, and make another new profile on every load.
   if (params.has('profile') || params.has('profile_key')) {
@@ -568,6 +580,9 @@ function renderDetails(d) {
 async function report(reason) {
   const v = $('video');
   if (!state.session || !Number.isFinite(v.currentTime)) return null;
+  // Before the first frame the position is 0 (dash.js has not reached the resume point, or
+  // the start failed): reported, it would overwrite the viewer's resume point.
+  if (state.firstFrameMs === null && !state.playing) return null;
   let q = '';
   try { q = player.getCurrentRepresentationForType('video').id; } catch { /* not yet */ }
   // What the player measured, as CMCD names and units (mtp kbit/s, bl ms): control keeps it
@@ -626,11 +641,16 @@ async function playTitle(title, episode) {
     mark('session');
   }
   // A kept profile refused: the page makes a new one with this session and plays on.
-  if (body.profile && profileRefused(r)) {
+  // (The viewer's saved profile, when the refused one came from the URL; refused too, a
+  // new one.)
+  for (let tries = 0; tries < 2 && body.profile && profileRefused(r); tries++) {
     forgetProfile();
     delete body.profile;
     delete body.profile_key;
-    body.new_profile = PROFILE_NAME;
+    if (state.profile) {
+      body.profile = state.profile;
+      body.profile_key = state.profileKey || undefined;
+    } else body.new_profile = PROFILE_NAME;
     r = await api('POST', '/v1/playback', body);
   }
   if (!r.ok) {
