@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -91,8 +92,10 @@ static const char *const allowed_syscalls[] = {
     "prlimit64", "getrusage",
 };
 
-/* ioctl requests allowed (stdio's isatty, libcurl's non-blocking and readable-bytes checks). */
-static const unsigned long allowed_ioctls[] = {TCGETS, TIOCGWINSZ, FIONREAD, FIONBIO, FIOCLEX};
+/* ioctl requests allowed (stdio's isatty, libcurl's non-blocking and readable-bytes checks,
+ * and if_nametoindex() for an IPv6 zone named in an upstream or control URL). */
+static const unsigned long allowed_ioctls[] = {TCGETS, TIOCGWINSZ, FIONREAD,
+                                               FIONBIO, FIOCLEX,    SIOCGIFINDEX};
 
 /* Hand the cache directory to uid:gid when its top is not theirs yet (first start as root). */
 static int chown_tree(const char *dir, uid_t uid, gid_t gid, unsigned long *ret_n)

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 
-from edgeharness import SKIP, Edge, check, eq, expect_body, run, test
+from edgeharness import SKIP, Edge, check, eq, expect_body, run, serve_origin, test
 
 USER = "nobody"
 WORKERS = 2
@@ -216,6 +216,33 @@ def serves_and_stores_under_the_sandbox(ctx):
        "DELETE under seccomp")
     eq(e.get("/t2/seg-9.m4s").status, 404, "deleted object")
     check(e.running(), "edge died under its seccomp filter")
+
+
+@test
+def upstream_with_an_ipv6_zone(ctx):
+    # An upstream named with an IPv6 zone (libcurl resolves the interface name with an
+    # ioctl, SIOCGIFINDEX, on every transfer): the first upstream, unreachable, is tried and
+    # the miss is filled from the next, under the seccomp filter (kill mode).
+    body = os.urandom(50_000)
+
+    def handle(h):
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+    origin = serve_origin(handle)
+    e = Edge(ctx.binary, {"workers": 1,
+                          "upstreams": [{"url": "http://[fe80::1%25lo]:9", "connect_timeout": "200ms"},
+                                        {"url": origin.url}]})
+    try:
+        e.start()
+        wait_for(lambda: log_has(e, r"io_uring restricted to"), "the sandbox summary in the log")
+        expect_body(e.get("/zone/t/seg-1.m4s"), body, "a miss past an upstream with a zone")
+        check(e.running(), "edge died under its seccomp filter")
+        e.stop()
+    finally:
+        e.cleanup()
+        origin.shutdown()
 
 
 @test
