@@ -546,6 +546,13 @@ static int ctx_setup(struct tls_ctx *t, SSL_CTX *ctx, const struct edge_cfg_tls 
         return 0;
 }
 
+/* OpenSSL's passphrase callback: none is given (the key is refused, not prompted for). */
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
+{
+        (void)buf, (void)size, (void)rwflag, (void)userdata;
+        return 0;
+}
+
 static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cfg_tls *cfg,
                      const struct edge_cfg_tls_cert *cc, char *err, size_t errlen)
 {
@@ -565,8 +572,15 @@ static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cf
                 snprintf(err, errlen, "%s: cannot load the certificate chain", cc->cert);
                 return -EINVAL;
         }
+        /* A key under a passphrase is refused, never prompted for: OpenSSL's default would
+         * ask on the terminal, holding a reload (and the watchdog) on it, through system
+         * calls the sandbox does not allow. */
+        SSL_CTX_set_default_passwd_cb(c->ctx, no_passphrase);
         if (SSL_CTX_use_PrivateKey_file(c->ctx, cc->key, SSL_FILETYPE_PEM) != 1) {
-                snprintf(err, errlen, "%s: cannot load the private key", cc->key);
+                snprintf(err, errlen,
+                         "%s: cannot load the private key (one under a passphrase is not "
+                         "taken: store it without)",
+                         cc->key);
                 return -EINVAL;
         }
         if (SSL_CTX_check_private_key(c->ctx) != 1) {

@@ -383,6 +383,35 @@ def sighup_reloads_certificates(e):
 
 
 @test
+def key_under_a_passphrase_refused(e):
+    # A key under a passphrase is refused with a reason (never prompted for: on a terminal
+    # OpenSSL would ask there, through system calls the sandbox does not allow), and the
+    # running certificates stay.
+    d = e.pki
+    subprocess.run(["sh", "-c", f"""set -e; cd {d}
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 -pass pass:secret \
+  -out enc.key
+openssl req -new -key enc.key -passin pass:secret -subj /CN=a.test -out enc.csr
+openssl x509 -req -in enc.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile a.ext \
+  -out enc.pem"""], check=True, capture_output=True)
+    was = [dict(c) for c in e.cfg["tls"][0]["certs"]]
+    e.cfg["tls"][0]["certs"][0] = {"cert": f"{d}/enc.pem", "key": f"{d}/enc.key"}
+    try:
+        e.write_config()
+        e.signal(signal.SIGHUP)
+        check(log_says(e, "enc.key: cannot load the private key (one under a passphrase is "
+                          "not taken"), "the refusal names the passphrase")
+        check(log_says(e, "keeping the running configuration"), "the reload refused")
+        with handshake(e, client_ctx(e)) as s:
+            _, body = get_over(s, "/t1/one.bin")
+        eq(body, b"x", "served with the running certificates")
+    finally:
+        e.cfg["tls"][0]["certs"] = was
+        e.write_config()
+        reload_and_wait(e)
+
+
+@test
 def counters_survive_a_new_ticket_schedule(e):
     """A reload with another ticket_rotation starts a new ticket schedule; the listener's
     counters go on from where they were (a Prometheus counter never goes back)."""
