@@ -362,6 +362,27 @@ static void refresh_plan(struct heartbeat *hb, CURL *curl)
         hb->plan_ms = now_ms;
 }
 
+/* Wait ms, or until heartbeat_stop(): whether the thread goes on. */
+static bool wait_ms(struct heartbeat *hb, int64_t ms)
+{
+        struct timespec until;
+        bool go;
+
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += ms / 1000;
+        until.tv_nsec += (ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&hb->lock);
+        while (!hb->stop && pthread_cond_timedwait(&hb->cond, &hb->lock, &until) != ETIMEDOUT)
+                ;
+        go = !hb->stop;
+        pthread_mutex_unlock(&hb->lock);
+        return go;
+}
+
 /* The fill plan's thread: looks every second whether a fetch is due (a reload may change
  * control.plan_period), and fetches on a handle of its own. */
 static void *plan_main(void *arg)
@@ -374,20 +395,9 @@ static void *plan_main(void *arg)
                 log_error("fill plan: cannot create a curl handle, no plans fetched");
                 return NULL;
         }
-        pthread_mutex_lock(&hb->lock);
-        while (!hb->stop) {
-                struct timespec until;
-
-                pthread_mutex_unlock(&hb->lock);
+        do
                 refresh_plan(hb, curl);
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_sec += 1;
-                pthread_mutex_lock(&hb->lock);
-                while (!hb->stop &&
-                       pthread_cond_timedwait(&hb->cond, &hb->lock, &until) != ETIMEDOUT)
-                        ;
-        }
-        pthread_mutex_unlock(&hb->lock);
+        while (wait_ms(hb, 1000));
         curl_easy_cleanup(curl);
         return NULL;
 }
@@ -396,6 +406,7 @@ static void *heartbeat_main(void *arg)
 {
         struct heartbeat *hb = arg;
         CURL *curl = curl_easy_init();
+        int64_t period;
 
         metrics_set_worker(0);
         if (!curl) {
@@ -403,27 +414,12 @@ static void *heartbeat_main(void *arg)
                 return NULL;
         }
         hb->last_ok = true; /* so that a first failure is logged */
-        pthread_mutex_lock(&hb->lock);
-        while (!hb->stop) {
-                pthread_mutex_unlock(&hb->lock);
+        do {
                 beat(hb, curl);
-                int64_t period = atomic_load(&hb->srv->rt)->cfg->control.heartbeat_ms;
+                period = atomic_load(&hb->srv->rt)->cfg->control.heartbeat_ms;
                 if (hb->control_ms > 0 && hb->control_ms < period)
                         period = hb->control_ms;
-                struct timespec until;
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_sec += period / 1000;
-                until.tv_nsec += (period % 1000) * 1000000L;
-                if (until.tv_nsec >= 1000000000L) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000L;
-                }
-                pthread_mutex_lock(&hb->lock);
-                while (!hb->stop &&
-                       pthread_cond_timedwait(&hb->cond, &hb->lock, &until) != ETIMEDOUT)
-                        ;
-        }
-        pthread_mutex_unlock(&hb->lock);
+        } while (wait_ms(hb, period));
         curl_easy_cleanup(curl);
         return NULL;
 }

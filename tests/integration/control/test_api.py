@@ -45,19 +45,24 @@ def verify_token(jwt, secrets):
     return header, json.loads(b64url_dec(p))
 
 
+def read_all(s):
+    """What the server sends until it closes (or the socket's timeout passes)."""
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
 def raw(ctl, data, read=True):
     s = socket.create_connection(("127.0.0.1", ctl.port), timeout=10)
     s.sendall(data)
-    out = b""
-    if read:
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            if not chunk:
-                break
-            out += chunk
+    out = read_all(s) if read else b""
     s.close()
     return out
 
@@ -118,12 +123,7 @@ def test_basics(ctl):
     s.sendall(b"GET /v1/catalog HTTP/1.1\r\nHost: x\r\n\r\n"
               b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     s.shutdown(socket.SHUT_WR)
-    out = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        out += chunk
+    out = read_all(s)
     s.close()
     check(out.count(b"HTTP/1.1 200") == 2, f"pipelined then half-closed: {out.count(b'HTTP/1.1 ')} "
           f"answer(s): {out[:200]!r}")
@@ -204,16 +204,11 @@ def refused_while_sending(ctl, head, body):
     """Send head and body whole, then read, as a client without 100-continue does (most
     libraries): what the server answered, or the error the client got instead."""
     s = socket.create_connection(("127.0.0.1", ctl.port), timeout=10)
-    out = b""
     try:
         s.sendall(head + body)
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
+        out = read_all(s)
     except OSError as e:
-        out += f"[{type(e).__name__}]".encode()
+        out = f"[{type(e).__name__}]".encode()
     s.close()
     return out
 
@@ -259,12 +254,7 @@ def test_limits(ctl):
     interim = s.recv(1024)
     check(interim == b"HTTP/1.1 100 Continue\r\n\r\n", f"100-continue {interim!r}")
     s.sendall(body)
-    out = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        out += chunk
+    out = read_all(s)
     s.close()
     check(out.startswith(b"HTTP/1.1 404 Not Found"), "request after 100-continue")
 

@@ -447,25 +447,35 @@ TEST(bad_preface)
         free(f);
 }
 
-TEST(rapid_reset)
+/* GET then RST_STREAM(CANCEL) on stream after stream of path, until the connection refuses
+ * (*ret_r); the next stream id is returned. */
+static uint32_t reset_flood(struct fixture *f, struct seen *s, const char *path, int *ret_r)
 {
-        struct fixture *f = malloc(sizeof(*f));
-        struct seen s = {0};
         static const uint8_t cancel[4] = {0, 0, 0, 8};
         int r = 0;
         uint32_t sid;
 
+        for (sid = 1; sid < 20000 && r == 0; sid += 2) {
+                r = get(f, sid, path, true);
+                if (r == 0)
+                        r = frame(f, 3, 0, sid, cancel, 4);
+                scan(f, s);
+        }
+        scan(f, s);
+        *ret_r = r;
+        return sid;
+}
+
+TEST(rapid_reset)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        int r = 0;
+
         ASSERT_EQ(fx_open(f), 0);
         f->respond = false; /* a miss: the answer would come later */
         ASSERT_EQ(preface(f, NULL, 0), 0);
-        for (sid = 1; sid < 20000 && r == 0; sid += 2) {
-                r = get(f, sid, "/m", true);
-                if (r == 0)
-                        r = frame(f, 3, 0, sid, cancel, 4);
-                if ((sid & 255) == 1)
-                        scan(f, &s);
-        }
-        scan(f, &s);
+        (void)reset_flood(f, &s, "/m", &r);
         ASSERT_EQ(r, -EPROTO);
         ASSERT_EQ(s.goaway, 1);
         ASSERT_EQ(s.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
@@ -483,20 +493,13 @@ TEST(rapid_reset_of_answered_streams)
 {
         struct fixture *f = malloc(sizeof(*f));
         struct seen s = {0};
-        static const uint8_t cancel[4] = {0, 0, 0, 8};
         int r = 0;
         uint32_t sid;
 
         ASSERT_EQ(fx_open(f), 0);
         f->tiny = true;
         ASSERT_EQ(preface(f, NULL, 0), 0);
-        for (sid = 1; sid < 20000 && r == 0; sid += 2) {
-                r = get(f, sid, "/s", true);
-                if (r == 0)
-                        r = frame(f, 3, 0, sid, cancel, 4);
-                scan(f, &s);
-        }
-        scan(f, &s);
+        sid = reset_flood(f, &s, "/s", &r);
         ASSERT_EQ(r, -EPROTO);
         ASSERT_EQ(s.goaway, 1);
         ASSERT_EQ(s.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
