@@ -18,6 +18,7 @@
 #include "fill.h"
 #include "miss.h"
 #include "plan-sums.h"
+#include "runtime.h"
 #include "store.h"
 #include "upstream.h"
 #include "worker.h"
@@ -84,6 +85,7 @@ void fill_unref(struct fill *f)
         if (f->rfd >= 0)
                 (void)close(f->rfd);
         store_put_abort(f->put);
+        edge_runtime_put(f->rt);
         free(f->key);
         free(f);
 }
@@ -579,7 +581,7 @@ int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill
         f->hash = h;
         f->rfd = -1;
         f->owner = w;
-        f->rt = w->rt;
+        f->rt = edge_runtime_ref(w->rt); /* the fill may outlast the worker's snapshot */
         atomic_init(&f->refs, 3); /* the table, the fetch, the caller */
         atomic_init(&f->state, FILL_PENDING);
         f->in_table = true;

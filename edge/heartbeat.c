@@ -20,6 +20,7 @@
 #include "edge-cfg.h"
 #include "heartbeat.h"
 #include "plan-sums.h"
+#include "runtime.h"
 #include "store.h"
 #include "worker.h"
 
@@ -133,7 +134,8 @@ char *heartbeat_body(struct edge_server *srv)
 
 char *heartbeat_body_within(struct edge_server *srv, size_t titles_bytes)
 {
-        const struct edge_cfg *cfg = atomic_load(&srv->rt)->cfg;
+        const struct edge_runtime *rt = edge_runtime_get(srv);
+        const struct edge_cfg *cfg = rt->cfg;
         struct titles t = {.list = json_array(), .bytes_max = titles_bytes};
         struct store_stats st;
         char digest[33];
@@ -141,7 +143,7 @@ char *heartbeat_body_within(struct edge_server *srv, size_t titles_bytes)
         json_t *o = NULL;
 
         if (!t.list)
-                return NULL;
+                goto out;
         if (store_list(srv->store, "/", 1, add_title, &t) < 0)
                 goto out;
         if (t.cut && !atomic_exchange(&srv->titles_cut_said, true))
@@ -161,6 +163,7 @@ char *heartbeat_body_within(struct edge_server *srv, size_t titles_bytes)
 out:
         json_decref(o);
         json_decref(t.list);
+        edge_runtime_put(rt);
         return out;
 }
 
@@ -236,9 +239,8 @@ static void curl_fresh(struct heartbeat *hb, CURL *curl)
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, hb);
 }
 
-static void beat(struct heartbeat *hb, CURL *curl)
+static void beat_under(struct heartbeat *hb, CURL *curl, const struct edge_runtime *rt)
 {
-        const struct edge_runtime *rt = atomic_load(&hb->srv->rt);
         const struct edge_cfg *cfg = rt->cfg;
         char url[1024], path[256];
         struct answer answer = {.len = 0};
@@ -303,11 +305,29 @@ static void beat(struct heartbeat *hb, CURL *curl)
         free(body);
 }
 
+static void beat(struct heartbeat *hb, CURL *curl)
+{
+        const struct edge_runtime *rt = edge_runtime_get(hb->srv); /* a reload may come meanwhile */
+
+        beat_under(hb, curl, rt);
+        edge_runtime_put(rt);
+}
+
+/* One value of the configuration in force, read on a thread holding no snapshot. */
+static int64_t cfg_now_ms(struct heartbeat *hb, bool plan)
+{
+        const struct edge_runtime *rt = edge_runtime_get(hb->srv);
+        int64_t v = plan ? rt->cfg->control.plan_period_ms : rt->cfg->control.heartbeat_ms;
+
+        edge_runtime_put(rt);
+        return v;
+}
+
 /* The fill plan's sums, when control.plan_period has passed since the last good fetch (a
  * failed one is retried after 1 s, then 2, 4, ... up to the period). */
 static void refresh_plan(struct heartbeat *hb, CURL *curl)
 {
-        int64_t period = atomic_load(&hb->srv->rt)->cfg->control.plan_period_ms;
+        int64_t period = cfg_now_ms(hb, true);
         struct timespec now;
         int64_t now_ms;
         int n;
@@ -340,12 +360,14 @@ static void refresh_plan(struct heartbeat *hb, CURL *curl)
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 hb->plan_retry_ms =
                     (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + hb->plan_backoff_ms;
-                if (n == -EACCES && hb->plan_err != n)
+                if (n == -EACCES && hb->plan_err != n) {
+                        const struct edge_runtime *rt = edge_runtime_get(hb->srv);
                         log_warn("fill plan: control refused the signature of %s (401): check "
                                  "control.secret_file against the edge's registration and this "
                                  "clock, keeping the last plan, retrying",
-                                 atomic_load(&hb->srv->rt)->cfg->control.edge_id);
-                else if (hb->plan_ok)
+                                 rt->cfg->control.edge_id);
+                        edge_runtime_put(rt);
+                } else if (hb->plan_ok)
                         log_warn("fill plan from control: %s, keeping the last one, retrying",
                                  strerror(-n));
                 hb->plan_ok = false;
@@ -416,7 +438,7 @@ static void *heartbeat_main(void *arg)
         hb->last_ok = true; /* so that a first failure is logged */
         do {
                 beat(hb, curl);
-                period = atomic_load(&hb->srv->rt)->cfg->control.heartbeat_ms;
+                period = cfg_now_ms(hb, false);
                 if (hb->control_ms > 0 && hb->control_ms < period)
                         period = hb->control_ms;
         } while (wait_ms(hb, period));
@@ -426,6 +448,7 @@ static void *heartbeat_main(void *arg)
 
 int heartbeat_start(struct edge_server *srv, struct heartbeat **ret)
 {
+        /* On the main thread, which alone publishes snapshots: this one stays meanwhile. */
         const struct edge_cfg *cfg = atomic_load(&srv->rt)->cfg;
         pthread_condattr_t ca;
         struct heartbeat *hb;

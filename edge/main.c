@@ -27,6 +27,7 @@
 #include "heartbeat.h"
 #include "listener.h"
 #include "plan-sums.h"
+#include "runtime.h"
 #include "sandbox.h"
 #include "scrub.h"
 #include "store.h"
@@ -109,6 +110,7 @@ static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
                 edge_cfg_free(cfg);
                 return -ENOMEM;
         }
+        atomic_init(&rt->refs, 1);
         rt->cfg = cfg;
         r = read_token(cfg->admin.token_file, rt->admin_token, sizeof(rt->admin_token),
                        &rt->admin_token_len);
@@ -184,25 +186,8 @@ static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
         *ret = rt;
         return 0;
 fail:
-        for (size_t i = 0; i < ARRAY_SIZE(rt->tls); i++)
-                (void)tls_ctx_unref(rt->tls[i]);
-        free(rt->keys);
-        edge_cfg_free(rt->cfg);
-        free(rt);
+        edge_runtime_put(rt);
         return r;
-}
-
-static void runtime_free_all(struct edge_runtime *rt)
-{
-        while (rt) {
-                struct edge_runtime *older = rt->older;
-                for (size_t i = 0; i < ARRAY_SIZE(rt->tls); i++)
-                        (void)tls_ctx_unref(rt->tls[i]);
-                edge_cfg_free(rt->cfg);
-                free(rt->keys);
-                free(rt);
-                rt = older;
-        }
 }
 
 static int open_access_log(const char *path)
@@ -302,11 +287,7 @@ static void reload(struct edge_server *srv, const char *path)
                 }
         }
 
-        rt->older = old;
-        atomic_store(&srv->rt, rt);
-        atomic_fetch_add(&srv->rt_gen, 1);
-        for (unsigned i = 0; i <= srv->n_workers; i++)
-                worker_notify(&srv->workers[i]);
+        edge_runtime_publish(srv, rt);
         log_info("configuration reloaded from %s", path);
 }
 
@@ -492,11 +473,12 @@ int main(int argc, char **argv)
         memset(&srv, 0, sizeof(srv));
         srv.access_fd = -1;
         pthread_mutex_init(&srv.sums_lock, NULL);
+        pthread_mutex_init(&srv.rt_lock, NULL);
         r = runtime_new(cfg, &rt); /* takes cfg */
         cfg = NULL;
         if (r < 0) /* unusable contents of a file it names: fix the configuration, as for 2 */
                 return r == -EINVAL ? 2 : 1;
-        atomic_store(&srv.rt, rt);
+        edge_runtime_publish(&srv, rt);
 
         n_workers = workers_flag           ? (unsigned)workers_flag
                     : rt->cfg->workers > 0 ? (unsigned)rt->cfg->workers
@@ -644,6 +626,7 @@ out:
         metrics_reg_free(srv.reg);
         if (srv.store)
                 store_close(srv.store);
-        runtime_free_all(atomic_load(&srv.rt));
+        edge_runtime_put(atomic_load(&srv.rt));
+        pthread_mutex_destroy(&srv.rt_lock);
         return exit_code;
 }

@@ -14,6 +14,7 @@
 #include "edge-metrics.h"
 #include "heartbeat.h"
 #include "plan-sums.h"
+#include "runtime.h"
 #include "worker.h"
 
 #define PLAN_BODY_MAX      (64u << 20) /* PLAN_SUMS_MAX objects' JSON is about 25 MB */
@@ -67,9 +68,8 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
-int plan_sums_refresh(struct edge_server *srv, void *curl)
+static int refresh_under(struct edge_server *srv, void *curl, const struct edge_runtime *rt)
 {
-        const struct edge_runtime *rt = atomic_load(&srv->rt);
         const struct edge_cfg *cfg = rt->cfg;
         struct curl_slist *hdrs = NULL;
         struct plan_sums *t = NULL;
@@ -128,4 +128,13 @@ int plan_sums_refresh(struct edge_server *srv, void *curl)
         n = (int)plan_sums_count(t);
         plan_sums_install(srv, t);
         return n;
+}
+
+int plan_sums_refresh(struct edge_server *srv, void *curl)
+{
+        const struct edge_runtime *rt = edge_runtime_get(srv); /* a reload may come meanwhile */
+        int r = refresh_under(srv, curl, rt);
+
+        edge_runtime_put(rt);
+        return r;
 }

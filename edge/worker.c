@@ -15,10 +15,12 @@
 #include "listener.h"
 #include "miss.h"
 #include "prefetch.h"
+#include "runtime.h"
 #include "sandbox.h"
 #include "store.h"
 #include "upstream.h"
 #include "worker-sched.h"
+#include "runtime.h"
 #include "worker.h"
 
 #define DRAIN_MS          5000u /* in-flight responses get this long after SIGTERM */
@@ -86,7 +88,10 @@ static void refresh_runtime(struct edge_worker *w)
 
         if (w->rt && gen == w->rt_gen)
                 return;
-        w->rt = atomic_load(&srv->rt);
+        /* Nothing on this thread keeps a pointer into the old one past a callback, but for
+         * fills, which hold their own reference. */
+        edge_runtime_put(w->rt);
+        w->rt = edge_runtime_get(srv);
         w->rt_gen = gen;
         worker_limits_from_cfg(w->rt->cfg, &w->limits);
         w->plimits.max_header_bytes = w->limits.max_header_bytes;
@@ -209,7 +214,8 @@ static int setup(struct edge_worker *w)
         p.sq_entries = w->admin ? 256 : 1024;
         p.buf_count = w->admin ? 64 : 1024;
         p.buf_size = w->admin ? 65536 : 4096;
-        sandbox_uring_restrict(atomic_load(&srv->rt)->cfg, &p);
+        refresh_runtime(w);
+        sandbox_uring_restrict(w->rt->cfg, &p);
         r = uring_loop_new(&p, &w->loop);
         if (r < 0)
                 return r;
@@ -223,7 +229,6 @@ static int setup(struct edge_worker *w)
         uring_loop_set_handler(w->loop, EDGE_OP_H2ZC1, h2_zc_on_cqe);
         uring_loop_set_wake_hook(w->loop, on_wake, w);
         uring_loop_set_iter_hook(w->loop, on_iteration, w);
-        refresh_runtime(w);
         access_log_buf_init(&w->alog, srv->access_fd);
 
         if (!w->admin) {
@@ -355,8 +360,11 @@ void worker_join(struct edge_worker *w)
                 (void)pthread_join(w->thread, NULL);
                 w->started = false;
         }
-        if (!w->listeners)
+        if (!w->listeners) {
+                edge_runtime_put(w->rt);
+                w->rt = NULL;
                 return;
+        }
         for (unsigned i = 0; w->listen_fds && i < w->n_listeners; i++)
                 if (w->listen_fds[i] >= 0)
                         (void)close(w->listen_fds[i]);
@@ -368,6 +376,8 @@ void worker_join(struct edge_worker *w)
         conn_out_pool_free(w);
         free(w->listeners);
         w->listeners = NULL;
+        edge_runtime_put(w->rt);
+        w->rt = NULL;
         (void)sem_destroy(&w->ready);
         (void)sem_destroy(&w->go);
 }

@@ -50,8 +50,9 @@ enum edge_op {
 };
 
 /*
- * What a reload can change, published as one immutable snapshot. Old snapshots are kept until
- * exit (reloads are rare and small), so a worker may read its snapshot without locks.
+ * What a reload can change, published as one immutable snapshot. Each holder keeps a reference
+ * (runtime.h), so a worker reads its snapshot without locks and an old one is freed once its
+ * last holder has moved on.
  */
 struct edge_runtime {
         struct edge_cfg *cfg;
@@ -65,7 +66,7 @@ struct edge_runtime {
         size_t heartbeat_secret_len;
         struct tls_ctx *tls[16];    /* per tls[] listener (main.c builds them; reload shares
                                      * their ticket keys) */
-        struct edge_runtime *older; /* retired snapshots, freed at exit */
+        atomic_uint refs;
 };
 
 /* Effective limits with defaults applied (cfg zeroes mean "default"). */
@@ -106,7 +107,7 @@ struct edge_worker {
         struct conn *conns; /* all live connections, for drain */
         unsigned n_conns;
 
-        /* Snapshot in use; refreshed when the server's generation moves. */
+        /* Snapshot in use (a reference); refreshed when the server's generation moves. */
         const struct edge_runtime *rt;
         unsigned rt_gen;
         int64_t slice_us; /* the time slice last asked for (client workers); -1 before that */
@@ -140,8 +141,9 @@ struct edge_worker {
 };
 
 struct edge_server {
-        _Atomic(struct edge_runtime *) rt;
+        _Atomic(struct edge_runtime *) rt; /* swapped under rt_lock (runtime.c) */
         atomic_uint rt_gen;
+        pthread_mutex_t rt_lock;
         atomic_bool draining;
         atomic_bool titles_cut_said; /* heartbeat.c warned of a titles list cut short */
         atomic_uint_fast64_t conn_seq;

@@ -509,6 +509,12 @@ class Edge:
             return "(no edge log)"
         return "--- edge log (last lines) ---\n" + "\n".join(lines[-n:])
 
+    def asan(self):
+        """Whether the binary is built with AddressSanitizer (which keeps freed memory in its
+        quarantine, so the process's size says nothing of what it frees)."""
+        with open(self.binary, "rb") as f:
+            return b"__asan_init" in f.read()
+
     def sanitizer_reports(self):
         """Lines of ASan/UBSan/LSan reports in the edge log (sanitizer builds)."""
         pat = re.compile(r"runtime error:|ERROR: (Address|Leak|Thread|Memory)Sanitizer|"

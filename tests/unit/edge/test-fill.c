@@ -69,6 +69,21 @@ bool plan_sums_lookup(struct edge_server *srv, const char *key, size_t key_len, 
         return true;
 }
 
+/* The snapshot's references (runtime.c): every fill takes one and gives it back at its end. */
+static int rt_refs;
+
+const struct edge_runtime *edge_runtime_ref(const struct edge_runtime *rt)
+{
+        rt_refs++;
+        return rt;
+}
+
+void edge_runtime_put(const struct edge_runtime *rt)
+{
+        if (rt)
+                rt_refs--;
+}
+
 /* ---- a one-worker server around a scratch store ---- */
 
 struct rig {
@@ -136,6 +151,7 @@ static void rm_tree(const char *path)
 static void rig_done(struct rig *g)
 {
         fill_commits_drain();
+        ASSERT_EQ(rt_refs, 0); /* every fill gone, and with it its hold on the snapshot */
         store_reader_free(g->w.reader);
         store_close(g->srv.store);
         metrics_reg_free(g->reg);

@@ -58,6 +58,8 @@ static int titles_within(char *out, size_t cap, size_t bytes_max)
         size_t i, len = 0;
 
         out[0] = '\0';
+        if (atomic_load(&rt.refs) != 1) /* the body took a hold on the snapshot, then let go */
+                return -EBUSY;
         if (!body)
                 return -ENOMEM;
         o = json_loads(body, 0, NULL);
@@ -91,6 +93,8 @@ TEST(titles_are_control_ids)
 
         cfg.limits.max_connections = 100;
         rt.cfg = &cfg;
+        atomic_init(&rt.refs, 1); /* the server's: never let go here */
+        pthread_mutex_init(&srv.rt_lock, NULL);
         atomic_store(&srv.rt, &rt);
         srv.reg = metrics_reg_new();
         ASSERT_TRUE(srv.reg != NULL);
