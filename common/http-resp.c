@@ -273,3 +273,8 @@ const char *http_content_type_for(const char *path, size_t len)
         }
         return "application/octet-stream";
 }
+
+bool http_content_type_mapped(const char *path, size_t len)
+{
+        return strcmp(http_content_type_for(path, len), "application/octet-stream") != 0;
+}

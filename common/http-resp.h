@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,3 +44,5 @@ const char *http_date_now(void);
 
 /* Content-Type for a path by its extension (.mpd .m4s .mp4 .m3u8 .vtt .json ...). */
 const char *http_content_type_for(const char *path, size_t len);
+/* Whether path's extension has a type of its own above (not application/octet-stream). */
+bool http_content_type_mapped(const char *path, size_t len);

@@ -215,7 +215,7 @@ static const char *put_ctype(const char *key, size_t key_len, const char *ct, si
         static const char *const forms[] = {"application/x-www-form-urlencoded",
                                             "multipart/form-data"};
 
-        if (strcmp(http_content_type_for(key, key_len), "application/octet-stream") != 0)
+        if (http_content_type_mapped(key, key_len))
                 return NULL;
         while (ct && clen && (ct[clen - 1] == ' ' || ct[clen - 1] == '\t'))
                 clen--;

@@ -10,6 +10,7 @@
 
 #include "fnv.h"
 #include "hex.h"
+#include "http-resp.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -253,7 +254,11 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                          (int)f->key_len, f->key, up_url(f, f->upstream_idx));
                 return -1;
         }
-        if (ctype && (strlen(ctype) >= sizeof(f->ctype) || !*ctype))
+        /* A key whose extension the edge maps gets that type, as an admin PUT's does: origins
+         * often send application/octet-stream for manifests and subtitles, which players and
+         * browsers refuse (a <track> needs text/vtt). */
+        if (ctype && (strlen(ctype) >= sizeof(f->ctype) || !*ctype ||
+                      http_content_type_mapped(f->key, f->key_len)))
                 ctype = NULL;
         f->has_sha = hex64(resp->sha256_hex);
         if (f->has_sha)

@@ -520,6 +520,24 @@ def content_coding_refused(ctx):
 
 
 @test
+def mapped_extensions_keep_their_type(ctx):
+    """The origin here types everything video/iso.segment (as origins type manifests and
+    subtitles application/octet-stream): a key whose extension the edge maps is served with
+    that extension's type, on the miss and on every hit; other keys keep the upstream's."""
+    e, o = ctx.edge, ctx.origin
+    for key, want in (("/ok/ctype/sub.vtt", "text/vtt"),
+                      ("/ok/ctype/manifest.mpd", "application/dash+xml"),
+                      ("/ok/ctype/v1/init.mp4", "video/mp4"),
+                      ("/ok/ctype/main.m3u8", "application/vnd.apple.mpegurl"),
+                      ("/ok/ctype/blob.bin", "video/iso.segment")):
+        data = o.add(key, RNG.randbytes(3_000))
+        for what in ("miss", "hit"):
+            r = get(e, key)
+            expect_body(r, data, f"{key} ({what})")
+            eq(r.get("Content-Type"), want, f"{key} ({what}) Content-Type")
+
+
+@test
 def bare_cr_in_upstream_value(ctx):
     """An upstream header value holding a bare CR is read as absent, never stored: copied
     into the object's record it would go out in every hit's head (an injected field) or get
