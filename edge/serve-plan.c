@@ -318,7 +318,8 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
                 return;
         }
 
-        range = http1_req_known(req, HK_RANGE, &range_len);
+        /* Range is defined for GET alone (RFC 9110 §14.2): a HEAD's is ignored. */
+        range = req->method == HTTP_M_GET ? http1_req_known(req, HK_RANGE, &range_len) : NULL;
         if (range && http_if_range_ok(&ch, &v))
                 rr = http_range_parse(range, range_len, obj->size, &rg);
         if (rr == HTTP_RANGE_UNSATISFIABLE) {
@@ -379,7 +380,7 @@ void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool pee
         k->peer = peer;
         /* If-Range is weighed when the head is in (fill_if_range_ok); one too long to keep,
          * or a Range too long, means the whole object. */
-        v = http1_req_known(req, HK_RANGE, &vlen);
+        v = req->method == HTTP_M_GET ? http1_req_known(req, HK_RANGE, &vlen) : NULL;
         if (v && vlen < sizeof(k->range) &&
             save_hdr(req, HK_IF_RANGE, k->if_range, sizeof(k->if_range))) {
                 memcpy(k->range, v, vlen);

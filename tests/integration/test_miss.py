@@ -538,6 +538,18 @@ def mapped_extensions_keep_their_type(ctx):
 
 
 @test
+def head_range_ignored_on_a_miss(ctx):
+    """A HEAD's Range is ignored on a miss as on a hit (RFC 9110 §14.2)."""
+    e, o = ctx.edge, ctx.origin
+    key = "/ok/headrange/seg-1.m4s"
+    data = o.add(key, RNG.randbytes(4_000))
+    r = e.request("HEAD", key, [("Range", "bytes=0-9")])
+    eq(r.status, 200, "HEAD with Range on a miss: status")
+    eq(r.get("Content-Length"), str(len(data)), "HEAD with Range on a miss: Content-Length")
+    eq(r.get("Content-Range"), None, "HEAD with Range on a miss: Content-Range")
+
+
+@test
 def bare_cr_in_upstream_value(ctx):
     """An upstream header value holding a bare CR is read as absent, never stored: copied
     into the object's record it would go out in every hit's head (an injected field) or get
