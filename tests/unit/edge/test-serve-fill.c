@@ -43,13 +43,13 @@ TEST(kept_save)
         struct http1_req *req;
 
         fix_init(NULL, NULL);
-        req = fix_req("HEAD", KEY,
+        req = fix_req("GET", KEY,
                       "Range: bytes=0-9\r\nIf-Range: \"a\"\r\nOrigin: https://p.example\r\n"
                       "If-None-Match: \"b\"\r\nIf-Match: *\r\n"
                       "If-Modified-Since: " FIX_LM_TEXT "\r\n"
                       "If-Unmodified-Since: " FIX_LM_TEXT "\r\n");
         serve_kept_save(&kept, req, true);
-        ASSERT_TRUE(kept.head_only && kept.peer && !kept.collapsed);
+        ASSERT_TRUE(!kept.head_only && kept.peer && !kept.collapsed);
         ASSERT_STREQ(kept.range, "bytes=0-9");
         ASSERT_STREQ(kept.if_range, "\"a\"");
         ASSERT_MEMEQ(kept.origin, kept.origin_len, "https://p.example", 17);
@@ -57,6 +57,12 @@ TEST(kept_save)
         ASSERT_STREQ(kept.if_match, "*");
         ASSERT_STREQ(kept.if_modified_since, FIX_LM_TEXT);
         ASSERT_STREQ(kept.if_unmodified_since, FIX_LM_TEXT);
+
+        /* a HEAD's Range is ignored (RFC 9110 §14.2), its conditionals kept */
+        serve_kept_save(&kept, fix_req("HEAD", KEY, "Range: bytes=0-9\r\nIf-Match: *\r\n"), true);
+        ASSERT_TRUE(kept.head_only);
+        ASSERT_STREQ(kept.range, "");
+        ASSERT_STREQ(kept.if_match, "*");
 
         /* one conditional too long to keep drops them all; the Range stays */
         (void)snprintf(line, sizeof(line), "Range: bytes=0-9\r\nIf-Match: *\r\nIf-None-Match: ");
