@@ -436,14 +436,15 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
                 if (!c->control.edge_id || !c->control.edge_id[0])
                         return cfg_error_at(err, name, buf, len, "control",
                                             "'control.edge_id' is required with control.url");
-                /* It goes into control's URL paths as it is, and names a row of control's. */
-                if (!control_id_ok(c->control.edge_id))
-                        return cfg_error_at(err, name, buf, len, "control.edge_id",
-                                            "'control.edge_id': \"%s\" is not a control id (1 to "
-                                            "128 letters, digits, '.', '_' or '-', the first a "
-                                            "letter or digit)",
-                                            c->control.edge_id);
         }
+        /* It goes into control's URL paths as it is and names a row of control's; it also
+         * names this cache in Cache-Status and CMSD, with or without control. */
+        if (c->control.edge_id && c->control.edge_id[0] && !control_id_ok(c->control.edge_id))
+                return cfg_error_at(err, name, buf, len, "control.edge_id",
+                                    "'control.edge_id': \"%s\" is not a control id (1 to 128 "
+                                    "letters, digits, '.', '_' or '-', the first a letter or "
+                                    "digit)",
+                                    c->control.edge_id);
         if (!c->log.level || log_level_parse(c->log.level) < 0)
                 return cfg_error_at(err, name, buf, len, "log.level",
                                     "'log.level' must be error, warn, info or debug");

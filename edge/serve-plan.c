@@ -3,6 +3,7 @@
  * The response rules shared by HTTP/1.1 and HTTP/2 (see serve-plan.h): a plan's field list,
  * the hit (store object) and the fill (miss) answers.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,7 +29,8 @@
 
 #define CC_MEDIA    "public, max-age=86400"
 #define CC_MANIFEST "public, max-age=2"
-#define CACHE_STATUS_MAX 320
+#define CACHE_STATUS_MAX 352
+#define CACHE_ITEM_MAX   131 /* a 128-byte edge id, quoted */
 
 /* ---- the field list ---- */
 
@@ -179,6 +181,18 @@ const char *serve_cache_name(const struct conn *c)
         return id && *id ? id : "sluice";
 }
 
+/* The name as a Cache-Status item (RFC 9211 §2): a token, or a string when it starts with a
+ * digit (a token cannot, RFC 8941 §3.3.4); an edge id needs no escapes (edge-cfg.c). */
+static const char *cache_item(const struct conn *c, char buf[CACHE_ITEM_MAX])
+{
+        const char *name = serve_cache_name(c);
+
+        if (isalpha((unsigned char)name[0]))
+                return name;
+        (void)snprintf(buf, CACHE_ITEM_MAX, "\"%s\"", name);
+        return buf;
+}
+
 /* Last-Modified text, formatted once per distinct time per thread. */
 static const char *last_modified_text(time_t t)
 {
@@ -271,7 +285,8 @@ static void hit_validators(struct serve_plan *p, const struct store_obj *obj, co
 /* RFC 9211: one entry for this cache, "hit" (on every hit: no printf). */
 static void cache_status_hit(struct serve_plan *p, const struct conn *c)
 {
-        const char *name = serve_cache_name(c);
+        char buf[CACHE_ITEM_MAX];
+        const char *name = cache_item(c, buf);
 
         p->log_cache = "hit";
         header_cat(p, "Cache-Status", name, strlen(name), "; hit", 5);
@@ -427,7 +442,7 @@ int serve_fill_join(struct serve_plan *p, struct conn *c, const struct http1_req
 {
         struct edge_worker *w = c->w;
         struct edge_metrics *m = &w->srv->m;
-        char cstatus[CACHE_STATUS_MAX];
+        char cstatus[CACHE_STATUS_MAX], item[CACHE_ITEM_MAX];
         const char *detail = NULL;
         bool created;
         int r = 0;
@@ -459,7 +474,7 @@ int serve_fill_join(struct serve_plan *p, struct conn *c, const struct http1_req
         }
 answer:
         *ret_fill = NULL;
-        (void)snprintf(cstatus, sizeof(cstatus), "%s; %s", serve_cache_name(c), detail);
+        (void)snprintf(cstatus, sizeof(cstatus), "%s; %s", cache_item(c, item), detail);
         plan_miss_text(p, c, req, r == -EEXIST ? 503 : 404, cstatus);
         p->log_cache = r == -ENOENT ? "negative" : r == -EEXIST ? "busy" : "no-upstream";
         return 1;
@@ -470,13 +485,14 @@ static void cache_status_fill(const struct conn *c, const struct serve_kept *k,
                               const struct fill *f, int fwd_status, char *out, size_t cap)
 {
         const char *up = f->upstream_status[0] ? f->upstream_status : NULL;
+        char item[CACHE_ITEM_MAX];
 
         if (fwd_status)
                 (void)snprintf(out, cap, "%s%s%s; fwd=miss; fwd-status=%d%s", up ? up : "",
-                               up ? ", " : "", serve_cache_name(c), fwd_status,
+                               up ? ", " : "", cache_item(c, item), fwd_status,
                                k->collapsed ? "; collapsed" : "");
         else
-                (void)snprintf(out, cap, "%s; fwd=miss; detail=%s%s", serve_cache_name(c),
+                (void)snprintf(out, cap, "%s; fwd=miss; detail=%s%s", cache_item(c, item),
                                f->too_large        ? "too-large"
                                : f->verdict == 503 ? "store-full"
                                                    : "upstream-failed",

@@ -470,6 +470,23 @@ class Edge:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
+    def reload(self, done="configuration reloaded from", timeout=10.0):
+        """SIGHUP and wait until the main thread logs done once more (by default a reload
+        taken; "keeping the running configuration" for a refused one). Returns the log."""
+        def count():
+            with open(self.log_path, errors="replace") as f:
+                text = f.read()
+            return text.count(done), text
+        before, _ = count()
+        self.signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            n, text = count()
+            if n > before:
+                return text
+            time.sleep(0.02)  # poll interval for the main thread's line
+        raise Fail(f"no {done!r} in the log after SIGHUP\n" + self.log_tail())
+
     def stop(self, timeout=10.0):
         """SIGTERM and require exit status 0 within timeout."""
         if self.proc is None or self.proc.poll() is not None:

@@ -56,5 +56,29 @@ def duress_near_the_connection_limit(e):
             c.close()
 
 
+@test
+def a_digit_led_name_is_quoted(e):
+    """An edge id may start with a digit; a token cannot (RFC 8941 §3.3.4), so Cache-Status
+    names such a cache as a string, as CMSD does. An id that is not a control id is refused
+    with or without control.url: it names the cache in both fields."""
+    try:
+        e.cfg["control"]["edge_id"] = "42-ams"
+        e.write_config()
+        e.reload()
+        r = e.get("/t1/seg-1.m4s")
+        eq(r.need("Cache-Status"), '"42-ams"; hit', "Cache-Status of a digit-led name")
+        check(r.need("CMSD-Dynamic").startswith('"42-ams";'), r.need("CMSD-Dynamic"))
+        e.cfg["control"]["edge_id"] = 'edge "one"'
+        e.write_config()
+        log = e.reload(done="keeping the running configuration")
+        check("is not a control id" in log, "the refusal says why")
+        eq(e.get("/t1/seg-1.m4s").need("Cache-Status"), '"42-ams"; hit', "the id in force")
+    finally:
+        e.cfg["control"]["edge_id"] = "edge-cmsd-1"
+        e.write_config()
+        e.reload()
+    eq(e.get("/t1/seg-1.m4s").need("Cache-Status"), "edge-cmsd-1; hit", "a token as it is")
+
+
 if __name__ == "__main__":
     sys.exit(run(SETUP))
