@@ -214,19 +214,26 @@ int http_resp_finish(struct http_resp *r)
         return (int)r->len;
 }
 
-const char *http_date_now(void)
+time_t http_now_sec(void)
 {
-        /* One formatting per second per thread; workers never share this buffer. */
-        static __thread char cached[HTTP_DATE_LEN + 1];
-        static __thread time_t cached_sec = -1;
         struct timespec ts;
 
         /* The coarse clock is a vDSO read without a syscall; a Date header needs only seconds. */
         if (clock_gettime(CLOCK_REALTIME_COARSE, &ts) < 0)
                 ts.tv_sec = time(NULL);
-        if (ts.tv_sec != cached_sec) {
-                (void)http_date_format(ts.tv_sec, cached);
-                cached_sec = ts.tv_sec;
+        return ts.tv_sec;
+}
+
+const char *http_date_now(void)
+{
+        /* One formatting per second per thread; workers never share this buffer. */
+        static __thread char cached[HTTP_DATE_LEN + 1];
+        static __thread time_t cached_sec = -1;
+        time_t now = http_now_sec();
+
+        if (now != cached_sec) {
+                (void)http_date_format(now, cached);
+                cached_sec = now;
         }
         return cached;
 }

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /*
  * Response head writer. It formats into a caller-provided buffer (no allocation); on
@@ -41,6 +42,8 @@ int http_resp_finish(struct http_resp *r);
  * bytes, NUL-terminated).
  */
 const char *http_date_now(void);
+/* The second http_date_now() formats: a Last-Modified must not be later (RFC 9110 §8.8.2.1). */
+time_t http_now_sec(void);
 
 /* Content-Type for a path by its extension (.mpd .m4s .mp4 .m3u8 .vtt .json ...). */
 const char *http_content_type_for(const char *path, size_t len);

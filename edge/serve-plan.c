@@ -193,12 +193,17 @@ static const char *cache_item(const struct conn *c, char buf[CACHE_ITEM_MAX])
         return buf;
 }
 
-/* Last-Modified text, formatted once per distinct time per thread. */
+/* Last-Modified text, formatted once per distinct time per thread. Never later than the Date
+ * beside it (RFC 9110 §8.8.2.1): a replace within the second stores the next second (so that
+ * If-Modified-Since tells the two apart), and an upstream's clock may run ahead. */
 static const char *last_modified_text(time_t t)
 {
         static __thread time_t cached_t = (time_t)-1;
         static __thread char cached[HTTP_DATE_LEN + 1];
+        time_t now = http_now_sec();
 
+        if (t > now)
+                t = now;
         if (t != cached_t) {
                 (void)http_date_format(t, cached);
                 cached_t = t;
@@ -565,12 +570,13 @@ static bool fill_if_range_ok(const struct serve_kept *k, struct fill *f)
 /* ETag (the same strong tag the store gives the committed object) and Last-Modified. */
 static void fill_validator_headers(struct serve_plan *p, struct fill *f)
 {
-        char etag[FILL_ETAG_LEN + 1], date[HTTP_DATE_LEN + 1];
+        char etag[FILL_ETAG_LEN + 1];
 
         if (fill_etag(f, etag))
                 serve_plan_header_copy(p, "ETag", etag, FILL_ETAG_LEN);
-        if (f->last_modified > 0 && http_date_format(f->last_modified, date) == HTTP_DATE_LEN)
-                serve_plan_header_copy(p, "Last-Modified", date, HTTP_DATE_LEN);
+        if (f->last_modified > 0)
+                serve_plan_header_copy(p, "Last-Modified", last_modified_text(f->last_modified),
+                                       HTTP_DATE_LEN);
 }
 
 static void plan_fill_body(struct serve_plan *p, struct conn *c, const struct http1_req *req,

@@ -42,6 +42,24 @@ def expect_200(e, headers, what):
 
 
 @test
+def last_modified_never_after_date(e):
+    """Bytes replaced within the second get the next second as their Last-Modified (so that
+    If-Modified-Since tells them apart), but what goes out is never later than the Date beside
+    it (RFC 9110 §8.8.2.1): five replaces in a row stored a time five seconds ahead."""
+    key = "/t1/lm-now.m3u8"
+    for i in range(5):
+        e.put(key, b"#EXTM3U\n#v%d\n" % i)
+    for method in ("GET", "HEAD"):
+        r = e.request(method, key)
+        eq(r.status, 200, f"{method} after the replaces")
+        lm, date = parse_http_date(r.need("Last-Modified")), parse_http_date(r.need("Date"))
+        check(lm <= date, f"{method}: Last-Modified {r.get('Last-Modified')} is after Date "
+                          f"{r.get('Date')}")
+        ims = e.get(key, [("If-Modified-Since", r.need("Last-Modified"))])
+        eq(ims.status, 200, "If-Modified-Since of the time sent: the last bytes are later")
+
+
+@test
 def if_none_match_matching_304(e):
     etag = validators(e).need("ETag")
     expect_304(e, [("If-None-Match", etag)], "If-None-Match: <etag>")

@@ -208,5 +208,22 @@ def chain_validators(ctx):
     eq(o.count(key2), 1, "origin fetches for the parent's object")
 
 
+@test
+def upstream_date_ahead_clamped(ctx):
+    """An upstream whose clock runs ahead: its Last-Modified goes out as the Date at most, on
+    the miss and on the hit (RFC 9110 §8.8.2.1)."""
+    o, e = ctx.origin, ctx.edge
+    key = "/ok/cond/ahead/seg-1.m4s"
+    o.add(key, RNG.randbytes(2_000))
+    o.mtimes[key] = int(time.time()) + 3600
+    for what in ("miss", "hit"):
+        r = e.get(key)
+        eq(r.status, 200, what)
+        lm = edgeharness.parse_http_date(r.need("Last-Modified"))
+        date = edgeharness.parse_http_date(r.need("Date"))
+        check(lm <= date, f"{what}: Last-Modified {r.get('Last-Modified')} after Date "
+                          f"{r.get('Date')}")
+
+
 if __name__ == "__main__":
     main()
