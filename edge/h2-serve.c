@@ -198,7 +198,7 @@ static void req_add(struct http1_req *req, int hk, const char *name, const char 
         if (!v || len > UINT16_MAX || req->n_hdrs == HTTP1_MAX_HEADERS_CAP)
                 return;
         *h = (struct http_hdr){name, v, (uint16_t)strlen(name), (uint16_t)len};
-        if (hk >= 0)
+        if (hk >= 0 && req->known[hk] < 0)
                 req->known[hk] = (int16_t)req->n_hdrs;
         req->n_hdrs++;
 }
@@ -237,9 +237,12 @@ static void stream_req(struct h2_stream *st, struct http1_req *req)
                 req->known[i] = -1;
         v = h2_stream_authority(st, &len);
         req_add(req, HK_HOST, "host", v, len);
+        /* Every field of a name, as HTTP/1.1 keeps them: a list sent as several fields is one
+         * list (RFC 9110 §5.3). */
         for (size_t i = 0; i < sizeof(stream_fields) / sizeof(stream_fields[0]); i++) {
-                v = h2_stream_header(st, stream_fields[i].name, &len);
-                req_add(req, stream_fields[i].hk, stream_fields[i].name, v, len);
+                uint32_t pos = 0;
+                while ((v = h2_stream_header_next(st, stream_fields[i].name, &pos, &len)))
+                        req_add(req, stream_fields[i].hk, stream_fields[i].name, v, len);
         }
 }
 
@@ -505,7 +508,8 @@ static void serve(struct conn *c, struct h2_stream *st)
         sv->start_us = uring_loop_clock_us();
         h2_stream_set_data(st, sv);
 
-        r = serve_admit(&p, c, &req, req.target, req.target_len, false, &pn, &sv->peer);
+        r = serve_admit(&p, c, &req, req.target, req.target_len, h2_stream_has_body(st), &pn,
+                        &sv->peer);
         sv->log = access_log_detach(&c->w->alog);
         if (r) {
                 render(sv, &p);

@@ -31,6 +31,7 @@ struct h2_stream {
         struct h2_stream *wprev, *wnext; /* the connection's window waiters */
         int32_t id;
         bool dispatched; /* on_request called */
+        bool req_body;   /* the client sent DATA with content */
         bool answered;   /* response submitted */
         bool done;       /* last DATA (or headers-only response) handed to the transport */
         bool window_wait; /* deferred until the client's window allows a frame (and on
@@ -551,21 +552,33 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
 }
 
 /* Find a field in the flat header buffer (lengths first: most fields are skipped by them). */
-static const char *hfind(const struct h2_stream *st, const char *name, size_t *len)
+/* The value of the first field named name at or after byte *pos of st's headers (*pos moves
+ * past it), or NULL. */
+static const char *hfind_from(const struct h2_stream *st, const char *name, uint32_t *pos,
+                              size_t *len)
 {
         size_t nlen = strlen(name);
 
-        for (uint32_t i = 0; i < st->hlen;) {
+        for (uint32_t i = *pos; i < st->hlen;) {
                 const char *n = st->hbuf + i + 2 * sizeof(uint32_t);
                 uint32_t lens[2];
                 memcpy(lens, st->hbuf + i, sizeof(lens));
+                i += (uint32_t)(2 * sizeof(uint32_t)) + lens[0] + lens[1] + 2;
                 if (lens[0] == nlen && !memcmp(n, name, nlen)) {
                         *len = lens[1];
+                        *pos = i;
                         return n + lens[0] + 1;
                 }
-                i += (uint32_t)(2 * sizeof(uint32_t)) + lens[0] + lens[1] + 2;
         }
+        *pos = st->hlen;
         return NULL;
+}
+
+static const char *hfind(const struct h2_stream *st, const char *name, size_t *len)
+{
+        uint32_t pos = 0;
+
+        return hfind_from(st, name, &pos, len);
 }
 
 static void dispatch(struct h2_conn *h, struct h2_stream *st)
@@ -792,6 +805,8 @@ static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
                 break;
         case NGHTTP2_DATA:
                 st = stream_of(h, frame->hd.stream_id);
+                if (st && frame->hd.length > frame->data.padlen)
+                        st->req_body = true; /* content, padding aside */
                 if (st && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
                         dispatch(h, st);
                 break;
@@ -1132,6 +1147,17 @@ const char *h2_stream_authority(const struct h2_stream *st, size_t *len)
 const char *h2_stream_header(const struct h2_stream *st, const char *name, size_t *len)
 {
         return hfind(st, name, len);
+}
+
+const char *h2_stream_header_next(const struct h2_stream *st, const char *name, uint32_t *pos,
+                                  size_t *len)
+{
+        return hfind_from(st, name, pos, len);
+}
+
+bool h2_stream_has_body(const struct h2_stream *st)
+{
+        return st->req_body;
 }
 
 int32_t h2_stream_id(const struct h2_stream *st)

@@ -172,6 +172,11 @@ const char *h2_stream_path(const struct h2_stream *st, size_t *len);
 const char *h2_stream_authority(const struct h2_stream *st, size_t *len);
 /* A regular header by lowercase name, or NULL. */
 const char *h2_stream_header(const struct h2_stream *st, const char *name, size_t *len);
+/* Each field named name in turn: *pos starts at 0 and moves past each one found. */
+const char *h2_stream_header_next(const struct h2_stream *st, const char *name, uint32_t *pos,
+                                  size_t *len);
+/* Whether the client sent content in DATA frames (the request is dispatched at their end). */
+bool h2_stream_has_body(const struct h2_stream *st);
 int32_t h2_stream_id(const struct h2_stream *st);
 /* Whether the client already ended st (its RST_STREAM, or a stream error of its making that
  * nghttp2 resets the stream for): no answer of st's will be read. */

@@ -389,6 +389,26 @@ static bool save_hdr(const struct http1_req *req, int hk, char *out, size_t cap)
         return !v || len < cap;
 }
 
+/* A list field (If-Match, If-None-Match) sent on several lines is one list (RFC 9110 §5.3):
+ * kept joined, or not at all when the whole list does not fit. */
+static bool save_list(const struct http1_req *req, enum http_known_hdr hk, const char *name,
+                      char *out, size_t cap)
+{
+        size_t len, more_len;
+        const char *v = http1_req_known(req, hk, &len);
+        unsigned pos;
+
+        if (!v)
+                return true;
+        pos = (unsigned)req->known[hk] + 1;
+        if (!http1_req_header_next(req, name, &pos, &more_len))
+                return save_hdr(req, hk, out, cap);
+        if (list_joined(req, hk, name, v, &len, out, cap - 1) != out)
+                return false;
+        out[len] = '\0';
+        return true;
+}
+
 void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool peer)
 {
         const char *v;
@@ -414,8 +434,9 @@ void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool pee
         /* Kept for when the head arrives. When one is too long to keep, all are dropped
          * (evaluating the others alone could turn a 200 into a 304): the full answer is
          * always a correct one to If-None-Match / If-Modified-Since. */
-        kept = save_hdr(req, HK_IF_NONE_MATCH, k->if_none_match, sizeof(k->if_none_match));
-        kept &= save_hdr(req, HK_IF_MATCH, k->if_match, sizeof(k->if_match));
+        kept = save_list(req, HK_IF_NONE_MATCH, "If-None-Match", k->if_none_match,
+                         sizeof(k->if_none_match));
+        kept &= save_list(req, HK_IF_MATCH, "If-Match", k->if_match, sizeof(k->if_match));
         kept &= save_hdr(req, HK_IF_MODIFIED_SINCE, k->if_modified_since,
                          sizeof(k->if_modified_since));
         kept &= save_hdr(req, HK_IF_UNMODIFIED_SINCE, k->if_unmodified_since,

@@ -85,6 +85,27 @@ def ranges_and_conditionals(e):
 
 
 @test
+def same_rules_as_http1(e):
+    """What HTTP/1.1 refuses or reads as a list, h2 does the same: a GET or an OPTIONS with
+    content is 400 (the request is answered once its DATA ends); a GET whose DATA carries
+    nothing is served; If-None-Match sent as two fields is one list, on a hit."""
+    _, _, h, _ = curl(e, "/t1/one.bin")
+    etag = h["etag"]
+    options = fields((":method", "OPTIONS"), (":scheme", "http"), (":path", "/t1/one.bin"),
+                     (":authority", "edge.test"), ("origin", "https://p.example"),
+                     ("access-control-request-method", "GET"))
+    p = conversation(e, [hdrs(1, GET, END_HEADERS), frame(DATA, END_STREAM, 1, b"hello"), 1,
+                         hdrs(3, options, END_HEADERS), frame(DATA, END_STREAM, 3, b"x"), 3,
+                         hdrs(5, GET, END_HEADERS), frame(DATA, END_STREAM, 5, b""), 5,
+                         hdrs(7, req(("if-none-match", '"other"'), ("if-none-match", etag))),
+                         7])
+    expect(p, ("status", 1, 400), "GET with content")
+    expect(p, ("status", 3, 400), "OPTIONS with content")
+    expect(p, ("status", 5, 200), "GET with an empty DATA frame")
+    expect(p, ("status", 7, 304), "If-None-Match as two fields, the second matching")
+
+
+@test
 def many_streams_one_connection(e):
     # tools/deps installs nghttp2-client: without nghttp this case fails, it does not pass.
     check(shutil.which("nghttp"), "nghttp missing (tools/deps installs nghttp2-client)")

@@ -209,6 +209,19 @@ def chain_validators(ctx):
 
 
 @test
+def inm_as_two_lines_on_a_miss(ctx):
+    """If-None-Match on two lines is one list (RFC 9110 §5.3) on a miss as on a hit: the
+    second line's tag matching is a 304 (the first line alone was kept before)."""
+    o, e = ctx.origin, ctx.edge
+    for key in ("/ok/cond/lines/seg-1.m4s", "/nosha/cond/lines/seg-1.m4s"):
+        data = add(o, key, 20_000)
+        r = e.get(key, [("If-None-Match", '"other"'), ("If-None-Match", tag(data))])
+        eq(r.status, 304, f"{key}: the miss")
+        r = e.get(key, [("If-None-Match", '"other"'), ("If-None-Match", tag(data))])
+        eq(r.status, 304, f"{key}: the hit")
+
+
+@test
 def upstream_date_ahead_clamped(ctx):
     """An upstream whose clock runs ahead: its Last-Modified goes out as the Date at most, on
     the miss and on the hit (RFC 9110 §8.8.2.1)."""
