@@ -291,10 +291,11 @@ static bool respond_bare(struct conn *c, struct h2_stream *st, int status)
         return true;
 }
 
-/* Answer sv's stream as p says: date, then p's fields with HTTP/2's lowercase names. */
+/* Answer sv's stream as p says: date and server, then p's fields with HTTP/2's lowercase
+ * names. */
 static void render(struct h2_served *sv, const struct serve_plan *p)
 {
-        struct h2_header h[SERVE_PLAN_HDRS + 1];
+        struct h2_header h[SERVE_PLAN_HDRS + 2];
         char names[SERVE_PLAN_HDRS][H2_NAME_MAX];
         struct h2_body body = {.fd = -1, .off = p->off, .len = p->head_only ? 0 : p->len};
         const void *map;
@@ -307,6 +308,7 @@ static void render(struct h2_served *sv, const struct serve_plan *p)
                 return;
         }
         h[n++] = (struct h2_header){"date", http_date_now(), 4, HTTP_DATE_LEN};
+        h[n++] = (struct h2_header){"server", "sluice", 6, 6}; /* as HTTP/1.1's; players read it */
         for (size_t i = 0; i < p->n_hdrs; i++) {
                 const struct serve_hdr *f = &p->hdrs[i];
                 if (f->name_len >= H2_NAME_MAX)

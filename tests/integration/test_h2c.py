@@ -91,6 +91,7 @@ def same_rules_as_http1(e):
     nothing is served; If-None-Match sent as two fields is one list, on a hit."""
     _, _, h, _ = curl(e, "/t1/one.bin")
     etag = h["etag"]
+    eq(h.get("server"), "sluice", "server, as HTTP/1.1 sends it (exposed to players)")
     options = fields((":method", "OPTIONS"), (":scheme", "http"), (":path", "/t1/one.bin"),
                      (":authority", "edge.test"), ("origin", "https://p.example"),
                      ("access-control-request-method", "GET"))
