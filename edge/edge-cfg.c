@@ -54,6 +54,10 @@ static const struct cfg_field cache_fields[] = {
         {.key = "index_map_size", .type = CFG_SIZE,
          .offset = offsetof(struct edge_cfg_cache, index_map_size), .min = 0,
          .max = 256ll << 30, .def = "0"},
+        /* Upstream fills in flight on the whole edge: clients that ask for cold objects and
+         * go (their fills run on, to be cached) cannot open fetches to the origin without end. */
+        {.key = "max_fills", .type = CFG_INT, .offset = offsetof(struct edge_cfg_cache, max_fills),
+         .min = 1, .max = 100000, .def = "512"},
         /* CMCD "nor": fills started for the object a player says it asks for next. */
         {.key = "prefetch_max", .type = CFG_INT,
          .offset = offsetof(struct edge_cfg_cache, prefetch_max), .min = 0, .max = 64,

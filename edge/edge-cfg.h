@@ -23,6 +23,7 @@ struct edge_cfg_cache {
         int64_t fd_cache;    /* open files kept per worker */
         int64_t negative_ttl_ms; /* how long an upstream 404 is remembered */
         uint64_t index_map_size; /* LMDB map of the store's index; 0: from max_size */
+        int64_t max_fills;       /* upstream fills in flight on the edge */
         int64_t prefetch_max;    /* CMCD nor prefetches in flight per worker; 0: none */
         int64_t prefetch_start;  /* segments prefetched when a player starts; 0: none */
         uint64_t scrub_rate;     /* background re-hash, bytes/s; 0: off */

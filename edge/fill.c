@@ -29,6 +29,7 @@
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fill *table[TABLE_BUCKETS];
+static uint64_t table_fills; /* fills in the table, under table_lock (cache.max_fills) */
 
 /* A 64-bit hash stands for the key: a collision would only turn a miss into a brief 404. */
 static struct {
@@ -144,6 +145,7 @@ static void table_remove(struct fill *f)
                         break;
                 }
         f->in_table = false;
+        table_fills--;
         pthread_mutex_unlock(&table_lock);
 }
 
@@ -571,6 +573,11 @@ int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill
                 pthread_mutex_unlock(&table_lock);
                 return -EEXIST;
         }
+        if (w->rt->cfg->cache.max_fills > 0 && /* 0: a configuration built by hand */
+            table_fills >= (uint64_t)w->rt->cfg->cache.max_fills) {
+                pthread_mutex_unlock(&table_lock);
+                return -EBUSY;
+        }
         f = calloc(1, sizeof(*f));
         if (f)
                 f->key = malloc(key_len + 1);
@@ -590,6 +597,7 @@ int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill
         atomic_init(&f->refs, 3); /* the table, the fetch, the caller */
         atomic_init(&f->state, FILL_PENDING);
         f->in_table = true;
+        table_fills++;
         f->hnext = table[h % TABLE_BUCKETS];
         table[h % TABLE_BUCKETS] = f;
         pthread_mutex_unlock(&table_lock);

@@ -107,7 +107,8 @@ static bool prefetch_key(struct edge_worker *w, const char *key, size_t key_len)
         }
         if (store_has(w->reader, key, key_len))
                 return false;
-        /* -ENOENT (a recent 404), -EEXIST (committed meanwhile), -ENOMEM: nothing to do. */
+        /* -ENOENT (a recent 404), -EEXIST (committed meanwhile), -EBUSY (cache.max_fills in
+         * flight), -ENOMEM: nothing to do. */
         if (fill_get(w, key, key_len, &f, &created) < 0)
                 return false;
         if (!created) {

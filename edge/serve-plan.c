@@ -490,6 +490,10 @@ int serve_fill_join(struct serve_plan *p, struct conn *c, const struct http1_req
         } else if (r == -EEXIST) {
                 /* Indexed, yet the lookup cannot open it twice running. */
                 detail = "fwd=miss; detail=busy";
+        } else if (r == -EBUSY) {
+                /* cache.max_fills in flight: the origin is not asked for more. */
+                metrics_add(m->fills_busy, 1);
+                detail = "fwd=miss; detail=fill-limit";
         } else if (r < 0) {
                 return -ENOMEM;
         } else {
@@ -501,8 +505,12 @@ int serve_fill_join(struct serve_plan *p, struct conn *c, const struct http1_req
 answer:
         *ret_fill = NULL;
         (void)snprintf(cstatus, sizeof(cstatus), "%s; %s", cache_item(c, item), detail);
-        plan_miss_text(p, c, req, r == -EEXIST ? 503 : 404, cstatus);
-        p->log_cache = r == -ENOENT ? "negative" : r == -EEXIST ? "busy" : "no-upstream";
+        plan_miss_text(p, c, req, r == -EEXIST || r == -EBUSY ? 503 : 404, cstatus);
+        if (r == -EBUSY)
+                serve_plan_header(p, "Retry-After", "1", 1);
+        p->log_cache = r == -ENOENT          ? "negative"
+                       : r == -EEXIST || r == -EBUSY ? "busy"
+                                                     : "no-upstream";
         return 1;
 }
 

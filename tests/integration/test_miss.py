@@ -778,6 +778,41 @@ def raise_nofile(want):
 
 
 @test
+def fills_bounded_per_edge(ctx):
+    """cache.max_fills bounds the origin fetches in flight: clients that ask for cold
+    objects and go leave their fills running (to be cached), and past the bound a miss is
+    answered 503 with Retry-After, without asking the origin; once fills end, it is served."""
+    o = ctx.origin
+    e = start_edge(ctx.binary, o, {"cache": {"max_fills": 2}})
+    ctx.others.append(e)
+    held = [f"/gate/bound/seg-{i}.m4s" for i in (1, 2)]
+    for k in held:
+        o.add(k, RNG.randbytes(64 * 1024))
+        o.first[k] = 1024
+    late = "/ok/bound/seg-3.m4s"
+    data = o.add(late, RNG.randbytes(8_000))
+    before = metric(e, "sluice_edge_fills_busy_total")
+    for k in held:  # the head comes, the body waits on the gate; the client goes
+        with RawConn(e.port, timeout=10) as c:
+            c.send(build_request("GET", k, [("Connection", "close")]))
+            eq(read_head(c, time.monotonic() + 10)[0], 200, f"{k}: the head")
+    r = get(e, late)
+    eq(r.status, 503, "a third fill past cache.max_fills 2")
+    eq(r.get("Retry-After"), "1", "Retry-After")
+    check(r.need("Cache-Status").endswith("fwd=miss; detail=fill-limit"), r.get("Cache-Status"))
+    eq(o.count(late), 0, "the origin not asked")
+    eq(metric(e, "sluice_edge_fills_busy_total") - before, 1, "counted")
+    for k in held:
+        o.gate(k).set()
+    deadline = time.monotonic() + 10
+    while metric(e, FILLS, 'result="committed"') < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)  # the abandoned fills run to their end and are kept
+    expect_body(get(e, late), data, "served once the fills ended")
+    for k in held:
+        eq(get(e, k).need("Cache-Status").endswith("; hit"), True, f"{k} kept")
+
+
+@test
 def collapse_1000_clients(ctx):
     """1,000 concurrent requests for one cold object: one origin fetch, 1,000 identical
     bodies. The origin holds the body after its first KiB until every client has its head,
