@@ -52,7 +52,8 @@ static void usage(FILE *f)
                    "(loopback) takes pushed objects and serves /metrics and /healthz.\n"
                    "\n"
                    "  -c, --config FILE    configuration file (YAML)\n"
-                   "      --check-config   validate the configuration and exit (2 if bad)\n"
+                   "      --check-config   validate the configuration and the files it names\n"
+                   "                       (tokens, keys, certificates), exit (2 if bad)\n"
                    "  -w, --workers N      client worker threads (overrides 'workers')\n"
                    "  -h, --help           show this help\n"
                    "  -V, --version        show the version\n"
@@ -448,7 +449,17 @@ int main(int argc, char **argv)
                 return 2;
         }
         if (check_only) {
-                edge_cfg_free(cfg);
+                /* Build what a start or a reload builds from the files the configuration
+                 * names (tokens, keys, certificates): a file that would make the start exit
+                 * or the reload keep the old configuration fails the check too. The reason
+                 * went to stderr through the log. */
+                r = runtime_new(cfg, &rt); /* takes cfg */
+                cfg = NULL;
+                if (r < 0) {
+                        fprintf(stderr, "%s: a file it names cannot be used (above)\n", config);
+                        return 2;
+                }
+                edge_runtime_put(rt);
                 printf("%s: ok\n", config);
                 return 0;
         }

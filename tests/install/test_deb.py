@@ -66,8 +66,15 @@ in_root "$prefix/bin/sluice-edge" --help >/dev/null && echo sluice-edge
 in_root "$prefix/bin/sluice-control" --help >/dev/null && echo sluice-control
 in_root "$prefix/bin/sluice-fill" --help >/dev/null && echo sluice-fill
 echo "== config check"
+# --check-config reads the files the example names too: an operator's, made up here.
+e=$t/root/etc/sluice
+printf '%s\n' 3f1c8e2a9b7d4c6e5a0f1b2c3d4e5f60 >"$e/admin.token"
+printf 'keys:\n  - {kid: k1, secret: "%s"}\n' \
+  7a9c1e3b5d7f9a2c4e6b8d0f1a3c5e7b9d1f3a5c7e9b2d4f6a8c0e1b3d5f7a9c >"$e/keys.yaml"
+printf '%s\n' 5e7a9c1b3d5f7e9a2c4b6d8f0a1c3e5b >"$e/heartbeat.key"
 in_root "$prefix/bin/sluice-edge" --check-config --config \
   "$prefix/share/doc/sluice/examples/sluice-edge.example.yaml" && echo example-config-ok
+rm -f "$e/admin.token" "$e/keys.yaml" "$e/heartbeat.key"
 echo "== files"
 in_root dpkg -L sluice > "$t/files.txt"
 cat "$t/files.txt"

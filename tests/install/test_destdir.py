@@ -72,6 +72,12 @@ def check_unit(path, caps, notify):
             fail(f"{name}: Type={one('Type')}, want notify")
         if not re.fullmatch(r"[1-9]\d*s?", one("WatchdogSec")):
             fail(f"{name}: WatchdogSec={one('WatchdogSec')} is not a watchdog")
+        # A reload whose files do not load is kept out by the daemon, which exits 0 from
+        # the signal: only the check before it makes `systemctl reload` fail.
+        reload = s.get("ExecReload", [])
+        if len(reload) < 2 or "--check-config" not in reload[0] or \
+                not re.search(r"\bkill\b.*-HUP", reload[-1]):
+            fail(f"{name}: ExecReload={reload} does not run --check-config before the HUP")
     elif not re.fullmatch(r"[1-9]\d*[smh]?", one("RuntimeMaxSec")):
         # A batch job (sluice-fill) pings no watchdog: its run must be bounded instead.
         fail(f"{name}: RuntimeMaxSec={one('RuntimeMaxSec')} does not bound the run")

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Signals and command line: SIGHUP reload without dropping connections (cors_origins, limits,
 the admin token, the URL-signing keys, the workers' time slice), a bad reload keeps the old
-config, --check-config, --help, --version; the access log's one line per request, refusals and
-pipelining included; the worker threads' names."""
+config, --check-config (the YAML and the files it names), --help, --version; the access log's
+one line per request, refusals and pipelining included; the worker threads' names."""
 
 import base64
 import copy
@@ -148,6 +148,45 @@ def check_config_bad(e):
     out = (p.stderr + p.stdout).decode("utf-8", "replace")
     eq(p.returncode, 2, f"--check-config with max_header_bytes: 1M (output {out[-300:]!r})")
     check("max_header_bytes" in out or "65536" in out, f"which key: {out.strip()!r}")
+
+
+def check_fails_naming(e, cfg, name, bad_file, what):
+    """--check-config on cfg (written to name) exits 2 with a message naming bad_file."""
+    path = os.path.join(e.dir, name)
+    with open(path, "w") as f:
+        f.write(yaml_dump(cfg) + "\n")
+    p = run_bin(e, "--check-config", "--config", path)
+    out = (p.stderr + p.stdout).decode("utf-8", "replace")
+    eq(p.returncode, 2, f"--check-config with {what} (output {out[-400:]!r})")
+    check(bad_file in out, f"the message does not name {bad_file}: {out[-400:]!r}")
+    check(": ok" not in p.stdout.decode("utf-8", "replace"), f"ok printed with {what}")
+
+
+@test
+def check_config_reads_the_files_it_names(e):
+    # A rotation that leaves a file the start (or reload) cannot use must fail the check the
+    # unit runs before a start and a reload, not only the YAML.
+    keys = os.path.join(e.dir, "garbage-keys.yaml")
+    with open(keys, "w") as f:
+        f.write("\x01\x02 not: [a keys file\n")
+    cfg = copy.deepcopy(e.cfg)
+    cfg["tokens"] = {"required": True, "keys_file": keys}
+    check_fails_naming(e, cfg, "garbage-keys-edge.yaml", keys, "a garbage keys file")
+
+    cert = os.path.join(e.dir, "garbage.pem")
+    key = os.path.join(e.dir, "garbage.key")
+    for path in (cert, key):
+        with open(path, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n"
+                    "-----END CERTIFICATE-----\n")
+    cfg = copy.deepcopy(e.cfg)
+    cfg["tls"] = [{"listen": "127.0.0.1:1", "certs": [{"cert": cert, "key": key}]}]
+    check_fails_naming(e, cfg, "garbage-cert-edge.yaml", cert, "a garbage certificate")
+
+    admin = os.path.join(e.dir, "absent-admin.token")
+    cfg = copy.deepcopy(e.cfg)
+    cfg.setdefault("admin", {})["token_file"] = admin
+    check_fails_naming(e, cfg, "absent-admin-edge.yaml", admin, "a missing admin token file")
 
 
 @test
