@@ -14,6 +14,7 @@ Exit status: 0 passed, 1 failed, 77 skipped (not root, or no dpkg-deb / unshare 
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -138,6 +139,9 @@ def main():
         info = run(["dpkg-deb", "--field", deb, "Package", "Depends"], "dpkg-deb --field")
         if "Package: sluice" not in info or "libpq5" not in info:
             fail("control fields missing", info)
+        # The units' ExecReload= runs /bin/kill.
+        if not re.search(r"^Depends: .*\bprocps\b", info, re.M):
+            fail("Depends lacks procps (/bin/kill, run by ExecReload=)", info)
         listing = run(["dpkg-deb", "--contents", deb], "dpkg-deb --contents")
         for want in (f".{prefix}/bin/sluice-edge", "./lib/systemd/system/sluice-edge.service",
                      "./lib/systemd/system/sluice-fill.timer", "/sysusers.d/sluice.conf",
