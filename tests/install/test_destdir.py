@@ -23,8 +23,8 @@ def fail(msg):
     sys.exit(1)
 
 
-def unit_settings(path):
-    """The [Service] settings of a unit file: name -> list of values, in order."""
+def unit_settings(path, want="[Service]"):
+    """The settings of one section of a unit file: name -> list of values, in order."""
     out = {}
     section = ""
     with open(path) as f:
@@ -35,7 +35,7 @@ def unit_settings(path):
             if line.startswith("["):
                 section = line
                 continue
-            if section == "[Service]":
+            if section == want:
                 k, _, v = line.partition("=")
                 out.setdefault(k.strip(), []).append(v.strip())
     return out
@@ -78,6 +78,19 @@ def check_unit(path, caps, notify):
         if len(reload) < 2 or "--check-config" not in reload[0] or \
                 not re.search(r"\bkill\b.*-HUP", reload[-1]):
             fail(f"{name}: ExecReload={reload} does not run --check-config before the HUP")
+        # A dependency down for a while at boot (PostgreSQL, an address not yet configured)
+        # must not use up the start limit: by default five restarts 100 ms apart leave the
+        # unit failed for good.
+        if one("Restart") != "on-failure":
+            fail(f"{name}: Restart={one('Restart')}, want on-failure")
+        m = re.fullmatch(r"(\d+)(ms|s|min)?", s.get("RestartSec", ["0.1s"])[-1])
+        delay = int(m.group(1)) * {"ms": 0.001, "s": 1, "min": 60, None: 1}[m.group(2)] \
+            if m else 0
+        if delay < 1:
+            fail(f"{name}: RestartSec={s.get('RestartSec')} retries too fast")
+        limit = unit_settings(path, "[Unit]").get("StartLimitIntervalSec", ["10s"])[-1]
+        if limit not in ("0", "infinity"):
+            fail(f"{name}: StartLimitIntervalSec={limit}: restarts can run out")
     elif not re.fullmatch(r"[1-9]\d*[smh]?", one("RuntimeMaxSec")):
         # A batch job (sluice-fill) pings no watchdog: its run must be bounded instead.
         fail(f"{name}: RuntimeMaxSec={one('RuntimeMaxSec')} does not bound the run")
