@@ -392,6 +392,56 @@ def control_without_a_secret_sends_nothing(script, edge):
         b.cleanup()
 
 
+STATIC_NETWORK = "[Match]\nName=eth0\n\n[Network]\nAddress=192.0.2.10/24\nGateway=192.0.2.1\n"
+
+
+def default_network(script):
+    """Where tools/image installs the image's DHCP default, read from tools/image itself."""
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(script))),
+                           "image")) as f:
+        m = re.search(r'^install -m 0644 "\$here/([^"]+\.network)" "\$root(/\S+)/"$', f.read(),
+                      re.M)
+    check(m is not None, "tools/image installs no .network file")
+    return m.group(1), m.group(2)
+
+
+@test
+def network_files_replace_the_default(script, edge):
+    """The partition's *.network files reach networkd readable (FAT gives them 0700) and the
+    image's DHCP default no longer matches first: networkd takes the first file by name, and
+    an operator's eth0.network or static.network must not lose to it."""
+    name, where = default_network(script)
+    eq(where, "/usr/lib/systemd/network", "where the default is installed (not /etc: not masked "
+       "from /run)")
+    # "99-" sorts after numbered files only (eth0.network comes later still): the mask below
+    # is what keeps it from matching first.
+    check(name > "90-static.network", f"the default {name} sorts before numbered files")
+    b = booted(script, conf_files={"static.network": STATIC_NETWORK})
+    try:
+        net = os.path.join(b.root, "run", "systemd", "network")
+        # What the FAT mount (umask=0077) shows; the fake partition is a plain directory. /run
+        # is empty at each boot: the first run's copy goes.
+        os.chmod(os.path.join(b.conf, "static.network"), 0o700)
+        shutil.rmtree(net)
+        b.run()
+        eq(b.rc, 0, f"second run's exit status\n{b.log}")
+        with open(os.path.join(net, "static.network")) as f:
+            eq(f.read(), STATIC_NETWORK, "static.network copied")
+        mode = stat.S_IMODE(os.stat(os.path.join(net, "static.network")).st_mode)
+        eq(oct(mode), oct(0o644), "static.network mode (systemd-network reads it)")
+        mask = os.path.join(net, name)
+        check(os.path.islink(mask) and os.readlink(mask) == "/dev/null",
+              f"{name} not masked in /run/systemd/network: {os.listdir(net)}")
+    finally:
+        b.cleanup()
+    b = booted(script)
+    try:
+        check(not os.path.lexists(os.path.join(b.root, "run", "systemd", "network", name)),
+              "the default masked with no .network file on the partition")
+    finally:
+        b.cleanup()
+
+
 def b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
