@@ -450,7 +450,16 @@ void ctl_reply_sql_error(struct ctl_req *rq, const char *state, const char *msg)
                 ctl_reply_db_error(rq, -ECONNREFUSED, NULL);
                 return;
         }
-        /* Data exceptions and integrity violations come from what the client sent. */
+        /* Arithmetic faults (a value out of range, division by zero, a bad logarithm or power)
+         * are the server's: every number a client sends is bounded before it gets here, so
+         * they come from a computation over stored rows, and the statement is at fault. */
+        if (!strcmp(state, "22003") || !strcmp(state, "22012") || !strcmp(state, "2201E") ||
+            !strcmp(state, "2201F") || !strcmp(state, "22P01")) {
+                log_error("request %" PRIu64 ": database error %s: %s", rq->id, state, msg);
+                ctl_reply_error(rq, 500, "internal", "database error");
+                return;
+        }
+        /* Other data exceptions and integrity violations come from what the client sent. */
         if (!strncmp(state, "22", 2) || !strcmp(state, "23514") || !strcmp(state, "23502") ||
             !strcmp(state, "23503")) {
                 ctl_reply_error(rq, 400, "bad_request", msg);

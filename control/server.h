@@ -78,7 +78,8 @@ void ctl_reply_json(struct ctl_req *rq, int status, json_t *v);
 void ctl_reply_error(struct ctl_req *rq, int status, const char *error, const char *detail);
 /*
  * Map a pgdb completion error to a reply: SQL errors by SQLSTATE (project codes SLnnn → nnn,
- * data errors → 400, unique violation → 409), and database unavailability/timeout → 503.
+ * arithmetic faults → 500, other data errors → 400, unique violation → 409), and database
+ * unavailability/timeout → 503.
  */
 void ctl_reply_db_error(struct ctl_req *rq, int err, const struct pgdb_res *res);
 /* The same for an SQL error given as its SQLSTATE and message (both borrowed). */

@@ -11,7 +11,8 @@ proportion to their expected demand (docs/control.md "Edges"):
 - a title with views of its own that returns in a new window carries its own demand;
 - once the release's licence has started, it has only its views (none yet): gone;
 - views decay: sessions one half-life old weigh half, two half-lives a quarter, and sessions
-  older than a week not at all.
+  older than a week not at all; at a 5-minute half-life a view 4 days old weighs nothing,
+  and neither the plan nor trending fails on it.
 - views count in their own region only: sessions from another region's clients do not
   raise a title in an edge's plan, the same sessions from the edge's region do.
 
@@ -339,6 +340,43 @@ def test_region(ctl, pg):
     check(abs(north - 3) < 0.02, f"eu-west views changed the eu-north plan: {north}")
 
 
+def test_underflow(binary, tmp, pg):
+    """demand.halflife may be a minute: a view a thousand half-lives old weighs nothing, and
+    PostgreSQL's exp() raised "value out of range: underflow" for it, which failed every fill
+    plan of the region and every trending page (400). With a 5-minute half-life, a session and
+    a report 4 days old are now answered, weighing nothing. And a fault of that kind in a
+    server-side computation is control's (500, nothing of the database's text), not the
+    client's (400)."""
+    c = h.Control(binary, tmp, pg, name="ctl-decay", extra_cfg="demand: {halflife: 5m}\n").start()
+    h.register(c, "aged")
+    licence(c, "aged", ("GB", None, None))
+    sid = c.json("POST", "/v1/playback", {"title": "aged"})["session"]
+    c.json("POST", "/v1/playback/report", {"session": sid, "position": 1.0})
+    backdate(pg, "sessions", "created_at", "aged", 4 * 86400)
+    backdate(pg, "playback_reports", "reported_at", "aged", 4 * 86400)
+    st, _, b = c.request("GET", "/v1/fill/plan?edge=edge-gb&limit=1000", admin=True)
+    check(st == 200, f"fill plan with a view 4 days old at a 5m half-life: {st} {b[:200]!r}")
+    scores = {o["asset"]: o["score"] for o in json.loads(b)["objects"]}
+    check(scores.get("aged", 0) == 0, f"a view 1,152 half-lives old weighs nothing: {scores}")
+    st, _, b = c.request("GET", "/v1/catalog/trending?limit=100")
+    check(st == 200, f"trending with a report 4 days old at a 5m half-life: {st} {b[:200]!r}")
+    items = {i["id"]: i["score"] for i in json.loads(b)["items"]}
+    check(items.get("aged", 0) == 0, f"a report 1,152 half-lives old weighs nothing: {items}")
+
+    # An arithmetic fault in a function (here one made to fail) is answered 500 "internal".
+    saved = pg.psql("SELECT pg_get_functiondef('sluice_genres(bigint)'::regprocedure)")
+    pg.psql("CREATE OR REPLACE FUNCTION sluice_genres(p_profile bigint) RETURNS jsonb "
+            "LANGUAGE sql STABLE AS $$ SELECT jsonb_build_object('x', exp(-1000::float8)) $$")
+    try:
+        o = c.error("GET", "/v1/catalog/genres", expect=500)
+        check(o == {"error": "internal", "detail": "database error"}, f"a server fault: {o}")
+        c.wait_log(r"database error 22003: value out of range: underflow")
+    finally:
+        pg.psql(saved)
+    check("genres" in c.json("GET", "/v1/catalog/genres"), "genres restored")
+    check(c.stop() == 0, "SIGTERM exits 0 (decay)")
+
+
 def main(binary, tmp):
     pg = h.Postgres(tmp)
     ctl = h.Control(binary, tmp, pg).start()
@@ -404,6 +442,7 @@ def main(binary, tmp):
     test_auth(ctl, pg)
     test_tz(ctl, pg)
     test_region(ctl, pg)
+    test_underflow(binary, tmp, pg)
     print(json.dumps({"plan": order}))
     ctl.stop()
     pg.stop()

@@ -1,0 +1,112 @@
+-- SPDX-License-Identifier: MIT
+-- Demand decays as exp(-ln 2 * age / halflife), and PostgreSQL's exp() raises "value out of
+-- range: underflow" where the result is too small for a double: from about 1,075 half-lives
+-- on. demand.halflife may be as short as a minute, and fill plans and trending read a week,
+-- so one session 18 hours old (or one 4 days old at 5 minutes) failed every fill plan of its
+-- region and every trending page. The exponent is now held at -700 at least: such a view
+-- weighs 1e-304, nothing beside a view of this week, and the page is answered.
+
+-- exp(-ln 2 * p_age_s / p_halflife_s), never below exp(-700).
+CREATE OR REPLACE FUNCTION sluice_decay(p_age_s double precision, p_halflife_s double precision)
+RETURNS double precision LANGUAGE sql IMMUTABLE AS $$
+        SELECT exp(greatest(-700.0, -ln(2) * p_age_s / p_halflife_s))
+$$;
+
+-- As in 018, with the decay held above underflow.
+CREATE OR REPLACE FUNCTION sluice_fill_plan(p_edge text, p_origin text,
+                                            p_halflife_s double precision,
+                                            p_horizon_s double precision, p_limit integer)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+        e edges%ROWTYPE;
+BEGIN
+        SELECT * INTO e FROM edges WHERE id = p_edge;
+        IF NOT FOUND THEN
+                PERFORM sluice_fail('SL404', 'unknown edge');
+        END IF;
+        RETURN jsonb_build_object('edge', e.id, 'region', e.region, 'tz', e.tz,
+                'generated', extract(epoch FROM now())::bigint,
+                'objects', coalesce((
+                WITH seen AS (
+                        SELECT v.asset_id, v.title_id,
+                               sum(v.starts * sluice_decay(extract(epoch FROM now() - v.at),
+                                                          p_halflife_s)) AS score
+                        FROM (SELECT s.asset_id, s.title_id, s.created_at AS at, 1 AS starts
+                              FROM sessions s
+                              WHERE s.region = e.region
+                                AND s.created_at > now() - interval '7 days'
+                              UNION ALL
+                              SELECT c.asset_id, c.title_id, c.started_at, c.starts
+                              FROM session_starts c
+                              WHERE c.region = e.region
+                                AND c.started_at > now() - interval '7 days') v
+                        GROUP BY v.asset_id, v.title_id),
+                per_asset AS (
+                        SELECT asset_id, sum(score) AS score FROM seen GROUP BY asset_id),
+                prior AS (
+                        SELECT greatest(1.0, coalesce(
+                                (SELECT score FROM per_asset ORDER BY score DESC OFFSET 9 LIMIT 1),
+                                (SELECT min(score) FROM per_asset), 1.0)) AS score),
+                due AS (
+                        SELECT l.title_id,
+                               min(extract(epoch FROM l.available_from - now())) AS due_s
+                        FROM licences l
+                        JOIN country_regions cr ON cr.country = l.country AND cr.region = e.region
+                        WHERE l.available_from > now()
+                          AND l.available_from <= now() + make_interval(secs => p_horizon_s)
+                          AND NOT EXISTS (
+                                SELECT 1 FROM licences n
+                                WHERE n.title_id = l.title_id AND n.country = l.country
+                                  AND n.available_from <= now()
+                                  AND (n.available_until IS NULL OR n.available_until > now()))
+                        GROUP BY l.title_id),
+                released AS (
+                        SELECT coalesce(t.asset_id, ep.asset_id) AS asset_id,
+                               coalesce((SELECT max(v.score) FROM seen v
+                                         WHERE v.title_id = d.title_id),
+                                        (SELECT score FROM prior))
+                               * (1 - 0.5 * d.due_s / p_horizon_s) AS score
+                        FROM due d
+                        JOIN titles t ON t.id = d.title_id
+                        LEFT JOIN episodes ep ON ep.title_id = t.id),
+                scored AS (
+                        SELECT asset_id, sum(score) AS score FROM (
+                                SELECT asset_id, score FROM per_asset
+                                UNION ALL
+                                SELECT asset_id, score FROM released) x
+                        WHERE asset_id IS NOT NULL GROUP BY asset_id)
+                SELECT jsonb_agg(jsonb_build_object('path', o.asset_id || '/' || o.path,
+                                 'size', o.size, 'sha256', o.sha256,
+                                 'url', p_origin || '/' || o.asset_id || '/' || o.path,
+                                 'asset', o.asset_id, 'score', round(o.score::numeric, 6))
+                                 ORDER BY o.n)
+                FROM (SELECT f.*, d.score, row_number() OVER (ORDER BY d.score DESC, f.asset_id,
+                                (f.path !~ 'init\.mp4$'), length(f.path), f.path) AS n
+                      FROM scored d
+                      JOIN asset_files f ON f.asset_id = d.asset_id
+                      ORDER BY n LIMIT p_limit) o
+                ), '[]'::jsonb));
+END $$;
+
+-- As in 002, with the decay held above underflow.
+CREATE OR REPLACE FUNCTION sluice_trending(p_profile bigint, p_country text, p_limit integer,
+                                p_halflife_s double precision) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+        IF p_profile IS NOT NULL AND NOT EXISTS (SELECT 1 FROM profiles WHERE id = p_profile) THEN
+                PERFORM sluice_fail('SL404', 'unknown profile');
+        END IF;
+        RETURN jsonb_build_object('items', coalesce((
+                SELECT jsonb_agg(sluice_title_card(t, p_country) || jsonb_build_object('score',
+                                 round(d.score::numeric, 6)) ORDER BY d.score DESC, t.id)
+                FROM (SELECT r.title_id, sum(sluice_decay(extract(epoch FROM now() - r.last),
+                                                         p_halflife_s)) AS score
+                      FROM (SELECT title_id, session_id, max(reported_at) AS last
+                            FROM playback_reports WHERE reported_at > now() - interval '7 days'
+                            GROUP BY title_id, session_id) r
+                      JOIN titles t2 ON t2.id = r.title_id
+                      WHERE t2.maturity_rank <= sluice_profile_limit(p_profile)
+                      GROUP BY r.title_id ORDER BY score DESC, r.title_id LIMIT p_limit) d
+                JOIN titles t ON t.id = d.title_id), '[]'::jsonb));
+END $$;
