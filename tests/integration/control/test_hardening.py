@@ -3,7 +3,8 @@
 with ports, token lifetimes against licence windows and key retirement, error bodies,
 configuration checks (key length; cache_ttl against heartbeat_period, also on reload),
 database sessions in UTC whatever the database's zone, licence windows stored infinite,
-re-registration of encrypted assets, pruning of old rows, and running out of descriptors."""
+re-registration of encrypted assets, pruning of old rows, running out of descriptors, and
+reports of a session whose profile was deleted."""
 import base64
 import copy
 import json
@@ -18,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import (CONTENT_KEY, PG_TEMP, Control, Failure, Postgres, check, make_asset,
-                        register, run)
+                        register, row_id, run)
 
 
 def raw_request(ctl, head_lines, body=b"", src="127.0.0.1"):
@@ -429,6 +430,35 @@ def test_out_of_descriptors(binary, tmp, pg):
         check(c.stop() == 0, "SIGTERM exits 0 (descriptors)")
 
 
+def test_profile_gone(ctl, pg):
+    # A profile deleted while its session plays (as docs/control.md suggests for profiles
+    # without a key): the session reports on until it expires. Each report keeps its row and
+    # the client network's estimate; continue-watching is written only while the profile is.
+    prof = ctl.json("POST", "/v1/profiles", {"name": "gone"})
+    pid = prof["id"]
+    sid = ctl.json("POST", "/v1/playback", {"title": "movie1", "profile": pid,
+                                            "profile_key": prof["key"]})["session"]
+    ctl.json("POST", "/v1/playback/report", {"session": sid, "position": 1.0})
+    check(pg.psql(f"SELECT count(*) FROM continue_watching WHERE profile_id = {pid}") == "1",
+          "continue-watching written while the profile is there")
+    pg.psql(f"DELETE FROM profiles WHERE id = {pid}")
+    pg.psql("DELETE FROM throughput_estimates WHERE scope = 'network'")
+    st, _, b = ctl.request("POST", "/v1/playback/report",
+                           {"session": sid, "position": 2.0, "mtp": 4321, "bl": 5000})
+    check(st == 200 and json.loads(b)["position"] == 2,
+          f"a report after the profile was deleted: {st} {b[:200]!r}")
+    check(pg.psql("SELECT string_agg(position::text, ',' ORDER BY position) "
+                  f"FROM playback_reports WHERE session_id = '{row_id(sid)}'") == "1,2",
+          "both reports kept")
+    check(pg.psql(f"SELECT count(*) FROM continue_watching WHERE profile_id = {pid}") == "0",
+          "no continue-watching for a deleted profile")
+    check(pg.psql("SELECT string_agg(mtp_kbps::text, ',') FROM throughput_estimates "
+                  "WHERE scope = 'network'") == "4321", "the network's estimate noted")
+    check(pg.psql("SELECT count(*) FROM throughput_estimates "
+                  f"WHERE scope = 'profile' AND key = '{pid}'") == "0",
+          "no estimate for a deleted profile")
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
@@ -452,7 +482,8 @@ def main(binary, tmp):
                      ("prune", lambda: test_prune(binary, tmp, ctl, pg)),
                      ("pg_temp", lambda: test_pg_temp_closed_parent(tmp)),
                      ("fds", lambda: test_out_of_descriptors(binary, tmp, pg)),
-                     ("public_url", lambda: test_public_url_length(binary, ctl))]:
+                     ("public_url", lambda: test_public_url_length(binary, ctl)),
+                     ("profile_gone", lambda: test_profile_gone(ctl, pg))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
