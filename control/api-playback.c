@@ -158,7 +158,8 @@ static int64_t start_rung(const json_t *ladder, int64_t est, int64_t budget_ms)
         return best >= 0 ? best : lowest;
 }
 
-/* Close the answer w (an object's members so far) and send it; w is emptied. */
+/* Close the answer w (an object's members so far) and send it; w is emptied. A session's
+ * answer is its bearer id (and maybe its manifest): never stored by a cache. */
 static void answer_reply(struct ctl_req *rq, struct json_write *w)
 {
         size_t len = 0;
@@ -170,7 +171,7 @@ static void answer_reply(struct ctl_req *rq, struct json_write *w)
                 ctl_reply_error(rq, 500, "internal", "cannot render JSON");
                 return;
         }
-        ctl_reply(rq, 200, "application/json", text, len, NULL);
+        ctl_reply(rq, 200, "application/json", text, len, nocache);
         free(text);
 }
 

@@ -3,8 +3,8 @@
 with ports, token lifetimes against licence windows and key retirement, error bodies,
 configuration checks (key length; cache_ttl against heartbeat_period, also on reload),
 database sessions in UTC whatever the database's zone, licence windows stored infinite,
-re-registration of encrypted assets, pruning of old rows, running out of descriptors, and
-reports of a session whose profile was deleted."""
+re-registration of encrypted assets, pruning of old rows, running out of descriptors,
+reports of a session whose profile was deleted, and no-store on a session's answer."""
 import base64
 import copy
 import json
@@ -459,6 +459,25 @@ def test_profile_gone(ctl, pg):
           "no estimate for a deleted profile")
 
 
+def test_session_no_store(binary, tmp, ctl, pg):
+    # POST /v1/playback answers a bearer session id (and maybe the MPD): per-session, so
+    # Cache-Control: no-store, whichever path made it (the database's, a new profile, an
+    # inline manifest, or an instance's warm start).
+    warm = Control(binary, tmp, pg, name="ctl-warm", cache_ttl=None).start()
+    try:
+        for c, body in ((ctl, {"title": "movie1"}),
+                        (ctl, {"title": "movie1", "inline_manifest": True}),
+                        (ctl, {"title": "movie1", "new_profile": "nostore"}),
+                        (warm, {"title": "movie1"}), (warm, {"title": "movie1"}),
+                        (warm, {"title": "movie1", "inline_manifest": True})):
+            st, hdrs, b = c.request("POST", "/v1/playback", body)
+            check(st == 200 and "session" in json.loads(b), f"{body}: {st} {b[:200]!r}")
+            check(hdrs.get("cache-control") == "no-store",
+                  f"a session's answer {body} without no-store: {hdrs}")
+    finally:
+        check(warm.stop() == 0, "SIGTERM exits 0 (warm)")
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
@@ -483,7 +502,8 @@ def main(binary, tmp):
                      ("pg_temp", lambda: test_pg_temp_closed_parent(tmp)),
                      ("fds", lambda: test_out_of_descriptors(binary, tmp, pg)),
                      ("public_url", lambda: test_public_url_length(binary, ctl)),
-                     ("profile_gone", lambda: test_profile_gone(ctl, pg))]:
+                     ("profile_gone", lambda: test_profile_gone(ctl, pg)),
+                     ("no_store", lambda: test_session_no_store(binary, tmp, ctl, pg))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
