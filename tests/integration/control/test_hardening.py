@@ -4,7 +4,8 @@ with ports, token lifetimes against licence windows and key retirement, error bo
 configuration checks (key length; cache_ttl against heartbeat_period, also on reload),
 database sessions in UTC whatever the database's zone, licence windows stored infinite,
 re-registration of encrypted assets, pruning of old rows, running out of descriptors,
-reports of a session whose profile was deleted, and no-store on a session's answer."""
+reports of a session whose profile was deleted, no-store on a session's answer, and
+continue-watching pages cut after the maturity filter."""
 import base64
 import copy
 import json
@@ -478,6 +479,27 @@ def test_session_no_store(binary, tmp, ctl, pg):
         check(warm.stop() == 0, "SIGTERM exits 0 (warm)")
 
 
+def test_continue_watching_limit(ctl, pg):
+    # A title re-rated above a profile's limit after it was watched is left out of the
+    # profile's continue-watching before the page is cut: it takes no place on it.
+    teen = ctl.json("POST", "/v1/profiles", {"name": "teen", "maturity_limit": 3})
+    q = f"profile={teen['id']}&profile_key={teen['key']}"
+    for t in ("cw-old", "cw-new"):  # cw-new watched last
+        register(ctl, t, metadata={"name": t, "maturity_rating": "G"})
+        ctl.json("PUT", f"/v1/admin/titles/{t}/licences", {"licences": [{"country": "GB"}]},
+                 admin=True)
+        sid = ctl.json("POST", "/v1/playback", {"title": t, "profile": teen["id"],
+                                                "profile_key": teen["key"]})["session"]
+        ctl.json("POST", "/v1/playback/report", {"session": sid, "position": 1.0})
+    items = ctl.json("GET", f"/v1/continue-watching?{q}&limit=1")["items"]
+    check([i["title"] for i in items] == ["cw-new"], f"the latest first: {items}")
+    pg.psql("UPDATE titles SET maturity_rank = 4 WHERE id = 'cw-new'")
+    for lim in ("&limit=1", "&limit=2", ""):
+        items = ctl.json("GET", f"/v1/continue-watching?{q}{lim}")["items"]
+        check([i["title"] for i in items] == ["cw-old"],
+              f"limit {lim or 'default'}, cw-new above the profile's limit: {items}")
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
@@ -503,7 +525,8 @@ def main(binary, tmp):
                      ("fds", lambda: test_out_of_descriptors(binary, tmp, pg)),
                      ("public_url", lambda: test_public_url_length(binary, ctl)),
                      ("profile_gone", lambda: test_profile_gone(ctl, pg)),
-                     ("no_store", lambda: test_session_no_store(binary, tmp, ctl, pg))]:
+                     ("no_store", lambda: test_session_no_store(binary, tmp, ctl, pg)),
+                     ("cw_limit", lambda: test_continue_watching_limit(ctl, pg))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
