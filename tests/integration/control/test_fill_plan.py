@@ -13,6 +13,8 @@ proportion to their expected demand (docs/control.md "Edges"):
 - views decay: sessions one half-life old weigh half, two half-lives a quarter, and sessions
   older than a week not at all; at a 5-minute half-life a view 4 days old weighs nothing,
   and neither the plan nor trending fails on it.
+- within an asset, init files, then segment 1 of every representation, then segment 2...:
+  a plan cut short starts every rung;
 - views count in their own region only: sessions from another region's clients do not
   raise a title in an edge's plan, the same sessions from the edge's region do.
 
@@ -377,6 +379,28 @@ def test_underflow(binary, tmp, pg):
     check(c.stop() == 0, "SIGTERM exits 0 (decay)")
 
 
+def test_file_order(ctl):
+    """Within an asset, the plan names init files first, then segment 1 of every
+    representation, then segment 2, and so on: a plan cut short (sluice-fill takes it in
+    order) starts every rung. By length of path, a 120-segment title cut at 130 objects held
+    121 audio objects, 8 at 240p and none at 360p."""
+    h.register(ctl, "long", segments=120)
+    licence(ctl, "long", ("GB", None, None))
+    for _ in range(30):  # above every other title here
+        ctl.json("POST", "/v1/playback", {"title": "long"})
+    objs = ctl.json("GET", "/v1/fill/plan?edge=edge-gb&limit=130", admin=True)["objects"]
+    check(len(objs) == 130 and all(o["asset"] == "long" for o in objs),
+          f"the plan's first 130 are long's: {[o['path'] for o in objs[:5]]}")
+    paths = [o["path"][len("long/"):] for o in objs]
+    reps = ("audio-en", "video-240p", "video-360p")
+    counts = {r: sum(p.startswith(r + "/seg-") for p in paths) for r in reps}
+    check(counts == {r: 42 for r in reps}, f"segments per rung in 130 objects: {counts}")
+    check(paths[:3] == [f"{r}/init.mp4" for r in reps], f"init files first: {paths[:4]}")
+    check(paths[3] == "text-en/subtitles.vtt", f"then the file without a number: {paths[:5]}")
+    want = [f"{r}/seg-{n}.m4s" for n in range(1, 43) for r in reps]
+    check(paths[4:] == want, f"then segment by segment, every rung: {paths[4:12]}")
+
+
 def main(binary, tmp):
     pg = h.Postgres(tmp)
     ctl = h.Control(binary, tmp, pg).start()
@@ -443,6 +467,7 @@ def main(binary, tmp):
     test_tz(ctl, pg)
     test_region(ctl, pg)
     test_underflow(binary, tmp, pg)
+    test_file_order(ctl)
     print(json.dumps({"plan": order}))
     ctl.stop()
     pg.stop()
