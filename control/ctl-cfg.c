@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,45 @@ static void duration_str(int64_t ms, char *buf, size_t cap)
                 snprintf(buf, cap, "%lldms", (long long)ms);
 }
 
+/*
+ * A country has one region: country_regions is keyed by country, a session's region is its
+ * country's (ctl_region_of), and so are the regions a release is pushed to. Prefixes of one
+ * country that name two regions are refused, at the second; prefixes without a region take
+ * the one the others give. Countries are checked upper case (validate's loop made them so).
+ */
+static int country_regions_check(const struct ctl_cfg *c, const char *name, const char *buf,
+                                 size_t len, struct cfg_error *err)
+{
+        size_t first[26 * 26];
+        char path[96];
+
+        for (size_t k = 0; k < 26 * 26; k++)
+                first[k] = SIZE_MAX;
+        for (size_t i = 0; i < c->country_prefixes.n; i++) {
+                const struct ctl_cfg_prefix *p =
+                    (const struct ctl_cfg_prefix *)c->country_prefixes.items + i;
+                size_t k;
+                const struct ctl_cfg_prefix *q;
+
+                if (!p->region)
+                        continue;
+                k = (size_t)(p->country[0] - 'A') * 26 + (size_t)(p->country[1] - 'A');
+                if (first[k] == SIZE_MAX) {
+                        first[k] = i;
+                        continue;
+                }
+                q = (const struct ctl_cfg_prefix *)c->country_prefixes.items + first[k];
+                if (strcmp(q->region, p->region) != 0) {
+                        snprintf(path, sizeof(path), "country_prefixes[%zu].region", i);
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': %s is in region \"%s\" "
+                                            "(country_prefixes[%zu]); a country has one region",
+                                            path, p->country, q->region, first[k]);
+                }
+        }
+        return 0;
+}
+
 static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t len,
                     struct cfg_error *err)
 {
@@ -184,6 +224,7 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
         struct geo_prefix gp;
         socklen_t sl;
         char path[96];
+        int r;
 
         for (size_t i = 0; i < c->listen.n; i++) {
                 snprintf(path, sizeof(path), "listen[%zu]", i);
@@ -223,6 +264,9 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
                                             "'%s': \"%s\" is not a region name (a-z, 0-9, -)",
                                             path, p->region);
         }
+        r = country_regions_check(c, name, buf, len, err);
+        if (r < 0)
+                return r;
         if (c->default_country) {
                 for (char *q = c->default_country; *q; q++)
                         if (*q >= 'a' && *q <= 'z')

@@ -95,5 +95,6 @@ struct ctl {
         bool draining;
 };
 
-/* Region configured for a country (country_prefixes[].region), or NULL. */
+/* Region configured for a country (country_prefixes[].region), or NULL. A country has one
+ * (the config check refuses two), whichever of its prefixes the client matched. */
 const char *ctl_region_of(const struct ctl *ctl, const char *country);

@@ -4,8 +4,8 @@ with ports, token lifetimes against licence windows and key retirement, error bo
 configuration checks (key length; cache_ttl against heartbeat_period, also on reload),
 database sessions in UTC whatever the database's zone, licence windows stored infinite,
 re-registration of encrypted assets, pruning of old rows, running out of descriptors,
-reports of a session whose profile was deleted, no-store on a session's answer, and
-continue-watching pages cut after the maturity filter."""
+reports of a session whose profile was deleted, no-store on a session's answer,
+continue-watching pages cut after the maturity filter, and a country given two regions."""
 import base64
 import copy
 import json
@@ -500,6 +500,30 @@ def test_continue_watching_limit(ctl, pg):
               f"limit {lim or 'default'}, cw-new above the profile's limit: {items}")
 
 
+def test_country_two_regions(binary, ctl):
+    # A country has one region (country_regions is keyed by it): prefixes of one country
+    # naming two regions are refused at --check-config, pointing at the second; the same
+    # region twice, or a prefix without one, is taken.
+    good = open(ctl.cfg_path).read()
+    cfg = os.path.join(ctl.dir, "regions.yaml")
+    anchor = "  - {cidr: 10.2.0.0/16, country: US, region: us-east}\n"
+    check(anchor in good, "the harness's US prefix")
+    for extra, ok in (("  - {cidr: 10.3.0.0/16, country: US, region: us-east}\n", True),
+                      ("  - {cidr: 10.3.0.0/16, country: US}\n", True),
+                      ("  - {cidr: 10.3.0.0/16, country: us, region: us-west}\n", False)):
+        with open(cfg, "w") as f:
+            f.write(good.replace(anchor, anchor + extra))
+        r = subprocess.run([binary, "--check-config", "--config", cfg], capture_output=True,
+                           text=True)
+        if ok:
+            check(r.returncode == 0, f"{extra.strip()} refused: {r.stderr}")
+        else:
+            check(r.returncode == 2, f"{extra.strip()}: exit {r.returncode}, {r.stderr!r}")
+            want = (re.escape(cfg) + r":\d+:\d+: 'country_prefixes\[3\]\.region': US is in "
+                    r"region \"us-east\" \(country_prefixes\[2\]\); a country has one region")
+            check(re.search(want, r.stderr), f"two regions for US: {r.stderr!r}")
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
@@ -526,7 +550,8 @@ def main(binary, tmp):
                      ("public_url", lambda: test_public_url_length(binary, ctl)),
                      ("profile_gone", lambda: test_profile_gone(ctl, pg)),
                      ("no_store", lambda: test_session_no_store(binary, tmp, ctl, pg)),
-                     ("cw_limit", lambda: test_continue_watching_limit(ctl, pg))]:
+                     ("cw_limit", lambda: test_continue_watching_limit(ctl, pg)),
+                     ("two_regions", lambda: test_country_two_regions(binary, ctl))]:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")

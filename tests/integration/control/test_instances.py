@@ -100,11 +100,13 @@ def main(binary, tmp):
     check(st == 200 and h.get("connection") == "close", f"in-flight request drained: {st}")
     check(b.proc.wait(10) == 0, "exit 0 after drain")
 
-    # SIGHUP: a new prefix table takes effect without a restart.
+    # SIGHUP: a new prefix table takes effect without a restart (loopback moved to SE, in
+    # SE's region: a country has one).
     with open(a.cfg_path) as f:
         cfg = f.read()
     with open(a.cfg_path, "w") as f:
-        f.write(cfg.replace("cidr: 127.0.0.0/8, country: GB", "cidr: 127.0.0.0/8, country: SE"))
+        f.write(cfg.replace("cidr: 127.0.0.0/8, country: GB, region: eu-west",
+                            "cidr: 127.0.0.0/8, country: SE, region: eu-north"))
     start = len(a.log)
     a.proc.send_signal(signal.SIGHUP)
     a.wait_log(r"configuration reloaded", start=start)
