@@ -84,6 +84,7 @@ int diff_compute(const struct plan *plan, const struct holdings *h, bool evict, 
                 if (held)
                         old = held->size; /* replaced in place: its bytes come back */
                 need = o->size > old ? o->size - old : 0;
+                ret->items[i].evict_first = ret->n_evict;
                 if (need > free_b && evict && need <= free_b + victim_bytes_left) {
                         while (need > free_b && next_victim < n_victims) {
                                 const struct held_obj *v = victims[next_victim++];
@@ -92,6 +93,7 @@ int diff_compute(const struct plan *plan, const struct holdings *h, bool evict, 
                                 free_b += v->size;
                                 victim_bytes_left -= v->size;
                         }
+                        ret->items[i].n_evict = ret->n_evict - ret->items[i].evict_first;
                 }
                 if (need > free_b) {
                         ret->items[i].state = DIFF_NO_ROOM;

@@ -30,6 +30,9 @@ enum diff_state { DIFF_HELD = 0, DIFF_ADD, DIFF_REPLACE, DIFF_NO_ROOM, DIFF_OVER
 struct diff_item {
         const struct plan_obj *obj;
         enum diff_state state;
+        /* The victims that make room for it: evict[evict_first .. evict_first + n_evict). A run
+         * deletes them just before it sends this object, not before. */
+        size_t evict_first, n_evict;
 };
 
 struct diff {

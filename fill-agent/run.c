@@ -28,12 +28,10 @@ struct run_edge {
         const char *tz;
         struct journal *journal;
         const struct plan_obj **queue;
+        const struct diff_item **queue_items; /* queue[i]'s diff item: its victims */
         size_t n_queue;
         struct transfer_edge *te;
         bool wait_mode;
-        /* Its evictions wait for its window (another edge's opened first): done by gate() at
-         * the first GO, with these. */
-        bool evict_pending;
         const struct fill_opts *o;
         struct progress *prog;
         int64_t gate_at_ns; /* when gate() last looked at the clock */
@@ -109,8 +107,6 @@ static void retry_set(struct run_edge *re)
             .deadline_ns = secs > 0 ? mono_ns() + secs * 1000000000ll : 0, .stop = &stop_flag};
 }
 
-static void evict(const struct fill_opts *o, struct run_edge *re, struct progress *p);
-
 static enum transfer_gate gate_eval(struct run_edge *re)
 {
         int64_t wait;
@@ -119,10 +115,6 @@ static enum transfer_gate gate_eval(struct run_edge *re)
                 if (re->closed)
                         return TRANSFER_STOP;
                 re->opened = true;
-                if (re->evict_pending) {
-                        re->evict_pending = false;
-                        evict(re->o, re, re->prog);
-                }
                 return TRANSFER_GO;
         }
         if (re->opened)
@@ -163,20 +155,27 @@ static void pause_for(int64_t secs)
         }
 }
 
-static void evict(const struct fill_opts *o, struct run_edge *re, struct progress *p)
+/*
+ * Delete the victims that make room for queue[i], just before it is sent (transfer_run calls
+ * this once its edge's gate said GO). A run the window, a signal or errors cut short has
+ * deleted only what the objects it started needed.
+ */
+static void make_room(void *ud, size_t i)
 {
+        struct run_edge *re = ud;
         const struct diff *d = &re->s.diff;
+        const struct diff_item *it = re->queue_items[i];
         char err[256];
 
-        for (size_t i = 0; i < d->n_evict && !stop_flag; i++) {
-                const struct held_obj *h = d->evict[i];
+        for (size_t k = it->evict_first; k < it->evict_first + it->n_evict && !stop_flag; k++) {
+                const struct held_obj *h = d->evict[k];
                 char *url =
                     fetch_url_join(re->s.cfg->admin_url, "/admin/objects", h->key, h->key_len);
                 struct fetch_req req = {.url = url,
                                         .method = "DELETE",
                                         .bearer = re->s.bearer,
                                         .max_body = 4096,
-                                        .timeout_ms = (long)o->cfg.timeout_ms};
+                                        .timeout_ms = (long)re->o->cfg.timeout_ms};
                 long status = 0;
 
                 if (!url)
@@ -186,10 +185,11 @@ static void evict(const struct fill_opts *o, struct run_edge *re, struct progres
                     (status != 204 && status != 404)) {
                         if (!err[0]) /* an answer, but not one that says it is gone */
                                 snprintf(err, sizeof(err), "the edge answered %ld", status);
-                        progress_event(p, "evict-failed", re->s.cfg->id, h->key, h->size, NULL,
-                                       err);
+                        progress_event(re->prog, "evict-failed", re->s.cfg->id, h->key, h->size,
+                                       NULL, err);
                 } else {
-                        progress_event(p, "evicted", re->s.cfg->id, h->key, h->size, NULL, NULL);
+                        progress_event(re->prog, "evicted", re->s.cfg->id, h->key, h->size, NULL,
+                                       NULL);
                 }
                 free(url);
         }
@@ -263,19 +263,13 @@ static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct p
                 snprintf(re->s.err, sizeof(re->s.err), "%.400s: %s", path, strerror(-r));
                 return r;
         }
-        /* Deletes only inside the edge's own window: with --outside-window wait, another
-         * edge's window may be the one that opened. */
-        {
-                int64_t wait;
-                re->o = o;
-                re->prog = p;
-                if (in_window(re, &wait))
-                        evict(o, re, p);
-                else
-                        re->evict_pending = true;
-        }
+        /* Deletes happen object by object, as each is started (make_room), so only inside the
+         * edge's own window and only for what the run gets to send. */
+        re->o = o;
+        re->prog = p;
         re->queue = calloc(re->s.diff.n + 1, sizeof(*re->queue));
-        if (!re->queue)
+        re->queue_items = calloc(re->s.diff.n + 1, sizeof(*re->queue_items));
+        if (!re->queue || !re->queue_items)
                 return -ENOMEM;
         for (size_t i = 0; i < re->s.diff.n; i++) {
                 const struct diff_item *it = &re->s.diff.items[i];
@@ -286,6 +280,7 @@ static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct p
                                        "committed-earlier",
                                        "committed by an earlier run but no longer on the edge; "
                                        "sending again");
+                re->queue_items[re->n_queue] = it;
                 re->queue[re->n_queue++] = it->obj;
         }
         return 0;
@@ -498,6 +493,7 @@ int run_cmd(const struct fill_opts *o)
                     .prog = &pes[n_active],
                     .gate = gate,
                     .gate_ud = re,
+                    .before_start = make_room,
                 };
                 n_active++;
         }
@@ -546,6 +542,7 @@ out:
                 survey_done(&res[i].s);
                 journal_free(res[i].journal);
                 free(res[i].queue);
+                free(res[i].queue_items);
         }
         free(res);
         free(tes);

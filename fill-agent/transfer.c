@@ -781,6 +781,10 @@ static int64_t launch(struct engine *g, int64_t now)
                 struct transfer_edge *e = &g->edges[i];
                 while (e->in_flight < e->parallel && e->next < e->n_queue &&
                        edge_gate(e) == TRANSFER_GO) {
+                        if (e->before_start && e->n_prepared == e->next) {
+                                e->before_start(e->gate_ud, e->next);
+                                e->n_prepared = e->next + 1;
+                        }
                         if (!xfer_new(g, e, e->queue[e->next]))
                                 return soonest; /* out of memory: try again next round */
                         e->next++;

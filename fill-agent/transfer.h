@@ -54,6 +54,9 @@ struct transfer_edge {
         /* May this edge start another transfer now? NULL: always. */
         enum transfer_gate (*gate)(void *ud);
         void *gate_ud;
+        /* Called once just before queue[i] first starts, after gate said GO (to make its room
+         * on the edge). NULL: nothing to do. */
+        void (*before_start)(void *ud, size_t i);
         /* results */
         uint64_t committed, refused, failed;
         uint64_t failed_closed; /* of failed: given up because the window closed */
@@ -61,6 +64,7 @@ struct transfer_edge {
         char fatal_msg[256];
         /* engine state */
         size_t next;
+        size_t n_prepared; /* queue objects before_start was called for */
         unsigned in_flight;
         struct ratecap rc;
         struct xfer *cap_wait; /* GETs waiting for the rate cap, first come first served */

@@ -87,6 +87,39 @@ def failed_delete_says_why(env):
     eq(failed[0].get("detail"), "the edge answered 500", "the failure's detail")
 
 
+@test
+def evicts_only_for_what_it_sends(env):
+    """Victims are deleted one object at a time, just before the object they make room for is
+    sent: a run the window cuts short leaves the rest of the edge as it was. The edge holds
+    seven unplanned 9 MB objects (63 MB of 67.1, under its 95% watermark), seven 9 MB objects
+    are planned, each needing one victim; at 48 Mbit/s one at a time the window, closing 3 s
+    in, lets about two through."""
+    env.edge.stop()
+    env.edge.cfg["cache"]["max_size"] = "64M"  # 67.1 MB
+    env.edge.start()
+    old = [f"/old/u{n}.m4s" for n in range(7)]
+    for k in old:
+        env.edge.put(k, os.urandom(9 * MB))
+    objs = make_catalog(env, titles=1, segs=6, seg_size=9 * MB, init_size=9 * MB)
+    rc, out, err = env.fill("plan", "--json", "--verbose")
+    eq(len(events(out)[0]["evict"]), 7, f"the whole plan needs every victim ({err})")
+
+    rc, out, err = env.fill("run", "--window", "02:00-14:00", "--tz", "UTC", "--now",
+                            "2030-01-01T13:59:57Z", "--rate", "48Mbit", "--parallel", "1",
+                            "--progress", "json")
+    eq(rc, 4, f"the window closed before the end ({err})")
+    ev = events(out)
+    done = [e for e in ev if e["event"] == "done"][0]
+    check(0 < done["committed"] < len(objs), f"some but not all sent: {done}")
+    evicted = [e["key"] for e in ev if e["event"] == "evicted"]
+    check(len(evicted) <= done["committed"] + 1,
+          f"{len(evicted)} deleted for {done['committed']} committed (one more in flight): "
+          f"{evicted}")
+    held = env.listing()
+    kept = [k for k in old if k not in evicted]
+    eq([k for k in kept if k not in held], [], "the victims not needed are still on the edge")
+
+
 def exact(ev):
     """The stored key an event or diff entry names: key_pct's bytes when it has one."""
     return urllib.parse.unquote_to_bytes(ev["key_pct"]) if "key_pct" in ev else ev["key"].encode()
