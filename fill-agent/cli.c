@@ -81,7 +81,7 @@ static const char usage_text[] =
     "                           failed: 30s (default), 2m; whole seconds, 1s to 1h\n"
     "  --list-page N            entries asked per page of an edge's listing, 1-10000\n"
     "                           (default 10000, the most an edge answers at once)\n"
-    "  --state-dir DIR          journals (default /var/lib/sluice-fill)\n"
+    "  --state-dir DIR          journals and run locks (default /var/lib/sluice-fill)\n"
     "  --progress auto|bar|json|none  progress output (auto: a bar on a terminal,\n"
     "                           JSON lines otherwise)\n"
     "  --progress-interval MS   progress period (default 1000)\n"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -311,10 +312,44 @@ static int mkdirs(const char *path)
         return 0;
 }
 
+/* mkdirs() of the directory part of path. */
+static int mkdirs_for(const char *path)
+{
+        char dir[4096];
+        const char *slash = strrchr(path, '/');
+        size_t n = slash ? (size_t)(slash - path) : 0;
+
+        if (n == 0)
+                return 0;
+        if (n >= sizeof(dir))
+                return -ENAMETOOLONG;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+        return mkdirs(dir);
+}
+
+int journal_lock(const char *path, int *ret_fd)
+{
+        int r = mkdirs_for(path), fd;
+
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
 int journal_open(const char *path, bool write, struct journal **ret)
 {
         struct journal *j = NULL;
-        char *buf = NULL, *slash;
+        char *buf = NULL;
         struct stat st;
         size_t valid = 0;
         int r, fd;
@@ -328,14 +363,9 @@ int journal_open(const char *path, bool write, struct journal **ret)
                 goto out;
         }
         if (write) {
-                slash = strrchr(j->path, '/');
-                if (slash && slash != j->path) {
-                        *slash = '\0';
-                        r = mkdirs(j->path);
-                        *slash = '/';
-                        if (r < 0)
-                                goto out;
-                }
+                r = mkdirs_for(path);
+                if (r < 0)
+                        goto out;
         }
         fd = open(path, write ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0640);
         if (fd < 0) {

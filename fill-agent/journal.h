@@ -39,6 +39,13 @@ struct journal_summary {
  */
 int journal_open(const char *path, bool write, struct journal **ret);
 
+/*
+ * Take the edge's run lock: an exclusive flock() on path (<state_dir>/<id>.lock, created with
+ * its directory), held until *ret_fd is closed (by exit at the latest, so a killed run leaves
+ * no stale lock). Returns 0 with *ret_fd, -EBUSY when another process holds it, or -errno.
+ */
+int journal_lock(const char *path, int *ret_fd);
+
 /* Parse a journal image (for tests and fuzzing); same rules as journal_open. */
 int journal_load_buf(struct journal *j, const char *buf, size_t len);
 

@@ -43,13 +43,14 @@ unsigned opts_edge_parallel(const struct fill_opts *o, const struct fill_edge_cf
         return (unsigned)(e->parallel > 0 ? e->parallel : o->cfg.parallel);
 }
 
-const char *opts_journal_path(const struct fill_opts *o, const char *id, char *buf, size_t cap)
+const char *opts_state_path(const struct fill_opts *o, const char *id, const char *suffix,
+                            char *buf, size_t cap)
 {
         int w = snprintf(buf, cap, "%s/", o->cfg.state_dir);
         size_t n = w < 0 ? 0 : (size_t)w;
 
         /* The command line refuses a state_dir this long (OPTS_STATE_DIR_MAX); never write
-         * past buf all the same. */
+         * past buf all the same. Room is kept for the longest suffix, ".journal". */
         if (cap < 10)
                 return buf;
         if (n + 9 >= cap)
@@ -60,6 +61,11 @@ const char *opts_journal_path(const struct fill_opts *o, const char *id, char *b
                           (c >= '0' && c <= '9') || c == '-' || c == '_' || (c == '.' && i > 0);
                 buf[n++] = ok ? c : '_';
         }
-        snprintf(buf + n, cap - n, ".journal");
+        snprintf(buf + n, cap - n, "%s", suffix);
         return buf;
+}
+
+const char *opts_journal_path(const struct fill_opts *o, const char *id, char *buf, size_t cap)
+{
+        return opts_state_path(o, id, ".journal", buf, cap);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -27,6 +28,7 @@ struct run_edge {
         struct window w;
         const char *tz;
         struct journal *journal;
+        int lock_fd; /* the edge's run lock (journal_lock), or -1 */
         const struct plan_obj **queue;
         const struct diff_item **queue_items; /* queue[i]'s diff item: its victims */
         size_t n_queue;
@@ -247,6 +249,25 @@ static void warn_defaults(const struct fill_opts *o)
                          no_rate);
 }
 
+/*
+ * One run per edge at a time: two would each take the whole rate cap and journal every
+ * commit twice. Held from before the survey to the end of the run.
+ */
+static int lock_edge(const struct fill_opts *o, struct run_edge *re)
+{
+        char path[4200];
+        int r = journal_lock(opts_state_path(o, re->s.cfg->id, ".lock", path, sizeof(path)),
+                             &re->lock_fd);
+
+        if (r == -EBUSY)
+                snprintf(re->s.err, sizeof(re->s.err),
+                         "another sluice-fill is filling %s (it holds the lock %.400s)",
+                         re->s.cfg->id, path);
+        else if (r < 0)
+                snprintf(re->s.err, sizeof(re->s.err), "%.400s: %s", path, strerror(-r));
+        return r;
+}
+
 static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct progress *p)
 {
         char path[4200];
@@ -344,6 +365,8 @@ int run_cmd(const struct fill_opts *o)
         progress_init(&prog, o->dry_run ? PROGRESS_NONE : o->progress, o->progress_interval_ms, pes,
                       0, 0);
 
+        for (size_t i = 0; i < n; i++)
+                res[i].lock_fd = -1;
         for (size_t i = 0; i < n && !stop_flag; i++) {
                 struct run_edge *re = &res[i];
                 const char *win = opts_edge_window(o, &o->edges[i]);
@@ -351,6 +374,11 @@ int run_cmd(const struct fill_opts *o)
                 re->wait_mode = wait_mode;
                 re->s.cfg = &o->edges[i];
                 re->tz = opts_edge_tz(o, &o->edges[i]);
+                if (!o->dry_run && lock_edge(o, re) < 0) {
+                        re->state = E_ERROR;
+                        re->rc = FILL_EXIT_ERROR;
+                        continue;
+                }
                 if (win) {
                         if (window_parse(win, &re->w) < 0) {
                                 snprintf(re->s.err, sizeof(re->s.err), "bad window \"%s\"", win);
@@ -543,6 +571,8 @@ out:
                 journal_free(res[i].journal);
                 free(res[i].queue);
                 free(res[i].queue_items);
+                if (res[i].lock_fd >= 0)
+                        close(res[i].lock_fd);
         }
         free(res);
         free(tes);

@@ -49,6 +49,37 @@ def kill9_then_resume(env):
     eq(env.commits(), len(objs), "edge commits: one per object over both runs")
 
 
+@test
+def one_run_per_edge(env):
+    """A second run on an edge that a run is filling stops at once (exit 1, saying so) and
+    sends nothing: two would each take the whole rate cap and journal every commit twice.
+    The lock goes with the first run: a third run after it finds nothing to do."""
+    objs = make_catalog(env, titles=1, segs=5, seg_size=1_000_000)
+    # 8 Mbit/s, one at a time: about 6 s for 6 MB.
+    p = env.spawn("run", "--progress", "json", "--rate", "8Mbit", "--parallel", "1")
+    try:
+        for raw in p.stdout:
+            e = events(raw.decode())
+            if e and e[0]["event"] == "committed":
+                break
+        rc, out, err = env.fill("run", "--progress", "json")
+        rest, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+    eq(rc, 1, f"the second run is refused ({out} {err})")
+    check(f"another sluice-fill is filling {env.edge_id}" in out + err, f"says why: {out} {err}")
+    eq(p.returncode, 0, "the first run ends as if alone")
+    env.check_edge_holds(objs)
+    eq(env.commits(), len(objs), "edge commits: one per object")
+    rc, out, err = env.fill("status", "--json")
+    eq(events(out)[0]["committed"], len(objs), "the journal counts each commit once")
+    rc, out, err = env.fill("run", "--progress", "json")
+    eq(rc, 0, f"a run after it takes the lock ({err})")
+    eq([e["committed"] for e in events(out) if e["event"] == "done"], [0], "nothing to send")
+
+
 UNIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "dist",
                     "systemd", "sluice-fill.service.in")
 
