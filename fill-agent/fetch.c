@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,22 @@
 #include "path-norm.h"
 
 #include "fetch.h"
+
+/* Set by fetch_stop_watch(): a signal's flag every request gives up on. */
+static volatile sig_atomic_t *stop_flag;
+
+void fetch_stop_watch(volatile sig_atomic_t *stop)
+{
+        stop_flag = stop;
+}
+
+/* libcurl calls this about once a second at least, waiting for an answer or not. */
+static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+        (void)ud, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+        return stop_flag && *stop_flag ? 1 : 0;
+}
 
 size_t fetch_body_write(char *data, size_t size, size_t nmemb, void *userdata)
 {
@@ -44,6 +61,8 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
         if (req->method)
                 curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
         if (req->bearer) {
@@ -63,7 +82,10 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
                 curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
         cc = curl_easy_perform(h);
         if (cc != CURLE_OK) {
-                if (b.err == -ENOBUFS) {
+                if (cc == CURLE_ABORTED_BY_CALLBACK) {
+                        snprintf(err, errlen, "%s: interrupted", req->url);
+                        r = -EINTR;
+                } else if (b.err == -ENOBUFS) {
                         snprintf(err, errlen, "%s: answer larger than %zu bytes", req->url,
                                  req->max_body);
                         r = -EFBIG;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,9 +29,16 @@ struct fetch_req {
 size_t fetch_body_write(char *data, size_t size, size_t nmemb, void *userdata);
 
 /*
+ * Once *stop is set (by a signal handler), every fetch_do() in progress or to come gives up
+ * within about a second with -EINTR. NULL: none does. stop must outlive the requests.
+ */
+void fetch_stop_watch(volatile sig_atomic_t *stop);
+
+/*
  * Perform req. Returns 0 with *ret_status (the HTTP status) and, when ret_body is not NULL,
  * the body in a malloc'd NUL-terminated buffer the caller frees (*ret_len bytes). Returns
- * -EIO (transport failure), -EFBIG or -ENOMEM with err set ("url: reason").
+ * -EIO (transport failure), -EINTR (stopped, fetch_stop_watch), -EFBIG or -ENOMEM with err set
+ * ("url: reason").
  */
 int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, size_t *ret_len,
              char *err, size_t errlen);

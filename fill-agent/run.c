@@ -361,6 +361,7 @@ int run_cmd(const struct fill_opts *o)
                 goto out;
         }
         install_signals();
+        fetch_stop_watch(&stop_flag);
         warn_defaults(o);
         progress_init(&prog, o->dry_run ? PROGRESS_NONE : o->progress, o->progress_interval_ms, pes,
                       0, 0);

@@ -102,7 +102,7 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
                         break;
         }
         if (r == -EINTR) {
-                snprintf(s->err, sizeof(s->err), "interrupted while retrying the fill plan");
+                snprintf(s->err, sizeof(s->err), "interrupted while asking for the fill plan");
                 s->rc = FILL_EXIT_INTERRUPTED;
         } else if (r == -EACCES)
                 /* Plans name unreleased titles: control answers them to its admin token, or to
@@ -175,7 +175,7 @@ int survey_refresh(struct survey *s, const struct fill_opts *o, const struct sur
                         break;
         }
         if (r == -EINTR) {
-                snprintf(s->err, sizeof(s->err), "interrupted while retrying the holdings");
+                snprintf(s->err, sizeof(s->err), "interrupted while asking for the holdings");
                 s->rc = FILL_EXIT_INTERRUPTED;
                 return r;
         }

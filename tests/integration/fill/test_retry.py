@@ -7,6 +7,8 @@ SIGTERM while waiting for one ends the run at once with status 5. A run waiting 
 window lists the edge again once it opens."""
 
 import signal
+import socket
+import threading
 import time
 
 from fillharness import AdminProxy, check, eq, events, make_catalog, run, test
@@ -148,6 +150,58 @@ def sigterm_while_waiting_to_retry(env):
     eq(p.returncode, 5, "interrupted")
     check(took < 3, f"the wait for the retry ended at the signal ({took:.1f}s)")
     eq(len(times(proxy, plan_target(env))), 1, "no attempt after the signal")
+
+
+class Silent:
+    """A server that takes connections and never answers: a control hanging on a request."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.conns = []
+        self.accepted = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        try:
+            while True:
+                c, _ = self.sock.accept()
+                self.conns.append(c)
+                self.accepted.set()
+        except OSError:
+            pass
+
+    def stop(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@test
+def sigterm_during_a_request(env):
+    """A SIGTERM while a request to control hangs ends the run at once (exit 5), not at the
+    request's timeout (30 s, as long as the unit waits before its SIGKILL)."""
+    make_catalog(env, titles=1, segs=2)
+    silent = Silent()
+    env.control_url = silent.url
+    try:
+        p = env.spawn("run", "--progress", "json")  # timeout: 30 s by default
+        try:
+            check(silent.accepted.wait(10), "the plan request came")
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=20)
+            took = time.monotonic() - t0
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    finally:
+        silent.stop()
+    eq(p.returncode, 5, "interrupted")
+    check(took < 3, f"the request was given up at the signal ({took:.1f}s)")
 
 
 @test
