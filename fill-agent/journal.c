@@ -181,7 +181,8 @@ static size_t fields(const char *line, size_t n, const char **f, size_t *fl, siz
         return k;
 }
 
-static int apply_line(struct journal *j, const char *line, size_t n)
+/* Apply one record; on -EINVAL *why says what is wrong with it. */
+static int apply_line(struct journal *j, const char *line, size_t n, const char **why)
 {
         const char *f[4];
         size_t fl[4], k;
@@ -189,13 +190,17 @@ static int apply_line(struct journal *j, const char *line, size_t n)
         int64_t a, b;
         int kl;
 
-        if (n < 2 || line[1] != ' ')
+        if (n < 2 || line[1] != ' ') {
+                *why = "not a record (a letter and a space)";
                 return -EINVAL;
+        }
         switch (line[0]) {
         case 'S':
                 k = fields(line + 2, n - 2, f, fl, 2);
-                if (k != 2 || parse_i64(f[0], fl[0], &a) < 0 || parse_i64(f[1], fl[1], &b) < 0)
+                if (k != 2 || parse_i64(f[0], fl[0], &a) < 0 || parse_i64(f[1], fl[1], &b) < 0) {
+                        *why = "bad S record (want S <time> <plan generated>)";
                         return -EINVAL;
+                }
                 if (j->last_ended) {
                         set_clear(j);
                         j->sum = (struct journal_summary){0};
@@ -211,14 +216,17 @@ static int apply_line(struct journal *j, const char *line, size_t n)
         case 'E':
                 k = fields(line + 2, n - 2, f, fl, 2);
                 if (k != 2 || parse_i64(f[0], fl[0], &a) < 0 || parse_i64(f[1], fl[1], &b) < 0 ||
-                    b < 0 || b > 255)
+                    b < 0 || b > 255) {
+                        *why = "bad E record (want E <time> <exit 0-255>)";
                         return -EINVAL;
+                }
                 j->sum.ended = a;
                 j->sum.exit_code = (int)b;
                 j->last_ended = true;
                 return 0;
         case 'C':
                 k = fields(line + 2, n - 2, f, fl, 3);
+                *why = "bad C record (want C <sha256, 64 lowercase hex> <size> </key>)";
                 if (k != 3 || fl[0] != 64 || parse_i64(f[1], fl[1], &a) < 0 || a < 0)
                         return -EINVAL;
                 for (size_t i = 0; i < 64; i++)
@@ -234,43 +242,63 @@ static int apply_line(struct journal *j, const char *line, size_t n)
                 return 0;
         case 'R':
                 k = fields(line + 2, n - 2, f, fl, 2);
-                if (k != 2 || fl[0] == 0 || unescape(f[1], fl[1], key) <= 0)
+                if (k != 2 || fl[0] == 0 || unescape(f[1], fl[1], key) <= 0) {
+                        *why = "bad R record (want R <reason> <key>)";
                         return -EINVAL;
+                }
                 j->sum.refused++;
                 return 0;
         default:
+                *why = "unknown record type";
                 return -EINVAL;
         }
 }
 
-/* Returns the length of the valid prefix through *ret_valid, or -EINVAL. */
-static int load(struct journal *j, const char *buf, size_t len, size_t *ret_valid)
+/*
+ * Load buf; *ret_valid: the length of its valid prefix (a torn last line is not). On -EINVAL,
+ * err (when not NULL) says where and why: "line N: reason".
+ */
+static int load(struct journal *j, const char *buf, size_t len, size_t *ret_valid, char *err,
+                size_t errlen)
 {
-        size_t hl = sizeof(JOURNAL_HEADER) - 1, pos;
-        int r;
+        size_t hl = sizeof(JOURNAL_HEADER) - 1, pos, line_no = 1;
+        const char *why = NULL;
+        int r = 0;
 
         *ret_valid = 0;
         if (len == 0)
                 return 0;
         if (len > JOURNAL_MAX_BYTES)
                 return -E2BIG;
-        if (len < hl || memcmp(buf, JOURNAL_HEADER, hl) != 0)
-                return len < hl && memcmp(buf, JOURNAL_HEADER, len) == 0 ? 0 : -EINVAL;
+        if (len < hl || memcmp(buf, JOURNAL_HEADER, hl) != 0) {
+                if (len < hl && memcmp(buf, JOURNAL_HEADER, len) == 0)
+                        return 0;
+                why = "not a sluice-fill journal (want the header \"sluice-fill-journal 1\")";
+                r = -EINVAL;
+                goto out;
+        }
         pos = hl;
         while (pos < len) {
                 const char *nl = memchr(buf + pos, '\n', len - pos);
                 if (!nl)
                         break; /* torn tail */
                 size_t n = (size_t)(nl - (buf + pos));
-                if (n > JOURNAL_MAX_LINE)
-                        return -EINVAL;
-                r = apply_line(j, buf + pos, n);
+                line_no++;
+                if (n > JOURNAL_MAX_LINE) {
+                        why = "record longer than the limit";
+                        r = -EINVAL;
+                        goto out;
+                }
+                r = apply_line(j, buf + pos, n, &why);
                 if (r < 0)
-                        return r;
+                        goto out;
                 pos += n + 1;
         }
         *ret_valid = pos;
-        return 0;
+out:
+        if (r == -EINVAL && err)
+                snprintf(err, errlen, "line %zu: %s", line_no, why);
+        return r;
 }
 
 int journal_new_memory(struct journal **ret)
@@ -289,7 +317,7 @@ int journal_new_memory(struct journal **ret)
 int journal_load_buf(struct journal *j, const char *buf, size_t len)
 {
         size_t valid;
-        return load(j, buf, len, &valid);
+        return load(j, buf, len, &valid, NULL, 0);
 }
 
 static int mkdirs(const char *path)
@@ -346,7 +374,7 @@ int journal_lock(const char *path, int *ret_fd)
         return 0;
 }
 
-int journal_open(const char *path, bool write, struct journal **ret)
+int journal_open(const char *path, bool write, struct journal **ret, char *err, size_t errlen)
 {
         struct journal *j = NULL;
         char *buf = NULL;
@@ -400,7 +428,7 @@ int journal_open(const char *path, bool write, struct journal **ret)
                                 break;
                         got += (size_t)n;
                 }
-                r = load(j, buf, got, &valid);
+                r = load(j, buf, got, &valid, err, errlen);
                 if (r < 0)
                         goto out;
                 if (write && valid < got && ftruncate(fd, (off_t)valid) < 0) {

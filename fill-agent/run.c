@@ -268,17 +268,46 @@ static int lock_edge(const struct fill_opts *o, struct run_edge *re)
         return r;
 }
 
+/*
+ * Open the edge's journal for the run. One that does not parse (a line damaged by hand or on
+ * disk) is moved aside to <path>.corrupt, with a warning, and a fresh one is started: the
+ * edge's listing, not the journal, says what to send, so the run loses only the reports of
+ * objects an earlier run committed and the edge no longer holds ("lost").
+ */
+static int open_journal(const struct fill_opts *o, struct run_edge *re, char *path, size_t cap)
+{
+        char aside[4300], why[256] = "";
+        int r = journal_open(opts_journal_path(o, re->s.cfg->id, path, cap), true, &re->journal,
+                             why, sizeof(why));
+
+        if (r != -EINVAL)
+                goto out;
+        snprintf(aside, sizeof(aside), "%s.corrupt", path);
+        if (rename(path, aside) < 0) {
+                r = -errno;
+                snprintf(re->s.err, sizeof(re->s.err), "%.400s, %s; cannot move it aside: %s", path,
+                         why, strerror(-r));
+                return r;
+        }
+        log_warn("%s: journal %s, %s: moved aside to %s; starting a new journal (the edge's "
+                 "listing says what to send)",
+                 re->s.cfg->id, path, why, aside);
+        r = journal_open(path, true, &re->journal, why, sizeof(why));
+out:
+        if (r < 0)
+                snprintf(re->s.err, sizeof(re->s.err), "%.400s: %s", path,
+                         r == -EINVAL ? why : strerror(-r));
+        return r;
+}
+
 static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct progress *p)
 {
         char path[4200];
         int r;
 
-        r = journal_open(opts_journal_path(o, re->s.cfg->id, path, sizeof(path)), true,
-                         &re->journal);
-        if (r < 0) {
-                snprintf(re->s.err, sizeof(re->s.err), "%.400s: %s", path, strerror(-r));
+        r = open_journal(o, re, path, sizeof(path));
+        if (r < 0)
                 return r;
-        }
         r = journal_run_begin(re->journal, (int64_t)window_clock(), re->s.plan.generated);
         if (r < 0) {
                 snprintf(re->s.err, sizeof(re->s.err), "%.400s: %s", path, strerror(-r));

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +33,22 @@ int status_cmd(const struct fill_opts *o)
                 struct journal_summary js = {.exit_code = -1};
                 struct journal *j = NULL;
                 struct survey s;
-                char path[4200], a[32], b[32];
+                char path[4200], a[32], b[32], why[256] = "", jerr[512] = "";
                 bool live;
                 int r;
 
-                r = journal_open(opts_journal_path(o, e->id, path, sizeof(path)), false, &j);
+                r = journal_open(opts_journal_path(o, e->id, path, sizeof(path)), false, &j, why,
+                                 sizeof(why));
                 if (r == 0)
                         journal_get_summary(j, &js);
                 journal_free(j);
+                if (r < 0) {
+                        /* A journal that cannot be read is an error here, where it is the
+                         * answer; run moves a corrupt one aside and starts afresh. */
+                        snprintf(jerr, sizeof(jerr), "%.400s%s%s", path, r == -EINVAL ? ", " : ": ",
+                                 r == -EINVAL ? why : strerror(-r));
+                        rc = FILL_EXIT_ERROR;
+                }
                 live = survey_load(&s, o, e, true, NULL) == 0;
                 if (!live)
                         rc = FILL_EXIT_ERROR;
@@ -53,7 +62,7 @@ int status_cmd(const struct fill_opts *o)
                         json_object_set_new(x, "edge", json_string(e->id));
                         json_object_set_new(x, "journal", json_string(path));
                         if (r < 0)
-                                json_object_set_new(x, "journal_error", json_string(strerror(-r)));
+                                json_object_set_new(x, "journal_error", json_string(jerr));
                         json_object_set_new(x, "last_run_started", json_integer(js.started));
                         json_object_set_new(x, "last_run_ended", json_integer(js.ended));
                         json_object_set_new(x, "last_run_exit", json_integer(js.exit_code));
@@ -84,7 +93,7 @@ int status_cmd(const struct fill_opts *o)
                 } else {
                         printf("edge %s\n", e->id);
                         if (r < 0)
-                                printf("  journal %s: %s\n", path, strerror(-r));
+                                printf("  journal %s\n", jerr);
                         else if (!js.started)
                                 printf("  no run recorded (%s)\n", path);
                         else

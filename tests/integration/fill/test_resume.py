@@ -80,6 +80,37 @@ def one_run_per_edge(env):
     eq([e["committed"] for e in events(out) if e["event"] == "done"], [0], "nothing to send")
 
 
+@test
+def corrupt_journal(env):
+    """A journal with a damaged line: status says which file, line and why, and exits 1; run
+    moves it aside (<name>.corrupt, with a warning) and fills the edge, which is the source of
+    truth, with a fresh journal."""
+    objs = make_catalog(env, titles=1, segs=3)
+    os.makedirs(env.state_dir, exist_ok=True)
+    path = os.path.join(env.state_dir, f"{env.edge_id}.journal")
+    bad = "sluice-fill-journal 1\nS 1767225600 1767225600\nX what is this\n"
+    with open(path, "w") as f:
+        f.write(bad)
+    rc, out, err = env.fill("status")
+    eq(rc, 1, f"status on a corrupt journal ({out} {err})")
+    check(f"{path}, line 3: unknown record type" in out, f"names file, line and reason: {out}")
+    rc, out, err = env.fill("status", "--json")
+    eq(rc, 1, "status --json on a corrupt journal")
+    eq(events(out)[0]["journal_error"], f"{path}, line 3: unknown record type", "journal_error")
+
+    rc, out, err = env.fill("run", "--progress", "json")
+    eq(rc, 0, f"run carries on ({err})")
+    check(f"{path}, line 3: unknown record type: moved aside to {path}.corrupt" in err,
+          f"warns, naming both files: {err}")
+    with open(path + ".corrupt") as f:
+        eq(f.read(), bad, "the damaged journal is kept aside as it was")
+    env.check_edge_holds(objs)
+    rc, out, err = env.fill("status", "--json")
+    eq(rc, 0, f"status on the new journal ({err})")
+    st = events(out)[0]
+    eq((st["committed"], st.get("journal_error")), (len(objs), None), f"the new journal: {st}")
+
+
 UNIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "dist",
                     "systemd", "sluice-fill.service.in")
 

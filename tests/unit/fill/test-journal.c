@@ -30,7 +30,7 @@ TEST(journal_roundtrip_and_resume)
 
         ASSERT_TRUE(dir != NULL);
         snprintf(path, sizeof(path), "%s/sub/edge-a.journal", dir);
-        ASSERT_EQ(journal_open(path, true, &j), 0);
+        ASSERT_EQ(journal_open(path, true, &j, NULL, 0), 0);
         ASSERT_EQ(journal_run_begin(j, 100, 42), 0);
         ASSERT_EQ(journal_commit(j, "/t1/seg 1.m4s", 13, SHA_A, 1000), 0);
         ASSERT_EQ(journal_commit(j, "/t1/%2e.m4s", 11, SHA_B, 5), 0);
@@ -38,7 +38,7 @@ TEST(journal_roundtrip_and_resume)
         journal_free(j);
 
         /* A crash here: the run never ended. Reopen: the commits are there, the run resumes. */
-        ASSERT_EQ(journal_open(path, true, &j), 0);
+        ASSERT_EQ(journal_open(path, true, &j, NULL, 0), 0);
         ASSERT_TRUE(journal_committed(j, "/t1/seg 1.m4s", 13, SHA_A));
         ASSERT_TRUE(!journal_committed(j, "/t1/seg 1.m4s", 13, SHA_B));
         ASSERT_TRUE(journal_committed(j, "/t1/%2e.m4s", 11, SHA_B));
@@ -56,14 +56,14 @@ TEST(journal_roundtrip_and_resume)
         journal_free(j);
 
         /* After an ended run, the next run starts a fresh file. */
-        ASSERT_EQ(journal_open(path, true, &j), 0);
+        ASSERT_EQ(journal_open(path, true, &j, NULL, 0), 0);
         journal_get_summary(j, &s);
         ASSERT_EQ(s.exit_code, 0);
         ASSERT_EQ(s.ended, 300);
         ASSERT_EQ(journal_run_begin(j, 400, 43), 0);
         ASSERT_TRUE(!journal_committed(j, "/t1/seg 1.m4s", 13, SHA_A));
         journal_free(j);
-        ASSERT_EQ(journal_open(path, false, &j), 0);
+        ASSERT_EQ(journal_open(path, false, &j, NULL, 0), 0);
         journal_get_summary(j, &s);
         ASSERT_EQ(s.committed, 0);
         ASSERT_EQ(s.started, 400);
@@ -86,12 +86,12 @@ TEST(journal_torn_tail_is_dropped)
         ASSERT_TRUE(fd >= 0);
         ASSERT_EQ(write(fd, img, sizeof(img) - 1), (long long)sizeof(img) - 1);
         close(fd);
-        ASSERT_EQ(journal_open(path, true, &j), 0);
+        ASSERT_EQ(journal_open(path, true, &j, NULL, 0), 0);
         journal_get_summary(j, &s);
         ASSERT_EQ(s.committed, 1);
         ASSERT_EQ(journal_commit(j, "/y", 2, SHA_B, 3), 0);
         journal_free(j);
-        ASSERT_EQ(journal_open(path, false, &j), 0);
+        ASSERT_EQ(journal_open(path, false, &j, NULL, 0), 0);
         ASSERT_TRUE(journal_committed(j, "/y", 2, SHA_B));
         ASSERT_TRUE(journal_committed(j, "/x", 2, SHA_A));
         journal_free(j);
@@ -108,7 +108,7 @@ TEST(journal_failed_append_leaves_no_torn_line)
         char *dir = tmpdir();
 
         snprintf(path, sizeof(path), "%s/full.journal", dir);
-        ASSERT_EQ(journal_open(path, true, &j), 0);
+        ASSERT_EQ(journal_open(path, true, &j, NULL, 0), 0);
         ASSERT_EQ(journal_run_begin(j, 100, 42), 0);
         ASSERT_EQ(journal_commit(j, "/a", 2, SHA_A, 1), 0);
         ASSERT_EQ(stat(path, &st), 0);
@@ -129,7 +129,7 @@ TEST(journal_failed_append_leaves_no_torn_line)
         ASSERT_EQ(journal_commit(j, "/c", 2, SHA_B, 3), 0);
         journal_free(j);
 
-        ASSERT_EQ(journal_open(path, false, &j), 0);
+        ASSERT_EQ(journal_open(path, false, &j, NULL, 0), 0);
         ASSERT_TRUE(journal_committed(j, "/a", 2, SHA_A));
         ASSERT_TRUE(!journal_committed(j, "/b", 2, SHA_B));
         ASSERT_TRUE(journal_committed(j, "/c", 2, SHA_B));
@@ -156,6 +156,35 @@ TEST(journal_refuses_garbage)
                 ASSERT_EQ(journal_load_buf(j, bad[i], strlen(bad[i])), -EINVAL);
                 journal_free(j);
         }
+}
+
+/* A journal that does not parse is refused with the line and the reason. */
+TEST(journal_open_says_where)
+{
+        static const struct {
+                const char *text, *err;
+        } cases[] = {
+            {"not a journal\n", "line 1: not a sluice-fill journal"},
+            {"sluice-fill-journal 1\nS 1 2\nE 3 0\nS 4 x\n", "line 4: bad S record"},
+            {"sluice-fill-journal 1\nS 1 2\nC zz 1 /a\n", "line 3: bad C record"},
+        };
+        char path[512], err[256];
+        struct journal *j = NULL;
+        char *dir = tmpdir();
+
+        ASSERT_TRUE(dir != NULL);
+        snprintf(path, sizeof(path), "%s/edge-a.journal", dir);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                FILE *f = fopen(path, "w");
+                ASSERT_TRUE(f != NULL);
+                fputs(cases[i].text, f);
+                fclose(f);
+                err[0] = '\0';
+                ASSERT_EQ(journal_open(path, false, &j, err, sizeof(err)), -EINVAL);
+                ASSERT_TRUE(strncmp(err, cases[i].err, strlen(cases[i].err)) == 0);
+        }
+        unlink(path);
+        rmdir(dir);
 }
 
 TEST_MAIN()
