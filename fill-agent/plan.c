@@ -316,6 +316,9 @@ int plan_fetch(const char *control, const char *bearer, const char *secret, size
                         snprintf(err, errlen, "cannot sign the plan request for %s: %s", edge_id,
                                  r == -EINVAL ? "the secret is not 32 to 128 visible ASCII bytes"
                                               : strerror(-r));
+                        /* The secret's fault, not the plan's (plan_parse's -EINVAL). */
+                        if (r == -EINVAL)
+                                r = -EKEYREJECTED;
                         goto out;
                 }
                 signed_hdrs[0] = lines[0];

@@ -119,8 +119,8 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
                          : secret ? "the edge's secret was not accepted (not the one control "
                                     "holds for this edge, or the clocks differ)"
                                   : "no control token or edge secret was given");
-        else if (r == -EINVAL && secret)
-                s->rc = FILL_EXIT_USAGE;
+        else if (r == -EKEYREJECTED)
+                s->rc = FILL_EXIT_USAGE; /* the secret file holds no usable secret */
         free(ctl_token);
         if (secret) {
                 explicit_bzero(secret, strlen(secret));

@@ -10,7 +10,7 @@ import re
 import subprocess
 import threading
 
-from fillharness import check, eq, events, make_catalog, run, test
+from fillharness import AdminProxy, check, eq, events, make_catalog, run, test
 
 
 @test
@@ -317,6 +317,26 @@ def plan_signed_with_edge_secret(env):
     rc, _, text = fill_with(env, bare, "plan", "--secret-file", short)
     eq(rc, 2, f"plan with an unusable secret ({text})")
     check("32 to 128" in text, f"unusable secret: no clear message: {text}")
+
+
+@test
+def malformed_plan_with_secret_is_an_error(env):
+    """A plan that does not parse is control's fault, not the operator's: exit 1 and the
+    parser's words, with an edge secret given as without one. Only a secret that cannot sign
+    is a usage error (exit 2, above)."""
+    make_catalog(env, titles=1, segs=1)
+    good = write_file(env, "edge.secret", "fill-edge-secret-" + "0123456789abcdef" * 2)
+    proxy = AdminProxy(env.control.ctl.port)  # answers the plan request with a JSON error body
+    env.control_url = proxy.url
+    proxy.answer[f"/v1/fill/plan?edge={env.edge_id}"] = [(200, {})] * 2
+    try:
+        for cmd in ("plan", "run"):
+            rc, _, text = fill_with(env, without_control_token(env), cmd, "--secret-file", good)
+            eq(rc, 1, f"{cmd}: a plan that does not parse ({text})")
+            check("plan: not an object with an" in text, f"{cmd}: says why: {text}")
+    finally:
+        proxy.stop()
+    eq(env.puts(), [], "nothing pushed")
 
 
 @test
