@@ -342,6 +342,15 @@ int plan_fetch(const char *control, const char *bearer, const char *secret, size
                 goto out;
         }
         r = plan_parse(body, blen, ret, err, errlen);
+        /* Another edge's plan would have this one fill, and evict, by the wrong list. */
+        if (r >= 0 && (!ret->edge || strcmp(ret->edge, edge_id) != 0)) {
+                snprintf(err, errlen,
+                         "control answered the fill plan for %s with %s%.200s%s; refusing it",
+                         edge_id, ret->edge ? "a plan for edge \"" : "a plan naming no edge",
+                         ret->edge ? ret->edge : "", ret->edge ? "\"" : "");
+                plan_done(ret);
+                r = -EBADMSG;
+        }
 out:
         free(body);
         free(url);

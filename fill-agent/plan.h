@@ -58,8 +58,9 @@ void plan_done(struct plan *p);
  * ret_retry_after (may be NULL) gets control's Retry-After in seconds, 0 without one.
  * Returns 0, -EACCES (401/403: missing or wrong credentials), -ENOENT (404: an edge control
  * does not know), -EIO (unreachable, no answer), -EAGAIN (a status worth retrying: 5xx, 408,
- * 429), -EPROTO (another status), -EKEYREJECTED (a secret req_sign refuses), or what
- * plan_parse returns (-EINVAL: not a plan); err says which.
+ * 429), -EPROTO (another status), -EKEYREJECTED (a secret req_sign refuses), -EBADMSG (a
+ * plan whose "edge" is not edge_id, or absent), or what plan_parse returns (-EINVAL: not a
+ * plan); err says which.
  */
 int plan_fetch(const char *control, const char *bearer, const char *secret, size_t secret_len,
                const char *edge_id, long timeout_ms, int64_t *ret_retry_after, struct plan *ret,

@@ -4,6 +4,7 @@ the edge, a second run that transfers nothing, --dry-run changing nothing, statu
 (with its progress), and the warning a run gives without a window or a rate.
 The plan is the real sluice-control's (see fillharness)."""
 
+import http.server
 import json
 import os
 import re
@@ -336,6 +337,50 @@ def malformed_plan_with_secret_is_an_error(env):
             check("plan: not an object with an" in text, f"{cmd}: says why: {text}")
     finally:
         proxy.stop()
+    eq(env.puts(), [], "nothing pushed")
+
+
+class _PlanFor(http.server.BaseHTTPRequestHandler):
+    """A control that answers every plan request with the plan in self.server.plan."""
+
+    def do_GET(self):
+        body = json.dumps(self.server.plan).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+@test
+def plan_for_another_edge_refused(env):
+    """A plan control issued for another edge (its "edge" field) is refused, exit 1 and
+    saying so: this edge would be filled, and evicted, by another's list. A control that
+    mixes them up is a misbehaving server: a stand-in serves the real plan of edge-other."""
+    make_catalog(env, titles=1, segs=2)
+    env.control.add_edge("edge-other", "eu-west", f"http://127.0.0.1:{env.edge.port}")
+    srv = http.server.HTTPServer(("127.0.0.1", 0), _PlanFor)
+    srv.plan = env.control.plan("edge-other")
+    eq(srv.plan["edge"], "edge-other", "control's plan names its edge")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    env.control_url = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        for cmd in ("plan", "run"):
+            rc, out, err = env.fill(cmd)
+            text = (out + err).replace('\\"', '"')  # run's "done" line is JSON
+            eq(rc, 1, f"{cmd}: another edge's plan ({text})")
+            check(f'control answered the fill plan for {env.edge_id} with a plan for edge '
+                  f'"edge-other"' in text, f"{cmd}: says why: {text}")
+        del srv.plan["edge"]
+        rc, out, err = env.fill("plan")
+        eq(rc, 1, f"a plan naming no edge ({out} {err})")
+        check("a plan naming no edge" in out + err, f"says why: {out} {err}")
+    finally:
+        srv.shutdown()
+        srv.server_close()
     eq(env.puts(), [], "nothing pushed")
 
 
