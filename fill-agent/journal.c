@@ -590,7 +590,7 @@ int journal_commit(struct journal *j, const char *key, size_t key_len, const cha
         char *line;
         int n, r;
 
-        if (key_len == 0 || key_len * 3 + 100 > JOURNAL_MAX_LINE)
+        if (key_len == 0 || key_len > JOURNAL_MAX_KEY)
                 return -ENAMETOOLONG;
         line = malloc(key_len * 3 + 100);
         if (!line)
@@ -615,7 +615,7 @@ int journal_refuse(struct journal *j, const char *key, size_t key_len, const cha
         char *line;
         int n, r;
 
-        if (key_len == 0 || key_len * 3 + 100 > JOURNAL_MAX_LINE)
+        if (key_len == 0 || key_len > JOURNAL_MAX_KEY)
                 return -ENAMETOOLONG;
         line = malloc(key_len * 3 + 100);
         if (!line)

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "plan.h"
+
 /*
  * The resume state of one edge: <state_dir>/<edge id>.journal, an append-only text file.
  *
@@ -20,7 +22,11 @@
  * keeping what that run committed. Limits: JOURNAL_MAX_BYTES, JOURNAL_MAX_LINE per record.
  */
 #define JOURNAL_MAX_BYTES (256u << 20)
-#define JOURNAL_MAX_LINE  (4096u + 128u)
+/* The longest key journalled: a plan's longest path, after its "/". */
+#define JOURNAL_MAX_KEY (PLAN_MAX_PATH + 1u)
+/* A record of that key with every byte escaped ("%XX"), plus the rest of a C or R record
+ * (at most 88 bytes). */
+#define JOURNAL_MAX_LINE (JOURNAL_MAX_KEY * 3u + 100u)
 
 struct journal;
 

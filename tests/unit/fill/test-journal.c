@@ -10,6 +10,7 @@
 #include "tests.h"
 
 #include "journal.h"
+#include "plan.h"
 
 static const char SHA_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 static const char SHA_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -183,6 +184,34 @@ TEST(journal_open_says_where)
                 ASSERT_EQ(journal_open(path, false, &j, err, sizeof(err)), -EINVAL);
                 ASSERT_TRUE(strncmp(err, cases[i].err, strlen(cases[i].err)) == 0);
         }
+        unlink(path);
+        rmdir(dir);
+}
+
+/* Every key a plan may hold is journalled: a path of PLAN_MAX_PATH bytes, each escaped. */
+TEST(journal_takes_the_longest_plan_key)
+{
+        char path[512], key[PLAN_MAX_PATH + 3];
+        struct journal *j = NULL;
+        struct journal_summary s;
+        char *dir = tmpdir();
+
+        ASSERT_TRUE(dir != NULL);
+        snprintf(path, sizeof(path), "%s/edge-a.journal", dir);
+        key[0] = '/';
+        memset(key + 1, ' ', sizeof(key) - 1); /* escaped as %20: three bytes each */
+        ASSERT_EQ(journal_open(path, true, &j, NULL, 0), 0);
+        ASSERT_EQ(journal_run_begin(j, 100, 42), 0);
+        ASSERT_EQ(journal_commit(j, key, PLAN_MAX_PATH + 1, SHA_A, 7), 0);
+        ASSERT_EQ(journal_refuse(j, key, PLAN_MAX_PATH + 1, "size-mismatch"), 0);
+        ASSERT_EQ(journal_commit(j, key, PLAN_MAX_PATH + 2, SHA_A, 7), -ENAMETOOLONG);
+        journal_free(j);
+        ASSERT_EQ(journal_open(path, false, &j, NULL, 0), 0);
+        ASSERT_TRUE(journal_committed(j, key, PLAN_MAX_PATH + 1, SHA_A));
+        journal_get_summary(j, &s);
+        ASSERT_EQ(s.committed, 1);
+        ASSERT_EQ(s.refused, 1);
+        journal_free(j);
         unlink(path);
         rmdir(dir);
 }
