@@ -454,7 +454,8 @@ int cli_main(int argc, char **argv)
         {
                 struct window w;
                 if (o.cfg.window && window_parse(o.cfg.window, &w) < 0) {
-                        rc = usage_error("window: want HH:MM-HH:MM, got \"%s\"", o.cfg.window);
+                        /* The file's is checked where it is written (fill-cfg.c): a flag's. */
+                        rc = usage_error("--window: want HH:MM-HH:MM, got \"%s\"", o.cfg.window);
                         goto out;
                 }
         }

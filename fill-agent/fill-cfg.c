@@ -15,6 +15,7 @@
 #include "net-addr.h"
 
 #include "holdings.h"
+#include "window.h"
 
 #include "fill-cfg.h"
 
@@ -65,9 +66,38 @@ const struct cfg_field fill_cfg_fields[] = {
 };
 /* clang-format on */
 
+/*
+ * A window and a zone where they are written (node: "window", "edges[2].tz"): found only at
+ * run time, a typo would cost a night, and a zone the machine lacks would read as UTC.
+ */
+static int check_window(const char *window, const char *tz, const char *prefix, const char *name,
+                        const char *buf, size_t len, struct cfg_error *err)
+{
+        struct window w;
+        char node[64];
+
+        if (window && window_parse(window, &w) < 0) {
+                snprintf(node, sizeof(node), "%swindow", prefix);
+                return cfg_error_at(err, name, buf, len, node,
+                                    "'%s' must be HH:MM-HH:MM (00:00-24:00 for any hour), got "
+                                    "\"%s\"",
+                                    node, window);
+        }
+        if (tz && !window_tz_ok(tz)) {
+                snprintf(node, sizeof(node), "%stz", prefix);
+                return cfg_error_at(err, name, buf, len, node,
+                                    "'%s': unknown time zone \"%s\" (no such zone file under "
+                                    "/usr/share/zoneinfo)",
+                                    node, tz);
+        }
+        return 0;
+}
+
 static int check(struct fill_cfg *c, const char *name, const char *buf, size_t len,
                  struct cfg_error *err)
 {
+        int r;
+
         /* An explicit null (~, or no value) clears a default; these two cannot go without. */
         if (!c->outside || (strcmp(c->outside, "exit") != 0 && strcmp(c->outside, "wait") != 0))
                 return cfg_error_at(err, name, buf, len, "outside_window",
@@ -82,9 +112,18 @@ static int check(struct fill_cfg *c, const char *name, const char *buf, size_t l
                 return cfg_error_at(err, name, buf, len, "control",
                                     "'control': \"%s\" is not an http:// or https:// URL",
                                     c->control);
+        r = check_window(c->window, c->tz, "", name, buf, len, err);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < c->edges.n; i++) {
                 struct fill_edge_cfg *e = (struct fill_edge_cfg *)c->edges.items + i;
                 const char *urls[] = {e->admin_url, e->url};
+                char prefix[32];
+
+                snprintf(prefix, sizeof(prefix), "edges[%zu].", i);
+                r = check_window(e->window, e->tz, prefix, name, buf, len, err);
+                if (r < 0)
+                        return r;
                 const char *keys[] = {"admin_url", "url"};
                 for (size_t k = 0; k < 2; k++) {
                         if (!urls[k] || net_url_ok(urls[k]))

@@ -132,6 +132,37 @@ def evictions_wait_for_their_own_window(env):
 
 
 
+def where(path, text):
+    """file:line:col of the first text in path (1-based), as the config errors give it."""
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if text in line:
+                return f"{path}:{n}:{line.index(text) + 1}:"
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+@test
+def bad_edge_window_or_zone_refused_where_written(env):
+    """An edge's window or zone that does not parse is a config error like any other: exit 2
+    with file:line:col before anything is asked or sent, for every edge of the file; a zone is
+    checked even without a window."""
+    make_catalog(env, titles=1, segs=2)
+    env.add_edge("edge-a", env.edge)
+    cfg = write_config(env, env.edge, extra_b=', window: "2-14"')
+    rc, out, err = fill_cfg(env, cfg, "--progress", "json")
+    eq(rc, 2, f"a bad window for edge-b ({out} {err})")
+    at = where(cfg, '"2-14"')
+    check(f"{at} 'edges[1].window' must be HH:MM-HH:MM" in err,
+          f"says where and what: {err}")
+    cfg = write_config(env, env.edge, extra_a=", tz: Europe/Pari")
+    rc, out, err = fill_cfg(env, cfg, "--progress", "json")
+    eq(rc, 2, f"an unknown zone for edge-a ({out} {err})")
+    at = where(cfg, "Europe/Pari")
+    check(f"{at} 'edges[0].tz': unknown time zone \"Europe/Pari\"" in err,
+          f"says where and what: {err}")
+    eq(env.puts(), [], "nothing sent")
+
+
 @test
 def verify_keeps_the_worst_status(env):
     """verify over two edges: the first cannot be surveyed (control has no plan for it: exit

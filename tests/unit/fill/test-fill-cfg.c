@@ -178,4 +178,26 @@ TEST(stall_timeout_bounds)
         ASSERT_EQ(load_text("stall_timeout: 2h\n", &c, &err), -EINVAL);
 }
 
+/* Windows and zones are checked where they are written, per edge too, before any run. */
+TEST(windows_and_zones_checked_where_written)
+{
+        struct fill_cfg c;
+        struct cfg_error err;
+
+        ASSERT_EQ(load_text("window: \"02:00-14:00\"\ntz: UTC\nedges:\n"
+                            "  - {id: a, window: \"22:00-06:00\", tz: Europe/Paris}\n",
+                            &c, &err),
+                  0);
+        fill_cfg_free(&c);
+        ASSERT_EQ(load_text("window: \"25:00-02:00\"\n", &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, ":1:9: 'window' must be HH:MM-HH:MM") != NULL);
+        ASSERT_EQ(load_text("edges:\n  - id: a\n    window: \"2-14\"\n", &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, ":3:13: 'edges[0].window' must be HH:MM-HH:MM") != NULL);
+        ASSERT_EQ(load_text("tz: Europe/Pari\n", &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, ":1:5: 'tz': unknown time zone \"Europe/Pari\"") != NULL);
+        ASSERT_EQ(load_text("edges:\n  - {id: a}\n  - {id: b, tz: Mars/Olympus}\n", &c, &err),
+                  -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, ":3:17: 'edges[1].tz': unknown time zone") != NULL);
+}
+
 TEST_MAIN()
