@@ -236,28 +236,55 @@ WRK_RE = {
     "bytes": re.compile(r"Transfer/sec:\s+([\d.]+)(\w+)"),
     "p50": re.compile(r"^\s+50%\s+([\d.]+)(\w+)", re.M),
     "p99": re.compile(r"^\s+99%\s+([\d.]+)(\w+)", re.M),
-    "errors": re.compile(r"Non-2xx or 3xx responses:\s+(\d+)|Socket errors:.*"),
+    "errors": re.compile(r"Non-2xx or 3xx responses:\s+\d+|Socket errors:.*"),
 }
 UNIT = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
 TUNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
+def wrk_checked(out, what):
+    """Refuse a run with non-2xx/3xx answers or socket errors (connect, read, write, or a
+    response past --timeout, which wrk leaves out of its latencies): an error path must not
+    look fast, nor a stalled response leave the percentiles."""
+    bad = WRK_RE["errors"].search(out)
+    if bad:
+        raise RuntimeError(f"wrk saw errors on {what}: {bad.group(0)}\n{out}")
+
+
 def run_wrk(port, path, conns, duration, cpus):
     cmd = (["taskset", "-c", cpus] if cpus else []) + [
         "wrk", "-t", "1" if cpus else "2", "-c", str(conns), "-d", f"{duration}s", "--latency",
-        f"http://127.0.0.1:{port}/{path}"]
+        "--timeout", "30s", f"http://127.0.0.1:{port}/{path}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    wrk_checked(out, f"port {port}")
     rps = float(WRK_RE["rps"].search(out).group(1))
     m = WRK_RE["bytes"].search(out)
-    bps = float(m.group(1)) * UNIT[m.group(2)] * 8
+    wire = float(m.group(1)) * UNIT[m.group(2)] * 8
     p50 = WRK_RE["p50"].search(out)
     p99 = WRK_RE["p99"].search(out)
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    if non2xx:
-        raise RuntimeError(f"wrk saw {non2xx.group(1)} non-2xx responses on port {port}:\n{out}")
-    return {"rps": rps, "gbps": bps / 1e9,
+    # Gbit/s of bodies (req/s x size): wrk's Transfer/sec counts response heads too, and the
+    # servers' heads differ in length (Sluice's carries CORS, Cache-Status and CMSD).
+    return {"rps": rps, "gbps": rps * SIZES[path] * 8 / 1e9, "wire_gbps": wire / 1e9,
             "p50_ms": float(p50.group(1)) * TUNIT[p50.group(2)],
             "p99_ms": float(p99.group(1)) * TUNIT[p99.group(2)]}
+
+
+def verify_body(srv, size, path):
+    """One GET of size from srv, compared byte for byte with the file it must serve."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(f"GET /{size} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+        got = b""
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            got += d
+    head, _, body = got.partition(b"\r\n\r\n")
+    with open(path, "rb") as f:
+        want = f.read()
+    if not head.startswith(b"HTTP/1.1 200") or body != want:
+        raise RuntimeError(f"{srv.name}: GET /{size} is not the file ({head[:40]!r}, "
+                           f"{len(body)} of {len(want)} bytes)")
 
 
 def idle_rss(server, n):
@@ -311,6 +338,7 @@ def one_run(srv, size, conns, duration, wrk_cpus):
     r = run_wrk(srv.port, size, conns, duration, wrk_cpus)
     r["server_cores"] = (cpu_seconds(srv.pids()) - c0) / (time.monotonic() - t0)
     r["rps_per_core"] = r["rps"] / max(r["server_cores"], 1e-9)
+    r["gbps_per_core"] = r["gbps"] / max(r["server_cores"], 1e-9)
     return r
 
 
@@ -328,8 +356,16 @@ def run_mode(a, mode, kinds, root, files, work, sizes):
             srv = kind(root, files, workers, server_cpus)
             started.append(srv)
             srv.start(work)
+        if a.idle and mode == "shared":
+            # Before any load: memory a server kept from the load runs would hide idle
+            # connections inside it.
+            for srv in started:
+                r = idle_rss(srv, a.idle)
+                results.append({"mode": "idle", "server": srv.name, **r})
+                print(f"idle   {srv.name:6} {r['connections']} conns: {r['bytes_per_conn']:.0f} bytes RSS per idle connection", flush=True)
         for size in sizes:
             for srv in started:
+                verify_body(srv, size, files[size])
                 run_wrk(srv.port, size, 16, 1, wrk_cpus)  # warm the page cache and fd caches
             for conns in map(int, a.conns.split(",")):
                 reps = {srv.name: [] for srv in started}
@@ -339,8 +375,8 @@ def run_mode(a, mode, kinds, root, files, work, sizes):
                         reps[srv.name].append(one_run(srv, size, conns, a.duration, wrk_cpus))
                 for srv in started:
                     rs = reps[srv.name]
+                    # Each figure the median of its own per-run values (per core: per run).
                     med = {k: statistics.median(x[k] for x in rs) for k in rs[0]}
-                    med["gbps_per_core"] = med["gbps"] / max(med["server_cores"], 1e-9)
                     if srv.name.startswith("sluice") and "nginx" in reps:
                         pairs = zip(rs, reps["nginx"])
                         med["paired_ratio"] = statistics.median(
@@ -355,11 +391,6 @@ def run_mode(a, mode, kinds, root, files, work, sizes):
                           f"{med['gbps']:6.2f} Gbit/s p50 {med['p50_ms']:.2f} ms p99 {med['p99_ms']:.2f} ms "
                           f"cores {med['server_cores']:.2f} -> {med['rps_per_core']:.0f} req/s/core "
                           f"{med['gbps_per_core']:.2f} Gbit/s/core", flush=True)
-        if a.idle and mode == "shared":
-            for srv in started:
-                r = idle_rss(srv, a.idle)
-                results.append({"mode": "idle", "server": srv.name, **r})
-                print(f"idle   {srv.name:6} {r['connections']} conns: {r['bytes_per_conn']:.0f} bytes RSS per idle connection", flush=True)
     finally:
         for srv in started:
             srv.stop()
