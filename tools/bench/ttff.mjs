@@ -18,7 +18,8 @@
 // runs with the cache disabled through CDP instead). What the page fetches ahead of dash.js
 // (its inits and first segments) comes from it.
 //   cold: a new browser context per start (no connections, an empty cache)
-//   warm: the same context reloaded (connections, the page and dash.js module warm)
+//   warm: the same context reloaded (connections, the page and dash.js module warm), once the
+//         cold start's player is paused and nothing has been in flight for 300 ms
 // The variants are interleaved run by run so drift on a shared machine hits both alike.
 // Seek-to-playing (to the middle, then to three quarters) is measured on the warm runs: from
 // setting currentTime until the seek is done, data is there to go on, and 50 ms have played.
@@ -214,6 +215,29 @@ async function firstFrame(page, url) {
   return st.ff;
 }
 
+// The requests of cdp's page still in flight (ids), kept up to date from the protocol's events.
+function inflight(cdp) {
+  const ids = new Set();
+  cdp.on('Network.requestWillBeSent', (e) => ids.add(e.requestId));
+  cdp.on('Network.loadingFinished', (e) => ids.delete(e.requestId));
+  cdp.on('Network.loadingFailed', (e) => ids.delete(e.requestId));
+  return ids;
+}
+
+// Until nothing has been in flight for quietMs (at most timeoutMs): a warm start measured while
+// the cold one's downloads still run would time their contention, not the start.
+async function networkQuiet(ids, quietMs = 300, timeoutMs = 20000) {
+  const end = Date.now() + timeoutMs;
+  let since = ids.size ? 0 : Date.now();
+  while (Date.now() < end) {
+    if (ids.size) since = 0;
+    else if (!since) since = Date.now();
+    else if (Date.now() - since >= quietMs) return true;
+    await new Promise((r) => { setTimeout(r, 20); }); // sampled: the events arrive between
+  }
+  return false;
+}
+
 // { ms: seek to playing, wall: the page's Date.now() at the seek }. Playing: the seek done,
 // data to go on, and 50 ms of media played past the target, sampled every 5 ms (timeupdate
 // fires only every 250 ms or so, which would add up to that much to a seek). Throws when
@@ -289,6 +313,7 @@ async function main() {
         const ctx = await browser.newContext();
         const page = await ctx.newPage();
         const cdp = await ctx.newCDPSession(page);
+        const busy = inflight(cdp);
         await cdp.send('Network.enable');
         if (VARIANTS[v].noCache) await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
         await shapeLink(cdp);
@@ -305,6 +330,10 @@ async function main() {
         const d = duplicates(tl);
         res[v].dup.push(d.repeated.length + d.renumbered.length);
         if (i === opt.runs - 1) timelines[v] = { tl, ff, marks }; // start bandwidth known by then
+        // The reload once the cold start's downloads are done (paused, dash.js stops at its
+        // buffer target), as a viewer coming back to the page later would find it.
+        await page.evaluate(() => document.getElementById('video').pause());
+        if (!await networkQuiet(busy)) log(`${v} run ${i + 1}: the network never went quiet before the reload`);
         // From before the reload: what is still in flight when the seek begins shows too.
         const seekRec = i === opt.runs - 1 ? recordTimeline(cdp) : null;
         res[v].warm.push(await firstFrame(page, url)); // same context: a reload
