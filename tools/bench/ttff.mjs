@@ -215,10 +215,13 @@ async function firstFrame(page, url) {
   return st.ff;
 }
 
-// The requests of cdp's page still in flight (ids), kept up to date from the protocol's events.
+// The GETs of cdp's page still in flight (id to URL), kept up to date from the protocol's events.
 function inflight(cdp) {
-  const ids = new Set();
-  cdp.on('Network.requestWillBeSent', (e) => ids.add(e.requestId));
+  const ids = new Map();
+  // GETs: the page's playback reports go as beacons, whose end the protocol does not report.
+  cdp.on('Network.requestWillBeSent', (e) => {
+    if (e.request.method === 'GET') ids.set(e.requestId, e.request.url);
+  });
   cdp.on('Network.loadingFinished', (e) => ids.delete(e.requestId));
   cdp.on('Network.loadingFailed', (e) => ids.delete(e.requestId));
   return ids;
@@ -333,7 +336,9 @@ async function main() {
         // The reload once the cold start's downloads are done (paused, dash.js stops at its
         // buffer target), as a viewer coming back to the page later would find it.
         await page.evaluate(() => document.getElementById('video').pause());
-        if (!await networkQuiet(busy)) log(`${v} run ${i + 1}: the network never went quiet before the reload`);
+        if (!await networkQuiet(busy)) {
+          log(`${v} run ${i + 1}: the network never went quiet before the reload: ${[...busy.values()].join(' ')}`);
+        }
         // From before the reload: what is still in flight when the seek begins shows too.
         const seekRec = i === opt.runs - 1 ? recordTimeline(cdp) : null;
         res[v].warm.push(await firstFrame(page, url)); // same context: a reload
