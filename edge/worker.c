@@ -20,7 +20,6 @@
 #include "store.h"
 #include "upstream.h"
 #include "worker-sched.h"
-#include "runtime.h"
 #include "worker.h"
 
 #define DRAIN_MS          5000u /* in-flight responses get this long after SIGTERM */

@@ -148,18 +148,15 @@ def bad_edge_window_or_zone_refused_where_written(env):
     checked even without a window."""
     make_catalog(env, titles=1, segs=2)
     env.add_edge("edge-a", env.edge)
-    cfg = write_config(env, env.edge, extra_b=', window: "2-14"')
-    rc, out, err = fill_cfg(env, cfg, "--progress", "json")
-    eq(rc, 2, f"a bad window for edge-b ({out} {err})")
-    at = where(cfg, '"2-14"')
-    check(f"{at} 'edges[1].window' must be HH:MM-HH:MM" in err,
-          f"says where and what: {err}")
-    cfg = write_config(env, env.edge, extra_a=", tz: Europe/Pari")
-    rc, out, err = fill_cfg(env, cfg, "--progress", "json")
-    eq(rc, 2, f"an unknown zone for edge-a ({out} {err})")
-    at = where(cfg, "Europe/Pari")
-    check(f"{at} 'edges[0].tz': unknown time zone \"Europe/Pari\"" in err,
-          f"says where and what: {err}")
+    for what, extra, written, said in (
+            ("a bad window for edge-b", {"extra_b": ', window: "2-14"'}, '"2-14"',
+             "'edges[1].window' must be HH:MM-HH:MM"),
+            ("an unknown zone for edge-a", {"extra_a": ", tz: Europe/Pari"}, "Europe/Pari",
+             "'edges[0].tz': unknown time zone \"Europe/Pari\"")):
+        cfg = write_config(env, env.edge, **extra)
+        rc, out, err = fill_cfg(env, cfg, "--progress", "json")
+        eq(rc, 2, f"{what} ({out} {err})")
+        check(f"{where(cfg, written)} {said}" in err, f"{what}: says where and what: {err}")
     eq(env.puts(), [], "nothing sent")
 
 

@@ -126,6 +126,14 @@ def retries_end_with_the_window(env):
     eq(env.puts(), [], "nothing sent")
 
 
+def terminate(p, timeout):
+    """SIGTERM p and wait for its exit: the seconds it took (the caller kills it if not)."""
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=timeout)
+    return time.monotonic() - t0
+
+
 @test
 def sigterm_while_waiting_to_retry(env):
     make_catalog(env, titles=1, segs=2)
@@ -137,10 +145,7 @@ def sigterm_while_waiting_to_retry(env):
             for raw in p.stderr:
                 if b"retrying in 60 s" in raw:
                     break
-            t0 = time.monotonic()
-            p.send_signal(signal.SIGTERM)
-            p.wait(timeout=10)
-            took = time.monotonic() - t0
+            took = terminate(p, 10)
         finally:
             if p.poll() is None:
                 p.kill()
@@ -190,10 +195,7 @@ def sigterm_during_a_request(env):
         p = env.spawn("run", "--progress", "json")  # timeout: 30 s by default
         try:
             check(silent.accepted.wait(10), "the plan request came")
-            t0 = time.monotonic()
-            p.send_signal(signal.SIGTERM)
-            p.wait(timeout=20)
-            took = time.monotonic() - t0
+            took = terminate(p, 20)
         finally:
             if p.poll() is None:
                 p.kill()
