@@ -354,12 +354,8 @@ static int validate_tls(const struct edge_cfg *c, const struct edge_cfg_tls *t, 
         return 0;
 }
 
-/* Checks no single field can make; errors carry the position of the node at fault. */
-/* Control's ids (its sluice_id domain): [A-Za-z0-9][A-Za-z0-9._-]{0,127}. */
-static bool control_id_ok(const char *s)
+bool edge_cfg_control_id_ok(const char *s, size_t n)
 {
-        size_t n = strlen(s);
-
         if (n == 0 || n > 128 || !isalnum((unsigned char)s[0]))
                 return false;
         for (size_t i = 1; i < n; i++)
@@ -368,6 +364,7 @@ static bool control_id_ok(const char *s)
         return true;
 }
 
+/* Checks no single field can make; errors carry the position of the node at fault. */
 static int validate(const struct edge_cfg *c, const char *name, const char *buf, size_t len,
                     struct cfg_error *err)
 {
@@ -443,7 +440,8 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
         }
         /* It goes into control's URL paths as it is and names a row of control's; it also
          * names this cache in Cache-Status and CMSD, with or without control. */
-        if (c->control.edge_id && c->control.edge_id[0] && !control_id_ok(c->control.edge_id))
+        if (c->control.edge_id && c->control.edge_id[0] &&
+            !edge_cfg_control_id_ok(c->control.edge_id, strlen(c->control.edge_id)))
                 return cfg_error_at(err, name, buf, len, "control.edge_id",
                                     "'control.edge_id': \"%s\" is not a control id (1 to 128 "
                                     "letters, digits, '.', '_' or '-', the first a letter or "

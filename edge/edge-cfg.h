@@ -144,3 +144,6 @@ void edge_cfg_free(struct edge_cfg *cfg);
 /* "<control.url without trailing slashes><path>" into out (cap bytes); path starts with '/'.
  * Returns 0, -ENOENT without control.url, or -ENAMETOOLONG. */
 int edge_cfg_control_url(const struct edge_cfg *cfg, const char *path, char *out, size_t cap);
+/* Whether s[0..n) is one of control's ids (its sluice_id domain):
+ * [A-Za-z0-9][A-Za-z0-9._-]{0,127}. The edge's own id, and the titles it reports, are. */
+bool edge_cfg_control_id_ok(const char *s, size_t n);

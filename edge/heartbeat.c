@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,7 +27,6 @@
 /* The titles' share of a heartbeat's body: control refuses bodies over its max_body (1 MiB by
  * default) before reading them, so the list stops short of it. */
 #define TITLES_BYTES_MAX (896u * 1024u)
-#define TITLE_ID_MAX     128 /* control's ids: [A-Za-z0-9][A-Za-z0-9._-]{0,127} */
 #define REQUEST_TIMEOUT 3000L  /* ms; well under the shortest period */
 
 struct heartbeat {
@@ -69,17 +67,6 @@ struct titles {
         bool cut;     /* titles left out for TITLES_MAX or TITLES_BYTES_MAX */
 };
 
-/* Whether k could be a control id; no other names a title control knows. */
-static bool title_id_ok(const char *k, size_t len)
-{
-        if (len == 0 || len > TITLE_ID_MAX || !isalnum((unsigned char)k[0]))
-                return false;
-        for (size_t i = 1; i < len; i++)
-                if (!isalnum((unsigned char)k[i]) && k[i] != '.' && k[i] != '_' && k[i] != '-')
-                        return false;
-        return true;
-}
-
 /* Keys are "/<title>/<representation>/<file>" and list in key order: one title per run. */
 static int add_title(const struct store_entry_info *info, void *userdata)
 {
@@ -95,7 +82,7 @@ static int add_title(const struct store_entry_info *info, void *userdata)
         /* A name that cannot be a control id names nothing control knows (and one that is not
          * UTF-8 would make json_stringn() refuse the whole heartbeat). Ids need no escaping:
          * each costs its length, two quotes and a comma. */
-        if (!title_id_ok(k, len))
+        if (!edge_cfg_control_id_ok(k, len))
                 return 0;
         if (json_array_size(t->list) >= TITLES_MAX || t->bytes + len + 3 > t->bytes_max) {
                 t->cut = true;
