@@ -198,12 +198,16 @@ static const char *cache_item(const struct conn *c, char buf[CACHE_ITEM_MAX])
  * If-Modified-Since tells the two apart), and an upstream's clock may run ahead. */
 static const char *last_modified_text(time_t t)
 {
-        static __thread time_t cached_t = (time_t)-1;
+        static __thread time_t cached_t = (time_t)-1, seen_now;
         static __thread char cached[HTTP_DATE_LEN + 1];
-        time_t now = http_now_sec();
 
-        if (t > now)
-                t = now;
+        /* The clock is read only for a time not known to be past: most objects are older
+         * than the last second this thread saw, and the hit path reads no clock for them. */
+        if (t > seen_now) {
+                seen_now = http_now_sec();
+                if (t > seen_now)
+                        t = seen_now;
+        }
         if (t != cached_t) {
                 (void)http_date_format(t, cached);
                 cached_t = t;
