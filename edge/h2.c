@@ -1177,6 +1177,18 @@ void *h2_stream_get_data(const struct h2_stream *st)
 
 #define H2_MAX_RESP_HEADERS 32
 
+/*
+ * HPACK's dynamic table pays for fields that repeat from answer to answer (cache-control,
+ * content-type, the CORS fields, date within its second); nghttp2 already leaves out those it
+ * knows to vary (content-length, etag, last-modified). CMSD-Dynamic is new on every answer:
+ * indexed, each value would push a repeating field out and lengthen the encoder's lookup chain
+ * for its name. It goes as a literal, never indexed (RFC 7541 section 6.2.3).
+ */
+static bool value_varies(const struct h2_header *f)
+{
+        return f->name_len == 12 && memcmp(f->name, "cmsd-dynamic", 12) == 0;
+}
+
 int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *hdrs, size_t n,
                       const struct h2_body *body)
 {
@@ -1196,7 +1208,8 @@ int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *
         for (size_t i = 0; i < n; i++)
                 nv[i + 1] = (nghttp2_nv){(uint8_t *)hdrs[i].name, (uint8_t *)hdrs[i].value,
                                          hdrs[i].name_len, hdrs[i].value_len,
-                                         NGHTTP2_NV_FLAG_NONE};
+                                         value_varies(&hdrs[i]) ? NGHTTP2_NV_FLAG_NO_INDEX
+                                                                : NGHTTP2_NV_FLAG_NONE};
         st->answered = true;
         if (body && body->len > 0) {
                 st->body = *body;

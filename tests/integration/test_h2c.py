@@ -1372,6 +1372,69 @@ def h2_miss_conditionals(e):
                                 "/cold/cond-ir2.m4s")), 4, "one origin fetch per object")
 
 
+def hpack_fields(block):
+    """Each field representation of an HPACK block (RFC 7541 §6) as (kind, index): kind is
+    "indexed", "incremental", "without" or "never"; index is the field's or its name's index,
+    0 for a new name. Strings are stepped over, not decoded."""
+    out, i = [], 0
+
+    def integer(prefix):
+        nonlocal i
+        top = (1 << prefix) - 1
+        n, shift = block[i] & top, 0
+        i += 1
+        if n == top:
+            while True:
+                b = block[i]
+                i += 1
+                n += (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+        return n
+
+    def string():
+        nonlocal i
+        n = integer(7)  # before the sum: integer moves i
+        i += n
+
+    while i < len(block):
+        b = block[i]
+        if b & 0x80:
+            out.append(("indexed", integer(7)))
+            continue
+        if b & 0xE0 == 0x20:
+            integer(5)  # dynamic table size update
+            continue
+        kind, prefix = (("incremental", 6) if b & 0x40 else ("never", 4) if b & 0x10
+                        else ("without", 4))
+        index = integer(prefix)
+        if index == 0:
+            string()
+        string()
+        out.append((kind, index))
+    return out
+
+
+@test
+def varying_fields_never_indexed(e):
+    # Static-table name indexes (RFC 7541 Appendix A): content-length 28, etag 34. Those
+    # change from object to object, CMSD-Dynamic (a new name) on every answer: indexing them
+    # would only evict the fields that repeat. Those that repeat (content-type,
+    # cache-control, the CORS fields) are indexed, and the second answer on the connection
+    # refers to them.
+    p = conversation(e, [hdrs(1, get_block("/t1/one.bin")), 1,
+                         hdrs(3, get_block("/t1/sub.vtt")), 3])
+    first, second = (hpack_fields(p.of(HEADERS, sid)[0][3]) for sid in (1, 3))
+    for index, name in ((28, "content-length"), (34, "etag")):
+        kinds = [k for k, i in first if i == index]
+        check(len(kinds) == 1 and kinds[0] != "incremental", f"{name} indexed: {first}")
+    eq([k for k, i in first if i == 0 and k != "incremental"], ["never"],
+       "new names sent as literals: CMSD-Dynamic alone, never indexed")
+    check(sum(k == "indexed" and i > 61 for k, i in second) >= 3,
+          f"the second answer refers to fields the first one indexed: {second}")
+
+
 @test
 def h2_options_preflight(e):
     _, status, hdrs, body = curl(e, "/t1/seg-1.m4s", "-X", "OPTIONS",
