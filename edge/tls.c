@@ -1240,6 +1240,10 @@ ssize_t tls_conn_read(struct tls_conn *tc, void *buf, size_t cap)
         size_t got = 0;
         int r;
 
+        /* Nothing fed and nothing held: the call could only say so, at the cost of clearing
+         * and reading the error queue. A drain ends with this case every time. */
+        if (BIO_ctrl_pending(tc->rbio) == 0 && !SSL_has_pending(tc->ssl) && !SSL_in_init(tc->ssl))
+                return -EAGAIN;
         ERR_clear_error();
         errno = 0;
         r = SSL_read_ex(tc->ssl, buf, cap, &got);
