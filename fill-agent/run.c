@@ -34,8 +34,6 @@ struct run_edge {
         size_t n_queue;
         struct transfer_edge *te;
         bool wait_mode;
-        const struct fill_opts *o;
-        struct progress *prog;
         int64_t gate_at_ns; /* when gate() last looked at the clock */
         enum transfer_gate gate_last;
         struct survey_retry retry; /* for control and the edge's listing (retry_set) */
@@ -158,43 +156,17 @@ static void pause_for(int64_t secs)
 }
 
 /*
- * Delete the victims that make room for queue[i], just before it is sent (transfer_run calls
- * this once its edge's gate said GO). A run the window, a signal or errors cut short has
- * deleted only what the objects it started needed.
+ * The victims that make room for queue[i]: transfer_run deletes them just before it sends it,
+ * once its edge's gate said GO. A run the window, a signal or errors cut short has deleted
+ * only what the objects it started needed.
  */
-static void make_room(void *ud, size_t i)
+static size_t victims(void *ud, size_t i, const struct held_obj *const **ret)
 {
-        struct run_edge *re = ud;
-        const struct diff *d = &re->s.diff;
+        const struct run_edge *re = ud;
         const struct diff_item *it = re->queue_items[i];
-        char err[256];
 
-        for (size_t k = it->evict_first; k < it->evict_first + it->n_evict && !stop_flag; k++) {
-                const struct held_obj *h = d->evict[k];
-                char *url =
-                    fetch_url_join(re->s.cfg->admin_url, "/admin/objects", h->key, h->key_len);
-                struct fetch_req req = {.url = url,
-                                        .method = "DELETE",
-                                        .bearer = re->s.bearer,
-                                        .max_body = 4096,
-                                        .timeout_ms = (long)re->o->cfg.timeout_ms};
-                long status = 0;
-
-                if (!url)
-                        continue;
-                err[0] = '\0';
-                if (fetch_do(&req, &status, NULL, NULL, err, sizeof(err)) < 0 ||
-                    (status != 204 && status != 404)) {
-                        if (!err[0]) /* an answer, but not one that says it is gone */
-                                snprintf(err, sizeof(err), "the edge answered %ld", status);
-                        progress_event(re->prog, "evict-failed", re->s.cfg->id, h->key, h->size,
-                                       NULL, err);
-                } else {
-                        progress_event(re->prog, "evicted", re->s.cfg->id, h->key, h->size, NULL,
-                                       NULL);
-                }
-                free(url);
-        }
+        *ret = re->s.diff.evict + it->evict_first;
+        return it->n_evict;
 }
 
 /* Append id to a comma-separated list in buf (cap bytes), ending it with "..." when full. */
@@ -313,10 +285,8 @@ static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct p
                 snprintf(re->s.err, sizeof(re->s.err), "%.400s: %s", path, strerror(-r));
                 return r;
         }
-        /* Deletes happen object by object, as each is started (make_room), so only inside the
+        /* Deletes happen object by object, as each is started (victims), so only inside the
          * edge's own window and only for what the run gets to send. */
-        re->o = o;
-        re->prog = p;
         re->queue = calloc(re->s.diff.n + 1, sizeof(*re->queue));
         re->queue_items = calloc(re->s.diff.n + 1, sizeof(*re->queue_items));
         if (!re->queue || !re->queue_items)
@@ -551,7 +521,7 @@ int run_cmd(const struct fill_opts *o)
                     .prog = &pes[n_active],
                     .gate = gate,
                     .gate_ud = re,
-                    .before_start = make_room,
+                    .victims = victims,
                 };
                 n_active++;
         }
@@ -564,6 +534,7 @@ int run_cmd(const struct fill_opts *o)
                 struct transfer_opts topts = {.retries = (unsigned)o->cfg.retries,
                                               .connect_timeout_ms = 10000,
                                               .stall_timeout_ms = (long)o->cfg.stall_timeout_ms,
+                                              .delete_timeout_ms = (long)o->cfg.timeout_ms,
                                               .progress = &prog,
                                               .stop = &stop_flag};
                 r = n_active ? transfer_run(active, n_active, &topts) : 0;

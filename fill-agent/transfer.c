@@ -18,12 +18,13 @@
 #include "transfer.h"
 
 /*
- * X_RUNNING: the GET and/or the PUT are on the multi handle. X_CHECKING: the PUT's answer was
+ * X_CLEARING: the object's victims are being deleted from the edge, one DELETE at a time; its
+ * GET starts after the last. X_RUNNING: the GET and/or the PUT are on the multi handle. X_CHECKING: the PUT's answer was
  * lost after the whole body went out, and the edge's listing says whether it committed the
  * object; the transfer keeps its edge's in-flight place meanwhile. X_WAITING: a retry is due
  * at retry_at_ns.
  */
-enum xfer_state { X_RUNNING, X_CHECKING, X_WAITING };
+enum xfer_state { X_CLEARING, X_RUNNING, X_CHECKING, X_WAITING };
 
 /* The check's answer is the listing of keys starting with the object's: one entry, or a few
  * when other keys extend it. A longer one, like a timeout, counts as no answer (a retry). */
@@ -39,8 +40,12 @@ struct xfer {
         struct transfer_edge *e;
         const struct plan_obj *o;
         enum xfer_state state;
-        CURL *get, *put, *chk;
+        CURL *get, *put, *chk, *del;
         struct curl_slist *hdrs; /* the PUT's, then the check's */
+        struct curl_slist *del_hdrs;
+        const struct held_obj *const *victims; /* to delete before the GET (borrowed) */
+        size_t n_victims, victim_next;
+        char del_err[CURL_ERROR_SIZE];
         char *ring;
         size_t rpos, rlen;
         uint64_t got, sent;
@@ -235,6 +240,13 @@ static void drop_handles(struct engine *g, struct xfer *x)
                 curl_easy_cleanup(x->chk);
                 x->chk = NULL;
         }
+        if (x->del) {
+                curl_multi_remove_handle(g->multi, x->del);
+                curl_easy_cleanup(x->del);
+                x->del = NULL;
+        }
+        curl_slist_free_all(x->del_hdrs);
+        x->del_hdrs = NULL;
         curl_slist_free_all(x->hdrs);
         x->hdrs = NULL;
         buf_done(&x->chk_body);
@@ -381,17 +393,104 @@ static int start_check(struct engine *g, struct xfer *x)
         return 0;
 }
 
-static struct xfer *xfer_new(struct engine *g, struct transfer_edge *e, const struct plan_obj *o)
+static size_t discard_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+        (void)data;
+        (void)ud;
+        return size * nmemb;
+}
+
+/*
+ * DELETE x's next victim from the edge, on the multi handle: the other transfers go on while
+ * an edge is slow to answer. on_done() takes the answer (delete_done). Returns 0, -ENOMEM.
+ */
+static int start_delete(struct engine *g, struct xfer *x)
+{
+        const struct held_obj *h = x->victims[x->victim_next];
+        char line[1200];
+        char *url = fetch_url_join(x->e->admin_url, "/admin/objects", h->key, h->key_len);
+
+        if (!url)
+                return -ENOMEM;
+        snprintf(line, sizeof(line), "Authorization: Bearer %s", x->e->bearer);
+        x->del_hdrs = curl_slist_append(NULL, line);
+        x->del = curl_easy_init();
+        if (!x->del_hdrs || !x->del) {
+                free(url);
+                return -ENOMEM;
+        }
+        x->del_err[0] = '\0';
+        curl_easy_setopt(x->del, CURLOPT_URL, url);
+        free(url);
+        curl_easy_setopt(x->del, CURLOPT_CUSTOMREQUEST, "DELETE");
+        curl_easy_setopt(x->del, CURLOPT_PRIVATE, x);
+        curl_easy_setopt(x->del, CURLOPT_HTTPHEADER, x->del_hdrs);
+        curl_easy_setopt(x->del, CURLOPT_WRITEFUNCTION, discard_body);
+        curl_easy_setopt(x->del, CURLOPT_ERRORBUFFER, x->del_err);
+        curl_easy_setopt(x->del, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(x->del, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
+        curl_easy_setopt(x->del, CURLOPT_TIMEOUT_MS, g->opts->delete_timeout_ms);
+        curl_easy_setopt(x->del, CURLOPT_NOSIGNAL, 1L);
+        if (curl_multi_add_handle(g->multi, x->del) != CURLM_OK)
+                return -ENOMEM;
+        x->state = X_CLEARING;
+        return 0;
+}
+
+/* Delete the next victim, or, once none is left, start the GET. Returns 0, -ENOMEM. */
+static int clear_or_start(struct engine *g, struct xfer *x)
+{
+        while (x->victim_next < x->n_victims) {
+                if (start_delete(g, x) == 0)
+                        return 0;
+                drop_handles(g, x);
+                progress_event(g->opts->progress, "evict-failed", x->e->id,
+                               x->victims[x->victim_next]->key,
+                               x->victims[x->victim_next]->size, NULL, "out of memory");
+                x->victim_next++;
+        }
+        return start_get(g, x);
+}
+
+/* A victim's DELETE ended: gone when the edge says so (204) or never held it (404). */
+static void delete_done(struct engine *g, struct xfer *x, CURLcode rc)
+{
+        const struct held_obj *h = x->victims[x->victim_next];
+        char err[256];
+        long status = 0;
+
+        curl_easy_getinfo(x->del, CURLINFO_RESPONSE_CODE, &status);
+        if (rc != CURLE_OK)
+                snprintf(err, sizeof(err), "%s", x->del_err[0] ? x->del_err : curl_easy_strerror(rc));
+        else if (status != 204 && status != 404)
+                snprintf(err, sizeof(err), "the edge answered %ld", status);
+        else
+                err[0] = '\0';
+        progress_event(g->opts->progress, err[0] ? "evict-failed" : "evicted", x->e->id, h->key,
+                       h->size, NULL, err[0] ? err : NULL);
+        drop_handles(g, x);
+        x->victim_next++;
+        if (clear_or_start(g, x) < 0) {
+                /* As for a GET that could not start (launch()): try again in a second. */
+                drop_handles(g, x);
+                x->retry_at_ns = mono_ns() + 1000000000ll;
+                x->state = X_WAITING;
+        }
+}
+
+static struct xfer *xfer_new(struct engine *g, struct transfer_edge *e, size_t i)
 {
         struct xfer *x = calloc(1, sizeof(*x));
 
         if (!x)
                 return NULL;
         x->e = e;
-        x->o = o;
+        x->o = e->queue[i];
+        if (e->victims)
+                x->n_victims = e->victims(e->gate_ud, i, &x->victims);
         x->ring = malloc(TRANSFER_RING_BYTES);
         x->md = EVP_MD_CTX_new();
-        if (!x->ring || !x->md || start_get(g, x) < 0) {
+        if (!x->ring || !x->md || clear_or_start(g, x) < 0) {
                 xfer_free(g, x);
                 return NULL;
         }
@@ -626,6 +725,10 @@ static void on_done(struct engine *g, CURL *h, CURLcode rc)
                 check_done(g, x, rc);
                 return;
         }
+        if (h == x->del) {
+                delete_done(g, x, rc);
+                return;
+        }
         if (h == x->get) {
                 unsigned char md[32];
                 char hex[65];
@@ -781,11 +884,7 @@ static int64_t launch(struct engine *g, int64_t now)
                 struct transfer_edge *e = &g->edges[i];
                 while (e->in_flight < e->parallel && e->next < e->n_queue &&
                        edge_gate(e) == TRANSFER_GO) {
-                        if (e->before_start && e->n_prepared == e->next) {
-                                e->before_start(e->gate_ud, e->next);
-                                e->n_prepared = e->next + 1;
-                        }
-                        if (!xfer_new(g, e, e->queue[e->next]))
+                        if (!xfer_new(g, e, e->next))
                                 return soonest; /* out of memory: try again next round */
                         e->next++;
                 }

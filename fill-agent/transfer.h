@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "holdings.h"
 #include "journal.h"
 #include "plan.h"
 #include "progress.h"
@@ -54,9 +55,11 @@ struct transfer_edge {
         /* May this edge start another transfer now? NULL: always. */
         enum transfer_gate (*gate)(void *ud);
         void *gate_ud;
-        /* Called once just before queue[i] first starts, after gate said GO (to make its room
-         * on the edge). NULL: nothing to do. */
-        void (*before_start)(void *ud, size_t i);
+        /* The objects to delete from the edge to make room for queue[i]: deleted one by one
+         * on the multi handle, like the transfers, once gate said GO and before queue[i]'s
+         * GET starts (each reported "evicted" or "evict-failed"). Returns their number, the
+         * array (borrowed) in *ret. NULL: nothing to delete. */
+        size_t (*victims)(void *ud, size_t i, const struct held_obj *const **ret);
         /* results */
         uint64_t committed, refused, failed;
         uint64_t failed_closed; /* of failed: given up because the window closed */
@@ -64,7 +67,6 @@ struct transfer_edge {
         char fatal_msg[256];
         /* engine state */
         size_t next;
-        size_t n_prepared; /* queue objects before_start was called for */
         unsigned in_flight;
         struct ratecap rc;
         struct xfer *cap_wait; /* GETs waiting for the rate cap, first come first served */
@@ -74,6 +76,7 @@ struct transfer_opts {
         unsigned retries;
         long connect_timeout_ms;
         long stall_timeout_ms; /* >= 1000; libcurl counts whole seconds, rounded up */
+        long delete_timeout_ms; /* a whole DELETE of a victim, answer included */
         struct progress *progress;
         volatile sig_atomic_t *stop; /* set by a signal: abort in-flight transfers */
 };

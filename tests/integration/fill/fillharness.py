@@ -171,8 +171,8 @@ class AdminProxy:
       the agent's connection is reset instead of answered: the edge committed the object and
       the agent never heard. An attempt that ended before its answer (the agent gave up, a
       loaded machine) uses none of the n. `lost` lists (key, the edge's status).
-    - hold[key] = seconds: a listing with prefix=key is answered that much later. `held`
-      lists (key, time.monotonic() when it came in, when it was answered).
+    - hold[key] = seconds: a listing with prefix=key, or a DELETE of key, is answered that
+      much later. `held` lists (key, time.monotonic() when it came in, when it was answered).
 
     `puts` counts PUTs per key, whatever became of them. `body_log`, when a list, gets
     (time.monotonic(), bytes) for each piece of a request body relayed to the server: the
@@ -284,6 +284,10 @@ class AdminProxy:
                 prefix = urllib.parse.parse_qs(url.query).get("prefix", [""])[0]
                 if prefix in self.hold:
                     hold = (prefix, self.hold[prefix])
+            elif method == "DELETE" and url.path.startswith("/admin/objects/"):
+                key = urllib.parse.unquote(url.path[len("/admin/objects"):])
+                if key in self.hold:
+                    hold = (key, self.hold[key])
         t_in = time.monotonic()
         n = int(fields.get("content-length", "0"))
         with socket.create_connection((eh.HOST, self.edge_port)) as up:

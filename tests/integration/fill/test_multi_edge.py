@@ -11,10 +11,11 @@ import os
 import subprocess
 import time
 
-from fillharness import check, eh, eq, events, hold_unplanned, make_catalog, run, test
+from fillharness import (AdminProxy, check, eh, eq, events, hold_unplanned, make_catalog, run,
+                         test)
 
 
-def write_config(env, second, extra_a="", extra_b=""):
+def write_config(env, second, extra_a="", extra_b="", url_a=None):
     path = os.path.join(env.dir, "fill.yaml")
     with open(path, "w") as f:
         f.write(f"control: {env.control.url}\n"
@@ -22,7 +23,7 @@ def write_config(env, second, extra_a="", extra_b=""):
                 f"state_dir: {env.state_dir}\n"
                 "parallel: 2\n"
                 "edges:\n"
-                f"  - {{id: edge-a, admin_url: \"http://{eh.HOST}:{env.edge.admin_port}\", "
+                f"  - {{id: edge-a, admin_url: \"{url_a or f'http://{eh.HOST}:{env.edge.admin_port}'}\", "
                 f"admin_token_file: {env.edge.token_file}{extra_a}}}\n"
                 f"  - {{id: edge-b, admin_url: \"http://{eh.HOST}:{second.admin_port}\", "
                 f"admin_token_file: {second.token_file}{extra_b}}}\n")
@@ -85,6 +86,46 @@ def one_edge_outside_its_window(env):
         check(done["edge-b"].get("outside_window"), f"edge-b skipped: {done['edge-b']}")
         eq(second.admin("GET", "/admin/objects").body.strip(), b"[]", "edge-b untouched")
     finally:
+        second.stop()
+        second.cleanup()
+
+
+@test
+def slow_delete_holds_up_no_other_edge(env):
+    """edge-a needs room and answers the DELETE that makes it 8 s late (a proxy holds it);
+    edge-b, capped so that its 2 MB take about 2 s, is sent meanwhile: one edge's deletes go
+    on the same multi handle as the transfers, and no other edge waits for them."""
+    MB = 1000 * 1000
+    env.edge.stop()
+    env.edge.cfg["cache"]["max_size"] = "64M"
+    env.edge.start()
+    second = eh.Edge(env.edge.binary).start()
+    proxy = AdminProxy(env.edge.admin_port)
+    try:
+        env.add_edge("edge-a", env.edge)
+        env.add_edge("edge-b", second, country="SE")
+        hold_unplanned(env.edge)
+        objs_a = make_catalog(env, titles=1, segs=4, seg_size=8 * MB, init_size=8 * MB, seed=1)
+        objs_b = make_catalog(env, titles=1, segs=4, seg_size=500_000, seed=2, prefix="other",
+                              country="SE")
+        proxy.hold["/old/cold.m4s"] = 8
+        cfg = write_config(env, second, extra_b=", rate: 8Mbit", url_a=proxy.url)
+        rc, out, err = fill_cfg(env, cfg, "--progress", "json")
+        eq(rc, 0, f"run exit ({err})")
+        ev = events(out)
+        done = {e["edge"]: e for e in ev if e["event"] == "done"}
+        eq(done["edge-a"]["committed"], len(objs_a), "edge-a committed, room made")
+        eq(done["edge-b"]["committed"], len(objs_b), "edge-b committed")
+        eq([h[0] for h in proxy.held], ["/old/cold.m4s"], "the delete was held")
+        evicted = [i for i, e in enumerate(ev) if e["event"] == "evicted"]
+        eq([ev[i]["key"] for i in evicted], ["/old/cold.m4s"], "edge-a's victim")
+        b_commits = [i for i, e in enumerate(ev)
+                     if e["event"] == "committed" and e["edge"] == "edge-b"]
+        check(b_commits[-1] < evicted[0] and ev[b_commits[-1]]["t"] < 7,
+              f"edge-b's last commit at {ev[b_commits[-1]]['t']:.2f}s, edge-a's delete "
+              f"answered at {ev[evicted[0]]['t']:.2f}s: edge-b waited for it")
+    finally:
+        proxy.stop()
         second.stop()
         second.cleanup()
 
