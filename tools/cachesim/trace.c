@@ -49,9 +49,12 @@ enum trace_format trace_format_detect(const uint8_t *buf, size_t len)
         size_t n = len < 64 ? len : 64;
         if (n == 0)
                 return TRACE_FORMAT_CSV;
+        /* Text may be UTF-8 (a byte-order mark, ids that are URLs of any script), so only
+         * control bytes say binary: every oracleGeneral record under 16 MiB has a zero byte
+         * in its size. */
         for (size_t i = 0; i < n; i++) {
                 uint8_t c = buf[i];
-                if (c != '\n' && c != '\r' && c != '\t' && (c < 0x20 || c > 0x7e))
+                if (c != '\n' && c != '\r' && c != '\t' && (c < 0x20 || c == 0x7f))
                         return TRACE_FORMAT_ORACLE;
         }
         return TRACE_FORMAT_CSV;
@@ -140,6 +143,9 @@ int trace_csv_parse(const uint8_t *buf, size_t len, const struct trace_limits *l
         const uint8_t *p = buf, *end = buf + len;
         uint64_t lineno = 0;
         bool first = true;
+        /* A UTF-8 byte-order mark (spreadsheets write one) is not part of the first line. */
+        if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+                p += 3;
         while (p < end) {
                 const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
                 const uint8_t *le = nl ? nl : end;

@@ -62,14 +62,15 @@ int trace_append(struct trace *t, const struct trace_limits *lim, uint64_t id, u
                  uint32_t time);
 
 /*
- * Guesses the format of a buffer: CSV if its first bytes are text, else oracleGeneral.
- * Never fails.
+ * Guesses the format of a buffer: CSV if its first 64 bytes are text (no control byte but
+ * tab, CR and LF; UTF-8 is text), else oracleGeneral. Never fails.
  */
 enum trace_format trace_format_detect(const uint8_t *buf, size_t len);
 
 /*
- * Parses CSV from buf (not NUL-terminated). Accepts an optional header line, '#' comments,
- * blank lines, CRLF, fractional timestamps (truncated), and non-numeric object ids (hashed).
+ * Parses CSV from buf (not NUL-terminated). Accepts a leading UTF-8 byte-order mark, an
+ * optional header line, '#' comments, blank lines, CRLF, fractional timestamps (truncated),
+ * and non-numeric object ids (hashed).
  * Appends to t. Returns 0, -EINVAL (syntax or limit; *err says where), -E2BIG, -ENOMEM.
  */
 int trace_csv_parse(const uint8_t *buf, size_t len, const struct trace_limits *lim, struct trace *t,

@@ -136,6 +136,43 @@ TEST(detect_text)
         ASSERT_EQ(trace_format_detect((const uint8_t *)csv, strlen(csv)), TRACE_FORMAT_CSV);
 }
 
+/*
+ * UTF-8 is text: a CSV whose first line names a URL with non-ASCII bytes, or that starts with
+ * a byte-order mark, is CSV. Read as oracleGeneral, the 48-byte file below would have been
+ * two records of nonsense, silently.
+ */
+TEST(detect_and_parse_utf8_csv)
+{
+        const char *url = "1,/caf\xc3\xa9/seg-1.m4s,100\n2,70707,100\n3,70707,1000\n";
+        const char *bom = "\xef\xbb\xbf"
+                          "1,5,100\n2,5,100\n";
+        struct trace_limits lim = trace_limits_default();
+        struct trace t = {0};
+        struct trace_error err = {0};
+        char path[] = "/tmp/sluice-trace-XXXXXX";
+        int fd;
+
+        ASSERT_EQ(strlen(url), 2 * TRACE_ORACLE_RECORD);
+        ASSERT_EQ(trace_format_detect((const uint8_t *)url, strlen(url)), TRACE_FORMAT_CSV);
+        ASSERT_EQ(trace_format_detect((const uint8_t *)bom, strlen(bom)), TRACE_FORMAT_CSV);
+        fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, url, strlen(url)), (ssize_t)strlen(url));
+        close(fd);
+        ASSERT_EQ(trace_load(path, TRACE_FORMAT_AUTO, &lim, &t, &err), 0);
+        unlink(path);
+        ASSERT_EQ(t.len, 3);
+        ASSERT_EQ(t.reqs[1].id, 70707);
+        ASSERT_EQ(t.reqs[2].size, 1000);
+        trace_done(&t);
+        /* The mark is not taken for a header: the first request is kept. */
+        ASSERT_EQ(parse_csv(bom, &t, &err), 0);
+        ASSERT_EQ(t.len, 2);
+        ASSERT_EQ(t.reqs[0].time, 1);
+        ASSERT_EQ(t.reqs[0].id, 5);
+        trace_done(&t);
+}
+
 TEST(write_and_load_roundtrip)
 {
         struct trace t = {0}, csv = {0}, bin = {0};
