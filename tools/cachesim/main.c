@@ -400,17 +400,21 @@ static int parse_args(int argc, char **argv, struct args *a)
                 case OPT_SEED:
                         r = opt_uint("seed", optarg, UINT64_MAX, &a->gen.seed);
                         break;
+                /* The generator and the catalogue need at least one of each. */
                 case OPT_DAYS:
                         r = opt_uint("days", optarg, 365, &v);
                         a->gen.days = (unsigned)v;
+                        r = r == 0 && v == 0 ? -EINVAL : r;
                         break;
                 case OPT_TITLES:
                         r = opt_uint("titles", optarg, 1u << 24, &v);
                         a->gen.titles = (unsigned)v;
+                        r = r == 0 && v == 0 ? -EINVAL : r;
                         break;
                 case OPT_SESSIONS:
                         r = opt_uint("sessions", optarg, 100000000, &v);
                         a->gen.sessions_per_day = (unsigned)v;
+                        r = r == 0 && v == 0 ? -EINVAL : r;
                         break;
                 case OPT_RELEASES:
                         r = opt_uint("releases", optarg, 10000, &v);
@@ -530,8 +534,14 @@ static int generate(const struct args *a)
                 r = trace_write(&t, a->out,
                                 a->format == TRACE_FORMAT_ORACLE ? TRACE_FORMAT_ORACLE
                                                                  : TRACE_FORMAT_CSV);
-        if (r < 0) {
+        if (r == -E2BIG)
+                fprintf(stderr,
+                        "sluice-cachesim: generating %s: more than --max-requests %llu requests "
+                        "(raise it, or ask for fewer --days or --sessions)\n",
+                        a->out, (unsigned long long)a->lim.max_requests);
+        else if (r < 0)
                 fprintf(stderr, "sluice-cachesim: generating %s: %s\n", a->out, strerror(-r));
+        if (r < 0) {
                 trace_done(&t);
                 return 1;
         }

@@ -13,6 +13,8 @@
 #include "tests.h"
 
 static const char *bin, *sample;
+/* run() also captures standard error, into the same text. */
+static bool with_stderr;
 
 static void need_env(void)
 {
@@ -34,6 +36,8 @@ static int run(char *const argv[], char **out)
                 return -errno;
         if (pid == 0) {
                 dup2(pfd[1], 1);
+                if (with_stderr)
+                        dup2(pfd[1], 2);
                 close(pfd[0]);
                 close(pfd[1]);
                 execv(argv[0], argv);
@@ -346,6 +350,35 @@ TEST(prepush_usage_errors)
         free(out);
         unlink(path);
         ASSERT_EQ(rc, 1);
+}
+
+/* Generator options that cannot make a trace are usage errors, and a trace over
+ * --max-requests says so rather than "Argument list too long". */
+TEST(generate_usage_and_limit_errors)
+{
+        need_env();
+        char path[] = "/tmp/sluice-cachesim-gen-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        char *out = NULL;
+        const char *zero[] = {"--titles", "--days", "--sessions"};
+        for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+                char *argv[] = {(char *)bin, "--generate",    "dash", "--out",
+                                path,        (char *)zero[i], "0",    NULL};
+                ASSERT_EQ(run(argv, &out), 2);
+                free(out);
+        }
+        char *big[] = {(char *)bin, "--generate", "dash", "--out",      path, "--titles",
+                       "10",        "--days",     "1",    "--sessions", "10", "--max-requests",
+                       "50",        NULL};
+        with_stderr = true;
+        int rc = run(big, &out);
+        with_stderr = false;
+        unlink(path);
+        ASSERT_EQ(rc, 1);
+        ASSERT_TRUE(out && strstr(out, "--max-requests 50") && !strstr(out, "Argument list"));
+        free(out);
 }
 
 TEST(help_version_and_usage_errors)
