@@ -119,5 +119,24 @@ def usage_and_missing_store(e):
     check(not os.path.exists(os.path.join(e.dir, "nothing-here")), "creates nothing")
 
 
+@test
+def bad_index_says_what_is_wrong(e):
+    """An index that is not LMDB, or an empty data file, is named as such, not as LMDB's
+    error codes ("Protocol error", "Bad file descriptor"), and is left as it was."""
+    junk = os.urandom(65536)
+    for name, data, want in (("garbage", junk, "corrupt"), ("empty", b"", "empty")):
+        d = os.path.join(e.dir, name)
+        os.makedirs(os.path.join(d, "index"))
+        mdb = os.path.join(d, "index", "data.mdb")
+        with open(mdb, "wb") as f:
+            f.write(data)
+        p = subprocess.run([DUMP, d], capture_output=True, text=True, timeout=10)
+        eq(p.returncode, 1, f"{name}: exit status")
+        check(want in p.stderr and "Protocol error" not in p.stderr
+              and "Bad file descriptor" not in p.stderr, f"{name}: says why: {p.stderr}")
+        with open(mdb, "rb") as f:
+            eq(f.read() == data, True, f"{name}: data.mdb unchanged")
+
+
 if __name__ == "__main__":
     sys.exit(run(setup))

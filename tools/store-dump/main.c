@@ -160,6 +160,21 @@ static int print_one(const char *key, size_t key_len, const struct cache_idx_rec
         return 0;
 }
 
+/* Why the index in dir/index cannot be opened, in an operator's words. */
+static const char *open_error(int r)
+{
+        switch (r) {
+        case -EPROTO:
+                return "not an edge store index of this version, or corrupt";
+        case -EIO:
+                return "the index is corrupt";
+        case -ENOENT:
+                return "the index was never initialised (no object table)";
+        default:
+                return strerror(-r);
+        }
+}
+
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -216,6 +231,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "sluice-store-dump: %s: %s\n", path, strerror(errno));
                 return 1;
         }
+        /* LMDB would set up an empty file as a new index, and fail to write it read-only. */
+        if (st.st_size == 0) {
+                fprintf(stderr,
+                        "sluice-store-dump: %s: empty (the store was never set up; an edge "
+                        "starting on it does that)\n",
+                        path);
+                return 1;
+        }
         snprintf(path, sizeof(path), "%s/objects", dir);
         d.objfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (d.objfd < 0 && d.verify) {
@@ -227,7 +250,7 @@ int main(int argc, char **argv)
          * map size to the space in use, so the figure here is only a floor. */
         r = cache_idx_open(path, 1ull << 30, CACHE_IDX_RDONLY, &idx);
         if (r < 0) {
-                fprintf(stderr, "sluice-store-dump: %s: %s\n", path, strerror(-r));
+                fprintf(stderr, "sluice-store-dump: %s: %s\n", path, open_error(r));
                 return 1;
         }
         d.tty = isatty(STDERR_FILENO);
