@@ -27,6 +27,7 @@ struct cache_idx {
         MDB_env *env;
         MDB_dbi obj;
         MDB_dbi meta;
+        bool ro;               /* CACHE_IDX_RDONLY: beside a writer in another process */
         pthread_mutex_t wlock; /* serialises writers; held across each commit's fsync */
         /* Written only by a writer holding wlock, which reads it freely; other readers take
          * tlock, which is never held across I/O, so they never wait for a commit. */
@@ -168,12 +169,18 @@ int cache_idx_open(const char *dir, uint64_t map_size, unsigned flags, struct ca
         r = mdb_err(mdb_env_set_maxreaders(idx->env, MAX_READERS));
         if (r < 0)
                 goto fail;
-        r = mdb_err(mdb_env_set_mapsize(idx->env, (size_t)map_size));
-        if (r < 0)
-                goto fail;
+        /* A read-only handle keeps LMDB's default: the map the writer set, recorded in the
+         * environment. Asking for less maps only the data in use at open, and the first
+         * listing batch after a live writer grew the file past it fails (MDB_MAP_RESIZED). */
+        if (!ro) {
+                r = mdb_err(mdb_env_set_mapsize(idx->env, (size_t)map_size));
+                if (r < 0)
+                        goto fail;
+        }
         /* MDB_NOTLS: read txns are tied to reader objects, not threads, so workers can keep one
          * reset txn each. Commits stay fully synchronous: a put is acknowledged only once
          * durable. */
+        idx->ro = ro;
         r = mdb_err(mdb_env_open(idx->env, dir, MDB_NOTLS | (ro ? MDB_RDONLY : 0), 0600));
         if (r < 0)
                 goto fail;
@@ -549,7 +556,16 @@ static int fill_batch(struct cache_idx *idx, const char *prefix, size_t prefix_l
         int r, n = 0;
 
         *ret_more = false;
-        r = mdb_err(mdb_txn_begin(idx->env, NULL, MDB_RDONLY, &txn));
+        r = mdb_txn_begin(idx->env, NULL, MDB_RDONLY, &txn);
+        /* The writer has since mapped more than this handle (it restarted with a larger
+         * map) and filled past it: adopt its size. No transaction of this handle is open
+         * between batches. */
+        if (r == MDB_MAP_RESIZED && idx->ro) {
+                r = mdb_env_set_mapsize(idx->env, 0);
+                if (r == MDB_SUCCESS)
+                        r = mdb_txn_begin(idx->env, NULL, MDB_RDONLY, &txn);
+        }
+        r = mdb_err(r);
         if (r < 0)
                 return r;
         r = mdb_err(mdb_cursor_open(txn, idx->obj, &cur));

@@ -56,7 +56,11 @@ struct cache_idx_totals {
         uint64_t bytes;
 };
 
-/* Open for reading only (tools): nothing is created or written; writes fail. */
+/*
+ * Open for reading only (tools, beside a running edge): nothing is created or written; writes
+ * fail. The map is the one the writer set (map_size is ignored), so the listings go on while
+ * the writer adds entries; such a handle belongs to one thread.
+ */
 #define CACHE_IDX_RDONLY 0x1u
 
 /*

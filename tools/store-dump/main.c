@@ -246,9 +246,9 @@ int main(int argc, char **argv)
                 return 1;
         }
         snprintf(path, sizeof(path), "%s/index", dir);
-        /* Read-only: no write txn, so nothing a running edge could notice. LMDB raises the
-         * map size to the space in use, so the figure here is only a floor. */
-        r = cache_idx_open(path, 1ull << 30, CACHE_IDX_RDONLY, &idx);
+        /* Read-only: no write txn, so nothing a running edge could notice. The map is the
+         * edge's own (a read-only open takes no size). */
+        r = cache_idx_open(path, 0, CACHE_IDX_RDONLY, &idx);
         if (r < 0) {
                 fprintf(stderr, "sluice-store-dump: %s: %s\n", path, open_error(r));
                 return 1;

@@ -1250,4 +1250,71 @@ TEST(replace_moves_last_modified_on)
         rm_rf(dir);
 }
 
+static int count_entry(const char *key, size_t key_len, const struct cache_idx_rec *rec,
+                       void *userdata)
+{
+        (void)key;
+        (void)key_len;
+        (void)rec;
+        (*(unsigned *)userdata)++;
+        return 0;
+}
+
+/* Puts n records under /grow/<i>/ with long keys (so the data file grows fast); 0 or -errno. */
+static int put_many(struct cache_idx *idx, unsigned from, unsigned n)
+{
+        char key[400];
+        struct cache_idx_rec rec = {.version = CACHE_IDX_REC_VERSION, .size = 1}, old;
+        bool had;
+
+        for (unsigned i = from; i < from + n; i++) {
+                int len = snprintf(key, sizeof(key), "/grow/%06u/%0360u", i, i);
+                rec.file_id = i + 1;
+                int r = cache_idx_put(idx, key, (size_t)len, &rec, 0, NULL, &old, &had);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/*
+ * A read-only handle (sluice-store-dump) maps what the writer maps, not the size it asked for
+ * nor the data in use when it opened: a live edge adding objects during a long --verify grows
+ * the data file past that, and every later listing batch failed with MDB_MAP_RESIZED
+ * ("Resource temporarily unavailable"). A writer that comes back with a larger map and
+ * fills past the old one is followed too.
+ */
+TEST(read_only_listing_follows_a_growing_index)
+{
+        char *dir = mkscratch();
+        struct cache_idx *w, *ro;
+        struct stat st;
+        char mdb[256];
+        unsigned n = 0;
+
+        snprintf(mdb, sizeof(mdb), "%s/data.mdb", dir);
+        ASSERT_EQ(cache_idx_open(dir, 512 << 10, 0, &w), 0);
+        ASSERT_EQ(put_many(w, 0, 20), 0);
+        ASSERT_EQ(cache_idx_open(dir, 4096, CACHE_IDX_RDONLY, &ro), 0);
+        ASSERT_EQ(cache_idx_foreach(ro, "", 0, count_entry, &n), 0);
+        ASSERT_EQ(n, 20);
+        ASSERT_EQ(put_many(w, 20, 200), 0);
+        n = 0;
+        ASSERT_EQ(cache_idx_foreach(ro, "", 0, count_entry, &n), 0);
+        ASSERT_EQ(n, 220);
+
+        /* The edge restarts with a larger map and fills past the one ro has. */
+        cache_idx_close(w);
+        ASSERT_EQ(cache_idx_open(dir, 8 << 20, 0, &w), 0);
+        ASSERT_EQ(put_many(w, 220, 1200), 0);
+        ASSERT_EQ(stat(mdb, &st), 0);
+        ASSERT_TRUE(st.st_size > 512 << 10);
+        n = 0;
+        ASSERT_EQ(cache_idx_foreach(ro, "", 0, count_entry, &n), 0);
+        ASSERT_EQ(n, 1420);
+        cache_idx_close(ro);
+        cache_idx_close(w);
+        rm_rf(dir);
+}
+
 TEST_MAIN()
