@@ -649,6 +649,18 @@ static int simulate(const struct args *a)
         }
         struct sim_opts plain = a->sim, pushed = a->sim;
         if (a->prepush) {
+                /* Without a request from the first push on, the next-day ratios would be
+                 * 0 / 0, and printed as perfect hit ratios. */
+                bool later = false;
+                for (size_t i = 0; i < t.len && !later; i++)
+                        later = t.reqs[i].time >= 86400u + a->sim.prepush_at;
+                if (!later) {
+                        fprintf(stderr,
+                                "sluice-cachesim: %s: --prepush: no request from day 1 %02u:%02u "
+                                "on, so no next day to measure (generate two days or more)\n",
+                                a->trace, a->sim.prepush_at / 3600, a->sim.prepush_at / 60 % 60);
+                        goto out;
+                }
                 if (load_catalog(a, &t, &cat) < 0)
                         goto out;
                 plain.catalog = pushed.catalog = &cat;

@@ -352,6 +352,33 @@ TEST(prepush_usage_errors)
         ASSERT_EQ(rc, 1);
 }
 
+/* A trace that ends before the first push has no next day: that is an error, not a hit
+ * ratio of 1 (0 of 0 bytes missed). */
+TEST(prepush_without_a_next_day_is_an_error)
+{
+        need_env();
+        char path[] = "/tmp/sluice-cachesim-prepush-XXXXXX";
+        /* The tiny trace's day 0 only: its three first lines after the header. */
+        const char *nl = tiny_trace;
+        for (int i = 0; i < 4; i++)
+                nl = strchr(nl, '\n') + 1;
+        char day0[256];
+        snprintf(day0, sizeof(day0), "%.*s", (int)(nl - tiny_trace), tiny_trace);
+        ASSERT_EQ(write_file(path, day0), 0);
+        char *out = NULL;
+        char *argv[] = {(char *)bin, "--trace",  path,  "--json",     "--dash-ids", "--policy",
+                        "lru",       "--size",   "64G", "--prepush",  "day",        "--seed",
+                        "1",         "--titles", "1",   "--releases", "1",          NULL};
+        with_stderr = true;
+        int rc = run(argv, &out);
+        with_stderr = false;
+        unlink(path);
+        ASSERT_EQ(rc, 1);
+        ASSERT_TRUE(out && strstr(out, "no request from day 1 02:00") &&
+                    !strstr(out, "next_day_byte_hit_ratio"));
+        free(out);
+}
+
 /* Generator options that cannot make a trace are usage errors, and a trace over
  * --max-requests says so rather than "Argument list too long". */
 TEST(generate_usage_and_limit_errors)
