@@ -29,11 +29,14 @@
 
 struct dump {
         int objfd;
+        /* With --verify: asks whether an entry whose file is missing is still in the index. */
+        struct cache_idx_reader *rd;
         bool verify;
         bool quiet;
         int progress; /* -1: when standard error is a terminal; 0 off; 1 on */
         bool tty;     /* standard error is a terminal: one progress line rewritten in place */
         unsigned long long n, bytes, bad;
+        unsigned long long gone; /* evicted or replaced by the edge while listed */
         /* --verify progress: the store's totals (for the whole store; 0 with a prefix) */
         unsigned long long of_objects, of_bytes;
         double started, last_report;
@@ -85,6 +88,8 @@ static void usage(FILE *f)
                    "  --help, --version\n");
 }
 
+static const char file_missing[] = "file missing";
+
 /* Re-hash objects/<xx>/<id>. Returns 0 if it matches, else a short reason. */
 static const char *verify_one(struct dump *d, const struct cache_idx_rec *rec)
 {
@@ -101,7 +106,7 @@ static const char *verify_one(struct dump *d, const struct cache_idx_rec *rec)
         snprintf(p, sizeof(p), "%.2s/%s", h, h);
         fd = openat(d->objfd, p, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return "file missing";
+                return file_missing;
         ctx = EVP_MD_CTX_new();
         if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
                 why = "out of memory";
@@ -135,13 +140,24 @@ static int print_one(const char *key, size_t key_len, const struct cache_idx_rec
                      void *userdata)
 {
         struct dump *d = userdata;
+        struct cache_idx_rec now;
         char id[17], sha[65];
         const char *why = NULL;
+        int r;
 
-        d->n++;
-        d->bytes += rec->size;
         if (d->verify)
                 why = verify_one(d, rec);
+        /* A running edge evicts and replaces objects while the listing goes on: a file gone
+         * with its entry (or the entry now naming another file) is not missing. */
+        if (why == file_missing) {
+                r = cache_idx_reader_get(d->rd, key, key_len, &now);
+                if (r == -ENOENT || (r == 0 && now.file_id != rec->file_id)) {
+                        d->gone++;
+                        return 0;
+                }
+        }
+        d->n++;
+        d->bytes += rec->size;
         if (why)
                 d->bad++;
         if (d->verify && d->progress)
@@ -253,6 +269,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "sluice-store-dump: %s: %s\n", path, open_error(r));
                 return 1;
         }
+        if (d.verify) {
+                r = cache_idx_reader_new(idx, &d.rd);
+                if (r < 0) {
+                        fprintf(stderr, "sluice-store-dump: %s: %s\n", path, strerror(-r));
+                        cache_idx_close(idx);
+                        return 1;
+                }
+        }
         d.tty = isatty(STDERR_FILENO);
         if (d.progress < 0)
                 d.progress = d.tty;
@@ -265,6 +289,7 @@ int main(int argc, char **argv)
         r = cache_idx_foreach(idx, prefix, strlen(prefix), print_one, &d);
         if (d.verify && d.progress)
                 report(&d, true);
+        cache_idx_reader_free(d.rd);
         if (r < 0) {
                 fprintf(stderr, "sluice-store-dump: listing: %s\n", strerror(-r));
                 cache_idx_close(idx);
@@ -276,6 +301,8 @@ int main(int argc, char **argv)
                (unsigned long long)t.bytes);
         if (d.verify)
                 printf("; %llu bad", d.bad);
+        if (d.gone)
+                printf("; %llu evicted or replaced while listed", d.gone);
         putchar('\n');
         cache_idx_close(idx);
         if (d.objfd >= 0)
