@@ -81,12 +81,25 @@ TEST(csv_limits)
         ASSERT_EQ(trace_csv_parse((const uint8_t *)text, strlen(text), &lim, &t, &err), -E2BIG);
         ASSERT_EQ(t.len, 2);
         trace_done(&t);
-        char *longline = malloc(TRACE_CSV_LINE_MAX + 10);
+        /* A line that would parse but for its length (a long id, hashed): only the limit
+         * refuses it. One byte shorter is accepted. */
+        char *longline = malloc(TRACE_CSV_LINE_MAX + 2);
         ASSERT_TRUE(longline);
-        memset(longline, '1', TRACE_CSV_LINE_MAX + 10);
+        memset(longline, 'x', TRACE_CSV_LINE_MAX + 1);
+        memcpy(longline, "1,", 2);
+        memcpy(longline + TRACE_CSV_LINE_MAX + 1 - 2, ",3", 2);
+        longline[TRACE_CSV_LINE_MAX + 1] = '\n';
         ASSERT_EQ(
-            trace_csv_parse((const uint8_t *)longline, TRACE_CSV_LINE_MAX + 10, &lim, &t, &err),
+            trace_csv_parse((const uint8_t *)longline, TRACE_CSV_LINE_MAX + 2, &lim, &t, &err),
             -EINVAL);
+        ASSERT_EQ(err.line, 1);
+        ASSERT_STREQ(err.msg, "line too long");
+        ASSERT_EQ(t.len, 0);
+        memmove(longline + 2, longline + 3, TRACE_CSV_LINE_MAX - 1); /* one x less */
+        ASSERT_EQ(
+            trace_csv_parse((const uint8_t *)longline, TRACE_CSV_LINE_MAX + 1, &lim, &t, &err), 0);
+        ASSERT_EQ(t.len, 1);
+        ASSERT_EQ(t.reqs[0].size, 3);
         free(longline);
         trace_done(&t);
 }
