@@ -280,13 +280,9 @@ static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct p
         r = open_journal(o, re, path, sizeof(path));
         if (r < 0)
                 return r;
-        r = journal_run_begin(re->journal, (int64_t)window_clock(), re->s.plan.generated);
-        if (r < 0) {
-                snprintf(re->s.err, sizeof(re->s.err), "%.400s: %s", path, strerror(-r));
-                return r;
-        }
         /* Deletes happen object by object, as each is started (victims), so only inside the
-         * edge's own window and only for what the run gets to send. */
+         * edge's own window and only for what the run gets to send. What the journal holds
+         * is read before the run begins in it: beginning after an ended run starts afresh. */
         re->queue = calloc(re->s.diff.n + 1, sizeof(*re->queue));
         re->queue_items = calloc(re->s.diff.n + 1, sizeof(*re->queue_items));
         if (!re->queue || !re->queue_items)
@@ -303,7 +299,10 @@ static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct p
                 re->queue_items[re->n_queue] = it;
                 re->queue[re->n_queue++] = it->obj;
         }
-        return 0;
+        r = journal_run_begin(re->journal, (int64_t)window_clock(), re->s.plan.generated);
+        if (r < 0)
+                snprintf(re->s.err, sizeof(re->s.err), "%.400s: %s", path, strerror(-r));
+        return r;
 }
 
 static void report_edge(const struct fill_opts *o, struct run_edge *re, struct progress *p)
@@ -362,8 +361,9 @@ int run_cmd(const struct fill_opts *o)
         install_signals();
         fetch_stop_watch(&stop_flag);
         warn_defaults(o);
+        /* Every event's t counts from here, the transfers' included (below). */
         progress_init(&prog, o->dry_run ? PROGRESS_NONE : o->progress, o->progress_interval_ms, pes,
-                      0, 0);
+                      0, mono_ns());
 
         for (size_t i = 0; i < n; i++)
                 res[i].lock_fd = -1;
@@ -530,7 +530,9 @@ int run_cmd(const struct fill_opts *o)
                 struct timespec ts;
                 clock_gettime(CLOCK_MONOTONIC, &ts);
                 int64_t now = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+                int64_t start = prog.start_ns;
                 progress_init(&prog, o->progress, o->progress_interval_ms, pes, n_active, now);
+                prog.start_ns = start;
                 struct transfer_opts topts = {.retries = (unsigned)o->cfg.retries,
                                               .connect_timeout_ms = 10000,
                                               .stall_timeout_ms = (long)o->cfg.stall_timeout_ms,

@@ -72,6 +72,27 @@ def plan_then_run_then_nothing(env):
 
 
 @test
+def object_lost_since_is_reported_and_sent_again(env):
+    """An object a run committed and the edge no longer holds is reported (`lost`) by the next
+    run and sent again; like every event its t counts from the start of that run."""
+    objs = make_catalog(env, titles=1, segs=3)
+    rc, out, err = env.fill("run", "--progress", "json")
+    eq(rc, 0, f"first run ({err})")
+    key = "/" + objs[1]["path"]
+    eq(env.edge.admin("DELETE", "/admin/objects" + key).status, 204, "deleted behind the agent")
+    rc, out, err = env.fill("run", "--progress", "json")
+    eq(rc, 0, f"second run ({err})")
+    ev = events(out)
+    lost = [e for e in ev if e["event"] == "lost"]
+    eq([(e["key"], e.get("reason")) for e in lost], [(key, "committed-earlier")], "lost")
+    committed = [e for e in ev if e["event"] == "committed"]
+    eq([e["key"] for e in committed], [key], "sent again")
+    check(0 <= lost[0]["t"] <= committed[0]["t"],
+          f"t from the run's start: lost at {lost[0]['t']}, sent at {committed[0]['t']}")
+    env.check_edge_holds(objs)
+
+
+@test
 def run_sends_most_valuable_first(env):
     """Control ranks title t of n by its n - t sessions; one transfer at a time, the run sends
     the objects in that order, the plan's, the most valuable first."""
