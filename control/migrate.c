@@ -66,18 +66,72 @@ static int exec_params(PGconn *pg, const char *sql, int n, const char *const *va
         return r;
 }
 
-static int applied_max(PGconn *pg, unsigned *ret, char *err, size_t errlen)
+/*
+ * Read what schema_migrations records and check it against migrate_list: *ret_have is the
+ * newest version applied. A database whose history this binary does not know is refused
+ * with -ESTALE: one ahead of it (a version it lacks above its newest), one that records
+ * another name at a version of ours, or one that lacks a migration of ours older than its
+ * newest (its row deleted, or migrations applied from another branch). Running on such a
+ * schema, or applying the missing migration after those that followed it, could leave it
+ * in a state no later start repairs. Names are compared, not contents: comments in applied
+ * migration files have been edited, which changes nothing in a database.
+ */
+static int applied_check(PGconn *pg, unsigned *ret_have, char *err, size_t errlen)
 {
-        PGresult *res = PQexec(pg, "SELECT coalesce(max(version), 0) FROM schema_migrations");
-        int r = 0;
+        PGresult *res = PQexec(pg, "SELECT version, name FROM schema_migrations ORDER BY version");
+        unsigned newest = migrate_count > 0 ? migrate_list[migrate_count - 1].version : 0;
+        unsigned have = 0;
+        size_t i = 0;
+        int r = 0, rows;
 
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                 snprintf(err, errlen, "reading schema_migrations: %s", PQerrorMessage(pg));
                 err[strcspn(err, "\n")] = '\0';
                 r = -EPROTO;
-        } else {
-                *ret = (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+                goto out;
         }
+        rows = PQntuples(res);
+        if (rows > 0)
+                have = (unsigned)strtoul(PQgetvalue(res, rows - 1, 0), NULL, 10);
+        if (have > newest) {
+                snprintf(err, errlen,
+                         "database schema version %u is newer than this binary's %u; refusing",
+                         have, newest);
+                r = -ESTALE;
+                goto out;
+        }
+        for (int row = 0; row < rows; row++) {
+                unsigned v = (unsigned)strtoul(PQgetvalue(res, row, 0), NULL, 10);
+                const char *name = PQgetvalue(res, row, 1);
+
+                if (i < migrate_count && migrate_list[i].version < v) {
+                        snprintf(err, errlen,
+                                 "database lacks migration %s yet records later ones (up to "
+                                 "%u); refusing",
+                                 migrate_list[i].name, have);
+                        r = -ESTALE;
+                        goto out;
+                }
+                if (i == migrate_count || migrate_list[i].version != v) {
+                        snprintf(err, errlen,
+                                 "database records migration %u (%.64s), which this binary "
+                                 "does not have; refusing",
+                                 v, name);
+                        r = -ESTALE;
+                        goto out;
+                }
+                if (strcmp(migrate_list[i].name, name) != 0) {
+                        snprintf(err, errlen,
+                                 "database records migration %u as %.64s, this binary has %s; "
+                                 "refusing",
+                                 v, name, migrate_list[i].name);
+                        r = -ESTALE;
+                        goto out;
+                }
+                i++;
+        }
+        *ret_have = have;
+out:
         PQclear(res);
         return r;
 }
@@ -164,16 +218,9 @@ int migrate_run(const char *conninfo, const struct migrate_bootstrap *boot, char
                         "schema_migrations", err, errlen);
         if (r < 0)
                 goto out;
-        r = applied_max(pg, &have, err, errlen);
+        r = applied_check(pg, &have, err, errlen);
         if (r < 0)
                 goto out;
-        if (migrate_count > 0 && have > migrate_list[migrate_count - 1].version) {
-                snprintf(err, errlen,
-                         "database schema version %u is newer than this binary's %u; refusing",
-                         have, migrate_list[migrate_count - 1].version);
-                r = -ESTALE;
-                goto out;
-        }
         for (size_t i = 0; i < migrate_count; i++) {
                 if (migrate_list[i].version <= have)
                         continue;

@@ -8,7 +8,9 @@
  * applied in order at start-up, each in its own transaction and recorded in
  * schema_migrations. Several instances starting at once serialise on an advisory lock, so
  * each migration runs exactly once. A database already ahead of this binary (a version it
- * does not know) is refused, since an older binary cannot know what changed.
+ * does not know) is refused, since an older binary cannot know what changed; so is one whose
+ * record differs from this binary's list below its newest version (another name at a
+ * version, or a migration of ours missing before one applied after it).
  */
 
 struct migration {
@@ -36,7 +38,8 @@ struct migrate_bootstrap {
  * Connect (blocking: start-up only, before the loop serves), apply pending migrations, create
  * the next days' report partitions and load the bootstrap data. On failure err holds a
  * one-line reason. Returns the number of migrations applied (>= 0) or -errno: -ECONNREFUSED
- * database unreachable, -EPROTO an SQL error, -ESTALE database newer than this binary.
+ * database unreachable, -EPROTO an SQL error, -ESTALE database newer than this binary or
+ * with another history of migrations.
  */
 int migrate_run(const char *conninfo, const struct migrate_bootstrap *boot, char *err,
                 size_t errlen);

@@ -3,15 +3,18 @@
 daily report partitions made for yesterday to a week ahead; a second start applies none; a
 database whose schema is newer than the binary (a version it does not know, as after a
 rollback to an older release) is refused with a clear message and exit status 1, and left
-exactly as it was; once the unknown version is gone the binary starts.
+exactly as it was; once the unknown version is gone the binary starts. So is one whose
+record of applied migrations differs from the binary's below its newest version: one
+missing, one under another name, one the binary does not have.
 
     python3 test_migrate.py path/to/sluice-control
 """
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import Control, Postgres, check, register, run  # noqa: E402
+from ctlharness import Control, Failure, Postgres, check, register, run  # noqa: E402
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
                           "control", "migrations")
@@ -86,6 +89,52 @@ def main(binary, tmp):
     pg.psql(f"DELETE FROM schema_migrations WHERE version = {future}")
     ctl = Control(binary, tmp, pg, name="again").start()
     check(ctl.json("GET", "/v1/titles/m1")["id"] == "m1", "title kept across the refusal")
+    check(ctl.stop() == 0, "instance exits 0")
+
+    # A history that is not this binary's, below its newest version, is refused too, and
+    # nothing is applied: a migration missing before later ones (its row deleted, or the
+    # later ones applied from another branch), another name at a version, and a version the
+    # binary does not have below its newest.
+    middle = files[len(files) // 2]
+    mv, mname = int(middle.split("_")[0]), middle[:-4]
+    cases = [
+        (f"DELETE FROM schema_migrations WHERE version = {mv}",
+         r"database lacks migration %s yet records later ones \(up to %d\); refusing"
+         % (mname, newest),
+         f"INSERT INTO schema_migrations (version, name) VALUES ({mv}, '{mname}')"),
+        (f"UPDATE schema_migrations SET name = '{mv:03d}_from_another_branch' "
+         f"WHERE version = {mv}",
+         r"database records migration %d as %03d_from_another_branch, this binary has %s; "
+         r"refusing" % (mv, mv, mname),
+         f"UPDATE schema_migrations SET name = '{mname}' WHERE version = {mv}"),
+    ]
+    # Version 0 is below every file's number, so it is one the binary cannot have.
+    cases.append(("INSERT INTO schema_migrations (version, name) VALUES (0, '000_unknown')",
+                  r"database records migration 0 \(000_unknown\), which this binary does "
+                  r"not have; refusing",
+                  "DELETE FROM schema_migrations WHERE version = 0"))
+    for i, (change, want, undo) in enumerate(cases):
+        pg.psql(change)
+        before = pg.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) "
+                         "FROM schema_migrations")
+        other = Control(binary, tmp, pg, name=f"history{i}")
+        other.start(expect_ready=False)
+        try:
+            rc = other.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            other.stop()
+            raise Failure(f"an instance started on another history ({change}): {other.log}")
+        check(rc == 1, f"start on another history ({change}): exit {rc}")
+        other.wait_log(r" error .*database: " + want)
+        check(other.port is None, f"an instance on another history listened: {other.log}")
+        after = pg.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) "
+                        "FROM schema_migrations")
+        check(before == after, f"the refused start changed schema_migrations: {before} -> "
+              f"{after}")
+        pg.psql(undo)
+    ctl = Control(binary, tmp, pg, name="restored").start()
+    check(not any("applied" in l for l in ctl.log), f"migrations applied again: {ctl.log}")
+    check(ctl.json("GET", "/v1/titles/m1")["id"] == "m1", "title kept across the refusals")
     check(ctl.stop() == 0, "instance exits 0")
 
 
