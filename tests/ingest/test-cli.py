@@ -179,9 +179,18 @@ def test_title_id(origin, scratch):
     check(r.returncode == 2 and "a letter or digit first" in r.stderr,
           "--register-only --title _x refused: %d %s" % (r.returncode, r.stderr[-300:]))
     check(os.listdir(origin) == [], "nothing made for them: %s" % os.listdir(origin))
+    # Control's asset reader takes a title of at most 63 bytes: a longer one would be
+    # encoded and published only for its registration to be refused.
+    r = run(["--title", "a" * 64] + tiny(origin))
+    check(r.returncode == 2 and "1-63 of" in r.stderr and "encoded" not in r.stderr,
+          "--title of 64 bytes refused: %d %s" % (r.returncode, r.stderr[-300:]))
+    check(os.listdir(origin) == [], "nothing made for it: %s" % os.listdir(origin))
     r = run(["--title", "0a_b-"] + tiny(origin))
     check(r.returncode == 0 and os.path.isdir(os.path.join(origin, "0a_b-")),
           "'_' and '-' after the first: " + r.stderr[-300:])
+    r = run(["--title", "b" * 63] + tiny(origin))
+    check(r.returncode == 0 and os.path.isdir(os.path.join(origin, "b" * 63)),
+          "a title of 63 bytes: " + r.stderr[-300:])
 
 
 def test_colon_names(origin, scratch):

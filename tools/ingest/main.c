@@ -44,6 +44,9 @@
 #define EXIT_USAGE       2
 #define EXIT_REGISTER    3
 #define EXIT_INTERRUPTED 130
+/* Control's asset reader takes titles of at most 63 bytes (control/asset.h, ASSET_ID_MAX
+ * with its NUL), fewer than its id alphabet allows elsewhere. */
+#define TITLE_MAX 63
 
 struct opts {
         const char *title, *origin, *source, *register_url, *key_out, *key_in, *token_file;
@@ -76,7 +79,7 @@ static void usage(FILE *f)
               "Encode SOURCE into the bitrate ladder (H.264 + AAC, fMP4, 4 s segments with\n"
               "keyframes aligned across renditions) and publish it as DIR/ID/ with asset.json.\n"
               "\n"
-              "  --title ID             title id: letters, digits, '_' and '-', at most 64,\n"
+              "  --title ID             title id: letters, digits, '_' and '-', at most 63,\n"
               "                         a letter or digit first\n"
               "  --origin DIR           origin directory (must exist)\n"
               "  --test-source SECONDS  make a synthetic title (pattern, burnt-in rung name and\n"
@@ -112,11 +115,11 @@ static void usage(FILE *f)
               f);
 }
 
-/* A title id control takes (its sluice_id: a letter or digit first), at most 64 bytes. */
+/* A title id control takes (its sluice_id: a letter or digit first), at most TITLE_MAX bytes. */
 static int title_valid(const char *t)
 {
         size_t n = strlen(t);
-        if (n == 0 || n > 64)
+        if (n == 0 || n > TITLE_MAX)
                 return 0;
         for (size_t i = 0; i < n; i++) {
                 char c = t[i];
@@ -306,7 +309,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         return -EINVAL;
                 }
                 if (!title_valid(o->title)) {
-                        fprintf(stderr, "sluice-ingest: --title: 1-64 of [A-Za-z0-9_-], a "
+                        fprintf(stderr, "sluice-ingest: --title: 1-63 of [A-Za-z0-9_-], a "
                                         "letter or digit first\n");
                         return -EINVAL;
                 }
@@ -318,7 +321,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return -EINVAL;
         }
         if (!title_valid(o->title)) {
-                fprintf(stderr, "sluice-ingest: --title: 1-64 of [A-Za-z0-9_-], a letter or "
+                fprintf(stderr, "sluice-ingest: --title: 1-63 of [A-Za-z0-9_-], a letter or "
                                 "digit first\n");
                 return -EINVAL;
         }
