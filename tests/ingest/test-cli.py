@@ -4,7 +4,7 @@
 Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest preset),
 for what its command line promises around the encode: where an encrypted title's key goes
 and when, and what happens when it cannot go there; what shape a turned source comes out;
-which title ids it takes; that names with a ':' are files and that a playlist naming
+which title ids and language tags it takes; that names with a ':' are files and that a playlist naming
 network URLs fetches nothing; what a late Ctrl-C says.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
@@ -193,6 +193,24 @@ def test_title_id(origin, scratch):
           "a title of 63 bytes: " + r.stderr[-300:])
 
 
+def test_lang_args(origin, scratch):
+    """A language tag --audio-lang or --subtitles cannot take (2-15 letters or '-') is a
+    usage error that says which, however long: one over 15 letters was refused in silence."""
+    vtt = os.path.join(scratch, "s.vtt")
+    with open(vtt, "w") as f:
+        f.write("WEBVTT\n")
+    long16, long40 = "abcdefghijklmnop", "x" * 40
+    cases = [(["--audio-lang", long16], "--audio-lang: '%s' is not" % long16),
+             (["--audio-lang", "en," + long40], "--audio-lang: '%s' is not" % long40),
+             (["--audio-lang", "e1"], "--audio-lang: 'e1' is not"),
+             (["--subtitles", long16 + "=" + vtt], "--subtitles: '%s' is not" % long16)]
+    for args, want in cases:
+        r = run(["--title", "t"] + tiny(origin) + args)
+        check(r.returncode == 2 and want in r.stderr and "encoded" not in r.stderr,
+              "%s refused, saying so: %d %r" % (args, r.returncode, r.stderr[-300:]))
+    check(os.listdir(origin) == [], "nothing made for them: %s" % os.listdir(origin))
+
+
 def test_colon_names(origin, scratch):
     """Names with a ':' are files like any other, never taken for an ffmpeg protocol: a
     source, a subtitle file and an origin, given relative to the working directory."""
@@ -288,8 +306,8 @@ def test_interrupt_late(origin, scratch):
           "says what it published: %d %s" % (p.returncode, err[-300:]))
 
 
-TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_colon_names,
-         test_no_network_source, test_interrupt_late]
+TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
+         test_colon_names, test_no_network_source, test_interrupt_late]
 
 
 def main():

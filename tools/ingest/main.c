@@ -417,15 +417,16 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
                 unsigned k = 0;
                 while (*p && k < LADDER_AUDIO_MAX) {
                         size_t len = strcspn(p, ",");
-                        if (len >= sizeof(s->audio_lang[0]))
-                                return -EINVAL;
-                        memcpy(s->audio_lang[k], p, len);
-                        s->audio_lang[k][len] = '\0';
-                        if (!probe_lang_valid(s->audio_lang[k])) {
+                        if (len < sizeof(s->audio_lang[0])) {
+                                memcpy(s->audio_lang[k], p, len);
+                                s->audio_lang[k][len] = '\0';
+                        }
+                        if (len >= sizeof(s->audio_lang[0]) ||
+                            !probe_lang_valid(s->audio_lang[k])) {
                                 fprintf(stderr,
-                                        "sluice-ingest: --audio-lang: '%s' is not a "
-                                        "language tag\n",
-                                        s->audio_lang[k]);
+                                        "sluice-ingest: --audio-lang: '%.*s' is not a "
+                                        "language tag (2-15 letters or '-')\n",
+                                        (int)len, p);
                                 return -EINVAL;
                         }
                         k++;
@@ -457,13 +458,15 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
                 const char *eq = strchr(o->subs[t], '=');
                 size_t len = (size_t)(eq - o->subs[t]);
                 j->kind = LADDER_TEXT;
-                if (len >= sizeof(j->lang))
-                        return -EINVAL;
-                memcpy(j->lang, o->subs[t], len);
-                j->lang[len] = '\0';
-                if (!probe_lang_valid(j->lang)) {
-                        fprintf(stderr, "sluice-ingest: --subtitles: '%s' is not a language\n",
-                                j->lang);
+                if (len < sizeof(j->lang)) {
+                        memcpy(j->lang, o->subs[t], len);
+                        j->lang[len] = '\0';
+                }
+                if (len >= sizeof(j->lang) || !probe_lang_valid(j->lang)) {
+                        fprintf(stderr,
+                                "sluice-ingest: --subtitles: '%.*s' is not a language (2-15 "
+                                "letters or '-')\n",
+                                (int)len, o->subs[t]);
                         return -EINVAL;
                 }
                 if (access(eq + 1, R_OK) < 0) {
