@@ -95,6 +95,8 @@ static void usage(FILE *f)
               "  --key-out FILE         write the key as JSON to FILE, a new file outside DIR\n"
               "                         (mode 0600; never replaced), once the title is\n"
               "                         published; without it the key is printed on stdout\n"
+              "                         (with --register: sent to control, and printed only\n"
+              "                         if that fails)\n"
               "  --register URL         register title, asset and key with control at URL\n"
               "  --metadata FILE        with --register: the title's catalog fields, a YAML or\n"
               "                         JSON file of \"metadata\", \"series\" and \"markers\"\n"
