@@ -185,7 +185,7 @@ int probe_parse(const char *json, size_t len, struct ladder_src *s, char *err, s
                 goto out;
         }
         if (!(s->duration <= PROBE_DURATION_MAX)) {
-                r = fail(err, errlen, "a duration of %.0f s, more than %.0f s (ten days)",
+                r = fail(err, errlen, "a duration of %.0f s, more than the %.0f s control takes",
                          s->duration, PROBE_DURATION_MAX);
                 s->duration = 0;
                 goto out;

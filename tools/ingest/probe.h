@@ -18,7 +18,9 @@
 
 #define PROBE_OUT_MAX      (4u << 20) /* bytes of ffprobe output read */
 #define PROBE_DIM_MAX      16384      /* pixels on a side (the largest H.264 level allows less) */
-#define PROBE_DURATION_MAX 864000.0   /* seconds: ten days */
+/* seconds: 65536 segments of 4 s, the most control's asset reader takes in a representation
+ * (control/asset.h ASSET_SEGMENTS_MAX); a longer title could be encoded but never played */
+#define PROBE_DURATION_MAX 262144.0
 #define PROBE_SAR_MAX      16         /* a pixel aspect beyond 16:1 or 1:16 is read as 1:1 */
 #define PROBE_FPS_MAX      120        /* average frame rates above fall back to r_frame_rate */
 

@@ -151,7 +151,18 @@ TEST(probe_refusals)
                         "\"format\":{\"duration\":\"1e999\"}}",
                         &s, err, sizeof(err)),
                   -EINVAL);
-        ASSERT_STREQ(err, "a duration of inf s, more than 864000 s (ten days)");
+        ASSERT_STREQ(err, "a duration of inf s, more than the 262144 s control takes");
+        /* control's asset reader takes 65536 segments a representation: a longer title was
+         * encoded, published and then refused by control, which cannot make its manifest */
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":64,\"height\":64}],"
+                        "\"format\":{\"duration\":\"262145\"}}",
+                        &s, err, sizeof(err)),
+                  -EINVAL);
+        ASSERT_STREQ(err, "a duration of 262145 s, more than the 262144 s control takes");
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":64,\"height\":64}],"
+                        "\"format\":{\"duration\":\"262144\"}}",
+                        &s, err, sizeof(err)),
+                  0);
         ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":64,\"height\":64}],"
                         "\"format\":{\"duration\":\"N/A\"}}",
                         &s, err, sizeof(err)),
