@@ -4,7 +4,7 @@
 Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest preset),
 for what its command line promises around the encode: where an encrypted title's key goes
 and when, and what happens when it cannot go there; what shape a turned source comes out;
-which title ids and language tags it takes; that names with a ':' are files and that a playlist naming
+which title ids and language tags it takes; who can read what it publishes; that names with a ':' are files and that a playlist naming
 network URLs fetches nothing; what a late Ctrl-C says.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
@@ -211,6 +211,26 @@ def test_lang_args(origin, scratch):
     check(os.listdir(origin) == [], "nothing made for them: %s" % os.listdir(origin))
 
 
+def test_modes(origin, scratch):
+    """A published title is readable by the origin's server, whatever user it runs as: its
+    directory has the mode of the renditions' directories (0755 less the umask), not the
+    0700 of the temporary directory it was built in; --replace too."""
+    for umask, want in ((0o022, 0o755), (0o027, 0o750)):
+        t = "m%o" % umask
+        for extra in ([], ["--replace"]):
+            r = run(["--title", t] + tiny(origin) + extra,
+                    preexec_fn=lambda u=umask: os.umask(u))
+            if not check(r.returncode == 0, "%s %s: %s" % (t, extra, r.stderr[-300:])):
+                continue
+            title = os.path.join(origin, t)
+            modes = {p: os.stat(os.path.join(origin, p)).st_mode & 0o777
+                     for p in [t] + [os.path.join(t, d) for d in os.listdir(title)
+                                     if os.path.isdir(os.path.join(title, d))]}
+            check(all(m == want for m in modes.values()),
+                  "umask %03o %s: directories %o: %s" %
+                  (umask, extra, want, {p: "%o" % m for p, m in modes.items()}))
+
+
 def test_colon_names(origin, scratch):
     """Names with a ':' are files like any other, never taken for an ffmpeg protocol: a
     source, a subtitle file and an origin, given relative to the working directory."""
@@ -307,7 +327,7 @@ def test_interrupt_late(origin, scratch):
 
 
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
-         test_colon_names, test_no_network_source, test_interrupt_late]
+         test_modes, test_colon_names, test_no_network_source, test_interrupt_late]
 
 
 def main():

@@ -1096,6 +1096,16 @@ int main(int argc, char **argv)
                 json_decref(meta);
                 return 1;
         }
+        /* mkdtemp makes it 0700, and it becomes the title's directory: readable by the
+         * origin's server as the renditions' directories are (0755 less the umask). */
+        mode_t um = umask(0);
+        umask(um);
+        if (chmod(tmp_dir, 0755 & ~um) < 0) {
+                fprintf(stderr, "sluice-ingest: %s: %s\n", tmp_dir, strerror(errno));
+                rm_tree(tmp_dir);
+                json_decref(meta);
+                return 1;
+        }
         struct sigaction sa = {.sa_handler = on_signal};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
