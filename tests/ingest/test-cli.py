@@ -231,6 +231,20 @@ def test_modes(origin, scratch):
                   (umask, extra, want, {p: "%o" % m for p, m in modes.items()}))
 
 
+def test_probe_too_long(origin, scratch):
+    """An ffprobe answer over ingest's bound (4 MiB) is refused as such, not taken for a
+    file ffprobe cannot read: the cut answer's writer died of a closed pipe, which read as
+    a failed probe "(no message)"."""
+    src = os.path.join(scratch, "src.mkv")
+    open(src, "wb").write(b"\0" * 100)
+    fake = script(os.path.join(scratch, "ffprobe-long"),
+                  "head -c 5000000 /dev/zero | tr '\\0' ' '\necho '{}'\n")
+    r = run(["--title", "t", "--origin", origin, "--ffprobe", fake, "--no-progress", src])
+    check(r.returncode == 1 and "%s: ffprobe's answer is over 4194304 bytes" % src in r.stderr,
+          "a long ffprobe answer refused as such: %d %r" % (r.returncode, r.stderr[-300:]))
+    check(os.listdir(origin) == [], "nothing made for it: %s" % os.listdir(origin))
+
+
 def test_colon_names(origin, scratch):
     """Names with a ':' are files like any other, never taken for an ffmpeg protocol: a
     source, a subtitle file and an origin, given relative to the working directory."""
@@ -327,7 +341,8 @@ def test_interrupt_late(origin, scratch):
 
 
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
-         test_modes, test_colon_names, test_no_network_source, test_interrupt_late]
+         test_modes, test_probe_too_long, test_colon_names, test_no_network_source,
+         test_interrupt_late]
 
 
 def main():

@@ -361,6 +361,11 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
                 return r;
         }
         r = proc_capture(argv, PROBE_OUT_MAX, &out, &err);
+        if (r == -E2BIG) {
+                fprintf(stderr, "sluice-ingest: %s: ffprobe's answer is over %u bytes\n", o->source,
+                        PROBE_OUT_MAX);
+                return r;
+        }
         if (r < 0) {
                 fprintf(stderr, "sluice-ingest: cannot run %s: %s\n", o->ffprobe, strerror(-r));
                 return r;

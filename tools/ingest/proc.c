@@ -213,19 +213,24 @@ int proc_capture(char *const argv[], size_t max, char **ret_out, const char **re
                 }
                 if (pf[0].revents && p.out_fd >= 0) {
                         for (;;) {
-                                ssize_t n = read(p.out_fd, o.p + o.len, max - o.len);
+                                /* Room for one byte past max: its arrival is what says the
+                                 * output is too long (a cut one would pass for all of it). */
+                                ssize_t n = read(p.out_fd, o.p + o.len, max + 1 - o.len);
                                 if (n < 0 && errno == EINTR)
                                         continue;
                                 if (n < 0 && errno == EAGAIN)
                                         break;
-                                if (n <= 0 || o.len + (size_t)n >= max) {
-                                        if (n > 0)
-                                                o.len += (size_t)n;
+                                if (n <= 0) {
                                         close(p.out_fd);
                                         p.out_fd = -1;
                                         break;
                                 }
                                 o.len += (size_t)n;
+                                if (o.len > max) {
+                                        proc_kill(&p, SIGKILL);
+                                        r = -E2BIG;
+                                        goto out;
+                                }
                         }
                 }
                 if (pf[1].revents && p.err_fd >= 0)

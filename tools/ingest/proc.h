@@ -58,8 +58,9 @@ const char *proc_tail(struct proc *p, unsigned nlines);
 
 /*
  * proc_capture: run argv to completion and collect its stdout (at most max bytes) and the
- * tail of its stderr. Returns the exit code (>= 0) or -errno; *ret_out is malloc'd and the
- * caller's, *ret_err points into a static buffer valid until the next call.
+ * tail of its stderr. Returns the exit code (>= 0) or -errno: -E2BIG when stdout runs past
+ * max bytes (the child is killed). *ret_out is malloc'd and the caller's, *ret_err points
+ * into a static buffer valid until the next call.
  */
 int proc_capture(char *const argv[], size_t max, char **ret_out, const char **ret_err);
 
