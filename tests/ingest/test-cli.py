@@ -4,8 +4,9 @@
 Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest preset),
 for what its command line promises around the encode: where an encrypted title's key goes
 and when, and what happens when it cannot go there; what shape a turned source comes out;
-which title ids and language tags it takes; who can read what it publishes; that names with a ':' are files and that a playlist naming
-network URLs fetches nothing; what a late Ctrl-C says.
+which title ids and language tags it takes; who can read what it publishes; what a long
+ffprobe answer or a failed sync does; that names with a ':' are files and that a playlist
+naming network URLs fetches nothing; what a late Ctrl-C says.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
 
@@ -245,6 +246,31 @@ def test_probe_too_long(origin, scratch):
     check(os.listdir(origin) == [], "nothing made for it: %s" % os.listdir(origin))
 
 
+def test_sync_failed(origin, scratch):
+    """A title whose files may not have reached the disk is not published: with syncfs
+    failing (a shim preloaded, as on a disk that lost writes) the run fails, nothing is
+    published, no temporary directory is left and no key file appears."""
+    shim = os.environ.get("SLUICE_SYNCFS_SHIM")
+    if not shim or not os.path.exists(shim):
+        print("test_sync_failed skipped: SLUICE_SYNCFS_SHIM not set (meson sets it)")
+        return
+    # Only ingest gets the shim (ffmpeg through a wrapper that drops it); in a sanitizer
+    # build the sanitizer's runtime then is not first in line.
+    asan = os.environ.get("ASAN_OPTIONS")
+    env = dict(os.environ, LD_PRELOAD=shim,
+               ASAN_OPTIONS=(asan + ":" if asan else "") + "verify_asan_link_order=0")
+    clean = script(os.path.join(scratch, "ffmpeg-clean"), 'unset LD_PRELOAD\nexec ffmpeg "$@"\n')
+    key = os.path.join(scratch, "k.json")
+    r = run(["--title", "s1"] + tiny(origin) + ["--encrypt", "--key-out", key, "--ffmpeg", clean],
+            env=env)
+    check(r.returncode == 1 and "publishing" in r.stderr and "Input/output error" in r.stderr
+          and "published " not in r.stderr,
+          "a failed sync fails the run: %d %r" % (r.returncode, r.stderr[-300:]))
+    check(os.listdir(origin) == [], "nothing published or left: %s" % os.listdir(origin))
+    check(sorted(os.listdir(scratch)) == ["ffmpeg-clean", "origin"],
+          "no key file: %s" % os.listdir(scratch))
+
+
 def test_colon_names(origin, scratch):
     """Names with a ':' are files like any other, never taken for an ffmpeg protocol: a
     source, a subtitle file and an origin, given relative to the working directory."""
@@ -341,8 +367,8 @@ def test_interrupt_late(origin, scratch):
 
 
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
-         test_modes, test_probe_too_long, test_colon_names, test_no_network_source,
-         test_interrupt_late]
+         test_modes, test_probe_too_long, test_sync_failed, test_colon_names,
+         test_no_network_source, test_interrupt_late]
 
 
 def main():

@@ -987,8 +987,13 @@ static int publish(const struct opts *o, char *final, size_t len)
         int dfd = open(o->origin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
-        /* Everything ffmpeg and we wrote reaches the disk before the name appears. */
-        (void)syncfs(dfd);
+        /* Everything ffmpeg and we wrote reaches the disk before the name appears: a
+         * failed sync (pages the kernel could not write back) leaves it unpublished. */
+        if (syncfs(dfd) < 0) {
+                int r = -errno;
+                close(dfd);
+                return r;
+        }
         int r = 0;
         if (o->replace && access(final, F_OK) == 0) {
                 if (renameat2(AT_FDCWD, tmp_dir, AT_FDCWD, final, RENAME_EXCHANGE) < 0)
