@@ -5,8 +5,9 @@ Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest 
 for what its command line promises around the encode: where an encrypted title's key goes
 and when, and what happens when it cannot go there; what shape a turned source comes out;
 which title ids and language tags it takes; who can read what it publishes; what a long
-ffprobe answer or a failed sync does; that names with a ':' are files and that a playlist
-naming network URLs fetches nothing; what a late Ctrl-C says.
+ffprobe answer or a failed sync does; which stream of a source with cover art is encoded;
+that names with a ':' are files and that a playlist naming network URLs fetches nothing;
+what a late Ctrl-C says.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
 
@@ -17,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -271,6 +273,69 @@ def test_sync_failed(origin, scratch):
           "no key file: %s" % os.listdir(scratch))
 
 
+def udta_first(src, dst):
+    """Copy the MP4 src to dst with moov's udta moved before its traks: ffmpeg then lists the
+    cover art udta holds as the first video stream, as some files have it."""
+    b = open(src, "rb").read()
+
+    def boxes(off, end):
+        while off < end:
+            size, kind = struct.unpack(">I4s", b[off:off + 8])
+            hdr = 8
+            if size == 1:
+                size, hdr = struct.unpack(">Q", b[off + 8:off + 16])[0], 16
+            elif size == 0:
+                size = end - off
+            yield kind, off, size, hdr
+            off += size
+
+    out = bytearray()
+    for kind, off, size, hdr in boxes(0, len(b)):
+        if kind != b"moov":
+            out += b[off:off + size]
+            continue
+        kids = list(boxes(off + hdr, off + size))
+        out += b[off:off + hdr]
+        for k in sorted(kids, key=lambda k: k[0] != b"udta"):
+            out += b[k[1]:k[1] + k[2]]
+    open(dst, "wb").write(out)
+
+
+def test_cover_art(origin, scratch):
+    """A source whose first video stream is its cover art (an attached picture) gets its
+    video encoded, the stream the probe described: ffmpeg's first video stream made a video
+    rendition of the still picture, one segment long, under the film's size."""
+    film, cover = os.path.join(scratch, "film.mp4"), os.path.join(scratch, "cover.png")
+    with_cover, src = os.path.join(scratch, "with-cover.mp4"), os.path.join(scratch, "src.mp4")
+    made = [ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=9", "-f",
+                   "lavfi", "-i", "sine=duration=9", "-c:v", "libx264", "-preset",
+                   "ultrafast", "-c:a", "aac", "-shortest", film),
+            ffmpeg("-f", "lavfi", "-i", "color=red:size=600x600", "-frames:v", "1", cover),
+            ffmpeg("-i", film, "-i", cover, "-map", "1", "-map", "0", "-c", "copy",
+                   "-disposition:v:0", "attached_pic", with_cover)]
+    if not check(all(m.returncode == 0 for m in made),
+                 "source made: %s" % [m.stderr[-200:] for m in made]):
+        return
+    udta_first(with_cover, src)
+    st = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                         "stream=index,width:stream_disposition=attached_pic", "-of", "json",
+                         src], capture_output=True, text=True, timeout=60)
+    streams = json.loads(st.stdout or "{}").get("streams", [])
+    if not check([(x.get("width"), x["disposition"]["attached_pic"]) for x in streams][:2] ==
+                 [(600, 1), (320, 0)], "cover art is the first video stream: %s" % streams):
+        return
+    r = run(["--title", "cov", "--origin", origin, "--ladder", "240p", "--preset", "ultrafast",
+             "--no-progress", src])
+    if not check(r.returncode == 0, "ingest of a source with cover art: " + r.stderr[-300:]):
+        return
+    reps = {x["id"]: x for x in
+            json.load(open(os.path.join(origin, "cov", "asset.json")))["representations"]}
+    video = reps.get("video-240p", {})
+    check(video.get("segment_count") == 3 and video.get("width") == 320,
+          "the film is encoded, 3 segments of 9 s at 320x240: %s" %
+          {k: video.get(k) for k in ("segment_count", "width", "height")})
+
+
 def test_colon_names(origin, scratch):
     """Names with a ':' are files like any other, never taken for an ffmpeg protocol: a
     source, a subtitle file and an origin, given relative to the working directory."""
@@ -367,7 +432,7 @@ def test_interrupt_late(origin, scratch):
 
 
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
-         test_modes, test_probe_too_long, test_sync_failed, test_colon_names,
+         test_modes, test_probe_too_long, test_sync_failed, test_cover_art, test_colon_names,
          test_no_network_source, test_interrupt_late]
 
 

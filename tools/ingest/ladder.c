@@ -131,7 +131,10 @@ int ladder_job_argv(const struct ladder_job *j, const struct ladder_src *s,
                 unsigned gop =
                     (unsigned)ceil(LADDER_SEGMENT_SECONDS * (double)s->fps_num / s->fps_den);
                 strv_add(&a, "-map");
-                strv_add(&a, "0:v:0");
+                if (s->path)
+                        strv_addf(&a, "0:%u", s->video_index);
+                else
+                        strv_add(&a, "0:v:0");
                 strv_add(&a, "-vf");
                 if (s->path)
                         strv_addf(&a, "scale=%u:%u:flags=bicubic,setsar=1", j->width, j->height);

@@ -35,6 +35,9 @@ struct ladder_src {
         unsigned width, height;
         unsigned sar_num, sar_den;
         unsigned fps_num, fps_den;
+        /* ffprobe's index of the video stream these facts are about, which is the one
+         * encoded: not always ffmpeg's first video stream (0:v:0), which may be cover art */
+        unsigned video_index;
         unsigned n_audio;
         char audio_lang[LADDER_AUDIO_MAX][16];
 };

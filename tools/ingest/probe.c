@@ -88,11 +88,18 @@ static bool quarter_turned(json_t *st)
         return false;
 }
 
-static void video_stream(json_t *st, struct ladder_src *s, long long w, long long h)
+static void video_stream(json_t *st, size_t pos, struct ladder_src *s, long long w, long long h)
 {
         const char *sar = json_string_value(json_object_get(st, "sample_aspect_ratio"));
         const char *fr = json_string_value(json_object_get(st, "avg_frame_rate"));
+        json_t *index = json_object_get(st, "index");
 
+        /* ffprobe lists every stream in index order, so its place stands in for an index
+         * not given */
+        s->video_index = json_is_integer(index) && json_integer_value(index) >= 0 &&
+                                 json_integer_value(index) <= PROBE_STREAMS_MAX
+                             ? (unsigned)json_integer_value(index)
+                             : (unsigned)pos;
         s->width = (unsigned)w;
         s->height = (unsigned)h;
         /* ffprobe says 0:1 for unknown; an absurd one would make the rungs' widths overflow */
@@ -133,6 +140,7 @@ int probe_parse(const char *json, size_t len, struct ladder_src *s, char *err, s
         s->fps_num = 25;
         s->fps_den = 1;
         s->n_audio = 0;
+        s->video_index = 0;
         s->duration = 0;
         if (len > PROBE_OUT_MAX)
                 return fail(err, errlen, "ffprobe's answer is over %u bytes", PROBE_OUT_MAX);
@@ -160,7 +168,7 @@ int probe_parse(const char *json, size_t len, struct ladder_src *s, char *err, s
                                          w, h, PROBE_DIM_MAX);
                                 goto out;
                         }
-                        video_stream(st, s, w, h);
+                        video_stream(st, i, s, w, h);
                         have_video = w > 0 && h > 0;
                 } else if (!strcmp(type, "audio") && s->n_audio < LADDER_AUDIO_MAX) {
                         const char *lang = json_string_value(

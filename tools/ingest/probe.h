@@ -3,8 +3,9 @@
 
 /*
  * What sluice-ingest takes from ffprobe's JSON (-show_format -show_streams) about a source:
- * the first video stream's size, pixel aspect and frame rate, the audio streams' languages
- * and the duration. ffprobe repeats what the file claims, so its output is read as
+ * the first video stream's index, size, pixel aspect and frame rate (cover art, an
+ * "attached_pic" video stream, is not the video), the audio streams' languages and the
+ * duration. ffprobe repeats what the file claims, so its output is read as
  * untrusted input: bounded in size, numbers range-checked, and a source outside the bounds
  * refused with a message instead of reaching the encoder's command line.
  *
@@ -23,6 +24,7 @@
 #define PROBE_DURATION_MAX 262144.0
 #define PROBE_SAR_MAX      16         /* a pixel aspect beyond 16:1 or 1:16 is read as 1:1 */
 #define PROBE_FPS_MAX      120        /* average frame rates above fall back to r_frame_rate */
+#define PROBE_STREAMS_MAX  65535      /* a stream "index" above is not believed */
 
 /*
  * probe_parse: read ffprobe's JSON (json, len bytes; need not be NUL-terminated) into *s,

@@ -36,6 +36,46 @@ TEST(probe_video_and_audio)
         ASSERT_STREQ(s.audio_lang[0], "pt-BR");
         ASSERT_STREQ(s.audio_lang[1], "und");
         ASSERT_TRUE(s.path == NULL);
+        /* the stream encoded is the one described, not ffmpeg's first video stream (the
+         * cover art), which was encoded as a still picture */
+        ASSERT_EQ(s.video_index, 1u);
+}
+
+TEST(probe_video_index)
+{
+        struct ladder_src s;
+        char err[160];
+
+        /* ffprobe's own index, where it gives one */
+        ASSERT_EQ(parse("{\"streams\":[{\"index\":0,\"codec_type\":\"audio\"},"
+                        "{\"index\":1,\"codec_type\":\"video\",\"width\":600,\"height\":600,"
+                        "\"disposition\":{\"attached_pic\":1}},{\"index\":2,\"codec_type\":"
+                        "\"video\",\"width\":640,\"height\":360}],"
+                        "\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.video_index, 2u);
+        ASSERT_EQ(s.width, 640u);
+        /* a video stream of unknown size is passed over for the next, index and all */
+        ASSERT_EQ(parse("{\"streams\":[{\"index\":0,\"codec_type\":\"video\"},"
+                        "{\"index\":1,\"codec_type\":\"video\",\"width\":64,\"height\":48}],"
+                        "\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.video_index, 1u);
+        ASSERT_EQ(s.height, 48u);
+        /* an index out of bounds is not believed: the stream's place stands for it */
+        ASSERT_EQ(parse("{\"streams\":[{\"index\":-1,\"codec_type\":\"video\",\"width\":64,"
+                        "\"height\":48}],\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.video_index, 0u);
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"audio\"},{\"index\":99999999999,"
+                        "\"codec_type\":\"video\",\"width\":64,\"height\":48}],"
+                        "\"format\":{\"duration\":\"5\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.video_index, 1u);
 }
 
 TEST(probe_frame_rate_fallbacks)
