@@ -431,9 +431,43 @@ def test_interrupt_late(origin, scratch):
           "says what it published: %d %s" % (p.returncode, err[-300:]))
 
 
+class SmallControl(BaseHTTPRequestHandler):
+    """A control whose max_body is less than any registration: 413 before the body."""
+    def do_POST(self):
+        self.send_response(413)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        body = b'{"error":"payload_too_large","detail":"body over max_body"}'
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_register_too_large(origin, scratch):
+    """A registration control refuses as too large (413: a long title's asset.json is over
+    control's max_body) says so, with the size to make room for; the title stays published
+    and the exit status is 3."""
+    srv = HTTPServer(("127.0.0.1", 0), SmallControl)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        r = run(["--title", "big1", "--register", "http://127.0.0.1:%d" % srv.server_port] +
+                tiny(origin))
+    finally:
+        srv.shutdown()
+    check(r.returncode == 3 and os.path.isdir(os.path.join(origin, "big1")),
+          "published, not registered: %d" % r.returncode)
+    size = len(json.dumps({"title": "big1", "asset": json.load(open(os.path.join(
+        origin, "big1", "asset.json")))}, separators=(",", ":")))
+    want = "answered 413: the registration's %d bytes are more than its max_body" % size
+    check(want in r.stderr, "413 explained (%r): %r" % (want, r.stderr[-400:]))
+
+
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
          test_modes, test_probe_too_long, test_sync_failed, test_cover_art, test_colon_names,
-         test_no_network_source, test_interrupt_late]
+         test_no_network_source, test_interrupt_late, test_register_too_large]
 
 
 def main():

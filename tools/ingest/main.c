@@ -817,6 +817,15 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
                 goto out;
         }
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (status == 413) {
+                /* The body is mostly asset.json, which grows with the title's length: a
+                 * feature film's is over control's default max_body. */
+                fprintf(stderr,
+                        "sluice-ingest: control at %s answered 413: the registration's %zu "
+                        "bytes are more than its max_body; raise that (docs/control.md)\n",
+                        url, strlen(text));
+                goto out;
+        }
         if (status < 200 || status > 299) {
                 fprintf(stderr, "sluice-ingest: control at %s answered %ld\n", url, status);
                 goto out;
