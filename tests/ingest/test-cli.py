@@ -5,9 +5,9 @@ Quick runs of sluice-ingest on one-second titles (one 240p rung, x264's fastest 
 for what its command line promises around the encode: where an encrypted title's key goes
 and when, and what happens when it cannot go there; what shape a turned source comes out;
 which title ids and language tags it takes; who can read what it publishes; what a long
-ffprobe answer or a failed sync does; which stream of a source with cover art is encoded;
-that names with a ':' are files and that a playlist naming network URLs fetches nothing;
-what a late Ctrl-C says.
+ffprobe answer or a failed sync does; which streams of a source with cover art or many audio
+streams are encoded; that names with a ':' are files and that a playlist naming network URLs
+fetches nothing; what a late Ctrl-C says; what control's 413 to a registration says.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
 
@@ -336,6 +336,28 @@ def test_cover_art(origin, scratch):
           {k: video.get(k) for k in ("segment_count", "width", "height")})
 
 
+def test_many_audio(origin, scratch):
+    """A source with more audio streams than ingest encodes (8) says it leaves the rest out,
+    where it dropped them without a word."""
+    src = os.path.join(scratch, "nine.mkv")
+    args = ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=1"]
+    for i in range(9):
+        args += ["-f", "lavfi", "-i", "sine=frequency=%d:duration=1" % (300 + 50 * i)]
+    for i in range(10):
+        args += ["-map", str(i)]
+    made = ffmpeg(*(args + ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", src]))
+    if not check(made.returncode == 0, "source made: " + made.stderr[-300:]):
+        return
+    r = run(["--title", "nine", "--origin", origin, "--ladder", "240p", "--preset",
+             "ultrafast", "--no-progress", src])
+    check(r.returncode == 0 and
+          "%s has 9 audio streams; encoding the first 8, ignoring the rest" % src in r.stderr,
+          "the ninth audio stream's omission said: %d %r" % (r.returncode, r.stderr[-400:]))
+    if r.returncode == 0:
+        reps = json.load(open(os.path.join(origin, "nine", "asset.json")))["representations"]
+        check(sum(x["type"] == "audio" for x in reps) == 8, "8 audio representations")
+
+
 def test_colon_names(origin, scratch):
     """Names with a ':' are files like any other, never taken for an ffmpeg protocol: a
     source, a subtitle file and an origin, given relative to the working directory."""
@@ -466,7 +488,8 @@ def test_register_too_large(origin, scratch):
 
 
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
-         test_modes, test_probe_too_long, test_sync_failed, test_cover_art, test_colon_names,
+         test_modes, test_probe_too_long, test_sync_failed, test_cover_art, test_many_audio,
+         test_colon_names,
          test_no_network_source, test_interrupt_late, test_register_too_large]
 
 

@@ -38,7 +38,8 @@ struct ladder_src {
         /* ffprobe's index of the video stream these facts are about, which is the one
          * encoded: not always ffmpeg's first video stream (0:v:0), which may be cover art */
         unsigned video_index;
-        unsigned n_audio;
+        unsigned n_audio;        /* audio streams encoded: the first LADDER_AUDIO_MAX */
+        unsigned n_audio_source; /* audio streams the source has */
         char audio_lang[LADDER_AUDIO_MAX][16];
 };
 

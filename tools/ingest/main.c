@@ -381,6 +381,11 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
                 fprintf(stderr, "sluice-ingest: %s: %s\n", o->source, msg);
         else
                 s->path = src_url;
+        if (r >= 0 && s->n_audio_source > s->n_audio)
+                fprintf(stderr,
+                        "sluice-ingest: %s has %u audio streams; encoding the first %u, "
+                        "ignoring the rest\n",
+                        o->source, s->n_audio_source, s->n_audio);
         free(out);
         return r;
 }

@@ -139,7 +139,7 @@ int probe_parse(const char *json, size_t len, struct ladder_src *s, char *err, s
         s->sar_num = s->sar_den = 1;
         s->fps_num = 25;
         s->fps_den = 1;
-        s->n_audio = 0;
+        s->n_audio = s->n_audio_source = 0;
         s->video_index = 0;
         s->duration = 0;
         if (len > PROBE_OUT_MAX)
@@ -170,7 +170,7 @@ int probe_parse(const char *json, size_t len, struct ladder_src *s, char *err, s
                         }
                         video_stream(st, i, s, w, h);
                         have_video = w > 0 && h > 0;
-                } else if (!strcmp(type, "audio") && s->n_audio < LADDER_AUDIO_MAX) {
+                } else if (!strcmp(type, "audio") && s->n_audio_source++ < LADDER_AUDIO_MAX) {
                         const char *lang = json_string_value(
                             json_object_get(json_object_get(st, "tags"), "language"));
 

@@ -32,7 +32,8 @@
  * err (errlen bytes, always NUL-terminated when errlen > 0): not JSON, no streams, no video,
  * a picture larger than PROBE_DIM_MAX on a side, a duration under a second, unknown or above
  * PROBE_DURATION_MAX. On success width, height and fps are positive, every audio language is
- * probe_lang_valid() or "und", and at most LADDER_AUDIO_MAX audio streams are kept.
+ * probe_lang_valid() or "und", and at most LADDER_AUDIO_MAX audio streams are kept (the
+ * first; n_audio_source counts them all).
  */
 int probe_parse(const char *json, size_t len, struct ladder_src *s, char *err, size_t errlen);
 

@@ -78,6 +78,24 @@ TEST(probe_video_index)
         ASSERT_EQ(s.video_index, 1u);
 }
 
+TEST(probe_audio_streams_counted)
+{
+        struct ladder_src s;
+        char err[160];
+        const char *a = ",{\"codec_type\":\"audio\"}";
+        char json[2048];
+
+        snprintf(json, sizeof(json),
+                 "{\"streams\":[{\"codec_type\":\"video\",\"width\":64,\"height\":48}"
+                 "%s%s%s%s%s%s%s%s%s%s%s],\"format\":{\"duration\":\"5\"}}",
+                 a, a, a, a, a, a, a, a, a, a, a);
+        ASSERT_EQ(parse(json, &s, err, sizeof(err)), 0);
+        /* the first LADDER_AUDIO_MAX are encoded, and the rest are counted, so ingest can
+         * say it leaves them out */
+        ASSERT_EQ(s.n_audio, (unsigned)LADDER_AUDIO_MAX);
+        ASSERT_EQ(s.n_audio_source, 11u);
+}
+
 TEST(probe_frame_rate_fallbacks)
 {
         struct ladder_src s;
