@@ -7,7 +7,8 @@ and when, and what happens when it cannot go there; what shape a turned source c
 which title ids and language tags it takes; who can read what it publishes; what a long
 ffprobe answer or a failed sync does; which streams of a source with cover art or many audio
 streams are encoded; that names with a ':' are files and that a playlist naming network URLs
-fetches nothing; what a late Ctrl-C says; what control's 413 to a registration says.
+fetches nothing; what a late Ctrl-C says; what control's 413 to a registration says; when
+--token-file is read.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
 
@@ -487,10 +488,30 @@ def test_register_too_large(origin, scratch):
     check(want in r.stderr, "413 explained (%r): %r" % (want, r.stderr[-400:]))
 
 
+def test_token_file(origin, scratch):
+    """A --token-file that cannot be read is a usage error before anything is encoded, as a
+    bad --metadata is: it was read only to register, after the whole encode (exit 3)."""
+    long_token = os.path.join(scratch, "long.token")
+    open(long_token, "w").write("t" * 600)
+    for path, why in ((os.path.join(scratch, "missing.token"), "No such file or directory"),
+                      (scratch, "Invalid argument"), (long_token, "longer than 511 bytes")):
+        r = run(["--title", "tok1", "--register", "http://127.0.0.1:9", "--token-file", path] +
+                tiny(origin))
+        check(r.returncode == 2 and "--token-file %s: cannot read: %s" % (path, why) in r.stderr
+              and "encoded" not in r.stderr,
+              "unreadable --token-file %s refused first: %d %r" %
+              (path, r.returncode, r.stderr[-300:]))
+    r = run(["--register-only", "--register", "http://127.0.0.1:9", "--title", "tok1",
+             "--origin", origin, "--token-file", os.path.join(scratch, "missing.token")])
+    check(r.returncode == 2 and "cannot read" in r.stderr,
+          "--register-only too: %d %r" % (r.returncode, r.stderr[-300:]))
+    check(os.listdir(origin) == [], "nothing made: %s" % os.listdir(origin))
+
+
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
          test_modes, test_probe_too_long, test_sync_failed, test_cover_art, test_many_audio,
          test_colon_names,
-         test_no_network_source, test_interrupt_late, test_register_too_large]
+         test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file]
 
 
 def main():

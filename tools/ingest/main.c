@@ -756,35 +756,51 @@ static size_t curl_sink(char *p, size_t sz, size_t n, void *ud)
         return sz * n;
 }
 
+/* The bearer token for --register, read before anything is encoded. */
+static char reg_token[512];
+
+/*
+ * Read --token-file (or $SLUICE_CONTROL_TOKEN) into reg_token: a file that cannot be read
+ * must fail the run before an encode, not after it. Returns 0 or -EINVAL with a message.
+ */
+static int token_load(const struct opts *o)
+{
+        const char *env = getenv("SLUICE_CONTROL_TOKEN");
+        uint8_t *t = NULL;
+        size_t tl;
+        int r;
+
+        if (!o->token_file) {
+                snprintf(reg_token, sizeof(reg_token), "%s", env ? env : "");
+                return 0;
+        }
+        r = util_file_read(o->token_file, sizeof(reg_token) - 1, &t, &tl);
+        if (r < 0) {
+                fprintf(stderr, "sluice-ingest: --token-file %s: cannot read: %s\n", o->token_file,
+                        r == -EFBIG ? "longer than 511 bytes" : strerror(-r));
+                return -EINVAL;
+        }
+        while (tl && (t[tl - 1] == '\n' || t[tl - 1] == '\r'))
+                tl--;
+        memcpy(reg_token, t, tl);
+        reg_token[tl] = '\0';
+        free(t);
+        return 0;
+}
+
 /*
  * POST the title to control: {"title", "asset", "key"?} plus the members of meta (from
- * --metadata), when given. Returns 0, or -errno with a message.
+ * --metadata), when given, with the token token_load read. Returns 0, or -errno with a
+ * message.
  */
 static int register_title(const struct opts *o, json_t *asset, const struct cenc_key *k,
                           json_t *meta)
 {
-        char url[2048], hex_key[33], hex_kid[33], token[512] = "", auth[600],
-                                                  errbuf[CURL_ERROR_SIZE] = "";
-        const char *env = getenv("SLUICE_CONTROL_TOKEN");
+        char url[2048], hex_key[33], hex_kid[33], auth[600], errbuf[CURL_ERROR_SIZE] = "";
+        const char *token = reg_token;
         struct curl_slist *hdr = NULL;
         long status = 0;
         int r = -EIO;
-        if (o->token_file) {
-                uint8_t *t = NULL;
-                size_t tl;
-                if (util_file_read(o->token_file, sizeof(token) - 1, &t, &tl) < 0) {
-                        fprintf(stderr, "sluice-ingest: --token-file %s: cannot read\n",
-                                o->token_file);
-                        return -EINVAL;
-                }
-                while (tl && (t[tl - 1] == '\n' || t[tl - 1] == '\r'))
-                        tl--;
-                memcpy(token, t, tl);
-                token[tl] = '\0';
-                free(t);
-        } else if (env) {
-                snprintf(token, sizeof(token), "%s", env);
-        }
         json_t *body = json_pack("{s:s, s:O}", "title", o->title, "asset", asset);
         if (body && meta && json_object_update(body, meta) < 0) {
                 json_decref(body);
@@ -1059,6 +1075,9 @@ int main(int argc, char **argv)
                         o.register_only ? "" : " writable");
                 return 1;
         }
+        /* Like --metadata, read before anything is encoded: a typo must not cost an encode. */
+        if (o.register_url && token_load(&o) < 0)
+                return EXIT_USAGE;
         if (o.register_only) {
                 if (o.metadata && metadata_file_load(o.metadata, &meta, err, sizeof(err)) < 0) {
                         fprintf(stderr, "sluice-ingest: --metadata: %s\n", err);
