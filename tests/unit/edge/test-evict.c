@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "scratch.h"
 #include "tests.h"
 
 #include "edge-metrics.h"
@@ -32,19 +33,6 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
         (void)flag;
         (void)ftw;
         return remove(path) < 0 ? -1 : 0;
-}
-
-static char *mkscratch(void)
-{
-        static char tmpl[64];
-        const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-
-        (void)snprintf(tmpl, sizeof(tmpl), "%s/sluice-evict-XXXXXX", base);
-        if (!mkdtemp(tmpl)) {
-                perror("mkdtemp");
-                exit(1);
-        }
-        return tmpl;
 }
 
 static int put(struct store *s, const char *key, char fill, size_t len)
@@ -69,7 +57,7 @@ TEST(victim_committed_again_is_kept)
 {
         struct edge_server srv;
         struct store_entry_info info;
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-evict");
 
         memset(&srv, 0, sizeof(srv)); /* its first member is atomic: no {0} */
 
@@ -115,7 +103,7 @@ TEST(late_notes_follow_the_store)
         struct edge_server srv;
         struct store_entry_info info;
         uint64_t f1, f2;
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-evict");
 
         memset(&srv, 0, sizeof(srv));
         srv.reg = metrics_reg_new();
@@ -321,7 +309,7 @@ TEST(saved_state_restored_equal)
 {
         struct policy_record before[N_SAVED], after;
         struct edge_server srv;
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-evict");
         char key[64];
 
         struct store *s;
@@ -383,7 +371,7 @@ TEST(save_writes_only_changes)
         struct policy_record live, saved, before, kept[N_INC];
         struct edge_server srv;
         struct store *s;
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-evict");
         char key[64];
         uint64_t touched, deleted, orphan = 0x5eed5eed5eedull;
         bool resident[N_INC];
@@ -604,7 +592,7 @@ TEST(flush_with_concurrent_access)
         struct busy b = {.srv = &srv};
         struct busy_thread traffic[2], flusher[2];
         pthread_t tt[2], ft[2];
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-evict");
 
         /* Room for two thirds of the keys: fills evict while flushes copy and write. */
         server_open(&srv, dir, (uint64_t)N_BUSY * 1000 * 2 / 3);

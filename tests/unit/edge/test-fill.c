@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "scratch.h"
 #include "tests.h"
 
 #include "edge-metrics.c"
@@ -124,30 +125,6 @@ static void rig_init(struct rig *g)
         fetches = 0;
 }
 
-static void rm_tree(const char *path)
-{
-        DIR *d = opendir(path);
-        struct dirent *de;
-        char p[512];
-        struct stat st;
-
-        if (!d) {
-                (void)unlink(path);
-                return;
-        }
-        while ((de = readdir(d))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-                if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-                        rm_tree(p);
-                else
-                        (void)unlink(p);
-        }
-        closedir(d);
-        (void)rmdir(path);
-}
-
 static void rig_done(struct rig *g)
 {
         fill_commits_drain();
@@ -155,7 +132,7 @@ static void rig_done(struct rig *g)
         store_reader_free(g->w.reader);
         store_close(g->srv.store);
         metrics_reg_free(g->reg);
-        rm_tree(g->dir);
+        tests_rm_rf(g->dir);
 }
 
 static int put(struct store *s, const char *key, const char *body)

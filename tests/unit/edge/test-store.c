@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 
+#include "scratch.h"
 #include "tests.h"
 #include "hex.h"
 #include "cache-idx.h"
@@ -17,41 +18,6 @@
 #include "fd-cache.h"
 
 /* ---- helpers ---- */
-
-static char *mkscratch(void)
-{
-        static char tmpl[64];
-        const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        snprintf(tmpl, sizeof(tmpl), "%s/sluice-store-XXXXXX", base);
-        if (!mkdtemp(tmpl)) {
-                perror("mkdtemp");
-                exit(1);
-        }
-        return tmpl;
-}
-
-static void rm_rf(const char *path)
-{
-        DIR *d = opendir(path);
-        if (!d) {
-                (void)unlink(path);
-                return;
-        }
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                char p[1024];
-                snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-                struct stat st;
-                if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-                        rm_rf(p);
-                else
-                        (void)unlink(p);
-        }
-        closedir(d);
-        (void)rmdir(path);
-}
 
 static void sha256(const void *buf, size_t len, uint8_t out[32])
 {
@@ -208,7 +174,7 @@ TEST(fd_cache_map_lives_with_its_entry)
         const void *m1, *m2;
         char path[128];
         const char body[] = "mapped segment bytes";
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         int fd;
 
         (void)snprintf(path, sizeof(path), "%s/obj", dir);
@@ -233,14 +199,14 @@ TEST(fd_cache_map_lives_with_its_entry)
         fd_cache_put(c, e);
         ASSERT_EQ(fd_cache_count(c), 0);
         fd_cache_free(c);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 /* ---- store ---- */
 
 TEST(put_lookup_round_trip)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_reader *r;
         struct store_obj o;
@@ -309,12 +275,12 @@ TEST(put_lookup_round_trip)
 
         store_reader_free(r);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 TEST(content_types_by_extension)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_reader *r;
         struct store_obj o;
@@ -338,12 +304,12 @@ TEST(content_types_by_extension)
         }
         store_reader_free(r);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 TEST(bad_puts_commit_nothing)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_reader *r;
         struct store_put *p;
@@ -400,12 +366,12 @@ TEST(bad_puts_commit_nothing)
 
         store_reader_free(r);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 TEST(budget)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_put *p, *q;
         char big[100];
@@ -441,12 +407,12 @@ TEST(budget)
         ASSERT_EQ(store_open(dir, 0, &s), 0);
         ASSERT_EQ(put(s, "/g", big, 100, NULL, NULL), 0);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 TEST(replace_and_delete)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_reader *r;
         struct store_obj o, held;
@@ -501,7 +467,7 @@ TEST(replace_and_delete)
 
         store_reader_free(r);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 struct collected {
@@ -526,7 +492,7 @@ static int collect(const struct store_entry_info *info, void *userdata)
 
 TEST(delete_only_the_named_file)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_put *p;
         struct store_entry_info info;
@@ -552,7 +518,7 @@ TEST(delete_only_the_named_file)
         ASSERT_EQ(store_get_info(s, "/k", 2, &info), -ENOENT);
         ASSERT_EQ(count_objects(dir), 0);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 /* Many victims at once, in batches of index commits: each goes only while its key still
@@ -560,7 +526,7 @@ TEST(delete_only_the_named_file)
 TEST(delete_files_in_batches)
 {
         enum { N = CACHE_IDX_DEL_BATCH * 2 + 3 };
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_stats st;
         struct store_entry_info info;
@@ -586,12 +552,12 @@ TEST(delete_files_in_batches)
         ASSERT_EQ(store_get_info(s, keys[5], strlen(keys[5]), &info), 0);
         ASSERT_EQ(store_get_info(s, keys[6], strlen(keys[6]), &info), -ENOENT);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 TEST(list_by_prefix)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct collected c;
         const char *keys[] = {"/t2/v1/seg-2.m4s", "/t1/v1/seg-1.m4s", "/t10/v1/init.mp4",
@@ -628,12 +594,12 @@ TEST(list_by_prefix)
         ASSERT_EQ(store_list(s, "/", 1, collect, &c), 42);
         ASSERT_EQ(c.n, 2);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 TEST(list_many_crosses_batches)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct collected c;
         char key[32];
@@ -648,12 +614,12 @@ TEST(list_many_crosses_batches)
         ASSERT_EQ(store_list(s, "/m/", 3, collect, &c), 0);
         ASSERT_EQ(c.n, 300);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 TEST(counters_flushed_and_persisted)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_reader *r1, *r2;
         struct store_obj o;
@@ -705,19 +671,19 @@ TEST(counters_flushed_and_persisted)
         ASSERT_EQ(st.objects, 2);
         ASSERT_EQ(st.bytes, 2);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 TEST(second_open_refused)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s, *s2;
         ASSERT_EQ(store_open(dir, 0, &s), 0);
         ASSERT_EQ(store_open(dir, 0, &s2), -EBUSY);
         store_close(s);
         ASSERT_EQ(store_open(dir, 0, &s2), 0);
         store_close(s2);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 /* Find the object file of the only object in the store. */
@@ -753,7 +719,7 @@ static void write_file(const char *path, const char *data)
 
 TEST(recovery_removes_leftovers)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_reader *r;
         struct store_obj o;
@@ -784,12 +750,12 @@ TEST(recovery_removes_leftovers)
         store_obj_release(r, &o);
         store_reader_free(r);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 TEST(recovery_drops_entries_without_file)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_reader *r;
         struct store_obj o;
@@ -841,7 +807,7 @@ TEST(recovery_drops_entries_without_file)
         ASSERT_EQ(store_lookup(r, "/grown", 6, &o), -ENOENT);
         store_reader_free(r);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 struct scrub_seen {
@@ -869,7 +835,7 @@ static void scrub_damaged(const char *key, size_t key_len, const char *why, void
 
 TEST(scrub_drops_only_damaged_objects)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct scrub_seen x = {0};
         const struct store_scrub_ops ops = {scrub_pace, scrub_damaged, &x};
         struct store_scrub_stats st;
@@ -919,7 +885,7 @@ TEST(scrub_drops_only_damaged_objects)
         ASSERT_EQ(st.objects, 1);
         ASSERT_EQ(x.damaged, 1);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 /* Deterministic body for object i: its bytes depend on i only. */
@@ -1001,7 +967,7 @@ static void put_forever(const char *dir, unsigned first, unsigned ready, int wfd
 
 TEST(kill_during_puts_leaves_only_whole_objects)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
 
         /* Several rounds on one store: each child also recovers what the last one left. */
         for (unsigned round = 0; round < 6; round++) {
@@ -1046,7 +1012,7 @@ TEST(kill_during_puts_leaves_only_whole_objects)
                 store_reader_free(r);
                 store_close(s);
         }
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 /* ---- threads ---- */
@@ -1130,7 +1096,7 @@ static void *flusher_main(void *arg)
 
 TEST(threads_readers_writers)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         pthread_t th[7];
         struct thr t[7];
@@ -1164,13 +1130,13 @@ TEST(threads_readers_writers)
         ASSERT_EQ(st.objects, c.n);
         ASSERT_EQ(count_objects(dir), c.n);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 /* store_has() answers from the index alone; a put's digest and Last-Modified are kept. */
 TEST(has_digest_and_mtime)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_reader *r;
         struct store_put *p;
@@ -1202,14 +1168,14 @@ TEST(has_digest_and_mtime)
         ASSERT_TRUE(!store_has(r, "/t/seg-1.m4s", 12));
         store_reader_free(r);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 /* Other bytes put within the old ones' second get a later Last-Modified (an If-Modified-Since
  * of the old second must not match them); the same bytes, or an upstream's own time, do not. */
 TEST(replace_moves_last_modified_on)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct store *s;
         struct store_reader *r;
         struct store_put *p;
@@ -1247,7 +1213,7 @@ TEST(replace_moves_last_modified_on)
 
         store_reader_free(r);
         store_close(s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 static int count_entry(const char *key, size_t key_len, const struct cache_idx_rec *rec,
@@ -1286,7 +1252,7 @@ static int put_many(struct cache_idx *idx, unsigned from, unsigned n)
  */
 TEST(read_only_listing_follows_a_growing_index)
 {
-        char *dir = mkscratch();
+        char *dir = tests_scratch("sluice-store");
         struct cache_idx *w, *ro;
         struct stat st;
         char mdb[256];
@@ -1314,7 +1280,7 @@ TEST(read_only_listing_follows_a_growing_index)
         ASSERT_EQ(n, 1420);
         cache_idx_close(ro);
         cache_idx_close(w);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 TEST_MAIN()

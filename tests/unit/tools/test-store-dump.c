@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "tests.h"
 
 #define main store_dump_main
@@ -13,41 +14,6 @@ int store_dump_main(int argc, char **argv);
 #undef main
 
 #include "store.h"
-
-static char *mkscratch(void)
-{
-        static char tmpl[64];
-        const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        snprintf(tmpl, sizeof(tmpl), "%s/sluice-dump-XXXXXX", base);
-        if (!mkdtemp(tmpl)) {
-                perror("mkdtemp");
-                exit(1);
-        }
-        return tmpl;
-}
-
-static void rm_rf(const char *path)
-{
-        DIR *d = opendir(path);
-        if (!d) {
-                (void)unlink(path);
-                return;
-        }
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                char p[1024];
-                snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-                struct stat st;
-                if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-                        rm_rf(p);
-                else
-                        (void)unlink(p);
-        }
-        closedir(d);
-        (void)rmdir(path);
-}
 
 static int put(struct store *s, const char *key, const char *body)
 {
@@ -108,7 +74,7 @@ static int racing(const char *key, size_t key_len, const struct cache_idx_rec *r
  */
 TEST(verify_skips_what_the_edge_evicted_while_listing)
 {
-        char *dir = mkscratch(), path[256];
+        char *dir = tests_scratch("sluice-dump"), path[256];
         struct race x = {.d = {.objfd = -1, .verify = true, .quiet = true}, .dir = dir};
         struct cache_idx *idx;
         uint64_t d_file;
@@ -140,7 +106,7 @@ TEST(verify_skips_what_the_edge_evicted_while_listing)
         cache_idx_close(idx);
         close(x.d.objfd);
         store_close(x.s);
-        rm_rf(dir);
+        tests_rm_rf(dir);
 }
 
 TEST_MAIN()
