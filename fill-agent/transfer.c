@@ -354,6 +354,41 @@ static int start_put(struct engine *g, struct xfer *x)
 }
 
 /*
+ * A request to x's edge's admin API, for the multi handle: url (taken, freed here), with the
+ * agent's bearer token, ended after timeout_ms. Returns the handle with its header list in
+ * *ret_hdrs, or NULL, nothing left to free, when it could not be set up.
+ */
+static CURL *admin_request(struct engine *g, struct xfer *x, char *url, long timeout_ms,
+                           struct curl_slist **ret_hdrs)
+{
+        char line[1200];
+        struct curl_slist *h;
+        CURL *c;
+
+        if (!url)
+                return NULL;
+        snprintf(line, sizeof(line), "Authorization: Bearer %s", x->e->bearer);
+        h = curl_slist_append(NULL, line);
+        c = curl_easy_init();
+        if (!h || !c) {
+                curl_slist_free_all(h);
+                curl_easy_cleanup(c);
+                free(url);
+                return NULL;
+        }
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        free(url);
+        curl_easy_setopt(c, CURLOPT_PRIVATE, x);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        *ret_hdrs = h;
+        return c;
+}
+
+/*
  * Ask the edge whether it committed x: GET its listing of keys starting with x's, on the
  * engine's multi handle like the transfers, bounded in size (CHECK_MAX_BYTES) and time
  * (CHECK_TIMEOUT_MS). on_done() takes the answer. Returns 0, or -ENOMEM when the request
@@ -361,32 +396,13 @@ static int start_put(struct engine *g, struct xfer *x)
  */
 static int start_check(struct engine *g, struct xfer *x)
 {
-        char line[1200];
-        char *url = holdings_listing_url(x->e->admin_url, x->o->key);
-        struct curl_slist *h;
-
-        if (!url)
+        x->chk = admin_request(g, x, holdings_listing_url(x->e->admin_url, x->o->key),
+                               CHECK_TIMEOUT_MS, &x->hdrs);
+        if (!x->chk)
                 return -ENOMEM;
-        snprintf(line, sizeof(line), "Authorization: Bearer %s", x->e->bearer);
-        h = curl_slist_append(NULL, line);
-        x->chk = curl_easy_init();
-        if (!h || !x->chk) {
-                curl_slist_free_all(h);
-                free(url);
-                return -ENOMEM;
-        }
-        x->hdrs = h;
         buf_init(&x->chk_body, CHECK_MAX_BYTES);
-        curl_easy_setopt(x->chk, CURLOPT_URL, url);
-        free(url);
-        curl_easy_setopt(x->chk, CURLOPT_PRIVATE, x);
         curl_easy_setopt(x->chk, CURLOPT_WRITEFUNCTION, fetch_body_write);
         curl_easy_setopt(x->chk, CURLOPT_WRITEDATA, &x->chk_body);
-        curl_easy_setopt(x->chk, CURLOPT_HTTPHEADER, x->hdrs);
-        curl_easy_setopt(x->chk, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(x->chk, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
-        curl_easy_setopt(x->chk, CURLOPT_TIMEOUT_MS, CHECK_TIMEOUT_MS);
-        curl_easy_setopt(x->chk, CURLOPT_NOSIGNAL, 1L);
         if (curl_multi_add_handle(g->multi, x->chk) != CURLM_OK)
                 return -ENOMEM;
         x->state = X_CHECKING;
@@ -407,30 +423,16 @@ static size_t discard_body(char *data, size_t size, size_t nmemb, void *ud)
 static int start_delete(struct engine *g, struct xfer *x)
 {
         const struct held_obj *h = x->victims[x->victim_next];
-        char line[1200];
-        char *url = fetch_url_join(x->e->admin_url, "/admin/objects", h->key, h->key_len);
 
-        if (!url)
+        x->del = admin_request(g, x,
+                               fetch_url_join(x->e->admin_url, "/admin/objects", h->key, h->key_len),
+                               g->opts->delete_timeout_ms, &x->del_hdrs);
+        if (!x->del)
                 return -ENOMEM;
-        snprintf(line, sizeof(line), "Authorization: Bearer %s", x->e->bearer);
-        x->del_hdrs = curl_slist_append(NULL, line);
-        x->del = curl_easy_init();
-        if (!x->del_hdrs || !x->del) {
-                free(url);
-                return -ENOMEM;
-        }
         x->del_err[0] = '\0';
-        curl_easy_setopt(x->del, CURLOPT_URL, url);
-        free(url);
         curl_easy_setopt(x->del, CURLOPT_CUSTOMREQUEST, "DELETE");
-        curl_easy_setopt(x->del, CURLOPT_PRIVATE, x);
-        curl_easy_setopt(x->del, CURLOPT_HTTPHEADER, x->del_hdrs);
         curl_easy_setopt(x->del, CURLOPT_WRITEFUNCTION, discard_body);
         curl_easy_setopt(x->del, CURLOPT_ERRORBUFFER, x->del_err);
-        curl_easy_setopt(x->del, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(x->del, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
-        curl_easy_setopt(x->del, CURLOPT_TIMEOUT_MS, g->opts->delete_timeout_ms);
-        curl_easy_setopt(x->del, CURLOPT_NOSIGNAL, 1L);
         if (curl_multi_add_handle(g->multi, x->del) != CURLM_OK)
                 return -ENOMEM;
         x->state = X_CLEARING;
