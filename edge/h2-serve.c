@@ -509,6 +509,16 @@ static void serve(struct conn *c, struct h2_stream *st)
         sv->st = st;
         sv->start_us = uring_loop_clock_us();
         h2_stream_set_data(st, sv);
+        if (h2_stream_fields_too_large(st)) {
+                /* As HTTP/1.1's parser refuses a head past limits.max_header_bytes
+                 * (request_refuse), but only this stream ends. */
+                edge_metrics_refusal(&w->srv->m, 431);
+                serve_log_begin(c, NULL, NULL);
+                serve_plan_status(&p, c, NULL, 431);
+                sv->log = access_log_detach(&c->w->alog);
+                render(sv, &p);
+                return;
+        }
 
         r = serve_admit(&p, c, &req, req.target, req.target_len, h2_stream_has_body(st), &pn,
                         &sv->peer);

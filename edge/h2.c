@@ -39,7 +39,7 @@ struct h2_stream {
         bool dribbled;    /* its window was last raised by a WINDOW_UPDATE under H2_MIN_DATA */
         bool fill_wait;   /* deferred until the fill writes more */
         bool gone_pending; /* closed while its frame's tail still waits in h->pend */
-        bool overflow;
+        bool overflow;   /* its fields passed max_header_list: answered 431, never served */
         bool peer_reset; /* closed by the client's RST_STREAM */
         bool broke;      /* a stream error of the client's making: nghttp2 resets it */
         void *data;
@@ -521,7 +521,11 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
                         goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
                         return NGHTTP2_ERR_CALLBACK_FAILURE;
                 }
-                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+                /* The rest of the block is still decoded (the HPACK state is the
+                 * connection's) but not kept; the stream is answered 431 at its end, as
+                 * HTTP/1.1 answers a head past its limit (RFC 9113 §10.5.1). A reset here
+                 * would read as the edge's fault (INTERNAL_ERROR). */
+                return 0;
         }
         /* Trailer fields are counted but never merged into the request's header fields
          * (RFC 9110 §6.5.1): a Range or a Host sent only there is no request field. */
@@ -583,7 +587,7 @@ static const char *hfind(const struct h2_stream *st, const char *name, size_t *l
 
 static void dispatch(struct h2_conn *h, struct h2_stream *st)
 {
-        if (st->dispatched || st->overflow)
+        if (st->dispatched)
                 return;
         if (h->draining && st->id > h->goaway_last) {
                 /* Opened after our GOAWAY was queued, before it went out (once it is out
@@ -800,7 +804,8 @@ static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
         switch (frame->hd.type) {
         case NGHTTP2_HEADERS:
                 st = stream_of(h, frame->hd.stream_id);
-                if (st && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+                /* Fields past the limit are refused as soon as their block ends. */
+                if (st && ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) || st->overflow))
                         dispatch(h, st);
                 break;
         case NGHTTP2_DATA:
@@ -1153,6 +1158,11 @@ const char *h2_stream_header_next(const struct h2_stream *st, const char *name, 
                                   size_t *len)
 {
         return hfind_from(st, name, pos, len);
+}
+
+bool h2_stream_fields_too_large(const struct h2_stream *st)
+{
+        return st->overflow;
 }
 
 bool h2_stream_has_body(const struct h2_stream *st)

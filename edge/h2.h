@@ -24,7 +24,9 @@
  *    streams the client resets while their answer is pending are counted too;
  *  - CONTINUATION floods: at most H2_MAX_CONTINUATIONS per header block;
  *  - HPACK bombs: decoded header bytes per request are capped (max_header_list, advertised
- *    in SETTINGS); a request over it is reset, a connection doing it repeatedly is closed.
+ *    in SETTINGS); a request over it is dispatched at the end of its field block with
+ *    h2_stream_fields_too_large() true (answered 431), a connection doing it repeatedly is
+ *    closed.
  *    A request's copy of its headers grows as fields arrive, up to that cap;
  *  - floods of frames that carry no request (SETTINGS, PING, PRIORITY, GOAWAY, small DATA,
  *    unknown types, WINDOW_UPDATEs that no DATA sent paid for; h2.c, costs_budget): a
@@ -76,8 +78,10 @@ struct h2_io {
         ssize_t (*write)(void *ctx, const void *buf, size_t len);
         ssize_t (*write_file)(void *ctx, const void *hdr, size_t hlen, int fd, off_t off,
                               size_t len);
-        /* A complete request on st (headers, END_STREAM). Answer now or later with
-         * h2_stream_respond; st stays valid until on_stream_gone. */
+        /* A complete request on st (headers, END_STREAM), or one whose fields passed
+         * max_header_list (h2_stream_fields_too_large, at the end of its field block, its
+         * fields cut short). Answer now or later with h2_stream_respond; st stays valid until
+         * on_stream_gone. */
         void (*on_request)(void *ctx, struct h2_stream *st);
         /* st is closed (answered, or reset by the client): drop every reference to it. */
         void (*on_stream_gone)(void *ctx, struct h2_stream *st, bool answered);
@@ -175,6 +179,9 @@ const char *h2_stream_header(const struct h2_stream *st, const char *name, size_
 /* Each field named name in turn: *pos starts at 0 and moves past each one found. */
 const char *h2_stream_header_next(const struct h2_stream *st, const char *name, uint32_t *pos,
                                   size_t *len);
+/* Whether st's fields passed max_header_list: those past it were dropped, and the request is
+ * to be refused (431), whatever it may still send. */
+bool h2_stream_fields_too_large(const struct h2_stream *st);
 /* Whether the client sent content in DATA frames (the request is dispatched at their end). */
 bool h2_stream_has_body(const struct h2_stream *st);
 int32_t h2_stream_id(const struct h2_stream *st);

@@ -107,6 +107,31 @@ def same_rules_as_http1(e):
 
 
 @test
+def oversize_fields_431_as_http1(e):
+    """Fields past http2.max_header_list are answered 431 on their stream, as HTTP/1.1 answers
+    a head past limits.max_header_bytes (RFC 9113 §10.5.1 allows it), never a stream reset;
+    the connection goes on and serves the next stream."""
+    pad = "p" * (HEADER_LIST + 1024)
+    eq(e.get("/t1/one.bin", [("X-Pad", pad)]).status, 431, "HTTP/1.1")
+    refused = metric(e, "sluice_edge_parse_refusals_total", '{status="431"}')
+    line, status, h, body = curl(e, "/t1/one.bin", "-H", f"X-Pad: {pad}")
+    check(line.startswith("HTTP/2"), f"not HTTP/2: {line}")
+    eq(status, 431, "h2 status")
+    eq(h.get("server"), "sluice", "server on the 431")
+    eq(body, b"431 Request Header Fields Too Large\n", "h2 body")
+    eq(metric(e, "sluice_edge_parse_refusals_total", '{status="431"}') - refused, 1.0,
+       "h2 431 counted as a parse refusal")
+    # Raw frames: the block split over HEADERS and a CONTINUATION, each within the frame size.
+    block = req(*[(f"x-pad-{i}", "p" * 4000) for i in range(5)])
+    half = len(block) // 2
+    p = conversation(e, [hdrs(1, block[:half], END_STREAM),
+                         frame(CONTINUATION, END_HEADERS, 1, block[half:]), 1, hdrs(3, GET), 3])
+    check(p.of(HEADERS, 1) and not p.of(RST_STREAM, 1), f"stream 1 not answered: {p.summary()}")
+    check(p.status(1) != 200, "stream 1 served despite its fields")
+    expect(p, ("status", 3, 200), "the next stream on the connection")
+
+
+@test
 def many_streams_one_connection(e):
     # tools/deps installs nghttp2-client: without nghttp this case fails, it does not pass.
     check(shutil.which("nghttp"), "nghttp missing (tools/deps installs nghttp2-client)")
