@@ -30,7 +30,10 @@
 enum {
         C_TCHAR = 1 << 0,  /* token (RFC 9110 §5.6.2) */
         C_FVCHAR = 1 << 1, /* field-vchar: VCHAR / obs-text */
-        C_TARGET = 1 << 2, /* bytes allowed in a request-target (RFC 3986 characters) */
+        /* bytes allowed in a request-target: RFC 3986 characters, and the five outside it
+         * that browsers send unencoded (WHATWG URL: "|" and "^" in a path, "`", "{" and "}"
+         * in a query too), which name what their percent-encoded forms name */
+        C_TARGET = 1 << 2,
         C_HOST = 1 << 3,   /* reg-name: unreserved / sub-delims / "%" */
         C_WS = 1 << 4,     /* SP / HTAB */
 };
@@ -65,13 +68,13 @@ static const uint8_t cls[256] = {
         ['['] = C_FVCHAR | C_TARGET, /* IP-literal in an absolute-form authority */
         ['\\'] = C_FVCHAR,
         [']'] = C_FVCHAR | C_TARGET,
-        ['^'] = C_TCHAR | C_FVCHAR,
+        ['^'] = C_TCHAR | C_FVCHAR | C_TARGET,
         ['_'] = C_TCHAR | C_FVCHAR | C_TARGET | C_HOST,
-        ['`'] = C_TCHAR | C_FVCHAR,
+        ['`'] = C_TCHAR | C_FVCHAR | C_TARGET,
         ['a' ... 'z'] = C_TCHAR | C_FVCHAR | C_TARGET | C_HOST,
-        ['{'] = C_FVCHAR,
-        ['|'] = C_TCHAR | C_FVCHAR,
-        ['}'] = C_FVCHAR,
+        ['{'] = C_FVCHAR | C_TARGET,
+        ['|'] = C_TCHAR | C_FVCHAR | C_TARGET,
+        ['}'] = C_FVCHAR | C_TARGET,
         ['~'] = C_TCHAR | C_FVCHAR | C_TARGET | C_HOST,
         [0x80 ... 0xff] = C_FVCHAR,
 };
@@ -696,6 +699,14 @@ int http1_req_parse(struct http1_parser *p, const char *buf, size_t len,
         if (r < 0)
                 return r;
         return (int)end;
+}
+
+bool http1_target_chars_ok(const char *t, size_t len)
+{
+        for (size_t i = 0; i < len; i++)
+                if (!(CLS(t[i]) & C_TARGET))
+                        return false;
+        return true;
 }
 
 const char *http1_req_known(const struct http1_req *req, enum http_known_hdr k, size_t *ret_len)

@@ -107,6 +107,13 @@ void http1_parser_init(struct http1_parser *p);
 int http1_req_parse(struct http1_parser *p, const char *buf, size_t len,
                     const struct http1_limits *limits, struct http1_req *req);
 
+/*
+ * Whether t[0..len) holds only bytes the parser takes in a request-target (RFC 3986's, and
+ * "|", "^", "`", "{" and "}", which browsers send unencoded), for a target that arrived
+ * another way (HTTP/2's :path), so that both are refused alike. Says nothing of its form.
+ */
+bool http1_target_chars_ok(const char *t, size_t len);
+
 /* Header lookup helpers. Return the value or NULL; *ret_len gets its length. */
 const char *http1_req_known(const struct http1_req *req, enum http_known_hdr k, size_t *ret_len);
 const char *http1_req_header(const struct http1_req *req, const char *name, size_t *ret_len);

@@ -490,6 +490,24 @@ static void unqueue(struct conn *c)
         }
 }
 
+/*
+ * The status HTTP/1.1's parser would refuse st's request with, or 0: fields past
+ * max_header_list (431, as a head past limits.max_header_bytes), a :path longer than
+ * limits.max_target (414) or holding a byte no request-target may (400). nghttp2 checks the
+ * rest of what HTTP/2 allows (RFC 9113 §8.2-8.3), which is more than a request-target does.
+ */
+static int parser_refusal(const struct conn *c, const struct h2_stream *st,
+                          const struct http1_req *req)
+{
+        if (h2_stream_fields_too_large(st))
+                return 431;
+        if (req->target_len > c->w->plimits.max_target)
+                return 414;
+        if (!http1_target_chars_ok(req->target, req->target_len))
+                return 400;
+        return 0;
+}
+
 static void serve(struct conn *c, struct h2_stream *st)
 {
         struct edge_worker *w = c->w;
@@ -509,12 +527,13 @@ static void serve(struct conn *c, struct h2_stream *st)
         sv->st = st;
         sv->start_us = uring_loop_clock_us();
         h2_stream_set_data(st, sv);
-        if (h2_stream_fields_too_large(st)) {
-                /* As HTTP/1.1's parser refuses a head past limits.max_header_bytes
-                 * (request_refuse), but only this stream ends. */
-                edge_metrics_refusal(&w->srv->m, 431);
+        r = parser_refusal(c, st, &req);
+        if (r) {
+                /* Counted and logged as HTTP/1.1's parser refusals are (request_refuse), but
+                 * only this stream ends. */
+                edge_metrics_refusal(&w->srv->m, r);
                 serve_log_begin(c, NULL, NULL);
-                serve_plan_status(&p, c, NULL, 431);
+                serve_plan_status(&p, c, NULL, r);
                 sv->log = access_log_detach(&c->w->alog);
                 render(sv, &p);
                 return;

@@ -116,6 +116,24 @@ TEST(target_forms)
         ASSERT_EQ(status_of("GET /a\"b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
         ASSERT_EQ(status_of("GET /a\x80 HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
         ASSERT_EQ(status_of("GET /%41~!$&'()*+,;=:@?/ HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+        /* Outside RFC 3986 but sent unencoded by browsers: taken. */
+        ASSERT_EQ(status_of("GET /a|b^c?q={`x`} HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+        ASSERT_EQ(status_of("GET /a<b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+        ASSERT_EQ(status_of("GET /a>b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+        ASSERT_EQ(status_of("GET /a\\b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+}
+
+/* The same byte set for a target that came another way (HTTP/2's :path). */
+TEST(target_chars)
+{
+        ASSERT_TRUE(http1_target_chars_ok("/a|b^c?q={`x`}&%41~!$'()*+,;=:@[]", 33));
+        ASSERT_TRUE(http1_target_chars_ok("*", 1));
+        ASSERT_TRUE(http1_target_chars_ok("", 0));
+        static const char *const bad[] = {"/a b", "/a\"b", "/a<b", "/a>b", "/a\\b",
+                                          "/a#b", "/a\x80", "/a\x7f", "/a\tb"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                ASSERT_TRUE(!http1_target_chars_ok(bad[i], strlen(bad[i])));
+        ASSERT_TRUE(!http1_target_chars_ok("/a\0b", 4));
 }
 
 TEST(request_line_malformed)
