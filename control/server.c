@@ -619,8 +619,50 @@ static void dispatch(struct ctl_conn *c)
         router_dispatch(rq);
 }
 
-static void refuse(struct ctl_conn *c, int status, const char *detail)
+/*
+ * The first Origin line of a head the parser refused, in[0..len), into out (cap bytes; "" when
+ * there is none or it is unreadable). Lines end at LF, with or without CR before it, up to
+ * the blank line; empty lines before the request line are skipped like the parser does, the
+ * request line too, and a line the input cuts short is not read. The value only selects
+ * which cors_origins entry to answer with (cors_origin), so a head that is wrong elsewhere
+ * can name it as well as a good one.
+ */
+static void refused_origin(const char *in, size_t len, char *out, size_t cap)
 {
+        const char *p = in, *end = in + len, *nl;
+        bool request_line = true;
+
+        out[0] = '\0';
+        for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
+                size_t n = (size_t)(nl - p);
+                int r;
+
+                if (n && p[n - 1] == '\r')
+                        n--;
+                if (request_line) {
+                        request_line = n == 0;
+                        continue;
+                }
+                if (n == 0)
+                        return;
+                r = http1_field_line_value(p, n, "origin", out, cap);
+                if (r != -ENOENT) {
+                        if (r < 0)
+                                out[0] = '\0';
+                        return;
+                }
+        }
+}
+
+/* Refuse the request in c->in with status. head_ok: the parser took its head (the refusal is
+ * of its body's framing or size), so its Origin is read from c->head; otherwise from the raw
+ * bytes. Either way the answer carries CORS as every other does, or a player on another
+ * origin would see a network error where the status is. */
+static void refuse(struct ctl_conn *c, int status, const char *detail, bool head_ok)
+{
+        const char *origin;
+        size_t olen = 0;
+
         /* A request that cannot be framed cannot be followed by another on this connection;
          * its body may still be coming, so the close lingers. */
         c->close_after = true;
@@ -637,6 +679,13 @@ static void refuse(struct ctl_conn *c, int status, const char *detail)
         c->rq.query = "";
         c->rq.start_us = uring_loop_clock_us();
         c->rq.head = &c->head;
+        if (!head_ok) {
+                refused_origin(c->in.p, c->in.len, c->rq.origin, sizeof(c->rq.origin));
+        } else if ((origin = http1_req_known(&c->head, HK_ORIGIN, &olen)) &&
+                   olen < sizeof(c->rq.origin)) {
+                memcpy(c->rq.origin, origin, olen);
+                c->rq.origin[olen] = '\0';
+        }
         c->state = CS_HANDLING;
         c->refs++;
         ctl_reply_error(&c->rq, status, status == 413 ? "payload_too_large" : "bad_request", detail);
@@ -683,19 +732,20 @@ static void process_one(struct ctl_conn *c)
                         const char *why = c->parser.reason ? c->parser.reason : "malformed request";
 
                         http1_parser_init(&c->parser); /* clears reason: read it first */
-                        refuse(c, st, why);
+                        refuse(c, st, why, false);
                         return;
                 }
                 http1_parser_init(&c->parser);
                 c->head_len = (size_t)r;
                 if (c->head.chunked) {
-                        refuse(c, 411, "chunked request bodies are not accepted; send "
-                                       "Content-Length");
+                        refuse(c, 411,
+                               "chunked request bodies are not accepted; send Content-Length",
+                               true);
                         return;
                 }
                 c->body_len = c->head.content_length > 0 ? (size_t)c->head.content_length : 0;
                 if (c->head.content_length > cfg->max_body) {
-                        refuse(c, 413, "request body over the limit");
+                        refuse(c, 413, "request body over the limit", true);
                         return;
                 }
                 c->state = CS_READ_BODY;

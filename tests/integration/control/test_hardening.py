@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """sluice-control edge cases found in review: X-Forwarded-For over several field lines and
 with ports, token lifetimes against licence windows and key retirement, error bodies,
-configuration checks (key length; cache_ttl against heartbeat_period, also on reload),
+CORS on refused requests, configuration checks (key length; cache_ttl against heartbeat_period,
+also on reload),
 database sessions in UTC whatever the database's zone, licence windows stored infinite,
 re-registration of encrypted assets, pruning of old rows, running out of descriptors,
 reports of a session whose profile was deleted, no-store on a session's answer,
@@ -138,6 +139,67 @@ def test_405(ctl):
         check(int(h["content-length"]) == len(b) and b"\0" not in b, f"405 body {b!r}")
         o = json.loads(b)
         check(o == {"error": "method_not_allowed", "detail": ""}, f"405 body {o}")
+
+
+def raw_head(ctl, data):
+    """Send data as it is and read to the close; returns (status, headers lower-cased)."""
+    s = socket.create_connection(("127.0.0.1", ctl.port), timeout=10)
+    s.sendall(data)
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    head = out.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    hdrs = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in head[1:])}
+    return int(head[0].split()[1]), hdrs
+
+
+# Requests the parser refuses, or whose framing is refused, each with an Origin line (ORIGIN
+# stands for it): (what, bytes, status).
+REFUSED = [
+    ("a malformed request line", b"GET  /v1/catalog HTTP/1.1\r\nHost: c\r\nORIGIN\r\n\r\n", 400),
+    ("a bare LF", b"GET /v1/catalog HTTP/1.1\r\nORIGIN\nHost: c\r\n\r\n", 400),
+    ("a byte outside the target's", b"GET /v1/<x> HTTP/1.1\r\nHost: c\r\nORIGIN\r\n\r\n", 400),
+    ("whitespace before a colon", b"GET / HTTP/1.1\r\nORIGIN\r\nHost : c\r\n\r\n", 400),
+    ("a head over the limit", b"GET / HTTP/1.1\r\nHost: c\r\nORIGIN\r\nX-Pad: "
+     + b"p" * 20000 + b"\r\n\r\n", 431),
+    ("HTTP/2.0 on the request line", b"GET / HTTP/2.0\r\nHost: c\r\nORIGIN\r\n\r\n", 505),
+    ("a chunked body", b"POST /v1/playback HTTP/1.1\r\nHost: c\r\nORIGIN\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n", 411),
+    ("a body over the limit", b"POST /v1/playback HTTP/1.1\r\nHost: c\r\nORIGIN\r\n"
+     b"Content-Length: 999999999\r\n\r\n", 413),
+]
+
+
+def test_refusal_cors(binary, tmp, ctl, pg):
+    """Refused requests carry CORS as other answers do: a player on another origin reads the
+    status instead of a network error. With cors_origins "*" (the default), any Origin gets
+    "*"; with a list, a listed Origin is echoed with Vary: Origin, another gets none; a request
+    without Origin gets none."""
+    listed = Control(binary, tmp, pg, name="ctl-cors",
+                     extra_cfg='cors_origins: ["https://p.example"]\n').start()
+    bad = []
+    try:
+        for c, origin, want in ((ctl, "http://player.test", "*"), (ctl, None, None),
+                                (listed, "https://p.example", "https://p.example"),
+                                (listed, "https://other.example", None)):
+            line = f"Origin: {origin}".encode() if origin else b"X-None: 1"
+            for what, data, status in REFUSED:
+                st, h = raw_head(c, data.replace(b"ORIGIN", line))
+                got = (st, h.get("access-control-allow-origin"))
+                if got != (status, want):
+                    bad.append(f"{what}, Origin {origin}: {got}, want {(status, want)}")
+                elif want and want != "*" and h.get("vary") != "Origin":
+                    bad.append(f"{what}, Origin {origin}: Vary {h.get('vary')!r}")
+    finally:
+        check(listed.stop() == 0, "SIGTERM exits 0 (ctl-cors)")
+    check(not bad, f"{len(bad)} refusals:\n  " + "\n  ".join(bad))
 
 
 def test_key_length(binary, ctl):
@@ -538,6 +600,7 @@ def main(binary, tmp):
                      ("unknown_country", lambda: test_unknown_country(ctl)),
                      ("licence_end", lambda: test_token_licence_end(ctl, pg)),
                      ("405", lambda: test_405(ctl)),
+                     ("refusal_cors", lambda: test_refusal_cors(binary, tmp, ctl, pg)),
                      ("keylen", lambda: test_key_length(binary, ctl)),
                      ("cache_ttl", lambda: test_cache_ttl_limit(binary, tmp, ctl, pg)),
                      ("utc", lambda: test_utc_sessions(binary, tmp, pg)),
