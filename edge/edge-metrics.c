@@ -93,6 +93,8 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           "result=\"too_large\"");
         C(fills_superseded, "sluice_edge_fills_total", "Upstream fills, by outcome",
           "result=\"superseded\"");
+        C(fills_not_modified, "sluice_edge_fills_total", "Upstream fills, by outcome",
+          "result=\"not_modified\"");
         C(fills_busy, "sluice_edge_fills_busy_total",
           "Misses answered 503: cache.max_fills fills were in flight", NULL);
         C(upstream_bytes_parent, "sluice_edge_upstream_bytes_total",

@@ -51,6 +51,7 @@ struct edge_metrics {
         struct metric *fills_ok, *fills_failed, *fills_missing;
         struct metric *fills_store_full; /* the store could not keep it: disk or index full */
         struct metric *fills_superseded; /* not kept: an admin PUT or DELETE came meanwhile */
+        struct metric *fills_not_modified; /* revalidations the upstream answered 304 */
         struct metric *fills_too_large;  /* refused: larger than the whole cache budget */
         struct metric *fills_busy;       /* not started: cache.max_fills in flight */
         struct metric *upstream_bytes_parent, *upstream_bytes_origin;

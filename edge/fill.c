@@ -20,12 +20,14 @@
 #include "miss.h"
 #include "plan-sums.h"
 #include "runtime.h"
+#include "serve-plan.h"
 #include "store.h"
 #include "upstream.h"
 #include "worker.h"
 
 #define TABLE_BUCKETS 1024 /* in-flight fills; chains are short: fills are few at a time */
 #define NEG_SLOTS     4096 /* negative cache, direct-mapped by key hash */
+#define FRESH_SLOTS   4096 /* short-lived keys filled or revalidated lately, the same way */
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fill *table[TABLE_BUCKETS];
@@ -37,9 +39,39 @@ static struct {
         uint64_t expires_ms;
 } neg[NEG_SLOTS];
 
+/* Until when a short-lived key (a manifest) stays fresh, by key hash: a collision at worst
+ * makes one revalidation early. */
+static struct {
+        uint64_t hash;
+        uint64_t until_ms;
+} fresh_until[FRESH_SLOTS];
+
 static uint64_t now_ms(void)
 {
         return uring_loop_clock_us() / 1000;
+}
+
+bool fill_fresh(const char *key, size_t key_len)
+{
+        uint64_t h = key_hash64(key, key_len);
+        bool hit;
+
+        pthread_mutex_lock(&table_lock);
+        hit = fresh_until[h % FRESH_SLOTS].hash == h &&
+              fresh_until[h % FRESH_SLOTS].until_ms > now_ms();
+        pthread_mutex_unlock(&table_lock);
+        return hit;
+}
+
+/* f's key was just filled or revalidated: fresh for its max-age, when it has a short one. */
+static void fresh_note(const struct fill *f)
+{
+        if (!serve_key_short_lived(f->key, f->key_len))
+                return;
+        pthread_mutex_lock(&table_lock);
+        fresh_until[f->hash % FRESH_SLOTS].hash = f->hash;
+        fresh_until[f->hash % FRESH_SLOTS].until_ms = now_ms() + SERVE_MANIFEST_MAX_AGE_MS;
+        pthread_mutex_unlock(&table_lock);
 }
 
 bool fill_negative(const char *key, size_t key_len)
@@ -163,6 +195,7 @@ static void finish(struct fill *f, enum fill_state st)
                     : f->store_full      ? m->fills_store_full
                     : f->superseded      ? m->fills_superseded
                     : st == FILL_DONE    ? m->fills_ok
+                    : st == FILL_FRESH   ? m->fills_not_modified
                     : st == FILL_MISSING ? m->fills_missing
                                          : m->fills_failed,
                     1);
@@ -218,6 +251,11 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         if (resp->status == 404 || resp->status == 410) {
                 f->verdict = 404;
                 return -1;
+        }
+        if (resp->status == 304 && f->reval) {
+                /* The stored copy is current; a 304 has no body (on_done ends the fill). */
+                f->verdict = 304;
+                return 0;
         }
         if (refused) {
                 metrics_add(f->owner->srv->m.parent_refusals, 1);
@@ -363,6 +401,8 @@ static int start_from(struct fill *f, unsigned idx, bool fresh)
         for (; idx < n; idx++) {
                 const struct edge_cfg_upstream *u =
                     (const struct edge_cfg_upstream *)f->rt->cfg->upstreams.items + idx;
+                struct upstream_cond cond = {.if_modified_since = f->reval_with.last_modified};
+
                 /* The origin is always tried: there is nothing behind it to prefer. */
                 if (idx + 1 < n && !upstream_health_usable(idx))
                         continue;
@@ -371,8 +411,14 @@ static int start_from(struct fill *f, unsigned idx, bool fresh)
                 f->upstream_idx = idx;
                 f->verdict = 0;
                 f->retry = false;
+                /* The edge's tag means something only to an edge: a parent. An origin's tags
+                 * are its own, and one that matches nothing would make it ignore
+                 * If-Modified-Since (RFC 9110 §13.1.3). */
+                if (idx + 1 < n && f->reval_with.etag[0])
+                        cond.if_none_match = f->reval_with.etag;
                 r = upstream_fetch_start(f->owner->up, u, f->rt->upstream_bearer[idx], f->key,
-                                         f->key_len, fresh, &fill_cbs, f);
+                                         f->key_len, fresh, f->reval ? &cond : NULL, &fill_cbs,
+                                         f);
                 if (r == 0)
                         return 0;
         }
@@ -400,6 +446,7 @@ static void commit_run(struct fill *f)
                 /* Declined by admission: served from the temp file, not kept. */
                 (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size, file_id,
                                       false);
+                fresh_note(f);
                 finish(f, FILL_DONE);
                 return;
         }
@@ -499,6 +546,11 @@ static void on_done(void *ud, int err)
         struct edge_metrics *m = &f->owner->srv->m;
 
         if (st == FILL_PENDING) {
+                if (f->verdict == 304 && err == 0) {
+                        fresh_note(f);
+                        finish(f, FILL_FRESH);
+                        return;
+                }
                 if (f->verdict == 404) {
                         negative_add(f->hash, (uint64_t)f->rt->cfg->cache.negative_ttl_ms);
                         finish(f, FILL_MISSING);
@@ -549,6 +601,12 @@ static void on_done(void *ud, int err)
 int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill **ret,
              bool *ret_created)
 {
+        return fill_get_reval(w, key, key_len, NULL, ret, ret_created);
+}
+
+int fill_get_reval(struct edge_worker *w, const char *key, size_t key_len,
+                   const struct fill_reval *rv, struct fill **ret, bool *ret_created)
+{
         uint64_t h = key_hash64(key, key_len);
         struct fill *f;
 
@@ -569,7 +627,7 @@ int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill
          * since: commits land in the index before their fill leaves the table (finish()), so
          * with the lock held, "not in the table" and "not in the index" together mean no
          * fill has this key. Without this look a second upstream fetch would start. */
-        if (w->reader && store_has(w->reader, key, key_len)) {
+        if (!rv && w->reader && store_has(w->reader, key, key_len)) {
                 pthread_mutex_unlock(&table_lock);
                 return -EEXIST;
         }
@@ -592,6 +650,10 @@ int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill
         f->key_len = key_len;
         f->hash = h;
         f->rfd = -1;
+        if (rv) {
+                f->reval = true;
+                f->reval_with = *rv;
+        }
         f->owner = w;
         f->rt = edge_runtime_ref(w->rt); /* the fill may outlast the worker's snapshot */
         atomic_init(&f->refs, 3); /* the table, the fetch, the caller */

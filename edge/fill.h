@@ -24,6 +24,13 @@
  * An upstream 404 is remembered (negative cache) for cache.negative_ttl; any other answer
  * than 200/404 is never cached and reads as 502.
  *
+ * A revalidation (fill_get_reval) is a fill of a key the store holds, made conditional on the
+ * stored copy's validators (If-Modified-Since to every upstream, If-None-Match, the edge's own
+ * content-hash tag, to parents only): a 304 ends it FILL_FRESH (the stored copy answers), a
+ * 200 fills and replaces the copy as any fill does. Keys answered with a short max-age
+ * (serve_key_short_lived: manifests) are noted fresh for that long whenever a fill of them
+ * commits or is answered 304 (fill_fresh).
+ *
  * Waiters are notified through their worker: each fill keeps a mask of the workers that have
  * waiters on it, and every state change or body chunk sets those workers' miss_kick and wakes
  * their loops (miss_worker_kick() then looks at its waiters).
@@ -41,6 +48,13 @@ enum fill_state {
         FILL_DONE,    /* committed: every byte is readable */
         FILL_FAILED,  /* no usable answer (502), or the body broke off */
         FILL_MISSING, /* the upstream said 404 */
+        FILL_FRESH,   /* a revalidation the upstream answered 304: the stored copy answers */
+};
+
+/* The stored copy's validators, for a revalidation. */
+struct fill_reval {
+        time_t last_modified; /* 0: none */
+        char etag[48];        /* the edge's strong tag, quoted (STORE_ETAG_MAX + 1); "" none */
 };
 
 struct fill {
@@ -71,7 +85,8 @@ struct fill {
         const struct edge_runtime *rt;
         struct store_put *put;
         unsigned upstream_idx;
-        int verdict; /* what the head decided: 0, 404, 502, or 503 (the store is full) */
+        int verdict; /* what the head decided: 0, 304 (a revalidation's), 404, 502, or 503 (the
+                      * store is full) */
         bool retry;  /* the head asked for the next upstream */
         bool fresh_tried; /* this upstream was retried on a new connection */
         bool in_table;
@@ -79,6 +94,8 @@ struct fill {
         bool superseded; /* the key was pushed or deleted during the fill: not kept */
         atomic_bool dropped; /* an admin DELETE of the key came during the fill */
         bool too_large;  /* over cache.max_size: refused (503) before anything was evicted */
+        bool reval;      /* a revalidation: the request is conditional on reval_with */
+        struct fill_reval reval_with;
         struct fill *cnext; /* the committer's queue */
 };
 
@@ -91,6 +108,17 @@ struct fill {
  */
 int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill **ret,
              bool *ret_created);
+/*
+ * fill_get() for a key the store holds whose copy is to be revalidated (rv: its validators;
+ * NULL: a plain fill_get()). An in-flight fill of the key is joined whatever its kind; a new
+ * one is a revalidation, and never -EEXIST.
+ */
+int fill_get_reval(struct edge_worker *w, const char *key, size_t key_len,
+                   const struct fill_reval *rv, struct fill **ret, bool *ret_created);
+
+/* Whether key was filled or revalidated within the last SERVE_MANIFEST_MAX_AGE_MS (only keys
+ * serve_key_short_lived() names are noted; a collision of hashes at worst revalidates early). */
+bool fill_fresh(const char *key, size_t key_len);
 
 /* Mark worker idx as having waiters on f, so it is kicked on progress. */
 void fill_watch(struct fill *f, unsigned idx);

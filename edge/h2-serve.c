@@ -59,6 +59,8 @@ struct h2_served {
         bool peer;
         bool head_sent;
         bool collapsed;
+        bool stale; /* a revalidation of the stored copy (reval: its validators) */
+        struct fill_reval reval;
         struct store_obj obj;
         struct fill *fill;
         uint64_t fill_seen; /* fill_avail() at the send deadline's last look */
@@ -363,12 +365,31 @@ static void serve_hit(struct h2_served *sv, const struct http1_req *req)
         render(sv, &p);
 }
 
+/* The stored copy answers sv's revalidation (the upstream said 304, or failed before its
+ * head): looked up afresh, and kept with the stream as a hit's object is. */
+static void answer_stored(struct h2_served *sv, const struct http1_req *req)
+{
+        struct serve_plan p;
+
+        if (hit_lookup(sv->c->w, sv->c->id, sv->key, sv->key_len, &sv->obj) < 0) {
+                /* Deleted or evicted meanwhile: nothing left to answer with. */
+                serve_plan_status(&p, sv->c, req, 502);
+                render(sv, &p);
+                return;
+        }
+        sv->has_obj = true;
+        serve_plan_hit_revalidated(&p, sv->c, req, sv->key, sv->key_len, &sv->obj, sv->peer,
+                                   sv->fill);
+        render(sv, &p);
+}
+
 /* Answer what the fill allows now; a stream already answered gets its body resumed. */
 static void advance(struct h2_served *sv)
 {
         struct http1_req req;
         struct serve_kept k;
         struct serve_plan p;
+        int r;
 
         if (sv->head_sent) {
                 h2_stream_resume(sv->st);
@@ -377,9 +398,16 @@ static void advance(struct h2_served *sv)
         stream_req(sv->st, &req);
         serve_kept_save(&k, &req, sv->peer);
         k.collapsed = sv->collapsed;
-        if (serve_plan_fill(&p, sv->c, &req, &k, sv->fill, sv->key, sv->key_len) < 0)
+        k.stale = sv->stale;
+        r = serve_plan_fill(&p, sv->c, &req, &k, sv->fill, sv->key, sv->key_len);
+        if (r < 0)
                 return;
         sv->head_sent = true;
+        if (r == 1) {
+                answer_stored(sv, &req);
+                list_del(sv);
+                return;
+        }
         render(sv, &p);
         if (p.body == SERVE_BODY_FILL && sv->status)
                 return; /* stays a waiter: the body follows the fill */
@@ -446,14 +474,15 @@ static void start_miss(struct h2_served *sv)
         int r;
 
         stream_req(sv->st, &req);
-        r = serve_fill_join(&p, c, &req, sv->key, sv->key_len, false, &sv->fill, &sv->collapsed);
+        r = serve_fill_join(&p, c, &req, sv->key, sv->key_len, false,
+                            sv->stale ? &sv->reval : NULL, &sv->fill, &sv->collapsed);
         if (r == -EEXIST) {
                 if (hit_lookup(w, c->id, sv->key, sv->key_len, &sv->obj) == 0) {
                         sv->has_obj = true;
                         serve_hit(sv, &req);
                         return;
                 }
-                r = serve_fill_join(&p, c, &req, sv->key, sv->key_len, true, &sv->fill,
+                r = serve_fill_join(&p, c, &req, sv->key, sv->key_len, true, NULL, &sv->fill,
                                     &sv->collapsed);
         }
         if (r != 0) {
@@ -549,6 +578,13 @@ static void serve(struct conn *c, struct h2_stream *st)
         memcpy(sv->key, pn.key, pn.key_len);
         sv->key_len = pn.key_len;
         r = hit_lookup(w, c->id, pn.key, pn.key_len, &sv->obj);
+        if (r == 0 && hit_stale(w, pn.key, pn.key_len, &sv->obj, &sv->reval)) {
+                /* Revalidated upstream first: through the miss queue, as a fill is. */
+                store_obj_release(w->reader, &sv->obj);
+                sv->stale = true;
+                list_add(&start_q, sv);
+                return;
+        }
         if (r == 0) {
                 sv->has_obj = true;
                 serve_hit(sv, &req);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -7,8 +8,10 @@
 #include "path-norm.h"
 
 #include "conn.h"
+#include "edge-cfg.h"
 #include "edge-metrics.h"
 #include "evict.h"
+#include "fill.h"
 #include "hit.h"
 #include "miss.h"
 #include "request.h"
@@ -32,16 +35,28 @@ int hit_lookup(struct edge_worker *w, uint64_t conn_id, const char *key, size_t 
         return -ENOENT;
 }
 
+bool hit_stale(const struct edge_worker *w, const char *key, size_t key_len,
+               const struct store_obj *obj, struct fill_reval *ret)
+{
+        if (!serve_key_short_lived(key, key_len) || w->rt->cfg->upstreams.n == 0 || !w->up ||
+            fill_fresh(key, key_len))
+                return false;
+        ret->last_modified = obj->last_modified;
+        (void)snprintf(ret->etag, sizeof(ret->etag), "%s", obj->etag);
+        return true;
+}
+
 void hit_serve(struct conn *c, const struct http1_req *req, const struct path_norm *pn, bool peer)
 {
         struct edge_worker *w = c->w;
         struct serve_plan p;
         struct store_obj obj;
+        struct fill_reval rv;
         int r;
 
         r = hit_lookup(w, c->id, pn->key, pn->key_len, &obj);
         if (r == -ENOENT) {
-                miss_serve(c, req, pn, peer);
+                miss_serve(c, req, pn, peer, NULL);
                 return;
         }
         if (r < 0) {
@@ -49,6 +64,11 @@ void hit_serve(struct conn *c, const struct http1_req *req, const struct path_no
                          pn->key, strerror(-r));
                 serve_plan_status(&p, c, req, 503);
                 request_render(c, req, &p);
+                return;
+        }
+        if (hit_stale(w, pn->key, pn->key_len, &obj, &rv)) {
+                store_obj_release(w->reader, &obj);
+                miss_serve(c, req, pn, peer, &rv);
                 return;
         }
         serve_plan_hit(&p, c, req, pn->key, pn->key_len, &obj, peer);

@@ -13,6 +13,7 @@
 #include "prefetch.h"
 #include "request.h"
 #include "serve-plan.h"
+#include "store.h"
 #include "worker.h"
 
 void miss_notify(struct edge_worker *w)
@@ -52,28 +53,77 @@ uint64_t miss_body_avail(struct conn *c, bool *ret_failed)
         return fill_avail(f);
 }
 
-/*
- * The request as far as a later response needs it (CORS Origin, HTTP version), rebuilt in
- * the worker's scratch request: the original pointed into input that is gone by now.
- */
-static const struct http1_req *saved_req(struct miss_wait *mw)
+static void saved_add(struct http1_req *req, enum http_known_hdr hk, const char *name,
+                      const char *v, size_t len)
 {
-        struct http1_req *req = &mw->c->w->req;
+        struct http_hdr *h = &req->hdrs[req->n_hdrs];
 
-        req->method = mw->kept.head_only ? HTTP_M_HEAD : HTTP_M_GET;
-        req->minor = mw->minor;
+        if (!len)
+                return;
+        *h = (struct http_hdr){name, v, (uint16_t)strlen(name), (uint16_t)len};
+        req->known[hk] = (int16_t)req->n_hdrs++;
+}
+
+/*
+ * The request as far as a later response needs it (CORS Origin, HTTP version, and for an
+ * answer from the store its Range and preconditions), rebuilt from k in the worker's scratch
+ * request: the original pointed into input that is gone by now. Points into k.
+ */
+static const struct http1_req *saved_req(struct conn *c, const struct serve_kept *k,
+                                         uint8_t minor)
+{
+        struct http1_req *req = &c->w->req;
+
+        req->method = k->head_only ? HTTP_M_HEAD : HTTP_M_GET;
+        req->minor = minor;
         req->n_hdrs = 0;
         for (unsigned i = 0; i < HK_COUNT; i++)
                 req->known[i] = -1;
-        if (mw->kept.origin_len) {
-                req->hdrs[0].name = "Origin";
-                req->hdrs[0].name_len = 6;
-                req->hdrs[0].value = mw->kept.origin;
-                req->hdrs[0].value_len = (uint16_t)mw->kept.origin_len;
-                req->known[HK_ORIGIN] = 0;
-                req->n_hdrs = 1;
-        }
+        saved_add(req, HK_ORIGIN, "Origin", k->origin, k->origin_len);
+        saved_add(req, HK_RANGE, "Range", k->range, strlen(k->range));
+        saved_add(req, HK_IF_RANGE, "If-Range", k->if_range, strlen(k->if_range));
+        saved_add(req, HK_IF_NONE_MATCH, "If-None-Match", k->if_none_match,
+                  strlen(k->if_none_match));
+        saved_add(req, HK_IF_MATCH, "If-Match", k->if_match, strlen(k->if_match));
+        saved_add(req, HK_IF_MODIFIED_SINCE, "If-Modified-Since", k->if_modified_since,
+                  strlen(k->if_modified_since));
+        saved_add(req, HK_IF_UNMODIFIED_SINCE, "If-Unmodified-Since", k->if_unmodified_since,
+                  strlen(k->if_unmodified_since));
         return req;
+}
+
+/*
+ * The stored copy answers mw's revalidation (the upstream said 304, or failed before its
+ * head): looked up afresh and served as a hit. mw is released first, since a connection with
+ * one sends its body as a fill's; what the answer needs of it is copied out.
+ */
+static void answer_stored(struct miss_wait *mw, const struct http1_req *live)
+{
+        struct conn *c = mw->c;
+        struct edge_worker *w = c->w;
+        struct serve_kept k = mw->kept;
+        struct fill *f = mw->fill; /* its reference, taken over: the plan names its upstream */
+        uint8_t minor = mw->minor;
+        const struct http1_req *req;
+        struct serve_plan p;
+        struct store_obj obj;
+        int r;
+
+        mw->fill = NULL;
+        miss_release(c);
+        req = live ? live : saved_req(c, &k, minor);
+        r = hit_lookup(w, c->id, f->key, f->key_len, &obj);
+        if (r < 0) {
+                /* Deleted or evicted meanwhile: nothing left to answer with. */
+                serve_plan_status(&p, c, req, 502);
+                request_render(c, req, &p);
+        } else {
+                serve_plan_hit_revalidated(&p, c, req, f->key, f->key_len, &obj, k.peer, f);
+                request_render(c, req, &p);
+                if (p.body != SERVE_BODY_FILE)
+                        store_obj_release(w->reader, &obj);
+        }
+        fill_unref(f);
 }
 
 /* Answer what the fill allows now. req: the live request, or NULL (rebuilt). */
@@ -82,16 +132,21 @@ static void advance(struct miss_wait *mw, const struct http1_req *req)
         struct conn *c = mw->c;
         const struct http1_req *r;
         struct serve_plan p;
+        int ret;
 
         if (mw->head_sent) {
                 conn_output_resume(c);
                 return;
         }
-        r = req ? req : saved_req(mw);
-        if (serve_plan_fill(&p, c, r, &mw->kept, mw->fill, mw->key, mw->key_len) < 0)
+        r = req ? req : saved_req(c, &mw->kept, mw->minor);
+        ret = serve_plan_fill(&p, c, r, &mw->kept, mw->fill, mw->key, mw->key_len);
+        if (ret < 0)
                 return;
         mw->head_sent = true;
-        request_render(c, r, &p); /* may release mw */
+        if (ret == 1)
+                answer_stored(mw, req); /* releases mw */
+        else
+                request_render(c, r, &p); /* may release mw */
         if (!req)
                 conn_resume_input(c);
 }
@@ -110,7 +165,7 @@ void miss_worker_kick(struct edge_worker *w)
 }
 
 void miss_serve(struct conn *c, const struct http1_req *req, const struct path_norm *pn,
-                bool peer)
+                bool peer, const struct fill_reval *reval)
 {
         static __thread bool rechecked;
         struct edge_worker *w = c->w;
@@ -124,7 +179,8 @@ void miss_serve(struct conn *c, const struct http1_req *req, const struct path_n
                 return;
         }
         serve_kept_save(&mw->kept, req, peer);
-        r = serve_fill_join(&p, c, req, pn->key, pn->key_len, rechecked, &mw->fill,
+        mw->kept.stale = reval != NULL;
+        r = serve_fill_join(&p, c, req, pn->key, pn->key_len, rechecked, reval, &mw->fill,
                             &mw->kept.collapsed);
         if (r == -EEXIST) {
                 /* Committed since hit_serve's lookup: a hit after all (once: a key evicted

@@ -30,6 +30,7 @@
 struct conn;
 struct edge_worker;
 struct fill;
+struct fill_reval;
 struct http1_req;
 struct path_norm;
 
@@ -46,9 +47,11 @@ struct miss_wait {
         char key[];
 };
 
-/* Answer req for pn's key by a fill (called by hit_serve when the store has no entry). */
+/* Answer req for pn's key by a fill (called by hit_serve when the store has no entry), or with
+ * reval (NULL: none) by a revalidation of the stored copy with those validators: its 304, or
+ * an upstream failing before its head, is answered from the store, a 200 as a miss. */
 void miss_serve(struct conn *c, const struct http1_req *req, const struct path_norm *pn,
-                bool peer);
+                bool peer, const struct fill_reval *reval);
 
 /* Bytes of the body c may send now, and whether the fill broke off (then nothing more). */
 uint64_t miss_body_avail(struct conn *c, bool *ret_failed);

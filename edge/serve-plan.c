@@ -166,12 +166,15 @@ static bool ends_with(const char *s, size_t len, const char *suffix)
         return len >= n && memcmp(s + len - n, suffix, n) == 0;
 }
 
-const char *serve_cache_control(const char *key, size_t len)
+bool serve_key_short_lived(const char *key, size_t len)
 {
         /* Manifests and playlists may be regenerated; segments never change under a key. */
-        if (ends_with(key, len, ".mpd") || ends_with(key, len, ".m3u8"))
-                return CC_MANIFEST;
-        return CC_MEDIA;
+        return ends_with(key, len, ".mpd") || ends_with(key, len, ".m3u8");
+}
+
+const char *serve_cache_control(const char *key, size_t len)
+{
+        return serve_key_short_lived(key, len) ? CC_MANIFEST : CC_MEDIA;
 }
 
 const char *serve_cache_name(const struct conn *c)
@@ -291,18 +294,44 @@ static void hit_validators(struct serve_plan *p, const struct store_obj *obj, co
         serve_plan_header(p, "Cache-Control", cc, strlen(cc));
 }
 
-/* RFC 9211: one entry for this cache, "hit" (on every hit: no printf). */
-static void cache_status_hit(struct serve_plan *p, const struct conn *c)
+/* RFC 9211: one entry for this cache, "hit" (on every hit: no printf), or what a
+ * revalidation of the stored copy did (tail, with its access-log word). */
+static void cache_status_hit(struct serve_plan *p, const struct conn *c, const char *tail,
+                             const char *log_word)
 {
         char buf[CACHE_ITEM_MAX];
         const char *name = cache_item(c, buf);
 
-        p->log_cache = "hit";
-        header_cat(p, "Cache-Status", name, strlen(name), "; hit", 5);
+        p->log_cache = log_word ? log_word : "hit";
+        tail = tail ? tail : "; hit";
+        header_cat(p, "Cache-Status", name, strlen(name), tail, strlen(tail));
 }
+
+static void plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                     const char *key, size_t key_len, struct store_obj *obj, bool peer,
+                     const char *tail, const char *log_word);
 
 void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req *req,
                     const char *key, size_t key_len, struct store_obj *obj, bool peer)
+{
+        plan_hit(p, c, req, key, key_len, obj, peer, NULL, NULL);
+}
+
+void serve_plan_hit_revalidated(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                                const char *key, size_t key_len, struct store_obj *obj,
+                                bool peer, struct fill *f)
+{
+        bool ok = fill_state_get(f) == FILL_FRESH;
+
+        plan_hit(p, c, req, key, key_len, obj, peer,
+                 ok ? "; fwd=stale; fwd-status=304" : "; fwd=stale; detail=upstream-failed",
+                 ok ? "revalidated" : "stale");
+        p->log_upstream = fill_upstream_url(f);
+}
+
+static void plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                     const char *key, size_t key_len, struct store_obj *obj, bool peer,
+                     const char *tail, const char *log_word)
 {
         struct edge_worker *w = c->w;
         struct edge_metrics *m = &w->srv->m;
@@ -315,7 +344,8 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
         size_t range_len;
         int status;
 
-        metrics_add(m->hits, 1);
+        if (!tail) /* a revalidation counted as the miss it was (serve_fill_join) */
+                metrics_add(m->hits, 1);
         evict_access(w->srv, key, key_len, obj->size);
         v.etag = obj->etag;
         v.etag_len = strlen(obj->etag);
@@ -329,7 +359,7 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
                 metrics_add(m->precond_failed, 1);
                 serve_plan_start(p, c, req, 412);
                 text = serve_plan_status_text(p);
-                cache_status_hit(p, c);
+                cache_status_hit(p, c, tail, log_word);
                 serve_plan_text(p, text);
                 return;
         }
@@ -337,7 +367,7 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
                 metrics_add(m->not_modified, 1);
                 serve_plan_start(p, c, req, 304);
                 hit_validators(p, obj, cc);
-                cache_status_hit(p, c);
+                cache_status_hit(p, c, tail, log_word);
                 serve_plan_text(p, NULL);
                 return;
         }
@@ -349,7 +379,7 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
         if (rr == HTTP_RANGE_UNSATISFIABLE) {
                 metrics_add(m->range_unsatisfiable, 1);
                 plan_unsatisfiable(p, c, req, obj->size);
-                cache_status_hit(p, c);
+                cache_status_hit(p, c, tail, log_word);
                 serve_plan_text(p, NULL);
                 return;
         }
@@ -369,7 +399,7 @@ void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req
                 range_header(p, &rg, obj->size);
         hit_validators(p, obj, cc);
         serve_plan_header(p, "Accept-Ranges", "bytes", 5);
-        cache_status_hit(p, c);
+        cache_status_hit(p, c, tail, log_word);
         cmsd_plan(p, c);
         if (peer && obj->has_sha256) {
                 char hex[65];
@@ -467,8 +497,8 @@ static void plan_miss_text(struct serve_plan *p, struct conn *c, const struct ht
 }
 
 int serve_fill_join(struct serve_plan *p, struct conn *c, const struct http1_req *req,
-                    const char *key, size_t key_len, bool retry, struct fill **ret_fill,
-                    bool *ret_collapsed)
+                    const char *key, size_t key_len, bool retry, const struct fill_reval *reval,
+                    struct fill **ret_fill, bool *ret_collapsed)
 {
         struct edge_worker *w = c->w;
         struct edge_metrics *m = &w->srv->m;
@@ -483,7 +513,7 @@ int serve_fill_join(struct serve_plan *p, struct conn *c, const struct http1_req
                 detail = "fwd=miss; detail=no-upstream";
                 goto answer;
         }
-        r = fill_get(w, key, key_len, ret_fill, &created);
+        r = fill_get_reval(w, key, key_len, reval, ret_fill, &created);
         if (r == -EEXIST && !retry)
                 return -EEXIST;
         metrics_add(m->misses, 1);
@@ -526,11 +556,12 @@ static void cache_status_fill(const struct conn *c, const struct serve_kept *k,
         char item[CACHE_ITEM_MAX];
 
         if (fwd_status)
-                (void)snprintf(out, cap, "%s%s%s; fwd=miss; fwd-status=%d%s", up ? up : "",
-                               up ? ", " : "", cache_item(c, item), fwd_status,
-                               k->collapsed ? "; collapsed" : "");
+                (void)snprintf(out, cap, "%s%s%s; fwd=%s; fwd-status=%d%s", up ? up : "",
+                               up ? ", " : "", cache_item(c, item), k->stale ? "stale" : "miss",
+                               fwd_status, k->collapsed ? "; collapsed" : "");
         else
-                (void)snprintf(out, cap, "%s; fwd=miss; detail=%s%s", cache_item(c, item),
+                (void)snprintf(out, cap, "%s; fwd=%s; detail=%s%s", cache_item(c, item),
+                               k->stale ? "stale" : "miss",
                                f->too_large        ? "too-large"
                                : f->verdict == 503 ? "store-full"
                                                    : "upstream-failed",
@@ -686,11 +717,17 @@ static int plan_fill(struct serve_plan *p, struct conn *c, const struct http1_re
         switch (fill_state_get(f)) {
         case FILL_PENDING:
                 return -EAGAIN;
+        case FILL_FRESH:
+                return 1;
         case FILL_MISSING:
                 cache_status_fill(c, k, f, 404, cstatus, sizeof(cstatus));
                 plan_miss_text(p, c, req, 404, cstatus);
                 return 0;
         case FILL_FAILED:
+                /* Before its head (a head that came and broke off was answered already): a
+                 * stored copy is better than a 502. */
+                if (k->stale)
+                        return 1;
                 cache_status_fill(c, k, f, 0, cstatus, sizeof(cstatus));
                 plan_miss_text(p, c, req, f->verdict == 503 ? 503 : 502, cstatus);
                 return 0;
@@ -736,6 +773,8 @@ int serve_plan_fill(struct serve_plan *p, struct conn *c, const struct http1_req
                 p->log_cache = f->too_large        ? "too-large"
                                : f->verdict == 503 ? "store-full"
                                                    : "upstream-failed";
+        else if (k->stale)
+                p->log_cache = "refreshed";
         else
                 p->log_cache = k->collapsed ? "collapsed" : "miss";
         p->log_upstream = fill_upstream_url(f);

@@ -24,6 +24,7 @@
 
 struct conn;
 struct fill;
+struct fill_reval;
 struct http1_req;
 struct store_obj;
 
@@ -66,6 +67,8 @@ struct serve_kept {
         bool head_only;
         bool peer; /* a child edge's fill (answer with X-Sluice-SHA256) */
         bool collapsed;
+        bool stale; /* revalidating a stored copy: fwd=stale, and a 304 or a failed fill is
+                     * answered from the store (serve_plan_fill returns 1) */
         char range[128]; /* "" when none or ignored */
         char origin[256]; /* Origin, for CORS */
         size_t origin_len;
@@ -109,6 +112,12 @@ void serve_plan_status(struct serve_plan *p, struct conn *c, const struct http1_
 
 /* Cache-Control value for a key: short for manifests/playlists, a day for media. */
 const char *serve_cache_control(const char *key, size_t len);
+
+/* The short max-age of manifests and playlists, which the edge keeps to itself too: a stored
+ * one is revalidated upstream once it is older (fill_fresh, fill_get_reval). */
+#define SERVE_MANIFEST_MAX_AGE_MS 2000
+/* Whether key is answered with that max-age (.mpd, .m3u8). */
+bool serve_key_short_lived(const char *key, size_t len);
 /* The Cache-Status name of this edge (control.edge_id, or "sluice"). */
 const char *serve_cache_name(const struct conn *c);
 
@@ -120,25 +129,36 @@ const char *serve_cache_name(const struct conn *c);
  */
 void serve_plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req *req,
                     const char *key, size_t key_len, struct store_obj *obj, bool peer);
+/*
+ * serve_plan_hit() for a stored copy that f revalidated (f FILL_FRESH: Cache-Status "fwd=stale;
+ * fwd-status=304") or failed to (f FILL_FAILED: served stale, "fwd=stale;
+ * detail=upstream-failed"). Not counted as a hit: the request was counted as a miss.
+ */
+void serve_plan_hit_revalidated(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                                const char *key, size_t key_len, struct store_obj *obj,
+                                bool peer, struct fill *f);
 
 /* Keep what a miss needs of req (see struct serve_kept), before serve_fill_join(). */
 void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool peer);
 
 /*
- * Join or start key's fill for a miss (counted, and told to the admission sketch).
+ * Join or start key's fill for a miss (counted, and told to the admission sketch), or with
+ * reval (NULL: none) a revalidation of the stored copy that has those validators.
  * Returns 0 with *ret_fill (a reference) and *ret_collapsed (it joined a fill under way); 1
  * when p holds the answer (no upstream, negative cache, busy); -EEXIST when the key was
  * committed since the lookup and retry is false (nothing counted: look it up again); -ENOMEM.
  */
 int serve_fill_join(struct serve_plan *p, struct conn *c, const struct http1_req *req,
-                    const char *key, size_t key_len, bool retry, struct fill **ret_fill,
-                    bool *ret_collapsed);
+                    const char *key, size_t key_len, bool retry, const struct fill_reval *reval,
+                    struct fill **ret_fill, bool *ret_collapsed);
 
 /*
  * The answer a fill allows now for a miss on key: 404 / 502 / 503 from a fill without a body,
  * else the preconditions (304 / 412) against the fill's validators, then Range as for a hit,
- * with the body streamed from the fill. Returns 0 with p, or -EAGAIN while the fill has no head
- * yet or an entity-tag condition waits for the ETag (the end of the fill).
+ * with the body streamed from the fill. Returns 0 with p, -EAGAIN while the fill has no head
+ * yet or an entity-tag condition waits for the ETag (the end of the fill), or 1 for a
+ * revalidation (k->stale) that the stored copy answers: the upstream said 304, or failed
+ * before its head (serve_plan_hit_revalidated, on a fresh lookup of key).
  */
 int serve_plan_fill(struct serve_plan *p, struct conn *c, const struct http1_req *req,
                     const struct serve_kept *k, struct fill *f, const char *key, size_t key_len);

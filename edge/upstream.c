@@ -557,9 +557,27 @@ static int build_url(const struct edge_cfg_upstream *u, const char *key, size_t 
         return n < 0 ? n : 0;
 }
 
+/* Append "name: value" to *list. Returns 0, -EINVAL when it is longer than any we send, or
+ * -ENOMEM. */
+static int add_header(struct curl_slist **list, const char *name, const char *value)
+{
+        char h[128];
+        struct curl_slist *t;
+        int n = snprintf(h, sizeof(h), "%s: %s", name, value);
+
+        if (n < 0 || (size_t)n >= sizeof(h))
+                return -EINVAL;
+        t = curl_slist_append(*list, h);
+        if (!t)
+                return -ENOMEM;
+        *list = t;
+        return 0;
+}
+
 int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstream *u,
                          const char *bearer, const char *key, size_t key_len, bool fresh,
-                         const struct upstream_cbs *cbs, void *ud)
+                         const struct upstream_cond *cond, const struct upstream_cbs *cbs,
+                         void *ud)
 {
         struct upstream_fetch *f;
         char url[URL_MAX];
@@ -590,15 +608,20 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
                         goto fail;
                 }
         }
-        {
-                /* Segments are stored as sent: no content coding, no conditional, no range. */
-                struct curl_slist *t = curl_slist_append(f->hdrs, "Accept-Encoding: identity");
-                if (!t) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                f->hdrs = t;
+        /* Objects are stored as sent: no content coding, no range; conditional only to
+         * revalidate a stored copy. */
+        r = add_header(&f->hdrs, "Accept-Encoding", "identity");
+        if (r == 0 && cond && cond->if_modified_since > 0) {
+                char date[HTTP_DATE_LEN + 1];
+                if (http_date_format(cond->if_modified_since, date) < 0)
+                        r = -EINVAL;
+                else
+                        r = add_header(&f->hdrs, "If-Modified-Since", date);
         }
+        if (r == 0 && cond && cond->if_none_match && *cond->if_none_match)
+                r = add_header(&f->hdrs, "If-None-Match", cond->if_none_match);
+        if (r < 0)
+                goto fail;
         (void)curl_easy_setopt(f->easy, CURLOPT_URL, url);
         (void)curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->hdrs);
         (void)curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);

@@ -75,15 +75,23 @@ void upstream_ctx_free(struct upstream_ctx *ctx);
 /* Whether a fetch of ctx's is under way. ctx may be NULL. */
 bool upstream_ctx_busy(const struct upstream_ctx *ctx);
 
+/* The preconditions of a revalidation: a stored copy's validators. */
+struct upstream_cond {
+        time_t if_modified_since;  /* 0: none */
+        const char *if_none_match; /* an entity-tag, or NULL */
+};
+
 /*
  * Start a GET of u->url + key on ctx. bearer (may be NULL/empty) is sent as
  * "Authorization: Bearer". fresh: open a new connection rather than reuse a pooled one (the
- * retry after a pooled connection turned out dead or desynchronised). Callbacks run on the loop's
- * thread, never nested in the caller. Returns 0, or -errno (nothing started, no callback will run).
+ * retry after a pooled connection turned out dead or desynchronised). cond (NULL: none) makes
+ * the GET conditional, so that 304 can answer it. Callbacks run on the loop's thread, never
+ * nested in the caller. Returns 0, or -errno (nothing started, no callback will run).
  */
 int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstream *u,
                          const char *bearer, const char *key, size_t key_len, bool fresh,
-                         const struct upstream_cbs *cbs, void *ud);
+                         const struct upstream_cond *cond, const struct upstream_cbs *cbs,
+                         void *ud);
 
 /* Health, by upstream position in the config. Thread-safe. */
 bool upstream_health_usable(unsigned idx);

@@ -27,10 +27,13 @@ process (edgeharness.serve_origin) whose paths choose how it answers, by their f
 
 A path with no object added (other than the status and /mute/ kinds) is a 404. Setting `force`
 to a kind gives every path that kind (a parent that always fails). A path given a time in
-`mtimes` is answered with that Last-Modified and an ETag of the origin's own making. Requests
-are counted per path, and `arrived` has an event per path, set on its first request.
+`mtimes` is answered with that Last-Modified and an ETag of the origin's own making, and with
+304 (no body) when the request's If-Modified-Since is that time or later. Requests are counted
+per path, the conditional fields of each path's last request kept in `asked`, and `arrived` has
+an event per path, set on its first request.
 """
 
+import email.utils
 import gzip
 import socket
 import threading
@@ -46,6 +49,7 @@ class Origin:
         self.die_bytes = die_bytes  # what a /die/ path sends before it breaks off; None: half
         self.first = {}  # path -> head_bytes for that /gate/ path
         self.mtimes = {}  # path -> Last-Modified (seconds since the epoch)
+        self.asked = {}  # path -> {field: value} of the last request's conditional fields
         self.force = None  # a kind that every path gets
         self.drip_pause = 0.004  # s between a /drip/ body's 64 KiB pieces
         self.lock = threading.Lock()
@@ -72,6 +76,8 @@ class Origin:
         path = h.path
         with self.lock:
             self.counts[path] = self.counts.get(path, 0) + 1
+            self.asked[path] = {k.lower(): v for k, v in h.headers.items()
+                                if k.lower() in ("if-modified-since", "if-none-match")}
         self.event(self.arrived, path).set()
         kind = self.force or path.split("/")[1]
         data = self.objects.get(path)
@@ -97,6 +103,17 @@ class Origin:
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
+        ims = h.headers.get("If-Modified-Since")
+        if path in self.mtimes and ims:
+            try:
+                since = email.utils.parsedate_to_datetime(ims).timestamp()
+            except (TypeError, ValueError):
+                since = None
+            if since is not None and since >= self.mtimes[path]:
+                h.send_response(304)
+                h.send_header("Last-Modified", http_date(self.mtimes[path]))
+                h.end_headers()
+                return
         h.send_response(200)
         if kind == "crct":  # a bare CR inside a value: libcurl splits lines at LF only
             h.send_header("Content-Type", "application/x-blob\rX-Injected: 1")

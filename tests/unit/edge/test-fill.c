@@ -20,15 +20,27 @@
 static unsigned fetches;              /* upstream_fetch_start calls */
 static const struct upstream_cbs *last_cbs;
 static void *last_ud;
+static struct upstream_cond last_cond; /* the last fetch's preconditions */
+static bool last_conditional;
 
 int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstream *u,
                          const char *bearer, const char *key, size_t key_len, bool fresh,
-                         const struct upstream_cbs *cbs, void *ud)
+                         const struct upstream_cond *cond, const struct upstream_cbs *cbs,
+                         void *ud)
 {
         fetches++;
         last_cbs = cbs;
         last_ud = ud;
+        last_conditional = cond != NULL;
+        if (cond)
+                last_cond = *cond;
         return 0;
+}
+
+/* serve-plan.c's rule: manifests are short-lived. */
+bool serve_key_short_lived(const char *key, size_t len)
+{
+        return len >= 4 && memcmp(key + len - 4, ".mpd", 4) == 0;
 }
 
 bool upstream_health_usable(unsigned idx)
@@ -298,6 +310,58 @@ TEST(plan_sum_decides_the_commit)
         store_obj_release(g.w.reader, &o);
         fill_unref(f);
         plan_key = NULL;
+        rig_done(&g);
+}
+
+/*
+ * A manifest's fill notes it fresh at its commit; a revalidation of the stored copy asks
+ * with its Last-Modified (and, the origin being no edge, without the edge's tag), is not
+ * refused as already stored, and a 304 ends it FILL_FRESH with the copy untouched and the
+ * key fresh again. A 304 to a plain fill is an upstream failure.
+ */
+TEST(manifest_revalidated)
+{
+        static const char key[] = "/t/manifest.mpd";
+        struct upstream_resp ok = {.status = 200, .content_length = 4, .last_modified = 1000};
+        struct upstream_resp nm = {.status = 304, .content_length = -1};
+        struct fill_reval rv = {.last_modified = 1000, .etag = "\"0123456789abcdef\""};
+        struct store_obj o;
+        struct fill *f = NULL;
+        bool created = false;
+        struct rig g;
+
+        rig_init(&g);
+        ASSERT_TRUE(!fill_fresh(key, sizeof(key) - 1));
+        ASSERT_EQ(fill_get(&g.w, key, sizeof(key) - 1, &f, &created), 0);
+        ASSERT_TRUE(!last_conditional);
+        ASSERT_EQ(last_cbs->on_head(last_ud, &ok), 0);
+        ASSERT_EQ(last_cbs->on_body(last_ud, "v1v1", 4), 0);
+        last_cbs->on_done(last_ud, 0);
+        fill_commits_drain();
+        ASSERT_EQ(fill_state_get(f), FILL_DONE);
+        ASSERT_TRUE(fill_fresh(key, sizeof(key) - 1));
+        fill_unref(f);
+
+        ASSERT_EQ(fill_get(&g.w, key, sizeof(key) - 1, &f, &created), -EEXIST);
+        ASSERT_EQ(fill_get_reval(&g.w, key, sizeof(key) - 1, &rv, &f, &created), 0);
+        ASSERT_TRUE(created);
+        ASSERT_TRUE(last_conditional);
+        ASSERT_EQ(last_cond.if_modified_since, 1000);
+        ASSERT_TRUE(last_cond.if_none_match == NULL);
+        ASSERT_EQ(last_cbs->on_head(last_ud, &nm), 0);
+        last_cbs->on_done(last_ud, 0);
+        ASSERT_EQ(fill_state_get(f), FILL_FRESH);
+        ASSERT_EQ(metrics_value(g.srv.m.fills_not_modified), 1);
+        ASSERT_EQ(store_lookup(g.w.reader, key, sizeof(key) - 1, &o), 0);
+        ASSERT_EQ(o.size, 4u);
+        store_obj_release(g.w.reader, &o);
+        fill_unref(f);
+
+        ASSERT_EQ(fill_get(&g.w, "/t/other.mpd", 12, &f, &created), 0);
+        ASSERT_TRUE(last_cbs->on_head(last_ud, &nm) < 0);
+        last_cbs->on_done(last_ud, -ECANCELED);
+        ASSERT_EQ(fill_state_get(f), FILL_FAILED);
+        fill_unref(f);
         rig_done(&g);
 }
 

@@ -92,7 +92,8 @@ TEST(no_upstream_is_404)
 
         fix_init("edge-a", NULL);
         struct http1_req *req = fix_req("GET", KEY, NULL);
-        ASSERT_EQ(serve_fill_join(&plan, &fix.c, req, KEY, strlen(KEY), false, &f, &collapsed), 1);
+        ASSERT_EQ(serve_fill_join(&plan, &fix.c, req, KEY, strlen(KEY), false, NULL, &f, &collapsed),
+                  1);
         ASSERT_TRUE(f == NULL);
         ASSERT_EQ(plan.status, 404);
         ASSERT_STREQ(hdr_names(&plan),

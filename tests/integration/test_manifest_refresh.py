@@ -1,0 +1,225 @@
+# SPDX-License-Identifier: MIT
+"""Manifests filled from upstream are answered with max-age=2, and the edge holds itself to
+it: a manifest stored more than 2 s ago is revalidated upstream before it is served again
+(If-Modified-Since with its stored Last-Modified), one request upstream however many clients
+ask; 304 refreshes the stored copy, 200 replaces it; over HTTP/1.1 and h2 alike. Segments are
+never revalidated."""
+
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+from edgeharness import HOST, Edge, check, eq, run, test
+from origin import Origin
+
+MAX_AGE = 2.0  # the manifests' Cache-Control max-age (edge/serve-plan.c, CC_MANIFEST)
+T0 = 1_700_000_000
+
+
+def h2_get(e, path):
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-D", "-", "-o", "-",
+                          f"http://{HOST}:{e.port}{path}"], capture_output=True, timeout=30)
+    check(out.returncode == 0, f"curl {path}: {out.stderr.decode().strip()}")
+    head, _, body = out.stdout.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    hdrs = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    return int(lines[0].split()[1]), hdrs, body
+
+
+def get(e, path, h2=False):
+    if h2:
+        return h2_get(e, path)
+    r = e.get(path)
+    return r.status, {"cache-status": r.get("Cache-Status") or ""}, r.body
+
+
+def stale(t_stored):
+    """Wait until an object stored at t_stored (monotonic) is past its max-age: the wait is
+    for the clock itself, there is no event to wait for."""
+    left = t_stored + MAX_AGE + 0.2 - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+
+
+def refreshed(e, o, path, h2):
+    """One round: filled, then fresh (a hit, the origin not asked) while the origin changes,
+    then past max-age the new bytes; then a hit again."""
+    o.add(path, b"<MPD version=1/>")
+    o.mtimes[path] = T0
+    st, h, body = get(e, path, h2)
+    t = time.monotonic()
+    eq((st, body), (200, b"<MPD version=1/>"), f"{path}: the miss")
+    o.add(path, b"<MPD version=2, longer/>")
+    o.mtimes[path] = T0 + 60
+    st, h, body = get(e, path, h2)
+    eq((st, body), (200, b"<MPD version=1/>"), f"{path}: within max-age, the stored copy")
+    check("hit" in h["cache-status"], f"{path}: within max-age: {h['cache-status']}")
+    eq(o.count(path), 1, f"{path}: origin requests within max-age")
+    stale(t)
+    st, h, body = get(e, path, h2)
+    eq((st, body), (200, b"<MPD version=2, longer/>"), f"{path}: past max-age, the new bytes")
+    check("fwd=stale" in h["cache-status"] and "fwd-status=200" in h["cache-status"],
+          f"{path}: Cache-Status of the refresh: {h['cache-status']}")
+    eq(o.count(path), 2, f"{path}: origin requests after max-age")
+    eq(o.asked[path].get("if-modified-since"), "Tue, 14 Nov 2023 22:13:20 GMT",
+       f"{path}: the revalidation's If-Modified-Since")
+    st, h, body = get(e, path, h2)
+    eq((st, body), (200, b"<MPD version=2, longer/>"), f"{path}: the replaced copy")
+    check("hit" in h["cache-status"], f"{path}: after the refresh: {h['cache-status']}")
+    eq(o.count(path), 2, f"{path}: origin requests after the refresh")
+
+
+@test
+def stale_manifest_replaced(e):
+    refreshed(e, e.origin, "/nosha/r1/manifest.mpd", False)
+
+
+@test
+def stale_manifest_replaced_h2(e):
+    refreshed(e, e.origin, "/nosha/r2/manifest.mpd", True)
+
+
+@test
+def unchanged_manifest_revalidated_once(e):
+    """304 keeps the stored copy and makes it fresh again; twelve clients asking at once past
+    max-age make one upstream request between them."""
+    o, path = e.origin, "/nosha/r3/manifest.mpd"
+    o.add(path, b"<MPD same/>")
+    o.mtimes[path] = T0
+    eq(get(e, path)[0], 200, "the miss")
+    t = time.monotonic()
+    stale(t)
+    results = []
+
+    def one(h2):
+        results.append(get(e, path, h2))
+
+    threads = [threading.Thread(target=one, args=(i % 2 == 1,)) for i in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    eq(len(results), 12, "answers")
+    for st, h, body in results:
+        eq((st, body), (200, b"<MPD same/>"), "each client's answer")
+    eq(o.count(path), 2, "origin requests: the fill and one revalidation")
+    check(o.asked[path].get("if-modified-since"), "the revalidation was conditional")
+    check(any("fwd=stale" in h["cache-status"] and "fwd-status=304" in h["cache-status"]
+              for _, h, _ in results), f"no fwd-status=304: {[h for _, h, _ in results]}")
+    st, h, _ = get(e, path)
+    check("hit" in h["cache-status"], f"fresh again after the 304: {h['cache-status']}")
+    eq(o.count(path), 2, "origin requests after the 304")
+
+
+@test
+def revalidated_answer_keeps_range_and_conditionals(e):
+    """A request that waited for the revalidation is answered from the stored copy by its own
+    Range and preconditions, as a hit is."""
+    o, path = e.origin, "/nosha/r5/manifest.mpd"
+    body = o.add(path, b"<MPD ranges-and-tags/>")
+    o.mtimes[path] = T0
+    # The hit's ETag: a miss whose SHA-256 is not known at its head has none.
+    eq(e.get(path).status, 200, "the miss")
+    t, etag = time.monotonic(), e.get(path).get("ETag")
+    check(etag, "ETag on the hit")
+    stale(t)
+    r = e.get(path, [("Range", "bytes=0-4")])
+    t = time.monotonic()
+    eq((r.status, r.body), (206, body[:5]), "a Range past max-age")
+    check("fwd-status=304" in (r.get("Cache-Status") or ""), f"{r.get('Cache-Status')}")
+    stale(t)
+    r = e.get(path, [("If-None-Match", etag)])
+    eq((r.status, r.body), (304, b""), "If-None-Match past max-age")
+    check("fwd-status=304" in (r.get("Cache-Status") or ""), f"{r.get('Cache-Status')}")
+    eq(o.count(path), 3, "origin requests: the fill and two revalidations")
+
+
+@test
+def upstream_failure_serves_stored_copy(e):
+    """An upstream that fails a revalidation before its head leaves the stored copy to answer
+    (fwd=stale; detail=upstream-failed), and the next request asks again."""
+    o, path = e.origin, "/nosha/r6/manifest.mpd"
+    o.add(path, b"<MPD kept/>")
+    o.mtimes[path] = T0
+    eq(get(e, path)[0], 200, "the miss")
+    stale(time.monotonic())
+    o.force = "e503"
+    try:
+        for h2 in (False, True):
+            st, h, body = get(e, path, h2)
+            eq((st, body), (200, b"<MPD kept/>"), f"h2={h2}: the stored copy")
+            check("fwd=stale" in h["cache-status"] and "upstream-failed" in h["cache-status"],
+                  f"h2={h2}: Cache-Status {h['cache-status']}")
+    finally:
+        o.force = None
+    eq(o.count(path), 3, "origin requests: the fill and two failed revalidations")
+    st, h, body = get(e, path)
+    eq((st, body), (200, b"<MPD kept/>"), "once the origin answers again")
+    check("fwd-status=304" in h["cache-status"], f"Cache-Status {h['cache-status']}")
+
+
+@test
+def child_revalidates_at_its_parent(e):
+    """A child edge revalidates at its parent with the edges' shared tag: unchanged at the
+    origin, 304 comes down the chain (the parent revalidating its own copy on the way);
+    changed, the new bytes do."""
+    o, path = e.origin, "/nosha/r7/manifest.mpd"
+    o.add(path, b"<MPD chain v1/>")
+    o.mtimes[path] = T0
+    child = Edge(e.binary, {"tokens": {"required": False},
+                            "upstreams": [{"url": f"http://{HOST}:{e.port}"}, {"url": o.url}],
+                            "control": {"edge_id": "child-c"}})
+    child.start()
+    try:
+        r = child.get(path)
+        t = time.monotonic()
+        eq((r.status, r.body), (200, b"<MPD chain v1/>"), "child's miss through the parent")
+        stale(t)
+        r = child.get(path)
+        t = time.monotonic()
+        eq((r.status, r.body), (200, b"<MPD chain v1/>"), "unchanged, past max-age")
+        eq(r.get("Cache-Status"), "child-c; fwd=stale; fwd-status=304", "child's Cache-Status")
+        eq(o.count(path), 2, "origin requests: the fill and the parent's revalidation")
+        o.add(path, b"<MPD chain v2, longer/>")
+        o.mtimes[path] = T0 + 60
+        stale(t)
+        r = child.get(path)
+        eq((r.status, r.body), (200, b"<MPD chain v2, longer/>"), "changed, past max-age")
+        check("child-c; fwd=stale; fwd-status=200" in (r.get("Cache-Status") or ""),
+              f"child's Cache-Status {r.get('Cache-Status')}")
+        r = child.get(path)
+        eq((r.status, r.body), (200, b"<MPD chain v2, longer/>"), "the child's new copy")
+        eq(r.get("Cache-Status"), "child-c; hit", "a hit after the refresh")
+        eq(o.count(path), 3, "origin requests at the end")
+    finally:
+        child.stop()
+
+
+@test
+def segments_never_revalidated(e):
+    o, path = e.origin, "/nosha/r4/seg-1.m4s"
+    o.add(path, b"segment bytes")
+    eq(get(e, path)[0], 200, "the miss")
+    t = time.monotonic()
+    o.add(path, b"other bytes!!")
+    stale(t)
+    st, h, body = get(e, path)
+    eq((st, body), (200, b"segment bytes"), "a segment past 2 s: the stored copy")
+    eq(o.count(path), 1, "origin requests for a segment")
+
+
+def setup(binary):
+    o = Origin()
+    e = Edge(binary, {"tokens": {"required": False}, "upstreams": [{"url": o.url}]})
+    e.origin = o
+    e.start()
+    return e
+
+
+if __name__ == "__main__":
+    if not shutil.which("curl"):
+        print("not ok - curl missing (tools/deps installs it)")
+        sys.exit(1)
+    sys.exit(run(setup))
