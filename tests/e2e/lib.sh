@@ -194,6 +194,24 @@ e2e_run_checks() {
   [ "$rc" -eq 0 ] || e2e_fail "$what checks failed (exit $rc)"
 }
 
+# e2e_guard SCRIPT: a watcher in a session of its own runs the bash code SCRIPT once this shell
+# has exited, unless e2e_guard_off ran first. meson ends a test that overruns its timeout, or
+# that Ctrl-C interrupts, with SIGTERM to the test's process group and SIGKILL half a second
+# later: too soon for an EXIT trap to stop what lives outside that group (PostgreSQL, the demo's
+# daemons, network namespaces), and the guard is outside it. SCRIPT gets what it needs from the
+# environment (prefix the call with NAME=value), so that the watcher's command line names no
+# state directory (e2e_leftovers would count it).
+e2e_guard() {
+  setsid bash -c "tail --pid=$$ -f /dev/null; $1" </dev/null >/dev/null 2>&1 &
+  e2e_guard_pid=$!
+}
+
+# e2e_guard_off: the EXIT trap has stopped everything; the watcher (and its tail) go.
+e2e_guard_off() {
+  [ -z "${e2e_guard_pid:-}" ] || kill -TERM -- "-$e2e_guard_pid" 2>/dev/null || true
+  e2e_guard_pid=
+}
+
 # e2e_stop_pids: SIGTERM every pid in e2e_pids, wait up to 10 s for each, SIGKILL what is left.
 e2e_stop_pids() {
   local p

@@ -10,9 +10,9 @@
 # sch_netem; otherwise tbf (rate only), and NETNS_NETEM says which ran (1 netem, 0 tbf) with
 # the reason in NETNS_NETEM_WHY.
 #
-# Everything is named "<NETNS_PREFIX>-<role>" (per run), recorded in netns_made, and removed by
-# netns_teardown: the processes still inside each namespace (all started by this test) are
-# terminated, then the namespace goes, taking its veth ends with it.
+# Everything is named "<NETNS_PREFIX>-<role>" (per run) and removed by netns_teardown, which
+# finds the namespaces by that name: the processes still inside each namespace (all started by
+# this test) are terminated, then the namespace goes, taking its veth ends with it.
 
 NETNS_PREFIX=${NETNS_PREFIX:-sluice-e2e-$$}
 NETNS_NETEM=0
@@ -96,27 +96,38 @@ netns_sent_bytes() {
     sed -n 's/^ *Sent \([0-9][0-9]*\) bytes.*/\1/p' | head -n 1
 }
 
-# netns_teardown: end what still runs inside our namespaces (TERM, then KILL after 5 s), then
-# delete them (the hub last). Safe to call twice.
+# netns_teardown: end what still runs inside this run's namespaces (TERM, then KILL after 5 s),
+# then delete them (the hub last). The namespaces are found by name (NETNS_PREFIX), not only
+# from netns_made, so that a shell which did not make them (e2e_guard's) can remove them too.
+# Safe to call twice.
 netns_teardown() {
-  local ns pids i
-  for ns in "${netns_made[@]}"; do
+  local ns pids i hub all=() seen=" "
+  hub=$(netns_name hub)
+  while read -r ns _; do
+    case "$ns" in "$NETNS_PREFIX"-*) ;; *) continue ;; esac
+    case "$seen" in *" $ns "*) continue ;; esac
+    seen+="$ns "
+    [ "$ns" = "$hub" ] || all+=("$ns")
+  done < <(ip netns list 2>/dev/null; printf '%s\n' "${netns_made[@]}")
+  case "$seen" in *" $hub "*) all+=("$hub") ;; esac
+  [ ${#all[@]} -gt 0 ] || return 0
+  for ns in "${all[@]}"; do
     pids=$(ip netns pids "$ns" 2>/dev/null || true)
     [ -n "$pids" ] && kill -TERM $pids 2>/dev/null || true
   done
   for ((i = 0; i < 50; i++)); do
     pids=""
-    for ns in "${netns_made[@]}"; do pids+=$(ip netns pids "$ns" 2>/dev/null || true); done
+    for ns in "${all[@]}"; do pids+=$(ip netns pids "$ns" 2>/dev/null || true); done
     [ -z "$pids" ] && break
     # Paces the wait: processes in other namespaces are not our children, so no wait(2).
     timeout 0.1 tail -f /dev/null || true
   done
-  for ns in "${netns_made[@]}"; do
+  for ns in "${all[@]}"; do
     pids=$(ip netns pids "$ns" 2>/dev/null || true)
     [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
   done
-  for ((i = ${#netns_made[@]} - 1; i >= 0; i--)); do
-    ip netns del "${netns_made[$i]}" 2>/dev/null || true
+  for ns in "${all[@]}"; do
+    ip netns del "$ns" 2>/dev/null || true
   done
   netns_made=()
 }

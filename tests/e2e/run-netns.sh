@@ -21,7 +21,8 @@
 #
 # Exit 0 pass, 1 fail, 77 skip (not root, no ip or tc, namespaces refused, or what the stack
 # tests need: Chromium, node, nginx, PostgreSQL, node_modules). Everything made here —
-# namespaces, veth pairs, processes, PostgreSQL — is removed on exit, failure included.
+# namespaces, veth pairs, processes, PostgreSQL — is removed on exit, failure included, and
+# also when meson kills the script (timeout, Ctrl-C) before its trap is done (e2e_guard).
 # SLUICE_E2E_KEEP=1 keeps the state directory (configs, logs) after a failure.
 set -euo pipefail
 
@@ -61,6 +62,7 @@ cleanup() {
   e2e_stop_pids
   "$top/tools/pg-temp" stop "$var/pg" >/dev/null 2>&1 || true
   netns_teardown
+  e2e_guard_off
   exec 3<&- 2>/dev/null || true
   # Nothing may outlive the test: no namespace of this run, no process naming its state.
   local left
@@ -78,6 +80,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# When meson kills this script (timeout, Ctrl-C) before the trap is done, the guard stops
+# PostgreSQL (a session of its own) and removes this run's namespaces with all in them.
+E2E_GUARD_NET=$here/netns-net.sh E2E_GUARD_PG=$var/pg E2E_GUARD_TOP=$top \
+  NETNS_PREFIX=$NETNS_PREFIX e2e_guard '
+  [ ! -f "$E2E_GUARD_PG/data/PG_VERSION" ] || "$E2E_GUARD_TOP/tools/pg-temp" stop "$E2E_GUARD_PG"
+  . "$E2E_GUARD_NET"
+  netns_teardown'
 
 # ---- titles: the demo's, made with the same settings as tools/demo under run-stack.sh ----
 for t in demo-series-e1 demo-movie; do
