@@ -19,7 +19,8 @@
 #              check that it exits and leaves no process behind (no orphans).
 #
 # Exit 0 pass, 1 fail, 77 skip (no Chromium, node, nginx, PostgreSQL or node_modules; with
-# --https also no certutil or openssl).
+# --https also no certutil or openssl). The demo is stopped on exit, failure included, and also
+# when meson kills the script (timeout, Ctrl-C) before its trap is done (e2e_guard).
 # SLUICE_E2E_KEEP=1 keeps the state directory (configs, logs) after a failure.
 set -euo pipefail
 
@@ -58,6 +59,7 @@ cleanup() {
   trap - EXIT INT TERM
   [ -n "$demo_pid" ] && kill -INT "$demo_pid" 2>/dev/null || true
   "$top/tools/demo" --stop >/dev/null 2>&1 || true
+  e2e_guard_off
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
     for f in "$var"/logs/*.log; do
       [ -s "$f" ] && { echo "--- $f (last 15 lines)"; tail -n 15 "$f"; }
@@ -69,6 +71,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# The demo's daemons run in sessions of their own: when meson kills this script (timeout,
+# Ctrl-C) before the trap is done, the guard stops the demo (SLUICE_DEMO_VAR is exported).
+E2E_GUARD_TOP=$top e2e_guard '"$E2E_GUARD_TOP/tools/demo" --stop'
 
 # A stack left by an interrupted run would hold the state directory.
 "$top/tools/demo" --stop >/dev/null 2>&1 || true
