@@ -22,15 +22,23 @@ netns_made=()
 netns_name() { echo "$NETNS_PREFIX-$1"; }
 netns_addr() { echo "10.77.$1.2"; }
 
-# netns_probe: 0 when this shell can create (and delete) a namespace; otherwise prints why.
+# netns_probe: 0 when this shell can do what netns_host_add does: make a namespace, run a
+# command in it (ip netns exec) and give it a veth pair; otherwise prints why. The probe's
+# namespace is removed again either way.
 netns_probe() {
-  local ns out
+  local ns out why=""
   ns=$(netns_name probe)
   if ! out=$(ip netns add "$ns" 2>&1); then
     echo "cannot create a network namespace: $out"
     return 1
   fi
+  if ! out=$(ip netns exec "$ns" true 2>&1); then
+    why="cannot run a command in a network namespace (ip netns exec): $(echo "$out" | head -n 1)"
+  elif ! out=$(ip -n "$ns" link add probe0 type veth peer name probe1 2>&1); then
+    why="cannot make a veth pair (no veth in this kernel?): $(echo "$out" | head -n 1)"
+  fi
   ip netns del "$ns" 2>/dev/null || true
+  [ -z "$why" ] || { echo "$why"; return 1; }
 }
 
 netns_new() { # role
@@ -59,18 +67,24 @@ netns_host_add() { # role number
   ip -n "$ns" route add default via "10.77.$n.1"
 }
 
-# netns_netem_probe: sets NETNS_NETEM and NETNS_NETEM_WHY by trying a netem qdisc on the hub's
-# loopback (removed again at once).
+# netns_netem_probe: sets NETNS_NETEM and NETNS_NETEM_WHY by trying a netem qdisc, then the
+# tbf fallback, on the hub's loopback (removed again at once); 1 (with the reason in
+# NETNS_NETEM_WHY) when tc can add neither, so the links cannot be shaped at all.
 netns_netem_probe() {
-  local hub out
+  local hub out tbf
   hub=$(netns_name hub)
   if out=$(tc -n "$hub" qdisc add dev lo root netem delay 1ms 2>&1); then
     tc -n "$hub" qdisc del dev lo root 2>/dev/null || true
     NETNS_NETEM=1
     NETNS_NETEM_WHY="sch_netem available"
-  else
+  elif tbf=$(tc -n "$hub" qdisc add dev lo root tbf rate 1mbit burst 32kb latency 100ms 2>&1); then
+    tc -n "$hub" qdisc del dev lo root 2>/dev/null || true
     NETNS_NETEM=0
     NETNS_NETEM_WHY="tc cannot add a netem qdisc here ($(echo "$out" | head -n 1)): the kernel has no sch_netem"
+  else
+    NETNS_NETEM=0
+    NETNS_NETEM_WHY="tc can shape no link here: netem ($(echo "$out" | head -n 1)) nor tbf ($(echo "$tbf" | head -n 1))"
+    return 1
   fi
 }
 

@@ -19,9 +19,10 @@
 # traffic; with netem, the TCP connect time between client and edge shows the added delay.
 # Figures ("figure:" lines): first frame under shaping, failover stall, connect RTTs.
 #
-# Exit 0 pass, 1 fail, 77 skip (not root, no ip or tc, namespaces refused, or what the stack
-# tests need: Chromium, node, nginx, PostgreSQL, node_modules). Everything made here —
-# namespaces, veth pairs, processes, PostgreSQL — is removed on exit, failure included, and
+# Exit 0 pass, 1 fail, 77 skip (not root, no ip or tc, namespaces, ip netns exec or veth pairs
+# refused, tc can add neither netem nor tbf, or what the stack tests need: Chromium, node,
+# nginx, PostgreSQL, node_modules). Everything made here — namespaces, veth pairs, processes,
+# PostgreSQL — is removed on exit, failure included, and
 # also when meson kills the script (timeout, Ctrl-C) before its trap is done (e2e_guard).
 # SLUICE_E2E_KEEP=1 keeps the state directory (configs, logs) after a failure.
 set -euo pipefail
@@ -107,7 +108,7 @@ for role in origin ctl edge-a edge-b cli-eu cli-us; do
   netns_host_add "$role" "$n" || e2e_fail "could not link the $role namespace"
   n=$((n + 1))
 done
-netns_netem_probe
+netns_netem_probe || e2e_skip "$NETNS_NETEM_WHY"
 # role, one-way delay per link end (ms), loss (%), rate, tbf burst. A client's request to its
 # edge crosses two link ends each way: client 15 ms + edge 2 ms, so about 34 ms of RTT.
 shaping=(
