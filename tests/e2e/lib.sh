@@ -55,10 +55,12 @@ e2e_free_ports() {
 }
 
 # e2e_wait_http URL WHAT [SECONDS]: fails unless URL answers 2xx within SECONDS (20); curl
-# retries on refused connections, so this waits for the listener, not for a fixed time.
+# retries on refused connections, so this waits for the listener, not for a fixed time. Each
+# try is bounded too (--max-time): a listener that accepts and never answers fails the wait
+# within twice SECONDS instead of holding it for ever.
 e2e_wait_http() {
   local t=${3:-20}
-  e2e_run curl -sf -o /dev/null --retry "$t" --retry-connrefused --retry-delay 1 \
+  e2e_run curl -sf -o /dev/null --max-time "$t" --retry "$t" --retry-connrefused --retry-delay 1 \
     --retry-max-time "$t" "$1" || e2e_fail "$2 did not answer at $1 within $t s"
 }
 
