@@ -325,14 +325,17 @@ for c in "$ns_eu client-eu edge-a $ea_url" "$ns_us client-us edge-b $eb_url"; do
 done
 
 # ---- round-trip time across the shaped links (TCP connect from client to edge) ----
-rtt_ms() { # namespace url → the median of 5 TCP connect times, in ms
-  local i
+rtt_ms() { # namespace url → the median of 5 TCP connect times, in ms; fails on no connection
+  local i t all=()
   for i in 1 2 3 4 5; do
-    ip netns exec "$1" curl -s -o /dev/null -w '%{time_connect}\n' "$2/"
-  done | sort -n | sed -n 3p | awk '{ printf "%.2f", $1 * 1000 }'
+    t=$(ip netns exec "$1" curl -s -o /dev/null --max-time 10 -w '%{time_connect}' "$2/") ||
+      e2e_fail "no connection from $1 to $2 (curl exit $?)"
+    all+=("$t")
+  done
+  printf '%s\n' "${all[@]}" | sort -n | sed -n 3p | awk '{ printf "%.2f", $1 * 1000 }'
 }
-rtt_eu=$(rtt_ms "$ns_eu" "$ea_url")
-rtt_us=$(rtt_ms "$ns_us" "$eb_url")
+rtt_eu=$(rtt_ms "$ns_eu" "$ea_url") || exit 1
+rtt_us=$(rtt_ms "$ns_us" "$eb_url") || exit 1
 echo "figure: TCP connect (median of 5) client-eu → edge-a ${rtt_eu} ms, client-us → edge-b ${rtt_us} ms"
 if [ "$NETNS_NETEM" = 1 ]; then
   # 15 + 2 ms per link end each way: at least 30 ms of RTT.
