@@ -3,7 +3,8 @@
 #
 # e2e_wait_http (lib.sh) is bounded by its SECONDS even against a listener that accepts the
 # connection and never answers (a daemon stuck after bind): it must fail, naming what did not
-# answer, within SECONDS and a margin, not wait for ever.
+# answer, within SECONDS and a margin, not wait for ever. e2e_push_dir likewise fails a PUT
+# that such a listener never answers, within its 30 s and a margin.
 # Exit 0 pass, 1 fail, 77 skip (no python3 or curl).
 set -euo pipefail
 
@@ -41,4 +42,18 @@ took=$((SECONDS - start))
   e2e_fail "e2e_wait_http exited $rc: $out"
 [ "$took" -le 10 ] || e2e_fail "e2e_wait_http ... 3 took $took s"
 echo "ok - e2e_wait_http gave up on a silent listener after $took s: $out"
+mkdir -p "$E2E_TMP/push"
+echo segment >"$E2E_TMP/push/seg-1.m4s"
+start=$SECONDS
+set +e
+out=$(timeout 90 bash -c '. "$1"; e2e_push_dir "http://127.0.0.1:$2" token "$3" title' \
+  push "$here/lib.sh" "$port" "$E2E_TMP/push" 2>&1)
+rc=$?
+set -e
+took=$((SECONDS - start))
+[ "$rc" -ne 124 ] || e2e_fail "e2e_push_dir still waited for its PUT after 90 s"
+[ "$rc" -eq 1 ] && grep -q 'PUT title/seg-1.m4s answered 000' <<<"$out" ||
+  e2e_fail "e2e_push_dir exited $rc: $out"
+[ "$took" -le 40 ] || e2e_fail "e2e_push_dir took $took s"
+echo "ok - e2e_push_dir gave up on a PUT the silent listener never answered after $took s"
 echo "PASS: waiting for a listener that never answers is bounded"

@@ -145,7 +145,7 @@ e2e_edge_start() {
 
 # e2e_push_dir ADMIN_URL TOKEN DIR PREFIX [SKIP-REGEX]: PUT every file under DIR (dot files
 # and paths matching SKIP-REGEX aside) as PREFIX/<relative path>, each with its SHA-256; fails
-# on any status but 2xx. Sets E2E_PUSHED to the count.
+# on any status but 2xx, and on a PUT not answered within 30 s. Sets E2E_PUSHED to the count.
 e2e_push_dir() {
   local admin=$1 token=$2 dir=$3 prefix=$4 skip=${5:-} f rel sum code out
   out=$(mktemp "${TMPDIR:-/tmp}/sluice-e2e-put.XXXXXX")
@@ -154,7 +154,7 @@ e2e_push_dir() {
     rel=${f#"$dir"/}
     if [ -n "$skip" ] && [[ "$rel" =~ $skip ]]; then continue; fi
     sum=$(sha256sum "$f" | cut -d' ' -f1)
-    code=$(e2e_run curl -sS -o "$out" -w '%{http_code}' -X PUT -T "$f" -H 'Expect:' \
+    code=$(e2e_run curl -sS -o "$out" -w '%{http_code}' --max-time 30 -X PUT -T "$f" -H 'Expect:' \
       -H "Authorization: Bearer $token" -H "X-Sluice-SHA256: $sum" \
       "$admin/admin/objects/$prefix/$rel") || code=000
     case "$code" in
