@@ -133,9 +133,15 @@ static const struct cfg_field root_fields[] = {
         {.key = "start_rung_budget", .type = CFG_DURATION,
          .offset = offsetof(struct ctl_cfg, start_rung_budget_ms), .min = 0, .max = SEC(10),
          .def = "250ms"},
-        /* Registration bodies carry a whole asset.json: a 2 h title lists ~3,600 files. */
+        /* Bodies anyone can send (playback, reports, heartbeats of at most 896 KiB). */
         {.key = "max_body", .type = CFG_SIZE, .offset = offsetof(struct ctl_cfg, max_body),
          .min = 1024, .max = 64 << 20, .def = "1M"},
+        /* Bodies of /v1/admin/ requests that carry the admin token. A registration carries a
+         * whole asset.json, ~150 bytes a segment of each representation: a 4 h title from a
+         * 2160p source (6 video rungs) with 8 audio tracks lists 14 x 3,600 segments, ~7.6 MB. */
+        {.key = "max_admin_body", .type = CFG_SIZE,
+         .offset = offsetof(struct ctl_cfg, max_admin_body), .min = 1024, .max = 64 << 20,
+         .def = "16M"},
         {.key = "max_connections", .type = CFG_INT,
          .offset = offsetof(struct ctl_cfg, max_connections), .min = 1, .max = 1000000,
          .def = "10000"},

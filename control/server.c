@@ -521,11 +521,11 @@ int ctl_body_json(struct ctl_req *rq, size_t max_depth, json_t **ret)
         return 0;
 }
 
-bool ctl_req_admin_ok(const struct ctl_req *rq)
+/* Whether head carries the admin bearer token (constant-time compare). */
+static bool head_admin_ok(const struct ctl *ctl, const struct http1_req *head)
 {
-        const struct ctl *ctl = rq->ctl;
         size_t len = 0;
-        const char *v = http1_req_known(rq->head, HK_AUTHORIZATION, &len);
+        const char *v = http1_req_known(head, HK_AUTHORIZATION, &len);
 
         if (!v || len < 7 || strncasecmp(v, "Bearer ", 7) || ctl->admin_token_len == 0)
                 return false;
@@ -534,6 +534,28 @@ bool ctl_req_admin_ok(const struct ctl_req *rq)
         if (len != ctl->admin_token_len)
                 return false;
         return CRYPTO_memcmp(v, ctl->admin_token, len) == 0;
+}
+
+bool ctl_req_admin_ok(const struct ctl_req *rq)
+{
+        return head_admin_ok(rq->ctl, rq->head);
+}
+
+/*
+ * The body a request may send: max_admin_body on the admin routes with the admin token (a
+ * registration carries a whole asset.json, megabytes for a feature film), max_body for the
+ * rest, so no route anyone can reach buffers more than that. An admin route never takes less
+ * than the others (a max_body raised for registrations before max_admin_body existed).
+ */
+static int64_t body_max(const struct ctl *ctl, const struct http1_req *head)
+{
+        static const char admin[] = "/v1/admin/";
+        const struct ctl_cfg *cfg = ctl->cfg;
+
+        if (head->target_len >= sizeof(admin) - 1 &&
+            memcmp(head->target, admin, sizeof(admin) - 1) == 0 && head_admin_ok(ctl, head))
+                return cfg->max_admin_body > cfg->max_body ? cfg->max_admin_body : cfg->max_body;
+        return cfg->max_body;
 }
 
 /* ---- input ---- */
@@ -718,7 +740,6 @@ static void conn_process(struct ctl_conn *c)
 static void process_one(struct ctl_conn *c)
 {
         struct ctl_server *srv = c->srv;
-        const struct ctl_cfg *cfg = srv->ctl->cfg;
 
         if (c->state == CS_READ_HEAD) {
                 int r = http1_req_parse(&c->parser, c->in.p, c->in.len, &srv->limits, &c->head);
@@ -744,7 +765,7 @@ static void process_one(struct ctl_conn *c)
                         return;
                 }
                 c->body_len = c->head.content_length > 0 ? (size_t)c->head.content_length : 0;
-                if (c->head.content_length > cfg->max_body) {
+                if (c->head.content_length > body_max(srv->ctl, &c->head)) {
                         refuse(c, 413, "request body over the limit", true);
                         return;
                 }

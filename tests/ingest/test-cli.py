@@ -455,7 +455,7 @@ def test_interrupt_late(origin, scratch):
 
 
 class SmallControl(BaseHTTPRequestHandler):
-    """A control whose max_body is less than any registration: 413 before the body."""
+    """A control whose max_admin_body is less than any registration: 413 before the body."""
     def do_POST(self):
         self.send_response(413)
         self.send_header("Content-Type", "application/json")
@@ -471,7 +471,7 @@ class SmallControl(BaseHTTPRequestHandler):
 
 def test_register_too_large(origin, scratch):
     """A registration control refuses as too large (413: a long title's asset.json is over
-    control's max_body) says so, with the size to make room for; the title stays published
+    control's max_admin_body) says so, with the size to make room for; the title stays published
     and the exit status is 3."""
     srv = HTTPServer(("127.0.0.1", 0), SmallControl)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -484,7 +484,7 @@ def test_register_too_large(origin, scratch):
           "published, not registered: %d" % r.returncode)
     size = len(json.dumps({"title": "big1", "asset": json.load(open(os.path.join(
         origin, "big1", "asset.json")))}, separators=(",", ":")))
-    want = "answered 413: the registration's %d bytes are more than its max_body" % size
+    want = "answered 413: the registration's %d bytes are more than its max_admin_body" % size
     check(want in r.stderr, "413 explained (%r): %r" % (want, r.stderr[-400:]))
 
 

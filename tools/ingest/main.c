@@ -839,11 +839,12 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
         }
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (status == 413) {
-                /* The body is mostly asset.json, which grows with the title's length: a
-                 * feature film's is over control's default max_body. */
+                /* The body is mostly asset.json, which grows with the title's length:
+                 * control takes 16M on its admin routes by default (max_admin_body). */
                 fprintf(stderr,
                         "sluice-ingest: control at %s answered 413: the registration's %zu "
-                        "bytes are more than its max_body; raise that (docs/control.md)\n",
+                        "bytes are more than its max_admin_body; raise that "
+                        "(docs/control.md)\n",
                         url, strlen(text));
                 goto out;
         }

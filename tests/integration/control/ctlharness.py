@@ -87,9 +87,10 @@ class Control:
     signed_ms = {}
 
     def __init__(self, binary, tmp, pg, extra_cfg="", name="ctl", cache_ttl="0s",
-                 heartbeat_period="60s"):
+                 heartbeat_period="60s", db_timeout="2s"):
         """cache_ttl None leaves the key out, so the instance runs with the default.
-        heartbeat_period: seconds ("60s") or milliseconds ("1500ms")."""
+        heartbeat_period: seconds ("60s") or milliseconds ("1500ms"); db_timeout is
+        database_pool.timeout."""
         self.tmp = tmp
         self.binary = binary
         self.dir = os.path.join(tmp, name)
@@ -103,7 +104,7 @@ class Control:
         self.cfg_path = os.path.join(self.dir, "control.yaml")
         cfg = f"""listen: ["127.0.0.1:0"]
 database: "{pg.conninfo}"
-database_pool: {{pool: 3, timeout: 2s}}
+database_pool: {{pool: 3, timeout: {db_timeout}}}
 admin: {{token_file: {self.token_file}}}
 tokens: {{keys_file: {self.keys_file}, refresh: 1s}}
 country_prefixes:
