@@ -566,7 +566,8 @@ int main(int argc, char **argv)
                         .n_keys = ctl->keys.n, .countries = countries, .regions = regions,
                         .n_regions = nr,
                 };
-                r = migrate_run(ctl->cfg->database, &boot, merr, sizeof(merr));
+                r = migrate_run(ctl->cfg->database, (uint64_t)ctl->cfg->db.timeout_ms, &boot, merr,
+                                sizeof(merr));
                 free(countries);
                 free(regions);
         }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,10 +193,27 @@ static int bootstrap(PGconn *pg, const struct migrate_bootstrap *b, char *err, s
         return r;
 }
 
-int migrate_run(const char *conninfo, const struct migrate_bootstrap *boot, char *err,
-                size_t errlen)
+/*
+ * A blocking connect to a host that drops packets waits for TCP to give up, minutes. libpq's
+ * connect_timeout bounds it (per address tried), in whole seconds and at least 2, as libpq
+ * takes it. Given before the expanded conninfo, so an operator's own connect_timeout, in
+ * either the keyword/value or the URI form, overrides it.
+ */
+static PGconn *connect_bounded(const char *conninfo, uint64_t timeout_ms)
 {
-        PGconn *pg = PQconnectdb(conninfo);
+        uint64_t s = (timeout_ms + 999) / 1000;
+        char secs[24];
+        const char *kw[] = {"connect_timeout", "dbname", NULL};
+        const char *val[] = {secs, conninfo, NULL};
+
+        snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(s < 2 ? 2 : s));
+        return PQconnectdbParams(kw, val, 1);
+}
+
+int migrate_run(const char *conninfo, uint64_t connect_timeout_ms,
+                const struct migrate_bootstrap *boot, char *err, size_t errlen)
+{
+        PGconn *pg = connect_bounded(conninfo, connect_timeout_ms);
         unsigned have = 0;
         int r, n = 0;
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Schema migrations: control/migrations/NNN_name.sql, embedded at build time (embed-sql.py),
@@ -36,10 +37,12 @@ struct migrate_bootstrap {
 
 /*
  * Connect (blocking: start-up only, before the loop serves), apply pending migrations, create
- * the next days' report partitions and load the bootstrap data. On failure err holds a
- * one-line reason. Returns the number of migrations applied (>= 0) or -errno: -ECONNREFUSED
- * database unreachable, -EPROTO an SQL error, -ESTALE database newer than this binary or
- * with another history of migrations.
+ * the next days' report partitions and load the bootstrap data. The connect gives up after
+ * connect_timeout_ms (rounded up to whole seconds, at least 2) per address, unless conninfo
+ * sets its own connect_timeout. On failure err holds a one-line reason. Returns the number of
+ * migrations applied (>= 0) or -errno: -ECONNREFUSED database unreachable (or not answering
+ * within the timeout), -EPROTO an SQL error, -ESTALE database newer than this binary or with
+ * another history of migrations.
  */
-int migrate_run(const char *conninfo, const struct migrate_bootstrap *boot, char *err,
-                size_t errlen);
+int migrate_run(const char *conninfo, uint64_t connect_timeout_ms,
+                const struct migrate_bootstrap *boot, char *err, size_t errlen);
