@@ -25,7 +25,9 @@
 #define ASSET_TEXTS_MAX    64
 #define ASSET_SEGMENTS_MAX 65536 /* 72 h of 4 s segments */
 #define ASSET_FILES_MAX    (1u << 20)
-#define ASSET_ID_MAX       64  /* title and representation ids, incl. NUL */
+/* title and representation ids, incl. NUL; the schema holds asset ids to the same 63 bytes
+ * (026_asset_id_length.sql) */
+#define ASSET_ID_MAX       64
 #define ASSET_PATH_MAX     256 /* a file path relative to the title, incl. NUL */
 #define ASSET_LANG_MAX     36  /* BCP 47 tag, incl. NUL */
 #define ASSET_CODEC_MAX    64  /* RFC 6381 codecs string, incl. NUL */
