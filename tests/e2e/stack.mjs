@@ -83,18 +83,34 @@ const check = (ok, name, detail = '') => {
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 
-async function control(method, path, body) {
-  const r = await fetch(env.CONTROL_URL + path, { method,
-    headers: body !== undefined ? { 'Content-Type': 'application/json' } : {},
+// A request to control, headers and body, within CONTROL_MS: a control that accepts and never
+// answers fails the scenario with that reason, not after node's own limit of 300 s.
+const CONTROL_MS = 15000;
+async function controlFetch(path, init = {}) {
+  const what = `control ${init.method || 'GET'} ${path}`;
+  const signal = AbortSignal.timeout(CONTROL_MS);
+  try {
+    const r = await fetch(env.CONTROL_URL + path, { ...init, signal });
+    const text = await r.text();
+    return { r, text };
+  } catch (e) {
+    if (signal.aborted) throw new Error(`${what} did not answer within ${CONTROL_MS / 1000} s`);
+    throw new Error(`${what}: ${e.message}`);
+  }
+}
+
+async function control(method, path, body, headers = {}) {
+  const { r, text } = await controlFetch(path, { method,
+    headers: { ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
     body: body !== undefined ? (typeof body === 'string' ? body : JSON.stringify(body)) : undefined });
   let j = null;
-  try { j = await r.json(); } catch { /* not JSON */ }
+  try { j = JSON.parse(text); } catch { /* not JSON */ }
   return { status: r.status, body: j };
 }
 
 // CORS preflights control has answered so far (its metrics).
 async function preflights() {
-  const text = await (await fetch(`${env.CONTROL_URL}/metrics`)).text();
+  const { text } = await controlFetch('/metrics');
   const m = /^sluice_control_preflights_total (\d+)$/m.exec(text);
   if (!m) throw new Error('control has no sluice_control_preflights_total');
   return Number(m[1]);

@@ -577,6 +577,7 @@ function renderDetails(d) {
   box.hidden = false;
 }
 
+const REPORT_MS = 10000;
 async function report(reason) {
   const v = $('video');
   if (!state.session || !Number.isFinite(v.currentTime)) return null;
@@ -599,6 +600,8 @@ async function report(reason) {
       quality: q || undefined, device: state.device,
       mtp, bl: bl >= 0 ? bl : undefined }),
     keepalive: reason === 'unload',
+    // A control that never answers must not hold a report (and whoever awaits it) for ever.
+    signal: AbortSignal.timeout(REPORT_MS),
   }).catch(() => null);
   if (r && r.ok) {
     state.reports++;
