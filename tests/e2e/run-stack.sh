@@ -16,7 +16,8 @@
 #              through an NSS database in a private HOME (certificate checks stay on) and node
 #              through NODE_EXTRA_CA_CERTS; stack.mjs --https checks the protocol.
 #   ctrl-c     start tools/demo in the foreground, wait for it to be up, send SIGINT, and
-#              check that it exits and leaves no process behind (no orphans).
+#              check that it exits and leaves no process behind (no orphans); then the same
+#              with a Ctrl-C (SIGINT to its process group) while it pushes into the edges.
 #
 # Exit 0 pass, 1 fail, 77 skip (no Chromium, node, nginx, PostgreSQL or node_modules; with
 # --https also no certutil or openssl). The demo is stopped on exit, failure included, and also
@@ -87,9 +88,9 @@ demo_sessions() {
   echo "$pids"
 }
 
-# foreground_demo: tools/demo in the foreground as a terminal runs it, followed until it says
-# it is up; sets demo_pid and sids (its daemons' sessions).
-foreground_demo() {
+# spawn_demo: tools/demo in the foreground as a terminal runs it (its own process group,
+# SIGINT not ignored); sets demo_pid.
+spawn_demo() {
   rm -f "$var/env"
   : >"$var/demo.out"
   # A job started with & from a script ignores SIGINT, and a process cannot trap what it
@@ -98,6 +99,12 @@ foreground_demo() {
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.execv(sys.argv[1], sys.argv[1:])' "$top/tools/demo" >"$var/demo.out" 2>&1 &
   demo_pid=$!
+}
+
+# foreground_demo: spawn_demo, followed until it says it is up; sets demo_pid and sids (its
+# daemons' sessions).
+foreground_demo() {
+  spawn_demo
   # Follow its output until it says it is up; tail stops following when the demo exits.
   # (The pipeline's status is tail's SIGPIPE once grep has matched: the file decides.)
   timeout 900 tail -n +1 --pid="$demo_pid" -f "$var/demo.out" | grep -q -m1 '^Ctrl-C stops it' || true
@@ -124,6 +131,42 @@ if [ "$what" = ctrl-c ]; then
   demo_pid=
   all_stopped "Ctrl-C"
   echo "PASS: Ctrl-C stopped every process tools/demo started"
+  # A Ctrl-C (SIGINT to the demo's process group, as a terminal sends it) while it pushes into
+  # the edges. edge-a is stopped (SIGSTOP) as soon as the pushes begin (their scratch files
+  # appear), so that edge-a's push is still waiting on it when the Ctrl-C comes, as it would
+  # on a slow edge: every process of that push must be gone within 10 s, not left running
+  # until the edges are stopped. Empty caches, so that there is something to push (the
+  # first start filled them).
+  rm -rf "$var/edge-a/cache" "$var/edge-b/cache" "$var/fill"
+  spawn_demo
+  push_re="$var/push\\."
+  deadline=$((SECONDS + 900))
+  until compgen -G "$var/push.*" >/dev/null; do
+    kill -0 "$demo_pid" 2>/dev/null ||
+      { cat "$var/demo.out"; e2e_fail "tools/demo exited before it pushed into the edges"; }
+    ! grep -q '^==> starting the player page' "$var/demo.out" ||
+      e2e_fail "tools/demo was done pushing into the edges before it was seen"
+    [ $SECONDS -lt $deadline ] || e2e_fail "tools/demo did not push into the edges within 900 s"
+    sleep 0.05
+  done
+  sids=$(awk '{ print $1 }' "$var/pids")
+  ea=$(awk '$2 ~ /edge-a/ { print $1 }' "$var/pids")
+  [ -n "$ea" ] || e2e_fail "no edge-a in $var/pids"
+  kill -STOP -- "-$ea"
+  sleep 1
+  kill -INT -- "-$demo_pid"
+  for ((i = 0; i < 100; i++)); do
+    pgrep -f -- "$push_re" >/dev/null || break
+    sleep 0.1
+  done
+  left=$(pgrep -af -- "$push_re" || true)
+  kill -CONT -- "-$ea" 2>/dev/null || true
+  [ -z "$left" ] || e2e_fail "a push was still running 10 s after a Ctrl-C during the pushes: $left"
+  timeout 60 tail --pid="$demo_pid" -f /dev/null ||
+    e2e_fail "tools/demo did not exit within 60 s of a Ctrl-C during the pushes"
+  demo_pid=
+  all_stopped "a Ctrl-C during the pushes"
+  echo "PASS: a Ctrl-C while tools/demo pushed into the edges stopped every process it started"
   # A daemon dying stops the whole demo too (docs/demo.md), and says so.
   foreground_demo
   victim=$(awk '$2 ~ /edge-b/ { print $1 }' "$var/pids")
