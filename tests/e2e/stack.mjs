@@ -19,7 +19,8 @@
 //   players   Shaka Player (control's MPD) and hls.js (control's HLS playlist) play it too
 //   clearkey  the ClearKey title plays (licence from control)
 //   geo       a client in an unlicensed country gets 451, and the page says so
-//   licence   a licence request without a live session gets no key
+//   licence   a licence request without a live session (none, made up, or ended by an
+//             operator) gets no key
 //   parent    edge-b is edge-a's child: a segment edge-b no longer holds, asked for at
 //             edge-b's BaseURL in control's MPD, is filled from edge-a (edge-a's hit first in
 //             Cache-Status), served whole, and is then edge-b's own hit
@@ -431,6 +432,15 @@ const scenarios = {
     const noKey = (r) => r.status >= 400 && !(r.body && r.body.keys);
     check(noKey(none) && noKey(made), 'licence: without a live session there is no key',
       `no session: ${none.status}, made-up session: ${made.status}`);
+    // A validly signed session is live only until it expires or an operator ends it
+    // (docs/control.md): ended, the very id that got its key above gets none.
+    const end = await control('POST', `/v1/admin/sessions/${s.body.session}/end`, undefined,
+      { Authorization: `Bearer ${env.CONTROL_ADMIN_TOKEN}` });
+    check(end.status === 200 && end.body && end.body.ended === true,
+      'licence: an operator ends the live session', `${end.status} ${JSON.stringify(end.body)}`);
+    const ended = await control('POST', `/v1/license/clearkey?session=${s.body.session}`, req);
+    check(ended.status === 403 && noKey(ended), 'licence: an ended session, validly signed, gets no key',
+      `${ended.status}`);
   },
 
   async parent() {
