@@ -17,10 +17,12 @@ top=$(cd "$here/../.." && pwd)
 e2e_need_tools python3 curl
 e2e_scratch sluice-lib-wait listener.err
 
-# A listener that accepts and never answers; it prints its port, then waits.
-mkfifo "$E2E_TMP/port"
-python3 -c '
-import socket, sys, time
+# listen MODE: a listener on a free port (in $listen_port) that accepts and never answers
+# ("silent"), or that answers GETs with an empty holdings list and never a PUT ("holdings").
+listen() {
+  mkfifo "$E2E_TMP/port-$1"
+  python3 -c '
+import socket, sys
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 s.listen(16)
@@ -28,10 +30,18 @@ print(s.getsockname()[1], flush=True)
 held = []
 while True:
     c, _ = s.accept()
-    held.append(c)
-' >"$E2E_TMP/port" 2>"$E2E_TMP/listener.err" &
-e2e_pids+=($!)
-read -r -t 10 port <"$E2E_TMP/port" || e2e_fail "the silent listener did not start"
+    if sys.argv[1] == "holdings" and c.recv(65536).startswith(b"GET "):
+        b = b"{\"keys\": []}"
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(b) + b)
+        c.close()
+    else:
+        held.append(c)
+' "$1" >"$E2E_TMP/port-$1" 2>>"$E2E_TMP/listener.err" &
+  e2e_pids+=($!)
+  read -r -t 10 listen_port <"$E2E_TMP/port-$1" || e2e_fail "the $1 listener did not start"
+}
+listen silent
+port=$listen_port
 
 start=$SECONDS
 set +e
@@ -72,25 +82,8 @@ for f in die say api wait_steering push_missing; do
   fns+="$def"$'\n'
 done
 # A listener that answers GET /admin/holdings (nothing held) and never answers a PUT.
-mkfifo "$E2E_TMP/port2"
-python3 -c '
-import socket, sys
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(16)
-print(s.getsockname()[1], flush=True)
-held = []
-while True:
-    c, _ = s.accept()
-    if c.recv(65536).startswith(b"GET "):
-        b = b"{\"keys\": []}"
-        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(b) + b)
-        c.close()
-    else:
-        held.append(c)
-' >"$E2E_TMP/port2" 2>"$E2E_TMP/listener.err" &
-e2e_pids+=($!)
-read -r -t 10 port2 <"$E2E_TMP/port2" || e2e_fail "the holdings-only listener did not start"
+listen holdings
+port2=$listen_port
 mkdir -p "$E2E_TMP/origin/t" "$E2E_TMP/var"
 echo segment >"$E2E_TMP/origin/t/seg-1.m4s"
 echo '{"files": [{"path": "seg-1.m4s", "sha256": "00"}]}' >"$E2E_TMP/origin/t/asset.json"
