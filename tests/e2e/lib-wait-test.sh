@@ -43,32 +43,27 @@ while True:
 listen silent
 port=$listen_port
 
-start=$SECONDS
-set +e
-out=$(timeout 60 bash -c '. "$1"; e2e_wait_http "http://127.0.0.1:$2/" "the silent listener" 3' \
-  wait "$here/lib.sh" "$port" 2>&1)
-rc=$?
-set -e
-took=$((SECONDS - start))
-[ "$rc" -ne 124 ] || e2e_fail "e2e_wait_http ... 3 still waited after 60 s"
-[ "$rc" -eq 1 ] && grep -q 'the silent listener did not answer' <<<"$out" ||
-  e2e_fail "e2e_wait_http exited $rc: $out"
-[ "$took" -le 10 ] || e2e_fail "e2e_wait_http ... 3 took $took s"
-echo "ok - e2e_wait_http gave up on a silent listener after $took s: $out"
+# lib_case NAME BUDGET WANT SCRIPT ARGS...: runs SCRIPT (lib.sh sourced, ARGS as $2...) for at
+# most 90 s; it must fail (exit 1) saying WANT within BUDGET s.
+lib_case() {
+  local name=$1 budget=$2 want=$3 script=$4 out rc start=$SECONDS
+  shift 4
+  set +e
+  out=$(timeout 90 bash -c ". \"\$1\"; $script" "$name" "$here/lib.sh" "$@" 2>&1)
+  rc=$?
+  set -e
+  local took=$((SECONDS - start))
+  [ "$rc" -ne 124 ] || e2e_fail "$name still waited after 90 s"
+  [ "$rc" -eq 1 ] && grep -qF -- "$want" <<<"$out" || e2e_fail "$name exited $rc: $out"
+  [ "$took" -le "$budget" ] || e2e_fail "$name took $took s"
+  echo "ok - $name gave up on the silent listener after $took s: $(tail -n 1 <<<"$out")"
+}
+lib_case e2e_wait_http 10 'the silent listener did not answer' \
+  'e2e_wait_http "http://127.0.0.1:$2/" "the silent listener" 3' "$port"
 mkdir -p "$E2E_TMP/push"
 echo segment >"$E2E_TMP/push/seg-1.m4s"
-start=$SECONDS
-set +e
-out=$(timeout 90 bash -c '. "$1"; e2e_push_dir "http://127.0.0.1:$2" token "$3" title' \
-  push "$here/lib.sh" "$port" "$E2E_TMP/push" 2>&1)
-rc=$?
-set -e
-took=$((SECONDS - start))
-[ "$rc" -ne 124 ] || e2e_fail "e2e_push_dir still waited for its PUT after 90 s"
-[ "$rc" -eq 1 ] && grep -q 'PUT title/seg-1.m4s answered 000' <<<"$out" ||
-  e2e_fail "e2e_push_dir exited $rc: $out"
-[ "$took" -le 40 ] || e2e_fail "e2e_push_dir took $took s"
-echo "ok - e2e_push_dir gave up on a PUT the silent listener never answered after $took s"
+lib_case e2e_push_dir 40 'PUT title/seg-1.m4s answered 000' \
+  'e2e_push_dir "http://127.0.0.1:$2" token "$3" title' "$port" "$E2E_TMP/push"
 
 # tools/demo's functions as the script defines them ("name() {" to the first "}" line).
 demo_fn() {
