@@ -19,10 +19,10 @@
 
 /*
  * X_CLEARING: the object's victims are being deleted from the edge, one DELETE at a time; its
- * GET starts after the last. X_RUNNING: the GET and/or the PUT are on the multi handle. X_CHECKING: the PUT's answer was
- * lost after the whole body went out, and the edge's listing says whether it committed the
- * object; the transfer keeps its edge's in-flight place meanwhile. X_WAITING: a retry is due
- * at retry_at_ns.
+ * GET starts after the last. X_RUNNING: the GET and/or the PUT are on the multi handle.
+ * X_CHECKING: the PUT's answer was lost after the whole body went out, and the edge's listing
+ * says whether it committed the object; the transfer keeps its edge's in-flight place
+ * meanwhile. X_WAITING: a retry is due at retry_at_ns.
  */
 enum xfer_state { X_CLEARING, X_RUNNING, X_CHECKING, X_WAITING };
 
@@ -423,10 +423,9 @@ static size_t discard_body(char *data, size_t size, size_t nmemb, void *ud)
 static int start_delete(struct engine *g, struct xfer *x)
 {
         const struct held_obj *h = x->victims[x->victim_next];
+        char *url = fetch_url_join(x->e->admin_url, "/admin/objects", h->key, h->key_len);
 
-        x->del = admin_request(g, x,
-                               fetch_url_join(x->e->admin_url, "/admin/objects", h->key, h->key_len),
-                               g->opts->delete_timeout_ms, &x->del_hdrs);
+        x->del = admin_request(g, x, url, g->opts->delete_timeout_ms, &x->del_hdrs);
         if (!x->del)
                 return -ENOMEM;
         x->del_err[0] = '\0';
@@ -447,8 +446,8 @@ static int clear_or_start(struct engine *g, struct xfer *x)
                         return 0;
                 drop_handles(g, x);
                 progress_event(g->opts->progress, "evict-failed", x->e->id,
-                               x->victims[x->victim_next]->key,
-                               x->victims[x->victim_next]->size, NULL, "out of memory");
+                               x->victims[x->victim_next]->key, x->victims[x->victim_next]->size,
+                               NULL, "out of memory");
                 x->victim_next++;
         }
         return start_get(g, x);
@@ -463,7 +462,8 @@ static void delete_done(struct engine *g, struct xfer *x, CURLcode rc)
 
         curl_easy_getinfo(x->del, CURLINFO_RESPONSE_CODE, &status);
         if (rc != CURLE_OK)
-                snprintf(err, sizeof(err), "%s", x->del_err[0] ? x->del_err : curl_easy_strerror(rc));
+                snprintf(err, sizeof(err), "%s",
+                         x->del_err[0] ? x->del_err : curl_easy_strerror(rc));
         else if (status != 204 && status != 404)
                 snprintf(err, sizeof(err), "the edge answered %ld", status);
         else

@@ -17,13 +17,14 @@ from fillharness import (AdminProxy, check, eh, eq, events, hold_unplanned, make
 
 def write_config(env, second, extra_a="", extra_b="", url_a=None):
     path = os.path.join(env.dir, "fill.yaml")
+    url_a = url_a or f"http://{eh.HOST}:{env.edge.admin_port}"
     with open(path, "w") as f:
         f.write(f"control: {env.control.url}\n"
                 f"control_token_file: {env.control.token_file}\n"
                 f"state_dir: {env.state_dir}\n"
                 "parallel: 2\n"
                 "edges:\n"
-                f"  - {{id: edge-a, admin_url: \"{url_a or f'http://{eh.HOST}:{env.edge.admin_port}'}\", "
+                f"  - {{id: edge-a, admin_url: \"{url_a}\", "
                 f"admin_token_file: {env.edge.token_file}{extra_a}}}\n"
                 f"  - {{id: edge-b, admin_url: \"http://{eh.HOST}:{second.admin_port}\", "
                 f"admin_token_file: {second.token_file}{extra_b}}}\n")
