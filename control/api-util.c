@@ -91,8 +91,12 @@ int api_stmts_register(struct ctl *ctl)
         for (size_t i = 0; i < sizeof(stmt_defs) / sizeof(stmt_defs[0]); i++) {
                 const struct stmt_def *d = &stmt_defs[i];
                 int id = pgdb_stmt_add(ctl->db, d->name, d->sql, d->n_params);
+                /* Both pools know every statement, under the same id. */
+                int admin_id = pgdb_stmt_add(ctl->admin_db, d->name, d->sql, d->n_params);
                 if (id < 0)
                         return id;
+                if (admin_id != id)
+                        return admin_id < 0 ? admin_id : -EINVAL;
                 *(int *)((char *)&ctl->st + d->offset) = id;
         }
         return 0;
@@ -148,7 +152,7 @@ void api_exec_json_audited(struct ctl_req *rq, int stmt, const char *const *para
 
         /* Static and read-only; the callback takes it back. */
         rq->handler_data = (void *)audit;
-        r = pgdb_exec(rq->ctl->db, stmt, params, n, audited_done, rq);
+        r = pgdb_exec(rq->ctl->admin_db, stmt, params, n, audited_done, rq);
         if (r < 0) {
                 rq->handler_data = NULL;
                 ctl_reply_db_error(rq, r == -EINVAL ? -EIO : r, NULL);

@@ -75,7 +75,8 @@ struct api_audit {
         void (*log)(const struct ctl_req *rq, const json_t *result);
 };
 
-/* api_exec_json, and audit->log() when the statement succeeds. Uses rq->handler_data. */
+/* api_exec_json on the admin writes' pool (ctl->admin_db, database_pool.admin_timeout), and
+ * audit->log() when the statement succeeds. Uses rq->handler_data. */
 void api_exec_json_audited(struct ctl_req *rq, int stmt, const char *const *params, int n,
                            const struct api_audit *audit);
 

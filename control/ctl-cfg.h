@@ -21,8 +21,9 @@ struct ctl_cfg_tokens {
 };
 
 struct ctl_cfg_database {
-        int64_t pool;       /* connections per instance */
-        int64_t timeout_ms; /* per query, queued or running */
+        int64_t pool;             /* connections per instance */
+        int64_t timeout_ms;       /* per query, queued or running */
+        int64_t admin_timeout_ms; /* the same for the admin writes, on a pool of their own */
         int64_t max_queue;
 };
 

@@ -28,14 +28,18 @@ struct sessid_seen;
 struct metrics_reg;
 struct metric;
 
-/* Loop op codes: the server's, then pgdb's three. */
+/* Connections of the admin writes' pool (struct ctl, admin_db). */
+#define CTL_ADMIN_POOL 2
+
+/* Loop op codes: the server's, then each pgdb pool's three. */
 enum ctl_op {
         CTL_OP_ACCEPT = 1,
         CTL_OP_RECV,
         CTL_OP_SEND,
         CTL_OP_CANCEL,
         CTL_OP_SIGNAL,
-        CTL_OP_PGDB, /* ..CTL_OP_PGDB + 2 */
+        CTL_OP_PGDB,                         /* ..CTL_OP_PGDB + 2 */
+        CTL_OP_PGDB_ADMIN = CTL_OP_PGDB + 3, /* ..CTL_OP_PGDB_ADMIN + 2 */
 };
 
 struct ctl_metrics {
@@ -77,6 +81,10 @@ struct ctl {
         struct uring_loop *loop;
         struct ctl_cfg *cfg;
         struct pgdb *db;
+        /* The admin writes (registrations, licences, edges, ended sessions): a title's
+         * registration can take seconds, longer than a player's query may wait, and is not
+         * queued behind them (database_pool.admin_timeout). */
+        struct pgdb *admin_db;
         struct geo_table *geo;     /* country_prefixes */
         struct geo_table *trusted; /* trusted_proxies (country "ZZ" marks a hit) */
         struct token_keyset keys;  /* shared key set as last read; sign_idx signs */

@@ -268,7 +268,7 @@ static void drain_check(struct uring_loop *loop, void *userdata)
         /* Rows queued behind go now rather than after their delay. */
         session_behind_flush(ctl->behind);
         if (ctl_server_conns(ctl->srv) == 0 && pgdb_pending(ctl->db) == 0 &&
-            session_behind_depth(ctl->behind) == 0)
+            pgdb_pending(ctl->admin_db) == 0 && session_behind_depth(ctl->behind) == 0)
                 uring_loop_stop(loop);
 }
 
@@ -420,7 +420,8 @@ static int keys_check_length(const char *keys_file, const struct token_keyset *k
 
 static void fds_raise(const struct ctl_cfg *cfg)
 {
-        uint64_t want = (uint64_t)cfg->max_connections + (uint64_t)cfg->db.pool + FDS_SPARE;
+        uint64_t want = (uint64_t)cfg->max_connections + (uint64_t)cfg->db.pool + CTL_ADMIN_POOL +
+                        FDS_SPARE;
         struct rlimit rl;
 
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -432,10 +433,10 @@ static void fds_raise(const struct ctl_cfg *cfg)
         }
         if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
                 log_warn("open files limited to %llu, short of max_connections %lld + the "
-                         "database pool %lld + %d: raise LimitNOFILE (ulimit -n) or lower "
+                         "database pools %lld + %d + %d: raise LimitNOFILE (ulimit -n) or lower "
                          "max_connections",
                          (unsigned long long)rl.rlim_cur, (long long)cfg->max_connections,
-                         (long long)cfg->db.pool, FDS_SPARE);
+                         (long long)cfg->db.pool, CTL_ADMIN_POOL, FDS_SPARE);
 }
 
 int main(int argc, char **argv)
@@ -603,6 +604,14 @@ int main(int argc, char **argv)
                 log_info("database: the host is a name, resolved off the loop (again every "
                          "30 s and after a failed connection)");
         r = pgdb_new(ctl->loop, &pp, &ctl->db);
+        if (r == 0) {
+                pp.pool_size = CTL_ADMIN_POOL;
+                pp.query_timeout_ms = (uint64_t)ctl->cfg->db.admin_timeout_ms;
+                pp.op_base = CTL_OP_PGDB_ADMIN;
+                pp.on_reach = NULL; /* the players' pool says when the database is down */
+                pp.on_dns = NULL;
+                r = pgdb_new(ctl->loop, &pp, &ctl->admin_db);
+        }
         if (r < 0 || (r = api_stmts_register(ctl)) < 0) {
                 log_error("database pool: %s", strerror(-r));
                 goto out;
@@ -679,6 +688,9 @@ out:
         if (ctl->db)
                 pgdb_free(ctl->db);
         ctl->db = NULL;
+        if (ctl->admin_db)
+                pgdb_free(ctl->admin_db);
+        ctl->admin_db = NULL;
         /* After the pool, which answers its in-flight statement before it goes. */
         if (ctl->behind && session_behind_depth(ctl->behind) > 0)
                 log_warn("exit: %zu count(s) of warm starts not written behind",

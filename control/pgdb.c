@@ -359,7 +359,11 @@ struct pgdb {
         struct rs_answer rs_ans; /* the loop's own copy */
         char rs_said[256];       /* the resolver error on_dns was last told */
         struct pconn *conns;
+        struct pgdb *next_resolving; /* the loop's other pools with a resolver */
 };
+
+/* The pools with a resolver, which share their loop's wake hook. Loop thread only. */
+static struct pgdb *resolving;
 
 static void pc_step(struct pconn *pc);
 static void dispatch(struct pgdb *db);
@@ -604,11 +608,9 @@ static void rs_sync(struct pgdb *db)
         db->rs_version = v;
 }
 
-/* The resolver's answer changed: say so when its error did, and serve what waited for it. */
-static void on_wake(struct uring_loop *loop, void *userdata)
+/* A resolver's answer changed: say so when its error did, and serve what waited for it. */
+static void on_wake_one(struct pgdb *db)
 {
-        struct pgdb *db = userdata;
-
         rs_sync(db);
         if (strcmp(db->rs_ans.err, db->rs_said)) {
                 memcpy(db->rs_said, db->rs_ans.err, sizeof(db->rs_said));
@@ -617,6 +619,14 @@ static void on_wake(struct uring_loop *loop, void *userdata)
         }
         if (db->head)
                 dispatch(db);
+}
+
+/* Any of the loop's resolvers woke it: each pool takes what changed (a copy when it did). */
+static void on_wake(struct uring_loop *loop, void *userdata)
+{
+        for (struct pgdb *db = resolving; db; db = db->next_resolving)
+                if (db->loop == loop)
+                        on_wake_one(db);
 }
 
 /*
@@ -1039,6 +1049,23 @@ out:
         return r;
 }
 
+/* Take db out of the resolving pools; the loop's wake hook goes with the last of them. */
+static void resolving_unlink(struct pgdb *db)
+{
+        bool others = false;
+
+        for (struct pgdb **p = &resolving; *p; p = &(*p)->next_resolving) {
+                if (*p == db) {
+                        *p = db->next_resolving;
+                        break;
+                }
+        }
+        for (struct pgdb *o = resolving; o; o = o->next_resolving)
+                others |= o->loop == db->loop;
+        if (!others)
+                uring_loop_set_wake_hook(db->loop, NULL, NULL);
+}
+
 /* Start the resolver thread for hosts (taken, even on failure). Returns 0 or -errno. */
 static int resolver_start(struct pgdb *db, struct rhost *hosts, unsigned n)
 {
@@ -1060,19 +1087,22 @@ static int resolver_start(struct pgdb *db, struct rhost *hosts, unsigned n)
         (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         (void)pthread_cond_init(&rs->cond, &ca);
         (void)pthread_condattr_destroy(&ca);
-        /* Set before the thread can wake the loop. */
-        uring_loop_set_wake_hook(db->loop, on_wake, db);
+        /* Set before the thread can wake the loop (which runs on_wake on this thread). */
+        db->rs = rs;
+        db->next_resolving = resolving;
+        resolving = db;
+        uring_loop_set_wake_hook(db->loop, on_wake, NULL);
         /* Signals are the loop's (signalfd): the thread takes none. */
         (void)sigfillset(&all);
         (void)pthread_sigmask(SIG_SETMASK, &all, &old);
         r = pthread_create(&rs->thread, NULL, resolver_main, rs);
         (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r != 0) {
-                uring_loop_set_wake_hook(db->loop, NULL, NULL);
+                resolving_unlink(db);
+                db->rs = NULL;
                 resolver_destroy(rs);
                 return -r;
         }
-        db->rs = rs;
         return 0;
 }
 
@@ -1142,7 +1172,7 @@ void pgdb_free(struct pgdb *db)
         if (db->rs) {
                 resolver_stop(db->rs);
                 db->rs = NULL;
-                uring_loop_set_wake_hook(db->loop, NULL, NULL);
+                resolving_unlink(db);
                 answer_done(&db->rs_ans);
         }
         free(db->conns);

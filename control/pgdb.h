@@ -31,7 +31,8 @@
  * for it (queries still bounded by their timeout); afterwards a name that resolves to nothing
  * fails the attempt at once, as an unreachable server does, with the resolver's reason. A
  * temporary failure (EAI_AGAIN) keeps a name's last addresses. The pool then owns the loop's
- * wake hook (uring_loop_set_wake_hook), which the caller must leave alone.
+ * wake hook (uring_loop_set_wake_hook), which the caller must leave alone; several pools on
+ * one loop share it.
  */
 
 struct uring_loop;

@@ -87,10 +87,11 @@ class Control:
     signed_ms = {}
 
     def __init__(self, binary, tmp, pg, extra_cfg="", name="ctl", cache_ttl="0s",
-                 heartbeat_period="60s", db_timeout="2s"):
+                 heartbeat_period="60s", db_timeout="2s", admin_timeout=None):
         """cache_ttl None leaves the key out, so the instance runs with the default.
         heartbeat_period: seconds ("60s") or milliseconds ("1500ms"); db_timeout is
-        database_pool.timeout."""
+        database_pool.timeout, admin_timeout database_pool.admin_timeout (None: the
+        default)."""
         self.tmp = tmp
         self.binary = binary
         self.dir = os.path.join(tmp, name)
@@ -102,9 +103,10 @@ class Control:
         with open(self.keys_file, "w") as f:
             f.write(f"keys:\n  - {{kid: k1, secret: \"{KEY_SECRET}\"}}\n")
         self.cfg_path = os.path.join(self.dir, "control.yaml")
+        admin = f", admin_timeout: {admin_timeout}" if admin_timeout else ""
         cfg = f"""listen: ["127.0.0.1:0"]
 database: "{pg.conninfo}"
-database_pool: {{pool: 3, timeout: {db_timeout}}}
+database_pool: {{pool: 3, timeout: {db_timeout}{admin}}}
 admin: {{token_file: {self.token_file}}}
 tokens: {{keys_file: {self.keys_file}, refresh: 1s}}
 country_prefixes:
