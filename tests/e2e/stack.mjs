@@ -33,6 +33,9 @@
 //   failover  kill the preferred edge mid-playback: playback goes on from the other edge
 //             through content steering with a bounded stall, and once heartbeats stop the
 //             steering answers stop naming the dead edge
+//   busy      control answers the page's session 503 (its database slow; injected into the
+//             browser's traffic): the page asks again after Retry-After and plays; a control
+//             that never answers gets a notice saying so within the page's 8 s bound
 // Figures are printed as "figure:" lines. Exit 0 pass, 1 fail, 77 skip, 2 bad usage.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -45,7 +48,7 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--autoplay-policy=no-user-gesture-required'];
 const ALL = ['play', 'prefetch', 'preflight', 'players', 'clearkey', 'geo', 'licence', 'parent',
-  'catalogue', 'seek', 'resume', 'failover'];
+  'catalogue', 'seek', 'resume', 'failover', 'busy'];
 const SEGMENT = 4; // seconds, the origin layout's segment duration
 
 const opt = { chromium: '/usr/bin/chromium', only: ALL };
@@ -404,6 +407,46 @@ const scenarios = {
         `${n} preflights, session ${session}`);
       await p.ctx.close();
     }
+  },
+
+  async busy(browser) {
+    // The session's POST, as control answers it when its database times out (server.c: 503,
+    // Retry-After, CORS), then passed on; or never answered.
+    const open = async (mode) => {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+      const asked = [];
+      await ctx.route('**/v1/playback', (route) => {
+        if (route.request().method() !== 'POST') return route.continue();
+        asked.push(Date.now());
+        if (mode === 'silent') return undefined; // held: no answer, ever
+        if (asked.length > 1) return route.continue();
+        return route.fulfill({ status: 503, contentType: 'application/json',
+          headers: { 'Retry-After': '1', 'Cache-Control': 'no-store', 'Access-Control-Allow-Origin': '*',
+            'Access-Control-Expose-Headers': 'Retry-After' },
+          body: '{"error":"unavailable","detail":"database timed out"}' });
+      });
+      return { p: await openPlayer(browser, 'title=demo-movie', { context: ctx }), asked };
+    };
+    let { p, asked } = await open('busy');
+    await waitPlaying(p.page);
+    let st = await p.page.evaluate(() => ({ playing: window.sluice.state.playing,
+      notice: window.sluice.state.notice, errors: window.sluice.state.errors.length }));
+    check(st.playing && !st.notice && st.errors === 0, 'busy: after a 503 the page asks again and plays',
+      JSON.stringify(st));
+    check(asked.length === 2 && asked[1] - asked[0] >= 900,
+      'busy: the second session request waited for Retry-After (1 s)',
+      `${asked.length} requests, ${asked.length > 1 ? asked[1] - asked[0] : '-'} ms apart`);
+    await p.ctx.close();
+
+    ({ p, asked } = await open('silent'));
+    await p.page.waitForFunction(() => window.sluice.state.notice, null, { timeout: 20000 })
+      .catch(() => {});
+    st = await p.page.evaluate(() => ({ notice: window.sluice.state.notice,
+      shown: document.getElementById('notice').textContent, hidden: document.getElementById('notice').hidden }));
+    check(st.notice && st.notice.status === 0 && !st.hidden && /did not answer/.test(st.shown),
+      'busy: a control that never answers: the page says so', JSON.stringify(st));
+    check(asked.length === 1, 'busy: the unanswered session was asked for once', `${asked.length} requests`);
+    await p.ctx.close();
   },
 
   async geo(browser) {

@@ -405,15 +405,40 @@ const jsonBody = (obj) => {
   return preflight ? { headers: { 'Content-Type': 'application/json' }, body } : { body };
 };
 
+// How long control may take to answer (start-ahead.js has the same bound): past it, or on a
+// network error, the answer is status 0 with error saying why, for the page to show.
+const ANSWER_MS = 8000;
+
 async function api(method, path, body) {
-  const r = await fetch(controlBase() + path, {
-    method,
-    ...(body ? jsonBody(body) : {}),
-    cache: 'no-store',
-  });
+  let r;
+  try {
+    r = await fetch(controlBase() + path, {
+      method,
+      ...(body ? jsonBody(body) : {}),
+      cache: 'no-store',
+      signal: AbortSignal.timeout(ANSWER_MS),
+    });
+  } catch (e) {
+    return { status: 0, ok: false, body: null,
+      error: e.name === 'TimeoutError' ? `no answer within ${ANSWER_MS / 1000} s` : `no answer (${e.message})` };
+  }
   let j = null;
   try { j = await r.json(); } catch { /* an empty or non-JSON answer */ }
-  return { status: r.status, ok: r.ok, body: j };
+  return { status: r.status, ok: r.ok, body: j, retryAfter: r.headers.get('Retry-After') };
+}
+
+// Why control refused or failed a request, for the page: its detail, or what went wrong.
+const why = (r) => (r.body && r.body.detail) || r.error || `${r.status}`;
+
+// Control busy (503, its database slow): asked again after its Retry-After (1 to 10 s), up to
+// three times; the answer that ends it is returned.
+async function retryBusy(r, again) {
+  for (let tries = 0; tries < 3 && r.status === 503; tries++) {
+    const s = Math.min(Math.max(Number(r.retryAfter) || 1, 1), 10);
+    await new Promise((resolve) => { setTimeout(resolve, s * 1000); });
+    r = await again();
+  }
+  return r;
 }
 
 const PROFILE_NAME = early.profileName;
@@ -522,7 +547,7 @@ async function loadCatalog() {
     r = await list();
   }
   if (!r.ok) {
-    addError('control', `catalogue: ${r.status} ${r.body && r.body.detail}`);
+    addError('control', `catalogue: ${r.status} ${why(r)}`);
     return;
   }
   state.catalog = r.body.items;
@@ -643,6 +668,7 @@ async function playTitle(title, episode) {
     r = await api('POST', '/v1/playback', body);
     mark('session');
   }
+  r = await retryBusy(r, () => api('POST', '/v1/playback', body));
   // A kept profile refused: the page makes a new one with this session and plays on.
   // (The viewer's saved profile, when the refused one came from the URL; refused too, a
   // new one.)
@@ -657,9 +683,10 @@ async function playTitle(title, episode) {
     r = await api('POST', '/v1/playback', body);
   }
   if (!r.ok) {
-    const why = r.status === 451 ? 'This title is not available in your country.'
-      : r.status === 404 ? 'No such title.' : `Cannot play: ${r.status}`;
-    state.notice = { status: r.status, message: `${why} (${r.body && r.body.detail})` };
+    const what = r.status === 451 ? 'This title is not available in your country.'
+      : r.status === 404 ? 'No such title.'
+        : r.status === 0 ? 'Cannot play: control did not answer.' : `Cannot play: ${r.status}`;
+    state.notice = { status: r.status, message: `${what} (${why(r)})` };
     render();
     return;
   }

@@ -6,7 +6,7 @@
 // and the start worker (start-worker.js) alike.
 //
 // startAhead(d, config, arrived) → Promise of {config, configAt, session: {status, ok, body,
-// asked}, sessionRequestedAt, sessionAt, manifest: {url, text}, prefetch: [{url, kind,
+// asked, retryAfter, error}, sessionRequestedAt, sessionAt, manifest: {url, text}, prefetch: [{url, kind,
 // fetched}]}, where d is {title, episode, profile, profileKey, newProfile, ipv6, src, sid,
 // prefetch, preflight} and config a promise of the page's config. Each start object's request
 // carries CMCD as dash.js would send it at start (su, the page's sid), so the edge's start prefetch
@@ -24,6 +24,16 @@ function jsonInit(obj, preflight) {
   const text = JSON.stringify(obj);
   if (preflight) return { headers: { 'Content-Type': 'application/json' }, body: text };
   return { body: text };
+}
+
+// How long control (or an edge, for a manifest) may take to answer the page: past it the page
+// says it did not answer rather than wait on for ever (player.js has the same bound).
+const ANSWER_MS = 8000;
+
+// A request that did not get an answer: as the page shows it.
+function noAnswer(e) {
+  return e && e.name === 'TimeoutError' ? `no answer within ${ANSWER_MS / 1000} s`
+    : `no answer (${e && e.message})`;
 }
 
 function startNow() {
@@ -73,14 +83,24 @@ async function startAhead(d, config, arrived) {
       body.profile_key = d.profileKey || undefined;
     } else body.new_profile = d.newProfile;
     out.sessionRequestedAt = startNow();
-    const r = await fetch(`${base}/v1/playback`, {
-      method: 'POST',
-      ...jsonInit(body, d.preflight),
-      cache: 'no-store',
-    });
+    let r;
+    try {
+      r = await fetch(`${base}/v1/playback`, {
+        method: 'POST',
+        ...jsonInit(body, d.preflight),
+        cache: 'no-store',
+        signal: AbortSignal.timeout(ANSWER_MS),
+      });
+    } catch (e) {
+      // The page shows it (or asks again), with the config it has.
+      out.session = { status: 0, ok: false, body: null, asked: body, error: noAnswer(e) };
+      out.sessionAt = startNow();
+      return out;
+    }
     let j = null;
     try { j = await r.json(); } catch { /* an empty or non-JSON answer */ }
-    out.session = { status: r.status, ok: r.ok, body: j, asked: body };
+    out.session = { status: r.status, ok: r.ok, body: j, asked: body,
+      retryAfter: r.headers.get('Retry-After') };
     out.sessionAt = startNow();
     if (r.ok && j && d.prefetch) out.prefetch = startFetch(j, d, arrived);
   } else {
@@ -91,8 +111,9 @@ async function startAhead(d, config, arrived) {
       src = t ? t.manifest : `${c.edge}/${encodeURIComponent(d.title)}/manifest.mpd`;
     }
     if (src) {
-      const r = await fetch(src);
-      if (r.ok) out.manifest = { url: src, text: await r.text() };
+      // Not answered in time: the page fetches it again itself (prefetchManifest), or dash.js.
+      const r = await fetch(src, { signal: AbortSignal.timeout(ANSWER_MS) }).catch(() => null);
+      if (r && r.ok) out.manifest = { url: src, text: await r.text() };
     }
   }
   return out;
