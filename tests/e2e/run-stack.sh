@@ -17,7 +17,8 @@
 #              through NODE_EXTRA_CA_CERTS; stack.mjs --https checks the protocol.
 #   ctrl-c     start tools/demo in the foreground, wait for it to be up, send SIGINT, and
 #              check that it exits and leaves no process behind (no orphans); then the same
-#              with a Ctrl-C (SIGINT to its process group) while it pushes into the edges.
+#              with a Ctrl-C (SIGINT to its process group) while it pushes into the edges,
+#              and with SIGTERM to its own process alone then.
 #
 # Exit 0 pass, 1 fail, 77 skip (no Chromium, node, nginx, PostgreSQL or node_modules; with
 # --https also no certutil or openssl). The demo is stopped on exit, failure included, and also
@@ -137,36 +138,42 @@ if [ "$what" = ctrl-c ]; then
   # on a slow edge: every process of that push must be gone within 10 s, not left running
   # until the edges are stopped. Empty caches, so that there is something to push (the
   # first start filled them).
-  rm -rf "$var/edge-a/cache" "$var/edge-b/cache" "$var/fill"
-  spawn_demo
+  # The same with SIGTERM to the demo's own process only (kill PID, as a supervisor may send
+  # it), which its pushes do not get.
   push_re="$var/push\\."
-  deadline=$((SECONDS + 900))
-  until compgen -G "$var/push.*" >/dev/null; do
-    kill -0 "$demo_pid" 2>/dev/null ||
-      { cat "$var/demo.out"; e2e_fail "tools/demo exited before it pushed into the edges"; }
-    ! grep -q '^==> starting the player page' "$var/demo.out" ||
-      e2e_fail "tools/demo was done pushing into the edges before it was seen"
-    [ $SECONDS -lt $deadline ] || e2e_fail "tools/demo did not push into the edges within 900 s"
-    sleep 0.05
+  for target in group alone; do
+    said="a Ctrl-C"
+    [ "$target" = group ] || said="a SIGTERM to tools/demo alone"
+    rm -rf "$var/edge-a/cache" "$var/edge-b/cache" "$var/fill" "$var"/push.*
+    spawn_demo
+    deadline=$((SECONDS + 900))
+    until compgen -G "$var/push.*" >/dev/null; do
+      kill -0 "$demo_pid" 2>/dev/null ||
+        { cat "$var/demo.out"; e2e_fail "tools/demo exited before it pushed into the edges"; }
+      ! grep -q '^==> starting the player page' "$var/demo.out" ||
+        e2e_fail "tools/demo was done pushing into the edges before it was seen"
+      [ $SECONDS -lt $deadline ] || e2e_fail "tools/demo did not push into the edges within 900 s"
+      sleep 0.05
+    done
+    sids=$(awk '{ print $1 }' "$var/pids")
+    ea=$(awk '$2 ~ /edge-a/ { print $1 }' "$var/pids")
+    [ -n "$ea" ] || e2e_fail "no edge-a in $var/pids"
+    kill -STOP -- "-$ea"
+    sleep 1
+    if [ "$target" = group ]; then kill -INT -- "-$demo_pid"; else kill -TERM "$demo_pid"; fi
+    for ((i = 0; i < 100; i++)); do
+      pgrep -f -- "$push_re" >/dev/null || break
+      sleep 0.1
+    done
+    left=$(pgrep -af -- "$push_re" || true)
+    kill -CONT -- "-$ea" 2>/dev/null || true
+    [ -z "$left" ] || e2e_fail "a push was still running 10 s after $said during the pushes: $left"
+    timeout 60 tail --pid="$demo_pid" -f /dev/null ||
+      e2e_fail "tools/demo did not exit within 60 s of $said during the pushes"
+    demo_pid=
+    all_stopped "$said during the pushes"
+    echo "PASS: $said while tools/demo pushed into the edges stopped every process it started"
   done
-  sids=$(awk '{ print $1 }' "$var/pids")
-  ea=$(awk '$2 ~ /edge-a/ { print $1 }' "$var/pids")
-  [ -n "$ea" ] || e2e_fail "no edge-a in $var/pids"
-  kill -STOP -- "-$ea"
-  sleep 1
-  kill -INT -- "-$demo_pid"
-  for ((i = 0; i < 100; i++)); do
-    pgrep -f -- "$push_re" >/dev/null || break
-    sleep 0.1
-  done
-  left=$(pgrep -af -- "$push_re" || true)
-  kill -CONT -- "-$ea" 2>/dev/null || true
-  [ -z "$left" ] || e2e_fail "a push was still running 10 s after a Ctrl-C during the pushes: $left"
-  timeout 60 tail --pid="$demo_pid" -f /dev/null ||
-    e2e_fail "tools/demo did not exit within 60 s of a Ctrl-C during the pushes"
-  demo_pid=
-  all_stopped "a Ctrl-C during the pushes"
-  echo "PASS: a Ctrl-C while tools/demo pushed into the edges stopped every process it started"
   # A daemon dying stops the whole demo too (docs/demo.md), and says so.
   foreground_demo
   victim=$(awk '$2 ~ /edge-b/ { print $1 }' "$var/pids")
