@@ -433,10 +433,13 @@ bool cmcd_from_request(struct cmcd *c, const struct http1_req *req, const char *
                 (void)cmcd_parse(c, query, query_len, 0);
                 any = true;
         }
+        /* A field sent on several lines is one comma-separated list (RFC 8941 §4.2): every
+         * line counts, each read as a list of its own. */
         for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+                unsigned pos = 0;
                 size_t len;
-                const char *v = http1_req_header(req, hdrs[i], &len);
-                if (v) {
+                const char *v;
+                while ((v = http1_req_header_next(req, hdrs[i], &pos, &len))) {
                         (void)cmcd_parse(c, v, len, 1);
                         any = true;
                 }

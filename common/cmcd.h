@@ -30,7 +30,8 @@ int cmcd_parse(struct cmcd *c, const char *s, size_t len, int decoded);
 struct http1_req;
 
 /* Parse a request's CMCD: the query argument's value query[0..query_len) (NULL: none) and the
- * four CMCD-* headers of req, into c (initialised here). Returns whether there was any. */
+ * four CMCD-* headers of req, every line of each, into c (initialised here). Returns whether
+ * there was any. */
 bool cmcd_from_request(struct cmcd *c, const struct http1_req *req, const char *query,
                        size_t query_len);
 

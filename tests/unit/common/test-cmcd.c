@@ -2,6 +2,7 @@
 #include <errno.h>
 
 #include "cmcd.h"
+#include "http1-parse.h"
 #include "tests.h"
 
 static struct cmcd c;
@@ -201,6 +202,30 @@ TEST(format_log)
         ASSERT_EQ(cmcd_format_log(&c, small, 1), 0);
         ASSERT_STREQ(small, "");
         ASSERT_EQ(cmcd_format_log(&c, small, 0), 0);
+}
+
+TEST(header_lines)
+{
+        /* A CMCD-* field on several lines is one list (RFC 8941 §4.2): a player or a proxy
+         * may split CMCD-Request, and the keys of the later lines count too. */
+        static const char head[] = "GET /t1/v1/seg-3.m4s HTTP/1.1\r\nHost: a\r\n"
+                                   "CMCD-Request: bl=21300\r\n"
+                                   "CMCD-Session: sid=\"s1\"\r\n"
+                                   "CMCD-Request: nor=\"seg-4.m4s\",su\r\n"
+                                   "CMCD-Object: br=3200\r\n"
+                                   "CMCD-Object: d=4004\r\n\r\n";
+        struct http1_parser p;
+        struct http1_req req;
+
+        http1_parser_init(&p);
+        ASSERT_EQ(http1_req_parse(&p, head, sizeof(head) - 1, NULL, &req), (int)sizeof(head) - 1);
+        ASSERT_TRUE(cmcd_from_request(&c, &req, NULL, 0));
+        ASSERT_EQ(c.bl, 21300);
+        ASSERT_STREQ(c.sid, "s1");
+        ASSERT_STREQ(c.nor, "seg-4.m4s");
+        ASSERT_TRUE(c.su);
+        ASSERT_EQ(c.br, 3200);
+        ASSERT_EQ(c.d, 4004);
 }
 
 TEST_MAIN()
