@@ -14,6 +14,7 @@
 #include "evict.h"
 #include "fill.h"
 #include "prefetch.h"
+#include "serve-admit.h"
 #include "store.h"
 #include "worker.h"
 
@@ -90,10 +91,12 @@ static int resolve(const char *key, size_t key_len, const char *nor, struct path
 
 /*
  * Start one prefetch of key (already normalised, under the request's title). Returns true
- * when a fill was started; false when the object is held, being filled, a recent 404, or the
- * worker is at cache.prefetch_max (counted as dropped).
+ * when a fill was started; false when the object is held, being filled, a recent 404, not
+ * covered by the request's token (scope), or the worker is at cache.prefetch_max (counted
+ * as dropped).
  */
-static bool prefetch_key(struct edge_worker *w, const char *key, size_t key_len)
+static bool prefetch_key(struct edge_worker *w, const char *key, size_t key_len,
+                         const struct serve_scope *scope)
 {
         struct edge_metrics *m = &w->srv->m;
         unsigned max = (unsigned)w->rt->cfg->cache.prefetch_max;
@@ -105,7 +108,7 @@ static bool prefetch_key(struct edge_worker *w, const char *key, size_t key_len)
                 metrics_add(m->prefetch_dropped, 1);
                 return false;
         }
-        if (store_has(w->reader, key, key_len))
+        if (store_has(w->reader, key, key_len) || !serve_scope_covers(scope, key, key_len))
                 return false;
         /* -ENOENT (a recent 404), -EEXIST (committed meanwhile), -EBUSY (cache.max_fills in
          * flight), -ENOMEM: nothing to do. */
@@ -143,7 +146,8 @@ static bool session_starting(const char *sid)
  * "<dir>/init.mp4" (the first segment is seg-1) or "<dir>/seg-<n>.m4s" (a start at n: after a
  * seek, a resume or a rebuffer; the next ones). Returns how many fills were started.
  */
-static unsigned prefetch_start(struct edge_worker *w, const struct path_norm *pn, bool init)
+static unsigned prefetch_start(struct edge_worker *w, const struct path_norm *pn, bool init,
+                               const struct serve_scope *scope)
 {
         struct edge_metrics *m = &w->srv->m;
         unsigned n = (unsigned)w->rt->cfg->cache.prefetch_start, started = 0;
@@ -171,7 +175,7 @@ static unsigned prefetch_start(struct edge_worker *w, const struct path_norm *pn
                 len = snprintf(key, sizeof(key), "%.*sseg-%lu.m4s", (int)dir, pn->key, first + i);
                 if (len < 0 || (size_t)len >= sizeof(key))
                         break;
-                if (prefetch_key(w, key, (size_t)len)) {
+                if (prefetch_key(w, key, (size_t)len, scope)) {
                         metrics_add(m->prefetch_starts, 1);
                         started++;
                 }
@@ -193,7 +197,8 @@ bool prefetch_wanted(const struct edge_worker *w)
         return w->rt->cfg->cache.prefetch_max && w->up && w->rt->cfg->upstreams.n && w->reader;
 }
 
-void prefetch_hint(struct edge_worker *w, const struct path_norm *pn, const struct cmcd *cm)
+void prefetch_hint(struct edge_worker *w, const struct path_norm *pn, const struct cmcd *cm,
+                   const struct serve_scope *scope)
 {
         struct edge_metrics *m = &w->srv->m;
         struct path_norm next;
@@ -209,12 +214,12 @@ void prefetch_hint(struct edge_worker *w, const struct path_norm *pn, const stru
             next.key_len <= STORE_KEY_MAX && next.key_len > tl &&
             memcmp(next.key, pn->key, tl + 1) == 0 &&
             !(next.key_len == pn->key_len && !memcmp(next.key, pn->key, pn->key_len)) &&
-            prefetch_key(w, next.key, next.key_len))
+            prefetch_key(w, next.key, next.key_len, scope))
                 metrics_add(m->prefetches, 1);
         /* CMCD su marks a startup request; the session id tells a title starting from a
          * representation switch (dash.js marks every init request su). */
         init = last_segment_is(pn, "init.mp4");
         if (cm->su && w->rt->cfg->cache.prefetch_start &&
             (!init || (cm->sid[0] && session_starting(cm->sid))))
-                (void)prefetch_start(w, pn, init);
+                (void)prefetch_start(w, pn, init, scope);
 }

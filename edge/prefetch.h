@@ -10,7 +10,9 @@
  *   - cache.prefetch_max > 0 and this worker has fewer prefetches in flight than that;
  *   - nor is a relative reference (or an absolute path) on this edge, and its key lies under
  *     the same title (first path segment) as the request's, and differs from it;
- *   - the store does not hold it and it is not in the negative cache (a recent 404).
+ *   - the store does not hold it and it is not in the negative cache (a recent 404);
+ *   - when the request passed a signed-URL check, its token covers the object too (the
+ *     same cdniuc and cdniip rule): a prefetch never fetches what the client may not.
  * A prefetch counts as one request for the admission filter (the player announced it).
  * Prefetches are fills like any other: committed only whole and verified.
  *
@@ -31,14 +33,17 @@
 struct edge_worker;
 struct cmcd;
 struct path_norm;
+struct serve_scope;
 
 /* Whether w prefetches at all (cache.prefetch_max, an upstream): if not, prefetch_hint is
  * not worth reading the request's CMCD for. */
 bool prefetch_wanted(const struct edge_worker *w);
 /* Act on the CMCD cm of a request for pn's key (read by the caller from the query argument
  * and the CMCD-* headers): prefetch its nor, and the first segments when it starts a
- * representation. Loop thread of w. */
-void prefetch_hint(struct edge_worker *w, const struct path_norm *pn, const struct cmcd *cm);
+ * representation, of what scope (the request's token; NULL: no token) covers. Loop thread
+ * of w. */
+void prefetch_hint(struct edge_worker *w, const struct path_norm *pn, const struct cmcd *cm,
+                   const struct serve_scope *scope);
 
 /* Loop thread: drop w's finished prefetches (their slots free up). */
 void prefetch_sweep(struct edge_worker *w);

@@ -142,14 +142,37 @@ static enum edge_token_refusal verify_reason(int r)
         }
 }
 
-/* Signed-URL check (RFC 9246) when tokens are required. Returns 0 or an HTTP status. */
-static int token_check(struct conn *c, const struct http1_req *req, const struct path_norm *pn)
+/*
+ * RFC 9246 matches cdniuc against the request URI with the signing package removed; the
+ * normalised key is that URI's path, so the container cannot be dodged by encoding. Host is
+ * :authority over HTTP/2. Returns the URI's length in uri, or -1 when it does not fit.
+ */
+static int token_uri(char *uri, size_t cap, const char *host, size_t host_len, const char *key,
+                     size_t key_len)
+{
+        int n = snprintf(uri, cap, "http://%.*s%.*s", host ? (int)host_len : 0, host ? host : "",
+                         (int)key_len, key);
+
+        return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+#define TOKEN_URI_MAX (TOKEN_UC_MAX + PATH_NORM_MAX + 16)
+
+/*
+ * Signed-URL check (RFC 9246) when tokens are required. Returns 0 or an HTTP status; on 0,
+ * *scope holds what the token covers when one was checked (scope->claims NULL: none was).
+ */
+static int token_check(struct conn *c, const struct http1_req *req, const struct path_norm *pn,
+                       struct serve_scope *scope)
 {
         const struct edge_runtime *rt = c->w->rt;
-        struct token_claims claims;
-        char client[64];
-        int r;
+        struct token_claims *claims = &scope->claims_buf;
+        char uri[TOKEN_URI_MAX];
+        size_t host_len = 0;
+        const char *host;
+        int r, n;
 
+        scope->claims = NULL;
         if (!rt->cfg->tokens.required)
                 return 0;
         if (!pn->token)
@@ -157,24 +180,35 @@ static int token_check(struct conn *c, const struct http1_req *req, const struct
         if (!rt->keys)
                 return token_refused(c, pn, TOKEN_REFUSED_NO_KEYS);
         r = token_verify(rt->keys, pn->token, pn->token_len, (int64_t)time(NULL), TOKEN_SKEW_S,
-                         &claims);
+                         claims);
         if (r < 0)
                 return token_refused(c, pn, verify_reason(r));
-        /*
-         * RFC 9246 matches cdniuc against the request URI with the signing package removed;
-         * the normalised key is that URI's path, so the container cannot be dodged by encoding.
-         * Host is :authority over HTTP/2.
-         */
-        char uri[TOKEN_UC_MAX + PATH_NORM_MAX + 16];
-        size_t host_len = 0;
-        const char *host = http1_req_known(req, HK_HOST, &host_len);
-        int n = snprintf(uri, sizeof(uri), "http://%.*s%.*s", host ? (int)host_len : 0,
-                         host ? host : "", (int)pn->key_len, pn->key);
-        if (n < 0 || (size_t)n >= sizeof(uri))
+        host = http1_req_known(req, HK_HOST, &host_len);
+        n = token_uri(uri, sizeof(uri), host, host_len, pn->key, pn->key_len);
+        if (n < 0)
                 return token_refused(c, pn, TOKEN_REFUSED_SCOPE);
-        r = token_scope_check(&claims, uri, (size_t)n,
-                              claims.ip[0] ? conn_peer_str(c, client, sizeof(client)) : NULL);
-        return r < 0 ? token_refused(c, pn, TOKEN_REFUSED_SCOPE) : 0;
+        scope->client[0] = '\0';
+        if (claims->ip[0])
+                (void)conn_peer_str(c, scope->client, sizeof(scope->client));
+        r = token_scope_check(claims, uri, (size_t)n, claims->ip[0] ? scope->client : NULL);
+        if (r < 0)
+                return token_refused(c, pn, TOKEN_REFUSED_SCOPE);
+        scope->claims = claims;
+        scope->host = host;
+        scope->host_len = host_len;
+        return 0;
+}
+
+bool serve_scope_covers(const struct serve_scope *scope, const char *key, size_t key_len)
+{
+        char uri[TOKEN_URI_MAX];
+        int n;
+
+        if (!scope || !scope->claims)
+                return true;
+        n = token_uri(uri, sizeof(uri), scope->host, scope->host_len, key, key_len);
+        return n >= 0 && token_scope_check(scope->claims, uri, (size_t)n,
+                                           scope->claims->ip[0] ? scope->client : NULL) == 0;
 }
 
 static void preflight(struct serve_plan *p, struct conn *c, const struct http1_req *req)
@@ -233,11 +267,13 @@ int serve_admit(struct serve_plan *p, struct conn *c, const struct http1_req *re
         bool has_cmcd = !c->admin && (prefetch || access_log_on(&c->w->alog)) &&
                         cmcd_from_request(&cm, req, pn->cmcd, pn->cmcd_len);
         log_begin(c, req, pn, has_cmcd ? &cm : NULL);
+        /* A prefetch for this request fetches only what its token covers. */
+        struct serve_scope scope = {.claims = NULL};
         *ret_peer = peer_auth(c, req);
-        r = *ret_peer ? 0 : token_check(c, req, pn);
+        r = *ret_peer ? 0 : token_check(c, req, pn, &scope);
         if (r)
                 return refuse(p, c, req, r);
         if (prefetch && has_cmcd)
-                prefetch_hint(c->w, pn, &cm);
+                prefetch_hint(c->w, pn, &cm, &scope);
         return 0;
 }

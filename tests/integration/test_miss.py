@@ -99,7 +99,7 @@ def access_lines(e, needle, n=1, timeout=5):
         time.sleep(0.05)
 
 
-def start_edge(binary, origin, extra=None, upstreams=None):
+def start_edge(binary, origin, extra=None, upstreams=None, start=True):
     e = Edge(binary, {
         "upstreams": upstreams or [{"url": origin.url, "first_byte_timeout": "2s",
                                     "low_speed_time": "1s", "connect_timeout": "1s"}],
@@ -108,7 +108,8 @@ def start_edge(binary, origin, extra=None, upstreams=None):
         "limits": {"send_timeout": "15s"},
         **(extra or {}),
     })
-    e.start()
+    if start:
+        e.start()
     return e
 
 

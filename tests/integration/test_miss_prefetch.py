@@ -10,18 +10,23 @@ so the player's next request is a hit (or joins the fill). The origin counts req
   bound_per_worker:       cache.prefetch_max 2 on one worker: a third hint while two
                           prefetches are held at the origin is dropped (counted); a request
                           for a prefetched object joins its fill; slots free up when fills end
+  token_scope:            signed URLs required: a nor or start prefetch of an object the
+                          client's token does not cover is not fetched; one it covers is
 """
 
+import os
 import time
 import urllib.parse
 
 import edgeharness
 from edgeharness import check, eq, expect_body, test
 from test_miss import RNG, counters, delta, main, start_edge
+from test_tokens import SECRET, mint
 
 edgeharness._tests.clear()  # test_miss's own tests run in their own file
 
 PREFETCHES = "sluice_edge_prefetches_total"
+STARTS = "sluice_edge_start_prefetches_total"
 DROPPED = "sluice_edge_prefetch_dropped_total"
 
 
@@ -163,6 +168,46 @@ def bound_per_worker(ctx):
     finally:
         for g in gates.values():
             g.set()
+
+
+@test
+def token_scope(ctx):
+    o = ctx.origin
+    e = start_edge(ctx.binary, o, {"tokens": {"required": True, "keys_file": None}},
+                   start=False)
+    ctx.others.append(e)
+    keys = os.path.join(e.dir, "keys.yaml")
+    with open(keys, "w") as f:
+        f.write(f"keys:\n  - {{kid: k1, secret: {SECRET.hex()}}}\n")
+    e.cfg["tokens"]["keys_file"] = keys
+    e.start()
+    now = int(time.time())
+
+    def token(uc):
+        return mint({"cdniv": 1, "exp": now + 600, "nbf": now - 10, "cdniuc": "regex:" + uc})
+
+    cur = o.add("/ok/pfs/v1/seg-1.m4s", RNG.randbytes(10_000))
+    for k in ("/ok/pfs/v1/seg-2.m4s", "/ok/pfs/v1/seg-3.m4s", "/ok/pfs/v2/seg-2.m4s"):
+        o.add(k, RNG.randbytes(10_000))
+    rung = token(r"^https?://[^/]+/ok/pfs/v1/")
+    one = token(r"^https?://[^/]+/ok/pfs/v1/seg-1\.m4s$")
+    before = counters(e)
+    # A token for rung v1 names another rung of the same title in nor; a token for
+    # segment 1 alone asks for a start at segment 1 (su) and names segment 2.
+    r = e.get(f"/s/{rung}/ok/pfs/v1/seg-1.m4s" + cmcd_query("../v2/seg-2.m4s"))
+    expect_body(r, cur, "the request its token covers is served")
+    r = e.get(f"/s/{one}/ok/pfs/v1/seg-1.m4s" + cmcd_query("seg-2.m4s", 'sid="s2",su'))
+    expect_body(r, cur, "the request its token covers is served again")
+    after = counters(e)
+    eq(delta(before, after, PREFETCHES), 0.0, "no nor prefetch outside the token")
+    eq(delta(before, after, STARTS), 0.0, "no start prefetch outside the token")
+    # The control: the rung's token covers its next segment.
+    r = e.get(f"/s/{rung}/ok/pfs/v1/seg-1.m4s" + cmcd_query("seg-3.m4s"))
+    expect_body(r, cur, "the control request")
+    wait_count(o, "/ok/pfs/v1/seg-3.m4s", 1, "a segment the token covers is prefetched")
+    eq(o.count("/ok/pfs/v2/seg-2.m4s"), 0, "no fetch of another rung")
+    eq(o.count("/ok/pfs/v1/seg-2.m4s"), 0, "no fetch past a one-segment token")
+    eq(delta(before, counters(e), PREFETCHES), 1.0, "only the control counted")
 
 
 if __name__ == "__main__":
