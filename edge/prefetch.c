@@ -16,6 +16,7 @@
 #include "prefetch.h"
 #include "serve-admit.h"
 #include "store.h"
+#include "upstream.h"
 #include "worker.h"
 
 #define START_WINDOW_MS 3000 /* a session's inits this soon after its first are its start */
@@ -192,6 +193,20 @@ static bool last_segment_is(const struct path_norm *pn, const char *name)
                memcmp(pn->key + pn->key_len - n, name, n) == 0;
 }
 
+/*
+ * Whether some upstream is usable. While every one is marked down, the origin included, a
+ * prefetch would only add to a failing upstream's load, once per player request: none is
+ * started. The players' own misses still try the origin, and its first usable answer clears
+ * the mark.
+ */
+static bool upstream_usable(const struct edge_worker *w)
+{
+        for (size_t i = 0; i < w->rt->cfg->upstreams.n; i++)
+                if (upstream_health_usable((unsigned)i))
+                        return true;
+        return false;
+}
+
 bool prefetch_wanted(const struct edge_worker *w)
 {
         return w->rt->cfg->cache.prefetch_max && w->up && w->rt->cfg->upstreams.n && w->reader;
@@ -205,7 +220,7 @@ void prefetch_hint(struct edge_worker *w, const struct path_norm *pn, const stru
         size_t tl;
         bool init;
 
-        if (!prefetch_wanted(w))
+        if (!prefetch_wanted(w) || !upstream_usable(w))
                 return;
         tl = title_len(pn->key, pn->key_len);
         if (!tl)

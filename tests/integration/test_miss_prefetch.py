@@ -10,6 +10,9 @@ so the player's next request is a hit (or joins the fill). The origin counts req
   bound_per_worker:       cache.prefetch_max 2 on one worker: a third hint while two
                           prefetches are held at the origin is dropped (counted); a request
                           for a prefetched object joins its fill; slots free up when fills end
+  upstream_down:          while the origin is marked down (5xx in a row), hints are not acted
+                          on: no speculative fetch adds to a failing origin's load; a
+                          player's own miss still goes, and its answer brings prefetch back
   token_scope:            signed URLs required: a nor or start prefetch of an object the
                           client's token does not cover is not fetched; one it covers is
 """
@@ -208,6 +211,35 @@ def token_scope(ctx):
     eq(o.count("/ok/pfs/v2/seg-2.m4s"), 0, "no fetch of another rung")
     eq(o.count("/ok/pfs/v1/seg-2.m4s"), 0, "no fetch past a one-segment token")
     eq(delta(before, counters(e), PREFETCHES), 1.0, "only the control counted")
+
+
+@test
+def upstream_down(ctx):
+    o = ctx.origin
+    # An edge of its own: upstream health is per edge process.
+    e = start_edge(ctx.binary, o, {"workers": 1})
+    ctx.others.append(e)
+    cur = o.add("/ok/pfu/v1/seg-1.m4s", RNG.randbytes(10_000))
+    nxt = {i: o.add(f"/ok/pfu/v1/seg-{i}.m4s", RNG.randbytes(10_000)) for i in (2, 3, 4)}
+    expect_body(e.get("/ok/pfu/v1/seg-1.m4s"), cur, "the current segment, cached")
+    # Five 503s in a row: the origin is marked down for 16 s (1 s, doubling per failure).
+    for i in range(5):
+        eq(e.get(f"/e503/pfu/x{i}.m4s").status, 502, f"origin failure {i}")
+    before = counters(e)
+    r = e.get("/ok/pfu/v1/seg-1.m4s" + cmcd_query("seg-2.m4s"))
+    expect_body(r, cur, "a hit with a hint while the origin is down")
+    r = e.get("/ok/pfu/v1/seg-1.m4s" + cmcd_query("seg-2.m4s", 'sid="s3",su'))
+    expect_body(r, cur, "a start with a hint while the origin is down")
+    after = counters(e)
+    eq(delta(before, after, PREFETCHES), 0.0, "no nor prefetch while the origin is down")
+    eq(delta(before, after, STARTS), 0.0, "no start prefetch while the origin is down")
+    eq(o.count("/ok/pfu/v1/seg-2.m4s"), 0, "the origin not asked for the hinted segment")
+    # A player's own miss is still sent, and a usable answer clears the mark.
+    expect_body(e.get("/ok/pfu/v1/seg-3.m4s"), nxt[3], "a miss while the origin is down")
+    r = e.get("/ok/pfu/v1/seg-3.m4s" + cmcd_query("seg-4.m4s"))
+    expect_body(r, nxt[3], "a hit with a hint once the origin answered")
+    wait_count(o, "/ok/pfu/v1/seg-4.m4s", 1, "prefetch is back once the origin answers")
+    eq(o.count("/ok/pfu/v1/seg-2.m4s"), 0, "the hint made while down was not kept")
 
 
 if __name__ == "__main__":
