@@ -90,11 +90,21 @@ static int resolve(const char *key, size_t key_len, const char *nor, struct path
         return path_norm(target, (size_t)n, ret) < 0 ? -EINVAL : 0;
 }
 
+/* Whether one of w's prefetches in flight is for key. */
+static bool prefetching(const struct edge_worker *w, const char *key, size_t key_len)
+{
+        for (unsigned i = 0; i < w->n_prefetch; i++)
+                if (w->prefetch[i]->key_len == key_len &&
+                    !memcmp(w->prefetch[i]->key, key, key_len))
+                        return true;
+        return false;
+}
+
 /*
  * Start one prefetch of key (already normalised, under the request's title). Returns true
  * when a fill was started; false when the object is held, being filled, a recent 404, not
  * covered by the request's token (scope), or the worker is at cache.prefetch_max (counted
- * as dropped).
+ * as dropped: only a key that would have been fetched is).
  */
 static bool prefetch_key(struct edge_worker *w, const char *key, size_t key_len,
                          const struct serve_scope *scope)
@@ -105,12 +115,13 @@ static bool prefetch_key(struct edge_worker *w, const char *key, size_t key_len,
         bool created;
 
         prefetch_sweep(w);
+        if (store_has(w->reader, key, key_len) || fill_negative(key, key_len) ||
+            prefetching(w, key, key_len) || !serve_scope_covers(scope, key, key_len))
+                return false;
         if (w->n_prefetch >= max || w->n_prefetch >= PREFETCH_SLOTS) {
                 metrics_add(m->prefetch_dropped, 1);
                 return false;
         }
-        if (store_has(w->reader, key, key_len) || !serve_scope_covers(scope, key, key_len))
-                return false;
         /* -ENOENT (a recent 404), -EEXIST (committed meanwhile), -EBUSY (cache.max_fills in
          * flight), -ENOMEM: nothing to do. */
         if (fill_get(w, key, key_len, &f, &created) < 0)

@@ -10,6 +10,9 @@ so the player's next request is a hit (or joins the fill). The origin counts req
   bound_per_worker:       cache.prefetch_max 2 on one worker: a third hint while two
                           prefetches are held at the origin is dropped (counted); a request
                           for a prefetched object joins its fill; slots free up when fills end
+  dropped_counts_fetches: at the bound, a hint for an object held, a recent 404 or one this
+                          worker is already prefetching is not counted as dropped: nothing
+                          would have been fetched for it
   upstream_down:          while the origin is marked down (5xx in a row), hints are not acted
                           on: no speculative fetch adds to a failing origin's load; a
                           player's own miss still goes, and its answer brings prefetch back
@@ -240,6 +243,41 @@ def upstream_down(ctx):
     expect_body(r, nxt[3], "a hit with a hint once the origin answered")
     wait_count(o, "/ok/pfu/v1/seg-4.m4s", 1, "prefetch is back once the origin answers")
     eq(o.count("/ok/pfu/v1/seg-2.m4s"), 0, "the hint made while down was not kept")
+
+
+@test
+def dropped_counts_fetches(ctx):
+    o = ctx.origin
+    e = start_edge(ctx.binary, o, {"workers": 1, "cache": {"prefetch_max": 1}})
+    ctx.others.append(e)
+    cur = o.add("/gate/pfe/v1/seg-1.m4s", RNG.randbytes(8_000))
+    o.gate("/gate/pfe/v1/seg-1.m4s").set()
+    held = o.add("/gate/pfe/v1/seg-2.m4s", RNG.randbytes(8_000))
+    o.gate("/gate/pfe/v1/seg-2.m4s").set()
+    o.add("/gate/pfe/v1/seg-3.m4s", RNG.randbytes(200_000))
+    o.first["/gate/pfe/v1/seg-3.m4s"] = 1024
+    o.add("/gate/pfe/v1/seg-4.m4s", RNG.randbytes(8_000))
+    gate = o.gate("/gate/pfe/v1/seg-3.m4s")
+    expect_body(e.get("/gate/pfe/v1/seg-1.m4s"), cur, "seg-1 cached")
+    expect_body(e.get("/gate/pfe/v1/seg-2.m4s"), held, "seg-2 cached")
+    eq(e.get("/gate/pfe/v1/gone.m4s").status, 404, "a 404, now in the negative cache")
+    before = counters(e)
+    try:
+        e.get("/gate/pfe/v1/seg-1.m4s" + cmcd_query("seg-3.m4s"))
+        wait_count(o, "/gate/pfe/v1/seg-3.m4s", 1, "seg-3 prefetch held at the origin")
+        for nor in ("seg-2.m4s", "gone.m4s", "seg-3.m4s"):
+            r = e.get("/gate/pfe/v1/seg-1.m4s" + cmcd_query(nor))
+            expect_body(r, cur, f"hint {nor!r} at the bound")
+        eq(delta(before, counters(e), DROPPED), 0.0, "nothing to fetch: nothing dropped")
+        # The control: a hint that would fetch is dropped at the bound.
+        r = e.get("/gate/pfe/v1/seg-1.m4s" + cmcd_query("seg-4.m4s"))
+        expect_body(r, cur, "hint 'seg-4.m4s' at the bound")
+        after = counters(e)
+        eq(delta(before, after, DROPPED), 1.0, "a hint that would fetch is dropped")
+        eq(delta(before, after, PREFETCHES), 1.0, "one prefetch started")
+        eq(o.count("/gate/pfe/v1/seg-4.m4s"), 0, "the dropped hint fetched nothing")
+    finally:
+        gate.set()
 
 
 if __name__ == "__main__":
