@@ -71,9 +71,9 @@ static size_t title_len(const char *key, size_t len)
  */
 static int resolve(const char *key, size_t key_len, const char *nor, struct path_norm *ret)
 {
-        char target[PATH_NORM_MAX + sizeof(((struct cmcd *)0)->nor) + 2];
+        char target[PATH_NORM_MAX * 3 + sizeof(((struct cmcd *)0)->nor) + 2];
         size_t nlen = strcspn(nor, "?#"), dir;
-        int n;
+        int n, d;
 
         /* nor arrives decoded: a '%' left in it would be decoded a second time. */
         if (!nlen || strchr(nor, ':') || strchr(nor, '%') || (nor[0] == '/' && nor[1] == '/'))
@@ -81,9 +81,16 @@ static int resolve(const char *key, size_t key_len, const char *nor, struct path
         if (nor[0] == '/') {
                 n = snprintf(target, sizeof(target), "%.*s", (int)nlen, nor);
         } else {
+                /* The key is decoded already: its directory goes back into URL form, or a '%'
+                 * or '?' it holds (from "%25", "%3F") would be read as syntax again. */
                 for (dir = key_len; dir > 0 && key[dir - 1] != '/'; dir--)
                         ;
-                n = snprintf(target, sizeof(target), "%.*s%.*s", (int)dir, key, (int)nlen, nor);
+                d = path_norm_encode(key, dir, target, sizeof(target));
+                if (d < 0)
+                        return -EINVAL;
+                n = snprintf(target + d, sizeof(target) - (size_t)d, "%.*s", (int)nlen, nor);
+                if (n >= 0)
+                        n += d;
         }
         if (n < 0 || (size_t)n >= sizeof(target))
                 return -EINVAL;

@@ -10,6 +10,9 @@ so the player's next request is a hit (or joins the fill). The origin counts req
   bound_per_worker:       cache.prefetch_max 2 on one worker: a third hint while two
                           prefetches are held at the origin is dropped (counted); a request
                           for a prefetched object joins its fill; slots free up when fills end
+  escaped_directory:      a request whose directory holds an escaped '%' or '?' (key
+                          "/ok/pfk/a%41/...", "/ok/pfk/q?x/..."): nor "seg-2.m4s" is that
+                          directory's seg-2, not "/ok/pfk/aA/seg-2.m4s" or "/ok/pfk/q"
   dropped_counts_fetches: at the bound, a hint for an object held, a recent 404 or one this
                           worker is already prefetching is not counted as dropped: nothing
                           would have been fetched for it
@@ -278,6 +281,25 @@ def dropped_counts_fetches(ctx):
         eq(o.count("/gate/pfe/v1/seg-4.m4s"), 0, "the dropped hint fetched nothing")
     finally:
         gate.set()
+
+
+@test
+def escaped_directory(ctx):
+    o, e = ctx.origin, ctx.edge
+    for d, raw in (("a%2541", "/ok/pfk/aA/seg-2.m4s"), ("q%3Fx", "/ok/pfk/q")):
+        cur = o.add(f"/ok/pfk/{d}/seg-1.m4s", RNG.randbytes(10_000))
+        nxt = o.add(f"/ok/pfk/{d}/seg-2.m4s", RNG.randbytes(10_000))
+        o.add(raw, RNG.randbytes(10_000))
+        before = counters(e)
+        r = e.get(f"/ok/pfk/{d}/seg-1.m4s" + cmcd_query("seg-2.m4s"))
+        expect_body(r, cur, f"{d}: the current segment")
+        eq(o.count(f"/ok/pfk/{d}/seg-1.m4s"), 1, f"{d}: the key goes upstream as it came")
+        wait_count(o, f"/ok/pfk/{d}/seg-2.m4s", 1, f"{d}: the next segment of that directory")
+        wait_metric(e, COMMITTED, 2, before, f"{d}: both fills committed")
+        eq(o.count(raw), 0, f"{d}: the directory not decoded a second time")
+        r = e.get(f"/ok/pfk/{d}/seg-2.m4s")
+        expect_body(r, nxt, f"{d}: the next segment")
+        check(r.need("Cache-Status").endswith("; hit"), f"{d}: a hit")
 
 
 if __name__ == "__main__":
