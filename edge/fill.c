@@ -598,6 +598,19 @@ static void on_done(void *ud, int err)
         finish(f, FILL_FAILED);
 }
 
+bool fill_room_to_spare(const struct edge_worker *w)
+{
+        uint64_t max = (uint64_t)w->rt->cfg->cache.max_fills;
+        bool room;
+
+        if (w->rt->cfg->cache.max_fills <= 0) /* 0: a configuration built by hand */
+                return true;
+        pthread_mutex_lock(&table_lock);
+        room = table_fills + 1 < max;
+        pthread_mutex_unlock(&table_lock);
+        return room;
+}
+
 int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill **ret,
              bool *ret_created)
 {

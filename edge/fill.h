@@ -116,6 +116,11 @@ int fill_get(struct edge_worker *w, const char *key, size_t key_len, struct fill
 int fill_get_reval(struct edge_worker *w, const char *key, size_t key_len,
                    const struct fill_reval *rv, struct fill **ret, bool *ret_created);
 
+/* Whether one more fill would still leave one of cache.max_fills free, for a player's own
+ * miss: what a prefetch asks before it starts one. A snapshot (another worker may take the
+ * slot meanwhile). */
+bool fill_room_to_spare(const struct edge_worker *w);
+
 /* Whether key was filled or revalidated within the last SERVE_MANIFEST_MAX_AGE_MS (only keys
  * serve_key_short_lived() names are noted; a collision of hashes at worst revalidates early). */
 bool fill_fresh(const char *key, size_t key_len);

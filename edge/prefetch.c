@@ -110,8 +110,9 @@ static bool prefetching(const struct edge_worker *w, const char *key, size_t key
 /*
  * Start one prefetch of key (already normalised, under the request's title). Returns true
  * when a fill was started; false when the object is held, being filled, a recent 404, not
- * covered by the request's token (scope), or the worker is at cache.prefetch_max (counted
- * as dropped: only a key that would have been fetched is).
+ * covered by the request's token (scope), the worker is at cache.prefetch_max (counted as
+ * dropped: only a key that would have been fetched is), or the fill would take the last of
+ * cache.max_fills.
  */
 static bool prefetch_key(struct edge_worker *w, const char *key, size_t key_len,
                          const struct serve_scope *scope)
@@ -129,6 +130,10 @@ static bool prefetch_key(struct edge_worker *w, const char *key, size_t key_len,
                 metrics_add(m->prefetch_dropped, 1);
                 return false;
         }
+        /* The last free fill is left to a player's own miss, this request's among them: it
+         * runs after its hints, and would otherwise be refused for the sake of its next. */
+        if (!fill_room_to_spare(w))
+                return false;
         /* -ENOENT (a recent 404), -EEXIST (committed meanwhile), -EBUSY (cache.max_fills in
          * flight), -ENOMEM: nothing to do. */
         if (fill_get(w, key, key_len, &f, &created) < 0)

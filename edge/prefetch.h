@@ -9,6 +9,7 @@
  * fill of the next object, collapsed with any other fill of it, when all of these hold:
  *   - cache.prefetch_max > 0 and this worker has fewer prefetches in flight than that;
  *   - some upstream is usable: not all of them, the origin included, are marked down;
+ *   - it would not take the last free fill of cache.max_fills (left to a player's miss);
  *   - nor is a relative reference (or an absolute path) on this edge, and its key lies under
  *     the same title (first path segment) as the request's, and differs from it;
  *   - the store does not hold it and it is not in the negative cache (a recent 404);

@@ -13,6 +13,9 @@ so the player's next request is a hit (or joins the fill). The origin counts req
   escaped_directory:      a request whose directory holds an escaped '%' or '?' (key
                           "/ok/pfk/a%41/...", "/ok/pfk/q?x/..."): nor "seg-2.m4s" is that
                           directory's seg-2, not "/ok/pfk/aA/seg-2.m4s" or "/ok/pfk/q"
+  leaves_a_fill_slot:     cache.max_fills 2: a cold request's own prefetches (nor and start)
+                          never take the last free fill, so the request itself is served and
+                          not refused 503 for the fetches of what it will ask next
   dropped_counts_fetches: at the bound, a hint for an object held, a recent 404 or one this
                           worker is already prefetching is not counted as dropped: nothing
                           would have been fetched for it
@@ -300,6 +303,24 @@ def escaped_directory(ctx):
         r = e.get(f"/ok/pfk/{d}/seg-2.m4s")
         expect_body(r, nxt, f"{d}: the next segment")
         check(r.need("Cache-Status").endswith("; hit"), f"{d}: a hit")
+
+
+@test
+def leaves_a_fill_slot(ctx):
+    o = ctx.origin
+    e = start_edge(ctx.binary, o, {"workers": 1, "cache": {"max_fills": 2}})
+    ctx.others.append(e)
+    cur = o.add("/ok/pfm/v1/seg-1.m4s", RNG.randbytes(10_000))
+    o.add("/ok/pfm/v1/seg-2.m4s", RNG.randbytes(10_000))
+    o.add("/ok/pfm/v1/seg-3.m4s", RNG.randbytes(10_000))
+    before = counters(e)
+    r = e.get("/ok/pfm/v1/seg-1.m4s" + cmcd_query("seg-2.m4s", 'sid="s9",su'))
+    eq(r.status, 200, f"the request itself is served: {r.get('Cache-Status')!r}")
+    expect_body(r, cur, "the current segment")
+    wait_count(o, "/ok/pfm/v1/seg-2.m4s", 1, "the nor prefetch took the one spare fill")
+    eq(o.count("/ok/pfm/v1/seg-1.m4s"), 1, "the request's own fetch")
+    eq(o.count("/ok/pfm/v1/seg-3.m4s"), 0, "no prefetch took the request's own fill")
+    eq(delta(before, counters(e), "sluice_edge_fills_busy_total"), 0.0, "nothing refused")
 
 
 if __name__ == "__main__":
