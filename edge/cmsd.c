@@ -13,7 +13,8 @@
 #include "serve-plan.h"
 #include "worker.h"
 
-#define SAMPLE_MS 1000
+#define SAMPLE_MS   1000
+#define EDGE_ID_MAX 128 /* the longest control.edge_id (edge_cfg_control_id_ok) */
 
 /* An sf-string body (RFC 8941 3.3.3) needing no escapes: printable ASCII without " and \. */
 static bool plain_sf_string(const char *s)
@@ -96,7 +97,7 @@ static bool duress(const struct conn *c)
 void cmsd_plan(struct serve_plan *p, struct conn *c)
 {
         uint64_t now = uring_loop_clock_us() / 1000;
-        char v[96];
+        char v[EDGE_ID_MAX + sizeof("\"\";etp=;rtt=;du") + 2 * 10]; /* what cmsd_format asks */
         size_t n;
 
         if (c->cmsd_at_ms == 0 || now - c->cmsd_at_ms >= SAMPLE_MS)

@@ -80,5 +80,24 @@ def a_digit_led_name_is_quoted(e):
     eq(e.get("/t1/seg-1.m4s").need("Cache-Status"), "edge-cmsd-1; hit", "a token as it is")
 
 
+@test
+def the_longest_edge_id(e):
+    """control.edge_id takes up to 128 characters: the entry carries such a name whole, on
+    every media answer, like any other."""
+    name = "edge-" + "a" * 123
+    try:
+        e.cfg["control"]["edge_id"] = name
+        e.write_config()
+        e.reload()
+        r = e.get("/t1/seg-1.m4s")
+        eq(r.need("Cache-Status"), f"{name}; hit", "the id in force")
+        v = r.need("CMSD-Dynamic")
+        check(re.match(r'^"' + name + r'";etp=\d+;rtt=\d+$', v), f"CMSD-Dynamic {v!r}")
+    finally:
+        e.cfg["control"]["edge_id"] = "edge-cmsd-1"
+        e.write_config()
+        e.reload()
+
+
 if __name__ == "__main__":
     sys.exit(run(SETUP))
