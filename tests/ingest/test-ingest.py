@@ -24,6 +24,7 @@ import os
 import pty
 import re
 import shutil
+import socket
 import signal
 import subprocess
 import sys
@@ -786,6 +787,26 @@ def test_interrupt(origin, scratch):
     check(r.returncode == 0 and leftovers(origin) == [], "stale temporary directory removed")
 
 
+def test_stale_hosts(origin, scratch):
+    """On an origin shared by several hosts (NFS), a pid names a process of the host that
+    made the directory: only this host's stale runs are swept, never another host's."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    dead = p.pid  # no process of this host has it now
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "localhost"
+    other = ".ingest.%d@%s@t1.AAAAAA" % (dead, "other-host" if host != "other-host" else "x")
+    mine = ".ingest.%d@%s@t2.AAAAAA" % (dead, host)
+    legacy = ".ingest.%d.t3.AAAAAA" % dead  # named before hosts were: taken as this host's
+    for d in (other, mine, legacy):
+        os.mkdir(os.path.join(origin, d))
+    r = run(["--title", "hosts", "--origin", origin, "--test-source", "4", "--ladder", "240p",
+             "--no-progress"] + FAST)
+    check(r.returncode == 0, "ingest beside other hosts' temporary directories: %s" % r.stderr)
+    check(leftovers(origin) == [other],
+          "only this host's dead runs are swept, another host's kept: %s" % leftovers(origin))
+    os.rmdir(os.path.join(origin, other))
+
+
 def main():
     if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
         print("SKIP: ffmpeg/ffprobe not installed")
@@ -797,7 +818,7 @@ def main():
         try:
             for t in (test_encrypted, test_clear, test_4k, test_file_source, test_parallel,
                       test_register_down, test_register, test_replace, test_space, test_errors,
-                      test_interrupt):
+                      test_interrupt, test_stale_hosts):
                 t0 = time.time()
                 t(origin, scratch)
                 print("%-16s %.1f s" % (t.__name__, time.time() - t0), flush=True)

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,19 +516,56 @@ static void rm_tree(const char *path)
         (void)nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Remove temporary directories of ingest runs whose process is gone (killed, crashed). */
+#define HOST_TAG_MAX 65 /* a host name (64 bytes at most on Linux) and its NUL */
+
+/*
+ * This host's name as it goes into a temporary directory's name, between '@'s: bytes a host
+ * name may hold ([A-Za-z0-9.-]); any other byte becomes '_'.
+ */
+static void host_tag(char *out, size_t cap)
+{
+        char name[256] = "";
+
+        if (gethostname(name, sizeof(name) - 1) < 0 || !name[0])
+                snprintf(name, sizeof(name), "localhost");
+        size_t n = 0;
+        for (const char *s = name; *s && n + 1 < cap; s++) {
+                char ch = *s;
+                bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                          (ch >= '0' && ch <= '9') || ch == '.' || ch == '-';
+                out[n++] = ok ? ch : '_';
+        }
+        out[n] = '\0';
+}
+
+/*
+ * Remove temporary directories of ingest runs whose process is gone (killed, crashed). A
+ * directory names its run's pid and host (.ingest.<pid>@<host>@<title>.XXXXXX): a pid means
+ * nothing on another host, so on an origin shared by several (NFS) only this host's runs are
+ * looked at. A name without a host (.ingest.<pid>.<title>.XXXXXX, made before hosts were
+ * named) is taken as this host's, as it was then.
+ */
 static void stale_cleanup(const char *origin)
 {
+        char host[HOST_TAG_MAX];
         DIR *d = opendir(origin);
         struct dirent *de;
         if (!d)
                 return;
+        host_tag(host, sizeof(host));
         while ((de = readdir(d))) {
                 char *end;
                 if (strncmp(de->d_name, ".ingest.", 8) != 0)
                         continue;
                 long pid = strtol(de->d_name + 8, &end, 10);
-                if (*end != '.' || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+                if (*end == '@') {
+                        size_t hl = strlen(host);
+                        if (strncmp(end + 1, host, hl) != 0 || end[1 + hl] != '@')
+                                continue; /* another host's run */
+                } else if (*end != '.') {
+                        continue;
+                }
+                if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM))
                         continue;
                 char p[PATH_MAX];
                 if ((size_t)snprintf(p, sizeof(p), "%s/%s", origin, de->d_name) < sizeof(p)) {
@@ -1133,8 +1171,10 @@ int main(int argc, char **argv)
         }
 
         /* "./" before a relative origin: ffmpeg would take "o:x/..." for protocol "o". */
-        snprintf(tmp_dir, sizeof(tmp_dir), "%s%s/.ingest.%ld.%s.XXXXXX",
-                 o.origin[0] == '/' ? "" : "./", o.origin, (long)getpid(), o.title);
+        char host[HOST_TAG_MAX];
+        host_tag(host, sizeof(host));
+        snprintf(tmp_dir, sizeof(tmp_dir), "%s%s/.ingest.%ld@%s@%s.XXXXXX",
+                 o.origin[0] == '/' ? "" : "./", o.origin, (long)getpid(), host, o.title);
         if (!mkdtemp(tmp_dir)) {
                 fprintf(stderr, "sluice-ingest: %s: %s\n", tmp_dir, strerror(errno));
                 json_decref(meta);
