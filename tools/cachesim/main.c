@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,7 @@ static int parse_double(const char *s, double *ret)
         char *end;
         errno = 0;
         double v = strtod(s, &end);
-        if (errno || end == s || *end || !(v >= 0))
+        if (errno || end == s || *end || !(v >= 0) || !isfinite(v))
                 return -EINVAL;
         *ret = v;
         return 0;
@@ -138,7 +139,7 @@ static int parse_size(const char *s, struct size_spec *ret)
         char *end;
         errno = 0;
         double v = strtod(s, &end);
-        if (errno || end == s || !(v > 0))
+        if (errno || end == s || !(v > 0) || !isfinite(v))
                 return -EINVAL;
         double mul = 1;
         bool percent = false;
@@ -192,12 +193,15 @@ static int each_item(char *s, int (*fn)(struct args *a, const char *item), struc
         return 0;
 }
 
+/* A refusal whose reason is already printed: parse_args adds no message of its own. */
+#define SAID (-EBADMSG)
+
 static int add_policy(struct args *a, const char *name)
 {
         const struct policy_ops *ops = policy_ops_find(name);
         if (!ops) {
                 fprintf(stderr, "sluice-cachesim: unknown policy '%s'\n", name);
-                return -EINVAL;
+                return SAID;
         }
         if (a->n_policies == MAX_LIST)
                 return -E2BIG;
@@ -211,7 +215,7 @@ static int add_size(struct args *a, const char *item)
                 return -E2BIG;
         if (parse_size(item, &a->sizes[a->n_sizes]) < 0) {
                 fprintf(stderr, "sluice-cachesim: bad size '%s'\n", item);
-                return -EINVAL;
+                return SAID;
         }
         a->n_sizes++;
         return 0;
@@ -297,7 +301,7 @@ static int opt_uint(const char *name, const char *s, uint64_t max, uint64_t *ret
 {
         if (parse_u64(s, ret) < 0 || *ret > max) {
                 fprintf(stderr, "sluice-cachesim: bad value for --%s: '%s'\n", name, s);
-                return -EINVAL;
+                return SAID;
         }
         return 0;
 }
@@ -462,11 +466,12 @@ static int parse_args(int argc, char **argv, struct args *a)
                         return -EINVAL;
                 }
                 if (r < 0) {
-                        for (const struct option *o = options; o->name; o++)
+                        for (const struct option *o = options; o->name && r != SAID; o++)
                                 if (o->val == c)
-                                        fprintf(stderr, "sluice-cachesim: bad value for --%s\n",
-                                                o->name);
-                        return r;
+                                        fprintf(stderr,
+                                                "sluice-cachesim: bad value for --%s: '%s'\n",
+                                                o->name, optarg ? optarg : "");
+                        return -EINVAL;
                 }
         }
         if (optind < argc) {

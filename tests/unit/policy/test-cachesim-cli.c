@@ -432,4 +432,36 @@ TEST(help_version_and_usage_errors)
         free(out);
 }
 
+/* A bad value is said once, naming it, then the hint; a size or ratio must be finite. */
+TEST(bad_values_said_once)
+{
+        need_env();
+        static const char *const cases[][3] = {
+            {"--size", "abc", "'abc'"},   {"--size", "64K,inf", "'inf'"},
+            {"--size", "inf", "'inf'"},   {"--seed", "x", "'x'"},
+            {"--policy", "nope", "'nope'"}, {"--zipf", "inf", "'inf'"},
+            {"--days", "0", "'0'"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *argv[] = {(char *)bin, "--trace", (char *)sample, (char *)cases[i][0],
+                                (char *)cases[i][1], NULL};
+                char *out = NULL;
+                with_stderr = true;
+                int rc = run(argv, &out);
+                with_stderr = false;
+                ASSERT_TRUE(out != NULL);
+                size_t lines = 0;
+                for (const char *s = out; *s; s++)
+                        lines += *s == '\n';
+                if (rc != 2 || lines != 2 || !strstr(out, cases[i][2]) ||
+                    !strstr(out, "Try 'sluice-cachesim --help'."))
+                        fprintf(stderr, "  %s %s: exit %d, said:\n%s", cases[i][0], cases[i][1], rc,
+                                out);
+                ASSERT_EQ(rc, 2);
+                ASSERT_EQ(lines, 2);
+                ASSERT_TRUE(strstr(out, cases[i][2]) != NULL);
+                free(out);
+        }
+}
+
 TEST_MAIN()
