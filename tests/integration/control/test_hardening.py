@@ -479,8 +479,10 @@ def test_out_of_descriptors(binary, tmp, pg):
         time.sleep(2)
         used = cpu_seconds(c.proc.pid) - cpu0
         check(used < 0.5, f"{used:.2f} s of CPU in 2 s while out of descriptors")
-        check(sum("Too many open files" in l for l in c.log) == 1,
-              "the shortage said more than once")
+        # The accepts' shortage: the pool's own attempt to connect may say it too (the key
+        # refresh runs every second), once, in its own words.
+        said = [l for l in c.log if re.search(r"accept on port \d+: Too many open files", l)]
+        check(len(said) == 1, f"the accepts' shortage said {len(said)} times: {said}")
         for s in socks[:100]:
             s.close()
         del socks[:100]
