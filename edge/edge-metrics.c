@@ -117,6 +117,7 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           "what found them",
           "found_by=\"open\"");
         C(damaged_scrub, "sluice_edge_damaged_objects_total", NULL, "found_by=\"scrub\"");
+        C(damaged_plan, "sluice_edge_damaged_objects_total", NULL, "found_by=\"plan\"");
         C(scrub_objects, "sluice_edge_scrub_objects_total",
           "Cached objects re-read and checked against their SHA-256 by the background scrub", NULL);
         C(scrub_bytes, "sluice_edge_scrub_bytes_total", "Bytes re-read by the background scrub",

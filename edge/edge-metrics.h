@@ -58,7 +58,7 @@ struct edge_metrics {
         struct metric *upstream_failures;
         struct metric *parent_refusals; /* a parent answered 401/403 to our peer token */
         struct metric *evictions, *evicted_bytes, *admission_refused;
-        struct metric *damaged_open, *damaged_scrub; /* objects dropped as damaged, found by */
+        struct metric *damaged_open, *damaged_scrub, *damaged_plan; /* dropped as damaged, by */
         struct metric *scrub_objects, *scrub_bytes, *scrub_passes;
         struct metric *plan_sums;   /* gauge: catalog SHA-256s fills are checked against */
         struct metric *plan_checked; /* fills checked against one of them */

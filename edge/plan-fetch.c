@@ -8,13 +8,17 @@
 
 #include <curl/curl.h>
 
+#include "hex.h"
 #include "log.h"
+#include "metrics.h"
 
 #include "edge-cfg.h"
 #include "edge-metrics.h"
+#include "evict.h"
 #include "heartbeat.h"
 #include "plan-sums.h"
 #include "runtime.h"
+#include "store.h"
 #include "worker.h"
 
 #define PLAN_BODY_MAX      (64u << 20) /* PLAN_SUMS_MAX objects' JSON is about 25 MB */
@@ -39,6 +43,38 @@ bool plan_sums_lookup(struct edge_server *srv, const char *key, size_t key_len, 
         found = plan_sums_find(srv->sums, key, key_len, hex);
         pthread_mutex_unlock(&srv->sums_lock);
         return found;
+}
+
+#define SWEEP_LOGS 10 /* objects named in the log per plan; the rest are counted */
+
+struct sweep {
+        struct edge_server *srv;
+        size_t dropped;
+};
+
+/* A stored object of a key the plan lists, whose SHA-256 is not the plan's: committed before
+ * the plan named it (checked by length only) or the catalog has changed it since. Either way
+ * its bytes are not the catalog's: drop it (that file only) and let the next request refill
+ * it, checked against the plan. */
+static void sweep_one(const char *key, size_t key_len, const char *hex, void *userdata)
+{
+        struct sweep *sw = userdata;
+        struct store_entry_info info;
+        char have[65];
+
+        if (store_get_info(sw->srv->store, key, key_len, &info) < 0 || !info.has_sha256)
+                return;
+        (void)hex_encode(info.sha256, sizeof(info.sha256), have);
+        if (strcmp(have, hex) == 0)
+                return;
+        if (store_delete_file(sw->srv->store, key, key_len, info.file_id) < 0)
+                return; /* replaced or deleted meanwhile */
+        evict_forget(sw->srv, key, key_len);
+        metrics_add(sw->srv->m.damaged_plan, 1);
+        if (sw->dropped++ < SWEEP_LOGS)
+                log_warn("%.*s: stored SHA-256 %.16s... is not the fill plan's %.16s...; dropped, "
+                         "the next request refills it",
+                         (int)key_len, key, have, hex);
 }
 
 struct body {
@@ -127,6 +163,12 @@ static int refresh_under(struct edge_server *srv, void *curl, const struct edge_
                          skipped);
         n = (int)plan_sums_count(t);
         plan_sums_install(srv, t);
+        /* t stays valid: only this thread installs a table, which frees the one before. */
+        struct sweep sw = {.srv = srv};
+        plan_sums_foreach(t, sweep_one, &sw);
+        if (sw.dropped > SWEEP_LOGS)
+                log_warn("fill plan: %zu stored object(s) in all not matching its SHA-256, dropped",
+                         sw.dropped);
         return n;
 }
 

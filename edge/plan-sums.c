@@ -150,3 +150,11 @@ bool plan_sums_find(const struct plan_sums *t, const char *key, size_t key_len, 
         }
         return false;
 }
+
+void plan_sums_foreach(const struct plan_sums *t,
+                       void (*cb)(const char *key, size_t key_len, const char *hex, void *userdata),
+                       void *userdata)
+{
+        for (size_t i = 0; t && i < t->n; i++)
+                cb(t->v[i].key, t->v[i].len, t->v[i].hex, userdata);
+}

@@ -39,6 +39,10 @@ size_t plan_sums_count(const struct plan_sums *t);
 
 /* The SHA-256 (64 lowercase hex digits and a NUL) of cache key (with its leading '/'). */
 bool plan_sums_find(const struct plan_sums *t, const char *key, size_t key_len, char hex[65]);
+/* Call cb for each key of t (with its leading '/') and its sum, in key order. */
+void plan_sums_foreach(const struct plan_sums *t,
+                       void (*cb)(const char *key, size_t key_len, const char *hex, void *userdata),
+                       void *userdata);
 
 /* Install t as srv's table (owned; the previous one is freed). NULL clears it. */
 void plan_sums_install(struct edge_server *srv, struct plan_sums *t);
@@ -48,7 +52,10 @@ bool plan_sums_lookup(struct edge_server *srv, const char *key, size_t key_len, 
 /*
  * Fetch this edge's plan from control, signed (heartbeat_req_sign), with the caller's curl
  * easy handle (reset by the caller, who may have set a progress callback on it) and install
- * it. Returns the number of sums installed or -errno (the previous
+ * it; then drop every stored object of a listed key whose SHA-256 is not the plan's (stored
+ * before the plan named it, or the catalog changed it), so that it is refilled and checked.
+ * Only the caller's thread installs plans. Returns the number of sums installed or -errno (the
+ * previous
  * table stays): -ENOKEY when the edge has no secret (nothing is sent), -EACCES when control
  * refused the signature (401/403), -EIO/-EPROTO for other failures.
  */
