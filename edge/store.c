@@ -1384,15 +1384,17 @@ static int scrub_one(const char *key, size_t key_len, const struct cache_idx_rec
                 return 1;
         if (r < 0) {
                 x->st->errors++;
-                return 0;
+        } else {
+                x->st->objects++;
+                /* Not dropped: replaced or deleted since the listing, not this record's damage. */
+                if (r == SCRUB_DAMAGED && drop_damaged(x->s, key, key_len, rec->file_id)) {
+                        x->st->damaged++;
+                        if (x->ops->damaged)
+                                x->ops->damaged(key, key_len, why, x->ops->userdata);
+                }
         }
-        x->st->objects++;
-        /* Not dropped: replaced or deleted since the listing, so not this record's damage. */
-        if (r == SCRUB_DAMAGED && drop_damaged(x->s, key, key_len, rec->file_id)) {
-                x->st->damaged++;
-                if (x->ops->damaged)
-                        x->ops->damaged(key, key_len, why, x->ops->userdata);
-        }
+        if (x->ops->checked)
+                x->ops->checked(key, key_len, x->ops->userdata);
         return 0;
 }
 

@@ -228,6 +228,8 @@ struct store_scrub_ops {
         /* An object was found damaged and dropped (why: a short phrase). May be NULL. */
         void (*damaged)(const char *key, size_t key_len, const char *why, void *userdata);
         void *userdata;
+        /* An object was checked, whatever was found (the pass's progress). May be NULL. */
+        void (*checked)(const char *key, size_t key_len, void *userdata);
 };
 
 /*

@@ -18,6 +18,8 @@
                  (fast here) finds the SHA-256 mismatch, drops the entry and logs it; the next
                  request refills it; intact objects stay hits; damaged{found_by="scrub"} counts
                  it and the scrub's pass, object and byte counters move.
+  scrub_progress: sluice_edge_scrub_objects_total counts the objects a pass has checked while
+                 it is under way, not only when it ends.
   scrub_pause_zero_on_an_empty_cache: with scrub_pause 0 and nothing cached, passes still
                  come a second apart (not back to back, a core's worth and a log line each).
   h2c_truncated: a file truncated while its descriptor (and mapping) are cached, requested
@@ -222,6 +224,36 @@ def scrub(origin):
         eq(metric(e, DAMAGED, 'found_by="scrub"'), 1, "only the damaged object dropped")
         e.stop()
         check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+    finally:
+        e.cleanup()
+
+
+def scrub_restarted(origin, objects):
+    """An edge holding objects (key: size, filled with the scrub off), restarted with a slow
+    scrub (256 KiB/s) and a long pause, and waited on until the scrub has read past all but
+    the last object, which it is still reading (a pass over it takes seconds)."""
+    e = start_edge(sys.argv[1], origin, {"workers": 1, "cache": {"scrub_rate": 0}})
+    objs = {k: fill(e, origin, k, size) for k, size in objects.items()}
+    e.stop()
+    e.cfg["cache"].update({"scrub_rate": "256K", "scrub_pause": "1h"})
+    e.start()
+    before_last = sum(list(objects.values())[:-1])
+    deadline = time.monotonic() + 20
+    while (metric(e, "sluice_edge_scrub_bytes_total") <= before_last
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+    check(metric(e, "sluice_edge_scrub_bytes_total") > before_last, "the scrub reached the last")
+    eq(metric(e, "sluice_edge_scrub_passes_total"), 0, "the pass still under way")
+    return e, objs
+
+
+@test
+def scrub_progress(origin):
+    # A pass over a large cache takes days: the objects it has checked show as it goes.
+    e, _ = scrub_restarted(origin, {"/ok/progress/a.m4s": 100_000, "/ok/progress/b.m4s": 4 << 20})
+    try:
+        eq(metric(e, "sluice_edge_scrub_objects_total"), 1, "objects checked so far in the pass")
+        e.stop()
     finally:
         e.cleanup()
 

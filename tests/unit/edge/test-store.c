@@ -813,7 +813,7 @@ TEST(recovery_drops_entries_without_file)
 struct scrub_seen {
         char key[64];
         const char *why;
-        unsigned damaged, chunks, stop_after;
+        unsigned damaged, chunks, stop_after, checked;
 };
 
 static bool scrub_pace(uint64_t bytes, void *userdata)
@@ -833,11 +833,21 @@ static void scrub_damaged(const char *key, size_t key_len, const char *why, void
         x->damaged++;
 }
 
+static void scrub_checked(const char *key, size_t key_len, void *userdata)
+{
+        struct scrub_seen *x = userdata;
+
+        (void)key;
+        (void)key_len;
+        x->checked++;
+}
+
 TEST(scrub_drops_only_damaged_objects)
 {
         char *dir = tests_scratch("sluice-store");
         struct scrub_seen x = {0};
-        const struct store_scrub_ops ops = {scrub_pace, scrub_damaged, &x};
+        const struct store_scrub_ops ops = {
+            .pace = scrub_pace, .damaged = scrub_damaged, .userdata = &x, .checked = scrub_checked};
         struct store_scrub_stats st;
         struct store_reader *r;
         struct store_obj o;
@@ -858,6 +868,7 @@ TEST(scrub_drops_only_damaged_objects)
         }
         ASSERT_EQ(store_scrub(s, &ops, &st), 0);
         ASSERT_EQ(st.objects, 4);
+        ASSERT_EQ(x.checked, 4);
         ASSERT_EQ(st.damaged, 0);
         ASSERT_EQ(st.bytes, 5 + 3 * 13);
 
