@@ -25,6 +25,9 @@ struct scrub {
         bool stop;
         struct timespec pass_start;
         uint64_t pass_bytes;
+        char pos[STORE_KEY_MAX]; /* the last key checked in the pass under way */
+        size_t pos_len;          /* 0: none */
+        struct timespec pos_saved;
 };
 
 static struct timespec ts_after(const struct timespec *t, uint64_t ns)
@@ -75,14 +78,32 @@ static void damaged(const char *key, size_t key_len, const char *why, void *user
         evict_forget(sc->srv, key, key_len);
 }
 
-/* Counted as it goes, not at the end of a pass: a pass over a large cache takes days. */
+static void pos_save(struct scrub *sc)
+{
+        int r = store_scrub_pos_save(sc->srv->store, sc->pos, sc->pos_len);
+
+        if (r < 0)
+                log_warn("cannot keep the pass's position: %s; a restart starts it over",
+                         strerror(-r));
+        (void)clock_gettime(CLOCK_MONOTONIC, &sc->pos_saved);
+}
+
+/* Counted as it goes, not at the end of a pass: a pass over a large cache takes days, and an
+ * edge restarted meanwhile goes on from the position kept here (at most SCRUB_POS_SAVE_S old)
+ * rather than from the first key again, which would leave the last keys never checked. */
 static void checked(const char *key, size_t key_len, void *userdata)
 {
         struct scrub *sc = userdata;
+        struct timespec now;
 
-        (void)key;
-        (void)key_len;
         metrics_add(sc->srv->m.scrub_objects, 1);
+        if (key_len > sizeof(sc->pos))
+                return;
+        memcpy(sc->pos, key, key_len);
+        sc->pos_len = key_len;
+        (void)clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - sc->pos_saved.tv_sec >= SCRUB_POS_SAVE_S)
+                pos_save(sc);
 }
 
 static void *scrub_main(void *arg)
@@ -92,6 +113,11 @@ static void *scrub_main(void *arg)
             .pace = pace, .damaged = damaged, .userdata = sc, .checked = checked};
 
         metrics_set_worker(0); /* the main thread's slot: it only waits for signals */
+        (void)clock_gettime(CLOCK_MONOTONIC, &sc->pos_saved);
+        sc->pos_len = store_scrub_pos_load(sc->srv->store, sc->pos);
+        if (sc->pos_len)
+                log_info("going on with the pass a restart interrupted, after %.*s",
+                         (int)sc->pos_len, sc->pos);
         for (;;) {
                 struct store_scrub_stats st;
                 struct timespec next;
@@ -99,13 +125,18 @@ static void *scrub_main(void *arg)
 
                 (void)clock_gettime(CLOCK_MONOTONIC, &sc->pass_start);
                 sc->pass_bytes = 0;
-                r = store_scrub(sc->srv->store, &ops, &st);
-                if (r == 1)
-                        break; /* stopping */
+                r = store_scrub(sc->srv->store, sc->pos_len ? sc->pos : NULL, sc->pos_len, &ops,
+                                &st);
+                if (r == 1) {
+                        pos_save(sc); /* stopping: the next start goes on from here */
+                        break;
+                }
                 if (r < 0) {
                         log_warn("pass failed after %llu object(s): %s, ignoring",
                                  (unsigned long long)st.objects, strerror(-r));
                 } else {
+                        sc->pos_len = 0; /* the next pass starts at the first key */
+                        pos_save(sc);
                         metrics_add(sc->srv->m.scrub_passes, 1);
                         log_info("pass done: %llu object(s), %llu bytes, %llu damaged "
                                  "and dropped, %llu not checked (errors)",

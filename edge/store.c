@@ -1398,7 +1398,8 @@ static int scrub_one(const char *key, size_t key_len, const struct cache_idx_rec
         return 0;
 }
 
-int store_scrub(struct store *s, const struct store_scrub_ops *ops, struct store_scrub_stats *ret)
+int store_scrub(struct store *s, const char *after, size_t after_len,
+                const struct store_scrub_ops *ops, struct store_scrub_stats *ret)
 {
         struct scrub_ctx x = {.s = s, .ops = ops, .st = ret};
         int r = -ENOMEM;
@@ -1407,11 +1408,50 @@ int store_scrub(struct store *s, const struct store_scrub_ops *ops, struct store
         x.md = EVP_MD_CTX_new();
         x.buf = malloc(SCRUB_CHUNK);
         if (x.md && x.buf) {
-                r = cache_idx_foreach(s->idx, "", 0, scrub_one, &x);
+                r = cache_idx_foreach_after(s->idx, "", 0, after, after_len, scrub_one, &x);
                 if (r > 0)
                         r = 1;
         }
         EVP_MD_CTX_free(x.md);
         free(x.buf);
         return r;
+}
+
+#define SCRUB_POS     "scrub.pos"
+#define SCRUB_POS_TMP "scrub.pos.tmp"
+
+int store_scrub_pos_save(struct store *s, const char *key, size_t len)
+{
+        ssize_t n;
+        int fd, e = 0;
+
+        if (len == 0)
+                return unlinkat(s->dirfd, SCRUB_POS, 0) == 0 || errno == ENOENT ? 0 : -errno;
+        if (!key_ok(key, len))
+                return -EINVAL;
+        fd = openat(s->dirfd, SCRUB_POS_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        if (fd < 0)
+                return -errno;
+        n = write(fd, key, len);
+        if (n != (ssize_t)len)
+                e = n < 0 ? -errno : -EIO;
+        (void)close(fd);
+        if (e == 0 && renameat(s->dirfd, SCRUB_POS_TMP, s->dirfd, SCRUB_POS) < 0)
+                e = -errno;
+        if (e < 0)
+                (void)unlinkat(s->dirfd, SCRUB_POS_TMP, 0);
+        return e;
+}
+
+size_t store_scrub_pos_load(struct store *s, char *buf)
+{
+        ssize_t n;
+        int fd;
+
+        fd = openat(s->dirfd, SCRUB_POS, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, STORE_KEY_MAX);
+        (void)close(fd);
+        return n > 0 && key_ok(buf, (size_t)n) ? (size_t)n : 0;
 }

@@ -233,12 +233,24 @@ struct store_scrub_ops {
 };
 
 /*
- * One pass over every object: re-read its file and compare size and SHA-256 with the index; a
- * damaged object's entry and file are dropped (the next request refills it). Runs on the
- * caller's thread with no transaction held while reading. Returns 0 after a full pass, 1 when
- * ops->pace stopped it, or -errno; *ret says what was done either way.
+ * One pass over every object whose key sorts after after[0..after_len) (NULL: every object):
+ * re-read its file and compare size and SHA-256 with the index; a damaged object's entry and
+ * file are dropped (the next request refills it). Runs on the caller's thread with no
+ * transaction held while reading. Returns 0 after a full pass, 1 when ops->pace stopped it, or
+ * -errno; *ret says what was done either way.
  */
-int store_scrub(struct store *s, const struct store_scrub_ops *ops, struct store_scrub_stats *ret);
+int store_scrub(struct store *s, const char *after, size_t after_len,
+                const struct store_scrub_ops *ops, struct store_scrub_stats *ret);
+
+/*
+ * Where a pass that did not end got to, kept in the cache directory (scrub.pos) so that one
+ * after a restart goes on from there instead of starting over. _save() keeps key[0..len) (0:
+ * none, the next pass starts at the first key); best effort, a lost position only costs a
+ * re-read. _load() copies it into buf (STORE_KEY_MAX bytes) and returns its length, 0 for
+ * none (or not a key).
+ */
+int store_scrub_pos_save(struct store *s, const char *key, size_t len);
+size_t store_scrub_pos_load(struct store *s, char *buf);
 
 /* Write accumulated hit counters and last-access times to the index. Returns 0 or -errno. */
 int store_flush_counters(struct store *s);

@@ -20,6 +20,8 @@
                  it and the scrub's pass, object and byte counters move.
   scrub_progress: sluice_edge_scrub_objects_total counts the objects a pass has checked while
                  it is under way, not only when it ends.
+  scrub_resumes_after_restart: an edge stopped while its scrub reads the last of three
+                 objects reads only that one after its restart to end the pass, and says so.
   scrub_pause_zero_on_an_empty_cache: with scrub_pause 0 and nothing cached, passes still
                  come a second apart (not back to back, a core's worth and a log line each).
   h2c_truncated: a file truncated while its descriptor (and mapping) are cached, requested
@@ -253,6 +255,32 @@ def scrub_progress(origin):
     e, _ = scrub_restarted(origin, {"/ok/progress/a.m4s": 100_000, "/ok/progress/b.m4s": 4 << 20})
     try:
         eq(metric(e, "sluice_edge_scrub_objects_total"), 1, "objects checked so far in the pass")
+        e.stop()
+    finally:
+        e.cleanup()
+
+
+@test
+def scrub_resumes_after_restart(origin):
+    # A restart within a pass goes on after the last object checked: an edge restarted more
+    # often than a pass takes would otherwise never check the keys at the end of the order.
+    sizes = {"/ok/resume/a.m4s": 100_000, "/ok/resume/b.m4s": 100_000,
+             "/ok/resume/c.m4s": 2 << 20}
+    e, _ = scrub_restarted(origin, sizes)
+    try:
+        e.stop()
+        e.start()
+        deadline = time.monotonic() + 30
+        while metric(e, "sluice_edge_scrub_passes_total") < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        eq(metric(e, "sluice_edge_scrub_passes_total"), 1, "the pass ended after the restart")
+        eq(metric(e, "sluice_edge_scrub_bytes_total"), sizes["/ok/resume/c.m4s"],
+           "bytes read after the restart: the last object's alone")
+        eq(metric(e, "sluice_edge_scrub_objects_total"), 1, "objects checked after the restart")
+        check("going on with the pass a restart interrupted, after /ok/resume/b.m4s"
+              in open(e.log_path).read(), "the edge says where the pass goes on")
+        check(not os.path.exists(os.path.join(e.cache_dir, "scrub.pos")),
+              "a position kept after the pass ended: the next pass would not start at the top")
         e.stop()
     finally:
         e.cleanup()

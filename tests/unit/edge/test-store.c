@@ -866,7 +866,7 @@ TEST(scrub_drops_only_damaged_objects)
                 sha256_hex(body, strlen(body), hex);
                 ASSERT_EQ(put(s, key, body, strlen(body), hex, NULL), 0);
         }
-        ASSERT_EQ(store_scrub(s, &ops, &st), 0);
+        ASSERT_EQ(store_scrub(s, NULL, 0, &ops, &st), 0);
         ASSERT_EQ(st.objects, 4);
         ASSERT_EQ(x.checked, 4);
         ASSERT_EQ(st.damaged, 0);
@@ -877,7 +877,7 @@ TEST(scrub_drops_only_damaged_objects)
         ASSERT_TRUE(fd >= 0);
         ASSERT_EQ(pwrite(fd, "J", 1, 0), 1);
         (void)close(fd);
-        ASSERT_EQ(store_scrub(s, &ops, &st), 0);
+        ASSERT_EQ(store_scrub(s, NULL, 0, &ops, &st), 0);
         ASSERT_EQ(st.objects, 4);
         ASSERT_EQ(st.damaged, 1);
         ASSERT_EQ(x.damaged, 1);
@@ -890,9 +890,25 @@ TEST(scrub_drops_only_damaged_objects)
         store_obj_release(r, &o);
         store_reader_free(r);
 
+        /* From a position: only the keys after it (/ok1, /ok2), and the position survives a
+         * close of the store, until cleared. */
+        ASSERT_EQ(store_scrub(s, "/ok0", 4, &ops, &st), 0);
+        ASSERT_EQ(st.objects, 2);
+        {
+                char pos[STORE_KEY_MAX];
+                ASSERT_EQ(store_scrub_pos_load(s, pos), 0);
+                ASSERT_EQ(store_scrub_pos_save(s, "/ok1", 4), 0);
+                store_close(s);
+                ASSERT_EQ(store_open(dir, 0, &s), 0);
+                ASSERT_EQ(store_scrub_pos_load(s, pos), 4);
+                ASSERT_EQ(memcmp(pos, "/ok1", 4), 0);
+                ASSERT_EQ(store_scrub_pos_save(s, NULL, 0), 0);
+                ASSERT_EQ(store_scrub_pos_load(s, pos), 0);
+        }
+
         /* The pace stops a pass: 1, with what was done so far. */
         x.stop_after = 2;
-        ASSERT_EQ(store_scrub(s, &ops, &st), 1);
+        ASSERT_EQ(store_scrub(s, NULL, 0, &ops, &st), 1);
         ASSERT_EQ(st.objects, 1);
         ASSERT_EQ(x.damaged, 1);
         store_close(s);
