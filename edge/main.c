@@ -215,6 +215,39 @@ static bool str_eq(const char *a, const char *b)
         return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/*
+ * Log rotation (renamed, then SIGHUP): reopen the log file and the access log at the paths of
+ * cfg, the configuration now in force (was: the one before; the log's target needs a restart).
+ * Done whether the reload took or not, since a configuration that does not load must not leave
+ * the edge writing on into a file rotated away and soon deleted.
+ */
+static void reopen_logs(struct edge_server *srv, const struct edge_cfg *cfg,
+                        const struct edge_cfg *was)
+{
+        int lvl = log_level_parse(cfg->log.level ? cfg->log.level : "info");
+        int r;
+
+        if (lvl >= 0 && cfg->log.target && cfg->log.target[0] == '/' &&
+            str_eq(cfg->log.target, was->log.target)) {
+                r = log_init((enum log_level)lvl, cfg->log.target);
+                if (r < 0)
+                        log_warn("reload: cannot reopen the log %s: %s; writing on to the one "
+                                 "open",
+                                 cfg->log.target, strerror(-r));
+        }
+        /* Onto the same descriptor number, which the workers write to. */
+        if (srv->access_fd >= 0) {
+                int fd = open_access_log(cfg->log.access_log);
+                if (fd >= 0) {
+                        (void)dup3(fd, srv->access_fd, O_CLOEXEC);
+                        (void)close(fd);
+                } else {
+                        log_warn("reload: access log off or not reopenable; it needs a restart "
+                                 "to change, ignoring");
+                }
+        }
+}
+
 static void reload(struct edge_server *srv, const char *path)
 {
         struct edge_runtime *old = atomic_load(&srv->rt), *rt;
@@ -224,6 +257,7 @@ static void reload(struct edge_server *srv, const char *path)
 
         r = edge_cfg_load(path, &cfg, &err);
         if (r < 0) {
+                reopen_logs(srv, old->cfg, old->cfg);
                 log_error("reload: %s; keeping the running configuration", err.msg);
                 return;
         }
@@ -237,6 +271,7 @@ static void reload(struct edge_server *srv, const char *path)
                 log_warn("reload: log target changed; it needs a restart, ignoring");
         /* TLS listeners are bound at start: their number cannot change under the workers. */
         if (cfg->tls.n != old->cfg->tls.n) {
+                reopen_logs(srv, old->cfg, old->cfg);
                 log_error("reload: tls listeners added or removed; they need a restart, keeping "
                           "the running configuration");
                 edge_cfg_free(cfg);
@@ -248,6 +283,7 @@ static void reload(struct edge_server *srv, const char *path)
                 const char *now = ((struct edge_cfg_tls *)cfg->tls.items)[i].listen;
                 const char *was = ((struct edge_cfg_tls *)old->cfg->tls.items)[i].listen;
                 if (!str_eq(now, was)) {
+                        reopen_logs(srv, old->cfg, old->cfg);
                         log_error("reload: tls listener %s moved to %s; that needs a restart, "
                                   "keeping the running configuration",
                                   was, now);
@@ -257,6 +293,7 @@ static void reload(struct edge_server *srv, const char *path)
         }
         r = runtime_new(cfg, &rt);
         if (r < 0) {
+                reopen_logs(srv, old->cfg, old->cfg);
                 log_error("reload failed; keeping the running configuration");
                 return;
         }
@@ -267,26 +304,7 @@ static void reload(struct edge_server *srv, const char *path)
         lvl = log_level_parse(cfg->log.level ? cfg->log.level : "info");
         if (lvl >= 0)
                 log_set_level((enum log_level)lvl);
-        /* A log file is reopened too (rotation: renamed, then SIGHUP). */
-        if (lvl >= 0 && cfg->log.target && cfg->log.target[0] == '/' &&
-            str_eq(cfg->log.target, old->cfg->log.target)) {
-                r = log_init((enum log_level)lvl, cfg->log.target);
-                if (r < 0)
-                        log_warn("reload: cannot reopen the log %s: %s; writing on to the one "
-                                 "open",
-                                 cfg->log.target, strerror(-r));
-        }
-        /* Reopen the access log (log rotation) onto the same descriptor number. */
-        if (srv->access_fd >= 0) {
-                int fd = open_access_log(cfg->log.access_log);
-                if (fd >= 0) {
-                        (void)dup3(fd, srv->access_fd, O_CLOEXEC);
-                        (void)close(fd);
-                } else {
-                        log_warn("reload: access log off or not reopenable; it needs a restart "
-                                 "to change, ignoring");
-                }
-        }
+        reopen_logs(srv, cfg, old->cfg);
 
         edge_runtime_publish(srv, rt);
         log_info("configuration reloaded from %s", path);

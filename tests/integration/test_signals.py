@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Signals and command line: SIGHUP reload without dropping connections (cors_origins, limits,
 the admin token, the URL-signing keys, the workers' time slice), a bad reload keeps the old
-config, --check-config (the YAML and the files it names), --help, --version; the access log's
-one line per request, refusals and pipelining included; the worker threads' names."""
+config (and still reopens the access log for a rotation), --check-config (the YAML and the
+files it names), --help, --version; the access log's one line per request, refusals and
+pipelining included; the worker threads' names."""
 
 import base64
 import copy
@@ -255,6 +256,41 @@ def sighup_reopens_access_log(e):
         eq(e.get("/t1/init.mp4").status, 200, "GET after rotation")
         return os.path.exists(e.access_log) and b"/t1/init.mp4" in open(e.access_log, "rb").read()
     wait_for(reopened, "a new access.log after mv + SIGHUP")
+
+
+@test
+def bad_reload_still_reopens_access_log(e):
+    # logrotate renames the file and sends SIGHUP whatever the configuration file holds: a
+    # reload that fails still reopens the access log, or the edge writes on into the rotated
+    # file (compressed and deleted on the next rotations) and the lines are lost.
+    good = copy.deepcopy(e.cfg)
+    rotated = e.access_log + ".1"
+    eq(e.get("/t1/one.bin?rot=bad-before").status, 200, "GET before rotation")
+    wait_for(lambda: os.path.exists(e.access_log)
+             and b"rot=bad-before" in open(e.access_log, "rb").read(), "an access-log line")
+    os.rename(e.access_log, rotated)
+    e.cfg["no_such_key"] = 1
+    e.write_config()
+    log_start = os.path.getsize(e.log_path)
+    e.signal(signal.SIGHUP)
+    pos = re.compile(re.escape(e.config_path) + r":\d+:\d+:")
+
+    def logged():
+        with open(e.log_path, "rb") as f:
+            f.seek(log_start)
+            return pos.search(f.read().decode("utf-8", "replace")) is not None
+    wait_for(logged, "the config error in the log after the SIGHUP")
+    eq(e.get("/t1/one.bin?rot=bad-after").status, 200, "GET after rotation")
+
+    def landed():
+        for path in (e.access_log, rotated):
+            if os.path.exists(path) and b"rot=bad-after" in open(path, "rb").read():
+                return path
+        return None
+    wait_for(lambda: landed() is not None, "the access-log line of the GET after rotation")
+    eq(landed(), e.access_log, "file the line after rotation and a failed reload went to")
+    e.cfg = good
+    e.write_config()
 
 
 @test
