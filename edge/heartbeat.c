@@ -310,6 +310,21 @@ static int64_t cfg_now_ms(struct heartbeat *hb, bool plan)
         return v;
 }
 
+/* Why a fetch of the fill plan failed (plan_sums_refresh()'s -errno), for the log. */
+static const char *plan_err_str(int n)
+{
+        switch (n) {
+        case -EIO:
+                return "no answer (unreachable, timed out, or over 64 MiB)";
+        case -EPROTO:
+                return "an answer other than 200";
+        case -EINVAL:
+                return "not a fill plan (malformed, or over 100000 objects)";
+        default:
+                return strerror(-n);
+        }
+}
+
 /* The fill plan's sums, when control.plan_period has passed since the last good fetch (a
  * failed one is retried after 1 s, then 2, 4, ... up to the period). */
 static void refresh_plan(struct heartbeat *hb, CURL *curl)
@@ -354,9 +369,12 @@ static void refresh_plan(struct heartbeat *hb, CURL *curl)
                                  "clock, keeping the last plan, retrying",
                                  rt->cfg->control.edge_id);
                         edge_runtime_put(rt);
-                } else if (hb->plan_ok)
-                        log_warn("fill plan from control: %s, keeping the last one, retrying",
-                                 strerror(-n));
+                } else if (n != -EACCES && (hb->plan_ok || hb->plan_err != n)) {
+                        /* Once per kind of failure, the first fetch's included: an edge that
+                         * never got a plan must say why as loudly as one that lost it. */
+                        log_warn("fill plan from control: %s; %s, retrying", plan_err_str(n),
+                                 hb->plan_sums ? "keeping the last one" : "none yet");
+                }
                 hb->plan_ok = false;
                 hb->plan_err = n;
                 return;

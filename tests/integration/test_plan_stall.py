@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: MIT
-"""A control plane whose fill plan hangs holds back neither heartbeats nor a shutdown.
+"""A control plane whose fill plan hangs holds back neither heartbeats nor a shutdown; one
+whose plan is malformed is reported.
 
 A stub control (a misbehaving one, as a fault test needs) answers heartbeats at once and
-holds every GET /v1/fill/plan for 30 s, the edge's limit for a plan fetch.
+holds every GET /v1/fill/plan for 30 s, the edge's limit for a plan fetch (or answers a given
+plan at once).
 
   beats_go_on:      while a plan fetch hangs, heartbeats still come every period (control
                     drops an edge after two missed periods), and the failed fetch is not
                     retried on every beat.
+  bad_first_plan_said: a control answering the first plan fetch and every retry with a
+                    malformed plan: the edge says so once in its log, and retries.
   sigterm_mid_plan: SIGTERM while a plan fetch hangs: the listener closes at once and the edge
                     exits 0 within a few seconds, not when the fetch gives up.
 """
@@ -26,10 +30,12 @@ PERIOD = 0.5  # control.heartbeat, s
 
 
 class StubControl:
-    def __init__(self):
+    def __init__(self, plan=None):
         self.beats = []  # monotonic arrival times
         self.plans = []
         self.release = threading.Event()
+        if plan is not None:  # answered at once
+            self.release.set()
         stub = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -56,7 +62,7 @@ class StubControl:
                 if self.path.startswith("/v1/fill/plan"):
                     stub.plans.append(time.monotonic())
                     stub.release.wait(30)
-                self.answer(b'{"objects": []}')
+                self.answer(plan if plan is not None else b'{"objects": []}')
 
         class S(http.server.ThreadingHTTPServer):
             daemon_threads = True
@@ -101,6 +107,28 @@ def beats_go_on(binary):
         gap = max(b - a for a, b in zip(beats, beats[1:]))
         check(gap <= 3 * PERIOD, f"{gap:.1f} s without a heartbeat while the plan hangs")
         check(len(ctl.plans) == 1, f"{len(ctl.plans)} plan fetches while one hangs")
+        e.stop()
+    finally:
+        if e:
+            e.cleanup()
+        ctl.close()
+
+
+@test
+def bad_first_plan_said(binary):
+    # A plan that never arrived whole is said in the log once, as one that stopped arriving is:
+    # without it an edge on a control that answers garbage checks no fill against the catalog
+    # and nothing says so.
+    ctl = StubControl(plan=b'{"objects": [{"path": "t1/seg-1.m4s", "sha256": ')
+    e = None
+    try:
+        e = start(binary, ctl)
+        deadline = time.monotonic() + 10
+        while len(ctl.plans) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(len(ctl.plans) >= 3, f"{len(ctl.plans)} plan fetches: not retried")
+        said = e.log_tail(400).count("fill plan from control: not a fill plan")
+        check(said == 1, f"the malformed plan said {said} times in the log, want once")
         e.stop()
     finally:
         if e:
