@@ -127,6 +127,7 @@ void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec
                 rec->send_path ? strlen(rec->send_path) : 1);
         b->tail_len = pos;
         b->staged = true;
+        b->staged_conn = rec->conn_id;
 }
 
 #define OUTCOME_MAX 512
@@ -178,6 +179,13 @@ void access_log_end(struct access_log_buf *b, int status, uint64_t bytes, uint64
         emit(b, b->stage, b->front_len, b->stage + sizeof(b->stage) / 2, b->tail_len, status, bytes,
              dur_us, o);
         b->staged = false;
+}
+
+void access_log_end_conn(struct access_log_buf *b, uint64_t conn_id, int status, uint64_t bytes,
+                         uint64_t dur_us, const struct access_log_outcome *o)
+{
+        if (b->staged && b->staged_conn == conn_id)
+                access_log_end(b, status, bytes, dur_us, o);
 }
 
 struct access_log_pending *access_log_detach(struct access_log_buf *b)

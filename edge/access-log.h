@@ -36,7 +36,8 @@ struct access_log_buf {
         char stage[ACCESS_LOG_STAGE]; /* front then tail */
         size_t front_len, tail_len;
         bool staged;
-        int fd; /* -1: logging off */
+        uint64_t staged_conn; /* the connection the staged line is for */
+        int fd;               /* -1: logging off */
 };
 
 struct access_log_rec {
@@ -77,6 +78,10 @@ void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec
 /* Finish the staged line; o may be NULL (cache=- upstream=-). */
 void access_log_end(struct access_log_buf *b, int status, uint64_t bytes, uint64_t dur_us,
                     const struct access_log_outcome *o);
+/* Finish the staged line if it is connection conn_id's (one closed before its answer was handed
+ * over or detached); else nothing. */
+void access_log_end_conn(struct access_log_buf *b, uint64_t conn_id, int status, uint64_t bytes,
+                         uint64_t dur_us, const struct access_log_outcome *o);
 /* Move the staged line to the heap. Returns NULL when nothing is staged or on OOM (the line
  * is then lost, which is logged nowhere: the access log is best effort). */
 struct access_log_pending *access_log_detach(struct access_log_buf *b);

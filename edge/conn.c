@@ -302,6 +302,13 @@ void conn_close(struct conn *c, const char *why)
                                         c->req_status ? c->req_status : 499, c->req_bytes,
                                         req_dur_us(c), &o);
                 c->pending_log = NULL;
+        } else if (access_log_on(&w->alog)) {
+                struct access_log_outcome o = {c->req_cache, c->req_upstream};
+
+                /* Closed while its request was being answered, before the line was detached
+                 * (the first write of a TLS answer failed: the client reset): still logged. */
+                access_log_end_conn(&w->alog, c->id, c->req_status ? c->req_status : 499,
+                                    c->req_bytes, req_dur_us(c), &o);
         }
         conn_set_state(c, CONN_CLOSED);
         response_reset(c);
