@@ -127,6 +127,37 @@ TEST(escaping_and_detached_lines)
         (void)close(p[1]);
 }
 
+TEST(closed_connection_ends_only_its_own_line)
+{
+        int p[2];
+        char out[4096];
+        struct access_log_rec rec = {
+            .conn_id = 5,
+            .client = "192.0.2.1",
+            .method = "GET",
+            .method_len = 3,
+            .target = "/x",
+            .target_len = 2,
+        };
+
+        ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
+        access_log_buf_init(&b, p[1]);
+        access_log_begin(&b, &rec);
+        /* Another connection closing writes nothing; the line's own connection writes it. */
+        access_log_end_conn(&b, 6, 499, 0, 1, NULL);
+        access_log_flush(&b);
+        ASSERT_EQ(drain(p[0], out, sizeof(out)), 0);
+        access_log_end_conn(&b, 5, 200, 0, 1, NULL);
+        access_log_end_conn(&b, 5, 499, 0, 1, NULL); /* once only */
+        access_log_flush(&b);
+        drain(p[0], out, sizeof(out));
+        ASSERT_STREQ(strchr(out, ' '),
+                     " conn=5 192.0.2.1 \"GET /x\" 200 0 1 key=- cmcd=- proto=- tls=- cache=- "
+                     "upstream=-\n");
+        (void)close(p[0]);
+        (void)close(p[1]);
+}
+
 TEST(logging_off_is_a_no_op)
 {
         struct access_log_rec rec = {
