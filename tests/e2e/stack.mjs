@@ -261,8 +261,9 @@ async function prefetchFrom(browser, q) {
       seeks: window.sluice.state.seekRungs, cap: window.sluice.player.getSettings().streaming.abr.maxBitrate.video }));
     const kbit = Math.ceil(st.rung / 1000);
     check(after.seeks === 1 && during === kbit && after.cap === -1 && after.t > to && after.t < to + SEGMENT,
-      'prefetch: a seek out of the buffer is made at the start rung, then dash.js may climb again',
+      'prefetch: a seek out of the buffer is capped at the start rung, then dash.js may climb again',
       `cap ${during} kbit/s during the seek (start rung ${kbit}), ${after.cap} after; ${after.seeks} capped seeks; at ${after.t.toFixed(1)} s for ${to} s`);
+
     const aborts = await p.page.evaluate(() => window.sluice.state.seekAborts);
     check(inFlight && aborts >= 1 && cancelled.length >= 1 && (await errorsOf(p.page)).length === 0,
       'prefetch: the seek cancelled the segment download under way for the old position, and played on',
@@ -712,6 +713,37 @@ const scenarios = {
       `seeked to ${mid} s, at ${t.toFixed(1)} s${ms === null ? ', not playing 20 s after the seek' : ''}`);
     if (ms !== null) figure(`seek: seek-to-playing ${Math.round(ms)} ms (seed target 500 ms)`);
     await p.ctx.close();
+
+    // A seek out of the buffer once dash.js has climbed above the start rung: what it fetches
+    // for the new position is the start rung's segment, not the climbed-to rung's. startbw=1
+    // makes the lowest rung the start one; loopback lets dash.js climb from it at once.
+    const q = await openPlayer(browser, 'title=demo-movie&startbw=1&buffer=8');
+    await waitPlaying(q.page);
+    const repOf = (path) => (/\/(video-[^/]+)\/seg-\d+\.m4s$/.exec(path) || [])[1];
+    const videoSegs = () => q.w.responses.filter((r) => repOf(r.path));
+    const startRep = repOf((videoSegs()[0] || { path: '' }).path);
+    let climbed = false;
+    for (let i = 0; i < 150 && !climbed; i++) {
+      climbed = videoSegs().some((r) => repOf(r.path) !== startRep);
+      if (!climbed) await new Promise((res) => setTimeout(res, 100));
+    }
+    const to = Math.floor((dur - 2 * SEGMENT) / SEGMENT) * SEGMENT + 0.5;
+    const n = Math.floor(to / SEGMENT) + 1;
+    const seekAt = Date.now();
+    await q.page.evaluate((t) => { document.getElementById('video').currentTime = t; }, to);
+    await q.page.waitForFunction((t) => {
+      const v = document.getElementById('video');
+      return !!v.error || (!v.seeking && v.readyState >= 3 && v.currentTime > t + 0.3);
+    }, to, { timeout: 20000, polling: 100 }).catch(() => {});
+    const first = videoSegs().find((r) => r.at >= seekAt && r.path.endsWith(`/seg-${n}.m4s`));
+    const climbedTo = videoSegs().filter((r) => r.at < seekAt).map((r) => repOf(r.path)).pop();
+    check(climbed && first && repOf(first.path) === startRep,
+      'seek: out of the buffer, after a climb, the new position\'s segment comes at the start rung',
+      `start rung ${startRep}, at ${climbedTo} before the seek (climbed: ${climbed}); segment ${n} ` +
+      `from ${first ? repOf(first.path) : 'nothing'}`);
+    check((await errorsOf(q.page)).length === 0, 'seek: no player errors after the start-rung seek',
+      (await errorsOf(q.page)).join('; '));
+    await q.ctx.close();
   },
 
   async resume(browser) {

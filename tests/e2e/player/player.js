@@ -326,7 +326,9 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
   // dash.js compares bandwidth / 1000), instead of at its 1 Mbit/s default. Fast switching
   // off: when dash.js then climbs, it does so from the next segment on rather than fetching
   // what it has buffered (segment 1) again at the new rung, which on a slow link competed
-  // with the start. startbw=off ignores both (to measure the difference).
+  // with the start. startbw=off ignores both (to measure the difference); startbw=N (bit/s)
+  // starts there instead of at the session's rung (a test aid).
+  if (Number(params.get('startbw')) > 0) startBandwidth = Number(params.get('startbw'));
   if (startBandwidth > 0 && params.get('startbw') !== 'off') {
     state.startBandwidth = startBandwidth;
     player.updateSettings({ streaming: {
@@ -709,9 +711,11 @@ async function playTitle(title, episode) {
 }
 
 // A seek out of the buffer is a start of its own: dash.js would fetch the segment there at
-// the rung it has climbed to (a 720p segment is 1.5 MB, 1.5 s on an 8 Mbit/s link). Until
-// playback goes on, its video bitrate is capped at the start rung (kbit/s), whose first
-// segment control picked to arrive within a quarter second; then dash.js climbs again from the
+// the rung it has climbed to (a 720p segment is 1.5 MB, 1.5 s on an 8 Mbit/s link). The seek
+// is made at the start rung, whose first segment control picked to arrive within a quarter
+// second: dash.js is switched to it (right after a seek it asks its ABR rules nothing and
+// fetches at the rung it is on, so a cap alone came too late whenever it had climbed), and its
+// video bitrate is capped there until playback goes on; then dash.js climbs again from the
 // next segment on (fast switching is off). ?seekrung=off leaves seeks alone.
 function seekRung(v, kbit) {
   let capped = false;
@@ -725,6 +729,11 @@ function seekRung(v, kbit) {
     capped = true;
     state.seekRungs++;
     player.updateSettings({ streaming: { abr: { maxBitrate: { video: kbit } } } });
+    // The highest rung within the cap (as dash.js compares, bandwidth / 1000), else the lowest.
+    const reps = [...(player.getRepresentationsByType('video') || [])]
+      .sort((a, b) => a.bandwidth - b.bandwidth);
+    const fit = reps.filter((r) => r.bandwidth / 1000 <= kbit).pop() || reps[0];
+    if (fit) player.setRepresentationForTypeById('video', fit.id);
   });
   v.addEventListener('playing', lift);
   v.addEventListener('timeupdate', () => { if (capped && !v.seeking && v.readyState >= 3) lift(); });

@@ -53,9 +53,9 @@
     newProfile: early.profileName, src: params.get('src'),
     ipv6: params.get('control') === 'ipv6', sid: early.sid,
     preflight: params.get('preflight') === 'on',
-    // Only where dash.js will start where startAhead reckons (the session's start rung) and
-    // its requests carry CMCD in the query, which the start objects' then replace.
-    prefetch: params.get('prefetch') !== 'off' && params.get('startbw') !== 'off' &&
+    // Only where dash.js will start where startAhead reckons (the session's start rung: no
+    // startbw) and its requests carry CMCD in the query, which the start objects' then replace.
+    prefetch: params.get('prefetch') !== 'off' && !params.get('startbw') &&
       (params.get('cmcd') || 'query') === 'query' };
   const taken = (out) => {
     early.prefetch = (out && out.prefetch) || [];
