@@ -248,6 +248,59 @@ static void reopen_logs(struct edge_server *srv, const struct edge_cfg *cfg,
         }
 }
 
+/* Append ", key" (or "key" first) to out; the caller's buffer holds every name at once. */
+static void key_add(char *out, size_t cap, const char *key)
+{
+        size_t n = strlen(out);
+
+        (void)snprintf(out + n, cap - n, "%s%s", n ? ", " : "", key);
+}
+
+/*
+ * Name, in one warning, every key of next that differs from cur but is read only at start:
+ * the reload applies the rest and these keep their running values until a restart. The
+ * access log is reopened by a reload, so only turning it on (access_open false) needs one.
+ */
+static void restart_only_changes(const struct edge_cfg *cur, const struct edge_cfg *next,
+                                 bool access_open)
+{
+        const struct edge_cfg_cache *a = &cur->cache, *b = &next->cache;
+        char keys[512] = "";
+
+        if (!strlist_eq(&next->listen, &cur->listen))
+                key_add(keys, sizeof(keys), "listen");
+        if (!str_eq(next->admin.listen, cur->admin.listen))
+                key_add(keys, sizeof(keys), "admin.listen");
+        if (next->workers != cur->workers)
+                key_add(keys, sizeof(keys), "workers");
+        if (!str_eq(b->dir, a->dir))
+                key_add(keys, sizeof(keys), "cache.dir");
+        if (b->max_size != a->max_size)
+                key_add(keys, sizeof(keys), "cache.max_size");
+        if (b->fd_cache != a->fd_cache)
+                key_add(keys, sizeof(keys), "cache.fd_cache");
+        if (b->index_map_size != a->index_map_size)
+                key_add(keys, sizeof(keys), "cache.index_map_size");
+        if (b->scrub_rate != a->scrub_rate)
+                key_add(keys, sizeof(keys), "cache.scrub_rate");
+        if (b->scrub_pause_ms != a->scrub_pause_ms)
+                key_add(keys, sizeof(keys), "cache.scrub_pause");
+        if (!str_eq(next->user, cur->user))
+                key_add(keys, sizeof(keys), "user");
+        if (next->sandbox.enabled != cur->sandbox.enabled)
+                key_add(keys, sizeof(keys), "sandbox.enabled");
+        if (next->sandbox.seccomp != cur->sandbox.seccomp)
+                key_add(keys, sizeof(keys), "sandbox.seccomp");
+        if (!str_eq(next->log.target, cur->log.target))
+                key_add(keys, sizeof(keys), "log.target");
+        if (!access_open && next->log.access_log && next->log.access_log[0])
+                key_add(keys, sizeof(keys), "log.access_log");
+        if (keys[0])
+                log_warn("reload: %s changed; read at start only, they keep their running "
+                         "values until a restart",
+                         keys);
+}
+
 static void reload(struct edge_server *srv, const char *path)
 {
         struct edge_runtime *old = atomic_load(&srv->rt), *rt;
@@ -261,14 +314,7 @@ static void reload(struct edge_server *srv, const char *path)
                 log_error("reload: %s; keeping the running configuration", err.msg);
                 return;
         }
-        if (!strlist_eq(&cfg->listen, &old->cfg->listen) ||
-            !str_eq(cfg->admin.listen, old->cfg->admin.listen))
-                log_warn("reload: listener addresses changed; they need a restart, ignoring");
-        if (!str_eq(cfg->cache.dir, old->cfg->cache.dir) ||
-            cfg->cache.max_size != old->cfg->cache.max_size)
-                log_warn("reload: cache settings changed; they need a restart, ignoring");
-        if (!str_eq(cfg->log.target, old->cfg->log.target))
-                log_warn("reload: log target changed; it needs a restart, ignoring");
+        restart_only_changes(old->cfg, cfg, srv->access_fd >= 0);
         /* TLS listeners are bound at start: their number cannot change under the workers. */
         if (cfg->tls.n != old->cfg->tls.n) {
                 reopen_logs(srv, old->cfg, old->cfg);

@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 
-from edgeharness import (Edge, build_request, check, eq, expect_body, run, standard_setup, test,
-                         yaml_dump)
+from edgeharness import (Edge, build_request, check, deep_merge, eq, expect_body, run,
+                         standard_setup, test, yaml_dump)
 
 ALLOWED = "https://allowed.example"
 OTHER = "https://other.example"
@@ -308,6 +308,37 @@ def sighup_reopens_log_file(e):
         wait_for(lambda: os.path.exists(path)
                  and b"configuration reloaded" in open(path, "rb").read(),
                  "the reload's line in a new file at the log's path")
+    finally:
+        t.stop()
+        t.cleanup()
+
+
+@test
+def sighup_names_keys_that_need_a_restart(e):
+    """Keys read only at start (docs/edge-config.md): a reload that changes them is taken for
+    the rest and says, naming each, that the running value stays until a restart; a key that
+    a reload applies is not named."""
+    t = Edge(e.binary, {"log": {"access_log": None}})
+    try:
+        t.start()
+        deep_merge(t.cfg, {"workers": 1,
+                           "cache": {"fd_cache": 16, "index_map_size": "2G",
+                                     "scrub_rate": "2M", "scrub_pause": "2h"},
+                           "sandbox": {"enabled": True, "seccomp": "log"},
+                           "user": "nobody",
+                           "log": {"access_log": t.access_log},
+                           "limits": {"max_pipeline": 4}})
+        t.write_config()
+        start = os.path.getsize(t.log_path)
+        t.reload()
+        lines = [ln for ln in edge_log_since(t, start).splitlines() if "restart" in ln]
+        said = "\n".join(lines)
+        for key in ("workers", "cache.fd_cache", "cache.index_map_size", "cache.scrub_rate",
+                    "cache.scrub_pause", "sandbox.seccomp", "user", "log.access_log"):
+            check(re.search(rf"(^|[ ,']){re.escape(key)}([ ,']|$)", said) is not None,
+                  f"the reload names {key} as needing a restart: {said!r}")
+        check("max_pipeline" not in said, f"a key the reload applies is not named: {said!r}")
+        check(t.running(), "edge died on the reload")
     finally:
         t.stop()
         t.cleanup()
