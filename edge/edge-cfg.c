@@ -261,9 +261,10 @@ static const struct cfg_field sandbox_fields[] = {
 static const struct cfg_field edge_fields[] = {
         {.key = "listen", .type = CFG_STRLIST, .offset = offsetof(struct edge_cfg, listen),
          .min = 1, .max = EDGE_CFG_MAX_LISTEN, .def = "0.0.0.0:8080"},
-        /* One metrics slot per worker, so never more workers than slots. */
+        /* One metrics slot per thread: the main thread and the admin worker take two, so
+         * never more client workers than the rest (main.c runs no more). */
         {.key = "workers", .type = CFG_INT, .offset = offsetof(struct edge_cfg, workers), .min = 0,
-         .max = METRICS_MAX_WORKERS, .def = "0"},
+         .max = METRICS_MAX_WORKERS - 2, .def = "0"},
         {.key = "worker_slice_us", .type = CFG_INT,
          .offset = offsetof(struct edge_cfg, worker_slice_us), .min = 0, .max = 100000,
          .def = "100"},

@@ -235,7 +235,7 @@ TEST(cross_field_rules)
                           "edge.yaml:4:17: 'listen[1]': \"0.0.0.0:80\" overlaps listen[0] \":80\"");
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "workers: 65\n",
-                          "edge.yaml:4:10: 'workers' must be between 0 and 64, got \"65\"");
+                          "edge.yaml:4:10: 'workers' must be between 0 and 62, got \"65\"");
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "worker_slice_us: 100001\n",
                           "edge.yaml:4:18: 'worker_slice_us' must be between 0 and 100000, got "
@@ -248,6 +248,23 @@ TEST(cross_field_rules)
                           "limits: {max_headers: 101}\n",
                           "edge.yaml:4:23: 'limits.max_headers' must be between 8 and 100, got "
                           "\"101\"");
+}
+
+/* Metrics have a slot per thread: the main thread's and the admin worker's leave 62 client
+ * workers, which is what --workers takes; the file may not ask for more than will run. */
+TEST(workers_bounded_by_what_runs)
+{
+        struct edge_cfg *c;
+        struct cfg_error err;
+        ASSERT_EQ(load("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                       "workers: 62\n",
+                       &c, &err),
+                  0);
+        ASSERT_EQ(c->workers, 62);
+        edge_cfg_free(c);
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                          "workers: 63\n",
+                          "edge.yaml:4:10: 'workers' must be between 0 and 62, got \"63\"");
 }
 
 TEST(load_file)
