@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: MIT
+"""SIGHUP and the keys control reads only at start (docs/control.md, "Configuration"): a
+reload that changes them is taken for the rest of the file and says, naming each, that the
+running value stays until a restart; a key the reload applies is not named, and the running
+listener keeps answering."""
+import os
+import shutil
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctlharness import Control, Postgres, check, run
+
+START_ONLY = ("listen", "database_pool.pool", "database_pool.timeout", "cache_ttl",
+              "edge_secret_ttl", "tokens.keys_file", "log.target")
+
+
+def edit(text, old, new):
+    check(old in text, f"the harness's config has {old!r}")
+    return text.replace(old, new)
+
+
+def main(binary, tmp):
+    pg = Postgres(tmp)
+    ctl = Control(binary, tmp, pg, extra_cfg="edge_secret_ttl: 60s\n").start()
+    with open(ctl.cfg_path) as f:
+        cfg = f.read()
+    keys2 = os.path.join(ctl.dir, "keys-2.yaml")
+    shutil.copyfile(ctl.keys_file, keys2)
+    new = edit(cfg, 'listen: ["127.0.0.1:0"]', 'listen: ["127.0.0.3:0"]')
+    new = edit(new, "database_pool: {pool: 3, timeout: 2s", "database_pool: {pool: 5, timeout: 4s")
+    new = edit(new, "cache_ttl: 0s", "cache_ttl: 500ms")
+    new = edit(new, "edge_secret_ttl: 60s", "edge_secret_ttl: 30s")
+    new = edit(new, "log: {level: info}",
+               "log: {level: info, target: " + os.path.join(ctl.dir, "ctl.log") + "}")
+    new = edit(new, f"keys_file: {ctl.keys_file},", f"keys_file: {keys2},")
+    new = edit(new, "session_ttl: 1h", "session_ttl: 2h")  # applied by a reload
+    with open(ctl.cfg_path, "w") as f:
+        f.write(new)
+
+    start = len(ctl.log)
+    ctl.proc.send_signal(signal.SIGHUP)
+    ctl.wait_log(r"configuration reloaded", start=start)
+    said = "".join(line for line in ctl.log[start:] if "restart" in line)
+    for key in START_ONLY:
+        check(f" {key}," in said or f" {key} " in said or f"'{key}'" in said,
+              f"the reload names {key} as needing a restart: {said!r}")
+    check("session_ttl" not in said, f"a key the reload applies is not named: {said!r}")
+    check(ctl.request("GET", "/healthz")[0] == 200, "the running listener answers after reload")
+    check(ctl.stop() == 0, "exit 0")
+
+
+if __name__ == "__main__":
+    run(main)
