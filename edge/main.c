@@ -120,7 +120,7 @@ static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
                           strerror(-r));
                 goto fail;
         }
-        if (rt->admin_token_len == 0)
+        if (cfg->admin.listen && rt->admin_token_len == 0)
                 log_warn("no admin token configured: /admin/* will answer 401");
         r = read_token(cfg->tokens.peer_token_file, rt->peer_token, sizeof(rt->peer_token),
                        &rt->peer_token_len);
@@ -599,14 +599,15 @@ int main(int argc, char **argv)
                 if (open_listeners(&lst, n_workers, &client_fds) < 0)
                         goto out;
         }
-        {
-                struct cfg_strlist admin_list;
-                char *one[1] = {rt->cfg->admin.listen ? rt->cfg->admin.listen
-                                                      : (char *)"127.0.0.1:8081"};
-                admin_list.items = one;
-                admin_list.n = 1;
+        /* admin.listen: ~ turns the admin API off: the admin worker still runs (it flushes
+         * the store's counters) but listens on nothing. */
+        if (rt->cfg->admin.listen) {
+                char *one[1] = {rt->cfg->admin.listen};
+                struct cfg_strlist admin_list = {.items = one, .n = 1};
                 if (open_listeners(&admin_list, 1, &admin_fds) < 0)
                         goto out;
+        } else {
+                log_info("admin API off (admin.listen: ~)");
         }
 
         r = notify_open(&notify);
@@ -629,7 +630,8 @@ int main(int argc, char **argv)
                         goto stop;
                 }
         }
-        r = worker_start(&srv, &srv.workers[n_workers], n_workers, true, admin_fds, 1);
+        r = worker_start(&srv, &srv.workers[n_workers], n_workers, true, admin_fds,
+                         admin_fds ? 1 : 0);
         if (r < 0) {
                 log_error("cannot start the admin worker: %s", strerror(-r));
                 goto stop;

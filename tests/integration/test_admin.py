@@ -918,5 +918,61 @@ def interleaved_puts_each_logged(e):
         check(line.endswith(" cache=- upstream=-"), f"an admin line has no cache outcome: {line!r}")
 
 
+
+def listening_ports(pid):
+    """TCP ports the process pid listens on: its sockets' inodes matched against the listening
+    (state 0A) rows of /proc/<pid>/net/tcp and tcp6."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        m = re.fullmatch(r"socket:\[(\d+)\]", target)
+        if m:
+            inodes.add(m.group(1))
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{table}") as f:
+            for row in f.read().splitlines()[1:]:
+                cols = row.split()
+                if cols[3] == "0A" and cols[9] in inodes:
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+@test
+def admin_listen_null_turns_admin_off(e):
+    """admin.listen: ~ turns the admin API off (docs/edge-config.md): the edge serves its
+    client listener and listens on nothing else, not on the default 127.0.0.1:8081."""
+    t = Edge(e.binary, {"admin": {"token_file": None}})
+    try:
+        t.write_config()
+        with open(t.config_path) as f:
+            text = f.read()
+        admin = f'listen: "127.0.0.1:{t.admin_port}"'
+        check(admin in text, f"the harness's config has {admin!r}")
+        with open(t.config_path, "w") as f:
+            f.write(text.replace(admin, "listen: ~"))
+        logf = open(t.log_path, "ab")
+        t.proc = subprocess.Popen([t.binary, "--config", t.config_path], stdout=logf,
+                                  stderr=logf, stdin=subprocess.DEVNULL)
+        logf.close()
+        deadline = time.monotonic() + 15
+        while True:
+            check(t.proc.poll() is None,
+                  f"the edge exited with {t.proc.returncode} at start\n{t.log_tail()}")
+            with open(t.log_path, errors="replace") as f:
+                if " ready: " in f.read():
+                    break
+            check(time.monotonic() < deadline, "the edge was not ready in 15 s\n" + t.log_tail())
+            time.sleep(0.02)  # poll interval for the ready line
+        eq(t.get("/nothing-here").status in (403, 404), True, "the client listener answers")
+        eq(listening_ports(t.proc.pid), {t.port}, "ports the edge listens on")
+    finally:
+        if t.running():
+            t.stop()
+        t.cleanup()
+
 if __name__ == "__main__":
     sys.exit(run(SETUP))
