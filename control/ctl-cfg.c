@@ -334,6 +334,10 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
         if (!c->log.level || log_level_parse(c->log.level) < 0)
                 return cfg_error_at(err, name, buf, len, "log.level",
                                     "'log.level' must be error, warn, info or debug");
+        /* Absent or null is stderr; an empty path is what the start could not open. */
+        if (c->log.target && !c->log.target[0])
+                return cfg_error_at(err, name, buf, len, "log.target",
+                                    "'log.target' must be stderr, journal or a file path");
         return 0;
 }
 

@@ -2,8 +2,8 @@
 /*
  * sluice-control's YAML config (control/ctl-cfg.c: the loader with control's table and its
  * checks): any file contents. A load either gives a config within its bounds — URLs set and
- * without a trailing slash, a log level, at least one listener, cache_ttl below twice
- * heartbeat_period — or no config and a NUL-terminated message.
+ * without a trailing slash, a log level, a log target that is not empty, at least one listener,
+ * cache_ttl below twice heartbeat_period — or no config and a NUL-terminated message.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ctl_cfg_load_buf("fuzz.yaml", (const char *)data, size, &c, &err) == 0) {
                 CHECK(c && c->public_url && c->origin_url && c->log.level && c->database);
                 CHECK(c->listen.n >= 1);
+                CHECK(!c->log.target || c->log.target[0]);
                 CHECK(c->cache_ttl_ms < 2 * c->heartbeat_period_ms);
                 n = strlen(c->public_url);
                 CHECK(n > 0 && c->public_url[n - 1] != '/');

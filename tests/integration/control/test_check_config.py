@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: MIT
+"""sluice-control --check-config (no database needed): the shipped example passes once the
+files it names exist, and a file the start would refuse fails the check with exit status 2 and
+file:line:col at the key, as the unit's ExecStartPre= and ExecReload= rely on.
+
+    python3 test_check_config.py path/to/sluice-control
+
+Exit status: 0 passed, 1 failed.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+EXAMPLE = os.path.join(ROOT, "control", "sluice-control.example.yaml")
+
+
+def check_config(binary, path):
+    return subprocess.run([binary, "--check-config", "--config", path], capture_output=True,
+                          text=True, timeout=30)
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    tmp = tempfile.mkdtemp(prefix="ctl-check-")
+    failed = []
+    try:
+        # The example, with /etc/sluice/ pointing at files made here.
+        with open(os.path.join(tmp, "control-admin.token"), "w") as f:
+            f.write("admin-token-for-tests-0123456789\n")
+        with open(os.path.join(tmp, "keys.yaml"), "w") as f:
+            f.write('keys:\n  - {kid: k1, secret: "' + "5a" * 32 + '"}\n')
+        with open(EXAMPLE) as f:
+            example = f.read().replace("/etc/sluice/", tmp + "/")
+        good = os.path.join(tmp, "control.yaml")
+        with open(good, "w") as f:
+            f.write(example)
+        r = check_config(binary, good)
+        if r.returncode != 0:
+            failed.append(f"the example fails the check ({r.returncode}): {r.stderr.strip()}")
+
+        # log.target empty: the start cannot open it, so the check must refuse it too.
+        m = re.search(r"^  target: .*$", example, re.M)
+        if not m:
+            failed.append("the example has no log.target line")
+        else:
+            bad = os.path.join(tmp, "empty-target.yaml")
+            with open(bad, "w") as f:
+                f.write(example[:m.start()] + '  target: ""' + example[m.end():])
+            line = example[:m.start()].count("\n") + 1
+            r = check_config(binary, bad)
+            if r.returncode != 2:
+                failed.append(f"an empty log.target passes the check: exit {r.returncode}, "
+                              f"{(r.stdout + r.stderr).strip()!r}")
+            elif not r.stderr.startswith(f"{bad}:{line}:") or "'log.target'" not in r.stderr:
+                failed.append(f"the refusal names the file, line {line} and key: {r.stderr!r}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for msg in failed:
+        print("not ok -", msg)
+    if not failed:
+        print("ok - --check-config passes the example and refuses an empty log.target")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
