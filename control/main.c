@@ -86,6 +86,12 @@ static int admin_token_load(const char *path, char *out, size_t cap, size_t *ret
         return 0;
 }
 
+/* Why admin_token_load() returned r, for the start's and a reload's message. */
+static const char *admin_token_why(int r)
+{
+        return r == -EINVAL ? "must hold one token of at least 16 characters" : strerror(-r);
+}
+
 /* Tables derived from the config: built whole, then swapped in by the caller. */
 static int tables_build(const struct ctl_cfg *cfg, struct geo_table **ret_geo,
                         struct geo_table **ret_trusted)
@@ -277,6 +283,7 @@ static void reload(struct ctl *ctl)
         struct geo_table *geo = NULL, *trusted = NULL;
         char tok[sizeof(ctl->admin_token)];
         size_t tok_len = 0;
+        int r;
 
         if (ctl_cfg_load(cfg_path, &cfg, &err) < 0) {
                 log_error("reload: %s; keeping the running configuration", err.msg);
@@ -291,10 +298,18 @@ static void reload(struct ctl *ctl)
                 ctl_cfg_free(cfg);
                 return;
         }
-        if (tables_build(cfg, &geo, &trusted) < 0 ||
-            admin_token_load(cfg->admin.token_file, tok, sizeof(tok), &tok_len) < 0) {
-                log_error("reload: prefixes or admin token unusable; keeping the running "
-                          "configuration");
+        r = tables_build(cfg, &geo, &trusted);
+        if (r < 0) {
+                log_error("reload: country_prefixes or trusted_proxies: %s; keeping the running "
+                          "configuration",
+                          strerror(-r));
+                ctl_cfg_free(cfg);
+                return;
+        }
+        r = admin_token_load(cfg->admin.token_file, tok, sizeof(tok), &tok_len);
+        if (r < 0) {
+                log_error("reload: admin.token_file %s: %s; keeping the running configuration",
+                          cfg->admin.token_file, admin_token_why(r));
                 geo_table_free(geo);
                 geo_table_free(trusted);
                 ctl_cfg_free(cfg);
@@ -569,9 +584,7 @@ int main(int argc, char **argv)
                              sizeof(ctl->admin_token), &ctl->admin_token_len);
         if (r < 0) {
                 fprintf(stderr, "%s: admin.token_file %s: %s\n", cfg_path,
-                        ctl->cfg->admin.token_file,
-                        r == -EINVAL ? "must hold one token of at least 16 characters"
-                                     : strerror(-r));
+                        ctl->cfg->admin.token_file, admin_token_why(r));
                 return 2;
         }
         if (check) {

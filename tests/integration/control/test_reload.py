@@ -2,7 +2,8 @@
 """SIGHUP and the keys control reads only at start (docs/control.md, "Configuration"): a
 reload that changes them is taken for the rest of the file and says, naming each, that the
 running value stays until a restart; a key the reload applies is not named, and the running
-listener keeps answering."""
+listener keeps answering. A token file the reload cannot use keeps the running configuration,
+and the log says which file and why."""
 import os
 import shutil
 import signal
@@ -47,6 +48,19 @@ def main(binary, tmp):
               f"the reload names {key} as needing a restart: {said!r}")
     check("session_ttl" not in said, f"a key the reload applies is not named: {said!r}")
     check(ctl.request("GET", "/healthz")[0] == 200, "the running listener answers after reload")
+
+    # An admin token file the reload cannot use: the running configuration stays, and the
+    # log says which file and why, as the start would.
+    with open(ctl.token_file, "w") as f:
+        f.write("short\n")
+    start = len(ctl.log)
+    ctl.proc.send_signal(signal.SIGHUP)
+    ctl.wait_log(r"keeping the running configuration", start=start)
+    said = "".join(line for line in ctl.log[start:] if "keeping the running" in line)
+    check(ctl.token_file in said and "at least 16 characters" in said,
+          f"the refused reload names the token file and the reason: {said!r}")
+    check(ctl.request("GET", "/v1/admin/keys", admin=True)[0] == 200,
+          "the running admin token still opens /v1/admin/")
     check(ctl.stop() == 0, "exit 0")
 
 
