@@ -457,6 +457,8 @@ static int apply_defaults(struct loader *l, const struct cfg_field *t, char *obj
 /* ---- the walk ---- */
 
 static int parse_mapping(struct loader *l, const struct cfg_field *t, char *obj);
+static int check_required(struct loader *l, const struct cfg_field *t, const bool *seen,
+                          struct pos at, unsigned depth);
 
 /* The current event is a scalar: check limits, hand back its text. */
 static int scalar_text(struct loader *l, const char **ret)
@@ -572,8 +574,10 @@ static int parse_value(struct loader *l, const struct cfg_field *f, void *dst)
 
         switch (f->type) {
         case CFG_SECTION:
+                /* "admin:" with nothing under it: all defaults, but a required key inside is
+                 * as missing as when the section is absent. */
                 if (is_null_scalar(ev))
-                        return 0; /* "admin:" with nothing under it: all defaults */
+                        return check_required(l, f->sub, NULL, at, l->depth + 1);
                 if (ev->type != YAML_MAPPING_START_EVENT)
                         break;
                 if ((r = enter(l)) < 0)

@@ -288,6 +288,11 @@ TEST(required_in_absent_section)
         struct cfg_error err;
         ASSERT_EQ(cfg_load_buf("t.yaml", "\nother: 1\n", 10, out_fields, &o, &err), -EINVAL);
         ASSERT_STREQ(err.msg, "t.yaml:2:1: missing required key 'sec.must'");
+        /* Present but empty or null ("sec:", "sec: ~") is no better than absent. */
+        ASSERT_EQ(cfg_load_buf("t.yaml", "other: 1\nsec:\n", 14, out_fields, &o, &err), -EINVAL);
+        ASSERT_STREQ(err.msg, "t.yaml:2:5: missing required key 'sec.must'");
+        ASSERT_EQ(cfg_load_buf("t.yaml", "sec: ~\n", 7, out_fields, &o, &err), -EINVAL);
+        ASSERT_STREQ(err.msg, "t.yaml:1:6: missing required key 'sec.must'");
         ASSERT_EQ(cfg_load_buf("t.yaml", "sec: {must: x}", 14, out_fields, &o, &err), 0);
         ASSERT_STREQ(o.in.must, "x");
         cfg_free(out_fields, &o);
