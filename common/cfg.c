@@ -595,7 +595,11 @@ static int parse_value(struct loader *l, const struct cfg_field *f, void *dst)
         case CFG_STRLIST:
                 if (ev->type == YAML_SEQUENCE_START_EVENT)
                         return parse_strlist(l, f, dst);
-                if (is_null_scalar(ev) && f->min <= 0) {
+                /* An empty value is an empty list, not a list of one empty string. */
+                if (is_null_scalar(ev) && f->min > 0)
+                        return fail(l, at, "'%s' needs at least %" PRId64 " entr%s", path_str(l),
+                                    f->min, f->min == 1 ? "y" : "ies");
+                if (is_null_scalar(ev)) {
                         strlist_clear(dst);
                         return 0;
                 }

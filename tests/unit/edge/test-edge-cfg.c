@@ -267,6 +267,17 @@ TEST(workers_bounded_by_what_runs)
                           "edge.yaml:4:10: 'workers' must be between 0 and 62, got \"63\"");
 }
 
+/* listen has a default and needs at least one entry: an empty value is not an address. */
+TEST(null_listen_needs_an_entry)
+{
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                          "listen: ~\n",
+                          "edge.yaml:4:9: 'listen' needs at least 1 entry");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                          "listen:\n",
+                          "edge.yaml:4:8: 'listen' needs at least 1 entry");
+}
+
 TEST(load_file)
 {
         char path[] = "/tmp/sluice-test-edge-cfg-XXXXXX";
