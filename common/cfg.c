@@ -131,7 +131,9 @@ static int next(struct loader *l)
                 return fail_yaml(l);
         l->have_ev = true;
         if (l->ev.type == YAML_ALIAS_EVENT)
-                return fail(l, mark_pos(l->ev.start_mark), "aliases are not supported");
+                return fail(l, mark_pos(l->ev.start_mark),
+                            "'%s': aliases (*%.64s) are not supported", path_str(l),
+                            (const char *)l->ev.data.alias.anchor);
         return 0;
 }
 

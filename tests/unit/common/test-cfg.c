@@ -404,14 +404,18 @@ TEST(list_limits)
 
 TEST(aliases_refused)
 {
-        ASSERT_FAILS("name: &n x\noptional: *n\n", "t.yaml:2:11: aliases are not supported");
+        ASSERT_FAILS("name: &n x\noptional: *n\n",
+                     "t.yaml:2:11: 'optional': aliases (*n) are not supported");
         /* The classic expansion bomb stops at its first alias, whatever the keys. */
         ASSERT_FAILS("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
                      "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
                      "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n",
                      "t.yaml:1:1: unknown key 'a'");
-        ASSERT_FAILS("name: n\ntags: &a [x]\npeers: *a\n", "t.yaml:3:8: aliases are not supported");
-        ASSERT_FAILS("name: n\n*a : b\n", "t.yaml:2:1: aliases are not supported");
+        ASSERT_FAILS("name: n\ntags: &a [x]\npeers: *a\n",
+                     "t.yaml:3:8: 'peers': aliases (*a) are not supported");
+        ASSERT_FAILS("name: n\ntags: &a x\nnet: {bind: *a}\n",
+                     "t.yaml:3:13: 'net.bind': aliases (*a) are not supported");
+        ASSERT_FAILS("name: n\n*a : b\n", "t.yaml:2:1: '(top level)': aliases (*a) are not supported");
 }
 
 TEST(yaml_syntax_errors)
