@@ -276,6 +276,24 @@ static void restart_only_changes(const struct ctl_cfg *cur, const struct ctl_cfg
                          keys);
 }
 
+/*
+ * Log rotation (the file renamed, then SIGHUP): a log file (log.target a path) is opened again
+ * at its path, whether the reload then takes or not, so that no line goes on into a file
+ * rotated away and soon deleted. The target itself changes only with a restart.
+ */
+static void reopen_log(const struct ctl_cfg *cfg)
+{
+        const char *t = cfg->log.target;
+        int lvl = log_level_parse(cfg->log.level), r;
+
+        if (!t || !strcmp(t, "stderr") || !strcmp(t, "journal") || lvl < 0)
+                return;
+        r = log_init((enum log_level)lvl, t);
+        if (r < 0)
+                log_warn("reload: cannot open the log %s again: %s; writing on to the one open",
+                         t, strerror(-r));
+}
+
 static void reload(struct ctl *ctl)
 {
         struct ctl_cfg *cfg = NULL;
@@ -285,6 +303,7 @@ static void reload(struct ctl *ctl)
         size_t tok_len = 0;
         int r;
 
+        reopen_log(ctl->cfg);
         if (ctl_cfg_load(cfg_path, &cfg, &err) < 0) {
                 log_error("reload: %s; keeping the running configuration", err.msg);
                 return;

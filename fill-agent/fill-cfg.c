@@ -200,7 +200,8 @@ int fill_cfg_rate_parse(const char *s, uint64_t *ret)
                 *ret = 0;
                 return 0;
         }
-        if (*s < '0' || *s > '9')
+        /* Decimal only: strtod would also take hexadecimal ("0x1p4" is 16) and "infinity". */
+        if (*s < '0' || *s > '9' || strpbrk(s, "xX"))
                 return -EINVAL;
         errno = 0;
         v = strtod(s, &end);

@@ -26,6 +26,11 @@ TEST(rate_units)
         ASSERT_EQ(fill_cfg_rate_parse("-1G", &v), -EINVAL);
         ASSERT_EQ(fill_cfg_rate_parse("2Gbitz", &v), -EINVAL);
         ASSERT_EQ(fill_cfg_rate_parse("1bit", &v), -EINVAL);
+        /* Decimal only. */
+        ASSERT_EQ(fill_cfg_rate_parse("0x10G", &v), -EINVAL);
+        ASSERT_EQ(fill_cfg_rate_parse("0X1p4M", &v), -EINVAL);
+        ASSERT_EQ(fill_cfg_rate_parse("1e3M", &v), 0);
+        ASSERT_EQ(v, 1000000000ull);
 }
 
 static int load_text(const char *text, struct fill_cfg *c, struct cfg_error *err)
