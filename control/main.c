@@ -276,22 +276,24 @@ static void restart_only_changes(const struct ctl_cfg *cur, const struct ctl_cfg
                          keys);
 }
 
+/* The log file opened at start (log.target a path), or NULL: a reload does not change it. */
+static char *log_file;
+
 /*
- * Log rotation (the file renamed, then SIGHUP): a log file (log.target a path) is opened again
- * at its path, whether the reload then takes or not, so that no line goes on into a file
- * rotated away and soon deleted. The target itself changes only with a restart.
+ * Log rotation (the file renamed, then SIGHUP): the log file is opened again at its path,
+ * whether the reload then takes or not, so that no line goes on into a file rotated away and
+ * soon deleted. The level is the one in force.
  */
 static void reopen_log(const struct ctl_cfg *cfg)
 {
-        const char *t = cfg->log.target;
         int lvl = log_level_parse(cfg->log.level), r;
 
-        if (!t || !strcmp(t, "stderr") || !strcmp(t, "journal") || lvl < 0)
+        if (!log_file || lvl < 0)
                 return;
-        r = log_init((enum log_level)lvl, t);
+        r = log_init((enum log_level)lvl, log_file);
         if (r < 0)
                 log_warn("reload: cannot open the log %s again: %s; writing on to the one open",
-                         t, strerror(-r));
+                         log_file, strerror(-r));
 }
 
 static void reload(struct ctl *ctl)
@@ -615,6 +617,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "cannot open log target %s\n", ctl->cfg->log.target);
                 return 2;
         }
+        const char *target = ctl->cfg->log.target;
+        if (target && strcmp(target, "stderr") && strcmp(target, "journal") &&
+            !(log_file = strdup(target)))
+                log_warn("out of memory: the log file will not be opened again on SIGHUP");
 
         /* Signals first, so a SIGTERM during migrations is not lost. */
         sigemptyset(&sigs);
