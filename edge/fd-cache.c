@@ -288,6 +288,19 @@ void fd_cache_drop_all(struct fd_cache *c)
                         hash_remove(c, i);
 }
 
+unsigned fd_cache_shed(struct fd_cache *c, unsigned n)
+{
+        unsigned done = 0;
+
+        while (done < n && c->lru_tail != NIL) {
+                uint32_t i = c->lru_tail;
+                lru_unlink(c, i);
+                slot_release(c, i);
+                done++;
+        }
+        return done;
+}
+
 unsigned fd_cache_count(const struct fd_cache *c)
 {
         return c->used;

@@ -60,5 +60,9 @@ void fd_cache_drop(struct fd_cache *c, uint64_t file_id);
  * goes). */
 void fd_cache_drop_all(struct fd_cache *c);
 
+/* Close up to n idle entries, least recently used first, for a descriptor needed now (an
+ * open or accept that found the process's table full). Returns how many were closed. */
+unsigned fd_cache_shed(struct fd_cache *c, unsigned n);
+
 /* Number of entries (including dropped ones still referenced). */
 unsigned fd_cache_count(const struct fd_cache *c);

@@ -773,6 +773,22 @@ void store_reader_sync(struct store_reader *r)
         pthread_mutex_unlock(&s->lock);
 }
 
+/* Serving must not write inodes: without O_NOATIME every sendfile(2) checks (relatime) or
+ * updates the access time. Only the files' owner may ask. */
+static int open_object(struct store *s, const char *p)
+{
+        int fd = openat(s->objfd, p, O_RDONLY | O_CLOEXEC | O_NOATIME);
+
+        if (fd < 0 && errno == EPERM)
+                fd = openat(s->objfd, p, O_RDONLY | O_CLOEXEC);
+        return fd;
+}
+
+unsigned store_reader_shed(struct store_reader *r, unsigned n)
+{
+        return fd_cache_shed(r->fc, n);
+}
+
 int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct store_obj *ret)
 {
         struct store *s = r->s;
@@ -800,11 +816,12 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
                 char p[20];
                 struct stat st;
                 obj_path(rec.file_id, p);
-                /* Serving must not write inodes: without O_NOATIME every sendfile(2) checks
-                 * (relatime) or updates the access time. Only the files' owner may ask. */
-                fd = openat(s->objfd, p, O_RDONLY | O_CLOEXEC | O_NOATIME);
-                if (fd < 0 && errno == EPERM)
-                        fd = openat(s->objfd, p, O_RDONLY | O_CLOEXEC);
+                fd = open_object(s, p);
+                /* The descriptor table is full (RLIMIT_NOFILE under workers x fd_cache):
+                 * idle cached files give way to the one wanted now. */
+                while (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+                       fd_cache_shed(r->fc, 1) == 1)
+                        fd = open_object(s, p);
                 if (fd < 0) {
                         if (errno != ENOENT)
                                 return -errno;

@@ -69,6 +69,10 @@ void store_reader_free(struct store_reader *r);
  * a lookup does this too, a reader with none to make must call it for their space to be
  * freed. Only from r's own thread. */
 void store_reader_sync(struct store_reader *r);
+/* Close up to n of r's idle cached fds (least recently used first), for a descriptor needed
+ * now: the process's table is full (EMFILE/ENFILE). Returns how many it closed. Only from r's
+ * own thread. */
+unsigned store_reader_shed(struct store_reader *r, unsigned n);
 
 /*
  * Look key up and open its file (through the reader's fd cache). Records a hit for the

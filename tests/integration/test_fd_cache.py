@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: MIT
+"""The worker's open-file cache under a descriptor limit (RLIMIT_NOFILE) smaller than
+cache.fd_cache: cached descriptors of idle files give way to what needs a descriptor now.
+
+  lookup_at_the_limit: one worker, fd_cache far above what the limit leaves; more objects than
+                 free descriptors are asked for, one after another on one connection. Each is
+                 answered with its bytes: an open that finds the table full closes the least
+                 recently used idle cached file and opens again, instead of a 503.
+"""
+
+import os
+import resource
+import sys
+
+from edgeharness import Edge, RawConn, build_request, eq, expect_body, run, test
+
+NOFILE = 64  # the edge's soft descriptor limit: about 40 left once it is up
+OBJECTS = 2 * NOFILE
+
+
+def limited_edge(binary):
+    """A started edge whose soft descriptor limit is NOFILE, set before it starts (an accept
+    takes the limit in force when it was armed), with OBJECTS pushed and one open client
+    connection. The admin port is not used once lookups have filled the table."""
+    e = Edge(binary, {"workers": 1, "cache": {"fd_cache": 100000, "scrub_rate": 0},
+                      "limits": {"idle_timeout": "30s"}})
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, hard))
+    try:
+        e.start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    eq(resource.prlimit(e.proc.pid, resource.RLIMIT_NOFILE)[0], NOFILE, "the edge's limit")
+    objs = {f"/fd/seg-{i}.m4s": os.urandom(1000 + i) for i in range(OBJECTS)}
+    e.push(objs)
+    c = RawConn(e.port)
+    c.send(build_request("GET", "/fd/seg-0.m4s"))
+    expect_body(c.read_response(), objs["/fd/seg-0.m4s"], "first object")
+    e.wait_connections(1)
+    return e, c, objs
+
+
+def get_all(e, c, objs, what):
+    for key, data in objs.items():
+        c.send(build_request("GET", key))
+        expect_body(c.read_response(), data, f"{what} {key}")
+
+
+@test
+def lookup_at_the_limit(binary):
+    e, c, objs = limited_edge(binary)
+    try:
+        get_all(e, c, objs, "at the descriptor limit:")
+        get_all(e, c, objs, "again:")
+        c.close()
+    finally:
+        e.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(run())
