@@ -12,10 +12,12 @@
 
 #include "conn.h"
 #include "listener.h"
+#include "store.h"
 #include "worker.h"
 
 #define BACKLOG        4096
 #define EMFILE_RETRYMS 100
+#define ACCEPT_SHED    16 /* cached files closed per accept that found the fd table full */
 
 int listener_socket(const struct sockaddr_storage *addr, socklen_t len, bool reuseport)
 {
@@ -120,7 +122,12 @@ void listener_on_accept(struct uring_loop *loop, void *owner, const struct io_ur
                 log_debug("worker %u: accept failed: %s", w->idx, strerror(-cqe->res));
         }
         if (!more && l->open) {
-                if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOMEM)
+                bool full = cqe->res == -EMFILE || cqe->res == -ENFILE;
+                /* A full descriptor table: this worker's idle cached files give way to new
+                 * connections (nothing else may let go for a long time), else wait. */
+                if (full && w->reader && store_reader_shed(w->reader, ACCEPT_SHED) > 0)
+                        arm(l);
+                else if (full || cqe->res == -ENOMEM)
                         (void)uring_timer_arm(loop, &l->retry,
                                               uring_loop_now_ms(loop) + EMFILE_RETRYMS);
                 else

@@ -6,6 +6,9 @@ cache.fd_cache: cached descriptors of idle files give way to what needs a descri
                  free descriptors are asked for, one after another on one connection. Each is
                  answered with its bytes: an open that finds the table full closes the least
                  recently used idle cached file and opens again, instead of a 503.
+  accept_at_the_limit: with the table full of cached files, a new client connection is still
+                 accepted and answered: an accept that finds the table full closes idle
+                 cached files too, instead of retrying for ever while nothing lets go.
 """
 
 import os
@@ -52,6 +55,21 @@ def lookup_at_the_limit(binary):
     try:
         get_all(e, c, objs, "at the descriptor limit:")
         get_all(e, c, objs, "again:")
+        c.close()
+    finally:
+        e.cleanup()
+
+
+@test
+def accept_at_the_limit(binary):
+    e, c, objs = limited_edge(binary)
+    try:
+        # Fill the table with cached files: the lookups shed idle ones only as they need to.
+        get_all(e, c, objs, "filling the table:")
+        for i in range(3):
+            with RawConn(e.port, timeout=5.0) as c2:
+                c2.send(build_request("GET", "/fd/seg-1.m4s"))
+                expect_body(c2.read_response(), objs["/fd/seg-1.m4s"], f"new connection {i}")
         c.close()
     finally:
         e.cleanup()
