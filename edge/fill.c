@@ -234,6 +234,26 @@ const char *fill_upstream_url(const struct fill *f)
         return f->rt && f->upstream_idx < n_upstreams(f) ? up_url(f, f->upstream_idx) : NULL;
 }
 
+/* r is an open that found the descriptor table full, and an idle cached file of the owner's
+ * made room for another try. */
+static bool fds_freed(const struct fill *f, int r)
+{
+        return (r == -EMFILE || r == -ENFILE) && f->owner->reader &&
+               store_reader_shed(f->owner->reader, 1) == 1;
+}
+
+/* store_put_begin, making room in the descriptor table as it needs. */
+static int put_begin(struct fill *f, struct store *store, uint64_t size, const char *ctype)
+{
+        int r;
+
+        do {
+                r = store_put_begin(store, f->key, f->key_len, size, f->has_sha ? f->sha_hex : NULL,
+                                    ctype, &f->put);
+        } while (fds_freed(f, r));
+        return r;
+}
+
 static int on_head(void *ud, const struct upstream_resp *resp)
 {
         struct fill *f = ud;
@@ -313,16 +333,13 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                 f->has_sha = true;
                 metrics_add(f->owner->srv->m.plan_checked, 1);
         }
-        r = store_put_begin(store, f->key, f->key_len, (uint64_t)resp->content_length,
-                            f->has_sha ? f->sha_hex : NULL, ctype, &f->put);
+        r = put_begin(f, store, (uint64_t)resp->content_length, ctype);
         if (r == -ENOSPC) {
                 /* Make room by the eviction policy, then try once more; an object over the
                  * whole budget is refused without touching what the cache holds. */
                 r = evict_make_room(f->owner->srv, (uint64_t)resp->content_length);
                 if (r == 0)
-                        r = store_put_begin(store, f->key, f->key_len,
-                                            (uint64_t)resp->content_length,
-                                            f->has_sha ? f->sha_hex : NULL, ctype, &f->put);
+                        r = put_begin(f, store, (uint64_t)resp->content_length, ctype);
         }
         if (r == -EFBIG) {
                 f->put = NULL;
@@ -342,7 +359,9 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                          strerror(-r));
                 return -1;
         }
-        fd = store_put_open_read(f->put);
+        do {
+                fd = store_put_open_read(f->put);
+        } while (fds_freed(f, fd));
         if (fd < 0) {
                 f->verdict = 502;
                 return -1;

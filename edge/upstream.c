@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -194,6 +195,22 @@ static void unlink_sock(struct upstream_ctx *ctx, struct usock *s)
                         *pp = s->next;
                         return;
                 }
+}
+
+/* libcurl's own socket(2), but for a full descriptor table: the worker may free some. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+        struct upstream_ctx *ctx = clientp;
+        int fd;
+
+        (void)purpose;
+        for (;;) {
+                fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+                if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || !ctx->ops.fds_full ||
+                    ctx->ops.fds_full(ctx->loop) == 0)
+                        break;
+        }
+        return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
@@ -634,6 +651,8 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
         (void)curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
         (void)curl_easy_setopt(f->easy, CURLOPT_PROXY, ""); /* never an environment proxy */
         (void)curl_easy_setopt(f->easy, CURLOPT_USERAGENT, "sluice-edge");
+        (void)curl_easy_setopt(f->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+        (void)curl_easy_setopt(f->easy, CURLOPT_OPENSOCKETDATA, ctx);
         if (fresh)
                 (void)curl_easy_setopt(f->easy, CURLOPT_FRESH_CONNECT, 1L);
         (void)curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT_MS,

@@ -33,6 +33,9 @@ struct edge_cfg_upstream;
 struct upstream_ops {
         uint8_t poll;
         uint8_t cancel;
+        /* A connection's socket found the descriptor table full (EMFILE/ENFILE): close
+         * descriptors that can go and return how many, 0 to give up. NULL: never asked. */
+        unsigned (*fds_full)(struct uring_loop *loop);
 };
 
 /* The response head, valid during on_head only. Strings are NUL-terminated or NULL. */

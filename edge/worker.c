@@ -28,6 +28,9 @@
 /* How soon an idle worker lets go of files deleted, replaced or evicted elsewhere: until it
  * does, their disk space is not free. A busy one does it at its next lookup anyway. */
 #define DEAD_FILES_MS 1000u
+/* Idle cached files closed at once when a fill's socket finds the fd table full: libcurl
+ * may want more than the one descriptor (a resolver's socketpair). */
+#define FDS_FULL_SHED 16u
 
 #define DEFAULT_MAX_CONNECTIONS 100000
 #define DEFAULT_HEADER_BYTES    8192
@@ -203,6 +206,14 @@ static void on_dead_files(struct uring_loop *loop, struct uring_timer *t)
         (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + DEAD_FILES_MS);
 }
 
+/* A fill's socket found the descriptor table full: this worker's idle cached files go first. */
+static unsigned fds_full(struct uring_loop *loop)
+{
+        struct edge_worker *w = worker_of(loop);
+
+        return w->reader ? store_reader_shed(w->reader, FDS_FULL_SHED) : 0;
+}
+
 static int setup(struct edge_worker *w)
 {
         struct edge_server *srv = w->srv;
@@ -232,7 +243,8 @@ static int setup(struct edge_worker *w)
 
         if (!w->admin) {
                 static const struct upstream_ops uops = {.poll = EDGE_OP_UPSTREAM_POLL,
-                                                         .cancel = EDGE_OP_UPSTREAM_CANCEL};
+                                                         .cancel = EDGE_OP_UPSTREAM_CANCEL,
+                                                         .fds_full = fds_full};
                 uring_loop_set_handler(w->loop, EDGE_OP_UPSTREAM_POLL, upstream_on_poll);
                 uring_loop_set_handler(w->loop, EDGE_OP_UPSTREAM_CANCEL, upstream_on_cancel);
                 r = upstream_ctx_new(w->loop, &uops, &w->up);

@@ -9,24 +9,29 @@ cache.fd_cache: cached descriptors of idle files give way to what needs a descri
   accept_at_the_limit: with the table full of cached files, a new client connection is still
                  accepted and answered: an accept that finds the table full closes idle
                  cached files too, instead of retrying for ever while nothing lets go.
+  miss_at_the_limit: with the table full of cached files, misses are filled from the origin
+                 and answered with its bytes, then are hits: the fill's socket, temporary file
+                 and its reader make room the same way, instead of a 502 with the origin
+                 marked down ("Connection refused").
 """
 
 import os
 import resource
 import sys
 
-from edgeharness import Edge, RawConn, build_request, eq, expect_body, run, test
+from edgeharness import Edge, RawConn, build_request, check, eq, expect_body, run, test
+from origin import Origin
 
 NOFILE = 64  # the edge's soft descriptor limit: about 40 left once it is up
 OBJECTS = 2 * NOFILE
 
 
-def limited_edge(binary):
+def limited_edge(binary, extra=None):
     """A started edge whose soft descriptor limit is NOFILE, set before it starts (an accept
     takes the limit in force when it was armed), with OBJECTS pushed and one open client
     connection. The admin port is not used once lookups have filled the table."""
     e = Edge(binary, {"workers": 1, "cache": {"fd_cache": 100000, "scrub_rate": 0},
-                      "limits": {"idle_timeout": "30s"}})
+                      "limits": {"idle_timeout": "30s"}, **(extra or {})})
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, hard))
     try:
@@ -73,6 +78,31 @@ def accept_at_the_limit(binary):
         c.close()
     finally:
         e.cleanup()
+
+
+@test
+def miss_at_the_limit(binary):
+    origin = Origin()
+    e, c, objs = limited_edge(binary, {"upstreams": [{"url": origin.url}]})
+    try:
+        get_all(e, c, objs, "filling the table:")
+        for what in ("miss", "hit"):
+            for i in range(3):
+                key = f"/ok/miss/seg-{i}.m4s"
+                if what == "miss":
+                    origin.add(key, os.urandom(5000 + i))
+                c.send(build_request("GET", key))
+                r = c.read_response()
+                expect_body(r, origin.objects[key], f"{what} {key}")
+                cs = r.need("Cache-Status")
+                check(("fwd=miss" in cs) == (what == "miss"), f"{key}: a {what} ({cs!r})")
+                eq(origin.count(key), 1, f"{key}: origin fetches")
+        check("is down" not in open(e.log_path, errors="replace").read(),
+              "the origin was not marked down")
+        c.close()
+    finally:
+        e.cleanup()
+        origin.srv.shutdown()
 
 
 if __name__ == "__main__":
