@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,6 +386,17 @@ static bool loops_alive(void *arg)
         return stuck == UINT_MAX;
 }
 
+/* CPUs this process may run on (taskset, systemd's CPUAffinity=, a container's cpuset):
+ * more workers than that would only take turns on them. */
+static unsigned usable_cpus(void)
+{
+        cpu_set_t set;
+
+        if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+                return (unsigned)CPU_COUNT(&set);
+        return (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /* Open one socket per worker for each address; a port of 0 is resolved by the first. */
 static int open_listeners(const struct cfg_strlist *addrs, unsigned n_workers, int **ret_fds)
 {
@@ -557,7 +569,7 @@ int main(int argc, char **argv)
 
         n_workers = workers_flag           ? (unsigned)workers_flag
                     : rt->cfg->workers > 0 ? (unsigned)rt->cfg->workers
-                                           : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+                                           : usable_cpus();
         if (n_workers < 1)
                 n_workers = 1;
         if (n_workers > MAX_WORKERS)
