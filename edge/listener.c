@@ -124,14 +124,18 @@ void listener_on_accept(struct uring_loop *loop, void *owner, const struct io_ur
         if (!more && l->open) {
                 bool full = cqe->res == -EMFILE || cqe->res == -ENFILE;
                 /* A full descriptor table: this worker's idle cached files give way to new
-                 * connections (nothing else may let go for a long time), else wait. */
-                if (full && w->reader && store_reader_shed(w->reader, ACCEPT_SHED) > 0)
+                 * connections (nothing else may let go for a long time); with none, the
+                 * other workers' do (the admin worker caches none) while this one waits. */
+                if (full && w->reader && store_reader_shed(w->reader, ACCEPT_SHED) > 0) {
                         arm(l);
-                else if (full || cqe->res == -ENOMEM)
+                } else if (full || cqe->res == -ENOMEM) {
+                        if (full)
+                                worker_fds_wanted(srv, ACCEPT_SHED);
                         (void)uring_timer_arm(loop, &l->retry,
                                               uring_loop_now_ms(loop) + EMFILE_RETRYMS);
-                else
+                } else {
                         arm(l);
+                }
         }
 }
 

@@ -171,6 +171,8 @@ static void on_wake(struct uring_loop *loop, void *userdata)
         struct edge_worker *w = userdata;
 
         atomic_store(&w->probe_seen, atomic_load(&w->srv->probe));
+        if (atomic_load_explicit(&w->fds_wanted, memory_order_relaxed) && w->reader)
+                (void)store_reader_shed(w->reader, atomic_exchange(&w->fds_wanted, 0));
         refresh_runtime(w);
         if (atomic_load(&w->srv->draining) && !w->draining)
                 drain_begin(w);
@@ -345,6 +347,14 @@ void worker_notify(struct edge_worker *w)
 {
         if (w->loop)
                 (void)uring_loop_wake(w->loop);
+}
+
+void worker_fds_wanted(struct edge_server *srv, unsigned n)
+{
+        for (unsigned i = 0; i < srv->n_workers; i++) {
+                atomic_fetch_add(&srv->workers[i].fds_wanted, n);
+                worker_notify(&srv->workers[i]);
+        }
 }
 
 void worker_release(struct edge_worker *w)

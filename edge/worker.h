@@ -138,6 +138,7 @@ struct edge_worker {
         unsigned n_out_pool;
         struct access_log_buf alog;
         atomic_uint_fast64_t probe_seen; /* the last edge_server.probe this loop answered */
+        atomic_uint fds_wanted; /* cached files another thread asks this one to close */
 };
 
 struct edge_server {
@@ -181,6 +182,9 @@ void worker_wait(struct edge_worker *w);
 void worker_join(struct edge_worker *w);
 /* Any thread: tell w to look at the server's state again (reload, drain). */
 void worker_notify(struct edge_worker *w);
+/* Any thread: an accept found the process's descriptor table full. Every client worker
+ * closes up to n of its idle cached files at its next wake-up. */
+void worker_fds_wanted(struct edge_server *srv, unsigned n);
 
 /* Apply cfg's limits with defaults into ret. */
 void worker_limits_from_cfg(const struct edge_cfg *cfg, struct edge_limits *ret);

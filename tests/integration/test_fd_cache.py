@@ -9,6 +9,10 @@ cache.fd_cache: cached descriptors of idle files give way to what needs a descri
   accept_at_the_limit: with the table full of cached files, a new client connection is still
                  accepted and answered: an accept that finds the table full closes idle
                  cached files too, instead of retrying for ever while nothing lets go.
+  admin_at_the_limit: with the table full of the client worker's cached files, the admin API
+                 (/healthz, /metrics) still answers: the admin thread, which caches no files,
+                 has the client workers close some of theirs, instead of its accepts failing
+                 for as long as they hold the table.
   miss_at_the_limit: with the table full of cached files, misses are filled from the origin
                  and answered with its bytes, then are hits: the fill's socket, temporary file
                  and its reader make room the same way, instead of a 502 with the origin
@@ -75,6 +79,21 @@ def accept_at_the_limit(binary):
             with RawConn(e.port, timeout=5.0) as c2:
                 c2.send(build_request("GET", "/fd/seg-1.m4s"))
                 expect_body(c2.read_response(), objs["/fd/seg-1.m4s"], f"new connection {i}")
+        c.close()
+    finally:
+        e.cleanup()
+
+
+@test
+def admin_at_the_limit(binary):
+    e, c, objs = limited_edge(binary)
+    try:
+        get_all(e, c, objs, "filling the table:")
+        for i in range(3):
+            r = e.admin("GET", "/healthz", timeout=5.0)
+            eq(r.status, 200, f"/healthz {i}")
+        eq(e.metrics().status, 200, "/metrics")
+        get_all(e, c, objs, "and the clients:")
         c.close()
     finally:
         e.cleanup()
