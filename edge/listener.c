@@ -17,7 +17,8 @@
 
 #define BACKLOG        4096
 #define EMFILE_RETRYMS 100
-#define ACCEPT_SHED    16 /* cached files closed per accept that found the fd table full */
+#define ACCEPT_SHED    16    /* cached files closed per accept that found the fd table full */
+#define FULL_LOG_MS    10000 /* a full descriptor table is logged once per this, per listener */
 
 int listener_socket(const struct sockaddr_storage *addr, socklen_t len, bool reuseport)
 {
@@ -117,6 +118,15 @@ void listener_on_accept(struct uring_loop *loop, void *owner, const struct io_ur
                                         : conn_accept(w, fd, false)) < 0) {
                                 atomic_fetch_sub(&srv->conns_open, 1);
                         }
+                }
+        } else if (cqe->res == -EMFILE || cqe->res == -ENFILE) {
+                uint64_t now = uring_loop_now_ms(loop);
+                if (!l->full_logged_ms || now - l->full_logged_ms >= FULL_LOG_MS) {
+                        l->full_logged_ms = now;
+                        log_warn("%s worker %u: accept failed: %s; closing idle cached files "
+                                 "(raise the descriptor limit, ulimit -n, or lower "
+                                 "cache.fd_cache)",
+                                 l->admin ? "admin" : "client", w->idx, strerror(-cqe->res));
                 }
         } else if (cqe->res != -ECANCELED) {
                 log_debug("worker %u: accept failed: %s", w->idx, strerror(-cqe->res));

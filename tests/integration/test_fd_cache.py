@@ -12,7 +12,7 @@ cache.fd_cache: cached descriptors of idle files give way to what needs a descri
   admin_at_the_limit: with the table full of the client worker's cached files, the admin API
                  (/healthz, /metrics) still answers: the admin thread, which caches no files,
                  has the client workers close some of theirs, instead of its accepts failing
-                 for as long as they hold the table.
+                 for as long as they hold the table. The log says so, once (a warning).
   miss_at_the_limit: with the table full of cached files, misses are filled from the origin
                  and answered with its bytes, then are hits: the fill's socket, temporary file
                  and its reader make room the same way, instead of a 502 with the origin
@@ -93,6 +93,9 @@ def admin_at_the_limit(binary):
             r = e.admin("GET", "/healthz", timeout=5.0)
             eq(r.status, 200, f"/healthz {i}")
         eq(e.metrics().status, 200, "/metrics")
+        log = open(e.log_path, errors="replace").read()
+        check("admin worker 1: accept failed: Too many open files" in log, "said in the log")
+        check(log.count("accept failed") <= 2, "said once per listener, not per try")
         get_all(e, c, objs, "and the clients:")
         c.close()
     finally:
