@@ -33,7 +33,8 @@ OBJECTS = 2 * NOFILE
 def limited_edge(binary, extra=None):
     """A started edge whose soft descriptor limit is NOFILE, set before it starts (an accept
     takes the limit in force when it was armed), with OBJECTS pushed and one open client
-    connection. The admin port is not used once lookups have filled the table."""
+    connection. Only admin_at_the_limit uses the admin port once lookups have filled the
+    table."""
     e = Edge(binary, {"workers": 1, "cache": {"fd_cache": 100000, "scrub_rate": 0},
                       "limits": {"idle_timeout": "30s"}, **(extra or {})})
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
