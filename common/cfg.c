@@ -999,3 +999,26 @@ void cfg_free(const struct cfg_field *root, void *obj)
 {
         free_at(root, obj, 1);
 }
+
+bool cfg_str_eq(const char *a, const char *b)
+{
+        return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+bool cfg_strlist_eq(const struct cfg_strlist *a, const struct cfg_strlist *b)
+{
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (strcmp(a->items[i], b->items[i]) != 0)
+                        return false;
+        return true;
+}
+
+void cfg_names_add(char *out, size_t cap, const char *name)
+{
+        size_t n = strlen(out);
+
+        if (n < cap)
+                (void)snprintf(out + n, cap - n, "%s%s", n ? ", " : "", name);
+}

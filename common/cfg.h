@@ -93,6 +93,12 @@ int cfg_error_at(struct cfg_error *err, const char *name, const char *buf, size_
 /* Free what the loader allocated inside obj (strings, lists), recursively. obj may be NULL. */
 void cfg_free(const struct cfg_field *root, void *obj);
 
+/* For comparing a reloaded configuration with the running one: NULL equals "". */
+bool cfg_str_eq(const char *a, const char *b);
+bool cfg_strlist_eq(const struct cfg_strlist *a, const struct cfg_strlist *b);
+/* Append ", name" ("name" first) to the list in out, which holds cap bytes (cut if longer). */
+void cfg_names_add(char *out, size_t cap, const char *name);
+
 /* Helpers shared with CLI flags: parse "800G", "5s" etc. Return 0 or -EINVAL. */
 int cfg_parse_size(const char *s, uint64_t *ret);
 int cfg_parse_duration_ms(const char *s, int64_t *ret);

@@ -217,29 +217,6 @@ static int metrics_setup(struct ctl_metrics *m)
                    : -ENOMEM;
 }
 
-static bool str_same(const char *a, const char *b)
-{
-        return strcmp(a ? a : "", b ? b : "") == 0;
-}
-
-static bool strlist_same(const struct cfg_strlist *a, const struct cfg_strlist *b)
-{
-        if (a->n != b->n)
-                return false;
-        for (size_t i = 0; i < a->n; i++)
-                if (strcmp(a->items[i], b->items[i]) != 0)
-                        return false;
-        return true;
-}
-
-/* Append ", key" (or "key" first) to out; the caller's buffer holds every name at once. */
-static void key_add(char *out, size_t cap, const char *key)
-{
-        size_t n = strlen(out);
-
-        (void)snprintf(out + n, cap - n, "%s%s", n ? ", " : "", key);
-}
-
 /*
  * Name, in one warning, every key of next that differs from cur but is read only at start
  * (listeners, the pools, the caches, the key file imported into PostgreSQL, the log): the
@@ -250,26 +227,26 @@ static void restart_only_changes(const struct ctl_cfg *cur, const struct ctl_cfg
         const struct ctl_cfg_database *a = &cur->db, *b = &next->db;
         char keys[512] = "";
 
-        if (!strlist_same(&next->listen, &cur->listen))
-                key_add(keys, sizeof(keys), "listen");
-        if (!str_same(next->database, cur->database))
-                key_add(keys, sizeof(keys), "database");
+        if (!cfg_strlist_eq(&next->listen, &cur->listen))
+                cfg_names_add(keys, sizeof(keys), "listen");
+        if (!cfg_str_eq(next->database, cur->database))
+                cfg_names_add(keys, sizeof(keys), "database");
         if (b->pool != a->pool)
-                key_add(keys, sizeof(keys), "database_pool.pool");
+                cfg_names_add(keys, sizeof(keys), "database_pool.pool");
         if (b->timeout_ms != a->timeout_ms)
-                key_add(keys, sizeof(keys), "database_pool.timeout");
+                cfg_names_add(keys, sizeof(keys), "database_pool.timeout");
         if (b->admin_timeout_ms != a->admin_timeout_ms)
-                key_add(keys, sizeof(keys), "database_pool.admin_timeout");
+                cfg_names_add(keys, sizeof(keys), "database_pool.admin_timeout");
         if (b->max_queue != a->max_queue)
-                key_add(keys, sizeof(keys), "database_pool.max_queue");
+                cfg_names_add(keys, sizeof(keys), "database_pool.max_queue");
         if (next->cache_ttl_ms != cur->cache_ttl_ms)
-                key_add(keys, sizeof(keys), "cache_ttl");
+                cfg_names_add(keys, sizeof(keys), "cache_ttl");
         if (next->edge_secret_ttl_ms != cur->edge_secret_ttl_ms)
-                key_add(keys, sizeof(keys), "edge_secret_ttl");
-        if (!str_same(next->tokens.keys_file, cur->tokens.keys_file))
-                key_add(keys, sizeof(keys), "tokens.keys_file");
-        if (!str_same(next->log.target, cur->log.target))
-                key_add(keys, sizeof(keys), "log.target");
+                cfg_names_add(keys, sizeof(keys), "edge_secret_ttl");
+        if (!cfg_str_eq(next->tokens.keys_file, cur->tokens.keys_file))
+                cfg_names_add(keys, sizeof(keys), "tokens.keys_file");
+        if (!cfg_str_eq(next->log.target, cur->log.target))
+                cfg_names_add(keys, sizeof(keys), "log.target");
         if (keys[0])
                 log_warn("reload: %s changed; read at start only, they keep their running "
                          "values until a restart",

@@ -201,21 +201,6 @@ static int open_access_log(const char *path)
         return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
-static bool strlist_eq(const struct cfg_strlist *a, const struct cfg_strlist *b)
-{
-        if (a->n != b->n)
-                return false;
-        for (size_t i = 0; i < a->n; i++)
-                if (strcmp(a->items[i], b->items[i]) != 0)
-                        return false;
-        return true;
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-        return strcmp(a ? a : "", b ? b : "") == 0;
-}
-
 /*
  * Log rotation (renamed, then SIGHUP): reopen the log file and the access log at the paths of
  * cfg, the configuration now in force (was: the one before; the log's target needs a restart).
@@ -229,7 +214,7 @@ static void reopen_logs(struct edge_server *srv, const struct edge_cfg *cfg,
         int r;
 
         if (lvl >= 0 && cfg->log.target && cfg->log.target[0] == '/' &&
-            str_eq(cfg->log.target, was->log.target)) {
+            cfg_str_eq(cfg->log.target, was->log.target)) {
                 r = log_init((enum log_level)lvl, cfg->log.target);
                 if (r < 0)
                         log_warn("reload: cannot reopen the log %s: %s; writing on to the one "
@@ -249,14 +234,6 @@ static void reopen_logs(struct edge_server *srv, const struct edge_cfg *cfg,
         }
 }
 
-/* Append ", key" (or "key" first) to out; the caller's buffer holds every name at once. */
-static void key_add(char *out, size_t cap, const char *key)
-{
-        size_t n = strlen(out);
-
-        (void)snprintf(out + n, cap - n, "%s%s", n ? ", " : "", key);
-}
-
 /*
  * Name, in one warning, every key of next that differs from cur but is read only at start:
  * the reload applies the rest and these keep their running values until a restart. The
@@ -268,34 +245,34 @@ static void restart_only_changes(const struct edge_cfg *cur, const struct edge_c
         const struct edge_cfg_cache *a = &cur->cache, *b = &next->cache;
         char keys[512] = "";
 
-        if (!strlist_eq(&next->listen, &cur->listen))
-                key_add(keys, sizeof(keys), "listen");
-        if (!str_eq(next->admin.listen, cur->admin.listen))
-                key_add(keys, sizeof(keys), "admin.listen");
+        if (!cfg_strlist_eq(&next->listen, &cur->listen))
+                cfg_names_add(keys, sizeof(keys), "listen");
+        if (!cfg_str_eq(next->admin.listen, cur->admin.listen))
+                cfg_names_add(keys, sizeof(keys), "admin.listen");
         if (next->workers != cur->workers)
-                key_add(keys, sizeof(keys), "workers");
-        if (!str_eq(b->dir, a->dir))
-                key_add(keys, sizeof(keys), "cache.dir");
+                cfg_names_add(keys, sizeof(keys), "workers");
+        if (!cfg_str_eq(b->dir, a->dir))
+                cfg_names_add(keys, sizeof(keys), "cache.dir");
         if (b->max_size != a->max_size)
-                key_add(keys, sizeof(keys), "cache.max_size");
+                cfg_names_add(keys, sizeof(keys), "cache.max_size");
         if (b->fd_cache != a->fd_cache)
-                key_add(keys, sizeof(keys), "cache.fd_cache");
+                cfg_names_add(keys, sizeof(keys), "cache.fd_cache");
         if (b->index_map_size != a->index_map_size)
-                key_add(keys, sizeof(keys), "cache.index_map_size");
+                cfg_names_add(keys, sizeof(keys), "cache.index_map_size");
         if (b->scrub_rate != a->scrub_rate)
-                key_add(keys, sizeof(keys), "cache.scrub_rate");
+                cfg_names_add(keys, sizeof(keys), "cache.scrub_rate");
         if (b->scrub_pause_ms != a->scrub_pause_ms)
-                key_add(keys, sizeof(keys), "cache.scrub_pause");
-        if (!str_eq(next->user, cur->user))
-                key_add(keys, sizeof(keys), "user");
+                cfg_names_add(keys, sizeof(keys), "cache.scrub_pause");
+        if (!cfg_str_eq(next->user, cur->user))
+                cfg_names_add(keys, sizeof(keys), "user");
         if (next->sandbox.enabled != cur->sandbox.enabled)
-                key_add(keys, sizeof(keys), "sandbox.enabled");
+                cfg_names_add(keys, sizeof(keys), "sandbox.enabled");
         if (next->sandbox.seccomp != cur->sandbox.seccomp)
-                key_add(keys, sizeof(keys), "sandbox.seccomp");
-        if (!str_eq(next->log.target, cur->log.target))
-                key_add(keys, sizeof(keys), "log.target");
+                cfg_names_add(keys, sizeof(keys), "sandbox.seccomp");
+        if (!cfg_str_eq(next->log.target, cur->log.target))
+                cfg_names_add(keys, sizeof(keys), "log.target");
         if (!access_open && next->log.access_log && next->log.access_log[0])
-                key_add(keys, sizeof(keys), "log.access_log");
+                cfg_names_add(keys, sizeof(keys), "log.access_log");
         if (keys[0])
                 log_warn("reload: %s changed; read at start only, they keep their running "
                          "values until a restart",
@@ -329,7 +306,7 @@ static void reload(struct edge_server *srv, const char *path)
         for (size_t i = 0; i < cfg->tls.n; i++) {
                 const char *now = ((struct edge_cfg_tls *)cfg->tls.items)[i].listen;
                 const char *was = ((struct edge_cfg_tls *)old->cfg->tls.items)[i].listen;
-                if (!str_eq(now, was)) {
+                if (!cfg_str_eq(now, was)) {
                         reopen_logs(srv, old->cfg, old->cfg);
                         log_error("reload: tls listener %s moved to %s; that needs a restart, "
                                   "keeping the running configuration",

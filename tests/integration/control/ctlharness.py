@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -289,6 +290,15 @@ def metric(ctl, name):
     m = re.search(rb"^" + name.encode() + rb"(?:\{[^}]*\})? (\d+)", b, re.M)
     check(st == 200 and m, f"metrics carry {name}")
     return int(m.group(1))
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nothing listens on just now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def until_ok(ctl, method, path, body=None, tries=15, **kw):

@@ -17,18 +17,10 @@ import time
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import Control, Failure, Postgres, check, register, run, until_ok
+from ctlharness import Control, Failure, Postgres, check, free_port, register, run, until_ok
 
 NAME = "pg.sluice.test"
 DNS_TIMEOUT_S = 3  # resolv.conf timeout: how long a held query keeps the resolver busy
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def tcp_postgres(tmp):

@@ -8,7 +8,6 @@ import http.server
 import json
 import os
 import re
-import socket
 import signal
 import subprocess
 import sys
@@ -17,18 +16,10 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import ADMIN_TOKEN, Control, Failure, Postgres, check, run, skip
+from ctlharness import ADMIN_TOKEN, Control, Failure, Postgres, check, free_port, run, skip
 
 NS = {"d": "urn:mpeg:dash:schema:mpd:2011", "cenc": "urn:mpeg:cenc:2013"}
 EDGE_TOKEN = "edge-admin-token-0123456789abcdef"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def get(port, path, headers=None):

@@ -5,21 +5,12 @@ not into the renamed one. The same when the reload is refused (a bad configurati
 the refusal itself is written to the new file."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import Control, Postgres, check, run
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from ctlharness import Control, Postgres, check, free_port, run
 
 
 def wait_line(path, text, timeout=10):
