@@ -16,6 +16,7 @@
 #include "api.h"
 #include "ctl.h"
 #include "pgdb.h"
+#include "route-match.h"
 #include "router.h"
 #include "server.h"
 
@@ -62,47 +63,6 @@ static const struct route routes[] = {
     {HTTP_M_POST, "/v1/admin/sessions/*/end", api_admin_session_end, R_ADMIN | R_SESSION},
 };
 
-static bool id_char(char c)
-{
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '.' || c == '_' || c == '-';
-}
-
-/* Match path against pattern, capturing "*" segments into rq->arg. */
-#define ARG_MAX 129 /* other segments: ids (the schema's sluice_id is at most 128) */
-
-static bool match(const char *pattern, const char *path, unsigned flags, struct ctl_req *rq)
-{
-        const char *p = pattern, *s = path;
-        unsigned n_arg = 0;
-
-        while (*p && *s) {
-                if (*p == '*') {
-                        size_t n = 0;
-                        while (s[n] && s[n] != '/') {
-                                if (!id_char(s[n]))
-                                        return false;
-                                n++;
-                        }
-                        size_t max =
-                            (flags & R_SESSION) && n_arg == 0 ? sizeof(rq->arg[0]) - 1 : ARG_MAX;
-                        if (n == 0 || n > max || n_arg >= 2 || s[0] == '.')
-                                return false;
-                        memcpy(rq->arg[n_arg], s, n);
-                        rq->arg[n_arg][n] = '\0';
-                        n_arg++;
-                        s += n;
-                        p++;
-                        continue;
-                }
-                if (*p != *s)
-                        return false;
-                p++;
-                s++;
-        }
-        return *p == '\0' && *s == '\0';
-}
-
 /* A player sending CMCD as headers (CTA-5004) sends all four on its manifest requests too,
  * and a browser refuses a request with a header the preflight did not allow. */
 #define ALLOW_HEADERS                                                                              \
@@ -129,7 +89,7 @@ void router_dispatch(struct ctl_req *rq)
 
         for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
                 const struct route *r = &routes[i];
-                if (!match(r->pattern, rq->path, r->flags, rq))
+                if (!route_match(r->pattern, rq->path, r->flags & R_SESSION, rq->arg))
                         continue;
                 path_known = true;
                 if (rq->method == r->method ||

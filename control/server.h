@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "http1-parse.h"
+#include "route-match.h"
 
 /*
  * The control HTTP/1.1 server on the uring loop: listeners, keep-alive connections, bounded
@@ -44,8 +45,8 @@ struct ctl_req {
         char peer[64];                /* socket peer address */
         char client[64];              /* client address after trusted-proxy handling */
         char origin[CTL_ORIGIN_MAX];  /* Origin header, "" when absent */
-        char arg[2][1040];            /* path segments a route captured ("*"), NUL-terminated:
-                                       * a signed session id (sessid.h) and ".m3u8" fit */
+        char arg[ROUTE_ARGS][ROUTE_ARG_CAP]; /* path segments a route captured ("*"),
+                                              * NUL-terminated (route-match.h) */
         uint64_t start_us;
         bool replied;
         void *handler_data;           /* for the handler's own use */
