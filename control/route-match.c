@@ -3,9 +3,6 @@
 
 #include "route-match.h"
 
-/* Match path against pattern, capturing "*" segments into arg. */
-#define ARG_MAX 129 /* other segments: ids (the schema's sluice_id is at most 128) */
-
 static bool id_char(char c)
 {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -26,7 +23,7 @@ bool route_match(const char *pattern, const char *path, bool session,
                                         return false;
                                 n++;
                         }
-                        size_t max = session && n_arg == 0 ? ROUTE_ARG_CAP - 1 : ARG_MAX;
+                        size_t max = session && n_arg == 0 ? ROUTE_ARG_CAP - 1 : ROUTE_ID_MAX;
                         if (n == 0 || n > max || n_arg >= ROUTE_ARGS || s[0] == '.')
                                 return false;
                         memcpy(arg[n_arg], s, n);
