@@ -45,8 +45,8 @@ struct ctl_req {
         char peer[64];                /* socket peer address */
         char client[64];              /* client address after trusted-proxy handling */
         char origin[CTL_ORIGIN_MAX];  /* Origin header, "" when absent */
-        char arg[ROUTE_ARGS][ROUTE_ARG_CAP]; /* path segments a route captured ("*"),
-                                              * NUL-terminated (route-match.h) */
+        /* Path segments a route captured ("*"), NUL-terminated (route-match.h). */
+        char arg[ROUTE_ARGS][ROUTE_ARG_CAP];
         uint64_t start_us;
         bool replied;
         void *handler_data;           /* for the handler's own use */

@@ -18,15 +18,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The patterns of router.c's table. */
 static const char *const patterns[] = {
-        "/healthz",
-        "/v1/catalog/trending",
-        "/v1/titles/*",
-        "/v1/manifest/*",
-        "/v1/manifest/*/*",
-        "/v1/steering/*",
-        "/v1/edges/*/heartbeat",
-        "/v1/admin/titles/*/licences",
-        "/v1/admin/sessions/*/end",
+    "/healthz",
+    "/v1/catalog/trending",
+    "/v1/titles/*",
+    "/v1/manifest/*",
+    "/v1/manifest/*/*",
+    "/v1/steering/*",
+    "/v1/edges/*/heartbeat",
+    "/v1/admin/titles/*/licences",
+    "/v1/admin/sessions/*/end",
 };
 #define N_PATTERNS (sizeof(patterns) / sizeof(patterns[0]))
 

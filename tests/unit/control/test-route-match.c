@@ -10,11 +10,11 @@ static char arg[ROUTE_ARGS][ROUTE_ARG_CAP];
 static const char *path_of(const char *pre, size_t n, char c, const char *post)
 {
         static char buf[2 * ROUTE_ARG_CAP];
-        size_t l = strlen(pre);
+        size_t l = strlen(pre), m = strlen(post);
 
         memcpy(buf, pre, l);
         memset(buf + l, c, n);
-        strcpy(buf + l + n, post);
+        memcpy(buf + l + n, post, m + 1);
         return buf;
 }
 
@@ -23,8 +23,8 @@ TEST(literal_and_captures)
         ASSERT_TRUE(route_match("/healthz", "/healthz", false, arg));
         ASSERT_TRUE(!route_match("/healthz", "/healthz/", false, arg));
         ASSERT_TRUE(!route_match("/healthz", "", false, arg));
-        ASSERT_TRUE(route_match("/v1/manifest/*/*", "/v1/manifest/S1.a.b/video-720p.m3u8", true,
-                                arg));
+        ASSERT_TRUE(
+            route_match("/v1/manifest/*/*", "/v1/manifest/S1.a.b/video-720p.m3u8", true, arg));
         ASSERT_STREQ(arg[0], "S1.a.b");
         ASSERT_STREQ(arg[1], "video-720p.m3u8");
         ASSERT_TRUE(route_match("/v1/edges/*/heartbeat", "/v1/edges/edge-1/heartbeat", false, arg));
@@ -48,8 +48,8 @@ TEST(id_length)
         ASSERT_TRUE(!route_match("/v1/titles/*", path_of("/v1/titles/", 129, 'a', ""), false, arg));
         ASSERT_TRUE(!route_match("/v1/edges/*/heartbeat",
                                  path_of("/v1/edges/", 129, 'e', "/heartbeat"), false, arg));
-        ASSERT_TRUE(!route_match("/v1/manifest/*/*",
-                                 path_of("/v1/manifest/S1.a/", 129, 'v', ""), true, arg));
+        ASSERT_TRUE(!route_match("/v1/manifest/*/*", path_of("/v1/manifest/S1.a/", 129, 'v', ""),
+                                 true, arg));
 }
 
 /* The first capture of a session route is a signed session id: up to ROUTE_ARG_CAP - 1. */
@@ -60,8 +60,8 @@ TEST(session_length)
         ASSERT_EQ(strlen(arg[0]), ROUTE_ARG_CAP - 1);
         ASSERT_TRUE(!route_match("/v1/steering/*", path_of("/v1/steering/", ROUTE_ARG_CAP, 's', ""),
                                  true, arg));
-        ASSERT_TRUE(!route_match("/v1/steering/*", path_of("/v1/steering/", 129, 's', ""), false,
-                                 arg));
+        ASSERT_TRUE(
+            !route_match("/v1/steering/*", path_of("/v1/steering/", 129, 's', ""), false, arg));
 }
 
 TEST_MAIN()
