@@ -17,10 +17,10 @@
 #include "uring-loop.h"
 
 #include "edge-cfg.h"
+#include "upstream-head.h"
 #include "upstream.h"
 
 #define MAX_CONNECTS     64 /* idle keep-alive connections kept per worker */
-#define HDR_VAL_MAX      256
 #define BACKOFF_FIRST_MS 1000u
 #define BACKOFF_MAX_MS   30000u
 #define URL_MAX          (4096 + 3 * 512)
@@ -49,14 +49,7 @@ struct upstream_fetch {
         struct uring_timer first_byte; /* armed until the response head arrives */
         bool head_seen;
         bool stopped;  /* a callback asked to stop */
-        bool te;       /* Transfer-Encoding seen: the body is not Content-Length framed */
-        bool cl_bad;   /* Content-Length lines that disagree, or a list: the framing is unknown */
-        char cl[32];   /* the first Content-Length line's value */
-        char cenc[32]; /* Content-Encoding, when one other than identity was named */
-        char ctype[HDR_VAL_MAX];
-        char sha[HDR_VAL_MAX];
-        char cstatus[HDR_VAL_MAX];
-        char lastmod[64];
+        struct upstream_head head; /* of the response being read */
 };
 
 struct upstream_ctx {
@@ -385,80 +378,21 @@ static void on_first_byte_timeout(struct uring_loop *loop, struct uring_timer *t
         sweep_dead(ctx);
 }
 
-/*
- * Copy a header value (trimmed) into out when name matches. A value too long to be one of
- * ours, or holding a byte no field value may (a bare CR passes curl), is kept as absent: it
- * would be stored with the object and break every answer that repeats it.
- */
-static bool header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
-{
-        return http1_field_line_value(line, len, name, out, cap) != -ENOENT;
-}
-
-/*
- * A Content-Encoding line: out gets the coding when it is not identity (the edge asks for
- * identity and stores what it receives as the object itself), "?" when the value is not one
- * the edge can read. Returns whether the line was one.
- */
-static bool content_coding(const char *line, size_t len, char *out, size_t cap)
-{
-        char v[32];
-        int r = http1_field_line_value(line, len, "Content-Encoding", v, sizeof(v));
-
-        if (r == -ENOENT)
-                return false;
-        if (r < 0)
-                (void)snprintf(out, cap, "?");
-        else if (r > 0 && strcasecmp(v, "identity") != 0)
-                (void)snprintf(out, cap, "%s", v);
-        return true;
-}
-
-/*
- * A Content-Length line: the first one's value is kept; a later one with another value, a
- * list, or one the edge cannot read makes the framing unknown (f->cl_bad). curl takes one
- * of them and would end the body there. Returns whether the line was one.
- */
-static bool content_length(struct upstream_fetch *f, const char *line, size_t len)
-{
-        char v[sizeof(f->cl)];
-        int r = http1_field_line_value(line, len, "Content-Length", v, sizeof(v));
-
-        if (r == -ENOENT)
-                return false;
-        if (r < 0 || strchr(v, ','))
-                f->cl_bad = true;
-        else if (!f->cl[0])
-                memcpy(f->cl, v, strlen(v) + 1);
-        else if (strcmp(f->cl, v) != 0)
-                f->cl_bad = true;
-        return true;
-}
-
 static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
 {
         struct upstream_fetch *f = userp;
         size_t len = size * nmemb;
         struct upstream_resp resp;
+        struct upstream_head *h = &f->head;
         curl_off_t cl = -1;
-        char scratch[8];
 
         if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
                 /* A new response (after a 1xx): forget the previous head's fields. */
-                f->ctype[0] = f->sha[0] = f->cstatus[0] = f->lastmod[0] = f->cenc[0] = '\0';
-                f->cl[0] = '\0';
-                f->te = f->cl_bad = false;
+                upstream_head_reset(h);
                 return len;
         }
         if (!(len <= 2 && (buf[0] == '\r' || buf[0] == '\n'))) {
-                if (!header_value(buf, len, "Content-Type", f->ctype, sizeof(f->ctype)) &&
-                    !header_value(buf, len, "X-Sluice-SHA256", f->sha, sizeof(f->sha)) &&
-                    !header_value(buf, len, "Cache-Status", f->cstatus, sizeof(f->cstatus)) &&
-                    !header_value(buf, len, "Last-Modified", f->lastmod, sizeof(f->lastmod)) &&
-                    !content_coding(buf, len, f->cenc, sizeof(f->cenc)) &&
-                    !content_length(f, buf, len) &&
-                    header_value(buf, len, "Transfer-Encoding", scratch, sizeof(scratch)))
-                        f->te = true;
+                upstream_head_line(h, buf, len);
                 return len;
         }
         memset(&resp, 0, sizeof(resp));
@@ -470,13 +404,13 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
         (void)curl_easy_getinfo(f->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
         /* Framed by Transfer-Encoding, or by lengths that disagree (RFC 9112 section 6.3):
          * no length to check the body against, which the fill refuses. */
-        resp.content_length = f->te || f->cl_bad ? -1 : (int64_t)cl;
-        resp.content_type = f->ctype[0] ? f->ctype : NULL;
-        resp.sha256_hex = f->sha[0] ? f->sha : NULL;
-        resp.cache_status = f->cstatus[0] ? f->cstatus : NULL;
-        resp.content_coding = f->cenc[0] ? f->cenc : NULL;
-        if (f->lastmod[0] &&
-            http_date_parse(f->lastmod, strlen(f->lastmod), &resp.last_modified) < 0)
+        resp.content_length = upstream_head_length(h, (int64_t)cl);
+        resp.content_type = h->ctype[0] ? h->ctype : NULL;
+        resp.sha256_hex = h->sha[0] ? h->sha : NULL;
+        resp.cache_status = h->cstatus[0] ? h->cstatus : NULL;
+        resp.content_coding = h->cenc[0] ? h->cenc : NULL;
+        if (h->lastmod[0] &&
+            http_date_parse(h->lastmod, strlen(h->lastmod), &resp.last_modified) < 0)
                 resp.last_modified = 0; /* unparsable: as if absent */
         if (f->cbs->on_head(f->ud, &resp) < 0) {
                 f->stopped = true;
