@@ -49,7 +49,8 @@ struct upstream_fetch {
         struct uring_timer first_byte; /* armed until the response head arrives */
         bool head_seen;
         bool stopped;  /* a callback asked to stop */
-        struct upstream_head head; /* of the response being read */
+        /* What was read of the response's head so far. */
+        struct upstream_head head;
 };
 
 struct upstream_ctx {

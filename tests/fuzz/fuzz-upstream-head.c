@@ -36,11 +36,8 @@ static void check_value(const char *v, size_t cap, const char *what)
 
         check(n < cap, what);
         for (size_t i = 0; i < n; i++)
-                check((unsigned char)v[i] >= 0x20 || v[i] == '\t', what);
-        for (size_t i = 0; i < n; i++)
-                check(v[i] != 0x7f, what);
-        check(n == 0 || (v[0] != ' ' && v[0] != '\t' && v[n - 1] != ' ' && v[n - 1] != '\t'),
-              what);
+                check(((unsigned char)v[i] >= 0x20 || v[i] == '\t') && v[i] != 0x7f, what);
+        check(n == 0 || (v[0] != ' ' && v[0] != '\t' && v[n - 1] != ' ' && v[n - 1] != '\t'), what);
 }
 
 /* What the lines since the last "HTTP/" say about the framing, read without size limits. */
