@@ -48,7 +48,7 @@ struct upstream_fetch {
         void *ud;
         struct uring_timer first_byte; /* armed until the response head arrives */
         bool head_seen;
-        bool stopped;  /* a callback asked to stop */
+        bool stopped; /* a callback asked to stop */
         /* What was read of the response's head so far. */
         struct upstream_head head;
 };
