@@ -421,8 +421,9 @@ async function api(method, path, body) {
       signal: AbortSignal.timeout(ANSWER_MS),
     });
   } catch (e) {
-    return { status: 0, ok: false, body: null,
-      error: e.name === 'TimeoutError' ? `no answer within ${ANSWER_MS / 1000} s` : `no answer (${e.message})` };
+    const error = e.name === 'TimeoutError' ? `no answer within ${ANSWER_MS / 1000} s`
+      : `no answer (${e.message})`;
+    return { status: 0, ok: false, body: null, error };
   }
   let j = null;
   try { j = await r.json(); } catch { /* an empty or non-JSON answer */ }

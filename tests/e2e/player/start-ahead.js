@@ -5,15 +5,14 @@
 // HTTP cache; without control, the manifest. A classic script for the page (start-early.js)
 // and the start worker (start-worker.js) alike.
 //
-// startAhead(d, config, arrived) → Promise of {config, configAt, session: {status, ok, body,
-// asked, retryAfter, error}, sessionRequestedAt, sessionAt, manifest: {url, text}, prefetch: [{url, kind,
+// startAhead(d, config, arrived) → Promise of {config, configAt, session: {status, ok, body, asked,
+// retryAfter, error}, sessionRequestedAt, sessionAt, manifest: {url, text}, prefetch: [{url, kind,
 // fetched}]}, where d is {title, episode, profile, profileKey, newProfile, ipv6, src, sid,
 // prefetch, preflight} and config a promise of the page's config. Each start object's request
 // carries CMCD as dash.js would send it at start (su, the page's sid), so the edge's start prefetch
-// still sees the start; the page has dash.js ask for these very URLs (`fetched`). Its body is
-// read here (a body nobody reads stops arriving), then arrived(entry, {status, bytes, at,
-// done} or {error}). Times are absolute (performance.timeOrigin + now), for any thread's
-// clock.
+// still sees the start; the page has dash.js ask for these very URLs (`fetched`). Its body is read
+// here (a body nobody reads stops arriving), then arrived(entry, {status, bytes, at, done} or
+// {error}). Times are absolute (performance.timeOrigin + now), for any thread's clock.
 
 // A JSON body as a CORS "simple" request: a string body with no type goes as text/plain, so
 // the browser sends no preflight (OPTIONS) to control first, a round trip every new browser
