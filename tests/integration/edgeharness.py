@@ -13,7 +13,12 @@ A test file defines functions decorated with @test and calls run(setup) at the b
 
     python3 test_basic.py /path/to/sluice-edge [test-name ...]
 
-Exit status: 0 all passed, 1 any failed, 77 skipped (no edge binary).
+A test that cannot run on this machine calls skip(why): the other tests still run, and the
+file then exits 77 with the reason, not 0, so a case that did not run is never reported as
+passed.
+
+Exit status: 0 all passed, 1 any failed, 77 skipped (no edge binary, or a test called skip()
+and none failed).
 Set SLUICE_IT_KEEP=1 to keep the temp dir (config, logs, cache) after the run.
 """
 
@@ -45,6 +50,17 @@ IMF_FIXDATE = re.compile(
 
 class Fail(AssertionError):
     pass
+
+
+class Skip(Exception):
+    """Raised by skip(): the running test cannot run here."""
+
+
+def skip(why):
+    """End the running test without passing it: what it checks cannot be checked on this
+    machine, for the reason why. run() goes on with the other tests and exits 77 (1 when one
+    failed)."""
+    raise Skip(why)
 
 
 def check(cond, msg):
@@ -665,6 +681,7 @@ def run(setup=None, teardown_stop=True):
     only = set(sys.argv[2:])
     name = os.path.basename(sys.argv[0])
     failed = []
+    skipped = []
     ctx = None
     t0 = time.monotonic()
     try:
@@ -683,6 +700,9 @@ def run(setup=None, teardown_stop=True):
             try:
                 fn(ctx)
                 print(f"ok - {fn.__name__} ({time.monotonic() - start:.2f}s)")
+            except Skip as e:
+                skipped.append(f"{fn.__name__}: {e}")
+                print(f"skip - {fn.__name__}: {e}")
             except Exception as e:
                 failed.append(fn.__name__)
                 print(f"not ok - {fn.__name__}: {type(e).__name__}: {e}")
@@ -712,7 +732,11 @@ def run(setup=None, teardown_stop=True):
             ctx.cleanup()
     print(f"# {name}: {len(failed)} failed ({time.monotonic() - t0:.1f}s)"
           + (": " + ", ".join(failed) if failed else ""))
-    return 1 if failed else 0
+    if failed:
+        return 1
+    for why in skipped:
+        print(f"SKIP: {why}")
+    return SKIP if skipped else 0
 
 
 def serve_origin(handle):
