@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from edgeharness import HOST, Edge, Fail, check, eq, run, sha, start_pushed, test
+from edgeharness import HOST, Edge, Fail, check, eq, run, sha, skip, start_pushed, test
 from h2frames import PREFACE, frame, get_block, split_frames
 from origin import Origin
 from peeraddr import outward_address
@@ -1084,8 +1084,6 @@ def windowed_bodies_exact(e):
     # before it waits (every grant is 4096 bytes or more, so what frames of the client's
     # maximum size leave of it goes out too).
     source = outward_address()
-    if not source:
-        print("# no address besides loopback: zero-copy batches not exercised")
     cases = [("/t1/seg-1.m4s", 20000, 7777, None), ("/t1/seg-2.m4s", 5000, 4099, None),
              ("/t1/big.m4s", 70001, 262147, None)]
     if source:
@@ -1115,6 +1113,9 @@ def windowed_bodies_exact(e):
             check(not p.of(RST_STREAM) and not p.of(GOAWAY), f"{path}: {p.summary()[-200:]}")
         finally:
             p.close()
+    if not source:
+        skip("no address besides loopback: windowed bodies in zero-copy batches not checked "
+             "(the copied ones were)")
 
 
 @test
