@@ -24,7 +24,7 @@ import threading
 import time
 
 from edgeharness import (Closed, Edge, RawConn, build_request, check, eq, expect_body, free_port,
-                         run_and_stop, sha, test, HOST)
+                         run_and_stop, sha, skip, test, HOST)
 from origin import Origin
 
 RNG = random.Random(5)
@@ -960,8 +960,8 @@ def drain_finishes_a_fill_another_worker_waits_on(ctx):
                 waiter = c
                 break
         if waiter is None:
-            print("# every connection landed on one worker: not exercised")
-            return
+            skip("64 connections in a row landed on the fill's worker: a fill waited on "
+                 "from another worker during the drain not checked")
         waiter.send(build_request("GET", key, [("Connection", "close")]))
         deadline = time.monotonic() + 10
         eq(read_head(waiter, deadline)[0], 200, "the waiter's head (joined the fill)")
