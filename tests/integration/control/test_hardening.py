@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import (CONTENT_KEY, PG_TEMP, Control, Failure, Postgres, check, make_asset,
-                        register, row_id, run)
+                        register, row_id, run, skip_case)
 
 
 def raw_request(ctl, head_lines, body=b"", src="127.0.0.1"):
@@ -445,7 +445,8 @@ def test_pg_temp_closed_parent(tmp):
     parent closed to others (a checkout in /root) is refused at once, naming that parent,
     instead of initdb's bare permission error."""
     if os.geteuid() != 0:
-        print("# pg_temp_closed_parent: not root, the server runs as the caller: nothing to see")
+        skip_case("pg_temp_closed_parent: not root, the server runs as the caller: a closed "
+                  "parent of its state directory not checked")
         return
     closed = os.path.join(tmp, "closed")
     os.makedirs(os.path.join(closed, "in"))  # tmp itself lets postgres through: its server runs
