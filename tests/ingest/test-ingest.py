@@ -11,7 +11,8 @@ codec strings vs ffprobe; keyframe alignment across renditions from ffprobe of e
 first packet; decoding), 2160p with --4k, an encrypted title (key kept out of the origin,
 decryptable per segment with ffmpeg -decryption_key), --replace, the free-space check,
 --metadata as sent by --register, a corrupt source, a failing ffmpeg, SIGTERM and SIGKILL
-mid-encode. Exits 77 when ffmpeg or ffprobe is missing.
+mid-encode. Exits 77 when ffmpeg or ffprobe is missing, or when a check could not be made
+here (no tmpfs mount, no browser to play the encrypted title): it says why.
 
 By default titles are short and use x264's fastest preset (ultrafast, which signals
 Constrained Baseline); --full runs the issue's 12-second title with the default preset
@@ -42,6 +43,9 @@ FAST = [] if FULL else ["--preset", "ultrafast"]
 PROFILES = {(66, 0xc0): "Constrained Baseline", (66, 0x40): "Constrained Baseline",
             (66, 0): "Baseline", (77, 0): "Main", (77, 0x40): "Main", (100, 0): "High"}
 failures = []
+# Checks this machine could not make, with why: once nothing failed, main() exits 77 with
+# them, not 0.
+skipped = []
 # Checks still running in the background: main() calls each after the last test.
 pending = []
 
@@ -51,6 +55,11 @@ def check(cond, what):
         failures.append(what)
         print("FAIL:", what, flush=True)
     return cond
+
+
+def skip(why):
+    skipped.append(why)
+    print("skip:", why, flush=True)
 
 
 def run(args, **kw):
@@ -372,7 +381,8 @@ def test_space(origin, scratch):
     mnt = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", tiny],
                          capture_output=True, text=True) if os.geteuid() == 0 else None
     if mnt is None or mnt.returncode != 0:
-        print("tmpfs check skipped: %s" % ("not root" if mnt is None else mnt.stderr.strip()))
+        skip("the free-space check on a real small filesystem: cannot mount a tmpfs (%s)"
+             % ("not root" if mnt is None else mnt.stderr.strip()))
         return
     try:
         r = run(["--title", "sp2", "--origin", tiny, "--test-source", "8", "--ladder", "240p",
@@ -517,13 +527,13 @@ def test_encrypted(origin, scratch):
                 browser.kill()
                 out, err = browser.communicate()
             if browser.returncode == 77:
-                print("browser check skipped:", out.strip())
+                skip("dash.js + ClearKey in Chromium not played: " + out.strip())
             else:
                 check(browser.returncode == 0, "dash.js + ClearKey in Chromium plays it: " +
                       out[-300:] + err[-300:])
         pending.append(played)
     else:
-        print("browser check skipped: no node or chromium")
+        skip("dash.js + ClearKey in Chromium not played: no node or no /usr/bin/chromium")
     encrypted_checks(origin, scratch, title, key)
 
     r = run(["--title", "enc2", "--origin", origin, "--test-source", "4", "--encrypt",
@@ -828,7 +838,11 @@ def main():
                 finish()
             print("%-16s %.1f s more" % ("(browser check)", time.time() - t0), flush=True)
     print("%d failures" % len(failures))
-    return 1 if failures else 0
+    if failures:
+        return 1
+    for why in skipped:
+        print("SKIP:", why)
+    return 77 if skipped else 0
 
 
 if __name__ == "__main__":
