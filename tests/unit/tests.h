@@ -149,6 +149,8 @@ static inline bool tests_under_valgrind(void)
         unsigned tests_skipped;                                                                    \
         int main(int argc, char **argv)                                                            \
         {                                                                                          \
+                unsigned ran = 0;                                                                  \
+                                                                                                   \
                 for (unsigned i = 0; i < tests_count; i++) {                                       \
                         if (argc > 1 && strcmp(argv[1], tests_registry[i].name) != 0)              \
                                 continue;                                                          \
@@ -157,10 +159,16 @@ static inline bool tests_under_valgrind(void)
                         printf("%s %s\n",                                                          \
                                test_failed ? "FAIL" : test_skipped ? "skip" : "ok  ",              \
                                tests_registry[i].name);                                            \
+                        ran++;                                                                     \
                         tests_failed += test_failed;                                               \
                         tests_skipped += !test_failed && test_skipped;                             \
                 }                                                                                  \
-                printf("%u/%u passed, %u skipped\n", tests_count - tests_failed - tests_skipped,   \
-                       tests_count, tests_skipped);                                                \
+                if (ran == 0) {                                                                    \
+                        /* a name that matches no test checks nothing: never a pass */             \
+                        printf("no test named %s\n", argc > 1 ? argv[1] : "(none registered)");    \
+                        return 1;                                                                  \
+                }                                                                                  \
+                printf("%u/%u passed, %u skipped\n", ran - tests_failed - tests_skipped, ran,      \
+                       tests_skipped);                                                             \
                 return tests_failed ? 1 : tests_skipped ? 77 : 0;                                  \
         }
