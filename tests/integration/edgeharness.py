@@ -679,6 +679,12 @@ def run(setup=None, teardown_stop=True):
     is itself a test. Tests named on the command line after the binary run alone."""
     binary = binary_from_argv()
     only = set(sys.argv[2:])
+    unknown = only - {fn.__name__ for fn in _tests}
+    if unknown:
+        # A mistyped name would run nothing and pass.
+        print(f"not ok - no test named {', '.join(sorted(unknown))} in "
+              f"{os.path.basename(sys.argv[0])}")
+        return 1
     name = os.path.basename(sys.argv[0])
     failed = []
     skipped = []
