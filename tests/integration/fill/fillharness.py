@@ -603,6 +603,12 @@ def run(edge_overrides=None):
         print("SKIP: psql not installed")
         sys.exit(SKIP)
     only = set(sys.argv[4:])
+    unknown = only - {fn.__name__ for fn in _tests}
+    if unknown:
+        # A mistyped name would run nothing and pass.
+        print(f"not ok - no test named {', '.join(sorted(unknown))} in "
+              f"{os.path.basename(sys.argv[0])}")
+        sys.exit(1)
     # meson's timeout sends SIGTERM: unwind, so PostgreSQL and the daemons are stopped.
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
     failed = 0
