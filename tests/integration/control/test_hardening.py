@@ -599,7 +599,7 @@ def main(binary, tmp):
     ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["movie1"]})
     # ONLY=name[,name] runs a subset (to see one fix's test fail on a build without it).
     only = os.environ.get("ONLY", "").split(",")
-    for name, fn in [("xff", lambda: test_xff(ctl)),
+    cases = [("xff", lambda: test_xff(ctl)),
                      ("unknown_country", lambda: test_unknown_country(ctl)),
                      ("licence_end", lambda: test_token_licence_end(ctl, pg)),
                      ("405", lambda: test_405(ctl)),
@@ -617,7 +617,11 @@ def main(binary, tmp):
                      ("profile_gone", lambda: test_profile_gone(ctl, pg)),
                      ("no_store", lambda: test_session_no_store(binary, tmp, ctl, pg)),
                      ("cw_limit", lambda: test_continue_watching_limit(ctl, pg)),
-                     ("two_regions", lambda: test_country_two_regions(binary, ctl))]:
+                     ("two_regions", lambda: test_country_two_regions(binary, ctl))]
+    # A mistyped name would run nothing and pass.
+    unknown = set(only) - {name for name, _ in cases} - {""}
+    check(not unknown, f"ONLY names no case: {sorted(unknown)}")
+    for name, fn in cases:
         if only == [""] or name in only:
             fn()
     check(ctl.stop() == 0, "SIGTERM exits 0")
