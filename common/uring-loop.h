@@ -19,9 +19,9 @@
  * once its in-flight count reaches 0; the loop itself returns any provided buffer such a
  * completion carries.
  *
- * Each iteration: submit_and_wait_timeout (the timeout is the next timer deadline), dispatch
- * at most a capped number of CQEs by op, one batched cq_advance, expired timers (capped too),
- * then the iteration hook. Everything except uring_loop_wake() must be called from the loop's
+ * Each iteration: submit and wait (the timeout is the next timer deadline; the wait is idle
+ * time, not I/O wait, where the kernel allows), dispatch at most a capped number of CQEs by op,
+ * one batched cq_advance, expired timers (capped too), then the iteration hook. Everything except uring_loop_wake() must be called from the loop's
  * own thread.
  */
 

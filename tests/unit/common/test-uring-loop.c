@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -614,6 +616,100 @@ TEST(wake_from_another_thread_stops_run)
         ASSERT_EQ(uring_loop_run(loop), 0);
         ASSERT_EQ(woken, 2);
         uring_loop_free(loop);
+}
+
+/* ---- waits are idle time, not I/O wait ---- */
+
+/* The iowait ticks (USER_HZ) /proc/stat gives CPU cpu so far; -1 when unreadable. */
+static long long cpu_iowait(int cpu)
+{
+        char name[32], want[32];
+        long long v[5], found = -1;
+        FILE *f = fopen("/proc/stat", "r");
+
+        if (!f)
+                return -1;
+        (void)snprintf(want, sizeof(want), "cpu%d", cpu);
+        while (fscanf(f, "%31s %lld %lld %lld %lld %lld%*[^\n]", name, &v[0], &v[1], &v[2], &v[3],
+                      &v[4]) == 6) {
+                if (strcmp(name, want) == 0) {
+                        found = v[4];
+                        break;
+                }
+        }
+        (void)fclose(f);
+        return found;
+}
+
+#define IDLE_WAIT_MS 300
+#define IDLE_TICKS   (IDLE_WAIT_MS / 10) /* at USER_HZ 100 */
+
+/* iowait ticks on this thread's CPU over one wait of a bare liburing ring with a read in
+ * flight: what a wait costs when nothing says it is idle. -1: cannot measure. */
+static long long plain_ring_iowait(int cpu)
+{
+        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = IDLE_WAIT_MS * 1000000LL};
+        struct io_uring ring;
+        struct io_uring_cqe *cqe;
+        struct io_uring_sqe *sqe;
+        int sv[2];
+        char byte;
+        long long before, after;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || io_uring_queue_init(8, &ring, 0) < 0)
+                return -1;
+        sqe = io_uring_get_sqe(&ring);
+        if (!sqe)
+                return -1;
+        io_uring_prep_recv(sqe, sv[0], &byte, 1, 0);
+        before = cpu_iowait(cpu);
+        (void)io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, NULL);
+        after = cpu_iowait(cpu);
+        io_uring_queue_exit(&ring); /* cancels the read */
+        (void)close(sv[0]);
+        (void)close(sv[1]);
+        return before < 0 || after < 0 ? -1 : after - before;
+}
+
+TEST(waits_count_as_idle_not_iowait)
+{
+        struct io_uring_params p;
+        struct io_uring probe;
+        struct uring_loop *loop;
+        cpu_set_t one;
+        int cpu = sched_getcpu();
+        long long plain, best = -1;
+
+        memset(&p, 0, sizeof(p));
+        if (io_uring_queue_init_params(2, &probe, &p) < 0)
+                TEST_SKIP_CASE("io_uring unavailable");
+        io_uring_queue_exit(&probe);
+        if (!(p.features & (1U << 17))) /* IORING_FEAT_NO_IOWAIT, Linux 6.15 */
+                TEST_SKIP_CASE("the kernel cannot wait on a ring without counting I/O wait");
+        ASSERT_TRUE(cpu >= 0);
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+        plain = plain_ring_iowait(cpu);
+        if (plain < IDLE_TICKS / 2)
+                TEST_SKIP_CASE("a plain ring's %d ms wait showed %lld iowait ticks on CPU %d: the "
+                               "CPU was busy, or this kernel counts none",
+                               IDLE_WAIT_MS, plain, cpu);
+
+        /* The loop always has its wake read in flight. Another task's disk wait on this CPU
+         * would count too: the best of three. */
+        loop = loop_new_or_skip(0);
+        ASSERT_TRUE(loop);
+        for (int i = 0; i < 3 && (best < 0 || best > IDLE_TICKS / 5); i++) {
+                long long before = cpu_iowait(cpu), d;
+
+                ASSERT_EQ(uring_loop_run_once(loop, IDLE_WAIT_MS), 0);
+                d = cpu_iowait(cpu) - before;
+                if (best < 0 || d < best)
+                        best = d;
+        }
+        uring_loop_free(loop);
+        ASSERT_TRUE(best >= 0 && best <= IDLE_TICKS / 5);
 }
 
 TEST_MAIN()
