@@ -164,8 +164,9 @@ class AdminProxy:
 
     - answer[target] = [(status, {field: value}), …]: the next requests for exactly that
       target (path and query) are answered by the proxy itself, one entry each, in order,
-      with that status, those header fields and a small JSON error body, never reaching the
-      server; a status of None resets the connection instead (no answer at all).
+      with that status, those header fields and a small JSON error body (or the bytes given
+      as a third item of the entry), never reaching the server; a status of None resets the
+      connection instead (no answer at all).
 
     - lose[key] = n: the next n answers the edge gives to a whole PUT of key are read, then
       the agent's connection is reset instead of answered: the edge committed the object and
@@ -246,7 +247,7 @@ class AdminProxy:
         finally:
             c.close()
 
-    def _canned(self, c, fields, buf, status, extra):
+    def _canned(self, c, fields, buf, status, extra, body=None):
         """Answer the request in hand with status and the fields in extra (None: reset)."""
         n = int(fields.get("content-length", "0")) - len(buf)
         while n > 0:
@@ -257,10 +258,12 @@ class AdminProxy:
         if status is None:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return False
-        body = json.dumps({"error": "unavailable", "detail": "fault injected by the test"})
+        if body is None:
+            body = json.dumps({"error": "unavailable",
+                               "detail": "fault injected by the test"}).encode()
         head = [f"HTTP/1.1 {status} Fault", "Content-Type: application/json",
                 f"Content-Length: {len(body)}"] + [f"{k}: {v}" for k, v in extra.items()]
-        c.sendall(("\r\n".join(head) + "\r\n\r\n" + body).encode())
+        c.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         return True
 
     def _one(self, c, head, fields, buf):

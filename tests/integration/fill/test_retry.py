@@ -103,6 +103,36 @@ def edge_refusing_the_token_ends_the_waiting_retries(env):
 
 
 @test
+def edge_answer_text_cannot_forge_output(env):
+    """The text of an edge's refusal is shown in the agent's output, as the edge wrote it up
+    to 150 bytes: line breaks, terminal escapes and bytes that are not UTF-8 in it come out
+    escaped, so the refusal stays one line of the progress output and one JSON event that
+    still carries its detail."""
+    objs = make_catalog(env, titles=1, segs=1)
+    proxy = AdminProxy(env.edge.admin_port)
+    env.admin_url = proxy.url
+    target = "/admin/objects/" + objs[-1]["path"]
+    body = b'{"error":"bad"}\r\nforged: line\x1b[2J\xff\xe2\x82'
+    proxy.answer[target] = [(400, {}, body)] * 2
+    try:
+        rc, out, err = env.fill("run", "--progress", "json")
+        rc2, out2, err2 = env.fill("run", "--progress", "bar")
+    finally:
+        proxy.stop()
+    refused = [e for e in events(out) if e["event"] == "refused"]
+    eq([e["key"] for e in refused], ["/" + objs[-1]["path"]], f"one refusal ({err})")
+    detail = refused[0].get("detail", "")
+    check(detail.startswith("edge answered 400: "), f"the refusal's detail: {refused[0]}")
+    check("forged: line" in detail, f"the edge's text is kept: {detail!r}")
+    check(all(0x20 <= ord(ch) < 0x7f for ch in detail), f"printable ASCII only: {detail!r}")
+    # The bar is redrawn in place ("\r", erase line): a line may start with that.
+    lines = [ln.removeprefix("\r\x1b[K") for ln in err2.split("\n") if "forged" in ln]
+    eq(len(lines), 1, f"the edge's text is on one line ({err2!r})")
+    check(lines[0].startswith(env.edge_id + ": refused /"), f"and on the refusal's: {lines!r}")
+    check(all(0x20 <= ord(ch) < 0x7f for ch in lines[0]), f"printable ASCII only: {lines!r}")
+
+
+@test
 def retries_end_with_the_window(env):
     make_catalog(env, titles=1, segs=2)
     proxy = control_proxy(env)
