@@ -175,3 +175,32 @@ out:
         free(enc);
         return url;
 }
+
+void fetch_answer_text(char *out, size_t cap, const char *s, size_t n)
+{
+        static const char hexd[] = "0123456789abcdef";
+        size_t o = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+
+                if (c == '\r' || c == '\n' || c == '\t') {
+                        if (o > 0 && out[o - 1] != ' ' && o + 1 < cap)
+                                out[o++] = ' ';
+                } else if (c >= 0x20 && c < 0x7f) {
+                        if (o + 1 >= cap)
+                                break;
+                        out[o++] = (char)c;
+                } else {
+                        if (o + 4 >= cap)
+                                break;
+                        out[o++] = '\\';
+                        out[o++] = 'x';
+                        out[o++] = hexd[c >> 4];
+                        out[o++] = hexd[c & 15];
+                }
+        }
+        while (o > 0 && out[o - 1] == ' ')
+                o--;
+        out[o] = '\0';
+}

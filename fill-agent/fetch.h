@@ -43,6 +43,15 @@ void fetch_stop_watch(volatile sig_atomic_t *stop);
 int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, size_t *ret_len,
              char *err, size_t errlen);
 
+/*
+ * Up to cap - 1 bytes (cap > 0) of an answer's text s[0..n), from control or an edge, into out
+ * (NUL-terminated), as one printable ASCII line for the agent's output: line breaks and tabs
+ * become one space, other control bytes and bytes past ASCII \xNN, trailing blanks go. Such
+ * text then can neither start a line of its own in the output nor make a JSON event drop it
+ * (json_string() takes only UTF-8). s may be NULL when n is 0.
+ */
+void fetch_answer_text(char *out, size_t cap, const char *s, size_t n);
+
 /* Is an HTTP status one a later attempt may not get (5xx, 408, 429)? */
 static inline bool fetch_status_transient(long status)
 {

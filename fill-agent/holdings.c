@@ -334,7 +334,10 @@ static int get(const char *url, const char *bearer, long timeout_ms, int64_t *re
         if (r < 0)
                 return r;
         if (status != 200) {
-                snprintf(err, errlen, "%s: HTTP %ld: %.200s", url, status, *body);
+                char text[201];
+
+                fetch_answer_text(text, sizeof(text), *body, *blen);
+                snprintf(err, errlen, "%s: HTTP %ld: %s", url, status, text);
                 free(*body);
                 *body = NULL;
                 r = status == 401 ? -EACCES : fetch_status_transient(status) ? -EAGAIN : -EPROTO;

@@ -514,39 +514,6 @@ static void unlink_xfer(struct engine *g, struct xfer *x)
 
 /* ---- outcomes ---- */
 
-/* Up to cap - 1 bytes of the edge's answer text in s[0..n) into out, made one printable line:
- * line breaks and tabs become one space, other control bytes and bytes past ASCII become
- * \xNN. The text goes into the agent's output, so a peer's answer can neither start a line
- * of its own there nor make the JSON event drop it (json_string() takes only UTF-8). */
-static void answer_text(char *out, size_t cap, const char *s, size_t n)
-{
-        static const char hexd[] = "0123456789abcdef";
-        size_t o = 0;
-
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-
-                if (c == '\r' || c == '\n' || c == '\t') {
-                        if (o > 0 && out[o - 1] != ' ' && o + 1 < cap)
-                                out[o++] = ' ';
-                } else if (c >= 0x20 && c < 0x7f) {
-                        if (o + 1 >= cap)
-                                break;
-                        out[o++] = (char)c;
-                } else {
-                        if (o + 4 >= cap)
-                                break;
-                        out[o++] = '\\';
-                        out[o++] = 'x';
-                        out[o++] = hexd[c >> 4];
-                        out[o++] = hexd[c & 15];
-                }
-        }
-        while (o > 0 && out[o - 1] == ' ')
-                o--;
-        out[o] = '\0';
-}
-
 static enum outcome classify(struct engine *g, struct xfer *x, const char **ret_reason)
 {
         *ret_reason = NULL;
@@ -599,7 +566,7 @@ static enum outcome classify(struct engine *g, struct xfer *x, const char **ret_
         if (x->put_done) {
                 char text[151];
 
-                answer_text(text, sizeof(text), x->put_body, x->put_body_len);
+                fetch_answer_text(text, sizeof(text), x->put_body, x->put_body_len);
                 if (x->put_status == 401 || x->put_status == 403) {
                         *ret_reason = "edge-auth";
                         snprintf(x->detail, sizeof(x->detail), "edge answered %ld: %s",

@@ -132,6 +132,53 @@ def edge_answer_text_cannot_forge_output(env):
     check(all(0x20 <= ord(ch) < 0x7f for ch in lines[0]), f"printable ASCII only: {lines!r}")
 
 
+# An error answer's body with a line break, a terminal escape and bytes that are not UTF-8.
+HOSTILE = b'{"error":"bad"}\r\nforged: line\x1b[2J\xff\xe2\x82'
+
+
+def one_printable_error(out, err, out2, err2):
+    """The run's error (JSON run: out, err; text run: out2, err2) holds the answer's text as
+    one printable line."""
+    done = [e for e in events(out) if e["event"] == "done"]
+    eq(len(done), 1, f"one done event ({out} {err})")
+    msg = done[0].get("error", "")
+    check("HTTP 400: " in msg and "forged: line" in msg, f"the error says what came: {done[0]}")
+    check(all(0x20 <= ord(ch) < 0x7f for ch in msg), f"printable ASCII only: {msg!r}")
+    lines = [ln for ln in (out2 + err2).split("\n") if "forged" in ln]
+    eq(len(lines), 1, f"the answer's text is on one line ({out2!r} {err2!r})")
+    check(all(0x20 <= ord(ch) < 0x7f for ch in lines[0]), f"printable ASCII only: {lines!r}")
+
+
+@test
+def refused_plan_text_cannot_forge_output(env):
+    make_catalog(env, titles=1, segs=1)
+    proxy = control_proxy(env)
+    proxy.answer[plan_target(env)] = [(400, {}, HOSTILE)] * 2
+    try:
+        rc, out, err = env.fill("run", "--progress", "json")
+        rc2, out2, err2 = env.fill("run", "--progress", "bar")
+    finally:
+        proxy.stop()
+    check(rc != 0 and rc2 != 0, f"control refused the plan ({err})")
+    one_printable_error(out, err, out2, err2)
+
+
+@test
+def refused_listing_text_cannot_forge_output(env):
+    make_catalog(env, titles=1, segs=1)
+    proxy = AdminProxy(env.edge.admin_port)
+    env.admin_url = proxy.url
+    proxy.answer[LISTING] = [(400, {}, HOSTILE)] * 2
+    try:
+        rc, out, err = env.fill("run", "--progress", "json")
+        rc2, out2, err2 = env.fill("run", "--progress", "bar")
+    finally:
+        proxy.stop()
+    check(rc != 0 and rc2 != 0, f"the edge refused the listing ({err})")
+    one_printable_error(out, err, out2, err2)
+    eq(env.puts(), [], "nothing sent")
+
+
 @test
 def retries_end_with_the_window(env):
     make_catalog(env, titles=1, segs=2)
