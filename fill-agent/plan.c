@@ -347,10 +347,13 @@ int plan_fetch(const char *control, const char *bearer, const char *secret, size
         r = plan_parse(body, blen, ret, err, errlen);
         /* Another edge's plan would have this one fill, and evict, by the wrong list. */
         if (r >= 0 && (!ret->edge || strcmp(ret->edge, edge_id) != 0)) {
+                char name[201];
+
+                fetch_answer_text(name, sizeof(name), ret->edge, ret->edge ? strlen(ret->edge) : 0);
                 snprintf(err, errlen,
-                         "control answered the fill plan for %s with %s%.200s%s; refusing it",
-                         edge_id, ret->edge ? "a plan for edge \"" : "a plan naming no edge",
-                         ret->edge ? ret->edge : "", ret->edge ? "\"" : "");
+                         "control answered the fill plan for %s with %s%s%s; refusing it", edge_id,
+                         ret->edge ? "a plan for edge \"" : "a plan naming no edge", name,
+                         ret->edge ? "\"" : "");
                 plan_done(ret);
                 r = -EBADMSG;
         }

@@ -180,6 +180,26 @@ def refused_listing_text_cannot_forge_output(env):
 
 
 @test
+def other_edges_plan_name_cannot_forge_output(env):
+    """A plan naming another edge is refused with that name in the error: a line break or a
+    terminal escape in the name comes out escaped, on the edge's one error line."""
+    make_catalog(env, titles=1, segs=1)
+    proxy = control_proxy(env)
+    body = b'{"edge":"other\\r\\nforged: line\\u001b[2J","objects":[]}'
+    proxy.answer[plan_target(env)] = [(200, {}, body)]
+    try:
+        rc, out, err = env.fill("run", "--progress", "bar")
+    finally:
+        proxy.stop()
+    check(rc != 0, f"the plan was refused ({err})")
+    lines = [ln for ln in (out + err).split("\n") if "forged" in ln]
+    eq(len(lines), 1, f"the name is on one line ({out!r} {err!r})")
+    check(lines[0].startswith(env.edge_id + ": error: "), f"the edge's error line: {lines!r}")
+    check("a plan for edge" in lines[0], f"the error says why: {lines!r}")
+    check(all(0x20 <= ord(ch) < 0x7f for ch in lines[0]), f"printable ASCII only: {lines!r}")
+
+
+@test
 def retries_end_with_the_window(env):
     make_catalog(env, titles=1, segs=2)
     proxy = control_proxy(env)
