@@ -25,10 +25,21 @@ static int cmp_held(const void *a, const void *b)
         return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
 }
 
+/* Does k[0..n) hold a control byte (NUL included)? The edge's paths refuse them, so no key it
+ * stores has one; a listing naming such a key would carry it into the output and the URLs. */
+static bool key_has_ctl(const char *k, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char)k[i] < 0x20 || k[i] == 0x7f)
+                        return true;
+        return false;
+}
+
 /*
  * The key's exact bytes from "key_pct" (s[0..n), percent-encoded) into a malloc'd string.
- * "%XX" is the byte XX, any other byte stands for itself; a '%' without two hex digits, a NUL,
- * a result not starting with '/' or longer than HOLDINGS_MAX_KEY is refused (-EINVAL).
+ * "%XX" is the byte XX, any other byte stands for itself; a '%' without two hex digits, a
+ * control byte (NUL included), a result not starting with '/' or longer than HOLDINGS_MAX_KEY
+ * is refused (-EINVAL).
  */
 static int key_pct_decode(const char *s, size_t n, char **ret, size_t *ret_len)
 {
@@ -54,7 +65,7 @@ static int key_pct_decode(const char *s, size_t n, char **ret, size_t *ret_len)
                 key[o++] = (char)((hi << 4) | lo);
                 i += 2;
         }
-        if (o > HOLDINGS_MAX_KEY || key[0] != '/' || memchr(key, '\0', o))
+        if (o > HOLDINGS_MAX_KEY || key[0] != '/' || key_has_ctl(key, o))
                 goto bad;
         key[o] = '\0';
         *ret = key;
@@ -84,13 +95,13 @@ static int parse_key(json_t *o, size_t i, struct held_obj *ret, char *err, size_
                 if (r == -EINVAL)
                         snprintf(err, errlen,
                                  "listing[%zu].key_pct: not a percent-encoded key starting with "
-                                 "'/' of at most %u bytes",
+                                 "'/' of at most %u bytes without control bytes",
                                  i, HOLDINGS_MAX_KEY);
                 return r;
         }
         n = json_string_length(key);
-        if (memchr(json_string_value(key), '\0', n)) {
-                snprintf(err, errlen, "listing[%zu].key: holds a NUL", i);
+        if (key_has_ctl(json_string_value(key), n)) {
+                snprintf(err, errlen, "listing[%zu].key: holds a control byte", i);
                 return -EINVAL;
         }
         ret->key = malloc(n + 1);

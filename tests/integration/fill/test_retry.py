@@ -200,6 +200,33 @@ def other_edges_plan_name_cannot_forge_output(env):
 
 
 @test
+def listed_key_with_control_bytes_refused(env):
+    """An edge never stores a key with a control byte (its paths refuse them), so a listing
+    naming one, as "key" or as "key_pct", is refused as a whole: such a key would otherwise
+    reach the agent's output, and the URLs it builds, as it came."""
+    make_catalog(env, titles=1, segs=1)
+    proxy = AdminProxy(env.edge.admin_port)
+    env.admin_url = proxy.url
+    for entry in ('{"key":"/a\\r\\nforged: line\\u001b[2J","size":1}',
+                  '{"key":"/a","key_pct":"/a%0D%0Aforged:%20line%1B[2J","size":1}'):
+        body = ("[" + entry + "," + entry + "]").encode()
+        proxy.answer[LISTING] = [(200, {}, body)]
+        try:
+            rc, out, err = env.fill("run", "--progress", "bar")
+        finally:
+            proxy.answer.pop(LISTING, None)
+        check(rc != 0, f"the listing was refused ({out} {err})")
+        check("listing[0].key" in out + err, f"the error names the entry: {out!r} {err!r}")
+        # The bar is redrawn in place ("\r", erase line): each drawing is a line of its own.
+        for ln in (out + err).replace("\r\x1b[K", "\n").split("\n"):
+            check("forged" not in ln or ln.startswith(env.edge_id + ": error: "),
+                  f"nothing starts a line of its own: {ln!r}")
+            check(all(0x20 <= ord(ch) < 0x7f for ch in ln), f"printable ASCII only: {ln!r}")
+    proxy.stop()
+    eq(env.puts(), [], "nothing sent")
+
+
+@test
 def retries_end_with_the_window(env):
     make_catalog(env, titles=1, segs=2)
     proxy = control_proxy(env)
