@@ -422,8 +422,10 @@ static int fetch_listing(const char *admin_url, const char *bearer, const char *
                         struct held_obj a = {.key = after, .key_len = after_len};
                         struct held_obj b = {.key = next, .key_len = next_len};
                         if (cmp_held(&b, &a) <= 0) {
-                                snprintf(err, errlen, "listing: a page did not move past %.200s",
-                                         after);
+                                char text[201];
+
+                                fetch_answer_text(text, sizeof(text), after, after_len);
+                                snprintf(err, errlen, "listing: a page did not move past %s", text);
                                 free(next);
                                 r = -EPROTO;
                                 break;

@@ -10,6 +10,7 @@ import signal
 import socket
 import threading
 import time
+import urllib.parse
 
 from fillharness import AdminProxy, check, eq, events, make_catalog, run, test
 
@@ -223,6 +224,32 @@ def listed_key_with_control_bytes_refused(env):
                   f"nothing starts a line of its own: {ln!r}")
             check(all(0x20 <= ord(ch) < 0x7f for ch in ln), f"printable ASCII only: {ln!r}")
     proxy.stop()
+    eq(env.puts(), [], "nothing sent")
+
+
+@test
+def listing_cursor_text_cannot_forge_output(env):
+    """A listing whose cursor (X-Sluice-Next, percent-encoded) does not move forward stops the
+    survey with the cursor in the error: a line break or a terminal escape in it comes out
+    escaped, on the edge's one error line."""
+    make_catalog(env, titles=1, segs=1)
+    proxy = AdminProxy(env.edge.admin_port)
+    env.admin_url = proxy.url
+    cursor = "/b\r\nforged: line\x1b[2J"
+    quoted = urllib.parse.quote(cursor, safe="")
+    page2 = LISTING + "&after=" + quoted
+    proxy.answer[LISTING] = [(200, {"X-Sluice-Next": quoted}, b'[{"key":"/a","size":1}]')]
+    proxy.answer[page2] = [(200, {"X-Sluice-Next": quoted}, b'[{"key":"/c","size":1}]')]
+    try:
+        rc, out, err = env.fill("run", "--progress", "bar")
+    finally:
+        proxy.stop()
+    check(rc != 0, f"the listing was refused ({out} {err})")
+    check("did not move past" in out + err, f"the error says why: {out!r} {err!r}")
+    lines = [ln for ln in (out + err).split("\n") if "forged" in ln]
+    eq(len(lines), 1, f"the cursor is on one line ({out!r} {err!r})")
+    check(lines[0].startswith(env.edge_id + ": error: "), f"the edge's error line: {lines!r}")
+    check(all(0x20 <= ord(ch) < 0x7f for ch in lines[0]), f"printable ASCII only: {lines!r}")
     eq(env.puts(), [], "nothing sent")
 
 
