@@ -115,11 +115,7 @@ def edge_answer_text_cannot_forge_output(env):
     target = "/admin/objects/" + objs[-1]["path"]
     body = b'{"error":"bad"}\r\nforged: line\x1b[2J\xff\xe2\x82'
     proxy.answer[target] = [(400, {}, body)] * 2
-    try:
-        rc, out, err = env.fill("run", "--progress", "json")
-        rc2, out2, err2 = env.fill("run", "--progress", "bar")
-    finally:
-        proxy.stop()
+    (rc, out, err), (rc2, out2, err2) = runs_through(proxy, env)
     refused = [e for e in events(out) if e["event"] == "refused"]
     eq([e["key"] for e in refused], ["/" + objs[-1]["path"]], f"one refusal ({err})")
     detail = refused[0].get("detail", "")
@@ -135,6 +131,15 @@ def edge_answer_text_cannot_forge_output(env):
 
 # An error answer's body with a line break, a terminal escape and bytes that are not UTF-8.
 HOSTILE = b'{"error":"bad"}\r\nforged: line\x1b[2J\xff\xe2\x82'
+
+
+def runs_through(proxy, env):
+    """One run with JSON progress and one with the bar, through proxy (stopped after):
+    (rc, out, err) of each."""
+    try:
+        return env.fill("run", "--progress", "json"), env.fill("run", "--progress", "bar")
+    finally:
+        proxy.stop()
 
 
 def one_printable_error(out, err, out2, err2):
@@ -155,11 +160,7 @@ def refused_plan_text_cannot_forge_output(env):
     make_catalog(env, titles=1, segs=1)
     proxy = control_proxy(env)
     proxy.answer[plan_target(env)] = [(400, {}, HOSTILE)] * 2
-    try:
-        rc, out, err = env.fill("run", "--progress", "json")
-        rc2, out2, err2 = env.fill("run", "--progress", "bar")
-    finally:
-        proxy.stop()
+    (rc, out, err), (rc2, out2, err2) = runs_through(proxy, env)
     check(rc != 0 and rc2 != 0, f"control refused the plan ({err})")
     one_printable_error(out, err, out2, err2)
 
@@ -170,11 +171,7 @@ def refused_listing_text_cannot_forge_output(env):
     proxy = AdminProxy(env.edge.admin_port)
     env.admin_url = proxy.url
     proxy.answer[LISTING] = [(400, {}, HOSTILE)] * 2
-    try:
-        rc, out, err = env.fill("run", "--progress", "json")
-        rc2, out2, err2 = env.fill("run", "--progress", "bar")
-    finally:
-        proxy.stop()
+    (rc, out, err), (rc2, out2, err2) = runs_through(proxy, env)
     check(rc != 0 and rc2 != 0, f"the edge refused the listing ({err})")
     one_printable_error(out, err, out2, err2)
     eq(env.puts(), [], "nothing sent")
