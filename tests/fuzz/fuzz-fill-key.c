@@ -4,8 +4,9 @@
  * edge lists them (holdings_key_json(): the key, or its reading plus "key_pct" when it is not
  * UTF-8), must parse back (holdings_parse()) to exactly those bytes. Then the input as a
  * "key_pct" value of its own: whatever the decoder takes is a key starting with '/', without a
- * NUL, within HOLDINGS_MAX_KEY.
+ * control byte, within HOLDINGS_MAX_KEY.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,13 @@
 
 #include "fuzz.h"
 #include "holdings.h"
+
+/* The bytes the edge's path normaliser refuses in a key, raw or percent-encoded, and the agent
+ * then refuses in a listing: the control bytes (NUL included) and DEL. */
+static bool is_ctl(uint8_t c)
+{
+        return c < 0x20 || c == 0x7f;
+}
 
 /* Parse a listing of entry alone (given a size). Returns holdings_parse()'s result. */
 static int parse_one(json_t *entry, struct holdings *h)
@@ -42,11 +50,11 @@ static void round_trip(const uint8_t *data, size_t size)
         struct holdings h;
         json_t *o = json_object();
 
-        /* A key as the edge stores it: '/' first, no NUL, and short enough that its reading
-         * (two bytes for each stray one) stays within the agent's limit. */
+        /* A key as the edge stores it: '/' first, no control byte, and short enough that its
+         * reading (two bytes for each stray one) stays within the agent's limit. */
         key[0] = '/';
         for (size_t i = 0; i < size && n < sizeof(key); i++)
-                if (data[i])
+                if (!is_ctl(data[i]))
                         key[n++] = (char)data[i];
         CHECK(o != NULL);
         CHECK(holdings_key_json(o, key, n) == 0);
@@ -66,7 +74,8 @@ static void key_pct_alone(const uint8_t *data, size_t size)
         if (parse_one(o, &h) == 0) {
                 CHECK(h.n == 1 && h.objs[0].key_len >= 1 && h.objs[0].key[0] == '/');
                 CHECK(h.objs[0].key_len <= HOLDINGS_MAX_KEY);
-                CHECK(memchr(h.objs[0].key, '\0', h.objs[0].key_len) == NULL);
+                for (size_t i = 0; i < h.objs[0].key_len; i++)
+                        CHECK(!is_ctl((uint8_t)h.objs[0].key[i]));
                 CHECK(h.objs[0].key_len <= size);
                 holdings_done(&h);
         }
