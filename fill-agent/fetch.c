@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "hex.h"
 #include "path-norm.h"
 
 #include "fetch.h"
@@ -178,7 +179,6 @@ out:
 
 void fetch_answer_text(char *out, size_t cap, const char *s, size_t n)
 {
-        static const char hexd[] = "0123456789abcdef";
         size_t o = 0;
 
         for (size_t i = 0; i < n; i++) {
@@ -196,8 +196,8 @@ void fetch_answer_text(char *out, size_t cap, const char *s, size_t n)
                                 break;
                         out[o++] = '\\';
                         out[o++] = 'x';
-                        out[o++] = hexd[c >> 4];
-                        out[o++] = hexd[c & 15];
+                        hex_encode(&c, 1, out + o); /* two digits and a NUL, within cap */
+                        o += 2;
                 }
         }
         while (o > 0 && out[o - 1] == ' ')
