@@ -479,9 +479,16 @@ static void pc_reset(struct pconn *pc, int err, const char *why)
         struct pgdb *db = pc->db;
         struct pgdb_query *q = pc->q;
         PGresult *res = pc->res;
+        int why_len = (int)strlen(why);
 
-        if (pc->state != PC_DOWN)
-                log_debug("pgdb: connection %u: %s", pc->idx, why);
+        while (why_len > 0 && why[why_len - 1] == '\n') /* libpq's messages end with one */
+                why_len--;
+        /* A statement lost with its connection: its client gets "database unavailable". */
+        if (q && err && err != -ECANCELED && err != -ETIMEDOUT)
+                log_warn("pgdb: connection %u: %.*s; its statement %s fails", pc->idx, why_len,
+                         why, db->stmts[q->stmt].name);
+        else if (pc->state != PC_DOWN)
+                log_debug("pgdb: connection %u: %.*s", pc->idx, why_len, why);
         pc_unwatch(pc);
         uring_timer_cancel(db->loop, &pc->timer);
         if (pc->pg)
@@ -836,9 +843,13 @@ static void pc_result_done(struct pconn *pc)
                 /* Class 08 (connection), 57 (shutdown, cancel) and 53 (resources) mean the
                  * database cannot serve now, not that the request was wrong. */
                 if (state && (!strncmp(state, "08", 2) || !strncmp(state, "57", 2) ||
-                              !strncmp(state, "53", 2)))
+                              !strncmp(state, "53", 2))) {
+                        /* The client gets only "database unavailable": say here why. */
+                        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+                        log_warn("pgdb: %s: the database refused it: SQLSTATE %s: %s",
+                                 db->stmts[q->stmt].name, state, msg ? msg : "-");
                         query_finish(db, q, -ECONNREFUSED, NULL);
-                else
+                } else
                         query_finish(db, q, -EPROTO, res);
         }
         PQclear(res);

@@ -124,6 +124,12 @@ def main(binary, tmp):
     locker.wait(10)
     for t in stuck:
         t.join(10)
+    # Each of the three reports lost with its backend: a warning says why, and which statement.
+    lost = [l for l in ctl.log if re.search(r" warn .*pgdb: (connection \d+: .*; its statement "
+                                            r"\S+ fails|\S+: the database refused it: "
+                                            r"SQLSTATE 57P01: )", l)]
+    check(len(lost) == 3, f"{len(lost)} warnings for the three statements killed: {lost}")
+    check(all("report" in l for l in lost), f"the statements are not named: {lost}")
 
     # A statement that waited in the queue (four reports, a pool of three, all stuck behind a
     # lock released after the timeout): each report either answered 200 and was written, or
