@@ -132,6 +132,18 @@ static void on_db_reach(void *userdata, bool up, const char *why, uint64_t down_
                          (unsigned)(down_ms % 1000u));
 }
 
+/* The admin writes' pool: its own connections, which can fail while the players' work. */
+static void on_admin_db_reach(void *userdata, bool up, const char *why, uint64_t down_ms)
+{
+        (void)userdata;
+        if (!up)
+                log_warn("database (admin pool): cannot connect (%s); admin changes answer 503 "
+                         "until it can", why);
+        else
+                log_info("database (admin pool): connected again after %" PRIu64 ".%03u s",
+                         down_ms / 1000u, (unsigned)(down_ms % 1000u));
+}
+
 /* What resolving the database's host names gives changed: one line per change. */
 static void on_db_dns(void *userdata, const char *why)
 {
@@ -681,7 +693,7 @@ int main(int argc, char **argv)
                 pp.pool_size = CTL_ADMIN_POOL;
                 pp.query_timeout_ms = (uint64_t)ctl->cfg->db.admin_timeout_ms;
                 pp.op_base = CTL_OP_PGDB_ADMIN;
-                pp.on_reach = NULL; /* the players' pool says when the database is down */
+                pp.on_reach = on_admin_db_reach;
                 pp.on_dns = NULL;
                 r = pgdb_new(ctl->loop, &pp, &ctl->admin_db);
         }

@@ -231,6 +231,10 @@ def main(binary, tmp):
     m = re.search(r"unreachable \((.+)\); answering 503", down[0])
     check(m and m.group(1) != "unknown" and "\n" not in m.group(1).strip(),
           f"unreachable line without a reason: {down[0]!r}")
+    # The admin requests go through a pool of their own, which says so too, once.
+    admin_down = [l for l in ctl.log[log_mark:]
+                  if re.search(r" warn .*database \(admin pool\): cannot connect \(.+\); admin", l)]
+    check(len(admin_down) == 1, f"{len(admin_down)} admin pool lines for one outage: {admin_down}")
 
     # Back: the pool reconnects on demand, and says so once, with how long it was down.
     pg.start()
@@ -243,6 +247,10 @@ def main(binary, tmp):
     check(0 < secs <= time.monotonic() - t_down, f"down for {secs} s?")
     check(up[0] is not down[0] and ctl.log.index(up[0]) > ctl.log.index(down[0]),
           "recovery logged before the outage")
+    until_ok(ctl, "PUT", "/v1/admin/titles/m1/licences", {"licences": [{"country": "GB"}]},
+             admin=True)
+    ctl.wait_log(r" info .*database \(admin pool\): connected again after \d+\.\d{3} s",
+                 start=log_mark)
     check(ctl.stop() == 0, "SIGTERM exit 0")
 
     # Down at start-up: a clear message and a failing exit status.
