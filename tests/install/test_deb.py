@@ -150,6 +150,11 @@ def main():
                 fail(f"the package lacks {want}", listing)
         if "/include/" in listing or ".a\n" in listing:
             fail("the package carries headers or static libraries", listing)
+        if "./etc/logrotate.d/sluice" not in listing:
+            fail("the package lacks ./etc/logrotate.d/sluice", listing)
+        conffiles = run(["dpkg-deb", "--info", deb, "conffiles"], "dpkg-deb --info conffiles")
+        if conffiles.split() != ["/etc/logrotate.d/sluice"]:
+            fail(f"conffiles: {conffiles!r}, want /etc/logrotate.d/sluice")
         print("ok - contents and control fields")
 
         mnt = os.path.join(work, "ns")

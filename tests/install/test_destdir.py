@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """`meson install --destdir` puts the binaries, the hardened units (with this prefix's paths),
-the sysusers.d group and the man pages where an operator or a package expects them, and every
-installed service unit scores "OK" or better under `systemd-analyze security`.
+the sysusers.d group, the man pages and logrotate.d/sluice (which logrotate reads, where it is
+installed) where an operator or a package expects them, and every installed service unit scores
+"OK" or better under `systemd-analyze security`.
 
-    python3 test_destdir.py BUILD_DIR PREFIX
+    python3 test_destdir.py BUILD_DIR PREFIX SYSCONFDIR
 
 Exit status: 0 passed, 1 failed, 77 skipped (no meson on PATH).
 """
@@ -97,7 +98,7 @@ def check_unit(path, caps, notify):
 
 
 def main():
-    build, prefix = sys.argv[1], sys.argv[2]
+    build, prefix, sysconfdir = sys.argv[1], sys.argv[2], sys.argv[3]
     meson = shutil.which("meson")
     if not meson:
         print("SKIP: meson not on PATH")
@@ -119,6 +120,7 @@ def main():
             os.path.join(unitdir, "sluice-fill.timer"),
             os.path.join(root, "lib", "sysusers.d", "sluice.conf"),
             os.path.join(root, "lib", "modules-load.d", "sluice-tls.conf"),
+            dest + os.path.join(sysconfdir, "logrotate.d", "sluice"),
         ]
         # Every page docs/appliance.md promises, in its section's directory.
         for page in ("sluice-edge.8", "sluice-control.8", "sluice-fill.1", "sluice-edge.yaml.5",
@@ -129,6 +131,14 @@ def main():
             if not os.path.isfile(f):
                 fail(f"not installed: {f[len(dest):]}")
         print("ok - files installed")
+        logrotate = shutil.which("logrotate") or shutil.which("/usr/sbin/logrotate")
+        if logrotate:
+            conf = dest + os.path.join(sysconfdir, "logrotate.d", "sluice")
+            p = subprocess.run([logrotate, "--debug", "--state", os.path.join(dest, "state"),
+                                conf], capture_output=True, text=True, timeout=60)
+            if p.returncode != 0 or re.search(r"^error:", p.stderr, re.M):
+                fail(f"logrotate refuses {conf[len(dest):]}: {p.stderr[-1000:]}")
+            print("ok - logrotate reads the installed logrotate.d/sluice")
         groff = shutil.which("groff")
         if groff:
             for page in (f for f in want if "/share/man/" in f):

@@ -12,12 +12,13 @@ import hmac
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
-from edgeharness import (Edge, build_request, check, deep_merge, eq, expect_body, run,
+from edgeharness import (Edge, build_request, check, deep_merge, eq, expect_body, run, skip,
                          standard_setup, test, yaml_dump)
 
 ALLOWED = "https://allowed.example"
@@ -256,6 +257,47 @@ def sighup_reopens_access_log(e):
         eq(e.get("/t1/init.mp4").status, 200, "GET after rotation")
         return os.path.exists(e.access_log) and b"/t1/init.mp4" in open(e.access_log, "rb").read()
     wait_for(reopened, "a new access.log after mv + SIGHUP")
+
+
+@test
+def logrotate_config_rotates_access_log(e):
+    """dist/logrotate.d/sluice run by logrotate itself, on this edge's access log: the lines
+    before the rotation are in access.log.1, the next ones in a new access.log. Its postrotate
+    command (systemctl, for the unit's main process) is replaced by the same signal sent to
+    this edge's process; that it names the unit and SIGHUP is checked from the file."""
+    logrotate = shutil.which("logrotate") or shutil.which("/usr/sbin/logrotate")
+    if not logrotate:
+        skip("no logrotate (tools/deps installs it)")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "dist",
+                       "logrotate.d", "sluice")
+    conf = open(src).read()
+    post = re.search(r"^\s*postrotate\n(.*?)^\s*endscript", conf, re.M | re.S)
+    check(post and re.search(r"systemctl kill --kill-whom=main --signal=HUP sluice-edge\.service",
+                             post.group(1)), f"postrotate does not signal sluice-edge: {post}")
+    check("/var/log/sluice/*.log {" in conf, "the config does not name /var/log/sluice/*.log")
+    conf = conf.replace("/var/log/sluice/*.log", e.access_log)
+    conf = conf.replace(post.group(1), f"\t\tkill -HUP {e.proc.pid}\n")
+    work = os.path.join(e.dir, "logrotate")
+    os.makedirs(work, exist_ok=True)
+    with open(os.path.join(work, "sluice"), "w") as f:
+        f.write(conf)
+    eq(e.get("/t1/one.bin?rot=logrotate-before").status, 200, "GET before rotation")
+    wait_for(lambda: os.path.exists(e.access_log)
+             and b"rot=logrotate-before" in open(e.access_log, "rb").read(), "an access-log line")
+    p = subprocess.run([logrotate, "--force", "--state", os.path.join(work, "state"),
+                        os.path.join(work, "sluice")], capture_output=True, text=True, timeout=60)
+    eq(p.returncode, 0, f"logrotate exit status ({p.stderr.strip()})")
+    rotated = e.access_log + ".1"  # delaycompress: the newest rotation stays uncompressed
+    check(os.path.exists(rotated) and b"rot=logrotate-before" in open(rotated, "rb").read(),
+          "the line before the rotation is not in access.log.1")
+
+    def reopened():
+        eq(e.get("/t1/one.bin?rot=logrotate-after").status, 200, "GET after rotation")
+        return os.path.exists(e.access_log) and \
+            b"rot=logrotate-after" in open(e.access_log, "rb").read()
+    wait_for(reopened, "a new access.log after logrotate")
+    check(b"rot=logrotate-after" not in open(rotated, "rb").read(),
+          "a line after the rotation went to access.log.1")
 
 
 @test
