@@ -121,6 +121,10 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
                         r = -ENOMEM;
         }
 out:
+        if (r < 0 && req->ret_header) {
+                free(*req->ret_header);
+                *req->ret_header = NULL;
+        }
         buf_done(&b);
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(h);

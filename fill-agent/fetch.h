@@ -38,7 +38,7 @@ void fetch_stop_watch(volatile sig_atomic_t *stop);
  * Perform req. Returns 0 with *ret_status (the HTTP status) and, when ret_body is not NULL,
  * the body in a malloc'd NUL-terminated buffer the caller frees (*ret_len bytes). Returns
  * -EIO (transport failure), -EINTR (stopped, fetch_stop_watch), -EFBIG or -ENOMEM with err set
- * ("url: reason").
+ * ("url: reason"), and then *req->ret_header NULL.
  */
 int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, size_t *ret_len,
              char *err, size_t errlen);
