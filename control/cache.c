@@ -278,7 +278,7 @@ json_t *ctl_cache_edges_put(struct ctl_cache *c, json_t *edges, uint64_t now_ms)
         c->edges_ms = now_ms;
         c->held = calloc(n ? n : 1, sizeof(*c->held));
         if (!c->held)
-                return edges;
+                return json_incref(edges); /* kept as c->edges all the same */
         c->n_held = n;
         for (size_t i = 0; i < n; i++) {
                 json_t *t = json_object_get(json_array_get(edges, i), "titles");
