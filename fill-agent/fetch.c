@@ -43,7 +43,7 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
 {
         struct buf b;
         struct curl_slist *hdrs = NULL;
-        char auth[1024];
+        char auth[FETCH_TOKEN_MAX + 32];
         CURL *h = curl_easy_init();
         CURLcode cc;
         int r = 0;
@@ -67,8 +67,14 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
         if (req->method)
                 curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
         if (req->bearer) {
-                snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req->bearer);
-                hdrs = curl_slist_append(hdrs, auth);
+                int n = snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req->bearer);
+                /* Never a request with the token cut short, or without it. */
+                if (n < 0 || (size_t)n >= sizeof(auth) ||
+                    !(hdrs = curl_slist_append(NULL, auth))) {
+                        curl_easy_cleanup(h);
+                        snprintf(err, errlen, "%s: the bearer token does not fit", req->url);
+                        return n >= 0 && (size_t)n >= sizeof(auth) ? -EMSGSIZE : -ENOMEM;
+                }
         }
         for (const char *const *l = req->headers; l && *l; l++) {
                 struct curl_slist *n = curl_slist_append(hdrs, *l);
@@ -133,8 +139,9 @@ out:
 
 int fetch_token_read(const char *path, char **ret)
 {
-        char line[1024];
+        char line[FETCH_TOKEN_MAX + 3]; /* the token, "\r\n" or "\n", NUL */
         FILE *f = fopen(path, "re");
+        size_t n;
         int r = 0;
 
         if (!f)
@@ -143,7 +150,12 @@ int fetch_token_read(const char *path, char **ret)
                 r = -ENODATA;
                 goto out;
         }
-        line[strcspn(line, "\r\n")] = '\0';
+        n = strcspn(line, "\r\n");
+        if (n > FETCH_TOKEN_MAX || (!line[n] && !feof(f) && getc(f) != EOF)) {
+                r = -EMSGSIZE;
+                goto out;
+        }
+        line[n] = '\0';
         if (!line[0]) {
                 r = -ENODATA;
                 goto out;
@@ -154,6 +166,17 @@ int fetch_token_read(const char *path, char **ret)
 out:
         fclose(f);
         return r;
+}
+
+_Static_assert(FETCH_TOKEN_MAX == 1000, "fetch_token_strerror() names the limit");
+
+const char *fetch_token_strerror(int r)
+{
+        if (r == -EMSGSIZE)
+                return "longer than 1000 bytes";
+        if (r == -ENODATA)
+                return "empty";
+        return strerror(-r);
 }
 
 char *fetch_url_join(const char *base, const char *prefix, const char *key, size_t key_len)

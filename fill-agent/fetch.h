@@ -37,8 +37,9 @@ void fetch_stop_watch(volatile sig_atomic_t *stop);
 /*
  * Perform req. Returns 0 with *ret_status (the HTTP status) and, when ret_body is not NULL,
  * the body in a malloc'd NUL-terminated buffer the caller frees (*ret_len bytes). Returns
- * -EIO (transport failure), -EINTR (stopped, fetch_stop_watch), -EFBIG or -ENOMEM with err set
- * ("url: reason"), and then *req->ret_header NULL.
+ * -EIO (transport failure), -EINTR (stopped, fetch_stop_watch), -EFBIG, -EMSGSIZE (a bearer
+ * token over FETCH_TOKEN_MAX) or -ENOMEM with err set ("url: reason"), and then
+ * *req->ret_header NULL.
  */
 int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, size_t *ret_len,
              char *err, size_t errlen);
@@ -58,8 +59,17 @@ static inline bool fetch_status_transient(long status)
         return status >= 500 || status == 408 || status == 429;
 }
 
-/* Read the first line of path (a token file) into a malloc'd string. Returns 0 or -errno. */
+/* The longest token or secret a file may hold (its first line, without the line end). */
+#define FETCH_TOKEN_MAX 1000
+
+/*
+ * Read the first line of path (a token or secret file) into a malloc'd string. Returns 0,
+ * -ENODATA (empty), -EMSGSIZE (longer than FETCH_TOKEN_MAX: never cut short) or -errno.
+ */
 int fetch_token_read(const char *path, char **ret);
+
+/* What went wrong reading a token file, for "path: <this>". */
+const char *fetch_token_strerror(int r);
 
 /*
  * Join base and a key that starts with '/', percent-encoding the key as a URL path.

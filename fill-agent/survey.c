@@ -79,7 +79,7 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
                 r = fetch_token_read(o->cfg.control_token_file, &ctl_token);
                 if (r < 0) {
                         snprintf(s->err, sizeof(s->err), "%s: %s", o->cfg.control_token_file,
-                                 strerror(-r));
+                                 fetch_token_strerror(r));
                         s->rc = FILL_EXIT_USAGE;
                         return r;
                 }
@@ -88,7 +88,8 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
                 r = fetch_token_read(cfg->secret_file, &secret);
                 if (r < 0) {
                         free(ctl_token);
-                        snprintf(s->err, sizeof(s->err), "%s: %s", cfg->secret_file, strerror(-r));
+                        snprintf(s->err, sizeof(s->err), "%s: %s", cfg->secret_file,
+                                 fetch_token_strerror(r));
                         s->rc = FILL_EXIT_USAGE;
                         return r;
                 }
@@ -150,7 +151,8 @@ int survey_hold(struct survey *s, const struct fill_opts *o, const struct survey
         }
         r = fetch_token_read(cfg->admin_token_file, &s->bearer);
         if (r < 0) {
-                snprintf(s->err, sizeof(s->err), "%s: %s", cfg->admin_token_file, strerror(-r));
+                snprintf(s->err, sizeof(s->err), "%s: %s", cfg->admin_token_file,
+                         fetch_token_strerror(r));
                 s->rc = FILL_EXIT_USAGE;
                 return r;
         }
