@@ -499,6 +499,22 @@ static int append(struct journal *j, const char *line, size_t n)
 }
 
 /* Replace the file with a fresh one holding the header and first (write beside, rename). */
+/* All of p, or -errno (a short write goes on until the error that cut it short). */
+static int write_whole(int fd, const char *p, size_t n)
+{
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
 static int rewrite(struct journal *j, const char *first, size_t n)
 {
         char tmp[4200];
@@ -510,17 +526,16 @@ static int rewrite(struct journal *j, const char *first, size_t n)
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
         if (fd < 0)
                 return -errno;
-        if (write(fd, JOURNAL_HEADER, sizeof(JOURNAL_HEADER) - 1) !=
-                (ssize_t)(sizeof(JOURNAL_HEADER) - 1) ||
-            write(fd, first, n) != (ssize_t)n || fsync(fd) < 0) {
-                r = errno ? -errno : -EIO;
-                close(fd);
-                (void)unlink(tmp);
-                return r;
-        }
-        if (rename(tmp, j->path) < 0) {
+        r = write_whole(fd, JOURNAL_HEADER, sizeof(JOURNAL_HEADER) - 1);
+        if (r == 0)
+                r = write_whole(fd, first, n);
+        if (r == 0 && fsync(fd) < 0)
                 r = -errno;
+        if (r == 0 && rename(tmp, j->path) < 0)
+                r = -errno;
+        if (r < 0) {
                 close(fd);
+                (void)unlink(tmp); /* the journal at j->path stays as it was */
                 return r;
         }
         if (j->fd >= 0)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -214,6 +215,55 @@ TEST(journal_takes_the_longest_plan_key)
         journal_free(j);
         unlink(path);
         rmdir(dir);
+}
+
+/* A run after an ended one starts the journal afresh (write to .new, rename): cut short by
+ * the file size limit, it fails with the error that cut it (not whatever errno held before),
+ * and leaves the journal as it was and no .new behind. */
+TEST(journal_fresh_start_cut_short_keeps_the_old)
+{
+        char path[512], tmp[600];
+        struct journal *j;
+        struct journal_summary s;
+        struct rlimit was, cap;
+        char *dir = tmpdir();
+
+        snprintf(path, sizeof(path), "%s/fresh.journal", dir);
+        snprintf(tmp, sizeof(tmp), "%s.new", path);
+        ASSERT_EQ(journal_open(path, true, &j, NULL, 0), 0);
+        ASSERT_EQ(journal_run_begin(j, 100, 42), 0);
+        ASSERT_EQ(journal_commit(j, "/a", 2, SHA_A, 1), 0);
+        ASSERT_EQ(journal_run_end(j, 200, 0), 0);
+
+        /* Room for the header and 3 bytes of the run's first line. */
+        ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &was), 0);
+        (void)signal(SIGXFSZ, SIG_IGN);
+        cap = was;
+        cap.rlim_cur = sizeof("sluice-fill-journal 1\n") - 1 + 3;
+        ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &cap), 0);
+        errno = ENOENT; /* what a short write leaves errno as, unless the write goes on */
+        int r = journal_run_begin(j, 300, 43);
+        ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &was), 0);
+        (void)signal(SIGXFSZ, SIG_DFL);
+        ASSERT_EQ(r, -EFBIG);
+        ASSERT_TRUE(access(tmp, F_OK) < 0);
+        journal_free(j);
+
+        /* The rename refused (a directory where the journal was): no .new left either. */
+        ASSERT_EQ(journal_open(path, true, &j, NULL, 0), 0);
+        journal_get_summary(j, &s);
+        ASSERT_EQ(s.ended, 200);
+        ASSERT_EQ(s.committed, 1);
+        ASSERT_EQ(unlink(path), 0);
+        ASSERT_EQ(mkdir(path, 0700), 0);
+        snprintf(tmp + strlen(path), sizeof(tmp) - strlen(path), "/x");
+        int fd = open(tmp, O_WRONLY | O_CREAT, 0600);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        snprintf(tmp, sizeof(tmp), "%s.new", path);
+        ASSERT_TRUE(journal_run_begin(j, 300, 43) < 0);
+        ASSERT_TRUE(access(tmp, F_OK) < 0);
+        journal_free(j);
 }
 
 TEST_MAIN()
