@@ -126,10 +126,16 @@ void fill_unref(struct fill *f)
 
 uint64_t fill_avail(struct fill *f)
 {
-        uint64_t w = atomic_load_explicit(&f->written, memory_order_acquire);
+        enum fill_state st = fill_state_get(f);
+        uint64_t w;
 
-        if (fill_state_get(f) == FILL_DONE)
+        /* The size is the owner's until the state leaves FILL_PENDING: a waiter on another
+         * worker (a miss-wait deadline) may look before the head. Nothing is written yet. */
+        if (st == FILL_PENDING)
+                return 0;
+        if (st == FILL_DONE)
                 return f->size;
+        w = atomic_load_explicit(&f->written, memory_order_acquire);
         return f->size && w >= f->size ? f->size - 1 : w;
 }
 

@@ -6,6 +6,9 @@
  * fill commits and leaves the table, then the table lookup must not start a second fetch.
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 #include "scratch.h"
@@ -222,6 +225,62 @@ TEST(fill_commits_then_lookup)
         store_obj_release(g.w.reader, &o);
         fill_unref(joined);
         fill_unref(f);
+        rig_done(&g);
+}
+
+/* A waiter on another worker looks at the fill before its head (conn.c's miss-wait deadline
+ * does, in any state) while the owner takes the head: the waiter sees nothing to send, and reads
+ * no field the head writes (a data race under ThreadSanitizer otherwise). Many rounds, as the
+ * race is only seen when the look and the head interleave. */
+struct pending_look {
+        struct fill *f;
+        atomic_uint looks;     /* relaxed: the owner's wait for it orders nothing */
+        uint64_t seen_pending; /* fill_avail() while FILL_PENDING, summed */
+};
+
+static void *look_while_pending(void *arg)
+{
+        struct pending_look *pl = arg;
+
+        while (fill_state_get(pl->f) == FILL_PENDING) {
+                uint64_t avail = fill_avail(pl->f);
+                if (fill_state_get(pl->f) == FILL_PENDING)
+                        pl->seen_pending += avail;
+                atomic_fetch_add_explicit(&pl->looks, 1, memory_order_relaxed);
+        }
+        return NULL;
+}
+
+TEST(avail_before_the_head_from_another_thread)
+{
+        struct upstream_resp resp = {.status = 200, .content_length = 16};
+        struct rig g;
+
+        rig_init(&g);
+        for (unsigned i = 0; i < 64; i++) {
+                struct pending_look pl = {0};
+                struct fill *f = NULL;
+                bool created = false;
+                char key[32];
+                pthread_t t;
+
+                snprintf(key, sizeof(key), "/t/v/seg-%02u.m4s", i);
+                ASSERT_EQ(fill_get(&g.w, key, strlen(key), &f, &created), 0);
+                ASSERT_TRUE(created);
+                pl.f = f;
+                ASSERT_EQ(pthread_create(&t, NULL, look_while_pending, &pl), 0);
+                while (atomic_load_explicit(&pl.looks, memory_order_relaxed) < 100)
+                        sched_yield();
+                ASSERT_EQ(last_cbs->on_head(last_ud, &resp), 0);
+                ASSERT_EQ(pthread_join(t, NULL), 0);
+                ASSERT_EQ(pl.seen_pending, 0u);
+                ASSERT_EQ(fill_avail(f), 0u);
+                ASSERT_EQ(last_cbs->on_body(last_ud, "01234567", 8), 0);
+                ASSERT_EQ(fill_avail(f), 8u);
+                last_cbs->on_done(last_ud, -ECONNRESET); /* broke off: nothing kept */
+                ASSERT_EQ(fill_state_get(f), FILL_FAILED);
+                fill_unref(f);
+        }
         rig_done(&g);
 }
 
