@@ -643,9 +643,12 @@ static void on_stream_gone(void *ctx, struct h2_stream *st, bool answered)
         if (sv->has_obj && c->h2_body_short && sv->obj.fd == c->h2_short_fd) {
                 store_obj_distrust(c->w->reader, &sv->obj); /* as a short sendfile on HTTP/1.1 */
                 c->h2_body_short = false; /* the fd may be reused for another object */
-        } else if (sv->fill && c->h2_body_short && sv->fill->rfd == c->h2_short_fd) {
-                c->h2_body_short = false; /* a fill's file: nothing stored to distrust, and its
-                                           * fd may be reused for an object */
+        } else if (sv->fill && c->h2_body_short && fill_state_get(sv->fill) != FILL_PENDING &&
+                   sv->fill->rfd == c->h2_short_fd) {
+                /* A fill's file: nothing stored to distrust, and its fd may be reused for an
+                 * object. A pending fill sent nothing here, and its rfd is the owner's to set
+                 * until its head, maybe on another worker (fill.h): it is not read. */
+                c->h2_body_short = false;
         }
         if (sv->has_obj)
                 store_obj_release(c->w->reader, &sv->obj);
