@@ -214,6 +214,18 @@ async function prefetchFrom(browser, q) {
   const late = st.prefetch.filter((x) => !x.used || x.status !== 200);
   check(late.length === 0 && errs.length === 0, `prefetch${how}: dash.js asked for every one of them and played`,
     late.map((x) => `${x.kind} used ${x.used} status ${x.status}`).concat(errs).join('; '));
+  if (!q) {
+    // The page is not rendered until the session's answer is read (start-early.js), and is
+    // shown then: once the start objects were asked for, before the first frame.
+    const shown = await p.page.evaluate(() => ({ m: window.sluice.state.marks,
+      ff: window.sluice.state.firstFrameMs,
+      display: getComputedStyle(document.documentElement).display }));
+    const at = shown.m['page-shown'];
+    const asked = Math.max(...['video', 'audio'].map((k) => shown.m[`${k}-prefetch-requested`] ?? Infinity));
+    check(at >= shown.m.session && at >= asked && at <= shown.ff && shown.display !== 'none',
+      'prefetch: the page was shown once the session\'s answer was read and the start objects asked for',
+      `shown ${at} session ${shown.m.session} asked ${asked} first frame ${shown.ff} display ${shown.display}`);
+  }
   // The edges' access logs, beside the env file: this page's requests carry its CMCD sid.
   await new Promise((r) => setTimeout(r, 500));
   const sid = `sid%3D%22${st.sid}%22`;

@@ -62,6 +62,8 @@ const VARIANTS = {
   'sluice-no-prefetch': { side: 'sluice', query: '&prefetch=off' },
   // the start's first requests from a worker (after fetching the config) instead of the page
   'sluice-early-worker': { side: 'sluice', query: '&early=worker' },
+  // the page rendered at once, not held until the session's answer is read
+  'sluice-paint-early': { side: 'sluice', query: '&paint=early' },
   // a seek out of the buffer at dash.js's current rung instead of the start rung
   'sluice-no-seek-rung': { side: 'sluice', query: '&seekrung=off' },
   // a seek out of the buffer leaves the segment downloads under way to finish

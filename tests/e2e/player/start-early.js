@@ -57,6 +57,25 @@
     // startbw) and its requests carry CMCD in the query, which the start objects' then replace.
     prefetch: params.get('prefetch') !== 'off' && !params.get('startbw') &&
       (params.get('cmcd') || 'query') === 'query' };
+  // A new renderer's first style, layout and paint take the main thread for ~50 ms about when
+  // the session's answer comes in, and the answer waits for them before the start objects are
+  // asked for. So the page is not rendered until then: the root is display: none (style next
+  // to free, no layout) until the answer is read and the start objects asked for, or HOLD_MS
+  // at most. ?paint=early renders at once (to measure it; docs/demo.md).
+  const HOLD_MS = 1500;
+  function holdRendering(on) {
+    if (!on) return () => {};
+    const root = document.documentElement;
+    root.style.display = 'none';
+    let timer = 0;
+    const show = () => {
+      clearTimeout(timer);
+      root.style.removeProperty('display');
+      early.marks['page-shown'] = performance.now();
+    };
+    timer = setTimeout(show, HOLD_MS);
+    return show;
+  }
   const taken = (out) => {
     early.prefetch = (out && out.prefetch) || [];
     return out;
@@ -64,8 +83,10 @@
   early.marks['early-start'] = performance.now();
 
   if (self.sluiceConfig && self.startAhead && mode !== 'worker') {
+    const shown = holdRendering(params.get('paint') !== 'early');
     early.answer = self.startAhead(d, Promise.resolve(self.sluiceConfig), arrived)
       .then(taken, () => null);
+    early.answer.then(shown);
     return;
   }
   try {
