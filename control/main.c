@@ -692,6 +692,10 @@ int main(int argc, char **argv)
         if (r == 0) {
                 pp.pool_size = CTL_ADMIN_POOL;
                 pp.query_timeout_ms = (uint64_t)ctl->cfg->db.admin_timeout_ms;
+                /* Opened when an admin change needs it, which may wait for it as long as for
+                 * its statement: a database slow to take a connection (a loaded host) is not
+                 * down. One that is down refuses the connection at once. */
+                pp.connect_timeout_ms = (uint64_t)ctl->cfg->db.admin_timeout_ms;
                 pp.op_base = CTL_OP_PGDB_ADMIN;
                 pp.on_reach = on_admin_db_reach;
                 pp.on_dns = NULL;
