@@ -71,9 +71,11 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
                 /* Never a request with the token cut short, or without it. */
                 if (n < 0 || (size_t)n >= sizeof(auth) ||
                     !(hdrs = curl_slist_append(NULL, auth))) {
+                        bool big = n >= 0 && (size_t)n >= sizeof(auth);
                         curl_easy_cleanup(h);
-                        snprintf(err, errlen, "%s: the bearer token does not fit", req->url);
-                        return n >= 0 && (size_t)n >= sizeof(auth) ? -EMSGSIZE : -ENOMEM;
+                        snprintf(err, errlen, "%s: %s", req->url,
+                                 big ? "bearer token longer than 1000 bytes" : "out of memory");
+                        return big ? -EMSGSIZE : -ENOMEM;
                 }
         }
         for (const char *const *l = req->headers; l && *l; l++) {

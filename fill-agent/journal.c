@@ -498,7 +498,6 @@ static int append(struct journal *j, const char *line, size_t n)
         return fdatasync(j->fd) < 0 ? -errno : 0;
 }
 
-/* Replace the file with a fresh one holding the header and first (write beside, rename). */
 /* All of p, or -errno (a short write goes on until the error that cut it short). */
 static int write_whole(int fd, const char *p, size_t n)
 {
@@ -515,6 +514,7 @@ static int write_whole(int fd, const char *p, size_t n)
         return 0;
 }
 
+/* Replace the file with a fresh one holding the header and first (write beside, rename). */
 static int rewrite(struct journal *j, const char *first, size_t n)
 {
         char tmp[4200];
