@@ -69,12 +69,11 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
         if (req->bearer) {
                 int n = snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req->bearer);
                 /* Never a request with the token cut short, or without it. */
-                if (n < 0 || (size_t)n >= sizeof(auth) ||
-                    !(hdrs = curl_slist_append(NULL, auth))) {
+                if (n < 0 || (size_t)n >= sizeof(auth) || !(hdrs = curl_slist_append(NULL, auth))) {
                         bool big = n >= 0 && (size_t)n >= sizeof(auth);
                         curl_easy_cleanup(h);
-                        snprintf(err, errlen, "%s: %s", req->url,
-                                 big ? "bearer token longer than 1000 bytes" : "out of memory");
+                        snprintf(err, errlen, "%s: bearer token %s", req->url,
+                                 fetch_token_strerror(big ? -EMSGSIZE : -ENOMEM));
                         return big ? -EMSGSIZE : -ENOMEM;
                 }
         }
@@ -204,6 +203,15 @@ char *fetch_url_join(const char *base, const char *prefix, const char *key, size
 out:
         free(enc);
         return url;
+}
+
+void fetch_status_error(char *err, size_t errlen, const char *url, long status, const char *body,
+                        size_t n)
+{
+        char text[201];
+
+        fetch_answer_text(text, sizeof(text), body, n);
+        snprintf(err, errlen, "%s: HTTP %ld: %s", url, status, text);
 }
 
 void fetch_answer_text(char *out, size_t cap, const char *s, size_t n)

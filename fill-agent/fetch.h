@@ -53,6 +53,10 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
  */
 void fetch_answer_text(char *out, size_t cap, const char *s, size_t n);
 
+/* "url: HTTP status: <the first 200 bytes of body, as fetch_answer_text() gives them>". */
+void fetch_status_error(char *err, size_t errlen, const char *url, long status, const char *body,
+                        size_t n);
+
 /* Is an HTTP status one a later attempt may not get (5xx, 408, 429)? */
 static inline bool fetch_status_transient(long status)
 {

@@ -345,10 +345,7 @@ static int get(const char *url, const char *bearer, long timeout_ms, int64_t *re
         if (r < 0)
                 return r;
         if (status != 200) {
-                char text[201];
-
-                fetch_answer_text(text, sizeof(text), *body, *blen);
-                snprintf(err, errlen, "%s: HTTP %ld: %s", url, status, text);
+                fetch_status_error(err, errlen, url, status, *body, *blen);
                 free(*body);
                 *body = NULL;
                 r = status == 401 ? -EACCES : fetch_status_transient(status) ? -EAGAIN : -EPROTO;

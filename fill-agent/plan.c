@@ -334,10 +334,7 @@ int plan_fetch(const char *control, const char *bearer, const char *secret, size
         if (r < 0)
                 goto out;
         if (status != 200) {
-                char text[201];
-
-                fetch_answer_text(text, sizeof(text), body, blen);
-                snprintf(err, errlen, "%s: HTTP %ld: %s", url, status, text);
+                fetch_status_error(err, errlen, url, status, body, blen);
                 r = status == 401 || status == 403   ? -EACCES
                     : status == 404                  ? -ENOENT
                     : fetch_status_transient(status) ? -EAGAIN

@@ -564,24 +564,19 @@ static enum outcome classify(struct engine *g, struct xfer *x, const char **ret_
                 return O_RETRY;
         }
         if (x->put_done) {
-                char text[151];
+                long st = x->put_status;
+                bool auth = st == 401 || st == 403;
 
-                fetch_answer_text(text, sizeof(text), x->put_body, x->put_body_len);
-                if (x->put_status == 401 || x->put_status == 403) {
-                        *ret_reason = "edge-auth";
-                        snprintf(x->detail, sizeof(x->detail), "edge answered %ld: %s",
-                                 x->put_status, text);
-                        return O_FATAL;
-                }
-                if (x->put_status == 400 || x->put_status == 413 || x->put_status == 411 ||
-                    x->put_status == 507) {
-                        /* 507: the edge's store is full (budget, disk or index). */
-                        *ret_reason = x->put_status == 413 || x->put_status == 507
-                                          ? "no-room"
-                                          : "edge-refused";
-                        snprintf(x->detail, sizeof(x->detail), "edge answered %ld: %s",
-                                 x->put_status, text);
-                        return O_REFUSED;
+                /* 507: the edge's store is full (budget, disk or index). */
+                if (auth || st == 400 || st == 413 || st == 411 || st == 507) {
+                        char text[151];
+
+                        fetch_answer_text(text, sizeof(text), x->put_body, x->put_body_len);
+                        snprintf(x->detail, sizeof(x->detail), "edge answered %ld: %s", st, text);
+                        *ret_reason = auth                     ? "edge-auth"
+                                      : st == 413 || st == 507 ? "no-room"
+                                                               : "edge-refused";
+                        return auth ? O_FATAL : O_REFUSED;
                 }
                 *ret_reason = "edge-unavailable";
                 snprintf(x->detail, sizeof(x->detail), "edge: %s (status %ld)",

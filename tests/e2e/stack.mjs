@@ -735,12 +735,6 @@ const scenarios = {
     const videoSegs = () => q.w.responses.filter((r) => repOf(r.path));
     const startRep = repOf((videoSegs()[0] || { path: '' }).path);
     let climbed = false;
-    const waitClimb = async (tries) => {
-      for (let i = 0; i < tries && !climbed; i++) {
-        climbed = videoSegs().some((r) => repOf(r.path) !== startRep);
-        if (!climbed) await new Promise((res) => setTimeout(res, 100));
-      }
-    };
     // The climb the check needs is made at once, to the top rung, not waited for from dash.js's
     // ABR: on a loaded machine its throughput estimate can stay low for many seconds, and by
     // then the seek's target may be buffered already. (dash.js may come down again later; its
@@ -750,7 +744,10 @@ const scenarios = {
       const reps = [...(pl.getRepresentationsByType('video') || [])].sort((a, b) => a.bandwidth - b.bandwidth);
       if (reps.length) pl.setRepresentationForTypeById('video', reps[reps.length - 1].id);
     });
-    await waitClimb(150);
+    for (let i = 0; i < 150 && !climbed; i++) {
+      climbed = videoSegs().some((r) => repOf(r.path) !== startRep);
+      if (!climbed) await new Promise((res) => setTimeout(res, 100));
+    }
     const to = Math.floor((dur - 2 * SEGMENT) / SEGMENT) * SEGMENT + 0.5;
     const n = Math.floor(to / SEGMENT) + 1;
     const seekAt = Date.now();
