@@ -33,6 +33,8 @@ void cors_plan(struct serve_plan *p, const struct cfg_strlist *origins,
 
         if (any_origin(origins)) {
                 serve_plan_header(p, "Access-Control-Allow-Origin", "*", 1);
+                origin = "*";
+                len = 1;
         } else {
                 origin = req ? http1_req_known(req, HK_ORIGIN, &len) : NULL;
                 /* Caches between us and the player must key on Origin when we echo it. */
@@ -49,6 +51,9 @@ void cors_plan(struct serve_plan *p, const struct cfg_strlist *origins,
                 serve_plan_header(p, "Access-Control-Allow-Origin", origin, len);
         }
         serve_plan_header(p, "Access-Control-Expose-Headers", EXPOSE, sizeof(EXPOSE) - 1);
+        /* Resource Timing's sizes and phases for the same origins: a player measures its
+         * throughput from them (dash.js does, and the page's report to control). */
+        serve_plan_header(p, "Timing-Allow-Origin", origin, len);
 }
 
 void cors_preflight_plan(struct serve_plan *p)

@@ -19,6 +19,9 @@ def check_allow_origin(r, what):
     if acao == ORIGIN:
         # An echoed origin makes the response vary by Origin for caches.
         check("origin" in r.tokens("Vary"), f"{what}: echoed origin without Vary: Origin")
+    # The same origins may read its Resource Timing (sizes, phases): players measure their
+    # throughput from it.
+    eq(r.get("Timing-Allow-Origin"), acao, f"{what}: Timing-Allow-Origin")
     return acao
 
 
@@ -114,6 +117,32 @@ def preflight_keeps_connection_usable(e):
         r = c.read_response("OPTIONS")
         check(r.status in (200, 204), f"preflight status {r.status}")
         expect_body(c.read_response(), b"x", "GET after a preflight on the same connection")
+
+
+@test
+def listed_origins(e):
+    """With cors_origins listed, a listed Origin is echoed in both Access-Control-Allow-Origin
+    and Timing-Allow-Origin; an unlisted one gets neither, and every response varies by
+    Origin."""
+    from edgeharness import Edge
+    other = Edge(sys.argv[1], {"cors_origins": [ORIGIN]})
+    try:
+        other.start()
+        other.put(KEY, b"x" * 100)
+        r = other.get(KEY, [("Origin", ORIGIN)])
+        eq(r.status, 200, "GET from a listed origin")
+        eq(check_allow_origin(r, "listed origin"), ORIGIN, "Access-Control-Allow-Origin")
+        for what, hdrs in (("an unlisted origin", [("Origin", "https://other.example")]),
+                           ("no Origin", [])):
+            r = other.get(KEY, hdrs)
+            eq(r.status, 200, f"GET from {what}")
+            eq(r.get("Access-Control-Allow-Origin"), None, f"{what}: Access-Control-Allow-Origin")
+            eq(r.get("Timing-Allow-Origin"), None, f"{what}: Timing-Allow-Origin")
+            check("origin" in r.tokens("Vary"), f"{what}: no Vary: Origin")
+        other.stop()
+        check(not other.sanitizer_reports(), f"sanitizer: {other.sanitizer_reports()[:3]}")
+    finally:
+        other.cleanup()
 
 
 @test

@@ -14,7 +14,6 @@
 #include "plan-fixture.h"
 #include "serve-admit.h"
 
-#define CORS_ANY "Access-Control-Allow-Origin, Access-Control-Expose-Headers"
 #define SEG      "/t1/v1/seg-3.m4s"
 
 static struct serve_plan plan;

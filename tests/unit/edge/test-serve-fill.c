@@ -9,7 +9,6 @@
 
 #include "fill.h"
 
-#define CORS_ANY "Access-Control-Allow-Origin, Access-Control-Expose-Headers"
 #define KEY      "/t1/v1/seg-3.m4s"
 #define SHA_HEX  "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
 #define SHA_ETAG "\"0123456789abcdef\""

@@ -8,7 +8,6 @@
 #include "cmsd.h"
 #include "plan-fixture.h"
 
-#define CORS_ANY "Access-Control-Allow-Origin, Access-Control-Expose-Headers"
 #define HIT_200                                                                                    \
         CORS_ANY ", Content-Type, Content-Length, ETag, Last-Modified, Cache-Control, "            \
                  "Accept-Ranges, Cache-Status, CMSD-Dynamic"
@@ -47,6 +46,7 @@ TEST(get_hit)
         ASSERT_EQ(p->len, 1000);
         ASSERT_STREQ(hdr_names(p), HIT_200);
         ASSERT_STREQ(hdr(p, "Access-Control-Allow-Origin"), "*");
+        ASSERT_STREQ(hdr(p, "Timing-Allow-Origin"), "*");
         ASSERT_STREQ(hdr(p, "Access-Control-Expose-Headers"),
                      "Content-Length, Content-Range, Content-Type, ETag, Last-Modified, "
                      "Accept-Ranges, Cache-Control, Cache-Status, CMSD-Dynamic, Date, Server");
@@ -303,6 +303,7 @@ TEST(cors_on_and_off)
         ASSERT_STREQ(hdr_names(p), "Vary, " HIT_200);
         ASSERT_STREQ(hdr(p, "Vary"), "Origin");
         ASSERT_STREQ(hdr(p, "Access-Control-Allow-Origin"), "https://player.example");
+        ASSERT_STREQ(hdr(p, "Timing-Allow-Origin"), "https://player.example");
 
         /* an unlisted Origin, or none: Vary only */
         p = hit("GET", "/t1/v1/seg-3.m4s", "Origin: https://other.example\r\n");
@@ -310,6 +311,7 @@ TEST(cors_on_and_off)
         ASSERT_STREQ(hdr(p, "Vary"), "Origin");
         ASSERT_TRUE(hdr(p, "Access-Control-Allow-Origin") == NULL);
         ASSERT_TRUE(hdr(p, "Access-Control-Expose-Headers") == NULL);
+        ASSERT_TRUE(hdr(p, "Timing-Allow-Origin") == NULL);
         p = hit("GET", "/t1/v1/seg-3.m4s", NULL);
         ASSERT_TRUE(hdr(p, "Access-Control-Allow-Origin") == NULL);
         ASSERT_STREQ(hdr(p, "Vary"), "Origin");
@@ -340,7 +342,7 @@ TEST(peer_gets_the_content_hash)
         serve_plan_hit(&plan, &fix.c, req, "/t1/v1/seg-3.m4s", 16, &fix.obj, true);
         ASSERT_STREQ(hdr(&plan, "X-Sluice-SHA256"),
                      "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
-        ASSERT_EQ(plan.n_hdrs, 11);
+        ASSERT_EQ(plan.n_hdrs, 12);
         /* a player never sees it */
         ASSERT_TRUE(hdr(hit("GET", "/t1/v1/seg-3.m4s", NULL), "X-Sluice-SHA256") == NULL);
 }
