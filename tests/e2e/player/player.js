@@ -605,6 +605,25 @@ function renderDetails(d) {
   box.hidden = false;
 }
 
+// The throughput the page has seen, kbit/s, from the Resource Timing entries of its last
+// SEGMENT_SAMPLES media segment downloads: bytes over the time from request to last byte.
+// dash.js's own estimate takes the time from first to last byte, which a segment that arrives
+// within one timer tick (a loopback or LAN link) makes zero, so that it has no estimate at
+// all. Entries without a transfer size are left out: from the browser's cache, or from an
+// edge that did not send Timing-Allow-Origin. NaN when there is none.
+const SEGMENT_SAMPLES = 8;
+function segmentThroughput() {
+  let bytes = 0;
+  let ms = 0;
+  const seen = performance.getEntriesByType('resource')
+    .filter((e) => /\.m4s(\?|$)/.test(e.name) && e.transferSize > 0 && e.responseEnd > e.requestStart);
+  for (const e of seen.slice(-SEGMENT_SAMPLES)) {
+    bytes += e.transferSize;
+    ms += e.responseEnd - e.requestStart;
+  }
+  return ms > 0 ? (8 * bytes) / ms : NaN;
+}
+
 const REPORT_MS = 10000;
 async function report(reason) {
   const v = $('video');
@@ -615,13 +634,15 @@ async function report(reason) {
   let q = '';
   try { q = player.getCurrentRepresentationForType('video').id; } catch { /* not yet */ }
   // What the player measured, as CMCD names and units (mtp kbit/s, bl ms): control keeps it
-  // to pick the start rung of this viewer's and this network's next session.
-  let mtp;
+  // to pick the start rung of this viewer's and this network's next session. dash.js's
+  // estimate, else the page's own (segmentThroughput).
+  let mtp = NaN;
   let bl;
-  try { mtp = Math.round(player.getAverageThroughput('video')); } catch { /* not yet */ }
+  try { mtp = player.getAverageThroughput('video'); } catch { /* not yet */ }
+  if (!(mtp > 0 && Number.isFinite(mtp))) mtp = segmentThroughput();
   try { bl = Math.round(player.getBufferLength('video') * 1000); } catch { /* not yet */ }
-  // Not yet measured (NaN), or measured from the browser's cache alone (Infinity): none.
-  if (!(mtp > 0 && Number.isFinite(mtp))) mtp = undefined;
+  // Not yet measured (NaN) by either: none.
+  mtp = mtp > 0 && Number.isFinite(mtp) ? Math.round(mtp) : undefined;
   const r = await fetch(state.session.report_url, {
     method: 'POST',
     ...jsonBody({ session: state.session.session, position: v.currentTime,
