@@ -150,6 +150,7 @@ http {
   server {
     listen 127.0.0.1:${port};
     add_header Access-Control-Allow-Origin * always;
+    add_header Timing-Allow-Origin * always;
     root ${env.ORIGIN_DIR};
     location = /static.mpd { root ${dir}; }
   }
