@@ -615,8 +615,8 @@ const SEGMENT_SAMPLES = 8;
 function segmentThroughput() {
   let bytes = 0;
   let ms = 0;
-  const seen = performance.getEntriesByType('resource')
-    .filter((e) => /\.m4s(\?|$)/.test(e.name) && e.transferSize > 0 && e.responseEnd > e.requestStart);
+  const seen = performance.getEntriesByType('resource').filter((e) =>
+    /\.m4s(\?|$)/.test(e.name) && e.transferSize > 0 && e.responseEnd > e.requestStart);
   for (const e of seen.slice(-SEGMENT_SAMPLES)) {
     bytes += e.transferSize;
     ms += e.responseEnd - e.requestStart;
