@@ -263,6 +263,17 @@ const char *http_content_type_for(const char *path, size_t len)
                 {"mpd", "application/dash+xml"},
                 {"m3u8", "application/vnd.apple.mpegurl"},
                 {"vtt", "text/vtt"},
+                /* CMAF tracks (CTA-5000), HLS's MPEG-2 transport stream segments, and the
+                 * other names packagers give media files and subtitles */
+                {"cmfv", "video/mp4"},
+                {"cmfa", "audio/mp4"},
+                {"cmft", "application/mp4"},
+                {"ts", "video/mp2t"},
+                {"m4v", "video/mp4"},
+                {"m4a", "audio/mp4"},
+                {"aac", "audio/aac"},
+                {"webm", "video/webm"},
+                {"ttml", "application/ttml+xml"},
                 {"json", "application/json"},
                 {"html", "text/html; charset=utf-8"},
                 {"js", "text/javascript"},
