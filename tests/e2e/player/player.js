@@ -75,6 +75,9 @@ const state = {
 // segmentsInFlight(): media segment downloads under way (seekAbort's).
 window.sluice = { state, player: null, segmentsInFlight: () => segmentXhrs.size };
 
+// A media segment's URL (the MPD's SegmentTemplate names them seg-$Number$.m4s).
+const SEGMENT_URL = /\.m4s(\?|$)/;
+
 // Response headers that say which edge answered and how. Cross-origin, the edge must list
 // them in Access-Control-Expose-Headers for the page to see them.
 const EDGE_HEADERS = ['cache-status', 'x-sluice-edge', 'x-served-by', 'via', 'server',
@@ -616,7 +619,7 @@ function segmentThroughput() {
   let bytes = 0;
   let ms = 0;
   const seen = performance.getEntriesByType('resource').filter((e) =>
-    /\.m4s(\?|$)/.test(e.name) && e.transferSize > 0 && e.responseEnd > e.requestStart);
+    SEGMENT_URL.test(e.name) && e.transferSize > 0 && e.responseEnd > e.requestStart);
   for (const e of seen.slice(-SEGMENT_SAMPLES)) {
     bytes += e.transferSize;
     ms += e.responseEnd - e.requestStart;
@@ -636,13 +639,14 @@ async function report(reason) {
   // What the player measured, as CMCD names and units (mtp kbit/s, bl ms): control keeps it
   // to pick the start rung of this viewer's and this network's next session. dash.js's
   // estimate, else the page's own (segmentThroughput).
+  // A measure is usable when positive and finite (not NaN: not yet measured).
+  const usable = (x) => x > 0 && Number.isFinite(x);
   let mtp = NaN;
   let bl;
   try { mtp = player.getAverageThroughput('video'); } catch { /* not yet */ }
-  if (!(mtp > 0 && Number.isFinite(mtp))) mtp = segmentThroughput();
+  if (!usable(mtp)) mtp = segmentThroughput();
   try { bl = Math.round(player.getBufferLength('video') * 1000); } catch { /* not yet */ }
-  // Not yet measured (NaN) by either: none.
-  mtp = mtp > 0 && Number.isFinite(mtp) ? Math.round(mtp) : undefined;
+  mtp = usable(mtp) ? Math.round(mtp) : undefined;
   const r = await fetch(state.session.report_url, {
     method: 'POST',
     ...jsonBody({ session: state.session.session, position: v.currentTime,
@@ -785,7 +789,7 @@ function trackSegmentXhrs() {
   const open = P.open;
   const send = P.send;
   P.open = function sluiceOpen(method, url, ...rest) {
-    this.sluiceSegment = /\.m4s(\?|$)/.test(String(url));
+    this.sluiceSegment = SEGMENT_URL.test(String(url));
     return open.call(this, method, url, ...rest);
   };
   P.send = function sluiceSend(body) {

@@ -25,7 +25,8 @@
 #define FIX_LM_TEXT "Tue, 14 Nov 2023 22:13:20 GMT"
 #define FIX_ETAG    "\"3f2a9c\""
 /* The CORS fields of every client response under cors_origins ["*"], in their order. */
-#define CORS_ANY    "Access-Control-Allow-Origin, Access-Control-Expose-Headers, Timing-Allow-Origin"
+#define CORS_ANY                                                                                   \
+        "Access-Control-Allow-Origin, Access-Control-Expose-Headers, Timing-Allow-Origin"
 
 struct plan_fixture {
         struct edge_cfg cfg;
