@@ -2,7 +2,9 @@
 /*
  * TLS 1.3 record protection for the edge's own send path (see tls-seal.h): key schedule
  * pieces of RFC 8446 section 7 (HKDF-Expand-Label, the per-record nonce, KeyUpdate) and the
- * AEAD calls. OpenSSL does the cryptography.
+ * AEAD calls. OpenSSL does the cryptography, except that AES-GCM records are sealed by
+ * common/aes-gcm.c where the processor has VAES and VPCLMULQDQ (about twice OpenSSL 3.0's
+ * speed there; docs/tls.md). Opening always goes through OpenSSL.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "aes-gcm.h"
 #include "tls-seal.h"
 
 #define TAG_LEN 16
@@ -26,6 +29,8 @@ struct tls_seal {
         EVP_CIPHER_CTX *ctx;
         size_t key_len, secret_len;
         uint64_t seq;
+        bool own_gcm; /* sealed by aes_gcm_seal, with gcm below */
+        struct aes_gcm_key gcm;
         unsigned char secret[TLS_SEAL_SECRET_MAX];
         unsigned char iv[IV_LEN];
 };
@@ -77,6 +82,8 @@ static int keys_load(struct tls_seal *s)
                 r = expand_label(s->md, s->secret, s->secret_len, "iv", s->iv, IV_LEN);
         if (r == 0 && EVP_CipherInit_ex(s->ctx, s->cipher, NULL, key, NULL, -1) != 1)
                 r = -EIO;
+        if (r == 0 && s->own_gcm && aes_gcm_key_init(&s->gcm, key, s->key_len) != 0)
+                r = -EIO;
         OPENSSL_cleanse(key, sizeof(key));
         s->seq = 0;
         return r;
@@ -112,6 +119,7 @@ int tls_seal_new(unsigned suite, const unsigned char *secret, size_t secret_len,
                 free(s);
                 return r;
         }
+        s->own_gcm = suite != 0x1303 && aes_gcm_usable();
         s->ctx = EVP_CIPHER_CTX_new();
         if (!s->ctx) {
                 free(s);
@@ -164,6 +172,11 @@ int tls_seal_record(struct tls_seal *s, uint8_t type, const void *in, size_t len
                 return -EIO;
         header_make(out, len + 1 + TAG_LEN);
         nonce_make(s, nonce);
+        if (s->own_gcm) {
+                aes_gcm_seal(&s->gcm, nonce, out, 5, in, len, &type, 1, out + 5, out + 5 + len + 1);
+                s->seq++;
+                return 0;
+        }
         if (EVP_EncryptInit_ex(s->ctx, NULL, NULL, NULL, nonce) != 1 ||
             EVP_EncryptUpdate(s->ctx, NULL, &n, out, 5) != 1 ||
             (len && EVP_EncryptUpdate(s->ctx, out + 5, &n, in, (int)len) != 1) ||

@@ -23,6 +23,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "aes-gcm.h"
 #include "hex.h"
 #include "log.h"
 
@@ -717,6 +718,10 @@ int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls
                          "load it: records are encrypted in userspace. Load it at boot "
                          "(/lib/modules-load.d/sluice-tls.conf; docs/tls.md)",
                          cfg->listen);
+        if (!t->ktls_able)
+                log_info("%s: TLS 1.3 AES-GCM records sealed in userspace by %s", cfg->listen,
+                         aes_gcm_usable() ? "the edge (VAES, VPCLMULQDQ)"
+                                          : "OpenSSL (SLUICE_AES_GCM=openssl, or no VAES)");
         *ret = t;
         t = NULL;
         r = 0;
