@@ -35,8 +35,9 @@ int main(int argc, char **argv)
 {
         static uint8_t in[PLAIN], out[PLAIN + 1 + AES_GCM_TAG_LEN];
         uint8_t key[16] = {1}, nonce[12] = {2}, aad[5] = {23, 3, 3}, tag[16], type = 23;
-        long records = argc > 1 ? atol(argv[1]) : 40000;
-        int rounds = argc > 2 ? atoi(argv[2]) : 5, n;
+        long records = argc > 1 ? strtol(argv[1], NULL, 10) : 40000;
+        long rounds = argc > 2 ? strtol(argv[2], NULL, 10) : 5;
+        int n;
         double ratios[64], own, ossl, t;
         struct aes_gcm_key k;
         EVP_CIPHER_CTX *c;
@@ -53,7 +54,7 @@ int main(int argc, char **argv)
         if (!c || aes_gcm_key_init(&k, key, sizeof(key)) != 0 ||
             EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, NULL) != 1)
                 return 1;
-        for (int r = 0; r < rounds; r++) {
+        for (long r = 0; r < rounds; r++) {
                 t = now();
                 for (long i = 0; i < records; i++) {
                         nonce[11] = (uint8_t)i;
@@ -73,12 +74,12 @@ int main(int argc, char **argv)
                 }
                 ossl = now() - t;
                 ratios[r] = ossl / own;
-                printf("round %d: edge %.2f GB/s, OpenSSL %.2f GB/s, x%.2f\n", r + 1,
+                printf("round %ld: edge %.2f GB/s, OpenSSL %.2f GB/s, x%.2f\n", r + 1,
                        (double)records * (PLAIN + 1) / own / 1e9,
                        (double)records * (PLAIN + 1) / ossl / 1e9, ratios[r]);
         }
         qsort(ratios, (size_t)rounds, sizeof(ratios[0]), cmp);
-        printf("AES-128-GCM, 16 KiB records: the edge's sealing x%.2f OpenSSL's (median of %d)\n",
+        printf("AES-128-GCM, 16 KiB records: the edge's sealing x%.2f OpenSSL's (median of %ld)\n",
                ratios[rounds / 2], rounds);
         EVP_CIPHER_CTX_free(c);
         aes_gcm_key_wipe(&k);
