@@ -338,8 +338,10 @@ TARGET void aes_gcm_seal(const struct aes_gcm_key *k, const uint8_t nonce[AES_GC
 
         /* What is left of in, then the tail: under two blocks, gathered in b. */
         rest = len - done;
-        memcpy(b, in + done, rest);
-        memcpy(b + rest, tail, tail_len);
+        if (rest)
+                memcpy(b, in + done, rest);
+        if (tail_len)
+                memcpy(b + rest, tail, tail_len);
         rest += tail_len;
         for (size_t at = 0; at < rest; at += 16)
                 one(&st, b + at, out + done + at, rest - at < 16 ? rest - at : 16);

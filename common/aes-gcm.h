@@ -44,7 +44,9 @@ void aes_gcm_key_wipe(struct aes_gcm_key *k);
  * Encrypt the plaintext in[0..len) followed by tail[0..tail_len) (tail_len <= 16: a TLS 1.3
  * record's inner content type, kept apart from the caller's bytes) into out[0..len +
  * tail_len), authenticating aad[0..aad_len) (aad_len <= 16) too, and write the 16-byte tag.
- * in and out may be the same buffer but must not otherwise overlap.
+ * in and out may be the same buffer but must not otherwise overlap; aad, in and tail may be
+ * NULL when their length is 0. len + tail_len stays under 2^36 − 32 bytes (the 32-bit block
+ * counter); a TLS record is at most 16,385.
  */
 void aes_gcm_seal(const struct aes_gcm_key *k, const uint8_t nonce[AES_GCM_NONCE_LEN],
                   const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,

@@ -168,6 +168,20 @@ TEST(record_sizes_match_openssl)
                 }
 }
 
+/* Nothing to encrypt or authenticate: the parts may be NULL, and the tag is GMAC of nothing. */
+TEST(empty_parts_may_be_null)
+{
+        uint8_t key[16] = {7}, nonce[12] = {9}, out[1], tag[16], want_tag[16];
+        struct aes_gcm_key k;
+
+        if (skip_reason())
+                TEST_SKIP_CASE("no VAES/VPCLMULQDQ/AVX-512 here");
+        ASSERT_EQ(reference(key, 16, nonce, NULL, 0, NULL, 0, NULL, 0, out, want_tag), 0);
+        ASSERT_EQ(aes_gcm_key_init(&k, key, 16), 0);
+        aes_gcm_seal(&k, nonce, NULL, 0, NULL, 0, NULL, 0, out, tag);
+        ASSERT_MEMEQ(tag, 16, want_tag, 16);
+}
+
 TEST(bad_key_length_refused)
 {
         struct aes_gcm_key k;
