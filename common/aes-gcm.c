@@ -74,47 +74,30 @@ TARGET static inline __m128i spread(__m128i k)
         return _mm_xor_si128(k, t);
 }
 
-/* FIPS 197 key expansion; the round constant must be a literal for the instruction. */
-#define NEXT128(r, i, rcon)                                                                        \
-        r[i] = _mm_xor_si128(spread(r[(i)-1]),                                                     \
-                             _mm_shuffle_epi32(_mm_aeskeygenassist_si128(r[(i)-1], rcon), 0xff))
-#define NEXT256_A(r, i, rcon)                                                                      \
-        r[i] = _mm_xor_si128(spread(r[(i)-2]),                                                     \
-                             _mm_shuffle_epi32(_mm_aeskeygenassist_si128(r[(i)-1], rcon), 0xff))
-#define NEXT256_B(r, i)                                                                            \
-        r[i] = _mm_xor_si128(spread(r[(i)-2]),                                                     \
-                             _mm_shuffle_epi32(_mm_aeskeygenassist_si128(r[(i)-1], 0), 0xaa))
+/* The next round key's mixing word: SubWord(RotWord(w)) of the given word of k (lane 3
+ * for sel 0xff, SubWord alone from lane 2 for 0xaa), in every lane, XOR rcon. The instruction
+ * takes its round constant as an immediate; XORing it in afterwards is the same, and lets
+ * the schedule be a loop. */
+#define MIX(k, sel, rcon)                                                                          \
+        _mm_xor_si128(_mm_shuffle_epi32(_mm_aeskeygenassist_si128(k, 0), sel), _mm_set1_epi32(rcon))
 
+/* FIPS 197 key expansion, 10 rounds for a 16-byte key, 14 for a 32-byte one. */
 TARGET static void expand(__m128i r[15], const uint8_t *key, size_t key_len)
 {
+        static const int rcon[10] = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1b, 0x36};
+
         r[0] = _mm_loadu_si128((const __m128i *)key);
         if (key_len == 16) {
-                NEXT128(r, 1, 0x01);
-                NEXT128(r, 2, 0x02);
-                NEXT128(r, 3, 0x04);
-                NEXT128(r, 4, 0x08);
-                NEXT128(r, 5, 0x10);
-                NEXT128(r, 6, 0x20);
-                NEXT128(r, 7, 0x40);
-                NEXT128(r, 8, 0x80);
-                NEXT128(r, 9, 0x1b);
-                NEXT128(r, 10, 0x36);
+                for (int i = 1; i <= 10; i++)
+                        r[i] = _mm_xor_si128(spread(r[i - 1]), MIX(r[i - 1], 0xff, rcon[i - 1]));
                 return;
         }
         r[1] = _mm_loadu_si128((const __m128i *)(key + 16));
-        NEXT256_A(r, 2, 0x01);
-        NEXT256_B(r, 3);
-        NEXT256_A(r, 4, 0x02);
-        NEXT256_B(r, 5);
-        NEXT256_A(r, 6, 0x04);
-        NEXT256_B(r, 7);
-        NEXT256_A(r, 8, 0x08);
-        NEXT256_B(r, 9);
-        NEXT256_A(r, 10, 0x10);
-        NEXT256_B(r, 11);
-        NEXT256_A(r, 12, 0x20);
-        NEXT256_B(r, 13);
-        NEXT256_A(r, 14, 0x40);
+        for (int i = 2; i < 15; i += 2) {
+                r[i] = _mm_xor_si128(spread(r[i - 2]), MIX(r[i - 1], 0xff, rcon[i / 2 - 1]));
+                if (i + 1 < 15)
+                        r[i + 1] = _mm_xor_si128(spread(r[i - 1]), MIX(r[i], 0xaa, 0));
+        }
 }
 
 TARGET static inline __m128i aes_block(const __m128i *rk, unsigned rounds, __m128i x)
