@@ -272,7 +272,6 @@ TARGET static inline void one(struct state *st, const uint8_t *in, uint8_t *out,
         memcpy(out, b, n);
         c = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)b), bswap_mask());
         st->s = dot(_mm_xor_si128(st->s, c), st->h1);
-        memset(b, 0, sizeof(b));
 }
 
 TARGET void aes_gcm_seal(const struct aes_gcm_key *k, const uint8_t nonce[AES_GCM_NONCE_LEN],
@@ -310,6 +309,8 @@ TARGET void aes_gcm_seal(const struct aes_gcm_key *k, const uint8_t nonce[AES_GC
                 st.s = dot(t, st.h1);
         }
         if (len >= 256) {
+                /* In locals for the loop: st's address goes to one(), so its fields would be
+                 * stored and loaded again around every step. */
                 __m128i ctr = st.ctr, s = st.s;
                 for (; len - done >= 256; done += 256)
                         sixteen(k, rkz, st.rounds, &ctr, &s, in + done, out + done);

@@ -23,10 +23,13 @@ static void fill(uint8_t *p, size_t n)
         }
 }
 
-static bool skip_reason(void)
-{
-        return !aes_gcm_usable();
-}
+/* Each case ends here, with the reason, where the processor cannot run the edge's sealing. */
+#define SKIP_UNLESS_USABLE()                                                                       \
+        do {                                                                                       \
+                if (!aes_gcm_usable())                                                             \
+                        TEST_SKIP_CASE("this processor has no VAES/VPCLMULQDQ/AVX-512 (or "        \
+                                       "SLUICE_AES_GCM=openssl): OpenSSL seals instead");          \
+        } while (0)
 
 /* OpenSSL's AES-GCM of in || tail: ciphertext into out, tag into tag. */
 static int reference(const uint8_t *key, size_t key_len, const uint8_t *nonce, const uint8_t *aad,
@@ -83,9 +86,7 @@ static void spec_case(const char *key_hex, size_t key_len, const char *cipher_he
  * (AES-256): 64 bytes, no additional data. */
 TEST(spec_test_cases)
 {
-        if (skip_reason())
-                TEST_SKIP_CASE("this processor has no VAES/VPCLMULQDQ/AVX-512 (or "
-                               "SLUICE_AES_GCM=openssl): OpenSSL seals instead");
+        SKIP_UNLESS_USABLE();
         spec_case(GCM_KEY, 16,
                   "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e"
                   "21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091473f5985",
@@ -127,8 +128,7 @@ static void compare(size_t key_len, size_t aad_len, size_t len, size_t tail_len,
 
 TEST(every_short_length_matches_openssl)
 {
-        if (skip_reason())
-                TEST_SKIP_CASE("no VAES/VPCLMULQDQ/AVX-512 here");
+        SKIP_UNLESS_USABLE();
         for (size_t key_len = 16; key_len <= 32; key_len += 16)
                 for (size_t len = 0; len <= 600; len++) {
                         compare(key_len, len % 17, len, len % 3 == 0 ? 1 : len % 17, false);
@@ -139,8 +139,7 @@ TEST(every_short_length_matches_openssl)
 
 TEST(every_aad_and_tail_length_matches_openssl)
 {
-        if (skip_reason())
-                TEST_SKIP_CASE("no VAES/VPCLMULQDQ/AVX-512 here");
+        SKIP_UNLESS_USABLE();
         for (size_t aad_len = 0; aad_len <= AES_GCM_AAD_MAX; aad_len++)
                 for (size_t tail_len = 0; tail_len <= AES_GCM_TAIL_MAX; tail_len++)
                         for (size_t len = 250; len <= 262; len += 3) {
@@ -158,8 +157,7 @@ TEST(record_sizes_match_openssl)
         static const size_t lens[] = {255,  256,  257,  511,   512,   4095, 4096,
                                       4097, 8191, 8192, 16375, 16383, 16384};
 
-        if (skip_reason())
-                TEST_SKIP_CASE("no VAES/VPCLMULQDQ/AVX-512 here");
+        SKIP_UNLESS_USABLE();
         for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
                 for (int rep = 0; rep < 4; rep++) {
                         compare(rep & 1 ? 32 : 16, 5, lens[i], 1, rep & 2);
@@ -174,8 +172,7 @@ TEST(empty_parts_may_be_null)
         uint8_t key[16] = {7}, nonce[12] = {9}, out[1], tag[16], want_tag[16];
         struct aes_gcm_key k;
 
-        if (skip_reason())
-                TEST_SKIP_CASE("no VAES/VPCLMULQDQ/AVX-512 here");
+        SKIP_UNLESS_USABLE();
         ASSERT_EQ(reference(key, 16, nonce, NULL, 0, NULL, 0, NULL, 0, out, want_tag), 0);
         ASSERT_EQ(aes_gcm_key_init(&k, key, 16), 0);
         aes_gcm_seal(&k, nonce, NULL, 0, NULL, 0, NULL, 0, out, tag);
@@ -187,8 +184,7 @@ TEST(bad_key_length_refused)
         struct aes_gcm_key k;
         uint8_t key[24] = {0};
 
-        if (skip_reason())
-                TEST_SKIP_CASE("no VAES/VPCLMULQDQ/AVX-512 here");
+        SKIP_UNLESS_USABLE();
         ASSERT_EQ(aes_gcm_key_init(&k, key, 24), -1);
 }
 
