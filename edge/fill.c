@@ -337,6 +337,7 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                                  (int)f->key_len, f->key, up_url(f, f->upstream_idx));
                 memcpy(f->sha_hex, plan_hex, 65);
                 f->has_sha = true;
+                f->plan_checked = true;
                 metrics_add(f->owner->srv->m.plan_checked, 1);
         }
         r = put_begin(f, store, (uint64_t)resp->content_length, ctype);
@@ -450,14 +451,34 @@ static int start_from(struct fill *f, unsigned idx, bool fresh)
         return r;
 }
 
+/*
+ * A fill plan that arrived while the body was on its way may name the key: its SHA-256 is then
+ * the one the commit checks, as it would have been from the head. The waiters' last byte is
+ * still held back, so a body the plan refuses never looks whole to them.
+ */
+static void plan_check_late(struct fill *f)
+{
+        char plan_hex[65];
+
+        if (f->plan_checked || !plan_sums_lookup(f->owner->srv, f->key, f->key_len, plan_hex))
+                return;
+        if (store_put_expect(f->put, plan_hex) != 0)
+                return; /* plan-sums.c keeps only 64 hex digits */
+        log_info("fill %.*s: the fill plan named it during the fill; checking the plan's SHA-256",
+                 (int)f->key_len, f->key);
+        metrics_add(f->owner->srv->m.plan_checked, 1);
+}
+
 /* The commit of a whole body, on the committer thread (or the owner's, failing that). */
 static void commit_run(struct fill *f)
 {
         uint8_t md[32];
         char hex[65];
         uint64_t file_id = 0;
-        int r = store_put_commit_id(f->put, md, &file_id);
+        int r;
 
+        plan_check_late(f);
+        r = store_put_commit_id(f->put, md, &file_id);
         f->put = NULL;
         if (r == 0 || r == -ENOSPC || r == -ECANCELED)
                 etag_from_hex(hex_encode(md, 32, hex), f->done_etag);

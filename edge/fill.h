@@ -72,6 +72,7 @@ struct fill {
         int rfd; /* O_RDONLY on the temp file; -1 before FILL_BODY */
         bool from_parent;
         bool has_sha;
+        bool plan_checked; /* sha_hex is the fill plan's (else the commit looks again) */
         char sha_hex[65];
         char ctype[64];
         char upstream_status[160]; /* the upstream's Cache-Status, for the chain */

@@ -1188,6 +1188,17 @@ void store_put_if_unchanged(struct store_put *p)
         p->if_unchanged = true;
 }
 
+int store_put_expect(struct store_put *p, const char *sha256_hex)
+{
+        uint8_t md[32];
+
+        if (strlen(sha256_hex) != 64 || hex_decode(sha256_hex, 64, md, 32) < 0)
+                return -EINVAL;
+        memcpy(p->expect, md, 32);
+        p->has_expect = true;
+        return 0;
+}
+
 void store_put_abort(struct store_put *p)
 {
         if (p)

@@ -141,6 +141,12 @@ void store_put_set_mtime(struct store_put *p, time_t t);
  * commit then returns -ECANCELED instead, with nothing written (its digest still given).
  */
 void store_put_if_unchanged(struct store_put *p);
+/*
+ * Hold p's body to sha256_hex (64 hex digits) at commit, in place of any SHA-256 given to
+ * store_put_begin(): a fill plan that names the key only once the fill is under way. Returns
+ * 0, or -EINVAL for a malformed hash (p unchanged).
+ */
+int store_put_expect(struct store_put *p, const char *sha256_hex);
 /* Drop a put and its temp file. Frees p; p may be NULL. */
 void store_put_abort(struct store_put *p);
 

@@ -8,6 +8,12 @@ the edge had no plan), seg-2.m4s with the catalog's. A reload turns the plan on:
 are in, seg-1.m4s is dropped (listing, metric, log) and never answered from the store again,
 seg-2.m4s stays and is still served.
 
+Then a plan that arrives while fills are on their way (mid_fill): a second edge, its plan off,
+fills two segments of title "gatenosha" from a test origin that holds each body after its first
+bytes and names no SHA-256. With both fills in flight, the plan is turned on; once its sums are
+in, the bodies go on. The one whose bytes are not the catalog's is refused at commit (its client
+never gets the whole body, nothing is stored); the other is committed, checked against the plan.
+
     python3 test_plan_sweep.py path/to/sluice-edge path/to/sluice-control
 """
 import hashlib
@@ -19,7 +25,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "control"))
 
 import ctlharness  # noqa: E402
-from edgeharness import Edge, check, eq, expect_body  # noqa: E402
+from edgeharness import Closed, Edge, RawConn, build_request, check, eq, expect_body  # noqa: E402
+from origin import Origin  # noqa: E402
 
 GOOD1 = b"catalog bytes of segment one " * 200
 BAD1 = GOOD1[:100] + bytes([GOOD1[100] ^ 1]) + GOOD1[101:]
@@ -103,7 +110,88 @@ def steps(edge_bin, ctl_bin, tmp):
         e.stop()
     finally:
         e.cleanup()
+    try:
+        mid_fill(edge_bin, ctl, tmp)
+    finally:
         ctl.stop()
+
+
+def plan_title(ctl, title, sums):
+    """A title control knows, its files of sums (path -> bytes) given those bytes' SHA-256, with
+    a view in eu-west so that it is in the region's fill plan."""
+    asset = ctlharness.make_asset(title)
+    for fl in asset["files"]:
+        if fl["path"] in sums:
+            fl["size"] = len(sums[fl["path"]])
+            fl["sha256"] = hashlib.sha256(sums[fl["path"]]).hexdigest()
+    ctl.json("POST", "/v1/admin/titles", {"title": title, "asset": asset}, admin=True)
+    ctl.json("PUT", f"/v1/admin/titles/{title}/licences", {"licences": [{"country": "GB"}]},
+             admin=True)
+    ctl.json("POST", "/v1/playback", {"title": title})
+
+
+def read_head(c, deadline):
+    head = c._read_until(b"\r\n\r\n", deadline).decode("latin-1")
+    return int(head.split()[1])
+
+
+def mid_fill(edge_bin, ctl, tmp):
+    good = b"catalog bytes of a segment filled mid-plan " * 200
+    bad = good[:5000] + bytes([good[5000] ^ 1]) + good[5001:]
+    plan_title(ctl, "gatenosha", {"video-240p/seg-1.m4s": good, "video-240p/seg-2.m4s": good})
+    reg = ctl.register_edge("edge-mf", "eu-west", "http://127.0.0.1:1/")
+    secret_file = os.path.join(tmp, "heartbeat-mf.key")
+    with open(secret_file, "w") as f:
+        f.write(reg["secret"] + "\n")
+    o = Origin()
+    keys = {"/gatenosha/video-240p/seg-1.m4s": bad, "/gatenosha/video-240p/seg-2.m4s": good}
+    for k, data in keys.items():
+        o.add(k, data)
+        o.first[k] = 1000  # the head and 1000 bytes, then the body waits for the gate
+    e = Edge(edge_bin, {"workers": 1,
+                        "upstreams": [{"url": o.url, "first_byte_timeout": "5s"}],
+                        "control": {"url": f"http://127.0.0.1:{ctl.port}", "edge_id": "edge-mf",
+                                    "region": "eu-west", "heartbeat": "500ms",
+                                    "plan_period": "0", "secret_file": secret_file}})
+    conns = {}
+    try:
+        e.start()
+        deadline = time.monotonic() + 15
+        for k in keys:
+            c = RawConn(e.port, timeout=15)
+            c.send(build_request("GET", k, [("Connection", "close")]))
+            eq(read_head(c, deadline), 200, f"{k}: head while the fill runs")
+            conns[k] = c
+        check(metric(e, "sluice_edge_plan_sums") == 0, "a plan before the plan was turned on")
+        e.cfg["control"]["plan_period"] = "500ms"
+        e.write_config()
+        e.reload()
+        wait_for("the plan's sums", lambda: metric(e, "sluice_edge_plan_sums") > 0)
+        for k in keys:
+            o.gate(k).set()
+        bad_key, good_key = list(keys)
+        try:
+            conns[bad_key]._read_n(len(bad), deadline)
+            raise AssertionError("the body the plan refuses arrived whole")
+        except Closed:
+            pass
+        eq(conns[good_key]._read_n(len(good), deadline), good, "the plan's body, streamed")
+        wait_for("the good fill committed", lambda: listed(e, good_key))
+        check(not listed(e, bad_key), "the body the plan refuses was stored")
+        eq(metric(e, "sluice_edge_plan_checked_fills_total"), 2.0, "fills checked at commit")
+        eq(metric(e, "sluice_edge_fills_total", 'result="failed"'), 1.0, "failed fills")
+        check("the fill plan named it during the fill" in e.log_tail(200),
+              "no log line for the check at commit")
+        expect_body(e.get(good_key), good, "the committed body")
+        eq(o.count(good_key), 1, "origin requests for the committed key")
+        e.stop()
+    finally:
+        for c in conns.values():
+            c.sock.close()
+        for k in keys:
+            o.gate(k).set()
+        e.cleanup()
+        o.srv.shutdown()
 
 
 if __name__ == "__main__":

@@ -332,6 +332,20 @@ TEST(bad_puts_commit_nothing)
         ASSERT_EQ(store_put_commit(p), -EBADMSG);
         /* Hash mismatch. */
         ASSERT_EQ(put(s, "/k", "hello", 5, other, NULL), -EBADMSG);
+        /* A hash given after the begin (a fill plan that came mid-fill) replaces the first;
+         * a malformed one is refused. */
+        ASSERT_EQ(store_put_begin(s, "/k", 2, 5, hex, NULL, &p), 0);
+        ASSERT_EQ(store_put_write(p, "hello", 5), 0);
+        ASSERT_EQ(store_put_expect(p, "abc"), -EINVAL);
+        ASSERT_EQ(store_put_expect(p, "zz" "00000000000000000000000000000000000000000000000000000000"
+                                      "000000"),
+                  -EINVAL);
+        ASSERT_EQ(store_put_expect(p, other), 0);
+        ASSERT_EQ(store_put_commit(p), -EBADMSG);
+        ASSERT_EQ(store_put_begin(s, "/k", 2, 5, NULL, NULL, &p), 0);
+        ASSERT_EQ(store_put_write(p, "hello", 5), 0);
+        ASSERT_EQ(store_put_expect(p, other), 0);
+        ASSERT_EQ(store_put_commit(p), -EBADMSG);
         /* Abort. */
         ASSERT_EQ(store_put_begin(s, "/k", 2, 5, hex, NULL, &p), 0);
         ASSERT_EQ(store_put_write(p, "hello", 5), 0);
