@@ -132,6 +132,16 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
                 return -ENOMEM;
         C(plan_checked, "sluice_edge_plan_checked_fills_total",
           "Fills whose body was checked against the fill plan's SHA-256", NULL);
+        m->fd_files = metrics_gauge_new(reg, "sluice_edge_fd_cache_files",
+                                        "Object files held open by the workers' descriptor "
+                                        "caches (at most cache.fd_cache each)",
+                                        NULL);
+        if (!m->fd_files)
+                return -ENOMEM;
+        C(fd_opens, "sluice_edge_fd_cache_opens_total",
+          "Object files opened: lookups the descriptor cache could not answer", NULL);
+        C(fd_shed, "sluice_edge_fd_cache_shed_total",
+          "Idle cached object files closed early because the descriptor table was full", NULL);
 
         for (unsigned i = 0; i < EDGE_TOKEN_REFUSAL_REASONS; i++) {
                 char label[40];

@@ -62,6 +62,8 @@ struct edge_metrics {
         struct metric *scrub_objects, *scrub_bytes, *scrub_passes;
         struct metric *plan_sums;   /* gauge: catalog SHA-256s fills are checked against */
         struct metric *plan_checked; /* fills checked against one of them */
+        struct metric *fd_files;     /* gauge: object files the workers' fd caches hold open */
+        struct metric *fd_opens, *fd_shed; /* files opened; idle ones closed for a full table */
         struct metric *token_refusals[EDGE_TOKEN_REFUSAL_REASONS];
         struct metric *h2_streams, *h2_client_resets;
         struct metric *h2_goaways[EDGE_H2_GOAWAY_CODES]; /* by our GOAWAY's code; [0] NULL */

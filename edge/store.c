@@ -36,13 +36,14 @@
 #include "fd-cache.h"
 #include "hex.h"
 #include "http-resp.h"
+#include "metrics.h"
+#include "store-priv.h"
 #include "store.h"
 
 _Static_assert(STORE_CTYPE_MAX == CACHE_IDX_CTYPE_MAX, "content type bound shared with index");
 _Static_assert(STORE_ETAG_MAX == CACHE_IDX_ETAG_MAX, "etag bound shared with index");
 _Static_assert(STORE_KEY_MAX == CACHE_IDX_KEY_MAX, "key bound shared with index");
 
-#define DEAD_RING    1024 /* recently unlinked file ids, for readers' fd caches */
 #define HIT_SLOTS    4096 /* per-reader counter table (power of two) */
 #define HIT_MAX_USED (HIT_SLOTS * 3 / 4)
 #define MAP_MIN      (1ull << 30)
@@ -69,34 +70,10 @@ struct store_reader {
         pthread_mutex_t cnt_lock; /* taken by the owner per hit and by a flush: uncontended */
         struct hit_table *hits;   /* NULL until the first hit after a flush */
         uint64_t hits_dropped;
+        struct store_reader_metrics m;
         struct store_reader *prev, *next;
 };
 
-struct store {
-        int dirfd, objfd, tmpfd, lockfd;
-        uint64_t max_bytes;
-        struct cache_idx *idx;
-
-        pthread_mutex_t lock; /* readers list, dead ring, reservations, put reader */
-        struct store_reader *readers;
-        struct cache_idx_reader *put_reader;
-        uint64_t reserved; /* bytes of puts begun and not yet committed or aborted */
-        uint64_t dead[DEAD_RING];
-        _Atomic uint64_t dead_gen;
-
-        /*
-         * Files of objects deleted in batches (an eviction takes thousands at once), unlinked
-         * by a thread of their own, started at the first: their unlinks would otherwise hold
-         * up the fill's commit or the worker that asked for room. Their index entries are
-         * gone already; a crash before the unlink leaves orphans, removed at start.
-         */
-        pthread_mutex_t ulock;
-        pthread_cond_t ucond, uidle;
-        uint64_t *uq;
-        size_t un, ucap;
-        bool ubusy, ustop, ustarted;
-        pthread_t uth;
-};
 
 struct store_put {
         struct store *s;
@@ -119,7 +96,7 @@ struct store_put {
 /* ---- small helpers ---- */
 
 /* "xx/hhhhhhhhhhhhhhhh" relative to objects/. */
-static void obj_path(uint64_t id, char out[20])
+void store_obj_path(uint64_t id, char out[20])
 {
         char h[17];
 
@@ -142,7 +119,7 @@ static int new_file_id(uint64_t *ret)
         return 0;
 }
 
-static bool key_ok(const char *key, size_t len)
+bool store_key_ok(const char *key, size_t len)
 {
         if (len == 0 || len > CACHE_IDX_KEY_MAX || key[0] != '/')
                 return false;
@@ -176,7 +153,7 @@ static void unlink_object(struct store *s, uint64_t id)
 {
         char p[20];
 
-        obj_path(id, p);
+        store_obj_path(id, p);
         (void)unlinkat(s->objfd, p, 0);
         dead_push(s, id);
 }
@@ -199,7 +176,7 @@ static void *unlinker(void *arg)
                 pthread_mutex_unlock(&s->ulock);
                 for (size_t i = 0; i < n; i++) {
                         char p[20];
-                        obj_path(q[i], p);
+                        store_obj_path(q[i], p);
                         (void)unlinkat(s->objfd, p, 0);
                 }
                 free(q);
@@ -236,7 +213,7 @@ static void unlink_later(struct store *s, uint64_t id)
         pthread_mutex_unlock(&s->ulock);
         if (!queued) {
                 char p[20];
-                obj_path(id, p);
+                store_obj_path(id, p);
                 (void)unlinkat(s->objfd, p, 0);
         }
         dead_push(s, id);
@@ -252,7 +229,7 @@ void store_unlinks_settle(struct store *s)
 
 /* Drop key's entry, only if it still names file_id, and remove that file: an object damaged
  * behind the store's back. True when this call dropped it. */
-static bool drop_damaged(struct store *s, const char *key, size_t key_len, uint64_t file_id)
+bool store_drop_damaged(struct store *s, const char *key, size_t key_len, uint64_t file_id)
 {
         if (cache_idx_del(s->idx, key, key_len, file_id, NULL) < 0)
                 return false;
@@ -344,9 +321,9 @@ static int sweep_check(const char *key, size_t key_len, const struct cache_idx_r
         struct stat st;
         char p[20];
 
-        if (!rec || !key_ok(key, key_len) || rec->file_id == 0)
+        if (!rec || !store_key_ok(key, key_len) || rec->file_id == 0)
                 return 1;
-        obj_path(rec->file_id, p);
+        store_obj_path(rec->file_id, p);
         if (fstatat(c->s->objfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 if (errno == ENOENT)
                         return 1;
@@ -753,6 +730,17 @@ int store_flush_counters(struct store *s)
         return r;
 }
 
+void store_reader_set_metrics(struct store_reader *r, const struct store_reader_metrics *m)
+{
+        r->m = *m;
+}
+
+/* The files r holds open, into its thread's slot of the gauge. */
+static void files_gauge(struct store_reader *r)
+{
+        metrics_gauge_set(r->m.files, (int64_t)fd_cache_count(r->fc));
+}
+
 /* Close idle fds to files unlinked since this reader last looked. */
 void store_reader_sync(struct store_reader *r)
 {
@@ -771,11 +759,12 @@ void store_reader_sync(struct store_reader *r)
         }
         r->dead_seen = g;
         pthread_mutex_unlock(&s->lock);
+        files_gauge(r);
 }
 
 /* Serving must not write inodes: without O_NOATIME every sendfile(2) checks (relatime) or
  * updates the access time. Only the files' owner may ask. */
-static int open_object(struct store *s, const char *p)
+int store_open_object(struct store *s, const char *p)
 {
         int fd = openat(s->objfd, p, O_RDONLY | O_CLOEXEC | O_NOATIME);
 
@@ -786,7 +775,11 @@ static int open_object(struct store *s, const char *p)
 
 unsigned store_reader_shed(struct store_reader *r, unsigned n)
 {
-        return fd_cache_shed(r->fc, n);
+        unsigned done = fd_cache_shed(r->fc, n);
+
+        metrics_add(r->m.shed, done);
+        files_gauge(r);
+        return done;
 }
 
 int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct store_obj *ret)
@@ -798,7 +791,7 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
 
         ret->fd = -1;
         ret->priv = NULL;
-        if (!key_ok(key, key_len))
+        if (!store_key_ok(key, key_len))
                 return -ENOENT;
         store_reader_sync(r);
 
@@ -815,20 +808,20 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
 
                 char p[20];
                 struct stat st;
-                obj_path(rec.file_id, p);
-                fd = open_object(s, p);
+                store_obj_path(rec.file_id, p);
+                fd = store_open_object(s, p);
                 /* The descriptor table is full (RLIMIT_NOFILE under workers x fd_cache):
                  * idle cached files give way to the one wanted now. */
                 while (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
-                       fd_cache_shed(r->fc, 1) == 1)
-                        fd = open_object(s, p);
+                       store_reader_shed(r, 1) == 1)
+                        fd = store_open_object(s, p);
                 if (fd < 0) {
                         if (errno != ENOENT)
                                 return -errno;
                         if (attempt < 2)
                                 continue;
                         /* Still named and still missing: damage from outside. */
-                        return drop_damaged(s, key, key_len, rec.file_id) ? -ESTALE : -ENOENT;
+                        return store_drop_damaged(s, key, key_len, rec.file_id) ? -ESTALE : -ENOENT;
                 }
                 if (fstat(fd, &st) < 0) {
                         e = -errno;
@@ -838,13 +831,15 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
                 if ((uint64_t)st.st_size != rec.size) {
                         /* Changed behind our back (an object file is never rewritten). */
                         (void)close(fd);
-                        if (drop_damaged(s, key, key_len, rec.file_id))
+                        if (store_drop_damaged(s, key, key_len, rec.file_id))
                                 return -ESTALE;
                         if (attempt < 2)
                                 continue; /* replaced meanwhile: read the index again */
                         return -EIO;
                 }
                 ent = fd_cache_add(r->fc, rec.file_id, fd); /* NULL: all slots busy */
+                metrics_add(r->m.opens, 1);
+                files_gauge(r);
                 break;
         }
 
@@ -867,7 +862,7 @@ bool store_has(struct store_reader *r, const char *key, size_t key_len)
 {
         struct cache_idx_rec rec;
 
-        return key_ok(key, key_len) && cache_idx_reader_get(r->ir, key, key_len, &rec) == 0;
+        return store_key_ok(key, key_len) && cache_idx_reader_get(r->ir, key, key_len, &rec) == 0;
 }
 
 void store_obj_release(struct store_reader *r, struct store_obj *obj)
@@ -884,8 +879,10 @@ void store_obj_release(struct store_reader *r, struct store_obj *obj)
 
 void store_obj_distrust(struct store_reader *r, const struct store_obj *obj)
 {
-        if (obj->file_id)
+        if (obj->file_id) {
                 fd_cache_drop(r->fc, obj->file_id);
+                files_gauge(r);
+        }
 }
 
 int store_obj_map(const struct store_obj *obj, const void **ret)
@@ -905,8 +902,10 @@ void *store_obj_pin(const struct store_obj *obj)
 
 void store_obj_pin_distrust(struct store_reader *r, void *pin)
 {
-        if (pin)
+        if (pin) {
                 fd_cache_drop(r->fc, fd_cache_ent_id(pin));
+                files_gauge(r);
+        }
 }
 
 void store_obj_unpin(struct store_reader *r, void *pin)
@@ -941,7 +940,7 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
         uint64_t old_size = 0;
         int r;
 
-        if (!key_ok(key, key_len))
+        if (!store_key_ok(key, key_len))
                 return key_len > CACHE_IDX_KEY_MAX ? -ENAMETOOLONG : -EINVAL;
         if (content_type && (strlen(content_type) > STORE_CTYPE_MAX || !content_type[0]))
                 return -EINVAL;
@@ -1133,7 +1132,7 @@ int store_put_commit_id(struct store_put *p, uint8_t ret_sha256[32], uint64_t *r
 
         /* RENAME_NOREPLACE: an id collision must never overwrite a committed object. */
         for (int tries = 0;; tries++) {
-                obj_path(p->file_id, path);
+                store_obj_path(p->file_id, path);
                 r = move_noreplace(s, p->tmpname, path);
                 if (r == 0)
                         break;
@@ -1225,7 +1224,7 @@ int store_delete_file(struct store *s, const char *key, size_t key_len, uint64_t
         struct cache_idx_rec old;
         int r;
 
-        if (!key_ok(key, key_len))
+        if (!store_key_ok(key, key_len))
                 return -ENOENT;
         r = cache_idx_del(s->idx, key, key_len, file_id, &old);
         if (r < 0)
@@ -1260,7 +1259,7 @@ int store_get_info(struct store *s, const char *key, size_t key_len, struct stor
         struct cache_idx_rec rec;
         int r;
 
-        if (!key_ok(key, key_len))
+        if (!store_key_ok(key, key_len))
                 return -ENOENT;
         pthread_mutex_lock(&s->lock);
         r = cache_idx_reader_get(s->put_reader, key, key_len, &rec);
@@ -1319,167 +1318,4 @@ int store_list_after(struct store *s, const char *prefix, size_t prefix_len, con
 
         return cache_idx_foreach_after(s->idx, prefix ? prefix : "", prefix ? prefix_len : 0, after,
                                        after_len, list_one, &c);
-}
-
-/* ---- scrub ---- */
-
-#define SCRUB_CHUNK (256u << 10)
-
-enum { SCRUB_INTACT, SCRUB_DAMAGED, SCRUB_STOPPED };
-
-struct scrub_ctx {
-        struct store *s;
-        const struct store_scrub_ops *ops;
-        struct store_scrub_stats *st;
-        EVP_MD_CTX *md;
-        uint8_t *buf;
-};
-
-/* Re-read one object against its record: SCRUB_* or -errno (not the object's fault). */
-static int scrub_check(struct scrub_ctx *x, const struct cache_idx_rec *rec, const char **why)
-{
-        uint8_t md[EVP_MAX_MD_SIZE];
-        unsigned mdlen = 0;
-        uint64_t off = 0;
-        struct stat st;
-        char p[20];
-        int fd, r = SCRUB_INTACT;
-
-        obj_path(rec->file_id, p);
-        fd = openat(x->s->objfd, p, O_RDONLY | O_CLOEXEC | O_NOATIME);
-        if (fd < 0 && errno == EPERM)
-                fd = openat(x->s->objfd, p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                *why = "file missing";
-                return errno == ENOENT ? SCRUB_DAMAGED : -errno;
-        }
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                goto out;
-        }
-        if ((uint64_t)st.st_size != rec->size) {
-                *why = "size differs from the index";
-                r = SCRUB_DAMAGED;
-                goto out;
-        }
-        if (!(rec->flags & CACHE_IDX_F_HAS_SHA))
-                goto out;
-        if (EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1) {
-                r = -ENOMEM;
-                goto out;
-        }
-        while (off < rec->size) {
-                ssize_t n = pread(fd, x->buf, SCRUB_CHUNK, (off_t)off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        *why = n < 0 ? "read error" : "file shorter than the index";
-                        r = n < 0 && errno != EIO ? -errno : SCRUB_DAMAGED;
-                        goto out;
-                }
-                if (EVP_DigestUpdate(x->md, x->buf, (size_t)n) != 1) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                off += (uint64_t)n;
-                x->st->bytes += (uint64_t)n;
-                if (x->ops->pace && !x->ops->pace((uint64_t)n, x->ops->userdata)) {
-                        r = SCRUB_STOPPED;
-                        goto out;
-                }
-        }
-        if (EVP_DigestFinal_ex(x->md, md, &mdlen) != 1 || mdlen != 32) {
-                r = -ENOMEM;
-                goto out;
-        }
-        if (memcmp(md, rec->sha256, 32) != 0) {
-                *why = "SHA-256 differs from the index";
-                r = SCRUB_DAMAGED;
-        }
-out:
-        (void)close(fd);
-        return r;
-}
-
-static int scrub_one(const char *key, size_t key_len, const struct cache_idx_rec *rec,
-                     void *userdata)
-{
-        struct scrub_ctx *x = userdata;
-        const char *why = NULL;
-        int r = scrub_check(x, rec, &why);
-
-        if (r == SCRUB_STOPPED)
-                return 1;
-        if (r < 0) {
-                x->st->errors++;
-        } else {
-                x->st->objects++;
-                /* Not dropped: replaced or deleted since the listing, not this record's damage. */
-                if (r == SCRUB_DAMAGED && drop_damaged(x->s, key, key_len, rec->file_id)) {
-                        x->st->damaged++;
-                        if (x->ops->damaged)
-                                x->ops->damaged(key, key_len, why, x->ops->userdata);
-                }
-        }
-        if (x->ops->checked)
-                x->ops->checked(key, key_len, x->ops->userdata);
-        return 0;
-}
-
-int store_scrub(struct store *s, const char *after, size_t after_len,
-                const struct store_scrub_ops *ops, struct store_scrub_stats *ret)
-{
-        struct scrub_ctx x = {.s = s, .ops = ops, .st = ret};
-        int r = -ENOMEM;
-
-        memset(ret, 0, sizeof(*ret));
-        x.md = EVP_MD_CTX_new();
-        x.buf = malloc(SCRUB_CHUNK);
-        if (x.md && x.buf) {
-                r = cache_idx_foreach_after(s->idx, "", 0, after, after_len, scrub_one, &x);
-                if (r > 0)
-                        r = 1;
-        }
-        EVP_MD_CTX_free(x.md);
-        free(x.buf);
-        return r;
-}
-
-#define SCRUB_POS     "scrub.pos"
-#define SCRUB_POS_TMP "scrub.pos.tmp"
-
-int store_scrub_pos_save(struct store *s, const char *key, size_t len)
-{
-        ssize_t n;
-        int fd, e = 0;
-
-        if (len == 0)
-                return unlinkat(s->dirfd, SCRUB_POS, 0) == 0 || errno == ENOENT ? 0 : -errno;
-        if (!key_ok(key, len))
-                return -EINVAL;
-        fd = openat(s->dirfd, SCRUB_POS_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-        if (fd < 0)
-                return -errno;
-        n = write(fd, key, len);
-        if (n != (ssize_t)len)
-                e = n < 0 ? -errno : -EIO;
-        (void)close(fd);
-        if (e == 0 && renameat(s->dirfd, SCRUB_POS_TMP, s->dirfd, SCRUB_POS) < 0)
-                e = -errno;
-        if (e < 0)
-                (void)unlinkat(s->dirfd, SCRUB_POS_TMP, 0);
-        return e;
-}
-
-size_t store_scrub_pos_load(struct store *s, char *buf)
-{
-        ssize_t n;
-        int fd;
-
-        fd = openat(s->dirfd, SCRUB_POS, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, STORE_KEY_MAX);
-        (void)close(fd);
-        return n > 0 && key_ok(buf, (size_t)n) ? (size_t)n : 0;
 }

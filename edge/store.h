@@ -65,6 +65,16 @@ void store_close(struct store *s);
 /* One reader per worker thread; fd cache of up to fd_cache entries lives in it. */
 int store_reader_new(struct store *s, unsigned fd_cache, struct store_reader **ret);
 void store_reader_free(struct store_reader *r);
+/*
+ * Where a reader counts its fd cache's work (any may be NULL): a gauge of the object files it
+ * holds open (set in its thread's slot whenever that changes, never on a lookup the cache
+ * answered), and counters of the files it opened and of the idle ones it closed early for a
+ * descriptor needed elsewhere (store_reader_shed). Set once, before the reader's first use.
+ */
+struct store_reader_metrics {
+        struct metric *files, *opens, *shed;
+};
+void store_reader_set_metrics(struct store_reader *r, const struct store_reader_metrics *m);
 /* Close r's cached fds of files unlinked since it last looked (deleted, replaced, evicted):
  * a lookup does this too, a reader with none to make must call it for their space to be
  * freed. Only from r's own thread. */

@@ -257,6 +257,10 @@ static int setup(struct edge_worker *w)
                     &w->reader);
                 if (r < 0)
                         return r;
+                store_reader_set_metrics(w->reader,
+                                         &(struct store_reader_metrics){.files = srv->m.fd_files,
+                                                                        .opens = srv->m.fd_opens,
+                                                                        .shed = srv->m.fd_shed});
                 uring_timer_init(&w->dead_timer, on_dead_files);
                 r = uring_timer_arm(w->loop, &w->dead_timer,
                                     uring_loop_now_ms(w->loop) + DEAD_FILES_MS);

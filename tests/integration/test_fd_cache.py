@@ -13,6 +13,9 @@ cache.fd_cache: cached descriptors of idle files give way to what needs a descri
                  (/healthz, /metrics) still answers: the admin thread, which caches no files,
                  has the client workers close some of theirs, instead of its accepts failing
                  for as long as they hold the table. The log says so, once (a warning).
+  counted:       the cache's metrics: files held open (a gauge, at most fd_cache), files
+                 opened (a lookup the cache answers opens none), and idle files closed early for
+                 a full table (none without a limit; some in lookup_at_the_limit).
   miss_at_the_limit: with the table full of cached files, misses are filled from the origin
                  and answered with its bytes, then are hits: the fill's socket, temporary file
                  and its reader make room the same way, instead of a 502 with the origin
@@ -20,6 +23,7 @@ cache.fd_cache: cached descriptors of idle files give way to what needs a descri
 """
 
 import os
+import re
 import resource
 import sys
 
@@ -59,13 +63,44 @@ def get_all(e, c, objs, what):
         expect_body(c.read_response(), data, f"{what} {key}")
 
 
+def metric(e, name):
+    m = re.search(rf"^{name} (\S+)$", e.metrics().body.decode(), re.M)
+    check(m is not None, f"no {name} in /metrics")
+    return float(m.group(1))
+
+
 @test
 def lookup_at_the_limit(binary):
     e, c, objs = limited_edge(binary)
     try:
         get_all(e, c, objs, "at the descriptor limit:")
         get_all(e, c, objs, "again:")
+        check(metric(e, "sluice_edge_fd_cache_opens_total") >= 2 * OBJECTS - NOFILE,
+              "files opened again once shed")
+        check(metric(e, "sluice_edge_fd_cache_shed_total") > 0, "files shed for a full table")
+        check(0 < metric(e, "sluice_edge_fd_cache_files") < NOFILE, "files held open")
         c.close()
+    finally:
+        e.cleanup()
+
+
+@test
+def counted(binary):
+    e = Edge(binary, {"workers": 1, "cache": {"fd_cache": 4, "scrub_rate": 0}})
+    try:
+        e.start()
+        objs = {f"/fc/seg-{i}.m4s": os.urandom(2000 + i) for i in range(6)}
+        e.push(objs)
+        eq(metric(e, "sluice_edge_fd_cache_files"), 0.0, "files open before any request")
+        with RawConn(e.port) as c:
+            get_all(e, c, objs, "first round:")
+            eq(metric(e, "sluice_edge_fd_cache_opens_total"), 6.0, "files opened")
+            eq(metric(e, "sluice_edge_fd_cache_files"), 4.0, "files held (fd_cache 4)")
+            for _ in range(3):  # the last one asked for is cached: no open
+                c.send(build_request("GET", "/fc/seg-5.m4s"))
+                expect_body(c.read_response(), objs["/fc/seg-5.m4s"], "a cached file")
+            eq(metric(e, "sluice_edge_fd_cache_opens_total"), 6.0, "files opened after hits")
+        eq(metric(e, "sluice_edge_fd_cache_shed_total"), 0.0, "files shed without a limit")
     finally:
         e.cleanup()
 
