@@ -86,6 +86,11 @@ struct store_put {
         uint64_t file_id;
         char tmpname[32];
         int fd;
+        /* objects/<dir>, where the file goes, opened at the begin: the commit's directory sync
+         * then needs no new descriptor on the committing thread, which cannot make room in a
+         * full table as a worker can (its cached files). */
+        int dirfd;
+        char dir[3];
         int failed; /* what commit returns after a failed write: the temp file is not the body */
         bool if_unchanged; /* commit only while the key still holds base_file (0: nothing) */
         uint64_t base_file;
@@ -922,6 +927,8 @@ static void put_free(struct store_put *p, bool unlink_tmp)
 
         if (p->fd >= 0)
                 (void)close(p->fd);
+        if (p->dirfd >= 0)
+                (void)close(p->dirfd);
         if (unlink_tmp && p->tmpname[0])
                 (void)unlinkat(s->tmpfd, p->tmpname, 0);
         EVP_MD_CTX_free(p->md);
@@ -950,6 +957,7 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
                 return -ENOMEM;
         p->s = s;
         p->fd = -1;
+        p->dirfd = -1;
         if (sha256_hex) {
                 if (hex_decode(sha256_hex, strlen(sha256_hex), p->expect, 32) < 0) {
                         free(p);
@@ -1002,6 +1010,17 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
                 p->tmpname[0] = '\0';
                 if (r != -EEXIST || tries > 8)
                         goto fail;
+        }
+        {
+                char path[20];
+                store_obj_path(p->file_id, path);
+                memcpy(p->dir, path, 2);
+                p->dir[2] = '\0';
+                p->dirfd = openat(s->objfd, p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (p->dirfd < 0) {
+                        r = -errno;
+                        goto fail;
+                }
         }
         /* Claim the disk space now, so a full disk refuses the put before a fill announces
          * the object to its clients, not halfway through the body. KEEP_SIZE: the file's
@@ -1145,7 +1164,10 @@ int store_put_commit_id(struct store_put *p, uint8_t ret_sha256[32], uint64_t *r
         renamed = true;
         p->tmpname[0] = '\0';
         path[2] = '\0';
-        r = fsync_dirat(s->objfd, path);
+        if (strcmp(path, p->dir) == 0) /* else a new id after a collision: another dir */
+                r = fsync(p->dirfd) < 0 ? -errno : 0;
+        else
+                r = fsync_dirat(s->objfd, path);
         path[2] = '/';
         if (r < 0)
                 goto out;
