@@ -27,6 +27,7 @@
 #include "fill.h"
 #include "heartbeat.h"
 #include "listener.h"
+#include "nofile.h"
 #include "plan-sums.h"
 #include "runtime.h"
 #include "sandbox.h"
@@ -552,6 +553,7 @@ int main(int argc, char **argv)
         if (n_workers > MAX_WORKERS)
                 n_workers = MAX_WORKERS;
         srv.n_workers = n_workers;
+        nofile_raise(worker_fds_cached_most(rt->cfg, n_workers), worker_conns_most(rt->cfg));
 
         r = store_open_map(rt->cfg->cache.dir, rt->cfg->cache.max_size,
                            rt->cfg->cache.index_map_size, &srv.store);

@@ -47,6 +47,16 @@ static uint64_t or_default(int64_t v, uint64_t def)
         return v > 0 ? (uint64_t)v : def;
 }
 
+uint64_t worker_fds_cached_most(const struct edge_cfg *cfg, unsigned n)
+{
+        return (uint64_t)n * or_default(cfg->cache.fd_cache, DEFAULT_FD_CACHE) + 256;
+}
+
+uint64_t worker_conns_most(const struct edge_cfg *cfg)
+{
+        return or_default(cfg->limits.max_connections, DEFAULT_MAX_CONNECTIONS);
+}
+
 void worker_limits_from_cfg(const struct edge_cfg *cfg, struct edge_limits *l)
 {
         const struct edge_cfg_limits *c = &cfg->limits;

@@ -188,6 +188,10 @@ void worker_fds_wanted(struct edge_server *srv, unsigned n);
 
 /* Apply cfg's limits with defaults into ret. */
 void worker_limits_from_cfg(const struct edge_cfg *cfg, struct edge_limits *ret);
+/* What n client workers under cfg may hold open: their file caches and a margin for the rest
+ * (listeners, fills, logs, the store), and apart the connections allowed. */
+uint64_t worker_fds_cached_most(const struct edge_cfg *cfg, unsigned n);
+uint64_t worker_conns_most(const struct edge_cfg *cfg);
 
 /* The worker running on the calling loop. */
 static inline struct edge_worker *worker_of(struct uring_loop *loop)

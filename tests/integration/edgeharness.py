@@ -444,6 +444,7 @@ class Edge:
         }
         deep_merge(self.cfg, overrides or {})
         self.proc = None
+        self.preexec = None  # run in the child before exec (e.g. its resource limits)
         self.objects = {}
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -459,7 +460,8 @@ class Edge:
         self.write_config()
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.binary, "--config", self.config_path],
-                                     stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
+                                     stdout=logf, stderr=logf, stdin=subprocess.DEVNULL,
+                                     preexec_fn=self.preexec)
         logf.close()
         self.wait_ready(timeout)
         return self

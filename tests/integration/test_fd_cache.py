@@ -13,6 +13,9 @@ cache.fd_cache: cached descriptors of idle files give way to what needs a descri
                  (/healthz, /metrics) still answers: the admin thread, which caches no files,
                  has the client workers close some of theirs, instead of its accepts failing
                  for as long as they hold the table. The log says so, once (a warning).
+  limit_raised:  started with a soft limit under the hard one, the edge raises it to the hard
+                 one and says so, and notes that the hard one is under its file caches and
+                 connections together (the caches alone fit: no warning).
   counted:       the cache's metrics: files held open (a gauge, at most fd_cache), files
                  opened (a lookup the cache answers opens none), and idle files closed early for
                  a full table (none without a limit; some in lookup_at_the_limit).
@@ -35,18 +38,15 @@ OBJECTS = 2 * NOFILE
 
 
 def limited_edge(binary, extra=None):
-    """A started edge whose soft descriptor limit is NOFILE, set before it starts (an accept
-    takes the limit in force when it was armed), with OBJECTS pushed and one open client
+    """A started edge whose descriptor limit is NOFILE, set before it starts (an accept takes
+    the limit in force when it was armed), with OBJECTS pushed and one open client
     connection. Only admin_at_the_limit uses the admin port once lookups have filled the
     table."""
     e = Edge(binary, {"workers": 1, "cache": {"fd_cache": 100000, "scrub_rate": 0},
                       "limits": {"idle_timeout": "30s"}, **(extra or {})})
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, hard))
-    try:
-        e.start()
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    # The hard limit too: the edge raises its soft limit to the hard one.
+    e.preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
+    e.start()
     eq(resource.prlimit(e.proc.pid, resource.RLIMIT_NOFILE)[0], NOFILE, "the edge's limit")
     objs = {f"/fd/seg-{i}.m4s": os.urandom(1000 + i) for i in range(OBJECTS)}
     e.push(objs)
@@ -80,6 +80,26 @@ def lookup_at_the_limit(binary):
         check(metric(e, "sluice_edge_fd_cache_shed_total") > 0, "files shed for a full table")
         check(0 < metric(e, "sluice_edge_fd_cache_files") < NOFILE, "files held open")
         c.close()
+    finally:
+        e.cleanup()
+
+
+@test
+def limit_raised(binary):
+    e = Edge(binary, {"workers": 1, "cache": {"scrub_rate": 0}})
+    e.preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, 4096))
+    try:
+        e.start()
+        eq(resource.prlimit(e.proc.pid, resource.RLIMIT_NOFILE), (4096, 4096),
+           "the edge's soft limit raised to its hard one")
+        log = open(e.log_path, errors="replace").read()
+        check(f"descriptor limit raised from {NOFILE} to 4096" in log, "said in the log")
+        # 4096 holds 1 x 1024 cached files, not with 100000 connections (the defaults).
+        check("the descriptor limit, 4096, is under the file caches and limits.max_conn" in log,
+              "the note for a hard limit under the caches and the connections")
+        check("under what the workers' file caches may hold" not in log, "a warning")
+        e.put("/fc/one.m4s", b"one")
+        expect_body(e.get("/fc/one.m4s"), b"one", "served")
     finally:
         e.cleanup()
 
