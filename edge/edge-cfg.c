@@ -105,6 +105,9 @@ static const struct cfg_field tokens_fields[] = {
         /* Fail closed: serving without token checks must be asked for. */
         {.key = "required", .type = CFG_BOOL, .offset = offsetof(struct edge_cfg_tokens, required),
          .def = "true"},
+        /* A token with no end or no URI container would open every segment, or for ever. */
+        {.key = "allow_unbounded", .type = CFG_BOOL,
+         .offset = offsetof(struct edge_cfg_tokens, allow_unbounded), .def = "false"},
         {.key = "keys_file", .type = CFG_STRING,
          .offset = offsetof(struct edge_cfg_tokens, keys_file)},
         {.key = "peer_token_file", .type = CFG_STRING,

@@ -41,6 +41,7 @@ struct edge_cfg_upstream {
 
 struct edge_cfg_tokens {
         bool required;
+        bool allow_unbounded; /* accept tokens without exp or cdniuc (RFC 9246 allows them) */
         char *keys_file;
         char *peer_token_file; /* bearer that child edges present for fills (no URI token) */
 };

@@ -15,6 +15,7 @@ static const char *const token_reasons[EDGE_TOKEN_REFUSAL_REASONS] = {
     [TOKEN_REFUSED_MALFORMED] = "malformed",     [TOKEN_REFUSED_UNKNOWN_KID] = "unknown_kid",
     [TOKEN_REFUSED_SIGNATURE] = "bad_signature", [TOKEN_REFUSED_EXPIRED] = "expired",
     [TOKEN_REFUSED_NOT_YET] = "not_yet_valid",   [TOKEN_REFUSED_SCOPE] = "scope",
+    [TOKEN_REFUSED_UNBOUNDED] = "unbounded",
 };
 
 #define C(field, name, help, labels)                                                               \

@@ -24,6 +24,7 @@ enum edge_token_refusal {
         TOKEN_REFUSED_EXPIRED,     /* exp in the past */
         TOKEN_REFUSED_NOT_YET,     /* nbf/iat in the future */
         TOKEN_REFUSED_SCOPE,       /* URI container or client address does not match */
+        TOKEN_REFUSED_UNBOUNDED,   /* no exp or no cdniuc (tokens.allow_unbounded off) */
         EDGE_TOKEN_REFUSAL_REASONS
 };
 #define EDGE_H2_GOAWAY_CODES 15 /* RFC 9113 codes 0x0..0xd, then "other" */

@@ -10,7 +10,9 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -99,6 +101,58 @@ def refusals(e):
         r = e.get(target)
         eq(r.status, 403, what)
         check(e.objects[KEY] not in r.body, f"{what}: no content in the refusal")
+
+
+def unbounded_claims():
+    c = good_claims()
+    del c["exp"]
+    return c
+
+
+def unscoped_claims():
+    c = good_claims()
+    del c["cdniuc"]
+    return c
+
+
+def unbounded_refusals(e):
+    m = re.search(r'^sluice_edge_token_refusals_total\{reason="unbounded"\} (\S+)$',
+                  e.metrics().body.decode(), re.M)
+    check(m is not None, "no unbounded refusal counter")
+    return float(m.group(1))
+
+
+@test
+def unbounded_refused_by_default(e):
+    """A token with no exp (good for ever) or no cdniuc (good for every path): RFC 9246 allows
+    them, the edge refuses them (403, reason unbounded) unless tokens.allow_unbounded."""
+    before = unbounded_refusals(e)
+    for what, claims in (("no exp", unbounded_claims()), ("no cdniuc", unscoped_claims())):
+        r = e.get(f"/s/{mint(claims)}{KEY}")
+        eq(r.status, 403, what)
+        check(e.objects[KEY] not in r.body, f"{what}: no content in the refusal")
+    eq(unbounded_refusals(e) - before, 2.0, "refusals counted as unbounded")
+    check("token refused (unbounded)" in e.log_tail(50), "said in the log")
+    e.cfg["tokens"]["allow_unbounded"] = True
+    e.write_config()
+    e.signal(signal.SIGHUP)
+    try:
+        deadline = time.monotonic() + 5
+        while e.get(f"/s/{mint(unbounded_claims())}{KEY}").status != 200:
+            check(time.monotonic() < deadline, "no exp still refused after allow_unbounded")
+            time.sleep(0.05)  # the workers take the reloaded configuration as they wake
+        expect_body(e.get(f"/s/{mint(unscoped_claims())}{KEY}"), e.objects[KEY],
+                    "no cdniuc with allow_unbounded")
+        eq(e.get(f"/s/{mint(good_claims(exp=int(time.time()) - 120))}{KEY}").status, 403,
+           "an expired token still refused")
+    finally:
+        e.cfg["tokens"]["allow_unbounded"] = False
+        e.write_config()
+        e.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while e.get(f"/s/{mint(unbounded_claims())}{KEY}").status != 403:
+            check(time.monotonic() < deadline, "allow_unbounded still in force after its removal")
+            time.sleep(0.05)
 
 
 @test
