@@ -74,7 +74,6 @@ struct store_reader {
         struct store_reader *prev, *next;
 };
 
-
 struct store_put {
         struct store *s;
         char key[CACHE_IDX_KEY_MAX + 1];
@@ -232,8 +231,6 @@ void store_unlinks_settle(struct store *s)
         pthread_mutex_unlock(&s->ulock);
 }
 
-/* Drop key's entry, only if it still names file_id, and remove that file: an object damaged
- * behind the store's back. True when this call dropped it. */
 bool store_drop_damaged(struct store *s, const char *key, size_t key_len, uint64_t file_id)
 {
         if (cache_idx_del(s->idx, key, key_len, file_id, NULL) < 0)
