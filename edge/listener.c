@@ -97,6 +97,12 @@ void listener_on_accept(struct uring_loop *loop, void *owner, const struct io_ur
         struct edge_worker *w = l->w;
         struct edge_server *srv = w->srv;
         bool more = cqe->flags & IORING_CQE_F_MORE;
+        /* One connection's trouble (it went before we took it, or a filter refused it) ends
+         * no more than that accept; another error may come again at once: a re-arm then
+         * waits, as for a full table, rather than spin on it. */
+        bool transient = cqe->res >= 0 || cqe->res == -ECONNABORTED || cqe->res == -EINTR ||
+                         cqe->res == -EAGAIN || cqe->res == -EPERM || cqe->res == -EPROTO ||
+                         cqe->res == -ECANCELED;
 
         if (cqe->res >= 0) {
                 int fd = cqe->res;
@@ -124,9 +130,17 @@ void listener_on_accept(struct uring_loop *loop, void *owner, const struct io_ur
                 if (!l->full_logged_ms || now - l->full_logged_ms >= FULL_LOG_MS) {
                         l->full_logged_ms = now;
                         log_warn("%s worker %u: accept failed: %s; closing idle cached files "
-                                 "(raise the descriptor limit, ulimit -n, or lower "
+                                 "(raise the hard descriptor limit, ulimit -Hn, or lower "
                                  "cache.fd_cache)",
                                  l->admin ? "admin" : "client", w->idx, strerror(-cqe->res));
+                }
+        } else if (!transient) {
+                uint64_t now = uring_loop_now_ms(loop);
+                if (!l->full_logged_ms || now - l->full_logged_ms >= FULL_LOG_MS) {
+                        l->full_logged_ms = now;
+                        log_warn("%s worker %u: accept failed: %s; trying again in %u ms",
+                                 l->admin ? "admin" : "client", w->idx, strerror(-cqe->res),
+                                 EMFILE_RETRYMS);
                 }
         } else if (cqe->res != -ECANCELED) {
                 log_debug("worker %u: accept failed: %s", w->idx, strerror(-cqe->res));
@@ -138,7 +152,7 @@ void listener_on_accept(struct uring_loop *loop, void *owner, const struct io_ur
                  * other workers' do (the admin worker caches none) while this one waits. */
                 if (full && w->reader && store_reader_shed(w->reader, ACCEPT_SHED) > 0) {
                         arm(l);
-                } else if (full || cqe->res == -ENOMEM) {
+                } else if (full || !transient) {
                         if (full)
                                 worker_fds_wanted(srv, ACCEPT_SHED);
                         (void)uring_timer_arm(loop, &l->retry,

@@ -23,7 +23,7 @@ struct listener {
         bool open;
         int tls_idx; /* this listener's TLS context in the runtime (tls[]), -1: plain */
         struct uring_timer retry; /* re-arm after EMFILE/ENFILE */
-        uint64_t full_logged_ms;  /* when a full descriptor table was last logged, 0: never */
+        uint64_t full_logged_ms;  /* when an accept error was last logged, 0: never */
 };
 
 /*
