@@ -181,6 +181,18 @@ log: {{level: info}}
             if not any(rx.search(l) for l in self.log[start:]):
                 raise Failure(f"no log line matching {pattern!r}")
 
+    SANITIZER = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: ")
+
+    def sanitizer_reports(self):
+        """Lines of a sanitizer's report in this instance's output, once it has exited (its
+        last lines read): ASan+UBSan builds stop at the first error, and LeakSanitizer reports
+        at exit, which only the output shows."""
+        if self.proc is None or self.proc.poll() is None:
+            return []
+        with self.cond:
+            self.cond.wait_for(lambda: self.eof, 10)
+            return [l for l in self.log if self.SANITIZER.search(l)]
+
     def stop(self, sig=15, timeout=20):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -394,6 +406,10 @@ def run(main):
     os.chmod(tmp, 0o755)
     try:
         main(binary, tmp)
+        reports = [(c, r) for c in Control.instances for r in c.sanitizer_reports()]
+        if reports:
+            raise Failure("a sanitizer report in control's output: " +
+                          "; ".join(f"{c.cfg_path}: {r.strip()}" for c, r in reports[:5]))
     except Failure as e:
         print("FAIL:", e)
         for c in Control.instances:

@@ -619,6 +619,12 @@ def run(edge_overrides=None):
         for fn in _tests:
             if not only or fn.__name__ in only:
                 failed += run_one(fn, shared, edge_overrides)
+        ctl = shared[1].ctl
+    # Stopped on the way out of world(): what a sanitizer build said at exit (leaks).
+    reports = ctl.sanitizer_reports() if ctl else []
+    if reports:
+        print("not ok - control_sanitizer_clean: " + "; ".join(r.strip() for r in reports[:5]))
+        failed += 1
     sys.exit(1 if failed else 0)
 
 
@@ -631,6 +637,8 @@ def run_one(fn, shared, edge_overrides):
         fn(env)
         if env.edge.running():
             env.edge.stop()
+        reports = env.edge.sanitizer_reports()
+        check(not reports, "a sanitizer report in the edge's log: " + "; ".join(reports[:5]))
         print(f"ok - {fn.__name__} ({time.monotonic() - t0:.1f}s)")
         return 0
     except Exception:
