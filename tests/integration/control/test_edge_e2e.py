@@ -202,10 +202,15 @@ log: {{level: warn, target: stderr}}
     finally:
         edge.terminate()
         try:
-            edge.wait(20)
+            edge_rc = edge.wait(20)
         except subprocess.TimeoutExpired:
             edge.kill()
+            edge_rc = None
         osrv.shutdown()
+    err = edge.stderr.read()
+    check(edge_rc == 0, f"the edge exits 0 on SIGTERM (status {edge_rc}): {err[-800:]}")
+    check(not Control.SANITIZER.search(err), f"a sanitizer report from the edge: "
+          f"{err[-800:]}")
     check(ctl.stop() == 0, "control exits 0")
 
 
