@@ -39,7 +39,6 @@
 #define DEFAULT_IDLE_TIMEOUT    60000
 #define DEFAULT_SEND_TIMEOUT    30000
 #define DEFAULT_PIPELINE        16
-#define DEFAULT_FD_CACHE        1024
 #define MAX_TARGET              4096
 
 static uint64_t or_default(int64_t v, uint64_t def)
@@ -49,7 +48,7 @@ static uint64_t or_default(int64_t v, uint64_t def)
 
 uint64_t worker_fds_cached_most(const struct edge_cfg *cfg, unsigned n)
 {
-        return (uint64_t)n * or_default(cfg->cache.fd_cache, DEFAULT_FD_CACHE) + 256;
+        return (uint64_t)n * (uint64_t)cfg->cache.fd_cache + 256;
 }
 
 uint64_t worker_conns_most(const struct edge_cfg *cfg)
@@ -263,7 +262,7 @@ static int setup(struct edge_worker *w)
                 if (r < 0)
                         return r;
                 r = store_reader_new(
-                    srv->store, (unsigned)or_default(w->rt->cfg->cache.fd_cache, DEFAULT_FD_CACHE),
+                    srv->store, (unsigned)w->rt->cfg->cache.fd_cache, /* 0: none kept */
                     &w->reader);
                 if (r < 0)
                         return r;

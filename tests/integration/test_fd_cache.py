@@ -19,6 +19,7 @@ cache.fd_cache: cached descriptors of idle files give way to what needs a descri
   counted:       the cache's metrics: files held open (a gauge, at most fd_cache), files
                  opened (a lookup the cache answers opens none), and idle files closed early for
                  a full table (none without a limit; some in lookup_at_the_limit).
+  disabled:      fd_cache 0 keeps no file open: every request opens its own.
   miss_at_the_limit: with the table full of cached files, misses are filled from the origin
                  and answered with its bytes, then are hits: the fill's socket, temporary file
                  and its reader make room the same way, instead of a 502 with the origin
@@ -121,6 +122,22 @@ def counted(binary):
                 expect_body(c.read_response(), objs["/fc/seg-5.m4s"], "a cached file")
             eq(metric(e, "sluice_edge_fd_cache_opens_total"), 6.0, "files opened after hits")
         eq(metric(e, "sluice_edge_fd_cache_shed_total"), 0.0, "files shed without a limit")
+    finally:
+        e.cleanup()
+
+
+@test
+def disabled(binary):
+    e = Edge(binary, {"workers": 1, "cache": {"fd_cache": 0, "scrub_rate": 0}})
+    try:
+        e.start()
+        objs = {f"/fc/seg-{i}.m4s": os.urandom(3000 + i) for i in range(3)}
+        e.push(objs)
+        with RawConn(e.port) as c:
+            get_all(e, c, objs, "first round:")
+            get_all(e, c, objs, "second round:")
+        eq(metric(e, "sluice_edge_fd_cache_opens_total"), 6.0, "every request opens its file")
+        eq(metric(e, "sluice_edge_fd_cache_files"), 0.0, "files held with fd_cache 0")
     finally:
         e.cleanup()
 
