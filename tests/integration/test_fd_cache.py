@@ -105,13 +105,23 @@ def limit_raised(binary):
         e.cleanup()
 
 
-@test
-def counted(binary):
-    e = Edge(binary, {"workers": 1, "cache": {"fd_cache": 4, "scrub_rate": 0}})
+def pushed_edge(binary, fd_cache, n):
+    """A started edge with one worker caching fd_cache files, and n objects pushed to it."""
+    e = Edge(binary, {"workers": 1, "cache": {"fd_cache": fd_cache, "scrub_rate": 0}})
     try:
         e.start()
-        objs = {f"/fc/seg-{i}.m4s": os.urandom(2000 + i) for i in range(6)}
+        objs = {f"/fc/seg-{i}.m4s": os.urandom(2000 + i) for i in range(n)}
         e.push(objs)
+    except BaseException:
+        e.cleanup()
+        raise
+    return e, objs
+
+
+@test
+def counted(binary):
+    e, objs = pushed_edge(binary, 4, 6)
+    try:
         eq(metric(e, "sluice_edge_fd_cache_files"), 0.0, "files open before any request")
         with RawConn(e.port) as c:
             get_all(e, c, objs, "first round:")
@@ -128,11 +138,8 @@ def counted(binary):
 
 @test
 def disabled(binary):
-    e = Edge(binary, {"workers": 1, "cache": {"fd_cache": 0, "scrub_rate": 0}})
+    e, objs = pushed_edge(binary, 0, 3)
     try:
-        e.start()
-        objs = {f"/fc/seg-{i}.m4s": os.urandom(3000 + i) for i in range(3)}
-        e.push(objs)
         with RawConn(e.port) as c:
             get_all(e, c, objs, "first round:")
             get_all(e, c, objs, "second round:")
