@@ -234,6 +234,11 @@ int conn_tls_flush(struct conn *c)
         return tls_conn_flush(c->tls);
 }
 
+size_t conn_tls_unsent(const struct conn *c)
+{
+        return tls_conn_unsent(c->tls);
+}
+
 void conn_tls_free(struct conn *c)
 {
         tls_conn_free(c->tls);

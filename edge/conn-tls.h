@@ -26,6 +26,8 @@ ssize_t conn_tls_write2(struct conn *c, const char *a, size_t alen, const char *
 /* conn.c's flush_out for TLS: same return values (1 done, 0 socket full, 2 fill behind,
  * -errno). */
 int conn_tls_flush(struct conn *c);
+/* Plaintext of c's answer taken by TLS and not on the socket (tls_conn_unsent). */
+size_t conn_tls_unsent(const struct conn *c);
 void conn_tls_free(struct conn *c);
 /* This worker thread's reused buffer (file bytes to encrypt, decrypted input). NULL on OOM. */
 char *conn_tls_scratch(size_t *cap);

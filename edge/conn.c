@@ -294,6 +294,12 @@ void conn_close(struct conn *c, const char *why)
         if (c->state == CONN_CLOSED)
                 return;
         log_conn(LOG_LVL_DEBUG, c->id, "close: %s", why);
+        if (c->tls && !c->h2) {
+                /* An answer cut short over TLS: what the edge still held never went out (a
+                 * finished answer's bytes are all on the socket before its line is written). */
+                size_t held = conn_tls_unsent(c);
+                c->req_bytes -= held < c->req_bytes ? held : c->req_bytes;
+        }
         if (c->pending_log) {
                 struct access_log_outcome o = {c->req_cache, c->req_upstream};
 

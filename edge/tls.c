@@ -29,6 +29,7 @@
 
 #include "edge-cfg.h"
 #include "tls-seal.h"
+#include "tls-rec.h"
 #include "tls.h"
 
 #define TICKET_KEYS 3 /* current, previous, and one spare slot while rotating */
@@ -84,6 +85,10 @@ struct tls_conn {
          * else; malloc'd only while the socket is full. */
         char *left;
         size_t left_off, left_len;
+        /* Where left's first record ends (from left's start; 0: unknown) and its plaintext,
+         * and what a record adds to its plaintext: for tls_conn_unsent. */
+        size_t left_first_end, left_first_plain, rec_overhead;
+        size_t lost_plain; /* in records dropped unsent after a send error */
         /* Plaintext taken by tls_conn_write_all but not sealed yet (the socket was full):
          * sealed before anything else by tls_conn_flush; malloc'd only while held. */
         char *plain;
@@ -787,6 +792,8 @@ bool tls_ctx_ktls_wanted(const struct tls_ctx *t)
 /* Send what can go of buf; the rest becomes tc->left. Returns 0 or -errno (not -EAGAIN). */
 static int send_or_keep(struct tls_conn *tc, const char *buf, size_t len)
 {
+        const char *whole = buf;
+        size_t whole_len = len;
         ssize_t n = 0;
 
         while (len) {
@@ -800,15 +807,25 @@ static int send_or_keep(struct tls_conn *tc, const char *buf, size_t len)
         }
         if (len == 0)
                 return 0;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-                return tc->werr = -errno;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                tc->werr = -errno;
+                goto lost;
+        }
         tc->left = malloc(len);
-        if (!tc->left)
-                return tc->werr = -ENOMEM;
+        if (!tc->left) {
+                tc->werr = -ENOMEM;
+                goto lost;
+        }
         memcpy(tc->left, buf, len);
         tc->left_off = 0;
         tc->left_len = len;
+        tls_rec_cut((const unsigned char *)whole, whole_len, whole_len - len, tc->rec_overhead,
+                    &tc->left_first_end, &tc->left_first_plain);
         return 0;
+lost:
+        tc->lost_plain += tls_rec_unsent((const unsigned char *)whole, whole_len, whole_len - len,
+                                         tc->rec_overhead);
+        return tc->werr;
 }
 
 /* Empty the gather buffer into its owner's socket (or left). */
@@ -816,7 +833,10 @@ static void gather_out(void)
 {
         struct tls_conn *tc = gather.owner;
 
-        if (tc && gather.len && !tc->werr) {
+        if (tc && gather.len && tc->werr) {
+                tc->lost_plain += tls_rec_unsent((const unsigned char *)gather.buf, gather.len, 0,
+                                                 tc->rec_overhead);
+        } else if (tc && gather.len) {
                 if (!tc->left_len) {
                         (void)send_or_keep(tc, gather.buf, gather.len);
                 } else {
@@ -828,6 +848,9 @@ static void gather_out(void)
                                 tc->left_len += gather.len;
                         } else {
                                 tc->werr = -ENOMEM;
+                                tc->lost_plain += tls_rec_unsent(
+                                    (const unsigned char *)gather.buf, gather.len, 0,
+                                    tc->rec_overhead);
                         }
                 }
         }
@@ -1089,6 +1112,26 @@ bool tls_conn_holding(const struct tls_conn *tc)
         return tc->plain_len > 0;
 }
 
+size_t tls_conn_unsent(const struct tls_conn *tc)
+{
+        size_t n = tc->plain_len - tc->plain_off + tc->lost_plain, end = tc->left_first_end;
+        size_t total = tc->left_off + tc->left_len;
+        const unsigned char *left = (const unsigned char *)tc->left;
+
+        if (tc->left_len && end) {
+                if (tc->left_off < end)
+                        n += tc->left_first_plain;
+                if (total > end)
+                        n += tls_rec_unsent(left + end, total - end,
+                                            tc->left_off > end ? tc->left_off - end : 0,
+                                            tc->rec_overhead);
+        }
+        if (gather.owner == tc)
+                n += tls_rec_unsent((const unsigned char *)gather.buf, gather.len, 0,
+                                    tc->rec_overhead);
+        return n;
+}
+
 int tls_conn_flush(struct tls_conn *tc)
 {
         for (;;) {
@@ -1208,6 +1251,8 @@ static void handshake_done(struct tls_conn *tc)
                 tc->alpn = n ? TLS_ALPN_HTTP11 : TLS_ALPN_NONE;
         }
         tc->ktls = BIO_get_ktls_send(SSL_get_wbio(tc->ssl)) == 1;
+        tc->rec_overhead = tls_rec_overhead(SSL_version(tc->ssl),
+                                            SSL_CIPHER_get_cipher_nid(SSL_get_current_cipher(tc->ssl)));
         if (!tc->ktls && !tc->counted)
                 (void)gather_attach(tc);
         atomic_fetch_add(&st->handshakes, 1);

@@ -132,6 +132,10 @@ ssize_t tls_conn_write(struct tls_conn *tc, const void *buf, size_t len);
  */
 int tls_conn_write_all(struct tls_conn *tc, const void *buf, size_t len);
 bool tls_conn_holding(const struct tls_conn *tc);
+/* Plaintext taken (written, or sealed by sendfile) and not wholly on the socket yet: held
+ * before sealing, or in sealed records the edge still holds (a record begun on the socket
+ * counts as not sent: the peer cannot open it). 0 under kTLS, whose records the kernel takes. */
+size_t tls_conn_unsent(const struct tls_conn *tc);
 
 /*
  * Send [off, off+len) of file fd. kTLS: SSL_sendfile, no copy. Otherwise at most cap bytes

@@ -13,6 +13,7 @@ the answer's first bytes included.
 """
 
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -86,6 +87,10 @@ def tls_reset_before_answer(binary):
               and "cache=hit" in lines[0],
               f"its line: {lines[0]!r}")
         eq(len(log_lines(e, "after=1")), 1, "lines for the request after")
+        # Bytes sent: none reached the socket. What was sealed and never sent is not counted.
+        m = re.search(r'"GET /t/seg-1.m4s\?gone=1" 200 (\d+) ', lines[0])
+        check(m is not None, f"no byte count in {lines[0]!r}")
+        eq(int(m.group(1)), 0, "bytes logged for an answer none of whose bytes were sent")
         e.stop()
     finally:
         restore(keep)
