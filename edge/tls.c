@@ -1251,8 +1251,8 @@ static void handshake_done(struct tls_conn *tc)
                 tc->alpn = n ? TLS_ALPN_HTTP11 : TLS_ALPN_NONE;
         }
         tc->ktls = BIO_get_ktls_send(SSL_get_wbio(tc->ssl)) == 1;
-        tc->rec_overhead = tls_rec_overhead(SSL_version(tc->ssl),
-                                            SSL_CIPHER_get_cipher_nid(SSL_get_current_cipher(tc->ssl)));
+        tc->rec_overhead = tls_rec_overhead(
+            SSL_version(tc->ssl), SSL_CIPHER_get_cipher_nid(SSL_get_current_cipher(tc->ssl)));
         if (!tc->ktls && !tc->counted)
                 (void)gather_attach(tc);
         atomic_fetch_add(&st->handshakes, 1);
