@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests.h"
@@ -671,6 +672,18 @@ static long long plain_ring_iowait(int cpu)
         return before < 0 || after < 0 ? -1 : after - before;
 }
 
+/* iowait ticks on cpu over a plain sleep of IDLE_WAIT_MS: other tasks' disk waits alone. */
+static long long sleep_iowait(int cpu)
+{
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = IDLE_WAIT_MS * 1000000L};
+        long long before = cpu_iowait(cpu), after;
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        after = cpu_iowait(cpu);
+        return before < 0 || after < 0 ? IDLE_TICKS : after - before;
+}
+
 TEST(waits_count_as_idle_not_iowait)
 {
         struct io_uring_params p;
@@ -697,19 +710,30 @@ TEST(waits_count_as_idle_not_iowait)
                                IDLE_WAIT_MS, plain, cpu);
 
         /* The loop always has its wake read in flight. Another task's disk wait on this CPU
-         * would count too: the best of three. */
+         * counts too (a test beside this one that syncs files): each of up to five waits sits
+         * between two plain sleeps, which see only such waits. A wait over the bound fails
+         * the case only when both sleeps around it were quiet; when every one was loud, the
+         * case cannot be judged here and says so. */
         loop = loop_new_or_skip(0);
         ASSERT_TRUE(loop);
-        for (int i = 0; i < 3 && (best < 0 || best > IDLE_TICKS / 5); i++) {
-                long long before = cpu_iowait(cpu), d;
+        for (int i = 0; i < 5 && (best < 0 || best > IDLE_TICKS / 5); i++) {
+                long long quiet_before = sleep_iowait(cpu), before = cpu_iowait(cpu), d;
 
                 ASSERT_EQ(uring_loop_run_once(loop, IDLE_WAIT_MS), 0);
                 d = cpu_iowait(cpu) - before;
-                if (best < 0 || d < best)
-                        best = d;
+                if (quiet_before <= IDLE_TICKS / 5 && sleep_iowait(cpu) <= IDLE_TICKS / 5) {
+                        if (best < 0 || d < best)
+                                best = d;
+                } else if (d <= IDLE_TICKS / 5) {
+                        best = d; /* under the bound even with another task's waits */
+                }
         }
         uring_loop_free(loop);
-        ASSERT_TRUE(best >= 0 && best <= IDLE_TICKS / 5);
+        if (best < 0)
+                TEST_SKIP_CASE("another task's I/O wait showed on CPU %d around each of five "
+                               "waits: the loop's own could not be told apart",
+                               cpu);
+        ASSERT_TRUE(best <= IDLE_TICKS / 5);
 }
 
 TEST_MAIN()
