@@ -51,6 +51,6 @@ bool store_key_ok(const char *key, size_t len);
 /* Drop key's entry, only if it still names file_id, and remove that file: an object damaged
  * behind the store's back. True when this call dropped it. */
 bool store_drop_damaged(struct store *s, const char *key, size_t key_len, uint64_t file_id);
-/* Open an object file (its store_obj_path) read-only, without touching its access time where
- * the store may ask that. */
-int store_open_object(struct store *s, const char *p);
+/* Open an object file (its store_obj_path) read-only with these extra open flags (0, or
+ * O_DIRECT), without touching its access time where the store may ask that. */
+int store_open_object(struct store *s, const char *p, int flags);

@@ -38,17 +38,13 @@ struct scrub_ctx {
 /* The object file p for reading past the page cache, or through it where that is refused. */
 static int open_direct(struct scrub_ctx *x, const char *p)
 {
-        int fd = -1;
-
         if (!x->buffered) {
-                fd = openat(x->s->objfd, p, O_RDONLY | O_CLOEXEC | O_NOATIME | O_DIRECT);
-                if (fd < 0 && errno == EPERM)
-                        fd = openat(x->s->objfd, p, O_RDONLY | O_CLOEXEC | O_DIRECT);
+                int fd = store_open_object(x->s, p, O_DIRECT);
                 if (fd >= 0 || errno != EINVAL)
                         return fd;
                 x->buffered = true;
         }
-        return store_open_object(x->s, p);
+        return store_open_object(x->s, p, 0);
 }
 
 /* pread, going on through the page cache should a direct read be refused (EINVAL). */

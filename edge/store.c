@@ -766,12 +766,12 @@ void store_reader_sync(struct store_reader *r)
 
 /* Serving must not write inodes: without O_NOATIME every sendfile(2) checks (relatime) or
  * updates the access time. Only the files' owner may ask. */
-int store_open_object(struct store *s, const char *p)
+int store_open_object(struct store *s, const char *p, int flags)
 {
-        int fd = openat(s->objfd, p, O_RDONLY | O_CLOEXEC | O_NOATIME);
+        int fd = openat(s->objfd, p, O_RDONLY | O_CLOEXEC | O_NOATIME | flags);
 
         if (fd < 0 && errno == EPERM)
-                fd = openat(s->objfd, p, O_RDONLY | O_CLOEXEC);
+                fd = openat(s->objfd, p, O_RDONLY | O_CLOEXEC | flags);
         return fd;
 }
 
@@ -811,12 +811,12 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
                 char p[20];
                 struct stat st;
                 store_obj_path(rec.file_id, p);
-                fd = store_open_object(s, p);
+                fd = store_open_object(s, p, 0);
                 /* The descriptor table is full (RLIMIT_NOFILE under workers x fd_cache):
                  * idle cached files give way to the one wanted now. */
                 while (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
                        store_reader_shed(r, 1) == 1)
-                        fd = store_open_object(s, p);
+                        fd = store_open_object(s, p, 0);
                 if (fd < 0) {
                         if (errno != ENOENT)
                                 return -errno;

@@ -13,14 +13,14 @@ size_t tls_rec_overhead(int version, int cipher_nid)
         return cipher_nid == NID_chacha20_poly1305 ? 16 : 8 + 16;
 }
 
-static size_t rec_len(const unsigned char *p)
+size_t tls_rec_len(const unsigned char *p)
 {
         return HDR + ((size_t)p[3] << 8 | p[4]);
 }
 
 static size_t rec_plain(const unsigned char *p, size_t overhead)
 {
-        size_t payload = rec_len(p) - HDR;
+        size_t payload = tls_rec_len(p) - HDR;
 
         return payload > overhead ? payload - overhead : 0;
 }
@@ -29,10 +29,10 @@ size_t tls_rec_unsent(const unsigned char *p, size_t len, size_t sent, size_t ov
 {
         size_t at = 0, n = 0;
 
-        while (len - at >= HDR && rec_len(p + at) <= len - at) {
-                if (at + rec_len(p + at) > sent)
+        while (len - at >= HDR && tls_rec_len(p + at) <= len - at) {
+                if (at + tls_rec_len(p + at) > sent)
                         n += rec_plain(p + at, overhead);
-                at += rec_len(p + at);
+                at += tls_rec_len(p + at);
         }
         return n;
 }
@@ -43,12 +43,12 @@ void tls_rec_cut(const unsigned char *buf, size_t len, size_t sent, size_t overh
         size_t at = 0;
 
         *end = *plain = 0;
-        while (len - at >= HDR && rec_len(buf + at) <= len - at) {
-                if (at + rec_len(buf + at) > sent) {
-                        *end = at + rec_len(buf + at) - sent;
+        while (len - at >= HDR && tls_rec_len(buf + at) <= len - at) {
+                if (at + tls_rec_len(buf + at) > sent) {
+                        *end = at + tls_rec_len(buf + at) - sent;
                         *plain = rec_plain(buf + at, overhead);
                         return;
                 }
-                at += rec_len(buf + at);
+                at += tls_rec_len(buf + at);
         }
 }

@@ -10,6 +10,9 @@
  * edge holds are whole, except that the first of a kept tail may have begun on the socket.
  */
 
+/* The whole length of the TLS record whose 5-byte header is at p. */
+size_t tls_rec_len(const unsigned char *p);
+
 /* What an AEAD record adds to its plaintext under this protocol version and cipher (OpenSSL's
  * numbers): TLS 1.3 the content type and the tag, TLS 1.2 GCM the explicit nonce and the tag,
  * TLS 1.2 ChaCha20-Poly1305 the tag. */

@@ -789,6 +789,13 @@ bool tls_ctx_ktls_wanted(const struct tls_ctx *t)
 
 /* ---- connections ---- */
 
+/* buf[0..len) holds whole records, its first 'sent' bytes on the socket, the rest dropped after
+ * a send error: their plaintext never goes out (tls_conn_unsent). */
+static void lose(struct tls_conn *tc, const char *buf, size_t len, size_t sent)
+{
+        tc->lost_plain += tls_rec_unsent((const unsigned char *)buf, len, sent, tc->rec_overhead);
+}
+
 /* Send what can go of buf; the rest becomes tc->left. Returns 0 or -errno (not -EAGAIN). */
 static int send_or_keep(struct tls_conn *tc, const char *buf, size_t len)
 {
@@ -823,8 +830,7 @@ static int send_or_keep(struct tls_conn *tc, const char *buf, size_t len)
                     &tc->left_first_end, &tc->left_first_plain);
         return 0;
 lost:
-        tc->lost_plain += tls_rec_unsent((const unsigned char *)whole, whole_len, whole_len - len,
-                                         tc->rec_overhead);
+        lose(tc, whole, whole_len, whole_len - len);
         return tc->werr;
 }
 
@@ -834,8 +840,7 @@ static void gather_out(void)
         struct tls_conn *tc = gather.owner;
 
         if (tc && gather.len && tc->werr) {
-                tc->lost_plain += tls_rec_unsent((const unsigned char *)gather.buf, gather.len, 0,
-                                                 tc->rec_overhead);
+                lose(tc, gather.buf, gather.len, 0);
         } else if (tc && gather.len) {
                 if (!tc->left_len) {
                         (void)send_or_keep(tc, gather.buf, gather.len);
@@ -848,9 +853,7 @@ static void gather_out(void)
                                 tc->left_len += gather.len;
                         } else {
                                 tc->werr = -ENOMEM;
-                                tc->lost_plain += tls_rec_unsent(
-                                    (const unsigned char *)gather.buf, gather.len, 0,
-                                    tc->rec_overhead);
+                                lose(tc, gather.buf, gather.len, 0);
                         }
                 }
         }
@@ -888,12 +891,6 @@ static char *gather_buf(void)
         return gather.buf;
 }
 
-/* The whole length of the TLS record whose 5-byte header is at p. */
-static size_t record_len(const unsigned char *p)
-{
-        return 5 + ((size_t)p[3] << 8 | p[4]);
-}
-
 /*
  * Records OpenSSL sealed under the application key before the edge took the sealing over: the
  * sequence number to go on from. One written after the handshake (before the edge sealed
@@ -904,7 +901,7 @@ static void count_records(struct tls_conn *tc, const unsigned char *p, size_t le
         if (tc->done)
                 tc->no_seal = true;
         while (len >= 5) {
-                size_t n = record_len(p);
+                size_t n = tls_rec_len(p);
                 if (n > len)
                         break;
                 tc->ossl_seq++;
@@ -929,7 +926,7 @@ static int reseal(struct tls_conn *tc, const unsigned char *p, size_t len)
         if (r == 0 && !tc->ossl)
                 r = tls_seal_new(tc->suite, tc->secret, tc->secret_len, tc->ossl_seq, &tc->ossl);
         while (r == 0 && len >= 5) {
-                size_t n = record_len(p), plen;
+                size_t n = tls_rec_len(p), plen;
                 uint8_t type;
 
                 if (n > len) {
