@@ -1093,6 +1093,8 @@ int main(int argc, char **argv)
         if (argc >= 2 && !strcmp(argv[1], "--exec-guard"))
                 return proc_exec_guard(argc - 2, argv + 2);
         memset(jobs, 0, sizeof(jobs));
+        for (size_t i = 0; i < JOBS_MAX; i++) /* proc_done of a job never started: not fd 0 */
+                jobs[i].proc.out_fd = jobs[i].proc.err_fd = -1;
         if (parse_args(argc, argv, &o) < 0)
                 return EXIT_USAGE;
         static char self[PATH_MAX];

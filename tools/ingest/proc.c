@@ -26,6 +26,8 @@ int proc_spawn(struct proc *p, char *const argv[])
         int fa_init = 0;
 
         *p = (struct proc){.out_fd = -1, .err_fd = -1};
+        if (!argv || !argv[0] || !argv[0][0])
+                return -EINVAL; /* nothing to run: the guard would be started alone */
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
                 r = -errno;
                 goto out;

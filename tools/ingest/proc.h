@@ -34,7 +34,8 @@ extern const char *proc_guard_exe;
 
 /*
  * proc_spawn: start argv[0] (looked up in PATH) with stdin from /dev/null and stdout/stderr
- * piped as above. Returns 0 or -errno. On success p->pid is set and the fds are non-blocking.
+ * piped as above. Returns 0 or -errno (-EINVAL for an empty argv or program name). On
+ * success p->pid is set and the fds are non-blocking.
  */
 int proc_spawn(struct proc *p, char *const argv[]);
 
