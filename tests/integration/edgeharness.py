@@ -40,6 +40,8 @@ import threading
 import time
 import traceback
 
+import sanitizer  # tests/integration/sanitizer.py, beside this file
+
 SKIP = 77
 HOST = "127.0.0.1"
 DEFAULT_TIMEOUT = 5.0
@@ -552,14 +554,12 @@ class Edge:
 
     def sanitizer_reports(self):
         """Lines of ASan/UBSan/LSan reports in the edge log (sanitizer builds)."""
-        pat = re.compile(r"runtime error:|ERROR: (Address|Leak|Thread|Memory)Sanitizer|"
-                         r"SUMMARY: \w+Sanitizer")
         try:
             with open(self.log_path, "rb") as f:
                 text = f.read().decode("utf-8", "replace")
         except OSError:
             return []
-        return sorted({ln.strip() for ln in text.splitlines() if pat.search(ln)})
+        return sorted({ln.strip() for ln in sanitizer.report_lines(text.splitlines())})
 
     # -- requests ---------------------------------------------------------------------------
 

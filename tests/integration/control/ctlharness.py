@@ -17,6 +17,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import sanitizer  # noqa: E402 (tests/integration/sanitizer.py)
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 PG_TEMP = os.path.join(ROOT, "tools", "pg-temp")
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
@@ -181,8 +184,6 @@ log: {{level: info}}
             if not any(rx.search(l) for l in self.log[start:]):
                 raise Failure(f"no log line matching {pattern!r}")
 
-    SANITIZER = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: ")
-
     def sanitizer_reports(self):
         """Lines of a sanitizer's report in this instance's output, once it has exited (its
         last lines read): ASan+UBSan builds stop at the first error, and LeakSanitizer reports
@@ -191,7 +192,7 @@ log: {{level: info}}
             return []
         with self.cond:
             self.cond.wait_for(lambda: self.eof, 10)
-            return [l for l in self.log if self.SANITIZER.search(l)]
+            return sanitizer.report_lines(self.log)
 
     def stop(self, sig=15, timeout=20):
         if self.proc and self.proc.poll() is None:
