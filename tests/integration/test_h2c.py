@@ -337,13 +337,17 @@ class Peer:
     def settle(self):
         """Two PING round trips (the second sent once the first is answered): whatever the
         edge said about the frames before them has then been read, or the connection is over.
-        After a GOAWAY, read on to the close."""
+        After a GOAWAY, read on to the close. An open connection that answers neither, or stays
+        open after its GOAWAY, fails the test: what a check reads next would be stale."""
         for tag in (b"settle-1", b"settle-2"):
             if self.eof or not self.send(frame(PING, 0, 0, tag)):
                 break
-            self.read_until(lambda p, t=tag: p.acked(t))
+            if not self.read_until(lambda p, t=tag: p.acked(t) or p.of(GOAWAY)):
+                check(self.eof, f"PING {tag.decode()} unanswered on an open connection: "
+                      + self.summary()[-200:])
         if self.of(GOAWAY):
-            self.read_until(lambda p: p.eof)
+            check(self.read_until(lambda p: p.eof),
+                  f"still open 5 s after GOAWAY: {self.summary()[-200:]}")
 
     def summary(self):
         out = []

@@ -15,7 +15,7 @@ import threading
 import time
 
 import edgeharness
-from edgeharness import RawConn, build_request, eq, run_and_stop, sha, test
+from edgeharness import RawConn, build_request, check, eq, run_and_stop, sha, test
 from test_miss import RNG, Origin, counters, delta, start_edge, FILLS
 
 edgeharness._tests.clear()  # test_miss's own tests run in their own file
@@ -57,8 +57,11 @@ def commit_race_one_fetch(ctx):
             # The first requests reach the held fill; the rest arrive while it commits.
             start.wait(10)
             gate.set()
+            # Each client may take REPEAT reads of up to 10 s: wait for all of them, so that no
+            # thread of this round is still reading its connection when the next round starts.
             for t in threads:
-                t.join(30)
+                t.join(REPEAT * 10 + 10)
+            check(not any(t.is_alive() for t in threads), f"round {rnd}: a client never ended")
             eq(bad, [], f"round {rnd}: every client got the whole object")
             eq(origin.count(key), 1, f"round {rnd}: origin fetches")
     finally:
