@@ -200,7 +200,8 @@ int cfg_parse_size(const char *s, uint64_t *ret)
                 if (*p == 'i')
                         p++;
         }
-        if (*p == 'B' || *p == 'b')
+        /* "b" is a bit to most readers of "100Mb" (a rate above all): refused, not bytes. */
+        if (*p == 'B')
                 p++;
         if (*p)
                 return -EINVAL;
@@ -359,8 +360,16 @@ static int set_scalar(const struct cfg_field *f, void *dst, const char *text, ch
         }
         case CFG_SIZE: {
                 uint64_t v;
-                if (cfg_parse_size(text, &v) < 0)
+                if (cfg_parse_size(text, &v) < 0) {
+                        size_t n = strlen(text);
+                        if (n > 1 && text[n - 1] == 'b' && text[n - 2] != 'b') {
+                                snprintf(err, errlen,
+                                         "must be a size in bytes: write B, not b "
+                                         "(bits)");
+                                return -EINVAL;
+                        }
                         goto bad_type;
+                }
                 /* Bounds are int64_t; sizes above INT64_MAX only pass an unbounded field. */
                 if (v > (uint64_t)INT64_MAX) {
                         if (f->max != 0) {

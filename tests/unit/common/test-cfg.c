@@ -318,6 +318,9 @@ TEST(wrong_types)
         ASSERT_FAILS("name: n\ncount:\n", "t.yaml:2:7: 'count' needs a value (an integer)");
         ASSERT_FAILS("name: n\nsize: 10X\n",
                      "t.yaml:2:7: 'size' must be a size (e.g. 512M, 800G), got \"10X\"");
+        ASSERT_FAILS("name: n\nsize: 100Mb\n",
+                     "t.yaml:2:7: 'size' must be a size in bytes: write B, not b (bits), got "
+                     "\"100Mb\"");
         ASSERT_FAILS("name: n\ndelay: 5d\n",
                      "t.yaml:2:8: 'delay' must be a duration (e.g. 500ms, 10s, 5m, 1h), got "
                      "\"5d\"");
@@ -530,7 +533,8 @@ TEST(parse_size)
         ASSERT_EQ(v, 16777215ull << 40);
         ASSERT_EQ(cfg_parse_size("16777216T", &v), -EINVAL); /* 2^64 */
         static const char *const bad[] = {"",   "G",   "-1",  "+1", "1.5G", "1 G", "1GG",
-                                          "1P", "1Bi", "1iB", " 1", "1 ",   "0x10"};
+                                          "1P", "1Bi", "1iB", " 1", "1 ",   "0x10",
+                                          "1b", "100Mb", "8Gib", "1kb"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 if (cfg_parse_size(bad[i], &v) != -EINVAL)
                         TEST_FAIL_AT("accepted \"%s\"", bad[i]);
