@@ -68,7 +68,9 @@ static void usage(FILE *f)
             "[{\"policy\",\"size_bytes\",\"byte_miss_ratio\",\"object_miss_ratio\"}...]\n"
             "                        (with --prepush, also next_day_{byte,object}_hit_ratio"
             "[_prepush],\n"
-            "                        prepush_bytes, prepush_objects, nights)\n"
+            "                        prepush_bytes, prepush_objects, nights) once every row is\n"
+            "                        done: a run that fails prints nothing on standard output\n"
+            "                        and exits 1 (the table is printed row by row)\n"
             "  --dash-ids            ids use the generator's layout: give the policies the title "
             "and\n"
             "                        derive hints (first segments, lowest rung) as the edge does\n"
@@ -593,40 +595,63 @@ static int load_catalog(const struct args *a, const struct trace *t, struct gen_
         return 0;
 }
 
-static void print_row(const struct args *a, const struct trace *t, const char *policy,
+/* One result row, to f: a JSON object (after a comma unless first), or a table line. */
+static void print_row(FILE *f, const struct args *a, const struct trace *t, const char *policy,
                       uint64_t budget, const struct sim_result *res, const struct sim_result *pre,
                       bool first)
 {
         double bmr = ratio(res->miss_bytes, res->bytes);
         double omr = ratio(res->misses, res->requests);
         if (a->json) {
-                printf("%s\n  {\"policy\": \"%s\", \"size_bytes\": %llu, "
-                       "\"byte_miss_ratio\": %.6f, \"object_miss_ratio\": %.6f",
-                       first ? "" : ",", policy, (unsigned long long)budget, bmr, omr);
+                fprintf(f,
+                        "%s\n  {\"policy\": \"%s\", \"size_bytes\": %llu, "
+                        "\"byte_miss_ratio\": %.6f, \"object_miss_ratio\": %.6f",
+                        first ? "" : ",", policy, (unsigned long long)budget, bmr, omr);
                 if (pre)
-                        printf(", \"next_day_byte_hit_ratio\": %.6f, "
-                               "\"next_day_byte_hit_ratio_prepush\": %.6f, "
-                               "\"next_day_object_hit_ratio\": %.6f, "
-                               "\"next_day_object_hit_ratio_prepush\": %.6f, "
-                               "\"prepush_bytes\": %llu, \"prepush_objects\": %llu, "
-                               "\"nights\": %llu",
-                               1 - ratio(res->next_miss_bytes, res->next_bytes),
-                               1 - ratio(pre->next_miss_bytes, pre->next_bytes),
-                               1 - ratio(res->next_misses, res->next_requests),
-                               1 - ratio(pre->next_misses, pre->next_requests),
-                               (unsigned long long)pre->pushed_bytes,
-                               (unsigned long long)pre->pushed_objects,
-                               (unsigned long long)pre->pushes);
-                fputs("}", stdout);
+                        fprintf(f,
+                                ", \"next_day_byte_hit_ratio\": %.6f, "
+                                "\"next_day_byte_hit_ratio_prepush\": %.6f, "
+                                "\"next_day_object_hit_ratio\": %.6f, "
+                                "\"next_day_object_hit_ratio_prepush\": %.6f, "
+                                "\"prepush_bytes\": %llu, \"prepush_objects\": %llu, "
+                                "\"nights\": %llu",
+                                1 - ratio(res->next_miss_bytes, res->next_bytes),
+                                1 - ratio(pre->next_miss_bytes, pre->next_bytes),
+                                1 - ratio(res->next_misses, res->next_requests),
+                                1 - ratio(pre->next_misses, pre->next_requests),
+                                (unsigned long long)pre->pushed_bytes,
+                                (unsigned long long)pre->pushed_objects,
+                                (unsigned long long)pre->pushes);
+                fputs("}", f);
                 return;
         }
-        printf("%-8s %16llu %7.2f%% %16.4f %17.4f", policy, (unsigned long long)budget,
-               100.0 * ratio(budget, t->footprint), bmr, omr);
+        fprintf(f, "%-8s %16llu %7.2f%% %16.4f %17.4f", policy, (unsigned long long)budget,
+                100.0 * ratio(budget, t->footprint), bmr, omr);
         if (pre)
-                printf(" %12.4f %15.4f %16llu", 1 - ratio(res->next_miss_bytes, res->next_bytes),
-                       1 - ratio(pre->next_miss_bytes, pre->next_bytes),
-                       (unsigned long long)pre->pushed_bytes);
-        putchar('\n');
+                fprintf(f, " %12.4f %15.4f %16llu",
+                        1 - ratio(res->next_miss_bytes, res->next_bytes),
+                        1 - ratio(pre->next_miss_bytes, pre->next_bytes),
+                        (unsigned long long)pre->pushed_bytes);
+        fputc('\n', f);
+}
+
+/*
+ * Pushes out what standard output holds and says whether everything written to it so far
+ * arrived: a full disk or a closed reader must not pass for a finished run. Set errno to 0
+ * before the writes it covers. Returns 0 or -errno.
+ */
+static int stdout_flush(void)
+{
+        if (fflush(stdout) == 0 && !ferror(stdout))
+                return 0;
+        return errno ? -errno : -EIO;
+}
+
+/* Closes the --json memory stream f; returns 0, or -ENOMEM when a row did not fit. */
+static int json_close(FILE *f)
+{
+        bool bad = ferror(f) != 0;
+        return fclose(f) != 0 || bad ? -ENOMEM : 0;
 }
 
 static int simulate(const struct args *a)
@@ -634,6 +659,11 @@ static int simulate(const struct args *a)
         struct trace t = {0};
         struct trace_error err = {0};
         struct gen_dash_catalog cat = {0};
+        /* --json rows go to memory and out only once the array is whole: a run that fails
+         * half-way prints nothing on standard output, never an array a parser chokes on. */
+        char *json = NULL;
+        size_t json_len = 0;
+        FILE *f = stdout;
         int rc = 1, r = trace_load(a->trace, a->format, &a->lim, &t, &err);
         if (r < 0) {
                 if (err.msg)
@@ -672,7 +702,12 @@ static int simulate(const struct args *a)
                 pushed.prepush = true;
         }
         if (a->json) {
-                fputs("[", stdout);
+                f = open_memstream(&json, &json_len);
+                if (!f) {
+                        fprintf(stderr, "sluice-cachesim: %s\n", strerror(errno));
+                        goto out;
+                }
+                fputs("[", f);
         } else {
                 printf("# %s: %zu requests, %llu objects, footprint %llu bytes\n", a->trace, t.len,
                        (unsigned long long)t.objects, (unsigned long long)t.footprint);
@@ -687,28 +722,52 @@ static int simulate(const struct args *a)
                 putchar('\n');
         }
         bool first = true;
-        for (size_t si = 0; si < a->n_sizes; si++) {
+        r = 0;
+        for (size_t si = 0; si < a->n_sizes && r == 0; si++) {
                 uint64_t budget = budget_of(&a->sizes[si], t.footprint);
-                for (size_t pi = 0; pi < a->n_policies; pi++) {
+                for (size_t pi = 0; pi < a->n_policies && r == 0; pi++) {
                         struct sim_result res, pre;
                         r = sim_run(&t, a->policies[pi], budget, &plain, &res);
                         if (r == 0 && a->prepush)
                                 r = sim_run(&t, a->policies[pi], budget, &pushed, &pre);
                         if (r < 0) {
-                                fprintf(stderr, "sluice-cachesim: %s: %s\n", a->policies[pi]->name,
+                                fprintf(stderr, "sluice-cachesim: %s at %llu bytes: %s\n",
+                                        a->policies[pi]->name, (unsigned long long)budget,
                                         strerror(-r));
                                 goto out;
                         }
-                        print_row(a, &t, a->policies[pi]->name, budget, &res,
+                        errno = 0;
+                        print_row(f, a, &t, a->policies[pi]->name, budget, &res,
                                   a->prepush ? &pre : NULL, first);
                         first = false;
-                        fflush(stdout);
+                        /* A table goes out row by row: a long run shows its progress, and
+                         * stops as soon as no one reads it. */
+                        if (!a->json)
+                                r = stdout_flush();
                 }
         }
-        if (a->json)
-                puts("\n]");
+        if (r == 0 && a->json) {
+                fputs("\n]\n", f);
+                r = json_close(f);
+                f = stdout;
+                if (r < 0) {
+                        fprintf(stderr, "sluice-cachesim: results: %s\n", strerror(-r));
+                        goto out;
+                }
+                errno = 0;
+                (void)fwrite(json, 1, json_len, stdout);
+        }
+        if (r == 0)
+                r = stdout_flush();
+        if (r < 0) {
+                fprintf(stderr, "sluice-cachesim: standard output: %s\n", strerror(-r));
+                goto out;
+        }
         rc = 0;
 out:
+        if (f != stdout)
+                (void)fclose(f);
+        free(json);
         gen_dash_catalog_done(&cat);
         trace_done(&t);
         return rc;

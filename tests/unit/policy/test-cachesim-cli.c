@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +17,10 @@
 static const char *bin, *sample;
 /* run() also captures standard error, into the same text. */
 static bool with_stderr;
+/* When set, run() limits the child's address space (bytes), or the size of the files it
+ * writes, with its standard output on out_fd (a file) rather than on the captured pipe. */
+static rlim_t as_limit, fsize_limit;
+static int out_fd = -1;
 
 static void need_env(void)
 {
@@ -35,9 +41,17 @@ static int run(char *const argv[], char **out)
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
-                dup2(pfd[1], 1);
+                dup2(out_fd >= 0 ? out_fd : pfd[1], 1);
                 if (with_stderr)
                         dup2(pfd[1], 2);
+                if (as_limit)
+                        (void)setrlimit(RLIMIT_AS, &(struct rlimit){as_limit, as_limit});
+                if (fsize_limit) {
+                        /* Ignored, the signal stays so across exec: a write past the limit
+                         * fails with EFBIG instead of killing the writer. */
+                        (void)signal(SIGXFSZ, SIG_IGN);
+                        (void)setrlimit(RLIMIT_FSIZE, &(struct rlimit){fsize_limit, fsize_limit});
+                }
                 close(pfd[0]);
                 close(pfd[1]);
                 execv(argv[0], argv);
@@ -406,6 +420,82 @@ TEST(generate_usage_and_limit_errors)
         ASSERT_EQ(rc, 1);
         ASSERT_TRUE(out && strstr(out, "--max-requests 50") && !strstr(out, "Argument list"));
         free(out);
+}
+
+/*
+ * A run that fails after some rows are done. The trace is generated on a catalogue with
+ * 10,000 releases a day: at 1 KiB the nightly push holds next to nothing, at 1 TiB it pushes
+ * every file of the 10,000 titles released the next day, more objects than 32 MiB of address
+ * space can hold. So the 1 KiB row is done, then the 1 TiB run fails with ENOMEM. --json
+ * used to leave "[" and that row on standard output (exit 1): a parse error for whoever
+ * reads it. It now prints nothing there.
+ */
+TEST(json_failing_mid_run_prints_nothing)
+{
+        need_env();
+        char path[] = "/tmp/sluice-cachesim-midrun-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        char *out = NULL;
+        char *gen[] = {(char *)bin, "--generate", "dash", "--out",  path, "--seed",
+                       "3",         "--titles",   "5",    "--days", "3",  "--releases",
+                       "10000",     "--sessions", "3",    NULL};
+        int rc = run(gen, &out);
+        free(out);
+        ASSERT_EQ(rc, 0);
+        char *argv[] = {(char *)bin, "--trace", path,     "--json",     "--dash-ids",
+                        "--prepush", "day",     "--seed", "3",          "--titles",
+                        "5",         "--days",  "3",      "--releases", "10000",
+                        "--policy",  "lru",     "--size", "1K",         NULL};
+        as_limit = 32u << 20;
+        /* The first row alone fits: else this build cannot run under the limit at all (a
+         * sanitizer reserves terabytes of address space), and nothing can be told apart. */
+        int small = run(argv, &out);
+        json_t *one = small == 0 && out ? json_loads(out, 0, NULL) : NULL;
+        free(out);
+        out = NULL;
+        argv[sizeof(argv) / sizeof(argv[0]) - 2] = "1K,1T";
+        rc = one ? run(argv, &out) : -1;
+        as_limit = 0;
+        unlink(path);
+        if (!one)
+                TEST_SKIP_CASE("sluice-cachesim does not run in 32 MiB of address space here "
+                               "(exit %d; a sanitizer build?)",
+                               small);
+        ASSERT_TRUE(json_is_array(one) && json_array_size(one) == 1);
+        json_decref(one);
+        if (rc != 1 || !out || out[0])
+                fprintf(stderr, "  exit %d, standard output:\n%s\n", rc, out ? out : "(none)");
+        ASSERT_EQ(rc, 1);
+        ASSERT_TRUE(out && out[0] == '\0');
+        free(out);
+}
+
+/* Standard output that takes no more (a full disk, here a file size limit) is a failure,
+ * table or --json; it used to exit 0 on a cut array. */
+TEST(write_error_on_standard_output_fails)
+{
+        need_env();
+        char path[] = "/tmp/sluice-cachesim-out-XXXXXX";
+        out_fd = mkstemp(path);
+        ASSERT_TRUE(out_fd >= 0);
+        unlink(path);
+        char *out = NULL;
+        char *json[] = {(char *)bin, "--trace", (char *)sample, "--json", "--policy",
+                        "lru,sieve", "--size",  "50%",          NULL};
+        char *table[] = {(char *)bin, "--trace", (char *)sample, "--policy",
+                         "lru,sieve", "--size",  "50%",          NULL};
+        fsize_limit = 100;
+        int rc_json = run(json, &out);
+        free(out);
+        int rc_table = run(table, &out);
+        free(out);
+        fsize_limit = 0;
+        close(out_fd);
+        out_fd = -1;
+        ASSERT_EQ(rc_json, 1);
+        ASSERT_EQ(rc_table, 1);
 }
 
 TEST(help_version_and_usage_errors)
