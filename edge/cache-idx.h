@@ -73,8 +73,8 @@ struct cache_idx_totals {
 int cache_idx_open(const char *dir, uint64_t map_size, unsigned flags, struct cache_idx **ret);
 void cache_idx_close(struct cache_idx *idx);
 
-/* Current totals (objects, bytes) as of the last finished commit: a commit under way is not
- * waited for. */
+/* Current totals (objects, bytes) as of this handle's last finished commit: a commit under
+ * way is not waited for. A read-only handle commits nothing: its totals are those at open. */
 void cache_idx_get_totals(struct cache_idx *idx, struct cache_idx_totals *ret);
 
 /* A per-thread reader holding one reset read txn. Returns 0 or -errno. */

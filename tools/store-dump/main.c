@@ -37,7 +37,8 @@ struct dump {
         bool tty;     /* standard error is a terminal: one progress line rewritten in place */
         unsigned long long n, bytes, bad;
         unsigned long long gone; /* evicted or replaced by the edge while listed */
-        /* --verify progress: the store's totals (for the whole store; 0 with a prefix) */
+        /* --verify progress: the store's totals at start (0 with a prefix: they are of the
+         * whole store) */
         unsigned long long of_objects, of_bytes;
         double started, last_report;
 };
@@ -76,7 +77,9 @@ static void usage(FILE *f)
                    "\n"
                    "Print one line per index entry of the edge store in CACHE_DIR (cache.dir):\n"
                    "  key size file_id sha256 content_type etag mtime hits last_access\n"
-                   "tab-separated, in key order, then a totals line.\n"
+                   "tab-separated, in key order, then a totals line: the entries and bytes\n"
+                   "listed, and the whole store's objects and bytes when the dump started\n"
+                   "(a running edge changes them while it lists).\n"
                    "\n"
                    "  --prefix KEY  only entries whose key starts with KEY\n"
                    "  --verify      re-read every object file and check size and SHA-256;\n"
@@ -202,7 +205,7 @@ int main(int argc, char **argv)
         struct dump d = {.objfd = -1, .progress = -1};
         const char *prefix = "";
         struct cache_idx *idx = NULL;
-        struct cache_idx_totals t;
+        struct cache_idx_totals at_start;
         char path[4096];
         struct stat st;
         int c, r;
@@ -269,6 +272,11 @@ int main(int argc, char **argv)
                 fprintf(stderr, "sluice-store-dump: %s: %s\n", path, open_error(r));
                 return 1;
         }
+        /* A read-only handle reads the totals once, at open, and commits nothing that would
+         * refresh them: they are the store's when the dump started, and are printed as such
+         * (the listing itself runs through many read transactions, each seeing the index as
+         * a running edge has changed it by then). */
+        cache_idx_get_totals(idx, &at_start);
         if (d.verify) {
                 r = cache_idx_reader_new(idx, &d.rd);
                 if (r < 0) {
@@ -281,9 +289,8 @@ int main(int argc, char **argv)
         if (d.progress < 0)
                 d.progress = d.tty;
         if (d.verify && d.progress && !prefix[0]) {
-                cache_idx_get_totals(idx, &t);
-                d.of_objects = t.objects;
-                d.of_bytes = t.bytes;
+                d.of_objects = at_start.objects;
+                d.of_bytes = at_start.bytes;
         }
         d.started = d.last_report = now_s();
         r = cache_idx_foreach(idx, prefix, strlen(prefix), print_one, &d);
@@ -295,10 +302,9 @@ int main(int argc, char **argv)
                 cache_idx_close(idx);
                 return 1;
         }
-        cache_idx_get_totals(idx, &t);
-        printf("# listed %llu entries, %llu bytes%s; store totals %llu objects, %llu bytes", d.n,
-               d.bytes, prefix[0] ? " under the prefix" : "", (unsigned long long)t.objects,
-               (unsigned long long)t.bytes);
+        printf("# listed %llu entries, %llu bytes%s; whole store at start %llu objects, %llu bytes",
+               d.n, d.bytes, prefix[0] ? " under the prefix" : "",
+               (unsigned long long)at_start.objects, (unsigned long long)at_start.bytes);
         if (d.verify)
                 printf("; %llu bad", d.bad);
         if (d.gone)

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "scratch.h"
@@ -106,6 +107,91 @@ TEST(verify_skips_what_the_edge_evicted_while_listing)
         cache_idx_close(idx);
         close(x.d.objfd);
         store_close(x.s);
+        tests_rm_rf(dir);
+}
+
+/* Keys long enough that a listing batch (256 entries) prints far more than a pipe holds. */
+#define LONG_KEYS 300
+
+static void long_key(char *buf, size_t len, unsigned i)
+{
+        snprintf(buf, len, "/k%03u/%0*d", i, 400, 0);
+}
+
+/*
+ * The totals line of a whole run (main) while the edge changes the store: the dump's
+ * standard output is a pipe this test reads, so the dump waits in its first batch until the
+ * test has deleted the last entry and added one after it; the next batch sees both. The
+ * "listed" figures are those of the lines printed; the store's figures are those the index
+ * recorded when the dump opened it (a read-only handle never reads them again), and the line
+ * says so: it used to print them as "store totals", as if they were current.
+ */
+TEST(totals_line_says_what_its_figures_are)
+{
+        char *dir = tests_scratch("sluice-dump-totals"), key[512], *argv[3];
+        struct store *s;
+        int pfd[2], status;
+        pid_t pid;
+
+        ASSERT_EQ(store_open(dir, 1 << 24, &s), 0);
+        for (unsigned i = 0; i < LONG_KEYS; i++) {
+                long_key(key, sizeof(key), i);
+                ASSERT_EQ(put(s, key, "aaaa"), 0);
+        }
+        store_close(s);
+
+        ASSERT_EQ(pipe(pfd), 0);
+        (void)fcntl(pfd[1], F_SETPIPE_SZ, 4096);
+        fflush(stdout);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                dup2(pfd[1], STDOUT_FILENO);
+                close(pfd[0]);
+                close(pfd[1]);
+                argv[0] = "sluice-store-dump";
+                argv[1] = dir;
+                argv[2] = NULL;
+                int rc = store_dump_main(2, argv);
+                fflush(stdout);
+                _exit(rc);
+        }
+        close(pfd[1]);
+        FILE *in = fdopen(pfd[0], "r");
+        ASSERT_TRUE(in != NULL);
+        char *line = NULL, *totals = NULL;
+        size_t cap = 0, lines = 0;
+        unsigned long long bytes = 0;
+        bool changed = false;
+        while (getline(&line, &cap, in) > 0) {
+                if (line[0] == '#') {
+                        free(totals);
+                        totals = strdup(line);
+                        continue;
+                }
+                lines++;
+                bytes += strtoull(strchr(line, '\t') + 1, NULL, 10);
+                if (!changed) {
+                        changed = true;
+                        long_key(key, sizeof(key), LONG_KEYS - 1);
+                        ASSERT_EQ(store_open(dir, 1 << 24, &s), 0);
+                        ASSERT_EQ(store_delete(s, key, strlen(key)), 0);
+                        ASSERT_EQ(put(s, "/z-new", "new bytes here"), 0);
+                        store_close(s);
+                }
+        }
+        free(line);
+        fclose(in);
+        ASSERT_TRUE(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+        ASSERT_EQ(WEXITSTATUS(status), 0);
+        /* The last entry went, /z-new (14 bytes) came. */
+        ASSERT_EQ(lines, LONG_KEYS);
+        ASSERT_EQ(bytes, (LONG_KEYS - 1) * 4 + 14);
+        ASSERT_TRUE(totals != NULL);
+        ASSERT_STREQ(totals,
+                     "# listed 300 entries, 1210 bytes; whole store at start 300 objects, 1200 "
+                     "bytes\n");
+        free(totals);
         tests_rm_rf(dir);
 }
 
