@@ -94,6 +94,8 @@ struct conn {
         bool h2_body_short;          /* sendfile found h2_short_fd's file short (h2-serve.c) */
         int h2_short_fd;
         uint64_t h2_resets_seen;     /* client resets already added to the metrics */
+        uint64_t h2_lost;            /* h2 bytes handed over and dropped short of TLS
+                                      * (h2-tls.c): h2_tls_unsent counts them */
         bool h1_seen;                /* bytes other than the HTTP/2 preface arrived */
         struct tls_conn *tls;        /* TLS session (conn-tls.c), or NULL: plain socket */
         bool tls_ready;              /* handshake complete */

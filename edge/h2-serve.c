@@ -733,6 +733,7 @@ bool h2_serve_start(struct conn *c, const char *buf, size_t len)
                 io.queue = h2_zc_queue;
                 io.queue_map = h2_zc_queue_map;
                 io.flush = h2_zc_flush;
+                io.unsent = h2_zc_unsent;
         }
         if (c->tls) {
                 /* Frames gathered into bursts (h2-tls.c); the direct writes below are for a
@@ -742,6 +743,7 @@ bool h2_serve_start(struct conn *c, const char *buf, size_t len)
                 io.queue = h2_tls_queue;
                 io.queue_file = h2_tls_queue_file;
                 io.flush = h2_tls_flush;
+                io.unsent = h2_tls_unsent;
         }
 
         if (h2_conn_new(&lim, &io, &c->h2) < 0) {

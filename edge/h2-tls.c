@@ -58,6 +58,7 @@ static void batch_reset(void)
  * object (h2-serve.c), the flush fails, and nothing of that frame or after it goes out. */
 static void cut_at(const struct put_off *r)
 {
+        batch.owner->h2_lost += batch.len - (r->at - 9);
         batch.owner->h2_body_short = true;
         batch.owner->h2_short_fd = r->fd;
         batch.len = r->at - 9;
@@ -122,6 +123,8 @@ static int seal(char *buf)
         batch_reset();
         if (c && len)
                 r = tls_conn_write_all(c->tls, buf, len);
+        if (r < 0 && c)
+                c->h2_lost += len; /* TLS took none of it */
         return failed && r >= 0 ? -EIO : r;
 }
 
@@ -260,6 +263,15 @@ int h2_tls_flush(void *ctx)
 
 void h2_tls_forget(struct conn *c)
 {
-        if (batch.owner == c)
+        if (batch.owner == c) {
+                c->h2_lost += batch.len;
                 batch_reset();
+        }
+}
+
+uint64_t h2_tls_unsent(void *ctx)
+{
+        struct conn *c = ctx;
+
+        return c->h2_lost + (batch.owner == c ? batch.len : 0) + conn_tls_unsent(c);
 }

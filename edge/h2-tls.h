@@ -28,5 +28,7 @@ int h2_tls_flush(void *ctx);
  * more is queued (-EPIPE) and the next flush fails once the frames before the cut are out. */
 void h2_tls_settle(struct conn *c);
 
-/* Drop c's part of this thread's batch (the connection is going). */
+/* Drop c's part of this thread's batch (the connection is going): its bytes count as lost. */
 void h2_tls_forget(struct conn *c);
+/* struct h2_io's unsent: c's burst, what it lost, and the plaintext TLS holds or dropped. */
+uint64_t h2_tls_unsent(void *ctx);

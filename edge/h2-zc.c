@@ -341,6 +341,21 @@ int h2_zc_flush(void *ctx)
         return 0;
 }
 
+uint64_t h2_zc_unsent(void *ctx)
+{
+        const struct conn *c = ctx;
+        uint64_t n = 0;
+
+        if (!c->zc)
+                return 0;
+        for (unsigned i = 0; i < 2; i++) {
+                const struct zc_batch *b = &c->zc->b[i];
+                for (unsigned k = b->first; k < b->n_iov; k++)
+                        n += b->iov[k].iov_len;
+        }
+        return n;
+}
+
 bool h2_zc_waiting(const struct conn *c)
 {
         return held(c->zc);
@@ -423,10 +438,10 @@ void h2_zc_on_cqe(struct uring_loop *loop, void *owner, const struct io_uring_cq
                 b->failed = res == -EFAULT || res == -ECANCELED || res == 0;
                 log_conn(LOG_LVL_DEBUG, c->id, "h2c batch send: %s",
                          res ? strerror(-res) : "nothing sent");
-                const char *why = b->failed ? "h2c send fault (object shrank)" : "h2c send error";
+                /* The close first: its streams are charged only what left (h2_zc_unsent). */
+                conn_close(c, b->failed ? "h2c send fault (object shrank)" : "h2c send error");
                 if (batch_free(b))
                         batch_reset(c, b);
-                conn_close(c, why);
                 return;
         }
         advance(b, (size_t)res);

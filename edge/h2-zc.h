@@ -76,6 +76,10 @@ bool h2_zc_waiting(const struct conn *c);
  * not yet let go of (their notification is still to come). */
 bool h2_zc_pending(const struct conn *c);
 
+/* struct h2_io's unsent: bytes of c's batches no completion said were sent (a batch the ring
+ * still sends counts whole: what the kernel has of it is told only after the close). */
+uint64_t h2_zc_unsent(void *ctx);
+
 /* Loop handler for EDGE_OP_H2ZC (both batches: the CQE's op says which). */
 void h2_zc_on_cqe(struct uring_loop *loop, void *owner, const struct io_uring_cqe *cqe);
 

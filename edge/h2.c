@@ -46,6 +46,7 @@ struct h2_stream {
 
         struct h2_body body;
         uint64_t sent; /* body bytes handed to the transport */
+        uint64_t unsent;       /* of those, what never reached the kernel (h2_conn_free) */
         int32_t window_before; /* its send window before the SETTINGS being read */
 
         /* Request headers, flat: {name length, value length} (two uint32_t, unaligned), then
@@ -75,6 +76,16 @@ struct h2_conn {
         uint64_t pend_file_off, pend_file_len;
         struct h2_stream *pend_st;
         bool blocked;
+
+        /* Bytes of frames handed to the transport (a held-back tail included), and the last
+         * H2_SENT_LOG DATA frames among them (sent_n in all, the latest at sent_n - 1). */
+        uint64_t handed;
+        uint64_t sent_n;
+        struct {
+                int32_t id;
+                uint32_t len; /* payload */
+                uint64_t end; /* handed, after the frame */
+        } sent_log[H2_SENT_LOG];
 
         /* Client stream ids skipped over (never opened, so closed for good), the latest
          * H2_SKIPPED_RANGES ranges, and the highest id a HEADERS frame has carried. */
@@ -134,7 +145,12 @@ static void goaway(struct h2_conn *h, uint32_t code)
 static void data_out(struct h2_conn *h, struct h2_stream *st, size_t length)
 {
         uint64_t credit = h->wu_credit + H2_WU_CREDIT_FRAME * (1 + length / H2_MIN_DATA);
+        size_t at = (size_t)(h->sent_n++ % H2_SENT_LOG);
 
+        h->handed += 9 + length;
+        h->sent_log[at].id = st->id;
+        h->sent_log[at].len = (uint32_t)length;
+        h->sent_log[at].end = h->handed;
         st->sent += length;
         h->out_progress += length;
         h->stats.data_frames++;
@@ -196,8 +212,10 @@ static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int 
                 return NGHTTP2_ERR_WOULDBLOCK;
         if (h->io.queue) {
                 int r = h->io.queue(h->io.ctx, data, len, NULL, 0);
-                if (r == 0)
+                if (r == 0) {
+                        h->handed += len;
                         return (ssize_t)len;
+                }
                 if (r == -EAGAIN) {
                         h->blocked = true;
                         return NGHTTP2_ERR_WOULDBLOCK;
@@ -231,6 +249,7 @@ static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int 
                 h->pend_off = 0;
                 h->blocked = true;
         }
+        h->handed += len;
         return (ssize_t)len;
 }
 
@@ -1059,12 +1078,51 @@ out:
         return r;
 }
 
+/* The open stream, or the closed one whose tail is held back, with this id; NULL if gone. */
+static struct h2_stream *held_stream(struct h2_conn *h, int32_t id)
+{
+        for (struct h2_stream *st = h->streams; st; st = st->next)
+                if (st->id == id)
+                        return st;
+        return h->pend_st && h->pend_st->id == id ? h->pend_st : NULL;
+}
+
+/*
+ * The connection is ending: what the transport still holds or dropped, and the held-back
+ * tail, are the last bytes handed over, and never reach the kernel. Each DATA frame among
+ * them (the latest first) is taken back from its stream's count, the part of it past the cut
+ * only. Streams already closed were logged when their last frame was handed over.
+ */
+static void unsent_drop(struct h2_conn *h)
+{
+        uint64_t u = h->pend_len - h->pend_off + h->pend_hdr_len + h->pend_file_len, cut;
+        uint64_t n = h->sent_n < H2_SENT_LOG ? h->sent_n : H2_SENT_LOG;
+
+        if (h->io.unsent)
+                u += h->io.unsent(h->io.ctx);
+        if (u == 0)
+                return;
+        cut = u < h->handed ? h->handed - u : 0;
+        for (uint64_t i = 1; i <= n; i++) {
+                const size_t at = (size_t)((h->sent_n - i) % H2_SENT_LOG);
+                const uint64_t end = h->sent_log[at].end, start = end - h->sent_log[at].len;
+                struct h2_stream *st;
+
+                if (end <= cut)
+                        break;
+                st = held_stream(h, h->sent_log[at].id);
+                if (st)
+                        st->unsent += end - (start > cut ? start : cut);
+        }
+}
+
 void h2_conn_free(struct h2_conn *h)
 {
         struct h2_stream *st, *next, *pend;
 
         if (!h)
                 return;
+        unsent_drop(h);
         /* A stream still open may hold the pending tail too (a send that failed mid-frame):
          * the walk below frees it, so only a closed one is freed here. */
         pend = h->pend_st && h->pend_st->gone_pending ? h->pend_st : NULL;
@@ -1240,7 +1298,7 @@ int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *
 
 uint64_t h2_stream_body_sent(const struct h2_stream *st)
 {
-        return st->sent;
+        return st->unsent < st->sent ? st->sent - st->unsent : 0;
 }
 
 void h2_stream_resume(struct h2_stream *st)

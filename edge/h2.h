@@ -51,6 +51,15 @@
  */
 #define H2_MAX_DATA_FRAME (64u << 10)
 #define H2_MAX_HEADER_ABUSE  3 /* oversize header blocks tolerated per connection */
+/*
+ * DATA frames a session remembers (stream, payload, where it ends in the output), so that a
+ * connection that fails charges each open stream only what reached the kernel. What a
+ * transport holds past the kernel is bounded (TLS: about a MiB, a burst, the plaintext held
+ * back and the records of two; h2c: two batches of H2_ZC_FRAMES): this covers it for frames
+ * of 8 KiB and more on average. Older frames still held (many tiny frames to a client with tiny
+ * windows) stay counted as sent.
+ */
+#define H2_SENT_LOG 128
 
 /* Frames (not DATA) queued for the client at most, past which it is taken for one that opens
  * streams it never reads the answers of: the connection ends with ENHANCE_YOUR_CALM. A client
@@ -105,6 +114,10 @@ struct h2_io {
          * bytes read from fd at off now (not later: the file may be gone by the flush).
          * Returns as queue does; -EIO when the file ends early. */
         int (*queue_file)(void *ctx, const void *hdr, int fd, off_t off, size_t len);
+        /* Optional: how many of the last bytes handed over (write, write_file, queue*) the
+         * transport holds, or dropped, short of the kernel. Asked once, by h2_conn_free: the
+         * streams still open are then charged only what went out (h2_stream_body_sent). */
+        uint64_t (*unsent)(void *ctx);
         void *ctx;
         /* Largest DATA payload per frame; 0 means the peer's maximum frame size, up to
          * H2_MAX_DATA_FRAME. */
@@ -200,7 +213,9 @@ int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *
                       const struct h2_body *body);
 /* A fill made progress: try the deferred body again. */
 void h2_stream_resume(struct h2_stream *st);
-/* Body bytes of st handed to the transport so far (for the access log). */
+/* Body bytes of st handed to the transport so far (for the access log); from h2_conn_free on,
+ * less those of its DATA frames that never reached the kernel (io.unsent, and the held-back
+ * tail), as far as the last H2_SENT_LOG DATA frames of the connection tell. */
 uint64_t h2_stream_body_sent(const struct h2_stream *st);
 
 /* Counters, for metrics and tests. */

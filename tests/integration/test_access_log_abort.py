@@ -8,6 +8,10 @@ the answer's first bytes included.
                  narrow to hit from outside). The request still gets one line, with the
                  answer's status, and the next request on another connection gets its own
                  line, not the lost one's.
+  h2_tls_cut_after_window: over h2 on TLS a stream gets its windows' worth of DATA, read whole,
+                 then sends fail (the same shim) and the client opens the windows: the burst
+                 that follows never leaves, and the stream's line counts only what the
+                 client got.
 
     python3 test_access_log_abort.py path/to/sluice-edge
 """
@@ -23,6 +27,7 @@ import time
 
 import edgeharness
 from edgeharness import HOST, Edge, build_request, check, eq, free_port, run, test
+from h2frames import PREFACE, frame, get_block, split_frames
 from test_tls import make_pki
 
 edgeharness._tests.clear()  # test_tls's own tests run in their own file
@@ -91,6 +96,61 @@ def tls_reset_before_answer(binary):
         m = re.search(r'"GET /t/seg-1.m4s\?gone=1" 200 (\d+) ', lines[0])
         check(m is not None, f"no byte count in {lines[0]!r}")
         eq(int(m.group(1)), 0, "bytes logged for an answer none of whose bytes were sent")
+        e.stop()
+    finally:
+        restore(keep)
+        if e:
+            e.cleanup()
+        shutil.rmtree(pki, ignore_errors=True)
+
+
+@test
+def h2_tls_cut_after_window(binary):
+    shim = os.environ.get("SLUICE_SEND_FAIL_SHIM", "")
+    pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
+    flag = os.path.join(pki, "send-fails")
+    keep = os.environ.get("LD_PRELOAD")
+    e = None
+    try:
+        make_pki(pki)
+        tls_port = free_port()
+        os.environ.update({"LD_PRELOAD": shim, "SLUICE_SEND_FAIL_FLAG": flag})
+        e = Edge(binary, {"workers": 1,
+                          "tls": [{"listen": f"{HOST}:{tls_port}", "ktls": False,
+                                   "certs": [{"cert": f"{pki}/a.pem", "key": f"{pki}/a.key"}]}]})
+        e.start()
+        restore(keep)
+        e.put("/t/seg-2.m4s", os.urandom(300_000))
+        ctx = ssl.create_default_context(cafile=f"{pki}/ca.pem")
+        ctx.set_alpn_protocols(["h2"])
+        got, buf = 0, b""
+        with socket.create_connection((HOST, tls_port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="a.test") as s:
+                eq(s.selected_alpn_protocol(), "h2", "ALPN h2")
+                s.sendall(PREFACE + frame(4, 0, 0) +
+                          frame(1, 0x5, 1, get_block("/t/seg-2.m4s?cut=1")))
+                # The default windows: 65535 bytes of DATA, then the edge waits.
+                while got < 65535:
+                    chunk = s.recv(65536)
+                    check(chunk, f"connection ended after {got} bytes of DATA")
+                    frames, buf = split_frames(buf + chunk)
+                    got += sum(len(p) for t, _, sid, p in frames if t == 0 and sid == 1)
+                eq(got, 65535, "DATA within the default windows")
+                open(flag, "w").close()  # from here on no record of the edge's leaves
+                inc = (200_000).to_bytes(4, "big")
+                s.sendall(frame(8, 0, 0, inc) + frame(8, 0, 1, inc))
+                try:
+                    while s.recv(65536):
+                        pass
+                except (ssl.SSLError, OSError):
+                    pass
+        os.unlink(flag)
+        lines = log_lines(e, "cut=1")
+        eq(len(lines), 1, "access-log lines for the stream cut short")
+        m = re.search(r'"GET /t/seg-2.m4s\?cut=1" 200 (\d+) ', lines[0])
+        check(m is not None and "proto=h2" in lines[0], f"its line: {lines[0]!r}")
+        # What the burst after the window update carried never reached the kernel.
+        eq(int(m.group(1)), 65535, "bytes logged for a stream cut short over h2 on TLS")
         e.stop()
     finally:
         restore(keep)

@@ -48,6 +48,14 @@ int tls_conn_flush(struct tls_conn *tc)
         return 1;
 }
 
+static size_t tls_held; /* what the stand-in TLS says it holds short of the socket */
+
+size_t conn_tls_unsent(const struct conn *c)
+{
+        (void)c;
+        return tls_held;
+}
+
 /* A file of n bytes, byte i being i % 251. */
 static int pattern_file(size_t n)
 {
@@ -186,6 +194,28 @@ TEST(file_growing_in_a_burst_is_not_short)
         }
         h2_tls_forget(c);
         close(fd);
+        free(c);
+}
+
+/* What never left: the burst not sealed yet, what TLS holds, and a burst dropped at the close. */
+TEST(unsent_counts_burst_and_tls)
+{
+        struct conn *c = new_conn();
+        char ctl[100] = {0};
+
+        tls_held = 1234;
+        wire_len = 0;
+        ASSERT_EQ(h2_tls_unsent(c), 1234);
+        ASSERT_EQ(h2_tls_queue(c, ctl, 40, ctl, 60), 0);
+        ASSERT_EQ(h2_tls_unsent(c), 1234 + 100);
+        ASSERT_EQ(h2_tls_flush(c), 1);
+        ASSERT_EQ(wire_len, 100);
+        ASSERT_EQ(h2_tls_unsent(c), 1234);
+        ASSERT_EQ(h2_tls_queue(c, ctl, 50, NULL, 0), 0);
+        h2_tls_forget(c);
+        ASSERT_EQ(c->h2_lost, 50);
+        ASSERT_EQ(h2_tls_unsent(c), 1234 + 50);
+        tls_held = 0;
         free(c);
 }
 

@@ -37,6 +37,8 @@ struct fixture {
         unsigned calls;
         bool stalled; /* the client reads nothing: every write finds the socket full */
         bool tiny;    /* answers are 5 bytes from memory: done as soon as flushed */
+        uint64_t unsent;       /* what io.unsent says the transport held */
+        uint64_t gone_sent[8]; /* h2_stream_body_sent at on_stream_gone, by stream id / 2 */
         char in[1 << 21];
         size_t in_len, in_off;
 };
@@ -109,9 +111,15 @@ static void on_request(void *ctx, struct h2_stream *st)
 static void on_gone(void *ctx, struct h2_stream *st, bool answered)
 {
         struct fixture *f = ctx;
-        (void)st;
         (void)answered;
+        if (h2_stream_id(st) / 2 < 8)
+                f->gone_sent[h2_stream_id(st) / 2] = h2_stream_body_sent(st);
         f->gone++;
+}
+
+static uint64_t io_unsent(void *ctx)
+{
+        return ((struct fixture *)ctx)->unsent;
 }
 
 static struct h2_limits limits = {
@@ -129,6 +137,7 @@ static int fx_open(struct fixture *f)
                            .write_file = io_write_file,
                            .on_request = on_request,
                            .on_stream_gone = on_gone,
+                           .unsent = io_unsent,
                            .ctx = f};
 
         memset(f, 0, sizeof(*f));
@@ -1195,6 +1204,85 @@ TEST(graceful_shutdown)
         ASSERT_EQ(frame(f, 6, 0, 0, "12345678", 8), 0);
         ASSERT_EQ(h2_conn_stats(f->h)->goaway_reason, 0);
         fx_close(f);
+        free(f);
+}
+
+/*
+ * Two streams whose answers wait for their windows, every byte read by the client, and then
+ * the transport says its last 'back' bytes (all of them: UINT64_MAX) never left: each stream
+ * is charged the DATA payload that lies before the cut on the wire, a frame cut through
+ * counting up to the cut.
+ */
+static void cut_case(uint64_t back)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        uint64_t want[2] = {0, 0};
+        struct fr fr;
+        size_t cut;
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        ASSERT_EQ(window_update(f, 0, 1 << 20), 0);
+        ASSERT_EQ(get(f, 1, "/a", true), 0);
+        ASSERT_EQ(get(f, 3, "/b", true), 0);
+        drain(f);
+        if (back > f->in_len)
+                back = f->in_len;
+        cut = f->in_len - back;
+        while (next_frame(f, &fr)) {
+                size_t start = f->in_off - fr.len;
+                if (fr.type == 0 && start < cut && (fr.sid == 1 || fr.sid == 3))
+                        want[fr.sid / 2] += cut - start < fr.len ? cut - start : fr.len;
+        }
+        if (back == 0)
+                ASSERT_EQ(want[0] + want[1], 2 * 65535);
+        ASSERT_EQ(f->gone, 0);
+        f->unsent = back;
+        h2_conn_free(f->h);
+        ASSERT_EQ(f->gone, 2);
+        ASSERT_EQ(f->gone_sent[0], want[0]);
+        ASSERT_EQ(f->gone_sent[1], want[1]);
+        (void)close(f->sfd);
+        (void)close(f->cfd);
+        free(f);
+}
+
+TEST(unsent_taken_back_from_streams)
+{
+        cut_case(0);
+        cut_case(50);                  /* inside the last frame's payload */
+        cut_case(9 + 16383 + 9 + 70);  /* the last frame, and part of the one before */
+        cut_case(65535 + 4 * 9 + 200); /* all of stream 3's, and some of stream 1's */
+        cut_case(UINT64_MAX);
+}
+
+/* A frame held back by a full socket never left either: its stream is charged what did. */
+TEST(held_back_tail_taken_back)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+        uint64_t want;
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        f->short_writes = 3000;
+        ASSERT_EQ(get(f, 1, "/a", true), 0);
+        /* Flush (as POLLOUT would) until a DATA frame is held back part sent. */
+        for (int i = 0; i < 100 && !(f->h->pend_st && f->h->pend_file_len); i++) {
+                scan(f, &s);
+                ASSERT_TRUE(h2_conn_flush(f->h) >= 0);
+        }
+        scan(f, &s);
+        ASSERT_TRUE(f->h->pend_st && f->h->pend_file_len);
+        /* The whole frames the client got, and the payload of the one it got part of. */
+        want = s.data_bytes;
+        if (f->in_len - f->in_off > 9 && f->in[f->in_off + 3] == 0)
+                want += f->in_len - f->in_off - 9;
+        h2_conn_free(f->h);
+        ASSERT_EQ(f->gone, 1);
+        ASSERT_EQ(f->gone_sent[0], want);
+        (void)close(f->sfd);
+        (void)close(f->cfd);
         free(f);
 }
 
