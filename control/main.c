@@ -700,6 +700,8 @@ int main(int argc, char **argv)
                 pp.on_reach = on_admin_db_reach;
                 pp.on_dns = NULL;
                 r = pgdb_new(ctl->loop, &pp, &ctl->admin_db);
+                if (r == 0)
+                        pgdb_pair(ctl->db, ctl->admin_db);
         }
         if (r < 0 || (r = api_stmts_register(ctl)) < 0) {
                 log_error("database pool: %s", strerror(-r));

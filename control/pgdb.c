@@ -353,6 +353,7 @@ struct pgdb {
         void (*on_reach)(void *userdata, bool up, const char *why, uint64_t down_ms);
         void (*on_dns)(void *userdata, const char *why);
         void *reach_userdata;
+        struct pgdb *peer; /* a pool on the same database (pgdb_pair), or NULL */
         struct uring_timer queue_timer;
         struct resolver *rs;     /* NULL: no host name to resolve */
         uint64_t rs_version;     /* of the answer copied into rs_ans; 0: none yet */
@@ -715,6 +716,11 @@ static void pc_connect_step(struct pconn *pc)
                 pc->want_out = false;
                 db->backoff_ms = 0;
                 db->down_until_ms = 0;
+                if (db->peer) {
+                        /* The database answers: the other pool's next query tries at once. */
+                        db->peer->backoff_ms = 0;
+                        db->peer->down_until_ms = 0;
+                }
                 log_debug("pgdb: connection %u up", pc->idx);
                 if (db->unreachable) {
                         db->unreachable = false;
@@ -1172,10 +1178,18 @@ int pgdb_new(struct uring_loop *loop, const struct pgdb_params *p, struct pgdb *
         return 0;
 }
 
+void pgdb_pair(struct pgdb *a, struct pgdb *b)
+{
+        a->peer = b;
+        b->peer = a;
+}
+
 void pgdb_free(struct pgdb *db)
 {
         if (!db)
                 return;
+        if (db->peer)
+                db->peer->peer = NULL;
         queue_fail_all(db, -ECANCELED);
         for (unsigned i = 0; i < db->pool_size; i++)
                 pc_reset(&db->conns[i], -ECANCELED, "pool closed");

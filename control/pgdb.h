@@ -83,6 +83,13 @@ typedef void (*pgdb_done_fn)(void *userdata, int err, const struct pgdb_res *res
 int pgdb_new(struct uring_loop *loop, const struct pgdb_params *params, struct pgdb **ret);
 
 /*
+ * Two pools on one database (control's players' and admin pools): a connection either opens
+ * ends the other's back-off, so a pool that failed during an outage does not go on refusing
+ * (-ECONNREFUSED) for up to 5 s after the database answered the other. Start-up.
+ */
+void pgdb_pair(struct pgdb *a, struct pgdb *b);
+
+/*
  * Fail every queued and running query with -ECANCELED, close the connections and stop the
  * resolver (a thread stuck in a slow lookup is left to finish alone, never waited for more
  * than a moment). The loop must still be alive (pending poll completions are dropped through
