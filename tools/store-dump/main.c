@@ -313,5 +313,12 @@ int main(int argc, char **argv)
         cache_idx_close(idx);
         if (d.objfd >= 0)
                 (void)close(d.objfd);
+        /* A listing cut short by a full disk must not pass for a whole one. */
+        errno = 0;
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "sluice-store-dump: standard output: %s\n",
+                        errno ? strerror(errno) : "write error");
+                return 1;
+        }
         return d.bad ? 1 : 0;
 }

@@ -195,4 +195,32 @@ TEST(totals_line_says_what_its_figures_are)
         tests_rm_rf(dir);
 }
 
+/* Standard output that cannot be written (a full disk): exit 1, not a listing passed as whole. */
+TEST(write_error_on_standard_output_fails)
+{
+        char *dir = tests_scratch("sluice-dump-full"), *argv[3];
+        struct store *s;
+        int status;
+        pid_t pid;
+
+        ASSERT_EQ(store_open(dir, 1 << 24, &s), 0);
+        ASSERT_EQ(put(s, "/a", "aaaa"), 0);
+        store_close(s);
+        fflush(stdout);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                int full = open("/dev/full", O_WRONLY);
+                if (full < 0 || dup2(full, STDOUT_FILENO) < 0)
+                        _exit(3);
+                argv[0] = "sluice-store-dump";
+                argv[1] = dir;
+                argv[2] = NULL;
+                _exit(store_dump_main(2, argv));
+        }
+        ASSERT_TRUE(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+        ASSERT_EQ(WEXITSTATUS(status), 1);
+        tests_rm_rf(dir);
+}
+
 TEST_MAIN()
