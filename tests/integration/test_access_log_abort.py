@@ -17,6 +17,7 @@ the answer's first bytes included.
 """
 
 import os
+import contextlib
 import re
 import shutil
 import socket
@@ -56,8 +57,10 @@ def restore(preload):
         os.environ["LD_PRELOAD"] = preload
 
 
-@test
-def tls_reset_before_answer(binary):
+@contextlib.contextmanager
+def shimmed_tls_edge(binary):
+    """An edge with one TLS listener whose sends fail while the flag file exists (the shim is
+    the edge's alone). Yields (edge, port, ssl context, flag path); stops and cleans up."""
     shim = os.environ.get("SLUICE_SEND_FAIL_SHIM", "")
     pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
     flag = os.path.join(pki, "send-fails")
@@ -72,8 +75,19 @@ def tls_reset_before_answer(binary):
                                    "certs": [{"cert": f"{pki}/a.pem", "key": f"{pki}/a.key"}]}]})
         e.start()
         restore(keep)
+        yield e, tls_port, ssl.create_default_context(cafile=f"{pki}/ca.pem"), flag
+        e.stop()
+    finally:
+        restore(keep)
+        if e:
+            e.cleanup()
+        shutil.rmtree(pki, ignore_errors=True)
+
+
+@test
+def tls_reset_before_answer(binary):
+    with shimmed_tls_edge(binary) as (e, tls_port, ctx, flag):
         e.put("/t/seg-1.m4s", os.urandom(200_000))
-        ctx = ssl.create_default_context(cafile=f"{pki}/ca.pem")
         with socket.create_connection((HOST, tls_port), timeout=10) as raw:
             with ctx.wrap_socket(raw, server_hostname="a.test") as s:
                 open(flag, "w").close()  # the handshake is done: the answer's send fails
@@ -96,32 +110,12 @@ def tls_reset_before_answer(binary):
         m = re.search(r'"GET /t/seg-1.m4s\?gone=1" 200 (\d+) ', lines[0])
         check(m is not None, f"no byte count in {lines[0]!r}")
         eq(int(m.group(1)), 0, "bytes logged for an answer none of whose bytes were sent")
-        e.stop()
-    finally:
-        restore(keep)
-        if e:
-            e.cleanup()
-        shutil.rmtree(pki, ignore_errors=True)
 
 
 @test
 def h2_tls_cut_after_window(binary):
-    shim = os.environ.get("SLUICE_SEND_FAIL_SHIM", "")
-    pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
-    flag = os.path.join(pki, "send-fails")
-    keep = os.environ.get("LD_PRELOAD")
-    e = None
-    try:
-        make_pki(pki)
-        tls_port = free_port()
-        os.environ.update({"LD_PRELOAD": shim, "SLUICE_SEND_FAIL_FLAG": flag})
-        e = Edge(binary, {"workers": 1,
-                          "tls": [{"listen": f"{HOST}:{tls_port}", "ktls": False,
-                                   "certs": [{"cert": f"{pki}/a.pem", "key": f"{pki}/a.key"}]}]})
-        e.start()
-        restore(keep)
+    with shimmed_tls_edge(binary) as (e, tls_port, ctx, flag):
         e.put("/t/seg-2.m4s", os.urandom(300_000))
-        ctx = ssl.create_default_context(cafile=f"{pki}/ca.pem")
         ctx.set_alpn_protocols(["h2"])
         got, buf = 0, b""
         with socket.create_connection((HOST, tls_port), timeout=10) as raw:
@@ -151,12 +145,6 @@ def h2_tls_cut_after_window(binary):
         check(m is not None and "proto=h2" in lines[0], f"its line: {lines[0]!r}")
         # What the burst after the window update carried never reached the kernel.
         eq(int(m.group(1)), 65535, "bytes logged for a stream cut short over h2 on TLS")
-        e.stop()
-    finally:
-        restore(keep)
-        if e:
-            e.cleanup()
-        shutil.rmtree(pki, ignore_errors=True)
 
 
 if __name__ == "__main__":
