@@ -852,6 +852,12 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
         ret->last_modified = (time_t)rec.mtime;
         memcpy(ret->content_type, rec.content_type, sizeof(ret->content_type));
         ret->content_type[STORE_CTYPE_MAX] = '\0';
+        if (strcmp(ret->content_type, "application/octet-stream") == 0) {
+                /* Stored before the edge knew the key's extension (the generic type is what
+                 * a put gave it then): served with the type a put stores now. */
+                const char *ct = http_content_type_for(key, key_len);
+                (void)snprintf(ret->content_type, sizeof(ret->content_type), "%s", ct);
+        }
         memcpy(ret->etag, rec.etag, sizeof(ret->etag));
         ret->etag[STORE_ETAG_MAX] = '\0';
         memcpy(ret->sha256, rec.sha256, sizeof(ret->sha256));

@@ -303,6 +303,16 @@ TEST(content_types_by_extension)
                 ASSERT_STREQ(o.content_type, cases[i][1]);
                 store_obj_release(r, &o);
         }
+        /* Stored with the generic type before the edge knew the extension (.cmfv, .ts, ...):
+         * served by the extension now; an unknown extension keeps the generic type. */
+        ASSERT_EQ(put(s, "/old.cmfv", "x", 1, NULL, "application/octet-stream"), 0);
+        ASSERT_EQ(store_lookup(r, "/old.cmfv", 9, &o), 0);
+        ASSERT_STREQ(o.content_type, "video/mp4");
+        store_obj_release(r, &o);
+        ASSERT_EQ(put(s, "/old.bin", "x", 1, NULL, "application/octet-stream"), 0);
+        ASSERT_EQ(store_lookup(r, "/old.bin", 8, &o), 0);
+        ASSERT_STREQ(o.content_type, "application/octet-stream");
+        store_obj_release(r, &o);
         store_reader_free(r);
         store_close(s);
         tests_rm_rf(dir);
