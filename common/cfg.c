@@ -361,12 +361,19 @@ static int set_scalar(const struct cfg_field *f, void *dst, const char *text, ch
         case CFG_SIZE: {
                 uint64_t v;
                 if (cfg_parse_size(text, &v) < 0) {
+                        char as_bytes[32];
                         size_t n = strlen(text);
-                        if (n > 1 && text[n - 1] == 'b' && text[n - 2] != 'b') {
-                                snprintf(err, errlen,
-                                         "must be a size in bytes: write B, not b "
-                                         "(bits)");
-                                return -EINVAL;
+                        /* A size but for its lowercase b: say why it is refused. */
+                        if (n > 1 && n < sizeof(as_bytes) && text[n - 1] == 'b') {
+                                memcpy(as_bytes, text, n - 1);
+                                as_bytes[n - 1] = 'B';
+                                as_bytes[n] = '\0';
+                                if (cfg_parse_size(as_bytes, &v) == 0) {
+                                        const char *why =
+                                            "must be a size in bytes: write B, not b (bits)";
+                                        snprintf(err, errlen, "%s", why);
+                                        return -EINVAL;
+                                }
                         }
                         goto bad_type;
                 }

@@ -321,6 +321,8 @@ TEST(wrong_types)
         ASSERT_FAILS("name: n\nsize: 100Mb\n",
                      "t.yaml:2:7: 'size' must be a size in bytes: write B, not b (bits), got "
                      "\"100Mb\"");
+        ASSERT_FAILS("name: n\nsize: 10Xb\n",
+                     "t.yaml:2:7: 'size' must be a size (e.g. 512M, 800G), got \"10Xb\"");
         ASSERT_FAILS("name: n\ndelay: 5d\n",
                      "t.yaml:2:8: 'delay' must be a duration (e.g. 500ms, 10s, 5m, 1h), got "
                      "\"5d\"");
