@@ -194,23 +194,35 @@ TEST(lru_byte_miss_ratio_exact)
         json_decref(arr);
 }
 
+/*
+ * Create path (a mkstemp template, which gen names after --out) and generate a trace into it
+ * with gen. Returns sluice-cachesim's exit status, or -errno when path cannot be made.
+ */
+static int generate(char *path, char *const gen[])
+{
+        char *out = NULL;
+        int fd = mkstemp(path), rc;
+
+        if (fd < 0)
+                return -errno;
+        close(fd);
+        rc = run(gen, &out);
+        free(out);
+        return rc;
+}
+
 TEST(generate_then_simulate)
 {
         need_env();
         char path[] = "/tmp/sluice-cachesim-XXXXXX";
-        int fd = mkstemp(path);
-        ASSERT_TRUE(fd >= 0);
-        close(fd);
         char *out = NULL;
         char *gen[] = {(char *)bin, "--generate", "dash",   "--out",  path, "--titles",
                        "30",        "--sessions", "40",     "--days", "1",  "--seed",
                        "7",         "--format",   "oracle", NULL};
-        int rc = run(gen, &out);
-        free(out);
-        ASSERT_EQ(rc, 0);
+        ASSERT_EQ(generate(path, gen), 0);
         char *sim[] = {(char *)bin, "--trace",    path,     "--json", "--dash-ids",
                        "--policy",  "sluice,lru", "--size", "5%,20%", NULL};
-        rc = run(sim, &out);
+        int rc = run(sim, &out);
         unlink(path);
         ASSERT_EQ(rc, 0);
         ASSERT_TRUE(out);
@@ -434,16 +446,11 @@ TEST(json_failing_mid_run_prints_nothing)
 {
         need_env();
         char path[] = "/tmp/sluice-cachesim-midrun-XXXXXX";
-        int fd = mkstemp(path);
-        ASSERT_TRUE(fd >= 0);
-        close(fd);
         char *out = NULL;
         char *gen[] = {(char *)bin, "--generate", "dash", "--out",  path, "--seed",
                        "3",         "--titles",   "5",    "--days", "3",  "--releases",
                        "10000",     "--sessions", "3",    NULL};
-        int rc = run(gen, &out);
-        free(out);
-        ASSERT_EQ(rc, 0);
+        ASSERT_EQ(generate(path, gen), 0);
         char *argv[] = {(char *)bin, "--trace", path,     "--json",     "--dash-ids",
                         "--prepush", "day",     "--seed", "3",          "--titles",
                         "5",         "--days",  "3",      "--releases", "10000",
@@ -456,7 +463,7 @@ TEST(json_failing_mid_run_prints_nothing)
         free(out);
         out = NULL;
         argv[sizeof(argv) / sizeof(argv[0]) - 2] = "1K,1T";
-        rc = one ? run(argv, &out) : -1;
+        int rc = one ? run(argv, &out) : -1;
         as_limit = 0;
         unlink(path);
         if (!one)
