@@ -392,6 +392,12 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
                 deadline_set(c, MISS_WAIT_MS);
                 return;
         }
+        /* An answer that sent every byte its fill had waits on the fill, not on its client. */
+        if (c->state == CONN_SEND && c->mw && c->mw->body_waits &&
+            fill_wait_on(c->mw->fill, &c->mw->seen)) {
+                deadline_set(c, c->w->limits.send_timeout_ms);
+                return;
+        }
         if (c->state == CONN_SEND && c->h2 && h2_serve_wait_moved(c)) {
                 deadline_set(c, c->w->limits.send_timeout_ms);
                 return;
@@ -900,6 +906,8 @@ static void output_step(struct conn *c, bool resume)
 {
         int r = flush_out(c);
 
+        if (c->mw)
+                c->mw->body_waits = r == 2;
         if (r < 0) {
                 conn_close(c, r == -EIO && c->mw ? "fill broke off" : "send error");
                 return;

@@ -445,20 +445,20 @@ bool h2_serve_wait_moved(struct conn *c)
 
         for (struct h2_served *sv = waiters; sv; sv = sv->next) {
                 enum fill_state fs;
-                uint64_t avail;
 
-                if (sv->c != c || sv->head_sent || !sv->fill)
+                if (sv->c != c || !sv->fill)
                         continue;
                 fs = fill_state_get(sv->fill);
-                if (fs == FILL_PENDING) {
+                if (!sv->head_sent && fs == FILL_PENDING) {
                         moved = true; /* the upstream's head: its own timeouts bound it */
                         continue;
                 }
-                avail = fs == FILL_BODY || fs == FILL_DONE ? fill_avail(sv->fill) : 0;
-                if (avail > sv->fill_seen) {
-                        sv->fill_seen = avail;
+                /* Waiting for the fill's check (no head yet), or for its next bytes with all
+                 * before them sent: the fill's wait, not the client's. */
+                if ((fs == FILL_BODY || fs == FILL_DONE) &&
+                    (!sv->head_sent || h2_stream_waits_on_body(sv->st)) &&
+                    fill_wait_on(sv->fill, &sv->fill_seen))
                         moved = true;
-                }
         }
         return moved;
 }

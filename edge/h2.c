@@ -1301,6 +1301,13 @@ uint64_t h2_stream_body_sent(const struct h2_stream *st)
         return st->unsent < st->sent ? st->sent - st->unsent : 0;
 }
 
+bool h2_stream_waits_on_body(const struct h2_stream *st)
+{
+        const struct h2_conn *h = st->h;
+
+        return st->fill_wait && !h->blocked && !(h->io.unsent && h->io.unsent(h->io.ctx));
+}
+
 void h2_stream_resume(struct h2_stream *st)
 {
         if (!st->fill_wait)

@@ -213,6 +213,9 @@ int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *
                       const struct h2_body *body);
 /* A fill made progress: try the deferred body again. */
 void h2_stream_resume(struct h2_stream *st);
+/* Whether st waits for its body's next bytes (h2_stream_resume) with all before them in the
+ * kernel: nothing of the connection's is held back for the client to read. */
+bool h2_stream_waits_on_body(const struct h2_stream *st);
 /* Body bytes of st handed to the transport so far (for the access log); from h2_conn_free on,
  * less those of its DATA frames that never reached the kernel (io.unsent, and the held-back
  * tail), as far as the last H2_SENT_LOG DATA frames of the connection tell. */

@@ -41,7 +41,8 @@ struct miss_wait {
         struct miss_wait *prev, *next; /* the worker's miss_waiters */
         bool head_sent;
         uint8_t minor;
-        uint64_t seen; /* the fill's bytes at the last wait deadline (conn.c) */
+        bool body_waits; /* every byte the fill had is sent: the body waits for more */
+        uint64_t seen;   /* the fill's bytes at the last wait deadline (conn.c) */
         struct serve_kept kept; /* what the answer needs of the request */
         size_t key_len;
         char key[];

@@ -458,12 +458,14 @@ class Edge:
             f.write(text)
         os.replace(tmp, self.config_path)
 
-    def start(self, timeout=15.0):
+    def start(self, timeout=15.0, env=None):
+        """Start and wait until ready; env is added to the edge's environment only."""
         self.write_config()
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.binary, "--config", self.config_path],
                                      stdout=logf, stderr=logf, stdin=subprocess.DEVNULL,
-                                     preexec_fn=self.preexec)
+                                     preexec_fn=self.preexec,
+                                     env=dict(os.environ, **env) if env else None)
         logf.close()
         self.wait_ready(timeout)
         return self
