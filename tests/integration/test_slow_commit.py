@@ -10,7 +10,7 @@ SYNC_MS longer while a flag file exists; the edge's send_timeout is 1 s.
   h1_last_byte_waits_for_commit   HTTP/1.1: the whole body, after the slow commit
   h2c_last_byte_waits_for_commit  the same over h2c (curl)
   h1_stalled_reader_still_dropped a client reading nothing of a miss is closed at its send
-                                  deadline, not kept through the commit
+                                  deadline, not kept while the fill moves or commits
   h2c_stalled_reader_still_dropped the same over h2c, windows open, the socket full
 
     python3 test_slow_commit.py path/to/sluice-edge
@@ -33,6 +33,10 @@ from origin import Origin
 SEND_TIMEOUT = 1.0  # limits.send_timeout
 SYNC_MS = 2000  # added to each fsync/fdatasync while the flag exists
 SLACK = 2.0  # for a loaded machine (sanitizer builds in CI)
+# What a client reading nothing asks for: from an origin sending 64 KiB every 10 ms, so the
+# fill moves for 5 s and more, long after the socket is full.
+BIG = 32 * 1024 * 1024
+DRIP_PAUSE = 0.01
 
 
 @contextlib.contextmanager
@@ -93,15 +97,15 @@ def dropped_in_time(e, lport):
 
 @test
 def h1_stalled_reader_still_dropped(e):
-    e.origin.objects.setdefault("/cold/slow-big.m4s", os.urandom(8 * 1024 * 1024))
+    e.origin.objects.setdefault("/drip/slow-big.m4s", os.urandom(BIG))
     with e.conn(timeout=10, rcvbuf=4096) as c, slow_syncs(e):
-        c.send(build_request("GET", "/cold/slow-big.m4s"))
+        c.send(build_request("GET", "/drip/slow-big.m4s"))
         dropped_in_time(e, c.local_port())
 
 
 @test
 def h2c_stalled_reader_still_dropped(e):
-    e.origin.objects.setdefault("/cold/slow-big-h2.m4s", os.urandom(8 * 1024 * 1024))
+    e.origin.objects.setdefault("/drip/slow-big-h2.m4s", os.urandom(BIG))
     # Windows wide open (SETTINGS_INITIAL_WINDOW_SIZE 2^31-1, and the connection's), so what
     # stops the edge is the socket this client never reads.
     settings = struct.pack(">HI", 4, 0x7FFFFFFF)
@@ -111,7 +115,7 @@ def h2c_stalled_reader_still_dropped(e):
         s.connect((HOST, e.port))
         s.sendall(PREFACE + frame(4, 0, 0, settings) +
                   frame(8, 0, 0, struct.pack(">I", 0x7FFFFFFF - 65535)) +
-                  frame(1, 0x5, 1, get_block("/cold/slow-big-h2.m4s")))
+                  frame(1, 0x5, 1, get_block("/drip/slow-big-h2.m4s")))
         dropped_in_time(e, s.getsockname()[1])
 
 
@@ -122,6 +126,7 @@ def setup(binary):
     o = Origin()
     e = Edge(binary, {"workers": 1, "upstreams": [{"url": o.url}],
                       "limits": {"send_timeout": f"{SEND_TIMEOUT:g}s"}})
+    o.drip_pause = DRIP_PAUSE
     e.origin = o
     e.sync_flag = os.path.join(e.dir, "slow-syncs")
     # The sanitizer's runtime is then not first in line.
