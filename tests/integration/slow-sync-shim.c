@@ -22,7 +22,7 @@ __attribute__((constructor)) static void shim_init(void)
         real_fsync = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
         real_fdatasync = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
         flag = getenv("SLUICE_SLOW_SYNC_FLAG");
-        delay_ms = ms ? atol(ms) : 0;
+        delay_ms = ms ? strtol(ms, NULL, 10) : 0;
 }
 
 static void slow(void)
