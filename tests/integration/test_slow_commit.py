@@ -9,6 +9,8 @@ SYNC_MS longer while a flag file exists; the edge's send_timeout is 1 s.
 
   h1_last_byte_waits_for_commit   HTTP/1.1: the whole body, after the slow commit
   h2c_last_byte_waits_for_commit  the same over h2c (curl)
+  tls_h1_last_byte_waits_for_commit, h2_last_byte_waits_for_commit
+                                  over TLS (userspace records), HTTP/1.1 and h2
   h1_stalled_reader_still_dropped a client reading nothing of a miss is closed at its send
                                   deadline, not kept while the fill moves or commits
   h2c_stalled_reader_still_dropped the same over h2c, windows open, the socket full
@@ -25,10 +27,14 @@ import subprocess
 import sys
 import time
 
-from edgeharness import HOST, Edge, build_request, check, eq, expect_body, run, sha, \
-    tcp_state, test
+import edgeharness
+from edgeharness import HOST, Edge, build_request, check, eq, expect_body, free_port, run, \
+    sha, tcp_state, test
 from h2frames import PREFACE, frame, get_block
 from origin import Origin
+from test_tls import make_pki
+
+edgeharness._tests.clear()  # test_tls's own tests run in their own file
 
 SEND_TIMEOUT = 1.0  # limits.send_timeout
 SYNC_MS = 2000  # added to each fsync/fdatasync while the flag exists
@@ -61,23 +67,43 @@ def h1_last_byte_waits_for_commit(e):
           f"answered in {took:.2f}s: the commit was not slow (shim not in effect?)")
 
 
-@test
-def h2c_last_byte_waits_for_commit(e):
+def curl_waits_for_commit(e, key, url, *opts):
+    """curl gets key whole from url while the edge's syncs are slow."""
     check(shutil.which("curl"), "curl missing (tools/deps installs it)")
-    data = e.origin.objects.setdefault("/cold/slow-h2.m4s", os.urandom(70_000))
+    data = e.origin.objects.setdefault(key, os.urandom(70_000))
     with slow_syncs(e):
         start = time.monotonic()
-        out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "-", "-w",
-                              "%{http_code}", f"http://{HOST}:{e.port}/cold/slow-h2.m4s"],
+        out = subprocess.run(["curl", "-sS", *opts, "-o", "-", "-w", "%{http_code}", url + key],
                              capture_output=True, timeout=60)
         took = time.monotonic() - start
-    check(out.returncode == 0, f"curl: {out.stderr.decode().strip()} after {took:.2f}s "
-          f"({len(out.stdout)} bytes)")
+    check(out.returncode == 0, f"curl {' '.join(opts)}: {out.stderr.decode().strip()} after "
+          f"{took:.2f}s ({len(out.stdout)} bytes)")
     body, status = out.stdout[:-3], out.stdout[-3:]
     eq(status, b"200", "status")
     check(sha(body) == sha(data), f"body differs ({len(body)} bytes, want {len(data)})")
     check(took >= SYNC_MS / 1000,
           f"answered in {took:.2f}s: the commit was not slow (shim not in effect?)")
+
+
+@test
+def h2c_last_byte_waits_for_commit(e):
+    curl_waits_for_commit(e, "/cold/slow-h2c.m4s", f"http://{HOST}:{e.port}",
+                          "--http2-prior-knowledge")
+
+
+def tls_url(e):
+    return f"https://a.test:{e.tls_port}", "--cacert", os.path.join(e.pki, "ca.pem"), \
+        "--resolve", f"a.test:{e.tls_port}:{HOST}"
+
+
+@test
+def tls_h1_last_byte_waits_for_commit(e):
+    curl_waits_for_commit(e, "/cold/slow-tls-h1.m4s", *tls_url(e), "--http1.1")
+
+
+@test
+def h2_last_byte_waits_for_commit(e):
+    curl_waits_for_commit(e, "/cold/slow-h2.m4s", *tls_url(e), "--http2")
 
 
 def dropped_in_time(e, lport):
@@ -123,9 +149,15 @@ def setup(binary):
     shim = os.environ.get("SLUICE_SLOW_SYNC_SHIM", "")
     check(shim and os.path.exists(shim),
           "the slow-sync shim is missing (meson builds it and names it in SLUICE_SLOW_SYNC_SHIM)")
+    check(shutil.which("openssl"), "the openssl CLI is missing (tools/deps installs it)")
     o = Origin()
     e = Edge(binary, {"workers": 1, "upstreams": [{"url": o.url}],
                       "limits": {"send_timeout": f"{SEND_TIMEOUT:g}s"}})
+    e.pki, e.tls_port = os.path.join(e.dir, "pki"), free_port()
+    os.mkdir(e.pki)
+    make_pki(e.pki)
+    e.cfg["tls"] = [{"listen": f"{HOST}:{e.tls_port}", "ktls": False,
+                     "certs": [{"cert": f"{e.pki}/a.pem", "key": f"{e.pki}/a.key"}]}]
     o.drip_pause = DRIP_PAUSE
     e.origin = o
     e.sync_flag = os.path.join(e.dir, "slow-syncs")
