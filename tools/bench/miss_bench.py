@@ -21,14 +21,20 @@ request is counted (GET /__count/<path> reads the count).
    segment, then (--think ms later, the player appending it) segments 1..3, each naming the
    next in nor — once with CMCD su on the init and the first segment (what dash.js sends) and
    once without su (start prefetch not triggered; nor still is). TTFB of segment 1 and 2.
+5. Distinct cold keys: --spread GETs, each of a key of its own, --spread-conns at a time (a
+   new connection each): misses per second and time to the last byte (what a player waits for
+   a segment), p50 and p99, for sluice and nginx. Every such miss is a fill and a commit.
 
 Usage: tools/bench/miss_bench.py --edge build/edge/sluice-edge [--samples 200] [--reps 3]
-       [--delay 20] [--size 256K] [--clients 1000] [--segments 40] [--think 50] [--json OUT]
+       [--delay 20] [--size 256K] [--clients 1000] [--segments 40] [--think 50]
+       [--spread 400] [--spread-conns 32] [--json OUT]
 """
 import argparse
+import concurrent.futures
 import http.server
 import json
 import os
+import re
 import resource
 import selectors
 import shutil
@@ -268,6 +274,33 @@ def start(port, prefix, think_s, su):
     return out[:2]
 
 
+def last_byte(port, path):
+    """Seconds from connecting to the last response byte; raises unless a whole 200."""
+    t0 = time.perf_counter()
+    with socket.create_connection((HOST, port), timeout=30) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+        data = bytearray()
+        while True:
+            c = s.recv(1 << 20)
+            if not c:
+                break
+            data += c
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    if not head.startswith(b"HTTP/1.1 200") or not m or int(m.group(1)) != len(body):
+        raise RuntimeError(f"{port} {path}: {head[:60]!r}, {len(body)} body bytes")
+    return time.perf_counter() - t0
+
+
+def spread(port, prefix, n, conns):
+    """n GETs of distinct cold keys, conns at a time: (misses/s, last byte p50 and p99 ms)."""
+    t0 = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(conns) as ex:
+        times = list(ex.map(lambda i: last_byte(port, f"{prefix}/{i}.m4s"), range(n)))
+    secs = time.perf_counter() - t0
+    return n / secs, 1000 * pct(times, 50), 1000 * pct(times, 99)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--edge", help="sluice-edge binary")
@@ -279,6 +312,8 @@ def main():
     ap.add_argument("--segments", type=int, default=40, help="segments per player session")
     ap.add_argument("--think", type=float, default=50.0, help="ms between a session's requests")
     ap.add_argument("--starts", type=int, default=20, help="player starts per mode per rep")
+    ap.add_argument("--spread", type=int, default=400, help="distinct cold keys per rep")
+    ap.add_argument("--spread-conns", type=int, default=32)
     ap.add_argument("--json")
     ap.add_argument("--serve-origin", nargs=3, metavar=("PORT", "DELAY_MS", "SIZE"),
                     help=argparse.SUPPRESS)
@@ -325,6 +360,10 @@ def main():
                 row[name]["storm_fetches"] = origin_count(oport, path)
                 row[name]["storm_ok"] = ok
                 row[name]["storm_s"] = secs
+            for name in ("sluice", "nginx"):
+                rate, p50, p99 = spread(targets[name], f"/o/spread{rep}/{name}", a.spread,
+                                        a.spread_conns)
+                row[name].update(spread_per_s=rate, spread_p50_ms=p50, spread_p99_ms=p99)
             for mode, hint in (("plain", False), ("nor", True)):
                 prefix = f"/o/sess{rep}-{mode}"
                 ts = session(sport, prefix, a.segments, a.think / 1000.0, hint)[1:]
@@ -360,6 +399,13 @@ def main():
                   f"{med(name, 'added_p50_ms'):+.2f} | {med(name, 'added_p99_ms'):+.2f} | "
                   f"{med(name, 'storm_fetches'):g} | {med(name, 'storm_ok'):g} | "
                   f"{med(name, 'storm_s'):.2f} |")
+        print(f"\n{a.spread} distinct cold keys, {a.spread_conns} at a time, each on a new "
+              "connection (medians of reps)\n")
+        print("| server | misses/s | last byte p50 ms | last byte p99 ms |")
+        print("|---|---|---|---|")
+        for name, label in (("sluice", "sluice-edge"), ("nginx", "nginx proxy_cache + lock")):
+            print(f"| {label} | {med(name, 'spread_per_s'):.0f} | "
+                  f"{med(name, 'spread_p50_ms'):.1f} | {med(name, 'spread_p99_ms'):.1f} |")
         print(f"\nplayer session on sluice-edge: {a.segments} segments {a.think:g} ms apart, "
               f"TTFB of segments 2..{a.segments} (medians of reps)\n")
         print("| requests | TTFB p50 ms | TTFB p99 ms | most origin fetches of one segment |")
