@@ -387,14 +387,14 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
          * upstream may take longer than one wait, and the upstream's own low-speed limit
          * ends a fill that stops. */
         if (c->state == CONN_MISS_WAIT && c->mw && c->mw->fill &&
-            fill_avail(c->mw->fill) > c->mw->seen) {
-                c->mw->seen = fill_avail(c->mw->fill);
+            fill_moved(c->mw->fill, &c->mw->seen)) {
                 deadline_set(c, MISS_WAIT_MS);
                 return;
         }
-        /* An answer that sent every byte its fill had waits on the fill, not on its client. */
+        /* An answer that sent every byte its fill had waits on the fill, not on its client:
+         * for as long as the fill goes on (fill_in_flight). */
         if (c->state == CONN_SEND && c->mw && c->mw->body_waits &&
-            fill_wait_on(c->mw->fill, &c->mw->seen)) {
+            fill_in_flight(c->mw->fill)) {
                 deadline_set(c, c->w->limits.send_timeout_ms);
                 return;
         }

@@ -13,7 +13,6 @@
 #include "http-resp.h"
 #include "log.h"
 #include "metrics.h"
-#include "uring-loop.h"
 
 #include "edge-cfg.h"
 #include "evict.h"
@@ -140,20 +139,14 @@ uint64_t fill_avail(struct fill *f)
         return f->size && w >= f->size ? f->size - 1 : w;
 }
 
-bool fill_wait_on(struct fill *f, uint64_t *seen)
+bool fill_moved(struct fill *f, uint64_t *seen)
 {
-        uint64_t avail = fill_avail(f), since;
+        uint64_t avail = fill_avail(f);
 
-        if (avail > *seen) {
-                *seen = avail;
-                return true;
-        }
-        if (fill_state_get(f) != FILL_BODY || !f->size ||
-            atomic_load_explicit(&f->written, memory_order_acquire) < f->size)
+        if (avail <= *seen)
                 return false;
-        since = atomic_load_explicit(&f->commit_us, memory_order_relaxed);
-        /* 0: whole, and the owner queues the commit on its next turn. */
-        return !since || uring_loop_clock_us() - since < FILL_COMMIT_WAIT_MS * 1000u;
+        *seen = avail;
+        return true;
 }
 
 static void etag_from_hex(const char *hex, char *out)
@@ -585,7 +578,6 @@ static bool commit_queue(struct fill *f)
                 (void)pthread_detach(t);
                 commit_started = true;
         }
-        atomic_store_explicit(&f->commit_us, uring_loop_clock_us(), memory_order_relaxed);
         f->cnext = NULL;
         *commit_tail = f;
         commit_tail = &f->cnext;

@@ -98,7 +98,6 @@ struct fill {
         bool reval;      /* a revalidation: the request is conditional on reval_with */
         struct fill_reval reval_with;
         struct fill *cnext; /* the committer's queue */
-        _Atomic uint64_t commit_us; /* when the commit was queued (uring_loop_clock_us) */
 };
 
 /*
@@ -144,17 +143,19 @@ static inline enum fill_state fill_state_get(struct fill *f)
 /* Bytes a reader may send from f->rfd now (see above). Valid from FILL_BODY on. */
 uint64_t fill_avail(struct fill *f);
 
-/* How long an answer that sent all it could waits for its fill's commit (fill_wait_on). */
-#define FILL_COMMIT_WAIT_MS 120000u
+/* Whether f has more bytes for its readers than *seen (then updated). */
+bool fill_moved(struct fill *f, uint64_t *seen);
 
 /*
- * At the send deadline of an answer that has sent every byte f lets it send: whether the
- * wait is f's, not the client's, and goes on. True when f moved since *seen (updated here),
- * and while f's whole body is in and the commit that releases its last byte (the SHA-256
- * check, then fsync, rename and the index's sync: slow on a busy disk) has run for less than
- * FILL_COMMIT_WAIT_MS. An upstream that stops sending is ended by its own low-speed limit.
+ * Whether f's body is still coming (or its commit, which releases the last byte, still runs):
+ * an answer that has sent every byte f had waits on f, not on its client, at its send
+ * deadline. An upstream that stops sending is ended by its own low-speed limit
+ * (upstreams[].low_speed_time), which ends the answer too; the commit is the edge's own.
  */
-bool fill_wait_on(struct fill *f, uint64_t *seen);
+static inline bool fill_in_flight(struct fill *f)
+{
+        return fill_state_get(f) == FILL_BODY;
+}
 
 /*
  * f's ETag into out (FILL_ETAG_LEN + 1 bytes): known from the head when the upstream sent

@@ -453,12 +453,12 @@ bool h2_serve_wait_moved(struct conn *c)
                         moved = true; /* the upstream's head: its own timeouts bound it */
                         continue;
                 }
-                /* Waiting for the fill's check (no head yet), or for its next bytes with all
-                 * before them sent: the fill's wait, not the client's. */
-                if ((fs == FILL_BODY || fs == FILL_DONE) &&
-                    (!sv->head_sent || h2_stream_waits_on_body(sv->st)) &&
-                    fill_wait_on(sv->fill, &sv->fill_seen))
-                        moved = true;
+                /* The fill's wait, not the client's: for its next bytes with all before them
+                 * sent, while it goes on; for its check (no head yet), while it moves. */
+                if (sv->head_sent)
+                        moved |= h2_stream_waits_on_body(sv->st) && fill_in_flight(sv->fill);
+                else if (fs == FILL_BODY || fs == FILL_DONE)
+                        moved |= fill_moved(sv->fill, &sv->fill_seen);
         }
         return moved;
 }

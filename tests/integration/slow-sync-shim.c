@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * LD_PRELOAD shim for test_slow_commit.py. While the file named by SLUICE_SLOW_SYNC_FLAG
+ * LD_PRELOAD shim for test_fill_wait.py. While the file named by SLUICE_SLOW_SYNC_FLAG
  * exists, fsync(2) and fdatasync(2) each take SLUICE_SLOW_SYNC_MS longer, as on a disk that is
  * busy with other writes: a fill's commit (its temp file's fsync, then LMDB's) is slow while
  * its body is already whole.

@@ -1,21 +1,22 @@
 # SPDX-License-Identifier: MIT
-"""A miss's last byte waits for the fill's commit (the SHA-256 check, then fsync, rename and
-LMDB's sync). On a busy disk that commit can take longer than limits.send_timeout; the client
-has read everything the edge could send, so the wait is the edge's, not the client's, and the
-answer must still end whole. A client that stops reading is still dropped at its deadline.
+"""An answer streaming from a fill waits on the fill, not on its client; a client that stops
+reading is still dropped at its send deadline. The edge's send_timeout is 1 s.
 
-A preload shim (slow-sync-shim.c) makes each fsync(2) and fdatasync(2) of the edge take
-SYNC_MS longer while a flag file exists; the edge's send_timeout is 1 s.
-
-  h1_last_byte_waits_for_commit   HTTP/1.1: the whole body, after the slow commit
-  h2c_last_byte_waits_for_commit  the same over h2c (curl)
-  tls_h1_last_byte_waits_for_commit, h2_last_byte_waits_for_commit
-                                  over TLS (userspace records), HTTP/1.1 and h2
-  h1_stalled_reader_still_dropped a client reading nothing of a miss is closed at its send
-                                  deadline, not kept while the fill moves or commits
+For each of HTTP/1.1, h2c, HTTP/1.1 over TLS and h2 (curl; TLS in userspace records):
+  <proto>_waits_out_slow_commit    a preload shim (slow-sync-shim.c) makes each fsync(2) and
+                                   fdatasync(2) of the edge take SYNC_MS longer: the last byte,
+                                   held until the commit, comes seconds past the send deadline
+                                   and the answer still ends whole; the object is then a hit
+  <proto>_upstream_pause_not_a_stall  the origin holds the body after its first 16 KiB for
+                                   PAUSE s, past two send deadlines: the answer still ends
+                                   whole (the upstream's own low-speed limit is what ends a
+                                   fill that stops)
+And:
+  h1_stalled_reader_still_dropped  a client reading nothing of a miss is closed at its send
+                                   deadline while the fill goes on
   h2c_stalled_reader_still_dropped the same over h2c, windows open, the socket full
 
-    python3 test_slow_commit.py path/to/sluice-edge
+    python3 test_fill_wait.py path/to/sluice-edge
 """
 
 import contextlib
@@ -25,11 +26,12 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 import edgeharness
-from edgeharness import HOST, Edge, build_request, check, eq, expect_body, free_port, run, \
-    sha, tcp_state, test
+from edgeharness import HOST, Edge, build_request, check, eq, free_port, run, sha, tcp_state, \
+    test
 from h2frames import PREFACE, frame, get_block
 from origin import Origin
 from test_tls import make_pki
@@ -39,6 +41,7 @@ edgeharness._tests.clear()  # test_tls's own tests run in their own file
 SEND_TIMEOUT = 1.0  # limits.send_timeout
 SYNC_MS = 2000  # added to each fsync/fdatasync while the flag exists
 SLACK = 2.0  # for a loaded machine (sanitizer builds in CI)
+PAUSE = 2.5  # s the origin holds a body: past two send deadlines
 # What a client reading nothing asks for: from an origin sending 64 KiB every 10 ms, so the
 # fill moves for 5 s and more, long after the socket is full.
 BIG = 32 * 1024 * 1024
@@ -55,55 +58,69 @@ def slow_syncs(e):
         os.unlink(e.sync_flag)
 
 
-@test
-def h1_last_byte_waits_for_commit(e):
-    data = e.origin.objects.setdefault("/cold/slow-h1.m4s", os.urandom(70_000))
-    with slow_syncs(e):
-        start = time.monotonic()
-        r = e.get("/cold/slow-h1.m4s", timeout=30)
-        took = time.monotonic() - start
-    expect_body(r, data, "a miss whose commit outlasts send_timeout")
-    check(took >= SYNC_MS / 1000,
-          f"answered in {took:.2f}s: the commit was not slow (shim not in effect?)")
-
-
-def curl_waits_for_commit(e, key, url, *opts):
-    """curl gets key whole from url while the edge's syncs are slow."""
+def curl_get(e, proto, key):
+    """GET key with curl over proto; returns (seconds, curl's result)."""
     check(shutil.which("curl"), "curl missing (tools/deps installs it)")
-    data = e.origin.objects.setdefault(key, os.urandom(70_000))
-    with slow_syncs(e):
-        start = time.monotonic()
-        out = subprocess.run(["curl", "-sS", *opts, "-o", "-", "-w", "%{http_code}", url + key],
-                             capture_output=True, timeout=60)
-        took = time.monotonic() - start
-    check(out.returncode == 0, f"curl {' '.join(opts)}: {out.stderr.decode().strip()} after "
+    if proto in ("h1", "h2c"):
+        url = f"http://{HOST}:{e.port}"
+        opts = ["--http1.1"] if proto == "h1" else ["--http2-prior-knowledge"]
+    else:
+        url = f"https://a.test:{e.tls_port}"
+        opts = ["--cacert", os.path.join(e.pki, "ca.pem"), "--resolve",
+                f"a.test:{e.tls_port}:{HOST}", "--http1.1" if proto == "tls_h1" else "--http2"]
+    start = time.monotonic()
+    out = subprocess.run(["curl", "-sS", *opts, "-D", "-", "-o", "-", url + key],
+                         capture_output=True, timeout=60)
+    return time.monotonic() - start, out
+
+
+def whole(e, proto, key, data):
+    """curl gets key whole over proto, a 200; returns (seconds, response head lowercased)."""
+    took, out = curl_get(e, proto, key)
+    check(out.returncode == 0, f"curl over {proto}: {out.stderr.decode().strip()} after "
           f"{took:.2f}s ({len(out.stdout)} bytes)")
-    body, status = out.stdout[:-3], out.stdout[-3:]
-    eq(status, b"200", "status")
+    head, _, body = out.stdout.partition(b"\r\n\r\n")
+    check(head.split(b" ")[1] == b"200", f"status line {head[:40]!r}")
     check(sha(body) == sha(data), f"body differs ({len(body)} bytes, want {len(data)})")
+    return took, head.decode().lower()
+
+
+def waits_out_slow_commit(e, proto):
+    key = f"/cold/commit-{proto}.m4s"
+    data = e.origin.add(key, os.urandom(70_000))
+    with slow_syncs(e):
+        took, head = whole(e, proto, key, data)
+    check("fwd=miss" in head, f"not a miss: {head}")
     check(took >= SYNC_MS / 1000,
           f"answered in {took:.2f}s: the commit was not slow (shim not in effect?)")
+    _, head = whole(e, proto, key, data)
+    check("cache-status: sluice; hit" in head, f"not a hit once answered whole: {head}")
+    eq(e.origin.count(key), 1, "origin fetches")
 
 
-@test
-def h2c_last_byte_waits_for_commit(e):
-    curl_waits_for_commit(e, "/cold/slow-h2c.m4s", f"http://{HOST}:{e.port}",
-                          "--http2-prior-knowledge")
+def upstream_pause_not_a_stall(e, proto):
+    key = f"/gate/pause-{proto}.m4s"
+    data = e.origin.add(key, os.urandom(200_000))
+    e.origin.first[key] = 16 * 1024
+    timer = threading.Timer(PAUSE, e.origin.gate(key).set)
+    timer.start()
+    try:
+        took, _ = whole(e, proto, key, data)
+    finally:
+        timer.cancel()
+    check(took >= PAUSE, f"answered in {took:.2f}s: the origin's pause ({PAUSE}s) not seen")
 
 
-def tls_url(e):
-    return f"https://a.test:{e.tls_port}", "--cacert", os.path.join(e.pki, "ca.pem"), \
-        "--resolve", f"a.test:{e.tls_port}:{HOST}"
+def protocol_tests(proto):
+    for fn in (waits_out_slow_commit, upstream_pause_not_a_stall):
+        def case(e, fn=fn):
+            fn(e, proto)
+        case.__name__ = f"{proto}_{fn.__name__}"
+        test(case)
 
 
-@test
-def tls_h1_last_byte_waits_for_commit(e):
-    curl_waits_for_commit(e, "/cold/slow-tls-h1.m4s", *tls_url(e), "--http1.1")
-
-
-@test
-def h2_last_byte_waits_for_commit(e):
-    curl_waits_for_commit(e, "/cold/slow-h2.m4s", *tls_url(e), "--http2")
+for _proto in ("h1", "h2c", "tls_h1", "h2"):
+    protocol_tests(_proto)
 
 
 def dropped_in_time(e, lport):
@@ -117,7 +134,7 @@ def dropped_in_time(e, lport):
         state = tcp_state(e.port, lport)
     took = time.monotonic() - start
     check(state != "01", f"a reader taking nothing still connected after {took:.1f}s "
-          f"(send_timeout {SEND_TIMEOUT}s; each of the commit's syncs takes {SYNC_MS} ms)")
+          f"(send_timeout {SEND_TIMEOUT}s)")
     check(took <= limit, f"a reader taking nothing dropped after {took:.2f}s, want <= {limit}s")
 
 
@@ -167,6 +184,7 @@ def setup(binary):
                         "SLUICE_SLOW_SYNC_MS": str(SYNC_MS),
                         "ASAN_OPTIONS": (asan + ":" if asan else "") +
                         "verify_asan_link_order=0"})
+
 
 if __name__ == "__main__":
     sys.exit(run(setup))
