@@ -63,7 +63,6 @@ struct h2_served {
         struct fill_reval reval;
         struct store_obj obj;
         struct fill *fill;
-        uint64_t fill_seen; /* fill_avail() at the send deadline's last look */
         const char *log_cache;  /* access log cache= (a literal), or NULL */
         char log_upstream[128]; /* access log upstream=, "" when none */
         struct h2_served **list, *prev, *next;
@@ -448,17 +447,15 @@ bool h2_serve_wait_moved(struct conn *c)
 
                 if (sv->c != c || !sv->fill)
                         continue;
+                /* The fill's wait, not the client's, for as long as the fill goes on: before
+                 * the answer begins (the upstream's head, or the check of a range or a
+                 * condition), or for the body's next bytes with all before them sent. The
+                 * upstream's own timeouts end a fill that stops. */
                 fs = fill_state_get(sv->fill);
-                if (!sv->head_sent && fs == FILL_PENDING) {
-                        moved = true; /* the upstream's head: its own timeouts bound it */
-                        continue;
-                }
-                /* The fill's wait, not the client's: for its next bytes with all before them
-                 * sent, while it goes on; for its check (no head yet), while it moves. */
-                if (sv->head_sent)
+                if (!sv->head_sent)
+                        moved |= fs == FILL_PENDING || fill_in_flight(sv->fill);
+                else
                         moved |= h2_stream_waits_on_body(sv->st) && fill_in_flight(sv->fill);
-                else if (fs == FILL_BODY || fs == FILL_DONE)
-                        moved |= fill_moved(sv->fill, &sv->fill_seen);
         }
         return moved;
 }

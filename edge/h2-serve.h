@@ -35,9 +35,9 @@ void h2_serve_free(struct conn *c);
 /* Fill progress on w (its wake hook): answer the h2 streams waiting on a fill and resume the
  * bodies that follow one. */
 void h2_serve_kick(struct edge_worker *w);
-/* Whether a stream of c waits on its fill rather than on the client: before its answer can
- * begin (a range or a condition on an object whose SHA-256 is known, while the fill moves; or
- * the upstream's head not in yet), or with every byte the fill had sent (while the fill goes
- * on: fill_in_flight). Then the send deadline moves on, as for an HTTP/1.1 miss, rather than
+/* Whether a stream of c waits on its fill rather than on the client, and the fill goes on
+ * (fill_in_flight): before its answer can begin (the upstream's head not in yet, or a range or
+ * a condition on an object whose SHA-256 is known, waiting for the check), or with every byte
+ * the fill had sent. Then the send deadline moves on, as for an HTTP/1.1 miss, rather than
  * ending every stream of the connection. */
 bool h2_serve_wait_moved(struct conn *c);
