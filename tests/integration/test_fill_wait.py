@@ -117,12 +117,20 @@ def upstream_pause_not_a_stall(e, proto):
     key = f"/gate/pause-{proto}.m4s"
     data = e.origin.add(key, os.urandom(200_000))
     e.origin.first[key] = 16 * 1024
-    timer = threading.Timer(PAUSE, e.origin.gate(key).set)
-    timer.start()
+    arrived, gate = e.origin.event(e.origin.arrived, key), e.origin.gate(key)
+
+    def release():  # PAUSE after the edge's request reached the origin
+        if arrived.wait(30):
+            time.sleep(PAUSE)
+        gate.set()
+
+    opener = threading.Thread(target=release)
+    opener.start()
     try:
         took, _ = whole(e, proto, key, data)
     finally:
-        timer.cancel()
+        gate.set()
+        opener.join()
     check(took >= PAUSE, f"answered in {took:.2f}s: the origin's pause ({PAUSE}s) not seen")
 
 
@@ -155,7 +163,7 @@ def dropped_in_time(e, lport):
 
 @test
 def h1_stalled_reader_still_dropped(e):
-    e.origin.objects.setdefault("/drip/slow-big.m4s", os.urandom(BIG))
+    e.origin.add("/drip/slow-big.m4s", os.urandom(BIG))
     with e.conn(timeout=10, rcvbuf=4096) as c, slow_syncs(e):
         c.send(build_request("GET", "/drip/slow-big.m4s"))
         dropped_in_time(e, c.local_port())
@@ -163,7 +171,7 @@ def h1_stalled_reader_still_dropped(e):
 
 @test
 def h2c_stalled_reader_still_dropped(e):
-    e.origin.objects.setdefault("/drip/slow-big-h2.m4s", os.urandom(BIG))
+    e.origin.add("/drip/slow-big-h2.m4s", os.urandom(BIG))
     # Windows wide open (SETTINGS_INITIAL_WINDOW_SIZE 2^31-1, and the connection's), so what
     # stops the edge is the socket this client never reads.
     settings = struct.pack(">HI", 4, 0x7FFFFFFF)
