@@ -387,7 +387,8 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
          * upstream may take longer than one wait, and the upstream's own low-speed limit
          * ends a fill that stops. */
         if (c->state == CONN_MISS_WAIT && c->mw && c->mw->fill &&
-            fill_moved(c->mw->fill, &c->mw->seen)) {
+            fill_avail(c->mw->fill) > c->mw->seen) {
+                c->mw->seen = fill_avail(c->mw->fill);
                 deadline_set(c, MISS_WAIT_MS);
                 return;
         }

@@ -139,16 +139,6 @@ uint64_t fill_avail(struct fill *f)
         return f->size && w >= f->size ? f->size - 1 : w;
 }
 
-bool fill_moved(struct fill *f, uint64_t *seen)
-{
-        uint64_t avail = fill_avail(f);
-
-        if (avail <= *seen)
-                return false;
-        *seen = avail;
-        return true;
-}
-
 static void etag_from_hex(const char *hex, char *out)
 {
         out[0] = '"';

@@ -143,9 +143,6 @@ static inline enum fill_state fill_state_get(struct fill *f)
 /* Bytes a reader may send from f->rfd now (see above). Valid from FILL_BODY on. */
 uint64_t fill_avail(struct fill *f);
 
-/* Whether f has more bytes for its readers than *seen (then updated). */
-bool fill_moved(struct fill *f, uint64_t *seen);
-
 /*
  * Whether f's body is still coming (or its commit, which releases the last byte, still runs):
  * an answer that has sent every byte f had waits on f, not on its client, at its send

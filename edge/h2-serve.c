@@ -440,24 +440,20 @@ void h2_serve_kick(struct edge_worker *w)
 
 bool h2_serve_wait_moved(struct conn *c)
 {
-        bool moved = false;
-
         for (struct h2_served *sv = waiters; sv; sv = sv->next) {
-                enum fill_state fs;
-
                 if (sv->c != c || !sv->fill)
                         continue;
                 /* The fill's wait, not the client's, for as long as the fill goes on: before
                  * the answer begins (the upstream's head, or the check of a range or a
                  * condition), or for the body's next bytes with all before them sent. The
                  * upstream's own timeouts end a fill that stops. */
-                fs = fill_state_get(sv->fill);
-                if (!sv->head_sent)
-                        moved |= fs == FILL_PENDING || fill_in_flight(sv->fill);
-                else
-                        moved |= h2_stream_waits_on_body(sv->st) && fill_in_flight(sv->fill);
+                if (!sv->head_sent && fill_state_get(sv->fill) == FILL_PENDING)
+                        return true;
+                if (fill_in_flight(sv->fill) &&
+                    (!sv->head_sent || h2_stream_waits_on_body(sv->st)))
+                        return true;
         }
-        return moved;
+        return false;
 }
 
 /* A queued miss, once the input that carried it is processed: join or start the key's fill.

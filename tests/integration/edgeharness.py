@@ -627,6 +627,14 @@ class Edge:
         return r
 
 
+def preload_env(shim, **more):
+    """An edge environment preloading shim (plus more): the sanitizer's runtime is then not
+    first in line, which a sanitizer build is told to accept."""
+    asan = os.environ.get("ASAN_OPTIONS")
+    return {"LD_PRELOAD": shim, **more,
+            "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+
+
 def expect_body(resp, data, what):
     """A 200 whose body is exactly data (SHA-256 compared) and whose Content-Length agrees."""
     eq(resp.status, 200, f"{what}: status")

@@ -60,7 +60,8 @@ import tempfile
 import time
 
 import edgeharness
-from edgeharness import HOST, Closed, check, eq, expect_body, free_port, run, skip, test
+from edgeharness import HOST, Closed, check, eq, expect_body, free_port, preload_env, run, skip, \
+    test
 from peeraddr import outward_address
 from h2frames import frame, get_block
 from test_h2c import read_streams, wide_open
@@ -530,12 +531,9 @@ def h2_tls_shrinks_in_burst(origin):
     flag = os.path.join(pki, "shim-on")
     e = None
     try:
-        # Only the edge gets the shim; the sanitizer's runtime then is not first in line.
-        asan = os.environ.get("ASAN_OPTIONS")
-        e = start_tls_edge(origin, pki, {
-            "LD_PRELOAD": shim, "SLUICE_SHIM_FROM": "333333", "SLUICE_SHIM_TO": "400000",
-            "SLUICE_SHIM_FLAG": flag,
-            "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"})
+        # Only the edge gets the shim.
+        e = start_tls_edge(origin, pki, preload_env(
+            shim, SLUICE_SHIM_FROM="333333", SLUICE_SHIM_TO="400000", SLUICE_SHIM_FLAG=flag))
         bad_key, good_key, want = tls_pair(e, origin, "h2shrink")
         bad, good = want[bad_key], want[good_key]
         with open(object_file(e, bad), "r+b") as fh:

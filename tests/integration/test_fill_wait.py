@@ -32,8 +32,8 @@ import threading
 import time
 
 import edgeharness
-from edgeharness import HOST, Edge, build_request, check, eq, free_port, run, sha, tcp_state, \
-    test
+from edgeharness import HOST, Edge, build_request, check, eq, free_port, preload_env, run, sha, \
+    tcp_state, test
 from h2frames import PREFACE, frame, get_block
 from origin import Origin
 from test_tls import make_pki
@@ -201,12 +201,8 @@ def setup(binary):
     o.drip_pause = DRIP_PAUSE
     e.origin = o
     e.sync_flag = os.path.join(e.dir, "slow-syncs")
-    # The sanitizer's runtime is then not first in line.
-    asan = os.environ.get("ASAN_OPTIONS")
-    return e.start(env={"LD_PRELOAD": shim, "SLUICE_SLOW_SYNC_FLAG": e.sync_flag,
-                        "SLUICE_SLOW_SYNC_MS": str(SYNC_MS),
-                        "ASAN_OPTIONS": (asan + ":" if asan else "") +
-                        "verify_asan_link_order=0"})
+    return e.start(env=preload_env(shim, SLUICE_SLOW_SYNC_FLAG=e.sync_flag,
+                                   SLUICE_SLOW_SYNC_MS=str(SYNC_MS)))
 
 
 if __name__ == "__main__":
