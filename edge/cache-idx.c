@@ -338,66 +338,122 @@ static bool map_has_room(struct cache_idx *idx, MDB_txn *txn)
         return used * 100 < limit * CACHE_IDX_MAP_RESERVE_PCT;
 }
 
-int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
-                  const struct cache_idx_rec *rec, uint64_t max_bytes, const uint64_t *if_file,
-                  struct cache_idx_rec *ret_old, bool *ret_had_old)
+/*
+ * One entry of a put group, checked against the records and totals the entries before it left
+ * in txn. A refusal is the entry's own (e->r) and writes nothing; an LMDB failure is returned,
+ * and the transaction is then unusable.
+ */
+static int put_one(struct cache_idx *idx, MDB_txn *txn, struct cache_idx_totals *t,
+                   struct cache_idx_put_req *e)
 {
-        MDB_txn *txn = NULL;
-        MDB_val k = {key_len, (void *)key}, v;
-        struct cache_idx_totals t;
-        struct cache_idx_rec nr = *rec;
-        bool had_old = false;
+        MDB_val k = {e->key_len, (void *)e->key}, v;
+        struct cache_idx_totals nt = *t;
+        struct cache_idx_rec nr = e->rec;
         int r;
 
-        if (key_len == 0 || key_len > CACHE_IDX_KEY_MAX)
-                return -ENAMETOOLONG;
-
-        r = write_begin(idx, &txn);
-        if (r < 0)
-                goto out;
-        t = idx->totals;
+        e->had_old = false;
+        e->r = 0;
+        if (e->key_len == 0 || e->key_len > CACHE_IDX_KEY_MAX) {
+                e->r = -ENAMETOOLONG;
+                return 0;
+        }
         r = mdb_err(mdb_get(txn, idx->obj, &k, &v));
         if (r == 0 && rec_valid(&v)) {
-                memcpy(ret_old, v.mv_data, sizeof(*ret_old));
-                had_old = true;
-                t.objects--;
-                t.bytes -= ret_old->size;
+                memcpy(&e->old, v.mv_data, sizeof(e->old));
+                e->had_old = true;
+                nt.objects--;
+                nt.bytes -= e->old.size;
         } else if (r < 0 && r != -ENOENT) {
-                goto out;
+                return r;
         }
-        if (if_file && (had_old ? ret_old->file_id : 0) != *if_file) {
-                r = -ECANCELED; /* replaced or deleted since the caller looked */
-                goto out;
-        }
-        if (!had_old && r == -ENOENT && !map_has_room(idx, txn)) {
-                r = -ENOSPC;
-                goto out;
-        }
+        if (e->if_file && (e->had_old ? e->old.file_id : 0) != *e->if_file)
+                e->r = -ECANCELED; /* replaced or deleted since the caller looked */
+        else if (!e->had_old && r == -ENOENT && !map_has_room(idx, txn))
+                e->r = -ENOSPC;
         /* An unreadable old record was never counted in the totals; it is simply replaced. */
-        if (max_bytes && (rec->size > max_bytes || t.bytes > max_bytes - rec->size)) {
-                r = -ENOSPC;
-                goto out;
+        else if (e->max_bytes &&
+                 (nr.size > e->max_bytes || nt.bytes > e->max_bytes - nr.size))
+                e->r = -ENOSPC;
+        if (e->r < 0) {
+                e->had_old = false;
+                return 0;
         }
-        t.objects++;
-        t.bytes += rec->size;
+        nt.objects++;
+        nt.bytes += nr.size;
         /* Other bytes committed within the old ones' second (or with the clock stepped back)
          * get a later Last-Modified, else a client holding the old bytes would be told 304. */
-        if (had_old && (nr.flags & CACHE_IDX_F_COMMIT_TIME) && nr.mtime <= ret_old->mtime &&
-            memcmp(nr.sha256, ret_old->sha256, sizeof(nr.sha256)) != 0)
-                nr.mtime = ret_old->mtime + 1;
+        if (e->had_old && (nr.flags & CACHE_IDX_F_COMMIT_TIME) && nr.mtime <= e->old.mtime &&
+            memcmp(nr.sha256, e->old.sha256, sizeof(nr.sha256)) != 0)
+                nr.mtime = e->old.mtime + 1;
 
         v.mv_size = sizeof(nr);
         v.mv_data = &nr;
         r = mdb_err(mdb_put(txn, idx->obj, &k, &v, 0));
         if (r < 0)
-                goto out;
-        r = commit_totals(idx, &txn, &t);
+                return r;
+        *t = nt;
+        return 0;
+}
+
+static int put_group(struct cache_idx *idx, struct cache_idx_put_req *v, size_t n)
+{
+        MDB_txn *txn = NULL;
+        struct cache_idx_totals t;
+        int r;
+
+        r = write_begin(idx, &txn);
         if (r < 0)
                 goto out;
-        *ret_had_old = had_old;
+        t = idx->totals;
+        for (size_t i = 0; i < n && r == 0; i++)
+                r = put_one(idx, txn, &t, &v[i]);
+        if (r == 0)
+                r = commit_totals(idx, &txn, &t);
 out:
         write_end(idx, txn);
+        if (r < 0)
+                for (size_t i = 0; i < n; i++)
+                        if (v[i].r == 0) {
+                                v[i].r = r;
+                                v[i].had_old = false;
+                        }
         return r;
+}
+
+int cache_idx_put_many(struct cache_idx *idx, struct cache_idx_put_req *v, size_t n)
+{
+        int r;
+
+        if (n == 0)
+                return 0;
+        r = put_group(idx, v, n);
+        if (r == 0 || n == 1)
+                return r;
+        /* The group failed as a whole (a full map, say, where one entry alone may fit): each
+         * entry then gets the answer it would have had on its own. */
+        r = 0;
+        for (size_t i = 0; i < n; i++) {
+                int e = put_group(idx, &v[i], 1);
+
+                if (e < 0 && r == 0)
+                        r = e;
+        }
+        return r;
+}
+
+int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
+                  const struct cache_idx_rec *rec, uint64_t max_bytes, const uint64_t *if_file,
+                  struct cache_idx_rec *ret_old, bool *ret_had_old)
+{
+        struct cache_idx_put_req e = {.key = key, .key_len = key_len, .rec = *rec,
+                                      .max_bytes = max_bytes, .if_file = if_file};
+
+        (void)cache_idx_put_many(idx, &e, 1);
+        if (e.r == 0) {
+                *ret_old = e.old;
+                *ret_had_old = e.had_old;
+        }
+        return e.r;
 }
 
 int cache_idx_del(struct cache_idx *idx, const char *key, size_t key_len, uint64_t expect_file_id,

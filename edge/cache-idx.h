@@ -101,6 +101,26 @@ int cache_idx_put(struct cache_idx *idx, const char *key, size_t key_len,
                   const struct cache_idx_rec *rec, uint64_t max_bytes, const uint64_t *if_file,
                   struct cache_idx_rec *ret_old, bool *ret_had_old);
 
+/* One entry of cache_idx_put_many(). */
+struct cache_idx_put_req {
+        const char *key;
+        size_t key_len;
+        struct cache_idx_rec rec;
+        uint64_t max_bytes;      /* as cache_idx_put()'s */
+        const uint64_t *if_file; /* as cache_idx_put()'s */
+        int r;                   /* out: what cache_idx_put() would have returned */
+        struct cache_idx_rec old; /* out, on success: the replaced record, when had_old */
+        bool had_old;
+};
+
+/*
+ * cache_idx_put() of v[0..n) in one durable commit (one sync for the group, not one per
+ * entry): each entry is checked against what the entries before it left, as if put one after
+ * another, and its own refusal (v[i].r) writes nothing of it. When the commit fails as a
+ * whole, each entry is tried again on its own. Returns 0, or the first such failure's -errno.
+ */
+int cache_idx_put_many(struct cache_idx *idx, struct cache_idx_put_req *v, size_t n);
+
 /*
  * Remove key, only if its file id is expect_file_id (0: any). The removed record goes to
  * *ret_old (may be NULL). Returns 0, -ENOENT (absent or another file id), or -errno.

@@ -469,28 +469,24 @@ static void plan_check_late(struct fill *f)
         metrics_add(f->owner->srv->m.plan_checked, 1);
 }
 
-/* The commit of a whole body, on the committer thread (or the owner's, failing that). */
-static void commit_run(struct fill *f)
+/* What the commit of f's whole body came to (c->r, as store_put_commit_id's). */
+static void commit_done(struct fill *f, const struct store_commit *c)
 {
-        uint8_t md[32];
         char hex[65];
-        uint64_t file_id = 0;
-        int r;
+        int r = c->r;
 
-        plan_check_late(f);
-        r = store_put_commit_id(f->put, md, &file_id);
         f->put = NULL;
         if (r == 0 || r == -ENOSPC || r == -ECANCELED)
-                etag_from_hex(hex_encode(md, 32, hex), f->done_etag);
+                etag_from_hex(hex_encode(c->sha256, 32, hex), f->done_etag);
         /* An admin DELETE of the key came during the fill (fill_drop_commit): the commit,
          * made before or after the delete's own, does not stand. */
         if (r == 0 && atomic_load(&f->dropped)) {
-                (void)store_delete_file(f->owner->srv->store, f->key, f->key_len, file_id);
+                (void)store_delete_file(f->owner->srv->store, f->key, f->key_len, c->file_id);
                 r = -ECANCELED;
         }
         if (r == 0) {
                 /* Declined by admission: served from the temp file, not kept. */
-                (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size, file_id,
+                (void)evict_note_fill(f->owner->srv, f->key, f->key_len, f->size, c->file_id,
                                       false);
                 fresh_note(f);
                 finish(f, FILL_DONE);
@@ -521,9 +517,30 @@ static void commit_run(struct fill *f)
 }
 
 /*
+ * The commits of n whole bodies as one group (store_put_commit_many), on the committer thread
+ * (or a fill's owner, failing that: then n is 1).
+ */
+static void commit_run(struct fill **fs, size_t n)
+{
+        struct store_commit c[STORE_COMMIT_MAX];
+
+        for (size_t i = 0; i < n; i++) {
+                plan_check_late(fs[i]);
+                c[i] = (struct store_commit){.put = fs[i]->put};
+        }
+        store_put_commit_many(c, n);
+        metrics_add(fs[0]->owner->srv->m.fill_commits, n);
+        metrics_add(fs[0]->owner->srv->m.fill_commit_groups, 1);
+        for (size_t i = 0; i < n; i++)
+                commit_done(fs[i], &c[i]);
+}
+
+/*
  * Commits run on a thread of their own: fsync, rename and LMDB's fdatasync take milliseconds
  * that the owning worker would otherwise spend not serving anyone — the heads of the fill's
- * own waiters included, when the body arrived in one read. Started at the first commit.
+ * own waiters included, when the body arrived in one read. Started at the first commit. The
+ * bodies that became whole while a group was committing are the next group: one LMDB commit
+ * and one sync of each directory for all of them (store_put_commit_many).
  */
 static pthread_mutex_t commit_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t commit_cond = PTHREAD_COND_INITIALIZER;
@@ -537,18 +554,23 @@ static void *committer(void *arg)
         (void)arg;
         pthread_mutex_lock(&commit_lock);
         for (;;) {
-                struct fill *f;
+                struct fill *fs[STORE_COMMIT_MAX];
+                size_t n = 0;
 
                 while (!commit_head)
                         pthread_cond_wait(&commit_cond, &commit_lock);
-                f = commit_head;
-                commit_head = f->cnext;
+                /* Whatever queued while the last group ran is the next group. */
+                while (commit_head && n < STORE_COMMIT_MAX) {
+                        fs[n++] = commit_head;
+                        commit_head = commit_head->cnext;
+                }
                 if (!commit_head)
                         commit_tail = &commit_head;
                 pthread_mutex_unlock(&commit_lock);
-                commit_run(f);
+                commit_run(fs, n);
                 pthread_mutex_lock(&commit_lock);
-                if (--commit_pending == 0)
+                commit_pending -= (unsigned)n;
+                if (commit_pending == 0)
                         pthread_cond_broadcast(&commit_idle);
         }
         return NULL;
@@ -632,7 +654,7 @@ static void on_done(void *ud, int err)
         }
         if (err == 0 && atomic_load(&f->written) == f->size) {
                 if (!commit_queue(f))
-                        commit_run(f);
+                        commit_run(&f, 1);
                 return;
         } else {
                 log_info("fill %.*s: body broke off at %llu of %llu bytes: %s", (int)f->key_len,

@@ -74,28 +74,6 @@ struct store_reader {
         struct store_reader *prev, *next;
 };
 
-struct store_put {
-        struct store *s;
-        char key[CACHE_IDX_KEY_MAX + 1];
-        size_t key_len;
-        uint64_t size, written;
-        uint8_t expect[32];
-        bool has_expect;
-        char ctype[STORE_CTYPE_MAX + 1];
-        uint64_t file_id;
-        char tmpname[32];
-        int fd;
-        /* objects/<dir>, where the file goes, opened at the begin: the commit's directory sync
-         * then needs no new descriptor on the committing thread, which cannot make room in a
-         * full table as a worker can (its cached files). */
-        int dirfd;
-        char dir[3];
-        int failed; /* what commit returns after a failed write: the temp file is not the body */
-        bool if_unchanged; /* commit only while the key still holds base_file (0: nothing) */
-        uint64_t base_file;
-        int64_t mtime; /* Last-Modified to record; 0: the commit time */
-        EVP_MD_CTX *md;
-};
 
 /* ---- small helpers ---- */
 
@@ -111,7 +89,7 @@ void store_obj_path(uint64_t id, char out[20])
         memcpy(out + 3, h, 17);
 }
 
-static int new_file_id(uint64_t *ret)
+int store_new_file_id(uint64_t *ret)
 {
         uint64_t id = 0;
 
@@ -130,7 +108,7 @@ bool store_key_ok(const char *key, size_t len)
         return memchr(key, '\0', len) == NULL;
 }
 
-static int fsync_dirat(int dirfd, const char *name)
+int store_fsync_dirat(int dirfd, const char *name)
 {
         int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int r = 0;
@@ -153,7 +131,7 @@ static void dead_push(struct store *s, uint64_t id)
 }
 
 /* Remove an object file whose index entry is gone; its id is dead to every reader. */
-static void unlink_object(struct store *s, uint64_t id)
+void store_unlink_object(struct store *s, uint64_t id)
 {
         char p[20];
 
@@ -235,7 +213,7 @@ bool store_drop_damaged(struct store *s, const char *key, size_t key_len, uint64
 {
         if (cache_idx_del(s->idx, key, key_len, file_id, NULL) < 0)
                 return false;
-        unlink_object(s, file_id);
+        store_unlink_object(s, file_id);
         return true;
 }
 
@@ -465,7 +443,7 @@ int store_open_map(const char *dir, uint64_t max_bytes, uint64_t map_size, struc
                 goto fail;
         /* The index's files may be new: their names must be as durable as what the index's
          * commits sync into them, or a power cut could lose an index whose objects stay. */
-        r = fsync_dirat(s->dirfd, "index");
+        r = store_fsync_dirat(s->dirfd, "index");
         if (r < 0)
                 goto fail;
 
@@ -924,7 +902,7 @@ void store_obj_unpin(struct store_reader *r, void *pin)
 
 /* ---- puts ---- */
 
-static void put_free(struct store_put *p, bool unlink_tmp)
+void store_put_free(struct store_put *p, bool unlink_tmp)
 {
         struct store *s = p->s;
 
@@ -987,7 +965,7 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
         }
         s->reserved += size;
         pthread_mutex_unlock(&s->lock);
-        p->size = size; /* from here on put_free() returns the reservation */
+        p->size = size; /* from here on store_put_free() returns the reservation */
 
         memcpy(p->key, key, key_len);
         p->key[key_len] = '\0';
@@ -1002,7 +980,7 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
         }
         for (int tries = 0;; tries++) {
                 char h[17];
-                r = new_file_id(&p->file_id);
+                r = store_new_file_id(&p->file_id);
                 if (r < 0)
                         goto fail;
                 snprintf(p->tmpname, sizeof(p->tmpname), "%s.tmp", hex_u64_encode(p->file_id, h));
@@ -1042,7 +1020,7 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
         return 0;
 
 fail:
-        put_free(p, true);
+        store_put_free(p, true);
         return r;
 }
 
@@ -1082,129 +1060,10 @@ fail:
         return r;
 }
 
-/*
- * Give tmp/<name> its final name unless that name exists (-EEXIST). Filesystems without
- * RENAME_NOREPLACE get link + unlink, which refuses an existing name just the same; a crash
- * between the two leaves a temp file, which open() deletes.
- */
-static int move_noreplace(struct store *s, const char *tmpname, const char *path)
-{
-        if (renameat2(s->tmpfd, tmpname, s->objfd, path, RENAME_NOREPLACE) == 0)
-                return 0;
-        if (errno != EINVAL && errno != ENOSYS)
-                return -errno;
-        if (linkat(s->tmpfd, tmpname, s->objfd, path, 0) < 0)
-                return -errno;
-        (void)unlinkat(s->tmpfd, tmpname, 0);
-        return 0;
-}
-
 void store_put_set_mtime(struct store_put *p, time_t t)
 {
         if (t > 0)
                 p->mtime = (int64_t)t;
-}
-
-int store_put_commit(struct store_put *p)
-{
-        return store_put_commit_id(p, NULL, NULL);
-}
-
-int store_put_commit_digest(struct store_put *p, uint8_t ret_sha256[32])
-{
-        return store_put_commit_id(p, ret_sha256, NULL);
-}
-
-int store_put_commit_id(struct store_put *p, uint8_t ret_sha256[32], uint64_t *ret_file_id)
-{
-        struct store *s = p->s;
-        struct cache_idx_rec rec, old;
-        uint8_t md[EVP_MAX_MD_SIZE];
-        unsigned mdlen = 0;
-        bool had_old = false, renamed = false;
-        char path[20];
-        int r;
-
-        if (p->failed) {
-                r = p->failed;
-                goto out;
-        }
-        if (p->written != p->size) {
-                r = -EBADMSG;
-                goto out;
-        }
-        if (EVP_DigestFinal_ex(p->md, md, &mdlen) != 1 || mdlen != 32) {
-                r = -EIO;
-                goto out;
-        }
-        if (p->has_expect && memcmp(md, p->expect, 32) != 0) {
-                r = -EBADMSG;
-                goto out;
-        }
-        if (ret_sha256)
-                memcpy(ret_sha256, md, 32);
-        if (fsync(p->fd) < 0) {
-                r = -errno;
-                goto out;
-        }
-        r = close(p->fd) < 0 ? -errno : 0;
-        p->fd = -1;
-        if (r < 0)
-                goto out;
-
-        /* RENAME_NOREPLACE: an id collision must never overwrite a committed object. */
-        for (int tries = 0;; tries++) {
-                store_obj_path(p->file_id, path);
-                r = move_noreplace(s, p->tmpname, path);
-                if (r == 0)
-                        break;
-                if (r != -EEXIST || tries > 8)
-                        goto out;
-                r = new_file_id(&p->file_id);
-                if (r < 0)
-                        goto out;
-        }
-        renamed = true;
-        p->tmpname[0] = '\0';
-        path[2] = '\0';
-        if (strcmp(path, p->dir) == 0) /* else a new id after a collision: another dir */
-                r = fsync(p->dirfd) < 0 ? -errno : 0;
-        else
-                r = fsync_dirat(s->objfd, path);
-        path[2] = '/';
-        if (r < 0)
-                goto out;
-
-        memset(&rec, 0, sizeof(rec));
-        rec.version = CACHE_IDX_REC_VERSION;
-        rec.flags = CACHE_IDX_F_HAS_SHA | (p->mtime ? 0 : CACHE_IDX_F_COMMIT_TIME);
-        rec.size = p->size;
-        rec.file_id = p->file_id;
-        rec.mtime = p->mtime ? p->mtime : (int64_t)time(NULL);
-        rec.hits = 0;
-        rec.last_access = 0;
-        memcpy(rec.sha256, md, 32);
-        memcpy(rec.content_type, p->ctype, sizeof(rec.content_type));
-        /* Strong validator from the content: same bytes, same tag, on every edge. */
-        rec.etag[0] = '"';
-        hex_encode(md, 8, rec.etag + 1);
-        rec.etag[17] = '"';
-        rec.etag[18] = '\0';
-
-        r = cache_idx_put(s->idx, p->key, p->key_len, &rec, s->max_bytes,
-                          p->if_unchanged ? &p->base_file : NULL, &old, &had_old);
-        if (r < 0)
-                goto out;
-        renamed = false; /* the index owns the file now */
-        if (had_old && old.file_id != rec.file_id)
-                unlink_object(s, old.file_id);
-        if (ret_file_id)
-                *ret_file_id = rec.file_id;
-out:
-        if (renamed)
-                (void)unlinkat(s->objfd, path, 0);
-        put_free(p, true);
-        return r;
 }
 
 void store_put_if_unchanged(struct store_put *p)
@@ -1226,7 +1085,7 @@ int store_put_expect(struct store_put *p, const char *sha256_hex)
 void store_put_abort(struct store_put *p)
 {
         if (p)
-                put_free(p, true);
+                store_put_free(p, true);
 }
 
 int store_put_open_read(struct store_put *p)
@@ -1254,7 +1113,7 @@ int store_delete_file(struct store *s, const char *key, size_t key_len, uint64_t
         r = cache_idx_del(s->idx, key, key_len, file_id, &old);
         if (r < 0)
                 return r;
-        unlink_object(s, old.file_id);
+        store_unlink_object(s, old.file_id);
         return 0;
 }
 

@@ -143,6 +143,23 @@ int store_put_commit_digest(struct store_put *p, uint8_t ret_sha256[32]);
  * NULL; set on success only): the one store_delete_file() takes.
  */
 int store_put_commit_id(struct store_put *p, uint8_t ret_sha256[32], uint64_t *ret_file_id);
+/* One put of a group commit (store_put_commit_many). */
+struct store_commit {
+        struct store_put *put; /* freed by the commit (set to NULL) */
+        int r;                 /* out: what store_put_commit_id() would have returned */
+        bool verified;         /* out: the body checked; sha256 holds its SHA-256 */
+        bool dir_synced;       /* the commit's own */
+        uint8_t sha256[32];
+        uint64_t file_id; /* out, when r is 0 */
+};
+/*
+ * store_put_commit_id() of v[0..n) as a group: each object as durable, and in the same order
+ * (body synced, renamed, its directory synced, index entry), as on its own, but a directory
+ * several of them went to is synced once and every index entry goes in one LMDB commit, in
+ * groups of up to STORE_COMMIT_MAX. Every put belongs to the same store.
+ */
+#define STORE_COMMIT_MAX 64
+void store_put_commit_many(struct store_commit *v, size_t n);
 /* The object's Last-Modified (an upstream's); without it (or t <= 0) the commit time. */
 void store_put_set_mtime(struct store_put *p, time_t t);
 /*

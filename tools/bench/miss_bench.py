@@ -23,11 +23,14 @@ request is counted (GET /__count/<path> reads the count).
    once without su (start prefetch not triggered; nor still is). TTFB of segment 1 and 2.
 5. Distinct cold keys: --spread GETs, each of a key of its own, --spread-conns at a time (a
    new connection each): misses per second and time to the last byte (what a player waits for
-   a segment), p50 and p99, for sluice and nginx. Every such miss is a fill and a commit.
+   a segment), p50 and p99, for sluice and nginx. Every such miss is a fill and a commit;
+   sluice's commits per commit group (its /metrics) is printed beside. With --edge-base a
+   second sluice-edge build (another cache directory) runs this part too, the three servers
+   taking turns in an order rotating with the repetition: an A/B of two builds in one run.
 
 Usage: tools/bench/miss_bench.py --edge build/edge/sluice-edge [--samples 200] [--reps 3]
        [--delay 20] [--size 256K] [--clients 1000] [--segments 40] [--think 50]
-       [--spread 400] [--spread-conns 32] [--json OUT]
+       [--spread 400] [--spread-conns 32] [--edge-base OTHER] [--json OUT]
 """
 import argparse
 import concurrent.futures
@@ -118,14 +121,18 @@ def serve_origin(port, delay_ms, size):
 
 # ---- the servers under test --------------------------------------------------------------
 
-def start_sluice(binary, origin_url, work):
+def start_sluice(binary, origin_url, work, name="sluice"):
+    """Start an edge with its files under work/name; returns (process, port, (admin port,
+    token))."""
     port, admin = free_port(), free_port()
+    work = os.path.join(work, name)
     cache = os.path.join(work, "sluice-cache")
     os.makedirs(cache, exist_ok=True)
     cfg = os.path.join(work, "edge.yaml")
     tok = os.path.join(work, "admin.token")
+    secret = "bench-" + os.urandom(8).hex()
     with open(tok, "w") as f:
-        f.write("bench-" + os.urandom(8).hex() + "\n")
+        f.write(secret + "\n")
     with open(cfg, "w") as f:
         f.write(f"""listen: ["{HOST}:{port}"]
 workers: 2
@@ -138,7 +145,26 @@ log: {{level: warn, target: stderr, access_log: ""}}
     log = open(os.path.join(work, "edge.log"), "ab")
     p = subprocess.Popen([binary, "--config", cfg], stdout=log, stderr=log)
     wait_port(port)
-    return p, port
+    return p, port, (admin, secret)
+
+
+def commit_counters(admin):
+    """(commits, commit groups) from an edge's /metrics; 0s for a build without them."""
+    port, secret = admin
+    with socket.create_connection((HOST, port), timeout=10) as s:
+        s.sendall(f"GET /metrics HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {secret}\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            c = s.recv(1 << 16)
+            if not c:
+                break
+            data += c
+    out = []
+    for name in (b"sluice_edge_fill_commits_total", b"sluice_edge_fill_commit_groups_total"):
+        m = re.search(rb"\n" + name + rb" (\S+)", data)
+        out.append(float(m.group(1)) if m else 0.0)
+    return out
 
 
 def start_nginx(origin_port, work):
@@ -314,6 +340,7 @@ def main():
     ap.add_argument("--starts", type=int, default=20, help="player starts per mode per rep")
     ap.add_argument("--spread", type=int, default=400, help="distinct cold keys per rep")
     ap.add_argument("--spread-conns", type=int, default=32)
+    ap.add_argument("--edge-base", help="a second sluice-edge build for part 5 (A/B)")
     ap.add_argument("--json")
     ap.add_argument("--serve-origin", nargs=3, metavar=("PORT", "DELAY_MS", "SIZE"),
                     help=argparse.SUPPRESS)
@@ -334,11 +361,21 @@ def main():
         procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__),
                                        "--serve-origin", str(oport), str(a.delay), str(size)]))
         wait_port(oport)
-        sp, sport = start_sluice(os.path.abspath(a.edge), f"http://{HOST}:{oport}", work)
+        sp, sport, sadmin = start_sluice(os.path.abspath(a.edge), f"http://{HOST}:{oport}",
+                                         work)
         procs.append(sp)
+        admins = {"sluice": sadmin}
+        spreaders = ["sluice", "nginx"]
+        if a.edge_base:
+            bp, bport, admins["base"] = start_sluice(os.path.abspath(a.edge_base),
+                                                     f"http://{HOST}:{oport}", work, "base")
+            procs.append(bp)
+            spreaders.insert(1, "base")
         np_, nport = start_nginx(oport, work)
         procs.append(np_)
         targets = {"origin": oport, "sluice": sport, "nginx": nport}
+        if a.edge_base:
+            targets["base"] = bport
 
         reps = []
         for rep in range(a.reps):
@@ -360,10 +397,18 @@ def main():
                 row[name]["storm_fetches"] = origin_count(oport, path)
                 row[name]["storm_ok"] = ok
                 row[name]["storm_s"] = secs
-            for name in ("sluice", "nginx"):
+            for j in range(len(spreaders)):
+                name = spreaders[(rep + j) % len(spreaders)]
+                before = commit_counters(admins[name]) if name in admins else None
                 rate, p50, p99 = spread(targets[name], f"/o/spread{rep}/{name}", a.spread,
                                         a.spread_conns)
-                row[name].update(spread_per_s=rate, spread_p50_ms=p50, spread_p99_ms=p99)
+                row.setdefault(name, {}).update(spread_per_s=rate, spread_p50_ms=p50,
+                                                spread_p99_ms=p99)
+                if before:
+                    after = commit_counters(admins[name])
+                    groups = after[1] - before[1]
+                    row[name]["spread_per_group"] = (after[0] - before[0]) / groups if groups \
+                        else 0.0
             for mode, hint in (("plain", False), ("nor", True)):
                 prefix = f"/o/sess{rep}-{mode}"
                 ts = session(sport, prefix, a.segments, a.think / 1000.0, hint)[1:]
@@ -401,11 +446,17 @@ def main():
                   f"{med(name, 'storm_s'):.2f} |")
         print(f"\n{a.spread} distinct cold keys, {a.spread_conns} at a time, each on a new "
               "connection (medians of reps)\n")
-        print("| server | misses/s | last byte p50 ms | last byte p99 ms |")
-        print("|---|---|---|---|")
-        for name, label in (("sluice", "sluice-edge"), ("nginx", "nginx proxy_cache + lock")):
+        print("| server | misses/s | last byte p50 ms | last byte p99 ms | commits per group |")
+        print("|---|---|---|---|---|")
+        for name, label in (("sluice", "sluice-edge"), ("base", "sluice-edge (--edge-base)"),
+                            ("nginx", "nginx proxy_cache + lock")):
+            if name not in spreaders:
+                continue
+            per_group = (f"{med(name, 'spread_per_group'):.1f}"
+                         if name in admins and med(name, 'spread_per_group') else "–")
             print(f"| {label} | {med(name, 'spread_per_s'):.0f} | "
-                  f"{med(name, 'spread_p50_ms'):.1f} | {med(name, 'spread_p99_ms'):.1f} |")
+                  f"{med(name, 'spread_p50_ms'):.1f} | {med(name, 'spread_p99_ms'):.1f} | "
+                  f"{per_group} |")
         print(f"\nplayer session on sluice-edge: {a.segments} segments {a.think:g} ms apart, "
               f"TTFB of segments 2..{a.segments} (medians of reps)\n")
         print("| requests | TTFB p50 ms | TTFB p99 ms | most origin fetches of one segment |")

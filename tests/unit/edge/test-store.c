@@ -1057,18 +1057,23 @@ static int verify_one(const struct store_entry_info *info, void *userdata)
         return 0;
 }
 
-/* Child: put (and sometimes delete) forever, starting at object 'first'; signal the parent
- * on the pipe once 'ready' commits are durable. Never returns. */
-static void put_forever(const char *dir, unsigned first, unsigned ready, int wfd)
+/* Child: put (and sometimes delete) forever, starting at object 'first', committing in
+ * groups of 'group' (store_put_commit_many; 1: store_put_commit alone); signal the parent on
+ * the pipe once 'ready' commits are durable. Never returns. */
+static void put_forever(const char *dir, unsigned first, unsigned ready, unsigned group,
+                        int wfd)
 {
         static char buf[65536];
+        struct store_commit c[8];
         struct store *s;
+        unsigned in = 0;
 
-        if (store_open(dir, 0, &s) < 0)
+        if (group > 8 || store_open(dir, 0, &s) < 0)
                 _exit(1);
         for (unsigned i = first;; i++) {
                 char key[64];
-                /* Keys repeat, so the kill can land in a replace or a delete too. */
+                /* Keys repeat, so the kill can land in a replace or a delete too (and a group
+                 * can hold a key twice). */
                 snprintf(key, sizeof(key), "/t/%u/seg-%u.m4s", i % 3, i % 97);
                 size_t len = body_for(i, buf, sizeof(buf));
                 struct store_put *p;
@@ -1080,16 +1085,30 @@ static void put_forever(const char *dir, unsigned first, unsigned ready, int wfd
                         if (store_put_write(p, buf + off, n) < 0)
                                 _exit(1);
                 }
-                if (store_put_commit(p) < 0)
-                        _exit(1);
+                if (group <= 1) {
+                        if (store_put_commit(p) < 0)
+                                _exit(1);
+                } else {
+                        c[in++] = (struct store_commit){.put = p};
+                        if (in < group)
+                                continue;
+                        store_put_commit_many(c, in);
+                        for (unsigned k = 0; k < in; k++)
+                                if (c[k].r < 0)
+                                        _exit(1);
+                        in = 0;
+                }
                 if (i % 11 == 0)
                         (void)store_delete(s, key, strlen(key));
-                if (i == first + ready)
+                if (i >= first + ready && wfd >= 0) {
                         (void)!write(wfd, "g", 1);
+                        (void)close(wfd);
+                        wfd = -1;
+                }
         }
 }
 
-TEST(kill_during_puts_leaves_only_whole_objects)
+static void kill_during_puts(unsigned group)
 {
         char *dir = tests_scratch("sluice-store");
 
@@ -1101,7 +1120,7 @@ TEST(kill_during_puts_leaves_only_whole_objects)
                 ASSERT_TRUE(pid >= 0);
                 if (pid == 0) {
                         (void)close(pipefd[0]);
-                        put_forever(dir, round * 1000, 10 + round * 3, pipefd[1]);
+                        put_forever(dir, round * 1000, 10 + round * 3, group, pipefd[1]);
                 }
                 (void)close(pipefd[1]);
                 char ch;
@@ -1137,6 +1156,16 @@ TEST(kill_during_puts_leaves_only_whole_objects)
                 store_close(s);
         }
         tests_rm_rf(dir);
+}
+
+TEST(kill_during_puts_leaves_only_whole_objects)
+{
+        kill_during_puts(1);
+}
+
+TEST(kill_during_group_commits_leaves_only_whole_objects)
+{
+        kill_during_puts(5);
 }
 
 /* ---- threads ---- */
