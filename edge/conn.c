@@ -395,7 +395,7 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
         /* An answer that sent every byte its fill had waits on the fill, not on its client:
          * for as long as the fill goes on (fill_in_flight). */
         if (c->state == CONN_SEND && c->mw && c->mw->body_waits &&
-            fill_in_flight(c->mw->fill)) {
+            fill_in_flight(c->mw->fill, uring_loop_now_ms(loop))) {
                 deadline_set(c, c->w->limits.send_timeout_ms);
                 return;
         }

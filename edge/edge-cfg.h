@@ -62,6 +62,7 @@ struct edge_cfg_limits {
         int64_t header_timeout_ms; /* to read a whole request head */
         int64_t idle_timeout_ms;   /* keep-alive idle */
         int64_t send_timeout_ms;   /* max time without send progress */
+        int64_t commit_timeout_ms; /* longest wait of an answer on its fill's commit */
         int64_t max_pipeline;      /* requests queued per connection */
 };
 

@@ -100,6 +100,9 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           "Whole fill bodies committed (checked, synced, indexed), refused ones included", NULL);
         C(fill_commit_groups, "sluice_edge_fill_commit_groups_total",
           "Groups those commits ran in: one index commit and one sync per directory each", NULL);
+        C(fill_commits_overdue, "sluice_edge_fill_commits_overdue_total",
+          "Commits still running at limits.commit_timeout: their waiting answers were closed",
+          NULL);
         C(fills_busy, "sluice_edge_fills_busy_total",
           "Misses answered 503: cache.max_fills fills were in flight", NULL);
         C(upstream_bytes_parent, "sluice_edge_upstream_bytes_total",

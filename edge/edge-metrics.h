@@ -56,6 +56,7 @@ struct edge_metrics {
         struct metric *fills_too_large;  /* refused: larger than the whole cache budget */
         struct metric *fill_commits;       /* whole bodies handed to a commit */
         struct metric *fill_commit_groups; /* the groups they were committed in */
+        struct metric *fill_commits_overdue; /* ran past limits.commit_timeout */
         struct metric *fills_busy;       /* not started: cache.max_fills in flight */
         struct metric *upstream_bytes_parent, *upstream_bytes_origin;
         struct metric *upstream_failures;

@@ -535,6 +535,24 @@ static void commit_run(struct fill **fs, size_t n)
                 commit_done(fs[i], &c[i]);
 }
 
+bool fill_in_flight(struct fill *f, uint64_t now_ms)
+{
+        uint64_t until;
+
+        if (fill_state_get(f) != FILL_BODY)
+                return false;
+        until = atomic_load(&f->commit_until_ms);
+        if (!until || now_ms < until)
+                return true;
+        if (!atomic_exchange(&f->commit_overdue, true)) {
+                log_warn("fill %.*s: its commit has run past limits.commit_timeout (a stalled "
+                         "disk?): the answers waiting on it are closed at their send deadline",
+                         (int)f->key_len, f->key);
+                metrics_add(f->owner->srv->m.fill_commits_overdue, 1);
+        }
+        return false;
+}
+
 /*
  * Commits run on a thread of their own: fsync, rename and LMDB's fdatasync take milliseconds
  * that the owning worker would otherwise spend not serving anyone — the heads of the fill's
@@ -653,6 +671,8 @@ static void on_done(void *ud, int err)
                 return;
         }
         if (err == 0 && atomic_load(&f->written) == f->size) {
+                atomic_store(&f->commit_until_ms, uring_loop_now_ms(f->owner->loop) +
+                                                          f->owner->limits.commit_timeout_ms);
                 if (!commit_queue(f))
                         commit_run(&f, 1);
                 return;

@@ -98,6 +98,10 @@ struct fill {
         bool reval;      /* a revalidation: the request is conditional on reval_with */
         struct fill_reval reval_with;
         struct fill *cnext; /* the committer's queue */
+        /* Set by the owner as it queues the commit: the monotonic ms (uring_loop_now_ms)
+         * past which answers stop waiting on it (limits.commit_timeout; 0: not committing). */
+        _Atomic uint64_t commit_until_ms;
+        atomic_bool commit_overdue; /* said once: logged and counted */
 };
 
 /*
@@ -147,12 +151,11 @@ uint64_t fill_avail(struct fill *f);
  * Whether f's body is still coming (or its commit, which releases the last byte, still runs):
  * an answer that has sent every byte f had waits on f, not on its client, at its send
  * deadline. An upstream that stops sending is ended by its own low-speed limit
- * (upstreams[].low_speed_time), which ends the answer too; the commit is the edge's own.
+ * (upstreams[].low_speed_time), which ends the answer too; a commit is waited on until
+ * limits.commit_timeout after it was queued (a stalled disk), then no longer: the first call
+ * past it logs and counts it. now_ms is uring_loop_now_ms().
  */
-static inline bool fill_in_flight(struct fill *f)
-{
-        return fill_state_get(f) == FILL_BODY;
-}
+bool fill_in_flight(struct fill *f, uint64_t now_ms);
 
 /*
  * f's ETag into out (FILL_ETAG_LEN + 1 bytes): known from the head when the upstream sent

@@ -449,7 +449,7 @@ bool h2_serve_wait_moved(struct conn *c)
                  * upstream's own timeouts end a fill that stops. */
                 if (!sv->head_sent && fill_state_get(sv->fill) == FILL_PENDING)
                         return true;
-                if (fill_in_flight(sv->fill) &&
+                if (fill_in_flight(sv->fill, uring_loop_now_ms(c->w->loop)) &&
                     (!sv->head_sent || h2_stream_waits_on_body(sv->st)))
                         return true;
         }

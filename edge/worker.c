@@ -38,6 +38,7 @@
 #define DEFAULT_HEADER_TIMEOUT  10000
 #define DEFAULT_IDLE_TIMEOUT    60000
 #define DEFAULT_SEND_TIMEOUT    30000
+#define DEFAULT_COMMIT_TIMEOUT  60000
 #define DEFAULT_PIPELINE        16
 #define MAX_TARGET              4096
 
@@ -70,6 +71,7 @@ void worker_limits_from_cfg(const struct edge_cfg *cfg, struct edge_limits *l)
         l->header_timeout_ms = or_default(c->header_timeout_ms, DEFAULT_HEADER_TIMEOUT);
         l->idle_timeout_ms = or_default(c->idle_timeout_ms, DEFAULT_IDLE_TIMEOUT);
         l->send_timeout_ms = or_default(c->send_timeout_ms, DEFAULT_SEND_TIMEOUT);
+        l->commit_timeout_ms = or_default(c->commit_timeout_ms, DEFAULT_COMMIT_TIMEOUT);
         l->max_pipeline = (uint32_t)or_default(c->max_pipeline, DEFAULT_PIPELINE);
 }
 

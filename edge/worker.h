@@ -77,6 +77,7 @@ struct edge_limits {
         uint64_t header_timeout_ms;
         uint64_t idle_timeout_ms;
         uint64_t send_timeout_ms;
+        uint64_t commit_timeout_ms;
         uint32_t max_pipeline;
 };
 

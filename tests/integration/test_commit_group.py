@@ -10,6 +10,12 @@ running when the other bodies arrive.
                                     commits (sluice_edge_fill_commit_groups_total)
   refused_member_spoils_no_other    one body of the group fails its SHA-256 check: its answer
                                     never looks whole and it is not kept; the others are
+  stalled_commit_cut_at_commit_timeout  (an edge of its own, each sync STALL_MS slower, so a
+                                    commit takes four times that) over HTTP/1.1 and h2c: the
+                                    answer waiting on the commit is closed, never whole, soon
+                                    after limits.commit_timeout, not when the commit ends; a
+                                    warning and sluice_edge_fill_commits_overdue_total say so,
+                                    and the commit, once it ends, is kept
 
     python3 test_commit_group.py path/to/sluice-edge
 """
@@ -17,15 +23,20 @@ running when the other bodies arrive.
 import contextlib
 import os
 import re
+import shutil
+import subprocess
 import sys
 import threading
+import time
 
-from edgeharness import Closed, Edge, check, eq, preload_env, run, sha, test
+from edgeharness import HOST, Closed, Edge, check, eq, preload_env, run, sha, test
 from origin import Origin
 
 SYNC_MS = 150  # added to each fsync/fdatasync while the flag exists
 N = 8
 SIZE = 64 * 1024
+STALL_MS = 3000  # the stalled edge's added time per sync: a commit takes 12 s and more
+COMMIT_TIMEOUT = 1.0  # the stalled edge's limits.commit_timeout and send_timeout
 COMMITS = "sluice_edge_fill_commits_total"
 GROUPS = "sluice_edge_fill_commit_groups_total"
 
@@ -122,16 +133,74 @@ def refused_member_spoils_no_other(e):
     check(bad.encode() not in listing.body, "a body failing its check was kept")
 
 
-def setup(binary):
+@test
+def stalled_commit_cut_at_commit_timeout(e):
+    check(shutil.which("curl"), "curl missing (tools/deps installs it)")
+    s = slow_edge(e.binary, STALL_MS, {"send_timeout": f"{COMMIT_TIMEOUT:g}s",
+                                       "commit_timeout": f"{COMMIT_TIMEOUT:g}s"})
+    try:
+        objs = {f"/ok/stall/{proto}.m4s": (proto, os.urandom(SIZE)) for proto in ("h1", "h2c")}
+        for k, (_, v) in objs.items():
+            s.origin.add(k, v)
+        overdue = counter(s, "sluice_edge_fill_commits_overdue_total")
+        for k, (proto, v) in objs.items():
+            opt = "--http1.1" if proto == "h1" else "--http2-prior-knowledge"
+            with slow_syncs(s):
+                start = time.monotonic()
+                out = subprocess.run(["curl", "-sS", opt, "-o", "-", f"http://{HOST}:{s.port}{k}"],
+                                     capture_output=True, timeout=60)
+                took = time.monotonic() - start
+            print(f"# {proto}: curl {out.returncode} after {took:.2f}s")
+            check(out.returncode != 0 and sha(out.stdout) != sha(v),
+                  f"{proto}: the answer completed while its commit was stalled "
+                  f"(curl {out.returncode} after {took:.1f}s)")
+            # The commit alone takes 4 × STALL_MS; the answer ends at the first send deadline
+            # past commit_timeout.
+            check(COMMIT_TIMEOUT <= took <= 2 * STALL_MS / 1000,
+                  f"{proto}: cut after {took:.1f}s, want between {COMMIT_TIMEOUT:g}s and "
+                  f"{2 * STALL_MS / 1000:g}s")
+        eq(counter(s, "sluice_edge_fill_commits_overdue_total") - overdue, len(objs),
+           "overdue commits counted")
+        with open(s.log_path, "rb") as f:
+            said = f.read().count(b"has run past limits.commit_timeout")
+        eq(said, len(objs), "warnings in the log")
+        # The syncs are quick again: the stalled commits end, and what they kept is whole.
+        for k, (proto, v) in objs.items():
+            deadline = time.monotonic() + 4 * STALL_MS / 1000 + 10
+            while True:
+                r = s.get(k)
+                if "; hit" in (r.get("Cache-Status") or "") or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)  # poll: the commit ends when its last slow sync does
+            whole(r, k, v)
+            check("; hit" in (r.get("Cache-Status") or ""), f"{k}: not kept once committed")
+            eq(s.origin.count(k), 1, f"{k}: origin fetches")
+    finally:
+        try:
+            s.stop(timeout=4 * STALL_MS / 1000 + 10)  # a commit may still be in its syncs
+            eq(s.sanitizer_reports(), [], "sanitizer reports of the stalled edge")
+        finally:
+            s.cleanup()
+
+
+def slow_edge(binary, sync_ms, limits=None):
+    """A started edge whose syncs take sync_ms longer while its sync_flag exists."""
     shim = os.environ.get("SLUICE_SLOW_SYNC_SHIM", "")
     check(shim and os.path.exists(shim),
           "the slow-sync shim is missing (meson builds it and names it in SLUICE_SLOW_SYNC_SHIM)")
     o = Origin()
-    e = Edge(binary, {"workers": 1, "upstreams": [{"url": o.url}]})
+    cfg = {"workers": 1, "upstreams": [{"url": o.url}]}
+    if limits:
+        cfg["limits"] = limits
+    e = Edge(binary, cfg)
     e.origin = o
     e.sync_flag = os.path.join(e.dir, "slow-syncs")
     return e.start(env=preload_env(shim, SLUICE_SLOW_SYNC_FLAG=e.sync_flag,
-                                   SLUICE_SLOW_SYNC_MS=str(SYNC_MS)))
+                                   SLUICE_SLOW_SYNC_MS=str(sync_ms)))
+
+
+def setup(binary):
+    return slow_edge(binary, SYNC_MS)
 
 
 if __name__ == "__main__":

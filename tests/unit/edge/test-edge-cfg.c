@@ -83,6 +83,7 @@ TEST(defaults)
         ASSERT_EQ(c->limits.header_timeout_ms, 10000);
         ASSERT_EQ(c->limits.idle_timeout_ms, 60000);
         ASSERT_EQ(c->limits.send_timeout_ms, 30000);
+        ASSERT_EQ(c->limits.commit_timeout_ms, 60000);
         ASSERT_EQ(c->limits.max_pipeline, 16);
         ASSERT_STREQ(c->log.level, "info");
         ASSERT_STREQ(c->log.target, "stderr");
@@ -117,6 +118,7 @@ TEST(everything_set)
                                   "  header_timeout: 2500ms\n"
                                   "  idle_timeout: 2m\n"
                                   "  send_timeout: 45\n"
+                                  "  commit_timeout: 90s\n"
                                   "  max_pipeline: 1\n"
                                   "log: {level: debug, target: journal, access_log: \"-\"}\n"
                                   "cors_origins: [https://a.example, https://b.example]\n";
@@ -138,6 +140,7 @@ TEST(everything_set)
         ASSERT_EQ(c->limits.header_timeout_ms, 2500);
         ASSERT_EQ(c->limits.idle_timeout_ms, 120000);
         ASSERT_EQ(c->limits.send_timeout_ms, 45000);
+        ASSERT_EQ(c->limits.commit_timeout_ms, 90000);
         ASSERT_STREQ(c->log.access_log, "-");
         ASSERT_EQ(c->cors_origins.n, 2);
         ASSERT_STREQ(c->cors_origins.items[1], "https://b.example");
