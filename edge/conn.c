@@ -34,6 +34,13 @@
 #define TLS_IDLE_KEEP_CONNS 512u
 /* Longest wait for a fill's head; the fill's own upstream timeouts end it well before. */
 #define MISS_WAIT_MS 120000u
+
+/* How often a miss waiting for its answer to begin looks at its fill: often enough to stop
+ * waiting on a commit that ran past limits.commit_timeout. */
+static uint64_t miss_wait_step(const struct edge_limits *l)
+{
+        return l->commit_timeout_ms < MISS_WAIT_MS ? l->commit_timeout_ms : MISS_WAIT_MS;
+}
 /* A connection sends at most this much of a body per turn (other connections get the core
  * in between), in one sendfile(2) when the socket takes it: a 4 MiB segment is one call on a
  * socket with room, where 1 MiB calls made it four and a fifth that only said EAGAIN. */
@@ -103,7 +110,7 @@ void conn_set_state(struct conn *c, enum conn_state state)
                 deadline_set(c, l->send_timeout_ms);
                 break;
         case CONN_MISS_WAIT:
-                deadline_set(c, MISS_WAIT_MS);
+                deadline_set(c, miss_wait_step(l));
                 break;
         case CONN_LINGER:
                 deadline_set(c, l->idle_timeout_ms < LINGER_MS ? l->idle_timeout_ms : LINGER_MS);
@@ -382,15 +389,24 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
                 (void)uring_timer_arm(loop, t, c->deadline_ms);
                 return;
         }
-        /* A miss waiting for its fill's check (a range or a condition on an object whose
-         * SHA-256 is known) waits as long as the fill moves: a large object from a slow
+        /* A miss waiting for its fill's head or check (a range or a condition on an object
+         * whose SHA-256 is known) waits as long as the fill moves: a large object from a slow
          * upstream may take longer than one wait, and the upstream's own low-speed limit
-         * ends a fill that stops. */
-        if (c->state == CONN_MISS_WAIT && c->mw && c->mw->fill &&
-            fill_avail(c->mw->fill) > c->mw->seen) {
-                c->mw->seen = fill_avail(c->mw->fill);
-                deadline_set(c, MISS_WAIT_MS);
-                return;
+         * ends a fill that stops. It waits MISS_WAIT_MS at most without a new byte, and on a
+         * commit no longer than fill_in_flight() allows. */
+        if (c->state == CONN_MISS_WAIT && c->mw && c->mw->fill) {
+                struct miss_wait *mw = c->mw;
+                uint64_t now = uring_loop_now_ms(loop);
+
+                if (fill_avail(mw->fill) > mw->seen) {
+                        mw->seen = fill_avail(mw->fill);
+                        mw->moved_ms = now;
+                }
+                if (now - mw->moved_ms < MISS_WAIT_MS &&
+                    (fill_state_get(mw->fill) == FILL_PENDING || fill_in_flight(mw->fill, now))) {
+                        deadline_set(c, miss_wait_step(&c->w->limits));
+                        return;
+                }
         }
         /* An answer that sent every byte its fill had waits on the fill, not on its client:
          * for as long as the fill goes on (fill_in_flight). */
@@ -771,6 +787,8 @@ void conn_wait_miss(struct conn *c)
 {
         if (!c->pending_log)
                 c->pending_log = access_log_detach(&c->w->alog);
+        if (c->mw)
+                c->mw->moved_ms = uring_loop_now_ms(c->w->loop);
         conn_set_state(c, CONN_MISS_WAIT);
 }
 

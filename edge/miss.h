@@ -43,6 +43,7 @@ struct miss_wait {
         uint8_t minor;
         bool body_waits; /* every byte the fill had is sent: the body waits for more */
         uint64_t seen;   /* the fill's bytes at the last wait deadline (conn.c) */
+        uint64_t moved_ms; /* uring_loop_now_ms when seen last grew, or the wait began */
         struct serve_kept kept; /* what the answer needs of the request */
         size_t key_len;
         char key[];

@@ -11,9 +11,10 @@ running when the other bodies arrive.
   refused_member_spoils_no_other    one body of the group fails its SHA-256 check: its answer
                                     never looks whole and it is not kept; the others are
   stalled_commit_cut_at_commit_timeout  (an edge of its own, each sync STALL_MS slower, so a
-                                    commit takes four times that) over HTTP/1.1 and h2c: the
-                                    answer waiting on the commit is closed, never whole, soon
-                                    after limits.commit_timeout, not when the commit ends; a
+                                    commit takes four times that) over HTTP/1.1 and h2c, a whole
+                                    GET and a range: the answer waiting on the commit is closed,
+                                    never whole, soon after limits.commit_timeout, not when the
+                                    commit ends; a
                                     warning and sluice_edge_fill_commits_overdue_total say so,
                                     and the commit, once it ends, is kept
 
@@ -139,42 +140,49 @@ def stalled_commit_cut_at_commit_timeout(e):
     s = slow_edge(e.binary, STALL_MS, {"send_timeout": f"{COMMIT_TIMEOUT:g}s",
                                        "commit_timeout": f"{COMMIT_TIMEOUT:g}s"})
     try:
-        objs = {f"/ok/stall/{proto}.m4s": (proto, os.urandom(SIZE)) for proto in ("h1", "h2c")}
-        for k, (_, v) in objs.items():
+        # A whole GET (its last byte waits for the commit) and a range (its answer waits for
+        # the commit's check before it begins), over each protocol.
+        objs = {f"/ok/stall/{proto}-{what}.m4s": (proto, what, os.urandom(SIZE))
+                for proto in ("h1", "h2c") for what in ("whole", "range")}
+        for k, (_, _, v) in objs.items():
             s.origin.add(k, v)
         overdue = counter(s, "sluice_edge_fill_commits_overdue_total")
-        for k, (proto, v) in objs.items():
-            opt = "--http1.1" if proto == "h1" else "--http2-prior-knowledge"
+        commits = counter(s, COMMITS)
+        for k, (proto, what, v) in objs.items():
+            opts = ["--http1.1" if proto == "h1" else "--http2-prior-knowledge"]
+            want = v
+            if what == "range":
+                opts += ["-r", "10-19"]
+                want = v[10:20]
             with slow_syncs(s):
                 start = time.monotonic()
-                out = subprocess.run(["curl", "-sS", opt, "-o", "-", f"http://{HOST}:{s.port}{k}"],
+                out = subprocess.run(["curl", "-sS", *opts, "-o", "-",
+                                      f"http://{HOST}:{s.port}{k}"],
                                      capture_output=True, timeout=60)
                 took = time.monotonic() - start
-            print(f"# {proto}: curl {out.returncode} after {took:.2f}s")
-            check(out.returncode != 0 and sha(out.stdout) != sha(v),
-                  f"{proto}: the answer completed while its commit was stalled "
+            print(f"# {proto} {what}: curl {out.returncode} after {took:.2f}s, "
+                  f"{len(out.stdout)} bytes")
+            check(out.returncode != 0 and sha(out.stdout) != sha(want),
+                  f"{proto} {what}: the answer completed while its commit was stalled "
                   f"(curl {out.returncode} after {took:.1f}s)")
-            # The commit alone takes 4 × STALL_MS; the answer ends at the first send deadline
+            # The commit alone takes 4 × STALL_MS; the answer ends at the first deadline
             # past commit_timeout.
             check(COMMIT_TIMEOUT <= took <= 2 * STALL_MS / 1000,
-                  f"{proto}: cut after {took:.1f}s, want between {COMMIT_TIMEOUT:g}s and "
+                  f"{proto} {what}: cut after {took:.1f}s, want between {COMMIT_TIMEOUT:g}s and "
                   f"{2 * STALL_MS / 1000:g}s")
         eq(counter(s, "sluice_edge_fill_commits_overdue_total") - overdue, len(objs),
            "overdue commits counted")
         with open(s.log_path, "rb") as f:
             said = f.read().count(b"has run past limits.commit_timeout")
         eq(said, len(objs), "warnings in the log")
-        # The syncs are quick again: the stalled commits end, and what they kept is whole.
-        for k, (proto, v) in objs.items():
-            deadline = time.monotonic() + 4 * STALL_MS / 1000 + 10
-            while True:
-                r = s.get(k)
-                if "; hit" in (r.get("Cache-Status") or "") or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)  # poll: the commit ends when its last slow sync does
-            whole(r, k, v)
-            check("; hit" in (r.get("Cache-Status") or ""), f"{k}: not kept once committed")
-            eq(s.origin.count(k), 1, f"{k}: origin fetches")
+        # The syncs are quick again: the stalled commits end (one after another: each waits
+        # out the slow sync it was in), and what they kept is whole.
+        deadline = time.monotonic() + len(objs) * 4 * STALL_MS / 1000 + 10
+        while counter(s, COMMITS) - commits < len(objs) and time.monotonic() < deadline:
+            time.sleep(0.2)  # poll: a commit ends when its last slow sync does
+        eq(counter(s, COMMITS) - commits, len(objs), "stalled commits ended")
+        for k, (_, _, v) in objs.items():
+            kept(s, k, v)
     finally:
         try:
             s.stop(timeout=4 * STALL_MS / 1000 + 10)  # a commit may still be in its syncs
