@@ -17,6 +17,11 @@ And:
   h1_stalled_reader_still_dropped  a client reading nothing of a miss is closed at its send
                                    deadline while the fill goes on
   h2c_stalled_reader_still_dropped the same over h2c, windows open, the socket full
+  h2_tls_stalled_reader_still_dropped  over h2 with TLS, a stream waiting on its paused fill
+                                   while the client reads nothing of an 8 MiB hit on another:
+                                   the edge holds that hit's bytes back for the client (its TLS
+                                   output full, nghttp2 paused), so the waiting stream does not
+                                   keep the connection past its send deadline
 
     python3 test_fill_wait.py path/to/sluice-edge
 """
@@ -34,9 +39,9 @@ import time
 import edgeharness
 from edgeharness import HOST, Edge, build_request, check, eq, free_port, preload_env, run, sha, \
     tcp_state, test
-from h2frames import PREFACE, frame, get_block
+from h2frames import PREFACE, frame, get_block, split_frames
 from origin import Origin
-from test_tls import make_pki
+from test_tls import client_ctx, make_pki
 
 edgeharness._tests.clear()  # test_tls's own tests run in their own file
 
@@ -146,15 +151,17 @@ for _proto in ("h1", "h2c", "tls_h1", "h2"):
     protocol_tests(_proto)
 
 
-def dropped_in_time(e, lport):
-    """The edge's socket to the client on lport leaves ESTABLISHED by its send deadline."""
+def dropped_in_time(e, lport, port=None):
+    """The edge's socket (on port, default its cleartext one) to the client on lport leaves
+    ESTABLISHED by its send deadline."""
+    port = port or e.port
     start = time.monotonic()
-    state = tcp_state(e.port, lport)
+    state = tcp_state(port, lport)
     check(state is not None, "cannot find the server's socket in /proc/net/tcp")
     limit = SEND_TIMEOUT + SLACK
     while state == "01" and time.monotonic() - start < limit + 1:
         time.sleep(0.05)  # poll interval over /proc/net/tcp
-        state = tcp_state(e.port, lport)
+        state = tcp_state(port, lport)
     took = time.monotonic() - start
     check(state != "01", f"a reader taking nothing still connected after {took:.1f}s "
           f"(send_timeout {SEND_TIMEOUT}s)")
@@ -183,6 +190,47 @@ def h2c_stalled_reader_still_dropped(e):
                   frame(8, 0, 0, struct.pack(">I", 0x7FFFFFFF - 65535)) +
                   frame(1, 0x5, 1, get_block("/drip/slow-big-h2.m4s")))
         dropped_in_time(e, s.getsockname()[1])
+
+
+@test
+def h2_tls_stalled_reader_still_dropped(e):
+    # Stream 1 is a miss whose origin holds its body after 16 KiB: once the client has read
+    # those, the stream waits on its fill (nothing of it left to send). Stream 3 is then an
+    # 8 MiB hit the client never reads: the socket fills, and the edge's TLS output with it.
+    # Bytes held back for the client are the client's to take, so stream 1's wait must not
+    # keep the connection past its send deadline. (A hit small enough to leave nghttp2
+    # unpaused with its tail in the TLS output alone would test that output's own check, but
+    # where that size lies depends on the kernel's socket buffers.)
+    gated = "/gate/tls-held.m4s"
+    e.origin.add(gated, os.urandom(200_000))
+    e.origin.first[gated] = 16 * 1024
+    gate = e.origin.gate(gated)
+    e.put("/hit/tls-big.m4s", os.urandom(8 << 20))
+    settings = struct.pack(">HI", 4, 0x7FFFFFFF)
+    ctx = client_ctx(e)
+    ctx.set_alpn_protocols(["h2"])
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(10)
+    raw.connect((HOST, e.tls_port))
+    s = ctx.wrap_socket(raw, server_hostname="a.test")
+    try:
+        with s:
+            eq(s.selected_alpn_protocol(), "h2", "ALPN")
+            s.sendall(PREFACE + frame(4, 0, 0, settings) +
+                      frame(8, 0, 0, struct.pack(">I", 0x7FFFFFFF - 65535)) +
+                      frame(1, 0x5, 1, get_block(gated)))
+            buf, got = b"", 0
+            while got < 16 * 1024:
+                chunk = s.recv(65536)
+                check(chunk, f"closed after {got} bytes of stream 1")
+                frames, buf = split_frames(buf + chunk)
+                got += sum(len(f[3]) for f in frames if f[0] == 0 and f[2] == 1)
+            eq(got, 16 * 1024, "stream 1's bytes before the origin's pause")
+            s.sendall(frame(1, 0x5, 3, get_block("/hit/tls-big.m4s")))
+            dropped_in_time(e, s.getsockname()[1], e.tls_port)
+    finally:
+        gate.set()
 
 
 def setup(binary):
