@@ -22,6 +22,7 @@ and none failed).
 Set SLUICE_IT_KEEP=1 to keep the temp dir (config, logs, cache) after the run.
 """
 
+import contextlib
 import email.utils
 import hashlib
 import http.server
@@ -633,6 +634,17 @@ def preload_env(shim, **more):
     asan = os.environ.get("ASAN_OPTIONS")
     return {"LD_PRELOAD": shim, **more,
             "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+
+
+@contextlib.contextmanager
+def slow_syncs(e):
+    """e's syncs are slow inside the block: e preloads slow-sync-shim.c, told to look for the
+    flag file e.sync_flag."""
+    open(e.sync_flag, "w").close()
+    try:
+        yield
+    finally:
+        os.unlink(e.sync_flag)
 
 
 def expect_body(resp, data, what):

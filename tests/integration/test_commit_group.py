@@ -21,7 +21,6 @@ running when the other bodies arrive.
     python3 test_commit_group.py path/to/sluice-edge
 """
 
-import contextlib
 import os
 import re
 import shutil
@@ -30,7 +29,7 @@ import sys
 import threading
 import time
 
-from edgeharness import HOST, Closed, Edge, check, eq, preload_env, run, sha, test
+from edgeharness import HOST, Closed, Edge, check, eq, preload_env, run, sha, slow_syncs, test
 from origin import Origin
 
 SYNC_MS = 150  # added to each fsync/fdatasync while the flag exists
@@ -40,16 +39,6 @@ STALL_MS = 3000  # the stalled edge's added time per sync: a commit takes 12 s a
 COMMIT_TIMEOUT = 1.0  # the stalled edge's limits.commit_timeout and send_timeout
 COMMITS = "sluice_edge_fill_commits_total"
 GROUPS = "sluice_edge_fill_commit_groups_total"
-
-
-@contextlib.contextmanager
-def slow_syncs(e):
-    """The edge's syncs are slow inside the block."""
-    open(e.sync_flag, "w").close()
-    try:
-        yield
-    finally:
-        os.unlink(e.sync_flag)
 
 
 def counter(e, name):

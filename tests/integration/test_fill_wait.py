@@ -26,7 +26,6 @@ And:
     python3 test_fill_wait.py path/to/sluice-edge
 """
 
-import contextlib
 import os
 import shutil
 import socket
@@ -38,7 +37,7 @@ import time
 
 import edgeharness
 from edgeharness import HOST, Edge, build_request, check, eq, free_port, preload_env, run, sha, \
-    tcp_state, test
+    slow_syncs, tcp_state, test
 from h2frames import PREFACE, frame, get_block, split_frames
 from origin import Origin
 from test_tls import client_ctx, make_pki
@@ -53,16 +52,6 @@ PAUSE = 2.5  # s the origin holds a body: past two send deadlines
 # fill moves for 5 s and more, long after the socket is full.
 BIG = 32 * 1024 * 1024
 DRIP_PAUSE = 0.01
-
-
-@contextlib.contextmanager
-def slow_syncs(e):
-    """The edge's syncs are slow inside the block."""
-    open(e.sync_flag, "w").close()
-    try:
-        yield
-    finally:
-        os.unlink(e.sync_flag)
 
 
 def curl_get(e, proto, key, *extra):

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Group commits (store_put_commit_many, cache_idx_put_many): each entry as if alone. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -8,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "scratch.h"
+#include "store-files.h"
 #include "tests.h"
 #include "hex.h"
 #include "cache-idx.h"
@@ -35,37 +35,6 @@ static struct store_put *begun(struct store *s, const char *key, const char *bod
                 return NULL;
         }
         return p;
-}
-
-static unsigned count_in(const char *dir, const char *sub)
-{
-        char p[1024];
-        struct dirent *de;
-        unsigned n = 0;
-        DIR *d;
-
-        snprintf(p, sizeof(p), "%s/%s", dir, sub);
-        d = opendir(p);
-        if (!d)
-                return 0;
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
-static unsigned count_objects(const char *dir)
-{
-        unsigned n = 0;
-
-        for (unsigned b = 0; b < 256; b++) {
-                char sub[16];
-
-                snprintf(sub, sizeof(sub), "objects/%02x", b);
-                n += count_in(dir, sub);
-        }
-        return n;
 }
 
 /* key's body through a reader, or "" when absent. */
@@ -136,7 +105,7 @@ TEST(group_answers_each_put_as_alone)
         ASSERT_EQ(st.bytes, 14);
         /* The refused bodies and the replaced one leave no file behind. */
         ASSERT_EQ(count_objects(dir), 3);
-        ASSERT_EQ(count_in(dir, "tmp"), 0);
+        ASSERT_EQ(count_files(dir, "tmp"), 0);
 
         /* It all holds after a reopen (the group's commit was durable, not just visible). */
         store_reader_free(r);

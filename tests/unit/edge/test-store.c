@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "scratch.h"
+#include "store-files.h"
 #include "tests.h"
 #include "hex.h"
 #include "cache-idx.h"
@@ -67,33 +68,6 @@ static int read_all(int fd, char *buf, size_t cap, size_t *ret_len)
         }
         *ret_len = off;
         return 0;
-}
-
-static unsigned count_files(const char *dir, const char *sub)
-{
-        char p[1024];
-        snprintf(p, sizeof(p), "%s/%s", dir, sub);
-        DIR *d = opendir(p);
-        unsigned n = 0;
-        if (!d)
-                return 0;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
-static unsigned count_objects(const char *dir)
-{
-        unsigned n = 0;
-        for (unsigned b = 0; b < 256; b++) {
-                char sub[16];
-                snprintf(sub, sizeof(sub), "objects/%02x", b);
-                n += count_files(dir, sub);
-        }
-        return n;
 }
 
 /* ---- hex ---- */
