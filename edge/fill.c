@@ -671,7 +671,7 @@ static void on_done(void *ud, int err)
                 return;
         }
         if (err == 0 && atomic_load(&f->written) == f->size) {
-                atomic_store(&f->commit_until_ms, uring_loop_now_ms(f->owner->loop) +
+                atomic_store(&f->commit_until_ms, uring_loop_clock_us() / 1000u +
                                                           f->owner->limits.commit_timeout_ms);
                 if (!commit_queue(f))
                         commit_run(&f, 1);

@@ -98,8 +98,9 @@ struct fill {
         bool reval;      /* a revalidation: the request is conditional on reval_with */
         struct fill_reval reval_with;
         struct fill *cnext; /* the committer's queue */
-        /* Set by the owner as it queues the commit: the monotonic ms (uring_loop_now_ms)
-         * past which answers stop waiting on it (limits.commit_timeout; 0: not committing). */
+        /* Set by the owner as it queues the commit: the monotonic ms (uring_loop_now_ms's
+         * clock) past which answers stop waiting on it (limits.commit_timeout; 0: not
+         * committing). */
         _Atomic uint64_t commit_until_ms;
         atomic_bool commit_overdue; /* said once: logged and counted */
 };
