@@ -88,6 +88,8 @@ struct uring_loop {
         void *wake_ud;
         uring_loop_hook_fn iter_fn;
         void *iter_ud;
+        uring_loop_hook_fn reap_fn;
+        void *reap_ud;
 };
 
 static uint64_t clock_ms(void)
@@ -796,6 +798,12 @@ void uring_loop_set_iter_hook(struct uring_loop *loop, uring_loop_hook_fn fn, vo
         loop->iter_ud = userdata;
 }
 
+void uring_loop_set_reap_hook(struct uring_loop *loop, uring_loop_hook_fn fn, void *userdata)
+{
+        loop->reap_fn = fn;
+        loop->reap_ud = userdata;
+}
+
 void uring_loop_set_wake_hook(struct uring_loop *loop, uring_loop_hook_fn fn, void *userdata)
 {
         loop->wake_fn = fn;
@@ -927,6 +935,8 @@ static int iterate(struct uring_loop *loop, int timeout_ms)
         loop->now_ms = clock_ms();
 
         loop->in_callback = true;
+        if (loop->reap_fn)
+                loop->reap_fn(loop, loop->reap_ud);
         io_uring_for_each_cqe(&loop->ring, head, cqe)
         {
                 dispatch(loop, cqe);

@@ -20,7 +20,8 @@
  * completion carries.
  *
  * Each iteration: submit and wait (the timeout is the next timer deadline; the wait is idle
- * time, not I/O wait, where the kernel allows), dispatch at most a capped number of CQEs by op,
+ * time, not I/O wait, where the kernel allows), the reap hook, dispatch at most a capped number
+ * of CQEs by op,
  * one batched cq_advance, expired timers (capped too), then the iteration hook. Everything
  * except uring_loop_wake() must be called from the loop's own thread.
  */
@@ -216,6 +217,10 @@ uint64_t uring_loop_clock_us(void);
 
 /* Runs fn(loop, userdata) at the end of every iteration (flush buffered logs etc.). */
 void uring_loop_set_iter_hook(struct uring_loop *loop, uring_loop_hook_fn fn, void *userdata);
+/* Runs fn(loop, userdata) each time a wait returns, before the completions it reaped are
+ * dispatched: no callback is running, and whatever another thread published before those
+ * completions arrived can be taken up before any of them is handled. */
+void uring_loop_set_reap_hook(struct uring_loop *loop, uring_loop_hook_fn fn, void *userdata);
 /* Runs fn(loop, userdata) in the loop thread after uring_loop_wake(). */
 void uring_loop_set_wake_hook(struct uring_loop *loop, uring_loop_hook_fn fn, void *userdata);
 

@@ -191,6 +191,14 @@ static void on_wake(struct uring_loop *loop, void *userdata)
         h2_serve_kick(w);
 }
 
+/* Before each batch of completions: a configuration published before a request's bytes came
+ * in is the one that request is served under, whether or not this loop's wake was reaped
+ * first. */
+static void on_reap(struct uring_loop *loop, void *userdata)
+{
+        refresh_runtime(userdata);
+}
+
 static void on_iteration(struct uring_loop *loop, void *userdata)
 {
         struct edge_worker *w = userdata;
@@ -252,6 +260,7 @@ static int setup(struct edge_worker *w)
         uring_loop_set_handler(w->loop, EDGE_OP_H2ZC1, h2_zc_on_cqe);
         uring_loop_set_wake_hook(w->loop, on_wake, w);
         uring_loop_set_iter_hook(w->loop, on_iteration, w);
+        uring_loop_set_reap_hook(w->loop, on_reap, w);
         access_log_buf_init(&w->alog, srv->access_fd);
 
         if (!w->admin) {

@@ -129,6 +129,45 @@ TEST(stale_generation_is_dropped)
         uring_loop_free(loop);
 }
 
+/* The reap hook runs once per wait that returned, before the completions it brought. */
+static unsigned reaped, reaped_seen_by_handler;
+
+static void on_reap(struct uring_loop *loop, void *ud)
+{
+        reaped++;
+}
+
+static void on_nop_after_reap(struct uring_loop *loop, void *o, const struct io_uring_cqe *cqe)
+{
+        ((struct owner *)o)->handled++;
+        reaped_seen_by_handler = reaped;
+}
+
+TEST(reap_hook_runs_before_the_completions)
+{
+        struct uring_loop *loop = loop_new_or_skip(0);
+        struct owner a = {0};
+        struct io_uring_sqe *sqe;
+        uint32_t sa;
+
+        ASSERT_TRUE(loop);
+        uring_loop_set_handler(loop, 1, on_nop_after_reap);
+        uring_loop_set_reap_hook(loop, on_reap, NULL);
+        ASSERT_EQ(uring_loop_slot_alloc(loop, &a, on_free, &sa), 0);
+        for (unsigned round = 1; round <= 2; round++) {
+                sqe = uring_loop_sqe(loop, sa, 1);
+                ASSERT_TRUE(sqe);
+                io_uring_prep_nop(sqe);
+                ASSERT_EQ(uring_loop_run_once(loop, 1000), 1);
+                ASSERT_EQ(a.handled, round);
+                /* This iteration's hook ran, and before the handler. */
+                ASSERT_EQ(reaped_seen_by_handler, reaped);
+                ASSERT_TRUE(reaped >= round);
+        }
+        uring_loop_slot_close(loop, sa);
+        uring_loop_free(loop);
+}
+
 TEST(free_only_after_last_completion)
 {
         struct uring_loop *loop = loop_new_or_skip(0);
