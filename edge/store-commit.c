@@ -39,6 +39,7 @@ static int move_noreplace(struct store *s, const char *tmpname, const char *path
 struct staged {
         char path[20]; /* objects/<path> once renamed */
         bool renamed;  /* the file is under path and no index entry owns it yet */
+        bool dir_synced; /* its directory's sync has run (once for all the group put there) */
 };
 
 /* Check c's body and sync it. */
@@ -103,7 +104,7 @@ static void sync_dir(struct store_commit *v, struct staged *st, size_t n, size_t
         for (size_t k = i; k < n; k++)
                 if (v[k].r == 0 && st[k].renamed && !memcmp(st[k].path, dir, 2)) {
                         v[k].r = r;
-                        v[k].dir_synced = true;
+                        st[k].dir_synced = true;
                 }
 }
 
@@ -150,16 +151,16 @@ void store_put_commit_many(struct store_commit *v, size_t n)
                 if (!v[i].put->failed && v[i].put->fd >= 0)
                         (void)sync_file_range(v[i].put->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
         for (size_t i = 0; i < n; i++) {
-                v[i].verified = v[i].dir_synced = false;
+                v[i].verified = false;
                 v[i].file_id = 0;
-                st[i].renamed = false;
+                st[i].renamed = st[i].dir_synced = false;
                 v[i].r = check_and_sync(&v[i]);
         }
         for (size_t i = 0; i < n; i++)
                 if (v[i].r == 0)
                         v[i].r = rename_synced(&v[i], &st[i]);
         for (size_t i = 0; i < n; i++)
-                if (v[i].r == 0 && !v[i].dir_synced)
+                if (v[i].r == 0 && !st[i].dir_synced)
                         sync_dir(v, st, n, i);
         for (size_t i = 0; i < n; i++) {
                 struct store_put *p = v[i].put;

@@ -148,7 +148,6 @@ struct store_commit {
         struct store_put *put; /* freed by the commit (set to NULL) */
         int r;                 /* out: what store_put_commit_id() would have returned */
         bool verified;         /* out: the body checked; sha256 holds its SHA-256 */
-        bool dir_synced;       /* the commit's own */
         uint8_t sha256[32];
         uint64_t file_id; /* out, when r is 0 */
 };

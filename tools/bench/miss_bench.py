@@ -148,18 +148,25 @@ log: {{level: warn, target: stderr, access_log: ""}}
     return p, port, (admin, secret)
 
 
-def commit_counters(admin):
-    """(commits, commit groups) from an edge's /metrics; 0s for a build without them."""
-    port, secret = admin
-    with socket.create_connection((HOST, port), timeout=10) as s:
-        s.sendall(f"GET /metrics HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {secret}\r\n"
-                  "Connection: close\r\n\r\n".encode())
-        data = b""
+def fetch(port, path, extra=""):
+    """The whole raw response to a GET of path on a new connection (extra: more header lines,
+    each ending in CRLF)."""
+    with socket.create_connection((HOST, port), timeout=30) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\n{extra}Connection: close\r\n\r\n"
+                  .encode())
+        data = bytearray()
         while True:
-            c = s.recv(1 << 16)
+            c = s.recv(1 << 20)
             if not c:
                 break
             data += c
+    return bytes(data)
+
+
+def commit_counters(admin):
+    """(commits, commit groups) from an edge's /metrics; 0s for a build without them."""
+    port, secret = admin
+    data = fetch(port, "/metrics", f"Authorization: Bearer {secret}\r\n")
     out = []
     for name in (b"sluice_edge_fill_commits_total", b"sluice_edge_fill_commit_groups_total"):
         m = re.search(rb"\n" + name + rb" (\S+)", data)
@@ -228,15 +235,7 @@ def pct(xs, p):
 
 
 def origin_count(origin_port, path):
-    with socket.create_connection((HOST, origin_port), timeout=10) as s:
-        s.sendall(f"GET /__count{path} HTTP/1.1\r\nHost: o\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while True:
-            c = s.recv(4096)
-            if not c:
-                break
-            data += c
-    return int(data.split(b"\r\n\r\n", 1)[1])
+    return int(fetch(origin_port, f"/__count{path}").split(b"\r\n\r\n", 1)[1])
 
 
 def storm(port, path, n):
@@ -303,15 +302,7 @@ def start(port, prefix, think_s, su):
 def last_byte(port, path):
     """Seconds from connecting to the last response byte; raises unless a whole 200."""
     t0 = time.perf_counter()
-    with socket.create_connection((HOST, port), timeout=30) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
-        data = bytearray()
-        while True:
-            c = s.recv(1 << 20)
-            if not c:
-                break
-            data += c
-    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    head, _, body = fetch(port, path).partition(b"\r\n\r\n")
     m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
     if not head.startswith(b"HTTP/1.1 200") or not m or int(m.group(1)) != len(body):
         raise RuntimeError(f"{port} {path}: {head[:60]!r}, {len(body)} body bytes")
