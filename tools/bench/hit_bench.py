@@ -13,9 +13,13 @@ paired ratio of sluice over sluice-base.
 
 Usage: tools/bench/hit_bench.py --edge build/edge/sluice-edge [--edge-base OTHER] [--duration 10]
        [--reps 3] [--sizes 2K,64K,1M,4M] [--conns 64,256] [--modes shared,pinned]
-       [--servers sluice,nginx,h2o] [--idle 10000] [--json OUT]
+       [--servers sluice,nginx,h2o] [--idle 10000] [--congestion NAME] [--json OUT]
+
+--congestion sets the machine's TCP congestion control (as root) for the run and puts the one
+before back after; without it the run uses the machine's, and says which.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -32,6 +36,38 @@ import urllib.request
 
 SIZES = {"2K": 2048, "4K": 4096, "8K": 8192, "16K": 16384, "64K": 65536, "1M": 1 << 20, "4M": 4 << 20}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+CC_NOW = "/proc/sys/net/ipv4/tcp_congestion_control"
+CC_AVAILABLE = "/proc/sys/net/ipv4/tcp_available_congestion_control"
+
+
+@contextlib.contextmanager
+def congestion(name):
+    """The TCP congestion control a run's connections get: the machine's as it is (name None),
+    or name, set for the run and the machine's put back after. Yields the one in force.
+
+    On loopback the sender's congestion control decides how often a server's bursts are paced
+    (bbr paces each connection with a timer of its own; cubic does not), and that costs
+    servers unequally (docs/bench.md, "Congestion control"): every report says which it ran
+    under. Sockets take it when they are made, so servers start inside this block."""
+    with open(CC_NOW) as f:
+        before = f.read().strip()
+    if not name or name == before:
+        print(f"tcp congestion control: {before} (the machine's)", flush=True)
+        yield before
+        return
+    with open(CC_AVAILABLE) as f:
+        avail = f.read().split()
+    if name not in avail:
+        sys.exit(f"--congestion {name}: not available on this machine (it has {' '.join(avail)})")
+    with open(CC_NOW, "w") as f:
+        f.write(name)
+    print(f"tcp congestion control: {name} for this run (the machine's {before} put back after)",
+          flush=True)
+    try:
+        yield name
+    finally:
+        with open(CC_NOW, "w") as f:
+            f.write(before)
 
 
 def free_port():
@@ -408,6 +444,7 @@ def main():
     ap.add_argument("--servers", default="sluice,nginx,h2o")
     ap.add_argument("--edge-base", help="a second sluice-edge binary, measured as sluice-base")
     ap.add_argument("--idle", type=int, default=10000, help="idle connections for the RSS test (0: skip)")
+    ap.add_argument("--congestion", help="TCP congestion control for the run (e.g. cubic, bbr)")
     ap.add_argument("--json", help="write all results here")
     a = ap.parse_args()
     Sluice.binary = os.path.abspath(a.edge)
@@ -421,8 +458,11 @@ def main():
     work, root, files = bench_files("sluice-bench-", sizes)
     results = []
     try:
-        for mode in a.modes.split(","):
-            results += run_mode(a, mode, [kinds[n] for n in servers], root, files, work, sizes)
+        with congestion(a.congestion) as cc:
+            for mode in a.modes.split(","):
+                results += run_mode(a, mode, [kinds[n] for n in servers], root, files, work, sizes)
+        for r in results:
+            r["congestion"] = cc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if a.json:

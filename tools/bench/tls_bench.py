@@ -18,7 +18,10 @@ shared. p99 for h2load comes from its per-request log.
 
 Usage: tools/bench/tls_bench.py --edge build/edge/sluice-edge [--duration 10] [--reps 3]
        [--sizes 64K,1M] [--conns 64] [--scenarios https1,h2,h2c] [--servers sluice,nginx,h2o]
-       [--modes pinned] [--json OUT]
+       [--modes pinned] [--congestion NAME] [--json OUT]
+
+--congestion: as in hit_bench.py, the TCP congestion control for the run (the machine's
+otherwise, named in the output).
 """
 import argparse
 import json
@@ -270,6 +273,7 @@ def main():
     ap.add_argument("--scenarios", default="https1,h2,h2c")
     ap.add_argument("--servers", default="sluice,nginx,h2o")
     ap.add_argument("--modes", default="pinned")
+    ap.add_argument("--congestion", help="TCP congestion control for the run (e.g. cubic, bbr)")
     ap.add_argument("--json")
     a = ap.parse_args()
 
@@ -295,8 +299,11 @@ def main():
 
     results = []
     try:
-        for mode in a.modes.split(","):
-            results += run_mode(a, mode, servers, kinds, root, files, pki, work)
+        with hb.congestion(a.congestion) as cc:
+            for mode in a.modes.split(","):
+                results += run_mode(a, mode, servers, kinds, root, files, pki, work)
+        for r in results:
+            r["congestion"] = cc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if a.json:
