@@ -59,8 +59,11 @@ def congestion(name):
         avail = f.read().split()
     if name not in avail:
         sys.exit(f"--congestion {name}: not available on this machine (it has {' '.join(avail)})")
-    with open(CC_NOW, "w") as f:
-        f.write(name)
+    try:
+        with open(CC_NOW, "w") as f:
+            f.write(name)
+    except OSError as e:
+        sys.exit(f"--congestion {name}: cannot set {CC_NOW} ({e.strerror}); it needs root")
     print(f"tcp congestion control: {name} for this run (the machine's {before} put back after)",
           flush=True)
     try:
