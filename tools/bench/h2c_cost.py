@@ -16,8 +16,13 @@ send DATA frames larger than the default 16384.
 
 Usage: tools/bench/h2c_cost.py --edge AFTER/edge/sluice-edge --edge-base BEFORE/edge/sluice-edge
        [--sizes 64K,1M] [--reps 5] [--requests 20000] [--max-frame N] [--tls] [--strace]
+       [--congestion NAME]
+
+--congestion: as in hit_bench.py, the TCP congestion control for the run (the machine's
+otherwise, named in the output).
 """
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -109,6 +114,7 @@ def main():
     ap.add_argument("--max-frame", type=int, help="h2load -f: the client's SETTINGS_MAX_FRAME_SIZE")
     ap.add_argument("--tls", action="store_true", help="h2 over TLS instead of h2c")
     ap.add_argument("--strace", action="store_true")
+    ap.add_argument("--congestion", help="TCP congestion control for the run (e.g. cubic, bbr)")
     a = ap.parse_args()
     if a.max_frame:
         H2LOAD_EXTRA.extend(["-f", str(a.max_frame)])
@@ -123,7 +129,9 @@ def main():
     else:
         srvs = {"before": hit_bench.SluiceBase(root, files, 1, "0"),
                 "after": hit_bench.Sluice(root, files, 1, "0")}
+    cc = contextlib.ExitStack()
     try:
+        cc.enter_context(hit_bench.congestion(a.congestion))
         for s in srvs.values():
             s.start(work)
         for size in sizes:
@@ -149,6 +157,7 @@ def main():
     finally:
         for s in srvs.values():
             s.stop()
+        cc.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -14,9 +14,13 @@ load far less than req/s, but it still moves.
 
 Usage: tools/bench/hit_cost.py --edge build-rel/edge/sluice-edge [--edge-base OTHER]
        [--servers sluice,nginx,h2o] [--sizes 2K,64K,1M,4M] [--conns 64] [--duration 3]
-       [--reps 3] [--no-strace] [--json OUT]
+       [--reps 3] [--no-strace] [--congestion NAME] [--json OUT]
+
+--congestion: as in hit_bench.py, the TCP congestion control for the run (the machine's
+otherwise, named in the output).
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -106,6 +110,7 @@ def main():
     ap.add_argument("--duration", type=int, default=3)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-strace", action="store_true", help="CPU runs only")
+    ap.add_argument("--congestion", help="TCP congestion control for the run (e.g. cubic, bbr)")
     ap.add_argument("--json", help="write all results here")
     a = ap.parse_args()
     hit_bench.Sluice.binary = os.path.abspath(a.edge)
@@ -119,7 +124,9 @@ def main():
     work, root, files = hit_bench.bench_files("sluice-cost-", sizes)
     results = []
     servers = {}
+    cc = contextlib.ExitStack()
     try:
+        cc.enter_context(hit_bench.congestion(a.congestion))
         # Servers take turns per repetition, so a change in the machine's load hits all alike.
         for n in names:
             servers[n] = kinds[n](root, files, 1, "0")
@@ -150,6 +157,7 @@ def main():
     finally:
         for s in servers.values():
             s.stop()
+        cc.close()
         shutil.rmtree(work, ignore_errors=True)
     if a.json:
         with open(a.json, "w") as f:
