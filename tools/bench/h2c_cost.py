@@ -29,6 +29,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hit_bench  # noqa: E402  (servers and files are shared)
@@ -76,6 +77,9 @@ def cpu_run(srv, path, n, work):
     t0 = cpu0_ticks()
     perf = subprocess.Popen(["perf", "stat", "-x", ",", "-e", "task-clock", "-p", pids, "-o", out],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A run of a few thousand responses is over in tens of milliseconds: let perf attach to
+    # the edge's threads first, or it counts nothing ("<not counted>").
+    time.sleep(0.2)
     try:
         reqs = h2load(srv, path, n)
     finally:
@@ -85,6 +89,9 @@ def cpu_run(srv, path, n, work):
         for line in f:
             fields = line.strip().split(",")
             if len(fields) > 2 and fields[2].startswith("task-clock"):
+                if not re.match(r"^[\d.]+$", fields[0]):
+                    raise RuntimeError(f"perf stat counted nothing ({fields[0]}): make the run "
+                                       "longer (--requests)")
                 return float(fields[0]) * 1000.0 / reqs, busy
     raise RuntimeError(f"no task-clock in perf output {out}")
 

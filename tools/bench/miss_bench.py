@@ -30,10 +30,14 @@ request is counted (GET /__count/<path> reads the count).
 
 Usage: tools/bench/miss_bench.py --edge build/edge/sluice-edge [--samples 200] [--reps 3]
        [--delay 20] [--size 256K] [--clients 1000] [--segments 40] [--think 50]
-       [--spread 400] [--spread-conns 32] [--edge-base OTHER] [--json OUT]
+       [--spread 400] [--spread-conns 32] [--edge-base OTHER] [--congestion NAME] [--json OUT]
+
+--congestion: as in hit_bench.py, the TCP congestion control for the run (the machine's
+otherwise, named in the output).
 """
 import argparse
 import concurrent.futures
+import contextlib
 import http.server
 import json
 import os
@@ -50,6 +54,9 @@ import tempfile
 import threading
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hit_bench  # noqa: E402  (the congestion control helper)
 
 HOST = "127.0.0.1"
 
@@ -332,6 +339,7 @@ def main():
     ap.add_argument("--spread", type=int, default=400, help="distinct cold keys per rep")
     ap.add_argument("--spread-conns", type=int, default=32)
     ap.add_argument("--edge-base", help="a second sluice-edge build for part 5 (A/B)")
+    ap.add_argument("--congestion", help="TCP congestion control for the run (e.g. cubic, bbr)")
     ap.add_argument("--json")
     ap.add_argument("--serve-origin", nargs=3, metavar=("PORT", "DELAY_MS", "SIZE"),
                     help=argparse.SUPPRESS)
@@ -347,7 +355,9 @@ def main():
     size = parse_size(a.size)
     work = tempfile.mkdtemp(prefix="sluice-missbench-")
     procs = []
+    cc = contextlib.ExitStack()
     try:
+        cc.enter_context(hit_bench.congestion(a.congestion))
         oport = free_port()
         procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__),
                                        "--serve-origin", str(oport), str(a.delay), str(size)]))
@@ -475,6 +485,7 @@ def main():
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        cc.close()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
