@@ -225,10 +225,10 @@ async function prefetchFrom(browser, q) {
     // difference of two numbers near 1.8e12 ms that is exact only to 2^-12 ms. Marks made in
     // one tick of the page clock (Chromium's is 0.1 ms) can so come out a few 1e-4 ms apart
     // either way: order is checked to within a hundredth of a millisecond.
-    const TICK = 0.01;
+    const SLACK_MS = 0.01;
     const at = shown.m['page-shown'];
     const asked = Math.max(...['video', 'audio'].map((k) => shown.m[`${k}-prefetch-requested`] ?? Infinity));
-    check(at + TICK >= shown.m.session && at + TICK >= asked && at <= shown.ff && shown.display !== 'none',
+    check(at + SLACK_MS >= shown.m.session && at + SLACK_MS >= asked && at <= shown.ff && shown.display !== 'none',
       'prefetch: the page was shown once the session\'s answer was read and the start objects asked for',
       `shown ${at} session ${shown.m.session} asked ${asked} first frame ${shown.ff} display ${shown.display}`);
   }
