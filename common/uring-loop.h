@@ -21,9 +21,8 @@
  *
  * Each iteration: submit and wait (the timeout is the next timer deadline; the wait is idle
  * time, not I/O wait, where the kernel allows), the reap hook, dispatch at most a capped number
- * of CQEs by op,
- * one batched cq_advance, expired timers (capped too), then the iteration hook. Everything
- * except uring_loop_wake() must be called from the loop's own thread.
+ * of CQEs by op, one batched cq_advance, expired timers (capped too), then the iteration hook.
+ * Everything except uring_loop_wake() must be called from the loop's own thread.
  */
 
 struct uring_loop;
