@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/sockios.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -74,14 +76,15 @@ static const char *const allowed_syscalls[] = {
     /* memory */
     "mmap", "munmap", "mprotect", "mremap", "madvise", "brk",
     /* threads, time, signals */
-    "futex", "set_robust_list", "get_robust_list", "rseq", "clone", "clone3", "exit", "exit_group",
+    "futex", "set_robust_list", "get_robust_list", "rseq", "exit", "exit_group",
     "gettid", "getpid", "getppid", "tgkill", "tkill", "sched_yield", "sched_getaffinity",
     "sched_getattr", "sched_setattr", /* a reload that changes worker_slice_us */
     "nanosleep", "clock_nanosleep", "clock_gettime", "clock_getres", "gettimeofday", "time",
     "rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "rt_sigtimedwait", "sigaltstack",
     "restart_syscall",
-    /* sockets: client I/O, upstream fetches (libcurl, its resolver), sd_notify */
-    "socket", "socketpair", "connect", "bind", "getsockname", "getpeername", "getsockopt",
+    /* sockets: client I/O, upstream fetches (libcurl, its resolver), sd_notify; socket and
+     * socketpair only for the families in socket_families below */
+    "connect", "bind", "getsockname", "getpeername", "getsockopt",
     "setsockopt", "shutdown", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
     "poll", "ppoll", "select", "pselect6", "epoll_create1", "epoll_ctl", "epoll_wait",
     "epoll_pwait", "eventfd2", "pipe", "pipe2",
@@ -96,6 +99,21 @@ static const char *const allowed_syscalls[] = {
  * and if_nametoindex() for an IPv6 zone named in an upstream or control URL). */
 static const unsigned long allowed_ioctls[] = {TCGETS, TIOCGWINSZ, FIONREAD,
                                                FIONBIO, FIOCLEX,    SIOCGIFINDEX};
+
+/*
+ * Socket families the edge opens once started: upstream and control connections, the
+ * resolver's DNS queries, sd_notify and the resolver's nscd socket, and the routing netlink
+ * socket getaddrinfo(AI_ADDRCONFIG) reads the host's addresses from. A socket of any other
+ * family (packet, crypto, vsock...) is a call outside the list.
+ */
+static const int socket_families[] = {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK};
+
+/* clone(2)'s flags argument: the first on most architectures, the second on s390. */
+#if defined(__s390__) || defined(__s390x__)
+#define CLONE_FLAGS_ARG 1
+#else
+#define CLONE_FLAGS_ARG 0
+#endif
 
 /* Hand the cache directory to uid:gid when its top is not theirs yet (first start as root). */
 static int chown_tree(const char *dir, uid_t uid, gid_t gid, unsigned long *ret_n)
@@ -280,6 +298,39 @@ void sandbox_uring_restrict(const struct edge_cfg *cfg, struct uring_loop_params
         p->allow_sqe_flags = IOSQE_BUFFER_SELECT | IOSQE_IO_LINK;
 }
 
+/*
+ * Threads but no processes, and sockets of the edge's families only. clone(2) passes when its
+ * flags hold CLONE_THREAD (pthread_create); a fork's clone has no CLONE_THREAD and meets the
+ * default action. clone3(2) passes its flags in memory, which a filter cannot read, so it
+ * fails with ENOSYS and glibc falls back to clone(2). Returns rules added or -errno.
+ */
+static int seccomp_add_process_rules(scmp_filter_ctx ctx)
+{
+        struct scmp_arg_cmp thread = {.arg = CLONE_FLAGS_ARG, .op = SCMP_CMP_MASKED_EQ,
+                                      .datum_a = CLONE_THREAD, .datum_b = CLONE_THREAD};
+        struct scmp_arg_cmp local = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_UNIX,
+                                     .datum_b = 0};
+        int clone3 = seccomp_syscall_resolve_name("clone3");
+        int r, n = 0;
+
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, thread);
+        if (r == 0 && clone3 != __NR_SCMP_ERROR) {
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), clone3, 0);
+                n++;
+        }
+        if (r == 0)
+                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1, local);
+        n += 2;
+        for (size_t i = 0; r == 0 && i < ARRAY_SIZE(socket_families); i++) {
+                struct scmp_arg_cmp family = {.arg = 0, .op = SCMP_CMP_EQ,
+                                              .datum_a = (scmp_datum_t)socket_families[i],
+                                              .datum_b = 0};
+                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, family);
+                n++;
+        }
+        return r < 0 ? r : n;
+}
+
 /* Build and load the filter over every thread. Returns rules added or -errno. */
 static int seccomp_load_filter(enum edge_seccomp_mode mode)
 {
@@ -304,6 +355,10 @@ static int seccomp_load_filter(enum edge_seccomp_mode mode)
                         goto out;
                 n++;
         }
+        r = seccomp_add_process_rules(ctx);
+        if (r < 0)
+                goto out;
+        n += r;
         for (size_t i = 0; i < ARRAY_SIZE(allowed_ioctls); i++) {
                 /* Spelled out: the SCMP_A1() macro leaves datum_b implicit, which clang flags. */
                 struct scmp_arg_cmp cmp = {.arg = 1, .op = SCMP_CMP_EQ,

@@ -13,6 +13,7 @@ unprivileged_start, which starts an edge that never had root (as root: spawned a
 runs either way. Needs a `nobody` user when run as root.
 """
 
+import ctypes
 import functools
 import os
 import pwd
@@ -241,6 +242,55 @@ def upstream_with_an_ipv6_zone(ctx):
         e.start()
         wait_for(lambda: log_has(e, r"io_uring restricted to"), "the sandbox summary in the log")
         expect_body(e.get("/zone/t/seg-1.m4s"), body, "a miss past an upstream with a zone")
+        check(e.running(), "edge died under its seccomp filter")
+        e.stop()
+    finally:
+        e.cleanup()
+        origin.shutdown()
+
+
+def private_hosts(hosts_path):
+    """A preexec for the edge: a mount namespace of its own whose /etc/hosts is hosts_path, so
+    a name the test makes up resolves there and nowhere else. Root only."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWNS, MS_REC, MS_PRIVATE, MS_BIND = 0x20000, 0x4000, 0x40000, 0x1000
+
+    def enter():
+        if (libc.unshare(CLONE_NEWNS) != 0 or
+                libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0 or
+                libc.mount(hosts_path.encode(), b"/etc/hosts", None, MS_BIND, None) != 0):
+            err = ctypes.get_errno()
+            raise OSError(err, f"private /etc/hosts: {os.strerror(err)}")
+    return enter
+
+
+@test
+def upstream_named_by_host(ctx):
+    # An upstream by name, as operators write it: libcurl's resolver thread, started under the
+    # filter (clone3 refused, clone with CLONE_THREAD let through), asks getaddrinfo, which
+    # reads /etc/hosts. With threads forbidden the edge dies here (and in the zone case above).
+    if not ROOT:
+        skip("not root: cannot give the edge an /etc/hosts of its own to name the origin in")
+    body = os.urandom(60_000)
+
+    def handle(h):
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+    origin = serve_origin(handle)
+    port = origin.url.rsplit(":", 1)[1]
+    e = Edge(ctx.binary, {"workers": 1,
+                          "upstreams": [{"url": f"http://origin.sluice-test:{port}"}]})
+    hosts = os.path.join(e.dir, "hosts")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost\n127.0.0.1 origin.sluice-test\n")
+    e.preexec = private_hosts(hosts)
+    try:
+        e.start()
+        wait_for(lambda: log_has(e, r"io_uring restricted to"), "the sandbox summary in the log")
+        expect_body(e.get("/named/t/seg-1.m4s"), body, "a miss from an upstream named by host")
+        expect_body(e.get("/named/t/seg-2.m4s"), body, "a second miss, the name resolved again")
         check(e.running(), "edge died under its seccomp filter")
         e.stop()
     finally:

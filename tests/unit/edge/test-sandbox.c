@@ -4,9 +4,10 @@
  *   - the io_uring allow-list covers every opcode that common/ and edge/ submit, found by
  *     reading their sources for io_uring_prep_*() calls, so a new kind of SQE cannot ship
  *     without its opcode (the restricted ring would refuse it with -EACCES at run time);
- *   - the seccomp filter, loaded in a forked child, lets the calls the edge makes through and
- *     kills the child with SIGSYS on others (ptrace, mount, execve, new rings, an ioctl
- *     request outside its list); in log mode it kills nothing;
+ *   - the seccomp filter, loaded in a forked child, lets the calls the edge makes through
+ *     (threads and a name lookup among them) and kills the child with SIGSYS on others
+ *     (ptrace, mount, execve, new rings, an ioctl request outside its list, a fork, a socket
+ *     of a family the edge never opens); in log mode it kills nothing;
  *   - the privilege drop and sandbox_filter_apply leave a child with no capabilities,
  *     no_new_privs and seccomp filter mode, as /proc/self/status shows.
  * SLUICE_SOURCE_ROOT (set by meson) is the tree whose sources are read.
@@ -14,6 +15,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -399,6 +402,56 @@ static const char *seccomp_unusable(void)
         return NULL;
 }
 
+static void *thread_main(void *arg)
+{
+        *(int *)arg = 1;
+        return NULL;
+}
+
+/* A thread started and joined; clone3 refused with ENOSYS (glibc then uses clone). */
+static bool threads_work(void)
+{
+        pthread_t t;
+        int ran = 0;
+
+        errno = 0;
+        if (syscall(SYS_clone3, NULL, 0) != -1 || errno != ENOSYS)
+                return false;
+        return pthread_create(&t, NULL, thread_main, &ran) == 0 && pthread_join(t, NULL) == 0 &&
+               ran == 1;
+}
+
+/* A socket of each family the edge opens, and a lookup as libcurl's resolver makes it. */
+static bool sockets_work(void)
+{
+        static const int families[][3] = {{AF_INET, SOCK_STREAM, 0},
+                                          {AF_INET6, SOCK_DGRAM, 0},
+                                          {AF_UNIX, SOCK_STREAM, 0},
+                                          {AF_NETLINK, SOCK_RAW, 0 /* NETLINK_ROUTE */}};
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                 .ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV};
+        struct addrinfo *res = NULL;
+        int sv[2], s, r;
+
+        for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+                s = socket(families[i][0], families[i][1] | SOCK_CLOEXEC, families[i][2]);
+                /* A family the kernel lacks fails; the filter would have killed instead. */
+                if (s >= 0)
+                        (void)close(s);
+                else if (errno != EAFNOSUPPORT)
+                        return false;
+        }
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return false;
+        (void)close(sv[0]);
+        (void)close(sv[1]);
+        r = getaddrinfo("localhost", "80", &hints, &res);
+        if (r == 0)
+                freeaddrinfo(res);
+        /* No address configured at all is an answer too; a filtered call would have killed. */
+        return r == 0 || r == EAI_NONAME || r == EAI_ADDRFAMILY || r == EAI_NODATA;
+}
+
 /* What the edge does once filtered: files, pipes, sockets, memory, time, an io_uring enter. */
 static int child_allowed_calls(void *arg)
 {
@@ -432,6 +485,8 @@ static int child_allowed_calls(void *arg)
         if (mem == MAP_FAILED || munmap(mem, 1 << 20) < 0)
                 return CHILD_CALL;
         if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0 || getpid() <= 0)
+                return CHILD_CALL;
+        if (!threads_work() || !sockets_work())
                 return CHILD_CALL;
         if (have_ring) {
                 struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
@@ -469,11 +524,17 @@ enum forbidden {
         F_IO_URING_REGISTER,
         F_SETUID,
         F_IOCTL_OTHER,
+        F_FORK,
+        F_SOCKET_PACKET,
+        F_SOCKET_ALG,
+        F_SOCKETPAIR_INET,
         F_COUNT,
 };
 
 static const char *const forbidden_names[F_COUNT] = {
     "ptrace", "mount", "execve", "io_uring_setup", "io_uring_register", "setuid", "ioctl(TIOCSTI)",
+    "clone without CLONE_THREAD (a fork)", "socket(AF_PACKET)", "socket(AF_ALG)",
+    "socketpair(AF_INET)",
 };
 
 struct forbidden_try {
@@ -486,6 +547,7 @@ static int child_forbidden(void *arg)
         const struct forbidden_try *t = arg;
         char *const argv[] = {(char *)"/bin/true", NULL};
         char c = 'x';
+        int fds[2];
 
         if (seccomp_load_filter(t->mode) < 0)
                 return CHILD_LOAD;
@@ -510,6 +572,20 @@ static int child_forbidden(void *arg)
                 break;
         case F_IOCTL_OTHER:
                 (void)syscall(SYS_ioctl, -1, TIOCSTI, &c);
+                break;
+        case F_FORK:
+                /* Raw, as glibc's fork() makes it; a child that got through exits too. */
+                if (syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, 0UL) == 0)
+                        _exit(CHILD_SURVIVED);
+                break;
+        case F_SOCKET_PACKET:
+                (void)syscall(SYS_socket, AF_PACKET, SOCK_RAW, 0);
+                break;
+        case F_SOCKET_ALG:
+                (void)syscall(SYS_socket, AF_ALG, SOCK_SEQPACKET, 0);
+                break;
+        case F_SOCKETPAIR_INET:
+                (void)syscall(SYS_socketpair, AF_INET, SOCK_STREAM, 0, fds);
                 break;
         case F_COUNT:
                 break;
