@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Writes the seed corpus of fuzz-h2 (tests/fuzz/corpus/h2/): what a client sends after the
-connection preface, one file per case. The frame-level cases and floods of
-tests/integration/test_h2c.py, each as one byte string (its waits for a stream dropped), and a
+connection preface, one file per case. The frame-level cases of tests/integration/test_h2c.py
+and the floods of test_h2_floods.py, each as one byte string (its waits for a stream dropped), and a
 few well-formed sessions that reach every way fuzz-h2 answers a request.
 
     python3 tests/fuzz/gen-h2-corpus.py [OUT_DIR]
@@ -15,7 +15,8 @@ import sys
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "integration"))
 
-import test_h2c as h  # noqa: E402  (frame builders and the cases themselves)
+import test_h2_floods  # noqa: E402  (the floods)
+import test_h2c as h  # noqa: E402  (frame builders and the frame-level cases)
 
 
 def slug(name):
@@ -66,7 +67,7 @@ def cases():
         head = client_settings(s) if s is not None else b""
         body = b"".join(st for st in steps if isinstance(st, bytes))
         yield "case-" + slug(name), head + body + h.frame(h.PING, 0, 0, b"settle-1")
-    for name, data, *_ in h.FLOODS:
+    for name, data, *_ in test_h2_floods.FLOODS:
         yield "flood-" + slug(name), client_settings(b"") + cut(data)
     yield from sessions()
 

@@ -17,9 +17,10 @@ import time
 
 import edgeharness
 from edgeharness import HOST, Edge, check, eq, free_port, run, sha, start_pushed, test
-from test_h2c import (DATA, GOAWAY, HEADERS, NO_ERROR, PREFACE, RST_STREAM, SETTINGS,
-                      WINDOW_UPDATE, Peer, data_bytes, data_len, frame, goaway_code, hdrs, req,
-                      setting, u32)
+from h2frames import PREFACE, frame
+from h2peer import (DATA, GOAWAY, HEADERS, NO_ERROR, RST_STREAM, SETTINGS, WINDOW_UPDATE, Peer,
+                    goaway_code, hdrs, req, setting, u32)
+from test_h2c import data_bytes, data_len
 from test_tls import make_pki
 
 # Importing the two files above registered their tests too: this file runs only its own.

@@ -1,38 +1,27 @@
 # SPDX-License-Identifier: MIT
 """Prior-knowledge HTTP/2 (h2c) on the plain listener: bodies, ranges and conditionals through
-curl; with hand-built frames (struct), the error cases of RFC 9113 §3.4-§8 and RFC 7541 each
-against its exact outcome, and the floods and a zero-window stall with the edge's memory
-sampled; HTTP/1.1 unaffected beside it."""
+curl; with hand-built frames (h2peer.py), the error cases of RFC 9113 §3.4-§8 and RFC 7541
+each against its exact outcome; misses through the fill path, windows and resets; the access
+log; HTTP/1.1 unaffected beside it. The floods are test_h2_floods.py's."""
 
-import hashlib
 import os
-import random
-import re
 import shutil
 import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 
 from edgeharness import HOST, Edge, Fail, check, eq, run, sha, skip, start_pushed, test
 from h2frames import PREFACE, frame, get_block, split_frames
+from h2peer import (ACK, CANCEL, COMPRESSION_ERROR, CONTINUATION, DATA, END_HEADERS, END_STREAM,
+                    ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, GET, GOAWAY,
+                    HEADER_LIST, HEADERS, NO_ERROR, OPEN, PADDED, PING, PRIO, PRIORITY,
+                    PROTOCOL_ERROR, PUSH_PROMISE, Peer, RST_STREAM, SETTINGS, STREAM_CLOSED,
+                    WINDOW_UPDATE, conversation, curl, expect, fields, hdrs, hpack_int, hstr,
+                    metric, req, setting, u32)
 from origin import Origin
 from peeraddr import outward_address
-
-ENHANCE_YOUR_CALM = 0xB
-
-
-def curl(e, path, *extra):
-    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-D", "-", "-o", "-",
-                          *extra, f"http://{HOST}:{e.port}{path}"], capture_output=True)
-    check(out.returncode == 0, f"curl {path}: {out.stderr.decode().strip()}")
-    head, _, body = out.stdout.partition(b"\r\n\r\n")
-    lines = head.decode().split("\r\n")
-    status = int(lines[0].split()[1])
-    hdrs = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-    return lines[0], status, hdrs, body
 
 
 def h2_conn(e):
@@ -213,207 +202,7 @@ def flow_control_honoured(e):
         eq(got, 65535, "DATA bytes before any WINDOW_UPDATE")
 
 
-# ---- frame-level cases: RFC 9113 §3.4-§8 and RFC 7541, one connection each ----
-
-DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, \
-    CONTINUATION = range(10)
-END_STREAM = ACK = 0x1
-END_HEADERS, PADDED, PRIO = 0x4, 0x8, 0x20
-NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR = 0, 1, 2, 3
-STREAM_CLOSED, FRAME_SIZE_ERROR, REFUSED_STREAM, CANCEL, COMPRESSION_ERROR = 5, 6, 7, 8, 9
-ERROR_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
-               5: "STREAM_CLOSED", 6: "FRAME_SIZE_ERROR", 7: "REFUSED_STREAM", 8: "CANCEL",
-               9: "COMPRESSION_ERROR", 0xB: "ENHANCE_YOUR_CALM"}
-TYPE_NAMES = ("DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING",
-              "GOAWAY", "WINDOW_UPDATE", "CONTINUATION")
-STATIC_STATUS = {8: 200, 9: 204, 10: 206, 11: 304, 12: 400, 13: 404, 14: 500}
-
-
-def hpack_int(n, prefix, pattern=0):
-    """RFC 7541 §5.1: n with a prefix-bit prefix; pattern holds the bits above the prefix."""
-    top = (1 << prefix) - 1
-    if n < top:
-        return bytes([pattern | n])
-    out, n = [pattern | top], n - top
-    while n >= 128:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    return bytes(out + [n])
-
-
-def hstr(s):
-    b = s.encode("latin-1") if isinstance(s, str) else s
-    return hpack_int(len(b), 7) + b
-
-
-def fields(*pairs):
-    """A field block of literals without indexing and with new names (RFC 7541 §6.2.2)."""
-    return b"".join(b"\x00" + hstr(n) + hstr(v) for n, v in pairs)
-
-
-REQUEST = ((":method", "GET"), (":scheme", "http"), (":path", "/t1/one.bin"),
-           (":authority", "edge.test"))
-
-
-def req(*extra, drop=(), path="/t1/one.bin"):
-    """A GET's field block: the four pseudo-header fields less those in drop, then extra."""
-    return fields(*((n, path if n == ":path" else v) for n, v in REQUEST if n not in drop),
-                  *extra)
-
-
-def hdrs(sid, block, flags=END_STREAM | END_HEADERS):
-    return frame(HEADERS, flags, sid, block)
-
-
-def u32(n):
-    return struct.pack(">I", n)
-
-
-def setting(ident, value):
-    return struct.pack(">HI", ident, value)
-
-
-class Peer:
-    """A client connection speaking raw frames; every frame read is kept, in order."""
-
-    def __init__(self, e, settings=b"", preface=True, source=None):
-        self.s = socket.create_connection((HOST, e.port), timeout=5,
-                                          source_address=(source, 0) if source else None)
-        self.buf, self.frames, self.eof = b"", [], False
-        self.send(PREFACE + (frame(SETTINGS, 0, 0, settings) if preface else b""))
-
-    def send(self, data):
-        try:
-            self.s.sendall(data)
-            return True
-        except (BrokenPipeError, ConnectionResetError):
-            return False
-
-    def read_until(self, done, timeout=5):
-        """Read until done(self) or EOF. Returns whether done(self) holds."""
-        deadline = time.monotonic() + timeout
-        while not done(self) and not self.eof:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            self.s.settimeout(left)
-            try:
-                d = self.s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                d = b""
-            if not d:
-                self.eof = True
-            got, self.buf = split_frames(self.buf + d)
-            self.frames += got
-        return bool(done(self))
-
-    def of(self, ftype, sid=None):
-        return [f for f in self.frames if f[0] == ftype and (sid is None or f[2] == sid)]
-
-    def acked(self, payload):
-        return any(t == PING and fl & ACK and p == payload for t, fl, _, p in self.frames)
-
-    def ended(self, sid):
-        return any(s == sid and (t == RST_STREAM or (t in (DATA, HEADERS) and fl & END_STREAM))
-                   for t, fl, s, _ in self.frames)
-
-    def status(self, sid):
-        """The :status of sid's response when the edge sent it from the static table, or as a
-        literal (with incremental indexing) of three plain digits under a static :status name
-        (RFC 7541 §6.2.1: Huffman never makes three digits shorter)."""
-        heads = self.of(HEADERS, sid)
-        if not heads or not heads[0][3]:
-            return None
-        h = heads[0][3]
-        if h[0] & 0x80:
-            return STATIC_STATUS.get(h[0] & 0x7F, h[:8])
-        if h[0] & 0xC0 == 0x40 and h[0] & 0x3F in STATIC_STATUS and h[1:2] == b"\x03" \
-                and h[2:5].isdigit():
-            return int(h[2:5])
-        return h[:8]
-
-    def settle(self):
-        """Two PING round trips (the second sent once the first is answered): whatever the
-        edge said about the frames before them has then been read, or the connection is over.
-        After a GOAWAY, read on to the close. An open connection that answers neither, or stays
-        open after its GOAWAY, fails the test: what a check reads next would be stale."""
-        for tag in (b"settle-1", b"settle-2"):
-            if self.eof or not self.send(frame(PING, 0, 0, tag)):
-                break
-            if not self.read_until(lambda p, t=tag: p.acked(t) or p.of(GOAWAY)):
-                check(self.eof, f"PING {tag.decode()} unanswered on an open connection: "
-                      + self.summary()[-200:])
-        if self.of(GOAWAY):
-            check(self.read_until(lambda p: p.eof),
-                  f"still open 5 s after GOAWAY: {self.summary()[-200:]}")
-
-    def summary(self):
-        out = []
-        for t, fl, sid, p in self.frames:
-            name = TYPE_NAMES[t] if t < len(TYPE_NAMES) else str(t)
-            if t == GOAWAY:
-                name += f"({ERROR_NAMES.get(int.from_bytes(p[4:8], 'big'))}, last {p[:4].hex()})"
-            elif t == RST_STREAM:
-                name += f"({ERROR_NAMES.get(int.from_bytes(p[:4], 'big'))})"
-            out.append(f"{name}/{sid}")
-        return " ".join(out) + (" EOF" if self.eof else "")
-
-    def close(self):
-        self.s.close()
-
-
-def goaway_code(f):
-    return int.from_bytes(f[3][4:8], "big")
-
-
-def conversation(e, steps, settings=b"", preface=True):
-    """A connection that sends steps in order (bytes; an int waits for that stream to end),
-    then settles. Returns the Peer, closed."""
-    p = Peer(e, settings, preface)
-    try:
-        for st in steps:
-            if isinstance(st, int):
-                check(p.read_until(lambda q, s=st: q.ended(s)), f"stream {st} never ended: "
-                      + p.summary())
-            elif not p.send(st):
-                break
-        p.settle()
-    finally:
-        p.close()
-    return p
-
-
-def expect(p, want, what):
-    """want: ("goaway", code): a connection error, GOAWAY then close; ("rst", sid, code): a
-    stream error, the connection goes on; ("status", sid, status): answered; ("ok",): nothing
-    but the connection going on."""
-    goaways = p.of(GOAWAY)
-    seen = f"{what}: frames {p.summary()}"
-    if want[0] == "goaway":
-        check(goaways, f"no GOAWAY; {seen}")
-        eq(ERROR_NAMES.get(goaway_code(goaways[0])), ERROR_NAMES[want[1]],
-           f"{what}: GOAWAY error code")
-        check(p.eof, f"connection open after the error; {seen}")
-        return
-    check(not goaways and not p.eof, f"connection ended; {seen}")
-    check(p.acked(b"settle-2"), f"PING unanswered; {seen}")
-    if want[0] == "rst":
-        rst = p.of(RST_STREAM, want[1])
-        check(rst, f"no RST_STREAM on stream {want[1]}; {seen}")
-        eq(ERROR_NAMES.get(int.from_bytes(rst[0][3][:4], "big")), ERROR_NAMES[want[2]],
-           f"{what}: RST_STREAM error code")
-        check(not p.of(HEADERS, want[1]), f"a response on the reset stream; {seen}")
-    elif want[0] == "status":
-        eq(p.status(want[1]), want[2], f"{what}: status on stream {want[1]}")
-        check(not p.of(RST_STREAM, want[1]), f"stream {want[1]} reset; {seen}")
-    else:
-        check(not p.of(RST_STREAM), f"a stream reset; {seen}")
-
-
-GET = req()
-
+# ---- frame-level cases: RFC 9113 §3.4-§8 and RFC 7541, one connection each (h2peer.py) ----
 
 def continued(n):
     """Stream 1's GET in a HEADERS frame and n CONTINUATION frames, the last ending it."""
@@ -423,7 +212,6 @@ def continued(n):
         frame(CONTINUATION, END_HEADERS if i == n else 0, 1, parts[i]) for i in range(1, n + 1)]
 
 
-OPEN = hdrs(1, GET, END_HEADERS)  # stream 1 open: its request has not ended
 BIG = hdrs(1, req(path="/t1/big.m4s"))  # half-closed (remote) while its body waits for window
 WIN0 = setting(4, 0)
 
@@ -687,310 +475,9 @@ def goaway_both_ways(e):
     eq(int.from_bytes(p.of(GOAWAY)[0][3][:4], "big"), 3, "GOAWAY last stream id")
 
 
-# ---- floods: each on several connections at once, the edge's memory sampled ----
-
-FLOOD_CONNS = 32
-FLOOD_RSS_KIB = 8 * 1024  # bound on VmRSS growth, from before a flood to its peak
-
-
-def sanitized(e):
-    """Whether e runs an AddressSanitizer build (its runtime, linked in or loaded, names
-    itself)."""
-    with open(f"/proc/{e.proc.pid}/exe", "rb") as f:
-        if b"AddressSanitizer" in f.read():
-            return True
-    with open(f"/proc/{e.proc.pid}/maps") as f:
-        return "libasan" in f.read()
-
-
-def rss_kib(e):
-    with open(f"/proc/{e.proc.pid}/status") as f:
-        for ln in f:
-            if ln.startswith("VmRSS:"):
-                return int(ln.split()[1])
-    raise Fail("no VmRSS in /proc/<edge>/status")
-
-
-class RssPeak:
-    """The edge's VmRSS (KiB) before the block, at its peak inside (sampled on a thread), and
-    after."""
-
-    def __init__(self, e):
-        self.e, self.stop = e, threading.Event()
-
-    def sample(self):
-        while not self.stop.wait(0.005):  # sampling interval
-            try:
-                self.peak = max(self.peak, rss_kib(self.e))
-            except (OSError, Fail):
-                return
-
-    def __enter__(self):
-        self.before = self.peak = rss_kib(self.e)
-        self.t = threading.Thread(target=self.sample, daemon=True)
-        self.t.start()
-        return self
-
-    def __exit__(self, *a):
-        self.stop.set()
-        self.t.join()
-        self.after = rss_kib(self.e)
-        self.peak = max(self.peak, self.after)
-
-    def check(self, what):
-        grew = self.peak - self.before
-        print(f"  {what}: VmRSS {self.before} KiB before, peak {self.peak}, after {self.after}")
-        if sanitized(self.e):
-            # ASan keeps freed memory in its quarantine (up to 256 MiB) and maps shadow for
-            # it: RSS there measures the sanitizer. The other builds assert the bound.
-            print(f"  {what}: RSS bound not asserted in a sanitizer build")
-            return
-        check(grew <= FLOOD_RSS_KIB, f"{what}: VmRSS grew {grew} KiB (bound {FLOOD_RSS_KIB})")
-
-
-def bomb(sid):
-    """A request whose fields decode to 400 KB (100 references to one 4 KB dynamic table entry,
-    added on stream 1) against max_header_list's 16K."""
-    block = GET + (b"\x40" + hstr("x") + hstr("y" * 4000) if sid == 1 else b"")
-    return hdrs(sid, block + b"\xbe" * 100)
-
-
-# (name, bytes, GOAWAY codes accepted, whether a close without GOAWAY is accepted)
-FLOODS = [
-    ("rapid reset", b"".join(hdrs(sid, get_block("/t1/seg-2.m4s"))
-                             + frame(RST_STREAM, 0, sid, u32(CANCEL))
-                             for sid in range(1, 2000, 2)),
-     (ENHANCE_YOUR_CALM,), False),
-    # Our budget answers with GOAWAY, or nghttp2's bound on queued ACKs for a peer that does
-    # not read drops the connection.
-    ("SETTINGS flood", frame(SETTINGS, 0, 0) * 5000, (ENHANCE_YOUR_CALM,), True),
-    ("PING flood", frame(PING, 0, 0, bytes(8)) * 5000, (ENHANCE_YOUR_CALM,), True),
-    ("PRIORITY flood", frame(PRIORITY, 0, 3, u32(0) + b"\x10") * 5000, (ENHANCE_YOUR_CALM,),
-     False),
-    ("empty DATA flood", OPEN + frame(DATA, 0, 1) * 5000, (ENHANCE_YOUR_CALM,), False),
-    # A budget runs out mid-read and a malformed frame follows in the same read: nghttp2 must
-    # not go on parsing a session the edge already ended (it used to abort the whole process).
-    # The frame after the budget's last (http2.max_control_per_s, 1000) is the malformed one.
-    ("empty DATA flood, then a 6-byte PING", OPEN + frame(DATA, 0, 1) * 1001
-     + frame(PING, 0, 0, bytes(6)), (ENHANCE_YOUR_CALM,), False),
-    ("rapid reset, then a 6-byte PING", b"".join(hdrs(sid, get_block("/t1/seg-2.m4s"))
-                                                 + frame(RST_STREAM, 0, sid, u32(CANCEL))
-                                                 for sid in range(1, 2000, 2))
-     + frame(PING, 0, 0, bytes(6)), (ENHANCE_YOUR_CALM,), False),
-    # 50 CONTINUATION frames against a bound of 8: the session ends at the ninth.
-    ("CONTINUATION flood", hdrs(1, b"\x82", END_STREAM) + frame(CONTINUATION, 0, 1, b"\x86") * 50,
-     (ENHANCE_YOUR_CALM,), False),
-    ("HPACK bomb", b"".join(bomb(sid) for sid in range(1, 9, 2)), (ENHANCE_YOUR_CALM,), False),
-    # WINDOW_UPDATEs no DATA paid for, 1 byte each: on the connection, on an open stream, and
-    # on stream 1 after its answer (nghttp2 drops those unseen; the edge counts them from the
-    # frame header).
-    ("WINDOW_UPDATE flood", frame(WINDOW_UPDATE, 0, 0, u32(1)) * 5000, (ENHANCE_YOUR_CALM,),
-     False),
-    ("WINDOW_UPDATE flood on an open stream", OPEN + frame(WINDOW_UPDATE, 0, 1, u32(1)) * 5000,
-     (ENHANCE_YOUR_CALM,), False),
-    ("WINDOW_UPDATE flood on a closed stream",
-     hdrs(1, req(path="/t1/one.bin")) + frame(WINDOW_UPDATE, 0, 1, u32(1)) * 5000,
-     (ENHANCE_YOUR_CALM,), False),
-    # Frame types nghttp2 does not know are ignored (RFC 9113 §5.5), and counted.
-    ("unknown frame flood", frame(0x20, 0, 0, b"x") * 5000, (ENHANCE_YOUR_CALM,), False),
-    ("unknown frame flood on a stream", OPEN + frame(0xFF, 0xFF, 1) * 5000, (ENHANCE_YOUR_CALM,),
-     False),
-    ("PING ACK flood", frame(PING, ACK, 0, bytes(8)) * 5000, (ENHANCE_YOUR_CALM,), False),
-]
-
-
-def calm_goaways(e):
-    return metric(e, "sluice_edge_h2_goaways_total", '{code="ENHANCE_YOUR_CALM"}')
-
-
-@test
-def floods_end_connection_in_bounded_memory(e):
-    for name, data, codes, bare_close in FLOODS:
-        calm0 = calm_goaways(e)
-        with RssPeak(e) as mem:
-            peers = [Peer(e) for _ in range(FLOOD_CONNS)]
-            for p in peers:
-                p.send(data)
-            for p in peers:
-                p.read_until(lambda q: q.eof, timeout=10)
-                p.close()
-        for p in peers:
-            seen = f"{name}: frames {p.summary()}"
-            check(p.eof, f"connection not ended; {seen}")
-            goaways = p.of(GOAWAY)
-            check(goaways or bare_close, f"closed without GOAWAY; {seen}")
-            if goaways:
-                check(goaway_code(goaways[0]) in codes, f"GOAWAY code; {seen}")
-            acks = sum(1 for f in p.frames if f[0] in (SETTINGS, PING) and f[1] & ACK)
-            check(acks <= 1001, f"{acks} ACKs answered; {seen}")
-            if name in ("CONTINUATION flood", "HPACK bomb"):
-                check(not p.of(HEADERS), f"a response to a flood's request; {seen}")
-        if codes == (ENHANCE_YOUR_CALM,) and not bare_close:
-            # Every flood close is in the metric (counted when the connection is freed).
-            deadline = time.monotonic() + 5
-            while calm_goaways(e) - calm0 < FLOOD_CONNS and time.monotonic() < deadline:
-                time.sleep(0.05)
-            eq(calm_goaways(e) - calm0, float(FLOOD_CONNS), f"{name}: ENHANCE_YOUR_CALM closes "
-               "in sluice_edge_h2_goaways_total")
-        mem.check(name)
-        eq(e.get("/t1/one.bin").status, 200, f"HTTP/1.1 after the {name}")
-
-
-SEND_TIMEOUT = 1.0  # limits.send_timeout in setup()
-
-
-@test
-def zero_window_ends_by_send_deadline(e):
-    # Eight connections with a zero initial window and 50 streams each: heads go out, no DATA
-    # can. Four stay silent; four dribble one byte of window per stream every 200 ms. A client
-    # that asked for windows under H2_MIN_DATA gets each byte it grants, but the send deadline
-    # moves on only per H2_MIN_DATA bytes of answers, so it ends all eight.
-    big = [hdrs(sid, req(path="/t1/big.m4s")) for sid in range(1, 100, 2)]
-    closed = {}
-    with RssPeak(e) as mem:
-        peers = []
-        for _ in range(8):
-            p = Peer(e, setting(4, 0))
-            p.sent_at, p.granted = time.monotonic(), 0
-            p.send(b"".join(big))
-            peers.append(p)
-        for p in peers:
-            check(p.read_until(lambda q: len(q.of(HEADERS)) == 50),
-                  f"50 response heads not received: {p.summary()}")
-        served = False
-        end = time.monotonic() + SEND_TIMEOUT + 4
-        while len(closed) < len(peers) and time.monotonic() < end:
-            for i, p in enumerate(peers):
-                if i % 2 and i not in closed:
-                    if p.send(b"".join(frame(WINDOW_UPDATE, 0, sid, u32(1))
-                                       for sid in range(1, 100, 2))):
-                        p.granted += 50
-            if not served:
-                # Everyone else is served meanwhile, over h2c and over HTTP/1.1.
-                _, status, _, body = curl(e, "/t1/seg-2.m4s")
-                eq((status, sha(body)), (200, sha(e.objects["/t1/seg-2.m4s"])), "h2c meanwhile")
-                eq(e.get("/t1/one.bin").status, 200, "HTTP/1.1 meanwhile")
-                served = True
-            for i, p in enumerate(peers):
-                if i not in closed and (p.read_until(lambda q: q.eof, timeout=0.2 / len(peers))
-                                        or p.eof):
-                    closed[i] = time.monotonic() - p.sent_at
-        for p in peers:
-            p.close()
-    for i, p in enumerate(peers):
-        what = f"{'dribbling' if i % 2 else 'silent'} connection {i}"
-        check(i in closed, f"{what} still open {SEND_TIMEOUT + 4:.0f}s after its heads")
-        check(SEND_TIMEOUT * 0.9 <= closed[i] <= SEND_TIMEOUT + 2.5,
-              f"{what} ended {closed[i]:.2f}s after its requests (send deadline {SEND_TIMEOUT}s)")
-        got = sum(len(f[3]) for f in p.of(DATA))
-        check(got <= p.granted, f"{what}: {got} DATA bytes from windows of {p.granted}")
-        check(got < 4096, f"{what}: {got} DATA bytes, yet closed as stalled")
-    mem.check("zero-window streams")
-
-
-HUGE = 32 << 20
-
-
-@test
-def window_returned_per_frame_never_cut_off(e):
-    # A client that gives window back as it reads, a WINDOW_UPDATE for the stream and one for
-    # the connection per DATA frame (default windows and frame size: 2048 frames, 4096
-    # updates, several times http2.max_control_per_s within the read), gets 32 MiB whole.
-    key = "/t1/huge.m4s"
-    if key not in e.objects:
-        e.put(key, bytes(random.Random(7).getrandbits(8) for _ in range(4096)) * (HUGE // 4096))
-    want = e.objects[key]
-    calm0 = calm_goaways(e)
-    digest, got, frames, updates, buf, ended = hashlib.sha256(), 0, 0, 0, b"", False
-    start = time.monotonic()
-    with socket.create_connection((HOST, e.port), timeout=10) as s:
-        s.sendall(PREFACE + frame(SETTINGS, 0, 0) + hdrs(1, req(path=key)))
-        while not ended:
-            d = s.recv(65536)
-            check(d, f"connection closed after {got} of {HUGE} bytes")
-            fs, buf = split_frames(buf + d)
-            out = []
-            for t, fl, sid, p in fs:
-                check(t not in (GOAWAY, RST_STREAM), f"{TYPE_NAMES[t]} after {got} bytes")
-                if t == PING and not fl & ACK:
-                    out.append(frame(PING, ACK, 0, p))
-                if t != DATA or sid != 1:
-                    continue
-                digest.update(p)
-                got += len(p)
-                frames += 1
-                ended = bool(fl & END_STREAM)
-                if p:
-                    out += [frame(WINDOW_UPDATE, 0, 1, u32(len(p))),
-                            frame(WINDOW_UPDATE, 0, 0, u32(len(p)))]
-                    updates += 2
-            if out:
-                s.sendall(b"".join(out))
-    took = time.monotonic() - start
-    print(f"  {HUGE >> 20} MiB in {frames} DATA frames, {updates} WINDOW_UPDATEs, {took:.2f}s")
-    eq(got, len(want), "body length")
-    eq(digest.hexdigest(), sha(want), "body SHA-256")
-    check(updates > 3 * 1000, f"only {updates} WINDOW_UPDATEs")
-    eq(calm_goaways(e) - calm0, 0.0, "ENHANCE_YOUR_CALM closes meanwhile")
-
-
-HEADER_LIST = 16 << 10  # http2.max_header_list's default
-
-
-@test
-def unfinished_header_blocks_hold_little(e):
-    # 32 connections with 100 streams each whose requests never end (HEADERS without
-    # END_STREAM, a few hundred bytes of fields): each stream holds what its fields take,
-    # not max_header_list (100 x 16 KiB = 1.6 MiB a connection, 51 MiB in all).
-    block = req(path="/t1/seg-1.m4s") + fields(("user-agent", "sluice-test/1 " + "x" * 120),
-                                               ("accept", "*/*"))
-    streams = b"".join(hdrs(sid, block, END_HEADERS) for sid in range(1, 200, 2))
-    # The connections first, so that what is measured is what their streams hold.
-    peers = [Peer(e) for _ in range(FLOOD_CONNS)]
-    try:
-        for p in peers:
-            p.send(frame(SETTINGS, ACK, 0))
-            p.settle()
-        with RssPeak(e) as mem:
-            for p in peers:
-                p.send(streams)
-            for p in peers:
-                p.settle()  # every stream's fields were read
-                check(not p.eof and not p.of(GOAWAY) and not p.of(RST_STREAM),
-                      f"streams refused: {p.summary()[-200:]}")
-            # The edge's VmRSS goes on rising for a while after the frames were answered:
-            # read it until it has stood still for a quarter of a second.
-            held, still, deadline = rss_kib(e), 0, time.monotonic() + 3
-            while still < 5 and time.monotonic() < deadline:
-                time.sleep(0.05)
-                now = rss_kib(e)
-                still = still + 1 if now == held else 0
-                held = max(held, now)
-            held = max(held, mem.peak)
-    finally:
-        for p in peers:
-            p.close()
-    print(f"  {FLOOD_CONNS} x 100 unfinished requests: VmRSS {mem.before} -> {held} KiB "
-          f"(100 x max_header_list would be {FLOOD_CONNS * 100 * HEADER_LIST >> 10} KiB)")
-    if not sanitized(e):
-        grew = held - mem.before
-        bound = FLOOD_CONNS * 100 * HEADER_LIST // 1024 // 8
-        check(grew <= bound, f"VmRSS grew {grew} KiB with unfinished requests (bound {bound})")
-    eq(e.get("/t1/one.bin").status, 200, "HTTP/1.1 after the unfinished requests")
-
-
 # ---- misses: streams answered through the fill path ----
 # The origin is origin.py's: /cold/ (any plain path), /gate/ holding the body after its first
 # 64 KiB, /die/ and /e500/.
-
-def metric(e, name, labels=None):
-    total = 0.0
-    for line in e.metrics().body.decode().splitlines():
-        m = re.match(r"^([a-z0-9_]+)(\{[^}]*\})? (\S+)$", line)
-        if m and m.group(1) == name and (labels is None or m.group(2) == labels):
-            total += float(m.group(3))
-    return total
-
 
 def wide_open(s):
     """Client SETTINGS with a 16 MiB stream window, and the connection window opened as far."""
@@ -1526,6 +1013,9 @@ def h2_options_preflight(e):
     _, status, hdrs, _ = curl(e, "/t1/seg-1.m4s", "-X", "DELETE")
     eq(status, 405, "DELETE over h2")
     eq(hdrs.get("allow"), "GET, HEAD, OPTIONS", "Allow on a 405")
+
+
+SEND_TIMEOUT = 1.0  # limits.send_timeout in setup()
 
 
 def setup(binary):
