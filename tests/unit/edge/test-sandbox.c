@@ -421,7 +421,8 @@ static bool threads_work(void)
                ran == 1;
 }
 
-/* A socket of each family the edge opens, and a lookup as libcurl's resolver makes it. */
+/* A socket of each family the edge opens, and a getaddrinfo lookup as libcurl's resolver
+ * makes one (here with AI_ADDRCONFIG, which reads the host's addresses over routing netlink). */
 static bool sockets_work(void)
 {
         static const int families[][3] = {{AF_INET, SOCK_STREAM, 0},
