@@ -222,11 +222,10 @@ def serves_and_stores_under_the_sandbox(ctx):
     check(e.running(), "edge died under its seccomp filter")
 
 
-@test
-def upstream_with_an_ipv6_zone(ctx):
-    # An upstream named with an IPv6 zone (libcurl resolves the interface name with an
-    # ioctl, SIOCGIFINDEX, on every transfer): the first upstream, unreachable, is tried and
-    # the miss is filled from the next, under the seccomp filter (kill mode).
+def fills_under_the_filter(ctx, upstreams, misses, prepare=None):
+    """A one-worker edge, its upstreams upstreams(origin_url), fills each (path, what) of misses
+    from an origin serving one body, under the seccomp filter (kill mode), and must still be
+    running after them. prepare(e) runs before the edge starts."""
     body = os.urandom(50_000)
 
     def handle(h):
@@ -235,18 +234,30 @@ def upstream_with_an_ipv6_zone(ctx):
         h.end_headers()
         h.wfile.write(body)
     origin = serve_origin(handle)
-    e = Edge(ctx.binary, {"workers": 1,
-                          "upstreams": [{"url": "http://[fe80::1%25lo]:9", "connect_timeout": "200ms"},
-                                        {"url": origin.url}]})
+    e = Edge(ctx.binary, {"workers": 1, "upstreams": upstreams(origin.url)})
     try:
+        if prepare:
+            prepare(e)
         e.start()
         wait_for(lambda: log_has(e, r"io_uring restricted to"), "the sandbox summary in the log")
-        expect_body(e.get("/zone/t/seg-1.m4s"), body, "a miss past an upstream with a zone")
+        for path, what in misses:
+            expect_body(e.get(path), body, what)
         check(e.running(), "edge died under its seccomp filter")
         e.stop()
     finally:
         e.cleanup()
         origin.shutdown()
+
+
+@test
+def upstream_with_an_ipv6_zone(ctx):
+    # An upstream named with an IPv6 zone (libcurl resolves the interface name with an
+    # ioctl, SIOCGIFINDEX, on every transfer): the first upstream, unreachable, is tried and
+    # the miss is filled from the next.
+    fills_under_the_filter(
+        ctx, lambda url: [{"url": "http://[fe80::1%25lo]:9", "connect_timeout": "200ms"},
+                          {"url": url}],
+        [("/zone/t/seg-1.m4s", "a miss past an upstream with a zone")])
 
 
 def private_hosts(hosts_path):
@@ -271,31 +282,17 @@ def upstream_named_by_host(ctx):
     # reads /etc/hosts. With threads forbidden the edge dies here (and in the zone case above).
     if not ROOT:
         skip("not root: cannot give the edge an /etc/hosts of its own to name the origin in")
-    body = os.urandom(60_000)
 
-    def handle(h):
-        h.send_response(200)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
-    origin = serve_origin(handle)
-    port = origin.url.rsplit(":", 1)[1]
-    e = Edge(ctx.binary, {"workers": 1,
-                          "upstreams": [{"url": f"http://origin.sluice-test:{port}"}]})
-    hosts = os.path.join(e.dir, "hosts")
-    with open(hosts, "w") as f:
-        f.write("127.0.0.1 localhost\n127.0.0.1 origin.sluice-test\n")
-    e.preexec = private_hosts(hosts)
-    try:
-        e.start()
-        wait_for(lambda: log_has(e, r"io_uring restricted to"), "the sandbox summary in the log")
-        expect_body(e.get("/named/t/seg-1.m4s"), body, "a miss from an upstream named by host")
-        expect_body(e.get("/named/t/seg-2.m4s"), body, "a second miss, the name resolved again")
-        check(e.running(), "edge died under its seccomp filter")
-        e.stop()
-    finally:
-        e.cleanup()
-        origin.shutdown()
+    def own_hosts(e):
+        hosts = os.path.join(e.dir, "hosts")
+        with open(hosts, "w") as f:
+            f.write("127.0.0.1 localhost\n127.0.0.1 origin.sluice-test\n")
+        e.preexec = private_hosts(hosts)
+    fills_under_the_filter(
+        ctx, lambda url: [{"url": "http://origin.sluice-test:" + url.rsplit(":", 1)[1]}],
+        [("/named/t/seg-1.m4s", "a miss from an upstream named by host"),
+         ("/named/t/seg-2.m4s", "a second miss, the name resolved again")],
+        prepare=own_hosts)
 
 
 @test
