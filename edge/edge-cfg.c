@@ -274,6 +274,8 @@ static const struct cfg_field edge_fields[] = {
         {.key = "worker_slice_us", .type = CFG_INT,
          .offset = offsetof(struct edge_cfg, worker_slice_us), .min = 0, .max = 100000,
          .def = "100"},
+        {.key = "worker_yield", .type = CFG_BOOL, .offset = offsetof(struct edge_cfg, worker_yield),
+         .def = "true"},
         {.key = "admin", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, admin),
          .sub = admin_fields},
         {.key = "cache", .type = CFG_SECTION, .offset = offsetof(struct edge_cfg, cache),

@@ -117,6 +117,7 @@ struct edge_cfg {
         struct cfg_strlist listen; /* "host:port" client listeners */
         int64_t workers;           /* 0 = one per CPU */
         int64_t worker_slice_us;   /* client workers' scheduler time slice; 0 = the kernel's */
+        bool worker_yield;         /* client workers yield after each iteration on a shared core */
         struct edge_cfg_admin admin;
         struct edge_cfg_cache cache;
         struct cfg_list upstreams; /* of struct edge_cfg_upstream: parents first, origin last */

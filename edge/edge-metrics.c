@@ -176,6 +176,10 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
                 (void)snprintf(label, sizeof(label), "worker=\"%u\"", i);
                 C(worker_requests[i], "sluice_edge_worker_requests_total",
                   "Client requests answered, by worker thread", label);
+                C(worker_yields[i], "sluice_edge_worker_yields_total",
+                  "Times a client worker gave up its core after a loop iteration because other "
+                  "work shared the core (worker_yield)",
+                  label);
         }
         m->n_workers = n_workers;
         return 0;
@@ -189,6 +193,12 @@ void edge_metrics_request(struct edge_metrics *m, unsigned worker, int status, u
         metrics_add(m->bytes_sent, bytes);
         if (worker < m->n_workers)
                 metrics_add(m->worker_requests[worker], 1);
+}
+
+void edge_metrics_yield(struct edge_metrics *m, unsigned worker)
+{
+        if (worker < m->n_workers)
+                metrics_add(m->worker_yields[worker], 1);
 }
 
 void edge_metrics_refusal(struct edge_metrics *m, int status)

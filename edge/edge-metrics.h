@@ -72,6 +72,7 @@ struct edge_metrics {
         struct metric *h2_streams, *h2_client_resets;
         struct metric *h2_goaways[EDGE_H2_GOAWAY_CODES]; /* by our GOAWAY's code; [0] NULL */
         struct metric *worker_requests[EDGE_METRICS_WORKERS_MAX];
+        struct metric *worker_yields[EDGE_METRICS_WORKERS_MAX];
         unsigned n_workers;
 };
 
@@ -83,6 +84,7 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
 
 /* One finished client request: counts by class, bytes and the per-worker counter. */
 void edge_metrics_request(struct edge_metrics *m, unsigned worker, int status, uint64_t bytes);
+void edge_metrics_yield(struct edge_metrics *m, unsigned worker);
 /* A request the parser refused with status (400/414/431/501/505). */
 void edge_metrics_refusal(struct edge_metrics *m, int status);
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -51,4 +52,34 @@ int worker_sched_slice(unsigned slice_us)
         if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
                 return -errno;
         return 0;
+}
+
+void worker_yield_init(struct worker_yield *y)
+{
+        y->next_ms = 0;
+        y->preempted = -1;
+        y->on = false;
+}
+
+void worker_yield_update(struct worker_yield *y, uint64_t now_ms, long preempted)
+{
+        y->on = y->preempted >= 0 && preempted - y->preempted >= WORKER_YIELD_PREEMPTED;
+        y->preempted = preempted;
+        y->next_ms = now_ms + WORKER_YIELD_PERIOD_MS;
+}
+
+bool worker_sched_yield(struct worker_yield *y, uint64_t now_ms)
+{
+        struct rusage ru;
+
+        if (now_ms >= y->next_ms) {
+                if (getrusage(RUSAGE_THREAD, &ru) == 0)
+                        worker_yield_update(y, now_ms, ru.ru_nivcsw);
+                else /* not expected; stay as before and look again next period */
+                        y->next_ms = now_ms + WORKER_YIELD_PERIOD_MS;
+        }
+        if (!y->on)
+                return false;
+        (void)sched_yield();
+        return true;
 }

@@ -12,6 +12,7 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* "edge-worker-<idx>" or "edge-admin" for the calling thread; best effort. */
 void worker_sched_name(unsigned idx, bool admin);
@@ -20,3 +21,33 @@ void worker_sched_name(unsigned idx, bool admin);
  * keeping its policy and nice value. The kernel raises a value under 100 to 100 and lowers one
  * over 100,000. Returns 0 or -errno (-EOPNOTSUPP under a real-time policy). */
 int worker_sched_slice(unsigned slice_us);
+
+/*
+ * Yielding while the core is shared. Under load a worker's io_uring_enter() finds completions
+ * waiting and returns at once, so the worker never sleeps: the scheduler sees a thread that
+ * always wants the CPU and, when a load generator or anything else shares the core, lets the
+ * two take turns a tick at a time. The responses a worker has just handed to the kernel then
+ * wait up to a tick for the process that reads them, and requests sent meanwhile wait up to a
+ * tick for the worker. So a client worker that was preempted at least WORKER_YIELD_PREEMPTED
+ * times in the last WORKER_YIELD_PERIOD_MS (its involuntary context switches, read with
+ * getrusage(2) once a period) yields the CPU after every loop iteration; alone on its core it
+ * never does, and pays one getrusage() a period. Measured in docs/bench.md.
+ */
+#define WORKER_YIELD_PERIOD_MS 20
+#define WORKER_YIELD_PREEMPTED 2
+
+struct worker_yield {
+        uint64_t next_ms; /* when the switch count is read again; 0: at the next call */
+        long preempted;   /* involuntary context switches at the last read; -1 before it */
+        bool on;          /* the last period saw the core shared: yield every iteration */
+};
+
+void worker_yield_init(struct worker_yield *y);
+
+/* Decide from a reading of the thread's involuntary context switches taken at now_ms; the
+ * first reading only sets the base. Pure, for tests; worker_sched_yield() calls it. */
+void worker_yield_update(struct worker_yield *y, uint64_t now_ms, long preempted);
+
+/* Once per loop iteration of a client worker: reads the switch count when a period is over,
+ * and yields while the core is shared. Returns true when it yielded. */
+bool worker_sched_yield(struct worker_yield *y, uint64_t now_ms);

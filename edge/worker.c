@@ -207,6 +207,9 @@ static void on_iteration(struct uring_loop *loop, void *userdata)
         struct edge_worker *w = userdata;
 
         access_log_flush(&w->alog);
+        if (!w->admin && w->rt->cfg->worker_yield &&
+            worker_sched_yield(&w->yield, uring_loop_now_ms(loop)))
+                edge_metrics_yield(&w->srv->m, w->idx);
 }
 
 static void on_flush_counters(struct uring_loop *loop, struct uring_timer *t)
@@ -317,6 +320,7 @@ static void *worker_main(void *arg)
         metrics_set_worker(w->admin ? w->srv->n_workers + 1 : w->idx + 1);
         worker_sched_name(w->idx, w->admin);
         w->slice_us = -1;
+        worker_yield_init(&w->yield);
         r = setup(w);
         w->setup_err = r;
         (void)sem_post(&w->ready);

@@ -13,6 +13,7 @@
 #include "access-log.h"
 #include "edge-metrics.h"
 #include "prefetch.h"
+#include "worker-sched.h"
 
 /*
  * The process and its worker threads. Each client worker owns one io_uring loop, one
@@ -112,6 +113,7 @@ struct edge_worker {
         const struct edge_runtime *rt;
         unsigned rt_gen;
         int64_t slice_us; /* the time slice last asked for (client workers); -1 before that */
+        struct worker_yield yield; /* client workers: yielding while the core is shared */
         struct edge_limits limits;
         struct http1_limits plimits;
 

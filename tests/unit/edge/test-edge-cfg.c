@@ -71,6 +71,7 @@ TEST(defaults)
         ASSERT_STREQ(c->listen.items[0], "0.0.0.0:8080");
         ASSERT_EQ(c->workers, 0);
         ASSERT_EQ(c->worker_slice_us, 100);
+        ASSERT_TRUE(c->worker_yield);
         ASSERT_STREQ(c->admin.listen, "127.0.0.1:8081");
         ASSERT_EQ(c->cache.max_size, 10ull << 30);
         ASSERT_EQ(c->cache.fd_cache, 1024);
@@ -100,6 +101,7 @@ TEST(everything_set)
                                   "  - \"[::1]:8443\"\n"
                                   "workers: 4\n"
                                   "worker_slice_us: 0\n"
+                                  "worker_yield: off\n"
                                   "admin:\n"
                                   "  listen: localhost:9091\n"
                                   "  token_file: /t\n"
@@ -129,6 +131,7 @@ TEST(everything_set)
         ASSERT_STREQ(c->listen.items[1], "[::1]:8443");
         ASSERT_EQ(c->workers, 4);
         ASSERT_EQ(c->worker_slice_us, 0);
+        ASSERT_TRUE(!c->worker_yield);
         ASSERT_EQ(c->cache.max_size, 2ull << 40);
         ASSERT_EQ(c->cache.fd_cache, 0);
         ASSERT_EQ(c->upstreams.n, 2);
