@@ -59,11 +59,18 @@ void worker_yield_init(struct worker_yield *y)
         y->next_ms = 0;
         y->preempted = -1;
         y->on = false;
+        y->quiet = 0;
 }
 
 void worker_yield_update(struct worker_yield *y, uint64_t now_ms, long preempted)
 {
-        y->on = y->preempted >= 0 && preempted - y->preempted >= WORKER_YIELD_PREEMPTED;
+        bool shared = y->preempted >= 0 && preempted - y->preempted >= WORKER_YIELD_PREEMPTED;
+
+        if (shared)
+                y->quiet = 0;
+        else if (y->on && ++y->quiet < WORKER_YIELD_HOLD)
+                shared = true;
+        y->on = shared;
         y->preempted = preempted;
         y->next_ms = now_ms + WORKER_YIELD_PERIOD_MS;
 }

@@ -29,17 +29,22 @@ int worker_sched_slice(unsigned slice_us);
  * two take turns a tick at a time. The responses a worker has just handed to the kernel then
  * wait up to a tick for the process that reads them, and requests sent meanwhile wait up to a
  * tick for the worker. So a client worker that was preempted at least WORKER_YIELD_PREEMPTED
- * times in the last WORKER_YIELD_PERIOD_MS (its involuntary context switches, read with
- * getrusage(2) once a period) yields the CPU after every loop iteration; alone on its core it
- * never does, and pays one getrusage() a period. Measured in docs/bench.md.
+ * times in a period of WORKER_YIELD_PERIOD_MS (its involuntary context switches, read with
+ * getrusage(2) once a period) yields the CPU after every loop iteration, and goes on doing so
+ * until WORKER_YIELD_HOLD periods in a row pass without one: while it yields, the other work
+ * often runs without preempting it, and stopping at the first quiet period let the turn-taking
+ * start again. Alone on its core it never yields, and pays one getrusage() a period. Measured in
+ * docs/bench.md.
  */
 #define WORKER_YIELD_PERIOD_MS 20
 #define WORKER_YIELD_PREEMPTED 2
+#define WORKER_YIELD_HOLD      50 /* one second */
 
 struct worker_yield {
         uint64_t next_ms; /* when the switch count is read again; 0: at the next call */
         long preempted;   /* involuntary context switches at the last read; -1 before it */
-        bool on;          /* the last period saw the core shared: yield every iteration */
+        unsigned quiet;   /* periods in a row without preemption while on */
+        bool on;          /* the core was shared lately: yield every iteration */
 };
 
 void worker_yield_init(struct worker_yield *y);

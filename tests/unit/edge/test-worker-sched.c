@@ -30,7 +30,7 @@ TEST(first_reading_only_sets_the_base)
         ASSERT_EQ(y.next_ms, 1000 + WORKER_YIELD_PERIOD_MS);
 }
 
-TEST(on_while_preempted_off_when_alone)
+TEST(on_while_preempted_off_after_a_quiet_second)
 {
         struct worker_yield y;
         uint64_t t = 1000;
@@ -43,11 +43,23 @@ TEST(on_while_preempted_off_when_alone)
         t += WORKER_YIELD_PERIOD_MS;
         worker_yield_update(&y, t, y.preempted + WORKER_YIELD_PREEMPTED);
         ASSERT_TRUE(y.on);
+        /* Quiet periods keep it on, and a preemption among them starts the count over. */
+        for (unsigned i = 1; i < WORKER_YIELD_HOLD; i++) {
+                t += WORKER_YIELD_PERIOD_MS;
+                worker_yield_update(&y, t, y.preempted + (i == 10 ? 40 : 0));
+                ASSERT_TRUE(y.on);
+        }
+        ASSERT_EQ(y.quiet, WORKER_YIELD_HOLD - 11); /* quiet since the 40 */
+        while (y.quiet < WORKER_YIELD_HOLD - 1) {
+                t += WORKER_YIELD_PERIOD_MS;
+                worker_yield_update(&y, t, y.preempted);
+                ASSERT_TRUE(y.on);
+        }
+        t += WORKER_YIELD_PERIOD_MS; /* the WORKER_YIELD_HOLD-th quiet period in a row */
+        worker_yield_update(&y, t, y.preempted);
+        ASSERT_TRUE(!y.on);
         t += WORKER_YIELD_PERIOD_MS;
-        worker_yield_update(&y, t, y.preempted + 40); /* yields that switched count too */
-        ASSERT_TRUE(y.on);
-        t += WORKER_YIELD_PERIOD_MS;
-        worker_yield_update(&y, t, y.preempted); /* the other work went away */
+        worker_yield_update(&y, t, y.preempted + 1); /* one preemption does not start it */
         ASSERT_TRUE(!y.on);
 }
 
@@ -68,9 +80,9 @@ TEST(reads_once_a_period)
         ASSERT_EQ(y.preempted, -1000);
 
         /* At the period's end it is read: the thread's own count. A negative one is no base, so
-         * this reading only sets one, and the loop stops yielding. */
-        ASSERT_TRUE(!worker_sched_yield(&y, 5000 + WORKER_YIELD_PERIOD_MS));
-        ASSERT_TRUE(!y.on);
+         * this period counts as quiet, and the loop goes on yielding for the hold. */
+        ASSERT_TRUE(worker_sched_yield(&y, 5000 + WORKER_YIELD_PERIOD_MS));
+        ASSERT_EQ(y.quiet, 1);
         ASSERT_EQ(getrusage(RUSAGE_THREAD, &ru), 0);
         ASSERT_TRUE(y.preempted >= 0 && y.preempted <= ru.ru_nivcsw);
         ASSERT_EQ(y.next_ms, 5000 + 2 * WORKER_YIELD_PERIOD_MS);
