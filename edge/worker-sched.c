@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,34 +55,65 @@ int worker_sched_slice(unsigned slice_us)
         return 0;
 }
 
-void worker_yield_init(struct worker_yield *y)
+int worker_yield_init(struct worker_yield *y)
 {
-        y->next_ms = 0;
-        y->preempted = -1;
-        y->on = false;
+        y->next_ms = y->last_ms = 0;
+        y->waited = UINT64_MAX;
         y->quiet = 0;
+        y->on = false;
+        y->fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+        return y->fd < 0 ? -errno : 0;
 }
 
-void worker_yield_update(struct worker_yield *y, uint64_t now_ms, long preempted)
+void worker_yield_close(struct worker_yield *y)
 {
-        bool shared = y->preempted >= 0 && preempted - y->preempted >= WORKER_YIELD_PREEMPTED;
+        if (y->fd >= 0)
+                (void)close(y->fd);
+        y->fd = -1;
+        y->on = false;
+}
 
+void worker_yield_update(struct worker_yield *y, uint64_t now_ms, uint64_t waited)
+{
+        bool shared = false;
+
+        if (y->waited != UINT64_MAX && waited >= y->waited && now_ms > y->last_ms)
+                shared = (waited - y->waited) * 100u >=
+                         (now_ms - y->last_ms) * 1000000u * WORKER_YIELD_WAITED_PCT;
         if (shared)
                 y->quiet = 0;
         else if (y->on && ++y->quiet < WORKER_YIELD_HOLD)
                 shared = true;
         y->on = shared;
-        y->preempted = preempted;
+        y->waited = waited;
+        y->last_ms = now_ms;
         y->next_ms = now_ms + WORKER_YIELD_PERIOD_MS;
+}
+
+/* "run_ns wait_ns timeslices\n": the second field, or UINT64_MAX when unreadable. */
+static uint64_t read_waited(int fd)
+{
+        char buf[96], *p, *end;
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        unsigned long long v;
+
+        if (n <= 0)
+                return UINT64_MAX;
+        buf[n] = '\0';
+        (void)strtoull(buf, &p, 10);
+        errno = 0;
+        v = strtoull(p, &end, 10);
+        return end == p || errno ? UINT64_MAX : (uint64_t)v;
 }
 
 bool worker_sched_yield(struct worker_yield *y, uint64_t now_ms)
 {
-        struct rusage ru;
-
+        if (y->fd < 0)
+                return false;
         if (now_ms >= y->next_ms) {
-                if (getrusage(RUSAGE_THREAD, &ru) == 0)
-                        worker_yield_update(y, now_ms, ru.ru_nivcsw);
+                uint64_t waited = read_waited(y->fd);
+                if (waited != UINT64_MAX)
+                        worker_yield_update(y, now_ms, waited);
                 else /* not expected; stay as before and look again next period */
                         y->next_ms = now_ms + WORKER_YIELD_PERIOD_MS;
         }

@@ -25,34 +25,39 @@ int worker_sched_slice(unsigned slice_us);
 /*
  * Yielding while the core is shared. Under load a worker's io_uring_enter() finds completions
  * waiting and returns at once, so the worker never sleeps: the scheduler sees a thread that
- * always wants the CPU and, when a load generator or anything else shares the core, lets the
- * two take turns a tick at a time. The responses a worker has just handed to the kernel then
+ * always wants the CPU and, when a load generator or anything else busy shares the core, lets
+ * the two take turns a tick at a time. The responses a worker has just handed to the kernel then
  * wait up to a tick for the process that reads them, and requests sent meanwhile wait up to a
- * tick for the worker. So a client worker that was preempted at least WORKER_YIELD_PREEMPTED
- * times in a period of WORKER_YIELD_PERIOD_MS (its involuntary context switches, read with
- * getrusage(2) once a period) yields the CPU after every loop iteration, and goes on doing so
- * until WORKER_YIELD_HOLD periods in a row pass without one: while it yields, the other work
- * often runs without preempting it, and stopping at the first quiet period let the turn-taking
- * start again. Alone on its core it never yields, and pays one getrusage() a period. Measured in
+ * tick for the worker. So a client worker that spent at least WORKER_YIELD_WAITED_PCT percent of
+ * a period of WORKER_YIELD_PERIOD_MS runnable but waiting for its CPU (the run-queue delay in
+ * /proc/thread-self/schedstat, read once a period) yields the CPU after every loop iteration,
+ * and goes on doing so until WORKER_YIELD_HOLD periods in a row pass under that: stopping at
+ * the first quiet period let the turn-taking start again. Alone on its core (kernel threads
+ * only take moments of it) it never yields, and pays one pread() a period. Measured in
  * docs/bench.md.
  */
-#define WORKER_YIELD_PERIOD_MS 20
-#define WORKER_YIELD_PREEMPTED 2
-#define WORKER_YIELD_HOLD      50 /* one second */
+#define WORKER_YIELD_PERIOD_MS  20
+#define WORKER_YIELD_WAITED_PCT 25
+#define WORKER_YIELD_HOLD       50 /* one second */
 
 struct worker_yield {
-        uint64_t next_ms; /* when the switch count is read again; 0: at the next call */
-        long preempted;   /* involuntary context switches at the last read; -1 before it */
-        unsigned quiet;   /* periods in a row without preemption while on */
-        bool on;          /* the core was shared lately: yield every iteration */
+        int fd;            /* /proc/thread-self/schedstat; -1: not readable, never yields */
+        uint64_t next_ms;  /* when the delay is read again; 0: at the next call */
+        uint64_t last_ms;  /* when it was read last */
+        uint64_t waited;   /* run-queue delay at the last reading, ns; UINT64_MAX before it */
+        unsigned quiet;    /* periods in a row under the mark while on */
+        bool on;           /* the core was shared lately: yield every iteration */
 };
 
-void worker_yield_init(struct worker_yield *y);
+/* For the calling thread (schedstat is per thread): 0, or -errno when the file cannot be opened,
+ * and then the thread never yields. */
+int worker_yield_init(struct worker_yield *y);
+void worker_yield_close(struct worker_yield *y);
 
-/* Decide from a reading of the thread's involuntary context switches taken at now_ms; the
- * first reading only sets the base. Pure, for tests; worker_sched_yield() calls it. */
-void worker_yield_update(struct worker_yield *y, uint64_t now_ms, long preempted);
+/* Decide from a reading of the thread's run-queue delay in ns, taken at now_ms; the first
+ * reading only sets the base. Pure, for tests; worker_sched_yield() calls it. */
+void worker_yield_update(struct worker_yield *y, uint64_t now_ms, uint64_t waited);
 
-/* Once per loop iteration of a client worker: reads the switch count when a period is over,
- * and yields while the core is shared. Returns true when it yielded. */
+/* Once per loop iteration of a client worker: reads the delay when a period is over, and
+ * yields while the core is shared. Returns true when it yielded. */
 bool worker_sched_yield(struct worker_yield *y, uint64_t now_ms);

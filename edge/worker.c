@@ -320,8 +320,14 @@ static void *worker_main(void *arg)
         metrics_set_worker(w->admin ? w->srv->n_workers + 1 : w->idx + 1);
         worker_sched_name(w->idx, w->admin);
         w->slice_us = -1;
-        worker_yield_init(&w->yield);
+        w->yield.fd = -1;
+        if (!w->admin && (r = worker_yield_init(&w->yield)) < 0)
+                log_warn("worker %u: /proc/thread-self/schedstat: %s; it will not yield its core "
+                         "when the core is shared (worker_yield)",
+                         w->idx, strerror(-r));
         r = setup(w);
+        if (r < 0)
+                worker_yield_close(&w->yield);
         w->setup_err = r;
         (void)sem_post(&w->ready);
         if (r < 0)
@@ -347,6 +353,7 @@ static void *worker_main(void *arg)
         if (uring_loop_settle(w->loop, 1000) < 0)
                 log_warn("worker %u: connections still in flight at exit, ignoring", w->idx);
         access_log_flush(&w->alog);
+        worker_yield_close(&w->yield);
         return NULL;
 }
 
