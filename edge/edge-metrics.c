@@ -178,7 +178,7 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
                   "Client requests answered, by worker thread", label);
                 C(worker_yields[i], "sluice_edge_worker_yields_total",
                   "Times a client worker gave up its core after a loop iteration because other "
-                  "work shared the core (worker_yield)",
+                  "work on the core kept it waiting (worker_yield)",
                   label);
         }
         m->n_workers = n_workers;

@@ -4,7 +4,9 @@ move the bodies with sendfile (or splice) and read none of their bytes into its 
 A read-then-write send path would show as read/pread calls carrying the body, and no
 sendfile. Bodies of at most 4 KiB leave with their head in one send through the ring, from
 the file's mapping: no system call of the edge's own carries them, neither a read nor a
-sendfile. Needs strace (tools/deps installs it); skips (77) without it."""
+sendfile. (A worker's reads of its own /proc/thread-self/schedstat, once every 20 ms for
+worker_yield, are left out: they carry no body.) Needs strace (tools/deps installs it); skips
+(77) without it."""
 
 import os
 import re
@@ -21,6 +23,9 @@ ZERO_COPY = ("sendfile", "sendfile64", "splice")
 READS = ("read", "pread64", "readv", "preadv", "preadv2")
 CALL = re.compile(r"^(?:\[pid\s+)?\d*\]?\s*(\w+)\(.*\)\s+=\s+(-?\d+)")
 RESUMED = re.compile(r"<\.\.\. (\w+) resumed>.*\)\s+=\s+(-?\d+)")
+# With strace -y a call's descriptor shows its path: a worker's schedstat reads (worker_yield).
+SCHEDSTAT = re.compile(r"^(?:\[pid\s+)?(\d*)\]?\s*\w+\(\d+</proc/\d+/task/\d+/schedstat>")
+OWNER = re.compile(r"^(?:\[pid\s+)?(\d*)\]?")
 
 
 def traced_threads(pid):
@@ -42,7 +47,7 @@ class Trace:
     def __init__(self, pid, calls):
         self.dir = tempfile.mkdtemp(prefix="sluice-zc-")
         self.out = os.path.join(self.dir, "trace")
-        self.proc = subprocess.Popen(["strace", "-f", "-qq", "-e", "signal=none", "-e",
+        self.proc = subprocess.Popen(["strace", "-f", "-qq", "-y", "-e", "signal=none", "-e",
                                       "trace=" + ",".join(calls), "-o", self.out,
                                       "-p", str(pid)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -56,12 +61,22 @@ class Trace:
             time.sleep(0.05)  # poll interval while strace attaches, bounded by the deadline
 
     def stop(self):
-        """Detach and return {call: (count, bytes)} of the calls that returned >= 0."""
+        """Detach and return {call: (count, bytes)} of the calls that returned >= 0, but for
+        the workers' schedstat reads."""
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(timeout=10)
         got = {}
+        unfinished = set()  # threads whose schedstat read strace split in two lines
         with open(self.out) as f:
             for line in f:
+                own = SCHEDSTAT.search(line)
+                if own:
+                    if "<unfinished" in line:
+                        unfinished.add(own.group(1))
+                    continue
+                if "resumed>" in line and OWNER.search(line).group(1) in unfinished:
+                    unfinished.discard(OWNER.search(line).group(1))
+                    continue
                 m = CALL.search(line) or RESUMED.search(line)
                 if not m or int(m.group(2)) < 0:
                     continue
