@@ -117,6 +117,7 @@ TEST(reads_once_a_period)
 }
 
 static atomic_bool spin_stop;
+static volatile unsigned work_sink; /* keeps the busy loop below from being optimised away */
 
 static void *spin(void *arg)
 {
@@ -152,9 +153,8 @@ TEST(a_spinning_neighbour_turns_yielding_on)
         ASSERT_EQ(worker_yield_init(&y), 0);
         end = now_ms() + 3000;
         while (now_ms() < end && yields < 100) {
-                volatile unsigned work = 0;
                 for (unsigned i = 0; i < 20000; i++) /* a loop iteration's worth of work */
-                        work += i;
+                        work_sink += i;
                 yields += worker_sched_yield(&y, now_ms());
         }
         atomic_store(&spin_stop, true);
