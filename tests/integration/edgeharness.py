@@ -628,6 +628,27 @@ class Edge:
         return r
 
 
+SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
+
+
+def metric(e, name, labels=""):
+    """The sum of the samples of the family `name` on e's /metrics whose label set holds the
+    text `labels` ('' for all of them: 'code="X"' or a whole '{code="X"}'). A family the edge
+    does not declare fails the test rather than reading as 0."""
+    total, declared = 0.0, False
+    for line in e.metrics().body.decode().splitlines():
+        if line.startswith("# TYPE "):
+            declared = declared or line.split(" ")[2] == name
+            continue
+        m = SAMPLE.match(line)
+        if m and m.group(1) == name:
+            declared = True
+            if labels in (m.group(2) or ""):
+                total += float(m.group(3))
+    check(declared, f"no {name} in /metrics")
+    return total
+
+
 def preload_env(shim, **more):
     """An edge environment preloading shim (plus more): the sanitizer's runtime is then not
     first in line, which a sanitizer build is told to accept."""

@@ -4,7 +4,6 @@ names, HPACK field blocks of literals, a Peer that keeps every frame it reads, a
 of steps checked against its expected outcome, curl with prior knowledge, and an edge metric's
 value."""
 
-import re
 import socket
 import struct
 import subprocess
@@ -226,12 +225,3 @@ def curl(e, path, *extra):
     status = int(lines[0].split()[1])
     hdrs = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
     return lines[0], status, hdrs, body
-
-
-def metric(e, name, labels=None):
-    total = 0.0
-    for line in e.metrics().body.decode().splitlines():
-        m = re.match(r"^([a-z0-9_]+)(\{[^}]*\})? (\S+)$", line)
-        if m and m.group(1) == name and (labels is None or m.group(2) == labels):
-            total += float(m.group(3))
-    return total

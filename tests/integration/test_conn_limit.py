@@ -4,11 +4,10 @@ closed at once, without a byte, and counted in sluice_edge_connections_refused_t
 connections already open are still served, and one closing makes room for the next."""
 
 import json
-import re
 import sys
 import time
 
-from edgeharness import build_request, check, eq, expect_body, run, standard_setup, test
+from edgeharness import build_request, check, eq, expect_body, metric, run, standard_setup, test
 
 LIMIT = 3
 # Two workers share one process-wide count; long keep-alive so the held connections stay.
@@ -21,15 +20,6 @@ def open_count(e):
     r = e.admin("GET", "/healthz")
     eq(r.status, 200, "/healthz status")
     return json.loads(r.body)["connections"]
-
-
-def metric(e, name):
-    total = 0.0
-    for line in e.metrics().body.decode().splitlines():
-        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\S+)$", line)
-        if m and m.group(1) == name:
-            total += float(m.group(3))
-    return total
 
 
 def wait_open_count(e, want, timeout=5.0):

@@ -60,12 +60,12 @@ import tempfile
 import time
 
 import edgeharness
-from edgeharness import HOST, Closed, check, eq, expect_body, free_port, preload_env, run, skip, \
-    test
+from edgeharness import HOST, Closed, check, eq, expect_body, free_port, metric, preload_env, run, \
+    skip, test
 from peeraddr import outward_address
 from h2frames import frame, get_block
 from test_h2c import read_streams, wide_open
-from test_miss import RNG, Origin, metric, start_edge
+from test_miss import RNG, Origin, start_edge
 from test_tls import make_pki
 
 edgeharness._tests.clear()  # test_miss's and test_h2c's own tests run in their own files

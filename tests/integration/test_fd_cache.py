@@ -27,11 +27,10 @@ cache.fd_cache: cached descriptors of idle files give way to what needs a descri
 """
 
 import os
-import re
 import resource
 import sys
 
-from edgeharness import Edge, RawConn, build_request, check, eq, expect_body, run, test
+from edgeharness import Edge, RawConn, build_request, check, eq, expect_body, metric, run, test
 from origin import Origin
 
 NOFILE = 64  # the edge's soft descriptor limit: about 40 left once it is up
@@ -62,12 +61,6 @@ def get_all(e, c, objs, what):
     for key, data in objs.items():
         c.send(build_request("GET", key))
         expect_body(c.read_response(), data, f"{what} {key}")
-
-
-def metric(e, name):
-    m = re.search(rf"^{name} (\S+)$", e.metrics().body.decode(), re.M)
-    check(m is not None, f"no {name} in /metrics")
-    return float(m.group(1))
 
 
 @test

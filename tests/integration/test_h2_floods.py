@@ -11,12 +11,12 @@ import sys
 import threading
 import time
 
-from edgeharness import HOST, Edge, Fail, check, eq, run, sha, start_pushed, test
+from edgeharness import HOST, Edge, Fail, check, eq, metric, run, sha, start_pushed, test
 from h2frames import PREFACE, frame, get_block, split_frames
 from h2peer import (ACK, CANCEL, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM,
                     GET, GOAWAY, HEADER_LIST, HEADERS, OPEN, PING, PRIORITY, Peer, RST_STREAM,
                     SETTINGS, TYPE_NAMES, WINDOW_UPDATE, curl, fields, goaway_code, hdrs, hstr,
-                    metric, req, setting, u32)
+                    req, setting, u32)
 
 FLOOD_CONNS = 32
 FLOOD_RSS_KIB = 8 * 1024  # bound on VmRSS growth, from before a flood to its peak

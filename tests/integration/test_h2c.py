@@ -12,14 +12,14 @@ import subprocess
 import sys
 import time
 
-from edgeharness import HOST, Edge, Fail, check, eq, run, sha, skip, start_pushed, test
+from edgeharness import HOST, Edge, Fail, check, eq, metric, run, sha, skip, start_pushed, test
 from h2frames import PREFACE, frame, get_block, split_frames
 from h2peer import (ACK, CANCEL, COMPRESSION_ERROR, CONTINUATION, DATA, END_HEADERS, END_STREAM,
                     ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, GET, GOAWAY,
                     HEADER_LIST, HEADERS, NO_ERROR, OPEN, PADDED, PING, PRIO, PRIORITY,
                     PROTOCOL_ERROR, PUSH_PROMISE, Peer, RST_STREAM, SETTINGS, STREAM_CLOSED,
                     WINDOW_UPDATE, conversation, curl, expect, fields, hdrs, hpack_int, hstr,
-                    metric, req, setting, u32)
+                    req, setting, u32)
 from origin import Origin
 from peeraddr import outward_address
 

@@ -24,25 +24,10 @@ import threading
 import time
 
 from edgeharness import (Closed, Edge, RawConn, build_request, check, eq, expect_body, free_port,
-                         run_and_stop, sha, skip, test, HOST)
+                         metric, run_and_stop, sha, skip, test, HOST)
 from origin import Origin
 
 RNG = random.Random(5)
-
-
-def metric(e, name, labels=None):
-    text = e.metrics().body.decode()
-    total = 0
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\S+)$", line)
-        if not m or m.group(1) != name:
-            continue
-        if labels and labels not in (m.group(2) or ""):
-            continue
-        total += float(m.group(3))
-    return total
 
 
 def counters(e):

@@ -18,14 +18,14 @@ never gets the whole body, nothing is stored); the other is committed, checked a
 """
 import hashlib
 import os
-import re
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "control"))
 
 import ctlharness  # noqa: E402
-from edgeharness import Closed, Edge, RawConn, build_request, check, eq, expect_body  # noqa: E402
+from edgeharness import (Closed, Edge, RawConn, build_request, check, eq, expect_body,  # noqa: E402
+                         metric)
 from origin import Origin  # noqa: E402
 
 GOOD1 = b"catalog bytes of segment one " * 200
@@ -42,12 +42,6 @@ def wait_for(what, fn, timeout=15.0):
         if time.monotonic() > end:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
-
-
-def metric(e, name, labels=""):
-    text = e.metrics().body.decode()
-    m = re.search(rf"^{name}(?:{{[^}}]*{re.escape(labels)}[^}}]*}})? (\S+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
 
 
 def listed(e, key):

@@ -74,8 +74,9 @@ class Trace:
                     if "<unfinished" in line:
                         unfinished.add(own.group(1))
                     continue
-                if "resumed>" in line and OWNER.search(line).group(1) in unfinished:
-                    unfinished.discard(OWNER.search(line).group(1))
+                tid = OWNER.search(line).group(1)
+                if "resumed>" in line and tid in unfinished:
+                    unfinished.discard(tid)
                     continue
                 m = CALL.search(line) or RESUMED.search(line)
                 if not m or int(m.group(2)) < 0:

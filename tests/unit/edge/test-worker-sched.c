@@ -5,17 +5,14 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 #include "tests.h"
+#include "uring-loop.h"
 #include "worker-sched.h"
 
 static uint64_t now_ms(void)
 {
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+        return uring_loop_clock_us() / 1000;
 }
 
 #define MS 1000000ull /* ns */
