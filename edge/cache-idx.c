@@ -98,6 +98,26 @@ static int meta_write(struct cache_idx *idx, MDB_txn *txn, const struct cache_id
         return mdb_err(mdb_put(txn, idx->meta, &k, &v, 0));
 }
 
+/* The totals the meta record holds in txn's view. Returns 0, -ENOENT (none yet), -EPROTO (a
+ * record of another format) or -errno. */
+static int meta_read(struct cache_idx *idx, MDB_txn *txn, struct cache_idx_totals *ret)
+{
+        MDB_val k = {sizeof(meta_key) - 1, (void *)meta_key}, v;
+        struct meta_rec m;
+        int r = mdb_err(mdb_get(txn, idx->meta, &k, &v));
+
+        if (r < 0)
+                return r;
+        if (v.mv_size < sizeof(m))
+                return -EPROTO;
+        memcpy(&m, v.mv_data, sizeof(m));
+        if (m.version != META_VERSION || m.rec_size != sizeof(struct cache_idx_rec))
+                return -EPROTO;
+        ret->objects = m.objects;
+        ret->bytes = m.bytes;
+        return 0;
+}
+
 /* Every write takes the writer lock, then a write transaction; write_end undoes both. */
 static int write_begin(struct cache_idx *idx, MDB_txn **txn)
 {
@@ -201,26 +221,12 @@ int cache_idx_open(const char *dir, uint64_t map_size, unsigned flags, struct ca
         if (r < 0)
                 goto fail;
 
-        MDB_val k = {sizeof(meta_key) - 1, (void *)meta_key}, v;
-        r = mdb_err(mdb_get(txn, idx->meta, &k, &v));
-        if (r == 0) {
-                struct meta_rec m;
-                if (v.mv_size < sizeof(m)) {
-                        r = -EPROTO;
-                        goto fail;
-                }
-                memcpy(&m, v.mv_data, sizeof(m));
-                if (m.version != META_VERSION || m.rec_size != sizeof(struct cache_idx_rec)) {
-                        r = -EPROTO;
-                        goto fail;
-                }
-                idx->totals.objects = m.objects;
-                idx->totals.bytes = m.bytes;
-        } else if (r == -ENOENT && !ro) {
+        r = meta_read(idx, txn, &idx->totals);
+        if (r == -ENOENT && !ro) {
                 r = meta_write(idx, txn, &idx->totals);
                 if (r < 0)
                         goto fail;
-        } else {
+        } else if (r < 0) {
                 goto fail;
         }
         r = mdb_err(mdb_txn_commit(txn));
@@ -257,6 +263,18 @@ void cache_idx_get_totals(struct cache_idx *idx, struct cache_idx_totals *ret)
         pthread_mutex_lock(&idx->tlock);
         *ret = idx->totals;
         pthread_mutex_unlock(&idx->tlock);
+}
+
+int cache_idx_read_totals(struct cache_idx *idx, struct cache_idx_totals *ret)
+{
+        MDB_txn *txn;
+        int r = mdb_err(mdb_txn_begin(idx->env, NULL, MDB_RDONLY, &txn));
+
+        if (r < 0)
+                return r;
+        r = meta_read(idx, txn, ret);
+        mdb_txn_abort(txn);
+        return r;
 }
 
 int cache_idx_reader_new(struct cache_idx *idx, struct cache_idx_reader **ret)

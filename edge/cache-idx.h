@@ -76,6 +76,9 @@ void cache_idx_close(struct cache_idx *idx);
 /* Current totals (objects, bytes) as of this handle's last finished commit: a commit under
  * way is not waited for. A read-only handle commits nothing: its totals are those at open. */
 void cache_idx_get_totals(struct cache_idx *idx, struct cache_idx_totals *ret);
+/* The totals the index holds now, read in a read transaction of their own (a read-only
+ * handle's view of a writer's commits since it opened). Returns 0 or -errno. */
+int cache_idx_read_totals(struct cache_idx *idx, struct cache_idx_totals *ret);
 
 /* A per-thread reader holding one reset read txn. Returns 0 or -errno. */
 int cache_idx_reader_new(struct cache_idx *idx, struct cache_idx_reader **ret);

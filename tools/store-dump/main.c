@@ -205,7 +205,7 @@ int main(int argc, char **argv)
         struct dump d = {.objfd = -1, .progress = -1};
         const char *prefix = "";
         struct cache_idx *idx = NULL;
-        struct cache_idx_totals at_start;
+        struct cache_idx_totals at_start, at_end;
         char path[4096];
         struct stat st;
         int c, r;
@@ -272,10 +272,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "sluice-store-dump: %s: %s\n", path, open_error(r));
                 return 1;
         }
-        /* A read-only handle reads the totals once, at open, and commits nothing that would
-         * refresh them: they are the store's when the dump started, and are printed as such
-         * (the listing itself runs through many read transactions, each seeing the index as
-         * a running edge has changed it by then). */
+        /* The listing runs through many read transactions, each seeing the index as a running
+         * edge has changed it by then: the store's totals are printed as they were when the
+         * dump opened it and as they are once it has listed everything. */
         cache_idx_get_totals(idx, &at_start);
         if (d.verify) {
                 r = cache_idx_reader_new(idx, &d.rd);
@@ -302,9 +301,16 @@ int main(int argc, char **argv)
                 cache_idx_close(idx);
                 return 1;
         }
+        r = cache_idx_read_totals(idx, &at_end);
         printf("# listed %llu entries, %llu bytes%s; whole store at start %llu objects, %llu bytes",
                d.n, d.bytes, prefix[0] ? " under the prefix" : "",
                (unsigned long long)at_start.objects, (unsigned long long)at_start.bytes);
+        if (r == 0)
+                printf(", at end %llu objects, %llu bytes", (unsigned long long)at_end.objects,
+                       (unsigned long long)at_end.bytes);
+        else
+                fprintf(stderr, "sluice-store-dump: %s: the totals at end: %s\n", path,
+                        strerror(-r));
         if (d.verify)
                 printf("; %llu bad", d.bad);
         if (d.gone)

@@ -122,9 +122,9 @@ static void long_key(char *buf, size_t len, unsigned i)
  * The totals line of a whole run (main) while the edge changes the store: the dump's
  * standard output is a pipe this test reads, so the dump waits in its first batch until the
  * test has deleted the last entry and added one after it; the next batch sees both. The
- * "listed" figures are those of the lines printed; the store's figures are those the index
- * recorded when the dump opened it (a read-only handle never reads them again), and the line
- * says so: it used to print them as "store totals", as if they were current.
+ * "listed" figures are those of the lines printed; the store's are given twice, as the index
+ * recorded them when the dump opened it and when it had listed everything, and the line says
+ * which is which: it used to print those at open as "store totals", as if they were current.
  */
 TEST(totals_line_says_what_its_figures_are)
 {
@@ -190,7 +190,7 @@ TEST(totals_line_says_what_its_figures_are)
         ASSERT_TRUE(totals != NULL);
         ASSERT_STREQ(totals,
                      "# listed 300 entries, 1210 bytes; whole store at start 300 objects, 1200 "
-                     "bytes\n");
+                     "bytes, at end 300 objects, 1210 bytes\n");
         free(totals);
         tests_rm_rf(dir);
 }
