@@ -17,6 +17,9 @@
 #define H2_SKIPPED_RANGES 8
 /* Batches one h2_conn_flush may send before it lets other connections run. */
 #define H2_FLUSH_TURNS 8
+/* Closed streams kept until the kernel has their last bytes (h2_conn.closing); past this
+ * many the oldest goes at once, its line counting every byte handed over. */
+#define H2_CLOSING_MAX 32
 /* A request's header store starts this small and doubles up to max_header_list. */
 #define H2_HBUF_MIN 512
 /* WINDOW_UPDATEs a DATA frame pays for (stream and connection), and as many again per
@@ -39,6 +42,7 @@ struct h2_stream {
         bool dribbled;    /* its window was last raised by a WINDOW_UPDATE under H2_MIN_DATA */
         bool fill_wait;   /* deferred until the fill writes more */
         bool gone_pending; /* closed while its frame's tail still waits in h->pend */
+        uint64_t close_end; /* closed: h->handed then (on h->closing through next) */
         bool overflow;   /* its fields passed max_header_list: answered 431, never served */
         bool peer_reset; /* closed by the client's RST_STREAM */
         bool broke;      /* a stream error of the client's making: nghttp2 resets it */
@@ -65,6 +69,11 @@ struct h2_conn {
         struct h2_limits lim;
         struct h2_stream *streams;
         struct h2_stream *waiters; /* streams with window_wait set */
+        /* Closed streams with body bytes the transport still held when they closed, oldest
+         * first (close_end rises along it): on_stream_gone waits until the kernel has them,
+         * so the access log counts only what reached it if the connection fails first. */
+        struct h2_stream *closing, *closing_tail;
+        unsigned closing_n;
         struct h2_stats stats;
 
         /* The unsent tail of one frame when the socket filled mid-frame. */
@@ -157,6 +166,71 @@ static void data_out(struct h2_conn *h, struct h2_stream *st, size_t length)
         h->wu_credit = credit < H2_WU_CREDIT_MAX ? (uint32_t)credit : H2_WU_CREDIT_MAX;
 }
 
+/* Of the bytes handed over, those the held-back tail and the transport still hold. */
+static uint64_t held_bytes(const struct h2_conn *h)
+{
+        uint64_t u = h->pend_len - h->pend_off + h->pend_hdr_len + h->pend_file_len;
+
+        if (h->io.unsent)
+                u += h->io.unsent(h->io.ctx);
+        return u;
+}
+
+static void stream_free(struct h2_conn *h, struct h2_stream *st)
+{
+        if (st->dispatched)
+                h->io.on_stream_gone(h->io.ctx, st, st->answered);
+        free(st->hbuf);
+        free(st);
+}
+
+static void closing_pop(struct h2_conn *h)
+{
+        struct h2_stream *st = h->closing;
+
+        h->closing = st->next;
+        if (!h->closing)
+                h->closing_tail = NULL;
+        h->closing_n--;
+        st->next = NULL;
+        stream_free(h, st);
+}
+
+/*
+ * A closed stream goes: at once, or, when bytes of its body may still be short of the kernel
+ * (the transport or the held-back tail holds some of what was handed over), once they are
+ * not (closing_release). unsent_drop charges it meanwhile, as an open stream.
+ */
+static void stream_gone(struct h2_conn *h, struct h2_stream *st)
+{
+        if (!st->dispatched || st->sent == 0 || held_bytes(h) == 0) {
+                stream_free(h, st);
+                return;
+        }
+        st->close_end = h->handed;
+        st->next = NULL;
+        if (h->closing_tail)
+                h->closing_tail->next = st;
+        else
+                h->closing = st;
+        h->closing_tail = st;
+        if (++h->closing_n > H2_CLOSING_MAX)
+                closing_pop(h);
+}
+
+/* The closed streams whose bytes have all reached the kernel go. */
+static void closing_release(struct h2_conn *h)
+{
+        uint64_t held, out;
+
+        if (!h->closing)
+                return;
+        held = held_bytes(h);
+        out = held < h->handed ? h->handed - held : 0;
+        while (h->closing && h->closing->close_end <= out)
+                closing_pop(h);
+}
+
 /* Write the held-back tail. Returns 1 when none is left, 0 when the socket is full, -errno. */
 static int pend_flush(struct h2_conn *h)
 {
@@ -188,16 +262,13 @@ static int pend_flush(struct h2_conn *h)
                 h->pend_file_off += (uint64_t)n;
                 h->pend_file_len -= (uint64_t)n;
         }
+        h->blocked = false;
         if (h->pend_st && h->pend_st->gone_pending) {
                 struct h2_stream *st = h->pend_st;
                 h->pend_st = NULL;
-                if (st->dispatched)
-                        h->io.on_stream_gone(h->io.ctx, st, st->answered);
-                free(st->hbuf);
-                free(st);
+                stream_gone(h, st);
         }
         h->pend_st = NULL;
-        h->blocked = false;
         return 1;
 }
 
@@ -457,7 +528,7 @@ static ssize_t read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t leng
         return (ssize_t)length;
 }
 
-int h2_conn_flush(struct h2_conn *h)
+static int flush_turns(struct h2_conn *h)
 {
         int r;
 
@@ -487,6 +558,14 @@ int h2_conn_flush(struct h2_conn *h)
         if (!nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s))
                 return 2;
         return 1;
+}
+
+int h2_conn_flush(struct h2_conn *h)
+{
+        int r = flush_turns(h);
+
+        closing_release(h);
+        return r;
 }
 
 /* ---- input ---- */
@@ -942,10 +1021,7 @@ static int stream_close_cb(nghttp2_session *s, int32_t id, uint32_t code, void *
                 st->gone_pending = true;
                 return ret;
         }
-        if (st->dispatched)
-                h->io.on_stream_gone(h->io.ctx, st, st->answered);
-        free(st->hbuf);
-        free(st);
+        stream_gone(h, st);
         return ret;
 }
 
@@ -1078,10 +1154,14 @@ out:
         return r;
 }
 
-/* The open stream, or the closed one whose tail is held back, with this id; NULL if gone. */
+/* The open stream, or the closed one whose tail or bytes are held back, with this id; NULL
+ * if gone. */
 static struct h2_stream *held_stream(struct h2_conn *h, int32_t id)
 {
         for (struct h2_stream *st = h->streams; st; st = st->next)
+                if (st->id == id)
+                        return st;
+        for (struct h2_stream *st = h->closing; st; st = st->next)
                 if (st->id == id)
                         return st;
         return h->pend_st && h->pend_st->id == id ? h->pend_st : NULL;
@@ -1091,15 +1171,13 @@ static struct h2_stream *held_stream(struct h2_conn *h, int32_t id)
  * The connection is ending: what the transport still holds or dropped, and the held-back
  * tail, are the last bytes handed over, and never reach the kernel. Each DATA frame among
  * them (the latest first) is taken back from its stream's count, the part of it past the cut
- * only. Streams already closed were logged when their last frame was handed over.
+ * only: open streams, and closed ones still waiting on the kernel (h->closing).
  */
 static void unsent_drop(struct h2_conn *h)
 {
-        uint64_t u = h->pend_len - h->pend_off + h->pend_hdr_len + h->pend_file_len, cut;
+        uint64_t u = held_bytes(h), cut;
         uint64_t n = h->sent_n < H2_SENT_LOG ? h->sent_n : H2_SENT_LOG;
 
-        if (h->io.unsent)
-                u += h->io.unsent(h->io.ctx);
         if (u == 0)
                 return;
         cut = u < h->handed ? h->handed - u : 0;
@@ -1130,17 +1208,12 @@ void h2_conn_free(struct h2_conn *h)
         nghttp2_session_del(h->s);
         for (st = h->streams; st; st = next) {
                 next = st->next;
-                if (st->dispatched)
-                        h->io.on_stream_gone(h->io.ctx, st, st->answered);
-                free(st->hbuf);
-                free(st);
+                stream_free(h, st);
         }
-        if (pend) {
-                if (pend->dispatched)
-                        h->io.on_stream_gone(h->io.ctx, pend, pend->answered);
-                free(pend->hbuf);
-                free(pend);
-        }
+        if (pend)
+                stream_free(h, pend);
+        while (h->closing)
+                closing_pop(h);
         free(h->pend);
         free(h);
 }

@@ -92,7 +92,9 @@ struct h2_io {
          * fields cut short). Answer now or later with h2_stream_respond; st stays valid until
          * on_stream_gone. */
         void (*on_request)(void *ctx, struct h2_stream *st);
-        /* st is closed (answered, or reset by the client): drop every reference to it. */
+        /* st is closed (answered, or reset by the client): drop every reference to it. A
+         * closed stream with body bytes the transport still held (io.unsent) is kept until
+         * they reach the kernel, or until h2_conn_free (see h2_stream_body_sent). */
         void (*on_stream_gone)(void *ctx, struct h2_stream *st, bool answered);
         /* Optional: push out what write/write_file buffered (called when a burst is over).
          * Returns 1 when all is out, 0 when the socket is full, -errno. */

@@ -12,6 +12,10 @@ the answer's first bytes included.
                  then sends fail (the same shim) and the client opens the windows: the burst
                  that follows never leaves, and the stream's line counts only what the
                  client got.
+  h2_tls_cut_after_last_frame: the same, with windows opened for all the rest, so the burst
+                 holds the stream's last frame and nghttp2 closes the stream before the send
+                 fails: its line still counts only what the client got (it used to be written
+                 at the close, with every byte).
 
     python3 test_access_log_abort.py path/to/sluice-edge
 """
@@ -112,8 +116,10 @@ def tls_reset_before_answer(binary):
         eq(int(m.group(1)), 0, "bytes logged for an answer none of whose bytes were sent")
 
 
-@test
-def h2_tls_cut_after_window(binary):
+def h2_tls_cut(binary, inc, tag):
+    """A 300,000-byte hit over h2 on TLS: the default windows' DATA read whole, then sends
+    fail and the client raises both windows by inc. The stream's line must count only the
+    65,535 bytes the client got."""
     with shimmed_tls_edge(binary) as (e, tls_port, ctx, flag):
         e.put("/t/seg-2.m4s", os.urandom(300_000))
         ctx.set_alpn_protocols(["h2"])
@@ -122,7 +128,7 @@ def h2_tls_cut_after_window(binary):
             with ctx.wrap_socket(raw, server_hostname="a.test") as s:
                 eq(s.selected_alpn_protocol(), "h2", "ALPN h2")
                 s.sendall(PREFACE + frame(4, 0, 0) +
-                          frame(1, 0x5, 1, get_block("/t/seg-2.m4s?cut=1")))
+                          frame(1, 0x5, 1, get_block(f"/t/seg-2.m4s?{tag}=1")))
                 # The default windows: 65535 bytes of DATA, then the edge waits.
                 while got < 65535:
                     chunk = s.recv(65536)
@@ -131,7 +137,7 @@ def h2_tls_cut_after_window(binary):
                     got += sum(len(p) for t, _, sid, p in frames if t == 0 and sid == 1)
                 eq(got, 65535, "DATA within the default windows")
                 open(flag, "w").close()  # from here on no record of the edge's leaves
-                inc = (200_000).to_bytes(4, "big")
+                inc = inc.to_bytes(4, "big")
                 s.sendall(frame(8, 0, 0, inc) + frame(8, 0, 1, inc))
                 try:
                     while s.recv(65536):
@@ -139,12 +145,23 @@ def h2_tls_cut_after_window(binary):
                 except (ssl.SSLError, OSError):
                     pass
         os.unlink(flag)
-        lines = log_lines(e, "cut=1")
+        lines = log_lines(e, f"{tag}=1")
         eq(len(lines), 1, "access-log lines for the stream cut short")
-        m = re.search(r'"GET /t/seg-2.m4s\?cut=1" 200 (\d+) ', lines[0])
+        m = re.search(r'"GET /t/seg-2.m4s\?' + tag + r'=1" 200 (\d+) ', lines[0])
         check(m is not None and "proto=h2" in lines[0], f"its line: {lines[0]!r}")
         # What the burst after the window update carried never reached the kernel.
-        eq(int(m.group(1)), 65535, "bytes logged for a stream cut short over h2 on TLS")
+        eq(int(m.group(1)), 65535, f"bytes logged for a stream cut short over h2 on TLS "
+           f"(windows raised by {int.from_bytes(inc, 'big')})")
+
+
+@test
+def h2_tls_cut_after_window(binary):
+    h2_tls_cut(binary, 200_000, "cut")
+
+
+@test
+def h2_tls_cut_after_last_frame(binary):
+    h2_tls_cut(binary, 300_000, "last")
 
 
 if __name__ == "__main__":

@@ -1286,4 +1286,49 @@ TEST(held_back_tail_taken_back)
         free(f);
 }
 
+/*
+ * A stream whose answer was all handed over while the transport still held part of it stays
+ * until the kernel has that part: its access log line (on_stream_gone) then counts what
+ * reached the kernel, and if the connection fails first, only that.
+ */
+TEST(closed_stream_waits_for_the_kernel)
+{
+        struct fixture *f = malloc(sizeof(*f));
+
+        ASSERT_EQ(fx_open(f), 0);
+        f->tiny = true;
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        f->unsent = 9 + 5; /* stream 1's DATA frame, still in the transport */
+        ASSERT_EQ(get(f, 1, "/a", true), 0);
+        ASSERT_EQ(f->requests, 1);
+        ASSERT_EQ(f->gone, 0);
+        ASSERT_TRUE(!h2_conn_busy(f->h));
+        f->unsent = 0; /* the transport's send completed; its completion flushes */
+        ASSERT_EQ(h2_conn_flush(f->h), 1);
+        ASSERT_EQ(f->gone, 1);
+        ASSERT_EQ(f->gone_sent[0], 5);
+
+        /* Stream 3: the connection fails with the last 3 bytes of its payload held. */
+        f->unsent = 3;
+        ASSERT_EQ(get(f, 3, "/b", true), 0);
+        ASSERT_EQ(f->gone, 1);
+        h2_conn_free(f->h);
+        ASSERT_EQ(f->gone, 2);
+        ASSERT_EQ(f->gone_sent[1], 2);
+
+        /* Past H2_CLOSING_MAX such streams, the oldest goes at once, with all it handed over. */
+        ASSERT_EQ(fx_open(f), 0);
+        f->tiny = true;
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        f->unsent = UINT64_MAX; /* nothing has reached the kernel */
+        for (uint32_t i = 0; i <= H2_CLOSING_MAX; i++)
+                ASSERT_EQ(get(f, 1 + 2 * i, "/c", true), 0);
+        ASSERT_EQ(f->gone, 1);
+        ASSERT_EQ(f->gone_sent[0], 5);
+        ASSERT_EQ(f->h->closing_n, H2_CLOSING_MAX);
+        fx_close(f);
+        ASSERT_EQ(f->gone, H2_CLOSING_MAX + 1);
+        free(f);
+}
+
 TEST_MAIN()
