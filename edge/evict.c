@@ -138,6 +138,15 @@ static int map_add(struct evict *e, uint64_t id, uint64_t file_id, const char *k
         return 0;
 }
 
+/* Whether the policy's entry for id stands for a file other than file_id. */
+static bool map_other_file(struct evict *e, uint64_t id, uint64_t file_id)
+{
+        for (const struct key_ent *k = e->map[id % MAP_BUCKETS]; k; k = k->next)
+                if (k->id == id)
+                        return k->file_id != file_id;
+        return false;
+}
+
 /* Called by the policy, under e->lock: remember the victim, delete it later. */
 static void on_evict(void *ctx, uint64_t id, uint64_t size)
 {
@@ -736,8 +745,12 @@ bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, u
                 pthread_mutex_unlock(&e->lock);
                 return true;
         }
-        if (plan)
-                (void)policy_remove(e->p, q.id); /* a replaced object comes back with its hint */
+        /* A replaced object comes back as the file that replaced it: with the plan's hint, and
+         * with its own size (a revalidated manifest's new bytes), which the entry of the file
+         * before would go on counting. The request counts live in the policy's sketch, not in
+         * the entry, and stay. */
+        if (plan || map_other_file(e, q.id, file_id))
+                (void)policy_remove(e->p, q.id);
         r = policy_insert(e->p, &q);
         if (r == 1 || r == -EEXIST) {
                 if (map_add(e, q.id, file_id, key, key_len) < 0) {

@@ -93,6 +93,42 @@ static uint64_t file_of(struct store *s, const char *key)
 }
 
 /*
+ * A fill that replaces a resident object under the same key (a revalidated manifest whose
+ * origin sent new bytes) is noted with its new size: the policy's total follows the store's,
+ * so eviction frees what it must. It kept the first file's size.
+ */
+TEST(replacement_counts_its_own_size)
+{
+        struct edge_server srv;
+        char *dir = tests_scratch("sluice-evict");
+
+        memset(&srv, 0, sizeof(srv));
+        srv.reg = metrics_reg_new();
+        ASSERT_TRUE(srv.reg != NULL);
+        ASSERT_EQ(edge_metrics_init(&srv.m, srv.reg, 1), 0);
+        ASSERT_EQ(store_open(dir, 10000, &srv.store), 0);
+        ASSERT_EQ(evict_open(&srv, dir, 10000), 0);
+
+        ASSERT_EQ(put(srv.store, "/t/manifest.mpd", 'a', 9), 0);
+        ASSERT_TRUE(evict_note_fill(&srv, "/t/manifest.mpd", 15, 9,
+                                    file_of(srv.store, "/t/manifest.mpd"), false));
+        ASSERT_EQ(put(srv.store, "/t/manifest.mpd", 'b', 500), 0);
+        ASSERT_TRUE(evict_note_fill(&srv, "/t/manifest.mpd", 15, 500,
+                                    file_of(srv.store, "/t/manifest.mpd"), false));
+        ASSERT_EQ(policy_stats_get(srv.evict->p).objects, 1);
+        ASSERT_EQ(policy_stats_get(srv.evict->p).used, 500);
+        /* Noted twice (a group's member and its own note): still one entry, its size. */
+        ASSERT_TRUE(evict_note_fill(&srv, "/t/manifest.mpd", 15, 500,
+                                    file_of(srv.store, "/t/manifest.mpd"), false));
+        ASSERT_EQ(policy_stats_get(srv.evict->p).used, 500);
+
+        evict_close(&srv);
+        store_close(srv.store);
+        metrics_reg_free(srv.reg);
+        (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
  * Notes and forgets that reach the policy late, after the store moved on: a commit's note
  * after the key was replaced, or after it was deleted, and a delete's forget after the key
  * was committed again. Each time the policy must track the store's current file, so that
