@@ -753,7 +753,7 @@ void admin_handle(struct conn *c, const struct http1_req *req, const char *body,
                   size_t *ret_used)
 {
         const struct edge_runtime *rt = c->w->rt;
-        bool get = req->method == HTTP_M_GET || req->method == HTTP_M_HEAD;
+        bool get = req->method == HTTP_M_GET || req->method == HTTP_M_HEAD, object;
         const char *auth;
         size_t auth_len;
 
@@ -784,13 +784,17 @@ void admin_handle(struct conn *c, const struct http1_req *req, const char *body,
                 respond_error(c, req, 401, "missing or wrong bearer token");
                 return;
         }
-        if (req->method == HTTP_M_PUT) {
+        /* Objects are put and deleted under /admin/objects/; elsewhere those methods get the
+         * 405 or 404 of the path, as any other method does. */
+        object = req->target_len >= sizeof(OBJECTS_PREFIX) &&
+                 memcmp(req->target, OBJECTS_PREFIX "/", sizeof(OBJECTS_PREFIX)) == 0;
+        if (req->method == HTTP_M_PUT && object) {
                 put_object(c, req, body, body_len, ret_used);
                 return;
         }
         /* Only PUT reads a body; anything else with one ends the connection after. */
         c->close_after |= req->content_length > 0 || req->chunked;
-        if (req->method == HTTP_M_DELETE) {
+        if (req->method == HTTP_M_DELETE && object) {
                 delete_object(c, req);
         } else if (get && path_is(req, OBJECTS_PREFIX)) {
                 list_objects(c, req);

@@ -155,6 +155,10 @@ def wrong_methods_405(e):
                                 ("POST", "/admin/objects/t1/seg-1.m4s", "PUT, DELETE"),
                                 ("POST", "/admin/objects", "GET, HEAD"),
                                 ("POST", "/admin/holdings", "GET, HEAD"),
+                                ("PUT", "/admin/objects", "GET, HEAD"),
+                                ("DELETE", "/admin/objects", "GET, HEAD"),
+                                ("PUT", "/admin/holdings", "GET, HEAD"),
+                                ("DELETE", "/admin/holdings", "GET, HEAD"),
                                 ("POST", "/healthz", "GET, HEAD"),
                                 ("DELETE", "/metrics", "GET, HEAD")):
         r = e.request(method, path, auth, admin=True)
@@ -162,6 +166,15 @@ def wrong_methods_405(e):
         eq(r.get("Allow"), allow, f"{method} {path}: Allow")
         body = json.loads(r.body)
         eq(body.get("error"), "Method Not Allowed", f"{method} {path}: error")
+    # PUT and DELETE name objects only under /admin/objects/: elsewhere no such endpoint (they
+    # were taken for object paths, and refused as bad ones, 400).
+    for method in ("PUT", "DELETE"):
+        for path in ("/admin/nothing", "/admin/objectsX/a.m4s"):
+            r = e.request(method, path, auth, admin=True)
+            eq(r.status, 404, f"{method} {path}")
+    # An empty key under the prefix is still a bad object path.
+    eq(e.request("DELETE", "/admin/objects/", auth, admin=True).status, 400,
+       "DELETE /admin/objects/")
 
 
 def parse_listing(body):
