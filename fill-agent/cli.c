@@ -427,6 +427,12 @@ int cli_main(int argc, char **argv)
                 rc = FILL_EXIT_ERROR;
                 goto out;
         }
+        /* The file's check (fill-cfg.c) refuses an empty one; a flag's would put the journals
+         * and locks in "/". */
+        if (o.cfg.state_dir[0] == '\0') {
+                rc = usage_error("%s", "--state-dir: empty");
+                goto out;
+        }
         if (strlen(o.cfg.state_dir) > OPTS_STATE_DIR_MAX) {
                 rc = usage_error("state_dir: longer than %d bytes", OPTS_STATE_DIR_MAX);
                 goto out;
@@ -439,6 +445,10 @@ int cli_main(int argc, char **argv)
                 o.cfg.rate.set = true;
         if (f.parallel > 0)
                 o.cfg.parallel = f.parallel;
+        o.flag_rate = f.rate != NULL;
+        o.flag_window = f.window != NULL;
+        o.flag_tz = f.tz != NULL;
+        o.flag_parallel = f.parallel > 0;
         if (f.retries >= 0)
                 o.cfg.retries = f.retries;
         if (f.stall_timeout_ms > 0)

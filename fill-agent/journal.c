@@ -408,7 +408,11 @@ int journal_open(const char *path, bool write, struct journal **ret, char *err, 
                 goto out;
         }
         if ((uint64_t)st.st_size > JOURNAL_MAX_BYTES) {
-                r = -E2BIG;
+                /* Not read, as one that does not parse is not: run moves it aside. */
+                if (err)
+                        snprintf(err, errlen, "larger than a journal may be (%u MiB)",
+                                 JOURNAL_MAX_BYTES >> 20);
+                r = -EINVAL;
                 goto out;
         }
         buf = malloc((size_t)st.st_size + 1);

@@ -41,7 +41,7 @@ struct journal_summary {
 /*
  * Open (creating the directory and file when write is true) the journal at path and load it.
  * Returns 0, -EINVAL for a file that is not a journal (bad header or record: err, when not
- * NULL, says "line N: reason"), or -errno. With write false a missing file reads as empty.
+ * NULL, says "line N: reason"; or larger than JOURNAL_MAX_BYTES: err says so), or -errno. With write false a missing file reads as empty.
  * Free with journal_free().
  */
 int journal_open(const char *path, bool write, struct journal **ret, char *err, size_t errlen);

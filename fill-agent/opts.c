@@ -20,7 +20,7 @@ int fill_exit_worse(int a, int b)
 
 uint64_t opts_edge_rate(const struct fill_opts *o, const struct fill_edge_cfg *e)
 {
-        return e->rate.set ? e->rate.bps : o->cfg.rate.bps;
+        return e->rate.set && !o->flag_rate ? e->rate.bps : o->cfg.rate.bps;
 }
 
 bool opts_edge_rate_set(const struct fill_opts *o, const struct fill_edge_cfg *e)
@@ -30,17 +30,17 @@ bool opts_edge_rate_set(const struct fill_opts *o, const struct fill_edge_cfg *e
 
 const char *opts_edge_window(const struct fill_opts *o, const struct fill_edge_cfg *e)
 {
-        return e->window ? e->window : o->cfg.window;
+        return e->window && !o->flag_window ? e->window : o->cfg.window;
 }
 
 const char *opts_edge_tz(const struct fill_opts *o, const struct fill_edge_cfg *e)
 {
-        return e->tz ? e->tz : o->cfg.tz;
+        return e->tz && !o->flag_tz ? e->tz : o->cfg.tz;
 }
 
 unsigned opts_edge_parallel(const struct fill_opts *o, const struct fill_edge_cfg *e)
 {
-        return (unsigned)(e->parallel > 0 ? e->parallel : o->cfg.parallel);
+        return (unsigned)(e->parallel > 0 && !o->flag_parallel ? e->parallel : o->cfg.parallel);
 }
 
 const char *opts_state_path(const struct fill_opts *o, const char *id, const char *suffix,

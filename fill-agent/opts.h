@@ -36,9 +36,12 @@ struct fill_opts {
         uint64_t sample; /* verify: objects per edge; 0 with all */
         bool all;
         uint64_t limit; /* run: at most this many objects per edge (0: no limit) */
+        /* Given as flags (--rate, --window, --tz, --parallel): those beat every edge's own key
+         * as they beat the file's top-level ones. */
+        bool flag_rate, flag_window, flag_tz, flag_parallel;
 };
 
-/* Effective per-edge values (the edge's own setting, else the run's). */
+/* Effective per-edge values: a flag's, else the edge's own setting, else the file's. */
 uint64_t opts_edge_rate(const struct fill_opts *o, const struct fill_edge_cfg *e);
 /* Was a cap (or "unlimited") given for e, by its own key, the run's key or --rate? */
 bool opts_edge_rate_set(const struct fill_opts *o, const struct fill_edge_cfg *e);

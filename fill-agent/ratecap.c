@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "ratecap.h"
 
-/* The bucket's depth as a share of one second of the rate: small so that a 10 s window (and
- * even a 1 s one) never sees more than 5% over the cap, large enough that a paused transfer
- * wakes for 10 ms worth of data rather than for every network chunk. */
-#define RATECAP_BURST_S   0.01
-#define RATECAP_BURST_MIN (64.0 * 1024)
+/* The bucket's depth as a share of one second of the rate: small so that a 1 s window sees
+ * at most 1% over the cap (where 10 ms of the rate is more than RATECAP_BURST_MIN), large
+ * enough that a paused transfer wakes for 10 ms worth of data rather than for every network
+ * chunk. */
+#define RATECAP_BURST_S 0.01
 
 static void refill(struct ratecap *rc, int64_t now_ns)
 {
@@ -24,15 +24,24 @@ void ratecap_init(struct ratecap *rc, uint64_t bits_per_s, int64_t now_ns)
         if (rc->burst < RATECAP_BURST_MIN)
                 rc->burst = RATECAP_BURST_MIN;
         rc->tokens = 0;
+        rc->need = 0;
         rc->last_ns = now_ns;
 }
 
-bool ratecap_may_pass(struct ratecap *rc, int64_t now_ns)
+bool ratecap_may_pass(struct ratecap *rc, uint64_t n, int64_t now_ns)
 {
+        double need = (double)n < rc->burst ? (double)n : rc->burst;
+
         if (rc->rate <= 0)
                 return true;
         refill(rc, now_ns);
-        return rc->tokens > 0;
+        /* A debt is repaid first, whatever the chunk. */
+        if (rc->tokens >= need && rc->tokens > 0) {
+                rc->need = 0;
+                return true;
+        }
+        rc->need = need;
+        return false;
 }
 
 void ratecap_take(struct ratecap *rc, uint64_t n, int64_t now_ns)
@@ -50,8 +59,8 @@ int64_t ratecap_wait_ms(struct ratecap *rc, int64_t now_ns)
         if (rc->rate <= 0)
                 return 0;
         refill(rc, now_ns);
-        if (rc->tokens > 0)
+        if (rc->tokens >= rc->need && rc->tokens > 0)
                 return 0;
-        s = (1.0 - rc->tokens) / rc->rate;
+        s = ((rc->need > 1.0 ? rc->need : 1.0) - rc->tokens) / rc->rate;
         return (int64_t)(s * 1000.0) + 1;
 }

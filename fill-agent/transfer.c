@@ -53,6 +53,7 @@ struct xfer {
         bool get_done, get_ok, hash_ok, too_long;
         bool put_started, put_done;
         bool get_paused, put_paused;
+        size_t held_n; /* the chunk a paused GET holds */
         bool put_held;   /* put_paused, and its receive side paused too (nudge()) */
         bool cap_queued; /* in its edge's cap_wait queue, linked by cap_next */
         struct xfer *cap_next;
@@ -120,11 +121,14 @@ static void capq_remove(struct xfer *x)
         x->cap_queued = false;
 }
 
-/* May x's GET take from the cap now: none waits, or x is first in line, and the bucket
- * is not in debt. */
-static bool cap_turn(struct xfer *x, int64_t now)
+/* A chunk of libcurl's always fits the bucket, so none overdraws it. */
+_Static_assert(TRANSFER_GET_CHUNK <= RATECAP_BURST_MIN, "a GET chunk must fit the rate cap's bucket");
+
+/* May x's GET take its chunk of n bytes from the cap now: none waits, or x is first in line,
+ * and the bucket holds the chunk. */
+static bool cap_turn(struct xfer *x, size_t n, int64_t now)
 {
-        return (!x->e->cap_wait || x->e->cap_wait == x) && ratecap_may_pass(&x->e->rc, now);
+        return (!x->e->cap_wait || x->e->cap_wait == x) && ratecap_may_pass(&x->e->rc, n, now);
 }
 
 static size_t on_get_data(char *data, size_t size, size_t nmemb, void *ud)
@@ -137,6 +141,7 @@ static size_t on_get_data(char *data, size_t size, size_t nmemb, void *ud)
                 x->too_long = true;
                 return 0; /* ends the GET with CURLE_WRITE_ERROR */
         }
+        x->held_n = n; /* libcurl offers the same chunk again after a pause */
         if (TRANSFER_RING_BYTES - x->rlen < n) {
                 /* Waiting for its PUT, not for the cap: it must not hold up the queue. */
                 capq_remove(x);
@@ -144,7 +149,7 @@ static size_t on_get_data(char *data, size_t size, size_t nmemb, void *ud)
                 return CURL_WRITEFUNC_PAUSE;
         }
         now = mono_ns();
-        if (!cap_turn(x, now)) {
+        if (!cap_turn(x, n, now)) {
                 capq_add(x);
                 x->get_paused = true;
                 return CURL_WRITEFUNC_PAUSE;
@@ -792,7 +797,7 @@ static void nudge_one(struct engine *g, struct xfer *x, int64_t now)
                 /* One paused for its PUT, with room again, waits its turn like the others. */
                 if (x->e->rc.rate > 0)
                         capq_add(x);
-                if (cap_turn(x, now)) {
+                if (cap_turn(x, x->held_n, now)) {
                         x->get_paused = false;
                         curl_easy_pause(x->get, CURLPAUSE_CONT);
                         /* libcurl usually hands over the chunk it held right away (and the

@@ -132,10 +132,15 @@ int verify_cmd(const struct fill_opts *o)
                 keys = calloc(1, sizeof(*keys));
                 if (!keys)
                         return FILL_EXIT_ERROR;
-                if (token_keyset_load(o->cfg.token_keys_file, keys, err, sizeof(err)) < 0 ||
-                    keys->n == 0) {
-                        fprintf(stderr, "sluice-fill: %s: %s\n", o->cfg.token_keys_file,
-                                keys->n ? err : "no key");
+                int r = token_keyset_load(o->cfg.token_keys_file, keys, err, sizeof(err));
+                if (r < 0 || keys->n == 0) {
+                        /* The loader's reason (it names the file) when it failed; "no key"
+                         * for a file without. */
+                        if (r < 0)
+                                fprintf(stderr, "sluice-fill: %s\n", err);
+                        else
+                                fprintf(stderr, "sluice-fill: %s: no key\n",
+                                        o->cfg.token_keys_file);
                         free(keys);
                         return FILL_EXIT_USAGE;
                 }

@@ -276,6 +276,10 @@ def verify_signs_for_an_edge_that_requires_tokens(env):
     eq(rc, 0, f"verify with signed URLs ({out} {err})")
     summ = [e for e in events(out) if e.get("event") == "summary"][0]
     eq(summ["ok"], len(objs), "verified through signed URLs")
+    # A key file that cannot be loaded says why (every failure read "no key").
+    rc, out, err = env.fill("verify", "--all", "--token-keys", keys + ".gone")
+    eq(rc, 2, f"verify with a missing key file ({err})")
+    check(f"{keys}.gone: No such file or directory" in err, f"says why: {err}")
 
 
 def without_control_token(env):
@@ -501,6 +505,10 @@ def overlong_state_dir_refused(env):
     rc, out, err = env.fill("plan", "--state-dir", "/tmp/" + "d" * 3900)
     eq(rc, 2, f"usage error ({err})")
     check("state_dir: longer than" in err, f"says why: {err}")
+    # An empty one too, as the file's check refuses it: it put the journals and locks in "/".
+    rc, out, err = env.fill("status", "--state-dir", "")
+    eq(rc, 2, f"usage error for an empty --state-dir ({err})")
+    check("--state-dir: empty" in err, f"says why: {err}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 nothing, or waits for it to open; inside it the run goes; the edge's time zone counts; a
 window closing mid-run stops new transfers with status 4, and retries with them."""
 
+import os
 import time
 
 from fillharness import check, eq, events, make_catalog, run, test
@@ -85,6 +86,35 @@ def unknown_zone_refused(env):
     check("unknown time zone" in out + err and "Europe/Pari" in out + err,
           f"says which: {out} {err}")
     eq(env.puts(), [], "nothing sent")
+
+
+@test
+def flags_beat_the_edges_own_keys(env):
+    """--window and --tz apply over an edge's own window and tz in the file, as over the
+    file's top-level ones (--help: flags override it): an operator narrowing or moving the
+    window from the command line gets that window. The edge's own keys used to win."""
+    objs = make_catalog(env, titles=1, segs=2)
+    cfg = os.path.join(env.dir, "fill-own.yaml")
+    with open(cfg, "w") as f:
+        f.write('edges:\n  - {id: %s, window: "02:00-04:00", tz: Asia/Tokyo, rate: 1Gbit}\n'
+                % env.edge_id)
+
+    def fill_at(now, state, *flags):
+        return env.fill("run", "--config", cfg, *flags, "--now", now, "--progress", "none",
+                        "--state-dir", os.path.join(env.dir, state))
+
+    # 12:30 UTC is 21:30 in Tokyo: outside the edge's own window, inside the flags'.
+    rc, _, err = fill_at("2030-01-01T12:30:00Z", "s1")
+    eq(rc, 4, f"the edge's own window, without flags ({err})")
+    eq(env.puts(), [], "nothing sent outside the edge's own window")
+    # 18:00 UTC is 03:00 in Tokyo: inside the edge's own window, outside 02:00-04:00 in UTC.
+    rc, _, err = fill_at("2030-01-01T18:00:00Z", "s2", "--tz", "UTC")
+    eq(rc, 4, f"--tz over the edge's own zone ({err})")
+    eq(env.puts(), [], "nothing sent outside the window in the flag's zone")
+    rc, _, err = fill_at("2030-01-01T12:30:00Z", "s3", *WIN, "--tz", "UTC")
+    eq(rc, 0, f"--window and --tz over the edge's own ({err})")
+    env.check_edge_holds(objs)
+
 
 if __name__ == "__main__":
     run()

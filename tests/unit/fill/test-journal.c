@@ -189,6 +189,29 @@ TEST(journal_open_says_where)
         rmdir(dir);
 }
 
+/* One past JOURNAL_MAX_BYTES is refused as one that does not parse is (run moves it aside),
+ * saying why: it was -E2BIG, which stopped every run ("Argument list too long"). */
+TEST(journal_too_large_says_so)
+{
+        char path[512], err[256] = "";
+        struct journal *j = NULL;
+        char *dir = tmpdir();
+        FILE *f;
+
+        ASSERT_TRUE(dir != NULL);
+        snprintf(path, sizeof(path), "%s/edge-a.journal", dir);
+        f = fopen(path, "w");
+        ASSERT_TRUE(f != NULL);
+        fputs("sluice-fill-journal 1\n", f);
+        fclose(f);
+        ASSERT_EQ(truncate(path, (off_t)JOURNAL_MAX_BYTES + 1), 0); /* sparse */
+        ASSERT_EQ(journal_open(path, false, &j, err, sizeof(err)), -EINVAL);
+        ASSERT_STREQ(err, "larger than a journal may be (256 MiB)");
+        ASSERT_EQ(journal_open(path, true, &j, err, sizeof(err)), -EINVAL);
+        unlink(path);
+        rmdir(dir);
+}
+
 /* Every key a plan may hold is journalled: a path of PLAN_MAX_PATH bytes, each escaped. */
 TEST(journal_takes_the_longest_plan_key)
 {
