@@ -1327,7 +1327,7 @@ void api_license_clearkey(struct ctl_req *rq)
         struct ctl *ctl = rq->ctl;
         struct licence_ctx *lx;
         struct sessid_claims cl;
-        char sid_arg[SESSID_MAX + 2], id[SESSID_MAX + 1], ver[24];
+        char sid_arg[SESSID_MAX + 2], id[SESSID_MAX + 1], ver[24], why[64];
         int r = ctl_query_get(rq, "session", sid_arg, sizeof(sid_arg));
 
         /* Keys go only to a live session: its id verified and not expired, and (in the
@@ -1347,8 +1347,20 @@ void api_license_clearkey(struct ctl_req *rq)
         r = clearkey_request_parse(rq->body, rq->body_len, &lx->req);
         if (r < 0) {
                 free(lx);
-                ctl_reply_error(rq, r == -E2BIG ? 413 : 400, "bad_request",
-                                "not a ClearKey licence request ({\"kids\":[...]})");
+                /* Only a body over the limit is too large; too many kids in a small one is
+                 * a bad request. */
+                if (rq->body_len > CLEARKEY_REQUEST_MAX) {
+                        snprintf(why, sizeof(why), "a ClearKey licence request is at most %d bytes",
+                                 CLEARKEY_REQUEST_MAX);
+                        ctl_reply_error(rq, 413, "payload_too_large", why);
+                } else if (r == -E2BIG) {
+                        snprintf(why, sizeof(why), "more than %d kids in one licence request",
+                                 CLEARKEY_KIDS_MAX);
+                        ctl_reply_error(rq, 400, "bad_request", why);
+                } else {
+                        ctl_reply_error(rq, 400, "bad_request",
+                                        "not a ClearKey licence request ({\"kids\":[...]})");
+                }
                 return;
         }
         rq->handler_data = lx;

@@ -286,6 +286,13 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
                                             "alpha-2 code",
                                             c->default_country);
         }
+        for (size_t i = 0; i < c->cors_origins.n; i++) {
+                snprintf(path, sizeof(path), "cors_origins[%zu]", i);
+                if (strlen(c->cors_origins.items[i]) >= CTL_ORIGIN_MAX)
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': longer than an origin can be (%d bytes)",
+                                            path, CTL_ORIGIN_MAX - 1);
+        }
         for (size_t i = 0; i < c->trusted_proxies.n; i++) {
                 snprintf(path, sizeof(path), "trusted_proxies[%zu]", i);
                 if (geo_cidr_parse(c->trusted_proxies.items[i], &gp) < 0)

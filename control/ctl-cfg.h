@@ -6,6 +6,10 @@
 
 #include "cfg.h"
 
+/* An Origin header kept with a request, and a cors_origins entry, at most (with its NUL): the
+ * longest origin is "https://" with a 253-byte host name and ":65535", 267 bytes. */
+#define CTL_ORIGIN_MAX 320
+
 /*
  * sluice-control configuration (docs/control.md lists every key). Loaded by common/cfg.c's
  * table-driven loader into a new immutable struct; SIGHUP loads another and swaps pointers.
@@ -72,7 +76,7 @@ struct ctl_cfg {
         int64_t max_admin_body;          /* the same on /v1/admin/ with the admin token */
         int64_t max_connections;
         int64_t idle_timeout_ms;
-        struct cfg_strlist cors_origins; /* ["*"] allows any */
+        struct cfg_strlist cors_origins; /* ["*"] allows any; each under CTL_ORIGIN_MAX */
         struct ctl_cfg_demand demand;
         struct ctl_cfg_log log;
 };

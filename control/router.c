@@ -81,6 +81,18 @@ static void preflight(struct ctl_req *rq)
         ctl_reply(rq, 204, NULL, NULL, 0, extra);
 }
 
+/* Append method m to the Allow list a (length *al) unless it is there. */
+static void allow_add(char *a, size_t cap, size_t *al, const char *m)
+{
+        int n;
+
+        if (strstr(a, m))
+                return;
+        n = snprintf(a + *al, cap - *al, "%s%s", *al ? ", " : "", m);
+        if (n > 0 && (size_t)n < cap - *al)
+                *al += (size_t)n;
+}
+
 void router_dispatch(struct ctl_req *rq)
 {
         char allow[64] = "";
@@ -102,12 +114,10 @@ void router_dispatch(struct ctl_req *rq)
                         r->fn(rq);
                         return;
                 }
-                const char *m = http_method_name(r->method);
-                if (!strstr(allow, m)) {
-                        int n = snprintf(allow + al, sizeof(allow) - al, "%s%s", al ? ", " : "", m);
-                        if (n > 0 && (size_t)n < sizeof(allow) - al)
-                                al += (size_t)n;
-                }
+                allow_add(allow, sizeof(allow), &al, http_method_name(r->method));
+                /* HEAD is served wherever GET is (above). */
+                if (r->method == HTTP_M_GET)
+                        allow_add(allow, sizeof(allow), &al, "HEAD");
         }
         if (path_known && rq->method == HTTP_M_OPTIONS) {
                 preflight(rq);
@@ -115,7 +125,10 @@ void router_dispatch(struct ctl_req *rq)
         }
         if (path_known) {
                 static const char body[] = "{\"error\":\"method_not_allowed\",\"detail\":\"\"}";
-                const char *extra[] = {"Allow", allow, NULL};
+                const char *extra[] = {"Allow", allow, "Cache-Control", "no-store", NULL};
+
+                /* Every known path answers a preflight (above). */
+                allow_add(allow, sizeof(allow), &al, "OPTIONS");
                 ctl_reply(rq, 405, "application/json", body, sizeof(body) - 1, extra);
                 return;
         }

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "ctl-cfg.h"
 #include "http1-parse.h"
 #include "route-match.h"
 
@@ -23,7 +24,6 @@ struct ctl_conn;
 struct ctl_server;
 struct pgdb_res;
 
-#define CTL_ORIGIN_MAX 256
 
 /*
  * One request. Owned by its connection; valid from the handler call until the handler (or its

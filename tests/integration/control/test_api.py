@@ -777,10 +777,16 @@ def test_clearkey(ctl, pg, sid, clear_sid):
         (f"/v1/license/clearkey?session={sid}", {"kids": []}, 400),
         (f"/v1/license/clearkey?session={sid}", {"kids": ["!!"]}, 400),
         (f"/v1/license/clearkey?session={sid}", b"nope", 400),
+        # 17 kids in a small body: a bad request, not one too large (it was 413).
+        (f"/v1/license/clearkey?session={sid}", {"kids": [kid_b64] * 17}, 400),
+        (f"/v1/license/clearkey?session={sid}", {"kids": [kid_b64], "x": "y" * 5000}, 413),
     ]:
         st, h, b = ctl.request("POST", path, body)
-        check(st == status, f"clearkey refusal {path} {body}: {st} {b!r}")
+        check(st == status, f"clearkey refusal {path} {str(body)[:80]}: {st} {b!r}")
         check(CONTENT_KEY.encode() not in b and b'"k"' not in b, "no key bytes in a refusal")
+        if status in (400, 413):
+            want = "payload_too_large" if status == 413 else "bad_request"
+            check(json.loads(b)["error"] == want, f"{status}'s error code: {b!r}")
     # Licence gone (window ended) → 451, still no key.
     pg.psql("UPDATE licences SET available_from = now() - interval '1 hour', "
             "available_until = now() - interval '1 second' WHERE title_id = 'movie1'")

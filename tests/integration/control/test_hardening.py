@@ -133,9 +133,13 @@ def test_token_licence_end(ctl, pg):
 
 
 def test_405(ctl):
-    for method, path in (("DELETE", "/v1/playback"), ("PUT", "/v1/catalog")):
+    # Allow names every method the path answers: HEAD wherever GET is, OPTIONS (the
+    # preflight) everywhere (it named the route table's only).
+    for method, path, allow in (("DELETE", "/v1/playback", "POST, OPTIONS"),
+                                ("PUT", "/v1/catalog", "GET, HEAD, OPTIONS")):
         st, h, b = raw_request(ctl, [f"{method} {path} HTTP/1.1", "Host: control.test"])
-        check(st == 405 and "allow" in h, f"{method} {path}: {st}")
+        check(st == 405 and h.get("allow") == allow, f"{method} {path}: {st} {h.get('allow')}")
+        check(h.get("cache-control") == "no-store", f"{method} {path}: {h.get('cache-control')}")
         check(int(h["content-length"]) == len(b) and b"\0" not in b, f"405 body {b!r}")
         o = json.loads(b)
         check(o == {"error": "method_not_allowed", "detail": ""}, f"405 body {o}")
@@ -182,12 +186,20 @@ def test_refusal_cors(binary, tmp, ctl, pg):
     status instead of a network error. With cors_origins "*" (the default), any Origin gets
     "*"; with a list, a listed Origin is echoed with Vary: Origin, another gets none; a request
     without Origin gets none."""
+    # The longest origin there is: a 253-byte host name and a port (it was never matched:
+    # an Origin of 256 bytes or more was not kept).
+    host = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 56, "test"])
+    longest = f"https://{host}:65535"
     listed = Control(binary, tmp, pg, name="ctl-cors",
-                     extra_cfg='cors_origins: ["https://p.example"]\n').start()
+                     extra_cfg=f'cors_origins: ["https://p.example", "{longest}"]\n').start()
     bad = []
     try:
+        st, h, _ = listed.request("GET", "/v1/catalog", headers={"Origin": longest})
+        check(st == 200 and h.get("access-control-allow-origin") == longest,
+              f"the longest origin listed: {st} {h.get('access-control-allow-origin')!r}")
         for c, origin, want in ((ctl, "http://player.test", "*"), (ctl, None, None),
                                 (listed, "https://p.example", "https://p.example"),
+                                (listed, longest, longest),
                                 (listed, "https://other.example", None)):
             line = f"Origin: {origin}".encode() if origin else b"X-None: 1"
             for what, data, status in REFUSED:
@@ -219,6 +231,20 @@ def test_key_length(binary, ctl):
     finally:
         with open(ctl.keys_file, "w") as f:
             f.write(good)
+
+
+def test_cors_origin_length(binary, ctl):
+    # An allowed origin longer than any Origin the server keeps is refused at --check-config,
+    # never taken and then never matched.
+    good = open(ctl.cfg_path).read()
+    bad = os.path.join(ctl.dir, "cors.yaml")
+    with open(bad, "w") as f:
+        f.write(good + f'cors_origins: ["https://{"o" * 320}.test"]\n')
+    r = subprocess.run([binary, "--check-config", "--config", bad], capture_output=True,
+                       text=True)
+    check(r.returncode == 2 and "'cors_origins[0]': longer than an origin can be (319 bytes)"
+          in r.stderr and re.search(re.escape(bad) + r":\d+:\d+: ", r.stderr),
+          f"a 334-byte cors origin: exit {r.returncode}, {r.stderr!r}")
 
 
 def test_public_url_length(binary, ctl):
@@ -614,6 +640,7 @@ def main(binary, tmp):
                      ("pg_temp", lambda: test_pg_temp_closed_parent(tmp)),
                      ("fds", lambda: test_out_of_descriptors(binary, tmp, pg)),
                      ("public_url", lambda: test_public_url_length(binary, ctl)),
+                     ("cors_len", lambda: test_cors_origin_length(binary, ctl)),
                      ("profile_gone", lambda: test_profile_gone(ctl, pg)),
                      ("no_store", lambda: test_session_no_store(binary, tmp, ctl, pg)),
                      ("cw_limit", lambda: test_continue_watching_limit(ctl, pg)),
