@@ -24,7 +24,7 @@ struct ratecap {
         int64_t last_ns;
 };
 
-#define RATECAP_BURST_MIN 65536.0 /* and the largest chunk taken: TRANSFER_GET_CHUNK */
+#define RATECAP_BURST_MIN 65536 /* bytes, and the largest chunk taken: TRANSFER_GET_CHUNK */
 
 /* Start an empty bucket at now_ns for bits_per_s (0: uncapped). */
 void ratecap_init(struct ratecap *rc, uint64_t bits_per_s, int64_t now_ns);
