@@ -399,6 +399,44 @@ def control_without_a_secret_sends_nothing(script, edge):
         b.cleanup()
 
 
+@test
+def other_files_reach_etc_sluice(script, edge):
+    """An edge.yaml on the partition may name any file of it as /etc/sluice/<name> (a TLS
+    certificate and key, a peer token): each is copied, 0640. Only five named files were, so
+    an edge.yaml naming another could not start (exit 2, never retried). The partition's
+    README and examples and sluice.env stay out."""
+    edge_yaml = ("listen: [\"0.0.0.0:80\"]\ncache: {dir: /var/cache/sluice, max_size: 64M}\n"
+                 "admin: {listen: \"127.0.0.1:8081\", token_file: /etc/sluice/admin.token}\n"
+                 "tokens: {required: false}\n"
+                 "upstreams: [{url: \"http://parent:80\", token_file: /etc/sluice/parent.token}]\n")
+    b = booted(script, conf_files={"edge.yaml": edge_yaml, "parent.token": "secret-1\n",
+                                   "tls-a.pem": "cert\n", "README.txt": "read me\n",
+                                   "edge.yaml.example": "x: 1\n"})
+    try:
+        for name in ("parent.token", "tls-a.pem"):
+            check(b.has(name), f"{name} not in /etc/sluice\n{b.log}")
+            mode = stat.S_IMODE(os.stat(os.path.join(b.out, name)).st_mode)
+            eq(oct(mode), oct(0o640), f"{name} mode")
+        eq(b.read("parent.token"), "secret-1\n", "parent.token's bytes")
+        for name in ("README.txt", "edge.yaml.example", "sluice.env"):
+            check(not b.has(name), f"{name} copied to /etc/sluice")
+        check("other files from the config partition, in /etc/sluice: parent.token tls-a.pem"
+              in b.log, f"log:\n{b.log}")
+        if edge:
+            local = os.path.join(b.root, "edge-local.yaml")
+            with open(local, "w") as f:
+                f.write(b.read("edge.yaml").replace("/etc/sluice/", b.out + "/"))
+            p = subprocess.run([edge, "--check-config", "--config", local],
+                               capture_output=True, text=True, timeout=30)
+            eq(p.returncode, 0, f"sluice-edge --check-config of an edge.yaml naming a partition "
+                                f"file: {p.stdout}{p.stderr}")
+        else:
+            SKIPPED.append("other_files_reach_etc_sluice: no edge binary given, the edge.yaml "
+                           "was not checked by sluice-edge --check-config")
+    finally:
+        b.cleanup()
+
+
 STATIC_NETWORK = "[Match]\nName=eth0\n\n[Network]\nAddress=192.0.2.10/24\nGateway=192.0.2.1\n"
 
 
