@@ -303,11 +303,22 @@ bool path_norm_token_span(const char *target, size_t len, const char **ret, size
         static const char sig[] = "URISigningPackage=";
         const size_t slen = sizeof(sig) - 1;
         const char *q = memchr(target, '?', len);
-        size_t plen = q ? (size_t)(q - target) : len, first = len, last = 0;
+        size_t plen = q ? (size_t)(q - target) : len, first = len, last = 0, p = 0, s;
 
-        if (plen > 3 && memcmp(target, "/s/", 3) == 0) {
-                const char *end = memchr(target + 3, '/', plen - 3);
-                first = 3;
+        /* Absolute form: the path starts after "scheme://authority". */
+        for (size_t i = 0; i + 2 < plen && target[i] != '/'; i++) {
+                if (target[i] == ':' && target[i + 1] == '/' && target[i + 2] == '/') {
+                        const char *slash = memchr(target + i + 3, '/', plen - (i + 3));
+                        p = slash ? (size_t)(slash - target) : plen;
+                        break;
+                }
+        }
+        /* "/s/<token>", after any number of slashes. */
+        for (s = p; s < plen && target[s] == '/'; s++)
+                ;
+        if (s > p && plen - s > 2 && target[s] == 's' && target[s + 1] == '/') {
+                const char *end = memchr(target + s + 2, '/', plen - (s + 2));
+                first = s + 2;
                 last = end ? (size_t)(end - target) : plen;
         }
         for (size_t i = plen + 1, end; q && i < len; i = end + 1) {

@@ -765,6 +765,13 @@ def access_log_has_refusals(e):
          "DELETE /t1/one.bin?a=1&URISigningPackage=*", False),
         ("refused path with a token", b"GET /s/eyJh.eyJi.c2ln/t1/a%2Fb HTTP/1.1\r\n"
          b"Host: edge.test\r\n\r\n", 400, "GET /s/*/t1/a%2Fb", False),
+        # In absolute form, and after a doubled slash, too (they were logged in clear).
+        ("absolute form with a token", b"POST http://edge.test/s/eyJh.eyJi.c2ln/t1/one.bin "
+         b"HTTP/1.1\r\nHost: edge.test\r\n\r\n", 405,
+         "POST http://edge.test/s/*/t1/one.bin", False),
+        ("absolute form, refused path, token", b"GET http://edge.test/s/eyJh.eyJi.c2ln/../../a "
+         b"HTTP/1.1\r\nHost: edge.test\r\n\r\n", 400, "GET http://edge.test/s/*/../../a",
+         False),
     ]
     for what, raw, status, request, closes in cases:
         start = access_log_size(e)

@@ -297,6 +297,15 @@ TEST(token_span_for_logs)
         ASSERT_TRUE(!SPAN("/x/s/a.b/c"));
         ASSERT_TRUE(!SPAN("/s/"));
         ASSERT_TRUE(!SPAN("/t?URISigningPackage="));
+        /* Absolute form, and leading slashes: refused targets are logged as written, so their
+         * tokens were shown. */
+        ASSERT_TRUE(SPAN("http://x/s/a.b.c/t1/seg-1.m4s") && n == 5 && !memcmp(t, "a.b.c", 5));
+        ASSERT_TRUE(SPAN("HTTPS://h:8443/s/a.b/x") && n == 3 && !memcmp(t, "a.b", 3));
+        ASSERT_TRUE(SPAN("//s/a.b/t/x") && n == 3 && !memcmp(t, "a.b", 3));
+        ASSERT_TRUE(SPAN("http://x//s/a.b") && n == 3 && !memcmp(t, "a.b", 3));
+        ASSERT_TRUE(!SPAN("http://s/a.b/t"));
+        ASSERT_TRUE(!SPAN("http://x/t/s/a.b"));
+        ASSERT_TRUE(!SPAN("s/a.b/t"));
 #undef SPAN
 }
 
