@@ -376,9 +376,16 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         f->rfd = fd;
         f->size = (uint64_t)resp->content_length;
         f->from_parent = is_parent(f, f->upstream_idx);
+        /* Kept as the object's Last-Modified, so hits and children answer with the same. An
+         * upstream whose clock runs ahead is taken at now (RFC 9110 §8.8.2.1): the date
+         * shown then stays the same from answer to answer, and a client's If-Modified-Since,
+         * If-Unmodified-Since or If-Range with it is judged against the date it was shown.
+         * (Only shown clamped, it moved on with the clock and conditions were judged
+         * against the upstream's: If-Unmodified-Since with the date shown got 412.) */
         f->last_modified = resp->last_modified;
-        /* Kept as the object's Last-Modified, so hits and children answer with the same. */
-        store_put_set_mtime(f->put, resp->last_modified);
+        if (f->last_modified > 0 && f->last_modified > http_now_sec())
+                f->last_modified = http_now_sec();
+        store_put_set_mtime(f->put, f->last_modified);
         /* An admin PUT or DELETE of the key while this fill runs is the newer word. */
         store_put_if_unchanged(f->put);
         (void)snprintf(f->ctype, sizeof(f->ctype), "%s",

@@ -224,7 +224,7 @@ def inm_as_two_lines_on_a_miss(ctx):
 @test
 def upstream_date_ahead_clamped(ctx):
     """An upstream whose clock runs ahead: its Last-Modified goes out as the Date at most, on
-    the miss and on the hit (RFC 9110 §8.8.2.1)."""
+    the miss and on the hit (RFC 9110 §8.8.2.1), and conditions go by that date."""
     o, e = ctx.origin, ctx.edge
     key = "/ok/cond/ahead/seg-1.m4s"
     o.add(key, RNG.randbytes(2_000))
@@ -236,6 +236,18 @@ def upstream_date_ahead_clamped(ctx):
         date = edgeharness.parse_http_date(r.need("Date"))
         check(lm <= date, f"{what}: Last-Modified {r.get('Last-Modified')} after Date "
                           f"{r.get('Date')}")
+        # The date shown stays the same from answer to answer, and conditions are judged
+        # against it: a client sending back what it was shown gets 304 for If-Modified-Since
+        # and the object for If-Unmodified-Since (it got 412, and never a 304).
+        if what == "miss":
+            shown = r.need("Last-Modified")
+            time.sleep(1.1)  # into the next second: a date clamped at each answer would move
+        else:
+            eq(r.need("Last-Modified"), shown, "the date shown on the hit, a second later")
+        r = e.get(key, [("If-Unmodified-Since", shown)])
+        eq(r.status, 200, f"{what}: If-Unmodified-Since the date shown")
+        r = e.get(key, [("If-Modified-Since", shown)])
+        eq(r.status, 304, f"{what}: If-Modified-Since the date shown")
 
 
 if __name__ == "__main__":
