@@ -469,6 +469,18 @@ static void start_miss(struct h2_served *sv)
         stream_req(sv->st, &req);
         r = serve_fill_join(&p, c, &req, sv->key, sv->key_len, false,
                             sv->stale ? &sv->reval : NULL, &sv->fill, &sv->collapsed);
+        if (r == 2) {
+                /* No fill for the revalidation (the fill limit): the stored copy answers. */
+                if (hit_lookup(w, c->id, sv->key, sv->key_len, &sv->obj) < 0) {
+                        serve_plan_status(&p, c, &req, 503);
+                } else {
+                        sv->has_obj = true;
+                        serve_plan_hit_unrevalidated(&p, c, &req, sv->key, sv->key_len,
+                                                     &sv->obj, sv->peer);
+                }
+                render(sv, &p);
+                return;
+        }
         if (r == -EEXIST) {
                 if (hit_lookup(w, c->id, sv->key, sv->key_len, &sv->obj) == 0) {
                         sv->has_obj = true;

@@ -126,6 +126,26 @@ static void answer_stored(struct miss_wait *mw, const struct http1_req *live)
         fill_unref(f);
 }
 
+/* The stored copy answers a revalidation no fill could be started for (the fill limit). */
+static void answer_unrevalidated(struct conn *c, const struct http1_req *req,
+                                 const struct path_norm *pn, bool peer)
+{
+        struct edge_worker *w = c->w;
+        struct serve_plan p;
+        struct store_obj obj;
+
+        if (hit_lookup(w, c->id, pn->key, pn->key_len, &obj) < 0) {
+                /* Deleted or evicted meanwhile: nothing left to answer with. */
+                serve_plan_status(&p, c, req, 503);
+                request_render(c, req, &p);
+                return;
+        }
+        serve_plan_hit_unrevalidated(&p, c, req, pn->key, pn->key_len, &obj, peer);
+        request_render(c, req, &p);
+        if (p.body != SERVE_BODY_FILE)
+                store_obj_release(w->reader, &obj);
+}
+
 /* Answer what the fill allows now. req: the live request, or NULL (rebuilt). */
 static void advance(struct miss_wait *mw, const struct http1_req *req)
 {
@@ -189,6 +209,11 @@ void miss_serve(struct conn *c, const struct http1_req *req, const struct path_n
                 rechecked = true;
                 hit_serve(c, req, pn, peer);
                 rechecked = false;
+                return;
+        }
+        if (r == 2) {
+                free(mw);
+                answer_unrevalidated(c, req, pn, peer);
                 return;
         }
         if (r != 0) {

@@ -329,6 +329,13 @@ void serve_plan_hit_revalidated(struct serve_plan *p, struct conn *c, const stru
         p->log_upstream = fill_upstream_url(f);
 }
 
+void serve_plan_hit_unrevalidated(struct serve_plan *p, struct conn *c,
+                                  const struct http1_req *req, const char *key, size_t key_len,
+                                  struct store_obj *obj, bool peer)
+{
+        plan_hit(p, c, req, key, key_len, obj, peer, "; fwd=stale; detail=fill-limit", "stale");
+}
+
 static void plan_hit(struct serve_plan *p, struct conn *c, const struct http1_req *req,
                      const char *key, size_t key_len, struct store_obj *obj, bool peer,
                      const char *tail, const char *log_word)
@@ -525,8 +532,13 @@ int serve_fill_join(struct serve_plan *p, struct conn *c, const struct http1_req
                 /* Indexed, yet the lookup cannot open it twice running. */
                 detail = "fwd=miss; detail=busy";
         } else if (r == -EBUSY) {
-                /* cache.max_fills in flight: the origin is not asked for more. */
+                /* cache.max_fills in flight: the origin is not asked for more. A stored copy
+                 * due for revalidation answers, as when its upstream fails. */
                 metrics_add(m->fills_busy, 1);
+                if (reval) {
+                        *ret_fill = NULL;
+                        return 2;
+                }
                 detail = "fwd=miss; detail=fill-limit";
         } else if (r < 0) {
                 return -ENOMEM;

@@ -138,6 +138,15 @@ void serve_plan_hit_revalidated(struct serve_plan *p, struct conn *c, const stru
                                 const char *key, size_t key_len, struct store_obj *obj,
                                 bool peer, struct fill *f);
 
+/*
+ * serve_plan_hit() for a stored copy due for revalidation that no fill could be started for
+ * (serve_fill_join returned 2: cache.max_fills in flight): served as it is, Cache-Status
+ * "fwd=stale; detail=fill-limit", logged "stale". Not counted as a hit.
+ */
+void serve_plan_hit_unrevalidated(struct serve_plan *p, struct conn *c,
+                                  const struct http1_req *req, const char *key, size_t key_len,
+                                  struct store_obj *obj, bool peer);
+
 /* Keep what a miss needs of req (see struct serve_kept), before serve_fill_join(). */
 void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool peer);
 
@@ -145,8 +154,10 @@ void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool pee
  * Join or start key's fill for a miss (counted, and told to the admission sketch), or with
  * reval (NULL: none) a revalidation of the stored copy that has those validators.
  * Returns 0 with *ret_fill (a reference) and *ret_collapsed (it joined a fill under way); 1
- * when p holds the answer (no upstream, negative cache, busy); -EEXIST when the key was
- * committed since the lookup and retry is false (nothing counted: look it up again); -ENOMEM.
+ * when p holds the answer (no upstream, negative cache, busy); 2 for a revalidation that
+ * cache.max_fills leaves no fill for (the stored copy answers: serve_plan_hit_unrevalidated on
+ * a fresh lookup; p untouched); -EEXIST when the key was committed since the lookup and retry
+ * is false (nothing counted: look it up again); -ENOMEM.
  */
 int serve_fill_join(struct serve_plan *p, struct conn *c, const struct http1_req *req,
                     const char *key, size_t key_len, bool retry, const struct fill_reval *reval,

@@ -806,6 +806,48 @@ def fills_bounded_per_edge(ctx):
 
 
 @test
+def stale_manifest_at_the_fill_limit(ctx):
+    """A stored manifest past its max-age (2 s) is revalidated before it is served; when
+    cache.max_fills leaves no fill for that, the stored copy answers (fwd=stale;
+    detail=fill-limit), over HTTP/1.1 and h2, as when the upstream fails. It was a 503, and
+    players stalled on the manifest they needed while segment fills took every slot."""
+    o = ctx.origin
+    e = start_edge(ctx.binary, o, {"cache": {"max_fills": 1}},
+                   upstreams=[{"url": o.url, "first_byte_timeout": "10s",
+                               "low_speed_time": "20s", "connect_timeout": "1s"}])
+    ctx.others.append(e)
+    manifest, held = "/nosha/flimit/manifest.mpd", "/gate/flimit/seg-1.m4s"
+    o.add(manifest, b"<MPD flimit/>")
+    o.add(held, RNG.randbytes(64 * 1024))
+    o.first[held] = 1024
+    eq(get(e, manifest).status, 200, "the manifest's fill")
+    stored = time.monotonic()
+    with RawConn(e.port, timeout=10) as c:  # the head comes, the body waits on the gate
+        c.send(build_request("GET", held, [("Connection", "close")]))
+        eq(read_head(c, time.monotonic() + 10)[0], 200, "the held fill's head")
+    before = metric(e, "sluice_edge_fills_busy_total")
+    time.sleep(max(0.0, stored + 2.2 - time.monotonic()))  # past max-age: the clock's wait
+    try:
+        r = get(e, manifest)
+        eq((r.status, r.body), (200, b"<MPD flimit/>"), "HTTP/1.1: the stored copy")
+        check(r.need("Cache-Status").endswith("fwd=stale; detail=fill-limit"),
+              r.get("Cache-Status"))
+        out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-D", "-", "-o", "-",
+                              f"http://{HOST}:{e.port}{manifest}"], capture_output=True,
+                             timeout=30)
+        check(out.returncode == 0 and out.stdout.startswith(b"HTTP/2 200")
+              and out.stdout.endswith(b"<MPD flimit/>")
+              and b"fwd=stale; detail=fill-limit" in out.stdout,
+              f"h2: {out.stdout[:300]!r} {out.stderr!r}")
+        eq(o.count(manifest), 1, "the origin asked only for the manifest's fill")
+        eq(metric(e, "sluice_edge_fills_busy_total") - before, 2, "both counted at the limit")
+        lines = [ln for ln in open(e.access_log).read().splitlines() if manifest in ln]
+        check(lines and " cache=stale " in lines[-1], f"logged stale: {lines[-1:]}")
+    finally:
+        o.gate(held).set()
+
+
+@test
 def collapse_1000_clients(ctx):
     """1,000 concurrent requests for one cold object: one origin fetch, 1,000 identical
     bodies. The origin holds the body after its first KiB until every client has its head,
