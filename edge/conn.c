@@ -999,6 +999,17 @@ void conn_on_send(struct uring_loop *loop, void *owner, const struct io_uring_cq
         c->send_body = false;
         if (c->state == CONN_CLOSED)
                 return;
+        if (cqe->res == -EAGAIN) {
+                /* Nothing taken, the socket full: a wakeup without room (the client's FIN)
+                 * sends the ring's second try to a worker that cannot wait on a nonblocking
+                 * socket. The same send again waits for room; the send deadline still ends a
+                 * client that never reads. */
+                if (out_submit_with_body(c) < 0 || (!c->send_armed && out_submit(c) < 0))
+                        conn_close(c, "cannot queue send");
+                else
+                        send_wait(c);
+                return;
+        }
         if (cqe->res <= 0) {
                 /* ECANCELED: the guard read found the file short; EFAULT: it shrank between
                  * the read and the send. Either way it was damaged behind the edge's back. */

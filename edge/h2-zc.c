@@ -431,6 +431,15 @@ void h2_zc_on_cqe(struct uring_loop *loop, void *owner, const struct io_uring_cq
                 resend_copied(c, b, idx, res);
                 return;
         }
+        if (res == -EAGAIN) {
+                /* Nothing taken, the socket full (a wakeup without room, such as the client's
+                 * FIN, sends a second try to a worker that cannot wait on a nonblocking
+                 * socket): the same again, which waits for room. The send deadline ends a
+                 * client that never reads. */
+                if (submit(c, idx) < 0)
+                        conn_close(c, "cannot submit send");
+                return;
+        }
         if (res <= 0) {
                 /* EFAULT: an object shrank under its mapping; ECANCELED: below a payload's
                  * last byte (a guard read came back short: nothing of the batch went out);
