@@ -280,6 +280,12 @@ static void on_send(struct ctl_conn *c, const struct io_uring_cqe *cqe)
 {
         if (c->state != CS_SEND)
                 return;
+        if (cqe->res == -EAGAIN) {
+                /* Nothing taken: a wakeup without room (the client's FIN) sends the ring's
+                 * retry to a worker that cannot wait on a nonblocking socket. Again. */
+                send_more(c);
+                return;
+        }
         if (cqe->res <= 0) {
                 conn_close(c, "send failed");
                 return;
