@@ -6,6 +6,10 @@
 
 #include "cfg.h"
 
+/* An Origin a waiting miss keeps for its answer's CORS (serve_kept), at most (with its NUL):
+ * the longest origin is "https://" with a 253-byte host name and ":65535", 267 bytes. */
+#define EDGE_CFG_ORIGIN_MAX 320
+
 /*
  * sluice-edge configuration (docs/edge-config.md documents every key). Loaded by the
  * table-driven loader in common/cfg.c; immutable once loaded: SIGHUP loads a new one and the

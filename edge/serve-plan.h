@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edge-cfg.h"
+
 /*
  * One client response described independently of the protocol that carries it: status, the
  * header fields in the order they go out, and where the body comes from (a short text, a range
@@ -70,7 +72,7 @@ struct serve_kept {
         bool stale; /* revalidating a stored copy: fwd=stale, and a 304 or a failed fill is
                      * answered from the store (serve_plan_fill returns 1) */
         char range[128]; /* "" when none or ignored */
-        char origin[256]; /* Origin, for CORS */
+        char origin[EDGE_CFG_ORIGIN_MAX]; /* Origin, for CORS */
         size_t origin_len;
         char if_none_match[256];
         char if_match[256];

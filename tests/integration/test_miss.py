@@ -806,6 +806,27 @@ def fills_bounded_per_edge(ctx):
 
 
 @test
+def miss_keeps_the_longest_origin(ctx):
+    """A miss answered once the upstream's head is in keeps the request's Origin for its CORS
+    fields, up to the longest there is (a 253-byte host name and a port: 267 bytes). Origins
+    of 256 bytes or more were dropped: Vary: Origin without Access-Control-Allow-Origin, and
+    the browser blocked the answer that a hit gave it."""
+    host = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 56, "test"])
+    longest = f"https://{host}:65535"
+    eq(len(longest), 267, "the longest origin")
+    o = ctx.origin
+    e = start_edge(ctx.binary, o, {"cors_origins": [longest]})
+    ctx.others.append(e)
+    key = "/ok/corslong/seg-1.m4s"
+    o.add(key, RNG.randbytes(4_000))
+    for what in ("miss", "hit"):
+        r = get(e, key, [("Origin", longest)])
+        eq(r.status, 200, what)
+        eq(r.get("Access-Control-Allow-Origin"), longest, f"{what}: Access-Control-Allow-Origin")
+    eq(o.count(key), 1, "one fill")
+
+
+@test
 def stale_manifest_at_the_fill_limit(ctx):
     """A stored manifest past its max-age (2 s) is revalidated before it is served; when
     cache.max_fills leaves no fill for that, the stored copy answers (fwd=stale;
