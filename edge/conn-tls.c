@@ -129,8 +129,16 @@ static bool drain(struct conn *c)
                 if (n == -EAGAIN)
                         return true;
                 if (n == 0) {
-                        /* Answer the client's close_notify so it can keep its session. */
-                        tls_conn_shutdown(c->tls);
+                        /* TLS 1.3 closes each direction on its own (RFC 8446 §6.1): an answer
+                         * under way is finished first, as after a plain FIN, and our
+                         * close_notify follows it (conn_close). TLS 1.2 discards what is
+                         * pending (RFC 5246 §7.2.1). */
+                        c->tls_peer_closed = true;
+                        if ((c->state == CONN_SEND || c->state == CONN_MISS_WAIT) &&
+                            strcmp(tls_conn_version(c->tls), "TLSv1.3") == 0) {
+                                c->peer_eof = true;
+                                return true;
+                        }
                         conn_close(c, "TLS close_notify");
                         return false;
                 }

@@ -301,6 +301,9 @@ void conn_close(struct conn *c, const char *why)
         if (c->state == CONN_CLOSED)
                 return;
         log_conn(LOG_LVL_DEBUG, c->id, "close: %s", why);
+        /* Answer the client's close_notify so that it can keep its session. */
+        if (c->tls && c->tls_peer_closed)
+                tls_conn_shutdown(c->tls);
         if (c->tls && !c->h2) {
                 /* An answer cut short over TLS: what the edge still held never went out (a
                  * finished answer's bytes are all on the socket before its line is written). */

@@ -58,6 +58,7 @@ struct conn {
         bool send_body;   /* ... and reads the body from obj's mapping (conn.c) */
         bool close_after; /* close once the current response is out */
         bool peer_eof;    /* client half-closed: answer what was read, then close */
+        bool tls_peer_closed; /* its close_notify came: ours goes out at the close */
         bool processing;  /* inside the input loop (no re-entry) */
         bool peer_known;
 

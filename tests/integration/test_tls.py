@@ -174,6 +174,78 @@ def bodies_over_tls(e):
     eq(v.stdout, "2", "ALPN h2")
 
 
+def request_then_close_notify(e, version, request, alpn=None):
+    """Send request over TLS of version, then close_notify at once, and read what comes back
+    until the edge closes: (plaintext, whether the edge's own close_notify came)."""
+    ctx = client_ctx(e, version, version)
+    if alpn:
+        ctx.set_alpn_protocols([alpn])
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    o = ctx.wrap_bio(inc, out, server_hostname="a.test")
+    data, notified = b"", False
+    with socket.create_connection((HOST, e.tls_port), timeout=10) as s:
+        while True:
+            try:
+                o.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                s.sendall(out.read())
+                inc.write(s.recv(65536))
+        s.sendall(out.read())
+        o.write(request)
+        try:
+            o.unwrap()  # our close_notify; the edge's is read below
+        except ssl.SSLWantReadError:
+            pass
+        s.sendall(out.read())
+        while not notified:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            inc.write(d)
+            while True:
+                try:
+                    x = o.read(1 << 20)
+                except ssl.SSLWantReadError:
+                    break
+                except ssl.SSLZeroReturnError:
+                    notified = True
+                    break
+                if not x:
+                    notified = True
+                    break
+                data += x
+    return data, notified
+
+
+@test
+def tls13_request_then_close_notify(e):
+    """TLS 1.3 closes each direction on its own (RFC 8446 §6.1): a client that sends its
+    request and then close_notify gets the whole answer, then the edge's close_notify. The
+    edge closed at once: 4,194,650 bytes of an 8 MiB answer. TLS 1.2 discards what is pending
+    (RFC 5246 §7.2.1), and the edge closes at once there as before."""
+    want = e.objects["/t1/big.m4s"]
+    req = b"GET /t1/big.m4s HTTP/1.1\r\nHost: a.test\r\n\r\n"
+    data, notified = request_then_close_notify(e, ssl.TLSVersion.TLSv1_3, req)
+    head, _, body = data.partition(b"\r\n\r\n")
+    check(head.startswith(b"HTTP/1.1 200"), f"the answer's head: {head[:80]!r}")
+    eq(len(body), len(want), "body bytes after the client's close_notify (TLS 1.3)")
+    check(sha(body) == sha(want), "body differs")
+    check(notified, "no close_notify from the edge after the answer")
+    data, notified = request_then_close_notify(e, ssl.TLSVersion.TLSv1_2, req)
+    check(len(data) < len(want), f"TLS 1.2: {len(data)} bytes after close_notify")
+    # h2 alike: the stream's DATA to its END_STREAM.
+    h2req = (PREFACE + frame(4, 0, 0, struct.pack(">HI", 4, 1 << 24))
+             + frame(8, 0, 0, struct.pack(">I", 1 << 30))
+             + frame(1, 0x5, 1, get_block("/t1/big.m4s")))
+    data, notified = request_then_close_notify(e, ssl.TLSVersion.TLSv1_3, h2req, "h2")
+    frames, _ = split_frames(data)
+    body = b"".join(p for t, _, sid, p in frames if t == 0 and sid == 1)
+    ended = any(t == 0 and sid == 1 and f & 1 for t, f, sid, _ in frames)
+    eq(len(body), len(want), "h2: DATA bytes after the client's close_notify")
+    check(ended and sha(body) == sha(want), "h2: the stream ended with the object's bytes")
+
+
 @test
 def h2_over_tls_streams_to_a_slow_reader(e):
     """Several streams on one h2 connection, read slowly: the edge's bursts meet a full socket
