@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 INGEST = os.path.abspath(sys.argv[1])
@@ -494,6 +495,49 @@ def test_register_too_large(origin, scratch):
     check(want in r.stderr, "413 explained (%r): %r" % (want, r.stderr[-400:]))
 
 
+class SlowControl(BaseHTTPRequestHandler):
+    """A control that takes 31 s to answer a registration, within its default admin_timeout
+    (60 s): it answers 201 then."""
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(31)  # past the 30 s ingest used to allow the whole exchange
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_register_slow(origin, scratch):
+    """A registration control answers after 31 s is taken (exit 0): control bounds admin
+    writes by its own database_pool.admin_timeout (60 s by default, raised for long titles),
+    and ingest gave up after 30 s, reporting a failure (exit 3) for a title control stored."""
+    srv = HTTPServer(("127.0.0.1", 0), SlowControl)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        r = run(["--title", "slow1", "--register", "http://127.0.0.1:%d" % srv.server_port] +
+                tiny(origin))
+    finally:
+        srv.shutdown()
+    check(r.returncode == 0 and "cannot register" not in r.stderr,
+          "a slow control's 201 taken: %d %r" % (r.returncode, r.stderr[-300:]))
+
+
+def test_key_flags_alone(origin, scratch):
+    """--key-out without --encrypt, and --key-in without --register-only, are usage errors
+    before anything is encoded: the first published a clear title and wrote no key, the second
+    ignored the key, both with exit 0."""
+    for args, want in ((["--key-out", os.path.join(scratch, "k.json")],
+                        "--key-out writes the key of --encrypt"),
+                       (["--key-in", os.path.join(scratch, "k.json")],
+                        "--key-in is for --register-only")):
+        r = run(["--title", "kf1"] + tiny(origin) + args)
+        check(r.returncode == 2 and want in r.stderr and "encoded" not in r.stderr,
+              "%s alone refused: %d %r" % (args[0], r.returncode, r.stderr[-300:]))
+    check(os.listdir(origin) == [], "nothing made: %s" % os.listdir(origin))
+
+
 def test_token_file(origin, scratch):
     """A --token-file that cannot be read is a usage error before anything is encoded, as a
     bad --metadata is: it was read only to register, after the whole encode (exit 3)."""
@@ -517,7 +561,8 @@ def test_token_file(origin, scratch):
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
          test_modes, test_probe_too_long, test_sync_failed, test_cover_art, test_many_audio,
          test_colon_names,
-         test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file]
+         test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file,
+         test_register_slow, test_key_flags_alone]
 
 
 def main():

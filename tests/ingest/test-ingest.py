@@ -594,10 +594,17 @@ def encrypted_checks(origin, scratch, title, key):
 
 def test_register_down(origin, scratch):
     # nothing listens on port 9 here: control "not there yet"
+    token = os.path.join(scratch, "ctl.token")
+    with open(token, "w") as f:
+        f.write("t0ken\n")
     r = run(["--title", "reg1", "--origin", origin, "--test-source", "4", "--ladder", "240p",
-             "--encrypt", "--register", "http://127.0.0.1:9", "--no-progress"] + FAST)
+             "--encrypt", "--register", "http://127.0.0.1:9", "--token-file", token,
+             "--no-progress"] + FAST)
     check(r.returncode == 3 and "cannot register" in r.stderr, "register failure: exit 3, said: "
           + r.stderr[-300:])
+    # The command to register later names the token file, or control refuses it.
+    check("--register-only --register URL --title reg1 --origin %s --key-in KEYFILE "
+          "--token-file %s" % (origin, token) in r.stderr, "the later command: " + r.stderr[-400:])
     check(os.path.exists(os.path.join(origin, "reg1", "asset.json")), "title published anyway")
     try:
         k = json.loads(r.stdout.strip().splitlines()[-1])

@@ -304,6 +304,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 fprintf(stderr, "sluice-ingest: --metadata is sent by --register; give both\n");
                 return -EINVAL;
         }
+        /* A key flag without what uses it would publish a clear title, or ignore the key
+         * given, without a word. */
+        if (o->key_out && !o->encrypt) {
+                fprintf(stderr, "sluice-ingest: --key-out writes the key of --encrypt; give "
+                                "both\n");
+                return -EINVAL;
+        }
+        if (o->key_in && !o->register_only) {
+                fprintf(stderr, "sluice-ingest: --key-in is for --register-only (an encrypted "
+                                "title's key)\n");
+                return -EINVAL;
+        }
         if (o->register_only) {
                 if (!o->title || !o->origin || !o->register_url || o->source ||
                     o->test_seconds > 0) {
@@ -866,7 +878,12 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+        /* No bound on the whole: control answers an admin write within its own
+         * database_pool.admin_timeout (60 s by default, raised for slow registrations), and
+         * the body may be tens of MB. A connection that stops moving is cut instead. */
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 600L);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
         CURLcode cr = curl_easy_perform(c);
@@ -1275,10 +1292,13 @@ int main(int argc, char **argv)
                         fprintf(stderr,
                                 "sluice-ingest: %s is published and %s/asset.json "
                                 "describes it; once control is up: sluice-ingest "
-                                "--register-only --register URL --title %s --origin %s%s%s%s\n",
+                                "--register-only --register URL --title %s --origin %s%s%s%s%s%s"
+                                "\n",
                                 final, final, o.title, o.origin,
                                 o.encrypt ? " --key-in KEYFILE" : "",
-                                o.metadata ? " --metadata " : "", o.metadata ? o.metadata : "");
+                                o.metadata ? " --metadata " : "", o.metadata ? o.metadata : "",
+                                o.token_file ? " --token-file " : "",
+                                o.token_file ? o.token_file : "");
                         if (o.encrypt && !o.key_out) {
                                 if (key_emit(&o, &key, 1) == 0)
                                         fprintf(stderr,
