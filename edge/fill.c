@@ -276,6 +276,7 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                                resp->status < 500 && !refused);
         if (resp->status == 404 || resp->status == 410) {
                 f->verdict = 404;
+                f->gone_status = resp->status;
                 return -1;
         }
         if (resp->status == 304 && f->reval) {

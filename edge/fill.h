@@ -88,6 +88,7 @@ struct fill {
         unsigned upstream_idx;
         int verdict; /* what the head decided: 0, 304 (a revalidation's), 404, 502, or 503 (the
                       * store is full) */
+        int gone_status; /* FILL_MISSING: the upstream's own 404 or 410 (Cache-Status) */
         bool retry;  /* the head asked for the next upstream */
         bool fresh_tried; /* this upstream was retried on a new connection */
         bool in_table;

@@ -732,7 +732,9 @@ static int plan_fill(struct serve_plan *p, struct conn *c, const struct http1_re
         case FILL_FRESH:
                 return 1;
         case FILL_MISSING:
-                cache_status_fill(c, k, f, 404, cstatus, sizeof(cstatus));
+                /* Answered 404 either way; fwd-status is what the upstream said (RFC 9211). */
+                cache_status_fill(c, k, f, f->gone_status ? f->gone_status : 404, cstatus,
+                                  sizeof(cstatus));
                 plan_miss_text(p, c, req, 404, cstatus);
                 return 0;
         case FILL_FAILED:
@@ -786,7 +788,7 @@ int serve_plan_fill(struct serve_plan *p, struct conn *c, const struct http1_req
                                : f->verdict == 503 ? "store-full"
                                                    : "upstream-failed";
         else if (k->stale)
-                p->log_cache = "refreshed";
+                p->log_cache = fill_state_get(f) == FILL_MISSING ? "gone" : "refreshed";
         else
                 p->log_cache = k->collapsed ? "collapsed" : "miss";
         p->log_upstream = fill_upstream_url(f);

@@ -22,7 +22,7 @@ process (edgeharness.serve_origin) whose paths choose how it answers, by their f
   /clist/...     the same as one line, "Content-Length: <len>, <len - 1000>"
   /crct/...      a bare CR inside a field value
   /redirect/...  302 to /ok/... (must not be followed)
-  /e500/... 500, /e503/... 503, /e404/... 404, each with a short body
+  /e500/... 500, /e503/... 503, /e404/... 404, /e410/... 410, each with a short body
   /mute/...      reads the request and never answers until the gate of "mute" is set
 
 A path with no object added (other than the status and /mute/ kinds) is a 404. Setting `force`
@@ -85,7 +85,7 @@ class Origin:
             self.gate("mute").wait(30)
             h.close_connection = True
             return
-        if kind in ("e500", "e503", "e404"):
+        if kind in ("e500", "e503", "e404", "e410"):
             body = b"origin says no\n"
             h.send_response(int(kind[1:]))
             h.send_header("Content-Length", str(len(body)))

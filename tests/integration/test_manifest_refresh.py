@@ -161,6 +161,33 @@ def upstream_failure_serves_stored_copy(e):
 
 
 @test
+def manifest_gone_upstream(e):
+    """A stored manifest whose revalidation the upstream answers 404 is answered 404, and its
+    access-log line says cache=gone (it said refreshed, the word for new bytes)."""
+    o, path = e.origin, "/nosha/r9/manifest.mpd"
+    o.add(path, b"<MPD going/>")
+    o.mtimes[path] = T0
+    eq(get(e, path)[0], 200, "the miss")
+    stale(time.monotonic())
+    o.force = "e404"
+    try:
+        st, h, _ = get(e, path)
+    finally:
+        o.force = None
+    eq(st, 404, "gone upstream")
+    check("fwd=stale; fwd-status=404" in h["cache-status"], f"Cache-Status {h['cache-status']}")
+    deadline = time.monotonic() + 5
+    lines = []
+    while time.monotonic() < deadline:
+        lines = [ln for ln in open(e.access_log).read().splitlines()
+                 if f'"GET {path}" 404 ' in ln]
+        if lines:
+            break
+        time.sleep(0.05)  # the log writer flushes once per loop turn
+    check(lines and " cache=gone " in lines[-1], f"logged gone: {lines[-1:]}")
+
+
+@test
 def child_revalidates_at_its_parent(e):
     """A child edge revalidates at its parent with the edges' shared tag: unchanged at the
     origin, 304 comes down the chain (the parent revalidating its own copy on the way);

@@ -435,6 +435,7 @@ def origin_404_cached_briefly(ctx):
     before = counters(e)
     r = get(e, key)
     eq(r.status, 404, "first 404")
+    check(r.need("Cache-Status").endswith("fwd=miss; fwd-status=404"), r.get("Cache-Status"))
     r = get(e, key)
     eq(r.status, 404, "second 404")
     check("hit" in r.need("Cache-Status"), f"negative hit: {r.get('Cache-Status')!r}")
@@ -447,6 +448,17 @@ def origin_404_cached_briefly(ctx):
         eq(get(e, key).status, 404, "404 again")
         time.sleep(0.25)  # poll interval for a TTL expiry, bounded by the deadline
     eq(o.count(key), 2, "asked again once the negative entry expired")
+
+
+@test
+def origin_410_answered_404_saying_410(ctx):
+    """An upstream's 410 is answered 404 (docs/edge.md) and negative-cached as a 404 is; the
+    Cache-Status fwd-status says what the upstream said (RFC 9211): it said 404."""
+    e, o = ctx.edge, ctx.origin
+    key = "/e410/t/gone.m4s"
+    r = get(e, key)
+    eq(r.status, 404, "a 410 upstream")
+    check(r.need("Cache-Status").endswith("fwd=miss; fwd-status=410"), r.get("Cache-Status"))
 
 
 @test
