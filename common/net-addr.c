@@ -95,7 +95,14 @@ bool net_url_ok(const char *u)
                 rest = u + 8;
         else
                 return false;
-        if (!*rest || *rest == '/')
+        /* The authority runs to the first '/', '?' or '#' (RFC 3986 §3.2); past any
+         * "userinfo@" it names a host, which a ":port" alone does not. */
+        size_t alen = strcspn(rest, "/?#");
+        const char *at = memchr(rest, '@', alen);
+        const char *host = at ? at + 1 : rest;
+        size_t hlen = alen - (size_t)(host - rest);
+
+        if (hlen == 0 || host[0] == ':')
                 return false;
         for (const char *p = u; *p; p++)
                 if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' || *p == '>' ||

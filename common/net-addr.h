@@ -13,7 +13,8 @@
  * Host names other than "localhost" are refused: a listener binds to an address, and a name
  * resolved at start-up would silently move.
  *
- * URLs: "http://" or "https://" (any case), a non-empty authority, and no byte a URL never
+ * URLs: "http://" or "https://" (any case), an authority naming a host (it ends at the first
+ * '/', '?' or '#'; a "userinfo@" and a ":port" alone do not count), and no byte a URL never
  * carries unescaped (controls, space, '"', '<', '>', '\'). Nothing is resolved.
  */
 

@@ -118,6 +118,15 @@ TEST(urls)
         ASSERT_TRUE(!net_url_ok(""));
         ASSERT_TRUE(!net_url_ok("http://"));
         ASSERT_TRUE(!net_url_ok("https:///path"));
+        /* No host: the authority ends at '?' or '#' too, and a port or userinfo is no host. */
+        ASSERT_TRUE(!net_url_ok("http://?x"));
+        ASSERT_TRUE(!net_url_ok("https://#frag"));
+        ASSERT_TRUE(!net_url_ok("http://?"));
+        ASSERT_TRUE(!net_url_ok("http://:80/"));
+        ASSERT_TRUE(!net_url_ok("http://@/"));
+        ASSERT_TRUE(!net_url_ok("http://u:p@:80/x"));
+        ASSERT_TRUE(net_url_ok("http://u:p@origin.example:80/x"));
+        ASSERT_TRUE(net_url_ok("http://h?x"));
         ASSERT_TRUE(!net_url_ok("ftp://origin.example"));
         ASSERT_TRUE(!net_url_ok("origin.example:9000"));
         ASSERT_TRUE(!net_url_ok("http://a b"));
