@@ -584,8 +584,12 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
                         log_conn(LOG_LVL_DEBUG, c->id, "refused %d: %s", status,
                                  c->parser.reason ? c->parser.reason : "?");
                         http1_parser_init(&c->parser);
-                        /* A HEAD refused (its target or head too long) gets no body either. */
-                        bool head = left >= 5 && memcmp(p, "HEAD ", 5) == 0;
+                        /* A HEAD refused (its target or head too long) gets no body either,
+                         * also after the empty lines RFC 9112 §2.2 lets a client send first. */
+                        size_t lead = 0;
+                        while (lead < left && (p[lead] == '\r' || p[lead] == '\n'))
+                                lead++;
+                        bool head = left - lead >= 5 && memcmp(p + lead, "HEAD ", 5) == 0;
                         left = 0;
                         request_refuse(c, status, head);
                         break;

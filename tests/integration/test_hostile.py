@@ -176,6 +176,11 @@ def head_refused_without_body(e):
     hdrs = b"".join(b"X-H%d: v\r\n" % i for i in range(200))
     refuse(e, b"HEAD /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n" + hdrs + b"\r\n", 431,
            "HEAD with 200 header fields", method="HEAD")
+    # RFC 9112 §2.2: empty lines before the request line are skipped; the HEAD is still one.
+    refuse(e, b"\r\n\r\nHEAD " + target + b" HTTP/1.1\r\nHost: edge.test\r\n\r\n", 414,
+           "HEAD after two empty lines, with a 10 KB request-target", method="HEAD")
+    refuse(e, b"\nHEAD " + target + b" HTTP/1.1\r\nHost: edge.test\r\n\r\n", 400,
+           "HEAD after a bare LF", method="HEAD")
 
 
 @test
