@@ -258,6 +258,22 @@ def test_probe_too_long(origin, scratch):
     check(os.listdir(origin) == [], "nothing made for it: %s" % os.listdir(origin))
 
 
+def test_probe_missing(origin, scratch):
+    """An ffprobe that cannot be run is said to be so, not taken for a source it cannot
+    read (the exec guard starts whatever the name, and exits 127 when the exec fails)."""
+    src = os.path.join(scratch, "src.mkv")
+    open(src, "wb").write(b"\0" * 100)
+    missing = os.path.join(scratch, "no-such-ffprobe")
+    r = run(["--title", "t", "--origin", origin, "--ffprobe", missing, "--no-progress", src])
+    check(r.returncode == 1 and "cannot run %s" % missing in r.stderr
+          and "not a media file" not in r.stderr,
+          "a missing ffprobe named as such: %d %r" % (r.returncode, r.stderr[-300:]))
+    check(os.listdir(origin) == [], "nothing made for it: %s" % os.listdir(origin))
+    r = run(["--title", "t2", "--ffmpeg", missing + "-mpeg"] + tiny(origin))
+    check(r.returncode != 0 and "cannot run %s-mpeg for " % missing in r.stderr,
+          "a missing ffmpeg named as such: %d %r" % (r.returncode, r.stderr[-300:]))
+
+
 def test_sync_failed(origin, scratch):
     """A title whose files may not have reached the disk is not published: with syncfs
     failing (a shim preloaded, as on a disk that lost writes) the run fails, nothing is
@@ -559,7 +575,8 @@ def test_token_file(origin, scratch):
 
 
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
-         test_modes, test_probe_too_long, test_sync_failed, test_cover_art, test_many_audio,
+         test_modes, test_probe_too_long, test_probe_missing,
+         test_sync_failed, test_cover_art, test_many_audio,
          test_colon_names,
          test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file,
          test_register_slow, test_key_flags_alone]

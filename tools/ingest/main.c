@@ -383,6 +383,15 @@ static int probe_source(const struct opts *o, struct ladder_src *s)
                 fprintf(stderr, "sluice-ingest: cannot run %s: %s\n", o->ffprobe, strerror(-r));
                 return r;
         }
+        if (r == PROC_EXEC_FAILED) {
+                /* The guard always starts; its exit code says the exec failed. */
+                fprintf(stderr,
+                        "sluice-ingest: cannot run %s (%s); install ffmpeg or give --ffprobe "
+                        "PATH\n",
+                        o->ffprobe, *err ? err : "no message");
+                free(out);
+                return -ENOENT;
+        }
         if (r != 0) {
                 fprintf(stderr, "sluice-ingest: %s: not a media file ffprobe can read: %s\n",
                         o->source, *err ? err : "(no message)");
@@ -739,7 +748,12 @@ static int run_jobs(struct ladder_job *jobs, size_t n, const struct ladder_src *
         if (interrupted)
                 return -EINTR;
         if (failed) {
-                if (failed_code)
+                if (failed_code == PROC_EXEC_FAILED)
+                        fprintf(stderr,
+                                "sluice-ingest: cannot run %s for %s (%s); install ffmpeg or "
+                                "give --ffmpeg PATH\n",
+                                lo->ffmpeg, failed->id, proc_tail(&failed->proc, 1));
+                else if (failed_code)
                         fprintf(stderr,
                                 "sluice-ingest: ffmpeg failed for %s (exit %d); its last "
                                 "lines:\n%s\n",

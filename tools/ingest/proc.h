@@ -65,8 +65,11 @@ const char *proc_tail(struct proc *p, unsigned nlines);
  */
 int proc_capture(char *const argv[], size_t max, char **ret_out, const char **ret_err);
 
+/* The exit code of a child whose program could not be run (as a shell's). */
+#define PROC_EXEC_FAILED 127
+
 /*
  * proc_exec_guard: the child side of the guard (argv after "--exec-guard"). Never returns
- * on success; returns 127 when the exec fails.
+ * on success; returns PROC_EXEC_FAILED when the exec fails.
  */
 int proc_exec_guard(int argc, char **argv);
