@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: MIT
+"""Replies larger than the sockets hold: a fill plan for six titles of 3,000 segments per
+rendition (about 12.7 MB of JSON; a plan's default limit, 100,000 files, is about 16 MB).
+
+- Half-closed clients: the client pipelines requests and sends its FIN while a reply is under
+  way. The FIN wakes control's pending send with no room yet, io_uring hands the retry to a
+  worker that cannot wait on a nonblocking socket, and the send completes -EAGAIN. That is
+  not a dead peer: control sends again, and the client reads every reply whole.
+- Slow readers: `send_timeout` bounds a reply's progress, not its length. A client that
+  keeps reading, slowly, gets the whole plan though it takes longer than send_timeout; one
+  that stops reading is cut send_timeout after its last byte.
+
+    python3 test_large_replies.py build/control/sluice-control
+"""
+import json
+import socket
+import time
+
+import ctlharness as h
+from ctlharness import check
+
+SEGMENTS = 3000
+TITLES = 6
+TARGET = "/v1/fill/plan?edge=edge-gb&limit=100000"
+SEND_TIMEOUT = 2.5
+
+
+def request(n=1):
+    """n pipelined requests for the plan, the last with Connection: close."""
+    req = (f"GET {TARGET} HTTP/1.1\r\nHost: control.test\r\n"
+           f"Authorization: Bearer {h.ADMIN_TOKEN}\r\n").encode()
+    return (req + b"\r\n") * (n - 1) + req + b"Connection: close\r\n\r\n"
+
+
+def connect(ctl, rcvbuf=4096):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(30)
+    s.connect(("127.0.0.1", ctl.port))
+    return s
+
+
+def read_all(s, chunk=1 << 20, pause=0.0):
+    data = bytearray()
+    while True:
+        try:
+            b = s.recv(chunk)
+        except ConnectionResetError:
+            return bytes(data)
+        if not b:
+            return bytes(data)
+        data += b
+        if pause:
+            time.sleep(pause)
+
+
+def split_replies(data, n):
+    """The n replies' (status line, body); a reply cut short ends the list."""
+    out = []
+    for _ in range(n):
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.decode("latin-1").split("\r\n")
+        fields = {k.strip().lower(): v.strip()
+                  for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = int(fields.get("content-length", "-1"))
+        out.append((lines[0], rest[:length] if length >= 0 else rest))
+        if length < 0 or len(rest) < length:
+            break
+        data = rest[length:]
+    return out
+
+
+def check_plan(what, replies, n, want):
+    # Its "generated" time and decayed scores differ from reply to reply, not their length.
+    want_files = sorted(o["url"] for o in json.loads(want)["objects"])
+    check(len(replies) == n, f"{what}: {len(replies)} replies, want {n}")
+    for i, (status, body) in enumerate(replies):
+        check(status.startswith("HTTP/1.1 200"), f"{what}: reply {i + 1}: {status}")
+        check(len(body) == len(want),
+              f"{what}: reply {i + 1}: got {len(body)} body bytes, want {len(want)}")
+        got = sorted(o["url"] for o in json.loads(body)["objects"])
+        check(got == want_files, f"{what}: reply {i + 1}: other files")
+
+
+def test_half_closed(ctl, want):
+    for before_fin, pause, n in ((0.0, 0.0, 1), (0.5, 1.0, 1), (0.0, 0.0, 3), (0.5, 0.0, 3)):
+        what = f"{n} request(s), FIN after {before_fin} s, reading after {pause} s"
+        s = connect(ctl)
+        s.sendall(request(n))
+        time.sleep(before_fin)  # the reply under way, its send waiting for room
+        s.shutdown(socket.SHUT_WR)
+        time.sleep(pause)
+        data = read_all(s)
+        s.close()
+        check_plan(what, split_replies(data, n), n, want)
+
+
+def test_slow_reader(ctl, want):
+    # At most 64 KiB every 20 ms, about 3 MB/s: the plan takes over 4 s, longer than
+    # send_timeout. (Control sees progress when the kernel has room for it, about half its
+    # socket's send buffer of up to 4 MB: under a second apart at this rate.)
+    s = connect(ctl, rcvbuf=0)
+    s.sendall(request())
+    t0 = time.monotonic()
+    data = read_all(s, chunk=65536, pause=0.02)
+    took = time.monotonic() - t0
+    s.close()
+    check(took > SEND_TIMEOUT, f"the slow read took {took:.1f} s, want over "
+          f"{SEND_TIMEOUT} s (read faster than the test means)")
+    check_plan(f"a reader at about 3 MB/s ({took:.1f} s)", split_replies(data, 1), 1, want)
+
+    # A reader that stops: cut send_timeout after the last byte control's send took.
+    s = connect(ctl)
+    s.sendall(request())
+    time.sleep(SEND_TIMEOUT + 2.0)
+    data = read_all(s)
+    s.close()
+    got = split_replies(data, 1)
+    body = got[0][1] if got else b""
+    check(len(body) < len(want),
+          f"a reader that stops for {SEND_TIMEOUT + 2.0} s is cut: got {len(body)} of "
+          f"{len(want)} bytes")
+
+
+def main(binary, tmp):
+    pg = h.Postgres(tmp)
+    ctl = h.Control(binary, tmp, pg, extra_cfg=f"send_timeout: {int(SEND_TIMEOUT * 1000)}ms\n")
+    ctl.start()
+    ctl.json("POST", "/v1/admin/edges", {"id": "edge-gb", "region": "eu-west",
+                                         "base_url": "http://127.0.0.1:1"}, admin=True)
+    for i in range(TITLES):
+        h.register(ctl, f"long{i}", segments=SEGMENTS)
+        ctl.json("PUT", f"/v1/admin/titles/long{i}/licences",
+                 {"licences": [{"country": "GB"}]}, admin=True)
+        ctl.json("POST", "/v1/playback", {"title": f"long{i}"})
+    status, _, want = ctl.request("GET", TARGET, admin=True)
+    check(status == 200, f"the plan: {status} {want[:200]!r}")
+    check(len(want) > 12_000_000, f"a reply larger than the sockets hold: {len(want)} bytes")
+    check(len(json.loads(want)["objects"]) == TITLES * (3 * (SEGMENTS + 1) + 1),
+          "every file of the titles is in the plan")
+
+    test_half_closed(ctl, want)
+    test_slow_reader(ctl, want)
+    check(ctl.request("GET", "/healthz")[0] == 200, "control still answers")
+
+
+if __name__ == "__main__":
+    h.run(main)
