@@ -28,7 +28,9 @@
 #include "log.h"
 
 #include "edge-cfg.h"
+#include "tls-ocsp.h"
 #include "tls-seal.h"
+#include "tls-sni.h"
 #include "tls-rec.h"
 #include "tls.h"
 
@@ -100,6 +102,7 @@ struct tls_conn {
          * OpenSSL still writes (an alert, a KeyUpdate) is opened with 'ossl' and sealed again
          * with 'seal'. */
         bool counted, no_seal;
+        bool hello_seen; /* a second ClientHello (after a HelloRetryRequest) is not counted */
         unsigned suite; /* the TLS 1.3 cipher suite's two-byte id */
         uint64_t ossl_seq;
         size_t secret_len;
@@ -262,22 +265,43 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
 
 /* ---- SNI, ALPN, OCSP ---- */
 
-static int servername_cb(SSL *s, int *al, void *arg)
+/*
+ * The certificate is chosen here, from the ClientHello, before OpenSSL looks at the
+ * session the client offers: switching to its SSL_CTX takes that certificate's session-ID
+ * context, so a session (by ID or ticket) made under another certificate is not resumed
+ * (RFC 6066 §3) but leads to a full handshake. The servername callback runs after the
+ * session is chosen, too late for that.
+ */
+static int client_hello_cb(SSL *s, int *al, void *arg)
 {
         struct tls_ctx *t = arg;
-        const char *name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
+        const unsigned char *ext;
+        size_t len;
+        char name[256];
 
         (void)al;
-        if (!name || !*name)
-                return SSL_TLSEXT_ERR_OK; /* no SNI: the default certificate */
+        if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &ext, &len) ||
+            tls_sni_host_name(ext, len, name, sizeof(name)) <= 0)
+                return SSL_CLIENT_HELLO_SUCCESS; /* no name: the default certificate */
         for (size_t i = 0; i < t->n_certs; i++) {
                 if (X509_check_host(t->certs[i].leaf, name, 0, 0, NULL) == 1) {
                         if (i > 0 && !SSL_set_SSL_CTX(s, t->certs[i].ctx))
-                                return SSL_TLSEXT_ERR_ALERT_FATAL;
-                        return SSL_TLSEXT_ERR_OK;
+                                return SSL_CLIENT_HELLO_ERROR;
+                        return SSL_CLIENT_HELLO_SUCCESS;
                 }
         }
-        atomic_fetch_add(&t->tickets->stats.sni_unknown, 1);
+        struct tls_conn *tc = SSL_get_app_data(s);
+        if (!tc || !tc->hello_seen)
+                atomic_fetch_add(&t->tickets->stats.sni_unknown, 1);
+        if (tc)
+                tc->hello_seen = true;
+        return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* The certificate is already chosen (client_hello_cb); this acknowledges the name. */
+static int servername_cb(SSL *s, int *al, void *arg)
+{
+        (void)s, (void)al, (void)arg;
         return SSL_TLSEXT_ERR_OK;
 }
 
@@ -339,125 +363,6 @@ static int ocsp_cb(SSL *s, void *arg)
 none:
         atomic_fetch_add(&t->tickets->stats.ocsp_none, 1);
         return SSL_TLSEXT_ERR_NOACK;
-}
-
-/* Whether cand issued leaf: names and extensions agree and leaf's signature verifies under
- * cand's key (so a certificate carried by the response itself can be trusted as the issuer). */
-static bool issued_by(X509 *cand, X509 *leaf)
-{
-        EVP_PKEY *k;
-
-        if (X509_check_issued(cand, leaf) != X509_V_OK)
-                return false;
-        k = X509_get0_pubkey(cand);
-        return k && X509_verify(leaf, k) == 1;
-}
-
-static int asn1_unix(const ASN1_GENERALIZEDTIME *a, int64_t *ret)
-{
-        struct tm tm;
-
-        if (!a || ASN1_TIME_to_tm(a, &tm) != 1)
-                return -EINVAL;
-        *ret = (int64_t)timegm(&tm);
-        return 0;
-}
-
-/*
- * Check a DER OCSP response for leaf before it may be stapled: it parses, its status is
- * successful, it is a basic response signed by leaf's issuer or a responder the issuer
- * authorised (OCSP_basic_verify), it has a single response for leaf's certificate ID saying
- * good, and thisUpdate/nextUpdate hold now (OCSP_CHECK_LEEWAY_S of clock skew on thisUpdate;
- * nextUpdate must be ahead). The issuer comes from chain (the configured chain after the
- * leaf), or else from the certificates the response carries, if leaf's signature verifies
- * under its key. Returns 0 with *next (nextUpdate, Unix seconds; 0 when absent), or -EINVAL
- * with the reason in why.
- */
-#define OCSP_CHECK_LEEWAY_S 300
-static int ocsp_check(const unsigned char *der, size_t len, X509 *leaf, STACK_OF(X509) * chain,
-                      int64_t *next, char *why, size_t whylen)
-{
-        const unsigned char *p = der;
-        OCSP_RESPONSE *resp = NULL;
-        OCSP_BASICRESP *bs = NULL;
-        OCSP_CERTID *id = NULL;
-        X509_STORE *store = NULL;
-        X509 *issuer = NULL;
-        ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
-        int status, reason, rs, r = -EINVAL;
-
-        *next = 0;
-        if (len == 0 || len > LONG_MAX || !(resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) ||
-            p != der + len) {
-                snprintf(why, whylen, "not a DER OCSP response");
-                goto out;
-        }
-        rs = OCSP_response_status(resp);
-        if (rs != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
-                snprintf(why, whylen, "response status %s, not successful",
-                         OCSP_response_status_str(rs));
-                goto out;
-        }
-        bs = OCSP_response_get1_basic(resp);
-        if (!bs) {
-                snprintf(why, whylen, "not a basic OCSP response");
-                goto out;
-        }
-        for (int i = 0; chain && i < sk_X509_num(chain) && !issuer; i++)
-                if (issued_by(sk_X509_value(chain, i), leaf))
-                        issuer = sk_X509_value(chain, i);
-        for (int i = 0; i < sk_X509_num(OCSP_resp_get0_certs(bs)) && !issuer; i++)
-                if (issued_by(sk_X509_value(OCSP_resp_get0_certs(bs), i), leaf))
-                        issuer = sk_X509_value(OCSP_resp_get0_certs(bs), i);
-        if (!issuer) {
-                snprintf(why, whylen,
-                         "the certificate's issuer is in neither the chain nor the response");
-                goto out;
-        }
-        store = X509_STORE_new();
-        if (!store || X509_STORE_add_cert(store, issuer) != 1 ||
-            X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) != 1) {
-                snprintf(why, whylen, "out of memory");
-                goto out;
-        }
-        if (OCSP_basic_verify(bs, chain, store, 0) != 1) {
-                snprintf(why, whylen, "signature does not verify against the certificate's issuer");
-                goto out;
-        }
-        id = OCSP_cert_to_id(NULL, leaf, issuer);
-        if (!id) {
-                snprintf(why, whylen, "out of memory");
-                goto out;
-        }
-        if (OCSP_resp_find_status(bs, id, &status, &reason, NULL, &thisupd, &nextupd) != 1) {
-                snprintf(why, whylen, "no status for this certificate (another one's response?)");
-                goto out;
-        }
-        if (status != V_OCSP_CERTSTATUS_GOOD) {
-                snprintf(why, whylen, "certificate status %s", OCSP_cert_status_str(status));
-                goto out;
-        }
-        if (OCSP_check_validity(thisupd, nextupd, OCSP_CHECK_LEEWAY_S, -1) != 1) {
-                snprintf(why, whylen, "outside its validity (thisUpdate/nextUpdate)");
-                goto out;
-        }
-        if (nextupd) {
-                int64_t now = (int64_t)time(NULL);
-                if (asn1_unix(nextupd, next) < 0 || *next <= now) {
-                        snprintf(why, whylen, "expired (nextUpdate passed)");
-                        goto out;
-                }
-        }
-        r = 0;
-out:
-        OCSP_CERTID_free(id);
-        X509_STORE_free(store);
-        OCSP_BASICRESP_free(bs);
-        OCSP_RESPONSE_free(resp);
-        if (r < 0)
-                *next = 0;
-        ERR_clear_error();
-        return r;
 }
 
 /* ---- contexts ---- */
@@ -543,8 +448,8 @@ static int ctx_setup(struct tls_ctx *t, SSL_CTX *ctx, const struct edge_cfg_tls 
         (void)SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                         SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         (void)SSL_CTX_set_app_data(ctx, t);
+        SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, t);
         SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
-        SSL_CTX_set_tlsext_servername_arg(ctx, t);
         SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, t);
         SSL_CTX_set_keylog_callback(ctx, keylog_cb);
         if (cfg->tickets && !SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb))
@@ -594,6 +499,16 @@ static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cf
                 return -EINVAL;
         }
         c->leaf = SSL_CTX_get0_certificate(c->ctx);
+        /* Its own session-ID context: the leaf's SHA-256 (32 bytes, the most OpenSSL takes),
+         * the same across reloads while the certificate stays. */
+        unsigned char sid_ctx[EVP_MAX_MD_SIZE];
+        unsigned int sid_len = 0;
+        if (!X509_digest(c->leaf, EVP_sha256(), sid_ctx, &sid_len) ||
+            sid_len > SSL_MAX_SID_CTX_LENGTH ||
+            !SSL_CTX_set_session_id_context(c->ctx, sid_ctx, sid_len)) {
+                snprintf(err, errlen, "%s: cannot set its session-ID context", cc->cert);
+                return -EINVAL;
+        }
         if (cc->ocsp && cc->ocsp[0]) {
                 STACK_OF(X509) *chain = NULL;
                 char why[160];

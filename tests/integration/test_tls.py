@@ -138,6 +138,38 @@ def resumption(e):
 
 
 @test
+def sessions_stay_with_their_certificate(e):
+    # RFC 6066 §3: a session made under one name's certificate is not resumed under another
+    # name's (the resumed handshake sends no certificate: the client would take a.test's as
+    # b.test's). Under the same certificate it resumes, and so does one the default
+    # certificate made for an unknown name, asked for again by its own name.
+    def cn(s):
+        return dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+
+    for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = client_ctx(e, v, v)
+        ctx.check_hostname = False  # the default certificate for unknown.test names a.test
+        sessions = {}
+        for name in ("a.test", "b.test", "unknown.test"):
+            with handshake(e, ctx, sni=name) as s:
+                get_over(s, "/t1/one.bin")  # TLS 1.3 tickets arrive after the handshake
+                sessions[name] = s.session
+                s.unwrap()
+        for made, asked, resumes, want_cn in (("a.test", "b.test", False, "b.test"),
+                                              ("b.test", "a.test", False, "a.test"),
+                                              ("b.test", "b.test", True, "b.test"),
+                                              ("a.test", "a.test", True, "a.test"),
+                                              ("unknown.test", "a.test", True, "a.test")):
+            with handshake(e, ctx, sni=asked, session=sessions[made]) as s:
+                check(s.session_reused == resumes,
+                      f"{v}: a session made for {made}, asked for {asked}: resumed "
+                      f"{s.session_reused}, want {resumes}")
+                eq(cn(s), want_cn, f"{v}: {made} session asked for {asked}: certificate")
+                _, body = get_over(s, "/t1/one.bin")
+                eq(body, b"x", f"{v}: body over a {made} session asked for {asked}")
+
+
+@test
 def sni_default_certificate(e):
     # Two certificates: b.test by name, an unknown name gets the default (a.test), whose
     # chain and name (a.test) still verify.
@@ -149,6 +181,17 @@ def sni_default_certificate(e):
                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
     check("Verify return code: 0 (ok)" in out.stdout, f"unknown SNI: {out.stdout[-400:]}")
     check("CN = a.test" in out.stdout, "unknown SNI did not get the default certificate")
+    # A client whose key share the edge does not take gets a HelloRetryRequest and sends a
+    # second ClientHello: still one handshake with an unknown name.
+    before = tls_counters(e)
+    out = subprocess.run(["openssl", "s_client", "-connect", f"{HOST}:{e.tls_port}",
+                          "-servername", "unknown.test", "-tls1_3", "-groups",
+                          "secp521r1:X25519", "-CAfile", e.pki + "/ca.pem"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+    check("Server Temp Key: X25519" in out.stdout, f"after a retry: {out.stdout[-400:]}")
+    n = tls_counters(e).get(("sluice_tls_sni_unknown_total", ""), 0) - \
+        before.get(("sluice_tls_sni_unknown_total", ""), 0)
+    eq(n, 1, "unknown names counted for one handshake with a HelloRetryRequest")
 
 
 @test
