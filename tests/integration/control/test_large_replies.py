@@ -127,7 +127,9 @@ def test_slow_reader(ctl, want):
 
 def main(binary, tmp):
     pg = h.Postgres(tmp)
-    ctl = h.Control(binary, tmp, pg, extra_cfg=f"send_timeout: {int(SEND_TIMEOUT * 1000)}ms\n")
+    # A plan of 54,000 files takes its time under a sanitizer: the database wait is generous.
+    ctl = h.Control(binary, tmp, pg, db_timeout="60s",
+                    extra_cfg=f"send_timeout: {int(SEND_TIMEOUT * 1000)}ms\n")
     ctl.start()
     ctl.json("POST", "/v1/admin/edges", {"id": "edge-gb", "region": "eu-west",
                                          "base_url": "http://127.0.0.1:1"}, admin=True)
