@@ -2,10 +2,24 @@
 #include "ratecap.h"
 
 /* The bucket's depth as a share of one second of the rate: small so that a 1 s window sees
- * at most 1% over the cap (where 10 ms of the rate is more than RATECAP_BURST_MIN), large
+ * at most 1% over the cap (where 10 ms of the rate is at least RATECAP_CHUNK_MIN), large
  * enough that a paused transfer wakes for 10 ms worth of data rather than for every network
  * chunk. */
 #define RATECAP_BURST_S 0.01
+/* A chunk is half the bucket: a transfer that wakes a little late (its wait is rounded up to
+ * the next millisecond, and the loop has other work) finds the next chunk's worth already
+ * there, where a bucket of one chunk would lose the lateness every time (a tenth of the rate
+ * for chunks of 10 ms). */
+#define RATECAP_CHUNK_S 0.005
+
+uint64_t ratecap_chunk(uint64_t bits_per_s)
+{
+        double c = (double)bits_per_s / 8.0 * RATECAP_CHUNK_S;
+
+        if (bits_per_s == 0 || c >= RATECAP_CHUNK_MAX)
+                return RATECAP_CHUNK_MAX;
+        return c > RATECAP_CHUNK_MIN ? (uint64_t)c : RATECAP_CHUNK_MIN;
+}
 
 static void refill(struct ratecap *rc, int64_t now_ns)
 {
@@ -21,8 +35,8 @@ void ratecap_init(struct ratecap *rc, uint64_t bits_per_s, int64_t now_ns)
 {
         rc->rate = (double)bits_per_s / 8.0;
         rc->burst = rc->rate * RATECAP_BURST_S;
-        if (rc->burst < RATECAP_BURST_MIN)
-                rc->burst = RATECAP_BURST_MIN;
+        if (rc->burst < 2.0 * (double)ratecap_chunk(bits_per_s))
+                rc->burst = 2.0 * (double)ratecap_chunk(bits_per_s);
         rc->tokens = 0;
         rc->need = 0;
         rc->last_ns = now_ns;

@@ -7,12 +7,11 @@
 /*
  * A token bucket in bytes, clocked by the caller (monotonic nanoseconds), so tests drive it
  * with a fake clock. It starts empty and holds at most `burst` bytes (10 ms of the rate, and
- * at least RATECAP_BURST_MIN, the largest chunk), and a chunk passes only once the bucket
- * holds all of it: the bytes let through in any interval T are at most rate*T + burst. So the
- * cap holds within 1% over any second from about 52 Mbit/s up; below, the 64 KiB shows (at
- * 8 Mbit/s, 6.6% over one second and 0.7% over ten). A chunk larger than the bucket (never
- * one of libcurl's, CURLOPT_BUFFERSIZE) waits for a full one and overdraws; the debt is repaid
- * before anything more passes.
+ * at least two of ratecap_chunk(), the chunk the caller reads in), and a chunk passes only
+ * once the bucket holds all of it: the bytes let through in any interval T are at most
+ * rate*T + burst. So the cap holds within 1% over any second from about 1.6 Mbit/s up (where
+ * 10 ms of the rate is two RATECAP_CHUNK_MIN). A chunk larger than the bucket waits for a
+ * full one and overdraws; the debt is repaid before anything more passes.
  *
  * rate 0 means uncapped: everything passes. No allocation; embed the struct.
  */
@@ -24,7 +23,13 @@ struct ratecap {
         int64_t last_ns;
 };
 
-#define RATECAP_BURST_MIN 65536 /* bytes, and the largest chunk taken: TRANSFER_GET_CHUNK */
+#define RATECAP_CHUNK_MAX 65536 /* bytes: the largest chunk, TRANSFER_GET_CHUNK */
+#define RATECAP_CHUNK_MIN 1024  /* bytes: the smallest buffer libcurl takes */
+
+/* The chunk to read in under a cap of bits_per_s: 5 ms of the rate, within
+ * RATECAP_CHUNK_MIN..RATECAP_CHUNK_MAX (the most, uncapped), so the bucket need not be
+ * deeper than 10 ms of the rate to hold two. */
+uint64_t ratecap_chunk(uint64_t bits_per_s);
 
 /* Start an empty bucket at now_ns for bits_per_s (0: uncapped). */
 void ratecap_init(struct ratecap *rc, uint64_t bits_per_s, int64_t now_ns);

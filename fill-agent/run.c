@@ -196,7 +196,8 @@ static void warn_defaults(const struct fill_opts *o)
                 const struct fill_edge_cfg *e = &o->edges[i];
                 uint64_t rate = opts_edge_rate(o, e);
                 unsigned par = opts_edge_parallel(o, e);
-                double turn_s = rate ? (double)par * TRANSFER_GET_CHUNK * 8 / (double)rate : 0;
+                uint64_t chunk = ratecap_chunk(rate);
+                double turn_s = rate ? (double)par * (double)chunk * 8 / (double)rate : 0;
 
                 if (!opts_edge_window(o, e))
                         list_add(no_window, sizeof(no_window), e->id);
@@ -204,10 +205,10 @@ static void warn_defaults(const struct fill_opts *o)
                         list_add(no_rate, sizeof(no_rate), e->id);
                 if (turn_s > SLOW_TURN_S)
                         log_warn("WARNING: %s: %u transfers share a %.2f Mbit/s cap, so each waits "
-                                 "about %.0f s between its %d KiB turns; an edge drops an upload "
+                                 "about %.0f s between its %.1f KiB turns; an edge drops an upload "
                                  "that waits past its send_timeout (30 s by default): lower "
                                  "parallel or raise rate",
-                                 e->id, par, (double)rate / 1e6, turn_s, TRANSFER_GET_CHUNK / 1024);
+                                 e->id, par, (double)rate / 1e6, turn_s, (double)chunk / 1024);
         }
         if (no_window[0])
                 log_warn("WARNING: no off-peak window for %s: pushing at any hour, peak included "

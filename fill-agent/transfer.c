@@ -121,8 +121,9 @@ static void capq_remove(struct xfer *x)
         x->cap_queued = false;
 }
 
-/* A chunk of libcurl's always fits the bucket, so none overdraws it. */
-_Static_assert(TRANSFER_GET_CHUNK <= RATECAP_BURST_MIN, "a GET chunk must fit the rate cap's bucket");
+/* A chunk of libcurl's always fits the bucket (its buffer is ratecap_chunk() of the cap), so
+ * none overdraws it. */
+_Static_assert(TRANSFER_GET_CHUNK == RATECAP_CHUNK_MAX, "a GET chunk must fit the rate cap's bucket");
 
 /* May x's GET take its chunk of n bytes from the cap now: none waits, or x is first in line,
  * and the bucket holds the chunk. */
@@ -314,7 +315,9 @@ static int start_get(struct engine *g, struct xfer *x)
         curl_easy_setopt(x->get, CURLOPT_CONNECTTIMEOUT_MS, g->opts->connect_timeout_ms);
         set_stall_limit(x->get, g->opts);
         curl_easy_setopt(x->get, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(x->get, CURLOPT_BUFFERSIZE, (long)TRANSFER_GET_CHUNK);
+        /* Under a low cap, smaller chunks: the bucket need hold only 10 ms of the rate. libcurl
+         * hands over at most a buffer's worth at a time. */
+        curl_easy_setopt(x->get, CURLOPT_BUFFERSIZE, (long)ratecap_chunk(x->e->rate_bps));
         if (curl_multi_add_handle(g->multi, x->get) != CURLM_OK)
                 return -ENOMEM;
         x->state = X_RUNNING;

@@ -59,17 +59,41 @@ TEST(ratecap_2gbit_any_10s)
 
 TEST(ratecap_slow_rate)
 {
-        ASSERT_TRUE(cap_holds(8000000ull, 20, 10.0));
+        ASSERT_TRUE(cap_holds_chunks(8000000ull, 20, 10.0, ratecap_chunk(8000000ull), 0));
 }
 
-/* libcurl's whole 64 KiB chunks at a low cap, after an idle spell (a retry's back-off): no
- * second passes more than the rate and one bucket. A chunk used to pass while the bucket held
- * a byte, overdrawing it by nearly a chunk: 1.31 x the cap over a second at 2 Mbit/s. */
+/* libcurl's whole chunks (its buffer, ratecap_chunk() of the cap), after an idle spell (a
+ * retry's back-off): no second passes more than the rate and one bucket. A chunk used to pass
+ * while the bucket held a byte, overdrawing it by nearly a chunk: 1.31 x the cap over a second
+ * at 2 Mbit/s with 64 KiB chunks. */
 TEST(ratecap_whole_chunks_never_overdraw)
 {
-        ASSERT_TRUE(cap_holds_chunks(2000000ull, 20, 1.0, 65536, 2.0));
-        ASSERT_TRUE(cap_holds_chunks(8000000ull, 20, 1.0, 65536, 2.0));
+        ASSERT_TRUE(cap_holds_chunks(2000000ull, 20, 1.0, ratecap_chunk(2000000ull), 2.0));
+        ASSERT_TRUE(cap_holds_chunks(8000000ull, 20, 1.0, ratecap_chunk(8000000ull), 2.0));
         ASSERT_TRUE(cap_holds_chunks(100000000ull, 12, 1.0, 65536, 2.0));
+}
+
+/* Low caps read in chunks of 5 ms of the rate (1 KiB at least), and the bucket holds two: any
+ * second passes within 1% of the cap from about 1.6 Mbit/s up, and the whole run is not held
+ * under the cap by the waits' rounding. With 64 KiB chunks and bucket the floor showed: 26%
+ * over a second at 2 Mbit/s, 6.6% at 8 Mbit/s. */
+TEST(ratecap_low_caps_one_percent_over_a_second)
+{
+        static const uint64_t caps[] = {1640000ull, 2000000ull, 8000000ull, 40000000ull};
+        struct ratecap rc;
+
+        for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+                uint64_t chunk = ratecap_chunk(caps[i]);
+                ratecap_init(&rc, caps[i], 0);
+                ASSERT_TRUE(chunk >= RATECAP_CHUNK_MIN && chunk <= RATECAP_CHUNK_MAX);
+                ASSERT_TRUE(rc.burst <= rc.rate * 0.01 + 1);
+                ASSERT_TRUE(cap_holds_chunks(caps[i], 20, 1.0, chunk, 2.0));
+        }
+        /* The floor and the ceiling. */
+        ASSERT_EQ(ratecap_chunk(10000ull), RATECAP_CHUNK_MIN);
+        ASSERT_EQ(ratecap_chunk(0), RATECAP_CHUNK_MAX);
+        ASSERT_EQ(ratecap_chunk(10000000000ull), RATECAP_CHUNK_MAX);
+        ASSERT_EQ(ratecap_chunk(2000000ull), 1250);
 }
 
 /* Where 10 ms of the rate is over 64 KiB, any second passes within 1% of the cap. */
