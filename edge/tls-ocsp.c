@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The check an OCSP response passes before the edge staples it (see tls-ocsp.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -35,7 +37,7 @@ static int asn1_unix(const ASN1_GENERALIZEDTIME *a, int64_t *ret)
 
 #define OCSP_CHECK_LEEWAY_S 300
 int ocsp_check(const unsigned char *der, size_t len, X509 *leaf, STACK_OF(X509) * chain,
-                      int64_t *next, char *why, size_t whylen)
+               int64_t *next, char *why, size_t whylen)
 {
         const unsigned char *p = der;
         OCSP_RESPONSE *resp = NULL;
