@@ -103,7 +103,7 @@ struct tls_conn {
          * with 'seal'. */
         bool counted, no_seal;
         bool hello_seen; /* a second ClientHello (after a HelloRetryRequest) is not counted */
-        unsigned suite; /* the TLS 1.3 cipher suite's two-byte id */
+        unsigned suite;  /* the TLS 1.3 cipher suite's two-byte id */
         uint64_t ossl_seq;
         size_t secret_len;
         unsigned char secret[TLS_SEAL_SECRET_MAX];
