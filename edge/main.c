@@ -293,7 +293,6 @@ static void reload(struct edge_server *srv, const char *path)
                 log_error("reload: %s; keeping the running configuration", err.msg);
                 return;
         }
-        restart_only_changes(old->cfg, cfg, srv->access_fd >= 0);
         /* TLS listeners are bound at start: their number cannot change under the workers. */
         if (cfg->tls.n != old->cfg->tls.n) {
                 reopen_logs(srv, old->cfg, old->cfg);
@@ -322,6 +321,8 @@ static void reload(struct edge_server *srv, const char *path)
                 log_error("reload failed; keeping the running configuration");
                 return;
         }
+        /* Said only of a reload that applies: a refused one keeps every key as it runs. */
+        restart_only_changes(old->cfg, rt->cfg, srv->access_fd >= 0);
         /* New certificates, same ticket keys: sessions resume across the reload. */
         for (size_t i = 0; i < cfg->tls.n; i++)
                 tls_ctx_share_tickets(rt->tls[i], old->tls[i]);
