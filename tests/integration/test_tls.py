@@ -402,6 +402,87 @@ def kernel_offers_ktls():
         return False
 
 
+def open_connections(e):
+    for line in e.metrics().body.decode().splitlines():
+        if line.startswith("sluice_edge_connections_open "):
+            return float(line.split()[1])
+    raise AssertionError("no sluice_edge_connections_open in /metrics")
+
+
+def wait_open_connections(e, want, what, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    got = open_connections(e)
+    while got != want and time.monotonic() < deadline:
+        time.sleep(0.05)  # poll interval of a gauge bounded by the deadline
+        got = open_connections(e)
+    eq(got, want, f"sluice_edge_connections_open {what}")
+
+
+@test
+def every_way_a_tls_connection_ends_is_counted_closed(e):
+    """Failed handshakes, clients gone mid-handshake or mid-body, h2 streams reset and
+    connections cut under them: each connection leaves the open gauge (and the heartbeat's
+    load, its source) as it closes."""
+    wait_open_connections(e, 0, "before")
+    ends = []
+
+    def raw():
+        return socket.create_connection((HOST, e.tls_port), timeout=10)
+
+    ends.append("connected and closed at once")
+    raw().close()
+    ends.append("garbage instead of a ClientHello")
+    c = raw()
+    c.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+    c.settimeout(5)
+    try:
+        while c.recv(4096):
+            pass
+    except OSError:
+        pass
+    c.close()
+    ends.append("half a ClientHello, then a reset")
+    ch = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_ctx(e).wrap_bio(ch[0], ch[1], server_hostname="a.test")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = ch[1].read()
+    c = raw()
+    c.sendall(hello[:len(hello) // 2])
+    time.sleep(0.1)  # the edge has read the part and waits for the rest
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    ends.append("TLS 1.1 refused")
+    try:
+        with handshake(e, client_ctx(e, ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1_1)):
+            pass
+    except (ssl.SSLError, OSError):
+        pass
+    ends.append("HTTPS body cut by a reset")
+    s = handshake(e, client_ctx(e))
+    s.sendall(b"GET /t1/big.m4s HTTP/1.1\r\nHost: a.test\r\n\r\n")
+    s.recv(4096)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    ends.append("h2 streams reset, then the connection cut")
+    s = h2_tls_socket(e)
+    s.sendall(PREFACE + frame(4, 0, 0, b"")
+              + b"".join(frame(1, 0x5, sid, get_block("/t1/big.m4s")) for sid in (1, 3, 5)))
+    s.recv(4096)
+    s.sendall(frame(3, 0, 1, struct.pack(">I", 8)))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    ends.append("h2 GOAWAY from the client with a stream open")
+    s = h2_tls_socket(e)
+    s.sendall(PREFACE + frame(4, 0, 0, b"") + frame(1, 0x5, 1, get_block("/t1/big.m4s")))
+    s.recv(4096)
+    s.sendall(frame(7, 0, 0, struct.pack(">II", 1, 0)))
+    s.close()
+    wait_open_connections(e, 0, "after: " + "; ".join(ends))
+
+
 def tls_counters(e):
     """{(name, label): value} of the TLS listener's counters in /metrics; label is the one
     besides listener= ("" when none). Every series must carry this listener's address."""
