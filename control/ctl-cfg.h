@@ -77,6 +77,7 @@ struct ctl_cfg {
         int64_t max_connections;
         int64_t idle_timeout_ms;
         int64_t send_timeout_ms;         /* a reply that moves nothing this long is cut */
+        int64_t body_timeout_ms;         /* a body's time from its head (admin: from its last byte) */
         struct cfg_strlist cors_origins; /* ["*"] allows any; each under CTL_ORIGIN_MAX */
         struct ctl_cfg_demand demand;
         struct ctl_cfg_log log;

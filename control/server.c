@@ -39,7 +39,6 @@
 #define LISTEN_MAX       16
 #define HEAD_MAX         16384
 #define HEADER_TIMEOUT   10000u
-#define BODY_TIMEOUT     30000u
 #define RESP_HEAD_MAX    2048
 /* Bytes a client may send ahead of the response it waits for (pipelining). */
 #define PIPELINE_MAX     (64u << 10)
@@ -81,6 +80,7 @@ struct ctl_conn {
         unsigned refs;      /* the loop slot, and a request in its handler */
         bool recv_armed;
         bool peer_eof;
+        bool body_admin;       /* the body comes with the admin token: its deadline is progress */
         bool lingers;          /* a refused body may follow: linger after the answer */
         size_t linger_bytes;   /* dropped while lingering */
         bool close_after;
@@ -556,13 +556,20 @@ bool ctl_req_admin_ok(const struct ctl_req *rq)
  * rest, so no route anyone can reach buffers more than that. An admin route never takes less
  * than the others (a max_body raised for registrations before max_admin_body existed).
  */
-static int64_t body_max(const struct ctl *ctl, const struct http1_req *head)
+/* An admin route's request carrying the admin token. */
+static bool head_is_admin(const struct ctl *ctl, const struct http1_req *head)
 {
         static const char admin[] = "/v1/admin/";
+
+        return head->target_len >= sizeof(admin) - 1 &&
+               memcmp(head->target, admin, sizeof(admin) - 1) == 0 && head_admin_ok(ctl, head);
+}
+
+static int64_t body_max(const struct ctl *ctl, const struct http1_req *head)
+{
         const struct ctl_cfg *cfg = ctl->cfg;
 
-        if (head->target_len >= sizeof(admin) - 1 &&
-            memcmp(head->target, admin, sizeof(admin) - 1) == 0 && head_admin_ok(ctl, head))
+        if (head_is_admin(ctl, head))
                 return cfg->max_admin_body > cfg->max_body ? cfg->max_admin_body : cfg->max_body;
         return cfg->max_body;
 }
@@ -785,7 +792,10 @@ static void process_one(struct ctl_conn *c)
                         /* Best effort: a client that gets no 100 sends the body anyway. */
                         (void)send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
                 }
-                deadline_set(c, BODY_TIMEOUT);
+                /* Anyone's body has body_timeout from its head; one sent with the admin token
+                 * (a registration of 7.6 MB for a 4-hour title) has it from its last byte. */
+                c->body_admin = head_is_admin(srv->ctl, &c->head);
+                deadline_set(c, (uint64_t)srv->ctl->cfg->body_timeout_ms);
         }
         if (c->state == CS_READ_BODY) {
                 if (c->in.len < c->head_len + c->body_len) {
@@ -846,6 +856,8 @@ static void on_recv(struct ctl_conn *c, struct uring_loop *loop, const struct io
                 if (data)
                         input(c, data, (size_t)cqe->res);
                 uring_loop_buf_recycle(loop, cqe);
+                if (c->state == CS_READ_BODY && c->body_admin)
+                        deadline_set(c, (uint64_t)c->srv->ctl->cfg->body_timeout_ms);
         } else {
                 uring_loop_buf_recycle(loop, cqe);
         }

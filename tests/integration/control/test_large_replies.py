@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Replies larger than the sockets hold: a fill plan for six titles of 3,000 segments per
+"""Large transfers. Replies larger than the sockets hold: a fill plan for six titles of 3,000 segments per
 rendition (about 12.7 MB of JSON; a plan's default limit, 100,000 files, is about 16 MB).
 
 - Half-closed clients: the client pipelines requests and sends its FIN while a reply is under
@@ -9,6 +9,8 @@ rendition (about 12.7 MB of JSON; a plan's default limit, 100,000 files, is abou
 - Slow readers: `send_timeout` bounds a reply's progress, not its length. A client that
   keeps reading, slowly, gets the whole plan though it takes longer than send_timeout; one
   that stops reading is cut send_timeout after its last byte.
+- Slow bodies: a registration sent with the admin token has `body_timeout` from its last
+  byte, so a large one on a slow link arrives; anyone else's body has it from its head.
 
     python3 test_large_replies.py build/control/sluice-control
 """
@@ -125,11 +127,46 @@ def test_slow_reader(ctl, want):
           f"{len(want)} bytes")
 
 
+def slow_post(ctl, target, body, seconds, admin):
+    """POST body in 40 pieces spread over seconds; the status line, or None if control
+    closed the connection first."""
+    s = socket.create_connection(("127.0.0.1", ctl.port), timeout=30)
+    auth = f"Authorization: Bearer {h.ADMIN_TOKEN}\r\n" if admin else ""
+    s.sendall((f"POST {target} HTTP/1.1\r\nHost: control.test\r\n{auth}"
+               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+               f"Connection: close\r\n\r\n").encode())
+    step = (len(body) + 39) // 40
+    try:
+        for i in range(0, len(body), step):
+            s.sendall(body[i:i + step])
+            time.sleep(seconds / 40)
+        data = read_all(s)
+    except (BrokenPipeError, ConnectionResetError):
+        data = b""
+    s.close()
+    return data.split(b"\r\n", 1)[0].decode() if data else None
+
+
+def test_slow_bodies(ctl):
+    # A registration sent with the admin token over twice body_timeout arrives: its deadline
+    # counts from the last byte. Anyone else's body still has body_timeout from its head.
+    reg = json.dumps({"title": "slow", "asset": h.make_asset("slow", segments=600)}).encode()
+    took = time.monotonic()
+    status = slow_post(ctl, "/v1/admin/titles", reg, 2 * SEND_TIMEOUT, admin=True)
+    took = time.monotonic() - took
+    check(status is not None and status.startswith("HTTP/1.1 20"),
+          f"a {len(reg)}-byte registration over {took:.1f} s: {status}")
+    status = slow_post(ctl, "/v1/playback", json.dumps({"title": "slow", "pad": "x" * 2000})
+                       .encode(), 2 * SEND_TIMEOUT, admin=False)
+    check(status is None, f"a public body over {2 * SEND_TIMEOUT} s was taken: {status}")
+
+
 def main(binary, tmp):
     pg = h.Postgres(tmp)
     # A plan of 54,000 files takes its time under a sanitizer: the database wait is generous.
     ctl = h.Control(binary, tmp, pg, db_timeout="60s",
-                    extra_cfg=f"send_timeout: {int(SEND_TIMEOUT * 1000)}ms\n")
+                    extra_cfg=f"send_timeout: {int(SEND_TIMEOUT * 1000)}ms\n"
+                              f"body_timeout: {int(SEND_TIMEOUT * 1000)}ms\n")
     ctl.start()
     ctl.json("POST", "/v1/admin/edges", {"id": "edge-gb", "region": "eu-west",
                                          "base_url": "http://127.0.0.1:1"}, admin=True)
@@ -146,6 +183,7 @@ def main(binary, tmp):
 
     test_half_closed(ctl, want)
     test_slow_reader(ctl, want)
+    test_slow_bodies(ctl)
     check(ctl.request("GET", "/healthz")[0] == 200, "control still answers")
 
 
