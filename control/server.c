@@ -550,12 +550,6 @@ bool ctl_req_admin_ok(const struct ctl_req *rq)
         return head_admin_ok(rq->ctl, rq->head);
 }
 
-/*
- * The body a request may send: max_admin_body on the admin routes with the admin token (a
- * registration carries a whole asset.json, megabytes for a feature film), max_body for the
- * rest, so no route anyone can reach buffers more than that. An admin route never takes less
- * than the others (a max_body raised for registrations before max_admin_body existed).
- */
 /* An admin route's request carrying the admin token. */
 static bool head_is_admin(const struct ctl *ctl, const struct http1_req *head)
 {
@@ -565,6 +559,12 @@ static bool head_is_admin(const struct ctl *ctl, const struct http1_req *head)
                memcmp(head->target, admin, sizeof(admin) - 1) == 0 && head_admin_ok(ctl, head);
 }
 
+/*
+ * The body a request may send: max_admin_body on the admin routes with the admin token (a
+ * registration carries a whole asset.json, megabytes for a feature film), max_body for the
+ * rest, so no route anyone can reach buffers more than that. An admin route never takes less
+ * than the others (a max_body raised for registrations before max_admin_body existed).
+ */
 static int64_t body_max(const struct ctl *ctl, const struct http1_req *head)
 {
         const struct ctl_cfg *cfg = ctl->cfg;
