@@ -206,7 +206,7 @@ int heartbeat_req_sign(const struct edge_runtime *rt, const char *method, const 
         return 0;
 }
 
-/* curl's progress callback: a transfer under way (a beat, a plan fetch of up to 30 s) gives up
+/* curl's progress callback: a transfer under way (a beat, a plan fetch of minutes) gives up
  * as soon as the edge stops, rather than holding its shutdown. */
 static int stop_transfer(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                          curl_off_t ulnow)

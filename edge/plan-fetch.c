@@ -21,8 +21,14 @@
 #include "store.h"
 #include "worker.h"
 
-#define PLAN_BODY_MAX      (64u << 20) /* PLAN_SUMS_MAX objects' JSON is about 25 MB */
-#define REQUEST_TIMEOUT_MS 30000L
+#define PLAN_BODY_MAX (64u << 20) /* PLAN_SUMS_MAX objects' JSON is about 25 MB */
+/* A plan takes as long as the link needs: a fetch is given up when nothing of it arrives for
+ * PLAN_STALL_S (control gone quiet, or still building it), or after PLAN_TOTAL_MS in all, when
+ * a 25 MB plan would need about 350 kbit/s. A limit on the whole of it, 30 s as a beat has,
+ * never let a full plan through a link under about 7 Mbit/s. */
+#define PLAN_CONNECT_MS 10000L
+#define PLAN_STALL_S    30L
+#define PLAN_TOTAL_MS   600000L
 
 void plan_sums_install(struct edge_server *srv, struct plan_sums *t)
 {
@@ -138,7 +144,10 @@ static int refresh_under(struct edge_server *srv, void *curl, const struct edge_
         }
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, PLAN_CONNECT_MS);
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L); /* bytes/s: anything at all */
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, PLAN_STALL_S);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, PLAN_TOTAL_MS);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(curl, CURLOPT_PROXY, "");
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);

@@ -13,9 +13,14 @@ plan at once).
                     malformed plan: the edge says so once in its log, and retries.
   sigterm_mid_plan: SIGTERM while a plan fetch hangs: the listener closes at once and the edge
                     exits 0 within a few seconds, not when the fetch gives up.
+  slow_plan_whole:  a plan that takes 36 s to arrive, a piece every half second (a large plan
+                    over a slow link), is taken whole; beside it, one that stops arriving
+                    after a second is given up once nothing has come for 30 s, and fetched
+                    again.
 """
 
 import http.server
+import json
 import os
 import signal
 import socket
@@ -24,13 +29,16 @@ import sys
 import threading
 import time
 
-from edgeharness import HOST, Edge, check, run, test
+from edgeharness import HOST, Edge, check, metric, run, test
 
 PERIOD = 0.5  # control.heartbeat, s
 
 
 class StubControl:
-    def __init__(self, plan=None):
+    """plan: the answer to every plan fetch, at once; with dribble=(seconds, pieces), sent in
+    that many pieces evenly over that long, or with stop_at, stopping after that many."""
+
+    def __init__(self, plan=None, dribble=None, stop_at=None):
         self.beats = []  # monotonic arrival times
         self.plans = []
         self.release = threading.Event()
@@ -61,8 +69,27 @@ class StubControl:
             def do_GET(self):
                 if self.path.startswith("/v1/fill/plan"):
                     stub.plans.append(time.monotonic())
+                    if dribble:
+                        return self.dribble(plan)
                     stub.release.wait(30)
                 self.answer(plan if plan is not None else b'{"objects": []}')
+
+            def dribble(self, body):
+                secs, pieces = dribble
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.flush()
+                step = -(-len(body) // pieces)
+                for i in range(pieces):
+                    if stop_at is not None and i == stop_at:
+                        stub.release.wait(120)  # quiet until the test ends
+                        return
+                    if i:
+                        time.sleep(secs / (pieces - 1))
+                    self.wfile.write(body[i * step:(i + 1) * step])
+                    self.wfile.flush()
 
         class S(http.server.ThreadingHTTPServer):
             daemon_threads = True
@@ -79,13 +106,18 @@ class StubControl:
         self.srv.shutdown()
 
 
-def start(binary, ctl):
+def plan_of(n):
+    objs = [{"path": f"t1/seg-{i}.m4s", "sha256": f"{i:064x}"} for i in range(n)]
+    return json.dumps({"objects": objs}).encode()
+
+
+def start(binary, ctl, plan_period="1s"):
     e = Edge(binary)
     secret = os.path.join(e.dir, "heartbeat.key")
     with open(secret, "w") as f:
         f.write("a" * 64 + "\n")
     e.cfg["control"] = {"url": ctl.url, "edge_id": "edge-stall", "region": "eu-west",
-                        "heartbeat": f"{int(PERIOD * 1000)}ms", "plan_period": "1s",
+                        "heartbeat": f"{int(PERIOD * 1000)}ms", "plan_period": plan_period,
                         "secret_file": secret}
     e.start()
     deadline = time.monotonic() + 10
@@ -164,6 +196,38 @@ def sigterm_mid_plan(binary):
         if e:
             e.cleanup()
         ctl.close()
+
+
+@test
+def slow_plan_whole(binary):
+    n = 2000
+    plan = plan_of(n)
+    slow = StubControl(plan, dribble=(36, 73))
+    stalled = StubControl(plan, dribble=(36, 73), stop_at=3)
+    edges = []
+    try:
+        edges = [start(binary, slow, "5m"), start(binary, stalled, "5m")]
+        t0 = time.monotonic()
+        got = 0
+        while time.monotonic() - t0 < 50 and (got != n or len(stalled.plans) < 2):
+            time.sleep(0.5)
+            got = metric(edges[0], "sluice_edge_plan_sums")
+        took = time.monotonic() - t0
+        check(got == n, f"a plan arriving over 36 s: {got:.0f} of {n} sums taken after "
+                        f"{took:.0f} s; the edge's log: {edges[0].log_tail(5)}")
+        check(len(slow.plans) == 1, f"the slow plan fetched {len(slow.plans)} times, want once")
+        check(len(stalled.plans) >= 2, "a plan that stopped arriving was never given up")
+        quiet = stalled.plans[1] - stalled.plans[0] - 1  # its three pieces took 1 s
+        check(29 <= quiet <= 40, f"a plan given up after {quiet:.1f} s without a byte, want 30 "
+                                 "(and the 1 s before the retry)")
+        check(metric(edges[1], "sluice_edge_plan_sums") == 0, "a plan cut short was taken")
+        for e in edges:
+            e.stop()
+    finally:
+        for e in edges:
+            e.cleanup()
+        slow.close()
+        stalled.close()
 
 
 if __name__ == "__main__":
