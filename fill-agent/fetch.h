@@ -17,7 +17,7 @@ struct fetch_req {
         const char *bearer;         /* NULL: no Authorization */
         const char *const *headers; /* more "Name: value" lines, NULL-terminated; or NULL */
         size_t max_body;            /* a longer answer fails with -EFBIG */
-        long timeout_ms;
+        long timeout_ms;          /* cut when nothing moves this long (0: 30 s), or at 20 of them */
         int64_t *ret_retry_after; /* not NULL: the answer's Retry-After in seconds, 0 if none */
         const char *header;       /* not NULL: the answer's field of this name goes to */
         char **ret_header;        /* *ret_header (malloc'd, its last value), or NULL if none */

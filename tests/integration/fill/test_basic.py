@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 
 from fillharness import AdminProxy, check, eq, events, make_catalog, run, test
 
@@ -378,6 +379,66 @@ class _PlanFor(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+
+class _PlanSlowly(http.server.BaseHTTPRequestHandler):
+    """A control on a slow link: the plan in self.server.plan, in 12 pieces a quarter of a
+    second apart; with self.server.stop_at, nothing more after that many pieces."""
+
+    def do_GET(self):
+        body = json.dumps(self.server.plan).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        step = -(-len(body) // 12)
+        for i in range(12):
+            if i == self.server.stop_at:
+                self.server.done.wait(10)
+                return
+            time.sleep(0.25)
+            self.wfile.write(body[i * step:(i + 1) * step])
+            self.wfile.flush()
+
+    def log_message(self, *a):
+        pass
+
+
+@test
+def plan_over_a_slow_link(env):
+    """timeout bounds a request's silences, not its length: a plan that takes 3 s to arrive
+    in pieces a quarter of a second apart is taken with timeout 1s (a large plan over a slow
+    link); one that stops arriving is cut once nothing came for 1 s, saying so."""
+    make_catalog(env, titles=1, segs=4)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PlanSlowly)
+    srv.daemon_threads = True
+    srv.plan = env.control.plan(env.edge_id)
+    srv.stop_at = None
+    srv.done = threading.Event()
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    env.control_url = f"http://127.0.0.1:{srv.server_address[1]}"
+    cfg = os.path.join(env.dir, "fill-timeout.yaml")
+    with open(cfg, "w") as f:
+        f.write("timeout: 1s\n")
+    try:
+        t0 = time.monotonic()
+        rc, out, err = env.fill("plan", "--config", cfg)
+        took = time.monotonic() - t0
+        eq(rc, 0, f"a plan over 3 s with timeout 1s ({out} {err})")
+        check(took >= 2.5, f"the plan came whole in {took:.1f} s, want its 3 s")
+        n = len(srv.plan["objects"])
+        check(re.search(rf"planned +{n} ", out), f"the plan's {n} objects: {out}")
+        srv.stop_at = 2
+        t0 = time.monotonic()
+        rc, out, err = env.fill("plan", "--config", cfg)
+        took = time.monotonic() - t0
+        check(rc != 0, f"a plan that stopped arriving was taken ({out} {err})")
+        check("nothing arrived for 1 s" in out + err, f"says why: {out} {err}")
+        check(1.4 <= took <= 4, f"cut after {took:.1f} s, want about 0.5 + 1")
+    finally:
+        srv.done.set()
+        srv.shutdown()
+        srv.server_close()
 
 
 @test
