@@ -50,19 +50,24 @@ bool window_tz_ok(const char *tz)
                 tz++;
         if (tz[0] == '/')
                 return stat(tz, &st) == 0 && S_ISREG(st.st_mode);
-        if (strstr(tz, "..") || snprintf(path, sizeof(path), "%s/%s",
-                                         dir && *dir ? dir : "/usr/share/zoneinfo",
-                                         tz) >= (int)sizeof(path))
+        if (strstr(tz, "..") ||
+            snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz) >=
+                (int)sizeof(path))
                 return false;
         return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Local seconds after midnight of t in zone tz. */
-static int64_t local_secs(const char *tz, time_t t)
+/* In zone tz (NULL or "": the machine's), the local seconds after midnight of t, and the real
+ * seconds from t to the next local time of day a (*ret_to_a) and b (*ret_to_b): on the nights
+ * the clocks change those differ from the wall-clock difference by the change. */
+static int64_t local_secs(const char *tz, time_t t, int64_t a, int64_t b, int64_t *ret_to_a,
+                          int64_t *ret_to_b)
 {
+        const int64_t day = 86400;
         char *saved = NULL;
         const char *cur = getenv("TZ");
         struct tm tm;
+        int64_t s, at[2] = {a, b}, *to[2] = {ret_to_a, ret_to_b};
 
         if (cur)
                 saved = strdup(cur);
@@ -74,6 +79,21 @@ static int64_t local_secs(const char *tz, time_t t)
         }
         tzset();
         localtime_r(&t, &tm);
+        s = (int64_t)tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+        for (int i = 0; i < 2; i++) {
+                struct tm x = tm;
+                time_t u;
+                x.tm_hour = (int)(at[i] / 3600);
+                x.tm_min = (int)(at[i] / 60 % 60);
+                x.tm_sec = 0;
+                x.tm_mday += at[i] <= s; /* today's is past: tomorrow's (mktime normalises) */
+                x.tm_isdst = -1;         /* whichever is in force then */
+                u = mktime(&x);
+                /* A time the zone skips that day normalises past the gap; failing that, the
+                 * wall-clock difference. */
+                *to[i] =
+                    u != (time_t)-1 && u > t ? (int64_t)(u - t) : ((at[i] - s) % day + day) % day;
+        }
         if (tz && *tz) {
                 if (saved)
                         setenv("TZ", saved, 1);
@@ -82,24 +102,18 @@ static int64_t local_secs(const char *tz, time_t t)
                 tzset();
         }
         free(saved);
-        return (int64_t)tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+        return s;
 }
 
 bool window_check(const struct window *w, const char *tz, time_t now, int64_t *ret_wait_s,
                   int64_t *ret_left_s)
 {
-        const int64_t day = 86400;
-        int64_t s = local_secs(tz, now);
-        int64_t a = (int64_t)w->start_min * 60, b = (int64_t)w->end_min * 60;
+        int64_t a = (int64_t)w->start_min * 60, b = (int64_t)w->end_min * 60, to_a, to_b;
+        int64_t s = local_secs(tz, now, a, b % 86400, &to_a, &to_b);
         bool in = a < b ? (s >= a && s < b) : (s >= a || s < b);
 
-        if (in) {
-                *ret_wait_s = 0;
-                *ret_left_s = ((b - s) % day + day) % day;
-        } else {
-                *ret_wait_s = ((a - s) % day + day) % day;
-                *ret_left_s = 0;
-        }
+        *ret_wait_s = in ? 0 : to_a;
+        *ret_left_s = in ? to_b : 0;
         return in;
 }
 

@@ -66,6 +66,32 @@ TEST(window_in_the_edge_zone)
         ASSERT_TRUE(!window_check(&w, "Europe/Paris", utc("2030-01-01T00:30:00Z"), &wait, &left));
 }
 
+/* The seconds to the window's edge are real seconds, not a difference of wall-clock times: on
+ * the nights the clocks change the two differ by an hour (Europe/London, 2030: forward at
+ * 01:00 UTC on 31 March, back at 01:00 UTC on 27 October). */
+TEST(window_across_clock_changes)
+{
+        struct window w;
+        int64_t wait, left;
+        ASSERT_EQ(window_parse("00:30-03:30", &w), 0);
+        /* 00:30 GMT to 03:30 BST (02:30 UTC): two hours. */
+        ASSERT_TRUE(window_check(&w, "Europe/London", utc("2030-03-31T00:30:00Z"), &wait, &left));
+        ASSERT_EQ(left, 2 * 3600);
+        /* 00:30 BST (23:30 UTC) to 03:30 GMT (03:30 UTC): four hours. */
+        ASSERT_TRUE(window_check(&w, "Europe/London", utc("2030-10-26T23:30:00Z"), &wait, &left));
+        ASSERT_EQ(left, 4 * 3600);
+        ASSERT_EQ(window_parse("03:00-05:00", &w), 0);
+        /* 23:00 GMT on the Saturday to 03:00 BST (02:00 UTC): three hours. */
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-03-30T23:00:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 3 * 3600);
+        /* 23:00 BST (22:00 UTC) on the Saturday to 03:00 GMT (03:00 UTC): five hours. */
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-10-26T22:00:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 5 * 3600);
+        /* Days without a change are as before: 22:00 GMT to 03:00 GMT. */
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-01-05T22:00:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 5 * 3600);
+}
+
 TEST(window_now_formats)
 {
         time_t t;
