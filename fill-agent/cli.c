@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "holdings.h"
+#include "metrics-file.h"
 #include "opts.h"
 #include "run.h"
 #include "status.h"
@@ -82,6 +83,8 @@ static const char usage_text[] =
     "  --list-page N            entries asked per page of an edge's listing, 1-10000\n"
     "                           (default 10000, the most an edge answers at once)\n"
     "  --state-dir DIR          journals and run locks (default /var/lib/sluice-fill)\n"
+    "  --metrics-file FILE      run: write the run's figures there for Prometheus (a\n"
+    "                           textfile collector), when it starts and when it ends\n"
     "  --progress auto|bar|json|none  progress output (auto: a bar on a terminal,\n"
     "                           JSON lines otherwise)\n"
     "  --progress-interval MS   progress period (default 1000)\n"
@@ -130,6 +133,7 @@ enum {
         OPT_STALL_TIMEOUT,
         OPT_LIST_PAGE,
         OPT_STATE_DIR,
+        OPT_METRICS_FILE,
         OPT_PROGRESS,
         OPT_PROGRESS_INTERVAL,
         OPT_JSON,
@@ -163,6 +167,7 @@ static const struct option long_opts[] = {
     {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
     {"list-page", required_argument, NULL, OPT_LIST_PAGE},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
     {"progress", required_argument, NULL, OPT_PROGRESS},
     {"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
     {"json", no_argument, NULL, OPT_JSON},
@@ -218,7 +223,8 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 struct flags {
         const char *config, *control, *control_token, *admin_url, *admin_token, *edge_url;
         const char *secret;
-        const char *rate, *window, *tz, *outside, *now, *state_dir, *progress, *log_level;
+        const char *rate, *window, *tz, *outside, *now, *state_dir, *metrics_file, *progress,
+            *log_level;
         const char *token_keys;
         const char *ids[256];
         size_t n_ids;
@@ -328,6 +334,9 @@ int cli_main(int argc, char **argv)
                 case OPT_STATE_DIR:
                         f.state_dir = optarg;
                         break;
+                case OPT_METRICS_FILE:
+                        f.metrics_file = optarg;
+                        break;
                 case OPT_PROGRESS:
                         f.progress = optarg;
                         break;
@@ -423,6 +432,7 @@ int cli_main(int argc, char **argv)
             (f.tz && set_str(&o.cfg.tz, f.tz) < 0) ||
             (f.outside && set_str(&o.cfg.outside, f.outside) < 0) ||
             (f.state_dir && set_str(&o.cfg.state_dir, f.state_dir) < 0) ||
+            (f.metrics_file && set_str(&o.cfg.metrics_file, f.metrics_file) < 0) ||
             (f.token_keys && set_str(&o.cfg.token_keys_file, f.token_keys) < 0)) {
                 rc = FILL_EXIT_ERROR;
                 goto out;
@@ -431,6 +441,12 @@ int cli_main(int argc, char **argv)
          * and locks in "/". */
         if (o.cfg.state_dir[0] == '\0') {
                 rc = usage_error("%s", "--state-dir: empty");
+                goto out;
+        }
+        if (o.cfg.metrics_file &&
+            (!o.cfg.metrics_file[0] || strlen(o.cfg.metrics_file) > METRICS_PATH_MAX)) {
+                rc = usage_error("--metrics-file: want a file of at most %d bytes",
+                                 METRICS_PATH_MAX);
                 goto out;
         }
         if (strlen(o.cfg.state_dir) > OPTS_STATE_DIR_MAX) {

@@ -15,6 +15,7 @@
 #include "net-addr.h"
 
 #include "holdings.h"
+#include "metrics-file.h"
 #include "window.h"
 
 #include "fill-cfg.h"
@@ -51,6 +52,7 @@ const struct cfg_field fill_cfg_fields[] = {
         {.key = "control_token_file", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, control_token_file)},
         {.key = "token_keys_file", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, token_keys_file)},
         {.key = "state_dir", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, state_dir), .def = "/var/lib/sluice-fill"},
+        {.key = "metrics_file", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, metrics_file)},
         {.key = "parallel", .type = CFG_INT, .offset = offsetof(struct fill_cfg, parallel), .min = 1, .max = 256, .def = "4"},
         {.key = "rate", .type = CFG_CUSTOM, .offset = offsetof(struct fill_cfg, rate), .parse = rate_setter},
         {.key = "window", .type = CFG_STRING, .offset = offsetof(struct fill_cfg, window)},
@@ -108,6 +110,10 @@ static int check(struct fill_cfg *c, const char *name, const char *buf, size_t l
                 return cfg_error_at(err, name, buf, len, "state_dir",
                                     "'state_dir' must name a directory (default "
                                     "/var/lib/sluice-fill)");
+        if (c->metrics_file && (!c->metrics_file[0] || strlen(c->metrics_file) > METRICS_PATH_MAX))
+                return cfg_error_at(err, name, buf, len, "metrics_file",
+                                    "'metrics_file' must name a file (at most %d bytes)",
+                                    METRICS_PATH_MAX);
         if (c->control && !net_url_ok(c->control))
                 return cfg_error_at(err, name, buf, len, "control",
                                     "'control': \"%s\" is not an http:// or https:// URL",

@@ -39,12 +39,13 @@ struct fill_cfg {
         char *control_token_file; /* control's admin token: plans need it */
         char *token_keys_file;    /* verify: sign URLs for edges that require tokens */
         char *state_dir;          /* journals, one per edge */
+        char *metrics_file;       /* run: the figures for Prometheus (metrics-file.h); NULL: none */
         int64_t parallel;
         struct fill_rate rate; /* bps 0: uncapped */
         char *window;          /* NULL: any time */
-        char *tz;          /* NULL: the local zone */
-        char *outside;     /* "exit" | "wait" */
-        bool evict;        /* delete unplanned objects to make room */
+        char *tz;              /* NULL: the local zone */
+        char *outside;         /* "exit" | "wait" */
+        bool evict;            /* delete unplanned objects to make room */
         int64_t retries;
         int64_t timeout_ms;       /* control/edge requests (not transfers) */
         int64_t stall_timeout_ms; /* a transfer with no byte moving this long fails */

@@ -13,6 +13,7 @@
 
 #include "fetch.h"
 #include "journal.h"
+#include "metrics-file.h"
 #include "run.h"
 #include "survey.h"
 #include "transfer.h"
@@ -37,6 +38,7 @@ struct run_edge {
         int64_t gate_at_ns; /* when gate() last looked at the clock */
         enum transfer_gate gate_last;
         struct survey_retry retry; /* for control and the edge's listing (retry_set) */
+        bool reported;             /* its rc is its outcome (report_edge) */
 };
 
 /* Without a window, how long control and an edge's listing are retried (survey.h). */
@@ -342,6 +344,45 @@ static void report_edge(const struct fill_opts *o, struct run_edge *re, struct p
                         (unsigned long long)te->failed, re->n_queue, re->rc);
 }
 
+/* The run's figures to metrics_file, when one is set (a failure is said, never fatal). */
+static void metrics_out(const struct fill_opts *o, const struct run_edge *res, size_t n,
+                        int64_t start_s, int rc, bool running)
+{
+        struct metrics_edge *me = NULL;
+        struct metrics_run mr = {.running = running, .start_s = start_s, .exit_status = rc};
+        int r;
+
+        if (!o->cfg.metrics_file || o->dry_run)
+                return;
+        if (!running) {
+                mr.end_s = (int64_t)time(NULL);
+                me = res ? calloc(n + 1, sizeof(*me)) : NULL;
+                for (size_t i = 0; me && i < n; i++) {
+                        const struct run_edge *re = &res[i];
+                        const struct transfer_edge *te = re->te;
+                        me[i] = (struct metrics_edge){
+                            .id = o->edges[i].id,
+                            .exit_status = re->reported ? re->rc : rc,
+                            .queued = re->n_queue,
+                        };
+                        if (te) {
+                                me[i].committed = te->committed;
+                                me[i].refused = te->refused;
+                                me[i].failed = te->failed;
+                                me[i].bytes_committed = te->prog->bytes_done;
+                                me[i].bytes_moved = te->prog->bytes_moved;
+                        }
+                }
+                mr.edges = me;
+                mr.n_edges = me ? n : 0;
+        }
+        r = metrics_file_write(o->cfg.metrics_file, &mr);
+        if (r < 0)
+                log_warn("metrics file %s: %s; the run goes on without it", o->cfg.metrics_file,
+                         strerror(-r));
+        free(me);
+}
+
 int run_cmd(const struct fill_opts *o)
 {
         size_t n = o->n_edges;
@@ -352,6 +393,7 @@ int run_cmd(const struct fill_opts *o)
         struct progress prog;
         bool wait_mode = strcmp(o->cfg.outside, "wait") == 0;
         size_t n_active = 0;
+        int64_t start_s = (int64_t)time(NULL);
         int rc = FILL_EXIT_OK, r;
 
         if (!res || !tes || !pes || !active) {
@@ -362,6 +404,7 @@ int run_cmd(const struct fill_opts *o)
         install_signals();
         fetch_stop_watch(&stop_flag);
         warn_defaults(o);
+        metrics_out(o, NULL, 0, start_s, rc, true);
         /* Every event's t counts from here, the transfers' included (below). */
         progress_init(&prog, o->dry_run ? PROGRESS_NONE : o->progress, o->progress_interval_ms, pes,
                       0, mono_ns());
@@ -488,8 +531,8 @@ int run_cmd(const struct fill_opts *o)
                                                wait_mode ? "wait" : "exit (status 4)");
                         }
                         rc = fill_exit_worse(rc, re->state == E_ACTIVE && !in && !wait_mode
-                                                         ? FILL_EXIT_WINDOW
-                                                         : re->rc);
+                                                     ? FILL_EXIT_WINDOW
+                                                     : re->rc);
                 }
                 goto out;
         }
@@ -567,9 +610,11 @@ int run_cmd(const struct fill_opts *o)
                                 log_warn("%s: journal: %s, ignoring", re->s.cfg->id, strerror(-jr));
                 }
                 report_edge(o, re, &prog);
+                re->reported = true;
                 rc = fill_exit_worse(rc, re->rc);
         }
 out:
+        metrics_out(o, res, n, start_s, rc, false);
         for (size_t i = 0; res && i < n; i++) {
                 survey_done(&res[i].s);
                 journal_free(res[i].journal);

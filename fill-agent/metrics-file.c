@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+#include "metrics-file.h"
+
+#define METRICS_FILE_MAX (4u << 20)
+
+/* A label value as the exposition format quotes it: \\, \" and \n escaped. */
+static void label(struct buf *b, const char *s)
+{
+        for (; *s; s++) {
+                if (*s == '\\' || *s == '"')
+                        (void)buf_printf(b, "\\%c", *s);
+                else if (*s == '\n')
+                        (void)buf_append_str(b, "\\n");
+                else
+                        (void)buf_append(b, s, 1);
+        }
+}
+
+static void family(struct buf *b, const char *name, const char *help)
+{
+        (void)buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+static void edge_sample(struct buf *b, const char *name, const char *id, const char *state,
+                        uint64_t v)
+{
+        (void)buf_printf(b, "%s{edge=\"", name);
+        label(b, id);
+        if (state)
+                (void)buf_printf(b, "\",state=\"%s", state);
+        (void)buf_printf(b, "\"} %" PRIu64 "\n", v);
+}
+
+static void render(struct buf *b, const struct metrics_run *r)
+{
+        family(b, "sluice_fill_run_running",
+               "Whether the last run is under way (1) or ended (0); a crashed run leaves 1");
+        (void)buf_printf(b, "sluice_fill_run_running %d\n", r->running ? 1 : 0);
+        family(b, "sluice_fill_run_start_time_seconds", "When the last run started (Unix time)");
+        (void)buf_printf(b, "sluice_fill_run_start_time_seconds %" PRId64 "\n", r->start_s);
+        if (r->running)
+                return;
+        family(b, "sluice_fill_run_end_time_seconds", "When the last run ended (Unix time)");
+        (void)buf_printf(b, "sluice_fill_run_end_time_seconds %" PRId64 "\n", r->end_s);
+        family(b, "sluice_fill_run_exit_status",
+               "The last run's exit status: 0 done, 1 error, 2 usage, 3 partial, 4 window "
+               "closed, 5 interrupted");
+        (void)buf_printf(b, "sluice_fill_run_exit_status %d\n", r->exit_status);
+        if (!r->n_edges)
+                return;
+        family(b, "sluice_fill_edge_exit_status", "The last run's exit status for each edge");
+        for (size_t i = 0; i < r->n_edges; i++)
+                edge_sample(b, "sluice_fill_edge_exit_status", r->edges[i].id, NULL,
+                            (uint64_t)r->edges[i].exit_status);
+        family(b, "sluice_fill_edge_objects",
+               "Objects of the last run for each edge: queued to send, and how those ended");
+        for (size_t i = 0; i < r->n_edges; i++) {
+                const struct metrics_edge *e = &r->edges[i];
+                edge_sample(b, "sluice_fill_edge_objects", e->id, "queued", e->queued);
+                edge_sample(b, "sluice_fill_edge_objects", e->id, "committed", e->committed);
+                edge_sample(b, "sluice_fill_edge_objects", e->id, "refused", e->refused);
+                edge_sample(b, "sluice_fill_edge_objects", e->id, "failed", e->failed);
+        }
+        family(b, "sluice_fill_edge_committed_bytes",
+               "Bytes of the objects the last run committed into each edge");
+        for (size_t i = 0; i < r->n_edges; i++)
+                edge_sample(b, "sluice_fill_edge_committed_bytes", r->edges[i].id, NULL,
+                            r->edges[i].bytes_committed);
+        family(b, "sluice_fill_edge_origin_bytes",
+               "Bytes the last run read from the origin for each edge (under its rate cap)");
+        for (size_t i = 0; i < r->n_edges; i++)
+                edge_sample(b, "sluice_fill_edge_origin_bytes", r->edges[i].id, NULL,
+                            r->edges[i].bytes_moved);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0)
+                        return -errno;
+                p += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
+int metrics_file_write(const char *path, const struct metrics_run *r)
+{
+        char tmp[METRICS_PATH_MAX + 8];
+        struct buf b;
+        char *text;
+        size_t len;
+        int fd, err;
+
+        if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+                return -ENAMETOOLONG;
+        buf_init(&b, METRICS_FILE_MAX);
+        render(&b, r);
+        text = buf_steal(&b, &len);
+        buf_done(&b);
+        if (!text)
+                return -ENOMEM;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) {
+                err = -errno;
+                free(text);
+                return err;
+        }
+        err = write_all(fd, text, len);
+        free(text);
+        if (!err && fchmod(fd, 0644) < 0) /* past the unit's UMask=0077 */
+                err = -errno;
+        if (!err && fsync(fd) < 0)
+                err = -errno;
+        if (close(fd) < 0 && !err)
+                err = -errno;
+        if (!err && rename(tmp, path) < 0)
+                err = -errno;
+        if (err)
+                (void)unlink(tmp);
+        return err;
+}

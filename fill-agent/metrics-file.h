@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The run's figures for Prometheus, as a text file for node_exporter's textfile collector
+ * (`metrics_file`, `--metrics-file`): written when a run starts (running 1) and when it ends,
+ * each time whole into FILE.tmp and renamed over FILE, so the collector never reads half of
+ * one. A run that crashed leaves running 1 behind.
+ */
+
+/* The longest path taken (FILE.tmp must fit a path buffer). */
+#define METRICS_PATH_MAX 4000
+
+struct metrics_edge {
+        const char *id;
+        int exit_status;
+        uint64_t queued, committed, refused, failed;
+        uint64_t bytes_committed; /* of the committed objects */
+        uint64_t bytes_moved;     /* read from the origin */
+};
+
+struct metrics_run {
+        bool running;
+        int64_t start_s, end_s; /* Unix time; end_s only once ended */
+        int exit_status;        /* once ended */
+        const struct metrics_edge *edges;
+        size_t n_edges; /* only once ended */
+};
+
+/* Write r to path as above (mode 0644: the collector runs as another user). Returns 0 or
+ * -errno; path is then as it was. */
+int metrics_file_write(const char *path, const struct metrics_run *r);
