@@ -370,27 +370,28 @@ class _PlanFor(http.server.BaseHTTPRequestHandler):
     """A control that answers every plan request with the plan in self.server.plan."""
 
     def do_GET(self):
+        self.send_body(self.head())
+
+    def head(self):
         body = json.dumps(self.server.plan).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        return body
+
+    def send_body(self, body):
         self.wfile.write(body)
 
     def log_message(self, *a):
         pass
 
 
-class _PlanSlowly(http.server.BaseHTTPRequestHandler):
+class _PlanSlowly(_PlanFor):
     """A control on a slow link: the plan in self.server.plan, in 12 pieces a quarter of a
     second apart; with self.server.stop_at, nothing more after that many pieces."""
 
-    def do_GET(self):
-        body = json.dumps(self.server.plan).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+    def send_body(self, body):
         step = -(-len(body) // 12)
         for i in range(12):
             if i == self.server.stop_at:
@@ -399,9 +400,6 @@ class _PlanSlowly(http.server.BaseHTTPRequestHandler):
             time.sleep(0.25)
             self.wfile.write(body[i * step:(i + 1) * step])
             self.wfile.flush()
-
-    def log_message(self, *a):
-        pass
 
 
 @test
