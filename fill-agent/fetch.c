@@ -24,7 +24,7 @@ void fetch_stop_watch(volatile sig_atomic_t *stop)
 }
 
 /* A request's timeout bounds its silences: waiting for the answer, or a pause in its body. A
- * plan of 100,000 files (16 MB) then comes over a slow link however long it takes, up to
+ * plan of 100,000 files (about 24 MB) then comes over a slow link however long it takes, up to
  * FETCH_SPANS timeouts in all (ten minutes at the default 30 s). */
 #define FETCH_SPANS 20
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Large transfers. Replies larger than the sockets hold: a fill plan for six titles of 3,000 segments per
-rendition (about 12.7 MB of JSON; a plan's default limit, 100,000 files, is about 16 MB).
+"""Large transfers. Replies larger than the sockets hold: a fill plan for six titles of 3,000
+segments per rendition (about 12.7 MB of JSON for 54,024 files; a plan's default limit, 100,000
+files, is about 24 MB).
 
 - Half-closed clients: the client pipelines requests and sends its FIN while a reply is under
   way. The FIN wakes control's pending send with no room yet, io_uring hands the retry to a
