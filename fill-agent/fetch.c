@@ -28,13 +28,6 @@ void fetch_stop_watch(volatile sig_atomic_t *stop)
  * FETCH_SPANS timeouts in all (ten minutes at the default 30 s). */
 #define FETCH_SPANS 20
 
-struct quiet {
-        long timeout_ms;
-        int64_t since_ms; /* the last byte either way, or the start */
-        curl_off_t moved;
-        bool stalled;
-};
-
 static int64_t mono_ms(void)
 {
         struct timespec ts;
@@ -47,7 +40,7 @@ static int64_t mono_ms(void)
 static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
-        struct quiet *q = ud;
+        struct fetch_quiet *q = ud;
         int64_t now = mono_ms();
 
         (void)dltotal, (void)ultotal;
@@ -61,6 +54,16 @@ static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
                 return 1;
         }
         return 0;
+}
+
+void fetch_quiet_arm(void *curl, struct fetch_quiet *q, long timeout_ms)
+{
+        *q = (struct fetch_quiet){.timeout_ms = timeout_ms > 0 ? timeout_ms : 30000L,
+                                  .since_ms = mono_ms()};
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, q->timeout_ms * FETCH_SPANS);
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, q);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 }
 
 size_t fetch_body_write(char *data, size_t size, size_t nmemb, void *userdata)
@@ -78,8 +81,7 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
         struct curl_slist *hdrs = NULL;
         char auth[FETCH_TOKEN_MAX + 32];
         CURL *h = curl_easy_init();
-        struct quiet q = {.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 30000L,
-                          .since_ms = mono_ms()};
+        struct fetch_quiet q;
         CURLcode cc;
         int r = 0;
 
@@ -93,13 +95,10 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
         curl_easy_setopt(h, CURLOPT_URL, req->url);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_body_write);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, q.timeout_ms * FETCH_SPANS);
+        fetch_quiet_arm(h, &q, req->timeout_ms);
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
-        curl_easy_setopt(h, CURLOPT_XFERINFODATA, &q);
-        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
         if (req->method)
                 curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
         if (req->bearer) {

@@ -35,6 +35,21 @@ size_t fetch_body_write(char *data, size_t size, size_t nmemb, void *userdata);
 void fetch_stop_watch(volatile sig_atomic_t *stop);
 
 /*
+ * A transfer's silences bounded, as fetch_do() bounds its own: the easy handle curl is cut
+ * (CURLE_ABORTED_BY_CALLBACK, with q->stalled set) once nothing has moved either way for
+ * timeout_ms (0: 30 s), within about a second, or after 20 of them in all
+ * (CURLE_OPERATION_TIMEDOUT); and once fetch_stop_watch()'s flag is set (q->stalled unset).
+ * q must outlive the transfer. Sets the handle's progress callback and its CURLOPT_TIMEOUT_MS.
+ */
+struct fetch_quiet {
+        long timeout_ms;
+        int64_t since_ms; /* the last byte either way, or the start */
+        int64_t moved;
+        bool stalled;
+};
+void fetch_quiet_arm(void *curl, struct fetch_quiet *q, long timeout_ms);
+
+/*
  * Perform req. Returns 0 with *ret_status (the HTTP status) and, when ret_body is not NULL,
  * the body in a malloc'd NUL-terminated buffer the caller frees (*ret_len bytes). Returns
  * -EIO (transport failure), -EINTR (stopped, fetch_stop_watch), -EFBIG, -EMSGSIZE (a bearer

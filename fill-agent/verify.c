@@ -34,6 +34,7 @@ static int hash_url(const char *url, long timeout_ms, char hex[65], uint64_t *re
                     long *ret_status, char *err, size_t errlen)
 {
         struct hashing h = {.md = EVP_MD_CTX_new()};
+        struct fetch_quiet q;
         unsigned char md[32];
         unsigned len = 0;
         CURL *c = curl_easy_init();
@@ -47,11 +48,17 @@ static int hash_url(const char *url, long timeout_ms, char hex[65], uint64_t *re
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &h);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms * 10);
+        /* timeout bounds the fetch's silences, not its length (a large object over a slow
+         * link): as for the requests to control. */
+        fetch_quiet_arm(c, &q, timeout_ms);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         cc = curl_easy_perform(c);
         if (cc != CURLE_OK) {
-                snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(cc));
+                if (cc == CURLE_ABORTED_BY_CALLBACK && q.stalled)
+                        snprintf(err, errlen, "%s: nothing arrived for %g s (%llu bytes received)",
+                                 url, (double)q.timeout_ms / 1000, (unsigned long long)h.n);
+                else
+                        snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(cc));
                 r = -EIO;
                 goto out;
         }

@@ -11,6 +11,7 @@ import re
 import subprocess
 import threading
 import time
+import urllib.request
 
 from fillharness import AdminProxy, check, eq, events, make_catalog, run, test
 
@@ -239,6 +240,70 @@ def verify_finds_a_bad_object(env):
     check("mismatch" in out and bad["path"] in out, f"verify output: {out}")
 
 
+def _dribble(handler, body, pieces, pause):
+    """body in that many pieces, each after pause s; once handler.server.stop_at pieces are
+    sent (None: never), nothing more until handler.server.done."""
+    step = -(-len(body) // pieces)
+    for i in range(pieces):
+        if i == handler.server.stop_at:
+            handler.server.done.wait(10)
+            return
+        time.sleep(pause)
+        handler.wfile.write(body[i * step:(i + 1) * step])
+        handler.wfile.flush()
+
+
+class _EdgeSlowly(http.server.BaseHTTPRequestHandler):
+    """An edge's client URL on a slow link: the real edge's answer (self.server.edge_port) in
+    25 pieces a tenth of a second apart; with self.server.stop_at, nothing more after that
+    many pieces."""
+
+    def do_GET(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.server.edge_port}{self.path}") as r:
+            body = r.read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        _dribble(self, body, 25, 0.1)
+
+    def log_message(self, *a):
+        pass
+
+
+@test
+def verify_over_a_slow_link(env):
+    """verify's fetches too: timeout bounds their silences, not their length. With timeout
+    200ms, an object that takes 2.5 s to arrive, a piece every tenth of a second, is checked
+    (ten timeouts in all cut it before); one that stops arriving is cut, saying so."""
+    make_catalog(env, titles=1, segs=1)
+    rc, out, err = env.fill("run", "--progress", "none")
+    eq(rc, 0, f"run exit ({err})")
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EdgeSlowly)
+    srv.daemon_threads = True
+    srv.edge_port = env.edge.port
+    srv.stop_at = None
+    srv.done = threading.Event()
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    cfg = os.path.join(env.dir, "fill-verify.yaml")
+    with open(cfg, "w") as f:
+        f.write("timeout: 200ms\n")
+    slow_url = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        rc, out, err = env.fill("verify", "--sample", "1", "--json", "--config", cfg,
+                                "--edge-url", slow_url)
+        eq(rc, 0, f"verify over a slow link ({out} {err})")
+        eq([e["ok"] for e in events(out) if e.get("event") == "summary"], [1], "checked")
+        srv.stop_at = 3
+        rc, out, err = env.fill("verify", "--sample", "1", "--config", cfg, "--edge-url",
+                                slow_url)
+        check(rc != 0, f"an object that stopped arriving passed ({out} {err})")
+        check("nothing arrived for 0.2 s" in out + err, f"says why: {out} {err}")
+    finally:
+        srv.done.set()
+        srv.shutdown()
+        srv.server_close()
+
+
 @test
 def verify_checks_a_sample(env):
     """verify --sample N fetches N distinct held planned objects; without --sample or --all,
@@ -392,14 +457,7 @@ class _PlanSlowly(_PlanFor):
     second apart; with self.server.stop_at, nothing more after that many pieces."""
 
     def send_body(self, body):
-        step = -(-len(body) // 12)
-        for i in range(12):
-            if i == self.server.stop_at:
-                self.server.done.wait(10)
-                return
-            time.sleep(0.25)
-            self.wfile.write(body[i * step:(i + 1) * step])
-            self.wfile.flush()
+        _dribble(self, body, 12, 0.25)
 
 
 @test
