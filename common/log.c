@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fd-write.h"
 #include "log.h"
 
 enum log_level log_threshold = LOG_LVL_INFO;
@@ -125,20 +126,6 @@ static size_t copy_escaped(char *out, size_t cap, const char *msg, size_t len)
         return o;
 }
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, buf, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return; /* nowhere left to report it */
-                }
-                buf += n;
-                len -= (size_t)n;
-        }
-}
-
 void log_emit(enum log_level level, const char *file, int line, const char *fmt, ...)
 {
         (void)line;
@@ -197,6 +184,6 @@ void log_emit(enum log_level level, const char *file, int line, const char *fmt,
                 o += 3;
         }
         out[o++] = '\n';
-        write_all(fd, out, o);
+        (void)fd_write_all(fd, out, o); /* nowhere left to report a failure */
         errno = saved_errno;
 }

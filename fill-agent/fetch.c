@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "hex.h"
+#include "mono-time.h"
 #include "path-norm.h"
 
 #include "fetch.h"
@@ -27,14 +28,6 @@ void fetch_stop_watch(volatile sig_atomic_t *stop)
  * plan of 100,000 files (about 24 MB) then comes over a slow link however long it takes, up to
  * FETCH_SPANS timeouts in all (ten minutes at the default 30 s). */
 #define FETCH_SPANS 20
-
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* libcurl calls this about once a second at least, waiting for an answer or not. */
 static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -64,6 +57,13 @@ void fetch_quiet_arm(void *curl, struct fetch_quiet *q, long timeout_ms)
         curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, q);
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+}
+
+void fetch_quiet_say(const struct fetch_quiet *q, const char *url, uint64_t received, char *err,
+                     size_t errlen)
+{
+        snprintf(err, errlen, "%s: nothing arrived for %g s (%llu bytes received)", url,
+                 (double)q->timeout_ms / 1000, (unsigned long long)received);
 }
 
 size_t fetch_body_write(char *data, size_t size, size_t nmemb, void *userdata)
@@ -126,8 +126,7 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
         cc = curl_easy_perform(h);
         if (cc != CURLE_OK) {
                 if (cc == CURLE_ABORTED_BY_CALLBACK && q.stalled) {
-                        snprintf(err, errlen, "%s: nothing arrived for %g s (%zu bytes received)",
-                                 req->url, (double)q.timeout_ms / 1000, b.len);
+                        fetch_quiet_say(&q, req->url, b.len, err, errlen);
                         r = -EIO;
                 } else if (cc == CURLE_ABORTED_BY_CALLBACK) {
                         snprintf(err, errlen, "%s: interrupted", req->url);

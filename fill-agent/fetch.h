@@ -48,6 +48,9 @@ struct fetch_quiet {
         bool stalled;
 };
 void fetch_quiet_arm(void *curl, struct fetch_quiet *q, long timeout_ms);
+/* Say in err that q cut url's transfer, with the bytes it had received. */
+void fetch_quiet_say(const struct fetch_quiet *q, const char *url, uint64_t received, char *err,
+                     size_t errlen);
 
 /*
  * Perform req. Returns 0 with *ret_status (the HTTP status) and, when ret_body is not NULL,

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-write.h"
 #include "fnv.h"
 
 #include "journal.h"
@@ -502,22 +503,6 @@ static int append(struct journal *j, const char *line, size_t n)
         return fdatasync(j->fd) < 0 ? -errno : 0;
 }
 
-/* All of p, or -errno (a short write goes on until the error that cut it short). */
-static int write_whole(int fd, const char *p, size_t n)
-{
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 /* Replace the file with a fresh one holding the header and first (write beside, rename). */
 static int rewrite(struct journal *j, const char *first, size_t n)
 {
@@ -530,9 +515,9 @@ static int rewrite(struct journal *j, const char *first, size_t n)
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
         if (fd < 0)
                 return -errno;
-        r = write_whole(fd, JOURNAL_HEADER, sizeof(JOURNAL_HEADER) - 1);
+        r = fd_write_all(fd, JOURNAL_HEADER, sizeof(JOURNAL_HEADER) - 1);
         if (r == 0)
-                r = write_whole(fd, first, n);
+                r = fd_write_all(fd, first, n);
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         if (r == 0 && rename(tmp, j->path) < 0)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fd-write.h"
 
 #include "metrics-file.h"
 
@@ -84,20 +85,6 @@ static void render(struct buf *b, const struct metrics_run *r)
                             r->edges[i].bytes_moved);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -errno;
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 int metrics_file_write(const char *path, const struct metrics_run *r)
 {
         char tmp[METRICS_PATH_MAX + 8];
@@ -120,7 +107,7 @@ int metrics_file_write(const char *path, const struct metrics_run *r)
                 free(text);
                 return err;
         }
-        err = write_all(fd, text, len);
+        err = fd_write_all(fd, text, len);
         free(text);
         if (!err && fchmod(fd, 0644) < 0) /* past the unit's UMask=0077 */
                 err = -errno;

@@ -7,6 +7,7 @@
 
 #include "diff.h"
 #include "holdings.h"
+#include "mono-time.h"
 #include "progress.h"
 
 #define RATE_SPAN_NS 3000000000ll
@@ -48,13 +49,8 @@ void progress_event(struct progress *p, const char *event, const char *edge, con
 {
         if (p->mode == PROGRESS_JSON) {
                 json_t *o = json_object();
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
                 json_object_set_new(o, "event", json_string(event));
-                json_object_set_new(
-                    o, "t",
-                    json_real((double)((int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec -
-                                       p->start_ns) / 1e9));
+                json_object_set_new(o, "t", json_real((double)(mono_ns() - p->start_ns) / 1e9));
                 if (edge)
                         json_object_set_new(o, "edge", json_string(edge));
                 if (key)

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "mono-time.h"
 
 #include "fetch.h"
 #include "journal.h"
@@ -80,13 +81,6 @@ static bool in_window(struct run_edge *re, int64_t *ret_wait)
         return in;
 }
 
-static int64_t mono_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
 /*
  * How long a failure to get re's plan or listing is retried: until its window next closes
  * (in re->tz: before the plan arrives a zone given only by the plan is not known, and the
@@ -143,17 +137,12 @@ static enum transfer_gate gate(void *ud)
 /* Wait up to secs seconds of wall time, returning early on a signal. */
 static void pause_for(int64_t secs)
 {
-        struct timespec end, now;
+        int64_t end = mono_ns() + secs * 1000000000ll;
 
-        clock_gettime(CLOCK_MONOTONIC, &end);
-        end.tv_sec += secs;
-        while (!stop_flag) {
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                if (now.tv_sec > end.tv_sec ||
-                    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
-                        break;
-                struct timespec step = {.tv_sec = 0, .tv_nsec = 200000000};
-                (void)nanosleep(&step, NULL);
+        for (int64_t now = mono_ns(); now < end && !stop_flag; now = mono_ns()) {
+                int64_t step = end - now < 200000000ll ? end - now : 200000000ll;
+                struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step};
+                (void)nanosleep(&ts, NULL);
         }
 }
 
@@ -571,9 +560,7 @@ int run_cmd(const struct fill_opts *o)
         }
 
         {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                int64_t now = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+                int64_t now = mono_ns();
                 int64_t start = prog.start_ns;
                 progress_init(&prog, o->progress, o->progress_interval_ms, pes, n_active, now);
                 prog.start_ns = start;
@@ -584,8 +571,7 @@ int run_cmd(const struct fill_opts *o)
                                               .progress = &prog,
                                               .stop = &stop_flag};
                 r = n_active ? transfer_run(active, n_active, &topts) : 0;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                progress_finish(&prog, (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec);
+                progress_finish(&prog, mono_ns());
         }
 
         for (size_t i = 0; i < n; i++) {

@@ -8,16 +8,10 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "mono-time.h"
 
 #include "fetch.h"
 #include "survey.h"
-
-static int64_t mono_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 /* Sleep until mono_ns() reaches end, in steps of 200 ms, returning early once *stop is set. */
 static void pause_until(int64_t end, volatile sig_atomic_t *stop)

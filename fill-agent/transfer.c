@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "hex.h"
 #include "log.h"
+#include "mono-time.h"
 
 #include "fetch.h"
 #include "holdings.h"
@@ -78,13 +79,6 @@ struct engine {
         size_t n;
         size_t turn; /* nudge()'s rotating start */
 };
-
-static int64_t mono_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 /* ---- callbacks ---- */
 

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "hex.h"
+#include "mono-time.h"
 #include "token.h"
 
 #include "fetch.h"
@@ -55,8 +56,7 @@ static int hash_url(const char *url, long timeout_ms, char hex[65], uint64_t *re
         cc = curl_easy_perform(c);
         if (cc != CURLE_OK) {
                 if (cc == CURLE_ABORTED_BY_CALLBACK && q.stalled)
-                        snprintf(err, errlen, "%s: nothing arrived for %g s (%llu bytes received)",
-                                 url, (double)q.timeout_ms / 1000, (unsigned long long)h.n);
+                        fetch_quiet_say(&q, url, h.n, err, errlen);
                 else
                         snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(cc));
                 r = -EIO;
@@ -101,13 +101,6 @@ static char *signed_url(const struct token_keyset *keys, const char *base, const
                 return NULL;
         snprintf(prefix, sizeof(prefix), "/s/%s", jwt);
         return fetch_url_join(base, prefix, key, key_len);
-}
-
-static int64_t mono_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
 static void line(const struct fill_opts *o, struct progress *prog, const char *edge,

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-write.h"
 #include "util.h"
 
 void strv_add(struct strv *sv, const char *s)
@@ -104,20 +105,8 @@ out:
 /* Write data[0..len) to fd, fsync it when sync, and close it (always). Returns 0 or -errno. */
 static int write_close(int fd, const void *data, size_t len, int sync)
 {
-        const uint8_t *p = data;
-        int r = 0;
+        int r = fd_write_all(fd, data, len);
 
-        while (len && r == 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        break;
-                }
-                p += n;
-                len -= (size_t)n;
-        }
         if (r == 0 && sync && fsync(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r == 0)
