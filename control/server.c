@@ -292,7 +292,7 @@ static void on_send(struct ctl_conn *c, const struct io_uring_cqe *cqe)
         }
         c->out_off += (size_t)cqe->res;
         /* The deadline is for progress: a large reply (a fill plan of 100,000 files is about
-         * 16 MB) to a client on a slow link takes as long as the link needs. */
+         * 24 MB) to a client on a slow link takes as long as the link needs. */
         deadline_set(c, (uint64_t)c->srv->ctl->cfg->send_timeout_ms);
         send_more(c);
 }

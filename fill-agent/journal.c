@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fd-write.h"
 #include "fnv.h"
+#include "lock-file.h"
 
 #include "journal.h"
 
@@ -359,20 +359,9 @@ static int mkdirs_for(const char *path)
 
 int journal_lock(const char *path, int *ret_fd)
 {
-        int r = mkdirs_for(path), fd;
+        int r = mkdirs_for(path);
 
-        if (r < 0)
-                return r;
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-        if (fd < 0)
-                return -errno;
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-                close(fd);
-                return r;
-        }
-        *ret_fd = fd;
-        return 0;
+        return r < 0 ? r : lock_file_take(path, 0640, ret_fd);
 }
 
 int journal_open(const char *path, bool write, struct journal **ret, char *err, size_t errlen)

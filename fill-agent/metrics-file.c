@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "fd-write.h"
+#include "lock-file.h"
 
 #include "metrics-file.h"
 
@@ -83,6 +84,15 @@ static void render(struct buf *b, const struct metrics_run *r)
         for (size_t i = 0; i < r->n_edges; i++)
                 edge_sample(b, "sluice_fill_edge_origin_bytes", r->edges[i].id, NULL,
                             r->edges[i].bytes_moved);
+}
+
+int metrics_file_claim(const char *path, int *ret_fd)
+{
+        char lock[METRICS_PATH_MAX + 8];
+
+        if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock))
+                return -ENAMETOOLONG;
+        return lock_file_take(lock, 0644, ret_fd);
 }
 
 int metrics_file_write(const char *path, const struct metrics_run *r)

@@ -9,7 +9,9 @@
  * The run's figures for Prometheus, as a text file for node_exporter's textfile collector
  * (`metrics_file`, `--metrics-file`): written when a run starts (running 1) and when it ends,
  * each time whole into FILE.tmp and renamed over FILE, so the collector never reads half of
- * one. A run that crashed leaves running 1 behind.
+ * one. A run that crashed leaves running 1 behind. One run at a time reports to a file
+ * (metrics_file_claim): a second one started beside it would overwrite the first's running 1
+ * with its own end.
  */
 
 /* The longest path taken (FILE.tmp must fit a path buffer). */
@@ -30,6 +32,14 @@ struct metrics_run {
         const struct metrics_edge *edges;
         size_t n_edges; /* only once ended */
 };
+
+/*
+ * Claim path for this run: an exclusive flock() on PATH.lock (created 0644 beside it; the
+ * collector reads only *.prom), held until *ret_fd is closed (by exit at the latest). Returns
+ * 0 with *ret_fd, -EBUSY while another run holds it (that run's figures stay as they are), or
+ * -errno.
+ */
+int metrics_file_claim(const char *path, int *ret_fd);
 
 /* Write r to path as above (mode 0644: the collector runs as another user). Returns 0 or
  * -errno; path is then as it was. */

@@ -333,15 +333,37 @@ static void report_edge(const struct fill_opts *o, struct run_edge *re, struct p
                         (unsigned long long)te->failed, re->n_queue, re->rc);
 }
 
-/* The run's figures to metrics_file, when one is set (a failure is said, never fatal). */
-static void metrics_out(const struct fill_opts *o, const struct run_edge *res, size_t n,
-                        int64_t start_s, int rc, bool running)
+/*
+ * Claim metrics_file for this run, when one is set: the fd that holds it, or -1 (none set, a
+ * dry run, or another run reporting there: then said, and this run writes no figures).
+ */
+static int metrics_claim(const struct fill_opts *o)
+{
+        int fd = -1, r;
+
+        if (!o->cfg.metrics_file || o->dry_run)
+                return -1;
+        r = metrics_file_claim(o->cfg.metrics_file, &fd);
+        if (r == -EBUSY)
+                log_warn("metrics file %s: another sluice-fill run reports there (it holds "
+                         "%s.lock); this run's figures are not written",
+                         o->cfg.metrics_file, o->cfg.metrics_file);
+        else if (r < 0)
+                log_warn("metrics file %s: %s (its lock %s.lock); the run goes on without it",
+                         o->cfg.metrics_file, strerror(-r), o->cfg.metrics_file);
+        return r < 0 ? -1 : fd;
+}
+
+/* The run's figures to metrics_file, when this run holds it (claim_fd, from metrics_claim; a
+ * failure is said, never fatal). */
+static void metrics_out(const struct fill_opts *o, int claim_fd, const struct run_edge *res,
+                        size_t n, int64_t start_s, int rc, bool running)
 {
         struct metrics_edge *me = NULL;
         struct metrics_run mr = {.running = running, .start_s = start_s, .exit_status = rc};
         int r;
 
-        if (!o->cfg.metrics_file || o->dry_run)
+        if (claim_fd < 0)
                 return;
         if (!running) {
                 mr.end_s = (int64_t)time(NULL);
@@ -383,7 +405,7 @@ int run_cmd(const struct fill_opts *o)
         bool wait_mode = strcmp(o->cfg.outside, "wait") == 0;
         size_t n_active = 0;
         int64_t start_s = (int64_t)time(NULL);
-        int rc = FILL_EXIT_OK, r;
+        int rc = FILL_EXIT_OK, r, claim_fd = -1;
 
         if (!res || !tes || !pes || !active) {
                 fprintf(stderr, "sluice-fill: out of memory\n");
@@ -393,7 +415,8 @@ int run_cmd(const struct fill_opts *o)
         install_signals();
         fetch_stop_watch(&stop_flag);
         warn_defaults(o);
-        metrics_out(o, NULL, 0, start_s, rc, true);
+        claim_fd = metrics_claim(o);
+        metrics_out(o, claim_fd, NULL, 0, start_s, rc, true);
         /* Every event's t counts from here, the transfers' included (below). */
         progress_init(&prog, o->dry_run ? PROGRESS_NONE : o->progress, o->progress_interval_ms, pes,
                       0, mono_ns());
@@ -600,7 +623,9 @@ int run_cmd(const struct fill_opts *o)
                 rc = fill_exit_worse(rc, re->rc);
         }
 out:
-        metrics_out(o, res, n, start_s, rc, false);
+        metrics_out(o, claim_fd, res, n, start_s, rc, false);
+        if (claim_fd >= 0)
+                close(claim_fd);
         for (size_t i = 0; res && i < n; i++) {
                 survey_done(&res[i].s);
                 journal_free(res[i].journal);

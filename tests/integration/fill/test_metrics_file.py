@@ -6,6 +6,9 @@
                     readable by another user (0644), with no temporary file left beside it.
   running_then_interrupted: a run waiting for its window says running 1 while it waits; a
                     SIGTERM then ends it, and the file says so (running 0, exit status 5).
+  a_second_run_beside: a run started while another waits is refused the edge and writes no
+                    figures: the file still says running 1 with the first run's start, until
+                    the first ends; the next run then reports again.
   bad_paths:        an empty --metrics-file is refused (exit 2); a directory that cannot hold
                     the file is said in the log and the run goes on (exit 0).
 """
@@ -80,36 +83,80 @@ def figures_of_a_run(env):
     eq(m[("sluice_fill_edge_committed_bytes", edge, None)], 0, "bytes the second time")
 
 
-@test
-def running_then_interrupted(env):
-    make_catalog(env, titles=1, segs=2)
-    path = os.path.join(env.dir, "fill.prom")
+def spawn_waiting(env, path):
+    """A run that waits for its window (an hour away), once its file says running 1."""
     p = env.spawn("run", "--progress", "json", "--metrics-file", path, "--window", "02:00-03:00",
                   "--tz", "UTC", "--now", "2030-01-01T01:00:00Z", "--outside-window", "wait")
-    try:
-        deadline = time.monotonic() + 20
-        m = None
-        while time.monotonic() < deadline:
-            if os.path.exists(path):
-                m = parse(path)
-                break
+    deadline = time.monotonic() + 20
+    m = None
+    while time.monotonic() < deadline and m is None:
+        if os.path.exists(path):
+            m = parse(path)
+        else:
             time.sleep(0.1)
-        check(m is not None, "no metrics file while the run waits")
-        eq(m[("sluice_fill_run_running", None, None)], 1, "running while it waits")
-        check(("sluice_fill_run_exit_status", None, None) not in m,
-              f"no exit status before the end: {m}")
-        time.sleep(0.5)
+    if m is None:
+        p.kill()
+        p.wait()
+    check(m is not None, "no metrics file while the run waits")
+    eq(m[("sluice_fill_run_running", None, None)], 1, "running while it waits")
+    check(("sluice_fill_run_exit_status", None, None) not in m,
+          f"no exit status before the end: {m}")
+    return p, m
+
+
+def interrupt(p):
+    """SIGTERM p; its stderr once it has ended."""
+    try:
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=30)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-    eq(p.returncode, 5, f"exit after SIGTERM ({err.decode()})")
+    return err.decode()
+
+
+@test
+def running_then_interrupted(env):
+    make_catalog(env, titles=1, segs=2)
+    path = os.path.join(env.dir, "fill.prom")
+    p, _ = spawn_waiting(env, path)
+    time.sleep(0.5)
+    err = interrupt(p)
+    eq(p.returncode, 5, f"exit after SIGTERM ({err})")
     m = parse(path)
     eq(m[("sluice_fill_run_running", None, None)], 0, "running after SIGTERM")
     eq(m[("sluice_fill_run_exit_status", None, None)], 5, "the run's exit status")
     eq(m[("sluice_fill_edge_exit_status", env.edge_id, None)], 5, "the edge's exit status")
+
+
+@test
+def a_second_run_beside(env):
+    make_catalog(env, titles=1, segs=2)
+    path = os.path.join(env.dir, "fill.prom")
+    p, first = spawn_waiting(env, path)
+    try:
+        # Started by hand while the first waits: refused the edge, and it says why, but the
+        # file goes on saying what the first run is doing.
+        rc, out, err = env.fill("run", "--progress", "none", "--metrics-file", path)
+        eq(rc, 1, f"the second run's exit ({err})")
+        check("another sluice-fill is filling" in err, f"the edge's lock said: {err}")
+        check(f"metrics file {path}: another sluice-fill run reports there" in err,
+              f"the metrics file's lock said: {err}")
+        eq(parse(path), first, "the file while the first run still waits")
+        eq(sorted(os.listdir(env.dir)).count("fill.prom.tmp"), 0, "a temporary file left")
+    finally:
+        err = interrupt(p)
+    eq(p.returncode, 5, f"the first run's exit after SIGTERM ({err})")
+    m = parse(path)
+    eq(m[("sluice_fill_run_running", None, None)], 0, "running after the first run ended")
+    eq(m[("sluice_fill_run_exit_status", None, None)], 5, "the first run's exit status")
+    eq(m[("sluice_fill_run_start_time_seconds", None, None)],
+       first[("sluice_fill_run_start_time_seconds", None, None)], "the first run's start")
+    # Once it has ended, the next run reports again.
+    rc, out, err = env.fill("run", "--progress", "none", "--metrics-file", path)
+    eq(rc, 0, f"a run after the first ({err})")
+    eq(parse(path)[("sluice_fill_run_exit_status", None, None)], 0, "its exit status")
 
 
 @test
