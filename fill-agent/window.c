@@ -57,6 +57,53 @@ bool window_tz_ok(const char *tz)
         return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* The local time of day at (seconds) on the day of tm, with DST flag isdst (-1: whichever
+ * mktime takes), day_add days on; (time_t)-1 when mktime cannot place it. With a flag, only a
+ * time that reads back as at: the other flag's reading of a wall time is another instant. */
+static time_t at_day(const struct tm *tm, int64_t at, int day_add, int isdst)
+{
+        struct tm x = *tm, back;
+        time_t u;
+
+        x.tm_hour = (int)(at / 3600);
+        x.tm_min = (int)(at / 60 % 60);
+        x.tm_sec = 0;
+        x.tm_mday += day_add; /* mktime normalises */
+        x.tm_isdst = isdst;
+        u = mktime(&x);
+        if (u == (time_t)-1 || isdst < 0)
+                return u;
+        if (!localtime_r(&u, &back) || back.tm_hour != (int)(at / 3600) ||
+            back.tm_min != (int)(at / 60 % 60) || back.tm_isdst != isdst)
+                return (time_t)-1;
+        return u;
+}
+
+/*
+ * The next instant after t (local seconds after midnight s, broken down in tm) whose local
+ * time of day is at. In the hour the clocks go back a time of day comes twice: the first
+ * reading still ahead is taken (either flag, today). A time the zone skips today normalises
+ * past the gap; else tomorrow's.
+ */
+static time_t next_at(const struct tm *tm, time_t t, int64_t at, int64_t s)
+{
+        time_t best = (time_t)-1;
+
+        for (int isdst = 0; isdst <= 1; isdst++) {
+                time_t u = at_day(tm, at, 0, isdst);
+                if (u != (time_t)-1 && u > t && (best == (time_t)-1 || u < best))
+                        best = u;
+        }
+        if (best != (time_t)-1)
+                return best;
+        if (at > s) {
+                time_t u = at_day(tm, at, 0, -1);
+                if (u != (time_t)-1 && u > t)
+                        return u;
+        }
+        return at_day(tm, at, 1, -1);
+}
+
 /* In zone tz (NULL or "": the machine's), the local seconds after midnight of t, and the real
  * seconds from t to the next local time of day a (*ret_to_a) and b (*ret_to_b): on the nights
  * the clocks change those differ from the wall-clock difference by the change. */
@@ -81,16 +128,8 @@ static int64_t local_secs(const char *tz, time_t t, int64_t a, int64_t b, int64_
         localtime_r(&t, &tm);
         s = (int64_t)tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
         for (int i = 0; i < 2; i++) {
-                struct tm x = tm;
-                time_t u;
-                x.tm_hour = (int)(at[i] / 3600);
-                x.tm_min = (int)(at[i] / 60 % 60);
-                x.tm_sec = 0;
-                x.tm_mday += at[i] <= s; /* today's is past: tomorrow's (mktime normalises) */
-                x.tm_isdst = -1;         /* whichever is in force then */
-                u = mktime(&x);
-                /* A time the zone skips that day normalises past the gap; failing that, the
-                 * wall-clock difference. */
+                time_t u = next_at(&tm, t, at[i], s);
+                /* Failing that, the wall-clock difference. */
                 *to[i] =
                     u != (time_t)-1 && u > t ? (int64_t)(u - t) : ((at[i] - s) % day + day) % day;
         }

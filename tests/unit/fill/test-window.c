@@ -92,6 +92,38 @@ TEST(window_across_clock_changes)
         ASSERT_EQ(wait, 5 * 3600);
 }
 
+TEST(window_in_the_repeated_hour)
+{
+        struct window w;
+        int64_t wait, left;
+
+        /* Europe/London, 2030-10-27: 02:00 BST (01:00 UTC) goes back to 01:00 GMT. */
+        ASSERT_EQ(window_parse("01:00-01:30", &w), 0);
+        /* 01:45 BST, the first pass: the window opens again at 01:00 GMT, 15 minutes on. */
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-10-27T00:45:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 15 * 60);
+        /* 01:10 GMT, the second pass: open until 01:30 GMT. */
+        ASSERT_TRUE(window_check(&w, "Europe/London", utc("2030-10-27T01:10:00Z"), &wait, &left));
+        ASSERT_EQ(left, 20 * 60);
+        /* 01:10 BST, the first pass: open until 01:30 BST, the first 01:30. */
+        ASSERT_TRUE(window_check(&w, "Europe/London", utc("2030-10-27T00:10:00Z"), &wait, &left));
+        ASSERT_EQ(left, 20 * 60);
+        ASSERT_EQ(window_parse("01:30-02:00", &w), 0);
+        /* 00:50 BST (23:50 UTC the day before): the first 01:30, 40 minutes on. */
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-10-26T23:50:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 40 * 60);
+        /* 01:35 GMT: open until 02:00 GMT. */
+        ASSERT_TRUE(window_check(&w, "Europe/London", utc("2030-10-27T01:35:00Z"), &wait, &left));
+        ASSERT_EQ(left, 25 * 60);
+        /* 02:05 GMT, past both 01:30s: tomorrow's. */
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-10-27T02:05:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 24 * 3600 - 35 * 60);
+        ASSERT_EQ(window_parse("02:00-03:00", &w), 0);
+        /* 01:45 BST: 02:00 comes once, as GMT, 75 minutes on. */
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-10-27T00:45:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 75 * 60);
+}
+
 TEST(window_now_formats)
 {
         time_t t;
