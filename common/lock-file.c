@@ -8,7 +8,9 @@
 
 int lock_file_take(const char *path, mode_t mode, int *ret_fd)
 {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode), r;
+        /* Read-only: flock() needs no write access, so a lock file another user made (a
+         * DynamicUser unit gets a new uid now and then) still takes the lock. */
+        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode), r;
 
         if (fd < 0)
                 return -errno;

@@ -111,7 +111,10 @@ int metrics_file_write(const char *path, const struct metrics_run *r)
         buf_done(&b);
         if (!text)
                 return -ENOMEM;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        /* One a run that died left, perhaps as another user, is gone first: under the claim
+         * (metrics_file_claim) no other run writes it now. */
+        (void)unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) {
                 err = -errno;
                 free(text);

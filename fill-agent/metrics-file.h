@@ -41,6 +41,6 @@ struct metrics_run {
  */
 int metrics_file_claim(const char *path, int *ret_fd);
 
-/* Write r to path as above (mode 0644: the collector runs as another user). Returns 0 or
- * -errno; path is then as it was. */
+/* Write r to path as above (mode 0644: the collector runs as another user), holding its claim
+ * (a FILE.tmp left behind is replaced). Returns 0 or -errno; path is then as it was. */
 int metrics_file_write(const char *path, const struct metrics_run *r);
