@@ -10,15 +10,14 @@
 #include <unistd.h>
 
 #include "metrics-file.h"
+#include "scratch.h"
 #include "tests.h"
 
 static char dir[64];
 
 static void scratch(void)
 {
-        snprintf(dir, sizeof(dir), "/tmp/sluice-metrics-XXXXXX");
-        if (!mkdtemp(dir))
-                abort();
+        snprintf(dir, sizeof(dir), "%s", tests_scratch("sluice-metrics"));
 }
 
 static void path_in(char *out, size_t len, const char *name)
@@ -61,9 +60,7 @@ TEST(one_claim_at_a_time)
         ASSERT_EQ(unlink(lock), 0);
         ASSERT_EQ(symlink(prom, lock), 0); /* never through a link */
         ASSERT_EQ(metrics_file_claim(prom, &b), -ELOOP);
-        ASSERT_EQ(unlink(lock), 0);
-        ASSERT_EQ(unlink(prom), 0);
-        ASSERT_EQ(rmdir(dir), 0);
+        tests_rm_rf(dir);
 }
 
 /* What a run as uid 65534 makes of the lock, the temporary file and the file a run as another
@@ -121,11 +118,7 @@ TEST(files_another_uid_left)
         ASSERT_TRUE(strstr(text, "sluice_fill_run_exit_status 0\n") != NULL);
         path_in(p, sizeof(p), "fill.prom.tmp");
         ASSERT_EQ(access(p, F_OK), -1); /* renamed over the file */
-        for (size_t i = 0; i < 2; i++) {
-                path_in(p, sizeof(p), names[i]);
-                ASSERT_EQ(unlink(p), 0);
-        }
-        ASSERT_EQ(rmdir(dir), 0);
+        tests_rm_rf(dir);
 }
 
 TEST_MAIN()
