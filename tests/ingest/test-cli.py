@@ -11,8 +11,11 @@ fetches nothing; what a late Ctrl-C says; what control's 413 to a registration s
 --token-file is read.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
+  test-cli.py PATH/TO/sluice-ingest --without TEST...
 
-TEST names some of the tests below (test_ may be left off); by default all run. Exits 77
+TEST names some of the tests below (test_ may be left off); by default all run; after
+--without, all but those (meson runs register_slow, 31 s of waiting, beside other tests, and
+the rest alone). Exits 77
 when ffmpeg or ffprobe is missing, or when a check could not be made here (it says why).
 """
 import json
@@ -587,11 +590,14 @@ def main():
         print("SKIP: ffmpeg/ffprobe not installed")
         return 77
     names = sys.argv[2:]
-    chosen = [t for t in TESTS if not names or t.__name__ in names or
-              t.__name__[len("test_"):] in names]
-    if len(chosen) != (len(names) or len(TESTS)):
+    without = bool(names) and names[0] == "--without"
+    if without:
+        names = names[1:]
+    named = [t for t in TESTS if t.__name__ in names or t.__name__[len("test_"):] in names]
+    if len(named) != len(names):
         print("unknown test in %s; there are %s" % (names, [t.__name__ for t in TESTS]))
         return 2
+    chosen = [t for t in TESTS if t not in named] if without or not names else named
     with tempfile.TemporaryDirectory(prefix="sluice-ingest-cli.") as scratch:
         for t in chosen:
             origin = os.path.join(scratch, t.__name__, "origin")
