@@ -130,12 +130,34 @@ def running_then_interrupted(env):
     eq(m[("sluice_fill_edge_exit_status", env.edge_id, None)], 5, "the edge's exit status")
 
 
+def held(path):
+    """Whether some process holds an flock on path (read from /proc/locks: taking the lock to
+    see would race the run that is about to)."""
+    try:
+        ino = os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+    with open("/proc/locks") as f:
+        for ln in f:
+            fields = ln.split()
+            if "FLOCK" in fields and any(x.split(":")[-1] == str(ino) for x in fields if
+                                         x.count(":") == 2):
+                return True
+    return False
+
+
 @test
 def a_second_run_beside(env):
     make_catalog(env, titles=1, segs=2)
     path = os.path.join(env.dir, "fill.prom")
     p, first = spawn_waiting(env, path)
     try:
+        # The file is written before the edge's lock is taken: wait for the lock too.
+        lock = os.path.join(env.state_dir, f"{env.edge_id}.lock")
+        deadline = time.monotonic() + 20
+        while not held(lock):
+            check(time.monotonic() < deadline, f"the first run never took {lock}")
+            time.sleep(0.05)
         # Started by hand while the first waits: refused the edge, and it says why, but the
         # file goes on saying what the first run is doing.
         rc, out, err = env.fill("run", "--progress", "none", "--metrics-file", path)
