@@ -134,18 +134,6 @@ static enum transfer_gate gate(void *ud)
         return re->gate_last;
 }
 
-/* Wait up to secs seconds of wall time, returning early on a signal. */
-static void pause_for(int64_t secs)
-{
-        int64_t end = mono_ns() + secs * 1000000000ll;
-
-        for (int64_t now = mono_ns(); now < end && !stop_flag; now = mono_ns()) {
-                int64_t step = end - now < 200000000ll ? end - now : 200000000ll;
-                struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step};
-                (void)nanosleep(&ts, NULL);
-        }
-}
-
 /*
  * The victims that make room for queue[i]: transfer_run deletes them just before it sends it,
  * once its edge's gate said GO. A run the window, a signal or errors cut short has deleted
@@ -508,7 +496,8 @@ int run_cmd(const struct fill_opts *o)
                         fprintf(stderr, "sluice-fill: outside the window; waiting %lld s\n",
                                 (long long)soonest);
                 }
-                pause_for(soonest > 60 ? 60 : soonest < 1 ? 1 : soonest);
+                int64_t nap = soonest > 60 ? 60 : soonest < 1 ? 1 : soonest;
+                mono_sleep_until(mono_ns() + nap * 1000000000ll, &stop_flag);
                 if (stop_flag) {
                         rc = FILL_EXIT_INTERRUPTED;
                         goto out;

@@ -13,16 +13,6 @@
 #include "fetch.h"
 #include "survey.h"
 
-/* Sleep until mono_ns() reaches end, in steps of 200 ms, returning early once *stop is set. */
-static void pause_until(int64_t end, volatile sig_atomic_t *stop)
-{
-        for (int64_t now = mono_ns(); now < end && !(stop && *stop); now = mono_ns()) {
-                int64_t step = end - now < 200000000ll ? end - now : 200000000ll;
-                struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step};
-                (void)nanosleep(&ts, NULL);
-        }
-}
-
 /*
  * Attempt n (0: the first) at what failed with r, s->err saying why. Returns 0 after waiting
  * for the next attempt; r when it is not worth retrying or no time is left (s->err then says
@@ -52,7 +42,7 @@ static int retry_wait(struct survey *s, const struct survey_retry *rt, const cha
                 return r;
         }
         log_warn("%s: %s: %s; retrying in %lld s", s->cfg->id, what, s->err, (long long)delay_s);
-        pause_until(end, rt->stop);
+        mono_sleep_until(end, rt->stop);
         return rt->stop && *rt->stop ? -EINTR : 0;
 }
 
