@@ -16,6 +16,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "metrics.h"
+#include "mono-time.h"
 #include "net-addr.h"
 #include "notify.h"
 #include "req-sign.h"
@@ -278,6 +279,46 @@ static void restart_only_changes(const struct edge_cfg *cur, const struct edge_c
                 log_warn("reload: %s changed; read at start only, they keep their running "
                          "values until a restart",
                          keys);
+}
+
+struct store_watch_state {
+        struct notify *notify;
+        uint64_t start_ms, logged_ms;
+};
+
+/*
+ * The store's start-up check as it goes: the service manager's start timeout extended by
+ * 30 s and its status set at every report (once a second; the check of millions of entries on
+ * a cold disk can take many minutes, past the default 90 s), and a log line when a phase
+ * starts with work to do, every 10 s, and when a phase that took a second or more ends.
+ */
+static void store_watch(void *arg, const char *phase, uint64_t done, uint64_t total)
+{
+        struct store_watch_state *ws = arg;
+        const char *what = strcmp(phase, "index") == 0 ? "index entries checked against their files"
+                                                         : "directories read for files no entry names";
+        uint64_t now = (uint64_t)mono_ms();
+        char msg[256];
+
+        snprintf(msg, sizeof(msg),
+                 "EXTEND_TIMEOUT_USEC=30000000\nSTATUS=opening the store: %llu of %llu %s",
+                 (unsigned long long)done, (unsigned long long)total, what);
+        (void)notify_send(ws->notify, msg);
+        if (done == 0) {
+                ws->start_ms = ws->logged_ms = now;
+                if (total > 0 && strcmp(phase, "index") == 0)
+                        log_info("store: checking %llu index entries against their files",
+                                 (unsigned long long)total);
+        } else if (done >= total) {
+                if (now - ws->start_ms >= 1000)
+                        log_info("store: %llu of %llu %s in %.1f s", (unsigned long long)done,
+                                 (unsigned long long)total, what,
+                                 (double)(now - ws->start_ms) / 1000);
+        } else if (now - ws->logged_ms >= 10000) {
+                ws->logged_ms = now;
+                log_info("store: %llu of %llu %s", (unsigned long long)done,
+                         (unsigned long long)total, what);
+        }
 }
 
 static void reload(struct edge_server *srv, const char *path)
@@ -556,8 +597,19 @@ int main(int argc, char **argv)
         srv.n_workers = n_workers;
         nofile_raise(worker_fds_cached_most(rt->cfg, n_workers), worker_conns_most(rt->cfg));
 
-        r = store_open_map(rt->cfg->cache.dir, rt->cfg->cache.max_size,
-                           rt->cfg->cache.index_map_size, &srv.store);
+        /* Open before the store: its start-up check may outlast the service manager's start
+         * timeout on a large cache, and extends it while it goes (store_watch). */
+        r = notify_open(&notify);
+        if (r < 0) {
+                log_error("cannot open $NOTIFY_SOCKET: %s", strerror(-r));
+                goto out;
+        }
+        {
+                struct store_watch_state ws = {.notify = notify, .start_ms = (uint64_t)mono_ms()};
+                struct store_open_watch w = {.fn = store_watch, .arg = &ws, .interval_ms = 1000};
+                r = store_open_watched(rt->cfg->cache.dir, rt->cfg->cache.max_size,
+                                       rt->cfg->cache.index_map_size, &w, &srv.store);
+        }
         if (r < 0) {
                 log_error("cannot open the store at %s: %s", rt->cfg->cache.dir, strerror(-r));
                 goto out;
@@ -602,11 +654,6 @@ int main(int argc, char **argv)
                 log_info("admin API off (admin.listen: ~)");
         }
 
-        r = notify_open(&notify);
-        if (r < 0) {
-                log_error("cannot open $NOTIFY_SOCKET: %s", strerror(-r));
-                goto out;
-        }
         /* Everything privileged is done: listeners bound, store and logs open. */
         if (sandbox_privileges_drop(rt->cfg) < 0)
                 goto out;

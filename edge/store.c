@@ -37,6 +37,7 @@
 #include "hex.h"
 #include "http-resp.h"
 #include "metrics.h"
+#include "mono-time.h"
 #include "store-priv.h"
 #include "store.h"
 
@@ -291,7 +292,25 @@ static int cmp_u64(const void *a, const void *b)
 struct sweep_ctx {
         struct store *s;
         struct id_set live;
+        const struct store_open_watch *w;
+        const char *phase;
+        uint64_t done, total, told_ms;
 };
+
+/* Tell the watcher, if any: always at a phase's start and end (force), else once its
+ * interval has passed. */
+static void watch_tell(struct sweep_ctx *c, bool force)
+{
+        uint64_t now;
+
+        if (!c->w || !c->w->fn)
+                return;
+        now = (uint64_t)mono_ms();
+        if (!force && now - c->told_ms < c->w->interval_ms)
+                return;
+        c->told_ms = now;
+        c->w->fn(c->w->arg, c->phase, c->done, c->total);
+}
 
 /* Keep an entry only if its file is there with the recorded size. */
 static int sweep_check(const char *key, size_t key_len, const struct cache_idx_rec *rec,
@@ -301,6 +320,8 @@ static int sweep_check(const char *key, size_t key_len, const struct cache_idx_r
         struct stat st;
         char p[20];
 
+        c->done++;
+        watch_tell(c, false); /* a clock read per entry, beside a file lookup per entry */
         if (!rec || !store_key_ok(key, key_len) || rec->file_id == 0)
                 return 1;
         store_obj_path(rec->file_id, p);
@@ -315,7 +336,7 @@ static int sweep_check(const char *key, size_t key_len, const struct cache_idx_r
 }
 
 /* Remove object files no index entry names. */
-static int remove_orphans(struct store *s, struct id_set *live)
+static int remove_orphans(struct store *s, struct id_set *live, struct sweep_ctx *c)
 {
         if (live->n)
                 qsort(live->ids, live->n, sizeof(uint64_t), cmp_u64);
@@ -324,6 +345,9 @@ static int remove_orphans(struct store *s, struct id_set *live)
                 int r, removed = 0;
                 DIR *d;
                 struct dirent *de;
+
+                c->done = b;
+                watch_tell(c, false);
 
                 snprintf(sub, sizeof(sub), "%02x", b);
                 r = dir_open(openat(s->objfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC), &d);
@@ -369,8 +393,15 @@ int store_open(const char *dir, uint64_t max_bytes, struct store **ret)
 
 int store_open_map(const char *dir, uint64_t max_bytes, uint64_t map_size, struct store **ret)
 {
+        return store_open_watched(dir, max_bytes, map_size, NULL, ret);
+}
+
+int store_open_watched(const char *dir, uint64_t max_bytes, uint64_t map_size,
+                       const struct store_open_watch *w, struct store **ret)
+{
         struct store *s;
-        struct sweep_ctx sc = {0};
+        struct cache_idx_totals t;
+        struct sweep_ctx sc = {.w = w};
         char *idxdir = NULL;
         int r;
 
@@ -448,12 +479,23 @@ int store_open_map(const char *dir, uint64_t max_bytes, uint64_t map_size, struc
                 goto fail;
 
         sc.s = s;
+        cache_idx_get_totals(s->idx, &t);
+        sc.phase = "index";
+        sc.total = t.objects;
+        watch_tell(&sc, true);
         r = cache_idx_sweep(s->idx, sweep_check, &sc);
         if (r < 0)
                 goto fail;
-        r = remove_orphans(s, &sc.live);
+        watch_tell(&sc, true);
+        sc.phase = "files";
+        sc.done = 0;
+        sc.total = 256;
+        watch_tell(&sc, true);
+        r = remove_orphans(s, &sc.live, &sc);
         if (r < 0)
                 goto fail;
+        sc.done = 256;
+        watch_tell(&sc, true);
         r = cache_idx_reader_new(s->idx, &s->put_reader);
         if (r < 0)
                 goto fail;

@@ -60,6 +60,22 @@ struct store_stats {
 int store_open(const char *dir, uint64_t max_bytes, struct store **ret);
 /* store_open() with the index's LMDB map size given (0: derived from max_bytes). */
 int store_open_map(const char *dir, uint64_t max_bytes, uint64_t map_size, struct store **ret);
+
+/*
+ * How the start-up check of a store goes, for a long one (an index of millions of entries on
+ * a cold disk: a file looked up per entry): fn is told the phase ("index": entries checked
+ * against their files, of the entries the index counted; "files": directories of 256 read for
+ * files no entry names), when a phase starts, at most every interval_ms while it runs, and
+ * when it ends.
+ */
+struct store_open_watch {
+        void (*fn)(void *arg, const char *phase, uint64_t done, uint64_t total);
+        void *arg;
+        uint64_t interval_ms;
+};
+/* store_open_map() told how it goes (w may be NULL). */
+int store_open_watched(const char *dir, uint64_t max_bytes, uint64_t map_size,
+                       const struct store_open_watch *w, struct store **ret);
 void store_close(struct store *s);
 
 /* One reader per worker thread; fd cache of up to fd_cache entries lives in it. */

@@ -155,7 +155,17 @@ def setup(binary):
 
 @test
 def notify_ready(ctx):
-    ctx.notify.expect("READY=1")
+    ready = ctx.notify.expect("READY=1")
+    # Before it, the store's start-up check extends the start timeout and says how it goes:
+    # a fresh store has no index entries, and 256 directories to read.
+    before = [m.split("\n") for t, m in ctx.notify.messages if t <= ready]
+    opening = [ln for m in before if "EXTEND_TIMEOUT_USEC=30000000" in m for ln in m
+               if ln.startswith("STATUS=opening the store: ")]
+    for want in ("0 of 0 index entries checked against their files",
+                 "0 of 256 directories read for files no entry names",
+                 "256 of 256 directories read for files no entry names"):
+        check(f"STATUS=opening the store: {want}" in opening,
+              f"no {want!r} with a start timeout extended before READY=1: {before}")
 
 
 @test

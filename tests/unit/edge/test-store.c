@@ -809,6 +809,61 @@ TEST(recovery_drops_entries_without_file)
         tests_rm_rf(dir);
 }
 
+struct watch_seen {
+        unsigned calls[2];
+        uint64_t first[2], last_done[2], total[2];
+        bool backwards;
+};
+
+static void watch_note(void *arg, const char *phase, uint64_t done, uint64_t total)
+{
+        struct watch_seen *w = arg;
+        int i = strcmp(phase, "index") == 0 ? 0 : strcmp(phase, "files") == 0 ? 1 : -1;
+
+        if (i < 0 || (i == 1 && w->calls[0] == 0)) { /* no other phase; index first */
+                w->backwards = true;
+                return;
+        }
+        if (w->calls[i] == 0)
+                w->first[i] = done;
+        else if (done < w->last_done[i])
+                w->backwards = true;
+        w->calls[i]++;
+        w->last_done[i] = done;
+        w->total[i] = total;
+}
+
+TEST(open_tells_how_the_check_goes)
+{
+        char *dir = tests_scratch("sluice-store");
+        struct store_open_watch w = {.fn = watch_note, .interval_ms = 0};
+        struct watch_seen seen = {0};
+        struct store *s;
+        char key[32];
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        for (unsigned i = 0; i < 600; i++) {
+                snprintf(key, sizeof(key), "/t/seg-%u.m4s", i);
+                ASSERT_EQ(put(s, key, key, strlen(key), NULL, NULL), 0);
+        }
+        store_close(s);
+        w.arg = &seen;
+        ASSERT_EQ(store_open_watched(dir, 0, 0, &w, &s), 0);
+        store_close(s);
+        ASSERT_TRUE(!seen.backwards);
+        /* The index: from 0 of the 600 it counts, each entry (no interval here), to all 600. */
+        ASSERT_EQ(seen.first[0], 0);
+        ASSERT_EQ(seen.total[0], 600);
+        ASSERT_EQ(seen.last_done[0], 600);
+        ASSERT_EQ(seen.calls[0], 602); /* the start, one per entry, the end */
+        /* The files: each of the 256 directories, then the end. */
+        ASSERT_EQ(seen.first[1], 0);
+        ASSERT_EQ(seen.total[1], 256);
+        ASSERT_EQ(seen.last_done[1], 256);
+        ASSERT_EQ(seen.calls[1], 258); /* the start, one per directory, the end */
+        tests_rm_rf(dir);
+}
+
 struct scrub_seen {
         char key[64];
         const char *why;
