@@ -605,7 +605,7 @@ int main(int argc, char **argv)
                 goto out;
         }
         {
-                struct store_watch_state ws = {.notify = notify, .start_ms = (uint64_t)mono_ms()};
+                struct store_watch_state ws = {.notify = notify};
                 struct store_open_watch w = {.fn = store_watch, .arg = &ws, .interval_ms = 1000};
                 r = store_open_watched(rt->cfg->cache.dir, rt->cfg->cache.max_size,
                                        rt->cfg->cache.index_map_size, &w, &srv.store);

@@ -388,12 +388,7 @@ static uint64_t map_size_for(uint64_t max_bytes)
 
 int store_open(const char *dir, uint64_t max_bytes, struct store **ret)
 {
-        return store_open_map(dir, max_bytes, 0, ret);
-}
-
-int store_open_map(const char *dir, uint64_t max_bytes, uint64_t map_size, struct store **ret)
-{
-        return store_open_watched(dir, max_bytes, map_size, NULL, ret);
+        return store_open_watched(dir, max_bytes, 0, NULL, ret);
 }
 
 int store_open_watched(const char *dir, uint64_t max_bytes, uint64_t map_size,

@@ -58,8 +58,6 @@ struct store_stats {
  * Returns 0 or -errno.
  */
 int store_open(const char *dir, uint64_t max_bytes, struct store **ret);
-/* store_open() with the index's LMDB map size given (0: derived from max_bytes). */
-int store_open_map(const char *dir, uint64_t max_bytes, uint64_t map_size, struct store **ret);
 
 /*
  * How the start-up check of a store goes, for a long one (an index of millions of entries on
@@ -73,7 +71,8 @@ struct store_open_watch {
         void *arg;
         uint64_t interval_ms;
 };
-/* store_open_map() told how it goes (w may be NULL). */
+/* store_open() with the index's LMDB map size given (0: derived from max_bytes), told how
+ * its check goes (w may be NULL). */
 int store_open_watched(const char *dir, uint64_t max_bytes, uint64_t map_size,
                        const struct store_open_watch *w, struct store **ret);
 void store_close(struct store *s);
