@@ -17,7 +17,7 @@
 
 static bool any_origin(const struct cfg_strlist *origins)
 {
-        if (!origins || origins->n == 0)
+        if (!origins)
                 return true;
         for (size_t i = 0; i < origins->n; i++)
                 if (strcmp(origins->items[i], "*") == 0)
@@ -31,6 +31,8 @@ void cors_plan(struct serve_plan *p, const struct cfg_strlist *origins,
         const char *origin;
         size_t len;
 
+        if (origins && origins->n == 0)
+                return; /* cors_origins: [] — no CORS fields at all */
         if (any_origin(origins)) {
                 serve_plan_header(p, "Access-Control-Allow-Origin", "*", 1);
                 origin = "*";

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "hex.h"
@@ -163,12 +164,13 @@ static bool ends_with(const char *s, size_t len, const char *suffix)
 {
         size_t n = strlen(suffix);
 
-        return len >= n && memcmp(s + len - n, suffix, n) == 0;
+        return len >= n && strncasecmp(s + len - n, suffix, n) == 0;
 }
 
 bool serve_key_short_lived(const char *key, size_t len)
 {
-        /* Manifests and playlists may be regenerated; segments never change under a key. */
+        /* Manifests and playlists may be regenerated; segments never change under a key. The
+         * extension is read in any case, as the content type is (http_content_type_for). */
         return ends_with(key, len, ".mpd") || ends_with(key, len, ".m3u8");
 }
 

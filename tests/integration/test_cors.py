@@ -146,6 +146,30 @@ def listed_origins(e):
 
 
 @test
+def no_origins(e):
+    """cors_origins: [] sends no CORS fields at all, as documented: an operator who turns
+    cross-origin reading off must not get the most open answer instead."""
+    from edgeharness import Edge
+    other = Edge(sys.argv[1], {"cors_origins": []})
+    try:
+        other.start()
+        other.put(KEY, b"x" * 100)
+        for what, method, hdrs in (
+                ("GET", "GET", [("Origin", ORIGIN)]),
+                ("preflight", "OPTIONS", [("Origin", ORIGIN),
+                                          ("Access-Control-Request-Method", "GET")])):
+            r = other.request(method, KEY, hdrs)
+            check(r.status in (200, 204), f"{what}: status {r.status}")
+            for name in ("Access-Control-Allow-Origin", "Timing-Allow-Origin",
+                         "Access-Control-Expose-Headers"):
+                eq(r.get(name), None, f"{what}: {name}")
+        other.stop()
+        check(not other.sanitizer_reports(), f"sanitizer: {other.sanitizer_reports()[:3]}")
+    finally:
+        other.cleanup()
+
+
+@test
 def allowed_origin_too_long_for_the_head(e):
     """An allowed origin so long that the echoed response head cannot be built: the edge
     closes that connection, releases the cached object it looked up and exits cleanly (a

@@ -50,11 +50,10 @@ static void fix_init(const char *edge_id, const char *cors)
                 metrics_reg_free(fix.srv.reg);
         memset(&fix, 0, sizeof(fix));
         fix.cfg.control.edge_id = (char *)edge_id;
-        if (cors) {
-                fix.origins[0] = (char *)cors;
-                fix.cfg.cors_origins.items = fix.origins;
-                fix.cfg.cors_origins.n = 1;
-        }
+        /* As the config's default, ["*"]: an empty list means no CORS fields (cors.c). */
+        fix.origins[0] = cors ? (char *)cors : (char *)"*";
+        fix.cfg.cors_origins.items = fix.origins;
+        fix.cfg.cors_origins.n = 1;
         fix.rt.cfg = &fix.cfg;
         fix.srv.reg = metrics_reg_new();
         if (!fix.srv.reg || edge_metrics_init(&fix.srv.m, fix.srv.reg, 1) < 0) {

@@ -86,6 +86,11 @@ TEST(content_type_and_cache_control_by_extension)
             {"/t1/index.m3u8", "application/vnd.apple.mpegurl", "public, max-age=2"},
             {"/t1/sub/en.vtt", "text/vtt", "public, max-age=86400"},
             {"/t1/asset.json", "application/json", "public, max-age=86400"},
+            /* The type is read whatever the extension's case; so is a manifest's short life
+             * (it is revalidated by the same rule, hit.c). */
+            {"/t1/LIVE.MPD", "application/dash+xml", "public, max-age=2"},
+            {"/t1/Index.M3u8", "application/vnd.apple.mpegurl", "public, max-age=2"},
+            {"/t1/V1/SEG-3.M4S", "video/iso.segment", "public, max-age=86400"},
         };
 
         fix_init(NULL, NULL);
