@@ -19,6 +19,7 @@
  *   - No key starts with "/s/": that prefix is the token's, so a key that would (after slashes
  *     collapse, dots resolve or "%73" decodes) is refused, as is a token after a token.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -298,6 +299,35 @@ int path_norm_query_arg(const char *target, size_t len, const char *name, char *
         return -ENOENT;
 }
 
+static bool b64url_or_dot(char ch)
+{
+        return isalnum((unsigned char)ch) || ch == '-' || ch == '_' || ch == '.';
+}
+
+/*
+ * The first run that reads as a compact JWS (RFC 7515 section 7.1: three base64url parts, the
+ * header a JSON object, so "eyJ" first) anywhere in the target: a token the rules below miss
+ * ("/./s/<jwt>", "/%73/<jwt>", a '?' in an absolute form's authority) is still not logged.
+ */
+static bool jws_run(const char *target, size_t len, size_t *first, size_t *last)
+{
+        for (size_t i = 0; i + 3 <= len; i++) {
+                size_t j = i, dots = 0;
+
+                if (memcmp(target + i, "eyJ", 3) != 0 || (i > 0 && b64url_or_dot(target[i - 1])))
+                        continue;
+                while (j < len && b64url_or_dot(target[j]))
+                        dots += target[j++] == '.';
+                if (dots == 2 && j - i >= 16) {
+                        *first = i;
+                        *last = j;
+                        return true;
+                }
+                i = j;
+        }
+        return false;
+}
+
 bool path_norm_token_span(const char *target, size_t len, const char **ret, size_t *ret_len)
 {
         static const char sig[] = "URISigningPackage=";
@@ -330,7 +360,7 @@ bool path_norm_token_span(const char *target, size_t len, const char **ret, size
                         last = end;
                 }
         }
-        if (first == len || last <= first)
+        if ((first == len || last <= first) && !jws_run(target, len, &first, &last))
                 return false;
         *ret = target + first;
         *ret_len = last - first;

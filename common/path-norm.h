@@ -50,7 +50,9 @@ int path_norm_encode(const char *key, size_t key_len, char *buf, size_t cap);
  * segment (in origin or absolute form, after any number of slashes) and every
  * URISigningPackage= argument's value, taken as written (valid or not, since path_norm() may
  * have refused the target). With several, the span runs from the first
- * to the end of the last. Returns false when there is none.
+ * to the end of the last. Without either, the first run that reads as a compact JWS ("eyJ",
+ * base64url, two dots), wherever it stands: a token in a target written otherwise ("/./s/",
+ * "/%73/") is hidden too. Returns false when there is none.
  */
 bool path_norm_token_span(const char *target, size_t len, const char **ret, size_t *ret_len);
 

@@ -4,7 +4,8 @@
  * re-encoded key must normalise back to itself. path_norm_query_arg() on the same target (the
  * admin API's listing arguments): a value is NUL-terminated, below its buffer and no longer
  * than the target, a smaller buffer gives the same value or -ENAMETOOLONG, and a buffer as
- * long as the target is always enough.
+ * long as the target is always enough. path_norm_token_span() (what the access log hides):
+ * a span found lies inside the target.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -53,10 +54,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static char enc[PATH_NORM_MAX * 3 + 1];
         const char *t = (const char *)data;
 
+        const char *span;
+        size_t span_len;
+
         if (size < sizeof(qbig)) {
                 check_query_arg(t, size, "after");
                 check_query_arg(t, size, "limit");
         }
+        if (path_norm_token_span(t, size, &span, &span_len))
+                check(span >= t && span_len > 0 && span_len <= size - (size_t)(span - t),
+                      "a token's span lies inside the target");
         if (path_norm(t, size, &n) < 0) {
                 check(n.key_len == 0 && !n.token && !n.cmcd, "failure leaves output set");
                 return 0;

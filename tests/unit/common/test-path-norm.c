@@ -306,6 +306,17 @@ TEST(token_span_for_logs)
         ASSERT_TRUE(!SPAN("http://s/a.b/t"));
         ASSERT_TRUE(!SPAN("http://x/t/s/a.b"));
         ASSERT_TRUE(!SPAN("s/a.b/t"));
+        /* A token in a target the rules above do not read (refused, but logged as written). */
+#define JWT "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2ln-_x"
+        ASSERT_TRUE(SPAN("/./s/" JWT "/t1/seg-1.m4s") && n == strlen(JWT) &&
+                    !memcmp(t, JWT, n));
+        ASSERT_TRUE(SPAN("/%73/" JWT "/t1/seg-1.m4s") && n == strlen(JWT) && t[0] == 'e');
+        ASSERT_TRUE(SPAN("http://h?/s/" JWT "/t1/x") && n == strlen(JWT) && t[0] == 'e');
+        ASSERT_TRUE(SPAN("/a/..%2fs/" JWT) && n == strlen(JWT));
+        ASSERT_TRUE(!SPAN("/t1/eyJabc.def/x.m4s"));      /* one dot */
+        ASSERT_TRUE(!SPAN("/t1/xeyJhbGci.eyJ.abcdefgh")); /* not at a run's start */
+        ASSERT_TRUE(!SPAN("/t1/eyJ.a.b"));                /* too short for a token */
+#undef JWT
 #undef SPAN
 }
 
