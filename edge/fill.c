@@ -51,16 +51,24 @@ static uint64_t now_ms(void)
         return uring_loop_clock_us() / 1000;
 }
 
-bool fill_fresh(const char *key, size_t key_len)
+int64_t fill_fresh_age_s(const char *key, size_t key_len)
 {
-        uint64_t h = key_hash64(key, key_len);
+        uint64_t h = key_hash64(key, key_len), now = now_ms(), until;
         bool hit;
 
         pthread_mutex_lock(&table_lock);
-        hit = fresh_until[h % FRESH_SLOTS].hash == h &&
-              fresh_until[h % FRESH_SLOTS].until_ms > now_ms();
+        until = fresh_until[h % FRESH_SLOTS].until_ms;
+        hit = fresh_until[h % FRESH_SLOTS].hash == h && until > now;
         pthread_mutex_unlock(&table_lock);
-        return hit;
+        if (!hit)
+                return -1;
+        /* Noted fresh at until - max-age: never past max-age while fresh. */
+        return (int64_t)((SERVE_MANIFEST_MAX_AGE_MS - (until - now)) / 1000);
+}
+
+bool fill_fresh(const char *key, size_t key_len)
+{
+        return fill_fresh_age_s(key, key_len) >= 0;
 }
 
 /* f's key was just filled or revalidated: fresh for its max-age, when it has a short one. */

@@ -132,6 +132,10 @@ bool fill_room_to_spare(const struct edge_worker *w);
  * serve_key_short_lived() names are noted; a collision of hashes at worst revalidates early). */
 bool fill_fresh(const char *key, size_t key_len);
 
+/* For a key fill_fresh() names, the whole seconds since that fill or revalidation (its Age,
+ * RFC 9111 section 4.2.3); -1 for any other. */
+int64_t fill_fresh_age_s(const char *key, size_t key_len);
+
 /* Mark worker idx as having waiters on f, so it is kicked on progress. */
 void fill_watch(struct fill *f, unsigned idx);
 /* An admin DELETE of key is about to land: an in-flight fill of it still serves its waiters

@@ -296,6 +296,17 @@ static void hit_validators(struct serve_plan *p, const struct store_obj *obj, co
         serve_plan_header(p, "Cache-Control", cc, strlen(cc));
 }
 
+/* RFC 9111 section 4: a stored response used without validation says how old it is. A
+ * manifest filled from upstream is as old as its fill or last revalidation (fill_fresh); the
+ * edge's other objects are its own, and their Cache-Control counts from each answer. */
+static void hit_age(struct serve_plan *p, const char *key, size_t key_len)
+{
+        int64_t age = fill_fresh_age_s(key, key_len);
+
+        if (age >= 0)
+                serve_plan_header_u64(p, "Age", (uint64_t)age);
+}
+
 /* RFC 9211: one entry for this cache, "hit" (on every hit: no printf), or what a
  * revalidation of the stored copy did (tail, with its access-log word). */
 static void cache_status_hit(struct serve_plan *p, const struct conn *c, const char *tail,
@@ -376,6 +387,7 @@ static void plan_hit(struct serve_plan *p, struct conn *c, const struct http1_re
                 metrics_add(m->not_modified, 1);
                 serve_plan_start(p, c, req, 304);
                 hit_validators(p, obj, cc);
+                hit_age(p, key, key_len);
                 cache_status_hit(p, c, tail, log_word);
                 serve_plan_text(p, NULL);
                 return;
@@ -407,6 +419,7 @@ static void plan_hit(struct serve_plan *p, struct conn *c, const struct http1_re
         if (rr == HTTP_RANGE_SINGLE)
                 range_header(p, &rg, obj->size);
         hit_validators(p, obj, cc);
+        hit_age(p, key, key_len);
         serve_plan_header(p, "Accept-Ranges", "bytes", 5);
         cache_status_hit(p, c, tail, log_word);
         cmsd_plan(p, c);

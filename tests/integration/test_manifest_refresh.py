@@ -225,6 +225,55 @@ def child_revalidates_at_its_parent(e):
 
 
 @test
+def stored_manifest_says_its_age(e):
+    """RFC 9111 section 4: a stored manifest answered without validation carries Age, the
+    seconds since its fill, never past max-age (a cache in front must not count its max-age
+    again from the start). Over HTTP/1.1 and h2; a segment, the edge's own, has none."""
+    o, path = e.origin, "/nosha/age/manifest.mpd"
+    o.add(path, b"<MPD aged/>")
+    o.mtimes[path] = T0
+    r = e.get(path)
+    t = time.monotonic()
+    eq(r.status, 200, "the miss")
+    time.sleep(max(0.0, t + 1.1 - time.monotonic()))
+    for h2 in (False, True):
+        if h2:
+            st, h, _ = h2_get(e, path)
+            age = h.get("age")
+        else:
+            r = e.get(path)
+            st, age, h = r.status, r.get("Age"), {"cache-status": r.get("Cache-Status") or ""}
+        elapsed = time.monotonic() - t
+        eq(st, 200, f"h2={h2}: the hit")
+        check("hit" in h["cache-status"], f"h2={h2}: {h['cache-status']}")
+        check(age is not None and age.isdigit(), f"h2={h2}: Age {age!r}")
+        check(1 <= int(age) <= min(int(elapsed) + 1, int(MAX_AGE)),
+              f"h2={h2}: Age {age} after {elapsed:.2f} s")
+    eq(o.count(path), 1, "origin requests")
+    seg = "/nosha/age/seg-1.m4s"
+    o.add(seg, b"segment")
+    e.get(seg)
+    eq(e.get(seg).get("Age"), None, "a segment's Age")
+
+
+@test
+def manifest_extension_in_capitals(e):
+    """LIVE.MPD is a manifest as live.mpd is: max-age=2, and revalidated past it."""
+    o, path = e.origin, "/nosha/caps/LIVE.MPD"
+    o.add(path, b"<MPD one/>")
+    o.mtimes[path] = T0
+    r = e.get(path)
+    t = time.monotonic()
+    eq((r.status, r.get("Cache-Control")), (200, "public, max-age=2"), "the miss")
+    o.add(path, b"<MPD two/>")
+    o.mtimes[path] = T0 + 60
+    stale(t)
+    r = e.get(path)
+    eq((r.status, r.body), (200, b"<MPD two/>"), "past max-age: the new bytes")
+    eq(o.count(path), 2, "origin requests")
+
+
+@test
 def segments_never_revalidated(e):
     o, path = e.origin, "/nosha/r4/seg-1.m4s"
     o.add(path, b"segment bytes")
