@@ -328,6 +328,6 @@ bool http_if_range_ok(const struct http_cond_hdrs *c, const struct http_validato
         if (http_date_parse(s, n, &t) < 0 || v->last_modified <= 0 || t != v->last_modified)
                 return false;
         /* §8.8.2.2: a Last-Modified is strong only if the representation cannot have changed
-         * twice within that second, which holds once a full second has passed since. */
-        return v->last_modified < time(NULL) - 1;
+         * twice within that second, which holds once that second is over. */
+        return v->last_modified < time(NULL);
 }
