@@ -301,8 +301,12 @@ static void hit_validators(struct serve_plan *p, const struct store_obj *obj, co
  * edge's other objects are its own, and their Cache-Control counts from each answer. */
 static void hit_age(struct serve_plan *p, const char *key, size_t key_len)
 {
-        int64_t age = fill_fresh_age_s(key, key_len);
+        int64_t age;
 
+        /* Only manifests are noted: a segment's hit takes no lock and no hash for this. */
+        if (!serve_key_short_lived(key, key_len))
+                return;
+        age = fill_fresh_age_s(key, key_len);
         if (age >= 0)
                 serve_plan_header_u64(p, "Age", (uint64_t)age);
 }
