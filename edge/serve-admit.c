@@ -144,14 +144,15 @@ static enum edge_token_refusal verify_reason(int r)
 
 /*
  * RFC 9246 matches cdniuc against the request URI with the signing package removed; the
- * normalised key is that URI's path, so the container cannot be dodged by encoding. Host is
- * :authority over HTTP/2. Returns the URI's length in uri, or -1 when it does not fit.
+ * normalised key is that URI's path, so the container cannot be dodged by encoding. The
+ * scheme is the connection's (https on a TLS listener); Host is :authority over HTTP/2.
+ * Returns the URI's length in uri, or -1 when it does not fit.
  */
-static int token_uri(char *uri, size_t cap, const char *host, size_t host_len, const char *key,
-                     size_t key_len)
+static int token_uri(char *uri, size_t cap, bool tls, const char *host, size_t host_len,
+                     const char *key, size_t key_len)
 {
-        int n = snprintf(uri, cap, "http://%.*s%.*s", host ? (int)host_len : 0, host ? host : "",
-                         (int)key_len, key);
+        int n = snprintf(uri, cap, "%s://%.*s%.*s", tls ? "https" : "http",
+                         host ? (int)host_len : 0, host ? host : "", (int)key_len, key);
 
         return n < 0 || (size_t)n >= cap ? -1 : n;
 }
@@ -186,7 +187,7 @@ static int token_check(struct conn *c, const struct http1_req *req, const struct
         if ((claims->exp == 0 || !claims->uc[0]) && !rt->cfg->tokens.allow_unbounded)
                 return token_refused(c, pn, TOKEN_REFUSED_UNBOUNDED);
         host = http1_req_known(req, HK_HOST, &host_len);
-        n = token_uri(uri, sizeof(uri), host, host_len, pn->key, pn->key_len);
+        n = token_uri(uri, sizeof(uri), c->tls != NULL, host, host_len, pn->key, pn->key_len);
         if (n < 0)
                 return token_refused(c, pn, TOKEN_REFUSED_SCOPE);
         scope->client[0] = '\0';
@@ -198,6 +199,7 @@ static int token_check(struct conn *c, const struct http1_req *req, const struct
         scope->claims = claims;
         scope->host = host;
         scope->host_len = host_len;
+        scope->tls = c->tls != NULL;
         return 0;
 }
 
@@ -208,7 +210,7 @@ bool serve_scope_covers(const struct serve_scope *scope, const char *key, size_t
 
         if (!scope || !scope->claims)
                 return true;
-        n = token_uri(uri, sizeof(uri), scope->host, scope->host_len, key, key_len);
+        n = token_uri(uri, sizeof(uri), scope->tls, scope->host, scope->host_len, key, key_len);
         return n >= 0 && token_scope_check(scope->claims, uri, (size_t)n,
                                            scope->claims->ip[0] ? scope->client : NULL) == 0;
 }

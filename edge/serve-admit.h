@@ -29,12 +29,13 @@ struct serve_scope {
         const struct token_claims *claims;
         const char *host; /* the request's Host (:authority), as the token was checked with */
         size_t host_len;
+        bool tls;        /* over TLS: the URI is https:// */
         char client[64]; /* the client's address, when the token names one (cdniip) */
         struct token_claims claims_buf;
 };
 
 /* Whether the token of scope (NULL: none) covers key, by the rule its request passed: cdniuc
- * against "http://<host><key>", cdniip against the same client. */
+ * against "http://<host><key>" ("https://" over TLS), cdniip against the same client. */
 bool serve_scope_covers(const struct serve_scope *scope, const char *key, size_t key_len);
 
 /*

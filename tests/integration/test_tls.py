@@ -17,9 +17,13 @@ import sys
 import tempfile
 import time
 
+import edgeharness
 from edgeharness import (HOST, Edge, check, eq, free_port, run, sha, skip, standard_objects,
                          start_pushed, test)
 from h2frames import PREFACE, frame, get_block, split_frames
+from test_tokens import SECRET, mint
+
+edgeharness._tests.clear()  # test_tokens' own tests run in their own file
 
 INTERMEDIATE_12 = {
     "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
@@ -610,6 +614,36 @@ openssl x509 -req -in enc.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -
         eq(body, b"x", "served with the running certificates")
     finally:
         e.cfg["tls"][0]["certs"] = was
+        e.write_config()
+        reload_and_wait(e)
+
+
+@test
+def token_scope_names_https(e):
+    """RFC 9246: cdniuc is matched against the URI the client asked for, so on a TLS listener
+    its scheme is https: a token scoped to https:// serves there and not over plain HTTP, and
+    one scoped to http:// the other way round."""
+    keys = os.path.join(e.dir, "keys.yaml")
+    with open(keys, "w") as f:
+        f.write(f"keys:\n  - {{kid: k1, secret: {SECRET.hex()}}}\n")
+    now = int(time.time())
+    tok = {scheme: mint({"exp": now + 600, "cdniuc": f"regex:^{scheme}://[^/]+/t1/"})
+           for scheme in ("http", "https")}
+    was = e.cfg["tokens"]
+    e.cfg["tokens"] = {"required": True, "keys_file": keys}
+    try:
+        e.write_config()
+        reload_and_wait(e)
+        for scheme, want in (("https", b"200"), ("http", b"403")):
+            with handshake(e, client_ctx(e)) as s:
+                s.sendall(f"GET /s/{tok[scheme]}/t1/one.bin HTTP/1.1\r\nHost: a.test\r\n"
+                          "Connection: close\r\n\r\n".encode())
+                head = s.recv(4096)
+            eq(head.split(b" ")[1], want, f"over TLS, a token scoped to {scheme}://")
+        eq(e.get(f"/s/{tok['http']}/t1/one.bin").status, 200, "plain HTTP, scoped to http://")
+        eq(e.get(f"/s/{tok['https']}/t1/one.bin").status, 403, "plain HTTP, scoped to https://")
+    finally:
+        e.cfg["tokens"] = was
         e.write_config()
         reload_and_wait(e)
 
