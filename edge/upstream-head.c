@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -40,10 +41,19 @@ static bool content_coding(const char *line, size_t len, char *out, size_t cap)
         return true;
 }
 
+/* Whether v is a length as RFC 9110 section 8.6 writes it (1*DIGIT) that fits an int64_t. */
+static bool length_digits(const char *v)
+{
+        size_t n = strspn(v, "0123456789");
+
+        return n > 0 && v[n] == '\0' && n <= UPSTREAM_CL_DIGITS_MAX;
+}
+
 /*
  * A Content-Length line: the first one's value is kept; a later one with another value, a
- * list, or one the edge cannot read makes the framing unknown (cl_bad). curl takes one of
- * them and would end the body there. Returns whether the line was one.
+ * list, or one that is not 1*DIGIT ("1e3", "0x10", "+5": curl reads a prefix of them) makes
+ * the framing unknown (cl_bad). curl takes one of them and would end the body there. Returns
+ * whether the line was one.
  */
 static bool content_length(struct upstream_head *h, const char *line, size_t len)
 {
@@ -52,7 +62,7 @@ static bool content_length(struct upstream_head *h, const char *line, size_t len
 
         if (r == -ENOENT)
                 return false;
-        if (r < 0 || strchr(v, ','))
+        if (r < 0 || !length_digits(v))
                 h->cl_bad = true;
         else if (!h->cl[0])
                 memcpy(h->cl, v, strlen(v) + 1);
@@ -76,5 +86,11 @@ void upstream_head_line(struct upstream_head *h, const char *line, size_t len)
 
 int64_t upstream_head_length(const struct upstream_head *h, int64_t curl_cl)
 {
-        return h->te || h->cl_bad ? -1 : curl_cl;
+        if (h->te || h->cl_bad)
+                return -1;
+        /* curl's reading must be the line's, digit for digit: otherwise the body would be
+         * checked against a length the upstream never said. */
+        if (h->cl[0] && (curl_cl < 0 || strtoll(h->cl, NULL, 10) != curl_cl))
+                return -1;
+        return curl_cl;
 }

@@ -13,10 +13,13 @@
  * with the object and break every answer that repeats it.
  */
 #define UPSTREAM_HDR_VAL_MAX 256
+/* The longest Content-Length the edge reads: 18 digits always fit an int64_t. */
+#define UPSTREAM_CL_DIGITS_MAX 18
 
 struct upstream_head {
         bool te;       /* Transfer-Encoding seen: the body is not Content-Length framed */
-        bool cl_bad;   /* Content-Length lines that disagree, or a list: the framing is unknown */
+        bool cl_bad;   /* Content-Length lines that disagree, a list, or a value not 1*DIGIT: the
+                        * framing is unknown */
         char cl[32];   /* the first Content-Length line's value */
         char cenc[32]; /* Content-Encoding, when one other than identity was named; "?" unread */
         char ctype[UPSTREAM_HDR_VAL_MAX];
@@ -32,7 +35,8 @@ void upstream_head_reset(struct upstream_head *h);
  * the blank line that ends the head. */
 void upstream_head_line(struct upstream_head *h, const char *line, size_t len);
 
-/* The body's length: curl_cl (what curl read) when Content-Length alone frames the body; -1
- * when Transfer-Encoding, or Content-Length lines that disagree or cannot be read, leave it
- * unknown (RFC 9112 section 6.3), which the fill refuses. */
+/* The body's length: curl_cl (what curl read) when Content-Length alone frames the body and
+ * curl read its digits as they are; -1 when Transfer-Encoding, or Content-Length lines that
+ * disagree or are not 1*DIGIT, leave it unknown (RFC 9112 section 6.3), which the fill
+ * refuses. */
 int64_t upstream_head_length(const struct upstream_head *h, int64_t curl_cl);

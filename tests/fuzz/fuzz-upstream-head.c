@@ -4,8 +4,9 @@
  * input's lines as libcurl hands them over: a line that starts "HTTP/" begins a new head, as
  * after a 1xx. What is kept must be safe to repeat in our own answers (no control byte, no
  * space at either end), and the framing must be the one RFC 9112 section 6.3 allows: no
- * length once Transfer-Encoding was named, or Content-Length lines disagreed, were a list
- * or could not be read; otherwise the first Content-Length line's value is the one kept.
+ * length once Transfer-Encoding was named, or Content-Length lines disagreed, were a list,
+ * were not 1*DIGIT or could not be read; otherwise the first Content-Length line's value is
+ * the one kept.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -56,7 +57,8 @@ static void expect_line(struct framing *e, const char *line, size_t len)
         r = http1_field_line_value(line, len, "Content-Length", v, sizeof(v));
         if (r == -ENOENT)
                 return;
-        if (r < 0 || (size_t)r >= sizeof(((struct upstream_head *)0)->cl) || strchr(v, ','))
+        if (r < 0 || (size_t)r >= sizeof(((struct upstream_head *)0)->cl) || r == 0 ||
+            r > UPSTREAM_CL_DIGITS_MAX || strspn(v, "0123456789") != (size_t)r)
                 e->cl_bad = true;
         else if (!e->cl[0])
                 memcpy(e->cl, v, (size_t)r + 1);
@@ -96,7 +98,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_value(h.cl, sizeof(h.cl), "Content-Length unsafe");
 
         bool unknown = e.te || e.cl_bad;
-        check(upstream_head_length(&h, 1234) == (unknown ? -1 : 1234), "framing");
+        int64_t said = e.cl[0] ? strtoll(e.cl, NULL, 10) : 1234;
+
+        check(upstream_head_length(&h, said) == (unknown ? -1 : said), "framing");
+        /* A curl that read the line otherwise (a prefix of it) is never believed. */
+        if (e.cl[0])
+                check(upstream_head_length(&h, said + 1) == -1, "a length the line never said");
         if (!unknown)
                 check(strcmp(h.cl, e.cl) == 0, "Content-Length kept is not the first line's");
         return 0;

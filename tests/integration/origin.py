@@ -20,6 +20,8 @@ process (edgeharness.serve_origin) whose paths choose how it answers, by their f
   /identity/...  like /nosha/, naming Content-Encoding: identity
   /twocl/...     like /nosha/, with two Content-Length lines: the body's, then 1000 less
   /clist/...     the same as one line, "Content-Length: <len>, <len - 1000>"
+  /badcl/...     like /nosha/, its Content-Length line the text in cl_text[path] (a length
+                 that is not 1*DIGIT, such as "1e3"), the whole body, then the close
   /crct/...      a bare CR inside a field value
   /redirect/...  302 to /ok/... (must not be followed)
   /e500/... 500, /e503/... 503, /e404/... 404, /e410/... 410, each with a short body
@@ -49,6 +51,7 @@ class Origin:
         self.die_bytes = die_bytes  # what a /die/ path sends before it breaks off; None: half
         self.first = {}  # path -> head_bytes for that /gate/ path
         self.mtimes = {}  # path -> Last-Modified (seconds since the epoch)
+        self.cl_text = {}  # path -> the Content-Length value a /badcl/ path sends
         self.asked = {}  # path -> {field: value} of the last request's conditional fields
         self.force = None  # a kind that every path gets
         self.drip_pause = 0.004  # s between a /drip/ body's 64 KiB pieces
@@ -119,7 +122,7 @@ class Origin:
             h.send_header("Content-Type", "application/x-blob\rX-Injected: 1")
         else:
             h.send_header("Content-Type", "video/iso.segment")
-        if kind not in ("nosha", "gatenosha", "gzip", "identity", "twocl", "clist"):
+        if kind not in ("nosha", "gatenosha", "gzip", "identity", "twocl", "clist", "badcl"):
             h.send_header("X-Sluice-SHA256", sha(data + b"x" if kind == "badsha" else data))
         if path in self.mtimes:
             h.send_header("Last-Modified", http_date(self.mtimes[path]))
@@ -128,13 +131,15 @@ class Origin:
             h.send_header("Content-Encoding", kind)
             if kind == "gzip":
                 data = gzip.compress(data)
-        if kind in ("twocl", "clist"):  # lengths that disagree: the whole body, then a shorter
+        if kind in ("twocl", "clist", "badcl"):  # lengths that disagree or cannot be read
             short = str(len(data) - 1000)
             if kind == "twocl":
                 h.send_header("Content-Length", str(len(data)))
                 h.send_header("Content-Length", short)
-            else:
+            elif kind == "clist":
                 h.send_header("Content-Length", f"{len(data)}, {short}")
+            else:
+                h.send_header("Content-Length", self.cl_text[path])
             h.end_headers()
             h.wfile.write(data)
             h.close_connection = True

@@ -502,6 +502,23 @@ def conflicting_lengths_refused(ctx):
 
 
 @test
+def unreadable_length_refused(ctx):
+    """A Content-Length that is not 1*DIGIT (RFC 9110 section 8.6) is a framing error (RFC 9112
+    section 6.3): libcurl reads "1e3" as 1 and "0x10" as 0, and a fill that took that length
+    would commit the first bytes as the whole object, served for good."""
+    e, o = ctx.edge, ctx.origin
+    for i, text in enumerate(("1e3", "0x10", "7junk", "+1000", "-0", "1000 1000", "", "1" * 25)):
+        key = f"/badcl/t{i}/seg.m4s"
+        o.add(key, RNG.randbytes(1000))
+        o.cl_text[key] = text
+        before = counters(e)
+        r = get(e, key)
+        eq(r.status, 502, f"Content-Length {text!r}")
+        expect_deltas(before, e, f"Content-Length {text!r}", failed=1, committed=0)
+        check(not listed(e, key), f"Content-Length {text!r}: not committed")
+
+
+@test
 def content_coding_refused(ctx):
     """The edge asks for identity and stores what it gets as the object: a coded body (an
     origin ignoring Accept-Encoding) is refused, never stored and served as the object;
