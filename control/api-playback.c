@@ -1113,12 +1113,13 @@ static void view_step(struct view_ctx *vx)
                 view_fail(vx, 404, "not_found", "unknown or expired session");
                 return;
         }
+        /* Steering too: a player whose licence ended is not told where to fetch from. */
+        if (!vx->sess.licensed) {
+                view_fail(vx, 451, "unavailable_for_legal_reasons",
+                          "title no longer licensed in the session's country");
+                return;
+        }
         if (vx->kind != VIEW_STEERING) {
-                if (!vx->sess.licensed) {
-                        view_fail(vx, 451, "unavailable_for_legal_reasons",
-                                  "title no longer licensed in the session's country");
-                        return;
-                }
                 if (!vx->asset)
                         vx->asset = ctl_cache_asset_get(ctl->cache, vx->sess.asset,
                                                         vx->sess.asset_version, now_ms);

@@ -501,8 +501,9 @@ def test_licence_window(ctl, pg):
     s = ctl.json("POST", "/v1/playback", {"title": "window1"})
     set_window(-3600, -1)  # ended a second ago
     ctl.error("POST", "/v1/playback", {"title": "window1"}, expect=451)
-    # A session outliving its licence gets no more manifests.
+    # A session outliving its licence gets no more manifests, nor steering.
     ctl.error("GET", f"/v1/manifest/{s['session']}.mpd", expect=451)
+    ctl.error("GET", f"/v1/steering/{s['session']}", expect=451)
     ctl.error("PUT", "/v1/admin/titles/window1/licences",
               {"licences": [{"country": "GB", "from": db_time(pg, 10), "until": db_time(pg, 5)}]},
               admin=True)

@@ -151,6 +151,7 @@ def main(binary, tmp):
     import time
     time.sleep(1.6)
     c.error("GET", f"/v1/manifest/{w['session']}.mpd", expect=451)
+    c.error("GET", f"/v1/steering/{w['session']}", expect=451)
     check(c.stop() == 0, "c exits 0")
 
 
