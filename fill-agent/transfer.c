@@ -440,6 +440,9 @@ static int start_delete(struct engine *g, struct xfer *x)
         return 0;
 }
 
+static enum transfer_gate edge_gate(struct transfer_edge *e);
+static void give_up(struct engine *g, struct xfer *x, const char *reason);
+
 /* Delete the next victim, or, once none is left, start the GET. Returns 0, -ENOMEM. */
 static int clear_or_start(struct engine *g, struct xfer *x)
 {
@@ -474,6 +477,13 @@ static void delete_done(struct engine *g, struct xfer *x, CURLcode rc)
                        h->size, NULL, err[0] ? err : NULL);
         drop_handles(g, x);
         x->victim_next++;
+        /* The window closed (or a signal came) while the edge deleted: no further delete,
+         * and no transfer for the room made so far (docs/fill.md, Data flow). */
+        if (edge_gate(x->e) == TRANSFER_STOP) {
+                x->e->failed_closed++;
+                give_up(g, x, "window closed");
+                return;
+        }
         if (clear_or_start(g, x) < 0) {
                 /* As for a GET that could not start (launch()): try again in a second. */
                 drop_handles(g, x);

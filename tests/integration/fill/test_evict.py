@@ -120,6 +120,40 @@ def evicts_only_for_what_it_sends(env):
     eq([k for k in kept if k not in held], [], "the victims not needed are still on the edge")
 
 
+@test
+def no_delete_after_the_window(env):
+    """The window closes while the edge takes its time over a delete: no further delete is
+    started, and the object the room was for is not sent (docs/fill.md, Data flow). One 25 MB
+    object needs three of the seven unplanned 9 MB ones; each DELETE is answered 2.5 s late,
+    and the window closes 2 s in."""
+    env.edge.stop()
+    env.edge.cfg["cache"]["max_size"] = "64M"  # 67.1 MB
+    env.edge.start()
+    old = [f"/old/u{n}.m4s" for n in range(7)]
+    for k in old:
+        env.edge.put(k, os.urandom(9 * MB))
+    objs = make_catalog(env, titles=1, segs=1, seg_size=25 * MB)
+    big = "/" + objs[1]["path"]
+    proxy = AdminProxy(env.edge.admin_port)
+    env.admin_url = proxy.url
+    for k in old:
+        proxy.hold[k] = 2.5
+    try:
+        rc, out, err = env.fill("run", "--window", "02:00-14:00", "--tz", "UTC", "--now",
+                                "2030-01-01T13:59:58Z", "--parallel", "1", "--progress", "json")
+    finally:
+        proxy.stop()
+    eq(rc, 4, f"the window closed before the end ({err})")
+    ev = events(out)
+    deletes = [t for m, t, _ in proxy.seen if m == "DELETE"]
+    eq(len(deletes), 1, f"one delete started before the close: {deletes}")
+    eq(proxy.puts.get(big, 0), 0, "the object the room was for is not sent")
+    eq([(e["key"], e["reason"]) for e in ev if e["event"] == "failed"], [(big, "window closed")],
+       "it is given up as the window closed")
+    held = env.listing()
+    eq(len([k for k in old if k in held]), 6, "the other victims are still on the edge")
+
+
 def exact(ev):
     """The stored key an event or diff entry names: key_pct's bytes when it has one."""
     return urllib.parse.unquote_to_bytes(ev["key_pct"]) if "key_pct" in ev else ev["key"].encode()
