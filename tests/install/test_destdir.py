@@ -84,6 +84,14 @@ def check_unit(path, caps, notify):
         # unit failed for good.
         if one("Restart") != "on-failure":
             fail(f"{name}: Restart={one('Restart')}, want on-failure")
+        # A bad configuration is not retried: RestartPreventExitStatus= reads the main
+        # process's status only, so a check that fails in ExecStartPre= would restart without
+        # end; the daemon's own exit 2 is the one that stops it.
+        if "2" not in one("RestartPreventExitStatus").split():
+            fail(f"{name}: RestartPreventExitStatus={one('RestartPreventExitStatus')}, want 2")
+        if s.get("ExecStartPre"):
+            fail(f"{name}: ExecStartPre={s['ExecStartPre']}: its failure is restarted without "
+                 "end (RestartPreventExitStatus= does not apply to it)")
         m = re.fullmatch(r"(\d+)(ms|s|min)?", s.get("RestartSec", ["0.1s"])[-1])
         delay = int(m.group(1)) * {"ms": 0.001, "s": 1, "min": 60, None: 1}[m.group(2)] \
             if m else 0

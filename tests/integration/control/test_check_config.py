@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """sluice-control --check-config (no database needed): the shipped example passes once the
 files it names exist, and a file the start would refuse fails the check with exit status 2 and
-file:line:col at the key, as the unit's ExecStartPre= and ExecReload= rely on.
+file:line:col at the key, as the unit's ExecReload= relies on.
 
     python3 test_check_config.py path/to/sluice-control
 
