@@ -3,8 +3,11 @@
  * TLS contexts and connections (see tls.h for the model). OpenSSL error codes and queues are
  * translated here and nowhere else: callers see -errno.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -553,10 +556,35 @@ static void ctx_free(struct tls_ctx *t)
 }
 
 /*
+ * Whether TCP_ULP "tls" takes on a TCP connection, when /proc/sys cannot tell (the unit's
+ * ProcSubset=pid hides it): a socket connected to itself over loopback (a simultaneous open:
+ * no listen or accept, only calls the sandbox allows on every reload) is asked for it. ENOENT:
+ * the kernel has no such protocol. Anything else that fails (no loopback) is unknown, and
+ * counts as present.
+ */
+static bool tls_ulp_takes(void)
+{
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t alen = sizeof(a);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool has = true;
+
+        if (fd < 0)
+                return true;
+        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+            getsockname(fd, (struct sockaddr *)&a, &alen) == 0 &&
+            connect(fd, (struct sockaddr *)&a, alen) == 0 &&
+            setsockopt(fd, SOL_TCP, TCP_ULP, "tls", 3) < 0 && errno == ENOENT)
+                has = false;
+        close(fd);
+        return has;
+}
+
+/*
  * Whether the kernel has the "tls" upper-layer protocol kTLS needs. The kernel loads its
  * module on demand only for a caller with CAP_NET_ADMIN, which the sandboxed edge never has,
- * so without it at boot (modules-load.d) every connection stays in userspace. Unknown (the
- * file unreadable) counts as present: nothing to warn about.
+ * so without it at boot (modules-load.d) every connection stays in userspace. When the file
+ * cannot be read, a connection is asked instead (tls_ulp_takes).
  */
 static bool kernel_has_tls_ulp(void)
 {
@@ -565,7 +593,7 @@ static bool kernel_has_tls_ulp(void)
         FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
 
         if (!f)
-                return true;
+                return tls_ulp_takes();
         n = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
         buf[n] = '\0';

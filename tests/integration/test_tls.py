@@ -5,6 +5,7 @@ HTTP/1.1 and h2 (ALPN) bodies, and certificates reloaded on SIGHUP without dropp
 connection, and OCSP stapling (only a response checked against the certificate, re-read on
 SIGHUP). Clients verify the chain against a CA made here and check the name."""
 
+import ctypes
 import http.client
 import os
 import shutil
@@ -848,6 +849,52 @@ def missing_tls_module_is_said_at_start(e):
         # The module is there now; it may have been loaded only after the edge started (by a
         # process allowed to), so the start-up line proves nothing either way here.
         skip("the kernel offers tls: the warning about a missing tls module not checked")
+
+
+def hidden_proc_sys():
+    """A preexec for the edge: a mount namespace of its own whose /proc shows processes only,
+    as the unit's ProcSubset=pid makes it (/proc/sys/net/ipv4/tcp_available_ulp unreadable).
+    Root only."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWNS, MS_REC, MS_PRIVATE = 0x20000, 0x4000, 0x40000
+    if (libc.unshare(CLONE_NEWNS) != 0 or
+            libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0 or
+            libc.mount(b"proc", b"/proc", b"proc", 0, b"subset=pid") != 0):
+        err = ctypes.get_errno()
+        raise OSError(err, f"/proc with processes only: {os.strerror(err)}")
+
+
+@test
+def tls_module_known_with_proc_sys_hidden(e):
+    """Under the unit's ProcSubset=pid the edge cannot read which upper-layer protocols the
+    kernel has; it asks a connection instead, so a missing tls module is still said at start
+    and TLS 1.3 records are still sealed by the edge (an unreadable file counted as present:
+    no warning, and every connection fell back to OpenSSL's record layer after kTLS failed)."""
+    if os.geteuid() != 0:
+        skip("not root: cannot give the edge a /proc without /proc/sys")
+    if kernel_offers_ktls():
+        skip("the kernel offers tls: nothing to find missing")
+    e2 = Edge(e.binary)
+    e2.pki = e.pki
+    e2.tls_port = free_port()
+    e2.cfg["tls"] = [{"listen": f"{HOST}:{e2.tls_port}",
+                      "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"}]}]
+    e2.preexec = hidden_proc_sys
+    start_pushed(e2)
+    try:
+        pid = e2.proc.pid
+        check(not os.path.exists(f"/proc/{pid}/root/proc/sys/net"),
+              "the edge's /proc still shows /proc/sys")
+        with handshake(e2, client_ctx(e2, ssl.TLSVersion.TLSv1_3)) as s:
+            _, body = get_over(s, "/t1/one.bin")
+        eq(body, b"x", "body over TLS 1.3")
+        check(log_says(e2, f"{HOST}:{e2.tls_port}: tls.ktls is on, but the kernel has no tls "
+                           "module loaded"), "no start-up warning about the missing tls module")
+        n = tls_counters(e2)
+        eq(n.get(("sluice_tls_edge_sealed_total", ""), 0), 1, "connections the edge sealed")
+    finally:
+        e2.stop()
+        e2.cleanup()
 
 
 PKI_DIRS = []  # removed once the run is over
