@@ -47,6 +47,13 @@ struct upstream_fetch {
         const struct upstream_cbs *cbs;
         void *ud;
         struct uring_timer first_byte; /* armed until the response head arrives */
+        /* The body's pace, from the head on (on_low_speed_tick): below low_speed_bytes a
+         * second for low_speed_ms, the fetch fails. curl's own check would count the wait for
+         * the head too, and cut a slow-heading origin before first_byte_timeout. */
+        struct uring_timer low_speed;
+        uint64_t body_bytes, ls_mark_bytes;
+        uint64_t ls_mark_ms, ls_below_since_ms; /* ls_below_since_ms 0: not below */
+        uint64_t ls_ms, ls_bytes;
         bool head_seen;
         bool stopped; /* a callback asked to stop */
         /* What was read of the response's head so far. */
@@ -262,6 +269,7 @@ static void fetch_finish(struct upstream_fetch *f, int err)
         struct upstream_ctx *ctx = f->ctx;
 
         uring_timer_cancel(ctx->loop, &f->first_byte);
+        uring_timer_cancel(ctx->loop, &f->low_speed);
         (void)curl_multi_remove_handle(ctx->multi, f->easy);
         if (f->prev)
                 f->prev->next = f->next;
@@ -368,6 +376,40 @@ void upstream_on_cancel(struct uring_loop *loop, void *owner, const struct io_ur
 
 /* ---- callbacks from curl ---- */
 
+/* The next look at the body's pace: a second on, or sooner when low_speed_time is shorter. */
+static int low_speed_arm(struct upstream_fetch *f, uint64_t now)
+{
+        return uring_timer_arm(f->ctx->loop, &f->low_speed,
+                               now + (f->ls_ms < 1000 ? f->ls_ms : 1000));
+}
+
+static void on_low_speed_tick(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct upstream_fetch *f =
+            (struct upstream_fetch *)((char *)t - offsetof(struct upstream_fetch, low_speed));
+        struct upstream_ctx *ctx = f->ctx;
+        uint64_t now = uring_loop_now_ms(loop);
+        uint64_t span = now > f->ls_mark_ms ? now - f->ls_mark_ms : 1;
+
+        if ((f->body_bytes - f->ls_mark_bytes) * 1000 < f->ls_bytes * span) {
+                if (!f->ls_below_since_ms)
+                        f->ls_below_since_ms = f->ls_mark_ms ? f->ls_mark_ms : 1;
+                if (now - f->ls_below_since_ms >= f->ls_ms) {
+                        fetch_finish(f, -ETIMEDOUT);
+                        sweep_dead(ctx);
+                        return;
+                }
+        } else {
+                f->ls_below_since_ms = 0;
+        }
+        f->ls_mark_ms = now;
+        f->ls_mark_bytes = f->body_bytes;
+        if (low_speed_arm(f, now) < 0) { /* cannot watch it: let it go as it is */
+                fetch_finish(f, -ENOMEM);
+                sweep_dead(ctx);
+        }
+}
+
 static void on_first_byte_timeout(struct uring_loop *loop, struct uring_timer *t)
 {
         struct upstream_fetch *f =
@@ -402,6 +444,10 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
                 return len;
         f->head_seen = true;
         uring_timer_cancel(f->ctx->loop, &f->first_byte);
+        f->ls_mark_ms = uring_loop_now_ms(f->ctx->loop);
+        f->ls_mark_bytes = f->body_bytes;
+        if (low_speed_arm(f, f->ls_mark_ms) < 0)
+                return 0; /* no watch on its pace: stop it */
         (void)curl_easy_getinfo(f->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
         /* Framed by Transfer-Encoding, or by lengths that disagree (RFC 9112 section 6.3):
          * no length to check the body against, which the fill refuses. */
@@ -429,6 +475,7 @@ static size_t on_write(char *buf, size_t size, size_t nmemb, void *userp)
                 f->stopped = true;
                 return 0;
         }
+        f->body_bytes += len;
         return len;
 }
 
@@ -546,6 +593,11 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
         f->cbs = cbs;
         f->ud = ud;
         uring_timer_init(&f->first_byte, on_first_byte_timeout);
+        uring_timer_init(&f->low_speed, on_low_speed_tick);
+        f->ls_ms = u->low_speed_time_ms > 0 ? (uint64_t)u->low_speed_time_ms
+                                            : UPSTREAM_LOW_SPEED_TIME_S * 1000ull;
+        f->ls_bytes = u->low_speed_bytes > 0 ? (uint64_t)u->low_speed_bytes
+                                             : UPSTREAM_LOW_SPEED_BYTES;
         f->easy = curl_easy_init();
         if (!f->easy) {
                 r = -ENOMEM;
@@ -593,12 +645,6 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
         (void)curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT_MS,
                                u->connect_timeout_ms > 0 ? (long)u->connect_timeout_ms
                                                          : (long)UPSTREAM_CONNECT_TIMEOUT_MS);
-        (void)curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_TIME,
-                               u->low_speed_time_ms > 0 ? (long)((u->low_speed_time_ms + 999) / 1000)
-                                                        : (long)UPSTREAM_LOW_SPEED_TIME_S);
-        (void)curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_LIMIT,
-                               u->low_speed_bytes > 0 ? (long)u->low_speed_bytes
-                                                      : (long)UPSTREAM_LOW_SPEED_BYTES);
         first_byte = u->first_byte_timeout_ms > 0 ? (long)u->first_byte_timeout_ms
                                                   : (long)UPSTREAM_FIRST_BYTE_TIMEOUT_MS;
         first_byte += u->connect_timeout_ms > 0 ? (long)u->connect_timeout_ms

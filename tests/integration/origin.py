@@ -12,6 +12,8 @@ process (edgeharness.serve_origin) whose paths choose how it answers, by their f
                  then, once the gate is set, the connection is closed short of Content-Length
   /stall/...     head, then nothing until the gate is set
   /drip/...      the body in 64 KiB pieces drip_pause apart (4 ms: about 16 MB/s)
+  /latehead/...  like /ok/, the head only after head_delay seconds (an origin that makes the
+                 object on the fly)
   /long/...      more bytes than Content-Length says
   /badsha/...    200 whose X-Sluice-SHA256 does not match the bytes
   /te/...        Transfer-Encoding: chunked plus Content-Length
@@ -55,6 +57,7 @@ class Origin:
         self.asked = {}  # path -> {field: value} of the last request's conditional fields
         self.force = None  # a kind that every path gets
         self.drip_pause = 0.004  # s between a /drip/ body's 64 KiB pieces
+        self.head_delay = 2.0  # s before a /latehead/ path's head
         self.lock = threading.Lock()
         self.srv = serve_origin(self.handle)
         self.url = self.srv.url
@@ -117,6 +120,8 @@ class Origin:
                 h.send_header("Last-Modified", http_date(self.mtimes[path]))
                 h.end_headers()
                 return
+        if kind == "latehead":
+            time.sleep(self.head_delay)  # the origin's own slowness, not a wait for anything
         h.send_response(200)
         if kind == "crct":  # a bare CR inside a value: libcurl splits lines at LF only
             h.send_header("Content-Type", "application/x-blob\rX-Injected: 1")

@@ -299,6 +299,34 @@ def h2c_range_waits_while_the_fill_moves(ctx):
 
 
 @test
+def slow_head_waits_for_first_byte_timeout(ctx):
+    """first_byte_timeout bounds the wait for the head and low_speed_time the body's pace
+    (docs/edge-config.md): an origin that takes 2.5 s to answer is waited for under a 6 s
+    first_byte_timeout though low_speed_time is 1 s (curl's own low-speed check counted the
+    wait for the head, and failed the fill after 1 s)."""
+    o = Origin()
+    o.head_delay = 2.5
+    key = "/latehead/t/seg.m4s"
+    data = o.add(key, RNG.randbytes(300_000))
+    e = Edge(ctx.binary, {"workers": 1, "upstreams": [{"url": o.url, "first_byte_timeout": "6s",
+                                                       "low_speed_time": "1s"}]})
+    ctx.others.append(e)
+    e.start()
+    try:
+        t0 = time.monotonic()
+        r = e.get(key, timeout=15)
+        took = time.monotonic() - t0
+        expect_body(r, data, f"an origin slow to answer, after {took:.1f} s")
+        check(took >= 2.4, f"answered after {took:.1f} s: the origin was meant to take 2.5 s")
+        eq(o.count(key), 1, "origin requests")
+        check(listed(e, key), "committed")
+    finally:
+        e.stop()
+        ctx.others.remove(e)
+        o.srv.shutdown()
+
+
+@test
 def range_on_inflight_object_without_sha(ctx):
     """No SHA-256 is known, so nothing is checked: a range is served as the bytes arrive (a
     fill that breaks off later only loses a correct prefix)."""
