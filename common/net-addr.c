@@ -110,3 +110,8 @@ bool net_url_ok(const char *u)
                         return false;
         return true;
 }
+
+bool net_url_base_ok(const char *u)
+{
+        return net_url_ok(u) && !strpbrk(u, "?#@");
+}

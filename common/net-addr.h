@@ -30,3 +30,7 @@ int net_addr_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_l
 
 /* Whether u is an http:// or https:// URL as above, at most NET_URL_MAX bytes. NULL: false. */
 bool net_url_ok(const char *u);
+
+/* Whether u is such a URL that paths can be appended to: no userinfo, query or fragment
+ * (a path appended to "http://a/b?c#d" lands in its fragment). NULL: false. */
+bool net_url_base_ok(const char *u);

@@ -125,8 +125,10 @@ int body_edge_check(json_t *body, struct body_edge *ret)
             !num_ok(body, "capacity_mbps", 1e9) || (rotate && !json_is_boolean(rotate)))
                 return -EINVAL;
         /* It goes into manifests and playlists as it is: no byte a URL never carries bare
-         * (a '"' ended the HLS attribute it sits in, and every playlist answered 500). */
-        if (!net_url_ok(json_string_value(json_object_get(body, "base_url"))))
+         * (a '"' ended the HLS attribute it sits in, and every playlist answered 500), and
+         * no query, fragment or userinfo, which the token and title path appended to it
+         * would land in (or a steering clone's HOST carry). */
+        if (!net_url_base_ok(json_string_value(json_object_get(body, "base_url"))))
                 return -EINVAL;
         /* A secret given is stored as it is, so rotating one as well makes no sense. */
         if (secret && (!json_is_string(secret) ||

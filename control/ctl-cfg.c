@@ -307,15 +307,17 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
                                             c->trusted_proxies.items[i]);
         }
         /* An explicit null clears the default, and a URL cannot go without. */
-        if (!c->public_url || !net_url_ok(c->public_url))
+        if (!c->public_url || !net_url_base_ok(c->public_url))
                 return cfg_error_at(err, name, buf, len, "public_url",
-                                    "'public_url': %s%s%s is not an http:// or https:// URL",
+                                    "'public_url': %s%s%s is not an http:// or https:// URL "
+                                    "without query, fragment or user",
                                     c->public_url ? "\"" : "",
                                     c->public_url ? c->public_url : "null",
                                     c->public_url ? "\"" : "");
-        if (!c->origin_url || !net_url_ok(c->origin_url))
+        if (!c->origin_url || !net_url_base_ok(c->origin_url))
                 return cfg_error_at(err, name, buf, len, "origin_url",
-                                    "'origin_url': %s%s%s is not an http:// or https:// URL",
+                                    "'origin_url': %s%s%s is not an http:// or https:// URL "
+                                    "without query, fragment or user",
                                     c->origin_url ? "\"" : "",
                                     c->origin_url ? c->origin_url : "null",
                                     c->origin_url ? "\"" : "");

@@ -341,7 +341,9 @@ def test_admin_errors(ctl):
     ctl.error("POST", "/v1/admin/edges", {"id": "e1", "region": "eu",
                                           "base_url": "javascript:alert(1)"}, admin=True)
     ctl.error("POST", "/v1/admin/edges", {"id": "e1"}, admin=True)
-    for bad in ('http://a.test/"x', "http://a.test/<x>", "http://a.test/a b", "ftp://a.test/"):
+    # Nor one that the token and title path appended to it would not follow as a path.
+    for bad in ('http://a.test/"x', "http://a.test/<x>", "http://a.test/a b", "ftp://a.test/",
+                "http://a.test/b?c", "http://a.test/b#d", "http://user:pw@a.test"):
         ctl.error("POST", "/v1/admin/edges", {"id": "e1", "region": "eu", "base_url": bad},
                   admin=True)
     # A refused change leaves no audit line: once an accepted one's line is in (the same

@@ -133,6 +133,14 @@ TEST(urls)
         ASSERT_TRUE(!net_url_ok("http://a\tb"));
         ASSERT_TRUE(!net_url_ok("http://a\"b"));
         ASSERT_TRUE(!net_url_ok("http://a<b>"));
+        /* A base for appended paths: no query, fragment or userinfo. */
+        ASSERT_TRUE(net_url_base_ok("https://edge-a.example:8443"));
+        ASSERT_TRUE(net_url_base_ok("http://edge-a.example/cdn/"));
+        ASSERT_TRUE(!net_url_base_ok("http://a/b?c"));
+        ASSERT_TRUE(!net_url_base_ok("http://a/b#d"));
+        ASSERT_TRUE(!net_url_base_ok("http://user:pw@a"));
+        ASSERT_TRUE(!net_url_base_ok("ftp://a"));
+        ASSERT_TRUE(!net_url_base_ok(NULL));
         ASSERT_TRUE(!net_url_ok("http://a\\b"));
         ASSERT_TRUE(!net_url_ok("http://a\x7f"));
 
