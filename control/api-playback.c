@@ -905,7 +905,7 @@ static void reply_steering(struct view_ctx *vx, json_t *edge_set, int64_t now)
                 for (int i = 0; i < n; i++)
                         ids[n_ids++] = edges[rank[i].idx].id;
         }
-        r = steering_json_build(edges, rank, (size_t)n, ids, n_ids,
+        r = steering_json_build(edges, n_edges, rank, (size_t)n, ids, n_ids,
                                 (unsigned)(ctl->cfg->steering_ttl_ms / 1000), reload, &out, &len);
         if (r < 0) {
                 ctl_reply_error(rq, 500, "internal", "cannot build steering response");

@@ -274,26 +274,58 @@ static int in_manifest(const char *id, const char *const *ids, size_t n)
         return 0;
 }
 
-int steering_json_build(const struct steering_edge *edges, const struct steering_rank *rank,
-                        size_t n_rank, const char *const *manifest_ids, size_t n_manifest_ids,
-                        unsigned ttl_s, const char *reload_uri, char **ret, size_t *ret_len)
+/* Whether every edge's base_url differs from the others' in its authority alone. */
+static bool fleet_uniform(const struct steering_edge *edges, size_t n_edges)
+{
+        const char *first = NULL;
+
+        for (size_t i = 0; i < n_edges; i++) {
+                if (!edges[i].base_url)
+                        continue;
+                if (!first)
+                        first = edges[i].base_url;
+                else if (!same_but_authority(first, edges[i].base_url))
+                        return false;
+        }
+        return true;
+}
+
+int steering_json_build(const struct steering_edge *edges, size_t n_edges,
+                        const struct steering_rank *rank, size_t n_rank,
+                        const char *const *manifest_ids, size_t n_manifest_ids, unsigned ttl_s,
+                        const char *reload_uri, char **ret, size_t *ret_len)
 {
         json_t *root = NULL, *prio = NULL, *clones = NULL;
         const char *clone_base = NULL, *clone_base_url = NULL;
+        bool uniform = false;
         char host[256];
         int r = -ENOMEM;
 
-        if (ttl_s == 0 || (n_rank && (!edges || !rank)) || (n_manifest_ids && !manifest_ids))
+        if (ttl_s == 0 || ((n_rank || n_edges) && !edges) || (n_rank && !rank) ||
+            (n_manifest_ids && !manifest_ids))
                 return -EINVAL;
         /* Clones derive their URLs from a pathway the client has: the best-ranked such one,
-         * else any pathway from its manifest (a dead one's URL still serves as a template). */
+         * else the first of its manifest's that control knows (a dead edge's URL still serves
+         * as a template). The player keeps that pathway's scheme and path around a clone's
+         * HOST, so only edges that differ from it in their authority alone are cloned. */
         for (size_t i = 0; i < n_rank && !clone_base; i++)
                 if (in_manifest(edges[rank[i].idx].id, manifest_ids, n_manifest_ids)) {
                         clone_base = edges[rank[i].idx].id;
                         clone_base_url = edges[rank[i].idx].base_url;
                 }
-        if (!clone_base && n_manifest_ids)
+        for (size_t m = 0; m < n_manifest_ids && !clone_base; m++)
+                for (size_t i = 0; i < n_edges && !clone_base; i++)
+                        if (manifest_ids[m] && edges[i].id && edges[i].base_url &&
+                            strcmp(edges[i].id, manifest_ids[m]) == 0) {
+                                clone_base = edges[i].id;
+                                clone_base_url = edges[i].base_url;
+                        }
+        /* None known (disabled or gone since): its URL cannot be checked, so clones are sent
+         * only when every edge's URL has the same scheme and path, as that one's had then. */
+        if (!clone_base && n_manifest_ids && fleet_uniform(edges, n_edges)) {
                 clone_base = manifest_ids[0];
+                uniform = true;
+        }
 
         root = json_object();
         prio = json_array();
@@ -305,7 +337,8 @@ int steering_json_build(const struct steering_edge *edges, const struct steering
                 if (!in_manifest(e->id, manifest_ids, n_manifest_ids)) {
                         if (!clone_base || !e->base_url ||
                             url_authority(e->base_url, host, sizeof(host)) < 0 ||
-                            (clone_base_url && !same_but_authority(clone_base_url, e->base_url)))
+                            (!uniform && (!clone_base_url ||
+                                          !same_but_authority(clone_base_url, e->base_url))))
                                 continue; /* cannot reach it from this manifest, leave it out */
                         json_t *c = json_pack("{s:s, s:s, s:{s:s}}", "BASE-ID", clone_base, "ID",
                                               e->id, "URI-REPLACEMENT", "HOST", host);

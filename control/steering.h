@@ -111,11 +111,16 @@ int steering_query_parse(const char *query, size_t len, struct steering_query *r
  * manifest pathway with URI-REPLACEMENT HOST set to the edge's host[:port], so an edge the
  * MPD left out (down then, outside its top MPD_EDGES_MAX, or registered since) can still
  * take clients (the path-carried token is scoped to the title path, not the host); an id in
- * manifest_ids is never a clone. reload_uri may be NULL (omitted).
+ * manifest_ids is never a clone. The base is the best-ranked manifest pathway, else the first
+ * one found among edges[0..n_edges) (alive or not); an edge whose base_url differs from the
+ * base's in more than its authority is left out. With no manifest pathway among edges
+ * (disabled or removed since), clones are sent only when all edges' URLs differ in their
+ * authority alone. reload_uri may be NULL (omitted).
  * On success *ret is a NUL-terminated malloc'd string (caller frees). Returns 0; -EINVAL
  * (ttl 0, a clone without any manifest pathway to base on: it is then left out instead, so
  * this only happens for bad pointers); -E2BIG; -ENOMEM.
  */
-int steering_json_build(const struct steering_edge *edges, const struct steering_rank *rank,
-                        size_t n_rank, const char *const *manifest_ids, size_t n_manifest_ids,
-                        unsigned ttl_s, const char *reload_uri, char **ret, size_t *ret_len);
+int steering_json_build(const struct steering_edge *edges, size_t n_edges,
+                        const struct steering_rank *rank, size_t n_rank,
+                        const char *const *manifest_ids, size_t n_manifest_ids, unsigned ttl_s,
+                        const char *reload_uri, char **ret, size_t *ret_len);

@@ -284,7 +284,7 @@ TEST(json)
         const char *const in_mpd[] = {"eu-1", "eu-2", "us-1"};
         char *s;
         size_t len;
-        ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, in_mpd, 3, 300,
+        ASSERT_EQ(steering_json_build(fleet, N_FLEET, r, (size_t)n, in_mpd, 3, 300,
                                       "https://control.example/v1/steering/S1", &s, &len),
                   0);
         ASSERT_STREQ(
@@ -302,37 +302,60 @@ TEST(json)
         memcpy(other, fleet, sizeof(other));
         for (int k = 0; k < 2; k++) {
                 other[3].base_url = k ? "http://cdn.example:8080/edge-3" : "https://eu3.example/";
-                ASSERT_EQ(steering_json_build(other, r, (size_t)n, in_mpd, 3, 300, NULL, &s, &len),
+                ASSERT_EQ(steering_json_build(other, N_FLEET, r, (size_t)n, in_mpd, 3, 300, NULL, &s, &len),
                           0);
                 ASSERT_TRUE(strstr(s, "PATHWAY-CLONES") == NULL);
                 free(s);
         }
         /* Everything in the manifest: no clones; no reload URI. */
         const char *const all[] = {"eu-1", "eu-2", "us-1", "eu-3"};
-        ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, all, 4, 60, NULL, &s, &len), 0);
+        ASSERT_EQ(steering_json_build(fleet, N_FLEET, r, (size_t)n, all, 4, 60, NULL, &s, &len), 0);
         ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[\"eu-2\",\"eu-1\",\"eu-"
                         "3\",\"us-1\"]}");
         free(s);
         /* No edge alive: an empty priority list (the player keeps what it has). */
-        ASSERT_EQ(steering_json_build(fleet, r, 0, all, 4, 60, NULL, &s, &len), 0);
+        ASSERT_EQ(steering_json_build(fleet, N_FLEET, r, 0, all, 4, 60, NULL, &s, &len), 0);
         ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[]}");
         free(s);
         /* No manifest pathway to clone from: the unknown edge is left out. */
-        ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, NULL, 0, 60, NULL, &s, &len), 0);
+        ASSERT_EQ(steering_json_build(fleet, N_FLEET, r, (size_t)n, NULL, 0, 60, NULL, &s, &len), 0);
         ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[]}");
         free(s);
-        /* Only dead manifest pathways: clones are based on the manifest's first one. */
+        /* Only dead manifest pathways: clones are based on the first one control knows,
+         * and only edges that differ from it in their authority are cloned or listed (us-1 is
+         * https: a player keeping eu-3's http:// would reach it on the wrong scheme). */
+        struct steering_rank us_eu1[] = {{.idx = 2, .score = 0}, {.idx = 0, .score = 0}};
+        const char *const dead_known[] = {"eu-9", "eu-3"};
+        ASSERT_EQ(steering_json_build(fleet, N_FLEET, us_eu1, 2, dead_known, 2, 60, NULL, &s,
+                                      &len),
+                  0);
+        ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[\"eu-1\"],"
+                        "\"PATHWAY-CLONES\":[{\"BASE-ID\":\"eu-3\",\"ID\":\"eu-1\","
+                        "\"URI-REPLACEMENT\":{\"HOST\":\"eu1.example:8080\"}}]}");
+        free(s);
+        /* A manifest pathway control does not know (disabled or removed since): its URL
+         * cannot be checked, so with schemes or paths that differ across the fleet nothing is
+         * cloned (nor listed)... */
         struct steering_rank only_us = {.idx = 2, .score = 0};
         const char *const dead[] = {"eu-9"};
-        ASSERT_EQ(steering_json_build(fleet, &only_us, 1, dead, 1, 60, NULL, &s, &len), 0);
+        ASSERT_EQ(steering_json_build(fleet, N_FLEET, &only_us, 1, dead, 1, 60, NULL, &s, &len),
+                  0);
+        ASSERT_STREQ(s, "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[]}");
+        free(s);
+        /* ...and with a fleet whose URLs differ in their authority alone, it is the base. */
+        struct steering_edge same[N_FLEET];
+        memcpy(same, fleet, sizeof(same));
+        same[2].base_url = "http://us1.example:8080";
+        ASSERT_EQ(steering_json_build(same, N_FLEET, &only_us, 1, dead, 1, 60, NULL, &s, &len),
+                  0);
         ASSERT_STREQ(s,
                      "{\"VERSION\":1,\"TTL\":60,\"PATHWAY-PRIORITY\":[\"us-1\"],\"PATHWAY-CLONES\":"
                      "[{\"BASE-ID\":\"eu-9\",\"ID\":\"us-1\",\"URI-REPLACEMENT\":{\"HOST\":\"us1."
-                     "example\"}}]}");
+                     "example:8080\"}}]}");
         free(s);
-        ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, all, 4, 0, NULL, &s, &len), -EINVAL);
+        ASSERT_EQ(steering_json_build(fleet, N_FLEET, r, (size_t)n, all, 4, 0, NULL, &s, &len), -EINVAL);
         /* The output parses as JSON with VERSION 1. */
-        ASSERT_EQ(steering_json_build(fleet, r, (size_t)n, in_mpd, 3, 10, "x", &s, &len), 0);
+        ASSERT_EQ(steering_json_build(fleet, N_FLEET, r, (size_t)n, in_mpd, 3, 10, "x", &s, &len), 0);
         json_t *j = json_loads(s, 0, NULL);
         ASSERT_TRUE(j != NULL);
         ASSERT_EQ(json_integer_value(json_object_get(j, "VERSION")), 1);
