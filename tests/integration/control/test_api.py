@@ -753,6 +753,22 @@ def test_steering_ranking(binary, tmp, ctl, pg):
         ctl.heartbeat(e, {"load": 0.1, "titles": ["movie1"]})
 
 
+def test_encrypted_title_needs_its_key(ctl, pg):
+    """An encrypted asset with no content key given or stored is refused, not registered as a
+    title every licence request would be refused for (it was 200, then 403 "title is not
+    encrypted" at the licence)."""
+    body = {"title": "nokey1", "asset": make_asset("nokey1", encrypted=True)}
+    st, _, b = ctl.request("POST", "/v1/admin/titles", body, admin=True)
+    check(st == 400 and b"none is stored for this title" in b,
+          f"an encrypted asset without its key: {st} {b[:200]!r}")
+    check(pg.psql("SELECT count(*) FROM assets WHERE id = 'nokey1'") == "0", "registered")
+    # Registered with its key, the same asset again without one keeps the stored key.
+    register(ctl, "nokey1", encrypted=True)
+    ctl.json("POST", "/v1/admin/titles", body, admin=True)
+    check(pg.psql("SELECT count(*) FROM content_keys WHERE asset_id = 'nokey1'") == "1",
+          "the stored key not kept")
+
+
 def test_clearkey(ctl, pg, sid, clear_sid):
     kid_b64 = base64.urlsafe_b64encode(bytes.fromhex("00112233445566778899aabbccddeeff")) \
         .rstrip(b"=").decode()
@@ -1427,6 +1443,7 @@ def main(binary, tmp):
     test_steering(ctl, pg, sid)
     test_steering_ranking(binary, tmp, ctl, pg)
     test_clearkey(ctl, pg, sid, clear_sid)
+    test_encrypted_title_needs_its_key(ctl, pg)
     test_reports(ctl, pg, adult)
     test_profile_keys(ctl, pg, adult)
     test_json_depth(ctl, pg)
