@@ -59,6 +59,9 @@ static void install_signals(void)
         sigemptyset(&sa.sa_mask);
         (void)sigaction(SIGINT, &sa, NULL);
         (void)sigaction(SIGTERM, &sa, NULL);
+        /* A reader of the progress that goes away (`| head`) must not end the run in the
+         * middle, leaving its journal unfinished: the output is lost, the run goes on. */
+        (void)signal(SIGPIPE, SIG_IGN);
 }
 
 static void emit_json(json_t *o)

@@ -50,6 +50,26 @@ def kill9_then_resume(env):
 
 
 @test
+def reader_gone_run_goes_on(env):
+    """The progress read by something that leaves early (`| head -1`): the run goes on to its
+    end, exit 0, its journal finished (SIGPIPE ended it, status 141, mid-run)."""
+    objs = make_catalog(env, titles=1, segs=6, seg_size=500_000)
+    p = env.spawn("run", "--progress", "json", "--rate", "16Mbit", "--parallel", "1")
+    try:
+        p.stdout.readline()
+        p.stdout.close()  # the reader is gone: the next line written meets a closed pipe
+        rc = p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    eq(rc, 0, f"exit status ({p.stderr.read().decode(errors='replace')[-300:]})")
+    env.check_edge_holds(objs)
+    rc, out, err = env.fill("status", "--json")
+    eq(events(out)[0]["last_run_exit"], 0, "status: the run finished")
+
+
+@test
 def one_run_per_edge(env):
     """A second run on an edge that a run is filling stops at once (exit 1, saying so) and
     sends nothing: two would each take the whole rate cap and journal every commit twice.
