@@ -11,6 +11,7 @@
 
 #include "cfg.h"
 #include "log.h"
+#include "net-addr.h"
 
 #include "cli.h"
 #include "holdings.h"
@@ -296,11 +297,20 @@ int cli_main(int argc, char **argv)
                 case OPT_CONTROL_TOKEN:
                         f.control_token = optarg;
                         break;
-                case OPT_EDGE:
+                case OPT_EDGE: {
+                        bool again = false;
+
+                        /* The same edge twice is one edge: a second entry would only meet
+                         * the first one's lock. */
+                        for (size_t i = 0; i < f.n_ids && !again; i++)
+                                again = strcmp(f.ids[i], optarg) == 0;
+                        if (again)
+                                break;
                         if (f.n_ids == sizeof(f.ids) / sizeof(f.ids[0]))
                                 return usage_error("%s", "too many --edge");
                         f.ids[f.n_ids++] = optarg;
                         break;
+                }
                 case OPT_ADMIN_URL:
                         f.admin_url = optarg;
                         break;
@@ -384,8 +394,10 @@ int cli_main(int argc, char **argv)
                         f.list_page = (int64_t)v;
                         break;
                 case OPT_LIMIT:
-                        if (parse_u64(optarg, UINT32_MAX, &o.limit) < 0)
-                                return usage_error("--limit: not a count: \"%s\"", optarg);
+                        /* 0 would read as "send nothing", and is the internal "no limit". */
+                        if (parse_u64(optarg, UINT32_MAX, &o.limit) < 0 || o.limit == 0)
+                                return usage_error("--limit: want 1-%u objects, got \"%s\"",
+                                                   UINT32_MAX, optarg);
                         break;
                 case OPT_SAMPLE:
                         if (parse_u64(optarg, UINT32_MAX, &o.sample) < 0)
@@ -410,6 +422,17 @@ int cli_main(int argc, char **argv)
         if (strcmp(cmd, "plan") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0 &&
             strcmp(cmd, "verify") != 0)
                 return usage_error("unknown command \"%s\"", cmd);
+        /* As the same keys in the file are checked (fill-cfg.c): a bad URL is a usage error,
+         * not a failed request, and no other scheme is ever spoken. */
+        {
+                const char *const urls[][2] = {{"--control", f.control},
+                                               {"--admin-url", f.admin_url},
+                                               {"--edge-url", f.edge_url}};
+                for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+                        if (urls[i][1] && !net_url_ok(urls[i][1]))
+                                return usage_error("%s: \"%s\" is not an http:// or https:// URL",
+                                                   urls[i][0], urls[i][1]);
+        }
 
         if (f.log_level) {
                 r = log_level_parse(f.log_level);

@@ -47,6 +47,7 @@ static int hash_url(const char *url, long timeout_ms, char hex[65], uint64_t *re
                 goto out;
         }
         curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &h);
         /* timeout bounds the fetch's silences, not its length (a large object over a slow

@@ -534,6 +534,29 @@ def usage_errors(env):
     eq(rc, 2, "bad window")
     rc, out, err = env.fill("frobnicate")
     eq(rc, 2, "bad command")
+    # URLs given as flags are checked as the same keys in a file are: a usage error, never a
+    # failed request (exit 1) or another scheme spoken.
+    for cmd, flag, url in (("plan", "--control", "notaurl"), ("run", "--admin-url", "127.0.0.1:1"),
+                           ("verify", "--edge-url", "ftp://127.0.0.1:1")):
+        rc, out, err = env.fill(cmd, flag, url)
+        eq(rc, 2, f"{cmd} {flag} {url} ({err})")
+        check(f'{flag}: "{url}" is not an http:// or https:// URL' in err, f"says why: {err}")
+    # --limit 0 would read as "send nothing"; it sent everything.
+    rc, out, err = env.fill("run", "--limit", "0")
+    eq(rc, 2, f"--limit 0 ({err})")
+    eq(env.puts(), [], "nothing pushed")
+
+
+@test
+def same_edge_twice_is_one(env):
+    """--edge the same id twice is that edge once: plan takes it (it said "need exactly one
+    edge"), and run fills it (the second entry met the first one's lock: exit 1)."""
+    objs = make_catalog(env, titles=1, segs=2)
+    rc, out, err = env.fill("plan", "--edge", env.edge_id, "--json")
+    eq(rc, 0, f"plan ({err})")
+    rc, out, err = env.fill("run", "--edge", env.edge_id, "--progress", "none")
+    eq(rc, 0, f"run ({err})")
+    env.check_edge_holds(objs)
 
 
 @test
