@@ -85,8 +85,16 @@ static int read_token(const char *path, char *out, size_t cap, size_t *ret_len)
         f = fopen(path, "re");
         if (!f)
                 return -errno;
-        if (!fgets(out, (int)cap, f))
+        errno = 0;
+        if (!fgets(out, (int)cap, f)) {
+                int e = ferror(f) ? (errno ? errno : EIO) : 0; /* a directory: EISDIR */
+
                 out[0] = '\0';
+                if (e) {
+                        (void)fclose(f);
+                        return -e;
+                }
+        }
         n = strlen(out);
         whole = (n && out[n - 1] == '\n') || fgetc(f) == EOF;
         (void)fclose(f);
@@ -118,13 +126,25 @@ static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
         rt->cfg = cfg;
         r = read_token(cfg->admin.token_file, rt->admin_token, sizeof(rt->admin_token),
                        &rt->admin_token_len);
+        if (r == -EOVERFLOW) {
+                log_error("admin token file %s: its first line is longer than %zu bytes",
+                          cfg->admin.token_file, sizeof(rt->admin_token) - 2);
+                r = -EINVAL; /* the file's contents: fix the configuration */
+                goto fail;
+        }
         if (r < 0) {
                 log_error("cannot read admin token file %s: %s", cfg->admin.token_file,
                           strerror(-r));
                 goto fail;
         }
-        if (cfg->admin.listen && rt->admin_token_len == 0)
-                log_warn("no admin token configured: /admin/* will answer 401");
+        /* admin.token_file is required with admin.listen (edge-cfg.c): one that names no
+         * token would leave the admin API answering 401 to everyone, sluice-fill included. */
+        if (cfg->admin.listen && rt->admin_token_len == 0) {
+                log_error("admin token file %s holds no token (its first line is empty)",
+                          cfg->admin.token_file);
+                r = -EINVAL;
+                goto fail;
+        }
         r = read_token(cfg->tokens.peer_token_file, rt->peer_token, sizeof(rt->peer_token),
                        &rt->peer_token_len);
         if (r < 0) {

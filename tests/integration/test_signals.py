@@ -196,6 +196,16 @@ def check_config_reads_the_files_it_names(e):
     cfg = copy.deepcopy(e.cfg)
     cfg.setdefault("admin", {})["token_file"] = admin
     check_fails_naming(e, cfg, "absent-admin-edge.yaml", admin, "a missing admin token file")
+    # A token file that names no token (a directory, an empty first line) is as unusable as
+    # a missing one: the admin API would answer 401 to everyone (it passed the check).
+    empty = os.path.join(e.dir, "empty-admin.token")
+    with open(empty, "w") as f:
+        f.write("\nsecond line\n")
+    for path, what in ((e.dir, "a directory as the admin token file"),
+                       (empty, "an admin token file whose first line is empty")):
+        cfg = copy.deepcopy(e.cfg)
+        cfg.setdefault("admin", {})["token_file"] = path
+        check_fails_naming(e, cfg, "unusable-admin-edge.yaml", path, what)
 
 
 @test
@@ -418,7 +428,7 @@ def token_file_trimmed_and_bounded(e):
             f.write("k" * 300 + "\n")
         p = subprocess.run([t.binary, "--config", t.config_path], capture_output=True,
                            text=True, timeout=20)
-        check(p.returncode != 0, f"an over-long token is refused at start: {p.returncode}")
+        eq(p.returncode, 2, "an over-long token is refused at start as a configuration error")
         check("admin token" in p.stderr, f"says which file: {p.stderr[-500:]!r}")
     finally:
         if t.running():
