@@ -51,19 +51,33 @@ static uint64_t now_ms(void)
         return uring_loop_clock_us() / 1000;
 }
 
-int64_t fill_fresh_age_s(const char *key, size_t key_len)
+/* The whole seconds since key's copy was made (noted at until - max-age), -1 when key is
+ * not in the table; fresh_only: -1 as well once it is past its max-age. */
+static int64_t noted_age_s(const char *key, size_t key_len, bool fresh_only)
 {
         uint64_t h = key_hash64(key, key_len), now = now_ms(), until;
         bool hit;
 
         pthread_mutex_lock(&table_lock);
         until = fresh_until[h % FRESH_SLOTS].until_ms;
-        hit = fresh_until[h % FRESH_SLOTS].hash == h && until > now;
+        hit = fresh_until[h % FRESH_SLOTS].hash == h && until && (!fresh_only || until > now);
         pthread_mutex_unlock(&table_lock);
         if (!hit)
                 return -1;
-        /* Noted fresh at until - max-age: never past max-age while fresh. */
-        return (int64_t)((SERVE_MANIFEST_MAX_AGE_MS - (until - now)) / 1000);
+        /* until >= max-age + 1 (fresh_note): the note's time is never 0. */
+        return now > until - SERVE_MANIFEST_MAX_AGE_MS
+                       ? (int64_t)((now - (until - SERVE_MANIFEST_MAX_AGE_MS)) / 1000)
+                       : 0;
+}
+
+int64_t fill_fresh_age_s(const char *key, size_t key_len)
+{
+        return noted_age_s(key, key_len, true);
+}
+
+int64_t fill_age_s(const char *key, size_t key_len)
+{
+        return noted_age_s(key, key_len, false);
 }
 
 bool fill_fresh(const char *key, size_t key_len)
@@ -71,14 +85,43 @@ bool fill_fresh(const char *key, size_t key_len)
         return fill_fresh_age_s(key, key_len) >= 0;
 }
 
-/* f's key was just filled or revalidated: fresh for its max-age, when it has a short one. */
+int64_t fill_answer_age_s(const struct fill *f)
+{
+        uint64_t now = now_ms();
+
+        if (!f->made_ms)
+                return -1;
+        return now > f->made_ms ? (int64_t)((now - f->made_ms) / 1000) : 0;
+}
+
+/* When the head of an upstream answer with Age age (-1: none) came in now: the time its
+ * copy was made, 0 for none (never 0 otherwise). */
+static uint64_t made_at(int64_t age)
+{
+        uint64_t now = now_ms(), a = (uint64_t)age * 1000;
+
+        if (age < 0)
+                return 0;
+        return now > a ? now - a : 1;
+}
+
+/*
+ * f's key was just filled or revalidated: fresh for its max-age, when it has a short one,
+ * counted from when the upstream's copy was made (its Age: a parent's copy a second old is
+ * fresh here for one second more, not two, and a chain of caches never adds up staleness).
+ */
 static void fresh_note(const struct fill *f)
 {
+        uint64_t made;
+
         if (!serve_key_short_lived(f->key, f->key_len))
                 return;
+        made = f->made_ms ? f->made_ms : now_ms();
+        if (!made)
+                made = 1;
         pthread_mutex_lock(&table_lock);
         fresh_until[f->hash % FRESH_SLOTS].hash = f->hash;
-        fresh_until[f->hash % FRESH_SLOTS].until_ms = now_ms() + SERVE_MANIFEST_MAX_AGE_MS;
+        fresh_until[f->hash % FRESH_SLOTS].until_ms = made + SERVE_MANIFEST_MAX_AGE_MS;
         pthread_mutex_unlock(&table_lock);
 }
 
@@ -289,6 +332,7 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         }
         if (resp->status == 304 && f->reval) {
                 /* The stored copy is current; a 304 has no body (on_done ends the fill). */
+                f->made_ms = made_at(resp->age);
                 f->verdict = 304;
                 return 0;
         }
@@ -391,6 +435,7 @@ static int on_head(void *ud, const struct upstream_resp *resp)
          * If-Unmodified-Since or If-Range with it is judged against the date it was shown.
          * (Only shown clamped, it moved on with the clock and conditions were judged
          * against the upstream's: If-Unmodified-Since with the date shown got 412.) */
+        f->made_ms = made_at(resp->age);
         f->last_modified = resp->last_modified;
         if (f->last_modified > 0 && f->last_modified > http_now_sec())
                 f->last_modified = http_now_sec();

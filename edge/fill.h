@@ -77,6 +77,9 @@ struct fill {
         char ctype[64];
         char upstream_status[160]; /* the upstream's Cache-Status, for the chain */
         time_t last_modified;      /* the upstream's Last-Modified, 0 if none */
+        /* When the upstream's copy was made, on this edge's clock (ms, uring_loop_clock_us()/
+         * 1000): the head's arrival less the upstream's Age; 0 when it sent none. */
+        uint64_t made_ms;
         /* Set by the committer before the state becomes FILL_DONE: the ETag of the verified
          * body ("" when it could not be derived). */
         char done_etag[FILL_ETAG_LEN + 1];
@@ -133,8 +136,16 @@ bool fill_room_to_spare(const struct edge_worker *w);
 bool fill_fresh(const char *key, size_t key_len);
 
 /* For a key fill_fresh() names, the whole seconds since that fill or revalidation (its Age,
- * RFC 9111 section 4.2.3); -1 for any other. */
+ * RFC 9111 section 4.2.3), the upstream's Age included; -1 for any other. */
 int64_t fill_fresh_age_s(const char *key, size_t key_len);
+
+/* The same for a key noted once, fresh or not (a stale manifest served when its revalidation
+ * failed or found no fill free); -1 when it is not in the table. */
+int64_t fill_age_s(const char *key, size_t key_len);
+
+/* The Age of a miss answer from f: the upstream's, and the time since its head came; -1
+ * when the upstream sent none. */
+int64_t fill_answer_age_s(const struct fill *f);
 
 /* Mark worker idx as having waiters on f, so it is kicked on progress. */
 void fill_watch(struct fill *f, unsigned idx);

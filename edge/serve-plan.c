@@ -297,8 +297,9 @@ static void hit_validators(struct serve_plan *p, const struct store_obj *obj, co
 }
 
 /* RFC 9111 section 4: a stored response used without validation says how old it is. A
- * manifest filled from upstream is as old as its fill or last revalidation (fill_fresh); the
- * edge's other objects are its own, and their Cache-Control counts from each answer. */
+ * manifest filled from upstream is as old as its fill or last revalidation, the upstream's
+ * own Age included (fill_age_s), fresh or, served stale, past its max-age; the edge's other
+ * objects are its own, and their Cache-Control counts from each answer. */
 static void hit_age(struct serve_plan *p, const char *key, size_t key_len)
 {
         int64_t age;
@@ -306,7 +307,7 @@ static void hit_age(struct serve_plan *p, const char *key, size_t key_len)
         /* Only manifests are noted: a segment's hit takes no lock and no hash for this. */
         if (!serve_key_short_lived(key, key_len))
                 return;
-        age = fill_fresh_age_s(key, key_len);
+        age = fill_age_s(key, key_len);
         if (age >= 0)
                 serve_plan_header_u64(p, "Age", (uint64_t)age);
 }
@@ -710,6 +711,9 @@ static void plan_fill_body(struct serve_plan *p, struct conn *c, const struct ht
         if (f->has_sha && k->peer)
                 serve_plan_header(p, "X-Sluice-SHA256", f->sha_hex, 64);
         serve_plan_header(p, "Cache-Control", cc, strlen(cc));
+        /* A copy a cache upstream held carries its Age on: RFC 9111 section 4. */
+        if (f->made_ms && serve_key_short_lived(key, key_len))
+                serve_plan_header_u64(p, "Age", (uint64_t)fill_answer_age_s(f));
         serve_plan_header(p, "Accept-Ranges", "bytes", 5);
         serve_plan_header_copy(p, "Cache-Status", cstatus, strlen(cstatus));
         cmsd_plan(p, c);

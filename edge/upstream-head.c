@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ void upstream_head_reset(struct upstream_head *h)
         h->ctype[0] = h->sha[0] = h->cstatus[0] = h->lastmod[0] = h->cenc[0] = '\0';
         h->cl[0] = '\0';
         h->te = h->cl_bad = false;
+        h->age = -1;
 }
 
 /* Copy a header value (trimmed) into out when name matches. Returns whether it did. */
@@ -71,6 +73,26 @@ static bool content_length(struct upstream_head *h, const char *line, size_t len
         return true;
 }
 
+/*
+ * An Age line: delta-seconds (RFC 9111 section 1.2.2), the first line's; a value past 2^31 is
+ * taken as 2^31, and one that is not 1*DIGIT is ignored. Returns whether the line was one.
+ */
+static bool age_line(struct upstream_head *h, const char *line, size_t len)
+{
+        char v[32];
+        int r = http1_field_line_value(line, len, "Age", v, sizeof(v));
+        size_t n;
+
+        if (r == -ENOENT)
+                return false;
+        n = r > 0 ? strspn(v, "0123456789") : 0;
+        if (h->age < 0 && n > 0 && v[n] == '\0')
+                h->age = n > 10 ? INT32_MAX + 1ll : strtoll(v, NULL, 10);
+        if (h->age > INT32_MAX + 1ll)
+                h->age = INT32_MAX + 1ll;
+        return true;
+}
+
 void upstream_head_line(struct upstream_head *h, const char *line, size_t len)
 {
         char scratch[8];
@@ -80,6 +102,7 @@ void upstream_head_line(struct upstream_head *h, const char *line, size_t len)
             !header_value(line, len, "Cache-Status", h->cstatus, sizeof(h->cstatus)) &&
             !header_value(line, len, "Last-Modified", h->lastmod, sizeof(h->lastmod)) &&
             !content_coding(line, len, h->cenc, sizeof(h->cenc)) && !content_length(h, line, len) &&
+            !age_line(h, line, len) &&
             header_value(line, len, "Transfer-Encoding", scratch, sizeof(scratch)))
                 h->te = true;
 }

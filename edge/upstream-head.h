@@ -26,6 +26,7 @@ struct upstream_head {
         char sha[UPSTREAM_HDR_VAL_MAX];     /* X-Sluice-SHA256 */
         char cstatus[UPSTREAM_HDR_VAL_MAX]; /* Cache-Status */
         char lastmod[64];
+        int64_t age; /* Age (RFC 9111 section 5.1) in seconds; -1 when absent or not 1*DIGIT */
 };
 
 /* Forget what was read: a new response head starts (after a 1xx). */

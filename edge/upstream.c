@@ -456,6 +456,7 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *userp)
         resp.sha256_hex = h->sha[0] ? h->sha : NULL;
         resp.cache_status = h->cstatus[0] ? h->cstatus : NULL;
         resp.content_coding = h->cenc[0] ? h->cenc : NULL;
+        resp.age = h->age;
         if (h->lastmod[0] &&
             http_date_parse(h->lastmod, strlen(h->lastmod), &resp.last_modified) < 0)
                 resp.last_modified = 0; /* unparsable: as if absent */

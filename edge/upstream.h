@@ -47,6 +47,7 @@ struct upstream_resp {
         const char *cache_status;   /* the upstream's own Cache-Status, for the chain */
         const char *content_coding; /* a Content-Encoding other than identity, or NULL */
         time_t last_modified;       /* Last-Modified; 0 when absent or unparsable */
+        int64_t age;                /* Age in seconds (a cache upstream); -1 when none */
 };
 
 struct upstream_cbs {

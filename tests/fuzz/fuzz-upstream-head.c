@@ -96,6 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_value(h.lastmod, sizeof(h.lastmod), "Last-Modified unsafe");
         check_value(h.cenc, sizeof(h.cenc), "Content-Encoding unsafe");
         check_value(h.cl, sizeof(h.cl), "Content-Length unsafe");
+        check(h.age == -1 || (h.age >= 0 && h.age <= INT32_MAX + 1ll), "Age out of range");
 
         bool unknown = e.te || e.cl_bad;
         int64_t said = e.cl[0] ? strtoll(e.cl, NULL, 10) : 1234;

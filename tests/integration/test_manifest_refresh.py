@@ -257,6 +257,65 @@ def stored_manifest_says_its_age(e):
 
 
 @test
+def age_counts_along_a_chain(e):
+    """A child filling a manifest from its parent's stored copy counts that copy's Age
+    (RFC 9111 section 4.2.3): it answers the miss with it, and revalidates once the copy is
+    max-age old since the origin answered, not since the child's own fill (each cache in a
+    chain added up to max-age of staleness while saying Age 1 at most)."""
+    o, path = e.origin, "/nosha/chainage/manifest.mpd"
+    o.add(path, b"<MPD chain age/>")
+    o.mtimes[path] = T0
+    child = Edge(e.binary, {"tokens": {"required": False},
+                            "upstreams": [{"url": f"http://{HOST}:{e.port}"}, {"url": o.url}],
+                            "control": {"edge_id": "child-a"}})
+    child.start()
+    try:
+        eq(e.get(path).status, 200, "the parent's miss")
+        t = time.monotonic()
+        time.sleep(max(0.0, t + 1.1 - time.monotonic()))
+        r = child.get(path)
+        eq(r.status, 200, "the child's miss through the parent")
+        check(r.get("Age") in ("1", "2"), f"the child's miss says the parent's copy's Age: "
+                                          f"{r.get('Age')!r} ({r.get('Cache-Status')})")
+        stale(t)
+        r = child.get(path)
+        eq(r.status, 200, "the child past max-age since the origin answered")
+        check("child-a; fwd=stale" in (r.get("Cache-Status") or ""),
+              f"revalidated, not a hit: {r.get('Cache-Status')}, Age {r.get('Age')}")
+    finally:
+        child.stop()
+
+
+@test
+def stale_copy_says_its_age(e):
+    """A stored manifest served past its max-age because its revalidation failed carries Age,
+    past max-age, over HTTP/1.1 and h2 (it had none, and a cache in front took it as new)."""
+    o, path = e.origin, "/nosha/staleage/manifest.mpd"
+    o.add(path, b"<MPD stale age/>")
+    o.mtimes[path] = T0
+    eq(e.get(path).status, 200, "the miss")
+    t = time.monotonic()
+    stale(t)
+    o.force = "e503"
+    try:
+        for h2 in (False, True):
+            if h2:
+                st, h, _ = h2_get(e, path)
+                age, cs = h.get("age"), h.get("cache-status", "")
+            else:
+                r = e.get(path)
+                st, age, cs = r.status, r.get("Age"), r.get("Cache-Status") or ""
+            elapsed = time.monotonic() - t
+            eq(st, 200, f"h2={h2}: the stored copy")
+            check("upstream-failed" in cs, f"h2={h2}: Cache-Status {cs}")
+            check(age is not None and age.isdigit() and
+                  int(MAX_AGE) <= int(age) <= int(elapsed) + 1,
+                  f"h2={h2}: Age {age!r} after {elapsed:.2f} s")
+    finally:
+        o.force = None
+
+
+@test
 def manifest_extension_in_capitals(e):
     """LIVE.MPD is a manifest as live.mpd is: max-age=2, and revalidated past it."""
     o, path = e.origin, "/nosha/caps/LIVE.MPD"
