@@ -84,6 +84,20 @@ static bool in_window(struct run_edge *re, int64_t *ret_wait)
         return in;
 }
 
+/* Whether re's zone is unknown here: the edge then ends with rc, saying why. */
+static bool tz_refused(struct run_edge *re, int rc)
+{
+        if (window_tz_ok(re->tz))
+                return false;
+        snprintf(re->s.err, sizeof(re->s.err),
+                 "unknown time zone \"%.200s\" (no such zone file under /usr/share/zoneinfo): "
+                 "the window cannot be placed",
+                 re->tz);
+        re->state = E_ERROR;
+        re->rc = rc;
+        return true;
+}
+
 /*
  * How long a failure to get re's plan or listing is retried: until its window next closes
  * (in re->tz: before the plan arrives a zone given only by the plan is not known, and the
@@ -318,6 +332,8 @@ static void report_edge(const struct fill_opts *o, struct run_edge *re, struct p
                 fprintf(stderr, "%s: error: %s\n", id, re->s.err);
         else if (re->state == E_OUTSIDE)
                 fprintf(stderr, "%s: outside the window, nothing done\n", id);
+        else if (!te)
+                fprintf(stderr, "%s: stopped before anything was sent (exit %d)\n", id, re->rc);
         else
                 fprintf(stderr, "%s: %llu committed, %llu refused, %llu failed of %zu (exit %d)\n",
                         id, (unsigned long long)te->committed, (unsigned long long)te->refused,
@@ -392,7 +408,7 @@ int run_cmd(const struct fill_opts *o)
         struct transfer_edge *tes = calloc(n + 1, sizeof(*tes));
         struct progress_edge *pes = calloc(n + 1, sizeof(*pes));
         struct transfer_edge *active = calloc(n + 1, sizeof(*active));
-        struct progress prog;
+        struct progress prog = {0};
         bool wait_mode = strcmp(o->cfg.outside, "wait") == 0;
         size_t n_active = 0;
         int64_t start_s = (int64_t)time(NULL);
@@ -435,24 +451,33 @@ int run_cmd(const struct fill_opts *o)
                         }
                         re->has_window = true;
                 }
+                /* A zone given here (flag or file) is checked, and the window placed, before
+                 * anything is asked: outside it with --outside-window exit the edge is
+                 * skipped, exit 4, whether or not control and the edge would answer. */
+                if (re->has_window && re->tz) {
+                        int64_t wait;
+
+                        if (tz_refused(re, FILL_EXIT_USAGE))
+                                continue;
+                        if (!wait_mode && !o->dry_run && !in_window(re, &wait)) {
+                                re->state = E_OUTSIDE;
+                                re->rc = FILL_EXIT_WINDOW;
+                                continue;
+                        }
+                }
                 retry_set(re);
                 if (survey_load(&re->s, o, &o->edges[i], false, &re->retry) < 0) {
                         re->state = E_ERROR;
                         re->rc = re->s.rc;
                         continue;
                 }
+                /* A zone only the plan gave that is unknown here is control's fault, as any
+                 * answer that is not a plan (exit 1). */
                 if (!re->tz && re->s.plan.tz) {
                         re->tz = re->s.plan.tz;
+                        if (re->has_window && tz_refused(re, FILL_EXIT_ERROR))
+                                continue;
                         retry_set(re);
-                }
-                if (re->has_window && !window_tz_ok(re->tz)) {
-                        snprintf(re->s.err, sizeof(re->s.err),
-                                 "unknown time zone \"%.200s\" (no such zone file under "
-                                 "/usr/share/zoneinfo): the window cannot be placed",
-                                 re->tz);
-                        re->state = E_ERROR;
-                        re->rc = FILL_EXIT_USAGE;
-                        continue;
                 }
                 if (survey_hold(&re->s, o, &re->retry) < 0) {
                         re->state = E_ERROR;
@@ -615,6 +640,20 @@ int run_cmd(const struct fill_opts *o)
                 rc = fill_exit_worse(rc, re->rc);
         }
 out:
+        /* Stopped before the transfers (a signal while control was retried or the window
+         * awaited): every edge still says how it ended, as the output promises. */
+        for (size_t i = 0; res && rc == FILL_EXIT_INTERRUPTED && !o->dry_run && i < n; i++) {
+                struct run_edge *re = &res[i];
+
+                if (re->reported)
+                        continue;
+                if (!re->s.cfg)
+                        re->s.cfg = &o->edges[i];
+                if (re->state == E_ACTIVE)
+                        re->rc = FILL_EXIT_INTERRUPTED;
+                report_edge(o, re, &prog);
+                re->reported = true;
+        }
         metrics_out(o, claim_fd, res, n, start_s, rc, false);
         if (claim_fd >= 0)
                 close(claim_fd);

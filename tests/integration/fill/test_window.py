@@ -3,7 +3,11 @@
 nothing, or waits for it to open; inside it the run goes; the edge's time zone counts; a
 window closing mid-run stops new transfers with status 4, and retries with them."""
 
+import http.server
+import json
 import os
+import signal
+import threading
 import time
 
 from fillharness import check, eq, events, make_catalog, run, test
@@ -24,6 +28,77 @@ def outside_exits_inside_runs(env):
                             "--progress", "none")
     eq(rc, 0, f"inside the window in the edge's zone ({err})")
     env.check_edge_holds(objs)
+
+
+@test
+def outside_asks_nothing(env):
+    """Outside the window with a zone given here, the edge is skipped before anything is
+    asked: control down makes no difference, exit 4 (it was asked first, and its failure
+    made the run exit 1)."""
+    make_catalog(env, titles=1, segs=2)
+    env.control_url = "http://127.0.0.1:1"  # nothing listens there
+    rc, out, err = env.fill("run", *WIN, "--tz", "UTC", "--now", "2030-01-01T01:00:00Z",
+                            "--progress", "json")
+    eq(rc, 4, f"outside the window, control down ({out} {err})")
+    done = [e for e in events(out) if e["event"] == "done"]
+    check(len(done) == 1 and done[0].get("outside_window") and "error" not in done[0],
+          f"the edge's end: {done}")
+    eq(env.puts(), [], "nothing sent")
+
+
+class _PlanIn(http.server.BaseHTTPRequestHandler):
+    """A control whose plan names a zone unknown here (its own fault: a zone control never
+    stores)."""
+
+    def do_GET(self):
+        body = json.dumps(self.server.plan).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+@test
+def plan_zone_unknown_is_controls_fault(env):
+    """A zone only the plan gives, unknown here: exit 1, control's fault, as any answer that
+    is not a plan (it was 2, a usage error the operator could not fix)."""
+    make_catalog(env, titles=1, segs=2)
+    srv = http.server.HTTPServer(("127.0.0.1", 0), _PlanIn)
+    srv.plan = dict(env.control.plan(env.edge_id), tz="Mars/Olympus")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    env.control_url = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        rc, out, err = env.fill("run", *WIN, "--now", "2030-01-01T03:00:00Z")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    eq(rc, 1, f"the plan's unknown zone ({out} {err})")
+    text = (out + err).replace('\\"', '"')  # run's "done" line is JSON
+    check('unknown time zone "Mars/Olympus"' in text, f"says why: {text}")
+
+
+@test
+def stopped_before_sending_says_so(env):
+    """SIGTERM while control is retried: exit 5, and the edge's "done" line all the same (the
+    output promises one per edge; there was none)."""
+    make_catalog(env, titles=1, segs=2)
+    env.control_url = "http://127.0.0.1:1"
+    p = env.spawn("run", "--progress", "json")
+    try:
+        time.sleep(1.0)  # inside its retries of control (10 minutes without a window)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    eq(p.returncode, 5, f"stopped ({err.decode(errors='replace')[-300:]})")
+    done = [e for e in events(out.decode()) if e["event"] == "done"]
+    check(len(done) == 1 and done[0]["exit"] == 5, f"the edge's end: {done}")
 
 
 @test
