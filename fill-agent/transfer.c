@@ -569,6 +569,13 @@ static enum outcome classify(struct engine *g, struct xfer *x, const char **ret_
                                  x->get_status);
                         return O_REFUSED;
                 }
+                /* The plan's URL itself cannot be fetched: no retry makes it fetchable. */
+                if (x->get_rc == CURLE_URL_MALFORMAT || x->get_rc == CURLE_UNSUPPORTED_PROTOCOL) {
+                        *ret_reason = "origin-error";
+                        snprintf(x->detail, sizeof(x->detail), "the plan's URL: %s",
+                                 curl_easy_strerror(x->get_rc));
+                        return O_REFUSED;
+                }
                 *ret_reason = "origin-unavailable";
                 if (!x->detail[0])
                         snprintf(x->detail, sizeof(x->detail), "origin: %s (status %ld)",

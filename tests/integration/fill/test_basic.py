@@ -452,6 +452,34 @@ class _PlanFor(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@test
+def unusable_plan_url_refused_at_once(env):
+    """An object whose URL in the plan cannot be fetched as written (a space in it) is refused
+    at once, saying so; it was retried eight times over half a minute as if the origin were
+    down. The rest of the plan goes in."""
+    objs = make_catalog(env, titles=1, segs=2)
+    srv = http.server.HTTPServer(("127.0.0.1", 0), _PlanFor)
+    srv.plan = env.control.plan(env.edge_id)
+    bad = srv.plan["objects"][0]
+    bad["url"] = bad["url"].replace("/title0/", "/title 0/")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    env.control_url = f"http://127.0.0.1:{srv.server_address[1]}"
+    t0 = time.monotonic()
+    try:
+        rc, out, err = env.fill("run", "--progress", "json")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    took = time.monotonic() - t0
+    eq(rc, 3, f"one object refused ({err})")
+    refused = [e for e in events(out) if e["event"] == "refused"]
+    check(len(refused) == 1 and refused[0]["reason"] == "origin-error" and
+          "the plan's URL" in refused[0].get("detail", ""), f"refused, saying why: {refused}")
+    check(took < 15, f"the run took {took:.1f} s: the URL was retried")
+    held = env.listing()
+    eq(len([o for o in objs if "/" + o["path"] in held]), len(objs) - 1, "the rest went in")
+
+
 class _PlanSlowly(_PlanFor):
     """A control on a slow link: the plan in self.server.plan, in 12 pieces a quarter of a
     second apart; with self.server.stop_at, nothing more after that many pieces."""
