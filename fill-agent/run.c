@@ -451,14 +451,15 @@ int run_cmd(const struct fill_opts *o)
                         }
                         re->has_window = true;
                 }
-                /* A zone given here (flag or file) is checked, and the window placed, before
-                 * anything is asked: outside it with --outside-window exit the edge is
-                 * skipped, exit 4, whether or not control and the edge would answer. */
+                /* A zone given here (flag or file) is checked, with a window or without (as
+                 * the file's are), and the window placed, before anything is asked: outside
+                 * it with --outside-window exit the edge is skipped, exit 4, whether or not
+                 * control and the edge would answer. */
+                if (re->tz && tz_refused(re, FILL_EXIT_USAGE))
+                        continue;
                 if (re->has_window && re->tz) {
                         int64_t wait;
 
-                        if (tz_refused(re, FILL_EXIT_USAGE))
-                                continue;
                         if (!wait_mode && !o->dry_run && !in_window(re, &wait)) {
                                 re->state = E_OUTSIDE;
                                 re->rc = FILL_EXIT_WINDOW;

@@ -38,23 +38,41 @@ int window_parse(const char *s, struct window *ret)
         return 0;
 }
 
+/* Whether path is a compiled zone file (RFC 8536: it starts "TZif"). A regular file that is
+ * not one (zone.tab under the zone directory, /etc/passwd) glibc reads as UTC, silently. */
+static bool tzif_file(const char *path)
+{
+        char magic[4];
+        struct stat st;
+        FILE *f;
+        bool ok;
+
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                return false;
+        f = fopen(path, "rbe");
+        if (!f)
+                return false;
+        ok = fread(magic, 1, sizeof(magic), f) == sizeof(magic) && !memcmp(magic, "TZif", 4);
+        fclose(f);
+        return ok;
+}
+
 bool window_tz_ok(const char *tz)
 {
         const char *dir = getenv("TZDIR");
         char path[512];
-        struct stat st;
 
         if (!tz || !*tz)
                 return true;
         if (tz[0] == ':')
                 tz++;
         if (tz[0] == '/')
-                return stat(tz, &st) == 0 && S_ISREG(st.st_mode);
+                return tzif_file(tz);
         if (strstr(tz, "..") ||
             snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz) >=
                 (int)sizeof(path))
                 return false;
-        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        return tzif_file(path);
 }
 
 /* The local time of day at (seconds) on the day of tm, with DST flag isdst (-1: whichever
@@ -190,7 +208,12 @@ int window_now_parse(const char *s, time_t *ret)
             digits(s + 11, 2, &h) < 0 || digits(s + 14, 2, &mi) < 0 ||
             (n == 20 && digits(s + 17, 2, &sec) < 0))
                 return -EINVAL;
-        if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+        /* A day the month does not have (2030-02-31) is refused, not moved into the next. */
+        if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+            (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 60)
                 return -EINVAL;
         tm.tm_year = y - 1900;
         tm.tm_mon = mo - 1;

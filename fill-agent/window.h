@@ -19,9 +19,9 @@ struct window {
 
 /* Parse "HH:MM-HH:MM". Returns 0 or -EINVAL. */
 int window_parse(const char *s, struct window *ret);
-/* Whether tz names a zone this machine has (a file under $TZDIR, else /usr/share/zoneinfo, or
- * an absolute path); NULL or "" is the machine's own. glibc reads a zone it cannot find as
- * UTC without a word, which would move a window by hours. */
+/* Whether tz names a zone this machine has (a compiled zone file, "TZif", under $TZDIR, else
+ * /usr/share/zoneinfo, or at an absolute path); NULL or "" is the machine's own. glibc reads
+ * a zone it cannot find or read as UTC without a word, which would move a window by hours. */
 bool window_tz_ok(const char *tz);
 
 /*

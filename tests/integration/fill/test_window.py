@@ -160,6 +160,11 @@ def unknown_zone_refused(env):
     eq(rc, 2, f"unknown zone ({err})")
     check("unknown time zone" in out + err and "Europe/Pari" in out + err,
           f"says which: {out} {err}")
+    # A file that is not a compiled zone is none either (it was taken, and read as UTC), and
+    # a zone is checked without a window too, as the file's are.
+    for extra in ((*WIN, "--tz", "/etc/passwd"), ("--tz", "Europe/Pari")):
+        rc, out, err = env.fill("run", *extra, "--now", "2030-01-01T03:00:00Z")
+        eq(rc, 2, f"{extra} ({err})")
     eq(env.puts(), [], "nothing sent")
 
 

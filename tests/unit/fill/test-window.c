@@ -134,6 +134,27 @@ TEST(window_now_formats)
         ASSERT_EQ(window_now_parse("2030-13-01T00:00:00Z", &t), -EINVAL);
         ASSERT_EQ(window_now_parse("2030-01-01T00:00:00", &t), -EINVAL);
         ASSERT_EQ(window_now_parse("@", &t), -EINVAL);
+        /* Days a month does not have are refused, not moved on into the next month. */
+        ASSERT_EQ(window_now_parse("2030-02-31T01:00Z", &t), -EINVAL);
+        ASSERT_EQ(window_now_parse("2030-02-29T01:00Z", &t), -EINVAL);
+        ASSERT_EQ(window_now_parse("2030-04-31T01:00Z", &t), -EINVAL);
+        ASSERT_EQ(window_now_parse("2028-02-29T01:00Z", &t), 0);
+        ASSERT_EQ(window_now_parse("2030-12-31T23:59:59Z", &t), 0);
+}
+
+TEST(window_zone_must_be_a_zone_file)
+{
+        ASSERT_TRUE(window_tz_ok("Europe/London"));
+        ASSERT_TRUE(window_tz_ok("UTC"));
+        ASSERT_TRUE(window_tz_ok("/usr/share/zoneinfo/Asia/Tokyo"));
+        ASSERT_TRUE(window_tz_ok(NULL));
+        ASSERT_TRUE(window_tz_ok(""));
+        ASSERT_TRUE(!window_tz_ok("Europe/Pari"));
+        /* Regular files that are not compiled zones: glibc would read them as UTC. */
+        ASSERT_TRUE(!window_tz_ok("/etc/passwd"));
+        ASSERT_TRUE(!window_tz_ok("zone.tab"));
+        ASSERT_TRUE(!window_tz_ok("/usr/share/zoneinfo"));
+        ASSERT_TRUE(!window_tz_ok("../../etc/passwd"));
 }
 
 TEST(window_fake_clock_runs_on)
