@@ -1331,6 +1331,16 @@ void api_license_clearkey(struct ctl_req *rq)
         char sid_arg[SESSID_MAX + 2], id[SESSID_MAX + 1], ver[24], why[64];
         int r = ctl_query_get(rq, "session", sid_arg, sizeof(sid_arg));
 
+        /* What the body is comes first, as on every route: a body over the limit is 413 and
+         * one of another type 415, whichever session it names. */
+        if (rq->body_len > CLEARKEY_REQUEST_MAX) {
+                snprintf(why, sizeof(why), "a ClearKey licence request is at most %d bytes",
+                         CLEARKEY_REQUEST_MAX);
+                ctl_reply_error(rq, 413, "payload_too_large", why);
+                return;
+        }
+        if (!ctl_body_type_ok(rq))
+                return;
         /* Keys go only to a live session: its id verified and not expired, and (in the
          * statement) not ended by an operator, the title licensed in its country now. */
         if (r < 0 || !api_session_from(ctl, sid_arg, NULL, &cl, id) ||
@@ -1348,13 +1358,8 @@ void api_license_clearkey(struct ctl_req *rq)
         r = clearkey_request_parse(rq->body, rq->body_len, &lx->req);
         if (r < 0) {
                 free(lx);
-                /* Only a body over the limit is too large; too many kids in a small one is
-                 * a bad request. */
-                if (rq->body_len > CLEARKEY_REQUEST_MAX) {
-                        snprintf(why, sizeof(why), "a ClearKey licence request is at most %d bytes",
-                                 CLEARKEY_REQUEST_MAX);
-                        ctl_reply_error(rq, 413, "payload_too_large", why);
-                } else if (r == -E2BIG) {
+                /* Too many kids in a body within the limit is a bad request. */
+                if (r == -E2BIG) {
                         snprintf(why, sizeof(why), "more than %d kids in one licence request",
                                  CLEARKEY_KIDS_MAX);
                         ctl_reply_error(rq, 400, "bad_request", why);

@@ -489,21 +489,39 @@ int ctl_query_get(const struct ctl_req *rq, const char *name, char *buf, size_t 
         return req_query_get(rq->query, rq->query_len, name, buf, cap);
 }
 
-int ctl_body_json(struct ctl_req *rq, size_t max_depth, json_t **ret)
+/* Whether the media type of Content-Type value ct[0..len) is type (any case), its parameters
+ * aside: "application/jsonp" is not "application/json". */
+static bool media_type_is(const char *ct, size_t len, const char *type)
 {
-        json_error_t jerr;
-        json_t *v;
+        size_t n = strlen(type);
+
+        return len >= n && !strncasecmp(ct, type, n) &&
+               (len == n || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+bool ctl_body_type_ok(struct ctl_req *rq)
+{
         size_t ctl_len = 0;
         const char *ct = http1_req_header(rq->head, "content-type", &ctl_len);
 
         /* text/plain too: what a page's fetch() sends with a string body and no type, a CORS
          * "simple" request that needs no preflight (docs/player.md). */
-        if (ct && !(ctl_len >= 16 && !strncasecmp(ct, "application/json", 16)) &&
-            !(ctl_len >= 10 && !strncasecmp(ct, "text/plain", 10))) {
+        if (ct && !media_type_is(ct, ctl_len, "application/json") &&
+            !media_type_is(ct, ctl_len, "text/plain")) {
                 ctl_reply_error(rq, 415, "unsupported_media_type",
                                 "body must be application/json (or text/plain)");
-                return -EINVAL;
+                return false;
         }
+        return true;
+}
+
+int ctl_body_json(struct ctl_req *rq, size_t max_depth, json_t **ret)
+{
+        json_error_t jerr;
+        json_t *v;
+
+        if (!ctl_body_type_ok(rq))
+                return -EINVAL;
         if (rq->body_len == 0) {
                 ctl_reply_error(rq, 400, "bad_request", "a JSON body is required");
                 return -EINVAL;

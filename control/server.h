@@ -100,6 +100,10 @@ int ctl_query_get(const struct ctl_req *rq, const char *name, char *buf, size_t 
  */
 int ctl_body_json(struct ctl_req *rq, size_t max_depth, json_t **ret);
 
+/* Whether the request's Content-Type, when it has one, is application/json or text/plain
+ * (parameters aside); otherwise replies 415 itself. */
+bool ctl_body_type_ok(struct ctl_req *rq);
+
 /* Whether the request carries the admin bearer token (constant-time compare). */
 bool ctl_req_admin_ok(const struct ctl_req *rq);
 

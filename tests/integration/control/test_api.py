@@ -806,6 +806,22 @@ def test_clearkey(ctl, pg, sid, clear_sid):
         if status in (400, 413):
             want = "payload_too_large" if status == 413 else "bad_request"
             check(json.loads(b)["error"] == want, f"{status}'s error code: {b!r}")
+    # What the body is comes first: over the limit 413 and of another type 415, whichever
+    # session it names (a dead session's big body was 403; any type was taken).
+    st, _, b = ctl.request("POST", "/v1/license/clearkey?session=zzz",
+                           {"kids": [kid_b64], "x": "y" * 5000})
+    check(st == 413, f"a big body for a dead session: {st} {b[:200]!r}")
+    for ctype in ("image/png", "application/jsonp", "text/plainx"):
+        st, _, b = ctl.request("POST", f"/v1/license/clearkey?session={sid}",
+                               json.dumps(req).encode(), headers={"Content-Type": ctype})
+        check(st == 415 and b'"k"' not in b, f"a licence request typed {ctype}: {st} {b[:200]!r}")
+        st, _, b = ctl.request("POST", "/v1/playback", json.dumps({"title": "movie1"}).encode(),
+                               headers={"Content-Type": ctype})
+        check(st == 415, f"a playback start typed {ctype}: {st} {b[:200]!r}")
+    st, _, b = ctl.request("POST", f"/v1/license/clearkey?session={sid}",
+                           json.dumps(req).encode(),
+                           headers={"Content-Type": "application/json; charset=utf-8"})
+    check(st == 200, f"application/json with a charset: {st} {b[:200]!r}")
     # Licence gone (window ended) → 451, still no key.
     pg.psql("UPDATE licences SET available_from = now() - interval '1 hour', "
             "available_until = now() - interval '1 second' WHERE title_id = 'movie1'")
