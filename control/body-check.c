@@ -88,13 +88,20 @@ int body_report_check(json_t *body, struct body_report *ret)
 
 int body_heartbeat_check(json_t *body)
 {
-        json_t *titles = json_object_get(body, "titles");
+        json_t *titles = json_object_get(body, "titles"), *t;
+        size_t i;
 
-        if (!json_is_object(body) || !num_ok(body, "load", 1000) ||
+        /* load is a share of the edge's connection limit, 0..1 (the edge caps it there). */
+        if (!json_is_object(body) || !num_ok(body, "load", 1) ||
             !num_ok(body, "bytes_served", 9.2e18) || !num_ok(body, "disk_used", 9.2e18) ||
             !num_ok(body, "disk_total", 9.2e18) ||
             (titles && (!json_is_array(titles) || json_array_size(titles) > BODY_HOLDINGS_MAX)))
                 return -EINVAL;
+        /* Each held title an id as control's are: the edge lists no other (heartbeat.c). */
+        json_array_foreach(titles, i, t)
+                if (!json_is_string(t) || json_string_length(t) == 0 ||
+                    json_string_length(t) > BODY_ID_MAX)
+                        return -EINVAL;
         return 0;
 }
 

@@ -1165,6 +1165,12 @@ def test_edges_fill(ctl, pg):
     ctl.heartbeat("edge-a", {"load": -1}, expect=400)
     ctl.heartbeat("edge-a", {"load": "high"}, expect=400)
     ctl.heartbeat("edge-a", {"titles": "movie1"}, expect=400)
+    # load is a share, 0..1; titles are ids (1.5, numbers and a 100,000-byte string were
+    # stored).
+    ctl.heartbeat("edge-a", {"load": 1.5}, expect=400)
+    ctl.heartbeat("edge-a", {"titles": [1, 2, {"a": 1}]}, expect=400)
+    ctl.heartbeat("edge-a", {"titles": ["movie1", "x" * 100_000]}, expect=400)
+    ctl.heartbeat("edge-a", {"load": 1, "titles": ["movie1"]})
     plan = ctl.json("GET", "/v1/fill/plan?edge=edge-a", admin=True)
     objs = plan["objects"]
     check(plan["region"] == "eu-west" and objs, "fill plan")
