@@ -4,6 +4,7 @@
  * type (addresses and URLs through common/net-addr.h, CIDRs), reported at the offending node.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -332,6 +333,12 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
                                     CTL_PUBLIC_URL_MAX);
         for (size_t n = strlen(c->origin_url); n > 0 && c->origin_url[n - 1] == '/'; n--)
                 c->origin_url[n - 1] = '\0';
+        /* Content Steering's TTL is whole seconds: 1500ms would be answered as 1. */
+        if (c->steering_ttl_ms % 1000)
+                return cfg_error_at(err, name, buf, len, "steering_ttl",
+                                    "'steering_ttl' must be whole seconds (the steering answer's "
+                                    "TTL is), got %" PRIu64 "ms",
+                                    (uint64_t)c->steering_ttl_ms);
         /* Manifests judge an edge alive while its last heartbeat is younger than two periods
          * less cache_ttl (api-playback.c stale_param), so that a snapshot reused for up to
          * cache_ttl still drops a dead edge within two periods: at twice the period or more

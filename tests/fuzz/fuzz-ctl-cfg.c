@@ -12,6 +12,7 @@
 #include "fuzz.h"
 
 #include "ctl-cfg.h"
+#include "net-addr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -26,6 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(c->listen.n >= 1);
                 CHECK(!c->log.target || c->log.target[0]);
                 CHECK(c->cache_ttl_ms < 2 * c->heartbeat_period_ms);
+                CHECK(c->steering_ttl_ms % 1000 == 0);
+                CHECK(net_url_base_ok(c->public_url) && net_url_base_ok(c->origin_url));
                 n = strlen(c->public_url);
                 CHECK(n > 0 && c->public_url[n - 1] != '/');
                 ctl_cfg_free(c);

@@ -57,6 +57,19 @@ def main():
                               f"{(r.stdout + r.stderr).strip()!r}")
             elif not r.stderr.startswith(f"{bad}:{line}:") or "'log.target'" not in r.stderr:
                 failed.append(f"the refusal names the file, line {line} and key: {r.stderr!r}")
+        # steering_ttl in whole seconds: 1500ms was answered as TTL 1.
+        m = re.search(r"^steering_ttl: .*$", example, re.M)
+        if not m:
+            failed.append("the example has no steering_ttl line")
+        else:
+            bad = os.path.join(tmp, "ttl-fraction.yaml")
+            with open(bad, "w") as f:
+                f.write(example[:m.start()] + "steering_ttl: 1500ms" + example[m.end():])
+            line = example[:m.start()].count("\n") + 1
+            r = check_config(binary, bad)
+            if r.returncode != 2 or not r.stderr.startswith(f"{bad}:{line}:") or \
+                    "'steering_ttl' must be whole seconds" not in r.stderr:
+                failed.append(f"steering_ttl: 1500ms: exit {r.returncode}, {r.stderr.strip()!r}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for msg in failed:
