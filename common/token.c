@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,7 +506,32 @@ static int secret_decode(const char *s, uint8_t *out, size_t cap)
         return b64url_decode(s, len, out, cap);
 }
 
-int token_keyset_load(const char *path, struct token_keyset *ret, char *err, size_t errlen)
+/* err gets "path:line:col: <what>" at node (reading path again for the position), or
+ * "path: <what>" when it cannot be read. Returns -EINVAL. */
+__attribute__((format(printf, 5, 6))) static int key_error(const char *path, const char *node,
+                                                            char *err, size_t errlen,
+                                                            const char *fmt, ...)
+{
+        struct cfg_error cerr;
+        char what[256], *buf = NULL;
+        size_t len = 0;
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void)vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        if (cfg_read_file(path, &buf, &len, &cerr) < 0) {
+                snprintf(err, errlen, "%s: %s", path, what);
+                return -EINVAL;
+        }
+        (void)cfg_error_at(&cerr, path, buf, len, node, "%s", what);
+        free(buf);
+        snprintf(err, errlen, "%s", cerr.msg);
+        return -EINVAL;
+}
+
+int token_keyset_load(const char *path, size_t min_secret, struct token_keyset *ret, char *err,
+                      size_t errlen)
 {
         struct keys_file kf = {0};
         struct cfg_error cerr;
@@ -518,18 +544,31 @@ int token_keyset_load(const char *path, struct token_keyset *ret, char *err, siz
         struct key_entry *e = kf.keys.items;
         for (size_t i = 0; i < kf.keys.n; i++) {
                 struct token_key *k = &ks.keys[ks.n];
+                char node[48];
+
                 if (strlen(e[i].kid) > TOKEN_KID_MAX) {
-                        snprintf(err, errlen, "%s: key %zu: kid longer than %d bytes", path, i + 1,
-                                 TOKEN_KID_MAX);
-                        r = -EINVAL;
+                        snprintf(node, sizeof(node), "keys[%zu].kid", i);
+                        r = key_error(path, node, err, errlen,
+                                      "key %zu: kid longer than %d bytes", i + 1, TOKEN_KID_MAX);
                         goto out;
                 }
                 int n = secret_decode(e[i].secret, k->secret, sizeof(k->secret));
-                if (n < 16) {
-                        snprintf(err, errlen,
-                                 "%s: key %s: secret must be 16 to 64 bytes, hex or base64",
-                                 path, e[i].kid);
-                        r = -EINVAL;
+                if (n < 0 || (size_t)n < min_secret) {
+                        snprintf(node, sizeof(node), "keys[%zu].secret", i);
+                        if (n < 0)
+                                r = key_error(path, node, err, errlen,
+                                              "key %s: secret must be %zu to %d bytes, hex or "
+                                              "base64: it is neither, or longer",
+                                              e[i].kid, min_secret, TOKEN_SECRET_MAX);
+                        else
+                                r = key_error(path, node, err, errlen,
+                                              "key %s: secret is %d bytes; it must be %zu to %d "
+                                              "(hex or base64)%s",
+                                              e[i].kid, n, min_secret, TOKEN_SECRET_MAX,
+                                              min_secret >= TOKEN_SIGN_SECRET_MIN
+                                                  ? ": signing HS256 wants a key as long as "
+                                                    "the hash"
+                                                  : "");
                         goto out;
                 }
                 k->secret_len = (size_t)n;

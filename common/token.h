@@ -62,11 +62,18 @@ int token_verify(const struct token_keyset *ks, const char *jwt, size_t len, int
 int token_scope_check(const struct token_claims *c, const char *uri, size_t uri_len,
                       const char *client_ip);
 
+/* The shortest secret a verifier loads; a signer needs TOKEN_SIGN_SECRET_MIN (HS256 wants a
+ * key as long as the hash, RFC 7518 section 3.2). */
+#define TOKEN_SECRET_MIN      16
+#define TOKEN_SIGN_SECRET_MIN 32
+
 /*
  * Load a key file (YAML: `keys: [{kid: k1, secret: <64+ hex chars or base64>}]`, first key
- * signs). Start-up/reload only. Returns 0, or -errno / -EINVAL with a message in err.
+ * signs), each secret min_secret..TOKEN_SECRET_MAX bytes. Start-up/reload only. Returns 0, or
+ * -errno / -EINVAL with a message in err ("path:line:col: ..." at the key at fault).
  */
-int token_keyset_load(const char *path, struct token_keyset *ret, char *err, size_t errlen);
+int token_keyset_load(const char *path, size_t min_secret, struct token_keyset *ret, char *err,
+                      size_t errlen);
 
 /* base64url without padding. Return the output length, or -ENOBUFS / -EINVAL. */
 int b64url_encode(const uint8_t *in, size_t len, char *out, size_t cap);

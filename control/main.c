@@ -462,39 +462,6 @@ static void on_signal(struct uring_loop *loop, void *owner, const struct io_urin
                 log_error("cannot re-arm the signal reader");
 }
 
-/*
- * Control signs with these keys (HS256), which wants a secret at least as long as the hash
- * (RFC 7518 3.2); the database refuses shorter ones (001_schema.sql), so refuse them here,
- * where --check-config sees it, rather than in the migration at start-up. The edge only
- * verifies and accepts what common/token.c loads. Returns 0, or -EINVAL with err positioned
- * at the short secret in keys_file, or -errno when the file cannot be read again.
- */
-#define SIGN_SECRET_MIN 32
-
-static int keys_check_length(const char *keys_file, const struct token_keyset *ks,
-                             struct cfg_error *err)
-{
-        for (size_t i = 0; i < ks->n; i++) {
-                char node[48], *buf = NULL;
-                size_t len = 0;
-                int r;
-
-                if (ks->keys[i].secret_len >= SIGN_SECRET_MIN)
-                        continue;
-                r = cfg_read_file(keys_file, &buf, &len, err);
-                if (r < 0)
-                        return r;
-                snprintf(node, sizeof(node), "keys[%zu].secret", i);
-                r = cfg_error_at(err, keys_file, buf, len, node,
-                                 "key %s: secret is %zu bytes; signing needs %d to %d (HS256)",
-                                 ks->keys[i].kid, ks->keys[i].secret_len, SIGN_SECRET_MIN,
-                                 TOKEN_SECRET_MAX);
-                free(buf);
-                return r;
-        }
-        return 0;
-}
-
 /* Descriptors for max_connections clients, the database pool and the rest (listeners, the
  * loop, logs, the resolver): the soft limit goes up to the hard one (1024 by default, where
  * max_connections is 10,000), and a limit still short of it is said at start, not found as
@@ -580,14 +547,13 @@ int main(int argc, char **argv)
                         strerror(-r));
                 return 2;
         }
-        r = token_keyset_load(ctl->cfg->tokens.keys_file, &ctl->keys, kerr, sizeof(kerr));
+        /* Control signs with these keys (HS256): each secret as long as the hash at least
+         * (RFC 7518 3.2). The database refuses shorter ones (001_schema.sql); refused here,
+         * where --check-config sees it, not in the migration at start-up. */
+        r = token_keyset_load(ctl->cfg->tokens.keys_file, TOKEN_SIGN_SECRET_MIN, &ctl->keys, kerr,
+                              sizeof(kerr));
         if (r < 0) {
                 fprintf(stderr, "%s: tokens.keys_file: %s\n", cfg_path, kerr);
-                return 2;
-        }
-        r = keys_check_length(ctl->cfg->tokens.keys_file, &ctl->keys, &cerr);
-        if (r < 0) {
-                fprintf(stderr, "%s\n", cerr.msg);
                 return 2;
         }
         r = admin_token_load(ctl->cfg->admin.token_file, ctl->admin_token,

@@ -192,7 +192,8 @@ static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
                         r = -ENOMEM;
                         goto fail;
                 }
-                r = token_keyset_load(cfg->tokens.keys_file, rt->keys, err, sizeof(err));
+                r = token_keyset_load(cfg->tokens.keys_file, TOKEN_SECRET_MIN, rt->keys, err,
+                                      sizeof(err));
                 if (r < 0) {
                         log_error("cannot load token keys: %s", err);
                         goto fail;

@@ -133,7 +133,8 @@ int verify_cmd(const struct fill_opts *o)
                 keys = calloc(1, sizeof(*keys));
                 if (!keys)
                         return FILL_EXIT_ERROR;
-                int r = token_keyset_load(o->cfg.token_keys_file, keys, err, sizeof(err));
+                int r = token_keyset_load(o->cfg.token_keys_file, TOKEN_SECRET_MIN, keys, err,
+                                          sizeof(err));
                 if (r < 0 || keys->n == 0) {
                         /* The loader's reason (it names the file) when it failed; "no key"
                          * for a file without. */

@@ -242,12 +242,15 @@ TEST(keyset_file)
         close(fd);
         struct token_keyset ks;
         char err[512];
-        ASSERT_EQ(token_keyset_load(path, &ks, err, sizeof(err)), 0);
+        ASSERT_EQ(token_keyset_load(path, TOKEN_SECRET_MIN, &ks, err, sizeof(err)), 0);
         ASSERT_EQ(ks.n, 2);
         ASSERT_STREQ(ks.keys[0].kid, "a");
         ASSERT_EQ(ks.keys[0].secret_len, 24);
         ASSERT_EQ(ks.keys[0].secret[23], 0x17);
         ASSERT_EQ(ks.keys[1].secret_len, 27);
+        /* A signer's minimum: 24 bytes load to verify, not to sign. */
+        ASSERT_EQ(token_keyset_load(path, TOKEN_SIGN_SECRET_MIN, &ks, err, sizeof(err)), -EINVAL);
+        ASSERT_TRUE(strstr(err, "key a: secret is 24 bytes; it must be 32 to 64") != NULL);
         unlink(path);
 
         char path2[] = "/tmp/sluice-test-keys-XXXXXX";
@@ -256,8 +259,12 @@ TEST(keyset_file)
         const char *bad = "keys:\n  - {kid: a, secret: short}\n";
         ASSERT_EQ(write(fd, bad, strlen(bad)), strlen(bad));
         close(fd);
-        ASSERT_EQ(token_keyset_load(path2, &ks, err, sizeof(err)), -EINVAL);
+        ASSERT_EQ(token_keyset_load(path2, TOKEN_SECRET_MIN, &ks, err, sizeof(err)), -EINVAL);
         ASSERT_TRUE(strstr(err, "secret") != NULL);
+        /* The error says where: the file, then the line and column of the secret. */
+        char where[600];
+        snprintf(where, sizeof(where), "%s:2:", path2);
+        ASSERT_TRUE(strncmp(err, where, strlen(where)) == 0);
         unlink(path2);
 }
 
