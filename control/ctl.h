@@ -80,6 +80,9 @@ struct ctl_stmts {
 struct ctl {
         struct uring_loop *loop;
         struct ctl_cfg *cfg;
+        /* The configuration as control started: the keys read at start only keep these
+         * values, and a reload's warning compares with them. */
+        struct ctl_cfg *start_cfg;
         struct pgdb *db;
         /* The admin writes (registrations, licences, edges, ended sessions): a title's
          * registration can take seconds, longer than a player's query may wait, and is not

@@ -325,7 +325,7 @@ static void reload(struct ctl *ctl)
                 ctl_cfg_free(cfg);
                 return;
         }
-        restart_only_changes(ctl->cfg, cfg);
+        restart_only_changes(ctl->start_cfg ? ctl->start_cfg : ctl->cfg, cfg);
         geo_table_free(ctl->geo);
         geo_table_free(ctl->trusted);
         ctl->geo = geo;
@@ -541,6 +541,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s\n", cerr.msg);
                 return 2;
         }
+        /* A copy for reloads to compare with (restart_only_changes). */
+        if (!check && ctl_cfg_load(cfg_path, &ctl->start_cfg, &cerr) < 0)
+                ctl->start_cfg = NULL;
         r = tables_build(ctl->cfg, &ctl->geo, &ctl->trusted);
         if (r < 0) {
                 fprintf(stderr, "%s: country_prefixes or trusted_proxies: %s\n", cfg_path,
@@ -771,6 +774,7 @@ out:
         OPENSSL_cleanse(ctl->admin_token, sizeof(ctl->admin_token));
         metrics_reg_free(ctl->m.reg);
         ctl_cfg_free(ctl->cfg);
+        ctl_cfg_free(ctl->start_cfg);
         notify_free(notify);
         notify = NULL;
         if (sig_fd >= 0)

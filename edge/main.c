@@ -383,8 +383,11 @@ static void reload(struct edge_server *srv, const char *path)
                 log_error("reload failed; keeping the running configuration");
                 return;
         }
-        /* Said only of a reload that applies: a refused one keeps every key as it runs. */
-        restart_only_changes(old->cfg, rt->cfg, srv->access_fd >= 0);
+        /* Said only of a reload that applies: a refused one keeps every key as it runs. The
+         * running values of the keys read at start only are the start's, whatever reloads
+         * came since. */
+        restart_only_changes(srv->start_cfg ? srv->start_cfg : old->cfg, rt->cfg,
+                             srv->access_fd >= 0);
         /* New certificates, same ticket keys: sessions resume across the reload. */
         for (size_t i = 0; i < cfg->tls.n; i++)
                 tls_ctx_share_tickets(rt->tls[i], old->tls[i]);
@@ -600,6 +603,10 @@ int main(int argc, char **argv)
 
         memset(&srv, 0, sizeof(srv));
         srv.access_fd = -1;
+        /* A copy for reloads to compare with (restart_only_changes); without it (the file
+         * changed or went this very moment) they compare with the last one loaded. */
+        if (edge_cfg_load(config, &srv.start_cfg, &err) < 0)
+                srv.start_cfg = NULL;
         pthread_mutex_init(&srv.sums_lock, NULL);
         pthread_mutex_init(&srv.rt_lock, NULL);
         r = runtime_new(cfg, &rt); /* takes cfg */
@@ -764,6 +771,7 @@ out:
         if (srv.store)
                 store_close(srv.store);
         edge_runtime_put(atomic_load(&srv.rt));
+        edge_cfg_free(srv.start_cfg);
         pthread_mutex_destroy(&srv.rt_lock);
         return exit_code;
 }

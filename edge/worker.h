@@ -167,6 +167,9 @@ struct edge_server {
 
         pthread_mutex_t sums_lock; /* the fill plan's SHA-256 sums (plan-sums.c) */
         struct plan_sums *sums;
+        /* The configuration as the edge started (main thread only): the keys read at start
+         * only keep these values, and a reload's warning compares with them. */
+        struct edge_cfg *start_cfg;
 };
 
 /*

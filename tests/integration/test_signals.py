@@ -387,6 +387,7 @@ def sighup_names_keys_that_need_a_restart(e):
     t = Edge(e.binary, {"log": {"access_log": None}})
     try:
         t.start()
+        first = copy.deepcopy(t.cfg)
         deep_merge(t.cfg, {"workers": 1,
                            "cache": {"fd_cache": 16, "index_map_size": "2G",
                                      "scrub_rate": "2M", "scrub_pause": "2h"},
@@ -405,6 +406,22 @@ def sighup_names_keys_that_need_a_restart(e):
                   f"the reload names {key} as needing a restart: {said!r}")
         check("max_pipeline" not in said, f"a key the reload applies is not named: {said!r}")
         check(t.running(), "edge died on the reload")
+        # The running values are the start's: the same file again still differs from them
+        # (it was compared with the last file and said nothing), and the start's file again
+        # differs in nothing (it named every key as changed).
+        start = os.path.getsize(t.log_path)
+        t.reload()
+        said = "\n".join(ln for ln in edge_log_since(t, start).splitlines() if "restart" in ln)
+        check(re.search(r"(^|[ ,'])workers([ ,']|$)", said) is not None,
+              f"a second reload of the same file names workers again: {said!r}")
+        for key in ("workers", "cache", "sandbox", "user", "log", "limits"):
+            t.cfg.pop(key, None)
+        t.cfg.update(copy.deepcopy(first))
+        t.write_config()
+        start = os.path.getsize(t.log_path)
+        t.reload()
+        said = "\n".join(ln for ln in edge_log_since(t, start).splitlines() if "restart" in ln)
+        eq(said, "", "a reload back to the start's values names no key")
     finally:
         t.stop()
         t.cleanup()

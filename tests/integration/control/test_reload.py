@@ -49,6 +49,23 @@ def main(binary, tmp):
     check("session_ttl" not in said, f"a key the reload applies is not named: {said!r}")
     check(ctl.request("GET", "/healthz")[0] == 200, "the running listener answers after reload")
 
+    # The running values are the start's: the same file again still differs from them (it
+    # was compared with the last file and said nothing), and the start's own file again
+    # names nothing (it named every key).
+    start = len(ctl.log)
+    ctl.proc.send_signal(signal.SIGHUP)
+    ctl.wait_log(r"configuration reloaded", start=start)
+    said = "".join(line for line in ctl.log[start:] if "restart" in line)
+    check(" listen," in said or " listen " in said or "'listen'" in said,
+          f"a second reload of the same file names listen again: {said!r}")
+    with open(ctl.cfg_path, "w") as f:
+        f.write(cfg)
+    start = len(ctl.log)
+    ctl.proc.send_signal(signal.SIGHUP)
+    ctl.wait_log(r"configuration reloaded", start=start)
+    said = "".join(line for line in ctl.log[start:] if "restart" in line)
+    check(said == "", f"a reload back to the start's file names no key: {said!r}")
+
     # An admin token file the reload cannot use: the running configuration stays, and the
     # log says which file and why, as the start would.
     with open(ctl.token_file, "w") as f:
