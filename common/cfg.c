@@ -227,6 +227,8 @@ int cfg_parse_duration_ms(const char *s, int64_t *ret)
                 mult = 60 * 1000;
         else if (!strcmp(p, "h"))
                 mult = 3600 * 1000;
+        else if (!strcmp(p, "d"))
+                mult = 86400 * 1000;
         else
                 return -EINVAL;
         if (v > (uint64_t)INT64_MAX / mult)
@@ -307,7 +309,7 @@ static const char *type_name(enum cfg_type t)
         case CFG_SIZE:
                 return "a size (e.g. 512M, 800G)";
         case CFG_DURATION:
-                return "a duration (e.g. 500ms, 10s, 5m, 1h)";
+                return "a duration (e.g. 500ms, 10s, 5m, 1h, 7d)";
         case CFG_STRING:
                 return "a string";
         case CFG_STRLIST:
@@ -320,6 +322,38 @@ static const char *type_name(enum cfg_type t)
                 return "a scalar";
         }
         return "?";
+}
+
+/* ms as the file would write it: the largest unit it is a whole number of ("7d", "90s"). */
+static void duration_text(int64_t ms, char *buf, size_t cap)
+{
+        static const struct {
+                int64_t ms;
+                const char *unit;
+        } units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+                if (ms != 0 && ms % units[i].ms == 0) {
+                        snprintf(buf, cap, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
+                        return;
+                }
+        snprintf(buf, cap, "%" PRId64 "ms", ms);
+}
+
+/* A duration value outside the field's bounds: the message writes them as the file would. */
+static int check_duration_bounds(const struct cfg_field *f, int64_t v, char *err, size_t errlen)
+{
+        char lo[32], hi[32];
+
+        if (v >= f->min && (f->max == 0 || v <= f->max))
+                return 0;
+        duration_text(f->min, lo, sizeof(lo));
+        duration_text(f->max, hi, sizeof(hi));
+        if (f->max == 0)
+                snprintf(err, errlen, "must be at least %s", lo);
+        else
+                snprintf(err, errlen, "must be between %s and %s", lo, hi);
+        return -ERANGE;
 }
 
 /* Checks value v against the field's numeric bounds; the unit is only for the message. */
@@ -393,7 +427,7 @@ static int set_scalar(const struct cfg_field *f, void *dst, const char *text, ch
                 int64_t v;
                 if (cfg_parse_duration_ms(text, &v) < 0)
                         goto bad_type;
-                if ((r = check_bounds(f, v, "ms", err, errlen)) < 0)
+                if ((r = check_duration_bounds(f, v, err, errlen)) < 0)
                         return r;
                 *(int64_t *)dst = v;
                 return 0;

@@ -74,7 +74,7 @@ static const struct cfg_field t_fields[] = {
         {.key = "size", .type = CFG_SIZE, .offset = offsetof(struct t_cfg, size), .min = 1024,
          .def = "1M"},
         {.key = "delay", .type = CFG_DURATION, .offset = offsetof(struct t_cfg, delay_ms),
-         .def = "250ms"},
+         .def = "250ms", .min = 100, .max = 7 * 86400000ll},
         {.key = "name", .type = CFG_STRING, .offset = offsetof(struct t_cfg, name),
          .required = true},
         {.key = "optional", .type = CFG_STRING, .offset = offsetof(struct t_cfg, optional),
@@ -323,9 +323,9 @@ TEST(wrong_types)
                      "\"100Mb\"");
         ASSERT_FAILS("name: n\nsize: 10Xb\n",
                      "t.yaml:2:7: 'size' must be a size (e.g. 512M, 800G), got \"10Xb\"");
-        ASSERT_FAILS("name: n\ndelay: 5d\n",
-                     "t.yaml:2:8: 'delay' must be a duration (e.g. 500ms, 10s, 5m, 1h), got "
-                     "\"5d\"");
+        ASSERT_FAILS("name: n\ndelay: 5w\n",
+                     "t.yaml:2:8: 'delay' must be a duration (e.g. 500ms, 10s, 5m, 1h, 7d), got "
+                     "\"5w\"");
         ASSERT_FAILS("name: n\nmode: slow\n",
                      "t.yaml:2:7: 'mode' must be fast or safe, got \"slow\"");
         ASSERT_FAILS("[a, b]\n", "t.yaml:1:1: the top level must be a mapping");
@@ -349,6 +349,11 @@ TEST(bounds)
                      "t.yaml:2:25: 'net.backlog' must be between 1 and 4096, got \"0\"");
         ASSERT_FAILS("name: n\nnet: {bind: b, timeout: 0s}\n",
                      "t.yaml:2:25: 'net.timeout' must be at least 1ms, got \"0s\"");
+        /* Duration bounds written as the file would write them, not in milliseconds. */
+        ASSERT_FAILS("name: n\ndelay: 50ms\n",
+                     "t.yaml:2:8: 'delay' must be between 100ms and 7d, got \"50ms\"");
+        ASSERT_FAILS("name: n\ndelay: 8d\n",
+                     "t.yaml:2:8: 'delay' must be between 100ms and 7d, got \"8d\"");
         ASSERT_FAILS("name: n\npeers: [{name: a, weight: 101}]\n",
                      "t.yaml:2:27: 'peers[0].weight' must be between 0 and 100, got \"101\"");
 
@@ -562,8 +567,10 @@ TEST(parse_duration)
         ASSERT_EQ(v, INT64_MAX);
         ASSERT_EQ(cfg_parse_duration_ms("9223372036854775808ms", &v), -EINVAL);
         ASSERT_EQ(cfg_parse_duration_ms("9223372036854776s", &v), -EINVAL);
-        static const char *const bad[] = {"",     "s",  "-1s", "1.5s", "1 s", "1S",
-                                          "1sec", "1d", "ms",  "1mss", "1hm"};
+        ASSERT_EQ(cfg_parse_duration_ms("7d", &v), 0);
+        ASSERT_EQ(v, 7 * 86400000ll);
+        static const char *const bad[] = {"",     "s",  "-1s", "1.5s", "1 s",  "1S",
+                                          "1sec", "1D", "ms",  "1mss", "1hm", "1dd"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 if (cfg_parse_duration_ms(bad[i], &v) != -EINVAL)
                         TEST_FAIL_AT("accepted \"%s\"", bad[i]);

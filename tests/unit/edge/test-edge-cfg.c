@@ -248,8 +248,8 @@ TEST(cross_field_rules)
                           "\"100001\"");
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "limits: {header_timeout: 10ms}\n",
-                          "edge.yaml:4:26: 'limits.header_timeout' must be between 100ms and "
-                          "3600000ms, got \"10ms\"");
+                          "edge.yaml:4:26: 'limits.header_timeout' must be between 100ms and 1h, "
+                          "got \"10ms\"");
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "limits: {max_headers: 101}\n",
                           "edge.yaml:4:23: 'limits.max_headers' must be between 8 and 100, got "
