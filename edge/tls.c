@@ -461,9 +461,12 @@ static int ctx_setup(struct tls_ctx *t, SSL_CTX *ctx, const struct edge_cfg_tls 
 }
 
 /* OpenSSL's passphrase callback: none is given (the key is refused, not prompted for). */
+/* userdata: a bool set when the key asked for a passphrase (cert_load says so). */
 static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
 {
-        (void)buf, (void)size, (void)rwflag, (void)userdata;
+        (void)buf, (void)size, (void)rwflag;
+        if (userdata)
+                *(bool *)userdata = true;
         return 0;
 }
 
@@ -489,14 +492,32 @@ static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cf
         /* A key under a passphrase is refused, never prompted for: OpenSSL's default would
          * ask on the terminal, holding a reload (and the watchdog) on it, through system
          * calls the sandbox does not allow. */
+        bool asked = false;
+
         SSL_CTX_set_default_passwd_cb(c->ctx, no_passphrase);
+        SSL_CTX_set_default_passwd_cb_userdata(c->ctx, &asked);
         if (SSL_CTX_use_PrivateKey_file(c->ctx, cc->key, SSL_FILETYPE_PEM) != 1) {
-                snprintf(err, errlen,
-                         "%s: cannot load the private key (one under a passphrase is not "
-                         "taken: store it without)",
-                         cc->key);
+                unsigned long e = ERR_peek_last_error();
+                char why[160];
+
+                SSL_CTX_set_default_passwd_cb_userdata(c->ctx, NULL);
+                ERR_error_string_n(e, why, sizeof(why));
+                ERR_clear_error();
+                if (asked)
+                        snprintf(err, errlen,
+                                 "%s: cannot load the private key (one under a passphrase is "
+                                 "not taken: store it without)",
+                                 cc->key);
+                else if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+                         (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+                          ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH))
+                        snprintf(err, errlen, "%s does not match %s", cc->key, cc->cert);
+                else
+                        snprintf(err, errlen, "%s: cannot load the private key (%s)", cc->key,
+                                 why);
                 return -EINVAL;
         }
+        SSL_CTX_set_default_passwd_cb_userdata(c->ctx, NULL);
         if (SSL_CTX_check_private_key(c->ctx) != 1) {
                 snprintf(err, errlen, "%s does not match %s", cc->key, cc->cert);
                 return -EINVAL;

@@ -700,6 +700,15 @@ TEST(bad_certificates)
 
         ASSERT_EQ(tls_ctx_new(&cfg, NULL, &t, err, sizeof(err)), -EINVAL);
         ASSERT_TRUE(strstr(err, "does not match") != NULL);
+        /* A key of the certificate's own type that is another key (the CA's, P-256 as a's):
+         * OpenSSL refuses it as it loads, and that is a mismatch, not a passphrase. */
+        char ca_key[160];
+        snprintf(ca_key, sizeof(ca_key), "%s/ca.key", fx.dir);
+        certs[0].key = ca_key;
+        ASSERT_EQ(tls_ctx_new(&cfg, NULL, &t, err, sizeof(err)), -EINVAL);
+        ASSERT_TRUE(strstr(err, "does not match") != NULL);
+        ASSERT_TRUE(strstr(err, "passphrase") == NULL);
+        certs[0].key = fx.b_key;
         certs[0].cert = (char *)"/nonexistent.pem";
         ASSERT_EQ(tls_ctx_new(&cfg, NULL, &t, err, sizeof(err)), -EINVAL);
         ASSERT_TRUE(strstr(err, "certs[0]: /nonexistent.pem") != NULL);
