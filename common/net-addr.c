@@ -115,3 +115,26 @@ bool net_url_base_ok(const char *u)
 {
         return net_url_ok(u) && !strpbrk(u, "?#@");
 }
+
+bool net_origin_ok(const char *o)
+{
+        const char *host;
+
+        if (!o)
+                return false;
+        if (!strcmp(o, "*"))
+                return true;
+        if (!strncasecmp(o, "http://", 7))
+                host = o + 7;
+        else if (!strncasecmp(o, "https://", 8))
+                host = o + 8;
+        else
+                return false;
+        /* No length bound here: the lists that hold origins set their own. */
+        if (!*host || *host == ':')
+                return false;
+        for (const char *p = host; *p; p++)
+                if ((unsigned char)*p <= ' ' || *p == 0x7f || strchr("/?#@\"<>\\", *p))
+                        return false;
+        return true;
+}

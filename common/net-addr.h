@@ -34,3 +34,7 @@ bool net_url_ok(const char *u);
 /* Whether u is such a URL that paths can be appended to: no userinfo, query or fragment
  * (a path appended to "http://a/b?c#d" lands in its fragment). NULL: false. */
 bool net_url_base_ok(const char *u);
+
+/* Whether o can match a browser's Origin (RFC 6454 serialisation): "*" (any), or
+ * http[s]://host[:port] with nothing after it, no path, not even a "/". NULL: false. */
+bool net_origin_ok(const char *o);

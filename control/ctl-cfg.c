@@ -299,6 +299,11 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
                         return cfg_error_at(err, name, buf, len, path,
                                             "'%s': longer than an origin can be (%d bytes)",
                                             path, CTL_ORIGIN_MAX - 1);
+                if (!net_origin_ok(c->cors_origins.items[i]))
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': \"%s\" is not an origin: \"*\", or "
+                                            "http(s)://host[:port] with no path",
+                                            path, c->cors_origins.items[i]);
         }
         for (size_t i = 0; i < c->trusted_proxies.n; i++) {
                 snprintf(path, sizeof(path), "trusted_proxies[%zu]", i);

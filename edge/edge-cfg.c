@@ -382,6 +382,16 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
         char path[64];
         int r;
 
+        /* An entry no browser's Origin can ever be ("example.com", "https://a.example/")
+         * would leave the player it was meant for without CORS, silently. */
+        for (size_t i = 0; i < c->cors_origins.n; i++) {
+                snprintf(path, sizeof(path), "cors_origins[%zu]", i);
+                if (!net_origin_ok(c->cors_origins.items[i]))
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': \"%s\" is not an origin: \"*\", or "
+                                            "http(s)://host[:port] with no path",
+                                            path, c->cors_origins.items[i]);
+        }
         if (c->listen.n > EDGE_CFG_MAX_LISTEN)
                 return -EINVAL; /* the table bounds the list; kept for the array below */
         struct sockaddr_storage addrs[EDGE_CFG_MAX_LISTEN];

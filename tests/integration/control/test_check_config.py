@@ -57,6 +57,21 @@ def main():
                               f"{(r.stdout + r.stderr).strip()!r}")
             elif not r.stderr.startswith(f"{bad}:{line}:") or "'log.target'" not in r.stderr:
                 failed.append(f"the refusal names the file, line {line} and key: {r.stderr!r}")
+        # A CORS origin no browser sends (no scheme, or a path) is refused where it is written.
+        m = re.search(r"^cors_origins: .*$", example, re.M)
+        if not m:
+            failed.append("the example has no cors_origins line")
+        else:
+            bad = os.path.join(tmp, "cors-path.yaml")
+            with open(bad, "w") as f:
+                f.write(example[:m.start()] + 'cors_origins: ["https://ok.example/"]'
+                        + example[m.end():])
+            line = example[:m.start()].count("\n") + 1
+            r = check_config(binary, bad)
+            if r.returncode != 2 or not r.stderr.startswith(f"{bad}:{line}:") or \
+                    "is not an origin" not in r.stderr:
+                failed.append(f"cors_origins with a path: exit {r.returncode}, "
+                              f"{r.stderr.strip()!r}")
         # steering_ttl in whole seconds: 1500ms was answered as TTL 1.
         m = re.search(r"^steering_ttl: .*$", example, re.M)
         if not m:

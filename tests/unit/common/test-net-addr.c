@@ -141,6 +141,16 @@ TEST(urls)
         ASSERT_TRUE(!net_url_base_ok("http://user:pw@a"));
         ASSERT_TRUE(!net_url_base_ok("ftp://a"));
         ASSERT_TRUE(!net_url_base_ok(NULL));
+        /* What a browser's Origin can be. */
+        ASSERT_TRUE(net_origin_ok("*"));
+        ASSERT_TRUE(net_origin_ok("https://player.example"));
+        ASSERT_TRUE(net_origin_ok("http://127.0.0.1:8080"));
+        ASSERT_TRUE(!net_origin_ok("example.com"));
+        ASSERT_TRUE(!net_origin_ok("https://player.example/"));
+        ASSERT_TRUE(!net_origin_ok("https://player.example/app"));
+        ASSERT_TRUE(!net_origin_ok("https://user@player.example"));
+        ASSERT_TRUE(!net_origin_ok("**"));
+        ASSERT_TRUE(!net_origin_ok(NULL));
         ASSERT_TRUE(!net_url_ok("http://a\\b"));
         ASSERT_TRUE(!net_url_ok("http://a\x7f"));
 
