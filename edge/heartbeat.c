@@ -310,18 +310,23 @@ static int64_t cfg_now_ms(struct heartbeat *hb, bool plan)
         return v;
 }
 
-/* Why a fetch of the fill plan failed (plan_sums_refresh()'s -errno), for the log. */
-static const char *plan_err_str(int n)
+/* Why a fetch of the fill plan failed (plan_sums_refresh()'s -errno), for the log, with what
+ * libcurl said (curl_why) or the status control answered. */
+static void plan_err_str(int n, const char *curl_why, long status, char *out, size_t cap)
 {
         switch (n) {
         case -EIO:
-                return "no answer (unreachable, timed out, or over 64 MiB)";
+                snprintf(out, cap, "no answer (%s)",
+                         curl_why[0] ? curl_why : "unreachable, timed out, or over 64 MiB");
+                break;
         case -EPROTO:
-                return "an answer other than 200";
+                snprintf(out, cap, "an answer other than 200 (%ld)", status);
+                break;
         case -EINVAL:
-                return "not a fill plan (malformed, or over 100000 objects)";
+                snprintf(out, cap, "not a fill plan (malformed, or over 100000 objects)");
+                break;
         default:
-                return strerror(-n);
+                snprintf(out, cap, "%s", strerror(-n));
         }
 }
 
@@ -351,8 +356,14 @@ static void refresh_plan(struct heartbeat *hb, CURL *curl)
         }
         if ((hb->plan_ms && now_ms - hb->plan_ms < period) || now_ms < hb->plan_retry_ms)
                 return;
+        char curl_why[CURL_ERROR_SIZE] = "", why[CURL_ERROR_SIZE + 64];
+        long status = 0;
+
         curl_fresh(hb, curl);
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_why);
         n = plan_sums_refresh(hb->srv, curl);
+        (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
         if (n == -ENOKEY)
                 return; /* no secret: said once at start-up */
         if (n < 0) {
@@ -372,7 +383,8 @@ static void refresh_plan(struct heartbeat *hb, CURL *curl)
                 } else if (n != -EACCES && (hb->plan_ok || hb->plan_err != n)) {
                         /* Once per kind of failure, the first fetch's included: an edge that
                          * never got a plan must say why as loudly as one that lost it. */
-                        log_warn("fill plan from control: %s; %s, retrying", plan_err_str(n),
+                        plan_err_str(n, curl_why, status, why, sizeof(why));
+                        log_warn("fill plan from control: %s; %s, retrying", why,
                                  hb->plan_sums ? "keeping the last one" : "none yet");
                 }
                 hb->plan_ok = false;

@@ -169,6 +169,34 @@ def bad_first_plan_said(binary):
 
 
 @test
+def unreachable_control_said_why(binary):
+    # A control nothing listens for: the warning carries libcurl's reason (it said only "no
+    # answer (unreachable, timed out, or over 64 MiB)", while the reason was known).
+    e = Edge(binary)
+    try:
+        secret = os.path.join(e.dir, "heartbeat.key")
+        with open(secret, "w") as f:
+            f.write("a" * 64 + "\n")
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            dead = s.getsockname()[1]  # closed again: nothing listens there
+        e.cfg["control"] = {"url": f"http://{HOST}:{dead}", "edge_id": "edge-dead",
+                            "region": "eu-west", "heartbeat": "1s", "plan_period": "1s",
+                            "secret_file": secret}
+        e.start()
+        deadline = time.monotonic() + 10
+        line = ""
+        while not line and time.monotonic() < deadline:
+            line = next((ln for ln in e.log_tail(200).splitlines()
+                         if "fill plan from control: no answer (" in ln), "")
+            time.sleep(0.05)
+        check("onnect" in line, f"the warning says why: {line!r}")
+        e.stop()
+    finally:
+        e.cleanup()
+
+
+@test
 def sigterm_mid_plan(binary):
     ctl = StubControl()
     e = None
