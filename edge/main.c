@@ -57,7 +57,7 @@ static void usage(FILE *f)
                    "  -c, --config FILE    configuration file (YAML)\n"
                    "      --check-config   validate the configuration and the files it names\n"
                    "                       (tokens, keys, certificates), exit (2 if bad)\n"
-                   "  -w, --workers N      client worker threads (overrides 'workers')\n"
+                   "  -w, --workers N      client worker threads, 0 one per CPU (overrides 'workers')\n"
                    "  -h, --help           show this help\n"
                    "  -V, --version        show the version\n"
                    "\n"
@@ -522,7 +522,7 @@ int main(int argc, char **argv)
         struct cfg_error err;
         const char *config = NULL;
         bool check_only = false;
-        long workers_flag = 0;
+        long workers_flag = -1; /* -1: not given; 0, as the key: one per CPU */
         int *client_fds = NULL, *admin_fds = NULL;
         unsigned n_workers, n_addrs;
         sigset_t sigs;
@@ -540,8 +540,11 @@ int main(int argc, char **argv)
                         char *end;
                         errno = 0;
                         workers_flag = strtol(optarg, &end, 10);
-                        if (errno || *end || workers_flag < 1 || workers_flag > MAX_WORKERS) {
-                                fprintf(stderr, "sluice-edge: --workers must be 1..%d\n",
+                        if (errno || *end || end == optarg || workers_flag < 0 ||
+                            workers_flag > MAX_WORKERS) {
+                                fprintf(stderr,
+                                        "sluice-edge: --workers must be 0..%d (0: one per CPU, "
+                                        "as the workers key)\n",
                                         MAX_WORKERS);
                                 return 2;
                         }
@@ -615,9 +618,9 @@ int main(int argc, char **argv)
                 return r == -EINVAL ? 2 : 1;
         edge_runtime_publish(&srv, rt);
 
-        n_workers = workers_flag           ? (unsigned)workers_flag
-                    : rt->cfg->workers > 0 ? (unsigned)rt->cfg->workers
-                                           : usable_cpus();
+        n_workers = workers_flag > 0                          ? (unsigned)workers_flag
+                    : workers_flag < 0 && rt->cfg->workers > 0 ? (unsigned)rt->cfg->workers
+                                                               : usable_cpus();
         if (n_workers < 1)
                 n_workers = 1;
         if (n_workers > MAX_WORKERS)

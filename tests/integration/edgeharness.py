@@ -448,6 +448,7 @@ class Edge:
         deep_merge(self.cfg, overrides or {})
         self.proc = None
         self.preexec = None  # run in the child before exec (e.g. its resource limits)
+        self.args = []  # command-line options after --config
         self.objects = {}
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -463,7 +464,7 @@ class Edge:
         """Start and wait until ready; env is added to the edge's environment only."""
         self.write_config()
         logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "--config", self.config_path],
+        self.proc = subprocess.Popen([self.binary, "--config", self.config_path] + self.args,
                                      stdout=logf, stderr=logf, stdin=subprocess.DEVNULL,
                                      preexec_fn=self.preexec,
                                      env=dict(os.environ, **env) if env else None)
