@@ -709,10 +709,10 @@ static void on_done(void *ud, int err)
                         finish(f, FILL_FAILED);
                         return;
                 }
-                if (f->verdict == 0 && !f->fresh_tried && err != -ETIMEDOUT &&
-                    err != -ECONNREFUSED) {
+                if (f->verdict == 0 && !f->fresh_tried && err == -EPIPE) {
                         /* A pooled connection the upstream had closed, or one left out of
-                         * step by an earlier over-long body: once more on a new one. */
+                         * step by an earlier over-long body: once more on a new one (a new
+                         * one that failed so was the upstream's own answer). */
                         f->fresh_tried = true;
                         if (start_from(f, f->upstream_idx, true) == 0)
                                 return;

@@ -317,7 +317,19 @@ static void collect_done(struct upstream_ctx *ctx)
                 (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
                 if (!f)
                         continue;
-                fetch_finish(f, f->stopped ? -ECANCELED : err_of(msg->data.result));
+                int err = f->stopped ? -ECANCELED : err_of(msg->data.result);
+                long conns = 0;
+
+                /* Before any head on a connection from the pool (none was made for it): the
+                 * upstream had closed it, or an earlier answer left it out of step. Said as
+                 * -EPIPE, which the fill tries once more on a new connection; a new
+                 * connection that fails so is the upstream's answer, not worth another. */
+                if ((err == -ECONNRESET || err == -EPROTO) && !f->head_seen &&
+                    curl_easy_getinfo(msg->easy_handle, CURLINFO_NUM_CONNECTS, &conns) ==
+                        CURLE_OK &&
+                    conns == 0)
+                        err = -EPIPE;
+                fetch_finish(f, err);
         }
 }
 

@@ -56,7 +56,8 @@ struct upstream_cbs {
         /* Body bytes. Return 0 to go on, < 0 to stop the fetch. */
         int (*on_body)(void *ud, const char *buf, size_t len);
         /* The fetch ended: 0 when the body arrived whole, -errno otherwise (-ECANCELED when
-         * on_head/on_body stopped it or the context is going away, -ETIMEDOUT for timeouts).
+         * on_head/on_body stopped it or the context is going away, -ETIMEDOUT for timeouts,
+         * -EPIPE for a connection from the pool that failed before any head).
          * The fetch is freed after this returns; on_done may start another fetch. */
         void (*on_done)(void *ud, int err);
 };

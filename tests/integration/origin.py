@@ -28,6 +28,7 @@ process (edgeharness.serve_origin) whose paths choose how it answers, by their f
   /redirect/...  302 to /ok/... (must not be followed)
   /e500/... 500, /e503/... 503, /e404/... 404, /e410/... 410, each with a short body
   /mute/...      reads the request and never answers until the gate of "mute" is set
+  /reset/...     reads the request and resets the connection, no answer at all
 
 A path with no object added (other than the status and /mute/ kinds) is a 404. Setting `force`
 to a kind gives every path that kind (a parent that always fails). A path given a time in
@@ -40,6 +41,7 @@ an event per path, set on its first request.
 import email.utils
 import gzip
 import socket
+import struct
 import threading
 import time
 
@@ -89,6 +91,10 @@ class Origin:
         data = self.objects.get(path)
         if kind == "mute":
             self.gate("mute").wait(30)
+            h.close_connection = True
+            return
+        if kind == "reset":
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             h.close_connection = True
             return
         if kind in ("e500", "e503", "e404", "e410"):

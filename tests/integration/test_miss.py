@@ -530,6 +530,30 @@ def conflicting_lengths_refused(ctx):
 
 
 @test
+def reset_before_head_asked_twice_at_most(ctx):
+    """An upstream that resets the connection before any head: a pooled connection is tried
+    again once on a new one (libcurl does so itself), and a new connection's reset is the
+    upstream's answer (the fill asked a third time, on a new connection again)."""
+    o = Origin()
+    e = Edge(ctx.binary, {"workers": 1, "upstreams": [{"url": o.url}]})
+    ctx.others.append(e)
+    e.start()
+    try:
+        warm = "/ok/reset/warm.m4s"
+        o.add(warm, RNG.randbytes(1000))
+        expect_body(get(e, warm), o.objects[warm], "a fill that leaves a pooled connection")
+        key = "/reset/t/seg.m4s"
+        o.add(key, RNG.randbytes(1000))
+        eq(get(e, key).status, 502, "a reset before the head")
+        check(1 <= o.count(key) <= 2, f"origin asked {o.count(key)} times")
+        check(not listed(e, key), "nothing kept")
+    finally:
+        e.stop()
+        ctx.others.remove(e)
+        o.srv.shutdown()
+
+
+@test
 def unreadable_length_refused(ctx):
     """A Content-Length that is not 1*DIGIT (RFC 9110 section 8.6) is a framing error (RFC 9112
     section 6.3): libcurl reads "1e3" as 1 and "0x10" as 0, and a fill that took that length
