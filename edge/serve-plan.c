@@ -724,18 +724,21 @@ static void plan_fill_body(struct serve_plan *p, struct conn *c, const struct ht
  * plan's, or an upstream's) is checked only once every byte is in: a range that stops short of
  * the object's end would otherwise be served whole and look correct before the check, so it
  * waits for FILL_DONE (a failed check ends the fill FILL_FAILED: 502). Whole bodies and ranges
- * up to the end hold back the last byte until then anyway; an empty body has no last byte to
- * hold back, so it waits too. Without a known SHA-256 nothing is checked, and a range is
- * served as the bytes arrive.
+ * up to the end hold back the last byte until the commit anyway; an empty body has no last
+ * byte to hold back, so it waits for the commit, checked or not (a whole answer means a hit
+ * next, docs/edge.md). Without a known SHA-256 nothing is checked, and a range is served as
+ * the bytes arrive.
  */
 static bool waits_for_check(const struct serve_kept *k, struct fill *f)
 {
         struct http_range rg = {0};
 
-        if (!f->has_sha || fill_state_get(f) == FILL_DONE)
+        if (fill_state_get(f) == FILL_DONE)
                 return false;
         if (f->size == 0)
                 return true;
+        if (!f->has_sha)
+                return false;
         if (!k->range[0] || !fill_if_range_ok(k, f))
                 return false;
         return http_range_parse(k->range, strlen(k->range), f->size, &rg) == HTTP_RANGE_SINGLE &&

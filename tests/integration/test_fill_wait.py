@@ -9,6 +9,8 @@ For each of HTTP/1.1, h2c, HTTP/1.1 over TLS and h2 (curl; TLS in userspace reco
                                    and the answer still ends whole; the object is then a hit
   <proto>_range_waits_out_slow_commit  the same for bytes 10-19, which wait for the commit's
                                    check before the answer begins
+  <proto>_empty_waits_out_slow_commit  an empty body (no SHA-256 known) waits for the commit:
+                                   it has no last byte to hold back
   <proto>_upstream_pause_not_a_stall  the origin holds the body after its first 16 KiB for
                                    PAUSE s, past two send deadlines: the answer still ends
                                    whole (the upstream's own low-speed limit is what ends a
@@ -107,6 +109,19 @@ def range_waits_out_slow_commit(e, proto):
           f"answered in {took:.2f}s: the commit was not slow (shim not in effect?)")
 
 
+def empty_waits_out_slow_commit(e, proto):
+    # An empty body has no last byte to hold back: its answer waits for the commit too, so a
+    # request after it is a hit (it ended before the commit, and the next one joined the
+    # fill), with or without a SHA-256 known.
+    key = f"/nosha/commit-empty-{proto}.m4s"
+    e.origin.add(key, b"")
+    with slow_syncs(e):
+        took, head = whole(e, proto, key, b"")
+    check(took >= SYNC_MS / 1000, f"answered in {took:.2f}s, before the commit")
+    _, head = whole(e, proto, key, b"")
+    check("cache-status: sluice; hit" in head, f"not a hit once answered whole: {head}")
+
+
 def upstream_pause_not_a_stall(e, proto):
     key = f"/gate/pause-{proto}.m4s"
     data = e.origin.add(key, os.urandom(200_000))
@@ -129,7 +144,8 @@ def upstream_pause_not_a_stall(e, proto):
 
 
 def protocol_tests(proto):
-    for fn in (waits_out_slow_commit, range_waits_out_slow_commit, upstream_pause_not_a_stall):
+    for fn in (waits_out_slow_commit, range_waits_out_slow_commit, empty_waits_out_slow_commit,
+               upstream_pause_not_a_stall):
         def case(e, fn=fn):
             fn(e, proto)
         case.__name__ = f"{proto}_{fn.__name__}"
