@@ -628,6 +628,10 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
         /* Objects are stored as sent: no content coding, no range; conditional only to
          * revalidate a stored copy. */
         r = add_header(&f->hdrs, "Accept-Encoding", "identity");
+        /* A gateway says it forwarded the request (RFC 9110 section 7.6.3), by a pseudonym:
+         * a parent adds its own, and an upstream can tell a loop. */
+        if (r == 0)
+                r = add_header(&f->hdrs, "Via", "1.1 sluice-edge");
         if (r == 0 && cond && cond->if_modified_since > 0) {
                 char date[HTTP_DATE_LEN + 1];
                 if (http_date_format(cond->if_modified_since, date) < 0)

@@ -34,7 +34,7 @@ A path with no object added (other than the status and /mute/ kinds) is a 404. S
 to a kind gives every path that kind (a parent that always fails). A path given a time in
 `mtimes` is answered with that Last-Modified and an ETag of the origin's own making, and with
 304 (no body) when the request's If-Modified-Since is that time or later. Requests are counted
-per path, the conditional fields of each path's last request kept in `asked`, and `arrived` has
+per path, the conditional fields and Via of each path's last request kept in `asked`, and `arrived` has
 an event per path, set on its first request.
 """
 
@@ -56,7 +56,7 @@ class Origin:
         self.first = {}  # path -> head_bytes for that /gate/ path
         self.mtimes = {}  # path -> Last-Modified (seconds since the epoch)
         self.cl_text = {}  # path -> the Content-Length value a /badcl/ path sends
-        self.asked = {}  # path -> {field: value} of the last request's conditional fields
+        self.asked = {}  # path -> {field: value} of the last request's conditional fields, Via
         self.force = None  # a kind that every path gets
         self.drip_pause = 0.004  # s between a /drip/ body's 64 KiB pieces
         self.head_delay = 2.0  # s before a /latehead/ path's head
@@ -85,7 +85,7 @@ class Origin:
         with self.lock:
             self.counts[path] = self.counts.get(path, 0) + 1
             self.asked[path] = {k.lower(): v for k, v in h.headers.items()
-                                if k.lower() in ("if-modified-since", "if-none-match")}
+                                if k.lower() in ("if-modified-since", "if-none-match", "via")}
         self.event(self.arrived, path).set()
         kind = self.force or path.split("/")[1]
         data = self.objects.get(path)

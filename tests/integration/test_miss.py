@@ -502,6 +502,17 @@ def redirect_not_followed(ctx):
 
 
 @test
+def fills_say_via(ctx):
+    """A fill's request says the edge forwarded it (RFC 9110 section 7.6.3: a gateway sends
+    Via; there was none), by the edge's pseudonym."""
+    e, o = ctx.edge, ctx.origin
+    key = "/ok/via/seg-1.m4s"
+    data = o.add(key, RNG.randbytes(1000))
+    expect_body(get(e, key), data, "the miss")
+    eq(o.asked[key].get("via"), "1.1 sluice-edge", "the fill's Via")
+
+
+@test
 def te_plus_cl_refused(ctx):
     e, o = ctx.edge, ctx.origin
     key = "/te/t/seg.m4s"
