@@ -55,7 +55,7 @@ void progress_event(struct progress *p, const char *event, const char *edge, con
                         json_object_set_new(o, "edge", json_string(edge));
                 if (key)
                         (void)holdings_key_json(o, key, strlen(key));
-                if (size)
+                if (key) /* an object's event: its size, 0 included */
                         json_object_set_new(o, "size", json_integer((json_int_t)size));
                 if (reason)
                         json_object_set_new(o, "reason", json_string(reason));

@@ -598,8 +598,15 @@ static enum outcome classify(struct engine *g, struct xfer *x, const char **ret_
                         return auth ? O_FATAL : O_REFUSED;
                 }
                 *ret_reason = "edge-unavailable";
-                snprintf(x->detail, sizeof(x->detail), "edge: %s (status %ld)",
-                         curl_easy_strerror(x->put_rc), x->put_status);
+                if (x->put_rc == CURLE_OK && st) {
+                        char text[151];
+
+                        fetch_answer_text(text, sizeof(text), x->put_body, x->put_body_len);
+                        snprintf(x->detail, sizeof(x->detail), "edge answered %ld: %s", st, text);
+                } else {
+                        snprintf(x->detail, sizeof(x->detail), "edge: %s (status %ld)",
+                                 curl_easy_strerror(x->put_rc), st);
+                }
                 return O_RETRY;
         }
         *ret_reason = "aborted";
@@ -684,8 +691,9 @@ static void finish(struct engine *g, struct xfer *x)
         drop_handles(g, x);
         /* The whole body went out but no answer came back: the edge may have committed it.
          * Ask before sending it again; the other transfers go on meanwhile. The journal
-         * records the commit only once the edge confirmed it. */
-        if (oc == O_RETRY && full_body) {
+         * records the commit only once the edge confirmed it. An answer that came (a 5xx)
+         * says it did not: no question. */
+        if (oc == O_RETRY && full_body && x->put_status == 0) {
                 x->reason = reason;
                 if (start_check(g, x) == 0) {
                         progress_event(g->opts->progress, "check", x->e->id, x->o->key,

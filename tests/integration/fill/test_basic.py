@@ -576,6 +576,18 @@ def usage_errors(env):
 
 
 @test
+def empty_object_events_say_size(env):
+    """An empty object's events carry "size": 0 like any other's (it was left out)."""
+    objs = make_catalog(env, titles=1, segs=1, init_size=0)
+    rc, out, err = env.fill("run", "--progress", "json")
+    eq(rc, 0, f"run ({err})")
+    init = "/" + objs[0]["path"]
+    ev = [e for e in events(out) if e["event"] == "committed" and e["key"] == init]
+    check(len(ev) == 1 and ev[0].get("size") == 0, f"the empty object's commit: {ev}")
+    env.check_edge_holds(objs)
+
+
+@test
 def same_edge_twice_is_one(env):
     """--edge the same id twice is that edge once: plan takes it (it said "need exactly one
     edge"), and run fills it (the second entry met the first one's lock: exit 1)."""

@@ -157,5 +157,28 @@ def kill9_during_check(env):
     eq(env.commits(), len(objs), "edge commits: one per object over both runs")
 
 
+
+@test
+def answered_error_not_checked(env):
+    """A PUT the edge answers 503 got its answer: the object is sent again, without the
+    question about a lost answer, and the event says what the edge answered (it asked the
+    edge, and said "edge: No error (status 503)")."""
+    objs = make_catalog(env, titles=1, segs=2)
+    key = "/" + objs[1]["path"]
+    proxy = AdminProxy(env.edge.admin_port)
+    env.admin_url = proxy.url
+    proxy.answer["/admin/objects" + key] = [(503, {})]
+    try:
+        rc, out, err = env.fill("run", "--progress", "json")
+    finally:
+        proxy.stop()
+    eq(rc, 0, f"run ({err})")
+    ev = events(out)
+    eq([e for e in ev if e["event"] == "check"], [], "no question after an answer")
+    retries = [e for e in ev if e["event"] == "retry" and e.get("key") == key]
+    check(len(retries) == 1 and retries[0].get("detail", "").startswith("edge answered 503"),
+          f"the retry says what the edge answered: {retries}")
+    env.check_edge_holds(objs)
+
 if __name__ == "__main__":
     run()
