@@ -199,12 +199,16 @@ static void warn_defaults(const struct fill_opts *o)
                         list_add(no_window, sizeof(no_window), e->id);
                 if (!opts_edge_rate_set(o, e))
                         list_add(no_rate, sizeof(no_rate), e->id);
-                if (turn_s > SLOW_TURN_S)
-                        log_warn("WARNING: %s: %u transfers share a %.2f Mbit/s cap, so each waits "
-                                 "about %.0f s between its %.1f KiB turns; an edge drops an upload "
-                                 "that waits past its send_timeout (30 s by default): lower "
-                                 "parallel or raise rate",
-                                 e->id, par, (double)rate / 1e6, turn_s, (double)chunk / 1024);
+                if (turn_s > SLOW_TURN_S) {
+                        char cap[32];
+
+                        log_warn("WARNING: %s: %u transfers share a %s cap, so each waits about "
+                                 "%.0f s between its %.1f KiB turns; an edge drops an upload that "
+                                 "waits past its send_timeout (30 s by default): lower parallel "
+                                 "or raise rate",
+                                 e->id, par, fill_cfg_rate_format(rate, cap, sizeof(cap)), turn_s,
+                                 (double)chunk / 1024);
+                }
         }
         if (no_window[0])
                 log_warn("WARNING: no off-peak window for %s: pushing at any hour, peak included "

@@ -670,10 +670,14 @@ def run_warns_about_unsafe_defaults(env):
     eq(rc, 0, f"dry run exit ({err})")
     slow = [ln for ln in err.splitlines() if SLOW_TURN in ln]
     eq(len(slow), 1, f"one warning for the slow turns: {err}")
-    check("WARNING: edge-it: 32 transfers share a 0.02 Mbit/s cap" in slow[0]
+    check("WARNING: edge-it: 32 transfers share a 20.0 kbit/s cap" in slow[0]
           and "about 13 s between its 1.0 KiB turns" in slow[0]
           and "lower parallel or raise rate" in slow[0],
           f"the warning says why and what to do: {slow[0]}")
+    # Under 10 kbit/s the cap is said in its own unit (it read 0.00 Mbit/s).
+    rc, out, err = env.fill("run", "--dry-run", "--window", "00:00-24:00", "--rate", "4kbit",
+                            "--parallel", "8")
+    check("8 transfers share a 4.00 kbit/s cap" in err, f"a cap under 10 kbit/s: {err}")
     rc, out, err = env.fill("run", "--dry-run", "--window", "00:00-24:00", "--rate", "1Mbit",
                             "--parallel", "32")
     eq(rc, 0, f"dry run exit ({err})")
