@@ -75,7 +75,15 @@ static int admin_token_load(const char *path, char *out, size_t cap, size_t *ret
 
         if (!f)
                 return -errno;
+        errno = 0;
         n = fread(out, 1, cap - 1, f);
+        if (ferror(f)) { /* a directory: EISDIR, said as such */
+                int e = errno ? errno : EIO;
+
+                (void)fclose(f);
+                out[0] = '\0';
+                return -e;
+        }
         (void)fclose(f);
         out[n] = '\0';
         while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))

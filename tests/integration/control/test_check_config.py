@@ -72,6 +72,19 @@ def main():
                     "is not an origin" not in r.stderr:
                 failed.append(f"cors_origins with a path: exit {r.returncode}, "
                               f"{r.stderr.strip()!r}")
+        # A directory as the admin token file is said to be one (it was "must hold one token
+        # of at least 16 characters").
+        tok = os.path.join(tmp, "control-admin.token")
+        if tok not in example:
+            failed.append("the example names no admin token file")
+        else:
+            bad = os.path.join(tmp, "token-dir.yaml")
+            with open(bad, "w") as f:
+                f.write(example.replace(tok, tmp))
+            r = check_config(binary, bad)
+            if r.returncode != 2 or "Is a directory" not in r.stderr:
+                failed.append(f"a directory as admin.token_file: exit {r.returncode}, "
+                              f"{r.stderr.strip()!r}")
         # steering_ttl in whole seconds: 1500ms was answered as TTL 1.
         m = re.search(r"^steering_ttl: .*$", example, re.M)
         if not m:
