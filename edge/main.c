@@ -442,7 +442,9 @@ static unsigned usable_cpus(void)
 }
 
 /* Open one socket per worker for each address; a port of 0 is resolved by the first. */
-static int open_listeners(const struct cfg_strlist *addrs, unsigned n_workers, int **ret_fds)
+/* what[a]: what listens on addrs->items[a], for the log ("clients", "admin API", ...). */
+static int open_listeners(const struct cfg_strlist *addrs, const char *const *what,
+                          unsigned n_workers, int **ret_fds)
 {
         int *fds = malloc(sizeof(int) * addrs->n * n_workers);
         char text[96];
@@ -491,8 +493,8 @@ static int open_listeners(const struct cfg_strlist *addrs, unsigned n_workers, i
                         if (w == 0) {
                                 socklen_t sl = sizeof(ss);
                                 (void)getsockname(r, (struct sockaddr *)&ss, &sl);
-                                log_info("listening on %s",
-                                         listener_addr_str(&ss, text, sizeof(text)));
+                                log_info("listening on %s (%s)",
+                                         listener_addr_str(&ss, text, sizeof(text)), what[a]);
                         }
                 }
         }
@@ -665,21 +667,27 @@ int main(int argc, char **argv)
         {
                 /* Plain addresses first, then one per tls[] listener (worker.c relies on it). */
                 char *all[64 + ARRAY_SIZE(rt->tls)];
+                const char *what[64 + ARRAY_SIZE(rt->tls)];
                 struct cfg_strlist lst = {.items = all, .n = 0};
-                for (size_t i = 0; i < rt->cfg->listen.n && lst.n < 64; i++)
+                for (size_t i = 0; i < rt->cfg->listen.n && lst.n < 64; i++) {
+                        what[lst.n] = "clients: HTTP/1.1 and h2c";
                         all[lst.n++] = rt->cfg->listen.items[i];
-                for (size_t i = 0; i < rt->cfg->tls.n && i < ARRAY_SIZE(rt->tls); i++)
+                }
+                for (size_t i = 0; i < rt->cfg->tls.n && i < ARRAY_SIZE(rt->tls); i++) {
+                        what[lst.n] = "clients: TLS";
                         all[lst.n++] = ((struct edge_cfg_tls *)rt->cfg->tls.items)[i].listen;
+                }
                 n_addrs = (unsigned)lst.n;
-                if (open_listeners(&lst, n_workers, &client_fds) < 0)
+                if (open_listeners(&lst, what, n_workers, &client_fds) < 0)
                         goto out;
         }
         /* admin.listen: ~ turns the admin API off: the admin worker still runs (it flushes
          * the store's counters) but listens on nothing. */
         if (rt->cfg->admin.listen) {
                 char *one[1] = {rt->cfg->admin.listen};
+                const char *what[1] = {"admin API"};
                 struct cfg_strlist admin_list = {.items = one, .n = 1};
-                if (open_listeners(&admin_list, 1, &admin_fds) < 0)
+                if (open_listeners(&admin_list, what, 1, &admin_fds) < 0)
                         goto out;
         } else {
                 log_info("admin API off (admin.listen: ~)");

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from edgeharness import (Edge, build_request, check, deep_merge, eq, expect_body, run, skip,
+from edgeharness import (HOST, Edge, build_request, check, deep_merge, eq, expect_body, run, skip,
                          standard_setup, test, yaml_dump)
 
 ALLOWED = "https://allowed.example"
@@ -206,6 +206,17 @@ def check_config_reads_the_files_it_names(e):
         cfg = copy.deepcopy(e.cfg)
         cfg.setdefault("admin", {})["token_file"] = path
         check_fails_naming(e, cfg, "unusable-admin-edge.yaml", path, what)
+
+
+@test
+def start_names_each_listener(e):
+    """The start's log says what each address is for: clients or the admin API (it said
+    "listening on ADDR" for all alike)."""
+    log = open(e.log_path, errors="replace").read()
+    check(f"listening on {HOST}:{e.port} (clients: HTTP/1.1 and h2c)" in log,
+          f"the client listener: {log[-600:]!r}")
+    check(f"listening on {HOST}:{e.admin_port} (admin API)" in log,
+          f"the admin listener: {log[-600:]!r}")
 
 
 @test
