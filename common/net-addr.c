@@ -83,17 +83,21 @@ int net_addr_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_l
         return 0;
 }
 
+/* What follows "http://" or "https://" (any case) in u, or NULL for another scheme. */
+static const char *after_http_scheme(const char *u)
+{
+        if (!strncasecmp(u, "http://", 7))
+                return u + 7;
+        if (!strncasecmp(u, "https://", 8))
+                return u + 8;
+        return NULL;
+}
+
 bool net_url_ok(const char *u)
 {
         const char *rest;
 
-        if (!u || strnlen(u, NET_URL_MAX + 1) > NET_URL_MAX)
-                return false;
-        if (!strncasecmp(u, "http://", 7))
-                rest = u + 7;
-        else if (!strncasecmp(u, "https://", 8))
-                rest = u + 8;
-        else
+        if (!u || strnlen(u, NET_URL_MAX + 1) > NET_URL_MAX || !(rest = after_http_scheme(u)))
                 return false;
         /* The authority runs to the first '/', '?' or '#' (RFC 3986 §3.2); past any
          * "userinfo@" it names a host, which a ":port" alone does not. */
@@ -124,14 +128,9 @@ bool net_origin_ok(const char *o)
                 return false;
         if (!strcmp(o, "*"))
                 return true;
-        if (!strncasecmp(o, "http://", 7))
-                host = o + 7;
-        else if (!strncasecmp(o, "https://", 8))
-                host = o + 8;
-        else
-                return false;
         /* No length bound here: the lists that hold origins set their own. */
-        if (!*host || *host == ':')
+        host = after_http_scheme(o);
+        if (!host || !*host || *host == ':')
                 return false;
         for (const char *p = host; *p; p++)
                 if ((unsigned char)*p <= ' ' || *p == 0x7f || strchr("/?#@\"<>\\", *p))

@@ -43,6 +43,14 @@ def stale(t_stored):
         time.sleep(left)
 
 
+def start_child(e, name):
+    """A child edge named name whose upstreams are e (its parent), then e's origin."""
+    child = Edge(e.binary, {"tokens": {"required": False},
+                            "upstreams": [{"url": f"http://{HOST}:{e.port}"}, {"url": e.origin.url}],
+                            "control": {"edge_id": name}})
+    return child.start()
+
+
 def refreshed(e, o, path, h2):
     """One round: filled, then fresh (a hit, the origin not asked) while the origin changes,
     then past max-age the new bytes; then a hit again."""
@@ -195,10 +203,7 @@ def child_revalidates_at_its_parent(e):
     o, path = e.origin, "/nosha/r7/manifest.mpd"
     o.add(path, b"<MPD chain v1/>")
     o.mtimes[path] = T0
-    child = Edge(e.binary, {"tokens": {"required": False},
-                            "upstreams": [{"url": f"http://{HOST}:{e.port}"}, {"url": o.url}],
-                            "control": {"edge_id": "child-c"}})
-    child.start()
+    child = start_child(e, "child-c")
     try:
         r = child.get(path)
         t = time.monotonic()
@@ -265,10 +270,7 @@ def age_counts_along_a_chain(e):
     o, path = e.origin, "/nosha/chainage/manifest.mpd"
     o.add(path, b"<MPD chain age/>")
     o.mtimes[path] = T0
-    child = Edge(e.binary, {"tokens": {"required": False},
-                            "upstreams": [{"url": f"http://{HOST}:{e.port}"}, {"url": o.url}],
-                            "control": {"edge_id": "child-a"}})
-    child.start()
+    child = start_child(e, "child-a")
     try:
         eq(e.get(path).status, 200, "the parent's miss")
         t = time.monotonic()

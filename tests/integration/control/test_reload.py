@@ -21,6 +21,18 @@ def edit(text, old, new):
     return text.replace(old, new)
 
 
+def reload_says_restart(ctl):
+    """SIGHUP, wait for the reload: what its log lines say of keys needing a restart."""
+    start = len(ctl.log)
+    ctl.proc.send_signal(signal.SIGHUP)
+    ctl.wait_log(r"configuration reloaded", start=start)
+    return "".join(line for line in ctl.log[start:] if "restart" in line)
+
+
+def names(said, key):
+    return f" {key}," in said or f" {key} " in said or f"'{key}'" in said
+
+
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg, extra_cfg="edge_secret_ttl: 60s\n").start()
@@ -39,31 +51,20 @@ def main(binary, tmp):
     with open(ctl.cfg_path, "w") as f:
         f.write(new)
 
-    start = len(ctl.log)
-    ctl.proc.send_signal(signal.SIGHUP)
-    ctl.wait_log(r"configuration reloaded", start=start)
-    said = "".join(line for line in ctl.log[start:] if "restart" in line)
+    said = reload_says_restart(ctl)
     for key in START_ONLY:
-        check(f" {key}," in said or f" {key} " in said or f"'{key}'" in said,
-              f"the reload names {key} as needing a restart: {said!r}")
+        check(names(said, key), f"the reload names {key} as needing a restart: {said!r}")
     check("session_ttl" not in said, f"a key the reload applies is not named: {said!r}")
     check(ctl.request("GET", "/healthz")[0] == 200, "the running listener answers after reload")
 
     # The running values are the start's: the same file again still differs from them (it
     # was compared with the last file and said nothing), and the start's own file again
     # names nothing (it named every key).
-    start = len(ctl.log)
-    ctl.proc.send_signal(signal.SIGHUP)
-    ctl.wait_log(r"configuration reloaded", start=start)
-    said = "".join(line for line in ctl.log[start:] if "restart" in line)
-    check(" listen," in said or " listen " in said or "'listen'" in said,
-          f"a second reload of the same file names listen again: {said!r}")
+    said = reload_says_restart(ctl)
+    check(names(said, "listen"), f"a second reload of the same file names listen again: {said!r}")
     with open(ctl.cfg_path, "w") as f:
         f.write(cfg)
-    start = len(ctl.log)
-    ctl.proc.send_signal(signal.SIGHUP)
-    ctl.wait_log(r"configuration reloaded", start=start)
-    said = "".join(line for line in ctl.log[start:] if "restart" in line)
+    said = reload_says_restart(ctl)
     check(said == "", f"a reload back to the start's file names no key: {said!r}")
 
     # An admin token file the reload cannot use: the running configuration stays, and the

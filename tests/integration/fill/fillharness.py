@@ -582,6 +582,43 @@ def test(fn):
     return fn
 
 
+class PlanFor(http.server.BaseHTTPRequestHandler):
+    """A control that answers every plan request with the plan in self.server.plan."""
+
+    def do_GET(self):
+        self.send_body(self.head())
+
+    def head(self):
+        body = json.dumps(self.server.plan).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return body
+
+    def send_body(self, body):
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+@contextlib.contextmanager
+def plan_stand_in(env, plan, handler=PlanFor):
+    """A stand-in control answering plan (a misbehaving one, as a fault test needs) for the
+    runs inside the block: env's control URL points there; the server is yielded."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.daemon_threads = True
+    srv.plan = plan
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    env.control_url = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 @contextlib.contextmanager
 def world(control_bin, origin_url=None):
     """The origin and control one test file (or benchmark) shares; stopped on the way out.

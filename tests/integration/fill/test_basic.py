@@ -13,7 +13,8 @@ import threading
 import time
 import urllib.request
 
-from fillharness import AdminProxy, check, eq, events, make_catalog, run, test
+from fillharness import (AdminProxy, PlanFor, check, eq, events, make_catalog, plan_stand_in,
+                         run, test)
 
 
 @test
@@ -431,45 +432,18 @@ def malformed_plan_with_secret_is_an_error(env):
     eq(env.puts(), [], "nothing pushed")
 
 
-class _PlanFor(http.server.BaseHTTPRequestHandler):
-    """A control that answers every plan request with the plan in self.server.plan."""
-
-    def do_GET(self):
-        self.send_body(self.head())
-
-    def head(self):
-        body = json.dumps(self.server.plan).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        return body
-
-    def send_body(self, body):
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
-
-
 @test
 def unusable_plan_url_refused_at_once(env):
     """An object whose URL in the plan cannot be fetched as written (a space in it) is refused
     at once, saying so; it was retried eight times over half a minute as if the origin were
     down. The rest of the plan goes in."""
     objs = make_catalog(env, titles=1, segs=2)
-    srv = http.server.HTTPServer(("127.0.0.1", 0), _PlanFor)
-    srv.plan = env.control.plan(env.edge_id)
-    bad = srv.plan["objects"][0]
+    plan = env.control.plan(env.edge_id)
+    bad = plan["objects"][0]
     bad["url"] = bad["url"].replace("/title0/", "/title 0/")
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    env.control_url = f"http://127.0.0.1:{srv.server_address[1]}"
     t0 = time.monotonic()
-    try:
+    with plan_stand_in(env, plan):
         rc, out, err = env.fill("run", "--progress", "json")
-    finally:
-        srv.shutdown()
-        srv.server_close()
     took = time.monotonic() - t0
     eq(rc, 3, f"one object refused ({err})")
     refused = [e for e in events(out) if e["event"] == "refused"]
@@ -480,7 +454,7 @@ def unusable_plan_url_refused_at_once(env):
     eq(len([o for o in objs if "/" + o["path"] in held]), len(objs) - 1, "the rest went in")
 
 
-class _PlanSlowly(_PlanFor):
+class _PlanSlowly(PlanFor):
     """A control on a slow link: the plan in self.server.plan, in 12 pieces a quarter of a
     second apart; with self.server.stop_at, nothing more after that many pieces."""
 
@@ -532,12 +506,9 @@ def plan_for_another_edge_refused(env):
     mixes them up is a misbehaving server: a stand-in serves the real plan of edge-other."""
     make_catalog(env, titles=1, segs=2)
     env.control.add_edge("edge-other", "eu-west", f"http://127.0.0.1:{env.edge.port}")
-    srv = http.server.HTTPServer(("127.0.0.1", 0), _PlanFor)
-    srv.plan = env.control.plan("edge-other")
-    eq(srv.plan["edge"], "edge-other", "control's plan names its edge")
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    env.control_url = f"http://127.0.0.1:{srv.server_address[1]}"
-    try:
+    plan = env.control.plan("edge-other")
+    eq(plan["edge"], "edge-other", "control's plan names its edge")
+    with plan_stand_in(env, plan) as srv:
         for cmd in ("plan", "run"):
             rc, out, err = env.fill(cmd)
             text = (out + err).replace('\\"', '"')  # run's "done" line is JSON
@@ -548,9 +519,6 @@ def plan_for_another_edge_refused(env):
         rc, out, err = env.fill("plan")
         eq(rc, 1, f"a plan naming no edge ({out} {err})")
         check("a plan naming no edge" in out + err, f"says why: {out} {err}")
-    finally:
-        srv.shutdown()
-        srv.server_close()
     eq(env.puts(), [], "nothing pushed")
 
 

@@ -87,6 +87,18 @@ def failed_delete_says_why(env):
     eq(failed[0].get("detail"), "the edge answered 500", "the failure's detail")
 
 
+def seven_unplanned(env):
+    """The edge restarted with a 64M budget (67.1 MB) holding seven unplanned 9 MB objects
+    (63 MB, under its 95% watermark): their keys."""
+    env.edge.stop()
+    env.edge.cfg["cache"]["max_size"] = "64M"
+    env.edge.start()
+    old = [f"/old/u{n}.m4s" for n in range(7)]
+    for k in old:
+        env.edge.put(k, os.urandom(9 * MB))
+    return old
+
+
 @test
 def evicts_only_for_what_it_sends(env):
     """Victims are deleted one object at a time, just before the object they make room for is
@@ -94,12 +106,7 @@ def evicts_only_for_what_it_sends(env):
     seven unplanned 9 MB objects (63 MB of 67.1, under its 95% watermark), seven 9 MB objects
     are planned, each needing one victim; at 48 Mbit/s one at a time the window, closing 3 s
     in, lets about two through."""
-    env.edge.stop()
-    env.edge.cfg["cache"]["max_size"] = "64M"  # 67.1 MB
-    env.edge.start()
-    old = [f"/old/u{n}.m4s" for n in range(7)]
-    for k in old:
-        env.edge.put(k, os.urandom(9 * MB))
+    old = seven_unplanned(env)
     objs = make_catalog(env, titles=1, segs=6, seg_size=9 * MB, init_size=9 * MB)
     rc, out, err = env.fill("plan", "--json", "--verbose")
     eq(len(events(out)[0]["evict"]), 7, f"the whole plan needs every victim ({err})")
@@ -126,12 +133,7 @@ def no_delete_after_the_window(env):
     started, and the object the room was for is not sent (docs/fill.md, Data flow). One 25 MB
     object needs three of the seven unplanned 9 MB ones; each DELETE is answered 2.5 s late,
     and the window closes 2 s in."""
-    env.edge.stop()
-    env.edge.cfg["cache"]["max_size"] = "64M"  # 67.1 MB
-    env.edge.start()
-    old = [f"/old/u{n}.m4s" for n in range(7)]
-    for k in old:
-        env.edge.put(k, os.urandom(9 * MB))
+    old = seven_unplanned(env)
     objs = make_catalog(env, titles=1, segs=1, seg_size=25 * MB)
     big = "/" + objs[1]["path"]
     proxy = AdminProxy(env.edge.admin_port)

@@ -3,14 +3,11 @@
 nothing, or waits for it to open; inside it the run goes; the edge's time zone counts; a
 window closing mid-run stops new transfers with status 4, and retries with them."""
 
-import http.server
-import json
 import os
 import signal
-import threading
 import time
 
-from fillharness import check, eq, events, make_catalog, run, test
+from fillharness import check, eq, events, make_catalog, plan_stand_in, run, test
 
 WIN = ["--window", "02:00-14:00"]
 
@@ -46,36 +43,13 @@ def outside_asks_nothing(env):
     eq(env.puts(), [], "nothing sent")
 
 
-class _PlanIn(http.server.BaseHTTPRequestHandler):
-    """A control whose plan names a zone unknown here (its own fault: a zone control never
-    stores)."""
-
-    def do_GET(self):
-        body = json.dumps(self.server.plan).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
-
-
 @test
 def plan_zone_unknown_is_controls_fault(env):
     """A zone only the plan gives, unknown here: exit 1, control's fault, as any answer that
     is not a plan (it was 2, a usage error the operator could not fix)."""
     make_catalog(env, titles=1, segs=2)
-    srv = http.server.HTTPServer(("127.0.0.1", 0), _PlanIn)
-    srv.plan = dict(env.control.plan(env.edge_id), tz="Mars/Olympus")
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    env.control_url = f"http://127.0.0.1:{srv.server_address[1]}"
-    try:
+    with plan_stand_in(env, dict(env.control.plan(env.edge_id), tz="Mars/Olympus")):
         rc, out, err = env.fill("run", *WIN, "--now", "2030-01-01T03:00:00Z")
-    finally:
-        srv.shutdown()
-        srv.server_close()
     eq(rc, 1, f"the plan's unknown zone ({out} {err})")
     text = (out + err).replace('\\"', '"')  # run's "done" line is JSON
     check('unknown time zone "Mars/Olympus"' in text, f"says why: {text}")
