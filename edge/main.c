@@ -608,10 +608,6 @@ int main(int argc, char **argv)
 
         memset(&srv, 0, sizeof(srv));
         srv.access_fd = -1;
-        /* A copy for reloads to compare with (restart_only_changes); without it (the file
-         * changed or went this very moment) they compare with the last one loaded. */
-        if (edge_cfg_load(config, &srv.start_cfg, &err) < 0)
-                srv.start_cfg = NULL;
         pthread_mutex_init(&srv.sums_lock, NULL);
         pthread_mutex_init(&srv.rt_lock, NULL);
         r = runtime_new(cfg, &rt); /* takes cfg */
@@ -619,6 +615,11 @@ int main(int argc, char **argv)
         if (r < 0) /* unusable contents of a file it names: fix the configuration, as for 2 */
                 return r == -EINVAL ? 2 : 1;
         edge_runtime_publish(&srv, rt);
+        /* A copy for reloads to compare with (restart_only_changes), freed at out:; without
+         * it (the file changed or went this very moment) they compare with the last one
+         * loaded. */
+        if (edge_cfg_load(config, &srv.start_cfg, &err) < 0)
+                srv.start_cfg = NULL;
 
         n_workers = workers_flag > 0                          ? (unsigned)workers_flag
                     : workers_flag < 0 && rt->cfg->workers > 0 ? (unsigned)rt->cfg->workers
