@@ -70,11 +70,6 @@ static int64_t noted_age_s(const char *key, size_t key_len, bool fresh_only)
                        : 0;
 }
 
-int64_t fill_fresh_age_s(const char *key, size_t key_len)
-{
-        return noted_age_s(key, key_len, true);
-}
-
 int64_t fill_age_s(const char *key, size_t key_len)
 {
         return noted_age_s(key, key_len, false);
@@ -82,7 +77,7 @@ int64_t fill_age_s(const char *key, size_t key_len)
 
 bool fill_fresh(const char *key, size_t key_len)
 {
-        return fill_fresh_age_s(key, key_len) >= 0;
+        return noted_age_s(key, key_len, true) >= 0;
 }
 
 int64_t fill_answer_age_s(const struct fill *f)

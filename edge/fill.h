@@ -135,12 +135,9 @@ bool fill_room_to_spare(const struct edge_worker *w);
  * serve_key_short_lived() names are noted; a collision of hashes at worst revalidates early). */
 bool fill_fresh(const char *key, size_t key_len);
 
-/* For a key fill_fresh() names, the whole seconds since that fill or revalidation (its Age,
- * RFC 9111 section 4.2.3), the upstream's Age included; -1 for any other. */
-int64_t fill_fresh_age_s(const char *key, size_t key_len);
-
-/* The same for a key noted once, fresh or not (a stale manifest served when its revalidation
- * failed or found no fill free); -1 when it is not in the table. */
+/* For a key noted by a fill or revalidation, fresh or not (a stale manifest served when its
+ * revalidation failed or found no fill free), the whole seconds since then (its Age, RFC 9111
+ * section 4.2.3), the upstream's Age included; -1 when it is not in the table. */
 int64_t fill_age_s(const char *key, size_t key_len);
 
 /* The Age of a miss answer from f: the upstream's, and the time since its head came; -1

@@ -682,6 +682,7 @@ static void plan_fill_body(struct serve_plan *p, struct conn *c, const struct ht
         struct http_range rg = {0};
         enum http_range_result rr = HTTP_RANGE_NONE;
         const char *ctype, *cc;
+        int64_t age;
 
         if (k->range[0] && fill_if_range_ok(k, f))
                 rr = http_range_parse(k->range, strlen(k->range), f->size, &rg);
@@ -712,8 +713,9 @@ static void plan_fill_body(struct serve_plan *p, struct conn *c, const struct ht
                 serve_plan_header(p, "X-Sluice-SHA256", f->sha_hex, 64);
         serve_plan_header(p, "Cache-Control", cc, strlen(cc));
         /* A copy a cache upstream held carries its Age on: RFC 9111 section 4. */
-        if (f->made_ms && serve_key_short_lived(key, key_len))
-                serve_plan_header_u64(p, "Age", (uint64_t)fill_answer_age_s(f));
+        age = serve_key_short_lived(key, key_len) ? fill_answer_age_s(f) : -1;
+        if (age >= 0)
+                serve_plan_header_u64(p, "Age", (uint64_t)age);
         serve_plan_header(p, "Accept-Ranges", "bytes", 5);
         serve_plan_header_copy(p, "Cache-Status", cstatus, strlen(cstatus));
         cmsd_plan(p, c);
