@@ -769,6 +769,20 @@ def test_encrypted_title_needs_its_key(ctl, pg):
           "the stored key not kept")
 
 
+
+def test_markers_within_duration(ctl, pg):
+    """A marker ends at the asset's duration at the latest (12 s for make_asset's three 4 s
+    segments); one past it was stored and handed to players as a seek target after the end."""
+    register(ctl, "mark1", markers={"credits": {"start": 10, "end": 12}})
+    for mk in ({"intro": {"start": 1, "end": 13}}, {"credits": {"start": 12.5, "end": 14}}):
+        st, _, b = ctl.request("POST", "/v1/admin/titles", {
+            "title": "mark1", "asset": make_asset("mark1"), "markers": mk}, admin=True)
+        check(st == 400 and b"past the asset's duration (12 s)" in b,
+              f"markers {mk}: {st} {b[:200]!r}")
+    check(pg.psql("SELECT string_agg(kind || ' ' || end_s, ',') FROM markers "
+                  "WHERE asset_id = 'mark1'") == "credits 12",
+          "a refused registration changed the stored markers")
+
 def test_clearkey(ctl, pg, sid, clear_sid):
     kid_b64 = base64.urlsafe_b64encode(bytes.fromhex("00112233445566778899aabbccddeeff")) \
         .rstrip(b"=").decode()
@@ -1466,6 +1480,7 @@ def main(binary, tmp):
     test_steering_ranking(binary, tmp, ctl, pg)
     test_clearkey(ctl, pg, sid, clear_sid)
     test_encrypted_title_needs_its_key(ctl, pg)
+    test_markers_within_duration(ctl, pg)
     test_reports(ctl, pg, adult)
     test_profile_keys(ctl, pg, adult)
     test_json_depth(ctl, pg)
