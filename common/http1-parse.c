@@ -405,15 +405,45 @@ static void connection_add(const char *v, size_t n, bool *close, bool *keep)
 
 /* request-target forms (RFC 9112 §3.2): origin-form, absolute-form, authority-form for
  * CONNECT, asterisk-form for OPTIONS. */
+/*
+ * The authority of an http or https absolute-form target ("http://a:1/p" → "a:1"); false for
+ * any other target. RFC 9112 §3.2.2: it then stands for the request's Host.
+ */
+static bool http_authority(const char *t, size_t n, const char **ret, size_t *ret_len)
+{
+        size_t skip, i;
+
+        if (n >= 7 && strncasecmp(t, "http://", 7) == 0)
+                skip = 7;
+        else if (n >= 8 && strncasecmp(t, "https://", 8) == 0)
+                skip = 8;
+        else
+                return false;
+        for (i = skip; i < n && t[i] != '/' && t[i] != '?'; i++)
+                ;
+        *ret = t + skip;
+        *ret_len = i - skip;
+        return true;
+}
+
 static bool target_form_ok(enum http_method m, const char *t, size_t n)
 {
+        const char *a;
+        size_t a_len;
+
         if (t[0] == '/')
                 return true;
         if (m == HTTP_M_CONNECT)
                 return true;
         if (n == 1 && t[0] == '*')
                 return m == HTTP_M_OPTIONS;
-        /* absolute-form: scheme ":" ... */
+        /* An http(s) URI's host is never empty (RFC 9110 §4.2.1), and its userinfo is refused
+         * (§4.2.4): what is left must pass as a Host would. */
+        if (http_authority(t, n, &a, &a_len))
+                return a_len > 0 && a[0] != ':' && !memchr(a, '@', a_len) && host_ok(a, a_len);
+        if (n >= 5 && (strncasecmp(t, "http:", 5) == 0 || strncasecmp(t, "https:", 6) == 0))
+                return false; /* "http:/p", "http:p": no authority */
+        /* another scheme's absolute-form: scheme ":" ... */
         if (!((t[0] | 0x20) >= 'a' && (t[0] | 0x20) <= 'z'))
                 return false;
         for (size_t i = 1; i < n; i++) {
@@ -583,10 +613,12 @@ static int parse_head(struct http1_parser *p, const char *buf, size_t start, siz
                         return refuse(p, 400, "Content-Length with Transfer-Encoding");
                 if (te.bad)
                         return refuse(p, 400, "malformed Transfer-Encoding");
-                if (te.unknown)
-                        return refuse(p, 501, "unknown transfer coding");
+                /* RFC 9112 §6.3: a final coding other than chunked leaves the length unknown,
+                 * a 400 whatever that coding is; 501 is for codings before it (§6.1). */
                 if (!te.last_chunked || te.chunked_before)
                         return refuse(p, 400, "Transfer-Encoding does not end in chunked");
+                if (te.unknown)
+                        return refuse(p, 501, "unknown transfer coding");
                 if (te.other_known)
                         return refuse(p, 501, "unsupported transfer coding");
                 req->chunked = true;
@@ -720,6 +752,18 @@ const char *http1_req_known(const struct http1_req *req, enum http_known_hdr k, 
         if (ret_len)
                 *ret_len = h->value_len;
         return h->value;
+}
+
+const char *http1_req_authority(const struct http1_req *req, size_t *ret_len)
+{
+        const char *a;
+        size_t a_len;
+
+        if (req->target && http_authority(req->target, req->target_len, &a, &a_len)) {
+                *ret_len = a_len;
+                return a;
+        }
+        return http1_req_known(req, HK_HOST, ret_len);
 }
 
 const char *http1_req_header_next(const struct http1_req *req, const char *name, unsigned *pos,

@@ -117,6 +117,9 @@ bool http1_target_chars_ok(const char *t, size_t len);
 /* Header lookup helpers. Return the value or NULL; *ret_len gets its length. */
 const char *http1_req_known(const struct http1_req *req, enum http_known_hdr k, size_t *ret_len);
 const char *http1_req_header(const struct http1_req *req, const char *name, size_t *ret_len);
+/* The authority the request names: an http(s) absolute-form target's, which then stands for
+ * Host (RFC 9112 §3.2.2), else Host's value; NULL with *ret_len 0 when it has neither. */
+const char *http1_req_authority(const struct http1_req *req, size_t *ret_len);
 /* The next line of a field that may repeat: searches from *pos (0 to begin) and leaves *pos
  * past the line returned. */
 const char *http1_req_header_next(const struct http1_req *req, const char *name, unsigned *pos,

@@ -100,9 +100,10 @@ void request_refuse(struct conn *c, int status, bool head_only)
 }
 
 /*
- * RFC 9112 §3.2.2: a server must accept the absolute-form ("http://host/path"); the authority
- * then overrides Host, which does not matter here since every name serves the same objects.
- * Yields the origin-form part ("/" when the URI has no path).
+ * RFC 9112 §3.2.2: a server must accept the absolute-form ("http://host/path"); the authority,
+ * checked by the parser, then overrides Host, which matters only to a token's scope
+ * (http1_req_authority()): every name serves the same objects. Yields the origin-form part
+ * ("/" when the URI has no path).
  */
 static void origin_form(const struct http1_req *req, const char **ret, size_t *ret_len)
 {

@@ -186,7 +186,7 @@ static int token_check(struct conn *c, const struct http1_req *req, const struct
                 return token_refused(c, pn, verify_reason(r));
         if ((claims->exp == 0 || !claims->uc[0]) && !rt->cfg->tokens.allow_unbounded)
                 return token_refused(c, pn, TOKEN_REFUSED_UNBOUNDED);
-        host = http1_req_known(req, HK_HOST, &host_len);
+        host = http1_req_authority(req, &host_len);
         n = token_uri(uri, sizeof(uri), c->tls != NULL, host, host_len, pn->key, pn->key_len);
         if (n < 0)
                 return token_refused(c, pn, TOKEN_REFUSED_SCOPE);

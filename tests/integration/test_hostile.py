@@ -257,6 +257,19 @@ def absolute_form_target(e):
            "absolute-form request-target")
     accept(e, b"GET http://other.test:8080/t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n\r\n",
            "absolute-form with an authority different from Host")
+    accept(e, b"GET HTTPS://[::1]:80/t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n\r\n",
+           "absolute-form, upper-case scheme and an IPv6 literal")
+
+
+@test
+def absolute_form_authority_checked(e):
+    # The authority stands for Host (RFC 9112 §3.2.2) and gets Host's checks; an http URI's
+    # host is never empty (RFC 9110 §4.2.1) and userinfo is refused (§4.2.4). All were 200.
+    for target in (b"http:///t1/one.bin", b"http://:80/t1/one.bin", b"http://[/t1/one.bin",
+                   b"http://a@b/t1/one.bin", b"http://a@b@c/t1/one.bin", b"https://a b/t1/one.bin",
+                   b"http://a:port/t1/one.bin", b"http:/t1/one.bin", b"http:t1/one.bin"):
+        refuse(e, b"GET " + target + b" HTTP/1.1\r\nHost: edge.test\r\n\r\n", 400,
+               f"absolute-form target {target!r}")
 
 
 @test

@@ -184,5 +184,16 @@ def h2_same_rules(e):
     eq(status(f"/s/{scoped}{KEY}", host="other.test"), 403, "token scoped to another authority")
 
 
+@test
+def absolute_form_authority_is_the_scope(e):
+    """In absolute form the target's authority, not Host, is the URI a token's cdniuc is
+    matched against (RFC 9112 §3.2.2, RFC 9246 §2.1.15); it was Host's."""
+    scoped = mint(good_claims(cdniuc="regex:^https?://edge\\.test/t1/"))
+    eq(e.get(f"http://edge.test/s/{scoped}{KEY}", host="other.test").status, 200,
+       "absolute form naming the scoped authority, another Host")
+    eq(e.get(f"http://other.test/s/{scoped}{KEY}", host="edge.test").status, 403,
+       "absolute form naming another authority, the scoped Host")
+
+
 if __name__ == "__main__":
     raise SystemExit(run(setup))

@@ -308,8 +308,9 @@ TEST(transfer_encoding)
         ASSERT_EQ(status_of(H11("Transfer-Encoding: chunked;x=1\r\n")), 400);
         ASSERT_EQ(status_of(H11("Transfer-Encoding: \"chunked\"\r\n")), 400);
         ASSERT_EQ(status_of(H11("Transfer-Encoding:\r\n")), 400);
-        ASSERT_EQ(status_of(H11("Transfer-Encoding: xchunked\r\n")), 501);
-        ASSERT_EQ(status_of(H11("Transfer-Encoding: identity\r\n")), 501);
+        /* RFC 9112 §6.3: a last coding other than chunked is 400, known or not. */
+        ASSERT_EQ(status_of(H11("Transfer-Encoding: xchunked\r\n")), 400);
+        ASSERT_EQ(status_of(H11("Transfer-Encoding: identity\r\n")), 400);
         ASSERT_EQ(status_of(H11("Transfer-Encoding: foo, chunked\r\n")), 501);
         ASSERT_EQ(status_of(H11("Transfer-Encoding: gzip, chunked\r\n")), 501);
         ASSERT_EQ(status_of(H11("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n")), 501);
