@@ -278,9 +278,6 @@ const char *http_content_type_for(const char *path, size_t len)
                 {"html", "text/html; charset=utf-8"},
                 {"js", "text/javascript"},
         };
-        const char *q = path ? memchr(path, '?', len) : NULL;
-        if (q)
-                len = (size_t)(q - path);
         size_t i = len;
         while (i > 0 && path[i - 1] != '.' && path[i - 1] != '/')
                 i--;

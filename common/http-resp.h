@@ -45,7 +45,8 @@ const char *http_date_now(void);
 /* The second http_date_now() formats: a Last-Modified must not be later (RFC 9110 §8.8.2.1). */
 time_t http_now_sec(void);
 
-/* Content-Type for a path by its extension (.mpd .m4s .mp4 .m3u8 .vtt .json ...). */
+/* Content-Type for a cache key by its extension (.mpd .m4s .mp4 .m3u8 .vtt .json ...). A key
+ * is decoded and has no query: a '?' in it is part of a name ("/t/a%3Fb.mpd" is "a?b.mpd"). */
 const char *http_content_type_for(const char *path, size_t len);
 /* Whether path's extension has a type of its own above (not application/octet-stream). */
 bool http_content_type_mapped(const char *path, size_t len);

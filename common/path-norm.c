@@ -50,22 +50,28 @@ static bool token_ok(const char *t, size_t len)
 
 /*
  * Decode one raw segment p[0..len) (no '/' inside) and append it as "/<segment>" to the key,
- * then resolve it if it turned out to be "." or "..". An empty segment is dropped (duplicate
- * slash). *ret_dir is set when the segment leaves the key naming a directory.
+ * or resolve it if it is "." or "..". An empty segment is dropped (duplicate slash). *ret_dir
+ * is set when the segment leaves the key naming a directory.
+ *
+ * Dot segments go before the length limit (RFC 3986 §5.2.4 removes them first): a segment
+ * that does not fit in the key is counted in *over instead of stored, as is every segment
+ * after it, and a ".." takes one of them back; the key is too long only if some are left at
+ * the end.
  */
-static int add_segment(struct path_norm *n, const char *p, size_t len, bool *ret_dir)
+static int add_segment(struct path_norm *n, const char *p, size_t len, size_t *over,
+                       bool *ret_dir)
 {
-        size_t start = n->key_len;
-        size_t k = start;
+        size_t start = n->key_len, seg = 0;
+        bool fits = *over == 0 && start + 1 <= PATH_NORM_MAX;
+        unsigned char first[2] = {0, 0};
 
         *ret_dir = false;
         if (len == 0) {
                 *ret_dir = true;
                 return 0;
         }
-        if (k + 1 > PATH_NORM_MAX)
-                return -ENAMETOOLONG;
-        n->key[k++] = '/';
+        if (fits)
+                n->key[start] = '/';
         for (size_t i = 0; i < len; i++) {
                 unsigned char c = (unsigned char)p[i];
                 if (c == '\\')
@@ -87,19 +93,25 @@ static int add_segment(struct path_norm *n, const char *p, size_t len, bool *ret
                 }
                 if (is_ctl(c))
                         return -EINVAL;
-                if (k + 1 > PATH_NORM_MAX)
-                        return -ENAMETOOLONG;
-                n->key[k++] = (char)c;
+                if (seg < 2)
+                        first[seg] = c;
+                if (fits && start + 1 + seg + 1 > PATH_NORM_MAX)
+                        fits = false;
+                if (fits)
+                        n->key[start + 1 + seg] = (char)c;
+                seg++;
         }
 
-        size_t seg = k - start - 1;
-        const char *s = n->key + start + 1;
-        if (seg == 1 && s[0] == '.') {
-                n->key_len = start;
+        if (seg == 1 && first[0] == '.') {
                 *ret_dir = true;
                 return 0;
         }
-        if (seg == 2 && s[0] == '.' && s[1] == '.') {
+        if (seg == 2 && first[0] == '.' && first[1] == '.') {
+                *ret_dir = true;
+                if (*over > 0) {
+                        (*over)--;
+                        return 0;
+                }
                 if (start == 0)
                         return -EINVAL; /* above the root */
                 size_t j = start;
@@ -107,10 +119,13 @@ static int add_segment(struct path_norm *n, const char *p, size_t len, bool *ret
                         j--;
                 /* j is just past the previous '/', which is removed with its segment. */
                 n->key_len = j - 1;
-                *ret_dir = true;
                 return 0;
         }
-        n->key_len = k;
+        if (!fits) {
+                (*over)++;
+                return 0;
+        }
+        n->key_len = start + 1 + seg;
         return 0;
 }
 
@@ -158,7 +173,7 @@ static void norm_clear(struct path_norm *n)
 int path_norm(const char *target, size_t len, struct path_norm *ret)
 {
         struct path_norm *n = ret;
-        size_t plen, i;
+        size_t plen, i, over = 0;
         bool dir = false;
         int r;
 
@@ -193,10 +208,14 @@ int path_norm(const char *target, size_t len, struct path_norm *ret)
                 size_t s = i + 1, e = s;
                 while (e < plen && target[e] != '/')
                         e++;
-                r = add_segment(n, target + s, e - s, &dir);
+                r = add_segment(n, target + s, e - s, &over, &dir);
                 if (r < 0)
                         goto fail;
                 i = e;
+        }
+        if (over > 0) {
+                r = -ENAMETOOLONG;
+                goto fail;
         }
         if (n->key_len == 0 || dir) {
                 /* The root, or a path ending in "/", "/." or "/..": it names a directory. */

@@ -52,6 +52,25 @@ def key_longer_than_the_store_takes_414(e):
     r = e.admin("PUT", "/admin/objects/" + "k" * 511, body=b"x")
     eq(r.status, 400, "an admin PUT of a 512-byte key")
     check(b"511" in r.body, f"says why: {r.body[:200]!r}")
+    # Dot segments are removed before the key's length is judged (RFC 3986 §5.2.4): these
+    # were 414 for a 6-byte key.
+    expect_body(e.get("/" + "a" * 600 + "/../pn/b"), b"normalised-b", "600 bytes, then ..")
+    expect_body(e.get("/" + "a" * 400 + "/" + "b" * 200 + "/../../pn/b"), b"normalised-b",
+                "400 + 200 bytes, then ../..")
+    eq(e.get("/" + "a" * 400 + "/" + "b" * 200 + "/../c").status, 404, "the 400 bytes kept")
+    eq(e.get("/" + "a" * 400 + "/" + "b" * 200 + "/./c").status, 414, "none taken back")
+
+
+@test
+def question_mark_in_a_key_types_by_its_extension(e):
+    """A key may hold '?' (sent as %3F): its type is its own extension's, as its
+    Cache-Control is; it was application/octet-stream, and video/iso.segment for
+    v.m4s%3Fx.mpd, with a manifest's max-age."""
+    for key in ("/qm/a%3Fb.mpd", "/qm/v.m4s%3Fx.mpd"):
+        e.put(key, b"<MPD/>")
+        r = e.get(key)
+        eq(r.status, 200, f"GET {key}")
+        eq(r.get("Content-Type"), "application/dash+xml", f"{key}: Content-Type")
 
 
 @test

@@ -164,7 +164,9 @@ TEST(content_types)
                 {"/v1/steering.json", "application/json"},
                 {"/player/index.html", "text/html; charset=utf-8"},
                 {"/player/dash.all.min.js", "text/javascript"},
-                {"/t1/v720/seg-1.m4s?CMCD=x.mpd", "video/iso.segment"},
+                /* keys, decoded: a '?' is part of the name */
+                {"/t4/a?b.mpd", "application/dash+xml"},
+                {"/t4/v.m4s?x.mpd", "application/dash+xml"},
                 {"/t1/noext", "application/octet-stream"},
                 {"/t1.mpd/noext", "application/octet-stream"},
                 {"/t1/file.", "application/octet-stream"},

@@ -276,6 +276,58 @@ TEST(length_limit)
         ASSERT_STREQ(pn.key, "/");
 }
 
+TEST(dot_segments_before_the_limit)
+{
+        /* RFC 3986 §5.2.4 removes "/x/.." before the key's length is judged: a segment too
+         * long for the key, taken back by a later "..", leaves a short key. */
+        char buf[1400];
+        size_t o = 0;
+
+        buf[o++] = '/';
+        memset(buf + o, 'a', 600);
+        o += 600;
+        memcpy(buf + o, "/../t1/one.bin", 14);
+        o += 14;
+        ASSERT_EQ(path_norm(buf, o, &pn), 0);
+        ASSERT_STREQ(pn.key, "/t1/one.bin");
+        /* Two segments, the second over the limit with the first, both taken back. */
+        o = 0;
+        buf[o++] = '/';
+        memset(buf + o, 'a', 400);
+        o += 400;
+        buf[o++] = '/';
+        memset(buf + o, 'b', 200);
+        o += 200;
+        memcpy(buf + o, "/../../t1/x", 11);
+        o += 11;
+        ASSERT_EQ(path_norm(buf, o, &pn), 0);
+        ASSERT_STREQ(pn.key, "/t1/x");
+        /* Only the segment over the limit taken back: the first stays. */
+        o = 0;
+        buf[o++] = '/';
+        memset(buf + o, 'a', 400);
+        o += 400;
+        buf[o++] = '/';
+        memset(buf + o, 'b', 200);
+        o += 200;
+        memcpy(buf + o, "/../c", 5);
+        o += 5;
+        ASSERT_EQ(path_norm(buf, o, &pn), 0);
+        ASSERT_EQ(pn.key_len, 403);
+        ASSERT_TRUE(memcmp(pn.key + 400, "a/c", 3) == 0);
+        /* One left over at the end is still too long, and ".." still stops at the root. */
+        memcpy(buf + o - 5, "/./c", 4);
+        ASSERT_EQ(path_norm(buf, o - 1, &pn), -ENAMETOOLONG);
+        memcpy(buf + o - 5, "/../../..", 9);
+        ASSERT_EQ(path_norm(buf, o + 4, &pn), -EINVAL);
+        /* A dot segment after a full key is still one. */
+        buf[0] = '/';
+        memset(buf + 1, 'a', PATH_NORM_MAX - 1);
+        memcpy(buf + PATH_NORM_MAX, "/../b", 5);
+        ASSERT_EQ(path_norm(buf, PATH_NORM_MAX + 5, &pn), 0);
+        ASSERT_STREQ(pn.key, "/b");
+}
+
 TEST(failure_clears_output)
 {
         ASSERT_EQ(norm("/s/tok/a/../../x?CMCD=1"), -EINVAL);
