@@ -457,10 +457,30 @@ static uint32_t in_limit(const struct conn *c)
                uring_loop_buf_size(c->w->loop);
 }
 
-/* Append to c->in. Returns false (and closes) when the connection queued too much. */
+static void in_release(struct conn *c)
+{
+        /* An idle connection keeps no input buffer. */
+        free(c->in);
+        c->in = NULL;
+        c->in_len = c->in_cap = 0;
+}
+
+/*
+ * Append to c->in. Over the limit while an answer is under way, that answer still goes out
+ * whole: what was queued behind it is dropped and the connection closes after it (a client
+ * retries the requests a close left unanswered, RFC 9112 §9.3.2). Otherwise returns false
+ * and closes.
+ */
 static bool in_append(struct conn *c, const char *data, size_t n)
 {
         if ((uint64_t)c->in_len + n > in_limit(c)) {
+                if (c->state == CONN_SEND || c->state == CONN_MISS_WAIT) {
+                        log_conn(LOG_LVL_DEBUG, c->id,
+                                 "input queue over limit: closing after this answer");
+                        c->close_after = true;
+                        in_release(c);
+                        return true;
+                }
                 conn_close(c, "input queue over limit");
                 return false;
         }
@@ -480,14 +500,6 @@ static bool in_append(struct conn *c, const char *data, size_t n)
         memcpy(c->in + c->in_len, data, n);
         c->in_len += (uint32_t)n;
         return true;
-}
-
-static void in_release(struct conn *c)
-{
-        /* An idle connection keeps no input buffer. */
-        free(c->in);
-        c->in = NULL;
-        c->in_len = c->in_cap = 0;
 }
 
 /* The response is out: account for it and move to what comes next. */
@@ -644,7 +656,9 @@ bool conn_input_plain(struct conn *c, const char *data, size_t n)
                 return true;
         case CONN_SEND:
         case CONN_MISS_WAIT:
-                return in_append(c, data, n);
+                /* Nothing is read after an answer that closes the connection (a refused
+                 * body's rest, say): dropped, never queued against the limit. */
+                return c->close_after || in_append(c, data, n);
         case CONN_READ_BODY: {
                 size_t used = admin_body(c, data, n);
                 if (c->state == CONN_CLOSED)
@@ -654,7 +668,7 @@ bool conn_input_plain(struct conn *c, const char *data, size_t n)
                 if (n == 0)
                         return true;
                 if (c->state == CONN_SEND || c->state == CONN_LINGER)
-                        return c->state == CONN_LINGER ? true : in_append(c, data, n);
+                        return c->state == CONN_LINGER || c->close_after || in_append(c, data, n);
                 break;
         }
         case CONN_IDLE:

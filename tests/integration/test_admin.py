@@ -13,6 +13,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -670,6 +671,66 @@ def put_expect_100_continue(e):
         r = c.read_response()
         eq(r.status, 201, "PUT after 100 Continue")
     expect_body(e.get("/E/seg-1.m4s"), data, "object sent after 100 Continue")
+
+
+def send_while_reading(e, raw, timeout=10):
+    """Send raw on a new admin connection from a thread while this one reads; returns what
+    arrived before the edge closed (a reset after the answers is not an error here)."""
+    s = socket.create_connection(("127.0.0.1", e.admin_port), timeout=timeout)
+    got = bytearray()
+
+    def send():
+        try:
+            s.sendall(raw)
+        except OSError:
+            pass
+    t = threading.Thread(target=send)
+    t.start()
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+    except OSError:
+        pass
+    t.join()
+    s.close()
+    return bytes(got)
+
+
+@test
+def refusal_answered_while_the_body_comes(e):
+    """A refused PUT's answer goes out whole while the client goes on sending the body the
+    edge will not read: it was dropped with the connection once that body filled the input
+    queue (EOF and no answer)."""
+    body = os.urandom(8 << 20)
+    for i in range(5):
+        head = build_request("PUT", f"/admin/objects/R/r{i}.m4s",
+                             [("Authorization", "Bearer nope"),
+                              ("Content-Length", str(len(body)))])
+        got = send_while_reading(e, head + body)
+        check(got.startswith(b"HTTP/1.1 401 "), f"attempt {i}: {got[:60]!r}")
+
+
+@test
+def pipelined_puts_first_answered(e):
+    """Two PUTs sent back to back: the first is answered (201), however much of the second
+    arrived meanwhile; the second is answered too or left unanswered by a close (a client
+    retries it, RFC 9112 §9.3.2). The first's 201 was lost: the second's body filled the
+    input queue while the first committed."""
+    for i in range(3):
+        a, b = os.urandom(1 << 20), os.urandom(1 << 20)
+        raw = b""
+        for key, data in ((f"/P/a{i}.m4s", a), (f"/P/b{i}.m4s", b)):
+            raw += build_request("PUT", "/admin/objects" + key,
+                                 e.auth() + [("Content-Length", str(len(data))),
+                                             ("X-Sluice-SHA256", sha(data))]) + data
+        got = send_while_reading(e, raw)
+        check(got.startswith(b"HTTP/1.1 201 "), f"round {i}: the first PUT: {got[:60]!r}")
+        expect_body(e.get(f"/P/a{i}.m4s"), a, f"round {i}: the first object")
+        if got.count(b"HTTP/1.1 201 ") == 2:
+            expect_body(e.get(f"/P/b{i}.m4s"), b, f"round {i}: the second object")
 
 
 @test
