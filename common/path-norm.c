@@ -324,13 +324,14 @@ static bool b64url_or_dot(char ch)
 }
 
 /*
- * The first run that reads as a compact JWS (RFC 7515 section 7.1: three base64url parts, the
- * header a JSON object, so "eyJ" first) anywhere in the target: a token the rules below miss
+ * The first run from offset from on that reads as a compact JWS (RFC 7515 section 7.1: three
+ * base64url parts, the header a JSON object, so "eyJ" first): a token the rules below miss
  * ("/./s/<jwt>", "/%73/<jwt>", a '?' in an absolute form's authority) is still not logged.
  */
-static bool jws_run(const char *target, size_t len, size_t *first, size_t *last)
+bool path_norm_jws_next(const char *target, size_t len, size_t from, size_t *first,
+                        size_t *last)
 {
-        for (size_t i = 0; i + 3 <= len; i++) {
+        for (size_t i = from; i + 3 <= len; i++) {
                 size_t j = i, dots = 0;
 
                 if (memcmp(target + i, "eyJ", 3) != 0 || (i > 0 && b64url_or_dot(target[i - 1])))
@@ -379,7 +380,7 @@ bool path_norm_token_span(const char *target, size_t len, const char **ret, size
                         last = end;
                 }
         }
-        if ((first == len || last <= first) && !jws_run(target, len, &first, &last))
+        if ((first == len || last <= first) && !path_norm_jws_next(target, len, 0, &first, &last))
                 return false;
         *ret = target + first;
         *ret_len = last - first;

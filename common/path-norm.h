@@ -55,6 +55,12 @@ int path_norm_encode(const char *key, size_t key_len, char *buf, size_t cap);
  * "/%73/") is hidden too. Returns false when there is none.
  */
 bool path_norm_token_span(const char *target, size_t len, const char **ret, size_t *ret_len);
+/*
+ * The next run of s[from..len) that reads as a compact JWS ("eyJ", base64url, two dots, 16
+ * bytes at least, not inside a longer base64url run): [*first, *last). False when none.
+ * The access log hides every one, in the target and in the key.
+ */
+bool path_norm_jws_next(const char *s, size_t len, size_t from, size_t *first, size_t *last);
 
 /*
  * The value of the first name= argument in the query of target[0..len) (after its first '?';

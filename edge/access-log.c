@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmcd.h"
+#include "path-norm.h"
 
 #include "access-log.h"
 
@@ -67,6 +68,38 @@ static size_t format_time(char *out, size_t cap)
         return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
 }
 
+/*
+ * put_safe() of t[0..n) with each signed token in it written as "*": the span token names
+ * (the token the request carried, as path_norm() read it), and every other run that reads as
+ * a JWS (path_norm_jws_next(): one in a query argument of another name, a second "/s/", a
+ * token the key kept), so that no valid token is ever logged.
+ */
+static void put_masked(char *out, size_t cap, size_t *pos, const char *t, size_t n,
+                       const char *token, size_t token_len)
+{
+        size_t at = 0, tf = n, tl = n;
+
+        if (token && token_len && token >= t && token + token_len <= t + n) {
+                tf = (size_t)(token - t);
+                tl = tf + token_len;
+        }
+        while (at < n) {
+                size_t f = n, l = n;
+
+                if (!path_norm_jws_next(t, n, at, &f, &l))
+                        f = l = n;
+                if (tf >= at && tf < n && (tf < f || (tf == f && tl > l))) {
+                        f = tf;
+                        l = tl;
+                }
+                put_safe(out, cap, pos, t + at, f - at);
+                if (f == n)
+                        break;
+                put_raw(out, cap, pos, "*", 1);
+                at = l;
+        }
+}
+
 void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec)
 {
         char *s = b->stage;
@@ -86,16 +119,7 @@ void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec
         put_raw(s, fcap, &pos, " \"", 2);
         put_safe(s, fcap, &pos, rec->method, rec->method_len);
         put_raw(s, fcap, &pos, " ", 1);
-        if (rec->token && rec->token >= rec->target &&
-            rec->token + rec->token_len <= rec->target + rec->target_len) {
-                size_t before = (size_t)(rec->token - rec->target);
-                put_safe(s, fcap, &pos, rec->target, before);
-                put_raw(s, fcap, &pos, "*", 1);
-                put_safe(s, fcap, &pos, rec->token + rec->token_len,
-                         rec->target_len - before - rec->token_len);
-        } else {
-                put_safe(s, fcap, &pos, rec->target, rec->target_len);
-        }
+        put_masked(s, fcap, &pos, rec->target, rec->target_len, rec->token, rec->token_len);
         put_raw(s, cap, &pos, "\"", 1);
         b->front_len = pos;
 
@@ -104,7 +128,7 @@ void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec
         pos = 0;
         put_raw(s, cap, &pos, " key=", 5);
         if (rec->key_len)
-                put_safe(s, cap, &pos, rec->key, rec->key_len);
+                put_masked(s, cap, &pos, rec->key, rec->key_len, NULL, 0);
         else
                 put_raw(s, cap, &pos, "-", 1);
         put_raw(s, cap, &pos, " cmcd=", 6);

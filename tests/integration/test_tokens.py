@@ -185,6 +185,34 @@ def h2_same_rules(e):
 
 
 @test
+def no_token_reaches_the_access_log(e):
+    """A valid token written where the edge does not read one (a query argument of another
+    name or case, a ';' parameter, a second /s/ segment) is still no part of the access log,
+    in the target or in the key: docs/edge.md hides every run that reads as a JWS. These
+    were logged whole, signature included."""
+    tok = mint(good_claims())
+    targets = [f"{KEY}?urisigningpackage={tok}", f"{KEY}?x={tok}",
+               f"{KEY};URISigningPackage={tok}", f"/s/{tok}/s/{tok}{KEY}",
+               f"/s/{tok}{KEY}?a={tok}"]
+    start = os.path.getsize(e.access_log) if os.path.exists(e.access_log) else 0
+    for t in targets:
+        e.get(t)
+    deadline = time.monotonic() + 5
+    while True:
+        with open(e.access_log, encoding="utf-8", errors="replace") as f:
+            f.seek(start)
+            lines = f.read().split("\n")[:-1]
+        if len(lines) >= len(targets) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    check(len(lines) >= len(targets), f"{len(lines)} lines logged for {len(targets)} requests")
+    sig = tok.rsplit(".", 1)[1]
+    for ln in lines:
+        check(sig not in ln and tok.split(".", 1)[1] not in ln, f"a token in the log: {ln!r}")
+    check(any(f"{KEY};URISigningPackage=* " in ln for ln in lines),
+          "the ';' parameter's token is masked in the key too")
+
+@test
 def absolute_form_authority_is_the_scope(e):
     """In absolute form the target's authority, not Host, is the URI a token's cdniuc is
     matched against (RFC 9112 §3.2.2, RFC 9246 §2.1.15); it was Host's."""
