@@ -310,6 +310,11 @@ void conn_close(struct conn *c, const char *why)
                 size_t held = conn_tls_unsent(c);
                 c->req_bytes -= held < c->req_bytes ? held : c->req_bytes;
         }
+        /* An answer begun and cut short (the client left, the send deadline) is counted as
+         * HTTP/2 counts a reset stream's: its status and the bytes that went out. */
+        if (c->req_client && c->req_status &&
+            (c->state == CONN_SEND || c->state == CONN_MISS_WAIT))
+                edge_metrics_request(&w->srv->m, w->idx, c->req_status, c->req_bytes);
         if (c->pending_log) {
                 struct access_log_outcome o = {c->req_cache, c->req_upstream};
 
@@ -510,6 +515,7 @@ static void response_done(struct conn *c)
 
         if (c->req_client)
                 edge_metrics_request(&w->srv->m, w->idx, c->req_status, c->req_bytes);
+        c->req_client = false; /* counted: a close from here on counts it no more */
         if (c->pending_log) {
                 access_log_end_detached(&w->alog, c->pending_log, c->req_status, c->req_bytes,
                                         req_dur_us(c), &o);

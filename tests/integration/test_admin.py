@@ -506,6 +506,37 @@ def metrics_counters_increase(e):
           + ", ".join(f"{n} {before.get(n)} -> {after.get(n)}" for n in req_names))
 
 
+@test
+def metrics_count_answers_cut_short(e):
+    """An HTTP/1.1 answer the client leaves before its end counts in the request and byte
+    counters, as a reset HTTP/2 stream does; it was left out of both (the access log had
+    it)."""
+    data = os.urandom(8 << 20)
+    e.put("/M/cut.m4s", data)
+    req = ("sluice_edge_requests_total", '{class="2xx"}')
+    before = samples(e)
+    s = socket.create_connection(("127.0.0.1", e.port), timeout=5)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(build_request("GET", "/M/cut.m4s"))
+    got = 0
+    while got < 200_000:
+        d = s.recv(65536)
+        check(d, "the answer ended early")
+        got += len(d)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()  # a reset, with most of the body unsent
+    deadline = time.monotonic() + 5
+    while True:
+        after = samples(e)
+        if after[req] > before[req] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)  # poll interval for counters aggregated from the workers
+    eq(after[req] - before[req], 1.0, "2xx requests after an answer cut short")
+    sent = after[("sluice_edge_sent_bytes_total", "")] - before[("sluice_edge_sent_bytes_total", "")]
+    check(got <= sent < len(data), f"bytes counted {sent}: at least the {got} read, less than "
+          f"the body")
+
+
 def samples(e):
     """Every sample of /metrics: {(name, labels): value}."""
     out = {}
