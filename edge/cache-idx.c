@@ -398,6 +398,11 @@ static int put_one(struct cache_idx *idx, MDB_txn *txn, struct cache_idx_totals 
         }
         nt.objects++;
         nt.bytes += nr.size;
+        /* Popularity is the key's, not the bytes': a replace keeps what was counted. */
+        if (e->had_old) {
+                nr.hits = e->old.hits;
+                nr.last_access = e->old.last_access;
+        }
         /* Other bytes committed within the old ones' second (or with the clock stepped back)
          * get a later Last-Modified, else a client holding the old bytes would be told 304. */
         if (e->had_old && (nr.flags & CACHE_IDX_F_COMMIT_TIME) && nr.mtime <= e->old.mtime &&

@@ -665,10 +665,18 @@ TEST(counters_flushed_and_persisted)
         ASSERT_EQ(store_list(s, "/", 1, collect, &c), 0);
         ASSERT_EQ(c.hits[0], 4);
         ASSERT_EQ(c.hits[1], 2);
+        time_t last_a = c.last[0];
         struct store_stats st;
         store_get_stats(s, &st);
         ASSERT_EQ(st.objects, 2);
         ASSERT_EQ(st.bytes, 2);
+        /* Counted by key: a replace keeps the flushed hits and the last access (they were
+         * zeroed). */
+        ASSERT_EQ(put(s, "/a", "11", 2, NULL, NULL), 0);
+        memset(&c, 0, sizeof(c));
+        ASSERT_EQ(store_list(s, "/", 1, collect, &c), 0);
+        ASSERT_EQ(c.hits[0], 4);
+        ASSERT_EQ(c.last[0], last_a);
         store_close(s);
         tests_rm_rf(dir);
 }
