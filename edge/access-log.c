@@ -19,14 +19,18 @@ void access_log_buf_init(struct access_log_buf *b, int fd)
         b->fd = fd;
 }
 
-/* Append s[0..n) to the stage at *pos, escaping bytes that would break the line. */
-static void put_safe(char *out, size_t cap, size_t *pos, const char *s, size_t n)
+/*
+ * Append s[0..n) to the stage at *pos, escaping bytes that would break the line: spaces,
+ * control bytes and non-ASCII as \xHH, and with quotes, '"' and '\\' as \" and \\ (inside
+ * the quoted request; cmcd_format_log() escapes its own quoted values).
+ */
+static void put_esc(char *out, size_t cap, size_t *pos, const char *s, size_t n, bool quotes)
 {
         static const char hexd[] = "0123456789abcdef";
 
         for (size_t i = 0; i < n && *pos + 4 < cap; i++) {
                 unsigned char c = (unsigned char)s[i];
-                if (c == '"' || c == '\\') {
+                if (quotes && (c == '"' || c == '\\')) {
                         out[(*pos)++] = '\\';
                         out[(*pos)++] = (char)c;
                 } else if (c < 0x21 || c >= 0x7f) {
@@ -38,6 +42,11 @@ static void put_safe(char *out, size_t cap, size_t *pos, const char *s, size_t n
                         out[(*pos)++] = (char)c;
                 }
         }
+}
+
+static void put_safe(char *out, size_t cap, size_t *pos, const char *s, size_t n)
+{
+        put_esc(out, cap, pos, s, n, true);
 }
 
 static void put_raw(char *out, size_t cap, size_t *pos, const char *s, size_t n)
@@ -138,7 +147,7 @@ void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec
                 if (m >= sizeof(tmp))
                         m = sizeof(tmp) - 1;
                 if (m)
-                        put_safe(s, cap, &pos, tmp, m);
+                        put_esc(s, cap, &pos, tmp, m, false);
                 else
                         put_raw(s, cap, &pos, "-", 1);
         } else {

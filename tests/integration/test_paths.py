@@ -175,8 +175,19 @@ def cmcd_in_access_log(e):
     check(line is not None, f"no access-log line for {marker} with CMCD within 5 s "
           f"(log: {read_access_log(e)[-500:]!r})")
     check(re.search(r"br=3000\b", line), f"access log line lacks br=3000: {line!r}")
-    check(re.search(r'sid=\\?"?abc\\?"?', line), f"access log line lacks sid=abc: {line!r}")
+    # As docs/edge.md shows it: the value's quotes escaped once, by the CMCD field alone
+    # (it was sid=\"abc\").
+    check(' cmcd=br=3000,sid="abc" ' in line, f"access log line lacks sid=\"abc\": {line!r}")
     check(" 200 " in f" {line} ", f"access log line lacks the status 200: {line!r}")
+    marker = "?quoted=1&CMCD=sid%3D%22a%5C%22b%22"
+    eq(e.get(KEY + marker).status, 200, "GET with a quote in sid")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        line = next((ln for ln in read_access_log(e).splitlines() if marker in ln), None)
+        if line:
+            break
+        time.sleep(0.05)  # poll interval for the log writer
+    check(line and ' cmcd=sid="a\\"b" ' in line, f"a quote inside sid: {line!r}")
 
 
 @test
