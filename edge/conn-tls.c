@@ -82,18 +82,6 @@ int conn_tls_start(struct conn *c, struct tls_ctx *t)
         return tls_conn_new(t, c->fd, &c->tls);
 }
 
-static bool arm_pollout(struct conn *c)
-{
-        if (c->poll_armed)
-                return true;
-        if (uring_loop_poll(c->w->loop, c->slot, EDGE_OP_POLLOUT, c->fd, POLLOUT) < 0) {
-                conn_close(c, "cannot arm poll");
-                return false;
-        }
-        c->poll_armed = true;
-        return true;
-}
-
 /* Drive the handshake; then decrypt what is buffered and hand it on. */
 static bool drain(struct conn *c)
 {
@@ -105,7 +93,7 @@ static bool drain(struct conn *c)
                 if (r == 0)
                         return true;
                 if (r == -EAGAIN)
-                        return arm_pollout(c);
+                        return conn_arm_pollout(c);
                 if (r < 0) {
                         conn_close(c, "TLS handshake failed");
                         return false;
@@ -236,7 +224,7 @@ int conn_tls_flush(struct conn *c)
                                 return r;
                         if (r == 0)
                                 return 0;
-                        return arm_pollout(c) ? 0 : -EIO; /* let other connections run */
+                        return conn_arm_pollout(c) ? 0 : -EIO; /* let other connections run */
                 }
         }
         return tls_conn_flush(c->tls);

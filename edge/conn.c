@@ -7,6 +7,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -79,6 +81,22 @@ static void deadline_set(struct conn *c, uint64_t ms)
         c->deadline_ms = uring_loop_now_ms(loop) + ms;
         if (!uring_timer_armed(&c->timer) || c->deadline_ms < c->timer.deadline_ms)
                 (void)uring_timer_arm(loop, &c->timer, c->deadline_ms);
+}
+
+/* Bytes written to the socket and not yet acknowledged by the client; -1 when unknown. */
+static int64_t sock_unsent(int fd)
+{
+        int n;
+
+        return ioctl(fd, SIOCOUTQ, &n) == 0 && n >= 0 ? n : -1;
+}
+
+/* How often a connection waiting for room looks at what its client acknowledged. */
+static uint64_t probe_ms(const struct conn *c)
+{
+        uint64_t q = c->w->limits.send_timeout_ms / 4;
+
+        return q ? q : 1;
 }
 
 void conn_set_state(struct conn *c, enum conn_state state)
@@ -393,6 +411,24 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
 
         if (c->state == CONN_CLOSED)
                 return;
+        /* Waiting for room, the socket is looked at every quarter of send_timeout: bytes
+         * the client acknowledged since the last look are progress, and the deadline runs
+         * from that look (so from a quarter after the progress at most). */
+        if (c->state == CONN_SEND && c->poll_armed) {
+                uint64_t now = uring_loop_now_ms(loop), look = probe_ms(c);
+                int64_t n = sock_unsent(c->fd);
+
+                if (n >= 0 && n < c->sock_unsent) {
+                        c->sock_unsent = (uint32_t)n;
+                        c->deadline_ms = now + c->w->limits.send_timeout_ms;
+                }
+                if (now < c->deadline_ms) {
+                        (void)uring_timer_arm(loop, t, now + look < c->deadline_ms
+                                                           ? now + look
+                                                           : c->deadline_ms);
+                        return;
+                }
+        }
         if (uring_loop_now_ms(loop) < c->deadline_ms) {
                 (void)uring_timer_arm(loop, t, c->deadline_ms);
                 return;
@@ -427,6 +463,7 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
                 deadline_set(c, c->w->limits.send_timeout_ms);
                 return;
         }
+
         switch (c->state) {
         case CONN_READ_HEAD:
                 metrics_add(m->timeouts[0], 1);
@@ -819,16 +856,31 @@ void conn_wait_miss(struct conn *c)
         conn_set_state(c, CONN_MISS_WAIT);
 }
 
+bool conn_arm_pollout(struct conn *c)
+{
+        struct uring_loop *loop = c->w->loop;
+        uint64_t look;
+        int64_t n;
+
+        if (c->poll_armed)
+                return true;
+        if (uring_loop_poll(c->w->loop, c->slot, EDGE_OP_POLLOUT, c->fd, POLLOUT) < 0) {
+                conn_close(c, "cannot arm poll");
+                return false;
+        }
+        c->poll_armed = true;
+        n = sock_unsent(c->fd);
+        c->sock_unsent = n < 0 ? 0 : n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+        look = uring_loop_now_ms(loop) + probe_ms(c);
+        if (!uring_timer_armed(&c->timer) || look < c->timer.deadline_ms)
+                (void)uring_timer_arm(loop, &c->timer, look);
+        return true;
+}
+
 static void wait_writable(struct conn *c)
 {
-        if (!c->poll_armed) {
-                if (uring_loop_poll(c->w->loop, c->slot, EDGE_OP_POLLOUT, c->fd, POLLOUT) < 0) {
-                        conn_close(c, "cannot arm poll");
-                        return;
-                }
-                c->poll_armed = true;
-        }
-        send_wait(c);
+        if (conn_arm_pollout(c))
+                send_wait(c);
 }
 
 /*

@@ -64,6 +64,7 @@ struct conn {
 
         struct uring_timer timer;
         uint64_t deadline_ms;
+        uint32_t sock_unsent; /* the socket's unacknowledged bytes when POLLOUT was armed */
 
         struct http1_parser parser;
         char *in; /* unparsed input (lazily allocated) */
@@ -138,6 +139,13 @@ int conn_accept_tls(struct edge_worker *w, int fd, struct tls_ctx *t);
 /* Plaintext input (from the socket, or decrypted by conn-tls.c). Returns false when c was
  * closed. */
 bool conn_input_plain(struct conn *c, const char *data, size_t n);
+/*
+ * Wait for room in the socket (POLLOUT), if not already waiting; false (and c closed) when it
+ * cannot. The bytes the socket holds then are noted: the send deadline counts what the client
+ * acknowledges meanwhile as progress, since room is signalled only once a third of the send
+ * buffer drained, which a slow but steady reader may take longer than send_timeout to do.
+ */
+bool conn_arm_pollout(struct conn *c);
 
 /* Move to state, tracing old→new at debug level and setting the state's deadline. */
 void conn_set_state(struct conn *c, enum conn_state state);

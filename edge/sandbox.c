@@ -96,9 +96,10 @@ static const char *const allowed_syscalls[] = {
 };
 
 /* ioctl requests allowed (stdio's isatty, libcurl's non-blocking and readable-bytes checks,
- * and if_nametoindex() for an IPv6 zone named in an upstream or control URL). */
-static const unsigned long allowed_ioctls[] = {TCGETS, TIOCGWINSZ, FIONREAD,
-                                               FIONBIO, FIOCLEX,    SIOCGIFINDEX};
+ * if_nametoindex() for an IPv6 zone named in an upstream or control URL, and a client
+ * socket's unacknowledged bytes for the send deadline). */
+static const unsigned long allowed_ioctls[] = {TCGETS,  TIOCGWINSZ,   FIONREAD, FIONBIO,
+                                               FIOCLEX, SIOCGIFINDEX, SIOCOUTQ};
 
 /*
  * Socket families the edge opens once started: upstream and control connections, the

@@ -158,6 +158,34 @@ def slow_reader_closed_by_send_timeout(e):
         c.close()
 
 
+@test
+def steady_slow_reader_kept(e):
+    """A reader taking the body slowly but without pause is progress, however long the
+    kernel waits before it says there is room again (a third of a send buffer of megabytes):
+    the edge keeps sending past send_timeout. It was closed at send_timeout with its send
+    buffer still draining (the client then read to the end of what was queued, then EOF)."""
+    big = e.objects["/t1/big.m4s"]
+    rate = 200_000  # bytes a second: a send buffer's third takes longer than send_timeout
+    c = e.conn(timeout=10, rcvbuf=65536)  # the body waits in the edge's socket, not ours
+    try:
+        c.send(build_request("GET", "/t1/big.m4s"))
+        lport = c.local_port()
+        start, got = time.monotonic(), 0
+        while time.monotonic() - start < SEND_TIMEOUT + SLACK + 1:
+            chunk = c.sock.recv(16384)
+            check(chunk, f"EOF after {got} bytes")
+            got += len(chunk)
+            ahead = got / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+            state = tcp_state(e.port, lport)
+            check(state == "01", f"the edge let go of a steady reader after "
+                  f"{time.monotonic() - start:.1f}s (socket state {state}, {got} bytes read)")
+        check(got < len(big), "the body ended before the case was made")
+    finally:
+        c.close()
+
+
 def holds_socket(pid, inode):
     """Whether process pid has a descriptor for the socket with this inode."""
     d = f"/proc/{pid}/fd"
