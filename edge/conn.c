@@ -625,6 +625,13 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
                                         in_release(c);
                                 return alive;
                         }
+                        /* ALPN chose h2: anything but its preface is a connection error
+                         * (RFC 9113 §3.4), never HTTP/1.1; its GOAWAY may be left out. */
+                        if (c->tls && tls_conn_alpn(c->tls) == TLS_ALPN_H2) {
+                                c->processing = false;
+                                conn_close(c, "no HTTP/2 preface after ALPN h2");
+                                return false;
+                        }
                         c->h1_seen = true;
                 }
                 r = http1_req_parse(&c->parser, p, left, &w->plimits, &w->req);

@@ -325,6 +325,28 @@ def h2_tls_socket(e):
 
 
 @test
+def alpn_h2_speaks_only_h2(e):
+    """Once ALPN chose h2, an HTTP/1.1 request instead of the preface is a connection error
+    (RFC 7301 §3.2, RFC 9113 §3.4): closed, never answered. It was served as HTTP/1.1."""
+    s = h2_tls_socket(e)
+    try:
+        s.settimeout(5)
+        s.sendall(b"GET /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n\r\n")
+        got = b""
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                got += d
+        except (ssl.SSLError, ConnectionResetError):
+            pass
+        check(not got.startswith(b"HTTP/1.1"), f"answered as HTTP/1.1: {got[:60]!r}")
+    finally:
+        s.close()
+
+
+@test
 def h2_over_tls_many_small_frames_per_burst(e):
     """42 streams with 4 KiB stream windows, all topped up at once in one write once every
     window is spent: the edge's next burst then carries 42 small DATA frames from files,
