@@ -275,6 +275,7 @@ TEST(suites_matrix)
             {TLS1_2_VERSION, "ECDHE-RSA-CHACHA20-POLY1305", "b.test", true},
             {TLS1_2_VERSION, "DHE-RSA-AES128-GCM-SHA256", "b.test", true},
             {TLS1_2_VERSION, "DHE-RSA-AES256-GCM-SHA384", "b.test", true},
+            {TLS1_2_VERSION, "DHE-RSA-CHACHA20-POLY1305", "b.test", true},
             /* Outside it: CBC, static RSA key exchange, SHA-1 MACs. */
             {TLS1_2_VERSION, "ECDHE-RSA-AES128-SHA256", "b.test", false},
             {TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA", "a.test", false},
