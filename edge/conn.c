@@ -319,8 +319,11 @@ void conn_close(struct conn *c, const char *why)
         if (c->state == CONN_CLOSED)
                 return;
         log_conn(LOG_LVL_DEBUG, c->id, "close: %s", why);
-        /* Answer the client's close_notify so that it can keep its session. */
-        if (c->tls && c->tls_peer_closed)
+        /* close_notify before the FIN, whoever closes (RFC 8446 §6.1): answering the
+         * client's lets it keep its session, and a close of the edge's own (a deadline, a
+         * drain) is then told from a cut connection. TLS writes are never in flight in the
+         * ring, so the alert follows the last record whole. */
+        if (c->tls)
                 tls_conn_shutdown(c->tls);
         if (c->tls && !c->h2) {
                 /* An answer cut short over TLS: what the edge still held never went out (a

@@ -325,6 +325,25 @@ def h2_tls_socket(e):
 
 
 @test
+def edge_close_says_close_notify(e):
+    """A connection the edge closes itself (here at idle_timeout, 2 s) ends with its
+    close_notify, not a bare FIN (RFC 8446 §6.1); clients saw an unexpected EOF."""
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = client_ctx(e, version, version)
+        raw = socket.create_connection((HOST, e.tls_port), timeout=10)
+        s = ctx.wrap_socket(raw, server_hostname="a.test", suppress_ragged_eofs=False)
+        try:
+            head, _ = get_over(s, "/t1/one.bin")
+            check(head.startswith(b"HTTP/1.1 200"), f"{version}: {head[:60]!r}")
+            try:
+                eq(s.recv(65536), b"", f"{version}: after idle_timeout")
+            except ssl.SSLEOFError as err:
+                raise AssertionError(f"{version}: closed without close_notify ({err})")
+        finally:
+            s.close()
+
+
+@test
 def alpn_h2_speaks_only_h2(e):
     """Once ALPN chose h2, an HTTP/1.1 request instead of the preface is a connection error
     (RFC 7301 §3.2, RFC 9113 §3.4): closed, never answered. It was served as HTTP/1.1."""
