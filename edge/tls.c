@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -470,10 +471,32 @@ static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
         return 0;
 }
 
+/* A file that cannot be opened is the system's failure, with its reason (a start exits 1),
+ * not contents that cannot be used (2): OpenSSL's own message would not tell them apart. */
+static int file_opens(const char *path, char *err, size_t errlen)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0) {
+                int e = errno;
+
+                snprintf(err, errlen, "%s: %s", path, strerror(e));
+                return -e;
+        }
+        (void)close(fd);
+        return 0;
+}
+
 static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cfg_tls *cfg,
                      const struct edge_cfg_tls_cert *cc, char *err, size_t errlen)
 {
         int r;
+
+        r = file_opens(cc->cert, err, errlen);
+        if (r == 0)
+                r = file_opens(cc->key, err, errlen);
+        if (r < 0)
+                return r == -EINVAL ? -EIO : r;
 
         c->ctx = SSL_CTX_new(TLS_server_method());
         if (!c->ctx) {

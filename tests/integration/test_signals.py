@@ -259,6 +259,23 @@ def bad_keys_file_at_start_exits_2(e):
 
 
 @test
+def missing_certificate_at_start_exits_1(e):
+    """A certificate or key file that cannot be opened is a start-up failure (1, which the
+    unit restarts: it may be provisioned a moment later) with the system's reason, as a keys
+    file is; a garbage one stays 2. It was 2 with "cannot load the certificate chain"."""
+    cert = os.path.join(e.dir, "absent.pem")
+    cfg = copy.deepcopy(e.cfg)
+    cfg["tls"] = [{"listen": "127.0.0.1:1", "certs": [{"cert": cert, "key": cert}]}]
+    path = os.path.join(e.dir, "absent-cert.yaml")
+    with open(path, "w") as f:
+        f.write(yaml_dump(cfg) + "\n")
+    p = run_bin(e, "--config", path)
+    out = (p.stderr + p.stdout).decode("utf-8", "replace")
+    eq(p.returncode, 1, f"start with a missing certificate (output {out[-300:]!r})")
+    check(f"{cert}: No such file or directory" in out, f"the log says why: {out[-300:]!r}")
+
+
+@test
 def help_and_version(e):
     p = run_bin(e, "--help")
     eq(p.returncode, 0, "--help exit status")
