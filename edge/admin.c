@@ -153,6 +153,13 @@ static void respond_error(struct conn *c, const struct http1_req *req, int statu
                            "Bearer realm=\"sluice-admin\"");
 }
 
+void admin_refuse(struct conn *c, int status, const char *detail, bool head_only)
+{
+        const struct http1_req head = {.method = HTTP_M_HEAD, .minor = 1};
+
+        respond_error(c, head_only ? &head : NULL, status, detail);
+}
+
 /* 405 with what the path allows. */
 static void respond_405(struct conn *c, const struct http1_req *req, const char *allow)
 {

@@ -646,8 +646,9 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
                 c->req_status = 0; /* none yet: a close before the answer logs 499 */
                 if (r < 0) {
                         int status = c->parser.status ? c->parser.status : 400;
+                        const char *reason = c->parser.reason; /* static */
                         log_conn(LOG_LVL_DEBUG, c->id, "refused %d: %s", status,
-                                 c->parser.reason ? c->parser.reason : "?");
+                                 reason ? reason : "?");
                         http1_parser_init(&c->parser);
                         /* A HEAD refused (its target or head too long) gets no body either,
                          * also after the empty lines RFC 9112 §2.2 lets a client send first. */
@@ -656,7 +657,7 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
                                 lead++;
                         bool head = left - lead >= 5 && memcmp(p + lead, "HEAD ", 5) == 0;
                         left = 0;
-                        request_refuse(c, status, head);
+                        request_refuse(c, status, reason, head);
                         break;
                 }
                 http1_parser_init(&c->parser);

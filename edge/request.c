@@ -8,6 +8,7 @@
 #include "log.h"
 #include "path-norm.h"
 
+#include "admin.h"
 #include "conn.h"
 #include "edge-metrics.h"
 #include "fill.h"
@@ -86,14 +87,18 @@ void request_render(struct conn *c, const struct http1_req *req, const struct se
         conn_respond(c, &r);
 }
 
-void request_refuse(struct conn *c, int status, bool head_only)
+void request_refuse(struct conn *c, int status, const char *reason, bool head_only)
 {
         struct serve_plan p;
 
         c->close_after = true;
-        if (!c->admin)
-                edge_metrics_refusal(&c->w->srv->m, status);
         serve_log_begin(c, NULL, NULL);
+        if (c->admin) {
+                /* The admin API's errors are JSON, the parser's too. */
+                admin_refuse(c, status, reason ? reason : http_status_reason(status), head_only);
+                return;
+        }
+        edge_metrics_refusal(&c->w->srv->m, status);
         serve_plan_status(&p, c, NULL, status);
         p.head_only = head_only;
         request_render(c, NULL, &p);

@@ -21,7 +21,7 @@ void request_handle(struct conn *c, const struct http1_req *req);
 
 /* Answer a request the parser refused (400/414/431/501) and close after it; head_only: it
  * was a HEAD, so the answer has no body. */
-void request_refuse(struct conn *c, int status, bool head_only);
+void request_refuse(struct conn *c, int status, const char *reason, bool head_only);
 
 /*
  * Start a response head in the worker's scratch: status line, Date, Server, Connection (close /

@@ -731,6 +731,27 @@ def send_while_reading(e, raw, timeout=10):
 
 
 @test
+def parser_refusals_are_json(e):
+    """Admin errors are JSON {"error","detail"} (docs/edge.md), those of the request parser
+    too: they were text/plain. A refused HEAD gets no body."""
+    for raw, status, method in (
+            (b'PUT /admin/objects/a/"q".m4s HTTP/1.1\r\nHost: a\r\n\r\n', 400, "PUT"),
+            (b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Long: a\r\n\tb\r\n\r\n", 400, "GET"),
+            (b"HEAD /healthz HTTP/1.1\r\nHost: a\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", 431,
+             "HEAD")):
+        with e.conn(admin=True, timeout=5) as c:
+            c.send(raw)
+            r = c.read_response(method)
+        eq(r.status, status, f"{raw[:40]!r}: status")
+        if method == "HEAD":
+            eq(r.body, b"", "a refused HEAD's body")
+            continue
+        eq(r.get("Content-Type"), "application/json", f"{raw[:40]!r}: Content-Type")
+        doc = json.loads(r.body)
+        check(doc.get("error") and doc.get("detail"), f"{raw[:40]!r}: {doc!r}")
+
+
+@test
 def refusal_answered_while_the_body_comes(e):
     """A refused PUT's answer goes out whole while the client goes on sending the body the
     edge will not read: it was dropped with the connection once that body filled the input
