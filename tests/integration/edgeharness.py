@@ -693,6 +693,21 @@ def tcp_socket(local_port, remote_port, remote_ip="127.0.0.1"):
     return None
 
 
+def read_to_eof(sock, errors=(OSError,)):
+    """Everything sock yields until the peer closes; one of errors ends the read too (a reset
+    after the answers), with what came before it."""
+    got = bytearray()
+    try:
+        while True:
+            d = sock.recv(65536)
+            if not d:
+                break
+            got += d
+    except errors:
+        pass
+    return bytes(got)
+
+
 def tcp_state(local_port, remote_port):
     """State of the TCP socket 127.0.0.1:local_port <-> 127.0.0.1:remote_port, or None."""
     found = tcp_socket(local_port, remote_port)

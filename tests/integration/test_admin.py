@@ -17,8 +17,8 @@ import threading
 import time
 import urllib.parse
 
-from edgeharness import (Edge, build_request, check, eq, expect_body, run, sha, standard_setup,
-                         test)
+from edgeharness import (Edge, build_request, check, eq, expect_body, read_to_eof, run, sha,
+                         standard_setup, test)
 
 SETUP = standard_setup(objects={})
 
@@ -708,7 +708,6 @@ def send_while_reading(e, raw, timeout=10):
     """Send raw on a new admin connection from a thread while this one reads; returns what
     arrived before the edge closed (a reset after the answers is not an error here)."""
     s = socket.create_connection(("127.0.0.1", e.admin_port), timeout=timeout)
-    got = bytearray()
 
     def send():
         try:
@@ -717,17 +716,10 @@ def send_while_reading(e, raw, timeout=10):
             pass
     t = threading.Thread(target=send)
     t.start()
-    try:
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            got += d
-    except OSError:
-        pass
+    got = read_to_eof(s)
     t.join()
     s.close()
-    return bytes(got)
+    return got
 
 
 @test

@@ -236,6 +236,16 @@ def bad_config_at_start_exits_2(e):
     check(re.search(re.escape(bad_path) + r":\d+:\d+:", out), f"no file:line:col: in {out!r}")
 
 
+def start_with(e, cfg, name):
+    """Start the binary on cfg (written to name) and wait for it to end, as a start refused
+    does: (exit status, its output)."""
+    path = os.path.join(e.dir, name)
+    with open(path, "w") as f:
+        f.write(yaml_dump(cfg) + "\n")
+    p = run_bin(e, "--config", path)
+    return p.returncode, (p.stderr + p.stdout).decode("utf-8", "replace")
+
+
 @test
 def bad_keys_file_at_start_exits_2(e):
     # A keys file the edge can read but not use is a configuration error: 2, which the unit's
@@ -245,17 +255,13 @@ def bad_keys_file_at_start_exits_2(e):
         f.write("keys:\n  - {kid: k1, secret: \"abcd\"}\n")
     cfg = copy.deepcopy(e.cfg)
     cfg["tokens"] = {"required": True, "keys_file": keys}
-    path = os.path.join(e.dir, "bad-keys.yaml")
-    with open(path, "w") as f:
-        f.write(yaml_dump(cfg) + "\n")
-    p = run_bin(e, "--config", path)
-    out = (p.stderr + p.stdout).decode("utf-8", "replace")
-    eq(p.returncode, 2, f"start with unusable token keys (output {out[-300:]!r})")
+    rc, out = start_with(e, cfg, "bad-keys.yaml")
+    eq(rc, 2, f"start with unusable token keys (output {out[-300:]!r})")
     check(re.search(re.escape(keys) + r":2:\d+: key k1: secret is 2 bytes; it must be 16 to 64",
                     out), f"the log says where and why: {out[-300:]!r}")
     os.remove(keys)
-    p = run_bin(e, "--config", path)
-    eq(p.returncode, 1, "a keys file that cannot be read is a start-up failure (1)")
+    rc, _ = start_with(e, cfg, "bad-keys.yaml")
+    eq(rc, 1, "a keys file that cannot be read is a start-up failure (1)")
 
 
 @test
@@ -266,12 +272,8 @@ def missing_certificate_at_start_exits_1(e):
     cert = os.path.join(e.dir, "absent.pem")
     cfg = copy.deepcopy(e.cfg)
     cfg["tls"] = [{"listen": "127.0.0.1:1", "certs": [{"cert": cert, "key": cert}]}]
-    path = os.path.join(e.dir, "absent-cert.yaml")
-    with open(path, "w") as f:
-        f.write(yaml_dump(cfg) + "\n")
-    p = run_bin(e, "--config", path)
-    out = (p.stderr + p.stdout).decode("utf-8", "replace")
-    eq(p.returncode, 1, f"start with a missing certificate (output {out[-300:]!r})")
+    rc, out = start_with(e, cfg, "absent-cert.yaml")
+    eq(rc, 1, f"start with a missing certificate (output {out[-300:]!r})")
     check(f"{cert}: No such file or directory" in out, f"the log says why: {out[-300:]!r}")
 
 

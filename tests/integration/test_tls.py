@@ -19,8 +19,8 @@ import tempfile
 import time
 
 import edgeharness
-from edgeharness import (HOST, Edge, check, eq, free_port, run, sha, skip, standard_objects,
-                         start_pushed, test)
+from edgeharness import (HOST, Edge, check, eq, free_port, read_to_eof, run, sha, skip,
+                         standard_objects, start_pushed, test)
 from h2frames import PREFACE, frame, get_block, split_frames
 from test_tokens import SECRET, mint
 
@@ -351,15 +351,7 @@ def alpn_h2_speaks_only_h2(e):
     try:
         s.settimeout(5)
         s.sendall(b"GET /t1/one.bin HTTP/1.1\r\nHost: edge.test\r\n\r\n")
-        got = b""
-        try:
-            while True:
-                d = s.recv(65536)
-                if not d:
-                    break
-                got += d
-        except (ssl.SSLError, ConnectionResetError):
-            pass
+        got = read_to_eof(s, (ssl.SSLError, ConnectionResetError))
         check(not got.startswith(b"HTTP/1.1"), f"answered as HTTP/1.1: {got[:60]!r}")
     finally:
         s.close()

@@ -276,55 +276,43 @@ TEST(length_limit)
         ASSERT_STREQ(pn.key, "/");
 }
 
+/* "/" + a run of n1 'a's [+ "/" + a run of n2 'b's] + tail, into buf; returns its length. */
+static size_t long_path(char *buf, size_t n1, size_t n2, const char *tail)
+{
+        size_t o = 0;
+
+        buf[o++] = '/';
+        memset(buf + o, 'a', n1);
+        o += n1;
+        if (n2) {
+                buf[o++] = '/';
+                memset(buf + o, 'b', n2);
+                o += n2;
+        }
+        memcpy(buf + o, tail, strlen(tail));
+        return o + strlen(tail);
+}
+
 TEST(dot_segments_before_the_limit)
 {
         /* RFC 3986 §5.2.4 removes "/x/.." before the key's length is judged: a segment too
          * long for the key, taken back by a later "..", leaves a short key. */
         char buf[1400];
-        size_t o = 0;
 
-        buf[o++] = '/';
-        memset(buf + o, 'a', 600);
-        o += 600;
-        memcpy(buf + o, "/../t1/one.bin", 14);
-        o += 14;
-        ASSERT_EQ(path_norm(buf, o, &pn), 0);
+        ASSERT_EQ(path_norm(buf, long_path(buf, 600, 0, "/../t1/one.bin"), &pn), 0);
         ASSERT_STREQ(pn.key, "/t1/one.bin");
         /* Two segments, the second over the limit with the first, both taken back. */
-        o = 0;
-        buf[o++] = '/';
-        memset(buf + o, 'a', 400);
-        o += 400;
-        buf[o++] = '/';
-        memset(buf + o, 'b', 200);
-        o += 200;
-        memcpy(buf + o, "/../../t1/x", 11);
-        o += 11;
-        ASSERT_EQ(path_norm(buf, o, &pn), 0);
+        ASSERT_EQ(path_norm(buf, long_path(buf, 400, 200, "/../../t1/x"), &pn), 0);
         ASSERT_STREQ(pn.key, "/t1/x");
         /* Only the segment over the limit taken back: the first stays. */
-        o = 0;
-        buf[o++] = '/';
-        memset(buf + o, 'a', 400);
-        o += 400;
-        buf[o++] = '/';
-        memset(buf + o, 'b', 200);
-        o += 200;
-        memcpy(buf + o, "/../c", 5);
-        o += 5;
-        ASSERT_EQ(path_norm(buf, o, &pn), 0);
+        ASSERT_EQ(path_norm(buf, long_path(buf, 400, 200, "/../c"), &pn), 0);
         ASSERT_EQ(pn.key_len, 403);
         ASSERT_TRUE(memcmp(pn.key + 400, "a/c", 3) == 0);
         /* One left over at the end is still too long, and ".." still stops at the root. */
-        memcpy(buf + o - 5, "/./c", 4);
-        ASSERT_EQ(path_norm(buf, o - 1, &pn), -ENAMETOOLONG);
-        memcpy(buf + o - 5, "/../../..", 9);
-        ASSERT_EQ(path_norm(buf, o + 4, &pn), -EINVAL);
+        ASSERT_EQ(path_norm(buf, long_path(buf, 400, 200, "/./c"), &pn), -ENAMETOOLONG);
+        ASSERT_EQ(path_norm(buf, long_path(buf, 400, 200, "/../../.."), &pn), -EINVAL);
         /* A dot segment after a full key is still one. */
-        buf[0] = '/';
-        memset(buf + 1, 'a', PATH_NORM_MAX - 1);
-        memcpy(buf + PATH_NORM_MAX, "/../b", 5);
-        ASSERT_EQ(path_norm(buf, PATH_NORM_MAX + 5, &pn), 0);
+        ASSERT_EQ(path_norm(buf, long_path(buf, PATH_NORM_MAX - 1, 0, "/../b"), &pn), 0);
         ASSERT_STREQ(pn.key, "/b");
 }
 
