@@ -695,7 +695,11 @@ static void pump(struct conn *c)
                         }
                         c->poll_armed = true;
                 }
-                send_progress(c);
+                /* Frames of our own on an idle connection (the ACKs of a client's PINGs and
+                 * SETTINGS) leave it idle: its idle deadline stands. After that deadline
+                 * (close_after) the send deadline bounds the GOAWAY's way out. */
+                if (c->state != CONN_IDLE || c->close_after || h2_conn_busy(c->h2))
+                        send_progress(c);
                 return;
         }
         if ((c->peer_eof || c->close_after || c->w->draining) && !h2_conn_busy(c->h2) &&
@@ -711,10 +715,14 @@ static void pump(struct conn *c)
                 return;
         }
         /* Streams waiting on the client's window count as sending: the send deadline ends a
-         * client that never opens it, or opens it too thinly for a DATA frame. */
+         * client that never opens it, or opens it too thinly for a DATA frame. The idle
+         * deadline is armed once, as the connection becomes idle (the session's start, its last
+         * stream's end): frames that open no stream (PING, SETTINGS, WINDOW_UPDATE, unknown
+         * types) do not push it on, or a client sending one every few seconds would hold its
+         * connection for ever (conn_set_state re-arms whatever the state was). */
         if (h2_conn_busy(c->h2))
                 send_progress(c);
-        else
+        else if (c->state != CONN_IDLE)
                 conn_set_state(c, CONN_IDLE);
 }
 

@@ -1050,6 +1050,54 @@ def h2_options_preflight(e):
     eq(hdrs.get("allow"), "GET, HEAD, OPTIONS", "Allow on a 405")
 
 
+IDLE_TIMEOUT = 2.0  # limits.idle_timeout, the harness's default
+
+
+@test
+def idle_deadline_not_pushed_by_frames(e):
+    """An h2 connection with no stream open is closed at idle_timeout (GOAWAY, then the close)
+    whatever frames that open no stream the client sends meanwhile, every 0.3 s: PING, empty
+    SETTINGS, WINDOW_UPDATE on the connection, a frame of an unknown type. The deadline runs
+    from the session's start, or from the end of the last request (measured from its answer)."""
+    kinds = [("PING", frame(PING, 0, 0, b"keepaliv")), ("SETTINGS", frame(SETTINGS, 0, 0)),
+             ("WINDOW_UPDATE", frame(WINDOW_UPDATE, 0, 0, u32(1))),
+             ("unknown type", frame(0x42, 0, 0, b"x"))]
+    peers = []
+    for name, f in kinds:
+        p = Peer(e)
+        check(p.read_until(lambda q: q.of(SETTINGS)), f"{name}: no SETTINGS: {p.summary()}")
+        peers.append((f"idle, {name} every 0.3 s", p, f, time.monotonic()))
+    p = Peer(e)
+    p.send(hdrs(1, GET))
+    check(p.read_until(lambda q: q.ended(1)), f"the answer: {p.summary()}")
+    peers.append(("after a request, PING every 0.3 s", p, kinds[0][1], time.monotonic()))
+    closed = {}
+    end = time.monotonic() + IDLE_TIMEOUT + 4
+    try:
+        while len(closed) < len(peers) and time.monotonic() < end:
+            for name, p, f, _ in peers:
+                if name not in closed:
+                    p.send(f)
+            step = time.monotonic() + 0.3
+            while time.monotonic() < step:
+                for name, p, _, since in peers:
+                    if name not in closed and (p.read_until(lambda q: False, timeout=0.02)
+                                               or p.eof):
+                        closed[name] = time.monotonic() - since
+    finally:
+        for _, p, _, _ in peers:
+            p.close()
+    for name, p, _, _ in peers:
+        check(name in closed, f"{name}: still open {IDLE_TIMEOUT + 4:.0f}s after going idle "
+              f"(idle_timeout {IDLE_TIMEOUT:g}s): {p.summary()[-120:]}")
+        check(IDLE_TIMEOUT * 0.8 <= closed[name] <= IDLE_TIMEOUT + 1.5,
+              f"{name}: closed {closed[name]:.2f}s after going idle (idle_timeout "
+              f"{IDLE_TIMEOUT:g}s)")
+        gs = p.of(GOAWAY)
+        check(gs and int.from_bytes(gs[0][3][4:8], "big") == NO_ERROR,
+              f"{name}: closed without a GOAWAY NO_ERROR: {p.summary()[-120:]}")
+
+
 SEND_TIMEOUT = 1.0  # limits.send_timeout in setup()
 
 
