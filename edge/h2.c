@@ -11,6 +11,7 @@
 
 #include "log.h"
 
+#include "h2-frame-scan.h"
 #include "h2.h"
 
 /* Ranges of skipped client stream ids remembered (clients rarely skip any). */
@@ -107,6 +108,7 @@ struct h2_conn {
         unsigned skipped_next;
         int32_t last_headers_id;
         int32_t initial_window_before; /* the client's, before the SETTINGS being read */
+        struct h2_scan scan; /* the input's frames, for each SETTINGS frame's values */
 
         uint64_t out_progress; /* answer bytes out: DATA payloads, blocked tails */
         uint64_t out_progress_mark;
@@ -905,15 +907,19 @@ static int begin_frame_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
         return 0;
 }
 
-/* A SETTINGS_INITIAL_WINDOW_SIZE that took a stream's window past 2^31-1 is a connection
- * error of type FLOW_CONTROL_ERROR (RFC 9113 §6.9.2); nghttp2 only resets the stream. */
+/*
+ * A SETTINGS_INITIAL_WINDOW_SIZE that took a stream's window past 2^31-1 is a connection
+ * error of type FLOW_CONTROL_ERROR (RFC 9113 §6.9.2); nghttp2 only resets the stream. A
+ * frame's values are processed in order (§6.5.3), each moving the windows by its difference
+ * from the value before the frame: the largest of them counts, not the last (2^31-1 then
+ * 65535 in one frame overflows a window the last leaves alone). nghttp2 keeps only the last,
+ * so the largest is read from the input (h2-frame-scan.h).
+ */
 static void check_window_overflow(struct h2_conn *h)
 {
-        int64_t delta = (int64_t)nghttp2_session_get_remote_settings(
-                            h->s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) -
-                        h->initial_window_before;
+        int64_t delta = h->scan.window_max - h->initial_window_before;
 
-        if (delta <= 0)
+        if (h->scan.window_max < 0 || delta <= 0)
                 return;
         for (struct h2_stream *st = h->streams; st; st = st->next)
                 if (st->window_before >= 0 && st->window_before + delta > INT32_MAX) {
@@ -1069,11 +1075,15 @@ static int stream_close_cb(nghttp2_session *s, int32_t id, uint32_t code, void *
 
 int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
 {
-        ssize_t n;
+        ssize_t n = 0;
 
         if (h->fatal)
                 return -EPROTO;
-        n = nghttp2_session_mem_recv(h->s, buf, len);
+        /* In parts that each end with a SETTINGS frame, its values read first (h2_scan). */
+        for (size_t off = 0, part; off < len && n >= 0; off += part) {
+                part = h2_scan(&h->scan, (const uint8_t *)buf + off, len - off);
+                n = nghttp2_session_mem_recv(h->s, (const uint8_t *)buf + off, part);
+        }
         if (n < 0) {
                 if (n == NGHTTP2_ERR_NOMEM)
                         return -ENOMEM;
@@ -1146,6 +1156,7 @@ int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_c
         h->io = *io;
         h->lim = *lim;
         h->pend_fd = -1;
+        h2_scan_init(&h->scan, NGHTTP2_CLIENT_MAGIC_LEN);
         h->window_start_ms = mono_ms();
         h->rst_tokens = lim->max_resets_per_s;
         h->rst_refill_ms = h->window_start_ms;

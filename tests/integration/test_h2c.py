@@ -340,6 +340,12 @@ FRAME_CASES = [
     ("SETTINGS_INITIAL_WINDOW_SIZE pushing a stream window past 2^31-1", "9113 §6.9.2",
      [OPEN, frame(WINDOW_UPDATE, 0, 1, u32(0x7FFFFFFF - 65535)),
       frame(SETTINGS, 0, 0, setting(4, 65536))], ("goaway", FLOW_CONTROL_ERROR)),
+    # The values of one SETTINGS frame are processed in order (§6.5.3): the first takes the
+    # window to 2^31-1 + 1000, whatever the second then makes of it.
+    ("SETTINGS_INITIAL_WINDOW_SIZE past 2^31-1 and back in one frame", "9113 §6.9.2",
+     [OPEN, frame(WINDOW_UPDATE, 0, 1, u32(1000)),
+      frame(SETTINGS, 0, 0, setting(4, 0x7FFFFFFF) + setting(4, 65535))],
+     ("goaway", FLOW_CONTROL_ERROR)),
     # §6.10 CONTINUATION
     ("CONTINUATION without HEADERS", "9113 §6.10", [frame(CONTINUATION, END_HEADERS, 1, GET)],
      ("goaway", PROTOCOL_ERROR)),
