@@ -160,6 +160,53 @@ def targets_answered_as_http1(e):
     check(not bad, f"{len(bad)} of {len(TARGET_CASES)} targets:\n  " + "\n  ".join(bad))
 
 
+# Authorities sent as HTTP/1.1's Host and as h2's :authority and host, with the status each
+# must get: HTTP/1.1's Host rules over both (RFC 9110 §7.2), and over h2 no userinfo and no
+# empty host (RFC 9113 §8.3.1, RFC 9110 §4.2.1), which HTTP/1.1's Host allows.
+AUTHORITY_CASES = [
+    ("edge.test", 200, 200),
+    ("EDGE.test:8080", 200, 200),
+    ("[::1]", 200, 200),
+    ("edge.test:", 200, 200),
+    ("a%20b", 200, 200),
+    ("a@b", 400, 400),
+    ("u@edge.test", 400, 400),
+    ("edge.test:abc", 400, 400),
+    ("edge.test:123456", 400, 400),
+    ("[zz]", 400, 400),
+    ("a%zzb", 400, 400),
+    (":80", 200, 400),
+]
+
+
+@test
+def authority_checked_as_host(e):
+    """Each authority of AUTHORITY_CASES gets its status over HTTP/1.1 (Host) and over h2
+    (:authority, and host without :authority); a host beside :authority must name the same
+    (RFC 9113 §8.3.1), letter case aside. A refusal is a 400 on its stream (as a malformed
+    :path is), and the connection goes on."""
+    bad = []
+    for value, want_h1, want_h2 in AUTHORITY_CASES:
+        with socket.create_connection((HOST, e.port), timeout=5) as s:
+            s.sendall(build_request("GET", "/t1/one.bin", [("Connection", "close")],
+                                    host=value))
+            head = s.recv(64)
+        h1 = int(head[9:12]) if head.startswith(b"HTTP/1.1 ") else head
+        pseudo = ((":method", "GET"), (":scheme", "http"), (":path", "/t1/one.bin"))
+        p = conversation(e, [hdrs(1, fields(*pseudo, (":authority", value))), 1,
+                             hdrs(3, fields(*pseudo, ("host", value))), 3])
+        got = (h1, p.status(1), p.status(3))
+        if got != (want_h1, want_h2, want_h2) or p.of(RST_STREAM) or p.of(GOAWAY):
+            bad.append(f"{value!r}: HTTP/1.1 {h1}, :authority {p.status(1)}, host "
+                       f"{p.status(3)}, want {want_h1}/{want_h2}: {p.summary()[-80:]}")
+    check(not bad, f"{len(bad)} of {len(AUTHORITY_CASES)} authorities:\n  " + "\n  ".join(bad))
+    p = conversation(e, [hdrs(1, req(("host", "other.test"))), 1,
+                         hdrs(3, req(("host", "EDGE.TEST"))), 3, hdrs(5, GET), 5])
+    expect(p, ("status", 1, 400), ":authority edge.test, host other.test")
+    expect(p, ("status", 3, 200), ":authority edge.test, host EDGE.TEST")
+    expect(p, ("status", 5, 200), "the next stream on the connection")
+
+
 @test
 def many_streams_one_connection(e):
     # tools/deps installs nghttp2-client: without nghttp this case fails, it does not pass.
