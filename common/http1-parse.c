@@ -268,7 +268,7 @@ static bool ip_literal_ok(const char *s, size_t n)
  * clients send it when the target URI has no authority. The port is *DIGIT in the grammar; we
  * allow at most five digits.
  */
-static bool host_ok(const char *s, size_t n)
+bool http1_host_ok(const char *s, size_t n)
 {
         size_t i = 0;
         if (n > 0 && s[0] == '[') {
@@ -440,7 +440,7 @@ static bool target_form_ok(enum http_method m, const char *t, size_t n)
         /* An http(s) URI's host is never empty (RFC 9110 §4.2.1), and its userinfo is refused
          * (§4.2.4): what is left must pass as a Host would. */
         if (http_authority(t, n, &a, &a_len))
-                return a_len > 0 && a[0] != ':' && !memchr(a, '@', a_len) && host_ok(a, a_len);
+                return a_len > 0 && a[0] != ':' && !memchr(a, '@', a_len) && http1_host_ok(a, a_len);
         if (n >= 5 && (strncasecmp(t, "http:", 5) == 0 || strncasecmp(t, "https:", 6) == 0))
                 return false; /* "http:/p", "http:p": no authority */
         /* another scheme's absolute-form: scheme ":" ... */
@@ -574,7 +574,7 @@ static int parse_head(struct http1_parser *p, const char *buf, size_t start, siz
                                 if (host_seen)
                                         return refuse(p, 400, "duplicate Host");
                                 host_seen = true;
-                                if (!host_ok(val, val_len))
+                                if (!http1_host_ok(val, val_len))
                                         return refuse(p, 400, "malformed Host");
                                 break;
                         case HK_CONTENT_LENGTH:

@@ -114,6 +114,14 @@ int http1_req_parse(struct http1_parser *p, const char *buf, size_t len,
  */
 bool http1_target_chars_ok(const char *t, size_t len);
 
+/*
+ * Whether s[0..n) is a Host value the parser takes: uri-host [ ":" port ] (RFC 9110 §7.2), a
+ * port of five digits at most. Empty is valid (RFC 9112 §3.2); userinfo ('@') is not. For an
+ * authority that arrived another way (HTTP/2's :authority and host), so that both are refused
+ * alike.
+ */
+bool http1_host_ok(const char *s, size_t n);
+
 /* Header lookup helpers. Return the value or NULL; *ret_len gets its length. */
 const char *http1_req_known(const struct http1_req *req, enum http_known_hdr k, size_t *ret_len);
 const char *http1_req_header(const struct http1_req *req, const char *name, size_t *ret_len);

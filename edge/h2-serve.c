@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -524,11 +525,40 @@ static void unqueue(struct conn *c)
         }
 }
 
+/* An http or https URI's authority (RFC 9113 §8.3.1, RFC 9110 §4.2): read as HTTP/1.1 reads
+ * Host, without userinfo, and with a host (an absolute-form target's authority is read so). */
+static bool h2_authority_ok(const char *s, size_t n)
+{
+        return n > 0 && s[0] != ':' && !memchr(s, '@', n) && http1_host_ok(s, n);
+}
+
+/*
+ * Whether st's :authority and host fields are what HTTP/1.1 takes as Host: each as
+ * h2_authority_ok says, and a host beside :authority naming the same (RFC 9113 §8.3.1: a
+ * request where they differ is treated as malformed). nghttp2 checks that one of the two is
+ * there, and refuses an empty or repeated one itself.
+ */
+static bool authority_ok(const struct h2_stream *st)
+{
+        size_t alen = 0, hlen = 0;
+        const char *a = h2_stream_header(st, ":authority", &alen);
+        const char *host = h2_stream_header(st, "host", &hlen);
+
+        if (a && !h2_authority_ok(a, alen))
+                return false;
+        if (!host)
+                return true;
+        if (!h2_authority_ok(host, hlen))
+                return false;
+        return !a || (alen == hlen && strncasecmp(a, host, alen) == 0);
+}
+
 /*
  * The status HTTP/1.1's parser would refuse st's request with, or 0: fields past
  * max_header_list (431, as a head past limits.max_header_bytes), a :path longer than
- * limits.max_target (414) or holding a byte no request-target may (400). nghttp2 checks the
- * rest of what HTTP/2 allows (RFC 9113 §8.2-8.3), which is more than a request-target does.
+ * limits.max_target (414) or holding a byte no request-target may (400), an authority
+ * HTTP/1.1 would refuse as Host (400). nghttp2 checks the rest of what HTTP/2 allows
+ * (RFC 9113 §8.2-8.3), which is more than a request-target does.
  */
 static int parser_refusal(const struct conn *c, const struct h2_stream *st,
                           const struct http1_req *req)
@@ -537,7 +567,7 @@ static int parser_refusal(const struct conn *c, const struct h2_stream *st,
                 return 431;
         if (req->target_len > c->w->plimits.max_target)
                 return 414;
-        if (!http1_target_chars_ok(req->target, req->target_len))
+        if (!http1_target_chars_ok(req->target, req->target_len) || !authority_ok(st))
                 return 400;
         return 0;
 }
@@ -695,7 +725,11 @@ static void pump(struct conn *c)
                         }
                         c->poll_armed = true;
                 }
-                send_progress(c);
+                /* Frames of our own on an idle connection (the ACKs of a client's PINGs and
+                 * SETTINGS) leave it idle: its idle deadline stands. After that deadline
+                 * (close_after) the send deadline bounds the GOAWAY's way out. */
+                if (c->state != CONN_IDLE || c->close_after || h2_conn_busy(c->h2))
+                        send_progress(c);
                 return;
         }
         if ((c->peer_eof || c->close_after || c->w->draining) && !h2_conn_busy(c->h2) &&
@@ -711,10 +745,14 @@ static void pump(struct conn *c)
                 return;
         }
         /* Streams waiting on the client's window count as sending: the send deadline ends a
-         * client that never opens it, or opens it too thinly for a DATA frame. */
+         * client that never opens it, or opens it too thinly for a DATA frame. The idle
+         * deadline is armed once, as the connection becomes idle (the session's start, its last
+         * stream's end): frames that open no stream (PING, SETTINGS, WINDOW_UPDATE, unknown
+         * types) do not push it on, or a client sending one every few seconds would hold its
+         * connection for ever (conn_set_state re-arms whatever the state was). */
         if (h2_conn_busy(c->h2))
                 send_progress(c);
-        else
+        else if (c->state != CONN_IDLE)
                 conn_set_state(c, CONN_IDLE);
 }
 

@@ -11,6 +11,7 @@
 
 #include "log.h"
 
+#include "h2-frame-scan.h"
 #include "h2.h"
 
 /* Ranges of skipped client stream ids remembered (clients rarely skip any). */
@@ -44,6 +45,8 @@ struct h2_stream {
         bool gone_pending; /* closed while its frame's tail still waits in h->pend */
         uint64_t close_end; /* closed: h->handed then (on h->closing through next) */
         bool overflow;   /* its fields passed max_header_list: answered 431, never served */
+        bool refused;    /* its fields passed the connection's H2_HDR_HELD_MAX: reset with
+                          * REFUSED_STREAM, its fields dropped, never dispatched */
         bool peer_reset; /* closed by the client's RST_STREAM */
         bool broke;      /* a stream error of the client's making: nghttp2 resets it */
         void *data;
@@ -56,7 +59,8 @@ struct h2_stream {
         /* Request headers, flat: {name length, value length} (two uint32_t, unaligned), then
          * name\0value\0, for each field, within max_header_list. hcap grows by doubling from
          * H2_HBUF_MIN as fields arrive (capped at max_header_list), so streams whose requests
-         * never end hold what they sent, not the limit each. */
+         * never end hold what they sent, not the limit each; until the request is dispatched
+         * hcap counts in h->hdr_held. */
         char *hbuf;
         uint32_t hlen, hcap, hcost;
         const char *method, *path, *authority;
@@ -104,6 +108,7 @@ struct h2_conn {
         unsigned skipped_next;
         int32_t last_headers_id;
         int32_t initial_window_before; /* the client's, before the SETTINGS being read */
+        struct h2_scan scan; /* the input's frames, for each SETTINGS frame's values */
 
         uint64_t out_progress; /* answer bytes out: DATA payloads, blocked tails */
         uint64_t out_progress_mark;
@@ -113,6 +118,8 @@ struct h2_conn {
         uint32_t control_in_window;
         uint32_t wu_credit; /* WINDOW_UPDATEs paid for by DATA sent, H2_WU_CREDIT_* */
         uint32_t header_abuse;
+        /* hcap of the streams not yet dispatched (nor refused): within H2_HDR_HELD_MAX */
+        uint64_t hdr_held;
         uint32_t pending_resets; /* answers under way that the client cancelled */
         /* RST_STREAM frames: the bucket nghttp2 keeps too (reset_allowed()), checked first */
         uint32_t rst_tokens;
@@ -176,10 +183,19 @@ static uint64_t held_bytes(const struct h2_conn *h)
         return u;
 }
 
+/* st's request is complete, refused or gone: its fields no longer count as unfinished. */
+static void hdr_release(struct h2_conn *h, struct h2_stream *st)
+{
+        if (st->dispatched || st->refused)
+                return;
+        h->hdr_held -= st->hcap;
+}
+
 static void stream_free(struct h2_conn *h, struct h2_stream *st)
 {
         if (st->dispatched)
                 h->io.on_stream_gone(h->io.ctx, st, st->answered);
+        hdr_release(h, st);
         free(st->hbuf);
         free(st);
 }
@@ -596,6 +612,26 @@ static int begin_headers_cb(nghttp2_session *s, const nghttp2_frame *frame, void
         return 0;
 }
 
+/*
+ * Streams whose requests have not ended would hold header bytes for as long as the client
+ * keeps them open (until the send deadline), each up to max_header_list: with HPACK's dynamic
+ * table a few bytes on the wire decode to a whole max_header_list, so 100 streams of 120
+ * bytes each would hold 1.6 MiB. The connection's unfinished requests share
+ * H2_HDR_HELD_MAX; the stream that would pass it is reset with REFUSED_STREAM (RFC 9113 §8.7:
+ * not processed, a client may retry it) and what it held is freed at once. The rest of its
+ * field block is still decoded (the HPACK state is the connection's) but not kept.
+ */
+static void refuse(struct h2_conn *h, struct h2_stream *st)
+{
+        hdr_release(h, st);
+        st->refused = true;
+        free(st->hbuf);
+        st->hbuf = NULL;
+        st->hlen = st->hcap = 0;
+        h->stats.header_refused++;
+        (void)nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
+}
+
 static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
                      void *ud)
@@ -608,7 +644,7 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
 
         (void)s;
         (void)flags;
-        if (!st || st->overflow)
+        if (!st || st->overflow || st->refused)
                 return 0;
         /* RFC 9113 §6.5.2's accounting: each field costs its octets plus 32. */
         st->hcost += (uint32_t)(namelen + valuelen + 32);
@@ -636,10 +672,17 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
                         cap *= 2;
                 if (cap > h->lim.max_header_list)
                         cap = h->lim.max_header_list;
+                /* The request is not dispatched yet (its fields are still arriving), so its
+                 * store counts in hdr_held: past the connection's budget, the stream goes. */
+                if (h->hdr_held - st->hcap + cap > H2_HDR_HELD_MAX(&h->lim)) {
+                        refuse(h, st);
+                        return 0;
+                }
                 p = realloc(st->hbuf, cap);
                 if (!p)
                         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
                 st->hbuf = p;
+                h->hdr_held += cap - st->hcap;
                 st->hcap = cap;
         }
         p = st->hbuf + st->hlen;
@@ -685,7 +728,7 @@ static const char *hfind(const struct h2_stream *st, const char *name, size_t *l
 
 static void dispatch(struct h2_conn *h, struct h2_stream *st)
 {
-        if (st->dispatched)
+        if (st->dispatched || st->refused)
                 return;
         if (h->draining && st->id > h->goaway_last) {
                 /* Opened after our GOAWAY was queued, before it went out (once it is out
@@ -700,6 +743,7 @@ static void dispatch(struct h2_conn *h, struct h2_stream *st)
         st->authority = hfind(st, ":authority", &st->authority_len);
         if (!st->authority)
                 st->authority = hfind(st, "host", &st->authority_len);
+        hdr_release(h, st);
         st->dispatched = true;
         h->stats.streams++;
         h->io.on_request(h->io.ctx, st);
@@ -863,15 +907,19 @@ static int begin_frame_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
         return 0;
 }
 
-/* A SETTINGS_INITIAL_WINDOW_SIZE that took a stream's window past 2^31-1 is a connection
- * error of type FLOW_CONTROL_ERROR (RFC 9113 §6.9.2); nghttp2 only resets the stream. */
+/*
+ * A SETTINGS_INITIAL_WINDOW_SIZE that took a stream's window past 2^31-1 is a connection
+ * error of type FLOW_CONTROL_ERROR (RFC 9113 §6.9.2); nghttp2 only resets the stream. A
+ * frame's values are processed in order (§6.5.3), each moving the windows by its difference
+ * from the value before the frame: the largest of them counts, not the last (2^31-1 then
+ * 65535 in one frame overflows a window the last leaves alone). nghttp2 keeps only the last,
+ * so the largest is read from the input (h2-frame-scan.h).
+ */
 static void check_window_overflow(struct h2_conn *h)
 {
-        int64_t delta = (int64_t)nghttp2_session_get_remote_settings(
-                            h->s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) -
-                        h->initial_window_before;
+        int64_t delta = h->scan.window_max - h->initial_window_before;
 
-        if (delta <= 0)
+        if (h->scan.window_max < 0 || delta <= 0)
                 return;
         for (struct h2_stream *st = h->streams; st; st = st->next)
                 if (st->window_before >= 0 && st->window_before + delta > INT32_MAX) {
@@ -1027,11 +1075,15 @@ static int stream_close_cb(nghttp2_session *s, int32_t id, uint32_t code, void *
 
 int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
 {
-        ssize_t n;
+        ssize_t n = 0;
 
         if (h->fatal)
                 return -EPROTO;
-        n = nghttp2_session_mem_recv(h->s, buf, len);
+        /* In parts that each end with a SETTINGS frame, its values read first (h2_scan). */
+        for (size_t off = 0, part; off < len && n >= 0; off += part) {
+                part = h2_scan(&h->scan, (const uint8_t *)buf + off, len - off);
+                n = nghttp2_session_mem_recv(h->s, (const uint8_t *)buf + off, part);
+        }
         if (n < 0) {
                 if (n == NGHTTP2_ERR_NOMEM)
                         return -ENOMEM;
@@ -1104,6 +1156,7 @@ int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_c
         h->io = *io;
         h->lim = *lim;
         h->pend_fd = -1;
+        h2_scan_init(&h->scan, NGHTTP2_CLIENT_MAGIC_LEN);
         h->window_start_ms = mono_ms();
         h->rst_tokens = lim->max_resets_per_s;
         h->rst_refill_ms = h->window_start_ms;

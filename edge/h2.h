@@ -27,7 +27,9 @@
  *    in SETTINGS); a request over it is dispatched at the end of its field block with
  *    h2_stream_fields_too_large() true (answered 431), a connection doing it repeatedly is
  *    closed.
- *    A request's copy of its headers grows as fields arrive, up to that cap;
+ *    A request's copy of its headers grows as fields arrive, up to that cap, and the
+ *    requests of a connection not yet ended hold H2_HDR_HELD_MAX at most together (past it
+ *    a stream is refused);
  *  - floods of frames that carry no request (SETTINGS, PING, PRIORITY, GOAWAY, small DATA,
  *    unknown types, WINDOW_UPDATEs that no DATA sent paid for; h2.c, costs_budget): a
  *    per-second budget of such frames, and nghttp2's bound on queued ACKs for a peer that
@@ -51,6 +53,13 @@
  */
 #define H2_MAX_DATA_FRAME (64u << 10)
 #define H2_MAX_HEADER_ABUSE  3 /* oversize header blocks tolerated per connection */
+/*
+ * Header bytes that the streams of one connection whose requests have not ended (HEADERS
+ * without END_STREAM, or a field block still arriving) may hold together: four requests at
+ * max_header_list (64 KiB at its default). A stream whose fields would take more is reset with
+ * REFUSED_STREAM (h2.c, refuse). Requests that ended are answered and their streams go.
+ */
+#define H2_HDR_HELD_MAX(lim) (4u * (uint64_t)(lim)->max_header_list)
 /*
  * DATA frames a session remembers (stream, payload, where it ends in the output), so that a
  * connection that fails charges each open stream only what reached the kernel. What a
@@ -228,6 +237,7 @@ struct h2_stats {
         uint64_t streams;         /* requests dispatched */
         uint64_t client_resets;   /* streams the client reset before their answer was out */
         uint64_t header_overflow; /* requests over max_header_list */
+        uint64_t header_refused;  /* streams refused past H2_HDR_HELD_MAX */
         uint64_t control_frames;  /* frames received that spent the control budget */
         uint64_t data_frames;     /* DATA frames sent */
         uint32_t goaway_reason;   /* error code of our GOAWAY, 0 if none */

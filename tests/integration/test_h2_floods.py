@@ -2,7 +2,8 @@
 """HTTP/2 floods on the h2c listener, each on several connections at once with the edge's memory
 sampled (RFC 9113 §10.5, RFC 7541 §7.3: rapid reset, CONTINUATION, SETTINGS, PING, PRIORITY,
 empty DATA and WINDOW_UPDATE floods, HPACK bombs), a zero-window stall ended by the send
-deadline, a window returned a frame at a time, and unfinished header blocks holding little."""
+deadline, a window returned a frame at a time, and unfinished header blocks holding little,
+indexed fields included."""
 
 import hashlib
 import random
@@ -14,9 +15,9 @@ import time
 from edgeharness import HOST, Edge, Fail, check, eq, metric, run, sha, start_pushed, test
 from h2frames import PREFACE, frame, get_block, split_frames
 from h2peer import (ACK, CANCEL, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM,
-                    GET, GOAWAY, HEADER_LIST, HEADERS, OPEN, PING, PRIORITY, Peer, RST_STREAM,
-                    SETTINGS, TYPE_NAMES, WINDOW_UPDATE, curl, fields, goaway_code, hdrs, hstr,
-                    req, setting, u32)
+                    GET, GOAWAY, HEADER_LIST, HEADERS, OPEN, PING, PRIORITY, REFUSED_STREAM, Peer,
+                    RST_STREAM, SETTINGS, TYPE_NAMES, WINDOW_UPDATE, curl, fields, goaway_code,
+                    hdrs, hstr, req, setting, u32)
 
 FLOOD_CONNS = 32
 FLOOD_RSS_KIB = 8 * 1024  # bound on VmRSS growth, from before a flood to its peak
@@ -307,9 +308,73 @@ def unfinished_header_blocks_hold_little(e):
     eq(e.get("/t1/one.bin").status, 200, "HTTP/1.1 after the unfinished requests")
 
 
+def indexed_block(sid):
+    """Stream sid's unfinished request (END_HEADERS only) of about 16 KB of fields by RFC 9113
+    §6.5.2's count, under max_header_list, from about 120 bytes on the wire: four references to
+    one 4000-byte dynamic table entry, which stream 1 adds."""
+    if sid == 1:
+        return hdrs(1, GET + b"\x40" + hstr("x") + hstr("y" * 4000) + b"\xbe" * 3, END_HEADERS)
+    return hdrs(sid, GET + b"\xbe" * 4, END_HEADERS)
+
+
+HELD_CONNS = 64
+HELD_RSS_KIB = 16 * 1024  # bound on VmRSS growth for HELD_CONNS connections (docs/tls.md)
+
+
+@test
+def unfinished_indexed_fields_bounded(e):
+    # 64 connections with 100 streams each whose requests never end, each request's fields
+    # decoding to about 16 KB (within max_header_list) from 12 KB on the wire a connection:
+    # held whole, they would take 100 MiB. The unfinished requests of a connection hold
+    # H2_HDR_HELD_MAX (4 x max_header_list) at most together; the streams past it are refused
+    # (RST_STREAM REFUSED_STREAM), and a normal client is served meanwhile.
+    streams = b"".join(indexed_block(sid) for sid in range(1, 200, 2))
+    peers = [Peer(e) for _ in range(HELD_CONNS)]
+    try:
+        for p in peers:
+            p.send(frame(SETTINGS, ACK, 0))
+            p.settle()
+        with RssPeak(e) as mem:
+            for p in peers:
+                p.send(streams + frame(PING, 0, 0, b"streams!"))
+            for p in peers:
+                # Every stream's fields were read once the PING after them is answered.
+                check(p.read_until(lambda q: q.acked(b"streams!")),
+                      f"PING after the streams unanswered: {p.summary()[-200:]}")
+            held, still, deadline = rss_kib(e), 0, time.monotonic() + 3
+            while still < 5 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                now = rss_kib(e)
+                still = still + 1 if now == held else 0
+                held = max(held, now)
+            held = max(held, mem.peak)
+            _, status, _, body = curl(e, "/t1/seg-2.m4s")
+            eq((status, sha(body)), (200, sha(e.objects["/t1/seg-2.m4s"])), "h2c meanwhile")
+            eq(e.get("/t1/one.bin").status, 200, "HTTP/1.1 meanwhile")
+        grew = held - mem.before
+        print(f"  {HELD_CONNS} x 100 unfinished requests of indexed fields: VmRSS {mem.before} "
+              f"-> {held} KiB (held whole: {HELD_CONNS * 100 * HEADER_LIST >> 10} KiB)")
+        if not sanitized(e):
+            check(grew <= HELD_RSS_KIB, f"VmRSS grew {grew} KiB with unfinished requests of "
+                  f"indexed fields (bound {HELD_RSS_KIB})")
+        for p in peers:
+            refused = [f for f in p.of(RST_STREAM)
+                       if int.from_bytes(f[3][:4], "big") == REFUSED_STREAM]
+            check(not p.eof and not p.of(GOAWAY), f"connection ended: {p.summary()[-200:]}")
+            check(len(refused) >= 90, f"{len(refused)} streams refused of 100: "
+                  f"{p.summary()[-200:]}")
+            check(not p.of(HEADERS), f"an unfinished request answered: {p.summary()[-200:]}")
+    finally:
+        for p in peers:
+            p.close()
+    eq(e.get("/t1/one.bin").status, 200, "HTTP/1.1 after the unfinished requests")
+
+
 def setup(binary):
+    # Connections set up before a case sit idle until it begins: the idle deadline, which
+    # frames that open no stream do not push on, must not end them first.
     e = Edge(binary, {"tokens": {"required": False},
-                      "limits": {"send_timeout": f"{SEND_TIMEOUT:g}s"}})
+                      "limits": {"send_timeout": f"{SEND_TIMEOUT:g}s", "idle_timeout": "30s"}})
     return start_pushed(e)
 
 

@@ -160,6 +160,53 @@ def targets_answered_as_http1(e):
     check(not bad, f"{len(bad)} of {len(TARGET_CASES)} targets:\n  " + "\n  ".join(bad))
 
 
+# Authorities sent as HTTP/1.1's Host and as h2's :authority and host, with the status each
+# must get: HTTP/1.1's Host rules over both (RFC 9110 §7.2), and over h2 no userinfo and no
+# empty host (RFC 9113 §8.3.1, RFC 9110 §4.2.1), which HTTP/1.1's Host allows.
+AUTHORITY_CASES = [
+    ("edge.test", 200, 200),
+    ("EDGE.test:8080", 200, 200),
+    ("[::1]", 200, 200),
+    ("edge.test:", 200, 200),
+    ("a%20b", 200, 200),
+    ("a@b", 400, 400),
+    ("u@edge.test", 400, 400),
+    ("edge.test:abc", 400, 400),
+    ("edge.test:123456", 400, 400),
+    ("[zz]", 400, 400),
+    ("a%zzb", 400, 400),
+    (":80", 200, 400),
+]
+
+
+@test
+def authority_checked_as_host(e):
+    """Each authority of AUTHORITY_CASES gets its status over HTTP/1.1 (Host) and over h2
+    (:authority, and host without :authority); a host beside :authority must name the same
+    (RFC 9113 §8.3.1), letter case aside. A refusal is a 400 on its stream (as a malformed
+    :path is), and the connection goes on."""
+    bad = []
+    for value, want_h1, want_h2 in AUTHORITY_CASES:
+        with socket.create_connection((HOST, e.port), timeout=5) as s:
+            s.sendall(build_request("GET", "/t1/one.bin", [("Connection", "close")],
+                                    host=value))
+            head = s.recv(64)
+        h1 = int(head[9:12]) if head.startswith(b"HTTP/1.1 ") else head
+        pseudo = ((":method", "GET"), (":scheme", "http"), (":path", "/t1/one.bin"))
+        p = conversation(e, [hdrs(1, fields(*pseudo, (":authority", value))), 1,
+                             hdrs(3, fields(*pseudo, ("host", value))), 3])
+        got = (h1, p.status(1), p.status(3))
+        if got != (want_h1, want_h2, want_h2) or p.of(RST_STREAM) or p.of(GOAWAY):
+            bad.append(f"{value!r}: HTTP/1.1 {h1}, :authority {p.status(1)}, host "
+                       f"{p.status(3)}, want {want_h1}/{want_h2}: {p.summary()[-80:]}")
+    check(not bad, f"{len(bad)} of {len(AUTHORITY_CASES)} authorities:\n  " + "\n  ".join(bad))
+    p = conversation(e, [hdrs(1, req(("host", "other.test"))), 1,
+                         hdrs(3, req(("host", "EDGE.TEST"))), 3, hdrs(5, GET), 5])
+    expect(p, ("status", 1, 400), ":authority edge.test, host other.test")
+    expect(p, ("status", 3, 200), ":authority edge.test, host EDGE.TEST")
+    expect(p, ("status", 5, 200), "the next stream on the connection")
+
+
 @test
 def many_streams_one_connection(e):
     # tools/deps installs nghttp2-client: without nghttp this case fails, it does not pass.
@@ -340,6 +387,12 @@ FRAME_CASES = [
     ("SETTINGS_INITIAL_WINDOW_SIZE pushing a stream window past 2^31-1", "9113 §6.9.2",
      [OPEN, frame(WINDOW_UPDATE, 0, 1, u32(0x7FFFFFFF - 65535)),
       frame(SETTINGS, 0, 0, setting(4, 65536))], ("goaway", FLOW_CONTROL_ERROR)),
+    # The values of one SETTINGS frame are processed in order (§6.5.3): the first takes the
+    # window to 2^31-1 + 1000, whatever the second then makes of it.
+    ("SETTINGS_INITIAL_WINDOW_SIZE past 2^31-1 and back in one frame", "9113 §6.9.2",
+     [OPEN, frame(WINDOW_UPDATE, 0, 1, u32(1000)),
+      frame(SETTINGS, 0, 0, setting(4, 0x7FFFFFFF) + setting(4, 65535))],
+     ("goaway", FLOW_CONTROL_ERROR)),
     # §6.10 CONTINUATION
     ("CONTINUATION without HEADERS", "9113 §6.10", [frame(CONTINUATION, END_HEADERS, 1, GET)],
      ("goaway", PROTOCOL_ERROR)),
@@ -1048,6 +1101,54 @@ def h2_options_preflight(e):
     _, status, hdrs, _ = curl(e, "/t1/seg-1.m4s", "-X", "DELETE")
     eq(status, 405, "DELETE over h2")
     eq(hdrs.get("allow"), "GET, HEAD, OPTIONS", "Allow on a 405")
+
+
+IDLE_TIMEOUT = 2.0  # limits.idle_timeout, the harness's default
+
+
+@test
+def idle_deadline_not_pushed_by_frames(e):
+    """An h2 connection with no stream open is closed at idle_timeout (GOAWAY, then the close)
+    whatever frames that open no stream the client sends meanwhile, every 0.3 s: PING, empty
+    SETTINGS, WINDOW_UPDATE on the connection, a frame of an unknown type. The deadline runs
+    from the session's start, or from the end of the last request (measured from its answer)."""
+    kinds = [("PING", frame(PING, 0, 0, b"keepaliv")), ("SETTINGS", frame(SETTINGS, 0, 0)),
+             ("WINDOW_UPDATE", frame(WINDOW_UPDATE, 0, 0, u32(1))),
+             ("unknown type", frame(0x42, 0, 0, b"x"))]
+    peers = []
+    for name, f in kinds:
+        p = Peer(e)
+        check(p.read_until(lambda q: q.of(SETTINGS)), f"{name}: no SETTINGS: {p.summary()}")
+        peers.append((f"idle, {name} every 0.3 s", p, f, time.monotonic()))
+    p = Peer(e)
+    p.send(hdrs(1, GET))
+    check(p.read_until(lambda q: q.ended(1)), f"the answer: {p.summary()}")
+    peers.append(("after a request, PING every 0.3 s", p, kinds[0][1], time.monotonic()))
+    closed = {}
+    end = time.monotonic() + IDLE_TIMEOUT + 4
+    try:
+        while len(closed) < len(peers) and time.monotonic() < end:
+            for name, p, f, _ in peers:
+                if name not in closed:
+                    p.send(f)
+            step = time.monotonic() + 0.3
+            while time.monotonic() < step:
+                for name, p, _, since in peers:
+                    if name not in closed and (p.read_until(lambda q: False, timeout=0.02)
+                                               or p.eof):
+                        closed[name] = time.monotonic() - since
+    finally:
+        for _, p, _, _ in peers:
+            p.close()
+    for name, p, _, _ in peers:
+        check(name in closed, f"{name}: still open {IDLE_TIMEOUT + 4:.0f}s after going idle "
+              f"(idle_timeout {IDLE_TIMEOUT:g}s): {p.summary()[-120:]}")
+        check(IDLE_TIMEOUT * 0.8 <= closed[name] <= IDLE_TIMEOUT + 1.5,
+              f"{name}: closed {closed[name]:.2f}s after going idle (idle_timeout "
+              f"{IDLE_TIMEOUT:g}s)")
+        gs = p.of(GOAWAY)
+        check(gs and int.from_bytes(gs[0][3][4:8], "big") == NO_ERROR,
+              f"{name}: closed without a GOAWAY NO_ERROR: {p.summary()[-120:]}")
 
 
 SEND_TIMEOUT = 1.0  # limits.send_timeout in setup()

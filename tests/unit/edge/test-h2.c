@@ -1119,6 +1119,42 @@ TEST(initial_window_overflow)
         free(f);
 }
 
+/* Two INITIAL_WINDOW_SIZE values in one SETTINGS frame, the first taking a stream's window past
+ * 2^31-1 and the second back under it: processed in order (§6.5.3), the first is the error
+ * (nghttp2 folds them into the last before any callback). The frame arrives whole with a PING
+ * behind it in the same input, or a byte per input. */
+TEST(initial_window_overflow_mid_frame)
+{
+        static const uint8_t st[] = {0, 4, 0x7f, 0xff, 0xff, 0xff, /* 2^31-1 */
+                                     0, 4, 0, 0, 0xff, 0xff};      /* 65535 */
+        static const uint8_t ping[8] = "pingpong";
+
+        for (int bytewise = 0; bytewise < 2; bytewise++) {
+                struct fixture *f = malloc(sizeof(*f));
+                struct seen s = {0};
+                uint8_t b[2 * 9 + sizeof(st) + sizeof(ping)];
+                size_t n = frame_pack(b, 4, 0, 0, st, sizeof(st));
+                int r = 0;
+
+                n += frame_pack(b + n, 6, 0, 0, ping, sizeof(ping));
+                ASSERT_EQ(fx_open(f), 0);
+                ASSERT_EQ(preface(f, NULL, 0), 0);
+                ASSERT_EQ(get(f, 1, "/a", false), 0);
+                ASSERT_EQ(window_update(f, 1, 1000), 0);
+                if (bytewise)
+                        for (size_t i = 0; i < 9 + sizeof(st) && r == 0; i++)
+                                r = cl_send(f, b + i, 1);
+                else
+                        r = cl_send(f, b, n);
+                ASSERT_EQ(r, -EPROTO);
+                scan(f, &s);
+                ASSERT_EQ(s.goaway, 1);
+                ASSERT_EQ(s.goaway_code, NGHTTP2_FLOW_CONTROL_ERROR);
+                fx_close(f);
+                free(f);
+        }
+}
+
 TEST(progress_only_from_answers)
 {
         struct fixture *f = malloc(sizeof(*f));
