@@ -91,12 +91,27 @@ static int64_t sock_unsent(int fd)
         return ioctl(fd, SIOCOUTQ, &n) == 0 && n >= 0 ? n : -1;
 }
 
+/* sock_unsent before the first look of a send. */
+#define UNSENT_UNKNOWN UINT32_MAX
+
 /* How often a connection waiting for room looks at what its client acknowledged. */
 static uint64_t probe_ms(const struct conn *c)
 {
         uint64_t q = c->w->limits.send_timeout_ms / 4;
 
         return q ? q : 1;
+}
+
+/* The socket's unacknowledged bytes are unsent; on_timer() looks again a quarter of
+ * send_timeout from now. */
+static void probe_start(struct conn *c, uint32_t unsent)
+{
+        struct uring_loop *loop = c->w->loop;
+        uint64_t look = uring_loop_now_ms(loop) + probe_ms(c);
+
+        c->sock_unsent = unsent;
+        if (!uring_timer_armed(&c->timer) || look < c->timer.deadline_ms)
+                (void)uring_timer_arm(loop, &c->timer, look);
 }
 
 void conn_set_state(struct conn *c, enum conn_state state)
@@ -126,6 +141,8 @@ void conn_set_state(struct conn *c, enum conn_state state)
                 break;
         case CONN_SEND:
                 deadline_set(c, l->send_timeout_ms);
+                if (old != CONN_SEND) /* looked at first when the timer fires (on_timer) */
+                        c->sock_unsent = UNSENT_UNKNOWN;
                 break;
         case CONN_MISS_WAIT:
                 deadline_set(c, miss_wait_step(l));
@@ -414,16 +431,21 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
 
         if (c->state == CONN_CLOSED)
                 return;
-        /* Waiting for room, the socket is looked at every quarter of send_timeout: bytes
-         * the client acknowledged since the last look are progress, and the deadline runs
-         * from that look (so from a quarter after the progress at most). */
-        if (c->state == CONN_SEND && c->poll_armed) {
+        /* Sending, the socket is looked at every quarter of send_timeout: bytes the client
+         * acknowledged since the last look are progress, and the deadline runs from that
+         * look (so from a quarter after the progress at most). That covers a wait for room
+         * (POLLOUT) and a ring send under way (h2c's batches) alike. */
+        if (c->state == CONN_SEND) {
                 uint64_t now = uring_loop_now_ms(loop), look = probe_ms(c);
                 int64_t n = sock_unsent(c->fd);
+                bool first = c->sock_unsent == UNSENT_UNKNOWN;
 
-                if (n >= 0 && n < c->sock_unsent) {
-                        c->sock_unsent = (uint32_t)n;
-                        c->deadline_ms = now + c->w->limits.send_timeout_ms;
+                if (n >= 0) {
+                        if (!first && n < c->sock_unsent)
+                                c->deadline_ms = now + c->w->limits.send_timeout_ms;
+                        else if (first && now >= c->deadline_ms)
+                                c->deadline_ms = now + look; /* a second look first */
+                        c->sock_unsent = n < UNSENT_UNKNOWN ? (uint32_t)n : UNSENT_UNKNOWN - 1;
                 }
                 if (now < c->deadline_ms) {
                         (void)uring_timer_arm(loop, t, now + look < c->deadline_ms
@@ -869,8 +891,6 @@ void conn_wait_miss(struct conn *c)
 
 bool conn_arm_pollout(struct conn *c)
 {
-        struct uring_loop *loop = c->w->loop;
-        uint64_t look;
         int64_t n;
 
         if (c->poll_armed)
@@ -881,10 +901,7 @@ bool conn_arm_pollout(struct conn *c)
         }
         c->poll_armed = true;
         n = sock_unsent(c->fd);
-        c->sock_unsent = n < 0 ? 0 : n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-        look = uring_loop_now_ms(loop) + probe_ms(c);
-        if (!uring_timer_armed(&c->timer) || look < c->timer.deadline_ms)
-                (void)uring_timer_arm(loop, &c->timer, look);
+        probe_start(c, n < 0 ? UNSENT_UNKNOWN : n < UNSENT_UNKNOWN ? (uint32_t)n : UNSENT_UNKNOWN - 1);
         return true;
 }
 

@@ -64,7 +64,7 @@ struct conn {
 
         struct uring_timer timer;
         uint64_t deadline_ms;
-        uint32_t sock_unsent; /* the socket's unacknowledged bytes when POLLOUT was armed */
+        uint32_t sock_unsent; /* the socket's unacknowledged bytes at the send's last look */
 
         struct http1_parser parser;
         char *in; /* unparsed input (lazily allocated) */

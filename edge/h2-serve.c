@@ -717,14 +717,8 @@ static void pump(struct conn *c)
         }
         if (r == 0) {
                 /* A batch under way resumes output from its completion, not POLLOUT. */
-                if (!c->poll_armed && !h2_zc_waiting(c)) {
-                        if (uring_loop_poll(c->w->loop, c->slot, EDGE_OP_POLLOUT, c->fd,
-                                            POLLOUT) < 0) {
-                                conn_close(c, "cannot arm poll");
-                                return;
-                        }
-                        c->poll_armed = true;
-                }
+                if (!h2_zc_waiting(c) && !conn_arm_pollout(c))
+                        return;
                 /* Frames of our own on an idle connection (the ACKs of a client's PINGs and
                  * SETTINGS) leave it idle: its idle deadline stands. After that deadline
                  * (close_after) the send deadline bounds the GOAWAY's way out. */

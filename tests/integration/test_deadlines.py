@@ -9,6 +9,7 @@ acknowledged, then the connection and its descriptor are gone."""
 import os
 import select
 import socket
+import struct
 import sys
 import time
 
@@ -162,28 +163,34 @@ def slow_reader_closed_by_send_timeout(e):
 def steady_slow_reader_kept(e):
     """A reader taking the body slowly but without pause is progress, however long the
     kernel waits before it says there is room again (a third of a send buffer of megabytes):
-    the edge keeps sending past send_timeout. It was closed at send_timeout with its send
-    buffer still draining (the client then read to the end of what was queued, then EOF)."""
+    the edge keeps sending past send_timeout, over HTTP/1.1 and h2c alike. It was closed at
+    send_timeout with its send buffer still draining (the client then read to the end of
+    what was queued, then EOF)."""
     big = e.objects["/t1/big.m4s"]
+    win = (1 << 31) - 1
+    h2 = (PREFACE + frame(4, 0, 0, struct.pack(">HI", 4, win))
+          + frame(8, 0, 0, struct.pack(">I", win - 65535))
+          + frame(1, 0x5, 1, get_block("/t1/big.m4s")))
     rate = 200_000  # bytes a second: a send buffer's third takes longer than send_timeout
-    c = e.conn(timeout=10, rcvbuf=65536)  # the body waits in the edge's socket, not ours
-    try:
-        c.send(build_request("GET", "/t1/big.m4s"))
-        lport = c.local_port()
-        start, got = time.monotonic(), 0
-        while time.monotonic() - start < SEND_TIMEOUT + SLACK + 1:
-            chunk = c.sock.recv(16384)
-            check(chunk, f"EOF after {got} bytes")
-            got += len(chunk)
-            ahead = got / rate - (time.monotonic() - start)
-            if ahead > 0:
-                time.sleep(ahead)
-            state = tcp_state(e.port, lport)
-            check(state == "01", f"the edge let go of a steady reader after "
-                  f"{time.monotonic() - start:.1f}s (socket state {state}, {got} bytes read)")
-        check(got < len(big), "the body ended before the case was made")
-    finally:
-        c.close()
+    for what, request in (("HTTP/1.1", build_request("GET", "/t1/big.m4s")), ("h2c", h2)):
+        c = e.conn(timeout=10, rcvbuf=65536)  # the body waits in the edge's socket, not ours
+        try:
+            c.send(request)
+            lport = c.local_port()
+            start, got = time.monotonic(), 0
+            while time.monotonic() - start < SEND_TIMEOUT + SLACK + 1:
+                chunk = c.sock.recv(16384)
+                check(chunk, f"{what}: EOF after {got} bytes")
+                got += len(chunk)
+                ahead = got / rate - (time.monotonic() - start)
+                if ahead > 0:
+                    time.sleep(ahead)
+                state = tcp_state(e.port, lport)
+                check(state == "01", f"{what}: the edge let go of a steady reader after "
+                      f"{time.monotonic() - start:.1f}s (socket state {state}, {got} bytes read)")
+            check(got < len(big), f"{what}: the body ended before the case was made")
+        finally:
+            c.close()
 
 
 def holds_socket(pid, inode):
