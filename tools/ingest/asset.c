@@ -102,7 +102,7 @@ static int scan_rep(const char *dir, const struct ladder_job *j, json_t *files, 
                 return r;
 
         json_t *timeline = json_array();
-        uint64_t total_bytes = 0, total_dur = 0;
+        uint64_t total_bytes = 0, total_dur = 0, prev_size = 0, prev_dur = 0;
         double peak = 0;
         for (unsigned n = 1;; n++) {
                 uint64_t start, dur, size;
@@ -141,10 +141,22 @@ static int scan_rep(const char *dir, const struct ladder_job *j, json_t *files, 
                 total_bytes += size;
                 total_dur += dur;
                 if (dur) {
-                        double bps = (double)size * 8 * t.timescale / (double)dur;
+                        /* A segment under half the target (an audio tail of priming samples,
+                         * a short last second) is rated with the one before it: RFC 8216
+                         * §4.1 takes the peak over runs of 0.5 to 1.5 target durations, and
+                         * a player's buffer carries such a tail. Rated alone, an 11 ms tail
+                         * of audio declared 2.8 times its rate. */
+                        uint64_t bsize = size, bdur = dur;
+                        if (2 * dur < (uint64_t)LADDER_SEGMENT_SECONDS * t.timescale && prev_dur) {
+                                bsize += prev_size;
+                                bdur += prev_dur;
+                        }
+                        double bps = (double)bsize * 8 * t.timescale / (double)bdur;
                         if (bps > peak)
                                 peak = bps;
                 }
+                prev_size = size;
+                prev_dur = dur;
         }
         if (sc->n_seg == 0) {
                 snprintf(err, errlen, "%s: no segments", j->id);
