@@ -12,6 +12,7 @@
 
 /* Built in rather than linked, so libFuzzer's coverage instrumentation sees them. */
 #include "../../tools/ingest/ladder.c"
+#include "../../tools/ingest/lang.c"
 #include "../../tools/ingest/probe.c"
 #include "../../tools/ingest/util.c"
 

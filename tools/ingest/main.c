@@ -34,6 +34,7 @@
 #include "cenc.h"
 #include "hex.h"
 #include "ladder.h"
+#include "lang.h"
 #include "metadata.h"
 #include "mp4-info.h"
 #include "probe.h"
@@ -463,6 +464,7 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
                                         (int)len, p);
                                 return -EINVAL;
                         }
+                        lang_bcp47_in_place(s->audio_lang[k], sizeof(s->audio_lang[0]));
                         k++;
                         p += len + (p[len] == ',');
                 }
@@ -503,6 +505,7 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
                                 (int)len, o->subs[t]);
                         return -EINVAL;
                 }
+                lang_bcp47_in_place(j->lang, sizeof(j->lang));
                 if (access(eq + 1, R_OK) < 0) {
                         fprintf(stderr, "sluice-ingest: %s: %s\n", eq + 1, strerror(errno));
                         return -errno;

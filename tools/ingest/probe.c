@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "lang.h"
 #include "probe.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -174,8 +175,9 @@ int probe_parse(const char *json, size_t len, struct ladder_src *s, char *err, s
                         const char *lang = json_string_value(
                             json_object_get(json_object_get(st, "tags"), "language"));
 
-                        (void)snprintf(s->audio_lang[s->n_audio++], sizeof(s->audio_lang[0]), "%s",
+                        (void)snprintf(s->audio_lang[s->n_audio], sizeof(s->audio_lang[0]), "%s",
                                        lang && probe_lang_valid(lang) ? lang : "und");
+                        lang_bcp47_in_place(s->audio_lang[s->n_audio++], sizeof(s->audio_lang[0]));
                 }
         }
         format = json_object_get(j, "format");

@@ -5,6 +5,7 @@
 #include "tests.h"
 
 #include "ladder.h"
+#include "lang.h"
 #include "probe.h"
 
 static int parse(const char *json, struct ladder_src *s, char *err, size_t errlen)
@@ -39,6 +40,36 @@ TEST(probe_video_and_audio)
         /* the stream encoded is the one described, not ffmpeg's first video stream (the
          * cover art), which was encoded as a still picture */
         ASSERT_EQ(s.video_index, 1u);
+}
+
+TEST(audio_languages_as_bcp47)
+{
+        struct ladder_src s;
+        char err[160];
+
+        /* Containers' ISO 639-2 codes, B and T forms, become the ISO 639-1 code RFC 5646
+         * takes (they went out as lang="eng"); a language without one keeps its own. */
+        ASSERT_EQ(parse("{\"streams\":[{\"codec_type\":\"video\",\"width\":640,"
+                        "\"height\":360,\"avg_frame_rate\":\"25/1\"},"
+                        "{\"codec_type\":\"audio\",\"tags\":{\"language\":\"eng\"}},"
+                        "{\"codec_type\":\"audio\",\"tags\":{\"language\":\"GER\"}},"
+                        "{\"codec_type\":\"audio\",\"tags\":{\"language\":\"deu\"}},"
+                        "{\"codec_type\":\"audio\",\"tags\":{\"language\":\"fil\"}},"
+                        "{\"codec_type\":\"audio\",\"tags\":{\"language\":\"sv\"}}],"
+                        "\"format\":{\"format_name\":\"mov\",\"duration\":\"10\"}}",
+                        &s, err, sizeof(err)),
+                  0);
+        ASSERT_EQ(s.n_audio, 5u);
+        ASSERT_STREQ(s.audio_lang[0], "en");
+        ASSERT_STREQ(s.audio_lang[1], "de");
+        ASSERT_STREQ(s.audio_lang[2], "de");
+        ASSERT_STREQ(s.audio_lang[3], "fil");
+        ASSERT_STREQ(s.audio_lang[4], "sv");
+        ASSERT_STREQ(lang_bcp47("zho"), "zh");
+        ASSERT_STREQ(lang_bcp47("aar"), "aa");
+        ASSERT_STREQ(lang_bcp47("zul"), "zu");
+        ASSERT_STREQ(lang_bcp47("und"), "und");
+        ASSERT_STREQ(lang_bcp47("en-US"), "en-US");
 }
 
 TEST(probe_video_index)
