@@ -58,8 +58,7 @@ static bool token_ok(const char *t, size_t len)
  * after it, and a ".." takes one of them back; the key is too long only if some are left at
  * the end.
  */
-static int add_segment(struct path_norm *n, const char *p, size_t len, size_t *over,
-                       bool *ret_dir)
+static int add_segment(struct path_norm *n, const char *p, size_t len, size_t *over, bool *ret_dir)
 {
         size_t start = n->key_len, seg = 0;
         bool fits = *over == 0 && start + 1 <= PATH_NORM_MAX;
@@ -328,8 +327,7 @@ static bool b64url_or_dot(char ch)
  * base64url parts, the header a JSON object, so "eyJ" first): a token the rules below miss
  * ("/./s/<jwt>", "/%73/<jwt>", a '?' in an absolute form's authority) is still not logged.
  */
-bool path_norm_jws_next(const char *target, size_t len, size_t from, size_t *first,
-                        size_t *last)
+bool path_norm_jws_next(const char *target, size_t len, size_t from, size_t *first, size_t *last)
 {
         for (size_t i = from; i + 3 <= len; i++) {
                 size_t j = i, dots = 0;

@@ -141,7 +141,9 @@ void conn_set_state(struct conn *c, enum conn_state state)
                 break;
         case CONN_SEND:
                 deadline_set(c, l->send_timeout_ms);
-                if (old != CONN_SEND) /* looked at first when the timer fires (on_timer) */
+                /* Looked at first when the timer fires (on_timer), unless a wait for room
+                 * (conn_arm_pollout) just did. */
+                if (old != CONN_SEND && !c->poll_armed)
                         c->sock_unsent = UNSENT_UNKNOWN;
                 break;
         case CONN_MISS_WAIT:
@@ -350,8 +352,7 @@ void conn_close(struct conn *c, const char *why)
         }
         /* An answer begun and cut short (the client left, the send deadline) is counted as
          * HTTP/2 counts a reset stream's: its status and the bytes that went out. */
-        if (c->req_client && c->req_status &&
-            (c->state == CONN_SEND || c->state == CONN_MISS_WAIT))
+        if (c->req_client && c->req_status && (c->state == CONN_SEND || c->state == CONN_MISS_WAIT))
                 edge_metrics_request(&w->srv->m, w->idx, c->req_status, c->req_bytes);
         if (c->pending_log) {
                 struct access_log_outcome o = {c->req_cache, c->req_upstream};
@@ -448,9 +449,8 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
                         c->sock_unsent = n < UNSENT_UNKNOWN ? (uint32_t)n : UNSENT_UNKNOWN - 1;
                 }
                 if (now < c->deadline_ms) {
-                        (void)uring_timer_arm(loop, t, now + look < c->deadline_ms
-                                                           ? now + look
-                                                           : c->deadline_ms);
+                        (void)uring_timer_arm(
+                            loop, t, now + look < c->deadline_ms ? now + look : c->deadline_ms);
                         return;
                 }
         }
@@ -786,8 +786,7 @@ void conn_on_recv(struct uring_loop *loop, void *owner, const struct io_uring_cq
                 c->peer_eof = true;
                 if (c->state == CONN_SEND || c->state == CONN_MISS_WAIT)
                         return;
-                conn_close(c, c->state == CONN_READ_BODY ? "peer closed mid-body"
-                                                         : "peer closed");
+                conn_close(c, c->state == CONN_READ_BODY ? "peer closed mid-body" : "peer closed");
                 return;
         }
         {
@@ -901,7 +900,9 @@ bool conn_arm_pollout(struct conn *c)
         }
         c->poll_armed = true;
         n = sock_unsent(c->fd);
-        probe_start(c, n < 0 ? UNSENT_UNKNOWN : n < UNSENT_UNKNOWN ? (uint32_t)n : UNSENT_UNKNOWN - 1);
+        probe_start(c, n < 0                ? UNSENT_UNKNOWN
+                       : n < UNSENT_UNKNOWN ? (uint32_t)n
+                                            : UNSENT_UNKNOWN - 1);
         return true;
 }
 

@@ -5,8 +5,8 @@
  */
 #include "h2-frame-scan.h"
 
-#define FRAME_SETTINGS 0x4
-#define FLAG_ACK       0x1
+#define FRAME_SETTINGS      0x4
+#define FLAG_ACK            0x1
 #define INITIAL_WINDOW_SIZE 0x4
 
 void h2_scan_init(struct h2_scan *sc, size_t preface_len)
@@ -38,8 +38,7 @@ size_t h2_scan(struct h2_scan *sc, const uint8_t *buf, size_t len)
                         sc->hd[sc->hd_len++] = buf[i++];
                         if (sc->hd_len < sizeof(sc->hd))
                                 continue;
-                        sc->left = (uint32_t)sc->hd[0] << 16 | (uint32_t)sc->hd[1] << 8 |
-                                   sc->hd[2];
+                        sc->left = (uint32_t)sc->hd[0] << 16 | (uint32_t)sc->hd[1] << 8 | sc->hd[2];
                         sc->settings = sc->hd[3] == FRAME_SETTINGS && !(sc->hd[4] & FLAG_ACK);
                         if (sc->settings) {
                                 sc->window_max = -1;

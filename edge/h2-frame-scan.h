@@ -14,11 +14,11 @@
  * frames.
  */
 struct h2_scan {
-        size_t preface;     /* bytes of the client preface still to come */
-        uint32_t left;      /* payload bytes of the current frame still to come */
-        uint8_t hd[9];      /* the current frame's header, hd_len bytes of it so far */
+        size_t preface; /* bytes of the client preface still to come */
+        uint32_t left;  /* payload bytes of the current frame still to come */
+        uint8_t hd[9];  /* the current frame's header, hd_len bytes of it so far */
         uint8_t hd_len;
-        uint8_t ent[6];     /* a SETTINGS entry split between inputs */
+        uint8_t ent[6]; /* a SETTINGS entry split between inputs */
         uint8_t ent_len;
         bool settings;      /* the current frame is a SETTINGS frame (not an ACK) */
         int64_t window_max; /* the largest INITIAL_WINDOW_SIZE of the latest SETTINGS frame
