@@ -33,6 +33,7 @@
 
 #include "edge-cfg.h"
 #include "tls-ocsp.h"
+#include "tls-ulp.h"
 #include "tls-seal.h"
 #include "tls-sni.h"
 #include "tls-rec.h"
@@ -99,6 +100,10 @@ struct tls_conn {
          * sealed before anything else by tls_conn_flush; malloc'd only while held. */
         char *plain;
         size_t plain_off, plain_len;
+        /* kTLS: the plaintext of the record OpenSSL is writing, kbuf_len bytes of it (see
+         * ktls_write); kept while the connection lives, at most KTLS_CHUNK. */
+        char *kbuf;
+        size_t kbuf_len;
         /* The edge's own TLS 1.3 sealing (tls-seal.h). 'counted': every record OpenSSL
          * wrote went through the gathering BIO, so ossl_seq (records it sealed under the
          * server's application key, whose secret the key log gave: secret_len > 0) is
@@ -599,55 +604,6 @@ static void ctx_free(struct tls_ctx *t)
         free(t);
 }
 
-/*
- * Whether TCP_ULP "tls" takes on a TCP connection, when /proc/sys cannot tell (the unit's
- * ProcSubset=pid hides it): a socket connected to itself over loopback (a simultaneous open:
- * no listen or accept, only calls the sandbox allows on every reload) is asked for it. ENOENT:
- * the kernel has no such protocol. Anything else that fails (no loopback) is unknown, and
- * counts as present.
- */
-static bool tls_ulp_takes(void)
-{
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t alen = sizeof(a);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool has = true;
-
-        if (fd < 0)
-                return true;
-        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-            getsockname(fd, (struct sockaddr *)&a, &alen) == 0 &&
-            connect(fd, (struct sockaddr *)&a, alen) == 0 &&
-            setsockopt(fd, SOL_TCP, TCP_ULP, "tls", 3) < 0 && errno == ENOENT)
-                has = false;
-        close(fd);
-        return has;
-}
-
-/*
- * Whether the kernel has the "tls" upper-layer protocol kTLS needs. The kernel loads its
- * module on demand only for a caller with CAP_NET_ADMIN, which the sandboxed edge never has,
- * so without it at boot (modules-load.d) every connection stays in userspace. When the file
- * cannot be read, a connection is asked instead (tls_ulp_takes).
- */
-static bool kernel_has_tls_ulp(void)
-{
-        char buf[256];
-        size_t n;
-        FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
-
-        if (!f)
-                return tls_ulp_takes();
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        for (char *save = NULL, *w = strtok_r(buf, " \n", &save); w;
-             w = strtok_r(NULL, " \n", &save))
-                if (strcmp(w, "tls") == 0)
-                        return true;
-        return false;
-}
-
 int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls_ctx **ret,
                 char *err, size_t errlen)
 {
@@ -703,7 +659,7 @@ int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls
                         goto out;
                 }
         }
-        t->ktls_able = cfg->ktls && kernel_has_tls_ulp();
+        t->ktls_able = cfg->ktls && tls_kernel_has_ulp();
         if (cfg->ktls && !t->ktls_able)
                 log_warn("%s: tls.ktls is on, but the kernel has no tls module loaded (not in "
                          "/proc/sys/net/ipv4/tcp_available_ulp), and the sandboxed edge cannot "
@@ -1185,6 +1141,7 @@ void tls_conn_free(struct tls_conn *tc)
         OPENSSL_cleanse(tc->secret, sizeof(tc->secret));
         free(tc->left);
         free(tc->plain);
+        free(tc->kbuf);
         free(tc);
 }
 
@@ -1364,6 +1321,49 @@ static ssize_t seal_write(struct tls_conn *tc, const unsigned char *buf, size_t 
         return (ssize_t)total;
 }
 
+/*
+ * tls_conn_write under kTLS. There OpenSSL seals nothing itself: a record the socket did not
+ * take stays pointed at in the caller's buffer, and the retry sends its rest from that pointer
+ * whatever buffer it is given (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER is not honoured). The
+ * edge's buffers are shared (a worker's head buffer, the h2 burst) and its retries come from a
+ * copy, so another connection's bytes would go out in the rest. The plaintext therefore goes
+ * through kbuf, the connection's own, one record at a time, and a retry (whose bytes start
+ * with kbuf's, the callers' contract) hands OpenSSL kbuf again.
+ */
+#define KTLS_CHUNK 16384
+
+static ssize_t ktls_write(struct tls_conn *tc, const char *buf, size_t len)
+{
+        size_t total = 0;
+
+        if (len < tc->kbuf_len)
+                return -EINVAL; /* a caller bug: a retry hands at least the bytes it held */
+        while (total < len) {
+                size_t put = 0;
+                int r;
+
+                if (tc->kbuf_len == 0) {
+                        if (!tc->kbuf && !(tc->kbuf = malloc(KTLS_CHUNK)))
+                                return total ? (ssize_t)total : -ENOMEM;
+                        tc->kbuf_len = len - total < KTLS_CHUNK ? len - total : KTLS_CHUNK;
+                        memcpy(tc->kbuf, buf + total, tc->kbuf_len);
+                }
+                ERR_clear_error();
+                errno = 0;
+                r = SSL_write_ex(tc->ssl, tc->kbuf, tc->kbuf_len, &put);
+                if (r != 1) {
+                        r = ssl_errno(tc, r, "write");
+                        if (r == -EAGAIN)
+                                return total ? (ssize_t)total : -EAGAIN;
+                        return r == 0 ? -EPIPE : r;
+                }
+                total += put;
+                tc->kbuf_len -= put;
+                memmove(tc->kbuf, tc->kbuf + put, tc->kbuf_len);
+        }
+        return (ssize_t)total;
+}
+
 ssize_t tls_conn_write(struct tls_conn *tc, const void *buf, size_t len)
 {
         size_t total = 0;
@@ -1373,6 +1373,8 @@ ssize_t tls_conn_write(struct tls_conn *tc, const void *buf, size_t len)
                 return 0;
         if (tc->seal || (!tc->no_seal && seal_start(tc)))
                 return seal_write(tc, buf, len);
+        if (tc->ktls)
+                return ktls_write(tc, buf, len);
         if (tc->retry_len && len < tc->retry_len)
                 return -EINVAL; /* a caller bug: OpenSSL would refuse it as a bad retry */
         /* Partial-write mode returns after each record: keep sealing until the socket is full
@@ -1432,6 +1434,10 @@ void tls_conn_idle(struct tls_conn *tc)
 {
         /* Fails harmlessly while a record is still pending: then they are kept. */
         (void)SSL_free_buffers(tc->ssl);
+        if (tc->kbuf_len == 0) {
+                free(tc->kbuf);
+                tc->kbuf = NULL;
+        }
 }
 
 void tls_conn_shutdown(struct tls_conn *tc)
