@@ -431,8 +431,11 @@ def test_file_source(origin, scratch):
         return
     asset = json.load(open(os.path.join(origin, "file1", "asset.json")))
     reps = {x["id"]: x for x in asset["representations"]}
-    check(set(reps) == {"video-240p", "video-360p", "audio-eng", "audio-fra"},
+    # The source's ISO 639-2 tags (eng, fra) become BCP 47's 2-letter codes.
+    check(set(reps) == {"video-240p", "video-360p", "audio-en", "audio-fr"},
           "rungs up to the source height, audio per language: %s" % sorted(reps))
+    check([reps[a]["lang"] for a in ("audio-en", "audio-fr") if a in reps] == ["en", "fr"],
+          "audio languages as BCP 47 tags")
     check(all(x["frame_rate"] == "30/1" for x in reps.values() if x["type"] == "video"),
           "source frame rate kept")
     check(asset["segment_count"] == 2, "6 s source: 2 segments")
