@@ -25,18 +25,18 @@ static int int_param(struct ctl_req *rq, const char *name, long def, long min, l
         long v = def;
         int r = ctl_query_get(rq, name, buf, sizeof(buf));
 
-        if (r > 0) {
+        if (r >= 0) { /* given, if empty */
                 char *end;
                 errno = 0;
-                v = strtol(buf, &end, 10);
-                if (errno || *end || v < min || v > max) {
+                v = api_digits(buf) ? strtol(buf, &end, 10) : -1;
+                if (errno || v < min || v > max) {
                         char d[96];
                         snprintf(d, sizeof(d), "'%s' must be an integer in %ld..%ld", name, min,
                                  max);
                         ctl_reply_error(rq, 400, "bad_request", d);
                         return -EINVAL;
                 }
-        } else if (r != -ENOENT && r != 0) {
+        } else if (r != -ENOENT) {
                 ctl_reply_error(rq, 400, "bad_request", "malformed query parameter");
                 return -EINVAL;
         }

@@ -248,9 +248,8 @@ static void plan_query(struct ctl_req *rq, int64_t signed_ms)
         }
         r = ctl_query_get(rq, "limit", limit_s, sizeof(limit_s));
         if (r > 0) {
-                char *end;
-                limit = strtol(limit_s, &end, 10);
-                if (*end || limit < 1 || limit > 1000000) {
+                limit = api_digits(limit_s) ? strtol(limit_s, NULL, 10) : -1;
+                if (limit < 1 || limit > 1000000) {
                         ctl_reply_error(rq, 400, "bad_request", "'limit' must be 1..1000000");
                         return;
                 }

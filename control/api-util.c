@@ -159,6 +159,16 @@ void api_exec_json_audited(struct ctl_req *rq, int stmt, const char *const *para
         }
 }
 
+bool api_digits(const char *s)
+{
+        size_t n = 0;
+
+        for (; s[n]; n++)
+                if (s[n] < '0' || s[n] > '9')
+                        return false;
+        return n >= 1 && n <= 18;
+}
+
 const char *api_log_safe(const char *s, char *buf, size_t cap)
 {
         size_t n = 0;

@@ -85,6 +85,9 @@ void api_exec_json_audited(struct ctl_req *rq, int stmt, const char *const *para
  * it is cut to cap - 1 bytes. Returns buf.
  */
 const char *api_log_safe(const char *s, char *buf, size_t cap);
+/* Whether s is 1 to 18 decimal digits: a count in a query (no sign, space or empty value,
+ * which strtol would take). */
+bool api_digits(const char *s);
 
 /* A profile's key: PROFILE_KEY_BYTES random bytes as hex (POST /v1/profiles, new_profile). */
 #define PROFILE_KEY_BYTES 32

@@ -8,17 +8,23 @@
 
 #include "body-check.h"
 
-/* A string member of 1..max bytes without NUL; *ret NULL when absent or JSON null. */
+/* A string member of 1..max bytes without control bytes (NUL, C0, DEL: none belongs in an
+ * id, a name or a label, and they would be echoed as they are); *ret NULL when absent or
+ * JSON null. */
 static int str_member(json_t *o, const char *key, size_t max, const char **ret)
 {
         json_t *v = json_object_get(o, key);
+        const unsigned char *s;
 
         *ret = NULL;
         if (!v || json_is_null(v))
                 return 0;
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
-            strlen(json_string_value(v)) != json_string_length(v))
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
                 return -EINVAL;
+        s = (const unsigned char *)json_string_value(v);
+        for (size_t i = 0; i < json_string_length(v); i++)
+                if (s[i] < 0x20 || s[i] == 0x7f)
+                        return -EINVAL;
         *ret = json_string_value(v);
         return 0;
 }
@@ -35,6 +41,34 @@ static int uint_member(json_t *o, const char *key, json_int_t max, int64_t *ret)
                 return -EINVAL;
         *ret = json_integer_value(v);
         return 0;
+}
+
+/* Absent, or an integer in 0..INT64_MAX (a count: no fraction, which the database would
+ * refuse with its own words). */
+static bool count_ok(json_t *o, const char *key)
+{
+        json_t *v = json_object_get(o, key);
+
+        return !v || (json_is_integer(v) && json_integer_value(v) >= 0);
+}
+
+/* Absent or JSON null, or a string of 1..64 hex digits. */
+static bool hex_ok(json_t *o, const char *key)
+{
+        json_t *v = json_object_get(o, key);
+        const char *s;
+        size_t n;
+
+        if (!v || json_is_null(v))
+                return true;
+        if (!json_is_string(v) || (n = json_string_length(v)) == 0 || n > 64)
+                return false;
+        s = json_string_value(v);
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+                      (s[i] >= 'A' && s[i] <= 'F')))
+                        return false;
+        return true;
 }
 
 static bool num_ok(json_t *o, const char *key, double max)
@@ -92,9 +126,11 @@ int body_heartbeat_check(json_t *body)
         size_t i;
 
         /* load is a share of the edge's connection limit, 0..1 (the edge caps it there). */
-        if (!json_is_object(body) || !num_ok(body, "load", 1) ||
-            !num_ok(body, "bytes_served", 9.2e18) || !num_ok(body, "disk_used", 9.2e18) ||
-            !num_ok(body, "disk_total", 9.2e18) ||
+        /* disk_used may pass disk_total for a while (max_size lowered by a reload, eviction
+         * catching up): a fact to keep, not a reason to drop the edge's heartbeat. */
+        if (!json_is_object(body) || !num_ok(body, "load", 1) || !count_ok(body, "bytes_served") ||
+            !count_ok(body, "disk_used") || !count_ok(body, "disk_total") ||
+            !hex_ok(body, "digest") ||
             (titles && (!json_is_array(titles) || json_array_size(titles) > BODY_HOLDINGS_MAX)))
                 return -EINVAL;
         /* Each held title an id as control's are: the edge lists no other (heartbeat.c). */
@@ -124,12 +160,16 @@ int body_edge_check(json_t *body, struct body_edge *ret)
         json_t *secret = json_object_get(body, "secret");
         json_t *rotate = json_object_get(body, "rotate_secret");
         json_t *tz = json_object_get(body, "tz");
+        json_t *enabled = json_object_get(body, "enabled");
+        json_t *cap = json_object_get(body, "capacity_mbps");
 
         memset(ret, 0, sizeof(*ret));
         if (!json_is_object(body) || !json_is_string(json_object_get(body, "id")) ||
             !json_is_string(json_object_get(body, "region")) ||
             !json_is_string(json_object_get(body, "base_url")) ||
-            !num_ok(body, "capacity_mbps", 1e9) || (rotate && !json_is_boolean(rotate)))
+            (cap && (!json_is_integer(cap) || json_integer_value(cap) < 0 ||
+                     json_integer_value(cap) > 1000000000)) ||
+            (rotate && !json_is_boolean(rotate)) || (enabled && !json_is_boolean(enabled)))
                 return -EINVAL;
         /* It goes into manifests and playlists as it is: no byte a URL never carries bare
          * (a '"' ended the HLS attribute it sits in, and every playlist answered 500), and

@@ -346,6 +346,12 @@ def test_admin_errors(ctl):
                 "http://a.test/b?c", "http://a.test/b#d", "http://user:pw@a.test"):
         ctl.error("POST", "/v1/admin/edges", {"id": "e1", "region": "eu", "base_url": bad},
                   admin=True)
+    # enabled is a boolean and capacity_mbps a whole number: "no" and 1 were cast by the
+    # database, 1.5 refused in its words.
+    for extra in ({"enabled": "no"}, {"enabled": 1}, {"capacity_mbps": 1.5}):
+        ctl.error("POST", "/v1/admin/edges", dict({"id": "e1", "region": "eu",
+                                                   "base_url": "http://e1.test"}, **extra),
+                  admin=True)
     # A refused change leaves no audit line: once an accepted one's line is in (the same
     # edge again, changing nothing), it is the only one since the refusals began.
     ctl.register_edge("edge-a", "eu-west", "http://edge-a.test:8080", capacity_mbps=10000)
@@ -371,6 +377,9 @@ def test_catalog(ctl, adult, kid):
     ctl.error("GET", "/v1/catalog?limit=0")
     ctl.error("GET", "/v1/catalog?limit=1000")
     ctl.error("GET", "/v1/catalog?offset=-1")
+    # Counts are digits: an empty value, a sign or a space was taken (the default, or 5).
+    for q in ("limit=", "offset=", "limit=%2B5", "limit=%205", "limit=5x"):
+        ctl.error("GET", f"/v1/catalog?{q}")
     ctl.error("GET", "/v1/catalog?genre=%zz")
     g = ctl.json("GET", "/v1/catalog/genres")
     check({"genre": "drama", "titles": 2} in g["genres"], "genres")
@@ -410,6 +419,7 @@ def test_catalog(ctl, adult, kid):
     ctl.json("GET", f"/v1/titles/kidsmovie?{pq(kid)}")
 
     ctl.error("POST", "/v1/profiles", {"name": ""})
+    ctl.error("POST", "/v1/profiles", {"name": "a\u0001b"})  # was stored, control byte and all
     ctl.error("POST", "/v1/profiles", {"name": "x", "maturity_limit": 9})
     ctl.error("POST", "/v1/profiles", {"name": "x", "kids": "yes"})
 
@@ -1184,6 +1194,11 @@ def test_edges_fill(ctl, pg):
     ctl.heartbeat("edge-a", {"load": 1.5}, expect=400)
     ctl.heartbeat("edge-a", {"titles": [1, 2, {"a": 1}]}, expect=400)
     ctl.heartbeat("edge-a", {"titles": ["movie1", "x" * 100_000]}, expect=400)
+    # Counts are integers and the digest hex, as the edge sends them: an object digest was
+    # stored as its text, a fraction refused in the database's words.
+    for bad in ({"digest": {"a": 1}}, {"digest": 12}, {"digest": "not hex"},
+                {"bytes_served": 1.5}, {"disk_used": 2.5}, {"disk_total": -1}):
+        ctl.heartbeat("edge-a", bad, expect=400)
     ctl.heartbeat("edge-a", {"load": 1, "titles": ["movie1"]})
     plan = ctl.json("GET", "/v1/fill/plan?edge=edge-a", admin=True)
     objs = plan["objects"]
@@ -1210,6 +1225,7 @@ def test_edges_fill(ctl, pg):
     ctl.error("GET", "/v1/fill/plan", admin=True)
     ctl.error("GET", "/v1/fill/plan?edge=nosuch", expect=404, admin=True)
     ctl.error("GET", "/v1/fill/plan?edge=edge-a&limit=0", admin=True)
+    ctl.error("GET", "/v1/fill/plan?edge=edge-a&limit=%201", admin=True)
     # Without the admin token or the edge's signature: 401 (test_fill_plan.py has the rest).
     ctl.error("GET", "/v1/fill/plan?edge=edge-a", expect=401)
 
