@@ -33,6 +33,18 @@ def sanitized(e):
         return "libasan" in f.read()
 
 
+def rss_settled(e, mem):
+    """The edge's VmRSS (KiB) once it stood still for a quarter of a second (it goes on
+    rising for a while after the frames were answered), or mem's peak if higher."""
+    held, still, deadline = rss_kib(e), 0, time.monotonic() + 3
+    while still < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = rss_kib(e)
+        still = still + 1 if now == held else 0
+        held = max(held, now)
+    return max(held, mem.peak)
+
+
 def rss_kib(e):
     with open(f"/proc/{e.proc.pid}/status") as f:
         for ln in f:
@@ -287,15 +299,7 @@ def unfinished_header_blocks_hold_little(e):
                 p.settle()  # every stream's fields were read
                 check(not p.eof and not p.of(GOAWAY) and not p.of(RST_STREAM),
                       f"streams refused: {p.summary()[-200:]}")
-            # The edge's VmRSS goes on rising for a while after the frames were answered:
-            # read it until it has stood still for a quarter of a second.
-            held, still, deadline = rss_kib(e), 0, time.monotonic() + 3
-            while still < 5 and time.monotonic() < deadline:
-                time.sleep(0.05)
-                now = rss_kib(e)
-                still = still + 1 if now == held else 0
-                held = max(held, now)
-            held = max(held, mem.peak)
+            held = rss_settled(e, mem)
     finally:
         for p in peers:
             p.close()
@@ -341,13 +345,7 @@ def unfinished_indexed_fields_bounded(e):
                 # Every stream's fields were read once the PING after them is answered.
                 check(p.read_until(lambda q: q.acked(b"streams!")),
                       f"PING after the streams unanswered: {p.summary()[-200:]}")
-            held, still, deadline = rss_kib(e), 0, time.monotonic() + 3
-            while still < 5 and time.monotonic() < deadline:
-                time.sleep(0.05)
-                now = rss_kib(e)
-                still = still + 1 if now == held else 0
-                held = max(held, now)
-            held = max(held, mem.peak)
+            held = rss_settled(e, mem)
             _, status, _, body = curl(e, "/t1/seg-2.m4s")
             eq((status, sha(body)), (200, sha(e.objects["/t1/seg-2.m4s"])), "h2c meanwhile")
             eq(e.get("/t1/one.bin").status, 200, "HTTP/1.1 meanwhile")
