@@ -405,11 +405,7 @@ static void connection_add(const char *v, size_t n, bool *close, bool *keep)
 
 /* request-target forms (RFC 9112 §3.2): origin-form, absolute-form, authority-form for
  * CONNECT, asterisk-form for OPTIONS. */
-/*
- * The authority of an http or https absolute-form target ("http://a:1/p" → "a:1"); false for
- * any other target. RFC 9112 §3.2.2: it then stands for the request's Host.
- */
-static bool http_authority(const char *t, size_t n, const char **ret, size_t *ret_len)
+bool http1_absolute_authority(const char *t, size_t n, const char **ret, size_t *ret_len)
 {
         size_t skip, i;
 
@@ -439,7 +435,7 @@ static bool target_form_ok(enum http_method m, const char *t, size_t n)
                 return m == HTTP_M_OPTIONS;
         /* An http(s) URI's host is never empty (RFC 9110 §4.2.1), and its userinfo is refused
          * (§4.2.4): what is left must pass as a Host would. */
-        if (http_authority(t, n, &a, &a_len))
+        if (http1_absolute_authority(t, n, &a, &a_len))
                 return a_len > 0 && a[0] != ':' && !memchr(a, '@', a_len) && http1_host_ok(a, a_len);
         if (n >= 5 && (strncasecmp(t, "http:", 5) == 0 || strncasecmp(t, "https:", 6) == 0))
                 return false; /* "http:/p", "http:p": no authority */
@@ -759,7 +755,7 @@ const char *http1_req_authority(const struct http1_req *req, size_t *ret_len)
         const char *a;
         size_t a_len;
 
-        if (req->target && http_authority(req->target, req->target_len, &a, &a_len)) {
+        if (req->target && http1_absolute_authority(req->target, req->target_len, &a, &a_len)) {
                 *ret_len = a_len;
                 return a;
         }

@@ -125,6 +125,9 @@ bool http1_host_ok(const char *s, size_t n);
 /* Header lookup helpers. Return the value or NULL; *ret_len gets its length. */
 const char *http1_req_known(const struct http1_req *req, enum http_known_hdr k, size_t *ret_len);
 const char *http1_req_header(const struct http1_req *req, const char *name, size_t *ret_len);
+/* The authority of an http or https absolute-form target ("http://a:1/p" → "a:1", up to the
+ * first '/' or '?'); false for any other target. RFC 9112 §3.2.2: it then stands for Host. */
+bool http1_absolute_authority(const char *t, size_t n, const char **ret, size_t *ret_len);
 /* The authority the request names: an http(s) absolute-form target's, which then stands for
  * Host (RFC 9112 §3.2.2), else Host's value; NULL with *ret_len 0 when it has neither. */
 const char *http1_req_authority(const struct http1_req *req, size_t *ret_len);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hex.h"
 #include "net-addr.h"
 #include "req-sign.h"
 
@@ -65,8 +66,7 @@ static bool hex_ok(json_t *o, const char *key)
                 return false;
         s = json_string_value(v);
         for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-                      (s[i] >= 'A' && s[i] <= 'F')))
+                if (hex_digit(s[i]) < 0)
                         return false;
         return true;
 }

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "http-resp.h"
 #include "http1-parse.h"
@@ -112,19 +111,14 @@ void request_refuse(struct conn *c, int status, const char *reason, bool head_on
  */
 static void origin_form(const struct http1_req *req, const char **ret, size_t *ret_len)
 {
-        const char *t = req->target, *end = t + req->target_len, *p;
-        size_t skip;
+        const char *t = req->target, *end = t + req->target_len, *a, *p;
+        size_t a_len;
 
         *ret = t;
         *ret_len = req->target_len;
-        if (req->target_len >= 7 && strncasecmp(t, "http://", 7) == 0)
-                skip = 7;
-        else if (req->target_len >= 8 && strncasecmp(t, "https://", 8) == 0)
-                skip = 8;
-        else
+        if (!http1_absolute_authority(t, req->target_len, &a, &a_len))
                 return;
-        for (p = t + skip; p < end && *p != '/' && *p != '?'; p++)
-                ;
+        p = a + a_len;
         if (p == end || *p == '?') {
                 *ret = "/";
                 *ret_len = 1;

@@ -33,6 +33,16 @@ def sanitized(e):
         return "libasan" in f.read()
 
 
+def settled_peers(e, n):
+    """n h2c connections whose SETTINGS were acknowledged both ways, so that what a case
+    measures next is what its own frames cost."""
+    peers = [Peer(e) for _ in range(n)]
+    for p in peers:
+        p.send(frame(SETTINGS, ACK, 0))
+        p.settle()
+    return peers
+
+
 def rss_settled(e, mem):
     """The edge's VmRSS (KiB) once it stood still for a quarter of a second (it goes on
     rising for a while after the frames were answered), or mem's peak if higher."""
@@ -287,11 +297,8 @@ def unfinished_header_blocks_hold_little(e):
                                                ("accept", "*/*"))
     streams = b"".join(hdrs(sid, block, END_HEADERS) for sid in range(1, 200, 2))
     # The connections first, so that what is measured is what their streams hold.
-    peers = [Peer(e) for _ in range(FLOOD_CONNS)]
+    peers = settled_peers(e, FLOOD_CONNS)
     try:
-        for p in peers:
-            p.send(frame(SETTINGS, ACK, 0))
-            p.settle()
         with RssPeak(e) as mem:
             for p in peers:
                 p.send(streams)
@@ -333,11 +340,8 @@ def unfinished_indexed_fields_bounded(e):
     # H2_HDR_HELD_MAX (4 x max_header_list) at most together; the streams past it are refused
     # (RST_STREAM REFUSED_STREAM), and a normal client is served meanwhile.
     streams = b"".join(indexed_block(sid) for sid in range(1, 200, 2))
-    peers = [Peer(e) for _ in range(HELD_CONNS)]
+    peers = settled_peers(e, HELD_CONNS)
     try:
-        for p in peers:
-            p.send(frame(SETTINGS, ACK, 0))
-            p.settle()
         with RssPeak(e) as mem:
             for p in peers:
                 p.send(streams + frame(PING, 0, 0, b"streams!"))
