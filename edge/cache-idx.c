@@ -386,6 +386,8 @@ static int put_one(struct cache_idx *idx, MDB_txn *txn, struct cache_idx_totals 
         }
         if (e->if_file && (e->had_old ? e->old.file_id : 0) != *e->if_file)
                 e->r = -ECANCELED; /* replaced or deleted since the caller looked */
+        else if (e->unless && atomic_load(e->unless))
+                e->r = -ECANCELED; /* deleted while absent: nothing else says so */
         else if (!e->had_old && r == -ENOENT && !map_has_room(idx, txn))
                 e->r = -ENOSPC;
         /* An unreadable old record was never counted in the totals; it is simply replaced. */

@@ -16,6 +16,7 @@
  * separate small mutex, so reading them never waits for a writer's fsync.
  */
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -111,6 +112,9 @@ struct cache_idx_put_req {
         struct cache_idx_rec rec;
         uint64_t max_bytes;      /* as cache_idx_put()'s */
         const uint64_t *if_file; /* as cache_idx_put()'s */
+        /* May be NULL. Read inside the write transaction: once set, the entry is refused
+         * (-ECANCELED), so a writer that sets it before its own transaction always wins. */
+        const atomic_bool *unless;
         int r;                   /* out: what cache_idx_put() would have returned */
         struct cache_idx_rec old; /* out, on success: the replaced record, when had_old */
         bool had_old;

@@ -436,7 +436,7 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                 f->last_modified = http_now_sec();
         store_put_set_mtime(f->put, f->last_modified);
         /* An admin PUT or DELETE of the key while this fill runs is the newer word. */
-        store_put_if_unchanged(f->put);
+        store_put_if_unchanged(f->put, &f->dropped);
         (void)snprintf(f->ctype, sizeof(f->ctype), "%s",
                        ctype ? ctype : "");
         if (resp->cache_status && strlen(resp->cache_status) < sizeof(f->upstream_status))
@@ -534,8 +534,9 @@ static void commit_done(struct fill *f, const struct store_commit *c)
         f->put = NULL;
         if (r == 0 || r == -ENOSPC || r == -ECANCELED)
                 etag_from_hex(hex_encode(c->sha256, 32, hex), f->done_etag);
-        /* An admin DELETE of the key came during the fill (fill_drop_commit): the commit,
-         * made before or after the delete's own, does not stand. */
+        /* An admin DELETE of the key came during the fill (fill_drop_commit): the commit does
+         * not stand. Made after the DELETE marked the fill, the index refused it (-ECANCELED);
+         * made before, the DELETE's own transaction removed it, or this does. */
         if (r == 0 && atomic_load(&f->dropped)) {
                 (void)store_delete_file(f->owner->srv->store, f->key, f->key_len, c->file_id);
                 r = -ECANCELED;

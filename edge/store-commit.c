@@ -172,6 +172,7 @@ void store_put_commit_many(struct store_commit *v, size_t n)
                         .key_len = p->key_len,
                         .max_bytes = s->max_bytes,
                         .if_file = p->if_unchanged ? &p->base_file : NULL,
+                        .unless = p->if_unchanged ? p->dropped : NULL,
                 };
                 index_rec(p, v[i].sha256, &req[m].rec);
                 at[m++] = i;

@@ -67,6 +67,7 @@ struct store_put {
         int failed; /* what commit returns after a failed write: the temp file is not the body */
         bool if_unchanged; /* commit only while the key still holds base_file (0: nothing) */
         uint64_t base_file;
+        const atomic_bool *dropped; /* with if_unchanged: set, the commit is refused */
         int64_t mtime; /* Last-Modified to record; 0: the commit time */
         EVP_MD_CTX *md;
 };

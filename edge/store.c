@@ -1103,9 +1103,10 @@ void store_put_set_mtime(struct store_put *p, time_t t)
                 p->mtime = (int64_t)t;
 }
 
-void store_put_if_unchanged(struct store_put *p)
+void store_put_if_unchanged(struct store_put *p, const atomic_bool *dropped)
 {
         p->if_unchanged = true;
+        p->dropped = dropped;
 }
 
 int store_put_expect(struct store_put *p, const char *sha256_hex)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -178,10 +179,12 @@ void store_put_commit_many(struct store_commit *v, size_t n);
 void store_put_set_mtime(struct store_put *p, time_t t);
 /*
  * Commit p only if the key's entry is still what it was at store_put_begin() (the same file,
- * or none): a fill started before an admin PUT or DELETE of its key must not undo it. The
- * commit then returns -ECANCELED instead, with nothing written (its digest still given).
+ * or none), and while *dropped (may be NULL) is false: a fill started before an admin PUT or
+ * DELETE of its key must not undo it. A DELETE of a key that is absent changes no entry, so
+ * it sets *dropped before its own index transaction; the flag is read inside the commit's.
+ * The commit then returns -ECANCELED instead, with nothing written (its digest still given).
  */
-void store_put_if_unchanged(struct store_put *p);
+void store_put_if_unchanged(struct store_put *p, const atomic_bool *dropped);
 /*
  * Hold p's body to sha256_hex (64 hex digits) at commit, in place of any SHA-256 given to
  * store_put_begin(): a fill plan that names the key only once the fill is under way. Returns

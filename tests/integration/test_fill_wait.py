@@ -16,6 +16,9 @@ For each of HTTP/1.1, h2c, HTTP/1.1 over TLS and h2 (curl; TLS in userspace reco
                                    whole (the upstream's own low-speed limit is what ends a
                                    fill that stops)
 And:
+  delete_during_fill_never_listed  a DELETE of a key absent while its fill runs (404) wins over
+                                   the fill's commit, made with slow syncs: the key is never
+                                   listed, before the waiting client has its bytes or after
   h1_stalled_reader_still_dropped  a client reading nothing of a miss is closed at its send
                                    deadline while the fill goes on
   h2c_stalled_reader_still_dropped the same over h2c, windows open, the socket full
@@ -38,8 +41,8 @@ import threading
 import time
 
 import edgeharness
-from edgeharness import HOST, Edge, build_request, check, eq, free_port, preload_env, run, sha, \
-    slow_syncs, tcp_state, test
+from edgeharness import HOST, Edge, build_request, check, eq, expect_body, free_port, metric, \
+    preload_env, run, sha, slow_syncs, tcp_state, test
 from h2frames import PREFACE, frame, get_block, split_frames
 from origin import Origin
 from test_tls import client_ctx, make_pki
@@ -154,6 +157,48 @@ def protocol_tests(proto):
 
 for _proto in ("h1", "h2c", "tls_h1", "h2"):
     protocol_tests(_proto)
+
+
+@test
+def delete_during_fill_never_listed(e):
+    # The key holds nothing when the fill begins nor when the DELETE comes, so only the mark
+    # the DELETE leaves on the fill stops its commit; it must do so inside the commit, not by
+    # a delete after it, which left the object listed and served for a sync (and kept for
+    # good by a crash then).
+    o = e.origin
+    key = "/gate/fill-wait/deleted.m4s"
+    data = o.add(key, os.urandom(300_000))
+    o.first[key] = 1024
+    superseded = metric(e, "sluice_edge_fills_total", 'result="superseded"')
+    got = {}
+    client = threading.Thread(target=lambda: got.setdefault("r", e.get(key, timeout=30)))
+    client.start()
+    deadline = time.monotonic() + 10
+    while o.count(key) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the head is in: the fill has begun its store put
+    eq(e.admin("DELETE", "/admin/objects" + key).status, 404, "DELETE of the key being filled")
+    seen = []
+    with slow_syncs(e):
+        o.gate(key).set()
+        deadline = time.monotonic() + 6 * SYNC_MS / 1000 + 10
+        while client.is_alive() and time.monotonic() < deadline:
+            seen.append(listed(e, key))
+            time.sleep(0.02)
+        client.join(1)
+        seen.append(listed(e, key))
+    check(not client.is_alive(), "the waiting client's GET did not end")
+    expect_body(got["r"], data, "the waiting client gets the fill's bytes")
+    check(len(seen) > 3, f"the listing was looked at {len(seen)} times only")
+    check(not any(seen), f"listed {seen.count(True)} of {len(seen)} times after the DELETE")
+    eq(metric(e, "sluice_edge_fills_total", 'result="superseded"') - superseded, 1.0,
+       "fills counted superseded")
+
+
+def listed(e, key):
+    r = e.admin("GET", "/admin/objects?prefix=" + key, timeout=20)
+    eq(r.status, 200, "listing status")
+    return key.encode() in r.body
 
 
 def dropped_in_time(e, lport, port=None):

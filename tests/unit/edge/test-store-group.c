@@ -67,7 +67,7 @@ TEST(group_answers_each_put_as_alone)
         /* /d's put is begun while /d holds nothing, then /d is pushed: it must not commit. */
         struct store_put *d = begun(s, "/d", "delta", 5, NULL);
         ASSERT_TRUE(d != NULL);
-        store_put_if_unchanged(d);
+        store_put_if_unchanged(d, NULL);
         struct store_put *x = begun(s, "/d", "xray", 4, NULL);
         ASSERT_TRUE(x != NULL);
         ASSERT_EQ(store_put_commit(x), 0);
@@ -116,6 +116,47 @@ TEST(group_answers_each_put_as_alone)
         ASSERT_STREQ(body_of(r, "/b", buf, sizeof(buf)), "bravo");
         ASSERT_STREQ(body_of(r, "/d", buf, sizeof(buf)), "xray");
         ASSERT_EQ(count_objects(dir), 3);
+        store_reader_free(r);
+        store_close(s);
+        tests_rm_rf(dir);
+}
+
+/* A DELETE of a key that is absent changes no entry: only the flag it sets before its own
+ * transaction stops a put begun on the absent key, alone or in a group, and a put whose flag
+ * stays clear commits as before. */
+TEST(put_refused_once_its_dropped_flag_is_set)
+{
+        char *dir = tests_scratch("sluice-store-dropped");
+        atomic_bool dropped = false, kept = false;
+        struct store *s;
+        struct store_reader *r;
+        struct store_commit c[2];
+        struct store_stats st;
+        char buf[64];
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(store_reader_new(s, 4, &r), 0);
+        struct store_put *p = begun(s, "/gone", "golf", 4, NULL);
+        ASSERT_TRUE(p != NULL);
+        store_put_if_unchanged(p, &dropped);
+        atomic_store(&dropped, true);
+        ASSERT_EQ(store_put_commit(p), -ECANCELED);
+        ASSERT_STREQ(body_of(r, "/gone", buf, sizeof(buf)), "");
+
+        c[0] = (struct store_commit){.put = begun(s, "/gone", "golf", 4, NULL)};
+        c[1] = (struct store_commit){.put = begun(s, "/kept", "kilo", 4, NULL)};
+        ASSERT_TRUE(c[0].put != NULL && c[1].put != NULL);
+        store_put_if_unchanged(c[0].put, &dropped);
+        store_put_if_unchanged(c[1].put, &kept);
+        store_put_commit_many(c, 2);
+        ASSERT_EQ(c[0].r, -ECANCELED);
+        ASSERT_EQ(c[1].r, 0);
+        ASSERT_STREQ(body_of(r, "/gone", buf, sizeof(buf)), "");
+        ASSERT_STREQ(body_of(r, "/kept", buf, sizeof(buf)), "kilo");
+        store_get_stats(s, &st);
+        ASSERT_EQ(st.objects, 1);
+        ASSERT_EQ(count_objects(dir), 1);
+        ASSERT_EQ(count_files(dir, "tmp"), 0);
         store_reader_free(r);
         store_close(s);
         tests_rm_rf(dir);
