@@ -41,6 +41,7 @@ struct admin_put_state;
 struct miss_wait;
 struct h2_conn;
 struct h2_zc;
+struct h2_led;
 struct tls_conn;
 struct tls_ctx;
 
@@ -91,6 +92,7 @@ struct conn {
         struct miss_wait *mw;        /* a miss answered from a fill (miss.c) */
         struct h2_conn *h2;          /* HTTP/2 session (h2-serve.c), or NULL */
         struct h2_zc *zc;            /* h2c send batches (h2-zc.c), or NULL */
+        struct h2_led *h2_led;       /* fills its streams started, head not yet in (h2-serve.c) */
         bool h2_ending;              /* a protocol error's GOAWAY is in a batch under way:
                                       * close once it is out */
         bool h2_body_short;          /* sendfile found h2_short_fd's file short (h2-serve.c) */

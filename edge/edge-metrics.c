@@ -161,6 +161,9 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           NULL);
         C(h2_client_resets, "sluice_edge_h2_client_resets_total",
           "HTTP/2 streams the client reset before their answer was out", NULL);
+        C(h2_misses_held, "sluice_edge_h2_misses_held_total",
+          "HTTP/2 misses held until one of the fills their connection started had its head",
+          NULL);
         for (unsigned i = 1; i < EDGE_H2_GOAWAY_CODES; i++) { /* NO_ERROR is no error */
                 char label[48];
                 (void)snprintf(label, sizeof(label), "code=\"%s\"",

@@ -69,7 +69,7 @@ struct edge_metrics {
         struct metric *fd_files;     /* gauge: object files the workers' fd caches hold open */
         struct metric *fd_opens, *fd_shed; /* files opened; idle ones closed for a full table */
         struct metric *token_refusals[EDGE_TOKEN_REFUSAL_REASONS];
-        struct metric *h2_streams, *h2_client_resets;
+        struct metric *h2_streams, *h2_client_resets, *h2_misses_held;
         struct metric *h2_goaways[EDGE_H2_GOAWAY_CODES]; /* by our GOAWAY's code; [0] NULL */
         struct metric *worker_requests[EDGE_METRICS_WORKERS_MAX];
         struct metric *worker_yields[EDGE_METRICS_WORKERS_MAX];

@@ -48,7 +48,9 @@
  * What a stream holds until it is gone: its access-log line, and the store object (a hit) or
  * the fill (a miss) its body is read from. A miss waits in this thread's queue until the
  * input that carried its request has been processed (so a stream the client resets in the
- * same burst never starts a fill), then on the worker's list of h2 fill waiters.
+ * same burst never starts a fill), then on the worker's list of h2 fill waiters. A miss whose
+ * connection already started H2_LED_MAX fills still waiting for their upstream's head is held
+ * until one of them has it (see struct h2_led).
  */
 struct h2_served {
         struct conn *c;
@@ -72,9 +74,24 @@ struct h2_served {
         char key[];
 };
 
-/* This worker thread's streams: misses to start after the current input, and misses waiting
- * on (or streaming from) a fill. Each connection belongs to one worker thread. */
-static __thread struct h2_served *start_q, *waiters;
+/* This worker thread's streams: misses to start after the current input, misses held for
+ * their connection's fills, and misses waiting on (or streaming from) a fill. Each connection
+ * belongs to one worker thread. */
+static __thread struct h2_served *start_q, *held, *waiters;
+
+/*
+ * The fills a connection's streams started (not joined) whose upstream head has not come, a
+ * reference on each. A fill goes on when the stream that started it is reset (others may
+ * want the object), so without a bound a client could have the origin asked for one object
+ * per stream and reset each at once, a hundred a connection, again and again: rapid reset
+ * aimed at the origin. Players ask for a few objects at a time; past H2_LED_MAX the next
+ * miss waits for a head, and a stream reset while it waits starts nothing.
+ */
+#define H2_LED_MAX 8
+struct h2_led {
+        unsigned n;
+        struct fill *f[H2_LED_MAX];
+};
 
 int h2_serve_sniff(const char *buf, size_t len)
 {
@@ -427,6 +444,8 @@ static void want_pump(struct conn *c)
         c->poll_armed = true;
 }
 
+static void start_held(void);
+
 void h2_serve_kick(struct edge_worker *w)
 {
         struct h2_served *sv, *next;
@@ -437,6 +456,8 @@ void h2_serve_kick(struct edge_worker *w)
                 advance(sv);
                 want_pump(sv->c);
         }
+        if (held)
+                start_held();
 }
 
 bool h2_serve_wait_moved(struct conn *c)
@@ -503,26 +524,115 @@ static void start_miss(struct h2_served *sv)
         advance(sv);
 }
 
+/* Whether c may start one more fill: its fills past their head are let go first. */
+static bool led_room(struct conn *c)
+{
+        struct h2_led *l = c->h2_led;
+
+        if (!l)
+                return true;
+        for (unsigned i = 0; i < l->n;) {
+                if (fill_state_get(l->f[i]) == FILL_PENDING) {
+                        i++;
+                        continue;
+                }
+                fill_unref(l->f[i]);
+                l->f[i] = l->f[--l->n];
+        }
+        return l->n < H2_LED_MAX;
+}
+
+/* sv's stream started its fill: c counts it until the head comes, and this worker is kicked
+ * when it does (h2_serve_kick then starts what was held). */
+static void led_note(struct h2_served *sv)
+{
+        struct conn *c = sv->c;
+
+        if (!sv->fill || sv->collapsed || fill_state_get(sv->fill) != FILL_PENDING)
+                return;
+        if (!c->h2_led && !(c->h2_led = calloc(1, sizeof(*c->h2_led))))
+                return; /* not counted: at worst as before the bound */
+        atomic_fetch_add(&sv->fill->refs, 1);
+        c->h2_led->f[c->h2_led->n++] = sv->fill;
+        fill_watch(sv->fill, c->w->idx);
+}
+
+static void led_free(struct conn *c)
+{
+        if (!c->h2_led)
+                return;
+        for (unsigned i = 0; i < c->h2_led->n; i++)
+                fill_unref(c->h2_led->f[i]);
+        free(c->h2_led);
+        c->h2_led = NULL;
+}
+
+/* Start sv's miss, or hold it while its connection has H2_LED_MAX fills before their head.
+ * Returns whether it started. */
+static bool start_or_hold(struct h2_served *sv)
+{
+        /* Reset already (its close, and on_stream_gone, follow): no fill for it. */
+        if (h2_stream_ended_by_client(sv->st))
+                return false;
+        if (!led_room(sv->c)) {
+                if (sv->list != &held) {
+                        metrics_add(sv->c->w->srv->m.h2_misses_held, 1);
+                        list_add(&held, sv);
+                }
+                return false;
+        }
+        list_del(sv);
+        start_miss(sv);
+        led_note(sv);
+        return true;
+}
+
 static void start_queued(void)
 {
-        while (start_q) {
-                struct h2_served *sv = start_q;
+        /* Oldest first (list_add puts each in front): a player's segments in its order. */
+        struct h2_served *sv = start_q;
+
+        while (sv && sv->next)
+                sv = sv->next;
+        while (sv) {
+                struct h2_served *prev = sv->prev;
+
                 list_del(sv);
-                /* Reset already (its close, and on_stream_gone, follow): no fill for it. */
-                if (!h2_stream_ended_by_client(sv->st))
-                        start_miss(sv);
+                (void)start_or_hold(sv);
+                sv = prev;
         }
 }
 
-/* Forget c's queued misses: its session is over (GOAWAY sent), so no fill is started for
- * them. They stay with their streams, freed with the session (on_stream_gone). */
+/* Held misses whose connection has room now (some fill of its had its head), oldest first. */
+static void start_held(void)
+{
+        struct h2_served *sv = held;
+
+        while (sv && sv->next)
+                sv = sv->next;
+        while (sv) {
+                struct h2_served *prev = sv->prev;
+
+                if (h2_stream_ended_by_client(sv->st))
+                        list_del(sv); /* starts nothing; freed with its stream */
+                else if (start_or_hold(sv))
+                        want_pump(sv->c);
+                sv = prev;
+        }
+}
+
+/* Forget c's queued and held misses: its session is over (GOAWAY sent), so no fill is
+ * started for them. They stay with their streams, freed with the session (on_stream_gone). */
 static void unqueue(struct conn *c)
 {
-        for (struct h2_served *sv = start_q, *next; sv; sv = next) {
-                next = sv->next;
-                if (sv->c == c)
-                        list_del(sv);
-        }
+        struct h2_served **lists[] = {&start_q, &held};
+
+        for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+                for (struct h2_served *sv = *lists[i], *next; sv; sv = next) {
+                        next = sv->next;
+                        if (sv->c == c)
+                                list_del(sv);
+                }
 }
 
 /* An http or https URI's authority (RFC 9113 §8.3.1, RFC 9110 §4.2): read as HTTP/1.1 reads
@@ -848,4 +958,5 @@ void h2_serve_free(struct conn *c)
         }
         h2_conn_free(c->h2); /* releases every stream's object through on_stream_gone */
         c->h2 = NULL;
+        led_free(c);
 }
