@@ -200,9 +200,10 @@ static const struct cfg_field tls_fields[] = {
         {.key = "certs", .type = CFG_SECTION_LIST, .offset = offsetof(struct edge_cfg_tls, certs),
          .min = 1, .max = 64, .sub = tls_cert_fields,
          .elem_size = sizeof(struct edge_cfg_tls_cert), .required = true},
-        /* Absent or empty: h2 then http/1.1 (tls.c applies it; a list cannot default here). */
+        /* Absent: h2 then http/1.1 (tls.c applies it; a list cannot default here). An empty
+         * list would read as "offer nothing" and serve both: refused. */
         {.key = "alpn", .type = CFG_STRLIST, .offset = offsetof(struct edge_cfg_tls, alpn),
-         .min = 0, .max = 2},
+         .min = 1, .max = 2},
         /* Tickets sealed with a key are accepted for two periods: a day at most keeps forward
          * secrecy of resumed sessions within a day. */
         {.key = "ticket_rotation", .type = CFG_DURATION,

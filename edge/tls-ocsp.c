@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -119,5 +120,40 @@ out:
         if (r < 0)
                 *next = 0;
         ERR_clear_error();
+        return r;
+}
+
+int ocsp_read_file(const char *path, unsigned char **ret, size_t *ret_len)
+{
+        FILE *f = fopen(path, "rb");
+        unsigned char *buf = NULL;
+        long n;
+        int r = 0;
+
+        if (!f)
+                return -errno;
+        if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
+                r = -EIO;
+                goto out;
+        }
+        if (n == 0 || n > (1 << 20)) {
+                r = -EINVAL;
+                goto out;
+        }
+        buf = malloc((size_t)n);
+        if (!buf) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+                r = -EIO;
+                goto out;
+        }
+        *ret = buf;
+        *ret_len = (size_t)n;
+        buf = NULL;
+out:
+        free(buf);
+        (void)fclose(f);
         return r;
 }

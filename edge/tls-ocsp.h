@@ -18,3 +18,7 @@
  */
 int ocsp_check(const unsigned char *der, size_t len, X509 *leaf, STACK_OF(X509) * chain,
                int64_t *next, char *why, size_t whylen);
+
+/* The whole of path (an OCSP response file, DER) in *ret (malloc'd): 0, or -errno (-EINVAL
+ * when it is empty or over 1 MiB). */
+int ocsp_read_file(const char *path, unsigned char **ret, size_t *ret_len);

@@ -60,6 +60,7 @@ struct tls_tickets {
 struct tls_cert {
         SSL_CTX *ctx;
         X509 *leaf; /* borrowed from ctx */
+        bool ecdsa; /* its key is an EC key */
         char *ocsp_path;     /* configured response file, for warnings; NULL: none */
         unsigned char *ocsp; /* the checked response (DER); NULL: nothing to staple */
         size_t ocsp_len;
@@ -274,6 +275,18 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
 
 /* ---- SNI, ALPN, OCSP ---- */
 
+/* What the ClientHello says of ECDSA (tls-sni.h), from OpenSSL's view of it. */
+static bool hello_takes_ecdsa(SSL *s)
+{
+        const unsigned char *sig = NULL, *ver = NULL, *suites = NULL;
+        size_t sig_len = 0, ver_len = 0, suites_len;
+
+        (void)SSL_client_hello_get0_ext(s, TLSEXT_TYPE_signature_algorithms, &sig, &sig_len);
+        (void)SSL_client_hello_get0_ext(s, TLSEXT_TYPE_supported_versions, &ver, &ver_len);
+        suites_len = SSL_client_hello_get0_ciphers(s, &suites);
+        return tls_hello_takes_ecdsa(sig, sig_len, ver, ver_len, suites, suites_len);
+}
+
 /*
  * The certificate is chosen here, from the ClientHello, before OpenSSL looks at the
  * session the client offers: switching to its SSL_CTX takes that certificate's session-ID
@@ -292,12 +305,22 @@ static int client_hello_cb(SSL *s, int *al, void *arg)
         if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &ext, &len) ||
             tls_sni_host_name(ext, len, name, sizeof(name)) <= 0)
                 return SSL_CLIENT_HELLO_SUCCESS; /* no name: the default certificate */
-        for (size_t i = 0; i < t->n_certs; i++) {
-                if (X509_check_host(t->certs[i].leaf, name, 0, 0, NULL) == 1) {
-                        if (i > 0 && !SSL_set_SSL_CTX(s, t->certs[i].ctx))
-                                return SSL_CLIENT_HELLO_ERROR;
-                        return SSL_CLIENT_HELLO_SUCCESS;
-                }
+        for (size_t i = 0; tls_sni_usable(name) && i < t->n_certs; i++) {
+                if (X509_check_host(t->certs[i].leaf, name, 0, 0, NULL) != 1)
+                        continue;
+                /* An ECDSA and an RSA certificate for the name: the RSA one for a client
+                 * that cannot take ECDSA (each lives in its own context, so OpenSSL would
+                 * not choose between them itself). */
+                for (size_t j = i + 1; t->certs[i].ecdsa && !hello_takes_ecdsa(s) &&
+                                       j < t->n_certs; j++)
+                        if (!t->certs[j].ecdsa &&
+                            X509_check_host(t->certs[j].leaf, name, 0, 0, NULL) == 1) {
+                                i = j;
+                                break;
+                        }
+                if (i > 0 && !SSL_set_SSL_CTX(s, t->certs[i].ctx))
+                        return SSL_CLIENT_HELLO_ERROR;
+                return SSL_CLIENT_HELLO_SUCCESS;
         }
         struct tls_conn *tc = SSL_get_app_data(s);
         if (!tc || !tc->hello_seen)
@@ -376,41 +399,6 @@ none:
 
 /* ---- contexts ---- */
 
-static int read_file(const char *path, unsigned char **ret, size_t *ret_len)
-{
-        FILE *f = fopen(path, "rb");
-        unsigned char *buf = NULL;
-        long n;
-        int r = 0;
-
-        if (!f)
-                return -errno;
-        if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
-                r = -EIO;
-                goto out;
-        }
-        if (n == 0 || n > (1 << 20)) {
-                r = -EINVAL;
-                goto out;
-        }
-        buf = malloc((size_t)n);
-        if (!buf) {
-                r = -ENOMEM;
-                goto out;
-        }
-        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                r = -EIO;
-                goto out;
-        }
-        *ret = buf;
-        *ret_len = (size_t)n;
-        buf = NULL;
-out:
-        free(buf);
-        (void)fclose(f);
-        return r;
-}
-
 /* The key log line with the server's application traffic secret: kept for tls-seal.h. */
 static void keylog_cb(const SSL *s, const char *line)
 {
@@ -449,6 +437,9 @@ static int ctx_setup(struct tls_ctx *t, SSL_CTX *ctx, const struct edge_cfg_tls 
         if (!cfg->tickets)
                 opts |= SSL_OP_NO_TICKET;
         (void)SSL_CTX_set_options(ctx, opts);
+        /* Tickets (and cached sessions) open for two rotation periods, as their keys are:
+         * OpenSSL's default of two hours would end them sooner. */
+        (void)SSL_CTX_set_timeout(ctx, (long)(2 * cfg->ticket_rotation_ms / 1000));
         /* Partial writes let a full socket return early; moving buffers let the caller retry
          * from wherever its bytes now live. Record buffers stay while a connection is busy
          * (SSL_MODE_RELEASE_BUFFERS would free and reallocate them between bursts, about 10%
@@ -551,6 +542,7 @@ static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cf
                 return -EINVAL;
         }
         c->leaf = SSL_CTX_get0_certificate(c->ctx);
+        c->ecdsa = EVP_PKEY_get_base_id(X509_get0_pubkey(c->leaf)) == EVP_PKEY_EC;
         /* Its own session-ID context: the leaf's SHA-256 (32 bytes, the most OpenSSL takes),
          * the same across reloads while the certificate stays. */
         unsigned char sid_ctx[EVP_MAX_MD_SIZE];
@@ -569,7 +561,7 @@ static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cf
                         snprintf(err, errlen, "out of memory");
                         return -ENOMEM;
                 }
-                r = read_file(cc->ocsp, &c->ocsp, &c->ocsp_len);
+                r = ocsp_read_file(cc->ocsp, &c->ocsp, &c->ocsp_len);
                 if (r == -ENOENT) {
                         /* Not fetched yet: stapling starts with the reload that finds it. */
                         log_debug("%s: %s, no stapling", cc->ocsp, strerror(-r));

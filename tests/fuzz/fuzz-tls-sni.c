@@ -6,6 +6,7 @@
  * entry's bytes, shorter than the buffer, with no NUL in it; a malformed list is never
  * taken; and the input's list length has to match for anything to be taken.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -38,6 +39,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 int s = tls_sni_host_name(copy, size, small, sizeof(small));
                 size_t n = strlen(name);
                 CHECK(n < sizeof(small) ? s == 1 && strcmp(small, name) == 0 : s == 0);
+        }
+        /* The name as certificates are matched against it: at most one final dot less, and
+         * taken only with no empty label left. */
+        if (r == 1) {
+                char usable[256];
+                size_t n = strlen(name);
+
+                memcpy(usable, name, n + 1);
+                bool ok = tls_sni_usable(usable);
+                size_t m = strlen(usable);
+                CHECK(m == n || (m + 1 == n && name[m] == '.'));
+                CHECK(memcmp(usable, name, m) == 0);
+                CHECK(!ok || (m > 0 && usable[0] != '.' && !strstr(usable, "..") &&
+                              usable[m - 1] != '.'));
+        }
+        /* The ClientHello's ECDSA reading, on the input cut in three where its first two bytes
+         * say: never a read past a part (each an exact heap copy through copy). */
+        if (size >= 2) {
+                size_t rest = size - 2, a = copy[0] % (rest + 1), b = copy[1] % (rest - a + 1);
+                const unsigned char *p = copy + 2;
+                bool e1 = tls_hello_takes_ecdsa(p, a, p + a, b, p + a + b, rest - a - b);
+                bool e2 = tls_hello_takes_ecdsa(p, a, NULL, 0, p + a + b, rest - a - b);
+
+                CHECK(!e2 || e1); /* saying TLS 1.3 takes nothing away */
+                CHECK(!tls_hello_takes_ecdsa(NULL, 0, p + a, b, p + a + b, rest - a - b));
+                (void)tls_hello_takes_ecdsa(p, a, p + a, b, NULL, 0);
         }
         free(copy);
         return 0;

@@ -48,6 +48,9 @@ leaf() {{
     -extfile $2.ext -out $2.pem
 }}
 leaf a.test a; leaf b.test b; leaf a.test a2
+openssl req -new -newkey rsa:2048 -nodes -subj /CN=a.test -keyout a-rsa.key -out a-rsa.csr
+openssl x509 -req -in a-rsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+  -extfile a.ext -out a-rsa.pem
 cat b.pem ca.pem > b-chain.pem
 """
     subprocess.run(["sh", "-c", sh], check=True, capture_output=True)
@@ -197,6 +200,70 @@ def sni_default_certificate(e):
     n = tls_counters(e).get(("sluice_tls_sni_unknown_total", ""), 0) - \
         before.get(("sluice_tls_sni_unknown_total", ""), 0)
     eq(n, 1, "unknown names counted for one handshake with a HelloRetryRequest")
+
+
+def s_client(e, *args):
+    out = subprocess.run(["openssl", "s_client", "-connect", f"{HOST}:{e.tls_port}",
+                          "-CAfile", e.pki + "/ca.pem", *args],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+    return out.stdout + out.stderr
+
+
+@test
+def ecdsa_and_rsa_for_one_name(e):
+    # a.test has an ECDSA certificate (first) and an RSA one (a-rsa): a client that cannot
+    # take ECDSA gets the RSA one, where the first match alone failed its handshake.
+    for suite in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305"):
+        ctx = client_ctx(e, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2, suite)
+        with handshake(e, ctx) as s:
+            eq(s.cipher()[0], suite, "TLS 1.2 suite for a client without ECDSA suites")
+            _, body = get_over(s, "/t1/one.bin")
+            eq(body, b"x", "body under the RSA certificate")
+    out = s_client(e, "-servername", "a.test", "-tls1_3", "-sigalgs",
+                   "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384", "-verify_return_error")
+    check("Peer signature type: RSA-PSS" in out and "Verify return code: 0 (ok)" in out,
+          f"TLS 1.3 client with RSA signature schemes only: {out[-500:]}")
+    # Whoever can take ECDSA still gets the first certificate.
+    for v in ("-tls1_2", "-tls1_3"):
+        out = s_client(e, "-servername", "a.test", v)
+        check("Peer signature type: ECDSA" in out, f"{v} default client: {out[-500:]}")
+
+
+@test
+def sni_absolute_names_and_empty_labels(e):
+    # "b.test." is b.test (an absolute name); ".test" and "a..test" name no host: the
+    # default certificate, counted as unknown (".test" matched every certificate's names).
+    before = tls_counters(e)
+    out = s_client(e, "-servername", "b.test.")
+    check("CN = b.test" in out, f"b.test. got another certificate: {out[-400:]}")
+    mid = tls_counters(e)
+    key = ("sluice_tls_sni_unknown_total", "")
+    eq(mid.get(key, 0) - before.get(key, 0), 0, "b.test. counted unknown")
+    for name in (".test", "a..test"):
+        out = s_client(e, "-servername", name)
+        check("CN = a.test" in out, f"{name}: {out[-400:]}")
+    eq(tls_counters(e).get(key, 0) - mid.get(key, 0), 2, "empty-label names counted unknown")
+
+
+@test
+def tickets_live_two_rotation_periods(e):
+    # ticket_rotation 3h: tickets are accepted for two periods, so their lifetime (and the
+    # hint sent with them) is 6 h, not OpenSSL's default of 2 h.
+    was = e.cfg["tls"][0].get("ticket_rotation")
+    e.cfg["tls"][0]["ticket_rotation"] = "3h"
+    try:
+        e.write_config()
+        reload_and_wait(e)
+        out = s_client(e, "-servername", "a.test", "-tls1_2")
+        check("TLS session ticket lifetime hint: 21600 (seconds)" in out,
+              f"ticket lifetime: {[ln for ln in out.splitlines() if 'lifetime' in ln]}")
+    finally:
+        if was is None:
+            del e.cfg["tls"][0]["ticket_rotation"]
+        else:
+            e.cfg["tls"][0]["ticket_rotation"] = was
+        e.write_config()
+        reload_and_wait(e)
 
 
 @test
@@ -945,7 +1012,8 @@ def setup(binary):
     e.cfg["tls"] = [{"listen": f"{HOST}:{e.tls_port}",
                      "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"},
                                {"cert": e.pki + "/b-chain.pem", "key": e.pki + "/b.key",
-                                "ocsp": e.pki + "/b.ocsp"}]}]
+                                "ocsp": e.pki + "/b.ocsp"},
+                               {"cert": e.pki + "/a-rsa.pem", "key": e.pki + "/a-rsa.key"}]}]
     return start_pushed(e)
 
 

@@ -376,6 +376,10 @@ TEST(tls_listeners)
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {required: false}\n"
                           "tls: [{listen: \":8443\", certs: [{cert: /a, key: /b}], alpn: [spdy]}]\n",
                           "edge.yaml:4:62: 'tls[0].alpn[0]': \"spdy\" is not h2 or http/1.1");
+        /* An empty list offered nothing yet served both: refused. */
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {required: false}\n"
+                          "tls: [{listen: \":8443\", certs: [{cert: /a, key: /b}], alpn: []}]\n",
+                          "edge.yaml:4:61: 'tls[0].alpn' needs at least 1 entry");
 }
 
 TEST_MAIN()
