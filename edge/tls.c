@@ -294,30 +294,40 @@ static bool hello_takes_ecdsa(SSL *s)
  * (RFC 6066 §3) but leads to a full handshake. The servername callback runs after the
  * session is chosen, too late for that.
  */
+/* The first certificate whose names match name under flags (X509_check_host's), or the next
+ * that also does and is not ECDSA when the client cannot take ECDSA (an ECDSA and an RSA
+ * certificate for the name: each lives in its own context, so OpenSSL would not choose between
+ * them itself); SIZE_MAX for none. */
+static size_t cert_pick(struct tls_ctx *t, SSL *s, const char *name, unsigned flags)
+{
+        size_t i = 0;
+
+        while (i < t->n_certs && X509_check_host(t->certs[i].leaf, name, 0, flags, NULL) != 1)
+                i++;
+        for (size_t j = i + 1; i < t->n_certs && t->certs[i].ecdsa && j < t->n_certs &&
+                               !hello_takes_ecdsa(s); j++)
+                if (!t->certs[j].ecdsa &&
+                    X509_check_host(t->certs[j].leaf, name, 0, flags, NULL) == 1)
+                        return j;
+        return i < t->n_certs ? i : SIZE_MAX;
+}
+
 static int client_hello_cb(SSL *s, int *al, void *arg)
 {
         struct tls_ctx *t = arg;
         const unsigned char *ext;
-        size_t len;
+        size_t len, i = SIZE_MAX;
         char name[256];
 
         (void)al;
         if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &ext, &len) ||
             tls_sni_host_name(ext, len, name, sizeof(name)) <= 0)
                 return SSL_CLIENT_HELLO_SUCCESS; /* no name: the default certificate */
-        for (size_t i = 0; tls_sni_usable(name) && i < t->n_certs; i++) {
-                if (X509_check_host(t->certs[i].leaf, name, 0, 0, NULL) != 1)
-                        continue;
-                /* An ECDSA and an RSA certificate for the name: the RSA one for a client
-                 * that cannot take ECDSA (each lives in its own context, so OpenSSL would
-                 * not choose between them itself). */
-                for (size_t j = i + 1; t->certs[i].ecdsa && !hello_takes_ecdsa(s) &&
-                                       j < t->n_certs; j++)
-                        if (!t->certs[j].ecdsa &&
-                            X509_check_host(t->certs[j].leaf, name, 0, 0, NULL) == 1) {
-                                i = j;
-                                break;
-                        }
+        /* A certificate naming the host itself before a wildcard that covers it. */
+        if (tls_sni_usable(name) &&
+            (i = cert_pick(t, s, name, X509_CHECK_FLAG_NO_WILDCARDS)) == SIZE_MAX)
+                i = cert_pick(t, s, name, 0);
+        if (i != SIZE_MAX) {
                 if (i > 0 && !SSL_set_SSL_CTX(s, t->certs[i].ctx))
                         return SSL_CLIENT_HELLO_ERROR;
                 return SSL_CLIENT_HELLO_SUCCESS;

@@ -48,6 +48,12 @@ leaf() {{
     -extfile $2.ext -out $2.pem
 }}
 leaf a.test a; leaf b.test b; leaf a.test a2
+leaf x.w.test xw
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj '/CN=*.w.test' \
+  -keyout w.key -out w.csr
+printf 'subjectAltName=DNS:*.w.test\nbasicConstraints=CA:FALSE\n' > w.ext
+openssl x509 -req -in w.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile w.ext \
+  -out w.pem
 openssl req -new -newkey rsa:2048 -nodes -subj /CN=a.test -keyout a-rsa.key -out a-rsa.csr
 openssl x509 -req -in a-rsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
   -extfile a.ext -out a-rsa.pem
@@ -243,6 +249,9 @@ def sni_absolute_names_and_empty_labels(e):
         out = s_client(e, "-servername", name)
         check("CN = a.test" in out, f"{name}: {out[-400:]}")
     eq(tls_counters(e).get(key, 0) - mid.get(key, 0), 2, "empty-label names counted unknown")
+    # A certificate naming the host itself wins over a wildcard listed before it.
+    check("CN = x.w.test" in s_client(e, "-servername", "x.w.test"), "x.w.test: the wildcard's")
+    check("CN = *.w.test" in s_client(e, "-servername", "y.w.test"), "y.w.test: not the wildcard's")
 
 
 @test
@@ -1013,6 +1022,8 @@ def setup(binary):
                      "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"},
                                {"cert": e.pki + "/b-chain.pem", "key": e.pki + "/b.key",
                                 "ocsp": e.pki + "/b.ocsp"},
+                               {"cert": e.pki + "/w.pem", "key": e.pki + "/w.key"},
+                               {"cert": e.pki + "/xw.pem", "key": e.pki + "/xw.key"},
                                {"cert": e.pki + "/a-rsa.pem", "key": e.pki + "/a-rsa.key"}]}]
     return start_pushed(e)
 
