@@ -462,6 +462,9 @@ void h2_serve_kick(struct edge_worker *w)
 
 bool h2_serve_wait_moved(struct conn *c)
 {
+        /* A stream the client stalls is the client's wait, whatever its siblings wait on. */
+        if (h2_conn_held_by_client(c->h2))
+                return false;
         for (struct h2_served *sv = waiters; sv; sv = sv->next) {
                 if (sv->c != c || !sv->fill)
                         continue;

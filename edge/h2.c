@@ -1434,6 +1434,30 @@ bool h2_stream_waits_on_body(const struct h2_stream *st)
         return st->fill_wait && !h->blocked && !(h->io.unsent && h->io.unsent(h->io.ctx));
 }
 
+bool h2_conn_held_by_client(struct h2_conn *h)
+{
+        bool conn_shut = nghttp2_session_get_remote_window_size(h->s) <= 0;
+
+        if (h->waiters || h->blocked || (h->io.unsent && h->io.unsent(h->io.ctx)))
+                return true;
+        for (struct h2_stream *st = h->streams; st; st = st->next) {
+                uint64_t ready = st->body.len > st->sent ? st->body.len - st->sent : 0;
+                bool failed = false;
+
+                if (!st->answered || st->done || ready == 0)
+                        continue;
+                if (st->body.avail && !st->body.mem) {
+                        uint64_t have = st->body.avail(st->body.avail_ctx, &failed);
+                        ready = have > st->body.off + st->sent ? have - st->body.off - st->sent
+                                                               : 0;
+                }
+                if (ready && (conn_shut ||
+                              nghttp2_session_get_stream_remote_window_size(h->s, st->id) <= 0))
+                        return true;
+        }
+        return false;
+}
+
 void h2_stream_resume(struct h2_stream *st)
 {
         if (!st->fill_wait)

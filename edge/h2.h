@@ -222,6 +222,10 @@ void *h2_stream_get_data(const struct h2_stream *st);
  */
 int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *hdrs, size_t n,
                       const struct h2_body *body);
+/* Whether the client holds back what h has ready: the socket or TLS full, or a stream with
+ * body bytes ready and its window, or the connection's, shut (or dribbled). A fill another
+ * stream waits on is then no reason to spare the connection its send deadline. */
+bool h2_conn_held_by_client(struct h2_conn *h);
 /* A fill made progress: try the deferred body again. */
 void h2_stream_resume(struct h2_stream *st);
 /* Whether st waits for its body's next bytes (h2_stream_resume) with all before them in the

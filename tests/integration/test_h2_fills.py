@@ -9,16 +9,21 @@ come late (/latehead/: after HEAD_DELAY s).
   parallel_misses_all_answered       more cold streams on one connection than that: each is
                                      answered whole, the ones past the bound held until a head
                                      came (counted by sluice_edge_h2_misses_held_total)
+  stalled_stream_not_spared_by_a_waiting_sibling  a stream with bytes ready and no window
+                                     ends the connection at its send deadline, though another
+                                     stream waits for a late head
 
     python3 test_h2_fills.py path/to/sluice-edge
 """
 
+import os
 import sys
 import time
 
 from edgeharness import Edge, check, eq, metric, run, sha, test
 from h2frames import frame, get_block
-from h2peer import ACK, CANCEL, DATA, END_STREAM, GOAWAY, HEADERS, PING, RST_STREAM, Peer, u32
+from h2peer import ACK, CANCEL, DATA, END_STREAM, GOAWAY, HEADERS, PING, RST_STREAM, Peer, setting, \
+    u32
 from origin import Origin
 
 LED_MAX = 8  # edge/h2-serve.c H2_LED_MAX: fills one connection may have before their head
@@ -91,6 +96,40 @@ def parallel_misses_all_answered(e):
         check(took >= 2.5 * HEAD_DELAY, f"all answered in {took:.2f}s: nothing was held")
     finally:
         p.close()
+
+
+@test
+def stalled_stream_not_spared_by_a_waiting_sibling(e):
+    # The send deadline spares a connection whose streams wait on a fill, not one whose client
+    # stalls a stream that has bytes ready: stream 1 (a stored object) never gets any window
+    # (SETTINGS_INITIAL_WINDOW_SIZE 0), stream 3 waits for a late upstream head. Before, the
+    # connection stayed until that head came, and for as long as its fill ran after it.
+    o = e.origin
+    s = Edge(e.binary, {"tokens": {"required": False}, "upstreams": [{"url": o.url}],
+                        "limits": {"send_timeout": "1s", "idle_timeout": "30s"}})
+    was = o.head_delay
+    o.head_delay = 8.0
+    try:
+        s.start()
+        s.put("/t/stalled.m4s", os.urandom(256 * 1024))
+        o.objects["/latehead/stall/seg.m4s"] = b"y" * 1000
+        sends0 = metric(s, "sluice_edge_timeouts_total", 'kind="send"')
+        p = Peer(s, settings=setting(4, 0))  # SETTINGS_INITIAL_WINDOW_SIZE
+        started = time.monotonic()
+        p.send(frame(4, ACK, 0) + frame(HEADERS, 0x5, 1, get_block("/t/stalled.m4s")) +
+               frame(HEADERS, 0x5, 3, get_block("/latehead/stall/seg.m4s")))
+        p.read_until(lambda q: q.eof, timeout=12)  # reading all the while
+        took = time.monotonic() - started
+        check(p.eof, f"still open after {took:.1f}s: {p.summary()[-200:]}")
+        check(took < 5, f"closed after {took:.1f}s (send_timeout 1s, the head at 8s)")
+        eq(p.status(1), 200, "stream 1's answer began")
+        check(not p.of(DATA, 1), "stream 1 got DATA without window")
+        eq(metric(s, "sluice_edge_timeouts_total", 'kind="send"') - sends0, 1.0, "send timeouts")
+    finally:
+        o.head_delay = was
+        if s.running():
+            s.stop()
+        s.cleanup()
 
 
 def setup(binary):
