@@ -83,6 +83,20 @@ int tls_metrics_append(const struct edge_runtime *rt, char **buf, size_t *len)
                                 (unsigned long long)atomic_load(v));
                 }
         }
+        fprintf(f, "# HELP sluice_tls_certificate_expiry_timestamp_seconds When each configured "
+                   "certificate expires (its notAfter, Unix seconds), by listener and file\n"
+                   "# TYPE sluice_tls_certificate_expiry_timestamp_seconds gauge\n");
+        for (size_t i = 0; i < n; i++) {
+                const struct edge_cfg_tls_cert *cc =
+                    (const struct edge_cfg_tls_cert *)lst[i].certs.items;
+                for (size_t j = 0; rt->tls[i] && j < lst[i].certs.n; j++) {
+                        fprintf(f, "sluice_tls_certificate_expiry_timestamp_seconds{listener=\"");
+                        put_label(f, lst[i].listen);
+                        fprintf(f, "\",cert=\"");
+                        put_label(f, cc[j].cert);
+                        fprintf(f, "\"} %lld\n", (long long)tls_ctx_cert_not_after(rt->tls[i], j));
+                }
+        }
         if (ferror(f)) {
                 (void)fclose(f);
                 free(out);

@@ -32,6 +32,7 @@
 #include "log.h"
 
 #include "edge-cfg.h"
+#include "tls-cert-time.h"
 #include "tls-ocsp.h"
 #include "tls-ulp.h"
 #include "tls-seal.h"
@@ -61,6 +62,7 @@ struct tls_cert {
         SSL_CTX *ctx;
         X509 *leaf; /* borrowed from ctx */
         bool ecdsa; /* its key is an EC key */
+        int64_t not_after; /* the leaf's, Unix seconds (0: unreadable) */
         char *ocsp_path;     /* configured response file, for warnings; NULL: none */
         unsigned char *ocsp; /* the checked response (DER); NULL: nothing to staple */
         size_t ocsp_len;
@@ -553,6 +555,8 @@ static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cf
         }
         c->leaf = SSL_CTX_get0_certificate(c->ctx);
         c->ecdsa = EVP_PKEY_get_base_id(X509_get0_pubkey(c->leaf)) == EVP_PKEY_EC;
+        c->not_after = tls_cert_not_after(c->leaf);
+        tls_cert_say_validity(cc->cert, c->leaf);
         /* Its own session-ID context: the leaf's SHA-256 (32 bytes, the most OpenSSL takes),
          * the same across reloads while the certificate stays. */
         unsigned char sid_ctx[EVP_MAX_MD_SIZE];
@@ -725,6 +729,11 @@ struct tls_ctx *tls_ctx_unref(struct tls_ctx *t)
 struct tls_stats *tls_ctx_stats(struct tls_ctx *t)
 {
         return &t->tickets->stats;
+}
+
+int64_t tls_ctx_cert_not_after(const struct tls_ctx *t, size_t i)
+{
+        return i < t->n_certs ? t->certs[i].not_after : 0;
 }
 
 bool tls_ctx_ktls_wanted(const struct tls_ctx *t)

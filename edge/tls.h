@@ -85,6 +85,8 @@ struct tls_ctx *tls_ctx_ref(struct tls_ctx *t);
 struct tls_ctx *tls_ctx_unref(struct tls_ctx *t);
 /* Counters; they carry over a reload (the new ctx shares them). */
 struct tls_stats *tls_ctx_stats(struct tls_ctx *t);
+/* certs[i]'s notAfter, Unix seconds (0: unreadable, or no such certificate). */
+int64_t tls_ctx_cert_not_after(const struct tls_ctx *t, size_t i);
 /* Whether kernel TLS may be tried (config ktls: true). */
 bool tls_ctx_ktls_wanted(const struct tls_ctx *t);
 

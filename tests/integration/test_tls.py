@@ -276,6 +276,27 @@ def tickets_live_two_rotation_periods(e):
 
 
 @test
+def certificate_expiry_said(e):
+    # make_pki's certificates are good for two days: each is said to expire soon (at start,
+    # and at every reload), and /metrics gives each one's notAfter.
+    import calendar
+    import re
+    with open(e.log_path, errors="replace") as f:
+        text = f.read()
+    for name in ("a.pem", "b-chain.pem", "a-rsa.pem"):
+        check(re.search(re.escape(f"{e.pki}/{name}") + r": the certificate expires in [012] day",
+                        text), f"no expiry warning for {name}")
+    body = e.metrics().body.decode()
+    for name in ("a.pem", "w.pem"):
+        out = subprocess.run(["openssl", "x509", "-in", f"{e.pki}/{name}", "-noout", "-enddate"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        want = calendar.timegm(time.strptime(out.split("=", 1)[1], "%b %d %H:%M:%S %Y %Z"))
+        line = (f'sluice_tls_certificate_expiry_timestamp_seconds{{listener="{HOST}:{e.tls_port}",'
+                f'cert="{e.pki}/{name}"}} {want}')
+        check(line in body.splitlines(), f"no {line!r} in /metrics")
+
+
+@test
 def bodies_over_tls(e):
     ctx = client_ctx(e)
     for key in ("/t1/seg-1.m4s", "/t1/big.m4s"):
