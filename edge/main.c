@@ -651,6 +651,17 @@ int main(int argc, char **argv)
                 r = store_open_watched(rt->cfg->cache.dir, rt->cfg->cache.max_size,
                                        rt->cfg->cache.index_map_size, &w, &srv.store);
         }
+        if (r == -EUCLEAN) {
+                /* "Structure needs cleaning" alone names neither the file nor what to do, and a
+                 * service manager restarting the edge would only repeat it. */
+                const char *dir = rt->cfg->cache.dir;
+                log_error("cannot open the store at %s: its index %s/index/data.mdb is damaged "
+                          "(shorter than the pages it names: cut short); move %s/index away and "
+                          "start again: the edge starts with an empty index, removes the object "
+                          "files no entry names and fills objects again as they are asked for",
+                          dir, dir, dir);
+                goto out;
+        }
         if (r < 0) {
                 log_error("cannot open the store at %s: %s", rt->cfg->cache.dir, strerror(-r));
                 goto out;
