@@ -68,8 +68,9 @@ struct cache_idx_totals {
  * Open (creating unless CACHE_IDX_RDONLY) the index in the existing directory dir with the
  * given map size (LMDB raises it to the space in use); clears stale reader slots
  * (mdb_reader_check). Start-up only. Returns 0 or -errno (-EPROTO for an index of another
- * format, -ENOENT for a read-only open of an index that was never initialised). Totals come
- * from the meta record; cache_idx_sweep() recomputes them.
+ * format, -ENOENT for a read-only open of an index that was never initialised, -EUCLEAN for a
+ * data file shorter than the pages its meta page names: cut short, it would fault when read).
+ * Totals come from the meta record; cache_idx_sweep() recomputes them.
  */
 int cache_idx_open(const char *dir, uint64_t map_size, unsigned flags, struct cache_idx **ret);
 void cache_idx_close(struct cache_idx *idx);

@@ -260,7 +260,8 @@ static void reopen_logs(struct edge_server *srv, const struct edge_cfg *cfg,
 /*
  * Name, in one warning, every key of next that differs from cur but is read only at start:
  * the reload applies the rest and these keep their running values until a restart. The
- * access log is reopened by a reload, so only turning it on (access_open false) needs one.
+ * access log is reopened by a reload, so only turning it on (access_open false) needs one;
+ * likewise control.url, only when the start had none.
  */
 static void restart_only_changes(const struct edge_cfg *cur, const struct edge_cfg *next,
                                  bool access_open)
@@ -296,6 +297,12 @@ static void restart_only_changes(const struct edge_cfg *cur, const struct edge_c
                 cfg_names_add(keys, sizeof(keys), "log.target");
         if (!access_open && next->log.access_log && next->log.access_log[0])
                 cfg_names_add(keys, sizeof(keys), "log.access_log");
+        /* The heartbeat and fill plan threads are started only when the start's configuration
+         * has a control.url (heartbeat_start); once they run they read the url, edge_id,
+         * periods and secret of each snapshot, so changing or removing those applies. One
+         * added by a reload would send nothing until a restart. */
+        if (next->control.url && !cur->control.url)
+                cfg_names_add(keys, sizeof(keys), "control.url");
         if (keys[0])
                 log_warn("reload: %s changed; read at start only, they keep their running "
                          "values until a restart",
@@ -643,6 +650,17 @@ int main(int argc, char **argv)
                 struct store_open_watch w = {.fn = store_watch, .arg = &ws, .interval_ms = 1000};
                 r = store_open_watched(rt->cfg->cache.dir, rt->cfg->cache.max_size,
                                        rt->cfg->cache.index_map_size, &w, &srv.store);
+        }
+        if (r == -EUCLEAN) {
+                /* "Structure needs cleaning" alone names neither the file nor what to do, and a
+                 * service manager restarting the edge would only repeat it. */
+                const char *dir = rt->cfg->cache.dir;
+                log_error("cannot open the store at %s: its index %s/index/data.mdb is damaged "
+                          "(shorter than the pages it names: cut short); move %s/index away and "
+                          "start again: the edge starts with an empty index, removes the object "
+                          "files no entry names and fills objects again as they are asked for",
+                          dir, dir, dir);
+                goto out;
         }
         if (r < 0) {
                 log_error("cannot open the store at %s: %s", rt->cfg->cache.dir, strerror(-r));

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Persistence: a clean restart keeps every object; a kill -9 during a PUT never leaves a
-partial object behind."""
+partial object behind; an index data file cut short is refused at start, saying what to do."""
 
 import os
 import random
+import subprocess
 import sys
 import time
 
@@ -90,6 +91,43 @@ def kill9_during_replace_keeps_old(e):
     expect_body(e.get(key), old, "old version after a replace killed mid-body")
     all_served(e, "after the second kill -9")
 
+
+@test
+def truncated_index_refused(e):
+    """index/data.mdb cut to half its length (a copy or restore that stopped): LMDB faulted on
+    the pages past its end and the edge died of SIGBUS at start, saying nothing. It exits 1
+    naming the file and what to do, and that way out works: an empty index, the object files
+    removed, the edge serving."""
+    t = Edge(e.binary, {"cache": {"scrub_rate": 0}})
+    try:
+        t.start()
+        for i in range(100):
+            t.put(f"/cut/t/o-{i:03d}.bin", os.urandom(1000))
+        t.stop()
+        index = os.path.join(t.cache_dir, "index")
+        mdb = os.path.join(index, "data.mdb")
+        os.truncate(mdb, os.path.getsize(mdb) // 2)
+        with open(t.log_path, "ab") as log:
+            t.proc = subprocess.Popen([t.binary, "--config", t.config_path], stdout=log,
+                                      stderr=log, stdin=subprocess.DEVNULL)
+        try:
+            rc = t.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("started on a truncated index\n" + t.log_tail(5))
+        eq(rc, 1, "exit status on a truncated index (negative: killed by that signal)")
+        check(f"its index {mdb} is damaged" in t.log_tail(1)
+              and f"move {index} away and start again" in t.log_tail(1),
+              "the last log line names the file and what to do\n" + t.log_tail(3))
+        os.rename(index, os.path.join(t.dir, "index.damaged"))
+        t.start()
+        eq(t.get("/cut/t/o-000.bin").status, 404, "an object of the moved index")
+        left = [f for _, _, files in os.walk(os.path.join(t.cache_dir, "objects")) for f in files]
+        eq(left, [], "object files no entry names")
+        t.put("/cut/t/o-000.bin", b"again")
+        expect_body(t.get("/cut/t/o-000.bin"), b"again", "a new object on the new index")
+        t.stop()
+    finally:
+        t.cleanup()
 
 if __name__ == "__main__":
     sys.exit(run(setup))

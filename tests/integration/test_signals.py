@@ -18,8 +18,8 @@ import subprocess
 import sys
 import time
 
-from edgeharness import (HOST, Edge, build_request, check, deep_merge, eq, expect_body, run, skip,
-                         standard_setup, test, yaml_dump)
+from edgeharness import (HOST, Edge, build_request, check, deep_merge, eq, expect_body, free_port,
+                         run, skip, standard_setup, test, yaml_dump)
 
 ALLOWED = "https://allowed.example"
 OTHER = "https://other.example"
@@ -456,6 +456,36 @@ def sighup_names_keys_that_need_a_restart(e):
         t.stop()
         t.cleanup()
 
+
+@test
+def sighup_names_control_url_added(e):
+    """The heartbeat and fill plan threads start only when the start's configuration has a
+    control.url: a reload that adds one sends nothing, and names control.url as needing a
+    restart (it said only "configuration reloaded"). On an edge started with one, the threads
+    read each snapshot, so a reload that changes control.url and control.edge_id names
+    nothing."""
+    t = Edge(e.binary, {"log": {"access_log": None}})
+    try:
+        t.start()
+        t.cfg["control"] = {"url": f"http://{HOST}:{free_port()}", "edge_id": "edge-a"}
+        t.write_config()
+        start = os.path.getsize(t.log_path)
+        t.reload()
+        said = "\n".join(ln for ln in edge_log_since(t, start).splitlines() if "restart" in ln)
+        check(re.search(r"(^|[ ,'])control\.url([ ,']|$)", said) is not None,
+              f"a reload adding control.url names it as needing a restart: {said!r}")
+        t.stop()
+        t.start()
+        t.cfg["control"] = {"url": f"http://{HOST}:{free_port()}/", "edge_id": "edge-b"}
+        t.write_config()
+        start = os.path.getsize(t.log_path)
+        t.reload()
+        said = "\n".join(ln for ln in edge_log_since(t, start).splitlines() if "restart" in ln)
+        eq(said, "", "a reload changing control.url and control.edge_id names no key")
+    finally:
+        if t.running():
+            t.stop()
+        t.cleanup()
 
 # ---------------------------------------------------------------------------------------------
 # What a reload promises (docs/edge.md, "Signals"): limits, the admin token re-read from

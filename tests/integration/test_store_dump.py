@@ -137,5 +137,23 @@ def bad_index_says_what_is_wrong(e):
             eq(f.read() == data, True, f"{name}: data.mdb unchanged")
 
 
+@test
+def truncated_index_says_what_to_do(e):
+    """index/data.mdb cut to half its length: LMDB faulted on the pages past its end and the
+    dump died of SIGBUS. It exits 1 naming the file and what to do."""
+    t = Edge(e.binary)
+    try:
+        t.start()
+        t.push({f"/cut/t/o-{i:03d}.bin": os.urandom(1000) for i in range(100)})
+        t.stop()
+        mdb = os.path.join(t.cache_dir, "index", "data.mdb")
+        os.truncate(mdb, os.path.getsize(mdb) // 2)
+        p = dump(t)
+        eq(p.returncode, 1, f"exit status (negative: killed by that signal); {p.stderr!r}")
+        check("data.mdb is damaged" in p.stderr and "move this index directory away" in p.stderr,
+              f"says why and what to do: {p.stderr}")
+    finally:
+        t.cleanup()
+
 if __name__ == "__main__":
     sys.exit(run(setup))

@@ -187,6 +187,10 @@ static const char *open_error(int r)
                 return "not an edge store index of this version, or corrupt";
         case -EIO:
                 return "the index is corrupt";
+        case -EUCLEAN:
+                return "data.mdb is damaged (shorter than the pages it names: cut short); move "
+                       "this index directory away and start the edge again: it starts with an "
+                       "empty index and fills objects again as they are asked for";
         case -ENOENT:
                 return "the index was never initialised (no object table)";
         default:
