@@ -15,6 +15,7 @@
 
 #include "evict-key.h"
 #include "evict.h"
+#include "lmdb-check.h"
 #include "policy-sluice.h"
 #include "policy.h"
 #include "store.h"
@@ -218,6 +219,23 @@ static int state_open(struct evict *e, const char *cache_dir)
                 return -ENOMEM;
         (void)mdb_env_set_mapsize(e->env, STATE_MAP);
         r = mdb_env_open(e->env, path, MDB_NOTLS, 0600);
+        if (r == 0 && lmdb_check_length(e->env, path) == -EUCLEAN) {
+                /* Cut short: its first read would be a SIGBUS. Popularity is worth less than
+                 * a start: the file goes, and the policy learns again. */
+                char file[4200];
+                log_warn("policy state %s/data.mdb is damaged (cut short): removed, starting "
+                         "fresh",
+                         path);
+                mdb_env_close(e->env);
+                (void)snprintf(file, sizeof(file), "%s/data.mdb", path);
+                (void)unlink(file);
+                (void)snprintf(file, sizeof(file), "%s/lock.mdb", path);
+                (void)unlink(file);
+                if (mdb_env_create(&e->env) != 0)
+                        return -ENOMEM;
+                (void)mdb_env_set_mapsize(e->env, STATE_MAP);
+                r = mdb_env_open(e->env, path, MDB_NOTLS, 0600);
+        }
         if (r == 0) {
                 int dead;
                 (void)mdb_reader_check(e->env, &dead);

@@ -129,5 +129,31 @@ def truncated_index_refused(e):
     finally:
         t.cleanup()
 
+@test
+def truncated_policy_state_starts_fresh(e):
+    """policy/data.mdb (the popularity counters) cut to half: the edge died of SIGBUS at start.
+    The state is worth less than a start: it is removed with a warning, the policy starts
+    fresh, and every object is served."""
+    t = Edge(e.binary, {"cache": {"scrub_rate": 0}})
+    try:
+        t.start()
+        data = {f"/cut/p/o-{i:03d}.bin": os.urandom(1000) for i in range(300)}
+        for k, v in data.items():
+            t.put(k, v)
+            eq(t.get(k).status, 200, "a hit before the stop")
+        t.stop()  # saves the policy's state
+        mdb = os.path.join(t.cache_dir, "policy", "data.mdb")
+        check(os.path.getsize(mdb) >= 4 * 4096, f"policy state of {os.path.getsize(mdb)} bytes")
+        os.truncate(mdb, os.path.getsize(mdb) // 2)
+        t.start()
+        check("is damaged (cut short): removed, starting fresh" in t.log_tail(40),
+              "no warning about the policy state\n" + t.log_tail(5))
+        for k, v in data.items():
+            expect_body(t.get(k), v, f"{k} after the policy started fresh")
+        t.stop()
+    finally:
+        t.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(run(setup))
