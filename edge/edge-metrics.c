@@ -45,6 +45,17 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
                 return -ENOMEM;
         C(conns_accepted, "sluice_edge_connections_accepted_total", "Client connections accepted",
           NULL);
+        C(reloads_ok, "sluice_edge_config_reloads_total", "Configuration reloads (SIGHUP), by result",
+          "result=\"ok\"");
+        C(reloads_failed, "sluice_edge_config_reloads_total",
+          "Configuration reloads (SIGHUP), by result", "result=\"failed\"");
+        m->reload_ok = metrics_gauge_new(reg, "sluice_edge_config_last_reload_successful",
+                                         "1 when the last reload applied the file (or none was "
+                                         "asked for), 0 when it was refused",
+                                         NULL);
+        if (!m->reload_ok)
+                return -ENOMEM;
+        metrics_gauge_set(m->reload_ok, 1);
         C(conns_refused, "sluice_edge_connections_refused_total",
           "Connections closed at accept because max_connections was reached", NULL);
         for (unsigned i = 0; i < 3; i++)

@@ -33,6 +33,7 @@ struct edge_metrics {
         struct metric *requests[6]; /* by status class: [1]=1xx ... [5]=5xx; [0] other */
         struct metric *bytes_sent;
         struct metric *conns_open;
+        struct metric *reloads_ok, *reloads_failed, *reload_ok; /* SIGHUP; the last one took */
         struct metric *conns_accepted;
         struct metric *conns_refused; /* over max_connections */
         struct metric *timeouts[3];   /* header, idle, send */

@@ -349,7 +349,7 @@ static void store_watch(void *arg, const char *phase, uint64_t done, uint64_t to
         }
 }
 
-static void reload(struct edge_server *srv, const char *path)
+static bool reload_apply(struct edge_server *srv, const char *path)
 {
         struct edge_runtime *old = atomic_load(&srv->rt), *rt;
         struct edge_cfg *cfg = NULL;
@@ -360,7 +360,7 @@ static void reload(struct edge_server *srv, const char *path)
         if (r < 0) {
                 reopen_logs(srv, old->cfg, old->cfg);
                 log_error("reload: %s; keeping the running configuration", err.msg);
-                return;
+                return false;
         }
         /* TLS listeners are bound at start: their number cannot change under the workers. */
         if (cfg->tls.n != old->cfg->tls.n) {
@@ -368,7 +368,7 @@ static void reload(struct edge_server *srv, const char *path)
                 log_error("reload: tls listeners added or removed; they need a restart, keeping "
                           "the running configuration");
                 edge_cfg_free(cfg);
-                return;
+                return false;
         }
         /* Nor their addresses: the sockets stay where they are, and the metrics' labels
          * would name addresses nothing listens on. */
@@ -381,14 +381,14 @@ static void reload(struct edge_server *srv, const char *path)
                                   "keeping the running configuration",
                                   was, now);
                         edge_cfg_free(cfg);
-                        return;
+                        return false;
                 }
         }
         r = runtime_new(cfg, &rt);
         if (r < 0) {
                 reopen_logs(srv, old->cfg, old->cfg);
                 log_error("reload failed; keeping the running configuration");
-                return;
+                return false;
         }
         /* Said only of a reload that applies: a refused one keeps every key as it runs. The
          * running values of the keys read at start only are the start's, whatever reloads
@@ -406,6 +406,17 @@ static void reload(struct edge_server *srv, const char *path)
 
         edge_runtime_publish(srv, rt);
         log_info("configuration reloaded from %s", path);
+        return true;
+}
+
+/* A reload, counted: a refused one leaves the running configuration other than the file's,
+ * which only the log said before (an alert can watch the gauge). */
+static void reload(struct edge_server *srv, const char *path)
+{
+        bool ok = reload_apply(srv, path);
+
+        metrics_add(ok ? srv->m.reloads_ok : srv->m.reloads_failed, 1);
+        metrics_gauge_set(srv->m.reload_ok, ok);
 }
 
 /*

@@ -19,7 +19,7 @@ import sys
 import time
 
 from edgeharness import (HOST, Edge, build_request, check, deep_merge, eq, expect_body, free_port,
-                         run, skip, standard_setup, test, yaml_dump)
+                         metric, run, skip, standard_setup, test, yaml_dump)
 
 ALLOWED = "https://allowed.example"
 OTHER = "https://other.example"
@@ -85,8 +85,16 @@ def bad_reload_keeps_old_config(e):
     check(e.running(), "edge died on a SIGHUP with a bad config")
     eq(acao(e, OTHER), None, "a bad config must not be half-applied")
     eq(acao(e, ALLOWED), ALLOWED, "old config still in force")
+    # /metrics says so too, and a good reload puts it right.
+    failed = metric(e, "sluice_edge_config_reloads_total", 'result="failed"')
+    check(failed >= 1, f"refused reloads counted: {failed}")
+    eq(metric(e, "sluice_edge_config_last_reload_successful"), 0.0, "last reload successful")
     e.cfg = good
     e.write_config()
+    ok = metric(e, "sluice_edge_config_reloads_total", 'result="ok"')
+    e.reload()
+    eq(metric(e, "sluice_edge_config_reloads_total", 'result="ok"') - ok, 1.0, "reloads that took")
+    eq(metric(e, "sluice_edge_config_last_reload_successful"), 1.0, "after a good reload")
 
 
 def run_bin(e, *args):
