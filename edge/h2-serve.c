@@ -575,8 +575,10 @@ static void led_free(struct conn *c)
 static bool start_or_hold(struct h2_served *sv)
 {
         /* Reset already (its close, and on_stream_gone, follow): no fill for it. */
-        if (h2_stream_ended_by_client(sv->st))
+        if (h2_stream_ended_by_client(sv->st)) {
+                list_del(sv);
                 return false;
+        }
         if (!led_room(sv->c)) {
                 if (sv->list != &held) {
                         metrics_add(sv->c->w->srv->m.h2_misses_held, 1);
@@ -590,37 +592,31 @@ static bool start_or_hold(struct h2_served *sv)
         return true;
 }
 
-static void start_queued(void)
+/* The last of a list: list_add puts each in front, so the oldest. */
+static struct h2_served *oldest(struct h2_served *sv)
 {
-        /* Oldest first (list_add puts each in front): a player's segments in its order. */
-        struct h2_served *sv = start_q;
-
         while (sv && sv->next)
                 sv = sv->next;
-        while (sv) {
-                struct h2_served *prev = sv->prev;
+        return sv;
+}
 
+/* Misses of the input just processed, oldest first: a player's segments in its order. */
+static void start_queued(void)
+{
+        for (struct h2_served *sv = oldest(start_q), *prev; sv; sv = prev) {
+                prev = sv->prev;
                 list_del(sv);
                 (void)start_or_hold(sv);
-                sv = prev;
         }
 }
 
 /* Held misses whose connection has room now (some fill of its had its head), oldest first. */
 static void start_held(void)
 {
-        struct h2_served *sv = held;
-
-        while (sv && sv->next)
-                sv = sv->next;
-        while (sv) {
-                struct h2_served *prev = sv->prev;
-
-                if (h2_stream_ended_by_client(sv->st))
-                        list_del(sv); /* starts nothing; freed with its stream */
-                else if (start_or_hold(sv))
+        for (struct h2_served *sv = oldest(held), *prev; sv; sv = prev) {
+                prev = sv->prev;
+                if (start_or_hold(sv))
                         want_pump(sv->c);
-                sv = prev;
         }
 }
 

@@ -5,6 +5,7 @@ HTTP/1.1 and h2 (ALPN) bodies, and certificates reloaded on SIGHUP without dropp
 connection, and OCSP stapling (only a response checked against the certificate, re-read on
 SIGHUP). Clients verify the chain against a CA made here and check the name."""
 
+import contextlib
 import ctypes
 import http.client
 import os
@@ -215,6 +216,25 @@ def s_client(e, *args):
     return out.stdout + out.stderr
 
 
+@contextlib.contextmanager
+def ticket_rotation(e, value):
+    """The first listener reloaded with ticket_rotation: value inside the block, then as it
+    was (reloaded again)."""
+    was = e.cfg["tls"][0].get("ticket_rotation")
+    e.cfg["tls"][0]["ticket_rotation"] = value
+    try:
+        e.write_config()
+        reload_and_wait(e)
+        yield
+    finally:
+        if was is None:
+            del e.cfg["tls"][0]["ticket_rotation"]
+        else:
+            e.cfg["tls"][0]["ticket_rotation"] = was
+        e.write_config()
+        reload_and_wait(e)
+
+
 @test
 def ecdsa_and_rsa_for_one_name(e):
     # a.test has an ECDSA certificate (first) and an RSA one (a-rsa): a client that cannot
@@ -258,21 +278,10 @@ def sni_absolute_names_and_empty_labels(e):
 def tickets_live_two_rotation_periods(e):
     # ticket_rotation 3h: tickets are accepted for two periods, so their lifetime (and the
     # hint sent with them) is 6 h, not OpenSSL's default of 2 h.
-    was = e.cfg["tls"][0].get("ticket_rotation")
-    e.cfg["tls"][0]["ticket_rotation"] = "3h"
-    try:
-        e.write_config()
-        reload_and_wait(e)
+    with ticket_rotation(e, "3h"):
         out = s_client(e, "-servername", "a.test", "-tls1_2")
         check("TLS session ticket lifetime hint: 21600 (seconds)" in out,
               f"ticket lifetime: {[ln for ln in out.splitlines() if 'lifetime' in ln]}")
-    finally:
-        if was is None:
-            del e.cfg["tls"][0]["ticket_rotation"]
-        else:
-            e.cfg["tls"][0]["ticket_rotation"] = was
-        e.write_config()
-        reload_and_wait(e)
 
 
 @test
@@ -788,21 +797,10 @@ def counters_survive_a_new_ticket_schedule(e):
     before = tls_counters(e)
     key = ("sluice_tls_handshakes_total", 'result="ok"')
     check(before.get(key, 0) >= 1, f"handshakes counted: {before}")
-    was = e.cfg["tls"][0].get("ticket_rotation")
-    e.cfg["tls"][0]["ticket_rotation"] = "7h"
-    try:
-        e.write_config()
-        reload_and_wait(e)
+    with ticket_rotation(e, "7h"):
         after = tls_counters(e)
         for k, v in before.items():
             check(after.get(k, 0) >= v, f"{k} went back from {v} to {after.get(k)}")
-    finally:
-        if was is None:
-            del e.cfg["tls"][0]["ticket_rotation"]
-        else:
-            e.cfg["tls"][0]["ticket_rotation"] = was
-        e.write_config()
-        reload_and_wait(e)
 
 
 @test
