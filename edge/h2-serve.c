@@ -89,9 +89,15 @@ static __thread struct h2_served *start_q, *held, *waiters;
  */
 #define H2_LED_MAX 8
 struct h2_led {
+        struct conn *c;
+        struct h2_led *prev, *next; /* this thread's connections with such fills */
         unsigned n;
         struct fill *f[H2_LED_MAX];
 };
+
+/* Looked through on every kick, so a reference (and the fill's file) goes once its head is
+ * in, not only at the connection's next miss or its close. */
+static __thread struct h2_led *led_list;
 
 int h2_serve_sniff(const char *buf, size_t len)
 {
@@ -445,6 +451,7 @@ static void want_pump(struct conn *c)
 }
 
 static void start_held(void);
+static void led_prune(struct h2_led *l);
 
 void h2_serve_kick(struct edge_worker *w)
 {
@@ -455,6 +462,10 @@ void h2_serve_kick(struct edge_worker *w)
                 next = sv->next;
                 advance(sv);
                 want_pump(sv->c);
+        }
+        for (struct h2_led *l = led_list, *lnext; l; l = lnext) {
+                lnext = l->next;
+                led_prune(l);
         }
         if (held)
                 start_held();
@@ -527,13 +538,9 @@ static void start_miss(struct h2_served *sv)
         advance(sv);
 }
 
-/* Whether c may start one more fill: its fills past their head are let go first. */
-static bool led_room(struct conn *c)
+/* Let go of l's fills past their head; l goes with the last. */
+static void led_prune(struct h2_led *l)
 {
-        struct h2_led *l = c->h2_led;
-
-        if (!l)
-                return true;
         for (unsigned i = 0; i < l->n;) {
                 if (fill_state_get(l->f[i]) == FILL_PENDING) {
                         i++;
@@ -542,7 +549,24 @@ static bool led_room(struct conn *c)
                 fill_unref(l->f[i]);
                 l->f[i] = l->f[--l->n];
         }
-        return l->n < H2_LED_MAX;
+        if (l->n)
+                return;
+        if (l->prev)
+                l->prev->next = l->next;
+        else
+                led_list = l->next;
+        if (l->next)
+                l->next->prev = l->prev;
+        l->c->h2_led = NULL;
+        free(l);
+}
+
+/* Whether c may start one more fill. */
+static bool led_room(struct conn *c)
+{
+        if (c->h2_led)
+                led_prune(c->h2_led);
+        return !c->h2_led || c->h2_led->n < H2_LED_MAX;
 }
 
 /* sv's stream started its fill: c counts it until the head comes, and this worker is kicked
@@ -550,24 +574,36 @@ static bool led_room(struct conn *c)
 static void led_note(struct h2_served *sv)
 {
         struct conn *c = sv->c;
+        struct h2_led *l = c->h2_led;
 
         if (!sv->fill || sv->collapsed || fill_state_get(sv->fill) != FILL_PENDING)
                 return;
-        if (!c->h2_led && !(c->h2_led = calloc(1, sizeof(*c->h2_led))))
-                return; /* not counted: at worst as before the bound */
+        if (!l) {
+                l = calloc(1, sizeof(*l));
+                if (!l)
+                        return; /* not counted: at worst as before the bound */
+                l->c = c;
+                l->next = led_list;
+                if (led_list)
+                        led_list->prev = l;
+                led_list = l;
+                c->h2_led = l;
+        }
         atomic_fetch_add(&sv->fill->refs, 1);
-        c->h2_led->f[c->h2_led->n++] = sv->fill;
+        l->f[l->n++] = sv->fill;
         fill_watch(sv->fill, c->w->idx);
 }
 
 static void led_free(struct conn *c)
 {
-        if (!c->h2_led)
+        struct h2_led *l = c->h2_led;
+
+        if (!l)
                 return;
-        for (unsigned i = 0; i < c->h2_led->n; i++)
-                fill_unref(c->h2_led->f[i]);
-        free(c->h2_led);
-        c->h2_led = NULL;
+        for (unsigned i = 0; i < l->n; i++)
+                fill_unref(l->f[i]);
+        l->n = 0;
+        led_prune(l);
 }
 
 /* Start sv's miss, or hold it while its connection has H2_LED_MAX fills before their head.

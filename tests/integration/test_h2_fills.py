@@ -61,8 +61,25 @@ def reset_after_read_starts_few_fills(e):
         eq(metric(e, "sluice_edge_h2_misses_held_total") - held0, float(n - asked),
            "misses held")
         check(not p.of(GOAWAY), f"GOAWAY for {n} resets: {p.summary()[-200:]}")
+        # The connection stays open; the fills it counted, done, hold no file of theirs.
+        eq(object_fds(e), [], "object and temp files the edge holds open")
     finally:
         p.close()
+
+
+def object_fds(e):
+    """The edge's open descriptors on object or temp files of its cache (the index's and the
+    policy's own are left out), as the paths they name."""
+    out = []
+    for fd in os.listdir(f"/proc/{e.proc.pid}/fd"):
+        try:
+            path = os.readlink(f"/proc/{e.proc.pid}/fd/{fd}")
+        except OSError:
+            continue
+        rel = path[len(e.cache_dir):] if path.startswith(e.cache_dir + "/") else ""
+        if rel.startswith(("/objects/", "/tmp/")):
+            out.append(path)
+    return out
 
 
 @test
