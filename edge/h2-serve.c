@@ -812,7 +812,13 @@ static void on_stream_gone(void *ctx, struct h2_stream *st, bool answered)
         if (sv->status) /* a client that reset or never read got only what went out */
                 metrics_add(c->w->srv->m.bytes_sent, h2_stream_body_sent(st));
         if (sv->log) {
-                struct access_log_outcome o = {sv->log_cache, sv->log_upstream};
+                /* A stream reset while it waited on a fill still says it asked the upstream
+                 * (or joined who did): rapid reset aimed at the origin shows in the log. */
+                struct access_log_outcome o = {
+                    sv->log_cache ? sv->log_cache
+                    : sv->fill    ? (sv->collapsed ? "collapsed" : "miss")
+                                  : NULL,
+                    sv->log_upstream};
 
                 /* 499: the client reset the stream before it was answered. */
                 access_log_end_detached(&c->w->alog, sv->log,
