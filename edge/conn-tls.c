@@ -141,9 +141,47 @@ static bool drain(struct conn *c)
         }
 }
 
+/*
+ * A connection's first bytes on a TLS listener that read as an HTTP/1.x request line (a
+ * method's capital letters, then a space): a TLS record never starts so (its first byte is a
+ * record type, 0x14-0x18). Such a client (a health check or a person with an http:// URL) gets
+ * a plain 400 saying what the port wants, not a bare close: it could not read an alert.
+ */
+static bool plain_http(const char *data, size_t n)
+{
+        size_t i = 0;
+
+        while (i < n && i < 8 && data[i] >= 'A' && data[i] <= 'Z')
+                i++;
+        return i >= 3 && i < n && data[i] == ' ';
+}
+
+static void refuse_plain_http(struct conn *c)
+{
+        static const char ans[] = "HTTP/1.1 400 Bad Request\r\n"
+                                  "Content-Type: text/plain; charset=utf-8\r\n"
+                                  "Content-Length: 52\r\n"
+                                  "Connection: close\r\n"
+                                  "\r\n"
+                                  "This port speaks HTTPS: ask for an https:// URL.\r\n\r\n";
+
+        _Static_assert(sizeof("This port speaks HTTPS: ask for an https:// URL.\r\n\r\n") - 1 == 52,
+                       "Content-Length");
+        edge_metrics_refusal(&c->w->srv->m, 400);
+        (void)send(c->fd, ans, sizeof(ans) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        conn_close(c, "plain HTTP on a TLS listener");
+}
+
 bool conn_tls_input(struct conn *c, const char *data, size_t n)
 {
-        int r = tls_conn_feed(c->tls, data, n);
+        int r;
+
+        if (!c->tls_fed && plain_http(data, n)) {
+                refuse_plain_http(c);
+                return false;
+        }
+        c->tls_fed = true;
+        r = tls_conn_feed(c->tls, data, n);
 
         if (r < 0) {
                 conn_close(c, r == -ENOBUFS ? "TLS input over limit" : "out of memory");

@@ -103,6 +103,7 @@ struct conn {
         bool h1_seen;                /* bytes other than the HTTP/2 preface arrived */
         struct tls_conn *tls;        /* TLS session (conn-tls.c), or NULL: plain socket */
         bool tls_ready;              /* handshake complete */
+        bool tls_fed;                /* input has reached the TLS session */
 
         struct sockaddr_in6 peer; /* large enough for AF_INET too */
 

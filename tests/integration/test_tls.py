@@ -306,6 +306,27 @@ def certificate_expiry_said(e):
 
 
 @test
+def plain_http_on_the_tls_port_told(e):
+    # An http:// URL aimed at the TLS port: a plain 400 saying so (it was closed without a
+    # byte), and nothing after it; a TLS client on the same port is served as ever.
+    for req in (b"GET /t1/one.bin HTTP/1.1\r\nHost: a.test\r\n\r\n", b"HEAD / HTTP/1.0\r\n\r\n"):
+        with socket.create_connection((HOST, e.tls_port), timeout=5) as s:
+            s.sendall(req)
+            got = b""
+            while True:
+                d = s.recv(4096)
+                if not d:
+                    break
+                got += d
+        head, _, body = got.partition(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 400 "), f"answer to {req[:20]!r}: {got[:200]!r}")
+        eq(body, b"This port speaks HTTPS: ask for an https:// URL.\r\n\r\n", "body, and nothing after")
+    with handshake(e, client_ctx(e)) as s:
+        _, body = get_over(s, "/t1/one.bin")
+        eq(body, b"x", "a TLS client after them")
+
+
+@test
 def bodies_over_tls(e):
     ctx = client_ctx(e)
     for key in ("/t1/seg-1.m4s", "/t1/big.m4s"):
