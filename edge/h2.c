@@ -1419,6 +1419,14 @@ int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *
                                                 NGHTTP2_INTERNAL_ERROR);
                 return r == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EIO;
         }
+        /* Answered (nghttp2 copied the fields out): nothing reads the request again, so a
+         * stream whose answer the client leaves unread holds that answer, not its request's
+         * fields too (up to max_header_list each, from a few bytes of HPACK). */
+        free(st->hbuf);
+        st->hbuf = NULL;
+        st->hlen = st->hcap = 0;
+        st->method = st->path = st->authority = NULL;
+        st->method_len = st->path_len = st->authority_len = 0;
         return 0;
 }
 

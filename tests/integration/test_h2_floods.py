@@ -372,6 +372,47 @@ def unfinished_indexed_fields_bounded(e):
     eq(e.get("/t1/one.bin").status, 200, "HTTP/1.1 after the unfinished requests")
 
 
+@test
+def answered_unread_requests_hold_little(e):
+    # 64 connections with 100 streams each, every request complete and answered (a stored
+    # object) but no answer read: the client's stream windows are 0, so each stream stays
+    # open with its answer queued. Each request's fields decode to about 16 KB from about 10
+    # bytes on the wire (indexed_block's references): held until the stream closed, 100 MiB in
+    # all; let go once the answer is queued. An edge of its own, whose send deadline (30 s)
+    # does not end the connections while they are measured.
+    s = Edge(e.binary, {"tokens": {"required": False},
+                        "limits": {"send_timeout": "30s", "idle_timeout": "30s"}})
+    start_pushed(s)
+    try:
+        streams = b"".join(hdrs(sid, indexed_block(sid)[9:], END_STREAM | END_HEADERS)
+                           for sid in range(1, 200, 2))
+        peers = [Peer(s, settings=setting(4, 0)) for _ in range(HELD_CONNS)]  # window 0
+        for p in peers:
+            p.send(frame(SETTINGS, ACK, 0))
+            p.settle()
+        with RssPeak(s) as mem:
+            for p in peers:
+                p.send(streams + frame(PING, 0, 0, b"streams!"))
+            for p in peers:
+                check(p.read_until(lambda q: q.acked(b"streams!") and len(q.of(HEADERS)) >= 100),
+                      f"not every stream answered: {p.summary()[-200:]}")
+                check(not p.of(DATA) and not p.of(RST_STREAM) and not p.eof,
+                      f"DATA without window, or a stream ended: {p.summary()[-200:]}")
+            held = rss_settled(s, mem)
+        grew = held - mem.before
+        print(f"  {HELD_CONNS} x 100 answered, unread requests of indexed fields: VmRSS "
+              f"{mem.before} -> {held} KiB (held whole: {HELD_CONNS * 100 * HEADER_LIST >> 10} KiB)")
+        if not sanitized(s):
+            # What stays is each stream's own state and queued answer (about 2.5 KB).
+            check(grew <= 2 * HELD_RSS_KIB, f"VmRSS grew {grew} KiB with answered, unread "
+                  f"requests (bound {2 * HELD_RSS_KIB})")
+        for p in peers:
+            p.close()
+    finally:
+        s.stop()
+        s.cleanup()
+
+
 def setup(binary):
     # Connections set up before a case sit idle until it begins: the idle deadline, which
     # frames that open no stream do not push on, must not end them first.
