@@ -33,7 +33,7 @@ bool tls_sni_usable(char *name)
 
         if (n > 0 && name[n - 1] == '.')
                 name[--n] = '\0';
-        if (n == 0 || name[0] == '.' || strstr(name, ".."))
+        if (n == 0 || name[0] == '.' || name[n - 1] == '.' || strstr(name, ".."))
                 return false;
         return true;
 }
