@@ -49,13 +49,17 @@ static int64_t score_of(const struct steering_edge *e, const struct steering_cli
                 s += SCORE_HOLDS;
         s -= (int64_t)llround(load * SCORE_LOAD);
         const struct steering_query *q = c->query;
-        if (q && q->current >= 0 && (size_t)q->current < q->n &&
-            strcmp(q->pathway[q->current], e->id) == 0) {
-                int64_t tp = q->throughput[q->current];
+        for (size_t i = 0; q && i < q->n; i++) {
+                if (strcmp(q->pathway[i], e->id) != 0)
+                        continue;
+                /* Struggling wherever the client measured too little; staying only where it is
+                 * known to be (see steering_query.current). */
+                int64_t tp = q->throughput[i];
                 if (c->poor_throughput_bps && tp >= 0 && (uint64_t)tp < c->poor_throughput_bps)
                         s += SCORE_STRUGGLE;
-                else
+                else if (q->current == (int)i)
                         s += SCORE_STICKY;
+                break;
         }
         return s;
 }
@@ -157,9 +161,10 @@ static void parse_pathways(struct steering_query *q, char *v)
                 q->n++;
                 p = comma ? comma + 1 : NULL;
         }
-        q->current = q->n ? (int)q->n - 1 : -1;
-        if (q->current >= 0 && !q->pathway[q->current][0])
-                q->current = -1;
+        /* One entry is the pathway in use. Several are those used since the last request, in
+         * the order first used: after A, B and A again dash.js sends "A,B", as after A then
+         * B, so no entry is known to be in use. */
+        q->current = q->n == 1 && q->pathway[0][0] ? 0 : -1;
 }
 
 /* The MPD's pathways: comma-separated ids; malformed ones are dropped, a repeated one is

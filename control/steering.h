@@ -13,9 +13,9 @@
  *   - +400 the edge holds the title;
  *   - -600 × load (load clamped to 0..1); an edge at load >= 0.95 also loses the region bonus,
  *     so a full local edge sends clients to a neighbour before it tips over;
- *   - +150 the pathway the client is using now (_DASH_pathway), to avoid flapping between
- *     near-equal edges; but -300 instead when the client reported a throughput on it below
- *     poor_throughput_bps (it is struggling there).
+ *   - +150 the pathway the client is using now (_DASH_pathway naming one pathway only), to
+ *     avoid flapping between near-equal edges; -300 instead for any pathway it names with a
+ *     reported throughput below poor_throughput_bps (it is struggling there).
  */
 
 #include <stdbool.h>
@@ -52,7 +52,7 @@ struct steering_query {
         size_t n; /* entries in _DASH_pathway */
         char pathway[STEERING_PATHWAYS_MAX][STEERING_ID_MAX];
         int64_t throughput[STEERING_PATHWAYS_MAX]; /* bit/s per entry; -1 unknown */
-        int current;                               /* index of the pathway in use (last); -1 none */
+        int current; /* index of the pathway in use: 0 when it is the only entry; -1 not known */
         /* STEERING_MANIFEST_ARG: the pathways of the MPD the player holds. has_manifest false
          * when the argument is absent (a URL not taken from an MPD): then nothing is known to
          * be missing from the player's MPD and nothing is cloned. */
@@ -95,7 +95,8 @@ int steering_edges_rank(const struct steering_edge *edges, size_t n,
 /*
  * steering_query_parse: read _DASH_pathway, _DASH_throughput and STEERING_MANIFEST_ARG from a
  * URL query string (without '?'; percent-decoding applied). dash.js sends
- * `_DASH_pathway="a,b"` (quoted, comma-separated, the one in use last) and
+ * `_DASH_pathway="a,b"` (quoted, comma-separated: those used since the last request, in the
+ * order first used; current is the only entry when there is one, else -1) and
  * `_DASH_throughput=5000000,` (bit/s, empty for unknown), added to the URL the MPD (or the
  * last RELOAD-URI) gave, which carries `pathways=a,b`. Unknown arguments are ignored;
  * over-long or malformed ids and entries past the maxima are dropped (ignoring). Always fills
