@@ -652,34 +652,56 @@ bool api_session_from(struct ctl *ctl, const char *arg, const char *ext, struct 
         return true;
 }
 
-/* Edges of the snapshot as steering inputs (strings borrowed from edges). */
+/* Whether edges[i] is taken in pass (edges_from): 0 alive in region, 1 alive elsewhere, 2
+ * not alive. */
+static bool edge_in_pass(json_t *e, const char *region, int pass)
+{
+        bool alive = json_is_true(json_object_get(e, "healthy"));
+        const char *r = json_string_value(json_object_get(e, "region"));
+        bool local = region && r && strcmp(region, r) == 0;
+
+        return pass == 0 ? alive && local : pass == 1 ? alive && !local : !alive;
+}
+
+/*
+ * Edges of the snapshot as steering inputs (strings borrowed from edges), at most cap: those
+ * alive in the client's region first, then those alive elsewhere, then the others (which the
+ * ranking drops, but a clone may still be based on). Past cap the rest are left out: in id
+ * order alone, a fleet over cap lost a whole region's edges, dead ones included in the count.
+ */
 static size_t edges_from(const struct ctl *ctl, json_t *edges, const char *asset,
-                         struct steering_edge *out, size_t cap)
+                         const char *region, struct steering_edge *out, size_t cap)
 {
         json_t *e;
         size_t i, n = 0;
 
-        json_array_foreach(edges, i, e)
-        {
-                if (n >= cap)
-                        break;
-                out[n] = (struct steering_edge){
-                        .id = json_string_value(json_object_get(e, "id")),
-                        .region = json_string_value(json_object_get(e, "region")),
-                        .base_url = json_string_value(json_object_get(e, "base_url")),
-                        .last_heartbeat = json_integer_value(json_object_get(e, "heartbeat")),
-                        .load = json_number_value(json_object_get(e, "load")),
-                        .capacity = (uint64_t)json_integer_value(
-                                            json_object_get(e, "capacity_mbps")) * 1000000u,
-                        .holds_title = ctl_cache_edge_holds(ctl->cache, edges, i, asset),
-                        /* The database judged liveness to the sub-second (two heartbeat
-                         * periods less the cache TTL); the whole-second check in steering.c
-                         * then agrees. */
-                        .disabled = !json_is_true(json_object_get(e, "healthy")),
-                };
-                if (!out[n].id || !out[n].base_url)
-                        continue;
-                n++;
+        for (int pass = 0; pass < 3; pass++) {
+                json_array_foreach(edges, i, e)
+                {
+                        if (n >= cap)
+                                return n;
+                        if (!edge_in_pass(e, region, pass))
+                                continue;
+                        out[n] = (struct steering_edge){
+                                .id = json_string_value(json_object_get(e, "id")),
+                                .region = json_string_value(json_object_get(e, "region")),
+                                .base_url = json_string_value(json_object_get(e, "base_url")),
+                                .last_heartbeat =
+                                    json_integer_value(json_object_get(e, "heartbeat")),
+                                .load = json_number_value(json_object_get(e, "load")),
+                                .capacity = (uint64_t)json_integer_value(
+                                                    json_object_get(e, "capacity_mbps")) *
+                                            1000000u,
+                                .holds_title = ctl_cache_edge_holds(ctl->cache, edges, i, asset),
+                                /* The database judged liveness to the sub-second (two heartbeat
+                                 * periods less the cache TTL); the whole-second check in
+                                 * steering.c then agrees. */
+                                .disabled = pass == 2,
+                        };
+                        if (!out[n].id || !out[n].base_url)
+                                continue;
+                        n++;
+                }
         }
         return n;
 }
@@ -720,7 +742,9 @@ static int rank_for_session(struct view_ctx *vx, json_t *edge_set, int64_t now,
                             struct steering_edge *edges, struct steering_rank *rank, int max)
 {
         const struct ctl *ctl = vx->rq->ctl;
-        size_t n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX);
+        const char *region = vx->sess.region[0] ? vx->sess.region : NULL;
+        size_t n_edges =
+            edges_from(ctl, edge_set, vx->sess.asset, region, edges, STEERING_EDGES_MAX);
         struct steering_client cl = {
                 .region = vx->sess.region[0] ? vx->sess.region : NULL,
                 .now = now,
@@ -872,7 +896,9 @@ static void reply_steering(struct view_ctx *vx, json_t *edge_set, int64_t now)
                 ctl_reply_error(rq, 400, "bad_request", "steering query too long");
                 return;
         }
-        n_edges = edges_from(ctl, edge_set, vx->sess.asset, edges, STEERING_EDGES_MAX);
+        n_edges = edges_from(ctl, edge_set, vx->sess.asset,
+                             vx->sess.region[0] ? vx->sess.region : NULL, edges,
+                             STEERING_EDGES_MAX);
         struct steering_client cl = {
                 .region = vx->sess.region[0] ? vx->sess.region : NULL,
                 .query = &q,

@@ -769,6 +769,31 @@ def test_steering_ranking(binary, tmp, ctl, pg):
         ctl.heartbeat(e, {"load": 0.1, "titles": ["movie1"]})
 
 
+def test_steering_past_256_edges(ctl, pg, sid):
+    """More enabled edges than a ranking takes (256): those alive in the client's region come
+    first, then those alive elsewhere, then the rest. In id order alone, 300 live edges of
+    another region sorting first left the client's own region out (it was sent to us-east)."""
+    pg.psql("UPDATE edge_health SET at = now() - interval '1 hour'")
+    pg.psql("INSERT INTO edges (id, region, base_url) SELECT 'aaa-' || lpad(i::text, 3, '0'), "
+            "'us-east', 'http://aaa-' || i || '.test' FROM generate_series(1, 300) i")
+    pg.psql("INSERT INTO edge_health (edge_id, at) SELECT id, now() FROM edges "
+            "WHERE id LIKE 'aaa-%'")
+    ctl.register_edge("zz-local", "eu-west", "http://zz-local.test:8080")
+    try:
+        ctl.heartbeat("zz-local", {"load": 0.1, "titles": ["movie1"]})
+        st = ctl.json("GET", f"/v1/steering/{sid}")
+        check(st["PATHWAY-PRIORITY"][:1] == ["zz-local"],
+              f"the client's region first: {st['PATHWAY-PRIORITY'][:3]}")
+        body = ctl.json("GET", f"/v1/manifest/{sid}.mpd")
+        first = ET.fromstring(body).find("d:BaseURL", MPD_NS)
+        check(first is not None and first.get("serviceLocation") == "zz-local",
+              "the MPD's first BaseURL is the client's region's")
+    finally:
+        pg.psql("DELETE FROM edges WHERE id LIKE 'aaa-%' OR id = 'zz-local'")
+        for e in ("edge-a", "edge-b", "edge-c"):
+            ctl.heartbeat(e, {"load": 0.1, "titles": ["movie1"]})
+
+
 def test_encrypted_title_needs_its_key(ctl, pg):
     """An encrypted asset with no content key given or stored is refused, not registered as a
     title every licence request would be refused for (it was 200, then 403 "title is not
@@ -1500,6 +1525,7 @@ def main(binary, tmp):
     test_inline_manifest(ctl, sid)
     test_steering(ctl, pg, sid)
     test_steering_ranking(binary, tmp, ctl, pg)
+    test_steering_past_256_edges(ctl, pg, sid)
     test_clearkey(ctl, pg, sid, clear_sid)
     test_encrypted_title_needs_its_key(ctl, pg)
     test_markers_within_duration(ctl, pg)
