@@ -337,7 +337,7 @@ int steering_json_build(const struct steering_edge *edges, size_t n_edges,
         clones = json_array();
         if (!root || !prio || !clones)
                 goto out;
-        for (size_t i = 0; i < n_rank; i++) {
+        for (size_t i = 0; i < n_rank && json_array_size(prio) < STEERING_PRIORITY_MAX; i++) {
                 const struct steering_edge *e = &edges[rank[i].idx];
                 if (!in_manifest(e->id, manifest_ids, n_manifest_ids)) {
                         if (!clone_base || !e->base_url ||

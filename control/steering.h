@@ -26,6 +26,9 @@
 #define STEERING_PATHWAYS_MAX 16 /* entries read from _DASH_pathway / _DASH_throughput */
 #define STEERING_ID_MAX       129 /* pathway id: an edge id (1..128 bytes), incl. NUL */
 #define STEERING_OUT_MAX      (64u << 10)
+/* Pathways a response lists, the best ranked: a player takes the first it can reach. All 256
+ * of long ids, with their clones, could pass STEERING_OUT_MAX. */
+#define STEERING_PRIORITY_MAX 32
 /* The query argument of the MPD's ContentSteering URL that names the pathways (BaseURL
  * serviceLocations) written into that MPD, comma-separated, in its order (mpd.c writes it).
  * Steering clones exactly the ranked edges missing from it: the MPD the player holds is the
@@ -107,7 +110,7 @@ int steering_query_parse(const char *query, size_t len, struct steering_query *r
 
 /*
  * steering_json_build: the steering response for ranked edges.
- * PATHWAY-PRIORITY lists ranked ids in order. Edges whose id is not in manifest_ids (the
+ * PATHWAY-PRIORITY lists ranked ids in order, the first STEERING_PRIORITY_MAX. Edges whose id is not in manifest_ids (the
  * serviceLocations of the MPD the client holds) are sent as PATHWAY-CLONES of the best-ranked
  * manifest pathway with URI-REPLACEMENT HOST set to the edge's host[:port], so an edge the
  * MPD left out (down then, outside its top MPD_EDGES_MAX, or registered since) can still

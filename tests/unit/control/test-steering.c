@@ -310,6 +310,42 @@ TEST(manifest_pathways)
         ASSERT_EQ(q.manifest[STEERING_MANIFEST_MAX - 1][0], 'a' + STEERING_MANIFEST_MAX - 1);
 }
 
+/* A fleet of 256 live edges with 128-byte ids, none in the player's MPD (all clones): the
+ * response lists the best STEERING_PRIORITY_MAX and stays within STEERING_OUT_MAX (all of
+ * them made 140 KB, refused with -E2BIG: every player's steering request failed). */
+TEST(json_of_a_large_fleet_fits)
+{
+        static struct steering_edge big[STEERING_EDGES_MAX];
+        static char ids[STEERING_EDGES_MAX][129], urls[STEERING_EDGES_MAX][200];
+        struct steering_rank r[STEERING_EDGES_MAX];
+        struct steering_client c = client("eu-west");
+        const char *const in_mpd[] = {"base"};
+        char *s;
+        size_t len;
+
+        for (int i = 0; i < STEERING_EDGES_MAX; i++) {
+                snprintf(ids[i], sizeof(ids[i]), "%03d", i);
+                memset(ids[i] + 3, 'e', 125);
+                ids[i][128] = '\0';
+                snprintf(urls[i], sizeof(urls[i]), "http://%.120s.example:8080", ids[i]);
+                big[i] = (struct steering_edge){.id = ids[i], .region = "eu-west",
+                                                .base_url = urls[i], .last_heartbeat = NOW,
+                                                .capacity = 10};
+        }
+        big[0].id = "base"; /* the MPD's pathway, a clone's base */
+        int n = steering_edges_rank(big, STEERING_EDGES_MAX, &c, r, STEERING_EDGES_MAX);
+        ASSERT_EQ(n, STEERING_EDGES_MAX);
+        ASSERT_EQ(steering_json_build(big, STEERING_EDGES_MAX, r, (size_t)n, in_mpd, 1, 60,
+                                      NULL, &s, &len),
+                  0);
+        ASSERT_TRUE(len <= STEERING_OUT_MAX);
+        size_t listed = 0;
+        for (const char *p = strstr(s, "\"PATHWAY-PRIORITY\":["); p && *p != ']'; p++)
+                listed += *p == ',';
+        ASSERT_EQ(listed + 1, STEERING_PRIORITY_MAX);
+        free(s);
+}
+
 TEST(json)
 {
         struct steering_client c = client("eu-west");
