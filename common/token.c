@@ -365,6 +365,57 @@ static void rx_key_init(void)
         (void)pthread_key_create(&rx_key, rx_cache_free);
 }
 
+/*
+ * Whether a cdniuc pattern is one regexec() runs in bounded time and regcomp() in bounded
+ * memory: no back-references (\1-\9: glibc then backtracks, and four of them held a worker
+ * for 40 s on a 60-byte URI), and repetition bounds whose product over the pattern stays
+ * within RX_REPEAT_MAX (glibc copies a bounded repeat's subexpression per count:
+ * (a{1,100}){1,100} took 150 MB and more). Bracket expressions are skipped ([{] is a brace).
+ * A pattern refused here is an unusable claim, as one regcomp() refuses.
+ */
+#define RX_REPEAT_MAX 1024
+static bool rx_bounded(const char *p)
+{
+        uint64_t product = 1;
+
+        for (; *p; p++) {
+                if (*p == '\\') {
+                        if (p[1] >= '1' && p[1] <= '9')
+                                return false;
+                        if (p[1])
+                                p++;
+                } else if (*p == '[') {
+                        const char *q = p + 1;
+                        if (*q == '^')
+                                q++;
+                        if (*q == ']')
+                                q++;
+                        while (*q && *q != ']')
+                                q++;
+                        if (!*q)
+                                return true; /* unbalanced: regcomp() refuses it */
+                        p = q;
+                } else if (*p == '{') {
+                        unsigned long most = 0;
+                        char *end;
+                        unsigned long m = strtoul(p + 1, &end, 10);
+                        most = m;
+                        if (*end == ',') {
+                                if (end[1] == '}')
+                                        most = m + 1; /* {m,}: m copies and a star */
+                                else
+                                        most = strtoul(end + 1, &end, 10);
+                        }
+                        if (most > RX_REPEAT_MAX)
+                                return false;
+                        product *= most + 1;
+                        if (product > RX_REPEAT_MAX)
+                                return false;
+                }
+        }
+        return true;
+}
+
 static const regex_t *rx_get(const char *pattern)
 {
         struct rx_slot *victim = &rx_cache[0];
@@ -384,7 +435,7 @@ static const regex_t *rx_get(const char *pattern)
         (void)pthread_once(&rx_once, rx_key_init);
         if (!pthread_getspecific(rx_key))
                 (void)pthread_setspecific(rx_key, rx_cache);
-        if (regcomp(&victim->rx, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        if (!rx_bounded(pattern) || regcomp(&victim->rx, pattern, REG_EXTENDED | REG_NOSUB) != 0)
                 return NULL;
         snprintf(victim->pattern, sizeof(victim->pattern), "%s", pattern);
         victim->used = true;

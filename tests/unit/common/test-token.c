@@ -198,6 +198,37 @@ TEST(client_ip_claim)
         ASSERT_EQ(token_scope_check(&d, "/x", 2, NULL), -EINVAL);
 }
 
+/* A cdniuc pattern regexec() could not run in bounded time (back-references) or regcomp()
+ * in bounded memory (bounded repeats multiplying past RX_REPEAT_MAX) is an unusable claim:
+ * refused at once, where ^(.*)(.*)(.*)(.*)\4\3\2\1x$ held the worker for seconds. Patterns
+ * of the usual shapes, bounded repeats and brackets included, still match. */
+TEST(scope_pattern_bounded)
+{
+        static const char uri[] = "http://edge.test/t1/v1/seg-0123456789012345678901234567.m4s";
+        static const char *const refused[] = {
+            "regex:^(.*)(.*)(.*)(.*)\\4\\3\\2\\1x$",
+            "regex:^(a{1,100}){1,100}$",
+            "regex:^(x{2000})",
+            "regex:^h{1,40}t{1,40}",
+        };
+        static const char *const taken[] = {
+            "regex:^https?://[^/]+/t1/",
+            "regex:^http://edge\\.test/t1/v[0-9]{1,4}/seg-[0-9]{1,40}\\.m4s$",
+            "regex:^http://[{a-z.]+/t[1]/",
+            "regex:^http://[^/]+/(t1|t2)/.*$",
+        };
+        struct token_claims c = {0};
+
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+                snprintf(c.uc, sizeof(c.uc), "%s", refused[i]);
+                ASSERT_EQ(token_scope_check(&c, uri, strlen(uri), NULL), -EINVAL);
+        }
+        for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+                snprintf(c.uc, sizeof(c.uc), "%s", taken[i]);
+                ASSERT_EQ(token_scope_check(&c, uri, strlen(uri), NULL), 0);
+        }
+}
+
 /* The signed parts are the compact, key-sorted JSON a JSON library prints for the same
  * objects (the signer writes them by hand), quotes and backslashes escaped. */
 TEST(signed_json_is_canonical)
