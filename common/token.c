@@ -603,6 +603,21 @@ int token_keyset_load(const char *path, size_t min_secret, struct token_keyset *
                                       "key %zu: kid longer than %d bytes", i + 1, TOKEN_KID_MAX);
                         goto out;
                 }
+                /* Tokens name their key by kid: an empty one names none, and of two alike only
+                 * the first would ever be tried (the other's tokens all bad_signature). */
+                for (size_t j = 0; j <= i; j++) {
+                        if (e[i].kid[0] && (j == i || strcmp(e[j].kid, e[i].kid) != 0))
+                                continue;
+                        snprintf(node, sizeof(node), "keys[%zu].kid", i);
+                        if (e[i].kid[0])
+                                r = key_error(path, node, err, errlen,
+                                              "key %zu: kid \"%s\" again (key %zu has it)",
+                                              i + 1, e[i].kid, j + 1);
+                        else
+                                r = key_error(path, node, err, errlen, "key %zu: empty kid",
+                                              i + 1);
+                        goto out;
+                }
                 int n = secret_decode(e[i].secret, k->secret, sizeof(k->secret));
                 if (n < 0 || (size_t)n < min_secret) {
                         snprintf(node, sizeof(node), "keys[%zu].secret", i);

@@ -297,6 +297,29 @@ TEST(keyset_file)
         snprintf(where, sizeof(where), "%s:2:", path2);
         ASSERT_TRUE(strncmp(err, where, strlen(where)) == 0);
         unlink(path2);
+
+        /* A kid twice, or an empty one: only the first of two alike would ever be tried (the
+         * other's tokens all bad_signature), and an empty one names no key. Refused where. */
+        static const char *const twice[][2] = {
+            {"keys:\n"
+             "  - {kid: a, secret: 000102030405060708090a0b0c0d0e0f1011121314151617}\n"
+             "  - {kid: a, secret: c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0}\n",
+             ":3:11: key 2: kid \"a\" again (key 1 has it)"},
+            {"keys:\n  - {kid: '', secret: 000102030405060708090a0b0c0d0e0f1011121314151617}\n",
+             ":2:11: key 1: empty kid"},
+        };
+        for (size_t i = 0; i < sizeof(twice) / sizeof(twice[0]); i++) {
+                char path3[] = "/tmp/sluice-test-keys-XXXXXX";
+                fd = mkstemp(path3);
+                ASSERT_TRUE(fd >= 0);
+                ASSERT_EQ(write(fd, twice[i][0], strlen(twice[i][0])), strlen(twice[i][0]));
+                close(fd);
+                ASSERT_EQ(token_keyset_load(path3, TOKEN_SECRET_MIN, &ks, err, sizeof(err)),
+                          -EINVAL);
+                snprintf(where, sizeof(where), "%s%s", path3, twice[i][1]);
+                ASSERT_STREQ(err, where);
+                unlink(path3);
+        }
 }
 
 TEST_MAIN()
