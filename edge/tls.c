@@ -289,6 +289,27 @@ static bool hello_takes_ecdsa(SSL *s)
         return tls_hello_takes_ecdsa(sig, sig_len, ver, ver_len, suites, suites_len);
 }
 
+/* The first certificate whose names match name under flags (X509_check_host's), or the next
+ * that also does and is not ECDSA when the client cannot take ECDSA (an ECDSA and an RSA
+ * certificate for the name: each lives in its own context, so OpenSSL would not choose between
+ * them itself); SIZE_MAX for none. The ClientHello is read for ECDSA only then. */
+static size_t cert_pick(struct tls_ctx *t, SSL *s, const char *name, unsigned flags)
+{
+        size_t i = 0;
+
+        while (i < t->n_certs && X509_check_host(t->certs[i].leaf, name, 0, flags, NULL) != 1)
+                i++;
+        if (i == t->n_certs)
+                return SIZE_MAX;
+        if (!t->certs[i].ecdsa || hello_takes_ecdsa(s))
+                return i;
+        for (size_t j = i + 1; j < t->n_certs; j++)
+                if (!t->certs[j].ecdsa &&
+                    X509_check_host(t->certs[j].leaf, name, 0, flags, NULL) == 1)
+                        return j;
+        return i;
+}
+
 /*
  * The certificate is chosen here, from the ClientHello, before OpenSSL looks at the
  * session the client offers: switching to its SSL_CTX takes that certificate's session-ID
@@ -296,24 +317,6 @@ static bool hello_takes_ecdsa(SSL *s)
  * (RFC 6066 §3) but leads to a full handshake. The servername callback runs after the
  * session is chosen, too late for that.
  */
-/* The first certificate whose names match name under flags (X509_check_host's), or the next
- * that also does and is not ECDSA when the client cannot take ECDSA (an ECDSA and an RSA
- * certificate for the name: each lives in its own context, so OpenSSL would not choose between
- * them itself); SIZE_MAX for none. */
-static size_t cert_pick(struct tls_ctx *t, SSL *s, const char *name, unsigned flags)
-{
-        size_t i = 0;
-
-        while (i < t->n_certs && X509_check_host(t->certs[i].leaf, name, 0, flags, NULL) != 1)
-                i++;
-        for (size_t j = i + 1; i < t->n_certs && t->certs[i].ecdsa && j < t->n_certs &&
-                               !hello_takes_ecdsa(s); j++)
-                if (!t->certs[j].ecdsa &&
-                    X509_check_host(t->certs[j].leaf, name, 0, flags, NULL) == 1)
-                        return j;
-        return i < t->n_certs ? i : SIZE_MAX;
-}
-
 static int client_hello_cb(SSL *s, int *al, void *arg)
 {
         struct tls_ctx *t = arg;
