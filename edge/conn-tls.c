@@ -82,6 +82,11 @@ int conn_tls_start(struct conn *c, struct tls_ctx *t)
         return tls_conn_new(t, c->fd, &c->tls);
 }
 
+static const char *alpn_name(enum tls_alpn a)
+{
+        return a == TLS_ALPN_H2 ? "h2" : a == TLS_ALPN_HTTP11 ? "http/1.1" : "none";
+}
+
 /* Drive the handshake; then decrypt what is buffered and hand it on. */
 static bool drain(struct conn *c)
 {
@@ -101,7 +106,7 @@ static bool drain(struct conn *c)
                 c->tls_ready = true; /* counted in the context's tls_stats (tls-metrics.c) */
                 log_conn(LOG_LVL_DEBUG, c->id, "tls %s %s alpn=%s send=%s%s",
                          tls_conn_version(c->tls), tls_conn_cipher(c->tls),
-                         tls_conn_alpn(c->tls) == TLS_ALPN_H2 ? "h2" : "http/1.1",
+                         alpn_name(tls_conn_alpn(c->tls)),
                          tls_conn_path(c->tls), tls_conn_resumed(c->tls) ? " resumed" : "");
         }
         if (!plain_in)

@@ -713,17 +713,46 @@ def metrics_say_which_path(e):
           "refused TLS 1.0/1.1 handshakes counted")
 
 
-def log_says(e, text, timeout=5.0):
-    """Whether text appears in the edge's log within timeout seconds (the main thread logs
-    a reload's outcome a moment after the workers may already act on it)."""
+def log_count_grows(e, text, seen, timeout=5.0):
+    """Whether text appears in the edge's log more than seen times within timeout seconds."""
     deadline = time.monotonic() + timeout
     while True:
         with open(e.log_path, errors="replace") as f:
-            if text in f.read():
+            if f.read().count(text) > seen:
                 return True
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.02)  # poll interval for the main thread's log line
+        time.sleep(0.02)  # poll interval for the worker's log line
+
+
+def log_says(e, text, timeout=5.0):
+    """Whether text appears in the edge's log within timeout seconds (the main thread logs
+    a reload's outcome a moment after the workers may already act on it)."""
+    return log_count_grows(e, text, 0, timeout)
+
+
+@test
+def debug_line_names_the_alpn_taken(e):
+    # At debug, each handshake's line names the protocol ALPN chose, and "none" when the client
+    # offered none (it said http/1.1 then, which no ALPN had agreed).
+    e.cfg["log"]["level"] = "debug"
+    e.write_config()
+    reload_and_wait(e)
+    try:
+        for offer, want in ((None, "none"), (["http/1.1"], "http/1.1"), (["h2"], "h2")):
+            ctx = client_ctx(e)
+            if offer:
+                ctx.set_alpn_protocols(offer)
+            with open(e.log_path, errors="replace") as f:
+                seen = f.read().count(f" alpn={want} ")
+            with handshake(e, ctx) as s:
+                eq(s.selected_alpn_protocol(), offer[0] if offer else None, "ALPN agreed")
+            check(log_count_grows(e, f" alpn={want} ", seen),
+                  f"no debug line saying alpn={want} for {offer}")
+    finally:
+        e.cfg["log"]["level"] = "info"
+        e.write_config()
+        reload_and_wait(e)
 
 
 @test
