@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -39,6 +41,14 @@ struct usock {
         bool removed;
 };
 
+/* A socket libcurl opened through us, while it is open: found again by its local address when
+ * a request is about to go on it (on_prereq). */
+struct uconn {
+        curl_socket_t fd;
+        long lport; /* 0 until first looked up */
+        char lip[INET6_ADDRSTRLEN];
+};
+
 struct upstream_fetch {
         struct upstream_ctx *ctx;
         struct upstream_fetch *prev, *next;
@@ -56,6 +66,7 @@ struct upstream_fetch {
         uint64_t ls_ms, ls_bytes;
         bool head_seen;
         bool stopped; /* a callback asked to stop */
+        bool unclean; /* its connection held bytes before the request went (on_prereq) */
         /* What was read of the response's head so far. */
         struct upstream_head head;
 };
@@ -68,6 +79,8 @@ struct upstream_ctx {
         struct upstream_fetch *fetches;
         struct usock *socks;
         struct usock *dead;
+        struct uconn *conns; /* every socket open through open_socket */
+        size_t n_conns, cap_conns;
         bool in_action; /* inside curl: completions are collected afterwards */
 };
 
@@ -198,6 +211,20 @@ static void unlink_sock(struct upstream_ctx *ctx, struct usock *s)
                 }
 }
 
+static int conn_track(struct upstream_ctx *ctx, curl_socket_t fd)
+{
+        if (ctx->n_conns == ctx->cap_conns) {
+                size_t cap = ctx->cap_conns ? 2 * ctx->cap_conns : 16;
+                struct uconn *n = realloc(ctx->conns, cap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                ctx->conns = n;
+                ctx->cap_conns = cap;
+        }
+        ctx->conns[ctx->n_conns++] = (struct uconn){.fd = fd};
+        return 0;
+}
+
 /* libcurl's own socket(2), but for a full descriptor table: the worker may free some. */
 static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
@@ -211,7 +238,85 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
                     ctx->ops.fds_full(ctx->loop) == 0)
                         break;
         }
+        if (fd >= 0 && conn_track(ctx, fd) < 0) {
+                (void)close(fd); /* a socket on_prereq could not check is not used */
+                fd = -1;
+        }
         return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static int close_socket(void *clientp, curl_socket_t fd)
+{
+        struct upstream_ctx *ctx = clientp;
+
+        for (size_t i = 0; i < ctx->n_conns; i++)
+                if (ctx->conns[i].fd == fd) {
+                        ctx->conns[i] = ctx->conns[--ctx->n_conns];
+                        break;
+                }
+        return close(fd);
+}
+
+/* The socket of ours bound to local_ip:local_port, or -1. */
+static curl_socket_t conn_find(struct upstream_ctx *ctx, const char *local_ip, long local_port)
+{
+        for (size_t i = 0; i < ctx->n_conns; i++) {
+                struct uconn *u = &ctx->conns[i];
+                if (!u->lport) {
+                        struct sockaddr_storage sa;
+                        socklen_t len = sizeof(sa);
+                        const void *addr = NULL;
+                        if (getsockname(u->fd, (struct sockaddr *)&sa, &len) < 0)
+                                continue;
+                        if (sa.ss_family == AF_INET) {
+                                const struct sockaddr_in *in = (const void *)&sa;
+                                addr = &in->sin_addr;
+                                u->lport = ntohs(in->sin_port);
+                        } else if (sa.ss_family == AF_INET6) {
+                                const struct sockaddr_in6 *in6 = (const void *)&sa;
+                                addr = &in6->sin6_addr;
+                                u->lport = ntohs(in6->sin6_port);
+                        }
+                        if (!addr || !u->lport ||
+                            !inet_ntop(sa.ss_family, addr, u->lip, sizeof(u->lip))) {
+                                u->lport = 0; /* not bound yet, or not an IP socket */
+                                continue;
+                        }
+                }
+                if (u->lport == local_port && strcmp(u->lip, local_ip) == 0)
+                        return u->fd;
+        }
+        return -1;
+}
+
+/*
+ * Just before a request goes on a connection, new or from the pool: it must hold nothing
+ * unread. Bytes there came before any request on it: the rest of an earlier answer that ran
+ * past its Content-Length, or a whole answer the upstream sent out of step, which libcurl
+ * (7.88 takes a pooled connection with unread bytes as alive) would read as this request's
+ * answer, and the fill would store under this key. Such a connection is closed unused and
+ * the fetch said -EPIPE (collect_done): the fill asks again on a new connection. Over TLS
+ * only what is still in the socket is seen, not what the TLS library already read.
+ */
+static int on_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+        struct upstream_fetch *f = clientp;
+        curl_socket_t fd = conn_find(f->ctx, local_ip, local_port);
+        char b;
+        ssize_t n;
+
+        if (fd < 0)
+                return CURL_PREREQFUNC_OK;
+        n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                return CURL_PREREQFUNC_OK;
+        f->unclean = true;
+        (void)curl_easy_setopt(f->easy, CURLOPT_FORBID_REUSE, 1L);
+        log_warn("upstream %s:%d: a connection held %s before a request went on it (an answer "
+                 "ran past its length, or came unasked): closed unused",
+                 primary_ip, primary_port, n > 0 ? "unread bytes" : "its close");
+        return CURL_PREREQFUNC_ABORT;
 }
 
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
@@ -319,6 +424,9 @@ static void collect_done(struct upstream_ctx *ctx)
                         continue;
                 int err = f->stopped ? -ECANCELED : err_of(msg->data.result);
                 long conns = 0;
+
+                if (f->unclean && !f->stopped)
+                        err = -EPROTO; /* said -EPIPE below when the connection was pooled */
 
                 /* Before any head on a connection from the pool (none was made for it): the
                  * upstream had closed it, or an earlier answer left it out of step. Said as
@@ -551,6 +659,7 @@ void upstream_ctx_free(struct upstream_ctx *ctx)
                 ctx->socks = s->next;
                 free(s);
         }
+        free(ctx->conns);
         free(ctx);
 }
 
@@ -657,6 +766,10 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
         (void)curl_easy_setopt(f->easy, CURLOPT_USERAGENT, "sluice-edge");
         (void)curl_easy_setopt(f->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
         (void)curl_easy_setopt(f->easy, CURLOPT_OPENSOCKETDATA, ctx);
+        (void)curl_easy_setopt(f->easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+        (void)curl_easy_setopt(f->easy, CURLOPT_CLOSESOCKETDATA, ctx);
+        (void)curl_easy_setopt(f->easy, CURLOPT_PREREQFUNCTION, on_prereq);
+        (void)curl_easy_setopt(f->easy, CURLOPT_PREREQDATA, f);
         if (fresh)
                 (void)curl_easy_setopt(f->easy, CURLOPT_FRESH_CONNECT, 1L);
         (void)curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT_MS,

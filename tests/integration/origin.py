@@ -14,7 +14,10 @@ process (edgeharness.serve_origin) whose paths choose how it answers, by their f
   /drip/...      the body in 64 KiB pieces drip_pause apart (4 ms: about 16 MB/s)
   /latehead/...  like /ok/, the head only after head_delay seconds (an origin that makes the
                  object on the fly)
-  /long/...      more bytes than Content-Length says
+  /long/...      more bytes than Content-Length says, then the close
+  /overrun/...   the body, then on the same open connection a whole second answer of its own
+                 ("EVIL!", 5 bytes) that no request asked for (an upstream out of step)
+  /overrunlate/... the same, the second answer 50 ms after the body
   /badsha/...    200 whose X-Sluice-SHA256 does not match the bytes
   /te/...        Transfer-Encoding: chunked plus Content-Length
   /gzip/...      the body gzip-coded, with Content-Encoding: gzip and no X-Sluice-SHA256 (an
@@ -46,6 +49,10 @@ import threading
 import time
 
 from edgeharness import http_date, serve_origin, sha
+
+
+# What an /overrun/ path sends after its body: a whole answer that no request asked for.
+OVERRUN = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: video/mp4\r\n\r\nEVIL!"
 
 
 class Origin:
@@ -186,6 +193,12 @@ class Origin:
                     h.wfile.write(data[off:off + 65536])
                     h.wfile.flush()
                     time.sleep(self.drip_pause)  # the origin's pace, not a wait for anything
+            elif kind in ("overrun", "overrunlate"):
+                h.wfile.write(data)
+                if kind == "overrunlate":
+                    h.wfile.flush()
+                    time.sleep(0.05)  # the stray answer comes apart from the body
+                h.wfile.write(OVERRUN)
             elif kind == "long":
                 h.wfile.write(data + b"EXTRA-BYTES")
                 h.close_connection = True
