@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <lmdb.h>
 
@@ -56,6 +57,11 @@ struct evict {
         /* Victims chosen under the lock, deleted from the store after it. */
         struct key_ent **victims;
         size_t n_victims, cap_victims;
+        uint64_t victim_bytes;
+        /* Bytes the policy let go that the store still counts: their deletes are running
+         * (unlock_and_delete); deleted is signalled as each batch ends. */
+        uint64_t deleting;
+        pthread_cond_t deleted;
         MDB_env *env;
         MDB_dbi dbi;
         uint64_t budget;
@@ -168,6 +174,7 @@ static void on_evict(void *ctx, uint64_t id, uint64_t size)
                 e->cap_victims = cap;
         }
         e->victims[e->n_victims++] = k;
+        e->victim_bytes += size;
         metrics_add(e->m->evictions, 1);
         metrics_add(e->m->evicted_bytes, size);
 }
@@ -178,10 +185,13 @@ static void unlock_and_delete(struct evict *e)
 {
         struct key_ent **v = e->victims;
         size_t n = e->n_victims;
+        uint64_t bytes = e->victim_bytes;
         struct store_victim *sv;
 
         e->victims = NULL;
         e->n_victims = e->cap_victims = 0;
+        e->victim_bytes = 0;
+        e->deleting += bytes;
         pthread_mutex_unlock(&e->lock);
         if (!n)
                 return;
@@ -201,6 +211,10 @@ static void unlock_and_delete(struct evict *e)
         for (size_t i = 0; i < n; i++)
                 free(v[i]);
         free(v);
+        pthread_mutex_lock(&e->lock);
+        e->deleting -= bytes;
+        pthread_cond_broadcast(&e->deleted);
+        pthread_mutex_unlock(&e->lock);
 }
 
 /* ---- persistence ---- */
@@ -616,6 +630,7 @@ int evict_open(struct edge_server *srv, const char *cache_dir, uint64_t budget)
         if (!e)
                 return -ENOMEM;
         pthread_mutex_init(&e->lock, NULL);
+        pthread_cond_init(&e->deleted, NULL);
         pthread_mutex_init(&e->flush_lock, NULL);
         e->store = srv->store;
         e->m = &srv->m;
@@ -702,6 +717,7 @@ void evict_close(struct edge_server *srv)
         free(e->snap);
         free(e->gone);
         pthread_mutex_destroy(&e->flush_lock);
+        pthread_cond_destroy(&e->deleted);
         pthread_mutex_destroy(&e->lock);
         free(e);
 }
@@ -723,7 +739,8 @@ int evict_make_room(struct edge_server *srv, uint64_t size)
 {
         struct evict *e = srv->evict;
         struct store_stats st;
-        uint64_t want;
+        struct timespec until;
+        uint64_t want, used;
 
         if (!e)
                 return 0;
@@ -731,12 +748,24 @@ int evict_make_room(struct edge_server *srv, uint64_t size)
         if (size > e->budget)
                 return -EFBIG;
         /* Room for size beside what other puts in flight have reserved, which the store's
-         * check counts and the policy (committed objects only) does not. */
+         * check counts and the policy (committed objects only) does not; and beside what the
+         * store holds that the policy has not been told of yet (a group commit notes its
+         * bodies after it lands). Bytes other evictions are still deleting are not made room
+         * for twice: they are waited for below. */
         store_get_stats(e->store, &st);
-        want = size + st.reserved;
         pthread_mutex_lock(&e->lock);
+        used = policy_stats_get(e->p).used + e->deleting;
+        want = size + st.reserved + (st.bytes > used ? st.bytes - used : 0);
         policy_evict_until(e->p, want < e->budget ? e->budget - want : 0);
         unlock_and_delete(e);
+        /* The store's check reads its own totals: until those deletes land it still counts
+         * them. Each batch is one index commit; a stuck disk is not waited on for long. */
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_mutex_lock(&e->lock);
+        while (e->deleting && pthread_cond_timedwait(&e->deleted, &e->lock, &until) == 0)
+                ;
+        pthread_mutex_unlock(&e->lock);
         return 0;
 }
 

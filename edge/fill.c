@@ -389,9 +389,10 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                 metrics_add(f->owner->srv->m.plan_checked, 1);
         }
         r = put_begin(f, store, (uint64_t)resp->content_length, ctype);
-        if (r == -ENOSPC) {
-                /* Make room by the eviction policy, then try once more; an object over the
-                 * whole budget is refused without touching what the cache holds. */
+        /* Make room by the eviction policy, then try again (other fills take room too, a few
+         * tries); an object over the whole budget is refused without touching what the cache
+         * holds. */
+        for (int tries = 0; r == -ENOSPC && tries < 3; tries++) {
                 r = evict_make_room(f->owner->srv, (uint64_t)resp->content_length);
                 if (r == 0)
                         r = put_begin(f, store, (uint64_t)resp->content_length, ctype);
