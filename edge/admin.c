@@ -562,6 +562,14 @@ static int object_key(const struct http1_req *req, struct path_norm *pn)
         return path_norm(req->target + n, req->target_len - n, pn);
 }
 
+/* A PUT the store had no room for: said and counted, as a fill's store-full is. */
+static void store_full_said(struct conn *c, const char *key, size_t key_len, const char *when)
+{
+        log_conn(LOG_LVL_WARN, c->id, "admin put of %.*s: the store is full at %s (budget, disk "
+                 "or index), refusing with 507", (int)key_len, key, when);
+        metrics_add(c->w->srv->m.admin_put_full, 1);
+}
+
 /* 413 is for an object no room could ever hold; a store that is merely full answers 507. */
 static bool larger_than_budget(struct conn *c, uint64_t size)
 {
@@ -585,14 +593,17 @@ static void put_finish(struct conn *c)
                 /* Committed, then deleted again: answering 201 would claim it is held. */
                 log_conn(LOG_LVL_WARN, c->id, "admin put of %.*s: not kept by the cache policy",
                          (int)ps->key_len, ps->key);
+                metrics_add(c->w->srv->m.admin_put_declined, 1);
                 respond_error(c, NULL, 507, "not kept: the cache policy declined it");
         } else if (r == 0) {
                 metrics_add(c->w->srv->m.admin_puts, 1);
                 respond_body(c, NULL, ps->existed ? 204 : 201, JSON_TYPE, "", 0, NULL, NULL);
         } else if (r == -EBADMSG) {
+                metrics_add(c->w->srv->m.admin_put_bad, 1);
                 respond_error(c, NULL, 400, "length or SHA-256 mismatch; nothing committed");
         } else if (r == -ENOSPC) {
                 /* The budget, the disk or the index is full: RFC 4918 Insufficient Storage. */
+                store_full_said(c, ps->key, ps->key_len, "its commit");
                 respond_error(c, NULL, 507, "the store is full (budget, disk or index)");
         } else {
                 log_conn(LOG_LVL_WARN, c->id, "admin put commit failed: %s", strerror(-r));
@@ -614,6 +625,8 @@ size_t admin_body(struct conn *c, const char *data, size_t n)
                 r = store_put_write(ps->put, data, take);
                 if (r < 0) {
                         log_conn(LOG_LVL_WARN, c->id, "admin put write failed: %s", strerror(-r));
+                        if (r == -ENOSPC)
+                                metrics_add(c->w->srv->m.admin_put_full, 1);
                         admin_put_abort(c);
                         c->close_after = true;
                         respond_error(c, NULL, r == -ENOSPC ? 507 : 500, strerror(-r));
@@ -702,9 +715,12 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
                         log_conn(LOG_LVL_WARN, c->id,
                                  "admin put of %lld bytes: more than cache.max_size, refusing",
                                  (long long)req->content_length);
+                        metrics_add(c->w->srv->m.admin_put_large, 1);
                         respond_error(c, req, 413, "object larger than the cache budget");
-                } else if (r == -ENOSPC)
+                } else if (r == -ENOSPC) {
+                        store_full_said(c, pn.key, pn.key_len, "its start");
                         respond_error(c, req, 507, "the store is full (budget or disk)");
+                }
                 else if (r == -EINVAL)
                         respond_error(c, req, 400, "bad key or SHA-256");
                 else

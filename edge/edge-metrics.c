@@ -82,6 +82,16 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
           NULL);
         C(admin_deletes, "sluice_edge_admin_deletes_total", "Objects deleted through the admin API",
           NULL);
+#define ADMIN_REFUSED "Admin API PUTs refused, nothing committed"
+        C(admin_put_full, "sluice_edge_admin_put_refusals_total", ADMIN_REFUSED,
+          "reason=\"store_full\"");
+        C(admin_put_declined, "sluice_edge_admin_put_refusals_total", ADMIN_REFUSED,
+          "reason=\"declined\"");
+        C(admin_put_large, "sluice_edge_admin_put_refusals_total", ADMIN_REFUSED,
+          "reason=\"too_large\"");
+        C(admin_put_bad, "sluice_edge_admin_put_refusals_total", ADMIN_REFUSED,
+          "reason=\"mismatch\"");
+#undef ADMIN_REFUSED
 
         C(collapsed, "sluice_edge_collapsed_requests_total",
           "Misses answered from a fill another request started (RFC 9211 collapsed)", NULL);

@@ -45,6 +45,8 @@ struct edge_metrics {
         struct metric *range_unsatisfiable;
         struct metric *refusals_400, *refusals_414, *refusals_431, *refusals_501, *refusals_505;
         struct metric *admin_puts, *admin_deletes;
+        /* Admin PUTs refused, by reason (admin.c) */
+        struct metric *admin_put_full, *admin_put_declined, *admin_put_large, *admin_put_bad;
         struct metric *collapsed;      /* misses that joined a fill already under way */
         struct metric *negative_hits;  /* 404s answered from the negative cache */
         struct metric *prefetches;     /* fills started by a CMCD nor hint */

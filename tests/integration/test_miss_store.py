@@ -33,7 +33,7 @@ import threading
 import time
 
 import edgeharness
-from edgeharness import check, eq, expect_body, run, test
+from edgeharness import check, eq, expect_body, metric, run, test
 from test_miss import RNG, Origin, counters, delta, expect_deltas, listed, start_edge
 
 SKIPPED = []  # cases that could not run here, with why: the file then exits 77
@@ -119,6 +119,11 @@ def index_map_full(origin):
         check(refused is not None, "the tiny index never filled up")
         check(len(pushed) >= 3, f"only {len(pushed)} objects fit before the index was full")
         eq(refused[1], 507, "index-full PUT status")
+        eq(metric(e, "sluice_edge_admin_put_refusals_total", 'reason="store_full"'), 1,
+           "the refused PUT counted")
+        with open(e.log_path, errors="replace") as f:
+            check(f"admin put of /ok/map/{refused[0]:04d}/" in f.read(),
+                  "the refused PUT not said in the log")
         check(tmp_empty(e), "a refused put left its temp file")
         print(f"# index full after {len(pushed)} objects (PUT answered {refused[1]})")
 
