@@ -821,3 +821,22 @@ int http1_field_line_value(const char *line, size_t len, const char *name, char 
         out[end - v] = '\0';
         return (int)(end - v);
 }
+
+int http1_raw_field(const char *buf, size_t len, const char *name, char *out, size_t cap)
+{
+        const char *p = buf, *end = buf + len, *eol;
+
+        while (p < end && (*p == '\r' || *p == '\n'))
+                p++; /* the empty lines a client may send first (RFC 9112 section 2.2) */
+        eol = memchr(p, '\n', (size_t)(end - p)); /* the request line */
+        while (eol) {
+                p = eol + 1;
+                eol = memchr(p, '\n', (size_t)(end - p));
+                if (!eol || eol == p || (eol == p + 1 && *p == '\r'))
+                        break; /* a line not yet whole, or the blank line */
+                int r = http1_field_line_value(p, (size_t)(eol + 1 - p), name, out, cap);
+                if (r != -ENOENT)
+                        return r;
+        }
+        return -ENOENT;
+}

@@ -147,5 +147,14 @@ const char *http1_req_header_next(const struct http1_req *req, const char *name,
  */
 int http1_field_line_value(const char *line, size_t len, const char *name, char *out, size_t cap);
 
+/*
+ * The value of the first field named name (case-insensitive) among the complete lines of a
+ * request head the parser refused or did not finish (buf holds len bytes of it, maybe cut
+ * short; nothing past the blank line that ends it is read), copied as
+ * http1_field_line_value() does. For an answer to a refused request, which may still carry
+ * fields a browser needs (Origin). Returns the length, -ENOENT, -EINVAL or -ENAMETOOLONG.
+ */
+int http1_raw_field(const char *buf, size_t len, const char *name, char *out, size_t cap);
+
 /* "GET" etc. for a method; "OTHER" for HTTP_M_OTHER. */
 const char *http_method_name(enum http_method m);

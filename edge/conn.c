@@ -678,8 +678,8 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
                         while (lead < left && (p[lead] == '\r' || p[lead] == '\n'))
                                 lead++;
                         bool head = left - lead >= 5 && memcmp(p + lead, "HEAD ", 5) == 0;
+                        request_refuse(c, status, reason, p, left, head);
                         left = 0;
-                        request_refuse(c, status, reason, head);
                         break;
                 }
                 http1_parser_init(&c->parser);

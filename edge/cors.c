@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "cfg.h"
-#include "http1-parse.h"
 
 #include "cors.h"
 #include "serve-plan.h"
@@ -25,12 +24,9 @@ static bool any_origin(const struct cfg_strlist *origins)
         return false;
 }
 
-void cors_plan(struct serve_plan *p, const struct cfg_strlist *origins,
-               const struct http1_req *req)
+void cors_plan(struct serve_plan *p, const struct cfg_strlist *origins, const char *origin,
+               size_t len)
 {
-        const char *origin;
-        size_t len;
-
         if (origins && origins->n == 0)
                 return; /* cors_origins: [] — no CORS fields at all */
         if (any_origin(origins)) {
@@ -38,7 +34,6 @@ void cors_plan(struct serve_plan *p, const struct cfg_strlist *origins,
                 origin = "*";
                 len = 1;
         } else {
-                origin = req ? http1_req_known(req, HK_ORIGIN, &len) : NULL;
                 /* Caches between us and the player must key on Origin when we echo it. */
                 serve_plan_header(p, "Vary", "Origin", 6);
                 if (!origin)
@@ -47,8 +42,12 @@ void cors_plan(struct serve_plan *p, const struct cfg_strlist *origins,
                         if (i == origins->n)
                                 return;
                         if (strlen(origins->items[i]) == len &&
-                            memcmp(origins->items[i], origin, len) == 0)
+                            memcmp(origins->items[i], origin, len) == 0) {
+                                /* The same bytes, from the configuration: they outlive the
+                                 * request's (a refused request's are a copy on the stack). */
+                                origin = origins->items[i];
                                 break;
+                        }
                 }
                 serve_plan_header(p, "Access-Control-Allow-Origin", origin, len);
         }

@@ -15,9 +15,10 @@ struct http1_req;
 struct cfg_strlist;
 struct serve_plan;
 
-/* Allow-Origin (+ Vary) and Expose-Headers for an ordinary response. req may be NULL. */
-void cors_plan(struct serve_plan *p, const struct cfg_strlist *origins,
-               const struct http1_req *req);
+/* Allow-Origin (+ Vary) and Expose-Headers for an ordinary response, to a request whose
+ * Origin field is origin (origin_len bytes; NULL: none). */
+void cors_plan(struct serve_plan *p, const struct cfg_strlist *origins, const char *origin,
+               size_t origin_len);
 
 /* Preflight answer fields: Allow-Methods, Allow-Headers, Max-Age (after cors_plan()). */
 void cors_preflight_plan(struct serve_plan *p);

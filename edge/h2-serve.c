@@ -742,7 +742,7 @@ static void serve(struct conn *c, struct h2_stream *st)
                  * only this stream ends. */
                 edge_metrics_refusal(&w->srv->m, r);
                 serve_log_begin(c, NULL, NULL);
-                serve_plan_status(&p, c, NULL, r);
+                serve_plan_status(&p, c, &req, r); /* its Origin too: CORS as for any */
                 sv->log = access_log_detach(&c->w->alog);
                 render(sv, &p);
                 return;

@@ -86,7 +86,8 @@ void request_render(struct conn *c, const struct http1_req *req, const struct se
         conn_respond(c, &r);
 }
 
-void request_refuse(struct conn *c, int status, const char *reason, bool head_only)
+void request_refuse(struct conn *c, int status, const char *reason, const char *head,
+                    size_t head_len, bool head_only)
 {
         struct serve_plan p;
 
@@ -98,8 +99,7 @@ void request_refuse(struct conn *c, int status, const char *reason, bool head_on
                 return;
         }
         edge_metrics_refusal(&c->w->srv->m, status);
-        serve_plan_status(&p, c, NULL, status);
-        p.head_only = head_only;
+        serve_plan_refused(&p, c, head, head_len, head_only, status);
         request_render(c, NULL, &p);
 }
 

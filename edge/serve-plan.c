@@ -35,11 +35,11 @@
 
 /* ---- the field list ---- */
 
-void serve_plan_start(struct serve_plan *p, struct conn *c, const struct http1_req *req,
-                      int status)
+static void plan_begin(struct serve_plan *p, struct conn *c, bool head_only, int status,
+                       const char *origin, size_t origin_len)
 {
         p->status = status;
-        p->head_only = req && req->method == HTTP_M_HEAD;
+        p->head_only = head_only;
         p->overflow = false;
         p->body = SERVE_BODY_NONE;
         p->text = NULL;
@@ -50,7 +50,16 @@ void serve_plan_start(struct serve_plan *p, struct conn *c, const struct http1_r
         p->n_hdrs = 0;
         p->arena_len = 0;
         if (!c->admin)
-                cors_plan(p, &c->w->rt->cfg->cors_origins, req);
+                cors_plan(p, &c->w->rt->cfg->cors_origins, origin, origin_len);
+}
+
+void serve_plan_start(struct serve_plan *p, struct conn *c, const struct http1_req *req,
+                      int status)
+{
+        size_t len = 0;
+        const char *origin = req ? http1_req_known(req, HK_ORIGIN, &len) : NULL;
+
+        plan_begin(p, c, req && req->method == HTTP_M_HEAD, status, origin, len);
 }
 
 void serve_plan_header_named(struct serve_plan *p, const char *name, size_t name_len,
@@ -155,6 +164,16 @@ void serve_plan_status(struct serve_plan *p, struct conn *c, const struct http1_
                        int status)
 {
         serve_plan_start(p, c, req, status);
+        serve_plan_text(p, serve_plan_status_text(p));
+}
+
+void serve_plan_refused(struct serve_plan *p, struct conn *c, const char *head, size_t len,
+                        bool head_only, int status)
+{
+        char origin[SERVE_ORIGIN_MAX];
+        int n = http1_raw_field(head, len, "Origin", origin, sizeof(origin));
+
+        plan_begin(p, c, head_only, status, n > 0 ? origin : NULL, n > 0 ? (size_t)n : 0);
         serve_plan_text(p, serve_plan_status_text(p));
 }
 

@@ -111,6 +111,12 @@ const char *serve_plan_status_text(struct serve_plan *p);
 /* The plain answer "<status> <reason>\n" for c's request. */
 void serve_plan_status(struct serve_plan *p, struct conn *c, const struct http1_req *req,
                        int status);
+/* The same for a request the parser refused, of which head holds the first len bytes: its
+ * Origin field, when a whole line of it is there, still gets the CORS fields a browser needs
+ * to read the status. The plan borrows nothing from head. */
+#define SERVE_ORIGIN_MAX 512
+void serve_plan_refused(struct serve_plan *p, struct conn *c, const char *head, size_t len,
+                        bool head_only, int status);
 
 /* Cache-Control value for a key: short for manifests/playlists, a day for media. */
 const char *serve_cache_control(const char *key, size_t len);

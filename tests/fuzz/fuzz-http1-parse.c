@@ -6,7 +6,9 @@
  * known status, or the two feeding patterns disagreeing about success. The input is also read
  * as one response header line (http1_field_line_value(), the edge's reading of an upstream's
  * head): a value taken is trimmed, holds only field-value bytes and fits its buffer, and a
- * smaller buffer gives the same value or says it does not fit.
+ * smaller buffer gives the same value or says it does not fit. And as a refused request's head
+ * (http1_raw_field(), the Origin of an answer to it): a value found is one of its lines',
+ * within its buffer, of field-value bytes only.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -135,6 +137,19 @@ static void check_field_line(const char *buf, size_t len, const char *name)
                 CHECK(s == -ENAMETOOLONG && !small[0]);
 }
 
+static void check_raw_field(const char *buf, size_t len)
+{
+        char out[64];
+        int r = http1_raw_field(buf, len, "Origin", out, sizeof(out));
+
+        CHECK(r == -ENOENT || r == -EINVAL || r == -ENAMETOOLONG || (r >= 0 && r < 64));
+        if (r < 0)
+                return;
+        CHECK(out[r] == '\0' && memmem(buf, len, out, (size_t)r) != NULL);
+        for (int i = 0; i < r; i++)
+                CHECK(out[i] != '\r' && out[i] != '\n' && out[i] != '\0');
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static const struct http1_limits wide = {8192, 4096, 64};
@@ -149,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run(buf, size, &narrow, step);
         check_field_line(buf, size, "Content-Type");
         check_field_line(buf, size, "x");
+        check_raw_field(buf, size);
         free(buf);
         return 0;
 }

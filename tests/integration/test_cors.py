@@ -3,6 +3,7 @@
 
 import os
 import re
+import subprocess
 import sys
 
 from edgeharness import check, eq, run, standard_setup, test
@@ -139,6 +140,45 @@ def listed_origins(e):
             eq(r.get("Access-Control-Allow-Origin"), None, f"{what}: Access-Control-Allow-Origin")
             eq(r.get("Timing-Allow-Origin"), None, f"{what}: Timing-Allow-Origin")
             check("origin" in r.tokens("Vary"), f"{what}: no Vary: Origin")
+        other.stop()
+        check(not other.sanitizer_reports(), f"sanitizer: {other.sanitizer_reports()[:3]}")
+    finally:
+        other.cleanup()
+
+
+@test
+def listed_origin_reads_refusals(e):
+    """A listed Origin gets its CORS fields on the parser's refusals too (400, 414, 431), over
+    HTTP/1.1 and h2c: without them a player sees a network error, not the status (a signed
+    URL too long, say). Over HTTP/1.1 the Origin line must have arrived before the refusal: a
+    target too long is refused before the fields after it are read, so that case is h2c's."""
+    from edgeharness import Edge, build_request
+    other = Edge(sys.argv[1], {"cors_origins": [ORIGIN],
+                               "limits": {"max_headers": 16}})
+    try:
+        other.start()
+        cases = (("bad Host", 400, build_request("GET", KEY, [("Origin", ORIGIN)],
+                                                   host="a b")),
+                 ("too many fields", 431, build_request(
+                     "GET", KEY, [("Origin", ORIGIN)] + [(f"X-F{i}", "1") for i in range(20)])))
+        for what, status, raw in cases:
+            with other.conn() as c:
+                c.send(raw)
+                r = c.read_response()
+            eq(r.status, status, what)
+            eq(check_allow_origin(r, what), ORIGIN, f"{what}: Access-Control-Allow-Origin")
+            with other.conn() as c:
+                c.send(raw.replace(ORIGIN.encode(), b"https://other.example"))
+                r = c.read_response()
+            eq(r.get("Access-Control-Allow-Origin"), None, f"{what}, unlisted origin")
+        out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-D", "-", "-o",
+                              "/dev/null", "-H", f"Origin: {ORIGIN}",
+                              f"http://127.0.0.1:{other.port}/t1/{'a' * 9000}.m4s"],
+                             capture_output=True, text=True, timeout=20)
+        head = out.stdout.lower()
+        check(head.startswith("http/2 414"), f"h2c long :path: {out.stdout[:200]!r} {out.stderr}")
+        check(f"access-control-allow-origin: {ORIGIN}" in head,
+              f"h2c 414 without Access-Control-Allow-Origin: {out.stdout!r}")
         other.stop()
         check(not other.sanitizer_reports(), f"sanitizer: {other.sanitizer_reports()[:3]}")
     finally:

@@ -602,6 +602,29 @@ TEST(field_line_value)
         ASSERT_STREQ(tiny, "");
 }
 
+TEST(raw_field_of_a_refused_head)
+{
+        static const char head[] = "\r\nGET /x HTTP/1.1\r\nHost: a b\r\norigin:  https://p.example "
+                                   "\r\nX: 1\r\n\r\nOrigin: https://late.example\r\n";
+        char out[32];
+        size_t n = sizeof(head) - 1;
+
+        ASSERT_EQ(http1_raw_field(head, n, "Origin", out, sizeof(out)), 17);
+        ASSERT_STREQ(out, "https://p.example");
+        /* nothing past the blank line, and no line not yet whole */
+        ASSERT_EQ(http1_raw_field(head, n, "X", out, sizeof(out)), 1);
+        ASSERT_EQ(http1_raw_field(head, 40, "Origin", out, sizeof(out)), -ENOENT);
+        ASSERT_EQ(http1_raw_field("GET /x HTTP/1.1\r\nOrigin: a\r\n\r\n", 30, "Origin", out,
+                                  sizeof(out)),
+                  1);
+        ASSERT_EQ(http1_raw_field("GET /x HTTP/1.1\r\n\r\nOrigin: a\r\n", 30, "Origin", out,
+                                  sizeof(out)),
+                  -ENOENT);
+        /* the request line is never a field, however it reads */
+        ASSERT_EQ(http1_raw_field("Origin: a\r\n\r\n", 13, "Origin", out, sizeof(out)), -ENOENT);
+        ASSERT_EQ(http1_raw_field(head, n, "Origin", out, 8), -ENAMETOOLONG);
+}
+
 /* A rough guard on the hot path: a typical player request must parse in about a microsecond
  * even in a debug build with sanitizers; the optimized build is far below. */
 TEST(speed)
