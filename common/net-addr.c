@@ -120,20 +120,54 @@ bool net_url_base_ok(const char *u)
         return net_url_ok(u) && !strpbrk(u, "?#@");
 }
 
+/* ":port" as a browser serialises it (none for the scheme's default), or "". */
+static bool origin_port_ok(const char *p, bool https)
+{
+        unsigned long v = 0;
+
+        if (!*p)
+                return true;
+        if (*p++ != ':' || *p < '1' || *p > '9')
+                return false; /* "a:", "a:0443", "a:0" */
+        for (; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return false;
+                v = v * 10 + (unsigned long)(*p - '0');
+                if (v > 65535)
+                        return false;
+        }
+        return v != (https ? 443u : 80u);
+}
+
 bool net_origin_ok(const char *o)
 {
-        const char *host;
+        const char *host, *end;
+        bool https;
 
         if (!o)
                 return false;
         if (!strcmp(o, "*"))
                 return true;
-        /* No length bound here: the lists that hold origins set their own. */
-        host = after_http_scheme(o);
-        if (!host || !*host || *host == ':')
+        /* No length bound here: the lists that hold origins set their own. An Origin field is
+         * the browser's serialisation, compared byte for byte: scheme and host in lower case
+         * (as its URL parser leaves them), the port only when not the scheme's default. */
+        https = !strncmp(o, "https://", 8);
+        if (!https && strncmp(o, "http://", 7))
                 return false;
-        for (const char *p = host; *p; p++)
-                if ((unsigned char)*p <= ' ' || *p == 0x7f || strchr("/?#@\"<>\\", *p))
+        host = o + (https ? 8 : 7);
+        if (*host == '[') {
+                end = strchr(host, ']');
+                if (!end || end == host + 1)
                         return false;
-        return true;
+                end++;
+        } else {
+                end = host + strcspn(host, ":");
+        }
+        if (end == host)
+                return false;
+        for (const char *p = host; p < end; p++)
+                if ((unsigned char)*p <= ' ' || *p == 0x7f || (*p >= 'A' && *p <= 'Z') ||
+                    strchr("/?#@\"<>\\^|%", *p))
+                        return false;
+        return origin_port_ok(end, https);
 }

@@ -390,7 +390,8 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
                 if (!net_origin_ok(c->cors_origins.items[i]))
                         return cfg_error_at(err, name, buf, len, path,
                                             "'%s': \"%s\" is not an origin: \"*\", or "
-                                            "http(s)://host[:port] with no path",
+                                            "http(s)://host[:port] as a browser sends it (lower "
+                                            "case, no path, no default port)",
                                             path, c->cors_origins.items[i]);
         }
         if (c->listen.n > EDGE_CFG_MAX_LISTEN)

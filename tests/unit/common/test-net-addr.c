@@ -150,6 +150,25 @@ TEST(urls)
         ASSERT_TRUE(!net_origin_ok("https://player.example/app"));
         ASSERT_TRUE(!net_origin_ok("https://user@player.example"));
         ASSERT_TRUE(!net_origin_ok("**"));
+        /* Byte for byte what a browser sends: lower case, no default port, a port as a number
+         * (an entry a browser never sends would match no player). */
+        ASSERT_TRUE(net_origin_ok("https://player.example:8443"));
+        ASSERT_TRUE(net_origin_ok("http://[::1]:8080"));
+        ASSERT_TRUE(net_origin_ok("https://player.example.")); /* a page at an absolute name */
+        ASSERT_TRUE(!net_origin_ok("https://player.example:443"));
+        ASSERT_TRUE(!net_origin_ok("http://player.example:80"));
+        ASSERT_TRUE(net_origin_ok("http://player.example:443"));
+        ASSERT_TRUE(!net_origin_ok("https://Player.Example"));
+        ASSERT_TRUE(!net_origin_ok("HTTPS://player.example"));
+        ASSERT_TRUE(!net_origin_ok("https://player.example:0443"));
+        ASSERT_TRUE(!net_origin_ok("https://player.example:99999"));
+        ASSERT_TRUE(!net_origin_ok("https://player.example:"));
+        ASSERT_TRUE(!net_origin_ok("https://player.example:0"));
+        ASSERT_TRUE(!net_origin_ok("https://player.example:8a"));
+        ASSERT_TRUE(!net_origin_ok("http://[]:8080"));
+        ASSERT_TRUE(!net_origin_ok("http://[::1"));
+        ASSERT_TRUE(!net_origin_ok("https://:8443"));
+        ASSERT_TRUE(!net_origin_ok("https://pl%61yer.example"));
         ASSERT_TRUE(!net_origin_ok(NULL));
         ASSERT_TRUE(!net_url_ok("http://a\\b"));
         ASSERT_TRUE(!net_url_ok("http://a\x7f"));

@@ -249,11 +249,18 @@ TEST(cross_field_rules)
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "cors_origins: [\"*\", example.com]\n",
                           "edge.yaml:4:21: 'cors_origins[1]': \"example.com\" is not an origin: "
-                          "\"*\", or http(s)://host[:port] with no path");
+                          "\"*\", or http(s)://host[:port] as a browser sends it (lower case, "
+                          "no path, no default port)");
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "cors_origins: [\"https://player.example/\"]\n",
                           "edge.yaml:4:16: 'cors_origins[0]': \"https://player.example/\" is not "
-                          "an origin: \"*\", or http(s)://host[:port] with no path");
+                          "an origin: \"*\", or http(s)://host[:port] as a browser sends it "
+                          "(lower case, no path, no default port)");
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
+                          "cors_origins: [\"https://player.example:443\"]\n",
+                          "edge.yaml:4:16: 'cors_origins[0]': \"https://player.example:443\" is "
+                          "not an origin: \"*\", or http(s)://host[:port] as a browser sends it "
+                          "(lower case, no path, no default port)");
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "limits: {header_timeout: 10ms}\n",
                           "edge.yaml:4:26: 'limits.header_timeout' must be between 100ms and 1h, "
