@@ -908,6 +908,7 @@ bool h2_serve_start(struct conn *c, const char *buf, size_t len)
             .max_concurrent_streams = (uint32_t)cfg->max_concurrent_streams,
             .window = (uint32_t)cfg->window,
             .max_header_list = (uint32_t)cfg->max_header_list,
+            .max_fields = c->w->limits.max_headers, /* as HTTP/1.1's parser counts them */
             .max_resets_per_s = (uint32_t)cfg->max_resets_per_s,
             .max_control_per_s = (uint32_t)cfg->max_control_per_s,
         };

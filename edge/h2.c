@@ -44,7 +44,8 @@ struct h2_stream {
         bool fill_wait;   /* deferred until the fill writes more */
         bool gone_pending; /* closed while its frame's tail still waits in h->pend */
         uint64_t close_end; /* closed: h->handed then (on h->closing through next) */
-        bool overflow;   /* its fields passed max_header_list: answered 431, never served */
+        bool overflow;   /* its fields passed max_header_list or max_fields: answered 431, never
+                          * served */
         bool refused;    /* its fields passed the connection's H2_HDR_HELD_MAX: reset with
                           * REFUSED_STREAM, its fields dropped, never dispatched */
         bool peer_reset; /* closed by the client's RST_STREAM */
@@ -63,6 +64,7 @@ struct h2_stream {
          * hcap counts in h->hdr_held. */
         char *hbuf;
         uint32_t hlen, hcap, hcost;
+        uint32_t nfields; /* request fields, pseudo-fields aside (limits.max_headers) */
         const char *method, *path, *authority;
         size_t method_len, path_len, authority_len;
 };
@@ -648,7 +650,10 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
                 return 0;
         /* RFC 9113 §6.5.2's accounting: each field costs its octets plus 32. */
         st->hcost += (uint32_t)(namelen + valuelen + 32);
-        if (st->hcost > h->lim.max_header_list || st->hlen + need > h->lim.max_header_list) {
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && namelen && name[0] != ':')
+                st->nfields++;
+        if (st->hcost > h->lim.max_header_list || st->hlen + need > h->lim.max_header_list ||
+            (h->lim.max_fields && st->nfields > h->lim.max_fields)) {
                 st->overflow = true;
                 h->stats.header_overflow++;
                 if (++h->header_abuse >= H2_MAX_HEADER_ABUSE) {

@@ -82,6 +82,7 @@ struct h2_limits {
         uint32_t max_concurrent_streams;
         uint32_t window;          /* per-stream receive window we advertise */
         uint32_t max_header_list; /* decoded bytes per request (name + value + 32 each) */
+        uint32_t max_fields;      /* request fields per request, pseudo-fields aside; 0: any */
         uint32_t max_resets_per_s;
         uint32_t max_control_per_s;
 };

@@ -121,6 +121,19 @@ def oversize_fields_431_as_http1(e):
     expect(p, ("status", 3, 200), "the next stream on the connection")
 
 
+@test
+def field_count_431_as_http1(e):
+    """limits.max_headers (64 by default) counts a request's fields over HTTP/2 as over
+    HTTP/1.1 (pseudo-fields aside): 70 small fields are 431 on both, 50 are served on both."""
+    for n, want in ((70, 431), (50, 200)):
+        fields = [(f"X-F{i}", "1") for i in range(n)]
+        eq(e.get("/t1/one.bin", fields).status, want, f"HTTP/1.1, {n} fields")
+        args = [a for k, v in fields for a in ("-H", f"{k}: {v}")]
+        line, status, _, _ = curl(e, "/t1/one.bin", *args)
+        check(line.startswith("HTTP/2"), f"not HTTP/2: {line}")
+        eq(status, want, f"h2c, {n} fields")
+
+
 # Request-targets sent over both protocols, and the status each must get from both. The bytes
 # outside RFC 3986 that browsers leave unencoded (WHATWG URL: "|" and "^" in a path, and "`",
 # "{" and "}" in a query too) are taken, and name the same key as their percent-encoded form;
