@@ -57,6 +57,7 @@ struct upstream_fetch {
         const struct upstream_cbs *cbs;
         void *ud;
         struct uring_timer first_byte; /* armed until the response head arrives */
+        uint64_t first_byte_ms;        /* from the request's send (on_prereq) to its head */
         /* The body's pace, from the head on (on_low_speed_tick): below low_speed_bytes a
          * second for low_speed_ms, the fetch fails. curl's own check would count the wait for
          * the head too, and cut a slow-heading origin before first_byte_timeout. */
@@ -306,11 +307,15 @@ static int on_prereq(void *clientp, char *primary_ip, char *local_ip, int primar
         char b;
         ssize_t n;
 
-        if (fd < 0)
+        n = fd < 0 ? -1 : recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (fd < 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
+                /* Connected: first_byte_timeout runs from here, the request's send (it was
+                 * armed for the connect as well until now). */
+                if (uring_timer_arm(f->ctx->loop, &f->first_byte,
+                                    uring_loop_now_ms(f->ctx->loop) + f->first_byte_ms) < 0)
+                        return CURL_PREREQFUNC_ABORT; /* unwatched, it could wait for ever */
                 return CURL_PREREQFUNC_OK;
-        n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-                return CURL_PREREQFUNC_OK;
+        }
         f->unclean = true;
         (void)curl_easy_setopt(f->easy, CURLOPT_FORBID_REUSE, 1L);
         log_warn("upstream %s:%d: a connection held %s before a request went on it (an answer "
@@ -777,6 +782,8 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
                                                          : (long)UPSTREAM_CONNECT_TIMEOUT_MS);
         first_byte = u->first_byte_timeout_ms > 0 ? (long)u->first_byte_timeout_ms
                                                   : (long)UPSTREAM_FIRST_BYTE_TIMEOUT_MS;
+        f->first_byte_ms = (uint64_t)first_byte;
+        /* Until the request goes (on_prereq moves it), the connect's time counts too. */
         first_byte += u->connect_timeout_ms > 0 ? (long)u->connect_timeout_ms
                                                 : (long)UPSTREAM_CONNECT_TIMEOUT_MS;
         if (uring_timer_arm(ctx->loop, &f->first_byte,

@@ -327,6 +327,46 @@ def slow_head_waits_for_first_byte_timeout(ctx):
 
 
 @test
+def first_byte_timeout_runs_from_the_request(ctx):
+    """first_byte_timeout is "request sent -> response head" (docs/edge.md): the connect's
+    time is connect_timeout's, not added to it. An origin that answers 3 s after the request
+    under a 1 s first_byte_timeout fails the fill, however long connect_timeout is (the two
+    were added: a 5 s connect_timeout let it wait 6 s)."""
+    o = Origin()
+    o.head_delay = 3.0
+    key = "/latehead/t/late-head.m4s"
+    o.add(key, RNG.randbytes(1000))
+    e = Edge(ctx.binary, {"workers": 1, "upstreams": [{"url": o.url, "first_byte_timeout": "1s",
+                                                       "connect_timeout": "5s"}]})
+    ctx.others.append(e)
+    e.start()
+    try:
+        r = e.get(key, timeout=15)
+        eq(r.status, 502, "a head 3 s after the request, under a 1 s first_byte_timeout")
+        check(not listed(e, key), "nothing kept")
+    finally:
+        e.stop()
+        ctx.others.remove(e)
+        o.srv.shutdown()
+
+
+@test
+def range_past_the_end_on_a_miss(ctx):
+    """A Range past the end of an object not yet cached: 416 with the length the fill
+    learnt, counted in sluice_edge_range_unsatisfiable_total as on a hit (it was not)."""
+    e, o = ctx.edge, ctx.origin
+    key = "/ok/t/past-end.m4s"
+    data = o.add(key, RNG.randbytes(5000))
+    before = metric(e, "sluice_edge_range_unsatisfiable_total")
+    r = get(e, key, [("Range", "bytes=6000-")])
+    eq(r.status, 416, "a range past the end, on a miss")
+    eq(r.get("Content-Range"), f"bytes */{len(data)}", "its Content-Range")
+    eq(metric(e, "sluice_edge_range_unsatisfiable_total") - before, 1, "the 416 counted")
+    eq(get(e, key, [("Range", "bytes=6000-")]).status, 416, "the same, now a hit")
+    eq(metric(e, "sluice_edge_range_unsatisfiable_total") - before, 2, "both 416s counted")
+
+
+@test
 def range_on_inflight_object_without_sha(ctx):
     """No SHA-256 is known, so nothing is checked: a range is served as the bytes arrive (a
     fill that breaks off later only loses a correct prefix)."""
