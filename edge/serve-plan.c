@@ -251,6 +251,7 @@ static void range_header(struct serve_plan *p, const struct http_range *rg, uint
 static void plan_unsatisfiable(struct serve_plan *p, struct conn *c, const struct http1_req *req,
                                uint64_t size)
 {
+        metrics_add(c->w->srv->m.range_unsatisfiable, 1); /* a hit's and a miss's alike */
         serve_plan_start(p, c, req, 416);
         serve_plan_headerf(p, "Content-Range", "bytes */%llu", (unsigned long long)size);
 }
@@ -422,7 +423,6 @@ static void plan_hit(struct serve_plan *p, struct conn *c, const struct http1_re
         if (range && http_if_range_ok(&ch, &v))
                 rr = http_range_parse(range, range_len, obj->size, &rg);
         if (rr == HTTP_RANGE_UNSATISFIABLE) {
-                metrics_add(m->range_unsatisfiable, 1);
                 plan_unsatisfiable(p, c, req, obj->size);
                 cache_status_hit(p, c, tail, log_word);
                 serve_plan_text(p, NULL);
