@@ -22,6 +22,8 @@
 
 #include "edge-cfg.h"
 
+#define INDEX_MAP_MIN (64 << 10) /* cache.index_map_size, when set */
+
 #define SEC(s)              ((int64_t)(s)*1000) /* duration bounds are in ms */
 #define EDGE_CFG_MAX_LISTEN 64
 
@@ -49,8 +51,9 @@ static const struct cfg_field cache_fields[] = {
         {.key = "negative_ttl", .type = CFG_DURATION,
          .offset = offsetof(struct edge_cfg_cache, negative_ttl_ms), .min = 0, .max = SEC(10),
          .def = "3s"},
-        /* 0: derived from max_size. Set to bound the index's address space (and, tiny, to
-         * test what happens when LMDB reports MDB_MAP_FULL). */
+        /* 0: derived from max_size (else at least INDEX_MAP_MIN, checked below). Set to bound
+         * the index's address space (and, tiny, to test what happens when LMDB reports
+         * MDB_MAP_FULL). */
         {.key = "index_map_size", .type = CFG_SIZE,
          .offset = offsetof(struct edge_cfg_cache, index_map_size), .min = 0,
          .max = 256ll << 30, .def = "0"},
@@ -383,6 +386,13 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
         char path[64];
         int r;
 
+        /* A map under a few pages cannot even hold LMDB's own: the open fails, saying "No
+         * space left on device" of a disk with room. */
+        if (c->cache.index_map_size && c->cache.index_map_size < INDEX_MAP_MIN)
+                return cfg_error_at(err, name, buf, len, "cache.index_map_size",
+                                    "'cache.index_map_size' must be 0 (derived from max_size) "
+                                    "or at least %d bytes, got %lld",
+                                    INDEX_MAP_MIN, (long long)c->cache.index_map_size);
         /* An entry no browser's Origin can ever be ("example.com", "https://a.example/")
          * would leave the player it was meant for without CORS, silently. */
         for (size_t i = 0; i < c->cors_origins.n; i++) {

@@ -256,6 +256,10 @@ TEST(cross_field_rules)
                           "edge.yaml:4:16: 'cors_origins[0]': \"https://player.example/\" is not "
                           "an origin: \"*\", or http(s)://host[:port] as a browser sends it "
                           "(lower case, no path, no default port)");
+        ASSERT_LOAD_FAILS("cache: {dir: /c, index_map_size: 16K}\nadmin: {token_file: /t}\n"
+                          "tokens: {keys_file: /k}\n",
+                          "edge.yaml:1:34: 'cache.index_map_size' must be 0 (derived from "
+                          "max_size) or at least 65536 bytes, got 16384");
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {keys_file: /k}\n"
                           "cors_origins: [\"https://player.example:443\"]\n",
                           "edge.yaml:4:16: 'cors_origins[0]': \"https://player.example:443\" is "
