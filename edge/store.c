@@ -28,6 +28,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -956,6 +957,25 @@ void store_put_free(struct store_put *p, bool unlink_tmp)
         free(p);
 }
 
+/*
+ * Whether size bytes of disk are there for fd's body. KEEP_SIZE: the file's length still says
+ * how much was written. A file system that cannot reserve (fallocate says EOPNOTSUPP: ext2,
+ * NFSv3, some FUSE ones) has its free space read instead: puts that begin together may still
+ * outrun it, but one that cannot fit is refused before its head, not cut short mid-body.
+ */
+static bool room_claimed(int fd, uint64_t size)
+{
+        struct statvfs v;
+
+        if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) == 0)
+                return true;
+        if (errno == ENOSPC || errno == EDQUOT)
+                return false;
+        if (errno != EOPNOTSUPP && errno != ENOSYS)
+                return true; /* the write will say what is wrong */
+        return fstatvfs(fd, &v) < 0 || (uint64_t)v.f_bavail * v.f_frsize >= size;
+}
+
 int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t size,
                     const char *sha256_hex, const char *content_type, struct store_put **ret)
 {
@@ -1041,14 +1061,11 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
                 }
         }
         /* Claim the disk space now, so a full disk refuses the put before a fill announces
-         * the object to its clients, not halfway through the body. KEEP_SIZE: the file's
-         * length still says how much was written. */
-        if (size && fallocate(p->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) < 0 &&
-            (errno == ENOSPC || errno == EDQUOT)) {
+         * the object to its clients, not halfway through the body. */
+        if (size && !room_claimed(p->fd, size)) {
                 /* Evicted files may still be on their way out: once they are, look again. */
                 store_unlinks_settle(s);
-                if (fallocate(p->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) < 0 &&
-                    (errno == ENOSPC || errno == EDQUOT)) {
+                if (!room_claimed(p->fd, size)) {
                         r = -ENOSPC;
                         goto fail;
                 }
