@@ -9,6 +9,7 @@ behaviour: /ok/, /gate/ (a fill held in flight until the test sets the path's ga
 /long/, /nosha/, /crct/, /gzip/, /identity/ and /mute/ (a parent that never answers).
 """
 
+import contextlib
 import hashlib
 import os
 import random
@@ -111,6 +112,20 @@ class Ctx:
                 o.stop()
             finally:
                 o.cleanup()
+
+
+@contextlib.contextmanager
+def own_edge(ctx, o, cfg):
+    """An edge of the test's own (cfg) on its own origin o, both stopped after the block."""
+    e = Edge(ctx.binary, cfg)
+    ctx.others.append(e)
+    e.start()
+    try:
+        yield e
+    finally:
+        e.stop()
+        ctx.others.remove(e)
+        o.srv.shutdown()
 
 
 def get(e, key, headers=(), timeout=10):
@@ -336,18 +351,11 @@ def first_byte_timeout_runs_from_the_request(ctx):
     o.head_delay = 3.0
     key = "/latehead/t/late-head.m4s"
     o.add(key, RNG.randbytes(1000))
-    e = Edge(ctx.binary, {"workers": 1, "upstreams": [{"url": o.url, "first_byte_timeout": "1s",
-                                                       "connect_timeout": "5s"}]})
-    ctx.others.append(e)
-    e.start()
-    try:
+    with own_edge(ctx, o, {"workers": 1, "upstreams": [{"url": o.url, "first_byte_timeout": "1s",
+                                                        "connect_timeout": "5s"}]}) as e:
         r = e.get(key, timeout=15)
         eq(r.status, 502, "a head 3 s after the request, under a 1 s first_byte_timeout")
         check(not listed(e, key), "nothing kept")
-    finally:
-        e.stop()
-        ctx.others.remove(e)
-        o.srv.shutdown()
 
 
 @test
@@ -586,10 +594,7 @@ def reset_before_head_asked_twice_at_most(ctx):
     again once on a new one (libcurl does so itself), and a new connection's reset is the
     upstream's answer (the fill asked a third time, on a new connection again)."""
     o = Origin()
-    e = Edge(ctx.binary, {"workers": 1, "upstreams": [{"url": o.url}]})
-    ctx.others.append(e)
-    e.start()
-    try:
+    with own_edge(ctx, o, {"workers": 1, "upstreams": [{"url": o.url}]}) as e:
         warm = "/ok/reset/warm.m4s"
         o.add(warm, RNG.randbytes(1000))
         expect_body(get(e, warm), o.objects[warm], "a fill that leaves a pooled connection")
@@ -598,10 +603,6 @@ def reset_before_head_asked_twice_at_most(ctx):
         eq(get(e, key).status, 502, "a reset before the head")
         check(1 <= o.count(key) <= 2, f"origin asked {o.count(key)} times")
         check(not listed(e, key), "nothing kept")
-    finally:
-        e.stop()
-        ctx.others.remove(e)
-        o.srv.shutdown()
 
 
 @test
@@ -611,10 +612,7 @@ def answer_past_its_length_never_answers_the_next_fill(ctx):
     reuse it, and they must not be read as that fill's answer (stored under its key and
     served as a hit). The connection is let go and the fill asked on a new one."""
     o = Origin()
-    e = Edge(ctx.binary, {"workers": 1, "upstreams": [{"url": o.url}]})
-    ctx.others.append(e)
-    e.start()
-    try:
+    with own_edge(ctx, o, {"workers": 1, "upstreams": [{"url": o.url}]}) as e:
         for kind in ("overrun", "overrunlate"):
             first = f"/{kind}/t/seg-1.m4s"
             o.add(first, RNG.randbytes(3000))
@@ -631,10 +629,6 @@ def answer_past_its_length_never_answers_the_next_fill(ctx):
         # segment as the body's tail may instead be read by libcurl, which then closes that
         # connection itself.
         check(1 <= said <= 2, f"warnings of a connection out of step: {said}")
-    finally:
-        e.stop()
-        ctx.others.remove(e)
-        o.srv.shutdown()
 
 
 @test
@@ -1204,11 +1198,8 @@ def full_cache_makes_room_for_concurrent_misses(ctx):
     store's (objects another fill just took out are still being deleted, bodies a group
     commit just kept are not noted yet); making room must count both."""
     o = Origin()
-    e = Edge(ctx.binary, {"upstreams": [{"url": o.url}], "cache": {"max_size": "64M"},
-                          "limits": {"send_timeout": "20s"}})
-    ctx.others.append(e)
-    e.start()
-    try:
+    with own_edge(ctx, o, {"upstreams": [{"url": o.url}], "cache": {"max_size": "64M"},
+                           "limits": {"send_timeout": "20s"}}) as e:
         size = 1_000_000
         keys = [o.add(f"/nosha/full/v/seg-{100 + i}.m4s", RNG.randbytes(size)) and
                 f"/nosha/full/v/seg-{100 + i}.m4s" for i in range(300)]
@@ -1232,10 +1223,6 @@ def full_cache_makes_room_for_concurrent_misses(ctx):
         eq(len(results), len(rest), "misses answered")
         eq(len(bad), 0, f"misses not answered whole (one: {next(iter(bad.items()), None)})")
         eq(metric(e, "sluice_edge_fills_total", 'result="store_full"'), 0, "fills refused")
-    finally:
-        e.stop()
-        ctx.others.remove(e)
-        o.srv.shutdown()
 
 
 @test
