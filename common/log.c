@@ -187,3 +187,22 @@ void log_emit(enum log_level level, const char *file, int line, const char *fmt,
         (void)fd_write_all(fd, out, o); /* nowhere left to report a failure */
         errno = saved_errno;
 }
+
+bool log_budget_take(struct log_budget *b, unsigned per_s, const char *what)
+{
+        time_t now = time(NULL);
+
+        if (now != b->window) {
+                if (b->dropped)
+                        log_info("%s: %u more in the last %lld s not logged", what, b->dropped,
+                                 (long long)(now - b->window));
+                b->window = now;
+                b->logged = b->dropped = 0;
+        }
+        if (b->logged >= per_s) {
+                b->dropped++;
+                return false;
+        }
+        b->logged++;
+        return true;
+}

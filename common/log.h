@@ -3,7 +3,9 @@
 
 #include <inttypes.h> /* PRIu64 in log_conn */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -42,3 +44,15 @@ void log_emit(enum log_level level, const char *file, int line, const char *fmt,
 /* Connection-scoped variants: prefix "conn=<id> ". */
 #define log_conn(lvl, id, fmt, ...)                                                                \
         log_at((lvl), "conn=%" PRIu64 " " fmt, (uint64_t)(id), ##__VA_ARGS__)
+
+/*
+ * A budget of lines a second for a message a flood could repeat (a bad URL, a full disk):
+ * one per thread (_Thread_local, zeroed). log_budget_take says whether one more line of it
+ * fits this second's per_s; the first take in a later second first logs, at info, how many
+ * went unlogged before ("<what>: N more in the last S s not logged").
+ */
+struct log_budget {
+        time_t window;
+        unsigned logged, dropped;
+};
+bool log_budget_take(struct log_budget *b, unsigned per_s, const char *what);

@@ -306,6 +306,11 @@ static int put_begin(struct fill *f, struct store *store, uint64_t size, const c
         return r;
 }
 
+/* A full disk refuses every miss: its warnings, per worker, at most this many a second (the
+ * rest are summed up; all are counted as store_full). */
+#define FILL_LOGS_PER_S 10
+static _Thread_local struct log_budget begin_failures;
+
 static int on_head(void *ud, const struct upstream_resp *resp)
 {
         struct fill *f = ud;
@@ -411,8 +416,10 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                 f->put = NULL;
                 f->verdict = r == -ENOSPC ? 503 : 502;
                 f->store_full = r == -ENOSPC;
-                log_warn("fill %.*s: cannot begin a store put: %s", (int)f->key_len, f->key,
-                         strerror(-r));
+                if (log_budget_take(&begin_failures, FILL_LOGS_PER_S, "fills that could not "
+                                                                    "begin a store put"))
+                        log_warn("fill %.*s: cannot begin a store put: %s", (int)f->key_len,
+                                 f->key, strerror(-r));
                 return -1;
         }
         do {

@@ -102,24 +102,12 @@ static bool peer_auth(const struct conn *c, const struct http1_req *req)
  */
 static int token_refused(struct conn *c, const struct path_norm *pn, enum edge_token_refusal why)
 {
-        static _Thread_local time_t window;
-        static _Thread_local unsigned logged, dropped;
-        time_t now = time(NULL);
+        static _Thread_local struct log_budget budget;
         char client[64];
 
         metrics_add(c->w->srv->m.token_refusals[why], 1);
-        if (now != window) {
-                if (dropped)
-                        log_info("token refusals: %u more in the last %lld s not logged", dropped,
-                                 (long long)(now - window));
-                window = now;
-                logged = dropped = 0;
-        }
-        if (logged >= REFUSAL_LOGS_PER_S) {
-                dropped++;
+        if (!log_budget_take(&budget, REFUSAL_LOGS_PER_S, "token refusals"))
                 return 403;
-        }
-        logged++;
         log_conn(LOG_LVL_INFO, c->id, "token refused (%s): %s %.*s",
                  edge_metrics_token_reason(why), conn_peer_str(c, client, sizeof(client)),
                  (int)pn->key_len, pn->key);

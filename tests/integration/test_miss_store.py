@@ -80,7 +80,8 @@ def disk_full(origin, name, env):
         return
     e = None
     try:
-        e = start_edge(sys.argv[1], origin, {"cache": {"dir": mnt, "max_size": "64M"}},
+        e = start_edge(sys.argv[1], origin, {"workers": 1,
+                                             "cache": {"dir": mnt, "max_size": "64M"}},
                        start=False)
         e.start(env=env)
         e.cache_dir = mnt
@@ -109,6 +110,24 @@ def disk_full(origin, name, env):
         r = e.get(f"/ok/{name}/big.m4s", timeout=10)
         eq(r.status, 503, "still no room")
         eq(origin.count(f"/ok/{name}/big.m4s"), 2, "asked again: a 503 of ours is never cached")
+        # A flood of such misses is counted whole and logged 10 a second at most, the rest
+        # summed up once a later second's first line comes.
+        t0 = time.monotonic()
+        for i in range(100):
+            eq(e.get(f"/ok/{name}/big.m4s", timeout=10).status, 503,
+               "a flood of misses the disk cannot take")
+        seconds = time.monotonic() - t0
+        time.sleep(1.1)  # into the next second of the log's budget
+        eq(e.get(f"/ok/{name}/big.m4s", timeout=10).status, 503, "and one more")
+        with open(e.log_path, errors="replace") as f:
+            log = f.read()
+        said = log.count("cannot begin a store put")
+        # The worker's budget: 10 in each second the flood touched (the seconds counted from
+        # the run, which only bounds how many may be said).
+        most = 10 * (int(seconds) + 3)
+        check(said <= min(most, 102), f"{said} warnings for 103 misses in {seconds:.1f} s")
+        check("fills that could not begin a store put: " in log, "the rest not summed up")
+        expect_deltas(before, e, "a flood", store_full=103)
         e.stop()
         check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
     finally:
