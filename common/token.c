@@ -284,7 +284,8 @@ int token_verify(const struct token_keyset *ks, const char *jwt, size_t len, int
         if (!alg || strcmp(alg, "HS256") != 0 || !kid || json_object_get(h, "crit"))
                 goto out;
         const struct token_key *key = keyset_find(ks, kid);
-        if (!key) {
+        /* A key retired (with the clock skew allowed) verifies nothing: as if unknown. */
+        if (!key || (key->retire_at && now > key->retire_at + skew_s)) {
                 r = -ENOKEY;
                 goto out;
         }
@@ -529,14 +530,37 @@ int token_scope_check(const struct token_claims *c, const char *uri, size_t uri_
 struct key_entry {
         char *kid;
         char *secret;
+        int64_t sign_from;
+        char *retire_at;
 };
 
+/* As control's GET /v1/admin/keys answers them, so that answer is a keys file as it is:
+ * sign_from is read and left (edges only verify); retire_at (Unix seconds, or null) ends what
+ * the key verifies. */
 static const struct cfg_field key_fields[] = {
         {.key = "kid", .type = CFG_STRING, .offset = offsetof(struct key_entry, kid), .required = true},
         {.key = "secret", .type = CFG_STRING, .offset = offsetof(struct key_entry, secret),
          .required = true},
+        {.key = "sign_from", .type = CFG_INT, .offset = offsetof(struct key_entry, sign_from),
+         .min = 0, .max = INT64_MAX},
+        {.key = "retire_at", .type = CFG_STRING, .offset = offsetof(struct key_entry, retire_at)},
         {0},
 };
+
+/* retire_at's text: Unix seconds, 1 to 2^40. */
+static int64_t retire_parse(const char *s)
+{
+        int64_t v = 0;
+
+        if (!*s || *s == '0')
+                return -1;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9' || v > (1ll << 40) / 10)
+                        return -1;
+                v = v * 10 + (*s - '0');
+        }
+        return v;
+}
 
 struct keys_file {
         struct cfg_list keys;
@@ -639,6 +663,13 @@ int token_keyset_load(const char *path, size_t min_secret, struct token_keyset *
                 }
                 k->secret_len = (size_t)n;
                 snprintf(k->kid, sizeof(k->kid), "%s", e[i].kid);
+                if (e[i].retire_at && (k->retire_at = retire_parse(e[i].retire_at)) < 0) {
+                        snprintf(node, sizeof(node), "keys[%zu].retire_at", i);
+                        r = key_error(path, node, err, errlen,
+                                      "key %s: retire_at must be Unix seconds (or null)",
+                                      e[i].kid);
+                        goto out;
+                }
                 ks.n++;
         }
         *ret = ks;

@@ -24,6 +24,7 @@ struct token_key {
         char kid[TOKEN_KID_MAX + 1];
         uint8_t secret[TOKEN_SECRET_MAX];
         size_t secret_len;
+        int64_t retire_at; /* Unix seconds after which it verifies nothing; 0: never */
 };
 
 struct token_keyset {

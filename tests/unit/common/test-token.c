@@ -322,4 +322,50 @@ TEST(keyset_file)
         }
 }
 
+/* Control's GET /v1/admin/keys answer, written as it is, is a keys file: sign_from is read
+ * and left, retire_at ends what its key verifies (with the skew allowed). */
+TEST(keyset_file_as_control_lists_it)
+{
+        static const char doc[] =
+            "{\"keys\": [{\"kid\": \"new\", \"secret\": "
+            "\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\", \"sign_from\": "
+            "1700000060, \"retire_at\": null}, {\"kid\": \"old\", \"secret\": "
+            "\"1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100\", \"sign_from\": "
+            "1690000000, \"retire_at\": 1700001000}]}\n";
+        char path[] = "/tmp/sluice-test-keys-XXXXXX", err[512], jwt[TOKEN_MAX];
+        struct token_keyset ks;
+        struct token_claims c;
+        int fd = mkstemp(path), n;
+
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, doc, strlen(doc)), strlen(doc));
+        close(fd);
+        ASSERT_EQ(token_keyset_load(path, TOKEN_SECRET_MIN, &ks, err, sizeof(err)), 0);
+        ASSERT_EQ(ks.n, 2);
+        ASSERT_EQ(ks.keys[0].retire_at, 0);
+        ASSERT_EQ(ks.keys[1].retire_at, 1700001000);
+        n = sign(&ks.keys[1], 1700005000, 0, "regex:.*", jwt);
+        ASSERT_TRUE(n > 0);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 1700001000, 30, &c), 0);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 1700001030, 30, &c), 0);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 1700001031, 30, &c), -ENOKEY);
+        n = sign(&ks.keys[0], 1700005000, 0, "regex:.*", jwt);
+        ASSERT_EQ(token_verify(&ks, jwt, (size_t)n, 1700004000, 30, &c), 0);
+        unlink(path);
+
+        static const char bad[] = "keys:\n  - {kid: a, secret: "
+                                  "000102030405060708090a0b0c0d0e0f1011121314151617, "
+                                  "retire_at: soon}\n";
+        char path2[] = "/tmp/sluice-test-keys-XXXXXX", where[600];
+        fd = mkstemp(path2);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, bad, strlen(bad)), strlen(bad));
+        close(fd);
+        ASSERT_EQ(token_keyset_load(path2, TOKEN_SECRET_MIN, &ks, err, sizeof(err)), -EINVAL);
+        snprintf(where, sizeof(where), "%s:2:", path2);
+        ASSERT_TRUE(strncmp(err, where, strlen(where)) == 0);
+        ASSERT_TRUE(strstr(err, "key a: retire_at must be Unix seconds (or null)") != NULL);
+        unlink(path2);
+}
+
 TEST_MAIN()
