@@ -673,6 +673,13 @@ int main(int argc, char **argv)
                           dir, dir, dir);
                 goto out;
         }
+        if (r == -EBUSY) {
+                log_error("cannot open the store at %s: another process holds its lock (%s/lock): "
+                          "another sluice-edge on the same cache.dir; "
+                          "stop it first, or give this edge a cache.dir of its own",
+                          rt->cfg->cache.dir, rt->cfg->cache.dir);
+                goto out;
+        }
         if (r < 0) {
                 log_error("cannot open the store at %s: %s", rt->cfg->cache.dir, strerror(-r));
                 goto out;

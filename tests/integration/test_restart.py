@@ -93,6 +93,25 @@ def kill9_during_replace_keeps_old(e):
 
 
 @test
+def second_edge_on_one_cache_dir_told(e):
+    """A second edge started on the cache.dir a running one holds: it exits 1 saying another
+    process holds the store's lock and what to do (it said only "Device or resource busy")."""
+    t = Edge(e.binary, {"cache": {"dir": e.cache_dir, "scrub_rate": 0}})
+    try:
+        t.write_config()
+        with open(t.log_path, "ab") as log:
+            t.proc = subprocess.Popen([t.binary, "--config", t.config_path], stdout=log,
+                                      stderr=log, stdin=subprocess.DEVNULL)
+        eq(t.proc.wait(15), 1, "exit status of the second edge")
+        check(f"another process holds its lock ({e.cache_dir}/lock)" in t.log_tail(1)
+              and "give this edge a cache.dir of its own" in t.log_tail(1),
+              "the last log line says who holds the store and what to do\n" + t.log_tail(3))
+        all_served(e, "the first edge, after the second gave up")
+    finally:
+        t.cleanup()
+
+
+@test
 def truncated_index_refused(e):
     """index/data.mdb cut to half its length (a copy or restore that stopped): LMDB faulted on
     the pages past its end and the edge died of SIGBUS at start, saying nothing. It exits 1
