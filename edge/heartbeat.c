@@ -278,8 +278,14 @@ static void beat_under(struct heartbeat *hb, CURL *curl, const struct edge_runti
         else if (!ok && hb->last_ok)
                 log_warn("heartbeat to %s failed: control answered %ld, still serving, retrying",
                          url, status);
-        /* 401: the secret (or this clock) is not what control expects; worth saying once. */
-        if (!ok && status == 401 && hb->last_status != 401)
+        /* 404: control knows no edge of this id; 401: the secret (or this clock) is not what
+         * control expects. Each worth saying once, with what to do. */
+        if (!ok && status == 404 && hb->last_status != 404)
+                log_warn("heartbeat: control knows no edge %s (404): register it (POST "
+                         "/v1/admin/edges, or tools/demo's registration) or fix "
+                         "control.edge_id, retrying",
+                         cfg->control.edge_id);
+        else if (!ok && status == 401 && hb->last_status != 401)
                 log_warn("heartbeat: control refused the signature of %s (401): check "
                          "control.secret_file against the edge's registration and this "
                          "clock, retrying",
@@ -376,8 +382,8 @@ static void refresh_plan(struct heartbeat *hb, CURL *curl)
                 if (n == -EACCES && hb->plan_err != n) {
                         const struct edge_runtime *rt = edge_runtime_get(hb->srv);
                         log_warn("fill plan: control refused the signature of %s (401): check "
-                                 "control.secret_file against the edge's registration and this "
-                                 "clock, keeping the last plan, retrying",
+                                 "that it is registered, control.secret_file against its "
+                                 "registration and this clock, keeping the last plan, retrying",
                                  rt->cfg->control.edge_id);
                         edge_runtime_put(rt);
                 } else if (n != -EACCES && (hb->plan_ok || hb->plan_err != n)) {

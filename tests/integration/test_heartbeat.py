@@ -69,6 +69,19 @@ def main(edge_bin, ctl_bin, tmp):
         check(health(pg) is None, "a heartbeat with the wrong secret was stored")
         wait_for("the edge saying its signature is refused",
                  lambda: "refused the signature" in e.log_tail(200))
+        # An edge control has no registration for: told so, and what to do (it said only
+        # "control answered 404").
+        stray = Edge(edge_bin, {"control": {"url": f"http://127.0.0.1:{ctl.port}",
+                                            "edge_id": "edge-nobody", "region": "eu-west",
+                                            "heartbeat": "500ms", "secret_file": secret_file}})
+        try:
+            stray.start()
+            wait_for("the unregistered edge told so",
+                     lambda: "control knows no edge edge-nobody (404): register it"
+                     in stray.log_tail(200))
+            stray.stop()
+        finally:
+            stray.cleanup()
         # The right secret and a reload: accepted from the next period on.
         with open(secret_file, "w") as f:
             f.write(reg["secret"] + "\n")
