@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@ struct upstream_fetch {
         bool head_seen;
         bool stopped; /* a callback asked to stop */
         bool unclean; /* its connection held bytes before the request went (on_prereq) */
+        bool tls;     /* an https:// upstream */
         /* What was read of the response's head so far. */
         struct upstream_head head;
 };
@@ -297,13 +299,14 @@ static curl_socket_t conn_find(struct upstream_ctx *ctx, const char *local_ip, l
  * (7.88 takes a pooled connection with unread bytes as alive) would read as this request's
  * answer, and the fill would store under this key. Such a connection is closed unused and
  * the fetch said -EPIPE (collect_done): the fill asks again on a new connection. Over TLS
- * only what is still in the socket is seen, not what the TLS library already read.
+ * the socket is not looked at: what waits there may be a session ticket sent after the
+ * handshake, which cannot be told apart from a stray answer's records.
  */
 static int on_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
                      int local_port)
 {
         struct upstream_fetch *f = clientp;
-        curl_socket_t fd = conn_find(f->ctx, local_ip, local_port);
+        curl_socket_t fd = f->tls ? -1 : conn_find(f->ctx, local_ip, local_port);
         char b;
         ssize_t n;
 
@@ -717,6 +720,7 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
         if (!f)
                 return -ENOMEM;
         f->ctx = ctx;
+        f->tls = strncasecmp(u->url, "https:", 6) == 0;
         f->cbs = cbs;
         f->ud = ud;
         uring_timer_init(&f->first_byte, on_first_byte_timeout);
