@@ -68,48 +68,60 @@ static void usage(FILE *f)
 }
 
 /*
- * Read the admin token: the first line, surrounding whitespace trimmed. Returns 0, -errno, or
- * -EOVERFLOW when the line does not fit in cap - 1 bytes (a token cut short would be
- * refused in full and accepted as its prefix).
+ * Read a token or secret file: its first line, surrounding blanks trimmed, into out (cap - 1
+ * bytes at most). Returns 0 (out empty when path is NULL), -EINVAL when the file is read but
+ * holds no usable token: a first line longer than cap - 1 bytes (a token cut short would be
+ * refused in full and accepted as its prefix), an empty one, or a directory; fix the
+ * configuration, exit 2. Other failures to read are -errno (exit 1: the file may be
+ * provisioned a moment later). Either is logged naming key and path.
  */
-static int read_token(const char *path, char *out, size_t cap, size_t *ret_len)
+static int read_token_file(const char *key, const char *path, char *out, size_t cap,
+                           size_t *ret_len)
 {
+        char line[1024];
         FILE *f;
         size_t n, b = 0;
         bool whole;
+        int e = 0;
 
         *ret_len = 0;
         out[0] = '\0';
         if (!path || !*path)
                 return 0;
         f = fopen(path, "re");
-        if (!f)
-                return -errno;
+        if (!f) {
+                e = errno;
+                goto unreadable;
+        }
+        line[0] = '\0';
         errno = 0;
-        if (!fgets(out, (int)cap, f)) {
-                int e = ferror(f) ? (errno ? errno : EIO) : 0; /* a directory: EISDIR */
-
-                out[0] = '\0';
-                if (e) {
-                        (void)fclose(f);
-                        return -e;
-                }
-        }
-        n = strlen(out);
-        whole = (n && out[n - 1] == '\n') || fgetc(f) == EOF;
+        if (!fgets(line, (int)sizeof(line), f) && ferror(f))
+                e = errno ? errno : EIO;
+        n = strlen(line);
+        whole = (n && line[n - 1] == '\n') || fgetc(f) == EOF;
         (void)fclose(f);
-        if (!whole) {
-                out[0] = '\0';
-                return -EOVERFLOW;
-        }
-        while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' ||
-                     out[n - 1] == '\t'))
-                out[--n] = '\0';
-        while (b < n && (out[b] == ' ' || out[b] == '\t'))
+        if (e)
+                goto unreadable;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' ||
+                     line[n - 1] == '\t'))
+                n--;
+        while (b < n && (line[b] == ' ' || line[b] == '\t'))
                 b++;
-        memmove(out, out + b, n - b + 1);
+        if (!whole || n - b > cap - 1) {
+                log_error("%s %s: its first line is longer than %zu bytes", key, path, cap - 1);
+                return -EINVAL;
+        }
+        if (n == b) {
+                log_error("%s %s holds no token (its first line is empty)", key, path);
+                return -EINVAL;
+        }
+        memcpy(out, line + b, n - b);
+        out[n - b] = '\0';
         *ret_len = n - b;
         return 0;
+unreadable:
+        log_error("cannot read %s %s: %s", key, path, strerror(e));
+        return e == EISDIR ? -EINVAL : -e; /* a directory is the configuration's mistake */
 }
 
 /* Build a runtime snapshot from cfg (taking ownership of cfg). Returns 0 or -errno. */
@@ -124,53 +136,34 @@ static int runtime_new(struct edge_cfg *cfg, struct edge_runtime **ret)
         }
         atomic_init(&rt->refs, 1);
         rt->cfg = cfg;
-        r = read_token(cfg->admin.token_file, rt->admin_token, sizeof(rt->admin_token),
-                       &rt->admin_token_len);
-        if (r == -EOVERFLOW) {
-                log_error("admin token file %s: its first line is longer than %zu bytes",
-                          cfg->admin.token_file, sizeof(rt->admin_token) - 2);
-                r = -EINVAL; /* the file's contents: fix the configuration */
+        /* admin.token_file is required with admin.listen (edge-cfg.c), and a file naming no
+         * token is refused: the admin API would answer 401 to everyone, sluice-fill included.
+         * An empty peer token would switch the peer check off, every child's fill a 403. */
+        r = read_token_file("admin.token_file", cfg->admin.token_file, rt->admin_token,
+                            sizeof(rt->admin_token), &rt->admin_token_len);
+        if (r < 0)
                 goto fail;
-        }
-        if (r < 0) {
-                log_error("cannot read admin token file %s: %s", cfg->admin.token_file,
-                          strerror(-r));
+        r = read_token_file("tokens.peer_token_file", cfg->tokens.peer_token_file,
+                            rt->peer_token, sizeof(rt->peer_token), &rt->peer_token_len);
+        if (r < 0)
                 goto fail;
-        }
-        /* admin.token_file is required with admin.listen (edge-cfg.c): one that names no
-         * token would leave the admin API answering 401 to everyone, sluice-fill included. */
-        if (cfg->admin.listen && rt->admin_token_len == 0) {
-                log_error("admin token file %s holds no token (its first line is empty)",
-                          cfg->admin.token_file);
-                r = -EINVAL;
-                goto fail;
-        }
-        r = read_token(cfg->tokens.peer_token_file, rt->peer_token, sizeof(rt->peer_token),
-                       &rt->peer_token_len);
-        if (r < 0) {
-                log_error("cannot read peer token file %s: %s", cfg->tokens.peer_token_file,
-                          strerror(-r));
-                goto fail;
-        }
         for (size_t i = 0; i < cfg->upstreams.n && i < 16; i++) {
                 const struct edge_cfg_upstream *u =
                     (const struct edge_cfg_upstream *)cfg->upstreams.items + i;
+                char key[48];
                 size_t len;
-                r = read_token(u->token_file, rt->upstream_bearer[i],
-                               sizeof(rt->upstream_bearer[i]), &len);
-                if (r < 0) {
-                        log_error("cannot read upstream token file %s: %s", u->token_file,
-                                  strerror(-r));
+
+                (void)snprintf(key, sizeof(key), "upstreams[%zu].token_file", i);
+                r = read_token_file(key, u->token_file, rt->upstream_bearer[i],
+                                    sizeof(rt->upstream_bearer[i]), &len);
+                if (r < 0)
                         goto fail;
-                }
         }
-        r = read_token(cfg->control.secret_file, rt->heartbeat_secret, sizeof(rt->heartbeat_secret),
-                       &rt->heartbeat_secret_len);
-        if (r < 0) {
-                log_error("cannot read control.secret_file %s: %s", cfg->control.secret_file,
-                          strerror(-r));
+        r = read_token_file("control.secret_file", cfg->control.secret_file,
+                            rt->heartbeat_secret, sizeof(rt->heartbeat_secret),
+                            &rt->heartbeat_secret_len);
+        if (r < 0)
                 goto fail;
-        }
         /* Without a secret the edge still serves (the design's minimal config has none);
          * control refuses unsigned heartbeats and plan requests, so none are sent. */
         if (cfg->control.url && !cfg->control.secret_file)

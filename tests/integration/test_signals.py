@@ -507,25 +507,70 @@ def admin_status(e, token):
 
 @test
 def token_file_trimmed_and_bounded(e):
-    """The admin token file's first line, spaces around it trimmed (leading ones too); one
-    longer than 255 bytes is refused at start, not cut to a prefix that would then pass."""
+    """The admin token file's first line, spaces around it trimmed (leading ones too), up to
+    255 bytes (254 were the most taken); one longer is refused at start, exit 2, not cut to a
+    prefix that would then pass."""
     t = Edge(e.binary)
     try:
+        t.token = "k" * 255
         with open(t.token_file, "w") as f:
-            f.write("  \t" + t.token + " \n")
+            f.write("  \t" + t.token + " \r\n")
         t.start()
-        eq(admin_status(t, t.token), 200, "the token, its leading blanks trimmed")
+        eq(admin_status(t, t.token), 200, "a 255-byte token, the blanks around it trimmed")
         t.stop()
         with open(t.token_file, "w") as f:
-            f.write("k" * 300 + "\n")
+            f.write("k" * 256 + "\n")
         p = subprocess.run([t.binary, "--config", t.config_path], capture_output=True,
                            text=True, timeout=20)
         eq(p.returncode, 2, "an over-long token is refused at start as a configuration error")
-        check("admin token" in p.stderr, f"says which file: {p.stderr[-500:]!r}")
+        check(f"admin.token_file {t.token_file}: its first line is longer than 255 bytes"
+              in p.stderr, f"says which file and why: {p.stderr[-500:]!r}")
     finally:
         if t.running():
             t.stop()
         t.cleanup()
+
+
+@test
+def every_token_file_refused_alike(e):
+    """What the admin token file is refused for (a directory, an empty first line, one over
+    255 bytes) is refused in the peer and upstream token files and the control secret too,
+    with exit 2 at start as --check-config says. The peer and upstream ones took an empty
+    line (an empty peer token turned the peer check off: every child fill 403) and exited 1
+    for the rest."""
+    empty = os.path.join(e.dir, "empty.token")
+    with open(empty, "w") as f:
+        f.write("\n" + "k" * 32 + "\n")
+    long = os.path.join(e.dir, "long.token")
+    with open(long, "w") as f:
+        f.write("k" * 256 + "\n")
+    files = ((e.dir, "a directory"), (empty, "an empty first line"), (long, "256 bytes"))
+    keys = (("tokens.peer_token_file",
+             lambda c, p: c.setdefault("tokens", {}).update(peer_token_file=p)),
+            ("upstreams[0].token_file",
+             lambda c, p: c.update(upstreams=[{"url": "http://127.0.0.1:9", "token_file": p}])),
+            ("control.secret_file",
+             lambda c, p: c.update(control={"url": "http://127.0.0.1:9", "edge_id": "e1",
+                                            "secret_file": p})))
+    for key, put in keys:
+        for path, what in files:
+            cfg = copy.deepcopy(e.cfg)
+            put(cfg, path)
+            rc, out = start_with(e, cfg, "unusable-token.yaml")
+            eq(rc, 2, f"start with {what} as {key} (output {out[-400:]!r})")
+            check(f"{key} {path}" in out, f"the start names {key} and the file: {out[-400:]!r}")
+            p = run_bin(e, "--check-config", "--config", os.path.join(e.dir, "unusable-token.yaml"))
+            eq(p.returncode, 2, f"--check-config with {what} as {key}")
+    fine = os.path.join(e.dir, "fine.token")
+    with open(fine, "w") as f:
+        f.write("p" * 255 + "\n")
+    cfg = copy.deepcopy(e.cfg)
+    cfg.setdefault("tokens", {})["peer_token_file"] = fine
+    path = os.path.join(e.dir, "fine-token.yaml")
+    with open(path, "w") as f:
+        f.write(yaml_dump(cfg) + "\n")
+    p = run_bin(e, "--check-config", "--config", path)
+    eq(p.returncode, 0, f"a 255-byte peer token: {p.stderr[-300:]!r}")
 
 
 @test
