@@ -33,6 +33,7 @@
 #include "runtime.h"
 #include "sandbox.h"
 #include "scrub.h"
+#include "start-check.h"
 #include "store.h"
 #include "tls.h"
 #include "worker.h"
@@ -237,15 +238,28 @@ static void reopen_logs(struct edge_server *srv, const struct edge_cfg *cfg,
                                  "open",
                                  cfg->log.target, strerror(-r));
         }
-        /* Onto the same descriptor number, which the workers write to. */
+        /* Onto the same descriptor number, which the workers write to: the file at cfg's
+         * path, or the one in use when cfg turns the log off (that needs a restart). */
         if (srv->access_fd >= 0) {
-                int fd = open_access_log(cfg->log.access_log);
+                const char *path = cfg->log.access_log && cfg->log.access_log[0]
+                                       ? cfg->log.access_log
+                                       : srv->access_path;
+                int fd = open_access_log(path);
+
                 if (fd >= 0) {
                         (void)dup3(fd, srv->access_fd, O_CLOEXEC);
                         (void)close(fd);
+                        if (!cfg_str_eq(path, srv->access_path)) {
+                                char *copy = strdup(path);
+                                if (copy) {
+                                        free(srv->access_path);
+                                        srv->access_path = copy;
+                                }
+                        }
                 } else {
-                        log_warn("reload: access log off or not reopenable; it needs a restart "
-                                 "to change, ignoring");
+                        log_warn("reload: cannot reopen the access log %s: %s; writing on to "
+                                 "the one open",
+                                 path, strerror(errno));
                 }
         }
 }
@@ -288,7 +302,7 @@ static void restart_only_changes(const struct edge_cfg *cur, const struct edge_c
                 cfg_names_add(keys, sizeof(keys), "sandbox.seccomp");
         if (!cfg_str_eq(next->log.target, cur->log.target))
                 cfg_names_add(keys, sizeof(keys), "log.target");
-        if (!access_open && next->log.access_log && next->log.access_log[0])
+        if (access_open != (next->log.access_log && next->log.access_log[0]))
                 cfg_names_add(keys, sizeof(keys), "log.access_log");
         /* The heartbeat and fill plan threads are started only when the start's configuration
          * has a control.url (heartbeat_start); once they run they read the url, edge_id,
@@ -382,6 +396,23 @@ static bool reload_apply(struct edge_server *srv, const char *path)
                 reopen_logs(srv, old->cfg, old->cfg);
                 log_error("reload failed; keeping the running configuration");
                 return false;
+        }
+        /* An access log moved where it cannot be written refuses the reload, as it stops a
+         * start: kept, the gauge would say the file's configuration runs. */
+        if (srv->access_fd >= 0 && cfg->log.access_log && cfg->log.access_log[0] &&
+            !cfg_str_eq(cfg->log.access_log, srv->access_path)) {
+                int fd = open_access_log(cfg->log.access_log);
+
+                if (fd < 0) {
+                        int e = errno;
+                        reopen_logs(srv, old->cfg, old->cfg);
+                        log_error("reload: cannot open the access log %s: %s; keeping the "
+                                  "running configuration",
+                                  cfg->log.access_log, strerror(e));
+                        edge_runtime_put(rt);
+                        return false;
+                }
+                (void)close(fd);
         }
         /* Said only of a reload that applies: a refused one keeps every key as it runs. The
          * running values of the keys read at start only are the start's, whatever reloads
@@ -586,16 +617,20 @@ int main(int argc, char **argv)
         }
         if (check_only) {
                 /* Build what a start or a reload builds from the files the configuration
-                 * names (tokens, keys, certificates): a file that would make the start exit
-                 * or the reload keep the old configuration fails the check too. The reason
-                 * went to stderr through the log. */
+                 * names (tokens, keys, certificates), and look at the paths a start opens
+                 * (logs, cache directory) and its user: a file that would make the start
+                 * exit or the reload keep the old configuration fails the check too. The
+                 * reasons went to stderr through the log. */
+                int paths = start_check(cfg);
+
                 r = runtime_new(cfg, &rt); /* takes cfg */
                 cfg = NULL;
-                if (r < 0) {
+                if (r == 0)
+                        edge_runtime_put(rt);
+                if (r < 0 || paths < 0) {
                         fprintf(stderr, "%s: a file it names cannot be used (above)\n", config);
                         return 2;
                 }
-                edge_runtime_put(rt);
                 printf("%s: ok\n", config);
                 return 0;
         }
@@ -691,6 +726,10 @@ int main(int argc, char **argv)
         if (rt->cfg->log.access_log && *rt->cfg->log.access_log && srv.access_fd < 0) {
                 log_error("cannot open access log %s: %s", rt->cfg->log.access_log,
                           strerror(errno));
+                goto out;
+        }
+        if (srv.access_fd >= 0 && !(srv.access_path = strdup(rt->cfg->log.access_log))) {
+                log_error("cannot start: out of memory");
                 goto out;
         }
 
@@ -805,6 +844,7 @@ out:
         free(admin_fds);
         if (srv.access_fd >= 0)
                 (void)close(srv.access_fd);
+        free(srv.access_path);
         evict_close(&srv);
         plan_sums_install(&srv, NULL);
         pthread_mutex_destroy(&srv.sums_lock);

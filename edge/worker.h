@@ -161,6 +161,7 @@ struct edge_server {
         struct metrics_reg *reg;
         struct edge_metrics m;
         int access_fd; /* -1: off; dup2()'d over on reopen so workers keep the number */
+        char *access_path; /* the file access_fd writes to, reopened by each SIGHUP */
 
         struct edge_worker *workers; /* n_workers client workers, then the admin worker */
         unsigned n_workers;

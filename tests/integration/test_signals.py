@@ -466,6 +466,75 @@ def sighup_names_keys_that_need_a_restart(e):
 
 
 @test
+def sighup_access_log_off_or_unopenable(e):
+    """Turning the access log off takes a restart, and a reload says so naming
+    log.access_log while the lines go on into the open file (it was taken, the gauge 1, with a
+    warning that named no key); an access log moved where it cannot be opened refuses the
+    reload, gauge 0, as it stops a start (it was counted applied)."""
+    t = Edge(e.binary)
+    try:
+        t.start()
+        first = copy.deepcopy(t.cfg)
+        del t.cfg["log"]["access_log"]  # the default: off
+        t.write_config()
+        start = os.path.getsize(t.log_path)
+        t.reload()
+        said = "\n".join(ln for ln in edge_log_since(t, start).splitlines() if "restart" in ln)
+        check(re.search(r"(^|[ ,'])log\.access_log([ ,']|$)", said) is not None,
+              f"a reload turning the access log off names log.access_log: {said!r}")
+        eq(metric(t, "sluice_edge_config_last_reload_successful"), 1.0, "the rest applied")
+        t.get("/t1/one.bin?probe=off-by-reload")
+        wait_for(lambda: b"probe=off-by-reload" in open(t.access_log, "rb").read(),
+                 "the line in the access log still open")
+        # Back on, then moved to a directory that is not there.
+        t.cfg = copy.deepcopy(first)
+        t.cfg["log"]["access_log"] = os.path.join(t.dir, "absent-dir", "access.log")
+        t.write_config()
+        start = os.path.getsize(t.log_path)
+        t.reload(done="keeping the running configuration")
+        said = edge_log_since(t, start)
+        check(f"cannot open the access log {t.cfg['log']['access_log']}" in said,
+              f"the refusal says which file: {said[-500:]!r}")
+        eq(metric(t, "sluice_edge_config_last_reload_successful"), 0.0, "the reload refused")
+        t.get("/t1/one.bin?probe=after-refusal")
+        wait_for(lambda: b"probe=after-refusal" in open(t.access_log, "rb").read(),
+                 "the line in the access log in force")
+    finally:
+        if t.running():
+            t.stop()
+        t.cleanup()
+
+
+@test
+def check_config_looks_at_what_a_start_opens(e):
+    """--check-config refuses, naming the key, what a start stops on before it serves: a log
+    or access log in a directory that is not there, an unknown user, a cache.dir that is a
+    file or whose parent is missing. They passed the check (the unit's pre-check before a
+    start and a reload) and the start then exited 1."""
+    plain = os.path.join(e.dir, "plain-file")
+    with open(plain, "w") as f:
+        f.write("x")
+    absent = os.path.join(e.dir, "absent-dir")
+    cases = (("log.target", {"log": {"target": os.path.join(absent, "edge.log")}}),
+             ("log.access_log", {"log": {"access_log": os.path.join(absent, "access.log")}}),
+             ("user", {"user": "no-such-user-sluice"}),
+             ("cache.dir", {"cache": {"dir": plain}}),
+             ("cache.dir", {"cache": {"dir": os.path.join(absent, "cache")}}))
+    for key, over in cases:
+        cfg = deep_merge(copy.deepcopy(e.cfg), copy.deepcopy(over))
+        path = os.path.join(e.dir, "start-check.yaml")
+        with open(path, "w") as f:
+            f.write(yaml_dump(cfg) + "\n")
+        p = run_bin(e, "--check-config", "--config", path)
+        out = (p.stderr + p.stdout).decode("utf-8", "replace")
+        eq(p.returncode, 2, f"--check-config with {over} (output {out[-400:]!r})")
+        check(key in out, f"the check names {key}: {out[-400:]!r}")
+        rc, out = start_with(e, cfg, "start-check.yaml")
+        check(rc != 0, f"a start with {over} exits non-zero (output {out[-300:]!r})")
+    check(not os.path.exists(absent), "the check created nothing")
+
+
+@test
 def sighup_names_control_url_added(e):
     """The heartbeat and fill plan threads start only when the start's configuration has a
     control.url: a reload that adds one sends nothing, and names control.url as needing a
