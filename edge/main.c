@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -472,6 +473,30 @@ static bool loops_alive(void *arg)
         return stuck == UINT_MAX;
 }
 
+/*
+ * Once capabilities are dropped (CAP_IPC_LOCK with them), each loop's io_uring rings count
+ * against the locked-memory limit: about 150 KiB a worker, so a hand-run edge under a
+ * shell's 8 MiB stops near 50 workers with only "Cannot allocate memory" to go on.
+ */
+static void worker_start_failed(unsigned i, bool admin, int r)
+{
+        char what[32];
+        struct rlimit rl;
+
+        if (admin)
+                (void)snprintf(what, sizeof(what), "the admin worker");
+        else
+                (void)snprintf(what, sizeof(what), "worker %u", i);
+
+        if (r == -ENOMEM && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+                log_error("cannot start %s: %s: each loop's io_uring rings count against the "
+                          "locked-memory limit, %llu KiB here; raise it (ulimit -l, or "
+                          "LimitMEMLOCK= as the unit's 64M) or lower workers",
+                          what, strerror(-r), (unsigned long long)rl.rlim_cur / 1024);
+        else
+                log_error("cannot start %s: %s", what, strerror(-r));
+}
+
 /* CPUs this process may run on (taskset, systemd's CPUAffinity=, a container's cpuset):
  * more workers than that would only take turns on them. */
 static unsigned usable_cpus(void)
@@ -773,14 +798,14 @@ int main(int argc, char **argv)
                 r = worker_start(&srv, &srv.workers[i], i, false, client_fds + i * n_addrs,
                                  n_addrs);
                 if (r < 0) {
-                        log_error("cannot start worker %u: %s", i, strerror(-r));
+                        worker_start_failed(i, false, r);
                         goto stop;
                 }
         }
         r = worker_start(&srv, &srv.workers[n_workers], n_workers, true, admin_fds,
                          admin_fds ? 1 : 0);
         if (r < 0) {
-                log_error("cannot start the admin worker: %s", strerror(-r));
+                worker_start_failed(n_workers, true, r);
                 goto stop;
         }
         r = heartbeat_start(&srv, &heartbeat);
