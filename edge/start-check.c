@@ -28,6 +28,13 @@ static bool parent_takes(const char *key, const char *path)
                 log_error("%s %s: the path is too long", key, path);
                 return false;
         }
+        if (stat(dir, &st) < 0 && errno == ENOENT) {
+                /* The unit's LogsDirectory= and CacheDirectory= make theirs at start. */
+                log_warn("%s %s: %s does not exist (yet): a start fails unless it is made "
+                         "first, as systemd's LogsDirectory= and CacheDirectory= do",
+                         key, path, dir);
+                return true;
+        }
         if (stat(dir, &st) < 0) {
                 log_error("%s %s cannot be created: %s: %s", key, path, dir, strerror(errno));
                 return false;
