@@ -703,7 +703,8 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
                 if (r == -ENOSPC && larger_than_budget(c, (uint64_t)req->content_length))
                         r = -EFBIG;
                 else if (r == -ENOSPC && evict_make_room(c->w->srv,
-                                                         (uint64_t)req->content_length) == 0)
+                                                         (uint64_t)req->content_length,
+                                                         c->w) == 0)
                         r = store_put_begin(c->w->srv->store, pn.key, pn.key_len,
                                             (uint64_t)req->content_length, v ? sha : NULL,
                                             ct, &ps->put);

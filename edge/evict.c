@@ -12,6 +12,7 @@
 #include <lmdb.h>
 
 #include "log.h"
+#include "mono-time.h"
 #include "metrics.h"
 
 #include "evict-key.h"
@@ -37,6 +38,10 @@
  * which is what its records mean.
  */
 static const char meta_key[] = "clock";
+/* A disk fuller than the budget (evict_make_room): what a put needs beyond its size (its last
+ * block, the index's growth), and how long it waits for the space evicted for it. */
+#define DISK_SLACK   (1ull << 20)
+#define DISK_WAIT_MS 500
 #define META_VERSION 1
 #define META_SIZE    16
 
@@ -735,12 +740,51 @@ void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint
         pthread_mutex_unlock(&e->lock);
 }
 
-int evict_make_room(struct edge_server *srv, uint64_t size)
+/*
+ * How far under the budget the disk holds the cache: the policy's bytes minus what a put of
+ * size lacks on the file system (a disk shared with other files, or one smaller than
+ * cache.max_size), with slack for the files' last blocks and the index's growth. UINT64_MAX
+ * when the disk has room, 0 when evicting everything would not make it; called with e->lock
+ * held.
+ */
+static uint64_t disk_allows(struct evict *e, uint64_t size, uint64_t used)
+{
+        uint64_t free_b = store_disk_free(e->store), need = size + size / 64 + DISK_SLACK;
+
+        if (free_b == UINT64_MAX || free_b >= need)
+                return UINT64_MAX;
+        return used > need - free_b ? used - (need - free_b) : 0;
+}
+
+/*
+ * Space evicted for the disk comes back once its files are unlinked and no worker holds them
+ * open: close this worker's, wake the others to close theirs, and look at the disk until the
+ * put fits, for DISK_WAIT_MS at most (space held elsewhere, say a send still going, is not
+ * waited for longer: the put is refused).
+ */
+static void disk_wait(struct edge_server *srv, uint64_t size, struct edge_worker *self)
+{
+        uint64_t need = size + size / 64 + DISK_SLACK;
+        int64_t until = mono_ms() + DISK_WAIT_MS;
+
+        store_unlinks_settle(srv->store);
+        if (self && self->reader)
+                store_reader_sync(self->reader);
+        for (unsigned i = 0; srv->workers && i <= srv->n_workers; i++)
+                if (&srv->workers[i] != self)
+                        worker_notify(&srv->workers[i]);
+        while (store_disk_free(srv->store) < need && mono_ms() < until) {
+                struct timespec ts = {.tv_nsec = 5 * 1000 * 1000};
+                (void)nanosleep(&ts, NULL);
+        }
+}
+
+int evict_make_room(struct edge_server *srv, uint64_t size, struct edge_worker *self)
 {
         struct evict *e = srv->evict;
         struct store_stats st;
         struct timespec until;
-        uint64_t want, used;
+        uint64_t want, used, target, disk, before;
 
         if (!e)
                 return 0;
@@ -754,9 +798,20 @@ int evict_make_room(struct edge_server *srv, uint64_t size)
          * for twice: they are waited for below. */
         store_get_stats(e->store, &st);
         pthread_mutex_lock(&e->lock);
-        used = policy_stats_get(e->p).used + e->deleting;
+        before = policy_stats_get(e->p).used;
+        used = before + e->deleting;
         want = size + st.reserved + (st.bytes > used ? st.bytes - used : 0);
-        policy_evict_until(e->p, want < e->budget ? e->budget - want : 0);
+        target = want < e->budget ? e->budget - want : 0;
+        /* A disk fuller than the budget says: evict for it too, unless evicting everything
+         * would still leave it short (that object is refused, the cache kept). */
+        disk = disk_allows(e, size, before);
+        if (disk == 0) {
+                pthread_mutex_unlock(&e->lock);
+                return -ENOSPC;
+        }
+        if (disk < target)
+                target = disk;
+        policy_evict_until(e->p, target);
         unlock_and_delete(e);
         /* The store's check reads its own totals: until those deletes land it still counts
          * them. Each batch is one index commit; a stuck disk is not waited on for long. */
@@ -766,6 +821,8 @@ int evict_make_room(struct edge_server *srv, uint64_t size)
         while (e->deleting && pthread_cond_timedwait(&e->deleted, &e->lock, &until) == 0)
                 ;
         pthread_mutex_unlock(&e->lock);
+        if (disk != UINT64_MAX)
+                disk_wait(srv, size, self);
         return 0;
 }
 

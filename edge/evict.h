@@ -34,6 +34,7 @@
  */
 
 struct edge_server;
+struct edge_worker;
 
 /*
  * Build the policy for srv's store (budget = cache.max_size) and restore its state. Start-up
@@ -46,10 +47,15 @@ void evict_close(struct edge_server *srv);
 /* A client request for key (resident or not). */
 void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint64_t size);
 /*
- * A fill needs size bytes the budget does not have: evict down to make room. Returns 0, or
- * -EFBIG when size is over the whole budget (nothing is evicted: no room could ever hold it).
+ * A fill needs size bytes the budget, or the disk, does not have: evict down to make room.
+ * The disk counts when it is fuller than the budget says (shared with other files, or smaller
+ * than cache.max_size): then what is evicted for it is waited for (at most 500 ms) until the
+ * file system has it back, self's (the calling worker's, or NULL) and the other workers' open
+ * files of it closed. Returns 0, -EFBIG when size is over the whole budget, or -ENOSPC when
+ * evicting everything would not make room on the disk (nothing is evicted either way: no
+ * room could ever hold it).
  */
-int evict_make_room(struct edge_server *srv, uint64_t size);
+int evict_make_room(struct edge_server *srv, uint64_t size, struct edge_worker *self);
 /*
  * key (size bytes, the store's file file_id) was committed: offer it to the policy (plan:
  * pushed by the fill plan). Returns false when it is not kept: admission declined it, or the

@@ -398,7 +398,8 @@ static int on_head(void *ud, const struct upstream_resp *resp)
          * tries); an object over the whole budget is refused without touching what the cache
          * holds. */
         for (int tries = 0; r == -ENOSPC && tries < 3; tries++) {
-                r = evict_make_room(f->owner->srv, (uint64_t)resp->content_length);
+                r = evict_make_room(f->owner->srv, (uint64_t)resp->content_length,
+                                    f->owner);
                 if (r == 0)
                         r = put_begin(f, store, (uint64_t)resp->content_length, ctype);
         }

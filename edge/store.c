@@ -976,6 +976,15 @@ static bool room_claimed(int fd, uint64_t size)
         return fstatvfs(fd, &v) < 0 || (uint64_t)v.f_bavail * v.f_frsize >= size;
 }
 
+uint64_t store_disk_free(struct store *s)
+{
+        struct statvfs v;
+
+        if (fstatvfs(s->objfd, &v) < 0)
+                return UINT64_MAX;
+        return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
 int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t size,
                     const char *sha256_hex, const char *content_type, struct store_put **ret)
 {

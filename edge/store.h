@@ -260,6 +260,10 @@ int store_list_after(struct store *s, const char *prefix, size_t prefix_len, con
 
 void store_get_stats(struct store *s, struct store_stats *ret);
 
+/* Bytes an unprivileged writer may still take on the file system of the cache directory;
+ * UINT64_MAX when it cannot be read. */
+uint64_t store_disk_free(struct store *s);
+
 /*
  * One entry's summary without opening its file or counting a hit (admin: does it exist, what
  * is its hash). ret->key points at the caller's key. Not for the data path: it shares one

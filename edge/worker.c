@@ -184,6 +184,9 @@ static void on_wake(struct uring_loop *loop, void *userdata)
         atomic_store(&w->probe_seen, atomic_load(&w->srv->probe));
         if (atomic_load_explicit(&w->fds_wanted, memory_order_relaxed) && w->reader)
                 (void)store_reader_shed(w->reader, atomic_exchange(&w->fds_wanted, 0));
+        /* A disk short of room waits for evicted files to be closed (evict_make_room). */
+        if (w->reader)
+                store_reader_sync(w->reader);
         /* Not only on_reap's work: on a ring without DEFER_TASKRUN a completion can be
          * posted while a batch is dispatched, so a wake for a runtime published after that
          * batch's reap hook can still be handled in it. */

@@ -7,6 +7,9 @@
                      indexed or left in tmp/, hits and fills that fit go on.
   disk_full_without_fallocate: the same where fallocate(2) says EOPNOTSUPP (a preload shim:
                      ext2, NFSv3): the free space is read instead, and the answers are the same.
+  disk_fuller_than_budget: the same 12 MiB tmpfs under a 64 MiB budget: misses evict to make
+                     room on the disk, every one 200 and kept; one larger than the disk evicts
+                     nothing.
   index_map_full:    cache.index_map_size makes the LMDB map tiny; objects are pushed until the
                      index refuses new entries (507: it keeps the last 10 % of the map for
                      deletes, LMDB copying pages on every write). A fill then arrives whole and
@@ -27,6 +30,7 @@
 Each asserts the client's answer, the store's state and the metrics.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -65,11 +69,14 @@ def disk_full_without_fallocate(origin):
     disk_full(origin, "disk_full_without_fallocate", edgeharness.preload_env(shim))
 
 
-def disk_full(origin, name, env):
+@contextlib.contextmanager
+def small_disk(name, size="12m"):
+    """A tmpfs of size mounted for the cache directory: its path, or None when it cannot be
+    mounted (then the case is noted as skipped, which only a non-root run may do)."""
     base = tempfile.mkdtemp(prefix="sluice-enospc-")
     mnt = os.path.join(base, "cache")
     os.makedirs(mnt)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m,mode=0755", "tmpfs", mnt],
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", mnt],
                        capture_output=True, text=True)
     if r.returncode != 0:
         os.rmdir(mnt)
@@ -77,7 +84,30 @@ def disk_full(origin, name, env):
         # Root can always mount a tmpfs (tools/check runs as root): there it is a failure.
         check(os.geteuid() != 0, f"root cannot mount a tmpfs: {r.stderr.strip()}")
         SKIPPED.append(f"{name}: not root, cannot mount a tmpfs: {r.stderr.strip()}")
+        yield None
         return
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", mnt], check=False)
+        os.rmdir(mnt)
+        os.rmdir(base)
+
+
+def stop_edge(e):
+    if e.running():
+        e.proc.kill()
+        e.proc.wait()
+    e.cleanup()
+
+
+def disk_full(origin, name, env):
+    with small_disk(name) as mnt:
+        if mnt:
+            disk_full_on(origin, name, env, mnt)
+
+
+def disk_full_on(origin, name, env, mnt):
     e = None
     try:
         e = start_edge(sys.argv[1], origin, {"workers": 1,
@@ -132,13 +162,48 @@ def disk_full(origin, name, env):
         check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
     finally:
         if e:
-            if e.running():
-                e.proc.kill()
-                e.proc.wait()
-            e.cleanup()
-        subprocess.run(["umount", mnt], check=False)
-        os.rmdir(mnt)
-        os.rmdir(base)
+            stop_edge(e)
+
+
+@test
+def disk_fuller_than_budget(origin):
+    """A disk that fills before cache.max_size (one smaller than the budget, or shared with
+    other files): misses go on evicting what the policy values least to make room on the
+    disk, as they do under the budget. They were 503 store-full from the moment the disk was
+    full, for ever, with 52 MiB of budget left and every byte evictable."""
+    with small_disk("disk_fuller_than_budget") as mnt:
+        if not mnt:
+            return
+        e = start_edge(sys.argv[1], origin, {"workers": 2,
+                                             "cache": {"dir": mnt, "max_size": "64M"}})
+        try:
+            e.cache_dir = mnt
+            before = counters(e)
+            bodies = {}
+            for i in range(12):  # 24 MiB through a 12 MiB disk
+                key = f"/ok/fuller/seg-{i}.m4s"
+                bodies[key] = origin.add(key, RNG.randbytes(2 * 1024 * 1024))
+                r = e.get(key, timeout=10)
+                expect_body(r, bodies[key], f"miss {i} on a full disk")
+                cs = r.need("Cache-Status")
+                check("fwd=miss" in cs and "detail" not in cs, f"miss {i}: {cs!r}")
+            expect_deltas(before, e, "twelve misses through a small disk", committed=12,
+                          store_full=0, failed=0)
+            kept = [k for k in bodies if listed(e, k)]
+            check("/ok/fuller/seg-11.m4s" in kept, f"the last fill is kept: {kept}")
+            check(len(kept) < 6, f"a 12 MiB disk holds all of {kept}")
+            check(tmp_empty(e), "no temp file left")
+            for k in kept:
+                r = e.get(k)
+                expect_body(r, bodies[k], f"hit {k} after the evictions")
+            # One larger than the whole disk is refused, and evicts nothing for it.
+            big = origin.add("/ok/fuller/big.m4s", RNG.randbytes(16 * 1024 * 1024))
+            eq(e.get("/ok/fuller/big.m4s", timeout=10).status, 503, "over the whole disk")
+            eq([k for k in bodies if listed(e, k)], kept, "nothing evicted for it")
+            e.stop()
+            check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+        finally:
+            stop_edge(e)
 
 
 @test

@@ -72,7 +72,7 @@ TEST(victim_committed_again_is_kept)
         /* An admin PUT replaces /t/a: committed, not yet offered to the policy, which still
          * knows the file it replaced. Eviction now picks /t/a by that file. */
         ASSERT_EQ(put(srv.store, "/t/a.m4s", 'A', 300), 0);
-        (void)evict_make_room(&srv, 1000);
+        (void)evict_make_room(&srv, 1000, NULL);
 
         ASSERT_EQ(store_get_info(srv.store, "/t/a.m4s", 8, &info), 0);
         ASSERT_EQ(info.size, 300);
@@ -177,7 +177,7 @@ TEST(late_notes_follow_the_store)
         ASSERT_EQ(policy_stats_get(srv.evict->p).used, 500);
 
         /* Evicting everything deletes both from the store. */
-        ASSERT_EQ(evict_make_room(&srv, 1000), 0);
+        ASSERT_EQ(evict_make_room(&srv, 1000, NULL), 0);
         ASSERT_EQ(store_get_info(srv.store, "/r.m4s", 6, &info), -ENOENT);
         ASSERT_EQ(store_get_info(srv.store, "/n.m4s", 6, &info), -ENOENT);
 
@@ -261,7 +261,7 @@ static void evict_a_fifth(struct edge_server *srv)
 {
         uint64_t used = policy_stats_get(srv->evict->p).used;
 
-        (void)evict_make_room(srv, srv->evict->budget - (used - used / 5));
+        (void)evict_make_room(srv, srv->evict->budget - (used - used / 5), NULL);
 }
 
 /* The id of the last committed write transaction: it moves with every save that writes. */

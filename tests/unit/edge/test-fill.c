@@ -59,7 +59,7 @@ void upstream_health_report(unsigned idx, const char *url, bool ok)
                 health_failures++;
 }
 
-int evict_make_room(struct edge_server *srv, uint64_t size)
+int evict_make_room(struct edge_server *srv, uint64_t size, struct edge_worker *self)
 {
         return 0;
 }
