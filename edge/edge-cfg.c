@@ -357,6 +357,22 @@ static int validate_tls(const struct edge_cfg *c, const struct edge_cfg_tls *t, 
                                             "'%s' overlaps tls[%zu].listen \"%s\"", path, j,
                                             o->listen);
         }
+        /* Twice the same file on one listener: its second entry is never chosen, and the
+         * expiry metric would carry one series twice (a scrape refused whole). */
+        for (size_t j = 0; j < t->certs.n; j++) {
+                const struct edge_cfg_tls_cert *cj = (const struct edge_cfg_tls_cert *)t->certs.items + j;
+                for (size_t k = 0; k < j; k++) {
+                        const struct edge_cfg_tls_cert *ck =
+                            (const struct edge_cfg_tls_cert *)t->certs.items + k;
+                        if (cj->cert && ck->cert && strcmp(cj->cert, ck->cert) == 0) {
+                                snprintf(path, sizeof(path), "tls[%zu].certs[%zu].cert", i, j);
+                                return cfg_error_at(err, name, buf, len, path,
+                                                    "'%s': \"%s\" is tls[%zu].certs[%zu] "
+                                                    "already",
+                                                    path, cj->cert, i, k);
+                        }
+                }
+        }
         for (size_t j = 0; j < t->alpn.n; j++)
                 if (strcmp(t->alpn.items[j], "h2") && strcmp(t->alpn.items[j], "http/1.1")) {
                         snprintf(path, sizeof(path), "tls[%zu].alpn[%zu]", i, j);

@@ -44,11 +44,18 @@ static const struct {
      offsetof(struct tls_stats, sni_unknown)},
 };
 
-/* A listener address as a label value: nothing in it may end the quoted string. */
+/* A label value, escaped as the exposition format wants (\\, \", \n): a file name is shown
+ * as it is, and two that differ only there stay two series. */
 static void put_label(FILE *f, const char *s)
 {
-        for (; s && *s; s++)
-                (void)fputc(*s == '"' || *s == '\\' || *s == '\n' ? '_' : *s, f);
+        for (; s && *s; s++) {
+                if (*s == '"' || *s == '\\')
+                        (void)fputc('\\', f);
+                if (*s == '\n')
+                        (void)fputs("\\n", f);
+                else
+                        (void)fputc(*s, f);
+        }
 }
 
 int tls_metrics_append(const struct edge_runtime *rt, char **buf, size_t *len)

@@ -17,16 +17,25 @@ DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "doc
 PKI = []
 
 
+# Certificate files whose names hold what a label value escapes (and one that an escape
+# replaced by '_' would read as): each its own series, named as the file is.
+CERT_NAMES = ("c.pem", 'c"x.pem', "c_x.pem", "c\\x.pem")
+
+
 def setup(binary):
     pki = tempfile.mkdtemp(prefix="sluice-it-metrics-")
     PKI.append(pki)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=edge.test",
-                    "-keyout", pki + "/k.pem", "-out", pki + "/c.pem"],
-                   check=True, capture_output=True)
+    certs = []
+    for i, name in enumerate(CERT_NAMES):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        f"/CN=n{i}.test", "-addext", f"subjectAltName=DNS:n{i}.test",
+                        "-keyout", f"{pki}/k{i}.pem", "-out", f"{pki}/{name}"],
+                       check=True, capture_output=True)
+        certs.append({"cert": f"{pki}/{name}", "key": f"{pki}/k{i}.pem"})
     e = Edge(binary)
-    e.cfg["tls"] = [{"listen": f"{HOST}:{free_port()}",
-                     "certs": [{"cert": pki + "/c.pem", "key": pki + "/k.pem"}]}]
+    e.cfg["tls"] = [{"listen": f"{HOST}:{free_port()}", "certs": certs}]
+    e.pki = pki
     return start_pushed(e)
 
 
@@ -41,6 +50,18 @@ def exposition_is_strict(e):
     problems, samples = check_exposition(scrape(e))
     check(not problems, f"{len(problems)} problem(s) in /metrics:\n  " + "\n  ".join(problems))
     check(samples, "no samples in /metrics")
+
+
+@test
+def certificate_labels_name_their_files(e):
+    """The expiry gauge's cert label is the file's name, escaped: names holding '"' or '\\'
+    were changed to '_', one series each for c"x.pem, c_x.pem and c\\x.pem all reading
+    c_x.pem (a scrape Prometheus refuses whole)."""
+    problems, samples = check_exposition(scrape(e))
+    check(not problems, "problems in /metrics:\n  " + "\n  ".join(problems))
+    got = sorted(dict(labels)["cert"] for _, labels, _ in
+                 samples["sluice_tls_certificate_expiry_timestamp_seconds"])
+    eq(got, sorted(f"{e.pki}/{n}" for n in CERT_NAMES), "the cert label values")
 
 
 @test

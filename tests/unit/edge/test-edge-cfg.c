@@ -391,6 +391,13 @@ TEST(tls_listeners)
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {required: false}\n"
                           "tls: [{listen: \":8443\", certs: [{cert: /a, key: /b}], alpn: []}]\n",
                           "edge.yaml:4:61: 'tls[0].alpn' needs at least 1 entry");
+        /* One file twice on a listener: never chosen the second time, and one metric series
+         * twice in a scrape. */
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {required: false}\n"
+                          "tls: [{listen: \":8443\", certs: [{cert: /a, key: /b}, "
+                          "{cert: /a, key: /b}]}]\n",
+                          "edge.yaml:4:61: 'tls[0].certs[1].cert': \"/a\" is tls[0].certs[0] "
+                          "already");
 }
 
 TEST_MAIN()
