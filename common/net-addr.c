@@ -93,31 +93,140 @@ static const char *after_http_scheme(const char *u)
         return NULL;
 }
 
-bool net_url_ok(const char *u)
+/* RFC 3986 unreserved and sub-delims: what a reg-name holds besides percent-escapes. */
+static bool reg_name_byte(char c)
 {
-        const char *rest;
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               (c && strchr("-._~!$&'()*+,;=", c));
+}
 
-        if (!u || strnlen(u, NET_URL_MAX + 1) > NET_URL_MAX || !(rest = after_http_scheme(u)))
-                return false;
-        /* The authority runs to the first '/', '?' or '#' (RFC 3986 §3.2); past any
-         * "userinfo@" it names a host, which a ":port" alone does not. */
-        size_t alen = strcspn(rest, "/?#");
-        const char *at = memchr(rest, '@', alen);
-        const char *host = at ? at + 1 : rest;
-        size_t hlen = alen - (size_t)(host - rest);
+/* Whether the last label of the name h[0..n) (a trailing dot aside) is a number as a browser's
+ * URL parser reads one (digits, or "0x" and hex digits): it then takes the whole name for an
+ * IPv4 address, and refuses the URL when it is not one ("http://h.999", "http://1.2.3.256"). */
+static bool ends_in_number(const char *h, size_t n)
+{
+        size_t s, i = 0;
 
-        if (hlen == 0 || host[0] == ':')
+        if (n > 0 && h[n - 1] == '.')
+                n--;
+        for (s = n; s > 0 && h[s - 1] != '.'; s--)
+                ;
+        if (s == n)
                 return false;
-        for (const char *p = u; *p; p++)
-                if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' || *p == '>' ||
-                    *p == '\\')
+        if (n - s >= 2 && h[s] == '0' && (h[s + 1] == 'x' || h[s + 1] == 'X')) {
+                for (i = s + 2; i < n; i++)
+                        if (!strchr("0123456789abcdefABCDEF", h[i]))
+                                return false;
+                return true;
+        }
+        for (i = s; i < n; i++)
+                if (h[i] < '0' || h[i] > '9')
                         return false;
         return true;
 }
 
+/*
+ * Why the host h[0..n) of a URL is not one every URL parser reads the same, or NULL: a
+ * bracketed IPv6 address, a dotted-decimal IPv4 address, or a reg-name (RFC 3986 §3.2.2)
+ * without percent-escapes (a browser decodes them, and "%2F" or "%3A" would move the host's
+ * end). Nothing is resolved.
+ */
+static const char *host_why(const char *h, size_t n)
+{
+        char a[INET6_ADDRSTRLEN + 1];
+        struct in6_addr a6;
+        struct in_addr a4;
+
+        if (n == 0)
+                return "no host";
+        if (h[0] == '[') {
+                if (n < 3 || h[n - 1] != ']' || n - 2 >= sizeof(a))
+                        return "the host in brackets is not an IPv6 address";
+                memcpy(a, h + 1, n - 2);
+                a[n - 2] = '\0';
+                if (inet_pton(AF_INET6, a, &a6) != 1)
+                        return "the host in brackets is not an IPv6 address";
+                return NULL;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!reg_name_byte(h[i]))
+                        return "the host is not a name (letters, digits and -._~!$&'()*+,;=), a "
+                               "dotted IPv4 address or an IPv6 address in brackets";
+        if (!ends_in_number(h, n))
+                return NULL;
+        if (n >= sizeof(a))
+                return "the host ends in a number but is not a dotted IPv4 address";
+        memcpy(a, h, n);
+        a[n] = '\0';
+        if (inet_pton(AF_INET, a, &a4) != 1)
+                return "the host ends in a number but is not a dotted IPv4 address";
+        return NULL;
+}
+
+const char *net_url_why(const char *u, bool base)
+{
+        const char *rest, *host, *at, *port;
+        size_t alen, hlen;
+
+        if (!u)
+                return "no URL";
+        if (strnlen(u, NET_URL_MAX + 1) > NET_URL_MAX)
+                return "longer than 2048 bytes";
+        if (!(rest = after_http_scheme(u)))
+                return "not an http:// or https:// URL";
+        for (const char *p = u; *p; p++)
+                if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' || *p == '>' ||
+                    *p == '\\')
+                        return "a control byte, space, '\"', '<', '>' or '\\' in it";
+        /* The authority runs to the first '/', '?' or '#' (RFC 3986 §3.2); past any
+         * "userinfo@" it names a host, then maybe a port. */
+        alen = strcspn(rest, "/?#");
+        at = memchr(rest, '@', alen);
+        host = at ? at + 1 : rest;
+        hlen = alen - (size_t)(host - rest);
+        if (base && strpbrk(u, "?#@"))
+                return "a query, fragment or userinfo in it ('?', '#' or '@': paths are appended "
+                       "to it)";
+        for (const char *p = rest; at && p < at; p++)
+                if (!reg_name_byte(*p) && *p != ':' && *p != '%')
+                        return "the userinfo holds a byte it cannot";
+        /* A port ends the host at its ':', after the ']' of an IPv6 address. */
+        if (hlen > 0 && host[0] == '[') {
+                const char *close = memchr(host, ']', hlen);
+                if (!close)
+                        return "the host's '[' is not closed";
+                port = close + 1 < host + hlen ? close + 1 : NULL;
+                if (port && *port != ':')
+                        return "the host in brackets is followed by more than a port";
+        } else {
+                port = memchr(host, ':', hlen);
+        }
+        if (port) {
+                const char *e = host + hlen;
+                long v = 0;
+
+                if (port + 1 == e || e - (port + 1) > 5)
+                        return "the port is not a number in 1..65535";
+                for (const char *p = port + 1; p < e; p++) {
+                        if (*p < '0' || *p > '9')
+                                return "the port is not a number in 1..65535";
+                        v = v * 10 + (*p - '0');
+                }
+                if (v < 1 || v > 65535)
+                        return "the port is not a number in 1..65535";
+                hlen = (size_t)(port - host);
+        }
+        return host_why(host, hlen);
+}
+
+bool net_url_ok(const char *u)
+{
+        return !net_url_why(u, false);
+}
+
 bool net_url_base_ok(const char *u)
 {
-        return net_url_ok(u) && !strpbrk(u, "?#@");
+        return !net_url_why(u, true);
 }
 
 /* ":port" as a browser serialises it (none for the scheme's default), or "". */
@@ -163,7 +272,7 @@ bool net_origin_ok(const char *o)
         } else {
                 end = host + strcspn(host, ":");
         }
-        if (end == host)
+        if (end == host || host_why(host, (size_t)(end - host)))
                 return false;
         for (const char *p = host; p < end; p++)
                 if ((unsigned char)*p <= ' ' || *p == 0x7f || (*p >= 'A' && *p <= 'Z') ||

@@ -13,9 +13,13 @@
  * Host names other than "localhost" are refused: a listener binds to an address, and a name
  * resolved at start-up would silently move.
  *
- * URLs: "http://" or "https://" (any case), an authority naming a host (it ends at the first
- * '/', '?' or '#'; a "userinfo@" and a ":port" alone do not count), and no byte a URL never
- * carries unescaped (controls, space, '"', '<', '>', '\'). Nothing is resolved.
+ * URLs: "http://" or "https://" (any case), then an authority (it ends at the first '/', '?'
+ * or '#'): an optional "userinfo@", a host and an optional ":port" of 1..5 digits, 1..65535.
+ * The host is a bracketed IPv6 address, a dotted-decimal IPv4 address, or a name of RFC 3986
+ * reg-name bytes without percent-escapes; a name whose last label is a number ("1.2.3.999",
+ * "h.0x1f") must be an IPv4 address, as a browser's URL parser reads it. Nowhere a byte a URL
+ * never carries unescaped (controls, space, '"', '<', '>', '\'). Nothing is resolved. What
+ * these accept, every URL parser (a player's included) reads with the same host and port.
  */
 
 #define NET_ADDR_TEXT_MAX 64   /* longest listen address accepted ("[v6]:port" fits) */
@@ -31,10 +35,15 @@ int net_addr_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_l
 /* Whether u is an http:// or https:// URL as above, at most NET_URL_MAX bytes. NULL: false. */
 bool net_url_ok(const char *u);
 
+/* NULL when u is such a URL (with base, one net_url_base_ok accepts); otherwise a short
+ * phrase saying why not, for an error message ("the port is not a number in 1..65535"). */
+const char *net_url_why(const char *u, bool base);
+
 /* Whether u is such a URL that paths can be appended to: no userinfo, query or fragment
  * (a path appended to "http://a/b?c#d" lands in its fragment). NULL: false. */
 bool net_url_base_ok(const char *u);
 
 /* Whether o can match a browser's Origin (RFC 6454 serialisation): "*" (any), or
- * http[s]://host[:port] with nothing after it, no path, not even a "/". NULL: false. */
+ * http[s]://host[:port] with nothing after it, no path, not even a "/", the host as for URLs.
+ * NULL: false. */
 bool net_origin_ok(const char *o);

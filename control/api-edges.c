@@ -349,6 +349,16 @@ void api_admin_edge(struct ctl_req *rq)
                 return;
         if (body_edge_check(body, &e) < 0) {
                 json_decref(body);
+                if (e.base_url_why) {
+                        char detail[256];
+
+                        snprintf(detail, sizeof(detail),
+                                 "\"base_url\": %s; want an http:// or https:// URL with a "
+                                 "host, an optional port and no query, fragment or userinfo",
+                                 e.base_url_why);
+                        ctl_reply_error(rq, 400, "bad_request", detail);
+                        return;
+                }
                 ctl_reply_error(rq, 400, "bad_request",
                                 "need \"id\", \"region\", \"base_url\", optional "
                                 "\"capacity_mbps\", \"tz\" (an IANA zone name: up to 64 of "

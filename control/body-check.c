@@ -172,10 +172,13 @@ int body_edge_check(json_t *body, struct body_edge *ret)
             (rotate && !json_is_boolean(rotate)) || (enabled && !json_is_boolean(enabled)))
                 return -EINVAL;
         /* It goes into manifests and playlists as it is: no byte a URL never carries bare
-         * (a '"' ended the HLS attribute it sits in, and every playlist answered 500), and
-         * no query, fragment or userinfo, which the token and title path appended to it
-         * would land in (or a steering clone's HOST carry). */
-        if (!net_url_base_ok(json_string_value(json_object_get(body, "base_url"))))
+         * (a '"' ended the HLS attribute it sits in, and every playlist answered 500), no
+         * query, fragment or userinfo, which the token and title path appended to it
+         * would land in (or a steering clone's HOST carry), and an authority a player's URL
+         * parser takes (a port of 99999 or an unclosed '[' made the MPD's first BaseURL one
+         * no player could use). */
+        ret->base_url_why = net_url_why(json_string_value(json_object_get(body, "base_url")), true);
+        if (ret->base_url_why)
                 return -EINVAL;
         /* A secret given is stored as it is, so rotating one as well makes no sense. */
         if (secret && (!json_is_string(secret) ||

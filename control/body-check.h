@@ -55,6 +55,7 @@ struct body_edge {
         const char *secret; /* NULL: none; else 32..128 visible ASCII (req_sign_secret_ok) */
         const char *tz;     /* NULL: absent or null; else body_tz_ok */
         bool rotate_secret; /* never with secret */
+        const char *base_url_why; /* on -EINVAL for base_url alone: why (net_url_why) */
 };
 
 /* POST /v1/profiles */

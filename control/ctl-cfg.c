@@ -238,6 +238,7 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
 {
         struct sockaddr_storage ss;
         struct geo_prefix gp;
+        const char *why = NULL;
         socklen_t sl;
         char path[96];
         int r;
@@ -314,20 +315,22 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
                                             c->trusted_proxies.items[i]);
         }
         /* An explicit null clears the default, and a URL cannot go without. */
-        if (!c->public_url || !net_url_base_ok(c->public_url))
+        if (!c->public_url || (why = net_url_why(c->public_url, true)))
                 return cfg_error_at(err, name, buf, len, "public_url",
                                     "'public_url': %s%s%s is not an http:// or https:// URL "
-                                    "without query, fragment or user",
+                                    "without query, fragment or user%s%s",
                                     c->public_url ? "\"" : "",
                                     c->public_url ? c->public_url : "null",
-                                    c->public_url ? "\"" : "");
-        if (!c->origin_url || !net_url_base_ok(c->origin_url))
+                                    c->public_url ? "\"" : "", c->public_url ? ": " : "",
+                                    c->public_url ? why : "");
+        if (!c->origin_url || (why = net_url_why(c->origin_url, true)))
                 return cfg_error_at(err, name, buf, len, "origin_url",
                                     "'origin_url': %s%s%s is not an http:// or https:// URL "
-                                    "without query, fragment or user",
+                                    "without query, fragment or user%s%s",
                                     c->origin_url ? "\"" : "",
                                     c->origin_url ? c->origin_url : "null",
-                                    c->origin_url ? "\"" : "");
+                                    c->origin_url ? "\"" : "", c->origin_url ? ": " : "",
+                                    c->origin_url ? why : "");
         /* URLs are joined with "/..." later; one canonical form avoids "//". */
         for (size_t n = strlen(c->public_url); n > 0 && c->public_url[n - 1] == '/'; n--)
                 c->public_url[n - 1] = '\0';

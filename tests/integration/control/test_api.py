@@ -360,6 +360,24 @@ def test_admin_errors(ctl):
     check(len(audit) == 1, f"audit lines for refused changes: {audit}")
 
 
+def test_edge_base_url_authority(ctl):
+    """A base_url whose authority a player's URL parser refuses is refused 400, saying why
+    (each was registered, and then stood first among the MPD's BaseURLs)."""
+    for bad, why in (("http://bad-port.test:99999", "the port is not a number in 1..65535"),
+                     ("http://bad-port.test:abc", "the port is not a number in 1..65535"),
+                     ("http://bad-port.test:0/", "the port is not a number in 1..65535"),
+                     ("http://bad-port.test:/", "the port is not a number in 1..65535"),
+                     ("http://[::1", "the host's '[' is not closed"),
+                     ("http://[::1]x/", "followed by more than a port"),
+                     ("http://[::zz]:8080/", "not an IPv6 address"),
+                     ("http://1.2.3.999/", "not a dotted IPv4 address"),
+                     ("http://bad%2Fhost/", "the host is not a name")):
+        o = ctl.error("POST", "/v1/admin/edges",
+                      {"id": "edge-bad", "region": "eu-west", "base_url": bad}, admin=True)
+        check(o["detail"].startswith('"base_url": ') and why in o["detail"],
+              f"{bad}: detail {o['detail']!r}")
+
+
 def test_catalog(ctl, adult, kid):
     all_ = ctl.json("GET", "/v1/catalog")
     ids = [t["id"] for t in all_["items"]]
@@ -1517,6 +1535,7 @@ def main(binary, tmp):
     test_limits(ctl)
     adult, kid = setup_catalog(ctl, pg)
     test_admin_errors(ctl)
+    test_edge_base_url_authority(ctl)
     test_catalog(ctl, adult, kid)
     sid = test_playback(ctl, pg, adult, kid)
     clear_sid = ctl.json("POST", "/v1/playback", {"title": "kidsmovie"})["session"]

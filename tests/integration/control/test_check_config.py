@@ -50,6 +50,15 @@ def main():
                 # A CORS origin no browser sends (a path, here) is refused where it is written.
                 (r"^cors_origins: .*$", 'cors_origins: ["https://ok.example/"]',
                  "is not an origin", True),
+                # A URL whose authority no URL parser reads (a port past 65535, an unclosed
+                # IPv6 bracket) is refused, saying why; so is an origin whose host is no IPv6
+                # address. All three were accepted.
+                (r"^public_url: .*$", 'public_url: "https://control.example:99999"',
+                 "the port is not a number in 1..65535", True),
+                (r"^origin_url: .*$", 'origin_url: "http://[::1/objects"',
+                 "the host's '[' is not closed", True),
+                (r"^cors_origins: .*$", 'cors_origins: ["http://[zz]:8080"]',
+                 "is not an origin", True),
                 # steering_ttl in whole seconds: 1500ms was answered as TTL 1.
                 (r"^steering_ttl: .*$", "steering_ttl: 1500ms",
                  "'steering_ttl' must be whole seconds", True),

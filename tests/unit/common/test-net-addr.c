@@ -182,4 +182,42 @@ TEST(urls)
         ASSERT_TRUE(!net_url_ok(long_url));
 }
 
+/* The authority as every URL parser reads it: a player's refused each of these in a BaseURL
+ * (port out of range or not a number, an unclosed or empty bracket, an IPv4-looking name). */
+TEST(url_authority)
+{
+        static const char *const good[] = {
+                "http://h:1", "http://h:65535", "http://h:08080/", "https://[::1]/s",
+                "http://[2001:db8::7]:8443", "http://[::ffff:192.0.2.1]:80",
+                "http://1.2.3.4:8080/p", "http://edge-1.example./", "http://a_b.example~x",
+                "http://1.2.3.4a", "http://u:p%41@h:80/", "http://h:80?x",
+        };
+        static const char *const bad[] = {
+                "http://bad-port.test:99999", "http://bad-port.test:abc", "http://[::1",
+                "http://h:0", "http://h:65536", "http://h:/", "http://h:123456", "http://h:+80",
+                "http://h: 80", "http://h:-1", "http://[]:80", "http://[::1]x/", "http://[::1]:",
+                "http://[zz]/", "http://[::1%25eth0]/", "http://[v1.x]/", "http://h]/",
+                "http://h[/", "http://a%2Fb/", "http://h^x/", "http://h|x/", "http://1.2.3.999/",
+                "http://1.2.3/", "http://010.1.1.1/", "http://h.0x1f/", "http://a:b:80/",
+                "http://[::1]:80:80/", "http://u[@h/",
+        };
+
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                if (!net_url_ok(good[i]))
+                        fprintf(stderr, "refused: %s\n", good[i]);
+                ASSERT_TRUE(net_url_ok(good[i]));
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                if (net_url_ok(bad[i]))
+                        fprintf(stderr, "accepted: %s\n", bad[i]);
+                ASSERT_TRUE(!net_url_ok(bad[i]));
+                ASSERT_TRUE(!net_url_base_ok(bad[i]));
+        }
+        ASSERT_TRUE(net_url_base_ok("http://[::1]:8080/cdn/"));
+        /* Origins take the same host rules. */
+        ASSERT_TRUE(!net_origin_ok("http://[zz]:8080"));
+        ASSERT_TRUE(!net_origin_ok("http://1.2.3.999"));
+        ASSERT_TRUE(net_origin_ok("http://[2001:db8::1]"));
+}
+
 TEST_MAIN()
