@@ -19,7 +19,6 @@
 #define SLOTS          1024 /* power of two */
 #define REFETCH_MIN_MS 1000 /* a copy this old is fetched again when a signature fails */
 #define EDGE_ID_MAX    129
-#define TARGET_MAX     4096 /* the server's request-target limit (server.c) */
 
 struct slot {
         char edge[EDGE_ID_MAX];
@@ -72,13 +71,13 @@ int edge_auth_time(const struct ctl_req *rq, int64_t *ret_ms)
 
 int edge_auth_verify(const char *secret, size_t len, const struct ctl_req *rq, int64_t signed_ms)
 {
-        char target[TARGET_MAX + 1];
+        char target[CTL_TARGET_MAX + 1];
         size_t sl = 0, tl = rq->head->target_len;
         const char *sig = http1_req_header(rq->head, REQ_SIGN_SIG_HEADER, &sl);
 
         /* The request target as sent, query included: a signature for one edge's plan
          * (?edge=<id>) is no signature for another's, nor for another limit. */
-        if (!sig || len == 0 || tl > TARGET_MAX)
+        if (!sig || len == 0 || tl > CTL_TARGET_MAX)
                 return -EPERM;
         memcpy(target, rq->head->target, tl);
         target[tl] = '\0';

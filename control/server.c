@@ -1105,8 +1105,8 @@ int ctl_server_start(struct ctl *ctl, struct ctl_server **ret)
         if (!srv)
                 return -ENOMEM;
         srv->ctl = ctl;
-        srv->limits = (struct http1_limits){.max_header_bytes = HEAD_MAX, .max_target = 4096,
-                                            .max_headers = 64};
+        srv->limits = (struct http1_limits){.max_header_bytes = HEAD_MAX,
+                                            .max_target = CTL_TARGET_MAX, .max_headers = 64};
         uring_loop_set_handler(ctl->loop, CTL_OP_ACCEPT, on_cqe);
         uring_loop_set_handler(ctl->loop, CTL_OP_RECV, on_cqe);
         uring_loop_set_handler(ctl->loop, CTL_OP_SEND, on_cqe);

@@ -19,6 +19,11 @@
  * a database callback.
  */
 
+/* The longest request-target taken (414 past it): RFC 9112 §3 recommends request lines of
+ * 8,000 octets at least, and a steering URL with its session id, its pathways and what the
+ * player adds to it comes within half of that. The head's 16 KiB still bound it all. */
+#define CTL_TARGET_MAX 8192
+
 struct ctl;
 struct ctl_conn;
 struct ctl_server;

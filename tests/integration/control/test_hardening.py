@@ -173,12 +173,32 @@ REFUSED = [
     ("whitespace before a colon", b"GET / HTTP/1.1\r\nORIGIN\r\nHost : c\r\n\r\n", 400),
     ("a head over the limit", b"GET / HTTP/1.1\r\nHost: c\r\nORIGIN\r\nX-Pad: "
      + b"p" * 20000 + b"\r\n\r\n", 431),
+    ("a request-target over 8 KiB", b"GET /" + b"t" * 8192 + b" HTTP/1.1\r\nHost: c\r\nORIGIN"
+     b"\r\n\r\n", 414),
     ("HTTP/2.0 on the request line", b"GET / HTTP/2.0\r\nHost: c\r\nORIGIN\r\n\r\n", 505),
     ("a chunked body", b"POST /v1/playback HTTP/1.1\r\nHost: c\r\nORIGIN\r\n"
      b"Transfer-Encoding: chunked\r\n\r\n", 411),
     ("a body over the limit", b"POST /v1/playback HTTP/1.1\r\nHost: c\r\nORIGIN\r\n"
      b"Content-Length: 999999999\r\n\r\n", 413),
 ]
+
+
+def test_target_length(ctl):
+    """A request-target of up to 8 KiB is taken (RFC 9112 §3 recommends request lines of 8,000
+    octets at least; targets over 4,096 bytes got 414), one byte more is 414, and the head's
+    16 KiB still bounds the whole."""
+    def status(n, pad=0):
+        target = b"/healthz?" + b"a" * (n - len(b"/healthz?"))
+        extra = b"X-Pad: " + b"p" * pad + b"\r\n" if pad else b""
+        return raw_head(ctl, b"GET " + target + b" HTTP/1.1\r\nHost: c\r\n" + extra
+                        + b"Connection: close\r\n\r\n")[0]
+    for n, want in ((4097, 200), (8000 - len("GET  HTTP/1.1"), 200), (8192, 200),
+                    (8193, 414), (16000, 414)):
+        st = status(n)
+        check(st == want, f"a {n}-byte request-target: {st}, want {want}")
+    # The longest target with a head over 16 KiB around it: the head's limit, 431.
+    st = status(8192, pad=8192)
+    check(st == 431, f"an 8 KiB target in a head over 16 KiB: {st}, want 431")
 
 
 def test_refusal_cors(binary, tmp, ctl, pg):
@@ -630,6 +650,7 @@ def main(binary, tmp):
                      ("licence_end", lambda: test_token_licence_end(ctl, pg)),
                      ("405", lambda: test_405(ctl)),
                      ("refusal_cors", lambda: test_refusal_cors(binary, tmp, ctl, pg)),
+                     ("target_length", lambda: test_target_length(ctl)),
                      ("keylen", lambda: test_key_length(binary, ctl)),
                      ("cache_ttl", lambda: test_cache_ttl_limit(binary, tmp, ctl, pg)),
                      ("utc", lambda: test_utc_sessions(binary, tmp, pg)),
