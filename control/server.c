@@ -568,13 +568,35 @@ bool ctl_req_admin_ok(const struct ctl_req *rq)
         return head_admin_ok(rq->ctl, rq->head);
 }
 
+/*
+ * The origin-form part of head's target into *ret, *ret_len: the target itself, or what follows
+ * an http(s) absolute-form target's authority, which RFC 9112 §3.2.2 has a server accept (the
+ * parser checks that authority as it checks Host, and it stands for Host, which no route
+ * reads). That part is empty or starts with '?' when the URI has no path: its path is "/".
+ */
+static void origin_form(const struct http1_req *head, const char **ret, size_t *ret_len)
+{
+        const char *t = head->target, *a;
+        size_t a_len;
+
+        *ret = t;
+        *ret_len = head->target_len;
+        if (!http1_absolute_authority(t, head->target_len, &a, &a_len))
+                return;
+        *ret = a + a_len;
+        *ret_len = head->target_len - (size_t)(a + a_len - t);
+}
+
 /* An admin route's request carrying the admin token. */
 static bool head_is_admin(const struct ctl *ctl, const struct http1_req *head)
 {
         static const char admin[] = "/v1/admin/";
+        const char *t;
+        size_t tl;
 
-        return head->target_len >= sizeof(admin) - 1 &&
-               memcmp(head->target, admin, sizeof(admin) - 1) == 0 && head_admin_ok(ctl, head);
+        origin_form(head, &t, &tl);
+        return tl >= sizeof(admin) - 1 && memcmp(t, admin, sizeof(admin) - 1) == 0 &&
+               head_admin_ok(ctl, head);
 }
 
 /*
@@ -628,8 +650,8 @@ static void dispatch(struct ctl_conn *c)
 {
         struct ctl_server *srv = c->srv;
         struct ctl_req *rq = &c->rq;
-        const char *t = c->head.target, *qm;
-        size_t tl = c->head.target_len, pl;
+        const char *t, *qm;
+        size_t tl, pl, lead;
         size_t olen = 0;
         const char *origin;
 
@@ -649,27 +671,33 @@ static void dispatch(struct ctl_conn *c)
                 memcpy(rq->origin, origin, olen);
                 rq->origin[olen] = '\0';
         }
+        origin_form(&c->head, &t, &tl);
         qm = memchr(t, '?', tl);
         pl = qm ? (size_t)(qm - t) : tl;
-        c->path_buf = malloc(tl + 2);
+        lead = pl == 0; /* "http://h" and "http://h?q" name "/" */
+        c->path_buf = malloc(lead + tl + 2);
         if (!c->path_buf) {
                 conn_close(c, "out of memory");
                 return;
         }
-        memcpy(c->path_buf, t, pl);
+        c->path_buf[0] = '/';
+        memcpy(c->path_buf + lead, t, pl);
+        pl += lead;
         c->path_buf[pl] = '\0';
         rq->path = c->path_buf;
         rq->path_len = pl;
         rq->query = c->path_buf + pl + 1;
-        rq->query_len = qm ? tl - pl - 1 : 0;
+        rq->query_len = qm ? (size_t)(t + tl - qm - 1) : 0;
         memcpy(c->path_buf + pl + 1, qm ? qm + 1 : "", rq->query_len);
         c->path_buf[pl + 1 + rq->query_len] = '\0';
 
         c->state = CS_HANDLING;
         c->refs++;
         if (rq->path[0] != '/') {
-                /* absolute-form and asterisk-form are for proxies, not for this service */
-                ctl_reply_error(rq, 400, "bad_request", "origin-form request target required");
+                /* Another scheme's absolute-form names no resource of this service, and the
+                 * asterisk-form asks of the server as a whole, which has nothing to say. */
+                ctl_reply_error(rq, 400, "bad_request",
+                                "origin-form or http(s) absolute-form request target required");
                 return;
         }
         router_dispatch(rq);

@@ -20,8 +20,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import (CONTENT_KEY, PG_TEMP, Control, Failure, Postgres, check, make_asset,
-                        register, row_id, run, skip_case)
+from ctlharness import (ADMIN_TOKEN, CONTENT_KEY, PG_TEMP, Control, Failure, Postgres, check,
+                        make_asset, register, row_id, run, skip_case)
 
 
 def raw_request(ctl, head_lines, body=b"", src="127.0.0.1"):
@@ -199,6 +199,40 @@ def test_target_length(ctl):
     # The longest target with a head over 16 KiB around it: the head's limit, 431.
     st = status(8192, pad=8192)
     check(st == 431, f"an 8 KiB target in a head over 16 KiB: {st}, want 431")
+
+
+def test_absolute_form(ctl):
+    """An http(s) absolute-form request-target is taken as its path and query, its authority
+    standing for Host (RFC 9112 §3.2.2; it was 400 "origin-form request target required"), an
+    admin route's body limit included; another scheme's and OPTIONS * are still 400."""
+    def get(target, host=b"c"):
+        return raw_head(ctl, b"GET " + target + b" HTTP/1.1\r\nHost: " + host
+                        + b"\r\nConnection: close\r\n\r\n")[0]
+    auth = f"127.0.0.1:{ctl.port}".encode()
+    for target, want in ((b"http://" + auth + b"/healthz", 200),
+                         (b"HTTPS://control.example/healthz", 200),
+                         (b"http://[::1]:8080/v1/catalog?limit=1", 200),
+                         # The query is read: limit is 1..100.
+                         (b"http://c/v1/catalog?limit=0", 400),
+                         (b"http://c/v1/nosuch", 404),
+                         # No path is "/" (which is no route), the query kept apart.
+                         (b"http://c", 404), (b"http://c?limit=1", 404),
+                         (b"ftp://c/healthz", 400), (b"urn:c:healthz", 400),
+                         # The authority is checked as Host is.
+                         (b"http://a@c/healthz", 400), (b"http:///healthz", 400)):
+        st = get(target, host=b"other.example")
+        check(st == want, f"GET {target.decode()}: {st}, want {want}")
+    st, _ = raw_head(ctl, b"OPTIONS * HTTP/1.1\r\nHost: c\r\nConnection: close\r\n\r\n")
+    check(st == 400, f"OPTIONS *: {st}, want 400")
+    # An admin request with the token may send up to max_admin_body (16 MiB), not max_body
+    # (1 MiB), in absolute-form too: 100 Continue, not 413.
+    s = socket.create_connection(("127.0.0.1", ctl.port), timeout=10)
+    s.sendall(b"POST http://c/v1/admin/titles HTTP/1.1\r\nHost: c\r\nAuthorization: Bearer "
+              + ADMIN_TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+              b"Content-Length: 2000000\r\nExpect: 100-continue\r\n\r\n")
+    line = s.recv(4096).split(b"\r\n", 1)[0]
+    s.close()
+    check(line == b"HTTP/1.1 100 Continue", f"an admin body over max_body: {line!r}")
 
 
 def test_refusal_cors(binary, tmp, ctl, pg):
@@ -651,6 +685,7 @@ def main(binary, tmp):
                      ("405", lambda: test_405(ctl)),
                      ("refusal_cors", lambda: test_refusal_cors(binary, tmp, ctl, pg)),
                      ("target_length", lambda: test_target_length(ctl)),
+                     ("absolute_form", lambda: test_absolute_form(ctl)),
                      ("keylen", lambda: test_key_length(binary, ctl)),
                      ("cache_ttl", lambda: test_cache_ttl_limit(binary, tmp, ctl, pg)),
                      ("utc", lambda: test_utc_sessions(binary, tmp, pg)),
