@@ -322,9 +322,11 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         int r, fd;
 
         /* A parent refusing our peer token is as unusable as a down one, and stays so until
-         * its config or ours changes: marked down, so misses skip it while it backs off. */
-        upstream_health_report(f->upstream_idx, up_url(f, f->upstream_idx),
-                               resp->status < 500 && !refused);
+         * its config or ours changes: marked down, so misses skip it while it backs off. A
+         * 200's verdict waits for its body (on_done): one that breaks off is no answer. */
+        if (resp->status != 200 || refused)
+                upstream_health_report(f->upstream_idx, up_url(f, f->upstream_idx),
+                                       resp->status < 500 && !refused);
         if (resp->status == 404 || resp->status == 410) {
                 f->verdict = 404;
                 f->gone_status = resp->status;
@@ -737,15 +739,22 @@ static void on_done(void *ud, int err)
                 return;
         }
         if (err == 0 && atomic_load(&f->written) == f->size) {
+                upstream_health_report(f->upstream_idx, up_url(f, f->upstream_idx), true);
                 atomic_store(&f->commit_until_ms, uring_loop_clock_us() / 1000u +
                                                           f->owner->limits.commit_timeout_ms);
                 if (!commit_queue(f))
                         commit_run(&f, 1);
                 return;
-        } else {
-                log_info("fill %.*s: body broke off at %llu of %llu bytes: %s", (int)f->key_len,
-                         f->key, (unsigned long long)atomic_load(&f->written),
-                         (unsigned long long)f->size, strerror(-err));
+        }
+        log_info("fill %.*s: body from %s broke off at %llu of %llu bytes: %s", (int)f->key_len,
+                 f->key, up_url(f, f->upstream_idx), (unsigned long long)atomic_load(&f->written),
+                 (unsigned long long)f->size, strerror(-err));
+        /* The upstream's doing (a reset, a close short of its length, a low-speed timeout),
+         * not ours (-ECANCELED: our store or teardown): a parent that cuts bodies off is marked
+         * down as one that sends no head is, so that the next misses skip it. */
+        if (err != -ECANCELED && err != 0) {
+                upstream_health_report(f->upstream_idx, up_url(f, f->upstream_idx), false);
+                metrics_add(m->upstream_failures, 1);
         }
         store_put_abort(f->put);
         f->put = NULL;

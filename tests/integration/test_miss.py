@@ -443,8 +443,9 @@ def origin_dies_mid_body(ctx):
         c.close()
     eq(o.count(key), 1, "one fill for the three clients")
     check(not listed(e, key), "nothing committed after a cut body")
+    # A body broken off is the upstream's failure, counted as one that sends no head is.
     expect_deltas(before, e, "origin dies", failed=1, committed=0, misses=3, collapsed=2,
-                  up_failures=0)
+                  up_failures=1)
 
 
 @test
@@ -926,6 +927,43 @@ def parent_5xx_and_mute_fail_over(ctx):
             ctx.others.remove(child)
             child.cleanup()
             parent.srv.shutdown()
+
+
+@test
+def parent_cutting_bodies_off_skipped(ctx):
+    """A parent that sends its head and then breaks off mid-body is marked down as one that
+    sends no head is: the fill's waiters are cut off (the bytes were on their way), and the
+    next miss goes straight to the origin. It was asked again by every miss, each one cut off
+    (its 200 head counted it healthy)."""
+    o = ctx.origin
+    parent = Origin()
+    parent.force = "die"
+    child = Edge(ctx.binary, {"upstreams": [{"url": parent.url}, {"url": o.url}]})
+    ctx.others.append(child)
+    child.start()
+    try:
+        a = o.add("/ok/cut/a.m4s", parent.add("/ok/cut/a.m4s", RNG.randbytes(200_000)))
+        b = o.add("/ok/cut/b.m4s", parent.add("/ok/cut/b.m4s", RNG.randbytes(200_000)))
+        parent.gate("/ok/cut/a.m4s").set()  # break off at once
+        parent.gate("/ok/cut/b.m4s").set()
+        before = counters(child)
+        try:
+            r = child.get("/ok/cut/a.m4s", timeout=10)
+            got = r.body
+        except Closed:
+            got = b""
+        check(got != a, "the body a parent cut off reached the client whole")
+        expect_deltas(before, child, "a body cut off", up_failures=1, committed=0)
+        expect_body(child.get("/ok/cut/b.m4s", timeout=10), b, "the next miss: via the origin")
+        eq(parent.count("/ok/cut/b.m4s"), 0, "the parent skipped while down")
+        log = open(child.log_path, errors="replace").read()
+        check(f"upstream {parent.url} is down" in log, f"the down parent named: {child.log_tail(8)}")
+        check(f"body from {parent.url} broke off" in log, f"which upstream: {child.log_tail(8)}")
+    finally:
+        child.stop()
+        ctx.others.remove(child)
+        child.cleanup()
+        parent.srv.shutdown()
 
 
 def raise_nofile(want):
