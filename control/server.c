@@ -297,6 +297,18 @@ static void on_send(struct ctl_conn *c, const struct io_uring_cqe *cqe)
         send_more(c);
 }
 
+/* Whether the answer depends on the request's Origin: a list of origins, not "*" (none
+ * configured: no CORS at all, the same for everyone). */
+static bool cors_varies(const struct ctl_req *rq)
+{
+        const struct cfg_strlist *o = &rq->ctl->cfg->cors_origins;
+
+        for (size_t i = 0; i < o->n; i++)
+                if (!strcmp(o->items[i], "*"))
+                        return false;
+        return o->n > 0;
+}
+
 static const char *cors_origin(const struct ctl_req *rq)
 {
         const struct cfg_strlist *o = &rq->ctl->cfg->cors_origins;
@@ -349,9 +361,12 @@ void ctl_reply(struct ctl_req *rq, int status, const char *ctype, const char *bo
         if (allow) {
                 http_resp_header(&r, "Access-Control-Allow-Origin", allow, strlen(allow));
                 http_resp_header(&r, "Access-Control-Expose-Headers", "Retry-After", 11);
-                if (strcmp(allow, "*"))
-                        http_resp_header(&r, "Vary", "Origin", 6);
         }
+        /* On every answer while it depends on Origin, echoed or not: a cache that kept one
+         * without it (an unlisted origin's, or one with no Origin) would hand it to a listed
+         * origin, which then reads no Access-Control-Allow-Origin. */
+        if (cors_varies(rq))
+                http_resp_header(&r, "Vary", "Origin", 6);
         for (size_t i = 0; extra && extra[i]; i += 2)
                 http_resp_header(&r, extra[i], extra[i + 1], strlen(extra[i + 1]));
         if (ctype) {
