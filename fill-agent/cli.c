@@ -306,6 +306,9 @@ int cli_main(int argc, char **argv)
                                 again = strcmp(f.ids[i], optarg) == 0;
                         if (again)
                                 break;
+                        if (!optarg[0] || strlen(optarg) > FILL_EDGE_ID_MAX)
+                                return usage_error("--edge: want an id of 1 to %d bytes",
+                                                   FILL_EDGE_ID_MAX);
                         if (f.n_ids == sizeof(f.ids) / sizeof(f.ids[0]))
                                 return usage_error("%s", "too many --edge");
                         f.ids[f.n_ids++] = optarg;

@@ -127,6 +127,14 @@ static int check(struct fill_cfg *c, const char *name, const char *buf, size_t l
                 char prefix[32];
 
                 snprintf(prefix, sizeof(prefix), "edges[%zu].", i);
+                if (!e->id[0] || strlen(e->id) > FILL_EDGE_ID_MAX) {
+                        char node[64];
+                        snprintf(node, sizeof(node), "edges[%zu].id", i);
+                        return cfg_error_at(err, name, buf, len, node,
+                                            "'%s' must be 1 to %d bytes (as control registers "
+                                            "edges)",
+                                            node, FILL_EDGE_ID_MAX);
+                }
                 r = check_window(e->window, e->tz, prefix, name, buf, len, err);
                 if (r < 0)
                         return r;

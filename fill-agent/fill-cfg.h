@@ -22,6 +22,10 @@ struct fill_rate {
         bool set;
 };
 
+/* The longest edge id taken (control registers none longer): its journal's name, each byte
+ * written %XX at worst (opts.h), always fits the path buffers, never cut short. */
+#define FILL_EDGE_ID_MAX 128
+
 struct fill_edge_cfg {
         char *id;               /* the edge's id in control's registry and plans */
         char *admin_url;        /* e.g. http://127.0.0.1:8081 */

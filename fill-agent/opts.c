@@ -46,20 +46,33 @@ unsigned opts_edge_parallel(const struct fill_opts *o, const struct fill_edge_cf
 const char *opts_state_path(const struct fill_opts *o, const char *id, const char *suffix,
                             char *buf, size_t cap)
 {
+        static const char hex[] = "0123456789ABCDEF";
         int w = snprintf(buf, cap, "%s/", o->cfg.state_dir);
         size_t n = w < 0 ? 0 : (size_t)w;
 
-        /* The command line refuses a state_dir this long (OPTS_STATE_DIR_MAX); never write
-         * past buf all the same. Room is kept for the longest suffix, ".journal". */
+        /* The command line refuses a state_dir this long (OPTS_STATE_DIR_MAX) and an id longer
+         * than FILL_EDGE_ID_MAX; never write past buf all the same. Room is kept for the
+         * longest suffix, ".journal". */
         if (cap < 10)
                 return buf;
         if (n + 9 >= cap)
                 n = cap - 10;
-        for (size_t i = 0; id[i] && n + 9 < cap; i++) {
-                char c = id[i];
+        /* Every byte outside [A-Za-z0-9._-], '%' and a leading '.' included, is written %XX:
+         * two ids never share a journal or a lock (mapping them all to '_' gave "eu/a" and
+         * "eu_a" one of each), and an id of safe bytes keeps the name it always had. */
+        for (size_t i = 0; id[i]; i++) {
+                unsigned char c = (unsigned char)id[i];
                 bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                           (c >= '0' && c <= '9') || c == '-' || c == '_' || (c == '.' && i > 0);
-                buf[n++] = ok ? c : '_';
+                if (n + (ok ? 1 : 3) + 9 > cap)
+                        break;
+                if (ok) {
+                        buf[n++] = (char)c;
+                } else {
+                        buf[n++] = '%';
+                        buf[n++] = hex[c >> 4];
+                        buf[n++] = hex[c & 15];
+                }
         }
         snprintf(buf + n, cap - n, "%s", suffix);
         return buf;

@@ -49,8 +49,9 @@ const char *opts_edge_window(const struct fill_opts *o, const struct fill_edge_c
 const char *opts_edge_tz(const struct fill_opts *o, const struct fill_edge_cfg *e);
 unsigned opts_edge_parallel(const struct fill_opts *o, const struct fill_edge_cfg *e);
 
-/* <state_dir>/<id><suffix> with unsafe id bytes replaced by '_'; suffix at most 8 bytes
- * (".journal", ".lock"). Returns buf. */
+/* <state_dir>/<id><suffix>, each id byte outside [A-Za-z0-9._-] (and a leading '.') written
+ * as %XX, so distinct ids have distinct files; suffix at most 8 bytes (".journal", ".lock").
+ * Returns buf. */
 const char *opts_state_path(const struct fill_opts *o, const char *id, const char *suffix,
                             char *buf, size_t cap);
 /* <state_dir>/<id>.journal. Returns buf. */

@@ -147,6 +147,15 @@ TEST(config_errors_have_positions)
         ASSERT_TRUE(strstr(err.msg, ":1:12: 'state_dir' must name a directory") != NULL);
         ASSERT_EQ(load_text("list_page: 10001\n", &c, &err), -EINVAL);
         ASSERT_TRUE(strstr(err.msg, "list_page") != NULL);
+        /* Ids as long as control registers (128 bytes); a longer one could not keep a journal
+         * name of its own. */
+        char y[300];
+        snprintf(y, sizeof(y), "edges:\n  - {id: %0128d}\n", 0);
+        ASSERT_EQ(load_text(y, &c, &err), 0);
+        fill_cfg_free(&c);
+        snprintf(y, sizeof(y), "edges:\n  - {id: %0129d}\n", 0);
+        ASSERT_EQ(load_text(y, &c, &err), -EINVAL);
+        ASSERT_TRUE(strstr(err.msg, ":2:10: 'edges[0].id' must be 1 to 128 bytes") != NULL);
 }
 
 TEST(urls_checked_where_written)

@@ -11,6 +11,7 @@
 #include "tests.h"
 
 #include "journal.h"
+#include "opts.h"
 #include "plan.h"
 
 static const char SHA_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -287,6 +288,45 @@ TEST(journal_fresh_start_cut_short_keeps_the_old)
         ASSERT_TRUE(journal_run_begin(j, 300, 43) < 0);
         ASSERT_TRUE(access(tmp, F_OK) < 0);
         journal_free(j);
+}
+
+/*
+ * Two edge ids never name one journal or one lock: "eu/a" and "eu_a" both made "eu_a" (every
+ * byte outside [A-Za-z0-9._-] was '_'), so one edge's run locked the other out and their
+ * records mixed. Ids of safe bytes keep the names they always had.
+ */
+TEST(state_paths_one_per_edge_id)
+{
+        static const char *const ids[] = {"eu/a", "eu_a",   "eu%2Fa", "eu%a",   ".a",
+                                          "%2Ea", "_a",     "a b",    "a_b",    "a\xff",
+                                          "a\xc3", "a%FF", "..",     "%2E%2E", "a."};
+        struct fill_opts o = {.cfg = {.state_dir = "/s"}};
+        char got[sizeof(ids) / sizeof(ids[0])][4200];
+        char big[FILL_EDGE_ID_MAX + 1];
+        char dir[OPTS_STATE_DIR_MAX + 1];
+        char path[4200];
+
+        ASSERT_STREQ(opts_journal_path(&o, "edge-a.b_1", path, sizeof(path)),
+                     "/s/edge-a.b_1.journal");
+        ASSERT_STREQ(opts_state_path(&o, "eu/a", ".lock", path, sizeof(path)), "/s/eu%2Fa.lock");
+        ASSERT_STREQ(opts_state_path(&o, "%.x", ".lock", path, sizeof(path)), "/s/%25.x.lock");
+        ASSERT_STREQ(opts_state_path(&o, ".", ".lock", path, sizeof(path)), "/s/%2E.lock");
+        for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+                opts_journal_path(&o, ids[i], got[i], sizeof(got[i]));
+                for (size_t k = 0; k < i; k++)
+                        if (strcmp(got[i], got[k]) == 0)
+                                TEST_FAIL_AT("\"%s\" and \"%s\" share %s", ids[k], ids[i],
+                                             got[i]);
+        }
+        /* The longest id, every byte escaped, under the longest state_dir: never cut short. */
+        memset(big, 0xff, FILL_EDGE_ID_MAX);
+        big[FILL_EDGE_ID_MAX] = '\0';
+        memset(dir, 'd', OPTS_STATE_DIR_MAX);
+        dir[OPTS_STATE_DIR_MAX] = '\0';
+        o.cfg.state_dir = dir;
+        opts_journal_path(&o, big, path, sizeof(path));
+        ASSERT_EQ(strlen(path), (size_t)OPTS_STATE_DIR_MAX + 1 + 3 * FILL_EDGE_ID_MAX + 8);
+        ASSERT_STREQ(path + strlen(path) - 11, "%FF.journal");
 }
 
 TEST_MAIN()
