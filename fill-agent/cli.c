@@ -273,6 +273,48 @@ static int resolve_edges(struct fill_opts *o, const struct flags *f)
         return 0;
 }
 
+/*
+ * plan, run (--dry-run too) and verify list the edge through its admin API: an edge without
+ * admin_url or admin_token_file is a usage error found here, before control is asked, not
+ * after the plan came (or after the plan's retries ran out, a whole window). status reads
+ * the journal without it. Returns 0 or an exit status.
+ */
+static int check_admin(const struct fill_opts *o, const struct flags *f)
+{
+        const struct fill_edge_cfg *cfg_edges = o->cfg.edges.items;
+
+        for (size_t i = 0; i < o->n_edges; i++) {
+                const struct fill_edge_cfg *e = &o->edges[i];
+                const char *key = !e->admin_url ? "admin_url" : "admin_token_file";
+                const char *missing = e->admin_url          ? "admin_token_file"
+                                      : e->admin_token_file ? "admin_url"
+                                                            : "admin_url and admin_token_file";
+                struct cfg_error cerr;
+                char msg[512];
+                size_t k;
+
+                if (e->admin_url && e->admin_token_file)
+                        continue;
+                for (k = 0; k < o->cfg.edges.n; k++)
+                        if (strcmp(cfg_edges[k].id, e->id) == 0)
+                                break;
+                if (!f->config || k == o->cfg.edges.n)
+                        return usage_error("edge %s: no %s (--admin-url, --admin-token-file): "
+                                           "plan, run and verify list the edge through its "
+                                           "admin API",
+                                           e->id, missing);
+                snprintf(msg, sizeof(msg),
+                         "(edge %.200s) has no %s: plan, run and verify list the edge through "
+                         "its admin API (or give --admin-url and --admin-token-file with one "
+                         "--edge)",
+                         e->id, missing);
+                fill_cfg_edge_error(f->config, k, key, msg, &cerr);
+                fprintf(stderr, "%s\n", cerr.msg);
+                return FILL_EXIT_USAGE;
+        }
+        return 0;
+}
+
 int cli_main(int argc, char **argv)
 {
         struct fill_opts o = {.progress_interval_ms = 1000, .sample = 16};
@@ -542,6 +584,11 @@ int cli_main(int argc, char **argv)
         if (!o.cfg.control) {
                 rc = usage_error("%s", "no control URL: give --control or control: in the config");
                 goto out;
+        }
+        if (strcmp(cmd, "status") != 0) {
+                rc = check_admin(&o, &f);
+                if (rc != 0)
+                        goto out;
         }
 
         curl_global_init(CURL_GLOBAL_DEFAULT);

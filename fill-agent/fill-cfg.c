@@ -188,6 +188,23 @@ int fill_cfg_load(const char *path, struct fill_cfg *ret, struct cfg_error *err)
         return r;
 }
 
+int fill_cfg_edge_error(const char *path, size_t idx, const char *key, const char *msg,
+                        struct cfg_error *err)
+{
+        char *buf = NULL, node[64];
+        size_t len = 0;
+
+        /* Read again for the position only: one that cannot be had still names the edge. */
+        if (cfg_read_file(path, &buf, &len, err) < 0) {
+                snprintf(err->msg, sizeof(err->msg), "%s: 'edges[%zu]' %s", path, idx, msg);
+                return -EINVAL;
+        }
+        snprintf(node, sizeof(node), "edges[%zu].%s", idx, key);
+        cfg_error_at(err, path, buf, len, node, "'edges[%zu]' %s", idx, msg);
+        free(buf);
+        return -EINVAL;
+}
+
 int fill_cfg_defaults(struct fill_cfg *ret)
 {
         struct cfg_error err;

@@ -70,6 +70,14 @@ int fill_cfg_load(const char *path, struct fill_cfg *ret, struct cfg_error *err)
 int fill_cfg_load_buf(const char *name, const char *buf, size_t len, struct fill_cfg *ret,
                       struct cfg_error *err);
 
+/*
+ * For what only the flags merged over the file decide: write "path:line:col: 'edges[idx]' msg"
+ * into err, positioned at edges[idx].key (at the edge's entry when the key is absent).
+ * Always returns -EINVAL.
+ */
+int fill_cfg_edge_error(const char *path, size_t idx, const char *key, const char *msg,
+                        struct cfg_error *err);
+
 /* Defaults, as if an empty file had been loaded. Returns 0 or -ENOMEM. */
 int fill_cfg_defaults(struct fill_cfg *ret);
 

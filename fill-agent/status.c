@@ -49,7 +49,16 @@ int status_cmd(const struct fill_opts *o)
                                  r == -EINVAL ? why : strerror(-r));
                         rc = FILL_EXIT_ERROR;
                 }
-                live = survey_load(&s, o, e, true, NULL) == 0;
+                /* Without admin access the edge's holdings cannot be known: the journal is
+                 * the answer, and control is not asked for a plan nothing is compared with. */
+                if (e->admin_url && e->admin_token_file) {
+                        live = survey_load(&s, o, e, true, NULL) == 0;
+                } else {
+                        memset(&s, 0, sizeof(s));
+                        snprintf(s.err, sizeof(s.err),
+                                 "its admin API is not given (admin_url, admin_token_file)");
+                        live = false;
+                }
                 if (!live)
                         rc = FILL_EXIT_ERROR;
                 /* Planned and not held, whatever keeps it out (no room, --limit). */
