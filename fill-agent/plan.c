@@ -335,7 +335,8 @@ int plan_fetch(const char *control, const char *bearer, const char *secret, size
                 goto out;
         if (status != 200) {
                 fetch_status_error(err, errlen, url, status, body, blen);
-                r = status == 401 || status == 403   ? -EACCES
+                r = status == 401                    ? -EACCES
+                    : status == 403                  ? -EPERM
                     : status == 404                  ? -ENOENT
                     : fetch_status_transient(status) ? -EAGAIN
                                                      : -EPROTO;

@@ -56,7 +56,8 @@ void plan_done(struct plan *p);
  * signed with secret[0..secret_len) (the edge's own control secret, common/req-sign.h, as the
  * edge signs its heartbeats); NULL for either: not sent. Without both control answers 401.
  * ret_retry_after (may be NULL) gets control's Retry-After in seconds, 0 without one.
- * Returns 0, -EACCES (401/403: missing or wrong credentials), -ENOENT (404: an edge control
+ * Returns 0, -EACCES (401: missing or wrong credentials), -EPERM (403: forbidden whatever the
+ * credentials; control answers 401 itself, so a proxy or policy before it), -ENOENT (404: an edge control
  * does not know), -EIO (unreachable, no answer), -EAGAIN (a status worth retrying: 5xx, 408,
  * 429), -EPROTO (another status), -EKEYREJECTED (a secret req_sign refuses), -EBADMSG (a
  * plan whose "edge" is not edge_id, or absent), or what plan_parse returns (-EINVAL: not a

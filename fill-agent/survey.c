@@ -104,7 +104,19 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
                          : secret ? "the edge's secret was not accepted (not the one control "
                                     "holds for this edge, or the clocks differ)"
                                   : "no control token or edge secret was given");
-        else if (r == -EKEYREJECTED)
+        else if (r == -EPERM) {
+                /* Control answers wrong credentials with 401: a 403 is something else saying
+                 * no (a proxy in front of it, an access rule), and naming the plan's
+                 * credentials would send the operator after the wrong file. */
+                char why[sizeof(s->err)];
+
+                memcpy(why, s->err, sizeof(why));
+                snprintf(s->err, sizeof(s->err),
+                         "control refused the fill plan for %s (403 Forbidden): %.250s; control "
+                         "answers missing or wrong credentials with 401, so something in front "
+                         "of it (a proxy or an access rule) forbids this request",
+                         cfg->id, why);
+        } else if (r == -EKEYREJECTED)
                 s->rc = FILL_EXIT_USAGE; /* the secret file holds no usable secret */
         free(ctl_token);
         if (secret) {

@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: MIT
+"""What sluice-fill says of control's refusals of the fill plan, by their real status: a 403
+(from something in front of control: control itself answers 401) is reported as 403, not as
+a 401 with a wrong credentials file blamed; a 401 still names the credentials. Both stop the
+edge with exit 1, for plan and run, without retrying.
+
+    python3 test_control_answers.py /path/to/sluice-fill
+
+No daemons: a small HTTP server in this process stands in for control.
+Exit status: 0 passed, 1 failed, 77 skipped (the binary missing)."""
+
+import http.server
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+
+
+class Control(http.server.BaseHTTPRequestHandler):
+    answer = (403, b'{"error":"forbidden"}')
+    asked = 0
+
+    def do_GET(self):
+        Control.asked += 1
+        status, body = Control.answer
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def main():
+    if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
+        print("SKIP: need the sluice-fill binary as argument")
+        return 77
+    binary = sys.argv[1]
+    failures = []
+
+    def check(ok, msg):
+        if not ok:
+            failures.append(msg)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Control)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    with tempfile.TemporaryDirectory() as d:
+        token = os.path.join(d, "token")
+        with open(token, "w") as f:
+            f.write("t" * 32 + "\n")
+        common = ["--control", f"http://127.0.0.1:{port}", "--control-token-file", token,
+                  "--edge", "edge-a", "--admin-url", "http://127.0.0.1:1",
+                  "--admin-token-file", token, "--state-dir", os.path.join(d, "state")]
+        run = ["--window", "00:00-24:00", "--rate", "unlimited", "--progress", "none"]
+        for status, body, want, unwanted in [
+                (403, b'{"error":"forbidden"}',
+                 ["control refused the fill plan for edge-a (403 Forbidden)", "HTTP 403",
+                  "forbidden", "a proxy or an access rule"],
+                 ["(401)", "not control's admin token"]),
+                (401, b'{"error":"unauthorized"}',
+                 ["control refused the fill plan for edge-a (401)",
+                  "the token in the control token file is not control's admin token"],
+                 ["403"])]:
+            Control.answer = (status, body)
+            for cmd in (["plan"], ["run", *run]):
+                Control.asked = 0
+                p = subprocess.run([binary, *cmd, *common], capture_output=True, timeout=60)
+                err = p.stderr.decode()
+                name = f"{cmd[0]} against {status}"
+                check(p.returncode == 1, f"{name}: exit {p.returncode}, want 1: {err.strip()}")
+                for w in want:
+                    check(w in err, f"{name}: no {w!r} in: {err.strip()}")
+                for u in unwanted:
+                    check(u not in err, f"{name}: {u!r} in: {err.strip()}")
+                check(Control.asked == 1, f"{name}: asked {Control.asked} times, want 1")
+    srv.shutdown()
+    for f in failures:
+        print("FAIL:", f)
+    if failures:
+        return 1
+    print("ok: control's 403 and 401 reported as such")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
