@@ -26,8 +26,8 @@ static int rate_setter(const char *scalar, void *dst, char *err, size_t errlen)
 
         rate->set = true;
         if (fill_cfg_rate_parse(scalar, &rate->bps) < 0) {
-                snprintf(err, errlen,
-                         "must be a rate such as 2Gbit, 800Mbit or 100MB/s, got \"%s\"", scalar);
+                /* The loader adds ", got \"<scalar>\"" itself (common/cfg.c). */
+                snprintf(err, errlen, "must be a rate such as 2Gbit, 800Mbit or 100MB/s");
                 return -EINVAL;
         }
         return 0;

@@ -134,6 +134,13 @@ TEST(config_errors_have_positions)
         struct cfg_error err;
         ASSERT_EQ(load_text("rate: 2Gbitz\n", &c, &err), -EINVAL);
         ASSERT_TRUE(strstr(err.msg, ":1:7:") != NULL);
+        /* The value once, at the end (the setter and the loader each added it). */
+        ASSERT_STREQ(strchr(err.msg, ':') + strlen(":1:7: "),
+                     "'rate' must be a rate such as 2Gbit, 800Mbit or 100MB/s, got \"2Gbitz\"");
+        ASSERT_EQ(load_text("edges:\n  - {id: a, rate: 2Gbits}\n", &c, &err), -EINVAL);
+        ASSERT_STREQ(strchr(err.msg, ':') + strlen(":2:22: "),
+                     "'edges[0].rate' must be a rate such as 2Gbit, 800Mbit or 100MB/s, got "
+                     "\"2Gbits\"");
         ASSERT_EQ(load_text("control: x\nparalel: 3\n", &c, &err), -EINVAL);
         ASSERT_TRUE(strstr(err.msg, ":2:1:") != NULL);
         ASSERT_EQ(load_text("outside_window: later\n", &c, &err), -EINVAL);
