@@ -135,6 +135,15 @@ static int parse_obj(json_t *o, size_t i, struct plan_obj *ret, char *err, size_
                 snprintf(err, errlen, "objects[%zu].size: not a non-negative integer", i);
                 return -EINVAL;
         }
+        /* Bounded so that no sum of sizes wraps: three objects near 2^63 bytes read as a
+         * plan of a few bytes, or as one of 9223 PB. */
+        if ((uint64_t)json_integer_value(size) > PLAN_MAX_SIZE) {
+                snprintf(err, errlen,
+                         "objects[%zu].size: %" JSON_INTEGER_FORMAT " bytes, more than an object "
+                         "may be (4 TiB)",
+                         i, json_integer_value(size));
+                return -EINVAL;
+        }
         if (!json_is_string(sha) || !sha_ok(json_string_value(sha), json_string_length(sha))) {
                 snprintf(err, errlen, "objects[%zu].sha256: not 64 hex digits", i);
                 return -EINVAL;

@@ -12,7 +12,8 @@
  *                 "url": "http://origin:9000/t1/v1/init.mp4", "asset": "t1", "score": 4.2}, …]}
  *
  * objects are ranked, most valuable first. "asset", "score" and "tz" (the edge's zone) are
- * optional. Limits: PLAN_MAX_BYTES of JSON, PLAN_MAX_OBJECTS objects, paths of at most
+ * optional. Limits: PLAN_MAX_BYTES of JSON, PLAN_MAX_OBJECTS objects of at most PLAN_MAX_SIZE
+ * bytes each, paths of at most
  * PLAN_MAX_PATH bytes that need no normalising (no "//", "." or ".." segments, no '?', '#',
  * '%' or control bytes), URLs of at most PLAN_MAX_URL bytes starting http:// or https://.
  * A path listed twice keeps its first (higher-ranked) entry.
@@ -21,6 +22,9 @@
 #define PLAN_MAX_OBJECTS 2000000u
 #define PLAN_MAX_PATH    2048u
 #define PLAN_MAX_URL     8192u
+/* 4 TiB an object: PLAN_MAX_OBJECTS of them total under 2^63, so the plan's byte sums (and
+ * their JSON, signed 64-bit) hold whatever a plan says. */
+#define PLAN_MAX_SIZE (1ull << 42)
 
 struct plan_obj {
         char *key; /* "/" + path: the edge's cache key */

@@ -3,6 +3,7 @@
 
 #include "tests.h"
 
+#include "diff.h"
 #include "holdings.h"
 #include "plan.h"
 
@@ -65,6 +66,43 @@ TEST(plan_refuses_bad_objects)
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 ASSERT_EQ(parse(bad[i], &p), -EINVAL);
+}
+
+/*
+ * Sizes are bounded (4 TiB) so that a plan's totals are right whatever it says: three objects
+ * of 2^63 - 1 bytes were taken and their "no room" sum wrapped to 2^63 - 3.
+ */
+TEST(plan_sizes_bounded_so_totals_hold)
+{
+        struct plan p;
+        struct holdings h;
+        struct diff d;
+        char doc[1024], err[256];
+        static const char obj[] = "{\"path\":\"%c\",\"size\":%s,\"sha256\":\"" H64
+                                  "\",\"url\":\"http://o/a\"}";
+        char o1[256], o2[256], o3[256];
+        const char *tib4 = "4398046511104";
+
+        snprintf(o1, sizeof(o1), obj, 'a', tib4);
+        snprintf(o2, sizeof(o2), obj, 'b', tib4);
+        snprintf(o3, sizeof(o3), obj, 'c', tib4);
+        snprintf(doc, sizeof(doc), "{\"edge\":\"e\",\"objects\":[%s,%s,%s]}", o1, o2, o3);
+        ASSERT_EQ(parse(doc, &p), 0);
+        memset(&h, 0, sizeof(h));
+        ASSERT_EQ(diff_compute(&p, &h, true, 0, &d), 0);
+        ASSERT_EQ(d.no_room_objects, 3);
+        ASSERT_EQ(d.no_room_bytes, 3 * 4398046511104ull);
+        diff_done(&d);
+        plan_done(&p);
+
+        static const char *const over[] = {"4398046511105", "9223372036854775807"};
+        for (size_t i = 0; i < 2; i++) {
+                snprintf(o1, sizeof(o1), obj, 'a', over[i]);
+                snprintf(doc, sizeof(doc), "{\"edge\":\"e\",\"objects\":[%s]}", o1);
+                ASSERT_EQ(plan_parse(doc, strlen(doc), &p, err, sizeof(err)), -EINVAL);
+                ASSERT_TRUE(strstr(err, "objects[0].size: ") != NULL);
+                ASSERT_TRUE(strstr(err, " bytes, more than an object may be (4 TiB)") != NULL);
+        }
 }
 
 TEST(holdings_parse_and_find)
