@@ -97,25 +97,93 @@ static time_t at_day(const struct tm *tm, int64_t at, int day_add, int isdst)
         return u;
 }
 
+/* Whether the wall clock at x reads (year, yday, at) or later. */
+static bool reached(time_t x, int year, int yday, int64_t at)
+{
+        struct tm l;
+
+        if (!localtime_r(&x, &l))
+                return true;
+        if (l.tm_year != year)
+                return l.tm_year > year;
+        if (l.tm_yday != yday)
+                return l.tm_yday > yday;
+        return (int64_t)l.tm_hour * 3600 + l.tm_min * 60 + l.tm_sec >= at;
+}
+
+/*
+ * For a local time of day at that the zone skips on the day of tm, day_add days on: the
+ * instant the clock jumps past it, the end of the gap (at 01:00 UTC on 2030-03-31 London's
+ * clock goes from 00:59:59 to 02:00, so 01:30 is 01:00 UTC). mktime places such a time as
+ * far past the gap as it lay inside (01:30 as 02:30 BST): an hour late, a window opening an
+ * hour after its clock passed its start and closing an hour after its end. Found by halving
+ * the day before mktime's instant; (time_t)-1 when that does not read past at.
+ */
+static time_t gap_end(const struct tm *tm, int64_t at, int day_add)
+{
+        struct tm d = *tm;
+        time_t lo, hi = at_day(tm, at, day_add, -1);
+
+        d.tm_mday += day_add;
+        d.tm_hour = 12;
+        d.tm_min = d.tm_sec = 0;
+        d.tm_isdst = -1;
+        if (hi == (time_t)-1 || mktime(&d) == (time_t)-1)
+                return (time_t)-1;
+        lo = hi - 86400;
+        if (!reached(hi, d.tm_year, d.tm_yday, at) || reached(lo, d.tm_year, d.tm_yday, at))
+                return (time_t)-1;
+        while (hi - lo > 1) {
+                time_t mid = lo + (hi - lo) / 2;
+                if (reached(mid, d.tm_year, d.tm_yday, at))
+                        hi = mid;
+                else
+                        lo = mid;
+        }
+        return hi;
+}
+
+/*
+ * The first instant after t at which the clock of the day of tm, day_add days on, reads at:
+ * in the hour the clocks go back it reads it twice, and the first reading still ahead is
+ * taken (either flag); a time the zone skips that day is reached where the gap ends.
+ * (time_t)-1 when that day's reading is past or cannot be placed.
+ */
+static time_t reading_on(const struct tm *tm, time_t t, int64_t at, int day_add)
+{
+        time_t best = (time_t)-1, u;
+        bool read = false;
+
+        for (int isdst = 0; isdst <= 1; isdst++) {
+                u = at_day(tm, at, day_add, isdst);
+                if (u == (time_t)-1)
+                        continue;
+                read = true;
+                if (u > t && (best == (time_t)-1 || u < best))
+                        best = u;
+        }
+        if (read)
+                return best;
+        u = gap_end(tm, at, day_add);
+        return u != (time_t)-1 && u > t ? u : (time_t)-1;
+}
+
 /*
  * The next instant after t (local seconds after midnight s, broken down in tm) whose local
- * time of day is at. In the hour the clocks go back a time of day comes twice: the first
- * reading still ahead is taken (either flag, today). A time the zone skips today normalises
- * past the gap; else tomorrow's.
+ * time of day is at, or at which the clock jumps past at (reading_on): today's, else
+ * tomorrow's. Failing both, as mktime places it.
  */
 static time_t next_at(const struct tm *tm, time_t t, int64_t at, int64_t s)
 {
-        time_t best = (time_t)-1;
+        time_t u = reading_on(tm, t, at, 0);
 
-        for (int isdst = 0; isdst <= 1; isdst++) {
-                time_t u = at_day(tm, at, 0, isdst);
-                if (u != (time_t)-1 && u > t && (best == (time_t)-1 || u < best))
-                        best = u;
-        }
-        if (best != (time_t)-1)
-                return best;
+        if (u != (time_t)-1)
+                return u;
+        u = reading_on(tm, t, at, 1);
+        if (u != (time_t)-1)
+                return u;
         if (at > s) {
-                time_t u = at_day(tm, at, 0, -1);
+                u = at_day(tm, at, 0, -1);
                 if (u != (time_t)-1 && u > t)
                         return u;
         }

@@ -124,6 +124,51 @@ TEST(window_in_the_repeated_hour)
         ASSERT_EQ(wait, 75 * 60);
 }
 
+/*
+ * Europe/London, 2030-03-31: at 01:00 UTC the clock goes from 00:59:59 GMT to 02:00 BST, so
+ * 01:00-02:00 is not read that night. A window edge there is the instant the clock jumps
+ * past it, the gap's end (01:00 UTC), for a start and an end alike: mktime placed it as far
+ * past the gap as it lay inside, an hour late (01:30 as 02:30 BST, 01:30 UTC).
+ */
+TEST(window_in_the_skipped_hour)
+{
+        struct window w;
+        int64_t wait, left;
+
+        ASSERT_EQ(window_parse("01:30-03:30", &w), 0);
+        /* 00:59:50 GMT: the clock reads 02:00 BST, inside, 10 s on. */
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-03-31T00:59:50Z"), &wait, &left));
+        ASSERT_EQ(wait, 10);
+        /* The evening before (23:00 GMT): tomorrow's start, the same instant. */
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-03-30T23:00:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 2 * 3600);
+        /* 02:00 BST, the gap's end: open until 03:30 BST (02:30 UTC). */
+        ASSERT_TRUE(window_check(&w, "Europe/London", utc("2030-03-31T01:00:00Z"), &wait, &left));
+        ASSERT_EQ(left, 90 * 60);
+        /* An end in the gap closes the window where the gap ends. */
+        ASSERT_EQ(window_parse("22:00-01:30", &w), 0);
+        ASSERT_TRUE(window_check(&w, "Europe/London", utc("2030-03-31T00:59:50Z"), &wait, &left));
+        ASSERT_EQ(left, 10);
+        ASSERT_TRUE(window_check(&w, "Europe/London", utc("2030-03-30T23:00:00Z"), &wait, &left));
+        ASSERT_EQ(left, 2 * 3600);
+        /* 02:00 BST: closed; it opens at 22:00 BST (21:00 UTC). */
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-03-31T01:00:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 20 * 3600);
+        /* The skipped hour's start, 01:00, is the gap's end too: a window 01:00-02:00 is
+         * empty that night, and is waited for until the clock passes 01:00 at 01:00 UTC. */
+        ASSERT_EQ(window_parse("01:00-02:00", &w), 0);
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-03-31T00:30:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 30 * 60);
+        /* A day later the hour is there again. */
+        ASSERT_EQ(window_parse("01:30-03:30", &w), 0);
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-04-01T00:00:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 30 * 60);
+        /* The autumn fold, from the evening before: the first 01:00 (BST, 00:00 UTC). */
+        ASSERT_EQ(window_parse("01:00-01:30", &w), 0);
+        ASSERT_TRUE(!window_check(&w, "Europe/London", utc("2030-10-26T22:00:00Z"), &wait, &left));
+        ASSERT_EQ(wait, 2 * 3600);
+}
+
 TEST(window_now_formats)
 {
         time_t t;
