@@ -143,7 +143,10 @@ void progress_tick(struct progress *p, int64_t now_ns, bool force)
         for (size_t i = 0; i < p->n; i++)
                 sample(&p->edges[i], now_ns);
         if (p->mode == PROGRESS_BAR) {
-                draw_bar(p, now_ns);
+                /* No edge queued yet (all still asked for their plans, or waiting for their
+                 * windows): no bar of nothing, but the final line all the same. */
+                if (p->n || force)
+                        draw_bar(p, now_ns);
                 return;
         }
         if (p->mode != PROGRESS_JSON)

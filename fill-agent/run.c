@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@
 
 enum edge_state { E_ACTIVE, E_OUTSIDE, E_ERROR };
 
+/* The part of an edge's survey its thread is at (survey_thread). */
+enum survey_step { STEP_NONE, STEP_PLAN, STEP_HOLD, STEP_REFRESH };
+
 struct run_edge {
         struct survey s;
         enum edge_state state;
@@ -40,6 +44,28 @@ struct run_edge {
         enum transfer_gate gate_last;
         struct survey_retry retry; /* for control and the edge's listing (retry_set) */
         bool reported;             /* its rc is its outcome (report_edge) */
+        /* The survey runs in a thread of its own, one step at a time, so that an edge whose
+         * control or listing is retried holds up no other; between steps, and for anything
+         * touching the window (the zone switch is process-wide), the transfer loop's thread
+         * takes over (advance). step_done is set by the thread as it ends, step_r its
+         * result. */
+        const struct fill_opts *o;
+        pthread_t thread;
+        enum survey_step step;
+        int step_r, step_done;
+        bool listed;                 /* plan and listing in */
+        bool waited;                 /* it waited for its window: listed again when it opens */
+        struct transfer_edge *slot;  /* its place on the transfer loop; te once queued */
+};
+
+/* What the transfer loop's tick (advance_all) works on. */
+struct run {
+        const struct fill_opts *o;
+        struct run_edge *res;
+        size_t n;
+        struct progress *prog;
+        struct progress_edge *pes; /* one per queued edge, in the order they were queued */
+        int64_t tick_at_ns, said_at_ns;
 };
 
 /* Without a window, how long control and an edge's listing are retried (survey.h). */
@@ -306,6 +332,192 @@ static int prepare_edge(const struct fill_opts *o, struct run_edge *re, struct p
         return r;
 }
 
+static void *survey_thread(void *ud)
+{
+        struct run_edge *re = ud;
+        int r;
+
+        if (re->step == STEP_PLAN)
+                r = survey_load(&re->s, re->o, re->s.cfg, false, &re->retry);
+        else if (re->step == STEP_HOLD)
+                r = survey_hold(&re->s, re->o, &re->retry);
+        else
+                r = survey_refresh(&re->s, re->o, &re->retry);
+        re->step_r = r;
+        __atomic_store_n(&re->step_done, 1, __ATOMIC_RELEASE);
+        return NULL;
+}
+
+/* Start step of re's survey in its thread. Returns 0, or -errno with re ended (E_ERROR). */
+static int step_start(struct run_edge *re, enum survey_step step)
+{
+        int r;
+
+        re->step = step;
+        re->step_done = 0;
+        r = pthread_create(&re->thread, NULL, survey_thread, re);
+        if (r == 0)
+                return 0;
+        re->step = STEP_NONE;
+        snprintf(re->s.err, sizeof(re->s.err), "cannot start its survey: %s", strerror(r));
+        re->state = E_ERROR;
+        re->rc = FILL_EXIT_ERROR;
+        return -r;
+}
+
+static void step_join(struct run_edge *re)
+{
+        if (re->step == STEP_NONE)
+                return;
+        (void)pthread_join(re->thread, NULL);
+        re->step = STEP_NONE;
+}
+
+/* Put re's objects on the transfer loop (run.pes: its progress after the others'). */
+static int queue_edge(struct run *run, struct run_edge *re)
+{
+        struct progress_edge *pe = &run->pes[run->prog->n];
+        int r = prepare_edge(run->o, re, run->prog);
+
+        if (r < 0)
+                return r;
+        *pe = (struct progress_edge){.id = re->s.cfg->id};
+        for (size_t k = 0; k < re->n_queue; k++) {
+                pe->objects_total++;
+                pe->bytes_total += re->queue[k]->size;
+        }
+        re->te = re->slot;
+        re->te->bearer = re->s.bearer;
+        re->te->queue = re->queue;
+        re->te->n_queue = re->n_queue;
+        re->te->journal = re->journal;
+        re->te->prog = pe;
+        run->prog->n++;
+        return 0;
+}
+
+/*
+ * On the transfer loop's thread: move re on once its survey's step ended. After the plan, a
+ * zone only the plan gives is checked and the retries' end placed in it, and the edge is
+ * listed; once listed, inside its window it is queued, outside it ends (exit 4) or, waiting
+ * for the window, is listed again when it opens and then queued. Clears re->slot->pending
+ * once the edge is queued or ended.
+ */
+static void advance(struct run *run, struct run_edge *re)
+{
+        int64_t wait;
+
+        if (re->state != E_ACTIVE || !re->slot->pending)
+                return;
+        if (re->step != STEP_NONE) {
+                enum survey_step step = re->step;
+
+                if (!__atomic_load_n(&re->step_done, __ATOMIC_ACQUIRE))
+                        return;
+                step_join(re);
+                if (re->step_r < 0) {
+                        re->state = E_ERROR;
+                        re->rc = re->s.rc;
+                        goto ended;
+                }
+                if (step == STEP_PLAN) {
+                        /* A zone only the plan gave that is unknown here is control's fault,
+                         * as any answer that is not a plan (exit 1). */
+                        if (!re->tz && re->s.plan.tz) {
+                                re->tz = re->s.plan.tz;
+                                if (re->has_window && tz_refused(re, FILL_EXIT_ERROR))
+                                        goto ended;
+                                retry_set(re);
+                        }
+                        if (step_start(re, STEP_HOLD) < 0)
+                                goto ended;
+                        return;
+                }
+                re->listed = true;
+        }
+        if (!re->listed)
+                return;
+        if (!in_window(re, &wait)) {
+                if (!re->wait_mode) {
+                        re->state = E_OUTSIDE;
+                        re->rc = FILL_EXIT_WINDOW;
+                        goto ended;
+                }
+                re->waited = true;
+                return;
+        }
+        if (re->waited) {
+                /* Its listing is from before the wait: what the edge got meanwhile (a client
+                 * fill, another run) is not sent again. */
+                re->waited = re->listed = false;
+                retry_set(re);
+                if (step_start(re, STEP_REFRESH) < 0)
+                        goto ended;
+                return;
+        }
+        if (queue_edge(run, re) < 0) {
+                re->state = E_ERROR;
+                re->rc = FILL_EXIT_ERROR;
+        }
+ended:
+        re->slot->pending = false;
+}
+
+/*
+ * While no edge is at work (being surveyed, or sending in its window) and some wait for their
+ * windows, say how long until the first opens: at once, then once a minute.
+ */
+static void say_waiting(struct run *run, int64_t now)
+{
+        int64_t soonest = -1, wait;
+
+        for (size_t i = 0; i < run->n; i++) {
+                struct run_edge *re = &run->res[i];
+
+                if (re->state != E_ACTIVE)
+                        continue;
+                if (re->te && (re->te->next < re->te->n_queue || re->te->in_flight))
+                        return;
+                if (!re->slot || !re->slot->pending)
+                        continue;
+                if (re->step != STEP_NONE || !re->waited)
+                        return;
+                (void)in_window(re, &wait);
+                if (soonest < 0 || wait < soonest)
+                        soonest = wait;
+        }
+        if (soonest < 0) {
+                run->said_at_ns = 0;
+                return;
+        }
+        if (run->said_at_ns && now - run->said_at_ns < 60 * 1000000000ll)
+                return;
+        run->said_at_ns = now;
+        if (run->prog->mode == PROGRESS_JSON) {
+                emit_json(json_pack("{s:s,s:I}", "event", "waiting", "seconds",
+                                    (json_int_t)soonest));
+        } else {
+                progress_clear(run->prog);
+                fprintf(stderr, "sluice-fill: outside the window; waiting %lld s\n",
+                        (long long)soonest);
+        }
+}
+
+/* transfer_opts.tick: every 100 ms at most, for the clock lookups behind the windows. */
+static void advance_all(void *ud)
+{
+        struct run *run = ud;
+        int64_t now = mono_ns();
+
+        if (run->tick_at_ns && now - run->tick_at_ns < 100000000ll)
+                return;
+        run->tick_at_ns = now;
+        for (size_t i = 0; i < run->n; i++)
+                if (run->res[i].slot)
+                        advance(run, &run->res[i]);
+        say_waiting(run, now);
+}
+
 static void report_edge(const struct fill_opts *o, struct run_edge *re, struct progress *p)
 {
         const char *id = re->s.cfg->id;
@@ -405,6 +617,65 @@ static void metrics_out(const struct fill_opts *o, int claim_fd, const struct ru
         free(me);
 }
 
+/*
+ * run --dry-run: each edge surveyed in turn (nothing is sent, so none waits for another's
+ * transfers), then what a run would send and delete. Returns the exit status.
+ */
+static int dry_run(const struct fill_opts *o, struct run_edge *res, size_t n)
+{
+        int rc = FILL_EXIT_OK;
+
+        for (size_t i = 0; i < n && !stop_flag; i++) {
+                struct run_edge *re = &res[i];
+
+                if (re->state != E_ACTIVE)
+                        continue;
+                retry_set(re);
+                if (survey_load(&re->s, o, re->s.cfg, false, &re->retry) < 0) {
+                        re->state = E_ERROR;
+                        re->rc = re->s.rc;
+                        continue;
+                }
+                if (!re->tz && re->s.plan.tz) {
+                        re->tz = re->s.plan.tz;
+                        if (re->has_window && tz_refused(re, FILL_EXIT_ERROR))
+                                continue;
+                        retry_set(re);
+                }
+                if (survey_hold(&re->s, o, &re->retry) < 0) {
+                        re->state = E_ERROR;
+                        re->rc = re->s.rc;
+                }
+        }
+        if (stop_flag)
+                return FILL_EXIT_INTERRUPTED;
+        for (size_t i = 0; i < n; i++) {
+                struct run_edge *re = &res[i];
+                int64_t wait = 0;
+                bool in = re->state == E_ACTIVE && in_window(re, &wait);
+
+                if (re->state == E_ACTIVE && !re->wait_mode && !in) {
+                        re->state = E_OUTSIDE;
+                        re->rc = FILL_EXIT_WINDOW;
+                }
+                if (re->state == E_ERROR) {
+                        fprintf(stderr, "sluice-fill: %s\n", re->s.err);
+                } else if (o->json) {
+                        diff_print_json(stdout, re->s.cfg->id, &re->s.diff, true);
+                } else {
+                        printf("dry run: nothing is sent or deleted\n");
+                        diff_print_table(stdout, re->s.cfg->id, &re->s.diff, true);
+                        if (re->state == E_OUTSIDE || !in)
+                                printf("  outside the window: the run would %s\n",
+                                       re->wait_mode ? "wait" : "exit (status 4)");
+                }
+                rc = fill_exit_worse(rc, re->state == E_ACTIVE && !in && !re->wait_mode
+                                             ? FILL_EXIT_WINDOW
+                                             : re->rc);
+        }
+        return rc;
+}
+
 int run_cmd(const struct fill_opts *o)
 {
         size_t n = o->n_edges;
@@ -438,6 +709,7 @@ int run_cmd(const struct fill_opts *o)
                 struct run_edge *re = &res[i];
                 const char *win = opts_edge_window(o, &o->edges[i]);
 
+                re->o = o;
                 re->wait_mode = wait_mode;
                 re->s.cfg = &o->edges[i];
                 re->tz = opts_edge_tz(o, &o->edges[i]);
@@ -470,165 +742,84 @@ int run_cmd(const struct fill_opts *o)
                                 continue;
                         }
                 }
-                retry_set(re);
-                if (survey_load(&re->s, o, &o->edges[i], false, &re->retry) < 0) {
-                        re->state = E_ERROR;
-                        re->rc = re->s.rc;
-                        continue;
-                }
-                /* A zone only the plan gave that is unknown here is control's fault, as any
-                 * answer that is not a plan (exit 1). */
-                if (!re->tz && re->s.plan.tz) {
-                        re->tz = re->s.plan.tz;
-                        if (re->has_window && tz_refused(re, FILL_EXIT_ERROR))
-                                continue;
-                        retry_set(re);
-                }
-                if (survey_hold(&re->s, o, &re->retry) < 0) {
-                        re->state = E_ERROR;
-                        re->rc = re->s.rc;
-                }
         }
         if (stop_flag) {
                 rc = FILL_EXIT_INTERRUPTED;
                 goto out;
         }
-
-        /* Before anything moves: wait for the first window to open, or skip closed edges. The
-         * edges are listed again once it opens, not while waiting. */
-        for (bool waited = false;; waited = true) {
-                int64_t soonest = -1, wait;
-                bool any_in = false;
-
-                for (size_t i = 0; i < n; i++) {
-                        if (res[i].state != E_ACTIVE)
-                                continue;
-                        if (in_window(&res[i], &wait))
-                                any_in = true;
-                        else if (soonest < 0 || wait < soonest)
-                                soonest = wait;
-                }
-                if (any_in || soonest < 0 || !wait_mode || o->dry_run) {
-                        for (size_t i = 0; waited && i < n; i++) {
-                                struct run_edge *re = &res[i];
-                                if (re->state != E_ACTIVE)
-                                        continue;
-                                retry_set(re);
-                                if (survey_refresh(&re->s, o, &re->retry) < 0) {
-                                        re->state = E_ERROR;
-                                        re->rc = re->s.rc;
-                                }
-                        }
-                        break;
-                }
-                if (prog.mode == PROGRESS_JSON) {
-                        json_t *j = json_pack("{s:s,s:I}", "event", "waiting", "seconds",
-                                              (json_int_t)soonest);
-                        emit_json(j);
-                } else {
-                        fprintf(stderr, "sluice-fill: outside the window; waiting %lld s\n",
-                                (long long)soonest);
-                }
-                int64_t nap = soonest > 60 ? 60 : soonest < 1 ? 1 : soonest;
-                mono_sleep_until(mono_ns() + nap * 1000000000ll, &stop_flag);
-                if (stop_flag) {
-                        rc = FILL_EXIT_INTERRUPTED;
-                        goto out;
-                }
-        }
-        if (stop_flag) {
-                rc = FILL_EXIT_INTERRUPTED;
-                goto out;
-        }
-        for (size_t i = 0; i < n; i++) {
-                int64_t wait;
-                if (res[i].state == E_ACTIVE && !wait_mode && !in_window(&res[i], &wait)) {
-                        res[i].state = E_OUTSIDE;
-                        res[i].rc = FILL_EXIT_WINDOW;
-                }
-        }
-
         if (o->dry_run) {
-                for (size_t i = 0; i < n; i++) {
-                        struct run_edge *re = &res[i];
-                        int64_t wait = 0;
-                        bool in = re->state == E_ACTIVE && in_window(re, &wait);
-                        if (re->state == E_ERROR) {
-                                fprintf(stderr, "sluice-fill: %s\n", re->s.err);
-                        } else if (o->json) {
-                                diff_print_json(stdout, re->s.cfg->id, &re->s.diff, true);
-                        } else {
-                                printf("dry run: nothing is sent or deleted\n");
-                                diff_print_table(stdout, re->s.cfg->id, &re->s.diff, true);
-                                if (re->state == E_OUTSIDE || !in)
-                                        printf("  outside the window: the run would %s\n",
-                                               wait_mode ? "wait" : "exit (status 4)");
-                        }
-                        rc = fill_exit_worse(rc, re->state == E_ACTIVE && !in && !wait_mode
-                                                     ? FILL_EXIT_WINDOW
-                                                     : re->rc);
-                }
+                rc = dry_run(o, res, n);
                 goto out;
         }
 
+        /*
+         * Each edge's survey (plan, listing, their retries) runs in a thread of its own and
+         * its transfers start as soon as it is in, whatever the other edges' are at: one
+         * whose control or listing is retried until its window closes holds up no other.
+         * Until then its place on the transfer loop is pending.
+         */
+        window_tz_pin();
         for (size_t i = 0; i < n; i++) {
                 struct run_edge *re = &res[i];
+
                 if (re->state != E_ACTIVE)
                         continue;
-                r = prepare_edge(o, re, &prog);
-                if (r < 0) {
-                        re->state = E_ERROR;
-                        re->rc = FILL_EXIT_ERROR;
-                        continue;
-                }
-                re->te = &active[n_active];
-                pes[n_active] = (struct progress_edge){.id = re->s.cfg->id};
-                for (size_t k = 0; k < re->n_queue; k++) {
-                        pes[n_active].objects_total++;
-                        pes[n_active].bytes_total += re->queue[k]->size;
-                }
-                *re->te = (struct transfer_edge){
+                re->slot = &active[n_active++];
+                *re->slot = (struct transfer_edge){
                     .id = re->s.cfg->id,
                     .admin_url = re->s.cfg->admin_url,
-                    .bearer = re->s.bearer,
                     .parallel = opts_edge_parallel(o, re->s.cfg),
                     .rate_bps = opts_edge_rate(o, re->s.cfg),
-                    .queue = re->queue,
-                    .n_queue = re->n_queue,
-                    .journal = re->journal,
-                    .prog = &pes[n_active],
                     .gate = gate,
                     .gate_ud = re,
                     .victims = victims,
+                    .pending = true,
                 };
-                n_active++;
+                retry_set(re);
+                if (step_start(re, STEP_PLAN) < 0)
+                        re->slot->pending = false;
         }
 
         {
-                int64_t now = mono_ns();
+                struct run run = {.o = o, .res = res, .n = n, .prog = &prog, .pes = pes};
                 int64_t start = prog.start_ns;
-                progress_init(&prog, o->progress, o->progress_interval_ms, pes, n_active, now);
+
+                progress_init(&prog, o->progress, o->progress_interval_ms, pes, 0, mono_ns());
                 prog.start_ns = start;
                 struct transfer_opts topts = {.retries = (unsigned)o->cfg.retries,
                                               .connect_timeout_ms = 10000,
                                               .stall_timeout_ms = (long)o->cfg.stall_timeout_ms,
                                               .delete_timeout_ms = (long)o->cfg.timeout_ms,
                                               .progress = &prog,
-                                              .stop = &stop_flag};
+                                              .stop = &stop_flag,
+                                              .tick = advance_all,
+                                              .tick_ud = &run};
                 r = n_active ? transfer_run(active, n_active, &topts) : 0;
+                /* The loop ended early (a signal, libcurl failing): surveys still at work
+                 * give up within a second of the flag (survey.h, fetch.h). */
+                if (r < 0)
+                        stop_flag = 1;
+                for (size_t i = 0; i < n; i++)
+                        step_join(&res[i]);
                 progress_finish(&prog, mono_ns());
         }
 
         for (size_t i = 0; i < n; i++) {
                 struct run_edge *re = &res[i];
-                if (re->state == E_ACTIVE) {
-                        struct transfer_edge *te = re->te;
-                        if (r == -EINTR)
+                struct transfer_edge *te = re->te;
+
+                if (re->state == E_ACTIVE && !te) {
+                        /* Stopped while it was surveyed or waited for its window. */
+                        re->rc = r == -EINTR ? FILL_EXIT_INTERRUPTED : FILL_EXIT_ERROR;
+                } else if (re->state == E_ACTIVE) {
+                        bool finished = te->next >= te->n_queue && !te->in_flight;
+
+                        if (r == -EINTR && !finished)
                                 re->rc = FILL_EXIT_INTERRUPTED;
                         else if (te->fatal) {
                                 re->rc = FILL_EXIT_ERROR;
                                 snprintf(re->s.err, sizeof(re->s.err), "%s", te->fatal_msg);
-                        } else if (r < 0)
+                        } else if (r < 0 && r != -EINTR)
                                 re->rc = FILL_EXIT_ERROR;
                         else if (te->refused || te->failed > te->failed_closed)
                                 re->rc = FILL_EXIT_PARTIAL;

@@ -925,6 +925,8 @@ static bool all_done(struct engine *g)
                 return false;
         for (size_t i = 0; i < g->n; i++) {
                 struct transfer_edge *e = &g->edges[i];
+                if (e->pending)
+                        return false;
                 if (e->next < e->n_queue && edge_gate(e) != TRANSFER_STOP)
                         return false;
         }
@@ -954,6 +956,8 @@ int transfer_run(struct transfer_edge *edges, size_t n, const struct transfer_op
                         r = -EINTR;
                         break;
                 }
+                if (opts->tick)
+                        opts->tick(opts->tick_ud);
                 now = mono_ns();
                 soonest = launch(&g, now);
                 if (all_done(&g))

@@ -60,6 +60,10 @@ struct transfer_edge {
          * GET starts (each reported "evicted" or "evict-failed"). Returns their number, the
          * array (borrowed) in *ret. NULL: nothing to delete. */
         size_t (*victims)(void *ud, size_t i, const struct held_obj *const **ret);
+        /* Its queue is not known yet (the edge's plan or listing is still being asked for):
+         * the run goes on until the caller, in opts->tick, fills it in or gives up on the
+         * edge, and clears this. */
+        bool pending;
         /* results */
         uint64_t committed, refused, failed;
         uint64_t failed_closed; /* of failed: given up because the window closed */
@@ -79,11 +83,15 @@ struct transfer_opts {
         long delete_timeout_ms; /* a whole DELETE of a victim, answer included */
         struct progress *progress;
         volatile sig_atomic_t *stop; /* set by a signal: abort in-flight transfers */
+        /* Called on every turn of the loop, on its thread, at least every 200 ms: where the
+         * caller queues a pending edge's objects (NULL: none). */
+        void (*tick)(void *ud);
+        void *tick_ud;
 };
 
 /*
  * Run every edge's queue to the end (or until its gate says stop and nothing is in flight,
- * or *stop). Returns 0, -EINTR when stopped, or -ENOMEM / -EIO when libcurl could not be set
+ * or *stop), an edge still pending until it is not. Returns 0, -EINTR when stopped, or -ENOMEM / -EIO when libcurl could not be set
  * up. Per-edge counts are in the edges.
  */
 int transfer_run(struct transfer_edge *edges, size_t n, const struct transfer_opts *opts);

@@ -230,6 +230,15 @@ static int64_t local_secs(const char *tz, time_t t, int64_t a, int64_t b, int64_
         return s;
 }
 
+void window_tz_pin(void)
+{
+        /* Unset TZ is /etc/localtime to glibc, and so is this; once TZ is in the environment,
+         * a switch only swaps its value (the array that other threads' getenv walks is left
+         * alone). */
+        if (!getenv("TZ"))
+                setenv("TZ", ":/etc/localtime", 1);
+}
+
 bool window_check(const struct window *w, const char *tz, time_t now, int64_t *ret_wait_s,
                   int64_t *ret_left_s)
 {

@@ -33,6 +33,14 @@ bool window_check(const struct window *w, const char *tz, time_t now, int64_t *r
                   int64_t *ret_left_s);
 
 /*
+ * Make the machine's zone an explicit TZ when none is set, before other threads start:
+ * window_check switches TZ, and with it unset each switch adds the variable to the
+ * environment and removes it again, moving the array another thread's getenv (libcurl's, for
+ * proxies) may be reading.
+ */
+void window_tz_pin(void);
+
+/*
  * Parse a fake "now": "@<unix seconds>" or "YYYY-MM-DDTHH:MM[:SS]Z" (UTC). Returns 0 and the
  * time, or -EINVAL.
  */

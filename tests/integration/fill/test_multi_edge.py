@@ -4,10 +4,12 @@
 other0):
 both are filled by one process; an edge whose window is closed is skipped (exit 4) while the
 other is filled; the per-edge cap holds for the capped edge; waiting for windows, an edge's
-evictions wait for its own."""
+evictions wait for its own; an edge whose listing is being retried holds up no other."""
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import time
 
@@ -172,6 +174,54 @@ def evictions_wait_for_their_own_window(env):
         second.stop()
         second.cleanup()
 
+
+
+@test
+def unreachable_edge_holds_up_no_other(env):
+    """edge-b's admin API refuses every connection, so its listing is retried (for 10 minutes:
+    no window). edge-a's objects go in meanwhile; they used to wait until edge-b's retries
+    ran out. A SIGTERM then ends the run: edge-a's outcome is its own, edge-b's is 5."""
+    env.add_edge("edge-a", env.edge)
+    env.add_edge("edge-b", env.edge)  # control plans for it; its admin API is not there
+    objs = make_catalog(env, titles=1, segs=3)
+    refusing = socket.socket()
+    refusing.bind((eh.HOST, 0))  # bound, never listening: every connection refused
+    path = os.path.join(env.dir, "fill.yaml")
+    with open(path, "w") as f:
+        f.write(f"control: {env.control.url}\n"
+                f"control_token_file: {env.control.token_file}\n"
+                f"state_dir: {env.state_dir}\n"
+                "rate: unlimited\n"
+                "window: \"00:00-24:00\"\n"
+                "edges:\n"
+                f"  - {{id: edge-b, admin_url: \"http://{eh.HOST}:{refusing.getsockname()[1]}\", "
+                f"admin_token_file: {env.edge.token_file}}}\n"
+                f"  - {{id: edge-a, admin_url: \"http://{eh.HOST}:{env.edge.admin_port}\", "
+                f"admin_token_file: {env.edge.token_file}}}\n")
+    p = subprocess.Popen([env.fill_bin, "run", "--config", path, "--progress", "json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # Waiting for an event, bounded: edge-b's retries last ten minutes.
+        deadline = time.monotonic() + 60
+        while env.commits() < len(objs) and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.1)
+        eq(env.commits(), len(objs), "edge-a filled while edge-b's listing was retried")
+        check(p.poll() is None, "the run was still retrying edge-b")
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+        refusing.close()
+    err = err.decode()
+    eq(p.returncode, 5, f"interrupted ({err})")
+    check("edge-b: holdings:" in err and "retrying in" in err, f"edge-b's retries logged: {err}")
+    done = {e["edge"]: e for e in events(out.decode()) if e["event"] == "done"}
+    eq((done["edge-a"]["exit"], done["edge-a"]["committed"]), (0, len(objs)),
+       f"edge-a's own outcome: {done}")
+    eq(done["edge-b"]["exit"], 5, f"edge-b stopped while retried: {done}")
+    env.check_edge_holds(objs)
 
 
 def where(path, text):
