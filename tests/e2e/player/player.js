@@ -25,7 +25,7 @@
 //   preflight=on    JSON bodies to control go as application/json, which costs a CORS
 //                   preflight (by default they go as text/plain: see jsonBody)
 //   autoplay=0      load but do not start
-//   buffer=S        target buffer ahead in seconds (dash.js stable and top-quality buffer);
+//   buffer=S        target buffer ahead in seconds (dash.js bufferTimeDefault and the top-quality buffers);
 //                   the ABR test uses 12 so a throttle shows on screen within a minute
 // dash.js (830 kB) loads and compiles while the page fetches what a start needs first (the
 // control session, the manifest, the start's first objects): start-early.js set those going
@@ -342,7 +342,7 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
   }
   const buffer = Number(params.get('buffer'));
   if (buffer > 0) {
-    player.updateSettings({ streaming: { buffer: { stableBufferTime: buffer,
+    player.updateSettings({ streaming: { buffer: { bufferTimeDefault: buffer,
       bufferTimeAtTopQuality: buffer, bufferTimeAtTopQualityLongForm: buffer } } });
   }
   const ev = MediaPlayer.events;
