@@ -158,10 +158,50 @@ static void seg_timeline(struct mpd_buf *b, const struct asset_rep *r, const cha
         mpd_buf_printf(b, "%s  </SegmentTimeline>\n", ind);
 }
 
-static void seg_template(struct mpd_buf *b, const struct asset_rep *r, int timeline,
-                         const char *ind)
+/*
+ * Whether @duration (the nominal duration) addresses the segments r lists: ISO/IEC 23009-1
+ * §5.3.9.5.3 has ceil(PeriodDuration / @duration) segments, segment k starting at (k - 1) ×
+ * @duration, so every one of them must be listed, none starting half a segment or more from
+ * there, and any listed beyond them must start at or after the period's end (an AAC tail:
+ * never played, so never needed). A 29.97 fps rung fails it (4.004 s keyframe intervals put
+ * the last frames of a 120.02 s title in segment 30, where @duration names a 31st that does
+ * not exist), as does a title whose duration is longer than what was written. Without a list
+ * it is assumed.
+ */
+static int duration_addresses(const struct asset *a, const struct asset_rep *r)
 {
-        int tl = timeline && r->n_segments > 0;
+        uint64_t d = (uint64_t)r->segment_duration * r->timescale;
+        if (!r->n_segments || !d)
+                return 1;
+        /* The period's duration as the manifest writes it: in whole milliseconds. */
+        double sec = a->duration >= 0 && a->duration <= 1e9 ? a->duration : 0;
+        uint64_t ms = (uint64_t)llround(sec * 1000.0);
+        if (ms > UINT64_MAX / r->timescale || d > UINT64_MAX / 1000)
+                return 0;
+        uint64_t end = ms * r->timescale; /* the period's end, in timescale units × 1000 */
+        uint64_t span = 1000 * d, count = (end + span - 1) / span;
+        if (count > r->n_segments)
+                return 0;
+        for (size_t k = 0; k < r->n_segments; k++) {
+                uint64_t t = r->segments[k].t, at = (uint64_t)k * d;
+                if (k >= count) {
+                        if (t <= UINT64_MAX / 1000 && t * 1000 < end)
+                                return 0;
+                } else if ((t > at ? t - at : at - t) * 2 >= d) {
+                        return 0;
+                }
+        }
+        return 1;
+}
+
+/* A SegmentTimeline when the caller asks for one or @duration would not name r's segments. */
+static int wants_timeline(const struct mpd_params *p, const struct asset_rep *r)
+{
+        return r->n_segments > 0 && (p->segment_timeline || !duration_addresses(p->asset, r));
+}
+
+static void seg_template(struct mpd_buf *b, const struct asset_rep *r, int tl, const char *ind)
+{
         mpd_buf_printf(b,
                        "%s<SegmentTemplate initialization=\"$RepresentationID$/init.mp4\" "
                        "media=\"$RepresentationID$/seg-$Number$.m4s\" startNumber=\"%" PRIu32
@@ -178,12 +218,13 @@ static void seg_template(struct mpd_buf *b, const struct asset_rep *r, int timel
 }
 
 /* Whether reps in set[0..n) can share one SegmentTemplate at AdaptationSet level. */
-static int template_shared(const struct asset_rep *const *set, size_t n, int timeline)
+static int template_shared(const struct mpd_params *p, const struct asset_rep *const *set, size_t n)
 {
+        int timeline = wants_timeline(p, set[0]);
         for (size_t i = 1; i < n; i++) {
                 const struct asset_rep *a = set[0], *r = set[i];
                 if (r->timescale != a->timescale || r->segment_duration != a->segment_duration ||
-                    r->start_number != a->start_number)
+                    r->start_number != a->start_number || wants_timeline(p, r) != timeline)
                         return 0;
                 /* Without segments both pointers are NULL, which memcmp() must not see. */
                 if (timeline && (r->n_segments != a->n_segments ||
@@ -229,7 +270,7 @@ static void media_set(struct mpd_buf *b, const struct mpd_params *p, unsigned id
 {
         const struct asset_rep *first = set[0];
         int video = first->kind == ASSET_VIDEO;
-        int shared = template_shared(set, n, p->segment_timeline);
+        int shared = template_shared(p, set, n);
 
         mpd_buf_printf(b, "    <AdaptationSet id=\"%u\" contentType=\"%s\" mimeType=\"", id,
                        video ? "video" : "audio");
@@ -253,7 +294,7 @@ static void media_set(struct mpd_buf *b, const struct mpd_params *p, unsigned id
                 mpd_buf_printf(b, "      <Role schemeIdUri=\"" SCHEME_ROLE "\" value=\"%s\"/>\n",
                                main_role ? "main" : "alternate");
         if (shared)
-                seg_template(b, first, p->segment_timeline, "      ");
+                seg_template(b, first, wants_timeline(p, first), "      ");
         for (size_t i = 0; i < n; i++) {
                 const struct asset_rep *r = set[i];
                 mpd_buf_puts(b, "      <Representation id=\"");
@@ -282,7 +323,7 @@ static void media_set(struct mpd_buf *b, const struct mpd_params *p, unsigned id
                             "\" value=\"%" PRIu32 "\"/>\n",
                             r->channels);
                 if (!shared)
-                        seg_template(b, r, p->segment_timeline, "        ");
+                        seg_template(b, r, wants_timeline(p, r), "        ");
                 mpd_buf_puts(b, "      </Representation>\n");
         }
         mpd_buf_puts(b, "    </AdaptationSet>\n");

@@ -11,23 +11,27 @@ are encoded and registered; control must then answer their title details (name, 
 year, rating, genres, cast, season and episode, audio and subtitle languages), a session and
 an MPD whose representations and codecs are asset.json's, and for the encrypted one a ClearKey
 licence whose key decrypts the segments — a key that was never written next to the media.
---register-only with new metadata updates the details. Skips (77) without ffmpeg or
-PostgreSQL.
+--register-only with new metadata updates the details. A 29.97 fps title's MPD names exactly
+the segments on disk and dash.js plays it to its end in headless Chromium (mpd-play.mjs).
+Skips (77) without ffmpeg or PostgreSQL, or, the rest passing, without the browser.
 """
 import base64
 import json
+import math
 import os
 import re
 import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from fractions import Fraction
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration", "control"))
-from ctlharness import ADMIN_TOKEN, Control, Postgres, check, run, skip  # noqa: E402
+from ctlharness import ADMIN_TOKEN, Control, Postgres, check, run, skip, skip_case  # noqa: E402
 
 NS = {"d": "urn:mpeg:dash:schema:mpd:2011", "cenc": "urn:mpeg:cenc:2013"}
+D = "{urn:mpeg:dash:schema:mpd:2011}"
 INGEST = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else ""
 
 MOVIE_YAML = """\
@@ -100,6 +104,43 @@ def check_mpd(mpd, asset, title):
           f"{title}: BaseURL {base.text if base is not None else None}")
 
 
+def seconds(iso):
+    m = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(\d+)(?:\.(\d+))?S", iso)
+    frac = Fraction(int(m[4]), 10 ** len(m[4])) if m[4] else 0
+    return int(m[1] or 0) * 3600 + int(m[2] or 0) * 60 + int(m[3]) + frac
+
+
+def check_segments(mpd, title_dir, title, asset):
+    """The segments each Representation's SegmentTemplate names are files on disk, and the
+    files it does not name start at or after the presentation's end (an AAC tail, never
+    played): a SegmentTimeline's S elements with their @r, or ceil(PeriodDuration / @duration)
+    (ISO/IEC 23009-1 §5.3.9.5.3), from startNumber."""
+    period = seconds(mpd.get("mediaPresentationDuration"))
+    reps = {r["id"]: r for r in asset["representations"]}
+    for aset in mpd.iter(D + "AdaptationSet"):
+        for rep in aset.findall(D + "Representation"):
+            st = rep.find(D + "SegmentTemplate")
+            st = aset.find(D + "SegmentTemplate") if st is None else st
+            if st is None:
+                continue
+            rid = rep.get("id")
+            tl = st.find(D + "SegmentTimeline")
+            if tl is not None:
+                n = sum(1 + int(s.get("r", "0")) for s in tl.findall(D + "S"))
+            else:
+                n = math.ceil(period / Fraction(int(st.get("duration")), int(st.get("timescale"))))
+            first = int(st.get("startNumber", "1"))
+            named = {f"seg-{i}.m4s" for i in range(first, first + n)}
+            have = {f for f in os.listdir(os.path.join(title_dir, rid)) if f.startswith("seg-")}
+            a = reps[rid]
+            late = {f"seg-{a['start_number'] + k}.m4s" for k, x in enumerate(a["segments"])
+                    if Fraction(x["t"], a["timescale"]) >= period}
+            check(named <= have and have - named <= late,
+                  f"{title}/{rid}: the MPD names {n} segments from {first}, {len(have)} on "
+                  f"disk; missing {sorted(named - have)}, unnamed before the end "
+                  f"{sorted(have - named - late)}")
+
+
 def main(binary, tmp):
     if not INGEST or not os.access(INGEST, os.X_OK):
         skip("no sluice-ingest binary given")
@@ -137,8 +178,20 @@ def main(binary, tmp):
     check(r.returncode == 0, f"ingest tide-s2e5: {r.returncode} {r.stderr[-800:]}")
     check(r.stdout == "", "the key is not printed once control holds it")
 
+    # A 29.97 fps title: keyframes every 4.004 s, so a 4.004 s title is one video segment
+    # where @duration 4 s would name two.
+    ntsc = os.path.join(tmp, "ntsc.mp4")
+    f = subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                        "testsrc2=size=320x180:rate=30000/1001:duration=4", "-f", "lavfi", "-i",
+                        "sine=d=4", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                        ntsc], capture_output=True, text=True, timeout=120)
+    check(f.returncode == 0, f"ffmpeg ntsc.mp4: {f.stderr[-300:]}")
+    r = ingest("--title", "ntsc", "--token-file", token, *common[:4], "--ladder", "240p",
+               "--preset", "ultrafast", "--no-progress", ntsc)
+    check(r.returncode == 0, f"ingest ntsc: {r.returncode} {r.stderr[-800:]}")
+
     assets = {}
-    for t in ("harbour", "tide-s2e5"):
+    for t in ("harbour", "tide-s2e5", "ntsc"):
         with open(os.path.join(origin, t, "asset.json")) as f:
             assets[t] = json.load(f)
 
@@ -168,8 +221,8 @@ def main(binary, tmp):
 
     # ---- sessions and manifests: an edge must be live for control to name it ----
     ctl.register_edge("edge-a", "eu-west", "http://edge-a.test")
-    ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["harbour", "tide-s2e5"]})
-    for t in ("harbour", "tide"):
+    ctl.heartbeat("edge-a", {"load": 0.1, "titles": ["harbour", "tide-s2e5", "ntsc"]})
+    for t in ("harbour", "tide", "ntsc"):
         ctl.error("POST", "/v1/playback", {"title": t}, expect=451)
         ctl.json("PUT", f"/v1/admin/titles/{t}/licences", {"licences": [{"country": "GB"}]},
                  admin=True)
@@ -178,13 +231,37 @@ def main(binary, tmp):
     check(p["asset"] == "harbour" and p["encrypted"] is False and p["license_url"] is None,
           f"movie session: {p}")
     check(p["markers"] == {"intro": {"start": 0.5, "end": 2}}, f"markers: {p['markers']}")
-    check_mpd(mpd_of(ctl, p["session"]), assets["harbour"], "harbour")
+    mpd = mpd_of(ctl, p["session"])
+    check_mpd(mpd, assets["harbour"], "harbour")
+    check_segments(mpd, os.path.join(origin, "harbour"), "harbour", assets["harbour"])
+    n = ctl.json("POST", "/v1/playback", {"title": "ntsc"})
+    text = ctl.json("GET", f"/v1/manifest/{n['session']}.mpd")
+    mpd = ET.fromstring(text)
+    check_mpd(mpd, assets["ntsc"], "ntsc")
+    check_segments(mpd, os.path.join(origin, "ntsc"), "ntsc", assets["ntsc"])
+    # dash.js plays it to its end, asking for no segment that is not there.
+    mpd_file = os.path.join(tmp, "ntsc.mpd")
+    with open(mpd_file, "w") as f:
+        f.write(text if isinstance(text, str) else text.decode())
+    if not shutil.which("node"):
+        skip_case("node not installed: the 29.97 fps title not played")
+    else:
+        pl = subprocess.run(["node", os.path.join(HERE, "mpd-play.mjs"), mpd_file,
+                             os.path.join(origin, "ntsc"), "--chromium",
+                             os.environ.get("SLUICE_CHROMIUM", "/usr/bin/chromium")],
+                            capture_output=True, text=True, timeout=120)
+        if pl.returncode == 77:
+            skip_case(f"the 29.97 fps title not played: {pl.stdout.strip()[-200:]}")
+        else:
+            check(pl.returncode == 0, f"ntsc plays to its end in dash.js: {pl.stdout[-600:]} "
+                  f"{pl.stderr[-300:]}")
 
     e = ctl.json("POST", "/v1/playback", {"title": "tide", "episode": "tide-s2e5"})
     check(e["asset"] == "tide-s2e5" and e["encrypted"] is True and e["license_url"],
           f"episode session: {e}")
     mpd = mpd_of(ctl, e["session"])
     check_mpd(mpd, assets["tide-s2e5"], "tide-s2e5")
+    check_segments(mpd, os.path.join(origin, "tide-s2e5"), "tide-s2e5", assets["tide-s2e5"])
     kid_hex = assets["tide-s2e5"]["encryption"]["kid"]
     cp = [c.get("{urn:mpeg:cenc:2013}default_KID")
           for c in mpd.iter("{urn:mpeg:dash:schema:mpd:2011}ContentProtection")]

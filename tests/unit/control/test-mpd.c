@@ -247,10 +247,74 @@ TEST(segment_timeline_without_segments)
         asset_free(a);
 }
 
+TEST(timeline_where_duration_misnames)
+{
+        /* A 29.97 fps title of 4.004 s: one video segment of 120120 / 30000, where @duration
+         * 4 s would name ceil(4.004 / 4) = 2. Its video gets a SegmentTimeline of exactly that
+         * segment; audio listed without segments (an older asset.json) keeps @duration. */
+        struct asset *a = fixture_asset("asset-clear.json");
+        a->duration = 4.004;
+        for (size_t i = 0; i < a->n_reps; i++) {
+                struct asset_rep *r = &a->reps[i];
+                r->n_segments = r->kind == ASSET_VIDEO;
+                if (r->kind == ASSET_VIDEO) {
+                        r->timescale = 30000;
+                        r->segments[0] = (struct asset_segment){.t = 0, .d = 120120};
+                }
+        }
+        struct mpd_params p = {.asset = a, .edges = two_edges, .n_edges = 1};
+        char *m = build(&p);
+        ASSERT_TRUE(m != NULL);
+        ASSERT_TRUE(xml_check(m) == NULL);
+        ASSERT_TRUE(strstr(m, "startNumber=\"1\" timescale=\"30000\">\n"
+                              "        <SegmentTimeline>\n"
+                              "          <S t=\"0\" d=\"120120\"/>\n"
+                              "        </SegmentTimeline>\n") != NULL);
+        ASSERT_TRUE(strstr(m, "duration=\"120000\"") == NULL);
+        ASSERT_TRUE(strstr(m, "timescale=\"48000\" duration=\"192000\"/>") != NULL);
+        ASSERT_EQ(fixture_count(m, "<SegmentTimeline>"), 1);
+        free(m);
+        /* Segments @duration names exactly (three for 10 s) keep the compact form, and so do
+         * those of 8 s, whose third segments start at 8 s: past the end, never played. */
+        a->duration = 10;
+        for (size_t i = 0; i < a->n_reps; i++)
+                if (a->reps[i].kind == ASSET_VIDEO) {
+                        a->reps[i].timescale = 12800;
+                        a->reps[i].n_segments = 3;
+                        a->reps[i].segments[0].d = 51200;
+                }
+        m = build(&p);
+        ASSERT_TRUE(m != NULL);
+        ASSERT_TRUE(strstr(m, "<SegmentTimeline>") == NULL);
+        ASSERT_TRUE(strstr(m, "timescale=\"12800\" duration=\"51200\"/>") != NULL);
+        free(m);
+        a->duration = 8;
+        m = build(&p);
+        ASSERT_TRUE(m != NULL);
+        ASSERT_TRUE(strstr(m, "<SegmentTimeline>") == NULL);
+        free(m);
+        /* One @duration leaves out but that starts before the end (7.9 s of 7.99) would be
+         * missing from the presentation: the video rungs get their timelines. */
+        a->duration = 7.99;
+        for (size_t i = 0; i < a->n_reps; i++)
+                if (a->reps[i].kind == ASSET_VIDEO)
+                        a->reps[i].segments[2].t = 101120;
+        m = build(&p);
+        ASSERT_TRUE(m != NULL);
+        ASSERT_EQ(fixture_count(m, "<SegmentTimeline>"), 1);
+        ASSERT_TRUE(strstr(m, "<S t=\"101120\" d=\"25600\"/>") != NULL);
+        free(m);
+        asset_free(a);
+}
+
 TEST(per_representation_template)
 {
         struct asset *a = fixture_asset("asset-clear.json");
         a->reps[1].timescale = 90000; /* renditions no longer share a template */
+        for (size_t k = 0; k < a->reps[1].n_segments; k++) {
+                a->reps[1].segments[k].t = a->reps[1].segments[k].t * 90000 / 12800;
+                a->reps[1].segments[k].d = a->reps[1].segments[k].d * 90000 / 12800;
+        }
         struct mpd_edge e = {.service_location = "e", .base_url = "http://e", .token = NULL};
         struct mpd_params p = {.asset = a, .edges = &e, .n_edges = 1};
         char *m = build(&p);
