@@ -8,7 +8,7 @@ which title ids and language tags it takes; who can read what it publishes; what
 ffprobe answer or a failed sync does; which streams of a source with cover art or many audio
 streams are encoded; that names with a ':' are files and that a playlist naming network URLs
 fetches nothing; what a late Ctrl-C says; what control's 413 to a registration says; when
---token-file is read.
+--token-file is read; that a source cut short is refused.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
   test-cli.py PATH/TO/sluice-ingest --without TEST...
@@ -577,12 +577,53 @@ def test_token_file(origin, scratch):
     check(os.listdir(origin) == [], "nothing made: %s" % os.listdir(origin))
 
 
+def test_cut_short(origin, scratch):
+    """A source that encodes to less than its probed duration is refused (exit 1), nothing
+    published: a truncated MKV whose header still says 8 s, and an MP4 whose video stops 2 s
+    before its audio. One whose video stops half a second before its audio is published, its
+    duration that of the rendition that ends first. Such titles were published whole, exit 0,
+    and their MPD named segments never written."""
+    full = os.path.join(scratch, "full8.mkv")
+    cut = os.path.join(scratch, "cut.mkv")
+    check(ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=8", "-f", "lavfi",
+                 "-i", "sine=d=8", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                 full).returncode == 0, "ffmpeg full8.mkv")
+    with open(full, "rb") as f:
+        data = f.read()
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) // 2])
+    v2a4 = os.path.join(scratch, "v2a4.mp4")
+    v3a35 = os.path.join(scratch, "v3a35.mp4")
+    for path, v, a in ((v2a4, 2, 4), (v3a35, 3, 3.5)):
+        check(ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=%s" % v,
+                     "-f", "lavfi", "-i", "sine=d=%s" % a, "-c:v", "libx264", "-preset",
+                     "ultrafast", "-c:a", "aac", path).returncode == 0, "ffmpeg %s" % path)
+    for title, src, rep in (("cut", cut, "video-240p"), ("v2a4", v2a4, "video-240p")):
+        r = run(["--title", title, "--origin", origin, "--ladder", "240p", "--preset",
+                 "ultrafast", "--no-progress", src])
+        check(r.returncode == 1 and "checking the output: %s: " % rep in r.stderr and
+              "encoded of the source's" in r.stderr and "published" not in r.stderr,
+              "%s refused: %d %r" % (title, r.returncode, r.stderr[-300:]))
+    check(os.listdir(origin) == [], "nothing published: %s" % os.listdir(origin))
+    r = run(["--title", "v3a35", "--origin", origin, "--ladder", "240p", "--preset",
+             "ultrafast", "--no-progress", v3a35])
+    check(r.returncode == 0, "v3a35 published: %d %r" % (r.returncode, r.stderr[-300:]))
+    if r.returncode == 0:
+        with open(os.path.join(origin, "v3a35", "asset.json")) as f:
+            a = json.load(f)
+        ends = {x["id"]: (x["segments"][-1]["t"] + x["segments"][-1]["d"]) / x["timescale"]
+                for x in a["representations"]}
+        check(abs(a["duration"] - ends["video-240p"]) < 0.002 and
+              all(a["duration"] <= e for e in ends.values()),
+              "duration %s is where the first rendition ends: %s" % (a["duration"], ends))
+
+
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
          test_modes, test_probe_too_long, test_probe_missing,
          test_sync_failed, test_cover_art, test_many_audio,
          test_colon_names,
          test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file,
-         test_register_slow, test_key_flags_alone]
+         test_register_slow, test_key_flags_alone, test_cut_short]
 
 
 def main():

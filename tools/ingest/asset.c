@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,7 @@ static int file_entry(json_t *files, const char *dir, const char *rel, uint64_t 
 struct rep_scan {
         unsigned n_seg;
         double *starts; /* seconds */
+        double end;     /* seconds: the last segment's start plus its duration */
 };
 
 static int scan_rep(const char *dir, const struct ladder_job *j, json_t *files, json_t *rep,
@@ -136,6 +138,7 @@ static int scan_rep(const char *dir, const struct ladder_job *j, json_t *files, 
                 sc->starts = s;
                 s[n - 1] = (double)start / t.timescale;
                 sc->n_seg = n;
+                sc->end = (double)(start + dur) / t.timescale;
                 json_array_append_new(timeline, json_pack("{s:I, s:I}", "t", (json_int_t)start, "d",
                                                           (json_int_t)dur));
                 total_bytes += size;
@@ -264,12 +267,31 @@ int asset_json_build(const char *dir, const char *title, const struct ladder_job
                         goto out;
                 }
         }
+        /* A source cut short (a truncated file whose header still gives the full duration, a
+         * video stream that ends seconds before its audio) encodes to less than it claims:
+         * declared whole, the title would send players after segments never written. */
+        double duration = src->duration;
+        for (size_t i = 0; i < n_jobs; i++) {
+                if (jobs[i].kind == LADDER_TEXT)
+                        continue;
+                if (sc[i].end < src->duration - ASSET_SHORT_MAX) {
+                        snprintf(err, errlen,
+                                 "%s: %.3f s encoded of the source's %.3f s (a truncated or "
+                                 "damaged source, or a stream that ends early)",
+                                 jobs[i].id, sc[i].end, src->duration);
+                        r = -EBADMSG;
+                        goto out;
+                }
+                if (sc[i].end < duration)
+                        duration = sc[i].end;
+        }
+        duration = floor(duration * 1000 + 1e-6) / 1000;
         gmtime_r(&tnow, &tm);
         strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
         json_object_set_new(root, "version", json_integer(ASSET_VERSION));
         json_object_set_new(root, "title", json_string(title));
         json_object_set_new(root, "created", json_string(now));
-        json_object_set_new(root, "duration", json_real(src->duration));
+        json_object_set_new(root, "duration", json_real(duration));
         json_object_set_new(root, "segment_duration", json_integer(LADDER_SEGMENT_SECONDS));
         json_object_set_new(root, "segment_count", json_integer(ref ? ref->n_seg : 0));
         if (kid)
