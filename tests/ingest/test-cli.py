@@ -8,7 +8,7 @@ which title ids and language tags it takes; who can read what it publishes; what
 ffprobe answer or a failed sync does; which streams of a source with cover art or many audio
 streams are encoded; that names with a ':' are files and that a playlist naming network URLs
 fetches nothing; what a late Ctrl-C says; what control's 413 to a registration says; when
---token-file is read; that a source cut short is refused.
+--token-file is read; that a source cut short, or a marker past its end, is refused.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
   test-cli.py PATH/TO/sluice-ingest --without TEST...
@@ -618,12 +618,41 @@ def test_cut_short(origin, scratch):
               "duration %s is where the first rendition ends: %s" % (a["duration"], ends))
 
 
+def test_marker_past_end(origin, scratch):
+    """A --metadata marker that ends past the source is a usage error (exit 2) naming the
+    marker, before anything is encoded: it was found only by control's 400 after the encode
+    (exit 3, the reason not shown)."""
+    meta = os.path.join(scratch, "meta.yaml")
+    with open(meta, "w") as f:
+        f.write("markers:\n  intro: {start: 0.2, end: 0.8}\n  credits: {start: 5, end: 500}\n")
+    r = run(["--title", "mk1", "--register", "http://127.0.0.1:9", "--metadata", meta] +
+            tiny(origin))
+    check(r.returncode == 2 and "--metadata: markers.credits: end 500 is past the source's "
+          "duration (1 s)" in r.stderr and "encoded" not in r.stderr,
+          "a marker past the end refused first: %d %r" % (r.returncode, r.stderr[-300:]))
+    check(os.listdir(origin) == [], "nothing made: %s" % os.listdir(origin))
+    # Within the source (3.5 s) but past where its video, and so the title, ends (3 s):
+    # refused once that is known, nothing published.
+    src = os.path.join(scratch, "v3a35.mp4")
+    check(ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=3", "-f", "lavfi",
+                 "-i", "sine=d=3.5", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                 src).returncode == 0, "ffmpeg v3a35.mp4")
+    with open(meta, "w") as f:
+        f.write("markers:\n  credits: {start: 2, end: 3.4}\n")
+    r = run(["--title", "mk2", "--origin", origin, "--ladder", "240p", "--preset", "ultrafast",
+             "--no-progress", "--register", "http://127.0.0.1:9", "--metadata", meta, src])
+    check(r.returncode == 2 and "--metadata: markers.credits: end 3.4 is past the title's "
+          "encoded duration (3 s); nothing published" in r.stderr,
+          "a marker past the encoded end: %d %r" % (r.returncode, r.stderr[-300:]))
+    check(os.listdir(origin) == [], "nothing published: %s" % os.listdir(origin))
+
+
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
          test_modes, test_probe_too_long, test_probe_missing,
          test_sync_failed, test_cover_art, test_many_audio,
          test_colon_names,
          test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file,
-         test_register_slow, test_key_flags_alone, test_cut_short]
+         test_register_slow, test_key_flags_alone, test_cut_short, test_marker_past_end]
 
 
 def main():

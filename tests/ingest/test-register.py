@@ -305,8 +305,16 @@ def main(binary, tmp):
         f.write("series: {id: harbour, season: 1, episode: 1}\n")
     r = ingest("--register-only", "--register", url, "--token-file", token, "--title",
                "harbour", "--origin", origin, "--metadata", movie_meta)
-    check(r.returncode == 3 and "answered 409" in r.stderr,
-          f"a series id naming a movie: exit 3 on control's 409: {r.stderr[-300:]}")
+    check(r.returncode == 3 and re.search(r"answered 409: \S", r.stderr),
+          f"a series id naming a movie: exit 3 on control's 409, its reason shown: "
+          f"{r.stderr[-300:]}")
+    # A marker past the title's end: refused here, as control would (400), nothing sent.
+    with open(movie_meta, "w") as f:
+        f.write("markers: {intro: {start: 5, end: 500}}\n")
+    r = ingest("--register-only", "--register", url, "--token-file", token, "--title",
+               "harbour", "--origin", origin, "--metadata", movie_meta)
+    check(r.returncode == 2 and "markers.intro: end 500 is past the title's duration (8 s)" in
+          r.stderr, f"--register-only, a marker past the end: {r.returncode} {r.stderr[-300:]}")
     check(ctl.stop() == 0, "control exits 0")
 
 

@@ -816,10 +816,19 @@ static int encrypt_title(const struct ladder_job *jobs, size_t n, const struct c
         return 0;
 }
 
-/* Control's answer is only judged by its status. */
+/* The start of control's answer: its "detail" says why a registration was refused. */
+struct answer {
+        char text[2048];
+        size_t len;
+};
+
 static size_t curl_sink(char *p, size_t sz, size_t n, void *ud)
 {
-        (void)p, (void)ud;
+        struct answer *a = ud;
+        size_t k = sz * n < sizeof(a->text) - 1 - a->len ? sz * n : sizeof(a->text) - 1 - a->len;
+        memcpy(a->text + a->len, p, k);
+        a->len += k;
+        a->text[a->len] = '\0';
         return sz * n;
 }
 
@@ -866,6 +875,7 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
         char url[2048], hex_key[33], hex_kid[33], auth[600], errbuf[CURL_ERROR_SIZE] = "";
         const char *token = reg_token;
         struct curl_slist *hdr = NULL;
+        struct answer answer = {.len = 0};
         long status = 0;
         int r = -EIO;
         json_t *body = json_pack("{s:s, s:O}", "title", o->title, "asset", asset);
@@ -902,7 +912,7 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 600L);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
         CURLcode cr = curl_easy_perform(c);
         if (cr != CURLE_OK) {
                 fprintf(stderr, "sluice-ingest: cannot register with control at %s: %s\n", url,
@@ -921,7 +931,11 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
                 goto out;
         }
         if (status < 200 || status > 299) {
-                fprintf(stderr, "sluice-ingest: control at %s answered %ld\n", url, status);
+                json_t *j = json_loads(answer.text, 0, NULL);
+                const char *why = json_string_value(json_object_get(j, "detail"));
+                fprintf(stderr, "sluice-ingest: control at %s answered %ld%s%s\n", url, status,
+                        why && *why ? ": " : "", why && *why ? why : "");
+                json_decref(j);
                 goto out;
         }
         r = 0;
@@ -1072,6 +1086,13 @@ static int register_again(const struct opts *o, json_t *meta)
                         o->title);
                 goto out;
         }
+        char err[160];
+        if (metadata_markers_check(meta, json_number_value(json_object_get(asset, "duration")),
+                                   "the title's", err, sizeof(err)) < 0) {
+                fprintf(stderr, "sluice-ingest: --metadata: %s\n", err);
+                rc = EXIT_USAGE;
+                goto out;
+        }
         curl_global_init(CURL_GLOBAL_DEFAULT);
         rc = register_title(o, asset, kid ? &k : NULL, meta) < 0 ? EXIT_REGISTER : 0;
         curl_global_cleanup();
@@ -1195,9 +1216,13 @@ int main(int argc, char **argv)
         stale_cleanup(o.origin);
         if (space_check(o.origin, jobs, n_jobs, src.duration, o.encrypt) < 0)
                 return 1;
-        /* Read before anything is encoded: a typo in it must not cost an encode. */
-        if (o.metadata && metadata_file_load(o.metadata, &meta, err, sizeof(err)) < 0) {
+        /* Read before anything is encoded: a typo in it must not cost an encode. A marker
+         * past the end is control's 400 (migration 028), known now from the probe. */
+        if (o.metadata &&
+            (metadata_file_load(o.metadata, &meta, err, sizeof(err)) < 0 ||
+             metadata_markers_check(meta, src.duration, "the source's", err, sizeof(err)) < 0)) {
                 fprintf(stderr, "sluice-ingest: --metadata: %s\n", err);
+                json_decref(meta);
                 return EXIT_USAGE;
         }
         if (o.encrypt && cenc_key_generate(&key) < 0) {
@@ -1268,6 +1293,13 @@ int main(int argc, char **argv)
         if (r < 0) {
                 fprintf(stderr, "sluice-ingest: checking the output: %s\n",
                         *err ? err : strerror(-r));
+                goto out;
+        }
+        /* The title may end up to ASSET_SHORT_MAX before the source, where a marker may be. */
+        if (metadata_markers_check(meta, json_number_value(json_object_get(asset, "duration")),
+                                   "the title's encoded", err, sizeof(err)) < 0) {
+                fprintf(stderr, "sluice-ingest: --metadata: %s; nothing published\n", err);
+                rc = EXIT_USAGE;
                 goto out;
         }
         char *text = json_dumps(asset, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

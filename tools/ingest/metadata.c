@@ -436,3 +436,22 @@ int metadata_file_load(const char *path, json_t **ret, char *err, size_t errlen)
         free(buf);
         return r;
 }
+
+int metadata_markers_check(const json_t *meta, double duration, const char *what, char *err,
+                           size_t errlen)
+{
+        const json_t *markers = json_object_get(meta, "markers");
+        const char *kind;
+        const json_t *span;
+
+        json_object_foreach((json_t *)markers, kind, span)
+        {
+                double end = json_number_value(json_object_get(span, "end"));
+                if (end > duration) {
+                        snprintf(err, errlen, "markers.%s: end %g is past %s duration (%g s)", kind,
+                                 end, what, duration);
+                        return -ERANGE;
+                }
+        }
+        return 0;
+}

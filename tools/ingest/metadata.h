@@ -40,3 +40,12 @@ int metadata_buf_parse(const char *name, const char *buf, size_t len, json_t **r
  * (-EFBIG past 1 MiB) with "path: reason" in err.
  */
 int metadata_file_load(const char *path, json_t **ret, char *err, size_t errlen);
+
+/*
+ * metadata_markers_check: whether every marker in meta (from metadata_buf_parse; NULL has
+ * none) ends by duration seconds, as control requires of a title's markers. what names the
+ * duration ("the source's"). Returns 0, or -ERANGE with "markers.intro: end 500 is past the
+ * source's duration (1 s)" in err (size errlen).
+ */
+int metadata_markers_check(const json_t *meta, double duration, const char *what, char *err,
+                           size_t errlen);
