@@ -8,7 +8,8 @@ which title ids and language tags it takes; who can read what it publishes; what
 ffprobe answer or a failed sync does; which streams of a source with cover art or many audio
 streams are encoded; that names with a ':' are files and that a playlist naming network URLs
 fetches nothing; what a late Ctrl-C says; what control's 413 to a registration says; when
---token-file is read; that a source cut short, or a marker past its end, is refused.
+--token-file is read; that a source cut short, or a marker past its end, is refused; that a
+dangling symlink at the title's path is an existing title.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
   test-cli.py PATH/TO/sluice-ingest --without TEST...
@@ -647,12 +648,31 @@ def test_marker_past_end(origin, scratch):
     check(os.listdir(origin) == [], "nothing published: %s" % os.listdir(origin))
 
 
+def test_dangling_title(origin, scratch):
+    """A dangling symlink at the title's path is an existing entry: refused before anything is
+    encoded without --replace, replaced with it. It was taken for nothing there: both runs
+    encoded the whole title, then failed to publish it ("File exists", exit 1)."""
+    link = os.path.join(origin, "dang")
+    os.symlink(os.path.join(scratch, "nowhere"), link)
+    r = run(["--title", "dang"] + tiny(origin))
+    check(r.returncode == 1 and "%s exists (use --replace)" % link in r.stderr and
+          "encoded" not in r.stderr,
+          "a dangling symlink refused first: %d %r" % (r.returncode, r.stderr[-300:]))
+    check(os.path.islink(link), "the symlink left alone")
+    r = run(["--title", "dang", "--replace"] + tiny(origin))
+    check(r.returncode == 0, "--replace replaces it: %d %r" % (r.returncode, r.stderr[-300:]))
+    check(not os.path.islink(link) and os.path.isfile(os.path.join(link, "asset.json")),
+          "the title is where the symlink was")
+    check(sorted(os.listdir(origin)) == ["dang"], "nothing else left: %s" % os.listdir(origin))
+
+
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
          test_modes, test_probe_too_long, test_probe_missing,
          test_sync_failed, test_cover_art, test_many_audio,
          test_colon_names,
          test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file,
-         test_register_slow, test_key_flags_alone, test_cut_short, test_marker_past_end]
+         test_register_slow, test_key_flags_alone, test_cut_short, test_marker_past_end,
+         test_dangling_title]
 
 
 def main():

@@ -1105,6 +1105,13 @@ out:
         return rc;
 }
 
+/* Whether something is at path: a dangling symlink is, though access() or stat() say not. */
+static int entry_exists(const char *path)
+{
+        struct stat st;
+        return lstat(path, &st) == 0;
+}
+
 static int publish(const struct opts *o, char *final, size_t len)
 {
         snprintf(final, len, "%s/%s", o->origin, o->title);
@@ -1119,7 +1126,7 @@ static int publish(const struct opts *o, char *final, size_t len)
                 return r;
         }
         int r = 0;
-        if (o->replace && access(final, F_OK) == 0) {
+        if (o->replace && entry_exists(final)) {
                 if (renameat2(AT_FDCWD, tmp_dir, AT_FDCWD, final, RENAME_EXCHANGE) < 0)
                         r = -errno;
                 else
@@ -1192,7 +1199,7 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
         snprintf(final, sizeof(final), "%s/%s", o.origin, o.title);
-        if (!o.replace && access(final, F_OK) == 0) {
+        if (!o.replace && entry_exists(final)) {
                 fprintf(stderr, "sluice-ingest: %s exists (use --replace)\n", final);
                 return 1;
         }
