@@ -575,6 +575,21 @@ def test_token_file(origin, scratch):
              "--origin", origin, "--token-file", os.path.join(scratch, "missing.token")])
     check(r.returncode == 2 and "cannot read" in r.stderr,
           "--register-only too: %d %r" % (r.returncode, r.stderr[-300:]))
+    # The same 600 bytes in $SLUICE_CONTROL_TOKEN: refused alike, where they were cut to 511
+    # and sent after the encode. 511 are taken.
+    env = dict(os.environ, SLUICE_CONTROL_TOKEN="t" * 600)
+    for args in (["--title", "tok2", "--register", "http://127.0.0.1:9"] + tiny(origin),
+                 ["--register-only", "--register", "http://127.0.0.1:9", "--title", "tok2",
+                  "--origin", origin]):
+        r = run(args, env=env)
+        check(r.returncode == 2 and "$SLUICE_CONTROL_TOKEN: longer than 511 bytes" in r.stderr
+              and "encoded" not in r.stderr,
+              "a long $SLUICE_CONTROL_TOKEN refused first: %d %r" %
+              (r.returncode, r.stderr[-300:]))
+    r = run(["--register-only", "--register", "http://127.0.0.1:9", "--title", "tok2",
+             "--origin", origin], env=dict(os.environ, SLUICE_CONTROL_TOKEN="t" * 511))
+    check(r.returncode == 1 and "longer than" not in r.stderr,
+          "511 bytes taken: %d %r" % (r.returncode, r.stderr[-300:]))
     check(os.listdir(origin) == [], "nothing made: %s" % os.listdir(origin))
 
 

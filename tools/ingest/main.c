@@ -836,8 +836,9 @@ static size_t curl_sink(char *p, size_t sz, size_t n, void *ud)
 static char reg_token[512];
 
 /*
- * Read --token-file (or $SLUICE_CONTROL_TOKEN) into reg_token: a file that cannot be read
- * must fail the run before an encode, not after it. Returns 0 or -EINVAL with a message.
+ * Read --token-file (or $SLUICE_CONTROL_TOKEN) into reg_token: a file that cannot be read,
+ * or either over 511 bytes, must fail the run before an encode, not after it. Returns 0 or
+ * -EINVAL with a message.
  */
 static int token_load(const struct opts *o)
 {
@@ -847,6 +848,13 @@ static int token_load(const struct opts *o)
         int r;
 
         if (!o->token_file) {
+                /* Cut to fit, it would be a token control never gave: refused like the file. */
+                if (env && strlen(env) > sizeof(reg_token) - 1) {
+                        fprintf(stderr,
+                                "sluice-ingest: $SLUICE_CONTROL_TOKEN: longer than %zu bytes\n",
+                                sizeof(reg_token) - 1);
+                        return -EINVAL;
+                }
                 snprintf(reg_token, sizeof(reg_token), "%s", env ? env : "");
                 return 0;
         }
