@@ -9,7 +9,8 @@ ffprobe answer or a failed sync does; which streams of a source with cover art o
 streams are encoded; that names with a ':' are files and that a playlist naming network URLs
 fetches nothing; what a late Ctrl-C says; what control's 413 to a registration says; when
 --token-file is read; that a source cut short, or a marker past its end, is refused; that a
-dangling symlink at the title's path is an existing title.
+dangling symlink at the title's path is an existing title; that an interlaced source is
+deinterlaced.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
   test-cli.py PATH/TO/sluice-ingest --without TEST...
@@ -21,6 +22,7 @@ when ffmpeg or ffprobe is missing, or when a check could not be made here (it sa
 """
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -681,13 +683,52 @@ def test_dangling_title(origin, scratch):
     check(sorted(os.listdir(origin)) == ["dang"], "nothing else left: %s" % os.listdir(origin))
 
 
+def idet(path):
+    """ffmpeg idet's multi-frame counts of path's frames: {"TFF", "BFF", "Progressive"}."""
+    r = subprocess.run(["ffmpeg", "-hide_banner", "-i", path, "-vf", "idet", "-an", "-f", "null",
+                        "-"], capture_output=True, text=True, timeout=60)
+    m = re.search(r"Multi frame detection: TFF: *(\d+) BFF: *(\d+) Progressive: *(\d+)",
+                  r.stderr)
+    return dict(zip(("TFF", "BFF", "Progressive"), map(int, m.groups()))) if m else {}
+
+
+def test_interlaced(origin, scratch):
+    """A source ffprobe calls interlaced (field_order tt) is deinterlaced: the published rung's
+    frames are whole, where they were its fields woven (every frame combed) in a stream coded
+    progressive. The source: a white bar that moves 12 pixels a field, in 1080i-style fields."""
+    src = os.path.join(scratch, "bar-tff.mp4")
+    f = ffmpeg("-f", "lavfi", "-i", "color=c=black:s=320x240:r=50:d=2[bg];"
+               "color=c=white:s=40x160:r=50[fg];[bg][fg]overlay=x='mod(t*600,280)':y=40:"
+               "shortest=1,tinterlace=interleave_top,fieldorder=tff",
+               "-c:v", "libx264", "-preset", "ultrafast", "-flags", "+ilme+ildct", src)
+    check(f.returncode == 0, "ffmpeg bar-tff.mp4: %r" % f.stderr[-300:])
+    before = idet(src)
+    check(before.get("TFF", 0) > 40, "the source's frames are combed: %s" % before)
+    r = run(["--title", "il", "--origin", origin, "--ladder", "240p", "--preset", "ultrafast",
+             "--no-progress", src])
+    check(r.returncode == 0, "interlaced source published: %d %r" %
+          (r.returncode, r.stderr[-300:]))
+    rep = os.path.join(origin, "il", "video-240p")
+    if r.returncode != 0:
+        return
+    joined = os.path.join(scratch, "il.mp4")
+    with open(joined, "wb") as out:
+        for name in ("init.mp4", "seg-1.m4s"):
+            with open(os.path.join(rep, name), "rb") as f:
+                out.write(f.read())
+    after = idet(joined)
+    n = sum(after.values())
+    check(n >= 40 and after["TFF"] + after["BFF"] <= n // 10,
+          "the published frames are whole, not woven fields: %s" % after)
+
+
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
          test_modes, test_probe_too_long, test_probe_missing,
          test_sync_failed, test_cover_art, test_many_audio,
          test_colon_names,
          test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file,
          test_register_slow, test_key_flags_alone, test_cut_short, test_marker_past_end,
-         test_dangling_title]
+         test_dangling_title, test_interlaced]
 
 
 def main():

@@ -136,8 +136,14 @@ int ladder_job_argv(const struct ladder_job *j, const struct ladder_src *s,
                 else
                         strv_add(&a, "0:v:0");
                 strv_add(&a, "-vf");
+                /* Fields woven into a progressive rung, scaled, comb on every edge that moves:
+                 * bwdif (motion-adaptive, the field order from each frame) makes whole frames
+                 * first. */
                 if (s->path)
-                        strv_addf(&a, "scale=%u:%u:flags=bicubic,setsar=1", j->width, j->height);
+                        strv_addf(&a, "%sscale=%u:%u:flags=bicubic,setsar=1",
+                                  s->interlaced ? "bwdif=mode=send_frame:parity=auto:deint=all,"
+                                                : "",
+                                  j->width, j->height);
                 else
                         strv_addf(&a,
                                   "scale=%u:%u:flags=bicubic,setsar=1,"

@@ -10,6 +10,7 @@
  * rung starts on the same frame and a player can switch between rungs at any boundary.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "proc.h"
@@ -38,6 +39,9 @@ struct ladder_src {
         /* ffprobe's index of the video stream these facts are about, which is the one
          * encoded: not always ffmpeg's first video stream (0:v:0), which may be cover art */
         unsigned video_index;
+        /* ffprobe gives the video stream an interlaced field_order ("tt", "bb", "tb", "bt"):
+         * deinterlaced before scaling, one frame per frame, so the frame rate is kept */
+        bool interlaced;
         unsigned n_audio;        /* audio streams encoded: the first LADDER_AUDIO_MAX */
         unsigned n_audio_source; /* audio streams the source has */
         char audio_lang[LADDER_AUDIO_MAX][16];

@@ -93,6 +93,7 @@ static void video_stream(json_t *st, size_t pos, struct ladder_src *s, long long
 {
         const char *sar = json_string_value(json_object_get(st, "sample_aspect_ratio"));
         const char *fr = json_string_value(json_object_get(st, "avg_frame_rate"));
+        const char *fo = json_string_value(json_object_get(st, "field_order"));
         json_t *index = json_object_get(st, "index");
 
         /* ffprobe lists every stream in index order, so its place stands in for an index
@@ -103,6 +104,9 @@ static void video_stream(json_t *st, size_t pos, struct ladder_src *s, long long
                              : (unsigned)pos;
         s->width = (unsigned)w;
         s->height = (unsigned)h;
+        /* "progressive", "unknown" or none: taken as progressive */
+        s->interlaced = fo && (!strcmp(fo, "tt") || !strcmp(fo, "bb") || !strcmp(fo, "tb") ||
+                               !strcmp(fo, "bt"));
         /* ffprobe says 0:1 for unknown; an absurd one would make the rungs' widths overflow */
         if (!sar || frac_parse(sar, &s->sar_num, &s->sar_den) < 0 ||
             s->sar_num > s->sar_den * PROBE_SAR_MAX || s->sar_den > s->sar_num * PROBE_SAR_MAX)
@@ -142,6 +146,7 @@ int probe_parse(const char *json, size_t len, struct ladder_src *s, char *err, s
         s->fps_den = 1;
         s->n_audio = s->n_audio_source = 0;
         s->video_index = 0;
+        s->interlaced = false;
         s->duration = 0;
         if (len > PROBE_OUT_MAX)
                 return fail(err, errlen, "ffprobe's answer is over %u bytes", PROBE_OUT_MAX);

@@ -42,6 +42,43 @@ TEST(probe_video_and_audio)
         ASSERT_EQ(s.video_index, 1u);
 }
 
+TEST(probe_interlaced_field_order)
+{
+        static const char *const orders[] = {"tt",          "bb",      "tb", "bt",
+                                             "progressive", "unknown", NULL};
+        struct ladder_src s;
+        char json[512], err[160];
+
+        for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+                snprintf(json, sizeof(json),
+                         "{\"streams\":[{\"codec_type\":\"video\",\"width\":1920,"
+                         "\"height\":1080%s%s%s}],\"format\":{\"duration\":\"5.0\"}}",
+                         orders[i] ? ",\"field_order\":\"" : "", orders[i] ? orders[i] : "",
+                         orders[i] ? "\"" : "");
+                ASSERT_EQ(parse(json, &s, err, sizeof(err)), 0);
+                ASSERT_EQ(s.interlaced, i < 4);
+        }
+        /* and an interlaced source is deinterlaced before it is scaled, at its frame rate */
+        struct ladder_job j = {
+            .kind = LADDER_VIDEO, .id = "video-240p", .width = 426, .height = 240, .kbps = 300};
+        struct ladder_opts o = {.ffmpeg = "ffmpeg", .preset = "veryfast"};
+        struct strv a;
+        for (int il = 0; il < 2; il++) {
+                s.interlaced = il;
+                s.path = "file:in.ts";
+                ASSERT_EQ(ladder_job_argv(&j, &s, &o, "out", &a), 0);
+                const char *vf = NULL;
+                for (size_t k = 0; k + 1 < a.n; k++)
+                        if (!strcmp(a.v[k], "-vf"))
+                                vf = a.v[k + 1];
+                ASSERT_TRUE(vf != NULL);
+                ASSERT_EQ(strncmp(vf, "bwdif=mode=send_frame:parity=auto:deint=all,scale=426:240",
+                                  57) == 0,
+                          il);
+                strv_done(&a);
+        }
+}
+
 TEST(audio_languages_as_bcp47)
 {
         struct ladder_src s;
