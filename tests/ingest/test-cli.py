@@ -10,7 +10,7 @@ streams are encoded; that names with a ':' are files and that a playlist naming 
 fetches nothing; what a late Ctrl-C says; what control's 413 to a registration says; when
 --token-file is read; that a source cut short, or a marker past its end, is refused; that a
 dangling symlink at the title's path is an existing title; that an interlaced source is
-deinterlaced.
+deinterlaced; that audio starting after the video keeps its delay in its timeline.
 
   test-cli.py PATH/TO/sluice-ingest [TEST...]
   test-cli.py PATH/TO/sluice-ingest --without TEST...
@@ -722,13 +722,54 @@ def test_interlaced(origin, scratch):
           "the published frames are whole, not woven fields: %s" % after)
 
 
+def first_loud(path, *opts):
+    """Seconds from the start of path's decoded audio to its first sample over a tenth of
+    full scale, or None."""
+    d = subprocess.run(["ffmpeg", "-v", "error", *opts, "-i", path, "-vn", "-ac", "1", "-ar",
+                        "48000", "-f", "s16le", "-"], capture_output=True, timeout=60)
+    pcm = struct.unpack("<%dh" % (len(d.stdout) // 2), d.stdout[:len(d.stdout) // 2 * 2])
+    return next((k / 48000 for k, x in enumerate(pcm) if abs(x) > 3277), None)
+
+
+def test_late_audio(origin, scratch):
+    """Audio that starts a second after the video starts a second into the published audio's
+    own timeline (silence before it), as players that place samples by tfdt or the MPD read
+    it: it started at 0 there, its delay kept only in an empty edit, a second early."""
+    src = os.path.join(scratch, "late-audio.mkv")
+    f = ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=3", "-itsoffset", "1",
+               "-f", "lavfi", "-i", "sine=f=1000:d=2", "-map", "0", "-map", "1", "-c:v",
+               "libx264", "-preset", "ultrafast", "-c:a", "aac", src)
+    check(f.returncode == 0, "ffmpeg late-audio.mkv: %r" % f.stderr[-300:])
+    r = run(["--title", "la", "--origin", origin, "--ladder", "240p", "--preset", "ultrafast",
+             "--no-progress", src])
+    check(r.returncode == 0, "late audio published: %d %r" % (r.returncode, r.stderr[-300:]))
+    if r.returncode != 0:
+        return
+    rep = os.path.join(origin, "la", "audio-und")
+    joined = os.path.join(scratch, "la.mp4")
+    with open(joined, "wb") as out:
+        for name in ("init.mp4", "seg-1.m4s"):
+            with open(os.path.join(rep, name), "rb") as f:
+                out.write(f.read())
+    with open(os.path.join(origin, "la", "asset.json")) as f:
+        a = json.load(f)
+    audio = [x for x in a["representations"] if x["type"] == "audio"][0]
+    check(audio["segments"][0]["t"] == 0, "the audio timeline starts at 0: %s" %
+          audio["segments"][0])
+    # By the fragments' timeline alone (the edit list ignored), and by the edit list too.
+    for opts in (["-ignore_editlist", "1"], []):
+        at = first_loud(joined, *opts)
+        check(at is not None and 0.95 <= at <= 1.1,
+              "the tone starts a second in (%s): %s" % (" ".join(opts) or "edit list", at))
+
+
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
          test_modes, test_probe_too_long, test_probe_missing,
          test_sync_failed, test_cover_art, test_many_audio,
          test_colon_names,
          test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file,
          test_register_slow, test_key_flags_alone, test_cut_short, test_marker_past_end,
-         test_dangling_title, test_interlaced]
+         test_dangling_title, test_interlaced, test_late_audio]
 
 
 def main():

@@ -181,6 +181,13 @@ int ladder_job_argv(const struct ladder_job *j, const struct ladder_src *s,
         case LADDER_AUDIO:
                 strv_add(&a, "-map");
                 strv_addf(&a, "0:a:%u", s->path ? j->audio_index : 0);
+                /* Audio that starts after the video (0.977 s into a capture) would start at
+                 * 0 in the fragments, its delay held only in an empty edit that MSE and
+                 * players placing samples by tfdt ignore: silence fills from 0 instead, as
+                 * the video's -r fills its start, and a gap in the source's timestamps is
+                 * filled (an overlap dropped) so later samples keep their times. */
+                strv_add(&a, "-af");
+                strv_add(&a, "aresample=async=1:first_pts=0");
                 strv_add(&a, "-c:a");
                 strv_add(&a, "aac");
                 strv_add(&a, "-b:a");
