@@ -3,6 +3,7 @@
  * Listen addresses and upstream/control URLs from configuration files (net-addr.h).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -131,7 +132,28 @@ static bool ends_in_number(const char *h, size_t n)
  * without percent-escapes (a browser decodes them, and "%2F" or "%3A" would move the host's
  * end). Nothing is resolved.
  */
-static const char *host_why(const char *h, size_t n)
+/* An RFC 6874 zone identifier's text after "%25": unreserved bytes and percent-escapes. */
+static bool zone_id_ok(const char *z, size_t n)
+{
+        if (n == 0)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (z[i] == '%') {
+                        if (i + 2 >= n || !isxdigit((unsigned char)z[i + 1]) ||
+                            !isxdigit((unsigned char)z[i + 2]))
+                                return false;
+                        i += 2;
+                } else if (!((z[i] >= 'a' && z[i] <= 'z') || (z[i] >= 'A' && z[i] <= 'Z') ||
+                             (z[i] >= '0' && z[i] <= '9') || strchr("-._~", z[i]))) {
+                        return false;
+                }
+        }
+        return true;
+}
+
+/* zone: an IPv6 address may name its zone (RFC 6874, "[fe80::1%25eth0]"), as an upstream
+ * fetched by the edge may; a browser takes none, so no URL a player reads may carry one. */
+static const char *host_why(const char *h, size_t n, bool zone)
 {
         char a[INET6_ADDRSTRLEN + 1];
         struct in6_addr a6;
@@ -140,10 +162,16 @@ static const char *host_why(const char *h, size_t n)
         if (n == 0)
                 return "no host";
         if (h[0] == '[') {
-                if (n < 3 || h[n - 1] != ']' || n - 2 >= sizeof(a))
+                const char *z = n >= 3 ? memmem(h + 1, n - 2, "%25", 3) : NULL;
+                size_t m = z ? (size_t)(z - (h + 1)) : n - 2;
+
+                if (n < 3 || h[n - 1] != ']' || m >= sizeof(a))
                         return "the host in brackets is not an IPv6 address";
-                memcpy(a, h + 1, n - 2);
-                a[n - 2] = '\0';
+                if (z && (!zone || !zone_id_ok(z + 3, (size_t)(h + n - 1 - (z + 3)))))
+                        return zone ? "the IPv6 zone (after %25) is not a zone name"
+                                    : "an IPv6 zone (%25...) that no browser takes";
+                memcpy(a, h + 1, m);
+                a[m] = '\0';
                 if (inet_pton(AF_INET6, a, &a6) != 1)
                         return "the host in brackets is not an IPv6 address";
                 return NULL;
@@ -216,7 +244,7 @@ const char *net_url_why(const char *u, bool base)
                         return "the port is not a number in 1..65535";
                 hlen = (size_t)(port - host);
         }
-        return host_why(host, hlen);
+        return host_why(host, hlen, !base);
 }
 
 bool net_url_ok(const char *u)
@@ -272,7 +300,7 @@ bool net_origin_ok(const char *o)
         } else {
                 end = host + strcspn(host, ":");
         }
-        if (end == host || host_why(host, (size_t)(end - host)))
+        if (end == host || host_why(host, (size_t)(end - host), false))
                 return false;
         for (const char *p = host; p < end; p++)
                 if ((unsigned char)*p <= ' ' || *p == 0x7f || (*p >= 'A' && *p <= 'Z') ||
