@@ -58,7 +58,6 @@ struct pconn {
         bool want_out; /* PQflush left output queued, or connect polling for write */
         uint64_t prepared; /* bit per statement id */
         struct pgdb_query *q;
-        uint64_t q_sent_ms; /* when q was taken, before its first message went */
         PGresult *res; /* first error result, else the last result, of q */
         struct uring_timer timer;
 };
@@ -791,7 +790,6 @@ static void pc_take(struct pconn *pc, struct pgdb_query *q)
                         until = server;
         }
         pc->q = q;
-        pc->q_sent_ms = uring_loop_now_ms(db->loop);
         db->running++;
         (void)uring_timer_arm(db->loop, &pc->timer, until);
         pc_send(pc);
@@ -822,21 +820,6 @@ static void dispatch(struct pgdb *db)
         }
 }
 
-/*
- * Whether a statement failing with SQLSTATE state was cancelled by the statement_timeout we
- * gave the server. It runs out before our timer (pc_take), so a slow statement ends here, as
- * 57014 (query_canceled). That code also comes of pg_cancel_backend(), but only the timeout can
- * have cancelled a statement we sent statement_ms ago or more: the server counts from when the
- * statement reached it, later than we took it.
- */
-static bool statement_timed_out(const struct pconn *pc, const char *state)
-{
-        const struct pgdb *db = pc->db;
-
-        return state && !strcmp(state, "57014") && db->statement_ms &&
-               uring_loop_now_ms(db->loop) - pc->q_sent_ms >= db->statement_ms;
-}
-
 /* The whole result of the current step is in: finish the prepare or the query. */
 static void pc_result_done(struct pconn *pc)
 {
@@ -863,14 +846,10 @@ static void pc_result_done(struct pconn *pc)
                 query_finish(db, q, 0, res);
         } else {
                 const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-                /* Our own timeout, reached by the server first, is a slow database: answered
-                 * as when our timer fires, and no outage to log. Otherwise class 08
-                 * (connection), 57 (shutdown, cancel) and 53 (resources) mean the database
-                 * cannot serve now, not that the request was wrong. */
-                if (statement_timed_out(pc, state)) {
-                        query_finish(db, q, -ETIMEDOUT, NULL);
-                } else if (state && (!strncmp(state, "08", 2) || !strncmp(state, "57", 2) ||
-                                     !strncmp(state, "53", 2))) {
+                /* Class 08 (connection), 57 (shutdown, cancel) and 53 (resources) mean the
+                 * database cannot serve now, not that the request was wrong. */
+                if (state && (!strncmp(state, "08", 2) || !strncmp(state, "57", 2) ||
+                              !strncmp(state, "53", 2))) {
                         /* The client gets only "database unavailable": say here why. */
                         const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
                         log_warn("pgdb: %s: the database refused it: SQLSTATE %s: %s",
