@@ -747,9 +747,16 @@ void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint
  * when the disk has room, 0 when evicting everything would not make it; called with e->lock
  * held.
  */
+/* What a put of size needs free on the disk: its size, its files' last blocks, the index's
+ * growth. */
+static uint64_t disk_need(uint64_t size)
+{
+        return size + size / 64 + DISK_SLACK;
+}
+
 static uint64_t disk_allows(struct evict *e, uint64_t size, uint64_t used)
 {
-        uint64_t free_b = store_disk_free(e->store), need = size + size / 64 + DISK_SLACK;
+        uint64_t free_b = store_disk_free(e->store), need = disk_need(size);
 
         if (free_b == UINT64_MAX || free_b >= need)
                 return UINT64_MAX;
@@ -764,7 +771,7 @@ static uint64_t disk_allows(struct evict *e, uint64_t size, uint64_t used)
  */
 static void disk_wait(struct edge_server *srv, uint64_t size, struct edge_worker *self)
 {
-        uint64_t need = size + size / 64 + DISK_SLACK;
+        uint64_t need = disk_need(size);
         int64_t until = mono_ms() + DISK_WAIT_MS;
 
         store_unlinks_settle(srv->store);

@@ -957,6 +957,16 @@ void store_put_free(struct store_put *p, bool unlink_tmp)
         free(p);
 }
 
+/* Bytes an unprivileged writer may still take on fd's file system; UINT64_MAX unknown. */
+static uint64_t fd_disk_free(int fd)
+{
+        struct statvfs v;
+
+        if (fstatvfs(fd, &v) < 0)
+                return UINT64_MAX;
+        return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
 /*
  * Whether size bytes of disk are there for fd's body. KEEP_SIZE: the file's length still says
  * how much was written. A file system that cannot reserve (fallocate says EOPNOTSUPP: ext2,
@@ -965,24 +975,18 @@ void store_put_free(struct store_put *p, bool unlink_tmp)
  */
 static bool room_claimed(int fd, uint64_t size)
 {
-        struct statvfs v;
-
         if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) == 0)
                 return true;
         if (errno == ENOSPC || errno == EDQUOT)
                 return false;
         if (errno != EOPNOTSUPP && errno != ENOSYS)
                 return true; /* the write will say what is wrong */
-        return fstatvfs(fd, &v) < 0 || (uint64_t)v.f_bavail * v.f_frsize >= size;
+        return fd_disk_free(fd) >= size;
 }
 
 uint64_t store_disk_free(struct store *s)
 {
-        struct statvfs v;
-
-        if (fstatvfs(s->objfd, &v) < 0)
-                return UINT64_MAX;
-        return (uint64_t)v.f_bavail * v.f_frsize;
+        return fd_disk_free(s->objfd);
 }
 
 int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t size,
