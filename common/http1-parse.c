@@ -422,6 +422,20 @@ bool http1_absolute_authority(const char *t, size_t n, const char **ret, size_t 
         return true;
 }
 
+bool http1_origin_form(const char *t, size_t n, const char **ret, size_t *ret_len)
+{
+        const char *a;
+        size_t a_len;
+
+        *ret = t;
+        *ret_len = n;
+        if (!http1_absolute_authority(t, n, &a, &a_len))
+                return false;
+        *ret = a + a_len;
+        *ret_len = n - (size_t)(a + a_len - t);
+        return *ret_len == 0 || **ret == '?';
+}
+
 static bool target_form_ok(enum http_method m, const char *t, size_t n)
 {
         const char *a;

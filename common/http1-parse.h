@@ -128,6 +128,10 @@ const char *http1_req_header(const struct http1_req *req, const char *name, size
 /* The authority of an http or https absolute-form target ("http://a:1/p" → "a:1", up to the
  * first '/' or '?'); false for any other target. RFC 9112 §3.2.2: it then stands for Host. */
 bool http1_absolute_authority(const char *t, size_t n, const char **ret, size_t *ret_len);
+/* The origin-form part of target t[0..n) into *ret, *ret_len: the target itself, or what follows
+ * an http(s) absolute-form target's authority (RFC 9112 §3.2.2 has a server accept that form).
+ * True when that part is empty or starts with '?', the URI having no path: its path is "/". */
+bool http1_origin_form(const char *t, size_t n, const char **ret, size_t *ret_len);
 /* The authority the request names: an http(s) absolute-form target's, which then stands for
  * Host (RFC 9112 §3.2.2), else Host's value; NULL with *ret_len 0 when it has neither. */
 const char *http1_req_authority(const struct http1_req *req, size_t *ret_len);

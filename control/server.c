@@ -583,25 +583,6 @@ bool ctl_req_admin_ok(const struct ctl_req *rq)
         return head_admin_ok(rq->ctl, rq->head);
 }
 
-/*
- * The origin-form part of head's target into *ret, *ret_len: the target itself, or what follows
- * an http(s) absolute-form target's authority, which RFC 9112 §3.2.2 has a server accept (the
- * parser checks that authority as it checks Host, and it stands for Host, which no route
- * reads). That part is empty or starts with '?' when the URI has no path: its path is "/".
- */
-static void origin_form(const struct http1_req *head, const char **ret, size_t *ret_len)
-{
-        const char *t = head->target, *a;
-        size_t a_len;
-
-        *ret = t;
-        *ret_len = head->target_len;
-        if (!http1_absolute_authority(t, head->target_len, &a, &a_len))
-                return;
-        *ret = a + a_len;
-        *ret_len = head->target_len - (size_t)(a + a_len - t);
-}
-
 /* An admin route's request carrying the admin token. */
 static bool head_is_admin(const struct ctl *ctl, const struct http1_req *head)
 {
@@ -609,7 +590,7 @@ static bool head_is_admin(const struct ctl *ctl, const struct http1_req *head)
         const char *t;
         size_t tl;
 
-        origin_form(head, &t, &tl);
+        http1_origin_form(head->target, head->target_len, &t, &tl);
         return tl >= sizeof(admin) - 1 && memcmp(t, admin, sizeof(admin) - 1) == 0 &&
                head_admin_ok(ctl, head);
 }
@@ -686,10 +667,10 @@ static void dispatch(struct ctl_conn *c)
                 memcpy(rq->origin, origin, olen);
                 rq->origin[olen] = '\0';
         }
-        origin_form(&c->head, &t, &tl);
+        /* "http://h" and "http://h?q" name "/" */
+        lead = http1_origin_form(c->head.target, c->head.target_len, &t, &tl);
         qm = memchr(t, '?', tl);
         pl = qm ? (size_t)(qm - t) : tl;
-        lead = pl == 0; /* "http://h" and "http://h?q" name "/" */
         c->path_buf = malloc(lead + tl + 2);
         if (!c->path_buf) {
                 conn_close(c, "out of memory");

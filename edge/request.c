@@ -103,35 +103,11 @@ void request_refuse(struct conn *c, int status, const char *reason, const char *
         request_render(c, NULL, &p);
 }
 
-/*
- * RFC 9112 §3.2.2: a server must accept the absolute-form ("http://host/path"); the authority,
- * checked by the parser, then overrides Host, which matters only to a token's scope
- * (http1_req_authority()): every name serves the same objects. Yields the origin-form part
- * ("/" when the URI has no path).
- */
-static void origin_form(const struct http1_req *req, const char **ret, size_t *ret_len)
-{
-        const char *t = req->target, *end = t + req->target_len, *a, *p;
-        size_t a_len;
-
-        *ret = t;
-        *ret_len = req->target_len;
-        if (!http1_absolute_authority(t, req->target_len, &a, &a_len))
-                return;
-        p = a + a_len;
-        if (p == end || *p == '?') {
-                *ret = "/";
-                *ret_len = 1;
-                return;
-        }
-        *ret = p;
-        *ret_len = (size_t)(end - p);
-}
-
 void request_handle(struct conn *c, const struct http1_req *req)
 {
         struct serve_plan p;
         struct path_norm pn;
+        char pathless[WORKER_MAX_TARGET + 1];
         const char *target;
         size_t target_len;
         bool has_body = req->chunked || req->content_length > 0;
@@ -143,7 +119,16 @@ void request_handle(struct conn *c, const struct http1_req *req)
         if (has_body)
                 c->close_after = true;
 
-        origin_form(req, &target, &target_len);
+        /* RFC 9112 §3.2.2: the absolute-form's authority, checked by the parser, overrides
+         * Host, which matters only to a token's scope (http1_req_authority()): every name
+         * serves the same objects. A URI with no path names "/", its query kept. */
+        if (http1_origin_form(req->target, req->target_len, &target, &target_len) &&
+            target_len < sizeof(pathless)) { /* it is: the target is at most max_target */
+                pathless[0] = '/';
+                memcpy(pathless + 1, target, target_len);
+                target = pathless;
+                target_len++;
+        }
         if (serve_admit(&p, c, req, target, target_len, has_body, &pn, &peer)) {
                 request_render(c, req, &p);
                 return;

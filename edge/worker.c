@@ -40,7 +40,6 @@
 #define DEFAULT_SEND_TIMEOUT    30000
 #define DEFAULT_COMMIT_TIMEOUT  60000
 #define DEFAULT_PIPELINE        16
-#define MAX_TARGET              4096
 
 static uint64_t or_default(int64_t v, uint64_t def)
 {
@@ -110,7 +109,8 @@ static void refresh_runtime(struct edge_worker *w)
         w->plimits.max_header_bytes = w->limits.max_header_bytes;
         w->plimits.max_headers = (uint16_t)w->limits.max_headers;
         w->plimits.max_target =
-            w->limits.max_header_bytes < MAX_TARGET ? w->limits.max_header_bytes : MAX_TARGET;
+            w->limits.max_header_bytes < WORKER_MAX_TARGET ? w->limits.max_header_bytes
+                                                        : WORKER_MAX_TARGET;
         slice_refresh(w);
 }
 

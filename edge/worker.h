@@ -82,6 +82,8 @@ struct edge_limits {
         uint32_t max_pipeline;
 };
 
+/* The longest HTTP/1.1 request-target taken (414 past it), limits.max_header_bytes if less. */
+#define WORKER_MAX_TARGET 4096u
 /* A response head of up to CONN_OUT_SMALL bytes (every hit's) goes out from a buffer of the
  * worker's pool of at most CONN_OUT_POOL (conn.c). */
 #define CONN_OUT_SMALL 1024u

@@ -191,6 +191,22 @@ def cmcd_in_access_log(e):
 
 
 @test
+def cmcd_of_an_absolute_form_without_a_path(e):
+    # "http://h?q" names "/" with the query q (RFC 3986 §6.2.3); the query was dropped with the
+    # authority, so its CMCD never reached the log.
+    r = e.get("http://edge.test?CMCD=sid%3D%22pathless%22")
+    eq(r.status, 404, "GET http://edge.test?CMCD=... (nothing is served at /)")
+    deadline = time.monotonic() + 5
+    line = None
+    while time.monotonic() < deadline and line is None:
+        line = next((ln for ln in read_access_log(e).splitlines() if "pathless" in ln), None)
+        if line is None:
+            time.sleep(0.05)  # poll interval for the log writer
+    check(line and ' cmcd=sid="pathless" ' in line,
+          f"the access log line of http://edge.test?CMCD=...: {line!r}")
+
+
+@test
 def cmcd_headers_in_access_log(e):
     marker = "/t1/init.mp4"
     r = e.get(marker, [("CMCD-Request", "bl=21300"), ("CMCD-Session", 'sid="hdr-sess"')])

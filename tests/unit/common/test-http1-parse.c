@@ -123,6 +123,32 @@ TEST(target_forms)
         ASSERT_EQ(status_of("GET /a\\b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
 }
 
+/* What of a target names the resource: an absolute-form's authority is cut off, and a URI with
+ * no path is said to have none (its path is "/"), its query kept. */
+TEST(origin_form)
+{
+        static const struct {
+                const char *target, *want;
+                bool pathless;
+        } t[] = {
+            {"/a/b?q", "/a/b?q", false},
+            {"*", "*", false},
+            {"http://h/a?q", "/a?q", false},
+            {"HTTPS://[::1]:8/a", "/a", false},
+            {"http://h?CMCD=x", "?CMCD=x", true},
+            {"http://h", "", true},
+            {"http://h:80", "", true},
+            {"urn:x", "urn:x", false},
+        };
+        for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+                const char *r;
+                size_t rl;
+                ASSERT_EQ(http1_origin_form(t[i].target, strlen(t[i].target), &r, &rl),
+                          t[i].pathless);
+                ASSERT_MEMEQ(r, rl, t[i].want, strlen(t[i].want));
+        }
+}
+
 /* The same byte set for a target that came another way (HTTP/2's :path). */
 TEST(target_chars)
 {
