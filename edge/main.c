@@ -223,10 +223,11 @@ static int open_access_log(const char *path)
  * Log rotation (renamed, then SIGHUP): reopen the log file and the access log at the paths of
  * cfg, the configuration now in force (was: the one before; the log's target needs a restart).
  * Done whether the reload took or not, since a configuration that does not load must not leave
- * the edge writing on into a file rotated away and soon deleted.
+ * the edge writing on into a file rotated away and soon deleted. access_new, when not -1, is
+ * cfg's access log opened already, taken over.
  */
 static void reopen_logs(struct edge_server *srv, const struct edge_cfg *cfg,
-                        const struct edge_cfg *was)
+                        const struct edge_cfg *was, int access_new)
 {
         int lvl = log_level_parse(cfg->log.level ? cfg->log.level : "info");
         int r;
@@ -245,8 +246,9 @@ static void reopen_logs(struct edge_server *srv, const struct edge_cfg *cfg,
                 const char *path = cfg->log.access_log && cfg->log.access_log[0]
                                        ? cfg->log.access_log
                                        : srv->access_path;
-                int fd = open_access_log(path);
+                int fd = access_new >= 0 ? access_new : open_access_log(path);
 
+                access_new = -1;
                 if (fd >= 0) {
                         (void)dup3(fd, srv->access_fd, O_CLOEXEC);
                         (void)close(fd);
@@ -263,6 +265,8 @@ static void reopen_logs(struct edge_server *srv, const struct edge_cfg *cfg,
                                  path, strerror(errno));
                 }
         }
+        if (access_new >= 0)
+                (void)close(access_new);
 }
 
 /*
@@ -366,13 +370,13 @@ static bool reload_apply(struct edge_server *srv, const char *path)
 
         r = edge_cfg_load(path, &cfg, &err);
         if (r < 0) {
-                reopen_logs(srv, old->cfg, old->cfg);
+                reopen_logs(srv, old->cfg, old->cfg, -1);
                 log_error("reload: %s; keeping the running configuration", err.msg);
                 return false;
         }
         /* TLS listeners are bound at start: their number cannot change under the workers. */
         if (cfg->tls.n != old->cfg->tls.n) {
-                reopen_logs(srv, old->cfg, old->cfg);
+                reopen_logs(srv, old->cfg, old->cfg, -1);
                 log_error("reload: tls listeners added or removed; they need a restart, keeping "
                           "the running configuration");
                 edge_cfg_free(cfg);
@@ -384,7 +388,7 @@ static bool reload_apply(struct edge_server *srv, const char *path)
                 const char *now = ((struct edge_cfg_tls *)cfg->tls.items)[i].listen;
                 const char *was = ((struct edge_cfg_tls *)old->cfg->tls.items)[i].listen;
                 if (!cfg_str_eq(now, was)) {
-                        reopen_logs(srv, old->cfg, old->cfg);
+                        reopen_logs(srv, old->cfg, old->cfg, -1);
                         log_error("reload: tls listener %s moved to %s; that needs a restart, "
                                   "keeping the running configuration",
                                   was, now);
@@ -394,26 +398,25 @@ static bool reload_apply(struct edge_server *srv, const char *path)
         }
         r = runtime_new(cfg, &rt);
         if (r < 0) {
-                reopen_logs(srv, old->cfg, old->cfg);
+                reopen_logs(srv, old->cfg, old->cfg, -1);
                 log_error("reload failed; keeping the running configuration");
                 return false;
         }
         /* An access log moved where it cannot be written refuses the reload, as it stops a
          * start: kept, the gauge would say the file's configuration runs. */
+        int access_new = -1;
         if (srv->access_fd >= 0 && cfg->log.access_log && cfg->log.access_log[0] &&
             !cfg_str_eq(cfg->log.access_log, srv->access_path)) {
-                int fd = open_access_log(cfg->log.access_log);
-
-                if (fd < 0) {
+                access_new = open_access_log(cfg->log.access_log);
+                if (access_new < 0) {
                         int e = errno;
-                        reopen_logs(srv, old->cfg, old->cfg);
+                        reopen_logs(srv, old->cfg, old->cfg, -1);
                         log_error("reload: cannot open the access log %s: %s; keeping the "
                                   "running configuration",
                                   cfg->log.access_log, strerror(e));
                         edge_runtime_put(rt);
                         return false;
                 }
-                (void)close(fd);
         }
         /* Said only of a reload that applies: a refused one keeps every key as it runs. The
          * running values of the keys read at start only are the start's, whatever reloads
@@ -427,7 +430,7 @@ static bool reload_apply(struct edge_server *srv, const char *path)
         lvl = log_level_parse(cfg->log.level ? cfg->log.level : "info");
         if (lvl >= 0)
                 log_set_level((enum log_level)lvl);
-        reopen_logs(srv, cfg, old->cfg);
+        reopen_logs(srv, cfg, old->cfg, access_new);
 
         edge_runtime_publish(srv, rt);
         log_info("configuration reloaded from %s", path);
