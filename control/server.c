@@ -17,8 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
+#include "bearer.h"
 #include "buf.h"
 #include "geo.h"
 #include "http-resp.h"
@@ -569,13 +568,7 @@ static bool head_admin_ok(const struct ctl *ctl, const struct http1_req *head)
         size_t len = 0;
         const char *v = http1_req_known(head, HK_AUTHORIZATION, &len);
 
-        if (!v || len < 7 || strncasecmp(v, "Bearer ", 7) || ctl->admin_token_len == 0)
-                return false;
-        v += 7;
-        len -= 7;
-        if (len != ctl->admin_token_len)
-                return false;
-        return CRYPTO_memcmp(v, ctl->admin_token, len) == 0;
+        return v && bearer_ok(v, len, ctl->admin_token, ctl->admin_token_len);
 }
 
 bool ctl_req_admin_ok(const struct ctl_req *rq)

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "bearer.h"
 #include "buf.h"
 #include "hex.h"
 #include "http-resp.h"
@@ -180,25 +181,6 @@ static void respond_json(struct conn *c, const struct http1_req *req, struct buf
         }
         respond_body(c, req, 200, JSON_TYPE, b->p, b->len, NULL, NULL);
         buf_done(b);
-}
-
-int admin_token_ok(const char *auth, size_t auth_len, const char *token, size_t token_len)
-{
-        unsigned char diff = 0;
-
-        if (!auth || token_len == 0 || auth_len < 7 || strncasecmp(auth, "Bearer ", 7) != 0)
-                return 0;
-        auth += 7;
-        auth_len -= 7;
-        while (auth_len && *auth == ' ') {
-                auth++;
-                auth_len--;
-        }
-        if (auth_len != token_len)
-                return 0;
-        for (size_t i = 0; i < token_len; i++)
-                diff |= (unsigned char)(auth[i] ^ token[i]);
-        return diff == 0;
 }
 
 /* ---- query ---- */
@@ -803,7 +785,7 @@ void admin_handle(struct conn *c, const struct http1_req *req, const char *body,
                 return;
         }
         auth = http1_req_known(req, HK_AUTHORIZATION, &auth_len);
-        if (!admin_token_ok(auth, auth_len, rt->admin_token, rt->admin_token_len)) {
+        if (!bearer_ok(auth, auth_len, rt->admin_token, rt->admin_token_len)) {
                 c->close_after |= req->content_length > 0 || req->chunked;
                 respond_error(c, req, 401, "missing or wrong bearer token");
                 return;

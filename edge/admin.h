@@ -36,8 +36,6 @@ size_t admin_body(struct conn *c, const char *data, size_t n);
 /* Drop the PUT in progress (connection closing). */
 void admin_put_abort(struct conn *c);
 
-/* Constant-time bearer-token check of an Authorization value. */
 /* The JSON error answer to a request the parser refused on the admin listener (no body for
  * a HEAD). */
 void admin_refuse(struct conn *c, int status, const char *detail, bool head_only);
-int admin_token_ok(const char *auth, size_t auth_len, const char *token, size_t token_len);

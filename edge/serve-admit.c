@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bearer.h"
 #include "cmcd.h"
 #include "http1-parse.h"
 #include "log.h"
@@ -73,24 +74,17 @@ void serve_log_begin(struct conn *c, const struct http1_req *req, const struct p
 
 /*
  * A child edge filling from us presents tokens.peer_token as a bearer instead of a URI token
- * (its upstream request carries the cache key, never a player's token). Compared in constant
- * time over the configured length.
+ * (its upstream request carries the cache key, never a player's token); bearer_ok() compares.
  */
 static bool peer_auth(const struct conn *c, const struct http1_req *req)
 {
         const struct edge_runtime *rt = c->w->rt;
         const char *v;
         size_t len;
-        unsigned char diff = 0;
 
-        if (!rt->peer_token_len)
+        if (!rt->peer_token_len || !(v = http1_req_known(req, HK_AUTHORIZATION, &len)))
                 return false;
-        v = http1_req_known(req, HK_AUTHORIZATION, &len);
-        if (!v || len != 7 + rt->peer_token_len || strncasecmp(v, "Bearer ", 7) != 0)
-                return false;
-        for (size_t i = 0; i < rt->peer_token_len; i++)
-                diff |= (unsigned char)(v[7 + i] ^ rt->peer_token[i]);
-        return diff == 0;
+        return bearer_ok(v, len, rt->peer_token, rt->peer_token_len);
 }
 
 #define REFUSAL_LOGS_PER_S 10 /* per worker; the rest are counted and summed up */

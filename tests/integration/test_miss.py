@@ -780,6 +780,11 @@ def parent_then_origin(ctx):
           "bytes from parent counted")
     # The parent holds it too: a second child request elsewhere would hit there.
     check(listed(e, key), "parent committed the object")
+    # RFC 6750 §2.1: one or more spaces after "Bearer" (two were refused, 403).
+    for auth, want in (("Bearer " + peer, 200), ("Bearer  " + peer, 200),
+                       ("bearer " + peer, 200), ("Bearer " + peer + "x", 403),
+                       ("Bearer " + peer[:-1], 403), ("Bearer  ", 403)):
+        eq(e.get(key, [("Authorization", auth)]).status, want, f"Authorization: {auth!r}")
 
 
 @test

@@ -173,6 +173,11 @@ def test_basics(ctl):
         ctl.error(m, p, {}, expect=401, headers={"Authorization": "Bearer wrong-token-xxxxxxxx"})
         ctl.error(m, p, {}, expect=401,
                   headers={"Authorization": "Bearer " + ADMIN_TOKEN[:-1] + "X"})
+        ctl.error(m, p, {}, expect=401, headers={"Authorization": "Bearer " + ADMIN_TOKEN[:-1]})
+    # RFC 6750 §2.1: the scheme in any case, one or more spaces (two were refused, 401).
+    for auth in ("Bearer " + ADMIN_TOKEN, "Bearer  " + ADMIN_TOKEN, "bearer " + ADMIN_TOKEN):
+        st, _, _ = ctl.request("GET", "/v1/admin/keys", headers={"Authorization": auth})
+        check(st == 200, f"GET /v1/admin/keys with Authorization {auth[:9]!r}...: {st}")
     # Keep-alive: several requests on one connection.
     c = ctl.conn()
     for _ in range(3):
