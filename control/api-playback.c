@@ -1430,7 +1430,6 @@ void api_report(struct ctl_req *rq)
                 ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
                 return;
         }
-        metrics_add(ctl->m.reports, 1);
         snprintf(position, sizeof(position), "%.3f", b.position);
         snprintf(mtp, sizeof(mtp), "%" PRId64, b.mtp);
         snprintf(bl, sizeof(bl), "%" PRId64, b.bl);
@@ -1449,7 +1448,7 @@ void api_report(struct ctl_req *rq)
                                 b.device ? b.device : "",
                                 b.mtp >= 0 ? mtp : NULL,
                                 b.bl >= 0 ? bl : NULL};
-        api_exec_json(rq, ctl->st.report_claims, params, 13);
+        api_exec_json_counted(rq, ctl->st.report_claims, params, 13, ctl->m.reports);
         json_decref(body);
 }
 

@@ -12,6 +12,7 @@
 
 #include "geo.h"
 #include "hex.h"
+#include "metrics.h"
 
 #include "api.h"
 #include "ctl-cfg.h"
@@ -127,6 +128,30 @@ void api_exec_json(struct ctl_req *rq, int stmt, const char *const *params, int 
 
         if (r < 0)
                 ctl_reply_db_error(rq, r == -EINVAL ? -EIO : r, NULL);
+}
+
+static void counted_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct ctl_req *rq = userdata;
+        struct metric *counter = rq->handler_data;
+
+        rq->handler_data = NULL;
+        if (err == 0 && pgdb_res_value(res, 0, 0, NULL))
+                metrics_add(counter, 1);
+        json_done(rq, err, res);
+}
+
+void api_exec_json_counted(struct ctl_req *rq, int stmt, const char *const *params, int n,
+                           struct metric *counter)
+{
+        int r;
+
+        rq->handler_data = counter;
+        r = pgdb_exec(rq->ctl->db, stmt, params, n, counted_done, rq);
+        if (r < 0) {
+                rq->handler_data = NULL;
+                ctl_reply_db_error(rq, r == -EINVAL ? -EIO : r, NULL);
+        }
 }
 
 static void audited_done(void *userdata, int err, const struct pgdb_res *res)

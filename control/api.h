@@ -13,6 +13,7 @@
 
 struct ctl;
 struct ctl_req;
+struct metric;
 
 /* api-catalog.c */
 void api_browse(struct ctl_req *rq);
@@ -65,6 +66,10 @@ void api_cache_start(struct ctl *ctl);
  * Params are copied. On a pool refusal replies 503 at once.
  */
 void api_exec_json(struct ctl_req *rq, int stmt, const char *const *params, int n);
+/* api_exec_json, and counter increased by one when the reply is the 200: a request the
+ * database refused is not counted. Uses rq->handler_data. */
+void api_exec_json_counted(struct ctl_req *rq, int stmt, const char *const *params, int n,
+                           struct metric *counter);
 
 /*
  * The audit line of an admin change: log() gets the request and the statement's JSON result

@@ -222,7 +222,7 @@ static int metrics_setup(struct ctl_metrics *m)
                                                "no or a bad edge signature)",
                                                NULL);
         m->reports = metrics_counter_new(m->reg, "sluice_control_reports_total",
-                                         "Playback reports received", NULL);
+                                         "Playback reports stored (answered 200)", NULL);
         m->preflights = metrics_counter_new(
             m->reg, "sluice_control_preflights_total",
             "CORS preflights answered (OPTIONS): a round trip each before the request", NULL);

@@ -950,12 +950,19 @@ def test_reports(ctl, pg, adult):
           "series resumes at the episode in progress")
     tr = ctl.json("GET", "/v1/catalog/trending")
     check({t["id"] for t in tr["items"]} >= {"movie1", "show1"}, f"trending {tr}")
+    stored = metric(ctl, "sluice_control_reports_total")
     ctl.error("POST", "/v1/playback/report", {"session": tv["session"]})
     ctl.error("POST", "/v1/playback/report", {"session": tv["session"], "position": -1})
+    # Past the title's duration: the database refuses it (it was counted all the same).
     ctl.error("POST", "/v1/playback/report", {"session": tv["session"], "position": 99999},
               expect=400)
     ctl.error("POST", "/v1/playback/report", {"session": "0" * 32, "position": 1}, expect=404)
     ctl.error("POST", "/v1/playback/report", {"session": "x", "position": 1}, expect=404)
+    check(metric(ctl, "sluice_control_reports_total") == stored,
+          f"reports refused are not counted: {stored} before, "
+          f"{metric(ctl, 'sluice_control_reports_total')} after")
+    ctl.json("POST", "/v1/playback/report", {"session": tv["session"], "position": 8})
+    check(metric(ctl, "sluice_control_reports_total") == stored + 1, "a report stored counted")
     ctl.error("GET", "/v1/continue-watching")
     ctl.error("GET", "/v1/continue-watching?profile=12345", expect=404)
 
