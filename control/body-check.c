@@ -120,6 +120,21 @@ int body_report_check(json_t *body, struct body_report *ret)
         return 0;
 }
 
+/* An id as the schema's sluice_id takes it: [A-Za-z0-9][A-Za-z0-9._-]{0,127}. */
+static bool id_ok(const char *s, size_t n)
+{
+        if (n == 0 || n > BODY_ID_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                bool alnum =
+                    (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+                if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+                        return false;
+        }
+        return true;
+}
+
 int body_heartbeat_check(json_t *body)
 {
         json_t *titles = json_object_get(body, "titles"), *t;
@@ -135,8 +150,7 @@ int body_heartbeat_check(json_t *body)
                 return -EINVAL;
         /* Each held title an id as control's are: the edge lists no other (heartbeat.c). */
         json_array_foreach(titles, i, t)
-                if (!json_is_string(t) || json_string_length(t) == 0 ||
-                    json_string_length(t) > BODY_ID_MAX)
+                if (!json_is_string(t) || !id_ok(json_string_value(t), json_string_length(t)))
                         return -EINVAL;
         return 0;
 }

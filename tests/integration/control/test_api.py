@@ -1255,6 +1255,9 @@ def test_edges_fill(ctl, pg):
     ctl.heartbeat("edge-a", {"load": 1.5}, expect=400)
     ctl.heartbeat("edge-a", {"titles": [1, 2, {"a": 1}]}, expect=400)
     ctl.heartbeat("edge-a", {"titles": ["movie1", "x" * 100_000]}, expect=400)
+    # Ids as the schema has them: a control byte, a space or a leading dot were stored.
+    for bad in ("a\x01b", "a b", ".hidden", "-x", "x" * 129, "caf\u00e9"):
+        ctl.heartbeat("edge-a", {"titles": ["movie1", bad]}, expect=400)
     # Counts are integers and the digest hex, as the edge sends them: an object digest was
     # stored as its text, a fraction refused in the database's words.
     for bad in ({"digest": {"a": 1}}, {"digest": 12}, {"digest": "not hex"},
