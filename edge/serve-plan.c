@@ -289,6 +289,28 @@ static const char *list_joined(const struct http1_req *req, enum http_known_hdr 
         return buf;
 }
 
+/*
+ * A field that takes one value (If-Modified-Since, If-Unmodified-Since, If-Range): sent on
+ * more than one line it is a list, which RFC 9110 has a recipient ignore for the dates
+ * (§13.1.3, §13.1.4) and which as an If-Range validator matches nothing (§13.1.5: the Range is
+ * ignored, 200). Either way "," stands for it: no date and no entity-tag.
+ */
+static const char *single(const struct http1_req *req, enum http_known_hdr k, const char *name,
+                          size_t *len)
+{
+        const char *v = http1_req_known(req, k, len);
+        unsigned pos;
+        size_t n;
+
+        if (!v)
+                return NULL;
+        pos = (unsigned)req->known[k] + 1;
+        if (!http1_req_header_next(req, name, &pos, &n))
+                return v;
+        *len = 1;
+        return ",";
+}
+
 /* The request's preconditions; buf holds joined lists (COND_JOIN_MAX bytes each). */
 #define COND_JOIN_MAX 2048
 static void cond_hdrs(const struct http1_req *req, struct http_cond_hdrs *ch,
@@ -301,11 +323,11 @@ static void cond_hdrs(const struct http1_req *req, struct http_cond_hdrs *ch,
         ch->if_none_match = list_joined(req, HK_IF_NONE_MATCH, "If-None-Match",
                                         ch->if_none_match, &ch->if_none_match_len, buf[1],
                                         COND_JOIN_MAX);
-        ch->if_modified_since =
-            http1_req_known(req, HK_IF_MODIFIED_SINCE, &ch->if_modified_since_len);
-        ch->if_unmodified_since =
-            http1_req_known(req, HK_IF_UNMODIFIED_SINCE, &ch->if_unmodified_since_len);
-        ch->if_range = http1_req_known(req, HK_IF_RANGE, &ch->if_range_len);
+        ch->if_modified_since = single(req, HK_IF_MODIFIED_SINCE, "If-Modified-Since",
+                                       &ch->if_modified_since_len);
+        ch->if_unmodified_since = single(req, HK_IF_UNMODIFIED_SINCE, "If-Unmodified-Since",
+                                         &ch->if_unmodified_since_len);
+        ch->if_range = single(req, HK_IF_RANGE, "If-Range", &ch->if_range_len);
 }
 
 static void hit_validators(struct serve_plan *p, const struct store_obj *obj, const char *cc)
@@ -470,7 +492,8 @@ static bool save_hdr(const struct http1_req *req, int hk, char *out, size_t cap)
 }
 
 /* A list field (If-Match, If-None-Match) sent on several lines is one list (RFC 9110 §5.3):
- * kept joined, or not at all when the whole list does not fit. */
+ * kept joined, or not at all when the whole list does not fit. So is a one-value field sent
+ * twice, which joined is no value, as single() has it. */
 static bool save_list(const struct http1_req *req, enum http_known_hdr hk, const char *name,
                       char *out, size_t cap)
 {
@@ -502,7 +525,7 @@ void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool pee
          * or a Range too long, means the whole object. */
         v = req->method == HTTP_M_GET ? http1_req_known(req, HK_RANGE, &vlen) : NULL;
         if (v && vlen < sizeof(k->range) &&
-            save_hdr(req, HK_IF_RANGE, k->if_range, sizeof(k->if_range))) {
+            save_list(req, HK_IF_RANGE, "If-Range", k->if_range, sizeof(k->if_range))) {
                 memcpy(k->range, v, vlen);
                 k->range[vlen] = '\0';
         }
@@ -517,10 +540,11 @@ void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool pee
         kept = save_list(req, HK_IF_NONE_MATCH, "If-None-Match", k->if_none_match,
                          sizeof(k->if_none_match));
         kept &= save_list(req, HK_IF_MATCH, "If-Match", k->if_match, sizeof(k->if_match));
-        kept &= save_hdr(req, HK_IF_MODIFIED_SINCE, k->if_modified_since,
-                         sizeof(k->if_modified_since));
-        kept &= save_hdr(req, HK_IF_UNMODIFIED_SINCE, k->if_unmodified_since,
-                         sizeof(k->if_unmodified_since));
+        /* A date sent twice is kept as the list it is, which is then no date (single()). */
+        kept &= save_list(req, HK_IF_MODIFIED_SINCE, "If-Modified-Since", k->if_modified_since,
+                          sizeof(k->if_modified_since));
+        kept &= save_list(req, HK_IF_UNMODIFIED_SINCE, "If-Unmodified-Since",
+                          k->if_unmodified_since, sizeof(k->if_unmodified_since));
         if (!kept)
                 k->if_none_match[0] = k->if_match[0] = k->if_modified_since[0] =
                     k->if_unmodified_since[0] = '\0';

@@ -137,6 +137,24 @@ def if_unmodified_since(e):
 
 
 @test
+def one_value_fields_sent_twice(e):
+    # A date field on two lines is a list, which RFC 9110 §13.1.3 and §13.1.4 have a
+    # recipient ignore; as an If-Range it matches nothing (§13.1.5), so the Range is ignored.
+    # The first line was taken alone: 304, 412 and 206.
+    v = validators(e)
+    lm_text = v.need("Last-Modified")
+    lm = parse_http_date(lm_text)
+    expect_200(e, [("If-Modified-Since", lm_text), ("If-Modified-Since", http_date(lm - 1))],
+               "If-Modified-Since on two lines")
+    expect_200(e, [("If-Unmodified-Since", http_date(lm - 86400)),
+                   ("If-Unmodified-Since", lm_text)], "If-Unmodified-Since on two lines")
+    etag = v.need("ETag")
+    r = e.get(KEY, [("Range", "bytes=0-9"), ("If-Range", etag), ("If-Range", etag)])
+    eq(r.status, 200, "If-Range on two lines")
+    eq(r.body, e.objects[KEY], "If-Range on two lines: the whole object")
+
+
+@test
 def conditional_on_absent_object(e):
     r = e.get("/t1/absent.m4s", [("If-None-Match", "*")])
     eq(r.status, 404, "If-None-Match: * on an absent object")

@@ -222,6 +222,23 @@ def inm_as_two_lines_on_a_miss(ctx):
 
 
 @test
+def one_value_fields_sent_twice_on_a_miss(ctx):
+    """If-Modified-Since or If-Range on two lines is no value on a miss as on a hit: the
+    whole object, 200 (the first line alone was kept: 304 and 206)."""
+    o, e = ctx.origin, ctx.edge
+    key = "/ok/cond/twice/seg-1.m4s"
+    data = add(o, key, 20_000)
+    r = e.get(key, [("If-Modified-Since", http_date(MTIME)),
+                    ("If-Modified-Since", http_date(MTIME - 3600))])
+    expect_body(r, data, "If-Modified-Since on two lines, on a miss")
+    key = "/ok/cond/twice/seg-2.m4s"
+    data = add(o, key, 20_000)
+    r = e.get(key, [("Range", "bytes=100-199"), ("If-Range", tag(data)),
+                    ("If-Range", tag(data))])
+    expect_body(r, data, "If-Range on two lines, on a miss")
+
+
+@test
 def upstream_date_ahead_clamped(ctx):
     """An upstream whose clock runs ahead: its Last-Modified goes out as the Date at most, on
     the miss and on the hit (RFC 9110 §8.8.2.1), and conditions go by that date."""
