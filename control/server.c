@@ -381,6 +381,8 @@ void ctl_reply(struct ctl_req *rq, int status, const char *ctype, const char *bo
                 c->close_after = true;
         if (c->close_after)
                 http_resp_header(&r, "Connection", "close", 5);
+        else if (c->head.minor == 0) /* an HTTP/1.0 client closes after an answer without it */
+                http_resp_header(&r, "Connection", "keep-alive", 10);
         hl = http_resp_finish(&r);
         if (hl < 0) {
                 conn_close(c, "response head does not fit");

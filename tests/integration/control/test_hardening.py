@@ -235,6 +235,29 @@ def test_absolute_form(ctl):
     check(line == b"HTTP/1.1 100 Continue", f"an admin body over max_body: {line!r}")
 
 
+def test_http10_keep_alive(ctl):
+    """An HTTP/1.0 request asking for keep-alive is answered with Connection: keep-alive, and
+    the connection takes a second request (without the header, as before, an HTTP/1.0 client
+    takes the answer as the connection's last); one that does not ask is closed."""
+    s = socket.create_connection(("127.0.0.1", ctl.port), timeout=10)
+    f = s.makefile("rb")
+    for i in range(2):
+        s.sendall(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        status = f.readline()
+        hdrs = {}
+        for line in iter(f.readline, b"\r\n"):
+            k, _, v = line.decode("latin-1").partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        f.read(int(hdrs.get("content-length", "0")))
+        check(status.split()[1] == b"200", f"HTTP/1.0 request {i + 1}: {status!r}")
+        check(hdrs.get("connection", "").lower() == "keep-alive",
+              f"HTTP/1.0 keep-alive request {i + 1}: Connection {hdrs.get('connection')!r}")
+    s.close()
+    st, hdrs = raw_head(ctl, b"GET /healthz HTTP/1.0\r\n\r\n")
+    check(st == 200 and hdrs.get("connection") == "close",
+          f"HTTP/1.0 without keep-alive: {st}, Connection {hdrs.get('connection')!r}")
+
+
 def test_refusal_cors(binary, tmp, ctl, pg):
     """Refused requests carry CORS as other answers do: a player on another origin reads the
     status instead of a network error. With cors_origins "*" (the default), any Origin gets
@@ -692,6 +715,7 @@ def main(binary, tmp):
                      ("refusal_cors", lambda: test_refusal_cors(binary, tmp, ctl, pg)),
                      ("target_length", lambda: test_target_length(ctl)),
                      ("absolute_form", lambda: test_absolute_form(ctl)),
+                     ("http10_keep_alive", lambda: test_http10_keep_alive(ctl)),
                      ("keylen", lambda: test_key_length(binary, ctl)),
                      ("cache_ttl", lambda: test_cache_ttl_limit(binary, tmp, ctl, pg)),
                      ("utc", lambda: test_utc_sessions(binary, tmp, pg)),
