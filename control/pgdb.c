@@ -58,6 +58,7 @@ struct pconn {
         bool want_out; /* PQflush left output queued, or connect polling for write */
         uint64_t prepared; /* bit per statement id */
         struct pgdb_query *q;
+        uint64_t step_sent_ms; /* when q's current step (prepare or query) was taken to send */
         PGresult *res; /* first error result, else the last result, of q */
         struct uring_timer timer;
 };
@@ -346,6 +347,11 @@ struct pgdb {
         int n_stmts;
         struct pgdb_query *head, *tail;
         unsigned queued, running;
+        /* Statements the server cancelled for our statement_timeout before their deadline,
+         * by deadline: each is answered -ETIMEDOUT at it, as our own timer answers. */
+        struct pgdb_query *late;
+        unsigned n_late;
+        struct uring_timer late_timer;
         uint64_t backoff_ms;
         uint64_t down_until_ms; /* refuse new queries until then when nothing is connected */
         bool unreachable;       /* on_reach told "down" and not yet "up" */
@@ -423,6 +429,51 @@ static void on_queue_timer(struct uring_loop *loop, struct uring_timer *t)
         while (db->head && db->head->deadline_ms <= now)
                 query_finish(db, queue_pop(db), -ETIMEDOUT, NULL);
         dispatch(db);
+}
+
+/* ---- statements timed out by the server, answered at their deadline ---- */
+
+static void late_timer_arm(struct pgdb *db)
+{
+        if (db->late)
+                (void)uring_timer_arm(db->loop, &db->late_timer, db->late->deadline_ms);
+        else
+                uring_timer_cancel(db->loop, &db->late_timer);
+}
+
+/* q (off every list) waits for its deadline, then fails with -ETIMEDOUT. */
+static void late_add(struct pgdb *db, struct pgdb_query *q)
+{
+        struct pgdb_query **p = &db->late;
+
+        while (*p && (*p)->deadline_ms <= q->deadline_ms)
+                p = &(*p)->next;
+        q->next = *p;
+        *p = q;
+        db->n_late++;
+        late_timer_arm(db);
+}
+
+static struct pgdb_query *late_pop(struct pgdb *db)
+{
+        struct pgdb_query *q = db->late;
+
+        if (q) {
+                db->late = q->next;
+                q->next = NULL;
+                db->n_late--;
+        }
+        return q;
+}
+
+static void on_late_timer(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct pgdb *db = (struct pgdb *)((char *)t - offsetof(struct pgdb, late_timer));
+        uint64_t now = uring_loop_now_ms(loop);
+
+        while (db->late && db->late->deadline_ms <= now)
+                query_finish(db, late_pop(db), -ETIMEDOUT, NULL);
+        late_timer_arm(db);
 }
 
 /* ---- connection lifecycle ---- */
@@ -757,6 +808,7 @@ static void pc_send(struct pconn *pc)
         const struct stmt *s = &db->stmts[q->stmt];
         int ok;
 
+        pc->step_sent_ms = uring_loop_now_ms(db->loop);
         if (!(pc->prepared & (1ull << q->stmt))) {
                 ok = PQsendPrepare(pc->pg, s->name, s->sql, s->n_params, NULL);
                 pc->state = PC_PREPARING;
@@ -820,6 +872,31 @@ static void dispatch(struct pgdb *db)
         }
 }
 
+/* The server's message for a statement its statement_timeout cancelled, untranslated. */
+#define STATEMENT_TIMEOUT_MSG "canceling statement due to statement timeout"
+
+/*
+ * Whether the error res ending the current step is the server giving up on it for the
+ * statement_timeout we set (conninfo_with_timeout): SQLSTATE 57014 (query_canceled), which
+ * pg_cancel_backend() gives too. The server says which in its message, in English unless its
+ * lc_messages translates it; whatever the language, only the timeout can have cancelled a step
+ * sent statement_ms ago or more (the server counts from when the step reached it, after we
+ * sent it). The message matters when the server's timer runs out early: it counts on the
+ * server's wall clock, which a step forward (a virtual machine resumed) can bring before
+ * statement_ms has passed here.
+ */
+static bool statement_timed_out(const struct pconn *pc, const PGresult *res)
+{
+        const struct pgdb *db = pc->db;
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+        if (!db->statement_ms || !state || strcmp(state, "57014"))
+                return false;
+        return (msg && !strcmp(msg, STATEMENT_TIMEOUT_MSG)) ||
+               uring_loop_now_ms(db->loop) - pc->step_sent_ms >= db->statement_ms;
+}
+
 /* The whole result of the current step is in: finish the prepare or the query. */
 static void pc_result_done(struct pconn *pc)
 {
@@ -844,6 +921,15 @@ static void pc_result_done(struct pconn *pc)
                 query_finish(db, q, -ECONNREFUSED, NULL);
         } else if (ok) {
                 query_finish(db, q, 0, res);
+        } else if (statement_timed_out(pc, res)) {
+                /* Our own timeout, reached by the server first: a slow database, no outage to
+                 * log, answered as our timer answers, at the query's deadline (the server's
+                 * timeout runs out before it; a statement sent late, after waiting in the
+                 * queue, is past it already). The connection serves on meanwhile. */
+                if (q->deadline_ms > uring_loop_now_ms(db->loop))
+                        late_add(db, q);
+                else
+                        query_finish(db, q, -ETIMEDOUT, NULL);
         } else {
                 const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
                 /* Class 08 (connection), 57 (shutdown, cancel) and 53 (resources) mean the
@@ -1155,6 +1241,7 @@ int pgdb_new(struct uring_loop *loop, const struct pgdb_params *p, struct pgdb *
                 return -ENOMEM;
         }
         uring_timer_init(&db->queue_timer, on_queue_timer);
+        uring_timer_init(&db->late_timer, on_late_timer);
         for (unsigned i = 0; i < db->pool_size; i++) {
                 struct pconn *pc = &db->conns[i];
                 pc->db = db;
@@ -1194,6 +1281,9 @@ void pgdb_free(struct pgdb *db)
         for (unsigned i = 0; i < db->pool_size; i++)
                 pc_reset(&db->conns[i], -ECANCELED, "pool closed");
         uring_timer_cancel(db->loop, &db->queue_timer);
+        while (db->late)
+                query_finish(db, late_pop(db), -ECANCELED, NULL);
+        uring_timer_cancel(db->loop, &db->late_timer);
         if (db->rs) {
                 resolver_stop(db->rs);
                 db->rs = NULL;
@@ -1282,7 +1372,7 @@ bool pgdb_conninfo_needs_dns(const char *conninfo)
 
 unsigned pgdb_pending(const struct pgdb *db)
 {
-        return db->queued + db->running;
+        return db->queued + db->running + db->n_late;
 }
 
 unsigned pgdb_connected(const struct pgdb *db)

@@ -15,7 +15,11 @@
  * Failure model, so an API can answer 503 with Retry-After rather than hang:
  *   - a query waits at most params.query_timeout_ms, queued or running; past that the
  *     connection running it is dropped (PostgreSQL aborts the statement when the socket
- *     closes) and the callback gets -ETIMEDOUT;
+ *     closes) and the callback gets -ETIMEDOUT. The server is told a statement_timeout
+ *     slightly below it (keyword=value conninfo without "options"), which usually ends a
+ *     slow statement first (SQLSTATE 57014): that too is -ETIMEDOUT, given at the query's
+ *     deadline, the connection kept; a statement cancelled otherwise (pg_cancel_backend())
+ *     is a refusal, -ECONNREFUSED with a warning logged;
  *   - when no connection can be made, queued queries fail with -ECONNREFUSED, and for a
  *     back-off period new queries are refused at once by pgdb_exec();
  *   - the queue is bounded (params.max_queue): -EBUSY.
@@ -118,7 +122,8 @@ int pgdb_exec(struct pgdb *db, int stmt, const char *const *params, int n_params
  */
 bool pgdb_conninfo_needs_dns(const char *conninfo);
 
-/* Queries queued or running (for draining on shutdown and for metrics). */
+/* Queries queued, running, or timed out by the server and waiting for their deadline to be
+ * answered (for draining on shutdown and for metrics). */
 unsigned pgdb_pending(const struct pgdb *db);
 /* Connections currently usable (idle or busy). */
 unsigned pgdb_connected(const struct pgdb *db);
