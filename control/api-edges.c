@@ -55,9 +55,15 @@ static void heartbeat_done(void *userdata, int err, const struct pgdb_res *res)
         int n;
 
         if (err < 0) {
+                /* A replay or an older one is refused by the statement that stores it: a 401
+                 * counted with the others. */
+                const char *state = res ? pgdb_res_sqlstate(res) : NULL;
+                if (state && !strcmp(state, "SL401"))
+                        metrics_add(rq->ctl->m.heartbeat_refusals, 1);
                 ctl_reply_db_error(rq, err, res);
                 return;
         }
+        metrics_add(rq->ctl->m.heartbeats, 1);
         /* An edge coming (back) to life should take clients now, not a TTL later; done once
          * its heartbeat is committed, so a refetch sees it. A steady heartbeat of a live
          * edge leaves the snapshot alone. */
@@ -93,7 +99,6 @@ static void heartbeat_ingest(struct ctl_req *rq, int64_t signed_ms)
         json_decref(body);
         if (!s)
                 return;
-        metrics_add(ctl->m.heartbeats, 1);
         snprintf(ts, sizeof(ts), "%" PRId64, signed_ms);
         const char *params[] = {rq->arg[0], s, ts};
         r = pgdb_exec(ctl->db, ctl->st.heartbeat, params, 3, heartbeat_done, rq);

@@ -211,11 +211,11 @@ static int metrics_setup(struct ctl_metrics *m)
                                                   "sluice_control_licence_refusals_total",
                                                   "ClearKey requests refused", NULL);
         m->heartbeats = metrics_counter_new(m->reg, "sluice_control_heartbeats_total",
-                                            "Edge heartbeats received", NULL);
+                                            "Edge heartbeats stored (answered 200)", NULL);
         m->heartbeat_refusals =
             metrics_counter_new(m->reg, "sluice_control_heartbeat_refusals_total",
-                                "Heartbeats refused as unsigned, badly "
-                                "signed or stale",
+                                "Heartbeats refused 401: unsigned, badly "
+                                "signed, stale, replayed or older than the last",
                                 NULL);
         m->plan_refusals = metrics_counter_new(m->reg, "sluice_control_plan_refusals_total",
                                                "Fill plan requests refused (no admin token, "

@@ -42,12 +42,16 @@ def healthy(pg, edge):
                    f"WHERE e->>'id' = '{edge}'")
 
 
-def refusals(ctl):
+def refusals(ctl, name="sluice_control_heartbeat_refusals_total"):
     text = ctl.json("GET", "/metrics").decode()
     for line in text.splitlines():
-        if line.startswith("sluice_control_heartbeat_refusals_total"):
+        if line.startswith(name):
             return int(float(line.split()[-1]))
-    raise AssertionError("no heartbeat refusal counter in /metrics")
+    raise AssertionError(f"no {name} in /metrics")
+
+
+def stored(ctl):
+    return refusals(ctl, "sluice_control_heartbeats_total")
 
 
 def main(binary, tmp):
@@ -106,14 +110,21 @@ def main(binary, tmp):
     check(healthy(pg, "edge-a") == "true", "edge not healthy after a good heartbeat")
     check(pg.psql("SELECT load, titles FROM edge_health WHERE edge_id = 'edge-a'") ==
           "0.2|{movie1}", "heartbeat fields stored")
-    # The same request again (a replay within the skew), and an older one: refused.
+    # The same request again (a replay within the skew), and an older one: refused, and
+    # counted as refusals, not as heartbeats (they were heartbeats and no refusal).
+    n0, h0 = refusals(ctl), stored(ctl)
     st, o = signed(ctl, "edge-a", body, sa, t)
     check(st == 401 and "replayed" in o["detail"], f"replay: {st} {o}")
     check(signed(ctl, "edge-a", body, sa, t - 500)[0] == 401, "older heartbeat accepted")
+    check((refusals(ctl) - n0, stored(ctl) - h0) == (2, 0),
+          f"a replay and an older heartbeat counted: {refusals(ctl) - n0} refusals, "
+          f"{stored(ctl) - h0} heartbeats, want 2 and 0")
     check(signed(ctl, "edge-a", {"load": 0.3}, sa, t + 1)[0] == 200, "next heartbeat refused")
     check(signed(ctl, "edge-b", body, SECRET_B, now_ms())[0] == 200, "given secret refused")
-    # Unknown edge: 404 (registration is an admin act), whatever the signature.
+    check(stored(ctl) - h0 == 2, f"heartbeats stored counted: {stored(ctl) - h0}, want 2")
+    # Unknown edge: 404 (registration is an admin act), whatever the signature; no heartbeat.
     check(signed(ctl, "nosuch", body, sa, now_ms())[0] == 404, "unknown edge")
+    check(stored(ctl) - h0 == 2, "an unknown edge's heartbeat counted")
 
     # Rotation: the new secret works at once, the old one no longer.
     r = ctl.register_edge("edge-a", "eu-west", "http://edge-a.test:8080", rotate_secret=True)
