@@ -307,6 +307,26 @@ void api_fill_plan(struct ctl_req *rq)
         edge_signed(rq, &plan_route);
 }
 
+/*
+ * Whether region is one country_prefixes names (true when none names any): steering gives an
+ * edge its region's viewers only when the two are spelt alike, so a typo at registration
+ * would send them elsewhere without a word.
+ */
+static bool region_known(const struct ctl_cfg *cfg, const char *region)
+{
+        const struct ctl_cfg_prefix *p = cfg->country_prefixes.items;
+        bool any = false;
+
+        for (size_t i = 0; i < cfg->country_prefixes.n; i++) {
+                if (!p[i].region)
+                        continue;
+                if (region && !strcmp(p[i].region, region))
+                        return true;
+                any = true;
+        }
+        return !any;
+}
+
 /* From the stored row, which may carry the new secret: named field by field. */
 static void edge_audit(const struct ctl_req *rq, const json_t *res)
 {
@@ -331,6 +351,11 @@ static void edge_audit(const struct ctl_req *rq, const json_t *res)
             json_is_false(json_object_get(res, "enabled")) ? "disabled" : "enabled",
             json_is_true(json_object_get(res, "secret_set")) ? "stored" : "unchanged", rq->id,
             rq->client);
+        if (!region_known(rq->ctl->cfg, json_string_value(json_object_get(res, "region"))))
+                log_warn("steering: edge %s is in region %s, which no country_prefixes "
+                         "entry names: no viewers are its region's, so none are sent to it "
+                         "first",
+                         id, region);
 }
 
 static const struct api_audit edge_audited = {.log = edge_audit};

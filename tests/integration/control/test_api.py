@@ -363,6 +363,13 @@ def test_admin_errors(ctl):
     ctl.wait_log(r"admin: edge edge-a registered \(.*, secret unchanged;", start=mark)
     audit = [l for l in ctl.log[mark:] if "admin: " in l]
     check(len(audit) == 1, f"audit lines for refused changes: {audit}")
+    # A region no country_prefixes entry names (a typo) is taken, with a warning: steering
+    # would send that edge no region's viewers first, and nothing said so.
+    ctl.register_edge("e-typo", "eu-wset", "http://e-typo.test", enabled=False)
+    ctl.wait_log(r"warn .*steering: edge e-typo is in region eu-wset, which no "
+                 r"country_prefixes entry names", start=mark)
+    check(not [l for l in ctl.log[mark:] if "steering: edge edge-a" in l],
+          "a warning for a region country_prefixes names")
 
 
 def test_edge_base_url_authority(ctl):
