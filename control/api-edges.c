@@ -38,7 +38,7 @@ static char *dump(struct ctl_req *rq, json_t *v)
 
 /*
  * POST /v1/edges/<id>/heartbeat {"load": 0..1, "bytes_served", "disk_used", "disk_total",
- * "titles": [asset ids held], "digest"}, signed by the edge with its own secret
+ * "titles": [asset ids held], "digest", "draining"?: true on the last, as it stops}, signed by the edge with its own secret
  * (common/req-sign.h): 401 without a signature, with a bad one, a signed time outside
  * heartbeat_skew, or one not newer than the last accepted (checked in the same statement that
  * stores it). Unknown edges get 404: registration is an admin act. 200 when stored, with
@@ -46,6 +46,9 @@ static char *dump(struct ctl_req *rq, json_t *v)
  * heartbeat the edge drops out of steering, so an edge configured to beat more slowly than
  * that can tell (and its operator be told) before its clients are sent elsewhere.
  */
+/* rq->handler_data of a heartbeat that says its edge is draining (stopping). */
+static const char draining_beat;
+
 static void heartbeat_done(void *userdata, int err, const struct pgdb_res *res)
 {
         static const char *const nocache[] = {"Cache-Control", "no-store", NULL};
@@ -64,10 +67,12 @@ static void heartbeat_done(void *userdata, int err, const struct pgdb_res *res)
                 return;
         }
         metrics_add(rq->ctl->m.heartbeats, 1);
-        /* An edge coming (back) to life should take clients now, not a TTL later; done once
+        /* An edge coming (back) to life should take clients now, not a TTL later, and one
+         * stopping (its last heartbeat says "draining") should take none from now; done once
          * its heartbeat is committed, so a refetch sees it. A steady heartbeat of a live
          * edge leaves the snapshot alone. */
-        if (!ctl_cache_edge_healthy(rq->ctl->cache, rq->arg[0]))
+        if (rq->handler_data == &draining_beat ||
+            !ctl_cache_edge_healthy(rq->ctl->cache, rq->arg[0]))
                 ctl_cache_edges_forget(rq->ctl->cache);
         if (ms % 1000 == 0)
                 n = snprintf(body, sizeof(body), "{\"heartbeat_period_s\":%" PRId64 "}", ms / 1000);
@@ -95,6 +100,8 @@ static void heartbeat_ingest(struct ctl_req *rq, int64_t signed_ms)
                                 "(numbers >= 0), titles (array), digest");
                 return;
         }
+        rq->handler_data = json_is_true(json_object_get(body, "draining")) ? (void *)&draining_beat
+                                                                          : NULL;
         s = dump(rq, body);
         json_decref(body);
         if (!s)

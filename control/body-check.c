@@ -138,6 +138,7 @@ static bool id_ok(const char *s, size_t n)
 int body_heartbeat_check(json_t *body)
 {
         json_t *titles = json_object_get(body, "titles"), *t;
+        json_t *draining = json_object_get(body, "draining");
         size_t i;
 
         /* load is a share of the edge's connection limit, 0..1 (the edge caps it there). */
@@ -145,7 +146,7 @@ int body_heartbeat_check(json_t *body)
          * catching up): a fact to keep, not a reason to drop the edge's heartbeat. */
         if (!json_is_object(body) || !num_ok(body, "load", 1) || !count_ok(body, "bytes_served") ||
             !count_ok(body, "disk_used") || !count_ok(body, "disk_total") ||
-            !hex_ok(body, "digest") ||
+            !hex_ok(body, "digest") || (draining && !json_is_boolean(draining)) ||
             (titles && (!json_is_array(titles) || json_array_size(titles) > BODY_HOLDINGS_MAX)))
                 return -EINVAL;
         /* Each held title an id as control's are: the edge lists no other (heartbeat.c). */

@@ -28,6 +28,7 @@
  * default) before reading them, so the list stops short of it. */
 #define TITLES_BYTES_MAX (896u * 1024u)
 #define REQUEST_TIMEOUT 3000L  /* ms; well under the shortest period */
+#define FAREWELL_TIMEOUT 1000L /* ms: the last beat, which holds the edge's exit up */
 
 struct heartbeat {
         struct edge_server *srv;
@@ -37,6 +38,7 @@ struct heartbeat {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         atomic_bool stop; /* written under lock; also read by curl's progress callback */
+        bool farewell;    /* the last beat, sent as the edge stops: not aborted by stop */
         bool last_ok;
         long last_status;
         int64_t plan_ms; /* monotonic ms of the last good plan fetch; 0: none yet */
@@ -145,6 +147,11 @@ char *heartbeat_body_within(struct edge_server *srv, size_t titles_bytes)
                       "bytes_served", (json_int_t)metrics_value(srv->m.bytes_sent), "disk_used",
                       (json_int_t)st.bytes, "disk_total", (json_int_t)st.max_bytes, "objects",
                       (json_int_t)st.objects, "digest", digest, "titles", t.list);
+        /* The last beat, as the edge stops: control stops sending players here at once. */
+        if (o && atomic_load(&srv->draining) && json_object_set_new(o, "draining", json_true())) {
+                json_decref(o);
+                o = NULL;
+        }
         if (o)
                 out = json_dumps(o, JSON_COMPACT);
 out:
@@ -214,7 +221,7 @@ static int stop_transfer(void *userdata, curl_off_t dltotal, curl_off_t dlnow, c
         struct heartbeat *hb = userdata;
 
         (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-        return atomic_load(&hb->stop) ? 1 : 0;
+        return atomic_load(&hb->stop) && !hb->farewell ? 1 : 0;
 }
 
 /* The handle reset for the next transfer, which gives up once the edge stops. */
@@ -257,7 +264,7 @@ static void beat_under(struct heartbeat *hb, CURL *curl, const struct edge_runti
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, hb->farewell ? FAREWELL_TIMEOUT : REQUEST_TIMEOUT);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(curl, CURLOPT_PROXY, "");
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep_answer);
@@ -516,6 +523,20 @@ void heartbeat_stop(struct heartbeat *hb)
         (void)pthread_join(hb->thread, NULL);
         if (hb->plan_started)
                 (void)pthread_join(hb->plan_thread, NULL);
+        /* A last beat saying "draining" (the body says so once srv->draining is set), so that
+         * control sends no more players to listeners closed already rather than for two of its
+         * periods; only when control took the last one, so a control out of reach does not
+         * hold the exit up. */
+        if (hb->last_ok && atomic_load(&hb->srv->draining)) {
+                CURL *curl = curl_easy_init();
+                hb->farewell = true;
+                if (curl) {
+                        beat(hb, curl);
+                        curl_easy_cleanup(curl);
+                }
+                if (hb->last_ok)
+                        log_info("heartbeat: control told that this edge is stopping");
+        }
         pthread_cond_destroy(&hb->cond);
         pthread_mutex_destroy(&hb->lock);
         free(hb);

@@ -37,6 +37,12 @@ def health(pg):
     return row.split("|") if row else None
 
 
+def healthy(pg):
+    """What the edge snapshot says of edge-hb (live: a heartbeat within two 2 s periods)."""
+    return pg.psql("SELECT e->>'healthy' FROM jsonb_array_elements(sluice_edges_view(4)) e "
+                   "WHERE e->>'id' = 'edge-hb'")
+
+
 def refusals(ctl):
     for line in ctl.json("GET", "/metrics").decode().splitlines():
         if line.startswith("sluice_control_heartbeat_refusals_total"):
@@ -126,6 +132,17 @@ def main(edge_bin, ctl_bin, tmp):
         second = int(health(pg)[0])
         wait_for("another heartbeat at control's period", lambda: int(health(pg)[0]) > second,
                  timeout=5)
+
+        # Stopping, the edge says so in a last heartbeat: control takes it out of steering at
+        # once (it stayed healthy, first in steering, for two periods after its listeners
+        # closed), and a restart brings it back.
+        check(healthy(pg) == "true", "healthy before the stop")
+        e.stop()
+        eq(healthy(pg), "false", "healthy right after SIGTERM")
+        check("control told that this edge is stopping" in e.log_tail(50),
+              f"no line about the last heartbeat: {e.log_tail(10)}")
+        e.start()
+        wait_for("healthy again after a restart", lambda: healthy(pg) == "true")
         e.stop()
     finally:
         e.cleanup()

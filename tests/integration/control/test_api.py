@@ -1267,7 +1267,7 @@ def test_edges_fill(ctl, pg):
         ctl.heartbeat("edge-a", {"titles": ["movie1", bad]}, expect=400)
     # Counts are integers and the digest hex, as the edge sends them: an object digest was
     # stored as its text, a fraction refused in the database's words.
-    for bad in ({"digest": {"a": 1}}, {"digest": 12}, {"digest": "not hex"},
+    for bad in ({"digest": {"a": 1}}, {"digest": 12}, {"digest": "not hex"}, {"draining": "yes"},
                 {"bytes_served": 1.5}, {"disk_used": 2.5}, {"disk_total": -1}):
         ctl.heartbeat("edge-a", bad, expect=400)
     ctl.heartbeat("edge-a", {"load": 1, "titles": ["movie1"]})
