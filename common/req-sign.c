@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -57,6 +58,19 @@ int req_sign(const char *secret, size_t secret_len, const char *method, const ch
         return 0;
 }
 
+/* The last stamp a request of this process was signed with (req_sign_time()). */
+static _Atomic int64_t last_stamp_ms;
+
+int64_t req_sign_time(int64_t wall_ms)
+{
+        int64_t last = atomic_load(&last_stamp_ms), t;
+
+        do
+                t = wall_ms > last ? wall_ms : last + 1;
+        while (!atomic_compare_exchange_weak(&last_stamp_ms, &last, t));
+        return t;
+}
+
 int req_sign_headers(const char *secret, size_t secret_len, const char *method,
                      const char *path, const void *body, size_t body_len,
                      char time_line[REQ_SIGN_LINE_MAX], char sig_line[REQ_SIGN_LINE_MAX])
@@ -67,7 +81,7 @@ int req_sign_headers(const char *secret, size_t secret_len, const char *method,
         int r;
 
         clock_gettime(CLOCK_REALTIME, &now);
-        t = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        t = req_sign_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
         r = req_sign(secret, secret_len, method, path, t, body, body_len, sig);
         if (r < 0)
                 return r;

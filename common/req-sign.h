@@ -44,7 +44,16 @@ int req_sign(const char *secret, size_t secret_len, const char *method, const ch
 #define REQ_SIGN_LINE_MAX (sizeof(REQ_SIGN_SIG_HEADER) + 2 + REQ_SIGN_HEX + 1)
 
 /*
- * Sign a request as sent now (CLOCK_REALTIME, in ms) and write its two header lines,
+ * The stamp of a request signed at wall_ms: wall_ms, or one millisecond past this process's
+ * last stamp when the clock has stepped back behind it (NTP correcting a fast clock). A
+ * receiver that takes only times newer than the last it took (control's heartbeats: a replay
+ * check) then keeps taking them, within its skew, instead of refusing each until the clock
+ * passes the old stamps; the stamps meet the clock again as it catches up. Any thread.
+ */
+int64_t req_sign_time(int64_t wall_ms);
+
+/*
+ * Sign a request as sent now (CLOCK_REALTIME, in ms, through req_sign_time()) and write its two header lines,
  * "X-Sluice-Time: <time>" and "X-Sluice-Signature: <hex>", into time_line and sig_line.
  * Returns 0 or what req_sign returns.
  */

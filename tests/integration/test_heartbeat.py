@@ -16,7 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "control"))
 
 import ctlharness  # noqa: E402
-from edgeharness import Edge, check, eq, expect_body, free_port  # noqa: E402
+from edgeharness import Edge, check, eq, expect_body, free_port, preload_env  # noqa: E402
 
 
 def wait_for(what, fn, timeout=10.0):
@@ -143,6 +143,27 @@ def main(edge_bin, ctl_bin, tmp):
               f"no line about the last heartbeat: {e.log_tail(10)}")
         e.start()
         wait_for("healthy again after a restart", lambda: healthy(pg) == "true")
+        e.stop()
+
+        # A wall clock found 20 s fast and stepped back (NTP): the edge's heartbeats go on
+        # being taken, its signed times never going back, where each was refused 401
+        # "replayed" until the clock had passed the last time taken.
+        ahead = os.path.join(tmp, "clock-ahead")
+        open(ahead, "w").close()
+        e.cfg["control"]["heartbeat"] = "500ms"
+        e.write_config()
+        e.start(env=preload_env(os.environ["SLUICE_CLOCK_AHEAD_SHIM"],
+                                SLUICE_CLOCK_AHEAD_FLAG=ahead, SLUICE_CLOCK_AHEAD_MS="20000"))
+        wait_for("a heartbeat signed 20 s ahead",
+                 lambda: int(pg.psql("SELECT signed_ms - (extract(epoch FROM now()) * 1000)::bigint"
+                                     " FROM edge_health WHERE edge_id = 'edge-hb'")) > 15000)
+        n0 = refusals(ctl)
+        os.unlink(ahead)
+        step = float(pg.psql("SELECT extract(epoch FROM now())"))
+        wait_for("a heartbeat taken after the clock stepped back",
+                 lambda: float(pg.psql("SELECT extract(epoch FROM at) FROM edge_health "
+                                       "WHERE edge_id = 'edge-hb'")) > step + 1)
+        eq(refusals(ctl) - n0, 0, "heartbeats refused after the clock stepped back")
         e.stop()
     finally:
         e.cleanup()

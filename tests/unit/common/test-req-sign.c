@@ -129,4 +129,16 @@ TEST(time_header)
         ASSERT_EQ(req_sign_time_parse(NULL, 1, &t), -EINVAL);
 }
 
+/* Last: it moves the process's stamps far ahead. */
+TEST(stamps_never_go_back)
+{
+        const int64_t t = 5000000000000; /* year 2128, past any wall clock here */
+
+        ASSERT_EQ(req_sign_time(t), t);
+        ASSERT_EQ(req_sign_time(t - 20000), t + 1); /* the clock stepped back 20 s */
+        ASSERT_EQ(req_sign_time(t - 10000), t + 2);
+        ASSERT_EQ(req_sign_time(t + 5), t + 5); /* caught up */
+        ASSERT_EQ(req_sign_time(t + 5), t + 6);
+}
+
 TEST_MAIN()
