@@ -248,10 +248,10 @@ static void content_protection(struct mpd_buf *b, const struct mpd_params *p)
         mpd_buf_printf(b,
                        "      <ContentProtection schemeIdUri=\"" SCHEME_CK
                        "\" value=\"ClearKey1.0\" cenc:default_KID=\"%s\">\n"
-                       "        <dashif:laurl>",
+                       "        <dashif:Laurl>",
                        kid);
         mpd_buf_xml_escape(b, p->license_url);
-        mpd_buf_puts(b, "</dashif:laurl>\n      </ContentProtection>\n");
+        mpd_buf_puts(b, "</dashif:Laurl>\n      </ContentProtection>\n");
 }
 
 static void frame_rate_attr(struct mpd_buf *b, const struct asset_rep *r)

@@ -353,7 +353,12 @@ const scenarios = {
   async players(browser) {
     const s = await control('POST', '/v1/playback', { title: 'demo-movie' });
     if (!check(s.status === 200 && s.body.hls_url, 'players: control issues a session with an HLS playlist', `${s.status}`)) return;
-    for (const [which, src] of [['shaka', s.body.manifest_url], ['hlsjs', s.body.hls_url]]) {
+    // The ClearKey title too: Shaka reads the licence URL only from dashif:Laurl, as the
+    // DASH-IF guidelines spell it (the MPD's dashif:laurl was error 6012, no licence server).
+    const enc = await control('POST', '/v1/playback', { title: 'demo-secret' });
+    if (!check(enc.status === 200 && enc.body.manifest_url, 'players: control issues a session for the ClearKey title', `${enc.status}`)) return;
+    for (const [which, src] of [['shaka', s.body.manifest_url], ['hlsjs', s.body.hls_url],
+      ['shaka', enc.body.manifest_url]]) {
       const ctx = await browser.newContext();
       const page = await ctx.newPage();
       const w = watchEdges(page);
@@ -375,7 +380,7 @@ const scenarios = {
       // Only bodies actually compared count (a body the browser could not hand over is skipped).
       const segs = new Set(bodies.filter((b) => !b.skipped && b.rel.endsWith('.m4s')).map((b) => b.rel));
       check(ok && st.errors.length === 0 && segs.size >= 2 && bad.length === 0,
-        `players: ${which} plays control's ${which === 'shaka' ? 'MPD' : 'HLS playlist'} through the edges`,
+        `players: ${which} plays control's ${which === 'shaka' ? 'MPD' : 'HLS playlist'}${src === enc.body.manifest_url ? ' of the ClearKey title' : ''} through the edges`,
         `t=${st.t.toFixed(1)} s, ${segs.size} segments, ${bad.length} mismatches ${st.errors.map((e) => e.message).join('; ')}`);
       await ctx.close();
     }

@@ -166,8 +166,8 @@ TEST(encrypted_title)
                 "<ContentProtection schemeIdUri=\"urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e\" "
                 "value=\"ClearKey1.0\" cenc:default_KID=\"01234567-89ab-cdef-0123-456789abcdef\">\n"
                 "        "
-                "<dashif:laurl>https://control.example/v1/license/clearkey?session=S1&amp;x=1</"
-                "dashif:laurl>\n"
+                "<dashif:Laurl>https://control.example/v1/license/clearkey?session=S1&amp;x=1</"
+                "dashif:Laurl>\n"
                 "      </ContentProtection>"),
             3);
         /* No steering URL, no ContentSteering. */
