@@ -140,12 +140,36 @@ static double seg_seconds(const struct asset *a, const struct asset_rep *r, size
         return last > 0 && last <= r->segment_duration ? last : r->segment_duration;
 }
 
+/*
+ * How many of r's segments the playlist lists: those that start before the presentation ends.
+ * An AAC tail that asset.json lists starting at the end or after it (audio a few ms longer than
+ * video whose end falls on a segment boundary) is left out, as the MPD leaves it out: hls.js
+ * waited for it 40 ms before the end and never ended.
+ */
+static size_t played_count(const struct asset *a, const struct asset_rep *r)
+{
+        double sec = a->duration >= 0 && a->duration <= 1e9 ? a->duration : 0;
+        uint64_t end_ms = (uint64_t)llround(sec * 1000.0);
+        size_t n = 0;
+
+        if (!r->n_segments || end_ms == 0 || r->timescale == 0)
+                return r->segment_count;
+        /* Compared in ms × timescale, as mpd.c's duration_addresses() does. */
+        if (end_ms > UINT64_MAX / r->timescale)
+                return r->n_segments;
+        while (n < r->n_segments && r->segments[n].t <= UINT64_MAX / 1000 &&
+               r->segments[n].t * 1000 < end_ms * r->timescale)
+                n++;
+        return n ? n : r->n_segments;
+}
+
 static int media_rep(const struct hls_params *p, const struct asset_rep *r, char **ret,
                      size_t *ret_len)
 {
         struct mpd_buf b;
+        size_t count = played_count(p->asset, r);
         double max = 0;
-        for (size_t i = 0; i < r->segment_count; i++) {
+        for (size_t i = 0; i < count; i++) {
                 /* As EXTINF prints it (%.3f): 4.49960 s is written 4.500, which rounds to 5. */
                 double d = round(seg_seconds(p->asset, r, i) * 1000.0) / 1000.0;
                 max = d > max ? d : max;
@@ -158,7 +182,7 @@ static int media_rep(const struct hls_params *p, const struct asset_rep *r, char
         /* Every segment line carries the whole base URL (the segments are the edge's, the
          * playlist control's): the bound grows with them, so a title as long as an asset may
          * be (ASSET_SEGMENTS_MAX) always fits. */
-        mpd_buf_init(&b, HLS_OUT_MAX + (size_t)r->segment_count *
+        mpd_buf_init(&b, HLS_OUT_MAX + count *
                                            (HLS_SEG_LINE_MAX + strlen(p->media_base_url) +
                                             strlen(r->id)));
         mpd_buf_printf(&b,
@@ -168,7 +192,7 @@ static int media_rep(const struct hls_params *p, const struct asset_rep *r, char
                        target, r->start_number);
         base(&b, p);
         mpd_buf_printf(&b, "%s/init.mp4\"\n", r->id);
-        for (size_t i = 0; i < r->segment_count && !b.b.err; i++) {
+        for (size_t i = 0; i < count && !b.b.err; i++) {
                 mpd_buf_printf(&b, "#EXTINF:%.3f,\n", seg_seconds(p->asset, r, i));
                 base(&b, p);
                 mpd_buf_printf(&b, "%s/seg-%" PRIu64 ".m4s\n", r->id,

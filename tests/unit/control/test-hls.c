@@ -190,4 +190,29 @@ TEST(ingest_output)
         asset_free(a);
 }
 
+/* A segment starting at the presentation's end or after it (an AAC tail a few ms past video
+ * that ends on a segment boundary) is not listed, as the MPD does not address it: hls.js
+ * waited for it and never ended. Here the title ends where the 8th segments start (28 s). */
+TEST(tail_at_the_end_left_out)
+{
+        struct asset *a = fixture_asset("asset-ingest-clear.json");
+        struct hls_params p = {.asset = a, .media_base_url = base};
+        char *m;
+        size_t len;
+
+        a->duration = 28.0;
+        for (size_t i = 0; i < a->n_reps; i++) {
+                ASSERT_EQ(hls_media_build(&p, a->reps[i].id, &m, &len), 0);
+                ASSERT_EQ(fixture_count(m, "#EXTINF:"), 7);
+                ASSERT_TRUE(strstr(m, "/seg-8.m4s") == NULL);
+                free(m);
+        }
+        /* A title ending a millisecond later plays a millisecond of the 8th. */
+        a->duration = 28.011;
+        ASSERT_EQ(hls_media_build(&p, "audio-en", &m, &len), 0);
+        ASSERT_EQ(fixture_count(m, "#EXTINF:"), 8);
+        free(m);
+        asset_free(a);
+}
+
 TEST_MAIN()
