@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/e2e/run-stack.sh BUILD_DIR (SCENARIOS | ctrl-c) [--https]
+# tests/e2e/run-stack.sh BUILD_DIR (SCENARIOS | NAME.mjs | ctrl-c) [--https]
 #
 # The whole stack as tools/demo starts it (PostgreSQL, control, nginx origin, two edges,
 # player page; the edges heartbeat to control themselves), from BUILD_DIR's binaries, under BUILD_DIR/tests/e2e/stack
@@ -15,6 +15,8 @@
 #              over TLS with h2, the certificates from the demo's CA, which Chromium trusts
 #              through an NSS database in a private HOME (certificate checks stay on) and node
 #              through NODE_EXTRA_CA_CERTS; stack.mjs --https checks the protocol.
+#   NAME.mjs   a scenario script of its own in tests/e2e (session-expiry.mjs), run as stack.mjs
+#              is, with --env, --chromium and --https
 #   ctrl-c     start tools/demo in the foreground, wait for it to be up, send SIGINT, and
 #              check that it exits and leaves no process behind (no orphans); then the same
 #              with a Ctrl-C (SIGINT to its process group) while it pushes into the edges,
@@ -29,7 +31,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 [ $# -eq 2 ] || { [ $# -eq 3 ] && [ "$3" = --https ]; } ||
-  { echo "usage: $0 BUILD_DIR (SCENARIOS|ctrl-c) [--https]" >&2; exit 2; }
+  { echo "usage: $0 BUILD_DIR (SCENARIOS|NAME.mjs|ctrl-c) [--https]" >&2; exit 2; }
 build=$(cd "$1" && pwd)
 what=$2
 https=${3:+1}
@@ -222,9 +224,14 @@ if [ -n "$https" ]; then
   run_env=(HOME="$home" NODE_EXTRA_CA_CERTS="$CA_FILE")
 fi
 
+# NAME.mjs: a scenario script of its own, with stack.mjs's arguments but --only.
+if [[ $what == *.mjs ]]; then
+  scenario=(node "$here/$what")
+else
+  scenario=(node "$here/stack.mjs" --only "$what")
+fi
 set +e
-env "${run_env[@]}" node "$here/stack.mjs" --env "$var/env" --only "$what" --chromium "$chromium" \
-  ${https:+--https}
+env "${run_env[@]}" "${scenario[@]}" --env "$var/env" --chromium "$chromium" ${https:+--https}
 rc=$?
 set -e
 [ "$rc" -eq 0 ] || e2e_fail "stack scenarios failed (exit $rc)"

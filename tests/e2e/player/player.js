@@ -25,6 +25,8 @@
 //   preflight=on    JSON bodies to control go as application/json, which costs a CORS
 //                   preflight (by default they go as text/plain: see jsonBody)
 //   autoplay=0      load but do not start
+//   renew=late      renew the session only once an edge refuses its token, not ahead of its
+//                   expiry (see keepSession)
 //   buffer=S        target buffer ahead in seconds (dash.js bufferTimeDefault and the top-quality buffers);
 //                   the ABR test uses 12 so a throttle shows on screen within a minute
 // dash.js (830 kB) loads and compiles while the page fetches what a start needs first (the
@@ -71,6 +73,7 @@ const state = {
   device: null,
   served: null,   // last edge response headers of interest
   lastSegment: null,
+  renewals: [],   // session renewals: {reason, at, position, status, ok, detail}
 };
 // segmentsInFlight(): media segment downloads under way (seekAbort's).
 window.sluice = { state, player: null, segmentsInFlight: () => segmentXhrs.size };
@@ -729,11 +732,216 @@ async function playTitle(title, episode) {
       startBandwidth: r.body.start_bandwidth,
       source: typeof r.body.manifest === 'string' ? manifestBlob(r.body.manifest, r.body.manifest_url)
         : await prefetchManifest(r.body.manifest_url) });
+  keepSession();
   const v = $('video');
   setInterval(() => { if (!v.paused) report('tick'); }, 5000);
   v.addEventListener('pause', () => report('pause'));
   v.addEventListener('seeked', () => report('seek'));
   addEventListener('pagehide', () => report('unload'));
+}
+
+// ---- keeping the session alive ----
+//
+// A session's tokens expire with it (control's session_ttl, 6 h by default; sooner when the
+// title's licence ends first). An edge refuses an expired token with a plain 403, its Date
+// header past the token's exp (edges allow 30 s of skew), and control answers 404 for the
+// session's steering, reports and manifests. Control renews nothing: the page asks it for a
+// new session of the same title and episode (POST /v1/playback) and goes on where it is.
+// The new tokens are swapped into dash.js's requests (a request interceptor: the BaseURLs of
+// the MPD it holds carry the old token in their path), so the buffer, the position and the
+// rung stay as they were and dash.js's own retry of a refused segment fetches it with the new
+// token. The session is renewed a little ahead of its expiry while the page holds it, paused
+// or not (dash.js asks for steering every few seconds either way); and whenever an edge
+// refuses the current token when it has expired, or before any edge took it (a device asleep
+// through the expiry, a clock behind control's). A renewal that control refuses (the title no
+// longer licensed here, gone), that it does not answer after RENEW_TRIES tries, or a second
+// new token refused before any edge took it stops playback with a notice: dash.js would
+// otherwise retry the refused segments once a second for ever. ?renew=late leaves out the
+// renewal ahead of expiry (what a page asleep through the expiry meets; a test aid).
+const RENEW_TRIES = 3;
+const RENEW_FRESH_REFUSALS = 2; // new tokens refused before any edge took them: give up
+const TOKEN_IN_PATH = /\/s\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\//;
+const keeper = {
+  token: null,       // the current session's token (the MPD's BaseURLs carry it)
+  worked: false,     // an edge has answered the current token with media
+  renewed: false,    // the current token came from a renewal
+  staleTokens: new Set(), // earlier sessions' tokens and ids, swapped for the current ones
+  staleIds: new Set(),
+  inFlight: null,    // the renewal under way (one at a time)
+  freshRefusals: 0, // new tokens refused before any edge took them
+  refusedToken: null,
+  timer: 0,
+  receivedAt: 0,     // page clock (ms since the epoch) when the current session came
+  stopped: false,
+};
+
+// The claims of a token (its middle part, base64url JSON), or null.
+function tokenClaims(jwt) {
+  try {
+    const b = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(b + '='.repeat((4 - (b.length % 4)) % 4)));
+  } catch {
+    return null;
+  }
+}
+
+const tokenOf = (url) => { const m = TOKEN_IN_PATH.exec(url || ''); return m ? m[1] : null; };
+
+// The token the MPD's first BaseURL carries (control signs one token per session, good on
+// every edge), or null.
+function mpdToken(text) {
+  try {
+    const doc = new DOMParser().parseFromString(text, 'application/xml');
+    for (const b of doc.getElementsByTagName('BaseURL')) {
+      const t = tokenOf(b.textContent.trim());
+      if (t) return t;
+    }
+  } catch { /* no MPD */ }
+  return null;
+}
+
+// Requests made with an earlier session's token (media) or id (steering) go out with the
+// current ones.
+function sessionInterceptor(req) {
+  if (req && typeof req.url === 'string' && keeper.staleIds.size) {
+    const t = tokenOf(req.url);
+    if (t && keeper.staleTokens.has(t)) req.url = req.url.replace(`/s/${t}/`, `/s/${keeper.token}/`);
+    for (const id of keeper.staleIds) {
+      if (req.url.includes(`/${id}`)) req.url = req.url.replace(`/${id}`, `/${state.session.session}`);
+    }
+  }
+  return req;
+}
+
+// An edge's answer for the current token: media confirms it; a refusal of an expired token,
+// or of one no edge has taken yet, renews the session. The answer goes on to dash.js once
+// the renewal is done, so that its retry of the request carries the new token.
+function sessionResponse(resp) {
+  try {
+    const url = resp.url || (resp.request && resp.request.url) || '';
+    const t = tokenOf(url);
+    // A manifest fetched rather than inline: the token is the one the first media came with.
+    if (t && !keeper.token && resp.status >= 200 && resp.status < 300) keeper.token = t;
+    if (!t || t !== keeper.token || keeper.stopped) return Promise.resolve(resp);
+    if (resp.status >= 200 && resp.status < 300) {
+      keeper.worked = true;
+      keeper.freshRefusals = 0;
+    } else if (resp.status === 403) {
+      const claims = tokenClaims(t);
+      const said = Date.parse(headerMap(resp.headers).date || '');
+      const now = Number.isFinite(said) ? said / 1000 : Date.now() / 1000;
+      const expired = !!claims && claims.exp > 0 && claims.exp <= now;
+      // A token an edge took, refused unexpired by another: that edge's trouble, which
+      // dash.js meets by trying the next BaseURL.
+      if (!expired && keeper.worked) return Promise.resolve(resp);
+      if (keeper.renewed && !keeper.worked && keeper.refusedToken !== t) {
+        keeper.refusedToken = t;
+        if (++keeper.freshRefusals >= RENEW_FRESH_REFUSALS) {
+          stopSession(403, 'the edges refuse the tokens of a new session too');
+          return Promise.resolve(resp);
+        }
+      }
+      return renewSession(expired ? 'expired' : 'refused').then(() => resp);
+    }
+  } catch { /* an aid: dash.js goes on as it would */ }
+  return Promise.resolve(resp);
+}
+
+// A new session of the same title, episode and profile; true once its tokens are in use.
+function renewSession(reason) {
+  if (!keeper.inFlight) {
+    keeper.inFlight = renewOnce(reason).finally(() => { keeper.inFlight = null; });
+  }
+  return keeper.inFlight;
+}
+
+async function renewOnce(reason) {
+  const v = $('video');
+  const old = state.session;
+  const body = { title: old.title, inline_manifest: true };
+  if (old.episode) body.episode = old.episode;
+  if (state.profile) {
+    body.profile = state.profile;
+    body.profile_key = state.profileKey || undefined;
+  }
+  const entry = { reason, at: Date.now(), position: v.currentTime, status: null, ok: false };
+  state.renewals.push(entry);
+  let r;
+  for (let tries = 1; ; tries++) {
+    r = await retryBusy(await api('POST', '/v1/playback', body), () => api('POST', '/v1/playback', body));
+    if (r.ok || (r.status >= 400 && r.status < 500) || tries >= RENEW_TRIES) break;
+    await new Promise((resolve) => { setTimeout(resolve, 1000 * tries); });
+  }
+  entry.status = r.status;
+  const text = r.ok && typeof r.body.manifest === 'string' ? r.body.manifest : null;
+  const token = text ? mpdToken(text) : null;
+  if (!r.ok || !token) {
+    entry.detail = r.ok ? 'no manifest with a token in the answer' : why(r);
+    // Ahead of expiry the session still plays: try again later, while it lasts.
+    const left = old.expires * 1000 - Date.now();
+    if (reason === 'ahead' && left > 2000 && !(r.status === 451 || r.status === 404)) {
+      clearTimeout(keeper.timer);
+      keeper.timer = setTimeout(() => renewSession('ahead'), Math.min(30000, left / 2));
+      return false;
+    }
+    const what = r.status === 451 ? 'This title is no longer available in your country.'
+      : r.status === 404 ? 'This title is no longer available.'
+        : 'The session expired and control did not renew it.';
+    stopSession(r.status, `${what} (${entry.detail})`);
+    return false;
+  }
+  if (keeper.token) keeper.staleTokens.add(keeper.token);
+  keeper.staleIds.add(old.session);
+  state.session = { ...r.body, resume_position: old.resume_position };
+  keeper.token = token;
+  keeper.worked = false;
+  keeper.renewed = true;
+  keeper.receivedAt = Date.now();
+  entry.ok = true;
+  if (r.body.asset !== old.asset) {
+    // Another asset (re-registered, another episode): its MPD, from where the viewer is.
+    player.attachSource(manifestBlob(text, r.body.manifest_url), v.currentTime);
+  }
+  armRenewal();
+  render();
+  return true;
+}
+
+// Stops dash.js (its retries of refused segments would go on for ever) and says why.
+function stopSession(status, message) {
+  if (keeper.stopped) return;
+  keeper.stopped = true;
+  clearTimeout(keeper.timer);
+  state.notice = { status, message: `Playback stopped: ${message}` };
+  addError('session', message);
+  // Once the refusals held for the renewal have gone on to dash.js (it schedules their
+  // retries as they do): reset() cancels those too.
+  setTimeout(() => {
+    try { player.reset(); } catch { /* already torn down */ }
+  }, 0);
+}
+
+// Renewal ahead of expiry: a tenth of the session's life before it ends, at least 10 s and
+// at most 5 minutes before (the page's clock against control's expires). Never sooner than
+// AHEAD_MIN_MS after a session came: a clock ahead of control's would otherwise find every
+// new session due at once, and renew without end.
+const AHEAD_MIN_MS = 30000;
+function armRenewal() {
+  clearTimeout(keeper.timer);
+  if (params.get('renew') === 'late' || keeper.stopped) return;
+  const end = state.session.expires * 1000;
+  const lead = Math.min(Math.max((end - keeper.receivedAt) / 10, 10000), 300000);
+  const at = Math.max(end - lead, keeper.receivedAt + AHEAD_MIN_MS);
+  keeper.timer = setTimeout(() => renewSession('ahead'), Math.max(at - Date.now(), 0));
+}
+
+function keepSession() {
+  if (!player || !state.session) return;
+  keeper.token = mpdToken(state.session.manifest || '');
+  keeper.receivedAt = Date.now();
+  player.addRequestInterceptor(sessionInterceptor);
+  player.addResponseInterceptor(sessionResponse);
+  armRenewal();
 }
 
 // A seek out of the buffer is a start of its own: dash.js would fetch the segment there at
