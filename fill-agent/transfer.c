@@ -586,8 +586,12 @@ static enum outcome classify(struct engine *g, struct xfer *x, const char **ret_
                 long st = x->put_status;
                 bool auth = st == 401 || st == 403;
 
-                /* 507: the edge's store is full (budget, disk or index). */
-                if (auth || st == 400 || st == 413 || st == 411 || st == 507) {
+                /* 507: the edge's store is full (budget, disk or index). A 4xx but 408 and
+                 * 429 is a no to this request, which sent again gets the same no: 404
+                 * (nothing at that path takes objects), 409 (a conflict with what is there)
+                 * as well as the edge's own 400 and 411 (docs/edge.md, Admin API). */
+                if (auth || st == 507 ||
+                    (st >= 400 && st < 500 && st != 408 && st != 429)) {
                         char text[151];
 
                         fetch_answer_text(text, sizeof(text), x->put_body, x->put_body_len);
