@@ -167,6 +167,7 @@ void progress_tick(struct progress *p, int64_t now_ns, bool force)
                 json_object_set_new(o, "bytes_total", json_integer((json_int_t)e->bytes_total));
                 json_object_set_new(o, "bytes_moved", json_integer((json_int_t)e->bytes_moved));
                 json_object_set_new(o, "refused", json_integer((json_int_t)e->refused));
+                json_object_set_new(o, "failed", json_integer((json_int_t)e->failed));
                 json_object_set_new(o, "rate_bps", json_integer((json_int_t)rate));
                 json_object_set_new(o, "eta_s", json_integer((json_int_t)eta));
                 emit(o);

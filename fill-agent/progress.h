@@ -11,12 +11,14 @@
  * otherwise JSON lines on stdout, one per event and one per edge every interval:
  *
  *   {"event":"progress","t":1.20,"edge":"edge-a","objects_done":3,"objects_total":9,
- *    "bytes_done":…,"bytes_total":…,"bytes_moved":…,"rate_bps":…,"eta_s":…}
+ *    "bytes_done":…,"bytes_total":…,"bytes_moved":…,"refused":0,"failed":0,"rate_bps":…,
+ *    "eta_s":…}
  *   {"event":"committed","t":1.31,"edge":"edge-a","key":"/t1/v1/seg-1.m4s","size":…}
  *   {"event":"refused","t":1.40,"edge":"edge-a","key":…,"reason":"sha256-mismatch",…}
  *
  * t is seconds since the run started (monotonic); bytes_moved counts bytes read from the
- * origin (rate-capped), bytes_done those of committed objects.
+ * origin (rate-capped), bytes_done those of committed objects; refused the objects refused,
+ * failed those whose retries ran out (apart, as the run's "done" line counts them).
  */
 enum progress_mode { PROGRESS_NONE = 0, PROGRESS_BAR, PROGRESS_JSON };
 
@@ -25,7 +27,7 @@ enum progress_mode { PROGRESS_NONE = 0, PROGRESS_BAR, PROGRESS_JSON };
 struct progress_edge {
         const char *id;
         uint64_t objects_total, bytes_total;
-        uint64_t objects_done, bytes_done, refused;
+        uint64_t objects_done, bytes_done, refused, failed;
         uint64_t bytes_moved;
         int64_t sample_ns[PROGRESS_SAMPLES];
         uint64_t sample_bytes[PROGRESS_SAMPLES];

@@ -625,7 +625,7 @@ static void give_up(struct engine *g, struct xfer *x, const char *reason)
         progress_event(g->opts->progress, "failed", e->id, x->o->key, x->o->size, reason,
                        x->detail);
         e->failed++;
-        e->prog->refused++;
+        e->prog->failed++;
         (void)journal_refuse(e->journal, x->o->key, x->o->key_len, "failed");
         e->in_flight--;
         unlink_xfer(g, x);

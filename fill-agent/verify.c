@@ -193,7 +193,8 @@ int verify_cmd(const struct fill_opts *o)
                                want, nc, o->dry_run ? " (dry run: listing only)" : "");
                 fflush(stdout);
                 /* As run's: objects and bytes checked, the rate and an ETA; a bar on a terminal,
-                 * JSON lines only among --json output. "refused" counts mismatches. */
+                 * JSON lines only among --json output. "refused" counts mismatches,
+                 * "failed" the objects that could not be fetched. */
                 pe = (struct progress_edge){.id = e->id, .objects_total = want};
                 for (size_t k = 0; k < want; k++)
                         pe.bytes_total += cand[k]->size;
@@ -241,6 +242,7 @@ int verify_cmd(const struct fill_opts *o)
                         pe.objects_done++;
                         pe.bytes_moved += len;
                         pe.refused = bad;
+                        pe.failed = errs;
                         progress_tick(&prog, mono_ns(), false);
                 }
                 if (!o->dry_run)
