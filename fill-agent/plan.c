@@ -9,6 +9,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "path-norm.h"
+
 #include "fetch.h"
 #include "plan.h"
 #include "req-sign.h"
@@ -34,6 +36,42 @@ static bool path_ok(const char *p, size_t n)
                         return false;
         }
         return true;
+}
+
+/*
+ * Why the edge would not store key[0..n) (a normal "/" + path) as that very key, or NULL when
+ * it would. The agent sends a key percent-encoded (path_norm_encode) and the edge takes the
+ * PUT's path through path_norm: what that refuses is a 400 at every PUT of the object, and
+ * what it changes (a leading s/<token> pair is a signed-URL token, never part of a key) is
+ * stored under a key the plan does not name.
+ */
+#define TEXT_(x) #x
+#define TEXT(x)  TEXT_(x)
+
+static const char *edge_refuses(const char *key, size_t n)
+{
+        static const char too_long[] =
+            "longer than the edge's keys can be (" TEXT(PATH_NORM_MAX) " bytes with the leading /)";
+        char enc[3 * (PLAN_MAX_PATH + 1) + 1];
+        struct path_norm pn;
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                if (key[i] == ' ')
+                        return "it holds a space, which the edge refuses in a key (encoded too)";
+        if (n > PATH_NORM_MAX)
+                return too_long;
+        r = path_norm_encode(key, n, enc, sizeof(enc));
+        if (r >= 0)
+                r = path_norm(enc, (size_t)r, &pn);
+        if (r == -ENAMETOOLONG)
+                return too_long;
+        if (r < 0)
+                return "not a key the edge takes";
+        if (pn.key_len != n || memcmp(pn.key, key, n) != 0)
+                return "the edge would store it under another key (a leading s/<token> is a "
+                       "signed-URL token's place)";
+        return NULL;
 }
 
 static bool sha_ok(const char *s, size_t n)
@@ -130,6 +168,19 @@ static int parse_obj(json_t *o, size_t i, struct plan_obj *ret, char *err, size_
                 snprintf(err, errlen, "objects[%zu].path: missing, too long or not a normal path",
                          i);
                 return -EINVAL;
+        }
+        {
+                char key[PLAN_MAX_PATH + 2];
+                const char *why;
+
+                n = json_string_length(path);
+                key[0] = '/';
+                memcpy(key + 1, json_string_value(path), n);
+                why = edge_refuses(key, n + 1);
+                if (why) {
+                        snprintf(err, errlen, "objects[%zu].path: %s", i, why);
+                        return -EINVAL;
+                }
         }
         if (!json_is_integer(size) || json_integer_value(size) < 0) {
                 snprintf(err, errlen, "objects[%zu].size: not a non-negative integer", i);

@@ -15,7 +15,9 @@
  * optional. Limits: PLAN_MAX_BYTES of JSON, PLAN_MAX_OBJECTS objects of at most PLAN_MAX_SIZE
  * bytes each, paths of at most
  * PLAN_MAX_PATH bytes that need no normalising (no "//", "." or ".." segments, no '?', '#',
- * '%' or control bytes), URLs of at most PLAN_MAX_URL bytes starting http:// or https://.
+ * '%' or control bytes) and that the edge stores as that very key ("/" + path through
+ * path_norm: no space, no leading "s/<token>/", at most PATH_NORM_MAX bytes with the "/",
+ * so 510 in effect), URLs of at most PLAN_MAX_URL bytes starting http:// or https://.
  * A path listed twice keeps its first (higher-ranked) entry.
  */
 #define PLAN_MAX_BYTES   (256u << 20)

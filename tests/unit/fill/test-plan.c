@@ -69,6 +69,60 @@ TEST(plan_refuses_bad_objects)
 }
 
 /*
+ * A path the edge would refuse as a key (400 "bad object path" or "key too long"), or store
+ * under another key, fails the plan before anything is sent, naming the object: a space
+ * (the edge refuses it encoded as %20 as well), a leading s/<token> segment (the edge takes
+ * it for a signed-URL token) and a key over 511 bytes. A space passed, and every object
+ * with one was refused 400 by the edge at its PUT.
+ */
+TEST(plan_refuses_paths_the_edge_refuses)
+{
+        struct plan p;
+        char doc[2048], path[600], err[256];
+        static const char obj[] = "{\"edge\":\"e\",\"objects\":[{\"path\":\"t1/v1/ok.m4s\","
+                                  "\"size\":1,\"sha256\":\"" H64 "\",\"url\":\"http://o/a\"},"
+                                  "{\"path\":\"%s\",\"size\":1,\"sha256\":\"" H64
+                                  "\",\"url\":\"http://o/b\"}]}";
+        static const char *const bad[] = {"t1/v1/seg 1.m4s", " t1/a.m4s", "t1/a.m4s ",
+                                          "s/abc/t1/a.m4s", "s/eyJh.eyJi.c2ln/t1/a.m4s"};
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(doc, sizeof(doc), obj, bad[i]);
+                err[0] = '\0';
+                ASSERT_EQ(plan_parse(doc, strlen(doc), &p, err, sizeof(err)), -EINVAL);
+                ASSERT_TRUE(strstr(err, "objects[1].path: ") != NULL);
+        }
+        snprintf(doc, sizeof(doc), obj, "t1/v1/seg 1.m4s");
+        ASSERT_EQ(plan_parse(doc, strlen(doc), &p, err, sizeof(err)), -EINVAL);
+        ASSERT_TRUE(strstr(err, "space") != NULL);
+
+        /* The longest key the edge takes is 511 bytes, "/" included. */
+        memset(path, 'a', sizeof(path));
+        path[510] = '\0';
+        snprintf(doc, sizeof(doc), obj, path);
+        ASSERT_EQ(plan_parse(doc, strlen(doc), &p, err, sizeof(err)), 0);
+        ASSERT_EQ(p.objs[1].key_len, 511);
+        plan_done(&p);
+        path[510] = 'a';
+        path[511] = '\0';
+        snprintf(doc, sizeof(doc), obj, path);
+        ASSERT_EQ(plan_parse(doc, strlen(doc), &p, err, sizeof(err)), -EINVAL);
+        ASSERT_TRUE(strstr(err, "objects[1].path: ") != NULL);
+
+        /* What the edge does take stays: s/ further in, a name "s", bytes past ASCII. */
+        snprintf(doc, sizeof(doc), obj, "t1/s/abc/a.m4s");
+        ASSERT_EQ(plan_parse(doc, strlen(doc), &p, err, sizeof(err)), 0);
+        plan_done(&p);
+        snprintf(doc, sizeof(doc), obj, "s");
+        ASSERT_EQ(plan_parse(doc, strlen(doc), &p, err, sizeof(err)), 0);
+        plan_done(&p);
+        snprintf(doc, sizeof(doc), obj, "t1/\xc3\xa9t\xc3\xa9.m4s");
+        ASSERT_EQ(plan_parse(doc, strlen(doc), &p, err, sizeof(err)), 0);
+        ASSERT_STREQ(p.objs[1].key, "/t1/\xc3\xa9t\xc3\xa9.m4s");
+        plan_done(&p);
+}
+
+/*
  * Sizes are bounded (4 TiB) so that a plan's totals are right whatever it says: three objects
  * of 2^63 - 1 bytes were taken and their "no room" sum wrapped to 2^63 - 3.
  */
