@@ -111,7 +111,8 @@ static const char usage_text[] =
     "     or failed after retries (errors, stalls); verify: a mismatch\n"
     "  4  outside the window: nothing done, or the window closed before the end\n"
     "  5  interrupted (SIGINT/SIGTERM); a rerun resumes, nothing committed is re-sent\n"
-    "With several edges the status is the worst of theirs (1 > 5 > 3 > 4 > 0).\n";
+    "With several edges the status is the worst of theirs (2 > 1 > 5 > 3 > 4 > 0): one\n"
+    "edge's usage error (its secret or admin token file cannot be read) ranks first.\n";
 
 enum {
         OPT_CONTROL = 256,

@@ -77,6 +77,27 @@ def main():
                 for u in unwanted:
                     check(u not in err, f"{name}: {u!r} in: {err.strip()}")
                 check(Control.asked == 1, f"{name}: asked {Control.asked} times, want 1")
+        # Two edges, one refused by control (1), one whose secret file cannot be read (2):
+        # the run's status is the worse, 2, as the order written in --help and docs/fill.md
+        # (2 > 1 > 5 > 3 > 4 > 0) says.
+        Control.answer = (401, b'{"error":"unauthorized"}')
+        cfg = os.path.join(d, "two.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"control: http://127.0.0.1:{port}\n"
+                    f"control_token_file: {token}\n"
+                    f"state_dir: {d}/state2\n"
+                    "window: 00:00-24:00\n"
+                    "rate: unlimited\n"
+                    "edges:\n"
+                    f"  - {{id: a, admin_url: 'http://127.0.0.1:1', admin_token_file: {token}}}\n"
+                    f"  - {{id: b, admin_url: 'http://127.0.0.1:1', admin_token_file: {token},\n"
+                    f"      secret_file: {d}/no-such-secret}}\n")
+        p = subprocess.run([binary, "run", "--config", cfg, "--progress", "none"],
+                           capture_output=True, timeout=60)
+        err = p.stderr.decode()
+        check(p.returncode == 2, f"edges ending 1 and 2: exit {p.returncode}, want 2: {err.strip()}")
+        check("(401)" in err and "no-such-secret" in err,
+              f"edges ending 1 and 2: both not reported: {err.strip()}")
     srv.shutdown()
     for f in failures:
         print("FAIL:", f)

@@ -62,6 +62,21 @@ def main():
         check(re.search(rf"^\.B[R]? {code}\b", man, re.M) or f"\n{code}\n" in man,
               f"exit status {code} not in the man page")
         check(f"| {code} |" in doc, f"exit status {code} not in docs/fill.md")
+    # With several edges the run's status is the worst of theirs: the order is written in
+    # all three, names every status once, and is the same in each (2, a usage error, left out
+    # of it until 2026-12-05, though the code ranks it first).
+    orders = {}
+    for name, text in (("--help", helptext), ("the man page", man), ("docs/fill.md", doc)):
+        m = re.search(r"worst[^(]*\(([0-9](?: > [0-9])+)\)", text.replace("\n", " "))
+        check(m, f"{name} gives no order of exit statuses for several edges")
+        if not m:
+            continue
+        order = m.group(1).split(" > ")
+        orders[name] = order
+        check(sorted(order) == [str(c) for c in range(6)],
+              f"the order of exit statuses in {name} is {m.group(1)}: it must name 0 to 5 once each")
+    check(len(set(" > ".join(o) for o in orders.values())) <= 1,
+          f"the order of exit statuses differs: {orders}")
     for f in failures:
         print(f"not ok - {f}")
     if not failures:
