@@ -3,6 +3,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <math.h>
+
 #include <jansson.h>
 
 #include "diff.h"
@@ -121,7 +123,7 @@ static void draw_bar(struct progress *p, int64_t now_ns)
         fill = bt ? (int)((double)moved / (double)bt * width) : width;
         if (fill > width)
                 fill = width;
-        eta = rate > 0 && bt > moved ? (double)(bt - moved) * 8 / rate : 0;
+        eta = rate > 0 && bt > moved ? round((double)(bt - moved) * 8 / rate) : 0;
         char bar[64];
         memset(bar, '#', (size_t)fill);
         memset(bar + fill, '.', (size_t)(width - fill));
@@ -154,8 +156,9 @@ void progress_tick(struct progress *p, int64_t now_ns, bool force)
         for (size_t i = 0; i < p->n; i++) {
                 struct progress_edge *e = &p->edges[i];
                 double rate = progress_rate_bps(e, now_ns);
+                /* Rounded to the nearest second: cut, 2 s computed as 1.99999 said 1. */
                 double eta = rate > 0 && e->bytes_total > e->bytes_moved
-                                 ? (double)(e->bytes_total - e->bytes_moved) * 8 / rate
+                                 ? round((double)(e->bytes_total - e->bytes_moved) * 8 / rate)
                                  : 0;
                 json_t *o = json_object();
                 json_object_set_new(o, "event", json_string("progress"));

@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "tests.h"
 
 #include "progress.h"
@@ -40,5 +45,63 @@ TEST(rate_after_bytes_taken_back_is_zero)
         progress_tick(&p, 3 * SEC, true); /* and the JSON line for it stays in range */
         at(&p, &e, 4 * SEC, 9000000);
         ASSERT_TRUE(progress_rate_bps(&e, 4 * SEC) > 0);
+}
+/* What one forced tick writes (JSON lines on stdout, the bar on stderr), caught in a file. */
+static void tick_into(struct progress *p, int64_t t, char *out, size_t cap)
+{
+        FILE *f = tmpfile();
+        int fd = p->mode == PROGRESS_BAR ? 2 : 1, saved;
+        size_t n;
+
+        out[0] = '\0';
+        if (!f)
+                return;
+        fflush(stdout);
+        fflush(stderr);
+        saved = dup(fd);
+        dup2(fileno(f), fd);
+        progress_tick(p, t, true);
+        fflush(stdout);
+        fflush(stderr);
+        dup2(saved, fd);
+        close(saved);
+        rewind(f);
+        n = fread(out, 1, cap - 1, f);
+        out[n] = '\0';
+        fclose(f);
+}
+
+/*
+ * The ETA is the seconds left rounded to the nearest, in the JSON lines and the bar alike:
+ * 1.6 s left at 8 Mbit/s is 2, not 1 (it was cut to whole seconds, so 2.0 s computed as
+ * 1.99999 showed 1 and "ETA 0:01").
+ */
+TEST(eta_rounded_to_the_nearest_second)
+{
+        struct progress_edge e = {.id = "e1", .bytes_total = 2600000};
+        struct progress p;
+        char out[1024];
+
+        progress_init(&p, PROGRESS_JSON, 100, &e, 1, 0);
+        at(&p, &e, 1 * SEC, 0);
+        e.bytes_moved = 1000000; /* 1,000,000 bytes in 1 s: 8 Mbit/s; 1,600,000 left: 1.6 s */
+        tick_into(&p, 2 * SEC, out, sizeof(out));
+        ASSERT_TRUE(strstr(out, "\"eta_s\":2") != NULL);
+
+        p.mode = PROGRESS_BAR;
+        e.bytes_moved = 1400000; /* 1,400,000 bytes over 2 s: 5.6 Mbit/s; 1.714 s left */
+        tick_into(&p, 3 * SEC, out, sizeof(out));
+        ASSERT_TRUE(strstr(out, "ETA 0:02") != NULL);
+
+        /* 0.4 s left rounds to 0, and 59.6 s to a whole minute. */
+        p.mode = PROGRESS_JSON;
+        e.bytes_total = 1400000 + 280000; /* at 5.6 Mbit/s: 0.4 s */
+        tick_into(&p, 3 * SEC, out, sizeof(out));
+        ASSERT_TRUE(strstr(out, "\"eta_s\":0") != NULL);
+        p.mode = PROGRESS_BAR;
+        e.bytes_total = 1400000 + 41720000; /* at 5.6 Mbit/s: 59.6 s */
+        tick_into(&p, 3 * SEC, out, sizeof(out));
+        ASSERT_TRUE(strstr(out, "ETA 1:00") != NULL);
+        progress_clear(&p);
 }
 TEST_MAIN()
