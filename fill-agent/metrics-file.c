@@ -51,20 +51,25 @@ static void render(struct buf *b, const struct metrics_run *r)
         (void)buf_printf(b, "sluice_fill_run_running %d\n", r->running ? 1 : 0);
         family(b, "sluice_fill_run_start_time_seconds", "When the last run started (Unix time)");
         (void)buf_printf(b, "sluice_fill_run_start_time_seconds %" PRId64 "\n", r->start_s);
-        if (r->running)
-                return;
-        family(b, "sluice_fill_run_end_time_seconds", "When the last run ended (Unix time)");
-        (void)buf_printf(b, "sluice_fill_run_end_time_seconds %" PRId64 "\n", r->end_s);
-        family(b, "sluice_fill_run_exit_status",
-               "The last run's exit status: 0 done, 1 error, 2 usage, 3 partial, 4 window "
-               "closed, 5 interrupted");
-        (void)buf_printf(b, "sluice_fill_run_exit_status %d\n", r->exit_status);
+        if (!r->running) {
+                family(b, "sluice_fill_run_end_time_seconds",
+                       "When the last run ended (Unix time)");
+                (void)buf_printf(b, "sluice_fill_run_end_time_seconds %" PRId64 "\n", r->end_s);
+                family(b, "sluice_fill_run_exit_status",
+                       "The last run's exit status: 0 done, 1 error, 2 usage, 3 partial, 4 window "
+                       "closed, 5 interrupted");
+                (void)buf_printf(b, "sluice_fill_run_exit_status %d\n", r->exit_status);
+        }
         if (!r->n_edges)
                 return;
-        family(b, "sluice_fill_edge_exit_status", "The last run's exit status for each edge");
-        for (size_t i = 0; i < r->n_edges; i++)
-                edge_sample(b, "sluice_fill_edge_exit_status", r->edges[i].id, NULL,
-                            (uint64_t)r->edges[i].exit_status);
+        /* An edge's status is known once the run ends; its counts are written as they go. */
+        if (!r->running) {
+                family(b, "sluice_fill_edge_exit_status",
+                       "The last run's exit status for each edge");
+                for (size_t i = 0; i < r->n_edges; i++)
+                        edge_sample(b, "sluice_fill_edge_exit_status", r->edges[i].id, NULL,
+                                    (uint64_t)r->edges[i].exit_status);
+        }
         family(b, "sluice_fill_edge_objects",
                "Objects of the last run for each edge: queued to send, and how those ended");
         for (size_t i = 0; i < r->n_edges; i++) {

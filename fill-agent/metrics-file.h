@@ -7,7 +7,8 @@
 
 /*
  * The run's figures for Prometheus, as a text file for node_exporter's textfile collector
- * (`metrics_file`, `--metrics-file`): written when a run starts (running 1) and when it ends,
+ * (`metrics_file`, `--metrics-file`): written when a run starts (running 1), while it runs
+ * (each queued edge's figures so far, without exit statuses) and when it ends,
  * each time whole into FILE.tmp and renamed over FILE, so the collector never reads half of
  * one. A run that crashed leaves running 1 behind. One run at a time reports to a file
  * (metrics_file_claim): a second one started beside it would overwrite the first's running 1
@@ -29,8 +30,8 @@ struct metrics_run {
         bool running;
         int64_t start_s, end_s; /* Unix time; end_s only once ended */
         int exit_status;        /* once ended */
-        const struct metrics_edge *edges;
-        size_t n_edges; /* only once ended */
+        const struct metrics_edge *edges; /* while running: the edges queued so far */
+        size_t n_edges;
 };
 
 /*

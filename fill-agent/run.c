@@ -66,7 +66,16 @@ struct run {
         struct progress *prog;
         struct progress_edge *pes; /* one per queued edge, in the order they were queued */
         int64_t tick_at_ns, said_at_ns;
+        int metrics_fd;        /* the metrics file's claim, or -1 (metrics_claim) */
+        int64_t start_s;       /* the run's start, Unix time, for the metrics file */
+        int64_t metrics_at_ns; /* when the metrics file was last written */
 };
+
+/* While a run transfers, how often its metrics file is written again with the figures so far. */
+#define METRICS_EVERY_NS (10 * 1000000000ll)
+
+static void metrics_out(const struct fill_opts *o, int claim_fd, const struct run_edge *res,
+                        size_t n, int64_t start_s, int rc, bool running);
 
 /* Without a window, how long control and an edge's listing are retried (survey.h). */
 #define RETRY_NO_WINDOW_S 600
@@ -516,6 +525,10 @@ static void advance_all(void *ud)
                 if (run->res[i].slot)
                         advance(run, &run->res[i]);
         say_waiting(run, now);
+        if (run->metrics_fd >= 0 && now - run->metrics_at_ns >= METRICS_EVERY_NS) {
+                run->metrics_at_ns = now;
+                metrics_out(run->o, run->metrics_fd, run->res, run->n, run->start_s, 0, true);
+        }
 }
 
 static void report_edge(const struct fill_opts *o, struct run_edge *re, struct progress *p)
@@ -578,38 +591,43 @@ static int metrics_claim(const struct fill_opts *o)
 }
 
 /* The run's figures to metrics_file, when this run holds it (claim_fd, from metrics_claim; a
- * failure is said, never fatal). */
+ * failure is said, never fatal). While running, those of the edges queued so far (res given:
+ * on the transfer loop's thread, which alone moves their counts), without exit statuses. */
 static void metrics_out(const struct fill_opts *o, int claim_fd, const struct run_edge *res,
                         size_t n, int64_t start_s, int rc, bool running)
 {
         struct metrics_edge *me = NULL;
         struct metrics_run mr = {.running = running, .start_s = start_s, .exit_status = rc};
+        size_t k = 0;
         int r;
 
         if (claim_fd < 0)
                 return;
-        if (!running) {
+        if (!running)
                 mr.end_s = (int64_t)time(NULL);
-                me = res ? calloc(n + 1, sizeof(*me)) : NULL;
-                for (size_t i = 0; me && i < n; i++) {
-                        const struct run_edge *re = &res[i];
-                        const struct transfer_edge *te = re->te;
-                        me[i] = (struct metrics_edge){
-                            .id = o->edges[i].id,
-                            .exit_status = re->reported ? re->rc : rc,
-                            .queued = re->n_queue,
-                        };
-                        if (te) {
-                                me[i].committed = te->committed;
-                                me[i].refused = te->refused;
-                                me[i].failed = te->failed;
-                                me[i].bytes_committed = te->prog->bytes_done;
-                                me[i].bytes_moved = te->prog->bytes_moved;
-                        }
+        me = res ? calloc(n + 1, sizeof(*me)) : NULL;
+        for (size_t i = 0; me && i < n; i++) {
+                const struct run_edge *re = &res[i];
+                const struct transfer_edge *te = re->te;
+
+                if (running && !te)
+                        continue; /* not queued yet: nothing to count */
+                me[k] = (struct metrics_edge){
+                    .id = o->edges[i].id,
+                    .exit_status = re->reported ? re->rc : rc,
+                    .queued = re->n_queue,
+                };
+                if (te) {
+                        me[k].committed = te->committed;
+                        me[k].refused = te->refused;
+                        me[k].failed = te->failed;
+                        me[k].bytes_committed = te->prog->bytes_done;
+                        me[k].bytes_moved = te->prog->bytes_moved;
                 }
-                mr.edges = me;
-                mr.n_edges = me ? n : 0;
+                k++;
         }
+        mr.edges = me;
+        mr.n_edges = me ? k : 0;
         r = metrics_file_write(o->cfg.metrics_file, &mr);
         if (r < 0)
                 log_warn("metrics file %s: %s; the run goes on without it", o->cfg.metrics_file,
@@ -781,7 +799,9 @@ int run_cmd(const struct fill_opts *o)
         }
 
         {
-                struct run run = {.o = o, .res = res, .n = n, .prog = &prog, .pes = pes};
+                struct run run = {.o = o, .res = res, .n = n, .prog = &prog, .pes = pes,
+                                  .metrics_fd = claim_fd, .start_s = start_s,
+                                  .metrics_at_ns = mono_ns()};
                 int64_t start = prog.start_ns;
 
                 progress_init(&prog, o->progress, o->progress_interval_ms, pes, 0, mono_ns());
