@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Edges: signed heartbeats (health, load, holdings), fill plans, and admin registration.
+ * Edges: signed heartbeats (health, load, holdings), fill plans, admin registration, and the
+ * edge set read back for steering and manifests (its background refresh).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -427,4 +428,100 @@ void api_admin_edge(struct ctl_req *rq)
         OPENSSL_cleanse(s, strlen(s));
         free(s);
         json_decref(body);
+}
+
+/* ---- the edge set (the snapshot control/cache.c keeps) ---- */
+
+/* Stale threshold for edge liveness: two heartbeat periods, less the time a snapshot may be
+ * reused, so an edge is out of answers within two periods of its last heartbeat. */
+static void stale_param(const struct ctl *ctl, char *buf, size_t cap)
+{
+        double s = 2.0 * (double)ctl->cfg->heartbeat_period_ms / 1000.0 -
+                   (double)ctl_cache_ttl(ctl->cache) / 1000.0;
+
+        snprintf(buf, cap, "%.3f", s > 0 ? s : 0);
+}
+
+/* Ask for the edge set, saying which holdings this instance has: only changed ones come. */
+int api_edges_query(struct ctl *ctl, pgdb_done_fn fn, void *userdata)
+{
+        char stale[32], *known = ctl_cache_edges_known(ctl->cache);
+        const char *p[] = {stale, known ? known : "{}"};
+        int r;
+
+        stale_param(ctl, stale, sizeof(stale));
+        r = pgdb_exec(ctl->db, ctl->st.edges_view, p, 2, fn, userdata);
+        free(known);
+        return r;
+}
+
+json_t *api_edges_result(struct ctl *ctl, const struct pgdb_res *res)
+{
+        int rows = pgdb_res_rows(res);
+        struct ctl_edge_titles *t = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*t));
+        json_t *edges = NULL;
+        size_t n = 0;
+
+        for (int i = 0; t && i < rows; i++) {
+                const char *doc = pgdb_res_value(res, i, 0, NULL);
+                const char *id = pgdb_res_value(res, i, 1, NULL);
+                const char *gen = pgdb_res_value(res, i, 2, NULL);
+                size_t len = 0;
+                const char *titles = pgdb_res_value(res, i, 3, &len);
+
+                if (doc) {
+                        json_decref(edges);
+                        edges = json_loads(doc, 0, NULL);
+                } else if (id && gen && titles) {
+                        t[n++] = (struct ctl_edge_titles){id, strtoll(gen, NULL, 10), titles, len};
+                }
+        }
+        if (t && json_is_array(edges)) {
+                edges = ctl_cache_edges_put(ctl->cache, edges, t, n, uring_loop_now_ms(ctl->loop));
+        } else {
+                json_decref(edges);
+                edges = NULL;
+        }
+        free(t);
+        return edges;
+}
+
+/* ---- background edge snapshot refresh ---- */
+
+static struct uring_timer edges_timer;
+static struct ctl *edges_ctl;
+static bool edges_inflight;
+
+static void edges_bg_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        struct ctl *ctl = userdata;
+
+        edges_inflight = false;
+        if (err == 0)
+                json_decref(api_edges_result(ctl, res));
+}
+
+static void on_edges_timer(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct ctl *ctl = edges_ctl;
+        uint64_t ttl = ctl_cache_ttl(ctl->cache);
+
+        /* Never two at once: a refresh slower than ttl / 2 is let finish. Set before the
+         * call, as for the key refresh (api-admin.c): edges_bg_done may run inside
+         * pgdb_exec and clear it. */
+        if (!edges_inflight && !ctl->draining) {
+                edges_inflight = true;
+                if (api_edges_query(ctl, edges_bg_done, ctl) < 0)
+                        edges_inflight = false;
+        }
+        /* Refresh at half the TTL so requests find a fresh snapshot rather than fetch one. */
+        (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + (ttl / 2 ? ttl / 2 : 1));
+}
+
+void api_cache_start(struct ctl *ctl)
+{
+        edges_ctl = ctl;
+        uring_timer_init(&edges_timer, on_edges_timer);
+        if (ctl_cache_ttl(ctl->cache) > 0)
+                (void)uring_timer_arm(ctl->loop, &edges_timer, uring_loop_now_ms(ctl->loop));
 }

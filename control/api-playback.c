@@ -1083,23 +1083,17 @@ static void asset_done(void *userdata, int err, const struct pgdb_res *res)
 static void edges_done(void *userdata, int err, const struct pgdb_res *res)
 {
         struct view_ctx *vx = userdata;
-        struct ctl_req *rq = vx->rq;
-        json_t *o = view_result(vx, err, res);
 
-        if (!o)
+        if (err < 0) {
+                view_fail_db(vx, err, res);
                 return;
-        vx->edges = ctl_cache_edges_put(rq->ctl->cache, o, uring_loop_now_ms(rq->ctl->loop));
+        }
+        vx->edges = api_edges_result(vx->rq->ctl, res);
+        if (!vx->edges) {
+                view_fail(vx, 500, "internal", "bad edge set");
+                return;
+        }
         view_step(vx);
-}
-
-/* Stale threshold for edge liveness: two heartbeat periods, less the time a snapshot may be
- * reused, so an edge is out of answers within two periods of its last heartbeat. */
-static void stale_param(const struct ctl *ctl, char *buf, size_t cap)
-{
-        double s = 2.0 * (double)ctl->cfg->heartbeat_period_ms / 1000.0 -
-                   (double)ctl_cache_ttl(ctl->cache) / 1000.0;
-
-        snprintf(buf, cap, "%.3f", s > 0 ? s : 0);
 }
 
 static void view_query(struct view_ctx *vx, int stmt, const char *const *params, int n,
@@ -1118,7 +1112,7 @@ static void view_step(struct view_ctx *vx)
         struct ctl *ctl = rq->ctl;
         uint64_t now_ms = uring_loop_now_ms(ctl->loop);
         double wall = wall_now();
-        char token[TOKEN_MAX + 1], stale[32];
+        char token[TOKEN_MAX + 1];
 
         if (!vx->have_sess) {
                 if (!ctl_cache_session_get(ctl->cache, vx->sid, now_ms, wall, &vx->sess)) {
@@ -1158,9 +1152,9 @@ static void view_step(struct view_ctx *vx)
         if (!vx->edges)
                 vx->edges = ctl_cache_edges_get(ctl->cache, now_ms);
         if (!vx->edges) {
-                stale_param(ctl, stale, sizeof(stale));
-                const char *p[] = {stale};
-                view_query(vx, ctl->st.edges_view, p, 1, edges_done);
+                int r = api_edges_query(ctl, edges_done, vx);
+                if (r < 0)
+                        view_fail_db(vx, r, NULL);
                 return;
         }
         if (vx->kind == VIEW_SESSION) {
@@ -1450,48 +1444,4 @@ void api_report(struct ctl_req *rq)
                                 b.bl >= 0 ? bl : NULL};
         api_exec_json_counted(rq, ctl->st.report_claims, params, 13, ctl->m.reports);
         json_decref(body);
-}
-
-/* ---- background edge snapshot refresh ---- */
-
-static struct uring_timer edges_timer;
-static struct ctl *edges_ctl;
-static bool edges_inflight;
-
-static void edges_bg_done(void *userdata, int err, const struct pgdb_res *res)
-{
-        struct ctl *ctl = userdata;
-        const char *v = err == 0 ? pgdb_res_value(res, 0, 0, NULL) : NULL;
-        json_t *o = v ? json_loads(v, 0, NULL) : NULL;
-
-        edges_inflight = false;
-        if (o)
-                json_decref(ctl_cache_edges_put(ctl->cache, o, uring_loop_now_ms(ctl->loop)));
-}
-
-static void on_edges_timer(struct uring_loop *loop, struct uring_timer *t)
-{
-        struct ctl *ctl = edges_ctl;
-        uint64_t ttl = ctl_cache_ttl(ctl->cache);
-        char stale[32];
-
-        if (!edges_inflight && !ctl->draining) {
-                stale_param(ctl, stale, sizeof(stale));
-                const char *p[] = {stale};
-                /* Set before the call, as for the key refresh (api-admin.c): edges_bg_done
-                 * may run inside pgdb_exec and clear it. */
-                edges_inflight = true;
-                if (pgdb_exec(ctl->db, ctl->st.edges_view, p, 1, edges_bg_done, ctl) < 0)
-                        edges_inflight = false;
-        }
-        /* Refresh at half the TTL so requests find a fresh snapshot rather than fetch one. */
-        (void)uring_timer_arm(loop, t, uring_loop_now_ms(loop) + (ttl / 2 ? ttl / 2 : 1));
-}
-
-void api_cache_start(struct ctl *ctl)
-{
-        edges_ctl = ctl;
-        uring_timer_init(&edges_timer, on_edges_timer);
-        if (ctl_cache_ttl(ctl->cache) > 0)
-                (void)uring_timer_arm(ctl->loop, &edges_timer, uring_loop_now_ms(ctl->loop));
 }

@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 
+#include "pgdb.h"
+
 /*
  * API handlers (docs/control.md). Each takes the request, replies exactly once, possibly from a
  * database callback. Grouped by file: api-catalog.c, api-playback.c, api-edges.c, api-admin.c.
@@ -56,8 +58,17 @@ int api_stmts_register(struct ctl *ctl);
  */
 void api_keys_refresh_start(struct ctl *ctl);
 
-/* Keep the edge snapshot of ctl->cache fresh in the background (api-playback.c). */
+/* Keep the edge snapshot of ctl->cache fresh in the background (api-edges.c). */
 void api_cache_start(struct ctl *ctl);
+/*
+ * Ask for the edge set (sluice_edges_held) with the holdings' numbers ctl->cache keeps, so
+ * only changed holdings are sent; fn's result goes to api_edges_result. Returns
+ * pgdb_exec's.
+ */
+int api_edges_query(struct ctl *ctl, pgdb_done_fn fn, void *userdata);
+/* The edge set of api_edges_query's result (err 0), kept by ctl->cache with its holdings: a
+ * new reference, or NULL when malformed or out of memory. */
+json_t *api_edges_result(struct ctl *ctl, const struct pgdb_res *res);
 
 /* ---- shared by the handlers (api-util.c) ---- */
 

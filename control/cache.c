@@ -46,8 +46,12 @@ struct asset_slot {
         struct ctl_asset_ref *r;
 };
 
+/* One edge's holdings, kept across snapshots while its titles_gen stays the same. */
 struct held {
-        const char **titles; /* borrowed from the snapshot's JSON, sorted */
+        char id[CTL_CACHE_ID_MAX]; /* "": unused */
+        int64_t gen;               /* the titles_gen these titles are; -1: none fetched */
+        char *buf;                 /* the titles, each NUL-terminated */
+        const char **titles;       /* into buf, sorted */
         size_t n;
 };
 
@@ -89,8 +93,10 @@ int ctl_cache_new(uint64_t ttl_ms, struct ctl_cache **ret)
 
 static void held_free(struct ctl_cache *c)
 {
-        for (size_t i = 0; i < c->n_held; i++)
+        for (size_t i = 0; i < c->n_held; i++) {
+                free(c->held[i].buf);
                 free(c->held[i].titles);
+        }
         free(c->held);
         c->held = NULL;
         c->n_held = 0;
@@ -266,62 +272,142 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-json_t *ctl_cache_edges_put(struct ctl_cache *c, json_t *edges, uint64_t now_ms)
+/* The holdings of edge id, looked for at hint first (the snapshot's order rarely changes). */
+static struct held *held_find(const struct ctl_cache *c, const char *id, size_t hint)
 {
-        size_t n = json_array_size(edges);
+        if (hint < c->n_held && !strcmp(c->held[hint].id, id))
+                return &c->held[hint];
+        for (size_t i = 0; i < c->n_held; i++)
+                if (!strcmp(c->held[i].id, id))
+                        return &c->held[i];
+        return NULL;
+}
 
+/* Titles sent as "a\nb\n...", into h (sorted, for bsearch). Returns 0 or -ENOMEM. */
+static int held_parse(struct held *h, const char *s, size_t len)
+{
+        size_t cap = 1, m = 0;
+        char *p;
+
+        for (size_t i = 0; i < len; i++)
+                cap += s[i] == '\n';
+        h->buf = malloc(len + 1);
+        h->titles = calloc(cap, sizeof(char *));
+        if (!h->buf || !h->titles)
+                return -ENOMEM;
+        memcpy(h->buf, s, len);
+        h->buf[len] = '\0';
+        for (p = h->buf; p < h->buf + len;) {
+                char *nl = memchr(p, '\n', (size_t)(h->buf + len - p));
+                if (nl)
+                        *nl = '\0';
+                if (*p)
+                        h->titles[m++] = p;
+                p = nl ? nl + 1 : h->buf + len;
+        }
+        qsort(h->titles, m, sizeof(char *), cmp_str);
+        h->n = m;
+        return 0;
+}
+
+/* The entry of t for edge id, looked for from *next on (t usually lists edges in order). */
+static const struct ctl_edge_titles *titles_find(const struct ctl_edge_titles *t, size_t n,
+                                                 const char *id, size_t *next)
+{
+        for (size_t k = 0; k < n; k++) {
+                size_t j = (*next + k) % n;
+                if (!strcmp(t[j].edge, id)) {
+                        *next = j + 1;
+                        return &t[j];
+                }
+        }
+        return NULL;
+}
+
+/*
+ * The holdings of the edges of the new snapshot edges: those fetched (t) replace what is kept
+ * for their edge, the others are kept as they are (the database sends titles only where
+ * titles_gen differs from the one ctl_cache_edges_known gave). Holdings of edges no longer
+ * listed go.
+ */
+static void held_update(struct ctl_cache *c, json_t *edges, const struct ctl_edge_titles *t,
+                        size_t n_t)
+{
+        size_t i, next = 0, n = json_array_size(edges);
+        struct held *h = calloc(n ? n : 1, sizeof(*h));
+        json_t *e;
+
+        if (!h)
+                return; /* out of memory: the old holdings stay, and stay asked for */
+        json_array_foreach(edges, i, e)
+        {
+                const char *id = json_string_value(json_object_get(e, "id"));
+                const struct ctl_edge_titles *f;
+                struct held *old;
+
+                if (!id || strlen(id) >= sizeof(h[i].id))
+                        continue;
+                memcpy(h[i].id, id, strlen(id) + 1);
+                h[i].gen = -1;
+                if ((f = titles_find(t, n_t, id, &next))) {
+                        if (held_parse(&h[i], f->titles, f->len) == 0)
+                                h[i].gen = f->gen;
+                } else if ((old = held_find(c, id, i))) {
+                        h[i].gen = old->gen;
+                        h[i].buf = old->buf;
+                        h[i].titles = old->titles;
+                        h[i].n = old->n;
+                        old->buf = NULL;
+                        old->titles = NULL;
+                        old->n = 0;
+                }
+        }
+        held_free(c);
+        c->held = h;
+        c->n_held = n;
+}
+
+json_t *ctl_cache_edges_put(struct ctl_cache *c, json_t *edges, const struct ctl_edge_titles *t,
+                            size_t n_t, uint64_t now_ms)
+{
+        /* Holdings are kept even with the cache off: titles_gen says when they change. */
+        held_update(c, edges, t, n_t);
         if (c->ttl_ms == 0)
                 return edges;
-        held_free(c);
         json_decref(c->edges);
         c->edges = edges;
         c->edges_ms = now_ms;
-        c->held = calloc(n ? n : 1, sizeof(*c->held));
-        if (!c->held)
-                return json_incref(edges); /* kept as c->edges all the same */
-        c->n_held = n;
-        for (size_t i = 0; i < n; i++) {
-                json_t *t = json_object_get(json_array_get(edges, i), "titles");
-                size_t k, m = 0, nt = json_array_size(t);
-                json_t *v;
-                c->held[i].titles = calloc(nt ? nt : 1, sizeof(char *));
-                if (!c->held[i].titles)
-                        continue;
-                json_array_foreach(t, k, v)
-                {
-                        if (json_is_string(v))
-                                c->held[i].titles[m++] = json_string_value(v);
-                }
-                qsort(c->held[i].titles, m, sizeof(char *), cmp_str);
-                c->held[i].n = m;
-        }
         return json_incref(edges);
+}
+
+char *ctl_cache_edges_known(const struct ctl_cache *c)
+{
+        json_t *o = json_object();
+        char *s;
+
+        for (size_t i = 0; o && i < c->n_held; i++)
+                if (c->held[i].id[0] && c->held[i].gen >= 0 &&
+                    json_object_set_new(o, c->held[i].id, json_integer(c->held[i].gen)) < 0) {
+                        json_decref(o);
+                        return NULL;
+                }
+        s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        return s;
 }
 
 bool ctl_cache_edge_holds(const struct ctl_cache *c, json_t *edges, size_t idx,
                           const char *asset)
 {
-        json_t *t, *v;
-        size_t i;
+        const char *id = json_string_value(json_object_get(json_array_get(edges, idx), "id"));
+        const struct held *h = id ? held_find(c, id, idx) : NULL;
 
-        if (edges == c->edges) {
-                if (idx >= c->n_held || !c->held[idx].titles)
-                        return false;
-                return bsearch(&asset, c->held[idx].titles, c->held[idx].n, sizeof(char *),
-                               cmp_str);
-        }
-        t = json_object_get(json_array_get(edges, idx), "titles");
-        json_array_foreach(t, i, v)
-        {
-                if (json_is_string(v) && !strcmp(json_string_value(v), asset))
-                        return true;
-        }
-        return false;
+        return h && h->n && bsearch(&asset, h->titles, h->n, sizeof(char *), cmp_str);
 }
 
 void ctl_cache_edges_forget(struct ctl_cache *c)
 {
-        held_free(c);
+        /* The holdings stay: they are right for as long as their titles_gen is. */
         json_decref(c->edges);
         c->edges = NULL;
 }

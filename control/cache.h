@@ -80,14 +80,30 @@ struct ctl_asset_ref *ctl_cache_asset_get(struct ctl_cache *c, const char *id, i
 struct ctl_asset_ref *ctl_cache_asset_put(struct ctl_cache *c, const char *id, int64_t version,
                                           struct asset *a, uint64_t now_ms);
 
-/* A new reference to the edge snapshot (sluice_edges_view's array) if fetched within the
+/* A new reference to the edge snapshot (sluice_edges_held's array) if fetched within the
  * TTL, else NULL. */
 json_t *ctl_cache_edges_get(struct ctl_cache *c, uint64_t now_ms);
-/* Keep edges (reference stolen) as the snapshot when the cache is on; returns a new
- * reference for the caller. */
-json_t *ctl_cache_edges_put(struct ctl_cache *c, json_t *edges, uint64_t now_ms);
-/* Whether edge idx of the array edges holds asset: indexed when edges is the current
- * snapshot, else a scan of its "titles". */
+/* One edge's holdings as sluice_edges_held sends them (borrowed): titles newline-separated. */
+struct ctl_edge_titles {
+        const char *edge;
+        int64_t gen; /* its titles_gen */
+        const char *titles;
+        size_t len;
+};
+/*
+ * Keep edges (reference stolen) as the snapshot when the cache is on; returns a new
+ * reference for the caller. Either way the holdings t (n_t of them, sent only for the edges
+ * whose titles_gen differs from what ctl_cache_edges_known gave) replace those kept for their
+ * edges, the other edges' stay, and those of edges not in edges go. Holdings are kept indexed
+ * apart from the snapshot, which is a few hundred bytes an edge whatever the edges hold.
+ */
+json_t *ctl_cache_edges_put(struct ctl_cache *c, json_t *edges, const struct ctl_edge_titles *t,
+                            size_t n_t, uint64_t now_ms);
+/* The holdings kept, as sluice_edges_held's p_known: {"<edge id>": titles_gen, ...}
+ * (malloc'd), or NULL when out of memory. */
+char *ctl_cache_edges_known(const struct ctl_cache *c);
+/* Whether edge idx of the array edges (a snapshot, current or not) holds asset, by the
+ * holdings kept for its id. */
 bool ctl_cache_edge_holds(const struct ctl_cache *c, json_t *edges, size_t idx,
                           const char *asset);
 
@@ -130,7 +146,8 @@ void ctl_licence_eval(const struct ctl_warm *w, double wall, bool *ret_licensed,
 bool ctl_cache_bw_get(struct ctl_cache *c, const char *ip, uint64_t now_ms, int64_t *ret);
 void ctl_cache_bw_put(struct ctl_cache *c, const char *ip, int64_t bw, uint64_t now_ms);
 
-/* Drop the edge snapshot (an edge was registered or came back): the next request refetches. */
+/* Drop the edge snapshot (an edge was registered or came back): the next request refetches
+ * (the holdings are kept). */
 void ctl_cache_edges_forget(struct ctl_cache *c);
 /* Whether the snapshot lists edge id as healthy. */
 bool ctl_cache_edge_healthy(const struct ctl_cache *c, const char *id);

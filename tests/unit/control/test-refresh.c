@@ -7,7 +7,7 @@
 #include <errno.h>
 
 #include "../../../control/api-admin.c"
-#include "../../../control/api-playback.c"
+#include "../../../control/api-edges.c"
 #include "tests.h"
 
 int __real_pgdb_exec(struct pgdb *db, int stmt, const char *const *params, int n_params,
@@ -16,7 +16,11 @@ int __wrap_pgdb_exec(struct pgdb *db, int stmt, const char *const *params, int n
                      pgdb_done_fn fn, void *userdata);
 
 static unsigned n_calls;
-static int mode; /* 0: callback inside the call, then 0; 1: -ECONNREFUSED at once */
+/* 0: callback inside the call, then 0; 1: -ECONNREFUSED at once; 2: queued, the callback
+ * left for later (a slow query) */
+static int mode;
+static pgdb_done_fn pending_fn;
+static void *pending_arg;
 
 int __wrap_pgdb_exec(struct pgdb *db, int stmt, const char *const *params, int n_params,
                      pgdb_done_fn fn, void *userdata)
@@ -25,6 +29,11 @@ int __wrap_pgdb_exec(struct pgdb *db, int stmt, const char *const *params, int n
         n_calls++;
         if (mode == 1)
                 return -ECONNREFUSED;
+        if (mode == 2) {
+                pending_fn = fn;
+                pending_arg = userdata;
+                return 0;
+        }
         fn(userdata, -ECONNREFUSED, NULL);
         return 0;
 }
@@ -70,6 +79,28 @@ TEST(edges_refresh_after_synchronous_failure)
                 ASSERT_TRUE(!edges_inflight);
         }
         uring_timer_cancel(test_ctl.loop, &edges_timer);
+}
+
+/* A refresh slower than the timer's period: the timer starts no second one meanwhile. */
+TEST(edges_refresh_never_two_at_once)
+{
+        setup();
+        edges_ctl = &test_ctl;
+        uring_timer_init(&edges_timer, on_edges_timer);
+        mode = 2;
+        n_calls = 0;
+        on_edges_timer(test_ctl.loop, &edges_timer);
+        on_edges_timer(test_ctl.loop, &edges_timer);
+        on_edges_timer(test_ctl.loop, &edges_timer);
+        ASSERT_EQ(n_calls, 1u);
+        ASSERT_TRUE(edges_inflight);
+        pending_fn(pending_arg, -ETIMEDOUT, NULL);
+        ASSERT_TRUE(!edges_inflight);
+        on_edges_timer(test_ctl.loop, &edges_timer);
+        ASSERT_EQ(n_calls, 2u);
+        pending_fn(pending_arg, -ETIMEDOUT, NULL);
+        uring_timer_cancel(test_ctl.loop, &edges_timer);
+        mode = 0;
 }
 
 TEST_MAIN()

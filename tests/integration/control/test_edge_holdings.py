@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Steering and manifests with a fleet whose edges hold many titles: 40 edges of 20,000
+titles each and one of 100,000 (the most a heartbeat carries). Each answers 200 within
+database_pool.timeout (1 s here), on an instance with the default cache_ttl (background
+refresh) and on one with the cache off (the edge set read for every request); the edge set
+once shipped every edge's whole holdings on every read, which took longer than that.
+
+Holdings still rank: all edges are alike but for the title, so the one holding the session's
+title comes first (it would come last by id without its holdings), and when the holdings
+change (a row rewritten behind control's back, then a signed heartbeat) the ranking follows."""
+import json
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ctlharness import Control, Postgres, check, register, run  # noqa: E402
+
+EDGES = 40
+TITLES = 20000
+BIG = 100000
+DB_TIMEOUT_S = 1.0
+WARM_WAIT = 1.0 + 3.0  # default cache_ttl (1 s) and a refresh
+
+
+def fill(pg, edge, n, held):
+    """edge's health row: alive, load 0.1, n titles, with hmovie among them when held."""
+    extra = "ARRAY['hmovie']" if held else "'{}'::text[]"
+    pg.psql(f"INSERT INTO edge_health (edge_id, at, load, titles) "
+            f"SELECT '{edge}', now(), 0.1, array_agg('title-' || lpad(j::text, 7, '0')) || {extra} "
+            f"FROM generate_series(1, {n}) j "
+            f"ON CONFLICT (edge_id) DO UPDATE SET at = EXCLUDED.at, load = EXCLUDED.load, "
+            f"titles = EXCLUDED.titles")
+
+
+def timed(ctl, path, what):
+    t = time.monotonic()
+    code, _, body = ctl.request("GET", path)
+    took = time.monotonic() - t
+    check(code == 200, f"{what}: {code} after {took:.2f} s: {body[:200]!r}")
+    check(took < DB_TIMEOUT_S, f"{what}: 200 but after {took:.2f} s, over the database "
+          f"timeout of {DB_TIMEOUT_S} s")
+    return body, took
+
+
+def first_edges(ctl, sid, what):
+    """The first pathway of steering and of the MPD, each answered in time."""
+    body, t1 = timed(ctl, f"/v1/steering/{sid}", f"{what}: steering")
+    steer = json.loads(body)["PATHWAY-PRIORITY"]
+    body, t2 = timed(ctl, f"/v1/manifest/{sid}.mpd", f"{what}: manifest")
+    mpd = re.findall(r'serviceLocation="([^"]+)"', body.decode())
+    check(steer and mpd, f"{what}: edges ranked: {steer}, {mpd}")
+    return steer[0], mpd[0], max(t1, t2)
+
+
+def follows(ctl, sid, want, what):
+    deadline = time.monotonic() + WARM_WAIT
+    while True:
+        got = first_edges(ctl, sid, what)
+        if got[:2] == (want, want) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    check(got[:2] == (want, want), f"{what}: {want} first in steering and the MPD, got {got}")
+
+
+def main(binary, tmp):
+    pg = Postgres(tmp)
+    admin = Control(binary, tmp, pg, name="ctl-admin").start()
+    register(admin, "hmovie")
+    admin.json("PUT", "/v1/admin/titles/hmovie/licences", {"licences": [{"country": "GB"}]},
+               admin=True)
+    ids = [f"hx-{i:03d}" for i in range(EDGES)] + ["hz-big"]
+    for e in ids:
+        admin.register_edge(e, "eu-west", f"http://{e}.test:8080", capacity_mbps=1000)
+    # hz-big, last by id, holds 100,000 titles and hmovie; the others 20,000, not hmovie.
+    for e in ids[:-1]:
+        fill(pg, e, TITLES, False)
+    fill(pg, "hz-big", BIG - 1, True)
+    sid = admin.json("POST", "/v1/playback", {"title": "hmovie"})["session"]
+
+    warm = Control(binary, tmp, pg, name="ctl-warm", cache_ttl=None,
+                   db_timeout=f"{int(DB_TIMEOUT_S * 1000)}ms").start()
+    cold = Control(binary, tmp, pg, name="ctl-cold",
+                   db_timeout=f"{int(DB_TIMEOUT_S * 1000)}ms").start()
+    worst = 0.0
+    instances = {"cache_ttl default": warm, "cache_ttl 0": cold}
+    for name, ctl in instances.items():
+        for i in range(5):
+            s, m, took = first_edges(ctl, sid, f"{name} #{i}")
+            check((s, m) == ("hz-big", "hz-big"),
+                  f"{name}: the edge holding the title first, got {s} and {m}")
+            worst = max(worst, took)
+
+    # The title moves to hx-007: a row rewritten behind control's back, then hx-007 loses it
+    # and hx-011 gains it by signed heartbeats.
+    fill(pg, "hz-big", BIG - 1, False)
+    fill(pg, "hx-007", TITLES, True)
+    for name, ctl in instances.items():
+        follows(ctl, sid, "hx-007", f"{name}, after the rows changed")
+    admin.heartbeat("hx-007", {"load": 0.1, "titles": ["title-0000001"]})
+    admin.heartbeat("hx-011", {"load": 0.1, "titles": ["title-0000001", "hmovie"]})
+    for name, ctl in instances.items():
+        follows(ctl, sid, "hx-011", f"{name}, after the heartbeats")
+    print(f"slowest answer {worst:.3f} s")
+    for ctl in (warm, cold, admin):
+        check(ctl.stop() == 0, "each instance exits 0")
+
+
+run(main)
