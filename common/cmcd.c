@@ -7,6 +7,12 @@
  *
  * A member of the wrong type for its key, or with a value out of range, is dropped on its own;
  * only a syntax error stops the parse with -EINVAL, keeping what was read before it.
+ *
+ * CMCD version 2 (CTA-5004-B) sends some keys as inner lists: nor as a list of strings (the
+ * next objects, each perhaps with an "r" range parameter), br, bl, mtp and tb as lists of
+ * integers (one per object type, each perhaps with a type token as parameter). The first
+ * member of such a list is taken as the key's value, as version 1 sends it alone; the rest
+ * and all parameters are read over.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -23,7 +29,7 @@
 #define CMCD_INPUT_MAX 1024
 #define INT_DIGITS_MAX 15 /* RFC 8941 §3.3.1 */
 
-enum vtype { V_BOOL, V_INT, V_DEC, V_STR, V_TOKEN, V_OTHER };
+enum vtype { V_BOOL, V_INT, V_DEC, V_STR, V_TOKEN, V_LIST, V_OTHER };
 
 struct value {
         enum vtype type;
@@ -31,6 +37,8 @@ struct value {
         int64_t i;
         char s[CMCD_INPUT_MAX]; /* string/token contents, unescaped */
         size_t slen;
+        const char *list; /* V_LIST: the inner list's contents, between the parentheses */
+        size_t list_len;
 };
 
 void cmcd_init(struct cmcd *c)
@@ -170,6 +178,7 @@ static int parse_value(const char *s, size_t n, size_t *i, struct value *v)
         }
         if (s[p] == '(') {
                 bool quoted = false;
+                size_t open = p;
                 for (p++; p < n; p++) {
                         if (quoted) {
                                 if (s[p] == '\\')
@@ -179,7 +188,9 @@ static int parse_value(const char *s, size_t n, size_t *i, struct value *v)
                         } else if (s[p] == '"') {
                                 quoted = true;
                         } else if (s[p] == ')') {
-                                v->type = V_OTHER;
+                                v->type = V_LIST;
+                                v->list = s + open + 1;
+                                v->list_len = p - open - 1;
                                 *i = p + 1;
                                 return 0;
                         } else if (s[p] == '(' || s[p] == ',') {
@@ -203,8 +214,26 @@ static bool key_is(const char *k, size_t kl, const char *lit)
         return strlen(lit) == kl && memcmp(k, lit, kl) == 0;
 }
 
-static void store(struct cmcd *c, const char *k, size_t kl, struct value *v)
+/*
+ * v itself, or for an inner list its first member (a version 2 key, see the head) into item.
+ * NULL when the list is empty or its first member does not parse.
+ */
+static const struct value *single(const struct value *v, struct value *item)
 {
+        size_t i = 0;
+        if (v->type != V_LIST)
+                return v;
+        while (i < v->list_len && v->list[i] == ' ')
+                i++;
+        if (i >= v->list_len || parse_value(v->list, v->list_len, &i, item) < 0)
+                return NULL;
+        return item;
+}
+
+static void store(struct cmcd *c, const char *k, size_t kl, const struct value *whole)
+{
+        struct value item;
+        const struct value *v = whole;
         static const struct {
                 const char *key;
                 size_t off;
@@ -217,7 +246,8 @@ static void store(struct cmcd *c, const char *k, size_t kl, struct value *v)
         for (size_t j = 0; j < ARRAY_SIZE(ints); j++) {
                 if (!key_is(k, kl, ints[j].key))
                         continue;
-                if (v->type == V_INT && v->i >= 0)
+                v = single(whole, &item);
+                if (v && v->type == V_INT && v->i >= 0)
                         *(int64_t *)((char *)c + ints[j].off) = v->i;
                 return;
         }
@@ -249,7 +279,8 @@ static void store(struct cmcd *c, const char *k, size_t kl, struct value *v)
                  * control byte after decoding is no path we would fetch. */
                 char tmp[CMCD_INPUT_MAX];
                 int n;
-                if (v->type != V_STR || (n = pct_decode(v->s, v->slen, tmp)) <= 0 ||
+                v = single(whole, &item);
+                if (!v || v->type != V_STR || (n = pct_decode(v->s, v->slen, tmp)) <= 0 ||
                     (size_t)n >= sizeof(c->nor))
                         return;
                 for (int j = 0; j < n; j++)

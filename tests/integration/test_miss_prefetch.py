@@ -108,6 +108,28 @@ def nor_header_relative(ctx):
 
 
 @test
+def nor_version_2_list(ctx):
+    """CMCD version 2 sends nor as an inner list (CTA-5004-B): the first next object is
+    prefetched, from the header and the query form alike; the later ones are not."""
+    o, e = ctx.origin, ctx.edge
+    cur = o.add("/ok/pfv/v1/seg-1.m4s", RNG.randbytes(20_000))
+    for n in (2, 3, 4):
+        o.add(f"/ok/pfv/v1/seg-{n}.m4s", RNG.randbytes(20_000))
+    before = counters(e)
+    r = e.get("/ok/pfv/v1/seg-1.m4s",
+              [("CMCD-Request", 'bl=(21300;v 9800;a),nor=("seg-2.m4s";r="0-" "seg-3.m4s")')])
+    expect_body(r, cur, "the current segment")
+    wait_count(o, "/ok/pfv/v1/seg-2.m4s", 1, "the list's first next object fetched")
+    value = 'nor=("' + urllib.parse.quote("seg-4.m4s", safe="") + '"),sid="s2",v=2'
+    r = e.get("/ok/pfv/v1/seg-1.m4s?CMCD=" + urllib.parse.quote(value, safe=""))
+    expect_body(r, cur, "the current segment again")
+    wait_count(o, "/ok/pfv/v1/seg-4.m4s", 1, "the query form's first next object fetched")
+    wait_metric(e, COMMITTED, 3, before, "the segment and both prefetches committed")
+    eq(o.count("/ok/pfv/v1/seg-3.m4s"), 0, "the list's second object not fetched")
+    eq(delta(before, counters(e), PREFETCHES), 2.0, "prefetches counted")
+
+
+@test
 def not_prefetched(ctx):
     o, e = ctx.origin, ctx.edge
     cur = o.add("/ok/pfc/v1/seg-1.m4s", RNG.randbytes(10_000))

@@ -104,10 +104,42 @@ TEST(types_and_unknown_keys)
         ASSERT_TRUE(c.su);
         ASSERT_EQ(parse("com.x-b=:aGVsbG8=:,d=2000", 1), 0);
         ASSERT_EQ(c.d, 2000);
-        /* and given to a known key, it is a wrong type: dropped */
+        /* given to a known key, its first member counts (version 2, next test) */
         ASSERT_EQ(parse("br=(1 2),d=10", 1), 0);
-        ASSERT_EQ(c.br, -1);
+        ASSERT_EQ(c.br, 1);
         ASSERT_EQ(c.d, 10);
+}
+
+TEST(version_2_inner_lists)
+{
+        /* CTA-5004-B: nor is a list of strings with an optional range parameter; br, bl, mtp
+         * and tb lists of integers with object-type tokens. The first member counts. */
+        ASSERT_EQ(parse("bl=(21300;v 9800;a),br=(3000;v 128;a),mtp=(48100),"
+                        "nor=(\"..%252Fv2%252Fseg-5.m4s\";r=\"0-99\" \"seg-6.m4s\"),"
+                        "sid=\"s\",tb=( 6000 ),v=2",
+                        0),
+                  0);
+        ASSERT_EQ(c.bl, 21300);
+        ASSERT_EQ(c.br, 3000);
+        ASSERT_EQ(c.mtp, 48100);
+        ASSERT_EQ(c.tb, 6000);
+        ASSERT_STREQ(c.nor, "../v2/seg-5.m4s");
+        ASSERT_STREQ(c.sid, "s");
+        /* the header form, as a player in header mode sends it */
+        ASSERT_EQ(parse("nor=(\"seg-7.m4s\")", 1), 0);
+        ASSERT_STREQ(c.nor, "seg-7.m4s");
+        /* an empty list, or a first member of the wrong type, is no value; the rest stays */
+        ASSERT_EQ(parse("br=(),nor=(),d=4004", 1), 0);
+        ASSERT_EQ(c.br, -1);
+        ASSERT_STREQ(c.nor, "");
+        ASSERT_EQ(c.d, 4004);
+        ASSERT_EQ(parse("br=(\"3000\" 2),nor=(seg-8 \"seg-9.m4s\"),bl=(:aGk=: 1)", 1), 0);
+        ASSERT_EQ(c.br, -1);
+        ASSERT_STREQ(c.nor, "");
+        ASSERT_EQ(c.bl, -1);
+        /* a control byte in the first next object is refused as in version 1 */
+        ASSERT_EQ(parse("nor=(\"seg%0A2.m4s\")", 1), 0);
+        ASSERT_STREQ(c.nor, "");
 }
 
 TEST(malformed)
