@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Steering and manifests with a fleet whose edges hold many titles: 40 edges of 20,000
-titles each and one of 100,000 (the most a heartbeat carries). Each answers 200 within
-database_pool.timeout (1 s here), on an instance with the default cache_ttl (background
-refresh) and on one with the cache off (the edge set read for every request); the edge set
-once shipped every edge's whole holdings on every read, which took longer than that.
+titles each and one of 100,000 (the most a heartbeat carries). Each answers 200, on an
+instance with the default cache_ttl (background refresh) and on one with the cache off (the
+edge set read for every request); the edge set once shipped every edge's whole holdings on
+every read, which took longer than database_pool.timeout (1 s here), so control gave up on
+the query and answered 503. The status is what is asserted, not a duration (the answer's
+time, printed, moves with the machine's load).
 
 Holdings still rank: all edges are alike but for the title, so the one holding the session's
 title comes first (it would come last by id without its holdings), and when the holdings
@@ -40,8 +42,6 @@ def timed(ctl, path, what):
     code, _, body = ctl.request("GET", path)
     took = time.monotonic() - t
     check(code == 200, f"{what}: {code} after {took:.2f} s: {body[:200]!r}")
-    check(took < DB_TIMEOUT_S, f"{what}: 200 but after {took:.2f} s, over the database "
-          f"timeout of {DB_TIMEOUT_S} s")
     return body, took
 
 
