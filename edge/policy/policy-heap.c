@@ -92,3 +92,9 @@ void policy_heap_remove(struct policy_heap *h, struct policy_heap_node *n)
         place(h, i, last);
         policy_heap_update(h, last);
 }
+
+void policy_heap_reorder(struct policy_heap *h)
+{
+        for (size_t i = h->len / 2; i-- > 0;)
+                sift_down(h, i);
+}

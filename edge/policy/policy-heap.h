@@ -38,6 +38,9 @@ int policy_heap_push(struct policy_heap *h, struct policy_heap_node *n);
 /* Restores order after n->key or n->seq changed. */
 void policy_heap_update(struct policy_heap *h, struct policy_heap_node *n);
 
+/* Restores order after any number of keys changed: O(n). */
+void policy_heap_reorder(struct policy_heap *h);
+
 /* Removes member n. */
 void policy_heap_remove(struct policy_heap *h, struct policy_heap_node *n);
 

@@ -38,11 +38,27 @@
  * recomputed from the sketches as they stand now, from the clock of its last request; if
  * that stamp is higher (its weight grew by a tenth at least), the object takes it and the
  * next lowest is considered; the sketches do not change during one eviction pass, so each
- * object is raised once at most. Stamps are only ever raised this way, never lowered: a
- * title cooling off for the night does not evict what its next evening will ask for
- * (lowering them too, a few objects re-weighed per request, lost 2-3 points of the gap
- * closed to Belady at 10 and 20% of the footprint).
+ * object is raised once at most. Re-evaluation only raises, never lowers a stamp to its
+ * title's cooler heat: a title cooling off for the night does not evict what its next
+ * evening will ask for (lowering them too, a few objects re-weighed per request, lost 2-3
+ * points of the gap closed to Belady at 10 and 20% of the footprint). What lowers stamps
+ * is ageing, below, the same for all.
  * Restored objects have no clock of their last request and keep their stamps until requested.
+ *
+ * Ageing of stamps. Each time the sketches halve, every object's lead over the clock halves
+ * too, requested or not: stamp' = clock + (stamp - clock) / 2. A weight is the counts of its
+ * window, and without this a stamp kept the counts of the window it was set in for good. The
+ * clock only rises by the stamps of what is evicted, a few units per turn of the cache, so a
+ * title that once had a thousand session starts a window left stamps a million units ahead
+ * of it: its files outlived every later title, however long nobody asked for them, and took
+ * the room of the titles being watched. Now such a stamp comes down to the others' within
+ * about log2 of its lead windows (20 for a million), each window being AGING_PER_OBJECT
+ * requests per resident object; a title still being watched is stamped afresh by its
+ * requests, or raised again by re-evaluation. The lowering is the same for every stamp, so
+ * the order of the heap does not change: the heap holds raw keys, and a stamp is
+ * raw * key_mul + key_add with one key_mul and key_add for all (stamp_key, set_stamp_key),
+ * so ageing is O(1), with no pause for a pass over a million objects; the raw keys are
+ * rewritten to key_mul 1 and key_add 0 every RAW_REBASE_AGINGS agings.
  *
  * Admission. A missed object is admitted while the cache is below its high watermark, or if
  * the sketch has seen it before (a doorkeeper: the first request of a one-hit wonder never
@@ -99,9 +115,13 @@
 #define POSITION_RANGES 32
 /* Requests the busiest range needs before positions weigh anything. */
 #define POSITION_MIN_REQUESTS 16.0
+/* What remains of every stamp's lead over the clock at each ageing (see the head). */
+#define LEAD_DECAY 0.5
+/* Agings after which the raw heap keys are brought back to mul 1 (2^-256 of their scale). */
+#define RAW_REBASE_AGINGS 256
 
 struct sl_entry {
-        struct policy_heap_node node; /* key = H */
+        struct policy_heap_node node; /* key = (H - key_add) / key_mul */
         uint64_t id, size, group;
         uint32_t hints, freq, position;
         double base;    /* the clock when last stamped; < 0 when restored (not re-evaluated) */
@@ -121,6 +141,9 @@ struct sluice {
         double position_busiest; /* the most requests of any range */
         uint64_t seen; /* requests since the last aging */
         double clock;
+        /* The stamps' map from heap keys (see the head): H = key * key_mul + key_add. */
+        double key_mul, key_add;
+        unsigned agings; /* since the raw keys were last rebased */
         uint64_t seq;
         uint64_t high, low; /* bytes */
         /*
@@ -149,6 +172,7 @@ static int sl_new(const struct policy_cfg *cfg, struct policy **ret)
                 return -ENOMEM;
         policy_map_init(&s->map);
         policy_heap_init(&s->heap);
+        s->key_mul = 1.0;
         /* Aging is driven here (see age_maybe), so the sketches' own windows never fire. */
         r = policy_sketch_init(&s->objs, cfg->sketch_width ? cfg->sketch_width : OBJ_SKETCH_WIDTH,
                                UINT64_MAX);
@@ -321,6 +345,34 @@ static void sketch_fit(struct sluice *s)
                 (void)policy_sketch_grow(&s->objs, s->objs.width * 2);
 }
 
+static double stamp_key(const struct sluice *s, const struct sl_entry *e)
+{
+        return e->node.key * s->key_mul + s->key_add;
+}
+
+static void set_stamp_key(struct sluice *s, struct sl_entry *e, double key)
+{
+        e->node.key = (key - s->key_add) / s->key_mul;
+}
+
+/* Every stamp's lead over the clock times LEAD_DECAY, in O(1) (see the head). */
+static void age_stamps(struct sluice *s)
+{
+        s->key_add = s->key_add * LEAD_DECAY + s->clock * (1.0 - LEAD_DECAY);
+        s->key_mul *= LEAD_DECAY;
+        if (++s->agings < RAW_REBASE_AGINGS)
+                return;
+        for (size_t i = 0; i < s->heap.len; i++) {
+                struct sl_entry *e = policy_container_of(s->heap.v[i], struct sl_entry, node);
+                e->node.key = stamp_key(s, e);
+        }
+        s->key_mul = 1.0;
+        s->key_add = 0.0;
+        s->agings = 0;
+        /* The rounding may have made unequal keys equal, which the heap orders by seq. */
+        policy_heap_reorder(&s->heap);
+}
+
 static void age_maybe(struct sluice *s)
 {
         uint64_t window = s->base.stats.objects * AGING_PER_OBJECT;
@@ -335,6 +387,7 @@ static void age_maybe(struct sluice *s)
                 s->position_reqs[b] /= 2;
         s->position_best /= 2;
         s->position_busiest /= 2;
+        age_stamps(s);
         s->seen = 0;
 }
 
@@ -346,7 +399,7 @@ static double entry_weight(const struct sluice *s, const struct sl_entry *e)
 static void stamp(struct sluice *s, struct sl_entry *e)
 {
         e->base = s->clock;
-        e->node.key = s->clock + entry_weight(s, e);
+        set_stamp_key(s, e, s->clock + entry_weight(s, e));
         e->node.seq = ++s->seq;
 }
 
@@ -404,17 +457,18 @@ static void sl_evict_until(struct policy *p, uint64_t target)
                 /* Re-evaluation (see the head of this file): the weight recomputed now, still
                  * from the clock of the last request; it only raises, and by a tenth at
                  * least. */
+                double now = stamp_key(s, e);
                 if (e->base >= 0) {
                         double w = entry_weight(s, e), key = e->base + w;
-                        if (key > e->node.key && w > (e->node.key - e->base) * REEVAL_GROWTH) {
-                                e->node.key = key;
+                        if (key > now && w > (now - e->base) * REEVAL_GROWTH) {
+                                set_stamp_key(s, e, key);
                                 policy_heap_update(&s->heap, &e->node);
                                 note_changed(s, e);
                                 continue;
                         }
                 }
-                if (e->node.key > s->clock)
-                        s->clock = e->node.key;
+                if (now > s->clock)
+                        s->clock = now;
                 uint64_t id = e->id, size = e->size;
                 drop(s, e);
                 policy_note_evict(p, id, size);
@@ -433,7 +487,7 @@ static bool admit(struct sluice *s, const struct policy_req *req, uint64_t size)
         if (!victim)
                 return true;
         return s->clock + weight(s, req->id, req->group, req->hints, req->position, true) >
-               victim->key;
+               stamp_key(s, policy_container_of(victim, struct sl_entry, node));
 }
 
 static int sl_insert(struct policy *p, const struct policy_req *req)
@@ -488,7 +542,7 @@ static int sl_remove(struct policy *p, uint64_t id)
 
 static void to_record(const struct sluice *s, const struct sl_entry *e, struct policy_record *rec)
 {
-        double rel = e->node.key - s->clock;
+        double rel = stamp_key(s, e) - s->clock;
         *rec = (struct policy_record){
             .id = e->id,
             .size = e->size,
@@ -550,7 +604,7 @@ int policy_sluice_restore_entry(struct policy *p, const struct policy_record *re
                                .hints = rec->hints,
                                .freq = rec->freq,
                                .base = -1};
-        e->node.key = s->clock + (double)rec->priority / PRIORITY_FIXED_POINT;
+        set_stamp_key(s, e, s->clock + (double)rec->priority / PRIORITY_FIXED_POINT);
         e->node.seq = rec->seq;
         if (rec->seq > s->seq)
                 s->seq = rec->seq;

@@ -550,6 +550,115 @@ TEST(stamp_not_raised_when_the_title_stays_cold)
         policy_free(p);
 }
 
+/* Evictions of title 'P' (ids 1-20) and 'Q' (ids 41-60) by a cache of 100 objects. */
+struct title_evictions {
+        unsigned p, q;
+};
+
+static void count_title_evictions(void *ctx, uint64_t id, uint64_t size)
+{
+        struct title_evictions *t = ctx;
+        (void)size;
+        t->p += id >= 1 && id <= 20;
+        t->q += id >= 41 && id <= 60;
+}
+
+/* One session of title q: its first segment then 20 segments (ids 41-60), all kept. */
+static void watch_q(struct policy *p)
+{
+        struct policy_req start = {
+            .id = 40, .size = 1, .group = 'Q', .hints = POLICY_HINT_FIRST_SEGMENTS};
+        (void)request(p, &start);
+        for (uint64_t id = 41; id <= 60; id++) {
+                struct policy_req r = {.id = id, .size = 1, .group = 'Q'};
+                (void)request(p, &r);
+        }
+}
+
+TEST(once_popular_title_leaves_in_time)
+{
+        /* Title P had a thousand session starts (a release night): its 20 segments, kept,
+         * weigh about 1 x (1 + 1000)^2 = 10^6. Then nobody asks for P again, while new
+         * titles come and go (one start each, their segments requested twice, weight about
+         * 8) and title Q is watched now and then. The clock climbs by about 8 per turn of
+         * the cache, so without ageing the stamps P's files would need 10^5 turns, 25
+         * million requests, to be evicted, and they held a fifth of the cache for good.
+         * With each ageing (every 4,096 requests here) halving every lead, they stay through
+         * the first window and are gone within 20 windows; Q's files, requested again each
+         * session, stay. */
+        struct title_evictions gone = {0};
+        struct policy_cfg cfg = {.budget = 100,
+                                 .high_permille = 1000,
+                                 .low_permille = 1000,
+                                 .on_evict = count_title_evictions,
+                                 .evict_ctx = &gone};
+        struct policy *p = NULL;
+        ASSERT_EQ(policy_new(&policy_sluice_ops, &cfg, &p), 0);
+        for (uint64_t i = 0; i < 1000; i++) {
+                struct policy_req start = {
+                    .id = 1000, .size = 1000, .group = 'P', .hints = POLICY_HINT_FIRST_SEGMENTS};
+                ASSERT_TRUE(!policy_access(p, &start)); /* too large: counted, never kept */
+        }
+        for (uint64_t id = 1; id <= 20; id++) {
+                struct policy_req r = {.id = id, .size = 1, .group = 'P'};
+                ASSERT_EQ(request(p, &r), 1);
+        }
+        uint64_t requests = 0, next = 1u << 20, first_window_p = 0;
+        for (uint64_t title = 1; requests < 320000; title++) {
+                if (title % 40 == 0) {
+                        watch_q(p);
+                        requests += 21;
+                }
+                for (unsigned k = 0; k < 4; k++, next++) {
+                        struct policy_req r = {.id = next,
+                                               .size = 1,
+                                               .group = (1u << 16) + title,
+                                               .hints = k == 0 ? POLICY_HINT_FIRST_SEGMENTS : 0};
+                        (void)request(p, &r);
+                        (void)request(p, &r);
+                        requests += 2;
+                }
+                if (requests < 4000)
+                        first_window_p = gone.p;
+        }
+        ASSERT_EQ(first_window_p, 0);
+        ASSERT_EQ(gone.p, 20);
+        for (uint64_t id = 41; id <= 60; id++) {
+                struct policy_req r = {.id = id, .size = 1, .group = 'Q'};
+                ASSERT_TRUE(policy_access(p, &r));
+        }
+        policy_free(p);
+}
+
+TEST(eviction_order_survives_the_rebase_of_keys)
+{
+        /* Every 256 agings the heap's raw keys are rewritten (see the head of
+         * policy-sluice.c). Twelve objects of equal weight, one kept every 30 agings (4,096
+         * requests of an object too large to keep), so 360 agings in all, then a thirteenth:
+         * whatever the ageing and the rewrite did to their keys, they leave oldest first. */
+        struct evicted log = {0};
+        struct policy *p = mk(10, 1000, 1000, &log);
+        ASSERT_TRUE(p);
+        struct policy_req big = {.id = 999, .size = 1000, .group = 999};
+        for (uint64_t id = 1; id <= 12; id++) {
+                struct policy_req r = {.id = id, .size = 1, .group = id};
+                ASSERT_TRUE(!policy_access(p, &r));
+                ASSERT_EQ(policy_insert(p, &r), 1);
+                for (unsigned i = 0; i < 30 * 4096; i++)
+                        ASSERT_TRUE(!policy_access(p, &big));
+        }
+        /* One more, stamped after the rewrite: it must rank above every older one. */
+        struct policy_req last = {.id = 13, .size = 1, .group = 13};
+        ASSERT_TRUE(!policy_access(p, &last));
+        ASSERT_EQ(policy_insert(p, &last), 1);
+        ASSERT_EQ(log.n, 3);
+        policy_evict_until(p, 0);
+        ASSERT_EQ(log.n, 13);
+        for (size_t i = 0; i < 13; i++)
+                ASSERT_EQ(log.ids[i], i + 1);
+        policy_free(p);
+}
+
 /* Requests (looked up, not kept) that teach p how far sessions of title 'T' get: 200 at
  * positions 1-8, 4 at positions 600-603. */
 static void teach_positions(struct policy *p)
