@@ -579,15 +579,19 @@ bool ctl_req_admin_ok(const struct ctl_req *rq)
 }
 
 /* An admin route's request carrying the admin token. */
-static bool head_is_admin(const struct ctl *ctl, const struct http1_req *head)
+static bool head_on_admin_route(const struct http1_req *head)
 {
         static const char admin[] = "/v1/admin/";
         const char *t;
         size_t tl;
 
         http1_origin_form(head->target, head->target_len, &t, &tl);
-        return tl >= sizeof(admin) - 1 && memcmp(t, admin, sizeof(admin) - 1) == 0 &&
-               head_admin_ok(ctl, head);
+        return tl >= sizeof(admin) - 1 && memcmp(t, admin, sizeof(admin) - 1) == 0;
+}
+
+static bool head_is_admin(const struct ctl *ctl, const struct http1_req *head)
+{
+        return head_on_admin_route(head) && head_admin_ok(ctl, head);
 }
 
 /*
@@ -763,7 +767,11 @@ static void refuse(struct ctl_conn *c, int status, const char *detail, bool head
         }
         c->state = CS_HANDLING;
         c->refs++;
-        ctl_reply_error(&c->rq, status, status == 413 ? "payload_too_large" : "bad_request", detail);
+        ctl_reply_error(&c->rq, status,
+                        status == 413   ? "payload_too_large"
+                        : status == 401 ? "unauthorized"
+                                        : "bad_request",
+                        detail);
 }
 
 static void process_one(struct ctl_conn *c);
@@ -820,6 +828,14 @@ static void process_one(struct ctl_conn *c)
                 c->body_len = c->head.content_length > 0 ? (size_t)c->head.content_length : 0;
                 if (c->head.content_length > body_max(srv->ctl, &c->head)) {
                         refuse(c, 413, "request body over the limit", true);
+                        return;
+                }
+                /* A client waiting for 100 Continue is told at once when the body would only
+                 * be read to be refused: an admin route without the admin token. */
+                if (c->head.expect_continue && c->body_len > 0 &&
+                    c->in.len < c->head_len + c->body_len && head_on_admin_route(&c->head) &&
+                    !head_admin_ok(srv->ctl, &c->head)) {
+                        refuse(c, 401, "admin routes need the bearer token", true);
                         return;
                 }
                 c->state = CS_READ_BODY;

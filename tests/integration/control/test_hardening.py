@@ -233,6 +233,18 @@ def test_absolute_form(ctl):
     line = s.recv(4096).split(b"\r\n", 1)[0]
     s.close()
     check(line == b"HTTP/1.1 100 Continue", f"an admin body over max_body: {line!r}")
+    # Without the token (or with another), a client waiting for 100 Continue gets the 401 at
+    # once: the body would only be read to be refused.
+    for auth in (b"", b"Authorization: Bearer not-the-token\r\n"):
+        s = socket.create_connection(("127.0.0.1", ctl.port), timeout=10)
+        s.sendall(b"PUT /v1/admin/titles/t1 HTTP/1.1\r\nHost: c\r\n" + auth +
+                  b"Content-Type: application/json\r\nContent-Length: 100\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        head = s.recv(4096).split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+        s.close()
+        check(head[0] == b"HTTP/1.1 401 Unauthorized", f"no admin token, {auth!r}: {head[0]!r}")
+        check(any(h.lower().startswith(b"www-authenticate: bearer") for h in head),
+              f"the 401 names the scheme: {head!r}")
 
 
 def test_http10_keep_alive(ctl):
