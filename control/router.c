@@ -124,12 +124,18 @@ void router_dispatch(struct ctl_req *rq)
                 return;
         }
         if (path_known) {
-                static const char body[] = "{\"error\":\"method_not_allowed\",\"detail\":\"\"}";
                 const char *extra[] = {"Allow", allow, "Cache-Control", "no-store", NULL};
+                char body[192];
+                int n;
 
                 /* Every known path answers a preflight (above). */
                 allow_add(allow, sizeof(allow), &al, "OPTIONS");
-                ctl_reply(rq, 405, "application/json", body, sizeof(body) - 1, extra);
+                /* Method names only: nothing in allow needs a JSON escape, and it fits. */
+                n = snprintf(body, sizeof(body),
+                             "{\"error\":\"method_not_allowed\",\"detail\":\"this path takes "
+                             "%s\"}",
+                             allow);
+                ctl_reply(rq, 405, "application/json", body, (size_t)n, extra);
                 return;
         }
         ctl_reply_error(rq, 404, "not_found", "no such route");
