@@ -222,6 +222,10 @@ static int parse_rep(struct ctx *c, const json_t *o, size_t idx, struct asset_re
         if ((e = get_uint(c, o, where, "bandwidth", 1, UINT32_MAX * 16ull, 0, 0, &v)) < 0)
                 return e;
         r->bandwidth = v;
+        /* The average (sluice-ingest writes it) is never over the peak rate "bandwidth" is. */
+        if ((e = get_uint(c, o, where, "average_bitrate", 0, r->bandwidth, 1, 0, &v)) < 0)
+                return e;
+        r->average_bitrate = v;
         if ((e = get_uint(c, o, where, "timescale", 1, UINT32_MAX, 0, 0, &v)) < 0)
                 return e;
         r->timescale = (uint32_t)v;

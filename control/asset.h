@@ -50,6 +50,7 @@ struct asset_rep {
         char mime_type[ASSET_MIME_MAX]; /* "video/mp4" / "audio/mp4" */
         char codec[ASSET_CODEC_MAX];    /* "avc1.64001f", "mp4a.40.2" */
         uint64_t bandwidth;             /* bit/s, > 0 */
+        uint64_t average_bitrate;       /* bit/s, <= bandwidth; 0 when not given */
         uint32_t width, height;         /* video only, else 0 */
         uint32_t fps_num, fps_den;      /* video only ("25/1"); 0/0 when absent */
         char lang[ASSET_LANG_MAX];      /* audio only; "und" when absent */

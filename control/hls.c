@@ -60,7 +60,8 @@ int hls_master_build(const struct hls_params *p, char **ret, size_t *ret_len)
 {
         const struct asset *a = p->asset;
         struct mpd_buf b;
-        uint64_t max_audio = 0;
+        uint64_t max_audio = 0, max_audio_avg = 0;
+        bool audio_avg = true; /* every audio rendition's average is known */
         int r = params_check(p);
         if (r < 0)
                 return r;
@@ -75,6 +76,9 @@ int hls_master_build(const struct hls_params *p, char **ret, size_t *ret_len)
                         continue;
                 if (ar->bandwidth > max_audio)
                         max_audio = ar->bandwidth;
+                if (ar->average_bitrate > max_audio_avg)
+                        max_audio_avg = ar->average_bitrate;
+                audio_avg = audio_avg && ar->average_bitrate;
                 mpd_buf_printf(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"%s%s%s\"",
                                ar->lang, lang_repeats(a, ar) ? " " : "",
                                lang_repeats(a, ar) ? ar->id : "");
@@ -103,8 +107,13 @@ int hls_master_build(const struct hls_params *p, char **ret, size_t *ret_len)
                 const struct asset_rep *vr = &a->reps[i];
                 if (vr->kind != ASSET_VIDEO)
                         continue;
-                mpd_buf_printf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64 ",CODECS=\"%s",
-                               vr->bandwidth + max_audio, vr->codec);
+                mpd_buf_printf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64,
+                               vr->bandwidth + max_audio);
+                /* RFC 8216 4.3.4.2: the average segment bit rate, with the heaviest audio. */
+                if (vr->average_bitrate && audio_avg)
+                        mpd_buf_printf(&b, ",AVERAGE-BANDWIDTH=%" PRIu64,
+                                       vr->average_bitrate + max_audio_avg);
+                mpd_buf_printf(&b, ",CODECS=\"%s", vr->codec);
                 /* Every distinct audio codec, since the variant may play any rendition. */
                 for (size_t j = 0; j < a->n_reps; j++) {
                         const struct asset_rep *ar = &a->reps[j];

@@ -184,6 +184,15 @@ static void e_bw_str(json_t *r)
 {
         json_object_set_new(rep0(r), "bandwidth", json_string("5"));
 }
+static void e_avg_over_peak(json_t *r)
+{
+        json_int_t bw = json_integer_value(json_object_get(rep0(r), "bandwidth"));
+        json_object_set_new(rep0(r), "average_bitrate", json_integer(bw + 1));
+}
+static void e_avg_at_peak(json_t *r)
+{
+        json_object_set(rep0(r), "average_bitrate", json_object_get(rep0(r), "bandwidth"));
+}
 static void e_type(json_t *r)
 {
         json_object_set_new(rep0(r), "type", json_string("text"));
@@ -236,6 +245,10 @@ TEST(field_errors)
         ASSERT_EQ(parse_edited(e_bw_str, err, sizeof(err)), -EBADMSG);
         ASSERT_EQ(parse_edited(e_type, err, sizeof(err)), -EBADMSG);
         ASSERT_EQ(parse_edited(e_dur, err, sizeof(err)), -EBADMSG);
+        /* average_bitrate is optional, and never over the peak rate bandwidth is */
+        ASSERT_EQ(parse_edited(e_avg_at_peak, err, sizeof(err)), 0);
+        ASSERT_EQ(parse_edited(e_avg_over_peak, err, sizeof(err)), -EBADMSG);
+        ASSERT_TRUE(strstr(err, "representations[0].average_bitrate: ") != NULL);
 }
 
 TEST(limits)

@@ -27,11 +27,11 @@ TEST(master)
             "AUTOSELECT=YES,CHANNELS=\"2\",URI=\"audio-fr.m3u8\"\n"
             "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"sub\",NAME=\"en text-en\",LANGUAGE=\"en\","
             "DEFAULT=NO,AUTOSELECT=YES,URI=\"text-en.m3u8\"\n"
-            "#EXT-X-STREAM-INF:BANDWIDTH=442000,CODECS=\"avc1.64000d,mp4a.40.2\",RESOLUTION="
+            "#EXT-X-STREAM-INF:BANDWIDTH=442000,AVERAGE-BANDWIDTH=419000,CODECS=\"avc1.64000d,mp4a.40.2\",RESOLUTION="
             "426x240,"
             "FRAME-RATE=25.000,AUDIO=\"aud\",SUBTITLES=\"sub\"\n"
             "video-240p.m3u8\n"
-            "#EXT-X-STREAM-INF:BANDWIDTH=845000,CODECS=\"avc1.64001e,mp4a.40.2\",RESOLUTION="
+            "#EXT-X-STREAM-INF:BANDWIDTH=845000,AVERAGE-BANDWIDTH=822000,CODECS=\"avc1.64001e,mp4a.40.2\",RESOLUTION="
             "640x360,"
             "FRAME-RATE=25.000,AUDIO=\"aud\",SUBTITLES=\"sub\"\n"
             "video-360p.m3u8\n";
@@ -180,6 +180,18 @@ TEST(ingest_output)
         ASSERT_EQ(hls_master_build(&p, &m, &len), 0);
         ASSERT_EQ(fixture_count(m, "#EXT-X-STREAM-INF:"), 5);
         ASSERT_TRUE(strstr(m, "RESOLUTION=1920x1080") != NULL);
+        /* sluice-ingest writes each rendition's average_bitrate: the variant's average is the
+         * video's and the audio's (RFC 8216 4.3.4.2), beside the peak BANDWIDTH. */
+        ASSERT_EQ(fixture_count(m, "AVERAGE-BANDWIDTH="), 5);
+        ASSERT_TRUE(strstr(m, "#EXT-X-STREAM-INF:BANDWIDTH=457000,AVERAGE-BANDWIDTH=438657,"
+                              "CODECS=") != NULL);
+        ASSERT_TRUE(strstr(m, "BANDWIDTH=5507000,AVERAGE-BANDWIDTH=5236179,") != NULL);
+        free(m);
+        /* One audio rendition without an average: no variant can name its own. */
+        a->reps[a->n_reps - 1].average_bitrate = 0;
+        ASSERT_EQ(a->reps[a->n_reps - 1].kind, ASSET_AUDIO);
+        ASSERT_EQ(hls_master_build(&p, &m, &len), 0);
+        ASSERT_EQ(fixture_count(m, "AVERAGE-BANDWIDTH="), 0);
         free(m);
         for (size_t i = 0; i < a->n_reps; i++) {
                 ASSERT_EQ(hls_media_build(&p, a->reps[i].id, &m, &len), 0);
