@@ -58,7 +58,8 @@
  * the order of the heap does not change: the heap holds raw keys, and a stamp is
  * raw * key_mul + key_add with one key_mul and key_add for all (stamp_key, set_stamp_key),
  * so ageing is O(1), with no pause for a pass over a million objects; the raw keys are
- * rewritten to key_mul 1 and key_add 0 every RAW_REBASE_AGINGS agings.
+ * rewritten to key_mul 1 and key_add 0 every RAW_REBASE_AGINGS agings. An ageing changes
+ * every saved record's priority, so it asks the owner for a whole save (changes "lost").
  *
  * Admission. A missed object is admitted while the cache is below its high watermark, or if
  * the sketch has seen it before (a doorkeeper: the first request of a one-hit wonder never
@@ -152,7 +153,7 @@ struct sluice {
          * reserved on insert, so a request never allocates. gone holds dropped ids.
          */
         bool track;
-        bool lost; /* a change went unnoted (out of memory): the owner must save everything */
+        bool lost; /* a change went unnoted (out of memory, ageing): the owner saves everything */
         struct sl_entry **changed;
         size_t n_changed, cap_changed;
         uint64_t *gone;
@@ -360,6 +361,11 @@ static void age_stamps(struct sluice *s)
 {
         s->key_add = s->key_add * LEAD_DECAY + s->clock * (1.0 - LEAD_DECAY);
         s->key_mul *= LEAD_DECAY;
+        /* Every record's priority changed and none was noted: the owner saves them all, or
+         * a record saved with a lead it has since lost, of an object nobody asked for again,
+         * would bring the lead back at every restart. */
+        if (s->track)
+                s->lost = true;
         if (++s->agings < RAW_REBASE_AGINGS)
                 return;
         for (size_t i = 0; i < s->heap.len; i++) {

@@ -848,6 +848,29 @@ TEST(changes_noted_once_until_taken)
         policy_free(p);
 }
 
+TEST(ageing_asks_for_a_whole_save)
+{
+        /* Ageing lowers every stamp without noting any: the owner is told to save them all
+         * (as when a change could not be noted), or an object never requested again would
+         * keep the record of its old lead and get it back at each restart. */
+        struct policy *p = mk(10, 1000, 1000, NULL);
+        ASSERT_TRUE(p);
+        ASSERT_EQ(policy_sluice_changes_track(p), 0);
+        struct policy_req a = obj(1, 1), big = {.id = 99, .size = 100, .group = 99};
+        ASSERT_EQ(policy_insert(p, &a), 1);
+        policy_sluice_changes_clear(p);
+        for (unsigned i = 0; i + 1 < 4096; i++)
+                ASSERT_TRUE(!policy_access(p, &big));
+        ASSERT_TRUE(!policy_sluice_changes_get(p).lost);
+        ASSERT_TRUE(!policy_access(p, &big)); /* the 4,096th request: the sketches halve */
+        struct policy_changes ch = policy_sluice_changes_get(p);
+        ASSERT_TRUE(ch.lost);
+        ASSERT_EQ(ch.changed, 0);
+        policy_sluice_changes_clear(p);
+        ASSERT_TRUE(!policy_sluice_changes_get(p).lost);
+        policy_free(p);
+}
+
 TEST(clock_brings_records_to_one_base)
 {
         /* A record's priority plus the clock at its export is its stamp: an untouched
