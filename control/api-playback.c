@@ -19,6 +19,7 @@
 #include "hex.h"
 #include "log.h"
 #include "metrics.h"
+#include "mono-time.h"
 #include "token.h"
 
 #include "uring-loop.h"
@@ -35,6 +36,7 @@
 #include "mpd-cache.h"
 #include "mpd.h"
 #include "pgdb.h"
+#include "report-limit.h"
 #include "server.h"
 #include "sessid.h"
 #include "session-batch.h"
@@ -1408,6 +1410,7 @@ void api_report(struct ctl_req *rq)
         json_t *body = NULL;
         struct sessid_claims cl;
         char id[SESSID_MAX + 1], position[40], mtp[24], bl[24], ver[24], prof[24];
+        int64_t wait_ms = 0;
 
         if (ctl_body_json(rq, 4, &body) < 0)
                 return;
@@ -1422,6 +1425,23 @@ void api_report(struct ctl_req *rq)
         if (!api_session_from(ctl, b.session, NULL, &cl, id) || wall_now() >= (double)cl.expires) {
                 json_decref(body);
                 ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
+                return;
+        }
+        if (!report_limit_take(ctl->report_limit, cl.nonce, mono_ms(),
+                               (uint32_t)ctl->cfg->report_burst, ctl->cfg->report_interval_ms,
+                               &wait_ms)) {
+                char secs[24], text[160];
+                const char *extra[] = {"Retry-After", secs, "Cache-Control", "no-store", NULL};
+                int n = snprintf(text, sizeof(text),
+                                 "{\"error\":\"too_many_requests\",\"detail\":\"this session "
+                                 "reports faster than report_burst %" PRId64
+                                 ", then one each %" PRId64 " ms\"}",
+                                 ctl->cfg->report_burst, ctl->cfg->report_interval_ms);
+
+                json_decref(body);
+                snprintf(secs, sizeof(secs), "%" PRId64, (wait_ms + 999) / 1000);
+                metrics_add(ctl->m.reports_limited, 1);
+                ctl_reply(rq, 429, "application/json", text, (size_t)n, extra);
                 return;
         }
         snprintf(position, sizeof(position), "%.3f", b.position);

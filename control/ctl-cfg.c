@@ -137,6 +137,13 @@ static const struct cfg_field root_fields[] = {
         {.key = "start_rung_budget", .type = CFG_DURATION,
          .offset = offsetof(struct ctl_cfg, start_rung_budget_ms), .min = 0, .max = SEC(10),
          .def = "250ms"},
+        /* Playback reports per session: report_burst at once, then one per report_interval
+         * (0: no limit); past it 429 with Retry-After. */
+        {.key = "report_burst", .type = CFG_INT, .offset = offsetof(struct ctl_cfg, report_burst),
+         .min = 1, .max = 10000, .def = "10"},
+        {.key = "report_interval", .type = CFG_DURATION,
+         .offset = offsetof(struct ctl_cfg, report_interval_ms), .min = 0, .max = SEC(3600),
+         .def = "2s"},
         /* Bodies anyone can send (playback, reports, heartbeats of at most 896 KiB). */
         {.key = "max_body", .type = CFG_SIZE, .offset = offsetof(struct ctl_cfg, max_body),
          .min = 1024, .max = 64 << 20, .def = "1M"},

@@ -72,6 +72,8 @@ struct ctl_cfg {
         int64_t steering_ttl_ms;
         int64_t cache_ttl_ms;            /* warm data reuse; 0 disables */
         int64_t start_rung_budget_ms;    /* a start rung's first segment at the estimate; 0 off */
+        int64_t report_burst;            /* playback reports a session may send at once */
+        int64_t report_interval_ms;      /* then one per this; 0: no limit */
         int64_t max_body;                /* request body bytes */
         int64_t max_admin_body;          /* the same on /v1/admin/ with the admin token */
         int64_t max_connections;

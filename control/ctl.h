@@ -25,6 +25,7 @@ struct mpd_cache;
 struct session_batch;
 struct session_behind;
 struct sessid_seen;
+struct report_limit;
 struct metrics_reg;
 struct metric;
 
@@ -62,6 +63,7 @@ struct ctl_metrics {
         struct metric *heartbeat_refusals; /* 401s: unsigned, bad signature, stale */
         struct metric *plan_refusals;      /* fill plan 401s */
         struct metric *reports;
+        struct metric *reports_limited; /* 429s: a session over its report rate */
         struct metric *preflights;   /* CORS preflights answered: a round trip each for a client */
         struct metric *db_connected; /* pool connections up (set when rendering) */
         struct metric *db_pending;   /* queries queued or running */
@@ -103,6 +105,7 @@ struct ctl {
         struct session_batch *sessions; /* new sessions, one statement per loop iteration */
         struct session_behind *behind;  /* rows of sessions started from warm data */
         struct sessid_seen *seen;       /* session ids verified lately */
+        struct report_limit *report_limit; /* playback reports per session */
         bool draining;
 };
 

@@ -21,6 +21,7 @@
 #include "geo.h"
 #include "log.h"
 #include "metrics.h"
+#include "mono-time.h"
 #include "notify.h"
 #include "token.h"
 #include "uring-loop.h"
@@ -33,6 +34,7 @@
 #include "migrate.h"
 #include "mpd-cache.h"
 #include "pgdb.h"
+#include "report-limit.h"
 #include "server.h"
 #include "session-batch.h"
 #include "session-behind.h"
@@ -223,6 +225,9 @@ static int metrics_setup(struct ctl_metrics *m)
                                                NULL);
         m->reports = metrics_counter_new(m->reg, "sluice_control_reports_total",
                                          "Playback reports stored (answered 200)", NULL);
+        m->reports_limited = metrics_counter_new(
+            m->reg, "sluice_control_reports_limited_total",
+            "Playback reports refused 429: the session reported faster than its limit", NULL);
         m->preflights = metrics_counter_new(
             m->reg, "sluice_control_preflights_total",
             "CORS preflights answered (OPTIONS): a round trip each before the request", NULL);
@@ -230,7 +235,7 @@ static int metrics_setup(struct ctl_metrics *m)
                                             "PostgreSQL connections up in the pool", NULL);
         m->db_pending = metrics_gauge_new(m->reg, "sluice_control_db_pending",
                                           "Queries queued or running", NULL);
-        return m->latency && m->reports && m->session_statements && m->db_pending &&
+        return m->latency && m->reports && m->reports_limited && m->session_statements && m->db_pending &&
                        m->heartbeat_refusals && m->plan_refusals && m->sessions_fast &&
                        m->sessions_db && m->behind_written && m->behind_dropped && m->behind_depth
                    ? 0
@@ -698,6 +703,9 @@ int main(int argc, char **argv)
         if (r == 0)
                 r = sessid_seen_new(4096, &ctl->seen);
         if (r == 0)
+                r = report_limit_new(65536, (uint32_t)mono_ns() ^ (uint32_t)getpid(),
+                                     &ctl->report_limit);
+        if (r == 0)
                 r = edge_auth_new((uint64_t)ctl->cfg->edge_secret_ttl_ms, &ctl->edge_auth);
         if (r == 0)
                 r = mpd_cache_new(&ctl->mpd_cache);
@@ -767,6 +775,8 @@ out:
         ctl->behind = NULL;
         sessid_seen_free(ctl->seen);
         ctl->seen = NULL;
+        report_limit_free(ctl->report_limit);
+        ctl->report_limit = NULL;
         /* Let the closed listeners, connections and database sockets see their last
          * completions, so each is freed by its owner rather than leaked at exit. */
         if (ctl->loop && uring_loop_settle(ctl->loop, 1000) < 0)

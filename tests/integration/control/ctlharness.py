@@ -101,8 +101,11 @@ class Control:
     signed_ms = {}
 
     def __init__(self, binary, tmp, pg, extra_cfg="", name="ctl", cache_ttl="0s",
-                 heartbeat_period="60s", db_timeout="2s", admin_timeout=None):
-        """cache_ttl None leaves the key out, so the instance runs with the default.
+                 heartbeat_period="60s", db_timeout="2s", admin_timeout=None,
+                 report_interval="0"):
+        """cache_ttl None leaves the key out, so the instance runs with the default;
+        report_interval too (its default limits a session's reports, which tests posting many
+        for one session would meet: off here unless asked for).
         heartbeat_period: seconds ("60s") or milliseconds ("1500ms"); db_timeout is
         database_pool.timeout, admin_timeout database_pool.admin_timeout (None: the
         default)."""
@@ -133,7 +136,9 @@ origin_url: "http://origin.test:9000/"
 heartbeat_period: {heartbeat_period}
 session_ttl: 1h
 log: {{level: info}}
-""" + (f"cache_ttl: {cache_ttl}\n" if cache_ttl is not None else "") + extra_cfg
+""" + (f"cache_ttl: {cache_ttl}\n" if cache_ttl is not None else "") + \
+            (f"report_interval: {report_interval}\n" if report_interval is not None else "") + \
+            extra_cfg
         with open(self.cfg_path, "w") as f:
             f.write(cfg)
         # What an accepted heartbeat's answer gives: whole seconds as an integer.

@@ -974,6 +974,33 @@ def test_reports(ctl, pg, adult):
     ctl.error("GET", "/v1/continue-watching?profile=12345", expect=404)
 
 
+def test_report_limit(binary, tmp, pg):
+    """A session's reports beyond report_burst (10 by default) within report_interval are
+    answered 429 with Retry-After, and neither stored nor folded into estimates; another
+    session is not affected. The interval is an hour here, so no report comes back while the
+    test runs, however slow the machine."""
+    lim = Control(binary, tmp, pg, name="ctl-reports", report_interval="1h").start()
+    s1 = lim.json("POST", "/v1/playback", {"title": "kidsmovie"})["session"]
+    s2 = lim.json("POST", "/v1/playback", {"title": "kidsmovie"})["session"]
+    got = [lim.request("POST", "/v1/playback/report",
+                       {"session": s1, "position": i + 1, "mtp": 1})[0] for i in range(12)]
+    check(got == [200] * 10 + [429] * 2, f"twelve reports of one session: {got}")
+    st, hd, b = lim.request("POST", "/v1/playback/report", {"session": s1, "position": 13})
+    o = json.loads(b)
+    check(st == 429 and o["error"] == "too_many_requests" and "report_burst 10" in o["detail"],
+          f"the refusal: {st} {o}")
+    check(hd.get("retry-after", "").isdigit() and 0 < int(hd["retry-after"]) <= 3600,
+          f"Retry-After {hd.get('retry-after')!r}")
+    rows = pg.psql(f"SELECT count(*) FROM playback_reports WHERE session_id = '{row_id(s1)}'")
+    check(rows == "10", f"reports stored for the session: {rows}")
+    st, _, _ = lim.request("POST", "/v1/playback/report", {"session": s2, "position": 1})
+    check(st == 200, f"another session's report: {st}")
+    check(metric(lim, "sluice_control_reports_limited_total") == 3,
+          f"refusals counted: {metric(lim, 'sluice_control_reports_limited_total')}")
+    check(metric(lim, "sluice_control_reports_total") == 11, "reports stored counted")
+    check(lim.stop() == 0, "SIGTERM exits 0")
+
+
 def test_profile_keys(ctl, pg, adult):
     """A profile's data is its creator's: its id (sequential) says nothing, its key (made by
     control, answered once, stored as a digest) is needed to read continue-watching, browse as
@@ -1571,6 +1598,7 @@ def main(binary, tmp):
     test_encrypted_title_needs_its_key(ctl, pg)
     test_markers_within_duration(ctl, pg)
     test_reports(ctl, pg, adult)
+    test_report_limit(binary, tmp, pg)
     test_profile_keys(ctl, pg, adult)
     test_json_depth(ctl, pg)
     test_start_bandwidth(ctl, pg)
