@@ -371,6 +371,8 @@ async function start(src, autoplay, { startTime, licenseUrl, startBandwidth, sou
     const r = e.request || {};
     if (r.url) state.lastSegment = `${r.mediaType || ''} ${new URL(r.url).pathname}`;
   });
+  player.on(ev.QUALITY_CHANGE_REQUESTED, cancelAbandoned);
+  player.addRequestInterceptor(keepCancel);
   player.addRequestInterceptor(prefetchInterceptor);
   player.addResponseInterceptor((resp) => {
     try {
@@ -1039,6 +1041,36 @@ function seekAbort(v) {
     }
     segmentXhrs.clear();
   });
+}
+
+// When dash.js abandons a segment download (its abandon rule, on a sudden fall in
+// throughput), the download must stop. With CMCD on, dash.js 5.2 cannot stop it: its CMCD
+// request interceptor passes each request on as a copy, the loader keeps its cancel on the
+// copy, and dash.js cancels through the original, which has none. The abandoned download then
+// runs on beside the lower rung's, holding most of a slow link, until dash.js's 20 s request
+// timeout; dash.js fetches it again and appends that segment, of the higher rung, behind the
+// lower rung's init segment (MEDIA_ERR_DECODE). The page keeps the cancel of each media
+// type's latest request from the copies (the loader's for that type: one download at a time)
+// and calls it when dash.js abandons: the download ends as dash.js means it to, and dash.js
+// goes on as after its own cancel (FRAGMENT_LOADING_ABANDONED).
+const requestData = {}; // media type -> the customData of dash.js's latest request of it
+function keepCancel(req) {
+  const d = req && req.customData;
+  const type = d && d.request && d.request.mediaType;
+  if (type) requestData[type] = d;
+  return req;
+}
+
+function cancelAbandoned(e) {
+  if (!e.reason || !e.reason.forceAbandon) return;
+  const d = requestData[e.mediaType];
+  const r = d && d.request;
+  // The download abandoned: a media segment of the rung dash.js leaves (cancelled once; a
+  // download already ended is left as it is by the cancel).
+  if (!r || r.type !== 'MediaSegment' || typeof d.abort !== 'function' || d.sluiceEnded ||
+    !e.oldRepresentation || (r.representation && r.representation.id !== e.oldRepresentation.id)) return;
+  d.sluiceEnded = true;
+  try { d.abort(); } catch { /* dash.js goes on as it would */ }
 }
 
 // dash.js's first request for an object fetched ahead asks for exactly what was asked for
