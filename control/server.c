@@ -578,7 +578,7 @@ bool ctl_req_admin_ok(const struct ctl_req *rq)
         return head_admin_ok(rq->ctl, rq->head);
 }
 
-/* An admin route's request carrying the admin token. */
+/* A request to an admin route (/v1/admin/...), token or not. */
 static bool head_on_admin_route(const struct http1_req *head)
 {
         static const char admin[] = "/v1/admin/";
@@ -589,6 +589,7 @@ static bool head_on_admin_route(const struct http1_req *head)
         return tl >= sizeof(admin) - 1 && memcmp(t, admin, sizeof(admin) - 1) == 0;
 }
 
+/* An admin route's request carrying the admin token. */
 static bool head_is_admin(const struct ctl *ctl, const struct http1_req *head)
 {
         return head_on_admin_route(head) && head_admin_ok(ctl, head);
