@@ -442,15 +442,17 @@ static void stale_param(const struct ctl *ctl, char *buf, size_t cap)
         snprintf(buf, cap, "%.3f", s > 0 ? s : 0);
 }
 
-/* Ask for the edge set, saying which holdings this instance has: only changed ones come. */
+/* Ask for the edge set, saying which holdings this instance has: only changed ones come,
+ * CTL_HOLDINGS_PER_READ titles of them at most. */
 int api_edges_query(struct ctl *ctl, pgdb_done_fn fn, void *userdata)
 {
-        char stale[32], *known = ctl_cache_edges_known(ctl->cache);
-        const char *p[] = {stale, known ? known : "{}"};
+        char stale[32], budget[24], *known = ctl_cache_edges_known(ctl->cache);
+        const char *p[] = {stale, known ? known : "{}", budget};
         int r;
 
         stale_param(ctl, stale, sizeof(stale));
-        r = pgdb_exec(ctl->db, ctl->st.edges_view, p, 2, fn, userdata);
+        snprintf(budget, sizeof(budget), "%d", CTL_HOLDINGS_PER_READ);
+        r = pgdb_exec(ctl->db, ctl->st.edges_view, p, 3, fn, userdata);
         free(known);
         return r;
 }

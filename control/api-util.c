@@ -53,7 +53,8 @@ static const struct stmt_def stmt_defs[] = {
                           "$7, $8, $9::double precision, $10, $11, $12::integer, $13::integer)",
            13),
         ST(asset_get, "SELECT sluice_asset_get($1)", 1),
-        ST(edges_view, "SELECT * FROM sluice_edges_held($1::double precision, $2::jsonb)", 2),
+        ST(edges_view,
+           "SELECT * FROM sluice_edges_held($1::double precision, $2::jsonb, $3::bigint)", 3),
         ST(session_view, "SELECT sluice_session_view($1, $2::double precision)", 2),
         ST(license_key, "SELECT sluice_license_key($1)", 1),
         ST(report, "SELECT sluice_report($1, $2::double precision, $3, $4, $5::integer, "

@@ -83,6 +83,14 @@ struct ctl_asset_ref *ctl_cache_asset_put(struct ctl_cache *c, const char *id, i
 /* A new reference to the edge snapshot (sluice_edges_held's array) if fetched within the
  * TTL, else NULL. */
 json_t *ctl_cache_edges_get(struct ctl_cache *c, uint64_t now_ms);
+/*
+ * The most titles of holdings one read of the edge set ships (sluice_edges_held's p_budget,
+ * migration 031): the changed edges' come in id order over as many reads as it takes, the
+ * first always, whatever its size. A start's first read of a fleet's whole holdings (40
+ * edges of 20,000 titles) could outlast database_pool.timeout on a loaded machine, and then
+ * every read asked for all of them again; 200,000 is about 0.1 s of a quiet machine.
+ */
+#define CTL_HOLDINGS_PER_READ 200000
 /* One edge's holdings as sluice_edges_held sends them (borrowed): titles newline-separated. */
 struct ctl_edge_titles {
         const char *edge;
