@@ -391,6 +391,26 @@ static void fmt_double(char *buf, size_t len, double v)
         }
 }
 
+char *metrics_label_escape(const char *s)
+{
+        size_t n = 1;
+        char *out, *o;
+
+        s = s ? s : "";
+        for (const char *p = s; *p; p++)
+                n += (*p == '\\' || *p == '"' || *p == '\n') ? 2 : 1;
+        out = malloc(n);
+        if (!out)
+                return NULL;
+        for (o = out; *s; s++) {
+                if (*s == '\\' || *s == '"' || *s == '\n')
+                        *o++ = '\\';
+                *o++ = *s == '\n' ? 'n' : *s;
+        }
+        *o = '\0';
+        return out;
+}
+
 /* HELP text escapes only backslash and newline (format 0.0.4). */
 static void out_help(struct out *o, const char *name, const char *help)
 {

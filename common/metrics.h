@@ -37,6 +37,12 @@ struct metric *metrics_gauge_new(struct metrics_reg *reg, const char *name, cons
 struct metric *metrics_histogram_new(struct metrics_reg *reg, const char *name, const char *help,
                                      const char *labels, const double *bounds, size_t n_bounds);
 
+/*
+ * A label value as the exposition format quotes it, for series written outside a registry:
+ * \\, \" and newline escaped (s NULL: ""). Malloc'd; NULL when out of memory.
+ */
+char *metrics_label_escape(const char *s);
+
 /* Hot-path updates; m may be NULL (no-op). */
 void metrics_add(struct metric *m, uint64_t n);   /* counter += n */
 void metrics_gauge_add(struct metric *m, int64_t delta);

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edge-cfg.h"
+#include "metrics.h"
 #include "tls-metrics.h"
 #include "tls.h"
 #include "worker.h"
@@ -44,18 +46,17 @@ static const struct {
      offsetof(struct tls_stats, sni_unknown)},
 };
 
-/* A label value, escaped as the exposition format wants (\\, \", \n): a file name is shown
- * as it is, and two that differ only there stay two series. */
-static void put_label(FILE *f, const char *s)
+/* A label value, escaped (metrics_label_escape): a file name is shown as it is, and two that
+ * differ only there stay two series. False when out of memory. */
+static bool put_label(FILE *f, const char *s)
 {
-        for (; s && *s; s++) {
-                if (*s == '"' || *s == '\\')
-                        (void)fputc('\\', f);
-                if (*s == '\n')
-                        (void)fputs("\\n", f);
-                else
-                        (void)fputc(*s, f);
-        }
+        char *e = metrics_label_escape(s);
+
+        if (!e)
+                return false;
+        (void)fputs(e, f);
+        free(e);
+        return true;
 }
 
 int tls_metrics_append(const struct edge_runtime *rt, char **buf, size_t *len)
@@ -63,6 +64,7 @@ int tls_metrics_append(const struct edge_runtime *rt, char **buf, size_t *len)
         const struct edge_cfg_tls *lst = (const struct edge_cfg_tls *)rt->cfg->tls.items;
         size_t n = rt->cfg->tls.n, out_len = 0;
         char *out = NULL;
+        bool ok = true;
         FILE *f;
 
         if (n > sizeof(rt->tls) / sizeof(rt->tls[0]))
@@ -84,7 +86,7 @@ int tls_metrics_append(const struct edge_runtime *rt, char **buf, size_t *len)
                         v = (const atomic_uint_fast64_t *)((const char *)tls_ctx_stats(rt->tls[i]) +
                                                            series[k].off);
                         fprintf(f, "%s{listener=\"", series[k].name);
-                        put_label(f, lst[i].listen);
+                        ok = put_label(f, lst[i].listen) && ok;
                         fprintf(f, "\"%s%s} %llu\n", series[k].label ? "," : "",
                                 series[k].label ? series[k].label : "",
                                 (unsigned long long)atomic_load(v));
@@ -98,13 +100,13 @@ int tls_metrics_append(const struct edge_runtime *rt, char **buf, size_t *len)
                     (const struct edge_cfg_tls_cert *)lst[i].certs.items;
                 for (size_t j = 0; rt->tls[i] && j < lst[i].certs.n; j++) {
                         fprintf(f, "sluice_tls_certificate_expiry_timestamp_seconds{listener=\"");
-                        put_label(f, lst[i].listen);
+                        ok = put_label(f, lst[i].listen) && ok;
                         fprintf(f, "\",cert=\"");
-                        put_label(f, cc[j].cert);
+                        ok = put_label(f, cc[j].cert) && ok;
                         fprintf(f, "\"} %lld\n", (long long)tls_ctx_cert_not_after(rt->tls[i], j));
                 }
         }
-        if (ferror(f)) {
+        if (ferror(f) || !ok) {
                 (void)fclose(f);
                 free(out);
                 return -ENOMEM;

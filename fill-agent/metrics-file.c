@@ -11,22 +11,23 @@
 #include "buf.h"
 #include "fd-write.h"
 #include "lock-file.h"
+#include "metrics.h"
 
 #include "metrics-file.h"
 
 #define METRICS_FILE_MAX (4u << 20)
 
-/* A label value as the exposition format quotes it: \\, \" and \n escaped. */
+/* A label value as the exposition format quotes it (metrics_label_escape). */
 static void label(struct buf *b, const char *s)
 {
-        for (; *s; s++) {
-                if (*s == '\\' || *s == '"')
-                        (void)buf_printf(b, "\\%c", *s);
-                else if (*s == '\n')
-                        (void)buf_append_str(b, "\\n");
-                else
-                        (void)buf_append(b, s, 1);
+        char *e = metrics_label_escape(s);
+
+        if (!e) {
+                (void)buf_fail(b, -ENOMEM);
+                return;
         }
+        (void)buf_append_str(b, e);
+        free(e);
 }
 
 static void family(struct buf *b, const char *name, const char *help)

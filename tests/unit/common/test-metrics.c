@@ -103,6 +103,26 @@ TEST(help_escaping_and_empty)
         metrics_reg_free(reg);
 }
 
+/* Label values written outside a registry: what the registry's own label check takes. */
+TEST(label_escape)
+{
+        struct metrics_reg *reg = metrics_reg_new();
+        char *e = metrics_label_escape("/etc/a\\b \"c\"\nd.pem"), *set = NULL;
+
+        ASSERT_STREQ(e, "/etc/a\\\\b \\\"c\\\"\\nd.pem");
+        ASSERT_TRUE(asprintf(&set, "cert=\"%s\"", e) > 0);
+        ASSERT_TRUE(metrics_gauge_new(reg, "c", "h", set) != NULL);
+        free(set);
+        free(e);
+        e = metrics_label_escape(NULL);
+        ASSERT_STREQ(e, "");
+        free(e);
+        e = metrics_label_escape("plain");
+        ASSERT_STREQ(e, "plain");
+        free(e);
+        metrics_reg_free(reg);
+}
+
 TEST(empty_registry)
 {
         struct metrics_reg *reg = metrics_reg_new();
