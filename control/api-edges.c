@@ -480,6 +480,8 @@ json_t *api_edges_result(struct ctl *ctl, const struct pgdb_res *res)
         }
         if (t && json_is_array(edges)) {
                 edges = ctl_cache_edges_put(ctl->cache, edges, t, n, uring_loop_now_ms(ctl->loop));
+                metrics_gauge_set(ctl->m.holdings_behind,
+                                  (int64_t)ctl_cache_holdings_behind(ctl->cache, edges));
         } else {
                 json_decref(edges);
                 edges = NULL;

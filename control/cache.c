@@ -396,6 +396,24 @@ char *ctl_cache_edges_known(const struct ctl_cache *c)
         return s;
 }
 
+size_t ctl_cache_holdings_behind(const struct ctl_cache *c, json_t *edges)
+{
+        size_t i, n = 0;
+        json_t *e;
+
+        json_array_foreach(edges, i, e)
+        {
+                const char *id = json_string_value(json_object_get(e, "id"));
+                json_int_t gen = json_integer_value(json_object_get(e, "titles_gen"));
+                const struct held *h = id ? held_find(c, id, i) : NULL;
+
+                /* titles_gen 0: no heartbeat yet, nothing to ship */
+                if (gen > 0 && (!h || h->gen != gen))
+                        n++;
+        }
+        return n;
+}
+
 bool ctl_cache_edge_holds(const struct ctl_cache *c, json_t *edges, size_t idx,
                           const char *asset)
 {

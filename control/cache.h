@@ -110,6 +110,9 @@ json_t *ctl_cache_edges_put(struct ctl_cache *c, json_t *edges, const struct ctl
 /* The holdings kept, as sluice_edges_held's p_known: {"<edge id>": titles_gen, ...}
  * (malloc'd), or NULL when out of memory. */
 char *ctl_cache_edges_known(const struct ctl_cache *c);
+/* How many edges of the snapshot edges have titles (a titles_gen) whose holdings are not kept
+ * at that titles_gen: those a read has yet to ship. */
+size_t ctl_cache_holdings_behind(const struct ctl_cache *c, json_t *edges);
 /* Whether edge idx of the array edges (a snapshot, current or not) holds asset, by the
  * holdings kept for its id. */
 bool ctl_cache_edge_holds(const struct ctl_cache *c, json_t *edges, size_t idx,

@@ -67,6 +67,7 @@ struct ctl_metrics {
         struct metric *preflights;   /* CORS preflights answered: a round trip each for a client */
         struct metric *db_connected; /* pool connections up (set when rendering) */
         struct metric *db_pending;   /* queries queued or running */
+        struct metric *holdings_behind; /* edges whose current holdings are not here yet */
 };
 
 /* Prepared statement ids (pgdb_stmt_add), one per API operation. */

@@ -235,7 +235,12 @@ static int metrics_setup(struct ctl_metrics *m)
                                             "PostgreSQL connections up in the pool", NULL);
         m->db_pending = metrics_gauge_new(m->reg, "sluice_control_db_pending",
                                           "Queries queued or running", NULL);
-        return m->latency && m->reports && m->reports_limited && m->session_statements && m->db_pending &&
+        m->holdings_behind = metrics_gauge_new(
+            m->reg, "sluice_control_edge_holdings_behind",
+            "Enabled edges whose current holdings this instance has not read yet (they arrive "
+            "200,000 titles a read at most: after a start, or when many change)", NULL);
+        return m->latency && m->reports && m->reports_limited && m->holdings_behind &&
+                       m->session_statements && m->db_pending &&
                        m->heartbeat_refusals && m->plan_refusals && m->sessions_fast &&
                        m->sessions_db && m->behind_written && m->behind_dropped && m->behind_depth
                    ? 0

@@ -25,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ctlharness import Control, Postgres, check, register, run  # noqa: E402
+from ctlharness import Control, Postgres, check, metric, register, run  # noqa: E402
 
 EDGES = 40
 TITLES = 20000
@@ -124,6 +124,14 @@ def main(binary, tmp):
     cold = Control(binary, tmp, pg, name="ctl-cold",
                    db_timeout=f"{int(DB_TIMEOUT_S * 1000)}ms").start()
     instances = {"cache_ttl default": warm, "cache_ttl 0": cold}
+    # The instance without a cache reads the edge set for each answer only: its holdings come
+    # BUDGET titles a read, and the gauge says how many edges' are still to come.
+    behind = "sluice_control_edge_holdings_behind"
+    check(metric(cold, behind) == 0, "no edge behind before the first read")
+    timed(cold, f"/v1/steering/{sid}", "cache_ttl 0, the first read: steering")
+    got = metric(cold, behind)
+    check(got == EDGES + 1 - BUDGET // TITLES,
+          f"after one read, {EDGES + 1 - BUDGET // TITLES} edges' holdings still to come: {got}")
     for name, ctl in instances.items():
         follows(ctl, sid, "hz-big", f"{name}, after its start")
         for i in range(5):
@@ -141,6 +149,8 @@ def main(binary, tmp):
     admin.heartbeat("hx-011", {"load": 0.1, "titles": ["title-0000001", "hmovie"]})
     for name, ctl in instances.items():
         follows(ctl, sid, "hx-011", f"{name}, after the heartbeats")
+    for name, ctl in instances.items():
+        check(metric(ctl, behind) == 0, f"{name}: no edge's holdings still to come")
     print(f"slowest answer {SLOWEST[0]:.3f} s")
     for ctl in (warm, cold, admin):
         check(ctl.stop() == 0, "each instance exits 0")
