@@ -85,8 +85,8 @@ struct ctl_asset_ref *ctl_cache_asset_put(struct ctl_cache *c, const char *id, i
 json_t *ctl_cache_edges_get(struct ctl_cache *c, uint64_t now_ms);
 /*
  * The most titles of holdings one read of the edge set ships (sluice_edges_held's p_budget,
- * migration 031): the changed edges' come in id order over as many reads as it takes, the
- * first always, whatever its size. A start's first read of a fleet's whole holdings (40
+ * migration 031): the changed edges' come oldest change first over as many reads as it
+ * takes, the first always, whatever its size. A start's first read of a fleet's whole holdings (40
  * edges of 20,000 titles) could outlast database_pool.timeout on a loaded machine, and then
  * every read asked for all of them again; 200,000 is about 0.1 s of a quiet machine.
  */

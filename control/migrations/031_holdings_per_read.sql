@@ -5,8 +5,10 @@
 -- edges of 20,000 titles and one of 100,000 took 0.56 s on a quiet machine and 1.1-1.3 s on
 -- a loaded one, past database_pool.timeout; the read was cancelled, answered 503, and the
 -- next one asked for everything again, so an instance could stay without holdings as long
--- as the load lasted. Now the holdings come over several reads, in edge id order, and each
--- read keeps what it was sent.
+-- as the load lasted. Now the holdings come over several reads, and each read keeps what it
+-- was sent. The changed edges go oldest change first (by titles_gen, a sequence): one whose
+-- titles change at every heartbeat waits behind those that changed before it, so however
+-- often some change, none waits for ever.
 --
 -- Each edge_health row carries titles_n, the number of its titles, set with titles_gen, so
 -- the budget is counted without reading the titles themselves.
@@ -32,7 +34,7 @@ CREATE TRIGGER edge_health_titles_gen BEFORE INSERT OR UPDATE OF titles ON edge_
         FOR EACH ROW EXECUTE FUNCTION sluice_edge_titles_gen();
 
 -- The edge set as one row (doc, the others NULL), as in 030; then a row (edge, titles_gen,
--- titles) for each enabled edge whose titles_gen is not the one p_known gives, in id order,
+-- titles) for each enabled edge whose titles_gen is not the one p_known gives, by titles_gen,
 -- while its titles and those of the rows before it come to p_budget or less (NULL: no
 -- limit); the first such edge always comes.
 CREATE OR REPLACE FUNCTION sluice_edges_held(p_stale_s double precision, p_known jsonb,
@@ -54,8 +56,8 @@ LANGUAGE sql STABLE AS $$
         UNION ALL
         SELECT NULL, c.id, c.titles_gen, array_to_string(c.titles, E'\n')
         FROM (SELECT e.id::text AS id, h.titles_gen, h.titles,
-                     sum(h.titles_n) OVER (ORDER BY e.id) AS upto,
-                     row_number() OVER (ORDER BY e.id) AS k
+                     sum(h.titles_n) OVER (ORDER BY h.titles_gen, e.id) AS upto,
+                     row_number() OVER (ORDER BY h.titles_gen, e.id) AS k
               FROM edges e JOIN edge_health h ON h.edge_id = e.id
               WHERE e.enabled
                 AND (p_known->>e.id::text) IS DISTINCT FROM h.titles_gen::text) c

@@ -11,8 +11,9 @@ time, printed, moves with the machine's load).
 A read ships at most 200,000 titles of holdings (CTL_HOLDINGS_PER_READ, migration 031), so a
 start's first read no longer carries the whole fleet's 900,000: that one read took 1.1-1.3 s
 on a loaded machine, was answered 503, and the next read asked for everything again. What
-sluice_edges_held ships is checked in the database: the changed edges in id order up to the
-budget, the first whatever its size, all of them without one.
+sluice_edges_held ships is checked in the database: the changed edges oldest change first
+(hx-000, its titles rewritten last, comes last) up to the budget, the first whatever its
+size, all of them without one.
 
 Holdings still rank: all edges are alike but for the title, so the one holding the session's
 title comes first once its holdings arrived (it would come last by id without them), and
@@ -37,12 +38,13 @@ SLOWEST = [0.0]  # the slowest answer, printed
 WARM_WAIT = 1.0 + 3.0 + (EDGES * TITLES + BIG) / BUDGET / 2
 
 
-def fill(pg, edge, n, held):
-    """edge's health row: alive, load 0.1, n titles, with hmovie among them when held."""
+def fill(pg, edge, n, held, first=1):
+    """edge's health row: alive, load 0.1, n titles from title-<first> on, with hmovie among
+    them when held."""
     extra = "ARRAY['hmovie']" if held else "'{}'::text[]"
     pg.psql(f"INSERT INTO edge_health (edge_id, at, load, titles) "
             f"SELECT '{edge}', now(), 0.1, array_agg('title-' || lpad(j::text, 7, '0')) || {extra} "
-            f"FROM generate_series(1, {n}) j "
+            f"FROM generate_series({first}, {first + n - 1}) j "
             f"ON CONFLICT (edge_id) DO UPDATE SET at = EXCLUDED.at, load = EXCLUDED.load, "
             f"titles = EXCLUDED.titles")
 
@@ -83,14 +85,14 @@ def shipped(pg):
                       f"FROM sluice_edges_held(60, '{{}}'::jsonb, {budget}) WHERE doc IS NULL")
         return [(e, int(n)) for e, n in (line.split("|") for line in out.splitlines())]
     got = rows(BUDGET)
-    want = [(f"hx-{i:03d}", TITLES) for i in range(BUDGET // TITLES)]
-    check(got == want, f"budget {BUDGET}: the first edges by id up to it, got {got[:3]}... "
-          f"({len(got)} edges, {sum(n for _, n in got)} titles)")
+    want = [(f"hx-{i:03d}", TITLES) for i in range(1, BUDGET // TITLES + 1)]
+    check(got == want, f"budget {BUDGET}: the edges changed longest ago up to it, got "
+          f"{got[:3]}... ({len(got)} edges, {sum(n for _, n in got)} titles)")
     got = rows(1)
-    check(got == [("hx-000", TITLES)], f"budget 1: the first edge whatever its size, got {got}")
+    check(got == [("hx-001", TITLES)], f"budget 1: the first edge whatever its size, got {got}")
     got = rows("NULL")
-    check(len(got) == EDGES + 1 and got[-1] == ("hz-big", BIG),
-          f"no budget: every edge, got {len(got)} ending {got[-1:]}")
+    check(len(got) == EDGES + 1 and got[-2:] == [("hz-big", BIG), ("hx-000", TITLES)],
+          f"no budget: every edge, the last changed last, got {len(got)} ending {got[-2:]}")
     known = pg.psql("SELECT json_object_agg(edge_id, titles_gen) FROM edge_health "
                     "WHERE edge_id < 'hx-039'")
     got = [e for e, _ in
@@ -115,6 +117,7 @@ def main(binary, tmp):
     for e in ids[:-1]:
         fill(pg, e, TITLES, False)
     fill(pg, "hz-big", BIG - 1, True)
+    fill(pg, "hx-000", TITLES, False, first=TITLES + 1)  # changed last
     sid = admin.json("POST", "/v1/playback", {"title": "hmovie"})["session"]
 
     shipped(pg)
