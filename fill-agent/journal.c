@@ -10,6 +10,7 @@
 
 #include "fd-write.h"
 #include "fnv.h"
+#include "hex.h"
 #include "lock-file.h"
 
 #include "journal.h"
@@ -105,17 +106,6 @@ static size_t escape(const char *key, size_t len, char *out)
         return w;
 }
 
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Unescape s[0..n) into out (cap >= n+1). Returns the length or -EINVAL. */
 static int unescape(const char *s, size_t n, char *out)
 {
@@ -127,7 +117,7 @@ static int unescape(const char *s, size_t n, char *out)
                 if (c == '%') {
                         if (i + 2 >= n)
                                 return -EINVAL;
-                        int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
+                        int a = hex_digit(s[i + 1]), b = hex_digit(s[i + 2]);
                         if (a < 0 || b < 0)
                                 return -EINVAL;
                         out[w++] = (char)(a * 16 + b);
@@ -231,7 +221,7 @@ static int apply_line(struct journal *j, const char *line, size_t n, const char 
                 if (k != 3 || fl[0] != 64 || parse_i64(f[1], fl[1], &a) < 0 || a < 0)
                         return -EINVAL;
                 for (size_t i = 0; i < 64; i++)
-                        if (hexval(f[0][i]) < 0 || (f[0][i] >= 'A' && f[0][i] <= 'F'))
+                        if (hex_digit(f[0][i]) < 0 || (f[0][i] >= 'A' && f[0][i] <= 'F'))
                                 return -EINVAL;
                 kl = unescape(f[2], fl[2], key);
                 if (kl <= 0 || key[0] != '/')
