@@ -873,7 +873,22 @@ out:
         return r;
 }
 
-int cfg_load_file(const char *path, const struct cfg_field *root, void *ret, struct cfg_error *err)
+int cfg_load_buf_checked(const char *name, const char *buf, size_t len,
+                         const struct cfg_field *root, void *ret, cfg_check_fn *check,
+                         struct cfg_error *err)
+{
+        int r = cfg_load_buf(name, buf, len, root, ret, err);
+
+        if (r == 0 && check) {
+                r = check(ret, name ? name : "(config)", buf, len, err);
+                if (r < 0)
+                        cfg_free(root, ret);
+        }
+        return r;
+}
+
+int cfg_load_file_checked(const char *path, const struct cfg_field *root, void *ret,
+                          cfg_check_fn *check, struct cfg_error *err)
 {
         char *buf = NULL;
         size_t len = 0;
@@ -882,9 +897,34 @@ int cfg_load_file(const char *path, const struct cfg_field *root, void *ret, str
                 cfg_free(root, ret);
                 return r;
         }
-        r = cfg_load_buf(path, buf, len, root, ret, err);
+        r = cfg_load_buf_checked(path, buf, len, root, ret, check, err);
         free(buf);
         return r;
+}
+
+int cfg_load_file(const char *path, const struct cfg_field *root, void *ret, struct cfg_error *err)
+{
+        return cfg_load_file_checked(path, root, ret, NULL, err);
+}
+
+int cfg_load_new(const char *name, const char *buf, size_t len, const struct cfg_field *root,
+                 size_t size, cfg_check_fn *check, void **ret, struct cfg_error *err)
+{
+        void *obj = calloc(1, size);
+        int r;
+
+        if (!obj) {
+                snprintf(err->msg, sizeof(err->msg), "%s: out of memory", name ? name : "(config)");
+                return -ENOMEM;
+        }
+        r = buf ? cfg_load_buf_checked(name, buf, len, root, obj, check, err)
+                : cfg_load_file_checked(name, root, obj, check, err);
+        if (r < 0) {
+                free(obj); /* its insides already freed */
+                return r;
+        }
+        *ret = obj;
+        return 0;
 }
 
 /* ---- positions for checks made after loading ---- */

@@ -74,6 +74,30 @@ int cfg_load_buf(const char *name, const char *buf, size_t len, const struct cfg
                  void *ret, struct cfg_error *err);
 
 /*
+ * A program's own rules across keys, run on what was loaded (cfg_error_at gives positions).
+ * Returns 0, or -EINVAL with err->msg set.
+ */
+typedef int cfg_check_fn(void *obj, const char *name, const char *buf, size_t len,
+                         struct cfg_error *err);
+
+/*
+ * A whole configuration: a zeroed object of size bytes, loaded from buf (or, when buf is NULL,
+ * from the file that name names), then checked with check (NULL: no checks). Returns 0 with
+ * *ret owned by the caller (cfg_free, then free()); on any error nothing is left allocated.
+ */
+int cfg_load_new(const char *name, const char *buf, size_t len, const struct cfg_field *root,
+                 size_t size, cfg_check_fn *check, void **ret, struct cfg_error *err);
+
+/* cfg_load_buf into the zeroed *ret, then check; when check fails what was loaded is freed. */
+int cfg_load_buf_checked(const char *name, const char *buf, size_t len,
+                         const struct cfg_field *root, void *ret, cfg_check_fn *check,
+                         struct cfg_error *err);
+
+/* The same, from the file at path. */
+int cfg_load_file_checked(const char *path, const struct cfg_field *root, void *ret,
+                          cfg_check_fn *check, struct cfg_error *err);
+
+/*
  * Read path into a malloc'd buffer (at most CFG_MAX_FILE bytes) for cfg_load_buf and later
  * cfg_error_at. Returns 0 with *ret_buf owned by the caller (free()), or -errno / -EFBIG with
  * err->msg ("path: reason").

@@ -240,9 +240,10 @@ static int country_regions_check(const struct ctl_cfg *c, const char *name, cons
         return 0;
 }
 
-static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t len,
+static int validate(void *obj, const char *name, const char *buf, size_t len,
                     struct cfg_error *err)
 {
+        struct ctl_cfg *c = obj;
         struct sockaddr_storage ss;
         struct geo_prefix gp;
         const char *why = NULL;
@@ -379,43 +380,29 @@ static int validate(struct ctl_cfg *c, const char *name, const char *buf, size_t
         return 0;
 }
 
+/* From buf, or from the file at name when buf is NULL. */
+static int load_cfg(const char *name, const char *buf, size_t len, struct ctl_cfg **ret,
+                    struct cfg_error *err)
+{
+        void *c;
+        int r = cfg_load_new(name, buf, len, root_fields, sizeof(struct ctl_cfg), validate, &c,
+                             err);
+
+        if (r < 0)
+                return r;
+        *ret = c;
+        return c ? 0 : -ENOMEM; /* c is never NULL here; this lets -Wnull-dereference see it */
+}
+
 int ctl_cfg_load_buf(const char *name, const char *buf, size_t len, struct ctl_cfg **ret,
                      struct cfg_error *err)
 {
-        struct ctl_cfg *c = calloc(1, sizeof(*c));
-        int r;
-
-        if (!c) {
-                snprintf(err->msg, sizeof(err->msg), "%s: out of memory", name);
-                return -ENOMEM;
-        }
-        r = cfg_load_buf(name, buf, len, root_fields, c, err);
-        if (r < 0) {
-                free(c); /* cfg_load_buf already freed what it allocated inside */
-                return r;
-        }
-        r = validate(c, name, buf, len, err);
-        if (r < 0)
-                goto out;
-        *ret = c;
-        c = NULL;
-out:
-        ctl_cfg_free(c);
-        return r;
+        return load_cfg(name, buf ? buf : "", len, ret, err);
 }
 
 int ctl_cfg_load(const char *path, struct ctl_cfg **ret, struct cfg_error *err)
 {
-        char *buf = NULL;
-        size_t len = 0;
-        int r;
-
-        r = cfg_read_file(path, &buf, &len, err);
-        if (r < 0)
-                return r;
-        r = ctl_cfg_load_buf(path, buf, len, ret, err);
-        free(buf);
-        return r;
+        return load_cfg(path, NULL, 0, ret, err);
 }
 
 void ctl_cfg_free(struct ctl_cfg *cfg)

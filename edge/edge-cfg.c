@@ -394,9 +394,10 @@ bool edge_cfg_control_id_ok(const char *s, size_t n)
 }
 
 /* Checks no single field can make; errors carry the position of the node at fault. */
-static int validate(const struct edge_cfg *c, const char *name, const char *buf, size_t len,
+static int validate(void *obj, const char *name, const char *buf, size_t len,
                     struct cfg_error *err)
 {
+        const struct edge_cfg *c = obj;
         struct sockaddr_storage ss;
         socklen_t sl;
         char path[64];
@@ -503,38 +504,29 @@ static int validate(const struct edge_cfg *c, const char *name, const char *buf,
         return 0;
 }
 
+/* From buf, or from the file at name when buf is NULL. */
+static int load_cfg(const char *name, const char *buf, size_t len, struct edge_cfg **ret,
+                    struct cfg_error *err)
+{
+        void *c;
+        int r = cfg_load_new(name, buf, len, edge_fields, sizeof(struct edge_cfg), validate, &c,
+                             err);
+
+        if (r < 0)
+                return r;
+        *ret = c;
+        return c ? 0 : -ENOMEM; /* c is never NULL here; this lets -Wnull-dereference see it */
+}
+
 int edge_cfg_load_buf(const char *name, const char *buf, size_t len, struct edge_cfg **ret,
                       struct cfg_error *err)
 {
-        struct edge_cfg *c = calloc(1, sizeof(*c));
-        int r;
-        if (!c) {
-                snprintf(err->msg, sizeof(err->msg), "%s: out of memory", name);
-                return -ENOMEM;
-        }
-        r = cfg_load_buf(name, buf, len, edge_fields, c, err);
-        if (r < 0)
-                goto out;
-        r = validate(c, name, buf, len, err);
-        if (r < 0)
-                goto out;
-        *ret = c;
-        c = NULL;
-out:
-        edge_cfg_free(c);
-        return r;
+        return load_cfg(name, buf ? buf : "", len, ret, err);
 }
 
 int edge_cfg_load(const char *path, struct edge_cfg **ret, struct cfg_error *err)
 {
-        char *buf = NULL;
-        size_t len = 0;
-        int r = cfg_read_file(path, &buf, &len, err);
-        if (r < 0)
-                return r;
-        r = edge_cfg_load_buf(path, buf, len, ret, err);
-        free(buf);
-        return r;
+        return load_cfg(path, NULL, 0, ret, err);
 }
 
 int edge_cfg_control_url(const struct edge_cfg *cfg, const char *path, char *out, size_t cap)

@@ -95,9 +95,10 @@ static int check_window(const char *window, const char *tz, const char *prefix, 
         return 0;
 }
 
-static int check(struct fill_cfg *c, const char *name, const char *buf, size_t len,
+static int check(void *obj, const char *name, const char *buf, size_t len,
                  struct cfg_error *err)
 {
+        struct fill_cfg *c = obj;
         int r;
 
         /* An explicit null (~, or no value) clears a default; these two cannot go without. */
@@ -164,28 +165,12 @@ static int check(struct fill_cfg *c, const char *name, const char *buf, size_t l
 int fill_cfg_load_buf(const char *name, const char *buf, size_t len, struct fill_cfg *ret,
                       struct cfg_error *err)
 {
-        int r = cfg_load_buf(name, buf, len, fill_cfg_fields, ret, err);
-
-        if (r < 0)
-                return r;
-        r = check(ret, name, buf, len, err);
-        if (r < 0)
-                fill_cfg_free(ret);
-        return r;
+        return cfg_load_buf_checked(name, buf, len, fill_cfg_fields, ret, check, err);
 }
 
 int fill_cfg_load(const char *path, struct fill_cfg *ret, struct cfg_error *err)
 {
-        char *buf = NULL;
-        size_t len = 0;
-        int r;
-
-        r = cfg_read_file(path, &buf, &len, err);
-        if (r < 0)
-                return r;
-        r = fill_cfg_load_buf(path, buf, len, ret, err);
-        free(buf);
-        return r;
+        return cfg_load_file_checked(path, fill_cfg_fields, ret, check, err);
 }
 
 int fill_cfg_edge_error(const char *path, size_t idx, const char *key, const char *msg,

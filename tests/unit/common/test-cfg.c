@@ -609,6 +609,56 @@ TEST(load_file_and_errors)
         ASSERT_STREQ(err.msg, "/: Is a directory");
 }
 
+/* A program's rule across keys: count and name may not both be given. */
+static int t_check(void *obj, const char *name, const char *buf, size_t len, struct cfg_error *err)
+{
+        const struct t_cfg *c = obj;
+
+        if (c->count && c->name && strcmp(c->name, "n") != 0)
+                return cfg_error_at(err, name, buf, len, "count", "'count' goes only with name n");
+        return 0;
+}
+
+TEST(load_checked_and_new)
+{
+        static const char bad[] = "name: x\ncount: 2\n";
+        struct t_cfg c = {0};
+        struct cfg_error err;
+        void *obj = NULL;
+
+        /* The check's error is positioned, and what was loaded (name) is freed. */
+        ASSERT_EQ(cfg_load_buf_checked("t.yaml", bad, strlen(bad), t_fields, &c, t_check, &err),
+                  -EINVAL);
+        ASSERT_STREQ(err.msg, "t.yaml:2:8: 'count' goes only with name n");
+        ASSERT_TRUE(all_clear(&c));
+        ASSERT_EQ(cfg_load_buf_checked("t.yaml", "name: n\ncount: 2\n", 16, t_fields, &c, t_check,
+                                       &err),
+                  0);
+        ASSERT_EQ(c.count, 2);
+        cfg_free(t_fields, &c);
+
+        /* A new object from memory, and from a file when buf is NULL. */
+        ASSERT_EQ(cfg_load_new("t.yaml", bad, strlen(bad), t_fields, sizeof(c), t_check, &obj,
+                               &err),
+                  -EINVAL);
+        ASSERT_TRUE(obj == NULL);
+        ASSERT_STREQ(err.msg, "t.yaml:2:8: 'count' goes only with name n");
+        char path[] = "/tmp/sluice-test-cfg-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, "name: n\ncount: 3\n", 16), 16);
+        close(fd);
+        ASSERT_EQ(cfg_load_new(path, NULL, 0, t_fields, sizeof(c), t_check, &obj, &err), 0);
+        ASSERT_TRUE(obj != NULL);
+        ASSERT_EQ(((struct t_cfg *)obj)->count, 3);
+        cfg_free(t_fields, obj);
+        free(obj);
+        obj = NULL;
+        unlink(path);
+        ASSERT_EQ(cfg_load_new(path, NULL, 0, t_fields, sizeof(c), t_check, &obj, &err), -ENOENT);
+        ASSERT_TRUE(obj == NULL);
+}
+
 TEST(error_at_positions)
 {
         static const char doc[] = "name: n\n"
