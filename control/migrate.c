@@ -33,10 +33,9 @@ static void set_err(char *err, size_t errlen, const char *what, const char *msg)
         err[pos] = '\0';
 }
 
-/* Run sql (no parameters). Returns 0 or -EPROTO with err set. */
-static int exec_simple(PGconn *pg, const char *sql, const char *what, char *err, size_t errlen)
+/* Whether res says the statement ran; if not, err says why. Clears res. Returns 0 or -EPROTO. */
+static int result_ok(PGconn *pg, PGresult *res, const char *what, char *err, size_t errlen)
 {
-        PGresult *res = PQexec(pg, sql);
         ExecStatusType st = PQresultStatus(res);
         int r = 0;
 
@@ -50,21 +49,18 @@ static int exec_simple(PGconn *pg, const char *sql, const char *what, char *err,
         return r;
 }
 
+/* Run sql, which may hold several statements (no parameters). Returns 0 or -EPROTO with err. */
+static int exec_simple(PGconn *pg, const char *sql, const char *what, char *err, size_t errlen)
+{
+        return result_ok(pg, PQexec(pg, sql), what, err, errlen);
+}
+
 static int exec_params(PGconn *pg, const char *sql, int n, const char *const *values,
                        const int *lengths, const int *formats, const char *what, char *err,
                        size_t errlen)
 {
-        PGresult *res = PQexecParams(pg, sql, n, NULL, values, lengths, formats, 0);
-        ExecStatusType st = PQresultStatus(res);
-        int r = 0;
-
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-                set_err(err, errlen, what, PQerrorMessage(pg));
-                err[strcspn(err, "\n")] = '\0';
-                r = -EPROTO;
-        }
-        PQclear(res);
-        return r;
+        return result_ok(pg, PQexecParams(pg, sql, n, NULL, values, lengths, formats, 0), what,
+                         err, errlen);
 }
 
 /*
