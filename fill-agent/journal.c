@@ -567,22 +567,34 @@ int journal_run_end(struct journal *j, int64_t now, int exit_code)
         return 0;
 }
 
-int journal_commit(struct journal *j, const char *key, size_t key_len, const char *sha256,
-                   uint64_t size)
+/* Append a line of head (under 100 bytes) and the escaped key. Returns 0 or -errno. */
+static int append_keyed(struct journal *j, const char *head, const char *key, size_t key_len)
 {
+        size_t hl = strlen(head), n;
         char *line;
-        int n, r;
+        int r;
 
         if (key_len == 0 || key_len > JOURNAL_MAX_KEY)
                 return -ENAMETOOLONG;
-        line = malloc(key_len * 3 + 100);
+        line = malloc(hl + key_len * 3 + 2);
         if (!line)
                 return -ENOMEM;
-        n = snprintf(line, 100, "C %.64s %" PRIu64 " ", sha256, size);
-        n += (int)escape(key, key_len, line + n);
+        memcpy(line, head, hl);
+        n = hl + escape(key, key_len, line + hl);
         line[n++] = '\n';
-        r = append(j, line, (size_t)n);
+        r = append(j, line, n);
         free(line);
+        return r;
+}
+
+int journal_commit(struct journal *j, const char *key, size_t key_len, const char *sha256,
+                   uint64_t size)
+{
+        char head[100];
+        int r;
+
+        snprintf(head, sizeof(head), "C %.64s %" PRIu64 " ", sha256, size);
+        r = append_keyed(j, head, key, key_len);
         if (r < 0)
                 return r;
         r = set_put(j, key, key_len, sha256);
@@ -595,19 +607,11 @@ int journal_commit(struct journal *j, const char *key, size_t key_len, const cha
 
 int journal_refuse(struct journal *j, const char *key, size_t key_len, const char *reason)
 {
-        char *line;
-        int n, r;
+        char head[100];
+        int r;
 
-        if (key_len == 0 || key_len > JOURNAL_MAX_KEY)
-                return -ENAMETOOLONG;
-        line = malloc(key_len * 3 + 100);
-        if (!line)
-                return -ENOMEM;
-        n = snprintf(line, 100, "R %.40s ", reason);
-        n += (int)escape(key, key_len, line + n);
-        line[n++] = '\n';
-        r = append(j, line, (size_t)n);
-        free(line);
+        snprintf(head, sizeof(head), "R %.40s ", reason);
+        r = append_keyed(j, head, key, key_len);
         if (r == 0)
                 j->sum.refused++;
         return r;
