@@ -354,8 +354,7 @@ void api_admin_session_end(struct ctl_req *rq)
         struct sessid_claims cl;
         char id[SESSID_MAX + 1], ver[24], prof[24], created[24];
 
-        if (!api_session_from(rq->ctl, rq->arg[0], NULL, &cl, id) ||
-            time(NULL) >= (time_t)cl.expires) {
+        if (!api_session_live(rq->ctl, rq->arg[0], &cl, id)) {
                 ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
                 return;
         }

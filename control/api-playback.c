@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Playback: sessions, manifests (DASH and HLS), steering, ClearKey licences and playback
- * reports. A session's id is signed and carries the session (sessid.h), so any instance
+ * Playback: sessions, manifests (DASH and HLS) and steering (ClearKey licences in
+ * api-licence.c, playback reports in api-report.c). A session's id is signed and carries the session (sessid.h), so any instance
  * holding the shared key set can serve any step of it, with or without a row. An anonymous
  * start is answered from warm data (cache.h) and counted behind (session-behind.h), with no
  * row; a start with a profile is one database statement (session-batch.h).
@@ -14,12 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
-#include "hex.h"
 #include "log.h"
 #include "metrics.h"
-#include "mono-time.h"
 #include "token.h"
 
 #include "uring-loop.h"
@@ -28,7 +24,6 @@
 #include "asset.h"
 #include "body-check.h"
 #include "cache.h"
-#include "clearkey.h"
 #include "ctl-cfg.h"
 #include "ctl.h"
 #include "hls.h"
@@ -36,7 +31,6 @@
 #include "mpd-cache.h"
 #include "mpd.h"
 #include "pgdb.h"
-#include "report-limit.h"
 #include "server.h"
 #include "sessid.h"
 #include "session-batch.h"
@@ -652,6 +646,11 @@ bool api_session_from(struct ctl *ctl, const char *arg, const char *ext, struct 
         memcpy(id, arg, n - el);
         id[n - el] = '\0';
         return true;
+}
+
+bool api_session_live(struct ctl *ctl, const char *arg, struct sessid_claims *cl, char *id)
+{
+        return api_session_from(ctl, arg, NULL, cl, id) && wall_now() < (double)cl->expires;
 }
 
 /* Whether edges[i] is taken in pass (edges_from): 0 alive in region, 1 alive elsewhere, 2
@@ -1284,184 +1283,4 @@ void api_steering(struct ctl_req *rq)
                 return;
         }
         view_start(rq, VIEW_STEERING, id, &cl, NULL);
-}
-
-/* ---- POST /v1/license/clearkey?session= ---- */
-
-struct licence_ctx {
-        struct ctl_req *rq;
-        struct clearkey_request req;
-};
-
-static void licence_done(void *userdata, int err, const struct pgdb_res *res)
-{
-        struct licence_ctx *lx = userdata;
-        struct ctl_req *rq = lx->rq;
-        struct ctl *ctl = rq->ctl;
-        struct clearkey_key avail = {0}, sel[CLEARKEY_KIDS_MAX];
-        json_t *o = NULL;
-        const char *kid, *key, *v;
-        char *out = NULL;
-        size_t len = 0, n;
-
-        rq->handler_data = NULL;
-        if (err < 0) {
-                metrics_add(ctl->m.licence_refusals, 1);
-                ctl_reply_db_error(rq, err, res);
-                goto out;
-        }
-        v = pgdb_res_value(res, 0, 0, NULL);
-        o = v ? json_loads(v, 0, NULL) : NULL;
-        kid = json_string_value(json_object_get(o, "kid"));
-        key = json_string_value(json_object_get(o, "key"));
-        if (!kid || !key || hex_decode(kid, strlen(kid), avail.kid, 16) < 0 ||
-            hex_decode(key, strlen(key), avail.key, 16) < 0) {
-                ctl_reply_error(rq, 500, "internal", "bad key record");
-                goto out;
-        }
-        n = clearkey_keys_select(&lx->req, &avail, 1, sel, CLEARKEY_KIDS_MAX);
-        if (n == 0) {
-                metrics_add(ctl->m.licence_refusals, 1);
-                ctl_reply_error(rq, 403, "forbidden", "no requested key belongs to this session");
-                goto out;
-        }
-        if (clearkey_response_build(sel, n, lx->req.type, &out, &len) < 0) {
-                ctl_reply_error(rq, 500, "internal", "cannot build the licence");
-                goto out;
-        }
-        metrics_add(ctl->m.licences, 1);
-        ctl_reply(rq, 200, "application/json", out, len, nocache);
-        clearkey_response_free(out);
-out:
-        /* The key passed through these buffers: wipe them (and the JSON holding it). */
-        if (o) {
-                json_t *k = json_object_get(o, "key");
-                if (json_is_string(k))
-                        OPENSSL_cleanse((char *)json_string_value(k), json_string_length(k));
-        }
-        json_decref(o);
-        OPENSSL_cleanse(&avail, sizeof(avail));
-        OPENSSL_cleanse(sel, sizeof(sel));
-        free(lx);
-}
-
-void api_license_clearkey(struct ctl_req *rq)
-{
-        struct ctl *ctl = rq->ctl;
-        struct licence_ctx *lx;
-        struct sessid_claims cl;
-        char sid_arg[SESSID_MAX + 2], id[SESSID_MAX + 1], ver[24], why[64];
-        int r = ctl_query_get(rq, "session", sid_arg, sizeof(sid_arg));
-
-        /* What the body is comes first, as on every route: a body over the limit is 413 and
-         * one of another type 415, whichever session it names. */
-        if (rq->body_len > CLEARKEY_REQUEST_MAX) {
-                snprintf(why, sizeof(why), "a ClearKey licence request is at most %d bytes",
-                         CLEARKEY_REQUEST_MAX);
-                ctl_reply_error(rq, 413, "payload_too_large", why);
-                return;
-        }
-        if (!ctl_body_type_ok(rq))
-                return;
-        /* Keys go only to a live session: its id verified and not expired, and (in the
-         * statement) not ended by an operator, the title licensed in its country now. */
-        if (r < 0 || !api_session_from(ctl, sid_arg, NULL, &cl, id) ||
-            wall_now() >= (double)cl.expires) {
-                metrics_add(ctl->m.licence_refusals, 1);
-                ctl_reply_error(rq, 403, "forbidden", "no live session");
-                return;
-        }
-        lx = calloc(1, sizeof(*lx));
-        if (!lx) {
-                ctl_reply_error(rq, 500, "internal", "out of memory");
-                return;
-        }
-        lx->rq = rq;
-        r = clearkey_request_parse(rq->body, rq->body_len, &lx->req);
-        if (r < 0) {
-                free(lx);
-                /* Too many kids in a body within the limit is a bad request. */
-                if (r == -E2BIG) {
-                        snprintf(why, sizeof(why), "more than %d kids in one licence request",
-                                 CLEARKEY_KIDS_MAX);
-                        ctl_reply_error(rq, 400, "bad_request", why);
-                } else {
-                        ctl_reply_error(rq, 400, "bad_request",
-                                        "not a ClearKey licence request ({\"kids\":[...]})");
-                }
-                return;
-        }
-        rq->handler_data = lx;
-        snprintf(ver, sizeof(ver), "%" PRId64, cl.asset_version);
-        const char *params[] = {cl.nonce, cl.title, cl.asset, ver, cl.country};
-        r = pgdb_exec(ctl->db, ctl->st.license_key_claims, params, 5, licence_done, lx);
-        if (r < 0) {
-                free(lx);
-                ctl_reply_db_error(rq, r, NULL);
-        }
-}
-
-/* ---- POST /v1/playback/report ---- */
-
-void api_report(struct ctl_req *rq)
-{
-        struct ctl *ctl = rq->ctl;
-        struct body_report b;
-        json_t *body = NULL;
-        struct sessid_claims cl;
-        char id[SESSID_MAX + 1], position[40], mtp[24], bl[24], ver[24], prof[24];
-        int64_t wait_ms = 0;
-
-        if (ctl_body_json(rq, 4, &body) < 0)
-                return;
-        if (body_report_check(body, &b) < 0) {
-                json_decref(body);
-                ctl_reply_error(rq, 400, "bad_request",
-                                "need \"session\", \"position\" (seconds >= 0), optional "
-                                "\"quality\", \"device\", \"mtp\" (CMCD measured throughput, "
-                                "kbit/s) and \"bl\" (CMCD buffer length, ms)");
-                return;
-        }
-        if (!api_session_from(ctl, b.session, NULL, &cl, id) || wall_now() >= (double)cl.expires) {
-                json_decref(body);
-                ctl_reply_error(rq, 404, "not_found", "unknown or expired session");
-                return;
-        }
-        if (!report_limit_take(ctl->report_limit, cl.nonce, mono_ms(),
-                               (uint32_t)ctl->cfg->report_burst, ctl->cfg->report_interval_ms,
-                               &wait_ms)) {
-                char secs[24], text[160];
-                const char *extra[] = {"Retry-After", secs, "Cache-Control", "no-store", NULL};
-                int n = snprintf(text, sizeof(text),
-                                 "{\"error\":\"too_many_requests\",\"detail\":\"this session "
-                                 "reports faster than report_burst %" PRId64
-                                 ", then one each %" PRId64 " ms\"}",
-                                 ctl->cfg->report_burst, ctl->cfg->report_interval_ms);
-
-                json_decref(body);
-                snprintf(secs, sizeof(secs), "%" PRId64, (wait_ms + 999) / 1000);
-                metrics_add(ctl->m.reports_limited, 1);
-                ctl_reply(rq, 429, "application/json", text, (size_t)n, extra);
-                return;
-        }
-        snprintf(position, sizeof(position), "%.3f", b.position);
-        snprintf(mtp, sizeof(mtp), "%" PRId64, b.mtp);
-        snprintf(bl, sizeof(bl), "%" PRId64, b.bl);
-        snprintf(ver, sizeof(ver), "%" PRId64, cl.asset_version);
-        snprintf(prof, sizeof(prof), "%" PRId64, cl.profile);
-        const char *params[] = {cl.nonce,
-                                cl.title,
-                                cl.episode[0] ? cl.episode : NULL,
-                                cl.asset,
-                                ver,
-                                cl.profile ? prof : NULL,
-                                cl.region[0] ? cl.region : NULL,
-                                rq->client[0] ? rq->client : NULL,
-                                position,
-                                b.quality ? b.quality : "",
-                                b.device ? b.device : "",
-                                b.mtp >= 0 ? mtp : NULL,
-                                b.bl >= 0 ? bl : NULL};
-        api_exec_json_counted(rq, ctl->st.report_claims, params, 13, ctl->m.reports);
-        json_decref(body);
 }

@@ -136,5 +136,8 @@ struct sessid_claims;
 bool api_session_from(struct ctl *ctl, const char *arg, const char *ext, struct sessid_claims *cl,
                       char *id);
 
+/* api_session_from with no extension, and the session not yet expired by the wall clock. */
+bool api_session_live(struct ctl *ctl, const char *arg, struct sessid_claims *cl, char *id);
+
 /* Fill buf with 2*n lowercase hex chars of random bytes. Returns 0 or -EIO. */
 int api_random_hex(char *buf, size_t n);
