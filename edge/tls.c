@@ -18,12 +18,9 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
-#include <openssl/params.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -37,26 +34,9 @@
 #include "tls-ulp.h"
 #include "tls-seal.h"
 #include "tls-sni.h"
+#include "tls-tickets.h"
 #include "tls-rec.h"
 #include "tls.h"
-
-#define TICKET_KEYS 3 /* current, previous, and one spare slot while rotating */
-
-struct ticket_key {
-        uint64_t epoch; /* floor(now / period); 0 = slot unused */
-        unsigned char name[16];
-        unsigned char aes[32];
-        unsigned char hmac[32];
-};
-
-/* Shared by a listener's successive contexts (reloads), so tickets survive SIGHUP. */
-struct tls_tickets {
-        atomic_int refs;
-        pthread_mutex_t mu;
-        uint64_t period_ms;
-        struct ticket_key keys[TICKET_KEYS]; /* keys[0] newest */
-        struct tls_stats stats;              /* lives here so counters carry over reloads */
-};
 
 struct tls_cert {
         SSL_CTX *ctx;
@@ -169,110 +149,16 @@ static void drain_errors(const char *what)
         ERR_clear_error();
 }
 
-/* ---- ticket keys ---- */
-
-static struct tls_tickets *tickets_new(uint64_t period_ms)
-{
-        struct tls_tickets *k = calloc(1, sizeof(*k));
-
-        if (!k)
-                return NULL;
-        atomic_init(&k->refs, 1);
-        (void)pthread_mutex_init(&k->mu, NULL);
-        k->period_ms = period_ms;
-        return k;
-}
-
-static void tickets_unref(struct tls_tickets *k)
-{
-        if (!k || atomic_fetch_sub(&k->refs, 1) != 1)
-                return;
-        OPENSSL_cleanse(k->keys, sizeof(k->keys));
-        (void)pthread_mutex_destroy(&k->mu);
-        free(k);
-}
-
-/* Under k->mu: make keys[0] the key of epoch now, generating it on the first use in a new
- * period. Returns 0 or -EIO when the RNG fails. */
-static int tickets_rotate(struct tls_tickets *k, uint64_t epoch)
-{
-        struct ticket_key fresh;
-
-        if (k->keys[0].epoch >= epoch)
-                return 0;
-        fresh.epoch = epoch;
-        if (RAND_bytes(fresh.name, sizeof(fresh.name)) != 1 ||
-            RAND_bytes(fresh.aes, sizeof(fresh.aes)) != 1 ||
-            RAND_bytes(fresh.hmac, sizeof(fresh.hmac)) != 1) {
-                drain_errors("ticket key");
-                return -EIO;
-        }
-        memmove(&k->keys[1], &k->keys[0], sizeof(k->keys[0]) * (TICKET_KEYS - 1));
-        k->keys[0] = fresh;
-        OPENSSL_cleanse(&fresh, sizeof(fresh));
-        return 0;
-}
-
-static int hmac_init(EVP_MAC_CTX *hctx, const unsigned char *key)
-{
-        OSSL_PARAM params[3];
-
-        params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)key, 32);
-        params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-        params[2] = OSSL_PARAM_construct_end();
-        return EVP_MAC_CTX_set_params(hctx, params) == 1 ? 0 : -EIO;
-}
-
-/*
- * OpenSSL's ticket callback. enc: pick the current key, fill name and iv. Decrypt: find the
- * key by name; 1 = fine, 2 = fine but seal a fresh ticket (it was the previous period's),
- * 0 = unknown or expired (full handshake), -1 = error.
- */
+/* OpenSSL's ticket callback: the keys (tls-tickets.h) at the wall clock's time. */
 static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
                      EVP_MAC_CTX *hctx, int enc)
 {
         struct tls_ctx *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(s));
-        struct tls_tickets *k = t->tickets;
-        uint64_t epoch = wall_ms() / k->period_ms + 1; /* +1: epoch 0 marks an empty slot */
-        struct ticket_key key;
-        int ret = 0;
+        int r = tls_tickets_cb(t->tickets, wall_ms(), name, iv, cctx, hctx, enc);
 
-        (void)pthread_mutex_lock(&k->mu);
-        if (tickets_rotate(k, epoch) < 0) {
-                (void)pthread_mutex_unlock(&k->mu);
-                return -1;
-        }
-        if (enc) {
-                key = k->keys[0];
-                ret = 1;
-        } else {
-                for (size_t i = 0; i < TICKET_KEYS; i++) {
-                        if (k->keys[i].epoch && k->keys[i].epoch + 1 >= epoch &&
-                            !memcmp(k->keys[i].name, name, 16)) {
-                                key = k->keys[i];
-                                ret = k->keys[i].epoch == epoch ? 1 : 2;
-                                break;
-                        }
-                }
-        }
-        (void)pthread_mutex_unlock(&k->mu);
-        if (ret == 0)
-                return 0;
-
-        if (enc) {
-                memcpy(name, key.name, 16);
-                if (RAND_bytes(iv, 16) != 1 ||
-                    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key.aes, iv) != 1)
-                        ret = -1;
-        } else if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key.aes, iv) != 1) {
-                ret = -1;
-        }
-        if (ret > 0 && hmac_init(hctx, key.hmac) < 0)
-                ret = -1;
-        OPENSSL_cleanse(&key, sizeof(key));
-        if (ret < 0)
-                drain_errors("ticket cipher");
-        return ret;
+        if (r < 0)
+                drain_errors("ticket");
+        return r;
 }
 
 /* ---- SNI, ALPN, OCSP ---- */
@@ -609,7 +495,7 @@ static void ctx_free(struct tls_ctx *t)
                 free(t->certs[i].ocsp_path);
         }
         free(t->certs);
-        tickets_unref(t->tickets);
+        tls_tickets_unref(t->tickets);
         free(t);
 }
 
@@ -643,9 +529,9 @@ int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls
         }
         if (prev && prev->tickets->period_ms == (uint64_t)cfg->ticket_rotation_ms) {
                 t->tickets = prev->tickets;
-                atomic_fetch_add(&t->tickets->refs, 1);
+                tls_tickets_ref(t->tickets);
         } else {
-                t->tickets = tickets_new((uint64_t)cfg->ticket_rotation_ms);
+                t->tickets = tls_tickets_new((uint64_t)cfg->ticket_rotation_ms);
                 if (!t->tickets) {
                         snprintf(err, errlen, "%s: out of memory", cfg->listen);
                         r = -ENOMEM;
@@ -710,8 +596,8 @@ void tls_ctx_share_tickets(struct tls_ctx *t, struct tls_ctx *prev)
                 stats_carry(&t->tickets->stats, &prev->tickets->stats);
                 return;
         }
-        atomic_fetch_add(&prev->tickets->refs, 1);
-        tickets_unref(t->tickets);
+        tls_tickets_ref(prev->tickets);
+        tls_tickets_unref(t->tickets);
         t->tickets = prev->tickets;
 }
 
