@@ -632,6 +632,24 @@ void admin_put_abort(struct conn *c)
         c->put = NULL;
 }
 
+struct put_args {
+        struct conn *c;
+        const struct path_norm *pn;
+        const char *sha;
+        const char *ctype;
+        uint64_t size;
+        struct store_put **put;
+};
+
+/* store_put_begin, as evict_put_begin calls it. */
+static int put_begin(void *ud)
+{
+        const struct put_args *a = ud;
+
+        return store_put_begin(a->c->w->srv->store, a->pn->key, a->pn->key_len, a->size, a->sha,
+                               a->ctype, a->put);
+}
+
 static void put_object(struct conn *c, const struct http1_req *req, const char *body,
                        size_t body_len, size_t *ret_used)
 {
@@ -677,19 +695,17 @@ static void put_object(struct conn *c, const struct http1_req *req, const char *
                         conn_close(c, "out of memory");
                         return;
                 }
-                r = store_put_begin(c->w->srv->store, pn.key, pn.key_len,
-                                    (uint64_t)req->content_length, v ? sha : NULL,
-                                    ct, &ps->put);
                 /* Over the whole budget: refused before evicting anything, which could
-                 * only empty the cache and still not make it fit. */
-                if (r == -ENOSPC && larger_than_budget(c, (uint64_t)req->content_length))
+                 * only empty the cache and still not make it fit. Else room is made as a
+                 * fill's is, with as many tries. */
+                if (larger_than_budget(c, (uint64_t)req->content_length))
                         r = -EFBIG;
-                else if (r == -ENOSPC && evict_make_room(c->w->srv,
-                                                         (uint64_t)req->content_length,
-                                                         c->w) == 0)
-                        r = store_put_begin(c->w->srv->store, pn.key, pn.key_len,
-                                            (uint64_t)req->content_length, v ? sha : NULL,
-                                            ct, &ps->put);
+                else
+                        r = evict_put_begin(c->w->srv, (uint64_t)req->content_length, c->w,
+                                            put_begin,
+                                            &(struct put_args){c, &pn, v ? sha : NULL, ct,
+                                                               (uint64_t)req->content_length,
+                                                               &ps->put});
         }
         if (r < 0) {
                 free(ps);

@@ -57,6 +57,14 @@ void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint
  */
 int evict_make_room(struct edge_server *srv, uint64_t size, struct edge_worker *self);
 /*
+ * begin(ud), a store_put_begin; while it finds the store full, room is made as above and it
+ * is called again, up to EVICT_ROOM_TRIES times. Returns begin's last result, or
+ * evict_make_room's -EFBIG / -ENOSPC when no room could hold size.
+ */
+#define EVICT_ROOM_TRIES 3
+int evict_put_begin(struct edge_server *srv, uint64_t size, struct edge_worker *self,
+                    int (*begin)(void *ud), void *ud);
+/*
  * key (size bytes, the store's file file_id) was committed: offer it to the policy (plan:
  * pushed by the fill plan). Returns false when it is not kept: admission declined it, or the
  * policy ran out of memory (it is deleted here, unless committed again since; a fill has

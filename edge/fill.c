@@ -294,14 +294,22 @@ static bool fds_freed(const struct fill *f, int r)
                store_reader_shed(f->owner->reader, 1) == 1;
 }
 
-/* store_put_begin, making room in the descriptor table as it needs. */
-static int put_begin(struct fill *f, struct store *store, uint64_t size, const char *ctype)
+struct put_args {
+        struct fill *f;
+        uint64_t size;
+        const char *ctype;
+};
+
+/* store_put_begin, making room in the descriptor table as it needs (evict_put_begin's begin). */
+static int put_begin(void *ud)
 {
+        const struct put_args *a = ud;
+        struct fill *f = a->f;
         int r;
 
         do {
-                r = store_put_begin(store, f->key, f->key_len, size, f->has_sha ? f->sha_hex : NULL,
-                                    ctype, &f->put);
+                r = store_put_begin(f->owner->srv->store, f->key, f->key_len, a->size,
+                                    f->has_sha ? f->sha_hex : NULL, a->ctype, &f->put);
         } while (fds_freed(f, r));
         return r;
 }
@@ -314,7 +322,6 @@ static _Thread_local struct log_budget begin_failures;
 static int on_head(void *ud, const struct upstream_resp *resp)
 {
         struct fill *f = ud;
-        struct store *store = f->owner->srv->store;
         const char *ctype = resp->content_type;
         char plan_hex[65];
         bool refused =
@@ -395,16 +402,10 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                 f->plan_checked = true;
                 metrics_add(f->owner->srv->m.plan_checked, 1);
         }
-        r = put_begin(f, store, (uint64_t)resp->content_length, ctype);
-        /* Make room by the eviction policy, then try again (other fills take room too, a few
-         * tries); an object over the whole budget is refused without touching what the cache
-         * holds. */
-        for (int tries = 0; r == -ENOSPC && tries < 3; tries++) {
-                r = evict_make_room(f->owner->srv, (uint64_t)resp->content_length,
-                                    f->owner);
-                if (r == 0)
-                        r = put_begin(f, store, (uint64_t)resp->content_length, ctype);
-        }
+        /* Room made by the eviction policy as needed; an object over the whole budget is
+         * refused without touching what the cache holds. */
+        r = evict_put_begin(f->owner->srv, (uint64_t)resp->content_length, f->owner, put_begin,
+                            &(struct put_args){f, (uint64_t)resp->content_length, ctype});
         if (r == -EFBIG) {
                 f->put = NULL;
                 f->verdict = 503;

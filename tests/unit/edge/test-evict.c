@@ -92,6 +92,79 @@ static uint64_t file_of(struct store *s, const char *key)
         return store_get_info(s, key, strlen(key), &info) == 0 ? info.file_id : 0;
 }
 
+/* A put that the cache's other puts keep beating to the room made for it: before each of
+ * its tries (but the first, unless at_first), a rival (a fill, another push) commits one of
+ * rivals_left objects of 250 bytes. */
+struct contested {
+        struct edge_server *srv;
+        bool at_first;
+        int rivals_left, begins;
+        struct store_put *put;
+};
+
+static int contested_begin(void *ud)
+{
+        struct contested *c = ud;
+        char key[32];
+
+        c->begins++;
+        if (c->rivals_left > 0 && (c->begins > 1 || c->at_first)) {
+                snprintf(key, sizeof(key), "/t/rival-%d.m4s", c->rivals_left--);
+                if (put(c->srv->store, key, 'r', 250) == 0)
+                        (void)evict_note_fill(c->srv, key, strlen(key), 250,
+                                              file_of(c->srv->store, key), false);
+        }
+        return store_put_begin(c->srv->store, "/t/pushed.m4s", 13, 500, NULL, NULL, &c->put);
+}
+
+/*
+ * evict_put_begin, as fills and admin PUTs both begin: room is made again as long as rivals
+ * take it, up to EVICT_ROOM_TRIES times. An admin PUT made room once and answered 507 when a
+ * fill took it first, where a fill under the same pressure tried three times.
+ */
+TEST(put_begin_makes_room_again_when_taken)
+{
+        struct edge_server srv;
+        struct contested c;
+        char key[32], *dir = tests_scratch("sluice-evict");
+
+        memset(&srv, 0, sizeof(srv));
+        srv.reg = metrics_reg_new();
+        ASSERT_TRUE(srv.reg != NULL);
+        ASSERT_EQ(edge_metrics_init(&srv.m, srv.reg, 1), 0);
+        ASSERT_EQ(store_open(dir, 1000, &srv.store), 0);
+        ASSERT_EQ(evict_open(&srv, dir, 1000), 0);
+        /* 800 of 1000 bytes held: 500 more need room made. */
+        for (int i = 0; i < 4; i++) {
+                snprintf(key, sizeof(key), "/t/full-%d.m4s", i);
+                ASSERT_EQ(put(srv.store, key, 'f', 200), 0);
+                ASSERT_TRUE(evict_note_fill(&srv, key, strlen(key), 200, file_of(srv.store, key),
+                                            false));
+        }
+
+        /* Two rivals: the first try finds it full, two more find the room taken. */
+        c = (struct contested){.srv = &srv, .rivals_left = 2};
+        ASSERT_EQ(evict_put_begin(&srv, 500, NULL, contested_begin, &c), 0);
+        ASSERT_EQ(c.begins, 4);
+        store_put_abort(c.put);
+
+        /* Rivals without end: bounded, and said as a full store. */
+        c = (struct contested){.srv = &srv, .at_first = true, .rivals_left = 1000};
+        ASSERT_EQ(evict_put_begin(&srv, 500, NULL, contested_begin, &c), -ENOSPC);
+        ASSERT_EQ(c.begins, 1 + EVICT_ROOM_TRIES);
+
+        /* Over the whole budget: refused, nothing evicted for it. */
+        c = (struct contested){.srv = &srv};
+        uint64_t evicted = metrics_value(srv.m.evictions);
+        ASSERT_EQ(evict_put_begin(&srv, 1001, NULL, contested_begin, &c), -EFBIG);
+        ASSERT_EQ(metrics_value(srv.m.evictions), evicted);
+
+        evict_close(&srv);
+        store_close(srv.store);
+        metrics_reg_free(srv.reg);
+        (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /*
  * A fill that replaces a resident object under the same key (a revalidated manifest whose
  * origin sent new bytes) is noted with its new size: the policy's total follows the store's,

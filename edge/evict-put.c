@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* A store put begun with room made by the eviction policy: one loop for fills and pushes. */
+#include <errno.h>
+
+#include "evict.h"
+
+int evict_put_begin(struct edge_server *srv, uint64_t size, struct edge_worker *self,
+                    int (*begin)(void *ud), void *ud)
+{
+        int r = begin(ud);
+
+        /* Other puts take the room made too: a few tries, as many for fills as for pushes. */
+        for (int tries = 0; r == -ENOSPC && tries < EVICT_ROOM_TRIES; tries++) {
+                r = evict_make_room(srv, size, self);
+                if (r == 0)
+                        r = begin(ud);
+        }
+        return r;
+}
