@@ -192,7 +192,7 @@ static void keys_done(void *userdata, int err, const struct pgdb_res *res)
         keys_inflight = false;
         if (err < 0) {
                 log_debug("token keys: refresh failed (%s), keeping the current set",
-                          strerror(-err));
+                          pgdb_why(ctl->db, err, res));
                 return;
         }
         v = pgdb_res_value(res, 0, 0, NULL);

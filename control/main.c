@@ -382,8 +382,7 @@ static void on_drain_timer(struct uring_loop *loop, struct uring_timer *t)
 static void partitions_done(void *userdata, int err, const struct pgdb_res *res)
 {
         if (err < 0)
-                log_warn("report partitions: %s, ignoring",
-                         err == -EPROTO ? pgdb_res_message(res) : strerror(-err));
+                log_warn("report partitions: %s, ignoring", pgdb_why(ctl_main.db, err, res));
 }
 
 static void on_partitions_timer(struct uring_loop *loop, struct uring_timer *t)
@@ -413,8 +412,7 @@ static void prune_done(void *userdata, int err, const struct pgdb_res *res)
         if (err == -ECANCELED)
                 return;
         if (err < 0) {
-                log_warn("prune: %s, ignoring",
-                         err == -EPROTO ? pgdb_res_message(res) : strerror(-err));
+                log_warn("prune: %s, ignoring", pgdb_why(ctl_main.db, err, res));
                 return;
         }
         json_int_t ns = json_integer_value(json_object_get(o, "sessions"));

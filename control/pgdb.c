@@ -355,6 +355,8 @@ struct pgdb {
         uint64_t backoff_ms;
         uint64_t down_until_ms; /* refuse new queries until then when nothing is connected */
         bool unreachable;       /* on_reach told "down" and not yet "up" */
+        char down_reason[256];  /* libpq's reason for the last failed connect, one line */
+        char why[320];          /* pgdb_why's answer */
         uint64_t down_since_ms;
         void (*on_reach)(void *userdata, bool up, const char *why, uint64_t down_ms);
         void (*on_dns)(void *userdata, const char *why);
@@ -525,22 +527,40 @@ static int pc_watch(struct pconn *pc)
         return 0;
 }
 
+/* libpq's message on one line (it ends in a newline and may carry a hint on another). */
+static void one_line(char *out, size_t cap, const char *msg)
+{
+        size_t n = 0;
+        bool space = false;
+
+        for (const char *p = msg; *p && n + 1 < cap; p++) {
+                if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                        space = n > 0;
+                        continue;
+                }
+                if (space && n + 2 < cap)
+                        out[n++] = ' ';
+                space = false;
+                out[n++] = *p;
+        }
+        out[n] = '\0';
+}
+
 /* Drop the connection; a query it was running fails with err. */
 static void pc_reset(struct pconn *pc, int err, const char *why)
 {
         struct pgdb *db = pc->db;
         struct pgdb_query *q = pc->q;
         PGresult *res = pc->res;
-        int why_len = (int)strlen(why);
+        char reason[256];
 
-        while (why_len > 0 && why[why_len - 1] == '\n') /* libpq's messages end with one */
-                why_len--;
+        one_line(reason, sizeof(reason), why);
         /* A statement lost with its connection: its client gets "database unavailable". */
         if (q && err && err != -ECANCELED && err != -ETIMEDOUT)
-                log_warn("pgdb: connection %u: %.*s; its statement %s fails", pc->idx, why_len,
-                         why, db->stmts[q->stmt].name);
+                log_warn("connection %u: %s; its statement %s fails", pc->idx, reason,
+                         db->stmts[q->stmt].name);
         else if (pc->state != PC_DOWN)
-                log_debug("pgdb: connection %u: %.*s", pc->idx, why_len, why);
+                log_debug("connection %u: %s", pc->idx, reason);
         pc_unwatch(pc);
         uring_timer_cancel(db->loop, &pc->timer);
         if (pc->pg)
@@ -565,34 +585,16 @@ static void pc_reset(struct pconn *pc, int err, const char *why)
                 (void)uring_timer_arm(db->loop, &db->queue_timer, uring_loop_now_ms(db->loop));
 }
 
-/* libpq's message on one line (it ends in a newline and may carry a hint on another). */
-static void one_line(char *out, size_t cap, const char *msg)
-{
-        size_t n = 0;
-        bool space = false;
-
-        for (const char *p = msg; *p && n + 1 < cap; p++) {
-                if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-                        space = n > 0;
-                        continue;
-                }
-                if (space && n + 2 < cap)
-                        out[n++] = ' ';
-                space = false;
-                out[n++] = *p;
-        }
-        out[n] = '\0';
-}
-
 /* A connection attempt failed: back off, and fail what waits when nothing else can serve. */
 static void connect_failed(struct pconn *pc, const char *why)
 {
         struct pgdb *db = pc->db;
         char reason[256];
 
-        log_debug("pgdb: connect failed: %s", why);
         /* why may be libpq's buffer, freed with the connection. */
         one_line(reason, sizeof(reason), why);
+        log_debug("connect failed: %s", reason);
+        memcpy(db->down_reason, reason, sizeof(db->down_reason));
         pc_reset(pc, -ECONNREFUSED, "connect failed");
         /* The name may have moved (or come back): have it looked up again soon. */
         if (db->rs)
@@ -772,7 +774,8 @@ static void pc_connect_step(struct pconn *pc)
                         db->peer->backoff_ms = 0;
                         db->peer->down_until_ms = 0;
                 }
-                log_debug("pgdb: connection %u up", pc->idx);
+                log_debug("connection %u up", pc->idx);
+                db->down_reason[0] = '\0';
                 if (db->unreachable) {
                         db->unreachable = false;
                         if (db->on_reach)
@@ -938,7 +941,7 @@ static void pc_result_done(struct pconn *pc)
                               !strncmp(state, "53", 2))) {
                         /* The client gets only "database unavailable": say here why. */
                         const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-                        log_warn("pgdb: %s: the database refused it: SQLSTATE %s: %s",
+                        log_warn("%s: the database refused it: SQLSTATE %s: %s",
                                  db->stmts[q->stmt].name, state, msg ? msg : "-");
                         query_finish(db, q, -ECONNREFUSED, NULL);
                 } else
@@ -1405,6 +1408,29 @@ const char *pgdb_res_sqlstate(const struct pgdb_res *res)
         const char *s = res && res->pg ? PQresultErrorField(res->pg, PG_DIAG_SQLSTATE) : NULL;
 
         return s ? s : "";
+}
+
+const char *pgdb_why(struct pgdb *db, int err, const struct pgdb_res *res)
+{
+        switch (err) {
+        case -EPROTO:
+                snprintf(db->why, sizeof(db->why), "the database refused it: %s",
+                         pgdb_res_message(res));
+                break;
+        case -ECONNREFUSED:
+                if (db->down_reason[0])
+                        snprintf(db->why, sizeof(db->why), "database unavailable: %s",
+                                 db->down_reason);
+                else
+                        snprintf(db->why, sizeof(db->why), "database unavailable");
+                break;
+        case -ETIMEDOUT:
+                snprintf(db->why, sizeof(db->why), "database timed out");
+                break;
+        default:
+                snprintf(db->why, sizeof(db->why), "%s", strerror(-err));
+        }
+        return db->why;
 }
 
 const char *pgdb_res_message(const struct pgdb_res *res)

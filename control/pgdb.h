@@ -138,3 +138,10 @@ const char *pgdb_res_value(const struct pgdb_res *res, int row, int col, size_t 
 /* For -EPROTO: the five-character SQLSTATE ("" if unknown) and the primary message. */
 const char *pgdb_res_sqlstate(const struct pgdb_res *res);
 const char *pgdb_res_message(const struct pgdb_res *res);
+/*
+ * What a pgdb_done_fn's err (with its res) means, on one line for a log: the SQL error's
+ * message, or "database unavailable: " and libpq's reason for the last failed connect (not
+ * "Connection refused", which err's strerror would say of a wrong password too). Valid until
+ * the next call on db.
+ */
+const char *pgdb_why(struct pgdb *db, int err, const struct pgdb_res *res);

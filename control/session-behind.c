@@ -153,7 +153,7 @@ static void sent_done(void *userdata, int err, const struct pgdb_res *res)
                 put_back(sb);
                 if (!sb->failing && err != -EPROTO)
                         log_warn("sessions: writing %zu count(s) behind failed (%s); retrying",
-                                 sb->queue.n, strerror(-err));
+                                 sb->queue.n, pgdb_why(sb->db, err, res));
                 /* Unreachable or slow: wait before the next try. */
                 if (err != -EPROTO)
                         sb->failing = true;

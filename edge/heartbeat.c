@@ -136,7 +136,7 @@ char *heartbeat_body_within(struct edge_server *srv, size_t titles_bytes)
         if (store_list(srv->store, "/", 1, add_title, &t) < 0)
                 goto out;
         if (t.cut && !atomic_exchange(&srv->titles_cut_said, true))
-                log_warn("heartbeat: more titles held than one heartbeat carries (%zu listed, "
+                log_warn("more titles held than one heartbeat carries (%zu listed, "
                          "%zu bytes): the rest go unreported to control",
                          json_array_size(t.list), t.bytes);
         digest_titles(t.list, digest);
@@ -184,7 +184,7 @@ static void note_control_period(struct heartbeat *hb, const struct answer *a, in
                 return;
         hb->control_ms = ms;
         if (own_ms > ms && hb->warned_ms != own_ms) {
-                log_warn("heartbeat: control drops an edge after two of its %.1f s periods, but "
+                log_warn("control drops an edge after two of its %.1f s periods, but "
                          "control.heartbeat is %.1f s: beating every %.1f s",
                          (double)ms / 1000.0, (double)own_ms / 1000.0, (double)ms / 1000.0);
                 hb->warned_ms = own_ms;
@@ -254,7 +254,7 @@ static void beat_under(struct heartbeat *hb, CURL *curl, const struct edge_runti
         if (!hdrs || heartbeat_req_sign(rt, "POST", path, body, strlen(body), &hdrs) < 0) {
                 /* Out of memory or a secret the start-up check let through: nothing to send. */
                 if (hb->last_ok)
-                        log_warn("heartbeat: cannot sign (%s), retrying", cfg->control.edge_id);
+                        log_warn("cannot sign (%s), retrying", cfg->control.edge_id);
                 hb->last_ok = false;
                 curl_slist_free_all(hdrs);
                 free(body);
@@ -277,7 +277,7 @@ static void beat_under(struct heartbeat *hb, CURL *curl, const struct edge_runti
                 note_control_period(hb, &answer, cfg->control.heartbeat_ms);
         /* Log changes of state, not every beat: a control outage must not flood the log. */
         if (ok && !hb->last_ok)
-                log_info("heartbeat: control at %s accepts this edge (%s)", cfg->control.url,
+                log_info("control at %s accepts this edge (%s)", cfg->control.url,
                          cfg->control.edge_id);
         else if (!ok && hb->last_ok && rc != CURLE_OK)
                 log_warn("heartbeat to %s failed: %s, still serving, retrying", url,
@@ -288,17 +288,17 @@ static void beat_under(struct heartbeat *hb, CURL *curl, const struct edge_runti
         /* 404: control knows no edge of this id; 401: the secret (or this clock) is not what
          * control expects. Each worth saying once, with what to do. */
         if (!ok && status == 404 && hb->last_status != 404)
-                log_warn("heartbeat: control knows no edge %s (404): register it (POST "
+                log_warn("control knows no edge %s (404): register it (POST "
                          "/v1/admin/edges, or tools/demo's registration) or fix "
                          "control.edge_id, retrying",
                          cfg->control.edge_id);
         else if (!ok && status == 401 && hb->last_status != 401)
-                log_warn("heartbeat: control refused the signature of %s (401): check "
+                log_warn("control refused the signature of %s (401): check "
                          "control.secret_file against the edge's registration and this "
                          "clock, retrying",
                          cfg->control.edge_id);
         else if (!ok && status)
-                log_debug("heartbeat: control answered %ld", status);
+                log_debug("control answered %ld", status);
         hb->last_status = status;
         hb->last_ok = ok;
         curl_slist_free_all(hdrs);
@@ -462,7 +462,7 @@ static void *heartbeat_main(void *arg)
 
         metrics_set_worker(0);
         if (!curl) {
-                log_error("heartbeat: cannot create a curl handle, heartbeats off");
+                log_error("cannot create a curl handle, heartbeats off");
                 return NULL;
         }
         hb->last_ok = true; /* so that a first failure is logged */
@@ -535,7 +535,7 @@ void heartbeat_stop(struct heartbeat *hb)
                         curl_easy_cleanup(curl);
                 }
                 if (hb->last_ok)
-                        log_info("heartbeat: control told that this edge is stopping");
+                        log_info("control told that this edge is stopping");
         }
         pthread_cond_destroy(&hb->cond);
         pthread_mutex_destroy(&hb->lock);

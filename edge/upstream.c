@@ -186,7 +186,7 @@ static void sock_arm(struct usock *s)
         s->armed_ud = uring_loop_user_data(ctx->loop, s->slot, ctx->ops.poll);
         if (uring_loop_poll(ctx->loop, s->slot, ctx->ops.poll, s->fd, ev) < 0) {
                 /* No SQE: the timer path still drives curl; try again on the next event. */
-                log_debug("upstream: cannot arm poll on fd %d, ignoring", s->fd);
+                log_debug("cannot arm poll on fd %d, ignoring", s->fd);
                 return;
         }
         s->armed = true;

@@ -7,7 +7,8 @@ through on the same database.
 The back-off doubles from 250 ms on each failed connection attempt (control/pgdb.c); the test
 drives the players' pool with requests until two attempts (debug log lines) are at least
 1.9 s apart, so the next wait is at least 4 s, then brings PostgreSQL back, makes an admin
-change, and asks the players' pool at once."""
+change, and asks the players' pool at once. Meanwhile the log says why, once per line, as
+libpq said it."""
 import os
 import re
 import sys
@@ -48,6 +49,13 @@ def main(binary, tmp):
     gaps = [round(b - a, 2) for a, b in zip(fails, fails[1:])]
     check(len(fails) >= 2 and fails[-1] - fails[-2] >= 1.9,
           f"the players' pool never backed off to 2 s: attempts {gaps} s apart")
+
+    # Why, as libpq said it, on one line (its newline was written as \x0a), and what a
+    # failed statement says is that reason (the token keys' refresh said "Connection
+    # refused", strerror of the pool's error, whatever libpq's reason was).
+    escaped = [l for l in ctl.log if "\\x0a" in l]
+    check(not escaped, f"a libpq newline in the log: {escaped[:2]}")
+    ctl.wait_log(r"token keys: refresh failed \(database unavailable: connection to server .+\)")
 
     pg.start()
     until_ok(ctl, "PUT", "/v1/admin/titles/m1/licences", {"licences": [{"country": "SE"}]},
