@@ -646,8 +646,15 @@ int main(int argc, char **argv)
                 log_error("database: %s", merr);
                 goto out;
         }
-        if (r > 0)
-                log_info("database: applied %d migration(s)", r);
+        {
+                const struct migration *last = &migrate_list[migrate_count - 1];
+                if (r > 0)
+                        log_info("database: schema version %u (%s), %d migration(s) applied",
+                                 last->version, last->name, r);
+                else
+                        log_info("database: schema version %u (%s), up to date", last->version,
+                                 last->name);
+        }
 
         if (metrics_setup(&ctl->m) < 0) {
                 log_error("out of memory");

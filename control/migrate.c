@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "hex.h"
+#include "log.h"
 
 #include "migrate.h"
 
@@ -238,9 +240,14 @@ int migrate_run(const char *conninfo, uint64_t connect_timeout_ms,
         for (size_t i = 0; i < migrate_count; i++) {
                 if (migrate_list[i].version <= have)
                         continue;
+                struct timespec t0, t1;
+                (void)clock_gettime(CLOCK_MONOTONIC, &t0);
                 r = apply(pg, &migrate_list[i], err, errlen);
                 if (r < 0)
                         goto out;
+                (void)clock_gettime(CLOCK_MONOTONIC, &t1);
+                log_info("migration %s applied in %.3f s", migrate_list[i].name,
+                         (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
                 n++;
         }
         r = bootstrap(pg, boot, err, errlen);

@@ -10,6 +10,7 @@ missing, one under another name, one the binary does not have.
     python3 test_migrate.py path/to/sluice-control
 """
 import os
+import re
 import subprocess
 import sys
 
@@ -48,7 +49,12 @@ def main(binary, tmp):
     # First start: every migration, once, in order.
     day0 = pg.psql("SELECT current_date")
     ctl = Control(binary, tmp, pg, name="first").start()
-    ctl.wait_log(r"database: applied %d migration\(s\)" % len(files))
+    ctl.wait_log(r"database: schema version %d \(%s\), %d migration\(s\) applied"
+                 % (newest, files[-1][:-4], len(files)))
+    # Each named as it is applied, in order, before the instance is ready.
+    named = [m.group(1) for m in (re.search(r" info migrate: migration (\S+) applied in "
+                                            r"\d+\.\d{3} s\n?$", l) for l in ctl.log) if m]
+    check(named == [f[:-4] for f in files], f"migrations named as applied: {named}")
     check_partitions(pg, day0)
     rows = pg.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) "
                    "FROM schema_migrations")
@@ -60,6 +66,7 @@ def main(binary, tmp):
     # Second start on the same database: nothing to apply.
     ctl = Control(binary, tmp, pg, name="second").start()
     check(not any("applied" in l for l in ctl.log), f"migrations applied again: {ctl.log}")
+    ctl.wait_log(r"database: schema version %d \(%s\), up to date\n?$" % (newest, files[-1][:-4]))
     check_partitions(pg, day0)
     check(ctl.stop() == 0, "second instance exits 0")
 
