@@ -26,6 +26,8 @@
 #include <yaml.h>
 
 #include "cfg.h"
+#include "log.h"
+#include "net-addr.h"
 
 /* Fields per table; a seen-bitmap of this size lives on the stack per nesting level. */
 #define CFG_MAX_FIELDS 64
@@ -1047,6 +1049,57 @@ int cfg_error_at(struct cfg_error *err, const char *name, const char *buf, size_
         (void)vsnprintf(err->msg + n, sizeof(err->msg) - (size_t)n, fmt, ap);
         va_end(ap);
         return -EINVAL;
+}
+
+void cfg_warn_at(const char *name, const char *buf, size_t len, const char *node_path,
+                 const char *fmt, ...)
+{
+        struct pos at = find_pos(buf, len, node_path);
+        char msg[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_warn("%s:%zu:%zu: %s", name ? name : "(config)", at.line, at.col, msg);
+}
+
+int cfg_origins_canon(struct cfg_strlist *l, const char *key, size_t max_len, const char *name,
+                      const char *buf, size_t len, struct cfg_error *err)
+{
+        char path[64], canon[512];
+
+        for (size_t i = 0; i < l->n; i++) {
+                char *o = l->items[i], *d;
+                int k;
+
+                snprintf(path, sizeof(path), "%s[%zu]", key, i);
+                if (max_len && strlen(o) > max_len)
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': longer than an origin can be (%zu bytes)",
+                                            path, max_len);
+                k = net_origin_canon(o, canon, sizeof(canon));
+                if (k < 0 || (k > 0 && max_len && strlen(canon) > max_len))
+                        return cfg_error_at(err, name, buf, len, path,
+                                            "'%s': \"%s\" is not an origin: \"*\", or "
+                                            "http(s)://host[:port] as a browser sends it (no "
+                                            "path, no query)",
+                                            path, o);
+                if (k == 0)
+                        continue;
+                /* A browser's Origin is compared byte for byte: the entry is taken as the one
+                 * it sends (an older release took it as written, and matched no player). */
+                d = strdup(canon);
+                if (!d)
+                        return cfg_error_at(err, name, buf, len, path, "out of memory");
+                cfg_warn_at(name, buf, len, path,
+                            "'%s': \"%s\" taken as \"%s\", the origin a browser sends; write it "
+                            "so",
+                            path, o, d);
+                free(o);
+                l->items[i] = d;
+        }
+        return 0;
 }
 
 static void free_at(const struct cfg_field *root, void *obj, unsigned depth)

@@ -114,6 +114,19 @@ int cfg_read_file(const char *path, char **ret_buf, size_t *ret_len, struct cfg_
 int cfg_error_at(struct cfg_error *err, const char *name, const char *buf, size_t len,
                  const char *node_path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* A warning about a value taken but written otherwise than it should be: logged as
+ * "name:line:col: message" at the node node_path names (as cfg_error_at). */
+void cfg_warn_at(const char *name, const char *buf, size_t len, const char *node_path,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * A list of CORS origins (key, e.g. "cors_origins"): each must be "*" or one a browser's
+ * Origin can be (net_origin_ok), or become one by net_origin_canon, which rewrites it in l
+ * with a warning; each at most max_len bytes (0: any). Returns 0, or cfg_error_at's -EINVAL.
+ */
+int cfg_origins_canon(struct cfg_strlist *l, const char *key, size_t max_len, const char *name,
+                      const char *buf, size_t len, struct cfg_error *err);
+
 /* Free what the loader allocated inside obj (strings, lists), recursively. obj may be NULL. */
 void cfg_free(const struct cfg_field *root, void *obj);
 

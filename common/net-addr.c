@@ -308,3 +308,46 @@ bool net_origin_ok(const char *o)
                         return false;
         return origin_port_ok(end, https);
 }
+
+int net_origin_canon(const char *o, char *out, size_t cap)
+{
+        size_t n, h, e;
+        bool https;
+
+        if (!o)
+                return -1;
+        if (net_origin_ok(o))
+                return 0;
+        n = strlen(o);
+        if (n + 1 > cap)
+                return -1;
+        memcpy(out, o, n + 1);
+        /* Scheme and host in lower case, as a browser's URL parser leaves them. */
+        for (h = 0; out[h] && out[h] != ':'; h++)
+                if (out[h] >= 'A' && out[h] <= 'Z')
+                        out[h] = (char)(out[h] - 'A' + 'a');
+        https = !strncmp(out, "https://", 8);
+        if (!https && strncmp(out, "http://", 7))
+                return -1;
+        h = https ? 8 : 7;
+        if (out[h] == '[') {
+                const char *rb = strchr(out + h, ']');
+                if (!rb)
+                        return -1;
+                e = (size_t)(rb - out) + 1;
+        } else {
+                e = h + strcspn(out + h, ":/");
+        }
+        for (size_t i = h; i < e; i++)
+                if (out[i] >= 'A' && out[i] <= 'Z')
+                        out[i] = (char)(out[i] - 'A' + 'a');
+        /* The scheme's default port, written out: left out. */
+        if (!strncmp(out + e, https ? ":443" : ":80", https ? 4 : 3) &&
+            (out[e + (https ? 4 : 3)] == '\0' || out[e + (https ? 4 : 3)] == '/'))
+                memmove(out + e, out + e + (https ? 4 : 3), strlen(out + e + (https ? 4 : 3)) + 1);
+        /* One "/" after the authority: the empty path a URL has, never part of an Origin. */
+        n = strlen(out);
+        if (n > e && out[n - 1] == '/' && strchr(out + e, '/') == out + n - 1)
+                out[n - 1] = '\0';
+        return net_origin_ok(out) ? 1 : -1;
+}

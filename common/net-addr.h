@@ -47,3 +47,8 @@ bool net_url_base_ok(const char *u);
  * http[s]://host[:port] with nothing after it, no path, not even a "/", the host as for URLs.
  * NULL: false. */
 bool net_origin_ok(const char *o);
+/* The Origin a browser sends for o, as an operator may have written it otherwise: scheme or
+ * host in upper case, the scheme's default port, a "/" after the authority. Returns 1 with out
+ * (cap bytes) holding it when it differs from o, 0 when o is one already (net_origin_ok), and
+ * -1 when no Origin can match o (a path, a query, %-escapes, a port out of range, ...). */
+int net_origin_canon(const char *o, char *out, size_t cap);

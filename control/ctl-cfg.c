@@ -302,19 +302,10 @@ static int validate(void *obj, const char *name, const char *buf, size_t len,
                                             "alpha-2 code",
                                             c->default_country);
         }
-        for (size_t i = 0; i < c->cors_origins.n; i++) {
-                snprintf(path, sizeof(path), "cors_origins[%zu]", i);
-                if (strlen(c->cors_origins.items[i]) >= CTL_ORIGIN_MAX)
-                        return cfg_error_at(err, name, buf, len, path,
-                                            "'%s': longer than an origin can be (%d bytes)",
-                                            path, CTL_ORIGIN_MAX - 1);
-                if (!net_origin_ok(c->cors_origins.items[i]))
-                        return cfg_error_at(err, name, buf, len, path,
-                                            "'%s': \"%s\" is not an origin: \"*\", or "
-                                            "http(s)://host[:port] as a browser sends it (lower "
-                                            "case, no path, no default port)",
-                                            path, c->cors_origins.items[i]);
-        }
+        r = cfg_origins_canon(&c->cors_origins, "cors_origins", CTL_ORIGIN_MAX - 1, name, buf,
+                              len, err);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < c->trusted_proxies.n; i++) {
                 snprintf(path, sizeof(path), "trusted_proxies[%zu]", i);
                 if (geo_cidr_parse(c->trusted_proxies.items[i], &gp) < 0)

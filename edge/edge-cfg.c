@@ -397,7 +397,7 @@ bool edge_cfg_control_id_ok(const char *s, size_t n)
 static int validate(void *obj, const char *name, const char *buf, size_t len,
                     struct cfg_error *err)
 {
-        const struct edge_cfg *c = obj;
+        struct edge_cfg *c = obj;
         struct sockaddr_storage ss;
         socklen_t sl;
         char path[64];
@@ -410,17 +410,11 @@ static int validate(void *obj, const char *name, const char *buf, size_t len,
                                     "'cache.index_map_size' must be 0 (derived from max_size) "
                                     "or at least %d bytes, got %lld",
                                     INDEX_MAP_MIN, (long long)c->cache.index_map_size);
-        /* An entry no browser's Origin can ever be ("example.com", "https://a.example/")
+        /* An entry no browser's Origin can ever be ("example.com", "https://a.example/app")
          * would leave the player it was meant for without CORS, silently. */
-        for (size_t i = 0; i < c->cors_origins.n; i++) {
-                snprintf(path, sizeof(path), "cors_origins[%zu]", i);
-                if (!net_origin_ok(c->cors_origins.items[i]))
-                        return cfg_error_at(err, name, buf, len, path,
-                                            "'%s': \"%s\" is not an origin: \"*\", or "
-                                            "http(s)://host[:port] as a browser sends it (lower "
-                                            "case, no path, no default port)",
-                                            path, c->cors_origins.items[i]);
-        }
+        r = cfg_origins_canon(&c->cors_origins, "cors_origins", 0, name, buf, len, err);
+        if (r < 0)
+                return r;
         if (c->listen.n > EDGE_CFG_MAX_LISTEN)
                 return -EINVAL; /* the table bounds the list; kept for the array below */
         struct sockaddr_storage addrs[EDGE_CFG_MAX_LISTEN];

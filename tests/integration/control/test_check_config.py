@@ -48,7 +48,7 @@ def main():
                 # log.target empty: the start cannot open it, so the check must refuse it too.
                 (r"^  target: .*$", '  target: ""', "'log.target'", True),
                 # A CORS origin no browser sends (a path, here) is refused where it is written.
-                (r"^cors_origins: .*$", 'cors_origins: ["https://ok.example/"]',
+                (r"^cors_origins: .*$", 'cors_origins: ["https://ok.example/app"]',
                  "is not an origin", True),
                 # A URL whose authority no URL parser reads (a port past 65535, an unclosed
                 # IPv6 bracket) is refused, saying why; so is an origin whose host is no IPv6
@@ -78,6 +78,23 @@ def main():
                     (at_line and not r.stderr.startswith(f"{bad}:{line}:")):
                 failed.append(f"{replacement!r}: exit {r.returncode}, want 2 at line {line} "
                               f"saying {said!r}: {(r.stdout + r.stderr).strip()!r}")
+
+        # An origin an older release took as written (a "/", upper case, the default port):
+        # taken as the one a browser sends, with a warning at its line, not refused (which
+        # stopped an upgraded control at start).
+        m = re.search(r"^cors_origins: .*$", example, re.M)
+        if m:
+            old = os.path.join(tmp, "older.yaml")
+            with open(old, "w") as f:
+                f.write(example[:m.start()] + 'cors_origins: ["HTTPS://Player.example:443/"]'
+                        + example[m.end():])
+            line = example[:m.start()].count("\n") + 1
+            r = check_config(binary, old)
+            want = (f"{old}:{line}:16: 'cors_origins[0]': \"HTTPS://Player.example:443/\" taken "
+                    f"as \"https://player.example\"")
+            if r.returncode != 0 or want not in r.stderr:
+                failed.append(f"an origin as an older release took it: exit {r.returncode}, "
+                              f"want 0 and a warning {want!r}: {(r.stdout + r.stderr).strip()!r}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for msg in failed:

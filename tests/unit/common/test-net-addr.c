@@ -182,6 +182,45 @@ TEST(urls)
         ASSERT_TRUE(!net_url_ok(long_url));
 }
 
+/* An origin as an operator may write it, taken as the one a browser sends (an older release
+ * took these; refusing them stopped an upgraded edge or control at start). */
+static void canon_is(const char *in, int want, const char *out)
+{
+        char got[64] = "";
+
+        ASSERT_EQ(net_origin_canon(in, got, sizeof(got)), want);
+        if (want > 0)
+                ASSERT_STREQ(got, out);
+}
+
+TEST(origin_canon)
+{
+        char small[8];
+
+        canon_is("https://player.example", 0, NULL);
+        canon_is("*", 0, NULL);
+        canon_is("https://player.example/", 1, "https://player.example");
+        canon_is("https://Player.Example", 1, "https://player.example");
+        canon_is("HTTPS://player.example", 1, "https://player.example");
+        canon_is("https://player.example:443", 1, "https://player.example");
+        canon_is("http://player.example:80/", 1, "http://player.example");
+        canon_is("HTTP://[::1]:80/", 1, "http://[::1]");
+        canon_is("https://Player.example:8443/", 1, "https://player.example:8443");
+        canon_is("http://player.example:443", 0, NULL);
+        /* Still no origin: a path, a query, two slashes, an escape, a bad port, no scheme. */
+        canon_is("https://player.example/app", -1, NULL);
+        canon_is("https://player.example/?a", -1, NULL);
+        canon_is("https://player.example//", -1, NULL);
+        canon_is("https://Pl%61yer.example", -1, NULL);
+        canon_is("https://player.example:0443", -1, NULL);
+        canon_is("https://player.example:99999/", -1, NULL);
+        canon_is("player.example", -1, NULL);
+        canon_is("ftp://player.example", -1, NULL);
+        canon_is("http://[::1/", -1, NULL);
+        ASSERT_EQ(net_origin_canon(NULL, small, sizeof(small)), -1);
+        ASSERT_EQ(net_origin_canon("https://A.example", small, sizeof(small)), -1);
+}
+
 /* The authority as every URL parser reads it: a player's refused each of these in a BaseURL
  * (port out of range or not a number, an unclosed or empty bracket, an IPv4-looking name). */
 TEST(url_authority)
