@@ -10,6 +10,7 @@
 
 #include "hex.h"
 #include "log.h"
+#include "net-addr.h"
 
 #include "migrate.h"
 
@@ -191,6 +192,52 @@ static int bootstrap(PGconn *pg, const struct migrate_bootstrap *b, char *err, s
         return r;
 }
 
+/* How many rows of one kind the audit names; the rest are counted. */
+#define AUDIT_NAMED 20
+
+/*
+ * What older releases stored and this one refuses at registration, that no migration can
+ * repair (032 repairs the markers): named in the log at every start until registered again.
+ * Read only; a failed query is no reason not to start.
+ */
+static void stored_audit(PGconn *pg)
+{
+        PGresult *res;
+        int n, bad = 0;
+
+        res = PQexec(pg, "SELECT id FROM assets a WHERE encrypted AND NOT EXISTS "
+                         "(SELECT 1 FROM content_keys k WHERE k.asset_id = a.id) ORDER BY id");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+                n = PQntuples(res);
+                for (int i = 0; i < n && i < AUDIT_NAMED; i++)
+                        log_warn("asset %s is encrypted but has no content key (stored by an "
+                                 "older release): its licences are refused; register it again "
+                                 "with its \"key\"",
+                                 PQgetvalue(res, i, 0));
+                if (n > AUDIT_NAMED)
+                        log_warn("%d more encrypted assets without a content key", n - AUDIT_NAMED);
+        }
+        PQclear(res);
+        res = PQexec(pg, "SELECT id, base_url FROM edges WHERE enabled ORDER BY id");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+                n = PQntuples(res);
+                for (int i = 0; i < n; i++) {
+                        const char *url = PQgetvalue(res, i, 1), *why = net_url_why(url, true);
+                        if (!why)
+                                continue;
+                        if (++bad <= AUDIT_NAMED)
+                                log_warn("edge %s: base_url \"%s\" (stored by an older release) "
+                                         "is one players cannot parse: %s; register the edge "
+                                         "again with a good one",
+                                         PQgetvalue(res, i, 0), url, why);
+                }
+                if (bad > AUDIT_NAMED)
+                        log_warn("%d more edges whose base_url players cannot parse",
+                                 bad - AUDIT_NAMED);
+        }
+        PQclear(res);
+}
+
 /*
  * A blocking connect to a host that drops packets waits for TCP to give up, minutes. libpq's
  * connect_timeout bounds it (per address tried), in whole seconds and at least 2, as libpq
@@ -253,6 +300,7 @@ int migrate_run(const char *conninfo, uint64_t connect_timeout_ms,
         r = bootstrap(pg, boot, err, errlen);
         if (r < 0)
                 goto out;
+        stored_audit(pg);
         (void)exec_simple(pg, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", "unlock", err,
                           errlen);
         r = n;

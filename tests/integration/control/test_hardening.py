@@ -479,7 +479,7 @@ def test_infinite_windows(binary, tmp, ctl, pg):
     n = pg.psql("WITH d AS (DELETE FROM schema_migrations WHERE version >= 19 RETURNING 1) "
                 "SELECT count(*) FROM d")
     warm = Control(binary, tmp, pg, name="ctl-forever", cache_ttl="60s").start()
-    warm.wait_log(rf"database: applied {n} migration\(s\)")
+    warm.wait_log(rf"database: schema version \d+ \(\S+\), {n} migration\(s\) applied")
     for _ in range(2):
         s = warm.json("POST", "/v1/playback", {"title": "forever1"})
         check(s["country"] == "GB", f"warm start in GB: {s}")

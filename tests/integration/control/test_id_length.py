@@ -84,7 +84,7 @@ def main(binary, tmp):
                   "WHERE name = '026_asset_id_length'") == "0", "026 recorded after a refusal")
     pg.psql(f"DELETE FROM assets WHERE id = '{'d' * 70}'")
     ctl = Control(binary, tmp, pg, name="again").start()
-    ctl.wait_log(rf"database: applied {1 + later} migration\(s\)")
+    ctl.wait_log(rf"database: schema version \d+ \(\S+\), {1 + later} migration\(s\) applied")
     check(pg.psql("SELECT count(*) FROM pg_constraint WHERE conname = 'assets_id_length'")
           == "1", "the constraint is back")
     check(ctl.stop() == 0, "control exits 0 again")

@@ -142,7 +142,34 @@ def main(binary, tmp):
     ctl = Control(binary, tmp, pg, name="restored").start()
     check(not any("applied" in l for l in ctl.log), f"migrations applied again: {ctl.log}")
     check(ctl.json("GET", "/v1/titles/m1")["id"] == "m1", "title kept across the refusals")
+
+    # Data an older release stored that this one refuses at registration: markers past the
+    # asset's end (before 028) are repaired by 032, applied again here as at an upgrade; an
+    # encrypted asset without its key (before 027) and an edge's base_url no player parses
+    # cannot be, and are named at start.
+    register(ctl, "mk1", markers={"intro": {"start": 1, "end": 3},
+                                  "credits": {"start": 10, "end": 12}})
+    register(ctl, "enc1", encrypted=True)
+    ctl.register_edge("old-edge", "eu-west", "http://old.test")
     check(ctl.stop() == 0, "instance exits 0")
+    pg.psql("ALTER TABLE markers DISABLE TRIGGER markers_within_duration; "
+            "UPDATE markers SET end_s = 30 WHERE asset_id = 'mk1' AND kind = 'credits'; "
+            "UPDATE markers SET start_s = 12, end_s = 20 WHERE asset_id = 'mk1' AND kind = 'intro'; "
+            "ALTER TABLE markers ENABLE TRIGGER markers_within_duration; "
+            "DELETE FROM content_keys WHERE asset_id = 'enc1'; "
+            "UPDATE edges SET base_url = 'http://old.test:99999' WHERE id = 'old-edge'; "
+            "DELETE FROM schema_migrations WHERE version = 32")
+    ctl = Control(binary, tmp, pg, name="upgraded").start()
+    ctl.wait_log(r"migration 032_upgrade_repairs applied")
+    marks = pg.psql("SELECT string_agg(kind || ':' || start_s || '-' || end_s, ',' ORDER BY kind) "
+                    "FROM markers WHERE asset_id = 'mk1'")
+    check(marks == "credits:10-12", f"markers after 032: {marks!r}, want credits:10-12 alone")
+    ctl.wait_log(r" warn .*asset enc1 is encrypted but has no content key")
+    ctl.wait_log(r" warn .*edge old-edge: base_url \"http://old.test:99999\" .* players cannot "
+                 r"parse: ")
+    check(not any("asset mk1" in l or "edge e" in l for l in ctl.log),
+          "a stored row named that today's registration takes")
+    check(ctl.stop() == 0, "upgraded instance exits 0")
 
 
 run(main)
