@@ -66,6 +66,8 @@ static void usage(FILE *f)
                 "  -V, --version       print the version\n"
                 "\n"
                 "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration.\n"
+                "Exit: 0 drained, 1 failed (the database unreachable, ...), 2 configuration\n"
+                "refused, 3 database schema newer than this binary or of another history.\n"
                 "Docs: docs/control.md\n");
 }
 
@@ -644,6 +646,9 @@ int main(int argc, char **argv)
         }
         if (r < 0) {
                 log_error("database: %s", merr);
+                /* A schema this binary cannot run on stays so: no use restarting it. */
+                if (r == -ESTALE)
+                        rc = 3;
                 goto out;
         }
         {

@@ -89,6 +89,10 @@ def check_unit(path, caps, notify):
         # end; the daemon's own exit 2 is the one that stops it.
         if "2" not in one("RestartPreventExitStatus").split():
             fail(f"{name}: RestartPreventExitStatus={one('RestartPreventExitStatus')}, want 2")
+        # Nor a control older than its database's schema (exit 3): it stays so.
+        if "control" in name and "3" not in one("RestartPreventExitStatus").split():
+            fail(f"{name}: RestartPreventExitStatus={one('RestartPreventExitStatus')}, want 3 "
+                 "too")
         if s.get("ExecStartPre"):
             fail(f"{name}: ExecStartPre={s['ExecStartPre']}: its failure is restarted without "
                  "end (RestartPreventExitStatus= does not apply to it)")

@@ -79,7 +79,7 @@ def main(binary, tmp):
     old = Control(binary, tmp, pg, name="older")
     old.start(expect_ready=False)
     rc = old.proc.wait(30)
-    check(rc == 1, f"start on a newer schema: exit {rc}")
+    check(rc == 3, f"start on a newer schema: exit {rc}, want 3 (not restarted)")
     old.wait_log(r" error .*database: database schema version %d is newer than this "
                  r"binary's %d; refusing" % (future, newest))
     check(old.port is None and not any("ready" in l for l in old.log),
@@ -131,7 +131,7 @@ def main(binary, tmp):
         except subprocess.TimeoutExpired:
             other.stop()
             raise Failure(f"an instance started on another history ({change}): {other.log}")
-        check(rc == 1, f"start on another history ({change}): exit {rc}")
+        check(rc == 3, f"start on another history ({change}): exit {rc}, want 3")
         other.wait_log(r" error .*database: " + want)
         check(other.port is None, f"an instance on another history listened: {other.log}")
         after = pg.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) "
