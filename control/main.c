@@ -39,6 +39,7 @@
 #include "session-batch.h"
 #include "session-behind.h"
 #include "sessid.h"
+#include "sluice-version.h"
 
 #define DRAIN_MAX_MS     10000u
 #define PARTITIONS_EVERY (3600u * 1000u)

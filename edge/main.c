@@ -39,9 +39,7 @@
 #include "tls.h"
 #include "worker.h"
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "0.1.0"
-#endif
+#include "sluice-version.h"
 
 #define MAX_WORKERS   (METRICS_MAX_WORKERS - 2) /* slot 0 is main, one is the admin worker */
 #define MAX_LISTENERS 16

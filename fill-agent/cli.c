@@ -23,9 +23,7 @@
 #include "verify.h"
 #include "window.h"
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "0.0.0"
-#endif
+#include "sluice-version.h"
 
 static const char usage_text[] =
     "Usage: sluice-fill COMMAND [OPTIONS]\n"

@@ -9,6 +9,7 @@ Exit status: 0 passed, 1 failed, 77 skipped (no build root given).
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -21,7 +22,7 @@ def main():
     if len(sys.argv) != 2 or not os.path.isdir(sys.argv[1]):
         print("SKIP: give the build root")
         return SKIP
-    failed = []
+    failed, versions = [], {}
     for rel in PATHS:
         path = os.path.join(sys.argv[1], rel)
         if not os.access(path, os.X_OK):
@@ -33,6 +34,21 @@ def main():
         if p.returncode != 0 or not p.stdout.startswith(name + " "):
             failed.append(f"build/{rel} --version: status {p.returncode}, stdout "
                           f"{p.stdout[:80]!r}")
+            continue
+        versions[rel] = p.stdout.split()[1]
+    # One version for all, naming the commit built (every build said 0.1.0, whichever it was).
+    if len(set(versions.values())) > 1:
+        failed.append(f"the binaries name different versions: {versions}")
+    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    head = subprocess.run(["git", "-C", src, "log", "-1", "--format=%h"], capture_output=True,
+                          text=True)
+    if head.returncode == 0 and head.stdout.strip():
+        want = re.compile(r"\d+\.\d+\.\d+\+git\d{12}\." + re.escape(head.stdout.strip()) + "$")
+        bad = {r: v for r, v in versions.items() if not want.match(v)}
+        if bad:
+            failed.append(f"versions without the commit built ({head.stdout.strip()}): {bad}")
+    else:
+        print("# not a git checkout: the versions are meson.build's alone")
     for f in failed:
         print("not ok -", f)
     print(f"# {len(PATHS) - len(failed)} of {len(PATHS)} binaries where the contract says")

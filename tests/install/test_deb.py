@@ -169,6 +169,12 @@ def main():
         if not status.startswith("install ok installed"):
             fail("dpkg does not report the package installed", out)
         print(f"ok - dpkg -i: {status}")
+        # The package's version is the binaries' (the commit built), so a later build's
+        # package upgrades an earlier one's; every package was 0.1.0.
+        edge = run([os.path.join(dest, "usr", "bin", "sluice-edge"), "--version"],
+                   "sluice-edge --version").split()
+        if len(edge) < 2 or status.split()[-1] != edge[1]:
+            fail(f"package version {status.split()[-1]!r}, the binaries' {edge[1:2]}", out)
         if not (section(out, "group") or "").startswith("sluice:"):
             fail("postinst did not create the sluice group", out)
         if section(out, "etc") != "/etc/sluice":

@@ -16,9 +16,7 @@
 #include "sim.h"
 #include "trace.h"
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "unknown"
-#endif
+#include "sluice-version.h"
 
 #define DEFAULT_POLICIES "sluice,lru,gdsf,s3fifo,sieve,belady"
 #define DEFAULT_SIZES    "1%,5%,10%,20%"

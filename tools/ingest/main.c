@@ -41,7 +41,8 @@
 #include "proc.h"
 #include "util.h"
 
-#define INGEST_VERSION   "0.1.0"
+#include "sluice-version.h"
+
 #define JOBS_MAX         (8 + LADDER_AUDIO_MAX + LADDER_TEXT_MAX)
 #define EXIT_USAGE       2
 #define EXIT_REGISTER    3
@@ -289,7 +290,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         usage(stdout);
                         exit(0);
                 case O_VERSION:
-                        printf("sluice-ingest %s\n", INGEST_VERSION);
+                        printf("sluice-ingest %s\n", SLUICE_VERSION);
                         exit(0);
                 default:
                         return -EINVAL;

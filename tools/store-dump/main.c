@@ -23,9 +23,7 @@
 #include "cache-idx.h"
 #include "hex.h"
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "unknown"
-#endif
+#include "sluice-version.h"
 
 struct dump {
         int objfd;
