@@ -2,8 +2,8 @@
 /*
  * The configuration's address and URL checks (common/net-addr.c) and the signed-request time
  * header (common/req-sign.c) on arbitrary text: nothing longer than the limits is accepted,
- * an accepted address has a family and length that match, and an accepted URL carries no
- * byte the check promises to refuse.
+ * an accepted address has a family and length that match, an accepted URL carries no byte
+ * the check promises to refuse, and an origin rewritten as a browser sends it is one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +53,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 check(!strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8),
                       "url: scheme");
                 check(!strpbrk(s, " \"<>\\\t\r\n"), "url: a refused byte accepted");
+        }
+        /* An origin taken as a browser sends it: one, no longer, and taken as itself again. */
+        char canon[512], again[512];
+        r = net_origin_canon(s, canon, sizeof(canon));
+        check(r >= -1 && r <= 1, "origin: unexpected result");
+        check((r == 0) == net_origin_ok(s), "origin: 0 for other than an origin");
+        if (r == 1) {
+                check(net_origin_ok(canon), "origin: rewritten to no origin");
+                check(strlen(canon) <= n, "origin: rewritten longer");
+                check(net_origin_canon(canon, again, sizeof(again)) == 0, "origin: not stable");
         }
         if (req_sign_time_parse(s, n, &t) == 0)
                 check(n >= 1 && n <= REQ_SIGN_TIME_DIGITS && t >= 0, "time: out of range");
