@@ -342,9 +342,10 @@ int net_origin_canon(const char *o, char *out, size_t cap)
                 if (out[i] >= 'A' && out[i] <= 'Z')
                         out[i] = (char)(out[i] - 'A' + 'a');
         /* The scheme's default port, written out: left out. */
-        if (!strncmp(out + e, https ? ":443" : ":80", https ? 4 : 3) &&
-            (out[e + (https ? 4 : 3)] == '\0' || out[e + (https ? 4 : 3)] == '/'))
-                memmove(out + e, out + e + (https ? 4 : 3), strlen(out + e + (https ? 4 : 3)) + 1);
+        const char *dp = https ? ":443" : ":80";
+        size_t dl = strlen(dp);
+        if (!strncmp(out + e, dp, dl) && (out[e + dl] == '\0' || out[e + dl] == '/'))
+                memmove(out + e, out + e + dl, strlen(out + e + dl) + 1);
         /* One "/" after the authority: the empty path a URL has, never part of an Origin. */
         n = strlen(out);
         if (n > e && out[n - 1] == '/' && strchr(out + e, '/') == out + n - 1)
