@@ -54,8 +54,31 @@ for d in proc dev sys; do mount --bind "/$d" "$t/root/$d"; done
 mkdir -p "$t/root/tmp/pkg"
 cp "$deb" "$t/root/tmp/pkg/sluice.deb"
 in_root() { chroot "$t/root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+# A stand-in for systemd, which does not run in the namespace: the maintainer scripts ask it
+# what runs (a unit runs while /tmp/units/UNIT.pid names its main process) and each call is
+# logged. The edge's "main process" is a script started with the --config it was given.
+mkdir -p "$t/root/run/systemd/system" "$t/root/tmp/units"
+cat >"$t/root/usr/bin/systemctl" <<'STUB'
+#!/bin/sh
+echo "$*" >>/tmp/systemctl.log
+for last in "$@"; do :; done
+case " $* " in
+  *" show "*) cat "/tmp/units/$last.pid" 2>/dev/null || echo 0 ;;
+  *" is-active "*) [ -e "/tmp/units/$last.pid" ] ;;
+  *" is-enabled "*) echo enabled ;;
+esac
+STUB
+chmod 0755 "$t/root/usr/bin/systemctl"
+printf '#!/bin/sh\nwhile :; do sleep 1; done\n' >"$t/edge-standin"
+chmod 0755 "$t/edge-standin"
+"$t/edge-standin" --config /etc/sluice/edge-alt.yaml </dev/null >/dev/null 2>&1 &
+edge_pid=$!
+trap 'kill $edge_pid 2>/dev/null || true' EXIT
+echo "$edge_pid" >"$t/root/tmp/units/sluice-edge.service.pid"
+log() { echo "== systemctl $1"; cat "$t/root/tmp/systemctl.log" 2>/dev/null || true; : >"$t/root/tmp/systemctl.log"; }
 echo "== install"
 in_root dpkg -i /tmp/pkg/sluice.deb
+log install
 echo "== status"
 in_root dpkg-query -W -f='${Status} ${Version}\n' sluice
 echo "== group"
@@ -75,12 +98,31 @@ printf 'keys:\n  - {kid: k1, secret: "%s"}\n' \
 printf '%s\n' 5e7a9c1b3d5f7e9a2c4b6d8f0a1c3e5b >"$e/heartbeat.key"
 in_root "$prefix/bin/sluice-edge" --check-config --config \
   "$prefix/share/doc/sluice/examples/sluice-edge.example.yaml" && echo example-config-ok
-rm -f "$e/admin.token" "$e/keys.yaml" "$e/heartbeat.key"
+# Upgrades (a reinstall gives postinst the version replaced, as an upgrade does).
+cp "$t/root$prefix/share/doc/sluice/examples/sluice-edge.example.yaml" "$e/edge-alt.yaml"
+# A container's policy-rc.d (exit 101) would hold every restart back.
+rm -f "$t/root/usr/sbin/policy-rc.d"
+echo "== reinstall"
+in_root dpkg -i /tmp/pkg/sluice.deb 2>&1
+log reinstall
+echo "== refused"
+echo "no_such_key: 1" >>"$e/edge-alt.yaml"
+in_root dpkg -i /tmp/pkg/sluice.deb 2>&1
+log refused
+echo "== held"
+cp "$t/root$prefix/share/doc/sluice/examples/sluice-edge.example.yaml" "$e/edge-alt.yaml"
+printf '#!/bin/sh\nexit 101\n' >"$t/root/usr/sbin/policy-rc.d"
+chmod 0755 "$t/root/usr/sbin/policy-rc.d"
+in_root dpkg -i /tmp/pkg/sluice.deb 2>&1
+rm -f "$t/root/usr/sbin/policy-rc.d"
+log held
+rm -f "$e/admin.token" "$e/keys.yaml" "$e/heartbeat.key" "$e/edge-alt.yaml"
 echo "== files"
 in_root dpkg -L sluice > "$t/files.txt"
 cat "$t/files.txt"
 echo "== purge"
 in_root dpkg --purge sluice
+log purge
 echo "== left"
 while read -r f; do
   # directories (and merged-/usr symlinks such as /lib) are shared with other packages
@@ -98,6 +140,44 @@ def section(out, name):
         if head.strip("= \n") == name:
             return body.strip()
     return None
+
+
+def check_restarts(out):
+    """postinst restarts a running edge on an upgrade once the new binary has checked the file
+    that edge was started with: not on a first install, not past a refused file or a
+    policy-rc.d that holds it back; prerm stops the services on removal."""
+    calls = {k: (section(out, f"systemctl {k}") or "").splitlines()
+             for k in ("install", "reinstall", "refused", "held", "purge")}
+    restarts = {k: [c for c in v if "restart" in c] for k, v in calls.items()}
+    if "daemon-reload" not in calls["install"] or restarts["install"]:
+        fail(f"first install: systemctl calls {calls['install']}, want daemon-reload and no restart",
+             out)
+    if restarts["reinstall"] != ["try-restart sluice-edge.service"]:
+        fail(f"upgrade with a running edge: restarts {restarts['reinstall']}, want only "
+             "try-restart sluice-edge.service (control does not run)", out)
+    said = section(out, "reinstall") or ""
+    if not re.search(r"sluice: sluice-edge\.service: /etc/sluice/edge-alt\.yaml checked by "
+                     r"sluice-edge \S+; restarting it", said):
+        fail("the upgrade does not say it restarts the edge, which file it checked (the one "
+             "the running edge was started with) and with which version", said)
+    print("ok - upgrade: the running edge restarted after its own config file checked")
+    said = section(out, "refused") or ""
+    if restarts["refused"] or not re.search(
+            r"WARNING: sluice-edge\.service not restarted: the new sluice-edge refuses "
+            r"/etc/sluice/edge-alt\.yaml", said) or "no_such_key" not in said:
+        fail(f"upgrade with a config the new binary refuses: restarts {restarts['refused']}, "
+             "want none, the check's error and a warning naming the file", said)
+    print("ok - upgrade: a refused config keeps the running edge, with a warning naming it")
+    if restarts["held"] or "policy-rc.d returned 101" not in (section(out, "held") or ""):
+        fail(f"upgrade under a policy-rc.d exiting 101: restarts {restarts['held']}, want none",
+             section(out, "held") or out)
+    print("ok - upgrade: policy-rc.d holds the restart back")
+    stops = [c.split()[1:] for c in calls["purge"] if c.startswith("stop ")]
+    want = ["sluice-fill.timer", "sluice-fill.service", "sluice-edge.service",
+            "sluice-control.service"]
+    if want not in stops:
+        fail(f"removal: systemctl calls {calls['purge']}, want stop {' '.join(want)}", out)
+    print("ok - removal stops the services")
 
 
 def host_status():
@@ -185,6 +265,7 @@ def main():
         if not (section(out, "config check") or "").endswith("example-config-ok"):
             fail("the installed example config does not pass --check-config", out + p.stderr)
         print("ok - installed binaries run; the example config checks")
+        check_restarts(out)
         left = section(out, "left")
         if left is None or left:
             fail(f"dpkg --purge left files behind: {left}", out)
