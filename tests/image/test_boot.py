@@ -23,7 +23,9 @@ admin API), and checks from the host through forwarded ports:
 Then it boots the same disk again with an edge.yaml and the second edge's heartbeat.key
 written to the config partition (no sluice.* on the command line): the edge serves on that
 file's port, under its edge id, from the cache kept across the reboot, and control records
-its signed heartbeats too.
+its signed heartbeats too. Last, an upgrade as docs/appliance.md gives it: partitions 1 and 2
+of a new image (this one, its kernel command line marked) written over the disk at the offsets
+of its .layout; the third boot runs the new ESP, with the config partition and cache kept.
 Prints the image size and the boot-to-serving time (qemu start to the first segment served).
 
 SLUICE_CONTROL (default: SOURCE_DIR/build/control/sluice-control; meson passes its own) is
@@ -513,25 +515,31 @@ control: {{url: "{control_url}", edge_id: qemu-edge-yaml, region: eu-west,
           secret_file: /etc/sluice/heartbeat.key}}
 log: {{level: info, target: journal}}
 """)
-        console2 = os.path.join(work, "console2.log")
-        n_origin = len(origin.requests)
-        qproc = subprocess.Popen(qemu_cmd(console2, port2, aport2, 8080),
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=open(os.path.join(work, "qemu2.err"), "wb"))
+        def boot_from_cache(n, what):
+            """Boot the disk again (console n), configured by the edge.yaml above; the pushed
+            object and seg1 are served from the cache, the origin not asked. The console."""
+            nonlocal qproc
+            console_n = os.path.join(work, f"console{n}.log")
+            n_origin = len(origin.requests)
+            qproc = subprocess.Popen(qemu_cmd(console_n, port2, aport2, 8080),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(work, f"qemu{n}.err"), "wb"))
 
-        def pushed_served():
-            alive()
-            st, _, body = http_get(f"http://127.0.0.1:{port2}/t2/init.mp4", timeout=5)
-            return st == 200 and body == pushed
-        try:
-            wait_for(pushed_served, "the second boot serving on :8080 (edge.yaml)", limit)
-        except Fail:
-            console_tail(console2)
-            raise
-        st, _, body = http_get(f"http://127.0.0.1:{port2}{seg1}")
-        check(st == 200 and body == seg, f"segment after reboot: {st}")
-        check(len(origin.requests) == n_origin, "the reboot lost the cache (origin asked again)")
-        text2 = console_text(console2)
+            def pushed_served():
+                alive()
+                st, _, body = http_get(f"http://127.0.0.1:{port2}/t2/init.mp4", timeout=5)
+                return st == 200 and body == pushed
+            try:
+                wait_for(pushed_served, f"the {what} serving on :8080 (edge.yaml)", limit)
+            except Fail:
+                console_tail(console_n)
+                raise
+            st, _, body = http_get(f"http://127.0.0.1:{port2}{seg1}")
+            check(st == 200 and body == seg, f"segment after the {what}: {st}")
+            check(len(origin.requests) == n_origin,
+                  f"the {what} lost the cache (origin asked again)")
+            return console_text(console_n)
+        text2 = boot_from_cache(2, "second boot")
         check("edge.yaml from the config partition" in text2,
               "sluice-firstboot did not take edge.yaml from the config partition")
         print("ok - second boot: edge.yaml from the config partition, cache kept across reboot")
@@ -550,6 +558,34 @@ log: {{level: info, target: journal}}
                   "control refused a heartbeat from the second boot")
             print("ok - control recorded qemu-edge-yaml's signed heartbeats (heartbeat.key "
                   "from the config partition)")
+
+        # Third boot, after an upgrade as docs/appliance.md gives it: partitions 1 and 2 of a
+        # "new release" (this image, its kernel command line marked) written over the disk at
+        # the new image's offsets, which the fixed-size root keeps those of the disk. The
+        # config partition (edge.yaml, heartbeat.key) and the cache must be kept.
+        qproc.kill()
+        qproc.wait()
+        new = os.path.join(work, "new.img")
+        subprocess.run(["cp", "--sparse=always", image, new], check=True)
+        set_cmdline(new, lay["ESP_OFFSET"],
+                    "systemd.journald.forward_to_console=1 sluice.upgrade_marker=1")
+        lay_new = layout_of(image)
+        check(lay_new["CONF_OFFSET"] == lay["CONF_OFFSET"],
+              "the new image's config partition starts elsewhere")
+        mib = 1048576
+        subprocess.run(["dd", f"if={new}", f"of={disk}", "bs=1M",
+                        f"skip={lay_new['ESP_OFFSET'] // mib}",
+                        f"seek={lay_new['ESP_OFFSET'] // mib}",
+                        f"count={(lay_new['CONF_OFFSET'] - lay_new['ESP_OFFSET']) // mib}",
+                        "conv=notrunc,fsync", "status=none"], check=True)
+        os.unlink(new)
+        text3 = boot_from_cache(3, "upgraded disk")
+        check("unknown key UPGRADE_MARKER" in text3,
+              "the upgraded disk did not boot the new image's ESP (no marker on the console)")
+        check("edge.yaml from the config partition" in text3,
+              "the upgrade lost the config partition's edge.yaml")
+        print("ok - upgrade: partitions 1-2 of a new image written at its offsets; the config "
+              "partition and the cache kept")
 
         check(ctl.stop() == 0, "sluice-control did not exit 0 on SIGTERM")
         print(json.dumps({"image_mib": round(size.st_size / 1048576),
