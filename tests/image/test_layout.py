@@ -43,6 +43,13 @@ def main():
                               capture_output=True, text=True, timeout=30).stdout
     if "--root-size" not in helptext:
         failed.append("tools/image --help does not list --root-size")
+    # Refused before anything is built (before the root check and debootstrap).
+    for args in (["--root-size", "1Q"], ["--root-size", "1K"], ["--cache-size", "lots"]):
+        p = subprocess.run([os.path.join(src, "tools", "image")] + args, capture_output=True,
+                           text=True, timeout=30)
+        if p.returncode == 0 or f"bad {args[0]} '{args[1]}'" not in p.stderr:
+            failed.append(f"tools/image {' '.join(args)}: exit {p.returncode}, "
+                          f"{p.stderr.strip()!r}, want a refusal naming the size")
 
     # Releases whose roots hold 300, 369 (the 2026-12-05 image) and 700 MiB.
     seen = {}
