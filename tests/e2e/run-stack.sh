@@ -3,7 +3,7 @@
 #
 # The whole stack as tools/demo starts it (PostgreSQL, control, nginx origin, two edges,
 # player page; the edges heartbeat to control themselves), from BUILD_DIR's binaries, under BUILD_DIR/tests/e2e/stack
-# on free ports. The demo titles are ingested once into BUILD_DIR/tests/e2e/stack-origin and
+# (NAME-stack for NAME.mjs) on free ports. The demo titles are ingested once into BUILD_DIR/tests/e2e/stack-origin and
 # reused by later runs.
 #
 #   SCENARIOS  comma-separated stack.mjs scenarios (play,prefetch,preflight,players,clearkey,
@@ -16,7 +16,8 @@
 #              through an NSS database in a private HOME (certificate checks stay on) and node
 #              through NODE_EXTRA_CA_CERTS; stack.mjs --https checks the protocol.
 #   NAME.mjs   a scenario script of its own in tests/e2e (session-expiry.mjs), run as stack.mjs
-#              is, with --env, --chromium and --https
+#              is, with --env, --chromium and --https, on a stack under a state directory of its
+#              own (BUILD_DIR/tests/e2e/NAME-stack), so that it may run beside another stack test
 #   ctrl-c     start tools/demo in the foreground, wait for it to be up, send SIGINT, and
 #              check that it exits and leaves no process behind (no orphans); then the same
 #              with a Ctrl-C (SIGINT to its process group) while it pushes into the edges,
@@ -51,6 +52,7 @@ for b in edge/sluice-edge control/sluice-control tools/ingest/sluice-ingest fill
 done
 
 var=$build/tests/e2e/stack
+[[ $what != *.mjs ]] || var=$build/tests/e2e/${what%.mjs}-stack
 export SLUICE_DEMO_VAR=$var
 export SLUICE_DEMO_ORIGIN=$build/tests/e2e/stack-origin
 export SLUICE_DEMO_PORTS=auto SLUICE_DEMO_SKIP_DEPS=1 SLUICE_DEMO_SKIP_BUILD=1
