@@ -3,7 +3,9 @@
  * Prometheus metrics with per-worker slots. Each metric owns METRICS_MAX_WORKERS slots, each
  * on its own cache line(s), so workers updating the same counter never share a line. Updates
  * are relaxed atomics: a slot normally has one writer (its worker), but threads that never
- * called metrics_set_worker() all use slot 0, and atomics keep them correct at little cost.
+ * called metrics_set_worker() all use slot 0, and atomics keep them correct at little cost. A
+ * thread that took a slot of its own (metrics_own_slot) adds without the bus lock: a relaxed
+ * load and store, which readers still see whole.
  *
  * Metrics sharing a name form a family, rendered under one HELP/TYPE in registration order.
  */
@@ -50,11 +52,20 @@ struct metrics_reg {
 };
 
 static _Thread_local unsigned worker_idx;
+static _Thread_local bool slot_owned;
 
 void metrics_set_worker(unsigned idx)
 {
         /* Out-of-range indexes fold onto a valid slot rather than writing out of bounds. */
         worker_idx = idx % METRICS_MAX_WORKERS;
+        slot_owned = false;
+}
+
+void metrics_own_slot(unsigned idx)
+{
+        metrics_set_worker(idx);
+        /* Slot 0 is every other thread's; a folded index may be another's too. */
+        slot_owned = idx != 0 && idx < METRICS_MAX_WORKERS;
 }
 
 struct metrics_reg *metrics_reg_new(void)
@@ -273,11 +284,21 @@ static inline uint64_t *slot_u64(const struct metric *m, unsigned w)
         return (uint64_t *)(void *)(m->slots + (size_t)w * m->stride);
 }
 
+/* Add n to the calling thread's slot word s: without the bus lock when no other thread
+ * writes that slot. */
+static inline void slot_add(uint64_t *s, uint64_t n)
+{
+        if (slot_owned)
+                __atomic_store_n(s, __atomic_load_n(s, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+        else
+                __atomic_fetch_add(s, n, __ATOMIC_RELAXED);
+}
+
 void metrics_add(struct metric *m, uint64_t n)
 {
         if (!m)
                 return;
-        __atomic_fetch_add(slot_u64(m, worker_idx), n, __ATOMIC_RELAXED);
+        slot_add(slot_u64(m, worker_idx), n);
 }
 
 void metrics_gauge_add(struct metric *m, int64_t delta)
@@ -285,7 +306,7 @@ void metrics_gauge_add(struct metric *m, int64_t delta)
         if (!m)
                 return;
         /* Two's complement: adding the unsigned image of a negative delta subtracts. */
-        __atomic_fetch_add(slot_u64(m, worker_idx), (uint64_t)delta, __ATOMIC_RELAXED);
+        slot_add(slot_u64(m, worker_idx), (uint64_t)delta);
 }
 
 void metrics_gauge_set(struct metric *m, int64_t v)
@@ -304,7 +325,7 @@ void metrics_observe(struct metric *m, double v)
         /* Buckets are "less than or equal"; linear is fine for the short ladders used. */
         while (b < m->n_bounds && v > m->bounds[b])
                 b++;
-        __atomic_fetch_add(&s[b], 1, __ATOMIC_RELAXED);
+        slot_add(&s[b], 1);
 
         uint64_t *sum = &s[m->n_bounds + 1];
         uint64_t old = __atomic_load_n(sum, __ATOMIC_RELAXED), nv;

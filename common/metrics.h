@@ -23,6 +23,9 @@ void metrics_reg_free(struct metrics_reg *reg);
 
 /* The calling thread's slot index (0..METRICS_MAX_WORKERS-1). Main thread is 0. */
 void metrics_set_worker(unsigned idx);
+/* The same, for a thread that is the only one ever to take slot idx (a worker's own): its
+ * updates skip the bus lock. Slot 0, and an index past the last, stay shared. */
+void metrics_own_slot(unsigned idx);
 
 /*
  * Register a metric. name must be a valid Prometheus name; labels is NULL or a constant label

@@ -99,6 +99,36 @@ TEST(no_response_splitting)
         ASSERT_TRUE(http_resp_finish(&r) < 0);
 }
 
+/* A CR, LF or NUL anywhere in a value of any length refuses the head: in the part read
+ * sixteen bytes at a time, eight at a time, or in the tail. Every other byte passes. */
+TEST(every_position_of_a_bad_byte)
+{
+        static const char bad[] = {'\r', '\n', '\0'};
+        char buf[512], v[80];
+        struct http_resp r;
+
+        for (size_t len = 0; len <= 70; len++) {
+                for (size_t i = 0; i < len; i++)
+                        v[i] = (char)(i % 3 == 0   ? '\t'
+                                      : i % 3 == 1 ? (char)0xff
+                                                   : (char)(0x0b + i % 2));
+                http_resp_start(&r, buf, sizeof(buf), 200);
+                http_resp_header_named(&r, "X-V", 3, v, len);
+                ASSERT_TRUE(http_resp_finish(&r) > 0);
+                for (size_t at = 0; at < len; at++)
+                        for (size_t b = 0; b < sizeof(bad); b++) {
+                                char keep = v[at];
+                                v[at] = bad[b];
+                                http_resp_start(&r, buf, sizeof(buf), 200);
+                                http_resp_header_named(&r, "X-V", 3, v, len);
+                                if (http_resp_finish(&r) != -EINVAL)
+                                        TEST_FAIL_AT("byte %d at %zu of %zu passed", bad[b], at,
+                                                     len);
+                                v[at] = keep;
+                        }
+        }
+}
+
 /* The name given with its length is written exactly as that many bytes (a name need not end
  * there), and the same value checks and overflow rules apply. */
 TEST(header_named)

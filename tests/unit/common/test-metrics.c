@@ -190,12 +190,16 @@ TEST(null_metric_noop)
 struct worker_arg {
         unsigned idx;
         struct metric *c, *g, *h;
+        bool own; /* metrics_own_slot instead of metrics_set_worker */
 };
 
 static void *worker(void *p)
 {
         struct worker_arg *a = p;
-        metrics_set_worker(a->idx);
+        if (a->own)
+                metrics_own_slot(a->idx);
+        else
+                metrics_set_worker(a->idx);
         for (unsigned i = 0; i < ITERS; i++) {
                 metrics_add(a->c, 1);
                 metrics_gauge_add(a->g, (i & 1) ? -1 : 2);
@@ -205,13 +209,22 @@ static void *worker(void *p)
         return NULL;
 }
 
+/* A registry with a counter, a gauge and a histogram (le 0.5, 1.5) for the worker threads. */
+static struct metrics_reg *three_metrics(struct metric **c, struct metric **g, struct metric **h)
+{
+        static const double b[] = {0.5, 1.5};
+        struct metrics_reg *reg = metrics_reg_new();
+
+        *c = metrics_counter_new(reg, "c_total", "c", NULL);
+        *g = metrics_gauge_new(reg, "g", "g", NULL);
+        *h = metrics_histogram_new(reg, "h", "h", NULL, b, 2);
+        return reg;
+}
+
 TEST(multithread_sums)
 {
-        struct metrics_reg *reg = metrics_reg_new();
-        static const double b[] = {0.5, 1.5};
-        struct metric *c = metrics_counter_new(reg, "c_total", "c", NULL);
-        struct metric *g = metrics_gauge_new(reg, "g", "g", NULL);
-        struct metric *h = metrics_histogram_new(reg, "h", "h", NULL, b, 2);
+        struct metric *c, *g, *h;
+        struct metrics_reg *reg = three_metrics(&c, &g, &h);
         ASSERT_TRUE(c && g && h);
 
         pthread_t th[THREADS];
@@ -219,7 +232,8 @@ TEST(multithread_sums)
         /* Two threads share slot 3 (3 and 3 + METRICS_MAX_WORKERS) to prove slots stay exact
          * even when an index is reused. */
         for (unsigned i = 0; i < THREADS; i++) {
-                args[i] = (struct worker_arg){i == 7 ? 3 + METRICS_MAX_WORKERS : i + 1, c, g, h};
+                args[i] =
+                    (struct worker_arg){i == 7 ? 3 + METRICS_MAX_WORKERS : i + 1, c, g, h, false};
                 ASSERT_EQ(pthread_create(&th[i], NULL, worker, &args[i]), 0);
         }
         for (unsigned i = 0; i < THREADS; i++)
@@ -248,6 +262,30 @@ TEST(multithread_sums)
         snprintf(want, sizeof(want), "c_total %d\n", THREADS * ITERS);
         ASSERT_TRUE(strstr(out, want) != NULL);
         free(out);
+        metrics_reg_free(reg);
+}
+
+/* Threads that own their slots add without the bus lock; slot 0 and a folded index stay
+ * shared, so threads that ask to own those still add atomically and nothing is lost. */
+TEST(owned_slots_sum_exactly)
+{
+        struct metric *c, *g, *h;
+        struct metrics_reg *reg = three_metrics(&c, &g, &h);
+        static const unsigned idx[] = {
+            1, 2, 0, 0, METRICS_MAX_WORKERS + 5, METRICS_MAX_WORKERS + 5};
+        enum { N = sizeof(idx) / sizeof(idx[0]) };
+        pthread_t th[N];
+        struct worker_arg args[N];
+
+        ASSERT_TRUE(c && g && h);
+        for (unsigned i = 0; i < N; i++) {
+                args[i] = (struct worker_arg){idx[i], c, g, h, true};
+                ASSERT_EQ(pthread_create(&th[i], NULL, worker, &args[i]), 0);
+        }
+        for (unsigned i = 0; i < N; i++)
+                pthread_join(th[i], NULL);
+        ASSERT_EQ(metrics_value(c), (int64_t)N * ITERS);
+        ASSERT_EQ(metrics_value(h), (int64_t)N * ITERS);
         metrics_reg_free(reg);
 }
 
