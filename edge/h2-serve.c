@@ -5,7 +5,6 @@
  * rules (serve-admit.c, serve-plan.c), and the resulting plan is rendered as h2 header fields
  * with the body sent behind DATA frame headers.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include "edge-cfg.h"
 #include "edge-metrics.h"
 #include "fill.h"
+#include "h2-names.h"
 #include "h2-serve.h"
 #include "h2-tls.h"
 #include "h2-zc.h"
@@ -195,34 +195,38 @@ static ssize_t io_write_file_tls(void *ctx, const void *hdr, size_t hlen, int fd
 /* ---- the request and the answer ---- */
 
 /* Request fields the shared rules read, by their HTTP/2 (lowercase) names. */
+#define LIT(s) s, sizeof(s) - 1 /* a literal and its length */
 static const struct {
         int hk; /* enum http_known_hdr, or -1 for one looked up by name */
         const char *name;
+        size_t len;
 } stream_fields[] = {
-    {HK_RANGE, "range"},
-    {HK_IF_RANGE, "if-range"},
-    {HK_IF_NONE_MATCH, "if-none-match"},
-    {HK_IF_MODIFIED_SINCE, "if-modified-since"},
-    {HK_IF_MATCH, "if-match"},
-    {HK_IF_UNMODIFIED_SINCE, "if-unmodified-since"},
-    {HK_ORIGIN, "origin"},
-    {HK_AUTHORIZATION, "authorization"},
-    {HK_ACCESS_CONTROL_REQUEST_METHOD, "access-control-request-method"},
-    {HK_ACCESS_CONTROL_REQUEST_HEADERS, "access-control-request-headers"},
-    {HK_USER_AGENT, "user-agent"},
-    {-1, "cmcd-object"},
-    {-1, "cmcd-request"},
-    {-1, "cmcd-session"},
-    {-1, "cmcd-status"},
+    {HK_RANGE, LIT("range")},
+    {HK_IF_RANGE, LIT("if-range")},
+    {HK_IF_NONE_MATCH, LIT("if-none-match")},
+    {HK_IF_MODIFIED_SINCE, LIT("if-modified-since")},
+    {HK_IF_MATCH, LIT("if-match")},
+    {HK_IF_UNMODIFIED_SINCE, LIT("if-unmodified-since")},
+    {HK_ORIGIN, LIT("origin")},
+    {HK_AUTHORIZATION, LIT("authorization")},
+    {HK_ACCESS_CONTROL_REQUEST_METHOD, LIT("access-control-request-method")},
+    {HK_ACCESS_CONTROL_REQUEST_HEADERS, LIT("access-control-request-headers")},
+    {HK_USER_AGENT, LIT("user-agent")},
+    {-1, LIT("cmcd-object")},
+    {-1, LIT("cmcd-request")},
+    {-1, LIT("cmcd-session")},
+    {-1, LIT("cmcd-status")},
 };
+#undef LIT
 
-static void req_add(struct http1_req *req, int hk, const char *name, const char *v, size_t len)
+static void req_add(struct http1_req *req, int hk, const char *name, size_t name_len, const char *v,
+                    size_t len)
 {
         struct http_hdr *h = &req->hdrs[req->n_hdrs];
 
         if (!v || len > UINT16_MAX || req->n_hdrs == HTTP1_MAX_HEADERS_CAP)
                 return;
-        *h = (struct http_hdr){name, v, (uint16_t)strlen(name), (uint16_t)len};
+        *h = (struct http_hdr){name, v, (uint16_t)name_len, (uint16_t)len};
         if (hk >= 0 && req->known[hk] < 0)
                 req->known[hk] = (int16_t)req->n_hdrs;
         req->n_hdrs++;
@@ -261,13 +265,20 @@ static void stream_req(struct h2_stream *st, struct http1_req *req)
         for (unsigned i = 0; i < HK_COUNT; i++)
                 req->known[i] = -1;
         v = h2_stream_authority(st, &len);
-        req_add(req, HK_HOST, "host", v, len);
-        /* Every field of a name, as HTTP/1.1 keeps them: a list sent as several fields is one
-         * list (RFC 9110 §5.3). */
-        for (size_t i = 0; i < sizeof(stream_fields) / sizeof(stream_fields[0]); i++) {
-                uint32_t pos = 0;
-                while ((v = h2_stream_header_next(st, stream_fields[i].name, &pos, &len)))
-                        req_add(req, stream_fields[i].hk, stream_fields[i].name, v, len);
+        req_add(req, HK_HOST, "host", 4, v, len);
+        /* Every field of a name, in the order received, as HTTP/1.1 keeps them: a list sent as
+         * several fields is one list (RFC 9110 §5.3). One pass over the fields. */
+        const char *name;
+        size_t name_len;
+        uint32_t pos = 0;
+        while ((v = h2_stream_field_next(st, &pos, &name, &name_len, &len))) {
+                for (size_t i = 0; i < sizeof(stream_fields) / sizeof(stream_fields[0]); i++)
+                        if (stream_fields[i].len == name_len &&
+                            memcmp(stream_fields[i].name, name, name_len) == 0) {
+                                req_add(req, stream_fields[i].hk, stream_fields[i].name, name_len,
+                                        v, len);
+                                break;
+                        }
         }
 }
 
@@ -307,13 +318,18 @@ static uint64_t fill_body_avail(void *ctx, bool *failed)
 /* A bare answer when there is nothing to describe it with (no memory for the stream). */
 static bool respond_bare(struct conn *c, struct h2_stream *st, int status)
 {
-        struct h2_header h[2] = {{"date", http_date_now(), 4, HTTP_DATE_LEN},
-                                 {"content-length", "0", 14, 1}};
+        struct h2_header h[2] = {{"date", http_date_now(), 4, HTTP_DATE_LEN, true},
+                                 {"content-length", "0", 14, 1, true}};
 
         if (h2_stream_respond(st, status, h, 2, NULL) < 0)
                 return false;
         edge_metrics_request(&c->w->srv->m, c->w->idx, status, 0);
         return true;
+}
+
+static char ascii_lower(char c)
+{
+        return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
 /* Answer sv's stream as p says: date and server, then p's fields with HTTP/2's lowercase
@@ -332,15 +348,23 @@ static void render(struct h2_served *sv, const struct serve_plan *p)
                         sv->status = 500;
                 return;
         }
-        h[n++] = (struct h2_header){"date", http_date_now(), 4, HTTP_DATE_LEN};
-        h[n++] = (struct h2_header){"server", "sluice", 6, 6}; /* as HTTP/1.1's; players read it */
+        h[n++] = (struct h2_header){"date", http_date_now(), 4, HTTP_DATE_LEN, true};
+        /* as HTTP/1.1's; players read it */
+        h[n++] = (struct h2_header){"server", "sluice", 6, 6, true};
         for (size_t i = 0; i < p->n_hdrs; i++) {
                 const struct serve_hdr *f = &p->hdrs[i];
+                const char *lower = h2_static_name(f->name, f->name_len);
+
+                if (lower) {
+                        h[n++] =
+                            (struct h2_header){lower, f->value, f->name_len, f->value_len, true};
+                        continue;
+                }
                 if (f->name_len >= H2_NAME_MAX)
                         continue; /* none of ours is that long */
                 for (size_t j = 0; j < f->name_len; j++)
-                        names[i][j] = (char)tolower((unsigned char)f->name[j]);
-                h[n++] = (struct h2_header){names[i], f->value, f->name_len, f->value_len};
+                        names[i][j] = ascii_lower(f->name[j]);
+                h[n++] = (struct h2_header){names[i], f->value, f->name_len, f->value_len, false};
         }
         switch (p->body) {
         case SERVE_BODY_NONE:
@@ -372,8 +396,11 @@ static void render(struct h2_served *sv, const struct serve_plan *p)
         if (h2_stream_respond(sv->st, p->status, h, n, body.len ? &body : NULL) == 0) {
                 sv->status = p->status;
                 sv->log_cache = p->log_cache;
-                (void)snprintf(sv->log_upstream, sizeof(sv->log_upstream), "%s",
-                               p->log_upstream ? p->log_upstream : "");
+                /* Cut to fit, as HTTP/1.1's; "" on every hit. */
+                size_t up =
+                    p->log_upstream ? strnlen(p->log_upstream, sizeof(sv->log_upstream) - 1) : 0;
+                memcpy(sv->log_upstream, p->log_upstream ? p->log_upstream : "", up);
+                sv->log_upstream[up] = '\0';
                 /* The bytes count as they go out: at the stream's end (on_stream_gone). */
                 edge_metrics_request(&sv->c->w->srv->m, sv->c->w->idx, p->status, 0);
         }

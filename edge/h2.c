@@ -12,6 +12,7 @@
 #include "log.h"
 
 #include "h2-frame-scan.h"
+#include "h2-mem.h"
 #include "h2.h"
 
 /* Ranges of skipped client stream ids remembered (clients rarely skip any). */
@@ -1191,7 +1192,7 @@ int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_c
         nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
         /* Streams past the advertised limit are refused even before our SETTINGS is ACKed. */
         nghttp2_option_set_max_reserved_remote_streams(opt, 0);
-        if (nghttp2_session_server_new2(&h->s, cb, h, opt) != 0)
+        if (nghttp2_session_server_new3(&h->s, cb, h, opt, h2_mem()) != 0)
                 goto out;
 
         iv[0] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
@@ -1343,10 +1344,19 @@ const char *h2_stream_header(const struct h2_stream *st, const char *name, size_
         return hfind(st, name, len);
 }
 
-const char *h2_stream_header_next(const struct h2_stream *st, const char *name, uint32_t *pos,
-                                  size_t *len)
+const char *h2_stream_field_next(const struct h2_stream *st, uint32_t *pos, const char **name,
+                                 size_t *name_len, size_t *len)
 {
-        return hfind_from(st, name, pos, len);
+        uint32_t lens[2];
+
+        if (*pos >= st->hlen)
+                return NULL;
+        memcpy(lens, st->hbuf + *pos, sizeof(lens));
+        *name = st->hbuf + *pos + sizeof(lens);
+        *name_len = lens[0];
+        *len = lens[1];
+        *pos += (uint32_t)sizeof(lens) + lens[0] + lens[1] + 2;
+        return *name + lens[0] + 1;
 }
 
 bool h2_stream_fields_too_large(const struct h2_stream *st)
@@ -1405,10 +1415,11 @@ int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *
         code[3] = '\0';
         nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
         for (size_t i = 0; i < n; i++)
-                nv[i + 1] = (nghttp2_nv){(uint8_t *)hdrs[i].name, (uint8_t *)hdrs[i].value,
-                                         hdrs[i].name_len, hdrs[i].value_len,
-                                         value_varies(&hdrs[i]) ? NGHTTP2_NV_FLAG_NO_INDEX
-                                                                : NGHTTP2_NV_FLAG_NONE};
+                nv[i + 1] = (nghttp2_nv){
+                    (uint8_t *)hdrs[i].name, (uint8_t *)hdrs[i].value, hdrs[i].name_len,
+                    hdrs[i].value_len,
+                    (uint8_t)((value_varies(&hdrs[i]) ? NGHTTP2_NV_FLAG_NO_INDEX : 0) |
+                              (hdrs[i].static_name ? NGHTTP2_NV_FLAG_NO_COPY_NAME : 0))};
         st->answered = true;
         if (body && body->len > 0) {
                 st->body = *body;

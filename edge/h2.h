@@ -153,6 +153,7 @@ struct h2_body {
 struct h2_header {
         const char *name, *value;
         size_t name_len, value_len;
+        bool static_name; /* lowercase and never freed: nghttp2 uses it without a copy */
 };
 
 /*
@@ -201,9 +202,10 @@ const char *h2_stream_path(const struct h2_stream *st, size_t *len);
 const char *h2_stream_authority(const struct h2_stream *st, size_t *len);
 /* A regular header by lowercase name, or NULL. */
 const char *h2_stream_header(const struct h2_stream *st, const char *name, size_t *len);
-/* Each field named name in turn: *pos starts at 0 and moves past each one found. */
-const char *h2_stream_header_next(const struct h2_stream *st, const char *name, uint32_t *pos,
-                                  size_t *len);
+/* Each regular field in the order received: *pos starts at 0; NULL past the last. The name
+ * (lowercase) and the value are NUL-terminated. */
+const char *h2_stream_field_next(const struct h2_stream *st, uint32_t *pos, const char **name,
+                                 size_t *name_len, size_t *len);
 /* Whether st's fields passed max_header_list: those past it were dropped, and the request is
  * to be refused (431), whatever it may still send. */
 bool h2_stream_fields_too_large(const struct h2_stream *st);

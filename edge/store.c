@@ -872,7 +872,9 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
                 /* Stored before the edge knew the key's extension (the generic type is what
                  * a put gave it then): served with the type a put stores now. */
                 const char *ct = http_content_type_for(key, key_len);
-                (void)snprintf(ret->content_type, sizeof(ret->content_type), "%s", ct);
+                size_t n = strnlen(ct, sizeof(ret->content_type) - 1);
+                memcpy(ret->content_type, ct, n);
+                ret->content_type[n] = '\0';
         }
         memcpy(ret->etag, rec.etag, sizeof(ret->etag));
         ret->etag[STORE_ETAG_MAX] = '\0';

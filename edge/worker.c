@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "edge-cfg.h"
 #include "evict.h"
+#include "h2-mem.h"
 #include "h2-serve.h"
 #include "h2-zc.h"
 #include "listener.h"
@@ -320,7 +321,7 @@ static void *worker_main(void *arg)
         struct edge_worker *w = arg;
         int r;
 
-        metrics_set_worker(w->admin ? w->srv->n_workers + 1 : w->idx + 1);
+        metrics_own_slot(w->admin ? w->srv->n_workers + 1 : w->idx + 1);
         worker_sched_name(w->idx, w->admin);
         w->slice_us = -1;
         w->yield.fd = -1;
@@ -355,6 +356,7 @@ static void *worker_main(void *arg)
         /* Closed connections are freed by their cancel completions: reap those too. */
         if (uring_loop_settle(w->loop, 1000) < 0)
                 log_warn("worker %u: connections still in flight at exit, ignoring", w->idx);
+        h2_mem_thread_release();
         access_log_flush(&w->alog);
         worker_yield_close(&w->yield);
         return NULL;

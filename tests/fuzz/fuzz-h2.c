@@ -144,8 +144,8 @@ static void read_field(const char *v, size_t len)
 
 static void on_request(void *ctx, struct h2_stream *st)
 {
-        static const struct h2_header hdr[] = {{"content-type", "video/mp4", 12, 9},
-                                               {"etag", "\"e1\"", 4, 4}};
+        static const struct h2_header hdr[] = {{"content-type", "video/mp4", 12, 9, true},
+                                               {"etag", "\"e1\"", 4, 4, false}};
         int32_t id = h2_stream_id(st);
         struct h2_body b = {.fd = -1};
         const char *m, *p, *v;

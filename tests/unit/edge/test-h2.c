@@ -93,7 +93,7 @@ static ssize_t io_write_file(void *ctx, const void *hdr, size_t hlen, int fd, of
 static void on_request(void *ctx, struct h2_stream *st)
 {
         struct fixture *f = ctx;
-        static const struct h2_header hdr[] = {{"content-type", "video/mp4", 12, 9}};
+        static const struct h2_header hdr[] = {{"content-type", "video/mp4", 12, 9, true}};
         struct h2_body b = {.fd = body_fd, .off = 0, .len = BODY};
 
         if (f->tiny)

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+/*
+ * The HTTP/2 (lowercase) names of the response fields the edge's answers carry, as static
+ * strings: handed to nghttp2 with NGHTTP2_NV_FLAG_NO_COPY_NAME, they are neither copied nor
+ * lowercased again for each answer. h2_static_name() returns the one for name (any case), or
+ * NULL for a name not among them (the caller lowercases a copy itself).
+ */
+const char *h2_static_name(const char *name, size_t len);
