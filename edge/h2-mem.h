@@ -15,8 +15,12 @@
 #define H2_MEM_CLASS_MAX 4096u
 #define H2_MEM_KEEP      (64u << 10)
 
-/* The allocator to hand nghttp2_session_server_new3. */
+/* The free-list allocator. */
 nghttp2_mem *h2_mem(void);
+/* The allocator to hand nghttp2_session_server_new3: h2_mem(), or NULL (nghttp2's default,
+ * malloc) in a build with AddressSanitizer, which then sees each of nghttp2's blocks on its
+ * own rather than a block reused from a free list. */
+nghttp2_mem *h2_session_mem(void);
 
 /* Bytes the calling thread keeps in its free lists. */
 size_t h2_mem_kept(void);

@@ -1192,7 +1192,7 @@ int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_c
         nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
         /* Streams past the advertised limit are refused even before our SETTINGS is ACKed. */
         nghttp2_option_set_max_reserved_remote_streams(opt, 0);
-        if (nghttp2_session_server_new3(&h->s, cb, h, opt, h2_mem()) != 0)
+        if (nghttp2_session_server_new3(&h->s, cb, h, opt, h2_session_mem()) != 0)
                 goto out;
 
         iv[0] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,

@@ -2,11 +2,14 @@
 /*
  * nghttp2's allocator (edge/h2-mem.c): blocks of every size hold what was written, calloc
  * zeroes, realloc keeps the bytes across size classes, freed blocks are reused, the free
- * lists stay within their bound, and a thread's lists go back to malloc when it ends.
+ * lists stay within their bound, a thread's lists go back to malloc when it ends, and sessions
+ * keep malloc under AddressSanitizer.
  */
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "sanitizer.h"
 
 #include "h2-mem.h"
 #include "tests.h"
@@ -134,6 +137,13 @@ TEST(a_block_freed_on_another_thread)
         ASSERT_EQ(pthread_join(t, &kept), 0);
         ASSERT_EQ((size_t)kept, 16 * 128);
         ASSERT_EQ(h2_mem_kept(), 0);
+}
+
+/* Sessions get the free lists, except in a build with AddressSanitizer: there nghttp2 keeps
+ * malloc, so that the sanitizer sees each block of nghttp2's on its own. */
+TEST(sessions_keep_malloc_under_asan)
+{
+        ASSERT_TRUE(h2_session_mem() == (SLUICE_ASAN ? NULL : h2_mem()));
 }
 
 TEST_MAIN()

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sanitizer.h"
 #include "tests.h"
 
 static const char *bin, *sample;
@@ -21,17 +22,6 @@ static bool with_stderr;
  * writes, with its standard output on out_fd (a file) rather than on the captured pipe. */
 static rlim_t as_limit, fsize_limit;
 static int out_fd = -1;
-
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN_BUILD 1
-#endif
-#endif
-#ifndef ASAN_BUILD
-#define ASAN_BUILD 0
-#endif
 
 /* AddressSanitizer's shadow memory cannot live in a small address space. Its allocator gives
  * the same failure instead: set, run() has it return NULL for any one allocation above
@@ -485,7 +475,7 @@ TEST(json_failing_mid_run_prints_nothing)
                         "--prepush", "day",     "--seed", "3",          "--titles",
                         "5",         "--days",  "3",      "--releases", "10000",
                         "--policy",  "lru",     "--size", "1K",         NULL};
-        if (ASAN_BUILD)
+        if (SLUICE_ASAN)
                 asan_small_allocs = true;
         else
                 as_limit = 32u << 20;
