@@ -48,11 +48,9 @@ static const struct {
 
 static bool same_ignoring_case(const char *a, const char *lower, size_t len)
 {
-        for (size_t i = 0; i < len; i++) {
-                char c = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] + ('a' - 'A')) : a[i];
-                if (c != lower[i])
+        for (size_t i = 0; i < len; i++)
+                if (h2_ascii_lower(a[i]) != lower[i])
                         return false;
-        }
         return true;
 }
 

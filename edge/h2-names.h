@@ -10,3 +10,9 @@
  * NULL for a name not among them (the caller lowercases a copy itself).
  */
 const char *h2_static_name(const char *name, size_t len);
+
+/* c in lowercase if an ASCII capital (field names are ASCII; no locale applies). */
+static inline char h2_ascii_lower(char c)
+{
+        return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}

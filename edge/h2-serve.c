@@ -327,11 +327,6 @@ static bool respond_bare(struct conn *c, struct h2_stream *st, int status)
         return true;
 }
 
-static char ascii_lower(char c)
-{
-        return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
-}
-
 /* Answer sv's stream as p says: date and server, then p's fields with HTTP/2's lowercase
  * names. */
 static void render(struct h2_served *sv, const struct serve_plan *p)
@@ -363,7 +358,7 @@ static void render(struct h2_served *sv, const struct serve_plan *p)
                 if (f->name_len >= H2_NAME_MAX)
                         continue; /* none of ours is that long */
                 for (size_t j = 0; j < f->name_len; j++)
-                        names[i][j] = ascii_lower(f->name[j]);
+                        names[i][j] = h2_ascii_lower(f->name[j]);
                 h[n++] = (struct h2_header){names[i], f->value, f->name_len, f->value_len, false};
         }
         switch (p->body) {

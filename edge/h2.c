@@ -702,34 +702,20 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
         return 0;
 }
 
-/* Find a field in the flat header buffer (lengths first: most fields are skipped by them). */
-/* The value of the first field named name at or after byte *pos of st's headers (*pos moves
- * past it), or NULL. */
-static const char *hfind_from(const struct h2_stream *st, const char *name, uint32_t *pos,
-                              size_t *len)
-{
-        size_t nlen = strlen(name);
-
-        for (uint32_t i = *pos; i < st->hlen;) {
-                const char *n = st->hbuf + i + 2 * sizeof(uint32_t);
-                uint32_t lens[2];
-                memcpy(lens, st->hbuf + i, sizeof(lens));
-                i += (uint32_t)(2 * sizeof(uint32_t)) + lens[0] + lens[1] + 2;
-                if (lens[0] == nlen && !memcmp(n, name, nlen)) {
-                        *len = lens[1];
-                        *pos = i;
-                        return n + lens[0] + 1;
-                }
-        }
-        *pos = st->hlen;
-        return NULL;
-}
-
+/* The value of the first field named name in st's headers (lengths first: most fields are
+ * skipped by them), or NULL. */
 static const char *hfind(const struct h2_stream *st, const char *name, size_t *len)
 {
+        size_t nlen = strlen(name), flen, vlen;
         uint32_t pos = 0;
+        const char *fname, *v;
 
-        return hfind_from(st, name, &pos, len);
+        while ((v = h2_stream_field_next(st, &pos, &fname, &flen, &vlen)))
+                if (flen == nlen && !memcmp(fname, name, nlen)) {
+                        *len = vlen;
+                        return v;
+                }
+        return NULL;
 }
 
 static void dispatch(struct h2_conn *h, struct h2_stream *st)
