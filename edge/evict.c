@@ -67,6 +67,9 @@ struct evict {
          * (unlock_and_delete); deleted is signalled as each batch ends. */
         uint64_t deleting;
         pthread_cond_t deleted;
+        /* The sizes of the puts waiting in evict_put_begin for room (evict_room_queue): room
+         * is made for all of them at once, so two puts never evict for one between them. */
+        uint64_t queued;
         MDB_env *env;
         MDB_dbi dbi;
         uint64_t budget;
@@ -798,16 +801,18 @@ int evict_make_room(struct edge_server *srv, uint64_t size, struct edge_worker *
         /* Evicting down to nothing would not make it fit: keep what the cache holds. */
         if (size > e->budget)
                 return -EFBIG;
-        /* Room for size beside what other puts in flight have reserved, which the store's
-         * check counts and the policy (committed objects only) does not; and beside what the
-         * store holds that the policy has not been told of yet (a group commit notes its
-         * bodies after it lands). Bytes other evictions are still deleting are not made room
-         * for twice: they are waited for below. */
+        /* Room for size, and for the other puts waiting for room (queued holds theirs with
+         * size), beside what other puts in flight have reserved, which the store's check
+         * counts and the policy (committed objects only) does not; and beside what the store
+         * holds that the policy has not been told of yet (a group commit notes its bodies
+         * after it lands). Bytes other evictions are still deleting are not made room for
+         * twice: they are waited for below. */
         store_get_stats(e->store, &st);
         pthread_mutex_lock(&e->lock);
         before = policy_stats_get(e->p).used;
         used = before + e->deleting;
-        want = size + st.reserved + (st.bytes > used ? st.bytes - used : 0);
+        want = (e->queued > size ? e->queued : size) + st.reserved +
+               (st.bytes > used ? st.bytes - used : 0);
         target = want < e->budget ? e->budget - want : 0;
         /* A disk fuller than the budget says: evict for it too, unless evicting everything
          * would still leave it short (that object is refused, the cache kept). */
@@ -831,6 +836,31 @@ int evict_make_room(struct edge_server *srv, uint64_t size, struct edge_worker *
         if (disk != UINT64_MAX)
                 disk_wait(srv, size, self);
         return 0;
+}
+
+bool evict_room_queue(struct edge_server *srv, uint64_t size, bool always)
+{
+        struct evict *e = srv->evict;
+        bool queued = false;
+
+        if (!e)
+                return false;
+        pthread_mutex_lock(&e->lock);
+        if (always || e->queued) {
+                e->queued += size;
+                queued = true;
+        }
+        pthread_mutex_unlock(&e->lock);
+        return queued;
+}
+
+void evict_room_leave(struct edge_server *srv, uint64_t size)
+{
+        struct evict *e = srv->evict;
+
+        pthread_mutex_lock(&e->lock);
+        e->queued -= size;
+        pthread_mutex_unlock(&e->lock);
 }
 
 bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size,

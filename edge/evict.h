@@ -58,10 +58,16 @@ void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint
 int evict_make_room(struct edge_server *srv, uint64_t size, struct edge_worker *self);
 /*
  * begin(ud), a store_put_begin; while it finds the store full, room is made as above and it
- * is called again, up to EVICT_ROOM_TRIES times. Returns begin's last result, or
- * evict_make_room's -EFBIG / -ENOSPC when no room could hold size.
+ * is called again, up to EVICT_ROOM_TRIES times. While it waits for room, room made counts
+ * it: a put that begins then (in any thread) waits too, and room is made for all waiting at
+ * once. Returns begin's last result, or evict_make_room's -EFBIG / -ENOSPC when no room could
+ * hold size.
  */
 #define EVICT_ROOM_TRIES 3
+/* evict_put_begin's waiting: size joins the puts waiting for room when always, or when others
+ * wait; returns whether it did, and then evict_room_leave(size) must follow. */
+bool evict_room_queue(struct edge_server *srv, uint64_t size, bool always);
+void evict_room_leave(struct edge_server *srv, uint64_t size);
 int evict_put_begin(struct edge_server *srv, uint64_t size, struct edge_worker *self,
                     int (*begin)(void *ud), void *ud);
 /*

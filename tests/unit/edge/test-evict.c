@@ -53,6 +53,25 @@ static int put(struct store *s, const char *key, char fill, size_t len)
         return store_put_commit(p);
 }
 
+static void server_open(struct edge_server *srv, const char *dir, uint64_t store_max,
+                        uint64_t budget)
+{
+        memset(srv, 0, sizeof(*srv));
+        srv->reg = metrics_reg_new();
+        if (!srv->reg || edge_metrics_init(&srv->m, srv->reg, 1) < 0 ||
+            store_open(dir, store_max, &srv->store) < 0 || evict_open(srv, dir, budget) < 0) {
+                fprintf(stderr, "setting up in %s failed\n", dir);
+                exit(1);
+        }
+}
+
+static void server_close(struct edge_server *srv)
+{
+        evict_close(srv);
+        store_close(srv->store);
+        metrics_reg_free(srv->reg);
+}
+
 TEST(victim_committed_again_is_kept)
 {
         struct edge_server srv;
@@ -79,9 +98,7 @@ TEST(victim_committed_again_is_kept)
         ASSERT_EQ(store_get_info(srv.store, "/t/b.m4s", 8, &info), -ENOENT);
         ASSERT_EQ(metrics_value(srv.m.evictions), 2);
 
-        evict_close(&srv);
-        store_close(srv.store);
-        metrics_reg_free(srv.reg);
+        server_close(&srv);
         (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -90,6 +107,22 @@ static uint64_t file_of(struct store *s, const char *key)
         struct store_entry_info info;
 
         return store_get_info(s, key, strlen(key), &info) == 0 ? info.file_id : 0;
+}
+
+/* A store and policy of 1000 bytes holding 800: four objects of 200. */
+static void server_800_of_1000(struct edge_server *srv, const char *dir)
+{
+        char key[32];
+
+        server_open(srv, dir, 1000, 1000);
+        for (int i = 0; i < 4; i++) {
+                snprintf(key, sizeof(key), "/t/full-%d.m4s", i);
+                if (put(srv->store, key, 'f', 200) != 0 ||
+                    !evict_note_fill(srv, key, strlen(key), 200, file_of(srv->store, key), false)) {
+                        fprintf(stderr, "filling %s failed\n", dir);
+                        exit(1);
+                }
+        }
 }
 
 /* A put that the cache's other puts keep beating to the room made for it: before each of
@@ -126,21 +159,9 @@ TEST(put_begin_makes_room_again_when_taken)
 {
         struct edge_server srv;
         struct contested c;
-        char key[32], *dir = tests_scratch("sluice-evict");
+        char *dir = tests_scratch("sluice-evict");
 
-        memset(&srv, 0, sizeof(srv));
-        srv.reg = metrics_reg_new();
-        ASSERT_TRUE(srv.reg != NULL);
-        ASSERT_EQ(edge_metrics_init(&srv.m, srv.reg, 1), 0);
-        ASSERT_EQ(store_open(dir, 1000, &srv.store), 0);
-        ASSERT_EQ(evict_open(&srv, dir, 1000), 0);
-        /* 800 of 1000 bytes held: 500 more need room made. */
-        for (int i = 0; i < 4; i++) {
-                snprintf(key, sizeof(key), "/t/full-%d.m4s", i);
-                ASSERT_EQ(put(srv.store, key, 'f', 200), 0);
-                ASSERT_TRUE(evict_note_fill(&srv, key, strlen(key), 200, file_of(srv.store, key),
-                                            false));
-        }
+        server_800_of_1000(&srv, dir); /* 500 more need room made */
 
         /* Two rivals: the first try finds it full, two more find the room taken. */
         c = (struct contested){.srv = &srv, .rivals_left = 2};
@@ -159,9 +180,62 @@ TEST(put_begin_makes_room_again_when_taken)
         ASSERT_EQ(evict_put_begin(&srv, 1001, NULL, contested_begin, &c), -EFBIG);
         ASSERT_EQ(metrics_value(srv.m.evictions), evicted);
 
-        evict_close(&srv);
-        store_close(srv.store);
-        metrics_reg_free(srv.reg);
+        server_close(&srv);
+        (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A put whose tries let a second put (another worker's fill) begin in its window, through
+ * evict_put_begin as every put does; the second put's result is kept in second_r. */
+struct two_puts {
+        struct edge_server *srv;
+        int begins, second_r;
+        struct store_put *put, *second;
+};
+
+static int second_begin(void *ud)
+{
+        struct two_puts *t = ud;
+
+        return store_put_begin(t->srv->store, "/t/second.m4s", 13, 300, NULL, NULL, &t->second);
+}
+
+static int first_begin(void *ud)
+{
+        struct two_puts *t = ud;
+
+        if (++t->begins == 2)
+                t->second_r = evict_put_begin(t->srv, 300, NULL, second_begin, t);
+        return store_put_begin(t->srv->store, "/t/first.m4s", 12, 300, NULL, NULL, &t->put);
+}
+
+/*
+ * Two puts waiting for room at once get room for both: the second, beginning while the first
+ * waits, waits with it, and the room made counts them both. Room was made for one put at a
+ * time: the second took the first's room as it began, and the first had to make room again
+ * (on a loaded edge, up to its last try: a 503 store-full).
+ */
+TEST(puts_waiting_at_once_get_room_for_all)
+{
+        struct edge_server srv;
+        struct two_puts t;
+        char *dir = tests_scratch("sluice-evict");
+
+        server_800_of_1000(&srv, dir); /* 300 more need room made */
+        t = (struct two_puts){.srv = &srv, .second_r = 1};
+        ASSERT_EQ(evict_put_begin(&srv, 300, NULL, first_begin, &t), 0);
+        ASSERT_EQ(t.second_r, 0);
+        ASSERT_EQ(t.begins, 2); /* the first try, then one after room was made */
+        store_put_abort(t.put);
+        store_put_abort(t.second);
+        /* Neither is waiting now: a put that fits begins at once, with no room made. */
+        uint64_t evicted = metrics_value(srv.m.evictions);
+        t = (struct two_puts){.srv = &srv, .begins = 2};
+        ASSERT_EQ(evict_put_begin(&srv, 300, NULL, first_begin, &t), 0);
+        ASSERT_EQ(t.begins, 3);
+        ASSERT_EQ(metrics_value(srv.m.evictions), evicted);
+        store_put_abort(t.put);
+
+        server_close(&srv);
         (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -195,9 +269,7 @@ TEST(replacement_counts_its_own_size)
                                     file_of(srv.store, "/t/manifest.mpd"), false));
         ASSERT_EQ(policy_stats_get(srv.evict->p).used, 500);
 
-        evict_close(&srv);
-        store_close(srv.store);
-        metrics_reg_free(srv.reg);
+        server_close(&srv);
         (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -254,9 +326,7 @@ TEST(late_notes_follow_the_store)
         ASSERT_EQ(store_get_info(srv.store, "/r.m4s", 6, &info), -ENOENT);
         ASSERT_EQ(store_get_info(srv.store, "/n.m4s", 6, &info), -ENOENT);
 
-        evict_close(&srv);
-        store_close(srv.store);
-        metrics_reg_free(srv.reg);
+        server_close(&srv);
         (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -394,24 +464,6 @@ static long saved_matches_live(struct evict *e)
         return n;
 }
 
-static void server_open(struct edge_server *srv, const char *dir, uint64_t budget)
-{
-        memset(srv, 0, sizeof(*srv));
-        srv->reg = metrics_reg_new();
-        if (!srv->reg || edge_metrics_init(&srv->m, srv->reg, 1) < 0 ||
-            store_open(dir, 1ull << 30, &srv->store) < 0 || evict_open(srv, dir, budget) < 0) {
-                fprintf(stderr, "setting up in %s failed\n", dir);
-                exit(1);
-        }
-}
-
-static void server_close(struct edge_server *srv)
-{
-        evict_close(srv);
-        store_close(srv->store);
-        metrics_reg_free(srv->reg);
-}
-
 #define N_SAVED 24
 
 TEST(saved_state_restored_equal)
@@ -429,7 +481,7 @@ TEST(saved_state_restored_equal)
                 ASSERT_EQ(put(s, key, 'x', (size_t)(100 + i)), 0);
         }
         store_close(s);
-        server_open(&srv, dir, 1ull << 20);
+        server_open(&srv, dir, 1ull << 30, 1ull << 20);
         /* Different counts give different frequencies, stamps and recency. */
         for (int i = 0; i < N_SAVED; i++) {
                 (void)snprintf(key, sizeof(key), "/t%d/v/seg-%d.m4s", i % 3, i + 10);
@@ -448,7 +500,7 @@ TEST(saved_state_restored_equal)
         server_close(&srv);
 
         /* The restart: each object comes back with the state it was saved with, not fresh. */
-        server_open(&srv, dir, 1ull << 20);
+        server_open(&srv, dir, 1ull << 30, 1ull << 20);
         ASSERT_EQ(policy_stats_get(srv.evict->p).objects, N_SAVED);
         for (int i = 0; i < N_SAVED; i++) {
                 ASSERT_EQ(policy_sluice_entry_export(srv.evict->p, before[i].id, &after), 0);
@@ -493,7 +545,7 @@ TEST(save_writes_only_changes)
                 ASSERT_EQ(put(s, key, 'x', (size_t)(200 + i)), 0);
         }
         store_close(s);
-        server_open(&srv, dir, 1ull << 20);
+        server_open(&srv, dir, 1ull << 30, 1ull << 20);
         for (int i = 0; i < N_INC; i++)
                 inc_access(&srv, i, 1 + i % 3);
 
@@ -562,7 +614,7 @@ TEST(save_writes_only_changes)
         /* A clean restart restores what was saved, the touched object's new weight with
          * it, and finds nothing to write: the table is exactly what the store holds. */
         server_close(&srv);
-        server_open(&srv, dir, 1ull << 20);
+        server_open(&srv, dir, 1ull << 30, 1ull << 20);
         ASSERT_EQ(policy_stats_get(srv.evict->p).objects, n_kept);
         ASSERT_TRUE(!srv.evict->full);
         for (int i = 0; i < N_INC; i++) {
@@ -606,7 +658,7 @@ TEST(save_writes_only_changes)
         }
         n_kept = (long)policy_stats_get(srv.evict->p).objects;
         server_close(&srv);
-        server_open(&srv, dir, 1ull << 20);
+        server_open(&srv, dir, 1ull << 30, 1ull << 20);
         ASSERT_EQ(policy_stats_get(srv.evict->p).objects, n_kept);
         ASSERT_EQ(policy_sluice_entry_export(srv.evict->p, orphan, &live), -ENOENT);
         ASSERT_TRUE(srv.evict->full);
@@ -704,7 +756,7 @@ TEST(flush_with_concurrent_access)
         char *dir = tests_scratch("sluice-evict");
 
         /* Room for two thirds of the keys: fills evict while flushes copy and write. */
-        server_open(&srv, dir, (uint64_t)N_BUSY * 1000 * 2 / 3);
+        server_open(&srv, dir, 1ull << 30, (uint64_t)N_BUSY * 1000 * 2 / 3);
         srv.evict->file_now = busy_file_now; /* made-up files, no store behind them */
         /* A first flush sizes the copy for an empty policy: the next ones must grow it. */
         ASSERT_EQ(evict_flush(&srv), 0);

@@ -64,6 +64,15 @@ int evict_make_room(struct edge_server *srv, uint64_t size, struct edge_worker *
         return 0;
 }
 
+bool evict_room_queue(struct edge_server *srv, uint64_t size, bool always)
+{
+        return false;
+}
+
+void evict_room_leave(struct edge_server *srv, uint64_t size)
+{
+}
+
 bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, uint64_t size,
                      uint64_t file_id, bool plan)
 {
