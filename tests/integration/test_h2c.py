@@ -19,8 +19,8 @@ from h2peer import (ACK, CANCEL, COMPRESSION_ERROR, CONTINUATION, DATA, END_HEAD
                     ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, GET, GOAWAY,
                     HEADER_LIST, HEADERS, NO_ERROR, OPEN, PADDED, PING, PRIO, PRIORITY,
                     PROTOCOL_ERROR, PUSH_PROMISE, Peer, RST_STREAM, SETTINGS, STREAM_CLOSED,
-                    WINDOW_UPDATE, conversation, curl, expect, fields, hdrs, hpack_int, hstr,
-                    req, setting, u32)
+                    WINDOW_UPDATE, conversation, curl, expect, fields, goaway_code, hdrs,
+                    hpack_int, hstr, req, setting, u32)
 from origin import Origin
 from peeraddr import outward_address
 
@@ -1162,6 +1162,39 @@ def idle_deadline_not_pushed_by_frames(e):
         gs = p.of(GOAWAY)
         check(gs and int.from_bytes(gs[0][3][4:8], "big") == NO_ERROR,
               f"{name}: closed without a GOAWAY NO_ERROR: {p.summary()[-120:]}")
+
+
+@test
+def requests_push_the_idle_deadline(e):
+    """A connection in steady use outlives idle_timeout: requests one after another (each sent
+    0.3 s after the one before was answered) for three times idle_timeout on one connection are
+    all answered, with no GOAWAY. Once they stop, it is closed at idle_timeout after the last
+    answer, with a GOAWAY NO_ERROR."""
+    p = Peer(e)
+    sid, last = 1, None
+    end = time.monotonic() + 3 * IDLE_TIMEOUT
+    try:
+        while time.monotonic() < end:
+            p.send(hdrs(sid, GET))
+            check(p.read_until(lambda q, s=sid: q.ended(s)),
+                  f"stream {sid} unanswered: {p.summary()[-160:]}")
+            eq(p.status(sid), 200, f"stream {sid}")
+            last = time.monotonic()
+            check(not p.of(GOAWAY) and not p.eof,
+                  f"GOAWAY or close {last - end + 3 * IDLE_TIMEOUT:.1f}s into steady use "
+                  f"(idle_timeout {IDLE_TIMEOUT:g}s): {p.summary()[-160:]}")
+            sid += 2
+            time.sleep(0.3)
+        p.read_until(lambda q: q.eof, timeout=IDLE_TIMEOUT + 3)
+        closed = time.monotonic() - last
+        check(p.eof, f"still open {closed:.1f}s after the last answer: {p.summary()[-160:]}")
+        check(IDLE_TIMEOUT * 0.8 <= closed <= IDLE_TIMEOUT + 1.5,
+              f"closed {closed:.2f}s after the last answer (idle_timeout {IDLE_TIMEOUT:g}s)")
+        gs = p.of(GOAWAY)
+        check(len(gs) == 1 and goaway_code(gs[0]) == NO_ERROR,
+              f"closed without one GOAWAY NO_ERROR: {p.summary()[-160:]}")
+    finally:
+        p.close()
 
 
 SEND_TIMEOUT = 1.0  # limits.send_timeout in setup()

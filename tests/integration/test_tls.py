@@ -471,6 +471,39 @@ def edge_close_says_close_notify(e):
 
 
 @test
+def h2_over_tls_in_steady_use_outlives_idle_timeout(e):
+    """Requests one after another on one h2 connection over TLS (each sent 0.3 s after the one
+    before was answered) for three times idle_timeout (2 s) are all answered, with no GOAWAY:
+    the idle deadline runs from the last answer, not from the session's start."""
+    s = h2_tls_socket(e)
+    s.settimeout(5)
+    s.sendall(PREFACE + frame(4, 0, 0))
+    buf, sid, began = b"", 1, time.monotonic()
+    try:
+        while time.monotonic() < began + 6:
+            s.sendall(frame(1, 0x5, sid, get_block("/t1/one.bin")))
+            ended = False
+            while not ended:
+                try:
+                    d = s.recv(65536)
+                except (ssl.SSLError, ConnectionResetError, socket.timeout) as err:
+                    raise AssertionError(f"stream {sid}, {time.monotonic() - began:.1f}s in: "
+                                         f"{err!r}") from err
+                check(d, f"closed {time.monotonic() - began:.1f}s into steady use (stream {sid})")
+                got, buf = split_frames(buf + d)
+                for t, f, i, _ in got:
+                    check(t != 7, f"GOAWAY {time.monotonic() - began:.1f}s into steady use")
+                    if t == 4 and not f & 1:
+                        s.sendall(frame(4, 1, 0))
+                    ended = ended or (i == sid and t in (0, 1) and f & 1)
+            sid += 2
+            time.sleep(0.3)
+    finally:
+        s.close()
+    check(sid > 21, f"only {(sid - 1) // 2} requests in 6 s")
+
+
+@test
 def alpn_h2_speaks_only_h2(e):
     """Once ALPN chose h2, an HTTP/1.1 request instead of the preface is a connection error
     (RFC 7301 §3.2, RFC 9113 §3.4): closed, never answered. It was served as HTTP/1.1."""
