@@ -14,7 +14,11 @@ counted: the kernel's share (most of a response's cost on loopback) is not in it
 Under valgrind the edge runs 50 to 100 times slower, so work done on timers (the popularity
 counters flushed every 5 s, each flush a fresh 160 KiB table) is counted against fewer
 responses than at full speed; the figure names the functions (--top) so such items can be
-read apart.
+read apart. Valgrind also keeps its one lock on the guest's threads through an io_uring_enter
+wait: while the admin thread waits in its ring for its next timer, the worker cannot run, so
+responses come in bursts about 5 s apart and a run of 3,000 takes minutes. The counts are not
+affected; that a run outlasts idle_timeout (120 s here) with every h2c request answered is
+itself a check that requests push the idle deadline on (it failed before they did).
 
 Usage: tools/bench/insn_cost.py --edge build-rel/edge/sluice-edge [--edge-base OTHER]
        [--kind h1|h2c] [--size 2K] [--requests 3000] [--top 15]
