@@ -807,10 +807,9 @@ static void on_request(void *ctx, struct h2_stream *st)
         struct conn *c = ctx;
 
         metrics_add(c->w->srv->m.h2_streams, 1);
-        /* A request ends the idle time; pump() arms a fresh idle deadline once no stream is
-         * left. An answer handed over whole in one flush never shows the session busy there,
-         * so without this the deadline armed at the session's start stood through every
-         * later request, and a client in steady use was cut off at idle_timeout. */
+        /* A request ends the idle time: its answer goes under the send deadline, and pump()
+         * arms a fresh idle deadline once no stream is left. pump() alone would not see it:
+         * an answer handed over whole in one flush never shows it the session busy. */
         if (c->state == CONN_IDLE)
                 conn_set_state(c, CONN_SEND);
         serve(ctx, st);

@@ -1171,17 +1171,16 @@ def requests_push_the_idle_deadline(e):
     all answered, with no GOAWAY. Once they stop, it is closed at idle_timeout after the last
     answer, with a GOAWAY NO_ERROR."""
     p = Peer(e)
-    sid, last = 1, None
-    end = time.monotonic() + 3 * IDLE_TIMEOUT
+    sid, last, began = 1, None, time.monotonic()
     try:
-        while time.monotonic() < end:
+        while time.monotonic() < began + 3 * IDLE_TIMEOUT:
             p.send(hdrs(sid, GET))
             check(p.read_until(lambda q, s=sid: q.ended(s)),
                   f"stream {sid} unanswered: {p.summary()[-160:]}")
             eq(p.status(sid), 200, f"stream {sid}")
             last = time.monotonic()
             check(not p.of(GOAWAY) and not p.eof,
-                  f"GOAWAY or close {last - end + 3 * IDLE_TIMEOUT:.1f}s into steady use "
+                  f"GOAWAY or close {last - began:.1f}s into steady use "
                   f"(idle_timeout {IDLE_TIMEOUT:g}s): {p.summary()[-160:]}")
             sid += 2
             time.sleep(0.3)
