@@ -9,12 +9,14 @@ filled again throughout.
 
 Every body must be the origin's bytes, or exactly the range asked for. At the end each kind of
 client and each disturbance must have happened some number of times, and the edge must have
-filled and evicted, so a run that exercised nothing cannot pass.
+filled and evicted, so a run that exercised nothing cannot pass. Then kill -9 at random
+instants of that churn: after each restart every object the index lists is whole and exact.
 
 SLUICE_MIXED_SECONDS sets the length of the load (default 25) for a longer soak by hand.
 """
 
 import http.client
+import json
 import os
 import random
 import re
@@ -30,7 +32,7 @@ import time
 
 import edgeharness
 from edgeharness import (HOST, Closed, Edge, RawConn, build_request, check, free_port, metric,
-                         run, start_pushed, test)
+                         run, sha, start_pushed, test)
 from h2frames import PREFACE, frame
 from h2peer import CANCEL, DATA, GOAWAY, RST_STREAM, WINDOW_UPDATE, Peer, hdrs, req, setting, u32
 from origin import Origin
@@ -41,6 +43,7 @@ edgeharness._tests.clear()  # test_tls's own tests run in their own file
 SECONDS = float(os.environ.get("SLUICE_MIXED_SECONDS", "25"))
 SIZES = (777, 2048, 65536, 131072 + 5, 300000, 1500000)
 OBJECTS = 400  # about 133 MB at the origin, for a cache of 64 MiB (the smallest allowed)
+KILL_ROUNDS = 3
 PKI_DIRS = []
 
 
@@ -320,6 +323,51 @@ def every_body_exact_under_churn(e):
     print(f"# fills committed {fills:.0f}, evictions {evictions:.0f}")
     check(fills >= 200 and evictions >= 100, "the cache did not churn: "
           f"{fills:.0f} fills, {evictions:.0f} evictions")
+
+
+def deleter(load):
+    r = random.Random(31)
+    while load.going():
+        try:
+            load.e.admin("DELETE", "/admin/objects" + r.choice(load.paths), timeout=2)
+        except (Closed, OSError):
+            pass  # the edge was killed under it
+        time.sleep(0.2)
+
+
+@test
+def kill9_under_churn_keeps_only_whole_objects(e):
+    """kill -9 at a random instant of HTTP/1.1, h2c and admin deletes on the churning cache:
+    after the restart every object the index lists has the origin's size and SHA-256 and is
+    served from the store (a hit), whole and exact."""
+    r = random.Random(21)
+    for rnd in range(KILL_ROUNDS):
+        load = Load(e, e.origin, sorted(e.origin.objects))
+        clients = [guarded(load, "h1", h1_client(10 + rnd)),
+                   guarded(load, "h2c", h2_client(20 + rnd, tls=False)),
+                   guarded(load, "deleter", deleter)]
+        for t in clients:
+            t.start()
+        time.sleep(1 + 3 * r.random())
+        check(load.counts.get("h1", 0) > 0 and load.counts.get("h2c", 0) > 0,
+              f"round {rnd}: no load before the kill: {load.counts}")
+        e.kill9()
+        load.stop = time.monotonic()  # the clients see their connections end, and stop
+        for t in clients:
+            t.join()
+        e.start()
+        listed = json.loads(e.admin("GET", "/admin/objects?prefix=/").body)
+        check(len(listed) >= 20, f"round {rnd}: only {len(listed)} objects kept")
+        for it in listed:
+            data = e.origin.objects.get(it["key"])
+            check(data is not None, f"round {rnd}: listed {it['key']} the origin never had")
+            check(it["size"] == len(data) and it["sha256"] == sha(data),
+                  f"round {rnd}: {it['key']} listed as {it['size']} bytes, {it['sha256'][:16]}")
+            resp = e.get(it["key"], timeout=20)
+            check(resp.status == 200 and resp.body == data
+                  and "hit" in (resp.get("Cache-Status") or ""),
+                  f"round {rnd}: {it['key']}: {resp.status}, {len(resp.body)} bytes, "
+                  f"{resp.get('Cache-Status')}")
 
 
 @test
