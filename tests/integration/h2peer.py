@@ -76,9 +76,10 @@ def setting(ident, value):
 class Peer:
     """A client connection speaking raw frames; every frame read is kept, in order."""
 
-    def __init__(self, e, settings=b"", preface=True, source=None):
-        self.s = socket.create_connection((HOST, e.port), timeout=5,
-                                          source_address=(source, 0) if source else None)
+    def __init__(self, e, settings=b"", preface=True, source=None, sock=None):
+        """sock: a connected socket to speak on (a TLS one, say) instead of a new h2c one."""
+        self.s = sock or socket.create_connection((HOST, e.port), timeout=5,
+                                                  source_address=(source, 0) if source else None)
         self.buf, self.frames, self.eof = b"", [], False
         self.send(PREFACE + (frame(SETTINGS, 0, 0, settings) if preface else b""))
 

@@ -22,7 +22,6 @@ import random
 import re
 import shutil
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from edgeharness import (HOST, Closed, Edge, RawConn, build_request, check, free
 from h2frames import PREFACE, frame
 from h2peer import CANCEL, DATA, GOAWAY, RST_STREAM, WINDOW_UPDATE, Peer, hdrs, req, setting, u32
 from origin import Origin
-from test_tls import make_pki
+from test_tls import client_ctx, make_pki
 
 edgeharness._tests.clear()  # test_tls's own tests run in their own file
 
@@ -183,27 +182,25 @@ def https_client(seed):
 # ---- HTTP/2 -----------------------------------------------------------------------------------
 
 def tls_context(e, alpn):
-    ctx = ssl.create_default_context(cafile=e.pki + "/ca.pem")
+    ctx = client_ctx(e)
     ctx.set_alpn_protocols([alpn])
     return ctx
 
 
-class LoadPeer(Peer):
-    """Peer over h2c, or over TLS with ALPN h2; small_rcvbuf makes the edge's sends come up
-    short while the client is not reading."""
-
-    def __init__(self, e, tls, small_rcvbuf):
-        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if small_rcvbuf:
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
-        raw.settimeout(5)
-        raw.connect((HOST, e.tls_port if tls else e.port))
-        self.s = tls_context(e, "h2").wrap_socket(raw, server_hostname="a.test") if tls else raw
-        check(not tls or self.s.selected_alpn_protocol() == "h2", "ALPN did not choose h2")
-        self.buf, self.frames, self.eof = b"", [], False
-        # 16 MiB stream windows, and the connection's opened as far.
-        self.send(PREFACE + frame(4, 0, 0, setting(4, 1 << 24))
-                  + frame(WINDOW_UPDATE, 0, 0, u32(1 << 30)))
+def load_peer(e, tls, small_rcvbuf):
+    """A Peer over h2c, or over TLS with ALPN h2, with 16 MiB stream windows and the
+    connection's opened as far; small_rcvbuf makes the edge's sends come up short while the
+    client is not reading."""
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if small_rcvbuf:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    raw.settimeout(5)
+    raw.connect((HOST, e.tls_port if tls else e.port))
+    s = tls_context(e, "h2").wrap_socket(raw, server_hostname="a.test") if tls else raw
+    check(not tls or s.selected_alpn_protocol() == "h2", "ALPN did not choose h2")
+    p = Peer(e, settings=setting(4, 1 << 24), sock=s)
+    p.send(frame(WINDOW_UPDATE, 0, 0, u32(1 << 30)))
+    return p
 
 
 def h2_round(load, p, r, sid, proto):
@@ -250,7 +247,7 @@ def h2_client(seed, tls):
     def client(load):
         r = random.Random(seed)
         while load.going():
-            p = LoadPeer(load.e, tls, small_rcvbuf=r.random() < 0.5)
+            p = load_peer(load.e, tls, small_rcvbuf=r.random() < 0.5)
             sid = 1
             for _ in range(r.randrange(1, 40)):
                 if not load.going() or sid is None:
