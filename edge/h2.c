@@ -1374,16 +1374,11 @@ void *h2_stream_get_data(const struct h2_stream *st)
 
 /*
  * HPACK's dynamic table pays for fields that repeat from answer to answer (cache-control,
- * content-type, the CORS fields, date within its second); nghttp2 already leaves out those it
- * knows to vary (content-length, etag, last-modified). CMSD-Dynamic is new on every answer:
- * indexed, each value would push a repeating field out and lengthen the encoder's lookup chain
- * for its name. It goes as a literal, never indexed (RFC 7541 section 6.2.3).
+ * content-type, the CORS fields, date within its second); nghttp2 itself leaves out those it
+ * knows to vary (content-length, etag, last-modified). CMSD-Dynamic repeats too: its value is
+ * sampled at most once a second per connection (cmsd.c), so after the first answer of each
+ * second it goes as one index, not a Huffman-coded literal per answer.
  */
-static bool value_varies(const struct h2_header *f)
-{
-        return f->name_len == 12 && memcmp(f->name, "cmsd-dynamic", 12) == 0;
-}
-
 int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *hdrs, size_t n,
                       const struct h2_body *body)
 {
@@ -1401,11 +1396,11 @@ int h2_stream_respond(struct h2_stream *st, int status, const struct h2_header *
         code[3] = '\0';
         nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
         for (size_t i = 0; i < n; i++)
-                nv[i + 1] = (nghttp2_nv){
-                    (uint8_t *)hdrs[i].name, (uint8_t *)hdrs[i].value, hdrs[i].name_len,
-                    hdrs[i].value_len,
-                    (uint8_t)((value_varies(&hdrs[i]) ? NGHTTP2_NV_FLAG_NO_INDEX : 0) |
-                              (hdrs[i].static_name ? NGHTTP2_NV_FLAG_NO_COPY_NAME : 0))};
+                nv[i + 1] =
+                    (nghttp2_nv){(uint8_t *)hdrs[i].name, (uint8_t *)hdrs[i].value,
+                                 hdrs[i].name_len, hdrs[i].value_len,
+                                 (uint8_t)(hdrs[i].static_name ? NGHTTP2_NV_FLAG_NO_COPY_NAME
+                                                               : NGHTTP2_NV_FLAG_NONE)};
         st->answered = true;
         if (body && body->len > 0) {
                 st->body = *body;

@@ -1081,22 +1081,31 @@ def hpack_fields(block):
 
 
 @test
-def varying_fields_never_indexed(e):
-    # Static-table name indexes (RFC 7541 Appendix A): content-length 28, etag 34. Those
-    # change from object to object, CMSD-Dynamic (a new name) on every answer: indexing them
-    # would only evict the fields that repeat. Those that repeat (content-type,
-    # cache-control, the CORS fields) are indexed, and the second answer on the connection
-    # refers to them.
-    p = conversation(e, [hdrs(1, get_block("/t1/one.bin")), 1,
-                         hdrs(3, get_block("/t1/sub.vtt")), 3])
-    first, second = (hpack_fields(p.of(HEADERS, sid)[0][3]) for sid in (1, 3))
-    for index, name in ((28, "content-length"), (34, "etag")):
-        kinds = [k for k, i in first if i == index]
-        check(len(kinds) == 1 and kinds[0] != "incremental", f"{name} indexed: {first}")
-    eq([k for k, i in first if i == 0 and k != "incremental"], ["never"],
-       "new names sent as literals: CMSD-Dynamic alone, never indexed")
-    check(sum(k == "indexed" and i > 61 for k, i in second) >= 3,
-          f"the second answer refers to fields the first one indexed: {second}")
+def repeated_fields_indexed(e):
+    """Static-table name indexes (RFC 7541 Appendix A): content-length 28, etag 34. Those
+    change from object to object and stay out of the dynamic table (nghttp2's choice). Every
+    other field of a hit repeats on a connection, CMSD-Dynamic included: its value is sampled
+    at most once a second per connection (docs/edge.md), as the date changes once a second.
+    So the second answer for the same object, a moment after the first on the same
+    connection, is one index per field but those two. A try whose two answers fall in two
+    different seconds (a new date) is tried again, on a new connection."""
+    tries = []
+    for _ in range(3):
+        p = conversation(e, [hdrs(1, get_block("/t1/one.bin")), 1,
+                             hdrs(3, get_block("/t1/one.bin")), 3])
+        first, second = (hpack_fields(p.of(HEADERS, sid)[0][3]) for sid in (1, 3))
+        for block in (first, second):
+            for index, name in ((28, "content-length"), (34, "etag")):
+                kinds = [k for k, i in block if i == index]
+                check(len(kinds) == 1 and kinds[0] != "incremental", f"{name} indexed: {block}")
+        eq(sorted({k for k, i in first if i == 0}), ["incremental"],
+           f"the first answer's new names (CMSD-Dynamic among them) indexed: {first}")
+        rest = [(k, i) for k, i in second if i not in (28, 34)]
+        tries.append(rest)
+        if len(rest) >= 10 and all(k == "indexed" and i > 0 for k, i in rest):
+            return
+    check(False, f"no second answer indexed field for field (literals: CMSD-Dynamic, or a "
+                 f"new date): {tries}")
 
 
 @test
