@@ -266,24 +266,37 @@ def age_counts_along_a_chain(e):
     """A child filling a manifest from its parent's stored copy counts that copy's Age
     (RFC 9111 section 4.2.3): it answers the miss with it, and revalidates once the copy is
     max-age old since the origin answered, not since the child's own fill (each cache in a
-    chain added up to max-age of staleness while saying Age 1 at most)."""
-    o, path = e.origin, "/nosha/chainage/manifest.mpd"
-    o.add(path, b"<MPD chain age/>")
-    o.mtimes[path] = T0
+    chain added up to max-age of staleness while saying Age 1 at most).
+
+    Age is in whole seconds, so the child learns 1 for a copy 1.1 s old. Its copy is then
+    max-age old by 1.2 s after its fill ended (t2 + 1.2), where a child counting from its own
+    fill would keep it fresh until 2 s after its request (t + 1.1 + 2): the check is made in
+    between. A round whose fill took so long that there is no between (a loaded machine) is
+    tried again on a new path."""
+    o = e.origin
     child = start_child(e, "child-a")
     try:
-        eq(e.get(path).status, 200, "the parent's miss")
-        t = time.monotonic()
-        time.sleep(max(0.0, t + 1.1 - time.monotonic()))
-        r = child.get(path)
-        eq(r.status, 200, "the child's miss through the parent")
-        check(r.get("Age") in ("1", "2"), f"the child's miss says the parent's copy's Age: "
-                                          f"{r.get('Age')!r} ({r.get('Cache-Status')})")
-        stale(t)
-        r = child.get(path)
-        eq(r.status, 200, "the child past max-age since the origin answered")
-        check("child-a; fwd=stale" in (r.get("Cache-Status") or ""),
-              f"revalidated, not a hit: {r.get('Cache-Status')}, Age {r.get('Age')}")
+        for n in range(3):
+            path = f"/nosha/chainage{n}/manifest.mpd"
+            o.add(path, b"<MPD chain age/>")
+            o.mtimes[path] = T0
+            eq(e.get(path).status, 200, "the parent's miss")
+            t = time.monotonic()
+            time.sleep(max(0.0, t + 1.1 - time.monotonic()))
+            r = child.get(path)
+            t2 = time.monotonic()
+            eq(r.status, 200, "the child's miss through the parent")
+            check(r.get("Age") in ("1", "2"), f"the child's miss says the parent's copy's Age: "
+                                              f"{r.get('Age')!r} ({r.get('Cache-Status')})")
+            time.sleep(max(0.0, t2 + 1.2 - time.monotonic()))
+            if time.monotonic() > t + 1.1 + MAX_AGE - 0.1:
+                continue  # the fill took too long to tell the two apart
+            r = child.get(path)
+            eq(r.status, 200, "the child past max-age since the origin answered")
+            check("child-a; fwd=stale" in (r.get("Cache-Status") or ""),
+                  f"revalidated, not a hit: {r.get('Cache-Status')}, Age {r.get('Age')}")
+            return
+        check(False, "three rounds whose child fill took over 0.7 s")
     finally:
         child.stop()
 
