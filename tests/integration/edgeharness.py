@@ -821,6 +821,10 @@ def serve_origin(handle):
 
     class S(http.server.ThreadingHTTPServer):
         daemon_threads = True
+        # socketserver's listen backlog is 5: a burst of fills overflowed it on a loaded
+        # machine, the SYNs the kernel dropped came again after 1 s and 3 s, and a fill past
+        # the edge's 2 s connect_timeout answered 502. A real origin's backlog is larger.
+        request_queue_size = 1024
 
         def handle_error(self, request, client_address):
             pass
