@@ -9,7 +9,9 @@ side by side and take turns within each repetition (the order rotating), so drif
 machine's load falls on all of them; "paired" is the median over repetitions of sluice's req/s
 per core over nginx's in the same repetition. With --edge-base, a second sluice-edge build
 (e.g. the one before a change) runs beside them as sluice-base, and each cell also prints the
-paired ratio of sluice over sluice-base.
+paired ratio of sluice over sluice-base. Each line also splits the server's CPU per request into
+user space and kernel (utime and stime), which says whether a gap is in the server's own code or
+in the kernel work every server pays per request.
 
 Usage: tools/bench/hit_bench.py --edge build/edge/sluice-edge [--edge-base OTHER] [--duration 10]
        [--reps 3] [--sizes 2K,64K,1M,4M] [--conns 64,256] [--modes shared,pinned]
@@ -102,17 +104,31 @@ def proc_tree(pid):
     return out
 
 
-def cpu_seconds(pids):
-    total = 0
+def cpu_split(pids):
+    """The processes' CPU seconds in user space and in the kernel (every thread's)."""
+    user = kernel = 0
     for p in pids:
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            user, kernel = user + int(fields[11]), kernel + int(fields[12])  # utime, stime
             # Exited children were reaped into cutime/cstime of the parent; workers live on.
         except OSError:
             pass
-    return total / CLK_TCK
+    return user / CLK_TCK, kernel / CLK_TCK
+
+
+def cpu_seconds(pids):
+    return sum(cpu_split(pids))
+
+
+def per_request_us(r, before, after, duration):
+    """Server CPU per request in user space and in the kernel, µs, from two cpu_split()s around
+    a run of duration s at r["rps"] (the kernel's share of a loopback response includes the
+    receiving socket's TCP work, done in the sender's context)."""
+    reqs = max(r["rps"] * duration, 1)
+    r["user_us"] = (after[0] - before[0]) * 1e6 / reqs
+    r["kernel_us"] = (after[1] - before[1]) * 1e6 / reqs
 
 
 def rss_kib(pids):
@@ -372,10 +388,12 @@ def bench_files(prefix, sizes):
 
 
 def one_run(srv, size, conns, duration, wrk_cpus):
-    c0 = cpu_seconds(srv.pids())
+    c0 = cpu_split(srv.pids())
     t0 = time.monotonic()
     r = run_wrk(srv.port, size, conns, duration, wrk_cpus)
-    r["server_cores"] = (cpu_seconds(srv.pids()) - c0) / (time.monotonic() - t0)
+    c1 = cpu_split(srv.pids())
+    r["server_cores"] = (sum(c1) - sum(c0)) / (time.monotonic() - t0)
+    per_request_us(r, c0, c1, duration)
     r["rps_per_core"] = r["rps"] / max(r["server_cores"], 1e-9)
     r["gbps_per_core"] = r["gbps"] / max(r["server_cores"], 1e-9)
     return r
@@ -429,7 +447,8 @@ def run_mode(a, mode, kinds, root, files, work, sizes):
                     print(f"{mode:6} {srv.name:11} {size:>4} c={conns:<3} {med['rps']:>10.0f} req/s "
                           f"{med['gbps']:6.2f} Gbit/s p50 {med['p50_ms']:.2f} ms p99 {med['p99_ms']:.2f} ms "
                           f"cores {med['server_cores']:.2f} -> {med['rps_per_core']:.0f} req/s/core "
-                          f"{med['gbps_per_core']:.2f} Gbit/s/core", flush=True)
+                          f"{med['gbps_per_core']:.2f} Gbit/s/core, CPU us/req user "
+                          f"{med['user_us']:.2f} kernel {med['kernel_us']:.2f}", flush=True)
     finally:
         for srv in started:
             srv.stop()

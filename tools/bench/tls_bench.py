@@ -13,8 +13,10 @@ and the body is compared with the file; the load generators themselves do not ve
 As in hit_bench.py: same files, same machine, server CPU time from /proc for Gbit/s per
 server core, median of the repeats; the servers run side by side and take turns within each
 repetition (the order rotating), and sluice's ratio to the better of the others is printed
-per cell, also paired (the median of the ratios within each repetition). Modes: pinned (server on CPU 0, client on CPU 1) or
-shared. p99 for h2load comes from its per-request log.
+per cell, also paired (the median of the ratios within each repetition). Modes: pinned (server on
+CPU 0, client on CPU 1) or shared. p99 for h2load comes from its per-request log. Each line also
+splits the server's CPU per response into user space and kernel (utime and stime; on loopback
+the kernel's share includes the receiving socket's TCP work, done in the sender's context).
 
 Usage: tools/bench/tls_bench.py --edge build/edge/sluice-edge [--duration 10] [--reps 3]
        [--sizes 64K,1M] [--conns 64] [--scenarios https1,h2,h2c] [--servers sluice,nginx,h2o]
@@ -189,13 +191,15 @@ def run_wrk_https(url, conns, duration, cpus):
 def measure(srv, scen, size, a, client_cpus, work):
     """One run against one server: its req/s, Gbit/s, p99 and its own CPU time."""
     pids = srv.pids()
-    cpu0, t0 = hb.cpu_seconds(pids), time.monotonic()
+    cpu0, t0 = hb.cpu_split(pids), time.monotonic()
     url = srv.url(scen, size)
     if scen == "https1":
         r = run_wrk_https(url, a.conns, a.duration, client_cpus)
     else:
         r = run_h2load(url, a.conns, a.duration, client_cpus, work)
-    cores = (hb.cpu_seconds(pids) - cpu0) / (time.monotonic() - t0)
+    cpu1 = hb.cpu_split(pids)
+    cores = (sum(cpu1) - sum(cpu0)) / (time.monotonic() - t0)
+    hb.per_request_us(r, cpu0, cpu1, a.duration)
     r["server_cores"] = cores
     r["gbps_per_core"] = r["gbps"] / cores if cores > 0 else 0.0
     return r
@@ -243,7 +247,9 @@ def run_mode(a, mode, servers, kinds, root, files, pki, work):
                     print(f"{kind:7} {mode:7} {scen:7} {size:>4}  {med['rps']:10.0f} req/s"
                           f"  {med['gbps']:6.2f} Gbit/s  p99 {med['p99_ms']:7.2f} ms"
                           f"  {med['server_cores']:4.2f} cores"
-                          f"  {med['gbps_per_core']:6.2f} Gbit/s/core  {med['cipher']}",
+                          f"  {med['gbps_per_core']:6.2f} Gbit/s/core"
+                          f"  us/req user {med['user_us']:.2f} kernel {med['kernel_us']:.2f}"
+                          f"  {med['cipher']}",
                           flush=True)
                 others = [k for k, _ in live if k != "sluice"]
                 if "sluice" in reps and others:
