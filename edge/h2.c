@@ -1374,8 +1374,8 @@ void *h2_stream_get_data(const struct h2_stream *st)
 
 /*
  * HPACK's dynamic table pays for fields that repeat from answer to answer (cache-control,
- * content-type, the CORS fields, date within its second); nghttp2 itself leaves out those it
- * knows to vary (content-length, etag, last-modified). CMSD-Dynamic repeats too: its value is
+ * content-type, the CORS fields, date within its second); nghttp2 itself keeps some out of the
+ * table (content-length and etag among them). CMSD-Dynamic repeats too: its value is
  * sampled at most once a second per connection (cmsd.c), so after the first answer of each
  * second it goes as one index, not a Huffman-coded literal per answer.
  */
