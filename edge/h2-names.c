@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Response field names by length, each as the plans spell it (serve-plan.c, cors.c) and in
- * lowercase. A name spelt as a plan spells it matches with one memcmp; any other spelling is
- * compared without regard to case.
+ * lowercase. A name spelt as a plan spells it matches by its address or with one memcmp; any
+ * other spelling is compared without regard to case.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -58,6 +58,11 @@ const char *h2_static_name(const char *name, size_t len)
 {
         if (len >= sizeof(by_len) / sizeof(by_len[0]))
                 return NULL;
+        /* The plans pass string literals, which the linker merges with these: most names are
+         * found by their address, without a call to memcmp. */
+        for (unsigned i = 0; i < by_len[len].n; i++)
+                if (name == by_len[len].v[i].canon)
+                        return by_len[len].v[i].lower;
         for (unsigned i = 0; i < by_len[len].n; i++)
                 if (memcmp(name, by_len[len].v[i].canon, len) == 0)
                         return by_len[len].v[i].lower;

@@ -50,6 +50,10 @@ TEST(every_plan_name_maps_to_its_lowercase)
                 ASSERT_EQ(strlen(l), strlen(n));
                 ASSERT_TRUE(strcasecmp(l, n) == 0);
                 ASSERT_TRUE(is_lower(l));
+                /* Spelt the same at another address (found by comparing, not by address). */
+                char copy[64];
+                memcpy(copy, n, strlen(n) + 1);
+                ASSERT_TRUE(h2_static_name(copy, strlen(n)) == l);
                 /* The same static string, whatever the case it is asked in. */
                 char other[64];
                 /* Every second letter in the other case. */
