@@ -21,7 +21,8 @@ includes the receiving socket's TCP work, done in the sender's softirq. The user
 script's and is not reported. Each system call's entry is in the figure; the edge would make
 the pipe shape's calls as ring operations, one submit for all.
 
-The shapes take turns --reps times; the median of each is printed, with the runs.
+The shapes take turns --reps times; the median of each is printed, with the runs and the median
+of its ratios to the copy's run beside it (paired).
 
 Usage: tools/bench/h2c_send_shapes.py [--size 64K] [--frame 16384] [--answers 20000] [--reps 5]
 """
@@ -154,8 +155,9 @@ def main():
           f"median of {a.reps} x {a.answers} answers")
     for s in SHAPES:
         med = statistics.median(runs[s])
-        print(f"  {s:9} {med:7.2f}  ({med / floor:.2f} x sendfile)  runs: "
-              + " ".join(f"{v:.2f}" for v in runs[s]))
+        paired = statistics.median(v / c for v, c in zip(runs[s], runs["copy"]))
+        print(f"  {s:9} {med:7.2f}  ({med / floor:.2f} x sendfile; {paired:.2f} x copy, paired)"
+              "  runs: " + " ".join(f"{v:.2f}" for v in runs[s]))
 
 
 if __name__ == "__main__":
