@@ -37,15 +37,18 @@ import subprocess
 import sys
 import tempfile
 
-SIZES = {"K": 1 << 10, "M": 1 << 20}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hit_bench  # noqa: E402  (parse_size)
+
 SHAPES = ("copy", "pipe", "sendfile")
 HEADERS = 300
+PAGE = 4096
 
 
-def parse_size(text):
-    if text[-1:] in SIZES:
-        return int(text[:-1]) * SIZES[text[-1]]
-    return int(text)
+def pipe_slots(off, n):
+    """Pipe buffers one frame takes: its header, and each page its payload touches."""
+    pages = (off + n - 1) // PAGE - off // PAGE + 1
+    return 1 + pages
 
 
 def reader(port):
@@ -86,7 +89,7 @@ def answer_pipe(sock, fd, body, size, frame, hdr, pipe):
     want = used = 0
     for off in range(0, size, frame):
         n = min(frame, size - off)
-        if used + 1 + -(-n // 4096) > slots:  # would not fit: out with what is in
+        if used + pipe_slots(off, n) > slots:  # would not fit: out with what is in
             while want:
                 want -= os.splice(rd, sock.fileno(), want)
             used = 0
@@ -94,7 +97,7 @@ def answer_pipe(sock, fd, body, size, frame, hdr, pipe):
         if os.splice(fd, wr, n, offset_src=off) != n:
             sys.exit("short splice from the file")
         want += n
-        used += 1 + -(-n // 4096)
+        used += pipe_slots(off, n)
     while want:
         want -= os.splice(rd, sock.fileno(), want)
 
@@ -118,7 +121,7 @@ def run(shape, a, sock, fd, body, pipe):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size", type=parse_size, default=64 << 10)
+    ap.add_argument("--size", type=hit_bench.parse_size, default=64 << 10)
     ap.add_argument("--frame", type=int, default=16384)
     ap.add_argument("--answers", type=int, default=20000)
     ap.add_argument("--reps", type=int, default=5)
@@ -135,9 +138,11 @@ def main():
         rd, wr = os.pipe()
         # A page per header and per payload page; up to 1 MiB (fs.pipe-max-size), the pipe
         # going out whenever the next frame would not fit.
-        pages = a.size // 4096 + 2 * (a.size // a.frame + 2)
-        room = min(1 << 20, 1 << max(16, (pages * 4096 - 1).bit_length()))
+        need = [pipe_slots(off, min(a.frame, a.size - off)) for off in range(0, a.size, a.frame)]
+        room = min(1 << 20, 1 << max(16, (sum(need) * PAGE - 1).bit_length()))
         room = fcntl.fcntl(wr, fcntl.F_SETPIPE_SZ, room)
+        if max(need) > room // PAGE:
+            sys.exit(f"--frame {a.frame}: one frame would not fit in a pipe of {room} bytes")
         lsock = socket.create_server(("127.0.0.1", 0))
         port = lsock.getsockname()[1]
         child = subprocess.Popen([sys.executable, __file__, "--reader", str(port)])
@@ -146,7 +151,7 @@ def main():
             runs = {s: [] for s in SHAPES}
             for _ in range(a.reps):
                 for s in SHAPES:
-                    runs[s].append(run(s, a, sock, fd, body, (rd, wr, room // 4096)))
+                    runs[s].append(run(s, a, sock, fd, body, (rd, wr, room // PAGE)))
         finally:
             sock.close()
             child.wait()

@@ -38,6 +38,14 @@ import urllib.request
 
 SIZES = {"2K": 2048, "4K": 4096, "8K": 8192, "16K": 16384, "64K": 65536, "1M": 1 << 20, "4M": 4 << 20}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def parse_size(s):
+    """Bytes from "1M", "64K" or a plain count."""
+    mult = {"K": 1024, "M": 1 << 20}.get(s[-1].upper(), 1)
+    return int(s[:-1] if mult > 1 else s) * mult
+
+
 CC_NOW = "/proc/sys/net/ipv4/tcp_congestion_control"
 CC_AVAILABLE = "/proc/sys/net/ipv4/tcp_available_congestion_control"
 

@@ -78,11 +78,6 @@ def wait_port(port, deadline=15.0):
     raise RuntimeError(f"port {port} did not open")
 
 
-def parse_size(s):
-    mult = {"K": 1024, "M": 1 << 20}.get(s[-1].upper(), 1)
-    return int(s[:-1] if mult > 1 else s) * mult
-
-
 # ---- the origin (runs as: miss_bench.py --serve-origin PORT DELAY_MS SIZE) -----------------
 
 def serve_origin(port, delay_ms, size):
@@ -352,7 +347,7 @@ def main():
         return 2
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 3 * a.clients + 256)), hard))
-    size = parse_size(a.size)
+    size = hit_bench.parse_size(a.size)
     work = tempfile.mkdtemp(prefix="sluice-missbench-")
     procs = []
     cc = contextlib.ExitStack()
