@@ -32,7 +32,7 @@ static const struct {
     {"sluice_tls_connections_total", CONNS, "send_path=\"user\"",
      offsetof(struct tls_stats, userspace)},
     {"sluice_tls_edge_sealed_total",
-     "userspace TLS 1.3 connections whose records the edge sealed itself, not OpenSSL's record "
+     "userspace TLS connections whose records the edge sealed itself, not OpenSSL's record "
      "layer, by listener",
      NULL, offsetof(struct tls_stats, edge_sealed)},
     {"sluice_tls_alpn_h2_total", "TLS connections that negotiated h2, by listener", NULL,

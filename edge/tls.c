@@ -87,16 +87,16 @@ struct tls_conn {
          * ktls_write); kept while the connection lives, at most KTLS_CHUNK. */
         char *kbuf;
         size_t kbuf_len;
-        /* The edge's own TLS 1.3 sealing (tls-seal.h). 'counted': every record OpenSSL
-         * wrote went through the gathering BIO, so ossl_seq (records it sealed under the
-         * server's application key, whose secret the key log gave: secret_len > 0) is
-         * known. Once 'seal' is made, the edge seals application data itself; a record
-         * OpenSSL still writes (an alert, a KeyUpdate) is opened with 'ossl' and sealed again
-         * with 'seal'. */
-        bool counted, no_seal;
+        /* The edge's own sealing (tls-seal.h). 'counted': every record OpenSSL wrote went
+         * through the gathering BIO, so ossl_seq (TLS 1.3: records it sealed under the
+         * server's application key, whose secret the key log gave: secret_len > 0) and
+         * ccs_seq (TLS 1.2: records since its last ChangeCipherSpec) are known. Once 'seal'
+         * is made, the edge seals application data itself; a record OpenSSL still writes (an
+         * alert, a KeyUpdate) is opened with 'ossl' and sealed again with 'seal'. */
+        bool counted, no_seal, ccs_seen;
         bool hello_seen; /* a second ClientHello (after a HelloRetryRequest) is not counted */
         unsigned suite;  /* the TLS 1.3 cipher suite's two-byte id */
-        uint64_t ossl_seq;
+        uint64_t ossl_seq, ccs_seq;
         size_t secret_len;
         unsigned char secret[TLS_SEAL_SECRET_MAX];
         struct tls_seal *seal, *ossl;
@@ -562,7 +562,8 @@ int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls
                          "(/lib/modules-load.d/sluice-tls.conf; docs/tls.md)",
                          cfg->listen);
         if (!t->ktls_able)
-                log_info("%s: TLS 1.3 AES-GCM records sealed in userspace by %s", cfg->listen,
+                log_info("%s: TLS 1.2 and 1.3 AES-GCM records sealed in userspace by %s",
+                         cfg->listen,
                          aes_gcm_usable() ? "the edge (VAES, VPCLMULQDQ)"
                                           : "OpenSSL (SLUICE_AES_GCM=openssl, or no VAES)");
         *ret = t;
@@ -735,9 +736,11 @@ static char *gather_buf(void)
 }
 
 /*
- * Records OpenSSL sealed under the application key before the edge took the sealing over: the
- * sequence number to go on from. One written after the handshake (before the edge sealed
- * anything: a KeyUpdate, an alert) may have changed OpenSSL's key: then OpenSSL keeps sealing.
+ * Records OpenSSL sealed under its write key before the edge took the sealing over: the
+ * sequence number to go on from (TLS 1.3: since the key log gave the application secret; TLS
+ * 1.2: since the ChangeCipherSpec, which starts the key, RFC 5246 section 6.1). One written
+ * after the handshake (before the edge sealed anything: a KeyUpdate, an alert) may have
+ * changed OpenSSL's key: then OpenSSL keeps sealing.
  */
 static void count_records(struct tls_conn *tc, const unsigned char *p, size_t len)
 {
@@ -747,7 +750,12 @@ static void count_records(struct tls_conn *tc, const unsigned char *p, size_t le
                 size_t n = tls_rec_len(p);
                 if (n > len)
                         break;
-                tc->ossl_seq++;
+                if (tc->secret_len)
+                        tc->ossl_seq++;
+                if (p[0] == TLS_CT_CCS)
+                        tc->ccs_seen = true, tc->ccs_seq = 0;
+                else if (tc->ccs_seen)
+                        tc->ccs_seq++;
                 p += n;
                 len -= n;
         }
@@ -782,7 +790,7 @@ static int reseal(struct tls_conn *tc, const unsigned char *p, size_t len)
                                             (unsigned char *)gather.buf + gather.len);
                 if (r < 0)
                         break;
-                gather.len += plen + TLS_SEAL_OVERHEAD;
+                gather.len += plen + tls_seal_overhead(tc->seal);
                 gather.owner = tc;
                 if (type == TLS_CT_HANDSHAKE && plen > 0 && plain[0] == 24 /* key_update */) {
                         r = tls_seal_update(tc->ossl);
@@ -830,7 +838,7 @@ static int gather_write(BIO *b, const char *data, int dlen)
         }
         if (tc->seal)
                 return reseal(tc, (const unsigned char *)data, len) < 0 ? -1 : dlen;
-        if (tc->secret_len)
+        if (tc->counted)
                 count_records(tc, (const unsigned char *)data, len);
         if (len > TLS_GATHER) { /* never from OpenSSL's record layer; kept correct anyway */
                 r = send_or_keep(tc, data, len);
@@ -1143,22 +1151,53 @@ ssize_t tls_conn_read(struct tls_conn *tc, void *buf, size_t cap)
         return ssl_errno(tc, r, "read");
 }
 
+/*
+ * TLS 1.2: the server's write key from the session's master secret and the randoms, twice:
+ * one state for the edge's records, one to open what OpenSSL still writes (see reseal).
+ */
+static int seal_start12(struct tls_conn *tc, const SSL_CIPHER *c, const SSL_SESSION *sess)
+{
+        unsigned char master[TLS_SEAL_MASTER_LEN], cr[TLS_SEAL_RANDOM_LEN], sr[TLS_SEAL_RANDOM_LEN];
+        size_t n = SSL_SESSION_get_master_key(sess, master, sizeof(master));
+        const EVP_MD *prf = SSL_CIPHER_get_handshake_digest(c);
+        int nid = SSL_CIPHER_get_cipher_nid(c), r = -EIO;
+
+        if (n == sizeof(master) && prf &&
+            SSL_get_client_random(tc->ssl, cr, sizeof(cr)) == sizeof(cr) &&
+            SSL_get_server_random(tc->ssl, sr, sizeof(sr)) == sizeof(sr)) {
+                r = tls_seal_new12(nid, prf, master, n, cr, sr, tc->ccs_seq, &tc->seal);
+                if (r == 0)
+                        r = tls_seal_new12(nid, prf, master, n, cr, sr, tc->ccs_seq, &tc->ossl);
+        }
+        OPENSSL_cleanse(master, sizeof(master));
+        if (r < 0) {
+                tls_seal_free(tc->seal);
+                tc->seal = NULL;
+        }
+        return r;
+}
+
 /* Whether the edge seals this connection's records itself from now on (see struct tls_conn). */
 static bool seal_start(struct tls_conn *tc)
 {
         const SSL_CIPHER *c = SSL_get_current_cipher(tc->ssl);
         SSL_SESSION *sess = SSL_get_session(tc->ssl);
+        int r = -ENOTSUP;
 
-        if (tc->counted && tc->secret_len && tc->done && !tc->no_seal && !tc->retry_len &&
-            SSL_version(tc->ssl) == TLS1_3_VERSION && c && sess &&
-            SSL_SESSION_get_max_fragment_length(sess) == TLSEXT_max_fragment_length_DISABLED) {
+        if (!tc->counted || !tc->done || tc->no_seal || tc->retry_len || !c || !sess ||
+            SSL_SESSION_get_max_fragment_length(sess) != TLSEXT_max_fragment_length_DISABLED)
+                goto no;
+        if (SSL_version(tc->ssl) == TLS1_3_VERSION && tc->secret_len) {
                 tc->suite = SSL_CIPHER_get_protocol_id(c);
-                if (tls_seal_new(tc->suite, tc->secret, tc->secret_len, tc->ossl_seq,
-                                 &tc->seal) == 0) {
-                        atomic_fetch_add(&tc->t->tickets->stats.edge_sealed, 1);
-                        return true;
-                }
+                r = tls_seal_new(tc->suite, tc->secret, tc->secret_len, tc->ossl_seq, &tc->seal);
+        } else if (SSL_version(tc->ssl) == TLS1_2_VERSION && tc->ccs_seen) {
+                r = seal_start12(tc, c, sess);
         }
+        if (r == 0) {
+                atomic_fetch_add(&tc->t->tickets->stats.edge_sealed, 1);
+                return true;
+        }
+no:
         tc->no_seal = true;
         return false;
 }
@@ -1203,7 +1242,7 @@ static ssize_t seal_write(struct tls_conn *tc, const unsigned char *buf, size_t 
                 size_t n = len - total < TLS_SEAL_PLAIN_MAX ? len - total : TLS_SEAL_PLAIN_MAX;
                 int r;
 
-                if (gather.owner != tc || gather.len + n + TLS_SEAL_OVERHEAD > TLS_GATHER)
+                if (gather.owner != tc || gather.len + n + TLS_SEAL_OVERHEAD_MAX > TLS_GATHER)
                         gather_out();
                 r = tc->werr ? tc->werr : left_out(tc);
                 if (r <= 0)
@@ -1214,7 +1253,7 @@ static ssize_t seal_write(struct tls_conn *tc, const unsigned char *buf, size_t 
                                     (unsigned char *)gather.buf + gather.len);
                 if (r < 0)
                         return tc->werr = r;
-                gather.len += n + TLS_SEAL_OVERHEAD;
+                gather.len += n + tls_seal_overhead(tc->seal);
                 gather.owner = tc;
                 total += n;
         }

@@ -44,7 +44,7 @@ struct tls_stats {
         atomic_uint_fast64_t failed;          /* alerts, protocol errors, refused versions */
         atomic_uint_fast64_t ktls;            /* connections sending through kernel TLS */
         atomic_uint_fast64_t userspace;       /* connections encrypting in userspace */
-        atomic_uint_fast64_t edge_sealed;     /* of which the edge sealed TLS 1.3 records
+        atomic_uint_fast64_t edge_sealed;     /* of which the edge sealed the records
                                                * itself (tls-seal.h) */
         atomic_uint_fast64_t sni_unknown;     /* served the default certificate */
         atomic_uint_fast64_t alpn_h2;         /* negotiated h2 */
