@@ -9,13 +9,14 @@ busy time of CPU 0 from /proc/stat beside it (it also counts other work on that 
 only checks that nothing of the edge's is missed). With `--strace`, one extra run per build
 under `strace -c -f` gives system calls per response (strace slows the edge: counts only).
 
-With `--tls`, h2 over TLS instead (ALPN h2, a local CA made at start as tls_bench.py does).
+With `--tls`, h2 over TLS instead (ALPN h2, a local CA made at start as tls_bench.py does);
+with `--tls12` (which implies it), over TLS 1.2, as tls_bench.py's --tls12.
 
 With `--max-frame N`, h2load advertises SETTINGS_MAX_FRAME_SIZE N (its `-f`), so a server may
 send DATA frames larger than the default 16384.
 
 Usage: tools/bench/h2c_cost.py --edge AFTER/edge/sluice-edge --edge-base BEFORE/edge/sluice-edge
-       [--sizes 64K,1M] [--reps 5] [--requests 20000] [--max-frame N] [--tls] [--strace]
+       [--sizes 64K,1M] [--reps 5] [--requests 20000] [--max-frame N] [--tls|--tls12] [--strace]
        [--congestion NAME]
 
 --congestion: as in hit_bench.py, the TCP congestion control for the run (the machine's
@@ -52,9 +53,14 @@ def url(srv, path):
 
 
 def h2load(srv, path, n):
+    is_tls = isinstance(srv, tls_bench.TlsServer)
+    tls = tls_bench.h2load_tls_args() if is_tls else []
     out = subprocess.run(["taskset", "-c", "1", "h2load", "-t", "1", "-c", "64", "-m", "1",
-                          *H2LOAD_EXTRA, "-n", str(n), url(srv, path)],
-                         capture_output=True, text=True, check=True).stdout
+                          *H2LOAD_EXTRA, *tls, "-n", str(n), url(srv, path)],
+                         capture_output=True, text=True, check=True,
+                         env=tls_bench.TLS12["env"] if is_tls else None).stdout
+    if is_tls:
+        tls_bench.h2load_tls12_checked(out)
     m = DONE_RE.search(out)
     if not m or int(m.group(3)) or int(m.group(2)) != n:
         raise RuntimeError(f"h2load saw failures:\n{out}")
@@ -120,6 +126,7 @@ def main():
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--max-frame", type=int, help="h2load -f: the client's SETTINGS_MAX_FRAME_SIZE")
     ap.add_argument("--tls", action="store_true", help="h2 over TLS instead of h2c")
+    ap.add_argument("--tls12", action="store_true", help="h2 over TLS 1.2 (implies --tls)")
     ap.add_argument("--strace", action="store_true")
     ap.add_argument("--congestion", help="TCP congestion control for the run (e.g. cubic, bbr)")
     a = ap.parse_args()
@@ -129,8 +136,10 @@ def main():
     hit_bench.SluiceBase.base_binary = os.path.abspath(a.edge_base)
     sizes = a.sizes.split(",")
     work, root, files = hit_bench.bench_files("sluice-h2c-cost-", sizes)
-    if a.tls:
+    if a.tls or a.tls12:
         pki = tls_bench.make_ca(work)
+        if a.tls12:
+            tls_bench.use_tls12(work)
         srvs = {"before": TlsBase(root, files, 1, "0", pki),
                 "after": tls_bench.Sluice(root, files, 1, "0", pki)}
     else:

@@ -24,6 +24,12 @@ Usage: tools/bench/tls_bench.py --edge build/edge/sluice-edge [--duration 10] [-
 
 --congestion: as in hit_bench.py, the TCP congestion control for the run (the machine's
 otherwise, named in the output).
+
+--tls12: the clients speak TLS 1.2 with ECDHE-ECDSA-AES128-GCM-SHA256 (the certificate is
+P-256), as older players and devices do: wrk through an OpenSSL configuration capping its
+version (OPENSSL_CONF); h2load, which sets its highest version itself, with
+tls12-client-shim.c preloaded (built with cc at start); curl with --tls-max 1.2. Each h2load
+run checks that it negotiated TLS 1.2.
 """
 import argparse
 import json
@@ -40,6 +46,31 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hit_bench as hb  # noqa: E402  (shared helpers: ports, /proc CPU, wrk parsing)
 
 SIZES = {"64K": 65536, "1M": 1 << 20, "4M": 4 << 20}
+TLS12_SUITE = "ECDHE-ECDSA-AES128-GCM-SHA256"
+TLS12 = {"on": False, "env": None}  # set by --tls12 (see use_tls12)
+
+
+def use_tls12(work):
+    """Make every client of this run speak TLS 1.2 (--tls12)."""
+    conf = os.path.join(work, "openssl-tls12.cnf")
+    with open(conf, "w") as f:
+        f.write("openssl_conf = default_conf\n[default_conf]\nssl_conf = ssl_sect\n"
+                "[ssl_sect]\nsystem_default = tls12\n"
+                f"[tls12]\nMaxProtocol = TLSv1.2\nCipherString = {TLS12_SUITE}\n")
+    shim = os.path.join(work, "tls12-client-shim.so")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls12-client-shim.c")
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", shim, src, "-ldl"], check=True)
+    TLS12.update(on=True, env=dict(os.environ, OPENSSL_CONF=conf, LD_PRELOAD=shim))
+
+
+def h2load_tls_args():
+    """h2load's options for the run's TLS version (its environment is TLS12["env"])."""
+    return [f"--ciphers={TLS12_SUITE}"] if TLS12["on"] else []
+
+
+def h2load_tls12_checked(out):
+    if TLS12["on"] and not re.search(r"^TLS Protocol: TLSv1\.2$", out, re.M):
+        raise RuntimeError(f"h2load did not negotiate TLS 1.2:\n{out}")
 
 
 def make_ca(work):
@@ -133,7 +164,8 @@ class Sluice(TlsServer, hb.Sluice):
 def verify(server, scenario, name, path):
     """curl through the scenario's protocol, verifying against the local CA; compare bytes."""
     flag = {"https1": "--http1.1", "h2": "--http2", "h2c": "--http2-prior-knowledge"}[scenario]
-    out = subprocess.run(["curl", "-sS", "--fail", flag, "--cacert", server.ca, "-o", "-",
+    tls = ["--tls-max", "1.2"] if TLS12["on"] and scenario != "h2c" else []
+    out = subprocess.run(["curl", "-sS", "--fail", flag, *tls, "--cacert", server.ca, "-o", "-",
                           "-w", "", server.url(scenario, name)], capture_output=True)
     if out.returncode != 0:
         raise RuntimeError(f"{server.name} {scenario}: curl failed: {out.stderr.decode().strip()}")
@@ -152,8 +184,13 @@ def run_h2load(url, conns, duration, cpus, work):
         os.unlink(log)
     cmd = (["taskset", "-c", cpus] if cpus else []) + [
         "h2load", "-t", "1" if cpus else "2", "-c", str(conns), "-m", "1", "-D", str(duration),
-        "--warm-up-time", "1", "--log-file", log, url]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        "--warm-up-time", "1", "--log-file", log,
+        *(h2load_tls_args() if url.startswith("https:") else []), url]
+    https = url.startswith("https:")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env=TLS12["env"] if https else None).stdout
+    if https:
+        h2load_tls12_checked(out)
     m = H2LOAD_RE.search(out)
     if not m:
         raise RuntimeError(f"cannot parse h2load output:\n{out}")
@@ -179,7 +216,7 @@ def run_wrk_https(url, conns, duration, cpus):
     cmd = (["taskset", "-c", cpus] if cpus else []) + [
         "wrk", "-t", "1" if cpus else "2", "-c", str(conns), "-d", f"{duration}s", "--latency",
         "--timeout", "30s", url]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=TLS12["env"]).stdout
     hb.wrk_checked(out, url)
     rps = float(hb.WRK_RE["rps"].search(out).group(1))
     p99 = hb.WRK_RE["p99"].search(out)
@@ -281,6 +318,7 @@ def main():
     ap.add_argument("--modes", default="pinned")
     ap.add_argument("--congestion", help="TCP congestion control for the run (e.g. cubic, bbr)")
     ap.add_argument("--json")
+    ap.add_argument("--tls12", action="store_true", help="clients speak TLS 1.2 (see above)")
     a = ap.parse_args()
 
     kinds = {"sluice": Sluice, "nginx": Nginx, "h2o": H2o}
@@ -292,6 +330,8 @@ def main():
     work = tempfile.mkdtemp(prefix="sluice-tls-bench-")
     os.chmod(work, 0o755)
     pki = make_ca(work)
+    if a.tls12:
+        use_tls12(work)
     for p in pki:
         os.chmod(p, 0o644)
     root = os.path.join(work, "www")
@@ -310,6 +350,7 @@ def main():
                 results += run_mode(a, mode, servers, kinds, root, files, pki, work)
         for r in results:
             r["congestion"] = cc
+            r["tls"] = "1.2" if a.tls12 else "1.3"
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if a.json:
