@@ -611,6 +611,43 @@ TEST(edge_sealing_answers_key_update_and_closes_cleanly)
 }
 
 /*
+ * TLS 1.2: a client asking to renegotiate once the edge seals gets OpenSSL's no_renegotiation
+ * alert carried over to the edge's key and sequence number. The client must read it as that
+ * alert (one resealed wrongly would be a bad_record_mac; one not carried over, never sent).
+ */
+TEST(tls12_renegotiation_refused_under_edge_sealing)
+{
+        struct tls_ctx *t;
+        SSL_CTX *cc;
+        struct pair p;
+        char buf[64];
+        unsigned long err = 0;
+        int r = 0;
+
+        ASSERT_EQ(make_ctx(true, NULL, &t), 0);
+        cc = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION, NULL, NULL);
+        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "a.test"}, &p), 0);
+        ASSERT_EQ(exchange(&p, "one"), 0);
+        ASSERT_TRUE(p.s->seal != NULL);
+        ASSERT_EQ(SSL_renegotiate(p.c), 1);
+        ASSERT_TRUE(SSL_do_handshake(p.c) <= 0); /* its ClientHello out, waiting for ours */
+        ERR_clear_error();
+        ASSERT_EQ(pump_server(&p), 0);
+        ASSERT_EQ(tls_conn_read(p.s, buf, sizeof(buf)), -EAGAIN);
+        ASSERT_EQ(tls_conn_flush(p.s), 1);
+        for (int i = 0; i < 16 && r <= 0 && !err; i++) {
+                r = SSL_do_handshake(p.c);
+                if (r <= 0 && SSL_get_error(p.c, r) != SSL_ERROR_WANT_READ)
+                        err = ERR_peek_error();
+        }
+        ASSERT_EQ(ERR_GET_REASON(err), SSL_R_NO_RENEGOTIATION);
+        ERR_clear_error();
+        pair_free(&p);
+        SSL_CTX_free(cc);
+        tls_ctx_unref(t);
+}
+
+/*
  * The KeyUpdate that answers a client's request while the socket is full (earlier records
  * still held by the edge) waits for room, and goes before any application data sealed after
  * it: once all is read, the edge is at the next key with one record sealed under it.
