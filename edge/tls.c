@@ -97,6 +97,7 @@ struct tls_conn {
         bool hello_seen; /* a second ClientHello (after a HelloRetryRequest) is not counted */
         unsigned suite;  /* the TLS 1.3 cipher suite's two-byte id */
         uint64_t ossl_seq, ccs_seq;
+        size_t plain_max; /* the most plaintext per record the edge seals */
         size_t secret_len;
         unsigned char secret[TLS_SEAL_SECRET_MAX];
         struct tls_seal *seal, *ossl;
@@ -1183,9 +1184,18 @@ static bool seal_start(struct tls_conn *tc)
         const SSL_CIPHER *c = SSL_get_current_cipher(tc->ssl);
         SSL_SESSION *sess = SSL_get_session(tc->ssl);
         int r = -ENOTSUP;
+        uint8_t mfl;
 
-        if (!tc->counted || !tc->done || tc->no_seal || tc->retry_len || !c || !sess ||
-            SSL_SESSION_get_max_fragment_length(sess) != TLSEXT_max_fragment_length_DISABLED)
+        if (!tc->counted || !tc->done || tc->no_seal || tc->retry_len || !c || !sess)
+                goto no;
+        /* A client that asked for shorter records (max_fragment_length, RFC 6066 section 4:
+         * 2^9 to 2^12 bytes) gets them from the edge too. */
+        mfl = SSL_SESSION_get_max_fragment_length(sess);
+        if (mfl >= TLSEXT_max_fragment_length_512 && mfl <= TLSEXT_max_fragment_length_4096)
+                tc->plain_max = 256u << mfl;
+        else if (mfl == TLSEXT_max_fragment_length_DISABLED)
+                tc->plain_max = TLS_SEAL_PLAIN_MAX;
+        else
                 goto no;
         if (SSL_version(tc->ssl) == TLS1_3_VERSION && tc->secret_len) {
                 tc->suite = SSL_CIPHER_get_protocol_id(c);
@@ -1239,7 +1249,7 @@ static ssize_t seal_write(struct tls_conn *tc, const unsigned char *buf, size_t 
                 return k;
 
         while (total < len) {
-                size_t n = len - total < TLS_SEAL_PLAIN_MAX ? len - total : TLS_SEAL_PLAIN_MAX;
+                size_t n = len - total < tc->plain_max ? len - total : tc->plain_max;
                 int r;
 
                 if (gather.owner != tc || gather.len + n + TLS_SEAL_OVERHEAD_MAX > TLS_GATHER)

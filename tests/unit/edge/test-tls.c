@@ -506,9 +506,11 @@ TEST(no_tickets_no_ticket_resumption)
  * The userspace path: a 1 MiB file read into the caller's buffer and encrypted, through a
  * 16 KiB send buffer so that the socket fills and retries happen; the buffer is scribbled over
  * between calls (another connection's turn) and every byte must still arrive, in order.
- * The edge seals the records (tls-seal.h), TLS 1.2's and TLS 1.3's, with each AEAD.
+ * The edge seals the records (tls-seal.h), TLS 1.2's and TLS 1.3's, with each AEAD; for a
+ * client that asked for a max_fragment_length (mfl), no longer than that (the client's
+ * OpenSSL refuses a longer record).
  */
-static void sendfile_through(int version, const char *suite)
+static void sendfile_through(int version, const char *suite, uint8_t mfl)
 {
         enum { SIZE = 1 << 20 };
         static char file[SIZE], got[SIZE];
@@ -529,6 +531,7 @@ static void sendfile_through(int version, const char *suite)
         ASSERT_EQ(make_ctx(true, NULL, &t), 0);
         cc = client_ctx(version, version, version == TLS1_2_VERSION ? suite : NULL,
                         version == TLS1_3_VERSION ? suite : NULL);
+        ASSERT_EQ(SSL_CTX_set_tlsext_max_fragment_length(cc, mfl), 1);
         ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "b.test"}, &p), 0);
         ASSERT_EQ(setsockopt(p.sfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
 
@@ -554,6 +557,7 @@ static void sendfile_through(int version, const char *suite)
         ASSERT_TRUE(memcmp(file, got, SIZE) == 0);
         ASSERT_TRUE(p.s->seal != NULL);
         ASSERT_STREQ(SSL_get_cipher_name(p.c), suite);
+        ASSERT_EQ(SSL_SESSION_get_max_fragment_length(SSL_get_session(p.c)), mfl);
         /* A short file is an error, never padding. */
         ASSERT_EQ(tls_conn_sendfile(p.s, fd, SIZE, 100, scratch, sizeof(scratch)), -EIO);
         (void)close(fd);
@@ -564,12 +568,18 @@ static void sendfile_through(int version, const char *suite)
 
 TEST(userspace_sendfile_retries)
 {
-        sendfile_through(TLS1_2_VERSION, "ECDHE-RSA-AES128-GCM-SHA256");
-        sendfile_through(TLS1_2_VERSION, "ECDHE-RSA-AES256-GCM-SHA384");
-        sendfile_through(TLS1_2_VERSION, "ECDHE-RSA-CHACHA20-POLY1305");
-        sendfile_through(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256");
-        sendfile_through(TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384");
-        sendfile_through(TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256");
+        const uint8_t none = TLSEXT_max_fragment_length_DISABLED;
+
+        sendfile_through(TLS1_2_VERSION, "ECDHE-RSA-AES128-GCM-SHA256", none);
+        sendfile_through(TLS1_2_VERSION, "ECDHE-RSA-AES256-GCM-SHA384", none);
+        sendfile_through(TLS1_2_VERSION, "ECDHE-RSA-CHACHA20-POLY1305", none);
+        sendfile_through(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", none);
+        sendfile_through(TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384", none);
+        sendfile_through(TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256", none);
+        sendfile_through(TLS1_2_VERSION, "ECDHE-RSA-AES128-GCM-SHA256",
+                         TLSEXT_max_fragment_length_512);
+        sendfile_through(TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256",
+                         TLSEXT_max_fragment_length_4096);
 }
 
 /*
