@@ -7,9 +7,9 @@
  * VAES and the ciphertext hashed with carry-less multiplies against the first sixteen powers
  * of the hash key, reduced once per sixteen blocks.
  *
- * The edge seals its TLS 1.3 records with it where the processor has those instructions
- * (edge/tls-seal.c); elsewhere, and for decryption, OpenSSL does the work. Only encryption
- * is here. Constant time: no table lookups and no branches on key or data.
+ * The edge seals its TLS 1.3 and 1.2 records with it where the processor has those
+ * instructions (edge/tls-seal.c); elsewhere, and for decryption, OpenSSL does the work. Only
+ * encryption is here. Constant time: no table lookups and no branches on key or data.
  *
  * aes_gcm_usable() says whether this processor can run it; every other call requires that it
  * said yes. Not thread-safe per key: a key belongs to its connection.
