@@ -232,7 +232,8 @@ int tls_seal_new12(int cipher_nid, const EVP_MD *prf, const unsigned char *maste
                 r = -EIO;
         if (r == 0 && s->own_gcm && aes_gcm_key_init(&s->gcm, kb + key_len, key_len) != 0)
                 r = -EIO;
-        memcpy(s->iv, kb + 2 * key_len + iv_len, iv_len); /* a salt of 4 for AES-GCM */
+        if (r == 0)
+                memcpy(s->iv, kb + 2 * key_len + iv_len, iv_len); /* a salt of 4 for AES-GCM */
         OPENSSL_cleanse(kb, sizeof(kb));
         if (r < 0) {
                 tls_seal_free(s);
