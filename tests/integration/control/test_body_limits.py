@@ -8,6 +8,7 @@ on an admin route without the admin token, and over max_admin_body with it.
 
     python3 test_body_limits.py path/to/sluice-control
 """
+import http.client
 import json
 import os
 import socket
@@ -94,7 +95,11 @@ def main(binary, tmp):
     body = feature_registration("feature4h")
     check(len(body) > 4 << 20, f"a 4-hour title's registration is only {len(body)} bytes")
     t0 = time.monotonic()
-    o = ctl.json("POST", "/v1/admin/titles", body, admin=True)
+    # The client waits as long as control's admin writes may take (admin_timeout, 60 s by
+    # default), not the harness's 10 s: on a loaded machine storing the rows can take longer.
+    slow = http.client.HTTPConnection("127.0.0.1", ctl.port, timeout=75)
+    o = ctl.json("POST", "/v1/admin/titles", body, admin=True, conn=slow)
+    slow.close()
     took = time.monotonic() - t0
     check(o.get("title") == "feature4h", f"registration answered {o}")
     n = pg.psql("SELECT count(*) FROM asset_files WHERE asset_id = 'feature4h'")
