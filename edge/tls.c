@@ -88,15 +88,15 @@ struct tls_conn {
         char *kbuf;
         size_t kbuf_len;
         /* The edge's own sealing (tls-seal.h). 'counted': every record OpenSSL wrote went
-         * through the gathering BIO, so ossl_seq (TLS 1.3: records it sealed under the
-         * server's application key, whose secret the key log gave: secret_len > 0) and
-         * ccs_seq (TLS 1.2: records since its last ChangeCipherSpec) are known. Once 'seal'
-         * is made, the edge seals application data itself; a record OpenSSL still writes (an
-         * alert, a KeyUpdate) is opened with 'ossl' and sealed again with 'seal'. */
+         * through the gathering BIO, so ossl_seq, the records it wrote since its write key
+         * last changed, is known: TLS 1.3, since the key log gave the server's application
+         * secret (secret_len > 0); TLS 1.2, since its ChangeCipherSpec (ccs_seen). Once
+         * 'seal' is made, the edge seals application data itself; a record OpenSSL still
+         * writes (an alert, a KeyUpdate) is opened with 'ossl' and sealed again with 'seal'. */
         bool counted, no_seal, ccs_seen;
         bool hello_seen; /* a second ClientHello (after a HelloRetryRequest) is not counted */
         unsigned suite;  /* the TLS 1.3 cipher suite's two-byte id */
-        uint64_t ossl_seq, ccs_seq;
+        uint64_t ossl_seq;
         size_t plain_max; /* the most plaintext per record the edge seals */
         size_t secret_len;
         unsigned char secret[TLS_SEAL_SECRET_MAX];
@@ -738,10 +738,10 @@ static char *gather_buf(void)
 
 /*
  * Records OpenSSL sealed under its write key before the edge took the sealing over: the
- * sequence number to go on from (TLS 1.3: since the key log gave the application secret; TLS
- * 1.2: since the ChangeCipherSpec, which starts the key, RFC 5246 section 6.1). One written
- * after the handshake (before the edge sealed anything: a KeyUpdate, an alert) may have
- * changed OpenSSL's key: then OpenSSL keeps sealing.
+ * sequence number to go on from. A ChangeCipherSpec starts the next key (TLS 1.2, RFC 5246
+ * section 6.1; in TLS 1.3 it comes before the key log's application secret, which starts the
+ * count again). One written after the handshake (before the edge sealed anything: a
+ * KeyUpdate, an alert) may have changed OpenSSL's key: then OpenSSL keeps sealing.
  */
 static void count_records(struct tls_conn *tc, const unsigned char *p, size_t len)
 {
@@ -751,12 +751,10 @@ static void count_records(struct tls_conn *tc, const unsigned char *p, size_t le
                 size_t n = tls_rec_len(p);
                 if (n > len)
                         break;
-                if (tc->secret_len)
-                        tc->ossl_seq++;
                 if (p[0] == TLS_CT_CCS)
-                        tc->ccs_seen = true, tc->ccs_seq = 0;
-                else if (tc->ccs_seen)
-                        tc->ccs_seq++;
+                        tc->ccs_seen = true, tc->ossl_seq = 0;
+                else
+                        tc->ossl_seq++;
                 p += n;
                 len -= n;
         }
@@ -1166,9 +1164,9 @@ static int seal_start12(struct tls_conn *tc, const SSL_CIPHER *c, const SSL_SESS
         if (n == sizeof(master) && prf &&
             SSL_get_client_random(tc->ssl, cr, sizeof(cr)) == sizeof(cr) &&
             SSL_get_server_random(tc->ssl, sr, sizeof(sr)) == sizeof(sr)) {
-                r = tls_seal_new12(nid, prf, master, n, cr, sr, tc->ccs_seq, &tc->seal);
+                r = tls_seal_new12(nid, prf, master, n, cr, sr, tc->ossl_seq, &tc->seal);
                 if (r == 0)
-                        r = tls_seal_new12(nid, prf, master, n, cr, sr, tc->ccs_seq, &tc->ossl);
+                        r = tls_seal_new12(nid, prf, master, n, cr, sr, tc->ossl_seq, &tc->ossl);
         }
         OPENSSL_cleanse(master, sizeof(master));
         if (r < 0) {

@@ -53,14 +53,8 @@ def url(srv, path):
 
 
 def h2load(srv, path, n):
-    is_tls = isinstance(srv, tls_bench.TlsServer)
-    tls = tls_bench.h2load_tls_args() if is_tls else []
-    out = subprocess.run(["taskset", "-c", "1", "h2load", "-t", "1", "-c", "64", "-m", "1",
-                          *H2LOAD_EXTRA, *tls, "-n", str(n), url(srv, path)],
-                         capture_output=True, text=True, check=True,
-                         env=tls_bench.TLS12["env"] if is_tls else None).stdout
-    if is_tls:
-        tls_bench.h2load_tls12_checked(out)
+    out = tls_bench.h2load_out(["taskset", "-c", "1", "h2load", "-t", "1", "-c", "64", "-m", "1",
+                                *H2LOAD_EXTRA, "-n", str(n), url(srv, path)])
     m = DONE_RE.search(out)
     if not m or int(m.group(3)) or int(m.group(2)) != n:
         raise RuntimeError(f"h2load saw failures:\n{out}")

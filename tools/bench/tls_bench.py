@@ -63,14 +63,16 @@ def use_tls12(work):
     TLS12.update(on=True, env=dict(os.environ, OPENSSL_CONF=conf, LD_PRELOAD=shim))
 
 
-def h2load_tls_args():
-    """h2load's options for the run's TLS version (its environment is TLS12["env"])."""
-    return [f"--ciphers={TLS12_SUITE}"] if TLS12["on"] else []
-
-
-def h2load_tls12_checked(out):
-    if TLS12["on"] and not re.search(r"^TLS Protocol: TLSv1\.2$", out, re.M):
+def h2load_out(cmd):
+    """Run h2load (cmd ends with its URL) and return its output. Under --tls12 an https URL
+    gets the suite, the environment of use_tls12, and a check that TLS 1.2 was negotiated."""
+    if not (TLS12["on"] and cmd[-1].startswith("https:")):
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd[:-1] + [f"--ciphers={TLS12_SUITE}", cmd[-1]], capture_output=True,
+                         text=True, check=True, env=TLS12["env"]).stdout
+    if not re.search(r"^TLS Protocol: TLSv1\.2$", out, re.M):
         raise RuntimeError(f"h2load did not negotiate TLS 1.2:\n{out}")
+    return out
 
 
 def make_ca(work):
@@ -184,13 +186,8 @@ def run_h2load(url, conns, duration, cpus, work):
         os.unlink(log)
     cmd = (["taskset", "-c", cpus] if cpus else []) + [
         "h2load", "-t", "1" if cpus else "2", "-c", str(conns), "-m", "1", "-D", str(duration),
-        "--warm-up-time", "1", "--log-file", log,
-        *(h2load_tls_args() if url.startswith("https:") else []), url]
-    https = url.startswith("https:")
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                         env=TLS12["env"] if https else None).stdout
-    if https:
-        h2load_tls12_checked(out)
+        "--warm-up-time", "1", "--log-file", log, url]
+    out = h2load_out(cmd)
     m = H2LOAD_RE.search(out)
     if not m:
         raise RuntimeError(f"cannot parse h2load output:\n{out}")
