@@ -192,6 +192,35 @@ static ssize_t io_write_file_tls(void *ctx, const void *hdr, size_t hlen, int fd
         return n;
 }
 
+/* kTLS: the kernel seals what the socket is given, so a DATA frame from a file goes as on h2c:
+ * its header straight to the socket with MSG_MORE, which holds the kernel's record open, and
+ * its payload by SSL_sendfile into that record. No copy in userspace, none of the payload in
+ * the kernel's send either; encryption reads the file's pages. */
+static ssize_t io_write_file_ktls(void *ctx, const void *hdr, size_t hlen, int fd, off_t off,
+                                  size_t len)
+{
+        struct conn *c = ctx;
+        ssize_t n = 0, m;
+
+        if (hlen) {
+                n = len ? tls_conn_ktls_send_more(c->tls, hdr, hlen)
+                        : tls_conn_write(c->tls, hdr, hlen);
+                if (n < 0)
+                        return n;
+                if ((size_t)n < hlen || len == 0)
+                        return n;
+        }
+        m = tls_conn_sendfile(c->tls, fd, off, len, NULL, 0);
+        if (m == -EIO) {
+                c->h2_body_short = true; /* as io_write_file */
+                c->h2_short_fd = fd;
+        }
+        if (m < 0)
+                return n ? n : m;
+        c->req_bytes += (uint64_t)m;
+        return n + m;
+}
+
 /* ---- the request and the answer ---- */
 
 /* Request fields the shared rules read, by their HTTP/2 (lowercase) names. */
@@ -951,7 +980,14 @@ bool h2_serve_start(struct conn *c, const char *buf, size_t len)
                 io.flush = h2_zc_flush;
                 io.unsent = h2_zc_unsent;
         }
-        if (c->tls) {
+        if (c->tls && tls_conn_ktls(c->tls)) {
+                /* Each frame written as it comes, the payloads from their files. A frame of
+                 * 16384 bytes in all fills one record of the kernel's: with the client's
+                 * 16 KiB frames, a payload of 16384 would seal its last 9 bytes alone. */
+                io.write = io_write_tls;
+                io.write_file = io_write_file_ktls;
+                io.max_data = 16384 - 9;
+        } else if (c->tls) {
                 /* Frames gathered into bursts (h2-tls.c); the direct writes below are for a
                  * frame larger than the burst buffer, which ours never are. */
                 io.write = io_write_tls;

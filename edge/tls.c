@@ -1377,6 +1377,19 @@ ssize_t tls_conn_sendfile(struct tls_conn *tc, int fd, off_t off, size_t len, ch
         return tls_conn_write(tc, scratch, (size_t)n);
 }
 
+ssize_t tls_conn_ktls_send_more(struct tls_conn *tc, const void *buf, size_t len)
+{
+        ssize_t n;
+
+        /* An SSL_write still under way holds the bytes before these (a caller bug). */
+        if (!tc->ktls || tc->kbuf_len)
+                return -EINVAL;
+        do
+                n = send(tc->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : n;
+}
+
 void tls_conn_idle(struct tls_conn *tc)
 {
         /* Fails harmlessly while a record is still pending: then they are kept. */

@@ -149,6 +149,15 @@ ssize_t tls_conn_sendfile(struct tls_conn *tc, int fd, off_t off, size_t len, ch
                           size_t cap);
 
 /*
+ * kTLS only: send len bytes of buf straight to the socket with MSG_MORE, which holds the
+ * kernel's record open, so that the next tls_conn_sendfile's bytes join them in one record
+ * (an h2 DATA frame's header and its payload): the kernel seals what the socket is given.
+ * Returns bytes taken (>= 0; no retry contract: the rest is offered again like any bytes),
+ * -EAGAIN, -EINVAL on a connection not on kTLS or with an SSL_write still under way, -errno.
+ */
+ssize_t tls_conn_ktls_send_more(struct tls_conn *tc, const void *buf, size_t len);
+
+/*
  * Without kTLS, sealed records are gathered and sent several at a time; call this when a burst
  * of writes is over (before waiting for anything else) to push them out. Returns 1 when all is
  * on the socket, 0 when the socket is full (wait for POLLOUT and call again), -errno.

@@ -1,16 +1,17 @@
 # SPDX-License-Identifier: MIT
 """kTLS over the real binary: where the kernel has its tls module, HTTP/1.1 bodies go out
-through SSL_sendfile and heads through the connection's own write buffer, and every byte
-arrives as pushed. Where it has not (this kind of machine), the file exits 77 saying so,
+through SSL_sendfile and heads through the connection's own write buffer, h2 DATA payloads
+through SSL_sendfile behind their frame headers, and every byte arrives as pushed. Where it has not (this kind of machine), the file exits 77 saying so,
 rather than passing cases that never ran (test_tls.py covers the userspace path)."""
 
 import os
 import shutil
+import subprocess
 import sys
 import time
 
 import edgeharness
-from edgeharness import check, eq, run, sha, skip, test
+from edgeharness import HOST, check, eq, run, sha, skip, test
 import test_tls
 from test_tls import PKI_DIRS, client_ctx, get_over, handshake, kernel_offers_ktls
 
@@ -34,6 +35,36 @@ def ktls_bodies_whole(e):
         lines = [ln for ln in f if "ktls=1" in ln]
     eq(len(lines), 9, "access-log lines")
     check(all(" tls=ktls " in ln for ln in lines), f"the send path logged: {lines[:2]!r}")
+
+
+@test
+def ktls_h2_bodies_whole(e):
+    """h2 over kTLS: each DATA frame's header goes with MSG_MORE and its payload by
+    SSL_sendfile into the same record. Several streams at once on one connection, so that
+    frames of different streams take turns on the socket."""
+    if not kernel_offers_ktls():
+        skip("the kernel has no tls module (tcp_available_ulp lacks \"tls\"): kTLS h2 "
+             "bodies not checked")
+    start = os.path.getsize(e.access_log) if os.path.exists(e.access_log) else 0
+    keys = ("/t1/big.m4s", "/t1/seg-1.m4s", "/t1/one.bin") * 2
+    outs = [os.path.join(e.pki, f"h2-{i}.out") for i in range(len(keys))]
+    cmd = ["curl", "-sS", "--http2", "--parallel", "--cacert",
+           e.pki + "/ca.pem", "-w", "%{http_version} %{http_code}\n"]
+    for key, out in zip(keys, outs):
+        cmd += ["-o", out, f"https://{HOST}:{e.tls_port}{key}?ktlsh2=1"]
+    got = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    eq(got.returncode, 0, f"curl: {got.stderr}")
+    eq(got.stdout.split("\n")[:-1], ["2 200"] * len(keys), "versions and statuses")
+    for key, out in zip(keys, outs):
+        with open(out, "rb") as f:
+            eq(sha(f.read()), sha(e.objects[key]), f"{key} over h2 and kTLS")
+    time.sleep(0.5)  # the access log's lines follow the answers' last bytes
+    with open(e.access_log, errors="replace") as f:
+        f.seek(start)
+        lines = [ln for ln in f if "ktlsh2=1" in ln]
+    eq(len(lines), len(keys), "access-log lines")
+    eq(len({ln.split(" conn=")[1].split()[0] for ln in lines}), 1, "connections curl used")
+    check(all(" proto=h2 tls=ktls " in ln for ln in lines), f"the path logged: {lines[:2]!r}")
 
 
 if __name__ == "__main__":

@@ -620,6 +620,25 @@ TEST(edge_sealing_answers_key_update_and_closes_cleanly)
         tls_ctx_unref(t);
 }
 
+/* The direct send of h2 over kTLS (tls_conn_ktls_send_more) refuses a connection not on kTLS:
+ * nothing reaches the socket unsealed, and the next record still opens at the client. */
+TEST(ktls_send_more_refused_in_userspace)
+{
+        struct tls_ctx *t;
+        SSL_CTX *cc;
+        struct pair p;
+
+        ASSERT_EQ(make_ctx(true, NULL, &t), 0);
+        cc = client_ctx(TLS1_3_VERSION, TLS1_3_VERSION, NULL, NULL);
+        ASSERT_EQ(handshake(t, cc, &(struct hs_opts){.sni = "a.test"}, &p), 0);
+        ASSERT_EQ(exchange(&p, "one"), 0);
+        ASSERT_EQ(tls_conn_ktls_send_more(p.s, "plaintext", 9), -EINVAL);
+        ASSERT_EQ(exchange(&p, "two"), 0);
+        pair_free(&p);
+        SSL_CTX_free(cc);
+        tls_ctx_unref(t);
+}
+
 /*
  * TLS 1.2: a client asking to renegotiate once the edge seals gets OpenSSL's no_renegotiation
  * alert carried over to the edge's key and sequence number. The client must read it as that
