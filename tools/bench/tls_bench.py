@@ -20,7 +20,7 @@ the kernel's share includes the receiving socket's TCP work, done in the sender'
 
 Usage: tools/bench/tls_bench.py --edge build/edge/sluice-edge [--duration 10] [--reps 3]
        [--sizes 64K,1M] [--conns 64] [--scenarios https1,h2,h2c] [--servers sluice,nginx,h2o]
-       [--modes pinned] [--congestion NAME] [--json OUT]
+       [--modes pinned] [--congestion NAME] [--json OUT] [--tls12] [--ktls]
 
 --congestion: as in hit_bench.py, the TCP congestion control for the run (the machine's
 otherwise, named in the output).
@@ -30,6 +30,13 @@ P-256), as older players and devices do: wrk through an OpenSSL configuration ca
 version (OPENSSL_CONF); h2load, which sets its highest version itself, with
 tls12-client-shim.c preloaded (built with cc at start); curl with --tls-max 1.2. Each h2load
 run checks that it negotiated TLS 1.2.
+
+--ktls: the servers that can send through kernel TLS do: Sluice with `ktls: true`, nginx with
+`ssl_conf_command Options KTLS` (OpenSSL 3 moves its connections to the kernel then); h2o 2.2
+has no kernel TLS and runs as without it. It needs the kernel's tls module and stops at once
+where tcp_available_ulp lacks "tls" (as on machines without it). Before each TLS scenario's
+runs, Sluice's /metrics must show connections on the kTLS path, or the run stops: a figure
+from the userspace path would be taken for a kTLS one. nginx's path is not checked.
 """
 import argparse
 import json
@@ -41,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hit_bench as hb  # noqa: E402  (shared helpers: ports, /proc CPU, wrk parsing)
@@ -48,6 +56,24 @@ import hit_bench as hb  # noqa: E402  (shared helpers: ports, /proc CPU, wrk par
 SIZES = {"64K": 65536, "1M": 1 << 20, "4M": 4 << 20}
 TLS12_SUITE = "ECDHE-ECDSA-AES128-GCM-SHA256"
 TLS12 = {"on": False, "env": None}  # set by --tls12 (see use_tls12)
+KTLS = {"on": False}  # set by --ktls
+
+
+def kernel_has_tls():
+    """Whether the kernel offers its tls module (the TCP_ULP kTLS needs)."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_available_ulp") as f:
+            return "tls" in f.read().split()
+    except OSError:
+        return False
+
+
+def ktls_connections(srv):
+    """Sluice's connections sent through kernel TLS so far, from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{srv.admin_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("sluice_tls_connections_total{") and 'send_path="ktls"' in line)
 
 
 def use_tls12(work):
@@ -121,7 +147,7 @@ class Nginx(TlsServer, hb.Nginx):
   ssl_ciphers {MOZILLA_INTERMEDIATE};
   ssl_prefer_server_ciphers off;
   ssl_session_cache shared:SSL:10m;
-"""
+""" + ("  ssl_conf_command Options KTLS;\n" if KTLS["on"] else "")
 
     def server_blocks(self):
         return f"""  server {{ listen 127.0.0.1:{self.tls_port} ssl http2 reuseport; root {self.root};
@@ -154,7 +180,8 @@ class H2o(TlsServer, hb.H2o):
 class Sluice(TlsServer, hb.Sluice):
     def listeners(self):
         return super().listeners() + (
-            f'tls: [{{listen: "127.0.0.1:{self.tls_port}", ktls: false, '
+            f'tls: [{{listen: "127.0.0.1:{self.tls_port}", '
+            f'ktls: {"true" if KTLS["on"] else "false"}, '
             f'certs: [{{cert: {self.cert}, key: {self.key}}}]}}]\n'
             "http2: {cleartext: true}\n")
 
@@ -174,6 +201,10 @@ def verify(server, scenario, name, path):
     with open(path, "rb") as f:
         if f.read() != out.stdout:
             raise RuntimeError(f"{server.name} {scenario}: body differs from {path}")
+    if KTLS["on"] and scenario != "h2c" and isinstance(server, Sluice) and \
+            not ktls_connections(server):
+        raise RuntimeError(f"{server.name} {scenario}: --ktls, yet no connection went through "
+                           "kernel TLS (sluice_tls_connections_total)")
 
 
 H2LOAD_RE = re.compile(r"finished in ([\d.]+)s, ([\d.]+) req/s, ([\d.]+)([KMG]?B)/s")
@@ -316,7 +347,12 @@ def main():
     ap.add_argument("--congestion", help="TCP congestion control for the run (e.g. cubic, bbr)")
     ap.add_argument("--json")
     ap.add_argument("--tls12", action="store_true", help="clients speak TLS 1.2 (see above)")
+    ap.add_argument("--ktls", action="store_true", help="servers send through kernel TLS")
     a = ap.parse_args()
+    if a.ktls and not kernel_has_tls():
+        sys.exit('--ktls: the kernel has no tls module (/proc/sys/net/ipv4/tcp_available_ulp '
+                 'lacks "tls"; modprobe tls, as root): nothing to measure')
+    KTLS["on"] = a.ktls
 
     kinds = {"sluice": Sluice, "nginx": Nginx, "h2o": H2o}
     servers = a.servers.split(",")
@@ -348,6 +384,7 @@ def main():
         for r in results:
             r["congestion"] = cc
             r["tls"] = "1.2" if a.tls12 else "1.3"
+            r["ktls"] = a.ktls
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if a.json:
