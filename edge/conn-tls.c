@@ -204,20 +204,30 @@ bool conn_tls_pollout(struct conn *c)
         return true;
 }
 
-ssize_t conn_tls_write2(struct conn *c, const char *a, size_t alen, const char *b, size_t blen)
+/* a then b as one write: a head and a small memory body in one record. */
+static ssize_t write2(struct conn *c, const char *a, size_t alen, const char *b, size_t blen)
 {
         size_t cap;
         char *buf;
 
         if (blen == 0)
                 return tls_conn_write(c->tls, a, alen);
-        /* Head and a small memory body in one record: copy both into the scratch buffer. */
+        /* Both copied into the scratch buffer. */
         buf = conn_tls_scratch(&cap);
         if (!buf || alen + blen > cap)
                 return -ENOMEM;
         memcpy(buf, a, alen);
         memcpy(buf + alen, b, blen);
         return tls_conn_write(c->tls, buf, alen + blen);
+}
+
+ssize_t conn_tls_write_head(struct conn *c, const struct conn_resp *r)
+{
+        /* The body's first bytes follow at once (SSL_sendfile, conn_tls_flush): one record
+         * fewer per answer. Not for a fill's body, which may be a while coming. */
+        if (r->obj && r->len && !r->body_len && tls_conn_ktls(c->tls))
+                return tls_conn_ktls_send_more(c->tls, r->head, r->head_len);
+        return write2(c, r->head, r->head_len, r->body, r->body_len);
 }
 
 int conn_tls_flush(struct conn *c)

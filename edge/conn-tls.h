@@ -12,6 +12,7 @@
  */
 
 struct conn;
+struct conn_resp;
 struct tls_ctx;
 
 /* Attach a TLS session to c (just accepted). Returns 0 or -ENOMEM (caller closes). */
@@ -21,8 +22,11 @@ int conn_tls_start(struct conn *c, struct tls_ctx *t);
 bool conn_tls_input(struct conn *c, const char *data, size_t n);
 /* POLLOUT during the handshake: returns true when it was for the handshake (consumed). */
 bool conn_tls_pollout(struct conn *c);
-/* Encrypt a then b as one write. Same contract as tls_conn_write. */
-ssize_t conn_tls_write2(struct conn *c, const char *a, size_t alen, const char *b, size_t blen);
+/* An answer's head, then any memory body, encrypted as one write: same contract as
+ * tls_conn_write. Under kTLS, a head with a cached file's bytes to follow goes straight to the
+ * socket instead, its record completed by the body's first bytes (tls_conn_ktls_send_more):
+ * no retry contract then. */
+ssize_t conn_tls_write_head(struct conn *c, const struct conn_resp *r);
 /* conn.c's flush_out for TLS: same return values (1 done, 0 socket full, 2 fill behind,
  * -errno). */
 int conn_tls_flush(struct conn *c);

@@ -1069,7 +1069,7 @@ void conn_respond(struct conn *c, const struct conn_resp *r)
 
         body_take(c, r);
         if (c->tls) {
-                ssize_t n = conn_tls_write2(c, r->head, r->head_len, r->body, r->body_len);
+                ssize_t n = conn_tls_write_head(c, r);
                 if (n < 0 && n != -EAGAIN) {
                         conn_close(c, "send error");
                         return;
