@@ -36,7 +36,8 @@ process (edgeharness.serve_origin) whose paths choose how it answers, by their f
 A path with no object added (other than the status and /mute/ kinds) is a 404. Setting `force`
 to a kind gives every path that kind (a parent that always fails). A path given a time in
 `mtimes` is answered with that Last-Modified and an ETag of the origin's own making, and with
-304 (no body) when the request's If-Modified-Since is that time or later. Requests are counted
+304 (no body) when the request's If-Modified-Since is that time or later; a path in `hold_304`
+sends its 304 only once its gate is set (a revalidation deterministically in flight). Requests are counted
 per path, the conditional fields and Via of each path's last request kept in `asked`, and `arrived` has
 an event per path, set on its first request.
 """
@@ -63,6 +64,7 @@ class Origin:
         self.first = {}  # path -> head_bytes for that /gate/ path
         self.mtimes = {}  # path -> Last-Modified (seconds since the epoch)
         self.cl_text = {}  # path -> the Content-Length value a /badcl/ path sends
+        self.hold_304 = set()  # paths whose 304 waits for their gate
         self.asked = {}  # path -> {field: value} of the last request's conditional fields, Via
         self.force = None  # a kind that every path gets
         self.drip_pause = 0.004  # s between a /drip/ body's 64 KiB pieces
@@ -129,6 +131,8 @@ class Origin:
             except (TypeError, ValueError):
                 since = None
             if since is not None and since >= self.mtimes[path]:
+                if path in self.hold_304:
+                    self.gate(path).wait(30)
                 h.send_response(304)
                 h.send_header("Last-Modified", http_date(self.mtimes[path]))
                 h.end_headers()

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from edgeharness import HOST, Edge, check, eq, run, test
+from edgeharness import HOST, Edge, check, eq, metric, run, test
 from origin import Origin
 
 MAX_AGE = 2.0  # the manifests' Cache-Control max-age (edge/serve-plan.c, CC_MANIFEST)
@@ -99,6 +99,10 @@ def unchanged_manifest_revalidated_once(e):
     eq(get(e, path)[0], 200, "the miss")
     t = time.monotonic()
     stale(t)
+    # The 304 is held until all twelve are waiting on the revalidation: a client slow to start
+    # (a curl on a loaded machine) must not come after the refreshed copy is stale again.
+    o.hold_304.add(path)
+    collapsed0 = metric(e, "sluice_edge_collapsed_requests_total")
     results = []
 
     def one(h2):
@@ -107,6 +111,13 @@ def unchanged_manifest_revalidated_once(e):
     threads = [threading.Thread(target=one, args=(i % 2 == 1,)) for i in range(12)]
     for th in threads:
         th.start()
+    deadline = time.monotonic() + 30
+    while (metric(e, "sluice_edge_collapsed_requests_total") - collapsed0 < 11
+           and time.monotonic() < deadline):
+        time.sleep(0.02)
+    eq(metric(e, "sluice_edge_collapsed_requests_total") - collapsed0, 11.0,
+       "requests that joined the revalidation")
+    o.gate(path).set()
     for th in threads:
         th.join()
     eq(len(results), 12, "answers")
