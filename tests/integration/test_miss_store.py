@@ -47,9 +47,14 @@ SKIPPED = []  # cases that could not run here, with why: the file then exits 77
 edgeharness._tests.clear()  # test_miss's own tests run in their own file
 
 
-def tmp_empty(e):
+def tmp_count(e):
+    """Files in the cache's temporary directory: puts under way."""
     tmp = os.path.join(e.cache_dir, "tmp")
-    return not os.path.isdir(tmp) or not os.listdir(tmp)
+    return len(os.listdir(tmp)) if os.path.isdir(tmp) else 0
+
+
+def tmp_empty(e):
+    return tmp_count(e) == 0
 
 
 @test
@@ -322,16 +327,18 @@ def fill_held(e, origin, key, data):
     thread and where its response lands."""
     origin.add(key, data)
     origin.first[key] = 1024
-    got = {}
+    got, held = {}, tmp_count(e)
 
     def client():
         got["r"] = e.get(key, timeout=20)
     t = threading.Thread(target=client)
     t.start()
     deadline = time.monotonic() + 10
-    while origin.count(key) == 0 and time.monotonic() < deadline:
+    # The fill has begun its store put once its temporary file exists (store_put_begin reads
+    # the key's current file, the base a later push supersedes, just before making it).
+    while tmp_count(e) <= held and time.monotonic() < deadline:
         time.sleep(0.01)
-    time.sleep(0.2)  # the head is in: the fill has begun its store put
+    check(tmp_count(e) > held, f"{key}: no fill began its store put within 10 s")
     return t, got
 
 
