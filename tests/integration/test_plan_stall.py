@@ -212,14 +212,16 @@ def sigterm_mid_plan(binary):
                 time.sleep(0.05)
             except OSError:
                 refused = time.monotonic() - t0
-        check(refused is not None and refused < 1.5,
+        # Both bounds are far inside the 30 s a held plan fetch takes to be given up, and wide
+        # enough for a sanitizer build on a loaded machine (its exit scans the heap).
+        check(refused is not None and refused < 5,
               f"the listener still open {time.monotonic() - t0:.1f} s after SIGTERM")
         try:
-            rc = e.proc.wait(10)
+            rc = e.proc.wait(20)
         except subprocess.TimeoutExpired:
             rc = None
         took = time.monotonic() - t0
-        check(rc == 0 and took < 4, f"exit status {rc} {took:.1f} s after SIGTERM")
+        check(rc == 0 and took < 12, f"exit status {rc} {took:.1f} s after SIGTERM")
     finally:
         if e:
             e.cleanup()
