@@ -17,7 +17,8 @@ process (edgeharness.serve_origin) whose paths choose how it answers, by their f
   /long/...      more bytes than Content-Length says, then the close
   /overrun/...   the body, then on the same open connection a whole second answer of its own
                  ("EVIL!", 5 bytes) that no request asked for (an upstream out of step)
-  /overrunlate/... the same, the second answer 50 ms after the body
+  /overrunlate/... the same, the second answer 50 ms after the body (each sets the path's
+                 event in `strays` once its stray answer is sent)
   /badsha/...    200 whose X-Sluice-SHA256 does not match the bytes
   /te/...        Transfer-Encoding: chunked plus Content-Length
   /gzip/...      the body gzip-coded, with Content-Encoding: gzip and no X-Sluice-SHA256 (an
@@ -65,6 +66,7 @@ class Origin:
         self.mtimes = {}  # path -> Last-Modified (seconds since the epoch)
         self.cl_text = {}  # path -> the Content-Length value a /badcl/ path sends
         self.hold_304 = set()  # paths whose 304 waits for their gate
+        self.strays = {}  # path -> event set once an /overrun/ path's stray answer is sent
         self.asked = {}  # path -> {field: value} of the last request's conditional fields, Via
         self.force = None  # a kind that every path gets
         self.drip_pause = 0.004  # s between a /drip/ body's 64 KiB pieces
@@ -203,6 +205,8 @@ class Origin:
                     h.wfile.flush()
                     time.sleep(0.05)  # the stray answer comes apart from the body
                 h.wfile.write(OVERRUN)
+                h.wfile.flush()
+                self.event(self.strays, path).set()
             elif kind == "long":
                 h.wfile.write(data + b"EXTRA-BYTES")
                 h.close_connection = True
