@@ -155,9 +155,17 @@ def session_begun_during_drain_goaway(binary):
         p.s = socket.create_connection((HOST, e.port), timeout=5)
         p.buf, p.frames, p.eof = b"", [], False
         p.send(PREFACE[:10])
-        time.sleep(0.3)  # the edge has read the preface's start before the signal
+        e.wait_connections(1)  # the edge has the connection before the signal
         e.signal(signal.SIGTERM)
-        time.sleep(0.3)  # and is draining before the rest arrives
+        deadline = time.monotonic() + 10  # and is draining (its listener shut) before the rest
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((HOST, e.port), timeout=1).close()
+            except OSError:
+                break
+            time.sleep(0.02)
+        else:
+            check(False, "the listener still open 10 s after SIGTERM")
         p.send(PREFACE[10:] + frame(SETTINGS, 0, 0, b"") + hdrs(1, req(path="/t1/init.mp4")))
         p.read_until(lambda q: q.eof, timeout=DRAIN_S)
         check(p.eof, f"not closed: {p.summary()}")
