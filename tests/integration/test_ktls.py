@@ -18,6 +18,23 @@ from test_tls import PKI_DIRS, client_ctx, get_over, handshake, kernel_offers_kt
 edgeharness._tests.clear()  # test_tls's own tests run in their own file
 
 
+def logged(e, start, needle, want):
+    """The access-log lines past offset start holding needle, once there are want of them (the
+    lines follow the answers' last bytes: waited for, 10 s at most), and a little longer for
+    any extra one."""
+    def lines():
+        with open(e.access_log, errors="replace") as f:
+            f.seek(start)
+            return [ln for ln in f if needle in ln]
+    deadline = time.monotonic() + 10
+    while len(lines()) < want and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # an extra line would be written in the same loop turn; leave it time
+    got = lines()
+    eq(len(got), want, "access-log lines")
+    return got
+
+
 @test
 def ktls_bodies_whole(e):
     if not kernel_offers_ktls():
@@ -29,11 +46,7 @@ def ktls_bodies_whole(e):
             head, body = get_over(s, key + "?ktls=1")
             check(head.startswith(b"HTTP/1.1 200"), f"{key}: head {head[:60]!r}")
             eq(sha(body), sha(e.objects[key]), f"{key} over kTLS")
-    time.sleep(0.5)  # the access log's lines follow the answers' last bytes
-    with open(e.access_log, errors="replace") as f:
-        f.seek(start)
-        lines = [ln for ln in f if "ktls=1" in ln]
-    eq(len(lines), 9, "access-log lines")
+    lines = logged(e, start, "ktls=1", 9)
     check(all(" tls=ktls " in ln for ln in lines), f"the send path logged: {lines[:2]!r}")
 
 
@@ -58,11 +71,7 @@ def ktls_h2_bodies_whole(e):
     for key, out in zip(keys, outs):
         with open(out, "rb") as f:
             eq(sha(f.read()), sha(e.objects[key]), f"{key} over h2 and kTLS")
-    time.sleep(0.5)  # the access log's lines follow the answers' last bytes
-    with open(e.access_log, errors="replace") as f:
-        f.seek(start)
-        lines = [ln for ln in f if "ktlsh2=1" in ln]
-    eq(len(lines), len(keys), "access-log lines")
+    lines = logged(e, start, "ktlsh2=1", len(keys))
     eq(len({ln.split(" conn=")[1].split()[0] for ln in lines}), 1, "connections curl used")
     check(all(" proto=h2 tls=ktls " in ln for ln in lines), f"the path logged: {lines[:2]!r}")
 
