@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Kernel CPU per h2c answer for three ways of putting a cached body on a loopback socket,
+"""Kernel CPU per h2c answer for four ways of putting a cached body on a loopback socket,
 without any server: what the kernel charges for the send itself, to say which shape the edge's
 h2c path should take (docs/tls.md, *nghttp2's share of an h2c answer*).
 
@@ -14,6 +14,9 @@ what clients allow by default), each behind its 9-byte frame header:
             as sendfile's does, framed
   sendfile  the 300 bytes by send(MSG_MORE) and the body by sendfile, unframed: HTTP/1.1's
             shape, the floor the other two are read against
+  splice    unframed as sendfile, the body spliced from the file into a pipe of up to 1 MiB
+            (fs.pipe-max-size) and from it into the socket: sendfile's own way, whose pipe
+            holds 16 pages, with a pipe of 256 (docs/bench.md, *Splice through a large pipe*)
 
 The sender runs on CPU 0, a reader process on CPU 1 reads into one buffer (as a client does).
 Only the sender's kernel time (the thread's stime) is reported, per answer: on loopback it
@@ -40,7 +43,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hit_bench  # noqa: E402  (parse_size)
 
-SHAPES = ("copy", "pipe", "sendfile")
+SHAPES = ("copy", "pipe", "sendfile", "splice")
 HEADERS = 300
 PAGE = 4096
 
@@ -109,10 +112,24 @@ def answer_sendfile(sock, fd, body, size, frame, hdr):
         off += os.sendfile(sock.fileno(), fd, off, size - off)
 
 
-def run(shape, a, sock, fd, body, pipe):
+def answer_splice(sock, fd, body, size, frame, hdr, pipe):
+    rd, wr, room = pipe
+    sock.send(hdr[:HEADERS], socket.MSG_MORE)
+    off = 0
+    while off < size:
+        n = os.splice(fd, wr, min(room, size - off), offset_src=off)
+        if n <= 0:
+            sys.exit("short splice from the file")
+        off += n
+        while n:
+            n -= os.splice(rd, sock.fileno(), n, flags=os.SPLICE_F_MORE if off < size else 0)
+
+
+def run(shape, a, sock, fd, body, pipe, big):
     hdr = bytes(HEADERS + 9)
     fn = {"copy": answer_copy, "sendfile": answer_sendfile,
-          "pipe": lambda *x: answer_pipe(*x, pipe)}[shape]
+          "pipe": lambda *x: answer_pipe(*x, pipe),
+          "splice": lambda *x: answer_splice(*x, big)}[shape]
     start = kernel_us()
     for _ in range(a.answers):
         fn(sock, fd, body, a.size, a.frame, hdr)
@@ -143,6 +160,8 @@ def main():
         room = fcntl.fcntl(wr, fcntl.F_SETPIPE_SZ, room)
         if max(need) > room // PAGE:
             sys.exit(f"--frame {a.frame}: one frame would not fit in a pipe of {room} bytes")
+        big_rd, big_wr = os.pipe()
+        big = (big_rd, big_wr, fcntl.fcntl(big_wr, fcntl.F_SETPIPE_SZ, 1 << 20))
         lsock = socket.create_server(("127.0.0.1", 0))
         port = lsock.getsockname()[1]
         child = subprocess.Popen([sys.executable, __file__, "--reader", str(port)])
@@ -151,7 +170,7 @@ def main():
             runs = {s: [] for s in SHAPES}
             for _ in range(a.reps):
                 for s in SHAPES:
-                    runs[s].append(run(s, a, sock, fd, body, (rd, wr, room // PAGE)))
+                    runs[s].append(run(s, a, sock, fd, body, (rd, wr, room // PAGE), big))
         finally:
             sock.close()
             child.wait()
