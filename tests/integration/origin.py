@@ -38,9 +38,9 @@ A path with no object added (other than the status and /mute/ kinds) is a 404. S
 to a kind gives every path that kind (a parent that always fails). A path given a time in
 `mtimes` is answered with that Last-Modified and an ETag of the origin's own making, and with
 304 (no body) when the request's If-Modified-Since is that time or later; a path in `hold_304`
-sends its 304 only once its gate is set (a revalidation deterministically in flight). Requests are counted
-per path, the conditional fields and Via of each path's last request kept in `asked`, and `arrived` has
-an event per path, set on its first request.
+sends its 304 only once its gate is set (a revalidation deterministically in flight). Requests
+are counted per path, the conditional fields and Via of each path's last request kept in
+`asked`, and `arrived` has an event per path, set on its first request.
 """
 
 import email.utils
