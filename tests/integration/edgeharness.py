@@ -623,6 +623,20 @@ class Edge:
                 return
             time.sleep(0.01)
 
+    def access_lines(self, needle, n, start=0, timeout=10.0):
+        """The access-log lines past byte offset start holding needle, once there are n of them
+        (waited for: the writer flushes once per loop turn), or what there is after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = []
+            if os.path.exists(self.access_log):
+                with open(self.access_log, errors="replace") as f:
+                    f.seek(start)
+                    lines = [ln for ln in f.read().splitlines() if needle in ln]
+            if len(lines) >= n or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
+
     def metrics(self):
         r = self.admin("GET", "/metrics")
         eq(r.status, 200, "/metrics status")

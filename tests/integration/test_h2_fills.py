@@ -62,7 +62,7 @@ def reset_after_read_starts_few_fills(e):
            "misses held")
         check(not p.of(GOAWAY), f"GOAWAY for {n} resets: {p.summary()[-200:]}")
         # Each line says 499; those whose stream started a fill say cache=miss.
-        lines = log_lines(e, prefix, n)
+        lines = e.access_lines(prefix, n)
         eq(sum(" 499 " in ln for ln in lines), n, "499 lines")
         eq(sum("cache=miss" in ln for ln in lines), asked, "499 lines saying cache=miss")
         # The connection stays open; the fills it counted, once done (their commits may still
@@ -73,18 +73,6 @@ def reset_after_read_starts_few_fills(e):
         eq(object_fds(e), [], "object and temp files the edge holds open")
     finally:
         p.close()
-
-
-def log_lines(e, needle, n):
-    """The access-log lines holding needle, once there are n of them (waited for: the writer
-    flushes once per loop turn)."""
-    deadline = time.monotonic() + 5
-    while True:
-        with open(e.access_log, errors="replace") as f:
-            lines = [ln for ln in f.read().splitlines() if needle in ln]
-        if len(lines) >= n or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.05)
 
 
 def object_fds(e):

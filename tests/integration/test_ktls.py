@@ -19,18 +19,11 @@ edgeharness._tests.clear()  # test_tls's own tests run in their own file
 
 
 def logged(e, start, needle, want):
-    """The access-log lines past offset start holding needle, once there are want of them (the
-    lines follow the answers' last bytes: waited for, 10 s at most), and a little longer for
-    any extra one."""
-    def lines():
-        with open(e.access_log, errors="replace") as f:
-            f.seek(start)
-            return [ln for ln in f if needle in ln]
-    deadline = time.monotonic() + 10
-    while len(lines()) < want and time.monotonic() < deadline:
-        time.sleep(0.05)
+    """The access-log lines past offset start holding needle, once there are want of them, and
+    a little longer for any extra one."""
+    e.access_lines(needle, want, start)
     time.sleep(0.3)  # an extra line would be written in the same loop turn; leave it time
-    got = lines()
+    got = e.access_lines(needle, want, start, timeout=0)
     eq(len(got), want, "access-log lines")
     return got
 

@@ -35,8 +35,9 @@ run checks that it negotiated TLS 1.2.
 `ssl_conf_command Options KTLS` (OpenSSL 3 moves its connections to the kernel then); h2o 2.2
 has no kernel TLS and runs as without it. It needs the kernel's tls module and stops at once
 where tcp_available_ulp lacks "tls" (as on machines without it). Before each TLS scenario's
-runs, Sluice's /metrics must show connections on the kTLS path, or the run stops: a figure
-from the userspace path would be taken for a kTLS one. nginx's path is not checked.
+runs, the check's own connection to Sluice must be counted on the kTLS path in its /metrics,
+or the run stops: a figure from the userspace path would be taken for a kTLS one. nginx's path
+is not checked.
 """
 import argparse
 import json
