@@ -13,7 +13,7 @@ what clients allow by default), each behind its 9-byte frame header:
             then one splice from the pipe into the socket: the payload goes by page reference,
             as sendfile's does, framed
   sendfile  the 300 bytes by send(MSG_MORE) and the body by sendfile, unframed: HTTP/1.1's
-            shape, the floor the other two are read against
+            shape, the floor the two framed shapes are read against
   splice    unframed as sendfile, the body spliced from the file into a pipe of up to 1 MiB
             (fs.pipe-max-size) and from it into the socket: sendfile's own way, whose pipe
             holds 16 pages, with a pipe of 256 (docs/bench.md, *Splice through a large pipe*)
