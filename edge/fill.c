@@ -448,7 +448,7 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                 f->last_modified = http_now_sec();
         store_put_set_mtime(f->put, f->last_modified);
         /* An admin PUT or DELETE of the key while this fill runs is the newer word. */
-        store_put_if_unchanged(f->put, &f->dropped);
+        store_put_if_unchanged(f->put, f->base_known ? &f->base_file : NULL, &f->dropped);
         (void)snprintf(f->ctype, sizeof(f->ctype), "%s",
                        ctype ? ctype : "");
         if (resp->cache_status && strlen(resp->cache_status) < sizeof(f->upstream_status))
@@ -804,7 +804,9 @@ int fill_get_reval(struct edge_worker *w, const char *key, size_t key_len,
          * since: commits land in the index before their fill leaves the table (finish()), so
          * with the lock held, "not in the table" and "not in the index" together mean no
          * fill has this key. Without this look a second upstream fetch would start. */
-        if (!rv && w->reader && store_has(w->reader, key, key_len)) {
+        uint64_t base_file = 0;
+        bool present = w->reader && store_file_of(w->reader, key, key_len, &base_file);
+        if (!rv && present) {
                 pthread_mutex_unlock(&table_lock);
                 return -EEXIST;
         }
@@ -827,6 +829,10 @@ int fill_get_reval(struct edge_worker *w, const char *key, size_t key_len,
         f->key_len = key_len;
         f->hash = h;
         f->rfd = -1;
+        /* What the key names now is what the commit must still find: an admin PUT from here
+         * on, even one that lands while the upstream's head is awaited, is the newer word. */
+        f->base_known = w->reader != NULL;
+        f->base_file = base_file;
         if (rv) {
                 f->reval = true;
                 f->reval_with = *rv;

@@ -98,6 +98,8 @@ struct fill {
         bool store_full; /* disk or index full: counted apart from upstream failures */
         bool superseded; /* the key was pushed or deleted during the fill: not kept */
         atomic_bool dropped; /* an admin DELETE of the key came during the fill */
+        bool base_known;     /* base_file was read as the fill began (a worker's reader) */
+        uint64_t base_file;  /* the file the key named then (0: none) */
         bool too_large;  /* over cache.max_size: refused (503) before anything was evicted */
         bool reval;      /* a revalidation: the request is conditional on reval_with */
         struct fill_reval reval_with;

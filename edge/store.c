@@ -884,11 +884,22 @@ int store_lookup(struct store_reader *r, const char *key, size_t key_len, struct
         return 0;
 }
 
-bool store_has(struct store_reader *r, const char *key, size_t key_len)
+bool store_file_of(struct store_reader *r, const char *key, size_t key_len, uint64_t *file_id)
 {
         struct cache_idx_rec rec;
 
-        return store_key_ok(key, key_len) && cache_idx_reader_get(r->ir, key, key_len, &rec) == 0;
+        *file_id = 0;
+        if (!store_key_ok(key, key_len) || cache_idx_reader_get(r->ir, key, key_len, &rec) != 0)
+                return false;
+        *file_id = rec.file_id;
+        return true;
+}
+
+bool store_has(struct store_reader *r, const char *key, size_t key_len)
+{
+        uint64_t id;
+
+        return store_file_of(r, key, key_len, &id);
 }
 
 void store_obj_release(struct store_reader *r, struct store_obj *obj)
@@ -1135,8 +1146,11 @@ void store_put_set_mtime(struct store_put *p, time_t t)
                 p->mtime = (int64_t)t;
 }
 
-void store_put_if_unchanged(struct store_put *p, const atomic_bool *dropped)
+void store_put_if_unchanged(struct store_put *p, const uint64_t *base_file,
+                            const atomic_bool *dropped)
 {
+        if (base_file)
+                p->base_file = *base_file;
         p->if_unchanged = true;
         p->dropped = dropped;
 }

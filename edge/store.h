@@ -129,8 +129,10 @@ void store_obj_pin_distrust(struct store_reader *r, void *pin);
 /*
  * Whether the index holds key, by r's read txn alone: no file is opened and no hit counted
  * (the fill table's re-check that a fill did not commit since the caller's lookup).
+ * store_file_of() also gives the file the key names (0 when it returns false).
  */
 bool store_has(struct store_reader *r, const char *key, size_t key_len);
+bool store_file_of(struct store_reader *r, const char *key, size_t key_len, uint64_t *file_id);
 
 /*
  * Begin a put of key with a declared length and optional expected SHA-256 (64 hex chars, or
@@ -178,13 +180,16 @@ void store_put_commit_many(struct store_commit *v, size_t n);
 /* The object's Last-Modified (an upstream's); without it (or t <= 0) the commit time. */
 void store_put_set_mtime(struct store_put *p, time_t t);
 /*
- * Commit p only if the key's entry is still what it was at store_put_begin() (the same file,
- * or none), and while *dropped (may be NULL) is false: a fill started before an admin PUT or
- * DELETE of its key must not undo it. A DELETE of a key that is absent changes no entry, so
- * it sets *dropped before its own index transaction; the flag is read inside the commit's.
- * The commit then returns -ECANCELED instead, with nothing written (its digest still given).
+ * Commit p only if the key's entry still names *base_file (0: no entry), and while *dropped
+ * (may be NULL) is false: a fill started before an admin PUT or DELETE of its key must not
+ * undo it. base_file is what the key named when the fill began (a push may land while it
+ * waits for its upstream's head, before store_put_begin()); NULL takes the entry at
+ * store_put_begin(). A DELETE of a key that is absent changes no entry, so it sets *dropped
+ * before its own index transaction; the flag is read inside the commit's. The commit then
+ * returns -ECANCELED instead, with nothing written (its digest still given).
  */
-void store_put_if_unchanged(struct store_put *p, const atomic_bool *dropped);
+void store_put_if_unchanged(struct store_put *p, const uint64_t *base_file,
+                            const atomic_bool *dropped);
 /*
  * Hold p's body to sha256_hex (64 hex digits) at commit, in place of any SHA-256 given to
  * store_put_begin(): a fill plan that names the key only once the fill is under way. Returns

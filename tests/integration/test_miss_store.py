@@ -24,8 +24,9 @@
                      eviction makes room beside the first's reservation, so both are 200
                      (before, the second was 503 store-full with 36 MB evictable).
   admin_during_fill: an admin PUT, or a PUT then DELETE, of a key while a client's fill of it
-                     is held at the origin: the client gets the origin's bytes, and the
-                     fill's late commit undoes neither (the pushed object, or no object).
+                     is held at the origin, its body under way or its head not yet sent: the
+                     client gets the origin's bytes, and the fill's late commit undoes
+                     neither (the pushed object, or no object).
 
 Each asserts the client's answer, the store's state and the metrics.
 """
@@ -334,8 +335,8 @@ def fill_held(e, origin, key, data):
     t = threading.Thread(target=client)
     t.start()
     deadline = time.monotonic() + 10
-    # The fill has begun its store put once its temporary file exists (store_put_begin reads
-    # the key's current file, the base a later push supersedes, just before making it).
+    # The fill has begun its store put once its temporary file exists (its base, the file
+    # the key named when the fill began and which a later push supersedes, was read before).
     while tmp_count(e) <= held and time.monotonic() < deadline:
         time.sleep(0.01)
     check(tmp_count(e) > held, f"{key}: no fill began its store put within 10 s")
@@ -366,8 +367,26 @@ def admin_during_fill(origin):
         t.join(20)
         expect_body(got["r"], upstream, "the waiting client gets the fill's bytes")
         check(not listed(e, key), "the deleted key stays deleted")
-        eq(delta(before, counters(e), "sluice_edge_fills_total", 'result="superseded"'), 2.0,
-           "both fills counted superseded")
+        # A push while the fill still waits for the upstream's head stands too: the fill's
+        # base is what the key named when it began, not when its put began after the head.
+        key = "/latehead/adm/early.m4s"
+        upstream, pushed = RNG.randbytes(50_000), RNG.randbytes(30_000)
+        origin.add(key, upstream)
+        got, was = {}, origin.head_delay
+        origin.head_delay = 1.0  # within the upstream's first_byte_timeout (2 s)
+        try:
+            t = threading.Thread(target=lambda: got.setdefault("r", e.get(key, timeout=20)))
+            t.start()
+            check(origin.event(origin.arrived, key).wait(10), "the fill's request at the origin")
+            e.put(key, pushed, expect=(201,))
+            t.join(20)
+        finally:
+            origin.head_delay = was
+        expect_body(got["r"], upstream, "the waiting client gets the fill's bytes")
+        expect_body(e.get(key), pushed, "a push during the head's wait stands after the fill")
+        eq(origin.count(key), 1, "one origin fetch")
+        eq(delta(before, counters(e), "sluice_edge_fills_total", 'result="superseded"'), 3.0,
+           "the three fills counted superseded")
         check(tmp_empty(e), "no temp file left")
     finally:
         e.stop()

@@ -67,7 +67,7 @@ TEST(group_answers_each_put_as_alone)
         /* /d's put is begun while /d holds nothing, then /d is pushed: it must not commit. */
         struct store_put *d = begun(s, "/d", "delta", 5, NULL);
         ASSERT_TRUE(d != NULL);
-        store_put_if_unchanged(d, NULL);
+        store_put_if_unchanged(d, NULL, NULL);
         struct store_put *x = begun(s, "/d", "xray", 4, NULL);
         ASSERT_TRUE(x != NULL);
         ASSERT_EQ(store_put_commit(x), 0);
@@ -138,7 +138,7 @@ TEST(put_refused_once_its_dropped_flag_is_set)
         ASSERT_EQ(store_reader_new(s, 4, &r), 0);
         struct store_put *p = begun(s, "/gone", "golf", 4, NULL);
         ASSERT_TRUE(p != NULL);
-        store_put_if_unchanged(p, &dropped);
+        store_put_if_unchanged(p, NULL, &dropped);
         atomic_store(&dropped, true);
         ASSERT_EQ(store_put_commit(p), -ECANCELED);
         ASSERT_STREQ(body_of(r, "/gone", buf, sizeof(buf)), "");
@@ -146,8 +146,8 @@ TEST(put_refused_once_its_dropped_flag_is_set)
         c[0] = (struct store_commit){.put = begun(s, "/gone", "golf", 4, NULL)};
         c[1] = (struct store_commit){.put = begun(s, "/kept", "kilo", 4, NULL)};
         ASSERT_TRUE(c[0].put != NULL && c[1].put != NULL);
-        store_put_if_unchanged(c[0].put, &dropped);
-        store_put_if_unchanged(c[1].put, &kept);
+        store_put_if_unchanged(c[0].put, NULL, &dropped);
+        store_put_if_unchanged(c[1].put, NULL, &kept);
         store_put_commit_many(c, 2);
         ASSERT_EQ(c[0].r, -ECANCELED);
         ASSERT_EQ(c[1].r, 0);
@@ -156,6 +156,50 @@ TEST(put_refused_once_its_dropped_flag_is_set)
         store_get_stats(s, &st);
         ASSERT_EQ(st.objects, 1);
         ASSERT_EQ(count_objects(dir), 1);
+        ASSERT_EQ(count_files(dir, "tmp"), 0);
+        store_reader_free(r);
+        store_close(s);
+        tests_rm_rf(dir);
+}
+
+/* A base named by the caller (what the key held when its fill began) is what the commit must
+ * find: a push that landed before the put began, but after the base was read, still stands. */
+TEST(put_kept_only_over_the_base_it_was_given)
+{
+        char *dir = tests_scratch("sluice-store-group");
+        struct store *s;
+        struct store_reader *r;
+        uint64_t base, now;
+        char buf[64];
+
+        ASSERT_EQ(store_open(dir, 0, &s), 0);
+        ASSERT_EQ(store_reader_new(s, 4, &r), 0);
+        /* Absent when the fill began (base 0), pushed before its put began. */
+        ASSERT_TRUE(!store_file_of(r, "/k", 2, &base));
+        ASSERT_EQ(base, 0u);
+        ASSERT_EQ(store_put_commit(begun(s, "/k", "pushed", 6, NULL)), 0);
+        struct store_put *p = begun(s, "/k", "filled", 6, NULL);
+        ASSERT_TRUE(p != NULL);
+        store_put_if_unchanged(p, &base, NULL);
+        ASSERT_EQ(store_put_commit(p), -ECANCELED);
+        ASSERT_STREQ(body_of(r, "/k", buf, sizeof(buf)), "pushed");
+
+        /* Held when it began (a revalidation), replaced by a push before its put began. */
+        ASSERT_TRUE(store_file_of(r, "/k", 2, &base) && base != 0);
+        ASSERT_EQ(store_put_commit(begun(s, "/k", "newer!", 6, NULL)), 0);
+        p = begun(s, "/k", "filled", 6, NULL);
+        ASSERT_TRUE(p != NULL);
+        store_put_if_unchanged(p, &base, NULL);
+        ASSERT_EQ(store_put_commit(p), -ECANCELED);
+        ASSERT_STREQ(body_of(r, "/k", buf, sizeof(buf)), "newer!");
+
+        /* Nothing landed since the base was read: the fill commits. */
+        ASSERT_TRUE(store_file_of(r, "/k", 2, &now) && now != base);
+        p = begun(s, "/k", "filled", 6, NULL);
+        ASSERT_TRUE(p != NULL);
+        store_put_if_unchanged(p, &now, NULL);
+        ASSERT_EQ(store_put_commit(p), 0);
+        ASSERT_STREQ(body_of(r, "/k", buf, sizeof(buf)), "filled");
         ASSERT_EQ(count_files(dir, "tmp"), 0);
         store_reader_free(r);
         store_close(s);
