@@ -66,6 +66,7 @@ struct h2_stream {
         char *hbuf;
         uint32_t hlen, hcap, hcost;
         uint32_t nfields; /* request fields, pseudo-fields aside (limits.max_headers) */
+        bool cookie_counted; /* a cookie's crumbs are one field, as on one HTTP/1.1 line */
         const char *method, *path, *authority;
         size_t method_len, path_len, authority_len;
 };
@@ -651,8 +652,14 @@ static int header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8
                 return 0;
         /* RFC 9113 §6.5.2's accounting: each field costs its octets plus 32. */
         st->hcost += (uint32_t)(namelen + valuelen + 32);
-        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && namelen && name[0] != ':')
-                st->nfields++;
+        /* Counted as HTTP/1.1 counts them: a cookie split into crumbs, as browsers send it
+         * (RFC 9113 §8.2.3), is one Cookie line there. */
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && namelen && name[0] != ':') {
+                bool cookie = namelen == 6 && memcmp(name, "cookie", 6) == 0;
+
+                st->nfields += !(cookie && st->cookie_counted);
+                st->cookie_counted |= cookie;
+        }
         if (st->hcost > h->lim.max_header_list || st->hlen + need > h->lim.max_header_list ||
             (h->lim.max_fields && st->nfields > h->lim.max_fields)) {
                 st->overflow = true;

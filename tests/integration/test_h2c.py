@@ -124,7 +124,8 @@ def oversize_fields_431_as_http1(e):
 @test
 def field_count_431_as_http1(e):
     """limits.max_headers (64 by default) counts a request's fields over HTTP/2 as over
-    HTTP/1.1 (pseudo-fields aside): 70 small fields are 431 on both, 50 are served on both."""
+    HTTP/1.1 (pseudo-fields aside, a cookie's crumbs as its one line): 70 small fields are 431
+    on both, 50 are served on both."""
     for n, want in ((70, 431), (50, 200)):
         fields = [(f"X-F{i}", "1") for i in range(n)]
         eq(e.get("/t1/one.bin", fields).status, want, f"HTTP/1.1, {n} fields")
@@ -132,6 +133,16 @@ def field_count_431_as_http1(e):
         line, status, _, _ = curl(e, "/t1/one.bin", *args)
         check(line.startswith("HTTP/2"), f"not HTTP/2: {line}")
         eq(status, want, f"h2c, {n} fields")
+    # A cookie sent as crumbs, one field each (RFC 9113 §8.2.3, as browsers split it), is one
+    # Cookie line over HTTP/1.1: 60 crumbs and 10 other fields are served on both, three times
+    # on one h2 connection (three refusals would end it as abuse).
+    others = [(f"x-f{i}", "1") for i in range(10)]
+    crumbs = [("cookie", f"c{i}=v") for i in range(60)]
+    line = "; ".join(v for _, v in crumbs)
+    eq(e.get("/t1/one.bin", [("Cookie", line)] + others).status, 200, "HTTP/1.1, one Cookie line")
+    p = conversation(e, [hdrs(sid, req(*crumbs, *others)) for sid in (1, 3, 5)] + [1, 3, 5])
+    for sid in (1, 3, 5):
+        eq(p.status(sid), 200, f"h2c, 60 cookie crumbs, stream {sid}")
 
 
 # Request-targets sent over both protocols, and the status each must get from both. The bytes
