@@ -5,6 +5,7 @@
  */
 #include "h2-frame-scan.h"
 
+#define FRAME_DATA          0x0
 #define FRAME_SETTINGS      0x4
 #define FLAG_ACK            0x1
 #define INITIAL_WINDOW_SIZE 0x4
@@ -40,6 +41,7 @@ size_t h2_scan(struct h2_scan *sc, const uint8_t *buf, size_t len)
                                 continue;
                         sc->left = (uint32_t)sc->hd[0] << 16 | (uint32_t)sc->hd[1] << 8 | sc->hd[2];
                         sc->settings = sc->hd[3] == FRAME_SETTINGS && !(sc->hd[4] & FLAG_ACK);
+                        sc->data_frames += sc->hd[3] == FRAME_DATA;
                         if (sc->settings) {
                                 sc->window_max = -1;
                                 sc->ent_len = 0;

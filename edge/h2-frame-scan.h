@@ -11,7 +11,8 @@
  * while RFC 9113 §6.5.3 processes them in order, each with its effect (an
  * INITIAL_WINDOW_SIZE of 2^31-1 then one of 65535 in one frame overflows a stream window on
  * the way). Only the frames' boundaries and SETTINGS payloads are read; nghttp2 judges the
- * frames.
+ * frames. It also counts DATA frames, which nghttp2 drops without a callback on a stream it
+ * forgot.
  */
 struct h2_scan {
         size_t preface; /* bytes of the client preface still to come */
@@ -23,6 +24,7 @@ struct h2_scan {
         bool settings;      /* the current frame is a SETTINGS frame (not an ACK) */
         int64_t window_max; /* the largest INITIAL_WINDOW_SIZE of the latest SETTINGS frame
                              * (the one being read, or the last one read), -1 if it had none */
+        uint64_t data_frames; /* DATA frame headers read: nghttp2 drops some unreported */
 };
 
 /* A connection's scan; its input starts with a client preface of preface_len bytes. */

@@ -113,6 +113,7 @@ struct h2_conn {
         int32_t last_headers_id;
         int32_t initial_window_before; /* the client's, before the SETTINGS being read */
         struct h2_scan scan; /* the input's frames, for each SETTINGS frame's values */
+        uint64_t data_seen;  /* DATA frames begin_frame_cb saw, beside the scan's count */
 
         uint64_t out_progress; /* answer bytes out: DATA payloads, blocked tails */
         uint64_t out_progress_mark;
@@ -821,7 +822,8 @@ static void resume_window_waiters(struct h2_conn *h)
  *  - SETTINGS (not ACKs), PRIORITY, GOAWAY, and PING: the edge sends no PING, so an ACK is
  *    unsolicited;
  *  - DATA under H2_MIN_DATA bytes (padding included) that does not end its stream: the edge
- *    takes no request bodies, and nghttp2 gives the window such frames use back by itself;
+ *    takes no request bodies, and nghttp2 gives the window such frames use back by itself
+ *    (DATA nghttp2 drops before this callback, on a stream it forgot, is h2_conn_input's);
  *  - HEADERS on a stream already closed (nghttp2 decodes and drops them; RST_STREAM, on any
  *    stream, is the reset bucket's (reset_allowed), and DATA on a stream it closed is its
  *    STREAM_CLOSED);
@@ -873,6 +875,7 @@ static int begin_frame_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
         /* A connection error was found in an earlier frame of this read: read no further. */
         if (h->fatal)
                 return NGHTTP2_ERR_CALLBACK_FAILURE;
+        h->data_seen += hd->type == NGHTTP2_DATA;
         if (!(hd->type == NGHTTP2_HEADERS && id > h->last_headers_id) && costs_budget(h, hd)) {
                 count_control(h);
                 if (h->fatal)
@@ -1082,6 +1085,12 @@ int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
         for (size_t off = 0, part; off < len && n >= 0; off += part) {
                 part = h2_scan(&h->scan, (const uint8_t *)buf + off, len - off);
                 n = nghttp2_session_mem_recv(h->s, (const uint8_t *)buf + off, part);
+                /* DATA nghttp2 dropped before any callback (on a stream it reset and forgot,
+                 * even one that "ends" it) costs the budget too. */
+                while (n >= 0 && !h->fatal && h->data_seen < h->scan.data_frames) {
+                        h->data_seen++;
+                        count_control(h);
+                }
         }
         if (n < 0) {
                 if (n == NGHTTP2_ERR_NOMEM)

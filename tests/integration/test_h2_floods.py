@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """HTTP/2 floods on the h2c listener, each on several connections at once with the edge's memory
 sampled (RFC 9113 §10.5, RFC 7541 §7.3: rapid reset, CONTINUATION, SETTINGS, PING, PRIORITY,
-empty DATA and WINDOW_UPDATE floods, HPACK bombs), a zero-window stall ended by the send
+empty DATA (on an open stream, and ending one the edge reset) and WINDOW_UPDATE floods, HPACK
+bombs), a zero-window stall ended by the send
 deadline, a window returned a frame at a time, and unfinished header blocks holding little,
 indexed fields included."""
 
@@ -120,6 +121,12 @@ FLOODS = [
     ("PRIORITY flood", frame(PRIORITY, 0, 3, u32(0) + b"\x10") * 5000, (ENHANCE_YOUR_CALM,),
      False),
     ("empty DATA flood", OPEN + frame(DATA, 0, 1) * 5000, (ENHANCE_YOUR_CALM,), False),
+    # Empty DATA that ends stream 1, which nghttp2 reset and forgot (an upper-case field name
+    # is malformed, RFC 9113 §8.2.1): it drops such frames unseen, so the edge counts them
+    # from their headers.
+    ("empty DATA flood ending a reset stream",
+     hdrs(1, req(("X-Upper", "1")), END_HEADERS) + frame(DATA, END_STREAM, 1) * 5000,
+     (ENHANCE_YOUR_CALM,), False),
     # A budget runs out mid-read and a malformed frame follows in the same read: nghttp2 must
     # not go on parsing a session the edge already ended (it used to abort the whole process).
     # The frame after the budget's last (http2.max_control_per_s, 1000) is the malformed one.
