@@ -4,11 +4,11 @@
  *
  * Two phases. Phase one runs on every call over the bytes not seen before (p->scanned..len)
  * and only looks for the blank line that ends the head, refusing a bare LF as soon as it
- * arrives; it is a memchr per line, so feeding a head one byte at a time stays O(n). Phase two
- * runs once, over the complete head, and validates and splits it in a single pass driven by
- * a 256-entry class table. Keeping validation out of phase one means partial input is never
- * re-validated, and keeping the end search out of phase two means it never sees a partial
- * head.
+ * arrives and a bare CR as soon as the byte after it does; it is two memchr per line, so
+ * feeding a head one byte at a time stays O(n). Phase two runs once, over the complete head,
+ * and validates and splits it in a single pass driven by a 256-entry class table. Keeping
+ * validation out of phase one means partial input is never re-validated, and keeping the end
+ * search out of phase two means it never sees a partial head.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -265,8 +265,10 @@ static bool ip_literal_ok(const char *s, size_t n)
 
 /*
  * Host = uri-host [ ":" port ] (RFC 9110 §7.2). An empty value is valid: RFC 9112 §3.2 has
- * clients send it when the target URI has no authority. The port is *DIGIT in the grammar; we
- * allow at most five digits.
+ * clients send it when the target URI has no authority. An empty host before a port (":80",
+ * ":") is not: a port means an http(s) authority, whose host is never empty (RFC 9110 §4.2.1),
+ * and an absolute-form target or an HTTP/2 authority naming one is refused alike. The port is
+ * *DIGIT in the grammar; we allow at most five digits.
  */
 bool http1_host_ok(const char *s, size_t n)
 {
@@ -288,7 +290,7 @@ bool http1_host_ok(const char *s, size_t n)
         }
         if (i == n)
                 return true;
-        if (s[i] != ':' || n - i - 1 > 5)
+        if (i == 0 || s[i] != ':' || n - i - 1 > 5)
                 return false;
         for (i++; i < n; i++)
                 if (s[i] < '0' || s[i] > '9')
@@ -447,10 +449,11 @@ static bool target_form_ok(enum http_method m, const char *t, size_t n)
                 return true;
         if (n == 1 && t[0] == '*')
                 return m == HTTP_M_OPTIONS;
-        /* An http(s) URI's host is never empty (RFC 9110 §4.2.1), and its userinfo is refused
-         * (§4.2.4): what is left must pass as a Host would. */
+        /* An http(s) URI's host is never empty (RFC 9110 §4.2.1; http1_host_ok() refuses one
+         * before a port), and its userinfo is refused (§4.2.4): what is left must pass as a
+         * Host would. */
         if (http1_absolute_authority(t, n, &a, &a_len))
-                return a_len > 0 && a[0] != ':' && !memchr(a, '@', a_len) && http1_host_ok(a, a_len);
+                return a_len > 0 && !memchr(a, '@', a_len) && http1_host_ok(a, a_len);
         if (n >= 5 && (strncasecmp(t, "http:", 5) == 0 || strncasecmp(t, "https:", 6) == 0))
                 return false; /* "http:/p", "http:p": no authority */
         /* another scheme's absolute-form: scheme ":" ... */
@@ -696,14 +699,23 @@ int http1_req_parse(struct http1_parser *p, const char *buf, size_t len,
                 max_bytes = INT32_MAX; /* the head length is returned as an int */
 
         /* Phase one: find the blank line, looking no further than the limit allows. Every LF
-         * must follow a CR. */
+         * must follow a CR, and every CR be followed by an LF. */
         size_t lim = len < max_bytes ? len : max_bytes;
         i = p->scanned;
         while (i < lim) {
                 const char *lf = memchr(buf + i, '\n', lim - i);
+                size_t at = lf ? (size_t)(lf - buf) : lim;
+                /* No byte of buf[i..at) is an LF, so a CR in buf[i - 1..at - 1) is bare: the
+                 * byte after it has arrived and is not an LF. buf[i - 1] is the last byte of
+                 * the call before (or the LF of the line before); a CR at at - 1 is followed by
+                 * the LF found, or by a byte not yet looked at. Phase two alone would be too
+                 * late: a bare CR where the blank line belongs ("\r\r\n") ends no head, so a
+                 * client waiting for its answer would get none before the header timeout. */
+                size_t from = i > 0 ? i - 1 : 0;
+                if (at > from && memchr(buf + from, '\r', at - 1 - from))
+                        return refuse(p, 400, "bare CR");
                 if (!lf)
                         break;
-                size_t at = (size_t)(lf - buf);
                 if (at == 0 || buf[at - 1] != '\r')
                         return refuse(p, 400, "bare LF");
                 size_t ls = at - 1; /* start of this line if it is empty */

@@ -116,9 +116,9 @@ bool http1_target_chars_ok(const char *t, size_t len);
 
 /*
  * Whether s[0..n) is a Host value the parser takes: uri-host [ ":" port ] (RFC 9110 §7.2), a
- * port of five digits at most. Empty is valid (RFC 9112 §3.2); userinfo ('@') is not. For an
- * authority that arrived another way (HTTP/2's :authority and host), so that both are refused
- * alike.
+ * port of five digits at most. Empty is valid (RFC 9112 §3.2); an empty host before a port
+ * (":80") and userinfo ('@') are not. For an authority that arrived another way (HTTP/2's
+ * :authority and host), so that both are refused alike.
  */
 bool http1_host_ok(const char *s, size_t n);
 

@@ -722,10 +722,11 @@ static void unqueue(struct conn *c)
 }
 
 /* An http or https URI's authority (RFC 9113 §8.3.1, RFC 9110 §4.2): read as HTTP/1.1 reads
- * Host, without userinfo, and with a host (an absolute-form target's authority is read so). */
+ * Host, without userinfo, and not empty (an absolute-form target's authority is read so; an
+ * empty host before a port is refused by http1_host_ok() for all three). */
 static bool h2_authority_ok(const char *s, size_t n)
 {
-        return n > 0 && s[0] != ':' && !memchr(s, '@', n) && http1_host_ok(s, n);
+        return n > 0 && !memchr(s, '@', n) && http1_host_ok(s, n);
 }
 
 /*

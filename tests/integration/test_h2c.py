@@ -185,8 +185,8 @@ def targets_answered_as_http1(e):
 
 
 # Authorities sent as HTTP/1.1's Host and as h2's :authority and host, with the status each
-# must get: HTTP/1.1's Host rules over both (RFC 9110 §7.2), and over h2 no userinfo and no
-# empty host (RFC 9113 §8.3.1, RFC 9110 §4.2.1), which HTTP/1.1's Host allows.
+# must get: HTTP/1.1's Host rules over both (RFC 9110 §7.2), with no userinfo (RFC 9113
+# §8.3.1) and no empty host before a port (RFC 9110 §4.2.1).
 AUTHORITY_CASES = [
     ("edge.test", 200, 200),
     ("EDGE.test:8080", 200, 200),
@@ -199,7 +199,8 @@ AUTHORITY_CASES = [
     ("edge.test:123456", 400, 400),
     ("[zz]", 400, 400),
     ("a%zzb", 400, 400),
-    (":80", 200, 400),
+    (":80", 400, 400),
+    (":", 400, 400),
 ]
 
 

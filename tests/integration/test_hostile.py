@@ -3,8 +3,10 @@
 then the server closes the connection.
 
 The timeouts here are long (30 s) so that a close seen within 3 s is the server's deliberate
-close after the error, never a timer."""
+close after the error, never a timer, and an answer awaited for 5 s comes from the request's
+own bytes, never from the header timeout."""
 
+import socket
 import sys
 
 from edgeharness import Closed, build_request, check, eq, expect_body, run, standard_setup, test
@@ -26,6 +28,9 @@ def refuse(e, raw, statuses, what, method="GET"):
         except Closed:
             raise AssertionError(f"{what}: connection closed without a response "
                                  f"(want {statuses})")
+        except socket.timeout:
+            raise AssertionError(f"{what}: no response within 5 s, the header timeout being "
+                                 f"30 s: the request was left waiting for more (want {statuses})")
         check(r.status in statuses, f"{what}: status {r.status}, want {statuses}")
         if 400 <= r.status < 500:
             # RFC 9110 §6.6.1: an origin server with a clock sends Date in every 4xx.
@@ -89,6 +94,16 @@ def bare_lf(e):
 
 
 @test
+def bare_cr_refused_at_once(e):
+    # A CR not followed by LF is refused as soon as the byte after it arrives, wherever it is,
+    # with the client waiting for its answer: where the blank line belongs, "\r\r\n" ends no
+    # head, and the connection was closed unanswered at the header timeout.
+    refuse(e, OK_HEAD + b"\r\r\n", 400, "bare CR in the blank line")
+    refuse(e, OK_HEAD + b"\r\r", 400, "bare CR then CR in the blank line")
+    refuse(e, OK_HEAD + b"X-A: b\rc", 400, "bare CR in a field line still arriving")
+
+
+@test
 def space_before_colon(e):
     refuse(e, OK_HEAD + b"X-Foo : bar\r\n\r\n", 400, "space before colon")
     refuse(e, b"GET /t1/one.bin HTTP/1.1\r\nHost : edge.test\r\n\r\n", 400, "Host with space before colon")
@@ -107,7 +122,9 @@ def duplicate_host(e):
 
 @test
 def malformed_host(e):
-    for h in (b"a b", b"exa mple", b"@x", b"x/y", b"a\\b", b"x:port"):
+    # An empty host before a port (":80", ":") names an http(s) authority without a host
+    # (RFC 9110 §4.2.1), refused as in an absolute-form target and over HTTP/2; it was 200.
+    for h in (b"a b", b"exa mple", b"@x", b"x/y", b"a\\b", b"x:port", b":80", b":"):
         refuse(e, b"GET /t1/one.bin HTTP/1.1\r\nHost: " + h + b"\r\n\r\n", 400,
                f"Host: {h.decode()}")
 
@@ -244,6 +261,7 @@ def valid_unusual_requests_accepted(e):
     accept(e, OK_HEAD + b"User-Agent: caf\xe9 \xff\r\n\r\n", "obs-text in a field value")
     accept(e, OK_HEAD + b"X-Empty:\r\n\r\n", "empty field value")
     accept(e, b"GET /t1/one.bin HTTP/1.1\r\nhOsT: edge.test\r\n\r\n", "mixed-case Host name")
+    accept(e, b"GET /t1/one.bin HTTP/1.1\r\nHost:\r\n\r\n", "empty Host (RFC 9112 §3.2)")
     accept(e, OK_HEAD + b"Content-Length: 0\r\n\r\n", "GET with Content-Length: 0")
     long_q = "?URISigningPackage=" + "A" * 1800
     accept(e, b"GET /t1/one.bin" + long_q.encode() + b" HTTP/1.1\r\nHost: edge.test\r\n\r\n",

@@ -214,6 +214,40 @@ TEST(bare_lf_and_cr)
         ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX\r: b\r\n\r\n"), 400);
         /* refused before the head is complete */
         ASSERT_EQ(status_of("GET / HTTP/1.1\n"), 400);
+        ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX: a\rb"), 400);
+        ASSERT_EQ(status_of("GET /\r "), 400);
+        /* a bare CR where the blank line belongs ends no head: it must be refused then, not
+         * wait for a blank line that a client waiting for its answer never sends */
+        ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\n\r\r\n"), 400);
+        ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\n\r\r"), 400);
+        ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\r\n"), 400);
+        ASSERT_EQ(status_of("\r\r\n"), 400);
+        /* a CR that is the last byte so far is not yet bare */
+        ASSERT_EQ(status_of("GET /\r"), -1);
+        ASSERT_EQ(status_of("\r"), -1);
+}
+
+/* Fed one byte at a time, a bare CR is refused on the call that brings the byte after it
+ * (and not before), whether it is inside a line or where the blank line belongs. */
+TEST(bare_cr_byte_at_a_time)
+{
+        static const char *const heads[] = {
+                "GET / HTTP/1.1\r\nHost: a\r\n\r\r\n",
+                "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n",
+                "\r\n\rGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        };
+        for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
+                const char *s = heads[h];
+                size_t bad = 0; /* the first CR not followed by LF */
+                while (s[bad] != '\r' || s[bad + 1] == '\n')
+                        bad++;
+                struct http1_parser p;
+                http1_parser_init(&p);
+                for (size_t i = 1; i <= bad + 1; i++)
+                        ASSERT_EQ(http1_req_parse(&p, s, i, &lim, &req), -EAGAIN);
+                ASSERT_EQ(http1_req_parse(&p, s, bad + 2, &lim, &req), -EPROTO);
+                ASSERT_EQ(p.status, 400);
+        }
 }
 
 TEST(obs_fold_and_whitespace)
@@ -290,6 +324,17 @@ TEST(host_rules)
         ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: a%2Db\r\n\r\n"), 0);
         /* RFC 9112 §3.2: an empty Host is what a client sends when there is no authority */
         ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost:\r\n\r\n"), 0);
+        /* but a port names an http(s) authority, whose host is never empty (RFC 9110 §4.2.1),
+         * refused so in an absolute-form target and over HTTP/2 alike */
+        ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: :80\r\n\r\n"), 400);
+        ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: :\r\n\r\n"), 400);
+        ASSERT_EQ(status_of("GET / HTTP/1.0\r\nHost: :80\r\n\r\n"), 400);
+        ASSERT_EQ(status_of("GET http://:80/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+        ASSERT_TRUE(!http1_host_ok(":80", 3));
+        ASSERT_TRUE(!http1_host_ok(":", 1));
+        ASSERT_TRUE(http1_host_ok("", 0));
+        ASSERT_TRUE(http1_host_ok("a:", 2));
+        ASSERT_TRUE(http1_host_ok("[::1]:80", 8));
         /* HTTP/1.0 needs no Host, but a present one is still checked */
         ASSERT_EQ(status_of("GET / HTTP/1.0\r\n\r\n"), 0);
         ASSERT_EQ(status_of("GET / HTTP/1.0\r\nHost: a b\r\n\r\n"), 400);
