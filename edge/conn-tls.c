@@ -146,19 +146,33 @@ static bool drain(struct conn *c)
         }
 }
 
+enum first_bytes { FIRST_TLS, FIRST_WAIT, FIRST_HTTP, FIRST_JUNK };
+
 /*
- * A connection's first bytes on a TLS listener that read as an HTTP/1.x request line (a
- * method's capital letters, then a space): a TLS record never starts so (its first byte is a
- * record type, 0x14-0x18). Such a client (a health check or a person with an http:// URL) gets
- * a plain 400 saying what the port wants, not a bare close: it could not read an alert.
+ * A connection's first bytes on a TLS listener, before any reach the TLS session: an HTTP/1.x
+ * request line (a method's three to eight capital letters, then a space) or a TLS record,
+ * which never starts with a capital letter (its first byte is a record type, 0x14-0x18). Such
+ * a client (a health check or a person with an http:// URL) gets a plain 400 saying what the
+ * port wants, not a bare close: it could not read an alert. The capitals are counted across
+ * reads (c->tls_capitals), so a request line that arrives a few bytes at a time is known too;
+ * until the byte after them comes, nothing is decided. Neither (capitals, then anything else)
+ * is no TLS either: closed.
  */
-static bool plain_http(const char *data, size_t n)
+static enum first_bytes first_bytes(struct conn *c, const char *data, size_t n)
 {
         size_t i = 0;
 
-        while (i < n && i < 8 && data[i] >= 'A' && data[i] <= 'Z')
+        if (c->tls_capitals == 0 && n > 0 && !(data[0] >= 'A' && data[0] <= 'Z'))
+                return FIRST_TLS;
+        while (i < n && c->tls_capitals <= 8 && data[i] >= 'A' && data[i] <= 'Z') {
+                c->tls_capitals++;
                 i++;
-        return i >= 3 && i < n && data[i] == ' ';
+        }
+        if (c->tls_capitals > 8)
+                return FIRST_JUNK;
+        if (i == n)
+                return FIRST_WAIT;
+        return c->tls_capitals >= 3 && data[i] == ' ' ? FIRST_HTTP : FIRST_JUNK;
 }
 
 static void refuse_plain_http(struct conn *c)
@@ -181,9 +195,19 @@ bool conn_tls_input(struct conn *c, const char *data, size_t n)
 {
         int r;
 
-        if (!c->tls_fed && plain_http(data, n)) {
-                refuse_plain_http(c);
-                return false;
+        if (!c->tls_fed) {
+                switch (first_bytes(c, data, n)) {
+                case FIRST_WAIT:
+                        return true;
+                case FIRST_HTTP:
+                        refuse_plain_http(c);
+                        return false;
+                case FIRST_JUNK:
+                        conn_close(c, "neither TLS nor an HTTP request line on a TLS listener");
+                        return false;
+                case FIRST_TLS:
+                        break;
+                }
         }
         c->tls_fed = true;
         r = tls_conn_feed(c->tls, data, n);

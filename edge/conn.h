@@ -104,6 +104,7 @@ struct conn {
         struct tls_conn *tls;        /* TLS session (conn-tls.c), or NULL: plain socket */
         bool tls_ready;              /* handshake complete */
         bool tls_fed;                /* input has reached the TLS session */
+        uint8_t tls_capitals;        /* before that: the capital letters it began with */
 
         struct sockaddr_in6 peer; /* large enough for AF_INET too */
 

@@ -176,10 +176,11 @@ static bool hello_takes_ecdsa(SSL *s)
         return tls_hello_takes_ecdsa(sig, sig_len, ver, ver_len, suites, suites_len);
 }
 
-/* The first certificate whose names match name under flags (X509_check_host's), or the next
- * that also does and is not ECDSA when the client cannot take ECDSA (an ECDSA and an RSA
- * certificate for the name: each lives in its own context, so OpenSSL would not choose between
- * them itself); SIZE_MAX for none. The ClientHello is read for ECDSA only then. */
+/* The first certificate whose names match name under flags (X509_check_host's), or, when it
+ * is ECDSA and the client cannot take ECDSA, the first one for the name that is not: naming
+ * the host under flags first, then by a wildcard too (an ECDSA certificate for the host beside
+ * an RSA wildcard for its domain). Each lives in its own context, so OpenSSL would not choose
+ * between them itself. SIZE_MAX for none. The ClientHello is read for ECDSA only then. */
 static size_t cert_pick(struct tls_ctx *t, SSL *s, const char *name, unsigned flags)
 {
         size_t i = 0;
@@ -190,10 +191,12 @@ static size_t cert_pick(struct tls_ctx *t, SSL *s, const char *name, unsigned fl
                 return SIZE_MAX;
         if (!t->certs[i].ecdsa || hello_takes_ecdsa(s))
                 return i;
-        for (size_t j = i + 1; j < t->n_certs; j++)
-                if (!t->certs[j].ecdsa &&
-                    X509_check_host(t->certs[j].leaf, name, 0, flags, NULL) == 1)
-                        return j;
+        for (int wild = 0; wild < 2; wild++)
+                for (size_t j = 0; j < t->n_certs; j++)
+                        if (!t->certs[j].ecdsa &&
+                            X509_check_host(t->certs[j].leaf, name, 0, wild ? 0 : flags,
+                                            NULL) == 1)
+                                return j;
         return i;
 }
 

@@ -58,6 +58,9 @@ openssl x509 -req -in w.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -ex
 openssl req -new -newkey rsa:2048 -nodes -subj /CN=a.test -keyout a-rsa.key -out a-rsa.csr
 openssl x509 -req -in a-rsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
   -extfile a.ext -out a-rsa.pem
+openssl req -new -newkey rsa:2048 -nodes -subj '/CN=*.w.test' -keyout w-rsa.key -out w-rsa.csr
+openssl x509 -req -in w-rsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+  -extfile w.ext -out w-rsa.pem
 cat b.pem ca.pem > b-chain.pem
 """
     subprocess.run(["sh", "-c", sh], check=True, capture_output=True)
@@ -253,6 +256,16 @@ def ecdsa_and_rsa_for_one_name(e):
     for v in ("-tls1_2", "-tls1_3"):
         out = s_client(e, "-servername", "a.test", v)
         check("Peer signature type: ECDSA" in out, f"{v} default client: {out[-500:]}")
+    # x.w.test has an ECDSA certificate of its own, and an RSA one only by the wildcard
+    # *.w.test (w-rsa, listed after the ECDSA *.w.test): such a client gets the wildcard,
+    # where it used to get the ECDSA certificate and fail its handshake.
+    for v, args in (("-tls1_2", ("-cipher", "ECDHE-RSA-AES128-GCM-SHA256")),
+                    ("-tls1_3", ("-sigalgs", "rsa_pss_rsae_sha256:rsa_pkcs1_sha256"))):
+        out = s_client(e, "-servername", "x.w.test", v, *args, "-verify_return_error")
+        check("CN = *.w.test" in out and "Peer signature type: RSA" in out
+              and "Verify return code: 0 (ok)" in out, f"x.w.test, {v} RSA-only: {out[-500:]}")
+        out = s_client(e, "-servername", "x.w.test", v)
+        check("CN = x.w.test" in out, f"x.w.test, {v} default client: {out[-500:]}")
 
 
 @test
@@ -308,10 +321,18 @@ def certificate_expiry_said(e):
 @test
 def plain_http_on_the_tls_port_told(e):
     # An http:// URL aimed at the TLS port: a plain 400 saying so (it was closed without a
-    # byte), and nothing after it; a TLS client on the same port is served as ever.
-    for req in (b"GET /t1/one.bin HTTP/1.1\r\nHost: a.test\r\n\r\n", b"HEAD / HTTP/1.0\r\n\r\n"):
+    # byte), and nothing after it; a TLS client on the same port is served as ever. Also when
+    # the request line comes a few bytes at a time, the first read shorter than its method
+    # and a space (it used to reach the TLS session, which closed it without a word).
+    get = b"GET /t1/one.bin HTTP/1.1\r\nHost: a.test\r\n\r\n"
+    for parts in ((get,), (b"HEAD / HTTP/1.0\r\n\r\n",), (b"GE", get[2:]),
+                  (b"OPTI", b"ONS", b" * HTTP/1.1\r\nHost: a\r\n\r\n")):
+        req = b"".join(parts)
         with socket.create_connection((HOST, e.tls_port), timeout=5) as s:
-            s.sendall(req)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for part in parts:
+                s.sendall(part)
+                time.sleep(0.1)  # each part its own read
             got = b""
             while True:
                 d = s.recv(4096)
@@ -1135,7 +1156,8 @@ def setup(binary):
                                 "ocsp": e.pki + "/b.ocsp"},
                                {"cert": e.pki + "/w.pem", "key": e.pki + "/w.key"},
                                {"cert": e.pki + "/xw.pem", "key": e.pki + "/xw.key"},
-                               {"cert": e.pki + "/a-rsa.pem", "key": e.pki + "/a-rsa.key"}]}]
+                               {"cert": e.pki + "/a-rsa.pem", "key": e.pki + "/a-rsa.key"},
+                               {"cert": e.pki + "/w-rsa.pem", "key": e.pki + "/w-rsa.key"}]}]
     return start_pushed(e)
 
 
