@@ -35,10 +35,9 @@ static void licence_done(void *userdata, int err, const struct pgdb_res *res)
         struct ctl_req *rq = lx->rq;
         struct ctl *ctl = rq->ctl;
         struct clearkey_key avail = {0}, sel[CLEARKEY_KIDS_MAX];
-        json_t *o = NULL;
-        const char *kid, *key, *v;
+        const char *kid = NULL, *key = NULL;
         char *out = NULL;
-        size_t len = 0, n;
+        size_t len = 0, kid_len = 0, key_len = 0, n;
 
         rq->handler_data = NULL;
         if (err < 0) {
@@ -46,12 +45,10 @@ static void licence_done(void *userdata, int err, const struct pgdb_res *res)
                 ctl_reply_db_error(rq, err, res);
                 goto out;
         }
-        v = pgdb_res_value(res, 0, 0, NULL);
-        o = v ? json_loads(v, 0, NULL) : NULL;
-        kid = json_string_value(json_object_get(o, "kid"));
-        key = json_string_value(json_object_get(o, "key"));
-        if (!kid || !key || hex_decode(kid, strlen(kid), avail.kid, 16) < 0 ||
-            hex_decode(key, strlen(key), avail.key, 16) < 0) {
+        kid = pgdb_res_value(res, 0, 0, &kid_len);
+        key = pgdb_res_value(res, 0, 1, &key_len);
+        if (!kid || !key || hex_decode(kid, kid_len, avail.kid, 16) < 0 ||
+            hex_decode(key, key_len, avail.key, 16) < 0) {
                 ctl_reply_error(rq, 500, "internal", "bad key record");
                 goto out;
         }
@@ -69,13 +66,10 @@ static void licence_done(void *userdata, int err, const struct pgdb_res *res)
         ctl_reply(rq, 200, "application/json", out, len, nocache);
         clearkey_response_free(out);
 out:
-        /* The key passed through these buffers: wipe them (and the JSON holding it). */
-        if (o) {
-                json_t *k = json_object_get(o, "key");
-                if (json_is_string(k))
-                        OPENSSL_cleanse((char *)json_string_value(k), json_string_length(k));
-        }
-        json_decref(o);
+        /* The key passed through these buffers: wipe them, and the result's text of it, which
+         * the pool frees unwiped when this returns (the reply's copy is server.c's to wipe). */
+        if (key)
+                OPENSSL_cleanse((char *)key, key_len);
         OPENSSL_cleanse(&avail, sizeof(avail));
         OPENSSL_cleanse(sel, sizeof(sel));
         free(lx);

@@ -47,7 +47,11 @@ static const struct stmt_def stmt_defs[] = {
                         "$8, $9::double precision)",
            9),
         ST(session_claims, "SELECT sluice_session_claims($1, $2, $3, $4::bigint, $5)", 5),
-        ST(license_key_claims, "SELECT sluice_license_key_claims($1, $2, $3, $4::bigint, $5)",
+        /* The kid and key as columns of hex, not the function's jsonb: parsing JSON would
+         * copy the key through the parser's own buffers, which nothing wipes. */
+        ST(license_key_claims, "SELECT c->>'kid', c->>'key' "
+                               "FROM sluice_license_key_claims($1, $2, $3, $4::bigint, $5) "
+                               "AS r(c)",
            5),
         ST(report_claims, "SELECT sluice_report_claims($1, $2, $3, $4, $5::bigint, $6::bigint, "
                           "$7, $8, $9::double precision, $10, $11, $12::integer, $13::integer)",

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "bearer.h"
 #include "buf.h"
 #include "geo.h"
@@ -117,13 +119,27 @@ static void conn_process(struct ctl_conn *c);
 
 /* ---- helpers ---- */
 
+/* The reply is wiped before it is freed: some carry secrets (a licence's content keys, a new
+ * edge's secret), and memory given back unwiped keeps them until reused. Every reply, not
+ * only those: a route that forgot to mark its reply would leak, and clearing a buffer just
+ * written and sent costs a fraction of having built it (even a fill plan, the largest reply
+ * at some 24 MB, is one pass of memset over what a JSON renderer and a copy wrote). */
+static void out_free(struct ctl_conn *c)
+{
+        if (c->out)
+                OPENSSL_cleanse(c->out, c->out_len);
+        free(c->out);
+        c->out = NULL;
+        c->out_len = c->out_off = 0;
+}
+
 static void conn_unref(struct ctl_conn *c)
 {
         if (--c->refs > 0)
                 return;
         buf_done(&c->in);
         buf_done(&c->more);
-        free(c->out);
+        out_free(c);
         free(c->path_buf);
         free(c);
 }
@@ -216,9 +232,7 @@ static void response_done(struct ctl_conn *c)
         struct ctl_server *srv = c->srv;
         size_t used = c->head_len + c->body_len;
 
-        free(c->out);
-        c->out = NULL;
-        c->out_len = c->out_off = 0;
+        out_free(c);
         free(c->path_buf);
         c->path_buf = NULL;
         if (c->close_after || srv->draining) {

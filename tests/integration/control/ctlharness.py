@@ -152,10 +152,12 @@ log: {{level: info}}
         self.eof = False
         Control.instances.append(self)
 
-    def start(self, expect_ready=True, preexec_fn=None):
+    def start(self, expect_ready=True, preexec_fn=None, env=None):
+        """env: variables added to (or replacing) this process's own for the instance."""
         self.proc = subprocess.Popen([self.binary, "--config", self.cfg_path],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     preexec_fn=preexec_fn)
+                                     preexec_fn=preexec_fn,
+                                     env=dict(os.environ, **env) if env else None)
         port = None
         for line in self.proc.stdout:
             self.log.append(line)
