@@ -226,18 +226,24 @@ static bool is_ows(char c)
         return c == ' ' || c == '\t';
 }
 
+/* What one line of an entity-tag list holds, under a comparison with our tag. */
+enum etag_line {
+        LINE_BAD,   /* malformed */
+        LINE_NONE,  /* tags (or none at all), none of them ours */
+        LINE_MATCH, /* tags, one of them ours */
+        LINE_STAR,  /* "*" */
+};
+
 /*
- * "*" / #entity-tag. Returns true on a match under the given comparison; a malformed list
- * never matches, even if an earlier element did, so a garbled header cannot be half-honoured.
+ * "*" / #entity-tag. A malformed line is LINE_BAD even if an earlier element matched, so a
+ * garbled header cannot be half-honoured.
  */
-static bool etag_list_match(const char *list, size_t len, const char *etag, size_t etag_len,
-                            bool strong)
+static enum etag_line etag_line_judge(const char *list, size_t len, const char *etag,
+                                      size_t etag_len, bool strong)
 {
-        bool ew = false, matched = false, any = false;
+        bool ew = false, matched = false;
         size_t i = 0;
 
-        if (!list)
-                return false;
         if (etag && etag_len_at(etag, etag_len, &ew) != etag_len)
                 etag = NULL; /* our own tag is unusable: only "*" can match */
 
@@ -247,7 +253,7 @@ static bool etag_list_match(const char *list, size_t len, const char *etag, size
                 i++;
                 while (i < len && is_ows(list[i]))
                         i++;
-                return i == len;
+                return i == len ? LINE_STAR : LINE_BAD;
         }
         for (;;) {
                 while (i < len && (is_ows(list[i]) || list[i] == ','))
@@ -257,8 +263,7 @@ static bool etag_list_match(const char *list, size_t len, const char *etag, size
                 bool w;
                 size_t tl = etag_len_at(list + i, len - i, &w);
                 if (tl == 0)
-                        return false;
-                any = true;
+                        return LINE_BAD;
                 if (etag && !(strong && (w || ew)) &&
                     opaque_eq(list + i, tl, w, etag, etag_len, ew))
                         matched = true;
@@ -266,9 +271,47 @@ static bool etag_list_match(const char *list, size_t len, const char *etag, size
                 while (i < len && is_ows(list[i]))
                         i++;
                 if (i < len && list[i] != ',')
-                        return false;
+                        return LINE_BAD;
         }
-        return any && matched;
+        return matched ? LINE_MATCH : LINE_NONE;
+}
+
+/* Returns true on a match under the given comparison; a malformed list never matches. */
+static bool etag_list_match(const char *list, size_t len, const char *etag, size_t etag_len,
+                            bool strong)
+{
+        enum etag_line r;
+
+        if (!list)
+                return false;
+        r = etag_line_judge(list, len, etag, etag_len, strong);
+        return r == LINE_MATCH || r == LINE_STAR;
+}
+
+/*
+ * The list of first[0..len) and of the lines c->more gives after it, judged as the lines
+ * joined by ", " would be without joining them, which would take a copy as long as the
+ * request: it matches when a line has our tag and no line is malformed. "*" is the whole
+ * field value or nothing (RFC 9110 §13.1.1, §13.1.2), so beside another line it is malformed
+ * as it would be in the joined list.
+ */
+static bool cond_list_match(const struct http_cond_hdrs *c, const char *name, const char *first,
+                            size_t len, const struct http_validators *v, bool strong)
+{
+        enum etag_line r0 = etag_line_judge(first, len, v->etag, v->etag_len, strong), r;
+        bool matched = r0 == LINE_MATCH;
+        unsigned pos = 0;
+        const char *line;
+
+        if (r0 == LINE_BAD)
+                return false;
+        while (c->more && (line = c->more(c->more_ctx, name, &pos, &len))) {
+                r = etag_line_judge(line, len, v->etag, v->etag_len, strong);
+                if (r0 == LINE_STAR || r == LINE_BAD || r == LINE_STAR)
+                        return false;
+                matched |= r == LINE_MATCH;
+        }
+        return matched || r0 == LINE_STAR;
 }
 
 bool http_etag_match_weak(const char *list, size_t len, const char *etag, size_t etag_len)
@@ -287,7 +330,7 @@ int http_cond_eval(const struct http_cond_hdrs *c, const struct http_validators 
 
         /* Step 1, else step 2. Without a Last-Modified, If-Unmodified-Since is ignored. */
         if (c->if_match) {
-                if (!http_etag_match_strong(c->if_match, c->if_match_len, v->etag, v->etag_len))
+                if (!cond_list_match(c, "If-Match", c->if_match, c->if_match_len, v, true))
                         return 412;
         } else if (c->if_unmodified_since && v->last_modified > 0 &&
                    http_date_parse(c->if_unmodified_since, c->if_unmodified_since_len, &t) == 0 &&
@@ -296,8 +339,8 @@ int http_cond_eval(const struct http_cond_hdrs *c, const struct http_validators 
         }
         /* Step 3, else step 4 (this function is only asked about GET and HEAD). */
         if (c->if_none_match) {
-                if (http_etag_match_weak(c->if_none_match, c->if_none_match_len, v->etag,
-                                         v->etag_len))
+                if (cond_list_match(c, "If-None-Match", c->if_none_match, c->if_none_match_len,
+                                    v, false))
                         return 304;
         } else if (c->if_modified_since && v->last_modified > 0 &&
                    http_date_parse(c->if_modified_since, c->if_modified_since_len, &t) == 0 &&

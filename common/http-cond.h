@@ -35,6 +35,15 @@ struct http_cond_hdrs {
         const char *if_match, *if_none_match, *if_modified_since, *if_unmodified_since, *if_range;
         size_t if_match_len, if_none_match_len, if_modified_since_len, if_unmodified_since_len,
                 if_range_len;
+        /*
+         * If-Match and If-None-Match sent on several lines are one list (RFC 9110 §5.3), of
+         * which if_match and if_none_match are the first line. When set, more(more_ctx, name,
+         * &pos, &len) gives the lines after it ("If-Match" or "If-None-Match"), one a call from
+         * *pos 0, and NULL after the last. Each line is judged where it lies and the answers
+         * combined as for the lines joined by commas, so no list is too long to be judged.
+         */
+        const char *(*more)(const void *more_ctx, const char *name, unsigned *pos, size_t *len);
+        const void *more_ctx;
 };
 
 /*

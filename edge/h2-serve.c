@@ -470,10 +470,18 @@ static void advance(struct h2_served *sv)
                 return;
         }
         stream_req(sv->st, &req);
-        serve_kept_save(&k, &req, sv->peer);
+        if (serve_kept_save(&k, &req, sv->peer) < 0) {
+                /* Out of memory, as start_miss answers it. */
+                sv->head_sent = true;
+                serve_plan_status(&p, sv->c, &req, 503);
+                render(sv, &p);
+                list_del(sv);
+                return;
+        }
         k.collapsed = sv->collapsed;
         k.stale = sv->stale;
         r = serve_plan_fill(&p, sv->c, &req, &k, sv->fill, sv->key, sv->key_len);
+        serve_kept_free(&k); /* what the plan borrows is the fill's, or in its arena */
         if (r < 0)
                 return;
         sv->head_sent = true;

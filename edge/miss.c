@@ -42,6 +42,7 @@ void miss_release(struct conn *c)
         c->mw = NULL;
         unlink_wait(c->w, mw);
         fill_unref(mw->fill);
+        serve_kept_free(&mw->kept);
         free(mw);
 }
 
@@ -53,15 +54,22 @@ uint64_t miss_body_avail(struct conn *c, bool *ret_failed)
         return fill_avail(f);
 }
 
+/* v: NULL when the request had no such field. */
 static void saved_add(struct http1_req *req, enum http_known_hdr hk, const char *name,
                       const char *v, size_t len)
 {
         struct http_hdr *h = &req->hdrs[req->n_hdrs];
 
-        if (!len)
+        if (!v)
                 return;
         *h = (struct http_hdr){name, v, (uint16_t)strlen(name), (uint16_t)len};
         req->known[hk] = (int16_t)req->n_hdrs++;
+}
+
+/* A field kept in a buffer of its own, or NULL when there was none ("" in k). */
+static const char *kept_text(const char *s)
+{
+        return s[0] ? s : NULL;
 }
 
 /*
@@ -79,16 +87,17 @@ static const struct http1_req *saved_req(struct conn *c, const struct serve_kept
         req->n_hdrs = 0;
         for (unsigned i = 0; i < HK_COUNT; i++)
                 req->known[i] = -1;
-        saved_add(req, HK_ORIGIN, "Origin", k->origin, k->origin_len);
-        saved_add(req, HK_RANGE, "Range", k->range, strlen(k->range));
-        saved_add(req, HK_IF_RANGE, "If-Range", k->if_range, strlen(k->if_range));
+        saved_add(req, HK_ORIGIN, "Origin", k->origin_len ? k->origin : NULL, k->origin_len);
+        saved_add(req, HK_RANGE, "Range", kept_text(k->range), strlen(k->range));
+        saved_add(req, HK_IF_RANGE, "If-Range", kept_text(k->if_range), strlen(k->if_range));
+        /* A list is kept even when empty, which as an If-Match matches nothing. */
         saved_add(req, HK_IF_NONE_MATCH, "If-None-Match", k->if_none_match,
-                  strlen(k->if_none_match));
-        saved_add(req, HK_IF_MATCH, "If-Match", k->if_match, strlen(k->if_match));
-        saved_add(req, HK_IF_MODIFIED_SINCE, "If-Modified-Since", k->if_modified_since,
-                  strlen(k->if_modified_since));
-        saved_add(req, HK_IF_UNMODIFIED_SINCE, "If-Unmodified-Since", k->if_unmodified_since,
-                  strlen(k->if_unmodified_since));
+                  k->if_none_match_len);
+        saved_add(req, HK_IF_MATCH, "If-Match", k->if_match, k->if_match_len);
+        saved_add(req, HK_IF_MODIFIED_SINCE, "If-Modified-Since",
+                  kept_text(k->if_modified_since), strlen(k->if_modified_since));
+        saved_add(req, HK_IF_UNMODIFIED_SINCE, "If-Unmodified-Since",
+                  kept_text(k->if_unmodified_since), strlen(k->if_unmodified_since));
         return req;
 }
 
@@ -110,6 +119,7 @@ static void answer_stored(struct miss_wait *mw, const struct http1_req *live)
         int r;
 
         mw->fill = NULL;
+        mw->kept.lists = NULL; /* k's now: the answer reads them */
         miss_release(c);
         req = live ? live : saved_req(c, &k, minor);
         r = hit_lookup(w, c->id, f->key, f->key_len, &obj);
@@ -124,6 +134,7 @@ static void answer_stored(struct miss_wait *mw, const struct http1_req *live)
                         store_obj_release(w->reader, &obj);
         }
         fill_unref(f);
+        serve_kept_free(&k);
 }
 
 /* The stored copy answers a revalidation no fill could be started for (the fill limit). */
@@ -198,10 +209,16 @@ void miss_serve(struct conn *c, const struct http1_req *req, const struct path_n
                 conn_close(c, "out of memory");
                 return;
         }
-        serve_kept_save(&mw->kept, req, peer);
+        if (serve_kept_save(&mw->kept, req, peer) < 0) {
+                free(mw);
+                conn_close(c, "out of memory");
+                return;
+        }
         mw->kept.stale = reval != NULL;
         r = serve_fill_join(&p, c, req, pn->key, pn->key_len, rechecked, reval, &mw->fill,
                             &mw->kept.collapsed);
+        if (r != 0) /* answered here, from the live request */
+                serve_kept_free(&mw->kept);
         if (r == -EEXIST) {
                 /* Committed since hit_serve's lookup: a hit after all (once: a key evicted
                  * again at once would come back here as a plain miss). */

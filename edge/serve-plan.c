@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -259,37 +260,6 @@ static void plan_unsatisfiable(struct serve_plan *p, struct conn *c, const struc
 /* ---- the hit ---- */
 
 /*
- * A list field sent on several lines is one list (RFC 9110 section 5.3): the lines after the
- * first are joined to it in buf[0..cap). When they do not fit, the first line stands alone.
- */
-static const char *list_joined(const struct http1_req *req, enum http_known_hdr k,
-                               const char *name, const char *first, size_t *len, char *buf,
-                               size_t cap)
-{
-        unsigned pos;
-        size_t n = *len, vlen;
-        const char *v;
-
-        if (!first)
-                return NULL;
-        pos = (unsigned)req->known[k] + 1;
-        v = http1_req_header_next(req, name, &pos, &vlen);
-        if (!v || n > cap)
-                return first;
-        memcpy(buf, first, n);
-        for (; v; v = http1_req_header_next(req, name, &pos, &vlen)) {
-                if (n + 2 + vlen > cap)
-                        return first;
-                buf[n++] = ',';
-                buf[n++] = ' ';
-                memcpy(buf + n, v, vlen);
-                n += vlen;
-        }
-        *len = n;
-        return buf;
-}
-
-/*
  * A field that takes one value (If-Modified-Since, If-Unmodified-Since, If-Range): sent on
  * more than one line it is a list, which RFC 9110 has a recipient ignore for the dates
  * (§13.1.3, §13.1.4) and which as an If-Range validator matches nothing (§13.1.5: the Range is
@@ -311,18 +281,29 @@ static const char *single(const struct http1_req *req, enum http_known_hdr k, co
         return ",";
 }
 
-/* The request's preconditions; buf holds joined lists (COND_JOIN_MAX bytes each). */
-#define COND_JOIN_MAX 2048
-static void cond_hdrs(const struct http1_req *req, struct http_cond_hdrs *ch,
-                      char buf[2][COND_JOIN_MAX])
+/* http_cond_hdrs.more for a request (ctx): the lines of If-Match or If-None-Match after the
+ * first, which cond_hdrs() gives. HTTP/2 fields sent several times are lines too (stream_req). */
+static const char *cond_more(const void *ctx, const char *name, unsigned *pos, size_t *len)
+{
+        const struct http1_req *req = ctx;
+
+        if (*pos == 0) {
+                enum http_known_hdr hk =
+                    strcmp(name, "If-Match") == 0 ? HK_IF_MATCH : HK_IF_NONE_MATCH;
+
+                *pos = (unsigned)req->known[hk] + 1;
+        }
+        return http1_req_header_next(req, name, pos, len);
+}
+
+/* The request's preconditions: each list judged on all its lines where they lie, with no copy
+ * that a long list could overrun (http_cond_hdrs.more). */
+static void cond_hdrs(const struct http1_req *req, struct http_cond_hdrs *ch)
 {
         ch->if_match = http1_req_known(req, HK_IF_MATCH, &ch->if_match_len);
-        ch->if_match = list_joined(req, HK_IF_MATCH, "If-Match", ch->if_match, &ch->if_match_len,
-                                   buf[0], COND_JOIN_MAX);
         ch->if_none_match = http1_req_known(req, HK_IF_NONE_MATCH, &ch->if_none_match_len);
-        ch->if_none_match = list_joined(req, HK_IF_NONE_MATCH, "If-None-Match",
-                                        ch->if_none_match, &ch->if_none_match_len, buf[1],
-                                        COND_JOIN_MAX);
+        ch->more = cond_more;
+        ch->more_ctx = req;
         ch->if_modified_since = single(req, HK_IF_MODIFIED_SINCE, "If-Modified-Since",
                                        &ch->if_modified_since_len);
         ch->if_unmodified_since = single(req, HK_IF_UNMODIFIED_SINCE, "If-Unmodified-Since",
@@ -404,7 +385,6 @@ static void plan_hit(struct serve_plan *p, struct conn *c, const struct http1_re
         struct edge_metrics *m = &w->srv->m;
         struct http_validators v;
         struct http_cond_hdrs ch;
-        char joined[2][COND_JOIN_MAX];
         struct http_range rg = {0};
         enum http_range_result rr = HTTP_RANGE_NONE;
         const char *cc, *ctype, *range, *text;
@@ -417,7 +397,7 @@ static void plan_hit(struct serve_plan *p, struct conn *c, const struct http1_re
         v.etag = obj->etag;
         v.etag_len = strlen(obj->etag);
         v.last_modified = obj->last_modified;
-        cond_hdrs(req, &ch, joined);
+        cond_hdrs(req, &ch);
         cc = serve_cache_control(key, key_len);
 
         status = http_cond_eval(&ch, &v);
@@ -478,12 +458,19 @@ static void plan_hit(struct serve_plan *p, struct conn *c, const struct http1_re
 
 /* ---- the miss ---- */
 
-/* Copy a header into out; false when it is there but too long to keep. */
-static bool save_hdr(const struct http1_req *req, int hk, char *out, size_t cap)
+/* A one-value field as single() reads it, copied into out; false when it is there but too
+ * long to keep. An empty one is no value either, kept as the "," that stands for none: "" reads
+ * as absent, and an empty If-Range, which matches nothing, would let its Range through. */
+static bool save_single(const struct http1_req *req, enum http_known_hdr hk, const char *name,
+                        char *out, size_t cap)
 {
         size_t len;
-        const char *v = http1_req_known(req, hk, &len);
+        const char *v = single(req, hk, name, &len);
 
+        if (v && len == 0) {
+                v = ",";
+                len = 1;
+        }
         if (v && len < cap) {
                 memcpy(out, v, len);
                 out[len] = '\0';
@@ -491,32 +478,62 @@ static bool save_hdr(const struct http1_req *req, int hk, char *out, size_t cap)
         return !v || len < cap;
 }
 
-/* A list field (If-Match, If-None-Match) sent on several lines is one list (RFC 9110 §5.3):
- * kept joined, or not at all when the whole list does not fit. So is a one-value field sent
- * twice, which joined is no value, as single() has it. */
-static bool save_list(const struct http1_req *req, enum http_known_hdr hk, const char *name,
-                      char *out, size_t cap)
+/* The one list the lines of an If-Match or If-None-Match form (RFC 9110 §5.3), joined by ", "
+ * into out (NULL: only measured); its length. The field is there. */
+static size_t list_join(const struct http1_req *req, enum http_known_hdr hk, const char *name,
+                        char *out)
 {
-        size_t len, more_len;
-        const char *v = http1_req_known(req, hk, &len);
-        unsigned pos;
+        size_t n, len;
+        const char *v = http1_req_known(req, hk, &n);
+        unsigned pos = (unsigned)req->known[hk] + 1;
 
-        if (!v)
-                return true;
-        pos = (unsigned)req->known[hk] + 1;
-        if (!http1_req_header_next(req, name, &pos, &more_len))
-                return save_hdr(req, hk, out, cap);
-        if (list_joined(req, hk, name, v, &len, out, cap - 1) != out)
-                return false;
-        out[len] = '\0';
-        return true;
+        if (out)
+                memcpy(out, v, n);
+        while ((v = http1_req_header_next(req, name, &pos, &len))) {
+                if (out) {
+                        memcpy(out + n, ", ", 2);
+                        memcpy(out + n + 2, v, len);
+                }
+                n += 2 + len;
+        }
+        return n;
 }
 
-void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool peer)
+/* If-None-Match and If-Match, whole: as long as the request head that carried them at most. */
+static int save_lists(struct serve_kept *k, const struct http1_req *req)
+{
+        bool inm = http1_req_known(req, HK_IF_NONE_MATCH, NULL) != NULL;
+        bool im = http1_req_known(req, HK_IF_MATCH, NULL) != NULL;
+        size_t inm_len = inm ? list_join(req, HK_IF_NONE_MATCH, "If-None-Match", NULL) : 0;
+        size_t im_len = im ? list_join(req, HK_IF_MATCH, "If-Match", NULL) : 0;
+        char *buf;
+
+        if (!inm && !im)
+                return 0;
+        buf = malloc(inm_len + 1 + im_len + 1);
+        if (!buf)
+                return -ENOMEM;
+        k->lists = buf;
+        if (inm) {
+                (void)list_join(req, HK_IF_NONE_MATCH, "If-None-Match", buf);
+                buf[inm_len] = '\0';
+                k->if_none_match = buf;
+                k->if_none_match_len = inm_len;
+        }
+        buf += inm_len + 1;
+        if (im) {
+                (void)list_join(req, HK_IF_MATCH, "If-Match", buf);
+                buf[im_len] = '\0';
+                k->if_match = buf;
+                k->if_match_len = im_len;
+        }
+        return 0;
+}
+
+int serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool peer)
 {
         const char *v;
         size_t vlen;
-        bool kept;
 
         memset(k, 0, sizeof(*k));
         k->head_only = req->method == HTTP_M_HEAD;
@@ -525,7 +542,7 @@ void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool pee
          * or a Range too long, means the whole object. */
         v = req->method == HTTP_M_GET ? http1_req_known(req, HK_RANGE, &vlen) : NULL;
         if (v && vlen < sizeof(k->range) &&
-            save_list(req, HK_IF_RANGE, "If-Range", k->if_range, sizeof(k->if_range))) {
+            save_single(req, HK_IF_RANGE, "If-Range", k->if_range, sizeof(k->if_range))) {
                 memcpy(k->range, v, vlen);
                 k->range[vlen] = '\0';
         }
@@ -534,20 +551,21 @@ void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool pee
                 memcpy(k->origin, v, vlen);
                 k->origin_len = vlen;
         }
-        /* Kept for when the head arrives. When one is too long to keep, all are dropped
-         * (evaluating the others alone could turn a 200 into a 304): the full answer is
-         * always a correct one to If-None-Match / If-Modified-Since. */
-        kept = save_list(req, HK_IF_NONE_MATCH, "If-None-Match", k->if_none_match,
-                         sizeof(k->if_none_match));
-        kept &= save_list(req, HK_IF_MATCH, "If-Match", k->if_match, sizeof(k->if_match));
-        /* A date sent twice is kept as the list it is, which is then no date (single()). */
-        kept &= save_list(req, HK_IF_MODIFIED_SINCE, "If-Modified-Since", k->if_modified_since,
+        /* Kept for when the head arrives. A date too long for its buffer is no date
+         * (http_date_parse takes 33 bytes at most), so dropping it ignores it as a hit does;
+         * a date sent twice is kept as single() has it, no date. */
+        (void)save_single(req, HK_IF_MODIFIED_SINCE, "If-Modified-Since", k->if_modified_since,
                           sizeof(k->if_modified_since));
-        kept &= save_list(req, HK_IF_UNMODIFIED_SINCE, "If-Unmodified-Since",
+        (void)save_single(req, HK_IF_UNMODIFIED_SINCE, "If-Unmodified-Since",
                           k->if_unmodified_since, sizeof(k->if_unmodified_since));
-        if (!kept)
-                k->if_none_match[0] = k->if_match[0] = k->if_modified_since[0] =
-                    k->if_unmodified_since[0] = '\0';
+        return save_lists(k, req);
+}
+
+void serve_kept_free(struct serve_kept *k)
+{
+        free(k->lists);
+        k->lists = NULL;
+        k->if_none_match = k->if_match = NULL;
 }
 
 /* A miss answered with a text, its Cache-Status and how long to keep the answer. */
@@ -661,7 +679,7 @@ static void fill_validators(struct fill *f, char etag[FILL_ETAG_LEN + 1],
 
 static bool has_cond(const struct serve_kept *k)
 {
-        return k->if_none_match[0] || k->if_match[0] || k->if_modified_since[0] ||
+        return k->if_none_match || k->if_match || k->if_modified_since[0] ||
                k->if_unmodified_since[0];
 }
 
@@ -675,15 +693,18 @@ static int fill_cond_eval(const struct serve_kept *k, struct fill *f)
         if (!has_cond(k))
                 return 0;
         fill_validators(f, etag, &v);
-        if (!v.etag_len && (k->if_none_match[0] || k->if_match[0]))
+        if (!v.etag_len && (k->if_none_match || k->if_match))
                 return -EAGAIN;
+        /* The lists are one line each, joined when kept: no more lines to ask for. */
+        ch.if_none_match = k->if_none_match;
+        ch.if_none_match_len = k->if_none_match_len;
+        ch.if_match = k->if_match;
+        ch.if_match_len = k->if_match_len;
 #define COND(field)                                                                   \
         if (k->field[0]) {                                                            \
                 ch.field = k->field;                                                  \
                 ch.field##_len = strlen(k->field);                                    \
         }
-        COND(if_none_match)
-        COND(if_match)
         COND(if_modified_since)
         COND(if_unmodified_since)
 #undef COND

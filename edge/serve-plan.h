@@ -62,8 +62,11 @@ struct serve_plan {
 
 /*
  * What a miss keeps of its request until the fill can answer it: the request buffer is gone
- * (HTTP/1.1) by then. A Range too long to keep means the whole object; a conditional too long
- * to keep drops all of them (the full answer is always a correct one).
+ * (HTTP/1.1) by then. A Range too long to keep, or its If-Range, means the whole object (a
+ * correct answer to either); a date too long to keep is no date, ignored as a hit ignores it.
+ * If-Match and If-None-Match are kept whole, whatever their length, each as the one list its
+ * lines form: a 412 for a failing If-Match cannot be traded for the full answer, nor can an
+ * If-None-Match be dropped and leave If-Modified-Since to decide alone.
  */
 struct serve_kept {
         bool head_only;
@@ -74,8 +77,9 @@ struct serve_kept {
         char range[128]; /* "" when none or ignored */
         char origin[EDGE_CFG_ORIGIN_MAX]; /* Origin, for CORS */
         size_t origin_len;
-        char if_none_match[256];
-        char if_match[256];
+        char *lists; /* owned: if_none_match and if_match, NUL-terminated (serve_kept_free) */
+        const char *if_none_match, *if_match; /* in lists, joined by ", "; NULL when absent */
+        size_t if_none_match_len, if_match_len;
         char if_modified_since[40];
         char if_unmodified_since[40];
         char if_range[64];
@@ -155,8 +159,11 @@ void serve_plan_hit_unrevalidated(struct serve_plan *p, struct conn *c,
                                   const struct http1_req *req, const char *key, size_t key_len,
                                   struct store_obj *obj, bool peer);
 
-/* Keep what a miss needs of req (see struct serve_kept), before serve_fill_join(). */
-void serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool peer);
+/* Keep what a miss needs of req (see struct serve_kept), before serve_fill_join(). Returns 0,
+ * or -ENOMEM (k then holds nothing to free). */
+int serve_kept_save(struct serve_kept *k, const struct http1_req *req, bool peer);
+/* Free what k holds (its lists); k may be all zero. */
+void serve_kept_free(struct serve_kept *k);
 
 /*
  * Join or start key's fill for a miss (counted, and told to the admission sketch), or with

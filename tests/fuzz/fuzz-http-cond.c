@@ -10,7 +10,8 @@
  * Aborts when: a parsed date does not survive formatting and parsing again; a strong match is
  * not also a weak one; a valid tag does not match itself (strongly, unless weak); a
  * precondition answers other than 0, 304 or 412, or If-None-Match's answer is not its list's
- * weak match; or If-Range is honoured for a tag other than ours.
+ * weak match; the list cut at its commas into lines (http_cond_hdrs.more) is judged other than
+ * those lines joined by ", "; or If-Range is honoured for a tag other than ours.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -43,6 +44,63 @@ static void check_date(const char *s, size_t len, time_t *ret)
         CHECK(http_date_parse(out, HTTP_DATE_LEN, &again) == 0);
         CHECK(again == t);
         *ret = t;
+}
+
+/* The list's lines for http_cond_hdrs.more: what follows each ',' after the first line. */
+struct cut {
+        const char *list;
+        size_t len;
+};
+
+static const char *cut_more(const void *ctx, const char *name, unsigned *pos, size_t *len)
+{
+        const struct cut *c = ctx;
+        const char *start, *end;
+        size_t at;
+
+        (void)name;
+        if (*pos == 0) { /* the first line is the field's own: the next starts past its ',' */
+                end = memchr(c->list, ',', c->len);
+                if (!end)
+                        return NULL;
+                *pos = (unsigned)(end - c->list) + 2;
+        }
+        /* *pos is where the next line starts, plus one: past len + 1 after the last. */
+        if (*pos > c->len + 1)
+                return NULL;
+        at = *pos - 1;
+        start = c->list + at;
+        end = memchr(start, ',', c->len - at);
+        *len = end ? (size_t)(end - start) : c->len - at;
+        *pos = (unsigned)(at + *len + 2);
+        return start;
+}
+
+/* If-Match and If-None-Match on the list cut into lines at its commas answer as the lines
+ * joined by ", " on one do. */
+static void check_lines(const char *list, size_t n, const struct http_validators *v)
+{
+        struct cut cut = {list, n};
+        const char *comma = memchr(list, ',', n);
+        size_t first = comma ? (size_t)(comma - list) : n, jlen = 0;
+        char *joined = malloc(2 * n + 1);
+
+        if (!joined)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                joined[jlen++] = list[i];
+                if (list[i] == ',')
+                        joined[jlen++] = ' ';
+        }
+        struct http_cond_hdrs lines = {.if_match = list, .if_match_len = first,
+                                       .more = cut_more, .more_ctx = &cut};
+        struct http_cond_hdrs one = {.if_match = joined, .if_match_len = jlen};
+        CHECK(http_cond_eval(&lines, v) == http_cond_eval(&one, v));
+        lines = (struct http_cond_hdrs){.if_none_match = list, .if_none_match_len = first,
+                                        .more = cut_more, .more_ctx = &cut};
+        one = (struct http_cond_hdrs){.if_none_match = joined, .if_none_match_len = jlen};
+        CHECK(http_cond_eval(&lines, v) == http_cond_eval(&one, v));
+        free(joined);
 }
 
 static void check_etags(const char *list, size_t n, const char *etag, size_t elen)
@@ -89,6 +147,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         v.last_modified = t;
         }
         check_etags(f[F_LIST], len[F_LIST], f[F_ETAG], len[F_ETAG]);
+        if (f[F_LIST])
+                check_lines(f[F_LIST], len[F_LIST], &v);
 
         struct http_cond_hdrs c = {
             .if_match = f[F_LIST],

@@ -127,6 +127,29 @@ def if_match(e):
 
 
 @test
+def lists_on_several_lines_past_2k(e):
+    """If-Match and If-None-Match on several lines are one list (RFC 9110 §5.3) whatever its
+    length: once the lines passed 2 KB together the first was judged alone, so a failing first
+    If-Match line was a 412 though the second held the tag, and a matching first
+    If-None-Match line a 304 though the second was malformed (a malformed list matches
+    nothing)."""
+    etag = validators(e).need("ETag")
+    tags = ", ".join('"%016x"' % i for i in range(120))  # 2398 bytes
+    expect_200(e, [("If-Match", '"x"'), ("If-Match", f"{tags}, {etag}")],
+               "If-Match on two lines, the tag at the end of a long second")
+    expect_200(e, [("If-Match", '"x"'), ("If-Match", f"{tags}, {etag}"), ("If-Match", '"y"')],
+               "If-Match on three lines, the tag on the long second")
+    r = e.get(KEY, [("If-Match", '"x"'), ("If-Match", tags)])
+    eq(r.status, 412, "If-Match on two lines, long, without the tag")
+    expect_200(e, [("If-None-Match", etag), ("If-None-Match", f"{tags}, garbage")],
+               "If-None-Match on two lines, the second long and malformed")
+    expect_200(e, [("If-None-Match", etag), ("If-None-Match", "garbage")],
+               "If-None-Match on two lines, the second short and malformed")
+    expect_304(e, [("If-None-Match", '"x"'), ("If-None-Match", f"{tags}, {etag}")],
+               "If-None-Match on two lines, the tag at the end of a long second")
+
+
+@test
 def if_unmodified_since(e):
     v = validators(e)
     lm = parse_http_date(v.need("Last-Modified"))

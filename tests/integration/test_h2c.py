@@ -1048,6 +1048,32 @@ def h2_miss_conditionals(e):
                                 "/cold/cond-ir2.m4s")), 4, "one origin fetch per object")
 
 
+@test
+def h2_long_and_split_conditionals(e):
+    """A stream's preconditions are judged as HTTP/1.1's, whatever their length: a long failing
+    If-Match is 412 on the miss and after it (it was dropped on the miss: 200), and fields past
+    2 KB together are one list on a hit (the first field was judged alone)."""
+    o = e.origin
+    tags = ", ".join('"%016x"' % i for i in range(120))  # 2398 bytes
+    key = "/cold/cond-long-im.m4s"
+    o.objects.setdefault(key, os.urandom(20000))
+    for what in ("the miss", "the request after it"):
+        _, status, hdrs, _ = curl(e, key, "-H", f"If-Match: {tags}")
+        eq(status, 412, f"a long failing If-Match on {what}")
+    key = "/cold/cond-long-inm.m4s"
+    o.objects.setdefault(key, os.urandom(20000))
+    _, status, _, _ = curl(e, key, "-H", f"If-None-Match: {tags}", "-H",
+                           'If-Match: "0000000000000000"')
+    eq(status, 412, "a failing If-Match beside a long If-None-Match on a miss")
+    key = "/t1/seg-1.m4s"
+    etag = curl(e, key)[2]["etag"]
+    _, status, _, _ = curl(e, key, "-H", 'If-Match: "x"', "-H", f"If-Match: {tags}, {etag}")
+    eq(status, 200, "If-Match as two fields, the tag at the end of a long second")
+    _, status, _, _ = curl(e, key, "-H", f"If-None-Match: {etag}", "-H",
+                           f"If-None-Match: {tags}, garbage")
+    eq(status, 200, "If-None-Match as two fields, the second long and malformed")
+
+
 def hpack_fields(block):
     """Each field representation of an HPACK block (RFC 7541 §6) as (kind, index): kind is
     "indexed", "incremental", "without" or "never"; index is the field's or its name's index,

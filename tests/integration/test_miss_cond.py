@@ -11,6 +11,9 @@ edge"); its Last-Modified is the upstream's. A conditional GET for a cold object
   inm_mismatch:       another tag: the whole object
   inm_without_sha:    no hash from the origin: the 304 waits for the verified body
   if_match_fails:     If-Match with another tag: 412
+  long_if_match_on_a_miss:  an If-Match of 20 tags, none the object's: 412 on the miss as on
+                      the hit, and beside a long If-None-Match a short failing If-Match or a
+                      past If-Unmodified-Since still 412
   if_range_on_miss:   Range with If-Range (the tag, the origin's date, another tag) on a miss:
                       206, 206, the whole object
   chain_validators:   origin without hashes -> parent -> child: the child's ETag and
@@ -103,8 +106,8 @@ def inm_mismatch(ctx):
                     ("If-Modified-Since", http_date(MTIME))])
     expect_body(r, data, "If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2)")
     eq(r.get("ETag"), tag(data), "ETag on the miss")
-    # An If-None-Match too long to keep for the head must not leave If-Modified-Since to
-    # decide alone: the whole object.
+    # A long If-None-Match is judged whole, so If-Modified-Since is not left to decide alone:
+    # the whole object.
     key2 = "/ok/cond/c/seg-2.m4s"
     data2 = add(o, key2)
     long_inm = ", ".join('"%016x"' % i for i in range(20))
@@ -145,6 +148,56 @@ def if_match_fails(ctx):
     expect_body(e.get(key2, [("If-Match", tag(data2))]), data2, "If-Match with the tag")
     expect_body(e.get(key), data, "the 412's fill is kept")
     eq(o.count(key), 1, "origin fetches")
+
+
+def long_tags(n):
+    """n entity-tags of the edge's form, none of them any object's: 20 are 398 bytes."""
+    return ", ".join('"%016x"' % i for i in range(n))
+
+
+def wait_listed(e, key, timeout=10):
+    """Until the fill a miss started is committed, so that the next request is a hit."""
+    deadline = time.monotonic() + timeout
+    while not listed(e, key):
+        check(time.monotonic() < deadline, f"{key} never committed")
+        time.sleep(0.02)  # poll the listing, bounded by the deadline
+
+
+@test
+def long_if_match_on_a_miss(ctx):
+    """An If-Match longer than the miss used to keep (255 bytes) was dropped with the other
+    preconditions, so a cold object answered 200 where the hit right after answered 412; a
+    failing If-Match or If-Unmodified-Since beside a long If-None-Match was let through too.
+    Failing, both are 412 (RFC 9110 §13.1.1, §13.1.4), on a miss as on a hit, with the tag
+    at the head (/ok/) or only once the body is verified (/nosha/)."""
+    o, e = ctx.origin, ctx.edge
+    long_im = long_tags(20)
+    eq(len(long_im), 398, "the If-Match's length")
+    for prefix in ("/ok", "/nosha"):
+        key = f"{prefix}/cond/long-im/seg-1.m4s"
+        data = add(o, key, 20_000)
+        for what in ("miss", "hit"):
+            r = e.get(key, [("If-Match", long_im)])
+            eq(r.status, 412, f"{key}: a long failing If-Match on the {what}")
+            check(("fwd=miss" in r.need("Cache-Status")) == (what == "miss"),
+                  f"{key}: a {what}: {r.get('Cache-Status')!r}")
+            wait_listed(e, key)
+        key = f"{prefix}/cond/long-im/seg-2.m4s"
+        data = add(o, key, 20_000)
+        expect_body(e.get(key, [("If-Match", long_im + ", " + tag(data))]), data,
+                    f"{key}: a long If-Match with the tag last, on the miss")
+        long_inm = long_tags(20)
+        for i, (hdr, value) in enumerate((("If-Match", '"0000000000000000"'),
+                                          ("If-Unmodified-Since", http_date(MTIME - 3600)))):
+            key = f"{prefix}/cond/long-inm/seg-{i}.m4s"
+            add(o, key, 20_000)
+            for what in ("miss", "hit"):
+                r = e.get(key, [("If-None-Match", long_inm), (hdr, value)])
+                eq(r.status, 412, f"{key}: a failing {hdr} beside a long If-None-Match, "
+                                  f"on the {what}")
+                check(("fwd=miss" in r.need("Cache-Status")) == (what == "miss"),
+                      f"{key}: a {what}: {r.get('Cache-Status')!r}")
+                wait_listed(e, key)
 
 
 @test

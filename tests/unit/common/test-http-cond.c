@@ -223,6 +223,100 @@ TEST(cond_order)
                   0);
 }
 
+/* A field's lines for http_cond_hdrs.more: v[0] is the first, given in the field itself. */
+struct lines {
+        const char *const *v;
+        unsigned n;
+};
+
+static const char *lines_more(const void *ctx, const char *name, unsigned *pos, size_t *len)
+{
+        const struct lines *l = ctx;
+
+        (void)name;
+        if (*pos + 1 >= l->n)
+                return NULL;
+        *len = strlen(l->v[++*pos]);
+        return l->v[*pos];
+}
+
+/* http_cond_eval of If-Match (or If-None-Match) on the n lines v, judged where they lie; and
+ * in *joined, of the same lines joined by ", " into one, which they must agree with. */
+static int on_lines(bool if_match, const char *const *v, unsigned n, int *joined)
+{
+        struct lines l = {v, n};
+        struct http_cond_hdrs c = {.more = lines_more, .more_ctx = &l}, j = {0};
+        static char buf[4096];
+        size_t len = 0;
+
+        for (unsigned i = 0; i < n; i++)
+                len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? ", " : "",
+                                        v[i]);
+        if (if_match) {
+                c.if_match = v[0];
+                c.if_match_len = strlen(v[0]);
+                j.if_match = buf;
+                j.if_match_len = len;
+        } else {
+                c.if_none_match = v[0];
+                c.if_none_match_len = strlen(v[0]);
+                j.if_none_match = buf;
+                j.if_none_match_len = len;
+        }
+        *joined = http_cond_eval(&j, &V);
+        return http_cond_eval(&c, &V);
+}
+
+TEST(lists_on_several_lines)
+{
+        static const struct {
+                const char *v[3];
+                unsigned n;
+                int if_match, if_none_match; /* the statuses the one list they form gets */
+        } cases[] = {
+            {{"\"x\"", "\"v1\""}, 2, 0, 304},           /* ours on the second line */
+            {{"\"v1\"", "\"x\""}, 2, 0, 304},           /* on the first */
+            {{"\"x\"", "\"y\"", "\"z\""}, 3, 412, 0},     /* on none */
+            {{"\"v1\"", "garbage"}, 2, 412, 0},         /* a malformed line spoils them all */
+            {{"garbage", "\"v1\""}, 2, 412, 0},
+            {{"\"x\"", "\"v1\" junk", "\"v1\""}, 3, 412, 0},
+            {{"*", "\"x\""}, 2, 412, 0},                /* "*" only alone, not on a line */
+            {{"\"v1\"", "*"}, 2, 412, 0},
+            {{"*", ""}, 2, 412, 0},
+            {{"", "\"v1\""}, 2, 0, 304},                /* an empty line is empty elements */
+            {{"\"v1\"", " , "}, 2, 0, 304},
+            {{"", ""}, 2, 412, 0},
+            {{"W/\"v1\"", "\"x\""}, 2, 412, 304},       /* each list its comparison */
+            {{"*"}, 1, 0, 304},
+        };
+        int joined;
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                ASSERT_EQ(on_lines(true, cases[i].v, cases[i].n, &joined), cases[i].if_match);
+                ASSERT_EQ(joined, cases[i].if_match);
+                ASSERT_EQ(on_lines(false, cases[i].v, cases[i].n, &joined),
+                          cases[i].if_none_match);
+                ASSERT_EQ(joined, cases[i].if_none_match);
+        }
+        /* No bound on a list's length: 200 lines of 12 tags each, ours the very last. */
+        static char tags[200][12 * 8];
+        static const char *many[200];
+        for (unsigned i = 0; i < 200; i++) {
+                size_t n = 0;
+                for (unsigned t = 0; t < 12; t++)
+                        n += (size_t)snprintf(tags[i] + n, sizeof(tags[i]) - n, "%s\"%03x\"",
+                                              t ? ", " : "", (i * 12 + t) & 0xfff);
+                many[i] = tags[i];
+        }
+        many[199] = "\"v1\"";
+        struct lines l = {many, 200};
+        struct http_cond_hdrs c = {.if_match = many[0], .if_match_len = strlen(many[0]),
+                                   .more = lines_more, .more_ctx = &l};
+        ASSERT_EQ(http_cond_eval(&c, &V), 0);
+        l.n = 199;
+        ASSERT_EQ(http_cond_eval(&c, &V), 412);
+}
+
 TEST(if_range)
 {
         ASSERT_TRUE(http_if_range_ok(&(struct http_cond_hdrs){0}, &V));

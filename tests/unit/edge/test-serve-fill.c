@@ -32,56 +32,112 @@ static int answer(const char *method, const char *hdrs, bool peer)
 {
         struct http1_req *req = fix_req(method, KEY, hdrs);
 
-        serve_kept_save(&kept, req, peer);
+        serve_kept_free(&kept);
+        if (serve_kept_save(&kept, req, peer) < 0) {
+                fprintf(stderr, "serve_kept_save: out of memory\n");
+                exit(1);
+        }
         return serve_plan_fill(&plan, &fix.c, req, &kept, &fl, KEY, strlen(KEY));
+}
+
+/* serve_kept_save for a GET with these header lines, what an earlier one held freed. */
+static void keep(const char *method, const char *hdrs, bool peer)
+{
+        serve_kept_free(&kept);
+        if (serve_kept_save(&kept, fix_req(method, KEY, hdrs), peer) < 0) {
+                fprintf(stderr, "serve_kept_save: out of memory\n");
+                exit(1);
+        }
+}
+
+/* "If-Match: " (or another name) and n tags "0000000000000000"... none of them the fill's,
+ * then tail, into line; CRLF-ended. */
+static const char *long_list(char *line, size_t cap, const char *name, unsigned n,
+                             const char *tail)
+{
+        size_t len = (size_t)snprintf(line, cap, "%s: ", name);
+
+        for (unsigned i = 0; i < n; i++)
+                len += (size_t)snprintf(line + len, cap - len, "%s\"%016x\"", i ? ", " : "", i);
+        (void)snprintf(line + len, cap - len, "%s\r\n", tail);
+        return line;
 }
 
 TEST(kept_save)
 {
-        static char line[600];
-        struct http1_req *req;
+        static char line[3000];
 
         fix_init(NULL, NULL);
-        req = fix_req("GET", KEY,
-                      "Range: bytes=0-9\r\nIf-Range: \"a\"\r\nOrigin: https://p.example\r\n"
-                      "If-None-Match: \"b\"\r\nIf-Match: *\r\n"
-                      "If-Modified-Since: " FIX_LM_TEXT "\r\n"
-                      "If-Unmodified-Since: " FIX_LM_TEXT "\r\n");
-        serve_kept_save(&kept, req, true);
+        keep("GET",
+             "Range: bytes=0-9\r\nIf-Range: \"a\"\r\nOrigin: https://p.example\r\n"
+             "If-None-Match: \"b\"\r\nIf-Match: *\r\n"
+             "If-Modified-Since: " FIX_LM_TEXT "\r\n"
+             "If-Unmodified-Since: " FIX_LM_TEXT "\r\n",
+             true);
         ASSERT_TRUE(!kept.head_only && kept.peer && !kept.collapsed);
         ASSERT_STREQ(kept.range, "bytes=0-9");
         ASSERT_STREQ(kept.if_range, "\"a\"");
         ASSERT_MEMEQ(kept.origin, kept.origin_len, "https://p.example", 17);
-        ASSERT_STREQ(kept.if_none_match, "\"b\"");
-        ASSERT_STREQ(kept.if_match, "*");
+        ASSERT_MEMEQ(kept.if_none_match, kept.if_none_match_len, "\"b\"", 3);
+        ASSERT_MEMEQ(kept.if_match, kept.if_match_len, "*", 1);
         ASSERT_STREQ(kept.if_modified_since, FIX_LM_TEXT);
         ASSERT_STREQ(kept.if_unmodified_since, FIX_LM_TEXT);
 
         /* a HEAD's Range is ignored (RFC 9110 §14.2), its conditionals kept */
-        serve_kept_save(&kept, fix_req("HEAD", KEY, "Range: bytes=0-9\r\nIf-Match: *\r\n"), true);
+        keep("HEAD", "Range: bytes=0-9\r\nIf-Match: *\r\n", true);
         ASSERT_TRUE(kept.head_only);
         ASSERT_STREQ(kept.range, "");
-        ASSERT_STREQ(kept.if_match, "*");
+        ASSERT_MEMEQ(kept.if_match, kept.if_match_len, "*", 1);
+        ASSERT_TRUE(kept.if_none_match == NULL);
 
-        /* one conditional too long to keep drops them all; the Range stays */
-        (void)snprintf(line, sizeof(line), "Range: bytes=0-9\r\nIf-Match: *\r\nIf-None-Match: ");
-        size_t n = strlen(line);
-        for (size_t i = 0; i < 60; i++, n += 5)
-                memcpy(line + n, "\"x\", ", 5);
-        memcpy(line + n, "\"y\"\r\n", 6);
-        serve_kept_save(&kept, fix_req("GET", KEY, line), false);
+        /* a list is kept whole, however long, and beside it the others: nothing is dropped */
+        (void)snprintf(line, sizeof(line), "Range: bytes=0-9\r\nIf-Match: *\r\n");
+        long_list(line + strlen(line), sizeof(line) - strlen(line), "If-None-Match", 60,
+                  ", \"y\"");
+        (void)snprintf(line + strlen(line), sizeof(line) - strlen(line),
+                       "If-Unmodified-Since: " FIX_LM_TEXT "\r\n");
+        keep("GET", line, false);
         ASSERT_TRUE(!kept.head_only && !kept.peer);
-        ASSERT_STREQ(kept.if_none_match, "");
-        ASSERT_STREQ(kept.if_match, "");
+        ASSERT_EQ(kept.if_none_match_len, 60 * 20 - 2 + 5);
+        ASSERT_TRUE(memcmp(kept.if_none_match + kept.if_none_match_len - 6, "\", \"y\"", 6) == 0);
+        ASSERT_MEMEQ(kept.if_match, kept.if_match_len, "*", 1);
+        ASSERT_STREQ(kept.if_unmodified_since, FIX_LM_TEXT);
         ASSERT_STREQ(kept.range, "bytes=0-9");
+
+        /* a list on several lines is kept as the one list they form; an empty one is kept */
+        keep("GET",
+             "If-Match: \"a\"\r\nIf-None-Match: \"n\"\r\nIf-Match: \"b\", \"c\"\r\n"
+             "If-Match: \"d\"\r\n",
+             false);
+        ASSERT_MEMEQ(kept.if_match, kept.if_match_len, "\"a\", \"b\", \"c\", \"d\"", 18);
+        ASSERT_MEMEQ(kept.if_none_match, kept.if_none_match_len, "\"n\"", 3);
+        keep("GET", "If-Match:\r\n", false);
+        ASSERT_TRUE(kept.if_match != NULL);
+        ASSERT_EQ(kept.if_match_len, 0);
+
+        /* a date too long to keep is no date, dropped alone; one sent twice, or empty, is no
+         * date either, kept as the "," that stands for one */
+        keep("GET",
+             "If-Match: \"a\"\r\nIf-Unmodified-Since: " FIX_LM_TEXT " and a good deal more\r\n",
+             false);
+        ASSERT_STREQ(kept.if_unmodified_since, "");
+        ASSERT_MEMEQ(kept.if_match, kept.if_match_len, "\"a\"", 3);
+        keep("GET",
+             "If-Modified-Since: " FIX_LM_TEXT "\r\nIf-Modified-Since: " FIX_LM_TEXT "\r\n"
+             "If-Unmodified-Since:\r\n",
+             false);
+        ASSERT_STREQ(kept.if_modified_since, ",");
+        ASSERT_STREQ(kept.if_unmodified_since, ",");
 
         /* a Range, or its If-Range, too long to keep: the whole object */
         (void)snprintf(line, sizeof(line), "Range: bytes=0-1%0150d\r\n", 0);
-        serve_kept_save(&kept, fix_req("GET", KEY, line), false);
+        keep("GET", line, false);
         ASSERT_STREQ(kept.range, "");
         (void)snprintf(line, sizeof(line), "Range: bytes=0-9\r\nIf-Range: \"%080d\"\r\n", 0);
-        serve_kept_save(&kept, fix_req("GET", KEY, line), false);
+        keep("GET", line, false);
         ASSERT_STREQ(kept.range, "");
+        serve_kept_free(&kept);
+        ASSERT_TRUE(kept.lists == NULL && kept.if_match == NULL && kept.if_none_match == NULL);
 }
 
 TEST(no_upstream_is_404)
@@ -200,6 +256,56 @@ TEST(fill_preconditions)
         ASSERT_EQ(metrics_value(fix.srv.m.precond_failed), 2);
 }
 
+TEST(fill_long_preconditions)
+{
+        static char line[3000], two[3200];
+
+        fix_init(NULL, NULL);
+        fill_init(FILL_DONE);
+        memcpy(fl.done_etag, SHA_ETAG, sizeof(SHA_ETAG));
+        /* An If-Match of 20 tags, none the fill's: 412, as on a hit (it was let through). */
+        ASSERT_EQ(answer("GET", long_list(line, sizeof(line), "If-Match", 20, ""), false), 0);
+        ASSERT_EQ(plan.status, 412);
+        ASSERT_EQ(answer("GET", long_list(line, sizeof(line), "If-Match", 20, ", " SHA_ETAG),
+                         false),
+                  0);
+        ASSERT_EQ(plan.status, 200);
+        /* A short failing If-Match, or a past If-Unmodified-Since, beside a long If-None-Match */
+        long_list(line, sizeof(line), "If-None-Match", 20, "");
+        (void)snprintf(two, sizeof(two), "%sIf-Match: \"x\"\r\n", line);
+        ASSERT_EQ(answer("GET", two, false), 0);
+        ASSERT_EQ(plan.status, 412);
+        (void)snprintf(two, sizeof(two),
+                       "%sIf-Unmodified-Since: Tue, 14 Nov 2023 22:13:19 GMT\r\n", line);
+        ASSERT_EQ(answer("GET", two, false), 0);
+        ASSERT_EQ(plan.status, 412);
+        /* The long If-None-Match itself is judged: a 304 for the fill's tag at its end, and
+         * If-Modified-Since not left to decide alone when it has not */
+        ASSERT_EQ(answer("GET", long_list(line, sizeof(line), "If-None-Match", 20, ", " SHA_ETAG),
+                         false),
+                  0);
+        ASSERT_EQ(plan.status, 304);
+        long_list(line, sizeof(line), "If-None-Match", 20, "");
+        (void)snprintf(two, sizeof(two), "%sIf-Modified-Since: " FIX_LM_TEXT "\r\n", line);
+        ASSERT_EQ(answer("GET", two, false), 0);
+        ASSERT_EQ(plan.status, 200);
+        /* Lines past 2 KB together are still one list: ours on the second line passes an
+         * If-Match whose first line fails; a malformed second line spoils an If-None-Match
+         * whose first line matches */
+        long_list(line, sizeof(line), "If-Match", 130, ", " SHA_ETAG);
+        (void)snprintf(two, sizeof(two), "If-Match: \"x\"\r\n%s", line);
+        ASSERT_EQ(answer("GET", two, false), 0);
+        ASSERT_EQ(plan.status, 200);
+        long_list(line, sizeof(line), "If-None-Match", 130, ", garbage");
+        (void)snprintf(two, sizeof(two), "If-None-Match: " SHA_ETAG "\r\n%s", line);
+        ASSERT_EQ(answer("GET", two, false), 0);
+        ASSERT_EQ(plan.status, 200);
+        /* An empty If-Range is no validator: the Range is ignored, as on a hit */
+        ASSERT_EQ(answer("GET", "Range: bytes=0-9\r\nIf-Range:\r\n", false), 0);
+        ASSERT_EQ(plan.status, 200);
+        serve_kept_free(&kept);
+}
+
 TEST(fill_ranges)
 {
         fix_init(NULL, NULL);
@@ -239,6 +345,7 @@ TEST(fill_ranges)
         atomic_store(&fl.state, (int)FILL_DONE);
         ASSERT_EQ(answer("GET", "Range: bytes=0-9\r\nIf-Range: " SHA_ETAG "\r\n", false), 0);
         ASSERT_EQ(plan.status, 206);
+        serve_kept_free(&kept);
 }
 
 TEST_MAIN()
