@@ -59,8 +59,9 @@ static const char usage_text[] =
     "                           uncapped. Default: uncapped, and run warns about it\n"
     "  --parallel N             transfers at once per edge (default 4)\n"
     "  --window HH:MM-HH:MM     off-peak window in the edge's time zone (end exclusive,\n"
-    "                           may wrap midnight). Default: any hour, and run warns\n"
-    "                           about it (00:00-24:00 says any hour on purpose)\n"
+    "                           may wrap midnight; 24:00 only as an end). Default: any\n"
+    "                           hour, and run warns about it (00:00-24:00 says any hour\n"
+    "                           on purpose, and retries as without a window)\n"
     "  --tz ZONE                the edge's time zone (IANA name); default: the plan's\n"
     "                           \"tz\", else this machine's\n"
     "  --outside-window exit|wait  outside the window: exit with status 4 (default) or\n"
@@ -75,7 +76,8 @@ static const char usage_text[] =
     "  --retries N              retries of an object after transport errors or a stall\n"
     "                           (default 8). The plan and the edge's listing are retried\n"
     "                           (backoff 1-60 s, or Retry-After up to 5 min) until the\n"
-    "                           window closes; without a window for 10 minutes\n"
+    "                           window closes; without a window (or with 00:00-24:00)\n"
+    "                           for 10 minutes\n"
     "  --stall-timeout DURATION a transfer that moves no byte for this long (from the\n"
     "                           origin or into the edge) is cut and retried, then counted\n"
     "                           failed: 30s (default), 2m; whole seconds, 1s to 1h\n"
@@ -83,7 +85,8 @@ static const char usage_text[] =
     "                           (default 10000, the most an edge answers at once)\n"
     "  --state-dir DIR          journals and run locks (default /var/lib/sluice-fill)\n"
     "  --metrics-file FILE      run: write the run's figures there for Prometheus (a\n"
-    "                           textfile collector), when it starts and when it ends\n"
+    "                           textfile collector), when it starts, every 10 s while\n"
+    "                           it transfers and when it ends\n"
     "  --progress auto|bar|json|none  progress output (auto: a bar on a terminal,\n"
     "                           JSON lines otherwise)\n"
     "  --progress-interval MS   progress period (default 1000)\n"
@@ -93,7 +96,7 @@ static const char usage_text[] =
     "  --verbose                list objects (plan), print every check (verify)\n"
     "  --dry-run                change nothing: run shows what it would send and evict,\n"
     "                           verify lists what it would fetch\n"
-    "  --sample N               verify: objects per edge (default 16)\n"
+    "  --sample N               verify: objects per edge, 1 or more (default 16)\n"
     "  --all                    verify: every held planned object\n"
     "  --token-keys FILE        verify: sign each fetch with the first key of FILE (the\n"
     "                           edge's tokens.keys_file) for edges that require tokens\n"
@@ -444,8 +447,10 @@ int cli_main(int argc, char **argv)
                                                    UINT32_MAX, optarg);
                         break;
                 case OPT_SAMPLE:
-                        if (parse_u64(optarg, UINT32_MAX, &o.sample) < 0)
-                                return usage_error("--sample: not a count: \"%s\"", optarg);
+                        /* 0 would check nothing and still exit 0, as if all were well. */
+                        if (parse_u64(optarg, UINT32_MAX, &o.sample) < 0 || o.sample == 0)
+                                return usage_error("--sample: want 1-%u objects, got \"%s\"",
+                                                   UINT32_MAX, optarg);
                         break;
                 case OPT_PROGRESS_INTERVAL:
                         if (parse_u64(optarg, 3600000, &v) < 0 || v < 10)

@@ -23,7 +23,7 @@ struct metrics_edge {
         int exit_status;
         uint64_t queued, committed, refused, failed;
         uint64_t bytes_committed; /* of the committed objects */
-        uint64_t bytes_moved;     /* read from the origin */
+        uint64_t bytes_moved;     /* read from the origin, retried attempts included */
 };
 
 struct metrics_run {

@@ -137,13 +137,15 @@ static bool tz_refused(struct run_edge *re, int rc)
  * How long a failure to get re's plan or listing is retried: until its window next closes
  * (in re->tz: before the plan arrives a zone given only by the plan is not known, and the
  * local one stands in); outside the window with --outside-window exit, not at all (the run
- * exits 4 there anyway); without a window, RETRY_NO_WINDOW_S.
+ * exits 4 there anyway); without a window, or with an all-day one, RETRY_NO_WINDOW_S. An
+ * all-day window never closes: the end it reports is the next midnight, which would cut the
+ * retries short by the time of day.
  */
 static void retry_set(struct run_edge *re)
 {
         int64_t wait = 0, left = 0, secs = RETRY_NO_WINDOW_S;
 
-        if (re->has_window) {
+        if (re->has_window && !window_all_day(&re->w)) {
                 int len = re->w.end_min > re->w.start_min ? re->w.end_min - re->w.start_min
                                                           : re->w.end_min + 1440 - re->w.start_min;
                 if (window_check(&re->w, re->tz, window_clock(), &wait, &left))
@@ -622,7 +624,7 @@ static void metrics_out(const struct fill_opts *o, int claim_fd, const struct ru
                         me[k].refused = te->refused;
                         me[k].failed = te->failed;
                         me[k].bytes_committed = te->prog->bytes_done;
-                        me[k].bytes_moved = te->prog->bytes_moved;
+                        me[k].bytes_moved = te->origin_bytes;
                 }
                 k++;
         }

@@ -159,6 +159,7 @@ static size_t on_get_data(char *data, size_t size, size_t nmemb, void *ud)
         x->got += n;
         (void)EVP_DigestUpdate(x->md, data, n);
         x->e->prog->bytes_moved += n;
+        x->e->origin_bytes += n;
         return n;
 }
 
@@ -666,8 +667,10 @@ static void settle(struct engine *g, struct xfer *x, enum outcome oc, const char
         case O_FATAL:
                 e->fatal = true;
                 snprintf(e->fatal_msg, sizeof(e->fatal_msg), "%s", x->detail);
-                e->failed++;
-                goto done;
+                /* Ended as any failed object is (counted in the progress too, reported and
+                 * journalled), so the progress lines count what the done line does. */
+                give_up(g, x, reason);
+                return;
         case O_RETRY: {
                 int64_t backoff_ms = 250ll << (x->attempt < 5 ? x->attempt : 5);
                 x->attempt++;

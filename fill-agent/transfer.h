@@ -67,6 +67,10 @@ struct transfer_edge {
         /* results */
         uint64_t committed, refused, failed;
         uint64_t failed_closed; /* of failed: given up because the window closed */
+        /* Every byte read from the origin, a retried attempt's too: the origin's load. The
+         * progress's bytes_moved takes an attempt's bytes back when it is retried, since its
+         * rate and ETA are about the objects still to come. */
+        uint64_t origin_bytes;
         bool fatal; /* the edge refused our token: stop it */
         char fatal_msg[256];
         /* engine state */

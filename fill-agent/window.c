@@ -30,12 +30,17 @@ int window_parse(const char *s, struct window *ret)
                 return -EINVAL;
         if (hhmm(s, &w.start_min) < 0 || hhmm(s + 6, &w.end_min) < 0)
                 return -EINVAL;
-        if (w.start_min == 24 * 60)
-                w.start_min = 0;
-        if (w.start_min == w.end_min)
+        /* 24:00 is the end of the day: a window cannot start there ("24:00-24:00" read as
+         * 00:00 would be all day, though "00:00-00:00" is refused). */
+        if (w.start_min == 24 * 60 || w.start_min == w.end_min)
                 return -EINVAL;
         *ret = w;
         return 0;
+}
+
+bool window_all_day(const struct window *w)
+{
+        return w->start_min == 0 && w->end_min == 24 * 60;
 }
 
 /* Whether path is a compiled zone file (RFC 8536: it starts "TZif"). A regular file that is

@@ -17,8 +17,11 @@ struct window {
         int start_min, end_min; /* minutes after local midnight */
 };
 
-/* Parse "HH:MM-HH:MM". Returns 0 or -EINVAL. */
+/* Parse "HH:MM-HH:MM". 24:00 may only end a window ("00:00-24:00" is all day). Returns 0 or
+ * -EINVAL. */
 int window_parse(const char *s, struct window *ret);
+/* Whether w is "00:00-24:00", open at every hour: it has no end to reach. */
+bool window_all_day(const struct window *w);
 /* Whether tz names a zone this machine has (a compiled zone file, "TZif", under $TZDIR, else
  * /usr/share/zoneinfo, or at an absolute path); NULL or "" is the machine's own. glibc reads
  * a zone it cannot find or read as UTC without a word, which would move a window by hours. */

@@ -6,7 +6,7 @@ open until released). Each listens on a port the kernel picks.
 
     with StandIns() as s:
         s.add_object("t1/v1/seg-1.m4s", b"...")
-        s.edge.put_status = 409
+        s.put_status = 409
         rc, events, err = s.run(binary, state_dir, "--retries", "2")
 """
 
@@ -51,6 +51,7 @@ class StandIns:
         self.edge_id = edge_id
         self.objects = []       # [(path, bytes)] in plan order
         self.put_status = 201   # the edge's answer to every PUT
+        self.put_first = []     # its answers to the first PUTs, before put_status
         self.puts = []          # keys PUT, in order
         self.origin_status = {}  # path -> status the origin answers instead of the bytes
         self.hold = None        # a path whose GET waits for release (a threading.Event)
@@ -86,7 +87,8 @@ class StandIns:
                         return
                     left -= len(chunk)
                 outer.puts.append(self.path)
-                st = outer.put_status
+                st = (outer.put_first[len(outer.puts) - 1]
+                      if len(outer.puts) <= len(outer.put_first) else outer.put_status)
                 self.answer(st, b"" if st in (201, 204) else
                             json.dumps({"error": "stand-in", "detail": f"answered {st}"}).encode())
 

@@ -2,7 +2,9 @@
 """What sluice-fill says of control's refusals of the fill plan, by their real status: a 403
 (from something in front of control: control itself answers 401) is reported as 403, not as
 a 401 with a wrong credentials file blamed; a 401 still names the credentials. Both stop the
-edge with exit 1, for plan and run, without retrying.
+edge with exit 1, for plan and run, without retrying. A 503 is retried, and with an all-day
+window (00:00-24:00, which never closes) for as long as without one, whatever the time of
+day: not only until the next midnight.
 
     python3 test_control_answers.py /path/to/sluice-fill
 
@@ -11,14 +13,17 @@ Exit status: 0 passed, 1 failed, 77 skipped (the binary missing)."""
 
 import http.server
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 
 class Control(http.server.BaseHTTPRequestHandler):
     answer = (403, b'{"error":"forbidden"}')
+    retry_after = None
     asked = 0
 
     def do_GET(self):
@@ -26,6 +31,8 @@ class Control(http.server.BaseHTTPRequestHandler):
         status, body = Control.answer
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if Control.retry_after:
+            self.send_header("Retry-After", Control.retry_after)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -98,12 +105,39 @@ def main():
         check(p.returncode == 2, f"edges ending 1 and 2: exit {p.returncode}, want 2: {err.strip()}")
         check("(401)" in err and "no-such-secret" in err,
               f"edges ending 1 and 2: both not reported: {err.strip()}")
+        # control answers 503 with Retry-After: 1 and an all-day window is 5 s from the
+        # midnight it does not close at: the run still retries 10 s on, as without a window
+        # (until 2026-12-07 it gave up at midnight, "no time left to retry"), and a SIGTERM
+        # then ends it (exit 5).
+        Control.answer = (503, b'{"error":"unavailable"}')
+        Control.retry_after = "1"
+        Control.asked = 0
+        p = subprocess.Popen([binary, "run", *common, *run, "--tz", "UTC",
+                              "--now", "2030-01-01T23:59:55Z"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(10)
+        alive = p.poll() is None
+        if alive:
+            p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = p.wait()
+        err = p.stderr.read().decode()
+        name = "run with 00:00-24:00 before midnight against 503"
+        check(alive, f"{name}: ended within 10 s, exit {rc}: {err.strip()[-300:]}")
+        check("no time left to retry" not in err, f"{name}: gave up: {err.strip()[-300:]}")
+        check(rc == 5, f"{name}: exit {rc} after SIGTERM, want 5: {err.strip()[-300:]}")
+        check(Control.asked >= 5, f"{name}: asked {Control.asked} times in 10 s, want 5 or more")
+        Control.retry_after = None
     srv.shutdown()
     for f in failures:
         print("FAIL:", f)
     if failures:
         return 1
-    print("ok: control's 403 and 401 reported as such")
+    print("ok: control's 403 and 401 reported as such; its 503 retried past midnight in an "
+          "all-day window")
     return 0
 
 

@@ -3,7 +3,8 @@
 getopt table in fill-agent/cli.c) is in the --help text and in fill-agent/sluice-fill.1,
 --help names no option the binary does not take, every configuration key (the tables in
 fill-agent/fill-cfg.c) is in the man page and in docs/fill.md, and each of the four commands
-and six exit statuses is in --help, the man page and docs/fill.md.
+and six exit statuses is in --help, the man page and docs/fill.md; the three say when the
+metrics file is written.
 
     python3 test_help.py /path/to/sluice-fill /path/to/source-root
 
@@ -77,6 +78,14 @@ def main():
               f"the order of exit statuses in {name} is {m.group(1)}: it must name 0 to 5 once each")
     check(len(set(" > ".join(o) for o in orders.values())) <= 1,
           f"the order of exit statuses differs: {orders}")
+    # The metrics file is rewritten every 10 s while a run transfers, not only at its start
+    # and end: each text says so (until 2026-12-07 --help named only the start and end).
+    for name, text in (("--help", helptext), ("the man page", man), ("docs/fill.md", doc)):
+        entries = [" ".join(text[m.start():m.start() + 400].split())
+                   for m in re.finditer(r"--metrics-file", text)]
+        check(any("every 10 s while" in e for e in entries),
+              f"{name}: --metrics-file does not say the file is rewritten every 10 s while "
+              f"the run transfers: {[e[:200] for e in entries]}")
     for f in failures:
         print(f"not ok - {f}")
     if not failures:

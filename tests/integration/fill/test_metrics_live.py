@@ -2,7 +2,8 @@
 """sluice-fill run's metrics file carries each edge's figures while the run is under way, not
 only once it ends: with an object held by the origin, the file says `running 1` and the
 objects committed so far (and the bytes), rewritten every 10 s; the edge's exit status comes
-at the end, with the rest of the figures.
+at the end, with the rest of the figures. The origin bytes count every byte read from the
+origin, a retried attempt's too, though the progress lines' bytes_moved takes those back.
 
     python3 test_metrics_live.py /path/to/sluice-fill
 
@@ -85,11 +86,33 @@ def main():
                   'sluice_fill_edge_objects{edge="edge-a",state="committed"} 3',
                   'sluice_fill_edge_committed_bytes{edge="edge-a"} 12000']:
             check(w in lines, f"at the end, no {w!r} in the file: {lines}")
+    # The edge answers the first PUT 503: the object is read from the origin twice, and the
+    # file says so (until 2026-12-07 it gave the progress's bytes_moved, which takes a retried
+    # attempt's bytes back: 1 MB of the 2 read).
+    with StandIns() as s, tempfile.TemporaryDirectory() as d:
+        data = os.urandom(1000000)
+        s.add_object("t1/v1/seg-1.m4s", data)
+        s.put_first = [503]
+        prom = os.path.join(d, "fill.prom")
+        rc, events, err = s.run(binary, os.path.join(d, "state"), "--metrics-file", prom)
+        name = "an object the edge answered 503 once"
+        check(rc == 0, f"{name}: exit {rc}, want 0: {err.strip()[-300:]}")
+        check(len(s.gets) == 2, f"{name}: {len(s.gets)} origin GETs, want 2")
+        lines = read(prom).splitlines()
+        for w in ['sluice_fill_edge_objects{edge="edge-a",state="committed"} 1',
+                  'sluice_fill_edge_committed_bytes{edge="edge-a"} 1000000',
+                  'sluice_fill_edge_origin_bytes{edge="edge-a"} 2000000']:
+            check(w in lines, f"{name}: no {w!r} in the file: {lines}")
+        progress = [e for e in events if e["event"] == "progress"]
+        check(progress and progress[-1].get("bytes_moved") == 1000000,
+              f"{name}: last progress {progress[-1:]}, want bytes_moved 1000000 (the retried "
+              "attempt's bytes taken back, for the rate and ETA)")
     for f in failures:
         print("FAIL:", f)
     if failures:
         return 1
-    print("ok: the metrics file has the edge's figures while the run is under way")
+    print("ok: the metrics file has the edge's figures while the run is under way, and every "
+          "byte read from the origin")
     return 0
 
 

@@ -2,6 +2,8 @@
 """The counts of sluice-fill run's progress lines mean what their names say, as the "done"
 line's do: `refused` the objects refused (a 4xx from the origin, a wrong size or hash, an edge
 saying no), `failed` those whose retries ran out, each counted once and in one of them only.
+An object the edge answers 401 (which stops the edge) is counted failed in both, with a
+`failed` event of its own.
 
     python3 test_progress_counts.py /path/to/sluice-fill
 
@@ -53,6 +55,28 @@ def main():
             for p in progress:
                 check(p.get("refused", 0) + p.get("failed", 0) + p["objects_done"] <=
                       p["objects_total"], f"progress {p} counts more objects than it has")
+    # The edge refuses the agent (401): the object ends failed, reported as such, and the last
+    # progress line counts it as the done line does (until 2026-12-07 it had no event and
+    # the progress counted it nowhere).
+    with StandIns() as s, tempfile.TemporaryDirectory() as d:
+        s.add_object("t1/v1/seg-1.m4s", b"a" * 20000)
+        s.put_status = 401
+        rc, events, err = s.run(binary, os.path.join(d, "state"), "--parallel", "1")
+        name = "an edge answering 401"
+        check(rc == 1, f"{name}: exit {rc}, want 1 ({err.strip()[-300:]})")
+        check(len(s.puts) == 1, f"{name}: {len(s.puts)} PUTs, want 1")
+        failed = [e for e in events if e["event"] == "failed"]
+        check(len(failed) == 1 and failed[0].get("key") == "/t1/v1/seg-1.m4s" and
+              failed[0].get("reason") == "edge-auth" and
+              "edge answered 401" in failed[0].get("detail", ""),
+              f"{name}: failed events {failed}, want one for the object, reason edge-auth")
+        done = [e for e in events if e["event"] == "done"]
+        check(len(done) == 1 and done[0].get("failed") == 1 and done[0].get("refused") == 0,
+              f"{name}: done {done}, want failed 1")
+        progress = [e for e in events if e["event"] == "progress"]
+        check(progress and progress[-1].get("failed") == 1 and
+              progress[-1].get("refused") == 0,
+              f"{name}: last progress {progress[-1:]}, want failed 1 as the done line says")
     for f in failures:
         print("FAIL:", f)
     if failures:

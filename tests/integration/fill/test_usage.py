@@ -3,7 +3,8 @@
 admin_url or admin_token_file is a usage error (exit 2) where the edge is written, for plan,
 run (--dry-run too) and verify, and control is never contacted; status, which needs no admin
 API for the journal, prints it without asking control; an edge the command does not act on
-is not held against it.
+is not held against it. `verify --sample 0` and a window starting at 24:00 are refused (exit
+2) without asking control.
 
     python3 test_usage.py /path/to/sluice-fill
 
@@ -94,6 +95,38 @@ def main():
         check(rc == 2 and "edge x: no admin_token_file (--admin-url, --admin-token-file)" in err,
               f"--edge x without --admin-token-file: exit {rc}: {err.strip()}")
         check(contacted() == 0, "--edge x: control was contacted")
+
+        # Values that would do nothing, or read as something else, are refused before control
+        # is asked: --sample 0 checked nothing and exited 0, a window starting at 24:00 was
+        # read as one starting at 00:00 (24:00-24:00 as all day, though 00:00-00:00 is
+        # refused). 24:00 ends a window only. Edge ok has what it needs, so a binary that took
+        # them would ask control, and (its timeout 500 ms, midnight 3 s off) soon give up.
+        edge_ok = ["--config", cfg, "--edge", "ok", "--progress", "none"]
+        near_midnight = ["--now", "2030-01-01T23:59:57Z"]
+        for name, args, want in [
+                ("verify --sample 0", ["verify", *edge_ok, "--edge-url", "http://127.0.0.1:1",
+                                       "--sample", "0"], "--sample: want 1-"),
+                ("run --window 24:00-24:00", ["run", *edge_ok, *near_midnight, "--window",
+                                              "24:00-24:00"], "--window: want HH:MM-HH:MM"),
+                ("run --window 24:00-06:00", ["run", *edge_ok, *near_midnight, "--window",
+                                              "24:00-06:00"], "--window: want HH:MM-HH:MM")]:
+            rc, out, err = fill(*args)
+            check(rc == 2 and want in err, f"{name}: exit {rc}, want 2 and {want!r}: "
+                                           f"{(out + err).strip()[-300:]}")
+            check(contacted() == 0, f"{name}: control was contacted")
+        cfg24 = os.path.join(d, "w24.yaml")
+        with open(cfg24, "w") as f:
+            f.write(f"control: http://127.0.0.1:{port}\n"
+                    f"state_dir: {d}/state\n"
+                    "timeout: 500ms\n"
+                    "tz: UTC\n"
+                    "window: \"24:00-24:00\"\n"
+                    "edges:\n"
+                    f"  - {{id: x, admin_url: 'http://127.0.0.1:1', admin_token_file: {token}}}\n")
+        rc, out, err = fill("run", "--config", cfg24, "--progress", "none", *near_midnight)
+        check(rc == 2 and "w24.yaml:5:" in err and "'window' must be HH:MM-HH:MM" in err,
+              f"window: 24:00-24:00 in the file: exit {rc}: {err.strip()[-300:]}")
+        check(contacted() == 0, "window: 24:00-24:00 in the file: control was contacted")
 
         # status reads the journal without the admin API, and asks control nothing for it.
         rc, out, err = fill("status", "--config", cfg, "--edge", "a")

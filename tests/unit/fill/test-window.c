@@ -28,6 +28,21 @@ TEST(window_parse_good_and_bad)
         ASSERT_EQ(window_parse("", &w), -EINVAL);
 }
 
+/* 24:00 is the end of a day: read as a start of 00:00, "24:00-24:00" was an all-day window
+ * while "00:00-00:00" was refused. */
+TEST(window_24_00_only_as_an_end)
+{
+        struct window w;
+        ASSERT_EQ(window_parse("24:00-24:00", &w), -EINVAL);
+        ASSERT_EQ(window_parse("24:00-06:00", &w), -EINVAL);
+        ASSERT_EQ(window_parse("00:00-00:00", &w), -EINVAL);
+        ASSERT_EQ(window_parse("22:00-24:00", &w), 0);
+        ASSERT_EQ(w.end_min, 24 * 60);
+        ASSERT_EQ(window_parse("00:00-24:00", &w), 0);
+        ASSERT_EQ(w.start_min, 0);
+        ASSERT_EQ(w.end_min, 24 * 60);
+}
+
 TEST(window_inside_outside_utc)
 {
         struct window w;
