@@ -7,6 +7,7 @@
  * a real metrics registry, one client worker and one connection. Requests are parsed from
  * HTTP/1.1 text by the parser request.c uses, so a test sees the request view the edge sees.
  */
+#include <stdio.h>
 #include <time.h>
 
 #include "http-cond.h"
@@ -117,4 +118,17 @@ static const char *hdr_names(const struct serve_plan *p)
                 len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", i ? ", " : "",
                                         p->hdrs[i].name);
         return out;
+}
+
+/* "name: " and n entity tags "0000000000000000"..., none a fixture's, then tail, into line;
+ * CRLF-ended, about 20 bytes a tag. */
+static inline const char *tag_list_line(char *line, size_t cap, const char *name, unsigned n,
+                                        const char *tail)
+{
+        size_t len = (size_t)snprintf(line, cap, "%s: ", name);
+
+        for (unsigned i = 0; i < n; i++)
+                len += (size_t)snprintf(line + len, cap - len, "%s\"%016x\"", i ? ", " : "", i);
+        (void)snprintf(line + len, cap - len, "%s\r\n", tail);
+        return line;
 }
