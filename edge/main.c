@@ -218,25 +218,27 @@ static int open_access_log(const char *path)
 }
 
 /*
- * Log rotation (renamed, then SIGHUP): reopen the log file and the access log at the paths of
- * cfg, the configuration now in force (was: the one before; the log's target needs a restart).
- * Done whether the reload took or not, since a configuration that does not load must not leave
- * the edge writing on into a file rotated away and soon deleted. access_new, when not -1, is
- * cfg's access log opened already, taken over.
+ * Log rotation (renamed, then SIGHUP): reopen the log file at the path it was opened at start
+ * (its target needs a restart: the path of whichever configuration loaded last would move the
+ * log at the second reload after a change), and the access log at the path of cfg, the
+ * configuration now in force (was: the one before). Done whether the reload took or not, since
+ * a configuration that does not load must not leave the edge writing on into a file rotated
+ * away and soon deleted. access_new, when not -1, is cfg's access log opened already, taken
+ * over.
  */
 static void reopen_logs(struct edge_server *srv, const struct edge_cfg *cfg,
                         const struct edge_cfg *was, int access_new)
 {
         int lvl = log_level_parse(cfg->log.level ? cfg->log.level : "info");
+        const char *target = (srv->start_cfg ? srv->start_cfg : was)->log.target;
         int r;
 
-        if (lvl >= 0 && cfg->log.target && cfg->log.target[0] == '/' &&
-            cfg_str_eq(cfg->log.target, was->log.target)) {
-                r = log_init((enum log_level)lvl, cfg->log.target);
+        if (lvl >= 0 && target && target[0] == '/') {
+                r = log_init((enum log_level)lvl, target);
                 if (r < 0)
                         log_warn("reload: cannot reopen the log %s: %s; writing on to the one "
                                  "open",
-                                 cfg->log.target, strerror(-r));
+                                 target, strerror(-r));
         }
         /* Onto the same descriptor number, which the workers write to: the file at cfg's
          * path, or the one in use when cfg turns the log off (that needs a restart). */

@@ -441,6 +441,32 @@ def sighup_reopens_log_file(e):
 
 
 @test
+def log_target_change_waits_for_a_restart(e):
+    """log.target changed in the file: no number of reloads moves the log there (the second
+    used to, reopening the path the last reload loaded), and a rotation between them still
+    gets a new file at the start's path."""
+    t = Edge(e.binary)
+    path, moved = os.path.join(t.dir, "first.log"), os.path.join(t.dir, "second.log")
+    t.cfg["log"]["target"] = path
+    try:
+        t.start()
+        wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0, "a log line")
+        t.cfg["log"]["target"] = moved
+        t.write_config()
+        for n in range(3):
+            os.rename(path, f"{path}.{n}")
+            t.signal(signal.SIGHUP)
+            wait_for(lambda: os.path.exists(path)
+                     and b"configuration reloaded" in open(path, "rb").read(),
+                     f"reload {n + 1}'s line in a new file at the start's path")
+            check(not os.path.exists(moved), f"reload {n + 1} moved the log to {moved}")
+            check(t.running(), "edge died on the reload")
+    finally:
+        t.stop()
+        t.cleanup()
+
+
+@test
 def sighup_names_keys_that_need_a_restart(e):
     """Keys read only at start (docs/edge-config.md): a reload that changes them is taken for
     the rest and says, naming each, that the running value stays until a restart; a key that
