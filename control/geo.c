@@ -121,6 +121,21 @@ static int fam_finish(struct geo_fam *f, size_t *ret_bad)
         return 0;
 }
 
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* A prefix within ::ffff:0:0/96 names IPv4 addresses, and mapped clients are looked up in the
+ * IPv4 entries (lookup6): it goes there too, as the IPv4 prefix it names, or it would never
+ * match anyone. */
+static void mapped_to_v4(struct geo_prefix *pf)
+{
+        if (pf->family != AF_INET6 || pf->len < 96 || memcmp(pf->addr, v4mapped, 12) != 0)
+                return;
+        memmove(pf->addr, pf->addr + 12, 4);
+        memset(pf->addr + 4, 0, 12);
+        pf->family = AF_INET;
+        pf->len -= 96;
+}
+
 int geo_table_build(const struct geo_entry *entries, size_t n, struct geo_table **ret,
                     size_t *ret_bad)
 {
@@ -153,6 +168,7 @@ int geo_table_build(const struct geo_entry *entries, size_t n, struct geo_table 
                         ok = (cc[k] >= 'A' && cc[k] <= 'Z') || (cc[k] >= 'a' && cc[k] <= 'z');
                 if (!ok)
                         goto bad;
+                mapped_to_v4(&pf);
                 struct geo_fam *f = pf.family == AF_INET ? &t->v4 : &t->v6;
                 struct geo_ent *e = &f->ents[f->n++];
                 memcpy(e->addr, pf.addr, sizeof(e->addr));
@@ -214,8 +230,6 @@ static int fam_lookup(const struct geo_fam *f, const uint8_t *addr, char ret_cc[
         }
         return -ENOENT;
 }
-
-static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 static int lookup6(const struct geo_table *t, const uint8_t a[16], char ret_cc[3])
 {

@@ -4,7 +4,8 @@
 /*
  * CIDR → country table (config `country_prefixes: {"10.1.0.0/16": SE, "2001:db8::/32": NO}`),
  * IPv4 and IPv6, longest-prefix match. An IPv4-mapped IPv6 address (::ffff:a.b.c.d, what a
- * dual-stack socket reports) is looked up in the IPv4 entries.
+ * dual-stack socket reports) is looked up in the IPv4 entries, and a prefix written in that
+ * form (::ffff:10.1.0.0/112) is kept as the IPv4 prefix it names (10.1.0.0/16).
  *
  * Built once from the config (start-up or reload: parse into a new table, swap the pointer),
  * then read-only: lookups need no lock. Lookup is a binary search per prefix length present,

@@ -63,6 +63,32 @@ TEST(no_default)
         geo_table_free(NULL);
 }
 
+TEST(mapped_prefixes_name_ipv4)
+{
+        /* A prefix written as IPv4-mapped IPv6 names IPv4 addresses: it matches them whether
+         * they come as IPv4 or mapped (a dual-stack socket); it was kept with the IPv6
+         * entries, which no IPv4 or mapped client is looked up in, so it matched nobody. */
+        struct geo_entry e[] = {{"::ffff:10.9.0.0/112", "FR"}, {"::ffff:192.0.2.7", "DE"},
+                                {"::/0", "ZZ"}};
+        struct geo_table *t = NULL;
+        size_t bad = 99;
+
+        ASSERT_EQ(geo_table_build(e, 3, &t, NULL), 0);
+        ASSERT_STREQ(cc(t, "10.9.1.2"), "FR");
+        ASSERT_STREQ(cc(t, "::ffff:10.9.1.2"), "FR");
+        ASSERT_STREQ(cc(t, "192.0.2.7"), "DE");
+        ASSERT_STREQ(cc(t, "::ffff:192.0.2.8"), "--");
+        ASSERT_STREQ(cc(t, "10.10.0.1"), "--");
+        ASSERT_STREQ(cc(t, "2001:db8::1"), "ZZ");
+        geo_table_free(t);
+        t = NULL;
+        /* The same prefix in both notations is the same prefix twice. */
+        struct geo_entry twice[] = {{"10.9.0.0/16", "FR"}, {"::ffff:10.9.0.0/112", "FR"}};
+        ASSERT_EQ(geo_table_build(twice, 2, &t, &bad), -EEXIST);
+        ASSERT_EQ(bad, 1);
+        ASSERT_TRUE(t == NULL);
+}
+
 TEST(cidr_parse)
 {
         struct geo_prefix p;
