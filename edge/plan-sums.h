@@ -31,7 +31,9 @@ struct plan_sums;
  * most STORE_KEY_MAX - 1 bytes or whose sha256 is not 64 hex digits are skipped and counted in
  * *ret_skipped (may be NULL), as are repeats of a path and every entry of a path given two
  * different sums. Returns 0 and a new table, -EINVAL when the text is not a plan
- * ({"objects": [...]}) or holds more than PLAN_SUMS_MAX objects, or -ENOMEM.
+ * ({"objects": [...]}), holds more than PLAN_SUMS_MAX objects, or more JSON values than twice
+ * such a plan (counted in the text before it is parsed, which costs many times its length),
+ * or -ENOMEM.
  */
 int plan_sums_parse(const char *json, size_t len, struct plan_sums **ret, size_t *ret_skipped);
 void plan_sums_free(struct plan_sums *t);
