@@ -323,6 +323,21 @@ static int64_t cfg_now_ms(struct heartbeat *hb, bool plan)
         return v;
 }
 
+/* Why the configuration in force fetches no fill plan, or NULL when it fetches one every
+ * period: a reload may take the period, control.url or the secret away. */
+static const char *plan_off_why(struct heartbeat *hb)
+{
+        const struct edge_runtime *rt = edge_runtime_get(hb->srv);
+        const struct edge_cfg_control *c = &rt->cfg->control;
+        const char *why = c->plan_period_ms <= 0 ? "control.plan_period 0"
+                          : !c->url || !c->edge_id ? "no control.url"
+                          : rt->heartbeat_secret_len == 0 ? "no control.secret_file"
+                                                          : NULL;
+
+        edge_runtime_put(rt);
+        return why;
+}
+
 /* Why a fetch of the fill plan failed (plan_sums_refresh()'s -errno), for the log, with what
  * libcurl said (curl_why) or the status control answered. */
 static void plan_err_str(int n, const char *curl_why, long status, char *out, size_t cap)
@@ -348,23 +363,28 @@ static void plan_err_str(int n, const char *curl_why, long status, char *out, si
 static void refresh_plan(struct heartbeat *hb, CURL *curl)
 {
         int64_t period = cfg_now_ms(hb, true);
+        const char *off = plan_off_why(hb);
         struct timespec now;
         int64_t now_ms;
         int n;
 
         clock_gettime(CLOCK_MONOTONIC, &now);
         now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-        if (period <= 0) {
-                /* Turned off by a reload: fills go back to being checked by length, not
-                 * against the sums of a plan that is no longer fetched. */
+        if (off) {
+                /* Turned off by a reload (the period, control.url or the secret taken away):
+                 * fills go back to being checked by length, not against the sums of a plan
+                 * that is no longer fetched. */
                 if (hb->plan_ok || hb->plan_sums) {
                         plan_sums_install(hb->srv, NULL);
                         metrics_gauge_set(hb->srv->m.plan_sums, 0);
-                        log_info("fill plan: off (control.plan_period 0), its sums dropped");
+                        log_info("fill plan: off (%s), its sums dropped", off);
                 }
                 hb->plan_ok = false;
                 hb->plan_sums = 0;
                 hb->plan_ms = 0;
+                hb->plan_err = 0;
+                hb->plan_backoff_ms = 0;
+                hb->plan_retry_ms = 0;
                 return;
         }
         if ((hb->plan_ms && now_ms - hb->plan_ms < period) || now_ms < hb->plan_retry_ms)

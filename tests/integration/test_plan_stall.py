@@ -13,6 +13,9 @@ plan at once).
                     malformed plan: the edge says so once in its log, and retries.
   sigterm_mid_plan: SIGTERM while a plan fetch hangs: the listener closes at once and the edge
                     exits 0 within a few seconds, not when the fetch gives up.
+  plan_dropped_with_control: a reload that takes control.url or control.secret_file away
+                    drops the plan's sums, as control.plan_period 0 does: no plan is fetched
+                    any more, so fills go back to being checked by length.
   slow_plan_whole:  a plan that takes 36 s to arrive, a piece every half second (a large plan
                     over a slow link), is taken whole; beside it, one that stops arriving
                     after a second is given up once nothing has come for 30 s, and fetched
@@ -222,6 +225,42 @@ def sigterm_mid_plan(binary):
             rc = None
         took = time.monotonic() - t0
         check(rc == 0 and took < 12, f"exit status {rc} {took:.1f} s after SIGTERM")
+    finally:
+        if e:
+            e.cleanup()
+        ctl.close()
+
+
+def wait_sums(e, want, what):
+    deadline = time.monotonic() + 10
+    got = None
+    while got != want and time.monotonic() < deadline:
+        time.sleep(0.1)
+        got = metric(e, "sluice_edge_plan_sums")
+    check(got == want, f"{what}: {got} plan sums, want {want}; the edge's log: {e.log_tail(5)}")
+
+
+@test
+def plan_dropped_with_control(binary):
+    # Removing control (or its secret) applies on SIGHUP: the plan is no longer fetched, and
+    # a last one kept would check fills against the catalog as it was, for good (a changed
+    # object never filled again until a restart).
+    ctl = StubControl(plan=plan_of(3))
+    e = None
+    try:
+        e = start(binary, ctl)
+        kept = dict(e.cfg["control"])
+        for gone in ("url", "secret_file"):
+            e.cfg["control"] = dict(kept)
+            e.write_config()
+            e.reload()
+            wait_sums(e, 3, f"with control.{gone} back")
+            del e.cfg["control"][gone]
+            e.write_config()
+            e.reload()
+            wait_sums(e, 0, f"control.{gone} removed")
+            check("fill plan: off (" in e.log_tail(40), "the drop is not logged")
+        e.stop()
     finally:
         if e:
             e.cleanup()
