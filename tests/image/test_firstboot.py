@@ -53,7 +53,7 @@ def eq(got, want, what):
 class Boot:
     """One run of the script over a fresh fake root."""
 
-    def __init__(self, script, cmdline="", env_file=None, conf_files=None):
+    def __init__(self, script, cmdline="", env_file=None, conf_files=None, path=None):
         self.root = tempfile.mkdtemp(prefix="sluice-firstboot-")
         conf = os.path.join(self.root, "run", "sluice-conf")
         os.makedirs(conf)
@@ -73,14 +73,17 @@ class Boot:
         with open(self.cmdfile, "w") as f:
             f.write("root=PARTUUID=x ro quiet " + cmdline + "\n")
         self.out = os.path.join(self.root, "run", "sluice")
+        self.path = path
         self.run()
 
     def run(self):
         """Run the script over this root (again, for a second boot)."""
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        path = os.environ.get("PATH", "/usr/bin:/bin")
+        env = {"PATH": self.path + ":" + path if self.path else path,
                "SLUICE_FIRSTBOOT_ROOT": self.root, "SLUICE_FIRSTBOOT_CMDLINE": self.cmdfile}
-        p = subprocess.run(["sh", self.script], env=env, capture_output=True, text=True,
-                           timeout=30)
+        # systemd's umask for a unit that sets none, as sluice-firstboot.service does not.
+        p = subprocess.run(["sh", "-c", 'umask 022 && exec sh "$0"', self.script], env=env,
+                           capture_output=True, text=True, timeout=30)
         self.rc = p.returncode
         self.log = p.stdout + p.stderr
 
@@ -321,6 +324,37 @@ def heartbeat_secret_installed(script, edge):
 
 
 @test
+def secrets_never_readable_by_others(script, edge):
+    """Every secret the script writes is its owner's alone until it is given to the group:
+    /run/sluice is 0755, and the admin token and heartbeat secret given on the command line
+    were 0644 there (the unit's umask, 022) until the chmod at the end."""
+    shims = tempfile.mkdtemp(prefix="sluice-firstboot-shims-")
+    seen = os.path.join(shims, "modes")
+    real = shutil.which("chgrp")
+    with open(os.path.join(shims, "chgrp"), "w") as f:
+        f.write(f'#!/bin/sh\nshift\nstat -c "%a %n" "$@" >>{seen}\nexec {real} sluice "$@"\n')
+    os.chmod(os.path.join(shims, "chgrp"), 0o755)
+    # The partition's files are 0644 here (the FAT mount on the appliance shows them 0700).
+    b = Boot(script, f"sluice.control=http://ctl.example:7000 sluice.heartbeat_key={HB} "
+                     f"sluice.admin_token=adm-{HB2} sluice.keys=k1:{K1}",
+             conf_files={"fill.yaml": "edges: []\n", "control.token": "c" * 40 + "\n",
+                         "tls.key": "key\n"}, path=shims)
+    try:
+        eq(b.rc, 0, f"firstboot exit status\n{b.log}")
+        with open(seen) as f:
+            modes = dict(reversed(line.split(" ", 1)) for line in f.read().splitlines())
+        names = sorted(os.path.basename(n) for n in modes)
+        eq(names, ["admin.token", "control.token", "fill.yaml", "heartbeat.key", "keys.yaml",
+                   "tls.key"], "the secrets handed to the group")
+        for name, mode in modes.items():
+            check(int(mode, 8) & 0o077 == 0, f"{name} was {mode} before it was 0640")
+            eq(oct(stat.S_IMODE(os.stat(name).st_mode)), oct(0o640), f"{name} mode")
+    finally:
+        b.cleanup()
+        shutil.rmtree(shims, ignore_errors=True)
+
+
+@test
 def fill_agent_files_follow_the_partition(script, edge):
     """fill.yaml and control.token (sluice-fill's plan credentials) are installed 0640 from the
     config partition, and a later boot whose partition no longer has them removes them."""
@@ -474,6 +508,8 @@ def network_files_replace_the_default(script, edge):
             eq(f.read(), STATIC_NETWORK, "static.network copied")
         mode = stat.S_IMODE(os.stat(os.path.join(net, "static.network")).st_mode)
         eq(oct(mode), oct(0o644), "static.network mode (systemd-network reads it)")
+        mode = stat.S_IMODE(os.stat(net).st_mode)
+        eq(oct(mode), oct(0o755), "/run/systemd/network mode (systemd-network reads it)")
         mask = os.path.join(net, name)
         check(os.path.islink(mask) and os.readlink(mask) == "/dev/null",
               f"{name} not masked in /run/systemd/network: {os.listdir(net)}")
