@@ -187,8 +187,10 @@ static int switch_user(const struct edge_cfg *cfg)
         if (cfg->log.target && cfg->log.target[0] == '/')
                 (void)chown(cfg->log.target, pw.pw_uid, gid); /* so is the log */
 
-        /* glibc applies set*id to every thread of the process. */
-        if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+        /* The user's groups, as su or a unit's User= give them: a reload reads the secrets
+         * again, 0640 root:sluice (docs/edge-config.md), through a group the user is a member
+         * of. glibc applies set*id to every thread of the process. */
+        if (initgroups(cfg->user, gid) < 0 || setresgid(gid, gid, gid) < 0 ||
             setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid) < 0) {
                 r = -errno;
                 log_error("cannot switch to user '%s': %s", cfg->user, strerror(-r));

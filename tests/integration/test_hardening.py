@@ -15,6 +15,7 @@ runs either way. Needs a `nobody` user when run as root.
 
 import ctypes
 import functools
+import grp
 import os
 import pwd
 import re
@@ -303,6 +304,52 @@ def upstream_named_by_host(ctx):
         [("/named/t/seg-1.m4s", "a miss from an upstream named by host"),
          ("/named/t/seg-2.m4s", "a second miss, the name resolved again")],
         prepare=own_hosts)
+
+
+def private_etc_file(path, name):
+    """A preexec for the edge: a mount namespace of its own whose /etc/<name> is path. Root
+    only."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWNS, MS_REC, MS_PRIVATE, MS_BIND = 0x20000, 0x4000, 0x40000, 0x1000
+
+    def enter():
+        if (libc.unshare(CLONE_NEWNS) != 0 or
+                libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0 or
+                libc.mount(path.encode(), f"/etc/{name}".encode(), None, MS_BIND, None) != 0):
+            err = ctypes.get_errno()
+            raise OSError(err, f"private /etc/{name}: {os.strerror(err)}")
+    return enter
+
+
+@root_test
+def user_keeps_its_groups(ctx):
+    """Started as root with `user:`, the edge runs with that user's groups, as su or a unit's
+    User= would give them: a secret 0640 root:<group> that the user reads through a group it is
+    a member of (the `sluice` group of docs/edge-config.md, "Secret files") is read again on a
+    reload. With only the user's own group, the reload was refused (Permission denied)."""
+    e = Edge(ctx.binary, {"user": USER, "workers": 1})
+    try:
+        taken = {g.gr_gid for g in grp.getgrall()}
+        gid = next(g for g in range(40000, 60000) if g not in taken)
+        groups = os.path.join(e.dir, "group")
+        with open("/etc/group") as f, open(groups, "w") as out:
+            out.write(f.read() + f"sluice-it-secrets:x:{gid}:{USER}\n")
+        os.chmod(e.dir, 0o755)
+        os.chown(e.token_file, 0, gid)
+        os.chmod(e.token_file, 0o640)
+        e.preexec = private_etc_file(groups, "group")
+        e.start()
+        wait_for(lambda: log_has(e, r"io_uring restricted to"), "the sandbox summary in the log")
+        st = status_fields(f"/proc/{e.proc.pid}/status")
+        eq(st["Uid"].split()[0], str(pwd.getpwnam(USER).pw_uid), "uid after the switch")
+        check(str(gid) in st["Groups"].split(), f"groups after the switch: {st['Groups']!r}")
+        os.chmod(e.config_path, 0o644)
+        e.reload()
+        eq(e.admin("GET", "/admin/objects?prefix=/").status, 200,
+           "the admin API after the reload (its token read anew)")
+        e.stop()
+    finally:
+        e.cleanup()
 
 
 @test
