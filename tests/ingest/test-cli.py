@@ -303,6 +303,45 @@ def test_sync_failed(origin, scratch):
     check(sorted(os.listdir(scratch)) == ["origin"], "no key file: %s" % os.listdir(scratch))
 
 
+def test_rename_flagless(origin, scratch):
+    """Where renameat2 takes no flags (NFS, FUSE: EINVAL; a shim preloaded plays that), a
+    title is still published, an existing one refused and replaced with --replace, and the
+    key file put in place. Every run failed there after its whole encode ("publishing DIR/ID:
+    Invalid argument")."""
+    shim = os.environ.get("SLUICE_RENAME_SHIM")
+    if not shim or not os.path.exists(shim):
+        skip("test_rename_flagless: the rename shim is needed (meson builds it and names it "
+             "in SLUICE_RENAME_SHIM): a filesystem without rename flags not tried")
+        return
+    asan = os.environ.get("ASAN_OPTIONS")
+    env = dict(os.environ, LD_PRELOAD=shim,
+               ASAN_OPTIONS=(asan + ":" if asan else "") + "verify_asan_link_order=0")
+    key = os.path.join(scratch, "k.json")
+    title = os.path.join(origin, "nf")
+    r = run(["--title", "nf"] + tiny(origin) + ["--encrypt", "--key-out", key], env=env)
+    if not check(r.returncode == 0 and os.path.isfile(os.path.join(title, "asset.json")),
+                 "published: %d %r" % (r.returncode, r.stderr[-300:])):
+        return
+    check(os.path.isfile(key) and json.load(open(key)).get("title") == "nf",
+          "the key file in place: %s" % os.listdir(scratch))
+    first = open(os.path.join(title, "asset.json")).read()
+    # A title that appears while this run encodes (an empty directory, which rename(2) would
+    # take the place of) is kept, and this run fails to publish.
+    other = os.path.join(origin, "nf2")
+    wrap = script(os.path.join(scratch, "ffmpeg-race"),
+                  'mkdir "%s" 2>/dev/null\nexec "%s" "$@"\n' % (other, shutil.which("ffmpeg")))
+    r = run(["--title", "nf2", "--ffmpeg", wrap] + tiny(origin), env=env)
+    check(r.returncode == 1 and "publishing %s: File exists" % other in r.stderr,
+          "a title made meanwhile: %d %r" % (r.returncode, r.stderr[-300:]))
+    check(os.listdir(other) == [], "that title left as it was: %s" % os.listdir(other))
+    r = run(["--title", "nf"] + tiny(origin) + ["--replace"], env=env)
+    check(r.returncode == 0, "--replace: %d %r" % (r.returncode, r.stderr[-300:]))
+    check(os.path.isfile(os.path.join(title, "asset.json")) and
+          open(os.path.join(title, "asset.json")).read() != first, "the new title in place")
+    check(sorted(os.listdir(origin)) == ["nf", "nf2"],
+          "the old title removed, nothing left: %s" % os.listdir(origin))
+
+
 def udta_first(src, dst):
     """Copy the MP4 src to dst with moov's udta moved before its traks: ffmpeg then lists the
     cover art udta holds as the first video stream, as some files have it."""
@@ -765,7 +804,7 @@ def test_late_audio(origin, scratch):
 
 TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_args,
          test_modes, test_probe_too_long, test_probe_missing,
-         test_sync_failed, test_cover_art, test_many_audio,
+         test_sync_failed, test_rename_flagless, test_cover_art, test_many_audio,
          test_colon_names,
          test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file,
          test_register_slow, test_key_flags_alone, test_cut_short, test_marker_past_end,

@@ -1121,6 +1121,30 @@ static int entry_exists(const char *path)
         return lstat(path, &st) == 0;
 }
 
+/*
+ * --replace where the filesystem cannot exchange two names (NFS, FUSE): the old title is
+ * renamed aside, beside the new one's temporary name, and the new one put in its place.
+ * Readers still never see a mix, but between the two renames no title at all. Returns 0 or
+ * -errno, with the old title back in place.
+ */
+static int swap_in(const char *final)
+{
+        char aside[PATH_MAX];
+        int r = util_path(aside, sizeof(aside), "%s.old", tmp_dir);
+
+        if (r < 0)
+                return r;
+        if (rename(final, aside) < 0)
+                return -errno;
+        if (rename(tmp_dir, final) < 0) {
+                r = -errno;
+                (void)rename(aside, final);
+                return r;
+        }
+        rm_tree(aside);
+        return 0;
+}
+
 static int publish(const struct opts *o, char *final, size_t len)
 {
         snprintf(final, len, "%s/%s", o->origin, o->title);
@@ -1136,12 +1160,12 @@ static int publish(const struct opts *o, char *final, size_t len)
         }
         int r = 0;
         if (o->replace && entry_exists(final)) {
-                if (renameat2(AT_FDCWD, tmp_dir, AT_FDCWD, final, RENAME_EXCHANGE) < 0)
-                        r = -errno;
-                else
+                if (renameat2(AT_FDCWD, tmp_dir, AT_FDCWD, final, RENAME_EXCHANGE) == 0)
                         rm_tree(tmp_dir); /* now the old title */
-        } else if (renameat2(AT_FDCWD, tmp_dir, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
-                r = -errno;
+                else
+                        r = errno == EINVAL ? swap_in(final) : -errno;
+        } else {
+                r = util_dir_rename_new(tmp_dir, final);
         }
         if (r == 0)
                 (void)fsync(dfd);

@@ -185,6 +185,23 @@ int util_file_commit(const char *tmp, const char *path)
         return 0;
 }
 
+int util_dir_rename_new(const char *from, const char *path)
+{
+        struct stat st;
+
+        if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+                return 0;
+        if (errno != EINVAL)
+                return -errno;
+        if (lstat(path, &st) == 0)
+                return -EEXIST;
+        if (errno != ENOENT)
+                return -errno;
+        if (rename(from, path) < 0)
+                return errno == ENOTEMPTY || errno == ENOTDIR ? -EEXIST : -errno;
+        return 0;
+}
+
 int util_file_url(char *buf, size_t len, const char *path)
 {
         char cwd[4096];

@@ -56,6 +56,15 @@ void util_dir_of(char *out, size_t cap, const char *path);
 int util_file_commit(const char *tmp, const char *path);
 
 /*
+ * util_dir_rename_new: rename the directory from to path unless something is at path (a
+ * symbolic link too). renameat2's RENAME_NOREPLACE where the filesystem has it; where it has
+ * not (NFS, FUSE: EINVAL), a look with lstat and then rename(2), which puts a directory only
+ * in the place of an empty directory: one made between the two is the only thing it can
+ * take the place of. Returns 0, -EEXIST when path exists, or -errno.
+ */
+int util_dir_rename_new(const char *from, const char *path);
+
+/*
  * util_file_url: the local file path as ffmpeg's URL for it, "file:" and the absolute path,
  * into buf (len bytes). ffmpeg takes what comes before a ':' in a plain name for a protocol
  * ("ep1:final.mp4" would be protocol "ep1"); "file:" reads the rest as a path, whatever it
