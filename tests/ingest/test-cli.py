@@ -222,7 +222,10 @@ def test_lang_args(origin, scratch):
     cases = [(["--audio-lang", long16], "--audio-lang: '%s' is not" % long16),
              (["--audio-lang", "en," + long40], "--audio-lang: '%s' is not" % long40),
              (["--audio-lang", "e1"], "--audio-lang: 'e1' is not"),
-             (["--subtitles", long16 + "=" + vtt], "--subtitles: '%s' is not" % long16)]
+             (["--subtitles", long16 + "=" + vtt], "--subtitles: '%s' is not" % long16),
+             # Past the eighth, a test source's tones were left out without a word.
+             (["--audio-lang", "en,fr,de,es,it,pt,nl,sv,da"],
+              "--audio-lang names 9 languages, at most 8 audio representations are made")]
     for args, want in cases:
         r = run(["--title", "t"] + tiny(origin) + args)
         check(r.returncode == 2 and want in r.stderr and "encoded" not in r.stderr,
@@ -425,6 +428,12 @@ def test_many_audio(origin, scratch):
     if r.returncode == 0:
         reps = json.load(open(os.path.join(origin, "nine", "asset.json")))["representations"]
         check(sum(x["type"] == "audio" for x in reps) == 8, "8 audio representations")
+    # Ten languages for nine streams is a usage error, as three for two is: the names past
+    # the eighth were not looked at.
+    r = run(["--title", "ten", "--origin", origin, "--ladder", "240p", "--no-progress",
+             "--audio-lang", "en,fr,de,es,it,pt,nl,sv,da,fi", src])
+    check(r.returncode == 2 and "--audio-lang names 10 languages, the source has 9 audio "
+          "streams" in r.stderr, "ten names refused: %d %r" % (r.returncode, r.stderr[-300:]))
 
 
 def test_colon_names(origin, scratch):

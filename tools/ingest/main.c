@@ -451,29 +451,41 @@ static int plan_jobs(const struct opts *o, struct ladder_src *s, struct ladder_j
         if (o->audio_lang) {
                 const char *p = o->audio_lang;
                 unsigned k = 0;
-                while (*p && k < LADDER_AUDIO_MAX) {
+                /* Every name is checked; those past LADDER_AUDIO_MAX name streams that are
+                 * left out (a source's, said so) or tones that are not made (refused). */
+                while (*p) {
                         size_t len = strcspn(p, ",");
-                        if (len < sizeof(s->audio_lang[0])) {
-                                memcpy(s->audio_lang[k], p, len);
-                                s->audio_lang[k][len] = '\0';
+                        char tag[sizeof(s->audio_lang[0])] = "";
+                        if (len < sizeof(tag)) {
+                                memcpy(tag, p, len);
+                                tag[len] = '\0';
                         }
-                        if (len >= sizeof(s->audio_lang[0]) ||
-                            !probe_lang_valid(s->audio_lang[k])) {
+                        if (len >= sizeof(tag) || !probe_lang_valid(tag)) {
                                 fprintf(stderr,
                                         "sluice-ingest: --audio-lang: '%.*s' is not a "
                                         "language tag (2-15 letters or '-')\n",
                                         (int)len, p);
                                 return -EINVAL;
                         }
-                        lang_bcp47_in_place(s->audio_lang[k], sizeof(s->audio_lang[0]));
+                        if (k < LADDER_AUDIO_MAX) {
+                                lang_bcp47_in_place(tag, sizeof(tag));
+                                memcpy(s->audio_lang[k], tag, sizeof(tag));
+                        }
                         k++;
                         p += len + (p[len] == ',');
                 }
-                if (s->path && k > s->n_audio) {
+                if (s->path && k > s->n_audio_source) {
                         fprintf(stderr,
                                 "sluice-ingest: --audio-lang names %u languages, the "
                                 "source has %u audio streams\n",
-                                k, s->n_audio);
+                                k, s->n_audio_source);
+                        return -EINVAL;
+                }
+                if (!s->path && k > LADDER_AUDIO_MAX) {
+                        fprintf(stderr,
+                                "sluice-ingest: --audio-lang names %u languages, at most %d "
+                                "audio representations are made\n",
+                                k, LADDER_AUDIO_MAX);
                         return -EINVAL;
                 }
                 if (!s->path)
