@@ -34,12 +34,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 mp4_buf_done(&out);
         }
 
-        /* Media segments: try both a video and an audio track description. */
-        for (int video = 0; video <= 1; video++) {
+        /* Media segments: an audio and a video track description, and a video one whose
+         * slice headers are read (with every optional part of them present). */
+        for (int kind = 0; kind <= 2; kind++) {
                 struct mp4_track f = {.track_id = 1,
                                       .timescale = 12800,
                                       .trex_duration = 512,
-                                      .nal_length_size = video ? 4 : 0};
+                                      .nal_length_size = kind ? 4 : 0};
+                if (kind == 2)
+                        f.avc = (struct avc_params){.valid = true,
+                                                    .chroma_array_type = 1,
+                                                    .log2_max_frame_num = 4,
+                                                    .log2_max_poc_lsb = 6,
+                                                    .cabac = true,
+                                                    .bottom_field_pic_order = true,
+                                                    .ref_idx_l0 = 2,
+                                                    .ref_idx_l1 = 2,
+                                                    .weighted_pred = true,
+                                                    .weighted_bipred_idc = 1,
+                                                    .deblocking_control = true,
+                                                    .redundant_pic_cnt = true};
                 uint64_t start, dur;
                 int sync;
                 (void)mp4_info_segment_timing(data, size, &f, &start, &dur, &sync);

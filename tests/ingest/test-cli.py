@@ -345,6 +345,124 @@ def test_rename_flagless(origin, scratch):
           "the old title removed, nothing left: %s" % os.listdir(origin))
 
 
+def slice_header_bits(init, seg, key, scratch):
+    """Bits of each coded slice's header (its NAL header byte included), in order, as
+    ffmpeg's trace_headers reads them from the segment decrypted with key."""
+    joined = os.path.join(scratch, "joined.mp4")
+    with open(joined, "wb") as f:
+        f.write(open(init, "rb").read() + open(seg, "rb").read())
+    r = subprocess.run(["ffmpeg", "-v", "trace", "-decryption_key", key, "-i", joined, "-c",
+                        "copy", "-bsf:v", "trace_headers", "-f", "null", "-"],
+                       capture_output=True, text=True, timeout=120)
+    ends, inside = [], False
+    for line in r.stderr.splitlines():
+        if "trace_headers" not in line:
+            continue
+        m = re.search(r"\] (\d+) +\S+ +([01]+) = ", line)
+        if line.endswith("Slice Header"):
+            inside = True
+            ends.append(0)
+        elif m and inside:
+            ends[-1] = max(ends[-1], int(m.group(1)) + len(m.group(2)))
+        else:
+            inside = False
+    return ends
+
+
+def slice_clear_bytes(seg):
+    """Clear bytes at the start of each coded slice NAL unit (after its length), in order,
+    from the segment's trun and senc."""
+    b = open(seg, "rb").read()
+
+    def boxes(off, end):
+        while off + 8 <= end:
+            size, kind = struct.unpack(">I4s", b[off:off + 8])
+            yield kind, off + 8, off + size
+            off += size
+
+    out = []
+    for kind, body, end in boxes(0, len(b)):
+        if kind != b"moof":
+            continue
+        for k2, tbody, tend in boxes(body, end):
+            if k2 != b"traf":
+                continue
+            sizes, data, samples = [], 0, []
+            for k3, p, _ in boxes(tbody, tend):
+                if k3 == b"trun":
+                    fl, n = struct.unpack(">II", b[p:p + 8])
+                    data = body - 8 + struct.unpack(">i", b[p + 8:p + 12])[0]
+                    q = p + 12 + (4 if fl & 4 else 0)
+                    for _ in range(n):
+                        q += 4 if fl & 0x100 else 0
+                        sizes.append(struct.unpack(">I", b[q:q + 4])[0])
+                        q += 4 + (4 if fl & 0x400 else 0) + (4 if fl & 0x800 else 0)
+                elif k3 == b"senc":
+                    q = p + 8
+                    for _ in range(struct.unpack(">I", b[p + 4:p + 8])[0]):
+                        count = struct.unpack(">H", b[q + 8:q + 10])[0]
+                        samples.append([struct.unpack(">HI", b[q + 10 + 6 * j:q + 16 + 6 * j])
+                                        for j in range(count)])
+                        q += 10 + 6 * count
+            for size, pairs in zip(sizes, samples):
+                prot, cur = [], 0
+                for c, n in pairs:
+                    if n:
+                        prot.append(cur + c)
+                    cur += c + n
+                pos = 0
+                while pos < size:
+                    n = struct.unpack(">I", b[data + pos:data + pos + 4])[0]
+                    a = pos + 4
+                    if 1 <= b[data + a] & 0x1f <= 5:
+                        out.append(min([x - a for x in prot if a <= x < a + n] or [n]))
+                    pos = a + n
+                data += size
+    return out
+
+
+def test_slice_headers_clear(origin, scratch):
+    """Each coded slice's whole header stays clear in an encrypted title, however long x264
+    makes it: with --preset veryslow over fades (reference list changes, prediction weights)
+    headers run past the 32 bytes that were all that was sure to be left clear, and their
+    tails were encrypted. ffmpeg's trace of the decrypted slices gives each header's
+    length."""
+    # Four fades in and out: some 50 of the 400 slices get headers over 32 bytes, and the
+    # 32 bytes and the rest of an AES block left clear before fell short of several.
+    clip, src = os.path.join(scratch, "clip.mp4"), os.path.join(scratch, "fade.mp4")
+    made = ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4,"
+                  "fade=t=in:st=0:d=1.6,fade=t=out:st=2.4:d=1.6", "-c:v", "libx264", "-preset",
+                  "ultrafast", clip)
+    if made.returncode == 0:
+        made = ffmpeg("-stream_loop", "3", "-i", clip, "-c", "copy", src)
+    if not check(made.returncode == 0, "source made: " + made.stderr[-300:]):
+        return
+    key = os.path.join(scratch, "k.json")
+    r = run(["--title", "fade", "--origin", origin, "--ladder", "240p", "--preset", "veryslow",
+             "--threads", "1", "--no-progress", "--encrypt", "--key-out", key, src])
+    if not check(r.returncode == 0, "encrypted: %d %r" % (r.returncode, r.stderr[-300:])):
+        return
+    rep = os.path.join(origin, "fade", "video-240p")
+    longest, seg = 0, 1
+    while os.path.exists(os.path.join(rep, "seg-%d.m4s" % seg)):
+        path = os.path.join(rep, "seg-%d.m4s" % seg)
+        bits = slice_header_bits(os.path.join(rep, "init.mp4"), path,
+                                 json.load(open(key))["key"], scratch)
+        clear = slice_clear_bytes(path)
+        check(len(bits) == len(clear) and bits, "seg-%d: %d slices traced, %d in senc" %
+              (seg, len(bits), len(clear)))
+        short = [(i, e, c) for i, (e, c) in enumerate(zip(bits, clear)) if 8 * c < e]
+        check(not short, "seg-%d: slice headers partly encrypted (slice, bits, clear "
+              "bytes): %s" % (seg, short[:4]))
+        # no more clear than the header (or 32 bytes), rounded to whole AES blocks
+        loose = [(i, e, c) for i, (e, c) in enumerate(zip(bits, clear))
+                 if c > max(32, (e + 7) // 8) + 17]
+        check(not loose, "seg-%d: slices left clear past their headers: %s" % (seg, loose[:4]))
+        longest = max([longest] + bits)
+        seg += 1
+    check(seg > 1 and longest > 256, "headers over 32 bytes made: %d bits at most" % longest)
+
+
 def udta_first(src, dst):
     """Copy the MP4 src to dst with moov's udta moved before its traks: ffmpeg then lists the
     cover art udta holds as the first video stream, as some files have it."""
@@ -817,7 +935,7 @@ TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_
          test_colon_names,
          test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file,
          test_register_slow, test_key_flags_alone, test_cut_short, test_marker_past_end,
-         test_dangling_title, test_interlaced, test_late_audio]
+         test_dangling_title, test_interlaced, test_late_audio, test_slice_headers_clear]
 
 
 def main():

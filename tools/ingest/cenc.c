@@ -151,8 +151,9 @@ static int push_pair(uint16_t *clear, uint32_t *prot, size_t *n, size_t max, siz
         return 0;
 }
 
-int cenc_subsamples_split(const uint8_t *s, size_t n, unsigned nal_len, uint16_t *clear,
-                          uint32_t *prot, size_t max)
+int cenc_subsamples_split(const uint8_t *s, size_t n, unsigned nal_len,
+                          const struct avc_params *avc, uint16_t *clear, uint32_t *prot,
+                          size_t max)
 {
         size_t pos = 0, run = 0, count = 0;
         int r;
@@ -168,10 +169,17 @@ int cenc_subsamples_split(const uint8_t *s, size_t n, unsigned nal_len, uint16_t
                 if (nal > n - pos)
                         return -EBADMSG;
                 unsigned type = nal ? s[pos] & 0x1fu : 0;
+                size_t keep = CENC_VCL_CLEAR;
+                if (type >= 1 && type <= 5 && nal > keep && avc && avc->valid) {
+                        int h = avc_slice_header_size(s + pos, nal, avc);
+                        if (h < 0)
+                                return -EBADMSG;
+                        keep = (size_t)h > keep ? (size_t)h : keep;
+                }
                 /* Only coded slices (types 1-5) are protected; parameter sets, SEI and
                  * delimiters stay clear so a player can parse the stream unkeyed. */
-                if (type >= 1 && type <= 5 && nal > CENC_VCL_CLEAR) {
-                        size_t keep = CENC_VCL_CLEAR, p = nal - keep;
+                if (type >= 1 && type <= 5 && nal > keep) {
+                        size_t p = nal - keep;
                         /* Whole AES blocks protected, the remainder clear: not needed for
                          * 'cenc', but what hardware decryptors handle best. */
                         keep += p % 16;
@@ -248,8 +256,8 @@ static int crypt_frag(EVP_CIPHER_CTX *ctx, uint8_t *work, const struct mp4_frag 
                 uint8_t *p = work + s->offset;
                 size_t npairs = 0;
                 if (video) {
-                        r = cenc_subsamples_split(p, s->size, t->nal_length_size, clear, prot,
-                                                  SUBSAMPLES_MAX);
+                        r = cenc_subsamples_split(p, s->size, t->nal_length_size, &t->avc,
+                                                  clear, prot, SUBSAMPLES_MAX);
                         if (r < 0)
                                 return r;
                         npairs = (size_t)r;

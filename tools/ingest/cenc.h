@@ -21,8 +21,8 @@
 #include "mp4-info.h"
 
 #define CENC_IV_SIZE 8
-/* Bytes of each video slice NAL unit (after its length prefix) left clear: the one-byte
- * header and room for the slice header, whose exact length would need the SPS/PPS. */
+/* Bytes of each video slice NAL unit (after its length prefix) left clear at least: the
+ * one-byte header and the next 31; more when its slice header runs longer (avc.h). */
 #define CENC_VCL_CLEAR 32
 
 struct cenc_key {
@@ -55,8 +55,11 @@ int cenc_segment_rewrite(const uint8_t *in, size_t len, const struct mp4_track *
 
 /*
  * cenc_subsamples_split: split one AVC sample (length-prefixed NAL units of nal_len bytes) into
- * clear/protected pairs, as written to senc. At most max pairs go to clear[]/prot[].
- * Returns the number of pairs, -EBADMSG if the NAL units overrun the sample, -E2BIG past max.
+ * clear/protected pairs, as written to senc. With avc (valid, from the track's SPS and PPS)
+ * each slice's whole header stays clear, else CENC_VCL_CLEAR bytes. At most max pairs go to
+ * clear[]/prot[]. Returns the number of pairs, -EBADMSG if the NAL units overrun the sample
+ * or a slice header cannot be read, -E2BIG past max.
  */
-int cenc_subsamples_split(const uint8_t *s, size_t n, unsigned nal_len, uint16_t *clear,
-                          uint32_t *prot, size_t max);
+int cenc_subsamples_split(const uint8_t *s, size_t n, unsigned nal_len,
+                          const struct avc_params *avc, uint16_t *clear, uint32_t *prot,
+                          size_t max);

@@ -70,6 +70,29 @@ static int esds_codec(const struct mp4_box *esds, char *out, size_t outlen)
         return 0;
 }
 
+/* avcC's first SPS and first PPS, as the slice headers' lengths need them; left invalid
+ * when they cannot be read (CENC then keeps its fixed clear part of each slice). */
+static void avcc_params(const uint8_t *p, size_t n, struct avc_params *ret)
+{
+        size_t off = 6, sps_len = 0, pps_len = 0;
+        const uint8_t *sps = NULL, *pps = NULL;
+        unsigned nsps = p[5] & 0x1fu;
+        for (unsigned i = 0; i < nsps; i++) {
+                if (n < off + 2 || n < off + 2 + mp4_rd16(p + off))
+                        return;
+                if (!sps) {
+                        sps = p + off + 2;
+                        sps_len = mp4_rd16(p + off);
+                }
+                off += 2 + (size_t)mp4_rd16(p + off);
+        }
+        if (n < off + 3 || p[off] == 0 || n < off + 3 + mp4_rd16(p + off + 1))
+                return;
+        pps = p + off + 3;
+        pps_len = mp4_rd16(p + off + 1);
+        (void)avc_params_parse(sps, sps_len, pps, pps_len, ret);
+}
+
 /*
  * avcC -> "avc1.PPCCLL" read from the first SPS itself (profile_idc, constraint flags,
  * level_idc follow the one-byte NAL header), and the NAL length size.
@@ -152,6 +175,7 @@ int mp4_info_track_parse(const uint8_t *buf, size_t len, struct mp4_track *ret)
                 r = avcc_codec(avcc, orig, t.codec, sizeof(t.codec), &t.nal_length_size);
                 if (r < 0)
                         goto out;
+                avcc_params(avcc->data, avcc->data_len, &t.avc);
         } else if (orig == T("mp4a")) {
                 struct mp4_box *esds = mp4_box_child_find(entry, T("esds"));
                 if (!esds || !entry->is_container || entry->data_len < 28)

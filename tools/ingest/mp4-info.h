@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "avc.h"
 #include "mp4-box.h"
 
 /* tfhd / trun flags (ISO/IEC 14496-12 8.8.7, 8.8.8) */
@@ -41,6 +42,7 @@ struct mp4_track {
         uint16_t channels;
         uint32_t sample_rate;
         unsigned nal_length_size; /* from avcC; 0 for audio */
+        struct avc_params avc;    /* avcC's first SPS and PPS, when they could be read */
         char codec[40];           /* RFC 6381 codecs parameter: avc1.64001f, mp4a.40.2 */
         uint32_t trex_duration, trex_size, trex_flags;
 };

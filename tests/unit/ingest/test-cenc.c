@@ -173,7 +173,7 @@ TEST(subsamples_split)
         n += put_nal(s + n, 0x09, 2, 0xf0);   /* AUD: clear */
         n += put_nal(s + n, 0x06, 20, 0x01);  /* SEI: clear */
         n += put_nal(s + n, 0x65, 200, 0x55); /* IDR slice: 32 clear, rest protected */
-        ASSERT_EQ(cenc_subsamples_split(s, n, 4, c, p, 8), 1);
+        ASSERT_EQ(cenc_subsamples_split(s, n, 4, NULL, c, p, 8), 1);
         /* protected is whole blocks: (200 - 32) = 168 -> 160 protected, 8 more clear */
         ASSERT_EQ(p[0], 160);
         ASSERT_EQ(c[0], 6 + 24 + 4 + 32 + 8);
@@ -181,21 +181,21 @@ TEST(subsamples_split)
 
         n += put_nal(s + n, 0x41, 100, 0x66); /* a second slice */
         n += put_nal(s + n, 0x0c, 3, 0x00);   /* filler after it: clear tail */
-        ASSERT_EQ(cenc_subsamples_split(s, n, 4, c, p, 8), 3);
+        ASSERT_EQ(cenc_subsamples_split(s, n, 4, NULL, c, p, 8), 3);
         ASSERT_EQ(p[1], 64);
         ASSERT_EQ(c[1], 4 + 32 + 4);
         ASSERT_EQ(c[2], 7);
         ASSERT_EQ(p[2], 0);
 
-        ASSERT_EQ(cenc_subsamples_split(s, n, 4, c, p, 2), -E2BIG);
+        ASSERT_EQ(cenc_subsamples_split(s, n, 4, NULL, c, p, 2), -E2BIG);
 
         /* a tiny slice stays clear; a NAL running past the sample is an error */
         size_t m = put_nal(s, 0x65, 10, 0x11);
-        ASSERT_EQ(cenc_subsamples_split(s, m, 4, c, p, 8), 1);
+        ASSERT_EQ(cenc_subsamples_split(s, m, 4, NULL, c, p, 8), 1);
         ASSERT_EQ(c[0], 14);
         ASSERT_EQ(p[0], 0);
-        ASSERT_EQ(cenc_subsamples_split(s, m - 1, 4, c, p, 8), -EBADMSG);
-        ASSERT_EQ(cenc_subsamples_split(s, 3, 4, c, p, 8), -EBADMSG);
+        ASSERT_EQ(cenc_subsamples_split(s, m - 1, 4, NULL, c, p, 8), -EBADMSG);
+        ASSERT_EQ(cenc_subsamples_split(s, 3, 4, NULL, c, p, 8), -EBADMSG);
 }
 
 TEST(subsamples_long_clear_run)
@@ -206,7 +206,7 @@ TEST(subsamples_long_clear_run)
         uint16_t c[4];
         uint32_t p[4];
         put_nal(s, 0x06, 70000, 0);
-        ASSERT_EQ(cenc_subsamples_split(s, n, 4, c, p, 4), 2);
+        ASSERT_EQ(cenc_subsamples_split(s, n, 4, NULL, c, p, 4), 2);
         ASSERT_EQ(c[0], 65535);
         ASSERT_EQ(c[0] + c[1], n);
         ASSERT_EQ(p[0] + p[1], 0);
