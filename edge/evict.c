@@ -38,9 +38,10 @@
  * which is what its records mean.
  */
 static const char meta_key[] = "clock";
-/* A disk fuller than the budget (evict_make_room): what a put needs beyond its size (its last
- * block, the index's growth), and how long it waits for the space evicted for it. */
-#define DISK_SLACK   (1ull << 20)
+/* A disk fuller than the budget (evict_make_room): what a put needs beyond its size (the
+ * store's reserve for the index, its last block, the index's growth), and how long it waits
+ * for the space evicted for it. */
+#define DISK_SLACK   (STORE_DISK_RESERVE + (1ull << 20))
 #define DISK_WAIT_MS 500
 #define META_VERSION 1
 #define META_SIZE    16

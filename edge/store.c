@@ -981,20 +981,22 @@ static uint64_t fd_disk_free(int fd)
 }
 
 /*
- * Whether size bytes of disk are there for fd's body. KEEP_SIZE: the file's length still says
- * how much was written. A file system that cannot reserve (fallocate says EOPNOTSUPP: ext2,
- * NFSv3, some FUSE ones) has its free space read instead: puts that begin together may still
- * outrun it, but one that cannot fit is refused before its head, not cut short mid-body.
+ * Whether size bytes of disk are there for fd's body, with STORE_DISK_RESERVE left beside it
+ * for the index. KEEP_SIZE: the file's length still says how much was written. A file system
+ * that cannot reserve (fallocate says EOPNOTSUPP: ext2, NFSv3, some FUSE ones) has its free
+ * space read instead: puts that begin together may still outrun it, but one that cannot fit
+ * is refused before its head, not cut short mid-body.
  */
 static bool room_claimed(int fd, uint64_t size)
 {
-        if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) == 0)
-                return true;
-        if (errno == ENOSPC || errno == EDQUOT)
-                return false;
-        if (errno != EOPNOTSUPP && errno != ENOSYS)
-                return true; /* the write will say what is wrong */
-        return fd_disk_free(fd) >= size;
+        if (size && fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) < 0) {
+                if (errno == ENOSPC || errno == EDQUOT)
+                        return false;
+                if (errno == EOPNOTSUPP || errno == ENOSYS)
+                        return fd_disk_free(fd) >= size + STORE_DISK_RESERVE;
+                /* Else the write will say what is wrong. */
+        }
+        return fd_disk_free(fd) >= STORE_DISK_RESERVE;
 }
 
 uint64_t store_disk_free(struct store *s)
@@ -1088,7 +1090,7 @@ int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t s
         }
         /* Claim the disk space now, so a full disk refuses the put before a fill announces
          * the object to its clients, not halfway through the body. */
-        if (size && !room_claimed(p->fd, size)) {
+        if (!room_claimed(p->fd, size)) {
                 /* Evicted files may still be on their way out: once they are, look again. */
                 store_unlinks_settle(s);
                 if (!room_claimed(p->fd, size)) {

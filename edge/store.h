@@ -137,8 +137,8 @@ bool store_file_of(struct store_reader *r, const char *key, size_t key_len, uint
 /*
  * Begin a put of key with a declared length and optional expected SHA-256 (64 hex chars, or
  * NULL) and content type (NULL: derived from the extension). Returns 0, -EINVAL for a bad
- * key/hash, -ENAMETOOLONG for a key over STORE_KEY_MAX, -ENOSPC when size exceeds the budget,
- * or -errno.
+ * key/hash, -ENAMETOOLONG for a key over STORE_KEY_MAX, -ENOSPC when size exceeds the budget
+ * or the disk (which must keep STORE_DISK_RESERVE free beside it), or -errno.
  */
 int store_put_begin(struct store *s, const char *key, size_t key_len, uint64_t size,
                     const char *sha256_hex, const char *content_type, struct store_put **ret);
@@ -264,6 +264,13 @@ int store_list_after(struct store *s, const char *prefix, size_t prefix_len, con
                      void *userdata);
 
 void store_get_stats(struct store *s, struct store_stats *ret);
+
+/*
+ * Bytes a put leaves free on the file system for the index: LMDB copies every page it writes,
+ * deletes included, so on a disk that objects filled to its last block even eviction's
+ * deletes fail (ENOSPC) and nothing is ever made room for again.
+ */
+#define STORE_DISK_RESERVE (1ull << 20)
 
 /* Bytes an unprivileged writer may still take on the file system of the cache directory;
  * UINT64_MAX when it cannot be read. */

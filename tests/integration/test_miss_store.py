@@ -10,6 +10,9 @@
   disk_fuller_than_budget: the same 12 MiB tmpfs under a 64 MiB budget: misses evict to make
                      room on the disk, every one 200 and kept; one larger than the disk evicts
                      nothing.
+  disk_full_of_small_objects: a 4 MiB tmpfs under a 64 MiB budget, pushed six times over
+                     with 3 KB objects: every push is kept, eviction making room, because
+                     the puts leave the index room to write on the disk (its deletes too).
   index_map_full:    cache.index_map_size makes the LMDB map tiny; objects are pushed until the
                      index refuses new entries (507: it keeps the last 10 % of the map for
                      deletes, LMDB copying pages on every write). A fill then arrives whole and
@@ -206,6 +209,40 @@ def disk_fuller_than_budget(origin):
             big = origin.add("/ok/fuller/big.m4s", RNG.randbytes(16 * 1024 * 1024))
             eq(e.get("/ok/fuller/big.m4s", timeout=10).status, 503, "over the whole disk")
             eq([k for k in bodies if listed(e, k)], kept, "nothing evicted for it")
+            e.stop()
+            check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+        finally:
+            stop_edge(e)
+
+
+@test
+def disk_full_of_small_objects(origin):
+    """A small disk filled by many small objects: the puts must leave the index room to
+    write, or the deletes that eviction makes (LMDB copies every page it writes) fail for want
+    of disk as well, nothing is ever evicted again, and every push and miss after is refused
+    (507, 503 store-full), across restarts too."""
+    with small_disk("disk_full_of_small_objects", size="4m") as mnt:
+        if not mnt:
+            return
+        e = start_edge(sys.argv[1], origin, {"workers": 1,
+                                             "cache": {"dir": mnt, "max_size": "64M"}})
+        try:
+            e.cache_dir = mnt
+            before = counters(e)
+            refused = []
+            for i in range(1500):  # 4 KiB of disk each: about six times the disk
+                key = f"/ok/small/t{i % 40}/seg-{i}.m4s"
+                r = e.put(key, RNG.randbytes(3000), expect=None)
+                if r.status != 201:
+                    refused.append((i, r.status))
+            eq(refused[:5], [], "pushes refused on a disk that eviction can make room on")
+            check(delta(before, counters(e), "sluice_edge_evictions_total") > 0,
+                  "nothing was evicted")
+            check(listed(e, "/ok/small/t19/seg-1499.m4s"), "the last push is kept")
+            key = "/ok/small/fill.m4s"
+            data = origin.add(key, RNG.randbytes(3000))
+            expect_body(e.get(key, timeout=10), data, "a miss on the full disk")
+            check(listed(e, key), "the miss is kept")
             e.stop()
             check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
         finally:
