@@ -60,8 +60,9 @@ struct evict {
         struct store *store;
         struct edge_metrics *m;
         struct key_ent **map;
-        /* Victims chosen under the lock, deleted from the store after it. */
+        /* Victims chosen under the lock, deleted from the store after it, and their sizes. */
         struct key_ent **victims;
+        uint64_t *victim_sizes;
         size_t n_victims, cap_victims;
         uint64_t victim_bytes;
         /* Bytes the policy let go that the store still counts: their deletes are running
@@ -174,56 +175,104 @@ static void on_evict(void *ctx, uint64_t id, uint64_t size)
         if (e->n_victims == e->cap_victims) {
                 size_t cap = e->cap_victims ? e->cap_victims * 2 : 64;
                 struct key_ent **v = realloc(e->victims, cap * sizeof(*v));
-                if (!v) {
+                uint64_t *sz = v ? realloc(e->victim_sizes, cap * sizeof(*sz)) : NULL;
+
+                if (v)
+                        e->victims = v;
+                if (!sz) {
                         /* The store keeps a file the policy forgot: found again at restart. */
                         free(k);
                         return;
                 }
-                e->victims = v;
+                e->victim_sizes = sz;
                 e->cap_victims = cap;
         }
+        e->victim_sizes[e->n_victims] = size;
         e->victims[e->n_victims++] = k;
         e->victim_bytes += size;
         metrics_add(e->m->evictions, 1);
         metrics_add(e->m->evicted_bytes, size);
 }
 
+/*
+ * Victims whose deletes failed (the index could not be written: a disk full of other files
+ * leaves LMDB no page to copy into) go back into the policy, stamped lowest so the next
+ * eviction tries them first. Forgotten, they would stay in the store for good, counted in
+ * its bytes and out of every eviction's reach, while the policy evicted the rest in their
+ * place. A victim whose key names another file now is not its file's to keep. Under e->lock.
+ */
+static void keep_undeleted(struct evict *e, struct key_ent **v, const uint64_t *sizes,
+                           size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                struct policy_record rec = {.id = v[i]->id, .size = sizes[i]};
+                uint64_t now_id;
+
+                if (e->file_now(e->store, v[i]->key, v[i]->len, &now_id) != 0 ||
+                    now_id != v[i]->file_id)
+                        continue;
+                rec.group = evict_key_group(v[i]->key, v[i]->len);
+                rec.hints = evict_hints(v[i]->key, v[i]->len, false);
+                /* -EEXIST: the key was noted again meanwhile, and that entry stands. */
+                if (policy_sluice_restore_entry(e->p, &rec) < 0)
+                        continue;
+                if (map_add(e, rec.id, v[i]->file_id, v[i]->key, v[i]->len) < 0)
+                        (void)policy_remove(e->p, rec.id);
+        }
+}
+
 /* Drop e->lock and delete the victims gathered under it, in few index commits (a crossing of
- * the policy's high mark takes thousands). */
-static void unlock_and_delete(struct evict *e)
+ * the policy's high mark takes thousands). Returns false when some could not be deleted. */
+static bool unlock_and_delete(struct evict *e)
 {
         struct key_ent **v = e->victims;
+        uint64_t *sizes = e->victim_sizes;
         size_t n = e->n_victims;
         uint64_t bytes = e->victim_bytes;
         struct store_victim *sv;
+        bool failed = false;
 
         e->victims = NULL;
+        e->victim_sizes = NULL;
         e->n_victims = e->cap_victims = 0;
         e->victim_bytes = 0;
         e->deleting += bytes;
         pthread_mutex_unlock(&e->lock);
-        if (!n)
-                return;
+        if (!n) {
+                free(v);
+                free(sizes);
+                return true;
+        }
         sv = calloc(n, sizeof(*sv));
         if (sv) {
                 for (size_t i = 0; i < n; i++)
                         sv[i] = (struct store_victim){v[i]->key, v[i]->len, v[i]->file_id};
                 /* A key committed again since keeps its new object (its file differs). */
                 ssize_t r = store_delete_files(e->store, sv, n);
-                if (r < 0)
-                        log_warn("evicting %zu object(s): %s, ignoring", n, strerror((int)-r));
+                if (r < 0) {
+                        log_warn("evicting %zu object(s): %s; those not deleted are kept and "
+                                 "tried again", n, strerror((int)-r));
+                        failed = true;
+                }
                 free(sv);
         } else {
-                for (size_t i = 0; i < n; i++)
-                        (void)store_delete_file(e->store, v[i]->key, v[i]->len, v[i]->file_id);
+                for (size_t i = 0; i < n; i++) {
+                        int r = store_delete_file(e->store, v[i]->key, v[i]->len,
+                                                  v[i]->file_id);
+                        failed |= r < 0 && r != -ENOENT;
+                }
         }
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
         pthread_mutex_lock(&e->lock);
+        if (failed)
+                keep_undeleted(e, v, sizes, n);
         e->deleting -= bytes;
         pthread_cond_broadcast(&e->deleted);
         pthread_mutex_unlock(&e->lock);
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+        free(sizes);
+        return !failed;
 }
 
 /* ---- persistence ---- */
@@ -694,7 +743,7 @@ int evict_open(struct edge_server *srv, const char *cache_dir, uint64_t budget)
         /* The budget may have shrunk since the last run. */
         pthread_mutex_lock(&e->lock);
         policy_evict_until(e->p, budget);
-        unlock_and_delete(e);
+        (void)unlock_and_delete(e);
         return 0;
 fail:
         srv->evict = e;
@@ -723,6 +772,8 @@ void evict_close(struct edge_server *srv)
                 }
         free(e->map);
         (void)policy_free(e->p);
+        free(e->victims);
+        free(e->victim_sizes);
         free(e->snap);
         free(e->gone);
         pthread_mutex_destroy(&e->flush_lock);
@@ -825,7 +876,10 @@ int evict_make_room(struct edge_server *srv, uint64_t size, struct edge_worker *
         if (disk < target)
                 target = disk;
         policy_evict_until(e->p, target);
-        unlock_and_delete(e);
+        /* Deletes that failed freed nothing (the index cannot be written: a disk full of
+         * other files), and waiting would not change that: the put is refused at once. */
+        if (!unlock_and_delete(e))
+                return -ENOSPC;
         /* The store's check reads its own totals: until those deletes land it still counts
          * them. Each batch is one index commit; a stuck disk is not waited on for long. */
         clock_gettime(CLOCK_REALTIME, &until);
@@ -900,7 +954,7 @@ bool evict_note_fill(struct edge_server *srv, const char *key, size_t key_len, u
                         r = 0;
                 }
         }
-        unlock_and_delete(e);
+        (void)unlock_and_delete(e);
         if (r == 0 || r == -ENOMEM) {
                 metrics_add(e->m->admission_refused, 1);
                 (void)store_delete_file(e->store, key, key_len, file_id);

@@ -53,7 +53,8 @@ void evict_access(struct edge_server *srv, const char *key, size_t key_len, uint
  * file system has it back, self's (the calling worker's, or NULL) and the other workers' open
  * files of it closed. Returns 0, -EFBIG when size is over the whole budget, or -ENOSPC when
  * evicting everything would not make room on the disk (nothing is evicted either way: no
- * room could ever hold it).
+ * room could ever hold it) or when the victims' deletes failed (the index could not be
+ * written; they stay known to the policy, tried first the next time).
  */
 int evict_make_room(struct edge_server *srv, uint64_t size, struct edge_worker *self);
 /*

@@ -13,6 +13,8 @@
   disk_full_of_small_objects: a 4 MiB tmpfs under a 64 MiB budget, pushed six times over
                      with 3 KB objects: every push is kept, eviction making room, because
                      the puts leave the index room to write on the disk (its deletes too).
+  eviction_when_deletes_fail: a disk another program fills: eviction's deletes fail, and
+                     its victims stay known to the policy, evicted once there is room again.
   index_map_full:    cache.index_map_size makes the LMDB map tiny; objects are pushed until the
                      index refuses new entries (507: it keeps the last 10 % of the map for
                      deletes, LMDB copying pages on every write). A fill then arrives whole and
@@ -35,6 +37,7 @@ Each asserts the client's answer, the store's state and the metrics.
 """
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -246,6 +249,49 @@ def disk_full_of_small_objects(origin):
             e.stop()
             check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
         finally:
+            stop_edge(e)
+
+
+@test
+def eviction_when_deletes_fail(origin):
+    """A disk filled by another program: eviction's index deletes fail (LMDB has no page to
+    copy into). The victims must stay known to the policy and be evicted once the disk has
+    room again; forgotten, the store kept them for good, out of every eviction's reach, while
+    the policy evicted the newer objects in their place."""
+    with small_disk("eviction_when_deletes_fail", size="16m") as mnt:
+        if not mnt:
+            return
+        e = start_edge(sys.argv[1], origin, {"workers": 1,
+                                             "cache": {"dir": mnt, "max_size": "64M"}})
+        ballast = os.path.join(mnt, "ballast")
+        try:
+            e.cache_dir = mnt
+            for i in range(1500):
+                e.put(f"/ok/old/t{i % 30}/seg-{i}.m4s", RNG.randbytes(3000))
+            # Another program takes the rest of the disk.
+            with open(ballast, "wb") as f:
+                try:
+                    while True:
+                        f.write(bytes(64 * 1024))
+                        f.flush()
+                except OSError:
+                    pass
+            for i in range(10):
+                e.put(f"/ok/new/seg-{i}.m4s", RNG.randbytes(3000), expect=(507,))
+            with open(e.log_path, errors="replace") as f:
+                check("evicting " in f.read(), "no eviction failed: the case tests nothing")
+            os.unlink(ballast)
+            for i in range(30):  # 30 MiB through a 16 MiB disk
+                e.put(f"/ok/big/seg-{i}.m4s", RNG.randbytes(1024 * 1024))
+            doc = json.loads(e.admin("GET", "/admin/objects?prefix=/ok/old/").body)
+            old = doc["objects"] if isinstance(doc, dict) else doc
+            eq(len(old), 0, "objects pushed first and never asked for, still held")
+            check(listed(e, "/ok/big/seg-29.m4s"), "the last push is kept")
+            e.stop()
+            check(not e.sanitizer_reports(), f"sanitizer: {e.sanitizer_reports()[:3]}")
+        finally:
+            if os.path.exists(ballast):
+                os.unlink(ballast)
             stop_edge(e)
 
 
