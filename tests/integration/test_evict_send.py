@@ -2,9 +2,9 @@
 """An object being sent keeps its bytes while the cache churns under it.
 
 A client reads a large object slowly (HTTP/1.1 with a small receive buffer, or h2c with the
-stream's window spent), stops part-way, and while it waits the cache is filled far past
-cache.max_size (eviction must take the object, whose file is then unlinked), and the object
-is replaced and deleted through the admin API. Then the client reads on: every byte it gets
+stream's window spent), stops part-way, and while it waits the cache is pushed and filled far
+past cache.max_size (eviction must take the object, whose file is then unlinked), and the
+object is replaced and deleted through the admin API. Then the client reads on: every byte it gets
 must be the object's as it was when its answer began (the SHA-256 of the whole body), and the
 answer must end whole.
 
@@ -48,7 +48,7 @@ class Ctx:
         self.e = start_edge(binary, self.origin, {
             "workers": 1,
             "cache": {"max_size": "64M"},
-            "limits": {"send_timeout": "60s", "idle_timeout": "60s"},
+            "limits": {"send_timeout": "600s", "idle_timeout": "600s"},
             "tls": [{"listen": f"{HOST}:{self.tls_port}",
                      "certs": [{"cert": self.pki + "/a.pem", "key": self.pki + "/a.key"}]}],
         })
@@ -61,17 +61,20 @@ class Ctx:
 
 
 def churn(ctx, key):
-    """Fill the cache far past its budget (each filler asked twice, so the admission filter
-    takes it), until key is no longer listed; then push key anew and delete it."""
+    """Push the cache far past its budget (every third object a fill, asked twice so the
+    admission filter takes it), until key is no longer listed; then push key anew and delete
+    it."""
     e, o = ctx.e, ctx.origin
     ctx.round += 1
     before = metric(e, "sluice_edge_evictions_total")
     for i in range(FILLERS):
         path = f"/ok/r{ctx.round}/f{i}.bin"
-        o.add(path, os.urandom(FILLER))
-        for _ in range(2):
-            r = e.get(path, timeout=30)
-            eq(r.status, 200, f"filler {path}")
+        if i % 3:
+            e.put(path, os.urandom(FILLER))
+        else:
+            o.add(path, os.urandom(FILLER))
+            for _ in range(2):
+                eq(e.get(path, timeout=30).status, 200, f"filler {path}")
         if not listed(e, key) and i > 10:
             break
     check(metric(e, "sluice_edge_evictions_total") > before, "nothing was evicted")
@@ -93,7 +96,8 @@ def h1_case(ctx, hit):
     data = o.add(key, os.urandom(LARGE))
     if hit:
         eq(e.get(key, timeout=30).body, data, "the object's first answer")
-    c = RawConn(e.port, timeout=60, rcvbuf=4096)
+    # The kernel holds at most this and the edge's send buffer (a few MiB): the rest waits.
+    c = RawConn(e.port, timeout=60, rcvbuf=64 << 10)
     try:
         c.send(build_request("GET", key))
         deadline = time.monotonic() + 30
