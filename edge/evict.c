@@ -190,8 +190,6 @@ static void on_evict(void *ctx, uint64_t id, uint64_t size)
         e->victim_sizes[e->n_victims] = size;
         e->victims[e->n_victims++] = k;
         e->victim_bytes += size;
-        metrics_add(e->m->evictions, 1);
-        metrics_add(e->m->evicted_bytes, size);
 }
 
 /*
@@ -200,10 +198,14 @@ static void on_evict(void *ctx, uint64_t id, uint64_t size)
  * eviction tries them first. Forgotten, they would stay in the store for good, counted in
  * its bytes and out of every eviction's reach, while the policy evicted the rest in their
  * place. A victim whose key names another file now is not its file's to keep. Under e->lock.
+ * Returns how many went back, their bytes in *ret_bytes.
  */
-static void keep_undeleted(struct evict *e, struct key_ent **v, const uint64_t *sizes,
-                           size_t n)
+static size_t keep_undeleted(struct evict *e, struct key_ent **v, const uint64_t *sizes,
+                             size_t n, uint64_t *ret_bytes)
 {
+        size_t kept = 0;
+
+        *ret_bytes = 0;
         for (size_t i = 0; i < n; i++) {
                 struct policy_record rec = {.id = v[i]->id, .size = sizes[i]};
                 uint64_t now_id;
@@ -216,9 +218,14 @@ static void keep_undeleted(struct evict *e, struct key_ent **v, const uint64_t *
                 /* -EEXIST: the key was noted again meanwhile, and that entry stands. */
                 if (policy_sluice_restore_entry(e->p, &rec) < 0)
                         continue;
-                if (map_add(e, rec.id, v[i]->file_id, v[i]->key, v[i]->len) < 0)
+                if (map_add(e, rec.id, v[i]->file_id, v[i]->key, v[i]->len) < 0) {
                         (void)policy_remove(e->p, rec.id);
+                        continue;
+                }
+                kept++;
+                *ret_bytes += sizes[i];
         }
+        return kept;
 }
 
 /* Drop e->lock and delete the victims gathered under it, in few index commits (a crossing of
@@ -230,6 +237,8 @@ static bool unlock_and_delete(struct evict *e)
         size_t n = e->n_victims;
         uint64_t bytes = e->victim_bytes;
         struct store_victim *sv;
+        uint64_t kept_bytes = 0;
+        size_t kept = 0;
         bool failed = false;
 
         e->victims = NULL;
@@ -263,8 +272,11 @@ static bool unlock_and_delete(struct evict *e)
                 }
         }
         pthread_mutex_lock(&e->lock);
+        /* Counted once gone: a victim kept for another try is not evicted yet. */
         if (failed)
-                keep_undeleted(e, v, sizes, n);
+                kept = keep_undeleted(e, v, sizes, n, &kept_bytes);
+        metrics_add(e->m->evictions, n - kept);
+        metrics_add(e->m->evicted_bytes, bytes - kept_bytes);
         e->deleting -= bytes;
         pthread_cond_broadcast(&e->deleted);
         pthread_mutex_unlock(&e->lock);
