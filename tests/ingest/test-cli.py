@@ -7,7 +7,8 @@ and when, and what happens when it cannot go there; what shape a turned source c
 which title ids and language tags it takes; who can read what it publishes; what a long
 ffprobe answer or a failed sync does; which streams of a source with cover art or many audio
 streams are encoded; that names with a ':' are files and that a playlist naming network URLs
-fetches nothing; what a late Ctrl-C says; what control's 413 to a registration says; when
+fetches nothing; what a late Ctrl-C says; where an encrypted title's key is when the run is
+killed while control registers it; what control's 413 to a registration says; when
 --token-file is read; that a source cut short, or a marker past its end, is refused; that a
 dangling symlink at the title's path is an existing title; that an interlaced source is
 deinterlaced; that audio starting after the video keeps its delay in its timeline.
@@ -113,8 +114,8 @@ def test_key_file(origin, scratch):
 
 
 def test_key_stdout(origin, scratch):
-    """A stdout that cannot take the key fails the run, before the title is published when
-    stdout is the key's place, and says the key is lost when it was the last resort."""
+    """A stdout that cannot take the key fails the run before the title is published, and a
+    closed one is refused before encoding."""
     if not os.path.exists("/dev/full"):
         skip("test_key_stdout: no /dev/full, a stdout that cannot take the key not tried")
         return
@@ -125,13 +126,6 @@ def test_key_stdout(origin, scratch):
               "a full stdout fails the run: %d %s" % (r.returncode, r.stderr[-300:]))
         check(os.listdir(origin) == [], "nothing published without the key: %s" %
               os.listdir(origin))
-        # control down, and the stdout the key falls back to full too
-        r = run(["--title", "out2", "--encrypt", "--register", "http://127.0.0.1:9"] +
-                tiny(origin), stdout=full)
-        check(r.returncode == 3 and "cannot write the key to stdout" in r.stderr and
-              "the key of %s/out2 is lost" % origin in r.stderr and
-              "the key is on stdout" not in r.stderr,
-              "a lost key is said to be lost: %d %s" % (r.returncode, r.stderr[-400:]))
     # a closed stdout is found before encoding
     r = run(["--title", "out3", "--encrypt"] + tiny(origin), stdout=None,
             preexec_fn=lambda: os.close(1))
@@ -649,6 +643,83 @@ def test_interrupt_late(origin, scratch):
           "says what it published: %d %s" % (p.returncode, err[-300:]))
 
 
+class HoldingControl(BaseHTTPRequestHandler):
+    """A control that takes a registration in and holds it unanswered until released, as a
+    slow database or a retried connection does: ingest is then killed while it waits."""
+    held = threading.Event()
+    release = threading.Event()
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        HoldingControl.held.set()
+        HoldingControl.release.wait(120)
+        try:
+            self.send_response(201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        except OSError:
+            pass  # ingest is gone
+
+    def log_message(self, *args):
+        pass
+
+
+def key_kept(origin, title, stdout, keys):
+    """Whether the key of the published TITLE is on STDOUT or in a file under KEYS."""
+    kid = json.load(open(os.path.join(origin, title, "asset.json")))["encryption"]["kid"]
+    texts = [stdout] + [open(os.path.join(keys, n)).read() for n in os.listdir(keys)]
+    for line in "\n".join(texts).splitlines():
+        try:
+            k = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(k, dict) and k.get("kid") == kid and re.fullmatch("[0-9a-f]{32}",
+                                                                        k.get("key", "")):
+            return True
+    return False
+
+
+def test_key_kill_registering(origin, scratch):
+    """SIGKILL while control holds the registration of an encrypted title: a title that is
+    published has its key outside the process, in the --key-out file (0600); a run without
+    --key-out, whose key only control would have had, is refused before encoding."""
+    keys = os.path.join(scratch, "keys")
+    os.mkdir(keys)
+    srv = HTTPServer(("127.0.0.1", 0), HoldingControl)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = "http://127.0.0.1:%d" % srv.server_port
+    try:
+        for title, extra in (("kill1", []),
+                             ("kill2", ["--key-out", os.path.join(keys, "kill2.json")])):
+            HoldingControl.held.clear()
+            p = subprocess.Popen([INGEST, "--title", title, "--encrypt", "--register", url] +
+                                 extra + tiny(origin), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            while not HoldingControl.held.wait(0.2) and p.poll() is None:
+                pass
+            if HoldingControl.held.is_set():
+                p.kill()
+            out, err = p.communicate(timeout=120)
+            published = os.path.isdir(os.path.join(origin, title))
+            check(not published or key_kept(origin, title, out, keys),
+                  "%s: killed while control held the registration, published with its key "
+                  "nowhere" % title)
+            if extra:
+                check(published and p.returncode == -signal.SIGKILL,
+                      "%s: killed while registering: %s %s" % (title, p.returncode, err[-300:]))
+                kf = extra[1]
+                check(os.path.exists(kf) and os.stat(kf).st_mode & 0o777 == 0o600,
+                      "%s: the --key-out file is in place, 0600" % title)
+            else:
+                check(p.returncode == 2 and not published and "encoded" not in err and
+                      "--encrypt with --register needs --key-out" in err,
+                      "%s: --encrypt --register without --key-out refused before encoding: "
+                      "%s %s" % (title, p.returncode, err[-300:]))
+    finally:
+        HoldingControl.release.set()
+        srv.shutdown()
+
+
 class SmallControl(BaseHTTPRequestHandler):
     """A control whose max_admin_body is less than any registration: 413 before the body."""
     def do_POST(self):
@@ -933,7 +1004,8 @@ TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_
          test_modes, test_probe_too_long, test_probe_missing,
          test_sync_failed, test_rename_flagless, test_cover_art, test_many_audio,
          test_colon_names,
-         test_no_network_source, test_interrupt_late, test_register_too_large, test_token_file,
+         test_no_network_source, test_interrupt_late, test_key_kill_registering,
+         test_register_too_large, test_token_file,
          test_register_slow, test_key_flags_alone, test_cut_short, test_marker_past_end,
          test_dangling_title, test_interlaced, test_late_audio, test_slice_headers_clear]
 

@@ -621,20 +621,25 @@ def test_register_down(origin, scratch):
     token = os.path.join(scratch, "ctl.token")
     with open(token, "w") as f:
         f.write("t0ken\n")
+    keyfile = os.path.join(scratch, "reg1.key")
     r = run(["--title", "reg1", "--origin", origin, "--test-source", "4", "--ladder", "240p",
-             "--encrypt", "--register", "http://127.0.0.1:9", "--token-file", token,
-             "--no-progress"] + FAST)
+             "--encrypt", "--key-out", keyfile, "--register", "http://127.0.0.1:9",
+             "--token-file", token, "--no-progress"] + FAST)
     check(r.returncode == 3 and "cannot register" in r.stderr, "register failure: exit 3, said: "
           + r.stderr[-300:])
-    # The command to register later names the token file, or control refuses it.
-    check("--register-only --register URL --title reg1 --origin %s --key-in KEYFILE "
-          "--token-file %s" % (origin, token) in r.stderr, "the later command: " + r.stderr[-400:])
+    # The command to register later names the key file and the token file, or control
+    # refuses it.
+    check("--register-only --register URL --title reg1 --origin %s --key-in %s "
+          "--token-file %s" % (origin, keyfile, token) in r.stderr,
+          "the later command: " + r.stderr[-400:])
     check(os.path.exists(os.path.join(origin, "reg1", "asset.json")), "title published anyway")
+    check(r.stdout == "", "the key is not printed: %r" % r.stdout)
     try:
-        k = json.loads(r.stdout.strip().splitlines()[-1])
-        check(len(k["key"]) == 32 and len(k["kid"]) == 32, "key printed so it is not lost")
-    except (ValueError, IndexError, KeyError):
-        check(False, "key printed on stdout: %r" % r.stdout)
+        k = json.load(open(keyfile))
+        kid = json.load(open(os.path.join(origin, "reg1", "asset.json")))["encryption"]["kid"]
+        check(len(k["key"]) == 32 and k["kid"] == kid, "the title's key in the key file")
+    except (OSError, ValueError, KeyError, TypeError):
+        check(False, "the key file holds the key")
 
 
 class FakeControl(BaseHTTPRequestHandler):
@@ -667,10 +672,10 @@ def test_register(origin, scratch):
                 "markers: {intro: {start: 0.5, end: 2}}\n")
     try:
         r = run(["--title", "reg2", "--origin", origin, "--test-source", "4", "--ladder", "240p",
-                 "--encrypt", "--register", url, "--token-file", token, "--metadata", meta,
-                 "--no-progress"] + FAST)
+                 "--encrypt", "--key-out", os.path.join(scratch, "reg2.key"), "--register", url,
+                 "--token-file", token, "--metadata", meta, "--no-progress"] + FAST)
         check(r.returncode == 0, "registration with control: " + r.stderr[-300:])
-        check(r.stdout == "", "key not printed when control has it")
+        check(r.stdout == "", "key not printed: it is in the key file")
         check(len(FakeControl.seen) == 1, "one registration request")
         if FakeControl.seen:
             path, auth, body = FakeControl.seen[-1]

@@ -171,12 +171,14 @@ def main(binary, tmp):
     r = ingest("--title", "harbour", "--token-file", token, "--metadata", movie_meta,
                "--subtitles", "en=" + vtt, "--audio-lang", "en,sv", *common)
     check(r.returncode == 0, f"ingest harbour: {r.returncode} {r.stderr[-800:]}")
-    # The encrypted episode: no --key-out, the token from the environment, run from a
-    # directory of its own. Its key must reach control and nothing else.
-    r = ingest("--title", "tide-s2e5", "--encrypt", "--metadata", ep_meta, *common,
-               env=dict(os.environ, SLUICE_CONTROL_TOKEN=ADMIN_TOKEN), cwd=keys_dir)
+    # The encrypted episode: the token from the environment, run from a directory of its
+    # own, which holds its --key-out file. Its key must reach control and that file only.
+    key_file = os.path.join(keys_dir, "tide-s2e5.json")
+    r = ingest("--title", "tide-s2e5", "--encrypt", "--key-out", key_file, "--metadata",
+               ep_meta, *common, env=dict(os.environ, SLUICE_CONTROL_TOKEN=ADMIN_TOKEN),
+               cwd=keys_dir)
     check(r.returncode == 0, f"ingest tide-s2e5: {r.returncode} {r.stderr[-800:]}")
-    check(r.stdout == "", "the key is not printed once control holds it")
+    check(r.stdout == "", "the key is not printed: it is in the --key-out file")
 
     # A 29.97 fps title: keyframes every 4.004 s, so a 4.004 s title is one video segment
     # where @duration 4 s would name two.
@@ -267,13 +269,15 @@ def main(binary, tmp):
           for c in mpd.iter("{urn:mpeg:dash:schema:mpd:2011}ContentProtection")]
     check(any(k and k.replace("-", "") == kid_hex for k in cp), f"default_KID: {cp}")
 
-    # ---- the key: only control has it, and it is the title's ----
+    # ---- the key: control has the --key-out file's, and it is the title's ----
     kid = base64.urlsafe_b64encode(bytes.fromhex(kid_hex)).rstrip(b"=").decode()
     lic = ctl.json("POST", f"/v1/license/clearkey?session={e['session']}",
                    {"kids": [kid], "type": "temporary"})
     check(len(lic["keys"]) == 1 and lic["keys"][0]["kid"] == kid, f"licence: {lic}")
     key = base64.urlsafe_b64decode(lic["keys"][0]["k"] + "==")
     check(len(key) == 16, "a 16-byte key")
+    with open(key_file) as f:
+        check(json.load(f).get("key") == key.hex(), "control's key is the --key-out file's")
     ctl.error("POST", f"/v1/license/clearkey?session={p['session']}",
               {"kids": [kid], "type": "temporary"}, expect=403)
     title_dir = os.path.join(origin, "tide-s2e5")
@@ -282,11 +286,13 @@ def main(binary, tmp):
         check(decodes(path, key.hex()), f"{rid} decrypts with control's key")
     path = joined(os.path.join(title_dir, "video-240p"), "seg-1.m4s", os.path.join(tmp, "s.mp4"))
     check(not decodes(path, "00" * 16), "a wrong key does not decode the video")
-    # Never next to the media, nor where ingest ran, nor anywhere else in the test's files
+    # Never next to the media, nor anywhere else in the test's files but the --key-out file
     # (PostgreSQL's own files aside: control stores it there).
     for d, dirs, names in os.walk(tmp):
         dirs[:] = [x for x in dirs if os.path.join(d, x) != os.path.join(tmp, "pg")]
         for n in names:
+            if os.path.join(d, n) == key_file:
+                continue
             with open(os.path.join(d, n), "rb") as f:
                 data = f.read()
             check(key not in data and key.hex().encode() not in data,

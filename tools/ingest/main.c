@@ -97,9 +97,9 @@ static void usage(FILE *f)
               "  --encrypt              CENC (cenc, AES-128-CTR) with a new random key and KID\n"
               "  --key-out FILE         write the key as JSON to FILE, a new file outside DIR\n"
               "                         (mode 0600; never replaced), once the title is\n"
-              "                         published; without it the key is printed on stdout\n"
-              "                         (with --register: sent to control, and printed only\n"
-              "                         if that fails)\n"
+              "                         published; needed with --register, which sends\n"
+              "                         control the key too; without it the key is printed\n"
+              "                         on stdout\n"
               "  --register URL         register title, asset and key with control at URL\n"
               "  --metadata FILE        with --register: the title's catalog fields, a YAML or\n"
               "                         JSON file of \"metadata\", \"series\" and \"markers\"\n"
@@ -344,6 +344,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
         }
         if (o->four_k && o->source) {
                 fprintf(stderr, "sluice-ingest: --4k applies to --test-source only\n");
+                return -EINVAL;
+        }
+        /* The key must be kept somewhere before the title is published, and control has it
+         * only once registered, which may take minutes: a run killed meanwhile would leave a
+         * published title whose key is nowhere. Printed on stdout, it would land in the logs
+         * of every scheduled run. */
+        if (o->encrypt && o->register_url && !o->key_out) {
+                fprintf(stderr, "sluice-ingest: --encrypt with --register needs --key-out FILE: "
+                                "the key is kept there before the title is published, and "
+                                "control has it only once registered\n");
                 return -EINVAL;
         }
         return 0;
@@ -1004,9 +1014,9 @@ static int key_out_check(const char *key_out, const char *origin, int encrypt)
 
 /*
  * Write the key as one JSON line: staged beside --key-out (key_commit puts it there), else on
- * stdout when to_stdout. Returns 0 or -errno, with a message.
+ * stdout. Returns 0 or -errno, with a message.
  */
-static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdout)
+static int key_emit(const struct opts *o, const struct cenc_key *k)
 {
         char hk[33], hkid[33];
         json_t *j = json_pack("{s:s, s:s, s:s}", "title", o->title, "kid",
@@ -1023,7 +1033,7 @@ static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdou
                 if (r < 0)
                         fprintf(stderr, "sluice-ingest: --key-out %s: %s\n", o->key_out,
                                 strerror(-r));
-        } else if (to_stdout) {
+        } else {
                 /* The key's only copy: a stdout that cannot take it (a full disk, a closed
                  * pipe) must not pass for one that did. */
                 errno = 0;
@@ -1033,8 +1043,6 @@ static int key_emit(const struct opts *o, const struct cenc_key *k, int to_stdou
                         fprintf(stderr, "sluice-ingest: cannot write the key to stdout: %s\n",
                                 strerror(-r));
                 }
-        } else {
-                r = 0;
         }
         free(text);
         return r;
@@ -1369,10 +1377,11 @@ int main(int argc, char **argv)
         }
         /*
          * The key is written before the title appears, since a title nobody can decrypt is
-         * lost content. A --key-out file is only staged beside its name and put there once
-         * the title is published, so a failed publish leaves no key file.
+         * lost content (with --register too: --key-out is required then). A --key-out file is
+         * only staged beside its name and put there once the title is published, so a failed
+         * publish leaves no key file.
          */
-        if (o.encrypt && key_emit(&o, &key, !o.register_url) < 0) {
+        if (o.encrypt && key_emit(&o, &key) < 0) {
                 fprintf(stderr, "sluice-ingest: %s is not published without its key\n", o.title);
                 goto out;
         }
@@ -1385,8 +1394,16 @@ int main(int argc, char **argv)
         published = 1;
         fprintf(stderr, "sluice-ingest: published %s\n", final);
         rc = 0;
-        if (key_tmp[0] && key_commit(&o, final) < 0)
-                rc = 1;
+        /* Where the key is, for --register-only's --key-in: at --key-out, or in the staged
+         * file if it could not be put there. */
+        char key_at[PATH_MAX] = "";
+        if (key_tmp[0]) {
+                snprintf(key_at, sizeof(key_at), "%s", key_tmp);
+                if (key_commit(&o, final) < 0)
+                        rc = 1;
+                else
+                        snprintf(key_at, sizeof(key_at), "%s", o.key_out);
+        }
         if (o.register_url) {
                 curl_global_init(CURL_GLOBAL_DEFAULT);
                 if (register_title(&o, asset, o.encrypt ? &key : NULL, meta) < 0) {
@@ -1394,23 +1411,12 @@ int main(int argc, char **argv)
                                 "sluice-ingest: %s is published and %s/asset.json "
                                 "describes it; once control is up: sluice-ingest "
                                 "--register-only --register URL --title %s --origin %s%s%s%s%s%s"
-                                "\n",
+                                "%s\n",
                                 final, final, o.title, o.origin,
-                                o.encrypt ? " --key-in KEYFILE" : "",
+                                o.encrypt ? " --key-in " : "", key_at,
                                 o.metadata ? " --metadata " : "", o.metadata ? o.metadata : "",
                                 o.token_file ? " --token-file " : "",
                                 o.token_file ? o.token_file : "");
-                        if (o.encrypt && !o.key_out) {
-                                if (key_emit(&o, &key, 1) == 0)
-                                        fprintf(stderr,
-                                                "sluice-ingest: the key is on stdout; keep it\n");
-                                else
-                                        fprintf(stderr,
-                                                "sluice-ingest: the key of %s is lost, control "
-                                                "does not have it: ingest it again with "
-                                                "--replace\n",
-                                                final);
-                        }
                         rc = EXIT_REGISTER;
                 } else {
                         registered = 1;

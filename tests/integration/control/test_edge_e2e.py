@@ -66,7 +66,10 @@ def main(binary, tmp):
 
     env = dict(os.environ, SLUICE_CONTROL_TOKEN=ADMIN_TOKEN)
     control_url = f"http://127.0.0.1:{ctl.port}"
-    for title, extra in (("clear1", []), ("enc1", ["--encrypt"])):
+    keys = os.path.join(tmp, "ingest-keys")
+    os.makedirs(keys)
+    for title, extra in (("clear1", []),
+                         ("enc1", ["--encrypt", "--key-out", os.path.join(keys, "enc1.json")])):
         r = subprocess.run([ingest_bin, "--title", title, "--origin", origin, *extra,
                             "--register", control_url, "--test-source", "8", "--ladder", "240p"],
                            capture_output=True, text=True, env=env, timeout=300)
