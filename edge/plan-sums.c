@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "hex.h"
+#include "json-depth.h"
 
 #include "plan-sums.h"
 #include "store.h"
@@ -68,40 +69,13 @@ static size_t drop_conflicts(struct plan_sums *t)
 /*
  * jansson builds the whole tree before objects[] can be counted, and spends far more on it
  * than the text takes: about 200 bytes on an empty object, 40 on a number, so 64 MB of "{},"
- * would be 5 GB. So the text's values are counted first, from the separators outside strings:
- * containers ('{' and '['), and the values after a ',' or ':' or as an array's first. A plan
- * of PLAN_SUMS_MAX objects as control writes them (one object of six members each) has about
- * one container and 13 separators per object; twice that much is let through, a few hundred
- * MB at most, and more is not a plan.
+ * would be 5 GB. So the text's containers and values are counted first (json_shape_within,
+ * common/json-depth.h). A plan of PLAN_SUMS_MAX objects as control writes them (one object of
+ * six members each) has about one container and 13 separators per object; twice that much is
+ * let through, a few hundred MB at most, and more is not a plan.
  */
 #define PLAN_CONTAINERS_MAX (2 * PLAN_SUMS_MAX + 64)
 #define PLAN_VALUES_MAX     (32 * PLAN_SUMS_MAX)
-
-static bool shape_ok(const char *json, size_t len)
-{
-        size_t containers = 0, values = 1;
-        bool in_string = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = json[i];
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = false;
-                        continue;
-                }
-                if (c == '"')
-                        in_string = true;
-                else if (c == '{' || c == '[')
-                        containers++;
-                if (c == ',' || c == ':' || c == '[')
-                        values++;
-                if (containers > PLAN_CONTAINERS_MAX || values > PLAN_VALUES_MAX)
-                        return false;
-        }
-        return true;
-}
 
 int plan_sums_parse(const char *json, size_t len, struct plan_sums **ret, size_t *ret_skipped)
 {
@@ -111,7 +85,7 @@ int plan_sums_parse(const char *json, size_t len, struct plan_sums **ret, size_t
         int r = -EINVAL;
 
         *ret = NULL;
-        if (!shape_ok(json, len))
+        if (!json_shape_within(json, len, PLAN_CONTAINERS_MAX, PLAN_VALUES_MAX))
                 return r;
         root = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
         objs = json_object_get(root, "objects");

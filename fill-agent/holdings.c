@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "hex.h"
+#include "json-depth.h"
 #include "path-norm.h"
 #include "utf8.h"
 
@@ -166,6 +167,13 @@ static int parse_append(const char *buf, size_t len, struct holdings *h, size_t 
 
         if (len > HOLDINGS_MAX_BYTES) {
                 snprintf(err, errlen, "listing larger than %u bytes", HOLDINGS_MAX_BYTES);
+                return -E2BIG;
+        }
+        if (!json_shape_within(buf, len, HOLDINGS_MAX_CONTAINERS, HOLDINGS_MAX_VALUES)) {
+                snprintf(err, errlen,
+                         "listing: more JSON values than a listing of %u entries holds, refused "
+                         "unparsed",
+                         HOLDINGS_MAX_OBJECTS);
                 return -E2BIG;
         }
         root = json_loadb(buf, len, 0, &je);

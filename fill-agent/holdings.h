@@ -26,6 +26,14 @@
 #define HOLDINGS_MAX_OBJECTS 4000000u
 #define HOLDINGS_MAX_KEY     4096u
 #define HOLDINGS_MAX_KEY_PCT (3u * HOLDINGS_MAX_KEY)
+/*
+ * The most containers and values (json_shape_within, common/json-depth.h) a listing page's
+ * text may hold, counted before jansson builds it at many times the text's size: twice what
+ * HOLDINGS_MAX_OBJECTS entries as the edge writes them take (one container and at most 12
+ * separators each), so that 512 MiB of "{}," (about 38 GB built) is refused unparsed.
+ */
+#define HOLDINGS_MAX_CONTAINERS (2 * HOLDINGS_MAX_OBJECTS + 64)
+#define HOLDINGS_MAX_VALUES     (32 * HOLDINGS_MAX_OBJECTS)
 #define HOLDINGS_PAGE        10000u /* entries asked per listing page (the edge's largest) */
 
 struct held_obj {

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "json-depth.h"
 #include "path-norm.h"
 
 #include "fetch.h"
@@ -253,6 +254,13 @@ int plan_parse(const char *buf, size_t len, struct plan *ret, char *err, size_t 
         memset(ret, 0, sizeof(*ret));
         if (len > PLAN_MAX_BYTES) {
                 snprintf(err, errlen, "plan larger than %u bytes", PLAN_MAX_BYTES);
+                return -E2BIG;
+        }
+        if (!json_shape_within(buf, len, PLAN_MAX_CONTAINERS, PLAN_MAX_VALUES)) {
+                snprintf(err, errlen,
+                         "plan: more JSON values than a plan of %u objects holds, refused "
+                         "unparsed",
+                         PLAN_MAX_OBJECTS);
                 return -E2BIG;
         }
         root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);

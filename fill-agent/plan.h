@@ -24,6 +24,14 @@
 #define PLAN_MAX_OBJECTS 2000000u
 #define PLAN_MAX_PATH    2048u
 #define PLAN_MAX_URL     8192u
+/*
+ * The most containers and values (json_shape_within, common/json-depth.h) a plan's text may
+ * hold, counted before jansson builds it at many times the text's size: twice what
+ * PLAN_MAX_OBJECTS objects as control writes them take (one container and 12 separators
+ * each), so that 256 MiB of "{}," (about 19 GB built) is refused unparsed.
+ */
+#define PLAN_MAX_CONTAINERS (2 * PLAN_MAX_OBJECTS + 64)
+#define PLAN_MAX_VALUES     (32 * PLAN_MAX_OBJECTS)
 /* 4 TiB an object: PLAN_MAX_OBJECTS of them total under 2^63, so the plan's byte sums (and
  * their JSON, signed 64-bit) hold whatever a plan says. */
 #define PLAN_MAX_SIZE (1ull << 42)
@@ -50,8 +58,9 @@ struct plan {
 };
 
 /*
- * Parse buf[0..len) into *ret (zeroed by the call). Returns 0, or -EINVAL / -E2BIG / -ENOMEM
- * with err holding a message naming the offending object. Free with plan_done().
+ * Parse buf[0..len) into *ret (zeroed by the call). Returns 0, or -EINVAL / -E2BIG (past a
+ * limit, PLAN_MAX_VALUES among them) / -ENOMEM with err holding a message naming the offending
+ * object. Free with plan_done().
  */
 int plan_parse(const char *buf, size_t len, struct plan *ret, char *err, size_t errlen);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "json-depth.h"
@@ -171,6 +172,58 @@ TEST(json_depth_stops_early)
         ASSERT_EQ(json_depth(deep, sizeof(deep), 0), 1);
         ASSERT_EQ(json_depth(deep, sizeof(deep), sizeof(deep)), sizeof(deep));
         ASSERT_EQ(json_depth(deep, sizeof(deep), sizeof(deep) - 1), sizeof(deep));
+}
+
+static bool within(const char *s, size_t containers, size_t values)
+{
+        return json_shape_within(s, strlen(s), containers, values);
+}
+
+/*
+ * The counts json_shape_within holds to: containers, and one value plus one a ',', ':' or '['
+ * outside strings. Each text is let through at its exact counts and refused one below either.
+ */
+TEST(json_shape_counts)
+{
+        static const struct {
+                const char *s;
+                size_t containers, values;
+        } cases[] = {
+            {"", 0, 1},
+            {"0", 0, 1},
+            {"[]", 1, 2},
+            {"{}", 1, 1},
+            {"[0,0,0]", 1, 4},
+            {"{\"a\":0,\"b\":[1,2]}", 2, 6},
+            /* separators and brackets inside strings, escaped quotes too, count nothing */
+            {"[\"a,b:[{\",\"\\\",[{\"]", 1, 3},
+            {"{\"\\\\\":\"]\"}", 1, 2},
+            /* malformed text is counted all the same */
+            {",,,:::", 0, 7},
+            {"]]]}}}", 0, 1},
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const char *s = cases[i].s;
+                size_t c = cases[i].containers, v = cases[i].values;
+
+                if (!within(s, c, v) || (c && within(s, c - 1, v)) || within(s, c, v - 1)) {
+                        printf("  %s: not %zu containers and %zu values\n", s, c, v);
+                        ASSERT_TRUE(false);
+                }
+        }
+}
+
+/* A megabyte of '[': let through at its counts, refused one below either, or at none. */
+TEST(json_shape_bounds)
+{
+        static char many[1 << 20];
+
+        memset(many, '[', sizeof(many));
+        ASSERT_TRUE(json_shape_within(many, sizeof(many), sizeof(many), sizeof(many) + 1));
+        ASSERT_TRUE(!json_shape_within(many, sizeof(many), sizeof(many) - 1, SIZE_MAX));
+        ASSERT_TRUE(!json_shape_within(many, sizeof(many), SIZE_MAX, sizeof(many)));
+        ASSERT_TRUE(!json_shape_within(many, sizeof(many), 0, SIZE_MAX));
 }
 
 TEST_MAIN()

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
 
+#include <jansson.h>
+
+#include "buf.h"
+#include "json-depth.h"
 #include "tests.h"
 
 #include "diff.h"
@@ -180,6 +186,169 @@ TEST(holdings_parse_and_find)
         uint64_t bytes, max;
         ASSERT_EQ(holdings_parse_health("{\"bytes\":5,\"max_bytes\":9}", 25, &bytes, &max), 0);
         ASSERT_EQ(max, 9);
+}
+
+/*
+ * What jansson holds while a test parses, its allocations counted by their size. Past
+ * held_cap it is refused memory, so that a text it would build after all stops there.
+ */
+static size_t held, held_peak, held_cap;
+static bool held_over;
+
+static void *counted_malloc(size_t n)
+{
+        void *p;
+
+        if (held + n > held_cap) {
+                held_over = true;
+                return NULL;
+        }
+        p = malloc(n);
+        if (p) {
+                held += malloc_usable_size(p);
+                held_peak = held > held_peak ? held : held_peak;
+        }
+        return p;
+}
+
+static void counted_free(void *p)
+{
+        held -= p ? malloc_usable_size(p) : 0;
+        free(p);
+}
+
+/* head, then unit n times comma-separated, then tail (malloc'd, NULL when out of memory). */
+static char *repeated(const char *head, const char *unit, size_t n, const char *tail,
+                      size_t *ret_len)
+{
+        size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail), len = hl;
+        char *s = malloc(hl + n * (ul + 1) + tl + 1);
+
+        if (!s)
+                return NULL;
+        memcpy(s, head, hl);
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        s[len++] = ',';
+                memcpy(s + len, unit, ul);
+                len += ul;
+        }
+        memcpy(s + len, tail, tl);
+        len += tl;
+        *ret_len = len;
+        return s;
+}
+
+/*
+ * Text that is no plan's shape costs jansson far more than its length (about 200 bytes an
+ * empty object, 70 a string, 30 a number): 256 MB of "{}," would be about 18 GB. It is
+ * refused from its text, before jansson is asked for more than the text's length. The counts
+ * are just past what PLAN_MAX_OBJECTS objects may hold: 2 containers and 32 values each.
+ */
+TEST(plan_garbage_refused_before_it_is_built)
+{
+        static const struct {
+                const char *unit;
+                size_t n;
+        } cases[] = {{"{}", 4100000}, {"[]", 4100000}, {"0", 64100000},
+                     {"{\"a\":0,\"b\":0,\"c\":0}", 4100000}};
+        struct plan p;
+        char err[256];
+
+        json_set_alloc_funcs(counted_malloc, counted_free);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                size_t len;
+                char *s = repeated("{\"edge\":\"e\",\"objects\":[", cases[i].unit, cases[i].n,
+                                   "]}", &len);
+
+                ASSERT_TRUE(s != NULL);
+                held = held_peak = 0;
+                held_cap = len;
+                held_over = false;
+                ASSERT_EQ(plan_parse(s, len, &p, err, sizeof(err)), -E2BIG);
+                free(s);
+                if (held_over) {
+                        printf("  %s x %zu (%zu bytes): jansson wanted more than that\n",
+                               cases[i].unit, cases[i].n, len);
+                        ASSERT_TRUE(!held_over);
+                }
+                ASSERT_TRUE(strstr(err, "plan: more JSON values than ") != NULL);
+        }
+        json_set_alloc_funcs(malloc, free);
+}
+
+/* The same for an edge's listing page, whose counts stop at 2 containers and 32 values for
+ * each of HOLDINGS_MAX_OBJECTS entries. */
+TEST(listing_garbage_refused_before_it_is_built)
+{
+        static const char *const units[] = {"{}", "[]", "{\"a\":0,\"b\":0,\"c\":0}"};
+        struct holdings h;
+        char err[256];
+
+        json_set_alloc_funcs(counted_malloc, counted_free);
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+                size_t len;
+                char *s = repeated("[", units[i], 8100000, "]", &len);
+
+                ASSERT_TRUE(s != NULL);
+                held = held_peak = 0;
+                held_cap = len;
+                held_over = false;
+                ASSERT_EQ(holdings_parse(s, len, &h, err, sizeof(err)), -E2BIG);
+                free(s);
+                if (held_over) {
+                        printf("  %s x 8100000 (%zu bytes): jansson wanted more than that\n",
+                               units[i], len);
+                        ASSERT_TRUE(!held_over);
+                }
+                ASSERT_TRUE(strstr(err, "listing: more JSON values than ") != NULL);
+        }
+        json_set_alloc_funcs(malloc, free);
+}
+
+/*
+ * What the counts let through: the text of a full plan, PLAN_MAX_OBJECTS objects as control
+ * writes them (all six members), and of a full listing page, HOLDINGS_MAX_OBJECTS entries as
+ * the edge writes them (key_pct too, the most members an entry has), each within its limits.
+ * Only their counts are checked here (jansson would build GBs of them, and the text is a few
+ * hundred MB already); a plan of 100,000 objects, control's default, is parsed whole.
+ */
+TEST(full_plan_and_listing_pass_the_counts)
+{
+        static const char obj[] = "{\"path\":\"t/s.m4s\",\"size\":1,\"sha256\":\"" H64 "\","
+                                  "\"url\":\"http://o/t/s.m4s\",\"asset\":\"t\",\"score\":1.5}";
+        static const char entry[] = "{\"key\":\"/\\u00ff\",\"key_pct\":\"%FF\",\"size\":1,"
+                                    "\"sha256\":null,\"hits\":1,\"last_access\":1}";
+        struct plan p;
+        char err[256];
+        size_t len;
+        char *s = repeated("{\"edge\":\"e\",\"region\":\"eu\",\"generated\":1,\"tz\":\"UTC\","
+                           "\"objects\":[",
+                           obj, PLAN_MAX_OBJECTS, "]}", &len);
+
+        ASSERT_TRUE(s != NULL);
+        ASSERT_TRUE(json_shape_within(s, len, PLAN_MAX_CONTAINERS, PLAN_MAX_VALUES));
+        free(s);
+        s = repeated("[", entry, HOLDINGS_MAX_OBJECTS, "]", &len);
+        ASSERT_TRUE(s != NULL);
+        ASSERT_TRUE(json_shape_within(s, len, HOLDINGS_MAX_CONTAINERS, HOLDINGS_MAX_VALUES));
+        free(s);
+
+        struct buf b;
+        buf_init(&b, PLAN_MAX_BYTES);
+        (void)buf_printf(&b, "{\"edge\":\"e\",\"objects\":[");
+        for (size_t i = 0; i < 100000; i++)
+                (void)buf_printf(&b,
+                                 "%s{\"path\":\"t/v/seg-%zu.m4s\",\"size\":%zu,\"sha256\":\"" H64
+                                 "\",\"url\":\"http://o:9000/t/v/seg-%zu.m4s\",\"asset\":\"t\","
+                                 "\"score\":%zu.5}",
+                                 i ? "," : "", i, i, i, 100000 - i);
+        (void)buf_printf(&b, "]}");
+        ASSERT_TRUE(!b.err);
+        ASSERT_EQ(plan_parse(b.p, b.len, &p, err, sizeof(err)), 0);
+        ASSERT_EQ(p.n, 100000);
+        plan_done(&p);
+        buf_done(&b);
 }
 
 TEST_MAIN()
