@@ -22,6 +22,7 @@
 #include "runtime.h"
 #include "serve-plan.h"
 #include "store.h"
+#include "upstream-head.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -326,6 +327,12 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         char plan_hex[65];
         bool refused =
             (resp->status == 401 || resp->status == 403) && is_parent(f, f->upstream_idx);
+        /* A parent's 5xx whose own Cache-Status entry says what its upstream answered
+         * (fwd-status) passes that answer about this object on: the parent did its part, as
+         * when it answers 404. Marked down for it, one object the origin fails would send
+         * every miss past the parent for as long as players ask for that object. */
+        bool relayed = resp->status >= 500 && is_parent(f, f->upstream_idx) &&
+                       upstream_head_fwd_status(resp->cache_status) != 0;
         int r, fd;
 
         /* A parent refusing our peer token is as unusable as a down one, and stays so until
@@ -333,7 +340,7 @@ static int on_head(void *ud, const struct upstream_resp *resp)
          * 200's verdict waits for its body (on_done): one that breaks off is no answer. */
         if (resp->status != 200 || refused)
                 upstream_health_report(f->upstream_idx, up_url(f, f->upstream_idx),
-                                       resp->status < 500 && !refused);
+                                       (resp->status < 500 || relayed) && !refused);
         if (resp->status == 404 || resp->status == 410) {
                 f->verdict = 404;
                 f->gone_status = resp->status;
@@ -362,14 +369,17 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                         metrics_add(f->owner->srv->m.upstream_failures, 1);
                 f->retry = resp->status >= 500 && is_parent(f, f->upstream_idx);
                 f->verdict = 502;
-                log_info("fill %.*s: upstream %s answered %ld", (int)f->key_len, f->key,
-                         up_url(f, f->upstream_idx), resp->status);
+                f->answered_status = (int)resp->status;
+                log_info("fill %.*s: upstream %s answered %ld%s", (int)f->key_len, f->key,
+                         up_url(f, f->upstream_idx), resp->status,
+                         relayed ? " (its own upstream's answer: not marked down)" : "");
                 return -1;
         }
         if (resp->content_coding) {
                 /* The edge asked for identity: coded bytes stored as the object would go to
                  * every client as the object, without the coding named. */
                 f->verdict = 502;
+                f->answered_status = 200;
                 log_warn("fill %.*s: upstream %s sent Content-Encoding %s where identity was "
                          "asked for, refusing",
                          (int)f->key_len, f->key, up_url(f, f->upstream_idx), resp->content_coding);
@@ -378,6 +388,7 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         if (resp->content_length < 0) {
                 /* Without a length the commit could not tell a whole body from a cut one. */
                 f->verdict = 502;
+                f->answered_status = 200;
                 log_info("fill %.*s: upstream %s sent no Content-Length, refusing",
                          (int)f->key_len, f->key, up_url(f, f->upstream_idx));
                 return -1;
@@ -409,6 +420,7 @@ static int on_head(void *ud, const struct upstream_resp *resp)
         if (r == -EFBIG) {
                 f->put = NULL;
                 f->verdict = 503;
+                f->answered_status = 200;
                 f->too_large = true;
                 f->retry = false; /* no upstream would make it fit */
                 log_warn("fill %.*s: %lld bytes is more than cache.max_size, refusing",
@@ -504,6 +516,7 @@ static int start_from(struct fill *f, unsigned idx, bool fresh)
                         f->fresh_tried = false;
                 f->upstream_idx = idx;
                 f->verdict = 0;
+                f->answered_status = 0;
                 f->retry = false;
                 /* The edge's tag means something only to an edge: a parent. An origin's tags
                  * are its own, and one that matches nothing would make it ignore

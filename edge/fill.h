@@ -92,6 +92,11 @@ struct fill {
         int verdict; /* what the head decided: 0, 304 (a revalidation's), 404, 502, or 503 (the
                       * store is full) */
         int gone_status; /* FILL_MISSING: the upstream's own 404 or 410 (Cache-Status) */
+        /* FILL_FAILED by an answer about this object (a status other than 200 and 404, or a
+         * 200 that cannot be kept: coded, no length, too large): the upstream's status, said
+         * as fwd-status, so that a child can tell its parent's relay of an origin's answer
+         * from the parent failing; 0 when the upstream gave no answer or this edge failed. */
+        int answered_status;
         bool retry;  /* the head asked for the next upstream */
         bool fresh_tried; /* this upstream was retried on a new connection */
         bool in_table;

@@ -652,6 +652,14 @@ static void cache_status_fill(const struct conn *c, const struct serve_kept *k,
                 (void)snprintf(out, cap, "%s%s%s; fwd=%s; fwd-status=%d%s", up ? up : "",
                                up ? ", " : "", cache_item(c, item), k->stale ? "stale" : "miss",
                                fwd_status, k->collapsed ? "; collapsed" : "");
+        else if (f->answered_status)
+                /* The upstream answered, about this object: a child of ours that sees the
+                 * fwd-status does not take it for this edge failing (fill.c's on_head). */
+                (void)snprintf(out, cap, "%s; fwd=%s; fwd-status=%d; detail=%s%s",
+                               cache_item(c, item), k->stale ? "stale" : "miss",
+                               f->answered_status,
+                               f->too_large ? "too-large" : "upstream-failed",
+                               k->collapsed ? "; collapsed" : "");
         else
                 (void)snprintf(out, cap, "%s; fwd=%s; detail=%s%s", cache_item(c, item),
                                k->stale ? "stale" : "miss",

@@ -117,3 +117,43 @@ int64_t upstream_head_length(const struct upstream_head *h, int64_t curl_cl)
                 return -1;
         return curl_cl;
 }
+
+/* The next byte of cs at or after p that is outside a quoted string (RFC 8941 section 3.3.3)
+ * and one of stops, or the end. */
+static const char *sf_next(const char *p, const char *stops)
+{
+        bool quoted = false;
+
+        for (; *p; p++) {
+                if (quoted && *p == '\\' && p[1])
+                        p++;
+                else if (*p == '"')
+                        quoted = !quoted;
+                else if (!quoted && strchr(stops, *p))
+                        break;
+        }
+        return p;
+}
+
+int upstream_head_fwd_status(const char *cs)
+{
+        const char *last = cs, *p;
+        int status = 0;
+
+        if (!cs)
+                return 0;
+        for (p = sf_next(cs, ","); *p; p = sf_next(p + 1, ","))
+                last = p + 1;
+        /* The last member's parameters: ";" key "=" value, each. */
+        for (p = sf_next(last, ";"); *p; p = sf_next(p + 1, ";")) {
+                const char *k = p + 1 + strspn(p + 1, " \t"), *v;
+
+                if (strncmp(k, "fwd-status=", 11) != 0)
+                        continue;
+                v = k + 11;
+                status = strspn(v, "0123456789") == 3 && strchr("; \t", v[3])
+                             ? (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0')
+                             : 0;
+        }
+        return status >= 100 ? status : 0;
+}

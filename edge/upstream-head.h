@@ -41,3 +41,10 @@ void upstream_head_line(struct upstream_head *h, const char *line, size_t len);
  * disagree or are not 1*DIGIT, leave it unknown (RFC 9112 section 6.3), which the fill
  * refuses. */
 int64_t upstream_head_length(const struct upstream_head *h, int64_t curl_cl);
+
+/*
+ * The fwd-status (RFC 9211) of cs's last entry, the one the upstream that sent cs (a
+ * Cache-Status value, or NULL) added itself: the status its own next hop answered. 0 when
+ * that entry names none (it did not forward the request, or its next hop gave no answer).
+ */
+int upstream_head_fwd_status(const char *cs);

@@ -973,6 +973,51 @@ def parent_cutting_bodies_off_skipped(ctx):
         parent.srv.shutdown()
 
 
+@test
+def parent_passing_on_an_origin_error_stays_up(ctx):
+    """A parent edge whose origin answers 500 (or 503) for one object answers its child 502,
+    its Cache-Status entry naming the origin's status (fwd-status): the parent did its part,
+    so the child does not mark it down, and the next miss still goes through the parent. It
+    was marked down, and every miss went straight to the origin for as long as players kept
+    asking for the one broken object."""
+    o = Origin()
+    parent = Edge(ctx.binary, {"upstreams": [{"url": o.url}], "control": {"edge_id": "parent-p"}})
+    ctx.others.append(parent)
+    parent.start()
+    purl = f"http://{HOST}:{parent.port}"
+    child = Edge(ctx.binary, {"upstreams": [{"url": purl}, {"url": o.url}],
+                              "control": {"edge_id": "child-q"}})
+    ctx.others.append(child)
+    child.start()
+    try:
+        for i, kind in enumerate(("e500", "e503")):
+            bad = f"/{kind}/relay/seg-{i}.m4s"
+            r = parent.get(bad, timeout=10)
+            eq((r.status, r.need("Cache-Status")),
+               (502, f"parent-p; fwd=miss; fwd-status={kind[1:]}; detail=upstream-failed"),
+               f"{kind}: the parent's own answer")
+            r = child.get(bad, timeout=10)
+            eq((r.status, r.need("Cache-Status")),
+               (502, f"child-q; fwd=miss; fwd-status={kind[1:]}; detail=upstream-failed"),
+               f"{kind}: the child's answer (its origin asked last)")
+            key = f"/ok/relay/after-{i}.m4s"
+            data = o.add(key, RNG.randbytes(10_000))
+            r = child.get(key, timeout=10)
+            expect_body(r, data, f"{kind}: the next miss")
+            cs = r.need("Cache-Status")
+            check(cs.startswith("parent-p; fwd=miss"), f"{kind}: through the parent: {cs!r}")
+        log = open(child.log_path, errors="replace").read()
+        check(f"upstream {purl} is down" not in log,
+              f"the parent marked down: {child.log_tail(8)}")
+        check("its own upstream's answer: not marked down" in log, child.log_tail(8))
+    finally:
+        for e in (child, parent):
+            e.stop()
+            ctx.others.remove(e)
+            e.cleanup()
+        o.srv.shutdown()
+
+
 def raise_nofile(want):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < want:

@@ -433,4 +433,25 @@ TEST(manifest_revalidated)
         rig_done(&g);
 }
 
+/* What a parent's own Cache-Status entry says its upstream answered: the list's last
+ * member's fwd-status, parameters and quoted names read as RFC 8941 writes them. */
+TEST(fwd_status_of_the_last_entry)
+{
+        ASSERT_EQ(upstream_head_fwd_status(NULL), 0);
+        ASSERT_EQ(upstream_head_fwd_status(""), 0);
+        ASSERT_EQ(upstream_head_fwd_status("p; fwd=miss; fwd-status=500; detail=upstream-failed"),
+                  500);
+        ASSERT_EQ(upstream_head_fwd_status("p; fwd=miss; detail=upstream-failed"), 0);
+        ASSERT_EQ(upstream_head_fwd_status("p; fwd=miss; detail=fill-limit"), 0);
+        /* An entry before the parent's (its own parent's) is not the parent's word. */
+        ASSERT_EQ(upstream_head_fwd_status("g; fwd=miss; fwd-status=503, p; fwd=miss"), 0);
+        ASSERT_EQ(upstream_head_fwd_status("g; hit, p;fwd=miss;fwd-status=502"), 502);
+        ASSERT_EQ(upstream_head_fwd_status("\"a, b; fwd-status=500\"; fwd=miss"), 0);
+        ASSERT_EQ(upstream_head_fwd_status("\"a, \\\"b\"; fwd=miss; fwd-status=503"), 503);
+        ASSERT_EQ(upstream_head_fwd_status("p; fwd=miss; fwd-status=50"), 0);
+        ASSERT_EQ(upstream_head_fwd_status("p; fwd=miss; fwd-status=5000"), 0);
+        ASSERT_EQ(upstream_head_fwd_status("p; fwd=miss; fwd-status=099"), 0);
+        ASSERT_EQ(upstream_head_fwd_status("p; fwd=miss; xfwd-status=500"), 0);
+}
+
 TEST_MAIN()
