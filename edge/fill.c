@@ -510,7 +510,7 @@ static int start_from(struct fill *f, unsigned idx, bool fresh)
                 struct upstream_cond cond = {.if_modified_since = f->reval_with.last_modified};
 
                 /* The origin is always tried: there is nothing behind it to prefer. */
-                if (idx + 1 < n && !upstream_health_usable(idx))
+                if (idx + 1 < n && !upstream_health_usable(idx, u->url))
                         continue;
                 if (idx != f->upstream_idx)
                         f->fresh_tried = false;

@@ -224,8 +224,10 @@ static bool last_segment_is(const struct path_norm *pn, const char *name)
  */
 static bool upstream_usable(const struct edge_worker *w)
 {
+        const struct edge_cfg_upstream *u = w->rt->cfg->upstreams.items;
+
         for (size_t i = 0; i < w->rt->cfg->upstreams.n; i++)
-                if (upstream_health_usable((unsigned)i))
+                if (upstream_health_usable((unsigned)i, u[i].url))
                         return true;
         return false;
 }

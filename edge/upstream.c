@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "fnv.h"
 #include "http-cond.h"
 #include "http1-parse.h"
 #include "log.h"
@@ -94,9 +95,12 @@ bool upstream_ctx_busy(const struct upstream_ctx *ctx)
 
 /* ---- health ---- */
 
+/* By position, each slot naming the URL its state is about (its hash): a reload may put
+ * another upstream in that position, which starts with a clean slate. */
 static struct {
         atomic_uint fails;
         _Atomic uint64_t down_until_ms;
+        _Atomic uint64_t url_hash;
 } health[UPSTREAM_MAX];
 
 static uint64_t now_ms(void)
@@ -104,20 +108,28 @@ static uint64_t now_ms(void)
         return uring_loop_clock_us() / 1000;
 }
 
-bool upstream_health_usable(unsigned idx)
+bool upstream_health_usable(unsigned idx, const char *url)
 {
         if (idx >= UPSTREAM_MAX)
                 return true;
+        if (atomic_load(&health[idx].url_hash) != key_hash64(url, strlen(url)))
+                return true; /* what is known there is about another upstream */
         return atomic_load(&health[idx].down_until_ms) <= now_ms();
 }
 
 void upstream_health_report(unsigned idx, const char *url, bool ok)
 {
+        uint64_t h = key_hash64(url, strlen(url));
         unsigned fails;
         uint64_t backoff;
 
         if (idx >= UPSTREAM_MAX)
                 return;
+        if (atomic_exchange(&health[idx].url_hash, h) != h) {
+                /* The first word on this upstream in this position: nothing before counts. */
+                atomic_store(&health[idx].fails, 0);
+                atomic_store(&health[idx].down_until_ms, 0);
+        }
         if (ok) {
                 /* Only the transitions are logged: one line when it goes down, one back. */
                 fails = atomic_exchange(&health[idx].fails, 0);

@@ -18,7 +18,7 @@
  * (how a parent tells a child's fill from a player's request: docs/edge.md). Timeouts:
  * connect, first byte (request sent → response head) and low speed.
  *
- * Passive health is process-wide, by upstream position: a failure (connect error, timeout,
+ * Passive health is process-wide, by upstream position and URL: a failure (connect error, timeout,
  * 5xx, or a parent refusing our peer token) marks the upstream down for a backoff that doubles
  * per consecutive failure (1 s .. 30 s); a usable response clears it. Going down and coming
  * back are logged once each, naming the URL.
@@ -98,9 +98,11 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
                          const struct upstream_cond *cond, const struct upstream_cbs *cbs,
                          void *ud);
 
-/* Health, by upstream position in the config. Thread-safe. */
-bool upstream_health_usable(unsigned idx);
-/* One fetch's outcome for upstream idx (url names it in the log lines of a transition). */
+/* Health, by upstream position in the config and its URL: what was learnt of the upstream a
+ * position held before a reload is not held against another one there. Thread-safe. */
+bool upstream_health_usable(unsigned idx, const char *url);
+/* One fetch's outcome for upstream idx, whose URL is url (it names it in the log lines of a
+ * transition). */
 void upstream_health_report(unsigned idx, const char *url, bool ok);
 
 /* Loop handlers. */

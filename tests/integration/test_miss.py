@@ -1018,6 +1018,51 @@ def parent_passing_on_an_origin_error_stays_up(ctx):
         o.srv.shutdown()
 
 
+@test
+def reload_gives_a_new_parent_a_clean_slate(ctx):
+    """A parent marked down is replaced by another through a reload: the new parent is asked
+    at once. Health was kept by position in the list, so the new parent sat out the old one's
+    backoff (here 30 s: six fills failed on it at once) and every miss went to the origin."""
+    o = ctx.origin
+    mute = Origin()
+    mute.force = "mute"
+    child = Edge(ctx.binary, {
+        "upstreams": [{"url": mute.url, "first_byte_timeout": "2s"}, {"url": o.url}],
+    })
+    ctx.others.append(child)
+    child.start()
+    fresh = Origin()
+    try:
+        keys = [f"/ok/reload-up/seg-{i}.m4s" for i in range(6)]
+        datas = [o.add(k, RNG.randbytes(1000)) for k in keys]
+        got = [None] * len(keys)
+
+        def fetch(i):
+            got[i] = child.get(keys[i], timeout=15)
+        threads = [threading.Thread(target=fetch, args=(i,)) for i in range(len(keys))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i, r in enumerate(got):
+            expect_body(r, datas[i], f"{keys[i]} via the origin")
+        eq(sum(mute.count(k) for k in keys), len(keys), "the mute parent asked by each fill")
+        child.cfg["upstreams"][0] = {"url": fresh.url}
+        child.write_config()
+        child.reload()
+        key = "/ok/reload-up/after.m4s"
+        data = fresh.add(key, o.add(key, RNG.randbytes(1000)))
+        expect_body(child.get(key, timeout=10), data, "after the reload")
+        eq((fresh.count(key), o.count(key)), (1, 0), "asked of the new parent, not the origin")
+    finally:
+        mute.gate("mute").set()
+        child.stop()
+        ctx.others.remove(child)
+        child.cleanup()
+        mute.srv.shutdown()
+        fresh.srv.shutdown()
+
+
 def raise_nofile(want):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < want:

@@ -46,7 +46,7 @@ bool serve_key_short_lived(const char *key, size_t len)
         return len >= 4 && memcmp(key + len - 4, ".mpd", 4) == 0;
 }
 
-bool upstream_health_usable(unsigned idx)
+bool upstream_health_usable(unsigned idx, const char *url)
 {
         return true;
 }
