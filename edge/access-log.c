@@ -109,11 +109,18 @@ static void put_masked(char *out, size_t cap, size_t *pos, const char *t, size_t
         }
 }
 
+/* The CMCD rendering's room; escaped, each of its bytes takes at most four. */
+#define CMCD_LOG_MAX 512
+#define TAIL_FIXED   (sizeof(" key= cmcd= proto=h2 tls=plain") - 1)
+_Static_assert(ACCESS_LOG_TAIL >= TAIL_FIXED + 4 * (PATH_NORM_MAX + CMCD_LOG_MAX),
+               "the tail of a line always fits whole");
+
 void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec)
 {
         char *s = b->stage;
-        const size_t cap = sizeof(b->stage) / 2; /* front and tail get half each */
-        const size_t fcap = cap - 1;             /* the front's closing quote always fits */
+        const size_t cap = ACCESS_LOG_FRONT;
+        const size_t fcap = cap - 1; /* the front's closing quote always fits */
+        const size_t tcap = ACCESS_LOG_TAIL;
         size_t pos = 0;
         char num[48];
         int n;
@@ -132,31 +139,31 @@ void access_log_begin(struct access_log_buf *b, const struct access_log_rec *rec
         put_raw(s, cap, &pos, "\"", 1);
         b->front_len = pos;
 
-        /* The tail lives in the second half of the stage. */
-        s = b->stage + cap;
+        /* The tail lives after the front's room; it has room for its longest self. */
+        s = b->stage + ACCESS_LOG_FRONT;
         pos = 0;
-        put_raw(s, cap, &pos, " key=", 5);
+        put_raw(s, tcap, &pos, " key=", 5);
         if (rec->key_len)
-                put_masked(s, cap, &pos, rec->key, rec->key_len, NULL, 0);
+                put_masked(s, tcap, &pos, rec->key, rec->key_len, NULL, 0);
         else
-                put_raw(s, cap, &pos, "-", 1);
-        put_raw(s, cap, &pos, " cmcd=", 6);
+                put_raw(s, tcap, &pos, "-", 1);
+        put_raw(s, tcap, &pos, " cmcd=", 6);
         if (rec->cmcd) {
-                char tmp[512];
+                char tmp[CMCD_LOG_MAX];
                 size_t m = cmcd_format_log(rec->cmcd, tmp, sizeof(tmp));
                 if (m >= sizeof(tmp))
                         m = sizeof(tmp) - 1;
                 if (m)
-                        put_esc(s, cap, &pos, tmp, m, false);
+                        put_esc(s, tcap, &pos, tmp, m, false);
                 else
-                        put_raw(s, cap, &pos, "-", 1);
+                        put_raw(s, tcap, &pos, "-", 1);
         } else {
-                put_raw(s, cap, &pos, "-", 1);
+                put_raw(s, tcap, &pos, "-", 1);
         }
-        put_raw(s, cap, &pos, " proto=", 7);
-        put_raw(s, cap, &pos, rec->proto ? rec->proto : "-", rec->proto ? strlen(rec->proto) : 1);
-        put_raw(s, cap, &pos, " tls=", 5);
-        put_raw(s, cap, &pos, rec->send_path ? rec->send_path : "-",
+        put_raw(s, tcap, &pos, " proto=", 7);
+        put_raw(s, tcap, &pos, rec->proto ? rec->proto : "-", rec->proto ? strlen(rec->proto) : 1);
+        put_raw(s, tcap, &pos, " tls=", 5);
+        put_raw(s, tcap, &pos, rec->send_path ? rec->send_path : "-",
                 rec->send_path ? strlen(rec->send_path) : 1);
         b->tail_len = pos;
         b->staged = true;
@@ -209,7 +216,7 @@ void access_log_end(struct access_log_buf *b, int status, uint64_t bytes, uint64
 {
         if (b->fd < 0 || !b->staged)
                 return;
-        emit(b, b->stage, b->front_len, b->stage + sizeof(b->stage) / 2, b->tail_len, status, bytes,
+        emit(b, b->stage, b->front_len, b->stage + ACCESS_LOG_FRONT, b->tail_len, status, bytes,
              dur_us, o);
         b->staged = false;
 }
@@ -234,7 +241,7 @@ struct access_log_pending *access_log_detach(struct access_log_buf *b)
         p->front_len = b->front_len;
         p->tail_len = b->tail_len;
         memcpy(p->text, b->stage, b->front_len);
-        memcpy(p->text + b->front_len, b->stage + sizeof(b->stage) / 2, b->tail_len);
+        memcpy(p->text + b->front_len, b->stage + ACCESS_LOG_FRONT, b->tail_len);
         return p;
 }
 

@@ -25,8 +25,15 @@
  * (access_log_detach(), one malloc) and ends it later.
  */
 
+/*
+ * The stage holds a line's front (up to the target's closing quote: a longer target is cut)
+ * and its tail, which always fits whole: the longest key and CMCD rendering, every byte of
+ * them escaped, and the fields after them (access-log.c checks the bound).
+ */
 #define ACCESS_LOG_BUF   32768
-#define ACCESS_LOG_STAGE 2048
+#define ACCESS_LOG_FRONT 1024
+#define ACCESS_LOG_TAIL  4352
+#define ACCESS_LOG_STAGE (ACCESS_LOG_FRONT + ACCESS_LOG_TAIL)
 
 struct cmcd;
 

@@ -158,6 +158,55 @@ TEST(closed_connection_ends_only_its_own_line)
         (void)close(p[1]);
 }
 
+/* The longest key, every byte escaped, and a full CMCD rendering: both are written whole and
+ * the fields after them still come, so a client's key cannot cut the line short. */
+TEST(longest_key_and_cmcd_keep_every_field)
+{
+        int p[2];
+        static char key[PATH_NORM_MAX], out[4 * ACCESS_LOG_STAGE], want[4 * PATH_NORM_MAX + 8];
+        struct cmcd cm;
+        char sid[80] = "sid=\"";
+        size_t o;
+
+        key[0] = '/';
+        memset(key + 1, 0xc3, sizeof(key) - 1);
+        for (o = 5; o < 5 + 64; o++)
+                sid[o] = ' '; /* escaped as four bytes each */
+        memcpy(sid + o, "\",br=3000", 10);
+        cmcd_init(&cm);
+        ASSERT_EQ(cmcd_parse(&cm, sid, strlen(sid), 1), 0);
+        struct access_log_rec rec = {
+            .conn_id = 9,
+            .client = "192.0.2.9",
+            .method = "GET",
+            .method_len = 3,
+            .target = "/t1/a.m4s",
+            .target_len = 9,
+            .key = key,
+            .key_len = sizeof(key),
+            .cmcd = &cm,
+            .proto = "h2",
+            .send_path = "plain",
+        };
+
+        ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
+        access_log_buf_init(&b, p[1]);
+        access_log_begin(&b, &rec);
+        access_log_end(&b, 404, 1, 2, NULL);
+        access_log_flush(&b);
+        drain(p[0], out, sizeof(out));
+        o = 0;
+        want[o++] = '/';
+        for (size_t i = 1; i < sizeof(key); i++, o += 4)
+                memcpy(want + o, "\\xc3", 4);
+        want[o] = '\0';
+        ASSERT_TRUE(strstr(out, want) != NULL);
+        ASSERT_TRUE(strstr(out, "\\x20\" proto=h2 tls=plain cache=- upstream=-\n") != NULL);
+        ASSERT_TRUE(strstr(out, " cmcd=br=3000,sid=\"\\x20") != NULL);
+        (void)close(p[0]);
+        (void)close(p[1]);
+}
+
 TEST(logging_off_is_a_no_op)
 {
         struct access_log_rec rec = {
