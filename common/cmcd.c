@@ -34,7 +34,9 @@ enum vtype { V_BOOL, V_INT, V_DEC, V_STR, V_TOKEN, V_LIST, V_OTHER };
 struct value {
         enum vtype type;
         bool b;
-        int64_t i;
+        bool neg;      /* V_INT, V_DEC: a minus sign (so "-0.5" is told from "0.5") */
+        int64_t i;     /* V_INT, V_DEC: the integer part */
+        unsigned frac; /* V_DEC: the fraction in thousandths */
         char s[CMCD_INPUT_MAX]; /* string/token contents, unescaped */
         size_t slen;
         const char *list; /* V_LIST: the inner list's contents, between the parentheses */
@@ -45,6 +47,7 @@ void cmcd_init(struct cmcd *c)
 {
         memset(c, 0, sizeof(*c));
         c->br = c->bl = c->d = c->dl = c->mtp = c->rtp = c->tb = -1;
+        c->pr = c->v = -1;
 }
 
 /* Percent-decode s[0..n) into out (at least n bytes). Returns the decoded length or -EINVAL. */
@@ -142,15 +145,21 @@ static int parse_value(const char *s, size_t n, size_t *i, struct value *v)
                 if (p == b)
                         return -EINVAL;
                 v->type = V_INT;
+                v->frac = 0;
                 if (p < n && s[p] == '.') {
                         /* Decimal: at most 12 integer and 3 fraction digits (§3.3.2). */
                         size_t f = ++p;
-                        while (p < n && is_digit(s[p]))
+                        unsigned scale = 100;
+                        while (p < n && is_digit(s[p])) {
+                                v->frac += scale * (unsigned)(s[p] - '0');
+                                scale /= 10;
                                 p++;
+                        }
                         if (f - 1 - b > 12 || p == f || p - f > 3)
                                 return -EINVAL;
                         v->type = V_DEC;
                 }
+                v->neg = neg;
                 v->i = neg ? -x : x;
                 *i = p;
                 return 0;
@@ -272,6 +281,35 @@ static void store(struct cmcd *c, const char *k, size_t kl, const struct value *
                 size_t cap = k[0] == 'o' ? sizeof(c->ot) : sizeof(c->sf);
                 if (v->slen < cap) /* a token too long for its field is no known value */
                         copy_trunc(dst, cap, v->s, v->slen);
+                return;
+        }
+        if (key_is(k, kl, "pr")) {
+                /* A Decimal; a player may write a whole rate as an Integer ("pr=2"), no
+                 * longer than a Decimal's integer part, so that the log writes a Decimal. */
+                if ((v->type == V_DEC || v->type == V_INT) && !v->neg && v->i <= 999999999999)
+                        c->pr = v->i * 1000 + (int64_t)v->frac;
+                return;
+        }
+        if (key_is(k, kl, "v")) {
+                if (v->type == V_INT && v->i >= 1)
+                        c->v = v->i;
+                return;
+        }
+        if (key_is(k, kl, "nrr")) {
+                /* A byte range as "<first>-<last>" (either side may be empty, not both). */
+                size_t dash = 0, digits = 0;
+                if (v->type != V_STR || v->slen >= sizeof(c->nrr))
+                        return;
+                for (size_t j = 0; j < v->slen; j++) {
+                        if (v->s[j] == '-')
+                                dash++;
+                        else if (is_digit(v->s[j]))
+                                digits++;
+                        else
+                                return;
+                }
+                if (dash == 1 && digits > 0)
+                        copy_trunc(c->nrr, sizeof(c->nrr), v->s, v->slen);
                 return;
         }
         if (key_is(k, kl, "nor")) {
@@ -433,8 +471,19 @@ size_t cmcd_format_log(const struct cmcd *c, char *out, size_t cap)
                 pct_encode(tmp, sizeof(tmp), c->nor);
                 emit(&o, "nor=\"%s\"", tmp);
         }
+        if (c->nrr[0])
+                emit(&o, "nrr=\"%s\"", c->nrr);
         if (c->ot[0])
                 emit(&o, "ot=%s", c->ot);
+        if (c->pr >= 0) {
+                /* As RFC 8941 writes a Decimal: no trailing zero but one digit at least. */
+                int frac = (int)(c->pr % 1000), digits = 3;
+                while (digits > 1 && frac % 10 == 0) {
+                        frac /= 10;
+                        digits--;
+                }
+                emit(&o, "pr=%lld.%0*d", (long long)(c->pr / 1000), digits, frac);
+        }
         if (c->rtp >= 0)
                 emit(&o, "rtp=%lld", (long long)c->rtp);
         if (c->sf[0])
@@ -449,6 +498,8 @@ size_t cmcd_format_log(const struct cmcd *c, char *out, size_t cap)
                 emit(&o, "su");
         if (c->tb >= 0)
                 emit(&o, "tb=%lld", (long long)c->tb);
+        if (c->v >= 0)
+                emit(&o, "v=%lld", (long long)c->v);
         return o.len;
 }
 

@@ -12,12 +12,15 @@
  */
 struct cmcd {
         int64_t br, bl, d, dl, mtp, rtp, tb; /* -1 when absent */
+        int64_t pr;                          /* playback rate in thousandths; -1 when absent */
+        int64_t v;                           /* version; -1 when absent (version 1) */
         char sid[65];
         char cid[65];
         char ot[8];
         char sf[4];
         char st[4];
         char nor[257]; /* next object request (relative URL), decoded */
+        char nrr[32];  /* next range request, "<first>-<last>" */
         bool su, bs;
 };
 

@@ -20,11 +20,13 @@ static void check(const struct cmcd *c)
         CHECK(memchr(c->sf, 0, sizeof(c->sf)));
         CHECK(memchr(c->st, 0, sizeof(c->st)));
         CHECK(memchr(c->nor, 0, sizeof(c->nor)));
+        CHECK(memchr(c->nrr, 0, sizeof(c->nrr)));
         for (const char *p = c->sid; *p; p++)
                 CHECK(*p >= 0x20 && *p <= 0x7e);
         for (const char *p = c->nor; *p; p++)
                 CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
-        const int64_t *ints[] = {&c->br, &c->bl, &c->d, &c->dl, &c->mtp, &c->rtp, &c->tb};
+        const int64_t *ints[] = {&c->br, &c->bl, &c->d,  &c->dl, &c->mtp,
+                                 &c->rtp, &c->tb, &c->pr, &c->v};
         for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
                 CHECK(*ints[i] >= -1);
 
@@ -42,6 +44,7 @@ static void check(const struct cmcd *c)
         CHECK(cmcd_parse(&back, out, n, 1) == 0);
         CHECK(back.br == c->br && back.bl == c->bl && back.tb == c->tb && back.su == c->su);
         CHECK(strcmp(back.sid, c->sid) == 0 && strcmp(back.ot, c->ot) == 0);
+        CHECK(back.pr == c->pr && back.v == c->v && strcmp(back.nrr, c->nrr) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -74,7 +74,7 @@ TEST(header_form)
 TEST(types_and_unknown_keys)
 {
         /* unknown keys of every type are skipped; custom hyphenated keys too */
-        ASSERT_EQ(parse("pr=1.25,v=1,com.example-myKey=\"x\",xyz=tok/en,flag,n=-5,br=10", 1), 0);
+        ASSERT_EQ(parse("xr=1.25,xv=1,com.example-myKey=\"x\",xyz=tok/en,flag,n=-5,br=10", 1), 0);
         ASSERT_EQ(c.br, 10);
         /* booleans in SFV form */
         ASSERT_EQ(parse("bs=?1,su=?0", 1), 0);
@@ -140,6 +140,56 @@ TEST(version_2_inner_lists)
         /* a control byte in the first next object is refused as in version 1 */
         ASSERT_EQ(parse("nor=(\"seg%0A2.m4s\")", 1), 0);
         ASSERT_STREQ(c.nor, "");
+}
+
+/* CTA-5004's pr (Decimal), v (Integer) and nrr (String) are read and logged like the rest. */
+TEST(playback_rate_version_and_next_range)
+{
+        char out[256];
+
+        ASSERT_EQ(parse("br=3200,nor=\"seg-4.m4s\",nrr=\"1000-1999\",pr=1.25,v=1", 1), 0);
+        ASSERT_EQ(c.pr, 1250);
+        ASSERT_EQ(c.v, 1);
+        ASSERT_STREQ(c.nrr, "1000-1999");
+        cmcd_format_log(&c, out, sizeof(out));
+        ASSERT_STREQ(out, "br=3200,nor=\"seg-4.m4s\",nrr=\"1000-1999\",pr=1.25,v=1");
+        /* the query form, as a player sends it */
+        ASSERT_EQ(parse("nrr%3D%22500-%22%2Cpr%3D0.5%2Csid%3D%22s%22", 0), 0);
+        ASSERT_STREQ(c.nrr, "500-");
+        ASSERT_EQ(c.pr, 500);
+        ASSERT_EQ(c.v, -1);
+        cmcd_format_log(&c, out, sizeof(out));
+        ASSERT_STREQ(out, "nrr=\"500-\",pr=0.5,sid=\"s\"");
+        /* a whole rate may come as an Integer, and logs as a Decimal */
+        ASSERT_EQ(parse("pr=2,v=2", 1), 0);
+        ASSERT_EQ(c.pr, 2000);
+        ASSERT_EQ(c.v, 2);
+        cmcd_format_log(&c, out, sizeof(out));
+        ASSERT_STREQ(out, "pr=2.0,v=2");
+        ASSERT_EQ(parse("pr=0.001", 1), 0);
+        cmcd_format_log(&c, out, sizeof(out));
+        ASSERT_STREQ(out, "pr=0.001");
+        /* out of range or of the wrong type: dropped, the rest kept */
+        ASSERT_EQ(parse("pr=-0.5,v=0,nrr=\"a-b\",d=10", 1), 0);
+        ASSERT_EQ(c.pr, -1);
+        ASSERT_EQ(c.v, -1);
+        ASSERT_STREQ(c.nrr, "");
+        ASSERT_EQ(c.d, 10);
+        ASSERT_EQ(parse("pr=\"1\",v=1.0,nrr=r100-200", 1), 0);
+        ASSERT_EQ(c.pr, -1);
+        ASSERT_EQ(c.v, -1);
+        ASSERT_STREQ(c.nrr, "");
+        ASSERT_EQ(parse("pr=1000000000000", 1), 0);
+        ASSERT_EQ(c.pr, -1);
+        ASSERT_EQ(parse("pr=999999999999.999", 1), 0);
+        cmcd_format_log(&c, out, sizeof(out));
+        ASSERT_STREQ(out, "pr=999999999999.999");
+        ASSERT_EQ(parse("nrr=\"-\"", 1), 0);
+        ASSERT_STREQ(c.nrr, "");
+        ASSERT_EQ(parse("nrr=\"1-2-3\"", 1), 0);
+        ASSERT_STREQ(c.nrr, "");
+        ASSERT_EQ(parse("nrr=\"1234567890123456-1234567890123456\"", 1), 0);
+        ASSERT_STREQ(c.nrr, "");
 }
 
 TEST(malformed)
