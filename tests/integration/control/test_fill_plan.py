@@ -401,6 +401,29 @@ def test_file_order(ctl):
     check(paths[4:] == want, f"then segment by segment, every rung: {paths[4:12]}")
 
 
+def test_unlicensed(ctl):
+    """Views predict demand only while the title can be played in the edge's region: a title
+    whose licence there has ended (and is not due back within the horizon), or which is now
+    licensed only in another region's countries, is out of the plan, however much it was
+    watched; the edge would hold files no player of its region may fetch."""
+    for t in ("ended", "moved"):
+        h.register(ctl, t)
+        licence(ctl, t, ("GB", None, None))
+        for _ in range(40):  # above every other title here
+            ctl.json("POST", "/v1/playback", {"title": t})
+    _, scores = plan(ctl)
+    check(scores.get("ended", 0) > 30 and scores.get("moved", 0) > 30,
+          f"both watched and licensed: in the plan {scores}")
+    licence(ctl, "ended", ("GB", -86400, -60))
+    licence(ctl, "moved", ("SE", None, None))
+    ctl.error("POST", "/v1/playback", {"title": "ended"}, expect=451)
+    ctl.error("POST", "/v1/playback", {"title": "moved"}, expect=451)
+    order, scores = plan(ctl)
+    check("ended" not in scores, f"licence ended in the region: still in the plan {order}")
+    check("moved" not in scores, f"licensed only elsewhere: still in the eu-west plan {order}")
+    check("back" in scores, f"a returning title keeps its views: {order}")
+
+
 def main(binary, tmp):
     pg = h.Postgres(tmp)
     ctl = h.Control(binary, tmp, pg).start()
@@ -468,6 +491,7 @@ def main(binary, tmp):
     test_region(ctl, pg)
     test_underflow(binary, tmp, pg)
     test_file_order(ctl)
+    test_unlicensed(ctl)
     print(json.dumps({"plan": order}))
     ctl.stop()
     pg.stop()
