@@ -215,8 +215,8 @@ static void edge_signed(struct ctl_req *rq, const struct signed_route *route)
                 route->accept(rq, t);
                 return;
         }
-        if (r == -EPERM) {
-                route->refuse(rq, "bad signature");
+        if (r == -EPERM || r == -ENOKEY) {
+                route->refuse(rq, r == -ENOKEY ? route->no_secret : "bad signature");
                 return;
         }
         const char *params[] = {rq->arg[0]};

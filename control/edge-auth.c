@@ -100,7 +100,9 @@ int edge_auth_cached(struct edge_auth *a, const char *edge, const struct ctl_req
                 return -ENOENT;
         if (edge_auth_verify(s->secret, s->len, rq, signed_ms) == 0)
                 return 0;
-        return age >= REFETCH_MIN_MS ? -ENOENT : -EPERM;
+        if (age >= REFETCH_MIN_MS)
+                return -ENOENT;
+        return s->len ? -EPERM : -ENOKEY;
 }
 
 void edge_auth_forget(struct edge_auth *a, const char *edge)

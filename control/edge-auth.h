@@ -34,7 +34,8 @@ int edge_auth_time(const struct ctl_req *rq, int64_t *ret_ms);
 /*
  * Check rq (its method, request target as sent — path and query — and body, signed at
  * signed_ms) against the cached secret of edge.
- * Returns 0 when signed with it; -EPERM when refused by a fresh copy; -ENOENT when the caller
+ * Returns 0 when signed with it; -EPERM when refused by a fresh copy; -ENOKEY when a fresh
+ * copy says the edge has no secret (refused, as when fetched); -ENOENT when the caller
  * must fetch the secret (nothing cached, expired, or a mismatch against a copy old enough to
  * refetch) and then call edge_auth_put and edge_auth_verify.
  */

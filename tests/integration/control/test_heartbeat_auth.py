@@ -138,6 +138,9 @@ def main(binary, tmp):
     pg.psql("DELETE FROM edge_secrets WHERE edge_id = 'edge-c'")
     st, o = signed(ctl, "edge-c", body, Control.edge_secrets["edge-c"], now_ms())
     check(st == 401 and "register it again" in o["detail"], f"edge without a secret: {st} {o}")
+    # Its next heartbeat finds that answer cached and is told the same, not "bad signature".
+    st, o = signed(ctl, "edge-c", body, Control.edge_secrets["edge-c"], now_ms())
+    check(st == 401 and "register it again" in o["detail"], f"again, no secret: {st} {o}")
 
     # The period answered is the answering instance's own, to the millisecond.
     fast = Control(binary, tmp, pg, name="ctl-fast", heartbeat_period="1500ms").start()
