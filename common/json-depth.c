@@ -1,20 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 #include "json-depth.h"
 
+/* Where the string opened at buf[open] ends: its closing quote, or len - 1 for a string left
+ * open. An escaped byte cannot end it. */
+static size_t string_end(const char *buf, size_t len, size_t open)
+{
+        for (size_t i = open + 1; i < len; i++) {
+                if (buf[i] == '\\')
+                        i++;
+                else if (buf[i] == '"')
+                        return i;
+        }
+        return len - 1;
+}
+
 size_t json_depth(const char *buf, size_t len, size_t limit)
 {
         size_t depth = 0, deepest = 0;
-        bool in_str = false;
 
         for (size_t i = 0; i < len; i++) {
                 char ch = buf[i];
-                if (in_str) {
-                        if (ch == '\\')
-                                i++; /* the escaped byte cannot end the string */
-                        else if (ch == '"')
-                                in_str = false;
-                } else if (ch == '"') {
-                        in_str = true;
+                if (ch == '"') {
+                        i = string_end(buf, len, i);
                 } else if (ch == '{' || ch == '[') {
                         if (++depth > deepest) {
                                 deepest = depth;
@@ -36,19 +43,11 @@ bool json_depth_exceeds(const char *buf, size_t len, size_t max)
 bool json_shape_within(const char *buf, size_t len, size_t max_containers, size_t max_values)
 {
         size_t containers = 0, values = 1;
-        bool in_str = false;
 
         for (size_t i = 0; i < len; i++) {
                 char ch = buf[i];
-                if (in_str) {
-                        if (ch == '\\')
-                                i++; /* the escaped byte cannot end the string */
-                        else if (ch == '"')
-                                in_str = false;
-                        continue;
-                }
                 if (ch == '"')
-                        in_str = true;
+                        i = string_end(buf, len, i);
                 else if (ch == '{' || ch == '[')
                         containers++;
                 if (ch == ',' || ch == ':' || ch == '[')

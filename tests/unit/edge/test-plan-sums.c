@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The fill plan's SHA-256 table (edge/plan-sums.c): what is kept, what is skipped, lookups. */
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "bug.h"
 #include "plan-sums.h"
+#include "json-alloc.h"
 #include "tests.h"
 
 #define A64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -107,46 +107,6 @@ TEST(not_a_plan)
         plan_sums_free(t);
 }
 
-/* What jansson holds at most while a test parses: its allocations counted by their size. */
-static size_t held, held_peak;
-
-static void *counted_malloc(size_t n)
-{
-        void *p = malloc(n);
-
-        if (p) {
-                held += malloc_usable_size(p);
-                held_peak = held > held_peak ? held : held_peak;
-        }
-        return p;
-}
-
-static void counted_free(void *p)
-{
-        held -= p ? malloc_usable_size(p) : 0;
-        free(p);
-}
-
-/* text: "{\"objects\":[" then unit, n times, comma-separated, then "]}" (malloc'd). */
-static char *repeated(const char *unit, size_t n, size_t *ret_len)
-{
-        size_t ul = strlen(unit), len;
-        char *s = malloc(16 + n * (ul + 1));
-
-        if (!s)
-                return NULL;
-        memcpy(s, "{\"objects\":[", 12);
-        len = 12;
-        for (size_t i = 0; i < n; i++) {
-                memcpy(s + len, unit, ul);
-                len += ul;
-                s[len++] = i + 1 < n ? ',' : ']';
-        }
-        s[len++] = '}';
-        *ret_len = len;
-        return s;
-}
-
 /* A plan of PLAN_SUMS_MAX objects as control writes them (docs/control.md), kept whole. */
 TEST(full_plan_kept)
 {
@@ -155,7 +115,7 @@ TEST(full_plan_kept)
                           "seg-100.m4s\",\"asset\":\"t\",\"score\":12.5}";
         struct plan_sums *t = NULL;
         size_t len, skipped = 0;
-        char *s = repeated(obj, PLAN_SUMS_MAX, &len);
+        char *s = json_repeated("{\"objects\":[", obj, PLAN_SUMS_MAX, "]}", &len);
 
         ASSERT_TRUE(s != NULL);
         ASSERT_EQ(plan_sums_parse(s, len, &t, &skipped), 0);
@@ -176,23 +136,21 @@ TEST(garbage_refused_before_it_is_built)
         static const char *const units[] = {"{}", "[]", "0", "{\"a\":0,\"b\":0,\"c\":0}"};
         struct plan_sums *t = NULL;
 
-        json_set_alloc_funcs(counted_malloc, counted_free);
         for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
                 size_t len;
-                char *s = repeated(units[i], 4000000, &len);
+                char *s = json_repeated("{\"objects\":[", units[i], 4000000, "]}", &len);
 
                 ASSERT_TRUE(s != NULL);
-                held = held_peak = 0;
+                json_counting_start(len);
                 ASSERT_EQ(plan_sums_parse(s, len, &t, NULL), -EINVAL);
                 ASSERT_TRUE(t == NULL);
-                if (held_peak > len) {
-                        printf("  %s x 4000000 (%zu bytes): jansson held %zu bytes\n", units[i],
-                               len, held_peak);
-                        ASSERT_TRUE(held_peak <= len);
+                if (json_counting_stop()) {
+                        printf("  %s x 4000000 (%zu bytes): jansson wanted more than that\n",
+                               units[i], len);
+                        ASSERT_TRUE(false);
                 }
                 free(s);
         }
-        json_set_alloc_funcs(malloc, free);
 }
 
 TEST_MAIN()

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
 
 #include <jansson.h>
 
 #include "buf.h"
 #include "json-depth.h"
+#include "json-alloc.h"
 #include "tests.h"
 
 #include "diff.h"
@@ -189,57 +189,6 @@ TEST(holdings_parse_and_find)
 }
 
 /*
- * What jansson holds while a test parses, its allocations counted by their size. Past
- * held_cap it is refused memory, so that a text it would build after all stops there.
- */
-static size_t held, held_peak, held_cap;
-static bool held_over;
-
-static void *counted_malloc(size_t n)
-{
-        void *p;
-
-        if (held + n > held_cap) {
-                held_over = true;
-                return NULL;
-        }
-        p = malloc(n);
-        if (p) {
-                held += malloc_usable_size(p);
-                held_peak = held > held_peak ? held : held_peak;
-        }
-        return p;
-}
-
-static void counted_free(void *p)
-{
-        held -= p ? malloc_usable_size(p) : 0;
-        free(p);
-}
-
-/* head, then unit n times comma-separated, then tail (malloc'd, NULL when out of memory). */
-static char *repeated(const char *head, const char *unit, size_t n, const char *tail,
-                      size_t *ret_len)
-{
-        size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail), len = hl;
-        char *s = malloc(hl + n * (ul + 1) + tl + 1);
-
-        if (!s)
-                return NULL;
-        memcpy(s, head, hl);
-        for (size_t i = 0; i < n; i++) {
-                if (i)
-                        s[len++] = ',';
-                memcpy(s + len, unit, ul);
-                len += ul;
-        }
-        memcpy(s + len, tail, tl);
-        len += tl;
-        *ret_len = len;
-        return s;
-}
-
-/*
  * Text that is no plan's shape costs jansson far more than its length (about 200 bytes an
  * empty object, 70 a string, 30 a number): 256 MB of "{}," would be about 18 GB. It is
  * refused from its text, before jansson is asked for more than the text's length. The counts
@@ -255,26 +204,22 @@ TEST(plan_garbage_refused_before_it_is_built)
         struct plan p;
         char err[256];
 
-        json_set_alloc_funcs(counted_malloc, counted_free);
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 size_t len;
-                char *s = repeated("{\"edge\":\"e\",\"objects\":[", cases[i].unit, cases[i].n,
+                char *s = json_repeated("{\"edge\":\"e\",\"objects\":[", cases[i].unit, cases[i].n,
                                    "]}", &len);
 
                 ASSERT_TRUE(s != NULL);
-                held = held_peak = 0;
-                held_cap = len;
-                held_over = false;
+                json_counting_start(len);
                 ASSERT_EQ(plan_parse(s, len, &p, err, sizeof(err)), -E2BIG);
                 free(s);
-                if (held_over) {
+                if (json_counting_stop()) {
                         printf("  %s x %zu (%zu bytes): jansson wanted more than that\n",
                                cases[i].unit, cases[i].n, len);
-                        ASSERT_TRUE(!held_over);
+                        ASSERT_TRUE(false);
                 }
                 ASSERT_TRUE(strstr(err, "plan: more JSON values than ") != NULL);
         }
-        json_set_alloc_funcs(malloc, free);
 }
 
 /* The same for an edge's listing page, whose counts stop at 2 containers and 32 values for
@@ -285,25 +230,21 @@ TEST(listing_garbage_refused_before_it_is_built)
         struct holdings h;
         char err[256];
 
-        json_set_alloc_funcs(counted_malloc, counted_free);
         for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
                 size_t len;
-                char *s = repeated("[", units[i], 8100000, "]", &len);
+                char *s = json_repeated("[", units[i], 8100000, "]", &len);
 
                 ASSERT_TRUE(s != NULL);
-                held = held_peak = 0;
-                held_cap = len;
-                held_over = false;
+                json_counting_start(len);
                 ASSERT_EQ(holdings_parse(s, len, &h, err, sizeof(err)), -E2BIG);
                 free(s);
-                if (held_over) {
+                if (json_counting_stop()) {
                         printf("  %s x 8100000 (%zu bytes): jansson wanted more than that\n",
                                units[i], len);
-                        ASSERT_TRUE(!held_over);
+                        ASSERT_TRUE(false);
                 }
                 ASSERT_TRUE(strstr(err, "listing: more JSON values than ") != NULL);
         }
-        json_set_alloc_funcs(malloc, free);
 }
 
 /*
@@ -322,14 +263,14 @@ TEST(full_plan_and_listing_pass_the_counts)
         struct plan p;
         char err[256];
         size_t len;
-        char *s = repeated("{\"edge\":\"e\",\"region\":\"eu\",\"generated\":1,\"tz\":\"UTC\","
+        char *s = json_repeated("{\"edge\":\"e\",\"region\":\"eu\",\"generated\":1,\"tz\":\"UTC\","
                            "\"objects\":[",
                            obj, PLAN_MAX_OBJECTS, "]}", &len);
 
         ASSERT_TRUE(s != NULL);
         ASSERT_TRUE(json_shape_within(s, len, PLAN_MAX_CONTAINERS, PLAN_MAX_VALUES));
         free(s);
-        s = repeated("[", entry, HOLDINGS_MAX_OBJECTS, "]", &len);
+        s = json_repeated("[", entry, HOLDINGS_MAX_OBJECTS, "]", &len);
         ASSERT_TRUE(s != NULL);
         ASSERT_TRUE(json_shape_within(s, len, HOLDINGS_MAX_CONTAINERS, HOLDINGS_MAX_VALUES));
         free(s);
