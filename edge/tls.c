@@ -55,6 +55,9 @@ struct tls_ctx {
         struct tls_cert *certs; /* certs[0] is the default */
         size_t n_certs;
         struct tls_tickets *tickets;
+        /* For a client that cannot take ECDSA and names no host we know, when certs[0] is an
+         * ECDSA one: the certificate served instead (default_pick); 0 when none. */
+        size_t default_rsa;
         bool ktls;
         bool ktls_able;         /* ktls on and the kernel has the tls module */
         unsigned char alpn[32]; /* server preference, wire format */
@@ -200,6 +203,57 @@ static size_t cert_pick(struct tls_ctx *t, SSL *s, const char *name, unsigned fl
         return i;
 }
 
+/* For a ClientHello without a name we know: certs[0], or ctx_default_rsa's for a client that
+ * cannot take ECDSA. */
+static size_t default_pick(struct tls_ctx *t, SSL *s)
+{
+        return t->default_rsa && !hello_takes_ecdsa(s) ? t->default_rsa : 0;
+}
+
+/* Whether a and b list a DNS name in common (compared as written, wildcards included). */
+static bool share_a_name(X509 *a, X509 *b)
+{
+        GENERAL_NAMES *na = X509_get_ext_d2i(a, NID_subject_alt_name, NULL, NULL);
+        GENERAL_NAMES *nb = X509_get_ext_d2i(b, NID_subject_alt_name, NULL, NULL);
+        bool same = false;
+
+        for (int i = 0; i < sk_GENERAL_NAME_num(na) && !same; i++) {
+                const GENERAL_NAME *x = sk_GENERAL_NAME_value(na, i);
+                for (int j = 0; x->type == GEN_DNS && j < sk_GENERAL_NAME_num(nb) && !same; j++) {
+                        const GENERAL_NAME *y = sk_GENERAL_NAME_value(nb, j);
+                        same = y->type == GEN_DNS &&
+                               ASN1_STRING_length(x->d.dNSName) ==
+                                   ASN1_STRING_length(y->d.dNSName) &&
+                               OPENSSL_strncasecmp(
+                                   (const char *)ASN1_STRING_get0_data(x->d.dNSName),
+                                   (const char *)ASN1_STRING_get0_data(y->d.dNSName),
+                                   (size_t)ASN1_STRING_length(x->d.dNSName)) == 0;
+                }
+        }
+        GENERAL_NAMES_free(na);
+        GENERAL_NAMES_free(nb);
+        return same;
+}
+
+/* When the default certificate is ECDSA: the first certificate whose key is not and that lists
+ * one of the default's names (its RSA twin), else the first whose key is not; 0 for none. */
+static size_t ctx_default_rsa(const struct tls_ctx *t)
+{
+        size_t first = 0;
+
+        if (!t->certs[0].ecdsa)
+                return 0;
+        for (size_t j = 1; j < t->n_certs; j++) {
+                if (t->certs[j].ecdsa)
+                        continue;
+                if (share_a_name(t->certs[0].leaf, t->certs[j].leaf))
+                        return j;
+                if (!first)
+                        first = j;
+        }
+        return first;
+}
+
 /*
  * The certificate is chosen here, from the ClientHello, before OpenSSL looks at the
  * session the client offers: switching to its SSL_CTX takes that certificate's session-ID
@@ -215,23 +269,24 @@ static int client_hello_cb(SSL *s, int *al, void *arg)
         char name[256];
 
         (void)al;
-        if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &ext, &len) ||
-            tls_sni_host_name(ext, len, name, sizeof(name)) <= 0)
-                return SSL_CLIENT_HELLO_SUCCESS; /* no name: the default certificate */
+        bool named = SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &ext, &len) &&
+                     tls_sni_host_name(ext, len, name, sizeof(name)) > 0;
+
         /* A certificate naming the host itself before a wildcard that covers it. */
-        if (tls_sni_usable(name) &&
+        if (named && tls_sni_usable(name) &&
             (i = cert_pick(t, s, name, X509_CHECK_FLAG_NO_WILDCARDS)) == SIZE_MAX)
                 i = cert_pick(t, s, name, 0);
-        if (i != SIZE_MAX) {
-                if (i > 0 && !SSL_set_SSL_CTX(s, t->certs[i].ctx))
-                        return SSL_CLIENT_HELLO_ERROR;
-                return SSL_CLIENT_HELLO_SUCCESS;
+        if (i == SIZE_MAX) {
+                /* No name (the default certificate), or one we do not know (counted). */
+                struct tls_conn *tc = SSL_get_app_data(s);
+                if (named && (!tc || !tc->hello_seen))
+                        atomic_fetch_add(&t->tickets->stats.sni_unknown, 1);
+                if (named && tc)
+                        tc->hello_seen = true;
+                i = default_pick(t, s);
         }
-        struct tls_conn *tc = SSL_get_app_data(s);
-        if (!tc || !tc->hello_seen)
-                atomic_fetch_add(&t->tickets->stats.sni_unknown, 1);
-        if (tc)
-                tc->hello_seen = true;
+        if (i > 0 && !SSL_set_SSL_CTX(s, t->certs[i].ctx))
+                return SSL_CLIENT_HELLO_ERROR;
         return SSL_CLIENT_HELLO_SUCCESS;
 }
 
@@ -558,6 +613,7 @@ int tls_ctx_new(const struct edge_cfg_tls *cfg, struct tls_ctx *prev, struct tls
                         goto out;
                 }
         }
+        t->default_rsa = ctx_default_rsa(t);
         t->ktls_able = cfg->ktls && tls_kernel_has_ulp();
         if (cfg->ktls && !t->ktls_able)
                 log_warn("%s: tls.ktls is on, but the kernel has no tls module loaded (not in "

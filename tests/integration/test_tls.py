@@ -269,6 +269,25 @@ def ecdsa_and_rsa_for_one_name(e):
 
 
 @test
+def rsa_only_client_without_a_known_name(e):
+    # The default certificate (a.test) is ECDSA, with its RSA twin (a-rsa) listed too: a
+    # client that cannot take ECDSA and sends no name, or one the edge does not know, gets the
+    # twin, as it would asking for a.test, where its handshake used to fail.
+    key = ("sluice_tls_sni_unknown_total", "")
+    before = tls_counters(e)
+    for name in (("-noservername",), ("-servername", "unknown.test")):
+        for v, args in (("-tls1_2", ("-cipher", "ECDHE-RSA-AES128-GCM-SHA256")),
+                        ("-tls1_3", ("-sigalgs", "rsa_pss_rsae_sha256:rsa_pkcs1_sha256"))):
+            out = s_client(e, *name, v, *args, "-verify_hostname", "a.test",
+                           "-verify_return_error")
+            check("CN = a.test" in out and "Peer signature type: RSA" in out
+                  and "Verify return code: 0 (ok)" in out, f"{name} {v} RSA-only: {out[-500:]}")
+        out = s_client(e, *name)
+        check("Peer signature type: ECDSA" in out, f"{name} default client: {out[-500:]}")
+    eq(tls_counters(e).get(key, 0) - before.get(key, 0), 3, "unknown names counted")
+
+
+@test
 def sni_absolute_names_and_empty_labels(e):
     # "b.test." is b.test (an absolute name); ".test" and "a..test" name no host: the
     # default certificate, counted as unknown (".test" matched every certificate's names).
