@@ -38,7 +38,9 @@ void tls_tickets_unref(struct tls_tickets *k)
 }
 
 /* Under k->mu: make keys[0] the key of epoch now, generating it on the first use in a new
- * period. Returns 0 or -EIO when the RNG fails. */
+ * period, and wipe every key too old to open a ticket (before its previous period): kept, it
+ * would let whoever reads the process decrypt sessions older than the window. Returns 0 or
+ * -EIO when the RNG fails. */
 static int rotate(struct tls_tickets *k, uint64_t epoch)
 {
         struct tls_ticket_key fresh;
@@ -53,6 +55,9 @@ static int rotate(struct tls_tickets *k, uint64_t epoch)
         memmove(&k->keys[1], &k->keys[0], sizeof(k->keys[0]) * (TLS_TICKET_KEYS - 1));
         k->keys[0] = fresh;
         OPENSSL_cleanse(&fresh, sizeof(fresh));
+        for (size_t i = 1; i < TLS_TICKET_KEYS; i++)
+                if (k->keys[i].epoch + 1 < epoch)
+                        OPENSSL_cleanse(&k->keys[i], sizeof(k->keys[i]));
         return 0;
 }
 

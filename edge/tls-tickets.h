@@ -17,7 +17,7 @@
  * the same reason.
  */
 
-#define TLS_TICKET_KEYS 3 /* current, previous, and one spare slot while rotating */
+#define TLS_TICKET_KEYS 3 /* current, previous, and one spare slot (kept wiped) */
 
 struct tls_ticket_key {
         uint64_t epoch; /* floor(now / period) + 1; 0 = slot unused */
