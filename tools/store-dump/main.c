@@ -170,10 +170,14 @@ static int print_one(const char *key, size_t key_len, const struct cache_idx_rec
                 hex_encode(rec->sha256, 32, sha);
         else
                 memcpy(sha, "-", 2);
-        printf("%.*s\t%llu\t%s\t%s\t%s\t%s\t%lld\t%llu\t%lld%s%s\n", (int)key_len, key,
-               (unsigned long long)rec->size, id, sha, rec->content_type, rec->etag,
-               (long long)rec->mtime, (unsigned long long)rec->hits, (long long)rec->last_access,
-               why ? "\tBAD: " : "", why ? why : "");
+        /* The index keeps its text NUL-terminated, but LMDB checks nothing: a damaged record
+         * reads only as far as its own fields. */
+        printf("%.*s\t%llu\t%s\t%s\t%.*s\t%.*s\t%lld\t%llu\t%lld%s%s\n", (int)key_len, key,
+               (unsigned long long)rec->size, id, sha,
+               (int)strnlen(rec->content_type, sizeof(rec->content_type)), rec->content_type,
+               (int)strnlen(rec->etag, sizeof(rec->etag)), rec->etag, (long long)rec->mtime,
+               (unsigned long long)rec->hits, (long long)rec->last_access, why ? "\tBAD: " : "",
+               why ? why : "");
         return 0;
 }
 

@@ -195,6 +195,77 @@ TEST(totals_line_says_what_its_figures_are)
         tests_rm_rf(dir);
 }
 
+/* What print_one writes for one entry, as a malloc'd string. */
+static char *line_of(const char *key, size_t key_len, const struct cache_idx_rec *rec)
+{
+        struct dump d = {.objfd = -1};
+        FILE *tmp = tmpfile();
+        char *buf = calloc(1, 4096);
+        int saved;
+
+        if (!tmp || !buf)
+                abort();
+        fflush(stdout);
+        saved = dup(STDOUT_FILENO);
+        if (saved < 0 || dup2(fileno(tmp), STDOUT_FILENO) < 0)
+                abort();
+        (void)print_one(key, key_len, rec, &d);
+        fflush(stdout);
+        (void)dup2(saved, STDOUT_FILENO);
+        close(saved);
+        rewind(tmp);
+        (void)fread(buf, 1, 4095, tmp);
+        fclose(tmp);
+        return buf;
+}
+
+/* The tab-separated fields of line, in place; returns their count (at most max). */
+static size_t fields_of(char *line, char **f, size_t max)
+{
+        size_t n = 0;
+
+        line[strcspn(line, "\n")] = '\0';
+        for (char *p = line; p && n < max; n++) {
+                f[n] = p;
+                p = strchr(p, '\t');
+                if (p)
+                        *p++ = '\0';
+        }
+        return n;
+}
+
+/*
+ * A damaged record (LMDB keeps no checksums) whose content type and ETag fill their arrays
+ * with no NUL: each column shows its own field. The content type's column used to run on
+ * through the ETag and past the record.
+ */
+TEST(damaged_record_text_stays_in_its_column)
+{
+        struct {
+                struct cache_idx_rec rec;
+                char after[8];
+        } x;
+        char ctype[sizeof(x.rec.content_type) + 1], etag[sizeof(x.rec.etag) + 1], *f[12];
+
+        memset(&x, 0, sizeof(x));
+        x.rec.version = CACHE_IDX_REC_VERSION;
+        x.rec.size = 4;
+        memset(x.rec.content_type, 'c', sizeof(x.rec.content_type));
+        memset(x.rec.etag, 'e', sizeof(x.rec.etag));
+        memcpy(x.after, "AFTER!!", 8);
+        memset(ctype, 'c', sizeof(ctype) - 1);
+        ctype[sizeof(ctype) - 1] = '\0';
+        memset(etag, 'e', sizeof(etag) - 1);
+        etag[sizeof(etag) - 1] = '\0';
+
+        char *line = line_of("/k", 2, &x.rec);
+        ASSERT_EQ(fields_of(line, f, 12), 9);
+        ASSERT_STREQ(f[0], "/k");
+        ASSERT_STREQ(f[4], ctype);
+        ASSERT_STREQ(f[5], etag);
+        free(line);
+}
+
 /* Standard output that cannot be written (a full disk): exit 1, not a listing passed as whole. */
 TEST(write_error_on_standard_output_fails)
 {
