@@ -75,7 +75,8 @@ static void usage(FILE *f)
                    "\n"
                    "Print one line per index entry of the edge store in CACHE_DIR (cache.dir):\n"
                    "  key size file_id sha256 content_type etag mtime hits last_access\n"
-                   "tab-separated, in key order, then a totals line: the entries and bytes\n"
+                   "tab-separated, in key order (control bytes and '\\' in the key, type and\n"
+                   "etag written as \\xHH), then a totals line: the entries and bytes\n"
                    "listed, and the whole store's objects and bytes when the dump started\n"
                    "(a running edge changes them while it lists).\n"
                    "\n"
@@ -137,6 +138,29 @@ out:
         return why;
 }
 
+/*
+ * Writes n bytes of s to standard output, a backslash and every byte that would end a column
+ * or a line (below 0x20, and 0x7f) as \xHH, so that an entry stays one line of tab-separated
+ * columns: the store takes a key of any bytes but NUL, and a pushed object's type with a tab.
+ */
+static void put_text(const char *s, size_t n)
+{
+        size_t i = 0;
+
+        while (i < n) {
+                size_t run = i;
+                unsigned char c;
+
+                while (run < n && (c = (unsigned char)s[run]) >= 0x20 && c != 0x7f && c != '\\')
+                        run++;
+                (void)fwrite(s + i, 1, run - i, stdout);
+                if (run == n)
+                        break;
+                printf("\\x%02x", (unsigned char)s[run]);
+                i = run + 1;
+        }
+}
+
 static int print_one(const char *key, size_t key_len, const struct cache_idx_rec *rec,
                      void *userdata)
 {
@@ -170,14 +194,15 @@ static int print_one(const char *key, size_t key_len, const struct cache_idx_rec
                 hex_encode(rec->sha256, 32, sha);
         else
                 memcpy(sha, "-", 2);
+        put_text(key, key_len);
+        printf("\t%llu\t%s\t%s\t", (unsigned long long)rec->size, id, sha);
         /* The index keeps its text NUL-terminated, but LMDB checks nothing: a damaged record
          * reads only as far as its own fields. */
-        printf("%.*s\t%llu\t%s\t%s\t%.*s\t%.*s\t%lld\t%llu\t%lld%s%s\n", (int)key_len, key,
-               (unsigned long long)rec->size, id, sha,
-               (int)strnlen(rec->content_type, sizeof(rec->content_type)), rec->content_type,
-               (int)strnlen(rec->etag, sizeof(rec->etag)), rec->etag, (long long)rec->mtime,
-               (unsigned long long)rec->hits, (long long)rec->last_access, why ? "\tBAD: " : "",
-               why ? why : "");
+        put_text(rec->content_type, strnlen(rec->content_type, sizeof(rec->content_type)));
+        putchar('\t');
+        put_text(rec->etag, strnlen(rec->etag, sizeof(rec->etag)));
+        printf("\t%lld\t%llu\t%lld%s%s\n", (long long)rec->mtime, (unsigned long long)rec->hits,
+               (long long)rec->last_access, why ? "\tBAD: " : "", why ? why : "");
         return 0;
 }
 

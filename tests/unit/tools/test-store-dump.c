@@ -266,6 +266,29 @@ TEST(damaged_record_text_stays_in_its_column)
         free(line);
 }
 
+/*
+ * Keys and types with bytes that end a column or a line: each entry is still one line of
+ * nine columns, those bytes and the backslash written as \\xHH. A tab in a pushed object's
+ * Content-Type (which the admin API keeps) used to make a tenth column.
+ */
+TEST(odd_bytes_are_escaped)
+{
+        static const char key[] = "/t/a\tb\nc\\d\x7f\x01\xc3\xa9.bin\0z";
+        struct cache_idx_rec rec = {.version = CACHE_IDX_REC_VERSION, .size = 4};
+        char *f[12];
+
+        snprintf(rec.content_type, sizeof(rec.content_type), "text/plain;\tcharset=x");
+        snprintf(rec.etag, sizeof(rec.etag), "\"a\\b\"");
+        char *line = line_of(key, sizeof(key) - 1, &rec);
+        ASSERT_EQ(strchr(line, '\n') - line, (ptrdiff_t)strlen(line) - 1);
+        ASSERT_EQ(fields_of(line, f, 12), 9);
+        ASSERT_STREQ(f[0], "/t/a\\x09b\\x0ac\\x5cd\\x7f\\x01\xc3\xa9.bin\\x00z");
+        ASSERT_STREQ(f[1], "4");
+        ASSERT_STREQ(f[4], "text/plain;\\x09charset=x");
+        ASSERT_STREQ(f[5], "\"a\\x5cb\"");
+        free(line);
+}
+
 /* Standard output that cannot be written (a full disk): exit 1, not a listing passed as whole. */
 TEST(write_error_on_standard_output_fails)
 {
