@@ -206,6 +206,37 @@ static int print_one(const char *key, size_t key_len, const struct cache_idx_rec
         return 0;
 }
 
+static bool lock_file_exists(const char *dir)
+{
+        char p[4096];
+        struct stat st;
+
+        snprintf(p, sizeof(p), "%s/index/lock.mdb", dir);
+        return lstat(p, &st) == 0 || errno != ENOENT;
+}
+
+/*
+ * LMDB creates the index's lock file when it is missing (an index restored from a copy of
+ * data.mdb alone), owned by whoever opens the index: a dump run as root left a lock.mdb the
+ * edge's own user could not open, and the edge then refused to start ("cannot open the store
+ * ...: Permission denied"). The lock file the dump created goes to data.mdb's owner.
+ */
+static void lock_file_to_owner(const char *dir, const struct stat *data)
+{
+        char p[4096];
+        struct stat st;
+
+        snprintf(p, sizeof(p), "%s/index/lock.mdb", dir);
+        if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) ||
+            (st.st_uid == data->st_uid && st.st_gid == data->st_gid))
+                return;
+        if (lchown(p, data->st_uid, data->st_gid) < 0)
+                fprintf(stderr,
+                        "sluice-store-dump: %s: created for this dump, and cannot be given to "
+                        "the owner of data.mdb (uid %u): %s; remove it before the edge starts\n",
+                        p, (unsigned)data->st_uid, strerror(errno));
+}
+
 /* Why the index in dir/index cannot be opened, in an operator's words. */
 static const char *open_error(int r)
 {
@@ -239,6 +270,7 @@ int main(int argc, char **argv)
         struct cache_idx_totals at_start, at_end;
         char path[4096];
         struct stat st;
+        bool had_lock;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "p:vqhV", opts, NULL)) != -1) {
@@ -298,7 +330,10 @@ int main(int argc, char **argv)
         snprintf(path, sizeof(path), "%s/index", dir);
         /* Read-only: no write txn, so nothing a running edge could notice. The map is the
          * edge's own (a read-only open takes no size). */
+        had_lock = lock_file_exists(dir);
         r = cache_idx_open(path, 0, CACHE_IDX_RDONLY, &idx);
+        if (!had_lock)
+                lock_file_to_owner(dir, &st);
         if (r < 0) {
                 fprintf(stderr, "sluice-store-dump: %s: %s\n", path, open_error(r));
                 return 1;

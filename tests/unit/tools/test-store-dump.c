@@ -289,6 +289,63 @@ TEST(odd_bytes_are_escaped)
         free(line);
 }
 
+/* Runs the dump on dir with standard output thrown away; returns its exit status. */
+static int run_dump(const char *dir)
+{
+        char *argv[3] = {"sluice-store-dump", (char *)dir, NULL};
+        int status;
+        pid_t pid;
+
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY);
+                if (null < 0 || dup2(null, STDOUT_FILENO) < 0)
+                        _exit(3);
+                _exit(store_dump_main(2, argv));
+        }
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+                return -1;
+        return WEXITSTATUS(status);
+}
+
+/*
+ * An index restored from a copy of data.mdb alone has no lock file, and LMDB creates one for
+ * whoever opens it. Dumped as root, it was root's, mode 0600: the edge, running as its own
+ * user, could no longer open its store. The lock file now belongs to data.mdb's owner.
+ */
+TEST(lock_file_created_for_the_dump_belongs_to_the_index_owner)
+{
+        const uid_t uid = 65534;
+        const gid_t gid = 65534;
+        struct store *s;
+        struct stat st;
+        char path[256];
+
+        if (geteuid() != 0)
+                TEST_SKIP_CASE("needs root to hand the index to another user");
+        char *dir = tests_scratch("sluice-dump-lock");
+        ASSERT_EQ(store_open(dir, 1 << 24, &s), 0);
+        ASSERT_EQ(put(s, "/a", "aaaa"), 0);
+        store_close(s);
+        snprintf(path, sizeof(path), "%s/index/lock.mdb", dir);
+        ASSERT_EQ(unlink(path), 0);
+        snprintf(path, sizeof(path), "%s/index/data.mdb", dir);
+        ASSERT_EQ(chown(path, uid, gid), 0);
+
+        ASSERT_EQ(run_dump(dir), 0);
+        snprintf(path, sizeof(path), "%s/index/lock.mdb", dir);
+        ASSERT_EQ(stat(path, &st), 0);
+        ASSERT_EQ(st.st_uid, uid);
+        ASSERT_EQ(st.st_gid, gid);
+        /* A lock file that was there is left as it is. */
+        ASSERT_EQ(chown(path, 0, 0), 0);
+        ASSERT_EQ(run_dump(dir), 0);
+        ASSERT_EQ(stat(path, &st), 0);
+        ASSERT_EQ(st.st_uid, 0);
+        tests_rm_rf(dir);
+}
+
 /* Standard output that cannot be written (a full disk): exit 1, not a listing passed as whole. */
 TEST(write_error_on_standard_output_fails)
 {
