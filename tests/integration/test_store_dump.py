@@ -6,6 +6,7 @@ object file changed behind the edge's back (a flipped byte, a truncation), with 
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 
@@ -135,6 +136,26 @@ def bad_index_says_what_is_wrong(e):
               and "Bad file descriptor" not in p.stderr, f"{name}: says why: {p.stderr}")
         with open(mdb, "rb") as f:
             eq(f.read() == data, True, f"{name}: data.mdb unchanged")
+
+
+@test
+def foreign_lmdb_file_is_named_as_such(e):
+    """Another program's LMDB environment where the index should be (here the edge's own
+    policy state): it was reported as "the index was never initialised", which sends an
+    operator to start an edge on it. It exits 1 saying it is no edge store index."""
+    t = Edge(e.binary)
+    try:
+        t.start()
+        t.push({"/f/t/o.bin": os.urandom(1000)})
+        t.stop()
+        d = os.path.join(e.dir, "foreign")
+        shutil.copytree(os.path.join(t.cache_dir, "policy"), os.path.join(d, "index"))
+        p = subprocess.run([DUMP, d], capture_output=True, text=True, timeout=10)
+        eq(p.returncode, 1, "exit status")
+        check("not an edge store index" in p.stderr and "never initialised" not in p.stderr,
+              f"says what it is: {p.stderr}")
+    finally:
+        t.cleanup()
 
 
 @test

@@ -250,7 +250,8 @@ static const char *open_error(int r)
                        "this index directory away and start the edge again: it starts with an "
                        "empty index and fills objects again as they are asked for";
         case -ENOENT:
-                return "the index was never initialised (no object table)";
+                return "no object table: not an edge store index (another program's LMDB "
+                       "file?), or one an edge never finished setting up";
         default:
                 return strerror(-r);
         }
