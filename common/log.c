@@ -17,6 +17,7 @@
 
 #include "fd-write.h"
 #include "log.h"
+#include "utf8.h"
 
 enum log_level log_threshold = LOG_LVL_INFO;
 
@@ -97,32 +98,64 @@ static void component_of(const char *file, const char **ret, int *ret_len)
 }
 
 /*
- * Copy msg into out escaping control bytes, so a client-supplied string in a message can
- * neither split a line nor forge another one. Returns bytes written (<= cap).
+ * Whether the well-formed sequence s[0..k) is a character a viewer acts on rather than shows:
+ * a C1 control (U+0080..U+009F: U+009B is CSI to a terminal, as ESC [ is), a line or
+ * paragraph separator (U+2028, U+2029), or a bidirectional embedding, override or isolate
+ * (U+202A..U+202E, U+2066..U+2069), which reorders what follows it on screen.
  */
-static size_t copy_escaped(char *out, size_t cap, const char *msg, size_t len)
+static bool acts(const unsigned char *s, size_t k)
+{
+        if (k == 2)
+                return s[0] == 0xc2 && s[1] <= 0x9f;
+        if (k != 3 || s[0] != 0xe2)
+                return false;
+        return (s[1] == 0x80 && s[2] >= 0xa8 && s[2] <= 0xae) ||
+               (s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9);
+}
+
+/*
+ * Copy msg into out escaping control bytes, so a client-supplied string in a message can
+ * neither split a line nor forge another one, on a terminal either. What is not well-formed
+ * UTF-8 and the characters acts() names are written as \xHH too: a line holding either is
+ * stored by journald as binary ("[blob data]" to journalctl), or played to a terminal that
+ * tails the file. Returns bytes written (<= cap), and in *ret_used how many of msg's went in.
+ */
+static size_t copy_escaped(char *out, size_t cap, const char *msg, size_t len, size_t *ret_used)
 {
         static const char hex[] = "0123456789abcdef";
-        size_t o = 0;
-        for (size_t i = 0; i < len; i++) {
+        size_t o = 0, i = 0;
+        while (i < len) {
                 unsigned char c = (unsigned char)msg[i];
-                if (c >= 0x20 && c != 0x7f) {
+                size_t k = c < 0x80 ? 1 : utf8_seq_len(msg + i, len - i);
+                if (k > 1 && !acts((const unsigned char *)msg + i, k)) {
+                        if (o + k > cap)
+                                break;
+                        memcpy(out + o, msg + i, k);
+                        o += k;
+                        i += k;
+                } else if (c >= 0x20 && c < 0x7f) {
                         if (o + 1 > cap)
                                 break;
                         out[o++] = (char)c;
+                        i++;
                 } else if (c == '\t') {
                         if (o + 1 > cap)
                                 break;
                         out[o++] = ' ';
+                        i++;
                 } else {
+                        /* One byte at a time: a rejected sequence's later bytes are looked at
+                         * afresh, as what they start. */
                         if (o + 4 > cap)
                                 break;
                         out[o++] = '\\';
                         out[o++] = 'x';
                         out[o++] = hex[c >> 4];
                         out[o++] = hex[c & 15];
+                        i++;
                 }
         }
+        *ret_used = i;
         return o;
 }
 
@@ -174,12 +207,15 @@ void log_emit(enum log_level level, const char *file, int line, const char *fmt,
         o = (size_t)h < LOG_LINE_MAX ? (size_t)h : LOG_LINE_MAX - 1;
 
         /* One byte stays free for the newline. */
-        size_t w = copy_escaped(out + o, LOG_LINE_MAX - 1 - o, msg, mlen);
-        o += w;
-        if (cut || w < mlen) {
-                /* Overwrite the tail so the cut is visible. */
-                if (o > LOG_LINE_MAX - 4)
+        size_t used;
+        o += copy_escaped(out + o, LOG_LINE_MAX - 1 - o, msg, mlen, &used);
+        if (cut || used < mlen) {
+                /* Overwrite the tail so the cut is visible, never half a character. */
+                if (o > LOG_LINE_MAX - 4) {
                         o = LOG_LINE_MAX - 4;
+                        while (o > 0 && ((unsigned char)out[o] & 0xc0) == 0x80)
+                                o--;
+                }
                 memcpy(out + o, "...", 3);
                 o += 3;
         }

@@ -26,7 +26,9 @@ void log_set_level(enum log_level level);
 /* Parse "error"/"warn"/"info"/"debug". Returns the level or -EINVAL. */
 int log_level_parse(const char *s);
 
-/* Emit one line: "<timestamp> <level> <component>: message". Thread-safe (one write(2)). */
+/* Emit one line: "<timestamp> <level> <component>: message". Thread-safe (one write(2)). In the
+ * message, control bytes (C0, DEL and C1), line separators, bidirectional overrides and bytes
+ * that are not UTF-8 are written as \xHH, a tab as a space. */
 void log_emit(enum log_level level, const char *file, int line, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "tests.h"
+#include "utf8.h"
 
 static int side_effects;
 
@@ -131,6 +132,68 @@ TEST(control_bytes_escaped)
         ASSERT_EQ(count_lines(buf), 1);
         ASSERT_TRUE(strstr(buf, "path=/a\\x0a2024") != NULL);
         ASSERT_TRUE(strstr(buf, "forged\\x0d\n") != NULL);
+}
+
+/* A temporary log file at path, the target from now on. */
+static bool log_to_tmp(char *path, size_t len)
+{
+        tmp_path(path, len);
+        return log_init(LOG_LVL_INFO, path) == 0;
+}
+
+/* The file's lines into buf (NUL-terminated), the file removed. Returns their length. */
+static size_t log_read(const char *path, char *buf, size_t cap)
+{
+        size_t n = slurp(path, buf, cap);
+
+        unlink(path);
+        return n;
+}
+
+/* What a terminal acts on past ASCII (U+009B is CSI), and what is not UTF-8 at all (a line
+ * journald would keep as binary): escaped like control bytes; other characters kept. */
+TEST(terminal_controls_and_bad_utf8_escaped)
+{
+        char path[64], buf[4096];
+        size_t n;
+
+        ASSERT_TRUE(log_to_tmp(path, sizeof(path)));
+        log_info("key=%s", "/t/\xc2\x9b"
+                           "2J-\xff-\xe2\x80\xae"
+                           "x-\xe2\x80\xa8-caf\xc3\xa9-\xe2\x82");
+        n = log_read(path, buf, sizeof(buf));
+        ASSERT_EQ(count_lines(buf), 1);
+        ASSERT_TRUE(utf8_valid(buf, n));
+        ASSERT_TRUE(strstr(buf, "key=/t/\\xc2\\x9b2J-\\xff-\\xe2\\x80\\xaex-\\xe2\\x80\\xa8-"
+                                "caf\xc3\xa9-\\xe2\\x82\n") != NULL);
+}
+
+/* A cut line ends in "..." and never in half a character: lines of é cut at either parity,
+ * and one that only its escapes made longer than a line (the message itself is shorter). */
+TEST(cut_lines_marked_between_characters)
+{
+        char path[64], buf[16384], esc[2001], *big = malloc(6001), *line;
+        size_t n;
+
+        ASSERT_TRUE(big != NULL);
+        for (size_t i = 0; i < 6000; i += 2)
+                memcpy(big + i, "\xc3\xa9", 2);
+        big[6000] = '\0';
+        memset(esc, 0x01, 2000);
+        esc[2000] = '\0';
+        ASSERT_TRUE(log_to_tmp(path, sizeof(path)));
+        log_info("%s", big);
+        log_info("a%s", big);
+        log_info("%s", esc);
+        free(big);
+        n = log_read(path, buf, sizeof(buf));
+        ASSERT_EQ(count_lines(buf), 3);
+        ASSERT_TRUE(utf8_valid(buf, n));
+        for (line = buf; *line; line = strchr(line, '\n') + 1) {
+                size_t len = (size_t)(strchr(line, '\n') - line);
+                ASSERT_TRUE(len > 4000);
+                ASSERT_MEMEQ(line + len - 3, 3, "...", 3);
+        }
 }
 
 TEST(long_line_cut)
