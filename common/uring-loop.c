@@ -911,9 +911,10 @@ static int iterate(struct uring_loop *loop, int timeout_ms)
         if (loop->heap_len > 0 && !loop->settling) { /* settling fires none: no need to wake */
                 uint64_t d = loop->heap[0]->deadline_ms;
                 uint64_t now = clock_ms();
-                int until = d > now ? (int)(d - now) : 0;
-                if (until < wait_ms)
-                        wait_ms = until;
+                /* Compared before any cast: a deadline weeks away is past INT_MAX ms. */
+                uint64_t until = d > now ? d - now : 0;
+                if (until < (uint64_t)wait_ms)
+                        wait_ms = (int)until;
         }
         /* A wake read that found no SQE is armed now; until it is, waits stay short, since a
          * wake written meanwhile is only seen once it is armed (it is not lost: the eventfd

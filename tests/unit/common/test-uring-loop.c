@@ -74,6 +74,29 @@ TEST(timers_fire_in_deadline_order)
         uring_loop_free(loop);
 }
 
+/* The earliest timer weeks away (past INT_MAX ms) leaves the wait as long as asked: it once
+ * became a negative timeout and the wait did not end. The alarm turns that hang into a
+ * failure. */
+TEST(timer_weeks_away_keeps_the_wait_bounded)
+{
+        struct uring_loop *loop = loop_new_or_skip(0);
+        struct tagged_timer t;
+
+        ASSERT_TRUE(loop);
+        n_fired = 0;
+        uring_timer_init(&t.t, on_timer);
+        t.tag = 0;
+        ASSERT_EQ(uring_timer_arm(loop, &t.t, uring_loop_now_ms(loop) + 30ull * 86400 * 1000), 0);
+        (void)alarm(30);
+        ASSERT_EQ(uring_loop_run_once(loop, 10), 0);
+        ASSERT_EQ(uring_timer_arm(loop, &t.t, UINT64_MAX), 0);
+        ASSERT_EQ(uring_loop_run_once(loop, 10), 0);
+        (void)alarm(0);
+        ASSERT_EQ(n_fired, 0);
+        ASSERT_TRUE(uring_timer_armed(&t.t));
+        uring_loop_free(loop);
+}
+
 /* ---- slots: stale generations, deferred free ---- */
 
 struct owner {
