@@ -531,6 +531,8 @@ int uring_loop_accept_multishot(struct uring_loop *loop, uint32_t slot, uint8_t 
 
         if (!sqe)
                 return -EBUSY;
+        /* Its completions carry new fds whether or not the owner said so. */
+        uring_loop_set_fd_op(loop, op);
         io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         return 0;
 }

@@ -73,7 +73,8 @@ unsigned uring_loop_restrictions(const struct uring_loop *loop);
 
 void uring_loop_set_handler(struct uring_loop *loop, uint8_t op, uring_loop_handler_fn fn);
 /* Completions of op carry a new fd in res (accept): one that reaches a slot being closed, or
- * a stale one, has its fd closed by the loop. */
+ * a stale one, has its fd closed by the loop. uring_loop_accept_multishot() marks its op so
+ * itself; an op code is then for accepts only. */
 void uring_loop_set_fd_op(struct uring_loop *loop, uint8_t op);
 void uring_loop_set_userdata(struct uring_loop *loop, void *userdata);
 void *uring_loop_get_userdata(const struct uring_loop *loop);
@@ -120,7 +121,8 @@ struct io_uring_sqe *uring_loop_sqe(struct uring_loop *loop, uint32_t slot, uint
 
 /* ---- Operation helpers: each returns 0 or -EBUSY (no SQE). ---- */
 
-/* Multishot accept of SOCK_NONBLOCK|SOCK_CLOEXEC sockets; cqe->res is the new fd or -errno. */
+/* Multishot accept of SOCK_NONBLOCK|SOCK_CLOEXEC sockets; cqe->res is the new fd or -errno.
+ * Marks op as uring_loop_set_fd_op() does: an fd no handler takes is closed by the loop. */
 int uring_loop_accept_multishot(struct uring_loop *loop, uint32_t slot, uint8_t op, int fd);
 /*
  * Multishot recv into the loop's provided-buffer ring: an idle socket holds no buffer. Read

@@ -421,8 +421,9 @@ TEST(accept_and_multishot_recv)
 }
 
 /* Connections accepted after their listener's slot began closing reach no handler: the
- * loop closes their fds, so the clients see the end at once, not when the process exits. */
-TEST(accepts_reaching_a_closing_slot_are_closed)
+ * loop closes their fds, so the clients see the end at once, not when the process exits.
+ * fd_op: whether the owner also marked the op (the accept itself must be enough). */
+static void closing_slot_accepts(bool fd_op)
 {
         struct uring_loop *loop = loop_new_or_skip(8);
         struct sockaddr_in sa;
@@ -432,7 +433,8 @@ TEST(accepts_reaching_a_closing_slot_are_closed)
 
         ASSERT_TRUE(loop);
         uring_loop_set_handler(loop, 3, on_accept);
-        uring_loop_set_fd_op(loop, 3);
+        if (fd_op)
+                uring_loop_set_fd_op(loop, 3);
         ASSERT_TRUE(srv_listen(loop, &sv, &sa));
         ASSERT_TRUE(uring_loop_run_once(loop, 0) >= 0); /* the accept is armed */
         for (int i = 0; i < 4; i++) {
@@ -455,6 +457,19 @@ TEST(accepts_reaching_a_closing_slot_are_closed)
                 ASSERT_TRUE(uring_loop_run_once(loop, 100) >= 0);
         (void)close(sv.lfd);
         uring_loop_free(loop);
+}
+
+TEST(accepts_reaching_a_closing_slot_are_closed)
+{
+        closing_slot_accepts(true);
+}
+
+/* The control plane's listeners never called uring_loop_set_fd_op: in a drain, a connection
+ * accepted in the window before the cancel was left open, and its client waited for the
+ * process to exit. */
+TEST(accepts_reaching_a_closing_slot_are_closed_unmarked)
+{
+        closing_slot_accepts(false);
 }
 
 /* ---- send: short completions, waiting for room ---- */
