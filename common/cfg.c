@@ -95,6 +95,22 @@ static void path_pop(struct loader *l, size_t old)
         l->path[old] = '\0';
 }
 
+/* Position of byte off of the document: the column counts characters, as libyaml's marks do. */
+static struct pos pos_at(const struct loader *l, size_t off)
+{
+        struct pos at = {1, 1};
+
+        for (size_t i = 0; i < off && i < l->len; i++) {
+                if (l->buf[i] == '\n') {
+                        at.line++;
+                        at.col = 1;
+                } else if (((unsigned char)l->buf[i] & 0xc0) != 0x80) {
+                        at.col++;
+                }
+        }
+        return at;
+}
+
 /* Translate a libyaml failure into our message. */
 static int fail_yaml(struct loader *l)
 {
@@ -103,23 +119,21 @@ static int fail_yaml(struct loader *l)
                 snprintf(l->err->msg, sizeof(l->err->msg), "%s: out of memory", l->name);
                 return -ENOMEM;
         }
-        struct pos at = mark_pos(p->problem_mark);
-        if (p->error == YAML_READER_ERROR) {
-                /* Reader errors (bad encoding, control bytes) only know the byte offset. */
-                at = (struct pos){1, 1};
-                for (size_t i = 0; i < p->problem_offset && i < l->len; i++) {
-                        if (l->buf[i] == '\n') {
-                                at.line++;
-                                at.col = 1;
-                        } else if (((unsigned char)l->buf[i] & 0xc0) != 0x80) {
-                                at.col++;
-                        }
-                }
-        }
+        /* Reader errors (bad encoding, control bytes) only know the byte offset. */
+        struct pos at = p->error == YAML_READER_ERROR ? pos_at(l, p->problem_offset)
+                                                      : mark_pos(p->problem_mark);
         const char *problem = p->problem ? p->problem : "invalid YAML";
-        if (p->context)
-                return fail(l, at, "%s %s", problem, p->context);
-        return fail(l, at, "%s", problem);
+        if (!p->context)
+                return fail(l, at, "%s", problem);
+        struct pos ctx = mark_pos(p->context_mark), end = pos_at(l, l->len);
+        /* A quote or bracket left open runs to the end of the file, where there is nothing to
+         * show: the error is placed where it was opened. */
+        if (at.line == end.line && at.col == end.col && (ctx.line != at.line || ctx.col != at.col))
+                return fail(l, ctx, "%s %s that starts here", problem, p->context);
+        if (ctx.line != at.line)
+                return fail(l, at, "%s %s that starts at %zu:%zu", problem, p->context, ctx.line,
+                            ctx.col);
+        return fail(l, at, "%s %s", problem, p->context);
 }
 
 /* Advance to the next event; l->ev holds it until the next call. */

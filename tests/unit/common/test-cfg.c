@@ -430,15 +430,25 @@ TEST(aliases_refused)
 
 TEST(yaml_syntax_errors)
 {
+        /* A quote or bracket left open is placed where it opens, not at the end of the file
+         * it runs into; an error on another line than its construct says where that starts. */
         ASSERT_FAILS("name: n\nnet: {bind: b\n",
-                     "t.yaml:3:1: did not find expected ',' or '}' while parsing a flow mapping");
+                     "t.yaml:2:6: did not find expected ',' or '}' while parsing a flow mapping "
+                     "that starts here");
         ASSERT_FAILS("name: n\n  count: 1\n",
                      "t.yaml:2:8: mapping values are not allowed in this context");
         ASSERT_FAILS("name: \"unterminated\n",
-                     "t.yaml:2:1: found unexpected end of stream while scanning a quoted scalar");
+                     "t.yaml:1:7: found unexpected end of stream while scanning a quoted scalar "
+                     "that starts here");
+        ASSERT_FAILS("name: \"n\ncount: 1\ntags: [a]\nnet: {bind: b}\n",
+                     "t.yaml:1:7: found unexpected end of stream while scanning a quoted scalar "
+                     "that starts here");
+        ASSERT_FAILS("name: n\ntags: [a,\n  b\ncount: 1\n",
+                     "t.yaml:4:6: did not find expected ',' or ']' while parsing a flow sequence "
+                     "that starts at 2:7");
         ASSERT_FAILS("name: n\n\tcount: 1\n",
                      "t.yaml:2:1: found a tab character that violates indentation while "
-                     "scanning a plain scalar");
+                     "scanning a plain scalar that starts at 1:7");
         ASSERT_FAILS("name: n\n---\nname: m\n",
                      "t.yaml:2:1: only one YAML document is allowed per file");
         /* Bad UTF-8: the reader knows only a byte offset; the column counts characters. */
