@@ -319,6 +319,10 @@ static int put_begin(void *ud)
  * rest are summed up; all are counted as store_full). */
 #define FILL_LOGS_PER_S 10
 static _Thread_local struct log_budget begin_failures;
+/* Every request for a path the upstream lacks, and every miss during an origin outage, fails a
+ * fill: their lines are budgeted, or a client asking for random paths floods the log. */
+static _Thread_local struct log_budget upstream_failures;
+#define UPSTREAM_FAILURES "fills failed by their upstream"
 
 static int on_head(void *ud, const struct upstream_resp *resp)
 {
@@ -370,9 +374,10 @@ static int on_head(void *ud, const struct upstream_resp *resp)
                 f->retry = resp->status >= 500 && is_parent(f, f->upstream_idx);
                 f->verdict = 502;
                 f->answered_status = (int)resp->status;
-                log_info("fill %.*s: upstream %s answered %ld%s", (int)f->key_len, f->key,
-                         up_url(f, f->upstream_idx), resp->status,
-                         relayed ? " (its own upstream's answer: not marked down)" : "");
+                if (log_budget_take(&upstream_failures, FILL_LOGS_PER_S, UPSTREAM_FAILURES))
+                        log_info("fill %.*s: upstream %s answered %ld%s", (int)f->key_len,
+                                 f->key, up_url(f, f->upstream_idx), resp->status,
+                                 relayed ? " (its own upstream's answer: not marked down)" : "");
                 return -1;
         }
         if (resp->content_coding) {
@@ -743,8 +748,10 @@ static void on_done(void *ud, int err)
                         upstream_health_report(f->upstream_idx, up_url(f, f->upstream_idx),
                                                false);
                         metrics_add(m->upstream_failures, 1);
-                        log_info("fill %.*s: upstream %s failed: %s", (int)f->key_len, f->key,
-                                 up_url(f, f->upstream_idx), strerror(-err));
+                        if (log_budget_take(&upstream_failures, FILL_LOGS_PER_S,
+                                            UPSTREAM_FAILURES))
+                                log_info("fill %.*s: upstream %s failed: %s", (int)f->key_len,
+                                         f->key, up_url(f, f->upstream_idx), strerror(-err));
                         f->retry = is_parent(f, f->upstream_idx);
                 }
                 if (f->retry && start_from(f, f->upstream_idx + 1, false) == 0)
@@ -760,9 +767,11 @@ static void on_done(void *ud, int err)
                         commit_run(&f, 1);
                 return;
         }
-        log_info("fill %.*s: body from %s broke off at %llu of %llu bytes: %s", (int)f->key_len,
-                 f->key, up_url(f, f->upstream_idx), (unsigned long long)atomic_load(&f->written),
-                 (unsigned long long)f->size, strerror(-err));
+        if (log_budget_take(&upstream_failures, FILL_LOGS_PER_S, UPSTREAM_FAILURES))
+                log_info("fill %.*s: body from %s broke off at %llu of %llu bytes: %s",
+                         (int)f->key_len, f->key, up_url(f, f->upstream_idx),
+                         (unsigned long long)atomic_load(&f->written), (unsigned long long)f->size,
+                         strerror(-err));
         /* The upstream's doing (a reset, a close short of its length, a low-speed timeout),
          * not ours (-ECANCELED: our store or teardown): a parent that cuts bodies off is marked
          * down as one that sends no head is, so that the next misses skip it. */
