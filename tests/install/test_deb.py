@@ -6,7 +6,8 @@ tree made for the package) is installed into a DESTDIR, packaged by `tools/deb -
 installed with dpkg into a throwaway copy of this machine's root: an overlay mounted over `/` in
 a private mount namespace, so the host's dpkg database and /etc are never touched. Inside it:
 the package's dependencies are satisfied, its postinst creates the `sluice` group and
-/etc/sluice, the installed binaries run, and `dpkg --purge` removes every file it installed.
+/etc/sluice, the installed binaries run, and `dpkg --purge` removes every file it installed and
+the links of the units an operator enabled.
 
     python3 test_deb.py SOURCE_DIR BUILD_DIR PREFIX
 
@@ -117,6 +118,12 @@ in_root dpkg -i /tmp/pkg/sluice.deb 2>&1
 rm -f "$t/root/usr/sbin/policy-rc.d"
 log held
 rm -f "$e/admin.token" "$e/keys.yaml" "$e/heartbeat.key" "$e/edge-alt.yaml"
+# The operator enables the edge and the fill timer, as `systemctl enable` does (the stand-in
+# does not): the links their [Install] sections name.
+w=$t/root/etc/systemd/system
+mkdir -p "$w/multi-user.target.wants" "$w/timers.target.wants"
+ln -s /lib/systemd/system/sluice-edge.service "$w/multi-user.target.wants/"
+ln -s /lib/systemd/system/sluice-fill.timer "$w/timers.target.wants/"
 echo "== files"
 in_root dpkg -L sluice > "$t/files.txt"
 cat "$t/files.txt"
@@ -129,6 +136,8 @@ while read -r f; do
   [ -d "$t/root$f" ] && continue
   if [ -e "$t/root$f" ] || [ -L "$t/root$f" ]; then echo "$f"; fi
 done < "$t/files.txt"
+# The links the units were enabled with, dangling now, and any state kept about them.
+(cd "$t/root" && find etc/systemd var/lib/systemd -name '*sluice*' 2>/dev/null | sed 's|^|/|')
 echo "== end"
 """
 
@@ -269,7 +278,7 @@ def main():
         left = section(out, "left")
         if left is None or left:
             fail(f"dpkg --purge left files behind: {left}", out)
-        print("ok - dpkg --purge removes every file")
+        print("ok - dpkg --purge removes every file, and the links of the units enabled")
         if host_status() != host_before:
             fail("the host's dpkg database changed: the install was not confined")
         print("ok - the host's dpkg database is untouched")
