@@ -14,6 +14,7 @@ the links of the units an operator enabled.
 Exit status: 0 passed, 1 failed, 77 skipped (not root, or no dpkg-deb / unshare / overlayfs).
 """
 
+import glob
 import os
 import re
 import shutil
@@ -189,6 +190,45 @@ def check_restarts(out):
     print("ok - removal stops the services")
 
 
+def parse_depends(text):
+    """{package: minimum version or None} of a Depends value without alternatives."""
+    deps = {}
+    for clause in text.split(","):
+        m = re.match(r"\s*([a-z0-9][a-z0-9+.-]*)\s*(?:\(>=\s*([^)\s]+)\s*\))?\s*$", clause)
+        if not m:
+            fail(f"unexpected clause in Depends: {clause!r}")
+        deps[m.group(1)] = m.group(2)
+    return deps
+
+
+def check_shlibs(deb, work):
+    """Every library the packaged binaries link is in Depends at a version that has every
+    symbol they use, as this system's symbols files (dpkg-shlibdeps) say: a version without
+    one of them satisfies the Depends, then fails to run the binary."""
+    if not shutil.which("dpkg-shlibdeps"):
+        print("ok # SKIP library versions: no dpkg-shlibdeps")
+        return
+    root = os.path.join(work, "x")
+    run(["dpkg-deb", "-x", deb, root], "dpkg-deb -x")
+    os.makedirs(os.path.join(root, "DEBIAN"))  # marks the tree dpkg-shlibdeps reads
+    os.makedirs(os.path.join(work, "shl", "debian"))
+    with open(os.path.join(work, "shl", "debian", "control"), "w") as f:
+        f.write("Source: sluice\n\nPackage: sluice\nArchitecture: any\n")
+    bins = sorted(glob.glob(os.path.join(root, "usr", "bin", "*")))
+    out = run(["dpkg-shlibdeps", "-O"] + bins, "dpkg-shlibdeps", cwd=os.path.join(work, "shl"))
+    need = parse_depends(out.strip().partition("=")[2])
+    info = run(["dpkg-deb", "--field", deb, "Depends"], "dpkg-deb --field Depends")
+    have = parse_depends(info.strip())
+    for lib, version in sorted(need.items()):
+        if lib not in have:
+            fail(f"Depends lacks {lib}, which the binaries link", info)
+        if version and (not have[lib] or subprocess.run(
+                ["dpkg", "--compare-versions", have[lib], "ge", version]).returncode != 0):
+            fail(f"Depends has {lib} ({have[lib] or 'any version'}): the binaries use symbols "
+                 f"from {lib} (>= {version})", info)
+    print(f"ok - Depends holds the {len(need)} libraries at the versions the binaries need")
+
+
 def host_status():
     p = subprocess.run(["dpkg-query", "-W", "-f=${Status} ${Version}", "sluice"],
                        capture_output=True, text=True)
@@ -245,6 +285,7 @@ def main():
         if conffiles.split() != ["/etc/logrotate.d/sluice"]:
             fail(f"conffiles: {conffiles!r}, want /etc/logrotate.d/sluice")
         print("ok - contents and control fields")
+        check_shlibs(deb, work)
 
         mnt = os.path.join(work, "ns")
         os.makedirs(mnt)
