@@ -274,7 +274,8 @@ def main():
         listing = run(["dpkg-deb", "--contents", deb], "dpkg-deb --contents")
         for want in (f".{prefix}/bin/sluice-edge", "./lib/systemd/system/sluice-edge.service",
                      "./lib/systemd/system/sluice-fill.timer", "/sysusers.d/sluice.conf",
-                     "/man8/sluice-edge.8.gz", "/doc/sluice/examples/sluice-alerts.yml"):
+                     "/man8/sluice-edge.8.gz", "/doc/sluice/examples/sluice-alerts.yml",
+                     f".{prefix}/share/doc/sluice/copyright"):
             if want not in listing:
                 fail(f"the package lacks {want}", listing)
         if "/include/" in listing or ".a\n" in listing:
