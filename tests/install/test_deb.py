@@ -104,9 +104,14 @@ in_root "$prefix/bin/sluice-edge" --check-config --config \
 cp "$t/root$prefix/share/doc/sluice/examples/sluice-edge.example.yaml" "$e/edge-alt.yaml"
 # A container's policy-rc.d (exit 101) would hold every restart back.
 rm -f "$t/root/usr/sbin/policy-rc.d"
+# The operator keeps the names of the secrets from other users.
+in_root chgrp sluice /etc/sluice
+chmod 0750 "$e"
 echo "== reinstall"
 in_root dpkg -i /tmp/pkg/sluice.deb 2>&1
 log reinstall
+echo "== etc after upgrade"
+in_root stat -c '%a %U:%G' /etc/sluice
 echo "== refused"
 echo "no_such_key: 1" >>"$e/edge-alt.yaml"
 in_root dpkg -i /tmp/pkg/sluice.deb 2>&1
@@ -311,6 +316,11 @@ def main():
         if section(out, "etc") != "/etc/sluice":
             fail("postinst did not create /etc/sluice", out)
         print("ok - postinst: group sluice, /etc/sluice")
+        kept = section(out, "etc after upgrade")
+        if kept != "750 root:sluice":
+            fail(f"an upgrade left /etc/sluice {kept}, where the operator had made it "
+                 "750 root:sluice", out)
+        print("ok - an upgrade keeps the operator's mode and group of /etc/sluice")
         if (section(out, "run") or "").split() != ["sluice-edge", "sluice-control", "sluice-fill"]:
             fail("an installed binary does not run", out + p.stderr)
         if not (section(out, "config check") or "").endswith("example-config-ok"):
