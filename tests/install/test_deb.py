@@ -144,6 +144,8 @@ while read -r f; do
 done < "$t/files.txt"
 # The links the units were enabled with, dangling now, and any state kept about them.
 (cd "$t/root" && find etc/systemd var/lib/systemd -name '*sluice*' 2>/dev/null | sed 's|^|/|')
+# postinst made it; the operator's files are gone (above), so the purge takes it too.
+if [ -e "$t/root/etc/sluice" ]; then echo /etc/sluice; fi
 echo "== end"
 """
 
