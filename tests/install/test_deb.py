@@ -272,12 +272,17 @@ def main():
             fail(f"tools/deb printed no package path: {out!r}")
         print(f"ok - built {os.path.basename(deb)} ({os.path.getsize(deb)} bytes)")
 
-        info = run(["dpkg-deb", "--field", deb, "Package", "Depends"], "dpkg-deb --field")
+        info = run(["dpkg-deb", "--field", deb, "Package", "Depends", "Recommends"],
+                   "dpkg-deb --field")
         if "Package: sluice" not in info or "libpq5" not in info:
             fail("control fields missing", info)
         # The units' ExecReload= runs /bin/kill.
         if not re.search(r"^Depends: .*\bprocps\b", info, re.M):
             fail("Depends lacks procps (/bin/kill, run by ExecReload=)", info)
+        # PostgreSQL's peer authentication names control's dynamic user through nss-systemd;
+        # a minimal Debian system lacks it.
+        if not re.search(r"^Recommends: .*\blibnss-systemd\b", info, re.M):
+            fail("Recommends lacks libnss-systemd (dynamic users' names, for peer auth)", info)
         listing = run(["dpkg-deb", "--contents", deb], "dpkg-deb --contents")
         for want in (f".{prefix}/bin/sluice-edge", "./lib/systemd/system/sluice-edge.service",
                      "./lib/systemd/system/sluice-fill.timer", "/sysusers.d/sluice.conf",
