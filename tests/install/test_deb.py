@@ -100,6 +100,9 @@ printf 'keys:\n  - {kid: k1, secret: "%s"}\n' \
 printf '%s\n' 5e7a9c1b3d5f7e9a2c4b6d8f0a1c3e5b >"$e/heartbeat.key"
 in_root "$prefix/bin/sluice-edge" --check-config --config \
   "$prefix/share/doc/sluice/examples/sluice-edge.example.yaml" && echo example-config-ok
+printf '%s\n' 9b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a >"$e/control-admin.token"
+in_root "$prefix/bin/sluice-control" --check-config --config \
+  "$prefix/share/doc/sluice/examples/sluice-control.example.yaml" && echo control-example-ok
 # Upgrades (a reinstall gives postinst the version replaced, as an upgrade does).
 cp "$t/root$prefix/share/doc/sluice/examples/sluice-edge.example.yaml" "$e/edge-alt.yaml"
 # A container's policy-rc.d (exit 101) would hold every restart back.
@@ -123,7 +126,8 @@ chmod 0755 "$t/root/usr/sbin/policy-rc.d"
 in_root dpkg -i /tmp/pkg/sluice.deb 2>&1
 rm -f "$t/root/usr/sbin/policy-rc.d"
 log held
-rm -f "$e/admin.token" "$e/keys.yaml" "$e/heartbeat.key" "$e/edge-alt.yaml"
+rm -f "$e/admin.token" "$e/keys.yaml" "$e/heartbeat.key" "$e/edge-alt.yaml" \
+  "$e/control-admin.token"
 # The operator enables the edge and the fill timer, as `systemctl enable` does (the stand-in
 # does not): the links their [Install] sections name.
 w=$t/root/etc/systemd/system
@@ -287,7 +291,8 @@ def main():
         for want in (f".{prefix}/bin/sluice-edge", "./lib/systemd/system/sluice-edge.service",
                      "./lib/systemd/system/sluice-fill.timer", "/sysusers.d/sluice.conf",
                      "/man8/sluice-edge.8.gz", "/doc/sluice/examples/sluice-alerts.yml",
-                     f".{prefix}/share/doc/sluice/copyright"):
+                     f".{prefix}/share/doc/sluice/copyright",
+                     "/doc/sluice/examples/sluice-control.example.yaml"):
             if want not in listing:
                 fail(f"the package lacks {want}", listing)
         if "/include/" in listing or ".a\n" in listing:
@@ -330,9 +335,11 @@ def main():
         print("ok - an upgrade keeps the operator's mode and group of /etc/sluice")
         if (section(out, "run") or "").split() != ["sluice-edge", "sluice-control", "sluice-fill"]:
             fail("an installed binary does not run", out + p.stderr)
-        if not (section(out, "config check") or "").endswith("example-config-ok"):
-            fail("the installed example config does not pass --check-config", out + p.stderr)
-        print("ok - installed binaries run; the example config checks")
+        checked = (section(out, "config check") or "").splitlines()
+        for ok in ("example-config-ok", "control-example-ok"):
+            if ok not in checked:
+                fail("an installed example config does not pass --check-config", out + p.stderr)
+        print("ok - installed binaries run; the example configs of edge and control check")
         check_restarts(out)
         left = section(out, "left")
         if left is None or left:
