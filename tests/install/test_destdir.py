@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
 """`meson install --destdir` puts the binaries, the hardened units (with this prefix's paths),
-the sysusers.d group, the man pages and logrotate.d/sluice (which logrotate reads, where it is
-installed) where an operator or a package expects them, and every installed service unit scores
-"OK" or better under `systemd-analyze security`.
+the sysusers.d group, the man pages and logrotate.d/sluice (in /etc/logrotate.d, the one
+directory logrotate reads, whatever the prefix; and logrotate reads it) where an operator or a
+package expects them, and every installed service unit scores "OK" or better under
+`systemd-analyze security`.
 
-    python3 test_destdir.py BUILD_DIR PREFIX SYSCONFDIR
+    python3 test_destdir.py BUILD_DIR PREFIX
 
 Exit status: 0 passed, 1 failed, 77 skipped (no meson on PATH).
 """
@@ -110,7 +111,8 @@ def check_unit(path, caps, notify):
 
 
 def main():
-    build, prefix, sysconfdir = sys.argv[1], sys.argv[2], sys.argv[3]
+    build, prefix = sys.argv[1], sys.argv[2]
+    logrotate_conf = os.path.join("/etc", "logrotate.d", "sluice")
     meson = shutil.which("meson")
     if not meson:
         print("SKIP: meson not on PATH")
@@ -132,7 +134,7 @@ def main():
             os.path.join(unitdir, "sluice-fill.timer"),
             os.path.join(root, "lib", "sysusers.d", "sluice.conf"),
             os.path.join(root, "lib", "modules-load.d", "sluice-tls.conf"),
-            dest + os.path.join(sysconfdir, "logrotate.d", "sluice"),
+            dest + logrotate_conf,
         ]
         # Every page docs/appliance.md promises, in its section's directory.
         for page in ("sluice-edge.8", "sluice-control.8", "sluice-fill.1", "sluice-edge.yaml.5",
@@ -145,7 +147,7 @@ def main():
         print("ok - files installed")
         logrotate = shutil.which("logrotate") or shutil.which("/usr/sbin/logrotate")
         if logrotate:
-            conf = dest + os.path.join(sysconfdir, "logrotate.d", "sluice")
+            conf = dest + logrotate_conf
             p = subprocess.run([logrotate, "--debug", "--state", os.path.join(dest, "state"),
                                 conf], capture_output=True, text=True, timeout=60)
             if p.returncode != 0 or re.search(r"^error:", p.stderr, re.M):
