@@ -58,7 +58,8 @@ cp "$deb" "$t/root/tmp/pkg/sluice.deb"
 in_root() { chroot "$t/root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 # A stand-in for systemd, which does not run in the namespace: the maintainer scripts ask it
 # what runs (a unit runs while /tmp/units/UNIT.pid names its main process) and each call is
-# logged. The edge's "main process" is a script started with the --config it was given.
+# logged. The edge's "main process" is a script started with the --config it was given, in
+# the throwaway root as a unit's process is in its own (postinst checks as that process would).
 mkdir -p "$t/root/run/systemd/system" "$t/root/tmp/units"
 cat >"$t/root/usr/bin/systemctl" <<'STUB'
 #!/bin/sh
@@ -71,12 +72,16 @@ case " $* " in
 esac
 STUB
 chmod 0755 "$t/root/usr/bin/systemctl"
-printf '#!/bin/sh\nwhile :; do sleep 1; done\n' >"$t/edge-standin"
-chmod 0755 "$t/edge-standin"
-"$t/edge-standin" --config /etc/sluice/edge-alt.yaml </dev/null >/dev/null 2>&1 &
-edge_pid=$!
+printf '#!/bin/sh\nwhile :; do sleep 1; done\n' >"$t/root/tmp/edge-standin"
+chmod 0755 "$t/root/tmp/edge-standin"
+standin() { # [chroot options]: the edge's main process, as root or as a unit's user
+  chroot "$@" "$t/root" /tmp/edge-standin --config /etc/sluice/edge-alt.yaml \
+    </dev/null >/dev/null 2>&1 &
+  edge_pid=$!
+  echo "$edge_pid" >"$t/root/tmp/units/sluice-edge.service.pid"
+}
+standin
 trap 'kill $edge_pid 2>/dev/null || true' EXIT
-echo "$edge_pid" >"$t/root/tmp/units/sluice-edge.service.pid"
 log() { echo "== systemctl $1"; cat "$t/root/tmp/systemctl.log" 2>/dev/null || true; : >"$t/root/tmp/systemctl.log"; }
 echo "== install"
 in_root dpkg -i /tmp/pkg/sluice.deb
@@ -126,6 +131,23 @@ chmod 0755 "$t/root/usr/sbin/policy-rc.d"
 in_root dpkg -i /tmp/pkg/sluice.deb 2>&1
 rm -f "$t/root/usr/sbin/policy-rc.d"
 log held
+# The edge as its unit runs it: a user of its own with the group sluice, which owns the cache
+# and log directories and reads the secrets through the group.
+kill "$edge_pid"
+sgid=$(in_root getent group sluice | cut -d: -f3)
+standin --userspec=65534:65534 --groups="$sgid"
+mkdir -p "$t/root/var/cache/sluice" "$t/root/var/log/sluice"
+chown 65534:65534 "$t/root/var/cache/sluice" "$t/root/var/log/sluice"
+chgrp "$sgid" "$e/admin.token" "$e/keys.yaml" "$e/heartbeat.key"
+chmod 0640 "$e/admin.token" "$e/keys.yaml" "$e/heartbeat.key"
+echo "== unit user"
+in_root dpkg -i /tmp/pkg/sluice.deb 2>&1
+log "unit user"
+# A secret replaced by a file only root reads: the edge restarted on it could not start.
+echo "== unreadable"
+chmod 0600 "$e/admin.token"
+in_root dpkg -i /tmp/pkg/sluice.deb 2>&1
+log unreadable
 rm -f "$e/admin.token" "$e/keys.yaml" "$e/heartbeat.key" "$e/edge-alt.yaml" \
   "$e/control-admin.token"
 # The operator enables the edge and the fill timer, as `systemctl enable` does (the stand-in
@@ -168,7 +190,8 @@ def check_restarts(out):
     that edge was started with: not on a first install, not past a refused file or a
     policy-rc.d that holds it back; prerm stops the services on removal."""
     calls = {k: (section(out, f"systemctl {k}") or "").splitlines()
-             for k in ("install", "reinstall", "refused", "held", "purge")}
+             for k in ("install", "reinstall", "refused", "held", "unit user", "unreadable",
+                       "purge")}
     restarts = {k: [c for c in v if "restart" in c] for k, v in calls.items()}
     if "daemon-reload" not in calls["install"] or restarts["install"]:
         fail(f"first install: systemctl calls {calls['install']}, want daemon-reload and no restart",
@@ -193,6 +216,16 @@ def check_restarts(out):
         fail(f"upgrade under a policy-rc.d exiting 101: restarts {restarts['held']}, want none",
              section(out, "held") or out)
     print("ok - upgrade: policy-rc.d holds the restart back")
+    if restarts["unit user"] != ["try-restart sluice-edge.service"]:
+        fail(f"upgrade with the edge running as its unit's user: restarts {restarts['unit user']},"
+             " want try-restart sluice-edge.service", section(out, "unit user") or out)
+    said = section(out, "unreadable") or ""
+    if restarts["unreadable"] or "WARNING: sluice-edge.service not restarted" not in said \
+            or "Permission denied" not in said:
+        fail(f"upgrade with a secret the edge's user cannot read: restarts "
+             f"{restarts['unreadable']}, want none, the check's error and a warning: the file "
+             "was checked as root, not as the running edge's user", said)
+    print("ok - upgrade: the file is checked as the running edge's user and groups")
     stops = [c.split()[1:] for c in calls["purge"] if c.startswith("stop ")]
     want = ["sluice-fill.timer", "sluice-fill.service", "sluice-edge.service",
             "sluice-control.service"]
