@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: MIT
+"""What an operator's title registration leaves in the catalog (POST /v1/admin/titles): a
+title's genres are stored each once (lowercased, trimmed), [] clears them, and anything but
+an array of short strings is refused with nothing changed; genres stored before migration
+034 are made so when it runs.
+
+    python3 test_catalog_admin.py path/to/sluice-control
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctlharness import Control, Postgres, check, make_asset, register, run  # noqa: E402
+
+
+def genre_counts(ctl):
+    return {g["genre"]: g["titles"] for g in ctl.json("GET", "/v1/catalog/genres")["genres"]}
+
+
+def search_ids(ctl, q):
+    return [t["id"] for t in ctl.json("GET", f"/v1/search?q={q}")["items"]]
+
+
+def test_genres(ctl, pg):
+    register(ctl, "g1", metadata={"name": "Harbour", "genres": ["Drama", " drama ", "DRAMA",
+                                                                 "Noir", "drama"]})
+    got = ctl.json("GET", "/v1/titles/g1")["genres"]
+    check(got == ["drama", "noir"], f"genres stored each once, in order: {got}")
+    counts = genre_counts(ctl)
+    check(counts == {"drama": 1, "noir": 1}, f"one title counts once per genre: {counts}")
+    check(search_ids(ctl, "noir") == ["g1"], "a genre is searchable")
+
+    # Re-registered without genres: they stay. With []: they go, from search too.
+    register(ctl, "g1", metadata={"name": "Harbour"})
+    check(ctl.json("GET", "/v1/titles/g1")["genres"] == ["drama", "noir"], "genres kept")
+    register(ctl, "g1", metadata={"genres": None})
+    check(ctl.json("GET", "/v1/titles/g1")["genres"] == ["drama", "noir"], "null keeps them")
+    register(ctl, "g1", metadata={"genres": []})
+    got = ctl.json("GET", "/v1/titles/g1")["genres"]
+    check(got == [], f"[] clears the genres: {got}")
+    check(genre_counts(ctl) == {}, f"no genre listed: {genre_counts(ctl)}")
+    check(search_ids(ctl, "noir") == [], "a cleared genre is no longer found")
+
+    # Refused, and the title keeps what it had.
+    register(ctl, "g1", metadata={"genres": ["Comedy"]})
+    for bad in ([None], [5], [""], ["  "], ["x" * 65], "comedy", {"a": "b"}, ["a\u0001b"],
+                ["comedy", ["nested"]]):
+        o = ctl.error("POST", "/v1/admin/titles",
+                      {"title": "g1", "asset": make_asset("g1"), "metadata": {"genres": bad}},
+                      admin=True)
+        check(o["detail"].startswith("metadata.genres: "), f"genres {bad!r}: {o}")
+        got = ctl.json("GET", "/v1/titles/g1")["genres"]
+        check(got == ["comedy"], f"genres {bad!r} refused, yet changed to {got}")
+    # 64 bytes (once trimmed) is the longest browse can ask for.
+    long = "é" * 32
+    register(ctl, "g1", metadata={"genres": [f" {long} "]})
+    got = ctl.json("GET", "/v1/titles/g1")["genres"]
+    check(got == [long], f"a 64-byte genre: {got}")
+    items = ctl.json("GET", "/v1/catalog?genre=" + "%C3%A9" * 32)["items"]
+    check([t["id"] for t in items] == ["g1"], f"and browsed: {items}")
+
+
+def test_stored_before(binary, tmp, pg):
+    # What a registration stored before 034: repeats, an empty string and a null. The
+    # migration runs again on the next start and leaves each genre once.
+    pg.psql("UPDATE titles SET genres = ARRAY['drama', 'drama', '', NULL, 'noir', 'drama'] "
+            "WHERE id = 'g1'")
+    pg.psql("SELECT sluice_title_reindex('g1')")
+    pg.psql("DELETE FROM schema_migrations WHERE version >= 34")
+    ctl = Control(binary, tmp, pg, name="again").start()
+    got = ctl.json("GET", "/v1/titles/g1")["genres"]
+    check(got == ["drama", "noir"], f"genres repaired: {got}")
+    counts = genre_counts(ctl)
+    check(counts == {"drama": 1, "noir": 1}, f"counted once each: {counts}")
+    check(ctl.stop() == 0, "SIGTERM exits 0")
+
+
+def main(binary, tmp):
+    pg = Postgres(tmp)
+    ctl = Control(binary, tmp, pg).start()
+    test_genres(ctl, pg)
+    check(ctl.stop() == 0, "SIGTERM exits 0")
+    test_stored_before(binary, tmp, pg)
+
+
+if __name__ == "__main__":
+    run(main)
