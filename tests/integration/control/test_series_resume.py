@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: MIT
+"""Where a profile's start of a series without "episode" begins (POST /v1/playback): the
+episode in progress at its position; once that episode is finished (within 30 s or 5% of
+its end, where resume_position starts again) the next one by season and number, from 0; the
+last episode of the series starts again. Another profile starts at the first episode.
+
+    python3 test_series_resume.py path/to/sluice-control
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctlharness import Control, Postgres, check, register, run  # noqa: E402
+
+
+def main(binary, tmp):
+    pg = Postgres(tmp)
+    ctl = Control(binary, tmp, pg).start()
+    # Assets of 3 segments of 4 s: 12 s, finished past 11.4 s.
+    for ep, season, number in (("s-1-1", 1, 1), ("s-1-2", 1, 2), ("s-2-1", 2, 1)):
+        register(ctl, ep, series={"id": "show", "name": "Show", "season": season,
+                                  "episode": number})
+    ctl.json("PUT", "/v1/admin/titles/show/licences", {"licences": [{"country": "GB"}]},
+             admin=True)
+    viewer = ctl.json("POST", "/v1/profiles", {"name": "viewer"})
+    other = ctl.json("POST", "/v1/profiles", {"name": "other"})
+
+    def start(p, **extra):
+        return ctl.json("POST", "/v1/playback", {"title": "show", "profile": p["id"],
+                                                 "profile_key": p["key"], **extra})
+
+    def report(p, position):
+        s = start(p)
+        ctl.json("POST", "/v1/playback/report", {"session": s["session"], "position": position})
+
+    check(start(viewer)["episode"] == "s-1-1", "a first start is the first episode")
+    # A position reported on the episode a start gives, then what the next start gives.
+    for position, want, why in ((5.0, ("s-1-1", 5.0), "in progress"),
+                                (11.5, ("s-1-2", 0), "finished: the next episode"),
+                                (11.9, ("s-2-1", 0), "the season's last finished: the next"),
+                                (12.0, ("s-2-1", 0), "the series' last finished: itself")):
+        report(viewer, position)
+        s = start(viewer)
+        got = (s["episode"], s["resume_position"])
+        check(got == want, f"{why}: {got}, want {want}")
+    s = start(viewer, episode="s-1-1")
+    check((s["episode"], s["resume_position"]) == ("s-1-1", 0), f"asked for: {s}")
+    s = start(other)
+    check((s["episode"], s["resume_position"]) == ("s-1-1", 0), f"another profile: {s}")
+    check(ctl.stop() == 0, "SIGTERM exits 0")
+
+
+if __name__ == "__main__":
+    run(main)
