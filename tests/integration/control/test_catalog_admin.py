@@ -2,7 +2,8 @@
 """What an operator's title registration leaves in the catalog (POST /v1/admin/titles): a
 title's genres are stored each once (lowercased, trimmed), [] clears them, and anything but
 an array of short strings is refused with nothing changed; genres stored before migration
-034 are made so when it runs.
+034 are made so when it runs. An episode registered again stays the episode it was, with its
+name and synopsis, unless the registration says otherwise.
 
     python3 test_catalog_admin.py path/to/sluice-control
 """
@@ -60,6 +61,35 @@ def test_genres(ctl, pg):
     check([t["id"] for t in items] == ["g1"], f"and browsed: {items}")
 
 
+def test_episode_again(ctl):
+    def episodes():
+        t = ctl.json("GET", "/v1/titles/show")
+        return [(s["season"], e["episode"], e["id"], e["name"], e["synopsis"], e["duration"])
+                for s in t["seasons"] for e in s["episodes"]]
+
+    register(ctl, "show-e1", series={"id": "show", "name": "Show", "season": 1, "episode": 1,
+                                     "episode_name": "Pilot", "episode_synopsis": "It begins."})
+    want = [(1, 1, "show-e1", "Pilot", "It begins.", 12)]
+    check(episodes() == want, f"registered: {episodes()}")
+    # Re-encoded (4 segments) and registered again with its series but not its names.
+    register(ctl, "show-e1", series={"id": "show", "season": 1, "episode": 1}, segments=4)
+    got = episodes()
+    check(got == [(1, 1, "show-e1", "Pilot", "It begins.", 16)], f"names kept: {got}")
+    # Without "series" at all, as sluice-ingest sends it without its metadata file.
+    register(ctl, "show-e1", segments=5)
+    got = episodes()
+    check(got == [(1, 1, "show-e1", "Pilot", "It begins.", 20)], f"still the episode: {got}")
+    ids = [t["id"] for t in ctl.json("GET", "/v1/catalog")["items"]]
+    check("show-e1" not in ids, f"the episode is no movie of its own: {ids}")
+    ctl.error("GET", "/v1/titles/show-e1", expect=404)
+    check(search_ids(ctl, "pilot") == ["show"], "found as the series' episode")
+    # What is sent still changes it.
+    register(ctl, "show-e1", series={"id": "show", "season": 2, "episode": 3,
+                                     "episode_name": "Renamed", "episode_synopsis": None})
+    got = [e for e in episodes() if e[2] == "show-e1"]
+    check(got == [(2, 3, "show-e1", "Renamed", "", 12)], f"changed as sent: {got}")
+
+
 def test_stored_before(binary, tmp, pg):
     # What a registration stored before 034: repeats, an empty string and a null. The
     # migration runs again on the next start and leaves each genre once.
@@ -79,6 +109,7 @@ def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
     test_genres(ctl, pg)
+    test_episode_again(ctl)
     check(ctl.stop() == 0, "SIGTERM exits 0")
     test_stored_before(binary, tmp, pg)
 
