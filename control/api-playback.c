@@ -63,6 +63,7 @@ struct playback_ctx {
         int64_t profile;      /* the start's profile, 0: none (a new one comes in the answer) */
         bool inline_manifest; /* the MPD goes into the answer: one round trip less per start */
         bool no_country;      /* the client's country is unknown: licensed nowhere */
+        uint64_t warm_asked;  /* ctl_cache_warm_epoch when the warm data was asked for */
 };
 
 static void session_with_manifest(struct ctl_req *rq, const char *id, struct ctl_session *sess,
@@ -515,7 +516,7 @@ static void warm_done(void *userdata, int err, const struct pgdb_res *res)
         bw = json_is_integer(bwj) ? (int64_t)json_integer_value(bwj) : -1;
         ctl_cache_bw_put(ctl->cache, rq->client, bw, now_ms);
         r = ctl_cache_warm_put(ctl->cache, px->title, px->episode[0] ? px->episode : NULL, px->cc,
-                               o, now_ms, &w);
+                               o, px->warm_asked, now_ms, &w);
         json_decref(o);
         if (r == -E2BIG) { /* more windows than an entry holds: the database judges them */
                 db_start(px, ctl_region_of(ctl, px->cc), 0, NULL, NULL);
@@ -550,6 +551,7 @@ static void fast_start(struct playback_ctx *px)
                 ctl_warm_done(&w);
         }
         const char *params[] = {px->title, ep, px->cc, rq->client[0] ? rq->client : NULL};
+        px->warm_asked = ctl_cache_warm_epoch(ctl->cache);
         r = pgdb_exec(ctl->db, ctl->st.session_warm, params, 4, warm_done, px);
         if (r < 0) {
                 rq->handler_data = NULL;

@@ -60,6 +60,7 @@ struct ctl_cache {
         struct sess_slot *sessions;
         struct asset_slot *assets;
         struct warm_slot *warm;
+        uint64_t warm_epoch; /* warm forgets so far */
         struct bw_slot *bws;
         json_t *edges;
         uint64_t edges_ms;
@@ -467,8 +468,14 @@ bool ctl_cache_warm_get(struct ctl_cache *c, const char *title, const char *epis
         return true;
 }
 
+uint64_t ctl_cache_warm_epoch(const struct ctl_cache *c)
+{
+        return c->warm_epoch;
+}
+
 int ctl_cache_warm_put(struct ctl_cache *c, const char *title, const char *episode,
-                       const char *country, json_t *o, uint64_t now_ms, struct ctl_warm *ret)
+                       const char *country, json_t *o, uint64_t asked, uint64_t now_ms,
+                       struct ctl_warm *ret)
 {
         json_t *ws = json_object_get(o, "windows"), *v;
         struct ctl_warm w;
@@ -491,7 +498,7 @@ int ctl_cache_warm_put(struct ctl_cache *c, const char *title, const char *episo
         w.n_windows = json_array_size(ws);
         w.o = json_incref(o);
         *ret = w;
-        if (c->ttl_ms > 0 && warm_key(key, title, episode, country)) {
+        if (c->ttl_ms > 0 && asked == c->warm_epoch && warm_key(key, title, episode, country)) {
                 struct warm_slot *e = &c->warm[hash(key) & (WARM - 1)];
                 json_decref(e->w.o);
                 memcpy(e->key, key, strlen(key) + 1);
@@ -512,6 +519,7 @@ void ctl_cache_warm_forget(struct ctl_cache *c, const char *title)
 {
         size_t tl = title ? strlen(title) : 0;
 
+        c->warm_epoch++;
         for (size_t i = 0; i < WARM; i++) {
                 const char *k = c->warm[i].key;
                 if (title && (strncmp(k, title, tl) || k[tl] != '\n'))

@@ -135,12 +135,20 @@ struct ctl_warm {
 bool ctl_cache_warm_get(struct ctl_cache *c, const char *title, const char *episode,
                         const char *country, uint64_t now_ms, struct ctl_warm *ret);
 /*
+ * How many times warm entries were forgotten so far: taken when the database is asked, and
+ * given to ctl_cache_warm_put with its answer.
+ */
+uint64_t ctl_cache_warm_epoch(const struct ctl_cache *c);
+/*
  * Parse o (borrowed) into *ret and, when the cache is on, keep it for (title, episode,
- * country). Returns 0; -E2BIG when it has more than CTL_WINDOWS_MAX windows (nothing kept,
- * *ret untouched); -EINVAL when malformed.
+ * country), unless entries were forgotten since asked (ctl_cache_warm_epoch when o was asked
+ * for): a change made through this instance meanwhile may have come after the database read
+ * o, which then serves this one start only. Returns 0; -E2BIG when it has more than
+ * CTL_WINDOWS_MAX windows (nothing kept, *ret untouched); -EINVAL when malformed.
  */
 int ctl_cache_warm_put(struct ctl_cache *c, const char *title, const char *episode,
-                       const char *country, json_t *o, uint64_t now_ms, struct ctl_warm *ret);
+                       const char *country, json_t *o, uint64_t asked, uint64_t now_ms,
+                       struct ctl_warm *ret);
 void ctl_warm_done(struct ctl_warm *w);
 /* Forget the warm entries of title (NULL: all): this instance changed it or its licences. */
 void ctl_cache_warm_forget(struct ctl_cache *c, const char *title);

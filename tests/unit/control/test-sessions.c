@@ -77,13 +77,14 @@ TEST(warm_entries)
 {
         struct ctl_cache *c = NULL;
         struct ctl_warm w;
+        uint64_t asked;
         json_t *o = json_loads("{\"asset\":\"m1\",\"windows\":[[1700000000.5,null]]}", 0, NULL);
         json_t *many = json_pack("{s:s, s:[]}", "asset", "m1", "windows");
 
         ASSERT_TRUE(o && many);
         ASSERT_EQ(ctl_cache_new(1000, &c), 0);
         ASSERT_TRUE(!ctl_cache_warm_get(c, "m1", NULL, "GB", 0, &w));
-        ASSERT_EQ(ctl_cache_warm_put(c, "m1", NULL, "GB", o, 0, &w), 0);
+        ASSERT_EQ(ctl_cache_warm_put(c, "m1", NULL, "GB", o, ctl_cache_warm_epoch(c), 0, &w), 0);
         ASSERT_TRUE(w.n_windows == 1 && w.from[0] == 1700000000.5 && w.until[0] == 0);
         ctl_warm_done(&w);
         ASSERT_TRUE(ctl_cache_warm_get(c, "m1", NULL, "GB", 999, &w));
@@ -92,9 +93,10 @@ TEST(warm_entries)
         ASSERT_TRUE(!ctl_cache_warm_get(c, "m1", "e1", "GB", 999, &w));
         ASSERT_TRUE(!ctl_cache_warm_get(c, "m1", NULL, "GB", 1000, &w)); /* past the TTL */
         /* Forgetting another title keeps it; forgetting it drops it. */
-        ASSERT_EQ(ctl_cache_warm_put(c, "m1", NULL, "GB", o, 2000, &w), 0);
+        ASSERT_EQ(ctl_cache_warm_put(c, "m1", NULL, "GB", o, ctl_cache_warm_epoch(c), 2000, &w), 0);
         ctl_warm_done(&w);
-        ASSERT_EQ(ctl_cache_warm_put(c, "m10", NULL, "GB", o, 2000, &w), 0);
+        ASSERT_EQ(ctl_cache_warm_put(c, "m10", NULL, "GB", o, ctl_cache_warm_epoch(c), 2000, &w),
+                  0);
         ctl_warm_done(&w);
         ctl_cache_warm_forget(c, "m10");
         ASSERT_TRUE(ctl_cache_warm_get(c, "m1", NULL, "GB", 2001, &w));
@@ -102,11 +104,25 @@ TEST(warm_entries)
         ASSERT_TRUE(!ctl_cache_warm_get(c, "m10", NULL, "GB", 2001, &w));
         ctl_cache_warm_forget(c, "m1");
         ASSERT_TRUE(!ctl_cache_warm_get(c, "m1", NULL, "GB", 2001, &w));
+        /* Asked for before a forget, of whichever title, and answered after: it serves its
+         * start, and is not kept (the change forgotten for may have come after the read). */
+        asked = ctl_cache_warm_epoch(c);
+        ctl_cache_warm_forget(c, "m3");
+        ASSERT_EQ(ctl_cache_warm_put(c, "m1", NULL, "GB", o, asked, 3000, &w), 0);
+        ASSERT_TRUE(w.n_windows == 1 && w.o == o);
+        ctl_warm_done(&w);
+        ASSERT_TRUE(!ctl_cache_warm_get(c, "m1", NULL, "GB", 3001, &w));
+        ASSERT_EQ(ctl_cache_warm_put(c, "m1", NULL, "GB", o, ctl_cache_warm_epoch(c), 3000, &w),
+                  0);
+        ctl_warm_done(&w);
+        ASSERT_TRUE(ctl_cache_warm_get(c, "m1", NULL, "GB", 3001, &w));
+        ctl_warm_done(&w);
         /* More windows than an entry holds: refused, the database judges them. */
         for (int i = 0; i <= CTL_WINDOWS_MAX; i++)
                 json_array_append_new(json_object_get(many, "windows"),
                                       json_pack("[f, n]", T0 + i));
-        ASSERT_EQ(ctl_cache_warm_put(c, "m2", NULL, "GB", many, 0, &w), -E2BIG);
+        ASSERT_EQ(ctl_cache_warm_put(c, "m2", NULL, "GB", many, ctl_cache_warm_epoch(c), 0, &w),
+                  -E2BIG);
         ASSERT_TRUE(!ctl_cache_warm_get(c, "m2", NULL, "GB", 1, &w));
         json_decref(o);
         json_decref(many);
@@ -114,7 +130,7 @@ TEST(warm_entries)
         /* TTL 0: nothing kept, the entry still parsed for the caller. */
         ASSERT_EQ(ctl_cache_new(0, &c), 0);
         o = json_loads("{\"asset\":\"m1\",\"windows\":[]}", 0, NULL);
-        ASSERT_EQ(ctl_cache_warm_put(c, "m1", NULL, "GB", o, 0, &w), 0);
+        ASSERT_EQ(ctl_cache_warm_put(c, "m1", NULL, "GB", o, ctl_cache_warm_epoch(c), 0, &w), 0);
         ctl_warm_done(&w);
         ASSERT_TRUE(!ctl_cache_warm_get(c, "m1", NULL, "GB", 0, &w));
         json_decref(o);
