@@ -3,7 +3,8 @@
 title's genres are stored each once (lowercased, trimmed), [] clears them, and anything but
 an array of short strings is refused with nothing changed; genres stored before migration
 034 are made so when it runs. An episode registered again stays the episode it was, with its
-name and synopsis, unless the registration says otherwise.
+name and synopsis, unless the registration says otherwise; a season its last episode left is
+no longer listed.
 
     python3 test_catalog_admin.py path/to/sluice-control
 """
@@ -88,6 +89,11 @@ def test_episode_again(ctl):
                                      "episode_name": "Renamed", "episode_synopsis": None})
     got = [e for e in episodes() if e[2] == "show-e1"]
     check(got == [(2, 3, "show-e1", "Renamed", "", 12)], f"changed as sent: {got}")
+    # Its old season, left with no episode, is no longer listed; a season still holding one is.
+    register(ctl, "show-e2", series={"id": "show", "season": 2, "episode": 4})
+    register(ctl, "show-e2", series={"id": "show", "season": 5, "episode": 1})
+    seasons = [s["season"] for s in ctl.json("GET", "/v1/titles/show")["seasons"]]
+    check(seasons == [2, 5], f"seasons left empty are gone: {seasons}")
 
 
 def test_stored_before(binary, tmp, pg):
@@ -96,12 +102,15 @@ def test_stored_before(binary, tmp, pg):
     pg.psql("UPDATE titles SET genres = ARRAY['drama', 'drama', '', NULL, 'noir', 'drama'] "
             "WHERE id = 'g1'")
     pg.psql("SELECT sluice_title_reindex('g1')")
+    pg.psql("INSERT INTO seasons (title_id, number) VALUES ('show', 7)")
     pg.psql("DELETE FROM schema_migrations WHERE version >= 34")
     ctl = Control(binary, tmp, pg, name="again").start()
     got = ctl.json("GET", "/v1/titles/g1")["genres"]
     check(got == ["drama", "noir"], f"genres repaired: {got}")
     counts = genre_counts(ctl)
     check(counts == {"drama": 1, "noir": 1}, f"counted once each: {counts}")
+    seasons = [s["season"] for s in ctl.json("GET", "/v1/titles/show")["seasons"]]
+    check(seasons == [2, 5], f"an empty season stored before is gone: {seasons}")
     check(ctl.stop() == 0, "SIGTERM exits 0")
 
 
