@@ -4,15 +4,18 @@ title's genres are stored each once (lowercased, trimmed), [] clears them, and a
 an array of short strings is refused with nothing changed; genres stored before migration
 034 are made so when it runs. An episode registered again stays the episode it was, with its
 name and synopsis, unless the registration says otherwise; a season its last episode left is
-no longer listed.
+no longer listed. Two replacements of a title's licences at once leave one of the two sets,
+never both.
 
     python3 test_catalog_admin.py path/to/sluice-control
 """
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import Control, Postgres, check, make_asset, register, run  # noqa: E402
+from ctlharness import (PSQL, Control, Postgres, check, make_asset,  # noqa: E402
+                        register, run)
 
 
 def genre_counts(ctl):
@@ -96,6 +99,34 @@ def test_episode_again(ctl):
     check(seasons == [2, 5], f"seasons left empty are gone: {seasons}")
 
 
+def test_licences_at_once(ctl, pg):
+    # Another writer (an instance, or an operator's psql) has replaced the title's licences in
+    # a transaction still open when control's replacement comes; it commits once control's has
+    # reached the database (waiting, or done; the activity is read afresh each time round, as
+    # a transaction keeps its first reading). The later replaces the earlier: SE alone, where
+    # the title had both sets when it had no licences before.
+    register(ctl, "lic1", metadata={"name": "Licensed"})
+    wait = ("DO /* lic1 writer */ $$ BEGIN FOR i IN 1..200 LOOP EXIT WHEN EXISTS ("
+            "SELECT 1 FROM pg_stat_activity WHERE state = 'active' "
+            "AND query LIKE 'SELECT sluice_set_licences($1%') OR EXISTS ("
+            "SELECT 1 FROM licences WHERE title_id = 'lic1' AND country = 'SE'); "
+            "PERFORM pg_stat_clear_snapshot(); PERFORM pg_sleep(0.05); END LOOP; END $$")
+    other = subprocess.Popen(
+        [PSQL, pg.conninfo, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", "BEGIN",
+         "-c", "SELECT sluice_set_licences('lic1', '[{\"country\": \"GB\"}]')",
+         "-c", wait, "-c", "COMMIT"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    pg.psql("DO $$ BEGIN FOR i IN 1..200 LOOP EXIT WHEN EXISTS (SELECT 1 FROM "
+            "pg_stat_activity WHERE query LIKE 'DO /* lic1 writer */%'); "
+            "PERFORM pg_sleep(0.05); END LOOP; END $$")
+    ctl.json("PUT", "/v1/admin/titles/lic1/licences", {"licences": [{"country": "SE"}]},
+             admin=True)
+    check(other.wait(30) == 0, f"the other writer: {other.stderr.read()}")
+    got = pg.psql("SELECT string_agg(country, ',' ORDER BY country) FROM licences "
+                  "WHERE title_id = 'lic1'")
+    check(got == "SE", f"two replacements at once left {got!r}, not the later one")
+
+
 def test_stored_before(binary, tmp, pg):
     # What a registration stored before 034: repeats, an empty string and a null. The
     # migration runs again on the next start and leaves each genre once.
@@ -119,6 +150,7 @@ def main(binary, tmp):
     ctl = Control(binary, tmp, pg).start()
     test_genres(ctl, pg)
     test_episode_again(ctl)
+    test_licences_at_once(ctl, pg)
     check(ctl.stop() == 0, "SIGTERM exits 0")
     test_stored_before(binary, tmp, pg)
 
