@@ -2,7 +2,8 @@
 """Where a profile's start of a series without "episode" begins (POST /v1/playback): the
 episode in progress at its position; once that episode is finished (within 30 s or 5% of
 its end, where resume_position starts again) the next one by season and number, from 0; the
-last episode of the series starts again. Another profile starts at the first episode.
+last episode of the series starts again. Another profile starts at the first episode. An
+episode moved into another series is not resumed through the one it left.
 
     python3 test_series_resume.py path/to/sluice-control
 """
@@ -47,6 +48,15 @@ def main(binary, tmp):
     check((s["episode"], s["resume_position"]) == ("s-1-1", 0), f"asked for: {s}")
     s = start(other)
     check((s["episode"], s["resume_position"]) == ("s-1-1", 0), f"another profile: {s}")
+
+    # An episode in progress, then registered into another series, not licensed here: the
+    # series it left no longer resumes it (which played it under that series' licence).
+    report(other, 5.0)
+    register(ctl, "s-1-1", series={"id": "elsewhere", "season": 1, "episode": 1})
+    ctl.error("POST", "/v1/playback", {"title": "elsewhere", "profile": other["id"],
+                                       "profile_key": other["key"]}, expect=451)
+    s = start(other)
+    check(s["episode"] == "s-1-2", f"the episode that left is not resumed: {s['episode']}")
     check(ctl.stop() == 0, "SIGTERM exits 0")
 
 
