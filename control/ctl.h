@@ -68,6 +68,8 @@ struct ctl_metrics {
         struct metric *db_connected; /* pool connections up (set when rendering) */
         struct metric *db_pending;   /* queries queued or running */
         struct metric *holdings_behind; /* edges whose current holdings are not here yet */
+        struct metric *reloads_ok, *reloads_failed; /* SIGHUPs applied, refused */
+        struct metric *reload_ok; /* 1: the last SIGHUP applied the file (or none came) */
 };
 
 /* Prepared statement ids (pgdb_stmt_add), one per API operation. */

@@ -245,10 +245,22 @@ static int metrics_setup(struct ctl_metrics *m)
             m->reg, "sluice_control_edge_holdings_behind",
             "Enabled edges whose current holdings this instance has not read yet (they arrive "
             "200,000 titles a read at most: after a start, or when many change)", NULL);
+        m->reloads_ok = metrics_counter_new(m->reg, "sluice_control_config_reloads_total",
+                                            "Configuration reloads (SIGHUP), by result",
+                                            "result=\"ok\"");
+        m->reloads_failed = metrics_counter_new(m->reg, "sluice_control_config_reloads_total",
+                                                "Configuration reloads (SIGHUP), by result",
+                                                "result=\"failed\"");
+        m->reload_ok = metrics_gauge_new(m->reg, "sluice_control_config_last_reload_successful",
+                                         "1 when the last reload applied the file (or none was "
+                                         "asked for), 0 when it was refused",
+                                         NULL);
+        metrics_gauge_set(m->reload_ok, 1);
         return m->latency && m->reports && m->reports_limited && m->holdings_behind &&
                        m->session_statements && m->db_pending &&
                        m->heartbeat_refusals && m->plan_refusals && m->sessions_fast &&
-                       m->sessions_db && m->behind_written && m->behind_dropped && m->behind_depth
+                       m->sessions_db && m->behind_written && m->behind_dropped &&
+                       m->behind_depth && m->reloads_ok && m->reloads_failed && m->reload_ok
                    ? 0
                    : -ENOMEM;
 }
@@ -309,7 +321,8 @@ static void reopen_log(const struct ctl_cfg *cfg)
                          log_file, strerror(-r));
 }
 
-static void reload(struct ctl *ctl)
+/* Apply the file again; false when it is refused and the running configuration stays. */
+static bool reload_apply(struct ctl *ctl)
 {
         struct ctl_cfg *cfg = NULL;
         struct cfg_error err = {0};
@@ -321,7 +334,7 @@ static void reload(struct ctl *ctl)
         reopen_log(ctl->cfg);
         if (ctl_cfg_load(cfg_path, &cfg, &err) < 0) {
                 log_error("reload: %s; keeping the running configuration", err.msg);
-                return;
+                return false;
         }
         /* cache_ttl is read at start only: the one running must fit a new period as well. */
         if (ctl_cache_ttl(ctl->cache) >= 2 * (uint64_t)cfg->heartbeat_period_ms) {
@@ -330,7 +343,7 @@ static void reload(struct ctl *ctl)
                           "edge would count as dead; keeping the running configuration",
                           cfg->heartbeat_period_ms, ctl_cache_ttl(ctl->cache));
                 ctl_cfg_free(cfg);
-                return;
+                return false;
         }
         r = tables_build(cfg, &geo, &trusted);
         if (r < 0) {
@@ -338,7 +351,7 @@ static void reload(struct ctl *ctl)
                           "configuration",
                           strerror(-r));
                 ctl_cfg_free(cfg);
-                return;
+                return false;
         }
         r = admin_token_load(cfg->admin.token_file, tok, sizeof(tok), &tok_len);
         if (r < 0) {
@@ -347,7 +360,7 @@ static void reload(struct ctl *ctl)
                 geo_table_free(geo);
                 geo_table_free(trusted);
                 ctl_cfg_free(cfg);
-                return;
+                return false;
         }
         restart_only_changes(ctl->start_cfg ? ctl->start_cfg : ctl->cfg, cfg);
         geo_table_free(ctl->geo);
@@ -364,6 +377,17 @@ static void reload(struct ctl *ctl)
         if (lvl >= 0)
                 log_set_level((enum log_level)lvl);
         log_info("configuration reloaded");
+        return true;
+}
+
+/* A reload, counted: a refused one leaves the running configuration other than the file's,
+ * which an alert can watch on the gauge rather than only the log saying so. */
+static void reload(struct ctl *ctl)
+{
+        bool ok = reload_apply(ctl);
+
+        metrics_add(ok ? ctl->m.reloads_ok : ctl->m.reloads_failed, 1);
+        metrics_gauge_set(ctl->m.reload_ok, ok);
 }
 
 static void drain_check(struct uring_loop *loop, void *userdata)

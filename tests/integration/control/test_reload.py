@@ -3,8 +3,10 @@
 reload that changes them is taken for the rest of the file and says, naming each, that the
 running value stays until a restart; a key the reload applies is not named, and the running
 listener keeps answering. A token file the reload cannot use keeps the running configuration,
-and the log says which file and why."""
+and the log says which file and why; /metrics counts each reload by result and its gauge says
+0 while the last one was refused, 1 again once one applies."""
 import os
+import re
 import shutil
 import signal
 import sys
@@ -29,6 +31,21 @@ def reload_says_restart(ctl):
     return "".join(line for line in ctl.log[start:] if "restart" in line)
 
 
+def reloads(ctl):
+    """(reloads applied, reloads refused, the last-reload gauge) from /metrics."""
+    st, _, body = ctl.request("GET", "/metrics")
+    text = body.decode()
+    check(st == 200, f"/metrics answered {st}")
+
+    def value(series):
+        m = re.search("^" + re.escape(series) + r" (\d+)$", text, re.M)
+        check(m, f"/metrics has {series}")
+        return int(m.group(1))
+    return (value('sluice_control_config_reloads_total{result="ok"}'),
+            value('sluice_control_config_reloads_total{result="failed"}'),
+            value("sluice_control_config_last_reload_successful"))
+
+
 def names(said, key):
     return f" {key}," in said or f" {key} " in said or f"'{key}'" in said
 
@@ -36,6 +53,7 @@ def names(said, key):
 def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg, extra_cfg="edge_secret_ttl: 60s\n").start()
+    check(reloads(ctl) == (0, 0, 1), f"before any SIGHUP: {reloads(ctl)}")
     with open(ctl.cfg_path) as f:
         cfg = f.read()
     keys2 = os.path.join(ctl.dir, "keys-2.yaml")
@@ -79,6 +97,12 @@ def main(binary, tmp):
           f"the refused reload names the token file and the reason: {said!r}")
     check(ctl.request("GET", "/v1/admin/keys", admin=True)[0] == 200,
           "the running admin token still opens /v1/admin/")
+    check(reloads(ctl) == (3, 1, 0),
+          f"three reloads applied, one refused, and the gauge says so: {reloads(ctl)}")
+    with open(ctl.token_file, "w") as f:
+        f.write("a-token-long-enough-again\n")
+    reload_says_restart(ctl)
+    check(reloads(ctl) == (4, 1, 1), f"a reload applied again: {reloads(ctl)}")
     check(ctl.stop() == 0, "exit 0")
 
 
