@@ -186,8 +186,12 @@ static void refuse_plain_http(struct conn *c)
 
         _Static_assert(sizeof("This port speaks HTTPS: ask for an https:// URL.\r\n\r\n") - 1 == 52,
                        "Content-Length");
+        ssize_t sent = send(c->fd, ans, sizeof(ans) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+        /* A request answered, as the parser's other refusals are: in the status classes (whose
+         * sum counts every request), the sent bytes and the worker's count. */
         edge_metrics_refusal(&c->w->srv->m, 400);
-        (void)send(c->fd, ans, sizeof(ans) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        edge_metrics_request(&c->w->srv->m, c->w->idx, 400, sent > 0 ? (uint64_t)sent : 0);
         conn_close(c, "plain HTTP on a TLS listener");
 }
 

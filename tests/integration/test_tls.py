@@ -20,8 +20,8 @@ import tempfile
 import time
 
 import edgeharness
-from edgeharness import (HOST, Edge, check, eq, free_port, read_to_eof, run, sha, skip,
-                         standard_objects, start_pushed, test)
+from edgeharness import (HOST, Edge, check, eq, free_port, metric, read_to_eof, run, sha,
+                         skip, standard_objects, start_pushed, test)
 from h2frames import PREFACE, frame, get_block, split_frames
 from test_tokens import SECRET, mint
 
@@ -337,15 +337,25 @@ def certificate_expiry_said(e):
         check(line in body.splitlines(), f"no {line!r} in /metrics")
 
 
+# What a plain HTTP/1.1 request refused 400 on a TLS listener counts in.
+COUNTED_400 = (("sluice_edge_parse_refusals_total", 'status="400"'),
+               ("sluice_edge_requests_total", 'class="4xx"'),
+               ("sluice_edge_worker_requests_total", ""))
+
+
 @test
 def plain_http_on_the_tls_port_told(e):
     # An http:// URL aimed at the TLS port: a plain 400 saying so (it was closed without a
     # byte), and nothing after it; a TLS client on the same port is served as ever. Also when
     # the request line comes a few bytes at a time, the first read shorter than its method
     # and a space (it used to reach the TLS session, which closed it without a word).
+    # Each 400 is a request answered: counted in the status classes, whose sum counts every
+    # request, as in the parser's refusals (it was in the latter only).
     get = b"GET /t1/one.bin HTTP/1.1\r\nHost: a.test\r\n\r\n"
-    for parts in ((get,), (b"HEAD / HTTP/1.0\r\n\r\n",), (b"GE", get[2:]),
-                  (b"OPTI", b"ONS", b" * HTTP/1.1\r\nHost: a\r\n\r\n")):
+    tries = ((get,), (b"HEAD / HTTP/1.0\r\n\r\n",), (b"GE", get[2:]),
+             (b"OPTI", b"ONS", b" * HTTP/1.1\r\nHost: a\r\n\r\n"))
+    before = {(n, lb): metric(e, n, lb) for n, lb in COUNTED_400}
+    for parts in tries:
         req = b"".join(parts)
         with socket.create_connection((HOST, e.tls_port), timeout=5) as s:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -361,6 +371,8 @@ def plain_http_on_the_tls_port_told(e):
         head, _, body = got.partition(b"\r\n\r\n")
         check(head.startswith(b"HTTP/1.1 400 "), f"answer to {req[:20]!r}: {got[:200]!r}")
         eq(body, b"This port speaks HTTPS: ask for an https:// URL.\r\n\r\n", "body, and nothing after")
+    for (n, lb), was in before.items():
+        eq(metric(e, n, lb) - was, len(tries), f"{n}{{{lb}}} after {len(tries)} plain 400s")
     with handshake(e, client_ctx(e)) as s:
         _, body = get_over(s, "/t1/one.bin")
         eq(body, b"x", "a TLS client after them")
