@@ -3,7 +3,10 @@
 
   figures_of_a_run: a run's file, once it ended, is valid exposition text whose figures are
                     the run's own (objects queued and committed, their bytes, exit status 0),
-                    readable by another user (0644), with no temporary file left beside it.
+                    readable by another user (0644), with no temporary file left beside it;
+                    its families are the ones docs/fill.md lists under "Metrics", no more, no
+                    fewer (the alert rules are held to that list: a rule on a name the docs
+                    give and the file lacks would never fire).
   running_then_interrupted: a run waiting for its window says running 1 while it waits; a
                     SIGTERM then ends it, and the file says so (running 0, exit status 5).
   a_second_run_beside: a run started while another waits is refused the edge and writes no
@@ -20,6 +23,10 @@ import stat
 import time
 
 from fillharness import check, eq, make_catalog, run, test
+from promtext import documented_families
+
+DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "docs",
+                    "fill.md")
 
 LINE = re.compile(r'^([a-z_]+)(\{edge="([^"\\]*)"(?:,state="([a-z]+)")?\})? (-?[0-9]+)$')
 
@@ -72,6 +79,11 @@ def figures_of_a_run(env):
     size = sum(o["size"] for o in objs)
     eq(m[("sluice_fill_edge_committed_bytes", edge, None)], size, "bytes committed")
     eq(m[("sluice_fill_edge_origin_bytes", edge, None)], size, "bytes read from the origin")
+    with open(DOCS) as f:
+        documented = documented_families(f.read(), "Metrics", "sluice_fill_")
+    have = {name for name, _, _ in m}
+    eq(sorted(have - documented), [], "families in the file that docs/fill.md does not list")
+    eq(sorted(documented - have), [], "families docs/fill.md lists that the file lacks")
     eq(stat.S_IMODE(os.stat(path).st_mode), 0o644, "the file's mode")
     eq(sorted(os.listdir(env.dir)).count("fill.prom.tmp"), 0, "a temporary file left")
     env.check_edge_holds(objs)
