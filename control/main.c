@@ -191,6 +191,10 @@ static int metrics_setup(struct ctl_metrics *m)
                                            NULL);
         m->conns_open = metrics_gauge_new(m->reg, "sluice_control_connections",
                                           "Open client connections", NULL);
+        m->conns_refused =
+            metrics_counter_new(m->reg, "sluice_control_connections_refused_total",
+                                "Connections closed at accept because max_connections were open",
+                                NULL);
         m->sessions = metrics_counter_new(m->reg, "sluice_control_sessions_total",
                                           "Playback sessions started", NULL);
         m->session_statements = metrics_counter_new(
@@ -260,7 +264,8 @@ static int metrics_setup(struct ctl_metrics *m)
                        m->session_statements && m->db_pending &&
                        m->heartbeat_refusals && m->plan_refusals && m->sessions_fast &&
                        m->sessions_db && m->behind_written && m->behind_dropped &&
-                       m->behind_depth && m->reloads_ok && m->reloads_failed && m->reload_ok
+                       m->behind_depth && m->reloads_ok && m->reloads_failed && m->reload_ok &&
+                       m->conns_refused
                    ? 0
                    : -ENOMEM;
 }

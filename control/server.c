@@ -997,6 +997,8 @@ static void conn_accept(struct ctl_server *srv, int fd)
         int one = 1;
 
         if (srv->n_conns >= (unsigned)srv->ctl->cfg->max_connections) {
+                /* Counted: players closed at once leave no other trace. */
+                metrics_add(srv->ctl->m.conns_refused, 1);
                 (void)close(fd);
                 return;
         }
