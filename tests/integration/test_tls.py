@@ -947,6 +947,54 @@ def counters_survive_a_new_ticket_schedule(e):
             check(after.get(k, 0) >= v, f"{k} went back from {v} to {after.get(k)}")
 
 
+def made_session(e, ctx):
+    """A session from a fresh connection of the client ctx (TLS 1.3 sends its ticket after the
+    handshake: one request takes it in)."""
+    with handshake(e, ctx) as s:
+        get_over(s, "/t1/one.bin")
+        sess = s.session
+        s.unwrap()
+    return sess
+
+
+def resumes(e, ctx, sess):
+    with handshake(e, ctx, session=sess) as s:
+        _, body = get_over(s, "/t1/one.bin")
+        eq(body, b"x", "body over the handshake after the reload")
+        return s.session_reused
+
+
+@test
+def what_a_reload_keeps_of_sessions(e):
+    """docs/tls.md and docs/edge-config.md: a reload keeps the ticket ring, so tickets made
+    before it resume; one that changes ticket_rotation starts a new ring, and tickets made
+    under the old one get a full handshake. With tickets: false sessions are cached by ID in
+    the listener's context, which each reload builds anew: none resumes after it."""
+    for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = client_ctx(e, v, v)
+        sess = made_session(e, ctx)
+        reload_and_wait(e)
+        check(resumes(e, ctx, sess), f"{v}: a ticket made before a reload did not resume")
+        sess = made_session(e, ctx)
+        with ticket_rotation(e, "7h"):
+            check(not resumes(e, ctx, sess),
+                  f"{v}: a ticket made before ticket_rotation changed resumed")
+    e.cfg["tls"][0]["tickets"] = False
+    try:
+        e.write_config()
+        reload_and_wait(e)
+        for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = client_ctx(e, v, v)
+            sess = made_session(e, ctx)
+            check(resumes(e, ctx, sess), f"{v}, tickets: false: the session did not resume")
+            reload_and_wait(e)
+            check(not resumes(e, ctx, sess), f"{v}, tickets: false: resumed after a reload")
+    finally:
+        del e.cfg["tls"][0]["tickets"]
+        e.write_config()
+        reload_and_wait(e)
+
+
 @test
 def reload_refuses_a_moved_tls_listener(e):
     """A reload naming another address for a TLS listener is refused as a whole (the socket
