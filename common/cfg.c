@@ -550,9 +550,10 @@ static int enter(struct loader *l)
         return 0;
 }
 
+/* The field's own maximum, or CFG_MAX_LIST for a field that sets none. */
 static size_t list_limit(const struct cfg_field *f)
 {
-        return f->max > 0 && (uint64_t)f->max < CFG_MAX_LIST ? (size_t)f->max : CFG_MAX_LIST;
+        return f->max > 0 ? (size_t)f->max : CFG_MAX_LIST;
 }
 
 static int parse_strlist(struct loader *l, const struct cfg_field *f, struct cfg_strlist *sl)

@@ -13,8 +13,9 @@
  * Errors are "file:line:col: message" (1-based line and column of the offending node).
  * Unknown keys, duplicate keys, wrong types and out-of-range values are errors.
  * Limits: the file is at most CFG_MAX_FILE bytes, nesting at most CFG_MAX_DEPTH deep,
- * scalars at most CFG_MAX_SCALAR bytes, lists at most CFG_MAX_LIST entries (or the field's
- * max when smaller). Aliases (*name) are refused, so a document cannot expand beyond its size.
+ * scalars at most CFG_MAX_SCALAR bytes, lists at most the field's max entries, or
+ * CFG_MAX_LIST for a field without one. Aliases (*name) are refused, so a document cannot
+ * expand beyond its size.
  */
 #define CFG_MAX_FILE   (1u << 20)
 #define CFG_MAX_DEPTH  16
@@ -48,7 +49,7 @@ struct cfg_field {
         enum cfg_type type;
         size_t offset;   /* of the destination inside the struct being filled */
         int64_t min;     /* INT/SIZE/DURATION: bounds; STRLIST/SECTION_LIST: min entries */
-        int64_t max;     /* max entries for lists; 0 means no bound for numbers */
+        int64_t max;     /* max entries for lists (0: CFG_MAX_LIST); 0: no bound for numbers */
         const char *def; /* default, as YAML scalar text; NULL: no default (zero) */
         bool required;
         const struct cfg_field *sub; /* SECTION, SECTION_LIST: NULL-key-terminated table */

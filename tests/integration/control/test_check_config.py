@@ -95,6 +95,18 @@ def main():
             if r.returncode != 0 or want not in r.stderr:
                 failed.append(f"an origin as an older release took it: exit {r.returncode}, "
                               f"want 0 and a warning {want!r}: {(r.stdout + r.stderr).strip()!r}")
+
+        # A prefix table longer than the 1024 entries a list takes by default: country_prefixes
+        # takes up to 65,536, as many as the file's 1 MiB holds.
+        many = "".join(f"  - {{cidr: 10.{i // 256}.{i % 256}.0/24, country: GB}}\n"
+                       for i in range(20000))
+        big = os.path.join(tmp, "prefixes.yaml")
+        with open(big, "w") as f:
+            f.write(example.replace("country_prefixes:", "country_prefixes:\n" + many.rstrip(), 1))
+        r = check_config(binary, big)
+        if r.returncode != 0:
+            failed.append(f"20,000 country_prefixes refused: exit {r.returncode}, "
+                          f"{(r.stdout + r.stderr).strip()!r}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for msg in failed:

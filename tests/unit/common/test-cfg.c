@@ -395,6 +395,40 @@ TEST(list_limits)
                  5 + 3 * CFG_MAX_LIST, CFG_MAX_LIST);
         ASSERT_STREQ(err.msg, want);
         ASSERT_TRUE(sl.items == NULL && sl.n == 0);
+
+        /* A field's own maximum above CFG_MAX_LIST is the one that holds (control's
+         * country_prefixes), for a list of strings and a list of sections alike. */
+        struct two_lists {
+                struct cfg_strlist l;
+                struct cfg_list s;
+        } both = {0};
+        /* clang-format off */
+        static const struct cfg_field one[] = {
+                {.key = "v", .type = CFG_STRING, .offset = 0},
+                {0},
+        };
+        static const struct cfg_field bigger[] = {
+                {.key = "l", .type = CFG_STRLIST, .offset = 0, .max = 2 * CFG_MAX_LIST},
+                {.key = "s", .type = CFG_SECTION_LIST, .offset = offsetof(struct two_lists, s),
+                 .max = 2 * CFG_MAX_LIST, .sub = one, .elem_size = sizeof(char *)},
+                {0},
+        };
+        /* clang-format on */
+        ASSERT_EQ(cfg_load_buf("t.yaml", doc, strlen(doc), bigger, &both, &err), 0);
+        ASSERT_EQ(both.l.n, CFG_MAX_LIST + 1);
+        cfg_free(bigger, &both);
+        free(doc);
+        cap = 8 + 9 * (CFG_MAX_LIST + 1);
+        doc = malloc(cap);
+        ASSERT_TRUE(doc != NULL);
+        o = (size_t)snprintf(doc, cap, "s: [");
+        for (int i = 0; i <= CFG_MAX_LIST; i++)
+                o += (size_t)snprintf(doc + o, cap - o, "{v: a}, ");
+        snprintf(doc + o, cap - o, "]");
+        memset(&both, 0, sizeof(both));
+        ASSERT_EQ(cfg_load_buf("t.yaml", doc, strlen(doc), bigger, &both, &err), 0);
+        ASSERT_EQ(both.s.n, CFG_MAX_LIST + 1);
+        cfg_free(bigger, &both);
         free(doc);
 
         /* clang-format off */
