@@ -21,6 +21,11 @@ TEST(rate_units)
         ASSERT_EQ(v, 1500000000ull);
         ASSERT_EQ(fill_cfg_rate_parse("0", &v), 0);
         ASSERT_EQ(v, 0);
+        /* A bare number is bits per second, as sluice-fill.yaml(5) says. */
+        ASSERT_EQ(fill_cfg_rate_parse("100000000", &v), 0);
+        ASSERT_EQ(v, 100000000ull);
+        ASSERT_EQ(fill_cfg_rate_parse("8", &v), 0);
+        ASSERT_EQ(v, 8);
         ASSERT_EQ(fill_cfg_rate_parse("unlimited", &v), 0);
         ASSERT_EQ(fill_cfg_rate_parse("fast", &v), -EINVAL);
         ASSERT_EQ(fill_cfg_rate_parse("-1G", &v), -EINVAL);
