@@ -86,6 +86,18 @@ def main():
         check(any("every 10 s while" in e for e in entries),
               f"{name}: --metrics-file does not say the file is rewritten every 10 s while "
               f"the run transfers: {[e[:200] for e in entries]}")
+    # Each bound a flag is refused past ("--parallel: want 1-256") is given with the flag, in
+    # --help and in the man page ("1-256", "1 to 256").
+    bounds = re.findall(r'usage_error\(\s*"--([a-z-]+): want (\w+)-(\w+)[ ",]', cli)
+    check(len(bounds) >= 4, f"the flags' bounds were not read from cli.c: {bounds}")
+    man_plain = man.replace("\\(en", "-")
+    for opt, lo, hi in bounds:
+        for name, text, entry_end in (("--help", helptext, r"\n  -"), ("the man page", man_plain,
+                                                                      r"\n\.TP")):
+            m = re.search(rf"--{opt}\b.*?(?={entry_end}|\Z)", text, re.S)
+            entry = " ".join(m.group(0).split()) if m else ""
+            check(f"{lo}-{hi}" in entry or f"{lo} to {hi}" in entry,
+                  f"{name}: --{opt} does not give its bounds {lo}-{hi}: {entry[:160]!r}")
     for f in failures:
         print(f"not ok - {f}")
     if not failures:
