@@ -449,6 +449,17 @@ static int validate(void *obj, const char *name, const char *buf, size_t len,
                                                     "'admin.listen' overlaps client listener "
                                                     "\"%s\"",
                                                     c->listen.items[i]);
+                /* A TLS listener's port too: the start would fail to bind the admin API. */
+                for (size_t i = 0; i < c->tls.n; i++) {
+                        const struct edge_cfg_tls *t = (const struct edge_cfg_tls *)c->tls.items + i;
+                        struct sockaddr_storage other;
+                        if (net_addr_parse(t->listen, &other, &sl) == 0 &&
+                            addr_overlap(&ss, &other))
+                                return cfg_error_at(err, name, buf, len, "admin.listen",
+                                                    "'admin.listen' overlaps tls[%zu].listen "
+                                                    "\"%s\"",
+                                                    i, t->listen);
+                }
                 if (!c->admin.token_file || !c->admin.token_file[0])
                         return cfg_error_at(err, name, buf, len, "admin",
                                             "'admin.token_file' is required while the admin API "

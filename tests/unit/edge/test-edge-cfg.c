@@ -400,6 +400,12 @@ TEST(tls_listeners)
                           "listen: [\":8443\"]\ntls: [{listen: \"127.0.0.1:8443\", certs: "
                           "[{cert: /a, key: /b}]}]\n",
                           "edge.yaml:5:16: 'tls[0].listen' overlaps listen[0] \":8443\"");
+        /* The admin API on a TLS listener's port: the start would fail to bind it (exit 1,
+         * restarted for ever) where --check-config passed. */
+        ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t, listen: \"127.0.0.1:8443\"}\n"
+                          "tokens: {required: false}\n"
+                          "tls: [{listen: \":8443\", certs: [{cert: /a, key: /b}]}]\n",
+                          "edge.yaml:2:33: 'admin.listen' overlaps tls[0].listen \":8443\"");
         ASSERT_LOAD_FAILS("cache: {dir: /c}\nadmin: {token_file: /t}\ntokens: {required: false}\n"
                           "tls: [{listen: \":8443\", certs: [{cert: /a, key: /b}], alpn: [spdy]}]\n",
                           "edge.yaml:4:62: 'tls[0].alpn[0]': \"spdy\" is not h2 or http/1.1");
