@@ -185,23 +185,22 @@ def check_doc(name, doc_rel, src, binary, root, base, rows_re, extra, failed):
     return n_def, n_rng
 
 
-def edge_base(tmp):
-    os.makedirs(os.path.join(tmp, "cache"))
+def secrets(tmp):
+    """The admin token and token keys both binaries' files name, made in tmp."""
     with open(os.path.join(tmp, "admin.token"), "w") as f:
         f.write("admin-token-for-tests-0123456789\n")
     with open(os.path.join(tmp, "keys.yaml"), "w") as f:
         f.write("keys:\n  - {kid: k1, secret: " + "5a" * 32 + "}\n")
-    return (f"cache: {{dir: {tmp}/cache}}\nadmin: {{token_file: {tmp}/admin.token}}\n"
-            f"tokens: {{keys_file: {tmp}/keys.yaml}}\n")
+    return f"admin: {{token_file: {tmp}/admin.token}}\ntokens: {{keys_file: {tmp}/keys.yaml}}\n"
+
+
+def edge_base(tmp):
+    os.makedirs(os.path.join(tmp, "cache"))
+    return f"cache: {{dir: {tmp}/cache}}\n" + secrets(tmp)
 
 
 def control_base(tmp):
-    with open(os.path.join(tmp, "admin.token"), "w") as f:
-        f.write("admin-token-for-tests-0123456789\n")
-    with open(os.path.join(tmp, "keys.yaml"), "w") as f:
-        f.write("keys:\n  - {kid: k1, secret: " + "5a" * 32 + "}\n")
-    return (f'database: "dbname=none"\nadmin: {{token_file: {tmp}/admin.token}}\n'
-            f"tokens: {{keys_file: {tmp}/keys.yaml}}\n")
+    return 'database: "dbname=none"\n' + secrets(tmp)
 
 
 def edge_rows(doc):
