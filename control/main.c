@@ -326,6 +326,51 @@ static void reopen_log(const struct ctl_cfg *cfg)
                          log_file, strerror(-r));
 }
 
+/* The reload whose region writes failed last said so (one warning a reload, not one a row). */
+static unsigned regions_gen, regions_warned;
+
+static void region_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        unsigned gen = (unsigned)(uintptr_t)userdata;
+
+        if (err < 0 && err != -ECANCELED && gen != regions_warned) {
+                regions_warned = gen;
+                log_warn("reload: country_regions not written: %s; fill plans keep the regions "
+                         "of the start or the last reload that wrote them",
+                         pgdb_why(ctl_main.db, err, res));
+        }
+}
+
+/*
+ * Each country's region in the new file into country_regions, as the start wrote the start's
+ * (migrate_bootstrap): fill plans and trending read a release's regions from there, while a
+ * session takes its region from the running file (ctl_region_of), so without this a reload
+ * that moved a country sent its players to the new region's edges and its titles to the old
+ * one's. Every country is written again, so a write a down database refused is made up by the
+ * next reload. Countries are upper case and one region each (ctl-cfg.c).
+ */
+static void regions_write(struct ctl *ctl)
+{
+        const struct cfg_list *l = &ctl->cfg->country_prefixes;
+        bool done[26 * 26] = {false};
+        void *gen = (void *)(uintptr_t)++regions_gen;
+
+        for (size_t i = 0; i < l->n; i++) {
+                const struct ctl_cfg_prefix *p = (const struct ctl_cfg_prefix *)l->items + i;
+                size_t k = (size_t)(p->country[0] - 'A') * 26 + (size_t)(p->country[1] - 'A');
+                const char *params[2] = {p->country, p->region};
+
+                if (!p->region || done[k])
+                        continue;
+                done[k] = true;
+                int r = pgdb_exec(ctl->db, ctl->st.country_region, params, 2, region_done, gen);
+                if (r < 0) {
+                        region_done(gen, r, NULL);
+                        return;
+                }
+        }
+}
+
 /* Apply the file again; false when it is refused and the running configuration stays. */
 static bool reload_apply(struct ctl *ctl)
 {
@@ -378,6 +423,7 @@ static bool reload_apply(struct ctl *ctl)
         OPENSSL_cleanse(tok, sizeof(tok));
         ctl_cfg_free(ctl->cfg);
         ctl->cfg = cfg;
+        regions_write(ctl);
         int lvl = log_level_parse(cfg->log.level);
         if (lvl >= 0)
                 log_set_level((enum log_level)lvl);

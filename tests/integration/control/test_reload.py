@@ -2,7 +2,8 @@
 """SIGHUP and the keys control reads only at start (docs/control.md, "Configuration"): a
 reload that changes them is taken for the rest of the file and says, naming each, that the
 running value stays until a restart; a key the reload applies is not named, and the running
-listener keeps answering. A token file the reload cannot use keeps the running configuration,
+listener keeps answering. A country moved to another region is written to country_regions,
+which fill plans read. A token file the reload cannot use keeps the running configuration,
 and the log says which file and why; /metrics counts each reload by result and its gauge says
 0 while the last one was refused, 1 again once one applies."""
 import os
@@ -10,6 +11,7 @@ import re
 import shutil
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import Control, Postgres, check, run
@@ -84,6 +86,26 @@ def main(binary, tmp):
         f.write(cfg)
     said = reload_says_restart(ctl)
     check(said == "", f"a reload back to the start's file names no key: {said!r}")
+
+    # A country moved to another region: sessions take it from the running file, fill plans
+    # from country_regions, which the reload writes as the start did (until 2026-12-07 only
+    # the start wrote it, and a moved country's titles went on to its old region's edges).
+    check(pg.psql("SELECT region FROM country_regions WHERE country = 'GB'").strip() ==
+          "eu-west", "the start wrote GB's region")
+    with open(ctl.cfg_path, "w") as f:
+        f.write(edit(cfg, "country: GB, region: eu-west", "country: GB, region: eu-central"))
+    said = reload_says_restart(ctl)
+    check(not names(said, "country_prefixes"), f"regions apply on reload: {said!r}")
+    deadline = time.monotonic() + 10
+    while True:
+        got = pg.psql("SELECT region FROM country_regions WHERE country = 'GB'").strip()
+        if got == "eu-central" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)  # poll interval: the reload's writes go through the pool
+    check(got == "eu-central", f"country_regions after the reload says GB is in {got!r}")
+    with open(ctl.cfg_path, "w") as f:
+        f.write(cfg)
+    reload_says_restart(ctl)
 
     # An admin token file the reload cannot use: the running configuration stays, and the
     # log says which file and why, as the start would.
