@@ -51,7 +51,8 @@ def cap_holds_on_200mb(env):
                             "--progress-interval", "100")
     wall = time.monotonic() - t0
     proxy.stop()
-    eq(rc, 0, f"run exit ({err})")
+    said = [e for e in events(out) if e["event"] != "progress"]
+    eq(rc, 0, f"run exit ({err}; events other than progress: {said})")
     env.check_edge_holds(objs)
     prog = [e for e in events(out) if e["event"] == "progress"]
     samples = [(e["t"], e["bytes_moved"]) for e in prog]
