@@ -72,16 +72,21 @@ static void usage(FILE *f)
                 "Docs: docs/control.md\n");
 }
 
-/* Read the admin token: one line, at least 16 characters. */
+/* Read the admin token: one line, at least 16 characters and at most cap - 1 (-E2BIG: a longer
+ * one was cut to fit, so every request sending it whole was refused). */
 static int admin_token_load(const char *path, char *out, size_t cap, size_t *ret_len)
 {
         FILE *f = fopen(path, "re");
+        bool longer = false;
         size_t n;
+        int c;
 
         if (!f)
                 return -errno;
         errno = 0;
         n = fread(out, 1, cap - 1, f);
+        while (!ferror(f) && (c = getc(f)) != EOF)
+                longer |= c != '\n' && c != '\r' && c != ' ';
         if (ferror(f)) { /* a directory: EISDIR, said as such */
                 int e = errno ? errno : EIO;
 
@@ -91,9 +96,13 @@ static int admin_token_load(const char *path, char *out, size_t cap, size_t *ret
         }
         (void)fclose(f);
         out[n] = '\0';
+        if (longer) {
+                OPENSSL_cleanse(out, cap);
+                return -E2BIG;
+        }
         while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
                 out[--n] = '\0';
-        if (n < 16 || strchr(out, '\n'))
+        if (n < 16 || memchr(out, '\n', n) || memchr(out, '\0', n))
                 return -EINVAL;
         *ret_len = n;
         return 0;
@@ -102,6 +111,10 @@ static int admin_token_load(const char *path, char *out, size_t cap, size_t *ret
 /* Why admin_token_load() returned r, for the start's and a reload's message. */
 static const char *admin_token_why(int r)
 {
+        _Static_assert(sizeof(((struct ctl *)0)->admin_token) == 256, "the message names it");
+
+        if (r == -E2BIG)
+                return "holds a token longer than 255 characters";
         return r == -EINVAL ? "must hold one token of at least 16 characters" : strerror(-r);
 }
 

@@ -79,6 +79,21 @@ def main():
                 failed.append(f"{replacement!r}: exit {r.returncode}, want 2 at line {line} "
                               f"saying {said!r}: {(r.stdout + r.stderr).strip()!r}")
 
+        # An admin token longer than control keeps (255 characters) is refused, saying so: it
+        # was cut to fit, and every admin request sending it whole was then refused (401).
+        # One of 255 still passes, and so does a file cut at 255 whose rest is a line end.
+        for length, want_rc in ((300, 2), (256, 2), (255, 0)):
+            with open(os.path.join(tmp, "control-admin.token"), "w") as f:
+                f.write("t" * length + "\r\n")
+            r = check_config(binary, good)
+            said = "holds a token longer than 255 characters"
+            if r.returncode != want_rc or (want_rc and said not in r.stderr):
+                failed.append(f"an admin token of {length} characters: exit {r.returncode}, "
+                              f"want {want_rc}" + (f" saying {said!r}" if want_rc else "") +
+                              f": {(r.stdout + r.stderr).strip()!r}")
+        with open(os.path.join(tmp, "control-admin.token"), "w") as f:
+            f.write("admin-token-for-tests-0123456789\n")
+
         # An origin an older release took as written (a "/", upper case, the default port):
         # taken as the one a browser sends, with a warning at its line, not refused (which
         # stopped an upgraded control at start).
