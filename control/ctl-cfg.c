@@ -240,6 +240,56 @@ static int country_regions_check(const struct ctl_cfg *c, const char *name, cons
         return 0;
 }
 
+static const char *country_cidr(const struct ctl_cfg *c, size_t i)
+{
+        return ((const struct ctl_cfg_prefix *)c->country_prefixes.items)[i].cidr;
+}
+
+static const char *trusted_cidr(const struct ctl_cfg *c, size_t i)
+{
+        return c->trusted_proxies.items[i];
+}
+
+/* What an entry of a list of prefixes is: its CIDR, and the key under it that holds it. */
+struct prefix_list {
+        const char *key, *field;
+        size_t n;
+        const char *(*cidr_of)(const struct ctl_cfg *c, size_t i);
+};
+
+/*
+ * Two entries of one list naming the same prefix, which the table control builds from it
+ * refuses: said at the second, rather than left to the start's "File exists". An IPv4-mapped
+ * IPv6 prefix names its IPv4 one. Run once every CIDR of the list parsed.
+ */
+static int prefixes_once(const struct prefix_list *l, const struct ctl_cfg *c, const char *name,
+                         const char *buf, size_t len, struct cfg_error *err)
+{
+        struct geo_entry *e = calloc(l->n + 1, sizeof(*e));
+        struct geo_table *t = NULL;
+        size_t bad = 0;
+        char path[96];
+        int r;
+
+        if (!e)
+                return cfg_error_at(err, name, buf, len, l->key, "'%s': out of memory", l->key);
+        for (size_t i = 0; i < l->n; i++)
+                e[i] = (struct geo_entry){.cidr = l->cidr_of(c, i), .country = "ZZ"};
+        r = geo_table_build(e, l->n, &t, &bad);
+        geo_table_free(t);
+        free(e);
+        if (r == 0)
+                return 0;
+        if (r == -EEXIST) {
+                snprintf(path, sizeof(path), "%s[%zu]%s", l->key, bad, l->field);
+                return cfg_error_at(err, name, buf, len, path,
+                                    "'%s': \"%s\" is a prefix an earlier entry names (an "
+                                    "IPv4-mapped prefix names its IPv4 one)",
+                                    path, l->cidr_of(c, bad));
+        }
+        return cfg_error_at(err, name, buf, len, l->key, "'%s': %s", l->key, strerror(-r));
+}
+
 static int validate(void *obj, const char *name, const char *buf, size_t len,
                     struct cfg_error *err)
 {
@@ -289,6 +339,11 @@ static int validate(void *obj, const char *name, const char *buf, size_t len,
                                             "'%s': \"%s\" is not a region name (a-z, 0-9, -)",
                                             path, p->region);
         }
+        r = prefixes_once(
+            &(struct prefix_list){"country_prefixes", ".cidr", c->country_prefixes.n, country_cidr},
+            c, name, buf, len, err);
+        if (r < 0)
+                return r;
         r = country_regions_check(c, name, buf, len, err);
         if (r < 0)
                 return r;
@@ -313,6 +368,11 @@ static int validate(void *obj, const char *name, const char *buf, size_t len,
                                             "'%s': \"%s\" is not a CIDR prefix", path,
                                             c->trusted_proxies.items[i]);
         }
+        r = prefixes_once(
+            &(struct prefix_list){"trusted_proxies", "", c->trusted_proxies.n, trusted_cidr}, c,
+            name, buf, len, err);
+        if (r < 0)
+                return r;
         /* An explicit null clears the default, and a URL cannot go without. */
         if (!c->public_url || (why = net_url_why(c->public_url, true)))
                 return cfg_error_at(err, name, buf, len, "public_url",

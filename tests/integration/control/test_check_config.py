@@ -62,6 +62,15 @@ def main():
                 # steering_ttl in whole seconds: 1500ms was answered as TTL 1.
                 (r"^steering_ttl: .*$", "steering_ttl: 1500ms",
                  "'steering_ttl' must be whole seconds", True),
+                # A prefix listed twice (an IPv4-mapped one is its IPv4 prefix) is refused at
+                # the second, saying so: the start said "country_prefixes or trusted_proxies:
+                # File exists", with no file, line or entry.
+                (r"^  - \{cidr: 198\.51\.100\.0/24.*$",
+                 '  - {cidr: "::ffff:192.0.2.0/120", country: GB, region: eu-west}',
+                 "'country_prefixes[1].cidr': \"::ffff:192.0.2.0/120\" is a prefix an earlier "
+                 "entry names", True),
+                (r"^trusted_proxies: .*$", 'trusted_proxies: ["10.0.0.0/8", "10.0.0.0/8"]',
+                 "'trusted_proxies[1]': \"10.0.0.0/8\" is a prefix an earlier entry names", True),
                 # A directory as the admin token file is said to be one (it was "must hold one
                 # token of at least 16 characters").
                 (r"^  token_file: .*$", f"  token_file: {tmp}", "Is a directory", False)):
