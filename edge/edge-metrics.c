@@ -56,6 +56,15 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
         if (!m->reload_ok)
                 return -ENOMEM;
         metrics_gauge_set(m->reload_ok, 1);
+        static const char *const beats[EDGE_HEARTBEAT_RESULTS] = {
+            [EDGE_HEARTBEAT_OK] = "result=\"ok\"",
+            [EDGE_HEARTBEAT_FAILED] = "result=\"failed\"",
+            [EDGE_HEARTBEAT_REFUSED] = "result=\"refused\"",
+            [EDGE_HEARTBEAT_UNKNOWN] = "result=\"unknown_edge\"",
+        };
+        for (unsigned i = 0; i < EDGE_HEARTBEAT_RESULTS; i++)
+                C(heartbeats[i], "sluice_edge_heartbeats_total",
+                  "Heartbeats sent to control, by result", beats[i]);
         C(conns_refused, "sluice_edge_connections_refused_total",
           "Connections closed at accept because max_connections was reached", NULL);
         for (unsigned i = 0; i < 3; i++)

@@ -27,6 +27,14 @@ enum edge_token_refusal {
         TOKEN_REFUSED_UNBOUNDED,   /* no exp or no cdniuc (tokens.allow_unbounded off) */
         EDGE_TOKEN_REFUSAL_REASONS
 };
+/* Heartbeats to control, by what came of them (heartbeat.c). */
+enum edge_heartbeat_result {
+        EDGE_HEARTBEAT_OK,      /* 2xx: control took it */
+        EDGE_HEARTBEAT_FAILED,  /* no answer (connect, timeout) or another status */
+        EDGE_HEARTBEAT_REFUSED, /* 401: the secret or this clock is not what control expects */
+        EDGE_HEARTBEAT_UNKNOWN, /* 404: control knows no edge of this id */
+        EDGE_HEARTBEAT_RESULTS
+};
 #define EDGE_H2_GOAWAY_CODES 15 /* RFC 9113 codes 0x0..0xd, then "other" */
 
 struct edge_metrics {
@@ -34,6 +42,7 @@ struct edge_metrics {
         struct metric *bytes_sent;
         struct metric *conns_open;
         struct metric *reloads_ok, *reloads_failed, *reload_ok; /* SIGHUP; the last one took */
+        struct metric *heartbeats[EDGE_HEARTBEAT_RESULTS]; /* to control, by result */
         struct metric *conns_accepted;
         struct metric *conns_refused; /* over max_connections */
         struct metric *timeouts[3];   /* header, idle, send */

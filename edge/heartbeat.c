@@ -255,6 +255,7 @@ static void beat_under(struct heartbeat *hb, CURL *curl, const struct edge_runti
                 /* Out of memory or a secret the start-up check let through: nothing to send. */
                 if (hb->last_ok)
                         log_warn("cannot sign (%s), retrying", cfg->control.edge_id);
+                metrics_add(hb->srv->m.heartbeats[EDGE_HEARTBEAT_FAILED], 1);
                 hb->last_ok = false;
                 curl_slist_free_all(hdrs);
                 free(body);
@@ -275,6 +276,11 @@ static void beat_under(struct heartbeat *hb, CURL *curl, const struct edge_runti
         bool ok = rc == CURLE_OK && status >= 200 && status < 300;
         if (ok)
                 note_control_period(hb, &answer, cfg->control.heartbeat_ms);
+        metrics_add(hb->srv->m.heartbeats[ok                ? EDGE_HEARTBEAT_OK
+                                          : status == 401 ? EDGE_HEARTBEAT_REFUSED
+                                          : status == 404 ? EDGE_HEARTBEAT_UNKNOWN
+                                                          : EDGE_HEARTBEAT_FAILED],
+                    1);
         /* Log changes of state, not every beat: a control outage must not flood the log. */
         if (ok && !hb->last_ok)
                 log_info("control at %s accepts this edge (%s)", cfg->control.url,

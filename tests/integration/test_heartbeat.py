@@ -16,7 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "control"))
 
 import ctlharness  # noqa: E402
-from edgeharness import Edge, check, eq, expect_body, free_port, preload_env  # noqa: E402
+from edgeharness import Edge, check, eq, expect_body, free_port, metric, preload_env  # noqa: E402
 
 
 def wait_for(what, fn, timeout=10.0):
@@ -50,6 +50,11 @@ def refusals(ctl):
     raise AssertionError("no refusal counter")
 
 
+def beats(e, result):
+    """The edge's own count of its heartbeats that came to result."""
+    return metric(e, "sluice_edge_heartbeats_total", f'result="{result}"')
+
+
 def main(edge_bin, ctl_bin, tmp):
     pg = ctlharness.Postgres(tmp)
     # Control's period, told to edges in each heartbeat's answer; this edge beats faster.
@@ -75,6 +80,8 @@ def main(edge_bin, ctl_bin, tmp):
         check(health(pg) is None, "a heartbeat with the wrong secret was stored")
         wait_for("the edge saying its signature is refused",
                  lambda: "refused the signature" in e.log_tail(200))
+        check(beats(e, "refused") >= 2, f"refused heartbeats counted: {beats(e, 'refused')}")
+        eq(beats(e, "ok"), 0.0, "heartbeats taken before the secret was right")
         # An edge control has no registration for: told so, and what to do (it said only
         # "control answered 404").
         stray = Edge(edge_bin, {"control": {"url": f"http://127.0.0.1:{ctl.port}",
@@ -85,6 +92,8 @@ def main(edge_bin, ctl_bin, tmp):
             wait_for("the unregistered edge told so",
                      lambda: "control knows no edge edge-nobody (404): register it"
                      in stray.log_tail(200))
+            check(beats(stray, "unknown_edge") >= 1, "a heartbeat of an unknown edge counted")
+            eq(beats(stray, "refused") + beats(stray, "ok"), 0.0, "counted as unknown only")
             stray.stop()
         finally:
             stray.cleanup()
@@ -102,6 +111,7 @@ def main(edge_bin, ctl_bin, tmp):
                        lambda: (lambda r: r if r and "t1" in r[1] and "t2" in r[1] else None)(
                            health(pg)))
         eq(row[1], "{t1,t2}", "titles held, each once")
+        check(beats(e, "ok") >= 1, "taken heartbeats counted")
         check(int(row[2]) >= 10100, f"disk_used {row[2]}")
         wait_for("bytes served reported", lambda: (lambda r: r and int(r[3]) >= 5000)(health(pg)))
         first = int(health(pg)[0])
@@ -112,6 +122,9 @@ def main(edge_bin, ctl_bin, tmp):
         r = e.get("/t1/v1/seg-2.m4s")
         eq(r.status, 200, "served with control down")
         expect_body(r, data, "body with control down")
+        failed = beats(e, "failed")
+        wait_for("a heartbeat control did not answer, counted",
+                 lambda: beats(e, "failed") > failed)
         e.put("/t3/v1/seg-1.m4s", data)
         ctl.start()
         wait_for("titles caught up after control returns",
