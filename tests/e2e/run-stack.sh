@@ -21,7 +21,8 @@
 #   ctrl-c     start tools/demo in the foreground, wait for it to be up, send SIGINT, and
 #              check that it exits and leaves no process behind (no orphans); then the same
 #              with a Ctrl-C (SIGINT to its process group) while it pushes into the edges,
-#              and with SIGTERM to its own process alone then.
+#              with SIGTERM to its own process alone then, and with its terminal (a pty)
+#              closed then.
 #
 # Exit 0 pass, 1 fail, 77 skip (no Chromium, node, nginx, PostgreSQL or node_modules; with
 # --https also no certutil or openssl). The demo is stopped on exit, failure included, and also
@@ -106,6 +107,43 @@ os.execv(sys.argv[1], sys.argv[1:])' "$top/tools/demo" >"$var/demo.out" 2>&1 &
   demo_pid=$!
 }
 
+# spawn_demo_tty: tools/demo in the foreground on a terminal of its own, as a terminal window
+# or an ssh session runs it: a pseudo-terminal whose other end a python holds, copying what the
+# demo prints to demo.out. Sets demo_pid and tty_pid; SIGHUP to tty_pid closes the terminal
+# (the kernel then sends the demo SIGHUP, and its writes to the terminal fail).
+spawn_demo_tty() {
+  rm -f "$var/env" "$var/demo.pid"
+  : >"$var/demo.out"
+  python3 -c 'import os, pty, signal, sys
+out, pidfile, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.execv(argv[0], argv)
+with open(pidfile + ".tmp", "w") as f:
+    f.write(f"{pid}\n")
+os.rename(pidfile + ".tmp", pidfile)
+def hang_up(*_):
+    os.close(fd)
+    os._exit(0)
+signal.signal(signal.SIGHUP, hang_up)
+with open(out, "ab", buffering=0) as f:
+    while True:
+        try:
+            b = os.read(fd, 4096)
+        except OSError:
+            break
+        if not b:
+            break
+        f.write(b)' "$var/demo.out" "$var/demo.pid" "$top/tools/demo" &
+  tty_pid=$!
+  until [ -s "$var/demo.pid" ]; do
+    kill -0 "$tty_pid" 2>/dev/null || e2e_fail "the terminal for tools/demo did not start"
+    sleep 0.05
+  done
+  demo_pid=$(cat "$var/demo.pid")
+}
+
 # foreground_demo: spawn_demo, followed until it says it is up; sets demo_pid and sids (its
 # daemons' sessions).
 foreground_demo() {
@@ -143,13 +181,17 @@ if [ "$what" = ctrl-c ]; then
   # until the edges are stopped. Empty caches, so that there is something to push (the
   # first start filled them).
   # The same with SIGTERM to the demo's own process only (kill PID, as a supervisor may send
-  # it), which its pushes do not get.
+  # it), which its pushes do not get; and with its terminal closed (a terminal window or an
+  # ssh session gone: SIGHUP, and nowhere to write).
   push_re="$var/push\\."
-  for target in group alone; do
-    said="a Ctrl-C"
-    [ "$target" = group ] || said="a SIGTERM to tools/demo alone"
+  for target in group alone hangup; do
+    case "$target" in
+      group) said="a Ctrl-C" ;;
+      alone) said="a SIGTERM to tools/demo alone" ;;
+      *) said="its terminal closing" ;;
+    esac
     rm -rf "$var/edge-a/cache" "$var/edge-b/cache" "$var/fill" "$var"/push.*
-    spawn_demo
+    if [ "$target" = hangup ]; then spawn_demo_tty; else spawn_demo; fi
     deadline=$((SECONDS + 900))
     until compgen -G "$var/push.*" >/dev/null; do
       kill -0 "$demo_pid" 2>/dev/null ||
@@ -164,7 +206,11 @@ if [ "$what" = ctrl-c ]; then
     [ -n "$ea" ] || e2e_fail "no edge-a in $var/pids"
     kill -STOP -- "-$ea"
     sleep 1
-    if [ "$target" = group ]; then kill -INT -- "-$demo_pid"; else kill -TERM "$demo_pid"; fi
+    case "$target" in
+      group) kill -INT -- "-$demo_pid" ;;
+      alone) kill -TERM "$demo_pid" ;;
+      *) kill -HUP "$tty_pid" ;;
+    esac
     for ((i = 0; i < 100; i++)); do
       pgrep -f -- "$push_re" >/dev/null || break
       sleep 0.1
