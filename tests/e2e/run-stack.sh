@@ -19,7 +19,8 @@
 #              is, with --env, --chromium and --https, on a stack under a state directory of its
 #              own (BUILD_DIR/tests/e2e/NAME-stack), so that it may run beside another stack test
 #   ctrl-c     start tools/demo in the foreground, wait for it to be up, send SIGINT, and
-#              check that it exits and leaves no process behind (no orphans); then the same
+#              check that it exits and leaves no process behind (no orphans); the same for a
+#              Ctrl-C to tools/demo | tee; then the same
 #              with a Ctrl-C (SIGINT to its process group) while it pushes into the edges,
 #              with SIGTERM to its own process alone then, and with its terminal (a pty)
 #              closed then.
@@ -96,14 +97,21 @@ demo_sessions() {
 
 # spawn_demo: tools/demo in the foreground as a terminal runs it (its own process group,
 # SIGINT not ignored); sets demo_pid.
-spawn_demo() {
+# With tee, through a pipe as `tools/demo 2>&1 | tee FILE` runs it (demo_pid is then the
+# shell that runs the pipeline, whose process group a Ctrl-C reaches).
+spawn_demo() { # [tee]
+  local run=("$top/tools/demo")
+  [ "${1:-}" != tee ] ||
+    run=(bash -c '"$0" 2>&1 | tee -a "$1" >/dev/null' "$top/tools/demo" "$var/demo.out")
   rm -f "$var/env"
   : >"$var/demo.out"
   # A job started with & from a script ignores SIGINT, and a process cannot trap what it
-  # inherited ignored: restore the default as a terminal would have it, then run the demo.
+  # inherited ignored; python ignores SIGPIPE: restore both defaults as a terminal would have
+  # them, then run the demo.
   setsid python3 -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
-os.execv(sys.argv[1], sys.argv[1:])' "$top/tools/demo" >"$var/demo.out" 2>&1 &
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' "${run[@]}" >>"$var/demo.out" 2>&1 &
   demo_pid=$!
 }
 
@@ -144,10 +152,10 @@ with open(out, "ab", buffering=0) as f:
   demo_pid=$(cat "$var/demo.pid")
 }
 
-# foreground_demo: spawn_demo, followed until it says it is up; sets demo_pid and sids (its
-# daemons' sessions).
+# foreground_demo [tee]: spawn_demo, followed until it says it is up; sets demo_pid and sids
+# (its daemons' sessions).
 foreground_demo() {
-  spawn_demo
+  spawn_demo "$@"
   # Follow its output until it says it is up; tail stops following when the demo exits.
   # (The pipeline's status is tail's SIGPIPE once grep has matched: the file decides.)
   timeout 900 tail -n +1 --pid="$demo_pid" -f "$var/demo.out" | grep -q -m1 '^Ctrl-C stops it' || true
@@ -174,6 +182,15 @@ if [ "$what" = ctrl-c ]; then
   demo_pid=
   all_stopped "Ctrl-C"
   echo "PASS: Ctrl-C stopped every process tools/demo started"
+  # The same through a pipe (tools/demo | tee): the Ctrl-C ends tee too, so that every message
+  # the demo prints while it stops meets a closed pipe.
+  foreground_demo tee
+  kill -INT -- "-$demo_pid"
+  timeout 60 tail --pid="$demo_pid" -f /dev/null ||
+    e2e_fail "tools/demo | tee did not exit within 60 s of a Ctrl-C"
+  demo_pid=
+  all_stopped "a Ctrl-C to tools/demo | tee"
+  echo "PASS: a Ctrl-C to tools/demo | tee stopped every process tools/demo started"
   # A Ctrl-C (SIGINT to the demo's process group, as a terminal sends it) while it pushes into
   # the edges. edge-a is stopped (SIGSTOP) as soon as the pushes begin (their scratch files
   # appear), so that edge-a's push is still waiting on it when the Ctrl-C comes, as it would
