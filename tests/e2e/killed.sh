@@ -30,7 +30,7 @@ if [ "$what" = netns ]; then
   driver=("$here/run-netns.sh" "$build")
   up='^pushed '
 else
-  var=$build/tests/e2e/stack
+  var="$build/tests/e2e/stack dir"
   driver=("$here/run-stack.sh" "$build" play)
   up='^demo: '
 fi

@@ -2,9 +2,9 @@
 # tests/e2e/run-stack.sh BUILD_DIR (SCENARIOS | NAME.mjs | ctrl-c) [--https]
 #
 # The whole stack as tools/demo starts it (PostgreSQL, control, nginx origin, two edges,
-# player page; the edges heartbeat to control themselves), from BUILD_DIR's binaries, under BUILD_DIR/tests/e2e/stack
-# (NAME-stack for NAME.mjs) on free ports. The demo titles are ingested once into BUILD_DIR/tests/e2e/stack-origin and
-# reused by later runs.
+# player page; the edges heartbeat to control themselves), from BUILD_DIR's binaries, under
+# "BUILD_DIR/tests/e2e/stack dir" (NAME-stack for NAME.mjs) on free ports. The demo titles
+# are ingested once into BUILD_DIR/tests/e2e/stack-origin and reused by later runs.
 #
 #   SCENARIOS  comma-separated stack.mjs scenarios (play,prefetch,preflight,players,clearkey,
 #              geo,licence,parent,catalogue,seek,resume,failover): start with --detach, play
@@ -53,7 +53,8 @@ for b in edge/sluice-edge control/sluice-control tools/ingest/sluice-ingest fill
   [ -x "$build/$b" ] || e2e_fail "no $build/$b"
 done
 
-var=$build/tests/e2e/stack
+# With a space in its name, as a checkout's path may have: the demo must not split it.
+var="$build/tests/e2e/stack dir"
 [[ $what != *.mjs ]] || var=$build/tests/e2e/${what%.mjs}-stack
 export SLUICE_DEMO_VAR=$var
 export SLUICE_DEMO_ORIGIN=$build/tests/e2e/stack-origin
@@ -219,7 +220,7 @@ if [ "$what" = ctrl-c ]; then
       sleep 0.05
     done
     sids=$(awk '{ print $1 }' "$var/pids")
-    ea=$(awk '$2 ~ /edge-a/ { print $1 }' "$var/pids")
+    ea=$(awk '/edge-a/ { print $1 }' "$var/pids")
     [ -n "$ea" ] || e2e_fail "no edge-a in $var/pids"
     kill -STOP -- "-$ea"
     sleep 1
@@ -243,7 +244,7 @@ if [ "$what" = ctrl-c ]; then
   done
   # A daemon dying stops the whole demo too (docs/demo.md), and says so.
   foreground_demo
-  victim=$(awk '$2 ~ /edge-b/ { print $1 }' "$var/pids")
+  victim=$(awk '/edge-b/ { print $1 }' "$var/pids")
   [ -n "$victim" ] || e2e_fail "no edge-b in $var/pids"
   kill -KILL "$victim"
   timeout 60 tail --pid="$demo_pid" -f /dev/null ||
