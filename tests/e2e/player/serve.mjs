@@ -178,7 +178,13 @@ function main() {
       if (pages[url.pathname]) return await sendFile(res, join(here, pages[url.pathname]), head);
       for (const [prefix, root] of vendors) {
         if (!url.pathname.startsWith(prefix)) continue;
-        const p = inside(root, decodeURIComponent(url.pathname.slice(prefix.length)));
+        let name;
+        try {
+          name = decodeURIComponent(url.pathname.slice(prefix.length));
+        } catch {
+          return send(res, 400, types['.txt'], 'bad request: malformed percent-encoding\n');
+        }
+        const p = inside(root, name);
         if (p) return await sendFile(res, p, head);
       }
       return send(res, 404, types['.txt'], 'not found\n');
