@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# tests/e2e/demo-cli-test.sh (stale | ports)
+#
+# tools/demo on what it meets before it starts anything.
+#
+# stale: tools/demo --stop and --status when what a detached demo left names nothing alive (it
+# died, or the machine rebooted): --status says no demo runs (exit 3), --stop says so too (exit
+# 0) and removes the stale pid file and settings (var/demo/env), so no one loads a dead demo's
+# addresses. A pid file line whose pid is alive but runs something else is not taken for the
+# demo's, and that process is left alone.
+#
+# ports: control's port taken on [::1] alone (control listens there too, for the client in
+# BR): tools/demo stops at once, before it builds or starts anything, saying which port, as it
+# does for a port taken on 127.0.0.1, rather than starting PostgreSQL and control and waiting
+# 30 s for a control that could not listen. Skips when [::1]:7000 cannot be held here (no
+# IPv6, or the port taken) or a default port is taken on 127.0.0.1.
+# Exit 0 pass, 1 fail, 77 skip.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+mode=${1:-}
+[ "$mode" = stale ] || [ "$mode" = ports ] || { echo "usage: $0 (stale|ports)" >&2; exit 2; }
+var=$(mktemp -d "/tmp/sluice-demo-$mode.XXXXXX")
+helper=
+trap 'rm -rf "$var"; [ -z "$helper" ] || kill "$helper" 2>/dev/null || true' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+if [ "$mode" = stale ]; then
+  sleep 300 &
+  helper=$!
+  # A dead pid, and a live one whose command line is not what the demo started there.
+  printf '%s %s\n' 999999999 "sluice-edge --config $var/edge-a.yaml" "$helper" \
+    "sluice-control --config $var/control.yaml" >"$var/pids"
+  printf 'export SLUICE_EDGE_A=http://127.0.0.1:1/\n' >"$var/env"
+
+  rc=0
+  out=$(SLUICE_DEMO_VAR=$var "$top/tools/demo" --status 2>&1) || rc=$?
+  [ "$rc" = 3 ] || fail "--status exit $rc, not 3: $out"
+  grep -q "no demo running" <<<"$out" || fail "--status said: $out"
+
+  out=$(SLUICE_DEMO_VAR=$var "$top/tools/demo" --stop 2>&1) || fail "--stop failed: $out"
+  grep -q "no demo running" <<<"$out" || fail "--stop said: $out"
+  [ ! -e "$var/env" ] || fail "--stop left the stale $var/env"
+  [ ! -e "$var/pids" ] || fail "--stop left the stale $var/pids"
+  kill -0 "$helper" 2>/dev/null || fail "--stop killed a process that was not the demo's"
+  echo "ok: a dead demo's --status and --stop"
+  exit 0
+fi
+
+# The default ports must be free on 127.0.0.1, where the demo checks them first.
+for p in 7000 9000 8080 8081 8082 8083 8090 8443; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "SKIP: port $p is in use on 127.0.0.1 (a demo running?)"
+    exit 77
+  fi
+done
+
+# Control's default port, held on [::1] only; the helper says when it listens.
+mkfifo "$var/ready"
+python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+try:
+    s.bind(("::1", 7000))
+    s.listen()
+except OSError as e:
+    print(f"skip {e}", flush=True)
+    sys.exit(0)
+print("held", flush=True)
+sys.stdin.read()' <"$var/ready" >"$var/holder.out" &
+helper=$!
+exec 3>"$var/ready"
+for _ in $(seq 100); do [ -s "$var/holder.out" ] && break; sleep 0.05; done
+case "$(cat "$var/holder.out")" in
+  held) ;;
+  *) echo "SKIP: cannot hold [::1]:7000 here: $(cat "$var/holder.out")"; exit 77 ;;
+esac
+
+rc=0
+out=$(SLUICE_DEMO_VAR=$var SLUICE_DEMO_PORTS= SLUICE_DEMO_SKIP_DEPS=1 SLUICE_DEMO_SKIP_BUILD=1 \
+  timeout 20 "$top/tools/demo" --detach 2>&1) || rc=$?
+[ "$rc" = 1 ] || fail "tools/demo exit $rc with [::1]:7000 taken, not 1: $out"
+grep -q "port 7000 is already in use on \\[::1\\]" <<<"$out" || fail "tools/demo said: $out"
+[ ! -e "$var/pg/data" ] || fail "tools/demo started PostgreSQL with its control port taken"
+echo "ok: tools/demo refuses a control port taken on [::1]"
