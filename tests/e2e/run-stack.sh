@@ -99,11 +99,15 @@ demo_sessions() {
 # spawn_demo: tools/demo in the foreground as a terminal runs it (its own process group,
 # SIGINT not ignored); sets demo_pid.
 # With tee, through a pipe as `tools/demo 2>&1 | tee FILE` runs it (demo_pid is then the
-# shell that runs the pipeline, whose process group a Ctrl-C reaches).
-spawn_demo() { # [tee]
+# shell that runs the pipeline, whose process group a Ctrl-C reaches); with grep,
+# `tools/demo --detach 2>&1 | grep -m1 '^==> starting PostgreSQL'`, which stops reading there.
+spawn_demo() { # [tee|grep]
   local run=("$top/tools/demo")
-  [ "${1:-}" != tee ] ||
-    run=(bash -c '"$0" 2>&1 | tee -a "$1" >/dev/null' "$top/tools/demo" "$var/demo.out")
+  case "${1:-}" in
+    tee) run=(bash -c '"$0" 2>&1 | tee -a "$1" >/dev/null' "$top/tools/demo" "$var/demo.out") ;;
+    grep) run=(bash -c '"$0" --detach 2>&1 | grep -m1 "^==> starting PostgreSQL" >>"$1"'
+            "$top/tools/demo" "$var/demo.out") ;;
+  esac
   rm -f "$var/env"
   : >"$var/demo.out"
   # A job started with & from a script ignores SIGINT, and a process cannot trap what it
@@ -192,6 +196,18 @@ if [ "$what" = ctrl-c ]; then
   demo_pid=
   all_stopped "a Ctrl-C to tools/demo | tee"
   echo "PASS: a Ctrl-C to tools/demo | tee stopped every process tools/demo started"
+  # A detached start through a pipe whose reader goes once PostgreSQL starts (tools/demo
+  # --detach | grep -m1 ...): the start ends at its next message, and a start cut short
+  # stops what it had started, as a failed one does.
+  sids=
+  spawn_demo grep
+  timeout 120 tail --pid="$demo_pid" -f /dev/null ||
+    e2e_fail "tools/demo --detach | grep -m1 did not end within 120 s"
+  demo_pid=
+  grep -q '^==> starting PostgreSQL' "$var/demo.out" ||
+    e2e_fail "tools/demo --detach | grep -m1 saw no start of PostgreSQL: $(cat "$var/demo.out")"
+  all_stopped "tools/demo --detach | grep -m1"
+  echo "PASS: tools/demo --detach | grep -m1, its reader gone, stopped what the start had started"
   # A Ctrl-C (SIGINT to the demo's process group, as a terminal sends it) while it pushes into
   # the edges. edge-a is stopped (SIGSTOP) as soon as the pushes begin (their scratch files
   # appear), so that edge-a's push is still waiting on it when the Ctrl-C comes, as it would
