@@ -10,10 +10,11 @@
 # demo's, and that process is left alone.
 #
 # ports: control's port taken on [::1] alone (control listens there too, for the client in
-# BR): tools/demo stops at once, before it builds or starts anything, saying which port, as it
-# does for a port taken on 127.0.0.1, rather than starting PostgreSQL and control and waiting
-# 30 s for a control that could not listen. Skips when [::1]:7000 cannot be held here (no
-# IPv6, or the port taken) or a default port is taken on 127.0.0.1.
+# BR), and edge-a's taken on SLUICE_DEMO_HOST alone: tools/demo stops at once, before it
+# builds or starts anything, saying which port and where, as it does for a port taken on
+# 127.0.0.1, rather than starting PostgreSQL and its daemons and waiting 30 s for one that
+# could not listen. Skips when [::1]:7000 or 127.0.0.2:8080 cannot be held here (no IPv6, or
+# the port taken) or a default port is taken on 127.0.0.1.
 # Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
 
@@ -56,31 +57,49 @@ for p in 7000 9000 8080 8081 8082 8083 8090 8443; do
   fi
 done
 
-# Control's default port, held on [::1] only; the helper says when it listens.
-mkfifo "$var/ready"
-python3 -c 'import socket, sys
-s = socket.socket(socket.AF_INET6)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+# hold ADDR PORT: a listener on ADDR:PORT alone (the helper); skips when it cannot be had.
+hold() {
+  [ -z "$helper" ] || { kill "$helper"; wait "$helper" 2>/dev/null || true; }
+  rm -f "$var/ready" "$var/helper.out"
+  mkfifo "$var/ready"
+  python3 -c 'import socket, sys
+addr, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+if ":" in addr:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
 try:
-    s.bind(("::1", 7000))
+    s.bind((addr, port))
     s.listen()
 except OSError as e:
     print(f"skip {e}", flush=True)
     sys.exit(0)
 print("held", flush=True)
-sys.stdin.read()' <"$var/ready" >"$var/holder.out" &
-helper=$!
-exec 3>"$var/ready"
-for _ in $(seq 100); do [ -s "$var/holder.out" ] && break; sleep 0.05; done
-case "$(cat "$var/holder.out")" in
-  held) ;;
-  *) echo "SKIP: cannot hold [::1]:7000 here: $(cat "$var/holder.out")"; exit 77 ;;
-esac
+sys.stdin.read()' "$1" "$2" <"$var/ready" >"$var/helper.out" &
+  helper=$!
+  exec 3>"$var/ready"
+  for _ in $(seq 100); do [ -s "$var/helper.out" ] && break; sleep 0.05; done
+  case "$(cat "$var/helper.out")" in
+    held) ;;
+    *) echo "SKIP: cannot hold $1:$2 here: $(cat "$var/helper.out")"; exit 77 ;;
+  esac
+}
 
-rc=0
-out=$(SLUICE_DEMO_VAR=$var SLUICE_DEMO_PORTS= SLUICE_DEMO_SKIP_DEPS=1 SLUICE_DEMO_SKIP_BUILD=1 \
-  timeout 20 "$top/tools/demo" --detach 2>&1) || rc=$?
-[ "$rc" = 1 ] || fail "tools/demo exit $rc with [::1]:7000 taken, not 1: $out"
-grep -q "port 7000 is already in use on \\[::1\\]" <<<"$out" || fail "tools/demo said: $out"
-[ ! -e "$var/pg/data" ] || fail "tools/demo started PostgreSQL with its control port taken"
-echo "ok: tools/demo refuses a control port taken on [::1]"
+# refused WHERE [ENV...]: tools/demo --detach (with ENV) exits 1 at once saying that WHERE
+# ("port P is already in use on A") is taken, with nothing started.
+refused() {
+  local where=$1 rc=0 out
+  shift
+  out=$(env "$@" SLUICE_DEMO_VAR="$var" SLUICE_DEMO_PORTS= SLUICE_DEMO_SKIP_DEPS=1 \
+    SLUICE_DEMO_SKIP_BUILD=1 timeout 20 "$top/tools/demo" --detach 2>&1) || rc=$?
+  [ "$rc" = 1 ] || fail "tools/demo exit $rc with $where taken, not 1: $out"
+  grep -qF "port $where (stop" <<<"$out" || fail "tools/demo said: $out"
+  [ ! -e "$var/pg/data" ] || fail "tools/demo started PostgreSQL with $where taken"
+  echo "ok: tools/demo stops at once: port $where"
+}
+
+# Control's default port, held on [::1] only.
+hold ::1 7000
+refused "7000 is already in use on [::1]"
+# edge-a's default port, held on the address the client-facing listeners are given only.
+hold 127.0.0.2 8080
+refused "8080 is already in use on 127.0.0.2" SLUICE_DEMO_HOST=127.0.0.2
