@@ -278,6 +278,9 @@ fi
   { cat "$var/demo.log"; e2e_fail "tools/demo --detach failed"; }
 grep -E '^(==>|tools/demo:)' "$var/demo.log" | sed 's/^/demo: /'
 . "$var/env"
+# It holds the admin tokens: the owner's alone, as the token files are.
+mode=$(stat -c %a "$var/env")
+[ "$mode" = 600 ] || e2e_fail "var/demo/env, which holds the admin tokens, has mode $mode, not 600"
 for k in EDGE_URL EDGE_ID EDGE_ADMIN_URL EDGE_ADMIN_TOKEN CONTROL_URL CONTROL_ADMIN_TOKEN \
          ORIGIN_URL ORIGIN_DIR PLAYER_URL TITLE_IDS; do
   [ -n "${!k:-}" ] || e2e_fail "var/demo/env has no $k"
