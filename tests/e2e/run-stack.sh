@@ -23,7 +23,7 @@
 #              Ctrl-C to tools/demo | tee; then the same
 #              with a Ctrl-C (SIGINT to its process group) while it pushes into the edges,
 #              with SIGTERM to its own process alone then, and with its terminal (a pty)
-#              closed then.
+#              closed then; and a daemon, or PostgreSQL, dying once it is up.
 #
 # Exit 0 pass, 1 fail, 77 skip (no Chromium, node, nginx, PostgreSQL or node_modules; with
 # --https also no certutil or openssl). The demo is stopped on exit, failure included, and also
@@ -180,6 +180,25 @@ all_stopped() {
   [ ! -e "$var/env" ] || e2e_fail "$var/env left behind after $1"
 }
 
+# dying_stops WHAT SIGNAL FIND SAYS: tools/demo in the foreground, up; the pid that the
+# command FIND prints then gets SIGNAL: the demo exits non-zero within 60 s, says SAYS, and
+# leaves nothing it started.
+dying_stops() {
+  local what=$1 sig=$2 find=$3 says=$4 victim
+  foreground_demo
+  victim=$(eval "$find")
+  [ -n "$victim" ] || e2e_fail "no pid of $what to stop"
+  kill "-$sig" "$victim"
+  timeout 60 tail --pid="$demo_pid" -f /dev/null ||
+    e2e_fail "tools/demo did not exit within 60 s of $what dying"
+  wait "$demo_pid" && e2e_fail "tools/demo exited 0 after $what died"
+  demo_pid=
+  grep -q "$says" "$var/demo.out" ||
+    e2e_fail "tools/demo did not say '$says': $(tail -n 5 "$var/demo.out")"
+  all_stopped "$what died"
+  echo "PASS: $what dying stopped every process tools/demo started"
+}
+
 if [ "$what" = ctrl-c ]; then
   foreground_demo
   kill -INT "$demo_pid"
@@ -258,19 +277,10 @@ if [ "$what" = ctrl-c ]; then
     all_stopped "$said during the pushes"
     echo "PASS: $said while tools/demo pushed into the edges stopped every process it started"
   done
-  # A daemon dying stops the whole demo too (docs/demo.md), and says so.
-  foreground_demo
-  victim=$(awk '/edge-b/ { print $1 }' "$var/pids")
-  [ -n "$victim" ] || e2e_fail "no edge-b in $var/pids"
-  kill -KILL "$victim"
-  timeout 60 tail --pid="$demo_pid" -f /dev/null ||
-    e2e_fail "tools/demo did not exit within 60 s of edge-b dying"
-  wait "$demo_pid" && e2e_fail "tools/demo exited 0 after edge-b died"
-  demo_pid=
-  grep -q 'a demo process exited' "$var/demo.out" ||
-    e2e_fail "tools/demo did not say a daemon exited: $(tail -n 5 "$var/demo.out")"
-  all_stopped "edge-b died"
-  echo "PASS: a daemon dying stopped every process tools/demo started"
+  # A daemon dying stops the whole demo too (docs/demo.md), and says so; PostgreSQL too,
+  # which runs under pg_ctl and not as the demo's child (a fast shutdown: SIGINT).
+  dying_stops edge-b KILL "awk '/edge-b/ { print \$1 }' \"\$var/pids\"" 'a demo process exited'
+  dying_stops PostgreSQL INT 'head -n 1 "$var/pg/data/postmaster.pid"' 'PostgreSQL exited'
   exit 0
 fi
 
