@@ -64,12 +64,12 @@ struct listener {
         int fd;
         uint32_t slot;
         bool open;
-        bool starved; /* out of descriptors: said once, accepts wait for the retry timer */
+        bool starved; /* accepts wait for the retry timer: why is said once until one works */
         unsigned port;
         struct uring_timer retry;
 };
 
-#define ACCEPT_RETRY_MS 100 /* after an accept found no descriptor left */
+#define ACCEPT_RETRY_MS 100 /* after an accept failed in a way that may come again */
 
 struct ctl_conn {
         struct ctl_server *srv;
@@ -1039,11 +1039,26 @@ static void conn_accept(struct ctl_server *srv, int fd)
 
 /* ---- listeners ---- */
 
+/* The accepts wait ACCEPT_RETRY_MS: re-armed at once, one that fails again would fail at once,
+ * a core's worth, while the pending connections wait in the backlog. Said once (why) until
+ * an accept works again. */
+static void accept_later(struct listener *l, const char *why)
+{
+        struct uring_loop *loop = l->srv->ctl->loop;
+
+        if (!l->starved)
+                log_warn("accept on port %u: %s (%u connections open); trying again every %u ms",
+                         l->port, why, l->srv->n_conns, ACCEPT_RETRY_MS);
+        l->starved = true;
+        if (l->open && !uring_timer_armed(&l->retry))
+                (void)uring_timer_arm(loop, &l->retry, uring_loop_now_ms(loop) + ACCEPT_RETRY_MS);
+}
+
 static void accept_arm(struct listener *l)
 {
         if (l->open && uring_loop_accept_multishot(l->srv->ctl->loop, l->slot, CTL_OP_ACCEPT,
                                                    l->fd) < 0)
-                log_error("cannot re-arm accept on port %u", l->port);
+                accept_later(l, "cannot arm the accept");
 }
 
 static void on_accept_retry(struct uring_loop *loop, struct uring_timer *t)
@@ -1056,26 +1071,24 @@ static void on_accept(struct uring_loop *loop, void *owner, const struct io_urin
 {
         struct listener *l = owner;
         int err = cqe->res < 0 ? -cqe->res : 0;
+        /* One connection's trouble (gone before it was taken, or a filter refused it) ends
+         * that accept only; any other error may come again at once (a full descriptor table,
+         * or a listener the kernel closed under us: `ss -K` makes every accept EINVAL). */
+        bool transient = err == 0 || err == ECONNABORTED || err == EINTR || err == EAGAIN ||
+                         err == EPERM || err == EPROTO || err == ECANCELED;
 
+        (void)loop;
         if (cqe->res >= 0) {
                 l->starved = false;
                 if (!l->open || l->srv->draining)
                         (void)close(cqe->res);
                 else
                         conn_accept(l->srv, cqe->res);
-        } else if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-                /* Re-armed at once, the accept would fail at once, a core's worth: the
-                 * pending connections wait in the backlog until a descriptor is free. */
-                if (!l->starved)
-                        log_warn("accept on port %u: %s (%u connections open); trying again "
-                                 "every %u ms",
-                                 l->port, strerror(err), l->srv->n_conns, ACCEPT_RETRY_MS);
-                l->starved = true;
-                if (!(cqe->flags & IORING_CQE_F_MORE) && l->open)
-                        (void)uring_timer_arm(loop, &l->retry,
-                                              uring_loop_now_ms(loop) + ACCEPT_RETRY_MS);
+        } else if (!transient) {
+                if (!(cqe->flags & IORING_CQE_F_MORE))
+                        accept_later(l, strerror(err));
                 return;
-        } else if (cqe->res != -ECANCELED) {
+        } else if (err != ECANCELED) {
                 log_debug("accept failed: %s", strerror(err));
         }
         if (!(cqe->flags & IORING_CQE_F_MORE))

@@ -625,6 +625,32 @@ def test_out_of_descriptors(binary, tmp, pg):
         check(c.stop() == 0, "SIGTERM exits 0 (descriptors)")
 
 
+def test_listener_killed(binary, tmp, pg):
+    # A listener the kernel closes under control (ss -K, as root) fails every accept with
+    # EINVAL at once: the accepts wait for the retry timer, said once, rather than spin.
+    c = Control(binary, tmp, pg, name="ctl-killed").start()
+    try:
+        r = subprocess.run(["ss", "-K", "-t", "state", "listening", "sport", f"= :{c.port}"],
+                           capture_output=True, text=True)
+        try:
+            socket.create_connection(("127.0.0.1", c.port), timeout=5).close()
+            killed = False
+        except ConnectionRefusedError:
+            killed = True
+        if r.returncode != 0 or not killed:
+            skip_case(f"ss -K cannot close a listener here: {r.returncode} {r.stderr.strip()}")
+            return
+        cpu0 = cpu_seconds(c.proc.pid)
+        time.sleep(2)
+        used = cpu_seconds(c.proc.pid) - cpu0
+        check(used < 0.5, f"{used:.2f} s of CPU in 2 s with its listener closed")
+        c.wait_log(r"warn .*accept on port \d+: Invalid argument")
+        said = [l for l in c.log if re.search(r"accept on port \d+:", l)]
+        check(len(said) == 1, f"the failing accepts said {len(said)} times: {said}")
+    finally:
+        check(c.stop() == 0, "SIGTERM exits 0 (listener closed)")
+
+
 def test_profile_gone(ctl, pg):
     # A profile deleted while its session plays (as docs/control.md suggests for profiles
     # without a key): the session reports on until it expires. Each report keeps its row and
@@ -745,6 +771,7 @@ def main(binary, tmp):
                      ("prune", lambda: test_prune(binary, tmp, ctl, pg)),
                      ("pg_temp", lambda: test_pg_temp_closed_parent(tmp)),
                      ("fds", lambda: test_out_of_descriptors(binary, tmp, pg)),
+                     ("listener_killed", lambda: test_listener_killed(binary, tmp, pg)),
                      ("public_url", lambda: test_public_url_length(binary, ctl)),
                      ("cors_len", lambda: test_cors_origin_length(binary, ctl)),
                      ("profile_gone", lambda: test_profile_gone(ctl, pg)),
