@@ -74,6 +74,8 @@ struct listener {
 struct ctl_conn {
         struct ctl_server *srv;
         struct ctl_conn *prev, *next;
+        struct ctl_conn *idle_prev, *idle_next; /* on srv's idle list: see idle_add() */
+        bool idle;
         uint64_t id;
         int fd;
         uint32_t slot;
@@ -108,6 +110,7 @@ struct ctl_server {
         struct listener *listeners[LISTEN_MAX]; /* each freed by its slot's free callback */
         size_t n_listeners;
         struct ctl_conn *conns;
+        struct ctl_conn *idle_head, *idle_tail; /* oldest idle first */
         unsigned n_conns;
         uint64_t conn_seq;
         bool draining;
@@ -188,6 +191,45 @@ static size_t in_max(const struct ctl_conn *c)
         return HEAD_MAX + PIPELINE_MAX;
 }
 
+/* ---- idle connections ---- */
+
+/* A connection that holds no part of a request (new, or kept alive between requests) is idle,
+ * listed from the longest idle: at max_connections the first of them makes room for a new
+ * connection rather than the new one being refused while it waits for idle_timeout. */
+static void idle_add(struct ctl_conn *c)
+{
+        struct ctl_server *srv = c->srv;
+
+        if (c->idle)
+                return;
+        c->idle = true;
+        c->idle_next = NULL;
+        c->idle_prev = srv->idle_tail;
+        if (srv->idle_tail)
+                srv->idle_tail->idle_next = c;
+        else
+                srv->idle_head = c;
+        srv->idle_tail = c;
+}
+
+static void idle_del(struct ctl_conn *c)
+{
+        struct ctl_server *srv = c->srv;
+
+        if (!c->idle)
+                return;
+        c->idle = false;
+        if (c->idle_prev)
+                c->idle_prev->idle_next = c->idle_next;
+        else
+                srv->idle_head = c->idle_next;
+        if (c->idle_next)
+                c->idle_next->idle_prev = c->idle_prev;
+        else
+                srv->idle_tail = c->idle_prev;
+        c->idle_prev = c->idle_next = NULL;
+}
+
 /* ---- closing ---- */
 
 static void conn_close(struct ctl_conn *c, const char *why)
@@ -199,6 +241,7 @@ static void conn_close(struct ctl_conn *c, const char *why)
                 return;
         log_conn(LOG_LVL_DEBUG, c->id, "close: %s", why);
         c->state = CS_CLOSED;
+        idle_del(c);
         uring_timer_cancel(loop, &c->timer);
         if (c->prev)
                 c->prev->next = c->next;
@@ -264,6 +307,7 @@ static void response_done(struct ctl_conn *c)
                 /* Idle keep-alive: drop the buffers and wait for the next request. */
                 buf_done(&c->in);
                 deadline_set(c, (uint64_t)srv->ctl->cfg->idle_timeout_ms);
+                idle_add(c);
                 return;
         }
         deadline_set(c, HEADER_TIMEOUT);
@@ -901,8 +945,10 @@ static void input(struct ctl_conn *c, const char *data, size_t n)
                 return;
         case CS_READ_HEAD:
         case CS_READ_BODY:
-                if (c->in.len == 0 && c->state == CS_READ_HEAD)
+                if (c->in.len == 0 && c->state == CS_READ_HEAD) {
+                        idle_del(c);
                         deadline_set(c, HEADER_TIMEOUT);
+                }
                 c->in.max = in_max(c);
                 if (buf_append(&c->in, data, n) < 0) {
                         conn_close(c, "input over limit");
@@ -996,6 +1042,8 @@ static void conn_accept(struct ctl_server *srv, int fd)
         struct ctl_conn *c;
         int one = 1;
 
+        if (srv->n_conns >= (unsigned)srv->ctl->cfg->max_connections && srv->idle_head)
+                conn_close(srv->idle_head, "idle at max_connections: room for a new one");
         if (srv->n_conns >= (unsigned)srv->ctl->cfg->max_connections) {
                 /* Counted: players closed at once leave no other trace. */
                 metrics_add(srv->ctl->m.conns_refused, 1);
@@ -1035,6 +1083,7 @@ static void conn_accept(struct ctl_server *srv, int fd)
         }
         c->recv_armed = true;
         deadline_set(c, HEADER_TIMEOUT);
+        idle_add(c);
 }
 
 /* ---- listeners ---- */

@@ -651,6 +651,65 @@ def test_listener_killed(binary, tmp, pg):
         check(c.stop() == 0, "SIGTERM exits 0 (listener closed)")
 
 
+def test_idle_room(binary, tmp, pg):
+    # At max_connections a new connection closes the one idle longest (between requests, or
+    # yet to send a byte) rather than being refused while the idle ones wait out idle_timeout;
+    # with every connection inside a request it is still refused.
+    c = Control(binary, tmp, pg, name="ctl-idle", extra_cfg="max_connections: 4\n").start()
+    get = b"GET /healthz HTTP/1.1\r\nHost: c\r\n\r\n"
+    socks = []
+
+    def answered(s):
+        s.settimeout(10)
+        s.sendall(get)
+        data = b""
+        while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+            try:
+                d = s.recv(4096)
+            except ConnectionResetError:
+                return False
+            if not d:
+                return False
+            data += d
+        return data.startswith(b"HTTP/1.1 200 ")
+
+    def closed(s):
+        s.settimeout(10)
+        try:
+            return s.recv(4096) == b""
+        except ConnectionResetError:
+            return True
+
+    try:
+        for _ in range(4):
+            socks.append(socket.create_connection(("127.0.0.1", c.port), timeout=10))
+            check(answered(socks[-1]), "a keep-alive request under the limit")
+        # The first three are used again: the fourth is now the one idle longest.
+        for s in socks[:3]:
+            check(answered(s), "a second request on a kept-alive connection")
+        new = socket.create_connection(("127.0.0.1", c.port), timeout=10)
+        check(answered(new), "a new connection at max_connections with four idle")
+        check(closed(socks[3]), "the connection idle longest was closed for the new one")
+        for s in socks[:3]:
+            check(answered(s), "the others are kept")
+        socks[3] = new
+        # Each inside a request (half a head): nothing idle, a new connection is refused.
+        for s in socks:
+            s.sendall(b"GET /healthz HTTP/1.1\r\n")
+        time.sleep(1)  # for control to read them
+        extra = socket.create_connection(("127.0.0.1", c.port), timeout=10)
+        check(closed(extra), "a new connection refused while none is idle")
+        extra.close()
+        for s in socks:
+            s.sendall(b"Host: c\r\n\r\n")
+            s.settimeout(10)
+            check(s.recv(4096).startswith(b"HTTP/1.1 200 "), "the half-sent requests answered")
+    finally:
+        for s in socks:
+            s.close()
+        check(c.stop() == 0, "SIGTERM exits 0 (idle room)")
+
+
 def test_profile_gone(ctl, pg):
     # A profile deleted while its session plays (as docs/control.md suggests for profiles
     # without a key): the session reports on until it expires. Each report keeps its row and
@@ -772,6 +831,7 @@ def main(binary, tmp):
                      ("pg_temp", lambda: test_pg_temp_closed_parent(tmp)),
                      ("fds", lambda: test_out_of_descriptors(binary, tmp, pg)),
                      ("listener_killed", lambda: test_listener_killed(binary, tmp, pg)),
+                     ("idle_room", lambda: test_idle_room(binary, tmp, pg)),
                      ("public_url", lambda: test_public_url_length(binary, ctl)),
                      ("cors_len", lambda: test_cors_origin_length(binary, ctl)),
                      ("profile_gone", lambda: test_profile_gone(ctl, pg)),
