@@ -49,7 +49,8 @@ struct ctl_metrics {
         struct metric *latency;     /* seconds */
         struct metric *db_errors;   /* 503s caused by the database */
         struct metric *conns_open;
-        struct metric *conns_refused; /* closed at accept: max_connections open */
+        struct metric *conns_refused; /* closed at once: max_connections, none idle */
+        struct metric *conns_idle_closed; /* idle, closed at max_connections for a new one */
         struct metric *sessions;    /* playback sessions started */
         struct metric *session_statements; /* statements that started them (group commit) */
         struct metric *sessions_fast;      /* started from warm data, counted behind */

@@ -204,10 +204,12 @@ static int metrics_setup(struct ctl_metrics *m)
                                            NULL);
         m->conns_open = metrics_gauge_new(m->reg, "sluice_control_connections",
                                           "Open client connections", NULL);
-        m->conns_refused =
-            metrics_counter_new(m->reg, "sluice_control_connections_refused_total",
-                                "Connections closed at accept because max_connections were open",
-                                NULL);
+        m->conns_refused = metrics_counter_new(
+            m->reg, "sluice_control_connections_refused_total",
+            "New connections closed at once: max_connections open, none of them idle", NULL);
+        m->conns_idle_closed = metrics_counter_new(
+            m->reg, "sluice_control_connections_idle_closed_total",
+            "Idle connections closed at max_connections to take a new one", NULL);
         m->sessions = metrics_counter_new(m->reg, "sluice_control_sessions_total",
                                           "Playback sessions started", NULL);
         m->session_statements = metrics_counter_new(
@@ -278,7 +280,7 @@ static int metrics_setup(struct ctl_metrics *m)
                        m->heartbeat_refusals && m->plan_refusals && m->sessions_fast &&
                        m->sessions_db && m->behind_written && m->behind_dropped &&
                        m->behind_depth && m->reloads_ok && m->reloads_failed && m->reload_ok &&
-                       m->conns_refused
+                       m->conns_refused && m->conns_idle_closed
                    ? 0
                    : -ENOMEM;
 }

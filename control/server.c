@@ -1042,8 +1042,10 @@ static void conn_accept(struct ctl_server *srv, int fd)
         struct ctl_conn *c;
         int one = 1;
 
-        if (srv->n_conns >= (unsigned)srv->ctl->cfg->max_connections && srv->idle_head)
+        if (srv->n_conns >= (unsigned)srv->ctl->cfg->max_connections && srv->idle_head) {
+                metrics_add(srv->ctl->m.conns_idle_closed, 1);
                 conn_close(srv->idle_head, "idle at max_connections: room for a new one");
+        }
         if (srv->n_conns >= (unsigned)srv->ctl->cfg->max_connections) {
                 /* Counted: players closed at once leave no other trace. */
                 metrics_add(srv->ctl->m.conns_refused, 1);

@@ -704,6 +704,14 @@ def test_idle_room(binary, tmp, pg):
             s.sendall(b"Host: c\r\n\r\n")
             s.settimeout(10)
             check(s.recv(4096).startswith(b"HTTP/1.1 200 "), "the half-sent requests answered")
+        socks[0].sendall(b"GET /metrics HTTP/1.1\r\nHost: c\r\nConnection: close\r\n\r\n")
+        page = b""
+        while d := socks[0].recv(65536):
+            page += d
+        for name, want in (("refused", 1), ("idle_closed", 1)):
+            m = re.search(rb"^sluice_control_connections_%s_total (\d+)$" % name.encode(), page,
+                          re.M)
+            check(m and int(m.group(1)) == want, f"{name} counted {want}: {m and m.group(1)}")
     finally:
         for s in socks:
             s.close()
