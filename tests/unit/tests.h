@@ -30,6 +30,7 @@ struct test_case {
         void (*fn)(void);
 };
 
+/* At most this many TEST()s a file: one more fails the file at start (it would never run). */
 #define TESTS_MAX 512
 extern struct test_case tests_registry[TESTS_MAX];
 extern unsigned tests_count;
@@ -42,8 +43,12 @@ extern unsigned tests_skipped; /* tests ended by TEST_SKIP_CASE so far */
         static void test_##name(void);                                                             \
         __attribute__((constructor)) static void register_##name(void)                            \
         {                                                                                          \
-                if (tests_count < TESTS_MAX)                                                       \
-                        tests_registry[tests_count++] = (struct test_case){#name, test_##name};    \
+                if (tests_count == TESTS_MAX) {                                                    \
+                        fprintf(stderr, "more than %d tests: %s would not run\n", TESTS_MAX,       \
+                                #name);                                                            \
+                        exit(1);                                                                   \
+                }                                                                                  \
+                tests_registry[tests_count++] = (struct test_case){#name, test_##name};            \
         }                                                                                          \
         static void test_##name(void)
 
