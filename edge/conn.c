@@ -222,6 +222,53 @@ int conn_accept_tls(struct edge_worker *w, int fd, struct tls_ctx *t)
         return 0;
 }
 
+/*
+ * When c began to hold no part of a request, or UINT64_MAX while it holds one: kept alive
+ * between requests (HTTP/1.1, or HTTP/2 with no stream open and nothing left to send), or
+ * accepted and not yet sent a byte. A TLS connection's handshake, once a byte of it came, is
+ * part of a request. Read from the state's deadline, so that nothing is kept for it per request.
+ */
+static uint64_t idle_since(const struct conn *c)
+{
+        const struct edge_limits *l = &c->w->limits;
+        uint64_t t;
+
+        if (c->admin || c->processing || c->send_armed || c->poll_armed || c->close_after)
+                return UINT64_MAX;
+        if (c->state == CONN_IDLE && !(c->h2 && (h2_conn_busy(c->h2) || h2_zc_pending(c))))
+                t = l->idle_timeout_ms;
+        else if (c->state == CONN_READ_HEAD && !c->in_len && !c->h1_seen && !c->h2 &&
+                 !c->tls_fed && !c->tls_capitals)
+                t = l->header_timeout_ms;
+        else
+                return UINT64_MAX;
+        return c->deadline_ms > t ? c->deadline_ms - t : 0;
+}
+
+bool conn_close_idle(struct edge_worker *w)
+{
+        uint64_t now = uring_loop_now_ms(w->loop), best_since = UINT64_MAX;
+        struct conn *c, *best = NULL;
+
+        if (now < w->idle_look_after_ms)
+                return false;
+        for (c = w->conns; c; c = c->next) {
+                uint64_t since = idle_since(c);
+                /* <=: the list runs newest first, so of equals the one accepted first. */
+                if (since != UINT64_MAX && since <= best_since) {
+                        best = c;
+                        best_since = since;
+                }
+        }
+        if (!best) {
+                w->idle_look_after_ms = now + IDLE_LOOK_BACKOFF_MS;
+                return false;
+        }
+        metrics_add(w->srv->m.conns_idle_closed, 1);
+        conn_close(best, "idle, closed for a new connection at max_connections");
+        return true;
+}
+
 const char *conn_peer_str(struct conn *c, char *buf, size_t cap)
 {
         if (!c->peer_known) {

@@ -140,6 +140,16 @@ int conn_accept(struct edge_worker *w, int fd, bool admin);
 /* The same for a connection accepted on a TLS listener with context t. */
 int conn_accept_tls(struct edge_worker *w, int fd, struct tls_ctx *t);
 
+/*
+ * At max_connections: close w's client connection idle longest (kept alive between requests,
+ * or accepted and silent since), to take a new one in its place (RFC 9112 §9.3 lets a server
+ * close an idle connection at any time), and count it. False when none is idle: the new one is
+ * refused then. Walks w's connections, so only at the limit; after a walk that found none the
+ * next IDLE_LOOK_BACKOFF_MS refuse without one, so a flood at a busy server costs no walks.
+ */
+#define IDLE_LOOK_BACKOFF_MS 20
+bool conn_close_idle(struct edge_worker *w);
+
 /* Plaintext input (from the socket, or decrypted by conn-tls.c). Returns false when c was
  * closed. */
 bool conn_input_plain(struct conn *c, const char *data, size_t n);

@@ -67,6 +67,8 @@ int edge_metrics_init(struct edge_metrics *m, struct metrics_reg *reg, unsigned 
                   "Heartbeats sent to control, by result", beats[i]);
         C(conns_refused, "sluice_edge_connections_refused_total",
           "Connections closed at accept because max_connections was reached", NULL);
+        C(conns_idle_closed, "sluice_edge_connections_idle_closed_total",
+          "Idle connections closed at max_connections to take a new one", NULL);
         for (unsigned i = 0; i < 3; i++)
                 C(timeouts[i], "sluice_edge_timeouts_total",
                   "Connections closed by a deadline, by kind", timeouts[i]);

@@ -86,6 +86,9 @@ struct edge_metrics {
         struct metric *worker_requests[EDGE_METRICS_WORKERS_MAX];
         struct metric *worker_yields[EDGE_METRICS_WORKERS_MAX];
         unsigned n_workers;
+        /* Idle, closed at max_connections for a new one. Last, so that the metrics the hit
+         * path counts keep their places. */
+        struct metric *conns_idle_closed;
 };
 
 /*

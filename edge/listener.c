@@ -113,8 +113,9 @@ void listener_on_accept(struct uring_loop *loop, void *owner, const struct io_ur
                 } else {
                         int_fast64_t n = atomic_fetch_add(&srv->conns_open, 1) + 1;
                         metrics_add(srv->m.conns_accepted, 1);
-                        if ((uint64_t)n > w->limits.max_connections) {
-                                /* Over the limit: refuse at once rather than let the backlog
+                        if ((uint64_t)n > w->limits.max_connections && !conn_close_idle(w)) {
+                                /* Over the limit with none of this worker's connections idle
+                                 * to close for it: refuse at once rather than let the backlog
                                  * grow behind a full server. */
                                 atomic_fetch_sub(&srv->conns_open, 1);
                                 metrics_add(srv->m.conns_refused, 1);

@@ -144,6 +144,9 @@ struct edge_worker {
         struct access_log_buf alog;
         atomic_uint_fast64_t probe_seen; /* the last edge_server.probe this loop answered */
         atomic_uint fds_wanted; /* cached files another thread asks this one to close */
+        /* At max_connections conn_close_idle found no connection idle: none looked for before
+         * this (loop ms). Last, so that the fields the hit path reads keep their places. */
+        uint64_t idle_look_after_ms;
 };
 
 struct edge_server {
