@@ -203,7 +203,7 @@ static const struct cfg_field tls_fields[] = {
         {.key = "certs", .type = CFG_SECTION_LIST, .offset = offsetof(struct edge_cfg_tls, certs),
          .min = 1, .max = 64, .sub = tls_cert_fields,
          .elem_size = sizeof(struct edge_cfg_tls_cert), .required = true},
-        /* Absent: h2 then http/1.1 (tls.c applies it; a list cannot default here). An empty
+        /* Absent: h2 then http/1.1 (tls-ctx.c applies it; a list cannot default here). An empty
          * list would read as "offer nothing" and serve both: refused. */
         {.key = "alpn", .type = CFG_STRLIST, .offset = offsetof(struct edge_cfg_tls, alpn),
          .min = 1, .max = 2},

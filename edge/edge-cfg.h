@@ -77,7 +77,7 @@ struct edge_cfg_log {
 };
 
 /* One certificate of a TLS listener: PEM chain (leaf first) and key; ocsp is an optional DER
- * OCSP response, stapled only once checked against the certificate and the clock (tls.c;
+ * OCSP response, stapled only once checked against the certificate and the clock (tls-ctx.c;
  * refreshed by the operator, re-read on SIGHUP). */
 struct edge_cfg_tls_cert {
         char *cert;

@@ -1131,7 +1131,7 @@ def ocsp_staples_only_a_checked_response(e):
         with open(resp, "wb") as f:
             f.write(content)
         log = reload_and_wait(e)
-        said = f"tls: {resp}: OCSP response for {e.pki}/b-chain.pem not stapled: {why}"
+        said = f"tls-ctx: {resp}: OCSP response for {e.pki}/b-chain.pem not stapled: {why}"
         check(said in log, f"no warning {said!r}")
         out = status_of(e, "b.test")
         check("OCSP response: no response sent" in out, f"{why}: stapled anyway: {out[:400]}")

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bug.h"
+#include "edge-cfg.h"
 #include "tls.c"
 #include "tests.h"
 #include "tls-fixture.h"

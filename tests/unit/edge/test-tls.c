@@ -11,10 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 
 #include "bug.h"
 #include "tls.c"
+#include "tls-ctx.c"
 #include "tests.h"
 #include "tls-fixture.h"
 
