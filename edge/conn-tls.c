@@ -151,19 +151,23 @@ enum first_bytes { FIRST_TLS, FIRST_WAIT, FIRST_HTTP, FIRST_JUNK };
 /*
  * A connection's first bytes on a TLS listener, before any reach the TLS session: an HTTP/1.x
  * request line (a method's three to eight capital letters, then a space) or a TLS record,
- * which never starts with a capital letter (its first byte is a record type, 0x14-0x18). Such
- * a client (a health check or a person with an http:// URL) gets a plain 400 saying what the
+ * which never starts with a capital letter (its first byte is a record type, 0x14-0x18, or
+ * has the top bit set in an SSLv2-format ClientHello, which OpenSSL still reads). Such a
+ * client (a health check or a person with an http:// URL) gets a plain 400 saying what the
  * port wants, not a bare close: it could not read an alert. The capitals are counted across
  * reads (c->tls_capitals), so a request line that arrives a few bytes at a time is known too;
- * until the byte after them comes, nothing is decided. Neither (capitals, then anything else)
- * is no TLS either: closed.
+ * until the byte after them comes, nothing is decided. Neither (capitals, then anything else;
+ * or any other first byte, as an SSH greeting's or a zero) is no TLS either: closed, and
+ * counted as a failed handshake.
  */
 static enum first_bytes first_bytes(struct conn *c, const char *data, size_t n)
 {
         size_t i = 0;
 
-        if (c->tls_capitals == 0 && n > 0 && !(data[0] >= 'A' && data[0] <= 'Z'))
-                return FIRST_TLS;
+        if (c->tls_capitals == 0 && n > 0 && !(data[0] >= 'A' && data[0] <= 'Z')) {
+                unsigned char b = (unsigned char)data[0];
+                return (b >= 0x14 && b <= 0x18) || b >= 0x80 ? FIRST_TLS : FIRST_JUNK;
+        }
         while (i < n && c->tls_capitals <= 8 && data[i] >= 'A' && data[i] <= 'Z') {
                 c->tls_capitals++;
                 i++;
@@ -207,6 +211,7 @@ bool conn_tls_input(struct conn *c, const char *data, size_t n)
                         refuse_plain_http(c);
                         return false;
                 case FIRST_JUNK:
+                        tls_conn_fail(c->tls);
                         conn_close(c, "neither TLS nor an HTTP request line on a TLS listener");
                         return false;
                 case FIRST_TLS:

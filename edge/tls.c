@@ -563,8 +563,13 @@ int tls_conn_handshake(struct tls_conn *tc)
         r = ssl_errno(tc, r, "handshake");
         if (r == -EAGAIN)
                 return -EAGAIN;
-        atomic_fetch_add(&tc->t->tickets->stats.failed, 1);
+        tls_conn_fail(tc);
         return r == 0 ? -EPROTO : r;
+}
+
+void tls_conn_fail(struct tls_conn *tc)
+{
+        atomic_fetch_add(&tc->t->tickets->stats.failed, 1);
 }
 
 ssize_t tls_conn_read(struct tls_conn *tc, void *buf, size_t cap)

@@ -41,7 +41,8 @@ struct tls_tickets;
 struct tls_stats {
         atomic_uint_fast64_t handshakes;      /* completed */
         atomic_uint_fast64_t resumed;         /* of which resumed a session */
-        atomic_uint_fast64_t failed;          /* alerts, protocol errors, refused versions */
+        atomic_uint_fast64_t failed;          /* alerts, protocol errors, refused versions,
+                                               * first bytes neither TLS nor HTTP */
         atomic_uint_fast64_t ktls;            /* connections sending through kernel TLS */
         atomic_uint_fast64_t userspace;       /* connections encrypting in userspace */
         atomic_uint_fast64_t edge_sealed;     /* of which the edge sealed the records
@@ -112,6 +113,9 @@ int tls_conn_feed(struct tls_conn *tc, const void *buf, size_t len);
  * -EPROTO on a failed handshake (alert sent where possible), other -errno on socket errors.
  */
 int tls_conn_handshake(struct tls_conn *tc);
+/* The connection's first bytes are neither TLS nor an HTTP request: its handshake counts as
+ * failed (tls_stats.failed) before the caller closes it. */
+void tls_conn_fail(struct tls_conn *tc);
 
 /*
  * Plaintext into buf. Returns bytes (> 0), 0 on a clean close_notify, -EAGAIN when no whole

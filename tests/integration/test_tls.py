@@ -379,6 +379,30 @@ def plain_http_on_the_tls_port_told(e):
 
 
 @test
+def neither_tls_nor_http_is_a_failed_handshake(e):
+    # Bytes on the TLS port that are neither a TLS record nor an HTTP request line (an SSH
+    # greeting, zeros): closed, and counted as failed handshakes. They were counted nowhere:
+    # the greeting was closed at its capitals, the zeros were fed to the TLS session, which
+    # waited for a whole record header and was closed, uncounted, at the client's FIN.
+    failed = ("sluice_tls_handshakes_total", 'result="failed"')
+    tries = (b"SSH-2.0-OpenSSH_9.2\r\n", b"\x00\x00\x00\x00", b"\x7fELF")
+    before = tls_counters(e)
+    requests = {(n, lb): metric(e, n, lb) for n, lb in COUNTED_400}
+    for junk in tries:
+        with socket.create_connection((HOST, e.tls_port), timeout=5) as s:
+            s.sendall(junk)
+            s.shutdown(socket.SHUT_WR)
+            eq(read_to_eof(s), b"", f"answer to {junk!r}")
+    eq(tls_counters(e).get(failed, 0) - before.get(failed, 0), len(tries),
+       f"failed handshakes after {len(tries)} connections of neither")
+    for (n, lb), was in requests.items():
+        eq(metric(e, n, lb), was, f"{n}{{{lb}}}: no request")
+    with handshake(e, client_ctx(e)) as s:
+        _, body = get_over(s, "/t1/one.bin")
+        eq(body, b"x", "a TLS client after them")
+
+
+@test
 def bodies_over_tls(e):
     # TLS 1.3 and TLS 1.2 (each sealed by the edge, docs/tls.md), and TLS 1.2 with
     # ChaCha20-Poly1305, whose records carry no explicit nonce.
