@@ -6,9 +6,11 @@
 #include "cors.h"
 #include "serve-plan.h"
 
+/* Retry-After too: a page reads no field it does not name, and a player backs off a 503 (the
+ * fill limit) by it. */
 #define EXPOSE                                                                                     \
         "Content-Length, Content-Range, Content-Type, ETag, Last-Modified, "                       \
-        "Accept-Ranges, Cache-Control, Cache-Status, CMSD-Dynamic, Date, Server"
+        "Accept-Ranges, Cache-Control, Cache-Status, CMSD-Dynamic, Date, Server, Retry-After"
 #define ALLOW_HEADERS                                                                              \
         "Range, If-Range, If-None-Match, If-Modified-Since, If-Match, "                            \
         "If-Unmodified-Since, CMCD-Object, CMCD-Request, CMCD-Session, CMCD-Status"

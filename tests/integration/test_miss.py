@@ -1089,9 +1089,12 @@ def fills_bounded_per_edge(ctx):
         with RawConn(e.port, timeout=10) as c:
             c.send(build_request("GET", k, [("Connection", "close")]))
             eq(read_head(c, time.monotonic() + 10)[0], 200, f"{k}: the head")
-    r = get(e, late)
+    r = get(e, late, [("Origin", "https://player.example")])
     eq(r.status, 503, "a third fill past cache.max_fills 2")
     eq(r.get("Retry-After"), "1", "Retry-After")
+    # A page reads only the fields the response exposes: a player backs off by this one.
+    check("retry-after" in r.tokens("Access-Control-Expose-Headers"),
+          f"Retry-After not exposed: {r.get('Access-Control-Expose-Headers')!r}")
     check(r.need("Cache-Status").endswith("fwd=miss; detail=fill-limit"), r.get("Cache-Status"))
     eq(o.count(late), 0, "the origin not asked")
     eq(metric(e, "sluice_edge_fills_busy_total") - before, 1, "counted")

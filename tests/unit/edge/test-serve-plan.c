@@ -49,7 +49,8 @@ TEST(get_hit)
         ASSERT_STREQ(hdr(p, "Timing-Allow-Origin"), "*");
         ASSERT_STREQ(hdr(p, "Access-Control-Expose-Headers"),
                      "Content-Length, Content-Range, Content-Type, ETag, Last-Modified, "
-                     "Accept-Ranges, Cache-Control, Cache-Status, CMSD-Dynamic, Date, Server");
+                     "Accept-Ranges, Cache-Control, Cache-Status, CMSD-Dynamic, Date, Server, "
+                     "Retry-After");
         ASSERT_STREQ(hdr(p, "Content-Type"), "video/iso.segment");
         ASSERT_STREQ(hdr(p, "Content-Length"), "1000");
         ASSERT_STREQ(hdr(p, "ETag"), FIX_ETAG);
