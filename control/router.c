@@ -119,7 +119,10 @@ void router_dispatch(struct ctl_req *rq)
                 if (r->method == HTTP_M_GET)
                         allow_add(allow, sizeof(allow), &al, "HEAD");
         }
-        if (path_known && rq->method == HTTP_M_OPTIONS) {
+        /* On any path: a browser takes a preflight answered other than 2xx as a network
+         * error, and a page asking for a path no route has would read no status, not the 404
+         * its request gets (below). */
+        if (rq->method == HTTP_M_OPTIONS) {
                 preflight(rq);
                 return;
         }

@@ -147,6 +147,24 @@ def test_405(ctl):
               f"405 body {o}")
 
 
+def test_preflight_any_path(ctl):
+    """A preflight is answered 204 on any path, as on a route: a browser takes a preflight
+    answered other than 2xx as a network error, so a page asking for a path control does not
+    know (a mistyped route, a session id outside the id set) read no status at all instead of
+    the 404 its request gets. It was answered 404."""
+    pre = {"Origin": "http://player.test", "Access-Control-Request-Method": "POST",
+           "Access-Control-Request-Headers": "content-type"}
+    for path in ("/v1/nothing", "/v1/sessions/a%20b/report", "/"):
+        st, h, _ = ctl.request("OPTIONS", path, headers=pre)
+        check(st == 204 and h.get("access-control-allow-origin") == "*"
+              and "POST" in h.get("access-control-allow-methods", "")
+              and h.get("access-control-max-age") == "600",
+              f"preflight of {path}: {st} {h}")
+        st, h, _ = ctl.request("POST", path, body=b"{}", headers={"Origin": "http://player.test"})
+        check(st == 404 and h.get("access-control-allow-origin") == "*",
+              f"POST {path} after its preflight: {st} {h}")
+
+
 def raw_head(ctl, data):
     """Send data as it is and read to the close; returns (status, headers lower-cased)."""
     s = socket.create_connection(("127.0.0.1", ctl.port), timeout=10)
@@ -825,6 +843,7 @@ def main(binary, tmp):
                      ("unknown_country", lambda: test_unknown_country(ctl)),
                      ("licence_end", lambda: test_token_licence_end(ctl, pg)),
                      ("405", lambda: test_405(ctl)),
+                     ("preflight_any_path", lambda: test_preflight_any_path(ctl)),
                      ("refusal_cors", lambda: test_refusal_cors(binary, tmp, ctl, pg)),
                      ("target_length", lambda: test_target_length(ctl)),
                      ("absolute_form", lambda: test_absolute_form(ctl)),
