@@ -42,7 +42,6 @@ struct edge_metrics {
         struct metric *bytes_sent;
         struct metric *conns_open;
         struct metric *reloads_ok, *reloads_failed, *reload_ok; /* SIGHUP; the last one took */
-        struct metric *heartbeats[EDGE_HEARTBEAT_RESULTS]; /* to control, by result */
         struct metric *conns_accepted;
         struct metric *conns_refused; /* over max_connections */
         struct metric *timeouts[3];   /* header, idle, send */
@@ -86,9 +85,10 @@ struct edge_metrics {
         struct metric *worker_requests[EDGE_METRICS_WORKERS_MAX];
         struct metric *worker_yields[EDGE_METRICS_WORKERS_MAX];
         unsigned n_workers;
-        /* Idle, closed at max_connections for a new one. Last, so that the metrics the hit
-         * path counts keep their places. */
+        /* Idle, closed at max_connections for a new one, and heartbeats to control by result.
+         * Last, so that the metrics the hit path counts keep their places. */
         struct metric *conns_idle_closed;
+        struct metric *heartbeats[EDGE_HEARTBEAT_RESULTS];
 };
 
 /*

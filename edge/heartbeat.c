@@ -233,6 +233,16 @@ static void curl_fresh(struct heartbeat *hb, CURL *curl)
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, hb);
 }
 
+/* What came of a heartbeat, for sluice_edge_heartbeats_total. */
+static enum edge_heartbeat_result beat_result(bool ok, long status)
+{
+        if (ok)
+                return EDGE_HEARTBEAT_OK;
+        if (status == 401)
+                return EDGE_HEARTBEAT_REFUSED;
+        return status == 404 ? EDGE_HEARTBEAT_UNKNOWN : EDGE_HEARTBEAT_FAILED;
+}
+
 static void beat_under(struct heartbeat *hb, CURL *curl, const struct edge_runtime *rt)
 {
         const struct edge_cfg *cfg = rt->cfg;
@@ -276,11 +286,7 @@ static void beat_under(struct heartbeat *hb, CURL *curl, const struct edge_runti
         bool ok = rc == CURLE_OK && status >= 200 && status < 300;
         if (ok)
                 note_control_period(hb, &answer, cfg->control.heartbeat_ms);
-        metrics_add(hb->srv->m.heartbeats[ok                ? EDGE_HEARTBEAT_OK
-                                          : status == 401 ? EDGE_HEARTBEAT_REFUSED
-                                          : status == 404 ? EDGE_HEARTBEAT_UNKNOWN
-                                                          : EDGE_HEARTBEAT_FAILED],
-                    1);
+        metrics_add(hb->srv->m.heartbeats[beat_result(ok, status)], 1);
         /* Log changes of state, not every beat: a control outage must not flood the log. */
         if (ok && !hb->last_ok)
                 log_info("control at %s accepts this edge (%s)", cfg->control.url,
