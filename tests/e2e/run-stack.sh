@@ -111,11 +111,11 @@ spawn_demo() { # [tee|grep]
   rm -f "$var/env"
   : >"$var/demo.out"
   # A job started with & from a script ignores SIGINT, and a process cannot trap what it
-  # inherited ignored; python ignores SIGPIPE: restore both defaults as a terminal would have
-  # them, then run the demo.
+  # inherited ignored; python ignores SIGPIPE, and a run under nohup SIGHUP: restore the
+  # defaults as a terminal would have them, then run the demo.
   setsid python3 -c 'import os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_DFL)
-signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGTERM):
+    signal.signal(sig, signal.SIG_DFL)
 os.execvp(sys.argv[1], sys.argv[1:])' "${run[@]}" >>"$var/demo.out" 2>&1 &
   demo_pid=$!
 }
@@ -131,7 +131,10 @@ spawn_demo_tty() {
 out, pidfile, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
 pid, fd = pty.fork()
 if pid == 0:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # As a terminal starts it: a run under nohup (or a harness ignoring SIGPIPE) would
+    # otherwise hand the demo signals ignored, which a shell cannot trap.
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
     os.execv(argv[0], argv)
 with open(pidfile + ".tmp", "w") as f:
     f.write(f"{pid}\n")
