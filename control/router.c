@@ -121,7 +121,7 @@ void router_dispatch(struct ctl_req *rq)
         }
         /* On any path: a browser takes a preflight answered other than 2xx as a network
          * error, and a page asking for a path no route has would read no status, not the 404
-         * its request gets (below). */
+         * its request is answered (below). */
         if (rq->method == HTTP_M_OPTIONS) {
                 preflight(rq);
                 return;
