@@ -206,27 +206,16 @@ static int print_one(const char *key, size_t key_len, const struct cache_idx_rec
         return 0;
 }
 
-static bool lock_file_exists(const char *dir)
-{
-        char p[4096];
-        struct stat st;
-
-        snprintf(p, sizeof(p), "%s/index/lock.mdb", dir);
-        return lstat(p, &st) == 0 || errno != ENOENT;
-}
-
 /*
  * LMDB creates the index's lock file when it is missing (an index restored from a copy of
  * data.mdb alone), owned by whoever opens the index: a dump run as root left a lock.mdb the
  * edge's own user could not open, and the edge then refused to start ("cannot open the store
  * ...: Permission denied"). The lock file the dump created goes to data.mdb's owner.
  */
-static void lock_file_to_owner(const char *dir, const struct stat *data)
+static void lock_file_to_owner(const char *p, const struct stat *data)
 {
-        char p[4096];
         struct stat st;
 
-        snprintf(p, sizeof(p), "%s/index/lock.mdb", dir);
         if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) ||
             (st.st_uid == data->st_uid && st.st_gid == data->st_gid))
                 return;
@@ -271,6 +260,8 @@ int main(int argc, char **argv)
         struct cache_idx_totals at_start, at_end;
         char path[4096];
         struct stat st;
+        char lock[4096];
+        struct stat lst;
         bool had_lock;
         int c, r;
 
@@ -331,10 +322,11 @@ int main(int argc, char **argv)
         snprintf(path, sizeof(path), "%s/index", dir);
         /* Read-only: no write txn, so nothing a running edge could notice. The map is the
          * edge's own (a read-only open takes no size). */
-        had_lock = lock_file_exists(dir);
+        snprintf(lock, sizeof(lock), "%s/index/lock.mdb", dir);
+        had_lock = lstat(lock, &lst) == 0 || errno != ENOENT;
         r = cache_idx_open(path, 0, CACHE_IDX_RDONLY, &idx);
         if (!had_lock)
-                lock_file_to_owner(dir, &st);
+                lock_file_to_owner(lock, &st);
         if (r < 0) {
                 fprintf(stderr, "sluice-store-dump: %s: %s\n", path, open_error(r));
                 return 1;
