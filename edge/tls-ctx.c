@@ -185,8 +185,11 @@ static int servername_cb(SSL *s, int *al, void *arg)
         return SSL_TLSEXT_ERR_OK;
 }
 
-/* Server preference: the first of ours the client offers. A malformed client list is
- * treated as offering nothing (no ALPN; the connection speaks HTTP/1.1). */
+/* Server preference: the first of ours the client offers. A list with none of ours gets a
+ * fatal no_application_protocol alert (RFC 7301 section 3.2: a client that asks only for h3
+ * or spdy/3 must not be answered in a protocol it did not offer); OpenSSL sends it and the
+ * handshake fails, counted as failed. A client that sends no ALPN is not called for here and
+ * speaks HTTP/1.1. A malformed list (OpenSSL refuses one before this) is treated as none. */
 static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned int inlen, void *arg)
 {
@@ -207,7 +210,7 @@ static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
                         j += 1 + n;
                 }
         }
-        return SSL_TLSEXT_ERR_NOACK;
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 /*

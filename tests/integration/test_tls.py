@@ -602,6 +602,36 @@ def alpn_h2_speaks_only_h2(e):
 
 
 @test
+def alpn_with_nothing_in_common_refused(e):
+    """A client whose ALPN list has nothing the listener speaks gets a fatal
+    no_application_protocol alert (RFC 7301 §3.2), over TLS 1.2 and 1.3, counted as a failed
+    handshake; the handshake used to complete with no protocol agreed. One offering no ALPN,
+    or one of ours among others, is served as ever."""
+    failed = ("sluice_tls_handshakes_total", 'result="failed"')
+    before = tls_counters(e).get(failed, 0)
+    tries = ((["h3"], ssl.TLSVersion.TLSv1_3), (["spdy/3", "h2c"], ssl.TLSVersion.TLSv1_2))
+    for offer, version in tries:
+        ctx = client_ctx(e, version, version)
+        ctx.set_alpn_protocols(offer)
+        try:
+            with handshake(e, ctx) as s:
+                raise AssertionError(f"{offer} over {version.name}: handshake completed, ALPN "
+                                     f"{s.selected_alpn_protocol()!r}")
+        except ssl.SSLError as err:
+            check("no application protocol" in str(err).lower().replace("_", " "),
+                  f"{offer} over {version.name}: {err}")
+    eq(tls_counters(e).get(failed, 0) - before, len(tries), "failed handshakes")
+    for offer, want in ((None, None), (["spdy/3", "http/1.1"], "http/1.1")):
+        ctx = client_ctx(e)
+        if offer:
+            ctx.set_alpn_protocols(offer)
+        with handshake(e, ctx) as s:
+            eq(s.selected_alpn_protocol(), want, f"ALPN agreed for {offer}")
+            _, body = get_over(s, "/t1/one.bin")
+            eq(body, b"x", f"HTTP/1.1 body for {offer}")
+
+
+@test
 def h2_over_tls_many_small_frames_per_burst(e):
     """42 streams with 4 KiB stream windows, all topped up at once in one write once every
     window is spent: the edge's next burst then carries 42 small DATA frames from files,

@@ -409,8 +409,8 @@ TEST(alpn)
         ASSERT_EQ(alpn_picked(t, cc, both, sizeof(both) - 1), TLS_ALPN_H2);
         ASSERT_EQ(alpn_picked(t, cc, h11, sizeof(h11) - 1), TLS_ALPN_HTTP11);
         ASSERT_EQ(alpn_picked(t, cc, NULL, 0), TLS_ALPN_NONE);
-        /* Nothing in common: no ALPN (the connection then speaks HTTP/1.1). */
-        ASSERT_EQ(alpn_picked(t, cc, other, sizeof(other) - 1), TLS_ALPN_NONE);
+        /* Nothing in common: a fatal no_application_protocol alert (RFC 7301 section 3.2). */
+        ASSERT_EQ(alpn_picked(t, cc, other, sizeof(other) - 1), -1);
         ASSERT_EQ(atomic_load(&tls_ctx_stats(t)->alpn_h2), 1);
         SSL_CTX_free(cc);
         tls_ctx_unref(t);
