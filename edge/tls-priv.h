@@ -52,6 +52,8 @@ struct tls_conn {
         BIO *rbio;
         size_t retry_len; /* the len OpenSSL sealed before answering WANT_WRITE; 0 when none */
         bool done;
+        bool fed;    /* a byte of the handshake came: gone before done is a failed one */
+        bool failed; /* counted in tls_stats.failed (once) */
         bool ktls;
         enum tls_alpn alpn;
         int fd;

@@ -471,6 +471,8 @@ void tls_conn_free(struct tls_conn *tc)
 {
         if (!tc)
                 return;
+        if (tc->fed && !tc->done)
+                tls_conn_fail(tc);
         if (gather.owner == tc) {
                 gather.len = 0;
                 gather.owner = NULL;
@@ -494,6 +496,7 @@ int tls_conn_feed(struct tls_conn *tc, const void *buf, size_t len)
                 tls_errors_drain("feed");
                 return -ENOMEM;
         }
+        tc->fed = tc->fed || len > 0;
         return 0;
 }
 
@@ -569,6 +572,9 @@ int tls_conn_handshake(struct tls_conn *tc)
 
 void tls_conn_fail(struct tls_conn *tc)
 {
+        if (tc->failed)
+                return;
+        tc->failed = true;
         atomic_fetch_add(&tc->t->tickets->stats.failed, 1);
 }
 

@@ -96,7 +96,9 @@ bool tls_ctx_ktls_wanted(const struct tls_ctx *t);
  * -ENOMEM (a per-connection error: close it).
  */
 int tls_conn_new(struct tls_ctx *t, int fd, struct tls_conn **ret);
-/* Free it (no close_notify: call tls_conn_shutdown first for a clean end). Accepts NULL. */
+/* Free it (no close_notify: call tls_conn_shutdown first for a clean end). Accepts NULL. A
+ * connection freed after a byte of its handshake came and before it completed (the client
+ * left, or a deadline closed it) counts as a failed handshake, once. */
 void tls_conn_free(struct tls_conn *tc);
 
 /*
@@ -114,7 +116,7 @@ int tls_conn_feed(struct tls_conn *tc, const void *buf, size_t len);
  */
 int tls_conn_handshake(struct tls_conn *tc);
 /* The connection's first bytes are neither TLS nor an HTTP request: its handshake counts as
- * failed (tls_stats.failed) before the caller closes it. */
+ * failed (tls_stats.failed, once per connection) before the caller closes it. */
 void tls_conn_fail(struct tls_conn *tc);
 
 /*

@@ -403,6 +403,29 @@ def neither_tls_nor_http_is_a_failed_handshake(e):
 
 
 @test
+def partial_client_hello_is_a_failed_handshake(e):
+    """A client that sends part of a ClientHello (a handshake record's header and a few bytes
+    of its body) and leaves, by a FIN or a reset, is a failed handshake: it was closed at its
+    FIN uncounted, as if it had never begun one."""
+    failed = ("sluice_tls_handshakes_total", 'result="failed"')
+    part = b"\x16\x03\x01\x02\x00" + b"\x01\x00\x01\xfc\x03\x03" + bytes(16)
+    before = tls_counters(e).get(failed, 0)
+    for reset in (False, True):
+        with socket.create_connection((HOST, e.tls_port), timeout=5) as s:
+            s.sendall(part)
+            if reset:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                continue
+            s.shutdown(socket.SHUT_WR)
+            eq(read_to_eof(s, (ConnectionResetError,)), b"", "answer to a partial ClientHello")
+    wait_open_connections(e, 0, "after the partial ClientHellos")
+    eq(tls_counters(e).get(failed, 0) - before, 2, "failed handshakes")
+    with handshake(e, client_ctx(e)) as s:
+        _, body = get_over(s, "/t1/one.bin")
+        eq(body, b"x", "a TLS client after them")
+
+
+@test
 def bodies_over_tls(e):
     # TLS 1.3 and TLS 1.2 (each sealed by the edge, docs/tls.md), and TLS 1.2 with
     # ChaCha20-Poly1305, whose records carry no explicit nonce.
