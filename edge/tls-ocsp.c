@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
@@ -36,6 +37,40 @@ static int asn1_unix(const ASN1_GENERALIZEDTIME *a, int64_t *ret)
         return 0;
 }
 
+/*
+ * The response's entry for leaf. Its certificate ID hashes the issuer's name and key with the
+ * digest the ID names: SHA-1 most often, SHA-256 or another from some responders. Each entry's
+ * is rebuilt from leaf and issuer with that digest and compared. NULL when none matches
+ * (*oom set when that is for want of memory).
+ */
+static OCSP_SINGLERESP *find_single(OCSP_BASICRESP *bs, X509 *leaf, X509 *issuer, bool *oom)
+{
+        *oom = false;
+        for (int i = 0; i < OCSP_resp_count(bs); i++) {
+                OCSP_SINGLERESP *one = OCSP_resp_get0(bs, i);
+                const OCSP_CERTID *theirs = OCSP_SINGLERESP_get0_id(one);
+                ASN1_OBJECT *md_oid = NULL;
+                const EVP_MD *md;
+                OCSP_CERTID *ours;
+                bool same;
+
+                if (!theirs ||
+                    OCSP_id_get0_info(NULL, &md_oid, NULL, NULL, (OCSP_CERTID *)theirs) != 1 ||
+                    !(md = EVP_get_digestbyobj(md_oid)))
+                        continue; /* a digest we do not know names no certificate of ours */
+                ours = OCSP_cert_to_id(md, leaf, issuer);
+                if (!ours) {
+                        *oom = true;
+                        return NULL;
+                }
+                same = OCSP_id_cmp(ours, theirs) == 0;
+                OCSP_CERTID_free(ours);
+                if (same)
+                        return one;
+        }
+        return NULL;
+}
+
 #define OCSP_CHECK_LEEWAY_S 300
 int ocsp_check(const unsigned char *der, size_t len, X509 *leaf, STACK_OF(X509) * chain,
                int64_t *next, char *why, size_t whylen)
@@ -43,11 +78,12 @@ int ocsp_check(const unsigned char *der, size_t len, X509 *leaf, STACK_OF(X509) 
         const unsigned char *p = der;
         OCSP_RESPONSE *resp = NULL;
         OCSP_BASICRESP *bs = NULL;
-        OCSP_CERTID *id = NULL;
+        OCSP_SINGLERESP *one;
         X509_STORE *store = NULL;
         X509 *issuer = NULL;
         ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
         int status, reason, rs, r = -EINVAL;
+        bool oom;
 
         *next = 0;
         if (len == 0 || len > LONG_MAX || !(resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) ||
@@ -87,15 +123,14 @@ int ocsp_check(const unsigned char *der, size_t len, X509 *leaf, STACK_OF(X509) 
                 snprintf(why, whylen, "signature does not verify against the certificate's issuer");
                 goto out;
         }
-        id = OCSP_cert_to_id(NULL, leaf, issuer);
-        if (!id) {
-                snprintf(why, whylen, "out of memory");
+        one = find_single(bs, leaf, issuer, &oom);
+        if (!one) {
+                snprintf(why, whylen, "%s",
+                         oom ? "out of memory"
+                             : "no status for this certificate (another one's response?)");
                 goto out;
         }
-        if (OCSP_resp_find_status(bs, id, &status, &reason, NULL, &thisupd, &nextupd) != 1) {
-                snprintf(why, whylen, "no status for this certificate (another one's response?)");
-                goto out;
-        }
+        status = OCSP_single_get0_status(one, &reason, NULL, &thisupd, &nextupd);
         if (status != V_OCSP_CERTSTATUS_GOOD) {
                 snprintf(why, whylen, "certificate status %s", OCSP_cert_status_str(status));
                 goto out;
@@ -113,7 +148,6 @@ int ocsp_check(const unsigned char *der, size_t len, X509 *leaf, STACK_OF(X509) 
         }
         r = 0;
 out:
-        OCSP_CERTID_free(id);
         X509_STORE_free(store);
         OCSP_BASICRESP_free(bs);
         OCSP_RESPONSE_free(resp);

@@ -9,12 +9,12 @@
 /*
  * Check a DER OCSP response for leaf before it may be stapled: it parses, its status is
  * successful, it is a basic response signed by leaf's issuer or a responder the issuer
- * authorised (OCSP_basic_verify), it has a single response for leaf's certificate ID saying
- * good, and thisUpdate/nextUpdate hold now (OCSP_CHECK_LEEWAY_S of clock skew on thisUpdate;
- * nextUpdate must be ahead). The issuer comes from chain (the configured chain after the
- * leaf), or else from the certificates the response carries, if leaf's signature verifies
- * under its key. Returns 0 with *next (nextUpdate, Unix seconds; 0 when absent), or -EINVAL
- * with the reason in why.
+ * authorised (OCSP_basic_verify), it has a single response for leaf's certificate ID (made
+ * with whichever digest the response's ID names) saying good, and thisUpdate/nextUpdate hold
+ * now (OCSP_CHECK_LEEWAY_S of clock skew on thisUpdate; nextUpdate must be ahead). The
+ * issuer comes from chain (the configured chain after the leaf), or else from the
+ * certificates the response carries, if leaf's signature verifies under its key. Returns 0
+ * with *next (nextUpdate, Unix seconds; 0 when absent), or -EINVAL with the reason in why.
  */
 int ocsp_check(const unsigned char *der, size_t len, X509 *leaf, STACK_OF(X509) * chain,
                int64_t *next, char *why, size_t whylen);

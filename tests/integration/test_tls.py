@@ -1104,9 +1104,10 @@ def reload_refuses_a_moved_tls_listener(e):
         eq(body, b"x", "the listener where it was")
 
 
-def ocsp_response(e, cert, out):
+def ocsp_response(e, cert, out, digest="-sha1"):
     """A good OCSP response for cert (a file in the PKI dir) signed by the CA, as the operator's
-    `openssl ocsp ... -respout` makes it; nextUpdate a day ahead."""
+    `openssl ocsp ... -respout` makes it; nextUpdate a day ahead; its certificate ID made with
+    digest."""
     d = e.pki
     serial = subprocess.run(["openssl", "x509", "-in", f"{d}/{cert}", "-noout", "-serial"],
                             check=True, capture_output=True, text=True).stdout.strip()
@@ -1114,7 +1115,7 @@ def ocsp_response(e, cert, out):
         f.write(f"V\t301231000000Z\t\t{serial.split('=')[1]}\tunknown\t/CN=x\n")
     subprocess.run(["openssl", "ocsp", "-index", f"{d}/index.txt", "-rsigner", f"{d}/ca.pem",
                     "-rkey", f"{d}/ca.key", "-CA", f"{d}/ca.pem", "-issuer", f"{d}/ca.pem",
-                    "-cert", f"{d}/{cert}", "-respout", out, "-ndays", "1"],
+                    digest, "-cert", f"{d}/{cert}", "-respout", out, "-ndays", "1"],
                    check=True, capture_output=True)
 
 
@@ -1228,6 +1229,37 @@ def ocsp_staples_only_a_checked_response(e):
     # No file, garbage, another certificate's: b.test only (a.test configures no response, so
     # its status requests are not counted).
     eq(grew[("sluice_tls_ocsp_requests_total", 'result="none"')], 3, "unstapled counted")
+
+
+@test
+def ocsp_certificate_id_of_any_digest(e):
+    """A response whose certificate ID is made with SHA-256 (or SHA-384), as responders may
+    answer, is stapled like one made with SHA-1; another certificate's is still refused. Only
+    SHA-1 IDs were matched: the others were warned about as "no status for this certificate"
+    and never stapled."""
+    resp = e.pki + "/b.ocsp"
+
+    def reload_said():
+        with open(e.log_path, errors="replace") as f:
+            was = len(f.read())
+        return reload_and_wait(e)[was:]
+    for digest in ("-sha256", "-sha384"):
+        ocsp_response(e, "b-chain.pem", resp, digest)
+        out = subprocess.run(["openssl", "ocsp", "-respin", resp, "-resp_text", "-noverify"],
+                             capture_output=True, text=True, check=True).stdout
+        check(f"Hash Algorithm: {digest[1:]}" in out, f"the response's ID is not {digest}")
+        log = reload_said()
+        check("not stapled" not in log,
+              f"{digest}: " + "; ".join(ln for ln in log.splitlines() if "not stapled" in ln))
+        out = status_of(e, "b.test")
+        check("Cert Status: good" in out, f"{digest}: no good staple: {out[:600]}")
+    ocsp_response(e, "a.pem", resp, "-sha256")
+    log = reload_said()
+    said = f"{resp}: OCSP response for {e.pki}/b-chain.pem not stapled: no status for this"
+    check(said in log, f"another certificate's SHA-256 response: no warning {said!r}")
+    check("OCSP response: no response sent" in status_of(e, "b.test"), "a's response stapled")
+    ocsp_response(e, "b-chain.pem", resp)
+    reload_and_wait(e)
 
 
 @test
