@@ -394,8 +394,10 @@ static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cf
         }
         c->leaf = SSL_CTX_get0_certificate(c->ctx);
         c->ecdsa = EVP_PKEY_get_base_id(X509_get0_pubkey(c->leaf)) == EVP_PKEY_EC;
-        c->not_after = tls_cert_not_after(c->leaf);
-        tls_cert_say_validity(cc->cert, c->leaf);
+        STACK_OF(X509) *served = NULL;
+        (void)SSL_CTX_get0_chain_certs(c->ctx, &served);
+        c->not_after = tls_cert_not_after(c->leaf, served);
+        tls_cert_say_validity(cc->cert, c->leaf, served);
         /* Its own session-ID context: the leaf's SHA-256 (32 bytes, the most OpenSSL takes),
          * the same across reloads while the certificate stays. */
         unsigned char sid_ctx[EVP_MAX_MD_SIZE];
@@ -407,7 +409,6 @@ static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cf
                 return -EINVAL;
         }
         if (cc->ocsp && cc->ocsp[0]) {
-                STACK_OF(X509) *chain = NULL;
                 char why[160];
                 c->ocsp_path = strdup(cc->ocsp);
                 if (!c->ocsp_path) {
@@ -421,8 +422,7 @@ static int cert_load(struct tls_ctx *t, struct tls_cert *c, const struct edge_cf
                 } else if (r < 0) {
                         log_warn("%s: OCSP response for %s not stapled: %s", cc->ocsp, cc->cert,
                                  r == -EINVAL ? "empty or over 1 MiB" : strerror(-r));
-                } else if ((void)SSL_CTX_get0_chain_certs(c->ctx, &chain),
-                           ocsp_check(c->ocsp, c->ocsp_len, c->leaf, chain, &c->ocsp_next, why,
+                } else if (ocsp_check(c->ocsp, c->ocsp_len, c->leaf, served, &c->ocsp_next, why,
                                       sizeof(why)) < 0) {
                         /* Never a reason to refuse to start: serve without a staple. */
                         log_warn("%s: OCSP response for %s not stapled: %s", cc->ocsp, cc->cert,

@@ -93,7 +93,8 @@ int tls_metrics_append(const struct edge_runtime *rt, char **buf, size_t *len)
                 }
         }
         fprintf(f, "# HELP sluice_tls_certificate_expiry_timestamp_seconds When each configured "
-                   "certificate expires (its notAfter, Unix seconds), by listener and file\n"
+                   "certificate chain expires (the earliest notAfter of the leaf and the "
+                   "intermediates in its file, Unix seconds), by listener and file\n"
                    "# TYPE sluice_tls_certificate_expiry_timestamp_seconds gauge\n");
         for (size_t i = 0; i < n; i++) {
                 const struct edge_cfg_tls_cert *cc =

@@ -24,7 +24,7 @@ struct tls_cert {
         SSL_CTX *ctx;
         X509 *leaf; /* borrowed from ctx */
         bool ecdsa; /* its key is an EC key */
-        int64_t not_after; /* the leaf's, Unix seconds (0: unreadable) */
+        int64_t not_after;   /* the chain's earliest, Unix seconds (0: unreadable) */
         char *ocsp_path;     /* configured response file, for warnings; NULL: none */
         unsigned char *ocsp; /* the checked response (DER); NULL: nothing to staple */
         size_t ocsp_len;

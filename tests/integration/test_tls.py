@@ -316,11 +316,18 @@ def tickets_live_two_rotation_periods(e):
               f"ticket lifetime: {[ln for ln in out.splitlines() if 'lifetime' in ln]}")
 
 
+def not_after(path):
+    """The notAfter of the first certificate in path, Unix seconds."""
+    import calendar
+    out = subprocess.run(["openssl", "x509", "-in", path, "-noout", "-enddate"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return calendar.timegm(time.strptime(out.split("=", 1)[1], "%b %d %H:%M:%S %Y %Z"))
+
+
 @test
 def certificate_expiry_said(e):
     # make_pki's certificates are good for two days: each is said to expire soon (at start,
     # and at every reload), and /metrics gives each one's notAfter.
-    import calendar
     import re
     with open(e.log_path, errors="replace") as f:
         text = f.read()
@@ -329,12 +336,53 @@ def certificate_expiry_said(e):
                         text), f"no expiry warning for {name}")
     body = e.metrics().body.decode()
     for name in ("a.pem", "w.pem"):
-        out = subprocess.run(["openssl", "x509", "-in", f"{e.pki}/{name}", "-noout", "-enddate"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        want = calendar.timegm(time.strptime(out.split("=", 1)[1], "%b %d %H:%M:%S %Y %Z"))
+        want = not_after(f"{e.pki}/{name}")
         line = (f'sluice_tls_certificate_expiry_timestamp_seconds{{listener="{HOST}:{e.tls_port}",'
                 f'cert="{e.pki}/{name}"}} {want}')
         check(line in body.splitlines(), f"no {line!r} in /metrics")
+
+
+@test
+def chain_certificate_expiry_said(e):
+    """A leaf good for 30 days under an intermediate with a day left: the intermediate is
+    warned about, named, at the reload that loads it, and /metrics gives its notAfter, the
+    chain's earliest, for the file. Only the leaf was looked at: nothing was said, and the
+    metric showed the leaf's 30 days while clients would refuse the chain the next day."""
+    import re
+    d = e.pki
+    subprocess.run(["sh", "-c", f"""set -e; cd {d}
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=it-int \
+  -keyout int.key -out int.csr
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n' > int.ext
+openssl x509 -req -in int.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+  -extfile int.ext -out int.pem
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=i.test \
+  -keyout i.key -out i.csr
+printf 'subjectAltName=DNS:i.test\nbasicConstraints=CA:FALSE\n' > i.ext
+openssl x509 -req -in i.csr -CA int.pem -CAkey int.key -CAcreateserial -days 30 \
+  -extfile i.ext -out i.pem
+cat i.pem int.pem > i-chain.pem
+"""], check=True, capture_output=True)
+    chain = f"{d}/i-chain.pem"
+    certs = e.cfg["tls"][0]["certs"]
+    certs.append({"cert": chain, "key": f"{d}/i.key"})
+    e.write_config()
+    try:
+        with open(e.log_path, errors="replace") as f:
+            was = len(f.read())
+        said = reload_and_wait(e)[was:]
+        check(f"{chain}: the certificate expires" not in said, f"the leaf warned about: {said}")
+        check(re.search(re.escape(f"{chain}: certificate 2 in the file (/CN=it-int) expires in ")
+                        + r"[01] day", said),
+              "no warning naming the intermediate: " +
+              "; ".join(ln for ln in said.splitlines() if chain in ln))
+        line = (f'sluice_tls_certificate_expiry_timestamp_seconds{{listener="{HOST}:{e.tls_port}",'
+                f'cert="{chain}"}} {not_after(d + "/int.pem")}')
+        check(line in e.metrics().body.decode().splitlines(), f"no {line!r} in /metrics")
+    finally:
+        certs.pop()
+        e.write_config()
+        reload_and_wait(e)
 
 
 # What a plain HTTP/1.1 request refused 400 on a TLS listener counts in.
