@@ -14,8 +14,9 @@
 #include "ctl.h"
 #include "server.h"
 
-#define PAGE_MAX  100
-#define QUERY_MAX 200
+#define PAGE_MAX   100
+#define OFFSET_MAX 100000
+#define QUERY_MAX  200
 
 /* Optional bounded integer parameter; replies 400 and returns -EINVAL when malformed. */
 static int int_param(struct ctl_req *rq, const char *name, long def, long min, long max,
@@ -57,7 +58,7 @@ void api_browse(struct ctl_req *rq)
         }
         p = api_profile_param(rq, &profile);
         if (p < 0 || int_param(rq, "limit", 50, 1, PAGE_MAX, limit, sizeof(limit)) < 0 ||
-            int_param(rq, "offset", 0, 0, 100000, offset, sizeof(offset)) < 0)
+            int_param(rq, "offset", 0, 0, OFFSET_MAX, offset, sizeof(offset)) < 0)
                 return;
         api_client_country(rq, cc);
         const char *params[] = {g > 0 ? genre : NULL, p ? profile.id : NULL, cc, limit, offset,
@@ -67,17 +68,18 @@ void api_browse(struct ctl_req *rq)
 
 void api_trending(struct ctl_req *rq)
 {
-        char cc[3], limit[24], halflife[32];
+        char cc[3], limit[24], offset[24], halflife[32];
         struct api_profile profile;
         int p = api_profile_param(rq, &profile);
 
-        if (p < 0 || int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0)
+        if (p < 0 || int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0 ||
+            int_param(rq, "offset", 0, 0, OFFSET_MAX, offset, sizeof(offset)) < 0)
                 return;
         api_client_country(rq, cc);
         snprintf(halflife, sizeof(halflife), "%.3f",
                  (double)rq->ctl->cfg->demand.halflife_ms / 1000.0);
-        const char *params[] = {p ? profile.id : NULL, cc, limit, halflife, profile.key};
-        api_exec_json(rq, rq->ctl->st.trending, params, 5);
+        const char *params[] = {p ? profile.id : NULL, cc, limit, halflife, profile.key, offset};
+        api_exec_json(rq, rq->ctl->st.trending, params, 6);
 }
 
 void api_genres(struct ctl_req *rq)
@@ -93,7 +95,7 @@ void api_genres(struct ctl_req *rq)
 
 void api_search(struct ctl_req *rq)
 {
-        char q[QUERY_MAX + 1], cc[3], limit[24];
+        char q[QUERY_MAX + 1], cc[3], limit[24], offset[24];
         struct api_profile profile;
         int n = ctl_query_get(rq, "q", q, sizeof(q));
         int p;
@@ -108,11 +110,12 @@ void api_search(struct ctl_req *rq)
                 return;
         }
         p = api_profile_param(rq, &profile);
-        if (p < 0 || int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0)
+        if (p < 0 || int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0 ||
+            int_param(rq, "offset", 0, 0, OFFSET_MAX, offset, sizeof(offset)) < 0)
                 return;
         api_client_country(rq, cc);
-        const char *params[] = {q, p ? profile.id : NULL, cc, limit, profile.key};
-        api_exec_json(rq, rq->ctl->st.search, params, 5);
+        const char *params[] = {q, p ? profile.id : NULL, cc, limit, profile.key, offset};
+        api_exec_json(rq, rq->ctl->st.search, params, 6);
 }
 
 void api_title(struct ctl_req *rq)

@@ -69,11 +69,12 @@ static const struct stmt_def stmt_defs[] = {
                               "sluice_profile_auth($1::bigint, $3), $2::integer)", 3),
         ST(browse, "SELECT sluice_browse($1, sluice_profile_auth($2::bigint, $6), $3, "
                    "$4::integer, $5::integer)", 6),
+        /* Search and trending page with $6, the offset (040_search_trending_offset.sql). */
         ST(trending, "SELECT sluice_trending(sluice_profile_auth($1::bigint, $5), $2, "
-                     "$3::integer, $4::double precision)", 5),
+                     "$3::integer, $4::double precision, $6::integer)", 6),
         ST(genres, "SELECT sluice_genres(sluice_profile_auth($1::bigint, $2))", 2),
         ST(search, "SELECT sluice_search($1, sluice_profile_auth($2::bigint, $5), $3, "
-                   "$4::integer)", 5),
+                   "$4::integer, $6::integer)", 6),
         ST(title_details, "SELECT sluice_title_details($1, sluice_profile_auth($2::bigint, $4), "
                           "$3)", 4),
         ST(profile_create, "SELECT sluice_profile_create($1, $2::boolean, $3::integer, $4)", 4),
