@@ -3,7 +3,8 @@
 episode in progress at its position; once that episode is finished (within 30 s or 5% of
 its end, where resume_position starts again) the next one by season and number, from 0; the
 last episode of the series starts again. Another profile starts at the first episode. An
-episode moved into another series is not resumed through the one it left.
+episode moved into another series is not resumed through the one it left. Continue-watching
+lists the series at the episode such a start plays, from where it plays it.
 
     python3 test_series_resume.py path/to/sluice-control
 """
@@ -30,6 +31,14 @@ def main(binary, tmp):
         return ctl.json("POST", "/v1/playback", {"title": "show", "profile": p["id"],
                                                  "profile_key": p["key"], **extra})
 
+    def listed(p):
+        """The series' continue-watching item: (episode, season, number, position)."""
+        o = ctl.json("GET", f"/v1/continue-watching?profile={p['id']}&profile_key={p['key']}")
+        items = [i for i in o["items"] if i["title"] == "show"]
+        check(len(items) == 1, f"one item for the series: {o}")
+        i = items[0]
+        return i["episode"], i["season"], i["episode_number"], i["position"], i["duration"]
+
     def report(p, position):
         s = start(p)
         ctl.json("POST", "/v1/playback/report", {"session": s["session"], "position": position})
@@ -41,9 +50,14 @@ def main(binary, tmp):
                                 (11.9, ("s-2-1", 0), "the season's last finished: the next"),
                                 (12.0, ("s-2-1", 0), "the series' last finished: itself")):
         report(viewer, position)
+        ep, season, number, at, duration = listed(viewer)
         s = start(viewer)
         got = (s["episode"], s["resume_position"])
         check(got == want, f"{why}: {got}, want {want}")
+        # The list names the episode the start plays; the last, finished, where it ended.
+        check((ep, season, number) == (want[0], int(want[0][2]), int(want[0][4])) and
+              at == (position if position == 12.0 else want[1]) and duration == 12,
+              f"{why}: continue-watching lists {ep} S{season}E{number} at {at}/{duration}")
     s = start(viewer, episode="s-1-1")
     check((s["episode"], s["resume_position"]) == ("s-1-1", 0), f"asked for: {s}")
     s = start(other)
@@ -55,6 +69,8 @@ def main(binary, tmp):
     register(ctl, "s-1-1", series={"id": "elsewhere", "season": 1, "episode": 1})
     ctl.error("POST", "/v1/playback", {"title": "elsewhere", "profile": other["id"],
                                        "profile_key": other["key"]}, expect=451)
+    check(listed(other)[:4] == ("s-1-2", 1, 2, 0),
+          f"the episode that left is not listed under the series: {listed(other)}")
     s = start(other)
     check(s["episode"] == "s-1-2", f"the episode that left is not resumed: {s['episode']}")
     check(ctl.stop() == 0, "SIGTERM exits 0")
