@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -320,5 +321,154 @@ int body_licences_check(json_t *body, json_t **ret, char *detail, size_t cap)
                 }
         }
         *ret = lic;
+        return 0;
+}
+
+/* One member of a registration's object: its type and bounds (strings: bytes). */
+enum member_kind { M_STR, M_INT, M_NUM };
+
+struct member_rule {
+        const char *key;
+        enum member_kind kind;
+        double min, max; /* a string's max 0: no bound but the body's */
+        bool required;   /* absent or null refused */
+};
+
+/* Each member of o that rules name, checked; 0, or -EINVAL with "<where>.<key>: want ..." in
+ * detail. Absent and null are the same (control keeps what it has) unless required. */
+static int members_check(json_t *o, const char *where, const struct member_rule *rules, size_t n,
+                         char *detail, size_t cap)
+{
+        for (size_t i = 0; i < n; i++) {
+                const struct member_rule *m = &rules[i];
+                json_t *v = json_object_get(o, m->key);
+                bool ok;
+
+                if (!v || json_is_null(v)) {
+                        ok = !m->required;
+                } else if (m->kind == M_STR) {
+                        ok = json_is_string(v) && json_string_length(v) >= (size_t)m->min &&
+                             (m->max == 0 || json_string_length(v) <= (size_t)m->max);
+                } else if (m->kind == M_INT) {
+                        ok = json_is_integer(v) && json_integer_value(v) >= (json_int_t)m->min &&
+                             json_integer_value(v) <= (json_int_t)m->max;
+                } else {
+                        ok = json_is_number(v) && json_number_value(v) >= m->min &&
+                             json_number_value(v) <= m->max;
+                }
+                if (ok)
+                        continue;
+                if (m->kind == M_STR && m->max == 0)
+                        snprintf(detail, cap, "%s.%s: want a string%s", where, m->key,
+                                 m->required ? "" : " (or leave it out)");
+                else if (m->kind == M_STR)
+                        snprintf(detail, cap, "%s.%s: want a string of %.0f..%.0f bytes%s", where,
+                                 m->key, m->min, m->max, m->required ? "" : " (or leave it out)");
+                else
+                        snprintf(detail, cap, "%s.%s: want %s in %.0f..%.0f%s", where, m->key,
+                                 m->kind == M_INT ? "an integer" : "a number", m->min, m->max,
+                                 m->required ? "" : " (or leave it out)");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+#define RULES(r) r, sizeof(r) / sizeof(r[0])
+
+int body_title_check(json_t *body, char *detail, size_t cap)
+{
+        static const struct member_rule meta[] = {
+            {"name", M_STR, 1, 500, false},
+            {"synopsis", M_STR, 0, 0, false},
+            {"year", M_INT, 1870, 3000, false},
+            {"maturity_rating", M_STR, 0, 0, false},
+        };
+        static const struct member_rule person[] = {
+            {"name", M_STR, 1, 300, true},
+            {"character", M_STR, 0, 0, false},
+        };
+        static const struct member_rule series[] = {
+            {"id", M_STR, 1, BODY_ID_MAX, true},   {"name", M_STR, 1, 500, false},
+            {"season", M_INT, 0, INT32_MAX, true}, {"episode", M_INT, 0, INT32_MAX, true},
+            {"episode_name", M_STR, 0, 0, false},  {"episode_synopsis", M_STR, 0, 0, false},
+        };
+        static const struct member_rule marker[] = {
+            {"start", M_NUM, 0, BODY_POSITION_MAX, true},
+            {"end", M_NUM, 0, BODY_POSITION_MAX, true},
+        };
+        static const char *const roles[] = {"actor", "director", "writer", "producer", "creator"};
+        json_t *md = json_object_get(body, "metadata"), *s = json_object_get(body, "series");
+        json_t *mk = json_object_get(body, "markers"), *cast, *v;
+        const char *key;
+        char where[48];
+        size_t i;
+
+        if (md && !json_is_null(md)) {
+                if (!json_is_object(md)) {
+                        snprintf(detail, cap, "metadata: want an object (or leave it out)");
+                        return -EINVAL;
+                }
+                if (members_check(md, "metadata", RULES(meta), detail, cap) < 0)
+                        return -EINVAL;
+                cast = json_object_get(md, "cast");
+                if (cast && !json_is_null(cast) && !json_is_array(cast)) {
+                        snprintf(detail, cap,
+                                 "metadata.cast: want an array of {\"name\", "
+                                 "\"role\"?, \"character\"?}");
+                        return -EINVAL;
+                }
+                json_array_foreach(cast, i, v)
+                {
+                        json_t *role = json_object_get(v, "role");
+                        size_t r = 0;
+
+                        snprintf(where, sizeof(where), "metadata.cast[%zu]", i);
+                        if (!json_is_object(v)) {
+                                snprintf(detail, cap, "%s: want an object", where);
+                                return -EINVAL;
+                        }
+                        if (members_check(v, where, RULES(person), detail, cap) < 0)
+                                return -EINVAL;
+                        while (json_is_string(role) && r < 5 &&
+                               strcmp(json_string_value(role), roles[r]))
+                                r++;
+                        if (role && !json_is_null(role) && r == 5) {
+                                snprintf(detail, cap,
+                                         "%s.role: want actor, director, writer, "
+                                         "producer or creator (or leave it out)",
+                                         where);
+                                return -EINVAL;
+                        }
+                }
+        }
+        if (s && !json_is_null(s) &&
+            (!json_is_object(s) || members_check(s, "series", RULES(series), detail, cap) < 0)) {
+                if (!json_is_object(s))
+                        snprintf(detail, cap, "series: want an object (or leave it out)");
+                return -EINVAL;
+        }
+        if (mk && !json_is_null(mk) && !json_is_object(mk)) {
+                snprintf(detail, cap, "markers: want an object (or leave it out)");
+                return -EINVAL;
+        }
+        json_object_foreach(mk, key, v)
+        {
+                if (strcmp(key, "intro") && strcmp(key, "credits")) {
+                        snprintf(detail, cap, "markers: want \"intro\" and \"credits\" only");
+                        return -EINVAL;
+                }
+                snprintf(where, sizeof(where), "markers.%s", key);
+                if (!json_is_object(v)) {
+                        snprintf(detail, cap, "%s: want {\"start\", \"end\"}", where);
+                        return -EINVAL;
+                }
+                if (members_check(v, where, RULES(marker), detail, cap) < 0)
+                        return -EINVAL;
+                if (json_number_value(json_object_get(v, "end")) <=
+                    json_number_value(json_object_get(v, "start"))) {
+                        snprintf(detail, cap, "%s: end must be after start", where);
+                        return -EINVAL;
+                }
+        }
         return 0;
 }

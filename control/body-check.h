@@ -83,6 +83,13 @@ int body_rotate_check(json_t *body, struct body_rotate *ret);
  */
 int body_licences_check(json_t *body, json_t **ret, char *detail, size_t cap);
 /*
+ * POST /v1/admin/titles: the types and bounds of "metadata" (name, synopsis, year,
+ * maturity_rating, cast; genres are the database's), "series" and "markers", each absent,
+ * null or as docs/control.md gives it. 0, or -EINVAL with the member named in detail[0..cap)
+ * (cap > 0), such as "metadata.year: want an integer in 1870..3000 (or leave it out)".
+ */
+int body_title_check(json_t *body, char *detail, size_t cap);
+/*
  * Whether s[0..len) is an RFC 3339 date-time (5.6) with its offset: 2030-01-01T00:00:00Z,
  * a fraction of a second optional, 'Z' or +hh:mm/-hh:mm (either case for 'T' and 'Z').
  * Without the offset PostgreSQL would read the time in the session's zone; words it also

@@ -172,6 +172,15 @@ static void check_bodies(const char *in, size_t len)
                 need(lic == NULL);
                 need(memchr(detail, '\0', sizeof(detail)) && detail[0]);
         }
+        detail[0] = '\0';
+        if (body_title_check(v, detail, sizeof(detail)) == 0) {
+                json_t *md = json_object_get(v, "metadata"), *y = json_object_get(md, "year");
+                need(!y || json_is_null(y) ||
+                     (json_is_integer(y) && json_integer_value(y) >= 1870 &&
+                      json_integer_value(y) <= 3000));
+        } else {
+                need(memchr(detail, '\0', sizeof(detail)) && detail[0]);
+        }
         json_decref(v);
 }
 

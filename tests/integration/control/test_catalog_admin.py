@@ -5,7 +5,8 @@ an array of short strings is refused with nothing changed; genres stored before 
 034 are made so when it runs. An episode registered again stays the episode it was, with its
 name and synopsis, unless the registration says otherwise; a season its last episode left is
 no longer listed. Two replacements of a title's licences at once leave one of the two sets,
-never both.
+never both. A member of "metadata", "series" or "markers" of the wrong type or out of its
+documented range is refused with a 400 naming it, and nothing changes.
 
     python3 test_catalog_admin.py path/to/sluice-control
 """
@@ -63,6 +64,52 @@ def test_genres(ctl, pg):
     check(got == [long], f"a 64-byte genre: {got}")
     items = ctl.json("GET", "/v1/catalog?genre=" + "%C3%A9" * 32)["items"]
     check([t["id"] for t in items] == ["g1"], f"and browsed: {items}")
+
+
+def test_types(ctl, pg):
+    register(ctl, "ty1", metadata={"name": "Typed", "year": 2020, "maturity_rating": "PG",
+                                   "cast": [{"name": "Ada", "role": "director"}]})
+    want = pg.psql("SELECT name, year, maturity_rating FROM titles WHERE id = 'ty1'")
+    check(want == "Typed|2020|PG", f"registered: {want}")
+    # Each is refused, naming the member, and the title keeps what it had.
+    cases = [({"metadata": {"year": "2020"}}, "metadata.year: "),
+             ({"metadata": {"year": 2020.5}}, "metadata.year: "),
+             ({"metadata": {"year": 99999999999}}, "metadata.year: "),
+             ({"metadata": {"year": 1869}}, "metadata.year: "),
+             ({"metadata": {"name": 5}}, "metadata.name: "),
+             ({"metadata": {"name": ""}}, "metadata.name: "),
+             ({"metadata": {"synopsis": ["a"]}}, "metadata.synopsis: "),
+             ({"metadata": {"maturity_rating": 15}}, "metadata.maturity_rating: "),
+             ({"metadata": {"cast": {"name": "A"}}}, "metadata.cast: "),
+             ({"metadata": {"cast": ["Ada"]}}, "metadata.cast[0]: "),
+             ({"metadata": {"cast": [{"name": "A"}, {"role": "actor"}]}},
+              "metadata.cast[1].name: "),
+             ({"metadata": {"cast": [{"name": "A", "role": "grip"}]}}, "metadata.cast[0].role: "),
+             ({"metadata": {"cast": [{"name": "A", "character": 7}]}},
+              "metadata.cast[0].character: "),
+             ({"metadata": "Typed"}, "metadata: "),
+             ({"series": {"id": "sx", "season": "1", "episode": 1}}, "series.season: "),
+             ({"series": {"id": "sx", "season": 1}}, "series.episode: "),
+             ({"series": {"id": 5, "season": 1, "episode": 1}}, "series.id: "),
+             ({"series": {"id": "sx", "season": 1, "episode": -1}}, "series.episode: "),
+             ({"series": {"id": "sx", "season": 1, "episode": 1, "episode_name": 3}},
+              "series.episode_name: "),
+             ({"series": "sx"}, "series: "),
+             ({"markers": {"intro": {"start": "1", "end": 2}}}, "markers.intro.start: "),
+             ({"markers": {"intro": {"start": 3, "end": 2}}}, "markers.intro: "),
+             ({"markers": {"outro": {"start": 1, "end": 2}}}, "markers: "),
+             ({"markers": {"credits": [1, 2]}}, "markers.credits: ")]
+    for extra, want_detail in cases:
+        o = ctl.error("POST", "/v1/admin/titles",
+                      dict({"title": "ty1", "asset": make_asset("ty1")}, **extra), admin=True)
+        check(o["detail"].startswith(want_detail), f"{extra}: {o}")
+        got = pg.psql("SELECT name, year, maturity_rating FROM titles WHERE id = 'ty1'")
+        check(got == want, f"{extra} refused, yet the title is {got}")
+    check(pg.psql("SELECT count(*) FROM titles WHERE id = 'sx'") == "0", "no series made")
+    # null is "keep what it has", as leaving the member out.
+    register(ctl, "ty1", metadata={"year": None, "name": None, "cast": None}, markers=None)
+    got = pg.psql("SELECT name, year, maturity_rating FROM titles WHERE id = 'ty1'")
+    check(got == want, f"nulls keep the title: {got}")
 
 
 def test_episode_again(ctl):
@@ -149,6 +196,7 @@ def main(binary, tmp):
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg).start()
     test_genres(ctl, pg)
+    test_types(ctl, pg)
     test_episode_again(ctl)
     test_licences_at_once(ctl, pg)
     check(ctl.stop() == 0, "SIGTERM exits 0")
