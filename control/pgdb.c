@@ -1439,3 +1439,11 @@ const char *pgdb_res_message(const struct pgdb_res *res)
 
         return s ? s : "";
 }
+
+const char *pgdb_res_constraint(const struct pgdb_res *res)
+{
+        const char *s =
+            res && res->pg ? PQresultErrorField(res->pg, PG_DIAG_CONSTRAINT_NAME) : NULL;
+
+        return s ? s : "";
+}

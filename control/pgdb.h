@@ -138,6 +138,8 @@ const char *pgdb_res_value(const struct pgdb_res *res, int row, int col, size_t 
 /* For -EPROTO: the five-character SQLSTATE ("" if unknown) and the primary message. */
 const char *pgdb_res_sqlstate(const struct pgdb_res *res);
 const char *pgdb_res_message(const struct pgdb_res *res);
+/* For -EPROTO: the name of the constraint the statement violated ("" if none). */
+const char *pgdb_res_constraint(const struct pgdb_res *res);
 /*
  * What a pgdb_done_fn's err (with its res) means, on one line for a log: the SQL error's
  * message, or "database unavailable: " and libpq's reason for the last failed connect (not

@@ -498,6 +498,28 @@ void ctl_reply_error(struct ctl_req *rq, int status, const char *error, const ch
         free(s);
 }
 
+/*
+ * What a client sent that a unique constraint refused, in the API's words: the constraint's
+ * name says nothing to a client. Only registrations reach one (every other write checks first
+ * or takes the stored row); a constraint not listed gets the general sentence.
+ */
+static const char *conflict_detail(const char *constraint)
+{
+        static const struct {
+                const char *constraint, *detail;
+        } known[] = {
+            {"episodes_title_id_season_number_key",
+             "series.season and series.episode: another episode of that series already "
+             "has that season and number"},
+            {"token_keys_pkey", "kid already used"},
+        };
+
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+                if (!strcmp(constraint, known[i].constraint))
+                        return known[i].detail;
+        return "conflicts with what is already stored";
+}
+
 void ctl_reply_db_error(struct ctl_req *rq, int err, const struct pgdb_res *res)
 {
         if (err != -EPROTO) {
@@ -506,6 +528,10 @@ void ctl_reply_db_error(struct ctl_req *rq, int err, const struct pgdb_res *res)
                                 err == -ETIMEDOUT ? "database timed out"
                                 : err == -EBUSY   ? "database queue full"
                                                   : "database unavailable");
+                return;
+        }
+        if (!strcmp(pgdb_res_sqlstate(res), "23505")) {
+                ctl_reply_error(rq, 409, "conflict", conflict_detail(pgdb_res_constraint(res)));
                 return;
         }
         ctl_reply_sql_error(rq, pgdb_res_sqlstate(res), pgdb_res_message(res));
@@ -549,7 +575,7 @@ void ctl_reply_sql_error(struct ctl_req *rq, const char *state, const char *msg)
                 return;
         }
         if (!strcmp(state, "23505")) {
-                ctl_reply_error(rq, 409, "conflict", msg);
+                ctl_reply_error(rq, 409, "conflict", conflict_detail(""));
                 return;
         }
         log_error("request %" PRIu64 ": database error %s: %s", rq->id, state, msg);

@@ -6,7 +6,8 @@ an array of short strings is refused with nothing changed; genres stored before 
 name and synopsis, unless the registration says otherwise; a season its last episode left is
 no longer listed. Two replacements of a title's licences at once leave one of the two sets,
 never both. A member of "metadata", "series" or "markers" of the wrong type or out of its
-documented range is refused with a 400 naming it, and nothing changes.
+documented range is refused with a 400 naming it, and nothing changes; an episode at the
+season and number of another is a 409 saying so.
 
     python3 test_catalog_admin.py path/to/sluice-control
 """
@@ -139,6 +140,12 @@ def test_episode_again(ctl):
                                      "episode_name": "Renamed", "episode_synopsis": None})
     got = [e for e in episodes() if e[2] == "show-e1"]
     check(got == [(2, 3, "show-e1", "Renamed", "", 12)], f"changed as sent: {got}")
+    # Another episode at its season and number: 409 saying so in the API's words.
+    o = ctl.error("POST", "/v1/admin/titles",
+                  {"title": "show-e9", "asset": make_asset("show-e9"),
+                   "series": {"id": "show", "season": 2, "episode": 3}}, admin=True, expect=409)
+    check(o == {"error": "conflict", "detail": "series.season and series.episode: another "
+                "episode of that series already has that season and number"}, f"409: {o}")
     # Its old season, left with no episode, is no longer listed; a season still holding one is.
     register(ctl, "show-e2", series={"id": "show", "season": 2, "episode": 4})
     register(ctl, "show-e2", series={"id": "show", "season": 5, "episode": 1})
