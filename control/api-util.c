@@ -17,6 +17,7 @@
 #include "api.h"
 #include "ctl-cfg.h"
 #include "ctl.h"
+#include "migrate.h"
 #include "pgdb.h"
 #include "server.h"
 
@@ -90,6 +91,7 @@ static const struct stmt_def stmt_defs[] = {
         ST(prune, "SELECT sluice_prune($1::bigint, $2::bigint, $3::integer)", 3),
         ST(country_region, "INSERT INTO country_regions (country, region) VALUES ($1, $2) "
                            "ON CONFLICT (country) DO UPDATE SET region = EXCLUDED.region", 2),
+        ST(country_regions_keep, MIGRATE_REGIONS_KEEP_SQL, 1),
 };
 /* clang-format on */
 

@@ -79,7 +79,8 @@ struct ctl_stmts {
         int register_title, set_licences, playback_batch, session_view, license_key, report;
         int continue_watching, browse, trending, genres, search, title_details, profile_create;
         int profile_get, edge_register, edge_list, heartbeat, fill_plan, token_keys, token_rotate;
-        int partitions, country_region, session_lite, asset_get, edges_view, edge_secret;
+        int partitions, country_region, country_regions_keep, session_lite, asset_get, edges_view;
+        int edge_secret;
         int prune, session_warm, session_starts_add, session_end, session_claims;
         int license_key_claims, report_claims;
 };

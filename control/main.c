@@ -356,6 +356,42 @@ static void region_done(void *userdata, int err, const struct pgdb_res *res)
         }
 }
 
+/* Countries are two upper-case letters (ctl-cfg.c). */
+#define COUNTRIES_MAX        (26 * 26)
+#define REGION_COUNTRIES_CAP (COUNTRIES_MAX * 3 + 3)
+
+/*
+ * The first prefix of each country of cfg's country_prefixes that has a region, in the
+ * file's order, into ret (COUNTRIES_MAX entries; a country has one region, ctl-cfg.c), and
+ * those countries as a PostgreSQL text[] literal ("{GB,SE}", "{}" for none) in keep
+ * (REGION_COUNTRIES_CAP bytes). Returns how many.
+ */
+static size_t region_countries(const struct ctl_cfg *cfg, const struct ctl_cfg_prefix **ret,
+                               char *keep)
+{
+        const struct cfg_list *l = &cfg->country_prefixes;
+        bool done[COUNTRIES_MAX] = {false};
+        size_t n = 0, len = 0;
+
+        keep[len++] = '{';
+        for (size_t i = 0; i < l->n; i++) {
+                const struct ctl_cfg_prefix *p = (const struct ctl_cfg_prefix *)l->items + i;
+                size_t k = (size_t)(p->country[0] - 'A') * 26 + (size_t)(p->country[1] - 'A');
+
+                if (!p->region || done[k])
+                        continue;
+                done[k] = true;
+                ret[n++] = p;
+                if (len > 1)
+                        keep[len++] = ',';
+                keep[len++] = p->country[0];
+                keep[len++] = p->country[1];
+        }
+        keep[len++] = '}';
+        keep[len] = '\0';
+        return n;
+}
+
 /*
  * Each country's region in the new file into country_regions, as the start wrote the start's
  * (migrate_bootstrap): fill plans and trending read a release's regions from there, while a
@@ -366,24 +402,26 @@ static void region_done(void *userdata, int err, const struct pgdb_res *res)
  */
 static void regions_write(struct ctl *ctl)
 {
-        const struct cfg_list *l = &ctl->cfg->country_prefixes;
-        bool done[26 * 26] = {false};
+        const struct ctl_cfg_prefix *p[COUNTRIES_MAX];
+        char keep[REGION_COUNTRIES_CAP];
+        size_t n = region_countries(ctl->cfg, p, keep);
         void *gen = (void *)(uintptr_t)++regions_gen;
+        int r;
 
-        for (size_t i = 0; i < l->n; i++) {
-                const struct ctl_cfg_prefix *p = (const struct ctl_cfg_prefix *)l->items + i;
-                size_t k = (size_t)(p->country[0] - 'A') * 26 + (size_t)(p->country[1] - 'A');
-                const char *params[2] = {p->country, p->region};
-
-                if (!p->region || done[k])
-                        continue;
-                done[k] = true;
-                int r = pgdb_exec(ctl->db, ctl->st.country_region, params, 2, region_done, gen);
+        for (size_t i = 0; i < n; i++) {
+                const char *params[2] = {p[i]->country, p[i]->region};
+                r = pgdb_exec(ctl->db, ctl->st.country_region, params, 2, region_done, gen);
                 if (r < 0) {
                         region_done(gen, r, NULL);
                         return;
                 }
         }
+        /* A country the file no longer gives a region loses its row (in any order with the
+         * writes above: they touch only the file's countries). */
+        const char *params[1] = {keep};
+        r = pgdb_exec(ctl->db, ctl->st.country_regions_keep, params, 1, region_done, gen);
+        if (r < 0)
+                region_done(gen, r, NULL);
 }
 
 /* Apply the file again; false when it is refused and the running configuration stays. */
@@ -712,31 +750,31 @@ int main(int argc, char **argv)
                 const char *kids[TOKEN_MAX_KEYS];
                 const unsigned char *secrets[TOKEN_MAX_KEYS];
                 size_t lens[TOKEN_MAX_KEYS];
-                const struct cfg_list *pl = &ctl->cfg->country_prefixes;
-                const char **countries = calloc(pl->n + 1, sizeof(char *));
-                const char **regions = calloc(pl->n + 1, sizeof(char *));
-                size_t nr = 0;
+                const struct ctl_cfg_prefix *rp[COUNTRIES_MAX];
+                const char *countries[COUNTRIES_MAX], *regions[COUNTRIES_MAX];
+                char keep[REGION_COUNTRIES_CAP];
+                size_t nr = region_countries(ctl->cfg, rp, keep);
                 for (size_t i = 0; i < ctl->keys.n; i++) {
                         kids[i] = ctl->keys.keys[i].kid;
                         secrets[i] = ctl->keys.keys[i].secret;
                         lens[i] = ctl->keys.keys[i].secret_len;
                 }
-                for (size_t i = 0; countries && regions && i < pl->n; i++) {
-                        const struct ctl_cfg_prefix *p = (const struct ctl_cfg_prefix *)pl->items + i;
-                        if (p->region) {
-                                countries[nr] = p->country;
-                                regions[nr++] = p->region;
-                        }
+                for (size_t i = 0; i < nr; i++) {
+                        countries[i] = rp[i]->country;
+                        regions[i] = rp[i]->region;
                 }
                 struct migrate_bootstrap boot = {
-                        .kids = kids, .secrets = secrets, .secret_lens = lens,
-                        .n_keys = ctl->keys.n, .countries = countries, .regions = regions,
-                        .n_regions = nr,
+                    .kids = kids,
+                    .secrets = secrets,
+                    .secret_lens = lens,
+                    .n_keys = ctl->keys.n,
+                    .countries = countries,
+                    .regions = regions,
+                    .n_regions = nr,
+                    .region_countries = keep,
                 };
                 r = migrate_run(ctl->cfg->database, (uint64_t)ctl->cfg->db.timeout_ms, &boot, merr,
                                 sizeof(merr));
-                free(countries);
-                free(regions);
         }
         if (r < 0) {
                 log_error("database: %s", merr);

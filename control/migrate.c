@@ -189,6 +189,9 @@ static int bootstrap(PGconn *pg, const struct migrate_bootstrap *b, char *err, s
                                 "ON CONFLICT (country) DO UPDATE SET region = EXCLUDED.region",
                                 2, p, NULL, NULL, "country regions", err, errlen);
         }
+        if (r == 0 && b && b->region_countries)
+                r = exec_params(pg, MIGRATE_REGIONS_KEEP_SQL, 1, &b->region_countries, NULL, NULL,
+                                "country regions", err, errlen);
         return r;
 }
 

@@ -33,7 +33,14 @@ struct migrate_bootstrap {
         const char *const *countries;
         const char *const *regions;
         size_t n_regions;
+        /* Every country with a region as a PostgreSQL array ("{GB,SE}"): the rows of others
+         * are deleted (MIGRATE_REGIONS_KEEP_SQL). NULL: none deleted. */
+        const char *region_countries;
 };
+
+/* Delete the country_regions rows of countries not in $1, a text[] (a country whose region
+ * the file no longer gives must not pull releases to that region's edges). */
+#define MIGRATE_REGIONS_KEEP_SQL "DELETE FROM country_regions WHERE country <> ALL ($1::text[])"
 
 /*
  * Connect (blocking: start-up only, before the loop serves), apply pending migrations, create

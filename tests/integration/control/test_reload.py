@@ -3,7 +3,7 @@
 reload that changes them is taken for the rest of the file and says, naming each, that the
 running value stays until a restart; a key the reload applies is not named, and the running
 listener keeps answering. A country moved to another region is written to country_regions,
-which fill plans read. A token file the reload cannot use keeps the running configuration,
+which fill plans read; one removed from the file loses its row, at a reload and at a start. A token file the reload cannot use keeps the running configuration,
 and the log says which file and why; /metrics counts each reload by result and its gauge says
 0 while the last one was refused, 1 again once one applies."""
 import os
@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import Control, Postgres, check, run
+from ctlharness import Control, Postgres, check, register, run
 
 START_ONLY = ("listen", "database_pool.pool", "database_pool.timeout", "cache_ttl",
               "edge_secret_ttl", "tokens.keys_file", "log.target")
@@ -107,6 +107,41 @@ def main(binary, tmp):
         f.write(cfg)
     reload_says_restart(ctl)
 
+    # A country removed from the file loses its row, and with it its pull on that region's
+    # edges: a release licensed in SE alone is pushed to eu-north while SE is there, not
+    # after (until 2026-12-08 the row stayed and the release went on being pushed).
+    register(ctl, "nordic")
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    ctl.json("PUT", "/v1/admin/titles/nordic/licences",
+             {"licences": [{"country": "SE", "from": soon}]}, admin=True)
+    ctl.register_edge("edge-n", "eu-north", "http://edge-n.test:8080")
+
+    def planned():
+        objs = ctl.json("GET", "/v1/fill/plan?edge=edge-n", admin=True)["objects"]
+        return {o["asset"] for o in objs}
+
+    check(planned() == {"nordic"}, f"SE's release is pushed to eu-north: {planned()}")
+    with open(ctl.cfg_path, "w") as f:
+        f.write(edit(cfg, "  - {cidr: 10.1.0.0/16, country: SE, region: eu-north}\n", ""))
+    reload_says_restart(ctl)
+    deadline = time.monotonic() + 10
+    while True:
+        got = pg.psql("SELECT string_agg(country, ',' ORDER BY country) FROM country_regions")
+        if got == "GB,US" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)  # poll interval: the reload's writes go through the pool
+    check(got == "GB,US", f"country_regions after SE was removed: {got!r}")
+    check(planned() == set(), f"SE's release no longer pushed to eu-north: {planned()}")
+    with open(ctl.cfg_path, "w") as f:
+        f.write(cfg)
+    reload_says_restart(ctl)
+    # A start does the same: a row of a country its file does not name goes.
+    pg.psql("INSERT INTO country_regions VALUES ('FI', 'eu-north')")
+    again = Control(binary, tmp, pg, name="again").start()
+    got = pg.psql("SELECT string_agg(country, ',' ORDER BY country) FROM country_regions")
+    check(got == "GB,SE,US", f"country_regions after a start: {got!r}")
+    check(again.stop() == 0, "the second instance exits 0")
+
     # An admin token file the reload cannot use: the running configuration stays, and the
     # log says which file and why, as the start would.
     with open(ctl.token_file, "w") as f:
@@ -119,12 +154,12 @@ def main(binary, tmp):
           f"the refused reload names the token file and the reason: {said!r}")
     check(ctl.request("GET", "/v1/admin/keys", admin=True)[0] == 200,
           "the running admin token still opens /v1/admin/")
-    check(reloads(ctl) == (5, 1, 0),
-          f"five reloads applied, one refused, and the gauge says so: {reloads(ctl)}")
+    check(reloads(ctl) == (7, 1, 0),
+          f"seven reloads applied, one refused, and the gauge says so: {reloads(ctl)}")
     with open(ctl.token_file, "w") as f:
         f.write("a-token-long-enough-again\n")
     reload_says_restart(ctl)
-    check(reloads(ctl) == (6, 1, 1), f"a reload applied again: {reloads(ctl)}")
+    check(reloads(ctl) == (8, 1, 1), f"a reload applied again: {reloads(ctl)}")
     check(ctl.stop() == 0, "exit 0")
 
 
