@@ -304,8 +304,10 @@ static void response_done(struct ctl_conn *c)
                         conn_close(c, "peer closed");
                         return;
                 }
-                /* Idle keep-alive: drop the buffers and wait for the next request. */
+                /* Idle keep-alive: drop the buffers (both: what arrived while a request was
+                 * in its handler grew the second) and wait for the next request. */
                 buf_done(&c->in);
+                buf_done(&c->more);
                 deadline_set(c, (uint64_t)srv->ctl->cfg->idle_timeout_ms);
                 idle_add(c);
                 return;

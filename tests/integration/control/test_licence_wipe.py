@@ -11,7 +11,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import CONTENT_KEY, Control, Postgres, check, make_asset, run, skip
+from ctlharness import (CONTENT_KEY, Control, Postgres, check, free_scan_shim,  # noqa: E402
+                        make_asset, run)
 
 KID = "00112233445566778899aabbccddeeff"
 
@@ -35,17 +36,7 @@ def sizes(lines):
 
 
 def main(binary, tmp):
-    shim = os.environ.get("SLUICE_FREE_SCAN_SHIM", "")
-    if not shim or not os.path.exists(shim):
-        skip("the free-scan shim is needed (meson builds it and names it in "
-             "SLUICE_FREE_SCAN_SHIM): freed licence buffers not searched")
-    with open(binary, "rb") as f:
-        if b"__asan_init" in f.read():
-            # ASan's allocator owns free() and keeps freed blocks in its quarantine: a shim
-            # preloaded ahead of its runtime is refused, and what it would search is not
-            # what the allocator hands back.
-            skip("control is built with AddressSanitizer, whose runtime must come first: "
-                 "freed licence buffers not searched")
+    shim = free_scan_shim(binary, "freed licence buffers not searched")
     key, kid = b64url(CONTENT_KEY), b64url(KID)
     report = os.path.join(tmp, "free-scan.txt")
     pg = Postgres(tmp)
