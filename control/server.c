@@ -33,6 +33,7 @@
 #include "ctl.h"
 #include "json-write.h"
 #include "pgdb.h"
+#include "req-chunked.h"
 #include "req-parse.h"
 #include "router.h"
 #include "server.h"
@@ -92,7 +93,9 @@ struct ctl_conn {
         struct buf in;      /* current request (and what followed it before it was dispatched) */
         struct buf more;    /* bytes that arrived while a request was in its handler */
         size_t head_len;    /* of the current request, once parsed */
-        size_t body_len;
+        size_t body_len;    /* of its body (a chunked one's once decoded whole) */
+        bool chunked;       /* its body is chunked and being decoded */
+        struct req_chunked ch;
         struct http1_parser parser;
         struct http1_req head;
         struct ctl_req rq;
@@ -186,6 +189,9 @@ static void on_conn_timer(struct uring_loop *loop, struct uring_timer *t)
  * what follows it to the front of the buffer. */
 static size_t in_max(const struct ctl_conn *c)
 {
+        /* A chunked body is decoded as it comes (framing dropped): what it has so far. */
+        if (c->state == CS_READ_BODY && c->chunked)
+                return c->head_len + c->ch.out + PIPELINE_MAX;
         if (c->state == CS_READ_BODY)
                 return c->head_len + c->body_len + PIPELINE_MAX;
         return HEAD_MAX + PIPELINE_MAX;
@@ -906,28 +912,30 @@ static void process_one(struct ctl_conn *c)
                 }
                 http1_parser_init(&c->parser);
                 c->head_len = (size_t)r;
-                if (c->head.chunked) {
-                        refuse(c, 411,
-                               "chunked request bodies are not accepted; send Content-Length",
-                               true);
-                        return;
-                }
+                /* A chunked body (RFC 9112 §7.1) is decoded in place as it arrives, under the
+                 * same limit as a Content-Length (req-chunked.h). */
+                c->chunked = c->head.chunked;
+                if (c->chunked)
+                        req_chunked_init(&c->ch);
                 c->body_len = c->head.content_length > 0 ? (size_t)c->head.content_length : 0;
                 if (c->head.content_length > body_max(srv->ctl, &c->head)) {
                         refuse(c, 413, "request body over the limit", true);
                         return;
                 }
+                /* Whether the client may still be waiting to send its body: a chunked one
+                 * with none of it here yet, or a declared length not all here. */
+                bool awaited = c->chunked
+                                   ? c->in.len == c->head_len
+                                   : c->body_len > 0 && c->in.len < c->head_len + c->body_len;
                 /* A client waiting for 100 Continue is told at once when the body would only
                  * be read to be refused: an admin route without the admin token. */
-                if (c->head.expect_continue && c->body_len > 0 &&
-                    c->in.len < c->head_len + c->body_len && head_on_admin_route(&c->head) &&
+                if (c->head.expect_continue && awaited && head_on_admin_route(&c->head) &&
                     !head_admin_ok(srv->ctl, &c->head)) {
                         refuse(c, 401, "admin routes need the bearer token", true);
                         return;
                 }
                 c->state = CS_READ_BODY;
-                if (c->head.expect_continue && c->body_len > 0 &&
-                    c->in.len < c->head_len + c->body_len) {
+                if (c->head.expect_continue && awaited) {
                         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                         /* Best effort: a client that gets no 100 sends the body anyway. */
                         (void)send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -936,6 +944,29 @@ static void process_one(struct ctl_conn *c)
                  * (a registration of 7.6 MB for a 4-hour title) has it from its last byte. */
                 c->body_admin = head_is_admin(srv->ctl, &c->head);
                 deadline_set(c, (uint64_t)srv->ctl->cfg->body_timeout_ms);
+        }
+        if (c->state == CS_READ_BODY && c->chunked) {
+                size_t len = c->in.len - c->head_len;
+                int r = req_chunked_decode(&c->ch, c->in.p + c->head_len, &len,
+                                           (uint64_t)body_max(srv->ctl, &c->head));
+                if (r == -EMSGSIZE) {
+                        refuse(c, 413, "request body over the limit", true);
+                        return;
+                }
+                if (r == -EINVAL) {
+                        refuse(c, 400, c->ch.why, true);
+                        return;
+                }
+                /* The framing read is dropped: the body decoded so far, then (once whole) the
+                 * bytes that followed it. */
+                buf_truncate(&c->in, c->head_len + len);
+                if (r == -EAGAIN) {
+                        if (c->peer_eof)
+                                conn_close(c, "peer closed mid-body");
+                        return;
+                }
+                c->body_len = c->ch.out;
+                c->chunked = false;
         }
         if (c->state == CS_READ_BODY) {
                 if (c->in.len < c->head_len + c->body_len) {

@@ -196,8 +196,8 @@ REFUSED = [
     ("a request-target over 8 KiB", b"GET /" + b"t" * 8192 + b" HTTP/1.1\r\nHost: c\r\nORIGIN"
      b"\r\n\r\n", 414),
     ("HTTP/2.0 on the request line", b"GET / HTTP/2.0\r\nHost: c\r\nORIGIN\r\n\r\n", 505),
-    ("a chunked body", b"POST /v1/playback HTTP/1.1\r\nHost: c\r\nORIGIN\r\n"
-     b"Transfer-Encoding: chunked\r\n\r\n", 411),
+    ("a malformed chunked body", b"POST /v1/playback HTTP/1.1\r\nHost: c\r\nORIGIN\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
     ("a body over the limit", b"POST /v1/playback HTTP/1.1\r\nHost: c\r\nORIGIN\r\n"
      b"Content-Length: 999999999\r\n\r\n", 413),
 ]
