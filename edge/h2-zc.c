@@ -158,7 +158,7 @@ static int direct(struct conn *c)
  * Whether c's peer has a loopback address. A zero-copy send's pages are copied anyway when
  * they reach a socket on this host (the kernel cannot hand pinned user pages to a local
  * reader), and that copy, charged to the sender, costs more than a plain copying send:
- * pinning, notifications and the locked-memory share on top (docs/tls.md, measured).
+ * pinning, notifications and the locked-memory share on top (docs/tls-bench.md).
  */
 static bool peer_loopback(const struct conn *c)
 {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Kernel CPU per h2c answer for four ways of putting a cached body on a loopback socket,
 without any server: what the kernel charges for the send itself, to say which shape the edge's
-h2c path should take (docs/tls.md, *nghttp2's share of an h2c answer*).
+h2c path should take (docs/tls-bench.md, *nghttp2's share of an h2c answer*).
 
 An answer is a 300-byte HEADERS frame and the body in DATA frames of --frame bytes (16 KiB,
 what clients allow by default), each behind its 9-byte frame header:
