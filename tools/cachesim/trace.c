@@ -137,20 +137,19 @@ static unsigned split(const uint8_t *p, const uint8_t *end, const uint8_t *f[][2
         return k;
 }
 
-int trace_csv_parse(const uint8_t *buf, size_t len, const struct trace_limits *lim, struct trace *t,
-                    struct trace_error *err)
+/* Where a CSV parse is: a stream is parsed a piece at a time, each piece whole lines. */
+struct csv_state {
+        uint64_t lineno;
+        bool first; /* no data line yet: a header line may come */
+};
+
+static int csv_lines(struct csv_state *st, const uint8_t *p, const uint8_t *end,
+                     const struct trace_limits *lim, struct trace *t, struct trace_error *err)
 {
-        const uint8_t *p = buf, *end = buf + len;
-        uint64_t lineno = 0;
-        bool first = true;
-        /* A UTF-8 byte-order mark (spreadsheets write one) is not part of the first line. */
-        if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
-                p += 3;
         while (p < end) {
                 const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
                 const uint8_t *le = nl ? nl : end;
-                lineno++;
-                err->line = lineno;
+                err->line = ++st->lineno;
                 if (le - p > TRACE_CSV_LINE_MAX) {
                         err->msg = "line too long";
                         return -EINVAL;
@@ -170,14 +169,14 @@ int trace_csv_parse(const uint8_t *buf, size_t len, const struct trace_limits *l
                 uint64_t id, size;
                 if (parse_time(f[0][0], f[0][1], &time) < 0) {
                         /* A header line (a name, not a number) is allowed before any data. */
-                        if (first && (*f[0][0] < '0' || *f[0][0] > '9')) {
-                                first = false;
+                        if (st->first && (*f[0][0] < '0' || *f[0][0] > '9')) {
+                                st->first = false;
                                 continue;
                         }
                         err->msg = "bad timestamp";
                         return -EINVAL;
                 }
-                first = false;
+                st->first = false;
                 if (parse_id(f[1][0], f[1][1], &id) < 0) {
                         err->msg = "bad object id";
                         return -EINVAL;
@@ -196,6 +195,19 @@ int trace_csv_parse(const uint8_t *buf, size_t len, const struct trace_limits *l
         return 0;
 }
 
+/* A UTF-8 byte-order mark (spreadsheets write one) is not part of the first line. */
+static size_t bom_len(const uint8_t *buf, size_t len)
+{
+        return len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+}
+
+int trace_csv_parse(const uint8_t *buf, size_t len, const struct trace_limits *lim, struct trace *t,
+                    struct trace_error *err)
+{
+        struct csv_state st = {.first = true};
+        return csv_lines(&st, buf + bom_len(buf, len), buf + len, lim, t, err);
+}
+
 static uint32_t rd32(const uint8_t *b)
 {
         return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
@@ -206,18 +218,14 @@ static uint64_t rd64(const uint8_t *b)
         return (uint64_t)rd32(b) | (uint64_t)rd32(b + 4) << 32;
 }
 
-int trace_oracle_parse(const uint8_t *buf, size_t len, const struct trace_limits *lim,
-                       struct trace *t, struct trace_error *err)
+/* Parses len bytes of whole records, the first of them record number first + 1. */
+static int oracle_records(const uint8_t *buf, size_t len, uint64_t first,
+                          const struct trace_limits *lim, struct trace *t, struct trace_error *err)
 {
-        if (len % TRACE_ORACLE_RECORD) {
-                err->line = len / TRACE_ORACLE_RECORD + 1;
-                err->msg = "file size is not a multiple of 24-byte records";
-                return -EINVAL;
-        }
         for (size_t off = 0; off < len; off += TRACE_ORACLE_RECORD) {
                 const uint8_t *rec = buf + off;
                 uint64_t size = rd32(rec + 12);
-                err->line = off / TRACE_ORACLE_RECORD + 1;
+                err->line = first + off / TRACE_ORACLE_RECORD + 1;
                 if (size > lim->max_object_size) {
                         err->msg = "object over the size limit";
                         return -EINVAL;
@@ -231,47 +239,86 @@ int trace_oracle_parse(const uint8_t *buf, size_t len, const struct trace_limits
         return 0;
 }
 
-/* Read all of a pipe or other stream into *buf (malloc'd), at most max bytes. */
-static int read_stream(int fd, uint64_t max, uint8_t **buf, size_t *len, struct trace_error *err)
+static const char oracle_partial[] = "file size is not a multiple of 24-byte records";
+
+int trace_oracle_parse(const uint8_t *buf, size_t len, const struct trace_limits *lim,
+                       struct trace *t, struct trace_error *err)
 {
-        size_t cap = 1 << 20, n = 0;
+        if (len % TRACE_ORACLE_RECORD) {
+                err->line = len / TRACE_ORACLE_RECORD + 1;
+                err->msg = oracle_partial;
+                return -EINVAL;
+        }
+        return oracle_records(buf, len, 0, lim, t, err);
+}
+
+/*
+ * Parses a pipe (a decompressor's output, say) as it reads it, a buffer of whole lines or
+ * records at a time: the request limit stops the reading there, where reading the stream
+ * whole first took all of it into memory (up to a bound of 16 GiB) before the limit applied.
+ */
+static int load_stream(int fd, enum trace_format fmt, const struct trace_limits *lim,
+                       struct trace *t, struct trace_error *err)
+{
+        const size_t cap = 1 << 20; /* far over a CSV line: a buffer holds a whole one */
+        struct csv_state st = {.first = true};
+        uint64_t records = 0;
+        size_t n = 0;
+        bool eof = false, started = false;
         uint8_t *b = malloc(cap);
+        int r = 0;
 
         if (!b)
                 return -ENOMEM;
-        for (;;) {
-                ssize_t got;
+        while (!eof) {
+                ssize_t got = read(fd, b + n, cap - n);
+                size_t take;
 
-                if (n == cap) {
-                        uint8_t *nb;
-                        if (cap >= max) {
-                                free(b);
-                                err->msg = "trace on a pipe over 16 GiB (decompress it to a file)";
-                                return -E2BIG;
-                        }
-                        cap = cap * 2 > max ? (size_t)max : cap * 2;
-                        nb = realloc(b, cap);
-                        if (!nb) {
-                                free(b);
-                                return -ENOMEM;
-                        }
-                        b = nb;
-                }
-                got = read(fd, b + n, cap - n);
                 if (got < 0 && errno == EINTR)
                         continue;
                 if (got < 0) {
-                        int e = -errno;
-                        free(b);
-                        return e;
-                }
-                if (got == 0)
+                        r = -errno;
                         break;
+                }
+                eof = got == 0;
                 n += (size_t)got;
+                if (!started) {
+                        /* The format is told from the first 64 bytes, as a file's is. */
+                        if (!eof && n < 64)
+                                continue;
+                        started = true;
+                        if (fmt == TRACE_FORMAT_AUTO && n)
+                                fmt = trace_format_detect(b, n);
+                        if (fmt != TRACE_FORMAT_ORACLE) {
+                                size_t bom = bom_len(b, n);
+                                memmove(b, b + bom, n - bom);
+                                n -= bom;
+                        }
+                }
+                if (fmt == TRACE_FORMAT_ORACLE) {
+                        take = n - n % TRACE_ORACLE_RECORD;
+                        if (eof && take != n) {
+                                err->line = records + n / TRACE_ORACLE_RECORD + 1;
+                                err->msg = oracle_partial;
+                                r = -EINVAL;
+                                break;
+                        }
+                        r = oracle_records(b, take, records, lim, t, err);
+                        records += take / TRACE_ORACLE_RECORD;
+                } else {
+                        const uint8_t *nl = memrchr(b, '\n', n);
+                        /* The last line waits for its end, unless the stream ended or it
+                         * fills the buffer (too long: the parser says so). */
+                        take = eof || (!nl && n == cap) ? n : nl ? (size_t)(nl - b) + 1 : 0;
+                        r = csv_lines(&st, b, b + take, lim, t, err);
+                }
+                if (r < 0)
+                        break;
+                memmove(b, b + take, n - take);
+                n -= take;
         }
-        *buf = b;
-        *len = n;
-        return 0;
+        free(b);
+        return r;
 }
 
 static int parse_buf(const uint8_t *buf, size_t len, enum trace_format fmt,
@@ -306,14 +353,7 @@ int trace_load(const char *path, enum trace_format fmt, const struct trace_limit
                 goto out;
         }
         if (!S_ISREG(st.st_mode)) {
-                /* A pipe (a decompressor's output, say): read it whole, within a bound. */
-                uint8_t *buf = NULL;
-                size_t len = 0;
-
-                r = read_stream(fd, TRACE_STREAM_MAX, &buf, &len, err);
-                if (r == 0)
-                        r = parse_buf(buf, len, fmt, lim, t, err);
-                free(buf);
+                r = load_stream(fd, fmt, lim, t, err);
                 goto out;
         }
         if (st.st_size == 0) {

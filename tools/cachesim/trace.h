@@ -17,7 +17,6 @@
 #define TRACE_ORACLE_RECORD        24
 #define TRACE_CSV_LINE_MAX         4096
 #define TRACE_DEFAULT_MAX_REQUESTS (256ull << 20)
-#define TRACE_STREAM_MAX           (16ull << 30) /* bytes read from a pipe, at most */
 
 enum trace_format {
         TRACE_FORMAT_AUTO,
@@ -81,10 +80,11 @@ int trace_oracle_parse(const uint8_t *buf, size_t len, const struct trace_limits
                        struct trace *t, struct trace_error *err);
 
 /*
- * Loads a whole file: a regular file (mapped), or a pipe or "-" for standard input (read
- * whole, at most TRACE_STREAM_MAX bytes: `zstd -dc x.oracleGeneral.zst | sluice-cachesim
- * --trace -`). Returns 0, -errno from the file system, -E2BIG over the limits, or a parser's
- * error (with *err filled in). The caller owns *t (trace_done()).
+ * Loads a whole file: a regular file (mapped), or a pipe or "-" for standard input (parsed
+ * as it is read, a buffer at a time, and read no further than the request limit: `zstd -dc
+ * x.oracleGeneral.zst | sluice-cachesim --trace -`). Returns 0, -errno from the file system,
+ * -E2BIG over the limits, or a parser's error (with *err filled in). The caller owns *t
+ * (trace_done()).
  */
 int trace_load(const char *path, enum trace_format fmt, const struct trace_limits *lim,
                struct trace *t, struct trace_error *err);

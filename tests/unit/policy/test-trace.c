@@ -310,6 +310,76 @@ TEST(load_from_a_pipe_and_stdin)
         trace_done(&in);
 }
 
+/*
+ * A pipe is parsed as it is read: CSV lines and records that straddle the reader's buffers
+ * load as from memory, and --max-requests stops the reading at the limit. A trace was read
+ * whole first, into memory (up to 16 GiB), and only then refused as too long.
+ */
+TEST(pipe_parsed_as_read_and_stopped_at_the_limit)
+{
+        struct trace_limits lim = trace_limits_default();
+        struct trace_error err;
+        struct trace whole = {0}, piped = {0};
+        const size_t lines = 200000, big = 64u << 20, cap = lines * 32 + 64;
+        size_t len = 3, off;
+        char *text = malloc(cap), fdpath[32];
+        int fd, status;
+        pid_t pid;
+
+        ASSERT_TRUE(text != NULL);
+        memcpy(text, "\xef\xbb\xbf", 3);
+        len += (size_t)snprintf(text + len, cap - len, "timestamp,object_id,size\r\n");
+        for (size_t i = 0; i < lines; i++)
+                len += (size_t)snprintf(text + len, cap - len, "%zu,/t/seg-%zu.m4s,%zu\n", i,
+                                        i % 977, i);
+        ASSERT_TRUE(len > (2u << 20)); /* lines cross the 1 MiB buffer's ends */
+        ASSERT_EQ(trace_csv_parse((const uint8_t *)text, len, &lim, &whole, &err), 0);
+        ASSERT_EQ(whole.len, lines);
+        fd = pipe_from_child((const uint8_t *)text, len, &pid);
+        ASSERT_TRUE(fd >= 0);
+        snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", fd);
+        ASSERT_EQ(trace_load(fdpath, TRACE_FORMAT_AUTO, &lim, &piped, &err), 0);
+        close(fd);
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_EQ(piped.len, whole.len);
+        ASSERT_MEMEQ(piped.reqs, whole.len * sizeof(*whole.reqs), whole.reqs,
+                     whole.len * sizeof(*whole.reqs));
+        trace_done(&piped);
+
+        /* 64 MiB of requests behind a limit of 10: the writer meets a closed pipe. */
+        free(text);
+        text = malloc(big);
+        ASSERT_TRUE(text != NULL);
+        for (off = 0; off + 6 <= big; off += 6)
+                memcpy(text + off, "1,2,3\n", 6);
+        lim.max_requests = 10;
+        fd = pipe_from_child((const uint8_t *)text, off, &pid);
+        ASSERT_TRUE(fd >= 0);
+        snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", fd);
+        ASSERT_EQ(trace_load(fdpath, TRACE_FORMAT_CSV, &lim, &piped, &err), -E2BIG);
+        ASSERT_EQ(err.line, 11);
+        ASSERT_EQ(piped.len, 10);
+        close(fd);
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
+        trace_done(&piped);
+
+        /* A record cut short at the stream's end is named by its number. */
+        lim = trace_limits_default();
+        memset(text, 1, 10 * TRACE_ORACLE_RECORD + 5);
+        fd = pipe_from_child((const uint8_t *)text, 10 * TRACE_ORACLE_RECORD + 5, &pid);
+        ASSERT_TRUE(fd >= 0);
+        snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", fd);
+        ASSERT_EQ(trace_load(fdpath, TRACE_FORMAT_ORACLE, &lim, &piped, &err), -EINVAL);
+        ASSERT_EQ(err.line, 11);
+        ASSERT_STREQ(err.msg, "file size is not a multiple of 24-byte records");
+        close(fd);
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        free(text);
+        trace_done(&piped);
+        trace_done(&whole);
+}
+
 TEST(generator_is_deterministic_and_dash_shaped)
 {
         struct trace a = {0}, b = {0};
