@@ -103,6 +103,34 @@ static int parse_time(const uint8_t *p, const uint8_t *end, uint32_t *ret)
         return 0;
 }
 
+/*
+ * Why a timestamp was refused. Traces from other tools often count milliseconds (or finer)
+ * since the epoch, which overflow 32-bit seconds: such a value is named for what it looks
+ * like, and what to divide it by.
+ */
+static const char *time_error(const uint8_t *p, const uint8_t *end)
+{
+#define TIME_EXPECTED "bad timestamp: expected seconds (a whole number up to 4294967295, a " \
+                      "fraction allowed)"
+        static const struct {
+                uint64_t per_second;
+                const char *msg;
+        } units[] = {
+            {1000, TIME_EXPECTED "; this one looks like milliseconds (divide by 1000)"},
+            {1000000, TIME_EXPECTED "; this one looks like microseconds (divide by 10^6)"},
+            {1000000000, TIME_EXPECTED "; this one looks like nanoseconds (divide by 10^9)"},
+        };
+        const uint8_t *dot = memchr(p, '.', (size_t)(end - p));
+        uint64_t v;
+
+        if (parse_u64(p, dot ? dot : end, UINT64_MAX, &v) == 0 && v > UINT32_MAX)
+                for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+                        if (v / units[i].per_second <= UINT32_MAX)
+                                return units[i].msg;
+        return TIME_EXPECTED;
+#undef TIME_EXPECTED
+}
+
 /* Numeric ids are kept; anything else (URLs, hex keys) is hashed, as trace tools do. */
 static int parse_id(const uint8_t *p, const uint8_t *end, uint64_t *ret)
 {
@@ -173,7 +201,7 @@ static int csv_lines(struct csv_state *st, const uint8_t *p, const uint8_t *end,
                                 st->first = false;
                                 continue;
                         }
-                        err->msg = "bad timestamp";
+                        err->msg = time_error(f[0][0], f[0][1]);
                         return -EINVAL;
                 }
                 st->first = false;

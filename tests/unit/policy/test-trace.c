@@ -72,6 +72,38 @@ TEST(csv_errors_have_line_numbers)
         }
 }
 
+/*
+ * A timestamp refused says what was expected, and names milliseconds (or finer) since the
+ * epoch, which other tools' traces often carry, for what they look like. It said only "bad
+ * timestamp".
+ */
+TEST(csv_timestamp_errors_say_what_was_expected)
+{
+        struct {
+                const char *text, *unit;
+        } cases[] = {
+            {"1733616000123,2,3\n", "milliseconds (divide by 1000)"},
+            {"1733616000123.5,2,3\n", "milliseconds (divide by 1000)"},
+            {"1733616000123456,2,3\n", "microseconds"},
+            {"1733616000123456789,2,3\n", "nanoseconds"},
+            {"1,2,3\n2024-12-08T00:00:00Z,2,3\n", NULL},
+            {"1.2.3,4,5\n", NULL},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct trace t = {0};
+                struct trace_error err = {0};
+                ASSERT_EQ(parse_csv(cases[i].text, &t, &err), -EINVAL);
+                ASSERT_TRUE(err.msg != NULL);
+                ASSERT_TRUE(strstr(err.msg, "expected seconds (a whole number up to 4294967295")
+                            != NULL);
+                if (cases[i].unit)
+                        ASSERT_TRUE(strstr(err.msg, cases[i].unit) != NULL);
+                else
+                        ASSERT_TRUE(strstr(err.msg, "looks like") == NULL);
+                trace_done(&t);
+        }
+}
+
 TEST(csv_limits)
 {
         struct trace t = {0};
