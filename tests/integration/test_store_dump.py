@@ -109,6 +109,31 @@ def verify_catches_changed_files(e):
 
 
 @test
+def verify_skips_a_fifo_saying_so(e):
+    """An object file replaced by a FIFO (or a device) is reported, not read: the dump opened
+    it and waited for a writer for ever. With no writer, and with one that never closes."""
+    key = "/t2/seg-1.m4s"
+    path = object_path(e, rows(dump(e).stdout)[key][1])
+    os.unlink(path)
+    os.mkfifo(path)
+    try:
+        for writer in (False, True):
+            w = os.open(path, os.O_RDWR) if writer else -1
+            try:
+                p = dump(e, "--verify", "--quiet", "--no-progress")
+            finally:
+                if w >= 0:
+                    os.close(w)
+            eq(p.returncode, 1, f"exit status with a FIFO (writer: {writer}); {p.stderr!r}")
+            check("BAD: not a regular file (a FIFO), not read" in "\t".join(rows(p.stdout)[key]),
+                  f"the FIFO's entry says why it was not read: {p.stdout}")
+    finally:
+        os.unlink(path)
+        with open(path, "wb") as f:
+            f.write(OBJECTS[key])
+
+
+@test
 def usage_and_missing_store(e):
     p = subprocess.run([DUMP], capture_output=True, text=True, timeout=10)
     eq(p.returncode, 2, "no directory: usage error")

@@ -92,6 +92,24 @@ static void usage(FILE *f)
 
 static const char file_missing[] = "file missing";
 
+/* Why the object file open on fd is not read: only a regular file is, the store's kind. */
+static const char *not_regular(int fd)
+{
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return "read error";
+        if (S_ISREG(st.st_mode))
+                return NULL;
+        if (S_ISFIFO(st.st_mode))
+                return "not a regular file (a FIFO), not read";
+        if (S_ISDIR(st.st_mode))
+                return "not a regular file (a directory), not read";
+        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+                return "not a regular file (a device), not read";
+        return "not a regular file, not read";
+}
+
 /* Re-hash objects/<xx>/<id>. Returns 0 if it matches, else a short reason. */
 static const char *verify_one(struct dump *d, const struct cache_idx_rec *rec)
 {
@@ -106,9 +124,16 @@ static const char *verify_one(struct dump *d, const struct cache_idx_rec *rec)
 
         hex_u64_encode(rec->file_id, h);
         snprintf(p, sizeof(p), "%.2s/%s", h, h);
-        fd = openat(d->objfd, p, O_RDONLY | O_CLOEXEC);
+        /* Non-blocking: a FIFO put where an object was held the dump for ever, in the open
+         * (no writer) or in its reads (a writer that never closes). */
+        fd = openat(d->objfd, p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
                 return file_missing;
+        why = not_regular(fd);
+        if (why) {
+                (void)close(fd);
+                return why;
+        }
         ctx = EVP_MD_CTX_new();
         if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
                 why = "out of memory";
