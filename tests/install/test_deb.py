@@ -2,7 +2,8 @@
 """The Debian package that `tools/deb` makes installs, works and removes cleanly.
 
 The build (or, when it was not configured with --prefix=/usr, a release build of the same
-tree made for the package) is installed into a DESTDIR, packaged by `tools/deb --destdir`, and the package is
+tree made for the package) is installed into a DESTDIR, packaged by `tools/deb --destdir`,
+checked for stripped binaries (their symbols in sluice-dbgsym), and the package is
 installed with dpkg into a throwaway copy of this machine's root: an overlay mounted over `/` in
 a private mount namespace, so the host's dpkg database and /etc are never touched. Inside it:
 the package's dependencies are satisfied, its postinst creates the `sluice` group and
@@ -275,6 +276,59 @@ def check_shlibs(deb, work):
     return None
 
 
+def elf_sections(path):
+    """The section names of an ELF file (readelf), or None for a file that is not ELF."""
+    with open(path, "rb") as f:
+        if f.read(4) != b"\x7fELF":
+            return None
+    out = run(["readelf", "-S", "-W", path], f"readelf -S {path}")
+    return set(re.findall(r"^\s*\[\s*\d+\]\s+(\S+)", out, re.M))
+
+
+def check_stripped(deb, work):
+    """Every ELF file the package ships is stripped (Debian policy 10.1): no symbol table, no
+    debug sections, its build id kept. Returns {file: build id}."""
+    root = os.path.join(work, "strip")
+    run(["dpkg-deb", "-x", deb, root], "dpkg-deb -x")
+    ids = {}
+    for d, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(d, name)
+            sections = elf_sections(path)
+            if sections is None:
+                continue
+            rel = os.path.relpath(path, root)
+            left = sorted(x for x in sections
+                          if x == ".symtab" or x.startswith((".debug", ".zdebug")))
+            if left:
+                fail(f"{rel} is not stripped: it has {' '.join(left)}")
+            if ".note.gnu.build-id" not in sections:
+                fail(f"{rel} lost its build id (.note.gnu.build-id) in the stripping")
+            note = run(["readelf", "-n", path], f"readelf -n {rel}")
+            ids[rel] = re.search(r"Build ID: ([0-9a-f]+)", note).group(1)
+    if "usr/bin/sluice-edge" not in ids:
+        fail(f"no ELF usr/bin/sluice-edge among {sorted(ids)}")
+    print(f"ok - the {len(ids)} binaries are stripped and keep their build ids")
+    return ids
+
+
+def check_dbgsym(deb, dbgsym, ids, work):
+    """sluice-dbgsym holds what was stripped, one file per build id, and depends on the
+    package of the same version."""
+    root = os.path.join(work, "dbgsym")
+    run(["dpkg-deb", "-x", dbgsym, root], "dpkg-deb -x (dbgsym)")
+    for rel, bid in sorted(ids.items()):
+        dbg = os.path.join(root, "usr/lib/debug/.build-id", bid[:2], bid[2:] + ".debug")
+        if not os.path.isfile(dbg) or ".symtab" not in (elf_sections(dbg) or ()):
+            fail(f"sluice-dbgsym has no symbols for {rel} (build id {bid})")
+    info = run(["dpkg-deb", "--field", dbgsym, "Package", "Depends", "Section"], "dpkg-deb")
+    version = run(["dpkg-deb", "--field", deb, "Version"], "dpkg-deb --field Version").strip()
+    want = f"Package: sluice-dbgsym\nDepends: sluice (= {version})\nSection: debug"
+    if info.strip() != want:
+        fail(f"sluice-dbgsym's control fields: {info!r}, want {want!r}")
+    print("ok - sluice-dbgsym holds each binary's symbols under its build id")
+
+
 def host_status():
     p = subprocess.run(["dpkg-query", "-W", "-f=${Status} ${Version}", "sluice"],
                        capture_output=True, text=True)
@@ -310,6 +364,11 @@ def main():
         if not deb.endswith(".deb") or not os.path.isfile(deb):
             fail(f"tools/deb printed no package path: {out!r}")
         print(f"ok - built {os.path.basename(deb)} ({os.path.getsize(deb)} bytes)")
+        ids = check_stripped(deb, work)
+        dbgsym = ([p for p in out.split() if "/sluice-dbgsym_" in p] or [""])[0]
+        if not os.path.isfile(dbgsym):
+            fail(f"tools/deb printed no debug symbols package path: {out!r}")
+        check_dbgsym(deb, dbgsym, ids, work)
 
         info = run(["dpkg-deb", "--field", deb, "Package", "Depends", "Recommends"],
                    "dpkg-deb --field")
