@@ -17,6 +17,7 @@ or, once every other check passed, no dpkg-shlibdeps for the library versions).
 """
 
 import glob
+import gzip
 import os
 import re
 import shutil
@@ -329,6 +330,36 @@ def check_dbgsym(deb, dbgsym, ids, work):
     print("ok - sluice-dbgsym holds each binary's symbols under its build id")
 
 
+def check_changelog(deb, work):
+    """The package has the changelog Debian's policy (12.7) asks for: a native package's (no
+    Debian revision in its version), /usr/share/doc/sluice/changelog.gz, whose entry is for the
+    package's version and parses as a Debian changelog."""
+    version = run(["dpkg-deb", "--field", deb, "Version"], "dpkg-deb --field Version").strip()
+    if "-" in version:
+        fail(f"version {version} has a Debian revision: not a native package, whose changelog "
+             "this checks")
+    root = os.path.join(work, "changelog")
+    run(["dpkg-deb", "-x", deb, root], "dpkg-deb -x")
+    path = os.path.join(root, "usr/share/doc/sluice/changelog.gz")
+    if not os.path.isfile(path):
+        fail("the package has no /usr/share/doc/sluice/changelog.gz")
+    with gzip.open(path, "rt") as f:
+        text = f.read()
+    head = re.match(r"sluice \(([^)]+)\) \S+; urgency=\S+\n\n  \* \S.*\n", text)
+    trailer = re.search(r"\n -- [^<\n]+<[^>\n]+>  \w{3}, \d{2} \w{3} \d{4} "
+                        r"\d{2}:\d{2}:\d{2} [+-]\d{4}\n$", text)
+    if not head or not trailer or head.group(1) != version:
+        fail(f"changelog.gz is not a Debian changelog entry for {version}", text)
+    if shutil.which("dpkg-parsechangelog"):
+        plain = os.path.join(work, "changelog.txt")
+        with open(plain, "w") as f:
+            f.write(text)
+        got = run(["dpkg-parsechangelog", "-l", plain, "-S", "Version"], "dpkg-parsechangelog")
+        if got.strip() != version:
+            fail(f"dpkg-parsechangelog reads version {got.strip()!r}, want {version}", text)
+    print(f"ok - changelog.gz: an entry for {version}")
+
+
 def host_status():
     p = subprocess.run(["dpkg-query", "-W", "-f=${Status} ${Version}", "sluice"],
                        capture_output=True, text=True)
@@ -393,6 +424,7 @@ def main():
             fail("the package carries headers or static libraries", listing)
         if "./etc/logrotate.d/sluice" not in listing:
             fail("the package lacks ./etc/logrotate.d/sluice", listing)
+        check_changelog(deb, work)
         conffiles = run(["dpkg-deb", "--info", deb, "conffiles"], "dpkg-deb --info conffiles")
         if conffiles.split() != ["/etc/logrotate.d/sluice"]:
             fail(f"conffiles: {conffiles!r}, want /etc/logrotate.d/sluice")
