@@ -162,6 +162,23 @@ ln -s /lib/systemd/system/sluice-fill.timer "$w/timers.target.wants/"
 echo "== files"
 in_root dpkg -L sluice > "$t/files.txt"
 cat "$t/files.txt"
+# The units' DynamicUser= directories as systemd lays them out: each under private/, a link
+# to it in its place. A removal keeps them; a purge takes them.
+state="/var/cache/private/sluice /var/cache/sluice /var/lib/private/sluice-fill
+  /var/lib/sluice-fill /var/log/private/sluice /var/log/sluice"
+rm -rf "$t/root/var/cache/sluice" "$t/root/var/log/sluice"
+for d in cache/sluice lib/sluice-fill log/sluice; do
+  mkdir -p "$t/root/var/${d%%/*}/private/${d#*/}/sub"
+  echo x >"$t/root/var/${d%%/*}/private/${d#*/}/sub/file"
+  ln -s "private/${d#*/}" "$t/root/var/$d"
+done
+there() {
+  for s in $state; do if [ -e "$t/root$s" ] || [ -L "$t/root$s" ]; then echo "$s"; fi; done
+}
+echo "== remove"
+in_root dpkg --remove sluice
+echo "== kept"
+there
 echo "== purge"
 in_root dpkg --purge sluice
 log purge
@@ -171,6 +188,7 @@ while read -r f; do
   [ -d "$t/root$f" ] && continue
   if [ -e "$t/root$f" ] || [ -L "$t/root$f" ]; then echo "$f"; fi
 done < "$t/files.txt"
+there
 # The links the units were enabled with, dangling now, and any state kept about them.
 (cd "$t/root" && find etc/systemd var/lib/systemd -name '*sluice*' 2>/dev/null | sed 's|^|/|')
 # postinst made it; the operator's files are gone (above), so the purge takes it too.
@@ -467,10 +485,17 @@ def main():
                 fail("an installed example config does not pass --check-config", out + p.stderr)
         print("ok - installed binaries run; the example configs of edge and control check")
         check_restarts(out)
+        kept = (section(out, "kept") or "").split()
+        want = ["/var/cache/private/sluice", "/var/cache/sluice", "/var/lib/private/sluice-fill",
+                "/var/lib/sluice-fill", "/var/log/private/sluice", "/var/log/sluice"]
+        if kept != want:
+            fail(f"dpkg --remove kept {kept} of the units' cache, state and logs, want {want}",
+                 out)
         left = section(out, "left")
         if left is None or left:
             fail(f"dpkg --purge left files behind: {left}", out)
-        print("ok - dpkg --purge removes every file, and the links of the units enabled")
+        print("ok - dpkg --remove keeps the cache, state and logs; dpkg --purge removes every "
+              "file, those, and the links of the units enabled")
         if host_status() != host_before:
             fail("the host's dpkg database changed: the install was not confined")
         print("ok - the host's dpkg database is untouched")
