@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# tests/e2e/demo-cli-test.sh (stale | ports)
+# tests/e2e/demo-cli-test.sh (stale | ports | died)
 #
-# tools/demo on what it meets before it starts anything.
+# tools/demo on what it meets before it starts anything, and on a daemon dying at start-up.
 #
 # stale: tools/demo --stop and --status when what a detached demo left names nothing alive (it
 # died, or the machine rebooted): --status says no demo runs (exit 3), --stop says so too (exit
 # 0) and removes the stale pid file and settings (var/demo/env), so no one loads a dead demo's
 # addresses. A pid file line whose pid is alive but runs something else is not taken for the
 # demo's, and that process is left alone.
+#
+# died: sluice-control (a stand-in build directory's) exits at start-up for a reason the demo
+# does not check beforehand: tools/demo stops at once, saying so with the end of control's
+# log, and leaves nothing running (it waited 30 s for an answer, then said only that control
+# did not answer). Needs PostgreSQL, nginx, node, curl, ffmpeg and the page's npm packages;
+# skips otherwise.
 #
 # ports: control's port taken on [::1] alone (control listens there too, for the client in
 # BR), and edge-a's taken on SLUICE_DEMO_HOST alone: tools/demo stops at once, before it
@@ -21,7 +27,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 mode=${1:-}
-[ "$mode" = stale ] || [ "$mode" = ports ] || { echo "usage: $0 (stale|ports)" >&2; exit 2; }
+case "$mode" in stale | ports | died) ;; *) echo "usage: $0 (stale|ports|died)" >&2; exit 2 ;; esac
 var=$(mktemp -d "/tmp/sluice-demo-$mode.XXXXXX")
 helper=
 trap 'rm -rf "$var"; [ -z "$helper" ] || kill "$helper" 2>/dev/null || true' EXIT
@@ -46,6 +52,50 @@ if [ "$mode" = stale ]; then
   [ ! -e "$var/pids" ] || fail "--stop left the stale $var/pids"
   kill -0 "$helper" 2>/dev/null || fail "--stop killed a process that was not the demo's"
   echo "ok: a dead demo's --status and --stop"
+  exit 0
+fi
+
+if [ "$mode" = died ]; then
+  for dep in nginx node curl ffmpeg openssl; do
+    command -v "$dep" >/dev/null || { echo "SKIP: $dep is not installed"; exit 77; }
+  done
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "SKIP: no PostgreSQL"; exit 77; }
+  if [ ! -f "$top/tests/e2e/node_modules/dashjs/package.json" ] ||
+      [ ! -f "$top/tests/e2e/node_modules/hls.js/package.json" ]; then
+    echo "SKIP: the player page's npm packages are not installed (npm ci in tests/e2e)"
+    exit 77
+  fi
+  # A build directory of stand-ins: each accepts --check-config; control then exits at once.
+  b=$var/build
+  mkdir -p "$b/edge" "$b/control" "$b/tools/ingest" "$b/fill-agent"
+  for f in edge/sluice-edge tools/ingest/sluice-ingest fill-agent/sluice-fill; do
+    printf '#!/bin/sh\nexit 0\n' >"$b/$f"
+  done
+  printf '%s\n' '#!/bin/sh' 'case " $* " in *" --check-config "*) exit 0 ;; esac' \
+    'echo "sluice-control: stand-in: cannot load the GeoIP database, exiting" >&2' 'exit 4' \
+    >"$b/control/sluice-control"
+  chmod 0755 "$b/edge/sluice-edge" "$b/control/sluice-control" \
+    "$b/tools/ingest/sluice-ingest" "$b/fill-agent/sluice-fill"
+  # The demo titles already ingested (each ingest is skipped).
+  for t in demo-series-e1 demo-series-e2 demo-movie demo-secret; do
+    mkdir -p "$var/origin/$t"
+    echo '{"files": []}' >"$var/origin/$t/asset.json"
+  done
+  mkdir -p "$var/origin.keys"
+  echo '{}' >"$var/origin.keys/demo-secret.json"
+
+  rc=0
+  out=$(SLUICE_DEMO_VAR=$var SLUICE_DEMO_PORTS=auto SLUICE_DEMO_SKIP_DEPS=1 \
+    SLUICE_DEMO_SKIP_BUILD=1 SLUICE_BUILD_DIR=$b timeout 120 "$top/tools/demo" --detach 2>&1) ||
+    rc=$?
+  [ "$rc" = 1 ] || fail "tools/demo exit $rc with control dying at start-up, not 1: $out"
+  grep -qF "sluice-control exited at start-up (status 4)" <<<"$out" ||
+    fail "tools/demo does not say control exited: $out"
+  grep -qF "    sluice-control: stand-in: cannot load the GeoIP database, exiting" <<<"$out" ||
+    fail "tools/demo does not show the end of control's log: $out"
+  if "$top/tools/pg-temp" status "$var/pg" 2>/dev/null; then fail "PostgreSQL left running"; fi
+  [ ! -s "$var/pids" ] || fail "the demo left its pid file: $(cat "$var/pids")"
+  echo "ok: control dying at start-up stops the demo at once, with the end of its log"
   exit 0
 fi
 
