@@ -7,7 +7,9 @@
 # died, or the machine rebooted): --status says no demo runs (exit 3), --stop says so too (exit
 # 0) and removes the stale pid file and settings (var/demo/env), so no one loads a dead demo's
 # addresses. A pid file line whose pid is alive but runs something else is not taken for the
-# demo's, and that process is left alone.
+# demo's, and that process is left alone. Both say which state directory they looked in, and
+# name a demo running under another one with the SLUICE_DEMO_VAR that reaches it (they said
+# only "no demo running").
 #
 # died: sluice-control (a stand-in build directory's) exits at start-up for a reason the demo
 # does not check beforehand: tools/demo stops at once, saying so with the end of control's
@@ -29,8 +31,8 @@ top=$(cd "$here/../.." && pwd)
 mode=${1:-}
 case "$mode" in stale | ports | died) ;; *) echo "usage: $0 (stale|ports|died)" >&2; exit 2 ;; esac
 var=$(mktemp -d "/tmp/sluice-demo-$mode.XXXXXX")
-helper=
-trap 'rm -rf "$var"; [ -z "$helper" ] || kill "$helper" 2>/dev/null || true' EXIT
+helper= other=
+trap 'rm -rf "$var"; for p in $helper $other; do kill "$p" 2>/dev/null || true; done' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 if [ "$mode" = stale ]; then
@@ -44,14 +46,28 @@ if [ "$mode" = stale ]; then
   rc=0
   out=$(SLUICE_DEMO_VAR=$var "$top/tools/demo" --status 2>&1) || rc=$?
   [ "$rc" = 3 ] || fail "--status exit $rc, not 3: $out"
-  grep -q "no demo running" <<<"$out" || fail "--status said: $out"
+  grep -qF "no demo running under $var (SLUICE_DEMO_VAR)" <<<"$out" ||
+    fail "--status does not say where it looked: $out"
 
   out=$(SLUICE_DEMO_VAR=$var "$top/tools/demo" --stop 2>&1) || fail "--stop failed: $out"
-  grep -q "no demo running" <<<"$out" || fail "--stop said: $out"
+  grep -qF "no demo running under $var (SLUICE_DEMO_VAR)" <<<"$out" || fail "--stop said: $out"
+  reach="started with SLUICE_DEMO_VAR=DIR is reached with SLUICE_DEMO_VAR=DIR tools/demo --stop"
+  grep -qF "$reach" <<<"$out" || fail "--stop does not say how to reach a demo elsewhere: $out"
   [ ! -e "$var/env" ] || fail "--stop left the stale $var/env"
   [ ! -e "$var/pids" ] || fail "--stop left the stale $var/pids"
   kill -0 "$helper" 2>/dev/null || fail "--stop killed a process that was not the demo's"
   echo "ok: a dead demo's --status and --stop"
+
+  # Another demo's control (a stand-in), under a state directory of its own.
+  mkdir "$var/other"
+  python3 -c 'import time; time.sleep(300)' sluice-control --config "$var/other/control.yaml" &
+  other=$!
+  echo "$other sluice-control --config $var/other/control.yaml" >"$var/other/pids"
+  out=$(SLUICE_DEMO_VAR=$var "$top/tools/demo" --stop 2>&1) || fail "--stop failed: $out"
+  grep -qF "a demo runs under $var/other: SLUICE_DEMO_VAR=$var/other tools/demo --stop" \
+    <<<"$out" || fail "--stop does not name the demo running under $var/other: $out"
+  kill -0 "$other" 2>/dev/null || fail "--stop stopped the other demo"
+  echo "ok: --stop names a demo running under another state directory"
   exit 0
 fi
 
