@@ -452,25 +452,40 @@ static void wr64(uint8_t *b, uint64_t v)
 int trace_write(const struct trace *t, const char *path, enum trace_format fmt)
 {
         FILE *f = fopen(path, "wbe");
+        struct stat st;
+        int r = 0;
+
         if (!f)
                 return -errno;
+        /* The first failed write stops the writing, and its errno is the one returned: a full
+         * disk said "Input/output error" (ferror() keeps no errno), after every record had
+         * been formatted in vain. */
+        errno = 0;
         if (fmt == TRACE_FORMAT_ORACLE) {
-                for (size_t i = 0; i < t->len; i++) {
+                for (size_t i = 0; i < t->len && r == 0; i++) {
                         uint8_t rec[TRACE_ORACLE_RECORD];
                         uint64_t nx = t->next ? t->next[i] : UINT64_MAX;
                         wr32(rec, t->reqs[i].time);
                         wr64(rec + 4, t->reqs[i].id);
                         wr32(rec + 12, t->reqs[i].size);
                         wr64(rec + 16, nx == UINT64_MAX ? (uint64_t)INT64_C(-1) : nx);
-                        (void)fwrite(rec, 1, sizeof(rec), f);
+                        if (fwrite(rec, 1, sizeof(rec), f) != sizeof(rec))
+                                r = errno ? -errno : -EIO;
                 }
         } else {
-                fputs("timestamp,object_id,size\n", f);
-                for (size_t i = 0; i < t->len; i++)
-                        fprintf(f, "%u,%llu,%u\n", t->reqs[i].time,
-                                (unsigned long long)t->reqs[i].id, t->reqs[i].size);
+                if (fputs("timestamp,object_id,size\n", f) < 0)
+                        r = errno ? -errno : -EIO;
+                for (size_t i = 0; i < t->len && r == 0; i++)
+                        if (fprintf(f, "%u,%llu,%u\n", t->reqs[i].time,
+                                    (unsigned long long)t->reqs[i].id, t->reqs[i].size) < 0)
+                                r = errno ? -errno : -EIO;
         }
-        int r = ferror(f) ? -EIO : 0;
+        if (r == 0 && (fflush(f) != 0 || ferror(f)))
+                r = errno ? -errno : -EIO;
+        /* A file cut short would load as a shorter trace (CSV ends at a line): it goes. A
+         * device or a pipe given as the output stays. */
+        if (r < 0 && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+                (void)unlink(path);
         if (fclose(f) != 0 && r == 0)
                 r = -errno;
         return r;

@@ -92,5 +92,6 @@ int trace_load(const char *path, enum trace_format fmt, const struct trace_limit
 /* Fills t->next, t->footprint and t->objects. Returns 0 or -ENOMEM. */
 int trace_analyse(struct trace *t);
 
-/* Writes t as CSV (with a header line) or oracleGeneral. Returns 0 or -errno. */
+/* Writes t as CSV (with a header line) or oracleGeneral. Returns 0 or -errno, that of the
+ * first write that failed; a regular file written in part is removed. */
 int trace_write(const struct trace *t, const char *path, enum trace_format fmt);

@@ -530,6 +530,38 @@ TEST(write_error_on_standard_output_fails)
         ASSERT_EQ(rc_table, 1);
 }
 
+/*
+ * --generate onto a disk that takes no more (a file size limit here; /dev/full alike): the
+ * error names the failed write's cause, and no trace cut short is left where a later --trace
+ * would load it as a shorter one. It said "Input/output error" and left the partial file.
+ */
+TEST(generate_write_error_named_and_partial_file_removed)
+{
+        need_env();
+        char path[] = "/tmp/sluice-cachesim-gen-full-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        char *out = NULL;
+        for (int oracle = 0; oracle < 2; oracle++) {
+                char *gen[] = {(char *)bin, "--generate", "dash",     "--out",
+                               path,        "--titles",   "50",       "--days",
+                               "1",         "--sessions", "100",      "--format",
+                               oracle ? "oracle" : "csv", NULL};
+                fsize_limit = 1000;
+                with_stderr = true;
+                int rc = run(gen, &out);
+                with_stderr = false;
+                fsize_limit = 0;
+                bool gone = access(path, F_OK) < 0 && errno == ENOENT;
+                (void)unlink(path);
+                ASSERT_EQ(rc, 1);
+                ASSERT_TRUE(out && strstr(out, "File too large") != NULL);
+                ASSERT_TRUE(gone);
+                free(out);
+        }
+}
+
 TEST(help_version_and_usage_errors)
 {
         need_env();
