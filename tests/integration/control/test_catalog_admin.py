@@ -4,10 +4,12 @@ title's genres are stored each once (lowercased, trimmed), [] clears them, and a
 an array of short strings is refused with nothing changed; genres stored before migration
 034 are made so when it runs. An episode registered again stays the episode it was, with its
 name and synopsis, unless the registration says otherwise; a season its last episode left is
-no longer listed. Two replacements of a title's licences at once leave one of the two sets,
-never both. A member of "metadata", "series" or "markers" of the wrong type or out of its
-documented range is refused with a 400 naming it, and nothing changes; an episode at the
-season and number of another is a 409 saying so.
+no longer listed. A movie registered again as an episode is a movie no more: its
+profiles' progress and its demand follow it into its series, its licences go (also for a
+movie stored beside its episode before migration 045). Two replacements of a title's licences
+at once leave one of the two sets, never both. A member of "metadata", "series" or "markers"
+of the wrong type or out of its documented range is refused with a 400 naming it, and nothing
+changes; an episode at the season and number of another is a 409 saying so.
 
     python3 test_catalog_admin.py path/to/sluice-control
 """
@@ -153,6 +155,45 @@ def test_episode_again(ctl):
     check(seasons == [2, 5], f"seasons left empty are gone: {seasons}")
 
 
+def test_movie_to_episode(ctl, pg):
+    # A movie, licensed, watched by a profile (its progress, a session row and a report).
+    register(ctl, "mv1", metadata={"name": "Lighthouse", "genres": ["mystery"]})
+    ctl.json("PUT", "/v1/admin/titles/mv1/licences", {"licences": [{"country": "GB"}]},
+             admin=True)
+    p = ctl.json("POST", "/v1/profiles", {"name": "viewer"})
+    who = {"profile": p["id"], "profile_key": p["key"]}
+    s = ctl.json("POST", "/v1/playback", {"title": "mv1", **who})
+    ctl.json("POST", "/v1/playback/report", {"session": s["session"], "position": 5.0})
+    trending = [t["id"] for t in ctl.json("GET", "/v1/catalog/trending")["items"]]
+    check("mv1" in trending, f"the movie trends: {trending}")
+
+    # Registered again, now as an episode of a series.
+    r = register(ctl, "mv1", series={"id": "harbour", "name": "Harbour", "season": 1,
+                                     "episode": 1})
+    check((r["title"], r["episode"]) == ("harbour", "mv1"), f"registered as: {r}")
+    ids = [t["id"] for t in ctl.json("GET", "/v1/catalog")["items"]]
+    check("mv1" not in ids and "harbour" in ids, f"the movie is no longer listed: {ids}")
+    check(search_ids(ctl, "lighthouse") == [], "nor found by its name")
+    trending = [t["id"] for t in ctl.json("GET", "/v1/catalog/trending")["items"]]
+    check("mv1" not in trending, f"nor trending: {trending}")
+    check(genre_counts(ctl).get("mystery") is None, f"nor counted: {genre_counts(ctl)}")
+    ctl.error("GET", "/v1/titles/mv1", expect=404)
+    ctl.error("POST", "/v1/playback", {"title": "mv1"}, expect=404)
+    ctl.error("POST", "/v1/playback", {"title": "mv1", **who}, expect=404)
+    got = pg.psql("SELECT count(*) FROM licences WHERE title_id = 'mv1'")
+    check(got == "0", f"the movie's licences went with it: {got}")
+    # The progress and the session row follow the asset into the series.
+    cw = ctl.json("GET", f"/v1/continue-watching?profile={p['id']}&profile_key={p['key']}")
+    got = [(i["title"], i["episode"], i["position"]) for i in cw["items"]]
+    check(got == [("harbour", "mv1", 5)], f"progress now the series' episode: {got}")
+    got = pg.psql("SELECT title_id || '/' || episode_id FROM sessions")
+    check(got == "harbour/mv1", f"the session row is the episode's: {got!r}")
+    ctl.json("PUT", "/v1/admin/titles/harbour/licences", {"licences": [{"country": "GB"}]},
+             admin=True)
+    s = ctl.json("POST", "/v1/playback", {"title": "harbour", **who})
+    check((s["episode"], s["resume_position"]) == ("mv1", 5), f"resumed in the series: {s}")
+
+
 def test_licences_at_once(ctl, pg):
     # Another writer (an instance, or an operator's psql) has replaced the title's licences in
     # a transaction still open when control's replacement comes; it commits once control's has
@@ -188,6 +229,11 @@ def test_stored_before(binary, tmp, pg):
             "WHERE id = 'g1'")
     pg.psql("SELECT sluice_title_reindex('g1')")
     pg.psql("INSERT INTO seasons (title_id, number) VALUES ('show', 7)")
+    # An episode that stayed a movie too, as registrations made it before 045.
+    pg.psql("INSERT INTO titles (id, kind, name, asset_id) "
+            "VALUES ('show-e1', 'movie', 'show-e1', 'show-e1')")
+    pg.psql("INSERT INTO licences (title_id, country, available_from) "
+            "VALUES ('show-e1', 'GB', now())")
     pg.psql("DELETE FROM schema_migrations WHERE version >= 34")
     ctl = Control(binary, tmp, pg, name="again").start()
     got = ctl.json("GET", "/v1/titles/g1")["genres"]
@@ -196,6 +242,9 @@ def test_stored_before(binary, tmp, pg):
     check(counts == {"drama": 1, "noir": 1}, f"counted once each: {counts}")
     seasons = [s["season"] for s in ctl.json("GET", "/v1/titles/show")["seasons"]]
     check(seasons == [2, 5], f"an empty season stored before is gone: {seasons}")
+    ids = [t["id"] for t in ctl.json("GET", "/v1/catalog")["items"]]
+    check("show-e1" not in ids, f"a movie stored beside its episode is gone: {ids}")
+    ctl.error("POST", "/v1/playback", {"title": "show-e1"}, expect=404)
     check(ctl.stop() == 0, "SIGTERM exits 0")
 
 
@@ -205,6 +254,7 @@ def main(binary, tmp):
     test_genres(ctl, pg)
     test_types(ctl, pg)
     test_episode_again(ctl)
+    test_movie_to_episode(ctl, pg)
     test_licences_at_once(ctl, pg)
     check(ctl.stop() == 0, "SIGTERM exits 0")
     test_stored_before(binary, tmp, pg)
