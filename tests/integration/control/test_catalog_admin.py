@@ -6,10 +6,12 @@ an array of short strings is refused with nothing changed; genres stored before 
 name and synopsis, unless the registration says otherwise; a season its last episode left is
 no longer listed. A movie registered again as an episode is a movie no more: its
 profiles' progress and its demand follow it into its series, its licences go (also for a
-movie stored beside its episode before migration 045). Two replacements of a title's licences
-at once leave one of the two sets, never both. A member of "metadata", "series" or "markers"
-of the wrong type or out of its documented range is refused with a 400 naming it, and nothing
-changes; an episode at the season and number of another is a 409 saying so.
+movie stored beside its episode before migration 045). A series its last episode left goes,
+its episodes' progress following them (also one stored empty before migration 046). Two
+replacements of a title's licences at once leave one of the two sets, never both. A member of
+"metadata", "series" or "markers" of the wrong type or out of its documented range is refused
+with a 400 naming it, and nothing changes; an episode at the season and number of another is a
+409 saying so.
 
     python3 test_catalog_admin.py path/to/sluice-control
 """
@@ -194,6 +196,45 @@ def test_movie_to_episode(ctl, pg):
     check((s["episode"], s["resume_position"]) == ("mv1", 5), f"resumed in the series: {s}")
 
 
+def test_series_emptied(ctl, pg):
+    for ep, n in (("old-e1", 1), ("old-e2", 2)):
+        register(ctl, ep, series={"id": "oldshow", "name": "Quayside", "season": 1,
+                                  "episode": n}, metadata={"genres": ["western"]})
+    ctl.json("PUT", "/v1/admin/titles/oldshow/licences", {"licences": [{"country": "GB"}]},
+             admin=True)
+    p = ctl.json("POST", "/v1/profiles", {"name": "follower"})
+    who = {"profile": p["id"], "profile_key": p["key"]}
+    s = ctl.json("POST", "/v1/playback", {"title": "oldshow", "episode": "old-e2", **who})
+    ctl.json("POST", "/v1/playback/report", {"session": s["session"], "position": 4.0})
+
+    # One episode moved out: the series stays. Both: it goes, with its licences.
+    register(ctl, "old-e1", series={"id": "newshow", "name": "Pier", "season": 1,
+                                    "episode": 1})
+    check("oldshow" in [t["id"] for t in ctl.json("GET", "/v1/catalog")["items"]],
+          "a series with an episode left stays")
+    register(ctl, "old-e2", series={"id": "newshow", "season": 1, "episode": 2})
+    ids = [t["id"] for t in ctl.json("GET", "/v1/catalog")["items"]]
+    check("oldshow" not in ids and "newshow" in ids, f"the emptied series is gone: {ids}")
+    check(search_ids(ctl, "quayside") == [], "nor found")
+    check(genre_counts(ctl).get("western") is None, f"nor counted: {genre_counts(ctl)}")
+    ctl.error("GET", "/v1/titles/oldshow", expect=404)
+    ctl.error("POST", "/v1/playback", {"title": "oldshow"}, expect=404)
+    got = pg.psql("SELECT count(*) FROM licences WHERE title_id = 'oldshow'")
+    check(got == "0", f"its licences went with it: {got}")
+    # What the profile watched followed the episode, and did not go with the series.
+    cw = ctl.json("GET", f"/v1/continue-watching?profile={p['id']}&profile_key={p['key']}")
+    got = [(i["title"], i["episode"], i["position"]) for i in cw["items"]]
+    check(got == [("newshow", "old-e2", 4)], f"progress followed the episode: {got}")
+    got = pg.psql("SELECT title_id || '/' || episode_id FROM sessions "
+                  "WHERE episode_id = 'old-e2'")
+    check(got == "newshow/old-e2", f"the session row followed it: {got!r}")
+
+    # Its last episode's asset deleted (by an operator): the series goes too.
+    register(ctl, "lone-e1", series={"id": "loneshow", "season": 1, "episode": 1})
+    pg.psql("DELETE FROM assets WHERE id = 'lone-e1'")
+    ctl.error("GET", "/v1/titles/loneshow", expect=404)
+
+
 def test_licences_at_once(ctl, pg):
     # Another writer (an instance, or an operator's psql) has replaced the title's licences in
     # a transaction still open when control's replacement comes; it commits once control's has
@@ -234,6 +275,11 @@ def test_stored_before(binary, tmp, pg):
             "VALUES ('show-e1', 'movie', 'show-e1', 'show-e1')")
     pg.psql("INSERT INTO licences (title_id, country, available_from) "
             "VALUES ('show-e1', 'GB', now())")
+    # A series whose episodes all left before 046, and a profile's progress on one of them.
+    pg.psql("INSERT INTO titles (id, kind, name) VALUES ('emptied', 'series', 'Emptied')")
+    pg.psql("INSERT INTO continue_watching (profile_id, title_id, episode_id, asset_id, "
+            "position, duration) SELECT id, 'emptied', 'show-e2', 'show-e2', 3, 12 "
+            "FROM profiles WHERE name = 'follower'")
     pg.psql("DELETE FROM schema_migrations WHERE version >= 34")
     ctl = Control(binary, tmp, pg, name="again").start()
     got = ctl.json("GET", "/v1/titles/g1")["genres"]
@@ -245,6 +291,9 @@ def test_stored_before(binary, tmp, pg):
     ids = [t["id"] for t in ctl.json("GET", "/v1/catalog")["items"]]
     check("show-e1" not in ids, f"a movie stored beside its episode is gone: {ids}")
     ctl.error("POST", "/v1/playback", {"title": "show-e1"}, expect=404)
+    ctl.error("GET", "/v1/titles/emptied", expect=404)
+    got = pg.psql("SELECT title_id FROM continue_watching WHERE episode_id = 'show-e2'")
+    check(got == "show", f"progress stored before followed its episode: {got!r}")
     check(ctl.stop() == 0, "SIGTERM exits 0")
 
 
@@ -255,6 +304,7 @@ def main(binary, tmp):
     test_types(ctl, pg)
     test_episode_again(ctl)
     test_movie_to_episode(ctl, pg)
+    test_series_emptied(ctl, pg)
     test_licences_at_once(ctl, pg)
     check(ctl.stop() == 0, "SIGTERM exits 0")
     test_stored_before(binary, tmp, pg)
