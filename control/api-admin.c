@@ -34,8 +34,10 @@ static void title_audit(const struct ctl_req *rq, const json_t *res)
         char title[136], asset[136];
 
         /* Anonymous starts read titles and licences from the warm cache: this instance
-         * sees its own change at once, others within cache_ttl. */
-        ctl_cache_warm_forget(rq->ctl->cache, json_string_value(json_object_get(res, "title")));
+         * sees its own change at once, others within cache_ttl. A registration changes
+         * more titles than the one it answers (the asset's movie removed, the series an
+         * episode left, removed when it was the last), so all are forgotten. */
+        ctl_cache_warm_forget(rq->ctl->cache, NULL);
 
         log_info(
             "admin: title %s registered (asset %s, %s, %" JSON_INTEGER_FORMAT
