@@ -12,7 +12,7 @@
 --   - its sessions and counted starts (fill plans' demand) and the profiles' progress follow
 --     the asset to its series, as that episode: a profile's row for the series is replaced
 --     by the movie's only when the movie's is the newer. Sessions started as the movie
---     already ended, as any session of an asset registered again does (its version changed);
+--     end: the registration gave the asset a new version, which ends its sessions;
 --   - its playback reports stay as written, under the movie's id, and so no longer count in
 --     trending (which reads them by title).
 -- The movies stored before beside their own episode are removed the same way.

@@ -7,14 +7,16 @@ name and synopsis, unless the registration says otherwise; a season its last epi
 no longer listed. A movie registered again as an episode is a movie no more: its
 profiles' progress and its demand follow it into its series, its licences go (also for a
 movie stored beside its episode before migration 045). A series its last episode left goes,
-its episodes' progress following them (also one stored empty before migration 046). Two
-replacements of a title's licences at once leave one of the two sets, never both. A member of
-"metadata", "series" or "markers" of the wrong type or out of its documented range is refused
-with a 400 naming it, and nothing changes; an episode at the season and number of another is a
-409 saying so.
+its episodes' progress following them (also one stored empty before migration 046). A
+registration that changes nothing a session plays leaves its sessions playing. Two replacements
+of a title's licences at once leave one of the two sets, never both. A member of "metadata",
+"series" or "markers" of the wrong type or out of its documented range is refused with a 400
+naming it, and nothing changes; an episode at the season and number of another is a 409 saying
+so.
 
     python3 test_catalog_admin.py path/to/sluice-control
 """
+import base64
 import os
 import subprocess
 import sys
@@ -22,6 +24,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import (PSQL, Control, Postgres, check, make_asset,  # noqa: E402
                         register, run)
+
+KID_B64 = base64.urlsafe_b64encode(bytes.fromhex("00112233445566778899aabbccddeeff")) \
+    .rstrip(b"=").decode()
 
 
 def genre_counts(ctl):
@@ -235,6 +240,49 @@ def test_series_emptied(ctl, pg):
     ctl.error("GET", "/v1/titles/loneshow", expect=404)
 
 
+def test_same_registration(ctl):
+    def live(s):
+        """Whether session s still plays: its report and its ClearKey licence answered."""
+        st, _, _ = ctl.request("POST", "/v1/playback/report",
+                               {"session": s["session"], "position": 1.0})
+        st2, _, _ = ctl.request("POST", f"/v1/license/clearkey?session={s['session']}",
+                                {"kids": [KID_B64], "type": "temporary"})
+        check(st in (200, 404) and st2 in (200, 403), f"report {st}, licence {st2}")
+        check((st == 200) == (st2 == 200), f"report {st} but licence {st2}")
+        return st == 200
+
+    register(ctl, "same1", encrypted=True, metadata={"name": "Same"},
+             markers={"intro": {"start": 1, "end": 3}})
+    ctl.json("PUT", "/v1/admin/titles/same1/licences", {"licences": [{"country": "GB"}]},
+             admin=True)
+    s = ctl.json("POST", "/v1/playback", {"title": "same1"})
+    check(live(s), "a new session plays")
+    # The same asset.json again, as sluice-ingest --register sends it, and a new name.
+    register(ctl, "same1", encrypted=True, metadata={"name": "Same again"},
+             markers={"intro": {"start": 1, "end": 3}})
+    check(live(s), "the same registration again ended the session")
+    check(ctl.json("GET", "/v1/titles/same1")["name"] == "Same again", "the name changed")
+    # New markers, or a re-encoded asset: a new version, and the session is over.
+    register(ctl, "same1", encrypted=True, markers={"intro": {"start": 2, "end": 3}})
+    check(not live(s), "new markers, yet the session plays on")
+    s = ctl.json("POST", "/v1/playback", {"title": "same1"})
+    register(ctl, "same1", encrypted=True, markers={"intro": {"start": 2, "end": 3}},
+             segments=4)
+    check(not live(s), "a re-encoded asset, yet the session plays on")
+
+    # An episode: renamed or renumbered it plays on; registered into another series, not.
+    series = {"id": "sameshow", "season": 1, "episode": 1}
+    register(ctl, "same-e1", encrypted=True, series=series)
+    ctl.json("PUT", "/v1/admin/titles/sameshow/licences", {"licences": [{"country": "GB"}]},
+             admin=True)
+    s = ctl.json("POST", "/v1/playback", {"title": "sameshow"})
+    register(ctl, "same-e1", encrypted=True,
+             series=dict(series, episode=2, episode_name="Renamed"))
+    check(live(s), "a renumbered episode's session ended")
+    register(ctl, "same-e1", encrypted=True, series=dict(series, id="othershow"))
+    check(not live(s), "an episode in another series, yet its session plays on")
+
+
 def test_licences_at_once(ctl, pg):
     # Another writer (an instance, or an operator's psql) has replaced the title's licences in
     # a transaction still open when control's replacement comes; it commits once control's has
@@ -305,6 +353,7 @@ def main(binary, tmp):
     test_episode_again(ctl)
     test_movie_to_episode(ctl, pg)
     test_series_emptied(ctl, pg)
+    test_same_registration(ctl)
     test_licences_at_once(ctl, pg)
     check(ctl.stop() == 0, "SIGTERM exits 0")
     test_stored_before(binary, tmp, pg)
