@@ -8,11 +8,12 @@ no longer listed. A movie registered again as an episode is a movie no more: its
 profiles' progress and its demand follow it into its series, its licences go (also for a
 movie stored beside its episode before migration 045). A series its last episode left goes,
 its episodes' progress following them (also one stored empty before migration 046). A
-registration that changes nothing a session plays leaves its sessions playing. Two replacements
-of a title's licences at once leave one of the two sets, never both. A member of "metadata",
-"series" or "markers" of the wrong type or out of its documented range is refused with a 400
-naming it, and nothing changes; an episode at the season and number of another is a 409 saying
-so.
+registration that changes nothing a session plays leaves its sessions playing. A "series"
+that is not an object with a string id and whole season and episode numbers is refused, and
+nothing is registered. Two replacements of a title's licences at once leave one of the two
+sets, never both. A member of "metadata", "series" or "markers" of the wrong type or out of
+its documented range is refused with a 400 naming it, and nothing changes; an episode at the
+season and number of another is a 409 saying so.
 
     python3 test_catalog_admin.py path/to/sluice-control
 """
@@ -283,6 +284,36 @@ def test_same_registration(ctl):
     check(not live(s), "an episode in another series, yet its session plays on")
 
 
+def test_series_checked(ctl):
+    ok = {"id": "checked", "season": 1, "episode": 1}
+    for bad, detail in (("checked", "series: want an object"),
+                        (["checked"], "series: want an object"),
+                        ({"season": 1, "episode": 1}, "series.id: want a string"),
+                        (dict(ok, id=5), "series.id: want a string"),
+                        ({"id": "checked", "episode": 1}, "series.season: want a whole number"),
+                        (dict(ok, season="1"), "series.season: want a whole number"),
+                        (dict(ok, season=-1), "series.season: want a whole number"),
+                        (dict(ok, episode=1.5), "series.episode: want a whole number"),
+                        (dict(ok, episode=2 ** 31), "series.episode: want a whole number"),
+                        (dict(ok, episode=True), "series.episode: want a whole number")):
+        o = ctl.error("POST", "/v1/admin/titles",
+                      {"title": "chk1", "asset": make_asset("chk1"), "series": bad},
+                      admin=True)
+        check(o["detail"].startswith(detail), f"series {bad!r}: {o}")
+    # Nothing was registered: not as a movie (a string "series" was one), nor an episode.
+    ctl.error("GET", "/v1/titles/chk1", expect=404)
+    ctl.error("GET", "/v1/titles/checked", expect=404)
+    # Registered as an episode, the same refusals leave it that episode.
+    register(ctl, "chk1", series=dict(ok, episode=2 ** 31 - 1))
+    o = ctl.error("POST", "/v1/admin/titles",
+                  {"title": "chk1", "asset": make_asset("chk1"), "series": "other"},
+                  admin=True)
+    check(o["detail"].startswith("series: want an object"), f"refused: {o}")
+    eps = [e["id"] for s in ctl.json("GET", "/v1/titles/checked")["seasons"]
+           for e in s["episodes"]]
+    check(eps == ["chk1"], f"still the episode: {eps}")
+
+
 def test_licences_at_once(ctl, pg):
     # Another writer (an instance, or an operator's psql) has replaced the title's licences in
     # a transaction still open when control's replacement comes; it commits once control's has
@@ -354,6 +385,7 @@ def main(binary, tmp):
     test_movie_to_episode(ctl, pg)
     test_series_emptied(ctl, pg)
     test_same_registration(ctl)
+    test_series_checked(ctl)
     test_licences_at_once(ctl, pg)
     check(ctl.stop() == 0, "SIGTERM exits 0")
     test_stored_before(binary, tmp, pg)
