@@ -7,7 +7,8 @@ name and synopsis, unless the registration says otherwise; a season its last epi
 no longer listed. A movie registered again as an episode is a movie no more: its
 profiles' progress and its demand follow it into its series, its licences go (also for a
 movie stored beside its episode before migration 045). A series its last episode left goes,
-its episodes' progress following them (also one stored empty before migration 046). A
+its episodes' progress following them (also one stored empty before migration 046); one an
+episode left is no longer found by that episode's name (nor one stored before 049). A
 registration that changes nothing a session plays leaves its sessions playing. A "series"
 that is not an object with a string id and whole season and episode numbers is refused, and
 nothing is registered. Two replacements of a title's licences at once leave one of the two
@@ -203,9 +204,10 @@ def test_movie_to_episode(ctl, pg):
 
 
 def test_series_emptied(ctl, pg):
-    for ep, n in (("old-e1", 1), ("old-e2", 2)):
+    for ep, n, name in (("old-e1", 1, "Gangway"), ("old-e2", 2, "Bollard")):
         register(ctl, ep, series={"id": "oldshow", "name": "Quayside", "season": 1,
-                                  "episode": n}, metadata={"genres": ["western"]})
+                                  "episode": n, "episode_name": name},
+                 metadata={"genres": ["western"]})
     ctl.json("PUT", "/v1/admin/titles/oldshow/licences", {"licences": [{"country": "GB"}]},
              admin=True)
     p = ctl.json("POST", "/v1/profiles", {"name": "follower"})
@@ -218,6 +220,10 @@ def test_series_emptied(ctl, pg):
                                     "episode": 1})
     check("oldshow" in [t["id"] for t in ctl.json("GET", "/v1/catalog")["items"]],
           "a series with an episode left stays")
+    # Found by the name of the episode it holds, not of the one that left.
+    got = search_ids(ctl, "gangway")
+    check(got == ["newshow"], f"the episode that left is found in its new series: {got}")
+    check(search_ids(ctl, "bollard") == ["oldshow"], "the one that stayed, in the old one")
     register(ctl, "old-e2", series={"id": "newshow", "season": 1, "episode": 2})
     ids = [t["id"] for t in ctl.json("GET", "/v1/catalog")["items"]]
     check("oldshow" not in ids and "newshow" in ids, f"the emptied series is gone: {ids}")
@@ -354,6 +360,9 @@ def test_stored_before(binary, tmp, pg):
             "VALUES ('show-e1', 'movie', 'show-e1', 'show-e1')")
     pg.psql("INSERT INTO licences (title_id, country, available_from) "
             "VALUES ('show-e1', 'GB', now())")
+    # A series' search text with the name of an episode that left it before 049.
+    pg.psql("UPDATE titles SET search = search || to_tsvector('simple', 'Departed') "
+            "WHERE id = 'show'")
     # A series whose episodes all left before 046, and a profile's progress on one of them.
     pg.psql("INSERT INTO titles (id, kind, name) VALUES ('emptied', 'series', 'Emptied')")
     pg.psql("INSERT INTO continue_watching (profile_id, title_id, episode_id, asset_id, "
@@ -371,6 +380,7 @@ def test_stored_before(binary, tmp, pg):
     check("show-e1" not in ids, f"a movie stored beside its episode is gone: {ids}")
     ctl.error("POST", "/v1/playback", {"title": "show-e1"}, expect=404)
     ctl.error("GET", "/v1/titles/emptied", expect=404)
+    check(search_ids(ctl, "departed") == [], "a name that left before is no longer found")
     got = pg.psql("SELECT title_id FROM continue_watching WHERE episode_id = 'show-e2'")
     check(got == "show", f"progress stored before followed its episode: {got!r}")
     check(ctl.stop() == 0, "SIGTERM exits 0")
