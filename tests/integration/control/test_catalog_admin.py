@@ -12,13 +12,15 @@ episode left is no longer found by that episode's name (nor one stored before 04
 registration that changes nothing a session plays leaves its sessions playing. A "series"
 that is not an object with a string id and whole season and episode numbers is refused, and
 nothing is registered. Two replacements of a title's licences at once leave one of the two
-sets, never both. A member of "metadata", "series" or "markers" of the wrong type or out of
-its documented range is refused with a 400 naming it, and nothing changes; an episode at the
-season and number of another is a 409 saying so.
+sets, never both; an episode registered into a season while another leaves it stays. A member
+of "metadata", "series" or "markers" of the wrong type or out of its documented range is
+refused with a 400 naming it, and nothing changes; an episode at the season and number of
+another is a 409 saying so.
 
     python3 test_catalog_admin.py path/to/sluice-control
 """
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -348,6 +350,35 @@ def test_licences_at_once(ctl, pg):
     check(got == "SE", f"two replacements at once left {got!r}, not the later one")
 
 
+def test_registrations_at_once(ctl, pg):
+    # Another writer registers an episode into a season, in a transaction still open when
+    # control's registration moves the season's other episode out (and waits for it). Both
+    # episodes stay, each in its series, where the new one went with the season it was
+    # registered into, and its series with it.
+    register(ctl, "turn-e1", series={"id": "turns", "name": "Turns", "season": 1, "episode": 1})
+    doc = json.dumps({"title": "turn-e2", "asset": make_asset("turn-e2"),
+                      "series": {"id": "turns", "season": 1, "episode": 2}}).replace("'", "''")
+    wait = ("DO /* turn-e2 writer */ $$ BEGIN FOR i IN 1..400 LOOP EXIT WHEN EXISTS ("
+            "SELECT 1 FROM pg_stat_activity WHERE state = 'active' "
+            "AND query LIKE 'SELECT sluice_register_title($1%' AND wait_event_type = 'Lock'); "
+            "PERFORM pg_stat_clear_snapshot(); PERFORM pg_sleep(0.05); END LOOP; END $$")
+    other = subprocess.Popen(
+        [PSQL, pg.conninfo, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", "BEGIN",
+         "-c", f"SELECT 1 FROM sluice_register_title('{doc}'::jsonb)",
+         "-c", wait, "-c", "COMMIT"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    pg.psql("DO $$ BEGIN FOR i IN 1..200 LOOP EXIT WHEN EXISTS (SELECT 1 FROM "
+            "pg_stat_activity WHERE query LIKE 'DO /* turn-e2 writer */%'); "
+            "PERFORM pg_sleep(0.05); END LOOP; END $$")
+    register(ctl, "turn-e1", series={"id": "turns2", "season": 1, "episode": 1})
+    check(other.wait(30) == 0, f"the other writer: {other.stderr.read()}")
+    got = pg.psql("SELECT string_agg(id || '@' || title_id || '/' || season, ',' ORDER BY id) "
+                  "FROM episodes WHERE id LIKE 'turn-%'")
+    check(got == "turn-e1@turns2/1,turn-e2@turns/1", f"episodes after both: {got!r}")
+    seasons = [s["season"] for s in ctl.json("GET", "/v1/titles/turns")["seasons"]]
+    check(seasons == [1], f"the season it was registered into: {seasons}")
+
+
 def test_stored_before(binary, tmp, pg):
     # What a registration stored before 034: repeats, an empty string and a null. The
     # migration runs again on the next start and leaves each genre once.
@@ -397,6 +428,7 @@ def main(binary, tmp):
     test_same_registration(ctl)
     test_series_checked(ctl)
     test_licences_at_once(ctl, pg)
+    test_registrations_at_once(ctl, pg)
     check(ctl.stop() == 0, "SIGTERM exits 0")
     test_stored_before(binary, tmp, pg)
 
