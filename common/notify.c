@@ -72,8 +72,9 @@ int notify_open(struct notify **ret)
                 *ret = n;
                 return 0;
         }
+        /* A path needs room for its NUL; an abstract name has none and may fill sun_path. */
         len = strlen(path);
-        if (len < 2 || len >= sizeof(n->addr.sun_path)) {
+        if (len < 2 || len > sizeof(n->addr.sun_path) - (path[0] == '@' ? 0 : 1)) {
                 free(n);
                 return -ENAMETOOLONG;
         }

@@ -21,7 +21,8 @@ static int manager_socket(const char *name, char *ret_env, size_t env_cap)
         size_t len = strlen(name);
         int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-        if (fd < 0 || len >= sizeof(a.sun_path))
+        /* An abstract name has no NUL: it may fill sun_path. */
+        if (fd < 0 || len > sizeof(a.sun_path) - (name[0] == '@' ? 0 : 1))
                 return -1;
         memcpy(a.sun_path, name, len);
         if (name[0] == '@')
@@ -85,20 +86,51 @@ TEST(path_socket_gets_states)
         (void)unsetenv("NOTIFY_SOCKET");
 }
 
+/* $NOTIFY_SOCKET names the socket bound to fd: READY=1 sent through it arrives there. */
+static void ready_arrives(int fd)
+{
+        struct notify *n = NULL;
+        char buf[64];
+
+        ASSERT_EQ(notify_open(&n), 0);
+        ASSERT_EQ(notify_send(n, "READY=1"), 0);
+        ASSERT_STREQ(next_message(fd, buf, sizeof(buf)), "READY=1");
+        notify_free(n);
+}
+
 TEST(abstract_socket)
 {
-        char name[64], env[108], buf[64];
-        struct notify *n = NULL;
+        char name[64], env[108];
         int fd;
 
         (void)snprintf(name, sizeof(name), "@sluice-test-notify-%d", (int)getpid());
         fd = manager_socket(name, env, sizeof(env));
         ASSERT_TRUE(fd >= 0);
         (void)setenv("NOTIFY_SOCKET", env, 1);
-        ASSERT_EQ(notify_open(&n), 0);
-        ASSERT_EQ(notify_send(n, "READY=1"), 0);
-        ASSERT_STREQ(next_message(fd, buf, sizeof(buf)), "READY=1");
-        notify_free(n);
+        ready_arrives(fd);
+        (void)close(fd);
+        (void)unsetenv("NOTIFY_SOCKET");
+}
+
+TEST(abstract_name_fills_sun_path)
+{
+        char name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1], env[sizeof(name)];
+        struct notify *n = NULL;
+        int fd, k;
+
+        /* 108 bytes, '@' included: no NUL follows an abstract name, so it may use them all
+         * (a path of as many is too long: it needs its NUL). */
+        memset(name, 'x', sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        k = snprintf(name, sizeof(name), "@sluice-test-notify-full-%d-", (int)getpid());
+        name[k] = 'x';
+        fd = manager_socket(name, env, sizeof(env));
+        ASSERT_TRUE(fd >= 0);
+        (void)setenv("NOTIFY_SOCKET", env, 1);
+        ready_arrives(fd);
+        name[0] = '/';
+        (void)setenv("NOTIFY_SOCKET", name, 1);
+        ASSERT_EQ(notify_open(&n), -ENAMETOOLONG);
         (void)close(fd);
         (void)unsetenv("NOTIFY_SOCKET");
 }
