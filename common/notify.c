@@ -91,7 +91,7 @@ int notify_open(struct notify **ret)
                 return r;
         }
         n->watchdog_usec = watchdog_from_env();
-        n->next_ping_us = now_us() + n->watchdog_usec / 2;
+        n->next_ping_us = now_us() + notify_ping_every_us(n);
         *ret = n;
         return 0;
 }
@@ -120,14 +120,25 @@ uint64_t notify_watchdog_usec(const struct notify *n)
         return n && n->fd >= 0 ? n->watchdog_usec : 0;
 }
 
+uint64_t notify_ping_every_us(const struct notify *n)
+{
+        uint64_t usec = notify_watchdog_usec(n);
+
+        if (!usec)
+                return 0;
+        return usec / 2 > NOTIFY_PING_MIN_US ? usec / 2 : NOTIFY_PING_MIN_US;
+}
+
 int notify_sigwait(struct notify *n, const sigset_t *set)
 {
+        uint64_t every = notify_ping_every_us(n);
+
         for (;;) {
                 uint64_t now, wait_us;
                 struct timespec ts;
                 int sig;
 
-                if (!notify_watchdog_usec(n)) {
+                if (!every) {
                         sig = sigwaitinfo(set, NULL);
                         return sig < 0 ? -errno : sig;
                 }
@@ -135,11 +146,10 @@ int notify_sigwait(struct notify *n, const sigset_t *set)
                 if (now >= n->next_ping_us) {
                         if (!n->alive || n->alive(n->alive_arg))
                                 (void)notify_send(n, "WATCHDOG=1");
-                        n->next_ping_us = now + n->watchdog_usec / 2;
+                        n->next_ping_us = now + every;
                 }
-                wait_us = n->next_ping_us - now_us();
-                if (wait_us > n->watchdog_usec)
-                        wait_us = n->watchdog_usec / 2;
+                now = now_us();
+                wait_us = n->next_ping_us > now ? n->next_ping_us - now : 0;
                 ts.tv_sec = (time_t)(wait_us / 1000000u);
                 ts.tv_nsec = (long)(wait_us % 1000000u) * 1000;
                 sig = sigtimedwait(set, NULL, &ts);

@@ -47,6 +47,14 @@ int notify_send(struct notify *n, const char *state);
 uint64_t notify_watchdog_usec(const struct notify *n);
 
 /*
+ * How often to send WATCHDOG=1: half the period, but never more often than every
+ * NOTIFY_PING_MIN_US, so that a period too short to keep (WATCHDOG_USEC=1, whose half is 0)
+ * cannot turn the pings into a busy loop. 0 when there is no watchdog.
+ */
+#define NOTIFY_PING_MIN_US 1000u
+uint64_t notify_ping_every_us(const struct notify *n);
+
+/*
  * Wait for one of the blocked signals in set, sending WATCHDOG=1 at half the watchdog period
  * meanwhile. Returns the signal number, or -EINTR when interrupted (call again).
  */

@@ -880,9 +880,7 @@ int main(int argc, char **argv)
         api_keys_refresh_start(ctl);
         api_cache_start(ctl);
         uring_timer_init(&watchdog_timer, on_watchdog_timer);
-        watchdog_every_ms = notify_watchdog_usec(notify) / 2000u;
-        if (notify_watchdog_usec(notify) && !watchdog_every_ms)
-                watchdog_every_ms = 1;
+        watchdog_every_ms = notify_ping_every_us(notify) / 1000u; /* 1 at least, or 0 */
         if (watchdog_every_ms)
                 (void)uring_timer_arm(ctl->loop, &watchdog_timer,
                                       uring_loop_now_ms(ctl->loop) + watchdog_every_ms);

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests.h"
@@ -214,6 +216,81 @@ TEST(sigwait_pings_the_watchdog)
         ASSERT_TRUE(pings >= 2);
         (void)sigprocmask(SIG_SETMASK, &old, NULL);
         notify_free(n);
+        (void)close(fd);
+        (void)unsetenv("WATCHDOG_USEC");
+        (void)unsetenv("NOTIFY_SOCKET");
+}
+
+static uint64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A child waits 20 ms in notify_sigwait(); the pings it sent, drained as they come (a full
+ * queue would block its sends), and how many milliseconds it ran into *ret_ms. */
+static int pings_of_a_wait(int fd, uint64_t *ret_ms)
+{
+        uint64_t start = mono_ms();
+        char buf[64];
+        int pings = 0;
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                struct itimerval alarm_at = {.it_value = {.tv_usec = 20000}};
+                struct notify *n = NULL;
+                sigset_t set;
+
+                sigemptyset(&set);
+                sigaddset(&set, SIGALRM);
+                (void)sigprocmask(SIG_BLOCK, &set, NULL);
+                if (notify_open(&n) < 0 || setitimer(ITIMER_REAL, &alarm_at, NULL) < 0)
+                        _exit(1);
+                _exit(notify_sigwait(n, &set) == SIGALRM ? 0 : 1);
+        }
+        if (pid < 0)
+                return -1;
+        for (;;) {
+                if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
+                        pings++;
+                        continue;
+                }
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                        break;
+        }
+        *ret_ms = mono_ms() - start;
+        while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+                pings++;
+        return pings;
+}
+
+TEST(watchdog_too_short_is_no_busy_loop)
+{
+        char name[64], env[108];
+        struct notify *n = NULL;
+        uint64_t ms = 0;
+        int fd, pings;
+
+        (void)snprintf(name, sizeof(name), "@sluice-test-notify-short-%d", (int)getpid());
+        fd = manager_socket(name, env, sizeof(env));
+        ASSERT_TRUE(fd >= 0);
+        (void)setenv("NOTIFY_SOCKET", env, 1);
+        (void)setenv("WATCHDOG_USEC", "40000", 1);
+        ASSERT_EQ(notify_open(&n), 0);
+        ASSERT_EQ(notify_ping_every_us(n), 20000);
+        notify_free(n);
+        /* Half of 1 µs is 0: the pings were sent back to back, thousands in 20 ms. */
+        (void)setenv("WATCHDOG_USEC", "1", 1);
+        ASSERT_EQ(notify_open(&n), 0);
+        ASSERT_EQ(notify_watchdog_usec(n), 1);
+        ASSERT_EQ(notify_ping_every_us(n), NOTIFY_PING_MIN_US);
+        notify_free(n);
+        pings = pings_of_a_wait(fd, &ms);
+        ASSERT_TRUE(pings >= 0);
+        /* One at the start, then one per NOTIFY_PING_MIN_US at most, however long it ran. */
+        ASSERT_TRUE((uint64_t)pings <= 1 + ms * 1000 / NOTIFY_PING_MIN_US);
         (void)close(fd);
         (void)unsetenv("WATCHDOG_USEC");
         (void)unsetenv("NOTIFY_SOCKET");
