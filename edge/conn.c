@@ -225,8 +225,11 @@ int conn_accept_tls(struct edge_worker *w, int fd, struct tls_ctx *t)
 /*
  * When c began to hold no part of a request, or UINT64_MAX while it holds one: kept alive
  * between requests (HTTP/1.1, or HTTP/2 with no stream open and nothing left to send), or
- * accepted and not yet sent a byte. A TLS connection's handshake, once a byte of it came, is
- * part of a request. Read from the state's deadline, so that nothing is kept for it per request.
+ * accepted and not yet sent a byte of one. A TLS connection's handshake, once a byte of it
+ * came and until it is done, is part of a request; done, with no byte of a request after it
+ * (tls_conn_quiet), the connection is as idle as a silent plain one, and counts from its
+ * accept as that does. Read from the state's deadline, so that nothing is kept for it per
+ * request.
  */
 static uint64_t idle_since(const struct conn *c)
 {
@@ -238,7 +241,7 @@ static uint64_t idle_since(const struct conn *c)
         if (c->state == CONN_IDLE && !(c->h2 && (h2_conn_busy(c->h2) || h2_zc_pending(c))))
                 t = l->idle_timeout_ms;
         else if (c->state == CONN_READ_HEAD && !c->in_len && !c->h1_seen && !c->h2 &&
-                 !c->tls_fed && !c->tls_capitals)
+                 ((!c->tls_fed && !c->tls_capitals) || (c->tls_ready && tls_conn_quiet(c->tls))))
                 t = l->header_timeout_ms;
         else
                 return UINT64_MAX;

@@ -142,10 +142,11 @@ int conn_accept_tls(struct edge_worker *w, int fd, struct tls_ctx *t);
 
 /*
  * At max_connections: close w's client connection idle longest (kept alive between requests,
- * or accepted and silent since), to take a new one in its place (RFC 9112 §9.3 lets a server
- * close an idle connection at any time), and count it. False when none is idle: the new one is
- * refused then. Walks w's connections, so only at the limit; after a walk that found none the
- * next IDLE_LOOK_BACKOFF_MS refuse without one, so a flood at a busy server costs no walks.
+ * or accepted and silent since, over TLS once its handshake is done), to take a new one in its
+ * place (RFC 9112 §9.3 lets a server close an idle connection at any time), and count it.
+ * False when none is idle: the new one is refused then. Walks w's connections, so only at the
+ * limit; after a walk that found none the next IDLE_LOOK_BACKOFF_MS refuse without one, so a
+ * flood at a busy server costs no walks.
  */
 #define IDLE_LOOK_BACKOFF_MS 20
 bool conn_close_idle(struct edge_worker *w);

@@ -835,6 +835,12 @@ ssize_t tls_conn_ktls_send_more(struct tls_conn *tc, const void *buf, size_t len
         return n < 0 ? -errno : n;
 }
 
+bool tls_conn_quiet(const struct tls_conn *tc)
+{
+        return tc->done && BIO_ctrl_pending(tc->rbio) == 0 && !SSL_has_pending(tc->ssl) &&
+               tc->left_len == 0 && tc->plain_len == 0 && gather.owner != tc;
+}
+
 void tls_conn_idle(struct tls_conn *tc)
 {
         /* Fails harmlessly while a record is still pending: then they are kept. */

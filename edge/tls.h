@@ -170,6 +170,12 @@ ssize_t tls_conn_ktls_send_more(struct tls_conn *tc, const void *buf, size_t len
  */
 int tls_conn_flush(struct tls_conn *tc);
 
+/*
+ * Whether the handshake is done and nothing is under way in either direction: no ciphertext
+ * fed and not yet read (the start of a record), no plaintext left unread, and nothing sealed
+ * or held for the socket. Such a connection holds no part of a request.
+ */
+bool tls_conn_quiet(const struct tls_conn *tc);
 /* The connection has nothing under way (keep-alive idle): return OpenSSL's record buffers,
  * so idle connections cost little memory. */
 void tls_conn_idle(struct tls_conn *tc);

@@ -20,8 +20,8 @@ import tempfile
 import time
 
 import edgeharness
-from edgeharness import (HOST, Edge, check, eq, free_port, metric, read_to_eof, run, sha,
-                         skip, standard_objects, start_pushed, test)
+from edgeharness import (HOST, Edge, build_request, check, eq, free_port, metric, read_to_eof,
+                         run, sha, skip, standard_objects, start_pushed, test)
 from h2frames import PREFACE, frame, get_block, split_frames
 from test_tokens import SECRET, mint
 
@@ -1371,6 +1371,69 @@ def tls_module_known_with_proc_sys_hidden(e):
         eq(n.get(("sluice_tls_edge_sealed_total", ""), 0), 1, "connections the edge sealed")
     finally:
         e2.stop()
+        e2.cleanup()
+
+
+def tls_closed(s, timeout):
+    """Whether the edge closes TLS connection s within timeout (False: still open)."""
+    s.settimeout(timeout)
+    try:
+        got = s.recv(1)
+    except (socket.timeout, TimeoutError):
+        return False
+    except (ConnectionResetError, ssl.SSLError):
+        return True
+    check(not got, f"bytes on a connection that sent no request: {got!r}")
+    return True
+
+
+@test
+def a_finished_handshake_with_no_request_is_idle(e):
+    """At limits.max_connections a TLS connection whose handshake is done and which has sent
+    no request since is idle, as a plain one silent since accept is: the newcomer takes its
+    place (it was accepted before the kept-alive one went idle), while a TLS connection with
+    a request under way is kept."""
+    e2 = Edge(e.binary, {"workers": 1, "limits": {"max_connections": 3, "idle_timeout": "30s",
+                                                  "header_timeout": "30s"}})
+    e2.pki, e2.tls_port = e.pki, free_port()
+    e2.cfg["tls"] = [{"listen": f"{HOST}:{e2.tls_port}",
+                      "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"}]}]
+    start_pushed(e2)
+    held = []
+    try:
+        for v in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+            wait_open_connections(e2, 0, f"{v.name}: before")
+            idle0 = metric(e2, "sluice_edge_connections_idle_closed_total")
+            ctx = client_ctx(e2, v, v)
+            busy = handshake(e2, ctx)  # accepted first, inside a request: never idle
+            held.append(busy)
+            busy.sendall(b"GET /t1/one.bin HTTP/1.1\r\n")
+            quiet = handshake(e2, ctx)
+            held.append(quiet)
+            kept = e2.conn()
+            held.append(kept)
+            kept.send(build_request("GET", "/t1/one.bin"))
+            eq(kept.read_response().status, 200, f"{v.name}: the kept-alive connection")
+            newcomer = e2.conn()
+            held.append(newcomer)
+            newcomer.send(build_request("GET", "/t1/one.bin"))
+            eq(newcomer.read_response().status, 200, f"{v.name}: the newcomer at the limit")
+            check(tls_closed(quiet, 3.0),
+                  f"{v.name}: the connection with its handshake done and no request stayed")
+            kept.expect_open(what=f"{v.name}: the kept-alive connection")
+            check(not tls_closed(busy, 0.3), f"{v.name}: the connection inside a request closed")
+            busy.sendall(b"Host: a.test\r\n\r\n")
+            head = busy.recv(65536)
+            check(head.startswith(b"HTTP/1.1 200 "), f"{v.name}: the held request: {head[:80]!r}")
+            eq(metric(e2, "sluice_edge_connections_idle_closed_total") - idle0, 1,
+               f"{v.name}: sluice_edge_connections_idle_closed_total increase")
+            while held:
+                held.pop().close()
+    finally:
+        for c in held:
+            c.close()
+        e2.stop()
+        eq(e2.sanitizer_reports(), [], "sanitizer reports of the edge at its limit")
         e2.cleanup()
 
 
