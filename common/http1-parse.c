@@ -848,21 +848,111 @@ int http1_field_line_value(const char *line, size_t len, const char *name, char 
         return (int)(end - v);
 }
 
-int http1_raw_field(const char *buf, size_t len, const char *name, char *out, size_t cap)
-{
-        const char *p = buf, *end = buf + len, *eol;
+enum { SEEK_LEAD, SEEK_FIRST, SEEK_LINE };
 
-        while (p < end && (*p == '\r' || *p == '\n'))
-                p++; /* the empty lines a client may send first (RFC 9112 section 2.2) */
-        eol = memchr(p, '\n', (size_t)(end - p)); /* the request line */
-        while (eol) {
-                p = eol + 1;
-                eol = memchr(p, '\n', (size_t)(end - p));
-                if (!eol || eol == p || (eol == p + 1 && *p == '\r'))
-                        break; /* a line not yet whole, or the blank line */
-                int r = http1_field_line_value(p, (size_t)(eol + 1 - p), name, out, cap);
-                if (r != -ENOENT)
+void http1_field_seek_init(struct http1_field_seek *s, const char *name, uint32_t budget)
+{
+        s->name = name;
+        s->name_len = (uint32_t)strlen(name);
+        s->budget = budget;
+        s->at = SEEK_LEAD;
+        s->skip = s->cr_first = false;
+        s->seen = s->len = 0;
+}
+
+static char ascii_lower(char b)
+{
+        return b >= 'A' && b <= 'Z' ? (char)(b + 32) : b;
+}
+
+/* One more byte (not an LF) of a field line: kept while the line may be the field's. Returns
+ * 0, or -ENAMETOOLONG when it is and does not fit. */
+static int seek_keep(struct http1_field_seek *s, char b)
+{
+        uint32_t k = s->len;
+
+        if (k < s->name_len ? ascii_lower(b) != ascii_lower(s->name[k])
+                            : k == s->name_len && b != ':') {
+                s->skip = true; /* another field's line (or the blank line's CR) */
+                return 0;
+        }
+        if (k == s->name_len + 1 && (b == ' ' || b == '\t'))
+                return 0; /* OWS before the value is not kept: a run of it takes no room */
+        if (k == sizeof(s->line))
+                return -ENAMETOOLONG;
+        s->line[s->len++] = b;
+        return 0;
+}
+
+/* A line's LF came: the search's result, or -EAGAIN to go on. */
+static int seek_line_end(const struct http1_field_seek *s, char *out, size_t cap)
+{
+        if (s->at == SEEK_FIRST)
+                return -EAGAIN; /* the request line is never a field */
+        if (s->seen == 0 || (s->seen == 1 && s->cr_first))
+                return -ENOENT; /* the blank line: the head ended without the field */
+        if (s->skip || s->len <= s->name_len)
+                return -EAGAIN;
+        return http1_field_line_value(s->line, s->len, s->name, out, cap);
+}
+
+int http1_field_seek_feed(struct http1_field_seek *s, const char *buf, size_t len, char *out,
+                          size_t cap)
+{
+        size_t i = 0;
+
+        while (i < len) {
+                size_t n = len - i < s->budget ? len - i : s->budget;
+                int r;
+
+                if (n == 0)
+                        return -ENOENT; /* the budget is spent */
+                if (s->at == SEEK_LEAD) {
+                        if (buf[i] != '\r' && buf[i] != '\n') {
+                                s->at = SEEK_FIRST;
+                                continue;
+                        }
+                        i++;
+                        s->budget--;
+                        continue;
+                }
+                if (s->at == SEEK_FIRST || s->skip) {
+                        /* Nothing of this line is kept: on to its end. */
+                        const char *lf = memchr(buf + i, '\n', n);
+                        size_t take = lf ? (size_t)(lf - (buf + i)) : n;
+
+                        s->seen += (uint32_t)take;
+                        s->budget -= (uint32_t)take;
+                        i += take;
+                        if (!lf)
+                                continue;
+                }
+                s->budget--;
+                if (buf[i] == '\n') {
+                        i++;
+                        r = seek_line_end(s, out, cap);
+                        if (r != -EAGAIN)
+                                return r;
+                        s->at = SEEK_LINE;
+                        s->skip = s->cr_first = false;
+                        s->seen = s->len = 0;
+                        continue;
+                }
+                if (s->seen++ == 0 && buf[i] == '\r')
+                        s->cr_first = true;
+                r = seek_keep(s, buf[i++]);
+                if (r < 0)
                         return r;
         }
-        return -ENOENT;
+        return s->budget == 0 ? -ENOENT : -EAGAIN;
+}
+
+int http1_raw_field(const char *buf, size_t len, const char *name, char *out, size_t cap)
+{
+        struct http1_field_seek s;
+        int r;
+
+        http1_field_seek_init(&s, name, len < UINT32_MAX ? (uint32_t)len : UINT32_MAX);
+        r = http1_field_seek_feed(&s, buf, len, out, cap);
+        return r == -EAGAIN ? -ENOENT : r; /* a line not yet whole is no line */
 }

@@ -160,5 +160,37 @@ int http1_field_line_value(const char *line, size_t len, const char *name, char 
  */
 int http1_raw_field(const char *buf, size_t len, const char *name, char *out, size_t cap);
 
+/*
+ * The same search over a head that arrives in pieces, none of them kept but the line being
+ * read: for the rest of a head the parser refused before its end (its request line too long,
+ * say), read on to find that field. Fed from the head's first byte (empty lines before the
+ * request line are skipped, and the request line is never a field) up to the blank line that
+ * ends the head, budget bytes at most. A line of the field longer than HTTP1_SEEK_LINE_MAX
+ * (the space after its colon aside) is too long. About 1 KiB: allocate one per search.
+ */
+#define HTTP1_SEEK_LINE_MAX 1024
+struct http1_field_seek {
+        const char *name; /* outlives the search */
+        uint32_t name_len;
+        uint32_t budget; /* bytes still to look at */
+        uint32_t seen;   /* bytes of the current line so far */
+        uint32_t len;    /* of them kept in line[] */
+        uint8_t at;      /* before, in or after the request line (http1-parse.c) */
+        bool skip;       /* the current line is not the field's */
+        bool cr_first;   /* ... and began with CR: the blank line if its LF follows */
+        char line[HTTP1_SEEK_LINE_MAX];
+};
+
+void http1_field_seek_init(struct http1_field_seek *s, const char *name, uint32_t budget);
+
+/*
+ * Look at the next len bytes of the head. -EAGAIN when the search goes on (all of them looked
+ * at); otherwise it is over, with what http1_raw_field() returns: the first line of the field
+ * (its value in out, its length), -ENOENT when the head ended or the budget ran out without
+ * one.
+ */
+int http1_field_seek_feed(struct http1_field_seek *s, const char *buf, size_t len, char *out,
+                          size_t cap);
+
 /* "GET" etc. for a method; "OTHER" for HTTP_M_OTHER. */
 const char *http_method_name(enum http_method m);

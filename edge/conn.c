@@ -20,6 +20,7 @@
 #include "admin.h"
 #include "conn-tls.h"
 #include "conn.h"
+#include "cors.h"
 #include "edge-cfg.h"
 #include "h2-serve.h"
 #include "h2.h"
@@ -29,6 +30,7 @@
 #include "fill.h"
 #include "miss.h"
 #include "request.h"
+#include "serve-plan.h"
 #include "worker.h"
 
 #define LINGER_MS 2000u
@@ -66,6 +68,7 @@ const char *conn_state_name(enum conn_state s)
 static void on_timer(struct uring_loop *loop, struct uring_timer *t);
 static void free_conn(struct uring_loop *loop, void *owner);
 static bool process(struct conn *c, const char *buf, size_t len, bool from_in);
+static void refusal_answer(struct conn *c, int found) __attribute__((cold, noinline));
 
 static struct conn *conn_of_timer(struct uring_timer *t)
 {
@@ -433,6 +436,8 @@ void conn_close(struct conn *c, const char *why)
         free(c->in);
         c->in = NULL;
         c->in_len = c->in_cap = 0;
+        free(c->refusal);
+        c->refusal = NULL;
 
         if (c->prev)
                 c->prev->next = c->next;
@@ -471,7 +476,9 @@ void conn_drain(struct conn *c)
                 h2_serve_output(c);
                 return;
         }
-        if (c->state == CONN_IDLE || (c->state == CONN_READ_HEAD && c->in_len == 0))
+        if (c->refusal)
+                refusal_answer(c, -ENOENT); /* answered now, as far as the head was read */
+        else if (c->state == CONN_IDLE || (c->state == CONN_READ_HEAD && c->in_len == 0))
                 conn_close(c, "drain");
 }
 
@@ -536,6 +543,11 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
         }
         if (c->state == CONN_SEND && c->h2 && h2_serve_wait_moved(c)) {
                 deadline_set(c, c->w->limits.send_timeout_ms);
+                return;
+        }
+        /* The head's deadline ends the search for its Origin, not the answer. */
+        if (c->refusal) {
+                refusal_answer(c, -ENOENT);
                 return;
         }
 
@@ -666,6 +678,82 @@ static void response_done(struct conn *c)
         conn_set_state(c, CONN_IDLE);
 }
 
+/* ---- refusals ---- */
+
+/* How much of a refused head is read for its Origin, in limits.max_header_bytes: as much as
+ * the parser may have read, and as much again. */
+#define REFUSAL_READ_HEADS 2
+
+struct conn_refusal {
+        int status;
+        const char *reason; /* static */
+        bool head_only;
+        uint64_t start_us; /* c->req_start_us when the head was refused */
+        char origin[SERVE_ORIGIN_MAX];
+        struct http1_field_seek seek;
+};
+
+/* Answer the refusal c owes; found is the search's result (> 0: its Origin's length). */
+static void refusal_answer(struct conn *c, int found)
+{
+        struct conn_refusal *rf = c->refusal;
+
+        c->refusal = NULL;
+        http1_parser_init(&c->parser);
+        c->req_start_us = rf->start_us;
+        request_refuse(c, rf->status, rf->reason, found > 0 ? rf->origin : NULL,
+                       found > 0 ? (size_t)found : 0, rf->head_only);
+        free(rf);
+}
+
+/*
+ * A request the parser refused; head[0..len) is what came of it so far. With cors_origins a
+ * list without "*", the answer echoes the request's Origin when it is listed, so that the
+ * player can read the status; but the parser may have stopped before that line came (a
+ * request-target too long is refused while it still arrives). The rest of the head is then
+ * read for it and not kept, up to its blank line, REFUSAL_READ_HEADS times max_header_bytes in
+ * all, the client's FIN, a drain or the header deadline, whichever comes first; the answer
+ * follows. Meanwhile c stays in CONN_READ_HEAD with c->refusal set, its parser still holding
+ * the refusal, so that process() hands each further piece to refusal_input() from its branch
+ * for refusals: the path of requests that parse is the same as without. Otherwise (and out of
+ * memory) the answer goes at once.
+ */
+__attribute__((cold, noinline)) static void refuse(struct conn *c, int status, const char *reason,
+                                                   const char *head, size_t len, bool head_only)
+{
+        struct conn_refusal *rf = NULL;
+        int r;
+
+        if (!c->admin && cors_needs_origin(&c->w->rt->cfg->cors_origins))
+                rf = malloc(sizeof(*rf));
+        if (!rf) {
+                http1_parser_init(&c->parser);
+                request_refuse(c, status, reason, NULL, 0, head_only);
+                return;
+        }
+        rf->status = status;
+        rf->reason = reason;
+        rf->head_only = head_only;
+        rf->start_us = c->req_start_us;
+        http1_field_seek_init(&rf->seek, "Origin",
+                              REFUSAL_READ_HEADS * c->w->limits.max_header_bytes);
+        c->refusal = rf;
+        r = http1_field_seek_feed(&rf->seek, head, len, rf->origin, sizeof(rf->origin));
+        if (r != -EAGAIN || c->peer_eof)
+                refusal_answer(c, r);
+}
+
+/* More of a head refused before its end (see refuse()). */
+__attribute__((cold, noinline)) static void refusal_input(struct conn *c, const char *data,
+                                                          size_t n)
+{
+        struct conn_refusal *rf = c->refusal;
+        int r = http1_field_seek_feed(&rf->seek, data, n, rf->origin, sizeof(rf->origin));
+
+        if (r != -EAGAIN)
+                refusal_answer(c, r);
+}
+
 /*
  * Parse and answer requests from buf. from_in says buf is c->in (leftovers are then moved to
  * its start) rather than a ring buffer (leftovers are copied into c->in). Returns false when
@@ -717,18 +805,22 @@ static bool process(struct conn *c, const char *buf, size_t len, bool from_in)
                 c->req_bytes = 0;
                 c->req_status = 0; /* none yet: a close before the answer logs 499 */
                 if (r < 0) {
+                        if (c->refusal) {
+                                refusal_input(c, p, left);
+                                left = 0;
+                                break;
+                        }
                         int status = c->parser.status ? c->parser.status : 400;
                         const char *reason = c->parser.reason; /* static */
                         log_conn(LOG_LVL_DEBUG, c->id, "refused %d: %s", status,
                                  reason ? reason : "?");
-                        http1_parser_init(&c->parser);
                         /* A HEAD refused (its target or head too long) gets no body either,
                          * also after the empty lines RFC 9112 §2.2 lets a client send first. */
                         size_t lead = 0;
                         while (lead < left && (p[lead] == '\r' || p[lead] == '\n'))
                                 lead++;
                         bool head = left - lead >= 5 && memcmp(p + lead, "HEAD ", 5) == 0;
-                        request_refuse(c, status, reason, p, left, head);
+                        refuse(c, status, reason, p, left, head);
                         left = 0;
                         break;
                 }
@@ -836,6 +928,10 @@ void conn_on_recv(struct uring_loop *loop, void *owner, const struct io_uring_cq
                 c->peer_eof = true;
                 if (c->state == CONN_SEND || c->state == CONN_MISS_WAIT)
                         return;
+                if (c->refusal) {
+                        refusal_answer(c, -ENOENT); /* no more of the head will come */
+                        return;
+                }
                 conn_close(c, c->state == CONN_READ_BODY ? "peer closed mid-body" : "peer closed");
                 return;
         }

@@ -39,6 +39,7 @@ enum conn_state {
 struct edge_worker;
 struct admin_put_state;
 struct miss_wait;
+struct conn_refusal;
 struct h2_conn;
 struct h2_zc;
 struct h2_led;
@@ -112,6 +113,9 @@ struct conn {
         uint64_t cmsd_at_ms;
         uint32_t cmsd_etp_kbps;
         uint32_t cmsd_rtt_ms;
+
+        /* A head refused before its end, read on for its Origin (conn.c), or NULL. */
+        struct conn_refusal *refusal;
 };
 
 /* What a handler answers with. The head (and a memory body) may live in scratch memory:

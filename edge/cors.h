@@ -20,5 +20,9 @@ struct serve_plan;
 void cors_plan(struct serve_plan *p, const struct cfg_strlist *origins, const char *origin,
                size_t origin_len);
 
+/* Whether the answer depends on the request's Origin: a list of origins, "*" not among them
+ * (with "*" every origin is allowed alike, with [] none). */
+bool cors_needs_origin(const struct cfg_strlist *origins);
+
 /* Preflight answer fields: Allow-Methods, Allow-Headers, Max-Age (after cors_plan()). */
 void cors_preflight_plan(struct serve_plan *p);

@@ -86,8 +86,8 @@ void request_render(struct conn *c, const struct http1_req *req, const struct se
         conn_respond(c, &r);
 }
 
-void request_refuse(struct conn *c, int status, const char *reason, const char *head,
-                    size_t head_len, bool head_only)
+void request_refuse(struct conn *c, int status, const char *reason, const char *origin,
+                    size_t origin_len, bool head_only)
 {
         struct serve_plan p;
 
@@ -99,7 +99,7 @@ void request_refuse(struct conn *c, int status, const char *reason, const char *
                 return;
         }
         edge_metrics_refusal(&c->w->srv->m, status);
-        serve_plan_refused(&p, c, head, head_len, head_only, status);
+        serve_plan_refused(&p, c, origin, origin_len, head_only, status);
         request_render(c, NULL, &p);
 }
 

@@ -19,11 +19,11 @@ struct serve_plan;
 /* Answer one parsed request on c (the request points into c's input). */
 void request_handle(struct conn *c, const struct http1_req *req);
 
-/* Answer a request the parser refused (400/414/431/501) and close after it; head (head_len
- * bytes) is what was received of it, for its Origin; head_only: it was a HEAD, so the answer
+/* Answer a request the parser refused (400/414/431/501) and close after it; origin
+ * (origin_len bytes, NULL: none) is its Origin field; head_only: it was a HEAD, so the answer
  * has no body. */
-void request_refuse(struct conn *c, int status, const char *reason, const char *head,
-                    size_t head_len, bool head_only);
+void request_refuse(struct conn *c, int status, const char *reason, const char *origin,
+                    size_t origin_len, bool head_only);
 
 /*
  * Start a response head in the worker's scratch: status line, Date, Server, Connection (close /

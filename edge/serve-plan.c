@@ -168,13 +168,10 @@ void serve_plan_status(struct serve_plan *p, struct conn *c, const struct http1_
         serve_plan_text(p, serve_plan_status_text(p));
 }
 
-void serve_plan_refused(struct serve_plan *p, struct conn *c, const char *head, size_t len,
+void serve_plan_refused(struct serve_plan *p, struct conn *c, const char *origin, size_t origin_len,
                         bool head_only, int status)
 {
-        char origin[SERVE_ORIGIN_MAX];
-        int n = http1_raw_field(head, len, "Origin", origin, sizeof(origin));
-
-        plan_begin(p, c, head_only, status, n > 0 ? origin : NULL, n > 0 ? (size_t)n : 0);
+        plan_begin(p, c, head_only, status, origin, origin_len);
         serve_plan_text(p, serve_plan_status_text(p));
 }
 

@@ -115,11 +115,11 @@ const char *serve_plan_status_text(struct serve_plan *p);
 /* The plain answer "<status> <reason>\n" for c's request. */
 void serve_plan_status(struct serve_plan *p, struct conn *c, const struct http1_req *req,
                        int status);
-/* The same for a request the parser refused, of which head holds the first len bytes: its
- * Origin field, when a whole line of it is there, still gets the CORS fields a browser needs
- * to read the status. The plan borrows nothing from head. */
+/* The same for a request the parser refused, whose Origin field (NULL: none found) still
+ * gets the CORS fields a browser needs to read the status. The plan borrows nothing from
+ * origin. */
 #define SERVE_ORIGIN_MAX 512
-void serve_plan_refused(struct serve_plan *p, struct conn *c, const char *head, size_t len,
+void serve_plan_refused(struct serve_plan *p, struct conn *c, const char *origin, size_t origin_len,
                         bool head_only, int status);
 
 /* Cache-Control value for a key: short for manifests/playlists, a day for media. */

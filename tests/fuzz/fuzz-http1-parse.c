@@ -8,7 +8,8 @@
  * head): a value taken is trimmed, holds only field-value bytes and fits its buffer, and a
  * smaller buffer gives the same value or says it does not fit. And as a refused request's head
  * (http1_raw_field(), the Origin of an answer to it): a value found is one of its lines',
- * within its buffer, of field-value bytes only.
+ * within its buffer, of field-value bytes only, and the search fed in two pieces
+ * (http1_field_seek_feed(), reading on after a refusal) ends as it does.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -139,8 +140,19 @@ static void check_field_line(const char *buf, size_t len, const char *name)
 
 static void check_raw_field(const char *buf, size_t len)
 {
-        char out[64];
+        static struct http1_field_seek seek;
+        char out[64], split[64];
         int r = http1_raw_field(buf, len, "Origin", out, sizeof(out));
+        int q;
+
+        /* The same search fed in two pieces ends the same way, found or not. */
+        http1_field_seek_init(&seek, "Origin", (uint32_t)len);
+        q = http1_field_seek_feed(&seek, buf, len / 3, split, sizeof(split));
+        if (q == -EAGAIN)
+                q = http1_field_seek_feed(&seek, buf + len / 3, len - len / 3, split,
+                                          sizeof(split));
+        CHECK((q == -EAGAIN ? -ENOENT : q) == r);
+        CHECK(r < 0 || !strcmp(out, split));
 
         CHECK(r == -ENOENT || r == -EINVAL || r == -ENAMETOOLONG || (r >= 0 && r < 64));
         if (r < 0)

@@ -3,6 +3,7 @@
 
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -150,8 +151,7 @@ def listed_origins(e):
 def listed_origin_reads_refusals(e):
     """A listed Origin gets its CORS fields on the parser's refusals too (400, 414, 431), over
     HTTP/1.1 and h2c: without them a player sees a network error, not the status (a signed
-    URL too long, say). Over HTTP/1.1 the Origin line must have arrived before the refusal: a
-    target too long is refused before the fields after it are read, so that case is h2c's."""
+    URL too long, say). HTTP/1.1 heads the parser refuses before their end are below."""
     from edgeharness import Edge, build_request
     other = Edge(sys.argv[1], {"cors_origins": [ORIGIN],
                                "limits": {"max_headers": 16}})
@@ -183,6 +183,78 @@ def listed_origin_reads_refusals(e):
         check(not other.sanitizer_reports(), f"sanitizer: {other.sanitizer_reports()[:3]}")
     finally:
         other.cleanup()
+
+
+def answer_to_two_sends(e, data, at):
+    """The answer to data sent in two writes, the second from byte at."""
+    with e.conn() as c:
+        c.send(data[:at])
+        c.send(data[at:])
+        return c.read_response()
+
+
+@test
+def listed_origin_read_after_an_early_refusal(e):
+    """Over HTTP/1.1 a request-target too long is refused while it still arrives, before the
+    Origin line after it: with cors_origins a list, the edge reads on (not keeping it) for
+    that line before it answers, so a listed origin can still read the 414. The search ends at
+    the head's blank line, at twice limits.max_header_bytes, at the client's FIN and at the
+    header deadline, and the answer follows each time; with "*" no Origin is needed and the
+    answer goes at once."""
+    from edgeharness import Edge, build_request
+    long_key = "/t1/" + "a" * 9000 + ".m4s"  # past max_target and max_header_bytes too
+    other = Edge(sys.argv[1], {"cors_origins": [ORIGIN], "limits": {"header_timeout": "2s"}})
+    try:
+        other.start()
+        raw = build_request("GET", long_key, [("Origin", ORIGIN)])
+        with other.conn() as c:
+            c.send(raw)
+            r = c.read_response()
+        eq(r.status, 414, "a long target with Origin, in one send")
+        eq(check_allow_origin(r, "414"), ORIGIN, "414: Access-Control-Allow-Origin")
+        # The refusal comes with the target's first 8 KiB: the fields follow later.
+        cut = raw.index(b" HTTP/1.1")
+        r = answer_to_two_sends(other, raw, cut)
+        eq(r.status, 414, "a long target, its fields sent after it")
+        eq(check_allow_origin(r, "414, fields later"), ORIGIN,
+           "414 with fields later: Access-Control-Allow-Origin")
+        # A head refused as too large once past max_header_bytes (8 KiB), at the latest with
+        # the 4 KiB read that follows: a field longer than both puts Origin after it.
+        big = build_request("GET", KEY, [("X-Big", "b" * 12500), ("Origin", ORIGIN)])
+        r = answer_to_two_sends(other, big, big.index(b"Origin:"))
+        eq(r.status, 431, "a head too large, Origin after it")
+        eq(check_allow_origin(r, "431, Origin later"), ORIGIN,
+           "431 with Origin later: Access-Control-Allow-Origin")
+        # No Origin before the blank line; none within the budget; a FIN; the deadline.
+        endings = (
+            ("the head ends without Origin",
+             build_request("GET", long_key, [("X-A", "1")]) + b"Origin: " + ORIGIN.encode()),
+            ("the budget ends first", raw[:cut] + b" HTTP/1.1\r\n" +
+             b"".join(b"X-F%d: %s\r\n" % (i, b"f" * 1000) for i in range(20)) +
+             b"Origin: " + ORIGIN.encode() + b"\r\n"),
+            ("a FIN ends the head", raw[:cut]),
+            ("the header deadline", raw[:cut] + b" HTTP/1.1\r\nX-A: 1\r\n"))
+        for what, data in endings:
+            with other.conn() as c:
+                c.send(data)
+                if what.startswith("a FIN"):
+                    c.sock.shutdown(socket.SHUT_WR)
+                r = c.read_response(timeout=10)
+                eq(r.status, 414, what)
+                eq(r.get("Access-Control-Allow-Origin"), None,
+                   f"{what}: Access-Control-Allow-Origin")
+                check("origin" in r.tokens("Vary"), f"{what}: no Vary: Origin")
+                c.expect_eof(what=what)
+        other.stop()
+        check(not other.sanitizer_reports(), f"sanitizer: {other.sanitizer_reports()[:3]}")
+    finally:
+        other.cleanup()
+    # Any origin allowed: the target alone is answered, with "*".
+    with e.conn() as c:
+        c.send(raw[:cut])
+        r = c.read_response()
+    eq(r.status, 414, "a long target alone, any origin allowed")
+    eq(r.get("Access-Control-Allow-Origin"), "*", "414 with \"*\": Access-Control-Allow-Origin")
 
 
 @test

@@ -696,6 +696,66 @@ TEST(raw_field_of_a_refused_head)
         ASSERT_EQ(http1_raw_field(head, n, "Origin", out, 8), -ENAMETOOLONG);
 }
 
+/* Feed head to a search step bytes at a time; the search's result. */
+static int seek_in_steps(const char *head, size_t n, size_t step, uint32_t budget, char *out,
+                         size_t cap)
+{
+        static struct http1_field_seek s;
+        int r = -EAGAIN;
+
+        http1_field_seek_init(&s, "Origin", budget);
+        for (size_t i = 0; i < n && r == -EAGAIN; i += step)
+                r = http1_field_seek_feed(&s, head + i, n - i < step ? n - i : step, out, cap);
+        return r;
+}
+
+TEST(field_seek_across_pieces)
+{
+        static const char head[] = "\r\nGET /x HTTP/1.1\r\nHost: a b\r\norigin:  https://p.example "
+                                   "\r\nX: 1\r\n\r\nOrigin: https://late.example\r\n";
+        static char big[20000];
+        char out[32];
+        size_t n = sizeof(head) - 1;
+
+        /* Whatever the pieces, the first Origin line before the blank line. */
+        for (size_t step = 1; step <= n; step++) {
+                out[0] = 'x';
+                ASSERT_EQ(seek_in_steps(head, n, step, 1000, out, sizeof(out)), 17);
+                ASSERT_STREQ(out, "https://p.example");
+        }
+        /* The head ends first; or it does not end within the budget. */
+        ASSERT_EQ(seek_in_steps("GET / HTTP/1.1\r\nA: b\r\n\r\nOrigin: x\r\n", 36, 3, 1000, out,
+                                sizeof(out)),
+                  -ENOENT);
+        ASSERT_EQ(seek_in_steps(head, n, 7, 58, out, sizeof(out)), -ENOENT); /* its LF: 59th */
+        ASSERT_EQ(seek_in_steps(head, n, 7, 59, out, sizeof(out)), 17);
+        ASSERT_EQ(seek_in_steps(head, 58, 7, 1000, out, sizeof(out)), -EAGAIN);
+        /* A request line far longer than any buffer, read in pieces and never kept. */
+        memset(big, 'a', sizeof(big));
+        memcpy(big, "GET /", 5);
+        n = (size_t)snprintf(big + 15000, sizeof(big) - 15000,
+                             " HTTP/1.1\r\nHost: e\r\nOrigin:\t\thttps://q.example\r\n\r\n");
+        n += 15000;
+        ASSERT_EQ(seek_in_steps(big, n, 4096, 16384, out, sizeof(out)), 17);
+        ASSERT_STREQ(out, "https://q.example");
+        ASSERT_EQ(seek_in_steps(big, n, 4096, 15000, out, sizeof(out)), -ENOENT);
+        /* A bad value or one too long ends the search as http1_raw_field() does; a line of
+         * the field too long for the search's buffer is too long. */
+        ASSERT_EQ(
+            seek_in_steps("GET / HTTP/1.1\r\nOrigin: a\001\r\n\r\n", 30, 5, 100, out, sizeof(out)),
+            -EINVAL);
+        ASSERT_EQ(seek_in_steps(head, sizeof(head) - 1, 2, 1000, out, 8), -ENAMETOOLONG);
+        memset(big, 'o', sizeof(big));
+        memcpy(big, "GET / HTTP/1.1\r\nOrigin: ", 24);
+        ASSERT_EQ(seek_in_steps(big, 3000, 512, 16384, out, sizeof(out)), -ENAMETOOLONG);
+        /* A long run of space after the colon costs the line no room. */
+        memset(big, ' ', sizeof(big));
+        memcpy(big, "GET / HTTP/1.1\r\nOrigin:", 23);
+        memcpy(big + 3000, "https://r.example\r\n", 19);
+        ASSERT_EQ(seek_in_steps(big, 3019, 100, 16384, out, sizeof(out)), 17);
+        ASSERT_STREQ(out, "https://r.example");
+}
+
 /* A rough guard on the hot path: a typical player request must parse in about a microsecond
  * even in a debug build with sanitizers; the optimized build is far below. */
 TEST(speed)
