@@ -666,7 +666,11 @@ static void response_done(struct conn *c)
                 return;
         }
         if (c->in_len > 0) {
-                conn_set_state(c, CONN_READ_HEAD);
+                /* Inside process() (a TLS answer written at once), c->in is the buffer it is
+                 * reading: it goes on with the rest, and finds whether a head follows. Until
+                 * then the connection is idle, not inside a head, whose deadline is shorter
+                 * and which is never idle at max_connections. */
+                conn_set_state(c, c->processing ? CONN_IDLE : CONN_READ_HEAD);
                 if (!c->processing)
                         (void)process(c, c->in, c->in_len, true);
                 return;

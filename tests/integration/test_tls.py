@@ -20,8 +20,8 @@ import tempfile
 import time
 
 import edgeharness
-from edgeharness import (HOST, Edge, build_request, check, eq, free_port, metric, read_to_eof,
-                         run, sha, skip, standard_objects, start_pushed, test)
+from edgeharness import (HOST, Closed, Edge, build_request, check, eq, free_port, metric,
+                         read_to_eof, run, sha, skip, standard_objects, start_pushed, test)
 from h2frames import PREFACE, frame, get_block, split_frames
 from test_tokens import SECRET, mint
 
@@ -81,23 +81,31 @@ def handshake(e, ctx, sni="a.test", session=None):
     return s
 
 
-def get_over(s, path):
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: a.test\r\n\r\n".encode())
-    buf = b""
+def read_answers(s, n):
+    """The next n answers on s, each with a Content-Length: [(head, body)]."""
+    buf, answers = b"", []
 
     def more():
         got = s.recv(65536)
         if not got:
             raise AssertionError(f"the edge closed the connection: {buf[:200]!r}")
         return got
-    while b"\r\n\r\n" not in buf:
-        buf += more()
-    head, _, body = buf.partition(b"\r\n\r\n")
-    clen = int([ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")][0]
-               .split(b":")[1])
-    while len(body) < clen:
-        body += more()
-    return head, body
+    while len(answers) < n:
+        while b"\r\n\r\n" not in buf:
+            buf += more()
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        clen = int([ln for ln in head.split(b"\r\n")
+                    if ln.lower().startswith(b"content-length")][0].split(b":")[1])
+        while len(buf) < clen:
+            buf += more()
+        answers.append((head, buf[:clen]))
+        buf = buf[clen:]
+    return answers
+
+
+def get_over(s, path):
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: a.test\r\n\r\n".encode())
+    return read_answers(s, 1)[0]
 
 
 @test
@@ -1387,20 +1395,35 @@ def tls_closed(s, timeout):
     return True
 
 
-@test
-def a_finished_handshake_with_no_request_is_idle(e):
-    """At limits.max_connections a TLS connection whose handshake is done and which has sent
-    no request since is idle, as a plain one silent since accept is: the newcomer takes its
-    place (it was accepted before the kept-alive one went idle), while a TLS connection with
-    a request under way is kept."""
-    e2 = Edge(e.binary, {"workers": 1, "limits": {"max_connections": 3, "idle_timeout": "30s",
-                                                  "header_timeout": "30s"}})
+@contextlib.contextmanager
+def limited_tls_edge(e, max_connections):
+    """A started edge with one worker, a TLS listener and max_connections, whose deadlines
+    close nothing while a case runs; yields it and a list whose connections are closed at
+    the end, before it is stopped and its sanitizer reports checked."""
+    e2 = Edge(e.binary, {"workers": 1, "limits": {"max_connections": max_connections,
+                                                  "idle_timeout": "30s", "header_timeout": "30s"}})
     e2.pki, e2.tls_port = e.pki, free_port()
     e2.cfg["tls"] = [{"listen": f"{HOST}:{e2.tls_port}",
                       "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"}]}]
     start_pushed(e2)
     held = []
     try:
+        yield e2, held
+    finally:
+        for c in held:
+            c.close()
+        e2.stop()
+        eq(e2.sanitizer_reports(), [], "sanitizer reports of the edge at its limit")
+        e2.cleanup()
+
+
+@test
+def a_finished_handshake_with_no_request_is_idle(e):
+    """At limits.max_connections a TLS connection whose handshake is done and which has sent
+    no request since is idle, as a plain one silent since accept is: the newcomer takes its
+    place (it was accepted before the kept-alive one went idle), while a TLS connection with
+    a request under way is kept."""
+    with limited_tls_edge(e, 3) as (e2, held):
         for v in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
             wait_open_connections(e2, 0, f"{v.name}: before")
             idle0 = metric(e2, "sluice_edge_connections_idle_closed_total")
@@ -1429,12 +1452,36 @@ def a_finished_handshake_with_no_request_is_idle(e):
                f"{v.name}: sluice_edge_connections_idle_closed_total increase")
             while held:
                 held.pop().close()
-    finally:
-        for c in held:
-            c.close()
-        e2.stop()
-        eq(e2.sanitizer_reports(), [], "sanitizer reports of the edge at its limit")
-        e2.cleanup()
+
+
+@test
+def pipelined_answers_leave_the_connection_idle(e):
+    """Requests queued behind an answer that waited for room in the socket are answered at
+    once over TLS, from the queue; once the last is out the connection is idle (kept for
+    idle_timeout, and idle at max_connections), not held for inside a request head, whose
+    shorter deadline closed it as a header timeout and which a newcomer at the limit could
+    not take the place of."""
+    with limited_tls_edge(e, 1) as (e2, held):
+        wait_open_connections(e2, 0, "before")
+        idle0 = metric(e2, "sluice_edge_connections_idle_closed_total")
+        s = handshake(e2, client_ctx(e2))
+        held.append(s)
+        ask = b"GET %s HTTP/1.1\r\nHost: a.test\r\n\r\n"
+        s.sendall(ask % b"/t1/big.m4s" + ask % b"/t1/one.bin" * 2)  # big: past one turn
+        answers = read_answers(s, 3)
+        eq([a[0].split(b" ")[1] for a in answers], [b"200"] * 3, "the pipelined answers")
+        eq(sha(answers[0][1]), sha(e2.objects["/t1/big.m4s"]), "the big answer's body")
+        newcomer = e2.conn()
+        held.append(newcomer)
+        newcomer.send(build_request("GET", "/t1/one.bin"))
+        try:
+            status = newcomer.read_response().status
+        except Closed:
+            status = None
+        eq(status, 200, "a newcomer at the limit (None: refused, no connection was idle)")
+        check(tls_closed(s, 3.0), "the connection idle after its pipelined answers stayed")
+        eq(metric(e2, "sluice_edge_connections_idle_closed_total") - idle0, 1,
+           "sluice_edge_connections_idle_closed_total increase")
 
 
 PKI_DIRS = []  # removed once the run is over
