@@ -124,13 +124,15 @@ static bool drain(struct conn *c)
                 if (n == 0) {
                         /* TLS 1.3 closes each direction on its own (RFC 8446 §6.1): an answer
                          * under way is finished first, as after a plain FIN, and our
-                         * close_notify follows it (conn_close). TLS 1.2 discards what is
+                         * close_notify follows it (conn_close); so is the answer to a head
+                         * refused and still read for its Origin. TLS 1.2 discards what is
                          * pending (RFC 5246 §7.2.1). */
                         c->tls_peer_closed = true;
-                        if ((c->state == CONN_SEND || c->state == CONN_MISS_WAIT) &&
+                        if ((c->state == CONN_SEND || c->state == CONN_MISS_WAIT || c->refusal) &&
                             strcmp(tls_conn_version(c->tls), "TLSv1.3") == 0) {
                                 c->peer_eof = true;
-                                return true;
+                                conn_refusal_end(c);
+                                return c->state != CONN_CLOSED;
                         }
                         conn_close(c, "TLS close_notify");
                         return false;

@@ -747,6 +747,12 @@ __attribute__((cold, noinline)) static void refuse(struct conn *c, int status, c
                 refusal_answer(c, r);
 }
 
+void conn_refusal_end(struct conn *c)
+{
+        if (c->refusal)
+                refusal_answer(c, -ENOENT);
+}
+
 /* More of a head refused before its end (see refuse()). */
 __attribute__((cold, noinline)) static void refusal_input(struct conn *c, const char *data,
                                                           size_t n)

@@ -185,6 +185,10 @@ void conn_output_resume(struct conn *c);
 /* After an answer given outside the input path: re-arm the recv if it ended. */
 void conn_resume_input(struct conn *c);
 
+/* The client sends no more (TLS 1.3's close_notify): a head refused before its end and still
+ * read for its Origin is answered now, as after a FIN. */
+void conn_refusal_end(struct conn *c);
+
 /* Close now (errors, timeouts, drain). Idempotent. */
 void conn_close(struct conn *c, const char *why);
 

@@ -615,6 +615,18 @@ def h2_tls_socket(e):
 
 
 @test
+def tls13_close_notify_ends_a_refused_head(e):
+    """With cors_origins a list, a head refused before its end is read on for its Origin; a
+    TLS 1.3 close_notify ends that as a FIN does, and the answer goes before the edge's own
+    close_notify."""
+    with tls_edge_with(e, {"cors_origins": ["https://player.example"]}) as (e2, _):
+        data, notified = request_then_close_notify(e2, ssl.TLSVersion.TLSv1_3,
+                                                   b"GET /" + b"a" * 9000)
+        check(data.startswith(b"HTTP/1.1 414 "), f"the answer before the close: {data[:80]!r}")
+        check(notified, "no close_notify from the edge after the 414")
+
+
+@test
 def edge_close_says_close_notify(e):
     """A connection the edge closes itself (here at idle_timeout, 2 s) ends with its
     close_notify, not a bare FIN (RFC 8446 §6.1); clients saw an unexpected EOF."""
@@ -1396,12 +1408,11 @@ def tls_closed(s, timeout):
 
 
 @contextlib.contextmanager
-def limited_tls_edge(e, max_connections):
-    """A started edge with one worker, a TLS listener and max_connections, whose deadlines
-    close nothing while a case runs; yields it and a list whose connections are closed at
-    the end, before it is stopped and its sanitizer reports checked."""
-    e2 = Edge(e.binary, {"workers": 1, "limits": {"max_connections": max_connections,
-                                                  "idle_timeout": "30s", "header_timeout": "30s"}})
+def tls_edge_with(e, cfg):
+    """A started edge configured with cfg and a TLS listener; yields it and a list whose
+    connections are closed at the end, before it is stopped and its sanitizer reports
+    checked."""
+    e2 = Edge(e.binary, cfg)
     e2.pki, e2.tls_port = e.pki, free_port()
     e2.cfg["tls"] = [{"listen": f"{HOST}:{e2.tls_port}",
                       "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"}]}]
@@ -1413,8 +1424,16 @@ def limited_tls_edge(e, max_connections):
         for c in held:
             c.close()
         e2.stop()
-        eq(e2.sanitizer_reports(), [], "sanitizer reports of the edge at its limit")
+        eq(e2.sanitizer_reports(), [], "sanitizer reports of the second edge")
         e2.cleanup()
+
+
+def limited_tls_edge(e, max_connections):
+    """tls_edge_with one worker, max_connections, and deadlines that close nothing while a
+    case runs."""
+    return tls_edge_with(e, {"workers": 1,
+                             "limits": {"max_connections": max_connections,
+                                        "idle_timeout": "30s", "header_timeout": "30s"}})
 
 
 @test
