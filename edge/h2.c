@@ -726,6 +726,8 @@ static const char *hfind(const struct h2_stream *st, const char *name, size_t *l
         return NULL;
 }
 
+/* st's request is complete, or can be answered already while the client still sends (content,
+ * refused at once whatever the method, or fields past the limit). */
 static void dispatch(struct h2_conn *h, struct h2_stream *st)
 {
         if (st->dispatched || st->refused)
@@ -959,8 +961,8 @@ static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
         case NGHTTP2_DATA:
                 st = stream_of(h, frame->hd.stream_id);
                 if (st && frame->hd.length > frame->data.padlen)
-                        st->req_body = true; /* content, padding aside */
-                if (st && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+                        st->req_body = true; /* content, padding aside: refused at once */
+                if (st && (st->req_body || (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)))
                         dispatch(h, st);
                 break;
         case NGHTTP2_SETTINGS:

@@ -97,10 +97,11 @@ struct h2_io {
         ssize_t (*write)(void *ctx, const void *buf, size_t len);
         ssize_t (*write_file)(void *ctx, const void *hdr, size_t hlen, int fd, off_t off,
                               size_t len);
-        /* A complete request on st (headers, END_STREAM), or one whose fields passed
+        /* A complete request on st (headers, END_STREAM), one whose fields passed
          * max_header_list (h2_stream_fields_too_large, at the end of its field block, its
-         * fields cut short). Answer now or later with h2_stream_respond; st stays valid until
-         * on_stream_gone. */
+         * fields cut short), or one with content (h2_stream_has_body, at its first DATA frame
+         * with bytes: the client may still be sending). Answer now or later with
+         * h2_stream_respond; st stays valid until on_stream_gone. */
         void (*on_request)(void *ctx, struct h2_stream *st);
         /* st is closed (answered, or reset by the client): drop every reference to it. A
          * closed stream with body bytes the transport still held (io.unsent) is kept until
@@ -209,7 +210,7 @@ const char *h2_stream_field_next(const struct h2_stream *st, uint32_t *pos, cons
 /* Whether st's fields passed max_header_list: those past it were dropped, and the request is
  * to be refused (431), whatever it may still send. */
 bool h2_stream_fields_too_large(const struct h2_stream *st);
-/* Whether the client sent content in DATA frames (the request is dispatched at their end). */
+/* Whether the client sent content in DATA frames (the request is dispatched at the first). */
 bool h2_stream_has_body(const struct h2_stream *st);
 int32_t h2_stream_id(const struct h2_stream *st);
 /* Whether the client already ended st (its RST_STREAM, or a stream error of its making that

@@ -77,8 +77,9 @@ def ranges_and_conditionals(e):
 @test
 def same_rules_as_http1(e):
     """What HTTP/1.1 refuses or reads as a list, h2 does the same: a GET or an OPTIONS with
-    content is 400 (the request is answered once its DATA ends); a GET whose DATA carries
-    nothing is served; If-None-Match sent as two fields is one list, on a hit."""
+    content is 400 (content_refused_at_once: answered at its first DATA with bytes); a GET
+    whose DATA carries nothing is served; If-None-Match sent as two fields is one list, on a
+    hit."""
     _, _, h, _ = curl(e, "/t1/one.bin")
     etag = h["etag"]
     eq(h.get("server"), "sluice", "server, as HTTP/1.1 sends it (exposed to players)")
@@ -94,6 +95,32 @@ def same_rules_as_http1(e):
     expect(p, ("status", 3, 400), "OPTIONS with content")
     expect(p, ("status", 5, 200), "GET with an empty DATA frame")
     expect(p, ("status", 7, 304), "If-None-Match as two fields, the second matching")
+
+
+@test
+def content_refused_at_once(e):
+    """A request with content is refused at its first DATA frame with bytes, as HTTP/1.1
+    refuses one at its head (a GET 400, a POST 405, the same bodies), not once the client has
+    sent it all (RFC 9113 §8.1): the edge takes no content. The stream is not reset (curl 7.88
+    takes a RST_STREAM NO_ERROR for a failed exchange): what the client sends after the answer
+    is taken, and the connection goes on."""
+    post = fields((":method", "POST"), (":scheme", "http"), (":path", "/t1/one.bin"),
+                  (":authority", "edge.test"))
+    p = conversation(e, [hdrs(1, GET, END_HEADERS), frame(DATA, 0, 1, b"hello"), 1,
+                         hdrs(3, post, END_HEADERS), frame(DATA, 0, 3, b"x" * 100), 3,
+                         frame(DATA, END_STREAM, 1, bytes(16000)),
+                         frame(DATA, END_STREAM, 3, b"y"), hdrs(5, GET), 5])
+    for sid, method, status in ((1, "GET", 400), (3, "POST", 405)):
+        eq(p.status(sid), status, f"{method} with content, before its end")
+        eq(data_bytes(p, sid), e.request(method, "/t1/one.bin", body=b"hello").body,
+           f"{method}'s body, as HTTP/1.1's")
+        check(not p.of(RST_STREAM, sid), f"stream {sid} reset: {p.summary()}")
+    expect(p, ("status", 5, 200), "the next stream on the connection")
+    # A body past the windows: curl has its 405 and stops sending.
+    upload = os.path.join(e.dir, "upload.bin")
+    with open(upload, "wb") as f:
+        f.write(bytes(4 << 20))
+    eq(curl(e, "/t1/one.bin", "-X", "POST", "--data-binary", "@" + upload)[1], 405, "curl POST")
 
 
 @test
