@@ -468,7 +468,7 @@ void conn_close(struct conn *c, const char *why)
 void conn_drain(struct conn *c)
 {
         c->close_after = true;
-        if (c->h2) {
+        if (c->h2 && c->state != CONN_LINGER) {
                 /* h2c and h2 alike: a GOAWAY first, idle or not (RFC 9113 §6.8), so the client
                  * knows which of its requests were taken. Streams under way finish; the output
                  * closes the connection when none is left (or the drain deadline does). */
@@ -632,6 +632,23 @@ static bool in_append(struct conn *c, const char *data, size_t n)
 }
 
 /* The response is out: account for it and move to what comes next. */
+void conn_linger(struct conn *c, const char *why)
+{
+        if (c->peer_eof || !c->recv_armed) {
+                conn_close(c, why);
+                return;
+        }
+        log_conn(LOG_LVL_DEBUG, c->id, "linger: %s", why);
+        /* FIN after the last byte; keep reading so that bytes the client still sends (a late
+         * request, HTTP/2 WINDOW_UPDATEs for the DATA it reads) cannot cause a reset that
+         * would destroy the answer in flight. */
+        if (c->tls)
+                tls_conn_shutdown(c->tls);
+        (void)shutdown(c->fd, SHUT_WR);
+        in_release(c);
+        conn_set_state(c, CONN_LINGER);
+}
+
 static void response_done(struct conn *c)
 {
         struct edge_worker *w = c->w;
@@ -652,17 +669,7 @@ static void response_done(struct conn *c)
         response_reset(c);
 
         if (c->close_after || w->draining) {
-                if (c->peer_eof || !c->recv_armed) {
-                        conn_close(c, "response done, closing");
-                        return;
-                }
-                /* FIN after the last byte; keep reading so a late request cannot cause a
-                 * reset that would destroy the response in flight. */
-                if (c->tls)
-                        tls_conn_shutdown(c->tls);
-                (void)shutdown(c->fd, SHUT_WR);
-                in_release(c);
-                conn_set_state(c, CONN_LINGER);
+                conn_linger(c, "response done, closing");
                 return;
         }
         if (c->in_len > 0) {
@@ -877,7 +884,7 @@ static bool input(struct conn *c, const char *data, size_t n)
 bool conn_input_plain(struct conn *c, const char *data, size_t n)
 {
         if (c->h2)
-                return h2_serve_input(c, data, n);
+                return c->state == CONN_LINGER || h2_serve_input(c, data, n);
         switch (c->state) {
         case CONN_LINGER:
         case CONN_CLOSED:

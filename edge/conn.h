@@ -191,6 +191,10 @@ void conn_refusal_end(struct conn *c);
 
 /* Close now (errors, timeouts, drain). Idempotent. */
 void conn_close(struct conn *c, const char *why);
+/* The last answer is handed to the kernel: send the FIN after it and drop input until the
+ * client's EOF or the linger deadline (CONN_LINGER), then close; at once when the client's
+ * side is closed already. */
+void conn_linger(struct conn *c, const char *why);
 
 /* The client address as text into buf (for logs). */
 const char *conn_peer_str(struct conn *c, char *buf, size_t cap);

@@ -928,7 +928,9 @@ static void pump(struct conn *c)
                 return;
         }
         if (r == 2) {
-                conn_close(c, "h2 session over");
+                /* Its last frames may still be in the kernel's hands: a close now would
+                 * reset the connection, and lose them, at the client's next WINDOW_UPDATE. */
+                conn_linger(c, "h2 session over");
                 return;
         }
         if (r == 0) {
@@ -951,7 +953,7 @@ static void pump(struct conn *c)
                         pump(c);
                         return;
                 }
-                conn_close(c, c->peer_eof ? "peer closed" : "drain");
+                conn_linger(c, c->peer_eof ? "peer closed" : "drain");
                 return;
         }
         /* Streams waiting on the client's window count as sending: the send deadline ends a
@@ -1043,7 +1045,7 @@ bool h2_serve_input(struct conn *c, const char *buf, size_t len)
 
 void h2_serve_output(struct conn *c)
 {
-        if (c->state == CONN_CLOSED)
+        if (c->state == CONN_CLOSED || c->state == CONN_LINGER)
                 return;
         if (c->h2_ending) {
                 if (h2_conn_flush(c->h2) != 0 || !h2_zc_waiting(c))

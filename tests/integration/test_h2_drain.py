@@ -17,7 +17,7 @@ import time
 
 import edgeharness
 from edgeharness import HOST, Edge, check, eq, free_port, run, sha, start_pushed, test
-from h2frames import PREFACE, frame
+from h2frames import PREFACE, frame, split_frames
 from h2peer import (DATA, GOAWAY, HEADERS, NO_ERROR, RST_STREAM, SETTINGS, WINDOW_UPDATE, Peer,
                     goaway_code, hdrs, req, setting, u32)
 from test_h2c import data_bytes, data_len
@@ -28,6 +28,7 @@ del edgeharness._tests[:]
 
 DRAIN_S = 5.0  # edge/worker.c DRAIN_MS
 BIG = 1 << 31  # a window increment that opens everything
+SLOW_OK = {"limits": {"send_timeout": "10s"}}  # slow readers are read to the end
 
 
 class TlsPeer(Peer):
@@ -117,9 +118,69 @@ def drained_exactly(e, open_peer, what):
     finally:
         for p in peers:
             p.close()
-        reports = e.sanitizer_reports()
-        e.cleanup()
+        reports = cleaned_up(e)
     check(not reports, f"{what}: sanitizer reports: {reports[:3]}")
+
+
+def cleaned_up(e):
+    """The sanitizer reports e left, once its files are gone."""
+    reports = e.sanitizer_reports()
+    e.cleanup()
+    return reports
+
+
+def goaway_then_exit(e, p, what):
+    """p was sent one GOAWAY NO_ERROR before its close; p closed, the edge exits 0."""
+    gs = p.of(GOAWAY)
+    check(len(gs) == 1 and goaway_code(gs[0]) == NO_ERROR,
+          f"{what}: closed without one GOAWAY NO_ERROR: {p.summary()[-200:]}")
+    p.close()
+    eq(e.proc.wait(DRAIN_S + 5), 0, f"{what}: exit status after the drain")
+
+
+def reader_gives_window_back(e, open_peer, what):
+    """A client that reads its answer slowly after the GOAWAY and gives the connection window
+    back as it reads, as browsers do: the edge's close comes after the body's last byte
+    whatever the client sends meanwhile. (A close with those WINDOW_UPDATEs unread, or with
+    more coming, made the kernel reset the connection and drop the body's tail it still
+    held: 5 of 8 MiB arrived.)"""
+    big = e.objects["/t1/big.m4s"]
+    try:
+        p = open_peer(setting(4, BIG - 1))
+        p.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+        p.send(frame(WINDOW_UPDATE, 0, 0, u32(BIG - 1 - 65535)) + hdrs(1, req(path="/t1/big.m4s")))
+        check(p.read_until(lambda q: data_len(q, 1) > 0), f"{what}: first DATA: {p.summary()}")
+        e.signal(signal.SIGTERM)
+        reset = False
+        while not p.eof:
+            try:
+                d = p.s.recv(16384)
+            except (ConnectionResetError, socket.timeout) as ex:
+                reset = ex
+                break
+            got, p.buf = split_frames(p.buf + d)
+            p.frames += got
+            p.eof = not d
+            n = sum(len(f[3]) for f in got if f[0] == DATA)
+            if n:
+                p.send(frame(WINDOW_UPDATE, 0, 0, u32(n)))
+            time.sleep(0.002)  # a reader slower than the edge: its tail waits in the kernel
+        eq(len(data_bytes(p, 1)), len(big), f"{what}: body length ({reset or 'EOF'})")
+        eq(sha(data_bytes(p, 1)), sha(big), f"{what}: body")
+        goaway_then_exit(e, p, what)
+    finally:
+        reports = cleaned_up(e)
+    check(not reports, f"{what}: sanitizer reports: {reports[:3]}")
+
+
+@test
+def h2c_drain_reader_gives_window_back(binary):
+    over_h2c(binary, reader_gives_window_back)
+
+
+@test
+def h2_tls_drain_reader_gives_window_back(binary):
+    over_tls(binary, reader_gives_window_back)
 
 
 @test
@@ -170,26 +231,26 @@ def session_begun_during_drain_goaway(binary):
         p.read_until(lambda q: q.eof, timeout=DRAIN_S)
         check(p.eof, f"not closed: {p.summary()}")
         eq(sha(data_bytes(p, 1)), sha(e.objects["/t1/init.mp4"]), "answer during the drain")
-        gs = p.of(GOAWAY)
-        check(len(gs) == 1 and goaway_code(gs[0]) == NO_ERROR,
-              f"closed without a GOAWAY NO_ERROR: {p.summary()}")
-        p.close()
-        eq(e.proc.wait(DRAIN_S + 5), 0, "exit status after the drain")
+        goaway_then_exit(e, p, "session begun during the drain")
     finally:
-        reports = e.sanitizer_reports()
-        e.cleanup()
+        reports = cleaned_up(e)
     check(not reports, f"sanitizer reports: {reports[:3]}")
+
+
+def over_h2c(binary, case):
+    """case(e, open_peer, what) on an edge's plain listener."""
+    e = start_pushed(Edge(binary, SLOW_OK))
+    case(e, lambda st: Peer(e, st), "h2c")
 
 
 @test
 def h2c_sigterm_goaway_and_finish(binary):
-    e = start_pushed(Edge(binary, {"limits": {"send_timeout": "10s"}}))
-    drained_exactly(e, lambda st: Peer(e, st), "h2c")
+    over_h2c(binary, drained_exactly)
 
 
-@test
-def h2_tls_sigterm_goaway_and_finish(binary):
-    e = Edge(binary, {"limits": {"send_timeout": "10s"}})
+def over_tls(binary, case):
+    """case(e, open_peer, what) on an edge with a TLS listener of its own certificates."""
+    e = Edge(binary, SLOW_OK)
     e.pki = tempfile.mkdtemp(prefix="sluice-it-pki-")
     try:
         make_pki(e.pki)
@@ -197,9 +258,14 @@ def h2_tls_sigterm_goaway_and_finish(binary):
         e.cfg["tls"] = [{"listen": f"{HOST}:{e.tls_port}",
                          "certs": [{"cert": e.pki + "/a.pem", "key": e.pki + "/a.key"}]}]
         start_pushed(e)
-        drained_exactly(e, lambda st: TlsPeer(e, st), "h2 over TLS")
+        case(e, lambda st: TlsPeer(e, st), "h2 over TLS")
     finally:
         shutil.rmtree(e.pki, ignore_errors=True)
+
+
+@test
+def h2_tls_sigterm_goaway_and_finish(binary):
+    over_tls(binary, drained_exactly)
 
 
 if __name__ == "__main__":
