@@ -64,13 +64,16 @@ def main(binary, tmp):
     check((s["episode"], s["resume_position"]) == ("s-1-1", 0), f"another profile: {s}")
 
     # An episode in progress, then registered into another series, not licensed here: the
-    # series it left no longer resumes it (which played it under that series' licence).
+    # series it left no longer resumes it (which played it under that series' licence), and
+    # the progress went with the episode (migration 046): listed under its new series only.
     report(other, 5.0)
     register(ctl, "s-1-1", series={"id": "elsewhere", "season": 1, "episode": 1})
     ctl.error("POST", "/v1/playback", {"title": "elsewhere", "profile": other["id"],
                                        "profile_key": other["key"]}, expect=451)
-    check(listed(other)[:4] == ("s-1-2", 1, 2, 0),
-          f"the episode that left is not listed under the series: {listed(other)}")
+    o = ctl.json("GET", f"/v1/continue-watching?profile={other['id']}&profile_key={other['key']}")
+    got = [(i["title"], i["episode"], i["position"]) for i in o["items"]]
+    check(got == [("elsewhere", "s-1-1", 5)],
+          f"the episode that left is listed under its new series alone: {got}")
     s = start(other)
     check(s["episode"] == "s-1-2", f"the episode that left is not resumed: {s['episode']}")
     check(ctl.stop() == 0, "SIGTERM exits 0")
