@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,16 @@ static int parse_entry(json_t *o, size_t i, struct held_obj *ret, char *err, siz
                 snprintf(err, errlen, "listing[%zu]: needs a key starting with '/' and a size", i);
                 return -EINVAL;
         }
+        /* An edge's size beyond any object's would wrap the sums made of it (the listing's
+         * bytes, the unplanned bytes, the room evicting makes): 2^63 - 1 twice and 4 more
+         * read as 2 bytes. */
+        if ((uint64_t)json_integer_value(size) > HOLDINGS_MAX_SIZE) {
+                snprintf(err, errlen,
+                         "listing[%zu].size: %" JSON_INTEGER_FORMAT " bytes, more than an "
+                         "object may be (4 TiB)",
+                         i, json_integer_value(size));
+                return -EINVAL;
+        }
         r = parse_key(o, i, ret, err, errlen);
         if (r < 0)
                 return r;
@@ -214,6 +225,16 @@ static int parse_append(const char *buf, size_t len, struct holdings *h, size_t 
                 h->n++; /* counted even when partly filled, so holdings_done frees it */
                 if (r < 0)
                         goto out;
+                /* Checked, so that the total and every sum of some entries' sizes stay a
+                 * signed 64-bit integer, as --json writes them. */
+                if (h->objs[h->n - 1].size > INT64_MAX - h->bytes) {
+                        snprintf(err, errlen,
+                                 "listing[%zu]: the sizes listed add up to more than %" PRId64
+                                 " bytes",
+                                 i, INT64_MAX);
+                        r = -EINVAL;
+                        goto out;
+                }
                 h->bytes += h->objs[h->n - 1].size;
         }
 out:

@@ -18,14 +18,17 @@
  * ("key" is then only a reading of them, "\u00ff" for the byte 0xff, which may be another
  * key's bytes). The key held is key_pct's bytes when given, else key's.
  *
- * Limits: HOLDINGS_MAX_BYTES of JSON, HOLDINGS_MAX_OBJECTS entries, keys of at most
- * HOLDINGS_MAX_KEY bytes starting with '/' (key_pct: at most HOLDINGS_MAX_KEY_PCT characters,
- * no NUL once decoded).
+ * Limits: HOLDINGS_MAX_BYTES of JSON, HOLDINGS_MAX_OBJECTS entries of at most
+ * HOLDINGS_MAX_SIZE bytes, keys of at most HOLDINGS_MAX_KEY bytes starting with '/' (key_pct:
+ * at most HOLDINGS_MAX_KEY_PCT characters, no NUL once decoded).
  */
 #define HOLDINGS_MAX_BYTES   (512u << 20)
 #define HOLDINGS_MAX_OBJECTS 4000000u
 #define HOLDINGS_MAX_KEY     4096u
 #define HOLDINGS_MAX_KEY_PCT (3u * HOLDINGS_MAX_KEY)
+/* An entry's size at most, as a plan's object (PLAN_MAX_SIZE, 4 TiB); the sizes of a whole
+ * listing add up to at most INT64_MAX, so that no sum of them wraps. */
+#define HOLDINGS_MAX_SIZE (1ull << 42)
 /*
  * The most containers and values (json_shape_within, common/json-depth.h) a listing page's
  * text may hold, counted before jansson builds it at many times the text's size: twice what

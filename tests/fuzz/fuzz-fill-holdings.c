@@ -30,9 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         memset(err, 0x55, sizeof(err));
         if (holdings_parse((const char *)data, size, &h, err, sizeof(err)) == 0) {
-                CHECK(h.n <= HOLDINGS_MAX_OBJECTS);
+                uint64_t sum = 0;
+
+                CHECK(h.n <= HOLDINGS_MAX_OBJECTS && h.bytes <= INT64_MAX);
                 for (size_t i = 0; i < h.n; i++) {
                         const struct held_obj *o = &h.objs[i];
+
+                        CHECK(o->size <= HOLDINGS_MAX_SIZE);
+                        sum += o->size;
 
                         CHECK(o->key_len >= 1 && o->key_len <= HOLDINGS_MAX_KEY);
                         CHECK(o->key[0] == '/' && strlen(o->key) == o->key_len);
@@ -41,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         CHECK(i == 0 || key_cmp(&h.objs[i - 1], o) < 0);
                         CHECK(holdings_find(&h, o->key, o->key_len) == o);
                 }
+                CHECK(sum == h.bytes);
                 holdings_done(&h);
         } else {
                 CHECK(memchr(err, '\0', sizeof(err)) && err[0]);

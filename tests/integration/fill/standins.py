@@ -57,6 +57,8 @@ class StandIns:
         self.hold = None        # a path whose GET waits for release (a threading.Event)
         self.released = threading.Event()
         self.gets = []
+        self.listing = []       # the edge's GET /admin/objects: [{"key", "size", ...}]
+        self.held_bytes = 0     # its /healthz "bytes"
         outer = self
 
         class Control(_Quiet):
@@ -71,10 +73,11 @@ class StandIns:
         class Edge(_Quiet):
             def do_GET(self):
                 if self.path.startswith("/healthz"):
-                    self.answer(200, json.dumps({"status": "ok", "objects": 0, "bytes": 0,
+                    self.answer(200, json.dumps({"status": "ok", "objects": len(outer.listing),
+                                                 "bytes": outer.held_bytes,
                                                  "max_bytes": 1 << 40}).encode())
                 elif self.path.startswith("/admin/objects"):
-                    self.answer(200, b"[]")
+                    self.answer(200, json.dumps(outer.listing).encode())
                 else:
                     self.answer(404, b'{"error":"not found"}')
 

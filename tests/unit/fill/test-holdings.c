@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "tests.h"
@@ -64,6 +65,32 @@ TEST(holdings_has_needs_key_size_and_hash)
         ASSERT_TRUE(holdings_has(&h, "/t/seg-3.m4s", 12, 40, HB));
         ASSERT_TRUE(!holdings_has(&h, "/t/seg-4.m4s", 12, 40, HB));
         holdings_done(&h);
+}
+
+/* A size no object can have is refused by entry: summed, 2^63 - 1 twice and 4 read as 2. */
+TEST(holdings_refuses_sizes_over_4_tib)
+{
+        static const char ok[] = "[{\"key\":\"/a\",\"size\":4398046511104},"
+                                 "{\"key\":\"/b\",\"size\":4398046511104},"
+                                 "{\"key\":\"/c\",\"size\":4}]";
+        static const char over[] = "[{\"key\":\"/a\",\"size\":1},"
+                                   "{\"key\":\"/b\",\"size\":4398046511105}]";
+        static const char wraps[] = "[{\"key\":\"/a\",\"size\":9223372036854775807},"
+                                    "{\"key\":\"/b\",\"size\":9223372036854775807},"
+                                    "{\"key\":\"/c\",\"size\":4}]";
+        struct holdings h;
+        char err[256];
+
+        ASSERT_EQ(holdings_parse(ok, sizeof(ok) - 1, &h, err, sizeof(err)), 0);
+        ASSERT_EQ(h.bytes, 2 * HOLDINGS_MAX_SIZE + 4);
+        holdings_done(&h);
+        ASSERT_EQ(holdings_parse(over, sizeof(over) - 1, &h, err, sizeof(err)), -EINVAL);
+        ASSERT_STREQ(err, "listing[1].size: 4398046511105 bytes, more than an object may be "
+                          "(4 TiB)");
+        ASSERT_EQ(h.n, 0);
+        ASSERT_EQ(holdings_parse(wraps, sizeof(wraps) - 1, &h, err, sizeof(err)), -EINVAL);
+        ASSERT_STREQ(err, "listing[0].size: 9223372036854775807 bytes, more than an object may "
+                          "be (4 TiB)");
 }
 
 TEST_MAIN()
