@@ -73,13 +73,14 @@ static void usage(FILE *f)
 }
 
 /* Read the admin token: one line, at least 16 characters and at most cap - 1 (-E2BIG: a longer
- * one was cut to fit, so every request sending it whole was refused). */
+ * one was cut to fit, so every request sending it whole was refused), without a NUL byte
+ * (-EILSEQ: read as a string the token would end there). On failure out is wiped. */
 static int admin_token_load(const char *path, char *out, size_t cap, size_t *ret_len)
 {
         FILE *f = fopen(path, "re");
         bool longer = false;
         size_t n;
-        int c;
+        int c, r;
 
         if (!f)
                 return -errno;
@@ -91,7 +92,7 @@ static int admin_token_load(const char *path, char *out, size_t cap, size_t *ret
                 int e = errno ? errno : EIO;
 
                 (void)fclose(f);
-                out[0] = '\0';
+                OPENSSL_cleanse(out, cap);
                 return -e;
         }
         (void)fclose(f);
@@ -102,8 +103,11 @@ static int admin_token_load(const char *path, char *out, size_t cap, size_t *ret
         }
         while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
                 out[--n] = '\0';
-        if (n < 16 || memchr(out, '\n', n) || memchr(out, '\0', n))
-                return -EINVAL;
+        r = memchr(out, '\0', n) ? -EILSEQ : n < 16 || memchr(out, '\n', n) ? -EINVAL : 0;
+        if (r < 0) {
+                OPENSSL_cleanse(out, cap);
+                return r;
+        }
         *ret_len = n;
         return 0;
 }
@@ -115,6 +119,8 @@ static const char *admin_token_why(int r)
 
         if (r == -E2BIG)
                 return "holds a token longer than 255 characters";
+        if (r == -EILSEQ)
+                return "holds a NUL byte";
         return r == -EINVAL ? "must hold one token of at least 16 characters" : strerror(-r);
 }
 

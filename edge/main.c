@@ -71,18 +71,20 @@ static void usage(FILE *f)
  * Read a token or secret file: its first line, surrounding blanks trimmed, into out (cap - 1
  * bytes at most). Returns 0 (out empty when path is NULL), -EINVAL when the file is read but
  * holds no usable token: a first line longer than cap - 1 bytes (a token cut short would be
- * refused in full and accepted as its prefix), an empty one, or a directory; fix the
+ * refused in full and accepted as its prefix), an empty one, one holding a NUL byte (read as
+ * a string it would end there, and the token's prefix would pass), or a directory; fix the
  * configuration, exit 2. Other failures to read are -errno (exit 1: the file may be
- * provisioned a moment later). Either is logged naming key and path.
+ * provisioned a moment later). Either is logged naming key and path. What was read is wiped.
  */
 static int read_token_file(const char *key, const char *path, char *out, size_t cap,
                            size_t *ret_len)
 {
         char line[1024];
+        const char *eol;
         FILE *f;
-        size_t n, b = 0;
+        size_t got, n, b = 0;
         bool whole;
-        int e = 0;
+        int e = 0, r = -EINVAL;
 
         *ret_len = 0;
         out[0] = '\0';
@@ -93,32 +95,39 @@ static int read_token_file(const char *key, const char *path, char *out, size_t 
                 e = errno;
                 goto unreadable;
         }
-        line[0] = '\0';
         errno = 0;
-        if (!fgets(line, (int)sizeof(line), f) && ferror(f))
+        got = fread(line, 1, sizeof(line), f);
+        if (ferror(f))
                 e = errno ? errno : EIO;
-        n = strlen(line);
-        whole = (n && line[n - 1] == '\n') || fgetc(f) == EOF;
         (void)fclose(f);
         if (e)
                 goto unreadable;
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' ||
-                     line[n - 1] == '\t'))
+        eol = memchr(line, '\n', got);
+        n = eol ? (size_t)(eol - line) : got;
+        whole = eol || got < sizeof(line);
+        while (n && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
                 n--;
         while (b < n && (line[b] == ' ' || line[b] == '\t'))
                 b++;
         if (!whole || n - b > cap - 1) {
                 log_error("%s %s: its first line is longer than %zu bytes", key, path, cap - 1);
-                return -EINVAL;
+                goto out;
         }
         if (n == b) {
                 log_error("%s %s holds no token (its first line is empty)", key, path);
-                return -EINVAL;
+                goto out;
+        }
+        if (memchr(line + b, '\0', n - b)) {
+                log_error("%s %s: its first line holds a NUL byte", key, path);
+                goto out;
         }
         memcpy(out, line + b, n - b);
         out[n - b] = '\0';
         *ret_len = n - b;
-        return 0;
+        r = 0;
+out:
+        explicit_bzero(line, sizeof(line));
+        return r;
 unreadable:
         log_error("cannot read %s %s: %s", key, path, strerror(e));
         return e == EISDIR ? -EINVAL : -e; /* a directory is the configuration's mistake */

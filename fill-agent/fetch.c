@@ -178,31 +178,40 @@ out:
 
 int fetch_token_read(const char *path, char **ret)
 {
-        char line[FETCH_TOKEN_MAX + 3]; /* the token, "\r\n" or "\n", NUL */
+        char line[FETCH_TOKEN_MAX + 2]; /* the token and "\r\n" */
         FILE *f = fopen(path, "re");
-        size_t n;
+        size_t got, n;
         int r = 0;
 
         if (!f)
                 return -errno;
-        if (!fgets(line, sizeof(line), f)) {
-                r = -ENODATA;
+        errno = 0;
+        got = fread(line, 1, sizeof(line), f);
+        if (ferror(f)) {
+                r = errno ? -errno : -EIO;
                 goto out;
         }
-        n = strcspn(line, "\r\n");
-        if (n > FETCH_TOKEN_MAX || (!line[n] && !feof(f) && getc(f) != EOF)) {
+        n = 0;
+        while (n < got && line[n] != '\r' && line[n] != '\n')
+                n++;
+        if (n > FETCH_TOKEN_MAX) {
                 r = -EMSGSIZE;
                 goto out;
         }
-        line[n] = '\0';
-        if (!line[0]) {
+        if (n == 0) {
                 r = -ENODATA;
                 goto out;
         }
-        *ret = strdup(line);
+        /* Read as a string, the token would end there, and its prefix pass. */
+        if (memchr(line, '\0', n)) {
+                r = -EILSEQ;
+                goto out;
+        }
+        *ret = strndup(line, n);
         if (!*ret)
                 r = -ENOMEM;
 out:
+        explicit_bzero(line, sizeof(line));
         fclose(f);
         return r;
 }
@@ -215,6 +224,8 @@ const char *fetch_token_strerror(int r)
                 return "longer than 1000 bytes";
         if (r == -ENODATA)
                 return "empty";
+        if (r == -EILSEQ)
+                return "its first line holds a NUL byte";
         return strerror(-r);
 }
 

@@ -85,8 +85,10 @@ static inline bool fetch_status_transient(long status)
 #define FETCH_TOKEN_MAX 1000
 
 /*
- * Read the first line of path (a token or secret file) into a malloc'd string. Returns 0,
- * -ENODATA (empty), -EMSGSIZE (longer than FETCH_TOKEN_MAX: never cut short) or -errno.
+ * Read the first line of path (a token or secret file) into a malloc'd string (wipe it
+ * before free). Returns 0, -ENODATA (empty), -EMSGSIZE (longer than FETCH_TOKEN_MAX: never
+ * cut short), -EILSEQ (a NUL byte in it: never taken as the token's end) or -errno. The
+ * bytes read are wiped from the stack.
  */
 int fetch_token_read(const char *path, char **ret);
 

@@ -651,6 +651,14 @@ def token_file_trimmed_and_bounded(e):
         eq(p.returncode, 2, "an over-long token is refused at start as a configuration error")
         check(f"admin.token_file {t.token_file}: its first line is longer than 255 bytes"
               in p.stderr, f"says which file and why: {p.stderr[-500:]!r}")
+        # Read as a string the token ended at a NUL, and its first 32 bytes were taken.
+        with open(t.token_file, "wb") as f:
+            f.write(b"k" * 32 + b"\0" + b"k" * 32 + b"\n")
+        p = subprocess.run([t.binary, "--config", t.config_path], capture_output=True,
+                           text=True, timeout=20)
+        eq(p.returncode, 2, "a token holding a NUL byte is refused at start")
+        check(f"admin.token_file {t.token_file}: its first line holds a NUL byte" in p.stderr,
+              f"says which file and why: {p.stderr[-500:]!r}")
     finally:
         if t.running():
             t.stop()
@@ -660,7 +668,7 @@ def token_file_trimmed_and_bounded(e):
 @test
 def every_token_file_refused_alike(e):
     """What the admin token file is refused for (a directory, an empty first line, one over
-    255 bytes) is refused in the peer and upstream token files and the control secret too,
+    255 bytes, a NUL byte) is refused in the peer and upstream token files and the control secret too,
     with exit 2 at start as --check-config says. The peer and upstream ones took an empty
     line (an empty peer token turned the peer check off: every child fill 403) and exited 1
     for the rest."""
@@ -670,7 +678,11 @@ def every_token_file_refused_alike(e):
     long = os.path.join(e.dir, "long.token")
     with open(long, "w") as f:
         f.write("k" * 256 + "\n")
-    files = ((e.dir, "a directory"), (empty, "an empty first line"), (long, "256 bytes"))
+    nul = os.path.join(e.dir, "nul.token")
+    with open(nul, "wb") as f:
+        f.write(b"k" * 32 + b"\0" + b"k" * 32 + b"\n")
+    files = ((e.dir, "a directory"), (empty, "an empty first line"), (long, "256 bytes"),
+             (nul, "a NUL byte"))
     keys = (("tokens.peer_token_file",
              lambda c, p: c.setdefault("tokens", {}).update(peer_token_file=p)),
             ("upstreams[0].token_file",

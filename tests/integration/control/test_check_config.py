@@ -100,6 +100,16 @@ def main():
                 failed.append(f"an admin token of {length} characters: exit {r.returncode}, "
                               f"want {want_rc}" + (f" saying {said!r}" if want_rc else "") +
                               f": {(r.stdout + r.stderr).strip()!r}")
+        # A NUL byte in it is said to be one (it was "must hold one token of at least 16
+        # characters", though 16 came before it).
+        with open(os.path.join(tmp, "control-admin.token"), "wb") as f:
+            f.write(b"t" * 16 + b"\0" + b"t" * 16 + b"\n")
+        r = check_config(binary, good)
+        said = "admin.token_file " + os.path.join(tmp, "control-admin.token") + \
+            ": holds a NUL byte"
+        if r.returncode != 2 or said not in r.stderr:
+            failed.append(f"an admin token holding a NUL byte: exit {r.returncode}, want 2 "
+                          f"saying {said!r}: {(r.stdout + r.stderr).strip()!r}")
         with open(os.path.join(tmp, "control-admin.token"), "w") as f:
             f.write("admin-token-for-tests-0123456789\n")
 

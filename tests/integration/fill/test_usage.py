@@ -128,6 +128,18 @@ def main():
               f"window: 24:00-24:00 in the file: exit {rc}: {err.strip()[-300:]}")
         check(contacted() == 0, "window: 24:00-24:00 in the file: control was contacted")
 
+        # A token or secret file with a NUL byte on its first line is refused naming the
+        # file, before control is asked: read as a string, the token ended at the NUL.
+        nul = os.path.join(d, "nul.token")
+        with open(nul, "wb") as f:
+            f.write(b"t" * 32 + b"\0" + b"t" * 32 + b"\n")
+        for flag in ("--control-token-file", "--secret-file"):
+            rc, out, err = fill("plan", "--config", cfg, "--edge", "ok", flag, nul)
+            check(rc == 2 and f"{nul}: its first line holds a NUL byte" in err,
+                  f"{flag} holding a NUL byte: exit {rc}, want 2 naming the file: "
+                  f"{err.strip()[-300:]}")
+            check(contacted() == 0, f"{flag} holding a NUL byte: control was contacted")
+
         # status reads the journal without the admin API, and asks control nothing for it.
         rc, out, err = fill("status", "--config", cfg, "--edge", "a")
         check("no run recorded" in out and "its admin API is not given" in out,

@@ -95,4 +95,18 @@ TEST(longer_token_is_refused_not_cut)
         ASSERT_STREQ(fetch_token_strerror(-EMSGSIZE), "longer than 1000 bytes");
 }
 
+/* Read as a string, the token ended at a NUL and its prefix was taken. */
+TEST(nul_byte_is_refused)
+{
+        char *t;
+
+        ASSERT_EQ(read_back("abc\0def\n", 8, &t), -EILSEQ);
+        ASSERT_TRUE(t == NULL);
+        ASSERT_EQ(read_back("\0abc\n", 5, &t), -EILSEQ);
+        ASSERT_EQ(read_back("abc\ndef\0\n", 9, &t), 0); /* the first line alone is read */
+        ASSERT_STREQ(t, "abc");
+        free(t);
+        ASSERT_STREQ(fetch_token_strerror(-EILSEQ), "its first line holds a NUL byte");
+}
+
 TEST_MAIN()
