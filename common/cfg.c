@@ -11,6 +11,10 @@
  * Ownership: everything the loader allocates hangs off the destination struct at all times
  * (list counts include a partly filled element), so cfg_free() cleans up after an error at any
  * point. CFG_CUSTOM destinations must not own memory: the loader cannot free them.
+ *
+ * Secrets pass through here (token keys, a conninfo's password): every copy the loader frees
+ * is wiped first, the file's bytes, each string, each event's scalar and libyaml's input
+ * buffers. libyaml's scanner still frees the shorter buffers a scalar outgrows unwiped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +49,38 @@ struct loader {
         char path[CFG_MAX_PATH]; /* dotted key path for messages: "limits.max_headers" */
         size_t path_len;
 };
+
+/* Wipe and free a NUL-terminated string (NULL is fine). */
+static void str_free(char *s)
+{
+        if (!s)
+                return;
+        explicit_bzero(s, strlen(s));
+        free(s);
+}
+
+/* Delete an event, its scalar's bytes wiped first: that text may be a secret. */
+static void event_delete(yaml_event_t *ev)
+{
+        if (ev->type == YAML_SCALAR_EVENT && ev->data.scalar.value)
+                explicit_bzero(ev->data.scalar.value, ev->data.scalar.length);
+        yaml_event_delete(ev);
+}
+
+/* Delete a parser, its copies of the input wiped first: the raw bytes, their decoding and
+ * the scalars of tokens not yet made into events. */
+static void parser_delete(yaml_parser_t *p)
+{
+        if (p->raw_buffer.start)
+                explicit_bzero(p->raw_buffer.start,
+                               (size_t)(p->raw_buffer.end - p->raw_buffer.start));
+        if (p->buffer.start)
+                explicit_bzero(p->buffer.start, (size_t)(p->buffer.end - p->buffer.start));
+        for (yaml_token_t *t = p->tokens.head; t && t != p->tokens.tail; t++)
+                if (t->type == YAML_SCALAR_TOKEN && t->data.scalar.value)
+                        explicit_bzero(t->data.scalar.value, t->data.scalar.length);
+        yaml_parser_delete(p);
+}
 
 /* Position of an event: 1-based line and column. */
 struct pos {
@@ -140,7 +176,7 @@ static int fail_yaml(struct loader *l)
 static int next(struct loader *l)
 {
         if (l->have_ev) {
-                yaml_event_delete(&l->ev);
+                event_delete(&l->ev);
                 l->have_ev = false;
         }
         if (!yaml_parser_parse(&l->parser, &l->ev))
@@ -294,7 +330,7 @@ static int parse_int(const char *s, int64_t *ret)
 static void strlist_clear(struct cfg_strlist *sl)
 {
         for (size_t i = 0; i < sl->n; i++)
-                free(sl->items[i]);
+                str_free(sl->items[i]);
         free(sl->items);
         sl->items = NULL;
         sl->n = 0;
@@ -307,7 +343,7 @@ static int strlist_append(struct cfg_strlist *sl, const char *s)
                 return -ENOMEM;
         char **items = realloc(sl->items, (sl->n + 1) * sizeof(*items));
         if (!items) {
-                free(dup);
+                str_free(dup);
                 return -ENOMEM;
         }
         items[sl->n++] = dup;
@@ -452,7 +488,7 @@ static int set_scalar(const struct cfg_field *f, void *dst, const char *text, ch
                 char *s = strdup(text);
                 if (!s)
                         return -ENOMEM;
-                free(*(char **)dst);
+                str_free(*(char **)dst);
                 *(char **)dst = s;
                 return 0;
         }
@@ -683,7 +719,7 @@ static int parse_value(struct loader *l, const struct cfg_field *f, void *dst)
         case CFG_STRING:
                 if (is_null_scalar(ev) && !f->required) {
                         /* An explicit null clears a default: "access_log: ~" turns it off. */
-                        free(*(char **)dst);
+                        str_free(*(char **)dst);
                         *(char **)dst = NULL;
                         return 0;
                 }
@@ -833,8 +869,8 @@ int cfg_load_buf(const char *name, const char *buf, size_t len, const struct cfg
         yaml_parser_set_input_string(&l.parser, (const unsigned char *)buf, len);
         r = parse_stream(&l, root, ret);
         if (l.have_ev)
-                yaml_event_delete(&l.ev);
-        yaml_parser_delete(&l.parser);
+                event_delete(&l.ev);
+        parser_delete(&l.parser);
         if (r < 0) {
                 if (r == -ENOMEM && !err->msg[0])
                         snprintf(err->msg, sizeof(err->msg), "%s: out of memory", l.name);
@@ -886,8 +922,17 @@ out:
                 snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(-r));
         if (fd >= 0)
                 (void)close(fd);
-        free(buf);
+        if (buf)
+                cfg_file_free(buf, len);
         return r;
+}
+
+void cfg_file_free(char *buf, size_t len)
+{
+        if (!buf)
+                return;
+        explicit_bzero(buf, len);
+        free(buf);
 }
 
 int cfg_load_buf_checked(const char *name, const char *buf, size_t len,
@@ -915,7 +960,7 @@ int cfg_load_file_checked(const char *path, const struct cfg_field *root, void *
                 return r;
         }
         r = cfg_load_buf_checked(path, buf, len, root, ret, check, err);
-        free(buf);
+        cfg_file_free(buf, len);
         return r;
 }
 
@@ -955,7 +1000,7 @@ struct walk {
 static bool walk_next(struct walk *w)
 {
         if (w->have_ev)
-                yaml_event_delete(&w->ev);
+                event_delete(&w->ev);
         w->have_ev = yaml_parser_parse(&w->parser, &w->ev) != 0;
         return w->have_ev;
 }
@@ -1046,8 +1091,8 @@ static struct pos find_pos(const char *buf, size_t len, const char *path)
         }
 out:
         if (w.have_ev)
-                yaml_event_delete(&w.ev);
-        yaml_parser_delete(&w.parser);
+                event_delete(&w.ev);
+        parser_delete(&w.parser);
         return at;
 }
 
@@ -1125,7 +1170,7 @@ static void free_at(const struct cfg_field *root, void *obj, unsigned depth)
                 void *dst = (char *)obj + f->offset;
                 switch (f->type) {
                 case CFG_STRING:
-                        free(*(char **)dst);
+                        str_free(*(char **)dst);
                         *(char **)dst = NULL;
                         break;
                 case CFG_STRLIST:

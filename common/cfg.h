@@ -100,10 +100,14 @@ int cfg_load_file_checked(const char *path, const struct cfg_field *root, void *
 
 /*
  * Read path into a malloc'd buffer (at most CFG_MAX_FILE bytes) for cfg_load_buf and later
- * cfg_error_at. Returns 0 with *ret_buf owned by the caller (free()), or -errno / -EFBIG with
- * err->msg ("path: reason").
+ * cfg_error_at. Returns 0 with *ret_buf owned by the caller (cfg_file_free()), or -errno /
+ * -EFBIG with err->msg ("path: reason").
  */
 int cfg_read_file(const char *path, char **ret_buf, size_t *ret_len, struct cfg_error *err);
+
+/* Wipe the len bytes cfg_read_file read into buf (they may hold secrets), then free it. buf
+ * may be NULL. */
+void cfg_file_free(char *buf, size_t len);
 
 /*
  * For checks made after loading (cross-field rules, address syntax): write
@@ -128,7 +132,8 @@ void cfg_warn_at(const char *name, const char *buf, size_t len, const char *node
 int cfg_origins_canon(struct cfg_strlist *l, const char *key, size_t max_len, const char *name,
                       const char *buf, size_t len, struct cfg_error *err);
 
-/* Free what the loader allocated inside obj (strings, lists), recursively. obj may be NULL. */
+/* Free what the loader allocated inside obj (strings, lists), recursively, each string wiped
+ * first. obj may be NULL. */
 void cfg_free(const struct cfg_field *root, void *obj);
 
 /* For comparing a reloaded configuration with the running one: NULL equals "". */

@@ -600,7 +600,7 @@ __attribute__((format(printf, 5, 6))) static int key_error(const char *path, con
                 return -EINVAL;
         }
         (void)cfg_error_at(&cerr, path, buf, len, node, "%s", what);
-        free(buf);
+        cfg_file_free(buf, len);
         snprintf(err, errlen, "%s", cerr.msg);
         return -EINVAL;
 }

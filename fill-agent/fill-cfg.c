@@ -186,7 +186,7 @@ int fill_cfg_edge_error(const char *path, size_t idx, const char *key, const cha
         }
         snprintf(node, sizeof(node), "edges[%zu].%s", idx, key);
         cfg_error_at(err, path, buf, len, node, "'edges[%zu]' %s", idx, msg);
-        free(buf);
+        cfg_file_free(buf, len);
         return -EINVAL;
 }
 
