@@ -167,6 +167,8 @@ TARGET int aes_gcm_key_init(struct aes_gcm_key *k, const uint8_t *key, size_t ke
                 _mm_storeu_si128((__m128i *)k->hpow[16 - i], p);
                 p = dot(p, h);
         }
+        /* The round keys stay only in k. */
+        explicit_bzero(rk, sizeof(rk));
         return 0;
 }
 
@@ -329,12 +331,15 @@ TARGET void aes_gcm_seal(const struct aes_gcm_key *k, const uint8_t nonce[AES_GC
         rest += tail_len;
         for (size_t at = 0; at < rest; at += 16)
                 one(&st, b + at, out + done + at, rest - at < 16 ? rest - at : 16);
-        memset(b, 0, sizeof(b));
+        explicit_bzero(b, sizeof(b)); /* the plaintext's last bytes */
 
         t = _mm_set_epi64x((long long)(aad_len * 8), (long long)((len + tail_len) * 8));
         st.s = dot(_mm_xor_si128(st.s, t), st.h1);
         t = _mm_xor_si128(_mm_shuffle_epi8(st.s, bswap_mask()), ek0);
         _mm_storeu_si128((__m128i *)tag, t);
+        /* The round keys (as blocks and broadcast) and H stay only in k. */
+        explicit_bzero(&st, sizeof(st));
+        explicit_bzero(rkz, sizeof(rkz));
 }
 
 #else /* not x86-64: OpenSSL seals everything */

@@ -5,10 +5,13 @@
  * length and each tail length, compared byte for byte (ciphertext and tag) with OpenSSL's
  * AES-GCM under random keys and nonces, in place and not.
  */
+#include <pthread.h>
+
 #include <openssl/evp.h>
 
 #include "aes-gcm.h"
 #include "hex.h"
+#include "sanitizer.h"
 #include "tests.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -186,6 +189,65 @@ TEST(bad_key_length_refused)
 
         SKIP_UNLESS_USABLE();
         ASSERT_EQ(aes_gcm_key_init(&k, key, 24), -1);
+}
+
+/* A key expanded and a record sealed on a stack of the test's own, which it then reads. */
+struct on_stack {
+        struct aes_gcm_key k;
+        uint8_t key[32], nonce[12], aad[13], in[1000], tail[1], out[1001], tag[16];
+};
+
+static void *expand_and_seal(void *arg)
+{
+        struct on_stack *w = arg;
+
+        if (aes_gcm_key_init(&w->k, w->key, sizeof(w->key)) == 0)
+                aes_gcm_seal(&w->k, w->nonce, w->aad, sizeof(w->aad), w->in, sizeof(w->in),
+                             w->tail, sizeof(w->tail), w->out, w->tag);
+        return NULL;
+}
+
+/* Whether 16 bytes of s (at any alignment) are the block b. */
+static bool holds_block(const uint8_t *s, size_t n, const uint8_t b[16])
+{
+        for (size_t i = 0; i + 16 <= n; i++)
+                if (memcmp(s + i, b, 16) == 0)
+                        return true;
+        return false;
+}
+
+/* Neither expanding a key nor sealing leaves round keys or the hash key on the stack: each
+ * copied them there (the schedule, the per-call copies and their 512-bit broadcasts), and
+ * returned without wiping them. */
+TEST(no_round_key_left_on_the_stack)
+{
+        const size_t size = 1u << 20;
+        struct on_stack *w = calloc(1, sizeof(*w));
+        uint8_t *stack = calloc(1, size);
+        pthread_attr_t attr;
+        pthread_t t;
+        unsigned found = 0;
+
+        SKIP_UNLESS_USABLE();
+        if (SLUICE_ASAN)
+                TEST_SKIP_CASE("ASan keeps frames and their shadow its own way");
+        ASSERT_TRUE(w && stack);
+        fill(w->key, sizeof(w->key));
+        fill(w->nonce, sizeof(w->nonce));
+        fill(w->in, sizeof(w->in));
+        ASSERT_EQ(pthread_attr_init(&attr), 0);
+        ASSERT_EQ(pthread_attr_setstack(&attr, stack, size), 0);
+        ASSERT_EQ(pthread_create(&t, &attr, expand_and_seal, w), 0);
+        ASSERT_EQ(pthread_join(t, NULL), 0);
+        (void)pthread_attr_destroy(&attr);
+        ASSERT_EQ(w->k.rounds, 14);
+        for (unsigned i = 0; i <= w->k.rounds; i++)
+                found += holds_block(stack, size, w->k.rk[i]);
+        found += holds_block(stack, size, w->k.hpow[15]);
+        ASSERT_EQ(found, 0);
+        aes_gcm_key_wipe(&w->k);
+        free(stack);
+        free(w);
 }
 
 TEST_MAIN()
