@@ -95,6 +95,8 @@ static int read_token_file(const char *key, const char *path, char *out, size_t 
                 e = errno;
                 goto unreadable;
         }
+        /* Unbuffered: read straight into line, not into a buffer fclose frees unwiped. */
+        (void)setvbuf(f, NULL, _IONBF, 0);
         errno = 0;
         got = fread(line, 1, sizeof(line), f);
         if (ferror(f))

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdlib.h>
+#include <string.h>
 
 #include "edge-cfg.h"
 #include "runtime.h"
 #include "tls.h"
+#include "token.h"
 #include "worker.h"
 
 struct edge_runtime *edge_runtime_get(struct edge_server *srv)
@@ -34,7 +36,12 @@ void edge_runtime_put(const struct edge_runtime *crt)
         for (size_t i = 0; i < sizeof(rt->tls) / sizeof(rt->tls[0]); i++)
                 (void)tls_ctx_unref(rt->tls[i]);
         edge_cfg_free(rt->cfg);
+        /* The token keys, and the admin, peer and upstream tokens and the heartbeat secret in
+         * rt itself: a reload frees the runtime it replaces. */
+        if (rt->keys)
+                explicit_bzero(rt->keys, sizeof(*rt->keys));
         free(rt->keys);
+        explicit_bzero(rt, sizeof(*rt));
         free(rt);
 }
 
