@@ -679,3 +679,11 @@ out:
         OPENSSL_cleanse(&ks, sizeof(ks));
         return r;
 }
+
+void token_keyset_free(struct token_keyset *ks)
+{
+        if (!ks)
+                return;
+        OPENSSL_cleanse(ks, sizeof(*ks));
+        free(ks);
+}

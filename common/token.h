@@ -76,6 +76,9 @@ int token_scope_check(const struct token_claims *c, const char *uri, size_t uri_
 int token_keyset_load(const char *path, size_t min_secret, struct token_keyset *ret, char *err,
                       size_t errlen);
 
+/* Wipe a malloc'd key set (its secrets) and free it. ks may be NULL. */
+void token_keyset_free(struct token_keyset *ks);
+
 /* base64url without padding. Return the output length, or -ENOBUFS / -EINVAL. */
 int b64url_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 int b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap);

@@ -38,9 +38,7 @@ void edge_runtime_put(const struct edge_runtime *crt)
         edge_cfg_free(rt->cfg);
         /* The token keys, and the admin, peer and upstream tokens and the heartbeat secret in
          * rt itself: a reload frees the runtime it replaces. */
-        if (rt->keys)
-                explicit_bzero(rt->keys, sizeof(*rt->keys));
-        free(rt->keys);
+        token_keyset_free(rt->keys);
         explicit_bzero(rt, sizeof(*rt));
         free(rt);
 }

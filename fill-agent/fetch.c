@@ -185,6 +185,8 @@ int fetch_token_read(const char *path, char **ret)
 
         if (!f)
                 return -errno;
+        /* Unbuffered: read straight into line, not into a buffer fclose frees unwiped. */
+        (void)setvbuf(f, NULL, _IONBF, 0);
         errno = 0;
         got = fread(line, 1, sizeof(line), f);
         if (ferror(f)) {
@@ -214,6 +216,14 @@ out:
         explicit_bzero(line, sizeof(line));
         fclose(f);
         return r;
+}
+
+void fetch_token_free(char *token)
+{
+        if (!token)
+                return;
+        explicit_bzero(token, strlen(token));
+        free(token);
 }
 
 _Static_assert(FETCH_TOKEN_MAX == 1000, "fetch_token_strerror() names the limit");

@@ -92,6 +92,9 @@ static inline bool fetch_status_transient(long status)
  */
 int fetch_token_read(const char *path, char **ret);
 
+/* Wipe a token fetch_token_read returned and free it. token may be NULL. */
+void fetch_token_free(char *token);
+
 /* What went wrong reading a token file, for "path: <this>". */
 const char *fetch_token_strerror(int r);
 

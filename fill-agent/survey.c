@@ -71,7 +71,7 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
         if (cfg->secret_file) {
                 r = fetch_token_read(cfg->secret_file, &secret);
                 if (r < 0) {
-                        free(ctl_token);
+                        fetch_token_free(ctl_token);
                         snprintf(s->err, sizeof(s->err), "%s: %s", cfg->secret_file,
                                  fetch_token_strerror(r));
                         s->rc = FILL_EXIT_USAGE;
@@ -118,11 +118,8 @@ int survey_load(struct survey *s, const struct fill_opts *o, const struct fill_e
                          cfg->id, why);
         } else if (r == -EKEYREJECTED)
                 s->rc = FILL_EXIT_USAGE; /* the secret file holds no usable secret */
-        free(ctl_token);
-        if (secret) {
-                explicit_bzero(secret, strlen(secret));
-                free(secret);
-        }
+        fetch_token_free(ctl_token);
+        fetch_token_free(secret);
         if (r < 0) {
                 if (s->rc == 0)
                         s->rc = FILL_EXIT_ERROR;
@@ -200,7 +197,7 @@ void survey_done(struct survey *s)
                 holdings_done(&s->held);
         if (s->have_plan)
                 plan_done(&s->plan);
-        free(s->bearer);
+        fetch_token_free(s->bearer);
         memset(s, 0, sizeof(*s));
 }
 

@@ -143,7 +143,7 @@ int verify_cmd(const struct fill_opts *o)
                         else
                                 fprintf(stderr, "sluice-fill: %s: no key\n",
                                         o->cfg.token_keys_file);
-                        free(keys);
+                        token_keyset_free(keys);
                         return FILL_EXIT_USAGE;
                 }
         }
@@ -174,7 +174,7 @@ int verify_cmd(const struct fill_opts *o)
                 cand = calloc(s.plan.n + 1, sizeof(*cand));
                 if (!cand) {
                         survey_done(&s);
-                        free(keys);
+                        token_keyset_free(keys);
                         return FILL_EXIT_ERROR;
                 }
                 for (size_t k = 0; k < s.plan.n; k++)
@@ -270,6 +270,6 @@ int verify_cmd(const struct fill_opts *o)
                 free(cand);
                 survey_done(&s);
         }
-        free(keys);
+        token_keyset_free(keys);
         return rc;
 }

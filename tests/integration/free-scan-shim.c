@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * LD_PRELOAD shim for control/test_licence_wipe.py and the edge's test_secret_wipe.py. Before
- * each free(), and before a realloc() that moves its block, the block is searched for the
- * markers in SLUICE_FREE_SCAN_MARKERS (comma-separated); each hit appends "hit <marker index>
- * <block size>\n" to the file named by SLUICE_FREE_SCAN_REPORT. Memory given back unwiped
- * keeps what it held until reused: a test that names a secret's text finds every buffer that
- * let it go that way, which it cannot see from outside the process.
+ * LD_PRELOAD shim for control/test_licence_wipe.py and the test_secret_wipe.py of the edge
+ * and of sluice-fill. Before each free(), and before a realloc() that moves its block, the
+ * block is searched for the markers in SLUICE_FREE_SCAN_MARKERS (comma-separated); each hit
+ * appends "hit <marker index> <block size>\n" to the file named by SLUICE_FREE_SCAN_REPORT.
+ * Memory given back unwiped keeps what it held until reused: a test that names a secret's text
+ * finds every buffer that let it go that way, which it cannot see from outside the process.
  *
  * Robustness: the real functions come from dlsym(RTLD_NEXT); a thread-local depth guards
  * against re-entry (dlsym may allocate, and so may whatever the first free() runs into); only

@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: MIT
+"""sluice-fill wipes the secrets it reads from every block it frees (docs/fill.md): it runs
+with free-scan-shim.c preloaded, which reports each freed block still holding a marker.
+
+- plan with a control token file and a secret file refused (a NUL byte in it): the token,
+  read and then let go before anything is sent, is in no freed block.
+- verify with --token-keys (the key signs each fetch, and is never sent): the key is in no
+  freed block. The control token, which libcurl copies into buffers of its own to send it, is
+  the proof that the shim searched: it must be found.
+
+    python3 test_secret_wipe.py /path/to/sluice-fill
+
+No daemons: control, the edge's admin API and the origin are stand-ins in this process
+(standins.py). SLUICE_FREE_SCAN_SHIM names the shim (meson sets it); without it, or under ASan,
+the test skips. Exit status: 0 passed, 1 failed, 77 skipped."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from standins import StandIns  # noqa: E402
+
+# Printable, so that the shim can be given them; the key is written in hex in the keys file,
+# and this is its bytes as the agent holds them.
+TOKEN = "control-token-marker-5a4b3c2d1e0f9687"
+KEY = "key-secret-marker-aa99887766554433"
+
+
+def hits(report, marker):
+    try:
+        with open(report) as f:
+            return [ln for ln in f.read().splitlines() if ln.startswith(f"hit {marker} ")]
+    except FileNotFoundError:
+        return []
+
+
+def main():
+    if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
+        print("SKIP: need the sluice-fill binary as argument")
+        return 77
+    binary = sys.argv[1]
+    shim = os.environ.get("SLUICE_FREE_SCAN_SHIM", "")
+    if not shim or not os.path.exists(shim):
+        print("SKIP: the free-scan shim is needed (SLUICE_FREE_SCAN_SHIM)")
+        return 77
+    with open(binary, "rb") as f:
+        if b"__asan_init" in f.read():
+            print("SKIP: ASan's allocator owns free() and keeps freed blocks in quarantine")
+            return 77
+    failures = []
+
+    def check(ok, msg):
+        if not ok:
+            failures.append(msg)
+
+    with StandIns() as s, tempfile.TemporaryDirectory() as d:
+        s.add_object("t1/v1/seg-1.m4s", b"x" * 1000)
+        token, nul, keys = (os.path.join(d, n) for n in ("control.token", "nul", "keys.yaml"))
+        report = os.path.join(d, "free-scan.txt")
+        with open(token, "w") as f:
+            f.write(TOKEN + "\n")
+        with open(nul, "wb") as f:
+            f.write(b"s" * 32 + b"\0\n")
+        with open(keys, "w") as f:
+            f.write(f"keys:\n  - {{kid: k1, secret: {KEY.encode().hex()}}}\n")
+        env = dict(os.environ, LD_PRELOAD=shim, SLUICE_FREE_SCAN_MARKERS=f"{TOKEN},{KEY}",
+                   SLUICE_FREE_SCAN_REPORT=report)
+        base = ["--control", s.control_url, "--control-token-file", token, "--edge", "edge-a",
+                "--admin-url", s.admin_url, "--admin-token-file", token,
+                "--state-dir", os.path.join(d, "state")]
+
+        p = subprocess.run([binary, "plan", *base, "--secret-file", nul], env=env,
+                           capture_output=True, timeout=60)
+        check(p.returncode == 2, f"plan with a refused secret file: exit {p.returncode}, want 2 "
+                                 f"({p.stderr.decode().strip()[-300:]})")
+        found = hits(report, 0)
+        check(not found, f"plan: {len(found)} freed block(s) held the control token: {found[:4]}")
+
+        os.unlink(report)
+        p = subprocess.run([binary, "verify", *base, "--edge-url", s.admin_url, "--token-keys",
+                            keys, "--progress", "none"], env=env, capture_output=True,
+                           timeout=60)
+        check(p.returncode in (0, 1, 3), f"verify: exit {p.returncode} "
+                                         f"({p.stderr.decode().strip()[-300:]})")
+        found = hits(report, 1)
+        check(not found, f"verify: {len(found)} freed block(s) held the token key: {found[:4]}")
+        check(hits(report, 0), "verify: the control token, sent by libcurl, was not found in a "
+                               "freed block: the shim searched nothing")
+    for f in failures:
+        print("FAIL:", f)
+    if failures:
+        return 1
+    print("ok: no freed block held the control token read or the token key")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
