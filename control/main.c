@@ -84,6 +84,8 @@ static int admin_token_load(const char *path, char *out, size_t cap, size_t *ret
 
         if (!f)
                 return -errno;
+        /* Unbuffered: read straight into out, not into a buffer fclose frees unwiped. */
+        (void)setvbuf(f, NULL, _IONBF, 0);
         errno = 0;
         n = fread(out, 1, cap - 1, f);
         while (!ferror(f) && (c = getc(f)) != EOF)
