@@ -13,6 +13,9 @@
 #include "progress.h"
 
 #define RATE_SPAN_NS 3000000000ll
+/* The longest ETA told, in seconds (31.7 million years): a few bytes moved of a large queue
+ * say more, beyond what the bar's and the JSON's integers hold. */
+#define ETA_MAX_S 1e15
 
 void progress_init(struct progress *p, enum progress_mode mode, int64_t interval_ms,
                    struct progress_edge *edges, size_t n, int64_t now_ns)
@@ -96,6 +99,18 @@ double progress_rate_bps(const struct progress_edge *e, int64_t now_ns)
         return (double)(e->bytes_moved - b0) * 8e9 / (double)(now_ns - t0);
 }
 
+/* Seconds to move left bytes at rate bits per second, rounded to the nearest (cut, 2 s
+ * computed as 1.99999 said 1), at most ETA_MAX_S; 0 without a rate. */
+static int64_t eta_s(uint64_t total, uint64_t moved, double rate)
+{
+        double eta;
+
+        if (rate <= 0 || total <= moved)
+                return 0;
+        eta = round((double)(total - moved) * 8 / rate);
+        return (int64_t)(eta < ETA_MAX_S ? eta : ETA_MAX_S);
+}
+
 static void sample(struct progress_edge *e, int64_t now_ns)
 {
         e->sample_ns[e->next_sample] = now_ns;
@@ -108,7 +123,8 @@ static void sample(struct progress_edge *e, int64_t now_ns)
 static void draw_bar(struct progress *p, int64_t now_ns)
 {
         uint64_t od = 0, ot = 0, bd = 0, bt = 0, moved = 0;
-        double rate = 0, eta;
+        double rate = 0;
+        int64_t eta;
         char a[32], b[32], line[256];
         int width = 24, fill;
 
@@ -123,15 +139,16 @@ static void draw_bar(struct progress *p, int64_t now_ns)
         fill = bt ? (int)((double)moved / (double)bt * width) : width;
         if (fill > width)
                 fill = width;
-        eta = rate > 0 && bt > moved ? round((double)(bt - moved) * 8 / rate) : 0;
+        eta = eta_s(bt, moved, rate);
         char bar[64];
         memset(bar, '#', (size_t)fill);
         memset(bar + fill, '.', (size_t)(width - fill));
         bar[width] = '\0';
-        snprintf(line, sizeof(line), "[%s] %llu/%llu objects  %s/%s  %.1f Mbit/s  ETA %d:%02d", bar,
+        snprintf(line, sizeof(line),
+                 "[%s] %llu/%llu objects  %s/%s  %.1f Mbit/s  ETA %lld:%02lld", bar,
                  (unsigned long long)od, (unsigned long long)ot,
                  diff_bytes_format(bd, a, sizeof(a)), diff_bytes_format(bt, b, sizeof(b)),
-                 rate / 1e6, (int)(eta / 60), (int)eta % 60);
+                 rate / 1e6, (long long)(eta / 60), (long long)(eta % 60));
         fprintf(stderr, "\r\033[K%s", line);
         fflush(stderr);
         p->bar_drawn = true;
@@ -156,10 +173,7 @@ void progress_tick(struct progress *p, int64_t now_ns, bool force)
         for (size_t i = 0; i < p->n; i++) {
                 struct progress_edge *e = &p->edges[i];
                 double rate = progress_rate_bps(e, now_ns);
-                /* Rounded to the nearest second: cut, 2 s computed as 1.99999 said 1. */
-                double eta = rate > 0 && e->bytes_total > e->bytes_moved
-                                 ? round((double)(e->bytes_total - e->bytes_moved) * 8 / rate)
-                                 : 0;
+                int64_t eta = eta_s(e->bytes_total, e->bytes_moved, rate);
                 json_t *o = json_object();
                 json_object_set_new(o, "event", json_string("progress"));
                 json_object_set_new(o, "t", json_real((double)(now_ns - p->start_ns) / 1e9));

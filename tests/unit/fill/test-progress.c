@@ -104,4 +104,32 @@ TEST(eta_rounded_to_the_nearest_second)
         ASSERT_TRUE(strstr(out, "ETA 1:00") != NULL);
         progress_clear(&p);
 }
+
+/*
+ * A run's first seconds may move a few bytes of a large queue: the ETA is then beyond what an
+ * int holds in seconds, which the bar's seconds were cut to (2^31 and more was undefined,
+ * read as -8 here: "ETA 53333333:-8"); beyond 1e15 s it is told as 1e15 s.
+ */
+TEST(eta_beyond_an_int_of_seconds)
+{
+        struct progress_edge e = {.id = "e1", .bytes_total = 800000000000ull};
+        struct progress p;
+        char out[1024];
+
+        progress_init(&p, PROGRESS_BAR, 100, &e, 1, 0);
+        at(&p, &e, 1 * SEC, 0);
+        e.bytes_moved = 250; /* 2000 bit/s: 3,199,999,999 s left */
+        tick_into(&p, 2 * SEC, out, sizeof(out));
+        ASSERT_TRUE(strstr(out, "ETA 53333333:19") != NULL);
+        /* 2^62 bytes at 2000 bit/s: 1.8e16 s, told as the most an ETA is, 1e15 s. */
+        p.mode = PROGRESS_JSON;
+        e.bytes_total = 1ull << 62;
+        tick_into(&p, 2 * SEC, out, sizeof(out));
+        ASSERT_TRUE(strstr(out, "\"eta_s\":1000000000000000,") ||
+                    strstr(out, "\"eta_s\":1000000000000000}"));
+        p.mode = PROGRESS_BAR;
+        tick_into(&p, 2 * SEC, out, sizeof(out));
+        ASSERT_TRUE(strstr(out, "ETA 16666666666666:40") != NULL);
+        progress_clear(&p);
+}
 TEST_MAIN()
