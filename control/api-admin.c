@@ -150,34 +150,36 @@ static struct uring_timer keys_timer;
 static struct ctl *keys_ctl;
 static bool keys_inflight;
 
-/* Install the key set from sluice_token_keys() JSON. Keys arrive newest first. */
-static int keys_install(struct ctl *ctl, const char *v)
+/*
+ * Install the key set from token_key_rows (kid, secret in hex, sign_from; newest first). The
+ * rows are read as columns, not parsed as JSON, whose parser would copy each secret through
+ * buffers of its own that nothing wipes; each secret's text in the result is wiped here,
+ * whatever the outcome, before the pool frees it unwiped.
+ */
+static int keys_install(struct ctl *ctl, const struct pgdb_res *res)
 {
         struct token_keyset ks = {0};
-        json_t *o = json_loads(v, 0, NULL), *arr, *k;
         int64_t now = (int64_t)time(NULL), best = INT64_MIN;
-        size_t i;
+        int rows = pgdb_res_rows(res);
 
-        arr = json_object_get(o, "keys");
-        if (!json_is_array(arr)) {
-                json_decref(o);
-                return -EINVAL;
-        }
-        json_array_foreach(arr, i, k)
-        {
-                const char *kid = json_string_value(json_object_get(k, "kid"));
-                const char *sec = json_string_value(json_object_get(k, "secret"));
-                int64_t from = json_integer_value(json_object_get(k, "sign_from"));
-                struct token_key *tk;
-                if (ks.n >= TOKEN_MAX_KEYS)
-                        break;
-                if (!kid || !sec || strlen(kid) > TOKEN_KID_MAX || strlen(sec) % 2 ||
-                    strlen(sec) / 2 > TOKEN_SECRET_MAX)
-                        continue;
-                tk = &ks.keys[ks.n];
-                snprintf(tk->kid, sizeof(tk->kid), "%s", kid);
-                tk->secret_len = strlen(sec) / 2;
-                if (hex_decode(sec, strlen(sec), tk->secret, tk->secret_len) < 0)
+        for (int i = 0; i < rows; i++) {
+                size_t kid_len = 0, sec_len = 0;
+                const char *kid = pgdb_res_value(res, i, 0, &kid_len);
+                const char *sec = pgdb_res_value(res, i, 1, &sec_len);
+                const char *from_s = pgdb_res_value(res, i, 2, NULL);
+                int64_t from = from_s ? strtoll(from_s, NULL, 10) : 0;
+                struct token_key *tk = &ks.keys[ks.n];
+                bool ok = ks.n < TOKEN_MAX_KEYS && kid && sec && kid_len <= TOKEN_KID_MAX &&
+                          sec_len % 2 == 0 && sec_len / 2 <= TOKEN_SECRET_MAX;
+
+                if (ok) {
+                        snprintf(tk->kid, sizeof(tk->kid), "%s", kid);
+                        tk->secret_len = sec_len / 2;
+                        ok = hex_decode(sec, sec_len, tk->secret, tk->secret_len) == 0;
+                }
+                if (sec)
+                        OPENSSL_cleanse((char *)sec, sec_len);
+                if (!ok)
                         continue;
                 /* Sign with the newest key already allowed to sign. */
                 if (from <= now && from > best) {
@@ -186,7 +188,6 @@ static int keys_install(struct ctl *ctl, const char *v)
                 }
                 ks.n++;
         }
-        json_decref(o);
         if (ks.n == 0 || best == INT64_MIN) {
                 OPENSSL_cleanse(&ks, sizeof(ks));
                 return -ENOKEY;
@@ -200,7 +201,6 @@ static int keys_install(struct ctl *ctl, const char *v)
 static void keys_done(void *userdata, int err, const struct pgdb_res *res)
 {
         struct ctl *ctl = userdata;
-        const char *v;
 
         keys_inflight = false;
         if (err < 0) {
@@ -208,8 +208,7 @@ static void keys_done(void *userdata, int err, const struct pgdb_res *res)
                           pgdb_why(ctl->db, err, res));
                 return;
         }
-        v = pgdb_res_value(res, 0, 0, NULL);
-        if (!v || keys_install(ctl, v) < 0)
+        if (keys_install(ctl, res) < 0)
                 log_warn("token keys: no usable key in the database, keeping the current set");
 }
 
@@ -220,7 +219,7 @@ static void keys_refresh(struct ctl *ctl)
         /* Set before the call: keys_done may run inside pgdb_exec (a send failing on an idle
          * connection) and clear it there; setting it after would keep it set for good. */
         keys_inflight = true;
-        if (pgdb_exec(ctl->db, ctl->st.token_keys, NULL, 0, keys_done, ctl) < 0)
+        if (pgdb_exec(ctl->db, ctl->st.token_key_rows, NULL, 0, keys_done, ctl) < 0)
                 keys_inflight = false;
 }
 
@@ -250,11 +249,9 @@ static void rotate_keys_done(void *userdata, int err, const struct pgdb_res *res
 {
         struct rotate_ctx *rx = userdata;
         struct ctl_req *rq = rx->rq;
-        const char *v = err == 0 ? pgdb_res_value(res, 0, 0, NULL) : NULL;
-
         /* This instance signs with the new set before it says the rotation is done; the
          * others follow within tokens.refresh. */
-        if (!v || keys_install(rq->ctl, v) < 0)
+        if (err < 0 || keys_install(rq->ctl, res) < 0)
                 log_warn("token keys: re-reading after a rotation failed; the periodic refresh "
                          "will pick it up");
         ctl_reply(rq, 200, "application/json", rx->result, strlen(rx->result), NULL);
@@ -290,7 +287,7 @@ static void rotate_done(void *userdata, int err, const struct pgdb_res *res)
                  json_integer_value(json_object_get(o, "sign_from")),
                  json_integer_value(json_object_get(o, "retire_others_at")), rq->id, rq->client);
         json_decref(o);
-        r = pgdb_exec(rq->ctl->db, rq->ctl->st.token_keys, NULL, 0, rotate_keys_done, rx);
+        r = pgdb_exec(rq->ctl->db, rq->ctl->st.token_key_rows, NULL, 0, rotate_keys_done, rx);
         if (r < 0)
                 rotate_keys_done(rx, r, NULL);
 }

@@ -86,6 +86,9 @@ static const struct stmt_def stmt_defs[] = {
         ST(fill_plan, "SELECT sluice_fill_plan($1, $2, $3::double precision, "
                       "$4::double precision, $5::integer)", 5),
         ST(token_keys, "SELECT sluice_token_keys()", 0),
+        /* The same set as rows, so that control reads each secret without parsing JSON. */
+        ST(token_key_rows, "SELECT k->>'kid', k->>'secret', k->>'sign_from' "
+                           "FROM jsonb_array_elements(sluice_token_keys()->'keys') k", 0),
         ST(token_rotate, "SELECT sluice_token_rotate($1, $2, $3::integer, $4::integer)", 4),
         ST(partitions, "SELECT sluice_report_partitions($1::integer)", 1),
         ST(prune, "SELECT sluice_prune($1::bigint, $2::bigint, $3::integer)", 3),

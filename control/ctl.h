@@ -82,7 +82,7 @@ struct ctl_stmts {
         int partitions, country_region, country_regions_keep, session_lite, asset_get, edges_view;
         int edge_secret;
         int prune, session_warm, session_starts_add, session_end, session_claims;
-        int license_key_claims, report_claims;
+        int license_key_claims, report_claims, token_key_rows;
 };
 
 struct ctl {

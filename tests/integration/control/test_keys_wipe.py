@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: MIT
+"""The URI-signing keys control re-reads from the database (tokens.refresh, here every
+second) are wiped from every block it frees (docs/control.md, "Key rotation"): control runs
+with free-scan-shim.c preloaded and reports each freed block still holding either half of the
+secret's hex text (as the database gives it), so that a partial copy counts too. The key's
+kid, which nothing wipes, is the proof that the shim searched and that refreshes ran: it must
+be found, and the secret never.
+
+Counted: what control frees from its start being ready to SIGTERM. Not counted: the start's
+reading of the keys file (libyaml's scanner lets go of the shorter buffers a scalar outgrows)
+and its migration connection's buffers, and the pool's connections' input buffers freed at
+exit, which hold what they read, as for every query."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctlharness import Control, Postgres, check, run, skip
+
+SECRET = "4b1d0c2e3f5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"  # 32 bytes
+KID = "kid-marker-7e6d5c4b3a29"
+
+
+def lines(report):
+    try:
+        with open(report) as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def main(binary, tmp):
+    shim = os.environ.get("SLUICE_FREE_SCAN_SHIM", "")
+    if not shim or not os.path.exists(shim):
+        skip("the free-scan shim is needed (meson builds it and names it in "
+             "SLUICE_FREE_SCAN_SHIM): freed blocks not searched")
+    with open(binary, "rb") as f:
+        if b"__asan_init" in f.read():
+            skip("control is built with AddressSanitizer, whose runtime must come first: "
+                 "freed blocks not searched")
+    report = os.path.join(tmp, "free-scan.txt")
+    pg = Postgres(tmp)
+    ctl = Control(binary, tmp, pg)
+    with open(ctl.keys_file, "w") as f:
+        f.write(f"keys:\n  - {{kid: {KID}, secret: \"{SECRET}\"}}\n")
+    # Markers by index in the report: 0 and 1 the secret's halves (a marker is under 64
+    # characters), 2 the kid.
+    ctl.start(env={"LD_PRELOAD": shim,
+                   "SLUICE_FREE_SCAN_MARKERS": f"{SECRET[:32]},{SECRET[32:]},{KID}",
+                   "SLUICE_FREE_SCAN_REPORT": report})
+    start = len(lines(report))
+    # Each refresh frees the kid unwiped: three seen, three refreshes.
+    deadline = time.monotonic() + 30
+    while sum(ln.startswith("hit 2 ") for ln in lines(report)[start:]) < 3 and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)  # polled for the refreshes the timer makes, bounded by the deadline
+    during = lines(report)[start:]
+    check(ctl.stop() == 0, "SIGTERM exits 0")
+    kid = [ln for ln in during if ln.startswith("hit 2 ")]
+    secret = [ln for ln in during if ln.startswith(("hit 0 ", "hit 1 "))]
+    print(f"# freed blocks holding the kid: {len(kid)}, the secret (either half): "
+          f"{len(secret)}")
+    check(len(kid) >= 3, "the kid was not found in three freed blocks: the shim did not search, "
+                         "or the key set was not refreshed")
+    check(not secret, f"the secret was still in freed blocks: {secret[:8]}")
+
+
+run(main)
