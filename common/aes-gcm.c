@@ -150,12 +150,28 @@ TARGET static __m128i mulx(__m128i v)
         return _mm_set_epi64x((long long)hi, (long long)lo);
 }
 
-TARGET int aes_gcm_key_init(struct aes_gcm_key *k, const uint8_t *key, size_t key_len)
+/*
+ * Zero STACK_WIPE bytes of the stack below the caller's frame, where the function it called
+ * just before kept its locals and the compiler's spills of them: round keys, H, E(K, J0).
+ * The public functions run their work in a function of its own, then this at the same depth,
+ * since C cannot name what the compiler spilled. Optimised, the work's frames take under
+ * 2 KiB; unoptimised, every helper has a frame of its own, deeper than this reaches.
+ */
+#define STACK_WIPE 4096
+
+__attribute__((noinline)) static void stack_wipe(void)
+{
+        uint8_t pad[STACK_WIPE];
+
+        explicit_bzero(pad, sizeof(pad));
+        __asm__ volatile("" : : "r"(pad) : "memory");
+}
+
+TARGET __attribute__((noinline)) static int key_init(struct aes_gcm_key *k, const uint8_t *key,
+                                                     size_t key_len)
 {
         __m128i rk[15], h, p;
 
-        if (key_len != 16 && key_len != 32)
-                return -1;
         k->rounds = key_len == 16 ? 10 : 14;
         expand(rk, key, key_len);
         for (unsigned i = 0; i <= k->rounds; i++)
@@ -167,8 +183,15 @@ TARGET int aes_gcm_key_init(struct aes_gcm_key *k, const uint8_t *key, size_t ke
                 _mm_storeu_si128((__m128i *)k->hpow[16 - i], p);
                 p = dot(p, h);
         }
-        /* The round keys stay only in k. */
-        explicit_bzero(rk, sizeof(rk));
+        return 0;
+}
+
+int aes_gcm_key_init(struct aes_gcm_key *k, const uint8_t *key, size_t key_len)
+{
+        if (key_len != 16 && key_len != 32)
+                return -1;
+        (void)key_init(k, key, key_len);
+        stack_wipe(); /* the schedule and H stay only in k */
         return 0;
 }
 
@@ -276,10 +299,10 @@ TARGET static inline void one(struct state *st, const uint8_t *in, uint8_t *out,
         st->s = dot(_mm_xor_si128(st->s, c), st->h1);
 }
 
-TARGET void aes_gcm_seal(const struct aes_gcm_key *k, const uint8_t nonce[AES_GCM_NONCE_LEN],
-                         const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
-                         const uint8_t *tail, size_t tail_len, uint8_t *out,
-                         uint8_t tag[AES_GCM_TAG_LEN])
+TARGET __attribute__((noinline)) static void
+seal(const struct aes_gcm_key *k, const uint8_t nonce[AES_GCM_NONCE_LEN], const uint8_t *aad,
+     size_t aad_len, const uint8_t *in, size_t len, const uint8_t *tail, size_t tail_len,
+     uint8_t *out, uint8_t tag[AES_GCM_TAG_LEN])
 {
         struct state st;
         __m512i rkz[15];
@@ -331,15 +354,19 @@ TARGET void aes_gcm_seal(const struct aes_gcm_key *k, const uint8_t nonce[AES_GC
         rest += tail_len;
         for (size_t at = 0; at < rest; at += 16)
                 one(&st, b + at, out + done + at, rest - at < 16 ? rest - at : 16);
-        explicit_bzero(b, sizeof(b)); /* the plaintext's last bytes */
 
         t = _mm_set_epi64x((long long)(aad_len * 8), (long long)((len + tail_len) * 8));
         st.s = dot(_mm_xor_si128(st.s, t), st.h1);
         t = _mm_xor_si128(_mm_shuffle_epi8(st.s, bswap_mask()), ek0);
         _mm_storeu_si128((__m128i *)tag, t);
-        /* The round keys (as blocks and broadcast) and H stay only in k. */
-        explicit_bzero(&st, sizeof(st));
-        explicit_bzero(rkz, sizeof(rkz));
+}
+
+void aes_gcm_seal(const struct aes_gcm_key *k, const uint8_t nonce[AES_GCM_NONCE_LEN],
+                  const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
+                  const uint8_t *tail, size_t tail_len, uint8_t *out, uint8_t tag[AES_GCM_TAG_LEN])
+{
+        seal(k, nonce, aad, aad_len, in, len, tail, tail_len, out, tag);
+        stack_wipe(); /* the round keys (as blocks and broadcast), H, E(K, J0), the last bytes */
 }
 
 #else /* not x86-64: OpenSSL seals everything */
