@@ -14,7 +14,8 @@ skips."""
 import os
 import sys
 
-from edgeharness import Edge, Skip, binary_from_argv, check, preload_env, test, run
+import free_scan
+from edgeharness import Edge, Skip, check, preload_env, run, test
 
 # Printable, so that the shim can be given them: the key's secret is written in hex in the
 # keys file, and these are its bytes as the edge holds them.
@@ -24,14 +25,6 @@ KEY = "key-secret-marker-33445566778899aa"
 PROOF = "/proof-path-marker-ab12cd34"
 
 
-def hits(report, marker):
-    try:
-        with open(report) as f:
-            return [ln for ln in f.read().splitlines() if ln.startswith(f"hit {marker} ")]
-    except FileNotFoundError:
-        return []
-
-
 def write(path, text):
     with open(path, "w") as f:
         f.write(text)
@@ -39,14 +32,11 @@ def write(path, text):
 
 @test
 def secrets_wiped_before_free(binary):
-    shim = os.environ.get("SLUICE_FREE_SCAN_SHIM", "")
-    if not shim or not os.path.exists(shim):
-        raise Skip("the free-scan shim is needed (meson builds it and names it in "
-                   "SLUICE_FREE_SCAN_SHIM): freed blocks not searched")
+    why = free_scan.unusable(binary)
+    if why:
+        raise Skip(why)
     e = Edge(binary)
     try:
-        if e.asan():
-            raise Skip("ASan's allocator owns free() and keeps freed blocks in quarantine")
         keys = os.path.join(e.dir, "keys.yaml")
         parent = os.path.join(e.dir, "parent.token")
         report = os.path.join(e.dir, "free-scan.txt")
@@ -55,20 +45,21 @@ def secrets_wiped_before_free(binary):
         write(keys, f"keys:\n  - {{kid: k1, secret: {KEY.encode().hex()}}}\n")
         e.cfg["tokens"] = {"required": True, "keys_file": keys}
         e.cfg["upstreams"] = [{"url": "http://127.0.0.1:9", "token_file": parent}]
-        e.start(env=preload_env(shim, SLUICE_FREE_SCAN_MARKERS=f"{ADMIN},{PARENT},{KEY},"
-                                f"{PROOF}", SLUICE_FREE_SCAN_REPORT=report))
+        shim = free_scan.env(report, (ADMIN, PARENT, KEY, PROOF))
+        e.start(env=preload_env(shim.pop("LD_PRELOAD"), **shim))
         e.get(PROOF)  # 403 (no token): the path is read, and its buffers go unwiped
         write(e.token_file, "admin-token-rotated-" + os.urandom(8).hex() + "\n")
         write(parent, "parent-token-rotated-" + os.urandom(8).hex() + "\n")
         write(keys, "keys:\n  - {kid: k2, secret: " + os.urandom(32).hex() + "}\n")
         e.reload()
         e.stop()
-        held = [f"{what} in {len(hits(report, i))} ({', '.join(hits(report, i)[:4])})"
+        held = [f"{what} in {len(free_scan.hits(report, i))} "
+                f"({', '.join(free_scan.hits(report, i)[:4])})"
                 for i, what in enumerate(("the admin token", "the parent's token",
-                                          "the token key")) if hits(report, i)]
+                                          "the token key")) if free_scan.hits(report, i)]
         check(not held, "freed blocks held " + "; ".join(held))
-        check(hits(report, 3), "the request's path was not found in a freed block: the shim "
-                               "searched nothing")
+        check(free_scan.hits(report, 3), "the request's path was not found in a freed block: "
+                                         "the shim searched nothing")
     finally:
         e.cleanup()
 

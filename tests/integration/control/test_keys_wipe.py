@@ -15,29 +15,18 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import Control, Postgres, check, run, skip
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import free_scan  # noqa: E402
+from ctlharness import Control, Postgres, check, run, skip  # noqa: E402
 
 SECRET = "4b1d0c2e3f5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"  # 32 bytes
 KID = "kid-marker-7e6d5c4b3a29"
 
 
-def lines(report):
-    try:
-        with open(report) as f:
-            return f.read().splitlines()
-    except FileNotFoundError:
-        return []
-
-
 def main(binary, tmp):
-    shim = os.environ.get("SLUICE_FREE_SCAN_SHIM", "")
-    if not shim or not os.path.exists(shim):
-        skip("the free-scan shim is needed (meson builds it and names it in "
-             "SLUICE_FREE_SCAN_SHIM): freed blocks not searched")
-    with open(binary, "rb") as f:
-        if b"__asan_init" in f.read():
-            skip("control is built with AddressSanitizer, whose runtime must come first: "
-                 "freed blocks not searched")
+    why = free_scan.unusable(binary)
+    if why:
+        skip(why)
     report = os.path.join(tmp, "free-scan.txt")
     pg = Postgres(tmp)
     ctl = Control(binary, tmp, pg)
@@ -45,16 +34,14 @@ def main(binary, tmp):
         f.write(f"keys:\n  - {{kid: {KID}, secret: \"{SECRET}\"}}\n")
     # Markers by index in the report: 0 and 1 the secret's halves (a marker is under 64
     # characters), 2 the kid.
-    ctl.start(env={"LD_PRELOAD": shim,
-                   "SLUICE_FREE_SCAN_MARKERS": f"{SECRET[:32]},{SECRET[32:]},{KID}",
-                   "SLUICE_FREE_SCAN_REPORT": report})
-    start = len(lines(report))
+    ctl.start(env=free_scan.env(report, (SECRET[:32], SECRET[32:], KID)))
+    start = len(free_scan.lines(report))
     # Each refresh frees the kid unwiped: three seen, three refreshes.
     deadline = time.monotonic() + 30
-    while sum(ln.startswith("hit 2 ") for ln in lines(report)[start:]) < 3 and \
+    while sum(ln.startswith("hit 2 ") for ln in free_scan.lines(report)[start:]) < 3 and \
             time.monotonic() < deadline:
         time.sleep(0.1)  # polled for the refreshes the timer makes, bounded by the deadline
-    during = lines(report)[start:]
+    during = free_scan.lines(report)[start:]
     check(ctl.stop() == 0, "SIGTERM exits 0")
     kid = [ln for ln in during if ln.startswith("hit 2 ")]
     secret = [ln for ln in during if ln.startswith(("hit 0 ", "hit 1 "))]

@@ -11,8 +11,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import (CONTENT_KEY, Control, Postgres, check, free_scan_shim,  # noqa: E402
-                        make_asset, run)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import free_scan  # noqa: E402
+from ctlharness import CONTENT_KEY, Control, Postgres, check, make_asset, run, skip  # noqa: E402
 
 KID = "00112233445566778899aabbccddeeff"
 
@@ -21,29 +22,19 @@ def b64url(hexstr):
     return base64.urlsafe_b64encode(bytes.fromhex(hexstr)).rstrip(b"=").decode()
 
 
-def hits(report, marker):
-    """The lines of report saying a freed block held marker (by its index)."""
-    try:
-        with open(report) as f:
-            text = f.read()
-    except FileNotFoundError:
-        return []
-    return [ln for ln in text.splitlines() if ln.startswith(f"hit {marker} ")]
-
-
 def sizes(lines):
     return ", ".join(ln.split()[2] for ln in lines)
 
 
 def main(binary, tmp):
-    shim = free_scan_shim(binary, "freed licence buffers not searched")
+    why = free_scan.unusable(binary)
+    if why:
+        skip(why)
     key, kid = b64url(CONTENT_KEY), b64url(KID)
     report = os.path.join(tmp, "free-scan.txt")
     pg = Postgres(tmp)
     # Markers by index in the report: 0 the key as answered, 1 the kid, 2 the key as stored.
-    ctl = Control(binary, tmp, pg).start(env={
-        "LD_PRELOAD": shim, "SLUICE_FREE_SCAN_MARKERS": f"{key},{kid},{CONTENT_KEY[:16]}",
-        "SLUICE_FREE_SCAN_REPORT": report})
+    ctl = Control(binary, tmp, pg).start(env=free_scan.env(report, (key, kid, CONTENT_KEY[:16])))
     ctl.json("POST", "/v1/admin/titles", {"title": "m1", "asset": make_asset("m1", True),
                                           "key": {"kid": KID, "key": "5e" * 16}}, admin=True)
     pg.psql(f"UPDATE content_keys SET key = decode('{CONTENT_KEY}', 'hex') "
@@ -65,10 +56,10 @@ def main(binary, tmp):
     # The result holding the hex is freed as its callback returns, before the answer goes
     # out: all in by now. The database connections free their input buffers as they close,
     # which held the key (as they hold all they read) as long as they lived: not counted.
-    hex_hits = hits(report, 2)
+    hex_hits = free_scan.hits(report, 2)
     check(ctl.stop() == 0, "SIGTERM exits 0")
 
-    key_hits, kid_hits = hits(report, 0), hits(report, 1)
+    key_hits, kid_hits = free_scan.hits(report, 0), free_scan.hits(report, 1)
     print(f"# freed blocks holding the kid: {len(kid_hits)}, the key: {len(key_hits)}, "
           f"its hex: {len(hex_hits)}")
     check(kid_hits, "the shim found the kid in no freed block: it did not search")

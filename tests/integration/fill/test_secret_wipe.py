@@ -20,6 +20,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import free_scan  # noqa: E402
 from standins import StandIns  # noqa: E402
 
 # Printable, so that the shim can be given them; the key is written in hex in the keys file,
@@ -28,27 +30,15 @@ TOKEN = "control-token-marker-5a4b3c2d1e0f9687"
 KEY = "key-secret-marker-aa99887766554433"
 
 
-def hits(report, marker):
-    try:
-        with open(report) as f:
-            return [ln for ln in f.read().splitlines() if ln.startswith(f"hit {marker} ")]
-    except FileNotFoundError:
-        return []
-
-
 def main():
     if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
         print("SKIP: need the sluice-fill binary as argument")
         return 77
     binary = sys.argv[1]
-    shim = os.environ.get("SLUICE_FREE_SCAN_SHIM", "")
-    if not shim or not os.path.exists(shim):
-        print("SKIP: the free-scan shim is needed (SLUICE_FREE_SCAN_SHIM)")
+    why = free_scan.unusable(binary)
+    if why:
+        print("SKIP:", why)
         return 77
-    with open(binary, "rb") as f:
-        if b"__asan_init" in f.read():
-            print("SKIP: ASan's allocator owns free() and keeps freed blocks in quarantine")
-            return 77
     failures = []
 
     def check(ok, msg):
@@ -65,8 +55,7 @@ def main():
             f.write(b"s" * 32 + b"\0\n")
         with open(keys, "w") as f:
             f.write(f"keys:\n  - {{kid: k1, secret: {KEY.encode().hex()}}}\n")
-        env = dict(os.environ, LD_PRELOAD=shim, SLUICE_FREE_SCAN_MARKERS=f"{TOKEN},{KEY}",
-                   SLUICE_FREE_SCAN_REPORT=report)
+        env = dict(os.environ, **free_scan.env(report, (TOKEN, KEY)))
         base = ["--control", s.control_url, "--control-token-file", token, "--edge", "edge-a",
                 "--admin-url", s.admin_url, "--admin-token-file", token,
                 "--state-dir", os.path.join(d, "state")]
@@ -75,7 +64,7 @@ def main():
                            capture_output=True, timeout=60)
         check(p.returncode == 2, f"plan with a refused secret file: exit {p.returncode}, want 2 "
                                  f"({p.stderr.decode().strip()[-300:]})")
-        found = hits(report, 0)
+        found = free_scan.hits(report, 0)
         check(not found, f"plan: {len(found)} freed block(s) held the control token: {found[:4]}")
 
         os.unlink(report)
@@ -84,10 +73,10 @@ def main():
                            timeout=60)
         check(p.returncode in (0, 1, 3), f"verify: exit {p.returncode} "
                                          f"({p.stderr.decode().strip()[-300:]})")
-        found = hits(report, 1)
+        found = free_scan.hits(report, 1)
         check(not found, f"verify: {len(found)} freed block(s) held the token key: {found[:4]}")
-        check(hits(report, 0), "verify: the control token, sent by libcurl, was not found in a "
-                               "freed block: the shim searched nothing")
+        check(free_scan.hits(report, 0), "verify: the control token, sent by libcurl, was not "
+                                         "found in a freed block: the shim searched nothing")
     for f in failures:
         print("FAIL:", f)
     if failures:

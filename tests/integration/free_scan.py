@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: MIT
+"""For the tests that preload free-scan-shim.c (SLUICE_FREE_SCAN_SHIM, which meson sets) into
+a binary and read its report of the freed blocks that still held a marker."""
+
+import os
+
+
+def unusable(binary):
+    """Why the shim cannot search binary's freed blocks here (a reason to skip), or None."""
+    shim = os.environ.get("SLUICE_FREE_SCAN_SHIM", "")
+    if not shim or not os.path.exists(shim):
+        return ("the free-scan shim is needed (meson builds it and names it in "
+                "SLUICE_FREE_SCAN_SHIM): freed blocks not searched")
+    with open(binary, "rb") as f:
+        if b"__asan_init" in f.read():
+            # Its runtime must come first, and keeps freed blocks in its quarantine.
+            return "built with AddressSanitizer, whose allocator owns free()"
+    return None
+
+
+def env(report, markers):
+    """The variables that preload the shim, searching for markers (each under 64 characters)
+    and reporting to the file report."""
+    return {"LD_PRELOAD": os.environ["SLUICE_FREE_SCAN_SHIM"],
+            "SLUICE_FREE_SCAN_MARKERS": ",".join(markers), "SLUICE_FREE_SCAN_REPORT": report}
+
+
+def lines(report):
+    """The report's lines ("hit <marker index> <block size>"), none when it is not made."""
+    try:
+        with open(report) as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def hits(report, marker):
+    """The lines saying a freed block held the marker of index marker."""
+    return [ln for ln in lines(report) if ln.startswith(f"hit {marker} ")]
