@@ -307,24 +307,6 @@ def heartbeat_headers(secret, edge, data, t_ms):
             "Content-Type": "application/json"}
 
 
-def free_scan_shim(binary, what):
-    """The path of free-scan-shim.c's library (meson names it in SLUICE_FREE_SCAN_SHIM) to
-    preload into control's binary; or a skip saying what then goes unsearched (what: "freed
-    licence buffers not searched") when it is missing, or when binary is built with
-    AddressSanitizer: ASan's allocator owns free() and keeps freed blocks in its quarantine,
-    a shim preloaded ahead of its runtime is refused, and what it would search is not what
-    the allocator hands back."""
-    shim = os.environ.get("SLUICE_FREE_SCAN_SHIM", "")
-    if not shim or not os.path.exists(shim):
-        skip("the free-scan shim is needed (meson builds it and names it in "
-             "SLUICE_FREE_SCAN_SHIM): " + what)
-    with open(binary, "rb") as f:
-        if b"__asan_init" in f.read():
-            skip("control is built with AddressSanitizer, whose runtime must come first: "
-                 + what)
-    return shim
-
-
 def row_id(sid):
     """The sessions row id of a signed session id ("S1.<claims>.<mac>"): the claims' nonce,
     their second line (control/sessid.h)."""

@@ -16,18 +16,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import (PSQL, Control, Postgres, check, free_scan_shim,  # noqa: E402
-                        register, run)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import free_scan  # noqa: E402
+from ctlharness import PSQL, Control, Postgres, check, register, run, skip  # noqa: E402
 
 MARK = "pipelined-while-waiting-0123456789"
-
-
-def hits(report):
-    try:
-        with open(report) as f:
-            return [ln for ln in f.read().splitlines() if ln.startswith("hit ")]
-    except FileNotFoundError:
-        return []
 
 
 def unread(port, client_port):
@@ -42,12 +35,12 @@ def unread(port, client_port):
 
 
 def main(binary, tmp):
-    shim = free_scan_shim(binary, "freed buffers not searched")
+    why = free_scan.unusable(binary)
+    if why:
+        skip(why)
     report = os.path.join(tmp, "free-scan.txt")
     pg = Postgres(tmp)
-    ctl = Control(binary, tmp, pg).start(env={
-        "LD_PRELOAD": shim, "SLUICE_FREE_SCAN_MARKERS": MARK,
-        "SLUICE_FREE_SCAN_REPORT": report})
+    ctl = Control(binary, tmp, pg).start(env=free_scan.env(report, (MARK,)))
     register(ctl, "m1")
 
     # A browse that waits on a lock while 30 requests (31 KB) follow it on its connection.
@@ -79,11 +72,11 @@ def main(binary, tmp):
         got += data
     # Control has handled the last answer's send once it answers a later connection.
     check(ctl.request("GET", "/healthz")[0] == 200, "healthz")
-    idle = hits(report)
+    idle = free_scan.hits(report, 0)
     check(idle, "the pipelined bytes were freed when the connection went idle")
     s.close()
     check(ctl.stop() == 0, "SIGTERM exits 0")
-    later = hits(report)[len(idle):]
+    later = free_scan.hits(report, 0)[len(idle):]
     check(not later, f"blocks of the idle connection's requests kept until it closed: {later}")
 
 
