@@ -526,6 +526,17 @@ def test_licence_window(ctl, pg):
                   {"licences": [{"country": "GB", "until": "2030-01-01T00:00:00+16:00"}]},
                   admin=True)
     check(o["detail"].startswith("invalid licence: "), f"offset +16:00: {o}")
+    # Two windows of one country starting at one instant (written alike, with other offsets,
+    # or both from now): refused naming both, never the primary key's name.
+    same = "starts when licences[%d] does, in the same country (GB); each window of a " \
+           "country starts at another time"
+    for lics, at, first in (([{"country": "GB", "from": "2030-01-01T00:00:00Z"},
+                              {"country": "gb", "from": "2030-01-01T02:00:00+02:00",
+                               "until": "2031-01-01T00:00:00Z"}], 1, 0),
+                            ([{"country": "GB"}, {"country": "SE"}, {"country": "GB"}], 2, 0)):
+        o = ctl.error("PUT", "/v1/admin/titles/window1/licences", {"licences": lics},
+                      admin=True)
+        check(o["detail"] == f"licences[{at}].from: " + same % first, f"same start: {o}")
     check(windows() == before, f"refused windows changed the title's: {before} -> {windows()}")
     # With its offset a time is one instant, whatever the zone: 02:00+02:00 is 00:00Z.
     ctl.json("PUT", "/v1/admin/titles/window1/licences",
