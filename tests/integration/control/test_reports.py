@@ -61,6 +61,26 @@ def test_reports(ctl, pg, adult):
     ctl.error("GET", "/v1/continue-watching?profile=12345", expect=404)
 
 
+def test_finished_leaves(ctl, adult):
+    """A movie watched to its end (within 30 s or 5% of it, where resume_position starts
+    again) leaves continue-watching; a start and a report put it back."""
+    def listed():
+        o = ctl.json("GET", f"/v1/continue-watching?{pq(adult)}")
+        return [i["position"] for i in o["items"] if i["title"] == "kidsmovie"]
+
+    def report(position):
+        s = ctl.json("POST", "/v1/playback", {"title": "kidsmovie", **pb(adult)})
+        ctl.json("POST", "/v1/playback/report", {"session": s["session"], "position": position})
+        return s["resume_position"]
+
+    # kidsmovie is 12 s: finished past 11.4 s.
+    for position, want in ((5, [5]), (11.5, []), (6, [6]), (12, [])):
+        report(position)
+        check(listed() == want, f"reported at {position}: listed {listed()}, want {want}")
+    check(report(3) == 0, "a finished movie starts again from 0")
+    check(listed() == [3], f"started again and reported: listed {listed()}")
+
+
 def test_report_limit(binary, tmp, pg):
     """A session's reports beyond report_burst (10 by default) within report_interval are
     answered 429 with Retry-After, and neither stored nor folded into estimates; another
@@ -163,6 +183,7 @@ def main(binary, tmp):
     ctl = Control(binary, tmp, pg).start()
     adult, _ = setup_catalog(ctl, pg)
     test_reports(ctl, pg, adult)
+    test_finished_leaves(ctl, adult)
     test_report_limit(binary, tmp, pg)
     test_profile_keys(ctl, pg, adult)
     stop_clean(ctl)
