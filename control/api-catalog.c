@@ -162,7 +162,7 @@ void api_profile_create(struct ctl_req *rq)
 
 void api_continue_watching(struct ctl_req *rq)
 {
-        char limit[24];
+        char limit[24], offset[24];
         struct api_profile profile;
         int p = api_profile_param(rq, &profile);
 
@@ -172,8 +172,10 @@ void api_continue_watching(struct ctl_req *rq)
                 ctl_reply_error(rq, 400, "bad_request", "'profile' is required");
                 return;
         }
-        if (int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0)
+        if (int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0 ||
+            int_param(rq, "offset", 0, 0, OFFSET_MAX, offset, sizeof(offset)) < 0)
                 return;
-        const char *params[] = {profile.id, limit, profile.key};
-        api_exec_json(rq, rq->ctl->st.continue_watching, params, 3);
+        /* Pages with $4, the offset (043_continue_watching_finished.sql). */
+        const char *params[] = {profile.id, limit, profile.key, offset};
+        api_exec_json(rq, rq->ctl->st.continue_watching, params, 4);
 }

@@ -8,10 +8,18 @@
 -- profile's limit are (023_continue_watching_limit.sql). The row stays in the table: a start
 -- and a report of it put the title back in the list.
 --
+-- It also answered only its first page: it took `limit` (at most 100) but no `offset`, where
+-- browse, search and trending page with both, so a profile with more rows than a page could
+-- never list the rest. It now takes an offset, in the order as before (most recent first),
+-- with the title's id breaking ties so that pages neither repeat nor skip a row reported in
+-- the same instant as another; the two-parameter form older instances call answers the first
+-- page.
+--
 -- Like the migrations since 019, it can run again.
 
--- As in 041_continue_next_episode.sql, without the rows watched to their end.
-CREATE OR REPLACE FUNCTION sluice_continue_watching(p_profile bigint, p_limit integer) RETURNS jsonb
+-- As in 041_continue_next_episode.sql, without the rows watched to their end, from p_offset on.
+CREATE OR REPLACE FUNCTION sluice_continue_watching(p_profile bigint, p_limit integer,
+                                                    p_offset integer) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
         IF NOT EXISTS (SELECT 1 FROM profiles WHERE id = p_profile) THEN
@@ -26,7 +34,7 @@ BEGIN
                         'device', c.device,
                         'updated', to_char(c.updated_at AT TIME ZONE 'UTC',
                                            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-                        ORDER BY c.updated_at DESC)
+                        ORDER BY c.updated_at DESC, c.title_id)
                 FROM (SELECT w.* FROM continue_watching w
                       JOIN titles t1 ON t1.id = w.title_id
                       LEFT JOIN assets wa ON wa.id = w.asset_id
@@ -39,7 +47,8 @@ BEGIN
                                  AND (t1.kind <> 'series' OR w.episode_id IS NOT DISTINCT FROM
                                       (SELECT r.r_episode FROM
                                        sluice_series_resume(w.profile_id, w.title_id) r)))
-                      ORDER BY w.updated_at DESC LIMIT p_limit) c
+                      ORDER BY w.updated_at DESC, w.title_id
+                      LIMIT p_limit OFFSET p_offset) c
                 JOIN titles t ON t.id = c.title_id
                 -- The episode a start of the series plays: as sluice_session_start picks it.
                 LEFT JOIN LATERAL (
@@ -55,3 +64,8 @@ BEGIN
                 LEFT JOIN episodes e ON e.id = CASE WHEN moved THEN s.ep ELSE c.episode_id END
                 LEFT JOIN assets a ON a.id = s.asset), '[]'::jsonb));
 END $$;
+
+CREATE OR REPLACE FUNCTION sluice_continue_watching(p_profile bigint, p_limit integer)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+        SELECT sluice_continue_watching(p_profile, p_limit, 0)
+$$;

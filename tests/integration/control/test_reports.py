@@ -81,6 +81,24 @@ def test_finished_leaves(ctl, adult):
     check(listed() == [3], f"started again and reported: listed {listed()}")
 
 
+def test_continue_pages(ctl):
+    """Continue-watching pages with limit and offset, as browse does: pages in the list's
+    order (most recent first), none repeated or skipped."""
+    p = ctl.json("POST", "/v1/profiles", {"name": "Pager"})
+    titles = ("movie1", "kidsmovie", "show1")
+    for t in titles:
+        s = ctl.json("POST", "/v1/playback", {"title": t, **pb(p)})
+        ctl.json("POST", "/v1/playback/report", {"session": s["session"], "position": 2})
+    whole = [i["title"] for i in ctl.json("GET", f"/v1/continue-watching?{pq(p)}")["items"]]
+    check(whole == list(reversed(titles)), f"the whole list: {whole}")
+    pages = [[i["title"] for i in ctl.json(
+        "GET", f"/v1/continue-watching?{pq(p)}&limit=2&offset={o}")["items"]] for o in (0, 2, 4)]
+    check(pages == [whole[:2], whole[2:], []], f"pages of 2: {pages}")
+    for bad in ("-1", "100001", "x", ""):
+        o = ctl.error("GET", f"/v1/continue-watching?{pq(p)}&offset={bad}")
+        check("offset" in o["detail"], f"offset={bad!r}: {o}")
+
+
 def test_report_limit(binary, tmp, pg):
     """A session's reports beyond report_burst (10 by default) within report_interval are
     answered 429 with Retry-After, and neither stored nor folded into estimates; another
@@ -184,6 +202,7 @@ def main(binary, tmp):
     adult, _ = setup_catalog(ctl, pg)
     test_reports(ctl, pg, adult)
     test_finished_leaves(ctl, adult)
+    test_continue_pages(ctl)
     test_report_limit(binary, tmp, pg)
     test_profile_keys(ctl, pg, adult)
     stop_clean(ctl)

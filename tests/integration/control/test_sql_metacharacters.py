@@ -87,6 +87,7 @@ def test_sql_metacharacters(ctl, pg, adult):
                          (f"/v1/catalog/trending?limit={q}", (400,)),
                          (f"/v1/search?q=night&limit={q}", (400,)),
                          (f"/v1/continue-watching?{pq(adult)}&limit={q}", (400,)),
+                         (f"/v1/continue-watching?{pq(adult)}&offset={q}", (400,)),
                          (f"/v1/fill/plan?edge=edge-a&limit={q}", (400,))]:
             method = "POST" if "clearkey" in path else "GET"
             st, _, b = ctl.request(method, path, {"kids": ["AAAAAAAAAAAAAAAAAAAAAA"]}
