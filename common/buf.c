@@ -18,12 +18,19 @@ void buf_init(struct buf *b, size_t max)
 
 void buf_done(struct buf *b)
 {
+        bool wipe = b->wipe;
+
+        if (wipe && b->p)
+                explicit_bzero(b->p, b->cap);
         free(b->p);
         buf_init(b, b->max);
+        b->wipe = wipe;
 }
 
 void buf_reset(struct buf *b)
 {
+        if (b->wipe && b->p)
+                explicit_bzero(b->p, b->len);
         b->len = 0;
         b->err = 0;
         if (b->p)
@@ -45,6 +52,8 @@ void buf_truncate(struct buf *b, size_t len)
 {
         if (len >= b->len)
                 return;
+        if (b->wipe)
+                explicit_bzero(b->p + len, b->len - len);
         b->len = len;
         b->p[len] = '\0';
 }
@@ -56,8 +65,24 @@ void buf_consume(struct buf *b, size_t n)
         if (n > b->len)
                 n = b->len;
         memmove(b->p, b->p + n, b->len - n);
+        /* What moved left its old copy behind the new end. */
+        if (b->wipe)
+                explicit_bzero(b->p + b->len - n, n);
         b->len -= n;
         b->p[b->len] = '\0';
+}
+
+/* realloc() for a buffer that wipes: the old block is cleared before it is freed. */
+static char *grow_wiped(struct buf *b, size_t cap)
+{
+        char *p = malloc(cap);
+
+        if (!p || !b->p)
+                return p;
+        memcpy(p, b->p, b->len + 1);
+        explicit_bzero(b->p, b->cap);
+        free(b->p);
+        return p;
 }
 
 int buf_reserve(struct buf *b, size_t n)
@@ -80,7 +105,7 @@ int buf_reserve(struct buf *b, size_t n)
         /* Never more than the limit can use. */
         if (b->max < SIZE_MAX && cap > b->max + 1)
                 cap = b->max + 1;
-        p = realloc(b->p, cap);
+        p = b->wipe ? grow_wiped(b, cap) : realloc(b->p, cap);
         if (!p)
                 return fail(b, -ENOMEM);
         if (!b->p)
@@ -157,9 +182,12 @@ char *buf_steal(struct buf *b, size_t *ret_len)
 
         if (b->err || buf_reserve(b, 0) < 0)
                 return NULL;
+        bool wipe = b->wipe;
+
         p = b->p;
         if (ret_len)
                 *ret_len = b->len;
         buf_init(b, b->max);
+        b->wipe = wipe;
         return p;
 }

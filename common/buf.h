@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -23,12 +24,15 @@ struct buf {
         size_t cap; /* bytes allocated at p */
         size_t max; /* most bytes len may reach */
         int err;    /* 0, or the latched -ENOBUFS / -ENOMEM */
+        bool wipe;  /* set by the owner: bytes are cleared before their memory is freed, moved
+                     * or left behind (input that may carry a secret) */
 };
 
 /* An empty buffer that may hold at most max bytes (SIZE_MAX: no limit but memory). */
 void buf_init(struct buf *b, size_t max);
 
-/* Free the bytes; b is empty again with its limit kept. Accepts a buffer never written. */
+/* Free the bytes; b is empty again with its limit (and wipe) kept. Accepts a buffer never
+ * written. */
 void buf_done(struct buf *b);
 
 /* Empty b and clear a latched error, keeping its memory for the next use. */

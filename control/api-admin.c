@@ -78,7 +78,7 @@ void api_admin_title(struct ctl_req *rq)
         /* What the manifest builders will read back must load now, not at first playback. */
         r = asset_json_load(json_object_get(body, "asset"), &a, err, sizeof(err));
         if (r < 0) {
-                json_decref(body);
+                title_body_free(body);
                 ctl_reply_error(rq, 400, "bad_request", err[0] ? err : "invalid asset");
                 return;
         }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "cfg.h"
@@ -647,6 +649,19 @@ static void fds_raise(const struct ctl_cfg *cfg)
                          (long long)cfg->db.pool, CTL_ADMIN_POOL, FDS_SPARE);
 }
 
+/*
+ * The JSON library's free: each block is cleared first. Request bodies carry secrets (a
+ * registration's content key, an edge's secret) that the parser copies into buffers of its own
+ * (its token buffer, the values) and the dumper into the buffers it grows; no caller sees
+ * those to wipe them.
+ */
+static void json_free_wiped(void *p)
+{
+        if (p)
+                OPENSSL_cleanse(p, malloc_usable_size(p));
+        free(p);
+}
+
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -663,6 +678,7 @@ int main(int argc, char **argv)
         sigset_t sigs;
         int c, r, rc = 1;
 
+        json_set_alloc_funcs(malloc, json_free_wiped);
         while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
                 switch (c) {
                 case 'c':

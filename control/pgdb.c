@@ -39,7 +39,8 @@ struct pgdb_query {
         uint64_t deadline_ms;
         pgdb_done_fn fn;
         void *userdata;
-        char data[]; /* parameter values, NUL-separated */
+        size_t data_len; /* bytes at data */
+        char data[];     /* parameter values, NUL-separated */
 };
 
 struct pgdb_res {
@@ -411,6 +412,8 @@ static void query_finish(struct pgdb *db, struct pgdb_query *q, int err, PGresul
         struct pgdb_res res = {.pg = pg};
 
         q->fn(q->userdata, err, pg ? &res : NULL);
+        /* A value may be a secret (a registration's content key): cleared before it goes. */
+        explicit_bzero(q->data, q->data_len);
         free(q);
 }
 
@@ -1330,6 +1333,7 @@ int pgdb_exec(struct pgdb *db, int stmt, const char *const *params, int n_params
                 return -ENOMEM;
         q->stmt = stmt;
         q->n_params = n_params;
+        q->data_len = total;
         q->fn = fn;
         q->userdata = userdata;
         q->deadline_ms = uring_loop_now_ms(db->loop) + db->query_timeout_ms;

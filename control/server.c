@@ -912,6 +912,11 @@ static void process_one(struct ctl_conn *c)
                 }
                 http1_parser_init(&c->parser);
                 c->head_len = (size_t)r;
+                /* An admin body may carry a secret (a registration's content key, an edge's
+                 * secret) and its head the admin token: from here on what the connection
+                 * reads is cleared before its memory is freed, moved or reused. */
+                if (head_on_admin_route(&c->head))
+                        c->in.wipe = c->more.wipe = true;
                 /* A chunked body (RFC 9112 §7.1) is decoded in place as it arrives, under the
                  * same limit as a Content-Length (req-chunked.h). */
                 c->chunked = c->head.chunked;
@@ -1026,8 +1031,13 @@ static void on_recv(struct ctl_conn *c, struct uring_loop *loop, const struct io
 
         if (cqe->res > 0) {
                 const char *data = uring_loop_cqe_buf(loop, cqe);
-                if (data)
+                if (data) {
                         input(c, data, (size_t)cqe->res);
+                        /* Copied (or dropped): the ring's buffer keeps none of a secret for
+                         * the next recv, of whichever connection, to leave behind. */
+                        if (c->in.wipe)
+                                explicit_bzero((void *)data, (size_t)cqe->res);
+                }
                 uring_loop_buf_recycle(loop, cqe);
                 if (c->state == CS_READ_BODY && c->body_admin)
                         deadline_set(c, (uint64_t)c->srv->ctl->cfg->body_timeout_ms);

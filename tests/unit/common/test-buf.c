@@ -213,4 +213,32 @@ TEST(consume_drops_the_front_and_keeps_the_rest)
         buf_done(&b);
 }
 
+TEST(a_wiping_buffer_leaves_no_copy_behind)
+{
+        static const char zero[16];
+        struct buf b;
+
+        buf_init(&b, 64);
+        b.wipe = true;
+        ASSERT_EQ(buf_append_str(&b, "key=secret-bytes"), 0);
+        /* What moved to the front left nothing past the new end, */
+        buf_consume(&b, 4);
+        ASSERT_STREQ(b.p, "secret-bytes");
+        ASSERT_MEMEQ(b.p + b.len, 4, zero, 4);
+        /* nor what was cut off, */
+        buf_truncate(&b, 6);
+        ASSERT_STREQ(b.p, "secret");
+        ASSERT_MEMEQ(b.p + b.len, 6, zero, 6);
+        /* nor what an emptied buffer held; and the flag outlives its memory. */
+        buf_reset(&b);
+        ASSERT_MEMEQ(b.p, 6, zero, 6);
+        ASSERT_EQ(buf_append(&b, "x", 1), 0);
+        buf_done(&b);
+        ASSERT_TRUE(b.wipe);
+        ASSERT_EQ(buf_append_str(&b, "again"), 0);
+        ASSERT_EQ(buf_reserve(&b, 40), 0); /* grown through a copy: the old block was cleared */
+        ASSERT_STREQ(b.p, "again");
+        buf_done(&b);
+}
+
 TEST_MAIN()
