@@ -469,10 +469,10 @@ void conn_drain(struct conn *c)
 {
         c->close_after = true;
         if (c->h2 && c->state != CONN_LINGER) {
-                /* h2c and h2 alike: a GOAWAY first, idle or not (RFC 9113 §6.8), so the client
+                /* h2c and h2 alike: GOAWAYs first, idle or not (RFC 9113 §6.8), so the client
                  * knows which of its requests were taken. Streams under way finish; the output
                  * closes the connection when none is left (or the drain deadline does). */
-                (void)h2_conn_shutdown(c->h2);
+                (void)h2_serve_shutdown(c);
                 h2_serve_output(c);
                 return;
         }
@@ -556,6 +556,11 @@ static void on_timer(struct uring_loop *loop, struct uring_timer *t)
                 metrics_add(m->timeouts[0], 1);
                 break;
         case CONN_IDLE:
+                /* Idle after an h2 drain's notice: its wait is over (h2_serve_shutdown). */
+                if (c->h2 && c->close_after && h2_conn_shutdown_final(c->h2)) {
+                        h2_serve_output(c);
+                        return;
+                }
                 metrics_add(m->timeouts[1], 1);
                 if (c->h2 && !c->close_after) {
                         /* An idle h2 session gets its GOAWAY first; the output closes it

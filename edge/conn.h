@@ -94,6 +94,7 @@ struct conn {
         struct h2_conn *h2;          /* HTTP/2 session (h2-serve.c), or NULL */
         struct h2_zc *zc;            /* h2c send batches (h2-zc.c), or NULL */
         struct h2_led *h2_led;       /* fills its streams started, head not yet in (h2-serve.c) */
+        struct uring_timer h2_notice; /* the drain's first step ends (h2_serve_shutdown) */
         bool h2_ending;              /* a protocol error's GOAWAY is in a batch under way:
                                       * close once it is out */
         bool h2_body_short;          /* sendfile found h2_short_fd's file short (h2-serve.c) */

@@ -69,3 +69,34 @@ size_t h2_scan(struct h2_scan *sc, const uint8_t *buf, size_t len)
         }
         return len;
 }
+
+/* ---- extension frames ---- */
+
+/* An extension frame's payload, dropped as it comes. */
+static int ext_chunk_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, const uint8_t *data,
+                        size_t len, void *ud)
+{
+        (void)s;
+        (void)hd;
+        (void)data;
+        (void)len;
+        (void)ud;
+        return 0;
+}
+
+static int ext_unpack_cb(nghttp2_session *s, void **payload, const nghttp2_frame_hd *hd, void *ud)
+{
+        (void)s;
+        (void)payload;
+        (void)hd;
+        (void)ud;
+        return NGHTTP2_ERR_CANCEL; /* ignored, as RFC 9113 §4.1 and §5.5 ask */
+}
+
+void h2_scan_extensions(nghttp2_session_callbacks *cb, nghttp2_option *opt)
+{
+        nghttp2_session_callbacks_set_on_extension_chunk_recv_callback(cb, ext_chunk_cb);
+        nghttp2_session_callbacks_set_unpack_extension_callback(cb, ext_unpack_cb);
+        for (unsigned t = NGHTTP2_CONTINUATION + 1; t <= 0xff; t++)
+                nghttp2_option_set_user_recv_extension_type(opt, (uint8_t)t);
+}

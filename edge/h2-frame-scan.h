@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nghttp2/nghttp2.h>
+
 /*
  * The client's frames followed alongside nghttp2, for what nghttp2 does not keep: it folds a
  * SETTINGS frame's values into one per setting, the last, before any callback sees them,
@@ -36,3 +38,8 @@ void h2_scan_init(struct h2_scan *sc, size_t preface_len);
  * the next call (nghttp2 reports the frame once its last byte is in).
  */
 size_t h2_scan(struct h2_scan *sc, const uint8_t *buf, size_t len);
+
+/* Extension frames (every type past CONTINUATION) registered with cb and opt, so that their
+ * headers reach the begin-frame callback, which counts them; their payloads are dropped as
+ * they come, and the frames ignored (RFC 9113 §4.1, §5.5). */
+void h2_scan_extensions(nghttp2_session_callbacks *cb, nghttp2_option *opt);

@@ -946,14 +946,21 @@ static void pump(struct conn *c)
         }
         if ((c->peer_eof || c->close_after || c->w->draining) && !h2_conn_busy(c->h2) &&
             !h2_zc_waiting(c)) {
-                /* A GOAWAY before the close (RFC 9113 §6.8, §9.1): for a session that began
+                /* GOAWAYs before the close (RFC 9113 §6.8, §9.1): for a session that began
                  * after conn_drain's, or an idle one past its deadline. The flush that sends
-                 * it ends the session (h2_conn_flush 2). */
-                if (!c->peer_eof && h2_conn_shutdown(c->h2)) {
+                 * the final one ends the session (h2_conn_flush 2). */
+                if (!c->peer_eof && h2_serve_shutdown(c)) {
                         pump(c);
                         return;
                 }
-                conn_linger(c, c->peer_eof ? "peer closed" : "drain");
+                if (c->peer_eof || !h2_conn_shutdown_waits(c->h2)) {
+                        conn_linger(c, c->peer_eof ? "peer closed" : "drain");
+                        return;
+                }
+                /* After the notice, the final GOAWAY waits for the PING's ACK or the notice
+                 * timer, the connection idle meanwhile: its idle deadline sends the final
+                 * GOAWAY too, should the timer be missing. */
+                conn_set_state(c, CONN_IDLE);
                 return;
         }
         /* Streams waiting on the client's window count as sending: the send deadline ends a
@@ -966,6 +973,25 @@ static void pump(struct conn *c)
                 send_progress(c);
         else if (c->state != CONN_IDLE)
                 conn_set_state(c, CONN_IDLE);
+}
+
+static void on_notice_over(struct uring_loop *loop, struct uring_timer *t)
+{
+        struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, h2_notice));
+
+        (void)loop;
+        if (c->h2 && h2_conn_shutdown_final(c->h2))
+                h2_serve_output(c);
+}
+
+bool h2_serve_shutdown(struct conn *c)
+{
+        if (!h2_conn_shutdown(c->h2))
+                return false;
+        /* Not armed (no memory): the drain's deadline, or the idle one, ends the session. */
+        (void)uring_timer_arm(c->w->loop, &c->h2_notice,
+                              uring_loop_now_ms(c->w->loop) + H2_NOTICE_MS);
+        return true;
 }
 
 bool h2_serve_start(struct conn *c, const char *buf, size_t len)
@@ -1009,6 +1035,7 @@ bool h2_serve_start(struct conn *c, const char *buf, size_t len)
                 io.unsent = h2_tls_unsent;
         }
 
+        uring_timer_init(&c->h2_notice, on_notice_over);
         if (h2_conn_new(&lim, &io, &c->h2) < 0) {
                 conn_close(c, "out of memory");
                 return false;
@@ -1072,6 +1099,7 @@ void h2_serve_free(struct conn *c)
                 log_conn(LOG_LVL_INFO, c->id, "h2: closed after GOAWAY %s (0x%x)",
                          h2_error_name(code), code);
         }
+        uring_timer_cancel(c->w->loop, &c->h2_notice);
         h2_conn_free(c->h2); /* releases every stream's object through on_stream_gone */
         c->h2 = NULL;
         led_free(c);

@@ -30,6 +30,9 @@ bool h2_serve_input(struct conn *c, const char *buf, size_t len);
 void h2_serve_output(struct conn *c);
 /* The socket has room again. */
 void h2_serve_pollout(struct conn *c);
+/* Drain c's session (RFC 9113 §6.8): the notice now, the final GOAWAY after the notice's PING
+ * comes back, or H2_NOTICE_MS (h2.h). Returns whether the notice was queued. */
+bool h2_serve_shutdown(struct conn *c);
 /* Free c's session and release every stream's object (close path). */
 void h2_serve_free(struct conn *c);
 /* Fill progress on w (its wake hook): answer the h2 streams waiting on a fill and resume the

@@ -131,10 +131,14 @@ struct h2_conn {
         uint64_t rst_refill_ms;
         bool fatal;
         bool peer_goaway; /* the client sent GOAWAY: nghttp2 ends the session once idle */
-        /* h2_conn_shutdown: our GOAWAY NO_ERROR is queued or out, naming goaway_last. */
+        bool noticed; /* h2_conn_shutdown: the notice is queued or out (its PING after it) */
+        /* h2_conn_shutdown_final: our GOAWAY NO_ERROR is queued or out, naming goaway_last. */
         bool draining;
         int32_t goaway_last;
 };
+
+/* The PING that follows the shutdown notice: its ACK ends the drain's first step. */
+static const uint8_t drain_ping[8] = {'d', 'r', 'a', 'i', 'n', 0, 0, 0};
 
 static uint64_t mono_ms(void)
 {
@@ -821,8 +825,8 @@ static void resume_window_waiters(struct h2_conn *h)
  * from its header, so that frames nghttp2 drops without telling us (on a closed stream, of a
  * type it does not know) are counted too; nghttp2 1.52 has no budget of its own for any of
  * these (only its bounds on queued ACKs, SETTINGS entries, CONTINUATIONs and resets):
- *  - SETTINGS (not ACKs), PRIORITY, GOAWAY, and PING: the edge sends no PING, so an ACK is
- *    unsolicited;
+ *  - SETTINGS (not ACKs), PRIORITY, GOAWAY, and PING: the edge sends one PING, at a drain,
+ *    so an ACK is unsolicited but for that one;
  *  - DATA under H2_MIN_DATA bytes (padding included) that does not end its stream: the edge
  *    takes no request bodies, and nghttp2 gives the window such frames use back by itself
  *    (DATA nghttp2 drops before this callback, on a stream it forgot, is h2_conn_input's);
@@ -936,12 +940,18 @@ static int frame_send_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
 {
         struct h2_conn *h = ud;
 
-        (void)s;
         if (frame->hd.type == NGHTTP2_HEADERS)
                 h->out_whole = true;
-        /* The code that went out, also for a GOAWAY nghttp2 queued on its own. */
-        if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code)
-                h->stats.goaway_reason = frame->goaway.error_code;
+        if (frame->hd.type == NGHTTP2_GOAWAY) {
+                /* The code that went out, also for a GOAWAY nghttp2 queued on its own. */
+                if (frame->goaway.error_code)
+                        h->stats.goaway_reason = frame->goaway.error_code;
+                /* The notice is out: its PING goes after it (nghttp2 sends a PING queued
+                 * with it first), so that the ACK follows the client's read of the notice.
+                 * Without it (no memory) the timer ends the first step. */
+                else if (frame->goaway.last_stream_id == INT32_MAX)
+                        (void)nghttp2_submit_ping(s, NGHTTP2_FLAG_NONE, drain_ping);
+        }
         return 0;
 }
 
@@ -992,6 +1002,11 @@ static int frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *u
                 break;
         case NGHTTP2_GOAWAY:
                 h->peer_goaway = true;
+                break;
+        case NGHTTP2_PING:
+                if ((frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+                    !memcmp(frame->ping.opaque_data, drain_ping, sizeof(drain_ping)))
+                        (void)h2_conn_shutdown_final(h);
                 break;
         default:
                 break;
@@ -1130,28 +1145,6 @@ int h2_conn_input(struct h2_conn *h, const void *buf, size_t len)
 
 /* ---- lifecycle ---- */
 
-/* Extension frames (every type past CONTINUATION) are registered only so that their headers
- * reach begin_frame_cb, which counts them: the payload is dropped as it comes. */
-static int ext_chunk_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, const uint8_t *data,
-                        size_t len, void *ud)
-{
-        (void)s;
-        (void)hd;
-        (void)data;
-        (void)len;
-        (void)ud;
-        return 0;
-}
-
-static int ext_unpack_cb(nghttp2_session *s, void **payload, const nghttp2_frame_hd *hd, void *ud)
-{
-        (void)s;
-        (void)payload;
-        (void)hd;
-        (void)ud;
-        return NGHTTP2_ERR_CANCEL; /* ignored, as RFC 9113 §4.1 and §5.5 ask */
-}
-
 int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_conn **ret)
 {
         nghttp2_session_callbacks *cb = NULL;
@@ -1182,10 +1175,7 @@ int h2_conn_new(const struct h2_limits *lim, const struct h2_io *io, struct h2_c
         nghttp2_session_callbacks_set_on_begin_frame_callback(cb, begin_frame_cb);
         nghttp2_session_callbacks_set_on_frame_send_callback(cb, frame_send_cb);
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, stream_close_cb);
-        nghttp2_session_callbacks_set_on_extension_chunk_recv_callback(cb, ext_chunk_cb);
-        nghttp2_session_callbacks_set_unpack_extension_callback(cb, ext_unpack_cb);
-        for (unsigned t = NGHTTP2_CONTINUATION + 1; t <= 0xff; t++)
-                nghttp2_option_set_user_recv_extension_type(opt, (uint8_t)t);
+        h2_scan_extensions(cb, opt);
 
         /* Bounds nghttp2 enforces itself (see h2.h). */
         nghttp2_option_set_max_continuations(opt, H2_MAX_CONTINUATIONS);
@@ -1296,19 +1286,28 @@ bool h2_conn_progressed(struct h2_conn *h)
 }
 
 /*
- * RFC 9113 §6.8 in one step: the GOAWAY names the last stream whose frames nghttp2 has
- * processed, and nghttp2_submit_goaway (unlike terminate_session, after which nghttp2 writes
- * nothing more) lets the streams up to it finish. Once it is out nghttp2 ignores new streams,
- * closes any past the id, and want_read/want_write both turn 0 when the last stream ends, so
- * h2_conn_flush returns 2. The two-step form (a shutdown notice, then this after a round
- * trip) would also spare requests already on the wire; a player retries those on another
- * connection, as the GOAWAY allows, so one step is enough for a drain.
+ * RFC 9113 §6.8 in two steps: a GOAWAY naming 2^31-1, a PING after it (frame_send_cb), and
+ * once its ACK is back (the client read the notice: the streams it opened before are in) or
+ * after H2_NOTICE_MS (the caller's timer), the final GOAWAY naming the last stream processed.
+ * nghttp2_submit_goaway (unlike terminate_session, after which nghttp2 writes nothing more)
+ * lets the streams up to it finish; once it is out nghttp2 ignores new streams, closes any
+ * past the id, and want_read/want_write turn 0 when the last stream ends (h2_conn_flush 2).
  */
 bool h2_conn_shutdown(struct h2_conn *h)
 {
+        if (h->fatal || h->noticed)
+                return false;
+        if (nghttp2_submit_shutdown_notice(h->s) != 0)
+                return false; /* out of memory: the drain deadline closes the connection */
+        h->noticed = true;
+        return true;
+}
+
+bool h2_conn_shutdown_final(struct h2_conn *h)
+{
         int32_t last;
 
-        if (h->fatal || h->draining)
+        if (h->fatal || !h->noticed || h->draining)
                 return false;
         last = nghttp2_session_get_last_proc_stream_id(h->s);
         if (nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0) != 0)
@@ -1316,6 +1315,11 @@ bool h2_conn_shutdown(struct h2_conn *h)
         h->draining = true;
         h->goaway_last = last;
         return true;
+}
+
+bool h2_conn_shutdown_waits(const struct h2_conn *h)
+{
+        return h->noticed && !h->draining && !h->fatal;
 }
 
 const struct h2_stats *h2_conn_stats(const struct h2_conn *h)

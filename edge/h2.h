@@ -189,12 +189,19 @@ bool h2_conn_busy(const struct h2_conn *h);
  */
 bool h2_conn_progressed(struct h2_conn *h);
 /*
- * Drain (RFC 9113 §6.8): queue a GOAWAY NO_ERROR naming the last stream processed. Streams
- * up to it finish; newer ones are refused (never dispatched). h2_conn_flush returns 2 once
- * the GOAWAY is out and no stream is left. Returns whether this call queued it: false after a
- * connection error, a first call, or no memory.
+ * Drain (RFC 9113 §6.8), in two steps. h2_conn_shutdown queues the notice (a GOAWAY NO_ERROR
+ * naming 2^31-1) and a PING; streams opened meanwhile are still served. The PING's ACK queues
+ * the final GOAWAY NO_ERROR naming the last stream processed, or h2_conn_shutdown_final does,
+ * H2_NOTICE_MS after the notice. Streams up to it finish; newer ones are refused (never
+ * dispatched). h2_conn_flush returns 2 once the final GOAWAY is out and no stream is left.
+ * Each returns whether this call queued its GOAWAY: false after a connection error, a first
+ * call (for the final one, also before any notice), or no memory.
  */
+#define H2_NOTICE_MS 1000
 bool h2_conn_shutdown(struct h2_conn *h);
+bool h2_conn_shutdown_final(struct h2_conn *h);
+/* The notice is queued or out, the final GOAWAY not yet: the session is not over. */
+bool h2_conn_shutdown_waits(const struct h2_conn *h);
 
 /* Request accessors (valid from on_request until on_stream_gone). Pseudo-headers are
  * checked by nghttp2 (RFC 9113 §8.3). */

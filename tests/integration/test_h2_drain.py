@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """HTTP/2 drain (RFC 9113 §6.8): on SIGTERM every h2 connection, h2c and h2 over TLS alike,
-gets a GOAWAY NO_ERROR naming the last stream the edge took; streams under way finish with
-their exact bytes, a stream opened after the GOAWAY is not served, an idle connection gets the
-GOAWAY before its close, and the edge exits 0 before the drain deadline. Each case runs its
-own edge, since it stops it."""
+gets a GOAWAY NO_ERROR naming 2^31-1 and a PING, then, once the PING's ACK is back or a second
+later, a final GOAWAY NO_ERROR naming the last stream the edge took; a stream opened before the
+client read the first is served, streams under way finish with their exact bytes, a stream
+opened after the final GOAWAY is not served, an idle connection gets both before its close, and
+the edge exits 0 before the drain deadline. Each case runs its own edge, since it stops it."""
 
 import os
 import shutil
@@ -18,8 +19,8 @@ import time
 import edgeharness
 from edgeharness import HOST, Edge, check, eq, free_port, run, sha, start_pushed, test
 from h2frames import PREFACE, frame, split_frames
-from h2peer import (DATA, GOAWAY, HEADERS, NO_ERROR, RST_STREAM, SETTINGS, WINDOW_UPDATE, Peer,
-                    goaway_code, hdrs, req, setting, u32)
+from h2peer import (ACK, DATA, GOAWAY, HEADERS, NO_ERROR, PING, RST_STREAM, SETTINGS,
+                    WINDOW_UPDATE, Peer, goaway_code, hdrs, req, setting, u32)
 from test_h2c import data_bytes, data_len
 from test_tls import make_pki
 
@@ -28,6 +29,7 @@ del edgeharness._tests[:]
 
 DRAIN_S = 5.0  # edge/worker.c DRAIN_MS
 BIG = 1 << 31  # a window increment that opens everything
+NOTICE = BIG - 1  # the first GOAWAY's last stream id
 SLOW_OK = {"limits": {"send_timeout": "10s"}}  # slow readers are read to the end
 
 
@@ -46,6 +48,21 @@ class TlsPeer(Peer):
 
 def goaway_last(f):
     return int.from_bytes(f[3][:4], "big") & 0x7FFFFFFF
+
+
+def final_goaway(p):
+    """The GOAWAY after the notice (the one naming 2^31-1), or None."""
+    gs = [g for g in p.of(GOAWAY) if goaway_last(g) != NOTICE]
+    return gs[0] if gs else None
+
+
+def drain_goaways(p, what):
+    """p was sent the notice, then one final GOAWAY, both NO_ERROR: the final's last stream."""
+    gs = [(goaway_code(g), goaway_last(g)) for g in p.of(GOAWAY)]
+    check(len(gs) == 2 and gs[0] == (NO_ERROR, NOTICE) and gs[1][0] == NO_ERROR
+          and gs[1][1] != NOTICE, f"{what}: GOAWAYs {gs}, not a notice then a final one: "
+          f"{p.summary()[-200:]}")
+    return gs[1][1]
 
 
 def drained_exactly(e, open_peer, what):
@@ -75,12 +92,10 @@ def drained_exactly(e, open_peer, what):
         t0 = time.monotonic()
         e.signal(signal.SIGTERM)
 
-        check(held.read_until(lambda p: p.of(GOAWAY), timeout=DRAIN_S - 1),
-              f"{what}: no GOAWAY on the held stream's connection: {held.summary()[-200:]}")
-        g = held.of(GOAWAY)[0]
-        eq(goaway_code(g), NO_ERROR, f"{what}: GOAWAY code")
-        check(goaway_last(g) >= 1, f"{what}: GOAWAY last stream {goaway_last(g)} < 1")
-        # A new stream after the GOAWAY, then the window the held body needs.
+        check(held.read_until(final_goaway, timeout=DRAIN_S - 1),
+              f"{what}: no final GOAWAY on the held stream's connection: {held.summary()[-200:]}")
+        check(drain_goaways(held, what) >= 1, f"{what}: final GOAWAY's last stream < 1")
+        # A new stream after the final GOAWAY, then the window the held body needs.
         held.send(hdrs(3, req()))
         held.send(frame(WINDOW_UPDATE, 0, 1, u32(BIG - 1 - 65535))
                   + frame(WINDOW_UPDATE, 0, 0, u32(BIG - 1 - 65535)))
@@ -90,21 +105,18 @@ def drained_exactly(e, open_peer, what):
         eq(sha(data_bytes(held, 1)), sha(e.objects[seg]), f"{what}: held body after GOAWAY")
         check(held.ended(1) and not held.of(RST_STREAM, 1), f"{what}: {held.summary()[-200:]}")
         check(not held.of(HEADERS, 3) and not held.of(DATA, 3),
-              f"{what}: stream 3, opened after the GOAWAY, was served: {held.summary()[-200:]}")
+              f"{what}: stream 3, opened after the final GOAWAY, was served: "
+              f"{held.summary()[-200:]}")
 
         slow.read_until(lambda p: p.eof, timeout=DRAIN_S)
         check(slow.eof, f"{what}: slow reader not closed: {slow.summary()[-200:]}")
         eq(len(data_bytes(slow, 1)), len(e.objects[big]), f"{what}: slow reader's body length")
         eq(sha(data_bytes(slow, 1)), sha(e.objects[big]), f"{what}: slow reader's body")
-        gs = slow.of(GOAWAY)
-        check(len(gs) == 1 and goaway_code(gs[0]) == NO_ERROR and goaway_last(gs[0]) >= 1,
-              f"{what}: slow reader's GOAWAY: {[(goaway_code(x), goaway_last(x)) for x in gs]}")
+        check(drain_goaways(slow, f"{what}: slow reader") >= 1, f"{what}: slow reader's GOAWAY")
 
         idle.read_until(lambda p: p.eof, timeout=DRAIN_S)
         check(idle.eof, f"{what}: idle connection not closed")
-        gs = idle.of(GOAWAY)
-        check(len(gs) == 1, f"{what}: idle connection closed without a GOAWAY: {idle.summary()}")
-        eq((goaway_code(gs[0]), goaway_last(gs[0])), (NO_ERROR, 1), f"{what}: idle's GOAWAY")
+        eq(drain_goaways(idle, f"{what}: idle"), 1, f"{what}: idle's final GOAWAY")
 
         try:
             rc = e.proc.wait(DRAIN_S + 5)
@@ -130,10 +142,8 @@ def cleaned_up(e):
 
 
 def goaway_then_exit(e, p, what):
-    """p was sent one GOAWAY NO_ERROR before its close; p closed, the edge exits 0."""
-    gs = p.of(GOAWAY)
-    check(len(gs) == 1 and goaway_code(gs[0]) == NO_ERROR,
-          f"{what}: closed without one GOAWAY NO_ERROR: {p.summary()[-200:]}")
+    """p was sent the drain's two GOAWAYs before its close; p closed, the edge exits 0."""
+    drain_goaways(p, what)
     p.close()
     eq(e.proc.wait(DRAIN_S + 5), 0, f"{what}: exit status after the drain")
 
@@ -174,16 +184,6 @@ def reader_gives_window_back(e, open_peer, what):
 
 
 @test
-def h2c_drain_reader_gives_window_back(binary):
-    over_h2c(binary, reader_gives_window_back)
-
-
-@test
-def h2_tls_drain_reader_gives_window_back(binary):
-    over_tls(binary, reader_gives_window_back)
-
-
-@test
 def idle_deadline_goaway(binary):
     # RFC 9113 §9.1: an idle connection past limits.idle_timeout gets a GOAWAY before the close.
     e = start_pushed(Edge(binary, {"limits": {"idle_timeout": "1s"}}))
@@ -195,9 +195,7 @@ def idle_deadline_goaway(binary):
         p.read_until(lambda q: q.eof, timeout=5)
         took = time.monotonic() - t0
         check(p.eof and 0.5 < took < 4, f"closed {took:.2f}s after going idle: {p.summary()}")
-        gs = p.of(GOAWAY)
-        check(len(gs) == 1, f"closed at the idle deadline without one GOAWAY: {p.summary()}")
-        eq((goaway_code(gs[0]), goaway_last(gs[0])), (NO_ERROR, 1), "idle deadline's GOAWAY")
+        eq(drain_goaways(p, "idle deadline"), 1, "idle deadline's final GOAWAY")
         p.close()
     finally:
         reports = e.sanitizer_reports()
@@ -237,15 +235,39 @@ def session_begun_during_drain_goaway(binary):
     check(not reports, f"sanitizer reports: {reports[:3]}")
 
 
+def notice_spares_streams_on_their_way(e, open_peer, what):
+    """A stream the client opens after the first GOAWAY went out, before it read it (here:
+    before its PING's ACK), is served, and the final GOAWAY names it: with one GOAWAY naming
+    the last stream already taken it was dropped, to be retried elsewhere."""
+    path = "/t1/init.mp4"
+    try:
+        p = open_peer(b"")
+        p.send(hdrs(1, req()))
+        check(p.read_until(lambda q: q.ended(1)), f"{what}: the first answer: {p.summary()}")
+        e.signal(signal.SIGTERM)
+        check(p.read_until(lambda q: q.of(GOAWAY)), f"{what}: no GOAWAY: {p.summary()}")
+        eq(goaway_last(p.of(GOAWAY)[0]), NOTICE, f"{what}: the first GOAWAY's last stream")
+        check(p.read_until(lambda q: q.of(PING)), f"{what}: no PING after the notice: "
+              f"{p.summary()}")
+        ping = p.of(PING)[0]
+        check(not ping[1] & ACK, f"{what}: the edge's PING is an ACK")
+        check(p.frames.index(ping) > p.frames.index(p.of(GOAWAY)[0]),
+              f"{what}: the PING went before the notice: {p.summary()}")
+        p.send(hdrs(3, req(path=path)) + frame(PING, ACK, 0, ping[3]))
+        p.read_until(lambda q: q.eof, timeout=DRAIN_S)
+        check(p.eof, f"{what}: not closed: {p.summary()[-200:]}")
+        eq(sha(data_bytes(p, 3)), sha(e.objects[path]), f"{what}: stream 3's answer")
+        eq(drain_goaways(p, what), 3, f"{what}: the final GOAWAY's last stream")
+        goaway_then_exit(e, p, what)
+    finally:
+        reports = cleaned_up(e)
+    check(not reports, f"{what}: sanitizer reports: {reports[:3]}")
+
+
 def over_h2c(binary, case):
     """case(e, open_peer, what) on an edge's plain listener."""
     e = start_pushed(Edge(binary, SLOW_OK))
     case(e, lambda st: Peer(e, st), "h2c")
-
-
-@test
-def h2c_sigterm_goaway_and_finish(binary):
-    over_h2c(binary, drained_exactly)
 
 
 def over_tls(binary, case):
@@ -263,9 +285,18 @@ def over_tls(binary, case):
         shutil.rmtree(e.pki, ignore_errors=True)
 
 
-@test
-def h2_tls_sigterm_goaway_and_finish(binary):
-    over_tls(binary, drained_exactly)
+def on_both_listeners(case, suffix):
+    """case(e, open_peer, what) as two tests, h2c_<suffix> and h2_tls_<suffix>."""
+    for prefix, over in (("h2c_", over_h2c), ("h2_tls_", over_tls)):
+        def one(binary, over=over):
+            over(binary, case)
+        one.__name__ = prefix + suffix
+        test(one)
+
+
+on_both_listeners(drained_exactly, "sigterm_goaway_and_finish")
+on_both_listeners(reader_gives_window_back, "drain_reader_gives_window_back")
+on_both_listeners(notice_spares_streams_on_their_way, "drain_serves_streams_on_their_way")
 
 
 if __name__ == "__main__":

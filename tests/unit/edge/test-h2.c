@@ -1196,36 +1196,61 @@ TEST(progress_only_from_answers)
         free(f);
 }
 
-/* Drain (RFC 9113 §6.8): GOAWAY NO_ERROR naming the last stream, which still finishes; a
- * stream opened after it is not dispatched, and the session ends when none is left. */
+/* After a scan, whether n GOAWAYs came, the last NO_ERROR naming last. */
+static bool goaways_seen(struct fixture *f, struct seen *s, unsigned n, uint32_t last)
+{
+        scan(f, s);
+        return s->goaway == n && s->goaway_code == NGHTTP2_NO_ERROR && s->goaway_last == last;
+}
+
+/* Drain (RFC 9113 §6.8): a GOAWAY NO_ERROR naming 2^31-1, then a PING; a stream opened before
+ * the ACK is served; the ACK brings the final GOAWAY naming the last stream, which still
+ * finishes; a stream opened after it is not dispatched, and the session ends when none is
+ * left. */
 TEST(graceful_shutdown)
 {
+        static const uint8_t cancel[4] = {0, 0, 0, 8};
         struct fixture *f = malloc(sizeof(*f));
         struct seen s = {0};
-        uint8_t b[300];
+        uint8_t b[300], ping[8];
         size_t n;
+        struct fr fr;
 
         ASSERT_EQ(fx_open(f), 0);
         ASSERT_EQ(preface(f, NULL, 0), 0);
         ASSERT_EQ(get(f, 1, "/a", true), 0); /* held after 65535 bytes by the windows */
         scan(f, &s);
         ASSERT_EQ(s.data_bytes, 65535);
-        h2_conn_shutdown(f->h);
-        h2_conn_shutdown(f->h); /* a second drain request changes nothing */
-        /* A stream that arrives after the GOAWAY was queued but before it went out. */
-        n = get_block(b + 9, "/b");
-        ASSERT_EQ(h2_conn_input(f->h, b, frame_pack(b, 1, 0x5, 3, b + 9, n)), 0);
+        ASSERT_TRUE(h2_conn_shutdown(f->h));
+        ASSERT_TRUE(!h2_conn_shutdown(f->h)); /* a second drain request changes nothing */
         ASSERT_EQ(h2_conn_flush(f->h), 1);
-        scan(f, &s);
-        ASSERT_EQ(s.goaway, 1);
-        ASSERT_EQ(s.goaway_code, NGHTTP2_NO_ERROR);
-        ASSERT_EQ(s.goaway_last, 1);
+        /* The notice, then its PING. */
+        drain(f);
+        ASSERT_TRUE(next_frame(f, &fr) && fr.type == 7 && be32(fr.p) == 0x7fffffffu);
+        ASSERT_EQ(be32(fr.p + 4), NGHTTP2_NO_ERROR);
+        ASSERT_TRUE(next_frame(f, &fr) && fr.type == 6 && fr.flags == 0 && fr.len == 8);
+        memcpy(ping, fr.p, sizeof(ping));
+        ASSERT_TRUE(!next_frame(f, &fr));
+        ASSERT_TRUE(h2_conn_shutdown_waits(f->h));
+        /* A stream the client opened before it read the notice: taken (then cancelled, so
+         * that its body leaves the counts below alone). */
+        ASSERT_EQ(get(f, 3, "/b", true), 0);
+        ASSERT_EQ(f->requests, 2);
+        ASSERT_EQ(frame(f, 3, 0, 3, cancel, 4), 0);
+        /* The PING's ACK queues the final GOAWAY; a stream that arrives after that, before it
+         * went out, is refused. */
+        n = frame_pack(b, 6, 1, 0, ping, sizeof(ping));
+        n += frame_pack(b + n, 1, 0x5, 5, b + n + 9, get_block(b + n + 9, "/c"));
+        ASSERT_EQ(h2_conn_input(f->h, b, n), 0);
+        ASSERT_TRUE(!h2_conn_shutdown_waits(f->h));
+        ASSERT_EQ(h2_conn_flush(f->h), 1);
+        ASSERT_TRUE(goaways_seen(f, &s, 1, 3));
         ASSERT_EQ(s.rst, 1);
-        ASSERT_EQ(s.rst_sid, 3);
+        ASSERT_EQ(s.rst_sid, 5);
         ASSERT_EQ(s.rst_code, NGHTTP2_REFUSED_STREAM);
         /* And one after it went out: ignored (RFC 9113 §6.8). */
-        ASSERT_EQ(get(f, 5, "/c", true), 0);
-        ASSERT_EQ(f->requests, 1);
+        ASSERT_EQ(get(f, 7, "/d", true), 0);
+        ASSERT_EQ(f->requests, 2);
         ASSERT_EQ(h2_conn_stats(f->h)->goaway_reason, 0);
         ASSERT_EQ(window_update(f, 0, BODY), 0);
         ASSERT_EQ(window_update(f, 1, BODY), 0);
@@ -1233,12 +1258,32 @@ TEST(graceful_shutdown)
         ASSERT_EQ(s.data_bytes, BODY);
         ASSERT_EQ(s.data_off_ok, BODY);
         ASSERT_TRUE(s.end_stream);
-        ASSERT_EQ(s.headers, 1);
+        ASSERT_EQ(s.headers, 2);
         ASSERT_EQ(h2_conn_flush(f->h), 2);
         ASSERT_TRUE(!h2_conn_busy(f->h));
         /* Input after the end is no abuse: the GOAWAY said NO_ERROR and stays so. */
         ASSERT_EQ(frame(f, 6, 0, 0, "12345678", 8), 0);
         ASSERT_EQ(h2_conn_stats(f->h)->goaway_reason, 0);
+        fx_close(f);
+        free(f);
+}
+
+/* A client that never answers the notice's PING: h2_conn_shutdown_final (the caller's timer)
+ * sends the final GOAWAY all the same, once. */
+TEST(graceful_shutdown_without_ack)
+{
+        struct fixture *f = malloc(sizeof(*f));
+        struct seen s = {0};
+
+        ASSERT_EQ(fx_open(f), 0);
+        ASSERT_EQ(preface(f, NULL, 0), 0);
+        ASSERT_TRUE(!h2_conn_shutdown_final(f->h)); /* no notice yet */
+        ASSERT_TRUE(h2_conn_shutdown(f->h));
+        ASSERT_EQ(h2_conn_flush(f->h), 1);
+        ASSERT_TRUE(h2_conn_shutdown_final(f->h));
+        ASSERT_TRUE(!h2_conn_shutdown_final(f->h));
+        ASSERT_EQ(h2_conn_flush(f->h), 2);
+        ASSERT_TRUE(goaways_seen(f, &s, 2, 0));
         fx_close(f);
         free(f);
 }
