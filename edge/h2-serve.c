@@ -853,6 +853,19 @@ static void on_request(void *ctx, struct h2_stream *st)
         serve(ctx, st);
 }
 
+/* A request nghttp2 resets as malformed: counted and logged as HTTP/1.1's parser refusals are
+ * (request_refuse), status 400 with nothing sent but the reset. */
+static void on_malformed(void *ctx, struct h2_stream *st)
+{
+        struct conn *c = ctx;
+        static const struct access_log_outcome o = {NULL, ""};
+
+        (void)st;
+        edge_metrics_refusal(&c->w->srv->m, 400);
+        serve_log_begin(c, NULL, NULL);
+        access_log_end(&c->w->alog, 400, 0, 0, &o);
+}
+
 /* Client resets since the last look go to the metrics (counted by h2.c per connection). */
 static void resets_fold(struct conn *c)
 {
@@ -1009,6 +1022,7 @@ bool h2_serve_start(struct conn *c, const char *buf, size_t len)
                            .write_file = io_write_file,
                            .on_request = on_request,
                            .on_stream_gone = on_stream_gone,
+                           .on_malformed = on_malformed,
                            .ctx = c};
 
         if (!c->tls && h2_zc_enabled()) {

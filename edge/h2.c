@@ -1064,16 +1064,19 @@ static int stream_close_cb(nghttp2_session *s, int32_t id, uint32_t code, void *
         int ret = 0; /* NGHTTP2_ERR_CALLBACK_FAILURE once this close ended the connection */
 
         (void)s;
-        (void)code;
         if (!st)
                 return 0;
         (void)nghttp2_session_set_stream_user_data(h->s, id, NULL);
-        if (st->dispatched && !st->done && st->peer_reset && !st->broke) {
-                if (!client_ended(h)) {
+        if (st->dispatched) {
+                if (!st->done && st->peer_reset && !st->broke && !client_ended(h)) {
                         /* Stop the parse, after the bookkeeping below. (Resets arrive only
                          * while reading, so this is never a failure of a send.) */
                         ret = NGHTTP2_ERR_CALLBACK_FAILURE;
                 }
+        } else if (code == NGHTTP2_PROTOCOL_ERROR && !st->peer_reset && h->io.on_malformed) {
+                /* nghttp2 reset a request it found malformed (its fields, its trailers, a
+                 * content-length its DATA belies; RFC 9113 §8.1.1) before any dispatch. */
+                h->io.on_malformed(h->io.ctx, st);
         }
         if (st->prev)
                 st->prev->next = st->next;

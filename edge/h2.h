@@ -107,6 +107,11 @@ struct h2_io {
          * closed stream with body bytes the transport still held (io.unsent) is kept until
          * they reach the kernel, or until h2_conn_free (see h2_stream_body_sent). */
         void (*on_stream_gone)(void *ctx, struct h2_stream *st, bool answered);
+        /* Optional: st, never dispatched, was reset with PROTOCOL_ERROR by nghttp2, as a
+         * malformed request (RFC 9113 §8.1.1: pseudo-header fields missing or wrong, a
+         * connection-specific field, an uppercase name, a content-length its DATA belies).
+         * Called as it closes: st is not to be kept. */
+        void (*on_malformed)(void *ctx, struct h2_stream *st);
         /* Optional: push out what write/write_file buffered (called when a burst is over).
          * Returns 1 when all is out, 0 when the socket is full, -errno. */
         int (*flush)(void *ctx);

@@ -1011,6 +1011,42 @@ def h2_access_log_lines(e):
     check(f" {len(e.objects['/t1/seg-1.m4s'])} " in line, f"h2 line lacks the body bytes: {line!r}")
 
 
+def malformed_lines(e):
+    """Access-log lines of h2 requests refused before any request was read: `"- -" 400`."""
+    with open(e.access_log, "rb") as f:
+        return [ln for ln in f.read().decode(errors="replace").splitlines()
+                if '"- -" 400 0 ' in ln and "proto=h2" in ln]
+
+
+@test
+def malformed_requests_logged_and_counted(e):
+    """A request nghttp2 resets as malformed (RFC 9113 §8.1.1, a stream error of type
+    PROTOCOL_ERROR) gets its access-log line, status 400 with nothing sent, and counts in
+    sluice_edge_parse_refusals_total{status="400"}, as the HTTP/1.1 parser's refusal of the
+    same request does. Until 2026-12-08 such a stream left no trace but the reset."""
+    cases = [("no :path", [hdrs(1, req(drop=(":path",)))]),
+             ("connection field", [hdrs(1, req(("connection", "keep-alive")))]),
+             ("uppercase field name", [hdrs(1, req(("X-Upper", "1")))]),
+             ("pseudo-header field in trailers",
+              [OPEN, hdrs(1, fields((":path", "/t1/one.bin")))]),
+             ("content-length other than the DATA",
+              [hdrs(1, req(("content-length", "1")), END_HEADERS),
+               frame(DATA, END_STREAM, 1, b"abc")])]
+    refused = metric(e, "sluice_edge_parse_refusals_total", '{status="400"}')
+    before = len(malformed_lines(e))
+    for name, steps in cases:
+        expect(conversation(e, steps), ("rst", 1, PROTOCOL_ERROR), name)
+    deadline = time.monotonic() + 5
+    while len(malformed_lines(e)) < before + len(cases) and time.monotonic() < deadline:
+        time.sleep(0.05)  # poll interval for the log writer
+    eq(len(malformed_lines(e)) - before, len(cases), "access-log lines of malformed requests")
+    eq(metric(e, "sluice_edge_parse_refusals_total", '{status="400"}') - refused,
+       float(len(cases)), "parse refusals counted")
+    # A well-formed request on the same terms is served and logged as ever.
+    expect(conversation(e, [hdrs(1, req())]), ("status", 1, 200), "well-formed")
+    eq(len(malformed_lines(e)) - before, len(cases), "a line for the well-formed request")
+
+
 @test
 def h2_access_log_has_cmcd(e):
     # The CMCD headers and the query argument, parsed as for HTTP/1.1.
