@@ -6,9 +6,9 @@ an array of short strings is refused with nothing changed; genres stored before 
 name and synopsis, unless the registration says otherwise; a season its last episode left is
 no longer listed. A movie registered again as an episode is a movie no more: its
 profiles' progress and its demand follow it into its series, its licences go (also for a
-movie stored beside its episode before migration 045). A series its last episode left goes,
-its episodes' progress following them (also one stored empty before migration 046); one an
-episode left is no longer found by that episode's name (nor one stored before 049). A
+movie stored beside its episode before migration 044). A series its last episode left goes,
+its episodes' progress following them (also one stored empty before migration 045); one an
+episode left is no longer found by that episode's name (nor one stored before 048). A
 registration that changes nothing a session plays leaves its sessions playing. A "series"
 that is not an object with a string id and whole season and episode numbers is refused, and
 nothing is registered. Two replacements of a title's licences at once leave one of the two
@@ -308,7 +308,7 @@ def test_series_checked(ctl, pg):
                       {"title": "chk1", "asset": make_asset("chk1"), "series": bad},
                       admin=True)
         # Control's own check (body_title_check) answers first, naming the member; the
-        # database's (migration 048) holds for any other caller of the function.
+        # database's (migration 047) holds for any other caller of the function.
         member = detail.split(":")[0]
         check(o["detail"].startswith(member + ":"), f"series {bad!r}: {o}")
         arg = json.dumps(bad).replace("'", "''")
@@ -397,15 +397,15 @@ def test_stored_before(binary, tmp, pg):
             "WHERE id = 'g1'")
     pg.psql("SELECT sluice_title_reindex('g1')")
     pg.psql("INSERT INTO seasons (title_id, number) VALUES ('show', 7)")
-    # An episode that stayed a movie too, as registrations made it before 045.
+    # An episode that stayed a movie too, as registrations made it before 044.
     pg.psql("INSERT INTO titles (id, kind, name, asset_id) "
             "VALUES ('show-e1', 'movie', 'show-e1', 'show-e1')")
     pg.psql("INSERT INTO licences (title_id, country, available_from) "
             "VALUES ('show-e1', 'GB', now())")
-    # A series' search text with the name of an episode that left it before 049.
+    # A series' search text with the name of an episode that left it before 048.
     pg.psql("UPDATE titles SET search = search || to_tsvector('simple', 'Departed') "
             "WHERE id = 'show'")
-    # A series whose episodes all left before 046, and a profile's progress on one of them.
+    # A series whose episodes all left before 045, and a profile's progress on one of them.
     pg.psql("INSERT INTO titles (id, kind, name) VALUES ('emptied', 'series', 'Emptied')")
     pg.psql("INSERT INTO continue_watching (profile_id, title_id, episode_id, asset_id, "
             "position, duration) SELECT id, 'emptied', 'show-e2', 'show-e2', 3, 12 "

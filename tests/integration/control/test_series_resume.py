@@ -72,7 +72,7 @@ def main(binary, tmp):
 
     # An episode in progress, then registered into another series, not licensed here: the
     # series it left no longer resumes it (which played it under that series' licence), and
-    # the progress went with the episode (migration 046): listed under its new series only.
+    # the progress went with the episode (migration 045): listed under its new series only.
     report(other, 5.0)
     register(ctl, "s-1-1", series={"id": "elsewhere", "season": 1, "episode": 1})
     ctl.error("POST", "/v1/playback", {"title": "elsewhere", "profile": other["id"],

@@ -3,13 +3,13 @@
 -- of it, could lose the first: the season's last episode leaving it (037_empty_seasons.sql)
 -- deleted the season as that registration saw it, without the new episode, once the first
 -- had committed, and the delete's cascade took the new episode with it; both were answered
--- 200. The same race removed a series with its new episode (046_empty_series.sql).
+-- 200. The same race removed a series with its new episode (045_empty_series.sql).
 --
 -- A registration now first locks the rows of the series it touches (the one it names and
 -- the one the asset is an episode of), in id order, so that registrations touching one
 -- series take turns and each sees what the one before it committed. The lock is FOR NO KEY
 -- UPDATE, which session starts (inserting rows that refer to the title) do not wait for.
--- The registration of 048_series_checked.sql becomes sluice_register_title_checked
+-- The registration of 047_series_checked.sql becomes sluice_register_title_checked
 -- (renamed once), and sluice_register_title_apply calls it once the rows are locked.
 --
 -- Like the migrations since 019, it can run again (the function is renamed once).

@@ -8,7 +8,7 @@
 --
 -- So that they do not go with it, the profiles' progress, sessions and counted starts of an
 -- episode registered into another series follow it there at once (as a movie's do when it
--- becomes an episode, 045_episode_not_movie.sql): fill plans judge its demand by the
+-- becomes an episode, 044_episode_not_movie.sql): fill plans judge its demand by the
 -- licences of the series it is in, and a profile's row there is replaced only by a newer one.
 -- Those stored before are moved the same way, and the series left empty before go.
 --

@@ -28,7 +28,7 @@ LANGUAGE sql STABLE AS $$
         FROM assets a WHERE a.id = p_asset
 $$;
 
--- The registration of 045_episode_not_movie.sql becomes sluice_register_title_placed
+-- The registration of 044_episode_not_movie.sql becomes sluice_register_title_placed
 -- (renamed once), and sluice_register_title_apply calls it, then gives the asset its version
 -- back when what it plays is unchanged.
 DO $$

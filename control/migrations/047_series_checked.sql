@@ -38,7 +38,7 @@ BEGIN
         END LOOP;
 END $$;
 
--- The registration of 047_same_asset_same_version.sql becomes
+-- The registration of 046_same_asset_same_version.sql becomes
 -- sluice_register_title_versioned (renamed once), and sluice_register_title_apply checks
 -- "series" before calling it.
 DO $$
