@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include "log.h"
 #include "uring-loop.h"
@@ -1065,6 +1066,14 @@ static char *conninfo_with_timeout(const char *conninfo, uint64_t timeout_ms,
         return s;
 }
 
+/* Free a copy of the conninfo: it may hold the database's password. */
+static void conninfo_free(char *conninfo)
+{
+        if (conninfo)
+                OPENSSL_cleanse(conninfo, strlen(conninfo));
+        free(conninfo);
+}
+
 /* Count the entries of a comma-separated list. */
 static unsigned list_len(const char *s)
 {
@@ -1241,7 +1250,7 @@ int pgdb_new(struct uring_loop *loop, const struct pgdb_params *p, struct pgdb *
         db->conninfo = conninfo_with_timeout(p->conninfo, db->query_timeout_ms, &db->statement_ms);
         db->conns = calloc(db->pool_size, sizeof(*db->conns));
         if (!db->conninfo || !db->conns) {
-                free(db->conninfo);
+                conninfo_free(db->conninfo);
                 free(db->conns);
                 free(db);
                 return -ENOMEM;
@@ -1263,7 +1272,7 @@ int pgdb_new(struct uring_loop *loop, const struct pgdb_params *p, struct pgdb *
                 r = resolver_start(db, hosts, n_hosts);
         if (r < 0) {
                 free(db->conns);
-                free(db->conninfo);
+                conninfo_free(db->conninfo);
                 free(db);
                 return r;
         }
@@ -1297,7 +1306,7 @@ void pgdb_free(struct pgdb *db)
                 answer_done(&db->rs_ans);
         }
         free(db->conns);
-        free(db->conninfo);
+        conninfo_free(db->conninfo);
         free(db);
 }
 
