@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include "hex.h"
 #include "log.h"
@@ -180,7 +181,8 @@ static int bootstrap(PGconn *pg, const struct migrate_bootstrap *b, char *err, s
                                 "VALUES ($1, decode($2, 'hex'), "
                                 "to_timestamp($3::bigint)) ON CONFLICT (kid) DO NOTHING",
                                 3, p, NULL, NULL, "importing token keys", err, errlen);
-                memset(hexs, 0, sizeof(hexs));
+                /* Never read again: a memset here may be left out, and was at -O2. */
+                OPENSSL_cleanse(hexs, sizeof(hexs));
         }
         for (size_t i = 0; r == 0 && b && i < b->n_regions; i++) {
                 const char *p[2] = {b->countries[i], b->regions[i]};
