@@ -50,8 +50,11 @@ static int rotate(struct tls_tickets *k, uint64_t epoch)
         fresh.epoch = epoch;
         if (RAND_bytes(fresh.name, sizeof(fresh.name)) != 1 ||
             RAND_bytes(fresh.aes, sizeof(fresh.aes)) != 1 ||
-            RAND_bytes(fresh.hmac, sizeof(fresh.hmac)) != 1)
+            RAND_bytes(fresh.hmac, sizeof(fresh.hmac)) != 1) {
+                /* What the RNG made before it failed is a key's part all the same. */
+                OPENSSL_cleanse(&fresh, sizeof(fresh));
                 return -EIO;
+        }
         memmove(&k->keys[1], &k->keys[0], sizeof(k->keys[0]) * (TLS_TICKET_KEYS - 1));
         k->keys[0] = fresh;
         OPENSSL_cleanse(&fresh, sizeof(fresh));

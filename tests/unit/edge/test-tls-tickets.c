@@ -3,13 +3,37 @@
  * Session ticket keys (edge/tls-tickets.c) across rotations: a ticket opens in its own period
  * and the next, not after; and no key too old to open a ticket stays in the ring.
  */
+#include <dlfcn.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests.h"
 #include "tls-tickets.h"
 
 #define PERIOD_MS 1000u
+
+/* The RNG as tls-tickets.c calls it: OpenSSL's, unless fail_after is set, when it fills each
+ * buffer with MARK and fails the call after fail_after good ones. */
+#define MARK 0xa7
+static int fail_after = -1;
+
+int RAND_bytes(unsigned char *buf, int num)
+{
+        static int (*real)(unsigned char *, int);
+
+        if (fail_after < 0) {
+                if (!real)
+                        real = (int (*)(unsigned char *, int))dlsym(RTLD_NEXT, "RAND_bytes");
+                return real ? real(buf, num) : 0;
+        }
+        if (fail_after-- == 0)
+                return 0;
+        memset(buf, MARK, (size_t)num);
+        return 1;
+}
 
 /* One call of the callback at now_ms; name is filled (enc) or looked up (decrypt). -2 when
  * the test could not make OpenSSL's contexts. */
@@ -70,6 +94,50 @@ TEST(keys_past_their_window_wiped)
         ASSERT_EQ(call(k, 20 * PERIOD_MS, name, 1), 1);
         only_live_keys(k, 20 * PERIOD_MS);
         tls_tickets_unref(k);
+}
+
+struct first {
+        struct tls_tickets *k;
+        int r;
+};
+
+/* A key's first call in a new period, made on a stack of the test's own. */
+static void *first_call(void *arg)
+{
+        struct first *f = arg;
+        unsigned char name[16];
+
+        f->r = call(f->k, 0, name, 1);
+        return NULL;
+}
+
+/* The RNG failing part way through a new key: the part it made is wiped, not left behind on
+ * the stack (the key's name and AES key were, 48 bytes of it). */
+TEST(half_made_key_wiped_when_the_rng_fails)
+{
+        const size_t size = 1u << 20;
+        unsigned char *stack = calloc(1, size), run[16];
+        pthread_attr_t attr;
+        pthread_t t;
+        struct first f = {tls_tickets_new(PERIOD_MS), 0};
+        size_t found = 0;
+
+        ASSERT_TRUE(stack != NULL && f.k != NULL);
+        memset(run, MARK, sizeof(run));
+        fail_after = 2; /* the name and the AES key made, the HMAC key failed */
+        ASSERT_EQ(pthread_attr_init(&attr), 0);
+        ASSERT_EQ(pthread_attr_setstack(&attr, stack, size), 0);
+        ASSERT_EQ(pthread_create(&t, &attr, first_call, &f), 0);
+        ASSERT_EQ(pthread_join(t, NULL), 0);
+        (void)pthread_attr_destroy(&attr);
+        fail_after = -1;
+        tls_tickets_unref(f.k);
+        ASSERT_EQ(f.r, -1);
+        /* 16 bytes of it at a time: a part of the name or of the AES key, anywhere. */
+        for (size_t i = 0; i + sizeof(run) <= size; i++)
+                found += memcmp(stack + i, run, sizeof(run)) == 0;
+        free(stack);
+        ASSERT_EQ(found, 0);
 }
 
 TEST_MAIN()
