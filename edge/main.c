@@ -102,8 +102,11 @@ static int read_token_file(const char *key, const char *path, char *out, size_t 
         if (ferror(f))
                 e = errno ? errno : EIO;
         (void)fclose(f);
-        if (e)
+        if (e) {
+                /* A read that failed part way may have put some of the token in line. */
+                explicit_bzero(line, sizeof(line));
                 goto unreadable;
+        }
         eol = memchr(line, '\n', got);
         n = eol ? (size_t)(eol - line) : got;
         whole = eol || got < sizeof(line);
