@@ -139,7 +139,7 @@ void api_admin_licences(struct ctl_req *rq)
 /* GET /v1/admin/keys: the key set edges verify with (secrets; admin only). */
 void api_admin_keys_get(struct ctl_req *rq)
 {
-        api_exec_json(rq, rq->ctl->st.token_keys, NULL, 0);
+        api_exec_json_wiped(rq, rq->ctl->st.token_keys, NULL, 0);
 }
 
 /* ---- the shared key set ---- */

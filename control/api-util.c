@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "geo.h"
@@ -137,6 +138,24 @@ static void json_done(void *userdata, int err, const struct pgdb_res *res)
 void api_exec_json(struct ctl_req *rq, int stmt, const char *const *params, int n)
 {
         int r = pgdb_exec(rq->ctl->db, stmt, params, n, json_done, rq);
+
+        if (r < 0)
+                ctl_reply_db_error(rq, r == -EINVAL ? -EIO : r, NULL);
+}
+
+static void wiped_done(void *userdata, int err, const struct pgdb_res *res)
+{
+        size_t len = 0;
+        const char *v = err == 0 ? pgdb_res_value(res, 0, 0, &len) : NULL;
+
+        json_done(userdata, err, res);
+        if (v)
+                OPENSSL_cleanse((char *)v, len);
+}
+
+void api_exec_json_wiped(struct ctl_req *rq, int stmt, const char *const *params, int n)
+{
+        int r = pgdb_exec(rq->ctl->db, stmt, params, n, wiped_done, rq);
 
         if (r < 0)
                 ctl_reply_db_error(rq, r == -EINVAL ? -EIO : r, NULL);

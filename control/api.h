@@ -81,6 +81,9 @@ void api_exec_json(struct ctl_req *rq, int stmt, const char *const *params, int 
  * database refused is not counted. Uses rq->handler_data. */
 void api_exec_json_counted(struct ctl_req *rq, int stmt, const char *const *params, int n,
                            struct metric *counter);
+/* api_exec_json for an answer holding secrets: the result's text of it is wiped once the
+ * reply has its copy (server.c wipes that one), before the pool frees the result. */
+void api_exec_json_wiped(struct ctl_req *rq, int stmt, const char *const *params, int n);
 
 /*
  * The audit line of an admin change: log() gets the request and the statement's JSON result

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
 """The URI-signing keys control re-reads from the database (tokens.refresh, here every
-second) are wiped from every block it frees (docs/control.md, "Key rotation"): control runs
-with free-scan-shim.c preloaded and reports each freed block still holding either half of the
-secret's hex text (as the database gives it), so that a partial copy counts too. The key's
-kid, which nothing wipes, is the proof that the shim searched and that refreshes ran: it must
-be found, and the secret never.
+second), and answers to GET /v1/admin/keys, are wiped from every block it frees
+(docs/control.md, "Key rotation"): control runs with free-scan-shim.c preloaded and reports
+each freed block still holding either half of the secret's hex text (as the database gives it
+and the answer carries it), so that a partial copy counts too. The key's kid, which nothing
+wipes, is the proof that the shim searched and that refreshes ran: it must be found, and the
+secret never.
 
 Counted: what control frees from its start being ready to SIGTERM. Not counted: the start's
 reading of the keys file (libyaml's scanner lets go of the shorter buffers a scalar outgrows)
@@ -41,6 +42,11 @@ def main(binary, tmp):
     while sum(ln.startswith("hit 2 ") for ln in free_scan.lines(report)[start:]) < 3 and \
             time.monotonic() < deadline:
         time.sleep(0.1)  # polled for the refreshes the timer makes, bounded by the deadline
+    # The set as GET /v1/admin/keys answers it, on a connection of its own, closed after.
+    answered = ctl.json("GET", "/v1/admin/keys", admin=True)
+    check(any(k.get("secret") == SECRET for k in answered.get("keys", [])),
+          f"GET /v1/admin/keys did not answer the secret: {answered}")
+    ctl.json("GET", "/v1/admin/keys", admin=True, headers={"Connection": "close"})
     during = free_scan.lines(report)[start:]
     check(ctl.stop() == 0, "SIGTERM exits 0")
     kid = [ln for ln in during if ln.startswith("hit 2 ")]
