@@ -798,8 +798,9 @@ def test_key_flags_alone(origin, scratch):
 
 
 def test_token_file(origin, scratch):
-    """A --token-file that cannot be read is a usage error before anything is encoded, as a
-    bad --metadata is: it was read only to register, after the whole encode (exit 3)."""
+    """A --token-file that cannot be read, or whose first line holds a NUL byte, is a usage
+    error before anything is encoded, as a bad --metadata is: it was read only to register,
+    after the whole encode (exit 3)."""
     long_token = os.path.join(scratch, "long.token")
     open(long_token, "w").write("t" * 600)
     for path, why in ((os.path.join(scratch, "missing.token"), "No such file or directory"),
@@ -810,6 +811,16 @@ def test_token_file(origin, scratch):
               and "encoded" not in r.stderr,
               "unreadable --token-file %s refused first: %d %r" %
               (path, r.returncode, r.stderr[-300:]))
+    # A NUL byte on the first line: refused naming the file, as edge, control and sluice-fill
+    # do, where the token was cut at it and sent.
+    nul_token = os.path.join(scratch, "nul.token")
+    open(nul_token, "wb").write(b"t" * 16 + b"\0more\n")
+    r = run(["--title", "tok1", "--register", "http://127.0.0.1:9", "--token-file", nul_token] +
+            tiny(origin))
+    check(r.returncode == 2 and
+          "--token-file %s: its first line holds a NUL byte" % nul_token in r.stderr and
+          "encoded" not in r.stderr,
+          "--token-file with a NUL byte refused first: %d %r" % (r.returncode, r.stderr[-300:]))
     r = run(["--register-only", "--register", "http://127.0.0.1:9", "--title", "tok1",
              "--origin", origin, "--token-file", os.path.join(scratch, "missing.token")])
     check(r.returncode == 2 and "cannot read" in r.stderr,

@@ -866,7 +866,7 @@ static char reg_token[512];
 static int token_load(const struct opts *o)
 {
         const char *env = getenv("SLUICE_CONTROL_TOKEN");
-        uint8_t *t = NULL;
+        uint8_t *t = NULL, *eol;
         size_t tl;
         int r;
 
@@ -887,8 +887,20 @@ static int token_load(const struct opts *o)
                         r == -EFBIG ? "longer than 511 bytes" : strerror(-r));
                 return -EINVAL;
         }
-        while (tl && (t[tl - 1] == '\n' || t[tl - 1] == '\r'))
+        /* The first line is the token, as the other binaries read their token files. */
+        eol = memchr(t, '\n', tl);
+        if (eol)
+                tl = (size_t)(eol - t);
+        while (tl && t[tl - 1] == '\r')
                 tl--;
+        /* Cut at the NUL, it would be a token control never gave: refused, as edge, control
+         * and sluice-fill refuse it. */
+        if (memchr(t, '\0', tl)) {
+                fprintf(stderr, "sluice-ingest: --token-file %s: its first line holds a NUL byte\n",
+                        o->token_file);
+                free(t);
+                return -EINVAL;
+        }
         memcpy(reg_token, t, tl);
         reg_token[tl] = '\0';
         free(t);
