@@ -104,7 +104,10 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
         if (req->bearer) {
                 int n = snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req->bearer);
                 /* Never a request with the token cut short, or without it. */
-                if (n < 0 || (size_t)n >= sizeof(auth) || !(hdrs = curl_slist_append(NULL, auth))) {
+                if (n >= 0 && (size_t)n < sizeof(auth))
+                        hdrs = curl_slist_append(NULL, auth);
+                explicit_bzero(auth, sizeof(auth));
+                if (!hdrs) {
                         bool big = n >= 0 && (size_t)n >= sizeof(auth);
                         curl_easy_cleanup(h);
                         snprintf(err, errlen, "%s: bearer token %s", req->url,
@@ -115,7 +118,7 @@ int fetch_do(const struct fetch_req *req, long *ret_status, char **ret_body, siz
         for (const char *const *l = req->headers; l && *l; l++) {
                 struct curl_slist *n = curl_slist_append(hdrs, *l);
                 if (!n) {
-                        curl_slist_free_all(hdrs);
+                        fetch_headers_free(hdrs);
                         curl_easy_cleanup(h);
                         return -ENOMEM;
                 }
@@ -171,8 +174,8 @@ out:
                 *req->ret_header = NULL;
         }
         buf_done(&b);
-        curl_slist_free_all(hdrs);
         curl_easy_cleanup(h);
+        fetch_headers_free(hdrs);
         return r;
 }
 
@@ -224,6 +227,14 @@ void fetch_token_free(char *token)
                 return;
         explicit_bzero(token, strlen(token));
         free(token);
+}
+
+void fetch_headers_free(void *list)
+{
+        for (struct curl_slist *l = list; l; l = l->next)
+                if (l->data)
+                        explicit_bzero(l->data, strlen(l->data));
+        curl_slist_free_all(list);
 }
 
 _Static_assert(FETCH_TOKEN_MAX == 1000, "fetch_token_strerror() names the limit");

@@ -95,6 +95,10 @@ int fetch_token_read(const char *path, char **ret);
 /* Wipe a token fetch_token_read returned and free it. token may be NULL. */
 void fetch_token_free(char *token);
 
+/* Wipe each header line of list (a struct curl_slist *, some carrying a bearer token) and
+ * free the list, as curl_slist_free_all does. list may be NULL. */
+void fetch_headers_free(void *list);
+
 /* What went wrong reading a token file, for "path: <this>". */
 const char *fetch_token_strerror(int r);
 

@@ -246,9 +246,9 @@ static void drop_handles(struct engine *g, struct xfer *x)
                 curl_easy_cleanup(x->del);
                 x->del = NULL;
         }
-        curl_slist_free_all(x->del_hdrs);
+        fetch_headers_free(x->del_hdrs);
         x->del_hdrs = NULL;
-        curl_slist_free_all(x->hdrs);
+        fetch_headers_free(x->hdrs);
         x->hdrs = NULL;
         buf_done(&x->chk_body);
 }
@@ -333,6 +333,7 @@ static int start_put(struct engine *g, struct xfer *x)
         }
         snprintf(line, sizeof(line), "Authorization: Bearer %s", x->e->bearer);
         x->hdrs = curl_slist_append(x->hdrs, line);
+        explicit_bzero(line, sizeof(line));
         snprintf(line, sizeof(line), "X-Sluice-SHA256: %s", x->o->sha256);
         x->hdrs = curl_slist_append(x->hdrs, line);
         x->hdrs = curl_slist_append(x->hdrs, "Expect:");
@@ -372,9 +373,10 @@ static CURL *admin_request(struct engine *g, struct xfer *x, char *url, long tim
                 return NULL;
         snprintf(line, sizeof(line), "Authorization: Bearer %s", x->e->bearer);
         h = curl_slist_append(NULL, line);
+        explicit_bzero(line, sizeof(line));
         c = curl_easy_init();
         if (!h || !c) {
-                curl_slist_free_all(h);
+                fetch_headers_free(h);
                 curl_easy_cleanup(c);
                 free(url);
                 return NULL;

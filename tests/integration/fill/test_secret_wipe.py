@@ -7,6 +7,10 @@ with free-scan-shim.c preloaded, which reports each freed block still holding a 
 - verify with --token-keys (the key signs each fetch, and is never sent): the key is in no
   freed block. The control token, which libcurl copies into buffers of its own to send it, is
   the proof that the shim searched: it must be found.
+- run (a plan fetched, objects PUT to the edge and checked): the token in its header lines
+  ("Authorization: Bearer <token>", which the agent builds and hands libcurl in lists) is in
+  no freed block but libcurl's own buffers of the requests it wrote, where it ends a line
+  ("\r\n" after it): those must be found, and no other.
 
     python3 test_secret_wipe.py /path/to/sluice-fill
 
@@ -77,11 +81,31 @@ def main():
         check(not found, f"verify: {len(found)} freed block(s) held the token key: {found[:4]}")
         check(free_scan.hits(report, 0), "verify: the control token, sent by libcurl, was not "
                                          "found in a freed block: the shim searched nothing")
+        # Markers 0: the token as a request carries it, 1: the same without the line end. A
+        # block holding both is reported as two lines in a row, 0 then 1, of one size.
+        os.unlink(report)
+        env = dict(os.environ, **free_scan.env(report, (f"Bearer {TOKEN}\r\n", f"Bearer {TOKEN}")))
+        s.add_object("t1/v1/seg-2.m4s", b"y" * 1000)
+        p = subprocess.run([binary, "run", *base, "--window", "00:00-24:00", "--rate",
+                            "unlimited", "--progress", "none"], env=env, capture_output=True,
+                           timeout=60)
+        check(p.returncode == 0, f"run: exit {p.returncode} ({p.stderr.decode().strip()[-300:]})")
+        lines = free_scan.lines(report)
+        sent, kept = [], []
+        for i, ln in enumerate(lines):
+            if ln.startswith("hit 1 "):
+                as_sent = i > 0 and lines[i - 1] == "hit 0 " + ln.split()[2]
+                (sent if as_sent else kept).append(ln)
+        check(sent, "run: the token as libcurl sent it was not found in a freed block: the "
+                    "shim searched nothing")
+        check(not kept, f"run: {len(kept)} freed block(s) held the token but not as sent: "
+                        f"{kept[:4]}")
     for f in failures:
         print("FAIL:", f)
     if failures:
         return 1
-    print("ok: no freed block held the control token read or the token key")
+    print("ok: no freed block held the control token read, the token key, or the token "
+          "other than as sent")
     return 0
 
 
