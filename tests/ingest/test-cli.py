@@ -9,7 +9,7 @@ ffprobe answer or a failed sync does; which streams of a source with cover art o
 streams are encoded; that names with a ':' are files and that a playlist naming network URLs
 fetches nothing; what a late Ctrl-C says; where an encrypted title's key is when the run is
 killed while control registers it; what control's 413 to a registration says; when
---token-file is read; that a source cut short, or a marker past its end, is refused; that a
+--token-file is read, and that its token is in no freed block but libcurl's; that a source cut short, or a marker past its end, is refused; that a
 dangling symlink at the title's path is an existing title; that an interlaced source is
 deinterlaced; that audio starting after the video keeps its delay in its timeline.
 
@@ -33,6 +33,9 @@ import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import free_scan  # noqa: E402
 
 INGEST = os.path.abspath(sys.argv[1])
 failures = []
@@ -843,6 +846,57 @@ def test_token_file(origin, scratch):
     check(os.listdir(origin) == [], "nothing made: %s" % os.listdir(origin))
 
 
+class TakingControl(BaseHTTPRequestHandler):
+    """A control that takes every registration: 201."""
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_token_wipe(origin, scratch):
+    """The --token-file token is wiped from every block ingest frees (docs/ingest.md): run
+    with tests/integration/free-scan-shim.c preloaded, a registration leaves it only in
+    libcurl's buffer of the request it wrote, where "\r\n" ends its line; the file's bytes
+    and the header line ingest hands libcurl are wiped."""
+    why = free_scan.unusable(INGEST)
+    if why:
+        skip(why)
+        return
+    token = "ingest-token-marker-0a1b2c3d4e5f6789"
+    path = os.path.join(scratch, "wipe.token")
+    with open(path, "w") as f:
+        f.write(token + "\n")
+    report = os.path.join(scratch, "free-scan.txt")
+    srv = HTTPServer(("127.0.0.1", 0), TakingControl)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    # Markers: 0 the token as the request carries it, 1 the token alone. A block holding
+    # both is reported as two lines in a row, 0 then 1, of one size.
+    env = dict(os.environ, **free_scan.env(report, ("Bearer %s\r\n" % token, token)))
+    try:
+        r = run(["--title", "wipe1", "--register", "http://127.0.0.1:%d" % srv.server_port,
+                 "--token-file", path] + tiny(origin), env=env)
+    finally:
+        srv.shutdown()
+    check(r.returncode == 0, "registered: %d %r" % (r.returncode, r.stderr[-300:]))
+    lines = free_scan.lines(report)
+    sent, kept = [], []
+    for i, ln in enumerate(lines):
+        if ln.startswith("hit 1 "):
+            as_sent = i > 0 and lines[i - 1] == "hit 0 " + ln.split()[2]
+            (sent if as_sent else kept).append(ln)
+    check(sent, "the token as libcurl sent it was not found in a freed block: the shim "
+                "searched nothing")
+    check(not kept, "%d freed block(s) held the token but not as sent: %s" %
+          (len(kept), kept[:4]))
+
+
 def test_cut_short(origin, scratch):
     """A source that encodes to less than its probed duration is refused (exit 1), nothing
     published: a truncated MKV whose header still says 8 s, and an MP4 whose video stops 2 s
@@ -1016,7 +1070,7 @@ TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_
          test_sync_failed, test_rename_flagless, test_cover_art, test_many_audio,
          test_colon_names,
          test_no_network_source, test_interrupt_late, test_key_kill_registering,
-         test_register_too_large, test_token_file,
+         test_register_too_large, test_token_file, test_token_wipe,
          test_register_slow, test_key_flags_alone, test_cut_short, test_marker_past_end,
          test_dangling_title, test_interlaced, test_late_audio, test_slice_headers_clear]
 

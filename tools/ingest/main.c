@@ -867,7 +867,7 @@ static int token_load(const struct opts *o)
 {
         const char *env = getenv("SLUICE_CONTROL_TOKEN");
         uint8_t *t = NULL, *eol;
-        size_t tl;
+        size_t tl = 0, t_len;
         int r;
 
         if (!o->token_file) {
@@ -882,6 +882,7 @@ static int token_load(const struct opts *o)
                 return 0;
         }
         r = util_file_read(o->token_file, sizeof(reg_token) - 1, &t, &tl);
+        t_len = tl;
         if (r < 0) {
                 fprintf(stderr, "sluice-ingest: --token-file %s: cannot read: %s\n", o->token_file,
                         r == -EFBIG ? "longer than 511 bytes" : strerror(-r));
@@ -895,16 +896,19 @@ static int token_load(const struct opts *o)
                 tl--;
         /* Cut at the NUL, it would be a token control never gave: refused, as edge, control
          * and sluice-fill refuse it. */
+        r = 0;
         if (memchr(t, '\0', tl)) {
                 fprintf(stderr, "sluice-ingest: --token-file %s: its first line holds a NUL byte\n",
                         o->token_file);
-                free(t);
-                return -EINVAL;
+                r = -EINVAL;
+        } else {
+                memcpy(reg_token, t, tl);
+                reg_token[tl] = '\0';
         }
-        memcpy(reg_token, t, tl);
-        reg_token[tl] = '\0';
+        /* The whole file, not only the token: what follows its first line is the operator's. */
+        explicit_bzero(t, t_len);
         free(t);
-        return 0;
+        return r;
 }
 
 /*
@@ -943,6 +947,7 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
         if (*token) {
                 snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
                 hdr = curl_slist_append(hdr, auth);
+                explicit_bzero(auth, sizeof(auth));
         }
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
@@ -983,9 +988,12 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
         }
         r = 0;
 out:
-        curl_slist_free_all(hdr);
         if (c)
                 curl_easy_cleanup(c);
+        /* The token's line copied into the list: wiped before it is freed. */
+        for (struct curl_slist *l = hdr; l; l = l->next)
+                explicit_bzero(l->data, strlen(l->data));
+        curl_slist_free_all(hdr);
         free(text);
         return r;
 }

@@ -88,6 +88,7 @@ int util_file_read(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_
                         continue;
                 if (n <= 0) {
                         r = n < 0 ? -errno : -EIO;
+                        explicit_bzero(buf, got); /* the file may be a secret */
                         goto out;
                 }
                 got += (size_t)n;
