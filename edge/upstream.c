@@ -389,6 +389,15 @@ static int on_timer_set(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- fetch completion ---- */
 
+/* A fetch's header list, one line of which may carry the upstream's bearer token: each line
+ * is wiped before the list is freed. */
+static void hdrs_free(struct curl_slist *list)
+{
+        for (struct curl_slist *l = list; l; l = l->next)
+                explicit_bzero(l->data, strlen(l->data));
+        curl_slist_free_all(list);
+}
+
 static void fetch_finish(struct upstream_fetch *f, int err)
 {
         struct upstream_ctx *ctx = f->ctx;
@@ -404,7 +413,7 @@ static void fetch_finish(struct upstream_fetch *f, int err)
                 f->next->prev = f->prev;
         f->cbs->on_done(f->ud, err);
         curl_easy_cleanup(f->easy);
-        curl_slist_free_all(f->hdrs);
+        hdrs_free(f->hdrs);
         free(f);
 }
 
@@ -750,6 +759,7 @@ int upstream_fetch_start(struct upstream_ctx *ctx, const struct edge_cfg_upstrea
                 char h[300];
                 (void)snprintf(h, sizeof(h), "Authorization: Bearer %s", bearer);
                 f->hdrs = curl_slist_append(f->hdrs, h);
+                explicit_bzero(h, sizeof(h));
                 if (!f->hdrs) {
                         r = -ENOMEM;
                         goto fail;
@@ -820,7 +830,7 @@ fail:
         uring_timer_cancel(ctx->loop, &f->first_byte);
         if (f->easy)
                 curl_easy_cleanup(f->easy);
-        curl_slist_free_all(f->hdrs);
+        hdrs_free(f->hdrs);
         free(f);
         return r;
 }

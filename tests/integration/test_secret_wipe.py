@@ -6,6 +6,10 @@ are markers; a reload replaces all three, and the edge is stopped, so that both 
 held are freed. A request's path, which nothing wipes, is the proof that the shim searched:
 it must be found, and the secrets never.
 
+A parent's token sent with a fill ("Authorization: Bearer <token>", the line the edge hands
+libcurl) is wiped too: after a miss filled from an upstream, the token is in no freed block
+but libcurl's own buffers of the request it wrote, where "\r\n" ends its line.
+
     python3 test_secret_wipe.py path/to/sluice-edge
 
 SLUICE_FREE_SCAN_SHIM names the shim (meson sets it); without it, or under ASan, the test
@@ -15,7 +19,8 @@ import os
 import sys
 
 import free_scan
-from edgeharness import Edge, Skip, check, preload_env, run, test
+from edgeharness import Edge, Skip, check, eq, preload_env, run, test
+from origin import Origin
 
 # Printable, so that the shim can be given them: the key's secret is written in hex in the
 # keys file, and these are its bytes as the edge holds them.
@@ -62,6 +67,41 @@ def secrets_wiped_before_free(binary):
                                          "the shim searched nothing")
     finally:
         e.cleanup()
+
+
+@test
+def upstream_token_wiped_after_a_fill(binary):
+    why = free_scan.unusable(binary)
+    if why:
+        raise Skip(why)
+    o = Origin()
+    e = Edge(binary, {"workers": 1})
+    try:
+        parent = os.path.join(e.dir, "parent.token")
+        report = os.path.join(e.dir, "free-scan.txt")
+        write(parent, PARENT + "\n")
+        e.cfg["upstreams"] = [{"url": o.url, "token_file": parent}]
+        key = "/ok/t/wipe-seg-1.m4s"
+        o.add(key, os.urandom(4096))
+        # Markers: 0 the token as the request carries it, 1 the token alone. A block holding
+        # both is reported as two lines in a row, 0 then 1, of one size.
+        shim = free_scan.env(report, (f"Bearer {PARENT}\r\n", PARENT))
+        e.start(env=preload_env(shim.pop("LD_PRELOAD"), **shim))
+        eq(e.get(key).status, 200, "the miss filled")
+        e.stop()
+        lines = free_scan.lines(report)
+        sent, kept = [], []
+        for i, ln in enumerate(lines):
+            if ln.startswith("hit 1 "):
+                as_sent = i > 0 and lines[i - 1] == "hit 0 " + ln.split()[2]
+                (sent if as_sent else kept).append(ln)
+        check(sent, "the parent's token as libcurl sent it was not found in a freed block: "
+                    "the shim searched nothing")
+        check(not kept, f"{len(kept)} freed block(s) held the parent's token but not as sent: "
+                        f"{kept[:4]}")
+    finally:
+        e.cleanup()
+        o.srv.shutdown()
 
 
 if __name__ == "__main__":
