@@ -912,11 +912,6 @@ static void process_one(struct ctl_conn *c)
                 }
                 http1_parser_init(&c->parser);
                 c->head_len = (size_t)r;
-                /* An admin body may carry a secret (a registration's content key, an edge's
-                 * secret) and its head the admin token: from here on what the connection
-                 * reads is cleared before its memory is freed, moved or reused. */
-                if (head_on_admin_route(&c->head))
-                        c->in.wipe = c->more.wipe = true;
                 /* A chunked body (RFC 9112 §7.1) is decoded in place as it arrives, under the
                  * same limit as a Content-Length (req-chunked.h). */
                 c->chunked = c->head.chunked;
@@ -1132,6 +1127,10 @@ static void conn_accept(struct ctl_server *srv, int fd)
         c->refs = 1;
         buf_init(&c->in, HEAD_MAX + PIPELINE_MAX); /* in_max() sets it before each append */
         buf_init(&c->more, PIPELINE_MAX);
+        /* What clients send holds secrets (the admin token, a registration's content key, an
+         * edge's secret, a profile's key): what the connection reads is cleared before its
+         * memory is freed, moved or reused, and the ring's buffer once copied (on_recv). */
+        c->in.wipe = c->more.wipe = true;
         c->state = CS_READ_HEAD;
         http1_parser_init(&c->parser);
         uring_timer_init(&c->timer, on_conn_timer);

@@ -7,6 +7,10 @@
  * Memory given back unwiped keeps what it held until reused: a test that names a secret's text
  * finds every buffer that let it go that way, which it cannot see from outside the process.
  *
+ * With SLUICE_FREE_SCAN_MIN_SIZE set, each freed (or moved) block of at least that many usable
+ * bytes also appends "size <block size>\n", whatever it holds: a test whose marker the
+ * program wipes before freeing can still see when a large buffer goes.
+ *
  * Robustness: the real functions come from dlsym(RTLD_NEXT); a thread-local depth guards
  * against re-entry (dlsym may allocate, and so may whatever the first free() runs into); only
  * blocks up to SCAN_MAX are searched; the report is formatted by hand and written with
@@ -29,6 +33,7 @@ static char markers[MARKERS_MAX][MARKER_MAX];
 static size_t marker_len[MARKERS_MAX];
 static size_t n_markers;
 static int report_fd = -1;
+static size_t min_size; /* 0: no "size" lines */
 /* Initial-exec: the preloaded object's TLS is static, and reaching it must not allocate. */
 static __thread int depth __attribute__((tls_model("initial-exec")));
 
@@ -58,6 +63,8 @@ __attribute__((constructor)) static void shim_init(void)
         }
         if (path)
                 report_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        for (const char *z = getenv("SLUICE_FREE_SCAN_MIN_SIZE"); z && *z >= '0' && *z <= '9'; z++)
+                min_size = min_size * 10 + (size_t)(*z - '0');
 }
 
 static char *put_u64(char *p, size_t v)
@@ -81,6 +88,19 @@ static void report(size_t marker, size_t size)
         e = put_u64(e + 4, marker);
         *e++ = ' ';
         e = put_u64(e, size);
+        *e++ = '\n';
+        (void)!write(report_fd, line, (size_t)(e - line));
+}
+
+/* "size <size>" for a block of at least min_size going away. */
+static void report_size(size_t size)
+{
+        char line[64], *e = line;
+
+        if (!min_size || size < min_size || report_fd < 0)
+                return;
+        memcpy(e, "size ", 5);
+        e = put_u64(e + 5, size);
         *e++ = '\n';
         (void)!write(report_fd, line, (size_t)(e - line));
 }
@@ -114,6 +134,8 @@ void free(void *p)
         n = scan(p, hits, &size);
         for (size_t i = 0; i < n; i++)
                 report(hits[i], size);
+        if (p && !depth)
+                report_size(malloc_usable_size(p));
         real_free(p);
 }
 
@@ -131,8 +153,12 @@ void *realloc(void *p, size_t size)
         /* Searched before the call, reported only when the block went: moved (the old one is
          * freed inside the allocator, past the free() above) or freed (size 0). */
         n = scan(p, hits, &old);
+        if (p && !depth)
+                old = malloc_usable_size(p);
         q = real_realloc(p, size);
         for (size_t i = 0; (size == 0 || (q && q != p)) && i < n; i++)
                 report(hits[i], old);
+        if (p && (size == 0 || (q && q != p)))
+                report_size(old);
         return q;
 }

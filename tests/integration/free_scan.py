@@ -18,11 +18,15 @@ def unusable(binary):
     return None
 
 
-def env(report, markers):
+def env(report, markers, min_size=0):
     """The variables that preload the shim, searching for markers (each under 64 characters)
-    and reporting to the file report."""
-    return {"LD_PRELOAD": os.environ["SLUICE_FREE_SCAN_SHIM"],
-            "SLUICE_FREE_SCAN_MARKERS": ",".join(markers), "SLUICE_FREE_SCAN_REPORT": report}
+    and reporting to the file report; with min_size, every freed block of at least that many
+    bytes is reported too ("size <block size>"), whatever it held."""
+    e = {"LD_PRELOAD": os.environ["SLUICE_FREE_SCAN_SHIM"],
+         "SLUICE_FREE_SCAN_MARKERS": ",".join(markers), "SLUICE_FREE_SCAN_REPORT": report}
+    if min_size:
+        e["SLUICE_FREE_SCAN_MIN_SIZE"] = str(min_size)
+    return e
 
 
 def lines(report):
@@ -32,6 +36,11 @@ def lines(report):
             return f.read().splitlines()
     except FileNotFoundError:
         return []
+
+
+def sizes(report):
+    """The sizes of the freed blocks reported as at least min_size (see env)."""
+    return [int(ln.split()[1]) for ln in lines(report) if ln.startswith("size ")]
 
 
 def hits(report, marker):

@@ -3,9 +3,11 @@
 bytes that arrived while a request waited on PostgreSQL grow a second buffer, which is
 dropped with the first once the connection is idle, not kept (up to 64 KiB) until it closes.
 
-Seen from inside the process through free-scan-shim.c: every freed block holding a marker
-the pipelined requests carry is reported, so the test checks that all of them were freed
-by the time the connection was idle and none is freed when control later closes it.
+Seen from inside the process through free-scan-shim.c: control wipes its input buffers before
+freeing them, so the shim reports every freed block of 32 KiB or more, whatever it held (only
+these buffers, grown by the 31 KB pipelined, reach that size here), and the test checks that
+they were freed by the time the connection was idle and none is freed when control later
+closes it (up to its exit, which frees caches as large).
 
     python3 test_idle_buffers.py path/to/sluice-control
 """
@@ -21,6 +23,7 @@ import free_scan  # noqa: E402
 from ctlharness import PSQL, Control, Postgres, check, register, run, skip  # noqa: E402
 
 MARK = "pipelined-while-waiting-0123456789"
+BIG = 32768  # bytes: the input buffers the pipelined requests grow, and nothing else here
 
 
 def unread(port, client_port):
@@ -40,7 +43,7 @@ def main(binary, tmp):
         skip(why)
     report = os.path.join(tmp, "free-scan.txt")
     pg = Postgres(tmp)
-    ctl = Control(binary, tmp, pg).start(env=free_scan.env(report, (MARK,)))
+    ctl = Control(binary, tmp, pg).start(env=free_scan.env(report, (MARK,), min_size=BIG))
     register(ctl, "m1")
 
     # A browse that waits on a lock while 30 requests (31 KB) follow it on its connection.
@@ -72,11 +75,15 @@ def main(binary, tmp):
         got += data
     # Control has handled the last answer's send once it answers a later connection.
     check(ctl.request("GET", "/healthz")[0] == 200, "healthz")
-    idle = free_scan.hits(report, 0)
+    idle = free_scan.sizes(report)
     check(idle, "the pipelined bytes were freed when the connection went idle")
     s.close()
+    # The close's completion is queued ahead of a later connection's: once that one is
+    # answered, control has closed this one. (What its exit frees is not counted: its caches
+    # go then, some as large.)
+    check(ctl.request("GET", "/healthz")[0] == 200, "healthz")
+    later = free_scan.sizes(report)[len(idle):]
     check(ctl.stop() == 0, "SIGTERM exits 0")
-    later = free_scan.hits(report, 0)[len(idle):]
     check(not later, f"blocks of the idle connection's requests kept until it closed: {later}")
 
 
