@@ -3,8 +3,9 @@
 it (docs/control.md, ClearKey): control runs with free-scan-shim.c preloaded and reports each
 freed block that still holds the key's base64url text (as the answer carries it), its hex
 text (as the database gives it: the first half, so that a partial copy counts too) or the
-kid's base64url text. The kid, which the request and the answer both carry unwiped, is the
-proof that the shim searched: it must be found, and the key never. The key is set in the
+kid's base64url text. The path of a later request, which control copies for its handler and
+frees unwiped, is the proof that the shim searched: it must be found, and the key never
+(control wipes what it reads and the JSON it parses, so the kid is no longer proof). The key is set in the
 database behind control's back, so that control meets it only on the licence's path."""
 import base64
 import os
@@ -16,6 +17,7 @@ import free_scan  # noqa: E402
 from ctlharness import CONTENT_KEY, Control, Postgres, check, make_asset, run, skip  # noqa: E402
 
 KID = "00112233445566778899aabbccddeeff"
+PROOF = "proof-path-marker-1a2b3c4d5e"
 
 
 def b64url(hexstr):
@@ -33,8 +35,10 @@ def main(binary, tmp):
     key, kid = b64url(CONTENT_KEY), b64url(KID)
     report = os.path.join(tmp, "free-scan.txt")
     pg = Postgres(tmp)
-    # Markers by index in the report: 0 the key as answered, 1 the kid, 2 the key as stored.
-    ctl = Control(binary, tmp, pg).start(env=free_scan.env(report, (key, kid, CONTENT_KEY[:16])))
+    # Markers by index in the report: 0 the key as answered, 1 the kid, 2 the key as stored,
+    # 3 the proof.
+    ctl = Control(binary, tmp, pg).start(
+        env=free_scan.env(report, (key, kid, CONTENT_KEY[:16], PROOF)))
     ctl.json("POST", "/v1/admin/titles", {"title": "m1", "asset": make_asset("m1", True),
                                           "key": {"kid": KID, "key": "5e" * 16}}, admin=True)
     pg.psql(f"UPDATE content_keys SET key = decode('{CONTENT_KEY}', 'hex') "
@@ -57,12 +61,14 @@ def main(binary, tmp):
     # out: all in by now. The database connections free their input buffers as they close,
     # which held the key (as they hold all they read) as long as they lived: not counted.
     hex_hits = free_scan.hits(report, 2)
+    ctl.request("GET", f"/v1/titles/{PROOF}")
     check(ctl.stop() == 0, "SIGTERM exits 0")
 
     key_hits, kid_hits = free_scan.hits(report, 0), free_scan.hits(report, 1)
     print(f"# freed blocks holding the kid: {len(kid_hits)}, the key: {len(key_hits)}, "
           f"its hex: {len(hex_hits)}")
-    check(kid_hits, "the shim found the kid in no freed block: it did not search")
+    check(free_scan.hits(report, 3), "the shim found the request's path in no freed block: it "
+                                     "did not search")
     check(not key_hits, f"the key as answered was still in freed blocks ({sizes(key_hits)} B)")
     check(not hex_hits, f"the key as stored was still in freed blocks ({sizes(hex_hits)} B)")
 
