@@ -876,8 +876,7 @@ def test_token_wipe(origin, scratch):
     report = os.path.join(scratch, "free-scan.txt")
     srv = HTTPServer(("127.0.0.1", 0), TakingControl)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    # Markers: 0 the token as the request carries it, 1 the token alone. A block holding
-    # both is reported as two lines in a row, 0 then 1, of one size.
+    # Markers: 0 the token as the request carries it, 1 the token alone (free_scan.as_sent).
     env = dict(os.environ, **free_scan.env(report, ("Bearer %s\r\n" % token, token)))
     try:
         r = run(["--title", "wipe1", "--register", "http://127.0.0.1:%d" % srv.server_port,
@@ -885,12 +884,7 @@ def test_token_wipe(origin, scratch):
     finally:
         srv.shutdown()
     check(r.returncode == 0, "registered: %d %r" % (r.returncode, r.stderr[-300:]))
-    lines = free_scan.lines(report)
-    sent, kept = [], []
-    for i, ln in enumerate(lines):
-        if ln.startswith("hit 1 "):
-            as_sent = i > 0 and lines[i - 1] == "hit 0 " + ln.split()[2]
-            (sent if as_sent else kept).append(ln)
+    sent, kept = free_scan.as_sent(report)
     check(sent, "the token as libcurl sent it was not found in a freed block: the shim "
                 "searched nothing")
     check(not kept, "%d freed block(s) held the token but not as sent: %s" %

@@ -46,3 +46,17 @@ def sizes(report):
 def hits(report, marker):
     """The lines saying a freed block held the marker of index marker."""
     return [ln for ln in lines(report) if ln.startswith(f"hit {marker} ")]
+
+
+def as_sent(report):
+    """For markers 0, a token as a request carries it ("Bearer <token>\\r\\n"), and 1, the
+    token alone: (the lines of the blocks holding it as sent, those of the blocks holding it
+    otherwise). A block holding both is reported as two lines in a row, 0 then 1, of one
+    size; one holding it otherwise, by a line of marker 1 alone."""
+    sent, kept = [], []
+    ls = lines(report)
+    for i, ln in enumerate(ls):
+        if ln.startswith("hit 1 "):
+            with_end = i > 0 and ls[i - 1] == "hit 0 " + ln.split()[2]
+            (sent if with_end else kept).append(ln)
+    return sent, kept

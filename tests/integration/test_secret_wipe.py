@@ -83,18 +83,12 @@ def upstream_token_wiped_after_a_fill(binary):
         e.cfg["upstreams"] = [{"url": o.url, "token_file": parent}]
         key = "/ok/t/wipe-seg-1.m4s"
         o.add(key, os.urandom(4096))
-        # Markers: 0 the token as the request carries it, 1 the token alone. A block holding
-        # both is reported as two lines in a row, 0 then 1, of one size.
+        # Markers: 0 the token as the request carries it, 1 the token alone (free_scan.as_sent).
         shim = free_scan.env(report, (f"Bearer {PARENT}\r\n", PARENT))
         e.start(env=preload_env(shim.pop("LD_PRELOAD"), **shim))
         eq(e.get(key).status, 200, "the miss filled")
         e.stop()
-        lines = free_scan.lines(report)
-        sent, kept = [], []
-        for i, ln in enumerate(lines):
-            if ln.startswith("hit 1 "):
-                as_sent = i > 0 and lines[i - 1] == "hit 0 " + ln.split()[2]
-                (sent if as_sent else kept).append(ln)
+        sent, kept = free_scan.as_sent(report)
         check(sent, "the parent's token as libcurl sent it was not found in a freed block: "
                     "the shim searched nothing")
         check(not kept, f"{len(kept)} freed block(s) held the parent's token but not as sent: "

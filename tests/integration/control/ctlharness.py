@@ -18,6 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import free_scan  # noqa: E402 (tests/integration/free_scan.py)
 import sanitizer  # noqa: E402 (tests/integration/sanitizer.py)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -90,6 +91,15 @@ class Postgres:
 
     def start(self):
         subprocess.run([PG_TEMP, "start", self.dir], capture_output=True, check=True)
+
+
+def scanned(binary, tmp):
+    """For a test preloading free-scan-shim.c into control: skips where the shim cannot search
+    its freed blocks; else (the path for the shim's report, a started PostgreSQL)."""
+    why = free_scan.unusable(binary)
+    if why:
+        skip(why)
+    return os.path.join(tmp, "free-scan.txt"), Postgres(tmp)
 
 
 class Control:

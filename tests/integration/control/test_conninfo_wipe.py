@@ -16,17 +16,13 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import free_scan  # noqa: E402
-from ctlharness import Control, Postgres, check, run, skip  # noqa: E402
+from ctlharness import Control, check, run, scanned  # noqa: E402
 
 PASSWORD = "pw-marker-3c5e7a9b1d2f4e6a"
 
 
 def main(binary, tmp):
-    why = free_scan.unusable(binary)
-    if why:
-        skip(why)
-    report = os.path.join(tmp, "free-scan.txt")
-    pg = Postgres(tmp)
+    report, pg = scanned(binary, tmp)
     host = [w.split("=", 1)[1] for w in pg.conninfo.split() if w.startswith("host=")]
     check(host, f"no host in the test server's conninfo {pg.conninfo!r}")
     pg.conninfo += f" password={PASSWORD}"

@@ -16,18 +16,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import free_scan  # noqa: E402
-from ctlharness import Control, Postgres, check, run, skip  # noqa: E402
+from ctlharness import Control, check, run, scanned  # noqa: E402
 
 SECRET = "edge-secret-marker-" + "5a6b7c8d9e" * 4  # 59 characters
 PROOF = "proof-path-marker-4d3c2b1a09"
 
 
 def main(binary, tmp):
-    why = free_scan.unusable(binary)
-    if why:
-        skip(why)
-    report = os.path.join(tmp, "free-scan.txt")
-    pg = Postgres(tmp)
+    report, pg = scanned(binary, tmp)
     ctl = Control(binary, tmp, pg)
     ctl.start(env=free_scan.env(report, (SECRET[:30], SECRET[30:], PROOF)))
     start = len(free_scan.lines(report))

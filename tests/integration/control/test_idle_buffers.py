@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import free_scan  # noqa: E402
-from ctlharness import PSQL, Control, Postgres, check, register, run, skip  # noqa: E402
+from ctlharness import Control, PSQL, check, register, run, scanned  # noqa: E402
 
 MARK = "pipelined-while-waiting-0123456789"
 BIG = 32768  # bytes: the input buffers the pipelined requests grow, and nothing else here
@@ -38,11 +38,7 @@ def unread(port, client_port):
 
 
 def main(binary, tmp):
-    why = free_scan.unusable(binary)
-    if why:
-        skip(why)
-    report = os.path.join(tmp, "free-scan.txt")
-    pg = Postgres(tmp)
+    report, pg = scanned(binary, tmp)
     ctl = Control(binary, tmp, pg).start(env=free_scan.env(report, (MARK,), min_size=BIG))
     register(ctl, "m1")
 

@@ -18,18 +18,14 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import free_scan  # noqa: E402
-from ctlharness import Control, Postgres, check, run, skip  # noqa: E402
+from ctlharness import Control, check, run, scanned  # noqa: E402
 
 SECRET = "4b1d0c2e3f5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"  # 32 bytes
 KID = "kid-marker-7e6d5c4b3a29"
 
 
 def main(binary, tmp):
-    why = free_scan.unusable(binary)
-    if why:
-        skip(why)
-    report = os.path.join(tmp, "free-scan.txt")
-    pg = Postgres(tmp)
+    report, pg = scanned(binary, tmp)
     ctl = Control(binary, tmp, pg)
     with open(ctl.keys_file, "w") as f:
         f.write(f"keys:\n  - {{kid: {KID}, secret: \"{SECRET}\"}}\n")

@@ -14,7 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import free_scan  # noqa: E402
-from ctlharness import CONTENT_KEY, Control, Postgres, check, make_asset, run, skip  # noqa: E402
+from ctlharness import CONTENT_KEY, Control, check, make_asset, run, scanned  # noqa: E402
 
 KID = "00112233445566778899aabbccddeeff"
 PROOF = "proof-path-marker-1a2b3c4d5e"
@@ -29,12 +29,8 @@ def sizes(lines):
 
 
 def main(binary, tmp):
-    why = free_scan.unusable(binary)
-    if why:
-        skip(why)
     key, kid = b64url(CONTENT_KEY), b64url(KID)
-    report = os.path.join(tmp, "free-scan.txt")
-    pg = Postgres(tmp)
+    report, pg = scanned(binary, tmp)
     # Markers by index in the report: 0 the key as answered, 1 the kid, 2 the key as stored,
     # 3 the proof.
     ctl = Control(binary, tmp, pg).start(

@@ -15,17 +15,13 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import free_scan  # noqa: E402
-from ctlharness import ADMIN_TOKEN, Control, Postgres, check, run, skip  # noqa: E402
+from ctlharness import ADMIN_TOKEN, Control, check, run, scanned  # noqa: E402
 
 PROOF = "proof-path-marker-6e5d4c3b2a19"
 
 
 def main(binary, tmp):
-    why = free_scan.unusable(binary)
-    if why:
-        skip(why)
-    report = os.path.join(tmp, "free-scan.txt")
-    pg = Postgres(tmp)
+    report, pg = scanned(binary, tmp)
     ctl = Control(binary, tmp, pg)
     ctl.start(env=free_scan.env(report, (ADMIN_TOKEN, PROOF)))
     start = len(free_scan.lines(report))

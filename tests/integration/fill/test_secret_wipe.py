@@ -81,8 +81,7 @@ def main():
         check(not found, f"verify: {len(found)} freed block(s) held the token key: {found[:4]}")
         check(free_scan.hits(report, 0), "verify: the control token, sent by libcurl, was not "
                                          "found in a freed block: the shim searched nothing")
-        # Markers 0: the token as a request carries it, 1: the same without the line end. A
-        # block holding both is reported as two lines in a row, 0 then 1, of one size.
+        # Markers: 0 the token as a request carries it, 1 without the line end (as_sent).
         os.unlink(report)
         env = dict(os.environ, **free_scan.env(report, (f"Bearer {TOKEN}\r\n", f"Bearer {TOKEN}")))
         s.add_object("t1/v1/seg-2.m4s", b"y" * 1000)
@@ -90,12 +89,7 @@ def main():
                             "unlimited", "--progress", "none"], env=env, capture_output=True,
                            timeout=60)
         check(p.returncode == 0, f"run: exit {p.returncode} ({p.stderr.decode().strip()[-300:]})")
-        lines = free_scan.lines(report)
-        sent, kept = [], []
-        for i, ln in enumerate(lines):
-            if ln.startswith("hit 1 "):
-                as_sent = i > 0 and lines[i - 1] == "hit 0 " + ln.split()[2]
-                (sent if as_sent else kept).append(ln)
+        sent, kept = free_scan.as_sent(report)
         check(sent, "run: the token as libcurl sent it was not found in a freed block: the "
                     "shim searched nothing")
         check(not kept, f"run: {len(kept)} freed block(s) held the token but not as sent: "
