@@ -9,7 +9,8 @@ ffprobe answer or a failed sync does; which streams of a source with cover art o
 streams are encoded; that names with a ':' are files and that a playlist naming network URLs
 fetches nothing; what a late Ctrl-C says; where an encrypted title's key is when the run is
 killed while control registers it; what control's 413 to a registration says; when
---token-file is read, and that its token is in no freed block but libcurl's; that a source cut short, or a marker past its end, is refused; that a
+--token-file is read, and that its token and a --key-in key are in no freed block but
+libcurl's; that a source cut short, or a marker past its end, is refused; that a
 dangling symlink at the title's path is an existing title; that an interlaced source is
 deinterlaced; that audio starting after the video keeps its delay in its timeline.
 
@@ -860,11 +861,31 @@ class TakingControl(BaseHTTPRequestHandler):
         pass
 
 
+def register_scanned(scratch, args, markers, what):
+    """Run ingest with args and --register at a control taking every registration, with
+    tests/integration/free-scan-shim.c preloaded searching for markers (0 what only the request
+    as libcurl wrote it holds, 1 the secret: free_scan.as_sent), and check that the secret was
+    in no freed block but that request's, which must be found (the shim searched)."""
+    report = os.path.join(scratch, "free-scan.txt")
+    srv = HTTPServer(("127.0.0.1", 0), TakingControl)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        r = run(args + ["--register", "http://127.0.0.1:%d" % srv.server_port],
+                env=dict(os.environ, **free_scan.env(report, markers)))
+    finally:
+        srv.shutdown()
+    check(r.returncode == 0, "registered: %d %r" % (r.returncode, r.stderr[-300:]))
+    sent, kept = free_scan.as_sent(report)
+    check(sent, "%s in the request libcurl sent was not found in a freed block: the shim "
+                "searched nothing" % what)
+    check(not kept, "%d freed block(s) held %s outside the request: %s" %
+          (len(kept), what, kept[:4]))
+
+
 def test_token_wipe(origin, scratch):
-    """The --token-file token is wiped from every block ingest frees (docs/ingest.md): run
-    with tests/integration/free-scan-shim.c preloaded, a registration leaves it only in
-    libcurl's buffer of the request it wrote, where "\r\n" ends its line; the file's bytes
-    and the header line ingest hands libcurl are wiped."""
+    """The --token-file token is wiped from every block ingest frees (docs/ingest.md): a
+    registration leaves it only in libcurl's buffer of the request it wrote, where "\r\n"
+    ends its line; the file's bytes and the header line ingest hands libcurl are wiped."""
     why = free_scan.unusable(INGEST)
     if why:
         skip(why)
@@ -873,22 +894,28 @@ def test_token_wipe(origin, scratch):
     path = os.path.join(scratch, "wipe.token")
     with open(path, "w") as f:
         f.write(token + "\n")
-    report = os.path.join(scratch, "free-scan.txt")
-    srv = HTTPServer(("127.0.0.1", 0), TakingControl)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    # Markers: 0 the token as the request carries it, 1 the token alone (free_scan.as_sent).
-    env = dict(os.environ, **free_scan.env(report, ("Bearer %s\r\n" % token, token)))
-    try:
-        r = run(["--title", "wipe1", "--register", "http://127.0.0.1:%d" % srv.server_port,
-                 "--token-file", path] + tiny(origin), env=env)
-    finally:
-        srv.shutdown()
-    check(r.returncode == 0, "registered: %d %r" % (r.returncode, r.stderr[-300:]))
-    sent, kept = free_scan.as_sent(report)
-    check(sent, "the token as libcurl sent it was not found in a freed block: the shim "
-                "searched nothing")
-    check(not kept, "%d freed block(s) held the token but not as sent: %s" %
-          (len(kept), kept[:4]))
+    register_scanned(scratch, ["--title", "wipe1", "--token-file", path] + tiny(origin),
+                     ("Bearer %s\r\n" % token, token), "the token")
+
+
+def test_key_wipe(origin, scratch):
+    """An encrypted title's content key, read back from --key-in to register the title, is
+    wiped from every block ingest frees (docs/ingest.md): the key file's bytes, the JSON
+    library's copies and the registration's body. Only libcurl's buffer of the request it
+    wrote (its request line there too) may hold it."""
+    why = free_scan.unusable(INGEST)
+    if why:
+        skip(why)
+        return
+    key_file = os.path.join(scratch, "kw.json")
+    r = run(["--title", "kw1", "--encrypt", "--key-out", key_file] + tiny(origin))
+    if not check(r.returncode == 0, "kw1 published: %d %r" % (r.returncode, r.stderr[-300:])):
+        return
+    with open(key_file) as f:
+        key = json.load(f)["key"]
+    register_scanned(scratch, ["--register-only", "--title", "kw1", "--origin", origin,
+                               "--key-in", key_file],
+                     ("POST /v1/admin/titles HTTP/", key), "the content key")
 
 
 def test_cut_short(origin, scratch):
@@ -1064,7 +1091,7 @@ TESTS = [test_key_file, test_key_stdout, test_rotated, test_title_id, test_lang_
          test_sync_failed, test_rename_flagless, test_cover_art, test_many_audio,
          test_colon_names,
          test_no_network_source, test_interrupt_late, test_key_kill_registering,
-         test_register_too_large, test_token_file, test_token_wipe,
+         test_register_too_large, test_token_file, test_token_wipe, test_key_wipe,
          test_register_slow, test_key_flags_alone, test_cut_short, test_marker_past_end,
          test_dangling_title, test_interlaced, test_late_audio, test_slice_headers_clear]
 

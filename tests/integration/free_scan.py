@@ -49,8 +49,9 @@ def hits(report, marker):
 
 
 def as_sent(report):
-    """For markers 0, a token as a request carries it ("Bearer <token>\\r\\n"), and 1, the
-    token alone: (the lines of the blocks holding it as sent, those of the blocks holding it
+    """For markers 0, what only a request as libcurl wrote it holds (a token with its line
+    end, "Bearer <token>\\r\\n", or the request line), and 1, the secret alone: (the lines
+    of the blocks holding the secret in such a request, those of the blocks holding it
     otherwise). A block holding both is reported as two lines in a row, 0 then 1, of one
     size; one holding it otherwise, by a line of marker 1 alone."""
     sent, kept = [], []

@@ -990,6 +990,9 @@ static int register_title(const struct opts *o, json_t *asset, const struct cenc
 out:
         if (c)
                 curl_easy_cleanup(c);
+        if (text) /* the content key is in it */
+                explicit_bzero(text, strlen(text));
+        explicit_bzero(hex_key, sizeof(hex_key));
         /* The token's line copied into the list: wiped before it is freed. */
         for (struct curl_slist *l = hdr; l; l = l->next)
                 explicit_bzero(l->data, strlen(l->data));
@@ -1042,12 +1045,13 @@ static int key_emit(const struct opts *o, const struct cenc_key *k)
         json_t *j = json_pack("{s:s, s:s, s:s}", "title", o->title, "kid",
                               hex_encode(k->kid, 16, hkid), "key", hex_encode(k->key, 16, hk));
         char *text = json_dumps(j, JSON_COMPACT);
+        size_t len = text ? strlen(text) : 0;
         int r = -ENOMEM;
         json_decref(j);
+        explicit_bzero(hk, sizeof(hk));
         if (!text)
                 return r;
         if (o->key_out) {
-                size_t len = strlen(text);
                 text[len] = '\n';
                 r = util_file_stage(o->key_out, text, len + 1, key_tmp, sizeof(key_tmp));
                 if (r < 0)
@@ -1064,6 +1068,7 @@ static int key_emit(const struct opts *o, const struct cenc_key *k)
                                 strerror(-r));
                 }
         }
+        explicit_bzero(text, len);
         free(text);
         return r;
 }
@@ -1087,8 +1092,14 @@ static int key_commit(const struct opts *o, const char *title_dir)
 /* Read back a key JSON written by --key-out. Returns 0 or -EINVAL with a message. */
 static int key_read(const char *path, struct cenc_key *k)
 {
-        json_error_t je;
-        json_t *j = json_load_file(path, 0, &je);
+        uint8_t *text = NULL;
+        size_t len = 0;
+        /* Read whole and wiped after: json_load_file's stdio buffer would be freed unwiped. */
+        json_t *j = util_file_read(path, 4096, &text, &len) == 0
+                        ? json_loadb((const char *)text, len, 0, NULL) : NULL;
+        if (text)
+                explicit_bzero(text, len);
+        free(text);
         const char *hk = json_string_value(json_object_get(j, "key"));
         const char *hkid = json_string_value(json_object_get(j, "kid"));
         int r = -EINVAL;
@@ -1227,6 +1238,7 @@ int main(int argc, char **argv)
 
         if (argc >= 2 && !strcmp(argv[1], "--exec-guard"))
                 return proc_exec_guard(argc - 2, argv + 2);
+        json_set_alloc_funcs(malloc, util_wiped_free); /* keys pass through the JSON */
         memset(jobs, 0, sizeof(jobs));
         for (size_t i = 0; i < JOBS_MAX; i++) /* proc_done of a job never started: not fd 0 */
                 jobs[i].proc.out_fd = jobs[i].proc.err_fd = -1;

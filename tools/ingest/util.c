@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,13 @@ out:
         free(buf);
         close(fd);
         return r;
+}
+
+void util_wiped_free(void *p)
+{
+        if (p)
+                explicit_bzero(p, malloc_usable_size(p));
+        free(p);
 }
 
 /* Write data[0..len) to fd, fsync it when sync, and close it (always). Returns 0 or -errno. */

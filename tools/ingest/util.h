@@ -29,6 +29,10 @@ void strv_done(struct strv *sv);
  */
 int util_file_read(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_len);
 
+/* free(), the block wiped first (its whole usable size): for the JSON library, which copies a
+ * content key through strings and buffers of its own. */
+void util_wiped_free(void *p);
+
 /*
  * util_file_replace: write data to "<path>.tmp" and rename it over path, so a reader sees
  * the old file or the new one, never a mix. With sync, the data is fsync'd before the
