@@ -6,6 +6,7 @@ object file changed behind the edge's back (a flipped byte, a truncation), with 
 
 import hashlib
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -131,6 +132,36 @@ def verify_skips_a_fifo_saying_so(e):
         os.unlink(path)
         with open(path, "wb") as f:
             f.write(OBJECTS[key])
+
+
+@test
+def verify_names_why_a_file_cannot_be_opened(e):
+    """An object file the dump may not read (run as another user than the edge's) is reported
+    with the system's reason, not as "file missing", which sends an operator looking for a
+    file that is there. Run as nobody when root, since root reads a file of mode 000."""
+    t = Edge(e.binary)
+    try:
+        t.start()
+        t.push({"/perm/t/a.bin": os.urandom(2000), "/perm/t/b.bin": os.urandom(2000)})
+        t.stop()
+        path = object_path(t, rows(dump(t).stdout)["/perm/t/a.bin"][1])
+        os.chmod(path, 0)
+        cmd = [DUMP, "--verify", "--quiet", "--no-progress", t.cache_dir]
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("nobody")
+            for d, _, files in os.walk(t.dir):
+                for name in [d] + [os.path.join(d, f) for f in files]:
+                    os.lchown(name, user.pw_uid, user.pw_gid)
+            cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+                   "--clear-groups", *cmd]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        eq(p.returncode, 1, f"exit status; {p.stderr!r}")
+        bad = rows(p.stdout)
+        eq(sorted(bad), ["/perm/t/a.bin"], f"only the unreadable entry is bad: {p.stdout}")
+        check("\tBAD: cannot open: Permission denied" in p.stdout,
+              f"the entry says why it was not read: {p.stdout}")
+    finally:
+        t.cleanup()
 
 
 @test

@@ -127,8 +127,16 @@ static const char *verify_one(struct dump *d, const struct cache_idx_rec *rec)
         /* Non-blocking: a FIFO put where an object was held the dump for ever, in the open
          * (no writer) or in its reads (a writer that never closes). */
         fd = openat(d->objfd, p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0)
-                return file_missing;
+        if (fd < 0) {
+                /* Only a file that is not there is missing: one the dump may not read (its
+                 * user is not the edge's) or cannot open says why. */
+                static char cannot[96];
+
+                if (errno == ENOENT)
+                        return file_missing;
+                snprintf(cannot, sizeof(cannot), "cannot open: %s", strerror(errno));
+                return cannot;
+        }
         why = not_regular(fd);
         if (why) {
                 (void)close(fd);
