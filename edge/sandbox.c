@@ -182,10 +182,15 @@ static int switch_user(const struct edge_cfg *cfg)
         }
         if (n)
                 log_info("%lu cache entries now owned by '%s'", n, cfg->user);
-        if (cfg->log.access_log && cfg->log.access_log[0] == '/')
-                (void)chown(cfg->log.access_log, pw.pw_uid, gid); /* reopened on SIGHUP */
-        if (cfg->log.target && cfg->log.target[0] == '/')
-                (void)chown(cfg->log.target, pw.pw_uid, gid); /* so is the log */
+        /* Both are reopened on SIGHUP, as the user. */
+        if (cfg->log.access_log && cfg->log.access_log[0] == '/' &&
+            chown(cfg->log.access_log, pw.pw_uid, gid) < 0)
+                log_warn("cannot hand %s to user '%s' (a reload cannot reopen it): %s",
+                         cfg->log.access_log, cfg->user, strerror(errno));
+        if (cfg->log.target && cfg->log.target[0] == '/' &&
+            chown(cfg->log.target, pw.pw_uid, gid) < 0)
+                log_warn("cannot hand %s to user '%s' (a reload cannot reopen it): %s",
+                         cfg->log.target, cfg->user, strerror(errno));
 
         /* The user's groups, as su or a unit's User= give them: a reload reads the secrets
          * again, 0640 root:sluice (docs/edge-config.md), through a group the user is a member

@@ -18,6 +18,7 @@ or, once every other check passed, no dpkg-shlibdeps for the library versions).
 
 import glob
 import gzip
+import json
 import os
 import re
 import shutil
@@ -331,6 +332,52 @@ def check_stripped(deb, work):
     return ids
 
 
+def build_options(build):
+    """The build's meson options: name -> value."""
+    out = run(["meson", "introspect", "--buildoptions", build], "meson introspect")
+    return {o["name"]: o["value"] for o in json.loads(out)}
+
+
+def check_hardened(deb, build, work):
+    """Every ELF file the package ships is built as Debian hardens its own packages
+    (dpkg-buildflags): the GOT read-only once loaded (GNU_RELRO, and BIND_NOW or FLAGS_1 NOW),
+    the stack protector (__stack_chk_fail imported), and fortified libc calls (__*_chk
+    imported) where the build compiles with _FORTIFY_SOURCE=2, as meson.build gives it: not
+    without optimisation, nor under AddressSanitizer or MemorySanitizer."""
+    opts = build_options(build)
+    san = opts.get("b_sanitize", "none")
+    san = ",".join(san) if isinstance(san, list) else san
+    fortify = (opts.get("optimization") not in ("plain", "0") and "address" not in san
+               and "memory" not in san)
+    root = os.path.join(work, "hardened")
+    run(["dpkg-deb", "-x", deb, root], "dpkg-deb -x")
+    n = 0
+    for d, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(d, name)
+            if elf_sections(path) is None:
+                continue
+            rel = os.path.relpath(path, root)
+            dyn = run(["readelf", "-d", "-W", path], f"readelf -d {rel}")
+            if not re.search(r"\(BIND_NOW\)|\(FLAGS_1\)\s+Flags:.*\bNOW\b", dyn):
+                fail(f"{rel} is not linked with -z now (no BIND_NOW, no FLAGS_1 NOW)", dyn)
+            if "GNU_RELRO" not in run(["readelf", "-l", "-W", path], f"readelf -l {rel}"):
+                fail(f"{rel} is not linked with -z relro (no GNU_RELRO segment)")
+            syms = run(["readelf", "--dyn-syms", "-W", path], f"readelf --dyn-syms {rel}")
+            imported = {f[7].split("@")[0] for f in (line.split() for line in syms.splitlines())
+                        if len(f) >= 8 and f[6] == "UND"}
+            if "__stack_chk_fail" not in imported:
+                fail(f"{rel} is not built with the stack protector (no __stack_chk_fail)")
+            chk = sorted(x for x in imported if re.fullmatch(r"__\w+_chk", x)
+                         and x != "__stack_chk_fail")
+            if fortify and not chk:
+                fail(f"{rel} imports no fortified call (__*_chk): not built with "
+                     "_FORTIFY_SOURCE", " ".join(sorted(imported)))
+            n += 1
+    print(f"ok - the {n} binaries are hardened: relro, bind now, stack protector"
+          + (", fortified calls" if fortify else " (no _FORTIFY_SOURCE in this build)"))
+
+
 def check_dbgsym(deb, dbgsym, ids, work):
     """sluice-dbgsym holds what was stripped, one file per build id, and depends on the
     package of the same version."""
@@ -401,7 +448,8 @@ def main():
             # A Debian package installs under /usr: build this tree once more for it.
             build = os.path.join(work, "build")
             run(["meson", "setup", build, src, "--prefix=/usr", "--buildtype=release",
-                 "-Db_ndebug=true", "-Dhot-checks=false", "-Dtests=false"], "meson setup")
+                 "-Db_ndebug=true", "-Dhot-checks=false", "-Dtests=false", "-Dhardening=true"],
+                "meson setup")
             run(["meson", "compile", "-C", build], "meson compile")
             prefix = "/usr"
         dest = os.path.join(work, "dest")
@@ -414,6 +462,7 @@ def main():
             fail(f"tools/deb printed no package path: {out!r}")
         print(f"ok - built {os.path.basename(deb)} ({os.path.getsize(deb)} bytes)")
         ids = check_stripped(deb, work)
+        check_hardened(deb, build, work)
         dbgsym = ([p for p in out.split() if "/sluice-dbgsym_" in p] or [""])[0]
         if not os.path.isfile(dbgsym):
             fail(f"tools/deb printed no debug symbols package path: {out!r}")

@@ -61,5 +61,6 @@ static void tls_fixture_remove(struct tls_fixture *fx)
         char cmd[128];
 
         snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
-        (void)system(cmd);
+        if (system(cmd) != 0)
+                fprintf(stderr, "could not remove %s\n", fx->dir);
 }

@@ -214,7 +214,8 @@ static char *line_of(const char *key, size_t key_len, const struct cache_idx_rec
         (void)dup2(saved, STDOUT_FILENO);
         close(saved);
         rewind(tmp);
-        (void)fread(buf, 1, 4095, tmp);
+        if (fread(buf, 1, 4095, tmp) == 0 && ferror(tmp))
+                abort();
         fclose(tmp);
         return buf;
 }
