@@ -85,6 +85,7 @@ struct ctl_conn {
         bool recv_armed;
         bool peer_eof;
         bool body_admin;       /* the body comes with the admin token: its deadline is progress */
+        uint64_t body_limit;   /* body_max() of its head, worked out while the head is valid */
         bool lingers;          /* a refused body may follow: linger after the answer */
         size_t linger_bytes;   /* dropped while lingering */
         bool close_after;
@@ -826,6 +827,16 @@ static void refused_origin(const char *in, size_t len, char *out, size_t cap)
         }
 }
 
+/* Parse c's head again from c->in, where reading its body may have moved it (c->head points
+ * into the buffer); false when it does not parse as it did. */
+static bool head_again(struct ctl_conn *c)
+{
+        int r = http1_req_parse(&c->parser, c->in.p, c->in.len, &c->srv->limits, &c->head);
+
+        http1_parser_init(&c->parser);
+        return r == (int)c->head_len;
+}
+
 /* Refuse the request in c->in with status. head_ok: the parser took its head (the refusal is
  * of its body's framing or size), so its Origin is read from c->head; otherwise from the raw
  * bytes. Either way the answer carries CORS as every other does, or a player on another
@@ -835,6 +846,9 @@ static void refuse(struct ctl_conn *c, int status, const char *detail, bool head
         const char *origin;
         size_t olen = 0;
 
+        /* Reading the body may have moved c->in since the head was parsed. */
+        if (head_ok && c->state == CS_READ_BODY && !head_again(c))
+                head_ok = false;
         /* A request that cannot be framed cannot be followed by another on this connection;
          * its body may still be coming, so the close lingers. */
         c->close_after = true;
@@ -918,7 +932,11 @@ static void process_one(struct ctl_conn *c)
                 if (c->chunked)
                         req_chunked_init(&c->ch);
                 c->body_len = c->head.content_length > 0 ? (size_t)c->head.content_length : 0;
-                if (c->head.content_length > body_max(srv->ctl, &c->head)) {
+                /* Worked out now: c->head points into c->in, which reading the body may move
+                 * (and, wiped, clear) before it is parsed again once whole. */
+                int64_t limit = body_max(srv->ctl, &c->head);
+                c->body_limit = (uint64_t)limit;
+                if (c->head.content_length > limit) {
                         refuse(c, 413, "request body over the limit", true);
                         return;
                 }
@@ -947,8 +965,7 @@ static void process_one(struct ctl_conn *c)
         }
         if (c->state == CS_READ_BODY && c->chunked) {
                 size_t len = c->in.len - c->head_len;
-                int r = req_chunked_decode(&c->ch, c->in.p + c->head_len, &len,
-                                           (uint64_t)body_max(srv->ctl, &c->head));
+                int r = req_chunked_decode(&c->ch, c->in.p + c->head_len, &len, c->body_limit);
                 if (r == -EMSGSIZE) {
                         refuse(c, 413, "request body over the limit", true);
                         return;
@@ -976,12 +993,10 @@ static void process_one(struct ctl_conn *c)
                 }
                 /* Reading the body may have moved c->in: parse the head again so c->head
                  * points into the buffer as it stays while the handler runs. */
-                if (http1_req_parse(&c->parser, c->in.p, c->in.len, &srv->limits, &c->head) !=
-                    (int)c->head_len) {
+                if (!head_again(c)) {
                         conn_close(c, "head changed");
                         return;
                 }
-                http1_parser_init(&c->parser);
                 dispatch(c);
         }
 }

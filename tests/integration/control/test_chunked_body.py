@@ -11,9 +11,13 @@ import json
 import os
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import ADMIN_TOKEN, Control, Postgres, check, make_asset, run  # noqa: E402
+
+
+PLAYER = b"https://player.example"
 
 
 def chunks(body, size):
@@ -63,7 +67,8 @@ class Conn:
 
 def main(binary, tmp):
     pg = Postgres(tmp)
-    ctl = Control(binary, tmp, pg, extra_cfg="max_body: 4096\n").start()
+    ctl = Control(binary, tmp, pg, extra_cfg="max_body: 4096\n"
+                  "cors_origins: [\"https://player.example\"]\n").start()
     profile = json.dumps({"name": "chunked viewer", "kids": True}).encode()
 
     # Whole, in chunks of 7 bytes, with extensions and a trailer; then the same request a
@@ -133,7 +138,39 @@ def main(binary, tmp):
         check(st == 400 and what in b and h.get("connection") == "close",
               f"{framing[:24]!r}: {st} {b!r}")
         c.close()
+    grown_buffer(ctl)
     check(ctl.stop() == 0, "SIGTERM exits 0")
+
+
+def grown_buffer(ctl):
+    """The head alone, then the body in pieces: reading it grows the connection's buffer (the
+    old block moved, and wiped), while the parsed head pointed into it. The body's limit (an
+    admin route's) and a refusal's Origin are those of the head as sent."""
+    auth = b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\n"
+    reg = json.dumps({"title": "m2", "asset": make_asset("m2", segments=400)}).encode()
+    check(len(reg) > 65536, f"the registration outgrows the first buffer: {len(reg)}")
+    c = Conn(ctl)
+    c.send(head(b"/v1/admin/titles", auth))
+    time.sleep(0.2)
+    body = chunks(reg, 4096)
+    for i in range(0, len(body), 16384):
+        c.send(body[i:i + 16384])
+        time.sleep(0.002)
+    st, _, b = c.answer()
+    check(st == 200 and json.loads(b)["title"] == "m2",
+          f"a chunked registration read in pieces: {st} {b[:200]!r}")
+    c.close()
+    c = Conn(ctl)
+    c.send(head(b"/v1/profiles", b"Origin: " + PLAYER + b"\r\n"))
+    time.sleep(0.2)
+    for _ in range(3):
+        c.send(b"400\r\n" + b"x" * 1024 + b"\r\n")
+        time.sleep(0.05)
+    c.send(b"zz\r\n")
+    st, h, b = c.answer()
+    check(st == 400 and h.get("access-control-allow-origin") == PLAYER.decode(),
+          f"a refusal after the buffer grew carries its Origin: {st} {h}")
+    c.close()
 
 
 if __name__ == "__main__":
