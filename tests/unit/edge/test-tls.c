@@ -385,13 +385,12 @@ TEST(sni_picks_certificate)
 static int alpn_picked(struct tls_ctx *t, SSL_CTX *cc, const unsigned char *alpn, unsigned alpn_len)
 {
         struct pair p;
-        int got;
+        int got = -1;
 
         if (handshake(t, cc, &(struct hs_opts){.sni = "a.test", .alpn = alpn, .alpn_len = alpn_len},
-                      &p) != 0)
-                return -1;
-        got = (int)tls_conn_alpn(p.s);
-        pair_free(&p);
+                      &p) == 0)
+                got = (int)tls_conn_alpn(p.s);
+        pair_free(&p); /* a failed handshake's pair too */
         return got;
 }
 
