@@ -162,7 +162,7 @@ void api_profile_create(struct ctl_req *rq)
 
 void api_continue_watching(struct ctl_req *rq)
 {
-        char limit[24], offset[24];
+        char cc[3], limit[24], offset[24];
         struct api_profile profile;
         int p = api_profile_param(rq, &profile);
 
@@ -175,7 +175,9 @@ void api_continue_watching(struct ctl_req *rq)
         if (int_param(rq, "limit", 20, 1, PAGE_MAX, limit, sizeof(limit)) < 0 ||
             int_param(rq, "offset", 0, 0, OFFSET_MAX, offset, sizeof(offset)) < 0)
                 return;
-        /* Pages with $4, the offset (043_continue_watching_finished.sql). */
-        const char *params[] = {profile.id, limit, profile.key, offset};
-        api_exec_json(rq, rq->ctl->st.continue_watching, params, 4);
+        api_client_country(rq, cc);
+        /* Pages with $4, the offset (043_continue_watching_finished.sql); each item says
+         * whether it is licensed in $5, the client's country (050_continue_available.sql). */
+        const char *params[] = {profile.id, limit, profile.key, offset, cc};
+        api_exec_json(rq, rq->ctl->st.continue_watching, params, 5);
 }

@@ -68,8 +68,8 @@ static const struct stmt_def stmt_defs[] = {
         /* A profile comes with its key, checked before the function reads anything of it
          * (migrations/020_profile_keys.sql). */
         ST(continue_watching, "SELECT sluice_continue_watching("
-                              "sluice_profile_auth($1::bigint, $3), $2::integer, $4::integer)",
-           4),
+                              "sluice_profile_auth($1::bigint, $3), $2::integer, $4::integer, $5)",
+           5),
         ST(browse, "SELECT sluice_browse($1, sluice_profile_auth($2::bigint, $6), $3, "
                    "$4::integer, $5::integer)", 6),
         /* Search and trending page with $6, the offset (040_search_trending_offset.sql). */

@@ -41,6 +41,7 @@ def main(binary, tmp):
         if not items:
             return None
         i = items[0]
+        check(i.get("available") is True, f"the series is licensed here: {i}")
         return i["episode"], i["season"], i["episode_number"], i["position"], i["duration"]
 
     def report(p, position):
@@ -78,9 +79,10 @@ def main(binary, tmp):
     ctl.error("POST", "/v1/playback", {"title": "elsewhere", "profile": other["id"],
                                        "profile_key": other["key"]}, expect=451)
     o = ctl.json("GET", f"/v1/continue-watching?profile={other['id']}&profile_key={other['key']}")
-    got = [(i["title"], i["episode"], i["position"]) for i in o["items"]]
-    check(got == [("elsewhere", "s-1-1", 5)],
-          f"the episode that left is listed under its new series alone: {got}")
+    got = [(i["title"], i["episode"], i["position"], i.get("available")) for i in o["items"]]
+    check(got == [("elsewhere", "s-1-1", 5, False)],
+          f"the episode that left is listed under its new series alone, which is not "
+          f"licensed here (migration 050): {got}")
     s = start(other)
     check(s["episode"] == "s-1-2", f"the episode that left is not resumed: {s['episode']}")
     check(ctl.stop() == 0, "SIGTERM exits 0")
