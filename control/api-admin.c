@@ -50,16 +50,6 @@ static void title_audit(const struct ctl_req *rq, const json_t *res)
 
 static const struct api_audit title_audited = {.log = title_audit};
 
-/* The body may hold a content key: wipe the parsed copy before freeing it. */
-static void title_body_free(json_t *body)
-{
-        json_t *key = json_object_get(json_object_get(body, "key"), "key");
-
-        if (json_is_string(key))
-                OPENSSL_cleanse((char *)json_string_value(key), json_string_length(key));
-        json_decref(body);
-}
-
 /* POST /v1/admin/titles {"title","asset":{asset.json},"key"?,"metadata"?,"series"?,"markers"?} */
 void api_admin_title(struct ctl_req *rq)
 {
@@ -71,20 +61,20 @@ void api_admin_title(struct ctl_req *rq)
         if (ctl_body_json(rq, 8, &body) < 0)
                 return;
         if (body_title_check(body, err, sizeof(err)) < 0) {
-                title_body_free(body);
+                json_decref(body); /* wiped as freed (main.c), content key too */
                 ctl_reply_error(rq, 400, "bad_request", err);
                 return;
         }
         /* What the manifest builders will read back must load now, not at first playback. */
         r = asset_json_load(json_object_get(body, "asset"), &a, err, sizeof(err));
         if (r < 0) {
-                title_body_free(body);
+                json_decref(body);
                 ctl_reply_error(rq, 400, "bad_request", err[0] ? err : "invalid asset");
                 return;
         }
         asset_free(a);
         s = json_dumps(body, JSON_COMPACT);
-        title_body_free(body);
+        json_decref(body);
         if (!s) {
                 ctl_reply_error(rq, 500, "internal", "out of memory");
                 return;

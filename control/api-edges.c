@@ -171,10 +171,7 @@ static void secret_done(void *userdata, int err, const struct pgdb_res *res)
         size_t len = json_is_string(sec) ? json_string_length(sec) : 0;
         edge_auth_put(ctl->edge_auth, rq->arg[0], secret, len, uring_loop_now_ms(ctl->loop));
         ok = len && edge_auth_verify(secret, len, rq, t) == 0;
-        /* jansson does not wipe freed strings: clear the copy before it goes. */
-        if (len)
-                OPENSSL_cleanse((char *)json_string_value(sec), len);
-        json_decref(o);
+        json_decref(o); /* its blocks, the secret's copy among them, are wiped as freed (main.c) */
         if (!len)
                 route->refuse(rq, route->no_secret);
         else if (!ok)
