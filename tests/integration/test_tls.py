@@ -1190,7 +1190,8 @@ def setup(binary):
     return start_pushed(e)
 
 
-if __name__ == "__main__":
+def main():
+    """Run the cases registered (this file's, or test_tls_reload.py's) on setup()'s edge."""
     if not shutil.which("openssl"):
         print("SKIP: the openssl CLI is needed to make test certificates")
         sys.exit(77)
@@ -1203,3 +1204,7 @@ if __name__ == "__main__":
     for d in PKI_DIRS:
         shutil.rmtree(d, ignore_errors=True)
     sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()

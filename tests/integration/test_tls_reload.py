@@ -10,13 +10,13 @@ import shutil
 import signal
 import ssl
 import subprocess
-import sys
 import time
 
 import edgeharness
-from edgeharness import HOST, Edge, check, eq, free_port, run, standard_objects, test
-from test_tls import (PKI_DIRS, client_ctx, get_over, handshake, log_says, reload_and_wait,
-                      setup, ticket_rotation, tls_counters)
+import test_tls
+from edgeharness import HOST, Edge, check, eq, free_port, standard_objects, test
+from test_tls import (client_ctx, get_over, handshake, log_says, reload_and_wait,
+                      ticket_rotation, tls_counters)
 from test_tokens import SECRET, mint
 
 edgeharness._tests.clear()  # test_tls's own cases run in their own file
@@ -354,13 +354,4 @@ def ocsp_certificate_id_of_any_digest(e):
 
 
 if __name__ == "__main__":
-    if not shutil.which("openssl"):
-        print("SKIP: the openssl CLI is needed to make test certificates")
-        sys.exit(77)
-    if not shutil.which("curl"):
-        print("not ok - curl missing (tools/deps installs it)")
-        sys.exit(1)
-    rc = run(setup)
-    for d in PKI_DIRS:
-        shutil.rmtree(d, ignore_errors=True)
-    sys.exit(rc)
+    test_tls.main()
